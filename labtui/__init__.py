@@ -1,0 +1,3 @@
+"""labtui: a terminal app and staging engine for a graphene-FET lab's measurement files."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,160 @@
+"""Configuration: `config/labtui.yaml`, validated by Pydantic; CLI flags override it.
+
+Relative paths in a config file are resolved against the project folder, i.e. the folder that holds `config/`
+(or the config file's own folder when it does not sit in a `config/` folder), so the same file works from any cwd.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from labtui import __version__
+
+CONFIG_ENV = "LABTUI_CONFIG"
+DEFAULT_CONFIG = Path("config") / "labtui.yaml"
+
+
+class ConfigError(Exception):
+    """A config file that cannot be read or does not validate; the message says which file and why."""
+
+
+class StagingConfig(BaseModel):
+    """Everything the engine needs to know; derived store paths are filled from `stage_root`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    raw_root: Path = Path("data/01_raw")
+    stage_root: Path = Path("data/02_stage/raw_measurements")
+    local_tz: str = "America/Santiago"
+    workers: int = Field(default=2, ge=1, le=64)
+    settle_seconds: float = Field(default=0.0, ge=0, description="one-shot stage: files modified this recently are busy")
+    watch_settle_seconds: float = Field(default=5.0, ge=0, description="watch mode: settle time before staging")
+    watch_poll_seconds: float = Field(default=1.0, gt=0)
+    lock_timeout_seconds: float = Field(default=180.0, ge=0)
+    commit_interval_seconds: float = Field(default=2.0, gt=0, description="manifest commits during a long stage")
+    procedures_file: Path | None = None
+    chip_params_file: Path | None = None
+    histories_dir: Path = Path("histories")
+    exports_dir: Path = Path("exports")
+    keys: dict[str, str] = Field(default_factory=dict, description="TUI key remapping: action -> key")
+
+    @field_validator("local_tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name like America/Santiago)") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_roots(self) -> StagingConfig:
+        raw, stage = self.raw_root.resolve(), self.stage_root.resolve()
+        if stage == raw or raw in stage.parents or stage in raw.parents:
+            raise ValueError(f"stage_root {stage} and raw_root {raw} must not contain each other")
+        return self
+
+    @property
+    def store_root(self) -> Path:
+        """The folder holding `raw_measurements/`, `_manifest/` and `_rejects/`."""
+        return self.stage_root.parent
+
+    @property
+    def manifest_dir(self) -> Path:
+        return self.store_root / "_manifest"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.manifest_dir / "manifest.parquet"
+
+    @property
+    def events_dir(self) -> Path:
+        return self.manifest_dir / "events"
+
+    @property
+    def rejects_dir(self) -> Path:
+        return self.store_root / "_rejects"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.manifest_dir / ".lock"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.local_tz)
+
+
+_PATH_FIELDS = ("raw_root", "stage_root", "procedures_file", "chip_params_file", "histories_dir", "exports_dir")
+
+
+def find_config(explicit: Path | None = None) -> Path | None:
+    """The config file to use: --config, then $LABTUI_CONFIG, then ./config/labtui.yaml if present."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def project_dir_of(config_file: Path) -> Path:
+    folder = config_file.resolve().parent
+    return folder.parent if folder.name == "config" else folder
+
+
+def load_config(config_file: Path | None = None, **overrides: Any) -> StagingConfig:
+    """Read and validate the config, apply non-None overrides (CLI flags), resolve relative paths."""
+    path = find_config(config_file)
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of settings")
+        data = loaded or {}
+        base = project_dir_of(path)
+    for key in _PATH_FIELDS:
+        if data.get(key) is not None:
+            data[key] = _resolve(base, Path(data[key]))
+    for key, value in overrides.items():
+        if value is not None:
+            data[key] = _resolve(Path.cwd(), Path(value)) if key in _PATH_FIELDS else value
+    for key in ("raw_root", "stage_root", "histories_dir", "exports_dir"):
+        data.setdefault(key, _resolve(base, StagingConfig.model_fields[key].default))
+    try:
+        return StagingConfig(**data)
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration{f' in {path}' if path else ''}:\n{exc}") from exc
+
+
+def _resolve(base: Path, path: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def extraction_version() -> str:
+    """Package version, plus `git describe` of the source tree when it is a git checkout."""
+    import subprocess
+
+    src = Path(__file__).resolve().parents[2]
+    if not (src / ".git").exists():
+        return __version__
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(src), "describe", "--always", "--dirty", "--tags"],
+            capture_output=True, text=True, timeout=2, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+{out}" if out else __version__

@@ -1,0 +1,166 @@
+"""From a parsed file to its manifest row: identity (run_id, local date), light flag, completeness, summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from pathlib import PurePosixPath
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from labtui.core.manifest import ManifestRow
+from labtui.core.parser import Header, parse_number
+from labtui.core.registry import Completeness, ParameterSpec, snake_column
+
+LIGHT_THRESHOLD_V = 0.1  # the lab's rule: light ⇔ Laser voltage ≥ 0.1 V
+LIGHT_ICON = {True: "💡", False: "🌙", None: "❗"}
+_ANY_UNIT = ParameterSpec(field="value", unit=None)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def run_id_for(source_file: str, start_time_utc: dt.datetime) -> str:
+    """Deterministic id: survives moving the whole raw tree, differs when the start time changes."""
+    key = f"{source_file.lower()}|{start_time_utc.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def local_date(start_time_utc: dt.datetime, zone: ZoneInfo) -> dt.date:
+    """The lab's calendar day of a run: evening runs fall on the next UTC date, DST shifts the offset."""
+    return start_time_utc.astimezone(zone).date()
+
+
+def has_light(header: Header) -> bool | None:
+    if header.spec.light != "laser_voltage":
+        return header.spec.light == "always"
+    voltage = header.fields.get("laser_voltage_v")
+    return None if voltage is None or math.isnan(voltage) else voltage >= LIGHT_THRESHOLD_V
+
+
+def _finite(frame: pl.DataFrame, raw_column: str) -> pl.Series | None:
+    name = snake_column(raw_column)
+    if name not in frame.columns or frame.schema[name] != pl.Float64:
+        return None
+    series = frame[name].drop_nulls().drop_nans()
+    return series if series.len() else None
+
+
+def duration_s(header: Header, frame: pl.DataFrame) -> float | None:
+    """Span of the time column; else of the sensor clock (ms) when the sensor was on."""
+    if header.spec.time_column and (times := _finite(frame, header.spec.time_column)) is not None:
+        return float(times.max() - times.min())
+    if (clock := _finite(frame, "Clock (ms)")) is not None:
+        return float(clock.max() - clock.min()) / 1000.0
+    return None
+
+
+def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) -> tuple[bool, str | None]:
+    """Whether the run reached the end its header promises; a run that cannot be judged counts as complete."""
+    if rule is None:
+        return True, None
+    values = _finite(frame, rule.column)
+    if values is None:
+        return False, f"no finite values in {rule.column!r}"
+
+    def number(key: str | None) -> float | None:
+        return parse_number(header.raw[key], _ANY_UNIT) if key and key in header.raw else None
+
+    if rule.kind == "duration":
+        period = number(rule.period_parameter)
+        if period is None or not period > 0:
+            return True, f"cannot judge completeness: no {rule.period_parameter!r}"
+        expected = rule.periods * period
+        reached = float(values.max())
+        if reached >= 0.99 * expected:
+            return True, None
+        return False, f"aborted: {rule.column} reached {reached:g} of {expected:g}"
+    start, end = number(rule.start_parameter), number(rule.end_parameter)
+    if start is None or end is None:
+        return True, "cannot judge completeness: sweep limits missing"
+    low, high = min(start, end), max(start, end)
+    step = abs(number(rule.step_parameter) or 0.0) or (high - low) / 100 or 1e-9
+    tolerance = 0.51 * step
+    if float(values.min()) > low + tolerance or float(values.max()) < high - tolerance:
+        return False, f"aborted: the sweep covered {float(values.min()):g}…{float(values.max()):g} of {low:g}…{high:g}"
+    if rule.returns_to_zero and abs(float(values[-1])) > 1.01 * step:
+        return False, f"aborted: the sweep stopped at {float(values[-1]):g} instead of returning to 0"
+    return True, None
+
+
+def summary(header: Header, light: bool | None, chip_name: str | None, file_idx: int | None) -> str:
+    parts = [LIGHT_ICON[light], header.proc]
+    if chip_name:
+        parts.append(chip_name)
+    for template in header.spec.summary:
+        if light is False and "{laser_" in template:
+            continue  # a dark run keeps the last wavelength; showing it would suggest light
+        try:
+            parts.append(template.format(**{k: v for k, v in header.fields.items() if v is not None}))
+        except (KeyError, ValueError, IndexError):
+            continue  # a part whose field is missing is left out
+    if file_idx is not None:
+        parts.append(f"#{file_idx}")
+    return " ".join(parts)
+
+
+def mtime_of(mtime_ns: int) -> dt.datetime:
+    """A file's mtime at the microsecond precision the manifest stores (what incremental staging compares)."""
+    return EPOCH + dt.timedelta(microseconds=mtime_ns // 1000)
+
+
+def chip_name_of(group: str | None, number: int | None) -> str | None:
+    if number is None:
+        return None
+    return f"{group or ''}{number}"
+
+
+def build_row(
+    header: Header,
+    frame: pl.DataFrame,
+    *,
+    source_file: str,
+    size: int,
+    mtime_ns: int,
+    sha256: str,
+    zone: ZoneInfo,
+    extraction_version: str,
+    ingested_at: dt.datetime,
+) -> tuple[ManifestRow, list[str]]:
+    """The manifest row of one parsed run, plus notes worth keeping in its event record."""
+    fields = header.fields
+    light = has_light(header)
+    chip = chip_name_of(fields.get("chip_group"), fields.get("chip_number"))
+    complete, note = is_complete(header.spec.completeness, header, frame)
+    known: dict[str, Any] = {name: fields.get(name) for name in _FIELD_COLUMNS}
+    row = ManifestRow(
+        run_id=run_id_for(source_file, header.start_time_utc),
+        source_file=source_file,
+        proc=header.proc,
+        date_local=local_date(header.start_time_utc, zone),
+        start_time_utc=header.start_time_utc,
+        file_idx=fields.get("file_idx"),
+        chip_name=chip,
+        has_light=light,
+        duration_s=duration_s(header, frame),
+        summary=summary(header, light, chip, fields.get("file_idx")),
+        parameters=json.dumps(header.raw, ensure_ascii=False, sort_keys=True),
+        n_rows=frame.height,
+        is_complete=complete,
+        day_folder=PurePosixPath(source_file).parent.name,
+        source_size=size,
+        source_mtime=mtime_of(mtime_ns),
+        source_sha256=sha256,
+        extraction_version=extraction_version,
+        ingested_at_utc=ingested_at,
+        **known,
+    )
+    return row, [note] if note else []
+
+
+_FIELD_COLUMNS = (
+    "chip_group", "chip_number", "sample", "laser_voltage_v", "laser_wavelength_nm", "laser_period_s",
+    "vg_start_v", "vg_end_v", "vg_fixed_v", "vds_v", "information", "procedure_version",
+)

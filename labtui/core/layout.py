@@ -1,0 +1,24 @@
+"""Where things live in the stage store; the one place that turns run identity into paths."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+PART_NAME = "part-000.parquet"
+_SAFE_PROC = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_RUN_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def run_dir(stage_root: Path, proc: str, date_local: dt.date, run_id: str) -> Path:
+    """Hive-style partition folder of one run; refuses values that could escape the stage root."""
+    if not _SAFE_PROC.match(proc):
+        raise ValueError(f"unsafe procedure name for a path: {proc!r}")
+    if not _RUN_ID.match(run_id):
+        raise ValueError(f"not a 16-hex run_id: {run_id!r}")
+    return stage_root / f"proc={proc}" / f"date={date_local.isoformat()}" / f"run_id={run_id}"
+
+
+def run_parquet_path(stage_root: Path, proc: str, date_local: dt.date, run_id: str) -> Path:
+    return run_dir(stage_root, proc, date_local, run_id) / PART_NAME

@@ -1,0 +1,111 @@
+"""One writer at a time: an OS file lock (`flock`) that the kernel releases when the holder dies.
+
+A crashed stager therefore never leaves a stale lock. The lock file also records who holds it, so a second
+stager can say whom it waits for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    host: str
+    command: str
+    since: str  # ISO UTC
+
+    def describe(self) -> str:
+        return f"{self.command} (pid {self.pid} on {self.host}, since {self.since})"
+
+
+class LockBusy(Exception):
+    """Another writer holds the store; `holder` says who, when it could be read."""
+
+    def __init__(self, path: Path, holder: Holder | None, waited: float) -> None:
+        who = holder.describe() if holder else "another labtui process"
+        super().__init__(f"the store is being written by {who}; gave up after {waited:.0f} s (lock {path})")
+        self.holder = holder
+
+
+def read_holder(path: Path) -> Holder | None:
+    """Who holds the lock now (None when it is free or unreadable); lock-free, for status displays."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                return Holder(**json.loads(os.pread(fd, 4096, 0) or b"null"))
+            except (ValueError, TypeError):
+                return None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+class WriterLock:
+    """Exclusive writer lock; waits up to `timeout` seconds (0 = fail at once), honouring a cancel event."""
+
+    def __init__(self, path: Path, command: str | None = None) -> None:
+        self.path = path
+        self.command = command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200]
+        self._fd: int | None = None
+
+    def acquire(
+        self, timeout: float, cancel: threading.Event | None = None, on_wait: Callable[[Holder | None], None] | None = None
+    ) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        started = time.monotonic()
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - started
+                if waited >= timeout or (cancel is not None and cancel.is_set()):
+                    os.close(fd)
+                    raise LockBusy(self.path, read_holder(self.path), waited) from None
+                if on_wait is not None and not told:
+                    on_wait(read_holder(self.path))
+                    told = True
+                time.sleep(min(0.1, max(timeout - waited, 0.01)))
+        holder = Holder(
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            command=self.command,
+            since=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder.__dict__).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> WriterLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

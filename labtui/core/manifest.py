@@ -1,0 +1,125 @@
+"""The manifest: one validated row per run, the single authority on what the store holds.
+
+Written only as a whole (temp file in the same folder, fsync, `os.replace`): the replace is the commit point, so a
+reader sees the previous or the next manifest, never a torn one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from labtui.core.atomic import atomic_write
+
+SCHEMA_VERSION = 1
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() != dt.timedelta(0):
+        raise ValueError("must be a timezone-aware UTC datetime")
+    return value
+
+
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
+
+
+class ManifestRow(BaseModel):
+    """One staged run. `extra="forbid"`: a typo in a field name is an error, not a silent new column."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    source_file: str = Field(min_length=1, description="path relative to the raw root, forward slashes")
+    proc: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+    date_local: dt.date
+    start_time_utc: UtcDatetime
+    file_idx: int | None = Field(default=None, ge=0)
+    chip_group: str | None = None
+    chip_number: int | None = None
+    chip_name: str | None = None
+    sample: str | None = None
+    has_light: bool | None = None
+    laser_voltage_v: float | None = None
+    laser_wavelength_nm: float | None = Field(default=None, ge=0)  # 0 = dark run that wrote no wavelength
+    laser_period_s: float | None = None
+    vg_start_v: float | None = None
+    vg_end_v: float | None = None
+    vg_fixed_v: float | None = None
+    vds_v: float | None = None
+    duration_s: float | None = None
+    summary: str
+    information: str | None = None
+    procedure_version: str | None = None
+    parameters: str = Field(description="every header parameter and metadata value, verbatim, as JSON")
+    n_rows: int = Field(ge=1)
+    is_complete: bool
+    day_folder: str
+    source_size: int = Field(ge=0)
+    source_mtime: UtcDatetime
+    source_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    schema_version: int = SCHEMA_VERSION
+    extraction_version: str
+    ingested_at_utc: UtcDatetime
+
+
+_UTC_US = pl.Datetime("us", "UTC")
+_POLARS_TYPES = {
+    str: pl.String, int: pl.Int64, float: pl.Float64, bool: pl.Boolean, dt.date: pl.Date, dt.datetime: _UTC_US,
+}
+
+
+def _polars_type(annotation: object) -> pl.DataType:
+    for python_type, polars_type in _POLARS_TYPES.items():
+        if annotation is python_type or annotation == python_type | None:
+            return polars_type
+    if getattr(annotation, "__origin__", None) is Annotated:
+        return _polars_type(annotation.__args__[0])  # type: ignore[attr-defined]
+    raise TypeError(f"no Polars type for {annotation!r}")
+
+
+MANIFEST_SCHEMA: dict[str, pl.DataType] = {
+    name: _polars_type(info.annotation) for name, info in ManifestRow.model_fields.items()
+}
+
+
+def empty_manifest() -> pl.DataFrame:
+    return pl.DataFrame(schema=MANIFEST_SCHEMA)
+
+
+def read_manifest(path: Path) -> pl.DataFrame:
+    """The committed manifest, or an empty one with the full schema when nothing has been staged yet."""
+    if not path.exists():
+        return empty_manifest()
+    frame = pl.read_parquet(path)
+    missing = [name for name in MANIFEST_SCHEMA if name not in frame.columns]
+    if missing:
+        frame = frame.with_columns(pl.lit(None, dtype=MANIFEST_SCHEMA[n]).alias(n) for n in missing)
+    return frame.select(list(MANIFEST_SCHEMA))
+
+
+def rows_to_frame(rows: list[ManifestRow]) -> pl.DataFrame:
+    return pl.DataFrame([row.model_dump() for row in rows], schema=MANIFEST_SCHEMA, orient="row")
+
+
+def sort_manifest(frame: pl.DataFrame) -> pl.DataFrame:
+    """Deterministic order (start time, then file index, then path) so identical content gives identical bytes."""
+    return frame.sort(["start_time_utc", "file_idx", "source_file"], nulls_last=True)
+
+
+def upsert(current: pl.DataFrame, rows: list[ManifestRow], drop_run_ids: set[str] = frozenset()) -> pl.DataFrame:
+    """Replace rows with the same run_id or source file, add new ones, drop `drop_run_ids`."""
+    if not rows and not drop_run_ids:
+        return current
+    new = rows_to_frame(rows)
+    gone = set(drop_run_ids) | set(new["run_id"].to_list())
+    kept = current.filter(~pl.col("run_id").is_in(list(gone)) & ~pl.col("source_file").is_in(new["source_file"].to_list()))
+    return sort_manifest(pl.concat([kept, new], how="vertical"))
+
+
+def write_manifest(frame: pl.DataFrame, path: Path) -> None:
+    """Commit point of a staging batch: the whole manifest, atomically and durably."""
+    atomic_write(path, lambda handle: sort_manifest(frame).write_parquet(handle, compression="zstd", statistics=True))

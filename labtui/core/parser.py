@@ -1,0 +1,293 @@
+"""Parser for the lab's PyMeasure-style CSV files.
+
+A file is `#Procedure:` / `#Parameters:` / `#<TAB>Key: value` lines / `#Metadata:` / `#Data:` / a column row / rows.
+The header is parsed in Python (it is a few hundred bytes); the data block goes to Polars with an explicit Float64
+schema (schema inference turns all-`nan` sensor columns into strings and costs 3–4× the parse). Anything that
+makes a file untrustworthy raises `Reject` with a sentence a physicist understands and, where it applies, a line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
+
+EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+FUTURE_SLACK = dt.timedelta(days=2)
+_PROCEDURE = re.compile(r"^#Procedure:\s*<?\s*([A-Za-z_][\w.]*?)\s*(?:object at 0x[0-9a-fA-F]+)?\s*>?\s*$")
+_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)\s*(\S.*?)?\s*$", re.I)
+_FILE_CHIP = re.compile(r"^(?P<group>[A-Za-z][A-Za-z_-]*?)(?P<number>\d+)_(?P<idx>\d+)$")
+_FILE_IDX = re.compile(r"_(\d+)$")
+_SI_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
+_SNIFF = 4096
+
+
+class Reject(Exception):
+    """A file that cannot be identified or trusted; becomes a reject record, never a crash."""
+
+    def __init__(self, kind: str, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.line = line
+
+    def __str__(self) -> str:
+        return f"{self.reason} (line {self.line})" if self.line else self.reason
+
+
+@dataclass
+class Header:
+    """Everything the header says, typed where the registry knows the key."""
+
+    proc: str
+    spec: ProcedureSpec
+    raw: dict[str, str]  # every parameter and metadata value, verbatim
+    fields: dict[str, Any]  # typed values by manifest field name
+    start_time_utc: dt.datetime
+    columns: list[str]  # raw column names, in file order
+    data_offset: int  # byte offset of the first data row
+    column_line: int  # 1-based line number of the column row
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def stored_columns(self) -> list[str]:
+        return [snake_column(name) for name in self.columns]
+
+
+def _decode(line: bytes) -> str:
+    """Header lines are ASCII; free text may carry UTF-8 or latin-1 bytes (Spanish notes)."""
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
+def _sniff(data: bytes) -> None:
+    head = data[:_SNIFF]
+    if not data.strip():
+        raise Reject("empty", "the file is empty")
+    if head.startswith(b"\x1f\x8b"):
+        raise Reject("not_this_format", "the file is gzip-compressed, not a measurement CSV: decompress it first")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        kind = "UTF-16 text" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data"
+        raise Reject("not_this_format", f"the file holds {kind}, not an ASCII measurement CSV")
+
+
+def parse_number(text: str, spec: ParameterSpec) -> float | None:
+    """`0.1 V` → 0.1, `50 mV` → 0.05 (for unit V), `455` → 455. None when it is not a number in that unit."""
+    match = _NUMBER.match(text)
+    if not match:
+        return None
+    value = float(match.group(1))
+    unit = match.group(2)
+    if unit is None or spec.unit is None or unit == spec.unit:
+        return value
+    if len(unit) == len(spec.unit) + 1 and unit.endswith(spec.unit) and unit[0] in _SI_PREFIX:
+        return value * _SI_PREFIX[unit[0]]
+    return None
+
+
+def _typed(key: str, text: str, spec: ParameterSpec, line: int, warnings: list[str]) -> Any:
+    if spec.type == "str":
+        return text
+    value = parse_number(text, spec)
+    if value is None or not math.isfinite(value) or (spec.type == "int" and not value.is_integer()):
+        expected = "an integer" if spec.type == "int" else f"a finite number{f' in {spec.unit}' if spec.unit else ''}"
+        warnings.append(f"line {line}: parameter {key!r} = {text!r} is not {expected}; left empty")
+        return None
+    return int(value) if spec.type == "int" else value
+
+
+def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header:
+    """Parse and check everything above the data rows; raises Reject for an untrustworthy file."""
+    _sniff(data)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = b"   " + data[3:]  # keep byte offsets; the BOM is not part of the text
+    data_tag = re.search(rb"(?m)^#Data:[ \t]*\r?$", data)
+    header_end = data_tag.start() if data_tag else len(data)
+    lines = data[:header_end].split(b"\n")
+    first = _decode(lines[0]).strip()
+    proc_match = _PROCEDURE.match(first)
+    if not first.startswith("#Procedure:"):
+        shown = first[:60] + ("…" if len(first) > 60 else "")
+        raise Reject("not_this_format", f"not a PyMeasure measurement file: it starts with {shown!r}, not '#Procedure:'", 1)
+    if not proc_match:
+        raise Reject("no_procedure", f"the #Procedure line names no procedure class: {first[:80]!r}", 1)
+    proc = proc_match.group(1).rsplit(".", 1)[-1]
+    spec = registry.get(proc)
+    if spec is None:
+        known = ", ".join(sorted(registry.procedures))
+        raise Reject("unknown_procedure", f"unknown procedure {proc!r} (known: {known}); add it to config/procedures.yaml", 1)
+
+    raw: dict[str, str] = {}
+    seen_at: dict[str, int] = {}
+    warnings: list[str] = []
+    for number, raw_line in enumerate(lines[1:], start=2):
+        text = _decode(raw_line).rstrip("\r\n")
+        if text.strip() in ("", "#", "#Parameters:", "#Metadata:"):
+            continue
+        if not text.startswith("#"):
+            raise Reject("not_this_format", f"a header line does not start with '#': {text[:60]!r}", number)
+        body = text[1:].lstrip("\t ")
+        key, sep, value = body.partition(": ")
+        if not sep:
+            if body.endswith(":"):
+                key, value = body[:-1], ""
+            else:
+                warnings.append(f"line {number}: header line without 'Key: value' ignored: {text[:60]!r}")
+                continue
+        key = key.strip()
+        if key in raw and raw[key].strip() != value.strip():
+            raise Reject(
+                "conflicting_parameter",
+                f"parameter {key!r} is given twice with different values ({raw[key]!r} on line {seen_at[key]}, "
+                f"{value!r} on line {number})",
+                number,
+            )
+        raw.setdefault(key, value)
+        seen_at.setdefault(key, number)
+
+    if data_tag is None:
+        what = "no #Metadata (no start time) and no #Data section" if "Start time" not in raw else "no #Data section"
+        raise Reject("no_data_section", f"header only: {what}; the run was never recorded")
+
+    fields: dict[str, Any] = {}
+    for key, pspec in {**registry.parameters_of(spec), **registry.metadata}.items():
+        if key in raw:
+            fields[pspec.field] = _typed(key, raw[key], pspec, seen_at[key], warnings)
+    start_time_utc = _start_time(raw, seen_at)
+    _chip_identity(spec, raw, seen_at, fields, file_stem, registry)
+    idx = _FILE_IDX.search(file_stem)
+    fields["file_idx"] = int(idx.group(1)) if idx else None
+
+    column_line = len(lines) + 1
+    row_start = data_tag.end() + 1
+    row_end = data.find(b"\n", row_start)
+    column_text = _decode(data[row_start : len(data) if row_end < 0 else row_end]).strip()
+    if not column_text:
+        raise Reject("no_columns", "no column-name row after #Data:", column_line)
+    columns = [name.strip() for name in column_text.split(",")]
+    _check_columns(spec, columns, column_line)
+    known = {*spec.required_columns, *spec.optional_columns, *spec.text_columns}
+    extra = [name for name in columns if name not in known]
+    if extra:
+        warnings.append(f"line {column_line}: columns not in the registry kept as numbers: {', '.join(extra)}")
+    return Header(
+        proc=proc,
+        spec=spec,
+        raw=raw,
+        fields=fields,
+        start_time_utc=start_time_utc,
+        columns=columns,
+        data_offset=len(data) if row_end < 0 else row_end + 1,
+        column_line=column_line,
+        warnings=warnings,
+    )
+
+
+def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
+    text = raw.get("Start time")
+    if text is None:
+        raise Reject("no_start_time", "no 'Start time' in the header: the run cannot be dated (file mtimes are not reproducible)")
+    line = seen_at["Start time"]
+    match = _NUMBER.match(text)
+    value = float(match.group(1)) if match and match.group(2) in (None, "s") else math.nan
+    if not math.isfinite(value):
+        raise Reject("bad_start_time", f"'Start time' {text.strip()!r} is not a Unix time in seconds", line)
+    latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
+    if not EARLIEST_START.timestamp() <= value <= latest.timestamp():
+        raise Reject("bad_start_time", f"'Start time' {text.strip()!r} is implausible (before 2000 or in the future)", line)
+    return dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+def _chip_identity(
+    spec: ProcedureSpec, raw: dict[str, str], seen_at: dict[str, int], fields: dict[str, Any], stem: str, registry: Registry
+) -> None:
+    """Chip = group + number from the header; the `<Group><Number>_<idx>` file name only as a fallback."""
+    if "Chip number" in raw:
+        if fields.get("chip_number") is None:
+            if spec.chip:
+                raise Reject("bad_chip_number", f"'Chip number' {raw['Chip number'].strip()!r} is not an integer", seen_at["Chip number"])
+            return
+    elif spec.chip:
+        match = _FILE_CHIP.match(stem)
+        if not match or registry.get(match.group("group")) is not None:
+            raise Reject("no_chip_number", f"{spec.name} runs belong to a chip, but the header has no 'Chip number' (nor does the file name)")
+        fields["chip_number"] = int(match.group("number"))
+        fields.setdefault("chip_group", match.group("group"))
+    if fields.get("chip_group") is not None:
+        fields["chip_group"] = fields["chip_group"].strip() or None
+
+
+def _check_columns(spec: ProcedureSpec, columns: list[str], line: int) -> None:
+    seen: dict[str, str] = {}
+    for name in columns:
+        if not name:
+            raise Reject("bad_columns", "the column row has an empty column name", line)
+        stored = snake_column(name)
+        if stored in seen:
+            twin = f" (same stored name as {seen[stored]!r})" if seen[stored] != name else ""
+            raise Reject("duplicate_column", f"column {name!r} appears twice{twin}", line)
+        seen[stored] = name
+    missing = [name for name in spec.required_columns if name not in columns]
+    if missing:
+        raise Reject(
+            "missing_column",
+            f"{spec.name} needs column(s) {', '.join(map(repr, missing))}; the file has {', '.join(columns)}",
+            line,
+        )
+
+
+def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
+    """The data block as Float64 columns with stored names; a partial last line is dropped with a warning."""
+    body = data[header.data_offset :]
+    warnings: list[str] = []
+    if body and not body.endswith(b"\n"):
+        cut = body.rfind(b"\n") + 1
+        dropped = body[cut:].strip()
+        body = body[:cut]
+        if dropped:
+            warnings.append("the last line was unterminated (acquisition stopped mid-row) and was dropped")
+    if not body.strip():
+        raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
+    text = set(header.spec.text_columns)
+    schema = {
+        stored: pl.String if name in text else pl.Float64 for name, stored in zip(header.columns, header.stored_columns)
+    }
+    try:
+        frame = pl.read_csv(body, has_header=False, schema=schema, comment_prefix="#", raise_if_empty=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.NoDataError):
+        _diagnose(body, header)
+        raise Reject("bad_data", "the data block could not be parsed as numbers", header.column_line + 1) from None
+    if frame.height == 0:
+        raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
+    if sum(frame.null_count().row(0)):
+        _diagnose(body, header)
+        warnings.append("some data fields are empty; they are stored as missing values")
+    return frame, warnings
+
+
+def _diagnose(body: bytes, header: Header) -> None:
+    """Find the first bad row for a precise reject message (only runs when the fast parse failed)."""
+    width = len(header.columns)
+    for offset, raw_line in enumerate(body.split(b"\n")):
+        text = _decode(raw_line).strip()
+        if not text or text.startswith("#"):
+            continue
+        line = header.column_line + 1 + offset
+        tokens = text.split(",")
+        if len(tokens) != width:
+            raise Reject("bad_row", f"a data row has {len(tokens)} fields, the column row has {width}", line)
+        for name, token in zip(header.columns, tokens, strict=True):
+            token = token.strip()
+            if token and name not in header.spec.text_columns:
+                try:
+                    float(token)
+                except ValueError:
+                    raise Reject("bad_value", f"{token[:40]!r} in column {name!r} is not a number", line) from None

@@ -1,0 +1,61 @@
+"""Headless data preparation for in-terminal plots of selected runs (no plotting library imported).
+
+Two steps, so a resize or an option toggle never re-reads Parquet:
+
+    groups = load_selection(runs, stage_root)          # once per selection: one group per procedure
+    specs = [shape(g, options, width) for g in groups]  # cheap, on every resize / toggle
+
+`build_plots` does both. A `PlotSpec` holds the series in axis units (SI prefix chosen per axis), markers,
+laser-ON spans, warnings and per-run messages; `export_frame` / `export_file_name` turn one into a CSV.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from labtui.core.plotdata.export import export_file_name, export_frame
+from labtui.core.plotdata.load import KINDS, LoadedGroup, group_by_proc, load_group, load_selection
+from labtui.core.plotdata.model import Baseline, GmMethod, Marker, PlotOptions, PlotSpec, Series
+from labtui.core.plotdata.numeric import (
+    format_si,
+    minmax_downsample,
+    sanitize_log,
+    savgol_derivative,
+    si_scale,
+    sweep_legs,
+)
+from labtui.core.plotdata.shape import shape
+
+
+def build_plots(
+    runs: pl.DataFrame, stage_root: Path, options: PlotOptions, width: int | None = None
+) -> list[PlotSpec]:
+    """Load and shape a selection: one `PlotSpec` per procedure, in order of first appearance."""
+    return [shape(group, options, width) for group in load_selection(runs, stage_root)]
+
+
+__all__ = [
+    "KINDS",
+    "Baseline",
+    "GmMethod",
+    "LoadedGroup",
+    "Marker",
+    "PlotOptions",
+    "PlotSpec",
+    "Series",
+    "build_plots",
+    "export_file_name",
+    "export_frame",
+    "format_si",
+    "group_by_proc",
+    "load_group",
+    "load_selection",
+    "minmax_downsample",
+    "sanitize_log",
+    "savgol_derivative",
+    "shape",
+    "si_scale",
+    "sweep_legs",
+]

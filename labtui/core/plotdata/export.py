@@ -1,0 +1,52 @@
+"""Export of what is plotted: a tidy table and a file name that says whose runs they are. The UI writes files."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from labtui.core.plotdata.labels import chip_names
+from labtui.core.plotdata.model import PlotSpec
+
+MAX_LISTED = 10  # beyond this many runs a file name gives the range instead of every number
+_SCHEMA = {"run_id": pl.String, "seq": pl.Int64, "label": pl.String, "x": pl.Float64, "y": pl.Float64}
+
+
+def export_frame(spec: PlotSpec) -> pl.DataFrame:
+    """One row per plotted point with its run and the axis units.
+
+    Shape with `width=None` first to export every point rather than the downsampled view.
+    """
+    frames = [
+        pl.DataFrame({"run_id": s.run_id, "seq": s.seq, "label": s.label, "x": s.x, "y": s.y}, schema=_SCHEMA)
+        for s in spec.series
+    ]
+    return pl.concat([pl.DataFrame(schema=_SCHEMA), *frames]).with_columns(
+        x_unit=pl.lit(spec.x_unit), y_unit=pl.lit(spec.y_unit)
+    )
+
+
+def export_file_name(spec: PlotSpec, suffix: str = ".csv") -> str:
+    """`Alisson67_It_seq3-5-9.csv`; runs outside a chip history (calibrations) are named by date and index."""
+    rows = spec.runs.to_dicts()
+    chips = chip_names(rows)
+    stem = "_".join([*(["+".join(chips)] if chips else []), spec.kind, _run_part(rows)])
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", stem) + suffix
+
+
+def _run_part(rows: list[dict]) -> str:
+    seqs = [row.get("seq") for row in rows]
+    if rows and None not in seqs:
+        return "seq" + _numbers(seqs)
+    dates = sorted({str(row["date_local"]) for row in rows})
+    if len(dates) == 1:
+        return f"{dates[0]}_idx" + _numbers([row["file_idx"] for row in rows])
+    return f"{dates[0]}_to_{dates[-1]}_{len(rows)}runs" if dates else "no-runs"
+
+
+def _numbers(values: list[int]) -> str:
+    values = sorted(set(values))
+    if len(values) <= MAX_LISTED:
+        return "-".join(map(str, values))
+    return f"{values[0]}to{values[-1]}_{len(values)}runs"

@@ -1,0 +1,54 @@
+"""Legend labels and titles: what varies across the selection goes in the legend, what is shared in the title."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from labtui.core.plotdata.load import run_ident
+
+
+class Param(NamedTuple):
+    column: str
+    name: str
+    unit: str
+
+    def format(self, value: float | None) -> str:
+        return f"{self.name}={'?' if value is None else format(value, 'g')} {self.unit}"
+
+
+# In the order the lab compares runs: illumination first, then the gate.
+PARAMS = (
+    Param("laser_voltage_v", "VL", "V"),
+    Param("laser_wavelength_nm", "λ", "nm"),
+    Param("vg_fixed_v", "VG", "V"),
+)
+
+
+def legend_labels(rows: list[dict]) -> list[str]:
+    """Label each run by the first parameter that varies across `rows`, else by its seq.
+
+    Labels that would still collide (two runs at the same VL) get the run's seq appended.
+    """
+    varying = next((p for p in PARAMS if len({row.get(p.column) for row in rows}) > 1), None)
+    if varying is None:
+        return [run_ident(row) for row in rows]
+    labels = [varying.format(row.get(varying.column)) for row in rows]
+    if len(set(labels)) < len(labels):
+        labels = [f"{label} {run_ident(row)}" for label, row in zip(labels, rows)]
+    return labels
+
+
+def title(proc: str, rows: list[dict]) -> str:
+    """Chip(s) · procedure · the parameters every plotted run shares (e.g. a single calibration's λ)."""
+    chips = chip_names(rows)
+    shared = [
+        p.format(values.pop())
+        for p in PARAMS
+        if len(values := {row.get(p.column) for row in rows}) == 1 and None not in values
+    ]
+    return " · ".join([", ".join(chips), proc, *shared] if chips else [proc, *shared])
+
+
+def chip_names(rows: list[dict]) -> list[str]:
+    """The distinct chips of the rows, in order; calibrations have none."""
+    return list(dict.fromkeys(row["chip_name"] for row in rows if row.get("chip_name")))

@@ -1,0 +1,94 @@
+"""Reading the selected runs' Parquet once, so re-shaping (resize, option toggles) never touches the disk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from labtui.core.layout import run_parquet_path
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Which Parquet columns a procedure plots, and what its axes are called (base SI units)."""
+
+    x: str
+    y: str
+    x_label: str
+    x_unit: str
+    y_label: str
+    y_unit: str
+    extra: tuple[str, ...] = ()
+
+
+KINDS: dict[str, Kind] = {
+    "It": Kind("t_s", "i_a", "t", "s", "I", "A", extra=("vl_v",)),
+    "IVg": Kind("vg_v", "i_a", "Vg", "V", "I", "A"),
+    "IV": Kind("vsd_v", "i_a", "Vsd", "V", "I", "A"),
+    "LaserCalibration": Kind("vl_v", "power_w", "VL", "V", "P", "W"),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedGroup:
+    """The runs of one procedure that loaded, with their columns as finite-x/y numpy arrays (rows aligned)."""
+
+    proc: str
+    runs: pl.DataFrame
+    columns: tuple[dict[str, np.ndarray], ...]
+    messages: tuple[str, ...]
+
+
+def group_by_proc(runs: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]:
+    """Split a selection by procedure, in order of first appearance: different procedures never share axes."""
+    return [(frame["proc"][0], frame) for frame in runs.partition_by("proc", maintain_order=True)]
+
+
+def load_selection(runs: pl.DataFrame, stage_root: Path) -> list[LoadedGroup]:
+    """Load every procedure group of a selection; one group per tab of the plot view."""
+    return [load_group(proc, frame, stage_root) for proc, frame in group_by_proc(runs)]
+
+
+def load_group(proc: str, runs: pl.DataFrame, stage_root: Path) -> LoadedGroup:
+    """Read one procedure's runs; a run that cannot be read becomes a message, not a failed plot."""
+    kind = KINDS.get(proc)
+    if kind is None:
+        return LoadedGroup(proc, runs.clear(), (), (f"no plot for {proc} runs yet ({runs.height} selected)",))
+    loaded, columns, messages = [], [], []
+    for index, row in enumerate(runs.iter_rows(named=True)):
+        try:
+            path = run_parquet_path(stage_root, proc, row["date_local"], row["run_id"])
+            data = _read_run(path, kind)
+        except (OSError, ValueError, pl.exceptions.PolarsError) as error:
+            messages.append(f"{run_ident(row)}: cannot read its Parquet ({type(error).__name__}: {error})")
+            continue
+        if not data[kind.x].size:
+            messages.append(f"{run_ident(row)}: no data points")
+            continue
+        loaded.append(index)
+        columns.append(data)
+    return LoadedGroup(proc, runs.gather(loaded), tuple(columns), tuple(messages))
+
+
+def _read_run(path: Path, kind: Kind) -> dict[str, np.ndarray]:
+    """Only the plotted columns, rows with a non-finite x or y dropped (aborted tails, sensor gaps)."""
+    names = [kind.x, kind.y, *kind.extra]
+    frame = (
+        pl.scan_parquet(path)
+        .select(pl.col(names).cast(pl.Float64))
+        .filter(pl.col(kind.x).is_finite() & pl.col(kind.y).is_finite())
+        .collect()
+    )
+    return {name: frame[name].to_numpy() for name in names}
+
+
+def run_ident(row: dict) -> str:
+    """How a user recognises a run: its seq in the chip history, else its date and queue index."""
+    if row.get("seq") is not None:
+        return f"seq {row['seq']}"
+    if row.get("file_idx") is not None:
+        return f"{row['date_local']} #{row['file_idx']}"
+    return str(row["run_id"])

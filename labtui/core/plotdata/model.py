@@ -1,0 +1,100 @@
+"""What a plot widget receives: options in, a frozen `PlotSpec` out. No drawing library is imported here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import polars as pl
+
+
+class Baseline(StrEnum):
+    """How It currents are referenced: `raw` plots I, the others plot ΔI = I − I(reference)."""
+
+    RAW = "raw"
+    FIRST = "first"  # I at the first point (t = 0)
+    FIXED = "fixed"  # I at `PlotOptions.baseline_time_s`, linearly interpolated
+    AUTO = "auto"  # I just before the laser first switches on
+
+
+class GmMethod(StrEnum):
+    GRADIENT = "gradient"  # numpy.gradient on the actual Vg spacing: exact, but passes the noise through
+    SAVGOL = "savgol"  # local polynomial least squares: smooths the noise a derivative amplifies
+
+
+@dataclass(frozen=True)
+class PlotOptions:
+    """User choices that change the shaping. The plot width is not here: resizing must not look like a new plot."""
+
+    baseline: Baseline = Baseline.AUTO
+    baseline_time_s: float = 0.0
+    log_y: bool = False
+    gm: bool = False
+    gm_method: GmMethod = GmMethod.SAVGOL
+    sg_window: int = 11  # points; 0.5 V at the lab's usual 0.05 V step
+    sg_polyorder: int = 2
+
+    def __post_init__(self) -> None:
+        # Accept the plain strings a UI or config holds, and fail here rather than deep inside the shaping.
+        object.__setattr__(self, "baseline", Baseline(self.baseline))
+        object.__setattr__(self, "gm_method", GmMethod(self.gm_method))
+        if self.sg_window < 3 or self.sg_window % 2 == 0:
+            raise ValueError(f"sg_window must be an odd number ≥ 3, got {self.sg_window}")
+        if not 1 <= self.sg_polyorder < self.sg_window:
+            raise ValueError(f"sg_polyorder must be in 1..sg_window-1, got {self.sg_polyorder}")
+
+
+@dataclass(frozen=True, eq=False)
+class Series:
+    """One drawable trace, already in the axis units of its `PlotSpec`."""
+
+    label: str
+    x: np.ndarray
+    y: np.ndarray
+    run_id: str
+    seq: int | None
+    incomplete: bool = False
+    run_index: int = 0  # the run's position in its group: legs of one run can share a colour
+    direction: int = 0  # sweep legs: +1 forward (rising x), -1 backward; 0 when not a leg
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A labelled point (the Dirac point of a sweep leg), in axis units; `text` is for the legend/status line."""
+
+    x: float
+    y: float
+    text: str
+    run_id: str
+
+
+@dataclass(frozen=True, eq=False)
+class PlotSpec:
+    """Everything one plot needs. `runs` are the manifest rows of the plotted runs (for export names)."""
+
+    kind: str
+    title: str
+    x_label: str
+    x_unit: str
+    y_label: str
+    y_unit: str
+    log_y: bool
+    series: tuple[Series, ...]
+    markers: tuple[Marker, ...]
+    spans: tuple[tuple[float, float], ...]  # laser-ON windows, x axis units
+    warnings: tuple[str, ...]  # the selection may mislead (mixed durations, light and dark)
+    messages: tuple[str, ...]  # runs left out or shaped with a fallback
+    runs: pl.DataFrame
+
+    @property
+    def x_title(self) -> str:
+        return _axis_title(self.x_label, self.x_unit)
+
+    @property
+    def y_title(self) -> str:
+        return _axis_title(self.y_label, self.y_unit)
+
+
+def _axis_title(label: str, unit: str) -> str:
+    return f"{label} ({unit})" if unit else label

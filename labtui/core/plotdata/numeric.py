@@ -1,0 +1,154 @@
+"""Vectorised array helpers behind the plots. Pure numpy: every function here is a known-answer test away."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+# Engineering prefixes for the lab's quantities. Nothing above the base unit: the lab reads time in s, not ks.
+_PREFIXES = {0: "", -3: "m", -6: "µ", -9: "n", -12: "p"}
+_LOG_FLOOR = 1e-15  # where |y| has no positive value at all; far below any current the setup resolves
+
+
+def si_scale(max_abs: float) -> tuple[float, str]:
+    """Factor and prefix that put `max_abs` in [1, 1000) of the unit (clamped to p … base)."""
+    if not math.isfinite(max_abs) or max_abs <= 0:
+        return 1.0, ""
+    exponent = 3 * math.floor(math.log10(max_abs) / 3)
+    exponent = min(max(exponent, min(_PREFIXES)), max(_PREFIXES))
+    return 10.0 ** -exponent, _PREFIXES[exponent]
+
+
+def format_si(value: float, unit: str) -> str:
+    """A single value with its own prefix, for status lines: `format_si(1.23e-5, "A") == "12.3 µA"`."""
+    factor, prefix = si_scale(abs(value))
+    return f"{value * factor:.3g} {prefix}{unit}"
+
+
+def max_abs(arrays: list[np.ndarray]) -> float:
+    """Largest finite |value| over several arrays (0 when there is none): what an axis must show."""
+    return max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+
+
+def sanitize_log(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Make y safe for a log axis: |y|, non-finite points dropped, zeros lifted to the smallest positive |y|.
+
+    plotext crashes on a value ≤ 0 on a log axis. Flooring at the series' own smallest positive value keeps
+    exact zeros at the bottom of the real range instead of stretching the axis by many decades.
+    """
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], np.abs(y[keep])
+    positive = y[y > 0]
+    floor = max(float(positive.min()), _LOG_FLOOR) if positive.size else _LOG_FLOOR
+    return x, np.maximum(y, floor)
+
+
+def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most 2·`buckets` points: the min and the max of each equal-count bucket, in x order.
+
+    Unlike striding, this keeps every spike, the global extremes and a step edge (to within one bucket).
+    Expects finite y.
+    """
+    n = y.size
+    if buckets < 1 or n <= 2 * buckets:
+        return x, y
+    size = -(-n // buckets)
+    rows = -(-n // size)
+    pad = rows * size - n
+    lows = np.argmin(np.concatenate([y, np.full(pad, np.inf)]).reshape(rows, size), axis=1)
+    highs = np.argmax(np.concatenate([y, np.full(pad, -np.inf)]).reshape(rows, size), axis=1)
+    index = (np.sort(np.stack([lows, highs], axis=1), axis=1) + (np.arange(rows) * size)[:, None]).ravel()
+    index = index[np.concatenate([[True], index[1:] != index[:-1]])]  # a flat bucket has min == max
+    return x[index], y[index]
+
+
+class Leg(NamedTuple):
+    """Points `start:stop` of a sweep; consecutive legs share their turning point."""
+
+    start: int
+    stop: int
+    direction: int  # +1 rising, -1 falling, 0 when x never moves
+
+
+def sweep_legs(x: np.ndarray) -> list[Leg]:
+    """Split a gate sweep (0 → start → end → start → 0) into monotonic legs.
+
+    Repeated points (a step of 0 within float noise) continue the current direction, so a dwell at a turning
+    point does not open a leg; an aborted sweep simply yields fewer legs.
+    """
+    n = x.size
+    if n < 2:
+        return [Leg(0, n, 0)] if n else []
+    step = np.diff(x)
+    tolerance = 1e-6 * float(np.ptp(x))
+    sign = np.where(np.abs(step) > tolerance, np.sign(step), 0).astype(np.int8)
+    moving = np.flatnonzero(sign)
+    if not moving.size:
+        return [Leg(0, n, 0)]
+    last_move = np.maximum.accumulate(np.where(sign != 0, np.arange(sign.size), moving[0]))
+    sign = sign[last_move]  # forward-fill zero steps; leading zeros take the first direction
+    turns = np.flatnonzero(sign[1:] != sign[:-1]) + 1  # step k moves from point k: point k is the turn
+    bounds = [0, *turns.tolist(), n - 1]
+    return [Leg(a, b + 1, int(sign[a])) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def collapse_repeats(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average the y of consecutive points at the same x, so a derivative never divides by a zero step."""
+    if x.size < 2:
+        return x, y
+    tolerance = 1e-6 * float(np.ptp(x))
+    group = np.concatenate([[0], np.cumsum(np.abs(np.diff(x)) > tolerance)])
+    counts = np.bincount(group)
+    return np.bincount(group, x) / counts, np.bincount(group, y) / counts
+
+
+def savgol_derivative(x: np.ndarray, y: np.ndarray, window: int, polyorder: int) -> np.ndarray:
+    """Savitzky–Golay dy/dx: the slope at each point of a least-squares polynomial over `window` points.
+
+    The coefficients are solved from the actual x offsets, so uneven spacing is exact. Near the ends the
+    window is shifted inward (not shrunk), as SciPy's `mode="interp"` does; a leg shorter than the window
+    uses the longest odd window it has, and a 2-point leg falls back to the plain gradient.
+    """
+    n = x.size
+    window = min(window, n if n % 2 else n - 1)
+    polyorder = min(polyorder, window - 1)
+    if polyorder < 1:
+        return np.gradient(y, x)
+    starts = np.clip(np.arange(n) - window // 2, 0, n - window)
+    index = starts[:, None] + np.arange(window)
+    offsets = x[index] - x[:, None]  # polynomial centred on the point it differentiates at
+    vandermonde = offsets[..., None] ** np.arange(polyorder + 1)
+    coefficients = np.linalg.pinv(vandermonde) @ y[index][..., None]
+    return coefficients[:, 1, 0]
+
+
+def laser_windows(t: np.ndarray, vl: np.ndarray) -> list[tuple[float, float]]:
+    """(t_on, t_off) for each stretch where VL > 0; t_off is the first OFF sample, or the last t if still ON."""
+    on = np.nan_to_num(vl) > 0
+    edges = np.diff(on.astype(np.int8))
+    rises = np.flatnonzero(edges == 1) + 1
+    falls = np.flatnonzero(edges == -1) + 1
+    if on.size and on[0]:
+        rises = np.concatenate([[0], rises])
+    if on.size and on[-1]:
+        falls = np.concatenate([falls, [on.size - 1]])
+    return [(float(t[a]), float(t[b])) for a, b in zip(rises, falls)]
+
+
+def merge_spans(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Union of intervals: overlaid runs with the same period shade one window, not ten near-copies."""
+    merged: list[tuple[float, float]] = []
+    for start, stop in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
+        else:
+            merged.append((start, stop))
+    return merged
+
+
+def value_before(t: np.ndarray, y: np.ndarray, t_edge: float) -> float:
+    """y at the last sample strictly before `t_edge` (the first sample when none precedes it)."""
+    k = int(np.searchsorted(t, t_edge, side="left"))
+    return float(y[max(k - 1, 0)])

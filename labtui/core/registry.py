@@ -1,0 +1,133 @@
+"""The procedure registry (`config/procedures.yaml`): what each acquisition procedure writes and what it means.
+
+The parser is driven by it, so a new procedure of the acquisition software is one YAML entry, not new code.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from labtui.core.config import ConfigError
+
+_SNAKE = re.compile(r"[^0-9a-z]+")
+
+
+def snake_column(raw_name: str) -> str:
+    """`Vg (V)` → `vg_v`, `Plate T (degC)` → `plate_t_degc`: the stored name of a data column."""
+    return _SNAKE.sub("_", raw_name.strip().lower()).strip("_") or "column"
+
+
+class ParameterSpec(BaseModel):
+    """How one header parameter maps to a manifest field."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str
+    type: Literal["float", "int", "str"] = "float"
+    unit: str | None = None  # the SI unit the field is stored in; prefixed units (mV, nA) are converted
+
+
+class Completeness(BaseModel):
+    """How to tell an aborted run from a complete one, from its header and its data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["duration", "sweep"]
+    column: str  # raw column name whose values are checked
+    period_parameter: str | None = None  # duration: the run lasts `periods` × this parameter
+    periods: float = 1.0
+    start_parameter: str | None = None  # sweep: must reach start and end
+    end_parameter: str | None = None
+    step_parameter: str | None = None
+    returns_to_zero: bool = False  # sweep: the last point is back at 0 (within a step)
+
+    @model_validator(mode="after")
+    def _parameters_present(self) -> Completeness:
+        needed = ("period_parameter",) if self.kind == "duration" else ("start_parameter", "end_parameter")
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"completeness of kind {self.kind!r} needs {', '.join(missing)}")
+        return self
+
+
+class ProcedureSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    aliases: tuple[str, ...] = ()
+    chip: bool = True  # belongs to a chip (needs a Chip number) rather than to the setup
+    light: Literal["laser_voltage", "always", "never"] = "laser_voltage"  # how has_light is decided
+    description: str = ""
+    parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
+    required_columns: tuple[str, ...] = ()
+    optional_columns: tuple[str, ...] = ()
+    text_columns: tuple[str, ...] = ()  # stored as strings; every other data column is Float64
+    time_column: str | None = None
+    completeness: Completeness | None = None
+    summary: tuple[str, ...] = ()  # format strings over manifest fields; a part whose field is None is left out
+
+
+class Registry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    common_parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
+    metadata: dict[str, ParameterSpec] = Field(default_factory=dict)
+    procedures: dict[str, ProcedureSpec]
+
+    @model_validator(mode="after")
+    def _fill_names(self) -> Registry:
+        for name, spec in self.procedures.items():
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", name):
+                raise ValueError(f"procedure name {name!r} must be a plain identifier (it becomes a folder name)")
+            object.__setattr__(spec, "name", name)
+        return self
+
+    def get(self, name: str) -> ProcedureSpec | None:
+        return self.procedures.get(name)
+
+    def parameters_of(self, spec: ProcedureSpec) -> dict[str, ParameterSpec]:
+        return {**self.common_parameters, **spec.parameters}
+
+    def canonical(self, name: str) -> str | None:
+        """A user-typed procedure name (any case, or an alias like ITS) → the stored name."""
+        lowered = name.lower()
+        for proc, spec in self.procedures.items():
+            if proc.lower() == lowered or lowered in (a.lower() for a in spec.aliases):
+                return proc
+        return None
+
+
+def default_registry_path() -> Path:
+    """`config/procedures.yaml` of the source tree, or the copy packaged into the wheel."""
+    here = Path(__file__).resolve().parents[1]
+    for candidate in (here.parent / "config" / "procedures.yaml", here / "config" / "procedures.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError("the procedure registry procedures.yaml is missing from the installation")
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, mtime_ns: int) -> Registry:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # top-level keys starting with `_` hold YAML anchors shared by several procedures
+        return Registry(**{key: value for key, value in data.items() if not key.startswith("_")})
+    except OSError as exc:
+        raise ConfigError(f"cannot read procedure registry {path}: {exc.strerror}") from exc
+    except (yaml.YAMLError, ValidationError, TypeError) as exc:
+        raise ConfigError(f"procedure registry {path} is invalid:\n{exc}") from exc
+
+
+def load_registry(path: Path | None = None) -> Registry:
+    path = (path or default_registry_path()).resolve()
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise ConfigError(f"cannot read procedure registry {path}: {exc.strerror}") from exc
+    return _load(path, mtime)

@@ -1,0 +1,517 @@
+"""The staging engine: raw CSVs → one Parquet per run + the manifest, incrementally, in worker threads.
+
+Commit protocol (one writer, under the lock):
+1. workers parse a file and write its Parquet to a hidden temp file in the run's folder, fsync, `os.replace`;
+2. every `commit_interval_seconds` and at the end, the calling thread fsyncs the new folders, writes reject
+   records, then replaces the manifest (the commit point), then removes what the commit made obsolete (old
+   Parquet of a run whose start time changed, reject records of files that now stage).
+A `.dirty` marker in `_manifest/` lives from the first write to the clean end; a writer that finds it (the previous
+one crashed) first removes temp files and Parquet folders the manifest does not reference.
+The raw tree is only ever opened read-only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import polars as pl
+from pydantic import ValidationError
+
+from labtui.core import faults
+from labtui.core.atomic import atomic_write, atomic_write_bytes, fsync_dir, fsync_dirs, is_temp
+from labtui.core.config import StagingConfig, extraction_version
+from labtui.core.extract import build_row, mtime_of
+from labtui.core.layout import run_dir, run_parquet_path
+from labtui.core.lock import Holder, WriterLock
+from labtui.core.manifest import ManifestRow, read_manifest, upsert, write_manifest
+from labtui.core.parser import Reject, parse_data, parse_header
+from labtui.core.registry import Registry, load_registry
+from labtui.core.rejects import RejectRecord, load_rejects, remove_reject, write_reject
+
+DIRTY_MARKER = ".dirty"
+
+
+class Outcome(StrEnum):
+    STAGED = "staged"
+    UNCHANGED = "unchanged"
+    BUSY = "busy"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A raw file that should end up staged or rejected: `*.csv` (any case), not hidden, not behind a dir link."""
+
+    source_file: str  # relative to the raw root, forward slashes
+    path: Path
+    size: int
+    mtime_ns: int
+    is_symlink: bool
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    """What the engine tells its caller; emitted on the calling thread only."""
+
+    kind: str  # "lock_wait" | "scan" | "file" | "commit" | "done"
+    done: int = 0
+    total: int = 0
+    source_file: str | None = None
+    outcome: Outcome | None = None
+    message: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    holder: Holder | None = None
+
+
+@dataclass
+class StageReport:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
+    elapsed_s: float = 0.0
+    cancelled: bool = False
+    staged_run_ids: list[str] = field(default_factory=list)
+    new_rejects: list[RejectRecord] = field(default_factory=list)
+    commits: int = 0
+
+    @property
+    def staged(self) -> int:
+        return self.counts[Outcome.STAGED]
+
+    @property
+    def unchanged(self) -> int:
+        return self.counts[Outcome.UNCHANGED]
+
+    @property
+    def busy(self) -> int:
+        return self.counts[Outcome.BUSY]
+
+    @property
+    def rejected(self) -> int:
+        return self.counts[Outcome.REJECTED]
+
+    def line(self) -> str:
+        state = "cancelled: " if self.cancelled else ""
+        return (
+            f"{state}{self.staged} staged, {self.unchanged} unchanged, {self.busy} busy (deferred), "
+            f"{self.rejected} rejected in {self.elapsed_s:.2f} s"
+        )
+
+
+@dataclass
+class _Staged:
+    row: ManifestRow
+    warnings: list[str]
+
+
+@dataclass
+class _Rejected:
+    record: RejectRecord
+
+
+@dataclass
+class _Busy:
+    reason: str
+
+
+_Result = _Staged | _Rejected | _Busy
+EventCallback = Callable[[StageEvent], None]
+
+
+def scan_raw(raw_root: Path) -> list[Candidate]:
+    """Every candidate file under the raw root, sorted; directory links are not followed, hidden entries skipped."""
+    found: list[Candidate] = []
+    stack = [(raw_root, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue  # a folder that vanished or cannot be listed holds nothing we can stage
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = f"{prefix}{entry.name}"
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), rel + "/"))
+                    continue
+                if not entry.name.lower().endswith(".csv"):
+                    continue
+                link = entry.is_symlink()
+                if not link and not entry.is_file(follow_symlinks=False):
+                    continue  # FIFOs, sockets, devices: never opened
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            found.append(Candidate(rel, Path(entry.path), info.st_size, info.st_mtime_ns, link))
+    found.sort(key=lambda c: c.source_file)
+    return found
+
+
+def relative_source(raw_root: Path, path: Path) -> str:
+    """A path given by the user → the source_file key (relative, forward slashes); must be under the raw root."""
+    absolute = Path(os.path.abspath(path))
+    root = Path(os.path.abspath(raw_root))
+    try:
+        return absolute.relative_to(root).as_posix()
+    except ValueError:
+        raise ValueError(f"{path} is not under the raw root {raw_root}") from None
+
+
+class Stager:
+    """One staging run. Use `stage()`; the class only keeps the run's state together."""
+
+    def __init__(
+        self,
+        config: StagingConfig,
+        *,
+        registry: Registry | None = None,
+        force: bool = False,
+        only: Iterable[Path] | None = None,
+        settle_seconds: float | None = None,
+        on_event: EventCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        self.config = config
+        self.registry = registry or load_registry(config.procedures_file)
+        self.force = force
+        self.only = None if only is None else {relative_source(config.raw_root, p) for p in only}
+        self.settle = config.settle_seconds if settle_seconds is None else settle_seconds
+        self.on_event = on_event or (lambda event: None)
+        self.cancel = cancel or threading.Event()
+        self.report = StageReport()
+        self.version = extraction_version()
+        self._pending: list[_Staged] = []
+        self._pending_rejects: list[RejectRecord] = []
+        self._dirty = False
+
+    # -- planning ---------------------------------------------------------------------------------------------
+    def _plan(
+        self, candidates: list[Candidate], manifest: pl.DataFrame, rejects: dict[str, RejectRecord]
+    ) -> tuple[list[Candidate], list[tuple[Candidate, Outcome]]]:
+        staged = {
+            row[0]: (row[1], row[2])
+            for row in manifest.select("source_file", "source_size", "source_mtime").iter_rows()
+        }
+        now_ns = time.time_ns()
+        work: list[Candidate] = []
+        skipped: list[tuple[Candidate, Outcome]] = []
+        for cand in candidates:
+            if self.only is not None and cand.source_file not in self.only:
+                continue
+            forced = self.force or self.only is not None
+            if not forced and staged.get(cand.source_file) == (cand.size, mtime_of(cand.mtime_ns)):
+                skipped.append((cand, Outcome.UNCHANGED))
+            elif not forced and (r := rejects.get(cand.source_file)) and (r.source_size, r.source_mtime_ns) == (cand.size, cand.mtime_ns):
+                skipped.append((cand, Outcome.REJECTED))
+            elif not cand.is_symlink and (now_ns - cand.mtime_ns) < self.settle * 1e9:
+                skipped.append((cand, Outcome.BUSY))
+            else:
+                work.append(cand)
+        return work, skipped
+
+    # -- one file (worker thread) -----------------------------------------------------------------------------
+    def _stage_file(self, cand: Candidate) -> _Result:
+        try:
+            return self._read_and_write(cand)
+        except Reject as problem:
+            return self._rejected(cand, problem.kind, problem.reason, problem.line)
+        except OSError as exc:
+            return self._rejected(cand, "unreadable", f"the file cannot be read: {exc.strerror or exc}")
+
+    def _rejected(self, cand: Candidate, kind: str, reason: str, line: int | None = None) -> _Rejected:
+        return _Rejected(
+            RejectRecord(
+                source_file=cand.source_file,
+                kind=kind,
+                reason=reason,
+                line=line,
+                rejected_at_utc=dt.datetime.now(dt.UTC),
+                source_size=cand.size,
+                source_mtime_ns=cand.mtime_ns,
+            )
+        )
+
+    def _read_and_write(self, cand: Candidate) -> _Result:
+        if cand.is_symlink:
+            raise Reject("symlink", "the file is a symbolic link; labtui does not follow links: stage the target itself")
+        fd = os.open(cand.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            before = os.fstat(fd)
+            if not stat.S_ISREG(before.st_mode):
+                raise Reject("not_a_file", "not a regular file")
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                data = handle.read()
+            after = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
+            return _Busy("the file changed while it was read (still being written)")
+        cand = Candidate(cand.source_file, cand.path, after.st_size, after.st_mtime_ns, False)
+        sha256 = hashlib.sha256(data).hexdigest()
+        header = parse_header(data, self.registry, cand.path.stem)
+        frame, data_warnings = parse_data(data, header)
+        try:
+            row, notes = build_row(
+                header,
+                frame,
+                source_file=cand.source_file,
+                size=cand.size,
+                mtime_ns=cand.mtime_ns,
+                sha256=sha256,
+                zone=self.config.zone,
+                extraction_version=self.version,
+                ingested_at=dt.datetime.now(dt.UTC),
+            )
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise Reject("invalid_values", f"header values out of range: {problems}") from None
+        target = run_parquet_path(self.config.stage_root, row.proc, row.date_local, row.run_id)
+        atomic_write(target, lambda handle: frame.write_parquet(handle, compression="zstd", statistics=True))
+        faults.point("after_parquet_replace")
+        return _Staged(row, header.warnings + data_warnings + notes)
+
+    # -- the run ----------------------------------------------------------------------------------------------
+    def run(self) -> StageReport:
+        started = time.monotonic()
+        lock = WriterLock(self.config.lock_path)
+        timeout = self.config.lock_timeout_seconds
+        lock.acquire(timeout, self.cancel, lambda holder: self._emit("lock_wait", holder=holder))
+        try:
+            self._recover_if_dirty()
+            manifest = read_manifest(self.config.manifest_path)
+            rejects = load_rejects(self.config.rejects_dir)
+            candidates = scan_raw(self.config.raw_root)
+            present = {cand.source_file for cand in candidates}
+            work, skipped = self._plan(candidates, manifest, rejects)
+            total = len(work) + len(skipped)
+            for _, outcome in skipped:
+                self.report.counts[outcome] += 1
+            self._emit("scan", total=total, message=f"{len(work)} to read, {len(skipped)} skipped")
+            self._drop_stale_rejects(rejects, present)
+            if work:
+                self._mark_dirty()
+                self._run_pool(work, manifest, rejects, present, total, len(skipped))
+            if self._dirty:
+                self._clear_dirty()
+        finally:
+            lock.release()
+        self.report.elapsed_s = time.monotonic() - started
+        self._emit("done", total=self.report_total(), message=self.report.line())
+        return self.report
+
+    def report_total(self) -> int:
+        return sum(self.report.counts.values())
+
+    def _run_pool(
+        self,
+        work: list[Candidate],
+        manifest: pl.DataFrame,
+        rejects: dict[str, RejectRecord],
+        present: set[str],
+        total: int,
+        done: int,
+    ) -> pl.DataFrame:
+        queue: Iterator[Candidate] = iter(work)
+        last_commit = time.monotonic()
+        claimed = dict(zip(manifest["run_id"].to_list(), manifest["source_file"].to_list(), strict=True))
+        with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
+            running: dict[Future[_Result], Candidate] = {}
+
+            def refill() -> None:
+                while len(running) < 2 * self.config.workers and not self.cancel.is_set():
+                    cand = next(queue, None)
+                    if cand is None:
+                        return
+                    running[pool.submit(self._stage_file, cand)] = cand
+
+            refill()
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    cand = running.pop(future)
+                    result = future.result()
+                    outcome = self._collect(cand, result, claimed, present, rejects)
+                    done += 1
+                    self.report.counts[outcome] += 1
+                    self._emit("file", done=done, total=total, source_file=cand.source_file, outcome=outcome,
+                               message=self._message(result))
+                if time.monotonic() - last_commit >= self.config.commit_interval_seconds:
+                    manifest = self._commit(manifest, rejects)
+                    last_commit = time.monotonic()
+                refill()
+        self.report.cancelled = self.cancel.is_set() and next(queue, None) is not None
+        return self._commit(manifest, rejects)
+
+    @staticmethod
+    def _message(result: _Result) -> str:
+        if isinstance(result, _Rejected):
+            return result.record.describe()
+        if isinstance(result, _Busy):
+            return result.reason
+        return "; ".join(result.warnings)
+
+    def _collect(
+        self,
+        cand: Candidate,
+        result: _Result,
+        claimed: dict[str, str],
+        present: set[str],
+        rejects: dict[str, RejectRecord],
+    ) -> Outcome:
+        """Book one worker result; a run_id already owned by another existing file turns it into a reject."""
+        if isinstance(result, _Busy):
+            return Outcome.BUSY
+        if isinstance(result, _Staged):
+            owner = claimed.get(result.row.run_id)
+            if owner is not None and owner != result.row.source_file and owner in present:
+                # the Parquet just written belongs to the owner's run: rewrite it from the owner at its next stage
+                result = self._rejected(
+                    cand, "duplicate_run",
+                    f"maps to the same run as {owner} (paths equal but for letter case, same start time)",
+                )
+            else:
+                claimed[result.row.run_id] = result.row.source_file
+                self._pending.append(result)
+                self.report.staged_run_ids.append(result.row.run_id)
+                return Outcome.STAGED
+        self._pending_rejects.append(result.record)
+        self.report.new_rejects.append(result.record)
+        rejects[cand.source_file] = result.record
+        return Outcome.REJECTED
+
+    def _commit(self, manifest: pl.DataFrame, rejects: dict[str, RejectRecord]) -> pl.DataFrame:
+        """Make everything collected so far durable and visible; the manifest replace is the commit point."""
+        if not self._pending and not self._pending_rejects:
+            return manifest
+        staged = self._pending
+        self._pending = []
+        new_rejects = self._pending_rejects
+        self._pending_rejects = []
+        previous = dict(zip(manifest["source_file"].to_list(), zip(manifest["run_id"].to_list(),
+                                                                     manifest["proc"].to_list(),
+                                                                     manifest["date_local"].to_list(), strict=True), strict=True))
+        folders = {self.config.stage_root}
+        for item in staged:
+            folder = run_dir(self.config.stage_root, item.row.proc, item.row.date_local, item.row.run_id)
+            folders.update((folder.parent, folder.parent.parent))
+        fsync_dirs(folders)
+        broken: set[str] = set()
+        for record in new_rejects:
+            old = previous.get(record.source_file)
+            if old is not None:
+                broken.add(old[0])
+                record = record.model_copy(update={"previous_run_id": old[0]})
+            write_reject(self.config.rejects_dir, record)
+            faults.point("after_reject_write")
+        faults.point("before_manifest_replace")
+        updated = upsert(manifest, [item.row for item in staged], drop_run_ids=broken)
+        write_manifest(updated, self.config.manifest_path)
+        faults.point("after_manifest_replace")
+        self.report.commits += 1
+        kept = set(updated["run_id"].to_list())
+        for source, (run_id, proc, date_local) in previous.items():
+            if run_id not in kept:
+                shutil.rmtree(run_dir(self.config.stage_root, proc, date_local, run_id), ignore_errors=True)
+                (self.config.events_dir / f"{run_id}.json").unlink(missing_ok=True)
+        for item in staged:
+            if remove_reject(self.config.rejects_dir, item.row.source_file):
+                rejects.pop(item.row.source_file, None)
+            self._write_event(item)
+        self._emit("commit", message=f"committed {len(staged)} runs, {len(new_rejects)} rejects", counts=dict(self.report.counts))
+        return updated
+
+    def _write_event(self, item: _Staged) -> None:
+        """What happened at the last staging of a run; diagnostics, so atomic but not fsynced."""
+        record = {
+            "run_id": item.row.run_id,
+            "source_file": item.row.source_file,
+            "outcome": Outcome.STAGED.value,
+            "staged_at_utc": item.row.ingested_at_utc.isoformat(),
+            "n_rows": item.row.n_rows,
+            "is_complete": item.row.is_complete,
+            "warnings": item.warnings,
+            "extraction_version": self.version,
+        }
+        atomic_write_bytes(self.config.events_dir / f"{item.row.run_id}.json", json.dumps(record, indent=2, ensure_ascii=False).encode(), durable=False)
+
+    def _drop_stale_rejects(self, rejects: dict[str, RejectRecord], present: set[str]) -> None:
+        """Reject records of raw files that no longer exist refer to nothing: remove them."""
+        for source in [s for s in rejects if s not in present]:
+            self._mark_dirty()
+            remove_reject(self.config.rejects_dir, source)
+            rejects.pop(source)
+
+    # -- crash recovery ---------------------------------------------------------------------------------------
+    @property
+    def _marker(self) -> Path:
+        return self.config.manifest_dir / DIRTY_MARKER
+
+    def _mark_dirty(self) -> None:
+        if not self._dirty:
+            atomic_write_bytes(self._marker, str(os.getpid()).encode())
+            self._dirty = True
+
+    def _clear_dirty(self) -> None:
+        self._marker.unlink(missing_ok=True)
+        fsync_dir(self.config.manifest_dir)
+        self._dirty = False
+
+    def _recover_if_dirty(self) -> None:
+        if self._marker.exists():
+            self._dirty = True
+            sweep_store(self.config)
+
+    def _emit(self, kind: str, **fields: object) -> None:
+        fields.setdefault("counts", dict(self.report.counts))
+        self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
+
+
+def sweep_store(config: StagingConfig) -> list[Path]:
+    """Remove leftovers of an interrupted writer: temp files, and run folders the manifest does not reference."""
+    removed: list[Path] = []
+    for folder in (config.stage_root, config.manifest_dir, config.rejects_dir):
+        if folder.is_dir():
+            for root, dirs, files in os.walk(folder):
+                for name in files:
+                    if is_temp(name):
+                        (Path(root) / name).unlink(missing_ok=True)
+                        removed.append(Path(root) / name)
+    removed.extend(remove_orphan_runs(config))
+    return removed
+
+
+def orphan_run_dirs(config: StagingConfig, manifest: pl.DataFrame | None = None) -> list[Path]:
+    """Run folders under the stage root that no manifest row points to."""
+    manifest = read_manifest(config.manifest_path) if manifest is None else manifest
+    referenced = {
+        run_dir(config.stage_root, proc, date_local, run_id)
+        for run_id, proc, date_local in manifest.select("run_id", "proc", "date_local").iter_rows()
+    }
+    return [folder for folder in sorted(config.stage_root.glob("proc=*/date=*/run_id=*")) if folder not in referenced]
+
+
+def remove_orphan_runs(config: StagingConfig) -> list[Path]:
+    orphans = orphan_run_dirs(config)
+    for folder in orphans:
+        shutil.rmtree(folder, ignore_errors=True)
+    for folder in config.stage_root.glob("proc=*/date=*"):
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return orphans
+
+
+def stage(config: StagingConfig, **options: object) -> StageReport:
+    """Stage the raw tree (or `only` some files) into the store; see `Stager` for the options."""
+    return Stager(config, **options).run()  # type: ignore[arg-type]
