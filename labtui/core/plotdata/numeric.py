@@ -23,6 +23,7 @@ def si_scale(max_abs: float) -> tuple[float, str]:
 
 def format_si(value: float, unit: str) -> str:
     """A single value with its own prefix, for status lines: `format_si(1.23e-5, "A") == "12.3 µA"`."""
+    value = float(f"{value:.3g}")  # round first: 0.99999 V must read "1 V", not "1e+03 mV"
     factor, prefix = si_scale(abs(value))
     return f"{value * factor:.3g} {prefix}{unit}"
 

@@ -1,0 +1,32 @@
+"""`labtui rejects`: the rejected raw files and why, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from labtui.cli import config_from
+from labtui.core.rejects import load_rejects
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("rejects", parents=[common], help="list rejected raw files and the reason")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    records = sorted(load_rejects(config_from(args).rejects_dir).values(), key=lambda r: r.source_file)
+    if args.json:
+        print(json.dumps([record.model_dump(mode="json") for record in records], indent=2, ensure_ascii=False))
+        return 0
+    if not records:
+        print("no rejected files")
+        return 0
+    width = max(len(record.source_file) for record in records)
+    print(f"{'FILE':<{width}}  {'KIND':<20}  {'WHEN (UTC)':<16}  REASON")
+    for record in records:
+        when = record.rejected_at_utc.strftime("%Y-%m-%d %H:%M")
+        print(f"{record.source_file:<{width}}  {record.kind:<20}  {when:<16}  {record.describe()}")
+    print(f"{len(records)} rejected file(s); fix them and run `labtui restage FILE` or `labtui stage`")
+    return 0

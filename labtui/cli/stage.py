@@ -1,0 +1,101 @@
+"""`labtui stage` and `labtui restage`: run the staging engine with a progress bar and a one-line summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+
+from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, config_from
+from labtui.cli.progress import ProgressBar
+from labtui.core.stager import StageReport, Stager
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    stage = sub.add_parser("stage", parents=[common], help="stage new and changed raw files into the store")
+    _engine_options(stage)
+    stage.add_argument("--force", action="store_true", help="re-stage every file, changed or not")
+    stage.set_defaults(func=run_stage)
+
+    restage = sub.add_parser("restage", parents=[common], help="re-stage the given raw files (e.g. after fixing them)")
+    restage.add_argument("files", nargs="+", type=Path, help="raw files under the raw root")
+    _engine_options(restage)
+    restage.set_defaults(func=run_restage)
+
+
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, metavar="N", help="worker threads (default from config)")
+    parser.add_argument("--lock-timeout", type=float, metavar="S",
+                        help="seconds to wait for another writer (0 = fail at once; exit code 75)")
+    parser.add_argument("--settle", type=float, metavar="S", help="files modified within S seconds are busy (deferred)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when any file is rejected")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def run_stage(args: argparse.Namespace) -> int:
+    return _run(args, force=args.force, only=None)
+
+
+def run_restage(args: argparse.Namespace) -> int:
+    missing = [str(path) for path in args.files if not path.exists() and not path.is_symlink()]
+    if missing:
+        print(f"labtui: no such file: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_ERROR
+    return _run(args, force=False, only=args.files)
+
+
+def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> int:
+    config = config_from(args, workers=args.workers, lock_timeout_seconds=args.lock_timeout)
+    try:
+        stager = Stager(
+            config, force=force, only=only, settle_seconds=args.settle,
+            on_event=ProgressBar(enabled=False if args.quiet or args.json else None),
+        )
+    except ValueError as exc:  # a restage path outside the raw root
+        print(f"labtui: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    report = run_cancellable(stager)
+    if args.json:
+        print(json.dumps(report_dict(report), indent=2))
+    else:
+        for record in report.new_rejects:
+            print(f"rejected {record.source_file}: {record.describe()}")
+        print(report.line())
+    if report.cancelled:
+        return EXIT_INTERRUPTED
+    return EXIT_ERROR if args.strict and report.rejected else EXIT_OK
+
+
+def run_cancellable(stager: Stager) -> StageReport:
+    """Run in a thread so Ctrl+C sets the cancel event: committed work stays valid, nothing is left half-done."""
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["report"] = stager.run()
+        except BaseException as exc:  # re-raised on the calling thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="labtui-stager")
+    thread.start()
+    while thread.is_alive():
+        try:
+            thread.join(0.2)
+        except KeyboardInterrupt:
+            print("\nlabtui: stopping after the files in progress…", file=sys.stderr)
+            stager.cancel.set()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["report"]  # type: ignore[return-value]
+
+
+def report_dict(report: StageReport) -> dict[str, object]:
+    return {
+        **{str(key): value for key, value in report.counts.items()},
+        "elapsed_s": round(report.elapsed_s, 3),
+        "cancelled": report.cancelled,
+        "rejects": [record.model_dump(mode="json") for record in report.new_rejects],
+    }

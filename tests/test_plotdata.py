@@ -1,0 +1,447 @@
+"""Known-answer tests for the headless plot data preparation (real small Parquet files, no mocks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from labtui.core.layout import run_parquet_path
+from labtui.core.plotdata import (
+    Baseline,
+    GmMethod,
+    PlotOptions,
+    build_plots,
+    export_file_name,
+    export_frame,
+    format_si,
+    group_by_proc,
+    load_selection,
+    minmax_downsample,
+    sanitize_log,
+    savgol_derivative,
+    shape,
+    si_scale,
+    sweep_legs,
+)
+
+DAY = dt.date(2025, 10, 13)
+
+
+def run_row(n: int, proc: str, **fields) -> dict:
+    """A manifest row with the columns the plots read; `fields` override the defaults."""
+    return {
+        "run_id": f"{n:016x}",
+        "proc": proc,
+        "date_local": DAY,
+        "chip_name": "Alisson67",
+        "file_idx": n,
+        "seq": n,
+        "has_light": True,
+        "laser_voltage_v": 1.15,
+        "laser_wavelength_nm": 455.0,
+        "laser_period_s": 120.0,
+        "vg_fixed_v": -0.4,
+        "is_complete": True,
+        **fields,
+    }
+
+
+def manifest(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema_overrides={"seq": pl.Int64, "file_idx": pl.Int64})
+
+
+def stage(stage_root: Path, row: dict, data: dict[str, np.ndarray]) -> dict:
+    path = run_parquet_path(stage_root, row["proc"], row["date_local"], row["run_id"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({k: np.asarray(v, dtype=float) for k, v in data.items()}).write_parquet(path)
+    return row
+
+
+def step_run(
+    t_on: float = 60.0, t_off: float = 120.0, duration: float = 180.0, dt_s: float = 0.1, light: bool = True
+) -> dict[str, np.ndarray]:
+    """It with known levels: 10 µA until 30 s, 12 µA until the laser edge, +5 µA while ON, back to 12 µA."""
+    t = np.arange(0.0, duration + dt_s / 2, dt_s)
+    on = (t >= t_on) & (t < t_off)
+    i = np.where(t < 30.0, 10e-6, 12e-6) + np.where(on, 5e-6, 0.0)
+    vl = np.where(on & light, 1.15, 0.0)
+    return {"t_s": t, "i_a": i, "vl_v": vl, "plate_t_degc": np.full(t.size, np.nan)}
+
+
+def ivg_sweep(limit: float = 5.0, step: float = 0.05) -> np.ndarray:
+    """0 → −limit → +limit → −limit → 0, as the acquisition writes it (float drift included)."""
+    down = np.arange(0.0, -limit - step / 2, -step)
+    up = np.arange(-limit, limit + step / 2, step)
+    return np.concatenate([down, up[1:], up[::-1][1:], down[::-1][1:]])
+
+
+def only(specs):
+    assert len(specs) == 1
+    return specs[0]
+
+
+# --- SI prefixes ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "factor", "prefix"),
+    [
+        (2.5, 1.0, ""),
+        (4800.0, 1.0, ""),  # no kilo-seconds
+        (1e-3, 1e3, "m"),
+        (999e-6, 1e6, "µ"),
+        (1.5e-5, 1e6, "µ"),
+        (3.2e-9, 1e9, "n"),
+        (4e-12, 1e12, "p"),
+        (1e-16, 1e12, "p"),  # clamped at pico
+        (0.0, 1.0, ""),
+        (float("nan"), 1.0, ""),
+    ],
+)
+def test_si_scale_picks_engineering_prefix(value, factor, prefix):
+    got_factor, got_prefix = si_scale(value)
+    assert got_prefix == prefix
+    assert got_factor == pytest.approx(factor)
+
+
+def test_format_si_uses_its_own_prefix():
+    assert format_si(1.23e-5, "A") == "12.3 µA"
+    assert format_si(-0.35, "V") == "-350 mV"
+    assert format_si(0.99999999, "V") == "1 V"
+
+
+# --- downsampling -----------------------------------------------------------------------------------------
+
+
+def test_downsampling_keeps_extremes_and_the_step():
+    rng = np.random.default_rng(0)
+    n, width, t_step = 85_000, 200, 3_000.0
+    t = np.linspace(0.0, 7_200.0, n)
+    y = 1e-5 + 1e-8 * rng.standard_normal(n) + np.where(t >= t_step, 2e-7, 0.0)
+    y[12_345], y[70_001] = 5e-5, -3e-5  # one-sample spikes
+    xs, ys = minmax_downsample(t, y, width)
+    assert xs.size <= 2 * width
+    assert np.all(np.diff(xs) > 0)
+    assert ys.max() == y.max() and ys.min() == y.min()
+    bucket = t[-1] * np.ceil(n / width) / n
+    clean = ys.copy()
+    clean[(ys == y.max()) | (ys == y.min())] = np.median(ys)  # the step is the biggest jump besides the spikes
+    jump = np.argmax(np.abs(np.diff(clean)))
+    assert abs(xs[jump + 1] - t_step) <= bucket
+
+
+def test_downsampling_leaves_short_series_alone():
+    x = np.arange(10.0)
+    xs, ys = minmax_downsample(x, x**2, 5)
+    assert np.array_equal(xs, x) and np.array_equal(ys, x**2)
+
+
+# --- sweep legs and log safety --------------------------------------------------------------------------
+
+
+def test_full_sweep_splits_into_four_legs():
+    vg = ivg_sweep()
+    assert vg.size == 601
+    legs = sweep_legs(vg)
+    assert [leg.direction for leg in legs] == [-1, 1, -1, 1]
+    ends = [(round(vg[leg.start], 6), round(vg[leg.stop - 1], 6)) for leg in legs]
+    assert ends == [(0, -5), (-5, 5), (5, -5), (-5, 0)]
+    assert legs[-1].stop == vg.size
+
+
+def test_repeated_points_do_not_open_legs():
+    vg = np.array([0, 0, -1, -2, -2, -2, -1, 0, 1, 1, 2, 2, 1, 0], dtype=float)
+    assert [leg.direction for leg in sweep_legs(vg)] == [-1, 1, -1]
+
+
+def test_aborted_sweep_gives_fewer_legs():
+    vg = ivg_sweep()[:151]  # stopped on the way back up from −5 V
+    legs = sweep_legs(vg)
+    assert [leg.direction for leg in legs] == [-1, 1]
+    assert legs[-1].stop == 151
+    assert sweep_legs(np.array([0.0])) == [(0, 1, 0)]
+
+
+def test_log_sanitising_never_yields_non_positive_or_nan():
+    x = np.arange(7.0)
+    y = np.array([1e-6, 0.0, -2e-6, np.nan, np.inf, -np.inf, 3e-9])
+    xs, ys = sanitize_log(x, y)
+    assert np.all(np.isfinite(ys)) and np.all(ys > 0)
+    assert list(xs) == [0, 1, 2, 6]
+    assert ys[1] == pytest.approx(3e-9)  # zero floored at the smallest real |I|
+    assert np.all(sanitize_log(x[:2], np.zeros(2))[1] > 0)
+
+
+# --- transconductance ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", list(GmMethod))
+def test_linear_ivg_has_constant_gm(tmp_path, method):
+    a, b = 2.5e-6, 4e-5
+    vg = ivg_sweep()
+    row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": vg, "i_a": a * vg + b})
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions(gm=True, gm_method=method)))
+    assert (spec.y_label, spec.y_unit) == ("gm", "µS")
+    assert len(spec.series) == 4
+    for s in spec.series:
+        assert np.allclose(s.y, 2.5, rtol=1e-9)
+
+
+def test_savgol_is_exact_on_a_quadratic_with_uneven_spacing():
+    x = np.cumsum(np.r_[0.0, np.linspace(0.03, 0.07, 40)])
+    y = 3 * x**2 - 2 * x + 1
+    assert np.allclose(savgol_derivative(x, y, 11, 2), 6 * x - 2)  # edges included
+
+
+def test_savgol_smooths_noise_that_gradient_passes_through():
+    rng = np.random.default_rng(1)
+    x = np.arange(0.0, 5.0, 0.05)
+    y = 2.0 * x + 0.01 * rng.standard_normal(x.size)
+    assert np.std(savgol_derivative(x, y, 11, 2) - 2.0) < 0.3 * np.std(np.gradient(y, x) - 2.0)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 10])
+def test_savgol_handles_legs_shorter_than_the_window(n):
+    x = np.linspace(-1.0, 1.0, n)
+    assert np.allclose(savgol_derivative(x, 4.0 * x, 11, 2), 4.0)
+
+
+def test_gm_collapses_repeated_vg_and_drops_one_point_legs(tmp_path):
+    vg = np.array([0.0, 0.5, 0.5, 1.0, 1.5, 1.5])
+    row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": vg, "i_a": 3e-6 * vg})
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions(gm=True, gm_method=GmMethod.GRADIENT)))
+    assert np.array_equal(spec.series[0].x, [0.0, 0.5, 1.0, 1.5])
+    assert np.allclose(spec.series[0].y, 3.0)
+    flat = stage(tmp_path, run_row(2, "IVg"), {"vg_v": [1.0, 1.0], "i_a": [1e-6, 2e-6]})
+    assert only(build_plots(manifest([flat]), tmp_path, PlotOptions(gm=True))).series == ()
+
+
+# --- IVg shaping ---------------------------------------------------------------------------------------
+
+
+def test_ivg_legs_and_dirac_points(tmp_path):
+    vg = ivg_sweep()
+    i = 1e-7 + 2e-6 * np.abs(vg - 1.0)  # Dirac point at Vg = +1 V
+    row = stage(tmp_path, run_row(1, "IVg", vg_fixed_v=None), {"vg_v": vg, "i_a": i})
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
+    assert [s.direction for s in spec.series] == [-1, 1, -1, 1]
+    assert [s.label for s in spec.series] == ["seq 1 bwd", "seq 1 fwd", "seq 1 bwd", "seq 1 fwd"]
+    # The 0 → −5 V and −5 → 0 V legs never reach +1 V: their minimum is an end point, not a Dirac point.
+    assert [m.x for m in spec.markers] == pytest.approx([1.0, 1.0])
+    assert spec.markers[0].y == pytest.approx(0.1)  # µA
+    assert "Dirac Vg=1 V, I=100 nA" in spec.markers[0].text
+
+
+def test_log_ivg_is_positive_even_with_zero_current(tmp_path):
+    vg = ivg_sweep()
+    i = 2e-6 * (vg - 1.0)  # crosses zero exactly at the Dirac point
+    row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": vg, "i_a": i})
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions(log_y=True), width=50))
+    assert spec.log_y and spec.y_label == "|I|"
+    ys = np.concatenate([s.y for s in spec.series] + [np.array([m.y for m in spec.markers])])
+    assert np.all(np.isfinite(ys)) and np.all(ys > 0)
+
+
+def test_log_scale_is_refused_for_gm(tmp_path):
+    vg = ivg_sweep()
+    row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": vg, "i_a": 1e-6 * vg})
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions(gm=True, log_y=True)))
+    assert not spec.log_y
+    assert any("log scale" in m for m in spec.messages)
+
+
+# --- It shaping ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "y_label", "on_value_uA"),
+    [
+        (PlotOptions(baseline=Baseline.RAW), "I", 17.0),
+        (PlotOptions(baseline=Baseline.FIRST), "ΔI", 7.0),
+        (PlotOptions(baseline=Baseline.FIXED, baseline_time_s=45.0), "ΔI", 5.0),
+        (PlotOptions(baseline=Baseline.AUTO), "ΔI", 5.0),
+    ],
+)
+def test_step_response_under_each_baseline(tmp_path, options, y_label, on_value_uA):
+    row = stage(tmp_path, run_row(1, "It"), step_run())
+    spec = only(build_plots(manifest([row]), tmp_path, options))
+    assert (spec.y_label, spec.y_unit, spec.x_unit) == (y_label, "µA", "s")
+    s = spec.series[0]
+    assert s.y[np.searchsorted(s.x, 90.0)] == pytest.approx(on_value_uA)
+    assert spec.spans == pytest.approx(((60.0, 120.0),))
+    assert spec.messages == ()
+
+
+def test_auto_baseline_uses_the_period_when_vl_shows_no_edge(tmp_path):
+    # The laser edge is late (70 s) but VL is all 0 (dark): the period (ON from 60 s) is the only clue.
+    row = stage(tmp_path, run_row(1, "It", has_light=False), step_run(t_on=70.0, light=False))
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
+    s = spec.series[0]
+    assert s.y[np.searchsorted(s.x, 65.0)] == pytest.approx(0.0, abs=1e-9)
+    assert s.y[np.searchsorted(s.x, 90.0)] == pytest.approx(5.0)
+    assert spec.spans == ()
+
+
+def test_auto_baseline_falls_back_to_first_point_with_a_message(tmp_path):
+    row = stage(tmp_path, run_row(1, "It", laser_period_s=None), step_run(light=False))
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
+    assert spec.series[0].y[0] == 0.0
+    assert spec.messages == ("seq 1: no laser edge and no period: baseline at the first point",)
+
+
+def test_fixed_baseline_interpolates_and_notes_out_of_range_times(tmp_path):
+    data = step_run()
+    data["i_a"] = 1e-6 * data["t_s"]  # a ramp: I(t) = t µA
+    row = stage(tmp_path, run_row(1, "It"), data)
+    inside = only(build_plots(manifest([row]), tmp_path, PlotOptions(baseline="fixed", baseline_time_s=33.33)))
+    assert inside.series[0].y[0] == pytest.approx(-33.33)
+    outside = only(build_plots(manifest([row]), tmp_path, PlotOptions(baseline="fixed", baseline_time_s=500)))
+    assert outside.series[0].y[-1] == pytest.approx(0.0)
+    assert "outside the run" in outside.messages[0]
+
+
+def test_it_overlay_warns_about_durations_and_light_dark_mix(tmp_path):
+    rows = [
+        stage(tmp_path, run_row(1, "It"), step_run()),
+        stage(tmp_path, run_row(2, "It", laser_voltage_v=0.0, has_light=False), step_run(light=False)),
+    ]
+    spec = only(build_plots(manifest(rows), tmp_path, PlotOptions()))
+    assert spec.warnings == ("the selection mixes light and dark runs",)
+    rows.append(stage(tmp_path, run_row(3, "It", laser_voltage_v=2.0), step_run(duration=240.0)))
+    spec = only(build_plots(manifest(rows), tmp_path, PlotOptions()))
+    assert spec.warnings[0] == "durations differ by more than 10% (180–240 s)"
+    assert [s.label for s in spec.series] == ["VL=1.15 V", "VL=0 V", "VL=2 V"]
+
+
+def test_incomplete_runs_are_flagged_in_the_label(tmp_path):
+    row = stage(tmp_path, run_row(4, "It", is_complete=False), step_run(duration=90.0))
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
+    assert spec.series[0].label == "seq 4 (incomplete)" and spec.series[0].incomplete
+
+
+def test_resizing_reshapes_without_reading_parquet_again(tmp_path):
+    row = stage(tmp_path, run_row(1, "It"), step_run(dt_s=0.01))
+    (group,) = load_selection(manifest([row]), tmp_path)
+    run_parquet_path(tmp_path, "It", DAY, row["run_id"]).unlink()
+    wide, narrow = shape(group, PlotOptions(), 300), shape(group, PlotOptions(), 40)
+    assert wide.series[0].x.size <= 600 and narrow.series[0].x.size <= 80
+    assert narrow.series[0].y.max() == pytest.approx(5.0)
+    assert shape(group, PlotOptions()).series[0].x.size == 18_001  # width None: full resolution
+
+
+# --- labels, titles, grouping, failures ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "labels", "title"),
+    [
+        (
+            [{"laser_voltage_v": 1.15}, {"laser_voltage_v": 2.5}],
+            ["VL=1.15 V", "VL=2.5 V"],
+            "Alisson67 · It · λ=455 nm · VG=-0.4 V",
+        ),
+        (
+            [{"laser_wavelength_nm": 455.0}, {"laser_wavelength_nm": 365.0}],
+            ["λ=455 nm", "λ=365 nm"],
+            "Alisson67 · It · VL=1.15 V · VG=-0.4 V",
+        ),
+        ([{"vg_fixed_v": -0.4}, {"vg_fixed_v": 0.3}], ["VG=-0.4 V", "VG=0.3 V"], "Alisson67 · It · VL=1.15 V · λ=455 nm"),
+        ([{}, {}], ["seq 1", "seq 2"], "Alisson67 · It · VL=1.15 V · λ=455 nm · VG=-0.4 V"),
+        (
+            [{"laser_voltage_v": 1.0}, {"laser_voltage_v": 1.0}, {"laser_voltage_v": 2.0}],
+            ["VL=1 V seq 1", "VL=1 V seq 2", "VL=2 V seq 3"],
+            "Alisson67 · It · λ=455 nm · VG=-0.4 V",
+        ),
+    ],
+)
+def test_legend_names_the_varying_parameter(tmp_path, overrides, labels, title):
+    rows = [stage(tmp_path, run_row(n, "It", **o), step_run()) for n, o in enumerate(overrides, start=1)]
+    spec = only(build_plots(manifest(rows), tmp_path, PlotOptions()))
+    assert [s.label for s in spec.series] == labels
+    assert spec.title == title
+
+
+def test_mixed_selection_is_grouped_by_procedure_in_order(tmp_path):
+    vl = np.arange(0.0, 5.05, 0.1)
+    rows = [
+        stage(tmp_path, run_row(1, "It"), step_run()),
+        stage(tmp_path, run_row(2, "IVg"), {"vg_v": ivg_sweep(), "i_a": 1e-6 + 0 * ivg_sweep()}),
+        stage(tmp_path, run_row(3, "It"), step_run()),
+        stage(tmp_path, run_row(4, "LaserCalibration", seq=None, chip_name=None), {"vl_v": vl, "power_w": 1e-6 * vl}),
+        stage(tmp_path, run_row(5, "IV"), {"vsd_v": [-1e-3, 0.0, 1e-3], "i_a": [-1e-6, 0.0, 1e-6]}),
+        run_row(6, "ITt"),
+    ]
+    runs = manifest(rows)
+    assert [(proc, frame["seq"].to_list()) for proc, frame in group_by_proc(runs)] == [
+        ("It", [1, 3]),
+        ("IVg", [2]),
+        ("LaserCalibration", [None]),
+        ("IV", [5]),
+        ("ITt", [6]),
+    ]
+    specs = build_plots(runs, tmp_path, PlotOptions(), width=100)
+    assert [spec.kind for spec in specs] == ["It", "IVg", "LaserCalibration", "IV", "ITt"]
+    assert [len(spec.series) for spec in specs] == [2, 4, 1, 1, 0]
+    assert {s.run_id for s in specs[0].series} == {rows[0]["run_id"], rows[2]["run_id"]}
+    calibration = specs[2]
+    assert (calibration.title, calibration.x_title, calibration.y_title) == ("LaserCalibration · λ=455 nm", "VL (V)", "P (µW)")
+    assert (specs[3].x_unit, specs[3].y_unit) == ("mV", "µA")
+    assert specs[4].messages == ("no plot for ITt runs yet (1 selected)",)
+
+
+def test_unreadable_parquet_becomes_a_message_not_an_error(tmp_path):
+    good = stage(tmp_path, run_row(1, "It"), step_run())
+    missing = run_row(2, "It")
+    corrupt = run_row(3, "It")
+    path = run_parquet_path(tmp_path, "It", DAY, corrupt["run_id"])
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a parquet file")
+    no_points = stage(tmp_path, run_row(4, "It"), {"t_s": [np.nan], "i_a": [1.0], "vl_v": [0.0]})
+    spec = only(build_plots(manifest([good, missing, corrupt, no_points]), tmp_path, PlotOptions()))
+    assert [s.seq for s in spec.series] == [1]
+    assert [m.split(":")[0] for m in spec.messages] == ["seq 2", "seq 3", "seq 4"]
+    assert "FileNotFoundError" in spec.messages[0] and "no data points" in spec.messages[2]
+    assert spec.runs["seq"].to_list() == [1]
+
+
+def test_plot_options_reject_bad_values():
+    with pytest.raises(ValueError):
+        PlotOptions(sg_window=10)
+    with pytest.raises(ValueError):
+        PlotOptions(sg_window=5, sg_polyorder=5)
+    with pytest.raises(ValueError):
+        PlotOptions(baseline="median")
+
+
+# --- export --------------------------------------------------------------------------------------------
+
+
+def test_export_frame_is_tidy_with_units(tmp_path):
+    rows = [stage(tmp_path, run_row(n, "It", laser_voltage_v=float(n)), step_run()) for n in (3, 5, 9)]
+    spec = only(build_plots(manifest(rows), tmp_path, PlotOptions()))
+    frame = export_frame(spec)
+    assert frame.columns == ["run_id", "seq", "label", "x", "y", "x_unit", "y_unit"]
+    assert frame.height == 3 * 1801
+    assert frame["seq"].unique().sort().to_list() == [3, 5, 9]
+    assert frame.filter(pl.col("seq") == 5)["label"].unique().to_list() == ["VL=5 V"]
+    assert frame["y_unit"].unique().to_list() == ["µA"]
+    assert frame["y"].max() == pytest.approx(5.0)
+    assert export_file_name(spec) == "Alisson67_It_seq3-5-9.csv"
+
+
+def test_export_file_names_without_seq_or_with_many_runs(tmp_path):
+    vl = np.arange(0.0, 1.0, 0.1)
+    rows = [
+        stage(tmp_path, run_row(n, "LaserCalibration", seq=None, chip_name=None), {"vl_v": vl, "power_w": vl})
+        for n in (1, 2)
+    ]
+    spec = only(build_plots(manifest(rows), tmp_path, PlotOptions()))
+    assert export_file_name(spec) == "LaserCalibration_2025-10-13_idx1-2.csv"
+    many = [stage(tmp_path, run_row(n, "It"), step_run(duration=10.0)) for n in range(1, 13)]
+    spec = only(build_plots(manifest(many), tmp_path, PlotOptions()))
+    assert export_file_name(spec) == "Alisson67_It_seq1to12_12runs.csv"
+    assert export_frame(shape(load_selection(manifest([run_row(99, "It")]), tmp_path)[0], PlotOptions())).height == 0
