@@ -256,7 +256,8 @@ class Stager:
             after = os.fstat(fd)
         finally:
             os.close(fd)
-        if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
+        seen = {(cand.size, cand.mtime_ns), (before.st_size, before.st_mtime_ns), (after.st_size, after.st_mtime_ns)}
+        if len(seen) > 1 or len(data) != after.st_size:
             return _Busy("the file changed while it was read (still being written)")
         cand = Candidate(cand.source_file, cand.path, after.st_size, after.st_mtime_ns, False)
         sha256 = hashlib.sha256(data).hexdigest()
@@ -402,7 +403,7 @@ class Stager:
         previous = dict(zip(manifest["source_file"].to_list(), zip(manifest["run_id"].to_list(),
                                                                      manifest["proc"].to_list(),
                                                                      manifest["date_local"].to_list(), strict=True), strict=True))
-        folders = {self.config.stage_root}
+        folders = {self.config.stage_root} if staged else set()
         for item in staged:
             folder = run_dir(self.config.stage_root, item.row.proc, item.row.date_local, item.row.run_id)
             folders.update((folder.parent, folder.parent.parent))

@@ -1,0 +1,228 @@
+"""The parser, rule by rule: what stages, what is rejected and with which sentence."""
+
+from __future__ import annotations
+
+import gzip
+import math
+
+import polars as pl
+import pytest
+
+from labtui.core.parser import Reject, parse_data, parse_header, parse_number
+from labtui.core.registry import ParameterSpec, load_registry, snake_column
+from tests.conftest import IT_COLUMNS, it_rows, raw_csv
+
+REGISTRY = load_registry()
+
+
+def parse(data: bytes, stem: str = "It2025-10-14_3"):
+    header = parse_header(data, REGISTRY, stem)
+    frame, warnings = parse_data(data, header)
+    return header, frame, warnings
+
+
+def rejected(data: bytes, stem: str = "It2025-10-14_3") -> Reject:
+    with pytest.raises(Reject) as info:
+        parse(data, stem)
+    return info.value
+
+
+# -- what parses ----------------------------------------------------------------------------------------------
+def test_it_file_parses_into_typed_fields_and_float_columns() -> None:
+    header, frame, warnings = parse(raw_csv("It"))
+    assert header.proc == "It"
+    assert header.fields["chip_group"] == "Alisson"
+    assert header.fields["chip_number"] == 67
+    assert header.fields["vg_fixed_v"] == pytest.approx(-0.35)
+    assert header.fields["laser_voltage_v"] == pytest.approx(1.15)
+    assert header.fields["laser_wavelength_nm"] == 455
+    assert header.fields["laser_period_s"] == 2
+    assert header.fields["file_idx"] == 3
+    assert header.start_time_utc.timestamp() == pytest.approx(1760371684.3180444)
+    assert frame.columns == ["t_s", "i_a", "vl_v", "plate_t_degc", "ambient_t_degc", "clock_ms"]
+    assert all(dtype == pl.Float64 for dtype in frame.dtypes)
+    assert frame.height == len(it_rows())
+    assert frame["plate_t_degc"].is_nan().all()  # `nan` is NaN, never a string column
+    assert warnings == []
+
+
+@pytest.mark.parametrize(
+    ("text", "unit", "expected"),
+    [("0.1 V", "V", 0.1), ("50 mV", "V", 0.05), ("455", "nm", 455.0), ("120 s", "s", 120.0), ("1e-3 A", "A", 1e-3),
+     ("-5.04 V", "V", -5.04), ("3 A", "V", None), ("abc", "V", None), ("", "V", None)],
+)
+def test_parse_number_reads_value_and_unit(text: str, unit: str, expected: float | None) -> None:
+    value = parse_number(text, ParameterSpec(field="x", unit=unit))
+    assert value == (pytest.approx(expected) if expected is not None else None)
+
+
+@pytest.mark.parametrize(("raw", "stored"), [("Vg (V)", "vg_v"), ("I (A)", "i_a"), ("Plate T (degC)", "plate_t_degc"),
+                                             ("Power (W)", "power_w"), ("Clock (ms)", "clock_ms"), ("wl (nm)", "wl_nm")])
+def test_snake_column_names(raw: str, stored: str) -> None:
+    assert snake_column(raw) == stored
+
+
+def test_free_text_kept_verbatim_with_colons_trailing_spaces_and_latin1() -> None:
+    data = raw_csv("It", params={"Information": "test 71 muerto :( a: b  "}).replace(b"muerto", "muertó".encode("latin-1"))
+    header, _, _ = parse(data)
+    assert header.fields["information"] == "test 71 muertó :( a: b  "
+
+
+@pytest.mark.parametrize("eol", ["\r\n", "\n"])
+def test_line_endings(eol: str) -> None:
+    _, frame, _ = parse(raw_csv("It", eol=eol))
+    assert frame.height == len(it_rows())
+
+
+def test_mixed_line_endings_and_bom() -> None:
+    data = b"\xef\xbb\xbf" + raw_csv("It").replace(b"\r\n", b"\n", 5)
+    header, frame, _ = parse(data)
+    assert header.proc == "It" and frame.height == len(it_rows())
+
+
+def test_unterminated_last_line_is_dropped_with_a_warning() -> None:
+    data = raw_csv("It") + b"9.9,1e-06,0.0,na"
+    _, frame, warnings = parse(data)
+    assert frame.height == len(it_rows())
+    assert any("unterminated" in warning for warning in warnings)
+
+
+def test_unknown_parameters_and_columns_are_information_not_errors() -> None:
+    columns = (*IT_COLUMNS, "Extra (V)")
+    rows = [row + ",1.5" for row in it_rows()]
+    header, frame, warnings = parse(raw_csv("It", params={"New knob": "3 Hz"}, columns=columns, rows=rows))
+    assert header.raw["New knob"] == "3 Hz"
+    assert frame["extra_v"].to_list()[0] == 1.5
+    assert warnings == [] and any("Extra (V)" in warning for warning in header.warnings)
+
+
+def test_unparseable_known_parameter_is_left_empty_with_a_warning() -> None:
+    header = parse_header(raw_csv("It", params={"VG": "lots V"}), REGISTRY, "x_1")
+    assert header.fields["vg_fixed_v"] is None
+    assert any("'VG'" in warning for warning in header.warnings)
+
+
+def test_non_finite_parameter_is_left_empty() -> None:
+    header = parse_header(raw_csv("It", params={"Laser voltage": "nan V"}), REGISTRY, "x_1")
+    assert header.fields["laser_voltage_v"] is None
+
+
+def test_single_component_procedure_class_and_alias_file() -> None:
+    data = raw_csv("It").replace(b"<laser_setup.procedures.It.It>", b"<laser_setup.procedures.ITt>")
+    header = parse_header(data, REGISTRY, "ITt2025-01-01_1")
+    assert header.proc == "ITt"
+
+
+def test_chip_from_file_name_only_when_header_lacks_it() -> None:
+    data = raw_csv("It", params={"Chip group name": None, "Chip number": None})
+    header = parse_header(data, REGISTRY, "Alisson72_4")
+    assert (header.fields["chip_group"], header.fields["chip_number"], header.fields["file_idx"]) == ("Alisson", 72, 4)
+
+
+def test_header_chip_wins_over_file_name() -> None:
+    header = parse_header(raw_csv("It"), REGISTRY, "Alisson72_4")
+    assert header.fields["chip_number"] == 67
+
+
+def test_calibration_needs_no_chip() -> None:
+    params = {"Chip group name": None, "Chip number": None, "Sample": None, "Laser voltage start": "0 V",
+              "Laser voltage end": "1 V", "Laser voltage step": "0.5 V"}
+    data = raw_csv("LaserCalibration", params=params, columns=["VL (V)", "Power (W)"], rows=["0.0,1e-9", "0.5,1e-6", "1.0,2e-6"])
+    header, frame, _ = parse(data, "LaserCalibration2025-10-13_1")
+    assert header.fields.get("chip_number") is None
+    assert frame.columns == ["vl_v", "power_w"]
+
+
+def test_text_columns_of_the_registry_are_strings() -> None:
+    data = raw_csv("IVsaw", columns=["Vsd (V)", "I (A)", "polarity"], rows=["0.0,1e-9,positive", "0.1,2e-9,negative"])
+    _, frame, _ = parse(data, "IVsaw2025-10-13_1")
+    assert frame["polarity"].to_list() == ["positive", "negative"]
+
+
+# -- what is rejected, and how it is said -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("data", "kind", "words"),
+    [
+        (b"", "empty", "empty"),
+        (b"   \r\n", "empty", "empty"),
+        (b"\x00\x01\x02binary", "not_this_format", "binary"),
+        (gzip.compress(raw_csv("It")), "not_this_format", "gzip"),
+        (raw_csv("It").decode().encode("utf-16"), "not_this_format", "UTF-16"),
+        (b"<html><body>502 Bad Gateway</body></html>", "not_this_format", "not a PyMeasure"),
+        (b"t (s),I (A)\r\n0,1\r\n", "not_this_format", "'#Procedure:'"),
+        (b"#Procedure: <>\r\n#Data:\r\na\r\n1\r\n", "no_procedure", "names no procedure"),
+        (raw_csv("Foo"), "unknown_procedure", "'Foo'"),
+        (raw_csv("It", data_section=False), "no_data_section", "header only"),
+        (raw_csv("It", start=None, data_section=False), "no_data_section", "no #Metadata"),
+        (raw_csv("It", start=None), "no_start_time", "Start time"),
+        (raw_csv("It", start="yesterday"), "bad_start_time", "not a Unix time"),
+        (raw_csv("It", start=12.5), "bad_start_time", "implausible"),
+        (raw_csv("It", start=9e12), "bad_start_time", "implausible"),
+        (raw_csv("It", params={"Chip number": "sixty-seven"}), "bad_chip_number", "not an integer"),
+        (raw_csv("It", params={"Chip number": "67.5"}), "bad_chip_number", "not an integer"),
+        (raw_csv("It", params={"Chip number": None}), "no_chip_number", "Chip number"),
+        (raw_csv("It", columns=("t (s)", "I (A)")), "missing_column", "'VL (V)'"),
+        (raw_csv("It", columns=("t (s)", "I (A)", "VL (V)", "I (A)", "x", "y")), "duplicate_column", "twice"),
+        (raw_csv("It", rows=[]), "no_rows", "zero data rows"),
+    ],
+)
+def test_rejects_say_why(data: bytes, kind: str, words: str) -> None:
+    problem = rejected(data)
+    assert problem.kind == kind
+    assert words in problem.reason
+
+
+def test_conflicting_duplicate_parameter_names_both_lines() -> None:
+    data = raw_csv("It").replace(b"#Metadata:", b"#\tVDS: 0.2 V\r\n#Metadata:")
+    problem = rejected(data)
+    assert problem.kind == "conflicting_parameter"
+    assert "'0.1 V'" in problem.reason and "'0.2 V'" in problem.reason and problem.line is not None
+
+
+def test_identical_duplicate_parameter_is_harmless() -> None:
+    header, _, _ = parse(raw_csv("It").replace(b"#Metadata:", b"#\tVDS: 0.1 V\r\n#Metadata:"))
+    assert header.fields["vds_v"] == pytest.approx(0.1)
+
+
+def test_non_numeric_token_names_line_and_column() -> None:
+    rows = it_rows()
+    rows[4] = rows[4].replace("nan,nan,nan", "nan,oops,nan")
+    data = raw_csv("It", rows=rows)
+    problem = rejected(data)
+    line_text = data.decode().split("\r\n")[problem.line - 1]
+    assert problem.kind == "bad_value" and "'oops'" in problem.reason and "Ambient T" in problem.reason
+    assert "oops" in line_text
+
+
+@pytest.mark.parametrize("bad_row", ["0.5,1e-6,0.0,nan,nan", "0.5,1e-6,0.0,nan,nan,nan,7"])
+def test_wrong_field_count_in_a_complete_row(bad_row: str) -> None:
+    rows = it_rows()
+    rows[2] = bad_row
+    data = raw_csv("It", rows=rows)
+    problem = rejected(data)
+    assert problem.kind == "bad_row"
+    assert data.decode().split("\r\n")[problem.line - 1] == bad_row
+
+
+def test_reject_str_includes_line() -> None:
+    assert str(Reject("k", "bad thing", 12)) == "bad thing (line 12)"
+    assert str(Reject("k", "bad thing")) == "bad thing"
+
+
+def test_empty_fields_are_missing_values_not_rejects() -> None:
+    rows = it_rows()
+    rows[1] = "0.1,,0.0,nan,nan,nan"
+    _, frame, warnings = parse(raw_csv("It", rows=rows))
+    assert frame["i_a"].null_count() == 1
+    assert any("empty" in warning for warning in warnings)
+
+
+def test_header_line_without_hash_is_rejected() -> None:
+    data = raw_csv("It").replace(b"#Parameters:\r\n", b"#Parameters:\r\nstray text\r\n")
+    assert rejected(data).kind == "not_this_format"
+
+
+def test_odd_header_line_is_a_warning() -> None:
+    header = parse_header(raw_csv("It").replace(b"#Parameters:\r\n", b"#Parameters:\r\n#\tno separator here\r\n"), REGISTRY, "a_1")
+    assert any("no separator" in warning for warning in header.warnings)
+    assert not math.isnan(header.start_time_utc.timestamp())
