@@ -27,6 +27,7 @@ from labtui.core.plotdata import (
     si_scale,
     sweep_legs,
 )
+from labtui.core.plotdata.numeric import laser_windows, merge_spans
 
 DAY = dt.date(2025, 10, 13)
 
@@ -48,6 +49,13 @@ def run_row(n: int, proc: str, **fields) -> dict:
         "is_complete": True,
         **fields,
     }
+
+
+def calibration_row(n: int) -> dict:
+    """LaserCalibration runs belong to the setup: no chip, no seq, no laser voltage or gate of their own."""
+    return run_row(
+        n, "LaserCalibration", seq=None, chip_name=None, laser_voltage_v=None, vg_fixed_v=None, has_light=None
+    )
 
 
 def manifest(rows: list[dict]) -> pl.DataFrame:
@@ -73,10 +81,9 @@ def step_run(
 
 
 def ivg_sweep(limit: float = 5.0, step: float = 0.05) -> np.ndarray:
-    """0 → −limit → +limit → −limit → 0, as the acquisition writes it (float drift included)."""
-    down = np.arange(0.0, -limit - step / 2, -step)
-    up = np.arange(-limit, limit + step / 2, step)
-    return np.concatenate([down, up[1:], up[::-1][1:], down[::-1][1:]])
+    """0 → −limit → +limit → −limit → 0 by accumulated steps, float drift included as in the real files."""
+    n = round(limit / step)
+    return np.cumsum(np.r_[0.0, np.repeat([-step, step, -step, step], [n, 2 * n, 2 * n, n])])
 
 
 def only(specs):
@@ -236,6 +243,15 @@ def test_ivg_legs_and_dirac_points(tmp_path):
     assert "Dirac Vg=1 V, I=100 nA" in spec.markers[0].text
 
 
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_dirac_at_zero_gate_reads_zero_despite_float_drift(tmp_path, sign):
+    vg = sign * ivg_sweep()
+    row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": vg, "i_a": 1e-7 + 2e-6 * np.abs(vg)})
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
+    assert [m.x for m in spec.markers] == [0.0, 0.0]
+    assert all("Dirac Vg=0 V," in m.text for m in spec.markers)
+
+
 def test_log_ivg_is_positive_even_with_zero_current(tmp_path):
     vg = ivg_sweep()
     i = 2e-6 * (vg - 1.0)  # crosses zero exactly at the Dirac point
@@ -272,8 +288,15 @@ def test_step_response_under_each_baseline(tmp_path, options, y_label, on_value_
     assert (spec.y_label, spec.y_unit, spec.x_unit) == (y_label, "µA", "s")
     s = spec.series[0]
     assert s.y[np.searchsorted(s.x, 90.0)] == pytest.approx(on_value_uA)
-    assert spec.spans == pytest.approx(((60.0, 120.0),))
+    assert np.allclose(spec.spans, [(60.0, 120.0)])
     assert spec.messages == ()
+
+
+def test_laser_windows_from_vl_and_their_union():
+    t = np.arange(10.0)
+    vl = np.array([1.0, 1.0, 0.0, np.nan, 2.0, 2.0, 0.0, 0.0, 3.0, 3.0])  # ON at the start and at the end
+    assert laser_windows(t, vl) == [(0.0, 2.0), (4.0, 6.0), (8.0, 9.0)]
+    assert merge_spans([(60.1, 120.1), (0.0, 1.0), (60.0, 120.0)]) == [(0.0, 1.0), (60.0, 120.1)]
 
 
 def test_auto_baseline_uses_the_period_when_vl_shows_no_edge(tmp_path):
@@ -321,6 +344,7 @@ def test_incomplete_runs_are_flagged_in_the_label(tmp_path):
     row = stage(tmp_path, run_row(4, "It", is_complete=False), step_run(duration=90.0))
     spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
     assert spec.series[0].label == "seq 4 (incomplete)" and spec.series[0].incomplete
+    assert np.allclose(spec.spans, [(60.0, 90.0)])  # aborted while ON: the window ends with the run
 
 
 def test_resizing_reshapes_without_reading_parquet_again(tmp_path):
@@ -349,8 +373,17 @@ def test_resizing_reshapes_without_reading_parquet_again(tmp_path):
             ["λ=455 nm", "λ=365 nm"],
             "Alisson67 · It · VL=1.15 V · VG=-0.4 V",
         ),
-        ([{"vg_fixed_v": -0.4}, {"vg_fixed_v": 0.3}], ["VG=-0.4 V", "VG=0.3 V"], "Alisson67 · It · VL=1.15 V · λ=455 nm"),
+        (
+            [{"vg_fixed_v": -0.4}, {"vg_fixed_v": 0.3}],
+            ["VG=-0.4 V", "VG=0.3 V"],
+            "Alisson67 · It · VL=1.15 V · λ=455 nm",
+        ),
         ([{}, {}], ["seq 1", "seq 2"], "Alisson67 · It · VL=1.15 V · λ=455 nm · VG=-0.4 V"),
+        (  # dark runs keep the last wavelength: it names nothing
+            [{"laser_voltage_v": 0.0, "has_light": False}, {"laser_voltage_v": 0.0, "has_light": False}],
+            ["seq 1", "seq 2"],
+            "Alisson67 · It · VL=0 V · VG=-0.4 V",
+        ),
         (
             [{"laser_voltage_v": 1.0}, {"laser_voltage_v": 1.0}, {"laser_voltage_v": 2.0}],
             ["VL=1 V seq 1", "VL=1 V seq 2", "VL=2 V seq 3"],
@@ -371,7 +404,7 @@ def test_mixed_selection_is_grouped_by_procedure_in_order(tmp_path):
         stage(tmp_path, run_row(1, "It"), step_run()),
         stage(tmp_path, run_row(2, "IVg"), {"vg_v": ivg_sweep(), "i_a": 1e-6 + 0 * ivg_sweep()}),
         stage(tmp_path, run_row(3, "It"), step_run()),
-        stage(tmp_path, run_row(4, "LaserCalibration", seq=None, chip_name=None), {"vl_v": vl, "power_w": 1e-6 * vl}),
+        stage(tmp_path, calibration_row(4), {"vl_v": vl, "power_w": 1e-6 * vl}),
         stage(tmp_path, run_row(5, "IV"), {"vsd_v": [-1e-3, 0.0, 1e-3], "i_a": [-1e-6, 0.0, 1e-6]}),
         run_row(6, "ITt"),
     ]
@@ -388,7 +421,8 @@ def test_mixed_selection_is_grouped_by_procedure_in_order(tmp_path):
     assert [len(spec.series) for spec in specs] == [2, 4, 1, 1, 0]
     assert {s.run_id for s in specs[0].series} == {rows[0]["run_id"], rows[2]["run_id"]}
     calibration = specs[2]
-    assert (calibration.title, calibration.x_title, calibration.y_title) == ("LaserCalibration · λ=455 nm", "VL (V)", "P (µW)")
+    assert calibration.title == "LaserCalibration · λ=455 nm"
+    assert (calibration.x_title, calibration.y_title) == ("VL (V)", "P (µW)")
     assert (specs[3].x_unit, specs[3].y_unit) == ("mV", "µA")
     assert specs[4].messages == ("no plot for ITt runs yet (1 selected)",)
 
@@ -433,11 +467,22 @@ def test_export_frame_is_tidy_with_units(tmp_path):
     assert export_file_name(spec) == "Alisson67_It_seq3-5-9.csv"
 
 
+def test_calibrations_get_one_trace_per_wavelength(tmp_path):
+    vl = np.arange(0.0, 5.05, 0.1)
+    rows = [
+        stage(tmp_path, calibration_row(n) | {"laser_wavelength_nm": nm}, {"vl_v": vl, "power_w": 1e-3 * vl * n})
+        for n, nm in ((1, 455.0), (2, 365.0))
+    ]
+    spec = only(build_plots(manifest(rows), tmp_path, PlotOptions(log_y=True)))
+    assert [s.label for s in spec.series] == ["λ=455 nm", "λ=365 nm"]
+    assert (spec.title, spec.y_title) == ("LaserCalibration", "|P| (mW)")
+    assert all(np.all(s.y > 0) for s in spec.series)
+
+
 def test_export_file_names_without_seq_or_with_many_runs(tmp_path):
     vl = np.arange(0.0, 1.0, 0.1)
     rows = [
-        stage(tmp_path, run_row(n, "LaserCalibration", seq=None, chip_name=None), {"vl_v": vl, "power_w": vl})
-        for n in (1, 2)
+stage(tmp_path, calibration_row(n), {"vl_v": vl, "power_w": vl}) for n in (1, 2)
     ]
     spec = only(build_plots(manifest(rows), tmp_path, PlotOptions()))
     assert export_file_name(spec) == "LaserCalibration_2025-10-13_idx1-2.csv"
@@ -445,3 +490,30 @@ def test_export_file_names_without_seq_or_with_many_runs(tmp_path):
     spec = only(build_plots(manifest(many), tmp_path, PlotOptions()))
     assert export_file_name(spec) == "Alisson67_It_seq1to12_12runs.csv"
     assert export_frame(shape(load_selection(manifest([run_row(99, "It")]), tmp_path)[0], PlotOptions())).height == 0
+
+
+# --- real files, staged by the project's own stager ----------------------------------------------------
+
+
+@pytest.mark.realdata
+def test_real_runs_staged_by_the_stager_plot_end_to_end(store, real_raw):
+    for rel in (
+        "2025-10-20/It2025-10-20_2.csv",  # the largest It: 85k points, dark, 4800 s period
+        "2025-10-13/It2025-10-13_1.csv",  # light, 120 s period
+        "2025-10-10/IVg2025-10-10_1.csv",  # full −5..5 V sweep
+        "2025-10-13/LaserCalibration2025-10-13_1.csv",
+    ):
+        store.write(rel, (real_raw / rel).read_bytes())
+    store.stage()
+    groups = {group.proc: group for group in load_selection(store.manifest(), store.config.stage_root)}
+    width = 120
+    assert len(shape(groups["IVg"], PlotOptions()).series) == 4
+    assert all(np.all(s.y > 0) for s in shape(groups["LaserCalibration"], PlotOptions(log_y=True), width).series)
+    full, plotted = shape(groups["It"], PlotOptions()), shape(groups["It"], PlotOptions(), width)
+    assert max(s.x.size for s in full.series) == 85_066
+    assert all(s.x.size <= 2 * width for s in plotted.series)
+    for a, b in zip(full.series, plotted.series):
+        assert (a.y.min(), a.y.max()) == (b.y.min(), b.y.max())
+    (span,) = plotted.spans
+    assert span == pytest.approx((60.0, 120.0), abs=0.2)
+    assert "the selection mixes light and dark runs" in plotted.warnings

@@ -11,6 +11,10 @@ class Param(NamedTuple):
     column: str
     name: str
     unit: str
+    in_the_dark: bool = True  # False: meaningless for a dark run (it keeps the last wavelength, or 0)
+
+    def value(self, row: dict) -> float | None:
+        return row.get(self.column) if self.in_the_dark or row.get("has_light") is not False else None
 
     def format(self, value: float | None) -> str:
         return f"{self.name}={'?' if value is None else format(value, 'g')} {self.unit}"
@@ -19,7 +23,7 @@ class Param(NamedTuple):
 # In the order the lab compares runs: illumination first, then the gate.
 PARAMS = (
     Param("laser_voltage_v", "VL", "V"),
-    Param("laser_wavelength_nm", "λ", "nm"),
+    Param("laser_wavelength_nm", "λ", "nm", in_the_dark=False),
     Param("vg_fixed_v", "VG", "V"),
 )
 
@@ -29,10 +33,10 @@ def legend_labels(rows: list[dict]) -> list[str]:
 
     Labels that would still collide (two runs at the same VL) get the run's seq appended.
     """
-    varying = next((p for p in PARAMS if len({row.get(p.column) for row in rows}) > 1), None)
+    varying = next((p for p in PARAMS if len({p.value(row) for row in rows}) > 1), None)
     if varying is None:
         return [run_ident(row) for row in rows]
-    labels = [varying.format(row.get(varying.column)) for row in rows]
+    labels = [varying.format(varying.value(row)) for row in rows]
     if len(set(labels)) < len(labels):
         labels = [f"{label} {run_ident(row)}" for label, row in zip(labels, rows)]
     return labels
@@ -44,7 +48,7 @@ def title(proc: str, rows: list[dict]) -> str:
     shared = [
         p.format(values.pop())
         for p in PARAMS
-        if len(values := {row.get(p.column) for row in rows}) == 1 and None not in values
+        if len(values := {p.value(row) for row in rows}) == 1 and None not in values
     ]
     return " · ".join([", ".join(chips), proc, *shared] if chips else [proc, *shared])
 

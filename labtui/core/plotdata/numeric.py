@@ -83,8 +83,7 @@ def sweep_legs(x: np.ndarray) -> list[Leg]:
     if n < 2:
         return [Leg(0, n, 0)] if n else []
     step = np.diff(x)
-    tolerance = 1e-6 * float(np.ptp(x))
-    sign = np.where(np.abs(step) > tolerance, np.sign(step), 0).astype(np.int8)
+    sign = np.where(_moves(step, x), np.sign(step), 0).astype(np.int8)
     moving = np.flatnonzero(sign)
     if not moving.size:
         return [Leg(0, n, 0)]
@@ -99,10 +98,14 @@ def collapse_repeats(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Average the y of consecutive points at the same x, so a derivative never divides by a zero step."""
     if x.size < 2:
         return x, y
-    tolerance = 1e-6 * float(np.ptp(x))
-    group = np.concatenate([[0], np.cumsum(np.abs(np.diff(x)) > tolerance)])
+    group = np.concatenate([[0], np.cumsum(_moves(np.diff(x), x))])
     counts = np.bincount(group)
     return np.bincount(group, x) / counts, np.bincount(group, y) / counts
+
+
+def _moves(step: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Which steps really move x: float drift of the setpoints (~1e-14 V) is not a step."""
+    return np.abs(step) > 1e-6 * float(np.ptp(x))
 
 
 def savgol_derivative(x: np.ndarray, y: np.ndarray, window: int, polyorder: int) -> np.ndarray:

@@ -58,11 +58,11 @@ def shape(group: LoadedGroup, options: PlotOptions, width: int | None = None) ->
         messages.append(f"log scale does not apply to {draft.y_label}")
     series, y_label = draft.series, draft.y_label
     if log_y:
-        series = [replace(s, **dict(zip("xy", sanitize_log(s.x, s.y)))) for s in series]
+        series = [_with_points(s, *sanitize_log(s.x, s.y)) for s in series]
         y_label = f"|{y_label}|"
     markers = _dirac_markers(series, y_label, draft.y_unit) if draft.dirac else []
     if width is not None:
-        series = [replace(s, **dict(zip("xy", minmax_downsample(s.x, s.y, width)))) for s in series]
+        series = [_with_points(s, *minmax_downsample(s.x, s.y, width)) for s in series]
     x_factor, x_prefix = si_scale(max_abs([s.x for s in series]))
     y_factor, y_prefix = si_scale(max_abs([s.y for s in series]))
     return PlotSpec(
@@ -73,13 +73,17 @@ def shape(group: LoadedGroup, options: PlotOptions, width: int | None = None) ->
         y_label=y_label,
         y_unit=y_prefix + draft.y_unit,
         log_y=log_y,
-        series=tuple(replace(s, x=s.x * x_factor, y=s.y * y_factor) for s in series),
+        series=tuple(_with_points(s, s.x * x_factor, s.y * y_factor) for s in series),
         markers=tuple(replace(m, x=m.x * x_factor, y=m.y * y_factor) for m in markers),
         spans=tuple((a * x_factor, b * x_factor) for a, b in draft.spans),
         warnings=tuple(draft.warnings),
         messages=tuple(messages),
         runs=group.runs,
     )
+
+
+def _with_points(series: Series, x: np.ndarray, y: np.ndarray) -> Series:
+    return replace(series, x=x, y=y)
 
 
 def _series(row: dict, index: int, label: str, x: np.ndarray, y: np.ndarray, direction: int = 0) -> Series:
@@ -177,8 +181,10 @@ def _dirac_markers(series: list[Series], y_label: str, y_unit: str) -> list[Mark
     for s in series:
         k = int(np.argmin(np.abs(s.y))) if s.y.size else 0
         if s.direction and 0 < k < s.y.size - 1:
-            text = f"{s.label}: Dirac Vg={format_si(s.x[k], 'V')}, {y_label}={format_si(s.y[k], y_unit)}"
-            markers.append(Marker(float(s.x[k]), float(s.y[k]), text, s.run_id))
+            # Setpoints carry float drift (±1.8e-14 for 0 V): µV is far below a step; + 0.0 turns -0.0 into 0.0.
+            vg = round(float(s.x[k]), 6) + 0.0
+            text = f"{s.label}: Dirac Vg={format_si(vg, 'V')}, {y_label}={format_si(s.y[k], y_unit)}"
+            markers.append(Marker(vg, float(s.y[k]), text, s.run_id))
     return markers
 
 

@@ -1,0 +1,115 @@
+"""Staging speed and memory, measured against the floor (Polars parse + Parquet write and nothing else).
+
+    .venv/bin/python bench/stage.py [--raw DIR] [--rounds 3] [--scale 10]
+
+Prints, interleaved per round: the floor, labtui's full stage, labtui's no-change re-run; then the ratios against
+the targets (full ≤ 1.25× floor, re-run < 3 % of full) and the peak memory (RSS) of a full stage at 1× and at
+`--scale`× a copy of the data (flat memory means the engine streams files instead of holding them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RAW = ROOT.parent / "shared" / "realdata" / "raw"
+
+
+def csv_files(raw: Path) -> list[Path]:
+    return sorted(p for p in raw.rglob("*") if p.suffix.lower() == ".csv" and p.is_file())
+
+
+def floor_one(path: Path, out: Path) -> None:
+    """The irreducible work per file: parse its data block with explicit Float64 dtypes, write Parquet."""
+    data = path.read_bytes()
+    tag = data.find(b"#Data:")
+    if tag < 0:
+        return
+    columns_at = data.index(b"\n", tag) + 1
+    rows_at = data.find(b"\n", columns_at) + 1
+    if rows_at <= 0 or rows_at >= len(data):
+        return
+    names = [c.strip() for c in data[columns_at:rows_at].decode().split(",")]
+    frame = pl.read_csv(data[rows_at:], has_header=False, schema=dict.fromkeys(names, pl.Float64))
+    frame.write_parquet(out / f"{path.stem}-{abs(hash(path))}.parquet", compression="zstd")
+
+
+def run_floor(files: list[Path], workers: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="floor-") as tmp:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda p: floor_one(p, Path(tmp)), files))
+        return time.perf_counter() - started
+
+
+def labtui_stage(raw: Path, store: Path, workers: int) -> tuple[float, int]:
+    """One `labtui stage` in a fresh process: wall time of the engine and the process's peak RSS (KiB)."""
+    code = (
+        "import resource, sys, time\n"
+        "from labtui.core.config import load_config\n"
+        "from labtui.core.stager import stage\n"
+        f"config = load_config(None, raw_root={str(raw)!r}, stage_root={str(store / 'raw_measurements')!r}, workers={workers})\n"
+        "t = time.perf_counter(); report = stage(config); elapsed = time.perf_counter() - t\n"
+        "print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, report.staged, report.unchanged)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    elapsed, rss, _, _ = out.split()
+    return float(elapsed), int(rss)
+
+
+def scaled_copy(raw: Path, target: Path, scale: int) -> Path:
+    """`scale` copies of the raw tree under distinct top folders: same files, scale× the volume."""
+    for copy in range(scale):
+        shutil.copytree(raw, target / f"copy{copy:02d}")
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--raw", type=Path, default=DEFAULT_RAW)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scale", type=int, default=10)
+    args = parser.parse_args()
+    if not args.raw.is_dir():
+        sys.exit(f"no raw data at {args.raw}; pass --raw DIR (e.g. a lab written by `labtui demo`)")
+    files = csv_files(args.raw)
+    size_mb = sum(p.stat().st_size for p in files) / 1e6
+    print(f"data: {len(files)} files, {size_mb:.1f} MB, {args.workers} workers, {os.cpu_count()} cores, "
+          f"load avg {os.getloadavg()[0]:.2f}, polars {pl.__version__}")
+    floors, fulls, reruns = [], [], []
+    for round_no in range(1, args.rounds + 1):
+        with tempfile.TemporaryDirectory(prefix="bench-stage-") as tmp:
+            floor = run_floor(files, args.workers)
+            full, _ = labtui_stage(args.raw, Path(tmp), args.workers)
+            rerun, _ = labtui_stage(args.raw, Path(tmp), args.workers)
+        floors.append(floor)
+        fulls.append(full)
+        reruns.append(rerun)
+        print(f"round {round_no}: floor {floor:.3f} s | labtui full {full:.3f} s ({full / floor:.2f}× floor) | "
+              f"no-change re-run {rerun * 1000:.1f} ms ({rerun / full:.1%} of full)")
+    floor, full, rerun = (statistics.median(x) for x in (floors, fulls, reruns))
+    print(f"median: floor {floor:.3f} s, full {full:.3f} s = {full / floor:.2f}× floor (target ≤ 1.25×), "
+          f"re-run {rerun * 1000:.1f} ms = {rerun / full:.1%} of full (target < 3 %)")
+    print(f"throughput: {len(files) / full:.0f} files/s, {size_mb / full:.1f} MB/s")
+    with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp:
+        _, rss1 = labtui_stage(args.raw, Path(tmp) / "store1", args.workers)
+        big = scaled_copy(args.raw, Path(tmp) / f"raw{args.scale}x", args.scale)
+        elapsed, rss_n = labtui_stage(big, Path(tmp) / f"store{args.scale}x", args.workers)
+    print(f"peak RSS: 1× {rss1 / 1024:.0f} MiB, {args.scale}× {rss_n / 1024:.0f} MiB "
+          f"(ratio {rss_n / rss1:.2f}; {args.scale}× staged in {elapsed:.2f} s)")
+
+
+if __name__ == "__main__":
+    main()
