@@ -22,6 +22,8 @@ from pathlib import Path
 
 import polars as pl
 
+from labtui.core.config import StagingConfig
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RAW = ROOT.parent / "shared" / "realdata" / "raw"
 
@@ -53,13 +55,13 @@ def run_floor(files: list[Path], workers: int) -> float:
         return time.perf_counter() - started
 
 
-def labtui_stage(raw: Path, store: Path, workers: int) -> tuple[float, int]:
+def labtui_stage(raw: Path, store: Path, workers: int | None) -> tuple[float, int]:
     """One `labtui stage` in a fresh process: wall time of the engine and the process's peak RSS (KiB)."""
     code = (
         "import resource, sys, time\n"
         "from labtui.core.config import load_config\n"
         "from labtui.core.stager import stage\n"
-        f"config = load_config(None, raw_root={str(raw)!r}, stage_root={str(store / 'raw_measurements')!r}, workers={workers})\n"
+        f"config = load_config(None, raw_root={str(raw)!r}, stage_root={str(store / 'raw_measurements')!r}, workers={workers!r})\n"
         "t = time.perf_counter(); report = stage(config); elapsed = time.perf_counter() - t\n"
         "print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, report.staged, report.unchanged)\n"
     )
@@ -79,21 +81,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--raw", type=Path, default=DEFAULT_RAW)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--floor-threads", type=int, default=2, help="threads of the floor (the issue's reference: 2)")
+    parser.add_argument("--workers", type=int, default=None, help="labtui worker threads (default: the config default)")
     parser.add_argument("--scale", type=int, default=10)
     args = parser.parse_args()
     if not args.raw.is_dir():
         sys.exit(f"no raw data at {args.raw}; pass --raw DIR (e.g. a lab written by `labtui demo`)")
     files = csv_files(args.raw)
     size_mb = sum(p.stat().st_size for p in files) / 1e6
-    print(f"data: {len(files)} files, {size_mb:.1f} MB, {args.workers} workers, {os.cpu_count()} cores, "
+    workers = args.workers or StagingConfig().workers
+    print(f"data: {len(files)} files, {size_mb:.1f} MB, floor {args.floor_threads} threads, labtui {workers} workers, "
+          f"{os.cpu_count()} cores, "
           f"load avg {os.getloadavg()[0]:.2f}, polars {pl.__version__}")
     floors, fulls, reruns = [], [], []
     for round_no in range(1, args.rounds + 1):
         with tempfile.TemporaryDirectory(prefix="bench-stage-") as tmp:
-            floor = run_floor(files, args.workers)
-            full, _ = labtui_stage(args.raw, Path(tmp), args.workers)
-            rerun, _ = labtui_stage(args.raw, Path(tmp), args.workers)
+            floor = run_floor(files, args.floor_threads)
+            full, _ = labtui_stage(args.raw, Path(tmp), workers)
+            rerun, _ = labtui_stage(args.raw, Path(tmp), workers)
         floors.append(floor)
         fulls.append(full)
         reruns.append(rerun)
@@ -104,9 +109,9 @@ def main() -> None:
           f"re-run {rerun * 1000:.1f} ms = {rerun / full:.1%} of full (target < 3 %)")
     print(f"throughput: {len(files) / full:.0f} files/s, {size_mb / full:.1f} MB/s")
     with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp:
-        _, rss1 = labtui_stage(args.raw, Path(tmp) / "store1", args.workers)
+        _, rss1 = labtui_stage(args.raw, Path(tmp) / "store1", workers)
         big = scaled_copy(args.raw, Path(tmp) / f"raw{args.scale}x", args.scale)
-        elapsed, rss_n = labtui_stage(big, Path(tmp) / f"store{args.scale}x", args.workers)
+        elapsed, rss_n = labtui_stage(big, Path(tmp) / f"store{args.scale}x", workers)
     print(f"peak RSS: 1× {rss1 / 1024:.0f} MiB, {args.scale}× {rss_n / 1024:.0f} MiB "
           f"(ratio {rss_n / rss1:.2f}; {args.scale}× staged in {elapsed:.2f} s)")
 

@@ -1,11 +1,14 @@
 """Atomic, durable file replacement: temp file in the same folder (hidden), fsync, `os.replace`, fsync the folder.
 
-Readers never see a half-written file: they see the old file or the new one.
+Readers never see a half-written file: they see the old file or the new one. Many files at once (a staging
+batch) are made durable with one `syncfs` per step instead of two fsyncs per file (`publish`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -60,3 +63,58 @@ def fsync_dir(folder: Path) -> None:
 def fsync_dirs(folders: Iterable[Path]) -> None:
     for folder in sorted(set(folders), key=lambda p: len(p.parts), reverse=True):
         fsync_dir(folder)
+
+
+def write_temp(path: Path, write: Callable[[Path], object]) -> Path:
+    """First half of a batched atomic write: the hidden temp file beside `path`, not yet durable nor visible.
+
+    `write` gets the temp path, not a handle: Polars writes a path natively, a Python handle costs a copy per page.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_path_for(path)
+    try:
+        write(temp)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return temp
+
+
+def publish(pairs: list[tuple[Path, Path]], anchor: Path) -> None:
+    """Second half: make every temp durable, replace each target, make the replacements durable.
+
+    `anchor` is a folder on the same filesystem; with `syncfs` the cost is two calls, whatever the batch size.
+    """
+    if not pairs:
+        return
+    if not sync_filesystem(anchor):
+        for temp, _ in pairs:
+            _fsync_path(temp)
+    for temp, target in pairs:
+        faults.point("before_replace")
+        os.replace(temp, target)
+    if not sync_filesystem(anchor):
+        folders = {target.parent for _, target in pairs}
+        fsync_dirs(folders | {folder.parent for folder in folders} | {folder.parent.parent for folder in folders})
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def sync_filesystem(folder: Path) -> bool:
+    """`syncfs(2)` on Linux: flush every pending write of the filesystem holding `folder`; False where unavailable."""
+    if _libc is None or not hasattr(_libc, "syncfs"):
+        return False
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        return _libc.syncfs(fd) == 0
+    finally:
+        os.close(fd)

@@ -32,7 +32,7 @@ class StagingConfig(BaseModel):
     raw_root: Path = Path("data/01_raw")
     stage_root: Path = Path("data/02_stage/raw_measurements")
     local_tz: str = "America/Santiago"
-    workers: int = Field(default=2, ge=1, le=64)
+    workers: int = Field(default=4, ge=1, le=64, description="threads; more than cores hides file-system latency")
     settle_seconds: float = Field(default=0.0, ge=0, description="one-shot stage: files modified this recently are busy")
     watch_settle_seconds: float = Field(default=5.0, ge=0, description="watch mode: settle time before staging")
     watch_poll_seconds: float = Field(default=1.0, gt=0)

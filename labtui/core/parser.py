@@ -26,6 +26,7 @@ _FILE_CHIP = re.compile(r"^(?P<group>[A-Za-z][A-Za-z_-]*?)(?P<number>\d+)_(?P<id
 _FILE_IDX = re.compile(r"_(\d+)$")
 _SI_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
 _SNIFF = 4096
+_VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
 
 
 class Reject(Exception):
@@ -70,7 +71,7 @@ def _decode(line: bytes) -> str:
 
 def _sniff(data: bytes) -> None:
     head = data[:_SNIFF]
-    if not data.strip():
+    if not _VISIBLE.search(data):
         raise Reject("empty", "the file is empty")
     if head.startswith(b"\x1f\x8b"):
         raise Reject("not_this_format", "the file is gzip-compressed, not a measurement CSV: decompress it first")
@@ -254,14 +255,14 @@ def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
         body = body[:cut]
         if dropped:
             warnings.append("the last line was unterminated (acquisition stopped mid-row) and was dropped")
-    if not body.strip():
+    if not _VISIBLE.search(body):
         raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
     text = set(header.spec.text_columns)
     schema = {
         stored: pl.String if name in text else pl.Float64 for name, stored in zip(header.columns, header.stored_columns)
     }
     try:
-        frame = pl.read_csv(body, has_header=False, schema=schema, comment_prefix="#", raise_if_empty=False)
+        frame = pl.read_csv(body, has_header=False, schema=schema, raise_if_empty=False)
     except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.NoDataError):
         _diagnose(body, header)
         raise Reject("bad_data", "the data block could not be parsed as numbers", header.column_line + 1) from None

@@ -1,10 +1,11 @@
 """The staging engine: raw CSVs → one Parquet per run + the manifest, incrementally, in worker threads.
 
 Commit protocol (one writer, under the lock):
-1. workers parse a file and write its Parquet to a hidden temp file in the run's folder, fsync, `os.replace`;
-2. every `commit_interval_seconds` and at the end, the calling thread fsyncs the new folders, writes reject
-   records, then replaces the manifest (the commit point), then removes what the commit made obsolete (old
-   Parquet of a run whose start time changed, reject records of files that now stage).
+1. workers parse a file and write its Parquet to a hidden temp file in the run's folder;
+2. every `commit_interval_seconds` and at the end, the calling thread makes the batch's temp files durable,
+   replaces them into place and makes that durable (one `syncfs` each where the OS has it, else fsyncs), writes
+   reject records, then replaces the manifest (the commit point), then removes what the commit made obsolete
+   (old Parquet of a run whose start time changed, reject records of files that now stage).
 A `.dirty` marker in `_manifest/` lives from the first write to the clean end; a writer that finds it (the previous
 one crashed) first removes temp files and Parquet folders the manifest does not reference.
 The raw tree is only ever opened read-only.
@@ -24,13 +25,14 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
 from pydantic import ValidationError
 
 from labtui.core import faults
-from labtui.core.atomic import atomic_write, atomic_write_bytes, fsync_dir, fsync_dirs, is_temp
+from labtui.core.atomic import TEMP_SUFFIX, atomic_write_bytes, fsync_dir, is_temp, publish, write_temp
 from labtui.core.config import StagingConfig, extraction_version
 from labtui.core.extract import build_row, mtime_of
 from labtui.core.layout import run_dir, run_parquet_path
@@ -112,6 +114,8 @@ class StageReport:
 class _Staged:
     row: ManifestRow
     warnings: list[str]
+    temp: Path  # the run's Parquet, written but not yet published
+    target: Path
 
 
 @dataclass
@@ -184,17 +188,25 @@ class Stager:
         cancel: threading.Event | None = None,
     ) -> None:
         self.config = config
-        self.registry = registry or load_registry(config.procedures_file)
+        self._registry = registry
         self.force = force
         self.only = None if only is None else {relative_source(config.raw_root, p) for p in only}
         self.settle = config.settle_seconds if settle_seconds is None else settle_seconds
         self.on_event = on_event or (lambda event: None)
         self.cancel = cancel or threading.Event()
         self.report = StageReport()
-        self.version = extraction_version()
         self._pending: list[_Staged] = []
         self._pending_rejects: list[RejectRecord] = []
         self._dirty = False
+
+    @cached_property
+    def registry(self) -> Registry:
+        """Loaded only when a file is read: a no-change re-run needs neither the registry nor the version."""
+        return self._registry or load_registry(self.config.procedures_file)
+
+    @cached_property
+    def version(self) -> str:
+        return extraction_version()
 
     # -- planning ---------------------------------------------------------------------------------------------
     def _plan(
@@ -227,8 +239,6 @@ class Stager:
             return self._read_and_write(cand)
         except Reject as problem:
             return self._rejected(cand, problem.kind, problem.reason, problem.line)
-        except OSError as exc:
-            return self._rejected(cand, "unreadable", f"the file cannot be read: {exc.strerror or exc}")
 
     def _rejected(self, cand: Candidate, kind: str, reason: str, line: int | None = None) -> _Rejected:
         return _Rejected(
@@ -243,22 +253,34 @@ class Stager:
             )
         )
 
-    def _read_and_write(self, cand: Candidate) -> _Result:
+    @staticmethod
+    def _read(cand: Candidate) -> tuple[bytes, os.stat_result] | _Busy:
+        """The file's bytes, read-only and without following links; busy if it changes while we look."""
         if cand.is_symlink:
             raise Reject("symlink", "the file is a symbolic link; labtui does not follow links: stage the target itself")
-        fd = os.open(cand.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         try:
-            before = os.fstat(fd)
-            if not stat.S_ISREG(before.st_mode):
-                raise Reject("not_a_file", "not a regular file")
-            with os.fdopen(os.dup(fd), "rb") as handle:
-                data = handle.read()
-            after = os.fstat(fd)
-        finally:
-            os.close(fd)
+            fd = os.open(cand.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                before = os.fstat(fd)
+                if not stat.S_ISREG(before.st_mode):
+                    raise Reject("not_a_file", "not a regular file")
+                with os.fdopen(os.dup(fd), "rb") as handle:
+                    data = handle.read()
+                after = os.fstat(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise Reject("unreadable", f"the file cannot be read: {exc.strerror or exc}") from None
         seen = {(cand.size, cand.mtime_ns), (before.st_size, before.st_mtime_ns), (after.st_size, after.st_mtime_ns)}
         if len(seen) > 1 or len(data) != after.st_size:
             return _Busy("the file changed while it was read (still being written)")
+        return data, after
+
+    def _read_and_write(self, cand: Candidate) -> _Result:
+        read = self._read(cand)
+        if isinstance(read, _Busy):
+            return read
+        data, after = read
         cand = Candidate(cand.source_file, cand.path, after.st_size, after.st_mtime_ns, False)
         sha256 = hashlib.sha256(data).hexdigest()
         header = parse_header(data, self.registry, cand.path.stem)
@@ -279,9 +301,11 @@ class Stager:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise Reject("invalid_values", f"header values out of range: {problems}") from None
         target = run_parquet_path(self.config.stage_root, row.proc, row.date_local, row.run_id)
-        atomic_write(target, lambda handle: frame.write_parquet(handle, compression="zstd", statistics=True))
-        faults.point("after_parquet_replace")
-        return _Staged(row, header.warnings + data_warnings + notes)
+        temp = write_temp(target, lambda path: frame.write_parquet(path, compression="zstd", statistics=True))
+        faults.point("after_temp_write")
+        staged = _Staged(row, header.warnings + data_warnings + notes, temp, target)
+        self._write_event(staged)
+        return staged
 
     # -- the run ----------------------------------------------------------------------------------------------
     def run(self) -> StageReport:
@@ -303,6 +327,8 @@ class Stager:
             self._drop_stale_rejects(rejects, present)
             if work:
                 self._mark_dirty()
+                self.config.events_dir.mkdir(parents=True, exist_ok=True)
+                _ = self.registry, self.version  # load once here, not racing in the workers
                 self._run_pool(work, manifest, rejects, present, total, len(skipped))
             if self._dirty:
                 self._clear_dirty()
@@ -403,11 +429,8 @@ class Stager:
         previous = dict(zip(manifest["source_file"].to_list(), zip(manifest["run_id"].to_list(),
                                                                      manifest["proc"].to_list(),
                                                                      manifest["date_local"].to_list(), strict=True), strict=True))
-        folders = {self.config.stage_root} if staged else set()
-        for item in staged:
-            folder = run_dir(self.config.stage_root, item.row.proc, item.row.date_local, item.row.run_id)
-            folders.update((folder.parent, folder.parent.parent))
-        fsync_dirs(folders)
+        publish([(item.temp, item.target) for item in staged], self.config.store_root)
+        faults.point("after_parquet_replace")
         broken: set[str] = set()
         for record in new_rejects:
             old = previous.get(record.source_file)
@@ -429,12 +452,11 @@ class Stager:
         for item in staged:
             if remove_reject(self.config.rejects_dir, item.row.source_file):
                 rejects.pop(item.row.source_file, None)
-            self._write_event(item)
         self._emit("commit", message=f"committed {len(staged)} runs, {len(new_rejects)} rejects", counts=dict(self.report.counts))
         return updated
 
     def _write_event(self, item: _Staged) -> None:
-        """What happened at the last staging of a run; diagnostics, so atomic but not fsynced."""
+        """What happened at the last staging of a run (worker thread); diagnostics, so atomic but not fsynced."""
         record = {
             "run_id": item.row.run_id,
             "source_file": item.row.source_file,
@@ -445,7 +467,10 @@ class Stager:
             "warnings": item.warnings,
             "extraction_version": self.version,
         }
-        atomic_write_bytes(self.config.events_dir / f"{item.row.run_id}.json", json.dumps(record, indent=2, ensure_ascii=False).encode(), durable=False)
+        target = self.config.events_dir / f"{item.row.run_id}.json"
+        temp = target.with_name(f".{target.name}.{threading.get_ident()}{TEMP_SUFFIX}")
+        temp.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+        os.replace(temp, target)
 
     def _drop_stale_rejects(self, rejects: dict[str, RejectRecord], present: set[str]) -> None:
         """Reject records of raw files that no longer exist refer to nothing: remove them."""

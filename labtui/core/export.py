@@ -1,0 +1,118 @@
+"""CSV views of the manifest for people and old scripts: chip histories and day-level metadata tables.
+
+Views only: nothing in labtui reads them back. Column names are the lab's old tool's where one existed, so old
+scripts keep working; labtui's extras come after them. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import polars as pl
+
+from labtui.core.atomic import atomic_write
+from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, timeline
+
+LEGACY_HISTORY_COLUMNS = (
+    "seq", "date", "time_hms", "proc", "summary", "source_file", "file_idx", "start_time", "day_folder", "has_light",
+)
+HISTORY_CSV_COLUMNS = LEGACY_HISTORY_COLUMNS + tuple(
+    name for name in HISTORY_COLUMNS if name not in LEGACY_HISTORY_COLUMNS
+)
+METADATA_FILE = "metadata.csv"
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.+-]+")
+# "0.1 V", "455", "1e-05 A" → a number; "2.1.0" or "F1 (M92L02)" stay text
+_NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\s+[^\d\s]\S*)?\s*$")
+
+
+def write_csv(frame: pl.DataFrame, path: Path) -> Path:
+    atomic_write(path, lambda handle: frame.write_csv(handle))
+    return path
+
+
+def history_view(history_frame: pl.DataFrame, *, source_prefix: str = "") -> pl.DataFrame:
+    """A history as the CSV the old tool wrote (plus extras): epoch `start_time`, ISO `start_time_utc`.
+
+    `source_prefix` (e.g. `raw_data/`) recreates the old tool's paths for scripts that join them to a folder.
+    """
+    return history_frame.with_columns(
+        start_time=pl.col("start_time_utc").dt.epoch("us") / 1e6,
+        start_time_utc=pl.col("start_time_utc").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
+        source_file=pl.lit(source_prefix) + pl.col("source_file"),
+    ).select(HISTORY_CSV_COLUMNS)
+
+
+def history_file_name(chip_name: str) -> str:
+    return f"{_UNSAFE_NAME.sub('_', chip_name)}_history.csv"
+
+
+def export_histories(
+    manifest: pl.DataFrame, out_dir: Path, *, tz: str, min_experiments: int = 1, source_prefix: str = ""
+) -> list[Path]:
+    """One `<chip_name>_history.csv` per chip with at least `min_experiments` runs; the paths written."""
+    chip_runs = manifest.filter(pl.col("chip_number").is_not_null())
+    frames = timeline(chip_runs, tz=tz).partition_by(CHIP_KEYS, maintain_order=True)
+    written = []
+    for frame in sorted(frames, key=lambda f: (f["chip_number"][0], f["chip_group"][0] or "")):
+        if frame.height >= min_experiments:
+            name = history_file_name(frame["chip_name"][0])
+            written.append(write_csv(history_view(frame, source_prefix=source_prefix), out_dir / name))
+    return written
+
+
+def metadata_tables(
+    manifest: pl.DataFrame, *, tz: str, on_date: dt.date | None = None, source_prefix: str = ""
+) -> dict[str, pl.DataFrame]:
+    """Folder of the raw tree (relative, e.g. `2025-10-14`) → the old tool's `metadata.csv` for it.
+
+    One row per run: every header parameter (the unit stripped from numbers, as the old tool did), then
+    `Laser toggle`, `has_light`, `source_file`, `start_time` (epoch), `time_hms` (local). With `on_date`, only the
+    folders holding a run on that local date, each complete (a partial table would mislead old scripts).
+    """
+    runs = timeline(manifest, tz=tz).with_columns(folder=pl.col("source_file").str.replace(r"/?[^/]*$", ""))
+    if on_date is not None:
+        folders = runs.filter(pl.col("date") == on_date).get_column("folder").unique()
+        runs = runs.filter(pl.col("folder").is_in(folders.implode()))
+    parameters = dict(manifest.select("run_id", "parameters").iter_rows())
+    return {
+        str(frame["folder"][0]): _metadata_table(frame, parameters, source_prefix)
+        for frame in runs.partition_by("folder", maintain_order=True)
+    }
+
+
+def _metadata_table(runs: pl.DataFrame, parameters: dict[str, str], source_prefix: str) -> pl.DataFrame:
+    headers = [json.loads(parameters[run_id]) for run_id in runs["run_id"]]
+    keys = list(dict.fromkeys(key for header in headers for key in header if key != "Start time"))
+    laser_run = pl.Series([header.get("Laser voltage") is not None for header in headers])
+    derived = runs.select(
+        pl.when(laser_run).then(pl.col("has_light")).alias("Laser toggle"),  # the old tool's flag of laser runs
+        "has_light",
+        (pl.lit(source_prefix) + pl.col("source_file")).alias("source_file"),
+        (pl.col("start_time_utc").dt.epoch("us") / 1e6).alias("start_time"),
+        "time_hms",
+    )
+    table = derived.with_columns(
+        _parameter_column(key, [header.get(key) for header in headers]) for key in keys
+    )  # a header key named like a derived column replaces it
+    return table.select(*keys, *(name for name in derived.columns if name not in keys))
+
+
+def _parameter_column(name: str, values: Iterable[str | None]) -> pl.Series:
+    """Numbers (unit dropped) when every present value is one, else the verbatim text."""
+    texts = [None if value is None else value.strip() for value in values]
+    matches = [None if text is None else _NUMBER_WITH_UNIT.match(text) for text in texts]
+    if all(match is not None for match, text in zip(matches, texts, strict=True) if text is not None):
+        return pl.Series(name, [None if m is None else float(m.group(1)) for m in matches], dtype=pl.Float64)
+    return pl.Series(name, texts, dtype=pl.String)
+
+
+def export_metadata(
+    manifest: pl.DataFrame, out_dir: Path, *, tz: str, on_date: dt.date | None = None, source_prefix: str = ""
+) -> list[Path]:
+    """`<out_dir>/<folder>/metadata.csv` for every raw folder (or those of `on_date`); the paths written."""
+    tables = metadata_tables(manifest, tz=tz, on_date=on_date, source_prefix=source_prefix)
+    return [write_csv(table, out_dir / folder / METADATA_FILE) for folder, table in sorted(tables.items())]

@@ -1,0 +1,230 @@
+"""Chip histories straight from the manifest: Polars filters and sorts, no CSV views in between.
+
+Every function but `load_manifest` is pure (a manifest frame in, a frame out), so the CLI and the TUI share them.
+Dates and times are always shown in the lab's zone: a run at 22:30 local time is on the local date, not the next
+UTC date, and the America/Santiago DST change moves the offset, not the calendar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from labtui.core.config import StagingConfig
+from labtui.core.extract import LIGHT_ICON
+from labtui.core.manifest import empty_manifest, read_manifest
+from labtui.core.registry import load_registry
+
+CHIP_KEYS = ("chip_group", "chip_number")
+RUN_ORDER = ("start_time_utc", "file_idx", "source_file")  # start time, then queue index; path only breaks ties
+HISTORY_COLUMNS = (
+    "seq", "date", "time_hms", "proc", "light", "summary", "vg", "vds_v", "laser_voltage_v", "laser_wavelength_nm",
+    "laser_period_s", "duration_s", "n_rows", "is_complete", "file_idx", "day_folder", "run_id", "source_file",
+    "start_time_utc", "has_light", "information", "chip_name", "chip_group", "chip_number", "vg_fixed_v",
+    "vg_start_v", "vg_end_v",
+)
+WAVELENGTH_TOLERANCE_NM = 0.5
+VG_TOLERANCE_V = 1e-3
+
+_cache: dict[Path, tuple[tuple[int, int, int], pl.DataFrame]] = {}
+_cache_lock = threading.Lock()
+
+
+class ChipNotFound(LookupError):
+    """No run of the requested chip; the message says which chips exist instead."""
+
+
+class AmbiguousChip(LookupError):
+    """A chip number used under several groups; `groups` lists them (None = runs without a group name)."""
+
+    def __init__(self, number: int, groups: list[str | None]) -> None:
+        self.number = number
+        self.groups = groups
+        names = ", ".join(_group_label(group) for group in groups)
+        super().__init__(f"chip number {number} exists in several groups ({names}): say which group")
+
+
+def _group_label(group: str | None) -> str:
+    return group if group is not None else "(no group)"
+
+
+def load_manifest(config: StagingConfig) -> pl.DataFrame:
+    """The committed manifest; cached by file identity, so the TUI can call it on every refresh for free.
+
+    The manifest is only ever replaced whole (`os.replace`), so inode + mtime + size change with every commit.
+    """
+    path = config.manifest_path
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return empty_manifest()
+    key = (info.st_ino, info.st_mtime_ns, info.st_size)
+    with _cache_lock:
+        hit = _cache.get(path)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    frame = read_manifest(path)
+    with _cache_lock:
+        _cache[path] = (key, frame)
+    return frame
+
+
+def canonical_proc(name: str) -> str:
+    """A user-typed procedure (`ITS`, `ivg`) → the stored name; unknown names raise ValueError listing the known."""
+    registry = load_registry()
+    proc = registry.canonical(name.strip())
+    if proc is None:
+        raise ValueError(f"unknown procedure {name!r} (known: {', '.join(sorted(registry.procedures))})")
+    return proc
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """Row filters of a history; they select rows, `seq` keeps the numbering of the whole history.
+
+    `procs` accepts aliases (`ITS` → `It`). `wavelength_nm` matches lit runs only (a dark run keeps the last
+    wavelength, which says nothing). `vg_v` matches runs at a fixed gate voltage (It, IV), not sweeps.
+    `text` is a case-insensitive substring of the Information note or the summary.
+    """
+
+    procs: tuple[str, ...] = ()
+    light: bool | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    wavelength_nm: float | None = None
+    vg_v: float | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "procs", tuple(canonical_proc(name) for name in self.procs))
+
+    def expression(self) -> pl.Expr:
+        conditions = [pl.lit(True)]
+        if self.procs:
+            conditions.append(pl.col("proc").is_in(list(self.procs)))
+        if self.light is not None:
+            conditions.append(pl.col("has_light") == self.light)
+        if self.since is not None:
+            conditions.append(pl.col("date") >= self.since)
+        if self.until is not None:
+            conditions.append(pl.col("date") <= self.until)
+        if self.wavelength_nm is not None:
+            near = (pl.col("laser_wavelength_nm") - self.wavelength_nm).abs() <= WAVELENGTH_TOLERANCE_NM
+            conditions.append(pl.col("has_light") & near)
+        if self.vg_v is not None:
+            conditions.append((pl.col("vg_fixed_v") - self.vg_v).abs() <= VG_TOLERANCE_V)
+        if self.text:
+            needle = self.text.lower()
+            conditions.append(
+                pl.any_horizontal(
+                    pl.col(name).str.to_lowercase().str.contains(needle, literal=True) for name in ("information", "summary")
+                )
+            )
+        return pl.all_horizontal(conditions).fill_null(False)
+
+
+def chips(manifest: pl.DataFrame) -> pl.DataFrame:
+    """One row per chip (group + number): run counts per procedure, light/dark counts, first and last local date."""
+    owned = manifest.filter(pl.col("chip_number").is_not_null())
+    procs = sorted(owned.get_column("proc").unique().to_list())
+    return (
+        owned.group_by(CHIP_KEYS)
+        .agg(
+            pl.col("chip_name").drop_nulls().first(),
+            pl.len().cast(pl.Int64).alias("n_runs"),
+            *((pl.col("proc") == proc).sum().cast(pl.Int64).alias(f"n_{proc}") for proc in procs),
+            pl.col("has_light").sum().cast(pl.Int64).alias("n_light"),
+            (~pl.col("has_light")).sum().cast(pl.Int64).alias("n_dark"),
+            pl.col("date_local").min().alias("first_date"),
+            pl.col("date_local").max().alias("last_date"),
+        )
+        .sort(["chip_number", "chip_group"], nulls_last=True)
+    )
+
+
+def resolve_chip(manifest: pl.DataFrame, number: int, group: str | None = None) -> tuple[str | None, int]:
+    """(group, number) of the chip the user means: the number alone when only one group uses it.
+
+    A group is matched exactly, else case-insensitively (`alisson` finds `Alisson`).
+    """
+    groups = (
+        manifest.filter(pl.col("chip_number") == number).get_column("chip_group").unique().sort(nulls_last=True).to_list()
+    )
+    if group is None:
+        if len(groups) == 1:
+            return groups[0], number
+        if groups:
+            raise AmbiguousChip(number, groups)
+        raise ChipNotFound(f"no runs of chip number {number} in the manifest{_known_numbers(manifest)}")
+    exact = [g for g in groups if g == group]
+    folded = [g for g in groups if g is not None and g.casefold() == group.casefold()]
+    for matches in (exact, folded):
+        if len(matches) == 1:
+            return matches[0], number
+    if folded:
+        raise AmbiguousChip(number, folded)
+    elsewhere = f"; chip {number} exists in group(s) {', '.join(map(_group_label, groups))}" if groups else ""
+    raise ChipNotFound(f"no runs of chip {group} {number} in the manifest{elsewhere}")
+
+
+def _known_numbers(manifest: pl.DataFrame, limit: int = 30) -> str:
+    numbers = manifest.get_column("chip_number").drop_nulls().unique().sort().to_list()
+    if not numbers:
+        return " (no chip runs are staged)"
+    shown = ", ".join(map(str, numbers[:limit])) + (" …" if len(numbers) > limit else "")
+    return f" (chips: {shown})"
+
+
+def history(
+    manifest: pl.DataFrame,
+    number: int,
+    group: str | None = None,
+    *,
+    tz: str,
+    filters: HistoryFilter | None = None,
+) -> pl.DataFrame:
+    """The chip's runs, oldest first, `seq` = 1..n over the whole history (filters never renumber)."""
+    rows = manifest.filter(pl.col("chip_number") == number)
+    group, number = resolve_chip(rows, number, group)
+    frame = timeline(rows.filter(pl.col("chip_group").eq_missing(group)), tz=tz)
+    return frame if filters is None else frame.filter(filters.expression())
+
+
+def calibrations(manifest: pl.DataFrame, *, tz: str) -> pl.DataFrame:
+    """Runs that belong to the setup rather than a chip (LaserCalibration): the history of chip "none"."""
+    return timeline(manifest.filter(pl.col("chip_number").is_null()), tz=tz)
+
+
+def timeline(rows: pl.DataFrame, *, tz: str) -> pl.DataFrame:
+    """History rows of any set of runs: sorted, `seq` numbered per chip, local date and time, display columns.
+
+    Numbering per chip (not per frame) lets the exports build every chip's history in one pass.
+    """
+    local = pl.col("start_time_utc").dt.convert_time_zone(tz)
+    return (
+        rows.sort(RUN_ORDER, nulls_last=True)
+        .with_columns(
+            seq=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(CHIP_KEYS),
+            date=local.dt.date(),
+            time_hms=local.dt.strftime("%H:%M:%S"),
+            light=pl.when(pl.col("has_light").is_null())
+            .then(pl.lit(LIGHT_ICON[None]))
+            .when(pl.col("has_light"))
+            .then(pl.lit(LIGHT_ICON[True]))
+            .otherwise(pl.lit(LIGHT_ICON[False])),
+            vg=pl.coalesce(
+                _number_text("vg_fixed_v"),
+                pl.concat_str(_number_text("vg_start_v"), pl.lit("→"), _number_text("vg_end_v")),
+            ),
+        )
+        .select(HISTORY_COLUMNS)
+    )
+
+
+def _number_text(column: str) -> pl.Expr:
+    """-0.35 → "-0.35", 5.0 → "5": the way the lab writes voltages."""
+    return pl.col(column).cast(pl.String).str.replace(r"\.0$", "")

@@ -1,0 +1,550 @@
+"""Store health: every way the manifest, the Parquet runs and the raw tree can disagree, with counts and fixes.
+
+`validate` only reads (lock-free: a writer may be committing meanwhile, which the report says). Parquet checks read
+file footers only. Raw files are hashed only where size or mtime changed, unless `hash_all`. `apply_fixes` does the
+safe repairs through the engine — staging, re-staging from the raw file, removing Parquet folders the manifest
+does not reference — and never writes, moves or deletes anything in the raw tree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import NoneType, UnionType
+from typing import Annotated, Literal, Union, get_args, get_origin
+
+import polars as pl
+from pydantic import ValidationError
+
+from labtui.core.atomic import is_temp
+from labtui.core.config import StagingConfig
+from labtui.core.extract import mtime_of
+from labtui.core.layout import run_parquet_path
+from labtui.core.lock import WriterLock, read_holder
+from labtui.core.manifest import MANIFEST_SCHEMA, ManifestRow, empty_manifest
+from labtui.core.rejects import RejectRecord, load_rejects
+from labtui.core.stager import (
+    DIRTY_MARKER, EventCallback, StageReport, orphan_run_dirs, remove_orphan_runs, scan_raw, stage,
+)
+
+Severity = Literal["error", "warning", "info"]
+ITEMS_SHOWN = 50
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+# How `apply_fixes` repairs a finding; findings of other codes are not fixable automatically.
+RESTAGE, STAGE, REMOVE_ORPHANS, REMOVE_BAD_REJECTS = "restage", "stage", "remove_orphans", "remove_bad_rejects"
+_FIX_ACTION = {
+    "schema": RESTAGE,
+    "null_required": RESTAGE,
+    "duplicate_run_id": RESTAGE,
+    "parquet_missing": RESTAGE,
+    "parquet_unreadable": RESTAGE,
+    "row_count_mismatch": RESTAGE,
+    "date_local_mismatch": RESTAGE,
+    "raw_changed": RESTAGE,
+    "raw_touched": RESTAGE,
+    "raw_new": STAGE,
+    "rejects_stale": STAGE,
+    "interrupted_writer": STAGE,
+    "orphan_parquet": REMOVE_ORPHANS,
+    "reject_unreadable": REMOVE_BAD_REJECTS,
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One kind of problem: how bad, how many, the first offenders, and what to do about it.
+
+    `restage` lists every source file whose re-staging repairs the finding (all of them, not only the `items`
+    shown); a finding is `fixable` when `apply_fixes` can repair it.
+    """
+
+    code: str
+    severity: Severity
+    title: str
+    count: int
+    items: list[str]
+    fix: str
+    fixable: bool
+    restage: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code, "severity": self.severity, "title": self.title, "count": self.count,
+            "items": self.items, "fix": self.fix, "fixable": self.fixable,
+        }
+
+
+@dataclass
+class ValidationReport:
+    findings: list[Finding]
+    stats: dict[str, int]
+    elapsed_s: float
+
+    @property
+    def ok(self) -> bool:
+        """No errors: warnings (rejects, aborted runs, unstaged files) do not make a store unhealthy."""
+        return not any(finding.severity == "error" for finding in self.findings)
+
+    @property
+    def fixable(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.fixable]
+
+    def counts(self) -> dict[str, int]:
+        return {severity: sum(f.severity == severity for f in self.findings) for severity in _SEVERITY_ORDER}
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok, "elapsed_s": round(self.elapsed_s, 3), "stats": self.stats, "counts": self.counts(),
+            "findings": [finding.to_dict() for finding in self.findings],
+        }
+
+
+@dataclass
+class FixReport:
+    lines: list[str] = field(default_factory=list)
+    stage_reports: list[StageReport] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    cancelled: bool = False
+
+
+def _finding(
+    code: str, severity: Severity, title: str, offenders: list[str], fix: str, restage: Iterable[str] = ()
+) -> list[Finding]:
+    """A finding when there are offenders, else nothing; fixable only when its repair has something to act on."""
+    if not offenders:
+        return []
+    targets = tuple(sorted(set(restage)))
+    action = _FIX_ACTION.get(code)
+    fixable = action is not None and (action != RESTAGE or bool(targets))
+    return [Finding(code, severity, title, len(offenders), offenders[:ITEMS_SHOWN], fix, fixable, targets)]
+
+
+# -- the manifest file and its rows ---------------------------------------------------------------------------------
+def _read_manifest_file(config: StagingConfig) -> tuple[pl.DataFrame, list[Finding]]:
+    """The manifest conformed to the schema (so the other checks can run), and what was wrong with its columns."""
+    path = config.manifest_path
+    if not path.exists():
+        return empty_manifest(), []
+    try:
+        frame = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        return empty_manifest(), _finding(
+            "manifest_unreadable", "error", "the manifest cannot be read", [f"{path}: {exc}"],
+            "restore it from a backup, or move it away and rebuild the store with `labtui stage --force`",
+        )
+    return _conform(frame)
+
+
+def _conform(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Finding]]:
+    schema = frame.schema
+    problems = [f"missing column {name}" for name in MANIFEST_SCHEMA if name not in schema]
+    problems += [f"unknown column {name}" for name in schema if name not in MANIFEST_SCHEMA]
+    problems += [
+        f"column {name} is {schema[name]}, not {dtype}"
+        for name, dtype in MANIFEST_SCHEMA.items()
+        if name in schema and schema[name] != dtype
+    ]
+    conformed = frame.select(
+        (pl.col(name).cast(dtype, strict=False) if name in schema else pl.lit(None, dtype=dtype)).alias(name)
+        for name, dtype in MANIFEST_SCHEMA.items()
+    )
+    return conformed, _finding(
+        "manifest_columns", "error", "manifest columns differ from the schema", problems,
+        "rebuild the manifest: move it away and run `labtui stage --force` (values that do not convert read as null)",
+    )
+
+
+def _nullable(annotation: object) -> bool:
+    if get_origin(annotation) is Annotated:
+        return _nullable(get_args(annotation)[0])
+    return get_origin(annotation) in (Union, UnionType) and NoneType in get_args(annotation)
+
+
+REQUIRED_FIELDS = tuple(name for name, info in ManifestRow.model_fields.items() if not _nullable(info.annotation))
+
+
+def _schema_errors(frame: pl.DataFrame) -> list[tuple[int, str]]:
+    """(row index, first error) of every row that `ManifestRow` rejects.
+
+    Datetimes go to pydantic as ISO text: building Python datetimes costs more than validating them, and the text
+    keeps the zone, so a naive or non-UTC value still fails.
+    """
+    rows = frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%:z")).iter_rows(named=True)
+    errors = []
+    for index, row in enumerate(rows):
+        try:
+            ManifestRow.model_validate(row)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            errors.append((index, f"{'.'.join(map(str, first['loc']))}: {first['msg']}"))
+    return errors
+
+
+def _row_findings(frame: pl.DataFrame, config: StagingConfig, present: set[str] | None) -> list[Finding]:
+    """Checks of the manifest alone. `present`: raw files that exist (None when the raw root is unavailable)."""
+
+    def restageable(rows: pl.DataFrame) -> list[str]:
+        sources = rows.get_column("source_file").drop_nulls().to_list()
+        return sources if present is None else [source for source in sources if source in present]
+
+    def label(rows: pl.DataFrame) -> list[str]:
+        return [f"{run_id} {source}" for run_id, source in rows.select("run_id", "source_file").iter_rows()]
+
+    findings: list[Finding] = []
+    invalid = _schema_errors(frame)
+    bad_rows = frame[[index for index, _ in invalid]]
+    findings += _finding(
+        "schema", "error", "manifest rows that fail the ManifestRow schema",
+        [f"{run_id} {source}: {error}" for (run_id, source), (_, error) in zip(
+            bad_rows.select("run_id", "source_file").iter_rows(), invalid, strict=True)],
+        "re-stage their raw files (`labtui validate --fix`)", restageable(bad_rows),
+    )
+    nulls = frame.select(pl.col(REQUIRED_FIELDS).null_count()).row(0, named=True)
+    findings += _finding(
+        "null_required", "error", "required manifest fields holding nulls",
+        [f"{name}: {count} null(s)" for name, count in nulls.items() if count],
+        "re-stage the affected runs (`labtui validate --fix`)",
+        restageable(frame.filter(pl.any_horizontal(pl.col(REQUIRED_FIELDS).is_null()))),
+    )
+    duplicated = frame.filter(pl.col("run_id").is_duplicated()).sort("run_id")
+    findings += _finding(
+        "duplicate_run_id", "error", "run_ids that appear on more than one manifest row", label(duplicated),
+        "re-stage their raw files: the manifest keeps one row per run", restageable(duplicated),
+    )
+    local_date = pl.col("start_time_utc").dt.convert_time_zone(config.local_tz).dt.date()
+    shifted = frame.filter(local_date != pl.col("date_local"))
+    findings += _finding(
+        "date_local_mismatch", "error", f"date_local differs from the start time's date in {config.local_tz}",
+        label(shifted), "re-stage them (was local_tz changed?); `--fix` also removes the Parquet left at the old date",
+        restageable(shifted),
+    )
+    aborted = frame.filter(~pl.col("is_complete"))
+    findings += _finding(
+        "incomplete", "warning", "aborted runs (fewer rows than the header promises)", label(aborted),
+        "nothing to do: aborted runs are kept and flagged is_complete = false",
+    )
+    twins = (
+        frame.filter(pl.col("source_sha256").is_duplicated())
+        .group_by("source_sha256")
+        .agg(pl.col("source_file").sort())
+        .sort("source_file")
+    )
+    findings += _finding(
+        "duplicate_content", "warning", "raw files with identical content",
+        [" = ".join(sources) for sources in twins.get_column("source_file").to_list()],
+        "if one is an accidental copy, delete it from the raw tree yourself (labtui never deletes raw data)",
+    )
+    return findings
+
+
+# -- Parquet runs --------------------------------------------------------------------------------------------------
+def _parquet_findings(frame: pl.DataFrame, config: StagingConfig, present: set[str] | None) -> list[Finding]:
+    missing: list[tuple[str, str]] = []
+    unreadable: list[tuple[str, str, str]] = []
+    mismatched: list[tuple[str, str, str]] = []
+    located: list[int] = []
+    for index, (run_id, proc, date_local, n_rows, source) in enumerate(
+        frame.select("run_id", "proc", "date_local", "n_rows", "source_file").iter_rows()
+    ):
+        try:
+            path = run_parquet_path(config.stage_root, proc, date_local, run_id)
+        except (TypeError, ValueError, AttributeError):
+            continue  # no path for an invalid row; the schema finding reports it
+        located.append(index)
+        try:
+            rows = parquet_row_count(path)
+        except FileNotFoundError:
+            missing.append((run_id, source))
+        except (OSError, ValueError, IndexError) as exc:
+            unreadable.append((run_id, source, str(exc) or type(exc).__name__))
+        else:
+            if rows != n_rows:
+                mismatched.append((run_id, source, f"the Parquet has {rows} rows, the manifest says {n_rows}"))
+
+    def restageable(runs: list[tuple[str, ...]]) -> list[str]:
+        return [run[1] for run in runs if run[1] is not None and (present is None or run[1] in present)]
+
+    fix = "re-stage the raw files (`labtui validate --fix`); a run whose raw file is gone too is lost"
+    orphans = (
+        [folder.relative_to(config.stage_root).as_posix() for folder in orphan_run_dirs(config, frame[located])]
+        if config.stage_root.is_dir() else []
+    )
+    return [
+        *_finding("parquet_missing", "error", "runs whose Parquet file is missing",
+                  [f"{run_id} {source}" for run_id, source in missing], fix, restageable(missing)),
+        *_finding("parquet_unreadable", "error", "runs whose Parquet file is unreadable",
+                  [f"{run_id} {source}: {why}" for run_id, source, why in unreadable], fix, restageable(unreadable)),
+        *_finding("row_count_mismatch", "error", "runs whose Parquet row count differs from the manifest",
+                  [f"{run_id} {source}: {why}" for run_id, source, why in mismatched], fix, restageable(mismatched)),
+        *_finding("orphan_parquet", "warning", "Parquet folders the manifest does not reference", orphans,
+                  "delete them (`labtui validate --fix`); they hold no run the manifest knows"),
+    ]
+
+
+def parquet_row_count(path: Path) -> int:
+    """Rows of a Parquet file from its footer alone; ValueError when the file is not (or no longer) Parquet.
+
+    pyarrow's `read_metadata` costs 30-70 µs a file, mostly building Python objects; validation reads every run's
+    footer, so this decodes just `FileMetaData.num_rows` (Thrift compact protocol, field 3) in about 10 µs.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        tail = os.pread(fd, 8, size - 8) if size >= 12 else b""
+        if tail[4:] != b"PAR1" or os.pread(fd, 4, 0) != b"PAR1":
+            raise ValueError("not a Parquet file (truncated, or overwritten)")
+        length = int.from_bytes(tail[:4], "little")
+        if length > size - 12:
+            raise ValueError("the Parquet footer is longer than the file")
+        footer = os.pread(fd, length, size - 8 - length)
+    finally:
+        os.close(fd)
+    pos = field_id = 0
+    while footer[pos]:
+        head = footer[pos]
+        pos += 1
+        if head >> 4:
+            field_id += head >> 4
+        else:
+            value, pos = _varint(footer, pos)
+            field_id = (value >> 1) ^ -(value & 1)
+        if field_id == 3 and head & 0x0F == _I64:
+            value, pos = _varint(footer, pos)
+            return (value >> 1) ^ -(value & 1)
+        pos = _skip(footer, pos, head & 0x0F)
+    raise ValueError("the Parquet footer has no row count")
+
+
+_I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = 6, 7, 8, 9, 10, 11, 12
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _skip(data: bytes, pos: int, ttype: int, in_container: bool = False) -> int:
+    """Position after one Thrift compact value of type `ttype` starting at `pos`."""
+    if ttype <= 2:  # bool: held in the field header, one byte inside a list or map
+        return pos + in_container
+    if ttype == 3:  # byte
+        return pos + 1
+    if ttype < _DOUBLE:  # i16, i32, i64: varints
+        return _varint(data, pos)[1]
+    if ttype == _DOUBLE:
+        return pos + 8
+    if ttype == _BINARY:
+        length, pos = _varint(data, pos)
+        return pos + length
+    if ttype in (_LIST, _SET):
+        head = data[pos]
+        count, pos = (head >> 4, pos + 1) if head >> 4 != 15 else _varint(data, pos + 1)
+        for _ in range(count):
+            pos = _skip(data, pos, head & 0x0F, True)
+        return pos
+    if ttype == _MAP:
+        count, pos = _varint(data, pos)
+        if count:
+            kinds = data[pos]
+            pos += 1
+            for _ in range(count):
+                pos = _skip(data, _skip(data, pos, kinds >> 4, True), kinds & 0x0F, True)
+        return pos
+    if ttype == _STRUCT:
+        while data[pos]:
+            head = data[pos]
+            pos = pos + 1 if head >> 4 else _varint(data, pos + 1)[1]  # long form: a zigzag field id follows
+            pos = _skip(data, pos, head & 0x0F)
+        return pos + 1
+    raise ValueError(f"corrupt Parquet footer (Thrift type {ttype})")
+
+
+# -- the raw tree --------------------------------------------------------------------------------------------------
+def _raw_findings(
+    frame: pl.DataFrame, config: StagingConfig, hash_all: bool
+) -> tuple[list[Finding], set[str] | None, dict[str, int]]:
+    """Raw files vs the manifest and the reject records; also the set of raw files present (None: no raw root)."""
+    rejects = load_rejects(config.rejects_dir)
+    bad_records = _unreadable_rejects(config.rejects_dir)
+    findings = _finding(
+        "reject_unreadable", "warning", "reject records that cannot be read", bad_records,
+        "delete them (`labtui validate --fix`); the next stage re-judges those files",
+    )
+    if not config.raw_root.is_dir():
+        findings += _finding(
+            "raw_root_missing", "warning", "the raw root is not there: raw files were not checked",
+            [str(config.raw_root)], "mount or restore the raw folder, or fix raw_root in the config",
+        )
+        return findings, None, {"raw_files": 0, "rejects": len(rejects)}
+    candidates = scan_raw(config.raw_root)
+    on_disk = pl.DataFrame(
+        {
+            "source_file": [c.source_file for c in candidates],
+            "disk_size": [c.size for c in candidates],
+            "disk_mtime": [mtime_of(c.mtime_ns) for c in candidates],
+        },
+        schema={"source_file": pl.String, "disk_size": pl.Int64, "disk_mtime": pl.Datetime("us", "UTC")},
+    )
+    present = set(on_disk.get_column("source_file").to_list())
+    staged = frame.select("run_id", "source_file", "source_size", "source_mtime", "source_sha256").join(
+        on_disk, on="source_file", how="left"
+    )
+    gone = staged.filter(pl.col("disk_size").is_null())
+    on_both = staged.filter(pl.col("disk_size").is_not_null())
+    stat_changed = (pl.col("disk_size") != pl.col("source_size")) | (pl.col("disk_mtime") != pl.col("source_mtime"))
+    suspects = on_both if hash_all else on_both.filter(stat_changed.fill_null(True))
+    hashes = _hash_files(config.raw_root, suspects.get_column("source_file").to_list(), config.workers)
+    suspects = suspects.with_columns(disk_sha256=pl.Series(hashes, dtype=pl.String))
+    changed = suspects.filter(pl.col("disk_sha256").ne_missing(pl.col("source_sha256")))
+    touched = suspects.filter(pl.col("disk_sha256").eq_missing(pl.col("source_sha256")) & stat_changed.fill_null(True))
+    known = set(frame.get_column("source_file").to_list())
+    unstaged = [
+        c.source_file for c in candidates
+        if c.source_file not in known
+        and ((r := rejects.get(c.source_file)) is None or (r.source_size, r.source_mtime_ns) != (c.size, c.mtime_ns))
+    ]
+    outstanding = [r for source, r in sorted(rejects.items()) if source in present]
+    stale = sorted(source for source in rejects if source not in present)
+    findings += [
+        *_finding("raw_missing", "warning", "staged runs whose raw file is gone",
+                  gone.get_column("source_file").to_list(),
+                  "restore the raw file if it was moved by mistake; the staged copy is kept either way"),
+        *_finding("raw_changed", "warning", "raw files whose content changed since staging",
+                  changed.get_column("source_file").to_list(),
+                  "re-stage them (`labtui validate --fix`)", changed.get_column("source_file").to_list()),
+        *_finding("raw_touched", "info", "raw files touched since staging (size or mtime changed, content identical)",
+                  touched.get_column("source_file").to_list(),
+                  "re-stage them to record the new size/mtime (`labtui validate --fix`)",
+                  touched.get_column("source_file").to_list()),
+        *_finding("raw_new", "warning", "raw files not staged yet (new, or rejected and edited since)", unstaged,
+                  "stage them (`labtui stage` or `labtui validate --fix`)"),
+        *_finding("rejects", "warning", "rejected raw files", [f"{r.source_file}: {r.describe()}" for r in outstanding],
+                  "fix the file and run `labtui restage FILE`, or leave it if it is not a run"),
+        *_finding("rejects_stale", "info", "reject records of raw files that no longer exist", stale,
+                  "`labtui stage` (or `--fix`) drops them"),
+    ]
+    return findings, present, {"raw_files": len(candidates), "rejects": len(outstanding), "hashed": len(hashes)}
+
+
+def _unreadable_rejects(rejects_dir: Path) -> list[str]:
+    """Reject records `load_rejects` silently skips: report them rather than lose them."""
+    if not rejects_dir.is_dir():
+        return []
+    bad = []
+    for path in sorted(rejects_dir.glob("*.json")):
+        if is_temp(path.name):
+            continue
+        try:
+            RejectRecord.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError, json.JSONDecodeError):
+            bad.append(path.name)
+    return bad
+
+
+def _hash_files(raw_root: Path, sources: list[str], workers: int) -> list[str | None]:
+    """SHA-256 of raw files (None when unreadable); threads, as hashlib releases the GIL on large buffers."""
+
+    def digest(source: str) -> str | None:
+        try:
+            with open(raw_root / source, "rb") as handle:
+                return hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError:
+            return None
+
+    if len(sources) < 8:
+        return [digest(source) for source in sources]
+    with ThreadPoolExecutor(workers, thread_name_prefix="labtui-hash") as pool:
+        return list(pool.map(digest, sources))
+
+
+# -- the store as a whole ------------------------------------------------------------------------------------------
+def _store_findings(config: StagingConfig) -> list[Finding]:
+    holder = read_holder(config.lock_path)
+    return [
+        *_finding("interrupted_writer", "warning", "a writer was interrupted (its .dirty marker is still there)",
+                  [str(config.manifest_dir / DIRTY_MARKER)] if (config.manifest_dir / DIRTY_MARKER).exists() else [],
+                  "run `labtui stage` (or `--fix`): it sweeps what the interrupted writer left"),
+        *_finding("writer_active", "info", "a writer is using the store: findings may be transient",
+                  [holder.describe()] if holder else [], "validate again when it is done"),
+    ]
+
+
+def validate(config: StagingConfig, *, manifest: pl.DataFrame | None = None, hash_all: bool = False) -> ValidationReport:
+    """Check the whole store; read-only. Pass `manifest` to check an in-memory frame instead of the file."""
+    started = time.perf_counter()
+    if manifest is None:
+        frame, findings = _read_manifest_file(config)
+    else:
+        frame, findings = _conform(manifest)
+    raw, present, raw_stats = _raw_findings(frame, config, hash_all)
+    findings += _row_findings(frame, config, present)
+    findings += _parquet_findings(frame, config, present)
+    findings += raw
+    findings += _store_findings(config)
+    findings.sort(key=lambda finding: _SEVERITY_ORDER[finding.severity])
+    owned = frame.filter(pl.col("chip_number").is_not_null())
+    stats = {
+        "runs": frame.height,
+        "chips": owned.select(pl.struct("chip_group", "chip_number").n_unique()).item() if owned.height else 0,
+        "calibrations": frame.height - owned.height,
+        **raw_stats,
+    }
+    return ValidationReport(findings, stats, time.perf_counter() - started)
+
+
+# -- repairs -------------------------------------------------------------------------------------------------------
+def apply_fixes(
+    config: StagingConfig,
+    report: ValidationReport,
+    *,
+    on_event: EventCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> FixReport:
+    """Repair the fixable findings of `report`; safe when the report is stale.
+
+    Re-staging and staging go through the engine (its lock, its commit protocol). Orphans are recomputed under the
+    writer lock right before removal, so a folder committed since the report was made is never deleted.
+    """
+    cancel = cancel or threading.Event()
+    actions = {_FIX_ACTION[finding.code] for finding in report.fixable}
+    done = FixReport()
+    restage = sorted({source for finding in report.fixable for source in finding.restage})
+    if restage and not cancel.is_set():
+        result = stage(config, only=[config.raw_root / source for source in restage], on_event=on_event, cancel=cancel)
+        done.stage_reports.append(result)
+        done.lines.append(f"re-staged {len(restage)} file(s) from the raw tree: {result.line()}")
+    if STAGE in actions and not cancel.is_set():
+        result = stage(config, on_event=on_event, cancel=cancel)
+        done.stage_reports.append(result)
+        done.lines.append(f"staged new and changed files: {result.line()}")
+    if actions & {REMOVE_ORPHANS, REMOVE_BAD_REJECTS} and not cancel.is_set():
+        lock = WriterLock(config.lock_path)
+        lock.acquire(config.lock_timeout_seconds, cancel)
+        with lock:
+            if REMOVE_ORPHANS in actions:
+                orphans = remove_orphan_runs(config)
+                done.removed += orphans
+                done.lines.append(f"removed {len(orphans)} Parquet folder(s) the manifest does not reference")
+            if REMOVE_BAD_REJECTS in actions:
+                bad = [config.rejects_dir / name for name in _unreadable_rejects(config.rejects_dir)]
+                for path in bad:
+                    path.unlink(missing_ok=True)
+                done.removed += bad
+                done.lines.append(f"deleted {len(bad)} unreadable reject record(s)")
+    done.cancelled = cancel.is_set() or any(r.cancelled for r in done.stage_reports)
+    return done
