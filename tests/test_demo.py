@@ -1,0 +1,47 @@
+"""`labtui demo` and the demo cache behind `labtui --demo`: a stageable lab with its own config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labtui.cli import main
+from labtui.core.config import load_config
+from labtui.core.manifest import read_manifest
+from labtui.synth import LabSpec
+from labtui.synth.demo import MARKER, default_demo_dir, ensure_demo
+
+SMALL = LabSpec(chips=2, days=2, seed=3)
+
+
+def test_demo_command_writes_a_lab_that_stages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "lab"
+    assert main(["demo", str(folder), "--chips", "2", "--days", "3", "--seed", "2", "--stage"]) == 0
+    out = capsys.readouterr().out
+    config = load_config(folder / "config" / "labtui.yaml")
+    assert config.raw_root == folder / "data" / "01_raw"
+    manifest = read_manifest(config.manifest_path)
+    assert manifest.height > 10 and f"labtui --config {folder / 'config' / 'labtui.yaml'}" in out
+    assert set(manifest["proc"].unique()) >= {"It", "IVg"}
+    assert main(["demo", str(folder)]) == 1  # never overwrites a lab
+    assert "already holds files" in capsys.readouterr().err
+
+
+def test_ensure_demo_generates_once_and_redoes_an_interrupted_one(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    config_file = ensure_demo(folder, SMALL)
+    raw_files = sorted(p.name for p in (folder / "data" / "01_raw").rglob("*.csv"))
+    stamp = (folder / MARKER).stat().st_mtime_ns
+    assert ensure_demo(folder, SMALL) == config_file and (folder / MARKER).stat().st_mtime_ns == stamp
+    (folder / MARKER).unlink()  # as if generation had been interrupted
+    ensure_demo(folder, SMALL)
+    assert sorted(p.name for p in (folder / "data" / "01_raw").rglob("*.csv")) == raw_files
+
+
+def test_default_demo_dir_honours_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LABTUI_DEMO_DIR", str(tmp_path / "d"))
+    assert default_demo_dir() == tmp_path / "d"
+    monkeypatch.delenv("LABTUI_DEMO_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
+    assert default_demo_dir() == tmp_path / "c" / "labtui" / "demo"
