@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, config_from
 from labtui.cli.progress import ProgressBar
 from labtui.core.stager import StageReport, Stager
+from labtui.core.watch import Watcher, WatchEvent
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     stage = sub.add_parser("stage", parents=[common], help="stage new and changed raw files into the store")
     _engine_options(stage)
     stage.add_argument("--force", action="store_true", help="re-stage every file, changed or not")
+    stage.add_argument("--watch", action="store_true",
+                       help="keep watching the raw folder; stage each file once it stops changing (Ctrl+C stops)")
     stage.set_defaults(func=run_stage)
 
     restage = sub.add_parser("restage", parents=[common], help="re-stage the given raw files (e.g. after fixing them)")
@@ -36,7 +44,7 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_stage(args: argparse.Namespace) -> int:
-    return _run(args, force=args.force, only=None)
+    return run_watch(args) if args.watch else _run(args, force=args.force, only=None)
 
 
 def run_restage(args: argparse.Namespace) -> int:
@@ -71,25 +79,52 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
 
 def run_cancellable(stager: Stager) -> StageReport:
     """Run in a thread so Ctrl+C sets the cancel event: committed work stays valid, nothing is left half-done."""
+    return run_interruptible(stager.run, stager.cancel, "stopping after the files in progress…")
+
+
+def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: str) -> T:
+    """`work()` in a thread; Ctrl+C on the main thread sets `cancel` and waits for `work` to wind down."""
     outcome: dict[str, object] = {}
+    finished = threading.Event()  # not Thread.join: an interrupted join can report a live thread as dead
 
     def target() -> None:
         try:
-            outcome["report"] = stager.run()
+            outcome["result"] = work()
         except BaseException as exc:  # re-raised on the calling thread
             outcome["error"] = exc
+        finally:
+            finished.set()
 
-    thread = threading.Thread(target=target, name="labtui-stager")
-    thread.start()
-    while thread.is_alive():
+    threading.Thread(target=target, name="labtui-engine", daemon=True).start()
+    while not finished.is_set():
         try:
-            thread.join(0.2)
+            finished.wait(0.2)
         except KeyboardInterrupt:
-            print("\nlabtui: stopping after the files in progress…", file=sys.stderr)
-            stager.cancel.set()
+            print(f"\nlabtui: {stopping}", file=sys.stderr)
+            cancel.set()
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
-    return outcome["report"]  # type: ignore[return-value]
+    return outcome["result"]  # type: ignore[return-value]
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    """`labtui stage --watch`: a lab PC that stages all day; errors are printed and retried, never fatal."""
+    config = config_from(args, workers=args.workers, lock_timeout_seconds=args.lock_timeout,
+                         watch_settle_seconds=args.settle)
+
+    def report(event: WatchEvent) -> None:
+        stamp = dt.datetime.now().strftime("%H:%M:%S")
+        for source in event.staged:
+            print(f"{stamp} staged {source}")
+        print(f"{stamp} {event.kind}: {event.message}", flush=True)
+
+    cancel = threading.Event()
+    watcher = Watcher(config, on_event=report)
+    print(f"watching {config.raw_root} (settle {config.watch_settle_seconds:g} s, poll {config.watch_poll_seconds:g} s); "
+          "Ctrl+C stops", flush=True)
+    run_interruptible(lambda: watcher.run(cancel), cancel, "stopping the watcher…")
+    print("stopped watching", flush=True)
+    return EXIT_OK
 
 
 def report_dict(report: StageReport) -> dict[str, object]:

@@ -83,6 +83,7 @@ class StageReport:
     elapsed_s: float = 0.0
     cancelled: bool = False
     staged_run_ids: list[str] = field(default_factory=list)
+    busy_files: list[str] = field(default_factory=list)  # deferred: still being written
     new_rejects: list[RejectRecord] = field(default_factory=list)
     commits: int = 0
 
@@ -321,8 +322,10 @@ class Stager:
             present = {cand.source_file for cand in candidates}
             work, skipped = self._plan(candidates, manifest, rejects)
             total = len(work) + len(skipped)
-            for _, outcome in skipped:
+            for cand, outcome in skipped:
                 self.report.counts[outcome] += 1
+                if outcome is Outcome.BUSY:
+                    self.report.busy_files.append(cand.source_file)
             self._emit("scan", total=total, message=f"{len(work)} to read, {len(skipped)} skipped")
             self._drop_stale_rejects(rejects, present)
             if work:
@@ -399,6 +402,7 @@ class Stager:
     ) -> Outcome:
         """Book one worker result; a run_id already owned by another existing file turns it into a reject."""
         if isinstance(result, _Busy):
+            self.report.busy_files.append(cand.source_file)
             return Outcome.BUSY
         if isinstance(result, _Staged):
             owner = claimed.get(result.row.run_id)
@@ -448,10 +452,12 @@ class Stager:
         for source, (run_id, proc, date_local) in previous.items():
             if run_id not in kept:
                 shutil.rmtree(run_dir(self.config.stage_root, proc, date_local, run_id), ignore_errors=True)
+                faults.point("after_obsolete_run_remove")
                 (self.config.events_dir / f"{run_id}.json").unlink(missing_ok=True)
         for item in staged:
             if remove_reject(self.config.rejects_dir, item.row.source_file):
                 rejects.pop(item.row.source_file, None)
+                faults.point("after_reject_remove")
         self._emit("commit", message=f"committed {len(staged)} runs, {len(new_rejects)} rejects", counts=dict(self.report.counts))
         return updated
 
@@ -477,6 +483,7 @@ class Stager:
         for source in [s for s in rejects if s not in present]:
             self._mark_dirty()
             remove_reject(self.config.rejects_dir, source)
+            faults.point("after_stale_reject_remove")
             rejects.pop(source)
 
     # -- crash recovery ---------------------------------------------------------------------------------------
@@ -490,6 +497,7 @@ class Stager:
             self._dirty = True
 
     def _clear_dirty(self) -> None:
+        faults.point("before_clear_dirty")
         self._marker.unlink(missing_ok=True)
         fsync_dir(self.config.manifest_dir)
         self._dirty = False
@@ -514,6 +522,7 @@ def sweep_store(config: StagingConfig) -> list[Path]:
                     if is_temp(name):
                         (Path(root) / name).unlink(missing_ok=True)
                         removed.append(Path(root) / name)
+                        faults.point("during_sweep")
     removed.extend(remove_orphan_runs(config))
     return removed
 
@@ -532,6 +541,7 @@ def remove_orphan_runs(config: StagingConfig) -> list[Path]:
     orphans = orphan_run_dirs(config)
     for folder in orphans:
         shutil.rmtree(folder, ignore_errors=True)
+        faults.point("during_sweep")
     for folder in config.stage_root.glob("proc=*/date=*"):
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()

@@ -1,0 +1,100 @@
+"""Following a run while it is being measured: read only the bytes appended since the last look.
+
+Never stages anything (a growing file is staged by the watcher once it settles); it only shows what is there.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from labtui.core.extract import LIGHT_THRESHOLD_V, chip_name_of
+from labtui.core.parser import Header, Reject, parse_header
+from labtui.core.registry import Registry, load_registry
+
+_COMPLETE_HEADER = re.compile(rb"(?m)^#Data:[ \t]*\r?\n[^\n]*\n")
+
+
+class FollowedRun:
+    """The rows written so far to one raw file; `refresh()` reads the new bytes, keeps a partial last line."""
+
+    def __init__(self, path: Path, registry: Registry | None = None) -> None:
+        self.path = path
+        self.registry = registry or load_registry()
+        self.header: Header | None = None
+        self.problem: str | None = None  # why the file cannot be followed (not this format, …)
+        self._offset = 0
+        self._pending = b""
+        self._chunks: list[pl.DataFrame] = []
+
+    def refresh(self) -> int:
+        """Read what was appended; returns the number of new complete rows."""
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self._offset)
+                new = handle.read()
+        except OSError as exc:
+            self.problem = f"cannot read {self.path.name}: {exc.strerror or exc}"
+            return 0
+        self._offset += len(new)
+        self._pending += new
+        if self.header is None and not self._read_header():
+            return 0
+        cut = self._pending.rfind(b"\n") + 1
+        block, self._pending = self._pending[:cut], self._pending[cut:]
+        if not block.strip():
+            return 0
+        schema = {name: pl.Float64 for name in self.header.stored_columns}
+        try:
+            rows = pl.read_csv(block, has_header=False, schema=schema, truncate_ragged_lines=True)
+        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as exc:
+            self.problem = f"unreadable rows in {self.path.name}: {exc}".splitlines()[0]
+            return 0
+        self._chunks.append(rows)
+        return rows.height
+
+    def _read_header(self) -> bool:
+        match = _COMPLETE_HEADER.search(self._pending)
+        if match is None:
+            return False  # the acquisition has not written the column row yet
+        try:
+            self.header = parse_header(self._pending[: match.end()], self.registry, self.path.stem)
+        except Reject as exc:
+            self.problem = str(exc)
+            return False
+        self._pending = self._pending[match.end() :]
+        return True
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        if len(self._chunks) > 1:
+            self._chunks = [pl.concat(self._chunks)]
+        if self._chunks:
+            return self._chunks[0]
+        return pl.DataFrame(schema={n: pl.Float64 for n in (self.header.stored_columns if self.header else [])})
+
+    def progress(self) -> tuple[float, float] | None:
+        """(done, expected) in seconds for timed runs (It: 1.5 laser periods), else None."""
+        header = self.header
+        rule = header.spec.completeness if header else None
+        if header is None or rule is None or rule.kind != "duration" or self.frame.height == 0:
+            return None
+        period = header.fields.get("laser_period_s")
+        time_column = header.stored_columns[header.columns.index(rule.column)] if rule.column in header.columns else None
+        if not period or time_column is None:
+            return None
+        return float(self.frame[time_column].max()), rule.periods * period
+
+    def describe(self) -> str:
+        """`It2025-10-14_35.csv — Alisson67, λ=455 nm, 83 s of 180 s`: the dashboard's "measuring now" line."""
+        if self.header is None:
+            return f"{self.path.name} — {self.problem or 'waiting for the header'}"
+        fields = self.header.fields
+        parts = [p for p in (chip_name_of(fields.get("chip_group"), fields.get("chip_number")),) if p]
+        if fields.get("laser_wavelength_nm") and (fields.get("laser_voltage_v") or 0) >= LIGHT_THRESHOLD_V:
+            parts.append(f"λ={fields['laser_wavelength_nm']:g} nm")
+        progress = self.progress()
+        parts.append(f"{progress[0]:.0f} s of {progress[1]:.0f} s" if progress else f"{self.frame.height} rows")
+        return f"{self.path.name} — {', '.join(parts)}"

@@ -1,0 +1,196 @@
+"""Watching the acquisition folder: stage each run once it has stopped changing.
+
+Polling, because it must work on network shares where file-system events never arrive, and cheap, because it
+does not re-list the whole tree every second: a new file changes its folder's mtime, so each poll stats the
+known folders and the files still being written; a full re-scan every `full_rescan_seconds` catches what a coarse
+folder mtime (SMB, FAT) could hide, such as a finished file that grew again.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labtui.core.config import StagingConfig
+from labtui.core.lock import LockBusy
+from labtui.core.stager import StageEvent, StageReport, Stager, scan_raw
+
+FULL_RESCAN_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """What the watcher did in one poll; `kind` is "staged", "waiting" (lock held elsewhere), "error" or "recovered"."""
+
+    kind: str
+    message: str
+    report: StageReport | None = None
+    staged: tuple[str, ...] = ()  # source files staged in this poll
+    run_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class _State:
+    files: dict[str, tuple[int, int]] = field(default_factory=dict)  # source file → (size, mtime_ns)
+    folders: dict[Path, int] = field(default_factory=dict)  # folder → mtime_ns
+    pending: dict[str, float] = field(default_factory=dict)  # changed files → wall time of their last change
+
+
+class Watcher:
+    """Call `poll()` every few seconds (or `run(cancel)`); it stages files unchanged for the settle time."""
+
+    def __init__(
+        self,
+        config: StagingConfig,
+        *,
+        on_event: Callable[[WatchEvent], None] | None = None,
+        on_stage_event: Callable[[StageEvent], None] | None = None,
+        wall: Callable[[], float] = time.time,
+        full_rescan_seconds: float = FULL_RESCAN_SECONDS,
+    ) -> None:
+        self.config = config
+        self.on_event = on_event or (lambda event: None)
+        self.on_stage_event = on_stage_event
+        self.wall = wall
+        self.full_rescan_seconds = full_rescan_seconds
+        self.state = _State()
+        self._last_full = -float("inf")
+        self._failing = False
+        self.cancel = threading.Event()
+
+    # -- change detection -------------------------------------------------------------------------------------
+    def _full_scan(self) -> None:
+        candidates = scan_raw(self.config.raw_root)
+        seen = {c.source_file: (c.size, c.mtime_ns) for c in candidates}
+        self._note_changes(seen, complete=True)
+        self.state.folders = self._folder_mtimes()
+        self._last_full = self.wall()
+
+    def _folder_mtimes(self) -> dict[Path, int]:
+        folders: dict[Path, int] = {}
+        stack = [self.config.raw_root]
+        while stack:
+            folder = stack.pop()
+            try:
+                folders[folder] = folder.stat().st_mtime_ns
+                stack.extend(Path(e.path) for e in os.scandir(folder)
+                             if not e.name.startswith(".") and e.is_dir(follow_symlinks=False))
+            except OSError:
+                continue
+        return folders
+
+    def _changed_folders(self) -> list[Path]:
+        changed = []
+        for folder, mtime in list(self.state.folders.items()):
+            try:
+                now = folder.stat().st_mtime_ns
+            except OSError:
+                now = -1
+            if now != mtime:
+                changed.append(folder)
+        return changed
+
+    def _note_changes(self, seen: dict[str, tuple[int, int]], *, complete: bool, under: set[str] | None = None) -> None:
+        """Record new or changed files as pending; forget vanished ones (within the scanned part of the tree)."""
+        now = self.wall()
+        for source, signature in seen.items():
+            if self.state.files.get(source) != signature:
+                self.state.files[source] = signature
+                self.state.pending[source] = now
+        scanned = self.state.files if complete else {s for s in self.state.files if _parent(s) in (under or set())}
+        for source in [s for s in scanned if s not in seen]:
+            self.state.files.pop(source, None)
+            self.state.pending.pop(source, None)
+
+    def _quick_scan(self) -> None:
+        changed = self._changed_folders()
+        if changed:
+            folders = self._folder_mtimes()
+            changed += [folder for folder in folders if folder not in self.state.folders]  # new day folders
+            self.state.folders = folders
+            root = self.config.raw_root
+            rels = {"" if f == root else f.relative_to(root).as_posix() for f in changed}
+            seen = {c.source_file: (c.size, c.mtime_ns) for c in scan_raw(root) if _parent(c.source_file) in rels}
+            self._note_changes(seen, complete=False, under=rels)
+        for source in list(self.state.pending):
+            try:
+                info = (self.config.raw_root / source).stat(follow_symlinks=False)
+            except OSError:
+                self.state.pending.pop(source, None)
+                self.state.files.pop(source, None)
+                continue
+            if (info.st_size, info.st_mtime_ns) != self.state.files.get(source):
+                self.state.files[source] = (info.st_size, info.st_mtime_ns)
+                self.state.pending[source] = self.wall()
+
+    # -- one poll ---------------------------------------------------------------------------------------------
+    def poll(self) -> list[WatchEvent]:
+        """Detect changes, stage the files that settled; never raises for a vanished folder or a busy lock."""
+        events: list[WatchEvent] = []
+        if not self.config.raw_root.is_dir():
+            if not self._failing:
+                self._failing = True
+                events.append(WatchEvent("error", f"raw folder {self.config.raw_root} is not reachable; retrying"))
+            return self._emit(events)
+        if self._failing:
+            self._failing = False
+            events.append(WatchEvent("recovered", f"raw folder {self.config.raw_root} is back"))
+            self._last_full = -float("inf")
+        if self.wall() - self._last_full >= self.full_rescan_seconds:
+            self._full_scan()
+        else:
+            self._quick_scan()
+        ready = [s for s, changed in self.state.pending.items() if self.wall() - changed >= self.config.watch_settle_seconds]
+        if ready:
+            events.append(self._stage(ready))
+        return self._emit(events)
+
+    def _stage(self, ready: list[str]) -> WatchEvent:
+        stager = Stager(
+            self.config,
+            only=[self.config.raw_root / source for source in ready],
+            settle_seconds=0,
+            on_event=self.on_stage_event,
+            cancel=self.cancel,
+        )
+        try:
+            report = stager.run()
+        except LockBusy as exc:
+            return WatchEvent("waiting", f"{exc}; will retry")
+        except OSError as exc:
+            return WatchEvent("error", f"staging failed: {exc}; will retry")
+        busy = set(report.busy_files)
+        for source in ready:
+            if source in busy:
+                self.state.pending[source] = self.wall()
+            else:
+                self.state.pending.pop(source, None)
+        staged = tuple(s for s in ready if s not in busy)
+        return WatchEvent("staged", report.line(), report, staged, tuple(report.staged_run_ids))
+
+    def growing(self) -> list[str]:
+        """Files that changed within the settle time: the runs being measured right now."""
+        now = self.wall()
+        return sorted(s for s, changed in self.state.pending.items() if now - changed < self.config.watch_settle_seconds)
+
+    def run(self, cancel: threading.Event) -> None:
+        """Poll until `cancel` is set; errors are reported as events and retried, never fatal."""
+        self.cancel = cancel
+        while not cancel.is_set():
+            self.poll()
+            cancel.wait(self.config.watch_poll_seconds)
+
+    def _emit(self, events: list[WatchEvent]) -> list[WatchEvent]:
+        for event in events:
+            self.on_event(event)
+        return events
+
+
+def _parent(source_file: str) -> str:
+    head, _, _ = source_file.rpartition("/")
+    return head
+
