@@ -83,6 +83,7 @@ class StageReport:
     elapsed_s: float = 0.0
     cancelled: bool = False
     staged_run_ids: list[str] = field(default_factory=list)
+    staged_files: list[str] = field(default_factory=list)
     busy_files: list[str] = field(default_factory=list)  # deferred: still being written
     new_rejects: list[RejectRecord] = field(default_factory=list)
     commits: int = 0
@@ -182,7 +183,7 @@ class Stager:
         config: StagingConfig,
         *,
         registry: Registry | None = None,
-        force: bool = False,
+        force: bool | None = None,
         only: Iterable[Path] | None = None,
         settle_seconds: float | None = None,
         on_event: EventCallback | None = None,
@@ -190,8 +191,8 @@ class Stager:
     ) -> None:
         self.config = config
         self._registry = registry
-        self.force = force
         self.only = None if only is None else {relative_source(config.raw_root, p) for p in only}
+        self.force = (self.only is not None) if force is None else force  # files named by the user are re-read
         self.settle = config.settle_seconds if settle_seconds is None else settle_seconds
         self.on_event = on_event or (lambda event: None)
         self.cancel = cancel or threading.Event()
@@ -223,10 +224,9 @@ class Stager:
         for cand in candidates:
             if self.only is not None and cand.source_file not in self.only:
                 continue
-            forced = self.force or self.only is not None
-            if not forced and staged.get(cand.source_file) == (cand.size, mtime_of(cand.mtime_ns)):
+            if not self.force and staged.get(cand.source_file) == (cand.size, mtime_of(cand.mtime_ns)):
                 skipped.append((cand, Outcome.UNCHANGED))
-            elif not forced and (r := rejects.get(cand.source_file)) and (r.source_size, r.source_mtime_ns) == (cand.size, cand.mtime_ns):
+            elif not self.force and (r := rejects.get(cand.source_file)) and (r.source_size, r.source_mtime_ns) == (cand.size, cand.mtime_ns):
                 skipped.append((cand, Outcome.REJECTED))
             elif not cand.is_symlink and (now_ns - cand.mtime_ns) < self.settle * 1e9:
                 skipped.append((cand, Outcome.BUSY))
@@ -416,6 +416,7 @@ class Stager:
                 claimed[result.row.run_id] = result.row.source_file
                 self._pending.append(result)
                 self.report.staged_run_ids.append(result.row.run_id)
+                self.report.staged_files.append(result.row.source_file)
                 return Outcome.STAGED
         self._pending_rejects.append(result.record)
         self.report.new_rejects.append(result.record)

@@ -145,14 +145,16 @@ class Watcher:
         else:
             self._quick_scan()
         ready = [s for s, changed in self.state.pending.items() if self.wall() - changed >= self.config.watch_settle_seconds]
-        if ready:
-            events.append(self._stage(ready))
+        if ready and (event := self._stage(ready)) is not None:
+            events.append(event)
         return self._emit(events)
 
-    def _stage(self, ready: list[str]) -> WatchEvent:
+    def _stage(self, ready: list[str]) -> WatchEvent | None:
+        """Stage the settled files; None when the manifest already had them all (e.g. the first scan)."""
         stager = Stager(
             self.config,
             only=[self.config.raw_root / source for source in ready],
+            force=False,  # the first full scan lists every file: the manifest decides what really changed
             settle_seconds=0,
             on_event=self.on_stage_event,
             cancel=self.cancel,
@@ -169,8 +171,9 @@ class Watcher:
                 self.state.pending[source] = self.wall()
             else:
                 self.state.pending.pop(source, None)
-        staged = tuple(s for s in ready if s not in busy)
-        return WatchEvent("staged", report.line(), report, staged, tuple(report.staged_run_ids))
+        if not (report.staged or report.new_rejects or report.busy):
+            return None
+        return WatchEvent("staged", report.line(), report, tuple(report.staged_files), tuple(report.staged_run_ids))
 
     def growing(self) -> list[str]:
         """Files that changed within the settle time: the runs being measured right now."""
