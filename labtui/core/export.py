@@ -30,7 +30,7 @@ _NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
 
 
 def write_csv(frame: pl.DataFrame, path: Path) -> Path:
-    atomic_write(path, lambda handle: frame.write_csv(handle))
+    atomic_write(path, frame.write_csv)
     return path
 
 

@@ -121,7 +121,8 @@ class HistoryFilter:
             needle = self.text.lower()
             conditions.append(
                 pl.any_horizontal(
-                    pl.col(name).str.to_lowercase().str.contains(needle, literal=True) for name in ("information", "summary")
+                    pl.col(name).str.to_lowercase().str.contains(needle, literal=True)
+                    for name in ("information", "summary")
                 )
             )
         return pl.all_horizontal(conditions).fill_null(False)
@@ -151,9 +152,8 @@ def resolve_chip(manifest: pl.DataFrame, number: int, group: str | None = None) 
 
     A group is matched exactly, else case-insensitively (`alisson` finds `Alisson`).
     """
-    groups = (
-        manifest.filter(pl.col("chip_number") == number).get_column("chip_group").unique().sort(nulls_last=True).to_list()
-    )
+    rows = manifest.filter(pl.col("chip_number") == number)
+    groups = rows.get_column("chip_group").unique().sort(nulls_last=True).to_list()
     if group is None:
         if len(groups) == 1:
             return groups[0], number
@@ -188,15 +188,18 @@ def history(
     filters: HistoryFilter | None = None,
 ) -> pl.DataFrame:
     """The chip's runs, oldest first, `seq` = 1..n over the whole history (filters never renumber)."""
-    rows = manifest.filter(pl.col("chip_number") == number)
-    group, number = resolve_chip(rows, number, group)
-    frame = timeline(rows.filter(pl.col("chip_group").eq_missing(group)), tz=tz)
+    group, number = resolve_chip(manifest, number, group)
+    rows = manifest.filter((pl.col("chip_number") == number) & pl.col("chip_group").eq_missing(group))
+    return _filtered(timeline(rows, tz=tz), filters)
+
+
+def calibrations(manifest: pl.DataFrame, *, tz: str, filters: HistoryFilter | None = None) -> pl.DataFrame:
+    """Runs that belong to the setup rather than a chip (LaserCalibration), as a history of their own."""
+    return _filtered(timeline(manifest.filter(pl.col("chip_number").is_null()), tz=tz), filters)
+
+
+def _filtered(frame: pl.DataFrame, filters: HistoryFilter | None) -> pl.DataFrame:
     return frame if filters is None else frame.filter(filters.expression())
-
-
-def calibrations(manifest: pl.DataFrame, *, tz: str) -> pl.DataFrame:
-    """Runs that belong to the setup rather than a chip (LaserCalibration): the history of chip "none"."""
-    return timeline(manifest.filter(pl.col("chip_number").is_null()), tz=tz)
 
 
 def timeline(rows: pl.DataFrame, *, tz: str) -> pl.DataFrame:

@@ -8,7 +8,6 @@ does not reference — and never writes, moves or deletes anything in the raw tr
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -26,18 +25,23 @@ from pydantic import ValidationError
 
 from labtui.core.atomic import is_temp
 from labtui.core.config import StagingConfig
-from labtui.core.extract import mtime_of
-from labtui.core.layout import run_parquet_path
+from labtui.core.layout import PART_NAME
 from labtui.core.lock import WriterLock, read_holder
 from labtui.core.manifest import MANIFEST_SCHEMA, ManifestRow, empty_manifest
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.stager import (
-    DIRTY_MARKER, EventCallback, StageReport, orphan_run_dirs, remove_orphan_runs, scan_raw, stage,
+    DIRTY_MARKER,
+    EventCallback,
+    StageReport,
+    remove_orphan_runs,
+    scan_raw,
+    stage,
 )
 
 Severity = Literal["error", "warning", "info"]
 ITEMS_SHOWN = 50
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+_MANIFEST_FILE_CODES = {"manifest_missing", "manifest_unreadable", "manifest_columns"}
 
 # How `apply_fixes` repairs a finding; findings of other codes are not fixable automatically.
 RESTAGE, STAGE, REMOVE_ORPHANS, REMOVE_BAD_REJECTS = "restage", "stage", "remove_orphans", "remove_bad_rejects"
@@ -133,7 +137,11 @@ def _read_manifest_file(config: StagingConfig) -> tuple[pl.DataFrame, list[Findi
     """The manifest conformed to the schema (so the other checks can run), and what was wrong with its columns."""
     path = config.manifest_path
     if not path.exists():
-        return empty_manifest(), []
+        runs = next(config.stage_root.glob("proc=*/date=*/run_id=*"), None)
+        return empty_manifest(), _finding(
+            "manifest_missing", "error", "the manifest is missing, but the store holds runs", [str(path)],
+            "restore it from a backup, or rebuild it from the raw tree with `labtui stage --force`",
+        ) if runs else []
     try:
         frame = pl.read_parquet(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
@@ -189,8 +197,11 @@ def _schema_errors(frame: pl.DataFrame) -> list[tuple[int, str]]:
     return errors
 
 
-def _row_findings(frame: pl.DataFrame, config: StagingConfig, present: set[str] | None) -> list[Finding]:
-    """Checks of the manifest alone. `present`: raw files that exist (None when the raw root is unavailable)."""
+def _row_findings(
+    frame: pl.DataFrame, config: StagingConfig, present: set[str] | None, invalid: list[tuple[int, str]]
+) -> list[Finding]:
+    """Checks of the manifest alone. `present`: raw files that exist (None when the raw root is unavailable);
+    `invalid`: the rows `ManifestRow` rejects, with their first error."""
 
     def restageable(rows: pl.DataFrame) -> list[str]:
         sources = rows.get_column("source_file").drop_nulls().to_list()
@@ -200,12 +211,10 @@ def _row_findings(frame: pl.DataFrame, config: StagingConfig, present: set[str] 
         return [f"{run_id} {source}" for run_id, source in rows.select("run_id", "source_file").iter_rows()]
 
     findings: list[Finding] = []
-    invalid = _schema_errors(frame)
     bad_rows = frame[[index for index, _ in invalid]]
     findings += _finding(
         "schema", "error", "manifest rows that fail the ManifestRow schema",
-        [f"{run_id} {source}: {error}" for (run_id, source), (_, error) in zip(
-            bad_rows.select("run_id", "source_file").iter_rows(), invalid, strict=True)],
+        [f"{run}: {error}" for run, (_, error) in zip(label(bad_rows), invalid, strict=True)],
         "re-stage their raw files (`labtui validate --fix`)", restageable(bad_rows),
     )
     nulls = frame.select(pl.col(REQUIRED_FIELDS).null_count()).row(0, named=True)
@@ -215,7 +224,7 @@ def _row_findings(frame: pl.DataFrame, config: StagingConfig, present: set[str] 
         "re-stage the affected runs (`labtui validate --fix`)",
         restageable(frame.filter(pl.any_horizontal(pl.col(REQUIRED_FIELDS).is_null()))),
     )
-    duplicated = frame.filter(pl.col("run_id").is_duplicated()).sort("run_id")
+    duplicated = frame.filter(pl.col("run_id").is_duplicated() & pl.col("run_id").is_not_null()).sort("run_id")
     findings += _finding(
         "duplicate_run_id", "error", "run_ids that appear on more than one manifest row", label(duplicated),
         "re-stage their raw files: the manifest keeps one row per run", restageable(duplicated),
@@ -233,7 +242,7 @@ def _row_findings(frame: pl.DataFrame, config: StagingConfig, present: set[str] 
         "nothing to do: aborted runs are kept and flagged is_complete = false",
     )
     twins = (
-        frame.filter(pl.col("source_sha256").is_duplicated())
+        frame.filter(pl.col("source_sha256").is_duplicated() & pl.col("source_sha256").is_not_null())
         .group_by("source_sha256")
         .agg(pl.col("source_file").sort())
         .sort("source_file")
@@ -247,20 +256,27 @@ def _row_findings(frame: pl.DataFrame, config: StagingConfig, present: set[str] 
 
 
 # -- Parquet runs --------------------------------------------------------------------------------------------------
-def _parquet_findings(frame: pl.DataFrame, config: StagingConfig, present: set[str] | None) -> list[Finding]:
+def _parquet_findings(
+    frame: pl.DataFrame, config: StagingConfig, present: set[str] | None, *, trusted: bool
+) -> list[Finding]:
+    """Footer row counts and folders vs the manifest. `frame`: schema-valid rows only (their path parts are safe).
+    Orphans only when the manifest is `trusted`: without one, every folder would look orphaned.
+
+    One listing of the run folders serves both directions (missing runs, orphan folders); paths are built as
+    strings, since 65k pathlib objects cost more than reading 65k footers.
+    """
+    listed = _listed_run_dirs(config.stage_root)
+    runs = frame.select(
+        "run_id", "source_file", "n_rows",
+        folder=pl.format("proc={}/date={}/run_id={}", "proc", pl.col("date_local").cast(pl.String), "run_id"),
+    ).with_columns(path=pl.format("{}/{}/{}", pl.lit(str(config.stage_root)), "folder", pl.lit(PART_NAME)))
     missing: list[tuple[str, str]] = []
     unreadable: list[tuple[str, str, str]] = []
     mismatched: list[tuple[str, str, str]] = []
-    located: list[int] = []
-    for index, (run_id, proc, date_local, n_rows, source) in enumerate(
-        frame.select("run_id", "proc", "date_local", "n_rows", "source_file").iter_rows()
-    ):
+    for run_id, source, n_rows, folder, path in runs.iter_rows():
         try:
-            path = run_parquet_path(config.stage_root, proc, date_local, run_id)
-        except (TypeError, ValueError, AttributeError):
-            continue  # no path for an invalid row; the schema finding reports it
-        located.append(index)
-        try:
+            if folder not in listed:
+                raise FileNotFoundError(folder)
             rows = parquet_row_count(path)
         except FileNotFoundError:
             missing.append((run_id, source))
@@ -271,13 +287,10 @@ def _parquet_findings(frame: pl.DataFrame, config: StagingConfig, present: set[s
                 mismatched.append((run_id, source, f"the Parquet has {rows} rows, the manifest says {n_rows}"))
 
     def restageable(runs: list[tuple[str, ...]]) -> list[str]:
-        return [run[1] for run in runs if run[1] is not None and (present is None or run[1] in present)]
+        return [run[1] for run in runs if present is None or run[1] in present]
 
     fix = "re-stage the raw files (`labtui validate --fix`); a run whose raw file is gone too is lost"
-    orphans = (
-        [folder.relative_to(config.stage_root).as_posix() for folder in orphan_run_dirs(config, frame[located])]
-        if config.stage_root.is_dir() else []
-    )
+    orphans = sorted(listed - set(runs.get_column("folder").to_list())) if trusted else []
     return [
         *_finding("parquet_missing", "error", "runs whose Parquet file is missing",
                   [f"{run_id} {source}" for run_id, source in missing], fix, restageable(missing)),
@@ -290,11 +303,30 @@ def _parquet_findings(frame: pl.DataFrame, config: StagingConfig, present: set[s
     ]
 
 
-def parquet_row_count(path: Path) -> int:
+def _listed_run_dirs(stage_root: Path) -> set[str]:
+    """`proc=…/date=…/run_id=…` folders under the stage root, relative, as the store layout names them."""
+
+    def folders(parent: str, prefix: str) -> list[str]:
+        try:
+            with os.scandir(parent) as entries:
+                return [e.name for e in entries if e.name.startswith(prefix) and e.is_dir(follow_symlinks=False)]
+        except OSError:
+            return []
+
+    root = str(stage_root)
+    return {
+        f"{proc}/{date}/{run}"
+        for proc in folders(root, "proc=")
+        for date in folders(os.path.join(root, proc), "date=")
+        for run in folders(os.path.join(root, proc, date), "run_id=")
+    }
+
+
+def parquet_row_count(path: str | Path) -> int:
     """Rows of a Parquet file from its footer alone; ValueError when the file is not (or no longer) Parquet.
 
     pyarrow's `read_metadata` costs 30-70 µs a file, mostly building Python objects; validation reads every run's
-    footer, so this decodes just `FileMetaData.num_rows` (Thrift compact protocol, field 3) in about 10 µs.
+    footer, so this decodes just `FileMetaData.num_rows` (Thrift compact protocol, field 3) in a few µs.
     """
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -320,8 +352,23 @@ def parquet_row_count(path: Path) -> int:
         if field_id == 3 and head & 0x0F == _I64:
             value, pos = _varint(footer, pos)
             return (value >> 1) ^ -(value & 1)
-        pos = _skip(footer, pos, head & 0x0F)
+        pos = _skip_schema(footer, pos) if field_id == 2 and head & 0x0F == _LIST else _skip(footer, pos, head & 0x0F)
     raise ValueError("the Parquet footer has no row count")
+
+
+_known_schemas: list[bytes] = []  # encoded schema lists already decoded once: the runs of a procedure share one
+
+
+def _skip_schema(footer: bytes, pos: int) -> int:
+    """Skip the schema list, by recognising a known encoding when possible (Thrift compact is self-delimiting,
+    so bytes equal to an encoding decoded before end exactly where it did)."""
+    for known in _known_schemas:
+        if footer.startswith(known, pos):
+            return pos + len(known)
+    end = _skip(footer, pos, _LIST)
+    if len(_known_schemas) < 64:
+        _known_schemas.append(footer[pos:end])
+    return end
 
 
 _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = 6, 7, 8, 9, 10, 11, 12
@@ -396,9 +443,11 @@ def _raw_findings(
         {
             "source_file": [c.source_file for c in candidates],
             "disk_size": [c.size for c in candidates],
-            "disk_mtime": [mtime_of(c.mtime_ns) for c in candidates],
+            "disk_mtime": [c.mtime_ns for c in candidates],
         },
-        schema={"source_file": pl.String, "disk_size": pl.Int64, "disk_mtime": pl.Datetime("us", "UTC")},
+        schema={"source_file": pl.String, "disk_size": pl.Int64, "disk_mtime": pl.Int64},
+    ).with_columns(  # extract.mtime_of, vectorised: the microseconds the manifest records
+        pl.from_epoch(pl.col("disk_mtime") // 1000, time_unit="us").dt.replace_time_zone("UTC")
     )
     present = set(on_disk.get_column("source_file").to_list())
     staged = frame.select("run_id", "source_file", "source_size", "source_mtime", "source_sha256").join(
@@ -480,11 +529,13 @@ def _store_findings(config: StagingConfig) -> list[Finding]:
                   [str(config.manifest_dir / DIRTY_MARKER)] if (config.manifest_dir / DIRTY_MARKER).exists() else [],
                   "run `labtui stage` (or `--fix`): it sweeps what the interrupted writer left"),
         *_finding("writer_active", "info", "a writer is using the store: findings may be transient",
-                  [holder.describe()] if holder else [], "validate again when it is done"),
+                  [holder.describe()] if holder else [], "validate again when the writer is done"),
     ]
 
 
-def validate(config: StagingConfig, *, manifest: pl.DataFrame | None = None, hash_all: bool = False) -> ValidationReport:
+def validate(
+    config: StagingConfig, *, manifest: pl.DataFrame | None = None, hash_all: bool = False
+) -> ValidationReport:
     """Check the whole store; read-only. Pass `manifest` to check an in-memory frame instead of the file."""
     started = time.perf_counter()
     if manifest is None:
@@ -492,8 +543,11 @@ def validate(config: StagingConfig, *, manifest: pl.DataFrame | None = None, has
     else:
         frame, findings = _conform(manifest)
     raw, present, raw_stats = _raw_findings(frame, config, hash_all)
-    findings += _row_findings(frame, config, present)
-    findings += _parquet_findings(frame, config, present)
+    invalid = _schema_errors(frame)
+    findings += _row_findings(frame, config, present, invalid)
+    valid = frame.with_row_index("_row").filter(~pl.col("_row").is_in([index for index, _ in invalid])).drop("_row")
+    trusted = not any(finding.code in _MANIFEST_FILE_CODES for finding in findings)
+    findings += _parquet_findings(valid, config, present, trusted=trusted)
     findings += raw
     findings += _store_findings(config)
     findings.sort(key=lambda finding: _SEVERITY_ORDER[finding.severity])
@@ -523,6 +577,9 @@ def apply_fixes(
     cancel = cancel or threading.Event()
     actions = {_FIX_ACTION[finding.code] for finding in report.fixable}
     done = FixReport()
+    if any(finding.code == "manifest_unreadable" for finding in report.findings):
+        done.lines.append("nothing done: the manifest cannot be read (the engine would stop on it); repair it first")
+        return done
     restage = sorted({source for finding in report.fixable for source in finding.restage})
     if restage and not cancel.is_set():
         result = stage(config, only=[config.raw_root / source for source in restage], on_event=on_event, cancel=cancel)
@@ -532,11 +589,13 @@ def apply_fixes(
         result = stage(config, on_event=on_event, cancel=cancel)
         done.stage_reports.append(result)
         done.lines.append(f"staged new and changed files: {result.line()}")
+    if restage:
+        actions.add(REMOVE_ORPHANS)  # a run re-staged at another date leaves its old folder behind
     if actions & {REMOVE_ORPHANS, REMOVE_BAD_REJECTS} and not cancel.is_set():
         lock = WriterLock(config.lock_path)
         lock.acquire(config.lock_timeout_seconds, cancel)
         with lock:
-            if REMOVE_ORPHANS in actions:
+            if REMOVE_ORPHANS in actions and config.manifest_path.exists():  # no manifest: everything looks orphaned
                 orphans = remove_orphan_runs(config)
                 done.removed += orphans
                 done.lines.append(f"removed {len(orphans)} Parquet folder(s) the manifest does not reference")

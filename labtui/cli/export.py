@@ -1,0 +1,104 @@
+"""`labtui export histories|metadata` (CSV views for people and old scripts) and `labtui parity` (old vs new)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from labtui.cli import EXIT_ERROR, EXIT_OK, config_from
+from labtui.cli.history import iso_date
+from labtui.core.export import export_histories, export_metadata
+from labtui.core.history import load_manifest
+from labtui.core.parity import ParityReport, parity, read_legacy_history
+
+ITEMS_PRINTED = 5
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    export = sub.add_parser("export", help="write CSV views of the manifest (never read back)")
+    kinds = export.add_subparsers(dest="kind", metavar="KIND", required=True)
+    histories = kinds.add_parser("histories", parents=[common], help="one <chip>_history.csv per chip")
+    histories.add_argument("--min-experiments", type=int, default=1, metavar="N", help="skip chips with fewer runs")
+    histories.add_argument("--out", type=Path, metavar="DIR", help="folder (default: histories_dir of the config)")
+    metadata = kinds.add_parser("metadata", parents=[common], help="day-level metadata.csv files like the old tool's")
+    metadata.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD",
+                          help="only the folders holding runs of this local date")
+    metadata.add_argument("--out", type=Path, metavar="DIR", help="folder (default: <exports_dir>/metadata)")
+    for parser in (histories, metadata):
+        parser.add_argument("--source-prefix", default="", metavar="PREFIX",
+                            help="prepended to source_file, e.g. raw_data/ for scripts written for the old tool")
+    histories.set_defaults(func=run_histories)
+    metadata.set_defaults(func=run_metadata)
+
+    check = sub.add_parser("parity", parents=[common], help="compare a history exported by the old tool with labtui's")
+    check.add_argument("old_history", type=Path, help="the old tool's <chip>_history.csv")
+    check.add_argument("--chip", type=int, metavar="N", help="chip number (default: the chip most of its runs are of)")
+    check.add_argument("--group", help="chip group, with --chip")
+    check.add_argument("--json", action="store_true", help="machine-readable report")
+    check.set_defaults(func=run_parity)
+
+
+def run_histories(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    out = args.out or config.histories_dir
+    written = export_histories(
+        load_manifest(config), out, tz=config.local_tz, min_experiments=args.min_experiments,
+        source_prefix=args.source_prefix,
+    )
+    print(f"wrote {len(written)} chip histories to {out}")
+    return EXIT_OK
+
+
+def run_metadata(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    out = args.out or config.exports_dir / "metadata"
+    written = export_metadata(
+        load_manifest(config), out, tz=config.local_tz, on_date=args.date, source_prefix=args.source_prefix
+    )
+    print(f"wrote {len(written)} metadata.csv file(s) to {out}")
+    return EXIT_OK
+
+
+def run_parity(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    try:
+        old = read_legacy_history(args.old_history)
+        report = parity(
+            old, load_manifest(config), tz=config.local_tz, raw_root=config.raw_root, number=args.chip, group=args.group
+        )
+    except (OSError, ValueError, LookupError) as exc:
+        print(f"labtui parity: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str))
+    else:
+        print_parity(report)
+    return EXIT_OK if report.agree else EXIT_ERROR
+
+
+def print_parity(report: ParityReport) -> None:
+    chip = f"{report.chip_group or ''}{report.chip_number}"
+    print(f"chip {chip}: {report.matched} run(s) in both; the old file has {report.old_rows} row(s)")
+    if report.explained:
+        print("known legacy defects, ignored:")
+        for item in report.explained:
+            print(f"  {item.count} {item.title}")
+            _items(item.items, item.count)
+    differences = (
+        ("only in the old file", [f"{s}: {r}" for s, r in report.only_old.select("source_file", "reason").iter_rows()]),
+        ("only in labtui", [f"seq {q}: {s}" for q, s in report.only_labtui.select("seq", "source_file").iter_rows()]),
+        ("in another order", report.order),
+    )
+    for title, lines in differences:
+        print(f"{title}: {len(lines)}")
+        _items(lines, len(lines))
+    print("AGREE" if report.agree else "DIFFER")
+
+
+def _items(items: list[str], count: int) -> None:
+    for item in items[:ITEMS_PRINTED]:
+        print(f"      {item}")
+    if count > ITEMS_PRINTED:
+        print(f"      … and {count - ITEMS_PRINTED} more")

@@ -1,0 +1,139 @@
+"""`labtui chips` and `labtui history`: chip overviews and histories from the manifest, as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import unicodedata
+from pathlib import Path
+
+import polars as pl
+
+from labtui.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, config_from
+from labtui.core.atomic import atomic_write_bytes
+from labtui.core.export import history_view
+from labtui.core.history import AmbiguousChip, HistoryFilter, calibrations, chips, history, load_manifest
+
+HISTORY_TABLE = {
+    "seq": "SEQ", "date": "DATE", "time_hms": "TIME", "proc": "PROC", "light": "L", "vg": "VG (V)", "vds_v": "VDS (V)",
+    "laser_voltage_v": "VL (V)", "laser_wavelength_nm": "λ (nm)", "laser_period_s": "PERIOD (s)",
+    "duration_s": "DUR (s)", "n_rows": "ROWS", "complete": "", "source_file": "FILE",
+}
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    chip_list = sub.add_parser("chips", parents=[common], help="every chip: runs per procedure, light/dark, dates")
+    _output_options(chip_list)
+    chip_list.set_defaults(func=run_chips)
+
+    parser = sub.add_parser("history", parents=[common], help="a chip's experiment history, oldest first")
+    parser.add_argument("number", type=int, nargs="?", help="chip number (e.g. 67)")
+    parser.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
+    parser.add_argument("--calibrations", action="store_true", help="the setup's runs (LaserCalibration), not a chip's")
+    filters = parser.add_argument_group("filters (they select rows; seq keeps the whole history's numbering)")
+    filters.add_argument("--proc", action="append", default=[], metavar="PROC",
+                         help="procedure (ITS = It); repeat or separate with commas")
+    light = filters.add_mutually_exclusive_group()
+    light.add_argument("--light", dest="light", action="store_const", const=True, help="lit runs only 💡")
+    light.add_argument("--dark", dest="light", action="store_const", const=False, help="dark runs only 🌙")
+    filters.add_argument("--since", type=iso_date, metavar="YYYY-MM-DD", help="from this local date on")
+    filters.add_argument("--until", type=iso_date, metavar="YYYY-MM-DD", help="up to this local date")
+    filters.add_argument("--wavelength", type=float, metavar="NM", help="lit runs at this laser wavelength")
+    filters.add_argument("--vg", type=float, metavar="V", help="runs at this fixed gate voltage")
+    filters.add_argument("--search", metavar="TEXT", help="text in the Information note or the summary")
+    _output_options(parser)
+    parser.set_defaults(func=run_history)
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
+    parser.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (atomically) instead of stdout")
+
+
+def iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def run_chips(args: argparse.Namespace) -> int:
+    table = chips(load_manifest(config_from(args)))
+    if table.is_empty() and args.format == "table":
+        print("no chip runs staged yet (run `labtui stage`)")
+        return EXIT_OK
+    names = {"chip_name": "CHIP", "n_runs": "RUNS", "n_light": "LIGHT", "n_dark": "DARK", "first_date": "FIRST",
+             "last_date": "LAST"}
+    shown = table.drop("chip_group", "chip_number").rename(lambda name: names.get(name, name.removeprefix("n_")))
+    emit(args, table=shown, csv=table, json=table)
+    return EXIT_OK
+
+
+def run_history(args: argparse.Namespace) -> int:
+    if (args.number is None) == (not args.calibrations):
+        print("labtui history: give a chip number, or --calibrations", file=sys.stderr)
+        return EXIT_USAGE
+    config = config_from(args)
+    manifest = load_manifest(config)
+    try:
+        filters = HistoryFilter(
+            procs=tuple(name for item in args.proc for name in item.split(",") if name.strip()),
+            light=args.light, since=args.since, until=args.until, wavelength_nm=args.wavelength, vg_v=args.vg,
+            text=args.search,
+        )
+    except ValueError as exc:
+        print(f"labtui history: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        runs = (
+            calibrations(manifest, tz=config.local_tz, filters=filters)
+            if args.calibrations
+            else history(manifest, args.number, args.group, tz=config.local_tz, filters=filters)
+        )
+    except LookupError as exc:
+        hint = " with --group" if isinstance(exc, AmbiguousChip) else ""
+        print(f"labtui history: {exc}{hint}", file=sys.stderr)
+        return EXIT_ERROR
+    table = runs.with_columns(complete=pl.when(~pl.col("is_complete")).then(pl.lit("aborted")).otherwise(pl.lit("")))
+    emit(args, table=table.select(list(HISTORY_TABLE)).rename(HISTORY_TABLE), csv=history_view(runs), json=runs)
+    if args.format == "table" and args.out is None:
+        print(f"{runs.height} run(s)")
+    return EXIT_OK
+
+
+def emit(args: argparse.Namespace, *, table: pl.DataFrame, csv: pl.DataFrame, json: pl.DataFrame) -> None:
+    """Print (or write to --out) the frame of the chosen format: an aligned text table, CSV or JSON rows."""
+    if args.format == "csv":
+        text = csv.write_csv()
+    elif args.format == "json":
+        text = json.write_json()
+    else:
+        text = render_table(table)
+    if args.out is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        atomic_write_bytes(args.out, text.encode("utf-8"))
+        print(f"wrote {args.out}", file=sys.stderr)
+
+
+def render_table(frame: pl.DataFrame) -> str:
+    """An aligned text table; emoji count as two terminal columns."""
+    cells = [list(frame.columns)] + [[_cell(value) for value in row] for row in frame.iter_rows()]
+    widths = [max(display_width(row[i]) for row in cells) for i in range(frame.width)]
+    return "\n".join(
+        "  ".join(text + " " * (width - display_width(text)) for text, width in zip(row, widths, strict=True)).rstrip()
+        for row in cells
+    ) + "\n"
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)

@@ -1,0 +1,64 @@
+"""`labtui validate`: the store's health report; exit 0 without errors, 1 with. `--fix` does the safe repairs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, config_from
+from labtui.cli.progress import ProgressBar
+from labtui.core.validate import ITEMS_SHOWN, ValidationReport, apply_fixes, validate
+
+ITEMS_PRINTED = 5
+_MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("validate", parents=[common], help="check the store; exit 1 when it has errors")
+    parser.add_argument("--fix", action="store_true",
+                        help="do the safe repairs (stage, re-stage from raw, drop orphan Parquet), then check again")
+    parser.add_argument("--hash", action="store_true",
+                        help="hash every raw file, not only those whose size or mtime changed")
+    parser.add_argument("--json", action="store_true", help="machine-readable report")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help=f"list up to {ITEMS_SHOWN} offenders per finding (default: {ITEMS_PRINTED})")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar while fixing")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from(args)
+    report = validate(config, hash_all=args.hash)
+    fixes: list[str] = []
+    if args.fix and report.fixable:
+        if not args.json:
+            print_report(report, verbose=args.verbose)
+            print("\nfixing…")
+        done = apply_fixes(config, report, on_event=ProgressBar(enabled=False if args.quiet or args.json else None))
+        fixes = done.lines
+        if done.cancelled:
+            print("\n".join(fixes))
+            return EXIT_INTERRUPTED
+        if not args.json:
+            print("\n".join(f"  {line}" for line in fixes) + "\n\nafter the fixes:")
+        report = validate(config, hash_all=args.hash)
+    if args.json:
+        print(json.dumps({**report.to_dict(), "fixes": fixes}, indent=2, ensure_ascii=False))
+    else:
+        print_report(report, verbose=args.verbose)
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def print_report(report: ValidationReport, *, verbose: bool) -> None:
+    for finding in report.findings:
+        print(f"{_MARK[finding.severity]} {finding.title}: {finding.count}  [{finding.code}]")
+        shown = finding.items if verbose else finding.items[:ITEMS_PRINTED]
+        for item in shown:
+            print(f"          {item}")
+        if finding.count > len(shown):
+            print(f"          … and {finding.count - len(shown)} more{'' if verbose else ' (-v lists more)'}")
+        print(f"          fix: {finding.fix}{' (--fix does it)' if finding.fixable else ''}")
+    stats = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in report.stats.items())
+    counts = ", ".join(f"{count} {severity}(s)" for severity, count in report.counts().items())
+    verdict = "healthy" if report.ok else "NOT healthy"
+    print(f"store {verdict}: {counts} — {stats} — checked in {report.elapsed_s:.2f} s")

@@ -1,0 +1,134 @@
+"""Exports: chip history CSVs and day-level metadata CSVs, re-read and compared with what they were made from."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from labtui.cli import main
+from labtui.core.export import (
+    HISTORY_CSV_COLUMNS,
+    LEGACY_HISTORY_COLUMNS,
+    export_histories,
+    export_metadata,
+    history_file_name,
+    metadata_tables,
+)
+from labtui.core.history import history
+from tests._store_fixtures import REALDATA, Lab, chip67_lab, local, real_store  # noqa: F401
+
+TZ = "America/Santiago"
+
+
+@pytest.fixture
+def lab(tmp_path) -> Lab:
+    return chip67_lab(tmp_path)
+
+
+def test_histories_are_written_per_chip_and_read_back(lab: Lab, tmp_path) -> None:
+    out = tmp_path / "histories"
+    written = export_histories(lab.manifest(), out, tz=TZ)
+    assert [path.name for path in written] == ["Alisson67_history.csv", "other67_history.csv"]
+    assert sorted(out.iterdir()) == sorted(written)  # no temp files left behind
+    back = pl.read_csv(out / "Alisson67_history.csv").with_columns(pl.col("date").str.to_date())
+    assert tuple(back.columns) == HISTORY_CSV_COLUMNS
+    assert tuple(back.columns[:10]) == LEGACY_HISTORY_COLUMNS
+    original = history(lab.manifest(), 67, "Alisson", tz=TZ)
+    for column in ("seq", "date", "time_hms", "proc", "summary", "source_file", "file_idx", "day_folder",
+                   "has_light", "run_id", "n_rows", "is_complete", "vg", "light"):
+        assert back[column].to_list() == original[column].to_list(), column
+    epochs = original["start_time_utc"].dt.epoch("us").to_list()
+    assert back["start_time"].to_list() == pytest.approx([us / 1e6 for us in epochs], abs=1e-6)
+
+
+def test_min_experiments_and_source_prefix(lab: Lab, tmp_path) -> None:
+    written = export_histories(lab.manifest(), tmp_path, tz=TZ, min_experiments=2, source_prefix="raw_data/")
+    assert [path.name for path in written] == ["Alisson67_history.csv"]
+    sources = pl.read_csv(written[0])["source_file"].to_list()
+    assert sources[0] == "raw_data/Alisson_05_sept/IVg2025-09-05_1.csv"
+
+
+def test_history_file_names_are_safe() -> None:
+    assert history_file_name("Alisson67") == "Alisson67_history.csv"
+    assert history_file_name("../evil group/3") == ".._evil_group_3_history.csv"
+
+
+def test_metadata_tables_are_like_the_old_tools(lab: Lab, tmp_path) -> None:
+    written = export_metadata(lab.manifest(), tmp_path, tz=TZ)
+    assert [path.relative_to(tmp_path).as_posix() for path in written] == [
+        "Alisson_05_sept/metadata.csv", "Alisson_08_sept/metadata.csv",
+    ]
+    table = pl.read_csv(tmp_path / "Alisson_08_sept" / "metadata.csv", infer_schema=False)
+    assert table.columns[-5:] == ["Laser toggle", "has_light", "source_file", "start_time", "time_hms"]
+    assert "Start time" not in table.columns
+    rows = {row["source_file"]: row for row in table.iter_rows(named=True)}
+    lit = rows["Alisson_08_sept/It2025-09-08_1.csv"]
+    assert (lit["VDS"], lit["Chip number"], lit["Laser wavelength"], lit["NPLC"]) == ("0.1", "67.0", "455.0", "1.0")
+    assert (lit["Procedure version"], lit["Chip group name"], lit["Information"]) == ("2.2.0", "Alisson", "fixture run")
+    assert (lit["Laser toggle"], lit["has_light"], lit["time_hms"]) == ("true", "true", "09:15:00")
+    dark = rows["Alisson_08_sept/It2025-09-08_2.csv"]
+    assert (dark["Laser toggle"], dark["has_light"], dark["time_hms"]) == ("false", "false", "22:30:00")
+    calibration = rows["Alisson_08_sept/LaserCalibration2025-09-08_1.csv"]
+    assert calibration["Laser toggle"] is None and calibration["has_light"] == "true"
+    assert calibration["Optical fiber"] == "F1 (M92L02)" and calibration["Chip number"] is None
+    assert float(lit["start_time"]) == pytest.approx(local("2025-09-08 09:15").timestamp())
+
+
+def test_metadata_for_one_local_date(lab: Lab) -> None:
+    tables = metadata_tables(lab.manifest(), tz=TZ, on_date=dt.date(2025, 9, 5))
+    assert list(tables) == ["Alisson_05_sept"] and tables["Alisson_05_sept"].height == 3
+    assert metadata_tables(lab.manifest(), tz=TZ, on_date=dt.date(2025, 9, 9)) == {}
+    # in UTC the 22:30 run is on 2025-09-09: its whole folder is exported, complete
+    utc = metadata_tables(lab.manifest(), tz="UTC", on_date=dt.date(2025, 9, 9))
+    assert list(utc) == ["Alisson_08_sept"] and utc["Alisson_08_sept"].height == 4
+
+
+def test_cli_exports(lab: Lab, capsys) -> None:
+    assert main(lab.cli("export", "histories", "--min-experiments", "3")) == 0
+    assert "wrote 1 chip histories" in capsys.readouterr().out
+    assert [p.name for p in (lab.root / "histories").iterdir()] == ["Alisson67_history.csv"]
+    assert main(lab.cli("export", "metadata", "--date", "2025-09-08", "--source-prefix", "raw_data/")) == 0
+    table = pl.read_csv(lab.root / "exports" / "metadata" / "Alisson_08_sept" / "metadata.csv")
+    assert table["source_file"].str.starts_with("raw_data/Alisson_08_sept/").all()
+    assert main(lab.cli("history", "67", "--group", "Alisson", "--format", "csv", "--out",
+                        str(lab.root / "h.csv"))) == 0
+    assert pl.read_csv(lab.root / "h.csv").equals(pl.read_csv(lab.root / "histories" / "Alisson67_history.csv"))
+
+
+@pytest.mark.realdata
+def test_metadata_export_matches_the_old_tools_files(real_store, tmp_path) -> None:
+    """Every value the old tool wrote for a run is in labtui's export, equal (numbers as numbers)."""
+    from labtui.core.manifest import read_manifest
+
+    export_metadata(read_manifest(real_store.manifest_path), tmp_path, tz=TZ, source_prefix="raw_data/")
+    compared = 0
+    for old_file in sorted((REALDATA / "metadata").glob("*/metadata.csv")):
+        if old_file.parent.name.endswith("_test"):
+            continue  # the old data's duplicate folder
+        old = pl.read_csv(old_file, infer_schema=False)
+        new = pl.read_csv(tmp_path / old_file.parent.name / "metadata.csv", infer_schema=False)
+        new_rows = {row["source_file"]: row for row in new.iter_rows(named=True)}
+        for row in old.iter_rows(named=True):
+            if row["source_file"] not in new_rows:  # not in raw/ (never available), or rejected (no start time)
+                raw = REALDATA / "raw" / row["source_file"].removeprefix("raw_data/")
+                assert not raw.exists() or row["start_time"] is None, row["source_file"]
+                continue
+            mine = new_rows[row["source_file"]]
+            for key, value in row.items():
+                if key not in mine or value is None:
+                    continue
+                compared += 1
+                if key == "start_time":
+                    assert float(mine[key]) == pytest.approx(float(value), abs=1e-6)
+                else:
+                    assert _same(mine[key], value), (row["source_file"], key, mine[key], value)
+    assert compared > 5000
+
+
+def _same(mine: str | None, old: str) -> bool:
+    try:
+        return mine is not None and float(mine) == float(old)
+    except ValueError:
+        return mine == old.strip()

@@ -1,0 +1,201 @@
+"""Chip histories from the manifest: order, stable seq, local dates, chip identity, filters, CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import polars as pl
+import pytest
+
+from labtui.cli import main
+from labtui.core.history import (
+    AmbiguousChip,
+    ChipNotFound,
+    HistoryFilter,
+    calibrations,
+    chips,
+    history,
+    load_manifest,
+    resolve_chip,
+)
+from tests._store_fixtures import Lab, chip67_lab, local
+
+TZ = "America/Santiago"
+
+
+@pytest.fixture
+def lab(tmp_path) -> Lab:
+    return chip67_lab(tmp_path)
+
+
+def test_history_is_sorted_by_start_time_then_file_index(lab: Lab) -> None:
+    runs = history(lab.manifest(), 67, "Alisson", tz=TZ)
+    assert runs["seq"].to_list() == [1, 2, 3, 4, 5]
+    # two IVg share a start time: file index 1 before 2, whatever the file system order
+    assert runs["source_file"].to_list() == [
+        "Alisson_05_sept/IVg2025-09-05_1.csv",
+        "Alisson_05_sept/IVg2025-09-05_2.csv",
+        "Alisson_05_sept/It2025-09-05_1.csv",
+        "Alisson_08_sept/It2025-09-08_1.csv",
+        "Alisson_08_sept/It2025-09-08_2.csv",
+    ]
+    assert runs["chip_name"].unique().to_list() == ["Alisson67"]
+
+
+def test_dates_and_times_are_local_across_dst_and_utc_midnight(lab: Lab) -> None:
+    runs = history(lab.manifest(), 67, "Alisson", tz=TZ).select("source_file", "date", "time_hms", "start_time_utc")
+    by_file = {source: (date, time, utc) for source, date, time, utc in runs.iter_rows()}
+    # before the 2025-09-07 change Santiago is UTC-4, after it UTC-3
+    assert by_file["Alisson_05_sept/It2025-09-05_1.csv"][:2] == (dt.date(2025, 9, 5), "10:30:00")
+    assert by_file["Alisson_05_sept/It2025-09-05_1.csv"][2].hour == 14
+    assert by_file["Alisson_08_sept/It2025-09-08_1.csv"][:2] == (dt.date(2025, 9, 8), "09:15:00")
+    assert by_file["Alisson_08_sept/It2025-09-08_1.csv"][2].hour == 12
+    # 22:30 local is 01:30 UTC the next day: the history shows the local date
+    late_date, late_time, late_utc = by_file["Alisson_08_sept/It2025-09-08_2.csv"]
+    assert (late_date, late_time) == (dt.date(2025, 9, 8), "22:30:00")
+    assert late_utc.date() == dt.date(2025, 9, 9)
+    # another zone moves the same runs (the frame is not just echoing date_local)
+    utc = history(lab.manifest(), 67, "Alisson", tz="UTC")
+    assert utc.filter(pl.col("source_file").str.ends_with("2025-09-08_2.csv"))["date"].item() == dt.date(2025, 9, 9)
+
+
+def test_filters_select_rows_and_keep_seq(lab: Lab) -> None:
+    manifest = lab.manifest()
+    full = history(manifest, 67, "Alisson", tz=TZ)
+    seq_of = dict(full.select("run_id", "seq").iter_rows())
+    cases = {
+        HistoryFilter(procs=("ITS",)): [3, 4, 5],
+        HistoryFilter(procs=("its",), light=True): [3, 4],
+        HistoryFilter(light=False): [1, 2, 5],
+        HistoryFilter(since=dt.date(2025, 9, 8)): [4, 5],
+        HistoryFilter(until=dt.date(2025, 9, 5)): [1, 2, 3],
+        HistoryFilter(wavelength_nm=365): [3],  # the dark run at 455 nm is not "at 455 nm"
+        HistoryFilter(wavelength_nm=455): [4],
+        HistoryFilter(vg_v=0.2): [4],
+        HistoryFilter(text="RELAXATION"): [5],
+        HistoryFilter(text="alisson67 vds"): [1, 2],  # the summary is searched too
+        HistoryFilter(procs=("IVg",), text="nothing like this"): [],
+    }
+    for filters, expected in cases.items():
+        runs = history(manifest, 67, "Alisson", tz=TZ, filters=filters)
+        assert runs["seq"].to_list() == expected, filters
+        assert all(seq_of[run_id] == seq for run_id, seq in runs.select("run_id", "seq").iter_rows())
+
+
+def test_unknown_procedure_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"unknown procedure 'Sweep'.*IVg"):
+        HistoryFilter(procs=("Sweep",))
+
+
+def test_history_columns_and_display_values(lab: Lab) -> None:
+    runs = history(lab.manifest(), 67, "Alisson", tz=TZ)
+    first_it = runs.filter(pl.col("proc") == "It").row(0, named=True)
+    assert first_it["light"] == "💡" and first_it["vg"] == "-0.35" and first_it["laser_wavelength_nm"] == 365
+    assert first_it["laser_period_s"] == 2 and first_it["is_complete"] and first_it["n_rows"] == 31
+    assert first_it["duration_s"] == pytest.approx(3.0)
+    assert runs.row(0, named=True)["vg"] == "-1→1" and runs.row(0, named=True)["light"] == "🌙"
+    assert runs.schema["date"] == pl.Date and runs.schema["seq"] == pl.Int64
+    assert runs.row(4, named=True)["day_folder"] == "Alisson_08_sept"
+
+
+def test_chip_number_shared_by_two_groups(lab: Lab) -> None:
+    manifest = lab.manifest()
+    with pytest.raises(AmbiguousChip) as caught:
+        history(manifest, 67, tz=TZ)
+    assert caught.value.groups == ["Alisson", "other"]
+    assert "Alisson, other" in str(caught.value)
+    assert resolve_chip(manifest, 67, "alisson") == ("Alisson", 67)
+    other = history(manifest, 67, "other", tz=TZ)
+    assert other["proc"].to_list() == ["IV"] and other["seq"].to_list() == [1]
+    with pytest.raises(ChipNotFound, match="chip 67 exists in group"):
+        resolve_chip(manifest, 67, "Bob")
+    with pytest.raises(ChipNotFound, match=r"chip number 99 .*\(chips: 67\)"):
+        history(manifest, 99, tz=TZ)
+
+
+def test_number_alone_when_unambiguous(tmp_path) -> None:
+    lab = Lab(tmp_path)
+    lab.write("d/It2025-10-14_1.csv", "It", start=local("2025-10-14 12:00"), number=80)
+    lab.stage()
+    assert history(lab.manifest(), 80, tz=TZ)["chip_name"].to_list() == ["Alisson80"]
+
+
+def test_chips_overview(lab: Lab) -> None:
+    table = chips(lab.manifest())
+    assert table.select("chip_group", "chip_number").rows() == [("Alisson", 67), ("other", 67)]
+    alisson = table.row(0, named=True)
+    assert alisson["chip_name"] == "Alisson67"
+    assert (alisson["n_runs"], alisson["n_It"], alisson["n_IVg"], alisson["n_IV"]) == (5, 3, 2, 0)
+    assert (alisson["n_light"], alisson["n_dark"]) == (2, 3)
+    assert (alisson["first_date"], alisson["last_date"]) == (dt.date(2025, 9, 5), dt.date(2025, 9, 8))
+    assert "n_LaserCalibration" not in table.columns  # calibrations belong to no chip
+
+
+def test_calibrations_are_listed_apart(lab: Lab) -> None:
+    runs = calibrations(lab.manifest(), tz=TZ)
+    assert runs["proc"].to_list() == ["LaserCalibration"]
+    assert runs["chip_name"].to_list() == [None] and runs["seq"].to_list() == [1]
+    assert lab.manifest().filter(pl.col("proc") == "LaserCalibration")["chip_number"].to_list() == [None]
+
+
+def test_load_manifest_is_cached_until_the_manifest_changes(lab: Lab) -> None:
+    first = load_manifest(lab.config)
+    assert load_manifest(lab.config) is first
+    lab.write("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"))
+    lab.stage()
+    again = load_manifest(lab.config)
+    assert again is not first and again.height == first.height + 1
+
+
+def test_empty_store(tmp_path) -> None:
+    lab = Lab(tmp_path)
+    assert load_manifest(lab.config).is_empty()
+    assert chips(load_manifest(lab.config)).is_empty()
+    with pytest.raises(ChipNotFound, match="no chip runs are staged"):
+        history(load_manifest(lab.config), 67, tz=TZ)
+
+
+# -- CLI -----------------------------------------------------------------------------------------------------------
+def test_cli_history_table(lab: Lab, capsys) -> None:
+    assert main(lab.cli("history", "67", "--group", "Alisson")) == 0
+    out = capsys.readouterr().out
+    assert "Alisson_08_sept/It2025-09-08_2.csv" in out and "22:30:00" in out and "5 run(s)" in out
+
+
+def test_cli_history_filtered_csv_to_file(lab: Lab, tmp_path, capsys) -> None:
+    out_file = tmp_path / "alisson67_its.csv"
+    code = main(lab.cli("history", "67", "--group", "Alisson", "--proc", "ITS", "--light", "--since", "2025-09-01",
+                        "--format", "csv", "--out", str(out_file)))
+    assert code == 0
+    written = pl.read_csv(out_file)
+    assert written.columns[:10] == ["seq", "date", "time_hms", "proc", "summary", "source_file", "file_idx",
+                                    "start_time", "day_folder", "has_light"]
+    assert written["seq"].to_list() == [3, 4] and set(written["proc"]) == {"It"}
+    assert written["has_light"].to_list() == [True, True]
+
+
+def test_cli_history_json(lab: Lab, capsys) -> None:
+    assert main(lab.cli("history", "67", "--group", "other", "--format", "json")) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["proc"] for row in rows] == ["IV"] and rows[0]["date"] == "2025-09-08"
+
+
+def test_cli_ambiguous_and_missing_chip(lab: Lab, capsys) -> None:
+    assert main(lab.cli("history", "67")) == 1
+    assert "Alisson, other" in capsys.readouterr().err
+    assert main(lab.cli("history", "12")) == 1
+    assert main(lab.cli("history")) == 2
+    assert main(lab.cli("history", "67", "--proc", "Sweep")) == 2
+    assert "unknown procedure" in capsys.readouterr().err
+
+
+def test_cli_calibrations_and_chips(lab: Lab, capsys) -> None:
+    assert main(lab.cli("history", "--calibrations")) == 0
+    assert "LaserCalibration" in capsys.readouterr().out
+    assert main(lab.cli("chips")) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["CHIP", "RUNS", "IV", "IVg", "It", "LIGHT", "DARK", "FIRST", "LAST"]
+    assert out[1].split() == ["Alisson67", "5", "0", "2", "3", "2", "3", "2025-09-05", "2025-09-08"]
+    assert main(lab.cli("chips", "--format", "json")) == 0
+    assert [row["chip_name"] for row in json.loads(capsys.readouterr().out)] == ["Alisson67", "other67"]

@@ -1,0 +1,353 @@
+"""Validation: every finding triggered by a deliberately damaged store, the --fix round trip, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Callable
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from labtui.cli import main
+from labtui.core.layout import run_dir, run_parquet_path
+from labtui.core.lock import LockBusy, WriterLock
+from labtui.core.manifest import write_manifest
+from labtui.core.validate import Finding, apply_fixes, parquet_row_count, validate
+from tests._store_fixtures import REALDATA, Lab, chip67_lab, local, real_store, sha_tree  # noqa: F401
+
+IT = "Alisson_08_sept/It2025-09-08_1.csv"
+IVG = "Alisson_05_sept/IVg2025-09-05_1.csv"
+
+
+@pytest.fixture
+def lab(tmp_path) -> Lab:
+    return chip67_lab(tmp_path)
+
+
+def parquet_of(lab: Lab, source: str):
+    run = lab.run_of(source)
+    return run_parquet_path(lab.config.stage_root, run["proc"], run["date_local"], run["run_id"])
+
+
+def edit_manifest(lab: Lab, change: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+    write_manifest(change(lab.manifest()), lab.config.manifest_path)
+
+
+def by_code(lab: Lab, **options: object) -> dict[str, Finding]:
+    return {finding.code: finding for finding in validate(lab.config, **options).findings}
+
+
+def test_a_fresh_store_is_clean(lab: Lab) -> None:
+    report = validate(lab.config)
+    assert report.findings == [] and report.ok
+    assert report.stats["runs"] == 7 and report.stats["chips"] == 2 and report.stats["calibrations"] == 1
+    assert report.stats["raw_files"] == 7 and report.stats["hashed"] == 0
+
+
+def copy_a_raw_file(lab: Lab) -> None:
+    (lab.raw / "copies").mkdir()
+    shutil.copy2(lab.raw / IT, lab.raw / "copies" / "It.csv")
+    lab.stage()
+
+
+def reject_a_file(lab: Lab) -> None:
+    (lab.raw / "Alisson_08_sept" / "It2025-09-08_9.csv").write_bytes(b"#Procedure: <a.It.It>\r\n")
+    lab.stage()
+
+
+def stage_an_aborted_run(lab: Lab) -> None:
+    lab.write("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"), rows=8)
+    lab.stage()
+
+
+def write_a_bad_reject_record(lab: Lab) -> None:
+    lab.config.rejects_dir.mkdir(exist_ok=True)
+    (lab.config.rejects_dir / "0123.json").write_text("{")
+
+
+def reject_then_delete(lab: Lab) -> None:
+    (lab.raw / "bad.csv").write_bytes(b"nothing")
+    lab.stage()
+    (lab.raw / "bad.csv").unlink()
+
+
+def set_column(source: str, column: str, value: pl.Expr) -> Callable[[Lab], None]:
+    """Damage one manifest row: `column` of the row of `source` becomes `value`."""
+    return lambda lab: edit_manifest(lab, lambda m: m.with_columns(
+        pl.when(pl.col("source_file") == source).then(value).otherwise(pl.col(column)).alias(column)))
+
+
+def add_orphan(lab: Lab) -> None:
+    folder = parquet_of(lab, IT).parent
+    shutil.copytree(folder, folder.with_name("run_id=" + "a" * 16))
+
+
+# Each damage, and the finding it must produce: (code, severity, fixable, an item that must be listed)
+DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
+    "delete a Parquet": (lambda lab: parquet_of(lab, IT).unlink(), "parquet_missing", "error", True, IT),
+    "delete a run folder": (
+        lambda lab: shutil.rmtree(parquet_of(lab, IT).parent), "parquet_missing", "error", True, IT,
+    ),
+    "truncate a Parquet": (
+        lambda lab: os.truncate(parquet_of(lab, IT), parquet_of(lab, IT).stat().st_size // 2),
+        "parquet_unreadable", "error", True, IT,
+    ),
+    "overwrite a Parquet with text": (
+        lambda lab: parquet_of(lab, IT).write_text("run,values\n1,2\n"), "parquet_unreadable", "error", True, IT,
+    ),
+    "add an orphan folder": (add_orphan, "orphan_parquet", "warning", True, "run_id=" + "a" * 16),
+    "n_rows off by one": (
+        set_column(IT, "n_rows", pl.col("n_rows") + 1), "row_count_mismatch", "error", True,
+        "the Parquet has 31 rows, the manifest says 32",
+    ),
+    "duplicate manifest row": (
+        lambda lab: edit_manifest(lab, lambda m: pl.concat([m, m.filter(pl.col("source_file") == IT)])),
+        "duplicate_run_id", "error", True, IT,
+    ),
+    "run_id not 16 hex": (
+        set_column(IT, "run_id", pl.lit("XYZ")), "schema", "error", True,
+        "XYZ Alisson_08_sept/It2025-09-08_1.csv: run_id: String should match pattern",
+    ),
+    "null summary": (set_column(IT, "summary", pl.lit(None)), "null_required", "error", True, "summary: 1 null(s)"),
+    "date_local in UTC": (  # the 22:30 local run is on the next UTC date
+        lambda lab: edit_manifest(lab, lambda m: m.with_columns(date_local=pl.col("start_time_utc").dt.date())),
+        "date_local_mismatch", "error", True, "Alisson_08_sept/It2025-09-08_2.csv",
+    ),
+    "unknown manifest column": (
+        lambda lab: edit_manifest(lab, lambda m: m.with_columns(pl.lit(1).alias("colour"))),
+        "manifest_columns", "error", False, "unknown column colour",
+    ),
+    "delete the manifest": (
+        lambda lab: lab.config.manifest_path.unlink(), "manifest_missing", "error", False, "manifest.parquet",
+    ),
+    "garbage manifest": (
+        lambda lab: lab.config.manifest_path.write_bytes(b"PAR1 not really"), "manifest_unreadable", "error", False,
+        "manifest.parquet",
+    ),
+    "edit a raw file": (
+        lambda lab: (lab.raw / IT).write_bytes((lab.raw / IT).read_bytes() + b"3.1,1e-06,0.0,nan,nan,nan\r\n"),
+        "raw_changed", "warning", True, IT,
+    ),
+    "touch a raw file": (lambda lab: os.utime(lab.raw / IT), "raw_touched", "info", True, IT),
+    "delete a raw file": (lambda lab: (lab.raw / IT).unlink(), "raw_missing", "warning", False, IT),
+    "add a raw file": (
+        lambda lab: lab.write("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00")),
+        "raw_new", "warning", True, "Alisson_09_sept/It2025-09-09_1.csv",
+    ),
+    "copy a raw file": (copy_a_raw_file, "duplicate_content", "warning", False, f"{IT} = copies/It.csv"),
+    "a rejected file": (reject_a_file, "rejects", "warning", False, "Alisson_08_sept/It2025-09-08_9.csv: "),
+    "an aborted run": (stage_an_aborted_run, "incomplete", "warning", False, "Alisson_09_sept/It2025-09-09_1.csv"),
+    "an unreadable reject record": (write_a_bad_reject_record, "reject_unreadable", "warning", True, "0123.json"),
+    "a reject of a deleted file": (reject_then_delete, "rejects_stale", "info", True, "bad.csv"),
+    "an interrupted writer": (
+        lambda lab: (lab.config.manifest_dir / ".dirty").write_text("1234"), "interrupted_writer", "warning", True,
+        ".dirty",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES, ids=list(DAMAGES))
+def test_every_damage_is_found(lab: Lab, damage: str) -> None:
+    harm, code, severity, fixable, item = DAMAGES[damage]
+    harm(lab)
+    report = validate(lab.config)
+    found = {finding.code: finding for finding in report.findings}
+    assert code in found, [f.code for f in report.findings]
+    finding = found[code]
+    assert (finding.severity, finding.fixable) == (severity, fixable)
+    assert finding.count >= 1 and finding.fix
+    assert any(item in listed for listed in finding.items), finding.items
+    assert report.ok == (severity != "error" and not any(f.severity == "error" for f in report.findings))
+
+
+@pytest.mark.parametrize("damage", ["delete the manifest", "garbage manifest", "unknown manifest column"])
+def test_no_orphans_without_a_trustworthy_manifest(lab: Lab, damage: str) -> None:
+    add_orphan(lab)
+    DAMAGES[damage][0](lab)
+    report = validate(lab.config)
+    assert "orphan_parquet" not in {f.code for f in report.findings}
+    apply_fixes(lab.config, report)
+    assert len(list(lab.config.stage_root.glob("proc=*/date=*/run_id=*"))) == 8  # nothing deleted
+
+
+def test_content_change_with_same_size_and_mtime_needs_hash_all(lab: Lab) -> None:
+    path = lab.raw / IT
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[-20] = ord("7") if data[-20] != ord("7") else ord("8")
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert "raw_changed" not in by_code(lab)  # cheap mode trusts size + mtime
+    found = by_code(lab, hash_all=True)
+    assert found["raw_changed"].items == [IT] and found["raw_changed"].restage == (IT,)
+
+
+def test_only_changed_raw_files_are_hashed(lab: Lab) -> None:
+    os.utime(lab.raw / IT)
+    assert validate(lab.config).stats["hashed"] == 1
+    assert validate(lab.config, hash_all=True).stats["hashed"] == 7
+
+
+def test_missing_raw_root_is_reported(tmp_path) -> None:
+    lab = chip67_lab(tmp_path)
+    shutil.rmtree(lab.raw)
+    found = by_code(lab)
+    assert found["raw_root_missing"].severity == "warning" and "raw_missing" not in found
+
+
+def test_an_active_writer_is_mentioned(lab: Lab) -> None:
+    lock = WriterLock(lab.config.lock_path, command="labtui stage")
+    lock.acquire(0)
+    try:
+        assert "labtui stage" in by_code(lab)["writer_active"].items[0]
+    finally:
+        lock.release()
+
+
+def test_a_run_whose_raw_file_is_gone_cannot_be_restaged(lab: Lab) -> None:
+    parquet_of(lab, IT).unlink()
+    (lab.raw / IT).unlink()
+    found = by_code(lab)
+    assert not found["parquet_missing"].fixable and found["parquet_missing"].restage == ()
+
+
+def test_items_are_capped_but_counts_and_targets_are_complete(tmp_path) -> None:
+    lab = Lab(tmp_path)
+    for k in range(60):
+        start = local("2025-09-09 10:00").replace(minute=k % 60, second=k // 60)
+        lab.write(f"d/It2025-09-09_{k}.csv", "It", start=start)
+    lab.stage()
+    for path in lab.config.stage_root.rglob("*.parquet"):
+        path.unlink()
+    finding = by_code(lab)["parquet_missing"]
+    assert finding.count == 60 and len(finding.items) == 50 and len(finding.restage) == 60
+
+
+# -- fixes ---------------------------------------------------------------------------------------------------------
+def test_fix_round_trip_repairs_the_store_and_never_touches_raw_data(lab: Lab) -> None:
+    for damage in ("delete a Parquet", "add an orphan folder", "add a raw file", "edit a raw file",
+                   "an unreadable reject record", "an interrupted writer", "date_local in UTC"):
+        DAMAGES[damage][0](lab)
+    parquet_of(lab, IVG).write_bytes(b"broken")
+    raw_before = sha_tree(lab.raw)
+    before = validate(lab.config)
+    assert not before.ok
+    assert {f.code for f in before.fixable} >= {"parquet_missing", "parquet_unreadable", "orphan_parquet", "raw_new",
+                                                "raw_changed", "reject_unreadable", "interrupted_writer",
+                                                "date_local_mismatch"}
+    done = apply_fixes(lab.config, before)
+    assert done.lines and not done.cancelled
+    after = validate(lab.config)
+    assert after.ok and after.findings == [], [(f.code, f.items) for f in after.findings]
+    assert sha_tree(lab.raw) == raw_before
+    assert lab.manifest().height == 8
+    assert pq.read_metadata(parquet_of(lab, IT)).num_rows == 32  # re-staged from the edited raw file
+
+
+def test_fix_with_a_stale_report_keeps_runs_committed_since(lab: Lab) -> None:
+    folder = parquet_of(lab, IT).parent
+    edit_manifest(lab, lambda m: m.filter(pl.col("source_file") != IT))  # as if a stager died before its commit
+    report = validate(lab.config)
+    assert report.findings[0].code == "orphan_parquet" and report.findings[0].items == [
+        folder.relative_to(lab.config.stage_root).as_posix()
+    ]
+    lab.stage()  # commits the run: the folder the report calls an orphan is referenced again
+    apply_fixes(lab.config, report)
+    assert validate(lab.config).findings == []
+    assert parquet_of(lab, IT).exists()
+
+
+def test_changing_the_zone_is_repaired_by_restaging(lab: Lab) -> None:
+    late = "Alisson_08_sept/It2025-09-08_2.csv"
+    old_folder = parquet_of(lab, late).parent
+    lab.configure(local_tz="UTC")
+    found = by_code(lab)
+    assert found["date_local_mismatch"].restage == (late,)
+    apply_fixes(lab.config, validate(lab.config))
+    assert validate(lab.config).findings == []
+    assert not old_folder.exists() and parquet_of(lab, late).parent.parent.name == "date=2025-09-09"
+
+
+def test_fix_waits_for_the_writer_lock(lab: Lab) -> None:
+    add_orphan(lab)
+    report = validate(lab.config)
+    lock = WriterLock(lab.config.lock_path)
+    lock.acquire(0)
+    try:
+        with pytest.raises(LockBusy):
+            apply_fixes(lab.config, report)  # the lab's lock_timeout_seconds is 0
+    finally:
+        lock.release()
+    assert "orphan_parquet" in by_code(lab)
+
+
+def test_a_cancelled_fix_does_nothing(lab: Lab) -> None:
+    add_orphan(lab)
+    parquet_of(lab, IT).unlink()
+    cancel = threading.Event()
+    cancel.set()
+    done = apply_fixes(lab.config, validate(lab.config), cancel=cancel)
+    assert done.cancelled and done.lines == []
+    assert {"orphan_parquet", "parquet_missing"} <= set(by_code(lab))
+
+
+# -- the footer reader ---------------------------------------------------------------------------------------------
+def test_parquet_row_count_agrees_with_pyarrow(lab: Lab, tmp_path) -> None:
+    frames = {
+        "wide": pl.DataFrame({f"c{k}": range(1000) for k in range(40)}),
+        "nested": pl.DataFrame({"s": [{"a": 1, "b": [1, 2]}] * 7, "t": ["x"] * 7}),
+        "empty": pl.DataFrame({"x": []}, schema={"x": pl.Float64}),
+        "row groups": pl.DataFrame({"x": range(10_000)}),
+    }
+    paths = [lab.config.manifest_path, *lab.config.stage_root.rglob("*.parquet")]
+    for name, frame in frames.items():
+        path = tmp_path / f"{name}.parquet"
+        frame.write_parquet(path, row_group_size=1000, statistics=True)
+        paths.append(path)
+    for path in paths:
+        assert parquet_row_count(path) == pq.read_metadata(path).num_rows, path
+
+
+@pytest.mark.parametrize("content", [b"", b"PAR1", b"PAR1" + b"\x00" * 20 + b"PAR1", b"x" * 100 + b"PAR1"])
+def test_parquet_row_count_rejects_garbage(tmp_path, content: bytes) -> None:
+    path = tmp_path / "bad.parquet"
+    path.write_bytes(content)
+    with pytest.raises((ValueError, IndexError)):
+        parquet_row_count(path)
+
+
+# -- CLI -----------------------------------------------------------------------------------------------------------
+def test_cli_exit_codes_and_json(lab: Lab, capsys) -> None:
+    assert main(lab.cli("validate")) == 0
+    assert "store healthy" in capsys.readouterr().out
+    parquet_of(lab, IT).unlink()
+    assert main(lab.cli("validate")) == 1
+    assert "runs whose Parquet file is missing: 1" in capsys.readouterr().out
+    assert main(lab.cli("validate", "--json")) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False and report["findings"][0]["code"] == "parquet_missing"
+    assert report["findings"][0]["items"][0].endswith(IT)
+
+
+def test_cli_fix(lab: Lab, capsys) -> None:
+    parquet_of(lab, IT).unlink()
+    add_orphan(lab)
+    assert main(lab.cli("validate", "--fix", "-q")) == 0
+    out = capsys.readouterr().out
+    assert "re-staged 1 file(s)" in out and "removed 1 Parquet folder(s)" in out and "store healthy" in out
+    assert validate(lab.config).findings == []
+    assert not run_dir(lab.config.stage_root, "It", lab.run_of(IT)["date_local"], "a" * 16).exists()
+
+
+# -- real data -----------------------------------------------------------------------------------------------------
+@pytest.mark.realdata
+def test_a_fresh_stage_of_the_real_data_passes(real_store, capsys) -> None:
+    report = validate(real_store)
+    assert report.ok
+    assert {f.code: f.severity for f in report.findings} == {"incomplete": "warning", "rejects": "warning"}
+    assert report.stats["runs"] == 552 and report.stats["raw_files"] == 553
+    assert main(["validate", "--raw-root", str(real_store.raw_root), "--stage-root", str(real_store.stage_root)]) == 0
