@@ -1,0 +1,97 @@
+"""Configuration and procedure registry: paths, validation errors that say what is wrong, overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labtui.core.config import ConfigError, extraction_version, find_config, load_config
+from labtui.core.registry import default_registry_path, load_registry
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_relative_paths_resolve_against_the_project_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config_file = write(tmp_path / "lab" / "config" / "labtui.yaml", "raw_root: raw\nstage_root: s/raw_measurements\n")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(config_file)
+    assert config.raw_root == tmp_path / "lab" / "raw"
+    assert config.manifest_path == tmp_path / "lab" / "s" / "_manifest" / "manifest.parquet"
+    assert config.rejects_dir == tmp_path / "lab" / "s" / "_rejects"
+    assert config.histories_dir == tmp_path / "lab" / "histories"
+
+
+def test_cli_overrides_win_and_resolve_against_the_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config_file = write(tmp_path / "labtui.yaml", "raw_root: raw\nworkers: 3\n")
+    monkeypatch.chdir(tmp_path / "..")
+    config = load_config(config_file, raw_root=Path("elsewhere"), workers=None)
+    assert config.raw_root == (tmp_path / ".." / "elsewhere").resolve()
+    assert config.workers == 3
+
+
+def test_config_found_through_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config_file = write(tmp_path / "x.yaml", "local_tz: UTC\n")
+    monkeypatch.setenv("LABTUI_CONFIG", str(config_file))
+    assert find_config() == config_file
+    assert load_config().local_tz == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("local_tz: Mars/Olympus\n", "unknown time zone"),
+        ("workers: 0\n", "workers"),
+        ("raw_root: a\nstage_root: a/b\n", "must not contain each other"),
+        ("no_such_setting: 1\n", "no_such_setting"),
+        ("raw_root: [unclosed\n", "not valid YAML"),
+        ("- a list\n", "mapping"),
+        ("!!python/object/apply:os.system ['echo pwned']\n", "not valid YAML"),
+    ],
+)
+def test_bad_config_says_what_is_wrong(tmp_path: Path, text: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        load_config(write(tmp_path / "labtui.yaml", text))
+
+
+def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_extraction_version_names_the_package_version() -> None:
+    from labtui import __version__
+
+    assert extraction_version().startswith(__version__)
+
+
+def test_registry_knows_every_procedure_of_the_acquisition_software() -> None:
+    registry = load_registry()
+    expected = {"It", "IVg", "IV", "LaserCalibration", "IVgT", "ITt", "Tt", "Vt", "VVg", "ItVg", "ItWl", "Pt", "Pwl", "Stress"}
+    assert expected <= set(registry.procedures)
+    assert registry.canonical("its") == "It" and registry.canonical("ivg") == "IVg" and registry.canonical("x") is None
+    assert not registry.procedures["LaserCalibration"].chip
+    assert default_registry_path().name == "procedures.yaml"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("procedures:\n  ../evil: {}\n", "plain identifier"),
+        ("procedures:\n  X:\n    completeness: {kind: duration, column: t}\n", "period_parameter"),
+        ("procedures: [\n", "invalid"),
+        ("procedures:\n  X:\n    bogus: 1\n", "bogus"),
+    ],
+)
+def test_bad_registry_is_a_config_error(tmp_path: Path, text: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words):
+        load_registry(write(tmp_path / "procedures.yaml", text))
+
+
+def test_missing_registry_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read procedure registry"):
+        load_registry(tmp_path / "none.yaml")
