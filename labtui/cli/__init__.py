@@ -20,7 +20,7 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another writer holds the store; try again later
 EXIT_INTERRUPTED = 130
 
-COMMAND_MODULES = ("stage", "rejects")
+COMMAND_MODULES = ("stage", "rejects", "history", "validate", "export", "demo", "tui")
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -56,8 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
-        parser.print_help()
-        return EXIT_USAGE
+        from labtui.cli.tui import run as run_tui
+
+        args.func = run_tui
     try:
         return int(args.func(args) or EXIT_OK)
     except ConfigError as exc:

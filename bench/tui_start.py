@@ -1,0 +1,117 @@
+"""Cold start of `labtui` to a usable dashboard, and a 10k-run chip history, measured headless.
+
+    .venv/bin/python bench/tui_start.py [--raw ../shared/realdata/raw] [--repeat 5]
+
+Cold start = a fresh Python process (imports, config, manifest read, first paint) until the dashboard shows the
+store's numbers, timed from the parent. Stores: the real data staged once into a temp folder, and a synthetic
+65k-run manifest (the real manifest repeated, one chip holding 10k+ runs). Targets: < 1 s and < 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from labtui.core.config import StagingConfig
+from labtui.core.manifest import read_manifest, write_manifest
+from labtui.core.stager import stage
+
+ROOT = Path(__file__).resolve().parents[1]
+CHILD = """
+import sys, time
+from labtui.core.config import load_config
+from labtui.tui.app import LabApp
+from labtui.tui.dashboard import DashboardScreen
+
+async def until_ready(pilot):
+    while not (isinstance(pilot.app.screen, DashboardScreen) and pilot.app.screen.loaded):
+        await pilot.pause(0.005)
+    print(time.time(), flush=True)
+    pilot.app.exit()
+
+config = load_config(None, raw_root=sys.argv[1], stage_root=sys.argv[2])
+LabApp(config).run(headless=True, size=(120, 40), auto_pilot=until_ready)
+"""
+
+
+def cold_start(raw: Path, stage_root: Path) -> float:
+    started = time.time()
+    out = subprocess.run([sys.executable, "-c", CHILD, str(raw), str(stage_root)], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    return float(out.stdout.split()[-1]) - started
+
+
+def synthetic_manifest(real: StagingConfig, target: Path, copies: int) -> StagingConfig:
+    """The real manifest `copies` times under new paths and run_ids: same chips, 10k+ runs for the busiest."""
+    manifest = read_manifest(real.manifest_path)
+    frames = [
+        manifest.with_columns(
+            run_id=pl.col("run_id").str.slice(0, 10) + pl.lit(f"{k:06x}"),
+            source_file=pl.lit(f"copy{k}/") + pl.col("source_file"),
+            start_time_utc=pl.col("start_time_utc") + pl.duration(days=30 * k),
+        )
+        for k in range(copies)
+    ]
+    config = StagingConfig(raw_root=real.raw_root, stage_root=target / "raw_measurements")
+    write_manifest(pl.concat(frames), config.manifest_path)
+    return config
+
+
+async def history_timings(config: StagingConfig) -> tuple[int, dict[str, float]]:
+    """In-process, once the dashboard is idle: open the busiest chip's history, filter by procedure, sort, scroll."""
+    from labtui.tui.app import LabApp
+    from labtui.tui.history import HistoryScreen
+
+    app = LabApp(config)
+    timings: dict[str, float] = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        started = time.perf_counter()
+        while not app.screen.loaded or app.last_validation is None:  # the dashboard validates in the background
+            await pilot.pause(0.01)
+        timings["dashboard + background validation"] = time.perf_counter() - started
+        busiest = app.store.chips().sort("n_runs", descending=True).row(0, named=True)
+        for label, key in (("open", None), ("filter t", "t"), ("sort o", "o"), ("scroll to end", "end")):
+            started = time.perf_counter()
+            if key is None:
+                await app.push_screen(HistoryScreen(busiest["chip_group"], busiest["chip_number"]))
+            else:
+                await pilot.press(key)
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            timings[label] = time.perf_counter() - started
+    return busiest["n_runs"], timings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--raw", type=Path, default=ROOT.parent / "shared" / "realdata" / "raw")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--copies", type=int, default=118, help="65k runs from the real data's 552")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="labtui-bench-") as tmp:
+        real = StagingConfig(raw_root=args.raw, stage_root=Path(tmp) / "real" / "raw_measurements")
+        stage(real)
+        big = synthetic_manifest(real, Path(tmp) / "big", args.copies)
+        for name, config, target in (("real data", real, 1.0), ("65k runs", big, 2.0)):
+            runs = read_manifest(config.manifest_path).height
+            times = [cold_start(config.raw_root, config.stage_root) for _ in range(args.repeat)]
+            verdict = "ok" if statistics.median(times) < target else "TOO SLOW"
+            print(f"cold start, {name} ({runs} runs): median {statistics.median(times):.2f} s, "
+                  f"min {min(times):.2f} s, max {max(times):.2f} s  (target < {target:.0f} s: {verdict})")
+        runs, timings = asyncio.run(history_timings(big))
+        print(f"65k runs, in-process (times include the harness's settling): the history of a {runs}-run chip: "
+              + ", ".join(f"{label} {seconds * 1000:.0f} ms" for label, seconds in timings.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The terminal app: thin screens over the engine. The only package that imports Textual."""

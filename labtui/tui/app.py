@@ -1,0 +1,124 @@
+"""The labtui app: a dashboard and one screen per task, over a cached view of the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from labtui.core.config import StagingConfig
+from labtui.core.validate import ValidationReport
+from labtui.tui.base import FilteredScreen, LabScreen
+from labtui.tui.chips import ChipsScreen
+from labtui.tui.dashboard import DashboardScreen
+from labtui.tui.dialogs import HelpDialog
+from labtui.tui.history import HistoryScreen
+from labtui.tui.messages import PlotRequested, StoreChanged
+from labtui.tui.plot import PlotScreen, plot_rows
+from labtui.tui.rejects import RejectsScreen
+from labtui.tui.stage import StageScreen
+from labtui.tui.store import Signature, Store, short_path
+from labtui.tui.table import FrameTable
+from labtui.tui.validate import ValidateScreen
+
+DARK, LIGHT = "textual-dark", "textual-light"
+TASKS: dict[str, type[Screen]] = {"chips": ChipsScreen, "rejects": RejectsScreen, "validate": ValidateScreen}
+STORE_POLL_SECONDS = 2.0
+
+
+class LabApp(App[None]):
+    """Keyboard-only; everything slow (staging, validation, big histories) runs in workers."""
+
+    CSS_PATH = Path(__file__).with_name("labtui.tcss")  # absolute, so subclasses elsewhere find it
+    TITLE = "labtui"
+    BINDINGS = [
+        Binding("s", "stage", "Stage", id="stage"),
+        Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("ctrl+t", "toggle_theme", "Theme", id="theme"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(self, config: StagingConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.store = Store(config)
+        self.last_validation: ValidationReport | None = None  # shown on the dashboard
+        self.validated: Signature | None = None  # the store's signature when last_validation was made
+        self.sub_title = short_path(config.store_root)
+        self.set_keymap(config.keys)
+        self._signature = self.store.signature()
+
+    def on_mount(self) -> None:
+        self.theme = DARK
+        unknown = sorted(set(self.config.keys) - binding_ids())
+        if unknown:
+            known = ", ".join(sorted(binding_ids()))
+            self.notify(f"config keys: unknown action(s) {', '.join(unknown)}; known: {known}",
+                        severity="warning", timeout=10)
+        self.push_screen(DashboardScreen())
+        self.set_interval(STORE_POLL_SECONDS, self.check_store)
+
+    def record_validation(self, report: ValidationReport, signature: Signature) -> None:
+        self.last_validation, self.validated = report, signature
+
+    def check_store(self) -> None:
+        """Tell every open screen when the store changed, whoever changed it (this app or a `labtui stage`)."""
+        signature = self.store.signature()
+        if signature != self._signature:
+            self._signature = signature
+            for screen in self.screen_stack:
+                screen.post_message(StoreChanged())
+
+    # -- actions ----------------------------------------------------------------------------------------------
+    def action_open(self, name: str) -> None:
+        kind = TASKS[name]
+        if not self._reveal(kind):
+            self.push_screen(kind())
+
+    def action_stage(self) -> None:
+        """A staging in progress is shown again rather than started twice."""
+        if not self._reveal(StageScreen, lambda screen: screen.running):
+            self.push_screen(StageScreen())
+
+    def _reveal(self, kind: type[Screen], wanted: Callable[[Screen], bool] = lambda screen: True) -> bool:
+        """Go back to an open screen of this kind instead of stacking a second one; False when none is open."""
+        for depth, screen in enumerate(reversed(self.screen_stack)):
+            if isinstance(screen, kind) and wanted(screen):
+                for _ in range(depth):
+                    self.pop_screen()
+                return True
+        return False
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpDialog):
+            self.push_screen(HelpDialog(self.screen))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT if self.theme == DARK else DARK
+
+    def on_plot_requested(self, message: PlotRequested) -> None:
+        self.push_screen(PlotScreen(plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz), self.config))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette lists every key of the current screen next to Textual's own commands."""
+        builtin = list(super().get_system_commands(screen))
+        yield from builtin
+        names = {command.title for command in builtin}
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.system or not active.enabled or binding.description in names:
+                continue
+            names.add(binding.description)
+            yield SystemCommand(binding.description, f"key: {self.get_key_display(binding)}",
+                                partial(self.run_action, binding.action, active.node))
+
+
+def binding_ids() -> set[str]:
+    """The actions `config.keys` can remap."""
+    classes = (LabApp, LabScreen, FilteredScreen, DashboardScreen, ChipsScreen, HistoryScreen, StageScreen,
+               RejectsScreen, ValidateScreen, FrameTable, PlotScreen)
+    return {binding.id for cls in classes for binding in cls.BINDINGS if isinstance(binding, Binding) and binding.id}

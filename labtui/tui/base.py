@@ -1,0 +1,58 @@
+"""What every screen shares: Esc goes back, a help text for `?`, a reload when the store changes, and an error
+dialog when one of its workers fails."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Input
+from textual.worker import Worker, WorkerState
+
+from labtui.tui.dialogs import ErrorDialog
+from labtui.tui.messages import StoreChanged
+
+if TYPE_CHECKING:
+    from labtui.tui.app import LabApp
+
+
+class LabScreen(Screen[None]):
+    HELP = ""  # shown by `?` above the list of keys
+
+    BINDINGS = [Binding("escape", "back", "Back", id="back")]
+
+    @property
+    def lab(self) -> LabApp:
+        return cast("LabApp", self.app)
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def on_store_changed(self, _: StoreChanged) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        """Read again what the screen shows; runs its loading in a worker."""
+        raise NotImplementedError
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failing worker becomes a readable dialog, never a crash or a silent hang. Screens that expect an
+        error (another writer holds the lock) handle it first and call `prevent_default()`."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            self.app.push_screen(ErrorDialog("Something went wrong", f"{type(error).__name__}: {error}"))
+
+
+class FilteredScreen(LabScreen):
+    """A screen with a `#filter` field that `/` jumps to."""
+
+    BINDINGS = [Binding("slash", "filter", "Filter", id="filter", priority=True)]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`/` is a priority key so that the keys typed right after it reach the field (focus moves at once, before
+        they are dispatched); inside the field it is just a character."""
+        return not (action == "filter" and isinstance(self.focused, Input))
+
+    def action_filter(self) -> None:
+        self.set_focus(self.query_one("#filter", Input))

@@ -1,0 +1,95 @@
+"""Chips: a type-to-filter list; Enter opens a chip's history."""
+
+from __future__ import annotations
+
+import asyncio
+
+import polars as pl
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header, Input
+
+from labtui.tui.base import FilteredScreen
+from labtui.tui.history import HistoryScreen
+from labtui.tui.table import Column, FrameTable
+
+_NOT_PROCS = {"n_runs", "n_light", "n_dark"}
+
+
+def chip_columns(chips: pl.DataFrame) -> list[Column]:
+    """Group + number, then runs per procedure as the store has them, light/dark and dates."""
+    procs = [name for name in chips.columns if name.startswith("n_") and name not in _NOT_PROCS]
+    return [
+        Column("chip_name", "chip"),
+        Column("n_runs", "runs", right=True),
+        *(Column(name, name[2:], right=True) for name in procs),
+        Column("n_light", "💡", right=True),
+        Column("n_dark", "🌙", right=True),
+        Column("first_date", "first"),
+        Column("last_date", "last"),
+    ]
+
+
+def filter_chips(chips: pl.DataFrame, text: str) -> pl.DataFrame:
+    """Every word must match the chip's name (group + number), case-insensitively."""
+    name = pl.col("chip_name").fill_null("").str.to_lowercase()
+    return chips.filter(pl.all_horizontal(name.str.contains(word, literal=True) for word in text.lower().split()))
+
+
+class ChipsScreen(FilteredScreen):
+    HELP = (
+        "Every chip in the store with its runs per procedure. Type to filter (e.g. `alis 67`), ↓ or tab to the list, "
+        "enter to open the chip's history."
+    )
+    BINDINGS = [
+        Binding("down", "focus_list", "To the list", show=False),  # reached only from the filter field
+    ]
+    AUTO_FOCUS = "#filter"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chips = pl.DataFrame()
+        self.columns: list[Column] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="type to filter: group, number…", id="filter")
+        yield FrameTable([], key="chip_key", id="chips")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Chips"
+        self.reload()
+
+    def reload(self) -> None:
+        self.load()
+
+    @work(group="load", exclusive=True, exit_on_error=False)
+    async def load(self) -> None:
+        chips = await asyncio.to_thread(self.lab.store.chips)
+        self.chips = chips.with_columns(
+            pl.concat_str(pl.col("chip_group").fill_null(""), pl.lit("|"), pl.col("chip_number").cast(pl.String))
+            .alias("chip_key")
+        )
+        self.columns = chip_columns(chips)
+        self._filter()
+
+    @on(Input.Changed, "#filter")
+    def _filter(self) -> None:
+        text = self.query_one("#filter", Input).value
+        shown = filter_chips(self.chips, text) if text.strip() and self.chips.height else self.chips
+        self.query_one(FrameTable).show(shown, columns=self.columns)
+        self.sub_title = f"{shown.height} of {self.chips.height}" if text.strip() else f"{self.chips.height} chips"
+
+    @on(Input.Submitted, "#filter")
+    def _open_first(self) -> None:
+        self.query_one(FrameTable).action_choose()
+
+    def action_focus_list(self) -> None:
+        self.set_focus(self.query_one(FrameTable))
+
+    @on(FrameTable.Chosen, "#chips")
+    def _open(self, event: FrameTable.Chosen) -> None:
+        row = event.row
+        self.app.push_screen(HistoryScreen(row["chip_group"], row["chip_number"]))

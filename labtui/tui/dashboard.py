@@ -1,0 +1,123 @@
+"""The first screen: the state of the store at a glance, one key to each task."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.widgets import Footer, Header, Static
+
+from labtui.tui.base import LabScreen
+from labtui.tui.store import Status, describe_holder, short_path
+
+CARDS = (  # id, title, the binding id of the key that acts on it
+    ("runs", "Runs", None),
+    ("chips", "Chips", "chips"),
+    ("staged", "Last staging", None),
+    ("waiting", "Waiting raw files", "stage"),
+    ("rejects", "Rejects", "rejects"),
+    ("validation", "Last validation", "validate"),
+)
+
+
+class DashboardScreen(LabScreen, inherit_bindings=False):
+    HELP = (
+        "The state of the store: runs and chips staged, new raw files waiting to be staged, rejected files and the "
+        "last validation. Every task is one key away; ctrl+p lists them all."
+    )
+    BINDINGS = [
+        Binding("c", "app.open('chips')", "Chips", id="chips"),
+        Binding("r", "app.open('rejects')", "Rejects", id="rejects"),
+        Binding("v", "app.open('validate')", "Validate", id="validate"),
+    ]
+
+    loaded = False  # the store's numbers are on screen (what a cold start waits for)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Grid(id="cards"):
+            for card_id, title, _ in CARDS:
+                card = Static("…", id=card_id, classes="card")
+                card.border_title = title
+                yield card
+        yield Static(id="paths")
+        yield Static(id="lock", classes="notice")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Dashboard"
+        config = self.lab.config
+        self.query_one("#paths", Static).update(
+            Text.assemble(("raw files: ", "bold"), short_path(config.raw_root), ("   store: ", "bold"),
+                          short_path(config.store_root))
+        )
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        self._show_keys()
+        self._show_validation()
+        self.load_status()
+        self.load_waiting()
+
+    @work(group="status", exclusive=True, exit_on_error=False)
+    async def load_status(self) -> None:
+        self._show_status(await asyncio.to_thread(self.lab.store.status))
+        if self.app.screen is self and self.lab.validated != self.lab.store.signature():
+            self.revalidate()  # after the numbers (it must not delay a usable dashboard), and only when in view
+
+    @work(group="waiting", exclusive=True, exit_on_error=False)
+    async def load_waiting(self) -> None:
+        waiting = await asyncio.to_thread(self.lab.store.waiting)
+        if waiting is None:
+            self._card("waiting", "—", "the raw folder is missing")
+        else:
+            detail = "new or changed since the last staging" if waiting else "all staged"
+            self._card("waiting", f"{len(waiting)}", detail)
+
+    @work(group="validate", exclusive=True, exit_on_error=False)
+    async def revalidate(self) -> None:
+        """The store changed since the last validation (or none ran yet): check it again, in the background."""
+        self._card("validation", "checking…", "")
+        self.lab.record_validation(*await asyncio.to_thread(self.lab.store.validate))
+        self._show_validation()
+
+    def _card(self, card_id: str, value: str, detail: str) -> None:
+        self.query_one(f"#{card_id}", Static).update(Text.assemble((value, "bold"), "\n", (detail, "dim")))
+
+    def _show_status(self, status: Status) -> None:
+        procs = " · ".join(f"{proc} {n}" for proc, n in status.procs.items())
+        self._card("runs", f"{status.runs}", procs or "none yet")
+        self._card("chips", f"{status.chips}", "by group and number")
+        if status.last_staged_utc is None:
+            self._card("staged", "never", "press s to stage the raw files")
+        else:
+            local = status.last_staged_utc.astimezone(self.lab.config.zone)
+            self._card("staged", local.strftime("%Y-%m-%d %H:%M"), self.lab.config.local_tz)
+        self._card("rejects", f"{status.rejects}", "files that could not be staged" if status.rejects else "none")
+        lock = self.query_one("#lock", Static)
+        zone = self.lab.config.zone
+        lock.update(f"⚠ staging in progress: {describe_holder(status.holder, zone)}" if status.holder else "")
+        lock.display = status.holder is not None
+        self.loaded = True
+
+    def _show_validation(self) -> None:
+        report = self.lab.last_validation
+        if report is None:
+            return
+        counts = report.counts()
+        value = "✔ healthy" if report.ok else f"✘ {counts['error']} error(s)"
+        self._card("validation", value, f"{counts['warning']} warning(s), {counts['info']} info")
+
+    def _show_keys(self) -> None:
+        """Each card's subtitle names the key that acts on it, as remapped in `config.keys`."""
+        keys = {active.binding.id: self.app.get_key_display(active.binding) for active in self.active_bindings.values()}
+        for card_id, _, binding_id in CARDS:
+            if binding_id is not None and binding_id in keys:
+                self.query_one(f"#{card_id}", Static).border_subtitle = f"{keys[binding_id]} →"

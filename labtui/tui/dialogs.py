@@ -1,0 +1,96 @@
+"""Modal screens: an error, a yes/no question, the fields of one record, the keys of a screen."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+class DialogBox(VerticalScroll):
+    """The dialog's frame; it takes the focus, so arrows and j/k scroll a long body."""
+
+    BINDINGS = [
+        Binding("j", "scroll_down", "Scroll down", show=False),
+        Binding("k", "scroll_up", "Scroll up", show=False),
+    ]
+
+
+class Dialog(ModalScreen[bool]):
+    """A framed box over the current screen; Esc closes it."""
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+    hint = "esc close"
+
+    def __init__(self, title: str, body: object) -> None:
+        super().__init__()
+        self.box_title = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with DialogBox(id="dialog") as box:
+            box.border_title = self.box_title
+            yield Static(self.body, id="dialog-body")
+            yield Static(self.hint, id="dialog-hint")
+
+    def action_close(self) -> None:
+        self.dismiss(False)
+
+
+class ErrorDialog(Dialog):
+    """A worker failed: say what happened instead of crashing or hanging."""
+
+    BINDINGS = [Binding("enter", "close", "Close", show=False)]
+    DEFAULT_CLASSES = "error"
+
+
+class ConfirmDialog(Dialog):
+    """A yes/no question before anything that changes the store."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n", "answer(False)", "No")]
+    hint = "y yes · n / esc no"
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class FieldsDialog(Dialog):
+    """Every field of one record (a manifest row), one per line."""
+
+    def __init__(self, title: str, fields: Iterable[tuple[str, object]]) -> None:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        for name, value in fields:
+            table.add_row(name, Text("—" if value is None else str(value)))
+        super().__init__(title, table)
+
+
+class HelpDialog(Dialog):
+    """What the screen below is for and every key it answers to, from its live bindings (remaps included)."""
+
+    BINDINGS = [Binding("question_mark,f1", "close", "Close", show=False)]
+
+    def __init__(self, screen: Screen) -> None:
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(style="bold", no_wrap=True)
+        keys.add_column()
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.system or binding.description in seen:
+                continue
+            seen.add(binding.description)
+            same = [b.binding for b in screen.active_bindings.values() if b.binding.description == binding.description]
+            keys.add_row(" ".join(screen.app.get_key_display(b) for b in same), escape(binding.description))
+        body = Table.grid()
+        body.add_row(Text(getattr(screen, "HELP", "") or "", style="italic"))
+        body.add_row("")
+        body.add_row(keys)
+        super().__init__(f"Help — {screen.title or screen.app.title}", body)

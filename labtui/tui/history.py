@@ -1,0 +1,238 @@
+"""A chip's history: the `labtui history` table, filtered and sorted in Polars, shown a screenful at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, replace
+
+import polars as pl
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header, Input, Static
+
+from labtui.core.history import HISTORY_COLUMNS, HistoryFilter, timeline
+from labtui.tui.base import FilteredScreen
+from labtui.tui.dialogs import FieldsDialog
+from labtui.tui.messages import PlotRequested
+from labtui.tui.table import Column, FrameTable
+
+
+def _trimmed(column: str) -> pl.Expr:
+    """5.0 → "5", -0.35 → "-0.35": numbers as the lab writes them."""
+    return pl.col(column).cast(pl.String).str.replace(r"\.0$", "")
+
+
+COLUMNS = [  # (column, sort key): the sort key is a value column, never display text
+    (Column("seq", "seq", right=True), "seq"),
+    (Column("date", "date"), "start_time_utc"),
+    (Column("time_hms", "time"), "start_time_utc"),
+    (Column("proc", "proc"), "proc"),
+    (Column("light", "💡", width=2), "has_light"),
+    # the summary repeats icon, procedure and chip, which have their own columns here
+    (Column("summary", "summary", pl.col("summary").str.splitn(" ", 4).struct.field("field_3"), max_width=56),
+     None),
+    (Column("vg", "Vg V", right=True), "vg_order"),
+    (Column("vds_v", "Vds V", _trimmed("vds_v"), right=True), "vds_v"),
+    (Column("laser_voltage_v", "VL V", _trimmed("laser_voltage_v"), right=True), "laser_voltage_v"),
+    # a dark run keeps the last wavelength: showing it would suggest light
+    (Column("laser_wavelength_nm", "λ nm", pl.when(pl.col("has_light")).then(_trimmed("laser_wavelength_nm")),
+            right=True), "laser_wavelength_nm"),
+    (Column("duration_s", "dur s", pl.col("duration_s").round(0).cast(pl.Int64), right=True), "duration_s"),
+    (Column("n_rows", "rows", right=True), "n_rows"),
+    (Column("is_complete", "done", pl.when(pl.col("is_complete")).then(pl.lit("✓")).otherwise(pl.lit("aborted"))),
+     "is_complete"),
+    (Column("information", "information", max_width=40), "information"),
+]
+SORTABLE = [(column.title, key) for column, key in COLUMNS if key is not None and column.key != "time_hms"]
+LIGHT_STATES = (None, True, False)
+LIGHT_NAMES = {None: "light+dark", True: "💡 light", False: "🌙 dark"}
+
+
+@dataclass(frozen=True)
+class View:
+    """What the user chose to see; applied to the chip's full history off the UI thread."""
+
+    proc: str | None = None
+    light: bool | None = None
+    text: str = ""
+    sort: int = 0  # index into SORTABLE
+    descending: bool = False
+
+    def apply(self, runs: pl.DataFrame) -> pl.DataFrame:
+        chosen = HistoryFilter(procs=(self.proc,) if self.proc else (), light=self.light, text=self.text or None)
+        key = SORTABLE[self.sort][1]
+        by = list(dict.fromkeys([key, "seq"]))  # seq breaks ties, so equal keys keep the history's order
+        return runs.filter(chosen.expression()).sort(by, descending=self.descending, nulls_last=True)
+
+    def describe(self) -> str:
+        title, _ = SORTABLE[self.sort]
+        arrow = "↓" if self.descending else "↑"
+        parts = [f"proc: {self.proc or 'all'}", LIGHT_NAMES[self.light], f"sort: {title} {arrow}"]
+        if self.text:
+            parts.append(f"text: “{self.text}”")
+        return " · ".join(parts)
+
+
+def load_history(manifest: pl.DataFrame, group: str | None, number: int, tz: str) -> pl.DataFrame:
+    """The chip's history as `labtui history` builds it; the group is exact (None is a group of its own here)."""
+    runs = manifest.filter((pl.col("chip_number") == number) & pl.col("chip_group").eq_missing(group))
+    return timeline(runs, tz=tz).with_columns(vg_order=pl.coalesce("vg_fixed_v", "vg_start_v"))
+
+
+class HistoryScreen(FilteredScreen):
+    HELP = (
+        "Every run of the chip, oldest first; seq numbers the whole history and never changes with a filter. "
+        "t and l filter by procedure and light, / by text in the information note or summary. space selects "
+        "runs for p (plot) and y / Y (copy), enter shows every field of a run."
+    )
+    AUTO_FOCUS = "#runs"
+    BINDINGS = [
+        Binding("space", "select", "Select", id="select"),
+        Binding("a", "select_all", "Select all/none shown", id="select_all", show=False),
+        Binding("p", "plot", "Plot", id="plot"),
+        Binding("t", "cycle_proc", "Procedure", id="proc_filter"),
+        Binding("l", "cycle_light", "Light/dark", id="light_filter"),
+        Binding("o", "cycle_sort", "Sort", id="sort"),
+        Binding("O", "reverse_sort", "Reverse sort", id="sort_reverse", show=False),
+        Binding("y", "copy_paths", "Copy paths", id="copy_paths"),
+        Binding("Y", "copy_rows", "Copy rows as TSV", id="copy_rows", show=False),
+    ]
+
+    def __init__(self, group: str | None, number: int, *, focus_run: str | None = None) -> None:
+        super().__init__()
+        self.group = group
+        self.number = number
+        self.focus_run = focus_run
+        self.runs = pl.DataFrame()
+        self.view = View()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="/ filter: text in information or summary", id="filter")
+        yield FrameTable([column for column, _ in COLUMNS], key="run_id", selectable=True, id="runs")
+        yield Static(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"History · {self.group or ''}{self.number}"
+        self.reload()
+
+    def reload(self) -> None:
+        self.load()
+
+    @work(group="load", exclusive=True, exit_on_error=False)
+    async def load(self) -> None:
+        store, group, number, tz = self.lab.store, self.group, self.number, self.lab.config.local_tz
+        self.runs = await asyncio.to_thread(lambda: load_history(store.manifest(), group, number, tz))
+        table = self.query_one(FrameTable)
+        table.selected &= set(self.runs["run_id"].to_list())  # runs re-staged under a new id are gone
+        self.show_view()
+
+    @work(group="view", exclusive=True, exit_on_error=False)
+    async def show_view(self) -> None:
+        shown = await asyncio.to_thread(self.view.apply, self.runs)
+        table = self.query_one(FrameTable)
+        table.show(shown, keep=self.focus_run)
+        self.focus_run = None
+        self._status()
+
+    def _status(self) -> None:
+        table = self.query_one(FrameTable)
+        shown = f"{self.runs.height} runs"
+        if table.frame.height != self.runs.height:
+            shown = f"{table.frame.height} of {shown}"
+        selected = f" · {len(table.selected)} selected" if table.selected else ""
+        self.query_one("#status", Static).update(f"{shown}{selected} · {self.view.describe()}")
+
+    def _set_view(self, **changes: object) -> None:
+        self.view = replace(self.view, **changes)
+        self.show_view()
+
+    # -- filters and sort -------------------------------------------------------------------------------------
+    @on(Input.Changed, "#filter")
+    def _text_changed(self, event: Input.Changed) -> None:
+        self._set_view(text=event.value.strip())
+
+    @on(Input.Submitted, "#filter")
+    def _text_done(self) -> None:
+        self.set_focus(self.query_one(FrameTable))
+
+    def action_back(self) -> None:
+        """Esc leaves the filter field first (keeping the filter), then the screen."""
+        if isinstance(self.focused, Input):
+            self.set_focus(self.query_one(FrameTable))
+        else:
+            super().action_back()
+
+    def action_cycle_proc(self) -> None:
+        procs = [None, *sorted(self.runs["proc"].unique().to_list())] if self.runs.height else [None]
+        current = procs.index(self.view.proc) if self.view.proc in procs else 0
+        self._set_view(proc=procs[(current + 1) % len(procs)])
+
+    def action_cycle_light(self) -> None:
+        self._set_view(light=LIGHT_STATES[(LIGHT_STATES.index(self.view.light) + 1) % len(LIGHT_STATES)])
+
+    def action_cycle_sort(self) -> None:
+        self._set_view(sort=(self.view.sort + 1) % len(SORTABLE), descending=False)
+
+    def action_reverse_sort(self) -> None:
+        self._set_view(descending=not self.view.descending)
+
+    # -- selection and actions --------------------------------------------------------------------------------
+    def action_select(self) -> None:
+        table = self.query_one(FrameTable)
+        table.toggle_selected()
+        table.action_move(1)
+        self._status()
+
+    def action_select_all(self) -> None:
+        table = self.query_one(FrameTable)
+        shown = set(table.frame["run_id"].to_list())
+        table.selected = table.selected - shown if shown <= table.selected else table.selected | shown
+        table.refresh()
+        self._status()
+
+    def chosen(self) -> pl.DataFrame:
+        """The selected runs (filters do not unselect), else the run under the cursor: what an action applies to."""
+        table = self.query_one(FrameTable)
+        if table.selected:
+            return self.runs.filter(pl.col("run_id").is_in(list(table.selected)))
+        return table.frame.slice(table.cursor, 1)
+
+    def action_plot(self) -> None:
+        rows = self.chosen()
+        if rows.height:
+            self.post_message(PlotRequested(tuple(rows["run_id"].to_list())))
+
+    def action_copy_paths(self) -> None:
+        rows = self.chosen()
+        paths = [str(self.lab.store.raw_path(source)) for source in rows["source_file"].to_list()]
+        self._copy("\n".join(paths), f"{len(paths)} raw file path(s)")
+
+    def action_copy_rows(self) -> None:
+        rows = self.chosen()
+        self._copy(rows.select(HISTORY_COLUMNS).write_csv(separator="\t"), f"{rows.height} row(s) as TSV")
+
+    def _copy(self, text: str, what: str) -> None:
+        if text.strip():
+            self.app.copy_to_clipboard(text)
+            self.notify(f"copied {what}", title="Clipboard")
+
+    @on(FrameTable.Chosen, "#runs")
+    def _detail(self, event: FrameTable.Chosen) -> None:
+        dialog = run_dialog(self.lab.store.manifest(), event.row["run_id"])
+        if dialog is not None:
+            self.app.push_screen(dialog)
+
+
+def run_dialog(manifest: pl.DataFrame, run_id: str) -> FieldsDialog | None:
+    """Every manifest field of a run, its header parameters spelled out."""
+    rows = manifest.filter(pl.col("run_id") == run_id)
+    if not rows.height:
+        return None
+    fields = rows.row(0, named=True)
+    parameters = json.loads(fields.pop("parameters") or "{}")
+    items = [*fields.items(), *((f"· {key}", value) for key, value in parameters.items())]
+    return FieldsDialog(f"Run {run_id} · {fields['source_file']}", items)

@@ -1,0 +1,453 @@
+"""The plot screen: the selected runs drawn in the terminal, one procedure group at a time.
+
+Parquet is read once, in a worker. Every key press, resize and theme change re-shapes the cached arrays with
+`labtui.core.plotdata.shape` and redraws, which is what keeps iterating on a plot instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import polars as pl
+from textual import on, work
+from textual.app import ComposeResult, RenderResult
+from textual.binding import Binding
+from textual.color import Color
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Footer, Header, Input, Static, Tab, Tabs
+from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
+
+from labtui.core.atomic import atomic_write
+from labtui.core.config import StagingConfig
+from labtui.core.history import CHIP_KEYS, RUN_ORDER, timeline
+from labtui.core.plotdata import (
+    Baseline,
+    GmMethod,
+    LoadedGroup,
+    PlotOptions,
+    PlotSpec,
+    Series,
+    export_file_name,
+    export_frame,
+    group_by_proc,
+    load_selection,
+    shape,
+)
+from labtui.core.plotdata.load import run_ident
+from labtui.tui.base import LabScreen
+
+RGB = tuple[int, int, int]
+
+# Contrast ≥ 3:1 (WCAG, graphics) against the surface of every built-in Textual theme of that brightness.
+SERIES_COLORS: dict[bool, tuple[RGB, ...]] = {
+    True: ((86, 180, 233), (255, 160, 60), (90, 210, 120), (255, 120, 120), (190, 160, 255),
+           (240, 220, 90), (255, 140, 215), (80, 220, 210), (170, 210, 60), (255, 190, 150)),
+    False: ((0, 90, 170), (190, 75, 0), (0, 120, 55), (190, 20, 40), (110, 60, 170),
+            (120, 95, 0), (170, 35, 125), (0, 115, 125), (80, 105, 0), (140, 70, 40)),
+}
+LINE, DOTS, DIRAC = "braille", "·", "◆"  # backward sweep legs are dotted, so the two legs read apart
+SWATCH = {LINE: "━━", DOTS: "··"}
+
+# The option each key changes; a key shows in the footer only where its option applies (`controls`).
+ACTION_CONTROLS = {
+    "cycle_baseline": "baseline",
+    "baseline_time": "baseline",
+    "toggle_log": "log_y",
+    "toggle_gm": "gm",
+    "cycle_gm_method": "gm_method",
+}
+BASELINE_TEXT = {
+    Baseline.RAW: "I, no baseline",
+    Baseline.FIRST: "ΔI = I − I(first point)",
+    Baseline.AUTO: "ΔI = I − I(just before laser ON)",
+}
+GM_METHOD_TEXT = {GmMethod.GRADIENT: "plain gradient", GmMethod.SAVGOL: "Savitzky–Golay {window} pts, order {order}"}
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Plot colours for the current theme: data colours by canvas brightness, marks from the theme's ink."""
+
+    series: tuple[RGB, ...]
+    span: RGB  # laser-ON edges: present but quieter than the data
+    marker: RGB  # Dirac points: the theme's own text colour, the strongest contrast there is
+
+    def color(self, run_index: int) -> RGB:
+        return self.series[run_index % len(self.series)]
+
+
+def palette_for(theme_variables: Mapping[str, str]) -> Palette:
+    """The palette for a theme, from the same `surface` variable PlotextPlot paints its canvas with."""
+    canvas = Color.parse(theme_variables["surface"])
+    ink = Color.parse(theme_variables["foreground"])
+    if ink.ansi is not None:  # ansi themes leave the text colour to the terminal: use plain black or white
+        ink = canvas.get_contrast_text(1.0)
+    return Palette(SERIES_COLORS[canvas.brightness < 0.5], ink.blend(canvas, 0.5).rgb, ink.rgb)
+
+
+def plot_rows(manifest: pl.DataFrame, run_ids: Iterable[str], tz: str) -> pl.DataFrame:
+    """Manifest rows of the chosen runs, with their `seq` in their chip's history, in history order."""
+    chosen = manifest.filter(pl.col("run_id").is_in(list(run_ids)))
+    histories = manifest.join(chosen.select(CHIP_KEYS).unique(), on=list(CHIP_KEYS), how="semi", nulls_equal=True)
+    seqs = timeline(histories, tz=tz).select("run_id", "seq")
+    return chosen.join(seqs, on="run_id", how="left").sort(RUN_ORDER, nulls_last=True)
+
+
+def runs_text(runs: pl.DataFrame) -> str:
+    """`seq 3–5, 9`: which runs of the history are drawn; runs without a seq by date and queue index."""
+    rows = runs.to_dicts()
+    seqs = sorted({row.get("seq") for row in rows}, key=lambda seq: (seq is None, seq))
+    if not rows or None in seqs:
+        return ", ".join(run_ident(row) for row in rows)
+    ranges: list[list[int]] = []
+    for seq in seqs:
+        if ranges and seq == ranges[-1][-1] + 1:
+            ranges[-1].append(seq)
+        else:
+            ranges.append([seq])
+    return "seq " + ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in ranges)
+
+
+def controls(kind: str, options: PlotOptions) -> tuple[str, ...]:
+    """The options that change what a procedure's plot shows right now (log does not apply to gm)."""
+    match kind:
+        case "It":
+            return ("baseline",)
+        case "IVg":
+            return ("gm", "gm_method") if options.gm else ("gm", "log_y")
+        case "IV":
+            return ("log_y",)
+    return ()
+
+
+def view_parts(kind: str, options: PlotOptions) -> list[tuple[str, str]]:
+    """(status text, file-name tag) of each active option, so the status line and the export name agree."""
+    parts = []
+    for control in controls(kind, options):
+        match control:
+            case "baseline" if options.baseline is Baseline.FIXED:
+                at = options.baseline_time_s
+                parts.append((f"ΔI = I − I(t = {at:g} s)", f"dI-t{at:g}s"))
+            case "baseline":
+                tag = "" if options.baseline is Baseline.RAW else f"dI-{options.baseline}"
+                parts.append((BASELINE_TEXT[options.baseline], tag))
+            case "log_y":
+                parts.append(("log |y|", "log") if options.log_y else ("linear", ""))
+            case "gm" if options.gm:
+                parts.append(("gm = dI/dVg per sweep leg", "gm"))
+            case "gm":
+                parts.append(("I vs Vg", ""))
+            case "gm_method":
+                text = GM_METHOD_TEXT[options.gm_method].format(window=options.sg_window, order=options.sg_polyorder)
+                parts.append((text, str(options.gm_method)))
+    return parts
+
+
+def file_suffix(kind: str, options: PlotOptions, extension: str) -> str:
+    """`_dI-auto.csv`: exports of two views of the same runs do not overwrite each other."""
+    return "".join(f"_{tag}" for _, tag in view_parts(kind, options) if tag) + extension
+
+
+def plot_title(spec: PlotSpec) -> str:
+    return f"{spec.title} · {runs_text(spec.runs)}" if spec.runs.height else spec.title
+
+
+def legend(spec: PlotSpec, palette: Palette) -> Content:
+    """One line per distinct trace label, with its colour and line style; then what the marks mean."""
+    lines: list[Content] = []
+    first: dict[str, Series] = {}
+    for series in spec.series:
+        first.setdefault(series.label, series)
+    for label, series in first.items():
+        swatch = SWATCH[DOTS if series.direction < 0 else LINE]
+        lines.append(Content.assemble((swatch, _rgb(palette.color(series.run_index))), " ", label))
+    if spec.spans:
+        lines.append(Content.assemble(("│ ", _rgb(palette.span)), " laser ON"))
+    if spec.markers:
+        lines.append(Content.assemble((f"{DIRAC} ", _rgb(palette.marker)), " Dirac point"))
+    return Content("\n").join(lines)
+
+
+def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...]) -> Content:
+    """The view's state, then whatever the user must know before trusting the plot."""
+    state = [f"{spec.kind}: {spec.runs.height} run(s)", *(text for text, _ in view_parts(spec.kind, options))]
+    lines = [Content(" · ".join(state))]
+    lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
+    if spec.markers:
+        lines.append(Content(" · ".join(marker.text for marker in spec.markers)))
+    lines += [Content.assemble(("✗ " + message, "$text-error")) for message in spec.messages]
+    if saved:
+        lines.append(Content.assemble(("saved " + ", ".join(map(str, saved)), "$text-success")))
+    return Content("\n").join(lines)
+
+
+def _rgb(color: RGB) -> str:
+    return "rgb({},{},{})".format(*color)
+
+
+def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette) -> None:
+    """The plotext calls for one spec, on a cleared figure (PlotextPlot sets size and theme when it renders)."""
+    plt.clear_figure()
+    plt.title(plot_title(spec))
+    plt.xlabel(spec.x_title)
+    plt.ylabel(spec.y_title)
+    for edge in (edge for span in spec.spans for edge in span):
+        plt.vertical_line(edge, color=palette.span)
+    # Dots first: a braille line drawn over them keeps both legs visible wherever they part.
+    for series in sorted(spec.series, key=lambda s: s.direction >= 0):
+        draw = plt.scatter if series.direction < 0 else plt.plot
+        draw(series.x.tolist(), series.y.tolist(), marker=DOTS if series.direction < 0 else LINE,
+             color=palette.color(series.run_index))
+    if spec.markers:
+        plt.scatter([m.x for m in spec.markers], [m.y for m in spec.markers], marker=DIRAC, color=palette.marker)
+    if spec.log_y:
+        plt.yscale("log")
+
+
+class PlotView(PlotextPlot):
+    """Draws a `PlotSpec` and nothing else: shaping, and so resizing, is the screen's business."""
+
+    class Resized(Message):
+        """The plot's width changed: the screen re-shapes the runs for it (a new height needs no new points)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shaped_width = 0  # the width the drawn spec was shaped for; 0 before the first draw
+        self._last: RenderResult = ""
+
+    def on_resize(self) -> None:
+        if self.size.width != self.shaped_width:
+            self.post_message(self.Resized())
+
+    def draw(self, spec: PlotSpec, palette: Palette) -> None:
+        draw_spec(self.plt, spec, palette)
+        self.shaped_width = self.size.width
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        """Nothing before the first draw, the last frame while a re-shape for a new width is pending.
+
+        plotext's build is the costly step of a redraw: never spend it on points shaped for another width.
+        """
+        if self.shaped_width and self.size.width == self.shaped_width:
+            self._last = super().render()
+        return self._last
+
+
+class PlotScreen(LabScreen):
+    """`PlotScreen(runs, config)`: `runs` are manifest rows (with `seq`) of the selection, any procedures."""
+
+    HELP = (
+        "The selected runs, one tab per procedure (tab / shift+tab). It: b cycles the baseline (raw, first point, "
+        "fixed time set with t, just before the laser switches on). IVg: l log |I|, g transconductance, m its "
+        "method. e saves the plot as SVG and the plotted points as CSV in the exports folder."
+    )
+    BINDINGS = [
+        Binding("b", "cycle_baseline", "Baseline", id="plot_baseline"),
+        Binding("t", "baseline_time", "Baseline time", id="plot_baseline_time"),
+        Binding("l", "toggle_log", "Log |I|", id="plot_log"),
+        Binding("g", "toggle_gm", "gm", id="plot_gm"),
+        Binding("m", "cycle_gm_method", "gm method", id="plot_gm_method"),
+        Binding("tab", "next_group", "Next procedure", id="plot_next"),
+        Binding("shift+tab", "previous_group", "Previous procedure", id="plot_previous", show=False),
+        Binding("e", "export", "Export SVG+CSV", id="plot_export"),
+    ]
+    DEFAULT_CSS = """
+    PlotScreen {
+        #plot-row { height: 1fr; }
+        #legend-box { width: 34; max-width: 35%; padding: 0 1; border-left: solid $primary 40%; background: $surface; }
+        #status-box { height: auto; max-height: 8; padding: 0 1; background: $panel; color: $text-muted; }
+        #baseline-time { display: none; border: none; height: 1; padding: 0 1; background: $primary 20%; }
+        #baseline-time.editing { display: block; }
+    }
+    """
+
+    class Loaded(Message):
+        """The worker read the selection (posted from its thread)."""
+
+        def __init__(self, groups: list[LoadedGroup]) -> None:
+            super().__init__()
+            self.groups = groups
+
+    class Exported(Message):
+        """The export worker finished: the files written, or why it could not write them."""
+
+        def __init__(self, paths: tuple[Path, ...], error: str | None = None) -> None:
+            super().__init__()
+            self.paths = paths
+            self.error = error
+
+    def __init__(self, runs: pl.DataFrame, config: StagingConfig) -> None:
+        super().__init__()
+        self.runs = runs
+        self.config = config
+        self.counts = {proc: frame.height for proc, frame in group_by_proc(runs)} if runs.height else {}
+        self.procs = list(self.counts)
+        self.proc = self.procs[0] if self.procs else ""  # the procedure on show; "" for an empty selection
+        self.options = {proc: PlotOptions() for proc in self.procs}
+        self.groups: dict[str, LoadedGroup] | None = None  # None until the worker has read the selection
+        self.spec: PlotSpec | None = None  # what is drawn now
+        self.saved: tuple[Path, ...] = ()  # files of the last export of this view
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        if len(self.procs) > 1:
+            yield Tabs(*(Tab(f"{proc} ({count})", id=f"proc-{proc}") for proc, count in self.counts.items()))
+        with Horizontal(id="plot-row"):
+            yield PlotView()
+            with VerticalScroll(id="legend-box"):
+                yield Static(id="legend")
+        loading = f"loading {self.runs.height} run(s)…" if self.procs else "no runs selected"
+        with VerticalScroll(id="status-box"):
+            yield Static(loading, id="plot-status")
+        yield Input(placeholder="baseline time in s, enter to apply", type="number", id="baseline-time")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Plot"
+        self.app.theme_changed_signal.subscribe(self, lambda _: self.show())
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the selection again (the store changed: a run may have been re-staged); options are kept."""
+        if self.procs:
+            self.load()
+
+    @work(thread=True, exclusive=True, group="plot-load", exit_on_error=False)
+    def load(self) -> None:
+        self.post_message(self.Loaded(load_selection(self.runs, self.config.stage_root)))
+
+    def on_plot_screen_loaded(self, message: Loaded) -> None:
+        self.groups = {group.proc: group for group in message.groups}
+        self.show()
+        self.refresh_bindings()  # `e` now has something to export
+
+    def on_plot_view_resized(self) -> None:
+        self.show()
+
+    def show(self) -> None:
+        """Shape the current group for the plot's width and draw it; cheap, so called on every change."""
+        plot = self.query_one(PlotView)
+        if self.groups is None or not self.proc or not plot.size.width:
+            return  # still loading, or not laid out yet: a Loaded or Resized message follows
+        self.spec = shape(self.groups[self.proc], self.current, plot.size.width)
+        palette = palette_for(self.app.theme_variables)
+        plot.draw(self.spec, palette)
+        self.query_one("#legend", Static).update(legend(self.spec, palette))
+        self._show_status()
+
+    def _show_status(self) -> None:
+        if self.spec is not None:
+            self.query_one("#plot-status", Static).update(status(self.spec, self.current, self.saved))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show a key only where it does something: baseline for It, log and gm for sweeps, tabs for mixes."""
+        if action in ACTION_CONTROLS:
+            return bool(self.proc) and ACTION_CONTROLS[action] in controls(self.proc, self.current)
+        if action in ("next_group", "previous_group"):
+            return len(self.procs) > 1
+        if action == "export":
+            return self.spec is not None and bool(self.spec.series)
+        return True
+
+    @property
+    def current(self) -> PlotOptions:
+        """The options of the group on show; keys reach this only when there is one (`check_action`)."""
+        return self.options[self.proc]
+
+    def _update(self, **changes: object) -> None:
+        self.options[self.proc] = replace(self.current, **changes)
+        self._changed_view()
+
+    def _changed_view(self) -> None:
+        """Another group or other options: redraw, forget the last export, offer the keys that now apply."""
+        self.saved = ()
+        self.show()
+        self.refresh_bindings()  # the footer recomposes: not on every resize
+
+    # -- keys -------------------------------------------------------------------------------------------------
+    def action_cycle_baseline(self) -> None:
+        modes = list(Baseline)
+        self._update(baseline=modes[(modes.index(self.current.baseline) + 1) % len(modes)])
+
+    def action_baseline_time(self) -> None:
+        field = self.query_one("#baseline-time", Input)
+        field.value = f"{self.current.baseline_time_s:g}"
+        field.add_class("editing")
+        field.focus()
+
+    @on(Input.Submitted, "#baseline-time")
+    def _baseline_time_set(self, event: Input.Submitted) -> None:
+        try:
+            at = float(event.value)
+        except ValueError:
+            self.notify(f"not a time in seconds: {event.value!r}", severity="error")
+            return
+        self._close_baseline_time()
+        self._update(baseline=Baseline.FIXED, baseline_time_s=at)
+
+    def _close_baseline_time(self) -> None:
+        self.query_one("#baseline-time", Input).remove_class("editing")
+        self.set_focus(None)
+
+    def action_back(self) -> None:
+        """Esc leaves the baseline-time field first, then the screen."""
+        if isinstance(self.focused, Input):
+            self._close_baseline_time()
+        else:
+            super().action_back()
+
+    def action_toggle_log(self) -> None:
+        self._update(log_y=not self.current.log_y)
+
+    def action_toggle_gm(self) -> None:
+        self._update(gm=not self.current.gm, log_y=False)  # log |gm| is meaningless: back to linear
+
+    def action_cycle_gm_method(self) -> None:
+        methods = list(GmMethod)
+        self._update(gm_method=methods[(methods.index(self.current.gm_method) + 1) % len(methods)])
+
+    def action_next_group(self) -> None:
+        self.query_one(Tabs).action_next_tab()
+
+    def action_previous_group(self) -> None:
+        self.query_one(Tabs).action_previous_tab()
+
+    @on(Tabs.TabActivated)
+    def _group_chosen(self, event: Tabs.TabActivated) -> None:
+        self.proc = (event.tab.id or "").removeprefix("proc-")
+        self._changed_view()
+
+    # -- export -----------------------------------------------------------------------------------------------
+    def action_export(self) -> None:
+        """The screen as the user sees it (SVG) and every point of the plotted series, not the downsampled view."""
+        assert self.groups is not None and self.spec is not None  # `check_action` offers `e` only then
+        svg = self.app.export_screenshot(title=plot_title(self.spec))
+        self.export(self.groups[self.proc], self.current, svg)
+
+    @work(thread=True, group="plot-export", exit_on_error=False)
+    def export(self, group: LoadedGroup, options: PlotOptions, svg: str) -> None:
+        full = shape(group, options, width=None)
+        folder = self.config.exports_dir
+        svg_path = folder / export_file_name(full, file_suffix(full.kind, options, ".svg"))
+        csv_path = folder / export_file_name(full, file_suffix(full.kind, options, ".csv"))
+        try:
+            atomic_write(svg_path, lambda handle: handle.write(svg.encode("utf-8")))
+            atomic_write(csv_path, lambda handle: export_frame(full).write_csv(handle))
+        except OSError as error:
+            self.post_message(self.Exported((), f"cannot write to {folder}: {error.strerror or error}"))
+            return
+        self.post_message(self.Exported((svg_path, csv_path)))
+
+    def on_plot_screen_exported(self, message: Exported) -> None:
+        if message.error:
+            self.notify(message.error, title="Export", severity="error", timeout=10)
+            return
+        self.saved = message.paths
+        self.notify("\n".join(map(str, message.paths)), title="Exported", timeout=10)
+        self._show_status()

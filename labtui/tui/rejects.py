@@ -1,0 +1,197 @@
+"""Rejected raw files: why, where in the file, and a one-key re-stage once the file is fixed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import subprocess
+from itertools import islice
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from labtui.core.config import StagingConfig
+from labtui.core.lock import LockBusy
+from labtui.core.rejects import RejectRecord
+from labtui.core.stager import StageReport, Stager
+from labtui.tui.base import LabScreen
+from labtui.tui.stage import StageScreen
+from labtui.tui.table import Column, FrameTable
+
+HEAD_LINES = 30  # lines shown from the top of a rejected file
+CONTEXT = 6  # lines shown around an offending line further down
+LINE_ARGUMENT_EDITORS = {"vi", "vim", "nvim", "nano", "emacs", "micro"}  # accept `+N file`
+
+COLUMNS = [
+    Column("source_file", "file", max_width=48),
+    Column("kind", "kind", max_width=20),
+    Column("line", "line", right=True),
+    Column("when", "rejected"),
+    Column("reason", "reason", max_width=200),
+]
+
+
+def rejects_frame(records: list[RejectRecord], zone: ZoneInfo) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "source_file": [r.source_file for r in records],
+            "kind": [r.kind for r in records],
+            "line": [r.line for r in records],
+            "when": [r.rejected_at_utc.astimezone(zone).strftime("%Y-%m-%d %H:%M") for r in records],
+            "reason": [r.reason for r in records],
+        },
+        schema={"source_file": pl.String, "kind": pl.String, "line": pl.Int64, "when": pl.String, "reason": pl.String},
+    )
+
+
+def excerpt(path: Path, line: int | None) -> list[tuple[int, str]]:
+    """The file's first lines, plus the lines around `line` when it lies further down; (number, text) pairs."""
+    wanted = set(range(1, HEAD_LINES + 1))
+    if line is not None:
+        wanted |= set(range(max(1, line - CONTEXT), line + CONTEXT // 2 + 1))
+    with path.open("rb") as handle:
+        numbered = islice(enumerate(handle, start=1), max(wanted))
+        return [(n, raw.decode("utf-8", "replace").rstrip("\r\n")) for n, raw in numbered if n in wanted]
+
+
+def render_excerpt(lines: list[tuple[int, str]], bad: int | None) -> Text:
+    text = Text()
+    previous = 0
+    for number, content in lines:
+        if number != previous + 1:
+            text.append("     ⋮\n", style="dim")
+        style = "bold reverse" if number == bad else ""
+        text.append(f"{number:>5} ", style="dim" if number != bad else "bold")
+        text.append(content.expandtabs(4) + "\n", style=style)
+        previous = number
+    return text
+
+
+class RejectsScreen(LabScreen):
+    HELP = (
+        "Raw files that could not be staged, with the reason; the pane shows the file with the offending line "
+        "highlighted. Fix the file (o opens it in $EDITOR), then r re-stages it; R re-stages every rejected file."
+    )
+    AUTO_FOCUS = "#rejects"
+    BINDINGS = [
+        Binding("r", "restage", "Re-stage file", id="restage"),
+        Binding("R", "restage_all", "Re-stage all", id="restage_all"),
+        Binding("o", "edit", "Edit ($EDITOR)", id="edit"),
+    ]
+
+    def __init__(self, *, focus: str | None = None) -> None:
+        super().__init__()
+        self.focus_file = focus
+        self.records: dict[str, RejectRecord] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield FrameTable(COLUMNS, key="source_file", id="rejects")
+        with VerticalScroll(id="detail"):
+            yield Static(id="reason")
+            yield Static(id="excerpt")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Rejects"
+        self.reload()
+
+    def reload(self) -> None:
+        self.load()
+
+    @work(group="load", exclusive=True, exit_on_error=False)
+    async def load(self) -> None:
+        records = await asyncio.to_thread(self.lab.store.rejects)
+        self.records = {record.source_file: record for record in records}
+        table = self.query_one(FrameTable)
+        table.show(rejects_frame(records, self.lab.config.zone), keep=self.focus_file)
+        self.focus_file = None
+        self.sub_title = f"{len(records)} file(s)"
+        if not records:
+            self._detail(Text("No rejected files. 🎉"), Text())
+
+    @on(FrameTable.CursorMoved, "#rejects")
+    def _cursor(self, event: FrameTable.CursorMoved) -> None:
+        if event.row is not None:
+            self.preview(self.records[event.row["source_file"]])
+
+    @work(group="preview", exclusive=True, exit_on_error=False)
+    async def preview(self, record: RejectRecord) -> None:
+        reason = Text.assemble((f"{record.kind}: ", "bold"), record.describe(), "\n", (record.source_file, "dim"))
+        try:
+            lines = await asyncio.to_thread(excerpt, self.lab.store.raw_path(record.source_file), record.line)
+        except OSError as exc:
+            self._detail(reason, Text(f"cannot read the file: {exc.strerror or exc}", style="italic"))
+            return
+        self._detail(reason, render_excerpt(lines, record.line))
+
+    def _detail(self, reason: Text, body: Text) -> None:
+        self.query_one("#reason", Static).update(reason)
+        self.query_one("#excerpt", Static).update(body)
+
+    # -- actions ----------------------------------------------------------------------------------------------
+    def _current(self) -> RejectRecord | None:
+        row = self.query_one(FrameTable).row
+        return self.records.get(row["source_file"]) if row else None
+
+    def action_restage(self) -> None:
+        record = self._current()
+        if record is not None:
+            self.notify(f"re-staging {record.source_file}…")
+            config = self.lab.config.model_copy(update={"lock_timeout_seconds": 0})
+            self.restage(config, self.lab.store.raw_path(record.source_file))
+
+    @work(thread=True, group="restage", exclusive=True, exit_on_error=False)
+    def restage(self, config: StagingConfig, path: Path) -> StageReport:
+        return Stager(config, only=[path]).run()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "restage":
+            return
+        if event.state is WorkerState.SUCCESS:
+            self._outcome(event.worker.result)
+            self.lab.check_store()
+        elif event.state is WorkerState.ERROR and isinstance(event.worker.error, LockBusy):
+            event.prevent_default()  # expected: another writer is busy; say so instead of an error dialog
+            self.notify(str(event.worker.error), title="Store busy", severity="warning", timeout=8)
+
+    def _outcome(self, report: StageReport) -> None:
+        if report.staged:
+            self.notify("staged: the file left the rejects and is in its chip's history", title="✔ Re-staged")
+        elif report.new_rejects:
+            self.notify(report.new_rejects[0].describe(), title="✘ Still rejected", severity="error", timeout=10)
+        elif report.busy:
+            self.notify("the file is still being written; try again in a moment", severity="warning")
+        else:
+            self.notify("the file is no longer in the raw folder; its reject record was dropped", severity="warning")
+
+    def action_restage_all(self) -> None:
+        if self.records:
+            self.app.push_screen(StageScreen(only=[self.lab.store.raw_path(source) for source in self.records]))
+
+    def action_edit(self) -> None:
+        record = self._current()
+        if record is None:
+            return
+        editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+        line = [f"+{record.line}"] if record.line and Path(editor[0]).name in LINE_ARGUMENT_EDITORS else []
+        try:
+            with self.app.suspend():
+                subprocess.run([*editor, *line, str(self.lab.store.raw_path(record.source_file))], check=False)
+        except SuspendNotSupported:
+            self.notify("this terminal cannot hand over to an editor", severity="error")
+            return
+        except OSError as exc:
+            self.notify(f"cannot start {editor[0]}: {exc.strerror or exc}", severity="error")
+            return
+        self.preview(record)
+        self.notify("press r to re-stage the file", title="Edited?")

@@ -1,0 +1,226 @@
+"""Staging with live progress: the engine runs in a worker thread and reports through thread-safe messages."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Footer, Header, ProgressBar, RichLog, Static
+from textual.worker import Worker, WorkerState
+
+from labtui.core.config import StagingConfig
+from labtui.core.lock import LockBusy, read_holder
+from labtui.core.stager import Outcome, StageEvent, StageReport, Stager
+from labtui.tui.base import LabScreen
+from labtui.tui.store import describe_holder
+
+clock = time.monotonic  # what rates and elapsed times are measured with (frozen in snapshot tests)
+POST_INTERVAL_S = 0.1
+SHOWN_REJECTS = 5  # in the summary; the rejects screen has them all
+ICONS = {Outcome.STAGED: "✔", Outcome.UNCHANGED: "=", Outcome.BUSY: "⏳", Outcome.REJECTED: "✘"}
+STYLES = {Outcome.STAGED: "green", Outcome.BUSY: "yellow", Outcome.REJECTED: "bold red"}
+
+
+class Progress(Message):
+    """The latest engine event and the log lines since the previous message."""
+
+    def __init__(self, event: StageEvent, lines: list[Text]) -> None:
+        super().__init__()
+        self.event = event
+        self.lines = lines
+
+
+class Relay:
+    """The engine's `on_event`, on the worker thread: at most ~10 messages a second, every log line kept."""
+
+    def __init__(self, post: Callable[[Message], object], zone: ZoneInfo) -> None:
+        self.post = post
+        self.zone = zone
+        self.lines: list[Text] = []
+        self.last_post = 0.0
+
+    def __call__(self, event: StageEvent) -> None:
+        if event.kind != "done":  # the summary under the log says it
+            self.lines.append(log_line(event, self.zone))
+        now = time.monotonic()
+        if event.kind == "file" and now - self.last_post < POST_INTERVAL_S and event.done < event.total:
+            return
+        self.post(Progress(event, self.lines))
+        self.lines = []
+        self.last_post = now
+
+
+def log_line(event: StageEvent, zone: ZoneInfo) -> Text:
+    if event.kind == "file" and event.outcome is not None:
+        line = Text.assemble((f"{ICONS[event.outcome]} {event.source_file}", STYLES.get(event.outcome, "")))
+        if event.message:
+            line.append(f"  {event.message}", style="dim")
+        return line
+    if event.kind == "lock_wait":
+        who = describe_holder(event.holder, zone) if event.holder else "another labtui process"
+        return Text(f"waiting for the store lock held by {who}…", style="yellow")
+    if event.kind == "scan":
+        return Text(f"{event.total} raw files: {event.message}", style="bold")
+    return Text(event.message, style="dim")
+
+
+class StageScreen(LabScreen):
+    HELP = (
+        "Stages new and changed raw files into the store. Esc cancels cleanly: what was committed stays valid and "
+        "the rest stages next time. When another labtui holds the store, w waits for it."
+    )
+    BINDINGS = [
+        Binding("escape", "back", "Cancel / back", id="back"),
+        Binding("w", "wait", "Wait for the lock", id="wait"),
+        Binding("r", "rejects", "Rejects", id="stage_rejects"),
+    ]
+
+    def __init__(self, only: list[Path] | None = None) -> None:
+        super().__init__()
+        self.only = only
+        self.cancel = threading.Event()
+        # locked (another writer; w waits) | missing (no raw folder) | running | cancelling | done
+        self.state = "locked"
+        self.report: StageReport | None = None
+        self.started = 0.0
+        self.first_done = 0  # files the scan settled without reading (unchanged, known rejects): not in the rate
+        self.total = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="notice", classes="notice")
+        yield ProgressBar(show_eta=False, id="progress")
+        yield Static(id="numbers")
+        yield Static(id="current")
+        yield RichLog(max_lines=5000, wrap=True, id="log")
+        yield Static(id="summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"Re-stage {len(self.only)} file(s)" if self.only is not None else "Stage"
+        config = self.lab.config
+        holder = read_holder(config.lock_path)
+        if not config.raw_root.is_dir():
+            self.state = "missing"
+            self._notice(f"⚠ The raw folder {config.raw_root} does not exist: nothing to stage.\n"
+                         "Set raw_root in config/labtui.yaml or start labtui with --raw-root DIR.")
+        elif holder is not None:
+            self._notice(f"⚠ The store is being staged by {describe_holder(holder, config.zone)}.\n"
+                         "w: wait until it is done, then stage · esc: back")
+        else:
+            self.start(config)
+            return
+        self.query_one(ProgressBar).display = False
+
+    def reload(self) -> None:
+        """Nothing to reload: this screen shows a run, not the store."""
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("running", "cancelling")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "wait":
+            return self.state == "locked"
+        if action == "rejects":
+            return self.state == "done"
+        return True
+
+    def action_rejects(self) -> None:
+        self.lab.action_open("rejects")
+
+    def action_wait(self) -> None:
+        self._notice("waiting for the other writer to finish · esc: stop waiting")
+        self.start(self.lab.config.model_copy(update={"lock_timeout_seconds": math.inf}))
+
+    def action_back(self) -> None:
+        if self.state == "running":
+            self.cancel.set()
+            self.state = "cancelling"
+            self.query_one("#current", Static).update("cancelling: finishing the files in progress…")
+        elif self.state != "cancelling":
+            self.dismiss()
+
+    def on_unmount(self) -> None:
+        """Quitting the app stops the staging cleanly instead of leaving the process waiting for it."""
+        self.cancel.set()
+
+    def start(self, config: StagingConfig) -> None:
+        self.state = "running"
+        self.query_one(ProgressBar).display = True
+        self.started = clock()
+        self.refresh_bindings()
+        self.run_stage(config, self.only, self.cancel)
+
+    @work(thread=True, group="stage", exclusive=True, exit_on_error=False)
+    def run_stage(self, config: StagingConfig, only: list[Path] | None, cancel: threading.Event) -> StageReport:
+        return Stager(config, only=only, on_event=Relay(self.post_message, config.zone), cancel=cancel).run()
+
+    @on(Progress)
+    def _progress(self, message: Progress) -> None:
+        log = self.query_one(RichLog)
+        for line in message.lines:
+            log.write(line)
+        event = message.event
+        if event.kind == "scan":
+            self.started = clock()
+            self.first_done = sum(event.counts.values())
+            self._notice("")
+        if event.kind in ("scan", "file"):
+            self.total = event.total
+            self._numbers(event.done or self.first_done, event.counts)
+        if event.kind == "file" and self.state == "running":
+            self.query_one("#current", Static).update(f"last read: {event.source_file}")
+
+    def _numbers(self, done: int, counts: dict[str, int]) -> None:
+        """Progress bar, files/s, ETA and the running counts."""
+        self.query_one(ProgressBar).update(total=self.total or 1, progress=done if self.total else 1)
+        elapsed = clock() - self.started
+        rate = (done - self.first_done) / elapsed if elapsed > 0 else 0.0
+        speed = f"{rate:.0f} files/s · ETA {(self.total - done) / rate:.0f} s" if rate > 0 else "— files/s"
+        tally = "   ".join(f"{ICONS[o]} {o.value} {counts.get(o, 0)}" for o in Outcome)
+        self.query_one("#numbers", Static).update(f"{done} / {self.total} files · {speed}\n{tally}")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "stage" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+            return
+        self.state = "done"
+        self.query_one("#current", Static).update("")
+        if event.state is WorkerState.SUCCESS:
+            self._finished(event.worker.result)
+        elif isinstance(event.worker.error, LockBusy):
+            event.prevent_default()  # an expected outcome, not an error dialog
+            self._notice(f"Not staged: {event.worker.error}")
+        else:
+            self._notice("Staging failed; what was committed before the error stays valid.")
+        self.refresh_bindings()
+        self.lab.check_store()
+
+    def _finished(self, report: StageReport) -> None:
+        self.report = report
+        self._numbers(sum(report.counts.values()), report.counts)
+        head = "Cancelled" if report.cancelled else "Done"
+        text = Text.assemble((f"{head}: ", "bold"), f"{report.staged} staged, {report.unchanged} unchanged, "
+                             f"{report.busy} busy (deferred), {report.rejected} rejected "
+                             f"in {clock() - self.started:.1f} s")
+        if report.cancelled:
+            text.append("\nThe runs committed so far are in the store; the rest stages next time.")
+        for record in report.new_rejects[:SHOWN_REJECTS]:
+            text.append(f"\n✘ {record.source_file}: {record.describe()}", style="red")
+        if report.rejected:
+            text.append(f"\n{report.rejected} file(s) rejected: press r to see why and fix them.", style="bold")
+        self.query_one("#summary", Static).update(text)
+
+    def _notice(self, text: str) -> None:
+        notice = self.query_one("#notice", Static)
+        notice.update(text)
+        notice.display = bool(text)

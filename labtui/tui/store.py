@@ -1,0 +1,130 @@
+"""What the screens read from the store: thread-safe (workers call it), no Textual import.
+
+Every commit replaces the manifest file (new inode and mtime) and every reject write renames a file in its folder,
+so the stat of the two (`signature`) changes with any write, by this app or by a `labtui stage` in another
+terminal: caches keyed on it are never stale, and the app polls it to tell the screens to reload.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from labtui.core.config import StagingConfig
+from labtui.core.extract import mtime_of
+from labtui.core.history import chips, load_manifest
+from labtui.core.lock import Holder, read_holder
+from labtui.core.rejects import RejectRecord, load_rejects
+from labtui.core.stager import scan_raw
+from labtui.core.validate import ValidationReport, validate
+
+Stat = tuple[int, int, int] | None
+Signature = tuple[Stat, Stat]
+
+
+def _stat(path: Path) -> Stat:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
+@dataclass(frozen=True)
+class Status:
+    """The dashboard's numbers."""
+
+    runs: int
+    chips: int
+    procs: dict[str, int]
+    last_staged_utc: dt.datetime | None
+    rejects: int
+    holder: Holder | None
+
+
+class Store:
+    """Cached reads of one store; safe to call from any thread."""
+
+    def __init__(self, config: StagingConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._chips: tuple[Stat, pl.DataFrame] | None = None
+
+    def signature(self) -> Signature:
+        """Changes whenever the manifest or the set of reject records changes."""
+        return _stat(self.config.manifest_path), _stat(self.config.rejects_dir)
+
+    def manifest(self) -> pl.DataFrame:
+        return load_manifest(self.config)  # cached by the history module, keyed on the file's identity
+
+    def chips(self) -> pl.DataFrame:
+        key = _stat(self.config.manifest_path)
+        with self._lock:
+            if self._chips is None or self._chips[0] != key:
+                self._chips = key, chips(self.manifest())
+            return self._chips[1]
+
+    def rejects(self) -> list[RejectRecord]:
+        return sorted(load_rejects(self.config.rejects_dir).values(), key=lambda record: record.source_file)
+
+    def raw_path(self, source_file: str) -> Path:
+        return self.config.raw_root / source_file
+
+    def status(self) -> Status:
+        manifest = self.manifest()
+        procs = manifest["proc"].value_counts(sort=True)
+        return Status(
+            runs=manifest.height,
+            chips=self.chips().height,
+            procs=dict(zip(procs["proc"].to_list(), procs["count"].to_list(), strict=True)),
+            last_staged_utc=manifest["ingested_at_utc"].max(),  # type: ignore[arg-type]
+            rejects=len(load_rejects(self.config.rejects_dir)),
+            holder=read_holder(self.config.lock_path),
+        )
+
+    def validate(self) -> tuple[ValidationReport, Signature]:
+        """A validation of the store and the signature it was made at (to tell when it is out of date)."""
+        signature = self.signature()
+        return validate(self.config, manifest=self.manifest()), signature
+
+    def waiting(self) -> list[str] | None:
+        """Raw files the next `stage` would read: new or changed since they were staged or rejected (None: the raw
+        folder is not there). The engine's own plan (`Stager._plan`) is private, hence this short mirror of it."""
+        if not self.config.raw_root.is_dir():
+            return None
+        columns = self.manifest().select("source_file", "source_size", "source_mtime")
+        staged = {source: (size, mtime) for source, size, mtime in columns.iter_rows()}
+        records = load_rejects(self.config.rejects_dir).values()
+        rejected = {record.source_file: (record.source_size, record.source_mtime_ns) for record in records}
+        return [
+            cand.source_file
+            for cand in scan_raw(self.config.raw_root)
+            if staged.get(cand.source_file) != (cand.size, mtime_of(cand.mtime_ns))
+            and rejected.get(cand.source_file) != (cand.size, cand.mtime_ns)
+        ]
+
+
+def describe_holder(holder: Holder, zone: ZoneInfo) -> str:
+    """Who writes the store, and since when in the lab's time."""
+    try:
+        since = dt.datetime.fromisoformat(holder.since).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        since = holder.since
+    return f"{holder.command} (pid {holder.pid} on {holder.host}, since {since})"
+
+
+def short_path(path: Path) -> str:
+    """A path as a user would type it: relative to the working folder when inside it, else with `~`."""
+    absolute = Path(os.path.abspath(path))
+    for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            return prefix + absolute.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return str(absolute)

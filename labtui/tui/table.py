@@ -1,0 +1,197 @@
+"""A read-only table over a Polars frame that renders only the rows on screen.
+
+Textual's DataTable builds a Python object per cell and stalls beyond ~10k rows; this widget keeps the frame,
+formats the columns once with Polars expressions and draws each visible line on demand (Line API), so a 100k-run
+history scrolls as fast as a 10-run one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import polars as pl
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+MARK = "●"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One displayed column: `expr` formats it (default: the frame column `key` as text)."""
+
+    key: str
+    title: str
+    expr: pl.Expr | None = None
+    width: int | None = None  # fixed cell width; None fits the content up to max_width
+    max_width: int = 40
+    right: bool = False
+
+
+class FrameTable(ScrollView, can_focus=True):
+    """Rows of a frame with a cursor and, when `selectable`, a selection of rows by key."""
+
+    BINDINGS = [
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
+        Binding("home,g", "jump(0)", "First row", show=False),
+        Binding("end,G", "jump(-1)", "Last row", show=False),
+        Binding("left", "scroll_left", "Scroll left", show=False),
+        Binding("right", "scroll_right", "Scroll right", show=False),
+        Binding("enter", "choose", "Open", show=False),
+    ]
+    COMPONENT_CLASSES = {"frame-table--header", "frame-table--cursor", "frame-table--selected"}
+
+    cursor: reactive[int] = reactive(0, always_update=True)
+
+    class CursorMoved(Message):
+        """The cursor is on another row (None: the table is empty)."""
+
+        def __init__(self, table: FrameTable, row: dict | None) -> None:
+            super().__init__()
+            self.table = table
+            self.row = row
+
+        @property
+        def control(self) -> FrameTable:
+            return self.table
+
+    class Chosen(CursorMoved):
+        """Enter on a row."""
+
+    def __init__(
+        self, columns: Iterable[Column], *, key: str | None = None, selectable: bool = False, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.columns = list(columns)
+        self.key = key  # a unique column: the cursor stays on its row across reloads
+        self.selectable = selectable and key is not None
+        self.selected: set[str] = set()
+        self.frame = pl.DataFrame()
+        self._text = pl.DataFrame()
+        self._widths = [column.width or cell_len(column.title) for column in self.columns]
+
+    # -- data -------------------------------------------------------------------------------------------------
+    def show(self, frame: pl.DataFrame, *, columns: Iterable[Column] | None = None, keep: str | None = None) -> None:
+        """Replace the rows (and columns); the cursor follows the row with key `keep` (default: the row it is on)."""
+        keep = keep if keep is not None else self._key_at(self.cursor)
+        self.columns = list(columns) if columns is not None else self.columns
+        self.frame = frame
+        self._text = frame.select(
+            (pl.col(column.key) if column.expr is None else column.expr).cast(pl.String).fill_null("").alias(f"c{i}")
+            for i, column in enumerate(self.columns)
+        )
+        self._widths = [self._fit(i, column) for i, column in enumerate(self.columns)]
+        width = sum(self._widths) + len(self._widths) + (2 if self.selectable else 0) + 1
+        self.virtual_size = Size(width, frame.height + 1)
+        found = self._index_of(keep) if keep is not None else None
+        self.cursor = found if found is not None else min(self.cursor, max(frame.height - 1, 0))
+        self.refresh()
+
+    def _fit(self, index: int, column: Column) -> int:
+        if column.width is not None:
+            return column.width
+        longest = self._text[f"c{index}"].str.len_chars().max() if self._text.height else 0
+        return max(cell_len(column.title), min(column.max_width, int(longest or 0)))
+
+    def _key_at(self, index: int) -> str | None:
+        if self.key is None or not 0 <= index < self.frame.height:
+            return None
+        return self.frame[self.key][index]
+
+    def _index_of(self, key: str) -> int | None:
+        if self.key is None:
+            return None
+        hits = self.frame.with_row_index("_i").filter(pl.col(self.key) == key)["_i"]
+        return int(hits[0]) if len(hits) else None
+
+    @property
+    def row(self) -> dict | None:
+        """The row under the cursor, every frame column."""
+        return self.frame.row(self.cursor, named=True) if 0 <= self.cursor < self.frame.height else None
+
+    def toggle_selected(self) -> None:
+        key = self._key_at(self.cursor)
+        if key is not None and self.selectable:
+            self.selected ^= {key}
+            self.refresh()
+
+    # -- cursor -----------------------------------------------------------------------------------------------
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, self.frame.height - 1))
+
+    @property
+    def _rows_on_screen(self) -> int:
+        """Rows below the header, scrollbars excluded (`size` includes them)."""
+        return max(self.scrollable_content_region.height - 1, 1)
+
+    def watch_cursor(self, value: int) -> None:
+        visible = self._rows_on_screen
+        if value < self.scroll_y:
+            self.scroll_to(y=value, animate=False)
+        elif value >= self.scroll_y + visible:
+            self.scroll_to(y=value - visible + 1, animate=False)
+        self.refresh()
+        self.post_message(self.CursorMoved(self, self.row))
+
+    def action_move(self, delta: int) -> None:
+        self.cursor += delta
+
+    def action_page(self, direction: int) -> None:
+        self.cursor += direction * max(self._rows_on_screen - 1, 1)
+
+    def action_jump(self, index: int) -> None:
+        self.cursor = index if index >= 0 else self.frame.height - 1
+
+    def action_choose(self) -> None:
+        if self.row is not None:
+            self.post_message(self.Chosen(self, self.row))
+
+    def _on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self.cursor = int(self.scroll_y) + event.y - 1
+
+    # -- drawing ----------------------------------------------------------------------------------------------
+    def _line(self, cells: Iterable[str], mark: str) -> str:
+        parts = [
+            _cell(text, width, column.right)
+            for text, width, column in zip(cells, self._widths, self.columns, strict=True)
+        ]
+        return (f" {mark}" if self.selectable else "") + " " + " ".join(parts)
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        if y == 0:
+            text = self._line((column.title for column in self.columns), " ")
+            style = self.get_component_rich_style("frame-table--header")
+        else:
+            index = scroll_y + y - 1
+            if index >= self.frame.height:
+                return Strip.blank(width, self.rich_style)
+            selected = self.selectable and self._key_at(index) in self.selected
+            text = self._line(self._text.row(index), MARK if selected else " ")
+            style = self.rich_style
+            if selected:
+                style += self.get_component_rich_style("frame-table--selected")
+            if index == self.cursor:
+                style += self.get_component_rich_style("frame-table--cursor")
+        return Strip([Segment(text, style)]).crop_extend(scroll_x, scroll_x + width, style)
+
+    def on_resize(self) -> None:
+        self.cursor = self.cursor  # keep the cursor row in view
+
+
+def _cell(text: str, width: int, right: bool) -> str:
+    pad = width - cell_len(text)
+    return " " * pad + text if right and pad > 0 else set_cell_size(text, width)

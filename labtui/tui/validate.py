@@ -1,0 +1,189 @@
+"""Validation: findings by severity, a jump to the run or file behind each, and the safe fixes on request."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import polars as pl
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Header, Static, Tree
+from textual.worker import Worker, WorkerState
+
+from labtui.core.config import StagingConfig
+from labtui.core.lock import LockBusy
+from labtui.core.validate import FixReport, ValidationReport, apply_fixes
+from labtui.tui.base import LabScreen
+from labtui.tui.dialogs import ConfirmDialog
+from labtui.tui.history import HistoryScreen, run_dialog
+from labtui.tui.rejects import RejectsScreen
+
+SEVERITIES = (
+    ("error", "✘ errors", "bold red"),
+    ("warning", "⚠ warnings", "bold yellow"),
+    ("info", "ℹ info", "bold"),
+)
+
+
+class FindingsTree(Tree[str]):
+    """j/k move as in the tables."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+
+def show_report(tree: Tree[str], report: ValidationReport) -> None:
+    """Severity → finding → its items; an item's data is the item text, which `locate` turns into a place."""
+    tree.clear()
+    for severity, label, style in SEVERITIES:
+        findings = [finding for finding in report.findings if finding.severity == severity]
+        if not findings:
+            continue
+        group = tree.root.add(Text(f"{label} ({len(findings)})", style=style), expand=True)
+        for finding in findings:
+            mark = " · fixable" if finding.fixable else ""
+            node = group.add(Text.assemble(f"{finding.title} ", (f"({finding.count}){mark}", "dim")))
+            node.add_leaf(Text(f"→ {finding.fix}", style="italic"))
+            for item in finding.items:
+                node.add_leaf(item, data=item)
+            if finding.count > len(finding.items):
+                node.add_leaf(Text(f"… and {finding.count - len(finding.items)} more", style="dim"))
+    if report.findings:
+        tree.cursor_line = 1  # the first finding: enter opens it
+
+
+def locate(item: str, manifest: pl.DataFrame, rejected: set[str]) -> tuple[str, str] | None:
+    """What a finding's item points at: ("run", run_id) or ("reject", source_file); items read "<run_id> <file>…",
+    "<file>: <why>" or just "<file>"."""
+    head, source = item.split(" ", 1)[0], item.split(": ", 1)[0]
+    runs = manifest.filter((pl.col("run_id") == head) | (pl.col("source_file") == source))
+    if runs.height:
+        return "run", runs["run_id"][0]
+    if source in rejected:
+        return "reject", source
+    return None
+
+
+class ValidateScreen(LabScreen):
+    HELP = (
+        "Checks that the manifest, the Parquet runs and the raw files agree. Enter on an item opens its run or "
+        "rejected file; f applies the safe fixes (re-staging from the raw files, removing unreferenced Parquet); "
+        "raw files are never changed."
+    )
+    AUTO_FOCUS = "#findings"
+    BINDINGS = [
+        Binding("f", "fix", "Apply fixes", id="fix"),
+        Binding("v", "revalidate", "Validate again", id="revalidate"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report: ValidationReport | None = None
+        self.cancel = threading.Event()
+        self.fixing = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("validating…", id="summary")
+        tree: FindingsTree = FindingsTree("findings", id="findings")
+        tree.show_root = False
+        yield tree
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Validate"
+        self.reload()
+
+    def reload(self) -> None:
+        self.run_validation()
+
+    def action_revalidate(self) -> None:
+        self.query_one("#summary", Static).update("validating…")
+        self.reload()
+
+    @work(group="validate", exclusive=True, exit_on_error=False)
+    async def run_validation(self) -> None:
+        report, signature = await asyncio.to_thread(self.lab.store.validate)
+        self.report = report
+        self.lab.record_validation(report, signature)
+        show_report(self.query_one(FindingsTree), report)
+        counts = report.counts()
+        verdict = Text("✔ healthy", style="bold green") if report.ok else Text("✘ problems", style="bold red")
+        verdict.append(f" · {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info · "
+                       f"{report.stats['runs']} runs and {report.stats.get('raw_files', 0)} raw files checked")
+        if report.fixable:
+            verdict.append(f"\nf applies the safe fixes of {len(report.fixable)} finding(s)", style="bold")
+        self.query_one("#summary", Static).update(verdict)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "fix":
+            return bool(self.report and self.report.fixable) or None
+        return True
+
+    @on(Tree.NodeSelected, "#findings")
+    def _jump(self, event: Tree.NodeSelected[str]) -> None:
+        if event.node.data is None:
+            return
+        manifest = self.lab.store.manifest()
+        place = locate(event.node.data, manifest, {r.source_file for r in self.lab.store.rejects()})
+        if place is None:
+            self.notify("nothing to open for this item", severity="warning")
+        elif place[0] == "reject":
+            self.app.push_screen(RejectsScreen(focus=place[1]))
+        else:
+            run = manifest.filter(pl.col("run_id") == place[1]).row(0, named=True)
+            if run["chip_number"] is None:  # a setup run (LaserCalibration): no chip history to open
+                self.app.push_screen(run_dialog(manifest, place[1]))
+            else:
+                self.app.push_screen(HistoryScreen(run["chip_group"], run["chip_number"], focus_run=place[1]))
+
+    def action_fix(self) -> None:
+        if self.report is None or not self.report.fixable:
+            return
+        body = Text("labtui will:\n")
+        for finding in self.report.fixable:
+            body.append(f"• {finding.title} ({finding.count}): {finding.fix}\n")
+        body.append("\nRaw files are never changed.", style="italic")
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.report is not None:
+                self.query_one("#summary", Static).update("applying the fixes… (esc stops after the current step)")
+                self.cancel.clear()
+                self.fixing = True
+                self.fix(self.lab.config.model_copy(update={"lock_timeout_seconds": 0}), self.report, self.cancel)
+
+        self.app.push_screen(ConfirmDialog("Apply the safe fixes?", body), answered)
+
+    @work(thread=True, group="fix", exclusive=True, exit_on_error=False)
+    def fix(self, config: StagingConfig, report: ValidationReport, cancel: threading.Event) -> FixReport:
+        return apply_fixes(config, report, cancel=cancel)
+
+    def action_back(self) -> None:
+        """Esc stops a running fix (cleanly: the engine commits what it did); otherwise goes back."""
+        if self.fixing:
+            self.cancel.set()
+        else:
+            super().action_back()
+
+    def on_unmount(self) -> None:
+        self.cancel.set()  # quitting stops a running fix cleanly
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "fix" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+            return
+        self.fixing = False
+        if event.state is WorkerState.SUCCESS:
+            result: FixReport = event.worker.result
+            done = "\n".join(result.lines) or "nothing to do"
+            self.notify(done + ("\n(stopped early)" if result.cancelled else ""), title="Fixes applied", timeout=10)
+        elif isinstance(event.worker.error, LockBusy):
+            event.prevent_default()
+            self.notify(str(event.worker.error), title="Store busy", severity="warning", timeout=8)
+        self.lab.check_store()  # every open screen reloads; this one validates again
+        self.action_revalidate()

@@ -1,0 +1,469 @@
+"""The TUI driven with the keyboard (Pilot) on a store staged from generated raw files."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import polars as pl
+import pytest
+from rich.console import Console
+from textual import events
+
+import labtui.core.stager
+from labtui.cli import EXIT_USAGE, main
+from labtui.core.layout import run_parquet_path
+from labtui.core.lock import WriterLock
+from labtui.core.manifest import read_manifest
+from labtui.core.rejects import load_rejects
+from labtui.tui.app import LabApp
+from labtui.tui.chips import ChipsScreen
+from labtui.tui.dashboard import DashboardScreen
+from labtui.tui.dialogs import ConfirmDialog, ErrorDialog, FieldsDialog, HelpDialog
+from labtui.tui.plot import PlotScreen
+from labtui.tui.history import HistoryScreen
+from labtui.tui.messages import PlotRequested
+from labtui.tui.rejects import RejectsScreen
+from labtui.tui.stage import StageScreen
+from labtui.tui.table import FrameTable
+from labtui.tui.validate import ValidateScreen
+from tests._tui_fixtures import REJECT, Lab, fixed_reject, make_lab, settle
+from tests.conftest import epoch, raw_csv
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
+    monkeypatch.chdir(tmp_path)
+    return make_lab(tmp_path)
+
+
+def table(app: LabApp) -> FrameTable:
+    return app.screen.query_one(FrameTable)
+
+
+def column(app: LabApp, name: str) -> list:
+    return table(app).frame[name].to_list()
+
+
+def text_of(app: LabApp, selector: str) -> str:
+    return str(app.screen.query_one(selector).render())
+
+
+def dialog_text(app: LabApp) -> str:
+    """A dialog's body (a Rich renderable) as plain text."""
+    console = Console(width=200, file=io.StringIO(), record=True)
+    console.print(app.screen.body)
+    return console.export_text()
+
+
+async def open_chip(pilot, query: str) -> None:
+    await pilot.press("c")
+    await settle(pilot)
+    await pilot.press(*query, "enter")
+    await settle(pilot)
+
+
+def test_engine_and_cli_do_not_import_textual() -> None:
+    code = (
+        "import sys, labtui.core.stager, labtui.cli\n"
+        "labtui.cli.build_parser()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext', 'plotext')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("command", [[], ["tui"]])
+def test_labtui_starts_the_app_with_the_store_options(command: list[str], lab: Lab, monkeypatch) -> None:
+    started: list[LabApp] = []
+    monkeypatch.setattr(LabApp, "run", lambda app: started.append(app))
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert main([*command, "--raw-root", "elsewhere", "--stage-root", "store/raw_measurements"]) == 0
+    assert [app.config.raw_root for app in started] == [lab.root / "elsewhere"]
+
+
+def test_labtui_without_a_terminal_says_so_instead_of_hanging(lab: Lab, capsys) -> None:
+    assert main([]) == EXIT_USAGE
+    assert "needs a terminal" in capsys.readouterr().err
+
+
+async def test_dashboard_shows_the_store_and_new_raw_files(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        cards = {card: text_of(app, f"#{card}").split("\n")[0] for card in ("runs", "chips", "waiting", "rejects")}
+        assert cards == {"runs": "6", "chips": "3", "waiting": "0", "rejects": "1"}
+        assert text_of(app, "#staged").startswith("2025-10-26 12:00")  # 15:00 UTC in Santiago (UTC-3)
+        lab.write("2025-10-15/IVg2025-10-15_1.csv", raw_csv("IVg", start=epoch(2025, 10, 15)))
+        await pilot.press("c", "escape")  # coming back to the dashboard refreshes it
+        await settle(pilot)
+        assert text_of(app, "#waiting").startswith("1")
+
+
+async def test_chips_filter_and_open_a_history(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, ChipsScreen)
+        assert column(app, "chip_name") == ["Alisson67", "Alisson71", "other71"]
+        await pilot.press("7", "1")
+        assert column(app, "chip_name") == ["Alisson71", "other71"]
+        await pilot.press("down", "j", "enter")  # into the list, one down, open
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen)
+        assert (app.screen.group, app.screen.number) == ("other", 71)
+        assert column(app, "source_file") == ["2025-10-14/IVg2025-10-14_2.csv"]
+        await pilot.press("escape")
+        assert isinstance(app.screen, ChipsScreen)
+
+
+async def test_history_filters_by_procedure_light_and_text(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        assert column(app, "seq") == [1, 2, 3, 4]
+        await pilot.press("t")  # procedures cycle: all → IVg → It
+        await settle(pilot)
+        assert column(app, "proc") == ["IVg"]
+        await pilot.press("t", "l")  # It, light only
+        await settle(pilot)
+        assert column(app, "seq") == [2, 3]
+        await pilot.press("slash", *"anneal", "enter")
+        await settle(pilot)
+        assert column(app, "seq") == [3]  # seq keeps the numbering of the whole history
+        assert "1 of 4 runs" in text_of(app, "#status")
+        assert app.screen.focused is table(app)
+
+
+async def test_keys_typed_right_after_slash_reach_the_filter(lab: Lab) -> None:
+    """A burst (a fast typist, tmux send-keys) is dispatched before the focus would move if `/` were not a
+    priority key; inside the field `/` is text."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        for character in "/after/x":
+            app.post_message(events.Key("slash" if character == "/" else character, character))
+        await pilot.pause(0.2)
+        assert app.screen.query_one("#filter").value == "after/x"
+
+
+async def test_history_sorts_and_reverses(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        await pilot.press("O")
+        await settle(pilot)
+        assert column(app, "seq") == [4, 3, 2, 1]
+        await pilot.press("o", "o")  # seq → date → proc, ascending again
+        await settle(pilot)
+        assert column(app, "proc") == ["IVg", "It", "It", "It"]
+        assert "sort: proc ↑" in text_of(app, "#status")
+
+
+async def test_history_select_copy_and_plot(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        await pilot.press("y")  # nothing selected: the row under the cursor
+        assert app.clipboard == str(lab.config.raw_root / "2025-10-13/IVg2025-10-13_1.csv")
+        await pilot.press("j", "space", "space")  # select seq 2 and 3 (space moves down)
+        await pilot.press("t", "t")  # filter to It: the selection survives the filter
+        await settle(pilot)
+        await pilot.press("y")
+        assert app.clipboard.splitlines() == [str(lab.config.raw_root / name) for name in (
+            "2025-10-13/It2025-10-13_2.csv", "2025-10-13/It2025-10-13_3.csv")]
+        await pilot.press("Y")
+        header, *rows = app.clipboard.splitlines()
+        assert header.startswith("seq\tdate\ttime_hms\tproc") and [row.split("\t")[0] for row in rows] == ["2", "3"]
+        expected = table(app).frame.filter(pl.col("seq").is_in([2, 3]))["run_id"].to_list()
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, PlotScreen)
+        assert app.screen.runs["run_id"].to_list() == expected and app.screen.runs["seq"].to_list() == [2, 3]
+
+
+async def test_history_detail_shows_every_manifest_field(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        await pilot.press("j", "enter")
+        assert isinstance(app.screen, FieldsDialog)
+        body = dialog_text(app)
+        for name in read_manifest(lab.config.manifest_path).columns:
+            if name != "parameters":
+                assert name in body
+        assert "Laser ON+OFF period" in body  # the header parameters, spelled out
+        await pilot.press("escape")
+        assert isinstance(app.screen, HistoryScreen)
+
+
+async def test_stage_shows_progress_and_a_summary_with_the_rejects(tmp_path: Path) -> None:
+    lab = make_lab(tmp_path, staged=False)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, StageScreen)
+        screen = app.screen
+        assert screen.state == "done" and screen.report.staged == 6 and screen.report.rejected == 1
+        summary = text_of(app, "#summary")
+        assert "6 staged" in summary and REJECT in summary
+        log = "\n".join(line.text for line in screen.query_one("#log").lines)
+        assert "✔ 2025-10-13/IVg2025-10-13_1.csv" in log and f"✘ {REJECT}" in log
+        assert text_of(app, "#numbers").startswith("7 / 7 files")
+        await pilot.press("r")  # the summary's way to the rejects
+        await settle(pilot)
+        assert isinstance(app.screen, RejectsScreen) and column(app, "source_file") == [REJECT]
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen) and text_of(app, "#runs").startswith("6")
+
+
+async def test_escape_cancels_staging_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab = make_lab(tmp_path, staged=False, commit_interval_seconds=0.01)
+    for n in range(40):
+        lab.write(f"2025-10-20/It2025-10-20_{n + 1}.csv", raw_csv("It", start=epoch(2025, 10, 20, 10, n)))
+    slow_parse = labtui.core.stager.parse_data
+    gate = threading.Event()
+
+    def parse(*args: object):
+        gate.wait(5)  # the files in flight wait until the test has pressed Esc
+        return slow_parse(*args)
+
+    monkeypatch.setattr(labtui.core.stager, "parse_data", parse)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, StageScreen) and screen.running
+        await pilot.press("escape")
+        assert screen.state == "cancelling" and screen.cancel.is_set()
+        gate.set()
+        await settle(pilot)
+        report = screen.report
+        assert screen.state == "done" and report.cancelled and report.staged < 46
+        assert "Cancelled" in text_of(app, "#summary")
+        assert read_manifest(lab.config.manifest_path).height == report.staged  # what was committed is valid
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_stage_while_another_writer_holds_the_lock_offers_to_wait(lab: Lab) -> None:
+    lab.write("2025-10-15/IVg2025-10-15_1.csv", raw_csv("IVg", start=epoch(2025, 10, 15)))
+    lock = WriterLock(lab.config.lock_path, command="labtui stage --force")
+    lock.acquire(0)
+    app = LabApp(lab.config)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("s")
+            await settle(pilot)
+            screen = app.screen
+            assert screen.state == "locked" and "labtui stage --force" in text_of(app, "#notice")
+            await pilot.press("w")
+            await pilot.pause(0.3)
+            assert screen.state == "running"  # waiting for the lock, not failing
+            lock.release()
+            await settle(pilot)
+            assert screen.state == "done" and screen.report.staged == 1
+    finally:
+        lock.release()
+
+
+async def test_restage_a_fixed_reject_moves_it_into_the_history(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, RejectsScreen) and column(app, "source_file") == [REJECT]
+        assert "no start time" in text_of(app, "#reason")
+        assert "#Procedure: <laser_setup.procedures.It.It>" in text_of(app, "#excerpt")
+        await pilot.press("r")  # not fixed yet: still rejected, still listed
+        await settle(pilot)
+        assert column(app, "source_file") == [REJECT]
+        lab.write(REJECT, fixed_reject())
+        await pilot.press("r")
+        await settle(pilot)
+        assert column(app, "source_file") == []
+        assert load_rejects(lab.config.rejects_dir) == {}
+        await pilot.press("escape")
+        await open_chip(pilot, "67")
+        assert REJECT in column(app, "source_file")
+
+
+async def test_restage_all_rejects_shows_progress(lab: Lab) -> None:
+    lab.write(REJECT, fixed_reject())
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("R")
+        await settle(pilot)
+        assert isinstance(app.screen, StageScreen) and app.screen.report.staged == 1
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, RejectsScreen) and column(app, "source_file") == []
+
+
+async def test_edit_suspends_the_app_and_runs_the_editor(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[list[str]] = []
+    suspended: list[bool] = []
+
+    @contextlib.contextmanager
+    def suspend():
+        suspended.append(True)
+        yield
+
+    monkeypatch.setenv("EDITOR", "nano -w")
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setattr(subprocess, "run", lambda args, **kw: ran.append(args))
+    app = LabApp(lab.config)
+    monkeypatch.setattr(app, "suspend", suspend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("o")
+        await settle(pilot)
+    assert suspended == [True]
+    assert ran == [["nano", "-w", str(lab.config.raw_root / REJECT)]]
+
+
+async def test_validate_shows_findings_jumps_and_applies_fixes(lab: Lab) -> None:
+    run = read_manifest(lab.config.manifest_path).filter(pl.col("source_file") == "2025-10-13/It2025-10-13_3.csv")
+    row = run.row(0, named=True)
+    run_parquet_path(lab.config.stage_root, row["proc"], row["date_local"], row["run_id"]).unlink()
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ValidateScreen) and not screen.report.ok
+        assert "1 error(s)" in text_of(app, "#summary")
+        tree = screen.query_one("#findings")
+        assert "parquet file is missing" in str(tree.cursor_node.label).lower()
+        await pilot.press("enter")  # expand the finding; its items follow the fix line
+        await pilot.press("j", "j", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen)
+        assert table(app).row["run_id"] == row["run_id"]  # the cursor is on the run
+        await pilot.press("escape")
+        await pilot.press("f")
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
+        await settle(pilot, rounds=5)
+        assert app.screen is screen and screen.report.ok
+        assert app.last_validation is screen.report
+        await pilot.press("escape")
+        await settle(pilot)
+        assert text_of(app, "#validation").startswith("✔ healthy")
+
+
+async def test_store_changes_reach_every_open_screen(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        assert len(column(app, "seq")) == 4
+        lab.write("2025-10-15/It2025-10-15_1.csv", raw_csv("It", start=epoch(2025, 10, 15)))
+        lab.stage()  # as `labtui stage` in another terminal would
+        app.check_store()  # what the app's poll timer does every few seconds
+        await settle(pilot)
+        assert column(app, "seq") == [1, 2, 3, 4, 5]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table(app).frame.filter(pl.col("chip_name") == "Alisson67")["n_runs"].item() == 5
+
+
+async def test_a_failing_worker_shows_an_error_dialog(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = LabApp(lab.config)
+
+    def broken() -> None:
+        raise RuntimeError("the disk went away")
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        monkeypatch.setattr(app.store, "chips", broken)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog)
+        assert "RuntimeError: the disk went away" in dialog_text(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, ChipsScreen)  # still running, back where it was
+
+
+async def test_keys_are_remapped_from_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    lab = make_lab(tmp_path, keys={"chips": "x", "plot": "P", "nonsense": "z"})
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert any("nonsense" in n.message for n in app._notifications)
+        assert app.screen.query_one("#chips").border_subtitle == "x →"
+        await pilot.press("c")
+        assert isinstance(app.screen, DashboardScreen)
+        await pilot.press("x")
+        assert isinstance(app.screen, ChipsScreen)
+
+
+async def test_help_lists_the_screen_keys_and_the_palette_runs_them(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpDialog)
+        body = dialog_text(app)
+        for description in ("Chips", "Rejects", "Validate", "Stage", "Quit"):
+            assert description in body
+        await pilot.press("escape", "ctrl+p")
+        await pilot.press(*"Rejects")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RejectsScreen)
+
+
+async def test_theme_toggles_between_dark_and_light(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.theme == "textual-dark"
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-light"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+async def test_screens_fit_the_terminal(lab: Lab, size: tuple[int, int]) -> None:
+    """Nothing is cut off: every screen's footer is on the last line and its main widget has room."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        for keys in ((), ("c",), ("6", "7", "enter"), ("escape", "escape", "r"), ("escape", "v")):
+            await pilot.press(*keys)
+            await settle(pilot)
+            footer = app.screen.query_one("Footer")
+            assert footer.region.y == size[1] - 1 and footer.region.width == size[0]
+            for widget in app.screen.query("FrameTable, #findings, #cards"):
+                assert widget.region.height >= 4 and widget.region.right <= size[0]

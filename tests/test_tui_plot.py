@@ -1,0 +1,357 @@
+"""The plot screen, driven with Pilot over a real store staged from synthetic raw files, plus SVG snapshots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from syrupy.extensions.image import SVGImageSnapshotExtension
+from textual.app import App
+from textual.binding import Binding
+from textual.color import Color
+from textual.screen import Screen
+from textual.theme import BUILTIN_THEMES
+from textual.widgets import Static
+from textual_plotext.plot import Plot
+
+import labtui.tui.plot as plot_module
+from labtui.core.config import StagingConfig
+from labtui.core.history import history
+from labtui.core.layout import run_parquet_path
+from labtui.core.manifest import read_manifest
+from labtui.core.plotdata import Baseline, GmMethod, PlotOptions, shape
+from labtui.core.stager import stage
+from labtui.synth import write_run
+from labtui.tui.messages import PlotRequested
+from labtui.tui.plot import SERIES_COLORS, PlotScreen, file_suffix, palette_for, plot_rows, plot_title, runs_text
+
+TZ = "America/Santiago"
+START = dt.datetime(2025, 10, 13, 15, 0, tzinfo=dt.UTC)
+# (name, proc, header overrides, rows kept or None for a complete run); chip Alisson 67 unless said otherwise
+RUNS = [
+    ("it_1v", "It", {"Laser voltage": 1.0}, None),
+    ("it_2v", "It", {"Laser voltage": 2.0}, None),
+    ("it_dark", "It", {"Laser voltage": 0.0}, None),
+    ("ivg_other_chip", "IVg", {}, None),
+    ("it_aborted", "It", {"Laser voltage": 1.5}, 900),
+    ("ivg_dark", "IVg", {}, None),
+    ("ivg_lit", "IVg", {"Laser voltage": 1.5}, None),
+    ("iv", "IV", {}, None),
+    ("cal_455", "LaserCalibration", {"Laser wavelength": 455}, None),
+    ("cal_365", "LaserCalibration", {"Laser wavelength": 365}, None),
+]
+CHIPS = {"ivg_other_chip": ("Alisson", 68), "cal_455": (None, None), "cal_365": (None, None)}
+
+
+def build_store(root: Path) -> StagingConfig:
+    for index, (name, proc, params, rows) in enumerate(RUNS):
+        group, number = CHIPS.get(name, ("Alisson", 67))
+        write_run(root / "raw" / "2025-10-13", proc, file_idx=index + 1, chip_group=group, chip_number=number,
+                  start_utc=START + dt.timedelta(minutes=10 * index), params=params, n_rows=rows, seed=7)
+    config = StagingConfig(raw_root=root / "raw", stage_root=root / "store" / "raw_measurements", local_tz=TZ)
+    stage(config)
+    return config
+
+
+@dataclass(frozen=True)
+class Lab:
+    """The staged store and the run_id of each named run of `RUNS`."""
+
+    config: StagingConfig
+    run_ids: dict[str, str]
+
+    def ids(self, *names: str) -> list[str]:
+        return [self.run_ids[name] for name in names]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    """Staged once for the module; a test that changes the store works on a copy."""
+    config = build_store(tmp_path_factory.mktemp("plot"))
+    manifest = read_manifest(config.manifest_path)
+    by_file = dict(zip(manifest["file_idx"].to_list(), manifest["run_id"].to_list()))
+    return Lab(config, {name: by_file[index + 1] for index, (name, *_) in enumerate(RUNS)})
+
+
+class Selection(Screen):
+    """Stands in for the chip history: `p` asks to plot the selected runs."""
+
+    BINDINGS = [Binding("p", "plot", "Plot")]
+
+    def __init__(self, run_ids: list[str]) -> None:
+        super().__init__()
+        self.run_ids = run_ids
+
+    def action_plot(self) -> None:
+        self.post_message(PlotRequested(tuple(self.run_ids)))
+
+
+class Host(App):
+    """Opens the plot screen on `PlotRequested` exactly as the lab app is meant to."""
+
+    def __init__(self, config: StagingConfig, run_ids: list[str]) -> None:
+        super().__init__()
+        self.config = config
+        self.run_ids = run_ids
+
+    def on_mount(self) -> None:
+        self.push_screen(Selection(self.run_ids))
+
+    def on_plot_requested(self, message: PlotRequested) -> None:
+        runs = plot_rows(read_manifest(self.config.manifest_path), message.run_ids, self.config.local_tz)
+        self.push_screen(PlotScreen(runs, self.config))
+
+
+async def settle(pilot) -> None:
+    """Let the load/export workers finish and their messages be handled."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def open_plot(pilot) -> PlotScreen:
+    await pilot.press("p")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, PlotScreen)
+    return screen
+
+
+def status_text(screen: PlotScreen) -> str:
+    return str(screen.query_one("#plot-status", Static).render())
+
+
+def points(screen: PlotScreen) -> int:
+    return sum(series.x.size for series in screen.spec.series)
+
+
+# -- Pilot ------------------------------------------------------------------------------------------------------
+async def test_p_opens_the_plot_and_b_cycles_the_it_baseline(lab):
+    app = Host(lab.config, lab.ids("it_1v", "it_2v", "it_dark"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        spec = screen.spec
+        assert (spec.kind, len(spec.series), spec.x_title) == ("It", 3, "t (s)")
+        assert spec.y_title == "ΔI (nA)" and spec.spans  # laser window from the VL column
+        assert [s.label for s in spec.series] == ["VL=1 V", "VL=2 V", "VL=0 V"]
+        assert plot_title(spec) == "Alisson67 · It · VG=-0.4 V · seq 1–3"
+        assert "just before laser ON" in status_text(screen)
+        assert "mixes light and dark" in status_text(screen)
+        seen = []
+        for _ in range(4):
+            await pilot.press("b")
+            seen.append(screen.current.baseline)
+        assert seen == [Baseline.RAW, Baseline.FIRST, Baseline.FIXED, Baseline.AUTO]
+        await pilot.press("b")
+        assert screen.spec.y_label == "I" and "no baseline" in status_text(screen)
+        assert min(float(s.y.min()) for s in screen.spec.series) > 0  # raw currents of a conducting channel
+        await pilot.press("escape")
+        assert isinstance(app.screen, Selection)
+
+
+async def test_t_sets_the_fixed_baseline_time(lab):
+    app = Host(lab.config, lab.ids("it_1v", "it_2v"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        await pilot.press("t", "backspace", "3", "0", "enter")  # the field opens holding the current time, 0
+        assert (screen.current.baseline, screen.current.baseline_time_s) == (Baseline.FIXED, 30.0)
+        assert "I(t = 30 s)" in status_text(screen)
+        full = shape(screen.groups["It"], screen.current)
+        assert [np.interp(30.0, s.x, s.y) for s in full.series] == pytest.approx([0.0, 0.0], abs=1e-12)
+        await pilot.press("t", "escape")  # Esc closes the field first, then leaves the plot
+        assert app.screen is screen and screen.focused is None
+        await pilot.press("escape")
+        assert isinstance(app.screen, Selection)
+
+
+async def test_l_g_m_on_a_gate_sweep(lab):
+    app = Host(lab.config, lab.ids("ivg_dark", "ivg_lit"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        assert screen.spec.kind == "IVg" and {s.direction for s in screen.spec.series} == {1, -1}
+        assert screen.spec.markers and "Dirac Vg=" in status_text(screen)
+        await pilot.press("l")
+        assert screen.spec.log_y and screen.spec.y_label == "|I|"
+        assert all(float(s.y.min()) > 0 for s in screen.spec.series)
+        await pilot.press("g")
+        assert (screen.spec.y_label, screen.spec.y_unit[-1:], screen.spec.log_y) == ("gm", "S", False)
+        assert "Savitzky–Golay" in status_text(screen)
+        smooth = screen.spec
+        await pilot.press("m")
+        assert screen.current.gm_method is GmMethod.GRADIENT and "plain gradient" in status_text(screen)
+        assert not np.allclose(screen.spec.series[1].y, smooth.series[1].y)  # the method changed the numbers
+        await pilot.press("g")
+        assert screen.spec.y_label == "I"
+
+
+async def test_keys_apply_only_where_they_mean_something(lab):
+    app = Host(lab.config, lab.ids("it_1v", "ivg_dark", "iv"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        enabled = lambda *actions: [bool(screen.check_action(action, ())) for action in actions]  # noqa: E731
+        assert enabled("cycle_baseline", "toggle_log", "toggle_gm", "next_group") == [True, False, False, True]
+        await pilot.press("l")
+        assert screen.current == PlotOptions()  # `l` does nothing to an It plot
+        await pilot.press("tab")
+        assert screen.proc == "IVg"
+        assert enabled("cycle_baseline", "toggle_log", "toggle_gm", "cycle_gm_method") == [False, True, True, False]
+        await pilot.press("g")
+        assert enabled("toggle_log", "cycle_gm_method") == [False, True]
+        await pilot.press("tab")
+        assert (screen.proc, screen.spec.x_title) == ("IV", "Vsd (mV)")  # ±0.1 V sweep: SI prefix
+        assert enabled("toggle_log", "toggle_gm") == [True, False]
+        await pilot.press("shift+tab", "shift+tab")
+        assert screen.proc == "It" and screen.current == PlotOptions()
+        await pilot.press("tab")
+        assert screen.current.gm  # every group keeps its own options
+
+
+async def test_e_exports_svg_and_the_full_series_as_csv(lab, tmp_path):
+    config = lab.config.model_copy(update={"exports_dir": tmp_path / "exports"})
+    app = Host(config, lab.ids("it_1v", "it_2v", "it_dark"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        folder = config.exports_dir
+        svg, csv = folder / "Alisson67_It_seq1-2-3_dI-auto.svg", folder / "Alisson67_It_seq1-2-3_dI-auto.csv"
+        assert svg.read_text(encoding="utf-8").startswith("<svg") and "Alisson67" in svg.read_text(encoding="utf-8")
+        exported = pl.read_csv(csv)
+        full = shape(screen.groups["It"], screen.current)
+        assert exported["label"].unique(maintain_order=True).to_list() == [s.label for s in full.series]
+        assert exported.height == sum(s.x.size for s in full.series) > points(screen)  # not the downsampled view
+        assert (exported["x_unit"][0], exported["y_unit"][0]) == (full.x_unit, full.y_unit)
+        assert exported.filter(pl.col("label") == "VL=2 V")["y"].to_numpy() == pytest.approx(full.series[1].y)
+        assert str(csv) in status_text(screen)
+
+
+async def test_a_theme_switch_redraws_in_that_theme_s_colours(lab):
+    app = Host(lab.config, lab.ids("iv"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        legend = lambda: screen.query_one("#legend", Static).render().spans[0].style  # noqa: E731
+        assert legend() == "rgb({},{},{})".format(*SERIES_COLORS[True][0])
+        app.theme = "textual-light"
+        await pilot.pause()
+        assert legend() == "rgb({},{},{})".format(*SERIES_COLORS[False][0])
+
+
+async def test_missing_parquet_is_a_message_not_a_crash(lab, tmp_path):
+    shutil.copytree(lab.config.store_root, tmp_path / "store")
+    config = lab.config.model_copy(update={"stage_root": tmp_path / "store" / "raw_measurements"})
+    manifest = read_manifest(config.manifest_path)
+    for name in ("it_2v", "iv"):
+        row = manifest.filter(pl.col("run_id") == lab.run_ids[name]).row(0, named=True)
+        run_parquet_path(config.stage_root, row["proc"], row["date_local"], row["run_id"]).unlink()
+    app = Host(config, lab.ids("it_1v", "it_2v", "iv"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        assert [s.label for s in screen.spec.series] == ["seq 1"]
+        assert "seq 2: cannot read its Parquet" in status_text(screen)
+        await pilot.press("tab")
+        assert screen.proc == "IV" and not screen.spec.series and "cannot read" in status_text(screen)
+        assert not screen.check_action("export", ())
+
+
+async def test_incomplete_runs_are_drawn_and_labelled(lab):
+    app = Host(lab.config, lab.ids("it_1v", "it_aborted"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        aborted = screen.spec.series[1]
+        assert aborted.incomplete and aborted.label.endswith("(incomplete)") and aborted.x.size
+        assert "(incomplete)" in str(screen.query_one("#legend", Static).render())
+        assert "durations differ" in status_text(screen)
+
+
+async def test_resize_reshapes_without_reading_parquet(lab, monkeypatch):
+    reads, builds = [], []
+    real_load, real_build = plot_module.load_selection, Plot.build
+    monkeypatch.setattr(plot_module, "load_selection", lambda *args: reads.append(args) or real_load(*args))
+    monkeypatch.setattr(Plot, "build", lambda plt: builds.append(plt) or real_build(plt))
+    app = Host(lab.config, lab.ids("it_1v", "it_2v", "it_dark"))
+    async with app.run_test(size=(160, 40)) as pilot:
+        screen = await open_plot(pilot)
+        wide = points(screen)
+        builds.clear()
+        await pilot.resize_terminal(90, 40)
+        await settle(pilot)
+        assert points(screen) < wide and len(reads) == 1
+        assert len(builds) == 1  # plotext never builds the old points at the new width
+
+
+# -- helpers of the screen --------------------------------------------------------------------------------------
+def test_plot_rows_number_runs_as_the_chip_history_does(lab):
+    manifest = read_manifest(lab.config.manifest_path)
+    rows = plot_rows(manifest, lab.ids("ivg_lit", "it_aborted", "cal_365"), TZ)
+    assert rows["run_id"].to_list() == lab.ids("it_aborted", "ivg_lit", "cal_365")  # history order
+    chip = history(manifest, 67, "Alisson", tz=TZ)
+    expected = dict(zip(chip["run_id"].to_list(), chip["seq"].to_list()))
+    assert rows["seq"].to_list()[:2] == [expected[run_id] for run_id in lab.ids("it_aborted", "ivg_lit")] == [4, 6]
+    assert rows["seq"][2] == 2 and "date_local" in rows.columns  # second calibration; Parquet paths need the date
+
+
+def test_runs_text_compacts_consecutive_seqs():
+    assert runs_text(pl.DataFrame({"seq": [9, 3, 4, 5, 11]})) == "seq 3–5, 9, 11"
+    undated = pl.DataFrame({"seq": [None], "file_idx": [2], "date_local": [dt.date(2025, 10, 13)], "run_id": ["x"]})
+    assert runs_text(undated) == "2025-10-13 #2"
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "suffix"),
+    [
+        ("It", PlotOptions(baseline=Baseline.RAW), ".csv"),
+        ("It", PlotOptions(baseline=Baseline.FIXED, baseline_time_s=30.5), "_dI-t30.5s.csv"),
+        ("It", PlotOptions(log_y=True), "_dI-auto.csv"),
+        ("IVg", PlotOptions(log_y=True), "_log.csv"),
+        ("IVg", PlotOptions(gm=True, gm_method=GmMethod.GRADIENT), "_gm_gradient.csv"),
+        ("LaserCalibration", PlotOptions(log_y=True), ".csv"),
+    ],
+)
+def test_export_names_say_which_view(kind, options, suffix):
+    assert file_suffix(kind, options, ".csv") == suffix
+
+
+def _contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    """WCAG 2 contrast ratio."""
+
+    def luminance(rgb: tuple[int, int, int]) -> float:
+        linear = [(c / 12.92) if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255 for v in rgb)]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("name", [name for name in BUILTIN_THEMES if not name.startswith("ansi")])
+def test_colours_read_on_every_theme(name):
+    variables = BUILTIN_THEMES[name].to_color_system().generate()
+    palette = palette_for(variables)
+    canvas = Color.parse(variables["surface"]).rgb
+    assert min(_contrast(color, canvas) for color in (*palette.series, palette.marker)) >= 3.0
+    assert _contrast(palette.span, canvas) >= 1.5  # laser edges are visible but quieter than the data
+
+
+# -- snapshots --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("runs", "keys"),
+    [
+        (("it_1v", "it_2v", "it_dark", "it_aborted"), ()),
+        (("ivg_dark", "ivg_lit"), ()),
+        (("ivg_dark", "ivg_lit"), ("g",)),
+        (("iv",), ()),
+        (("cal_455", "cal_365"), ()),
+    ],
+    ids=["It", "IVg", "IVg-gm", "IV", "LaserCalibration"],
+)
+async def test_snapshot(lab, runs, keys, snapshot):
+    app = Host(lab.config, lab.ids(*runs))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plot(pilot)
+        await pilot.press(*keys)
+        await pilot.pause()
+        assert app.export_screenshot() == snapshot(extension_class=SVGImageSnapshotExtension)

@@ -1,0 +1,93 @@
+"""FrameTable: a cursor over a Polars frame that only ever draws the rows on screen."""
+
+from __future__ import annotations
+
+import time
+
+import polars as pl
+from textual.app import App, ComposeResult
+
+from labtui.tui.table import Column, FrameTable
+
+ROWS = 100_000
+
+
+def big_frame(n: int = ROWS) -> pl.DataFrame:
+    return pl.DataFrame({"run_id": [f"{i:016x}" for i in range(n)], "seq": range(1, n + 1),
+                         "value": [i * 0.5 for i in range(n)]})
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield FrameTable([Column("seq", "seq", right=True), Column("value", "value", pl.col("value").round(1))],
+                         key="run_id", selectable=True)
+
+
+async def test_a_100k_row_frame_is_shown_at_once_and_drawn_a_screenful_at_a_time(monkeypatch) -> None:
+    app = TableApp()
+    async with app.run_test(size=(14, 20)) as pilot:  # narrower than the rows: a horizontal scrollbar takes a line
+        table = app.query_one(FrameTable)
+        table.focus()
+        started = time.perf_counter()
+        table.show(big_frame())
+        assert time.perf_counter() - started < 1.0
+        drawn: list[int] = []
+        real_line = FrameTable._line
+        monkeypatch.setattr(FrameTable, "_line",
+                            lambda self, cells, mark: drawn.append(1) or real_line(self, cells, mark))
+        await pilot.press("end")
+        await pilot.pause()
+        assert table.cursor == ROWS - 1 and table.row["seq"] == ROWS
+        assert 0 < len(drawn) <= 3 * 20  # the visible lines, not the frame
+        assert table.scrollable_content_region.height < table.size.height
+        last = table.render_line(table.scrollable_content_region.height - 1).text
+        assert str(ROWS) in last  # the cursor row is above the scrollbar, not behind it
+
+
+async def test_keys_move_the_cursor_and_the_selection_marks_a_row() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(FrameTable)
+        table.focus()
+        table.show(big_frame(100))
+        await pilot.press("j", "j", "k")
+        assert table.cursor == 1
+        await pilot.press("pagedown")
+        assert table.cursor == 1 + table.scrollable_content_region.height - 2
+        await pilot.press("G")
+        assert table.cursor == 99
+        await pilot.press("g")
+        assert table.cursor == 0
+        table.toggle_selected()
+        assert table.selected == {f"{0:016x}"}
+        assert table.render_line(1).text.startswith(" ●")
+
+
+async def test_the_cursor_stays_on_its_row_when_the_rows_change() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(FrameTable)
+        table.show(big_frame(100))
+        table.cursor = 40
+        await pilot.pause()
+        table.show(big_frame(100).sort("seq", descending=True))
+        assert table.row["seq"] == 41 and table.cursor == 59
+        table.show(big_frame(10))  # the row is gone: the cursor stays in range
+        assert table.cursor == 9
+
+
+async def test_enter_posts_the_chosen_row() -> None:
+    chosen: list[dict] = []
+
+    class ChoosingApp(TableApp):
+        def on_frame_table_chosen(self, message: FrameTable.Chosen) -> None:
+            chosen.append(message.row)
+
+    app = ChoosingApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(FrameTable)
+        table.focus()
+        table.show(big_frame(5))
+        await pilot.press("j", "enter")
+        await pilot.pause()
+    assert [row["seq"] for row in chosen] == [2]
