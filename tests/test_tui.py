@@ -24,9 +24,8 @@ from labtui.tui.app import LabApp
 from labtui.tui.chips import ChipsScreen
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.dialogs import ConfirmDialog, ErrorDialog, FieldsDialog, HelpDialog
-from labtui.tui.plot import PlotScreen
 from labtui.tui.history import HistoryScreen
-from labtui.tui.messages import PlotRequested
+from labtui.tui.plot import PlotScreen
 from labtui.tui.rejects import RejectsScreen
 from labtui.tui.stage import StageScreen
 from labtui.tui.table import FrameTable
