@@ -39,10 +39,12 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from labtui.cli.tui import app_options
+
     common = common_options()
     parser = argparse.ArgumentParser(
         prog="labtui",
-        parents=[common],
+        parents=[common, app_options()],
         description="Stage, browse and plot a graphene-FET lab's measurement files. Without a command: the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"labtui {__version__}")

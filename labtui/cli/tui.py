@@ -4,21 +4,62 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from labtui.cli import EXIT_OK, EXIT_USAGE, config_from
+from labtui.core.config import StagingConfig, load_config
+from labtui.synth.demo import ensure_demo
+
+if TYPE_CHECKING:
+    from labtui.tui.app import LabApp
+
+
+def app_options() -> argparse.ArgumentParser:
+    """What the app starts with; accepted by plain `labtui` and by `labtui tui`."""
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("app")
+    group.add_argument("--watch", action="store_true",
+                       help="watch the raw folder: stage each new run once it stops changing (w toggles it)")
+    group.add_argument("--demo", action="store_true",
+                       help="open a built-in demo lab (generated once in ~/.cache/labtui/demo or $LABTUI_DEMO_DIR) "
+                            "and stage it")
+    return options
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("tui", parents=[common], help="open the terminal app (the default without a command)")
+    parser = sub.add_parser("tui", parents=[common, app_options()],
+                            help="open the terminal app (the default without a command)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = config_from(args)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("labtui: the app needs a terminal; for scripts use the commands (`labtui --help`)", file=sys.stderr)
         return EXIT_USAGE
-    from labtui.tui.app import LabApp
-
-    LabApp(config).run()
+    build_app(args).run()
     return EXIT_OK
+
+
+def build_app(args: argparse.Namespace) -> LabApp:
+    """The app the command line asks for: the configured lab, or the demo lab, staged at start.
+
+    Plain `labtui` on a lab with no raw file and no store yet (a fresh checkout) opens the demo instead, saying so;
+    `labtui tui` and `--watch` (waiting for the first run) always open the configured lab.
+    """
+    from labtui.tui.app import LabApp
+    from labtui.tui.store import short_path
+
+    if not args.demo:
+        config = config_from(args)
+        if args.command is not None or args.watch or not is_empty(config):
+            return LabApp(config, watch=args.watch)
+        print(f"labtui: no raw CSV file in {short_path(config.raw_root)} and no store yet: opening the demo lab "
+              "(`labtui tui` opens the empty lab)", file=sys.stderr)
+    return LabApp(load_config(ensure_demo()), stage_on_start=True, watch=args.watch)
+
+
+def is_empty(config: StagingConfig) -> bool:
+    """No store and nothing to stage into one."""
+    if config.manifest_path.exists():
+        return False
+    return not config.raw_root.is_dir() or next(config.raw_root.rglob("*.csv"), None) is None

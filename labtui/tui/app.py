@@ -17,6 +17,7 @@ from labtui.tui.chips import ChipsScreen
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.dialogs import HelpDialog
 from labtui.tui.history import HistoryScreen
+from labtui.tui.live import FollowScreen, LiveChanged, Measuring, WatchController, Watched
 from labtui.tui.messages import PlotRequested, StoreChanged
 from labtui.tui.plot import PlotScreen, plot_rows
 from labtui.tui.rejects import RejectsScreen
@@ -37,20 +38,24 @@ class LabApp(App[None]):
     TITLE = "labtui"
     BINDINGS = [
         Binding("s", "stage", "Stage", id="stage"),
+        Binding("w", "toggle_watch", "Watch", id="watch"),
         Binding("question_mark,f1", "help", "Help", id="help"),
-        Binding("ctrl+t", "toggle_theme", "Theme", id="theme"),
+        Binding("ctrl+t", "toggle_theme", "Theme", id="theme", show=False),  # in help and ctrl+p: the footer keeps q
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    def __init__(self, config: StagingConfig) -> None:
+    def __init__(self, config: StagingConfig, *, stage_on_start: bool = False, watch: bool = False) -> None:
         super().__init__()
         self.config = config
         self.store = Store(config)
+        self.live = WatchController(self, config)
+        self.stage_on_start = stage_on_start
+        self.watch_on_start = watch
         self.last_validation: ValidationReport | None = None  # shown on the dashboard
         self.validated: Signature | None = None  # the store's signature when last_validation was made
-        self.sub_title = short_path(config.store_root)
         self.set_keymap(config.keys)
         self._signature = self.store.signature()
+        self._show_watching()
 
     def on_mount(self) -> None:
         self.theme = DARK
@@ -60,7 +65,15 @@ class LabApp(App[None]):
             self.notify(f"config keys: unknown action(s) {', '.join(unknown)}; known: {known}",
                         severity="warning", timeout=10)
         self.push_screen(DashboardScreen())
+        if self.stage_on_start:
+            self.push_screen(StageScreen())
+        if self.watch_on_start:
+            self.action_toggle_watch()
         self.set_interval(STORE_POLL_SECONDS, self.check_store)
+
+    def on_unmount(self) -> None:
+        """Quitting stops the watcher instead of leaving the process waiting for its thread."""
+        self.live.stop()
 
     def record_validation(self, report: ValidationReport, signature: Signature) -> None:
         self.last_validation, self.validated = report, signature
@@ -70,8 +83,37 @@ class LabApp(App[None]):
         signature = self.store.signature()
         if signature != self._signature:
             self._signature = signature
-            for screen in self.screen_stack:
-                screen.post_message(StoreChanged())
+            self._tell_screens(StoreChanged)
+
+    def _tell_screens(self, message: type[StoreChanged | LiveChanged]) -> None:
+        for screen in self.screen_stack:
+            screen.post_message(message())
+
+    # -- the live lab -----------------------------------------------------------------------------------------
+    def action_toggle_watch(self) -> None:
+        if self.live.watching:
+            self.live.stop()
+            self.notify("stopped watching the raw folder", title="Watching")
+        else:
+            self.live.start()
+            self.notify(f"each new run in {short_path(self.config.raw_root)} is staged once it has not changed for "
+                        f"{self.config.watch_settle_seconds:g} s", title="Watching")
+        self._show_watching()
+        self._tell_screens(LiveChanged)
+
+    def _show_watching(self) -> None:
+        self.sub_title = short_path(self.config.store_root) + (" · watching ⟳" if self.live.watching else "")
+
+    def on_watched(self, message: Watched) -> None:
+        """A staging by the watcher reaches the open screens at once, not at the next store poll."""
+        if message.event.kind == "staged":
+            self.check_store()
+        self.live.watched(message.event)
+        self._tell_screens(LiveChanged)
+
+    def on_measuring(self, message: Measuring) -> None:
+        if self.live.measured(message):
+            self._tell_screens(LiveChanged)
 
     # -- actions ----------------------------------------------------------------------------------------------
     def action_open(self, name: str) -> None:
@@ -120,5 +162,5 @@ class LabApp(App[None]):
 def binding_ids() -> set[str]:
     """The actions `config.keys` can remap."""
     classes = (LabApp, LabScreen, FilteredScreen, DashboardScreen, ChipsScreen, HistoryScreen, StageScreen,
-               RejectsScreen, ValidateScreen, FrameTable, PlotScreen)
+               RejectsScreen, ValidateScreen, FrameTable, PlotScreen, FollowScreen)
     return {binding.id for cls in classes for binding in cls.BINDINGS if isinstance(binding, Binding) and binding.id}

@@ -9,9 +9,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
+from textual.content import Content
 from textual.widgets import Footer, Header, Static
 
 from labtui.tui.base import LabScreen
+from labtui.tui.live import FollowScreen, LiveChanged
 from labtui.tui.store import Status, describe_holder, short_path
 
 CARDS = (  # id, title, the binding id of the key that acts on it
@@ -27,13 +29,18 @@ CARDS = (  # id, title, the binding id of the key that acts on it
 class DashboardScreen(LabScreen, inherit_bindings=False):
     HELP = (
         "The state of the store: runs and chips staged, new raw files waiting to be staged, rejected files and the "
-        "last validation. Every task is one key away; ctrl+p lists them all."
+        "last validation. Every task is one key away; ctrl+p lists them all. w watches the raw folder: each new "
+        "run is staged once it stops changing, and f follows the run being measured."
     )
     BINDINGS = [
         Binding("c", "app.open('chips')", "Chips", id="chips"),
         Binding("r", "app.open('rejects')", "Rejects", id="rejects"),
         Binding("v", "app.open('validate')", "Validate", id="validate"),
+        Binding("f", "follow", "Follow run", id="follow"),
     ]
+    DEFAULT_CSS = """
+    DashboardScreen #live { display: none; padding: 0 2; height: auto; }
+    """
 
     loaded = False  # the store's numbers are on screen (what a cold start waits for)
 
@@ -45,6 +52,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
                 card.border_title = title
                 yield card
         yield Static(id="paths")
+        yield Static(id="live")
         yield Static(id="lock", classes="notice")
         yield Footer()
 
@@ -55,6 +63,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             Text.assemble(("raw files: ", "bold"), short_path(config.raw_root), ("   store: ", "bold"),
                           short_path(config.store_root))
         )
+        self._show_live()
         self.reload()
 
     def on_screen_resume(self) -> None:
@@ -87,6 +96,31 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self._card("validation", "checking…", "")
         self.lab.record_validation(*await asyncio.to_thread(self.lab.store.validate))
         self._show_validation()
+
+    def on_live_changed(self, _: LiveChanged) -> None:
+        self._show_live()
+        self.refresh_bindings()  # `f` is offered while a run is being measured
+
+    def _show_live(self) -> None:
+        """While watching: what is watched, the runs being measured, the last problem (retried until it clears)."""
+        live, config = self.lab.live, self.lab.config
+        widget = self.query_one("#live", Static)
+        widget.display = live.watching
+        lines = [Content.assemble(("⟳ watching ", "bold"), short_path(config.raw_root),
+                                  f": a new run is staged once unchanged for {config.watch_settle_seconds:g} s")]
+        lines += [Content.assemble(("● measuring now: ", "bold $text-success"), run.description)
+                  for run in live.measuring]
+        if live.problem:
+            lines.append(Content.assemble(("⚠ " + live.problem, "$text-error")))
+        widget.update(Content("\n").join(lines))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action != "follow" or bool(self.lab.live.measuring)
+
+    def action_follow(self) -> None:
+        """The first run being measured (one setup measures one run at a time)."""
+        config = self.lab.config
+        self.app.push_screen(FollowScreen(config.raw_root / self.lab.live.measuring[0].source_file, config))
 
     def _card(self, card_id: str, value: str, detail: str) -> None:
         self.query_one(f"#{card_id}", Static).update(Text.assemble((value, "bold"), "\n", (detail, "dim")))

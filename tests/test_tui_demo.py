@@ -1,0 +1,71 @@
+"""`labtui --demo`, and plain `labtui` without lab data: the app opens on the built-in demo lab and stages it.
+
+The app is built by the function the command line uses (`build_app`), then driven with `run_test`, which needs no
+terminal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labtui.cli import build_parser
+from labtui.cli.tui import build_app
+from labtui.synth import LabSpec
+from labtui.synth.demo import ensure_demo
+from labtui.tui.dashboard import DashboardScreen
+from labtui.tui.stage import StageScreen
+from tests._tui_fixtures import settle
+from tests.conftest import raw_csv
+
+SMALL = LabSpec(chips=2, days=2, seed=3)
+
+
+@pytest.fixture
+def demo_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working folder (no config, no data) and the demo cache in the test's own folder."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    monkeypatch.setenv("LABTUI_DEMO_DIR", str(tmp_path / "demo"))
+    return tmp_path / "demo"
+
+
+def app_for(*argv: str):
+    return build_app(build_parser().parse_args(list(argv)))
+
+
+async def test_demo_builds_the_lab_opens_it_and_stages_it(demo_dir: Path) -> None:
+    app = app_for("--demo")
+    assert app.config.raw_root == demo_dir / "data" / "01_raw" and not app.config.manifest_path.exists()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, StageScreen) and screen.state == "done"
+        assert screen.report.staged > 100 and screen.report.rejected >= 1  # the demo's irregularities
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert str(app.screen.query_one("#runs").render()).startswith(str(screen.report.staged))
+
+
+def test_plain_labtui_without_lab_data_opens_the_demo(demo_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ensure_demo(demo_dir, SMALL)  # generated once; later starts reuse it
+    app = app_for()
+    assert app.config.raw_root == demo_dir / "data" / "01_raw" and app.stage_on_start
+    assert "no raw CSV file in data/01_raw and no store yet: opening the demo lab" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [("tui",), ("--watch",)])
+def test_an_empty_lab_opens_as_it_is_when_asked_for(argv: tuple[str, ...], demo_dir: Path) -> None:
+    app = app_for(*argv)
+    assert app.config.raw_root == demo_dir.parent / "data" / "01_raw" and not app.stage_on_start
+    assert not demo_dir.exists()
+
+
+def test_a_lab_with_raw_files_opens_without_a_store(demo_dir: Path) -> None:
+    raw = demo_dir.parent / "data" / "01_raw" / "2025-10-14"
+    raw.mkdir(parents=True)
+    (raw / "It2025-10-14_1.csv").write_bytes(raw_csv("It"))
+    app = app_for()
+    assert app.config.raw_root == raw.parent and not app.stage_on_start

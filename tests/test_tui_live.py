@@ -1,0 +1,159 @@
+"""The live lab in the TUI: watching stages new runs into the open screens, `f` follows the run being measured.
+
+The watcher runs on its own thread with a short settle time; each test polls for what it expects (with a timeout)
+instead of sleeping, and writes raw files in real time as the acquisition does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+from textual.pilot import Pilot
+
+import labtui.tui.app
+import labtui.tui.live
+from labtui.core.manifest import read_manifest
+from labtui.core.watch import WatchEvent
+from labtui.tui.app import LabApp
+from labtui.tui.dashboard import DashboardScreen
+from labtui.tui.history import HistoryScreen
+from labtui.tui.live import FollowScreen, Watched
+from labtui.tui.table import FrameTable
+from tests._tui_fixtures import Lab, make_lab
+from tests.conftest import epoch, it_rows, raw_csv
+
+NEW = "2025-10-15/It2025-10-15_1.csv"
+WATCH = {"watch_settle_seconds": 1.0, "watch_poll_seconds": 0.1}
+
+
+class RecordingApp(LabApp):
+    """Keeps every watch event (Textual calls the handlers of every class in the MRO: no super call here)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.events: list[WatchEvent] = []
+
+    def on_watched(self, message: Watched) -> None:
+        self.events.append(message.event)
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(labtui.tui.app, "STORE_POLL_SECONDS", 3600.0)  # only the watcher may refresh the screens
+    monkeypatch.setattr(labtui.tui.live, "FOLLOW_SECONDS", 0.1)
+    return make_lab(tmp_path, **WATCH)
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let the app run until `condition` holds; the watcher's thread works meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await pilot.pause(0.05)
+
+
+def history(app: LabApp) -> list[str]:
+    if not isinstance(app.screen, HistoryScreen):
+        return []
+    return app.screen.query_one(FrameTable).frame["source_file"].to_list()
+
+
+def runs_of(lab: Lab, source_file: str) -> pl.DataFrame:
+    return read_manifest(lab.config.manifest_path).filter(pl.col("source_file") == source_file)
+
+
+def staged(lab: Lab, source_file: str) -> int:
+    return runs_of(lab, source_file).height
+
+
+def append(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as handle:
+        handle.write(data)
+
+
+def pieces(data: bytes, n: int) -> list[bytes]:
+    """The file as the acquisition writes it: the header with a few rows, then rows, cut anywhere."""
+    first = data.index(b"\r\n", data.index(b"t (s)")) + 2 + 100
+    size = -(-(len(data) - first) // (n - 1))
+    return [data[:first], *(data[at : at + size] for at in range(first, len(data), size))]
+
+
+async def test_a_run_written_in_pieces_is_staged_once_into_the_open_history(lab: Lab) -> None:
+    app = RecordingApp(lab.config, watch=True)
+    async with app.run_test(size=(120, 30)) as pilot:
+        assert app.live.watching and "watching ⟳" in app.sub_title
+        await pilot.press("c")
+        await until(pilot, lambda: app.screen.query(FrameTable) and app.screen.query_one(FrameTable).frame.height > 0)
+        await pilot.press(*"67", "enter")
+        await until(pilot, lambda: len(history(app)) == 4)
+        path = lab.config.raw_root / NEW
+        for piece in pieces(raw_csv("It", start=epoch(2025, 10, 15)), 6):
+            append(path, piece)
+            await pilot.pause(0.2)  # well within the settle time: still being written
+            assert staged(lab, NEW) == 0  # never half a run
+        await until(pilot, lambda: NEW in history(app))  # the open history updates by itself, at once
+        assert runs_of(lab, NEW)["n_rows"].to_list() == [len(it_rows())]  # all of it
+        assert any(NEW in n.message for n in app._notifications)
+        await pilot.pause(1.5)  # longer than the settle time: nothing is staged twice
+        assert [e.staged for e in app.events if e.kind == "staged"] == [(NEW,)]
+        assert history(app).count(NEW) == 1
+
+
+async def test_f_follows_the_run_being_measured(lab: Lab) -> None:
+    app = LabApp(lab.config.model_copy(update={"watch_settle_seconds": 3.0}), watch=True)
+    path = lab.config.raw_root / NEW
+    data = pieces(raw_csv("It", start=epoch(2025, 10, 15)), 4)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.loaded)
+        live = app.screen.query_one("#live")
+        assert "watching" in str(live.render()) and "f" not in app.screen.active_bindings
+        append(path, data[0])
+        await pilot.pause(0.3)
+        append(path, data[1])  # seen growing: being measured
+        await until(pilot, lambda: bool(app.live.measuring))
+        assert "measuring now: It2025-10-15_1.csv — Alisson67, λ=455 nm, " in str(live.render())
+        await pilot.press("f")
+        assert isinstance(app.screen, FollowScreen)
+        screen = app.screen
+        await until(pilot, lambda: screen.spec is not None and screen.spec.series)
+        written = screen.rows
+        assert 0 < written < len(it_rows())
+        assert "It2025-10-15_1.csv — Alisson67" in str(screen.query_one("#plot-status").render())
+        append(path, data[2])
+        await until(pilot, lambda: screen.rows > written)  # redrawn from the rows written so far
+        assert screen.spec.series[0].x.size == screen.rows and screen.title == "Measuring now"
+        assert staged(lab, NEW) == 0
+        await pilot.press("e")  # what is drawn now, saved as for a staged run
+        await until(pilot, lambda: bool(screen.saved))
+        assert [path.name for path in screen.saved] == [f"Alisson67_It_2025-10-15_idx1.{ext}" for ext in ("svg", "csv")]
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen) and screen.cancel.is_set()
+        append(path, data[3])
+        await until(pilot, lambda: staged(lab, NEW) == 1 and "measuring now" not in str(live.render()))
+
+
+async def test_watching_survives_a_vanished_folder_and_w_toggles_it(lab: Lab) -> None:
+    app = LabApp(lab.config, watch=True)
+    raw, away = lab.config.raw_root, lab.config.raw_root.with_name("raw-away")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.loaded)
+        live = app.screen.query_one("#live")
+        raw.rename(away)  # the network share went away
+        await until(pilot, lambda: app.live.problem is not None)
+        assert "not reachable" in str(live.render())
+        assert any("not reachable" in n.message and n.severity == "error" for n in app._notifications)
+        away.rename(raw)
+        await until(pilot, lambda: app.live.problem is None)
+        append(raw / NEW, raw_csv("It", start=epoch(2025, 10, 15)))
+        await until(pilot, lambda: staged(lab, NEW) == 1)
+        await pilot.press("w")
+        assert not app.live.watching and "watching" not in app.sub_title and not live.display
+        await pilot.press("w")
+        assert app.live.watching and live.display
+    assert app.live.cancel.is_set()  # quitting stops the watcher
