@@ -65,13 +65,16 @@ def fsync_dirs(folders: Iterable[Path]) -> None:
         fsync_dir(folder)
 
 
-def write_temp(path: Path, write: Callable[[Path], object]) -> Path:
+def write_temp(path: Path, write: Callable[[Path], object], temp_dir: Path | None = None) -> Path:
     """First half of a batched atomic write: the hidden temp file beside `path`, not yet durable nor visible.
 
     `write` gets the temp path, not a handle: Polars writes a path natively, a Python handle costs a copy per page.
+    `temp_dir` (same filesystem) keeps the temp file out of `path`'s folder: a Parquet dataset's folders must hold
+    nothing but Parquet files, or a directory scan (`pl.scan_parquet(folder)`) fails on the stranger.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_path_for(path)
+    folder = path.parent if temp_dir is None else temp_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    temp = folder / temp_path_for(path).name
     try:
         write(temp)
     except BaseException:
@@ -91,6 +94,7 @@ def publish(pairs: list[tuple[Path, Path]], anchor: Path) -> None:
         for temp, _ in pairs:
             _fsync_path(temp)
     for temp, target in pairs:
+        target.parent.mkdir(parents=True, exist_ok=True)
         faults.point("before_replace")
         os.replace(temp, target)
     if not sync_filesystem(anchor):

@@ -105,6 +105,9 @@ class WriterLock:
             self._fd = None
 
     def __enter__(self) -> WriterLock:
+        """`with WriterLock(path):` holds the lock (fails at once when busy); `with lock:` after `acquire` keeps it."""
+        if self._fd is None:
+            self.acquire(0)
         return self
 
     def __exit__(self, *exc: object) -> None:

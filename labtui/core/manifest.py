@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from labtui.core.atomic import atomic_write
 
 SCHEMA_VERSION = 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # integers from a header or a file name must fit the Int64 columns
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -37,9 +38,9 @@ class ManifestRow(BaseModel):
     proc: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
     date_local: dt.date
     start_time_utc: UtcDatetime
-    file_idx: int | None = Field(default=None, ge=0)
+    file_idx: int | None = Field(default=None, ge=0, le=INT64_MAX)
     chip_group: str | None = None
-    chip_number: int | None = None
+    chip_number: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
     chip_name: str | None = None
     sample: str | None = None
     has_light: bool | None = None
@@ -91,10 +92,18 @@ def empty_manifest() -> pl.DataFrame:
 
 
 def read_manifest(path: Path) -> pl.DataFrame:
-    """The committed manifest, or an empty one with the full schema when nothing has been staged yet."""
-    if not path.exists():
+    """The committed manifest, or an empty one with the full schema when nothing has been staged yet.
+
+    Read through one open handle, lock-free: Polars and pyarrow open a *path* more than once per read, and a
+    commit's `os.replace` in between hands them the footer of one file and the pages of the other (a torn read,
+    sometimes a Rust panic). An open handle pins one version of the file.
+    """
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below; one open is the point
+    except FileNotFoundError:
         return empty_manifest()
-    frame = pl.read_parquet(path)
+    with handle:
+        frame = pl.read_parquet(handle)
     missing = [name for name in MANIFEST_SCHEMA if name not in frame.columns]
     if missing:
         frame = frame.with_columns(pl.lit(None, dtype=MANIFEST_SCHEMA[n]).alias(n) for n in missing)

@@ -20,8 +20,10 @@ from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_c
 
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
-_PROCEDURE = re.compile(r"^#Procedure:\s*<?\s*([A-Za-z_][\w.]*?)\s*(?:object at 0x[0-9a-fA-F]+)?\s*>?\s*$")
-_NUMBER = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)\s*(\S.*?)?\s*$", re.I)
+# Both patterns run on untrusted lines of any length: possessive quantifiers and a greedy tail keep them linear
+# (the lazy `\s*(\S.*?)?\s*$` forms they replace backtracked quadratically/cubically: an 8 MB line hung the stager).
+_PROCEDURE = re.compile(r"^#Procedure:\s*+<?\s*+([A-Za-z_][\w.]*+)(?:\s++object at 0x[0-9a-fA-F]++)?\s*+>?$")
+_NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)(?:\s*+(\S.*))?$", re.I | re.S)
 _FILE_CHIP = re.compile(r"^(?P<group>[A-Za-z][A-Za-z_-]*?)(?P<number>\d+)_(?P<idx>\d+)$")
 _FILE_IDX = re.compile(r"_(\d+)$")
 _SI_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
@@ -82,7 +84,7 @@ def _sniff(data: bytes) -> None:
 
 def parse_number(text: str, spec: ParameterSpec) -> float | None:
     """`0.1 V` → 0.1, `50 mV` → 0.05 (for unit V), `455` → 455. None when it is not a number in that unit."""
-    match = _NUMBER.match(text)
+    match = _NUMBER.match(text.strip())
     if not match:
         return None
     value = float(match.group(1))
@@ -197,7 +199,7 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
     if text is None:
         raise Reject("no_start_time", "no 'Start time' in the header: the run cannot be dated (file mtimes are not reproducible)")
     line = seen_at["Start time"]
-    match = _NUMBER.match(text)
+    match = _NUMBER.match(text.strip())
     value = float(match.group(1)) if match and match.group(2) in (None, "s") else math.nan
     if not math.isfinite(value):
         raise Reject("bad_start_time", f"'Start time' {text.strip()!r} is not a Unix time in seconds", line)

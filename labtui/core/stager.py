@@ -1,7 +1,8 @@
 """The staging engine: raw CSVs → one Parquet per run + the manifest, incrementally, in worker threads.
 
 Commit protocol (one writer, under the lock):
-1. workers parse a file and write its Parquet to a hidden temp file in the run's folder;
+1. workers parse a file, claim its run_id (a case twin never overwrites the owner's Parquet) and write its Parquet
+   to a hidden temp file in `_manifest/tmp/` (outside the dataset: the stage root holds only whole Parquet);
 2. every `commit_interval_seconds` and at the end, the calling thread makes the batch's temp files durable,
    replaces them into place and makes that durable (one `syncfs` each where the OS has it, else fsyncs), writes
    reject records, then replaces the manifest (the commit point), then removes what the commit made obsolete
@@ -32,7 +33,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from labtui.core import faults
-from labtui.core.atomic import TEMP_SUFFIX, atomic_write_bytes, fsync_dir, is_temp, publish, write_temp
+from labtui.core.atomic import TEMP_SUFFIX, fsync_dir, is_temp, publish, write_temp
 from labtui.core.config import StagingConfig, extraction_version
 from labtui.core.extract import build_row, mtime_of
 from labtui.core.layout import run_dir, run_parquet_path
@@ -43,6 +44,7 @@ from labtui.core.registry import Registry, load_registry
 from labtui.core.rejects import RejectRecord, load_rejects, remove_reject, write_reject
 
 DIRTY_MARKER = ".dirty"
+STAGING_AREA = "tmp"  # in _manifest/: Parquet written by workers, published into the stage root at commit
 
 
 class Outcome(StrEnum):
@@ -57,7 +59,7 @@ class Candidate:
     """A raw file that should end up staged or rejected: `*.csv` (any case), not hidden, not behind a dir link."""
 
     source_file: str  # relative to the raw root, forward slashes
-    path: Path
+    path: str  # a plain string: scanning 65k files, Path objects cost more than the scan itself
     size: int
     mtime_ns: int
     is_symlink: bool
@@ -134,6 +136,16 @@ _Result = _Staged | _Rejected | _Busy
 EventCallback = Callable[[StageEvent], None]
 
 
+def source_key(rel: str) -> str:
+    """The manifest's name of a raw file. A name that is not UTF-8 (a latin-1 `medici\\xf3n.csv` from a Windows
+    stick) reaches Python with surrogates, which no Parquet, JSON or hash can hold: its bytes are spelled `\\xNN`."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return rel
+
+
 def scan_raw(raw_root: Path) -> list[Candidate]:
     """Every candidate file under the raw root, sorted; directory links are not followed, hidden entries skipped."""
     found: list[Candidate] = []
@@ -160,7 +172,7 @@ def scan_raw(raw_root: Path) -> list[Candidate]:
                 info = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            found.append(Candidate(rel, Path(entry.path), info.st_size, info.st_mtime_ns, link))
+            found.append(Candidate(source_key(rel), entry.path, info.st_size, info.st_mtime_ns, link))
     found.sort(key=lambda c: c.source_file)
     return found
 
@@ -170,7 +182,7 @@ def relative_source(raw_root: Path, path: Path) -> str:
     absolute = Path(os.path.abspath(path))
     root = Path(os.path.abspath(raw_root))
     try:
-        return absolute.relative_to(root).as_posix()
+        return source_key(absolute.relative_to(root).as_posix())
     except ValueError:
         raise ValueError(f"{path} is not under the raw root {raw_root}") from None
 
@@ -200,6 +212,11 @@ class Stager:
         self._pending: list[_Staged] = []
         self._pending_rejects: list[RejectRecord] = []
         self._dirty = False
+        self._temp_dir: Path | None = None
+        self._claim_lock = threading.Lock()
+        self._claimed: dict[str, str] = {}  # run_id -> source_file that owns it (see _claim)
+        self._owned: dict[str, str] = {}  # source_file -> its run_id
+        self._present: set[str] = set()
 
     @cached_property
     def registry(self) -> Registry:
@@ -226,7 +243,12 @@ class Stager:
                 continue
             if not self.force and staged.get(cand.source_file) == (cand.size, mtime_of(cand.mtime_ns)):
                 skipped.append((cand, Outcome.UNCHANGED))
-            elif not self.force and (r := rejects.get(cand.source_file)) and (r.source_size, r.source_mtime_ns) == (cand.size, cand.mtime_ns):
+            elif (
+                not self.force
+                and cand.source_file not in staged  # else a crash came between reject write and commit: redo
+                and (r := rejects.get(cand.source_file))
+                and (r.source_size, r.source_mtime_ns) == (cand.size, cand.mtime_ns)
+            ):
                 skipped.append((cand, Outcome.REJECTED))
             elif not cand.is_symlink and (now_ns - cand.mtime_ns) < self.settle * 1e9:
                 skipped.append((cand, Outcome.BUSY))
@@ -260,7 +282,8 @@ class Stager:
         if cand.is_symlink:
             raise Reject("symlink", "the file is a symbolic link; labtui does not follow links: stage the target itself")
         try:
-            fd = os.open(cand.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            # O_NONBLOCK: a FIFO swapped in since the scan must not block the open (it is then not a regular file)
+            fd = os.open(cand.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
             try:
                 before = os.fstat(fd)
                 if not stat.S_ISREG(before.st_mode):
@@ -284,7 +307,7 @@ class Stager:
         data, after = read
         cand = Candidate(cand.source_file, cand.path, after.st_size, after.st_mtime_ns, False)
         sha256 = hashlib.sha256(data).hexdigest()
-        header = parse_header(data, self.registry, cand.path.stem)
+        header = parse_header(data, self.registry, Path(cand.path).stem)
         frame, data_warnings = parse_data(data, header)
         try:
             row, notes = build_row(
@@ -302,11 +325,41 @@ class Stager:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise Reject("invalid_values", f"header values out of range: {problems}") from None
         target = run_parquet_path(self.config.stage_root, row.proc, row.date_local, row.run_id)
-        temp = write_temp(target, lambda path: frame.write_parquet(path, compression="zstd", statistics=True))
+        self._claim(row)
+        temp = write_temp(target, lambda path: frame.write_parquet(path, compression="zstd", statistics=True),
+                          temp_dir=self._temp_dir)
         faults.point("after_temp_write")
         staged = _Staged(row, header.warnings + data_warnings + notes, temp, target)
         self._write_event(staged)
         return staged
+
+    def _stage_group(self, group: list[Candidate]) -> list[tuple[Candidate, _Result]]:
+        """Names equal but for letter case can be one run_id: one worker stages them in name order, so which one
+        owns the run never depends on thread timing."""
+        return [(cand, self._stage_file(cand)) for cand in group]
+
+    def _claim(self, row: ManifestRow) -> None:
+        """Reserve the row's run_id before its Parquet is written: a second file with the same run_id (a case
+        twin) is rejected without touching the Parquet of the file that owns the run."""
+        with self._claim_lock:
+            owner = self._claimed.get(row.run_id)
+            if owner is not None and owner != row.source_file and owner in self._present:
+                raise Reject("duplicate_run",
+                             f"maps to the same run as {owner} (paths equal but for letter case, same start time)")
+            old = self._owned.get(row.source_file)
+            if old is not None and old != row.run_id and self._claimed.get(old) == row.source_file:
+                del self._claimed[old]  # the file's start time moved: its old run_id is free
+            self._claimed[row.run_id] = row.source_file
+            self._owned[row.source_file] = row.run_id
+
+    def _staging_area(self) -> Path | None:
+        """Where workers write Parquet until the commit publishes it: `_manifest/tmp/`, outside the dataset, so a
+        directory scan of the stage root only ever meets whole Parquet files. Beside the target (hidden) when the
+        stage root is another filesystem, as `os.replace` cannot cross filesystems."""
+        area = self.config.manifest_dir / STAGING_AREA
+        area.mkdir(parents=True, exist_ok=True)
+        self.config.stage_root.mkdir(parents=True, exist_ok=True)
+        return area if area.stat().st_dev == self.config.stage_root.stat().st_dev else None
 
     # -- the run ----------------------------------------------------------------------------------------------
     def run(self) -> StageReport:
@@ -327,9 +380,11 @@ class Stager:
                 if outcome is Outcome.BUSY:
                     self.report.busy_files.append(cand.source_file)
             self._emit("scan", total=total, message=f"{len(work)} to read, {len(skipped)} skipped")
-            self._drop_stale_rejects(rejects, present)
+            unchanged = {cand.source_file for cand, outcome in skipped if outcome is Outcome.UNCHANGED}
+            self._drop_stale_rejects(rejects, present, unchanged)
             if work:
                 self._mark_dirty()
+                self._temp_dir = self._staging_area()
                 self.config.events_dir.mkdir(parents=True, exist_ok=True)
                 _ = self.registry, self.version  # load once here, not racing in the workers
                 self._run_pool(work, manifest, rejects, present, total, len(skipped))
@@ -353,30 +408,35 @@ class Stager:
         total: int,
         done: int,
     ) -> pl.DataFrame:
-        queue: Iterator[Candidate] = iter(work)
+        groups: dict[str, list[Candidate]] = {}
+        for cand in work:
+            groups.setdefault(cand.source_file.lower(), []).append(cand)
+        queue: Iterator[list[Candidate]] = iter(groups.values())
         last_commit = time.monotonic()
         claimed = dict(zip(manifest["run_id"].to_list(), manifest["source_file"].to_list(), strict=True))
+        self._claimed, self._present = claimed, present
+        self._owned = dict(zip(manifest["source_file"].to_list(), manifest["run_id"].to_list(), strict=True))
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
-            running: dict[Future[_Result], Candidate] = {}
+            running: dict[Future[list[tuple[Candidate, _Result]]], list[Candidate]] = {}
 
             def refill() -> None:
                 while len(running) < 2 * self.config.workers and not self.cancel.is_set():
-                    cand = next(queue, None)
-                    if cand is None:
+                    group = next(queue, None)
+                    if group is None:
                         return
-                    running[pool.submit(self._stage_file, cand)] = cand
+                    running[pool.submit(self._stage_group, group)] = group
 
             refill()
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    cand = running.pop(future)
-                    result = future.result()
-                    outcome = self._collect(cand, result, claimed, present, rejects)
-                    done += 1
-                    self.report.counts[outcome] += 1
-                    self._emit("file", done=done, total=total, source_file=cand.source_file, outcome=outcome,
-                               message=self._message(result))
+                    running.pop(future)
+                    for cand, result in future.result():
+                        outcome = self._collect(cand, result, claimed, present, rejects)
+                        done += 1
+                        self.report.counts[outcome] += 1
+                        self._emit("file", done=done, total=total, source_file=cand.source_file, outcome=outcome,
+                                   message=self._message(result))
                 if time.monotonic() - last_commit >= self.config.commit_interval_seconds:
                     manifest = self._commit(manifest, rejects)
                     last_commit = time.monotonic()
@@ -479,9 +539,10 @@ class Stager:
         temp.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
         os.replace(temp, target)
 
-    def _drop_stale_rejects(self, rejects: dict[str, RejectRecord], present: set[str]) -> None:
-        """Reject records of raw files that no longer exist refer to nothing: remove them."""
-        for source in [s for s in rejects if s not in present]:
+    def _drop_stale_rejects(self, rejects: dict[str, RejectRecord], present: set[str], unchanged: set[str]) -> None:
+        """Reject records of raw files that no longer exist refer to nothing; those of files the manifest holds as
+        they are now are left by a crash between the commit and their removal: remove both."""
+        for source in [s for s in rejects if s not in present or s in unchanged]:
             self._mark_dirty()
             remove_reject(self.config.rejects_dir, source)
             faults.point("after_stale_reject_remove")
@@ -493,8 +554,18 @@ class Stager:
         return self.config.manifest_dir / DIRTY_MARKER
 
     def _mark_dirty(self) -> None:
+        """Created in place, not through a temp file: a crash while writing it must leave the marker (whose
+        content does not matter), never a temp file that no marker announces to the next writer."""
         if not self._dirty:
-            atomic_write_bytes(self._marker, str(os.getpid()).encode())
+            self.config.manifest_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, str(os.getpid()).encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            fsync_dir(self.config.manifest_dir)
+            faults.point("after_mark_dirty")
             self._dirty = True
 
     def _clear_dirty(self) -> None:

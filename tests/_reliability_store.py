@@ -1,0 +1,294 @@
+"""Shared machinery of the reliability tests: a scratch lab (raw tree + store), labtui in and out of process, and
+the checks behind the promises in docs/reliability.md.
+
+Every check here is written against the store's files, independently of the engine's own bookkeeping, so a test
+fails when the store is wrong, not only when the engine notices.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import math
+import os
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+from labtui.core.config import StagingConfig
+from labtui.core.layout import run_parquet_path
+from labtui.core.manifest import read_manifest
+from labtui.core.stager import StageReport, stage
+
+REPO = Path(__file__).resolve().parents[1]
+CRASH_EXIT = 86
+LOCKED_EXIT = 75
+VOLATILE_MANIFEST_COLUMNS = ("ingested_at_utc", "extraction_version")
+OLD_MTIME = 1_700_000_000.0  # raw files pinned to 2023-11-14: never "busy", and reproducible
+
+
+@dataclass
+class Lab:
+    """A raw root and a store under `root`; `settings` go into the config file the CLI runs use."""
+
+    root: Path
+    workers: int = 2
+    commit_interval: float = 2.0
+    raw_dir: Path | None = None  # share one read-only raw tree between labs (default: root/raw)
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.raw.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def raw(self) -> Path:
+        return self.raw_dir or self.root / "raw"
+
+    @property
+    def stage_root(self) -> Path:
+        return self.root / "store" / "raw_measurements"
+
+    @property
+    def store_root(self) -> Path:
+        return self.stage_root.parent
+
+    def config(self, **overrides: object) -> StagingConfig:
+        settings: dict[str, object] = {
+            "raw_root": self.raw,
+            "stage_root": self.stage_root,
+            "workers": self.workers,
+            "commit_interval_seconds": self.commit_interval,
+            "lock_timeout_seconds": 0,
+        }
+        settings.update(overrides)
+        return StagingConfig(**settings)  # type: ignore[arg-type]
+
+    def stage(self, **options: object) -> StageReport:
+        """One uninterrupted run, in process (fast); a busy lock fails at once."""
+        return stage(self.config(), **options)
+
+    def config_file(self) -> Path:
+        path = self.root / "labtui.yaml"
+        path.write_text(
+            f"workers: {self.workers}\ncommit_interval_seconds: {self.commit_interval}\nlock_timeout_seconds: 0\n",
+            encoding="utf-8",
+        )
+        return path
+
+    def command(self, command: str, *args: str) -> list[str]:
+        return [
+            sys.executable, "-m", "labtui", command, "--config", str(self.config_file()),
+            "--raw-root", str(self.raw), "--stage-root", str(self.stage_root),
+            *(["--quiet"] if command in ("stage", "restage") else []), *args,
+        ]
+
+    def cli(self, command: str, *args: str, crash_at: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """`labtui <command>` in a subprocess (optionally crashing at a fault point), cwd outside the repo."""
+        return subprocess.run(
+            self.command(command, *args), cwd=self.root, env=cli_env(crash_at), capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )
+
+    def popen(self, command: str, *args: str, crash_at: str | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.command(command, *args), cwd=self.root, env=cli_env(crash_at), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+
+
+def cli_env(crash_at: str | None = None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LABTUI_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    if crash_at:
+        env["LABTUI_CRASH_AT"] = crash_at
+    return env
+
+
+# -- promise 1: the raw tree ------------------------------------------------------------------------------------
+def raw_snapshot(raw_root: Path) -> dict[str, tuple[object, ...]]:
+    """Every entry under the raw root (links not followed): type, mode, size, mtime, ctime, inode, content.
+
+    ctime moves on any write, rename, chmod, utime or link change, so "touched" is caught even when content is not.
+    """
+    snapshot: dict[str, tuple[object, ...]] = {}
+    for folder, dirs, files in os.walk(raw_root, followlinks=False):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            content: object = None
+            if stat.S_ISREG(info.st_mode):
+                try:
+                    with open(path, "rb") as handle:
+                        content = hashlib.sha256(handle.read()).hexdigest()
+                except PermissionError:
+                    content = "unreadable"
+            elif stat.S_ISLNK(info.st_mode):
+                content = os.readlink(path)
+            key = os.path.relpath(path, raw_root)
+            snapshot[key] = (stat.S_IFMT(info.st_mode), info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
+                             info.st_ino, content)
+    return snapshot
+
+
+# -- promise 2: candidates ---------------------------------------------------------------------------------------
+def source_key(rel: str) -> str:
+    """The manifest's name of a raw file: relative, forward slashes; undecodable bytes shown as \\xNN."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def candidates(raw_root: Path) -> set[str]:
+    """Files that must end up staged or rejected: named *.csv (any case), not hidden, not behind a dir link.
+
+    Regular files, and links named *.csv (which labtui reports as rejects of kind `symlink` instead of following).
+    """
+    found: set[str] = set()
+    for folder, dirs, files in os.walk(raw_root, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(folder, d))]
+        entries = files + [d for d in os.listdir(folder) if os.path.islink(os.path.join(folder, d))]
+        for name in set(entries):
+            if name.startswith(".") or not name.lower().endswith(".csv"):
+                continue
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+                found.add(source_key(os.path.relpath(path, raw_root).replace(os.sep, "/")))
+    return found
+
+
+def reject_files(config: StagingConfig) -> list[dict[str, object]]:
+    """Every reject record on disk (not de-duplicated: a duplicate would be a bug to catch)."""
+    if not config.rejects_dir.is_dir():
+        return []
+    records = []
+    for path in sorted(config.rejects_dir.iterdir()):
+        if path.name.endswith(".json") and not path.name.startswith("."):
+            records.append(json.loads(path.read_bytes()))
+    return records
+
+
+def assert_bookkeeping(config: StagingConfig) -> None:
+    """Promise 2: every candidate is in the manifest exactly once xor has exactly one reject record."""
+    manifest = read_manifest(config.manifest_path)
+    in_manifest = collections.Counter(manifest["source_file"].to_list())
+    rejected = collections.Counter(str(record["source_file"]) for record in reject_files(config))
+    assert max(in_manifest.values(), default=1) == 1, f"a file has several manifest rows: {in_manifest.most_common(3)}"
+    assert manifest["run_id"].n_unique() == manifest.height, "a run_id appears twice in the manifest"
+    assert max(rejected.values(), default=1) == 1, f"a file has several reject records: {rejected.most_common(3)}"
+    present = candidates(config.raw_root)
+    both = sorted(name for name in present if in_manifest[name] and rejected[name])
+    neither = sorted(name for name in present if not in_manifest[name] and not rejected[name])
+    assert not both, f"staged and rejected at once: {both}"
+    assert not neither, f"neither staged nor rejected: {neither}"
+    stale = sorted(set(rejected) - present)
+    assert not stale, f"reject records of files that do not exist: {stale}"
+
+
+# -- promise 4: what a reader sees -------------------------------------------------------------------------------
+def temp_files(store_root: Path) -> list[str]:
+    """Leftovers of an interrupted write anywhere in the store (hidden `.<name>.<id>.tmp` files)."""
+    found = []
+    for folder, _, files in os.walk(store_root):
+        found += [os.path.join(folder, name) for name in files if name.startswith(".") and name.endswith(".tmp")]
+    return sorted(found)
+
+
+def assert_readable(config: StagingConfig, *, settled: bool) -> None:
+    """Promise 4 on a frozen store: what Polars, pyarrow and the manifest show is whole.
+
+    `settled`: after a completed run — every manifest row's Parquet has the row's n_rows, no orphans, no temp file.
+    In a crashed state, orphan Parquet and leftovers in `_manifest/` are allowed (the next writer removes them),
+    but nothing under the stage root may be anything but a whole Parquet file.
+    """
+    stage_root = config.stage_root
+    if config.manifest_path.exists():
+        manifest = pl.read_parquet(config.manifest_path)
+        pq.read_table(config.manifest_path)
+    else:
+        manifest = read_manifest(config.manifest_path)
+    files = [Path(folder) / name for folder, _, names in os.walk(stage_root) for name in names] if stage_root.exists() else []
+    strangers = [str(path) for path in files if not path.name.endswith(".parquet") or path.name.startswith(".")]
+    assert not strangers, f"non-Parquet files under the stage root, visible to readers: {strangers}"
+    referenced = set()
+    for row in manifest.iter_rows(named=True):
+        path = run_parquet_path(stage_root, row["proc"], row["date_local"], row["run_id"])
+        referenced.add(path)
+        assert path.is_file(), f"manifest row {row['source_file']} points to a missing Parquet {path}"
+        frame = pl.read_parquet(path)
+        if settled:
+            assert frame.height == row["n_rows"], f"{path}: {frame.height} rows, manifest says {row['n_rows']}"
+    if files:
+        table = pads.dataset(stage_root, partitioning="hive").to_table()
+        assert table.num_rows >= (manifest["n_rows"].sum() if settled else 0)
+        scanned = pl.scan_parquet(stage_root, hive_partitioning=True, missing_columns="insert",
+                                  extra_columns="ignore").collect()
+        assert scanned.height == table.num_rows
+    if settled:
+        orphans = sorted(str(path) for path in files if path not in referenced)
+        assert not orphans, f"Parquet files no manifest row references: {orphans}"
+        assert not temp_files(config.store_root), f"temp files left: {temp_files(config.store_root)}"
+        assert not (config.manifest_dir / ".dirty").exists(), "the crash marker survived a completed run"
+
+
+# -- promises 3 and 5: store state ---------------------------------------------------------------------------------
+def _plain(value: object) -> object:
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    return value
+
+
+def store_state(config: StagingConfig) -> dict[str, object]:
+    """What must be equal between two stores of the same input: manifest rows (without ingest times), every file
+    under the stage root byte for byte, and the reject records (without the time of rejection)."""
+    manifest = read_manifest(config.manifest_path).drop(VOLATILE_MANIFEST_COLUMNS).sort("run_id")
+    rows = [{key: _plain(value) for key, value in row.items()} for row in manifest.iter_rows(named=True)]
+    files = {}
+    if config.stage_root.exists():
+        for folder, _, names in os.walk(config.stage_root):
+            for name in names:
+                path = Path(folder) / name
+                files[path.relative_to(config.stage_root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    rejects = sorted(
+        tuple(sorted((key, json.dumps(value)) for key, value in record.items() if key != "rejected_at_utc"))
+        for record in reject_files(config)
+    )
+    return {"manifest": rows, "files": dict(sorted(files.items())), "rejects": rejects}
+
+
+def store_bytes(store_root: Path) -> dict[str, str]:
+    """Every file of the store (except the lock file and diagnostics) with its content hash: for "nothing changed"."""
+    result = {}
+    for folder, _, names in os.walk(store_root):
+        for name in names:
+            path = Path(folder) / name
+            rel = path.relative_to(store_root).as_posix()
+            if rel == "_manifest/.lock":
+                continue
+            result[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return dict(sorted(result.items()))
+
+
+def tree_listing(root: Path) -> dict[str, tuple[int, str]]:
+    """Every entry (folders too) under root with its type and content hash: "nothing was written"."""
+    listing: dict[str, tuple[int, str]] = {}
+    if not root.exists():
+        return listing
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            info = path.lstat()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest() if stat.S_ISREG(info.st_mode) else ""
+            listing[path.relative_to(root).as_posix()] = (stat.S_IFMT(info.st_mode), digest)
+    return listing
+
+
+def assert_settled(config: StagingConfig) -> None:
+    """Everything a completed run promises (2 and 4)."""
+    assert_readable(config, settled=True)
+    assert_bookkeeping(config)

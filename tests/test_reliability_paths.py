@@ -1,0 +1,238 @@
+"""Promises 1 and 7: the raw tree is read-only to labtui, and nothing in a raw file or a config makes labtui write
+outside the store, run code, or follow a link out of the raw root.
+
+The write-confinement test watches the process itself: every Python-level file operation (and Polars' Parquet
+writer) is recorded while a deliberately nasty raw tree is staged, and each recorded path is checked.
+"""
+
+from __future__ import annotations
+
+import builtins
+import fcntl
+import io
+import os
+import re
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labtui.core.config import ConfigError
+from labtui.core.registry import load_registry
+from labtui.core.stager import Stager
+from tests._raw_writer import render_run, write_raw
+from tests._reliability_store import OLD_MTIME, Lab, assert_settled, raw_snapshot, tree_listing
+
+REPO = Path(__file__).resolve().parents[1]
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+class FileSpy:
+    """Records file operations of this process: (operation, absolute path, detail)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[str, str, object]] = []
+        self.fds: dict[int, str] = {}
+        real_open, real_io_open = os.open, io.open
+
+        def spy_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
+            fd = real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+            if kwargs.get("dir_fd") is None:
+                self.calls.append(("os.open", self._abs(path), flags))
+                self.fds[fd] = self._abs(path)
+            return fd
+
+        def spy_io_open(file: object, mode: str = "r", *args: object, **kwargs: object) -> object:
+            if not isinstance(file, int):
+                self.calls.append(("open", self._abs(file), mode))
+            return real_io_open(file, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+        monkeypatch.setattr(os, "open", spy_open)
+        monkeypatch.setattr(io, "open", spy_io_open)
+        monkeypatch.setattr(builtins, "open", spy_io_open)
+        for name in ("replace", "rename", "mkdir", "unlink", "remove", "rmdir", "utime", "chmod", "symlink", "link",
+                     "truncate", "mkfifo", "chown"):
+            self._wrap(monkeypatch, os, name)
+        self._wrap(monkeypatch, shutil, "rmtree")
+        for name in ("flock", "lockf"):
+            real = getattr(fcntl, name)
+
+            def spy_lock(fd: int, *args: object, _real: object = real, _name: str = name) -> object:
+                self.calls.append((f"fcntl.{_name}", self.fds.get(fd, f"fd {fd}"), args))
+                return _real(fd, *args)  # type: ignore[operator]
+
+            monkeypatch.setattr(fcntl, name, spy_lock)
+        real_write_parquet = pl.DataFrame.write_parquet
+
+        def spy_write_parquet(frame: pl.DataFrame, file: object, *args: object, **kwargs: object) -> object:
+            if not isinstance(file, io.IOBase):
+                self.calls.append(("write_parquet", self._abs(file), None))
+            return real_write_parquet(frame, file, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(pl.DataFrame, "write_parquet", spy_write_parquet)
+
+    @staticmethod
+    def _abs(path: object) -> str:
+        return os.path.abspath(os.fsdecode(path))  # type: ignore[arg-type]
+
+    def _wrap(self, monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> None:
+        real = getattr(module, name)
+
+        def spy(*args: object, **kwargs: object) -> object:
+            paths = [a for a in args[:2] if isinstance(a, (str, bytes, os.PathLike))]
+            if kwargs.get("dir_fd") is None:
+                for path in paths:
+                    self.calls.append((f"{module.__name__}.{name}", self._abs(path), None))  # type: ignore[attr-defined]
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+
+    def writes(self) -> list[tuple[str, str, object]]:
+        """Every operation that creates, changes or removes something."""
+        found = []
+        for op, path, detail in self.calls:
+            if op == "os.open" and not int(detail) & WRITE_FLAGS:  # type: ignore[call-overload]
+                continue
+            if op == "open" and not re.search(r"[wax+]", str(detail)):
+                continue
+            if op.startswith("fcntl."):
+                continue
+            found.append((op, path, detail))
+        return found
+
+
+def under(path: str, root: Path) -> bool:
+    return Path(path).is_relative_to(root.resolve()) or Path(path).is_relative_to(root)
+
+
+def _nasty_tree(raw: Path, outside: Path) -> None:
+    """Files whose content or name tries to steer a path: traversal in every header value, links out, odd names."""
+    outside.mkdir(parents=True, exist_ok=True)
+    write_raw(outside / "secret.csv", render_run("IV")[1], OLD_MTIME)
+    write_raw(outside / "IVg2025-09-15_9.csv", render_run("IVg", file_idx=9)[1], OLD_MTIME)
+    params = {"Chip group name": "../../../../outside/pwn", "Sample": "/etc/passwd", "Information": "..\\..\\x",
+              "Procedure version": "proc=Evil/date=1999-01-01"}
+    for i, proc in enumerate(("It", "IVg", "IV", "LaserCalibration"), start=1):
+        write_raw(raw / "2025-09-15" / f"{proc}2025-09-15_{i}.csv",
+                  render_run(proc, file_idx=i, params=params)[1], OLD_MTIME)
+    write_raw(raw / "..weird" / "x.csv", render_run("IVg", file_idx=5)[1], OLD_MTIME)  # hidden folder: skipped
+    write_raw(raw / "2025-09-15" / "..csv", render_run("IVg", file_idx=6)[1], OLD_MTIME)  # hidden name
+    write_raw(raw / "2025-09-15" / "proc=It" / "date=2020-01-01" / "IVg_7.csv", render_run("IVg", file_idx=7)[1], OLD_MTIME)
+    write_raw(raw / "2025-09-15" / "evil.csv",
+              render_run("IVg", file_idx=8)[1].replace(b"laser_setup.procedures.IVg.IVg", b"../../../outside/IVg"),
+              OLD_MTIME)
+    os.symlink(outside / "secret.csv", raw / "2025-09-15" / "link_out.csv")
+    os.symlink(outside, raw / "escape")
+    os.symlink("/etc", raw / "etc")
+
+
+def test_staging_writes_only_inside_the_store_and_only_reads_the_raw_tree(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    lab = Lab(tmp_path / "lab")
+    outside = tmp_path / "outside"
+    _nasty_tree(lab.raw, outside)
+    raw_before, outside_before = raw_snapshot(lab.raw), raw_snapshot(outside)
+    spy = FileSpy(monkeypatch)
+    report = lab.stage()
+    lab.stage(force=True)  # re-stage everything: replaces, removals, reject rewrites
+    Stager(lab.config(), only=[lab.raw / "escape" / "IVg2025-09-15_9.csv"]).run()  # a path through a dir link
+    monkeypatch.undo()
+
+    assert report.staged == 5 and report.rejected == 2, report.line()  # `evil.csv` and the link are rejected
+    raw_fds = {path for op, path, _ in spy.calls if op == "os.open" and under(path, lab.raw)}
+    assert len(raw_fds) >= 5, "the spy saw no raw file opened: it watches nothing"
+    assert any(op == "write_parquet" and under(path, lab.store_root) for op, path, _ in spy.calls)
+    escaped = [call for call in spy.writes() if not under(call[1], lab.store_root)]
+    assert not escaped, f"writes outside the store: {escaped[:10]}"
+    raw_writes = [call for call in spy.writes() if under(call[1], lab.raw)]
+    assert not raw_writes, raw_writes
+    locks = [call for call in spy.calls if call[0].startswith("fcntl.") and call[1] in raw_fds]
+    assert not locks, f"raw files were locked: {locks}"
+    reads_outside = [call for call in spy.calls
+                     if under(call[1], outside) or call[1].startswith("/etc/") or "/escape/" in call[1]]
+    assert not reads_outside, f"opened through a link out of the raw root: {reads_outside}"
+    assert raw_snapshot(lab.raw) == raw_before, "the raw tree changed"
+    assert raw_snapshot(outside) == outside_before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab", "outside"]
+    assert sorted(p.name for p in lab.root.iterdir()) == ["raw", "store"]
+    assert_settled(lab.config())
+
+
+BOMB = "!!python/object/apply:os.system [\"touch {marker}\"]"
+
+
+def test_a_config_file_cannot_run_code(tmp_path: Path) -> None:
+    lab = Lab(tmp_path)
+    write_raw(lab.raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
+    marker = tmp_path / "pwned"
+    config = tmp_path / "evil.yaml"
+    config.write_text(f"workers: {BOMB.format(marker=marker)}\n", encoding="utf-8")
+    result = lab.cli("stage", "--config", str(config))
+    assert result.returncode == 2 and "not valid YAML" in result.stderr, result.stderr
+    assert not marker.exists()
+    assert not lab.store_root.exists()
+
+
+def test_a_procedure_registry_cannot_run_code_nor_name_a_path(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(f"procedures:\n  It: {BOMB.format(marker=marker)}\n", encoding="utf-8")
+    traversal = tmp_path / "traversal.yaml"
+    traversal.write_text("procedures:\n  ../../evil:\n    required_columns: [x]\n", encoding="utf-8")
+    for registry in (bomb, traversal):
+        with pytest.raises(ConfigError):
+            load_registry(registry)
+    assert not marker.exists()
+    lab = Lab(tmp_path / "lab")
+    write_raw(lab.raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
+    config = tmp_path / "labtui.yaml"
+    config.write_text(f"procedures_file: {traversal}\n", encoding="utf-8")
+    result = lab.cli("stage", "--config", str(config))
+    assert result.returncode == 2 and "plain identifier" in result.stderr, result.stderr
+    assert not list(lab.store_root.rglob("*.parquet"))
+
+
+def test_yaml_is_only_ever_safe_loaded() -> None:
+    """A static guard: no loader in the package can construct Python objects."""
+    offenders = []
+    for path in (REPO / "labtui").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"yaml\.(load|unsafe_load|full_load|load_all)\(|Loader\s*=|UnsafeLoader|FullLoader", text):
+            offenders.append(str(path.relative_to(REPO)))
+    assert not offenders
+
+
+@pytest.mark.parametrize("layout", ["stage_in_raw", "raw_in_stage", "same", "stage_link_into_raw"])
+def test_roots_that_overlap_are_refused_and_nothing_is_created(tmp_path: Path, layout: str) -> None:
+    raw = tmp_path / "raw"
+    write_raw(raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
+    stage_root = {
+        "stage_in_raw": raw / "store" / "raw_measurements",
+        "raw_in_stage": tmp_path / "store",
+        "same": raw,
+        "stage_link_into_raw": tmp_path / "link" / "raw_measurements",
+    }[layout]
+    if layout == "raw_in_stage":
+        shutil.move(raw, tmp_path / "store" / "raw")
+        raw = tmp_path / "store" / "raw"
+    if layout == "stage_link_into_raw":
+        os.symlink(raw, tmp_path / "link")
+    before = raw_snapshot(raw)
+    lab = Lab(tmp_path, raw_dir=raw)
+    result = lab.cli("stage", "--stage-root", str(stage_root))
+    assert result.returncode == 2 and "must not contain each other" in result.stderr, result.stderr
+    assert raw_snapshot(raw) == before, "something was created or changed under the raw root"
+
+
+@pytest.mark.parametrize("target", ["../outside.csv", "/etc/passwd", "raw/../outside.csv"])
+def test_restage_refuses_paths_outside_the_raw_root(tmp_path: Path, target: str) -> None:
+    lab = Lab(tmp_path)
+    write_raw(lab.raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
+    write_raw(tmp_path / "outside.csv", render_run("IV")[1], OLD_MTIME)
+    lab.stage()
+    before = tree_listing(lab.store_root)
+    path = target if target.startswith("/") else str(lab.raw / target) if not target.startswith("raw/") else str(tmp_path / target)
+    result = lab.cli("restage", path)
+    assert result.returncode == 1 and "not under the raw root" in result.stderr, result.stderr
+    assert tree_listing(lab.store_root) == before
