@@ -95,3 +95,8 @@ def test_bad_registry_is_a_config_error(tmp_path: Path, text: str, words: str) -
 def test_missing_registry_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read procedure registry"):
         load_registry(tmp_path / "none.yaml")
+
+
+def test_registry_that_is_not_a_mapping_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_registry(write(tmp_path / "procedures.yaml", "- It\n- IVg\n"))

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
+import polars as pl
+
 from labtui.core import faults
 
 TEMP_SUFFIX = ".tmp"
@@ -122,3 +124,13 @@ def sync_filesystem(folder: Path) -> bool:
         return _libc.syncfs(fd) == 0
     finally:
         os.close(fd)
+
+
+def read_parquet_pinned(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
+    """Read a Parquet file that a writer may replace at any moment, lock-free.
+
+    Polars and pyarrow open a *path* more than once per read; an `os.replace` in between hands them the footer of
+    one file and the pages of the other (a torn read, sometimes a Rust panic). One open handle pins one version.
+    """
+    with open(path, "rb") as handle:
+        return pl.read_parquet(handle, columns=columns)

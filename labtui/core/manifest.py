@@ -13,7 +13,7 @@ from typing import Annotated
 import polars as pl
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from labtui.core.atomic import atomic_write
+from labtui.core.atomic import atomic_write, read_parquet_pinned
 
 SCHEMA_VERSION = 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # integers from a header or a file name must fit the Int64 columns
@@ -92,18 +92,12 @@ def empty_manifest() -> pl.DataFrame:
 
 
 def read_manifest(path: Path) -> pl.DataFrame:
-    """The committed manifest, or an empty one with the full schema when nothing has been staged yet.
-
-    Read through one open handle, lock-free: Polars and pyarrow open a *path* more than once per read, and a
-    commit's `os.replace` in between hands them the footer of one file and the pages of the other (a torn read,
-    sometimes a Rust panic). An open handle pins one version of the file.
-    """
+    """The committed manifest (the previous or the next one while a writer commits, never a torn one), or an empty
+    one with the full schema when nothing has been staged yet."""
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below; one open is the point
+        frame = read_parquet_pinned(path)
     except FileNotFoundError:
         return empty_manifest()
-    with handle:
-        frame = pl.read_parquet(handle)
     missing = [name for name in MANIFEST_SCHEMA if name not in frame.columns]
     if missing:
         frame = frame.with_columns(pl.lit(None, dtype=MANIFEST_SCHEMA[n]).alias(n) for n in missing)

@@ -116,6 +116,8 @@ def default_registry_path() -> Path:
 def _load(path: Path, mtime_ns: int) -> Registry:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ConfigError(f"procedure registry {path} must be a mapping with a `procedures:` key")
         # top-level keys starting with `_` hold YAML anchors shared by several procedures
         return Registry(**{key: value for key, value in data.items() if not key.startswith("_")})
     except OSError as exc:

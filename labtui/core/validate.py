@@ -23,7 +23,7 @@ from typing import Annotated, Literal, Union, get_args, get_origin
 import polars as pl
 from pydantic import ValidationError
 
-from labtui.core.atomic import is_temp
+from labtui.core.atomic import is_temp, read_parquet_pinned
 from labtui.core.config import StagingConfig
 from labtui.core.layout import PART_NAME
 from labtui.core.lock import WriterLock, read_holder
@@ -143,7 +143,7 @@ def _read_manifest_file(config: StagingConfig) -> tuple[pl.DataFrame, list[Findi
             "restore it from a backup, or rebuild it from the raw tree with `labtui stage --force`",
         ) if runs else []
     try:
-        frame = pl.read_parquet(path)
+        frame = read_parquet_pinned(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
         return empty_manifest(), _finding(
             "manifest_unreadable", "error", "the manifest cannot be read", [f"{path}: {exc}"],

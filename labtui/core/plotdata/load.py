@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from labtui.core.atomic import read_parquet_pinned
 from labtui.core.layout import run_parquet_path
 
 
@@ -77,10 +78,9 @@ def _read_run(path: Path, kind: Kind) -> dict[str, np.ndarray]:
     """Only the plotted columns, rows with a non-finite x or y dropped (aborted tails, sensor gaps)."""
     names = [kind.x, kind.y, *kind.extra]
     frame = (
-        pl.scan_parquet(path)
+        read_parquet_pinned(path, columns=names)
         .select(pl.col(names).cast(pl.Float64))
         .filter(pl.col(kind.x).is_finite() & pl.col(kind.y).is_finite())
-        .collect()
     )
     return {name: frame[name].to_numpy() for name in names}
 
