@@ -96,7 +96,8 @@ def publish(pairs: list[tuple[Path, Path]], anchor: Path) -> None:
         for temp, _ in pairs:
             _fsync_path(temp)
     for temp, target in pairs:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():  # usually made by the worker; a stat is cheaper than mkdir's error
+            target.parent.mkdir(parents=True, exist_ok=True)
         faults.point("before_replace")
         os.replace(temp, target)
     if not sync_filesystem(anchor):

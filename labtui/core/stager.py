@@ -326,6 +326,7 @@ class Stager:
             raise Reject("invalid_values", f"header values out of range: {problems}") from None
         target = run_parquet_path(self.config.stage_root, row.proc, row.date_local, row.run_id)
         self._claim(row)
+        target.parent.mkdir(parents=True, exist_ok=True)  # here, in parallel, not in the commit's serial loop
         temp = write_temp(target, lambda path: frame.write_parquet(path, compression="zstd", statistics=True),
                           temp_dir=self._temp_dir)
         faults.point("after_temp_write")
