@@ -177,6 +177,33 @@ def scan_raw(raw_root: Path) -> list[Candidate]:
     return found
 
 
+def staged_signatures(manifest: pl.DataFrame) -> dict[str, tuple[int, dt.datetime]]:
+    """What incremental staging compares: source file → (size, mtime) as recorded at its last staging."""
+    return {source: (size, mtime) for source, size, mtime in
+            manifest.select("source_file", "source_size", "source_mtime").iter_rows()}
+
+
+def known_outcome(
+    cand: Candidate, staged: dict[str, tuple[int, dt.datetime]], rejects: dict[str, RejectRecord]
+) -> Outcome | None:
+    """UNCHANGED or REJECTED when the file is as it was when last staged or rejected; None when it must be read."""
+    if staged.get(cand.source_file) == (cand.size, mtime_of(cand.mtime_ns)):
+        return Outcome.UNCHANGED
+    record = rejects.get(cand.source_file)
+    # a reject counts only for a file the manifest does not hold: else a crash came between reject and commit
+    if record is not None and cand.source_file not in staged and (record.source_size, record.source_mtime_ns) == (cand.size, cand.mtime_ns):
+        return Outcome.REJECTED
+    return None
+
+
+def pending_files(config: StagingConfig, manifest: pl.DataFrame) -> list[str] | None:
+    """Raw files the next `stage` would read (new or changed); None when the raw folder is not there."""
+    if not config.raw_root.is_dir():
+        return None
+    staged, rejects = staged_signatures(manifest), load_rejects(config.rejects_dir)
+    return [c.source_file for c in scan_raw(config.raw_root) if known_outcome(c, staged, rejects) is None]
+
+
 def relative_source(raw_root: Path, path: Path) -> str:
     """A path given by the user → the source_file key (relative, forward slashes); must be under the raw root."""
     absolute = Path(os.path.abspath(path))
@@ -231,25 +258,16 @@ class Stager:
     def _plan(
         self, candidates: list[Candidate], manifest: pl.DataFrame, rejects: dict[str, RejectRecord]
     ) -> tuple[list[Candidate], list[tuple[Candidate, Outcome]]]:
-        staged = {
-            row[0]: (row[1], row[2])
-            for row in manifest.select("source_file", "source_size", "source_mtime").iter_rows()
-        }
+        staged = staged_signatures(manifest)
         now_ns = time.time_ns()
         work: list[Candidate] = []
         skipped: list[tuple[Candidate, Outcome]] = []
         for cand in candidates:
             if self.only is not None and cand.source_file not in self.only:
                 continue
-            if not self.force and staged.get(cand.source_file) == (cand.size, mtime_of(cand.mtime_ns)):
-                skipped.append((cand, Outcome.UNCHANGED))
-            elif (
-                not self.force
-                and cand.source_file not in staged  # else a crash came between reject write and commit: redo
-                and (r := rejects.get(cand.source_file))
-                and (r.source_size, r.source_mtime_ns) == (cand.size, cand.mtime_ns)
-            ):
-                skipped.append((cand, Outcome.REJECTED))
+            known = None if self.force else known_outcome(cand, staged, rejects)
+            if known is not None:
+                skipped.append((cand, known))
             elif not cand.is_symlink and (now_ns - cand.mtime_ns) < self.settle * 1e9:
                 skipped.append((cand, Outcome.BUSY))
             else:

@@ -17,11 +17,10 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from labtui.core.config import StagingConfig
-from labtui.core.extract import mtime_of
 from labtui.core.history import chips, load_manifest
 from labtui.core.lock import Holder, read_holder
 from labtui.core.rejects import RejectRecord, load_rejects
-from labtui.core.stager import scan_raw
+from labtui.core.stager import pending_files
 from labtui.core.validate import ValidationReport, validate
 
 Stat = tuple[int, int, int] | None
@@ -94,20 +93,8 @@ class Store:
         return validate(self.config, manifest=self.manifest()), signature
 
     def waiting(self) -> list[str] | None:
-        """Raw files the next `stage` would read: new or changed since they were staged or rejected (None: the raw
-        folder is not there). The engine's own plan (`Stager._plan`) is private, hence this short mirror of it."""
-        if not self.config.raw_root.is_dir():
-            return None
-        columns = self.manifest().select("source_file", "source_size", "source_mtime")
-        staged = {source: (size, mtime) for source, size, mtime in columns.iter_rows()}
-        records = load_rejects(self.config.rejects_dir).values()
-        rejected = {record.source_file: (record.source_size, record.source_mtime_ns) for record in records}
-        return [
-            cand.source_file
-            for cand in scan_raw(self.config.raw_root)
-            if staged.get(cand.source_file) != (cand.size, mtime_of(cand.mtime_ns))
-            and rejected.get(cand.source_file) != (cand.size, cand.mtime_ns)
-        ]
+        """Raw files the next `stage` would read (None: the raw folder is not there)."""
+        return pending_files(self.config, self.manifest())
 
 
 def describe_holder(holder: Holder, zone: ZoneInfo) -> str:
