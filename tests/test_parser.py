@@ -226,3 +226,8 @@ def test_odd_header_line_is_a_warning() -> None:
     header = parse_header(raw_csv("It").replace(b"#Parameters:\r\n", b"#Parameters:\r\n#\tno separator here\r\n"), REGISTRY, "a_1")
     assert any("no separator" in warning for warning in header.warnings)
     assert not math.isnan(header.start_time_utc.timestamp())
+
+
+def test_header_only_file_like_the_real_one_says_the_run_was_never_recorded() -> None:
+    problem = rejected(raw_csv("It", start=None, rows=[]))
+    assert problem.kind == "no_start_time" and "never recorded" in problem.reason

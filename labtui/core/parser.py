@@ -164,14 +164,20 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     for key, pspec in {**registry.parameters_of(spec), **registry.metadata}.items():
         if key in raw:
             fields[pspec.field] = _typed(key, raw[key], pspec, seen_at[key], warnings)
-    start_time_utc = _start_time(raw, seen_at)
+    row_start = data_tag.end() + 1
+    row_end = data.find(b"\n", row_start)
+    has_rows = row_end >= 0 and _VISIBLE.search(data, row_end + 1) is not None
+    try:
+        start_time_utc = _start_time(raw, seen_at)
+    except Reject as problem:
+        if problem.kind == "no_start_time" and not has_rows:
+            problem.reason = "header only: no 'Start time' and no data rows; the run was never recorded"
+        raise
     _chip_identity(spec, raw, seen_at, fields, file_stem, registry)
     idx = _FILE_IDX.search(file_stem)
     fields["file_idx"] = int(idx.group(1)) if idx else None
 
     column_line = len(lines) + 1
-    row_start = data_tag.end() + 1
-    row_end = data.find(b"\n", row_start)
     column_text = _decode(data[row_start : len(data) if row_end < 0 else row_end]).strip()
     if not column_text:
         raise Reject("no_columns", "no column-name row after #Data:", column_line)
