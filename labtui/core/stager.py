@@ -348,9 +348,7 @@ class Stager:
         temp = write_temp(target, lambda path: frame.write_parquet(path, compression="zstd", statistics=True),
                           temp_dir=self._temp_dir)
         faults.point("after_temp_write")
-        staged = _Staged(row, header.warnings + data_warnings + notes, temp, target)
-        self._write_event(staged)
-        return staged
+        return _Staged(row, header.warnings + data_warnings + notes, temp, target)
 
     def _stage_group(self, group: list[Candidate]) -> list[tuple[Candidate, _Result]]:
         """Names equal but for letter case can be one run_id: one worker stages them in name order, so which one
@@ -538,11 +536,12 @@ class Stager:
             if remove_reject(self.config.rejects_dir, item.row.source_file):
                 rejects.pop(item.row.source_file, None)
                 faults.point("after_reject_remove")
+            self._write_event(item)
         self._emit("commit", message=f"committed {len(staged)} runs, {len(new_rejects)} rejects", counts=dict(self.report.counts))
         return updated
 
     def _write_event(self, item: _Staged) -> None:
-        """What happened at the last staging of a run (worker thread); diagnostics, so atomic but not fsynced."""
+        """What happened at the last staging of a committed run; diagnostics, so atomic but not fsynced."""
         record = {
             "run_id": item.row.run_id,
             "source_file": item.row.source_file,
