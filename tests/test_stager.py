@@ -353,3 +353,9 @@ def test_real_data_stages_completely_and_faithfully(real_raw: Path, tmp_path: Pa
         assert row["proc"] == header.proc
         assert (row["chip_group"], row["chip_number"]) == (header.fields.get("chip_group"), header.fields.get("chip_number"))
     assert tree_snapshot(real_raw) == before
+
+
+def test_stage_of_a_missing_raw_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["stage", "--raw-root", str(tmp_path / "nope"), "--stage-root", str(tmp_path / "s" / "raw_measurements")])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

@@ -13,8 +13,8 @@ from labtui.core.stager import Outcome, StageEvent
 class ProgressBar:
     """Turns engine events into a redrawn status line, at most ~10 redraws a second."""
 
-    def __init__(self, stream: TextIO = sys.stderr, enabled: bool | None = None) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, enabled: bool | None = None) -> None:
+        self.stream = stream or sys.stderr  # looked up now: sys.stderr may be replaced after import
         self.enabled = stream.isatty() if enabled is None else enabled
         self.started = time.monotonic()
         self.first_done: int | None = None

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, config_from
+from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, config_from
 from labtui.cli.progress import ProgressBar
 from labtui.core.stager import StageReport, Stager
 from labtui.core.watch import Watcher, WatchEvent
@@ -57,6 +57,10 @@ def run_restage(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> int:
     config = config_from(args, workers=args.workers, lock_timeout_seconds=args.lock_timeout)
+    if not config.raw_root.is_dir():
+        print(f"labtui: the raw folder {config.raw_root} does not exist (set raw_root in the config or pass "
+              "--raw-root)", file=sys.stderr)
+        return EXIT_USAGE
     try:
         stager = Stager(
             config, force=force, only=only, settle_seconds=args.settle,
