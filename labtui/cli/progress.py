@@ -15,7 +15,7 @@ class ProgressBar:
 
     def __init__(self, stream: TextIO | None = None, enabled: bool | None = None) -> None:
         self.stream = stream or sys.stderr  # looked up now: sys.stderr may be replaced after import
-        self.enabled = stream.isatty() if enabled is None else enabled
+        self.enabled = self.stream.isatty() if enabled is None else enabled
         self.started = time.monotonic()
         self.first_done: int | None = None
         self.last_draw = 0.0
