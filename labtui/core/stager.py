@@ -430,8 +430,8 @@ class Stager:
             groups.setdefault(cand.source_file.lower(), []).append(cand)
         queue: Iterator[list[Candidate]] = iter(groups.values())
         last_commit = time.monotonic()
-        claimed = dict(zip(manifest["run_id"].to_list(), manifest["source_file"].to_list(), strict=True))
-        self._claimed, self._present = claimed, present
+        self._claimed = dict(zip(manifest["run_id"].to_list(), manifest["source_file"].to_list(), strict=True))
+        self._present = present
         self._owned = dict(zip(manifest["source_file"].to_list(), manifest["run_id"].to_list(), strict=True))
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
             running: dict[Future[list[tuple[Candidate, _Result]]], list[Candidate]] = {}
@@ -449,7 +449,7 @@ class Stager:
                 for future in finished:
                     running.pop(future)
                     for cand, result in future.result():
-                        outcome = self._collect(cand, result, claimed, present, rejects)
+                        outcome = self._collect(cand, result, rejects)
                         done += 1
                         self.report.counts[outcome] += 1
                         self._emit("file", done=done, total=total, source_file=cand.source_file, outcome=outcome,
@@ -469,32 +469,16 @@ class Stager:
             return result.reason
         return "; ".join(result.warnings)
 
-    def _collect(
-        self,
-        cand: Candidate,
-        result: _Result,
-        claimed: dict[str, str],
-        present: set[str],
-        rejects: dict[str, RejectRecord],
-    ) -> Outcome:
-        """Book one worker result; a run_id already owned by another existing file turns it into a reject."""
+    def _collect(self, cand: Candidate, result: _Result, rejects: dict[str, RejectRecord]) -> Outcome:
+        """Book one worker result (run_id conflicts were settled by `_claim` before any Parquet was written)."""
         if isinstance(result, _Busy):
             self.report.busy_files.append(cand.source_file)
             return Outcome.BUSY
         if isinstance(result, _Staged):
-            owner = claimed.get(result.row.run_id)
-            if owner is not None and owner != result.row.source_file and owner in present:
-                # the Parquet just written belongs to the owner's run: rewrite it from the owner at its next stage
-                result = self._rejected(
-                    cand, "duplicate_run",
-                    f"maps to the same run as {owner} (paths equal but for letter case, same start time)",
-                )
-            else:
-                claimed[result.row.run_id] = result.row.source_file
-                self._pending.append(result)
-                self.report.staged_run_ids.append(result.row.run_id)
-                self.report.staged_files.append(result.row.source_file)
-                return Outcome.STAGED
+            self._pending.append(result)
+            self.report.staged_run_ids.append(result.row.run_id)
+            self.report.staged_files.append(result.row.source_file)
+            return Outcome.STAGED
         self._pending_rejects.append(result.record)
         self.report.new_rejects.append(result.record)
         rejects[cand.source_file] = result.record
