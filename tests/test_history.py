@@ -182,9 +182,9 @@ def test_cli_history_json(lab: Lab, capsys) -> None:
 
 
 def test_cli_ambiguous_and_missing_chip(lab: Lab, capsys) -> None:
-    assert main(lab.cli("history", "67")) == 1
+    assert main(lab.cli("history", "67")) == 2  # a usage error: say which group
     assert "Alisson, other" in capsys.readouterr().err
-    assert main(lab.cli("history", "12")) == 1
+    assert main(lab.cli("history", "12")) == 2
     assert main(lab.cli("history")) == 2
     assert main(lab.cli("history", "67", "--proc", "Sweep")) == 2
     assert "unknown procedure" in capsys.readouterr().err

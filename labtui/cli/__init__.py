@@ -9,16 +9,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from labtui import __version__
-from labtui.core.config import ConfigError, StagingConfig, load_config
-from labtui.core.lock import LockBusy
+from labtui.core.config import StagingConfig, load_config
+from labtui.core.errors import ExitCode, LabtuiError
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-EXIT_LOCKED = 75  # EX_TEMPFAIL: another writer holds the store; try again later
-EXIT_INTERRUPTED = 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = ExitCode.OK, ExitCode.ERROR, ExitCode.USAGE
+EXIT_LOCKED, EXIT_INTERRUPTED = ExitCode.LOCKED, ExitCode.INTERRUPTED
 
 COMMAND_MODULES = ("stage", "rejects", "history", "validate", "export", "demo", "tui")
 
@@ -62,15 +62,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args.func = run_tui
     try:
-        return int(args.func(args) or EXIT_OK)
-    except ConfigError as exc:
+        return int(args.func(args) or ExitCode.OK)
+    except LabtuiError as exc:
         print(f"labtui: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except LockBusy as exc:
-        print(f"labtui: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
+        return int(exc.exit_code)
     except KeyboardInterrupt:
         print("labtui: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        return EXIT_OK
+        return int(ExitCode.OK)
+    except OSError as exc:
+        print(f"labtui: {describe_os_error(exc)}", file=sys.stderr)
+        return int(ExitCode.READ_ONLY if isinstance(exc, PermissionError) else ExitCode.IO)
+    except Exception:
+        traceback.print_exc()
+        print(f"labtui {__version__}: this is a bug in labtui; please report it with the lines above.", file=sys.stderr)
+        return int(ExitCode.BUG)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An OS error that no command translated itself: still one line, naming the path when the OS gave one."""
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"operating-system error on{where}: {exc.strerror or exc}"

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from labtui.core.errors import LabtuiError
 from labtui.cli import EXIT_ERROR, EXIT_OK, config_from
 from labtui.cli.history import iso_date
 from labtui.core.export import export_histories, export_metadata
@@ -68,7 +69,7 @@ def run_parity(args: argparse.Namespace) -> int:
         report = parity(
             old, load_manifest(config), tz=config.local_tz, raw_root=config.raw_root, number=args.chip, group=args.group
         )
-    except (OSError, ValueError, LookupError) as exc:
+    except (OSError, ValueError, LabtuiError) as exc:
         print(f"labtui parity: {exc}", file=sys.stderr)
         return EXIT_ERROR
     if args.json:

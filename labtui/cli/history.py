@@ -10,9 +10,10 @@ from pathlib import Path
 
 import polars as pl
 
-from labtui.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, config_from
+from labtui.cli import EXIT_OK, EXIT_USAGE, config_from
 from labtui.core.atomic import atomic_write_bytes
 from labtui.core.export import history_view
+from labtui.core.errors import UsageError
 from labtui.core.history import AmbiguousChip, HistoryFilter, calibrations, chips, history, load_manifest
 
 HISTORY_TABLE = {
@@ -91,10 +92,10 @@ def run_history(args: argparse.Namespace) -> int:
             if args.calibrations
             else history(manifest, args.number, args.group, tz=config.local_tz, filters=filters)
         )
-    except LookupError as exc:
+    except UsageError as exc:
         hint = " with --group" if isinstance(exc, AmbiguousChip) else ""
         print(f"labtui history: {exc}{hint}", file=sys.stderr)
-        return EXIT_ERROR
+        return int(exc.exit_code)
     table = runs.with_columns(complete=pl.when(~pl.col("is_complete")).then(pl.lit("aborted")).otherwise(pl.lit("")))
     emit(args, table=table.select(list(HISTORY_TABLE)).rename(HISTORY_TABLE), csv=history_view(runs), json=runs)
     if args.format == "table" and args.out is None:

@@ -15,12 +15,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from labtui import __version__
+from labtui.core.errors import UsageError
 
 CONFIG_ENV = "LABTUI_CONFIG"
 DEFAULT_CONFIG = Path("config") / "labtui.yaml"
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """A config file that cannot be read or does not validate; the message says which file and why."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from labtui.core.config import StagingConfig
+from labtui.core.errors import UsageError
 from labtui.core.extract import LIGHT_ICON
 from labtui.core.manifest import empty_manifest, read_manifest
 from labtui.core.registry import load_registry
@@ -34,11 +35,11 @@ _cache: dict[Path, tuple[tuple[int, int, int], pl.DataFrame]] = {}
 _cache_lock = threading.Lock()
 
 
-class ChipNotFound(LookupError):
+class ChipNotFound(UsageError):
     """No run of the requested chip; the message says which chips exist instead."""
 
 
-class AmbiguousChip(LookupError):
+class AmbiguousChip(UsageError):
     """A chip number used under several groups; `groups` lists them (None = runs without a group name)."""
 
     def __init__(self, number: int, groups: list[str | None]) -> None:

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from labtui.core.errors import ExitCode, LabtuiError
+
 
 @dataclass(frozen=True)
 class Holder:
@@ -30,8 +32,10 @@ class Holder:
         return f"{self.command} (pid {self.pid} on {self.host}, since {self.since})"
 
 
-class LockBusy(Exception):
+class LockBusy(LabtuiError):
     """Another writer holds the store; `holder` says who, when it could be read."""
+
+    exit_code = ExitCode.LOCKED
 
     def __init__(self, path: Path, holder: Holder | None, waited: float) -> None:
         who = holder.describe() if holder else "another labtui process"

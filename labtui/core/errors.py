@@ -1,0 +1,49 @@
+"""One error type for everything a user can get wrong: a one-line message and the exit code the CLI returns.
+
+The CLI prints `labtui: <message>` and exits with `exit_code`; the app shows the same line in a dialog. Anything
+else that escapes is a bug and is reported as one (with the traceback and a line asking to report it).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The documented exit codes of every command."""
+
+    OK = 0
+    ERROR = 1  # a finding, a damaged store, a failed operation
+    USAGE = 2  # bad arguments, a bad config, a path that is not what it should be
+    READ_ONLY = 73  # EX_CANTCREAT: the store cannot be written (read-only share, permissions)
+    IO = 74  # EX_IOERR: an operating-system error (disk full, unreadable file)
+    LOCKED = 75  # EX_TEMPFAIL: another writer holds the store; try again later
+    BUG = 70  # EX_SOFTWARE: an unexpected error, i.e. a bug in labtui
+    INTERRUPTED = 130
+
+
+class LabtuiError(Exception):
+    """A problem the user can act on; `str(error)` is the whole one-line message."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+
+class UsageError(LabtuiError):
+    """Arguments or paths that cannot be right (a missing chip, a file given as a folder, ...)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class OperationFailed(LabtuiError):
+    """An operating-system error, said as: what labtui was doing, on which path, and why."""
+
+    exit_code = ExitCode.IO
+
+    def __init__(self, operation: str, path: object, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        super().__init__(f"cannot {operation} {path}: {reason}")
+        self.operation = operation
+        self.path = path
+        self.error = error
+        if isinstance(error, PermissionError) or getattr(error, "errno", None) == 30:  # EROFS
+            self.exit_code = ExitCode.READ_ONLY
