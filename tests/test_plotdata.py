@@ -236,7 +236,8 @@ def test_ivg_legs_and_dirac_points(tmp_path):
     row = stage(tmp_path, run_row(1, "IVg", vg_fixed_v=None), {"vg_v": vg, "i_a": i})
     spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
     assert [s.direction for s in spec.series] == [-1, 1, -1, 1]
-    assert [s.label for s in spec.series] == ["seq 1 bwd", "seq 1 fwd", "seq 1 bwd", "seq 1 fwd"]
+    # The four legs of 0 → −5 → +5 → −5 → 0 are named by where they go: two "seq 1 bwd" would not read apart.
+    assert [s.label for s in spec.series] == ["seq 1 0→-5 V", "seq 1 -5→5 V", "seq 1 5→-5 V", "seq 1 -5→0 V"]
     # The 0 → −5 V and −5 → 0 V legs never reach +1 V: their minimum is an end point, not a Dirac point.
     assert [m.x for m in spec.markers] == pytest.approx([1.0, 1.0])
     assert spec.markers[0].y == pytest.approx(0.1)  # µA

@@ -6,7 +6,7 @@ Parquet is read once, in a worker. Every key press, resize and theme change re-s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,13 +18,13 @@ from textual.color import Color
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Footer, Header, Input, Static, Tab, Tabs
+from textual.widgets import Footer, Header, Input, Label, Static, Tab, Tabs
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from labtui.core.atomic import atomic_write
 from labtui.core.config import StagingConfig
-from labtui.core.history import CHIP_KEYS, RUN_ORDER, timeline
+from labtui.core.errors import LabtuiError
 from labtui.core.plotdata import (
     Baseline,
     GmMethod,
@@ -38,7 +38,8 @@ from labtui.core.plotdata import (
     load_selection,
     shape,
 )
-from labtui.core.plotdata.load import run_ident
+from labtui.core.plotdata.figure import DRAW_BUCKETS, write_figure
+from labtui.core.plotdata.view import controls, default_options, file_suffix, plot_title, view_parts
 from labtui.tui.base import LabScreen
 
 RGB = tuple[int, int, int]
@@ -61,14 +62,6 @@ ACTION_CONTROLS = {
     "toggle_gm": "gm",
     "cycle_gm_method": "gm_method",
 }
-BASELINE_TEXT = {
-    Baseline.RAW: "I, no baseline",
-    Baseline.FIRST: "ΔI = I − I(first point)",
-    Baseline.AUTO: "ΔI = I − I(just before laser ON)",
-}
-GM_METHOD_TEXT = {GmMethod.GRADIENT: "plain gradient", GmMethod.SAVGOL: "Savitzky–Golay {window} pts, order {order}"}
-
-
 @dataclass(frozen=True)
 class Palette:
     """Plot colours for the current theme: data colours by canvas brightness, marks from the theme's ink."""
@@ -88,73 +81,6 @@ def palette_for(theme_variables: Mapping[str, str]) -> Palette:
     if ink.ansi is not None:  # ansi themes leave the text colour to the terminal: use plain black or white
         ink = canvas.get_contrast_text(1.0)
     return Palette(SERIES_COLORS[canvas.brightness < 0.5], ink.blend(canvas, 0.5).rgb, ink.rgb)
-
-
-def plot_rows(manifest: pl.DataFrame, run_ids: Iterable[str], tz: str) -> pl.DataFrame:
-    """Manifest rows of the chosen runs, with their `seq` in their chip's history, in history order."""
-    chosen = manifest.filter(pl.col("run_id").is_in(list(run_ids)))
-    histories = manifest.join(chosen.select(CHIP_KEYS).unique(), on=list(CHIP_KEYS), how="semi", nulls_equal=True)
-    seqs = timeline(histories, tz=tz).select("run_id", "seq")
-    return chosen.join(seqs, on="run_id", how="left").sort(RUN_ORDER, nulls_last=True)
-
-
-def runs_text(runs: pl.DataFrame) -> str:
-    """`seq 3–5, 9`: which runs of the history are drawn; runs without a seq by date and queue index."""
-    rows = runs.to_dicts()
-    seqs = sorted({row.get("seq") for row in rows}, key=lambda seq: (seq is None, seq))
-    if not rows or None in seqs:
-        return ", ".join(run_ident(row) for row in rows)
-    ranges: list[list[int]] = []
-    for seq in seqs:
-        if ranges and seq == ranges[-1][-1] + 1:
-            ranges[-1].append(seq)
-        else:
-            ranges.append([seq])
-    return "seq " + ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in ranges)
-
-
-def controls(kind: str, options: PlotOptions) -> tuple[str, ...]:
-    """The options that change what a procedure's plot shows right now (log does not apply to gm)."""
-    match kind:
-        case "It":
-            return ("baseline",)
-        case "IVg":
-            return ("gm", "gm_method") if options.gm else ("gm", "log_y")
-        case "IV":
-            return ("log_y",)
-    return ()
-
-
-def view_parts(kind: str, options: PlotOptions) -> list[tuple[str, str]]:
-    """(status text, file-name tag) of each active option, so the status line and the export name agree."""
-    parts = []
-    for control in controls(kind, options):
-        match control:
-            case "baseline" if options.baseline is Baseline.FIXED:
-                at = options.baseline_time_s
-                parts.append((f"ΔI = I − I(t = {at:g} s)", f"dI-t{at:g}s"))
-            case "baseline":
-                tag = "" if options.baseline is Baseline.RAW else f"dI-{options.baseline}"
-                parts.append((BASELINE_TEXT[options.baseline], tag))
-            case "log_y":
-                parts.append(("log |y|", "log") if options.log_y else ("linear", ""))
-            case "gm" if options.gm:
-                parts.append(("gm = dI/dVg per sweep leg", "gm"))
-            case "gm":
-                parts.append(("I vs Vg", ""))
-            case "gm_method":
-                text = GM_METHOD_TEXT[options.gm_method].format(window=options.sg_window, order=options.sg_polyorder)
-                parts.append((text, str(options.gm_method)))
-    return parts
-
-
-def file_suffix(kind: str, options: PlotOptions, extension: str) -> str:
-    """`_dI-auto.csv`: exports of two views of the same runs do not overwrite each other."""
-    return "".join(f"_{tag}" for _, tag in view_parts(kind, options) if tag) + extension
-
-
-def plot_title(spec: PlotSpec) -> str:
-    return f"{spec.title} · {runs_text(spec.runs)}" if spec.runs.height else spec.title
 
 
 def legend(spec: PlotSpec, palette: Palette) -> Content:
@@ -244,8 +170,9 @@ class PlotScreen(LabScreen):
 
     HELP = (
         "The selected runs, one tab per procedure (tab / shift+tab). It: b cycles the baseline (raw, first point, "
-        "fixed time set with t, just before the laser switches on). IVg: l log |I|, g transconductance, m its "
-        "method. e saves the plot as SVG and the plotted points as CSV in the exports folder."
+        "fixed time set with t, just before the laser switches on; dark runs open without one); l log |I|. IVg: "
+        "l log |I|, g transconductance, m its method. e saves the figure as PDF and PNG (as `labtui plot` draws "
+        "it) and the plotted points as CSV in the exports folder."
     )
     BINDINGS = [
         Binding("b", "cycle_baseline", "Baseline", id="plot_baseline"),
@@ -255,15 +182,17 @@ class PlotScreen(LabScreen):
         Binding("m", "cycle_gm_method", "gm method", id="plot_gm_method"),
         Binding("tab", "next_group", "Next procedure", id="plot_next"),
         Binding("shift+tab", "previous_group", "Previous procedure", id="plot_previous", show=False),
-        Binding("e", "export", "Export SVG+CSV", id="plot_export"),
+        Binding("e", "export", "Export PDF+PNG+CSV", id="plot_export"),
     ]
     DEFAULT_CSS = """
     PlotScreen {
         #plot-row { height: 1fr; }
         #legend-box { width: 34; max-width: 35%; padding: 0 1; border-left: solid $primary 40%; background: $surface; }
         #status-box { height: auto; max-height: 8; padding: 0 1; background: $panel; color: $text-muted; }
-        #baseline-time { display: none; border: none; height: 1; padding: 0 1; background: $primary 20%; }
-        #baseline-time.editing { display: block; }
+        #baseline-time-box { display: none; height: 1; background: $primary 20%; }
+        #baseline-time-box.editing { display: block; }
+        #baseline-time-label { width: auto; padding: 0 1; text-style: bold; }
+        #baseline-time { border: none; height: 1; padding: 0 1; width: 1fr; }
     }
     """
 
@@ -286,10 +215,11 @@ class PlotScreen(LabScreen):
         super().__init__()
         self.runs = runs
         self.config = config
-        self.counts = {proc: frame.height for proc, frame in group_by_proc(runs)} if runs.height else {}
+        groups = group_by_proc(runs) if runs.height else []
+        self.counts = {proc: frame.height for proc, frame in groups}
         self.procs = list(self.counts)
         self.proc = self.procs[0] if self.procs else ""  # the procedure on show; "" for an empty selection
-        self.options = {proc: PlotOptions() for proc in self.procs}
+        self.options = {proc: default_options(proc, frame) for proc, frame in groups}
         self.groups: dict[str, LoadedGroup] | None = None  # None until the worker has read the selection
         self.spec: PlotSpec | None = None  # what is drawn now
         self.saved: tuple[Path, ...] = ()  # files of the last export of this view
@@ -305,7 +235,9 @@ class PlotScreen(LabScreen):
         loading = f"loading {self.runs.height} run(s)…" if self.procs else "no runs selected"
         with VerticalScroll(id="status-box"):
             yield Static(loading, id="plot-status")
-        yield Input(placeholder="baseline time in s, enter to apply", type="number", id="baseline-time")
+        with Horizontal(id="baseline-time-box"):
+            yield Label("Baseline at t (s):", id="baseline-time-label")
+            yield Input(placeholder="e.g. 20 — enter: ΔI = I − I(t), esc: cancel", type="number", id="baseline-time")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -377,8 +309,9 @@ class PlotScreen(LabScreen):
 
     def action_baseline_time(self) -> None:
         field = self.query_one("#baseline-time", Input)
-        field.value = f"{self.current.baseline_time_s:g}"
-        field.add_class("editing")
+        fixed = self.current.baseline is Baseline.FIXED
+        field.value = f"{self.current.baseline_time_s:g}" if fixed else ""  # no unexplained "0"
+        self.query_one("#baseline-time-box").add_class("editing")
         field.focus()
 
     @on(Input.Submitted, "#baseline-time")
@@ -392,7 +325,7 @@ class PlotScreen(LabScreen):
         self._update(baseline=Baseline.FIXED, baseline_time_s=at)
 
     def _close_baseline_time(self) -> None:
-        self.query_one("#baseline-time", Input).remove_class("editing")
+        self.query_one("#baseline-time-box").remove_class("editing")
         self.set_focus(None)
 
     def action_back(self) -> None:
@@ -425,24 +358,26 @@ class PlotScreen(LabScreen):
 
     # -- export -----------------------------------------------------------------------------------------------
     def action_export(self) -> None:
-        """The screen as the user sees it (SVG) and every point of the plotted series, not the downsampled view."""
+        """The figure as `labtui plot` draws it (PDF, PNG) and every point of the plotted series (CSV)."""
         assert self.groups is not None and self.spec is not None  # `check_action` offers `e` only then
-        svg = self.app.export_screenshot(title=plot_title(self.spec))
-        self.export(self.groups[self.proc], self.current, svg)
+        self.export(self.groups[self.proc], self.current)
 
     @work(thread=True, group="plot-export", exit_on_error=False)
-    def export(self, group: LoadedGroup, options: PlotOptions, svg: str) -> None:
+    def export(self, group: LoadedGroup, options: PlotOptions) -> None:
         full = shape(group, options, width=None)
         folder = self.config.exports_dir
-        svg_path = folder / export_file_name(full, file_suffix(full.kind, options, ".svg"))
-        csv_path = folder / export_file_name(full, file_suffix(full.kind, options, ".csv"))
+        paths = tuple(folder / export_file_name(full, file_suffix(full.kind, options, f".{ext}"))
+                      for ext in ("pdf", "png", "csv"))
         try:
-            atomic_write(svg_path, lambda handle: handle.write(svg.encode("utf-8")))
-            atomic_write(csv_path, lambda handle: export_frame(full).write_csv(handle))
-        except OSError as error:
-            self.post_message(self.Exported((), f"cannot write to {folder}: {error.strerror or error}"))
+            drawn = shape(group, options, DRAW_BUCKETS)
+            for path in paths[:2]:
+                write_figure(drawn, path)
+            atomic_write(paths[2], lambda handle: export_frame(full).write_csv(handle))
+        except (OSError, LabtuiError) as error:
+            reason = error if isinstance(error, LabtuiError) else f"cannot write to {folder}: {error.strerror or error}"
+            self.post_message(self.Exported((), str(reason)))
             return
-        self.post_message(self.Exported((svg_path, csv_path)))
+        self.post_message(self.Exported(paths))
 
     def on_plot_screen_exported(self, message: Exported) -> None:
         if message.error:

@@ -14,6 +14,7 @@ from labtui.core.plotdata.labels import legend_labels, title
 from labtui.core.plotdata.load import KINDS, LoadedGroup, run_ident
 from labtui.core.plotdata.model import Baseline, GmMethod, Marker, PlotOptions, PlotSpec, Series
 from labtui.core.plotdata.numeric import (
+    Leg,
     collapse_repeats,
     format_si,
     laser_windows,
@@ -28,7 +29,6 @@ from labtui.core.plotdata.numeric import (
 )
 
 DURATION_TOLERANCE = 0.10  # overlaid It runs whose lengths differ more than this are not like for like
-_DIRECTION_NAMES = {1: " fwd", -1: " bwd", 0: ""}
 
 
 @dataclass
@@ -89,7 +89,7 @@ def _with_points(series: Series, x: np.ndarray, y: np.ndarray) -> Series:
 def _series(row: dict, index: int, label: str, x: np.ndarray, y: np.ndarray, direction: int = 0) -> Series:
     incomplete = row.get("is_complete") is False
     return Series(
-        label=label + _DIRECTION_NAMES[direction] + (" (incomplete)" if incomplete else ""),
+        label=label + (" (incomplete)" if incomplete else ""),
         x=x,
         y=y,
         run_id=row["run_id"],
@@ -156,13 +156,25 @@ def _draft_ivg(group: LoadedGroup, rows: list[dict], labels: list[str], options:
     draft = _Draft("gm", "S", [], log_ok=False) if options.gm else _Draft("I", "A", [], dirac=True)
     for index, (row, columns) in enumerate(zip(rows, group.columns)):
         vg, i = columns["vg_v"], columns["i_a"]
-        for leg in sweep_legs(vg):
+        legs = sweep_legs(vg)
+        for leg, name in zip(legs, leg_names(vg, legs)):
             x, y = vg[leg.start : leg.stop], i[leg.start : leg.stop]
             if options.gm:
                 x, y = _transconductance(x, y, options)
             if x.size:
-                draft.series.append(_series(row, index, labels[index], x, y, leg.direction))
+                draft.series.append(_series(row, index, f"{labels[index]} {name}", x, y, leg.direction))
     return draft
+
+
+def leg_names(vg: np.ndarray, legs: list[Leg]) -> list[str]:
+    """`0→-5 V`, `-5→5 V`, …: each leg by where it goes, so the four legs of a 0 → −V → +V → −V → 0 sweep (two
+    forward, two backward) read apart; a leg that repeats an earlier one's range gets its number."""
+    names = [f"{_volts(vg[leg.start])}→{_volts(vg[leg.stop - 1])} V" for leg in legs]
+    return [f"{name} (leg {k + 1})" if names.count(name) > 1 else name for k, name in enumerate(names)]
+
+
+def _volts(value: float) -> str:
+    return format(round(float(value), 3) + 0.0, "g")  # setpoint drift and -0.0 never show
 
 
 def _transconductance(vg: np.ndarray, i: np.ndarray, options: PlotOptions) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,107 @@
+"""`labtui plot`: a figure (PDF, SVG or PNG) of a chip's runs, of a day's calibrations, or redrawn from its record.
+
+The engine and matplotlib are imported inside `run`: `labtui --help` and the other commands never load them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from labtui.cli import EXIT_OK, config_from
+from labtui.cli.history import iso_date
+
+BASELINES = ("auto", "raw", "first")
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser(
+        "plot", parents=[common], help="write a figure (PDF, SVG or PNG) of a chip's runs",
+        description="Write a figure of runs of one procedure: the same plot as the app's, as vector PDF or SVG, "
+                    "or PNG at 300 dpi (the type comes from --out). A record FIGURE.json beside it lets "
+                    "`--from` redraw it.",
+    )
+    what = parser.add_argument_group("which runs")
+    what.add_argument("number", type=int, nargs="?", help="chip number (e.g. 67)")
+    what.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
+    what.add_argument("--seq", metavar="SEQS", help="runs of the chip's history: 4-7, 1,8,13 or 1-3,9 (default: all)")
+    what.add_argument("--proc", metavar="PROC", help="keep the runs of this procedure (needed when the runs mix)")
+    what.add_argument("--calibrations", action="store_true", help="the setup's laser power calibrations, not a chip")
+    what.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD", help="with --calibrations: those of this day")
+    what.add_argument("--from", dest="record", type=Path, metavar="FIGURE.json",
+                      help="redraw the runs and options of an earlier figure (says when a run changed or is gone)")
+    view = parser.add_argument_group("view (as the app's plot keys)")
+    view.add_argument("--baseline", type=baseline, metavar="auto|raw|first|t=SECONDS",
+                      help="It: ΔI against the current just before the laser switches on (auto), the first point, "
+                           "or t=SECONDS; raw plots I (default: auto, raw for dark runs)")
+    view.add_argument("--log", action="store_true", help="log |I| (It, IVg, IV)")
+    view.add_argument("--gm", action="store_true", help="IVg: transconductance gm = dI/dVg per sweep leg")
+    view.add_argument("--gm-method", choices=("savgol", "gradient"), help="gm derivative (default: savgol)")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")
+    parser.set_defaults(func=run)
+
+
+def baseline(text: str) -> dict[str, object]:
+    """`auto`, `raw`, `first` or `t=SECONDS` → the PlotOptions fields it sets."""
+    if text in BASELINES:
+        return {"baseline": text}
+    if text.startswith("t="):
+        try:
+            return {"baseline": "fixed", "baseline_time_s": float(text[2:])}
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"not a baseline: {text!r} (auto, raw, first or t=SECONDS, e.g. t=20)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from labtui.core.errors import UsageError
+    from labtui.core.history import load_manifest
+    from labtui.core.plotdata.figure import DRAW_BUCKETS, figure_format, write_figure
+    from labtui.core.plotdata.load import load_group
+    from labtui.core.plotdata.selection import (
+        FigureRecord,
+        calibration_runs,
+        chip_runs,
+        one_procedure,
+        parse_seqs,
+        write_sidecar,
+    )
+    from labtui.core.plotdata.shape import shape
+    from labtui.core.plotdata.view import default_options
+
+    figure_format(args.out)  # an unknown extension fails before any data is read
+    sources = (args.number is not None) + args.calibrations + (args.record is not None)
+    if sources != 1:
+        raise UsageError("give a chip number, --calibrations or --from FIGURE.json (one of them)")
+    config = config_from(args)
+    manifest = load_manifest(config)
+    notes: list[str] = []
+    if args.record is not None:
+        record = FigureRecord.read(args.record)
+        runs, notes = record.check(manifest, tz=config.local_tz)
+        options = record.options
+    else:
+        if args.calibrations:
+            runs = calibration_runs(manifest, args.date, tz=config.local_tz)
+        else:
+            seqs = parse_seqs(args.seq) if args.seq else None
+            runs = chip_runs(manifest, args.number, args.group, seqs, tz=config.local_tz)
+        options = None
+    proc, runs = one_procedure(runs, None if args.record else args.proc)
+    options = options or default_options(proc, runs)
+    changes = {**(args.baseline or {}), **({"log_y": True} if args.log else {}), **({"gm": True} if args.gm else {}),
+               **({"gm_method": args.gm_method} if args.gm_method else {})}
+    options = replace(options, **changes)
+    group = load_group(proc, runs, config.stage_root)
+    spec = shape(group, options, DRAW_BUCKETS)
+    if not spec.series:
+        raise UsageError(f"nothing to draw: {'; '.join(spec.messages) or 'no data points'}")
+    write_figure(spec, args.out)
+    sidecar = write_sidecar(args.out, group.runs, options)
+    for line in (*notes, *spec.warnings, *spec.messages):
+        print(f"labtui plot: {line}", file=sys.stderr)
+    print(f"wrote {args.out} ({len(spec.series)} trace(s) of {group.runs.height} run(s)) and {sidecar.name}")
+    return EXIT_OK

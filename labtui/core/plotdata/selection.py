@@ -1,0 +1,149 @@
+"""Which runs a figure draws: chosen by chip and seq on the command line, or read back from a figure's sidecar.
+
+The sidecar `<figure>.json` records the run_ids, each run's content hash and the options, so a figure can be
+redrawn later (in another format, by someone else) and says when a run it names was re-staged since or is gone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+
+from labtui import __version__
+from labtui.core.atomic import atomic_write_bytes
+from labtui.core.errors import UsageError
+from labtui.core.history import calibrations, canonical_proc, resolve_chip, timeline
+from labtui.core.plotdata.load import group_by_proc, run_ident
+from labtui.core.plotdata.model import PlotOptions
+from labtui.core.plotdata.view import plot_rows
+
+SIDECAR_FORMAT = 1
+_HASHED = ("source_sha256", "extraction_version")  # a run "changed" when its raw bytes or their extraction did
+
+
+def parse_seqs(text: str) -> list[int]:
+    """`4-7`, `1,8,13`, `1-3,9`: the seqs in the order given, repeats dropped."""
+    seqs: list[int] = []
+    for part in (part.strip() for part in text.split(",")):
+        first, dash, last = part.partition("-")
+        try:
+            numbers = range(int(first), int(last) + 1) if dash else [int(first)]
+        except ValueError:
+            raise UsageError(f"not a seq list: {text!r} (e.g. 4-7 or 1,8,13)") from None
+        if not numbers or min(numbers) < 1:
+            raise UsageError(f"not a seq list: {text!r} (seqs are 1, 2, … and ranges go up, e.g. 4-7)")
+        seqs.extend(number for number in numbers if number not in seqs)
+    return seqs
+
+
+def chip_runs(
+    manifest: pl.DataFrame, number: int, group: str | None, seqs: list[int] | None, *, tz: str
+) -> pl.DataFrame:
+    """Manifest rows (with `seq`) of a chip's runs at `seqs` (all of them for None); an unknown seq is an error."""
+    group, number = resolve_chip(manifest, number, group)
+    rows = manifest.filter((pl.col("chip_number") == number) & pl.col("chip_group").eq_missing(group))
+    numbered = rows.join(timeline(rows, tz=tz).select("run_id", "seq"), on="run_id")
+    if seqs is None:
+        return numbered.sort("seq")
+    missing = sorted(set(seqs) - set(numbered["seq"]))
+    if missing:
+        chip = rows["chip_name"][0]
+        shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
+        raise UsageError(f"chip {chip} has no run seq {shown} (its history has seq 1–{numbered.height})")
+    return numbered.filter(pl.col("seq").is_in(seqs)).sort("seq")
+
+
+def calibration_runs(manifest: pl.DataFrame, on_date: dt.date | None, *, tz: str) -> pl.DataFrame:
+    """The setup's runs (laser power calibrations) of one local date, or all of them."""
+    runs = calibrations(manifest, tz=tz)
+    if on_date is not None:
+        runs = runs.filter(pl.col("date") == on_date)
+    if runs.is_empty():
+        raise UsageError(f"no calibration runs{f' on {on_date}' if on_date else ''} in the manifest")
+    return plot_rows(manifest, runs["run_id"], tz)
+
+
+def one_procedure(runs: pl.DataFrame, proc: str | None) -> tuple[str, pl.DataFrame]:
+    """The runs of one procedure: a figure never mixes axes; several without `proc` is an error listing them."""
+    if proc is not None:
+        try:
+            proc = canonical_proc(proc)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        runs = runs.filter(pl.col("proc") == proc)
+        if runs.is_empty():
+            raise UsageError(f"none of the chosen runs is a {proc} run")
+        return proc, runs
+    groups = group_by_proc(runs)
+    if len(groups) > 1:
+        mix = ", ".join(f"{name} ({frame.height})" for name, frame in groups)
+        raise UsageError(f"the chosen runs mix procedures: {mix}; choose one with --proc")
+    return groups[0]
+
+
+@dataclass(frozen=True)
+class FigureRecord:
+    """What a figure shows, as written beside it: enough to draw it again and to notice the data moved on."""
+
+    run_ids: tuple[str, ...]
+    options: PlotOptions
+    hashes: dict[str, dict[str, str | None]]  # run_id → the `_HASHED` columns when the figure was made
+
+    @classmethod
+    def of(cls, runs: pl.DataFrame, options: PlotOptions) -> FigureRecord:
+        return cls(tuple(runs["run_id"]), options, {row["run_id"]: {k: row[k] for k in _HASHED}
+                                                    for row in runs.select("run_id", *_HASHED).iter_rows(named=True)})
+
+    def to_json(self, figure: Path, runs: pl.DataFrame) -> bytes:
+        listed = [
+            {"run_id": row["run_id"], "seq": row.get("seq"), "chip": row.get("chip_name"), "proc": row["proc"],
+             "source_file": row["source_file"], **self.hashes[row["run_id"]]}
+            for row in runs.iter_rows(named=True)
+        ]
+        document = {"labtui_figure": SIDECAR_FORMAT, "labtui_version": __version__, "figure": figure.name,
+                    "options": {k: str(v) if isinstance(v, str) else v for k, v in asdict(self.options).items()},
+                    "runs": listed}
+        return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> FigureRecord:
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            if document.get("labtui_figure") != SIDECAR_FORMAT:
+                raise ValueError("not a labtui figure record")
+            runs = document["runs"]
+            return cls(tuple(run["run_id"] for run in runs), PlotOptions(**document["options"]),
+                       {run["run_id"]: {k: run.get(k) for k in _HASHED} for run in runs})
+        except OSError as error:
+            raise UsageError(f"cannot read the figure record {path}: {error.strerror or error}") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise UsageError(f"{path} is not a labtui figure record ({error})") from None
+
+    def check(self, manifest: pl.DataFrame, *, tz: str) -> tuple[pl.DataFrame, list[str]]:
+        """The recorded runs still in the store (with `seq`), and one line for each that is gone or changed."""
+        runs = plot_rows(manifest, self.run_ids, tz)
+        notes = [f"run {run_id} is no longer in the store" for run_id in self.run_ids if run_id not in runs["run_id"]]
+        for row in runs.select("run_id", "seq", "file_idx", "date_local", *_HASHED).iter_rows(named=True):
+            if any(row[k] != self.hashes[row["run_id"]][k] for k in _HASHED):
+                notes.append(f"{run_ident(row)} (run {row['run_id']}) has changed since the figure was made "
+                             "(re-staged from other data)")
+        if runs.is_empty():
+            raise UsageError(f"none of the figure's {len(self.run_ids)} run(s) is in the store any more")
+        return runs, notes
+
+
+def sidecar_path(figure: Path) -> Path:
+    return figure.with_name(figure.name + ".json")
+
+
+def write_sidecar(figure: Path, runs: pl.DataFrame, options: PlotOptions) -> Path:
+    path = sidecar_path(figure)
+    try:
+        atomic_write_bytes(path, FigureRecord.of(runs, options).to_json(figure, runs))
+    except OSError as error:
+        raise UsageError(f"cannot write the figure record {path}: {error.strerror or error}") from None
+    return path

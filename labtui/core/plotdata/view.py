@@ -1,0 +1,95 @@
+"""The words of a plot view: which runs, which options are active, what the files are called.
+
+Shared by the terminal plot, the figure and the export, so the status line, the title and the file names agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from labtui.core.history import CHIP_KEYS, RUN_ORDER, timeline
+from labtui.core.plotdata.load import run_ident
+from labtui.core.plotdata.model import Baseline, GmMethod, PlotOptions, PlotSpec
+
+BASELINE_TEXT = {
+    Baseline.RAW: "I, no baseline",
+    Baseline.FIRST: "ΔI = I − I(first point)",
+    Baseline.AUTO: "ΔI = I − I(just before laser ON)",
+}
+GM_METHOD_TEXT = {GmMethod.GRADIENT: "plain gradient", GmMethod.SAVGOL: "Savitzky–Golay {window} pts, order {order}"}
+
+
+def plot_rows(manifest: pl.DataFrame, run_ids: Iterable[str], tz: str) -> pl.DataFrame:
+    """Manifest rows of the chosen runs, with their `seq` in their chip's history, in history order."""
+    chosen = manifest.filter(pl.col("run_id").is_in(list(run_ids)))
+    histories = manifest.join(chosen.select(CHIP_KEYS).unique(), on=list(CHIP_KEYS), how="semi", nulls_equal=True)
+    seqs = timeline(histories, tz=tz).select("run_id", "seq")
+    return chosen.join(seqs, on="run_id", how="left").sort(RUN_ORDER, nulls_last=True)
+
+
+def default_options(proc: str, runs: pl.DataFrame) -> PlotOptions:
+    """What a plot of these runs shows first: dark It runs have no laser edge to reference, so I as measured."""
+    if proc == "It" and runs.height and not runs["has_light"].fill_null(False).any():
+        return PlotOptions(baseline=Baseline.RAW)
+    return PlotOptions()
+
+
+def runs_text(runs: pl.DataFrame) -> str:
+    """`seq 3–5, 9`: which runs of the history are drawn; runs without a seq by date and queue index."""
+    rows = runs.to_dicts()
+    seqs = sorted({row.get("seq") for row in rows}, key=lambda seq: (seq is None, seq))
+    if not rows or None in seqs:
+        return ", ".join(run_ident(row) for row in rows)
+    ranges: list[list[int]] = []
+    for seq in seqs:
+        if ranges and seq == ranges[-1][-1] + 1:
+            ranges[-1].append(seq)
+        else:
+            ranges.append([seq])
+    return "seq " + ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in ranges)
+
+
+def controls(kind: str, options: PlotOptions) -> tuple[str, ...]:
+    """The options that change what a procedure's plot shows right now (log does not apply to gm)."""
+    match kind:
+        case "It":
+            return ("baseline", "log_y")
+        case "IVg":
+            return ("gm", "gm_method") if options.gm else ("gm", "log_y")
+        case "IV":
+            return ("log_y",)
+    return ()
+
+
+def view_parts(kind: str, options: PlotOptions) -> list[tuple[str, str]]:
+    """(status text, file-name tag) of each active option, so the status line and the export name agree."""
+    parts = []
+    for control in controls(kind, options):
+        match control:
+            case "baseline" if options.baseline is Baseline.FIXED:
+                at = options.baseline_time_s
+                parts.append((f"ΔI = I − I(t = {at:g} s)", f"dI-t{at:g}s"))
+            case "baseline":
+                tag = "" if options.baseline is Baseline.RAW else f"dI-{options.baseline}"
+                parts.append((BASELINE_TEXT[options.baseline], tag))
+            case "log_y":
+                parts.append(("log |y|", "log") if options.log_y else ("linear", ""))
+            case "gm" if options.gm:
+                parts.append(("gm = dI/dVg per sweep leg", "gm"))
+            case "gm":
+                parts.append(("I vs Vg", ""))
+            case "gm_method":
+                text = GM_METHOD_TEXT[options.gm_method].format(window=options.sg_window, order=options.sg_polyorder)
+                parts.append((text, str(options.gm_method)))
+    return parts
+
+
+def file_suffix(kind: str, options: PlotOptions, extension: str) -> str:
+    """`_dI-auto.csv`: exports of two views of the same runs do not overwrite each other."""
+    return "".join(f"_{tag}" for _, tag in view_parts(kind, options) if tag) + extension
+
+
+def plot_title(spec: PlotSpec) -> str:
+    return f"{spec.title} · {runs_text(spec.runs)}" if spec.runs.height else spec.title
