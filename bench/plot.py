@@ -29,7 +29,8 @@ from labtui.core.plotdata import PlotOptions, load_selection, shape
 from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.synth.physics import SAMPLE_INTERVAL_S
-from labtui.tui.plot import PlotScreen, PlotView, draw_spec, palette_for, plot_rows
+from labtui.core.plotdata.view import plot_rows
+from labtui.tui.plot import PlotScreen, PlotView, draw_spec, palette_for
 
 REAL_RAW = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "raw"
 LARGEST = "2025-10-20/It2025-10-20_2.csv"

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.color import Color
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
-from textual.widgets import Static
+from textual.widgets import Input, Label, Static
 from textual_plotext.plot import Plot
 
 import labtui.tui.plot as plot_module
@@ -28,7 +28,8 @@ from labtui.core.plotdata import Baseline, GmMethod, PlotOptions, shape
 from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.tui.messages import PlotRequested
-from labtui.tui.plot import SERIES_COLORS, PlotScreen, file_suffix, palette_for, plot_rows, plot_title, runs_text
+from labtui.core.plotdata.view import file_suffix, plot_rows, plot_title, runs_text
+from labtui.tui.plot import SERIES_COLORS, PlotScreen, palette_for
 
 TZ = "America/Santiago"
 START = dt.datetime(2025, 10, 13, 15, 0, tzinfo=dt.UTC)
@@ -158,7 +159,7 @@ async def test_t_sets_the_fixed_baseline_time(lab):
     app = Host(lab.config, lab.ids("it_1v", "it_2v"))
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_plot(pilot)
-        await pilot.press("t", "backspace", "3", "0", "enter")  # the field opens holding the current time, 0
+        await pilot.press("t", "3", "0", "enter")
         assert (screen.current.baseline, screen.current.baseline_time_s) == (Baseline.FIXED, 30.0)
         assert "I(t = 30 s)" in status_text(screen)
         full = shape(screen.groups["It"], screen.current)
@@ -194,9 +195,7 @@ async def test_keys_apply_only_where_they_mean_something(lab):
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_plot(pilot)
         enabled = lambda *actions: [bool(screen.check_action(action, ())) for action in actions]  # noqa: E731
-        assert enabled("cycle_baseline", "toggle_log", "toggle_gm", "next_group") == [True, False, False, True]
-        await pilot.press("l")
-        assert screen.current == PlotOptions()  # `l` does nothing to an It plot
+        assert enabled("cycle_baseline", "toggle_log", "toggle_gm", "next_group") == [True, True, False, True]
         await pilot.press("tab")
         assert screen.proc == "IVg"
         assert enabled("cycle_baseline", "toggle_log", "toggle_gm", "cycle_gm_method") == [False, True, True, False]
@@ -206,21 +205,22 @@ async def test_keys_apply_only_where_they_mean_something(lab):
         assert (screen.proc, screen.spec.x_title) == ("IV", "Vsd (mV)")  # ±0.1 V sweep: SI prefix
         assert enabled("toggle_log", "toggle_gm") == [True, False]
         await pilot.press("shift+tab", "shift+tab")
-        assert screen.proc == "It" and screen.current == PlotOptions()
+        assert screen.proc == "It" and screen.current == PlotOptions()  # untouched by the other groups' keys
         await pilot.press("tab")
         assert screen.current.gm  # every group keeps its own options
 
 
-async def test_e_exports_svg_and_the_full_series_as_csv(lab, tmp_path):
+async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path):
     config = lab.config.model_copy(update={"exports_dir": tmp_path / "exports"})
     app = Host(config, lab.ids("it_1v", "it_2v", "it_dark"))
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_plot(pilot)
         await pilot.press("e")
         await settle(pilot)
-        folder = config.exports_dir
-        svg, csv = folder / "Alisson67_It_seq1-2-3_dI-auto.svg", folder / "Alisson67_It_seq1-2-3_dI-auto.csv"
-        assert svg.read_text(encoding="utf-8").startswith("<svg") and "Alisson67" in svg.read_text(encoding="utf-8")
+        stem = config.exports_dir / "Alisson67_It_seq1-2-3_dI-auto"
+        pdf, png, csv = (stem.with_name(f"{stem.name}.{ext}") for ext in ("pdf", "png", "csv"))
+        assert pdf.read_bytes().startswith(b"%PDF-") and png.read_bytes().startswith(b"\x89PNG")
+        assert screen.saved == (pdf, png, csv)
         exported = pl.read_csv(csv)
         full = shape(screen.groups["It"], screen.current)
         assert exported["label"].unique(maintain_order=True).to_list() == [s.label for s in full.series]
@@ -284,6 +284,54 @@ async def test_resize_reshapes_without_reading_parquet(lab, monkeypatch):
         assert len(builds) == 1  # plotext never builds the old points at the new width
 
 
+# -- issue 17: the plot screen's frictions ---------------------------------------------------------------------
+async def test_t_opens_a_labelled_field_that_says_what_it_does(lab):
+    app = Host(lab.config, lab.ids("it_1v"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        await pilot.press("t")
+        field = screen.query_one("#baseline-time", Input)
+        assert screen.focused is field and field.value == ""  # no unexplained "0"
+        label = screen.query_one("#baseline-time-label", Label)
+        assert label.display and label.region.width and "Baseline at t (s)" in str(label.render())
+        assert "esc" in field.placeholder and "I(t)" in field.placeholder
+        await pilot.press("2", "0", "enter")
+        assert not label.region.width  # the field closes once applied
+        await pilot.press("t")
+        assert field.value == "20"  # reopening shows the time in force
+
+
+async def test_l_on_an_it_plot_draws_log_abs_current(lab):
+    app = Host(lab.config, lab.ids("it_1v", "it_2v"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        await pilot.press("l")
+        assert screen.spec.log_y and screen.spec.y_label == "|ΔI|" and "log |y|" in status_text(screen)
+        assert all(float(s.y.min()) > 0 for s in screen.spec.series)
+        await pilot.press("b", "l")  # raw: log |I|
+        assert (screen.spec.y_label, screen.spec.log_y) == ("I", False)
+
+
+async def test_a_dark_it_run_opens_without_a_laser_baseline(lab):
+    app = Host(lab.config, lab.ids("it_dark"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        assert screen.current.baseline is Baseline.RAW and screen.spec.y_label == "I"
+        assert "laser ON" not in status_text(screen) and "no baseline" in status_text(screen)
+
+
+async def test_every_leg_of_a_sweep_has_its_own_legend_entry(lab):
+    app = Host(lab.config, lab.ids("ivg_dark"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        labels = [s.label for s in screen.spec.series]
+        assert len(labels) == 4 and len(set(labels)) == 4  # 0 → −V → +V → −V → 0: two forward, two backward legs
+        legend = str(screen.query_one("#legend", Static).render())
+        assert all(label in legend for label in labels)
+        markers = [m.text.split(":")[0] for m in screen.spec.markers]
+        assert len(markers) == len(set(markers))  # each Dirac point names one leg
+
+
 # -- helpers of the screen --------------------------------------------------------------------------------------
 def test_plot_rows_number_runs_as_the_chip_history_does(lab):
     manifest = read_manifest(lab.config.manifest_path)
@@ -306,7 +354,7 @@ def test_runs_text_compacts_consecutive_seqs():
     [
         ("It", PlotOptions(baseline=Baseline.RAW), ".csv"),
         ("It", PlotOptions(baseline=Baseline.FIXED, baseline_time_s=30.5), "_dI-t30.5s.csv"),
-        ("It", PlotOptions(log_y=True), "_dI-auto.csv"),
+        ("It", PlotOptions(log_y=True), "_dI-auto_log.csv"),
         ("IVg", PlotOptions(log_y=True), "_log.csv"),
         ("IVg", PlotOptions(gm=True, gm_method=GmMethod.GRADIENT), "_gm_gradient.csv"),
         ("LaserCalibration", PlotOptions(log_y=True), ".csv"),

@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from labtui.core.config import StagingConfig
+from labtui.core.plotdata.view import plot_rows
 from labtui.core.validate import ValidationReport
 from labtui.tui.base import FilteredScreen, LabScreen
 from labtui.tui.chips import ChipsScreen
@@ -19,7 +20,7 @@ from labtui.tui.dialogs import HelpDialog
 from labtui.tui.history import HistoryScreen
 from labtui.tui.live import FollowScreen, LiveChanged, Measuring, WatchController, Watched
 from labtui.tui.messages import PlotRequested, StoreChanged
-from labtui.tui.plot import PlotScreen, plot_rows
+from labtui.tui.plot import PlotScreen
 from labtui.tui.rejects import RejectsScreen
 from labtui.tui.stage import StageScreen
 from labtui.tui.store import Signature, Store, short_path
