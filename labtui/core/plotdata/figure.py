@@ -68,6 +68,8 @@ def render(spec: PlotSpec, fmt: str, *, dpi: int = PNG_DPI) -> bytes:
 
 def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI) -> None:
     """Render and write atomically: a failure leaves no partial file, and an unwritable path is a usage error."""
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UsageError(f"cannot write the figure {path}: {path.parent} is not a folder")
     data = render(spec, figure_format(path), dpi=dpi)
     try:
         atomic_write_bytes(path, data)
@@ -87,16 +89,17 @@ def _draw(ax, spec: PlotSpec) -> None:
     ax.set_xlabel(spec.x_title)
     ax.set_ylabel(spec.y_title)
     for number, (start, stop) in enumerate(spec.spans):
-        ax.axvspan(start, stop, color=LASER_ON, alpha=0.35, lw=0, zorder=0, label="laser ON" if number == 0 else None)
+        ax.axvspan(start, stop, color=LASER_ON, alpha=0.35, lw=0, zorder=0, label="laser ON" if number == 0 else None,
+                   gid=f"laser-on-{number}")
     labelled: set[str] = set()
-    for series in spec.series:
+    for number, series in enumerate(spec.series):  # gids name the SVG groups: a reader (or a test) finds each trace
         color, linestyle = series_style(series.run_index, series.direction)
         label = None if series.label in labelled else series.label
         labelled.add(series.label)
-        ax.plot(series.x, series.y, color=color, linestyle=linestyle, lw=1.0, label=label)
+        ax.plot(series.x, series.y, color=color, linestyle=linestyle, lw=1.0, label=label, gid=f"series-{number}")
     if spec.markers:
         ax.plot([m.x for m in spec.markers], [m.y for m in spec.markers], "D", color="black", ms=4, mfc="white",
-                mew=1.0, ls="none", label="Dirac point", zorder=3)
+                mew=1.0, ls="none", label="Dirac point", zorder=3, gid="dirac-points")
     if spec.log_y:
         from matplotlib.ticker import LogFormatter
 

@@ -1,0 +1,219 @@
+"""Figures: the files are valid and look as they should, the runs are chosen and recorded as the user asked.
+
+A small lab staged from synthetic raw files (one module-scoped store); two reference PNGs at 100 dpi are compared
+with matplotlib's own `compare_images`. After an intended change of the figures, regenerate them with
+`LABTUI_UPDATE_FIGURES=1 pytest tests/test_figure.py` and look at them before committing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from labtui.core.errors import UsageError
+from labtui.core.plotdata import LoadedGroup, PlotOptions, load_group, shape
+from labtui.core.plotdata.figure import DRAW_BUCKETS, OKABE_ITO, figure_format, render, series_style, write_figure
+from labtui.core.plotdata.selection import (
+    FigureRecord,
+    calibration_runs,
+    chip_runs,
+    one_procedure,
+    parse_seqs,
+    sidecar_path,
+    write_sidecar,
+)
+from labtui.synth import write_run
+from tests._store_fixtures import Lab
+
+REFERENCES = Path(__file__).parent / "figures"
+START = dt.datetime(2025, 10, 13, 15, 0, tzinfo=dt.UTC)
+# seq: (proc, header overrides) of chip Alisson 67, in history order; a calibration besides
+RUNS = [("It", {"Laser voltage": 1.0}), ("It", {"Laser voltage": 2.0}), ("It", {"Laser voltage": 3.0}),
+        ("IVg", {}), ("IV", {})]
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    lab = Lab(tmp_path_factory.mktemp("figure"))
+    for index, (proc, params) in enumerate(RUNS):
+        write_run(lab.raw / "2025-10-13", proc, file_idx=index + 1, start_utc=START + dt.timedelta(minutes=10 * index),
+                  params=params, seed=3)
+    write_run(lab.raw / "2025-10-13", "LaserCalibration", file_idx=9, chip_group=None, chip_number=None,
+              start_utc=START - dt.timedelta(hours=1), seed=3)
+    lab.stage()
+    return lab
+
+
+def spec_of(lab: Lab, seqs: list[int], options: PlotOptions | None = None, width: int | None = DRAW_BUCKETS):
+    config = lab.config
+    proc, runs = one_procedure(chip_runs(lab.manifest(), 67, None, seqs, tz=config.local_tz), None)
+    return shape(load_group(proc, runs, config.stage_root), options or PlotOptions(), width)
+
+
+# -- the files ----------------------------------------------------------------------------------------------------
+def test_pdf_is_vector_with_its_fonts_embedded(lab):
+    data = render(spec_of(lab, [1, 2, 3]), "pdf")
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    assert b"/FontFile2" in data  # TrueType embedded: the PDF reads the same on a machine without DejaVu
+    assert b"/Subtype /Image" not in data  # lines are paths, not a bitmap
+    assert b"CreationDate" not in data  # reproducible: the same runs give the same bytes
+    assert data == render(spec_of(lab, [1, 2, 3]), "pdf")
+
+
+def test_svg_has_a_path_per_series_and_no_text_or_web_font(lab):
+    spec = spec_of(lab, [4], PlotOptions(log_y=True))
+    text = render(spec, "svg").decode("utf-8")
+    root = ET.fromstring(text)
+    groups = {g.get("id"): g for g in root.iter(f"{SVG}g")}
+    for number in range(len(spec.series)):
+        assert groups[f"series-{number}"].find(f"{SVG}path") is not None
+    assert spec.markers and groups["dirac-points"] is not None
+    assert root.find(f".//{SVG}text") is None and "@font-face" not in text and "url(http" not in text
+    assert not any(0x2800 <= ord(char) <= 0x28FF for char in text)  # no braille: not a terminal screenshot
+
+
+def test_png_is_300_dpi_and_not_blank(lab, tmp_path):
+    from matplotlib.image import imread
+
+    path = tmp_path / "its.png"
+    write_figure(spec_of(lab, [1, 2, 3]), path)
+    pixels = imread(path)
+    assert pixels.shape[:2] == (1260, 1920)  # 6.4 × 4.2 in at 300 dpi
+    first = np.array([int(OKABE_ITO[0][k : k + 2], 16) / 255 for k in (1, 3, 5)])
+    assert (np.abs(pixels[..., :3] - first).max(axis=-1) < 0.05).sum() > 500  # the first run's line is drawn
+
+
+@pytest.mark.parametrize(
+    ("name", "seqs", "options"),
+    [("it_auto", [1, 2, 3], PlotOptions()), ("ivg_log", [4], PlotOptions(log_y=True))],
+)
+def test_figure_matches_its_reference(lab, tmp_path, name, seqs, options):
+    from matplotlib.testing.compare import compare_images
+
+    reference, actual = REFERENCES / f"{name}.png", tmp_path / f"{name}.png"
+    actual.write_bytes(render(spec_of(lab, seqs, options), "png", dpi=100))
+    if os.environ.get("LABTUI_UPDATE_FIGURES"):
+        reference.write_bytes(actual.read_bytes())
+        pytest.skip(f"wrote {reference}")
+    assert compare_images(str(reference), str(actual), tol=5) is None
+
+
+def test_twenty_overlaid_runs_of_85k_points_keep_their_extremes(tmp_path):
+    t = np.arange(85_000) * 0.01
+    rng = np.random.default_rng(0)
+    columns = []
+    for k in range(20):
+        i = 1e-6 + 1e-9 * rng.standard_normal(t.size) + 1e-8 * k
+        i[1000 + 3000 * k] += 5e-8  # one-sample spike: striding would drop it
+        columns.append({"t_s": t, "i_a": i, "vl_v": np.where((t > 200) & (t < 500), 3.0, 0.0)})
+    runs = pl.DataFrame({"run_id": [f"{k:016x}" for k in range(20)], "seq": range(1, 21), "chip_name": "Alisson67",
+                         "laser_voltage_v": [float(k) for k in range(20)], "has_light": True})
+    group = LoadedGroup("It", runs, tuple(columns), ())
+    drawn, full = shape(group, PlotOptions(), DRAW_BUCKETS), shape(group, PlotOptions(), None)
+    assert all(s.x.size <= 2 * DRAW_BUCKETS for s in drawn.series) and full.series[0].x.size == 85_000
+    assert [float(s.y.max()) for s in drawn.series] == [float(s.y.max()) for s in full.series]
+    root = ET.fromstring(render(drawn, "svg"))
+    assert len([g for g in root.iter(f"{SVG}g") if (g.get("id") or "").startswith("series-")]) == 20
+    assert series_style(0, 1) != series_style(8, 1)  # past the 8 colours, the dash tells runs apart
+
+
+# -- errors -------------------------------------------------------------------------------------------------------
+def test_the_extension_names_the_type(tmp_path):
+    assert [figure_format(Path(f"a.{ext}")) for ext in ("pdf", "SVG", "png")] == ["pdf", "svg", "png"]
+    for bad in ("fig.jpg", "fig"):
+        with pytest.raises(UsageError, match=r"use \.pdf, \.svg or \.png"):
+            figure_format(Path(bad))
+
+
+def test_an_unwritable_path_is_a_usage_error_and_leaves_nothing(lab, tmp_path):
+    (tmp_path / "notes.txt").write_text("a file, not a folder", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"cannot write the figure .*notes.txt/x.pdf: .*notes.txt is not a folder"):
+        write_figure(spec_of(lab, [1]), tmp_path / "notes.txt" / "x.pdf")
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_failed_render_leaves_no_file(lab, tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer failed")
+
+    path = tmp_path / "x.pdf"
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", broken)
+    with pytest.raises(RuntimeError):
+        write_figure(spec_of(lab, [1]), path)
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- choosing the runs --------------------------------------------------------------------------------------------
+def test_parse_seqs():
+    assert parse_seqs("4-7") == [4, 5, 6, 7]
+    assert parse_seqs("1,8,13") == [1, 8, 13]
+    assert parse_seqs("1-3, 9,2") == [1, 2, 3, 9]
+    for bad in ("x", "7-4", "0", "1,,2", "-3"):
+        with pytest.raises(UsageError, match="not a seq list"):
+            parse_seqs(bad)
+
+
+def test_chip_runs_and_their_errors(lab):
+    manifest, tz = lab.manifest(), lab.config.local_tz
+    assert chip_runs(manifest, 67, "alisson", [3, 1], tz=tz)["seq"].to_list() == [1, 3]
+    with pytest.raises(UsageError, match=r"chip Alisson67 has no run seq 9, 12 \(its history has seq 1–5\)"):
+        chip_runs(manifest, 67, None, [1, 9, 12], tz=tz)
+    with pytest.raises(UsageError, match="no runs of chip number 99"):
+        chip_runs(manifest, 99, None, None, tz=tz)
+    runs = chip_runs(manifest, 67, None, None, tz=tz)
+    with pytest.raises(UsageError, match=r"mix procedures: It \(3\), IVg \(1\), IV \(1\); choose one with --proc"):
+        one_procedure(runs, None)
+    assert one_procedure(runs, "ivg")[1]["seq"].to_list() == [4]
+    with pytest.raises(UsageError, match="unknown procedure"):
+        one_procedure(runs, "Nope")
+    calibrations = calibration_runs(manifest, dt.date(2025, 10, 13), tz=tz)
+    assert calibrations["proc"].to_list() == ["LaserCalibration"] and "date_local" in calibrations.columns
+    with pytest.raises(UsageError, match="no calibration runs on 2025-10-14"):
+        calibration_runs(manifest, dt.date(2025, 10, 14), tz=tz)
+
+
+def test_the_record_redraws_and_notices_changed_or_missing_runs(lab, tmp_path):
+    manifest, tz = lab.manifest(), lab.config.local_tz
+    runs = chip_runs(manifest, 67, None, [1, 2, 3], tz=tz)
+    options = PlotOptions(baseline="fixed", baseline_time_s=20.0, log_y=True)
+    path = write_sidecar(tmp_path / "its.pdf", runs, options)
+    assert path == sidecar_path(tmp_path / "its.pdf") == tmp_path / "its.pdf.json"
+    record = FigureRecord.read(path)
+    assert record.options == options and record.run_ids == tuple(runs["run_id"])
+    again, notes = record.check(manifest, tz=tz)
+    assert again["run_id"].to_list() == list(record.run_ids) and notes == []
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["runs"][0]["seq"] == 1 and len(document["runs"][0]["source_sha256"]) == 64
+    restaged = manifest.with_columns(
+        source_sha256=pl.when(pl.col("run_id") == runs["run_id"][1]).then(pl.lit("0" * 64))
+        .otherwise(pl.col("source_sha256"))
+    ).filter(pl.col("run_id") != runs["run_id"][2])
+    again, notes = record.check(restaged, tz=tz)
+    assert again.height == 2
+    assert notes == [f"run {runs['run_id'][2]} is no longer in the store",
+                     f"seq 2 (run {runs['run_id'][1]}) has changed since the figure was made (re-staged from other data)"]
+    with pytest.raises(UsageError, match="none of the figure's 3 run"):
+        record.check(manifest.clear(), tz=tz)
+    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(UsageError, match="is not a labtui figure record"):
+        FigureRecord.read(tmp_path / "bad.json")
+    with pytest.raises(UsageError, match="cannot read the figure record"):
+        FigureRecord.read(tmp_path / "gone.json")
+
+
+def test_options_change_the_spec_the_figure_draws(lab):
+    spec = spec_of(lab, [4], PlotOptions(gm=True))
+    assert (spec.y_label, spec.y_unit[-1], spec.markers) == ("gm", "S", ())
+    raw = spec_of(lab, [1], replace(PlotOptions(), baseline="raw"))
+    assert raw.y_label == "I" and raw.spans
