@@ -1,0 +1,112 @@
+"""`labtui plot`: figures from the command line, their record, and one clear line for every bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labtui.cli import main
+from labtui.synth import write_run
+from tests._store_fixtures import Lab
+
+START = dt.datetime(2025, 10, 13, 15, 0, tzinfo=dt.UTC)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    """Chip Alisson67: seq 1–2 It (VL 1 and 2 V), seq 3 IVg; one calibration on 2025-10-13."""
+    lab = Lab(tmp_path_factory.mktemp("cli-plot"))
+    for index, (proc, params) in enumerate([("It", {"Laser voltage": 1.0}), ("It", {"Laser voltage": 2.0}),
+                                            ("IVg", {})]):
+        write_run(lab.raw / "2025-10-13", proc, file_idx=index + 1, start_utc=START + dt.timedelta(minutes=10 * index),
+                  params=params, n_rows=400, seed=5)
+    write_run(lab.raw / "2025-10-13", "LaserCalibration", file_idx=9, chip_group=None, chip_number=None,
+              start_utc=START - dt.timedelta(hours=1), seed=5)
+    lab.stage()
+    return lab
+
+
+def test_plot_writes_the_figure_and_its_record(lab, tmp_path, capsys):
+    out = tmp_path / "its.pdf"
+    assert main(lab.cli("plot", "67", "--seq", "1-2", "--baseline", "t=5", "--log", "--out", str(out))) == 0
+    assert out.read_bytes().startswith(b"%PDF-")
+    record = json.loads((tmp_path / "its.pdf.json").read_text(encoding="utf-8"))
+    assert [run["seq"] for run in record["runs"]] == [1, 2]
+    assert {k: record["options"][k] for k in ("baseline", "baseline_time_s", "log_y")} == {
+        "baseline": "fixed", "baseline_time_s": 5.0, "log_y": True}
+    assert f"wrote {out} (2 trace(s) of 2 run(s)) and its.pdf.json" in capsys.readouterr().out
+
+
+def test_from_redraws_and_says_when_a_run_changed(lab, tmp_path, capsys):
+    out = tmp_path / "ivg.svg"
+    assert main(lab.cli("plot", "67", "--seq", "3", "--gm", "--gm-method", "gradient", "--out", str(out))) == 0
+    again = tmp_path / "again.png"
+    assert main(lab.cli("plot", "--from", str(out) + ".json", "--out", str(again))) == 0
+    assert again.read_bytes().startswith(b"\x89PNG")
+    assert json.loads((tmp_path / "again.png.json").read_text(encoding="utf-8"))["options"]["gm_method"] == "gradient"
+    assert "changed" not in capsys.readouterr().err
+    record = json.loads(Path(str(out) + ".json").read_text(encoding="utf-8"))
+    record["runs"][0]["source_sha256"] = "0" * 64  # as if the raw file was re-staged with other data since
+    Path(str(out) + ".json").write_text(json.dumps(record), encoding="utf-8")
+    assert main(lab.cli("plot", "--from", str(out) + ".json", "--out", str(again))) == 0
+    assert "labtui plot: seq 3 (run " in (err := capsys.readouterr().err) and "has changed since" in err
+
+
+def test_calibrations_of_a_day(lab, tmp_path, capsys):
+    out = tmp_path / "cal.svg"
+    assert main(lab.cli("plot", "--calibrations", "--date", "2025-10-13", "--out", str(out))) == 0
+    assert out.read_text(encoding="utf-8").lstrip().startswith("<?xml")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("67", "--seq", "7"), "chip Alisson67 has no run seq 7 (its history has seq 1–3)"),
+        (("99", "--seq", "1"), "no runs of chip number 99 in the manifest (chips: 67)"),
+        (("67",), "the chosen runs mix procedures: It (2), IVg (1); choose one with --proc"),
+        (("67", "--seq", "1-x"), "not a seq list: '1-x' (e.g. 4-7 or 1,8,13)"),
+        (("67", "--proc", "IV"), "none of the chosen runs is a IV run"),
+        (("--calibrations", "--date", "2025-10-14"), "no calibration runs on 2025-10-14 in the manifest"),
+        ((), "give a chip number, --calibrations or --from FIGURE.json (one of them)"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_no_file(lab, tmp_path, capsys, args, message):
+    assert main(lab.cli("plot", *args, "--out", str(tmp_path / "fig.pdf"))) == 2
+    assert capsys.readouterr().err == f"labtui: {message}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_output_paths(lab, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    for out, message in [
+        ("fig.jpg", "cannot tell the figure type of {} ('.jpg'): use .pdf, .svg or .png"),
+        ("notes.txt/fig.pdf", "cannot write the figure {}: " + str(tmp_path / "notes.txt") + " is not a folder"),
+    ]:
+        assert main(lab.cli("plot", "67", "--seq", "1", "--out", str(tmp_path / out))) == 2
+        assert capsys.readouterr().err == f"labtui: {message.format(tmp_path / out)}\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_bad_baseline_is_a_usage_error(lab, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(lab.cli("plot", "67", "--baseline", "t=soon", "--out", str(tmp_path / "a.pdf")))
+    assert exit_info.value.code == 2 and "not a baseline: 't=soon'" in capsys.readouterr().err
+
+
+def test_help_and_the_app_start_without_matplotlib():
+    code = ("import sys, contextlib, io\n"
+            "from labtui.cli import main\n"
+            "import labtui.tui.app\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['--help'])\n"
+            "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['plot', '--help'])\n"
+            "print(sorted(name for name in sys.modules if name.split('.')[0] == 'matplotlib'))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"
