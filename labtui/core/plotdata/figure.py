@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from labtui.core.atomic import atomic_write_bytes
 from labtui.core.errors import UsageError
 from labtui.core.plotdata.model import PlotSpec
 from labtui.core.plotdata.view import plot_title
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 FORMATS = ("pdf", "svg", "png")
 PNG_DPI = 300
@@ -58,7 +62,7 @@ def render(spec: PlotSpec, fmt: str, *, dpi: int = PNG_DPI) -> bytes:
     import matplotlib
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # keys are checked by matplotlib at run time
         figure = Figure(figsize=SIZE_IN, layout="constrained")
         _draw(figure.add_subplot(), spec)
         buffer = io.BytesIO()
