@@ -74,6 +74,8 @@ def test_calibrations_of_a_day(lab, tmp_path, capsys):
         (("67", "--proc", "IV"), "none of the chosen runs is a IV run"),
         (("--calibrations", "--date", "2025-10-14"), "no calibration runs on 2025-10-14 in the manifest"),
         ((), "give a chip number, --calibrations or --from FIGURE.json (one of them)"),
+        (("67", "--date", "2025-10-13"),
+         "--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_file(lab, tmp_path, capsys, args, message):

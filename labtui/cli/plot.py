@@ -76,12 +76,15 @@ def run(args: argparse.Namespace) -> int:
     sources = (args.number is not None) + args.calibrations + (args.record is not None)
     if sources != 1:
         raise UsageError("give a chip number, --calibrations or --from FIGURE.json (one of them)")
+    if args.date is not None and not args.calibrations:
+        raise UsageError("--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)")
     config = config_from(args)
     manifest = load_manifest(config)
     notes: list[str] = []
     if args.record is not None:
         record = FigureRecord.read(args.record)
         runs, notes = record.check(manifest, tz=config.local_tz)
+        proc, runs = one_procedure(runs, None)
         options = record.options
     else:
         if args.calibrations:
@@ -89,9 +92,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             seqs = parse_seqs(args.seq) if args.seq else None
             runs = chip_runs(manifest, args.number, args.group, seqs, tz=config.local_tz)
-        options = None
-    proc, runs = one_procedure(runs, None if args.record else args.proc)
-    options = options or default_options(proc, runs)
+        proc, runs = one_procedure(runs, args.proc)
+        options = default_options(proc, runs)
     changes = {**(args.baseline or {}), **({"log_y": True} if args.log else {}), **({"gm": True} if args.gm else {}),
                **({"gm_method": args.gm_method} if args.gm_method else {})}
     options = replace(options, **changes)

@@ -95,8 +95,8 @@ class FigureRecord:
 
     @classmethod
     def of(cls, runs: pl.DataFrame, options: PlotOptions) -> FigureRecord:
-        return cls(tuple(runs["run_id"]), options, {row["run_id"]: {k: row[k] for k in _HASHED}
-                                                    for row in runs.select("run_id", *_HASHED).iter_rows(named=True)})
+        rows = runs.select("run_id", *_HASHED).iter_rows(named=True)
+        return cls(tuple(runs["run_id"]), options, {row["run_id"]: {k: row[k] for k in _HASHED} for row in rows})
 
     def to_json(self, figure: Path, runs: pl.DataFrame) -> bytes:
         listed = [
