@@ -7,6 +7,8 @@ Two steps, so a resize or an option toggle never re-reads Parquet:
 
 `build_plots` does both. A `PlotSpec` holds the series in axis units (SI prefix chosen per axis), markers,
 laser-ON spans, warnings and per-run messages; `export_frame` / `export_file_name` turn one into a CSV.
+The same spec is drawn by the terminal plot and by `figure` (matplotlib, imported only when a figure is made);
+`view` words the view (status, title, file names) for both, `selection` chooses runs and records a figure's.
 """
 
 from __future__ import annotations
