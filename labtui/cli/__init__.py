@@ -1,26 +1,28 @@
 """`labtui` command line: the TUI by default, headless subcommands over the same engine for scripts.
 
-Each subcommand lives in its own module with `register(subparsers, common)`; the UI is imported only when the
-TUI is started, so `labtui stage` and friends never load Textual.
+Start-up is part of the interface: `labtui --help` must answer before a person notices. So building the parser
+imports nothing heavy (no Polars, NumPy, Pydantic, Textual, the demo generator): each command module imports
+only argparse-level things at its top and the engine inside its run function, and this module loads the config
+machinery only when a command asks for its config. `tests/test_cli_startup.py` holds every command to that.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from labtui import __version__
-from labtui.core.config import StagingConfig, load_config
 from labtui.core.errors import ExitCode, LabtuiError
+
+if TYPE_CHECKING:
+    from labtui.core.config import StagingConfig
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = ExitCode.OK, ExitCode.ERROR, ExitCode.USAGE
 EXIT_LOCKED, EXIT_INTERRUPTED = ExitCode.LOCKED, ExitCode.INTERRUPTED
-
-COMMAND_MODULES = ("stage", "rejects", "history", "validate", "export", "plot", "demo", "tui")
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -35,22 +37,35 @@ def common_options() -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
+    from labtui.core.config import load_config  # Pydantic and YAML: only for commands that read the config
+
     return load_config(args.config, raw_root=args.raw_root, stage_root=args.stage_root, **overrides)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from labtui.cli.tui import app_options
+    # Every command, by name, and the module that defines it. A new command is a module labtui/cli/<name>.py
+    # with `register_<name>(sub, common)` (top-level imports: argparse-level only) and one line here.
+    from labtui.cli import demo, export, history, plot, rejects, stage, tui, validate
 
     common = common_options()
     parser = argparse.ArgumentParser(
         prog="labtui",
-        parents=[common, app_options()],
+        parents=[common, tui.app_options()],
         description="Stage, browse and plot a graphene-FET lab's measurement files. Without a command: the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"labtui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"labtui.cli.{name}").register(sub, common)
+    stage.register_stage(sub, common)
+    stage.register_restage(sub, common)
+    rejects.register_rejects(sub, common)
+    history.register_chips(sub, common)
+    history.register_history(sub, common)
+    validate.register_validate(sub, common)
+    export.register_export(sub, common)
+    export.register_parity(sub, common)
+    plot.register_plot(sub, common)
+    demo.register_demo(sub, common)
+    tui.register_tui(sub, common)
     return parser
 
 

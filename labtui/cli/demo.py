@@ -7,27 +7,25 @@ import sys
 from pathlib import Path
 
 from labtui.cli import EXIT_ERROR, EXIT_OK
-from labtui.cli.progress import ProgressBar
-from labtui.cli.stage import run_cancellable
-from labtui.core.config import load_config
-from labtui.core.stager import Stager
-from labtui.synth import IRREGULARITIES, LabSpec
-from labtui.synth.demo import config_file_of, write_demo
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register_demo(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("demo", help="write a synthetic demo lab (raw files and a config) into DIR")
     parser.add_argument("folder", type=Path, metavar="DIR")
     parser.add_argument("--chips", type=int, default=6)
     parser.add_argument("--days", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-irregularities", action="store_true",
-                        help=f"a tidy lab (default: include {', '.join(sorted(IRREGULARITIES))})")
+                        help="a tidy lab (default: also the irregular files a real lab has: aborted, header-only, overnight "
+                             "runs and more)")
     parser.add_argument("--stage", action="store_true", help="also stage it")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from labtui.synth import LabSpec
+    from labtui.synth.demo import config_file_of, write_demo
+
     try:
         spec = LabSpec(chips=args.chips, days=args.days, seed=args.seed, irregularities=not args.no_irregularities)
         summary = write_demo(args.folder, spec)
@@ -38,6 +36,11 @@ def run(args: argparse.Namespace) -> int:
     config_file = config_file_of(args.folder)
     print(f"wrote {len(summary.runs)} raw files ({counts}) for {len(summary.chips)} chips to {args.folder / 'data' / '01_raw'}")
     if args.stage:
+        from labtui.cli.progress import ProgressBar
+        from labtui.cli.stage import run_cancellable
+        from labtui.core.config import load_config
+        from labtui.core.stager import Stager
+
         print(run_cancellable(Stager(load_config(config_file), on_event=ProgressBar())).line())
     print(f"open it with: labtui --config {config_file}")
     return EXIT_OK

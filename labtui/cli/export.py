@@ -6,18 +6,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from labtui.core.errors import LabtuiError
 from labtui.cli import EXIT_ERROR, EXIT_OK, config_from
 from labtui.cli.history import iso_date
-from labtui.core.export import export_histories, export_metadata
-from labtui.core.history import load_manifest
-from labtui.core.parity import ParityReport, parity, read_legacy_history
+from labtui.core.errors import LabtuiError
+
+if TYPE_CHECKING:
+    from labtui.core.parity import ParityReport
 
 ITEMS_PRINTED = 5
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register_export(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     export = sub.add_parser("export", help="write CSV views of the manifest (never read back)")
     kinds = export.add_subparsers(dest="kind", metavar="KIND", required=True)
     histories = kinds.add_parser("histories", parents=[common], help="one <chip>_history.csv per chip")
@@ -33,6 +34,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     histories.set_defaults(func=run_histories)
     metadata.set_defaults(func=run_metadata)
 
+
+def register_parity(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     check = sub.add_parser("parity", parents=[common], help="compare a history exported by the old tool with labtui's")
     check.add_argument("old_history", type=Path, help="the old tool's <chip>_history.csv")
     check.add_argument("--chip", type=int, metavar="N", help="chip number (default: the chip most of its runs are of)")
@@ -42,6 +45,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def run_histories(args: argparse.Namespace) -> int:
+    from labtui.core.export import export_histories
+    from labtui.core.history import load_manifest
+
     config = config_from(args)
     out = args.out or config.histories_dir
     written = export_histories(
@@ -53,6 +59,9 @@ def run_histories(args: argparse.Namespace) -> int:
 
 
 def run_metadata(args: argparse.Namespace) -> int:
+    from labtui.core.export import export_metadata
+    from labtui.core.history import load_manifest
+
     config = config_from(args)
     out = args.out or config.exports_dir / "metadata"
     written = export_metadata(
@@ -63,6 +72,9 @@ def run_metadata(args: argparse.Namespace) -> int:
 
 
 def run_parity(args: argparse.Namespace) -> int:
+    from labtui.core.history import load_manifest
+    from labtui.core.parity import parity, read_legacy_history
+
     config = config_from(args)
     try:
         old = read_legacy_history(args.old_history)

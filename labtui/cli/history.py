@@ -7,14 +7,13 @@ import datetime as dt
 import sys
 import unicodedata
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from labtui.cli import EXIT_OK, EXIT_USAGE, config_from
-from labtui.core.atomic import atomic_write_bytes
-from labtui.core.export import history_view
 from labtui.core.errors import UsageError
-from labtui.core.history import AmbiguousChip, HistoryFilter, calibrations, chips, history, load_manifest
+
+if TYPE_CHECKING:
+    import polars as pl
 
 HISTORY_TABLE = {
     "seq": "SEQ", "date": "DATE", "time_hms": "TIME", "proc": "PROC", "light": "L", "vg": "VG (V)", "vds_v": "VDS (V)",
@@ -23,11 +22,13 @@ HISTORY_TABLE = {
 }
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register_chips(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     chip_list = sub.add_parser("chips", parents=[common], help="every chip: runs per procedure, light/dark, dates")
     _output_options(chip_list)
     chip_list.set_defaults(func=run_chips)
 
+
+def register_history(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("history", parents=[common], help="a chip's experiment history, oldest first")
     parser.add_argument("number", type=int, nargs="?", help="chip number (e.g. 67)")
     parser.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
@@ -60,6 +61,8 @@ def iso_date(text: str) -> dt.date:
 
 
 def run_chips(args: argparse.Namespace) -> int:
+    from labtui.core.history import chips, load_manifest
+
     table = chips(load_manifest(config_from(args)))
     if table.is_empty() and args.format == "table":
         print("no chip runs staged yet (run `labtui stage`)")
@@ -75,6 +78,11 @@ def run_history(args: argparse.Namespace) -> int:
     if (args.number is None) == (not args.calibrations):
         print("labtui history: give a chip number, or --calibrations", file=sys.stderr)
         return EXIT_USAGE
+    import polars as pl
+
+    from labtui.core.export import history_view
+    from labtui.core.history import AmbiguousChip, HistoryFilter, calibrations, history, load_manifest
+
     config = config_from(args)
     manifest = load_manifest(config)
     try:
@@ -114,6 +122,8 @@ def emit(args: argparse.Namespace, *, table: pl.DataFrame, csv: pl.DataFrame, js
     if args.out is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
+        from labtui.core.atomic import atomic_write_bytes
+
         atomic_write_bytes(args.out, text.encode("utf-8"))
         print(f"wrote {args.out}", file=sys.stderr)
 

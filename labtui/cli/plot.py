@@ -15,7 +15,7 @@ from labtui.cli.history import iso_date
 BASELINES = ("auto", "raw", "first")
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser(
         "plot", parents=[common], help="write a figure (PDF, SVG or PNG) of a chip's runs",
         description="Write a figure of runs of one procedure: the same plot as the app's, as vector PDF or SVG, "

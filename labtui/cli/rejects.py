@@ -6,16 +6,17 @@ import argparse
 import json
 
 from labtui.cli import config_from
-from labtui.core.rejects import load_rejects
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register_rejects(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("rejects", parents=[common], help="list rejected raw files and the reason")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from labtui.core.rejects import load_rejects
+
     records = sorted(load_rejects(config_from(args).rejects_dir).values(), key=lambda r: r.source_file)
     if args.json:
         print(json.dumps([record.model_dump(mode="json") for record in records], indent=2, ensure_ascii=False))

@@ -9,17 +9,18 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, config_from
-from labtui.cli.progress import ProgressBar
-from labtui.core.stager import StageReport, Stager
-from labtui.core.watch import Watcher, WatchEvent
+
+if TYPE_CHECKING:
+    from labtui.core.stager import StageReport, Stager
+    from labtui.core.watch import WatchEvent
 
 T = TypeVar("T")
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register_stage(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     stage = sub.add_parser("stage", parents=[common], help="stage new and changed raw files into the store")
     _engine_options(stage)
     stage.add_argument("--force", action="store_true", help="re-stage every file, changed or not")
@@ -27,6 +28,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                        help="keep watching the raw folder; stage each file once it stops changing (Ctrl+C stops)")
     stage.set_defaults(func=run_stage)
 
+
+def register_restage(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     restage = sub.add_parser("restage", parents=[common], help="re-stage the given raw files (e.g. after fixing them)")
     restage.add_argument("files", nargs="+", type=Path, help="raw files under the raw root")
     _engine_options(restage)
@@ -56,6 +59,9 @@ def run_restage(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> int:
+    from labtui.cli.progress import ProgressBar
+    from labtui.core.stager import Stager
+
     config = config_from(args, workers=args.workers, lock_timeout_seconds=args.lock_timeout)
     if not config.raw_root.is_dir():
         print(f"labtui: the raw folder {config.raw_root} does not exist (set raw_root in the config or pass "
@@ -113,6 +119,8 @@ def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: 
 
 def run_watch(args: argparse.Namespace) -> int:
     """`labtui stage --watch`: a lab PC that stages all day; errors are printed and retried, never fatal."""
+    from labtui.core.watch import Watcher
+
     config = config_from(args, workers=args.workers, lock_timeout_seconds=args.lock_timeout,
                          watch_settle_seconds=args.settle)
 

@@ -7,10 +7,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from labtui.cli import EXIT_OK, EXIT_USAGE, config_from
-from labtui.core.config import StagingConfig, load_config
-from labtui.synth.demo import ensure_demo
 
 if TYPE_CHECKING:
+    from labtui.core.config import StagingConfig
     from labtui.tui.app import LabApp
 
 
@@ -26,7 +25,7 @@ def app_options() -> argparse.ArgumentParser:
     return options
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register_tui(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("tui", parents=[common, app_options()],
                             help="open the terminal app (the default without a command)")
     parser.set_defaults(func=run)
@@ -46,6 +45,8 @@ def build_app(args: argparse.Namespace) -> LabApp:
     Plain `labtui` on a lab with no raw file and no store yet (a fresh checkout) opens the demo instead, saying so;
     `labtui tui` and `--watch` (waiting for the first run) always open the configured lab.
     """
+    from labtui.core.config import load_config
+    from labtui.synth.demo import ensure_demo
     from labtui.tui.app import LabApp
     from labtui.tui.store import short_path
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, config_from
-from labtui.cli.progress import ProgressBar
-from labtui.core.validate import ITEMS_SHOWN, ValidationReport, apply_fixes, validate
+
+if TYPE_CHECKING:
+    from labtui.core.validate import ValidationReport
 
 ITEMS_PRINTED = 5
 _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register_validate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("validate", parents=[common], help="check the store; exit 1 when it has errors")
     parser.add_argument("--fix", action="store_true",
                         help="do the safe repairs (stage, re-stage from raw, drop orphan Parquet), then check again")
@@ -21,12 +23,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                         help="hash every raw file, not only those whose size or mtime changed")
     parser.add_argument("--json", action="store_true", help="machine-readable report")
     parser.add_argument("--verbose", "-v", action="store_true",
-                        help=f"list up to {ITEMS_SHOWN} offenders per finding (default: {ITEMS_PRINTED})")
+                        help=f"list every offender the report keeps per finding (default: the first {ITEMS_PRINTED})")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar while fixing")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from labtui.cli.progress import ProgressBar
+    from labtui.core.validate import apply_fixes, validate
+
     config = config_from(args)
     report = validate(config, hash_all=args.hash)
     fixes: list[str] = []

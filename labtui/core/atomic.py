@@ -12,11 +12,12 @@ import sys
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import BinaryIO
-
-import polars as pl
+from typing import TYPE_CHECKING, BinaryIO
 
 from labtui.core import faults
+
+if TYPE_CHECKING:
+    import polars as pl
 
 TEMP_SUFFIX = ".tmp"
 
@@ -133,5 +134,7 @@ def read_parquet_pinned(path: Path, columns: list[str] | None = None) -> pl.Data
     Polars and pyarrow open a *path* more than once per read; an `os.replace` in between hands them the footer of
     one file and the pages of the other (a torn read, sometimes a Rust panic). One open handle pins one version.
     """
+    import polars as pl  # here: the writers' helpers above serve commands that never load Polars
+
     with open(path, "rb") as handle:
         return pl.read_parquet(handle, columns=columns)

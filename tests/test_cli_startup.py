@@ -1,0 +1,52 @@
+"""`labtui --help`, `--version` and every command's `--help` start without loading a heavy library.
+
+Checked in a fresh interpreter (this test process has them all loaded): it asks for every help text, then lists
+which heavy modules got imported. Speed itself is measured by bench/cli_start.py, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("polars", "numpy", "pyarrow", "pydantic", "textual", "plotext", "matplotlib", "yaml", "labtui.synth")
+
+PROBE = """
+import contextlib, io, json, sys
+from labtui.cli import build_parser
+
+parser = build_parser()
+commands = sorted(parser._subparsers._group_actions[0].choices)
+asked = [["--help"], ["--version"]] + [[name, "--help"] for name in commands] + [["export", "histories", "--help"]]
+for argv in asked:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        build_parser().parse_args(argv)
+heavy = sorted(name for name in sys.modules if name.split(".")[0] in HEAVY or name.startswith(HEAVY))
+print(json.dumps({"commands": commands, "heavy": heavy}))
+"""
+
+
+def test_help_and_version_import_nothing_heavy() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}"], capture_output=True, text=True, check=True, env=env,
+        cwd=ROOT,
+    ).stdout
+    result = json.loads(out)
+    assert {"stage", "restage", "chips", "history", "parity", "tui"} <= set(result["commands"])
+    assert result["heavy"] == []
+
+
+def test_help_still_describes_every_command(capsys: object) -> None:
+    from labtui.cli import main
+
+    try:
+        main(["stage", "--help"])
+    except SystemExit as exit_:
+        assert exit_.code == 0
+    text = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "--force" in text and "--raw-root" in text
