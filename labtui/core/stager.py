@@ -9,6 +9,8 @@ Commit protocol (one writer, under the lock):
    (old Parquet of a run whose start time changed, reject records of files that now stage).
 A `.dirty` marker in `_manifest/` lives from the first write to the clean end; a writer that finds it (the previous
 one crashed) first removes temp files and Parquet folders the manifest does not reference.
+After each manifest replace the stat index (`stat_index.py`) is rewritten; the plan reads it instead of the
+manifest, so a run that finds nothing to do never loads Polars (this module imports it only where there is work).
 The raw tree is only ever opened read-only.
 """
 
@@ -28,20 +30,24 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
 from pydantic import ValidationError
 
 from labtui.core import faults
 from labtui.core.atomic import TEMP_SUFFIX, fsync_dir, is_temp, publish, write_temp
 from labtui.core.config import StagingConfig, extraction_version
-from labtui.core.extract import build_row, mtime_of
 from labtui.core.layout import run_dir, run_parquet_path
 from labtui.core.lock import Holder, WriterLock
-from labtui.core.manifest import ManifestRow, read_manifest, upsert, write_manifest
 from labtui.core.parser import Reject, parse_data, parse_header
 from labtui.core.registry import Registry, load_registry
 from labtui.core.rejects import RejectRecord, load_rejects, remove_reject, write_reject
+from labtui.core.stat_index import Signatures, read_stat_index, write_stat_index
+
+if TYPE_CHECKING:  # Polars, NumPy and the manifest model are imported where a file is read or a commit made
+    import polars as pl
+
+    from labtui.core.manifest import ManifestRow
 
 DIRTY_MARKER = ".dirty"
 STAGING_AREA = "tmp"  # in _manifest/: Parquet written by workers, published into the stage root at commit
@@ -177,17 +183,22 @@ def scan_raw(raw_root: Path) -> list[Candidate]:
     return found
 
 
-def staged_signatures(manifest: pl.DataFrame) -> dict[str, tuple[int, dt.datetime]]:
-    """What incremental staging compares: source file → (size, mtime) as recorded at its last staging."""
-    return {source: (size, mtime) for source, size, mtime in
-            manifest.select("source_file", "source_size", "source_mtime").iter_rows()}
+def stat_rows(manifest: pl.DataFrame) -> list[tuple[str, int, int, str]]:
+    """Source file, size, mtime (µs since the epoch, the manifest's precision) and run_id of every staged run."""
+    import polars as pl
+
+    mtime_us = pl.col("source_mtime").dt.epoch("us")
+    return manifest.select("source_file", "source_size", mtime_us, "run_id").rows()
 
 
-def known_outcome(
-    cand: Candidate, staged: dict[str, tuple[int, dt.datetime]], rejects: dict[str, RejectRecord]
-) -> Outcome | None:
+def staged_signatures(manifest: pl.DataFrame) -> Signatures:
+    """What incremental staging compares: source file → (size, mtime µs) as recorded at its last staging."""
+    return {source: (size, mtime_us) for source, size, mtime_us, _ in stat_rows(manifest)}
+
+
+def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRecord]) -> Outcome | None:
     """UNCHANGED or REJECTED when the file is as it was when last staged or rejected; None when it must be read."""
-    if staged.get(cand.source_file) == (cand.size, mtime_of(cand.mtime_ns)):
+    if staged.get(cand.source_file) == (cand.size, cand.mtime_ns // 1000):
         return Outcome.UNCHANGED
     record = rejects.get(cand.source_file)
     # a reject counts only for a file the manifest does not hold: else a crash came between reject and commit
@@ -256,9 +267,8 @@ class Stager:
 
     # -- planning ---------------------------------------------------------------------------------------------
     def _plan(
-        self, candidates: list[Candidate], manifest: pl.DataFrame, rejects: dict[str, RejectRecord]
+        self, candidates: list[Candidate], staged: Signatures, rejects: dict[str, RejectRecord]
     ) -> tuple[list[Candidate], list[tuple[Candidate, Outcome]]]:
-        staged = staged_signatures(manifest)
         now_ns = time.time_ns()
         work: list[Candidate] = []
         skipped: list[tuple[Candidate, Outcome]] = []
@@ -319,6 +329,8 @@ class Stager:
         return data, after
 
     def _read_and_write(self, cand: Candidate) -> _Result:
+        from labtui.core.extract import build_row
+
         read = self._read(cand)
         if isinstance(read, _Busy):
             return read
@@ -386,11 +398,16 @@ class Stager:
         lock.acquire(timeout, self.cancel, lambda holder: self._emit("lock_wait", holder=holder))
         try:
             self._recover_if_dirty()
-            manifest = read_manifest(self.config.manifest_path)
             rejects = load_rejects(self.config.rejects_dir)
             candidates = scan_raw(self.config.raw_root)
             present = {cand.source_file for cand in candidates}
-            work, skipped = self._plan(candidates, manifest, rejects)
+            manifest: pl.DataFrame | None = None  # read only when the stat index is stale or there is work
+            staged = read_stat_index(self.config.manifest_path)
+            index_stale = staged is None
+            if staged is None:
+                manifest = self._manifest()
+                staged = staged_signatures(manifest)
+            work, skipped = self._plan(candidates, staged, rejects)
             total = len(work) + len(skipped)
             for cand, outcome in skipped:
                 self.report.counts[outcome] += 1
@@ -404,7 +421,11 @@ class Stager:
                 self._temp_dir = self._staging_area()
                 self.config.events_dir.mkdir(parents=True, exist_ok=True)
                 _ = self.registry, self.version  # load once here, not racing in the workers
-                self._run_pool(work, manifest, rejects, present, total, len(skipped))
+                if manifest is None:
+                    manifest = self._manifest()
+                manifest = self._run_pool(work, manifest, rejects, present, total, len(skipped))
+            if index_stale and self.report.commits == 0 and manifest is not None and self.config.manifest_path.exists():
+                write_stat_index(self.config.manifest_path, stat_rows(manifest))  # heal: a crash, an older labtui
             if self._dirty:
                 self._clear_dirty()
         finally:
@@ -412,6 +433,11 @@ class Stager:
         self.report.elapsed_s = time.monotonic() - started
         self._emit("done", total=self.report_total(), message=self.report.line())
         return self.report
+
+    def _manifest(self) -> pl.DataFrame:
+        from labtui.core.manifest import read_manifest
+
+        return read_manifest(self.config.manifest_path)
 
     def report_total(self) -> int:
         return sum(self.report.counts.values())
@@ -486,6 +512,8 @@ class Stager:
 
     def _commit(self, manifest: pl.DataFrame, rejects: dict[str, RejectRecord]) -> pl.DataFrame:
         """Make everything collected so far durable and visible; the manifest replace is the commit point."""
+        from labtui.core.manifest import upsert, write_manifest
+
         if not self._pending and not self._pending_rejects:
             return manifest
         staged = self._pending
@@ -509,6 +537,7 @@ class Stager:
         updated = upsert(manifest, [item.row for item in staged], drop_run_ids=broken)
         write_manifest(updated, self.config.manifest_path)
         faults.point("after_manifest_replace")
+        write_stat_index(self.config.manifest_path, stat_rows(updated))
         self.report.commits += 1
         kept = set(updated["run_id"].to_list())
         for source, (run_id, proc, date_local) in previous.items():
@@ -603,6 +632,8 @@ def sweep_store(config: StagingConfig) -> list[Path]:
 
 def orphan_run_dirs(config: StagingConfig, manifest: pl.DataFrame | None = None) -> list[Path]:
     """Run folders under the stage root that no manifest row points to."""
+    from labtui.core.manifest import read_manifest
+
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
     referenced = {
         run_dir(config.stage_root, proc, date_local, run_id)

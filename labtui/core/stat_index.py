@@ -1,0 +1,61 @@
+"""The stat index: what a no-change `labtui stage` compares the raw tree with, readable without Polars.
+
+`_manifest/stat_index.json` maps every staged source file to the size, mtime (µs, as the manifest records it)
+and run_id of its manifest row, and names the manifest it was made from by the SHA-256 of its bytes. Importing
+Polars costs more than the whole no-change check, so the stager plans from this index and opens the manifest only
+when there is work. The manifest stays the authority: the writer rewrites the index right after each manifest
+replace, under the same lock, and an index whose hash is not the current manifest's (a crash between the two
+replaces, a store from an older labtui, a hand edit) is not used, so the plan falls back to the manifest itself;
+a stale index never gives a wrong answer, and the next writer rewrites it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from labtui.core.atomic import atomic_write_bytes
+
+INDEX_NAME = "stat_index.json"
+FORMAT = 1
+
+Signatures = dict[str, tuple[int, int]]  # source file -> (size, mtime in µs) at its last staging
+
+
+def index_path(manifest_path: Path) -> Path:
+    return manifest_path.with_name(INDEX_NAME)
+
+
+def manifest_digest(manifest_path: Path) -> str | None:
+    """SHA-256 of the committed manifest's bytes (one read through one handle); None when there is none."""
+    try:
+        with open(manifest_path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def write_stat_index(manifest_path: Path, rows: Iterable[tuple[str, int, int, str]]) -> None:
+    """Index the manifest now at `manifest_path` (rows: source file, size, mtime µs, run_id). Atomic but not
+    fsynced: after a power cut an old index fails the hash check and costs one slower re-run, nothing more."""
+    record = {
+        "format": FORMAT,
+        "manifest_sha256": manifest_digest(manifest_path),
+        "files": {source: [size, mtime_us, run_id] for source, size, mtime_us, run_id in rows},
+    }
+    atomic_write_bytes(index_path(manifest_path), json.dumps(record, ensure_ascii=False).encode("utf-8"),
+                       durable=False)
+
+
+def read_stat_index(manifest_path: Path) -> Signatures | None:
+    """The staged signatures, when the index describes the manifest now committed; else None (read the manifest)."""
+    try:
+        record = json.loads(index_path(manifest_path).read_bytes())
+        digest = manifest_digest(manifest_path)
+        if record["format"] != FORMAT or digest is None or record["manifest_sha256"] != digest:
+            return None
+        return {source: (int(size), int(mtime_us)) for source, (size, mtime_us, _run_id) in record["files"].items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None  # missing, torn by a power cut, or not ours: the manifest answers instead
