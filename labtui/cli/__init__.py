@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"labtui: {describe_os_error(exc)}", file=sys.stderr)
         return int(ExitCode.READ_ONLY if isinstance(exc, PermissionError) else ExitCode.IO)
     except Exception:
+        import traceback
+
         traceback.print_exc()
         print(f"labtui {__version__}: this is a bug in labtui; please report it with the lines above.", file=sys.stderr)
         return int(ExitCode.BUG)

@@ -7,15 +7,17 @@ import hashlib
 import json
 import math
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import polars as pl
 
 from labtui.core.manifest import ManifestRow
 from labtui.core.parser import Header, parse_number
 from labtui.core.registry import Completeness, ParameterSpec, snake_column
+
+if TYPE_CHECKING:
+    import numpy as np
 
 LIGHT_THRESHOLD_V = 0.1  # the lab's rule: light ⇔ Laser voltage ≥ 0.1 V
 LIGHT_ICON = {True: "💡", False: "🌙", None: "❗"}
@@ -43,6 +45,8 @@ def has_light(header: Header) -> bool | None:
 
 def _finite(frame: pl.DataFrame, raw_column: str) -> np.ndarray | None:
     """Finite values of a Float64 column in row order (numpy: per-call Polars overhead dominates on small runs)."""
+    import numpy as np  # here, not at the top: histories use this module's icons without paying for NumPy
+
     name = snake_column(raw_column)
     if name not in frame.columns or frame.schema[name] != pl.Float64:
         return None

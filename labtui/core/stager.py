@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from labtui.core import faults
-from labtui.core.atomic import TEMP_SUFFIX, fsync_dir, is_temp, publish, write_temp
+from labtui.core.atomic import fsync_dir, is_temp, publish, write_temp
 from labtui.core.config import StagingConfig, extraction_version
 from labtui.core.layout import run_dir, run_parquet_path
 from labtui.core.lock import Holder, WriterLock
@@ -126,6 +126,7 @@ class _Staged:
     warnings: list[str]
     temp: Path  # the run's Parquet, written but not yet published
     target: Path
+    event_temp: Path  # its event record, written by the worker, published after the commit
 
 
 @dataclass
@@ -360,7 +361,11 @@ class Stager:
         temp = write_temp(target, lambda path: frame.write_parquet(path, compression="zstd", statistics=True),
                           temp_dir=self._temp_dir)
         faults.point("after_temp_write")
-        return _Staged(row, header.warnings + data_warnings + notes, temp, target)
+        warnings = header.warnings + data_warnings + notes
+        event = self._event_record(row, warnings)
+        event_temp = write_temp(self._event_path(row.run_id), lambda path: path.write_bytes(event),
+                                temp_dir=self._temp_dir)
+        return _Staged(row, warnings, temp, target, event_temp)
 
     def _stage_group(self, group: list[Candidate]) -> list[tuple[Candidate, _Result]]:
         """Names equal but for letter case can be one run_id: one worker stages them in name order, so which one
@@ -544,31 +549,32 @@ class Stager:
             if run_id not in kept:
                 shutil.rmtree(run_dir(self.config.stage_root, proc, date_local, run_id), ignore_errors=True)
                 faults.point("after_obsolete_run_remove")
-                (self.config.events_dir / f"{run_id}.json").unlink(missing_ok=True)
+                self._event_path(run_id).unlink(missing_ok=True)
         for item in staged:
             if remove_reject(self.config.rejects_dir, item.row.source_file):
                 rejects.pop(item.row.source_file, None)
                 faults.point("after_reject_remove")
-            self._write_event(item)
+            os.replace(item.event_temp, self._event_path(item.row.run_id))
         self._emit("commit", message=f"committed {len(staged)} runs, {len(new_rejects)} rejects", counts=dict(self.report.counts))
         return updated
 
-    def _write_event(self, item: _Staged) -> None:
-        """What happened at the last staging of a committed run; diagnostics, so atomic but not fsynced."""
+    def _event_path(self, run_id: str) -> Path:
+        return self.config.events_dir / f"{run_id}.json"
+
+    def _event_record(self, row: ManifestRow, warnings: list[str]) -> bytes:
+        """What happened at the last staging of a run: diagnostics, so published after the commit (only committed
+        runs get one) atomically but not fsynced. Encoded by the worker, so the commit only renames it."""
         record = {
-            "run_id": item.row.run_id,
-            "source_file": item.row.source_file,
+            "run_id": row.run_id,
+            "source_file": row.source_file,
             "outcome": Outcome.STAGED.value,
-            "staged_at_utc": item.row.ingested_at_utc.isoformat(),
-            "n_rows": item.row.n_rows,
-            "is_complete": item.row.is_complete,
-            "warnings": item.warnings,
+            "staged_at_utc": row.ingested_at_utc.isoformat(),
+            "n_rows": row.n_rows,
+            "is_complete": row.is_complete,
+            "warnings": warnings,
             "extraction_version": self.version,
         }
-        target = self.config.events_dir / f"{item.row.run_id}.json"
-        temp = target.with_name(f".{target.name}.{threading.get_ident()}{TEMP_SUFFIX}")
-        temp.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
-        os.replace(temp, target)
+        return json.dumps(record, ensure_ascii=False).encode("utf-8")
 
     def _drop_stale_rejects(self, rejects: dict[str, RejectRecord], present: set[str], unchanged: set[str]) -> None:
         """Reject records of raw files that no longer exist refer to nothing; those of files the manifest holds as
