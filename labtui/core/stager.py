@@ -39,15 +39,14 @@ from labtui.core.atomic import fsync_dir, is_temp, publish, write_temp
 from labtui.core.config import StagingConfig, extraction_version
 from labtui.core.layout import run_dir, run_parquet_path
 from labtui.core.lock import Holder, WriterLock
-from labtui.core.parser import Reject, parse_data, parse_header
-from labtui.core.registry import Registry, load_registry
 from labtui.core.rejects import RejectRecord, load_rejects, remove_reject, write_reject
 from labtui.core.stat_index import Signatures, read_stat_index, write_stat_index
 
-if TYPE_CHECKING:  # Polars, NumPy and the manifest model are imported where a file is read or a commit made
+if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
     import polars as pl
 
     from labtui.core.manifest import ManifestRow
+    from labtui.core.registry import Registry
 
 DIRTY_MARKER = ".dirty"
 STAGING_AREA = "tmp"  # in _manifest/: Parquet written by workers, published into the stage root at commit
@@ -260,6 +259,8 @@ class Stager:
     @cached_property
     def registry(self) -> Registry:
         """Loaded only when a file is read: a no-change re-run needs neither the registry nor the version."""
+        from labtui.core.registry import load_registry
+
         return self._registry or load_registry(self.config.procedures_file)
 
     @cached_property
@@ -287,6 +288,8 @@ class Stager:
 
     # -- one file (worker thread) -----------------------------------------------------------------------------
     def _stage_file(self, cand: Candidate) -> _Result:
+        from labtui.core.parser import Reject
+
         try:
             return self._read_and_write(cand)
         except Reject as problem:
@@ -308,6 +311,8 @@ class Stager:
     @staticmethod
     def _read(cand: Candidate) -> tuple[bytes, os.stat_result] | _Busy:
         """The file's bytes, read-only and without following links; busy if it changes while we look."""
+        from labtui.core.parser import Reject
+
         if cand.is_symlink:
             raise Reject("symlink", "the file is a symbolic link; labtui does not follow links: stage the target itself")
         try:
@@ -331,6 +336,7 @@ class Stager:
 
     def _read_and_write(self, cand: Candidate) -> _Result:
         from labtui.core.extract import build_row
+        from labtui.core.parser import Reject, parse_data, parse_header
 
         read = self._read(cand)
         if isinstance(read, _Busy):
@@ -375,6 +381,8 @@ class Stager:
     def _claim(self, row: ManifestRow) -> None:
         """Reserve the row's run_id before its Parquet is written: a second file with the same run_id (a case
         twin) is rejected without touching the Parquet of the file that owns the run."""
+        from labtui.core.parser import Reject
+
         with self._claim_lock:
             owner = self._claimed.get(row.run_id)
             if owner is not None and owner != row.source_file and owner in self._present:
