@@ -12,12 +12,11 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import polars as pl
 
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
-
-if TYPE_CHECKING:
-    import polars as pl
 
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
@@ -256,8 +255,6 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], line: int) -> None:
 
 def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
     """The data block as Float64 columns with stored names; a partial last line is dropped with a warning."""
-    import polars as pl  # here: the stager imports this module on runs that never parse a file
-
     body = data[header.data_offset :]
     warnings: list[str] = []
     if body and not body.endswith(b"\n"):
