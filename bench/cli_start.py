@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RAW = ROOT.parent / "shared" / "realdata" / "raw"
-COMMANDS = ("stage", "restage", "rejects", "chips", "history", "validate", "export", "parity", "demo", "tui")
+COMMANDS = ("stage", "restage", "rejects", "chips", "history", "validate", "export", "parity", "plot", "demo", "tui")
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
