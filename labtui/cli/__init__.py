@@ -20,7 +20,7 @@ from labtui.core.errors import ExitCode, LabtuiError
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = ExitCode.OK, ExitCode.ERROR, ExitCode.USAGE
 EXIT_LOCKED, EXIT_INTERRUPTED = ExitCode.LOCKED, ExitCode.INTERRUPTED
 
-COMMAND_MODULES = ("stage", "rejects", "history", "validate", "export", "plot", "demo", "tui")
+COMMAND_MODULES = ("stage", "rejects", "history", "annotate", "validate", "export", "plot", "demo", "tui")
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ from pathlib import Path
 from labtui.core.errors import LabtuiError
 from labtui.cli import EXIT_ERROR, EXIT_OK, config_from
 from labtui.cli.history import iso_date
+from labtui.core.annotations import current_annotations
 from labtui.core.export import export_histories, export_metadata
 from labtui.core.history import load_manifest
 from labtui.core.parity import ParityReport, parity, read_legacy_history
@@ -46,7 +47,7 @@ def run_histories(args: argparse.Namespace) -> int:
     out = args.out or config.histories_dir
     written = export_histories(
         load_manifest(config), out, tz=config.local_tz, min_experiments=args.min_experiments,
-        source_prefix=args.source_prefix,
+        source_prefix=args.source_prefix, annotations=current_annotations(config.store_root),
     )
     print(f"wrote {len(written)} chip histories to {out}")
     return EXIT_OK
