@@ -46,12 +46,12 @@ RACY_SECONDS = 0.05  # a folder modified this recently may change again within t
 
 _UTC = pl.Datetime("us", "UTC")
 LOG_SCHEMA: dict[str, pl.DataType] = {
-    "action": pl.String, "index": pl.Int32, "run_id": pl.String, "source_file": pl.String, "kind": pl.String,
-    "value": pl.String, "author": pl.String, "time_utc": _UTC,
+    "action": pl.String(), "index": pl.Int32(), "run_id": pl.String(), "source_file": pl.String(), "kind": pl.String(),
+    "value": pl.String(), "author": pl.String(), "time_utc": _UTC,
 }
 CURRENT_SCHEMA: dict[str, pl.DataType] = {
-    "run_id": pl.String, "starred": pl.Boolean, "excluded": pl.Boolean, "exclude_reason": pl.String,
-    "tags": pl.List(pl.String), "note": pl.String,
+    "run_id": pl.String(), "starred": pl.Boolean(), "excluded": pl.Boolean(), "exclude_reason": pl.String(),
+    "tags": pl.List(pl.String()), "note": pl.String(),
 }
 LOG_ORDER = ("time_utc", "action", "index")
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # UTC, microseconds: the records' time as written in the action files
@@ -355,7 +355,8 @@ def _filled(frame: pl.DataFrame) -> pl.DataFrame:
 def with_annotations(runs: pl.DataFrame, annotations: pl.DataFrame) -> pl.DataFrame:
     """`runs` (any frame with run_id) plus the five annotation columns, filled for runs without annotations."""
     joined = runs.drop([c for c in ANNOTATION_COLUMNS if c in runs.columns]).join(
-        annotations.select("run_id", *ANNOTATION_COLUMNS), on="run_id", how="left", maintain_order="left"
+        annotations.select("run_id", *ANNOTATION_COLUMNS).cast(CURRENT_SCHEMA),  # type: ignore[arg-type]
+        on="run_id", how="left", maintain_order="left",
     )
     return _filled(joined)
 

@@ -45,7 +45,7 @@ def history_view(history_frame: pl.DataFrame, *, source_prefix: str = "") -> pl.
     if "tags" not in history_frame.columns:
         history_frame = with_annotations(history_frame, pl.DataFrame(schema=CURRENT_SCHEMA))
     return history_frame.with_columns(
-        tags=pl.col("tags").list.join(TAG_SEPARATOR),
+        tags=pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags").list.join(TAG_SEPARATOR)),
         start_time=pl.col("start_time_utc").dt.epoch("us") / 1e6,
         start_time_utc=pl.col("start_time_utc").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
         source_file=pl.lit(source_prefix) + pl.col("source_file"),
