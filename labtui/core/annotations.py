@@ -228,7 +228,7 @@ def _list_actions(folder: Path, cache: _Cache) -> tuple[str, ...]:
     if key == cache.folder_key and key[1] / 1e9 < cache.listed_at - RACY_SECONDS:
         return cache.names
     listed_at = time.time()
-    names = tuple(sorted(n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith(".")))
+    names = tuple(n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith("."))
     cache.folder_key, cache.listed_at, cache.names = key, listed_at, names
     return names
 
@@ -264,13 +264,11 @@ def _load(store_root: Path) -> tuple[pl.DataFrame, int]:
             cache.snapshot_key, cache.snapshot = snapshot_key, snapshot.cast(LOG_SCHEMA)  # type: ignore[arg-type]
             cache.snapshot_actions = frozenset(snapshot["action"].unique().to_list())
         names = _list_actions(root / ACTIONS_DIR, cache)
-        pending = [name for name in names if name[:-5] not in cache.snapshot_actions]
-        log_key = (snapshot_key, tuple(pending))
+        log_key = (snapshot_key, names)
         if log_key != cache.log_key:
-            for name in pending:
-                if name not in cache.parsed:
-                    cache.parsed[name] = _read_action(root / ACTIONS_DIR / name)
-            rows = [record for name in pending for record in cache.parsed[name]]
+            pending = [name for name in names if name[:-5] not in cache.snapshot_actions]
+            cache.parsed = {name: cache.parsed.get(name) or _read_action(root / ACTIONS_DIR / name) for name in pending}
+            rows = [record for records in cache.parsed.values() for record in records]
             fresh = (
                 pl.DataFrame(rows, schema={**LOG_SCHEMA, "time_utc": pl.String}).with_columns(
                     pl.col("time_utc").str.to_datetime(TIME_FORMAT.replace("%f", "%6f"), time_unit="us", time_zone="UTC"))
