@@ -33,6 +33,7 @@ from labtui.core.annotations import (
 )
 from labtui.core.history import history
 from labtui.core.lock import WriterLock
+from labtui.core.stager import sweep_store
 from labtui.core.validate import apply_fixes, validate
 from tests._store_fixtures import Lab, chip67_lab, local
 
@@ -103,6 +104,7 @@ def test_annotations_live_apart_and_survive_a_forced_restage(lab: Lab) -> None:
     annotate(store, runs, [Change("star")], author="ana")
     manifest_before = lab.manifest()
     lab.stage(force=True)
+    sweep_store(lab.config)  # what a writer does after a crash: it must not take annotations for leftovers
     assert len(state(lab)) == runs.height
     assert not set(ANNOTATION_COLUMNS) & set(lab.manifest().columns)
     assert lab.manifest()["run_id"].to_list() == manifest_before["run_id"].to_list()
@@ -140,6 +142,16 @@ def test_two_processes_annotating_at_once_lose_nothing(tmp_path: Path) -> None:
     assert (annotations_dir(tmp_path) / SNAPSHOT).exists()  # compacted at least once
     compacted = pl.read_parquet(annotations_dir(tmp_path) / SNAPSHOT)
     assert compacted.height >= COMPACT_AFTER
+
+
+def test_compaction_keeps_every_action_and_readers_combine_it_with_newer_files(tmp_path: Path) -> None:
+    runs = pl.DataFrame({"run_id": ["0123456789abcdef"], "source_file": ["a.csv"]})
+    for i in range(COMPACT_AFTER + 1):
+        annotate(tmp_path, runs, [Change("tag", f"t{i}")], author="ana")
+    snapshot = pl.read_parquet(annotations_dir(tmp_path) / SNAPSHOT)
+    assert snapshot.height == COMPACT_AFTER  # compacted when the 64th action was written
+    assert len(list((annotations_dir(tmp_path) / ACTIONS_DIR).iterdir())) == COMPACT_AFTER + 1  # none deleted
+    assert len(current_annotations(tmp_path)["tags"][0]) == COMPACT_AFTER + 1
 
 
 def test_a_reader_sees_each_new_action_at_once(lab: Lab) -> None:
