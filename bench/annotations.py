@@ -64,10 +64,11 @@ def main() -> None:
             "annotate", "current view, warm", "current view, after a new annotation", "history without annotations",
             "history with annotations (warm)")}
         for i in range(args.repeat):
-            samples["annotate"].append(ms(lambda: annotate(store, runs.slice(i, 1), [Change("star")], author="b")))
+            row = runs.slice(i, 1)
+            samples["annotate"].append(ms(lambda: annotate(store, row, [Change("star")], author="b")))  # noqa: B023
             samples["current view, after a new annotation"].append(ms(lambda: current_annotations(store)))
-            samples["current view, warm"].append(ms(lambda: current_annotations(store)))
             time.sleep(0.06)  # past the racy window: the listing cache is trusted again
+            samples["current view, warm"].append(ms(lambda: current_annotations(store)))
             samples["history without annotations"].append(ms(lambda: history(manifest, number, tz=TZ)))
             samples["history with annotations (warm)"].append(
                 ms(lambda: annotate_runs(store, history(manifest, number, tz=TZ))))

@@ -123,13 +123,11 @@ def default_author(user: str | None = None) -> str:
 
 
 # -- writing -----------------------------------------------------------------------------------------------------
-def annotate(
-    store_root: Path, runs: pl.DataFrame, changes: Sequence[Change], *, author: str, at: dt.datetime | None = None
-) -> Action:
+def annotate(store_root: Path, runs: pl.DataFrame, changes: Sequence[Change], *, author: str) -> Action:
     """Record `changes` for every run of `runs` (columns run_id, source_file) as one action; takes no lock.
 
     `source_file` travels with each record so that `validate` can re-attach it when the file is re-staged under a
-    new run_id. `at` is for copies that keep their original time (re-attachment); default now.
+    new run_id.
     """
     if not changes:
         raise AnnotationError("nothing to do: give at least one annotation")
@@ -137,13 +135,16 @@ def annotate(
     if not pairs:
         raise AnnotationError("no run to annotate")
     return _write(store_root, [(run_id, source, change) for run_id, source in pairs for change in changes],
-                  author=author, at=at)
+                  author=author)
 
 
 def _write(
     store_root: Path, records: list[tuple[str, str, Change]], *, author: str, at: dt.datetime | None = None
 ) -> Action:
-    """One action file holding `records`, written whole under a unique name; then compact if many are pending."""
+    """One action file holding `records`, written whole under a unique name; then compact if many are pending.
+
+    `at` (default now) lets re-attached copies keep their original time, so newer annotations still win.
+    """
     now = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     action = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex[:12]}"
     document = {"action": action, "records": [
@@ -162,9 +163,12 @@ def _write(
 
 
 def _compact_if_due(store_root: Path) -> None:
-    log, pending = _load(store_root)
-    if pending >= COMPACT_AFTER:
-        atomic_write(annotations_dir(store_root) / SNAPSHOT, lambda handle: log.write_parquet(handle), durable=False)
+    root = annotations_dir(store_root)
+    with _lock:
+        _, pending = _pending(root, _caches.setdefault(root.resolve(), _Cache()))
+    if len(pending) >= COMPACT_AFTER:
+        log = _load(store_root)
+        atomic_write(root / SNAPSHOT, lambda handle: log.write_parquet(handle), durable=False)
 
 
 def undo(store_root: Path, action_id: str, *, author: str) -> Action | None:
@@ -202,9 +206,10 @@ class _Cache:
     listed_at: float = 0.0
     names: tuple[str, ...] = ()
     parsed: dict[str, list[dict]] = field(default_factory=dict)  # action files are immutable: parse each once
-    log_key: object = None
+    pending_of: tuple[str, ...] | None = None  # the listing `pending` was computed from
+    pending: list[str] = field(default_factory=list)
+    log_key: tuple[str, ...] | None = None  # the listing `log` was built from (None: rebuild)
     log: pl.DataFrame = field(default_factory=lambda: _empty_log())
-    pending: int = 0
     current_of: pl.DataFrame | None = None  # the log `current` was computed from
     current: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=CURRENT_SCHEMA))
 
@@ -229,8 +234,10 @@ def _list_actions(folder: Path, cache: _Cache) -> tuple[str, ...]:
         return cache.names
     listed_at = time.time()
     names = tuple(n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith("."))
-    cache.folder_key, cache.listed_at, cache.names = key, listed_at, names
-    return names
+    if names != cache.names:  # the same object when nothing changed: what depends on it stays cached
+        cache.names = names
+    cache.folder_key, cache.listed_at = key, listed_at
+    return cache.names
 
 
 def _read_action(path: Path) -> list[dict]:
@@ -250,23 +257,31 @@ def _read_action(path: Path) -> list[dict]:
         return []
 
 
-def _load(store_root: Path) -> tuple[pl.DataFrame, int]:
-    """The whole log in order, and how many actions are outside the snapshot."""
+def _pending(root: Path, cache: _Cache) -> tuple[tuple[str, ...], list[str]]:
+    """Every action file's name, and those the snapshot does not hold yet (call with `_lock` held)."""
+    snapshot_key = _stat_key(root / SNAPSHOT)
+    if snapshot_key != cache.snapshot_key:
+        try:
+            snapshot = read_parquet_pinned(root / SNAPSHOT) if snapshot_key else _empty_log()
+        except FileNotFoundError:
+            snapshot, snapshot_key = _empty_log(), None
+        cache.snapshot_key, cache.snapshot = snapshot_key, snapshot.cast(LOG_SCHEMA)  # type: ignore[arg-type]
+        cache.snapshot_actions = frozenset(snapshot["action"].unique().to_list())
+        cache.pending_of = cache.log_key = None
+    names = _list_actions(root / ACTIONS_DIR, cache)
+    if names is not cache.pending_of:
+        cache.pending_of = names
+        cache.pending = [name for name in names if name[:-5] not in cache.snapshot_actions]
+    return names, cache.pending
+
+
+def _load(store_root: Path) -> pl.DataFrame:
+    """The whole log in order: the snapshot plus the action files it does not hold yet."""
     root = annotations_dir(store_root)
     with _lock:
         cache = _caches.setdefault(root.resolve(), _Cache())
-        snapshot_key = _stat_key(root / SNAPSHOT)
-        if snapshot_key != cache.snapshot_key:
-            try:
-                snapshot = read_parquet_pinned(root / SNAPSHOT) if snapshot_key else _empty_log()
-            except FileNotFoundError:
-                snapshot, snapshot_key = _empty_log(), None
-            cache.snapshot_key, cache.snapshot = snapshot_key, snapshot.cast(LOG_SCHEMA)  # type: ignore[arg-type]
-            cache.snapshot_actions = frozenset(snapshot["action"].unique().to_list())
-        names = _list_actions(root / ACTIONS_DIR, cache)
-        log_key = (snapshot_key, names)
-        if log_key != cache.log_key:
-            pending = [name for name in names if name[:-5] not in cache.snapshot_actions]
+        names, pending = _pending(root, cache)
+        if names is not cache.log_key:
             cache.parsed = {name: cache.parsed.get(name) or _read_action(root / ACTIONS_DIR / name) for name in pending}
             rows = [record for records in cache.parsed.values() for record in records]
             fresh = (
@@ -275,8 +290,8 @@ def _load(store_root: Path) -> tuple[pl.DataFrame, int]:
                 if rows else _empty_log()
             )
             cache.log = pl.concat([cache.snapshot, fresh.select(list(LOG_SCHEMA))]).sort(LOG_ORDER)
-            cache.log_key, cache.pending = log_key, len(pending)
-        return cache.log, cache.pending
+            cache.log_key = names
+        return cache.log
 
 
 def _empty_log() -> pl.DataFrame:
@@ -285,7 +300,7 @@ def _empty_log() -> pl.DataFrame:
 
 def read_log(store_root: Path) -> pl.DataFrame:
     """Every annotation record ever written, oldest first."""
-    return _load(store_root)[0]
+    return _load(store_root)
 
 
 def annotation_log(store_root: Path, run_id: str) -> pl.DataFrame:
@@ -295,7 +310,7 @@ def annotation_log(store_root: Path, run_id: str) -> pl.DataFrame:
 
 def current_annotations(store_root: Path) -> pl.DataFrame:
     """One row per annotated run: run_id, starred, excluded, exclude_reason, tags (oldest first), note."""
-    log, _ = _load(store_root)
+    log = _load(store_root)
     cache = _caches[annotations_dir(store_root).resolve()]
     with _lock:
         if cache.current_of is not log:
@@ -398,14 +413,10 @@ def hidden_note(count: int) -> str:
 
 
 # -- display and health ------------------------------------------------------------------------------------------
-def describe_record(kind: str, value: str | None) -> str:
-    return Change(kind, value).describe()
-
-
 def log_lines(log: pl.DataFrame, tz: str) -> list[str]:
     """`2025-10-14 13:05:22  alice  excluded: contact lost` per record, in the lab's time zone."""
     local = log.with_columns(when=pl.col("time_utc").dt.convert_time_zone(tz).dt.strftime("%Y-%m-%d %H:%M:%S"))
-    return [f"{when}  {author}  {describe_record(kind, value)}"
+    return [f"{when}  {author}  {Change(kind, value).describe()}"
             for when, author, kind, value in local.select("when", "author", "kind", "value").iter_rows()]
 
 

@@ -89,9 +89,6 @@ class View:
     def marked(self) -> AnnotationFilter:
         return AnnotationFilter(starred=self.starred, include_excluded=self.include_excluded)
 
-    def apply(self, runs: pl.DataFrame) -> pl.DataFrame:
-        return self.shown(runs)[0]
-
     def shown(self, runs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         """The rows to show, sorted, and how many excluded runs the view hides."""
         chosen = HistoryFilter(procs=(self.proc,) if self.proc else (), light=self.light, text=self.text or None)
