@@ -18,6 +18,7 @@ clock's granularity (as git does with its index), so a history refresh does not 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import json
@@ -155,9 +156,9 @@ def _write(
     path = annotations_dir(store_root) / ACTIONS_DIR / f"{action}.json"
     try:
         atomic_write_bytes(path, json.dumps(document, ensure_ascii=False).encode("utf-8"))
-        _compact_if_due(store_root)
     except OSError as exc:
         raise OperationFailed("write the annotation", path, exc) from exc
+    _compact_if_due(store_root)
     run_ids = tuple(dict.fromkeys(run_id for run_id, _, _ in records))
     return Action(action, run_ids, tuple(dict.fromkeys(change for _, _, change in records)))
 
@@ -165,10 +166,11 @@ def _write(
 def _compact_if_due(store_root: Path) -> None:
     root = annotations_dir(store_root)
     with _lock:
-        _, pending = _pending(root, _caches.setdefault(root.resolve(), _Cache()))
+        _, pending = _pending(root, _cache_of(root))
     if len(pending) >= COMPACT_AFTER:
         log = _load(store_root)
-        atomic_write(root / SNAPSHOT, lambda handle: log.write_parquet(handle), durable=False)
+        with contextlib.suppress(OSError):  # only a cache: the actions are written, the next writer compacts
+            atomic_write(root / SNAPSHOT, lambda handle: log.write_parquet(handle), durable=False)
 
 
 def undo(store_root: Path, action_id: str, *, author: str) -> Action | None:
@@ -216,6 +218,14 @@ class _Cache:
 
 _caches: dict[Path, _Cache] = {}
 _lock = threading.Lock()
+
+
+def _cache_of(root: Path) -> _Cache:
+    key = root.resolve()
+    cache = _caches.get(key)
+    if cache is None:
+        cache = _caches[key] = _Cache()
+    return cache
 
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
@@ -279,7 +289,7 @@ def _load(store_root: Path) -> pl.DataFrame:
     """The whole log in order: the snapshot plus the action files it does not hold yet."""
     root = annotations_dir(store_root)
     with _lock:
-        cache = _caches.setdefault(root.resolve(), _Cache())
+        cache = _cache_of(root)
         names, pending = _pending(root, cache)
         if names is not cache.log_key:
             cache.parsed = {name: cache.parsed.get(name) or _read_action(root / ACTIONS_DIR / name) for name in pending}
@@ -311,7 +321,7 @@ def annotation_log(store_root: Path, run_id: str) -> pl.DataFrame:
 def current_annotations(store_root: Path) -> pl.DataFrame:
     """One row per annotated run: run_id, starred, excluded, exclude_reason, tags (oldest first), note."""
     log = _load(store_root)
-    cache = _caches[annotations_dir(store_root).resolve()]
+    cache = _cache_of(annotations_dir(store_root))
     with _lock:
         if cache.current_of is not log:
             cache.current_of, cache.current = log, current_view(log)
