@@ -63,6 +63,9 @@ async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None
         await pilot.press("S")  # starred only
         await settle(pilot)
         assert column(app, "run_id") == [first]
+        await pilot.press("S", "slash", *"re-mount", "enter")  # the text filter finds notes (and tags)
+        await settle(pilot)
+        assert column(app, "run_id") == [first]
         assert set(read_log(lab.config.store_root)["author"].to_list()) == {"ana"}
 
 

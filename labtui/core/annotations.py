@@ -164,9 +164,15 @@ def _write(
 
 
 def _compact_if_due(store_root: Path) -> None:
+    """Compact once COMPACT_AFTER actions are pending; counted from this process's last listing plus its own writes
+    since, so an annotation does not pay for listing a folder of 10k files (other writers count their own)."""
     root = annotations_dir(store_root)
     with _lock:
-        _, pending = _pending(root, _cache_of(root))
+        cache = _cache_of(root)
+        cache.written += 1
+        if cache.pending_of is not None and len(cache.pending) + cache.written < COMPACT_AFTER:
+            return
+        _, pending = _pending(root, cache)
     if len(pending) >= COMPACT_AFTER:
         log = _load(store_root)
         with contextlib.suppress(OSError):  # only a cache: the actions are written, the next writer compacts
@@ -208,6 +214,7 @@ class _Cache:
     listed_at: float = 0.0
     names: tuple[str, ...] = ()
     parsed: dict[str, list[dict]] = field(default_factory=dict)  # action files are immutable: parse each once
+    written: int = 0  # actions this process wrote since its last listing
     pending_of: tuple[str, ...] | None = None  # the listing `pending` was computed from
     pending: list[str] = field(default_factory=list)
     log_key: tuple[str, ...] | None = None  # the listing `log` was built from (None: rebuild)
@@ -246,7 +253,7 @@ def _list_actions(folder: Path, cache: _Cache) -> tuple[str, ...]:
     names = tuple(n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith("."))
     if names != cache.names:  # the same object when nothing changed: what depends on it stays cached
         cache.names = names
-    cache.folder_key, cache.listed_at = key, listed_at
+    cache.folder_key, cache.listed_at, cache.written = key, listed_at, 0
     return cache.names
 
 

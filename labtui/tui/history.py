@@ -91,11 +91,20 @@ class View:
 
     def shown(self, runs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         """The rows to show, sorted, and how many excluded runs the view hides."""
-        chosen = HistoryFilter(procs=(self.proc,) if self.proc else (), light=self.light, text=self.text or None)
+        chosen = HistoryFilter(procs=(self.proc,) if self.proc else (), light=self.light)
         key = SORTABLE[self.sort][1]
         by = list(dict.fromkeys([key, "seq"]))  # seq breaks ties, so equal keys keep the history's order
-        rows, hidden = self.marked.apply(runs.filter(chosen.expression()))
+        rows, hidden = self.marked.apply(runs.filter(chosen.expression() & self._text_expression()))
         return rows.sort(by, descending=self.descending, nulls_last=True), hidden
+
+    def _text_expression(self) -> pl.Expr:
+        """The text filter also finds a run by its tags and note."""
+        if not self.text:
+            return pl.lit(True)
+        needle = self.text.lower()
+        annotations = pl.concat_str(pl.col("tags").list.join(" "), pl.col("note"), separator=" ", ignore_nulls=True)
+        found = annotations.str.to_lowercase().str.contains(needle, literal=True).fill_null(False)
+        return HistoryFilter(text=self.text).expression() | found
 
     def describe(self) -> str:
         title, _ = SORTABLE[self.sort]
@@ -119,7 +128,7 @@ def load_history(manifest: pl.DataFrame, group: str | None, number: int, tz: str
 class HistoryScreen(FilteredScreen):
     HELP = (
         "Every run of the chip, oldest first; seq numbers the whole history and never changes with a filter. "
-        "t and l filter by procedure and light, / by text in the information note or summary. space selects "
+        "t and l filter by procedure and light, / by text in the information, summary, tags or note. space selects "
         "runs for p (plot) and y / Y (copy), enter shows every field of a run and its annotations. "
         "* stars, x excludes (with a reason; again re-includes), # tags (-tag removes), n writes a note, u undoes "
         "your last annotation; S shows starred runs only, X shows excluded runs too (hidden by default)."
@@ -156,7 +165,7 @@ class HistoryScreen(FilteredScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="/ filter: text in information or summary", id="filter")
+        yield Input(placeholder="/ filter: text in information, summary, tags or note", id="filter")
         yield FrameTable([column for column, _ in COLUMNS], key="run_id", selectable=True, id="runs")
         yield Static(id="status")
         yield Footer()
