@@ -40,6 +40,7 @@ SCREENS = {  # name: keys from the dashboard
     "chips_filtered": ("c", "7"),
     "history": ("c", "6", "7", "enter", "j", "space", "space"),
     "history_detail": ("c", "6", "7", "enter", "j", "enter"),
+    "history_annotated": ("c", "6", "7", "enter", "asterisk", "j", "n", "o", "k", "enter", "O"),
     "rejects": ("r",),
     "validate": ("v",),
     "help": ("question_mark",),

@@ -44,7 +44,7 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
 def build_parser() -> argparse.ArgumentParser:
     # Every command, by name, and the module that defines it. A new command is a module labtui/cli/<name>.py
     # with `register_<name>(sub, common)` (top-level imports: argparse-level only) and one line here.
-    from labtui.cli import demo, export, history, plot, rejects, stage, tui, validate
+    from labtui.cli import annotate, demo, export, history, plot, rejects, stage, tui, validate
 
     common = common_options()
     parser = argparse.ArgumentParser(
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     rejects.register_rejects(sub, common)
     history.register_chips(sub, common)
     history.register_history(sub, common)
+    annotate.register_annotate(sub, common)
     validate.register_validate(sub, common)
     export.register_export(sub, common)
     export.register_parity(sub, common)

@@ -45,6 +45,7 @@ def register_parity(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run_histories(args: argparse.Namespace) -> int:
+    from labtui.core.annotations import current_annotations
     from labtui.core.export import export_histories
     from labtui.core.history import load_manifest
 
@@ -52,7 +53,7 @@ def run_histories(args: argparse.Namespace) -> int:
     out = args.out or config.histories_dir
     written = export_histories(
         load_manifest(config), out, tz=config.local_tz, min_experiments=args.min_experiments,
-        source_prefix=args.source_prefix,
+        source_prefix=args.source_prefix, annotations=current_annotations(config.store_root),
     )
     print(f"wrote {len(written)} chip histories to {out}")
     return EXIT_OK

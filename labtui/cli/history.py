@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 HISTORY_TABLE = {
     "seq": "SEQ", "date": "DATE", "time_hms": "TIME", "proc": "PROC", "light": "L", "vg": "VG (V)", "vds_v": "VDS (V)",
     "laser_voltage_v": "VL (V)", "laser_wavelength_nm": "λ (nm)", "laser_period_s": "PERIOD (s)",
-    "duration_s": "DUR (s)", "n_rows": "ROWS", "complete": "", "source_file": "FILE",
+    "duration_s": "DUR (s)", "n_rows": "ROWS", "complete": "", "source_file": "FILE", "marks": "ANNOTATIONS",
 }
 
 
@@ -44,6 +44,11 @@ def register_history(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     filters.add_argument("--wavelength", type=float, metavar="NM", help="lit runs at this laser wavelength")
     filters.add_argument("--vg", type=float, metavar="V", help="runs at this fixed gate voltage")
     filters.add_argument("--search", metavar="TEXT", help="text in the Information note or the summary")
+    marks = parser.add_argument_group("annotations (see `labtui annotate`)")
+    marks.add_argument("--starred", action="store_true", help="starred runs only ★")
+    marks.add_argument("--tag", metavar="TAG", help="runs with this tag")
+    marks.add_argument("--include-excluded", action="store_true",
+                       help="show excluded runs too (hidden by default, and counted)")
     _output_options(parser)
     parser.set_defaults(func=run_history)
 
@@ -80,6 +85,7 @@ def run_history(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     import polars as pl
 
+    from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summary
     from labtui.core.export import history_view
     from labtui.core.history import AmbiguousChip, HistoryFilter, calibrations, history, load_manifest
 
@@ -104,10 +110,19 @@ def run_history(args: argparse.Namespace) -> int:
         hint = " with --group" if isinstance(exc, AmbiguousChip) else ""
         print(f"labtui history: {exc}{hint}", file=sys.stderr)
         return int(exc.exit_code)
-    table = runs.with_columns(complete=pl.when(~pl.col("is_complete")).then(pl.lit("aborted")).otherwise(pl.lit("")))
+    marked = AnnotationFilter(starred=args.starred, tag=args.tag, include_excluded=args.include_excluded)
+    runs, hidden = marked.apply(annotate_runs(config.store_root, runs))
+    table = runs.with_columns(
+        complete=pl.when(~pl.col("is_complete")).then(pl.lit("aborted")).otherwise(pl.lit("")),
+        marks=pl.Series([summary(row) for row in runs.select("starred", "excluded", "exclude_reason", "tags", "note")
+                         .iter_rows(named=True)], dtype=pl.String),
+    )
     emit(args, table=table.select(list(HISTORY_TABLE)).rename(HISTORY_TABLE), csv=history_view(runs), json=runs)
+    hidden_line = f"{hidden_note(hidden)} (--include-excluded shows them)" if hidden else ""
     if args.format == "table" and args.out is None:
-        print(f"{runs.height} run(s)")
+        print(f"{runs.height} run(s)" + (f"; {hidden_line}" if hidden else ""))
+    elif hidden:
+        print(f"labtui history: {hidden_line}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -44,6 +44,7 @@ class StagingConfig(BaseModel):
     histories_dir: Path = Path("histories")
     exports_dir: Path = Path("exports")
     keys: dict[str, str] = Field(default_factory=dict, description="TUI key remapping: action -> key")
+    user: str | None = Field(default=None, min_length=1, description="author of annotations (default: the OS user)")
 
     @field_validator("local_tz")
     @classmethod

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from labtui.core.annotations import ANNOTATION_COLUMNS, CURRENT_SCHEMA, with_annotations
 from labtui.core.atomic import atomic_write
 from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, timeline
 
@@ -22,7 +23,8 @@ LEGACY_HISTORY_COLUMNS = (
 )
 HISTORY_CSV_COLUMNS = LEGACY_HISTORY_COLUMNS + tuple(
     name for name in HISTORY_COLUMNS if name not in LEGACY_HISTORY_COLUMNS
-)
+) + ANNOTATION_COLUMNS
+TAG_SEPARATOR = "; "  # tags cannot contain ';', so a CSV cell of tags splits back unambiguously
 METADATA_FILE = "metadata.csv"
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.+-]+")
 # "0.1 V", "455", "1e-05 A" → a number; "2.1.0" or "F1 (M92L02)" stay text
@@ -38,8 +40,12 @@ def history_view(history_frame: pl.DataFrame, *, source_prefix: str = "") -> pl.
     """A history as the CSV the old tool wrote (plus extras): epoch `start_time`, ISO `start_time_utc`.
 
     `source_prefix` (e.g. `raw_data/`) recreates the old tool's paths for scripts that join them to a folder.
+    Annotation columns come last (empty for a frame without them); tags are joined with `; `.
     """
+    if "tags" not in history_frame.columns:
+        history_frame = with_annotations(history_frame, pl.DataFrame(schema=CURRENT_SCHEMA))
     return history_frame.with_columns(
+        tags=pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags").list.join(TAG_SEPARATOR)),
         start_time=pl.col("start_time_utc").dt.epoch("us") / 1e6,
         start_time_utc=pl.col("start_time_utc").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
         source_file=pl.lit(source_prefix) + pl.col("source_file"),
@@ -51,11 +57,23 @@ def history_file_name(chip_name: str) -> str:
 
 
 def export_histories(
-    manifest: pl.DataFrame, out_dir: Path, *, tz: str, min_experiments: int = 1, source_prefix: str = ""
+    manifest: pl.DataFrame,
+    out_dir: Path,
+    *,
+    tz: str,
+    min_experiments: int = 1,
+    source_prefix: str = "",
+    annotations: pl.DataFrame | None = None,
 ) -> list[Path]:
-    """One `<chip_name>_history.csv` per chip with at least `min_experiments` runs; the paths written."""
+    """One `<chip_name>_history.csv` per chip with at least `min_experiments` runs; the paths written.
+
+    Every run is in it, excluded ones too: the `excluded` and `exclude_reason` columns say which and why.
+    """
     chip_runs = manifest.filter(pl.col("chip_number").is_not_null())
-    frames = timeline(chip_runs, tz=tz).partition_by(CHIP_KEYS, maintain_order=True)
+    rows = timeline(chip_runs, tz=tz)
+    if annotations is not None:
+        rows = with_annotations(rows, annotations)
+    frames = rows.partition_by(CHIP_KEYS, maintain_order=True)
     written = []
     for frame in sorted(frames, key=lambda f: (f["chip_number"][0], f["chip_group"][0] or "")):
         if frame.height >= min_experiments:

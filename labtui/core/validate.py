@@ -23,11 +23,18 @@ from typing import Annotated, Literal, Union, get_args, get_origin
 import polars as pl
 from pydantic import ValidationError
 
+from labtui.core.annotations import default_author, reattach, unreadable_actions
+from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.atomic import is_temp, read_parquet_pinned
 from labtui.core.config import StagingConfig
 from labtui.core.layout import PART_NAME
 from labtui.core.lock import WriterLock, read_holder
-from labtui.core.manifest import MANIFEST_SCHEMA, ManifestRow, empty_manifest
+from labtui.core.manifest import (
+    MANIFEST_SCHEMA,
+    ManifestRow,
+    empty_manifest,
+    read_manifest,
+)
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.stager import (
     DIRTY_MARKER,
@@ -45,6 +52,7 @@ _MANIFEST_FILE_CODES = {"manifest_missing", "manifest_unreadable", "manifest_col
 
 # How `apply_fixes` repairs a finding; findings of other codes are not fixable automatically.
 RESTAGE, STAGE, REMOVE_ORPHANS, REMOVE_BAD_REJECTS = "restage", "stage", "remove_orphans", "remove_bad_rejects"
+REATTACH = "reattach_annotations"
 _FIX_ACTION = {
     "schema": RESTAGE,
     "null_required": RESTAGE,
@@ -60,6 +68,7 @@ _FIX_ACTION = {
     "interrupted_writer": STAGE,
     "orphan_parquet": REMOVE_ORPHANS,
     "reject_unreadable": REMOVE_BAD_REJECTS,
+    "annotations_reattachable": REATTACH,
 }
 
 
@@ -521,6 +530,25 @@ def _hash_files(raw_root: Path, sources: list[str], workers: int) -> list[str | 
         return list(pool.map(digest, sources))
 
 
+# -- annotations ---------------------------------------------------------------------------------------------------
+def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Finding]:
+    """Annotations of runs the manifest no longer holds: re-attachable when their raw file is staged under a new
+    run_id (its start time changed), else kept in the log for the record."""
+    found = annotation_orphans(config.store_root, frame)
+    lost = [run_id for run_id in found.run_ids if run_id not in found.reattachable]
+    return [
+        *_finding("annotations_reattachable", "warning",
+                  "annotations of runs re-staged under a new run_id (their start time changed)",
+                  [f"{new} {found.sources[old]} (annotated as {old})" for old, new in found.reattachable.items()],
+                  "re-attach them to the run staged from the same raw file"),
+        *_finding("annotations_orphaned", "info", "annotations of runs that are no longer staged (kept in the log)",
+                  [f"{run_id} {found.sources.get(run_id, '')}".rstrip() for run_id in lost],
+                  "nothing to do: they come back if the raw file is staged again"),
+        *_finding("annotations_unreadable", "warning", "annotation files that cannot be read (their records are ignored)",
+                  unreadable_actions(config.store_root), "restore them from a backup, or move them out of the store"),
+    ]
+
+
 # -- the store as a whole ------------------------------------------------------------------------------------------
 def _store_findings(config: StagingConfig) -> list[Finding]:
     holder = read_holder(config.lock_path)
@@ -549,6 +577,8 @@ def validate(
     trusted = not any(finding.code in _MANIFEST_FILE_CODES for finding in findings)
     findings += _parquet_findings(valid, config, present, trusted=trusted)
     findings += raw
+    if trusted:  # without a readable manifest every annotated run would look orphaned
+        findings += _annotation_findings(valid, config)
     findings += _store_findings(config)
     findings.sort(key=lambda finding: _SEVERITY_ORDER[finding.severity])
     owned = frame.filter(pl.col("chip_number").is_not_null())
@@ -605,5 +635,8 @@ def apply_fixes(
                     path.unlink(missing_ok=True)
                 done.removed += bad
                 done.lines.append(f"deleted {len(bad)} unreadable reject record(s)")
+    if REATTACH in actions and not cancel.is_set():  # after any re-staging, which may be what changed the run_ids
+        moved = reattach(config.store_root, read_manifest(config.manifest_path), author=default_author(config.user))
+        done.lines.append(f"re-attached the annotations of {len(moved)} re-staged run(s) to their new run_id")
     done.cancelled = cancel.is_set() or any(r.cancelled for r in done.stage_reports)
     return done

@@ -56,6 +56,7 @@ class LabApp(App[None]):
         self.validated: Signature | None = None  # the store's signature when last_validation was made
         self.set_keymap(config.keys)
         self._signature = self.store.signature()
+        self._annotations = self.store.annotations()
         self._show_watching()
 
     def on_mount(self) -> None:
@@ -80,10 +81,11 @@ class LabApp(App[None]):
         self.last_validation, self.validated = report, signature
 
     def check_store(self) -> None:
-        """Tell every open screen when the store changed, whoever changed it (this app or a `labtui stage`)."""
-        signature = self.store.signature()
-        if signature != self._signature:
-            self._signature = signature
+        """Tell every open screen when the store changed, whoever changed it (this app, a `labtui stage`, or someone
+        annotating in another app or with `labtui annotate`)."""
+        signature, annotations = self.store.signature(), self.store.annotations()
+        if signature != self._signature or annotations is not self._annotations:
+            self._signature, self._annotations = signature, annotations
             self._tell_screens(StoreChanged)
 
     def _tell_screens(self, message: type[StoreChanged | LiveChanged]) -> None:

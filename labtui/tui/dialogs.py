@@ -1,4 +1,4 @@
-"""Modal screens: an error, a yes/no question, the fields of one record, the keys of a screen."""
+"""Modal screens: an error, a yes/no question, a line of text, the fields of one record, the keys of a screen."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 class DialogBox(VerticalScroll):
     """The dialog's frame; it takes the focus, so arrows and j/k scroll a long body."""
@@ -58,6 +58,32 @@ class ConfirmDialog(Dialog):
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class TextDialog(ModalScreen[str | None]):
+    """Ask for one line of text (a reason, a tag, a note): Enter answers it, Esc answers None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, prompt: str, value: str = "", hint: str = "enter ok · esc cancel") -> None:
+        super().__init__()
+        self.box_title, self.prompt, self.value, self.hint = title, prompt, value, hint
+
+    def compose(self) -> ComposeResult:
+        with DialogBox(id="dialog") as box:
+            box.border_title = self.box_title
+            yield Static(self.prompt, id="dialog-body")
+            yield Input(self.value, id="dialog-input")
+            yield Static(self.hint, id="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class FieldsDialog(Dialog):

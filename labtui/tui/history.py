@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import polars as pl
 from textual import on, work
@@ -12,11 +14,26 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, Input, Static
 
+from labtui.core.annotations import (
+    Action,
+    AnnotationFilter,
+    Change,
+    annotate,
+    default_author,
+    hidden_note,
+    log_lines,
+    undo,
+    with_annotations,
+)
+from labtui.core.errors import LabtuiError
 from labtui.core.history import HISTORY_COLUMNS, HistoryFilter, timeline
 from labtui.tui.base import FilteredScreen
-from labtui.tui.dialogs import FieldsDialog
+from labtui.tui.dialogs import FieldsDialog, TextDialog
 from labtui.tui.messages import PlotRequested
 from labtui.tui.table import Column, FrameTable
+
+if TYPE_CHECKING:
+    from labtui.tui.app import LabApp
 
 
 def _trimmed(column: str) -> pl.Expr:
@@ -30,6 +47,11 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
     (Column("time_hms", "time"), "start_time_utc"),
     (Column("proc", "proc"), "proc"),
     (Column("light", "💡", width=2), "has_light"),
+    (Column("marks", "★⊘✎", pl.concat_str(
+        pl.when(pl.col("starred")).then(pl.lit("★")).otherwise(pl.lit(" ")),
+        pl.when(pl.col("excluded")).then(pl.lit("⊘")).otherwise(pl.lit(" ")),
+        pl.when(pl.col("note").is_not_null()).then(pl.lit("✎")).otherwise(pl.lit(" ")),
+    ), width=3), "starred"),
     # the summary repeats icon, procedure and chip, which have their own columns here
     (Column("summary", "summary", pl.col("summary").str.splitn(" ", 4).struct.field("field_3"), max_width=56),
      None),
@@ -43,6 +65,7 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
     (Column("n_rows", "rows", right=True), "n_rows"),
     (Column("is_complete", "done", pl.when(pl.col("is_complete")).then(pl.lit("✓")).otherwise(pl.lit("aborted"))),
      "is_complete"),
+    (Column("tags", "tags", pl.col("tags").list.join(", "), max_width=30), None),
     (Column("information", "information", max_width=40), "information"),
 ]
 SORTABLE = [(column.title, key) for column, key in COLUMNS if key is not None and column.key != "time_hms"]
@@ -59,17 +82,38 @@ class View:
     text: str = ""
     sort: int = 0  # index into SORTABLE
     descending: bool = False
+    starred: bool = False
+    include_excluded: bool = False
 
-    def apply(self, runs: pl.DataFrame) -> pl.DataFrame:
-        chosen = HistoryFilter(procs=(self.proc,) if self.proc else (), light=self.light, text=self.text or None)
+    @property
+    def marked(self) -> AnnotationFilter:
+        return AnnotationFilter(starred=self.starred, include_excluded=self.include_excluded)
+
+    def shown(self, runs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+        """The rows to show, sorted, and how many excluded runs the view hides."""
+        chosen = HistoryFilter(procs=(self.proc,) if self.proc else (), light=self.light)
         key = SORTABLE[self.sort][1]
         by = list(dict.fromkeys([key, "seq"]))  # seq breaks ties, so equal keys keep the history's order
-        return runs.filter(chosen.expression()).sort(by, descending=self.descending, nulls_last=True)
+        rows, hidden = self.marked.apply(runs.filter(chosen.expression() & self._text_expression()))
+        return rows.sort(by, descending=self.descending, nulls_last=True), hidden
+
+    def _text_expression(self) -> pl.Expr:
+        """The text filter also finds a run by its tags and note."""
+        if not self.text:
+            return pl.lit(True)
+        needle = self.text.lower()
+        annotations = pl.concat_str(pl.col("tags").list.join(" "), pl.col("note"), separator=" ", ignore_nulls=True)
+        found = annotations.str.to_lowercase().str.contains(needle, literal=True).fill_null(False)
+        return HistoryFilter(text=self.text).expression() | found
 
     def describe(self) -> str:
         title, _ = SORTABLE[self.sort]
         arrow = "↓" if self.descending else "↑"
         parts = [f"proc: {self.proc or 'all'}", LIGHT_NAMES[self.light], f"sort: {title} {arrow}"]
+        if self.starred:
+            parts.append("★ only")
+        if self.include_excluded:
+            parts.append("excluded shown")
         if self.text:
             parts.append(f"text: “{self.text}”")
         return " · ".join(parts)
@@ -84,8 +128,10 @@ def load_history(manifest: pl.DataFrame, group: str | None, number: int, tz: str
 class HistoryScreen(FilteredScreen):
     HELP = (
         "Every run of the chip, oldest first; seq numbers the whole history and never changes with a filter. "
-        "t and l filter by procedure and light, / by text in the information note or summary. space selects "
-        "runs for p (plot) and y / Y (copy), enter shows every field of a run."
+        "t and l filter by procedure and light, / by text in the information, summary, tags or note. space selects "
+        "runs for p (plot) and y / Y (copy), enter shows every field of a run and its annotations. "
+        "* stars, x excludes (with a reason; again re-includes), # tags (-tag removes), n writes a note, u undoes "
+        "your last annotation; S shows starred runs only, X shows excluded runs too (hidden by default)."
     )
     AUTO_FOCUS = "#runs"
     BINDINGS = [
@@ -98,6 +144,13 @@ class HistoryScreen(FilteredScreen):
         Binding("O", "reverse_sort", "Reverse sort", id="sort_reverse", show=False),
         Binding("y", "copy_paths", "Copy paths", id="copy_paths"),
         Binding("Y", "copy_rows", "Copy rows as TSV", id="copy_rows", show=False),
+        Binding("asterisk", "star", "Star", id="star"),
+        Binding("x", "exclude", "Exclude", id="exclude"),
+        Binding("number_sign", "tag", "Tag", id="tag", show=False),
+        Binding("n", "note", "Note", id="note", show=False),
+        Binding("u", "undo", "Undo annotation", id="undo_annotation", show=False),
+        Binding("S", "toggle_starred", "Starred only", id="starred_filter", show=False),
+        Binding("X", "toggle_excluded", "Show excluded", id="excluded_filter", show=False),
     ]
 
     def __init__(self, group: str | None, number: int, *, focus_run: str | None = None) -> None:
@@ -107,10 +160,12 @@ class HistoryScreen(FilteredScreen):
         self.focus_run = focus_run
         self.runs = pl.DataFrame()
         self.view = View()
+        self.hidden = 0  # excluded runs the view leaves out
+        self.undoable: list[Action] = []  # this screen's annotation actions, last one first to undo
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="/ filter: text in information or summary", id="filter")
+        yield Input(placeholder="/ filter: text in information, summary, tags or note", id="filter")
         yield FrameTable([column for column, _ in COLUMNS], key="run_id", selectable=True, id="runs")
         yield Static(id="status")
         yield Footer()
@@ -125,14 +180,16 @@ class HistoryScreen(FilteredScreen):
     @work(group="load", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
         store, group, number, tz = self.lab.store, self.group, self.number, self.lab.config.local_tz
-        self.runs = await asyncio.to_thread(lambda: load_history(store.manifest(), group, number, tz))
+        self.runs = await asyncio.to_thread(
+            lambda: with_annotations(load_history(store.manifest(), group, number, tz), store.annotations())
+        )
         table = self.query_one(FrameTable)
         table.selected &= set(self.runs["run_id"].to_list())  # runs re-staged under a new id are gone
         self.show_view()
 
     @work(group="view", exclusive=True, exit_on_error=False)
     async def show_view(self) -> None:
-        shown = await asyncio.to_thread(self.view.apply, self.runs)
+        shown, self.hidden = await asyncio.to_thread(self.view.shown, self.runs)
         table = self.query_one(FrameTable)
         table.show(shown, keep=self.focus_run)
         self.focus_run = None
@@ -144,7 +201,8 @@ class HistoryScreen(FilteredScreen):
         if table.frame.height != self.runs.height:
             shown = f"{table.frame.height} of {shown}"
         selected = f" · {len(table.selected)} selected" if table.selected else ""
-        self.query_one("#status", Static).update(f"{shown}{selected} · {self.view.describe()}")
+        hidden = f" · {hidden_note(self.hidden)} (X shows)" if self.hidden else ""
+        self.query_one("#status", Static).update(f"{shown}{selected}{hidden} · {self.view.describe()}")
 
     def _set_view(self, **changes: object) -> None:
         self.view = replace(self.view, **changes)
@@ -179,6 +237,12 @@ class HistoryScreen(FilteredScreen):
 
     def action_reverse_sort(self) -> None:
         self._set_view(descending=not self.view.descending)
+
+    def action_toggle_starred(self) -> None:
+        self._set_view(starred=not self.view.starred)
+
+    def action_toggle_excluded(self) -> None:
+        self._set_view(include_excluded=not self.view.include_excluded)
 
     # -- selection and actions --------------------------------------------------------------------------------
     def action_select(self) -> None:
@@ -220,19 +284,93 @@ class HistoryScreen(FilteredScreen):
             self.app.copy_to_clipboard(text)
             self.notify(f"copied {what}", title="Clipboard")
 
+    # -- annotations ------------------------------------------------------------------------------------------
+    def action_star(self) -> None:
+        rows = self.chosen()
+        if rows.height:
+            self.annotate(rows, Change("unstar" if rows["starred"].all() else "star"))
+
+    def action_exclude(self) -> None:
+        """Exclude, asking why; on runs that are all excluded already, include them again."""
+        rows = self.chosen()
+        if not rows.height:
+            return
+        if rows["excluded"].all():
+            self.annotate(rows, Change("include"))
+            return
+        self._ask(rows, "Exclude", "Why leave these runs out of trends and figures? (e.g. contact lost at 40 s)", "",
+                  lambda reason: Change("exclude", reason) if reason.strip() else None)
+
+    def action_tag(self) -> None:
+        rows = self.chosen()
+        if rows.height:
+            self._ask(rows, "Tag", "A tag for these runs (e.g. 455 nm power series); -tag removes it", "",
+                      lambda text: Change("untag", text[1:]) if text.startswith("-") else Change("tag", text))
+
+    def action_note(self) -> None:
+        rows = self.chosen()
+        if rows.height:
+            self._ask(rows, "Note", "The note of these runs (empty clears it)", rows["note"][0] or "",
+                      lambda text: Change("note", text))
+
+    def _ask(self, rows: pl.DataFrame, title: str, prompt: str, value: str, change: Callable[[str], Change | None]) -> None:
+        what = f"{title} · {_runs_label(rows)}"
+
+        def answered(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                wanted = change(text.strip())
+            except LabtuiError as exc:
+                self.notify(str(exc), severity="error", title=title)
+                return
+            if wanted is not None:
+                self.annotate(rows, wanted)
+
+        self.app.push_screen(TextDialog(what, prompt, value), answered)
+
+    @work(group="annotate", exit_on_error=False)
+    async def annotate(self, rows: pl.DataFrame, change: Change) -> None:
+        config = self.lab.config
+        action = await asyncio.to_thread(
+            annotate, config.store_root, rows, [change], author=default_author(config.user)
+        )
+        self.undoable.append(action)
+        self.notify(f"{action.describe()}: {_runs_label(rows)} · u undoes", title="Annotation")
+        self.reload()
+
+    @work(group="annotate", exit_on_error=False)
+    async def action_undo(self) -> None:
+        if not self.undoable:
+            self.notify("no annotation of yours to undo here", title="Undo")
+            return
+        config = self.lab.config
+        last = self.undoable.pop()
+        await asyncio.to_thread(undo, config.store_root, last.id, author=default_author(config.user))
+        self.notify(f"undone: {last.describe()}", title="Annotation")
+        self.reload()
+
     @on(FrameTable.Chosen, "#runs")
     def _detail(self, event: FrameTable.Chosen) -> None:
-        dialog = run_dialog(self.lab.store.manifest(), event.row["run_id"])
+        dialog = run_dialog(self.lab.store.manifest(), event.row["run_id"], self.lab)
         if dialog is not None:
             self.app.push_screen(dialog)
 
 
-def run_dialog(manifest: pl.DataFrame, run_id: str) -> FieldsDialog | None:
-    """Every manifest field of a run, its header parameters spelled out."""
+def _runs_label(rows: pl.DataFrame) -> str:
+    return f"seq {rows['seq'][0]}" if rows.height == 1 else f"{rows.height} runs"
+
+
+def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -> FieldsDialog | None:
+    """Every manifest field of a run, its header parameters spelled out, then every annotation: who, when (the
+    lab's time) and what."""
     rows = manifest.filter(pl.col("run_id") == run_id)
     if not rows.height:
         return None
     fields = rows.row(0, named=True)
     parameters = json.loads(fields.pop("parameters") or "{}")
     items = [*fields.items(), *((f"· {key}", value) for key, value in parameters.items())]
+    if lab is not None:
+        lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
+        items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
     return FieldsDialog(f"Run {run_id} · {fields['source_file']}", items)

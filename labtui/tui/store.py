@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from labtui.core.annotations import annotation_log, current_annotations
 from labtui.core.config import StagingConfig
 from labtui.core.history import chips, load_manifest
 from labtui.core.lock import Holder, read_holder
@@ -61,6 +62,13 @@ class Store:
 
     def manifest(self) -> pl.DataFrame:
         return load_manifest(self.config)  # cached by the history module, keyed on the file's identity
+
+    def annotations(self) -> pl.DataFrame:
+        """The current annotations; the same frame object until someone (any process) annotates again."""
+        return current_annotations(self.config.store_root)
+
+    def annotation_log(self, run_id: str) -> pl.DataFrame:
+        return annotation_log(self.config.store_root, run_id)
 
     def chips(self) -> pl.DataFrame:
         key = _stat(self.config.manifest_path)

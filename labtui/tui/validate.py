@@ -139,7 +139,7 @@ class ValidateScreen(LabScreen):
         else:
             run = manifest.filter(pl.col("run_id") == place[1]).row(0, named=True)
             if run["chip_number"] is None:  # a setup run (LaserCalibration): no chip history to open
-                self.app.push_screen(run_dialog(manifest, place[1]))
+                self.app.push_screen(run_dialog(manifest, place[1], self.lab))
             else:
                 self.app.push_screen(HistoryScreen(run["chip_group"], run["chip_number"], focus_run=place[1]))
 

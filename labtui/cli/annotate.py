@@ -1,0 +1,127 @@
+"""`labtui annotate`: star, exclude (with a reason), tag or note runs; kept in `_annotations/`, never in the data."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from labtui.cli import EXIT_OK, config_from
+from labtui.core.errors import UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+MIN_PREFIX = 6  # a run_id prefix this long is almost always unique in a lab's store
+
+
+def register_annotate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser(
+        "annotate", parents=[common], help="star, exclude, tag or note runs (kept apart from the data)",
+        description="Annotate runs by run_id or by a chip's seq numbers (as `labtui history` shows them). "
+                    "Several annotations at once are one action; nothing is ever overwritten.",
+    )
+    parser.add_argument("number", type=int, nargs="?", help="chip number, with --seq (e.g. 67)")
+    parser.add_argument("--group", help="chip group, when several groups use the number")
+    parser.add_argument("--seq", type=seq_numbers, metavar="4-7|1,3,5", help="runs of the chip's history")
+    parser.add_argument("--run", action="append", default=[], metavar="RUN_ID",
+                        help=f"a run_id or a unique prefix of at least {MIN_PREFIX} characters; repeat for more")
+    marks = parser.add_argument_group("annotations")
+    star = marks.add_mutually_exclusive_group()
+    star.add_argument("--star", dest="star", action="store_const", const=True, help="star the runs ★")
+    star.add_argument("--unstar", dest="star", action="store_const", const=False, help="take the star back")
+    exclude = marks.add_mutually_exclusive_group()
+    exclude.add_argument("--exclude", metavar="REASON", help="leave the runs out of trends and figures, saying why")
+    exclude.add_argument("--include", action="store_true", help="take an exclusion back")
+    marks.add_argument("--tag", action="append", default=[], metavar="TAG", help="add a tag; repeat for more")
+    marks.add_argument("--untag", action="append", default=[], metavar="TAG", help="remove a tag")
+    note = marks.add_mutually_exclusive_group()
+    note.add_argument("--note", metavar="TEXT", help="the runs' note (replaces the previous one)")
+    note.add_argument("--clear-note", action="store_true", help="remove the note")
+    parser.set_defaults(func=run)
+
+
+def seq_numbers(text: str) -> tuple[int, ...]:
+    """`4-7` → 4..7, `1,3,5`, or both (`1,4-7`)."""
+    numbers: list[int] = []
+    try:
+        for part in filter(None, (item.strip() for item in text.split(","))):
+            first, _, last = part.partition("-")
+            low, high = int(first), int(last or first)
+            if low < 1 or high < low:
+                raise ValueError
+            numbers.extend(range(low, high + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not seq numbers (e.g. 4-7 or 1,3,5): {text!r}") from None
+    if not numbers:
+        raise argparse.ArgumentTypeError("no seq numbers given")
+    return tuple(dict.fromkeys(numbers))
+
+
+def run(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from labtui.core.annotations import Change, annotate, default_author
+    from labtui.core.history import history, load_manifest
+
+    changes = [
+        *([Change("star" if args.star else "unstar")] if args.star is not None else []),
+        *([Change("exclude", args.exclude)] if args.exclude is not None else []),
+        *([Change("include")] if args.include else []),
+        *(Change("tag", tag) for tag in args.tag),
+        *(Change("untag", tag) for tag in args.untag),
+        *([Change("note", args.note)] if args.note is not None else []),
+        *([Change("note", "")] if args.clear_note else []),
+    ]
+    if not changes:
+        raise UsageError("say what to do: --star, --unstar, --exclude REASON, --include, --tag, --untag, --note, "
+                         "--clear-note")
+    if bool(args.run) == (args.number is not None):
+        raise UsageError("give --run RUN_ID, or a chip number with --seq (not both)")
+    config = config_from(args)
+    manifest = load_manifest(config)
+    if args.run:
+        runs = pl.concat([_run_by_id(manifest, text) for text in args.run]).unique("run_id", maintain_order=True)
+        target = _run_label(runs["run_id"][0], runs["source_file"][0]) if runs.height == 1 else f"{runs.height} runs"
+    else:
+        if args.seq is None:
+            raise UsageError(f"say which runs of chip {args.number}: --seq 4-7 or --seq 1,3,5")
+        chip = history(manifest, args.number, args.group, tz=config.local_tz)
+        runs = chip.filter(pl.col("seq").is_in(list(args.seq)))
+        missing = sorted(set(args.seq) - set(runs["seq"].to_list()))
+        name = chip["chip_name"][0]
+        if missing:
+            raise UsageError(f"{name} has no run with seq {', '.join(map(str, missing))} (its seq are 1–{chip.height})")
+        target = f"{runs.height} run{'s' if runs.height != 1 else ''} of {name} (seq {_ranges(args.seq)})"
+    action = annotate(config.store_root, runs, changes, author=default_author(config.user))
+    print(f"{action.describe()}: {target}")
+    return EXIT_OK
+
+
+def _run_by_id(manifest: pl.DataFrame, text: str) -> pl.DataFrame:
+    import polars as pl
+
+    wanted = text.strip().lower()
+    if len(wanted) < MIN_PREFIX:
+        raise UsageError(f"run_id {text!r} is too short: give at least {MIN_PREFIX} characters")
+    rows = manifest.filter(pl.col("run_id").str.starts_with(wanted))
+    if rows.height == 1:
+        return rows
+    if rows.is_empty():
+        raise UsageError(f"no run with run_id {text!r} in the manifest")
+    raise UsageError(f"run_id {text!r} is ambiguous ({rows.height} runs start with it): give more characters")
+
+
+def _run_label(run_id: str, source_file: str) -> str:
+    return f"run {run_id} ({source_file})"
+
+
+def _ranges(numbers: tuple[int, ...]) -> str:
+    """4,5,6,7,9 → `4–7, 9`."""
+    ordered = sorted(numbers)
+    spans: list[list[int]] = []
+    for number in ordered:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in spans)

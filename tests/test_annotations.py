@@ -1,0 +1,292 @@
+"""Annotations: the append-only log and its current view, undo, concurrency with real processes, re-staging,
+validation and re-attachment, and the CLI (`annotate`, `history` filters, exports)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labtui.cli import main
+from labtui.core.annotations import (
+    ACTIONS_DIR,
+    ANNOTATION_COLUMNS,
+    COMPACT_AFTER,
+    CURRENT_SCHEMA,
+    SNAPSHOT,
+    AnnotationError,
+    AnnotationFilter,
+    Change,
+    annotate,
+    annotation_log,
+    annotations_dir,
+    current_annotations,
+    log_lines,
+    read_log,
+    undo,
+    with_annotations,
+)
+from labtui.core.history import history
+from labtui.core.lock import WriterLock
+from labtui.core.stager import sweep_store
+from labtui.core.validate import apply_fixes, validate
+from tests._store_fixtures import Lab, chip67_lab, local
+
+TZ = "America/Santiago"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Lab:
+    return chip67_lab(tmp_path)
+
+
+def chip(lab: Lab) -> pl.DataFrame:
+    return history(lab.manifest(), 67, "Alisson", tz=TZ)
+
+
+def state(lab: Lab) -> dict[int, dict]:
+    """seq → the five annotation columns, for the chip's runs that have any."""
+    joined = with_annotations(chip(lab), current_annotations(lab.config.store_root))
+    marked = joined.filter(pl.col("starred") | pl.col("excluded") | (pl.col("tags").list.len() > 0)
+                           | pl.col("note").is_not_null())
+    return {row["seq"]: {name: row[name] for name in ANNOTATION_COLUMNS} for row in marked.iter_rows(named=True)}
+
+
+def test_edits_and_removals_are_new_records_compacted_into_a_current_view(lab: Lab) -> None:
+    store, runs = lab.config.store_root, chip(lab)
+    annotate(store, runs[1:3], [Change("star"), Change("tag", "hBN batch 2"), Change("tag", "455 nm")], author="ana")
+    annotate(store, runs[2:3], [Change("exclude", "contact lost at 40 s"), Change("note", "re-mounted")], author="bo")
+    annotate(store, runs[1:2], [Change("untag", "hBN batch 2"), Change("unstar")], author="ana")
+    annotate(store, runs[2:3], [Change("note", "re-mounted twice")], author="bo")
+    assert state(lab) == {
+        2: {"starred": False, "excluded": False, "exclude_reason": None, "tags": ["455 nm"], "note": None},
+        3: {"starred": True, "excluded": True, "exclude_reason": "contact lost at 40 s",
+            "tags": ["hBN batch 2", "455 nm"], "note": "re-mounted twice"},
+    }
+    history_of_3 = annotation_log(store, runs["run_id"][2])
+    assert history_of_3["kind"].to_list() == ["star", "tag", "tag", "exclude", "note", "note"]
+    assert history_of_3["author"].to_list() == ["ana"] * 3 + ["bo"] * 3
+    first = log_lines(history_of_3, TZ)[0]
+    when = history_of_3["time_utc"][0].astimezone(local("2025-09-08 00:00").tzinfo)
+    assert first == f"{when:%Y-%m-%d %H:%M:%S}  ana  starred"  # shown in the lab's time zone
+    assert read_log(store).height == 6 + 2 + 2 + 1  # nothing overwritten
+
+
+def test_undo_puts_back_the_previous_state_as_new_records(lab: Lab) -> None:
+    store, runs = lab.config.store_root, chip(lab)
+    annotate(store, runs[:1], [Change("exclude", "noisy"), Change("tag", "keep")], author="ana")
+    action = annotate(store, runs[:2], [Change("include"), Change("tag", "keep"), Change("note", "x"),
+                                        Change("star")], author="ana")
+    before = read_log(store).height
+    undone = undo(store, action.id, author="ana")
+    assert undone is not None and set(undone.run_ids) == set(runs["run_id"][:2])
+    assert state(lab) == {1: {"starred": False, "excluded": True, "exclude_reason": "noisy", "tags": ["keep"],
+                              "note": None}}
+    assert read_log(store).height > before  # the undo is a new action; the undone one is still in the log
+    assert undo(store, "no-such-action", author="ana") is None
+
+
+@pytest.mark.parametrize(("kind", "value"), [("exclude", " "), ("tag", "a;b"), ("tag", ""), ("untag", "x\ny"),
+                                             ("approve", None)])
+def test_an_annotation_that_cannot_be_right_is_refused(kind: str, value: str | None) -> None:
+    with pytest.raises(AnnotationError):
+        Change(kind, value)
+
+
+def test_annotations_live_apart_and_survive_a_forced_restage(lab: Lab) -> None:
+    store, runs = lab.config.store_root, chip(lab)
+    annotate(store, runs, [Change("star")], author="ana")
+    manifest_before = lab.manifest()
+    lab.stage(force=True)
+    sweep_store(lab.config)  # what a writer does after a crash: it must not take annotations for leftovers
+    assert len(state(lab)) == runs.height
+    assert not set(ANNOTATION_COLUMNS) & set(lab.manifest().columns)
+    assert lab.manifest()["run_id"].to_list() == manifest_before["run_id"].to_list()
+    assert sorted(path.name for path in annotations_dir(store).iterdir()) == [ACTIONS_DIR]
+
+
+def test_annotating_does_not_wait_for_a_running_stage(lab: Lab) -> None:
+    with WriterLock(lab.config.lock_path) as lock:
+        assert lock is not None
+        started = time.perf_counter()
+        annotate(lab.config.store_root, chip(lab)[:1], [Change("star")], author="ana")
+        assert time.perf_counter() - started < 1.0  # it never touched the lock (a wait would be 180 s)
+    assert state(lab)[1]["starred"]
+
+
+WRITER = """
+import sys, polars as pl
+from pathlib import Path
+from labtui.core.annotations import Change, annotate
+store, who = Path(sys.argv[1]), sys.argv[2]
+runs = pl.DataFrame({"run_id": ["0123456789abcdef"], "source_file": ["a.csv"]})
+for i in range(100):
+    annotate(store, runs, [Change("tag", f"{who} {i}")], author=who)
+"""
+
+
+def test_two_processes_annotating_at_once_lose_nothing(tmp_path: Path) -> None:
+    """Each writer compacts when 64 actions are pending, so compactions race with writes and with each other."""
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), who], env=env) for who in ("ana", "bo")]
+    assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
+    log = read_log(tmp_path)
+    assert log.height == 200 and log["action"].n_unique() == 200
+    assert len(current_annotations(tmp_path)["tags"][0]) == 200
+    assert (annotations_dir(tmp_path) / SNAPSHOT).exists()  # compacted at least once
+    compacted = pl.read_parquet(annotations_dir(tmp_path) / SNAPSHOT)
+    assert compacted.height >= COMPACT_AFTER
+
+
+def test_compaction_keeps_every_action_and_readers_combine_it_with_newer_files(tmp_path: Path) -> None:
+    runs = pl.DataFrame({"run_id": ["0123456789abcdef"], "source_file": ["a.csv"]})
+    for i in range(COMPACT_AFTER + 1):
+        annotate(tmp_path, runs, [Change("tag", f"t{i}")], author="ana")
+    snapshot = pl.read_parquet(annotations_dir(tmp_path) / SNAPSHOT)
+    assert snapshot.height == COMPACT_AFTER  # compacted when the 64th action was written
+    assert len(list((annotations_dir(tmp_path) / ACTIONS_DIR).iterdir())) == COMPACT_AFTER + 1  # none deleted
+    assert len(current_annotations(tmp_path)["tags"][0]) == COMPACT_AFTER + 1
+
+
+def test_a_reader_sees_each_new_action_at_once(lab: Lab) -> None:
+    """Actions written in the same file-system clock tick leave the folder's mtime unchanged: the listing cache
+    must not trust a folder modified that recently."""
+    store, runs = lab.config.store_root, chip(lab)
+    for count in range(1, 21):
+        annotate(store, runs[:1], [Change("tag", f"t{count}")], author="ana")
+        assert len(current_annotations(store)["tags"][0]) == count
+
+
+def test_a_damaged_action_file_is_ignored_and_reported(lab: Lab) -> None:
+    store = lab.config.store_root
+    annotate(store, chip(lab)[:1], [Change("star")], author="ana")
+    (annotations_dir(store) / ACTIONS_DIR / "20250101T000000000000Z-broken.json").write_text('{"action": "x", "rec')
+    assert state(lab)[1]["starred"]
+    finding = next(f for f in validate(lab.config).findings if f.code == "annotations_unreadable")
+    assert finding.items[0].endswith("broken.json")
+
+
+def test_validate_reattaches_annotations_when_a_raw_file_is_restaged_under_a_new_run_id(lab: Lab) -> None:
+    store, runs = lab.config.store_root, chip(lab)
+    moved = "Alisson_08_sept/It2025-09-08_1.csv"
+    target = runs.filter(pl.col("source_file") == moved)
+    annotate(store, target, [Change("star"), Change("tag", "455 nm"), Change("note", "good one")], author="ana")
+    assert validate(lab.config).ok
+    lab.write(moved, "It", start=local("2025-09-08 09:16"), vg=0.2)  # its start time was corrected: a new run_id
+    lab.stage()
+    new_id = lab.run_of(moved)["run_id"]
+    assert new_id != target["run_id"][0]
+    report = validate(lab.config)
+    finding = next(f for f in report.findings if f.code == "annotations_reattachable")
+    assert finding.fixable and finding.items == [f"{new_id} {moved} (annotated as {target['run_id'][0]})"]
+    done = apply_fixes(lab.config, report)
+    assert "re-attached the annotations of 1 re-staged run(s) to their new run_id" in done.lines
+    now = current_annotations(store).filter(pl.col("run_id") == new_id).row(0, named=True)
+    assert (now["starred"], now["tags"], now["note"]) == (True, ["455 nm"], "good one")
+    assert set(annotation_log(store, new_id)["author"].to_list()) == {"ana"}  # who annotated, not who fixed
+    assert not [f for f in validate(lab.config).findings if f.code.startswith("annotations")]
+
+
+def test_annotations_of_a_run_no_longer_staged_are_reported_and_kept(lab: Lab) -> None:
+    store = lab.config.store_root
+    ghost = pl.DataFrame({"run_id": ["0123456789abcdef"], "source_file": ["gone/It2025-01-01_1.csv"]})
+    annotate(store, ghost, [Change("star")], author="ana")
+    finding = next(f for f in validate(lab.config).findings if f.code == "annotations_orphaned")
+    assert finding.severity == "info" and not finding.fixable
+    assert finding.items == ["0123456789abcdef gone/It2025-01-01_1.csv"]
+
+
+# -- command line ----------------------------------------------------------------------------------------------
+def test_cli_annotates_by_seq_or_run_id_in_one_line(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(lab.cli("annotate", "67", "--group", "Alisson", "--seq", "2-3,5", "--tag", "455 nm power series",
+                        "--star")) == 0
+    assert capsys.readouterr().out == "starred, tagged “455 nm power series”: 3 runs of Alisson67 (seq 2–3, 5)\n"
+    run_id = chip(lab)["run_id"][0]
+    assert main(lab.cli("annotate", "--run", run_id[:8], "--exclude", "contact lost at 40 s")) == 0
+    assert capsys.readouterr().out.startswith(f"excluded: contact lost at 40 s: run {run_id} (")
+    assert state(lab)[1]["exclude_reason"] == "contact lost at 40 s"
+    assert state(lab)[5]["tags"] == ["455 nm power series"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("67", "--group", "Alisson", "--seq", "9", "--star"), "Alisson67 has no run with seq 9 (its seq are 1–5)"),
+    (("67", "--group", "Alisson", "--seq", "1"), "say what to do"),
+    (("--run", "abc", "--star"), "too short"),
+    (("--star",), "give --run RUN_ID, or a chip number with --seq"),
+    (("67", "--group", "Alisson", "--seq", "1", "--exclude", ""), "say why the run is excluded"),
+])
+def test_cli_refuses_what_cannot_be_right(
+    lab: Lab, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
+) -> None:
+    assert main(lab.cli("annotate", *args)) == 2
+    assert message in capsys.readouterr().err
+    assert not annotations_dir(lab.config.store_root).exists()
+
+
+def test_history_hides_excluded_runs_says_so_and_filters(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    store, runs = lab.config.store_root, chip(lab)
+    annotate(store, runs[:2], [Change("star")], author="ana")
+    annotate(store, runs[1:2], [Change("exclude", "bad contact")], author="ana")
+    annotate(store, runs[3:4], [Change("tag", "after 365 nm")], author="ana")
+    assert main(lab.cli("history", "67", "--group", "Alisson")) == 0
+    table = capsys.readouterr().out
+    assert "5 run(s)" not in table and "4 run(s); 1 excluded run hidden (--include-excluded shows them)" in table
+    assert "★" in table and "# after 365 nm" in table
+    assert main(lab.cli("history", "67", "--group", "Alisson", "--starred", "--format", "json")) == 0
+    out = capsys.readouterr()
+    assert [row["seq"] for row in json.loads(out.out)] == [1]
+    assert "1 excluded run hidden" in out.err
+    assert main(lab.cli("history", "67", "--group", "Alisson", "--starred", "--include-excluded", "--format",
+                        "json")) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(row["seq"], row["excluded"], row["exclude_reason"]) for row in rows] == [
+        (1, False, None), (2, True, "bad contact")]
+    assert main(lab.cli("history", "67", "--group", "Alisson", "--tag", "after 365 nm", "--format", "csv")) == 0
+    assert pl.read_csv(capsys.readouterr().out.encode())["seq"].to_list() == [4]
+
+
+def test_history_json_and_csv_carry_the_five_columns_for_every_run(lab: Lab, capsys) -> None:
+    annotate(lab.config.store_root, chip(lab)[:1], [Change("tag", "a"), Change("tag", "b"), Change("note", "n")],
+             author="ana")
+    assert main(lab.cli("history", "67", "--group", "Alisson", "--format", "json")) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [{name: row[name] for name in ANNOTATION_COLUMNS} for row in rows[:2]] == [
+        {"starred": False, "excluded": False, "exclude_reason": None, "tags": ["a", "b"], "note": "n"},
+        {"starred": False, "excluded": False, "exclude_reason": None, "tags": [], "note": None},
+    ]
+    assert main(lab.cli("history", "67", "--group", "Alisson", "--format", "csv")) == 0
+    csv = pl.read_csv(capsys.readouterr().out.encode(), schema_overrides={"tags": pl.String, "note": pl.String})
+    assert csv.select(ANNOTATION_COLUMNS).head(2).rows() == [(False, False, None, "a; b", "n"),
+                                                             (False, False, None, None, None)]
+
+
+def test_export_histories_carries_every_run_and_its_annotations(lab: Lab, capsys) -> None:
+    annotate(lab.config.store_root, chip(lab)[:1], [Change("exclude", "bad contact")], author="ana")
+    assert main(lab.cli("export", "histories")) == 0
+    back = pl.read_csv(lab.root / "histories" / "Alisson67_history.csv")
+    assert back.height == 5 and back["excluded"].to_list() == [True, False, False, False, False]
+    assert back["exclude_reason"][0] == "bad contact"
+
+
+def test_the_author_is_the_configured_user(lab: Lab, capsys) -> None:
+    lab.configure(user="Alisson R.")
+    assert main(lab.cli("annotate", "67", "--group", "Alisson", "--seq", "1", "--star")) == 0
+    assert read_log(lab.config.store_root)["author"].to_list() == ["Alisson R."]
+
+
+def test_annotation_filter_counts_only_the_hidden_runs_that_would_match() -> None:
+    runs = pl.DataFrame({"run_id": ["a", "b", "c"], "source_file": ["a", "b", "c"]})
+    current = pl.DataFrame({"run_id": ["a", "b"], "starred": [True, False], "excluded": [True, True],
+                            "exclude_reason": ["x", "y"], "tags": [[], []], "note": [None, None]},
+                           schema=CURRENT_SCHEMA)
+    joined = with_annotations(runs, current)
+    kept, hidden = AnnotationFilter(starred=True).apply(joined)
+    assert (kept.height, hidden) == (0, 1)
+    kept, hidden = AnnotationFilter().apply(joined)
+    assert (kept["run_id"].to_list(), hidden) == (["c"], 2)

@@ -1,0 +1,120 @@
+"""Annotating from the history screen (Pilot): star, exclude with a reason, tag, note, undo, filters, run detail,
+and annotations written by another process showing up by themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labtui.core.annotations import Change, annotate, current_annotations, read_log
+from labtui.tui.app import LabApp
+from labtui.tui.dialogs import FieldsDialog, TextDialog
+from labtui.tui.history import HistoryScreen
+from tests._tui_fixtures import Lab, make_lab, settle
+from tests.test_tui import column, dialog_text, open_chip, table, text_of
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
+    monkeypatch.chdir(tmp_path)
+    return make_lab(tmp_path, user="ana")
+
+
+def marks(lab: Lab) -> dict[str, dict]:
+    return {row["run_id"]: row for row in current_annotations(lab.config.store_root).iter_rows(named=True)}
+
+
+async def answer(pilot, text: str) -> None:
+    assert isinstance(pilot.app.screen, TextDialog)
+    await pilot.press(*text, "enter")
+    await settle(pilot)
+
+
+async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        assert isinstance(app.screen, HistoryScreen)
+        first, second = column(app, "run_id")[:2]
+        await pilot.press("asterisk")
+        await settle(pilot)
+        assert marks(lab)[first]["starred"]
+        assert "★" in table(app).render_line(1).text  # the first row's marks column
+        await pilot.press("number_sign")
+        await answer(pilot, "455 nm")
+        await pilot.press("n")
+        await answer(pilot, "re-mounted")
+        assert (marks(lab)[first]["tags"], marks(lab)[first]["note"]) == (["455 nm"], "re-mounted")
+        # a selection: both runs, one action
+        await pilot.press("space", "space", "x")
+        await answer(pilot, "contact lost")
+        assert marks(lab)[first]["exclude_reason"] == marks(lab)[second]["exclude_reason"] == "contact lost"
+        assert first not in column(app, "run_id") and second not in column(app, "run_id")  # hidden by default
+        assert "2 excluded runs hidden (X shows)" in text_of(app, "#status")
+        await pilot.press("X")  # show them again
+        await settle(pilot)
+        assert column(app, "run_id")[:2] == [first, second]
+        await pilot.press("u")  # undo the exclusion: a new record, the old ones stay
+        await settle(pilot)
+        assert not marks(lab)[first]["excluded"] and second not in marks(lab)
+        assert read_log(lab.config.store_root)["kind"].to_list().count("include") == 2
+        await pilot.press("S")  # starred only
+        await settle(pilot)
+        assert column(app, "run_id") == [first]
+        await pilot.press("S", "slash", *"re-mount", "enter")  # the text filter finds notes (and tags)
+        await settle(pilot)
+        assert column(app, "run_id") == [first]
+        assert set(read_log(lab.config.store_root)["author"].to_list()) == {"ana"}
+
+
+async def test_x_on_an_excluded_run_includes_it_and_an_empty_reason_does_nothing(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        first = column(app, "run_id")[0]
+        await pilot.press("x")
+        await answer(pilot, "")
+        assert first not in marks(lab)
+        await pilot.press("x")
+        await pilot.press("escape")  # cancelled
+        await settle(pilot)
+        assert first not in marks(lab)
+        await pilot.press("X", "x")
+        await answer(pilot, "noisy")
+        assert marks(lab)[first]["excluded"]
+        await pilot.press("x")  # the cursor is still on it (X shows excluded runs): include, no question asked
+        await settle(pilot)
+        assert not isinstance(app.screen, TextDialog) and first not in marks(lab)
+
+
+async def test_run_detail_lists_every_annotation_with_who_and_when(lab: Lab) -> None:
+    runs = read_runs(lab)
+    annotate(lab.config.store_root, runs.head(1), [Change("star"), Change("note", "good one")], author="bo")
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_chip(pilot, "67")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, FieldsDialog)
+        text = dialog_text(app)
+        assert "bo  starred" in text and "bo  note: good one" in text
+
+
+async def test_annotations_from_another_process_show_up_by_themselves(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        first = column(app, "run_id")[0]
+        annotate(lab.config.store_root, read_runs(lab).head(1), [Change("exclude", "from the CLI")], author="bo")
+        app.check_store()  # the app polls this every 2 s
+        await settle(pilot)
+        assert first not in column(app, "run_id")
+
+
+def read_runs(lab: Lab) -> pl.DataFrame:
+    from labtui.core.manifest import read_manifest
+
+    manifest = read_manifest(lab.config.manifest_path)
+    return manifest.filter(pl.col("chip_number") == 67).sort("start_time_utc")
