@@ -15,13 +15,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labtui import __version__
-from labtui.core.errors import ExitCode, LabtuiError
+from labtui.core.errors import ExitCode, LabtuiError, UsageError
 
 if TYPE_CHECKING:
     from labtui.core.config import StagingConfig
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = ExitCode.OK, ExitCode.ERROR, ExitCode.USAGE
 EXIT_LOCKED, EXIT_INTERRUPTED = ExitCode.LOCKED, ExitCode.INTERRUPTED
+
+
+class CommandUsage(UsageError):
+    """Arguments that parse but do not fit together (`--since` after `--until`); printed with the command's usage."""
+
+
+class Parser(argparse.ArgumentParser):
+    """Each (sub)command reports its own usage errors: argparse hands a subcommand's unknown arguments up to the
+    top-level parser, whose usage then says nothing about the command that was typed."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        if not hasattr(parsed, "command_parser"):  # the innermost subcommand parses first
+            parsed.command_parser = self
+        return parsed, extras
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -47,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     from labtui.cli import annotate, demo, export, history, plot, rejects, stage, tui, validate
 
     common = common_options()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="labtui",
         parents=[common, tui.app_options()],
         description="Stage, browse and plot a graphene-FET lab's measurement files. Without a command: the TUI.",
@@ -70,14 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        from labtui.cli.tui import run as run_tui
-
-        args.func = run_tui
     try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "func", None) is None:
+            from labtui.cli.tui import run as run_tui
+
+            args.func = run_tui
         return int(args.func(args) or ExitCode.OK)
+    except CommandUsage as exc:
+        args.command_parser.print_usage(sys.stderr)
+        print(f"{args.command_parser.prog}: error: {exc}", file=sys.stderr)  # as argparse says its own errors
+        return int(exc.exit_code)
     except LabtuiError as exc:
         print(f"labtui: {exc}", file=sys.stderr)
         return int(exc.exit_code)

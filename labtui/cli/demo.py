@@ -6,15 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from labtui.cli import EXIT_ERROR, EXIT_OK
+from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage
 
 
 def register_demo(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = sub.add_parser("demo", help="write a synthetic demo lab (raw files and a config) into DIR")
-    parser.add_argument("folder", type=Path, metavar="DIR")
-    parser.add_argument("--chips", type=int, default=6)
-    parser.add_argument("--days", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("folder", type=Path, metavar="DIR", help="an empty or new folder")
+    parser.add_argument("--chips", type=int, default=6, metavar="N", help="chips measured (default: %(default)s)")
+    parser.add_argument("--days", type=int, default=20, metavar="N",
+                        help="days of measurements (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=1, metavar="N",
+                        help="random seed: the same seed writes the same lab, byte for byte (default: %(default)s)")
     parser.add_argument("--no-irregularities", action="store_true",
                         help="a tidy lab (default: also the irregular files a real lab has: aborted, header-only, overnight "
                              "runs and more)")
@@ -28,8 +30,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         spec = LabSpec(chips=args.chips, days=args.days, seed=args.seed, irregularities=not args.no_irregularities)
+    except ValueError as exc:  # no chip or no day
+        raise CommandUsage(str(exc)) from None
+    try:
         summary = write_demo(args.folder, spec)
-    except (ValueError, FileExistsError) as exc:
+    except FileExistsError as exc:
         print(f"labtui: {exc}", file=sys.stderr)
         return EXIT_ERROR
     counts = ", ".join(f"{n} {proc}" for proc, n in sorted(summary.counts.items()))

@@ -9,7 +9,7 @@ import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labtui.cli import EXIT_OK, EXIT_USAGE, config_from
+from labtui.cli import EXIT_OK, CommandUsage, config_from
 from labtui.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -81,8 +81,9 @@ def run_chips(args: argparse.Namespace) -> int:
 
 def run_history(args: argparse.Namespace) -> int:
     if (args.number is None) == (not args.calibrations):
-        print("labtui history: give a chip number, or --calibrations", file=sys.stderr)
-        return EXIT_USAGE
+        raise CommandUsage("give a chip number, or --calibrations")
+    if args.since and args.until and args.since > args.until:
+        raise CommandUsage(f"--since {args.since} is after --until {args.until}: no run can match")
     import polars as pl
 
     from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summary
@@ -97,9 +98,8 @@ def run_history(args: argparse.Namespace) -> int:
             light=args.light, since=args.since, until=args.until, wavelength_nm=args.wavelength, vg_v=args.vg,
             text=args.search,
         )
-    except ValueError as exc:
-        print(f"labtui history: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except ValueError as exc:  # an unknown procedure
+        raise CommandUsage(str(exc)) from None
     try:
         runs = (
             calibrations(manifest, tz=config.local_tz, filters=filters)
@@ -117,7 +117,8 @@ def run_history(args: argparse.Namespace) -> int:
         marks=pl.Series([summary(row) for row in runs.select("starred", "excluded", "exclude_reason", "tags", "note")
                          .iter_rows(named=True)], dtype=pl.String),
     )
-    emit(args, table=table.select(list(HISTORY_TABLE)).rename(HISTORY_TABLE), csv=history_view(runs), json=runs)
+    rows = history_view(runs)  # one column set and one timestamp style for CSV and JSON
+    emit(args, table=table.select(list(HISTORY_TABLE)).rename(HISTORY_TABLE), csv=rows, json=rows)
     hidden_line = f"{hidden_note(hidden)} (--include-excluded shows them)" if hidden else ""
     if args.format == "table" and args.out is None:
         print(f"{runs.height} run(s)" + (f"; {hidden_line}" if hidden else ""))

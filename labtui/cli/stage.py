@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import signal
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, config_from
+from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, config_from
+from labtui.core.errors import UsageError
 
 if TYPE_CHECKING:
     from labtui.core.stager import StageReport, Stager
@@ -63,10 +65,8 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
     from labtui.core.stager import Stager
 
     config = config_from(args, workers=args.workers, lock_timeout_seconds=args.lock_timeout)
-    if not config.raw_root.is_dir():
-        print(f"labtui: the raw folder {config.raw_root} does not exist (set raw_root in the config or pass "
-              "--raw-root)", file=sys.stderr)
-        return EXIT_USAGE
+    if problem := config.raw_root_problem():
+        raise UsageError(f"{problem} (set raw_root in the config or pass --raw-root)")
     try:
         stager = Stager(
             config, force=force, only=only, settle_seconds=args.settle,
@@ -93,9 +93,16 @@ def run_cancellable(stager: Stager) -> StageReport:
 
 
 def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: str) -> T:
-    """`work()` in a thread; Ctrl+C on the main thread sets `cancel` and waits for `work` to wind down."""
+    """`work()` in a thread while Ctrl+C only sets `cancel`, so `work` winds down cleanly and returns its result.
+
+    Ctrl+C never raises here: Python would raise KeyboardInterrupt wherever the main thread is, and Polars (whose
+    import installs its own SIGINT hook) inside whichever worker is running a query, mid-file. Installing our
+    handler after Polars is imported takes SIGINT back from it.
+    """
+    import polars  # noqa: F401  (its hook must be installed before ours replaces it)
+
     outcome: dict[str, object] = {}
-    finished = threading.Event()  # not Thread.join: an interrupted join can report a live thread as dead
+    finished = threading.Event()
 
     def target() -> None:
         try:
@@ -105,13 +112,17 @@ def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: 
         finally:
             finished.set()
 
-    threading.Thread(target=target, name="labtui-engine", daemon=True).start()
-    while not finished.is_set():
-        try:
-            finished.wait(0.2)
-        except KeyboardInterrupt:
+    def interrupted(signum: int, frame: object) -> None:
+        if not cancel.is_set():
             print(f"\nlabtui: {stopping}", file=sys.stderr)
-            cancel.set()
+        cancel.set()
+
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        threading.Thread(target=target, name="labtui-engine", daemon=True).start()
+        finished.wait()  # a signal runs its handler, then the wait goes on
+    finally:
+        signal.signal(signal.SIGINT, previous)
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["result"]  # type: ignore[return-value]
@@ -144,5 +155,10 @@ def report_dict(report: StageReport) -> dict[str, object]:
         **{str(key): value for key, value in report.counts.items()},
         "elapsed_s": round(report.elapsed_s, 3),
         "cancelled": report.cancelled,
-        "rejects": [record.model_dump(mode="json") for record in report.new_rejects],
+        # every file this run counts as rejected: new ones, and unchanged ones rejected before
+        "rejects": [
+            {**record.model_dump(mode="json"), "new": new}
+            for new, records in ((True, report.new_rejects), (False, report.known_rejects))
+            for record in records
+        ],
     }

@@ -87,6 +87,13 @@ class StagingConfig(BaseModel):
     def lock_path(self) -> Path:
         return self.manifest_dir / ".lock"
 
+    def raw_root_problem(self) -> str | None:
+        """Why nothing can be staged from `raw_root` (None: it is a folder): it is missing, or it is a file."""
+        if self.raw_root.is_dir():
+            return None
+        state = "is a file, not a folder" if self.raw_root.exists() else "does not exist"
+        return f"the raw folder {self.raw_root} {state}"
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.local_tz)

@@ -204,7 +204,8 @@ def _filtered(frame: pl.DataFrame, filters: HistoryFilter | None) -> pl.DataFram
 
 
 def timeline(rows: pl.DataFrame, *, tz: str) -> pl.DataFrame:
-    """History rows of any set of runs: sorted, `seq` numbered per chip, local date and time, display columns.
+    """History rows of any set of runs: sorted, `seq` numbered per chip, local date and time, display columns;
+    a wavelength only for lit runs.
 
     Numbering per chip (not per frame) lets the exports build every chip's history in one pass.
     """
@@ -224,6 +225,8 @@ def timeline(rows: pl.DataFrame, *, tz: str) -> pl.DataFrame:
                 _number_text("vg_fixed_v"),
                 pl.concat_str(_number_text("vg_start_v"), pl.lit("→"), _number_text("vg_end_v")),
             ),
+            # a dark run's header keeps the last wavelength; the manifest keeps it, a history shows none
+            laser_wavelength_nm=pl.when(pl.col("has_light")).then(pl.col("laser_wavelength_nm")),
         )
         .select(HISTORY_COLUMNS)
     )

@@ -93,6 +93,7 @@ class StageReport:
     staged_files: list[str] = field(default_factory=list)
     busy_files: list[str] = field(default_factory=list)  # deferred: still being written
     new_rejects: list[RejectRecord] = field(default_factory=list)
+    known_rejects: list[RejectRecord] = field(default_factory=list)  # unchanged files, rejected before
     commits: int = 0
 
     @property
@@ -426,6 +427,8 @@ class Stager:
                 self.report.counts[outcome] += 1
                 if outcome is Outcome.BUSY:
                     self.report.busy_files.append(cand.source_file)
+                elif outcome is Outcome.REJECTED:
+                    self.report.known_rejects.append(rejects[cand.source_file])
             self._emit("scan", total=total, message=f"{len(work)} to read, {len(skipped)} skipped")
             unchanged = {cand.source_file for cand, outcome in skipped if outcome is Outcome.UNCHANGED}
             self._drop_stale_rejects(rejects, present, unchanged)

@@ -58,9 +58,7 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
     (Column("vg", "Vg V", right=True), "vg_order"),
     (Column("vds_v", "Vds V", _trimmed("vds_v"), right=True), "vds_v"),
     (Column("laser_voltage_v", "VL V", _trimmed("laser_voltage_v"), right=True), "laser_voltage_v"),
-    # a dark run keeps the last wavelength: showing it would suggest light
-    (Column("laser_wavelength_nm", "λ nm", pl.when(pl.col("has_light")).then(_trimmed("laser_wavelength_nm")),
-            right=True), "laser_wavelength_nm"),
+    (Column("laser_wavelength_nm", "λ nm", _trimmed("laser_wavelength_nm"), right=True), "laser_wavelength_nm"),
     (Column("duration_s", "dur s", pl.col("duration_s").round(0).cast(pl.Int64), right=True), "duration_s"),
     (Column("n_rows", "rows", right=True), "n_rows"),
     (Column("is_complete", "done", pl.when(pl.col("is_complete")).then(pl.lit("✓")).otherwise(pl.lit("aborted"))),

@@ -1,0 +1,136 @@
+"""What a new user meets on the command line: usage errors, output formats that agree, Ctrl+C at any moment."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labtui.cli import main
+from labtui.core.config import load_config
+from labtui.core.stager import DIRTY_MARKER
+from labtui.core.validate import validate
+from labtui.synth import LabSpec
+from labtui.synth.demo import write_demo
+from tests._tui_fixtures import Lab, make_lab
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
+    monkeypatch.chdir(tmp_path)
+    return make_lab(tmp_path)
+
+
+def cli(lab: Lab, *argv: str) -> list[str]:
+    return [*argv, "--config", str(lab.root / "config" / "labtui.yaml")]
+
+
+def test_history_leaves_the_wavelength_of_dark_runs_blank(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(cli(lab, "history", "67", "--format", "json")) == 0
+    rows = {row["source_file"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["2025-10-13/IVg2025-10-13_1.csv"]["laser_wavelength_nm"] is None  # dark: the header says 455
+    assert rows["2025-10-13/It2025-10-13_4.csv"]["laser_wavelength_nm"] is None
+    assert rows["2025-10-13/It2025-10-13_3.csv"]["laser_wavelength_nm"] == 365
+    assert main(cli(lab, "history", "67")) == 0
+    table = capsys.readouterr().out.splitlines()
+    dark_ivg = next(line for line in table if "IVg2025-10-13_1.csv" in line)
+    assert "455" not in dark_ivg
+
+
+def test_history_csv_and_json_carry_the_same_columns_and_timestamps(lab: Lab, capsys) -> None:
+    assert main(cli(lab, "history", "67", "--format", "csv")) == 0
+    csv = pl.read_csv(capsys.readouterr().out.encode(), infer_schema=False)
+    assert main(cli(lab, "history", "67", "--format", "json")) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert list(rows[0]) == csv.columns
+    assert [row["start_time_utc"] for row in rows] == csv["start_time_utc"].to_list()
+    assert all(row["start_time_utc"].endswith("Z") for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("history", "67", "--since", "2025-10-14", "--until", "2025-10-13"),
+         "--since 2025-10-14 is after --until 2025-10-13"),
+        (("history",), "give a chip number, or --calibrations"),
+        (("history", "67", "--proc", "Sweep"), "unknown procedure"),
+        (("history", "67", "--bogus"), "unrecognized arguments: --bogus"),
+        (("stage", "--wait"), "unrecognized arguments: --wait"),
+        (("export", "histories", "--date", "2025-10-13"), "unrecognized arguments: --date"),
+    ],
+)
+def test_usage_errors_print_the_commands_usage(lab: Lab, capsys, argv: tuple[str, ...], message: str) -> None:
+    try:
+        code = main(cli(lab, *argv))
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err
+    command = " ".join(word for word in argv[:2] if not word.startswith("-") and not word.isdigit())
+    assert err.startswith(f"usage: labtui {command} ") and f"labtui {command}: error: " in err
+
+
+def test_an_ambiguous_chip_number_is_a_usage_error(lab: Lab, capsys) -> None:
+    assert main(cli(lab, "history", "71")) == 2
+    assert "Alisson, other" in capsys.readouterr().err
+
+
+def test_demo_help_describes_every_option(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--chips", "--days", "--seed"):
+        line = next(line for line in out.splitlines() if line.strip().startswith(option))
+        assert len(line.split(maxsplit=2)) == 3, line  # option, metavar, description
+
+
+def test_stage_json_lists_every_file_it_counts_as_rejected(lab: Lab, capsys) -> None:
+    assert main(cli(lab, "stage", "--json")) == 0  # staged already: the reject is known, not new
+    report = json.loads(capsys.readouterr().out)
+    assert report["rejected"] == len(report["rejects"]) == 1
+    assert report["rejects"][0]["source_file"] == "2025-10-14/It2025-10-14_9.csv" and not report["rejects"][0]["new"]
+
+
+def test_a_raw_root_that_is_a_file_is_named_as_such(tmp_path: Path, capsys) -> None:
+    raw = tmp_path / "raw.csv"
+    raw.write_text("not a folder")
+    assert main(["stage", "--raw-root", str(raw), "--stage-root", str(tmp_path / "s" / "raw_measurements")]) == 2
+    assert f"the raw folder {raw} is a file, not a folder" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_staging_prints_the_summary_and_leaves_a_clean_store(tmp_path: Path) -> None:
+    """SIGINT as soon as the stager marks the store dirty (Polars is parsing in the workers), and at start-up."""
+    write_demo(tmp_path, LabSpec(chips=2, days=4, seed=5))
+    config = tmp_path / "config" / "labtui.yaml"
+    marker = tmp_path / "data" / "02_stage" / "_manifest" / DIRTY_MARKER
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "labtui", "stage", "--config", str(config), "--workers", "1"]
+
+    def interrupted(ready) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not ready() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+    midway = interrupted(marker.exists)
+    assert midway.returncode == 130, midway.stderr
+    assert "Traceback" not in midway.stderr and "cancelled: " in midway.stdout and " staged, " in midway.stdout
+    report = validate(load_config(config))
+    assert not any(finding.code == "interrupted_writer" for finding in report.findings) and not marker.exists()
+
+    started = time.monotonic()
+    early = interrupted(lambda: time.monotonic() - started > 0.2)  # most likely still importing
+    assert early.returncode in (0, 130) and "Traceback" not in early.stderr, early.stderr
+    assert not marker.exists()
