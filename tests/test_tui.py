@@ -120,7 +120,7 @@ async def test_chips_filter_and_open_a_history(lab: Lab) -> None:
         assert column(app, "chip_name") == ["Alisson67", "Alisson71", "other71"]
         await pilot.press("7", "1")
         assert column(app, "chip_name") == ["Alisson71", "other71"]
-        await pilot.press("down", "j", "enter")  # into the list, one down, open
+        await pilot.press("down", "enter")  # one down, open
         await settle(pilot)
         assert isinstance(app.screen, HistoryScreen)
         assert (app.screen.group, app.screen.number) == ("other", 71)
@@ -182,7 +182,11 @@ async def test_history_select_copy_and_plot(lab: Lab) -> None:
         await open_chip(pilot, "67")
         await pilot.press("y")  # nothing selected: the row under the cursor
         assert app.clipboard == str(lab.config.raw_root / "2025-10-13/IVg2025-10-13_1.csv")
-        await pilot.press("j", "space", "space")  # select seq 2 and 3 (space moves down)
+        await pilot.press("j", "space")  # space selects the run under the cursor, which stays there
+        assert table(app).row["seq"] == 2 and "1 selected" in text_of(app, "#status")
+        await pilot.press("space")  # and unselects it
+        assert table(app).row["seq"] == 2 and "selected" not in text_of(app, "#status")
+        await pilot.press("space", "j", "space")  # select seq 2 and 3
         await pilot.press("t", "t")  # filter to It: the selection survives the filter
         await settle(pilot)
         await pilot.press("y")

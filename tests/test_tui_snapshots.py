@@ -38,7 +38,7 @@ def lab_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 SCREENS = {  # name: keys from the dashboard
     "dashboard": (),
     "chips_filtered": ("c", "7"),
-    "history": ("c", "6", "7", "enter", "j", "space", "space"),
+    "history": ("c", "6", "7", "enter", "j", "space", "j", "space"),
     "history_detail": ("c", "6", "7", "enter", "j", "enter"),
     "history_annotated": ("c", "6", "7", "enter", "asterisk", "j", "n", "o", "k", "enter", "O"),
     "rejects": ("r",),

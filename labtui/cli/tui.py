@@ -42,21 +42,24 @@ def run(args: argparse.Namespace) -> int:
 def build_app(args: argparse.Namespace) -> LabApp:
     """The app the command line asks for: the configured lab, or the demo lab, staged at start.
 
-    Plain `labtui` on a lab with no raw file and no store yet (a fresh checkout) opens the demo instead, saying so;
-    `labtui tui` and `--watch` (waiting for the first run) always open the configured lab.
+    Plain `labtui` on a lab with no raw file and no store yet (a fresh checkout) opens the demo instead, saying so
+    in the app; `labtui tui` and `--watch` (waiting for the first run) always open the configured lab.
     """
     from labtui.core.config import load_config
     from labtui.synth.demo import ensure_demo
     from labtui.tui.app import LabApp
     from labtui.tui.store import short_path
 
+    notice = ""
     if not args.demo:
         config = config_from(args)
         if args.command is not None or args.watch or not is_empty(config):
             return LabApp(config, watch=args.watch)
-        print(f"labtui: no raw CSV file in {short_path(config.raw_root)} and no store yet: opening the demo lab "
-              "(`labtui tui` opens the empty lab)", file=sys.stderr)
-    return LabApp(load_config(ensure_demo()), stage_on_start=True, watch=args.watch)
+        notice = (f"No raw CSV file in {short_path(config.raw_root)} and no store yet, so this is the demo lab; "
+                  "`labtui tui` opens your empty lab.")
+    demo = load_config(ensure_demo())
+    notice = notice or f"The demo lab: synthetic runs in {short_path(demo.raw_root)}, staged as it opens."
+    return LabApp(demo, stage_on_start=True, watch=args.watch, notice=notice)
 
 
 def is_empty(config: StagingConfig) -> bool:

@@ -18,7 +18,13 @@ from labtui.tui.chips import ChipsScreen
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.dialogs import HelpDialog
 from labtui.tui.history import HistoryScreen
-from labtui.tui.live import FollowScreen, LiveChanged, Measuring, WatchController, Watched
+from labtui.tui.live import (
+    FollowScreen,
+    LiveChanged,
+    Measuring,
+    WatchController,
+    Watched,
+)
 from labtui.tui.messages import PlotRequested, StoreChanged
 from labtui.tui.plot import PlotScreen
 from labtui.tui.rejects import RejectsScreen
@@ -45,9 +51,12 @@ class LabApp(App[None]):
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    def __init__(self, config: StagingConfig, *, stage_on_start: bool = False, watch: bool = False) -> None:
+    def __init__(
+        self, config: StagingConfig, *, stage_on_start: bool = False, watch: bool = False, notice: str = ""
+    ) -> None:
         super().__init__()
         self.config = config
+        self.notice = notice  # said once the app is up (e.g. why the demo lab opened), not printed before it
         self.store = Store(config)
         self.live = WatchController(self, config)
         self.stage_on_start = stage_on_start
@@ -66,9 +75,9 @@ class LabApp(App[None]):
             known = ", ".join(sorted(binding_ids()))
             self.notify(f"config keys: unknown action(s) {', '.join(unknown)}; known: {known}",
                         severity="warning", timeout=10)
-        self.push_screen(DashboardScreen())
-        if self.stage_on_start:
-            self.push_screen(StageScreen())
+        self.push_screen(DashboardScreen(stage=self.stage_on_start))
+        if self.notice:
+            self.notify(self.notice, title="labtui", timeout=20)
         if self.watch_on_start:
             self.action_toggle_watch()
         self.set_interval(STORE_POLL_SECONDS, self.check_store)
@@ -126,7 +135,9 @@ class LabApp(App[None]):
 
     def action_stage(self) -> None:
         """A staging in progress is shown again rather than started twice."""
-        if not self._reveal(StageScreen, lambda screen: screen.running):
+        if any(isinstance(screen, DashboardScreen) and screen.staging for screen in self.screen_stack):
+            self.notify("the raw files are being staged: the dashboard shows the progress", title="Staging")
+        elif not self._reveal(StageScreen, lambda screen: screen.running):
             self.push_screen(StageScreen())
 
     def _reveal(self, kind: type[Screen], wanted: Callable[[Screen], bool] = lambda screen: True) -> bool:

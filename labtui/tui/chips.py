@@ -38,14 +38,28 @@ def filter_chips(chips: pl.DataFrame, text: str) -> pl.DataFrame:
 
 
 class ChipsScreen(FilteredScreen):
+    """One model: the filter field keeps the focus, so typing always filters; the arrow and page keys move the
+    highlight in the list, enter opens the highlighted chip."""
+
     HELP = (
-        "Every chip in the store with its runs per procedure. Type to filter (e.g. `alis 67`), ↓ or tab to the list, "
-        "enter to open the chip's history."
+        "Every chip in the store with its runs per procedure. Type to filter (e.g. `alis 67`); ↑ ↓ and page up / "
+        "page down move in the list, enter opens the highlighted chip's history."
     )
     BINDINGS = [
-        Binding("down", "focus_list", "To the list", show=False),  # reached only from the filter field
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Move", key_display="↑↓", id="chips_move"),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("enter", "open", "Open history", id="chips_open"),
     ]
     AUTO_FOCUS = "#filter"
+    DEFAULT_CSS = """
+    ChipsScreen FrameTable > .frame-table--cursor {  /* the list never has the focus, yet it is what keys move */
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+        text-style: $block-cursor-text-style;
+    }
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,7 +69,9 @@ class ChipsScreen(FilteredScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="type to filter: group, number…", id="filter")
-        yield FrameTable([], key="chip_key", id="chips")
+        table = FrameTable([], key="chip_key", id="chips")
+        table.can_focus = False  # a click moves the highlight; the keys stay with the filter
+        yield table
         yield Footer()
 
     def on_mount(self) -> None:
@@ -83,11 +99,14 @@ class ChipsScreen(FilteredScreen):
         self.sub_title = f"{shown.height} of {self.chips.height}" if text.strip() else f"{self.chips.height} chips"
 
     @on(Input.Submitted, "#filter")
-    def _open_first(self) -> None:
+    def action_open(self) -> None:
         self.query_one(FrameTable).action_choose()
 
-    def action_focus_list(self) -> None:
-        self.set_focus(self.query_one(FrameTable))
+    def action_move(self, delta: int) -> None:
+        self.query_one(FrameTable).action_move(delta)
+
+    def action_page(self, direction: int) -> None:
+        self.query_one(FrameTable).action_page(direction)
 
     @on(FrameTable.Chosen, "#chips")
     def _open(self, event: FrameTable.Chosen) -> None:

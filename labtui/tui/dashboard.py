@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import threading
 
+import polars as pl
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid
+from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Sparkline, Static
+from textual.worker import Worker, WorkerState
 
+from labtui.core.lock import LockBusy
+from labtui.core.stager import Stager, StageReport
 from labtui.tui.base import LabScreen
+from labtui.tui.history import COLUMNS, run_screen
 from labtui.tui.live import FollowScreen, LiveChanged
-from labtui.tui.store import Status, describe_holder, short_path
+from labtui.tui.stage import Progress, Relay
+from labtui.tui.store import ACTIVITY_DAYS, Status, describe_holder, short_path
+from labtui.tui.table import Column, FrameTable
 
 CARDS = (  # id, title, the binding id of the key that acts on it
     ("runs", "Runs", None),
@@ -24,13 +33,22 @@ CARDS = (  # id, title, the binding id of the key that acts on it
     ("rejects", "Rejects", "rejects"),
     ("validation", "Last validation", "validate"),
 )
+LATEST_COLUMNS = [
+    *(column for column, _ in COLUMNS if column.key in ("date", "time_hms")),
+    Column("chip_name", "chip"),
+    *(column for column, _ in COLUMNS if column.key in ("proc", "light")),
+    # the summary without the icon, procedure and chip that have their own columns
+    Column("summary", "summary", pl.col("summary").str.splitn(" ", 3).struct.field("field_2")
+           .str.strip_prefix(pl.col("chip_name").fill_null("") + " "), max_width=60),
+]
 
 
 class DashboardScreen(LabScreen, inherit_bindings=False):
     HELP = (
         "The state of the store: runs and chips staged, new raw files waiting to be staged, rejected files and the "
         "last validation. Every task is one key away; ctrl+p lists them all. w watches the raw folder: each new "
-        "run is staged once it stops changing, and f follows the run being measured."
+        "run is staged once it stops changing, and f follows the run being measured. Below: the latest runs "
+        "(enter opens one in its chip's history) and the runs per day."
     )
     BINDINGS = [
         Binding("c", "app.open('chips')", "Chips", id="chips"),
@@ -39,10 +57,22 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         Binding("f", "follow", "Follow run", id="follow"),
     ]
     DEFAULT_CSS = """
-    DashboardScreen #live { display: none; padding: 0 2; height: auto; }
+    DashboardScreen #live, DashboardScreen #staging { display: none; padding: 0 2; height: auto; }
+    DashboardScreen #activity { height: 1fr; min-height: 6; padding: 0 1; }
+    DashboardScreen #latest { width: 2fr; border: round $primary 60%; border-title-color: $text-primary; }
+    DashboardScreen #per-day { width: 1fr; min-width: 24; border: round $primary 60%;
+                               border-title-color: $text-primary; padding: 0 1; }
+    DashboardScreen #sparkline { height: 3; }
+    DashboardScreen #per-day-caption { color: $text-muted; }
     """
 
     loaded = False  # the store's numbers are on screen (what a cold start waits for)
+
+    def __init__(self, *, stage: bool = False) -> None:
+        super().__init__()
+        self.stage_on_open = stage  # `labtui --demo`: stage in the background, progress shown here
+        self.staging = False
+        self.cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -52,8 +82,17 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
                 card.border_title = title
                 yield card
         yield Static(id="paths")
+        yield Static(id="staging")
         yield Static(id="live")
         yield Static(id="lock", classes="notice")
+        with Horizontal(id="activity"):
+            latest = FrameTable(LATEST_COLUMNS, key="run_id", id="latest")
+            latest.border_title = "Latest runs"
+            yield latest
+            with Vertical(id="per-day") as per_day:
+                per_day.border_title = "Runs per day"
+                yield Sparkline([], id="sparkline")
+                yield Static(id="per-day-caption")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -65,6 +104,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         )
         self._show_live()
         self.reload()
+        if self.stage_on_open:
+            self.stage_in_background()
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -122,6 +163,53 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         config = self.lab.config
         self.app.push_screen(FollowScreen(config.raw_root / self.lab.live.measuring[0].source_file, config))
 
+    # -- staging at start (`labtui --demo`) ---------------------------------------------------------------------
+    def stage_in_background(self) -> None:
+        self.staging = True
+        self._show_staging("⟳ staging the raw files…")
+        config = self.lab.config.model_copy(update={"lock_timeout_seconds": 0})
+        self.run_stage(config)
+
+    @work(thread=True, group="stage", exclusive=True, exit_on_error=False)
+    def run_stage(self, config) -> StageReport:  # type: ignore[no-untyped-def]
+        return Stager(config, on_event=Relay(self.post_message, config.zone), cancel=self.cancel).run()
+
+    @on(Progress)
+    def _stage_progress(self, message: Progress) -> None:
+        event = message.event
+        if event.kind in ("scan", "file") and event.total:
+            self._show_staging(f"⟳ staging the raw files: {event.done} of {event.total}…")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "stage" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+            return
+        self.staging = False
+        self._show_staging("")
+        if event.state is WorkerState.SUCCESS:
+            report: StageReport = event.worker.result
+            if report.staged or report.new_rejects:
+                rejected = (f"; {len(report.new_rejects)} file(s) rejected, r shows why"
+                            if report.new_rejects else "")
+                self.notify(f"{report.staged} run(s) staged{rejected}", title="Staged")
+        elif isinstance(event.worker.error, LockBusy):
+            event.prevent_default()  # another labtui stages this store: the lock notice says who
+            self.notify(str(event.worker.error), title="Not staged", severity="warning", timeout=8)
+        self.lab.check_store()
+
+    def on_unmount(self) -> None:
+        """Quitting stops the staging cleanly (what was committed stays valid)."""
+        self.cancel.set()
+
+    def _show_staging(self, text: str) -> None:
+        widget = self.query_one("#staging", Static)
+        widget.update(text)
+        widget.display = bool(text)
+
+    # -- what the store holds -----------------------------------------------------------------------------------
+    @on(FrameTable.Chosen, "#latest")
+    def _open_run(self, event: FrameTable.Chosen) -> None:
+        self.app.push_screen(run_screen(self.lab.store.manifest(), event.row["run_id"], self.lab))
+
     def _card(self, card_id: str, value: str, detail: str) -> None:
         self.query_one(f"#{card_id}", Static).update(Text.assemble((value, "bold"), "\n", (detail, "dim")))
 
@@ -139,6 +227,16 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         zone = self.lab.config.zone
         lock.update(f"⚠ staging in progress: {describe_holder(status.holder, zone)}" if status.holder else "")
         lock.display = status.holder is not None
+        self.query_one("#latest", FrameTable).show(status.latest)
+        sparkline = self.query_one("#sparkline", Sparkline)
+        sparkline.data = status.per_day
+        sparkline.display = bool(status.per_day)
+        caption = "no runs yet: s stages the raw files"
+        if status.first_day is not None:
+            last_day = status.first_day + dt.timedelta(days=len(status.per_day) - 1)
+            caption = (f"{sum(status.per_day)} runs, {status.first_day:%Y-%m-%d} → {last_day:%m-%d}\n"
+                       f"busiest day: {max(status.per_day)} runs (the last {ACTIVITY_DAYS} days at most)")
+        self.query_one("#per-day-caption", Static).update(caption)
         self.loaded = True
 
     def _show_validation(self) -> None:

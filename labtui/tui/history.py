@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -12,6 +13,7 @@ import polars as pl
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from labtui.core.annotations import (
@@ -127,13 +129,13 @@ class HistoryScreen(FilteredScreen):
     HELP = (
         "Every run of the chip, oldest first; seq numbers the whole history and never changes with a filter. "
         "t and l filter by procedure and light, / by text in the information, summary, tags or note. space selects "
-        "runs for p (plot) and y / Y (copy), enter shows every field of a run and its annotations. "
+        "(or unselects) the run under the cursor for p (plot) and y / Y (copy), enter shows every field of a run and its annotations. "
         "* stars, x excludes (with a reason; again re-includes), # tags (-tag removes), n writes a note, u undoes "
         "your last annotation; S shows starred runs only, X shows excluded runs too (hidden by default)."
     )
     AUTO_FOCUS = "#runs"
     BINDINGS = [
-        Binding("space", "select", "Select", id="select"),
+        Binding("space", "select", "Select/unselect", id="select"),
         Binding("a", "select_all", "Select all/none shown", id="select_all", show=False),
         Binding("p", "plot", "Plot", id="plot"),
         Binding("t", "cycle_proc", "Procedure", id="proc_filter"),
@@ -244,9 +246,9 @@ class HistoryScreen(FilteredScreen):
 
     # -- selection and actions --------------------------------------------------------------------------------
     def action_select(self) -> None:
+        """The run under the cursor only: the cursor stays, so ↓ space ↓ space selects neighbouring runs."""
         table = self.query_one(FrameTable)
         table.toggle_selected()
-        table.action_move(1)
         self._status()
 
     def action_select_all(self) -> None:
@@ -360,15 +362,29 @@ def _runs_label(rows: pl.DataFrame) -> str:
 
 
 def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -> FieldsDialog | None:
-    """Every manifest field of a run, its header parameters spelled out, then every annotation: who, when (the
-    lab's time) and what."""
+    """Every manifest field of a run (each UTC time also in the lab's zone), its header parameters spelled out,
+    then every annotation: who, when (the lab's time) and what."""
     rows = manifest.filter(pl.col("run_id") == run_id)
     if not rows.height:
         return None
     fields = rows.row(0, named=True)
     parameters = json.loads(fields.pop("parameters") or "{}")
-    items = [*fields.items(), *((f"· {key}", value) for key, value in parameters.items())]
+    items: list[tuple[str, object]] = []
+    for name, value in fields.items():
+        items.append((name, value))
+        if lab is not None and isinstance(value, dt.datetime) and name.endswith("_utc"):
+            zone, local = lab.config.zone, value.astimezone(lab.config.zone)
+            items.append((f"{name.removesuffix('_utc')}_local", f"{local:%Y-%m-%d %H:%M:%S} {local:%Z} ({zone.key})"))
+    items += [(f"· {key}", value) for key, value in parameters.items()]
     if lab is not None:
         lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
         items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
     return FieldsDialog(f"Run {run_id} · {fields['source_file']}", items)
+
+
+def run_screen(manifest: pl.DataFrame, run_id: str, lab: LabApp) -> Screen:
+    """Where a run is shown: its chip's history with the cursor on it, or its fields for a setup run (no chip)."""
+    run = manifest.filter(pl.col("run_id") == run_id).row(0, named=True)
+    if run["chip_number"] is None:  # LaserCalibration: no chip history to open
+        return run_dialog(manifest, run_id, lab)  # type: ignore[return-value]
+    return HistoryScreen(run["chip_group"], run["chip_number"], focus_run=run_id)

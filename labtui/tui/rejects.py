@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import shutil
 import subprocess
 from itertools import islice
 from pathlib import Path
@@ -22,7 +23,7 @@ from textual.worker import Worker, WorkerState
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
 from labtui.core.rejects import RejectRecord
-from labtui.core.stager import StageReport, Stager
+from labtui.core.stager import Stager, StageReport
 from labtui.tui.base import LabScreen
 from labtui.tui.stage import StageScreen
 from labtui.tui.table import Column, FrameTable
@@ -30,6 +31,7 @@ from labtui.tui.table import Column, FrameTable
 HEAD_LINES = 30  # lines shown from the top of a rejected file
 CONTEXT = 6  # lines shown around an offending line further down
 LINE_ARGUMENT_EDITORS = {"vi", "vim", "nvim", "nano", "emacs", "micro"}  # accept `+N file`
+FALLBACK_EDITORS = ("nano", "micro")  # without $VISUAL or $EDITOR: editors that show how to save and quit
 
 COLUMNS = [
     Column("source_file", "file", max_width=48),
@@ -63,6 +65,16 @@ def excerpt(path: Path, line: int | None) -> list[tuple[int, str]]:
         return [(n, raw.decode("utf-8", "replace").rstrip("\r\n")) for n, raw in numbered if n in wanted]
 
 
+def choose_editor() -> tuple[list[str] | None, bool]:
+    """The command that edits a file: $VISUAL, $EDITOR, else the first fallback installed (never vi, which a
+    physicist may not know how to leave); whether it is a fallback."""
+    configured = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if configured:
+        return shlex.split(configured), False
+    found = next(filter(None, map(shutil.which, FALLBACK_EDITORS)), None)
+    return ([found] if found else None), True
+
+
 def render_excerpt(lines: list[tuple[int, str]], bad: int | None) -> Text:
     text = Text()
     previous = 0
@@ -79,7 +91,7 @@ def render_excerpt(lines: list[tuple[int, str]], bad: int | None) -> Text:
 class RejectsScreen(LabScreen):
     HELP = (
         "Raw files that could not be staged, with the reason; the pane shows the file with the offending line "
-        "highlighted. Fix the file (o opens it in $EDITOR), then r re-stages it; R re-stages every rejected file."
+        "highlighted. Fix the file (o opens it in $VISUAL or $EDITOR, else nano), then r re-stages it; R re-stages every rejected file."
     )
     AUTO_FOCUS = "#rejects"
     BINDINGS = [
@@ -182,11 +194,17 @@ class RejectsScreen(LabScreen):
         record = self._current()
         if record is None:
             return
-        editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+        path = self.lab.store.raw_path(record.source_file)
+        editor, fallback = choose_editor()
+        if editor is None:
+            self.app.copy_to_clipboard(str(path))
+            self.notify(f"no editor: set one with `export EDITOR=nano` (in ~/.bashrc to keep it). The file's path is "
+                        f"on the clipboard: {path}", title="Edit", severity="warning", timeout=15)
+            return
         line = [f"+{record.line}"] if record.line and Path(editor[0]).name in LINE_ARGUMENT_EDITORS else []
         try:
             with self.app.suspend():
-                subprocess.run([*editor, *line, str(self.lab.store.raw_path(record.source_file))], check=False)
+                subprocess.run([*editor, *line, str(path)], check=False)
         except SuspendNotSupported:
             self.notify("this terminal cannot hand over to an editor", severity="error")
             return
@@ -194,4 +212,5 @@ class RejectsScreen(LabScreen):
             self.notify(f"cannot start {editor[0]}: {exc.strerror or exc}", severity="error")
             return
         self.preview(record)
-        self.notify("press r to re-stage the file", title="Edited?")
+        chosen = f" (opened in {Path(editor[0]).name}: $EDITOR is not set)" if fallback else ""
+        self.notify(f"press r to re-stage the file{chosen}", title="Edited?")

@@ -18,7 +18,7 @@ import polars as pl
 
 from labtui.core.annotations import annotation_log, current_annotations
 from labtui.core.config import StagingConfig
-from labtui.core.history import chips, load_manifest
+from labtui.core.history import chips, load_manifest, timeline
 from labtui.core.lock import Holder, read_holder
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.stager import pending_files
@@ -26,6 +26,8 @@ from labtui.core.validate import ValidationReport, validate
 
 Stat = tuple[int, int, int] | None
 Signature = tuple[Stat, Stat]
+LATEST_RUNS = 10  # on the dashboard
+ACTIVITY_DAYS = 30  # days in the dashboard's runs-per-day sparkline
 
 
 def _stat(path: Path) -> Stat:
@@ -46,6 +48,9 @@ class Status:
     last_staged_utc: dt.datetime | None
     rejects: int
     holder: Holder | None
+    latest: pl.DataFrame  # the last runs measured, newest first, as history rows
+    per_day: list[int]  # runs per local day from first_day on, up to the last run's day (ACTIVITY_DAYS at most)
+    first_day: dt.date | None
 
 
 class Store:
@@ -93,6 +98,8 @@ class Store:
             last_staged_utc=manifest["ingested_at_utc"].max(),  # type: ignore[arg-type]
             rejects=len(load_rejects(self.config.rejects_dir)),
             holder=read_holder(self.config.lock_path),
+            latest=timeline(manifest.top_k(LATEST_RUNS, by="start_time_utc"), tz=self.config.local_tz).reverse(),
+            **runs_per_day(manifest),
         )
 
     def validate(self) -> tuple[ValidationReport, Signature]:
@@ -103,6 +110,19 @@ class Store:
     def waiting(self) -> list[str] | None:
         """Raw files the next `stage` would read (None: the raw folder is not there)."""
         return pending_files(self.config, self.manifest())
+
+
+def runs_per_day(manifest: pl.DataFrame, days: int = ACTIVITY_DAYS) -> dict[str, object]:
+    """Runs per local day, zeros included, from the first run's day (at most `days` back) to the last run's day:
+    the lab's recent activity, also in a store that has not grown for a while."""
+    dates = manifest["date_local"]
+    last = dates.max()
+    if last is None:
+        return {"per_day": [], "first_day": None}
+    first = max(dates.min(), last - dt.timedelta(days=days - 1))  # type: ignore[operator, type-var]
+    counts = dict(dates.filter(dates >= first).value_counts().iter_rows())
+    span = (last - first).days + 1  # type: ignore[operator]
+    return {"per_day": [counts.get(first + dt.timedelta(days=i), 0) for i in range(span)], "first_day": first}
 
 
 def describe_holder(holder: Holder, zone: ZoneInfo) -> str:

@@ -18,7 +18,7 @@ from labtui.core.lock import LockBusy
 from labtui.core.validate import FixReport, ValidationReport, apply_fixes
 from labtui.tui.base import LabScreen
 from labtui.tui.dialogs import ConfirmDialog
-from labtui.tui.history import HistoryScreen, run_dialog
+from labtui.tui.history import run_screen
 from labtui.tui.rejects import RejectsScreen
 
 SEVERITIES = (
@@ -137,11 +137,7 @@ class ValidateScreen(LabScreen):
         elif place[0] == "reject":
             self.app.push_screen(RejectsScreen(focus=place[1]))
         else:
-            run = manifest.filter(pl.col("run_id") == place[1]).row(0, named=True)
-            if run["chip_number"] is None:  # a setup run (LaserCalibration): no chip history to open
-                self.app.push_screen(run_dialog(manifest, place[1], self.lab))
-            else:
-                self.app.push_screen(HistoryScreen(run["chip_group"], run["chip_number"], focus_run=place[1]))
+            self.app.push_screen(run_screen(manifest, place[1], self.lab))
 
     def action_fix(self) -> None:
         if self.report is None or not self.report.fixable:
