@@ -66,17 +66,25 @@ def test_history_csv_and_json_carry_the_same_columns_and_timestamps(lab: Lab, ca
         (("history", "67", "--bogus"), "unrecognized arguments: --bogus"),
         (("stage", "--wait"), "unrecognized arguments: --wait"),
         (("export", "histories", "--date", "2025-10-13"), "unrecognized arguments: --date"),
+        (("restage", "raw/2025-10-13/gone.csv"), "no such file: raw/2025-10-13/gone.csv"),
+        (("demo", "lab", "--chips", "0"), "at least one chip"),
     ],
 )
 def test_usage_errors_print_the_commands_usage(lab: Lab, capsys, argv: tuple[str, ...], message: str) -> None:
     try:
-        code = main(cli(lab, *argv))
+        code = main(list(argv) if argv[0] == "demo" else cli(lab, *argv))  # demo writes its own config
     except SystemExit as exit_:  # argparse's own errors
         code = exit_.code
     err = capsys.readouterr().err
     assert code == 2 and message in err
-    command = " ".join(word for word in argv[:2] if not word.startswith("-") and not word.isdigit())
+    command = " ".join(argv[:2]) if argv[0] == "export" else argv[0]  # `export KIND` is a command of its own
     assert err.startswith(f"usage: labtui {command} ") and f"labtui {command}: error: " in err
+
+
+def test_rejects_are_listed_in_the_labs_local_time(lab: Lab, capsys) -> None:
+    assert main(cli(lab, "rejects")) == 0
+    header, row, *_ = capsys.readouterr().out.splitlines()
+    assert "WHEN (America/Santiago)" in header and "2025-10-26 12:00" in row  # rejected at 15:00 UTC
 
 
 def test_an_ambiguous_chip_number_is_a_usage_error(lab: Lab, capsys) -> None:

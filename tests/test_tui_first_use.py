@@ -18,6 +18,7 @@ from labtui.tui.chips import ChipsScreen
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.dialogs import FieldsDialog
 from labtui.tui.history import HistoryScreen
+from labtui.tui.stage import StageScreen
 from labtui.tui.table import FrameTable
 from tests._tui_fixtures import REJECT, Lab, make_lab, settle
 
@@ -134,3 +135,29 @@ async def test_edit_without_any_editor_says_how_to_set_one(
     assert await edit_the_reject(app, monkeypatch) == []
     assert any("export EDITOR=nano" in n.message for n in app._notifications)
     assert app.clipboard == str(lab.config.raw_root / REJECT)
+
+
+async def test_the_stage_screen_offers_cancel_while_staging_and_back_after(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, StageScreen) and app.screen.state == "done"
+        escape = [active.binding.description for active in app.screen.active_bindings.values()
+                  if active.binding.key == "escape" and active.enabled]
+        assert escape == ["Back"]
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_a_raw_root_that_is_a_file_is_named_as_such_in_the_app(lab: Lab) -> None:
+    not_a_folder = lab.root / "raw.csv"
+    not_a_folder.write_text("x")
+    app = LabApp(lab.config.model_copy(update={"raw_root": not_a_folder}))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert "is a file, not a folder" in str(app.screen.query_one("#waiting").render())
+        await pilot.press("s")
+        await settle(pilot)
+        assert f"The raw folder {not_a_folder} is a file, not a folder" in str(app.screen.query_one("#notice").render())

@@ -17,7 +17,8 @@ def register_rejects(sub: argparse._SubParsersAction, common: argparse.ArgumentP
 def run(args: argparse.Namespace) -> int:
     from labtui.core.rejects import load_rejects
 
-    records = sorted(load_rejects(config_from(args).rejects_dir).values(), key=lambda r: r.source_file)
+    config = config_from(args)
+    records = sorted(load_rejects(config.rejects_dir).values(), key=lambda r: r.source_file)
     if args.json:
         print(json.dumps([record.model_dump(mode="json") for record in records], indent=2, ensure_ascii=False))
         return 0
@@ -25,9 +26,11 @@ def run(args: argparse.Namespace) -> int:
         print("no rejected files")
         return 0
     width = max(len(record.source_file) for record in records)
-    print(f"{'FILE':<{width}}  {'KIND':<20}  {'WHEN (UTC)':<16}  REASON")
+    when_title = f"WHEN ({config.local_tz})"  # the lab's time, as everywhere else
+    when_width = max(16, len(when_title))
+    print(f"{'FILE':<{width}}  {'KIND':<20}  {when_title:<{when_width}}  REASON")
     for record in records:
-        when = record.rejected_at_utc.strftime("%Y-%m-%d %H:%M")
-        print(f"{record.source_file:<{width}}  {record.kind:<20}  {when:<16}  {record.describe()}")
+        when = record.rejected_at_utc.astimezone(config.zone).strftime("%Y-%m-%d %H:%M")
+        print(f"{record.source_file:<{width}}  {record.kind:<20}  {when:<{when_width}}  {record.describe()}")
     print(f"{len(records)} rejected file(s); fix them and run `labtui restage FILE` or `labtui stage`")
     return 0

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, config_from
+from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CommandUsage, config_from
 from labtui.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -55,8 +55,7 @@ def run_stage(args: argparse.Namespace) -> int:
 def run_restage(args: argparse.Namespace) -> int:
     missing = [str(path) for path in args.files if not path.exists() and not path.is_symlink()]
     if missing:
-        print(f"labtui: no such file: {', '.join(missing)}", file=sys.stderr)
-        return EXIT_ERROR
+        raise CommandUsage(f"no such file: {', '.join(missing)}")
     return _run(args, force=False, only=args.files)
 
 
@@ -73,8 +72,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
             on_event=ProgressBar(enabled=False if args.quiet or args.json else None),
         )
     except ValueError as exc:  # a restage path outside the raw root
-        print(f"labtui: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        raise CommandUsage(str(exc)) from None
     report = run_cancellable(stager)
     if args.json:
         print(json.dumps(report_dict(report), indent=2))

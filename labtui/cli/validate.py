@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 from typing import TYPE_CHECKING
 
 from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, config_from
@@ -30,6 +31,7 @@ def register_validate(sub: argparse._SubParsersAction, common: argparse.Argument
 
 def run(args: argparse.Namespace) -> int:
     from labtui.cli.progress import ProgressBar
+    from labtui.cli.stage import run_interruptible
     from labtui.core.validate import apply_fixes, validate
 
     config = config_from(args)
@@ -39,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print_report(report, verbose=args.verbose)
             print("\nfixing…")
-        done = apply_fixes(config, report, on_event=ProgressBar(enabled=False if args.quiet or args.json else None))
+        progress, cancel = ProgressBar(enabled=False if args.quiet or args.json else None), threading.Event()
+        done = run_interruptible(lambda: apply_fixes(config, report, on_event=progress, cancel=cancel), cancel,
+                                 "stopping after the current repair…")
         fixes = done.lines
         if done.cancelled:
             print("\n".join(fixes))

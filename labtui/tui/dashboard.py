@@ -126,7 +126,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     async def load_waiting(self) -> None:
         waiting = await asyncio.to_thread(self.lab.store.waiting)
         if waiting is None:
-            self._card("waiting", "—", "the raw folder is missing")
+            self._card("waiting", "—", self.lab.config.raw_root_problem() or "")
         else:
             detail = "new or changed since the last staging" if waiting else "all staged"
             self._card("waiting", f"{len(waiting)}", detail)

@@ -79,7 +79,8 @@ class StageScreen(LabScreen):
         "the rest stages next time. When another labtui holds the store, w waits for it."
     )
     BINDINGS = [
-        Binding("escape", "back", "Cancel / back", id="back"),
+        Binding("escape", "cancel", "Cancel", id="cancel_stage"),  # while staging; afterwards esc goes back
+        Binding("escape", "back", "Back", id="back"),
         Binding("w", "wait", "Wait for the lock", id="wait"),
         Binding("r", "rejects", "Rejects", id="stage_rejects"),
     ]
@@ -109,9 +110,9 @@ class StageScreen(LabScreen):
         self.title = f"Re-stage {len(self.only)} file(s)" if self.only is not None else "Stage"
         config = self.lab.config
         holder = read_holder(config.lock_path)
-        if not config.raw_root.is_dir():
+        if problem := config.raw_root_problem():
             self.state = "missing"
-            self._notice(f"⚠ The raw folder {config.raw_root} does not exist: nothing to stage.\n"
+            self._notice(f"⚠ {problem[0].upper()}{problem[1:]}: nothing to stage.\n"
                          "Set raw_root in config/labtui.yaml or start labtui with --raw-root DIR.")
         elif holder is not None:
             self._notice(f"⚠ The store is being staged by {describe_holder(holder, config.zone)}.\n"
@@ -133,6 +134,8 @@ class StageScreen(LabScreen):
             return self.state == "locked"
         if action == "rejects":
             return self.state == "done"
+        if action in ("cancel", "back"):
+            return self.running == (action == "cancel")
         return True
 
     def action_rejects(self) -> None:
@@ -142,13 +145,11 @@ class StageScreen(LabScreen):
         self._notice("waiting for the other writer to finish · esc: stop waiting")
         self.start(self.lab.config.model_copy(update={"lock_timeout_seconds": math.inf}))
 
-    def action_back(self) -> None:
+    def action_cancel(self) -> None:
         if self.state == "running":
             self.cancel.set()
             self.state = "cancelling"
             self.query_one("#current", Static).update("cancelling: finishing the files in progress…")
-        elif self.state != "cancelling":
-            self.dismiss()
 
     def on_unmount(self) -> None:
         """Quitting the app stops the staging cleanly instead of leaving the process waiting for it."""
