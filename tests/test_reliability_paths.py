@@ -234,5 +234,5 @@ def test_restage_refuses_paths_outside_the_raw_root(tmp_path: Path, target: str)
     before = tree_listing(lab.store_root)
     path = target if target.startswith("/") else str(lab.raw / target) if not target.startswith("raw/") else str(tmp_path / target)
     result = lab.cli("restage", path)
-    assert result.returncode == 1 and "not under the raw root" in result.stderr, result.stderr
+    assert result.returncode == 2 and "not under the raw root" in result.stderr, result.stderr  # a usage error
     assert tree_listing(lab.store_root) == before

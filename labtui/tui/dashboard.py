@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
+from typing import cast
 
 import polars as pl
 from rich.text import Text
@@ -186,7 +187,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self.staging = False
         self._show_staging("")
         if event.state is WorkerState.SUCCESS:
-            report: StageReport = event.worker.result
+            report = cast(StageReport, event.worker.result)
             if report.staged or report.new_rejects:
                 rejected = (f"; {len(report.new_rejects)} file(s) rejected, r shows why"
                             if report.new_rejects else "")

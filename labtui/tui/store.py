@@ -12,6 +12,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -91,6 +92,7 @@ class Store:
     def status(self) -> Status:
         manifest = self.manifest()
         procs = manifest["proc"].value_counts(sort=True)
+        per_day, first_day = runs_per_day(manifest)
         return Status(
             runs=manifest.height,
             chips=self.chips().height,
@@ -99,7 +101,8 @@ class Store:
             rejects=len(load_rejects(self.config.rejects_dir)),
             holder=read_holder(self.config.lock_path),
             latest=timeline(manifest.top_k(LATEST_RUNS, by="start_time_utc"), tz=self.config.local_tz).reverse(),
-            **runs_per_day(manifest),
+            per_day=per_day,
+            first_day=first_day,
         )
 
     def validate(self) -> tuple[ValidationReport, Signature]:
@@ -112,17 +115,16 @@ class Store:
         return pending_files(self.config, self.manifest())
 
 
-def runs_per_day(manifest: pl.DataFrame, days: int = ACTIVITY_DAYS) -> dict[str, object]:
-    """Runs per local day, zeros included, from the first run's day (at most `days` back) to the last run's day:
-    the lab's recent activity, also in a store that has not grown for a while."""
+def runs_per_day(manifest: pl.DataFrame, days: int = ACTIVITY_DAYS) -> tuple[list[int], dt.date | None]:
+    """Runs per local day, zeros included, from the first run's day (at most `days` back) to the last run's day,
+    and that first day: the lab's recent activity, also in a store that has not grown for a while."""
     dates = manifest["date_local"]
-    last = dates.max()
-    if last is None:
-        return {"per_day": [], "first_day": None}
-    first = max(dates.min(), last - dt.timedelta(days=days - 1))  # type: ignore[operator, type-var]
+    if dates.is_empty():
+        return [], None
+    last, earliest = cast(dt.date, dates.max()), cast(dt.date, dates.min())
+    first = max(earliest, last - dt.timedelta(days=days - 1))
     counts = dict(dates.filter(dates >= first).value_counts().iter_rows())
-    span = (last - first).days + 1  # type: ignore[operator]
-    return {"per_day": [counts.get(first + dt.timedelta(days=i), 0) for i in range(span)], "first_day": first}
+    return [counts.get(first + dt.timedelta(days=i), 0) for i in range((last - first).days + 1)], first
 
 
 def describe_holder(holder: Holder, zone: ZoneInfo) -> str:
