@@ -48,7 +48,7 @@ async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None
         await answer(pilot, "re-mounted")
         assert (marks(lab)[first]["tags"], marks(lab)[first]["note"]) == (["455 nm"], "re-mounted")
         # a selection: both runs, one action
-        await pilot.press("space", "space", "x")
+        await pilot.press("space", "j", "space", "x")
         await answer(pilot, "contact lost")
         assert marks(lab)[first]["exclude_reason"] == marks(lab)[second]["exclude_reason"] == "contact lost"
         assert first not in column(app, "run_id") and second not in column(app, "run_id")  # hidden by default
