@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -69,6 +70,14 @@ class Lab:
         }
         settings.update(overrides)
         return StagingConfig(**settings)  # type: ignore[arg-type]
+
+    def copy_store(self, store_root: Path) -> None:
+        """Start from a copy of another lab's store, as if this lab's raw tree were the one it was built from (the
+        same lab, its raw tree changed since): the recorded raw root follows."""
+        shutil.copytree(store_root, self.store_root)
+        identity = self.store_root / "_manifest" / "store.json"
+        recorded = json.loads(identity.read_text(encoding="utf-8"))
+        identity.write_text(json.dumps({**recorded, "raw_root": str(self.raw.absolute())}), encoding="utf-8")
 
     def stage(self, **options: object) -> StageReport:
         """One uninterrupted run, in process (fast); a busy lock fails at once."""

@@ -150,7 +150,7 @@ def test_crash_at_every_protocol_step_converges(
 
     def lab_from_template(name: str) -> Lab:
         lab = Lab(base / name, workers=1, commit_interval=commit_interval, raw_dir=raw_after)
-        shutil.copytree(template.store_root, lab.store_root)
+        lab.copy_store(template.store_root)
         return lab
 
     reference = lab_from_template("reference")

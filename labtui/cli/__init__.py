@@ -47,15 +47,29 @@ def common_options() -> argparse.ArgumentParser:
     group = common.add_argument_group("store")
     group.add_argument("--config", type=Path, metavar="FILE", help="config file (default: config/labtui.yaml)")
     group.add_argument("--raw-root", type=Path, metavar="DIR", help="folder of raw CSV files")
+    group.add_argument("--store", type=Path, metavar="DIR", help="the store: the folder holding _manifest/")
     group.add_argument("--stage-root", type=Path, metavar="DIR",
-                       help="the raw_measurements folder; _manifest/ and _rejects/ sit beside it")
+                       help="the store's raw_measurements folder (or the store folder itself)")
     return common
 
 
 def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
+    """The config with the command line's overrides; the store is located and checked before any command uses it."""
     from labtui.core.config import load_config  # Pydantic and YAML: only for commands that read the config
+    from labtui.core.store import check_location, is_store, stage_root_of
 
-    return load_config(args.config, raw_root=args.raw_root, stage_root=args.stage_root, **overrides)
+    stage_root = args.stage_root
+    if getattr(args, "store", None) is not None:
+        if stage_root is not None:
+            raise UsageError("give --store or --stage-root, not both")
+        stage_root = stage_root_of(args.store, store=True)
+    elif stage_root is not None:
+        stage_root = stage_root_of(stage_root, store=False)
+    config = load_config(args.config, raw_root=args.raw_root, stage_root=stage_root, **overrides)
+    if is_store(config.stage_root):  # the config file names the store folder, as the app does
+        config = config.model_copy(update={"stage_root": stage_root_of(config.stage_root, store=True)})
+    check_location(config)
+    return config
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ def register_demo(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 
 def run(args: argparse.Namespace) -> int:
+    from labtui.core.errors import OperationFailed
     from labtui.synth import LabSpec
     from labtui.synth.demo import config_file_of, write_demo
 
@@ -37,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     except FileExistsError as exc:
         print(f"labtui: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except OSError as exc:
+        raise OperationFailed("write the demo lab into", args.folder, exc) from None
     counts = ", ".join(f"{n} {proc}" for proc, n in sorted(summary.counts.items()))
     config_file = config_file_of(args.folder)
     print(f"wrote {len(summary.runs)} raw files ({counts}) for {len(summary.chips)} chips to {args.folder / 'data' / '01_raw'}")

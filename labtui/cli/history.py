@@ -68,9 +68,10 @@ def iso_date(text: str) -> dt.date:
 def run_chips(args: argparse.Namespace) -> int:
     from labtui.core.history import chips, load_manifest
 
-    table = chips(load_manifest(config_from(args)))
+    config = config_from(args)
+    table = chips(load_manifest(config))
     if table.is_empty() and args.format == "table":
-        print("no chip runs staged yet (run `labtui stage`)")
+        print(f"no chip runs staged yet in {config.store_root} (run `labtui stage`)")
         return EXIT_OK
     names = {"chip_name": "CHIP", "n_runs": "RUNS", "n_light": "LIGHT", "n_dark": "DARK", "first_date": "FIRST",
              "last_date": "LAST"}
@@ -96,7 +97,7 @@ def run_history(args: argparse.Namespace) -> int:
         filters = HistoryFilter(
             procs=tuple(name for item in args.proc for name in item.split(",") if name.strip()),
             light=args.light, since=args.since, until=args.until, wavelength_nm=args.wavelength, vg_v=args.vg,
-            text=args.search,
+            text=args.search, procedures_file=config.procedures_file,
         )
     except ValueError as exc:  # an unknown procedure
         raise CommandUsage(str(exc)) from None
@@ -108,7 +109,7 @@ def run_history(args: argparse.Namespace) -> int:
         )
     except UsageError as exc:
         hint = " with --group" if isinstance(exc, AmbiguousChip) else ""
-        print(f"labtui history: {exc}{hint}", file=sys.stderr)
+        print(f"labtui history: {exc}{hint} (store {config.store_root})", file=sys.stderr)
         return int(exc.exit_code)
     marked = AnnotationFilter(starred=args.starred, tag=args.tag, include_excluded=args.include_excluded)
     runs, hidden = marked.apply(annotate_runs(config.store_root, runs))
@@ -139,8 +140,12 @@ def emit(args: argparse.Namespace, *, table: pl.DataFrame, csv: pl.DataFrame, js
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
         from labtui.core.atomic import atomic_write_bytes
+        from labtui.core.errors import OperationFailed
 
-        atomic_write_bytes(args.out, text.encode("utf-8"))
+        try:
+            atomic_write_bytes(args.out, text.encode("utf-8"))
+        except OSError as exc:
+            raise OperationFailed("write", args.out, exc) from None
         print(f"wrote {args.out}", file=sys.stderr)
 
 

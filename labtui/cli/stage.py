@@ -33,7 +33,9 @@ def register_stage(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
 
 def register_restage(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     restage = sub.add_parser("restage", parents=[common], help="re-stage the given raw files (e.g. after fixing them)")
-    restage.add_argument("files", nargs="+", type=Path, help="raw files under the raw root")
+    restage.add_argument("files", nargs="+", type=Path,
+                         help="raw files: paths as labtui prints them (relative to the raw root) or real paths")
+    restage.add_argument("--force", action="store_true", help="re-extract a file even when it has not changed")
     _engine_options(restage)
     restage.set_defaults(func=run_restage)
 
@@ -44,6 +46,8 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
                         help="seconds to wait for another writer (0 = fail at once; exit code 75)")
     parser.add_argument("--settle", type=float, metavar="S", help="files modified within S seconds are busy (deferred)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file is rejected")
+    parser.add_argument("--raw-root-moved", action="store_true",
+                        help="the lab moved the raw tree: record the new --raw-root (run_ids stay the same)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
@@ -53,10 +57,22 @@ def run_stage(args: argparse.Namespace) -> int:
 
 
 def run_restage(args: argparse.Namespace) -> int:
-    missing = [str(path) for path in args.files if not path.exists() and not path.is_symlink()]
+    return _run(args, force=args.force, only=args.files)
+
+
+def raw_files(raw_root: Path, given: list[Path]) -> list[Path]:
+    """The raw files the user means: a path as labtui prints it (relative to the raw root) or a real path."""
+    found, missing = [], []
+    for path in given:
+        candidates = [path] if path.is_absolute() else [raw_root / path, path]
+        hit = next((c for c in candidates if c.exists() or c.is_symlink()), None)
+        if hit is None:
+            missing.append(str(path))
+        else:
+            found.append(hit)
     if missing:
-        raise CommandUsage(f"no such file: {', '.join(missing)}")
-    return _run(args, force=False, only=args.files)
+        raise UsageError(f"no such raw file (neither under the raw root {raw_root} nor from here): {', '.join(missing)}")
+    return found
 
 
 def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> int:
@@ -64,11 +80,13 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
     from labtui.core.stager import Stager
 
     config = config_from(args, workers=args.workers, lock_timeout_seconds=args.lock_timeout)
+    if only is not None:
+        only = raw_files(config.raw_root, only)
     if problem := config.raw_root_problem():
         raise UsageError(f"{problem} (set raw_root in the config or pass --raw-root)")
     try:
         stager = Stager(
-            config, force=force, only=only, settle_seconds=args.settle,
+            config, force=force, only=only, settle_seconds=args.settle, raw_root_moved=args.raw_root_moved,
             on_event=ProgressBar(enabled=False if args.quiet or args.json else None),
         )
     except ValueError as exc:  # a restage path outside the raw root

@@ -1,12 +1,16 @@
 """The manifest: one validated row per run, the single authority on what the store holds.
 
 Written only as a whole (temp file in the same folder, fsync, `os.replace`): the replace is the commit point, so a
-reader sees the previous or the next manifest, never a torn one.
+reader sees the previous or the next manifest, never a torn one. Each commit keeps the manifest it replaces in
+`previous/` (a hard link: no copy) and every run's row sits in its event record, so `labtui repair` can rebuild a
+manifest that a full disk, a bad copy or a stray editor damaged, from the store alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -14,8 +18,12 @@ import polars as pl
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from labtui.core.atomic import atomic_write, read_parquet_pinned
+from labtui.core.errors import LabtuiError
 
 SCHEMA_VERSION = 1
+PREVIOUS_DIR = "previous"  # in _manifest/: the last few committed manifests
+PREVIOUS_KEPT = 3
+EVENTS_DIR = "events"  # in _manifest/: one record per run, holding its manifest row
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # integers from a header or a file name must fit the Int64 columns
 
 
@@ -91,17 +99,42 @@ def empty_manifest() -> pl.DataFrame:
     return pl.DataFrame(schema=MANIFEST_SCHEMA)
 
 
+class ManifestDamaged(LabtuiError):
+    """The manifest is missing (while the store holds runs), unreadable or of another schema."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"the manifest {path} is damaged ({reason}): run `labtui repair` to rebuild it from the store")
+        self.path = path
+        self.reason = reason
+
+
 def read_manifest(path: Path) -> pl.DataFrame:
     """The committed manifest (the previous or the next one while a writer commits, never a torn one), or an empty
-    one with the full schema when nothing has been staged yet."""
+    one with the full schema when nothing has been staged yet; `ManifestDamaged` when it cannot be trusted."""
     try:
         frame = read_parquet_pinned(path)
     except FileNotFoundError:
+        if _holds_runs(path.parent):
+            raise ManifestDamaged(path, "it is missing, but the store holds runs") from None
         return empty_manifest()
+    except (pl.exceptions.PolarsError, ValueError) as exc:
+        raise ManifestDamaged(path, f"not a readable Parquet file: {str(exc).splitlines()[0][:120]}") from None
+    wrong = [name for name, dtype in frame.schema.items() if name in MANIFEST_SCHEMA and dtype != MANIFEST_SCHEMA[name]]
+    if wrong or "run_id" not in frame.columns:
+        raise ManifestDamaged(path, f"column(s) of another type: {', '.join(wrong or ['run_id missing'])}")
     missing = [name for name in MANIFEST_SCHEMA if name not in frame.columns]
     if missing:
         frame = frame.with_columns(pl.lit(None, dtype=MANIFEST_SCHEMA[n]).alias(n) for n in missing)
     return frame.select(list(MANIFEST_SCHEMA))
+
+
+def _holds_runs(manifest_dir: Path) -> bool:
+    """A store whose runs have records (every committed run has one) had a manifest."""
+    try:
+        with os.scandir(manifest_dir / EVENTS_DIR) as entries:
+            return any(entry.name.endswith(".json") for entry in entries)
+    except OSError:
+        return False
 
 
 def rows_to_frame(rows: list[ManifestRow]) -> pl.DataFrame:
@@ -124,5 +157,26 @@ def upsert(current: pl.DataFrame, rows: list[ManifestRow], drop_run_ids: set[str
 
 
 def write_manifest(frame: pl.DataFrame, path: Path) -> None:
-    """Commit point of a staging batch: the whole manifest, atomically and durably."""
+    """Commit point of a staging batch: the whole manifest, atomically and durably; the one it replaces is kept."""
+    _keep_previous(path)
     atomic_write(path, lambda handle: sort_manifest(frame).write_parquet(handle, compression="zstd", statistics=True))
+
+
+def previous_manifests(path: Path) -> list[Path]:
+    """The kept manifests, newest first."""
+    folder = path.parent / PREVIOUS_DIR
+    return sorted(folder.glob("manifest-*.parquet"), reverse=True) if folder.is_dir() else []
+
+
+def _keep_previous(path: Path) -> None:
+    """Hard-link the current manifest into `previous/` before it is replaced, and keep the newest few."""
+    folder = path.parent / PREVIOUS_DIR
+    try:
+        folder.mkdir(exist_ok=True)
+        os.link(path, folder / f"manifest-{time.time_ns():020d}.parquet")
+    except FileNotFoundError:
+        return  # the first commit: nothing to keep
+    except OSError:
+        return  # a filesystem without hard links: the run records still allow a repair
+    for old in previous_manifests(path)[PREVIOUS_KEPT:]:
+        old.unlink(missing_ok=True)

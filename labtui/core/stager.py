@@ -38,9 +38,10 @@ from labtui.core import faults
 from labtui.core.atomic import fsync_dir, is_temp, publish, write_temp
 from labtui.core.config import StagingConfig, extraction_version
 from labtui.core.layout import run_dir, run_parquet_path
-from labtui.core.lock import Holder, WriterLock
+from labtui.core.lock import Holder
 from labtui.core.rejects import RejectRecord, load_rejects, remove_reject, write_reject
 from labtui.core.stat_index import Signatures, read_stat_index, write_stat_index
+from labtui.core.store import check_location, check_raw_root, lock_store, write_identity
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
     import polars as pl
@@ -236,6 +237,7 @@ class Stager:
         registry: Registry | None = None,
         force: bool | None = None,
         only: Iterable[Path] | None = None,
+        raw_root_moved: bool = False,
         settle_seconds: float | None = None,
         on_event: EventCallback | None = None,
         cancel: threading.Event | None = None,
@@ -244,6 +246,7 @@ class Stager:
         self._registry = registry
         self.only = None if only is None else {relative_source(config.raw_root, p) for p in only}
         self.force = (self.only is not None) if force is None else force  # files named by the user are re-read
+        self.raw_root_moved = raw_root_moved  # the lab moved the raw tree: record the new root (see core.store)
         self.settle = config.settle_seconds if settle_seconds is None else settle_seconds
         self.on_event = on_event or (lambda event: None)
         self.cancel = cancel or threading.Event()
@@ -407,9 +410,8 @@ class Stager:
     # -- the run ----------------------------------------------------------------------------------------------
     def run(self) -> StageReport:
         started = time.monotonic()
-        lock = WriterLock(self.config.lock_path)
-        timeout = self.config.lock_timeout_seconds
-        lock.acquire(timeout, self.cancel, lambda holder: self._emit("lock_wait", holder=holder))
+        check_location(self.config)
+        lock = lock_store(self.config, self.cancel, lambda holder: self._emit("lock_wait", holder=holder))
         try:
             self._recover_if_dirty()
             rejects = load_rejects(self.config.rejects_dir)
@@ -421,6 +423,10 @@ class Stager:
             if staged is None:
                 manifest = self._manifest()
                 staged = staged_signatures(manifest)
+            identity = check_raw_root(self.config, list(staged), moved=self.raw_root_moved)
+            if identity is not None:
+                self._mark_dirty()  # a crash while recording it leaves a temp file that the next writer sweeps
+                write_identity(self.config, identity)
             work, skipped = self._plan(candidates, staged, rejects)
             total = len(work) + len(skipped)
             for cand, outcome in skipped:
@@ -584,6 +590,7 @@ class Stager:
             "is_complete": row.is_complete,
             "warnings": warnings,
             "extraction_version": self.version,
+            "row": item.row.model_dump(mode="json"),  # what `labtui repair` rebuilds the manifest from
         }
         return json.dumps(record, ensure_ascii=False).encode("utf-8")
 

@@ -28,13 +28,14 @@ from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.atomic import is_temp, read_parquet_pinned
 from labtui.core.config import StagingConfig
 from labtui.core.layout import PART_NAME
-from labtui.core.lock import WriterLock, read_holder
+from labtui.core.lock import read_holder
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
     ManifestRow,
     empty_manifest,
     read_manifest,
 )
+from labtui.core.quarantine import foreign_files, quarantine, quarantine_root
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.stager import (
     DIRTY_MARKER,
@@ -44,6 +45,7 @@ from labtui.core.stager import (
     scan_raw,
     stage,
 )
+from labtui.core.store import identity_path, lock_store, read_identity
 
 Severity = Literal["error", "warning", "info"]
 ITEMS_SHOWN = 50
@@ -53,6 +55,7 @@ _MANIFEST_FILE_CODES = {"manifest_missing", "manifest_unreadable", "manifest_col
 # How `apply_fixes` repairs a finding; findings of other codes are not fixable automatically.
 RESTAGE, STAGE, REMOVE_ORPHANS, REMOVE_BAD_REJECTS = "restage", "stage", "remove_orphans", "remove_bad_rejects"
 REATTACH = "reattach_annotations"
+QUARANTINE = "quarantine"
 _FIX_ACTION = {
     "schema": RESTAGE,
     "null_required": RESTAGE,
@@ -69,6 +72,7 @@ _FIX_ACTION = {
     "orphan_parquet": REMOVE_ORPHANS,
     "reject_unreadable": REMOVE_BAD_REJECTS,
     "annotations_reattachable": REATTACH,
+    "foreign_files": QUARANTINE,
 }
 
 
@@ -149,14 +153,14 @@ def _read_manifest_file(config: StagingConfig) -> tuple[pl.DataFrame, list[Findi
         runs = next(config.stage_root.glob("proc=*/date=*/run_id=*"), None)
         return empty_manifest(), _finding(
             "manifest_missing", "error", "the manifest is missing, but the store holds runs", [str(path)],
-            "restore it from a backup, or rebuild it from the raw tree with `labtui stage --force`",
+            "run `labtui repair`: it rebuilds the manifest from the store (no raw file needed)",
         ) if runs else []
     try:
         frame = read_parquet_pinned(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
         return empty_manifest(), _finding(
             "manifest_unreadable", "error", "the manifest cannot be read", [f"{path}: {exc}"],
-            "restore it from a backup, or move it away and rebuild the store with `labtui stage --force`",
+            "run `labtui repair`: it rebuilds the manifest from the store (no raw file needed)",
         )
     return _conform(frame)
 
@@ -176,7 +180,7 @@ def _conform(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Finding]]:
     )
     return conformed, _finding(
         "manifest_columns", "error", "manifest columns differ from the schema", problems,
-        "rebuild the manifest: move it away and run `labtui stage --force` (values that do not convert read as null)",
+        "run `labtui repair`: it rebuilds the manifest from the store (no raw file needed)",
     )
 
 
@@ -220,6 +224,11 @@ def _row_findings(
         return [f"{run_id} {source}" for run_id, source in rows.select("run_id", "source_file").iter_rows()]
 
     findings: list[Finding] = []
+    outside = frame.filter(outside_raw_root(pl.col("source_file")))
+    findings += _finding(
+        "source_outside", "error", "runs whose source path is not under the raw root", label(outside),
+        "`labtui prune --yes` drops them (they cannot be re-staged from the raw root)",
+    )
     bad_rows = frame[[index for index, _ in invalid]]
     findings += _finding(
         "schema", "error", "manifest rows that fail the ManifestRow schema",
@@ -481,7 +490,8 @@ def _raw_findings(
     findings += [
         *_finding("raw_missing", "warning", "staged runs whose raw file is gone",
                   gone.get_column("source_file").to_list(),
-                  "restore the raw file if it was moved by mistake; the staged copy is kept either way"),
+                  "restore the raw file if it was moved by mistake (the staged copy is kept either way); "
+                  "`labtui prune` lists the runs to drop, `labtui prune --yes` drops them"),
         *_finding("raw_changed", "warning", "raw files whose content changed since staging",
                   changed.get_column("source_file").to_list(),
                   "re-stage them (`labtui validate --fix`)", changed.get_column("source_file").to_list()),
@@ -550,9 +560,22 @@ def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Fin
 
 
 # -- the store as a whole ------------------------------------------------------------------------------------------
+def outside_raw_root(source: pl.Expr) -> pl.Expr:
+    """A source path that cannot be relative to the raw root: absolute, or climbing out of it with `..`."""
+    return source.str.starts_with("/") | source.str.contains(r"(^|/)\.\.(/|$)") | source.str.contains(r"^[A-Za-z]:")
+
+
 def _store_findings(config: StagingConfig) -> list[Finding]:
     holder = read_holder(config.lock_path)
+    identity = read_identity(identity_path(config))
+    raw_root = os.path.abspath(config.raw_root)
     return [
+        *_finding("foreign_files", "error", "files in the stage root that are not a run's Parquet "
+                  "(they break directory-scan readers such as DuckDB and Spark)", foreign_files(config),
+                  f"move them to {quarantine_root(config)} (`labtui validate --fix`; nothing is deleted)"),
+        *_finding("raw_root_differs", "warning", "the store was built from another raw root",
+                  [f"{identity.raw_root} (configured: {raw_root})"] if identity and identity.raw_root != raw_root else [],
+                  "fix raw_root in the config; if the lab moved the raw tree, `labtui stage --raw-root-moved`"),
         *_finding("interrupted_writer", "warning", "a writer was interrupted (its .dirty marker is still there)",
                   [str(config.manifest_dir / DIRTY_MARKER)] if (config.manifest_dir / DIRTY_MARKER).exists() else [],
                   "run `labtui stage` (or `--fix`): it sweeps what the interrupted writer left"),
@@ -607,8 +630,8 @@ def apply_fixes(
     cancel = cancel or threading.Event()
     actions = {_FIX_ACTION[finding.code] for finding in report.fixable}
     done = FixReport()
-    if any(finding.code == "manifest_unreadable" for finding in report.findings):
-        done.lines.append("nothing done: the manifest cannot be read (the engine would stop on it); repair it first")
+    if any(finding.code in _MANIFEST_FILE_CODES for finding in report.findings):
+        done.lines.append("nothing done: the manifest is damaged (the engine would stop on it); run `labtui repair`")
         return done
     restage = sorted({source for finding in report.fixable for source in finding.restage})
     if restage and not cancel.is_set():
@@ -621,10 +644,12 @@ def apply_fixes(
         done.lines.append(f"staged new and changed files: {result.line()}")
     if restage:
         actions.add(REMOVE_ORPHANS)  # a run re-staged at another date leaves its old folder behind
-    if actions & {REMOVE_ORPHANS, REMOVE_BAD_REJECTS} and not cancel.is_set():
-        lock = WriterLock(config.lock_path)
-        lock.acquire(config.lock_timeout_seconds, cancel)
-        with lock:
+    if actions & {REMOVE_ORPHANS, REMOVE_BAD_REJECTS, QUARANTINE} and not cancel.is_set():
+        with lock_store(config, cancel):
+            if QUARANTINE in actions:
+                strangers = foreign_files(config)
+                folder = quarantine(config, [config.stage_root / rel for rel in strangers], "foreign-files")
+                done.lines.append(f"moved {len(strangers)} foreign file(s) out of the stage root to {folder}")
             if REMOVE_ORPHANS in actions and config.manifest_path.exists():  # no manifest: everything looks orphaned
                 orphans = remove_orphan_runs(config)
                 done.removed += orphans

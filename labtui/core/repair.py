@@ -1,0 +1,151 @@
+"""Rebuilding the manifest from the store alone, and dropping runs on the user's explicit request.
+
+`repair` needs no raw file: every committed run has its manifest row in its event record
+(`_manifest/events/<run_id>.json`) and its Parquet in the stage root, and the last few committed manifests are kept
+in `_manifest/previous/`. A run folder is restored when a record or a kept manifest vouches for it and its Parquet
+holds the rows the record says; a folder nobody vouches for is moved to the quarantine, never deleted. Everything
+else in the store (rejects, `_annotations/`, the raw tree) is left as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from pydantic import ValidationError
+
+from labtui.core.atomic import read_parquet_pinned
+from labtui.core.config import StagingConfig
+from labtui.core.layout import PART_NAME, run_dir
+from labtui.core.manifest import (
+    MANIFEST_SCHEMA,
+    ManifestDamaged,
+    ManifestRow,
+    previous_manifests,
+    read_manifest,
+    rows_to_frame,
+    write_manifest,
+)
+from labtui.core.quarantine import quarantine
+from labtui.core.store import lock_store
+from labtui.core.validate import parquet_row_count
+
+
+@dataclass
+class RepairReport:
+    damage: str | None = None  # what was wrong with the manifest (None: it was fine)
+    from_records: int = 0
+    from_previous: int = 0
+    lost_runs: list[str] = field(default_factory=list)  # rows of a kept manifest whose Parquet is gone
+    unvouched: list[str] = field(default_factory=list)  # run folders no record vouches for (quarantined)
+    quarantined: Path | None = None
+
+    def lines(self) -> list[str]:
+        if self.damage is None:
+            return ["the manifest is readable: nothing to repair (`labtui validate` checks the rest)"]
+        lines = [
+            f"the manifest was damaged ({self.damage})",
+            f"restored {self.from_records + self.from_previous} run(s): {self.from_records} from their run records, "
+            f"{self.from_previous} from the last kept manifest",
+        ]
+        if self.lost_runs:
+            lines.append(f"lost {len(self.lost_runs)} run(s) whose Parquet is gone (re-stage them from the raw files): "
+                         + ", ".join(self.lost_runs[:5]) + (" …" if len(self.lost_runs) > 5 else ""))
+        if self.unvouched:
+            lines.append(f"moved {len(self.unvouched)} run folder(s) no record vouches for to {self.quarantined}")
+        if not self.lost_runs and not self.unvouched:
+            lines.append("nothing is lost")
+        return lines
+
+
+def repair(config: StagingConfig) -> RepairReport:
+    """Rebuild a damaged manifest from the run records, the kept manifests and the Parquet present, under the lock."""
+    report = RepairReport()
+    with lock_store(config):
+        try:
+            read_manifest(config.manifest_path)
+            return report
+        except ManifestDamaged as exc:
+            report.damage = exc.reason
+        kept = _last_kept(config)
+        rows: list[ManifestRow] = []
+        unvouched: list[Path] = []
+        for folder in sorted(config.stage_root.glob("proc=*/date=*/run_id=*")):
+            run_id = folder.name.removeprefix("run_id=")
+            row, source = _record_row(config, run_id), "records"
+            if row is None and run_id in kept:
+                row, source = kept[run_id], "previous"
+            if row is None or not _matches(config, folder, row):
+                unvouched.append(folder)
+                continue
+            rows.append(row)
+            if source == "records":
+                report.from_records += 1
+            else:
+                report.from_previous += 1
+        restored = {row.run_id for row in rows}
+        report.lost_runs = sorted(f"{row.run_id} {row.source_file}" for run_id, row in kept.items()
+                                  if run_id not in restored)
+        report.unvouched = [str(folder.relative_to(config.stage_root)) for folder in unvouched]
+        report.quarantined = quarantine(config, unvouched, "unvouched-runs")
+        config.manifest_path.unlink(missing_ok=True)  # damaged: not worth keeping among the previous manifests
+        write_manifest(_one_row_per_source(rows), config.manifest_path)
+    return report
+
+
+def _record_row(config: StagingConfig, run_id: str) -> ManifestRow | None:
+    try:
+        record = json.loads((config.events_dir / f"{run_id}.json").read_bytes())
+        return ManifestRow.model_validate(record["row"])
+    except (OSError, ValueError, KeyError, TypeError, ValidationError):
+        return None
+
+
+def _last_kept(config: StagingConfig) -> dict[str, ManifestRow]:
+    """Rows of the newest kept manifest that reads and validates (older stores have no run records)."""
+    for path in previous_manifests(config.manifest_path):
+        try:
+            frame = read_parquet_pinned(path)
+            if dict(frame.schema) != MANIFEST_SCHEMA:
+                continue
+            return {row["run_id"]: ManifestRow.model_validate(row) for row in frame.iter_rows(named=True)}
+        except (OSError, pl.exceptions.PolarsError, ValueError, ValidationError):
+            continue
+    return {}
+
+
+def _matches(config: StagingConfig, folder: Path, row: ManifestRow) -> bool:
+    """The folder is where the row puts its run, and its Parquet holds the row's number of rows."""
+    if run_dir(config.stage_root, row.proc, row.date_local, row.run_id) != folder:
+        return False
+    try:
+        return parquet_row_count(folder / PART_NAME) == row.n_rows
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def _one_row_per_source(rows: list[ManifestRow]) -> pl.DataFrame:
+    """A file staged again with a new start time leaves its old run's record until the commit cleans it; the
+    newest staging of a source file wins."""
+    newest: dict[str, ManifestRow] = {}
+    for row in rows:
+        if row.source_file not in newest or row.ingested_at_utc > newest[row.source_file].ingested_at_utc:
+            newest[row.source_file] = row
+    return rows_to_frame(list(newest.values()))
+
+
+def drop_runs(config: StagingConfig, run_ids: set[str]) -> tuple[int, Path | None]:
+    """Remove runs from the manifest (their Parquet and records go to the quarantine); (runs dropped, folder)."""
+    with lock_store(config):
+        manifest = read_manifest(config.manifest_path)
+        dropped = manifest.filter(pl.col("run_id").is_in(list(run_ids)))
+        if dropped.is_empty():
+            return 0, None
+        write_manifest(manifest.filter(~pl.col("run_id").is_in(list(run_ids))), config.manifest_path)
+        paths = [run_dir(config.stage_root, proc, date, run_id)
+                 for run_id, proc, date in dropped.select("run_id", "proc", "date_local").iter_rows()]
+        paths += [config.events_dir / f"{run_id}.json" for run_id in dropped["run_id"]]
+        folder = quarantine(config, [path for path in paths if path.exists()], "dropped-runs")
+    return dropped.height, folder

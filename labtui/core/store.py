@@ -1,0 +1,171 @@
+"""Where the store is and which raw tree it belongs to, so a wrong path is refused instead of polluting a store.
+
+The store is the folder holding `_manifest/`; its stage root (`raw_measurements/` by default) holds the Parquet.
+`_manifest/store.json` records the raw root the store was built from and the stage root's name. A run_id hashes the
+path relative to the raw root, so staging the same files from another root (a sub-folder, another lab's tree) would
+stage them again under new run_ids: the recorded root turns that into a clear refusal. When the lab really moved
+the raw tree, `--raw-root-moved` records the new root; relative paths, and so run_ids, are unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import json
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from labtui.core.config import StagingConfig
+from labtui.core.errors import ExitCode, LabtuiError, OperationFailed, UsageError
+from labtui.core.lock import Holder, WriterLock
+
+MANIFEST_DIR = "_manifest"
+IDENTITY_FILE = "store.json"
+DEFAULT_STAGE_DIR = "raw_measurements"
+# What a store folder may hold besides its stage root; anything else means the folder is not a store.
+STORE_ENTRIES = frozenset({MANIFEST_DIR, "_rejects", "_annotations", "_quarantine"})
+SAMPLED_SOURCES = 20  # staged files looked up under a new raw root to recognise a moved tree
+
+
+class StoreIdentity(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    raw_root: str  # absolute, as given when the store was built (or last moved)
+    stage_dir: str  # the stage root's folder name inside the store
+    recorded_at_utc: dt.datetime
+
+
+class StoreReadOnly(LabtuiError):
+    """The store cannot be written (read-only share, another user's folder); reading it still works."""
+
+    exit_code = ExitCode.READ_ONLY
+
+    def __init__(self, store: Path, path: Path, error: OSError) -> None:
+        super().__init__(f"the store {store} is read-only ({path}: {error.strerror or error}); "
+                         "reading it works, writing needs write permission")
+
+
+def is_store(folder: Path) -> bool:
+    return (folder / MANIFEST_DIR).is_dir()
+
+
+def stage_root_of(path: Path, *, store: bool) -> Path:
+    """The stage root named by `--store DIR` (the store folder) or `--stage-root DIR`, which may also name the store
+    folder itself (as the app does); a path that is a file is refused."""
+    if path.is_file():
+        raise UsageError(f"{path} is a file, not a folder: give the store folder (the one holding {MANIFEST_DIR}/)")
+    if store or is_store(path):
+        return path / _recorded_stage_dir(path)
+    return path
+
+
+def _recorded_stage_dir(store: Path) -> str:
+    identity = read_identity(store / MANIFEST_DIR / IDENTITY_FILE)
+    return identity.stage_dir if identity else DEFAULT_STAGE_DIR
+
+
+def read_identity(path: Path) -> StoreIdentity | None:
+    try:
+        return StoreIdentity.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError, json.JSONDecodeError):
+        return None
+
+
+def identity_path(config: StagingConfig) -> Path:
+    return config.manifest_dir / IDENTITY_FILE
+
+
+def check_location(config: StagingConfig) -> None:
+    """Refuse a store path that cannot be right, before anything reads or writes there.
+
+    - a store inside another store (`--stage-root` given the store folder's own stage root's parent twice, …);
+    - a stage root whose name differs from the store's (a typo would read the store's manifest but no Parquet);
+    - a folder that is neither empty nor a store (never scatter `_manifest/` into someone's documents);
+    - a file where the store or its stage root should be.
+    """
+    store, stage = config.store_root, config.stage_root
+    for path in (store, stage):
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"{path} is a file, not a folder: the store {store} cannot be there")
+    for parent in store.parents:
+        if is_store(parent):
+            raise UsageError(f"{store} is inside the store {parent}: give {parent} itself (--store {parent})")
+    if is_store(store):
+        identity = read_identity(identity_path(config))
+        kept = store / (identity.stage_dir if identity else DEFAULT_STAGE_DIR)
+        if kept != stage and (identity is not None or (config.manifest_path.exists() and not stage.is_dir())):
+            raise UsageError(f"the store {store} keeps its runs in {kept}, not in {stage}")
+        return
+    if store.is_dir():
+        strangers = sorted(name for name in os.listdir(store) if name not in STORE_ENTRIES and name != stage.name)
+        if strangers:
+            shown = ", ".join(strangers[:3]) + (" …" if len(strangers) > 3 else "")
+            raise UsageError(f"{store} is not a labtui store and is not empty ({shown}): "
+                             "give an empty folder or an existing store")
+
+
+def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) -> StoreIdentity | None:
+    """The identity to record when this raw root may stage into the store (None: already recorded as is).
+
+    `sources`: the manifest's source files. Refuses (exit 2, naming both roots) a raw root other than the recorded
+    one unless `moved`; a store built before identities were recorded adopts the raw root its files are found in.
+    """
+    raw = Path(os.path.abspath(config.raw_root))
+    identity = read_identity(identity_path(config))
+    fresh = StoreIdentity(raw_root=str(raw), stage_dir=config.stage_root.name, recorded_at_utc=dt.datetime.now(dt.UTC))
+    if identity is None:
+        if not sources or moved or _found_under(raw, sources):
+            return fresh
+        raise UsageError(f"none of the store's staged files is under the raw root {raw}: is it the raw root the "
+                         f"store {config.store_root} was built from? (pass --raw-root-moved if the tree moved)")
+    recorded = Path(identity.raw_root)
+    if recorded == raw:
+        return None
+    if moved:
+        return fresh
+    if recorded in raw.parents:
+        why = "it is a sub-folder of the store's raw root: stage the whole raw root (new files are found there)"
+    elif raw in recorded.parents:
+        why = "it contains the store's raw root"
+    elif sources and _found_under(raw, sources):
+        why = "the staged files are there: if the lab moved the raw tree, pass --raw-root-moved"
+    else:
+        why = "it is another folder (another lab's data?); pass --raw-root-moved only if the tree really moved"
+    raise UsageError(f"the store {config.store_root} was built from the raw root {recorded}, not {raw}: {why}")
+
+
+def _found_under(raw: Path, sources: list[str]) -> bool:
+    """Whether the raw root holds the store's files: a sample of them exists at the same relative paths."""
+    step = max(1, len(sources) // SAMPLED_SOURCES)
+    sample = sources[::step][:SAMPLED_SOURCES]
+    return sum((raw / source).is_file() for source in sample) * 2 > len(sample)
+
+
+def write_identity(config: StagingConfig, identity: StoreIdentity) -> None:
+    from labtui.core.atomic import atomic_write_bytes  # Polars comes with it: only writers pay for it
+
+    path = identity_path(config)
+    try:
+        atomic_write_bytes(path, identity.model_dump_json(indent=2).encode("utf-8"))
+    except OSError as exc:
+        raise OperationFailed("record the raw root in", path, exc) from exc
+
+
+def lock_store(
+    config: StagingConfig,
+    cancel: threading.Event | None = None,
+    on_wait: Callable[[Holder | None], None] | None = None,
+) -> WriterLock:
+    """The writer lock of the store, held; a store that cannot be written says so (`StoreReadOnly`)."""
+    lock = WriterLock(config.lock_path)
+    try:
+        lock.acquire(config.lock_timeout_seconds, cancel, on_wait)
+    except OSError as exc:
+        if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+            raise StoreReadOnly(config.store_root, config.lock_path, exc) from None
+        raise OperationFailed("lock the store at", config.lock_path, exc) from exc
+    return lock
