@@ -14,7 +14,6 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import random
-import shutil
 import signal
 import threading
 import time

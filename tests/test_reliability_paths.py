@@ -22,7 +22,13 @@ from labtui.core.config import ConfigError
 from labtui.core.registry import load_registry
 from labtui.core.stager import Stager
 from tests._raw_writer import render_run, write_raw
-from tests._reliability_store import OLD_MTIME, Lab, assert_settled, raw_snapshot, tree_listing
+from tests._reliability_store import (
+    OLD_MTIME,
+    Lab,
+    assert_settled,
+    raw_snapshot,
+    tree_listing,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND

@@ -9,10 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from labtui.core.follow import FollowedRun
 from labtui.core.lock import WriterLock
+from labtui.core.registry import load_registry
 from labtui.core.watch import Watcher, WatchEvent
 from tests.conftest import Store, it_rows, raw_csv
 
@@ -111,7 +110,7 @@ def test_follow_reads_only_new_rows_and_describes_the_run(store: Store) -> None:
     path = store.raw / "It2025-10-14_3.csv"
     header_end = data.index(b"t (s)")
     path.write_bytes(data[:header_end])
-    run = FollowedRun(path)
+    run = FollowedRun(path, load_registry())
     assert run.refresh() == 0 and "waiting for the header" in run.describe()
     cut = data.index(b"\r\n", header_end + 200) + 5  # a few full rows and a partial one
     path.write_bytes(data[:cut])

@@ -75,7 +75,7 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
 def build_parser() -> argparse.ArgumentParser:
     # Every command, by name, and the module that defines it. A new command is a module labtui/cli/<name>.py
     # with `register_<name>(sub, common)` (top-level imports: argparse-level only) and one line here.
-    from labtui.cli import annotate, demo, export, history, plot, rejects, stage, tui, validate
+    from labtui.cli import annotate, demo, export, history, plot, rejects, repair, stage, tui, validate
 
     common = common_options()
     parser = Parser(
@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     history.register_history(sub, common)
     annotate.register_annotate(sub, common)
     validate.register_validate(sub, common)
+    repair.register_repair(sub, common)
+    repair.register_prune(sub, common)
     export.register_export(sub, common)
     export.register_parity(sub, common)
     plot.register_plot(sub, common)

@@ -6,7 +6,11 @@ else that escapes is a bug and is reported as one (with the traceback and a line
 
 from __future__ import annotations
 
+import os
+import re
 from enum import IntEnum
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
 
 
 class ExitCode(IntEnum):
@@ -47,3 +51,12 @@ class OperationFailed(LabtuiError):
         self.error = error
         if isinstance(error, PermissionError) or getattr(error, "errno", None) == 30:  # EROFS
             self.exit_code = ExitCode.READ_ONLY
+
+
+def os_error_in(error: Exception) -> OSError | None:
+    """The operating-system error behind an exception: itself, or the `(os error N)` a Rust library (Polars) wraps
+    into its own error type (a full disk while Polars writes Parquet)."""
+    if isinstance(error, OSError):
+        return error
+    found = _OS_ERROR.search(str(error))
+    return OSError(int(found.group(1)), os.strerror(int(found.group(1)))) if found else None

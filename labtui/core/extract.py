@@ -88,7 +88,12 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     if start is None or end is None:
         return True, "cannot judge completeness: sweep limits missing"
     low, high = min(start, end), max(start, end)
-    step = abs(number(rule.step_parameter) or 0.0) or (high - low) / 100 or 1e-9
+    given_step = abs(number(rule.step_parameter) or 0.0)
+    if given_step > 0 and math.isfinite(given_step):
+        expected = rule.expected_rows(start, end, given_step)
+        if frame.height < expected:
+            return False, f"aborted: {frame.height} of the {expected} rows its sweep parameters imply"
+    step = given_step or (high - low) / 100 or 1e-9
     tolerance = 0.51 * step
     if float(values.min()) > low + tolerance or float(values.max()) < high - tolerance:
         return False, f"aborted: the sweep covered {float(values.min()):g}…{float(values.max()):g} of {low:g}…{high:g}"

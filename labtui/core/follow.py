@@ -12,7 +12,7 @@ import polars as pl
 
 from labtui.core.extract import LIGHT_THRESHOLD_V, chip_name_of
 from labtui.core.parser import Header, Reject, parse_header
-from labtui.core.registry import Registry, load_registry
+from labtui.core.registry import Registry
 
 _COMPLETE_HEADER = re.compile(rb"(?m)^#Data:[ \t]*\r?\n[^\n]*\n")
 
@@ -20,9 +20,9 @@ _COMPLETE_HEADER = re.compile(rb"(?m)^#Data:[ \t]*\r?\n[^\n]*\n")
 class FollowedRun:
     """The rows written so far to one raw file; `refresh()` reads the new bytes, keeps a partial last line."""
 
-    def __init__(self, path: Path, registry: Registry | None = None) -> None:
+    def __init__(self, path: Path, registry: Registry) -> None:
         self.path = path
-        self.registry = registry or load_registry()
+        self.registry = registry  # the lab's (config.procedures_file), so its own procedures can be followed
         self.header: Header | None = None
         self.problem: str | None = None  # why the file cannot be followed (not this format, …)
         self._offset = 0
@@ -49,6 +49,7 @@ class FollowedRun:
         schema = {name: pl.Float64 for name in self.header.stored_columns}
         try:
             rows = pl.read_csv(block, has_header=False, schema=schema, truncate_ragged_lines=True)
+            rows = rows.filter(~pl.all_horizontal(pl.all().is_null()))  # a blank line is not a row
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as exc:
             self.problem = f"unreadable rows in {self.path.name}: {exc}".splitlines()[0]
             return 0

@@ -17,7 +17,7 @@ import polars as pl
 from labtui.core.config import StagingConfig
 from labtui.core.errors import UsageError
 from labtui.core.extract import LIGHT_ICON
-from labtui.core.manifest import empty_manifest, read_manifest
+from labtui.core.manifest import read_manifest
 from labtui.core.registry import load_registry
 
 CHIP_KEYS = ("chip_group", "chip_number")
@@ -62,7 +62,7 @@ def load_manifest(config: StagingConfig) -> pl.DataFrame:
     try:
         info = path.stat()
     except FileNotFoundError:
-        return empty_manifest()
+        return read_manifest(path)  # empty, or `ManifestDamaged` when the store holds runs
     key = (info.st_ino, info.st_mtime_ns, info.st_size)
     with _cache_lock:
         hit = _cache.get(path)
@@ -74,9 +74,10 @@ def load_manifest(config: StagingConfig) -> pl.DataFrame:
     return frame
 
 
-def canonical_proc(name: str) -> str:
-    """A user-typed procedure (`ITS`, `ivg`) → the stored name; unknown names raise ValueError listing the known."""
-    registry = load_registry()
+def canonical_proc(name: str, procedures_file: Path | None = None) -> str:
+    """A user-typed procedure (`ITS`, `ivg`) → the stored name, in the lab's registry (`procedures_file` of the
+    config); unknown names raise ValueError listing the known."""
+    registry = load_registry(procedures_file)
     proc = registry.canonical(name.strip())
     if proc is None:
         raise ValueError(f"unknown procedure {name!r} (known: {', '.join(sorted(registry.procedures))})")
@@ -99,9 +100,10 @@ class HistoryFilter:
     wavelength_nm: float | None = None
     vg_v: float | None = None
     text: str | None = None
+    procedures_file: Path | None = None  # the lab's registry, where `procs` are looked up (None: the default)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "procs", tuple(canonical_proc(name) for name in self.procs))
+        object.__setattr__(self, "procs", tuple(canonical_proc(name, self.procedures_file) for name in self.procs))
 
     def expression(self) -> pl.Expr:
         conditions = [pl.lit(True)]

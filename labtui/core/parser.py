@@ -23,7 +23,10 @@ FUTURE_SLACK = dt.timedelta(days=2)
 # Both patterns run on untrusted lines of any length: possessive quantifiers and a greedy tail keep them linear
 # (the lazy `\s*(\S.*?)?\s*$` forms they replace backtracked quadratically/cubically: an 8 MB line hung the stager).
 _PROCEDURE = re.compile(r"^#Procedure:\s*+<?\s*+([A-Za-z_][\w.]*+)(?:\s++object at 0x[0-9a-fA-F]++)?\s*+>?$")
-_NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)(?:\s*+(\S.*))?$", re.I | re.S)
+# One number, then optionally whitespace and one unit word (`0.1 V`, `50 mV`, `25 degC`): `67b`, `6 7`, `67.0x` are
+# not numbers.
+_NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)(?:\s++((?:[^\W\d_]|[°%])\S*+))?$",
+                     re.IGNORECASE)
 _FILE_CHIP = re.compile(r"^(?P<group>[A-Za-z][A-Za-z_-]*?)(?P<number>\d+)_(?P<idx>\d+)$")
 _FILE_IDX = re.compile(r"_(\d+)$")
 _SI_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
@@ -89,6 +92,8 @@ def parse_number(text: str, spec: ParameterSpec) -> float | None:
         return None
     value = float(match.group(1))
     unit = match.group(2)
+    if unit is not None and spec.type == "int":
+        return None  # counts and identifiers (Chip number) carry no unit
     if unit is None or spec.unit is None or unit == spec.unit:
         return value
     if len(unit) == len(spec.unit) + 1 and unit.endswith(spec.unit) and unit[0] in _SI_PREFIX:
@@ -220,15 +225,20 @@ def _chip_identity(
 ) -> None:
     """Chip = group + number from the header; the `<Group><Number>_<idx>` file name only as a fallback."""
     if "Chip number" in raw:
-        if fields.get("chip_number") is None:
+        number = fields.get("chip_number")
+        if number is None or number <= 0:
+            fields["chip_number"] = None
             if spec.chip:
-                raise Reject("bad_chip_number", f"'Chip number' {raw['Chip number'].strip()!r} is not an integer", seen_at["Chip number"])
+                raise Reject("bad_chip_number", f"'Chip number' {raw['Chip number'].strip()!r} is not a positive integer",
+                             seen_at["Chip number"])
             return
     elif spec.chip:
         match = _FILE_CHIP.match(stem)
         if not match or registry.get(match.group("group")) is not None:
             raise Reject("no_chip_number", f"{spec.name} runs belong to a chip, but the header has no 'Chip number' (nor does the file name)")
         fields["chip_number"] = int(match.group("number"))
+        if fields["chip_number"] <= 0:
+            raise Reject("bad_chip_number", f"the file name {stem!r} gives chip number 0; chip numbers are positive")
         fields.setdefault("chip_group", match.group("group"))
     if fields.get("chip_group") is not None:
         fields["chip_group"] = fields["chip_group"].strip() or None
@@ -274,11 +284,13 @@ def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
     except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.NoDataError):
         _diagnose(body, header)
         raise Reject("bad_data", "the data block could not be parsed as numbers", header.column_line + 1) from None
+    if sum(frame.null_count().row(0)):  # blank lines read as rows of nulls: they are not rows
+        frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
+        if sum(frame.null_count().row(0)):
+            _diagnose(body, header)
+            warnings.append("some data fields are empty; they are stored as missing values")
     if frame.height == 0:
         raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
-    if sum(frame.null_count().row(0)):
-        _diagnose(body, header)
-        warnings.append("some data fields are empty; they are stored as missing values")
     return frame, warnings
 
 

@@ -46,6 +46,18 @@ class Completeness(BaseModel):
     end_parameter: str | None = None
     step_parameter: str | None = None
     returns_to_zero: bool = False  # sweep: the last point is back at 0 (within a step)
+    # sweep: the path the voltage takes, which with the step sets the rows a complete run has: `once` start → end,
+    # `loop` 0 → start → end → start → 0 (IVg), `through_zero` 0 → start → 0 → end → 0 (IV)
+    path: Literal["once", "loop", "through_zero"] = "once"
+
+    def expected_rows(self, start: float, end: float, step: float) -> int:
+        """Rows of a complete sweep: one per step along the path, plus the first point."""
+        length = {
+            "once": abs(end - start),
+            "loop": 2 * abs(start) + 2 * abs(end - start),
+            "through_zero": 2 * abs(start) + 2 * abs(end),
+        }[self.path]
+        return round(length / step) + 1
 
     @model_validator(mode="after")
     def _parameters_present(self) -> Completeness:

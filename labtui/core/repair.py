@@ -30,7 +30,7 @@ from labtui.core.manifest import (
 )
 from labtui.core.quarantine import quarantine
 from labtui.core.store import lock_store
-from labtui.core.validate import parquet_row_count
+from labtui.core.validate import outside_raw_root, parquet_row_count
 
 
 @dataclass
@@ -85,9 +85,9 @@ def repair(config: StagingConfig) -> RepairReport:
                 report.from_records += 1
             else:
                 report.from_previous += 1
-        restored = {row.run_id for row in rows}
-        report.lost_runs = sorted(f"{row.run_id} {row.source_file}" for run_id, row in kept.items()
-                                  if run_id not in restored)
+        restored = {row.source_file for row in rows}  # a kept row of a file staged since is not lost
+        report.lost_runs = sorted(f"{row.run_id} {row.source_file}" for row in kept.values()
+                                  if row.source_file not in restored)
         report.unvouched = [str(folder.relative_to(config.stage_root)) for folder in unvouched]
         report.quarantined = quarantine(config, unvouched, "unvouched-runs")
         config.manifest_path.unlink(missing_ok=True)  # damaged: not worth keeping among the previous manifests
@@ -149,3 +149,15 @@ def drop_runs(config: StagingConfig, run_ids: set[str]) -> tuple[int, Path | Non
         paths += [config.events_dir / f"{run_id}.json" for run_id in dropped["run_id"]]
         folder = quarantine(config, [path for path in paths if path.exists()], "dropped-runs")
     return dropped.height, folder
+
+
+def prunable(config: StagingConfig) -> pl.DataFrame:
+    """Runs whose raw file is gone from the raw root, or whose source path is not under it: (run_id, source, why)."""
+    manifest = read_manifest(config.manifest_path).select("run_id", "source_file")
+    outside = manifest.filter(outside_raw_root(pl.col("source_file")))
+    inside = manifest.filter(~outside_raw_root(pl.col("source_file")))
+    gone = [not (config.raw_root / source).is_file() for source in inside["source_file"]]
+    return pl.concat([
+        outside.with_columns(why=pl.lit("not under the raw root")),
+        inside.filter(pl.Series(gone, dtype=pl.Boolean)).with_columns(why=pl.lit("raw file gone")),
+    ]).sort("source_file")

@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from labtui.core import faults
 from labtui.core.atomic import fsync_dir, is_temp, publish, write_temp
 from labtui.core.config import StagingConfig, extraction_version
+from labtui.core.errors import OperationFailed, os_error_in
 from labtui.core.layout import run_dir, run_parquet_path
 from labtui.core.lock import Holder
 from labtui.core.rejects import RejectRecord, load_rejects, remove_reject, write_reject
@@ -368,8 +369,13 @@ class Stager:
         target = run_parquet_path(self.config.stage_root, row.proc, row.date_local, row.run_id)
         self._claim(row)
         target.parent.mkdir(parents=True, exist_ok=True)  # here, in parallel, not in the commit's serial loop
-        temp = write_temp(target, lambda path: frame.write_parquet(path, compression="zstd", statistics=True),
-                          temp_dir=self._temp_dir)
+        try:
+            temp = write_temp(target, lambda path: frame.write_parquet(path, compression="zstd", statistics=True),
+                              temp_dir=self._temp_dir)
+        except Exception as exc:  # Polars wraps an OS error (a full disk) in its own error types
+            if (cause := os_error_in(exc)) is None:
+                raise
+            raise OperationFailed("write the Parquet of", cand.source_file, cause) from exc
         faults.point("after_temp_write")
         warnings = header.warnings + data_warnings + notes
         event = self._event_record(row, warnings)
@@ -590,7 +596,7 @@ class Stager:
             "is_complete": row.is_complete,
             "warnings": warnings,
             "extraction_version": self.version,
-            "row": item.row.model_dump(mode="json"),  # what `labtui repair` rebuilds the manifest from
+            "row": row.model_dump(mode="json"),  # what `labtui repair` rebuilds the manifest from
         }
         return json.dumps(record, ensure_ascii=False).encode("utf-8")
 

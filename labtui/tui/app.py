@@ -12,11 +12,12 @@ from textual.screen import Screen
 
 from labtui.core.config import StagingConfig
 from labtui.core.plotdata.view import plot_rows
+from labtui.core.errors import LabtuiError
 from labtui.core.validate import ValidationReport
 from labtui.tui.base import FilteredScreen, LabScreen
 from labtui.tui.chips import ChipsScreen
 from labtui.tui.dashboard import DashboardScreen
-from labtui.tui.dialogs import HelpDialog
+from labtui.tui.dialogs import ErrorDialog, HelpDialog
 from labtui.tui.history import HistoryScreen
 from labtui.tui.live import (
     FollowScreen,
@@ -66,6 +67,7 @@ class LabApp(App[None]):
         self.set_keymap(config.keys)
         self._signature = self.store.signature()
         self._annotations = self.store.annotations()
+        self._errors_shown: set[str] = set()
         self._show_watching()
 
     def on_mount(self) -> None:
@@ -95,7 +97,20 @@ class LabApp(App[None]):
         signature, annotations = self.store.signature(), self.store.annotations()
         if signature != self._signature or annotations is not self._annotations:
             self._signature, self._annotations = signature, annotations
+            self._errors_shown.clear()  # the store changed: an error that comes back is news
             self._tell_screens(StoreChanged)
+
+    def show_error(self, error: BaseException) -> None:
+        """A worker's error in a dialog: a user's problem as its one line, anything else with its type. Each error
+        is shown once until the store changes: screens reload when they come back, and a damaged manifest must not
+        reopen the dialog after every Esc."""
+        if isinstance(error, LabtuiError):
+            title, body = "labtui", str(error)
+        else:
+            title, body = "Something went wrong", f"{type(error).__name__}: {error}"
+        if body not in self._errors_shown:
+            self._errors_shown.add(body)
+            self.push_screen(ErrorDialog(title, body))
 
     def _tell_screens(self, message: type[StoreChanged | LiveChanged]) -> None:
         for screen in self.screen_stack:

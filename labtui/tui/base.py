@@ -10,7 +10,6 @@ from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
-from labtui.tui.dialogs import ErrorDialog
 from labtui.tui.messages import StoreChanged
 
 if TYPE_CHECKING:
@@ -40,8 +39,7 @@ class LabScreen(Screen[None]):
         """A failing worker becomes a readable dialog, never a crash or a silent hang. Screens that expect an
         error (another writer holds the lock) handle it first and call `prevent_default()`."""
         if event.state is WorkerState.ERROR and event.worker.error is not None:
-            error = event.worker.error
-            self.app.push_screen(ErrorDialog("Something went wrong", f"{type(error).__name__}: {error}"))
+            self.lab.show_error(event.worker.error)
 
 
 class FilteredScreen(LabScreen):

@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static
 
+
 class DialogBox(VerticalScroll):
     """The dialog's frame; it takes the focus, so arrows and j/k scroll a long body."""
 
@@ -46,8 +47,9 @@ class Dialog(ModalScreen[bool]):
 class ErrorDialog(Dialog):
     """A worker failed: say what happened instead of crashing or hanging."""
 
-    BINDINGS = [Binding("enter", "close", "Close", show=False)]
+    BINDINGS = [Binding("enter", "close", "Close", show=False), Binding("q", "app.quit", "Quit", show=False)]
     DEFAULT_CLASSES = "error"
+    hint = "esc close · q quit"
 
 
 class ConfirmDialog(Dialog):

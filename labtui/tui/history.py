@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -84,6 +85,7 @@ class View:
     descending: bool = False
     starred: bool = False
     include_excluded: bool = False
+    procedures_file: Path | None = None  # the lab's registry, where `proc` is looked up
 
     @property
     def marked(self) -> AnnotationFilter:
@@ -91,7 +93,8 @@ class View:
 
     def shown(self, runs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         """The rows to show, sorted, and how many excluded runs the view hides."""
-        chosen = HistoryFilter(procs=(self.proc,) if self.proc else (), light=self.light)
+        chosen = HistoryFilter(procs=(self.proc,) if self.proc else (), light=self.light,
+                               procedures_file=self.procedures_file)
         key = SORTABLE[self.sort][1]
         by = list(dict.fromkeys([key, "seq"]))  # seq breaks ties, so equal keys keep the history's order
         rows, hidden = self.marked.apply(runs.filter(chosen.expression() & self._text_expression()))
@@ -172,6 +175,7 @@ class HistoryScreen(FilteredScreen):
 
     def on_mount(self) -> None:
         self.title = f"History · {self.group or ''}{self.number}"
+        self.view = replace(self.view, procedures_file=self.lab.config.procedures_file)
         self.reload()
 
     def reload(self) -> None:

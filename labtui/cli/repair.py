@@ -1,0 +1,47 @@
+"""`labtui repair` (rebuild a damaged manifest from the store alone) and `labtui prune` (drop runs whose raw file is
+gone, after the user confirms)."""
+
+from __future__ import annotations
+
+import argparse
+
+from labtui.cli import EXIT_OK, config_from
+from labtui.core.errors import UsageError
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    repair = sub.add_parser("repair", parents=[common],
+                            help="rebuild a damaged manifest from the store itself (no raw file needed)")
+    repair.set_defaults(func=run_repair)
+    prune = sub.add_parser("prune", parents=[common],
+                           help="list the runs whose raw file is gone or outside the raw root; --yes drops them")
+    prune.add_argument("--yes", action="store_true",
+                       help="drop them (their Parquet goes to the store's _quarantine/ folder, nothing is deleted)")
+    prune.set_defaults(func=run_prune)
+
+
+def run_repair(args: argparse.Namespace) -> int:
+    from labtui.core.repair import repair
+
+    for line in repair(config_from(args)).lines():
+        print(line)
+    return EXIT_OK
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    from labtui.core.repair import drop_runs, prunable
+
+    config = config_from(args)
+    if not config.raw_root.is_dir():
+        raise UsageError(f"the raw root {config.raw_root} is not there: every run would look gone; mount it first")
+    runs = prunable(config)
+    for run_id, source, why in runs.iter_rows():
+        print(f"{run_id}  {source}  ({why})")
+    if runs.is_empty():
+        print(f"nothing to prune in {config.store_root}: every run's raw file is under {config.raw_root}")
+    elif not args.yes:
+        print(f"{runs.height} run(s) would be dropped from {config.store_root}; run again with --yes to drop them")
+    else:
+        dropped, folder = drop_runs(config, set(runs["run_id"].to_list()))
+        print(f"dropped {dropped} run(s); their Parquet and records are in {folder}")
+    return EXIT_OK

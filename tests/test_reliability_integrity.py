@@ -1,0 +1,362 @@
+"""Everyday mistakes that must neither pollute the store nor end in a traceback (issue 14): the wrong raw root, the
+wrong store folder, a damaged manifest, operating-system errors, pasted paths, foreign files, loose parser rules.
+
+CLI behaviour is checked in real subprocesses (exit codes and one-line messages are the promise); the engine in
+process where that is enough.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pyarrow.dataset as pads
+import pytest
+
+from labtui.core.manifest import read_manifest
+from labtui.core.registry import load_registry
+from tests._raw_writer import render_run, write_raw
+from tests._reliability_store import OLD_MTIME, Lab, cli_env, temp_files
+from tests.conftest import REAL_RAW, Store, ivg_rows, raw_csv
+
+FILES = ("d1/IVg2025-09-15_1.csv", "d1/It2025-09-15_2.csv", "d2/IV2025-09-16_1.csv", "d2/IVg2025-09-16_2.csv")
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Lab:
+    lab = Lab(tmp_path / "lab")
+    for index, rel in enumerate(FILES):
+        write_raw(lab.raw / rel, render_run(rel.split("/")[1].split("2025")[0], file_idx=index + 1, start_utc=1757947090.0 + 1000 * index)[1], OLD_MTIME)
+    lab.stage()
+    return lab
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def manifest_rows(lab: Lab) -> pl.DataFrame:
+    return read_manifest(lab.config().manifest_path).sort("run_id")
+
+
+# -- 1. the store knows its raw root -------------------------------------------------------------------------------
+def test_staging_from_a_sub_folder_or_another_folder_is_refused(lab: Lab, tmp_path: Path) -> None:
+    before = manifest_rows(lab)
+    sub = lab.cli("stage", "--raw-root", str(lab.raw / "d1"))
+    one_line_error(sub, 2, str(lab.raw.absolute()), str((lab.raw / "d1").absolute()), "sub-folder")
+    other = tmp_path / "other-lab"
+    write_raw(other / "IVg2025-01-01_1.csv", render_run("IVg")[1], OLD_MTIME)
+    one_line_error(lab.cli("stage", "--raw-root", str(other)), 2, str(other), "another folder")
+    assert manifest_rows(lab).equals(before)
+
+
+def test_a_moved_raw_tree_keeps_its_run_ids_with_the_explicit_flag(lab: Lab, tmp_path: Path) -> None:
+    before = manifest_rows(lab)
+    moved = tmp_path / "moved-raw"
+    shutil.move(lab.raw, moved)
+    one_line_error(lab.cli("stage", "--raw-root", str(moved)), 2, "--raw-root-moved")
+    result = lab.cli("stage", "--raw-root", str(moved), "--raw-root-moved")
+    assert result.returncode == 0 and "0 staged" in result.stdout, result.stderr
+    assert manifest_rows(lab)["run_id"].to_list() == before["run_id"].to_list()
+    assert lab.cli("stage", "--raw-root", str(moved)).returncode == 0  # recorded: no flag needed any more
+
+
+def test_prune_lists_runs_whose_raw_file_is_gone_and_drops_them_only_when_confirmed(lab: Lab) -> None:
+    (lab.raw / FILES[0]).unlink()
+    dry = lab.cli("prune")
+    assert dry.returncode == 0 and FILES[0] in dry.stdout and "--yes" in dry.stdout, dry.stderr
+    assert manifest_rows(lab).height == len(FILES)
+    done = lab.cli("prune", "--yes")
+    assert done.returncode == 0 and "dropped 1 run" in done.stdout, done.stderr
+    assert FILES[0] not in manifest_rows(lab)["source_file"].to_list()
+    assert list((lab.store_root / "_quarantine").rglob("part-000.parquet")), "the dropped Parquet was deleted"
+    assert lab.cli("validate").returncode == 0
+
+
+# -- 2. one store, named everywhere --------------------------------------------------------------------------------
+def test_the_store_is_found_from_its_folder_or_its_stage_root(lab: Lab) -> None:
+    for flag, path in (("--store", lab.store_root), ("--stage-root", lab.store_root), ("--stage-root", lab.stage_root)):
+        result = subprocess.run([sys.executable, "-m", "labtui", "chips", "--raw-root", str(lab.raw), flag, str(path),
+                                 "--format", "json"], cwd=lab.root, env=cli_env(), capture_output=True, text=True)
+        assert result.returncode == 0 and "Alisson" in result.stdout, (flag, path, result.stderr)
+    assert not (lab.store_root / "raw_measurements" / "_manifest").exists(), "a store was nested in the store"
+
+
+@pytest.mark.parametrize("where", ["file", "stranger_folder", "inside_store", "typo"])
+def test_a_path_that_is_no_store_is_refused_and_nothing_is_created(lab: Lab, tmp_path: Path, where: str) -> None:
+    target = {
+        "file": tmp_path / "notes.txt",
+        "stranger_folder": tmp_path / "documents" / "raw_measurements",
+        "inside_store": lab.stage_root / "proc=IVg" / "raw_measurements",
+        "typo": lab.store_root / "raw_measurments",
+    }[where]
+    if where == "file":
+        target.write_text("not a store")
+    if where == "stranger_folder":
+        target.parent.mkdir()
+        (target.parent / "thesis.tex").write_text("")
+    lab.config_file()
+    listing = sorted(str(path) for path in tmp_path.rglob("*"))
+    for command in ("stage", "chips"):
+        one_line_error(lab.cli(command, "--stage-root", str(target)), 2)
+    assert sorted(str(path) for path in tmp_path.rglob("*")) == listing
+
+
+def test_readers_name_the_store_they_looked_in(tmp_path: Path) -> None:
+    empty = Lab(tmp_path)
+    result = empty.cli("chips")
+    assert result.returncode == 0 and f"no chip runs staged yet in {empty.store_root}" in result.stdout
+
+
+# -- 3. the manifest can always be rebuilt from the store alone ----------------------------------------------------
+DAMAGES = {
+    "truncated": lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]),
+    "deleted": lambda path: path.unlink(),
+    "garbled": lambda path: path.write_bytes(b"PAR1" + os.urandom(3000) + b"PAR1"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_repair_rebuilds_a_damaged_manifest_without_the_raw_files(lab: Lab, damage: str) -> None:
+    (lab.raw / "d1" / "It2025-09-15_2.csv").write_bytes(raw_csv("It", params={"Chip number": "67"}))
+    lab.stage()  # a second commit: the first manifest is now a kept one
+    before = manifest_rows(lab)
+    annotations = lab.store_root / "_annotations" / "notes.json"
+    annotations.parent.mkdir()
+    annotations.write_text('{"67": "cracked"}')
+    shutil.rmtree(lab.raw)
+    lab.raw.mkdir()  # the raw files are gone (the folder is there, so `stage` gets as far as the store)
+    DAMAGES[damage](lab.config().manifest_path)
+    for command in ("chips", "stage", "validate"):
+        result = lab.cli(command, *(["--force"] if command == "stage" else []))
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert "labtui repair" in result.stderr + result.stdout
+    one_line_error(lab.cli("history", "67"), 1, "labtui repair")
+    repaired = lab.cli("repair")
+    assert repaired.returncode == 0 and f"restored {before.height} run(s)" in repaired.stdout, repaired.stderr
+    assert "nothing is lost" in repaired.stdout
+    assert manifest_rows(lab).equals(before)
+    assert annotations.read_text() == '{"67": "cracked"}'
+    assert "nothing to repair" in lab.cli("repair").stdout
+
+
+def test_repair_says_what_is_lost_and_quarantines_what_it_cannot_vouch_for(lab: Lab) -> None:
+    config = lab.config()
+    lost = manifest_rows(lab).row(0, named=True)
+    shutil.rmtree(lab.stage_root / f"proc={lost['proc']}" / f"date={lost['date_local']}" / f"run_id={lost['run_id']}")
+    stray = lab.stage_root / "proc=IVg" / "date=2025-01-01" / f"run_id={'f' * 16}"
+    stray.mkdir(parents=True)
+    shutil.copy(next(lab.stage_root.rglob("part-000.parquet")), stray / "part-000.parquet")
+    for record in config.events_dir.glob("*.json"):  # an old store: no run records, only kept manifests
+        record.unlink()
+    lab.stage(force=True)  # a commit, so the current manifest (with the lost run) is among the kept ones
+    config.manifest_path.write_bytes(b"garbage")
+    result = lab.cli("repair")
+    assert result.returncode == 0, result.stderr
+    assert "from the last kept manifest" in result.stdout and "moved 1 run folder" in result.stdout, result.stdout
+    assert not stray.exists() and list((lab.store_root / "_quarantine").rglob(f"run_id={'f' * 16}"))
+
+
+async def test_the_app_shows_a_damaged_manifest_once_and_q_quits(lab: Lab) -> None:
+    from labtui.tui.app import LabApp
+    from labtui.tui.dialogs import ErrorDialog
+
+    lab.config().manifest_path.write_bytes(b"PAR1 not really")
+    app = LabApp(lab.config())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.press("c")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorDialog)
+        assert "labtui repair" in str(app.screen.body)
+        await pilot.press("escape")
+        for _ in range(3):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        assert not isinstance(app.screen, ErrorDialog), "the same error came back after Esc"
+        await pilot.press("escape", "c")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not isinstance(app.screen, ErrorDialog)
+        app.show_error(RuntimeError("another"))
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+# -- 4. one line per operating-system error -----------------------------------------------------------------------
+@contextlib.contextmanager
+def read_only_mount(folder: Path) -> Iterator[None]:
+    """`folder` as a read-only share (a read-only bind mount: EROFS even for root); skips where it cannot mount."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root to bind-mount a read-only store")
+    if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
+        pytest.skip("bind mounts are not allowed here")
+    try:
+        if subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True).returncode:
+            pytest.skip("read-only remounts are not allowed here")
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def as_nobody() -> None:
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def test_a_read_only_store_reads_fully_and_writers_say_it_is_read_only(lab: Lab) -> None:
+    with read_only_mount(lab.store_root):
+        for command, args in (("chips", ()), ("history", ("67",)), ("validate", ()), ("rejects", ())):
+            result = lab.cli(command, *args)
+            assert result.returncode in (0, 1) and not result.stderr.strip(), (command, result.stderr)
+        for command, args in (("stage", ("--force",)), ("repair", ()), ("validate", ("--fix",))):
+            if command == "validate":
+                (lab.raw / FILES[0]).touch()  # something to fix
+            one_line_error(lab.cli(command, *args), 73, "read-only", str(lab.store_root))
+
+
+def test_a_store_of_another_user_is_read_only_for_a_non_root_user(lab: Lab, tmp_path: Path) -> None:
+    try:
+        probe = subprocess.run([sys.executable, "-c", "import polars"], preexec_fn=as_nobody, capture_output=True,
+                               env=cli_env()) if os.geteuid() == 0 else None
+    except OSError:  # the interpreter itself is out of the other user's reach
+        probe = None
+    if probe is None or probe.returncode:
+        pytest.skip("cannot run Python as another user here")
+    for folder in (tmp_path, *tmp_path.parents):
+        if folder != Path("/"):
+            folder.chmod(folder.stat().st_mode | 0o005)
+    result = subprocess.run(lab.command("stage", "--force"), preexec_fn=as_nobody, capture_output=True, text=True,
+                            env=cli_env(), cwd="/")
+    one_line_error(result, 73, "read-only")
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)],
+                                           capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        lab = Lab(disk, raw_dir=tmp_path / "raw", workers=1)
+        for index in range(40):
+            rows = [f"{i * 0.1!r},{1e-6 + i * 1e-9!r},{1.0!r},nan,nan,nan" for i in range(4000)]
+            write_raw(lab.raw / f"It2025-10-14_{index}.csv",
+                      raw_csv("It", start=1760371684 + index, rows=rows, params={"Laser ON+OFF period": "260 s"}),
+                      OLD_MTIME)
+        result = lab.cli("stage")
+        one_line_error(result, 74, "No space left on device")
+        assert not temp_files(lab.store_root) or (lab.store_root / "_manifest" / ".dirty").exists()
+        read_manifest(lab.config().manifest_path)  # whatever was committed is whole
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_an_unwritable_output_and_demo_folder_are_one_line(lab: Lab, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    with read_only_mount(out):
+        one_line_error(lab.cli("history", "67", "--out", str(out / "h.csv")), 73, f"cannot write {out / 'h.csv'}")
+        demo = subprocess.run([sys.executable, "-m", "labtui", "demo", str(out / "lab")], env=cli_env(),
+                              capture_output=True, text=True)
+        one_line_error(demo, 73, f"cannot write the demo lab into {out / 'lab'}")
+        assert not any(out.iterdir())
+
+
+# -- 5. restage takes the paths labtui prints ----------------------------------------------------------------------
+def test_restage_takes_paths_relative_to_the_raw_root_and_force_re_extracts(lab: Lab) -> None:
+    before = manifest_rows(lab).filter(pl.col("source_file") == FILES[0])["ingested_at_utc"].item()
+    unchanged = lab.cli("restage", FILES[0])  # as `labtui rejects` and `validate` print it; cwd is not the raw root
+    assert unchanged.returncode == 0 and "1 unchanged" in unchanged.stdout, unchanged.stderr
+    forced = lab.cli("restage", "--force", FILES[0])
+    assert forced.returncode == 0 and "1 staged" in forced.stdout, forced.stderr
+    assert manifest_rows(lab).filter(pl.col("source_file") == FILES[0])["ingested_at_utc"].item() > before
+    one_line_error(lab.cli("restage", "d9/none.csv"), 2, "d9/none.csv", str(lab.raw))
+
+
+# -- 6. foreign files in the stage root ----------------------------------------------------------------------------
+def test_foreign_files_are_reported_and_moved_to_the_quarantine(lab: Lab) -> None:
+    strangers = ["notes.txt", "proc=It/junk.parquet", next(
+        str(p.parent.relative_to(lab.stage_root) / "copy.parquet") for p in lab.stage_root.rglob("part-000.parquet"))]
+    for rel in strangers:
+        (lab.stage_root / rel).write_bytes(b"x")
+    report = lab.cli("validate")
+    assert report.returncode == 1 and "foreign_files" in report.stdout and "notes.txt" in report.stdout
+    fixed = lab.cli("validate", "--fix")
+    assert fixed.returncode == 0 and "store healthy" in fixed.stdout, fixed.stdout
+    (batch,) = (lab.store_root / "_quarantine").iterdir()
+    quarantined = {str(path.relative_to(batch)) for path in batch.rglob("*") if path.is_file()}
+    assert quarantined == {f"raw_measurements/{rel}" for rel in strangers}
+    pads.dataset(lab.stage_root, partitioning="hive").to_table()  # a directory scan reads again
+
+
+# -- 7. parser rules -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("chip", ["67b", "6 7", "67.0x", "0", "-3"])
+def test_a_chip_number_that_is_not_one_positive_integer_rejects_the_file(store: Store, chip: str) -> None:
+    store.write("a/It2025-10-14_1.csv", raw_csv("It", params={"Chip number": chip}), mtime=OLD_MTIME)
+    report = store.stage()
+    assert report.rejected == 1 and store.rejects()["a/It2025-10-14_1.csv"].kind == "bad_chip_number"
+
+
+@pytest.mark.parametrize("value", ["-0.35x", "6 7", "1e-3b"])
+def test_another_parameter_that_is_not_a_number_is_left_empty_with_a_warning(store: Store, value: str) -> None:
+    store.write("a/It2025-10-14_1.csv", raw_csv("It", params={"VG": value}), mtime=OLD_MTIME)
+    report = store.stage()
+    assert report.staged == 1 and store.manifest()["vg_fixed_v"].item() is None
+    assert "is not a finite number in V" in (store.config.events_dir / f"{report.staged_run_ids[0]}.json").read_text()
+
+
+def test_blank_lines_never_become_rows(store: Store) -> None:
+    rows = ivg_rows()
+    store.write("a/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows[:5] + ["", "  "] + rows[5:] + ["", "", ""]),
+                mtime=OLD_MTIME)
+    store.stage()
+    assert store.manifest()["n_rows"].item() == len(rows) and store.manifest()["is_complete"].item()
+
+
+def test_a_sweep_with_fewer_rows_than_its_parameters_imply_is_incomplete(store: Store) -> None:
+    rows = ivg_rows()  # 0 → −1 → 1 → −1 → 0 in 0.5 V steps: 13 rows
+    store.write("a/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows[:9]), mtime=OLD_MTIME)  # stopped at 0 V on the way
+    store.write("a/IVg2025-10-14_2.csv", raw_csv("IVg", rows=rows, start=1760371999), mtime=OLD_MTIME)
+    store.stage()
+    assert store.manifest().sort("source_file")["is_complete"].to_list() == [False, True]
+
+
+def test_the_real_sweep_that_stopped_at_zero_volts_is_incomplete(store: Store) -> None:
+    real = REAL_RAW / "Alisson_04_sept" / "IVg2025-09-04_12.csv"
+    if not real.is_file():
+        pytest.skip("../shared/realdata/raw is not available")
+    store.write("IVg2025-09-04_12.csv", real.read_bytes(), mtime=OLD_MTIME)
+    store.stage()
+    row = store.manifest().row(0, named=True)
+    assert (row["n_rows"], row["is_complete"]) == (201, False)
+
+
+def test_history_filters_use_the_labs_own_procedure_registry(store: Store, tmp_path: Path) -> None:
+    registry = load_registry().model_dump()
+    registry["procedures"]["Sweepy"] = {**registry["procedures"]["IVg"], "aliases": ["SWP"]}
+    import yaml
+
+    procedures = tmp_path / "procedures.yaml"
+    procedures.write_text(yaml.safe_dump(registry), encoding="utf-8")
+    store.write("a/Sweepy2025-10-14_1.csv", raw_csv("IVg").replace(b"IVg.IVg", b"Sweepy.Sweepy"), mtime=OLD_MTIME)
+    config_file = store.root / "config" / "labtui.yaml"
+    config_file.write_text(config_file.read_text() + f"procedures_file: {procedures}\n", encoding="utf-8")
+    env = cli_env()
+    base = [sys.executable, "-m", "labtui"]
+    assert subprocess.run([*base, "stage", "-q", "--config", str(config_file)], env=env, cwd=store.root).returncode == 0
+    result = subprocess.run([*base, "history", "67", "--proc", "SWP", "--config", str(config_file), "--format", "csv"],
+                            env=env, cwd=store.root, capture_output=True, text=True)
+    assert result.returncode == 0 and "Sweepy2025-10-14_1.csv" in result.stdout, result.stderr
