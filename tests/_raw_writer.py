@@ -15,12 +15,14 @@ from pathlib import Path
 PROCS = ("It", "IVg", "IV", "LaserCalibration")
 
 
-def _sweep(n_rows: int, low: float, high: float, *, return_to_zero: bool) -> tuple[list[float], float]:
-    """0 → high → low → 0 (or low → high) in n_rows points, and the step that spacing means."""
-    if not return_to_zero:
-        step = (high - low) / max(n_rows - 1, 1)
-        return [low + i * step for i in range(n_rows)], step
-    legs = [(0.0, high), (high, low), (low, 0.0)]
+def _sweep(n_rows: int, start: float, end: float, *, path: str) -> tuple[list[float], float]:
+    """The acquisition's sweep in n_rows points, and the step that spacing means. `path` as in the registry:
+    `once` start → end, `loop` 0 → start → end → start → 0 (IVg), `through_zero` 0 → start → 0 → end → 0 (IV)."""
+    legs = {
+        "once": [(start, end)],
+        "loop": [(0.0, start), (start, end), (end, start), (start, 0.0)],
+        "through_zero": [(0.0, start), (start, 0.0), (0.0, end), (end, 0.0)],
+    }[path]
     length = sum(abs(b - a) for a, b in legs)
     step = length / max(n_rows - 1, 1)
     values: list[float] = []
@@ -33,8 +35,8 @@ def _sweep(n_rows: int, low: float, high: float, *, return_to_zero: bool) -> tup
                 break
             walked -= span
         else:
-            values.append(0.0)
-    values[-1] = 0.0
+            values.append(legs[-1][1])
+    values[-1] = legs[-1][1]
     return values, step
 
 
@@ -72,7 +74,7 @@ def render_run(
                  float("nan"), float("nan"), float("nan")] for i in range(n_rows)]
     elif proc in ("IVg", "IV"):
         key = "VG" if proc == "IVg" else "VSD"
-        values, step = _sweep(n_rows, -1.0, 1.0, return_to_zero=True)
+        values, step = _sweep(n_rows, -1.0, 1.0, path="loop" if proc == "IVg" else "through_zero")
         header.update({f"{key} start": "-1 V", f"{key} end": "1 V", f"{key} step": f"{step!r} V",
                        "Laser voltage": "0 V", "Laser wavelength": "455", "Procedure version": "2.1.0"})
         if proc == "IV":
@@ -80,7 +82,7 @@ def render_run(
         columns = ["Vg (V)" if proc == "IVg" else "Vsd (V)", "I (A)", *sensors]
         rows = [[v, 2.3e-5 + v * 1e-6 + rng.random() * 1e-9, 25.0, 24.0, 1000.0 * i] for i, v in enumerate(values)]
     elif proc == "LaserCalibration":
-        values, step = _sweep(n_rows, 0.0, 5.0, return_to_zero=False)
+        values, step = _sweep(n_rows, 0.0, 5.0, path="once")
         header.update({"Optical fiber": "F1 (M92L02)", "Information": "None", "Laser wavelength": "590",
                        "Procedure version": "1.1.1", "Laser voltage end": "5 V", "Laser voltage start": "0 V",
                        "Laser voltage step": f"{step!r} V"})

@@ -29,13 +29,15 @@ def local(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=SANTIAGO)
 
 
-def _sweep(start: float, end: float, step: float) -> list[float]:
-    """0 → start → end → 0, the acquisition's sweep shape."""
-    n_start, n_end = round(abs(start) / step), round(abs(end) / step)
-    down = [-(k * step) if start < 0 else k * step for k in range(n_start + 1)]
-    across = [start + k * step * (1 if end > start else -1) for k in range(1, n_start + n_end + 1)]
-    back = [end - k * step * (1 if end > 0 else -1) for k in range(1, n_end + 1)]
-    return [round(v, 9) for v in down + across + back]
+def _sweep(start: float, end: float, step: float, path: str) -> list[float]:
+    """The acquisition's sweep shapes (`path` as in the registry): `loop` 0 → start → end → start → 0 (IVg),
+    `through_zero` 0 → start → 0 → end → 0 (IV)."""
+    corners = {"loop": [0.0, start, end, start, 0.0], "through_zero": [0.0, start, 0.0, end, 0.0]}[path]
+    values = [0.0]
+    for a, b in zip(corners, corners[1:], strict=False):
+        n = round(abs(b - a) / step)
+        values += [a + (b - a) * k / n for k in range(1, n + 1)]
+    return [round(v, 9) for v in values]
 
 
 def raw_file(
@@ -67,11 +69,11 @@ def raw_file(
     elif proc == "IVg":
         params |= {"VG start": "-1 V", "VG end": "1 V", "VG step": "0.5 V"}
         columns = ("Vg (V)", "I (A)", *SENSORS)
-        data = [(v, 1e-6 * (1 + abs(v - 0.2))) for v in _sweep(-1, 1, 0.5)]
+        data = [(v, 1e-6 * (1 + abs(v - 0.2))) for v in _sweep(-1, 1, 0.5, "loop")]
     elif proc == "IV":
         params |= {"VG": f"{vg:g} V", "VSD start": "-0.1 V", "VSD end": "0.1 V", "VSD step": "0.05 V"}
         columns = ("Vsd (V)", "I (A)", *SENSORS)
-        data = [(v, 1e-5 * v) for v in _sweep(-0.1, 0.1, 0.05)]
+        data = [(v, 1e-5 * v) for v in _sweep(-0.1, 0.1, 0.05, "through_zero")]
     elif proc == "LaserCalibration":
         params |= {"Laser wavelength": f"{wavelength:g}", "Laser voltage start": "0 V", "Laser voltage end": "2 V",
                    "Laser voltage step": "0.5 V", "Optical fiber": "F1 (M92L02)"}

@@ -86,7 +86,7 @@ def test_prune_lists_runs_whose_raw_file_is_gone_and_drops_them_only_when_confir
 def test_the_store_is_found_from_its_folder_or_its_stage_root(lab: Lab) -> None:
     for flag, path in (("--store", lab.store_root), ("--stage-root", lab.store_root), ("--stage-root", lab.stage_root)):
         result = subprocess.run([sys.executable, "-m", "labtui", "chips", "--raw-root", str(lab.raw), flag, str(path),
-                                 "--format", "json"], cwd=lab.root, env=cli_env(), capture_output=True, text=True)
+                                 "--format", "json"], cwd=lab.root, env=cli_env(), capture_output=True, text=True, check=False)
         assert result.returncode == 0 and "Alisson" in result.stdout, (flag, path, result.stderr)
     assert not (lab.store_root / "raw_measurements" / "_manifest").exists(), "a store was nested in the store"
 
@@ -201,14 +201,14 @@ def read_only_mount(folder: Path) -> Iterator[None]:
     """`folder` as a read-only share (a read-only bind mount: EROFS even for root); skips where it cannot mount."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("needs root to bind-mount a read-only store")
-    if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
+    if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True, check=False).returncode:
         pytest.skip("bind mounts are not allowed here")
     try:
-        if subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True).returncode:
+        if subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)], capture_output=True, check=False).returncode:
             pytest.skip("read-only remounts are not allowed here")
         yield
     finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
 
 
 def as_nobody() -> None:
@@ -230,7 +230,7 @@ def test_a_read_only_store_reads_fully_and_writers_say_it_is_read_only(lab: Lab)
 def test_a_store_of_another_user_is_read_only_for_a_non_root_user(lab: Lab, tmp_path: Path) -> None:
     try:
         probe = subprocess.run([sys.executable, "-c", "import polars"], preexec_fn=as_nobody, capture_output=True,
-                               env=cli_env()) if os.geteuid() == 0 else None
+                               env=cli_env(), check=False) if os.geteuid() == 0 else None
     except OSError:  # the interpreter itself is out of the other user's reach
         probe = None
     if probe is None or probe.returncode:
@@ -239,7 +239,7 @@ def test_a_store_of_another_user_is_read_only_for_a_non_root_user(lab: Lab, tmp_
         if folder != Path("/"):
             folder.chmod(folder.stat().st_mode | 0o005)
     result = subprocess.run(lab.command("stage", "--force"), preexec_fn=as_nobody, capture_output=True, text=True,
-                            env=cli_env(), cwd="/")
+                            env=cli_env(), cwd="/", check=False)
     one_line_error(result, 73, "read-only")
 
 
@@ -247,7 +247,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path: Path)
     disk = tmp_path / "disk"
     disk.mkdir()
     if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)],
-                                           capture_output=True).returncode:
+                                           capture_output=True, check=False).returncode:
         pytest.skip("cannot mount a small tmpfs here")
     try:
         lab = Lab(disk, raw_dir=tmp_path / "raw", workers=1)
@@ -261,7 +261,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path: Path)
         assert not temp_files(lab.store_root) or (lab.store_root / "_manifest" / ".dirty").exists()
         read_manifest(lab.config().manifest_path)  # whatever was committed is whole
     finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
 
 
 def test_an_unwritable_output_and_demo_folder_are_one_line(lab: Lab, tmp_path: Path) -> None:
@@ -270,7 +270,7 @@ def test_an_unwritable_output_and_demo_folder_are_one_line(lab: Lab, tmp_path: P
     with read_only_mount(out):
         one_line_error(lab.cli("history", "67", "--out", str(out / "h.csv")), 73, f"cannot write {out / 'h.csv'}")
         demo = subprocess.run([sys.executable, "-m", "labtui", "demo", str(out / "lab")], env=cli_env(),
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
         one_line_error(demo, 73, f"cannot write the demo lab into {out / 'lab'}")
         assert not any(out.iterdir())
 
@@ -356,7 +356,7 @@ def test_history_filters_use_the_labs_own_procedure_registry(store: Store, tmp_p
     config_file.write_text(config_file.read_text() + f"procedures_file: {procedures}\n", encoding="utf-8")
     env = cli_env()
     base = [sys.executable, "-m", "labtui"]
-    assert subprocess.run([*base, "stage", "-q", "--config", str(config_file)], env=env, cwd=store.root).returncode == 0
+    assert subprocess.run([*base, "stage", "-q", "--config", str(config_file)], env=env, cwd=store.root, check=False).returncode == 0
     result = subprocess.run([*base, "history", "67", "--proc", "SWP", "--config", str(config_file), "--format", "csv"],
-                            env=env, cwd=store.root, capture_output=True, text=True)
+                            env=env, cwd=store.root, capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "Sweepy2025-10-14_1.csv" in result.stdout, result.stderr

@@ -45,14 +45,16 @@ class RepairReport:
     def lines(self) -> list[str]:
         if self.damage is None:
             return ["the manifest is readable: nothing to repair (`labtui validate` checks the rest)"]
+        restored = self.from_records + self.from_previous
         lines = [
             f"the manifest was damaged ({self.damage})",
-            f"restored {self.from_records + self.from_previous} run(s): {self.from_records} from their run records, "
-            f"{self.from_previous} from the last kept manifest",
+            f"restored {restored} run(s): {self.from_records} from their run records, {self.from_previous} from the "
+            "last kept manifest",
         ]
         if self.lost_runs:
+            shown = ", ".join(self.lost_runs[:5]) + (" …" if len(self.lost_runs) > 5 else "")
             lines.append(f"lost {len(self.lost_runs)} run(s) whose Parquet is gone (re-stage them from the raw files): "
-                         + ", ".join(self.lost_runs[:5]) + (" …" if len(self.lost_runs) > 5 else ""))
+                         f"{shown}")
         if self.unvouched:
             lines.append(f"moved {len(self.unvouched)} run folder(s) no record vouches for to {self.quarantined}")
         if not self.lost_runs and not self.unvouched:
