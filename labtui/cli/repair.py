@@ -9,10 +9,13 @@ from labtui.cli import EXIT_OK, config_from
 from labtui.core.errors import UsageError
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def register_repair(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     repair = sub.add_parser("repair", parents=[common],
                             help="rebuild a damaged manifest from the store itself (no raw file needed)")
     repair.set_defaults(func=run_repair)
+
+
+def register_prune(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     prune = sub.add_parser("prune", parents=[common],
                            help="list the runs whose raw file is gone or outside the raw root; --yes drops them")
     prune.add_argument("--yes", action="store_true",
