@@ -66,7 +66,6 @@ def test_history_csv_and_json_carry_the_same_columns_and_timestamps(lab: Lab, ca
         (("history", "67", "--bogus"), "unrecognized arguments: --bogus"),
         (("stage", "--wait"), "unrecognized arguments: --wait"),
         (("export", "histories", "--date", "2025-10-13"), "unrecognized arguments: --date"),
-        (("restage", "raw/2025-10-13/gone.csv"), "no such file: raw/2025-10-13/gone.csv"),
         (("demo", "lab", "--chips", "0"), "at least one chip"),
     ],
 )

@@ -118,8 +118,9 @@ def run_history(args: argparse.Namespace) -> int:
         marks=pl.Series([summary(row) for row in runs.select("starred", "excluded", "exclude_reason", "tags", "note")
                          .iter_rows(named=True)], dtype=pl.String),
     )
-    rows = history_view(runs)  # one column set and one timestamp style for CSV and JSON
-    emit(args, table=table.select(list(HISTORY_TABLE)).rename(HISTORY_TABLE), csv=rows, json=rows)
+    rows = history_view(runs)  # one column set and one timestamp style for CSV and JSON; JSON keeps tags a list
+    emit(args, table=table.select(list(HISTORY_TABLE)).rename(HISTORY_TABLE), csv=rows,
+         json=rows.with_columns(runs.get_column("tags")))
     hidden_line = f"{hidden_note(hidden)} (--include-excluded shows them)" if hidden else ""
     if args.format == "table" and args.out is None:
         print(f"{runs.height} run(s)" + (f"; {hidden_line}" if hidden else ""))
