@@ -31,7 +31,7 @@ import polars as pl
 
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.config import StagingConfig
-from labtui.core.errors import UsageError
+from labtui.core.errors import LabtuiError, UsageError
 from labtui.core.history import HistoryFilter, cached_manifest, history, timeline
 from labtui.core.layout import run_parquet_path, run_parquet_paths
 from labtui.core.manifest import MANIFEST_SCHEMA, read_manifest
@@ -75,6 +75,13 @@ def _locate(path: Path) -> tuple[Path, Path]:
     raise NotAStore(
         f"not a labtui store: {path} (give the folder holding _manifest/, e.g. data/02_stage, or its {STAGE_DIR}/)"
     )
+
+
+class DamagedRun(LabtuiError):
+    """A run's Parquet that cannot be read (damaged outside labtui: a store writes whole files only)."""
+
+    def __init__(self, path: Path, error: Exception) -> None:
+        super().__init__(f"damaged run file {path}: {error} (`labtui validate` reports it)")
 
 
 @dataclass(frozen=True)
@@ -260,7 +267,8 @@ class _RunScan:
                 moved = read_manifest(self.store.manifest_path).filter(pl.col("run_id") == run["run_id"])
                 if moved.is_empty():
                     return None  # removed by a commit since the manifest was read: no longer in the store
-                row = moved.row(0, named=True)
+                row = moved.row(0, named=True)  # re-staged elsewhere (its procedure changed): read it there
+                run = run | {name: row[name] for name in run if name in row}
                 path = run_parquet_path(self.store.stage_root, row["proc"], row["date_local"], row["run_id"])
                 continue
             literals = {name: pl.lit(run[name], dtype=dtype) for name, dtype in self.run_schema.items()}
@@ -277,6 +285,8 @@ def _footer(path: Path) -> dict[str, pl.DataType] | None:
         schema = pq.read_schema(pa.memory_map(str(path)))
     except FileNotFoundError:
         return None
+    except pa.ArrowException as exc:
+        raise DamagedRun(path, exc) from None
     return dict(pl.DataFrame(schema.empty_table()).schema)
 
 
@@ -285,13 +295,17 @@ def _read_columns(path: Path, columns: list[str]) -> pl.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(pa.memory_map(str(path)))  # FileNotFoundError before any read: the retry's signal
-    present = [name for name in columns if name in parquet.schema_arrow.names]
-    if present:
-        frame = pl.from_arrow(parquet.read(columns=present))
-        assert isinstance(frame, pl.DataFrame)
-    else:  # only run-level columns: one row per sample, no column worth reading
-        frame = pl.DataFrame(height=parquet.metadata.num_rows)
+    source = pa.memory_map(str(path))  # FileNotFoundError before any read: the retry's signal
+    try:
+        parquet = pq.ParquetFile(source)
+        present = [name for name in columns if name in parquet.schema_arrow.names]
+        if present:
+            frame = pl.from_arrow(parquet.read(columns=present))
+            assert isinstance(frame, pl.DataFrame)
+        else:  # only run-level columns: one row per sample, no column worth reading
+            frame = pl.DataFrame(height=parquet.metadata.num_rows)
+    except pa.ArrowException as exc:
+        raise DamagedRun(path, exc) from None
     return frame.with_columns(pl.lit(None).alias(name) for name in columns if name not in frame.columns)
 
 
