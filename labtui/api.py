@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
@@ -196,7 +197,7 @@ def _date(value: dt.date | str | None) -> dt.date | None:
 class _RunScan:
     """A Polars IO source over the runs of a run table: pruning, projection and a pinned read of each file."""
 
-    _footers: dict[tuple[str, object], dict[str, pl.DataType]] = {}  # (path, ingested_at_utc): a re-stage changes it
+    _footers: ClassVar[dict[tuple[str, object], dict[str, pl.DataType]]] = {}  # by (path, ingested_at_utc)
 
     def __init__(self, store: Store, runs: pl.DataFrame) -> None:
         self.store = store

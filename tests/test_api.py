@@ -16,6 +16,7 @@ from labtui.api import DamagedRun
 from labtui.core.errors import UsageError
 from labtui.core.history import HistoryFilter, history, load_manifest
 from labtui.core.layout import run_parquet_path
+from labtui.core.manifest import read_manifest
 from tests._store_fixtures import Lab, all_procedures_lab, local
 
 
@@ -162,3 +163,14 @@ def test_import_labtui_stays_light() -> None:
         import labtui
 
         labtui.nope  # noqa: B018
+
+
+def test_manifest_run_id_is_the_partitions_type_and_old_manifests_still_read(lab: Lab, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    assert pq.read_schema(lab.config.manifest_path).field("run_id").type == pa.string()  # as every hive reader
+    old = tmp_path / "manifest.parquet"
+    lab.manifest().write_parquet(old)  # how manifests were written before: Polars' large_string
+    assert pq.read_schema(old).field("run_id").type == pa.large_string()
+    assert read_manifest(old).equals(lab.manifest())
