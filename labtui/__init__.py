@@ -1,3 +1,23 @@
-"""labtui: a terminal app and staging engine for a graphene-FET lab's measurement files."""
+"""labtui: a terminal app and staging engine for a graphene-FET lab's measurement files.
+
+`from labtui import open_store` reads a store from Python (see `labtui.api`); it is imported on first use, so the
+command line does not pay for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+__all__ = ["Store", "__version__", "open_store"]
+
+if TYPE_CHECKING:
+    from labtui.api import Store, open_store
+
+
+def __getattr__(name: str) -> object:
+    if name in ("Store", "open_store"):
+        from labtui import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'labtui' has no attribute {name!r}")

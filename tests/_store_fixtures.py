@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from labtui.core.config import StagingConfig, load_config
+from labtui.core.extract import run_id_for
 from labtui.core.manifest import read_manifest
 from labtui.core.stager import StageReport, stage
 
@@ -150,6 +151,30 @@ def chip67_lab(root: Path) -> Lab:
     lab.write("Alisson_08_sept/LaserCalibration2025-09-08_1.csv", "LaserCalibration", start=local("2025-09-08 07:00"))
     lab.stage()
     return lab
+
+
+def all_procedures_lab(root: Path) -> Lab:
+    """It, IVg, IV and LaserCalibration runs (each procedure has columns the others lack), two chips, and one run
+    whose run_id is all digits with a leading zero (the real data has an all-digit one): what readers get wrong."""
+    lab = Lab(root)
+    lab.write("2025-09-08/IVg2025-09-08_1.csv", "IVg", start=local("2025-09-08 10:00"), light=False)
+    lab.write("2025-09-08/It2025-09-08_2.csv", "It", start=local("2025-09-08 10:30"))
+    lab.write("2025-09-08/IV2025-09-08_3.csv", "IV", start=local("2025-09-08 11:00"), number=71, group="other")
+    lab.write("2025-09-08/LaserCalibration2025-09-08_1.csv", "LaserCalibration", start=local("2025-09-08 07:00"))
+    digits = "2025-09-09/It2025-09-09_1.csv"
+    lab.write(digits, "It", start=all_digit_start(digits, local("2025-09-09 12:00")), light=False)
+    lab.stage()
+    return lab
+
+
+def all_digit_start(source_file: str, near: dt.datetime) -> dt.datetime:
+    """The first second from `near` at which the run of `source_file` gets an all-digit run_id starting with 0."""
+    for seconds in range(10**6):
+        start = near + dt.timedelta(seconds=seconds)
+        run_id = run_id_for(source_file, start.astimezone(dt.UTC))
+        if run_id.isdigit() and run_id.startswith("0"):
+            return start
+    raise AssertionError("no all-digit run_id within a million seconds")
 
 
 def sha_tree(folder: Path) -> dict[str, tuple[bytes, int]]:

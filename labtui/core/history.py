@@ -54,11 +54,15 @@ def _group_label(group: str | None) -> str:
 
 
 def load_manifest(config: StagingConfig) -> pl.DataFrame:
+    """The committed manifest of the configured store (see `cached_manifest`)."""
+    return cached_manifest(config.manifest_path)
+
+
+def cached_manifest(path: Path) -> pl.DataFrame:
     """The committed manifest; cached by file identity, so the TUI can call it on every refresh for free.
 
     The manifest is only ever replaced whole (`os.replace`), so inode + mtime + size change with every commit.
     """
-    path = config.manifest_path
     try:
         info = path.stat()
     except FileNotFoundError:

@@ -6,6 +6,8 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import polars as pl
+
 PART_NAME = "part-000.parquet"
 _SAFE_PROC = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _RUN_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -22,3 +24,12 @@ def run_dir(stage_root: Path, proc: str, date_local: dt.date, run_id: str) -> Pa
 
 def run_parquet_path(stage_root: Path, proc: str, date_local: dt.date, run_id: str) -> Path:
     return run_dir(stage_root, proc, date_local, run_id) / PART_NAME
+
+
+def run_parquet_paths(stage_root: Path) -> pl.Expr:
+    """`run_parquet_path` as a Polars expression over `proc`, `date_local` and `run_id` columns (manifest values,
+    already validated): a path for every run of a frame without a Python call per row."""
+    return pl.concat_str(
+        pl.lit(f"{stage_root}/proc="), "proc", pl.lit("/date="), pl.col("date_local").dt.to_string("%Y-%m-%d"),
+        pl.lit("/run_id="), "run_id", pl.lit(f"/{PART_NAME}"),
+    )

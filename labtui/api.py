@@ -1,0 +1,321 @@
+"""The store from Python: `open_store(path)` for notebooks and scripts.
+
+```python
+from labtui import open_store
+
+store = open_store("data/02_stage")
+store.runs(chip=67, proc="It", light=True)             # the chip's history, the filters of `labtui history`
+store.scan(chip=67, proc="It").collect()               # every data column of those runs, one row per sample
+```
+
+Read-only and lock-free, with the guarantees of every reader of the store: the manifest is read through one open
+handle (the previous or the next commit, never a torn one); each run's Parquet is read through one memory map, so
+a writer replacing it mid-read hands over the old or the new file, whole; a run whose file a commit removed is
+looked up again in the newest manifest (re-staged under another path: read there; gone: skipped).
+
+`scan` is lazy and builds its file list from the manifest, never from a directory listing: filters on run-level
+columns (`run_id`, `proc`, `date_local`, `seq`, the manifest columns asked for) prune whole files before any is
+opened, only the data columns a query uses are read, and foreign files in the store are never seen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
+
+from labtui.core.atomic import read_parquet_pinned
+from labtui.core.config import StagingConfig
+from labtui.core.errors import LabtuiError, UsageError
+from labtui.core.history import HistoryFilter, cached_manifest, history, timeline
+from labtui.core.layout import run_parquet_path, run_parquet_paths
+from labtui.core.manifest import MANIFEST_SCHEMA, read_manifest
+
+STAGE_DIR = "raw_measurements"
+MANIFEST_FILE = Path("_manifest") / "manifest.parquet"
+METRICS_FILE = "metrics.parquet"
+RUN_COLUMNS = ("run_id", "proc", "date_local", "seq")  # always in a scan, before the data columns
+_READ_THREADS = 8  # file reads wait on the disk as much as on the CPU; more threads than cores hide it
+_FILES_PER_BATCH = 64
+
+
+class NotAStore(UsageError):
+    """A path that is neither a store folder (holding `_manifest/`) nor its `raw_measurements` folder."""
+
+
+def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: str | Path | None = None) -> Store:
+    """The store at `path`: the store folder (`data/02_stage`, holding `_manifest/`) or its `raw_measurements`.
+
+    `local_tz` dates and numbers histories (the lab's zone by default); `derived_root` holds the derived tables
+    (`data/03_derived`, the store's sibling `03_derived`, by default).
+    """
+    root, stage_root = _locate(Path(path).expanduser())
+    zone = local_tz or StagingConfig.model_fields["local_tz"].default
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone {zone!r} (use an IANA name like America/Santiago)") from None
+    derived = Path(derived_root).expanduser() if derived_root is not None else root.parent / "03_derived"
+    return Store(root=root, stage_root=stage_root, local_tz=zone, derived_root=derived)
+
+
+def _locate(path: Path) -> tuple[Path, Path]:
+    """(store folder, stage root) of a path naming either; a clear error for anything else."""
+    if (path / "_manifest").is_dir():
+        return path, path / STAGE_DIR
+    if (path.parent / "_manifest").is_dir() and path.is_dir():
+        return path.parent, path
+    if not path.exists():
+        raise NotAStore(f"no such store folder: {path}")
+    raise NotAStore(
+        f"not a labtui store: {path} (give the folder holding _manifest/, e.g. data/02_stage, or its {STAGE_DIR}/)"
+    )
+
+
+class DamagedRun(LabtuiError):
+    """A run's Parquet that cannot be read (damaged outside labtui: a store writes whole files only)."""
+
+    def __init__(self, path: Path, error: Exception) -> None:
+        super().__init__(f"damaged run file {path}: {error} (`labtui validate` reports it)")
+
+
+@dataclass(frozen=True)
+class Store:
+    """A staged store, read-only. Build it with `open_store`."""
+
+    root: Path
+    stage_root: Path
+    local_tz: str
+    derived_root: Path
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST_FILE
+
+    @property
+    def manifest(self) -> pl.DataFrame:
+        """One row per run, as committed (re-read only when a writer has committed since)."""
+        return cached_manifest(self.manifest_path)
+
+    def runs(
+        self,
+        chip: int | None = None,
+        *,
+        group: str | None = None,
+        proc: str | Sequence[str] | None = None,
+        light: bool | None = None,
+        since: dt.date | str | None = None,
+        until: dt.date | str | None = None,
+        wavelength: float | None = None,
+        vg: float | None = None,
+        search: str | None = None,
+    ) -> pl.DataFrame:
+        """Runs oldest first with the columns and filters of `labtui history`; every run when `chip` is None.
+
+        `seq` numbers each chip's whole history (filters never renumber); `proc` accepts aliases (`ITS` = It).
+        """
+        filters = _history_filter(proc, light, since, until, wavelength, vg, search)
+        manifest = self.manifest
+        if chip is None:
+            if group is not None:
+                raise UsageError("group= needs chip=")
+            return timeline(manifest, tz=self.local_tz).filter(filters.expression())
+        return history(manifest, chip, group, tz=self.local_tz, filters=filters)
+
+    def scan(
+        self,
+        proc: str | Sequence[str] | None = None,
+        chip: int | None = None,
+        *,
+        group: str | None = None,
+        run_ids: Iterable[str] | None = None,
+        columns: Sequence[str] = (),
+    ) -> pl.LazyFrame:
+        """Every sample of the selected runs as a LazyFrame: `run_id`, `proc`, `date_local`, `seq`, the run-level
+        `columns` asked for (any manifest or history column: `chip_name`, `has_light`, `laser_wavelength_nm`, …),
+        then every data column of those runs, the union across procedures (null where a procedure lacks one).
+        """
+        selected = self.runs(chip, group=group, proc=proc)
+        if run_ids is not None:
+            wanted = [run_ids] if isinstance(run_ids, str) else list(run_ids)
+            selected = selected.filter(pl.col("run_id").is_in(wanted))
+        return _RunScan(self, self._run_table(selected, columns)).lazy()
+
+    @property
+    def metrics(self) -> pl.DataFrame:
+        """The derived per-run metrics (`<derived_root>/metrics.parquet`); empty until they have been computed."""
+        try:
+            return read_parquet_pinned(self.derived_root / METRICS_FILE)
+        except FileNotFoundError:
+            return pl.DataFrame()
+
+    def _run_table(self, selected: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+        """One row per selected run: the run-level columns of a scan plus `path`, the run's Parquet."""
+        extra = [name for name in dict.fromkeys(columns) if name not in RUN_COLUMNS]
+        known = dict.fromkeys([*selected.columns, *MANIFEST_SCHEMA])
+        if unknown := [name for name in extra if name not in known]:
+            raise UsageError(f"unknown run column(s) {', '.join(unknown)} (known: {', '.join(known)})")
+        from_manifest = [name for name in ("date_local", *extra) if name not in selected.columns]
+        runs = selected.join(self.manifest.select("run_id", *from_manifest), on="run_id", how="left")
+        return runs.select(*RUN_COLUMNS, *extra, path=run_parquet_paths(self.stage_root))
+
+
+def _history_filter(
+    proc: str | Sequence[str] | None,
+    light: bool | None,
+    since: dt.date | str | None,
+    until: dt.date | str | None,
+    wavelength: float | None,
+    vg: float | None,
+    search: str | None,
+) -> HistoryFilter:
+    procs = (proc,) if isinstance(proc, str) else tuple(proc or ())
+    try:
+        return HistoryFilter(
+            procs=procs, light=light, since=_date(since), until=_date(until), wavelength_nm=wavelength, vg_v=vg,
+            text=search,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _date(value: dt.date | str | None) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+class _RunScan:
+    """A Polars IO source over the runs of a run table: pruning, projection and a pinned read of each file."""
+
+    _footers: ClassVar[dict[tuple[str, object], dict[str, pl.DataType]]] = {}  # by (path, ingested_at_utc)
+
+    def __init__(self, store: Store, runs: pl.DataFrame) -> None:
+        self.store = store
+        self.runs = runs
+        self.run_schema = {name: dtype for name, dtype in runs.schema.items() if name != "path"}
+        self._schema: dict[str, pl.DataType] | None = None
+
+    def lazy(self) -> pl.LazyFrame:
+        from polars.io.plugins import register_io_source
+
+        return register_io_source(self._batches, schema=lambda: pl.Schema(self.schema()), explain_name="labtui store")
+
+    def schema(self) -> dict[str, pl.DataType]:
+        """Run-level columns, then the union of the selected runs' data columns (their footers, read once per
+        file version, in threads: reading a footer is mostly waiting)."""
+        if self._schema is None:
+            stamps = self.store.manifest.select("run_id", "ingested_at_utc")
+            keys = self.runs.join(stamps, on="run_id", how="left").select("path", "ingested_at_utc").rows()
+            todo = [key for key in keys if key not in self._footers]
+            with ThreadPoolExecutor(_READ_THREADS) as pool:
+                for key, footer in zip(todo, pool.map(lambda key: _footer(Path(key[0])), todo), strict=True):
+                    if footer is not None:
+                        self._footers[key] = footer
+            data: dict[str, pl.DataType] = {}
+            for key in keys:
+                for name, dtype in self._footers.get(key, {}).items():
+                    data[name] = dtype if name not in data else _supertype(name, data[name], dtype)
+            self._schema = self.run_schema | {name: dtype for name, dtype in data.items() if name not in self.run_schema}
+        return self._schema
+
+    def _batches(
+        self, with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, _batch_size: int | None
+    ) -> Iterator[pl.DataFrame]:
+        schema = self.schema()
+        wanted = list(schema) if with_columns is None else with_columns
+        needed = list(dict.fromkeys([*wanted, *(predicate.meta.root_names() if predicate is not None else [])]))
+        runs = self.runs
+        if predicate is not None and set(predicate.meta.root_names()) <= set(self.run_schema):
+            runs = runs.filter(predicate)  # partition pruning: whole runs out before any file is opened
+        data_columns = [name for name in needed if name not in self.run_schema]
+        typed = [pl.col(name).cast(schema[name]) for name in needed]
+        left = n_rows
+        with ThreadPoolExecutor(_READ_THREADS) as pool:
+            for start in range(0, runs.height, _FILES_PER_BATCH):
+                chunk = runs.slice(start, _FILES_PER_BATCH).to_dicts()
+                parts = [part.select(typed) for part in pool.map(lambda run: self._read(run, data_columns), chunk)
+                         if part is not None]
+                if not parts:
+                    continue
+                batch = pl.concat(parts, how="vertical")
+                if predicate is not None:
+                    batch = batch.filter(predicate)
+                batch = batch.select(wanted)
+                if left is not None:
+                    batch = batch.head(left)
+                    left -= batch.height
+                yield batch
+                if left is not None and left <= 0:
+                    return
+
+    def _read(self, run: dict[str, object], columns: list[str]) -> pl.DataFrame | None:
+        """One run's samples with its run-level columns; a file a commit removed is looked up in the new manifest."""
+        path = Path(str(run["path"]))
+        for _ in range(3):
+            try:
+                frame = _read_columns(path, columns)
+            except FileNotFoundError:
+                moved = read_manifest(self.store.manifest_path).filter(pl.col("run_id") == run["run_id"])
+                if moved.is_empty():
+                    return None  # removed by a commit since the manifest was read: no longer in the store
+                row = moved.row(0, named=True)  # re-staged elsewhere (its procedure changed): read it there
+                run = run | {name: row[name] for name in run if name in row}
+                path = run_parquet_path(self.store.stage_root, row["proc"], row["date_local"], row["run_id"])
+                continue
+            literals = {name: pl.lit(run[name], dtype=dtype) for name, dtype in self.run_schema.items()}
+            return frame.with_columns(**literals)
+        return None
+
+
+def _footer(path: Path) -> dict[str, pl.DataType] | None:
+    """A run file's column types; None when a commit has just removed it (`_read` finds where it went)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(pa.memory_map(str(path)))
+    except FileNotFoundError:
+        return None
+    except pa.ArrowException as exc:
+        raise DamagedRun(path, exc) from None
+    return dict(pl.DataFrame(schema.empty_table()).schema)
+
+
+def _read_columns(path: Path, columns: list[str]) -> pl.DataFrame:
+    """The file's share of `columns` (absent ones null), read through one memory map: one version, whole."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = pa.memory_map(str(path))  # FileNotFoundError before any read: the retry's signal
+    try:
+        parquet = pq.ParquetFile(source)
+        present = [name for name in columns if name in parquet.schema_arrow.names]
+        if present:
+            frame = pl.from_arrow(parquet.read(columns=present))
+            assert isinstance(frame, pl.DataFrame)
+        else:  # only run-level columns: one row per sample, no column worth reading
+            frame = pl.DataFrame(height=parquet.metadata.num_rows)
+    except pa.ArrowException as exc:
+        raise DamagedRun(path, exc) from None
+    return frame.with_columns(pl.lit(None).alias(name) for name in columns if name not in frame.columns)
+
+
+def _supertype(name: str, left: pl.DataType, right: pl.DataType) -> pl.DataType:
+    """The type both runs' `name` fits (Float64 and Int64 → Float64); a clear error where none exists."""
+    if left == right:
+        return left
+    try:
+        return pl.concat([pl.DataFrame(schema={name: left}), pl.DataFrame(schema={name: right})],
+                         how="vertical_relaxed").schema[name]
+    except pl.exceptions.PolarsError:
+        raise UsageError(f"column {name!r} is {left} in some runs and {right} in others") from None

@@ -1,0 +1,176 @@
+"""`labtui.open_store`: locating a store, histories, the lazy scan (union of columns, pruning, a writer committing
+mid-read), the derived metrics, and an `import labtui` that stays light."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labtui import Store, open_store
+from labtui.api import DamagedRun
+from labtui.core.errors import UsageError
+from labtui.core.history import HistoryFilter, history, load_manifest
+from labtui.core.layout import run_parquet_path
+from labtui.core.manifest import read_manifest
+from tests._store_fixtures import Lab, all_procedures_lab, local
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    return all_procedures_lab(tmp_path_factory.mktemp("api"))
+
+
+@pytest.fixture(scope="module")
+def store(lab: Lab) -> Store:
+    return open_store(lab.config.store_root)
+
+
+def per_run_files(lab: Lab) -> pl.DataFrame:
+    """Every run's Parquet read on its own (no cross-file schema to get wrong), tagged with its run_id."""
+    config = lab.config
+    return pl.concat(
+        [
+            pl.read_parquet(run_parquet_path(config.stage_root, row["proc"], row["date_local"], row["run_id"]))
+            .with_columns(run_id=pl.lit(row["run_id"]))
+            for row in lab.manifest().iter_rows(named=True)
+        ],
+        how="diagonal",
+    )
+
+
+def test_open_store_accepts_the_store_or_its_raw_measurements(lab: Lab, tmp_path: Path) -> None:
+    config = lab.config
+    for path in (config.store_root, config.stage_root, str(config.stage_root)):
+        store = open_store(path)
+        assert (store.root, store.stage_root) == (config.store_root, config.stage_root)
+        assert store.manifest.equals(lab.manifest())
+    with pytest.raises(UsageError, match="not a labtui store: .* _manifest/"):
+        open_store(tmp_path)
+    with pytest.raises(UsageError, match="no such store folder"):
+        open_store(tmp_path / "missing")
+    with pytest.raises(UsageError, match="unknown time zone 'Mars/Olympus'"):
+        open_store(config.store_root, local_tz="Mars/Olympus")
+
+
+def test_runs_are_the_cli_history_with_its_filters(lab: Lab, store: Store) -> None:
+    manifest = load_manifest(lab.config)
+    expected = history(manifest, 67, tz="America/Santiago", filters=HistoryFilter(procs=("ITS",), light=True))
+    assert store.runs(chip=67, proc="ITS", light=True).equals(expected)
+    assert store.runs(since="2025-09-09")["source_file"].to_list() == ["2025-09-09/It2025-09-09_1.csv"]
+    assert store.runs(until=dt.date(2025, 9, 8), proc=["IV", "LaserCalibration"])["proc"].sort().to_list() == [
+        "IV", "LaserCalibration"]
+    assert store.runs().height == manifest.height
+    with pytest.raises(UsageError, match="unknown procedure 'Nope'"):
+        store.runs(proc="Nope")
+    with pytest.raises(UsageError, match="not a date"):
+        store.runs(since="yesterday")
+    with pytest.raises(UsageError, match="chip number 5"):
+        store.runs(chip=5)
+
+
+def test_scan_is_every_column_of_every_run(lab: Lab, store: Store) -> None:
+    samples = store.scan(columns=["chip_name", "has_light"]).collect()
+    truth = per_run_files(lab)
+    data_columns = [name for name in truth.columns if name != "run_id"]
+    assert samples.columns == ["run_id", "proc", "date_local", "seq", "chip_name", "has_light", *data_columns]
+    assert samples.schema["run_id"] == pl.String
+    assert {"t_s", "vg_v", "vsd_v", "vl_v", "power_w"} <= set(data_columns)
+    counts = samples.select(pl.all().count()).row(0, named=True)
+    assert {name: counts[name] for name in data_columns} == truth.select(data_columns).count().row(0, named=True)
+    assert samples.height == truth.height
+    digit_run = lab.run_of("2025-09-09/It2025-09-09_1.csv")["run_id"]
+    assert digit_run.isdigit() and digit_run.startswith("0")
+    assert samples.filter(pl.col("run_id") == digit_run).height == lab.run_of("2025-09-09/It2025-09-09_1.csv")["n_rows"]
+    by_run = samples.group_by("run_id").agg(pl.len(), pl.col("proc", "date_local", "chip_name", "has_light").first())
+    manifest = lab.manifest().select("run_id", pl.col("n_rows").cast(pl.UInt32).alias("len"), "proc", "date_local",
+                                     "chip_name", "has_light")
+    assert by_run.sort("run_id").equals(manifest.select(by_run.columns).sort("run_id"))
+
+
+def test_scan_selects_runs_and_keeps_the_history_numbering(lab: Lab, store: Store) -> None:
+    its = store.scan(proc="ITS", chip=67).collect()
+    assert set(its["proc"]) == {"It"}
+    assert its.columns[4:] == ["t_s", "i_a", "vl_v", "plate_t_degc", "ambient_t_degc", "clock_ms"]
+    history_seq = dict(store.runs(chip=67).select("run_id", "seq").iter_rows())
+    assert all(history_seq[run_id] == seq for run_id, seq in its.select("run_id", "seq").unique().iter_rows())
+    calibration = lab.run_of("2025-09-08/LaserCalibration2025-09-08_1.csv")["run_id"]
+    only = store.scan(run_ids=calibration).collect()
+    assert only.columns[4:] == ["vl_v", "power_w"] and only["run_id"].unique().to_list() == [calibration]
+    assert store.scan(run_ids=[]).collect().height == 0
+    with pytest.raises(UsageError, match="unknown run column"):
+        store.scan(columns=["chip"])
+
+
+def test_filters_on_run_columns_prune_files_before_opening_them(tmp_path: Path) -> None:
+    lab = all_procedures_lab(tmp_path)
+    store = open_store(lab.config.store_root)
+    keep = lab.run_of("2025-09-08/IVg2025-09-08_1.csv")
+    scan = store.scan()
+    scan.collect_schema()  # the union of columns comes from the footers; after that only data is read
+    for row in lab.manifest().filter(pl.col("run_id") != keep["run_id"]).iter_rows(named=True):
+        run_parquet_path(store.stage_root, row["proc"], row["date_local"], row["run_id"]).write_bytes(b"torn")
+    samples = scan.filter(pl.col("run_id") == keep["run_id"]).select("vg_v", "i_a").collect()
+    assert samples.height == keep["n_rows"]
+    on_day = scan.filter(pl.col("date_local") == keep["date_local"]).filter(pl.col("proc") == "IVg")
+    assert on_day.select(pl.len()).collect().item() == keep["n_rows"]
+    with pytest.raises(DamagedRun, match="damaged run file .*part-000.parquet"):
+        scan.filter(pl.col("i_a") > 0).collect()  # not a run-level filter: every file is read, the damage found
+
+
+def test_a_commit_between_scan_and_collect_is_read_whole(tmp_path: Path) -> None:
+    """A pending scan meets the store of the next commit: a re-staged run is read in its new version, a run that
+    moved partition (its procedure was corrected) is found in its new place, a replaced run is gone."""
+    lab = all_procedures_lab(tmp_path)
+    store = open_store(lab.config.store_root)
+    pending = store.scan(columns=["information"])
+    moved = lab.run_of("2025-09-08/IV2025-09-08_3.csv")
+    lab.write("2025-09-08/IV2025-09-08_3.csv", "It", start=local("2025-09-08 11:00"), number=71, group="other")
+    lab.write("2025-09-08/It2025-09-08_2.csv", "It", start=local("2025-09-08 10:30"), information="fixed note")
+    gone = lab.run_of("2025-09-08/IVg2025-09-08_1.csv")
+    lab.write("2025-09-08/IVg2025-09-08_1.csv", "IVg", start=local("2025-09-08 10:05"), light=False)
+    lab.stage()
+    assert lab.run_of("2025-09-08/IV2025-09-08_3.csv")["run_id"] == moved["run_id"]
+    old = run_parquet_path(store.stage_root, moved["proc"], moved["date_local"], moved["run_id"])
+    old.unlink(missing_ok=True)  # what the next writer's orphan clean-up does (the stager leaves it for now)
+    samples = pending.collect()
+    assert gone["run_id"] not in samples["run_id"].to_list()
+    relocated = samples.filter(pl.col("run_id") == moved["run_id"])
+    assert set(relocated["proc"]) == {"It"} and relocated["t_s"].null_count() == 0
+    assert relocated.height == lab.run_of("2025-09-08/IV2025-09-08_3.csv")["n_rows"]
+    assert store.scan(columns=["information"]).filter(pl.col("information") == "fixed note").collect().height > 0
+
+
+def test_metrics_are_the_derived_table_or_empty(lab: Lab, tmp_path: Path) -> None:
+    store = open_store(lab.config.store_root, derived_root=tmp_path / "derived")
+    assert store.metrics.is_empty()
+    table = pl.DataFrame({"run_id": ["0123456789abcdef"], "on_off_ratio": [4.6]})
+    (tmp_path / "derived").mkdir()
+    table.write_parquet(tmp_path / "derived" / "metrics.parquet")
+    assert store.metrics.equals(table)
+    assert open_store(lab.config.store_root).derived_root == lab.config.store_root.parent / "03_derived"
+
+
+def test_import_labtui_stays_light() -> None:
+    code = "import sys, labtui; print('labtui.api' in sys.modules, 'polars' in sys.modules, labtui.open_store.__module__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False", "labtui.api"]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        import labtui
+
+        labtui.nope  # noqa: B018
+
+
+def test_manifest_run_id_is_the_partitions_type_and_old_manifests_still_read(lab: Lab, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    assert pq.read_schema(lab.config.manifest_path).field("run_id").type == pa.string()  # as every hive reader
+    old = tmp_path / "manifest.parquet"
+    lab.manifest().write_parquet(old)  # how manifests were written before: Polars' large_string
+    assert pq.read_schema(old).field("run_id").type == pa.large_string()
+    assert read_manifest(old).equals(lab.manifest())

@@ -1,0 +1,128 @@
+"""The README's recipes for reading the store, run exactly as written (the code blocks are taken from the README,
+so the docs cannot drift): every column of every procedure, `run_id` as text, a join with the manifest.
+
+Checked against each run's file read on its own: every column's count of non-null values, not just the rows.
+Spark runs where pyspark and Java are installed (it is not a dependency), and is skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from labtui.core.layout import run_parquet_path
+from tests._store_fixtures import Lab, all_digit_start, all_procedures_lab, local
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+RECIPE = re.compile(r"<!-- recipe: (\w+) -->\n```python\n(.*?)```", re.DOTALL)
+RECIPES = dict(RECIPE.findall(README.read_text(encoding="utf-8")))
+PLACEHOLDER = '"data/02_stage"'
+
+
+def test_the_readme_has_every_recipe() -> None:
+    assert list(RECIPES) == ["labtui", "polars", "pyarrow", "duckdb", "spark"]
+    assert all(code.count(PLACEHOLDER) == 1 for code in RECIPES.values())
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    return all_procedures_lab(tmp_path_factory.mktemp("recipes"))
+
+
+@pytest.fixture(scope="module")
+def truth(lab: Lab) -> pl.DataFrame:
+    """Every run's file read on its own, with the run's identity and chip from the manifest."""
+    config = lab.config
+    return pl.concat(
+        [
+            pl.read_parquet(run_parquet_path(config.stage_root, row["proc"], row["date_local"], row["run_id"]))
+            .with_columns(run_id=pl.lit(row["run_id"]), proc=pl.lit(row["proc"]), chip_name=pl.lit(row["chip_name"], dtype=pl.String))
+            for row in lab.manifest().iter_rows(named=True)
+        ],
+        how="diagonal",
+    )
+
+
+def run_recipe(name: str, lab: Lab) -> dict[str, Any]:
+    code = RECIPES[name].replace(PLACEHOLDER, repr(str(lab.config.store_root)))
+    namespace: dict[str, Any] = {}
+    exec(compile(code, f"README.md recipe {name}", "exec"), namespace)  # noqa: S102 - the README's own code
+    return namespace
+
+
+def as_polars(frame: Any) -> pl.DataFrame:
+    """A recipe's result (Polars, pyarrow, DuckDB or Spark) as a Polars frame, without converting its types."""
+    if isinstance(frame, pl.LazyFrame):
+        return frame.collect()
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    if hasattr(frame, "toArrow"):  # Spark
+        return pl.DataFrame(frame.toArrow())
+    if hasattr(frame, "fetch_arrow_table"):  # DuckDB
+        return pl.DataFrame(frame.to_arrow_table())
+    return pl.DataFrame(frame)  # pyarrow
+
+
+def spark_available() -> bool:
+    return importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
+
+
+ENGINES = pytest.mark.parametrize(
+    "name",
+    [
+        "labtui",
+        "polars",
+        "pyarrow",
+        "duckdb",
+        pytest.param("spark", marks=[pytest.mark.slow,
+                                     pytest.mark.skipif(not spark_available(), reason="needs pyspark and Java")]),
+    ],
+)
+
+
+@ENGINES
+def test_recipe_reads_every_column_with_run_id_as_text(name: str, lab: Lab, truth: pl.DataFrame) -> None:
+    namespace = run_recipe(name, lab)
+    samples, labeled = as_polars(namespace["samples"]), as_polars(namespace["labeled"])
+    data_columns = [column for column in truth.columns if column not in ("run_id", "proc", "chip_name")]
+    assert {"t_s", "vg_v", "vsd_v", "vl_v", "power_w", "i_a"} <= set(data_columns)
+    assert set(data_columns) <= set(samples.columns), f"{name} lost columns"
+    assert samples.schema["run_id"] == pl.String
+    assert sorted(samples["run_id"].unique()) == sorted(truth["run_id"].unique())  # the all-digit one, leading 0
+    assert samples.height == truth.height
+    counts = samples.select(pl.col([*data_columns, "run_id", "proc"]).count()).row(0, named=True)
+    assert counts == truth.select(pl.col([*data_columns, "run_id", "proc"]).count()).row(0, named=True)
+    per_run = samples.group_by("run_id", "proc").agg(pl.col(data_columns).count()).sort("run_id")
+    assert per_run.equals(truth.group_by("run_id", "proc").agg(pl.col(data_columns).count()).sort("run_id"))
+    assert labeled.height == truth.height
+    assert labeled["chip_name"].count() == truth["chip_name"].count() > 0
+    if name == "labtui":
+        assert namespace["history"]["proc"].unique().to_list() == ["It"]
+        assert namespace["dark_mean"].columns == ["chip_name", "date_local", "mean_dark_current_a"]
+        assert namespace["dark_mean"].height == 1
+
+
+@pytest.fixture(scope="module")
+def digits_lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    """A store whose only run has an all-digit run_id: nothing tells a type-inferring engine it is text."""
+    lab = Lab(tmp_path_factory.mktemp("digits"))
+    source = "2025-09-09/It2025-09-09_1.csv"
+    lab.write(source, "It", start=all_digit_start(source, local("2025-09-09 12:00")))
+    lab.stage()
+    return lab
+
+
+@ENGINES
+def test_recipe_keeps_an_all_digit_run_id_as_text(name: str, digits_lab: Lab) -> None:
+    namespace = run_recipe(name, digits_lab)
+    run_id = digits_lab.manifest()["run_id"].item()
+    for result in ("samples", "labeled"):
+        frame = as_polars(namespace[result])
+        assert frame.schema["run_id"] == pl.String
+        assert frame["run_id"].unique().to_list() == [run_id]
