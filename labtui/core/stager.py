@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
     import polars as pl
 
     from labtui.core.manifest import ManifestRow
+    from labtui.core.metrics import MetricsUpdate
     from labtui.core.registry import Registry
 
 DIRTY_MARKER = ".dirty"
@@ -97,6 +98,7 @@ class StageReport:
     new_rejects: list[RejectRecord] = field(default_factory=list)
     known_rejects: list[RejectRecord] = field(default_factory=list)  # unchanged files, rejected before
     commits: int = 0
+    metrics: MetricsUpdate | None = None  # the derived table's update after the commits (None: nothing to do)
 
     @property
     def staged(self) -> int:
@@ -456,6 +458,10 @@ class Stager:
                 write_stat_index(self.config.manifest_path, stat_rows(manifest))  # heal: a crash, an older labtui
             if self._dirty:
                 self._clear_dirty()
+            if work or not self.config.metrics_path.exists():  # a no-change stage never loads the metrics
+                from labtui.core.metrics import update_after_stage
+
+                self.report.metrics = update_after_stage(self.config, manifest, changed=bool(work))
         finally:
             lock.release()
         self.report.elapsed_s = time.monotonic() - started
