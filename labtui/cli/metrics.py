@@ -33,7 +33,12 @@ def run(args: argparse.Namespace) -> int:
 
     from labtui.cli.history import emit
     from labtui.core.errors import UsageError
-    from labtui.core.history import canonical_proc, load_manifest, resolve_chip, timeline
+    from labtui.core.history import (
+        canonical_proc,
+        load_manifest,
+        resolve_chip,
+        timeline,
+    )
     from labtui.core.metrics import QUANTITIES, columns_of, refresh_metrics
 
     config = config_from(args)
@@ -68,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _readable(frame):  # noqa: ANN001, ANN202 - polars is imported lazily
+def _readable(frame):
     """Four significant digits: a terminal table is for reading, CSV and JSON keep every digit."""
     import polars as pl
 

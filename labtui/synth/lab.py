@@ -26,7 +26,12 @@ import numpy as np
 
 from labtui.synth import physics
 from labtui.synth.physics import Device
-from labtui.synth.writer import header_params, nominal_duration, nominal_rows, write_measurement
+from labtui.synth.writer import (
+    header_params,
+    nominal_duration,
+    nominal_rows,
+    write_measurement,
+)
 
 IRREGULARITIES = frozenset({
     "aborted_run",  # fewer rows than the sweep or period implies → stage, is_complete = false

@@ -13,6 +13,7 @@ generator's noise-free signals. Independent of `labtui.core` (the generator neve
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -45,7 +46,7 @@ def _legs(vg: np.ndarray) -> list[slice]:
     sign = np.sign(np.round(np.diff(vg), 9))
     turns = np.flatnonzero(sign[1:] != sign[:-1]) + 1
     bounds = [0, *turns.tolist(), vg.size - 1]
-    return [slice(a, b + 1) for a, b in zip(bounds[:-1], bounds[1:]) if sign[a] != 0]
+    return [slice(a, b + 1) for a, b in itertools.pairwise(bounds) if sign[a] != 0]
 
 
 def _longest(vg: np.ndarray, direction: int) -> slice | None:

@@ -6,6 +6,8 @@ number in the table.
 
 from __future__ import annotations
 
+import itertools
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -41,7 +43,7 @@ def sweep_legs(x: np.ndarray) -> list[Leg]:
     sign = sign[last_move]  # forward-fill zero steps; leading zeros take the first direction
     turns = np.flatnonzero(sign[1:] != sign[:-1]) + 1  # step k moves from point k: point k is the turn
     bounds = [0, *turns.tolist(), n - 1]
-    return [Leg(a, b + 1, int(sign[a])) for a, b in zip(bounds[:-1], bounds[1:])]
+    return [Leg(a, b + 1, int(sign[a])) for a, b in itertools.pairwise(bounds)]
 
 
 def collapse_repeats(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,16 +65,37 @@ def savgol_derivative(x: np.ndarray, y: np.ndarray, window: int, polyorder: int)
 
     The coefficients are solved from the actual x offsets, so uneven spacing is exact. Near the ends the
     window is shifted inward (not shrunk), as SciPy's `mode="interp"` does; a leg shorter than the window
-    uses the longest odd window it has, and a 2-point leg falls back to the plain gradient.
+    uses the longest odd window it has, and a 2-point leg falls back to the plain gradient. On an evenly
+    spaced leg (every real sweep) the interior is one correlation with fixed weights.
     """
     n = x.size
     window = min(window, n if n % 2 else n - 1)
     polyorder = min(polyorder, window - 1)
     if polyorder < 1:
         return np.gradient(y, x)
-    starts = np.clip(np.arange(n) - window // 2, 0, n - window)
+    step = np.diff(x)
+    half = window // 2
+    if n > window and np.ptp(step) <= 1e-6 * abs(float(step.mean())):
+        slope = np.empty(n)
+        slope[half:n - half] = np.correlate(y, _centred_weights(window, polyorder), mode="valid") / step.mean()
+        ends = np.r_[0:half, n - half:n]
+        slope[ends] = _local_fits(x, y, window, polyorder, ends)
+        return slope
+    return _local_fits(x, y, window, polyorder, np.arange(n))
+
+
+@lru_cache(maxsize=32)
+def _centred_weights(window: int, polyorder: int) -> np.ndarray:
+    """Derivative weights of a centred window on a unit grid: slope = weights · y."""
+    offsets = np.arange(window) - window // 2
+    return np.linalg.pinv(offsets[:, None] ** np.arange(polyorder + 1))[1]
+
+
+def _local_fits(x: np.ndarray, y: np.ndarray, window: int, polyorder: int, at: np.ndarray) -> np.ndarray:
+    """The slope at the points `at`, each from its own least-squares polynomial on the actual x offsets."""
+    starts = np.clip(at - window // 2, 0, x.size - window)
     index = starts[:, None] + np.arange(window)
-    offsets = x[index] - x[:, None]  # polynomial centred on the point it differentiates at
+    offsets = x[index] - x[at][:, None]  # polynomial centred on the point it differentiates at
     scale = np.abs(offsets).max(axis=1)  # unit offsets keep the normal equations well conditioned
     unit = offsets / scale[:, None]
     powers = [np.ones_like(unit)]
@@ -89,7 +112,7 @@ def savgol_derivative(x: np.ndarray, y: np.ndarray, window: int, polyorder: int)
 def window_points(x: np.ndarray, width: float) -> int:
     """An odd number of points (≥ 3) spanning about `width` in x at the sweep's typical step."""
     step = float(np.median(np.abs(np.diff(x)))) if x.size > 1 else 0.0
-    points = int(round(width / step)) + 1 if step > 0 else 3
+    points = round(width / step) + 1 if step > 0 else 3
     return max(3, points + 1 - points % 2)
 
 
@@ -114,13 +137,27 @@ def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.5, edg
     if vg[k] - low < edge_margin_v or high - vg[k] < edge_margin_v:
         return Dirac(None, k, f"min |I| within {edge_margin_v:g} V of the leg's end: the Dirac point is outside the sweep")
     near = np.abs(vg - vg[k]) <= fit_window_v
-    offsets = vg[near] - vg[k]
-    if np.unique(offsets).size >= 3:
-        scale = float(current[k]) or 1.0
-        a, b, _ = np.polyfit(offsets, current[near] / scale, 2)
-        if a > 0 and abs(b / (2 * a)) <= fit_window_v:
-            return Dirac(float(vg[k] - b / (2 * a)), k, None)
+    vertex = parabola_vertex(vg[near] - vg[k], current[near] / (float(current[k]) or 1.0))
+    if vertex is not None and abs(vertex) <= fit_window_v:
+        return Dirac(float(vg[k] + vertex), k, None)
     return Dirac(float(vg[k]), k, "no parabola fits the minimum: the raw minimum is given")
+
+
+def parabola_vertex(x: np.ndarray, y: np.ndarray) -> float | None:
+    """x of the vertex of the least-squares parabola through (x, y), when it opens upwards (a minimum)."""
+    if x.size < 3:
+        return None
+    scale = float(np.abs(x).max()) or 1.0
+    u = x / scale
+    powers = [np.ones_like(u), u, u * u]
+    sums = [float(np.dot(powers[min(k, 2)], powers[k - min(k, 2)])) for k in range(5)]  # Σ u^k, k = 0 … 4
+    moments = [float(np.dot(p, y)) for p in powers]
+    normal = np.array([[sums[0], sums[1], sums[2]], [sums[1], sums[2], sums[3]], [sums[2], sums[3], sums[4]]])
+    try:
+        _c, b, a = np.linalg.solve(normal, moments)
+    except np.linalg.LinAlgError:  # fewer than three distinct x
+        return None
+    return float(-b / (2 * a)) * scale if a > 0 else None
 
 
 def longest_leg(vg: np.ndarray, legs: list[Leg], direction: int) -> Leg | None:
@@ -143,8 +180,8 @@ def ivg_quantities(
     current = np.abs(i)
     values["i_min_a"] = float(current.min())
     if vds_v and current.max() / abs(vds_v) < settings.dead_conductance_s:
-        return values, [f"IVg: dead channel (max |I| {current.max():.2g} A at Vds {vds_v:g} V, conductance below "
-                        f"{settings.dead_conductance_s:g} S)"]
+        return values, [(f"IVg: dead channel (max |I| {current.max():.2g} A at Vds {vds_v:g} V, conductance below "
+                        f"{settings.dead_conductance_s:g} S)")]
     remarks: Remarks = []
     if values["i_min_a"] > 0:
         values["on_off_ratio"] = float(current.max() / values["i_min_a"])

@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +34,11 @@ from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
 from labtui.core.manifest import read_manifest
-from labtui.core.metrics.calibration import calibration_curve, calibration_quantities, power_at
+from labtui.core.metrics.calibration import (
+    calibration_curve,
+    calibration_quantities,
+    power_at,
+)
 from labtui.core.metrics.definitions import METRICS_VERSION, PROCEDURES, QUANTITIES
 from labtui.core.metrics.it import it_quantities
 from labtui.core.metrics.ivg import ivg_quantities
@@ -94,6 +100,7 @@ class MetricsUpdate:
     computed: int = 0  # runs whose Parquet was read
     written: bool = False
     elapsed_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time of the process meanwhile (all threads): comparable on a loaded machine
     problems: list[str] = field(default_factory=list)  # runs that could not be read (they are retried next time)
 
     def line(self) -> str:
@@ -102,10 +109,18 @@ class MetricsUpdate:
 
 
 def update_metrics(
-    config: StagingConfig, manifest: pl.DataFrame | None = None, *, rebuild: bool = False
+    config: StagingConfig,
+    manifest: pl.DataFrame | None = None,
+    *,
+    rebuild: bool = False,
+    computed: Mapping[str, tuple[str, tuple]] | None = None,
 ) -> MetricsUpdate:
-    """Bring the table in line with the manifest (see the module's protocol); the caller holds the writer lock."""
-    started = time.monotonic()
+    """Bring the table in line with the manifest (see the module's protocol); the caller holds the writer lock.
+
+    `computed`: run_id → (source_sha256, `from_data(...)`) already computed by the caller (the stager, from the
+    frames it parsed); used where the hash still matches, so those runs are not read back.
+    """
+    started, cpu = time.monotonic(), time.process_time()
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
     runs = manifest.filter(pl.col("proc").is_in(PROCEDURES))
     old = empty_metrics() if rebuild else read_metrics(config)
@@ -114,16 +129,16 @@ def update_metrics(
         (pl.col("metrics_version") == METRICS_VERSION) & (pl.col("settings_hash") == version)
     ).join(runs.select("run_id", "source_sha256"), on=["run_id", "source_sha256"], how="semi")
     todo = runs.join(current, on="run_id", how="anti")
-    computed, problems = _compute(config, todo, version)
+    fresh, problems = _compute(config, todo, version, computed or {})
     data = pl.concat([current.select(["run_id", *DATA_COLUMNS, "remarks", "source_sha256", "metrics_version",
-                                      "settings_hash"]), computed], how="vertical")
+                                      "settings_hash"]), fresh], how="vertical")
     data = data.with_columns(pl.col("remarks").list.eval(pl.element().filter(~_joined_remark(pl.element()))))
     table = _join(config, runs, data, old)
     update = MetricsUpdate(table, computed=todo.height, problems=problems)
     if rebuild or not table.equals(old) or not config.metrics_path.exists():
         write_metrics(table, config.metrics_path)
         update.written = True
-    update.elapsed_s = time.monotonic() - started
+    update.elapsed_s, update.cpu_s = time.monotonic() - started, time.process_time() - cpu
     return update
 
 
@@ -139,13 +154,20 @@ def _joined_remark(remark: pl.Expr) -> pl.Expr:
 
 
 # -- step 1: from-data quantities ---------------------------------------------------------------------------------
-def _compute(config: StagingConfig, todo: pl.DataFrame, version: str) -> tuple[pl.DataFrame, list[str]]:
-    rows = todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256").iter_rows()
-    if todo.height <= 2:
-        results = [_one(config, *row) for row in rows]
+def _compute(config: StagingConfig, todo: pl.DataFrame, version: str,
+             computed: Mapping[str, tuple[str, tuple]]) -> tuple[pl.DataFrame, list[str]]:
+    results, to_read = [], []
+    for row in todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256").iter_rows():
+        known = computed.get(row[0])
+        if known is not None and known[0] == row[4] and known[1]:
+            results.append(((row[0], *known[1], row[4]), None))
+        else:
+            to_read.append(row)
+    if len(to_read) <= 2:
+        results += [_one(config, *row) for row in to_read]
     else:
         with ThreadPoolExecutor(config.workers, thread_name_prefix="labtui-metrics") as pool:
-            results = list(pool.map(lambda row: _one(config, *row), rows))
+            results += pool.map(lambda row: _one(config, *row), to_read)
     schema = {name: METRICS_SCHEMA[name] for name in ("run_id", *DATA_COLUMNS, "remarks", "source_sha256")}
     frame = pl.DataFrame([r[0] for r in results], schema=schema, orient="row")
     frame = frame.with_columns(metrics_version=pl.lit(METRICS_VERSION, pl.Int32), settings_hash=pl.lit(version))
@@ -158,17 +180,43 @@ def _one(config: StagingConfig, run_id: str, proc: str, date_local: dt.date, vds
     path = run_parquet_path(config.stage_root, proc, date_local, run_id)
     try:
         frame = read_parquet_pinned(path, columns=list(_READ[proc]))
-        columns = [frame.get_column(name).cast(pl.Float64).to_numpy() for name in _READ[proc]]
     except (OSError, pl.exceptions.PolarsError) as error:
         problem = f"{proc} run {run_id}: cannot read {path}: {error}"
         return (run_id, *[None] * len(DATA_COLUMNS), [f"run: cannot read its Parquet ({error})"], None), problem
-    if proc == "IVg":
-        values, remarks = ivg_quantities(*columns, vds_v, config.metrics)
-    elif proc == "It":
-        values, remarks = it_quantities(*columns, vds_v, config.metrics)
-    else:
-        values, remarks = calibration_quantities(*columns)
-    return (run_id, *[values.get(name) for name in DATA_COLUMNS], remarks, sha256), None
+    return (run_id, *from_data(proc, frame, vds_v, config.metrics), sha256), None
+
+
+def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: MetricsSettings) -> tuple:
+    """The from-data quantities (in `DATA_COLUMNS` order) and the remarks of one run's data frame (as staged, or
+    read back), or () for a procedure without metrics. The stager calls it in its workers on the frame it just
+    parsed, so a stage never reads its own Parquet back."""
+    if proc not in _READ:
+        return ()
+    try:
+        columns = [_floats(frame.get_column(name)) for name in _READ[proc]]
+    except pl.exceptions.ColumnNotFoundError as error:
+        return (*[None] * len(DATA_COLUMNS), [f"run: no column {error}"])
+    try:
+        with np.errstate(all="ignore"):  # absurd values (1e308) overflow to inf: a null with its reason, no warning
+            if proc == "IVg":
+                values, remarks = ivg_quantities(*columns, vds_v, settings)
+            elif proc == "It":
+                values, remarks = it_quantities(*columns, vds_v, settings)
+            else:
+                values, remarks = calibration_quantities(*columns)
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:  # data no fit can describe
+        return (*[None] * len(DATA_COLUMNS), [f"run: no metrics from these data ({error})"])
+    return (*[_finite(values.get(name)) for name in DATA_COLUMNS], remarks)
+
+
+def _floats(series: pl.Series) -> np.ndarray:
+    """A Float64 column as numpy (no copy without nulls); a null becomes NaN."""
+    return (series if series.dtype == pl.Float64 else series.cast(pl.Float64)).to_numpy()
+
+
+def _finite(value: float | None) -> float | None:
+    """NaN and ±inf (from overflowing hostile data) are no number: null."""
+    return value if value is None or math.isfinite(value) else None
 
 
 # -- step 2: joined quantities ------------------------------------------------------------------------------------
@@ -207,40 +255,59 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams]) -> pl.DataFrame
 def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
     """Each lit It run's nearest calibration of its wavelength, its age, and the power it gives at the run's VL."""
     settings = config.metrics
-    calibrations = runs.filter(pl.col("proc") == "LaserCalibration").sort("start_time_utc")
-    cal_ids = calibrations["run_id"].to_list()
-    cal_sha = dict(zip(cal_ids, calibrations["source_sha256"].to_list(), strict=True))
-    cal_start = calibrations["start_time_utc"].dt.epoch("us").to_numpy() / 3.6e9
-    cal_nm = calibrations["laser_wavelength_nm"].fill_null(-1.0).to_numpy()
+    calibrations = runs.filter(pl.col("proc") == "LaserCalibration")
+    cal_ids = calibrations["run_id"].to_numpy()
+    cal_hours = calibrations["start_time_utc"].dt.epoch("us").to_numpy() / 3.6e9
+    cal_nm = calibrations["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
     lit = (pl.col("proc") == "It") & (pl.col("laser_voltage_v") >= settings.light_threshold_v)
     it = table.filter(lit).select("run_id", "start_time_utc", "laser_wavelength_nm", "laser_voltage_v")
-    previous = {row[0]: row[1:] for row in old.select(
-        "run_id", "calibration_run_id", "calibration_sha256", "laser_voltage_v", "power_w", "remarks").iter_rows()}
+    hours = it["start_time_utc"].dt.epoch("us").to_numpy() / 3.6e9
+    nm = it["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
+    best = np.full(it.height, -1)
+    for wavelength in np.unique(nm[np.isfinite(nm)]):
+        candidates = np.flatnonzero(np.abs(cal_nm - wavelength) <= settings.wavelength_tolerance_nm)
+        if candidates.size:
+            best[nm == wavelength] = candidates[_nearest(cal_hours[candidates], hours[nm == wavelength])]
+    found = best >= 0
+    assigned = it.select("run_id", "laser_voltage_v", "laser_wavelength_nm").with_columns(
+        calibration_run_id=pl.Series(np.where(found, cal_ids[best] if cal_ids.size else None, None), dtype=pl.String),
+        calibration_age_h=pl.Series(np.where(found, hours - cal_hours[best] if cal_ids.size else np.nan, np.nan)),
+    ).join(calibrations.select(pl.col("run_id").alias("calibration_run_id"),
+                               pl.col("source_sha256").alias("calibration_sha256")), on="calibration_run_id", how="left")
+    before = old.select("run_id", "calibration_run_id", "calibration_sha256", "laser_voltage_v", "power_w",
+                        pl.col("remarks").list.eval(pl.element().filter(pl.element().str.starts_with("power_w")))
+                        .list.first().alias("_power_remark"))
+    kept = assigned.join(before, on=["run_id", "calibration_run_id", "calibration_sha256", "laser_voltage_v"],
+                         how="inner", nulls_equal=True)
+    redo = assigned.join(kept, on="run_id", how="anti")
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    assigned: list[tuple] = []
-    for run_id, start, nm, laser_v in it.iter_rows():
-        hours = start.timestamp() / 3600
-        same = np.flatnonzero(np.abs(cal_nm - (nm if nm is not None else np.nan)) <= settings.wavelength_tolerance_nm)
-        if not same.size:
-            assigned.append((run_id, None, None, None, None, f"power_w: no LaserCalibration of {nm:g} nm in the store"
-                             if nm is not None else "power_w: the run has no laser wavelength"))
+    priced = []
+    for run_id, laser_v, wavelength, cal_id in redo.select(
+            "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id").iter_rows():
+        if cal_id is None:
+            what = f"of {wavelength:g} nm" if wavelength is not None else "(the run has no wavelength)"
+            priced.append((run_id, None, f"power_w: no LaserCalibration {what} in the store"))
             continue
-        best = same[int(np.argmin(np.abs(hours - cal_start[same])))]
-        cal_id = cal_ids[best]
-        age = float(hours - cal_start[best])
-        before = previous.get(run_id)
-        if before is not None and before[:3] == (cal_id, cal_sha[cal_id], laser_v):
-            power = before[3]
-            remark = next((r for r in before[4] or [] if r.startswith("power_w")), None)
-        else:
-            if cal_id not in curves:
-                curves[cal_id] = _curve(config, calibrations.row(int(best), named=True))
-            power, remark = power_at(*curves[cal_id], laser_v)
-        assigned.append((run_id, cal_id, cal_sha[cal_id], age, power, remark))
-    joined = pl.DataFrame(assigned, orient="row", schema={
-        "run_id": pl.String, "calibration_run_id": pl.String, "calibration_sha256": pl.String,
-        "calibration_age_h": pl.Float64, "power_w": pl.Float64, "_power_remark": pl.String})
+        if cal_id not in curves:
+            curves[cal_id] = _curve(config, calibrations.row(by_predicate=pl.col("run_id") == cal_id, named=True))
+        priced.append((run_id, *power_at(*curves[cal_id], laser_v)))
+    powers = pl.concat([
+        kept.select("run_id", "power_w", "_power_remark"),
+        pl.DataFrame(priced, schema={"run_id": pl.String, "power_w": pl.Float64, "_power_remark": pl.String},
+                     orient="row"),
+    ])
+    joined = assigned.select("run_id", "calibration_run_id", "calibration_sha256", "calibration_age_h").join(
+        powers, on="run_id", how="left")
     return table.join(joined, on="run_id", how="left")
+
+
+def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Index into `sorted_or_not` of the value nearest to each of `at`."""
+    order = np.argsort(sorted_or_not, kind="stable")
+    values = sorted_or_not[order]
+    right = np.clip(np.searchsorted(values, at), 0, values.size - 1)
+    left = np.clip(right - 1, 0, values.size - 1)
+    return order[np.where(np.abs(at - values[left]) <= np.abs(values[right] - at), left, right)]
 
 
 def _curve(config: StagingConfig, calibration: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -263,7 +330,8 @@ def refresh_metrics(config: StagingConfig, *, rebuild: bool = False) -> MetricsU
         lock.release()
 
 
-def update_after_stage(config: StagingConfig, manifest: pl.DataFrame | None, *, changed: bool) -> MetricsUpdate | None:
+def update_after_stage(config: StagingConfig, manifest: pl.DataFrame | None, *, changed: bool,
+                       computed: Mapping[str, tuple[str, tuple]] | None = None) -> MetricsUpdate | None:
     """The stager's hook, under its lock: update for what the stage committed (or build a missing table).
 
     A problem here (a bad chip_params.yaml, a full disk) must not fail a stage whose runs are committed: it is
@@ -272,6 +340,6 @@ def update_after_stage(config: StagingConfig, manifest: pl.DataFrame | None, *, 
     if not changed and config.metrics_path.exists():
         return None
     try:
-        return update_metrics(config, manifest)
+        return update_metrics(config, manifest, computed=computed)
     except LabtuiError as error:
         return MetricsUpdate(empty_metrics(), problems=[f"metrics not updated: {error}"])

@@ -13,7 +13,14 @@ import numpy as np
 from labtui.core.metrics.ivg import dirac_point
 from labtui.core.plotdata.labels import legend_labels, title
 from labtui.core.plotdata.load import KINDS, LoadedGroup, run_ident
-from labtui.core.plotdata.model import Baseline, GmMethod, Marker, PlotOptions, PlotSpec, Series
+from labtui.core.plotdata.model import (
+    Baseline,
+    GmMethod,
+    Marker,
+    PlotOptions,
+    PlotSpec,
+    Series,
+)
 from labtui.core.plotdata.numeric import (
     Leg,
     collapse_repeats,
