@@ -295,3 +295,34 @@ def test_real_files(real_store) -> None:  # noqa: F811
     assert dark["remarks"].list.first().str.starts_with("photoresponse: dark run").all()
     lit = it.filter(pl.col("has_light"))
     assert lit["calibration_run_id"].null_count() == 0 and lit["power_w"].null_count() == 0
+
+
+def test_a_bad_chip_params_file_never_fails_a_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lab = small_lab(tmp_path)
+    (tmp_path / "config" / "chip_params.yaml").write_text("Alisson67: [1, 2]\n", encoding="utf-8")
+    assert main(lab.cli("stage", "-q")) == 0
+    assert "labtui: metrics not updated: chip parameters" in capsys.readouterr().err
+    assert lab.manifest().height == 5 and read_metrics(lab.config).is_empty()
+
+
+def test_hostile_numbers_give_nulls_not_errors() -> None:
+    from labtui.core.metrics import from_data
+
+    vg = loop()
+    nan = from_data("IVg", pl.DataFrame({"vg_v": vg, "i_a": np.full(vg.size, np.nan)}), 0.1, SETTINGS)
+    assert set(nan[:-1]) == {None} and nan[-1] == ["IVg: fewer than 3 finite points"]
+    t, current, vl = pulse()
+    huge = from_data("It", pl.DataFrame({"t_s": t, "i_a": current * 1e303, "vl_v": vl}), 0.1, SETTINGS)
+    assert all(value is None or math.isfinite(value) for value in huge[:-1])
+    assert from_data("IV", pl.DataFrame({"vsd_v": [0.0]}), 0.1, SETTINGS) == ()
+
+
+def test_a_run_without_a_calibration_of_its_wavelength_says_so(tmp_path: Path) -> None:
+    lab = small_lab(tmp_path)
+    write_run(lab.raw / "2025-10-14", "It", file_idx=3, start_utc=START + dt.timedelta(hours=2),
+              params={"Laser voltage": 2.0, "Laser wavelength": 365})
+    lab.stage()
+    it = read_metrics(lab.config).filter(pl.col("laser_wavelength_nm") == 365).row(0, named=True)
+    assert it["calibration_run_id"] is None and it["power_w"] is None and it["calibration_age_h"] is None
+    assert "power_w: no LaserCalibration of 365 nm in the store" in it["remarks"]
+    assert it["delta_i_a"] is not None

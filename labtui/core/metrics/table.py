@@ -156,7 +156,8 @@ def _joined_remark(remark: pl.Expr) -> pl.Expr:
 # -- step 1: from-data quantities ---------------------------------------------------------------------------------
 def _compute(config: StagingConfig, todo: pl.DataFrame, version: str,
              computed: Mapping[str, tuple[str, tuple]]) -> tuple[pl.DataFrame, list[str]]:
-    results, to_read = [], []
+    results: list[tuple[tuple, str | None]] = []
+    to_read: list[tuple] = []
     for row in todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256").iter_rows():
         known = computed.get(row[0])
         if known is not None and known[0] == row[4] and known[1]:
@@ -270,8 +271,9 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
             best[nm == wavelength] = candidates[_nearest(cal_hours[candidates], hours[nm == wavelength])]
     found = best >= 0
     assigned = it.select("run_id", "laser_voltage_v", "laser_wavelength_nm").with_columns(
-        calibration_run_id=pl.Series(np.where(found, cal_ids[best] if cal_ids.size else None, None), dtype=pl.String),
-        calibration_age_h=pl.Series(np.where(found, hours - cal_hours[best] if cal_ids.size else np.nan, np.nan)),
+        calibration_run_id=pl.Series([cal_ids[b] if b >= 0 else None for b in best.tolist()], dtype=pl.String),
+        calibration_age_h=pl.Series(np.where(found, hours - cal_hours[best], np.nan) if cal_ids.size
+                                    else np.full(it.height, np.nan)).fill_nan(None),
     ).join(calibrations.select(pl.col("run_id").alias("calibration_run_id"),
                                pl.col("source_sha256").alias("calibration_sha256")), on="calibration_run_id", how="left")
     before = old.select("run_id", "calibration_run_id", "calibration_sha256", "laser_voltage_v", "power_w",
@@ -281,7 +283,7 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
                          how="inner", nulls_equal=True)
     redo = assigned.join(kept, on="run_id", how="anti")
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    priced = []
+    priced: list[tuple[str, float | None, str | None]] = []
     for run_id, laser_v, wavelength, cal_id in redo.select(
             "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id").iter_rows():
         if cal_id is None:
