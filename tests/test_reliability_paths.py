@@ -149,7 +149,7 @@ def test_staging_writes_only_inside_the_store_and_only_reads_the_raw_tree(tmp_pa
     raw_fds = {path for op, path, _ in spy.calls if op == "os.open" and under(path, lab.raw)}
     assert len(raw_fds) >= 5, "the spy saw no raw file opened: it watches nothing"
     assert any(op == "write_parquet" and under(path, lab.store_root) for op, path, _ in spy.calls)
-    derived = lab.config().derived_root  # the derived table (metrics.parquet) is the stage's other output
+    derived = lab.config().derived_dir  # the derived table (metrics.parquet) is the stage's other output
     escaped = [call for call in spy.writes() if not (under(call[1], lab.store_root) or under(call[1], derived))]
     assert not escaped, f"writes outside the store and its derived tables: {escaped[:10]}"
     raw_writes = [call for call in spy.writes() if under(call[1], lab.raw)]

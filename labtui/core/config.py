@@ -57,8 +57,7 @@ class StagingConfig(BaseModel):
     commit_interval_seconds: float = Field(default=2.0, gt=0, description="manifest commits during a long stage")
     procedures_file: Path | None = None
     chip_params_file: Path | None = None
-    # derived tables (metrics.parquet); filled by `_derived_beside_the_store` when not given
-    derived_root: Path = None  # type: ignore[assignment]
+    derived_root: Path | None = Field(default=None, description="derived tables (metrics.parquet); see derived_dir")
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     histories_dir: Path = Path("histories")
     exports_dir: Path = Path("exports")
@@ -73,15 +72,6 @@ class StagingConfig(BaseModel):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name like America/Santiago)") from exc
         return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _derived_beside_the_store(cls, data: Any) -> Any:
-        """`data/02_stage/raw_measurements` → `data/03_derived`: derived tables follow their store by default."""
-        if isinstance(data, dict) and data.get("derived_root") is None:
-            stage = Path(data.get("stage_root") or cls.model_fields["stage_root"].default)
-            data = {**data, "derived_root": stage.parent.parent / "03_derived"}
-        return data
 
     @model_validator(mode="after")
     def _distinct_roots(self) -> StagingConfig:
@@ -123,8 +113,13 @@ class StagingConfig(BaseModel):
         return f"the raw folder {self.raw_root} {state}"
 
     @property
+    def derived_dir(self) -> Path:
+        """`derived_root`, else `03_derived` beside the store folder (`data/02_stage` → `data/03_derived`)."""
+        return self.derived_root if self.derived_root is not None else self.store_root.parent / "03_derived"
+
+    @property
     def metrics_path(self) -> Path:
-        return self.derived_root / "metrics.parquet"
+        return self.derived_dir / "metrics.parquet"
 
     @property
     def zone(self) -> ZoneInfo:
