@@ -50,6 +50,8 @@ def common_options() -> argparse.ArgumentParser:
     group.add_argument("--store", type=Path, metavar="DIR", help="the store: the folder holding _manifest/")
     group.add_argument("--stage-root", type=Path, metavar="DIR",
                        help="the store's raw_measurements folder (or the store folder itself)")
+    group.add_argument("--derived-root", type=Path, metavar="DIR",
+                       help="folder of derived tables (metrics.parquet); default: 03_derived beside the store")
     return common
 
 
@@ -65,7 +67,8 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
         stage_root = stage_root_of(args.store, store=True)
     elif stage_root is not None:
         stage_root = stage_root_of(stage_root, store=False)
-    config = load_config(args.config, raw_root=args.raw_root, stage_root=stage_root, **overrides)
+    config = load_config(args.config, raw_root=args.raw_root, stage_root=stage_root,
+                         derived_root=getattr(args, "derived_root", None), **overrides)
     if is_store(config.stage_root):  # the config file names the store folder, as the app does
         config = config.model_copy(update={"stage_root": stage_root_of(config.stage_root, store=True)})
     check_location(config)
@@ -75,7 +78,7 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
 def build_parser() -> argparse.ArgumentParser:
     # Every command, by name, and the module that defines it. A new command is a module labtui/cli/<name>.py
     # with `register_<name>(sub, common)` (top-level imports: argparse-level only) and one line here.
-    from labtui.cli import annotate, demo, export, history, plot, rejects, repair, stage, tui, validate
+    from labtui.cli import annotate, demo, export, history, metrics, plot, rejects, repair, stage, tui, validate
 
     common = common_options()
     parser = Parser(
@@ -91,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.register_chips(sub, common)
     history.register_history(sub, common)
     annotate.register_annotate(sub, common)
+    metrics.register_metrics(sub, common)
     validate.register_validate(sub, common)
     repair.register_repair(sub, common)
     repair.register_prune(sub, common)

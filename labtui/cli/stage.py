@@ -98,6 +98,8 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         for record in report.new_rejects:
             print(f"rejected {record.source_file}: {record.describe()}")
         print(report.line())
+    for problem in report.metrics.problems if report.metrics is not None else ():
+        print(f"labtui: {problem}", file=sys.stderr)  # the runs are staged; the derived table is retried next time
     if report.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_ERROR if args.strict and report.rejected else EXIT_OK

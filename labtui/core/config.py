@@ -25,6 +25,22 @@ class ConfigError(UsageError):
     """A config file that cannot be read or does not validate; the message says which file and why."""
 
 
+class MetricsSettings(BaseModel):
+    """Windows and limits of the derived quantities (`labtui.core.metrics`); the defaults are issue 11's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cnp_fit_window_v: float = Field(default=0.5, gt=0, description="parabola through the points this close to min |I|")
+    cnp_edge_margin_v: float = Field(default=0.2, ge=0, description="a minimum this close to a leg's end is no CNP")
+    gm_window_v: float = Field(default=0.5, gt=0, description="Savitzky-Golay window of the transconductance")
+    dead_conductance_s: float = Field(default=1e-6, ge=0, description="max |I|/|Vds| below this: a dead channel")
+    light_threshold_v: float = Field(default=0.1, ge=0, description="laser ON ⇔ VL ≥ this (the lab's rule)")
+    it_window_s: float = Field(default=5.0, gt=0, description="averaging window before switch-on and switch-off")
+    it_smoothing_s: float = Field(default=1.0, gt=0, description="moving average before reading rise/decay times")
+    calibration_stale_h: float = Field(default=24.0, gt=0, description="|calibration age| above this is stale")
+    wavelength_tolerance_nm: float = Field(default=0.5, ge=0, description="a calibration of the same wavelength")
+
+
 class StagingConfig(BaseModel):
     """Everything the engine needs to know; derived store paths are filled from `stage_root`."""
 
@@ -41,6 +57,8 @@ class StagingConfig(BaseModel):
     commit_interval_seconds: float = Field(default=2.0, gt=0, description="manifest commits during a long stage")
     procedures_file: Path | None = None
     chip_params_file: Path | None = None
+    derived_root: Path | None = Field(default=None, description="derived tables (metrics.parquet); see derived_dir")
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     histories_dir: Path = Path("histories")
     exports_dir: Path = Path("exports")
     keys: dict[str, str] = Field(default_factory=dict, description="TUI key remapping: action -> key")
@@ -95,11 +113,22 @@ class StagingConfig(BaseModel):
         return f"the raw folder {self.raw_root} {state}"
 
     @property
+    def derived_dir(self) -> Path:
+        """`derived_root`, else `03_derived` beside the store folder (`data/02_stage` → `data/03_derived`)."""
+        return self.derived_root if self.derived_root is not None else self.store_root.parent / "03_derived"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.derived_dir / "metrics.parquet"
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.local_tz)
 
 
-_PATH_FIELDS = ("raw_root", "stage_root", "procedures_file", "chip_params_file", "histories_dir", "exports_dir")
+_PATH_FIELDS = (
+    "raw_root", "stage_root", "procedures_file", "chip_params_file", "histories_dir", "exports_dir", "derived_root",
+)
 
 
 def find_config(explicit: Path | None = None) -> Path | None:

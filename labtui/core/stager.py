@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
     import polars as pl
 
     from labtui.core.manifest import ManifestRow
+    from labtui.core.metrics import MetricsUpdate
     from labtui.core.registry import Registry
 
 DIRTY_MARKER = ".dirty"
@@ -97,6 +98,7 @@ class StageReport:
     new_rejects: list[RejectRecord] = field(default_factory=list)
     known_rejects: list[RejectRecord] = field(default_factory=list)  # unchanged files, rejected before
     commits: int = 0
+    metrics: MetricsUpdate | None = None  # the derived table's update after the commits (None: nothing to do)
 
     @property
     def staged(self) -> int:
@@ -129,6 +131,7 @@ class _Staged:
     temp: Path  # the run's Parquet, written but not yet published
     target: Path
     event_temp: Path  # its event record, written by the worker, published after the commit
+    derived: tuple = ()  # the run's from-data metrics, computed while its frame is in memory
 
 
 @dataclass
@@ -260,6 +263,7 @@ class Stager:
         self._claimed: dict[str, str] = {}  # run_id -> source_file that owns it (see _claim)
         self._owned: dict[str, str] = {}  # source_file -> its run_id
         self._present: set[str] = set()
+        self._derived: dict[str, tuple[str, tuple]] = {}  # run_id -> (content hash, from-data metrics)
 
     @cached_property
     def registry(self) -> Registry:
@@ -341,6 +345,7 @@ class Stager:
 
     def _read_and_write(self, cand: Candidate) -> _Result:
         from labtui.core.extract import build_row
+        from labtui.core.metrics import from_data
         from labtui.core.parser import Reject, parse_data, parse_header
 
         read = self._read(cand)
@@ -381,7 +386,8 @@ class Stager:
         event = self._event_record(row, warnings)
         event_temp = write_temp(self._event_path(row.run_id), lambda path: path.write_bytes(event),
                                 temp_dir=self._temp_dir)
-        return _Staged(row, warnings, temp, target, event_temp)
+        derived = from_data(row.proc, frame, row.vds_v, self.config.metrics)
+        return _Staged(row, warnings, temp, target, event_temp, derived)
 
     def _stage_group(self, group: list[Candidate]) -> list[tuple[Candidate, _Result]]:
         """Names equal but for letter case can be one run_id: one worker stages them in name order, so which one
@@ -456,6 +462,11 @@ class Stager:
                 write_stat_index(self.config.manifest_path, stat_rows(manifest))  # heal: a crash, an older labtui
             if self._dirty:
                 self._clear_dirty()
+            if work or not self.config.metrics_path.exists():  # a no-change stage never loads the metrics
+                from labtui.core.metrics import update_after_stage
+
+                self.report.metrics = update_after_stage(self.config, manifest, changed=bool(work),
+                                                         computed=self._derived)
         finally:
             lock.release()
         self.report.elapsed_s = time.monotonic() - started
@@ -532,6 +543,7 @@ class Stager:
             self._pending.append(result)
             self.report.staged_run_ids.append(result.row.run_id)
             self.report.staged_files.append(result.row.source_file)
+            self._derived[result.row.run_id] = (result.row.source_sha256, result.derived)
             return Outcome.STAGED
         self._pending_rejects.append(result.record)
         self.report.new_rejects.append(result.record)
@@ -568,7 +580,7 @@ class Stager:
         write_stat_index(self.config.manifest_path, stat_rows(updated))
         self.report.commits += 1
         kept = set(updated["run_id"].to_list())
-        for source, (run_id, proc, date_local) in previous.items():
+        for (run_id, proc, date_local) in previous.values():
             if run_id not in kept:
                 shutil.rmtree(run_dir(self.config.stage_root, proc, date_local, run_id), ignore_errors=True)
                 faults.point("after_obsolete_run_remove")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
 
+import yaml
+
 from labtui.synth.lab import LabSpec, LabSummary, generate_lab
+from labtui.synth.truth import COLUMNS as TRUTH_COLUMNS
 
 MARKER = ".labtui-demo.json"
 CONFIG_TEXT = """\
@@ -18,7 +22,9 @@ stage_root: data/02_stage/raw_measurements
 local_tz: {tz}
 histories_dir: histories
 exports_dir: exports
+chip_params_file: config/chip_params.yaml
 """
+GROUND_TRUTH = "ground_truth.csv"
 
 
 def default_demo_dir() -> Path:
@@ -44,10 +50,26 @@ def write_demo(folder: Path, spec: LabSpec | None = None) -> LabSummary:
     config = config_file_of(folder)
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(CONFIG_TEXT.format(tz=spec.tz), encoding="utf-8")
+    header = "# The demo chips' geometry (see config/chip_params.yaml of labtui): it gives their mobilities.\n"
+    (config.parent / "chip_params.yaml").write_text(
+        header + yaml.safe_dump(dict(summary.chip_params), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    write_ground_truth(folder / GROUND_TRUTH, summary)
     described = {k: v for k, v in asdict(spec).items() if k != "kinds"}
     described["irregularities"] = sorted(spec.kinds)
     (folder / MARKER).write_text(json.dumps(described, default=str, indent=2), encoding="utf-8")
     return summary
+
+
+def write_ground_truth(path: Path, summary: LabSummary) -> None:
+    """What `labtui metrics` should find: `source_file` (relative to the raw root), `proc`, then the true value of
+    each quantity the generator knows (`labtui.synth.truth`), under the column names of `labtui metrics`."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["source_file", "proc", *TRUTH_COLUMNS])
+        for run in summary.runs:
+            if run.start_utc is not None:
+                writer.writerow([run.path, run.proc, *("" if run.truth.get(c) is None else repr(run.truth[c])
+                                                       for c in TRUTH_COLUMNS)])
 
 
 def ensure_demo(folder: Path | None = None, spec: LabSpec | None = None) -> Path:

@@ -16,7 +16,7 @@ import math
 import random
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,12 @@ import numpy as np
 
 from labtui.synth import physics
 from labtui.synth.physics import Device
-from labtui.synth.writer import header_params, nominal_duration, nominal_rows, write_measurement
+from labtui.synth.writer import (
+    header_params,
+    nominal_duration,
+    nominal_rows,
+    write_measurement,
+)
 
 IRREGULARITIES = frozenset({
     "aborted_run",  # fewer rows than the sweep or period implies → stage, is_complete = false
@@ -50,6 +55,7 @@ _OVERNIGHT_PERIOD = 4500
 _CLOSING = dt.time(19, 30)  # no new run after this on an ordinary day: evening runs are an irregularity
 _PHOTO_MEMORY_S = 3 * 3600.0  # the persistent photo-shift fades over hours
 _PHOTO_CARRYOVER = 0.1  # share of a run's persistent photo-shift still there at the next run
+_EPSILON_0 = 8.8541878128e-12  # F/m
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,7 @@ class RunInfo:
     laser_voltage: float | None
     wavelength_nm: float | None
     dirac_v: float | None  # the chip's true Dirac point when the run started
+    truth: Mapping[str, float | None] = field(default_factory=dict)  # true derived quantities (`synth.truth`)
 
     @property
     def complete(self) -> bool:
@@ -115,6 +122,7 @@ class LabSummary:
     runs: tuple[RunInfo, ...]
     irregular: tuple[IrregularFile, ...]
     chips: tuple[tuple[str, int], ...]
+    chip_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # chip name → chip_params.yaml entry
 
     @property
     def counts(self) -> dict[str, int]:
@@ -139,9 +147,21 @@ class _Chip:
     device: Device
     daily_vd: list[float]  # Dirac point at the start of each calendar day
     drift_v_per_h: float
+    geometry: dict[str, Any]  # its chip_params.yaml entry: channel size and gate dielectric
     photo_v: float = 0.0  # persistent photo-shift left by earlier light runs
     photo_epoch: float = 0.0
     last_day: int = -1
+
+    @property
+    def name(self) -> str:
+        return f"{self.group}{self.number}"
+
+    @property
+    def mobility_factor(self) -> float:
+        """(L/W)/C in m²/F: μ = factor · gm / |Vds|."""
+        layers = self.geometry["dielectric"]
+        capacitance = _EPSILON_0 / sum(layer["thickness_nm"] * 1e-9 / layer["relative_permittivity"] for layer in layers)
+        return self.geometry["channel_length_um"] / self.geometry["channel_width_um"] / capacitance
 
     def vd(self, epoch: float, day: _Day) -> float:
         hours = (epoch - day.opening) / 3600
@@ -238,7 +258,20 @@ class _Planner:
     def _new_chip(self, group: str, number: int) -> _Chip:
         device = Device.random(np.random.default_rng([self.spec.seed, number, zlib.crc32(group.encode())]))
         walk = device.vd0 + np.cumsum(np.r_[0.0, [self.rng.gauss(0, 0.12) for _ in range(self.spec.days - 1)]])
-        return _Chip(group, number, device, walk.tolist(), self.rng.uniform(-0.08, 0.03))
+        return _Chip(group, number, device, walk.tolist(), self.rng.uniform(-0.08, 0.03), self._geometry(group, number))
+
+    def _geometry(self, group: str, number: int) -> dict[str, Any]:
+        """A channel of a few to tens of µm on a biotite gate dielectric under hBN, as the lab builds them."""
+        rng = np.random.default_rng([self.spec.seed, number, zlib.crc32(group.encode()), 7])
+        return {
+            "material": "graphene on biotite",
+            "channel_length_um": float(rng.integers(5, 31)),
+            "channel_width_um": float(rng.integers(5, 41)),
+            "dielectric": [
+                {"material": "biotite", "thickness_nm": float(rng.integers(30, 121)), "relative_permittivity": 6.0},
+                {"material": "hBN", "thickness_nm": float(rng.integers(10, 41)), "relative_permittivity": 3.4},
+            ],
+        }
 
     def _epoch(self, date: dt.date, clock: dt.time) -> float:
         return dt.datetime.combine(date, clock, tzinfo=self.zone).timestamp()
@@ -586,7 +619,7 @@ def generate_lab(root: Path, spec: LabSpec | None = None) -> LabSummary:
             root / run.name, run.proc, run.header, start_epoch=run.start, device=run.device,
             vd=0.0 if run.vd is None else run.vd, rng=np.random.default_rng([spec.seed, run.ordinal]),
             laser_factor=run.laser_factor, n_rows=run.n_rows, header_only=run.header_only,
-            set_mtime=not run.in_progress)
+            set_mtime=not run.in_progress, mobility_factor=run.chip.mobility_factor if run.chip else None)
         start = None if run.header_only else dt.datetime.fromtimestamp(run.start, dt.UTC)
         laser_v = run.header.get("Laser voltage")
         info = RunInfo(
@@ -594,7 +627,7 @@ def generate_lab(root: Path, spec: LabSpec | None = None) -> LabSummary:
             day_folder=run.folder, start_utc=start, date_local=start.astimezone(zone).date() if start else None,
             n_rows=written.n_rows, expected_rows=written.expected_rows,
             laser_voltage=float(laser_v.split()[0]) if laser_v else None,
-            wavelength_nm=float(run.header["Laser wavelength"]), dirac_v=run.vd)
+            wavelength_nm=float(run.header["Laser wavelength"]), dirac_v=run.vd, truth=written.truth)
         runs.append(info)
         irregular += _classify(run, info, zone, spec.group)
     folders = sorted({run.folder for run in plan})
@@ -604,4 +637,5 @@ def generate_lab(root: Path, spec: LabSpec | None = None) -> LabSummary:
         irregular += [IrregularFile(folder, "legacy_folder", "hand-made day folder name", "stage")
                       for folder in folders if not folder[:4].isdigit()]
     chips = sorted({info.chip for info in runs if info.chip is not None})
-    return LabSummary(root, tuple(runs), tuple(irregular), tuple(chips))
+    params = {run.chip.name: run.chip.geometry for run in plan if run.chip is not None}
+    return LabSummary(root, tuple(runs), tuple(irregular), tuple(chips), dict(sorted(params.items())))

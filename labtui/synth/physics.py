@@ -3,7 +3,7 @@
 Everything here is vectorised numpy driven by an explicit `numpy.random.Generator`, so a run's data is a pure
 function of its parameters and its seed. Value ranges come from the lab's real files: graphene FETs with a Dirac point
 within a few volts of 0, 10–150 µA at VDS = 0.1 V, photoresponses from ~0.01 % (red/IR) to ~20 % (UV), laser powers
-of 1–80 µW at ≤ 5 V, Keithley noise of ~1e-5–1e-4 of the current range.
+of 1–80 µW at ≤ 5 V, Keithley noise of ~1e-5 of the current range (σ/I ≈ 2.4e-4 per It sample).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ _LASER = {
 _RESPONSIVITY = {365: 1.0, 385: 0.8, 405: 0.55, 455: 0.12, 505: 0.06, 565: 0.04, 590: 0.03, 625: 0.02, 680: 0.015,
                  850: 0.005}
 _REFERENCE_POWER_W = 1e-5
+_METER_OFFSET_W = 4e-9  # what the power meter reads with the laser off (real calibrations: 0.5–20 nW, median 4 nW)
 SAMPLE_INTERVAL_S = 0.0836  # Keithley 2450 at NPLC 1 plus the bus round trip, the median of the real It files
 SWEEP_POINT_S = 0.1  # one gate or drain step: set the TENMA, settle, read
 _QUANTUM_PER_RANGE = 5.76e-8  # Keithley resolution as a fraction of the range (steps seen in dead-chip files)
@@ -70,11 +71,19 @@ def _table_key(wavelength_nm: float) -> int:
 
 
 def laser_power(wavelength_nm: float, laser_v: float, factor: float = 1.0) -> float:
-    """Optical power (W) at the chip: linear above the diode threshold; `factor` is the day's fibre coupling."""
-    if wavelength_nm <= 0:
+    """Optical power (W) at the chip, as the lab's power meter reads it (0 with the laser off); `factor` is the
+    day's fibre coupling. The same curve the day's calibrations measure, so it is the irradiated power's truth."""
+    if wavelength_nm <= 0 or laser_v <= 0:
         return 0.0
+    return float(meter_power(np.asarray(laser_v, dtype=float), wavelength_nm, factor))
+
+
+def meter_power(vl: np.ndarray, wavelength_nm: float, factor: float) -> np.ndarray:
+    """Noise-free power-meter reading: its offset, plus the laser's output above the diode threshold (linear with
+    a 1 % roll-off at 5 V) times the fibre coupling."""
     threshold, slope = _LASER[_table_key(wavelength_nm)]
-    return max(0.0, laser_v - threshold) * slope * factor
+    above = np.clip(vl - threshold, 0, None)
+    return _METER_OFFSET_W + slope * factor * above * (1 - 0.01 * (vl / 5) ** 2)
 
 
 def voltage_for_power(wavelength_nm: float, power_w: float, factor: float = 1.0) -> float:
@@ -119,7 +128,7 @@ class Device:
             persist=float(rng.uniform(0.3, 0.9)),
             tau_rise=float(rng.uniform(8, 40)),
             tau_fall=float(rng.uniform(20, 120)),
-            noise=float(rng.uniform(1.5e-5, 4e-5)),
+            noise=float(rng.uniform(4e-6, 1.2e-5)),  # σ/I ≈ 1–4e-4 per It sample, as in the real files
         )
 
     def current(self, vg: np.ndarray | float, vds: float, vd: np.ndarray | float) -> np.ndarray:
@@ -154,7 +163,7 @@ def measure(current: np.ndarray, irange: float, noise: float, rng: np.random.Gen
     return np.where(reading == 0, quantum, reading)  # an exact 0 would print as "0" where the meter never does
 
 
-def _dead_current(n: int, irange: float, rng: np.random.Generator) -> np.ndarray:
+def dead_current(n: int, irange: float, rng: np.random.Generator) -> np.ndarray:
     """A dead channel reads a constant leakage of a few nA or less whatever the voltages, with only the meter's
     own noise of a couple of resolution steps on it."""
     return measure(np.full(n, rng.uniform(6e-10, 1e-8)), irange, 2 * _QUANTUM_PER_RANGE, rng)
@@ -167,25 +176,23 @@ def _lagged(v: np.ndarray, lag_points: float) -> np.ndarray:
     return np.convolve(v, kernel)[: len(v)]
 
 
-def ivg_current(device: Device, vg: np.ndarray, *, vds: float, vd: float, irange: float, power_w: float,
-                wavelength_nm: float, rng: np.random.Generator) -> np.ndarray:
-    """A gate sweep: the V shape, its Dirac point lower on the up-sweep than on the down-sweep (hysteresis),
-    shifted by light if the laser is on, with a slow drift along the sweep and meter noise."""
-    if device.dead:
-        return _dead_current(len(vg), irange, rng)
+def ivg_clean(device: Device, vg: np.ndarray, *, vds: float, vd: float, power_w: float, wavelength_nm: float,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The noise-free sweep and the Dirac point at each point: the V shape, its Dirac point lower on the up-sweep
+    than on the down-sweep (hysteresis), shifted by light if the laser is on, with a slow drift along the sweep."""
     trap = np.tanh((vg - _lagged(vg, device.lag_points)) / 0.3)
     vd_eff = vd + device.photo_shift(power_w, wavelength_nm) - device.hyst_half * trap
     clean = device.current(vg, vds, vd_eff)
     clean *= 1 - device.bolometric * power_w / _REFERENCE_POWER_W
     clean *= 1 + rng.normal(0, 0.003) * np.linspace(0, 1, len(vg))
-    return measure(clean, irange, 2 * device.noise, rng)
+    return clean, vd_eff
 
 
 def iv_current(device: Device, vsd: np.ndarray, *, vg: float, vd: float, irange: float,
                rng: np.random.Generator) -> np.ndarray:
     """A drain sweep: ohmic through the origin with a slight superlinearity and a sub-nA offset."""
     if device.dead:
-        return _dead_current(len(vsd), irange, rng)
+        return dead_current(len(vsd), irange, rng)
     conductance = float(device.current(vg, 1.0, vd))
     clean = vsd * conductance * (1 + 0.05 * vsd**2) - 3e-10
     return measure(clean, irange, device.noise, rng)
@@ -239,33 +246,31 @@ def _photo_kinetics(t: np.ndarray, on: np.ndarray, device: Device) -> np.ndarray
     return g
 
 
-def it_trace(device: Device, *, period_s: float, vg: float, vds: float, vd: float, laser_v: float,
-             power_w: float, wavelength_nm: float, irange: float,
+def it_clean(device: Device, *, period_s: float, vg: float, vds: float, vd: float, laser_v: float,
+             power_w: float, wavelength_nm: float,
              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """An It run (t, I, VL): dark baseline with slow drift and 1/f-like wander, a photoresponse step while the laser
-    is on (sign set by the gate relative to the Dirac point), exponential relaxation after switch-off."""
+    """The noise-free It run (t, I, VL): dark baseline with slow drift and 1/f-like wander, a photoresponse step
+    while the laser is on (sign set by the gate relative to the Dirac point), relaxation after switch-off.
+    The drift and the wander are the device's, not the meter's: they are part of the truth."""
     t = sample_times(period_s, rng)
     on = laser_window(t, period_s)
     vl = np.where(on, laser_v, 0.0)
     if device.dead:
-        return t, _dead_current(len(t), irange, rng), vl
+        return t, np.zeros_like(t), vl
     dark = float(device.current(vg, vds, vd))
     shift = device.photo_shift(power_w, wavelength_nm)
     heating = device.bolometric * dark * power_w / _REFERENCE_POWER_W
     step = float(device.current(vg, vds, vd + shift)) - dark - heating
     drift = rng.normal(0, 0.003) * t / t[-1] + rng.normal(0, 0.003) * (1 - np.exp(-t / rng.uniform(30, 200)))
     wander = np.cumsum(rng.normal(0, 1e-5, len(t)))
-    clean = dark * (1 + drift + wander) + step * _photo_kinetics(t, on, device)
-    return t, measure(clean, irange, device.noise, rng), vl
+    return t, dark * (1 + drift + wander) + step * _photo_kinetics(t, on, device), vl
 
 
 def calibration_power(vl: np.ndarray, *, wavelength_nm: float, factor: float, n_avg: int,
                       rng: np.random.Generator) -> np.ndarray:
     """Power-meter column: dark offset of a few nW, linear above threshold, each point the mean of `n_avg`
     9-digit readings (which is why the real column shows long reprs like `1.4431665099999999e-07`)."""
-    threshold, slope = _LASER[_table_key(wavelength_nm)]
-    above = np.clip(vl - threshold, 0, None)
-    clean = rng.uniform(1e-9, 1.5e-8) + slope * factor * above * (1 - 0.01 * (vl / 5) ** 2)
+    clean = meter_power(vl, wavelength_nm, factor)
     readings = clean + rng.normal(0, 1.0, (n_avg, len(vl))) * (1e-9 + 1e-3 * clean)
     rounded = np.array([float(f"{x:.9g}") for x in readings.ravel()]).reshape(readings.shape)
     return rounded.mean(axis=0)

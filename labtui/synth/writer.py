@@ -20,6 +20,7 @@ import numpy as np
 
 from labtui.synth import physics
 from labtui.synth.physics import Device
+from labtui.synth.truth import run_truth
 
 LAB_TZ = ZoneInfo("America/Santiago")
 SENSOR_COLUMNS = ("Plate T (degC)", "Ambient T (degC)", "Clock (ms)")
@@ -105,6 +106,7 @@ class Written:
     n_rows: int
     expected_rows: int
     end_epoch: float
+    truth: Mapping[str, float | None]  # the true values of the derived quantities (see `truth.run_truth`)
 
 
 def layout(proc: str) -> Layout:
@@ -175,31 +177,49 @@ def nominal_duration(proc: str, header: Mapping[str, str]) -> float:
     return _START_OVERHEAD_S + burn_in + len(_ramp(proc, header)) * physics.SWEEP_POINT_S
 
 
+@dataclass(frozen=True, eq=False)
+class Simulated:
+    """A run's data columns (sensor columns excluded) and what the generator knows that the file does not."""
+
+    columns: tuple[np.ndarray, ...]
+    clean: np.ndarray | None = None  # noise-free current of a live chip, rows aligned with the columns
+    dirac_v: np.ndarray | None = None  # IVg: the Dirac point the sweep meets at each point (hysteresis, light)
+    power_w: float = 0.0  # irradiated power (0 in the dark)
+
+
 def simulate(proc: str, header: Mapping[str, str], *, device: Device | None, vd: float, rng: np.random.Generator,
-             laser_factor: float = 1.0) -> tuple[np.ndarray, ...]:
-    """The data columns (sensor columns excluded) of a complete run, consistent with its header.
+             laser_factor: float = 1.0) -> Simulated:
+    """A complete run, consistent with its header.
 
     `device` and `vd` (its Dirac point now) are needed by the chip procedures, not by LaserCalibration.
     """
     if proc == "LaserCalibration":
         vl = _ramp(proc, header)
-        return vl, physics.calibration_power(vl, wavelength_nm=_number(header, "Laser wavelength"),
-                                             factor=laser_factor, n_avg=int(_number(header, "N_avg")), rng=rng)
+        return Simulated((vl, physics.calibration_power(vl, wavelength_nm=_number(header, "Laser wavelength"),
+                                                        factor=laser_factor, n_avg=int(_number(header, "N_avg")),
+                                                        rng=rng)))
     if device is None:
         raise ValueError(f"a {proc} run needs a device")
     irange = _number(header, "Irange")
     wavelength = _number(header, "Laser wavelength")
     laser_v = _number(header, "Laser voltage")
     power = physics.laser_power(wavelength, laser_v, laser_factor)
+    live = not device.dead
     if proc == "It":
-        return physics.it_trace(device, period_s=_number(header, "Laser ON+OFF period"), vg=_number(header, "VG"),
-                                vds=_number(header, "VDS"), vd=vd, laser_v=laser_v, power_w=power,
-                                wavelength_nm=wavelength, irange=irange, rng=rng)
+        t, clean, vl = physics.it_clean(device, period_s=_number(header, "Laser ON+OFF period"),
+                                        vg=_number(header, "VG"), vds=_number(header, "VDS"), vd=vd, laser_v=laser_v,
+                                        power_w=power, wavelength_nm=wavelength, rng=rng)
+        current = physics.measure(clean, irange, device.noise, rng) if live else physics.dead_current(len(t), irange, rng)
+        return Simulated((t, current, vl), clean if live else None, power_w=power)
     sweep = _ramp(proc, header)
     if proc == "IVg":
-        return sweep, physics.ivg_current(device, sweep, vds=_number(header, "VDS"), vd=vd, irange=irange,
-                                          power_w=power, wavelength_nm=wavelength, rng=rng)
-    return sweep, physics.iv_current(device, sweep, vg=_number(header, "VG"), vd=vd, irange=irange, rng=rng)
+        if not live:
+            return Simulated((sweep, physics.dead_current(len(sweep), irange, rng)), power_w=power)
+        clean, dirac = physics.ivg_clean(device, sweep, vds=_number(header, "VDS"), vd=vd, power_w=power,
+                                         wavelength_nm=wavelength, rng=rng)
+        return Simulated((sweep, physics.measure(clean, irange, 2 * device.noise, rng)), clean, dirac, power)
+    return Simulated((sweep, physics.iv_current(device, sweep, vg=_number(header, "VG"), vd=vd, irange=irange,
+                                                rng=rng)))
 
 
 def render(proc: str, header: Mapping[str, str], start_epoch: float | None, columns: tuple[np.ndarray, ...],
@@ -224,25 +244,29 @@ def render(proc: str, header: Mapping[str, str], start_epoch: float | None, colu
 def write_measurement(path: Path, proc: str, header: Mapping[str, str], *, start_epoch: float,
                       device: Device | None, vd: float, rng: np.random.Generator, laser_factor: float = 1.0,
                       n_rows: int | None = None, header_only: bool = False, line_ending: str = "\r\n",
-                      set_mtime: bool = True) -> Written:
+                      set_mtime: bool = True, mobility_factor: float | None = None) -> Written:
     """Simulate, render and write one run file.
 
     The file's mtime is set to the run's end, as the acquisition leaves it, so a freshly generated lab does not look
     like files still being written; `set_mtime=False` keeps the write time (an in-progress file).
+    `mobility_factor` = (L/W)/C of the chip (m²/F) when its geometry is known: the truth then has mobilities.
     """
+    truth: dict[str, float | None] = {}
     if header_only:
         text, written, expected, end = render(proc, header, None, (), line_ending), 0, 0, start_epoch
     else:
-        columns = simulate(proc, header, device=device, vd=vd, rng=rng, laser_factor=laser_factor)
-        expected = len(columns[0])
+        run = simulate(proc, header, device=device, vd=vd, rng=rng, laser_factor=laser_factor)
+        expected = len(run.columns[0])
         written = expected if n_rows is None else max(0, min(n_rows, expected))
-        text = render(proc, header, start_epoch, tuple(c[:written] for c in columns), line_ending)
+        text = render(proc, header, start_epoch, tuple(c[:written] for c in run.columns), line_ending)
         end = start_epoch + nominal_duration(proc, header) * written / expected
+        truth = run_truth(proc, run, written, vds_v=_number(header, "VDS") if "VDS" in header else None,
+                          mobility_factor=mobility_factor)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode("utf-8"))
     if set_mtime:
         os.utime(path, (end, end))
-    return Written(path, written, expected, end)
+    return Written(path, written, expected, end, truth)
 
 
 def default_file_name(proc: str, start_utc: dt.datetime, file_idx: int) -> str:

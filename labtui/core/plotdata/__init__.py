@@ -18,8 +18,21 @@ from pathlib import Path
 import polars as pl
 
 from labtui.core.plotdata.export import export_file_name, export_frame
-from labtui.core.plotdata.load import KINDS, LoadedGroup, group_by_proc, load_group, load_selection
-from labtui.core.plotdata.model import Baseline, GmMethod, Marker, PlotOptions, PlotSpec, Series
+from labtui.core.plotdata.load import (
+    KINDS,
+    LoadedGroup,
+    group_by_proc,
+    load_group,
+    load_selection,
+)
+from labtui.core.plotdata.model import (
+    Baseline,
+    GmMethod,
+    Marker,
+    PlotOptions,
+    PlotSpec,
+    Series,
+)
 from labtui.core.plotdata.numeric import (
     format_si,
     minmax_downsample,

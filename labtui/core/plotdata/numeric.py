@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
+
+# The sweep helpers live with the IVg quantities, so a plotted Dirac point or gm is the tabulated one.
+from labtui.core.metrics.ivg import Leg, collapse_repeats, savgol_derivative, sweep_legs  # noqa: F401
 
 # Engineering prefixes for the lab's quantities. Nothing above the base unit: the lab reads time in s, not ks.
 _PREFIXES = {0: "", -3: "m", -6: "µ", -9: "n", -12: "p"}
@@ -63,69 +65,6 @@ def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.nd
     index = (np.sort(np.stack([lows, highs], axis=1), axis=1) + (np.arange(rows) * size)[:, None]).ravel()
     index = index[np.concatenate([[True], index[1:] != index[:-1]])]  # a flat bucket has min == max
     return x[index], y[index]
-
-
-class Leg(NamedTuple):
-    """Points `start:stop` of a sweep; consecutive legs share their turning point."""
-
-    start: int
-    stop: int
-    direction: int  # +1 rising, -1 falling, 0 when x never moves
-
-
-def sweep_legs(x: np.ndarray) -> list[Leg]:
-    """Split a gate sweep (0 → start → end → start → 0) into monotonic legs.
-
-    Repeated points (a step of 0 within float noise) continue the current direction, so a dwell at a turning
-    point does not open a leg; an aborted sweep simply yields fewer legs.
-    """
-    n = x.size
-    if n < 2:
-        return [Leg(0, n, 0)] if n else []
-    step = np.diff(x)
-    sign = np.where(_moves(step, x), np.sign(step), 0).astype(np.int8)
-    moving = np.flatnonzero(sign)
-    if not moving.size:
-        return [Leg(0, n, 0)]
-    last_move = np.maximum.accumulate(np.where(sign != 0, np.arange(sign.size), moving[0]))
-    sign = sign[last_move]  # forward-fill zero steps; leading zeros take the first direction
-    turns = np.flatnonzero(sign[1:] != sign[:-1]) + 1  # step k moves from point k: point k is the turn
-    bounds = [0, *turns.tolist(), n - 1]
-    return [Leg(a, b + 1, int(sign[a])) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def collapse_repeats(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Average the y of consecutive points at the same x, so a derivative never divides by a zero step."""
-    if x.size < 2:
-        return x, y
-    group = np.concatenate([[0], np.cumsum(_moves(np.diff(x), x))])
-    counts = np.bincount(group)
-    return np.bincount(group, x) / counts, np.bincount(group, y) / counts
-
-
-def _moves(step: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Which steps really move x: float drift of the setpoints (~1e-14 V) is not a step."""
-    return np.abs(step) > 1e-6 * float(np.ptp(x))
-
-
-def savgol_derivative(x: np.ndarray, y: np.ndarray, window: int, polyorder: int) -> np.ndarray:
-    """Savitzky–Golay dy/dx: the slope at each point of a least-squares polynomial over `window` points.
-
-    The coefficients are solved from the actual x offsets, so uneven spacing is exact. Near the ends the
-    window is shifted inward (not shrunk), as SciPy's `mode="interp"` does; a leg shorter than the window
-    uses the longest odd window it has, and a 2-point leg falls back to the plain gradient.
-    """
-    n = x.size
-    window = min(window, n if n % 2 else n - 1)
-    polyorder = min(polyorder, window - 1)
-    if polyorder < 1:
-        return np.gradient(y, x)
-    starts = np.clip(np.arange(n) - window // 2, 0, n - window)
-    index = starts[:, None] + np.arange(window)
-    offsets = x[index] - x[:, None]  # polynomial centred on the point it differentiates at
-    vandermonde = offsets[..., None] ** np.arange(polyorder + 1)
-    coefficients = np.linalg.pinv(vandermonde) @ y[index][..., None]
-    return coefficients[:, 1, 0]
 
 
 def laser_windows(t: np.ndarray, vl: np.ndarray) -> list[tuple[float, float]]:

@@ -10,9 +10,17 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from labtui.core.metrics.ivg import dirac_point
 from labtui.core.plotdata.labels import legend_labels, title
 from labtui.core.plotdata.load import KINDS, LoadedGroup, run_ident
-from labtui.core.plotdata.model import Baseline, GmMethod, Marker, PlotOptions, PlotSpec, Series
+from labtui.core.plotdata.model import (
+    Baseline,
+    GmMethod,
+    Marker,
+    PlotOptions,
+    PlotSpec,
+    Series,
+)
 from labtui.core.plotdata.numeric import (
     Leg,
     collapse_repeats,
@@ -188,15 +196,19 @@ def _transconductance(vg: np.ndarray, i: np.ndarray, options: PlotOptions) -> tu
 
 
 def _dirac_markers(series: list[Series], y_label: str, y_unit: str) -> list[Marker]:
-    """Minimum |I| of each leg, when it lies inside the leg (an end point is the sweep limit, not a Dirac point)."""
+    """The Dirac point of each leg as the metrics define it (`metrics.ivg.dirac_point`), at the measured min |I|;
+    none where it lies outside the leg (an end point is the sweep limit, not a Dirac point)."""
     markers = []
     for s in series:
-        k = int(np.argmin(np.abs(s.y))) if s.y.size else 0
-        if s.direction and 0 < k < s.y.size - 1:
+        if not s.direction or s.y.size < 3:
+            continue
+        found = dirac_point(s.x, s.y)
+        if found.vg is not None:
             # Setpoints carry float drift (±1.8e-14 for 0 V): µV is far below a step; + 0.0 turns -0.0 into 0.0.
-            vg = round(float(s.x[k]), 6) + 0.0
-            text = f"{s.label}: Dirac Vg={format_si(vg, 'V')}, {y_label}={format_si(s.y[k], y_unit)}"
-            markers.append(Marker(vg, float(s.y[k]), text, s.run_id))
+            vg = round(found.vg, 6) + 0.0
+            y = float(s.y[found.index])
+            text = f"{s.label}: Dirac Vg={format_si(vg, 'V')}, {y_label}={format_si(y, y_unit)}"
+            markers.append(Marker(vg, y, text, s.run_id))
     return markers
 
 

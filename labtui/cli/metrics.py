@@ -1,0 +1,82 @@
+"""`labtui metrics`: every run's derived quantities (Dirac points, photoresponse, power, responsivity, mobility).
+
+The table is brought up to date first (only new or changed runs are computed); `--rebuild` recomputes it all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from labtui.cli import EXIT_OK, config_from
+
+ID_COLUMNS = ("run_id", "source_file", "chip_name", "seq", "proc", "date_local", "start_time_utc")
+
+
+def register_metrics(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("metrics", parents=[common], help="derived quantities of every run (CNP, ΔI, power, …)",
+                            description="One row per IVg, It and LaserCalibration run; definitions in the README "
+                                        "(Derived quantities). Other procedures have no row.")
+    parser.add_argument("number", type=int, nargs="?", help="chip number (e.g. 67); all runs when omitted")
+    parser.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
+    parser.add_argument("--proc", metavar="PROC", help="IVg, It (or ITS) or LaserCalibration")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
+    parser.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="recompute every run from the store (e.g. after changing the windows)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from labtui.cli.history import emit
+    from labtui.core.errors import UsageError
+    from labtui.core.history import (
+        canonical_proc,
+        load_manifest,
+        resolve_chip,
+        timeline,
+    )
+    from labtui.core.metrics import QUANTITIES, columns_of, refresh_metrics
+
+    config = config_from(args)
+    update = refresh_metrics(config, rebuild=args.rebuild)
+    if update.computed:
+        print(update.line(), file=sys.stderr)
+    for problem in update.problems:
+        print(f"labtui: {problem}", file=sys.stderr)
+    table = update.table
+    manifest = load_manifest(config)
+    if args.number is not None:
+        group, number = resolve_chip(manifest, args.number, args.group)
+        table = table.filter((pl.col("chip_number") == number) & pl.col("chip_group").eq_missing(group))
+    elif args.group is not None:
+        raise UsageError("--group needs a chip number")
+    if args.proc is not None:
+        try:
+            table = table.filter(pl.col("proc") == canonical_proc(args.proc))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    seq = timeline(manifest.filter(pl.col("chip_number").is_not_null()), tz=config.local_tz).select("run_id", "seq")
+    rows = table.join(seq, on="run_id", how="left").select(
+        *ID_COLUMNS, *(q.column for q in QUANTITIES), "remarks")
+    if rows.is_empty() and args.format == "table" and args.out is None:
+        print("no derived quantities for this selection (they exist for IVg, It and LaserCalibration runs)")
+        return EXIT_OK
+    flat = rows.with_columns(pl.col("remarks").list.join("; "))
+    procs = rows.get_column("proc").unique(maintain_order=True).to_list()
+    shown = [column for proc in procs for column in columns_of(proc)]
+    emit(args, table=_readable(flat.select("chip_name", "seq", "proc", "date_local", *shown, "source_file", "remarks")),
+         csv=flat, json=rows)
+    return EXIT_OK
+
+
+def _readable(frame):
+    """Four significant digits: a terminal table is for reading, CSV and JSON keep every digit."""
+    import polars as pl
+
+    floats = [name for name, dtype in frame.schema.items() if dtype == pl.Float64]
+    return frame.with_columns(
+        pl.col(name).map_elements(lambda value: f"{value:.4g}", return_dtype=pl.String) for name in floats)

@@ -1,0 +1,42 @@
+"""Laser calibrations (Power against VL): their summary numbers, and the power a calibration gives at a voltage."""
+
+from __future__ import annotations
+
+import numpy as np
+
+COLUMNS = ("p_max_w", "slope_w_per_v", "threshold_v")
+LINEAR_PART = (0.1, 0.9)  # of p_max: above the threshold's knee, below any saturation
+
+
+def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str, float | None], list[str]]:
+    """p_max_w, and the slope and threshold of the straight part of the curve (see `definitions`)."""
+    values: dict[str, float | None] = dict.fromkeys(COLUMNS)
+    vl, power = calibration_curve(vl, power)
+    if vl.size < 2:
+        return values, ["LaserCalibration: fewer than 2 finite points"]
+    values["p_max_w"] = p_max = float(power.max())
+    linear = (power >= LINEAR_PART[0] * p_max) & (power <= LINEAR_PART[1] * p_max)
+    if np.unique(vl[linear]).size < 3:
+        return values, ["slope_w_per_v: fewer than 3 points on the linear part (10–90 % of p_max_w)"]
+    slope, intercept = np.polyfit(vl[linear], power[linear], 1)
+    if slope <= 0:
+        return values, ["slope_w_per_v: the power does not rise with VL"]
+    values["slope_w_per_v"] = float(slope)
+    values["threshold_v"] = float((power[0] - intercept) / slope)
+    return values, []
+
+
+def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Finite points sorted by VL, ready for `np.interp`."""
+    keep = np.isfinite(vl) & np.isfinite(power)
+    order = np.argsort(vl[keep], kind="stable")
+    return vl[keep][order], power[keep][order]
+
+
+def power_at(vl: np.ndarray, power: np.ndarray, laser_v: float) -> tuple[float | None, str | None]:
+    """Linear interpolation of a sorted calibration curve at `laser_v`; never extrapolated beyond its VL range."""
+    if vl.size < 2:
+        return None, "power_w: the calibration has fewer than 2 finite points"
+    if not vl[0] <= laser_v <= vl[-1]:
+        return None, f"power_w: VL {laser_v:g} V is outside the calibrated {vl[0]:g}–{vl[-1]:g} V"
+    return float(np.interp(laser_v, vl, power)), None

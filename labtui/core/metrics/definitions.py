@@ -1,0 +1,101 @@
+"""The one written definition of every derived quantity: the table's schema, the CLI, the app and the README use it.
+
+A quantity's column name carries its SI unit; `procedure` says which runs have it; `definition` is the one line a
+physicist reads next to the number. `from_data` quantities come from the run's own Parquet (recomputed only when
+the run changes); the others are joined from elsewhere (chip geometry, the nearest calibration) on every update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+METRICS_VERSION = 1  # bump when a definition changes: every row is then recomputed
+
+
+@dataclass(frozen=True)
+class Quantity:
+    column: str
+    unit: str
+    procedure: str
+    definition: str
+    dtype: type[pl.DataType] | pl.DataType = pl.Float64
+    from_data: bool = True
+
+
+QUANTITIES: tuple[Quantity, ...] = (
+    # IVg ---------------------------------------------------------------------------------------------------------
+    Quantity("cnp_fwd_v", "V", "IVg",
+             "Dirac point (charge-neutrality point) of the forward leg (the longest up-sweep): the Vg of min |I|, "
+             "refined by a least-squares parabola through the points within 0.5 V of it; undefined when that minimum "
+             "lies within 0.2 V of the leg's ends (the Dirac point is outside the sweep)"),
+    Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),
+    Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v"),
+    Quantity("hysteresis_v", "V", "IVg", "cnp_bwd_v − cnp_fwd_v"),
+    Quantity("i_min_a", "A", "IVg", "smallest |I| of the sweep"),
+    Quantity("on_off_ratio", "", "IVg", "largest |I| of the sweep / smallest |I| of the sweep"),
+    Quantity("gm_max_hole_s", "S", "IVg",
+             "largest |dI/dVg| on the forward leg left of its CNP (Savitzky–Golay slope over 0.5 V, quadratic)"),
+    Quantity("gm_max_electron_s", "S", "IVg", "the same right of the CNP"),
+    Quantity("mobility_hole_cm2_vs", "cm²/(V·s)", "IVg",
+             "field-effect mobility μ = (L/W)·gm_max_hole_s/(C·|Vds|), C the gate capacitance per area of the "
+             "chip's dielectric stack (config/chip_params.yaml); only where the chip's geometry is known",
+             from_data=False),
+    Quantity("mobility_electron_cm2_vs", "cm²/(V·s)", "IVg", "the same from gm_max_electron_s", from_data=False),
+    # It ----------------------------------------------------------------------------------------------------------
+    Quantity("i_dark_a", "A", "It",
+             "mean I over the 5 s before the first laser switch-on (the first sample with VL ≥ 0.1 V); "
+             "a dark run: mean I over the whole run"),
+    Quantity("delta_i_a", "A", "It", "mean I over the 5 s before the laser switches off − i_dark_a"),
+    Quantity("delta_i_rel", "", "It", "delta_i_a / i_dark_a"),
+    Quantity("drift_a_per_s", "A/s", "It",
+             "least-squares slope of I against t over the dark part before switch-on (a dark run: the whole run)"),
+    Quantity("delta_i_drift_corrected_a", "A", "It",
+             "delta_i_a − drift_a_per_s × (mean t of the ON window − mean t of the dark window): the dark trend "
+             "extrapolated under the light removed"),
+    Quantity("tau_rise_s", "s", "It",
+             "time from switch-on until the trace (1 s moving average) first reaches 1 − 1/e of delta_i_a; "
+             "null when not reached or when delta_i_a is within the noise"),
+    Quantity("tau_decay_s", "s", "It",
+             "time from switch-off until the smoothed trace first falls to 1/e of delta_i_a above i_dark_a; "
+             "null when not reached by the end of the run (persistent photoconductivity)"),
+    Quantity("power_w", "W", "It",
+             "irradiated power: the LaserCalibration of the same wavelength nearest in start time, its Power "
+             "linearly interpolated at the run's laser voltage; null outside the calibrated VL range (no "
+             "extrapolation) and for dark runs", from_data=False),
+    Quantity("calibration_run_id", "", "It", "run_id of the calibration power_w comes from", pl.String,
+             from_data=False),
+    Quantity("calibration_age_h", "h", "It",
+             "run start − calibration start, in hours: negative when the calibration came after the run",
+             from_data=False),
+    Quantity("calibration_stale", "", "It", "|calibration_age_h| > 24 h", pl.Boolean, from_data=False),
+    Quantity("responsivity_a_per_w", "A/W", "It", "delta_i_a / power_w (signed, like delta_i_a)", from_data=False),
+    # LaserCalibration --------------------------------------------------------------------------------------------
+    Quantity("p_max_w", "W", "LaserCalibration", "largest Power of the calibration"),
+    Quantity("slope_w_per_v", "W/V", "LaserCalibration",
+             "least-squares slope of Power against VL over the linear part (10–90 % of p_max_w)"),
+    Quantity("threshold_v", "V", "LaserCalibration",
+             "VL where that line reaches the dark reading (the Power at the lowest VL): where the laser starts"),
+)
+
+BY_COLUMN: dict[str, Quantity] = {q.column: q for q in QUANTITIES}
+PROCEDURES: tuple[str, ...] = ("IVg", "It", "LaserCalibration")  # other procedures get no row
+NOT_COMPUTED = (
+    "IV, and every other procedure (IVgT, ITt, Vt, …): no row in the table",
+    "It runs of several laser pulses: only the first switch-on and switch-off are read",
+    "mobility from a chip without a complete geometry in config/chip_params.yaml",
+    "the contact resistance: mobilities are extrinsic field-effect values from the two-terminal gm",
+)
+
+
+def columns_of(procedure: str) -> list[str]:
+    """The quantity columns that apply to a procedure, in table order (what the CLI table shows for it)."""
+    return [q.column for q in QUANTITIES if q.procedure == procedure]
+
+
+def definitions_markdown() -> str:
+    """The README's table of definitions, generated from this registry (tests keep the README in step)."""
+    lines = ["| column | unit | runs | definition |", "|---|---|---|---|"]
+    lines += [f"| `{q.column}` | {q.unit or '—'} | {q.procedure} | {q.definition} |" for q in QUANTITIES]
+    return "\n".join(lines)

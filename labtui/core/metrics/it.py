@@ -1,0 +1,111 @@
+"""Photoresponse of an It run (current against time under a laser pulse): pure numpy on one run's columns.
+
+The run is dark until the first sample with VL ≥ the light threshold (switch-on), lit until the first sample
+after it below the threshold (switch-off), dark again after. Windows are measured back from those two edges.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from labtui.core.config import MetricsSettings
+
+COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "tau_rise_s",
+           "tau_decay_s")
+RESOLVED_SIGMAS = 5.0  # a rise or decay time is read only off a step this many noise σ of the smoothed trace tall
+_COVERAGE = 0.9  # a window counts when the run covers this share of it (samples are ~0.08 s apart)
+
+
+def it_quantities(
+    t: np.ndarray, i: np.ndarray, vl: np.ndarray, vds_v: float | None, settings: MetricsSettings
+) -> tuple[dict[str, float | None], list[str]]:
+    """The from-data It quantities (see `definitions`) and remarks on the ones left null.
+
+    Times are the acquisition's monotonic clock, so windows are index ranges found by bisection (long dark runs
+    have 80k+ samples: no whole-array masks beyond the one that finds the laser edges).
+    """
+    values: dict[str, float | None] = dict.fromkeys(COLUMNS)
+    keep = np.isfinite(t) & np.isfinite(i)
+    if not keep.all():
+        t, i, vl = t[keep], i[keep], vl[keep]
+    if t.size < 3:
+        return values, ["It: fewer than 3 finite points"]
+    on = vl >= settings.light_threshold_v  # NaN compares False: dark
+    k_on = int(np.argmax(on))
+    if not on[k_on]:
+        values["i_dark_a"] = float(i.mean())
+        values["drift_a_per_s"] = _line(t, i)[0]
+        return values, ["photoresponse: dark run (the laser never switched on)"]
+    t_on, window = float(t[k_on]), settings.it_window_s
+    if t_on - t[0] < _COVERAGE * window:
+        return values, [f"It: the laser switched on {t_on - t[0]:.3g} s into the run, before a {window:g} s dark window"]
+    dark = slice(int(np.searchsorted(t, t_on - window)), k_on)
+    if dark.start >= dark.stop:
+        return values, ["It: no sample in the dark window"]
+    values["i_dark_a"] = i_dark = float(i[dark].mean())
+    drift, noise = _line(t[:k_on], i[:k_on])
+    values["drift_a_per_s"] = drift
+    if vds_v and abs(i_dark / vds_v) < settings.dead_conductance_s:
+        return values, [f"photoresponse: dead channel (|I| {abs(i_dark):.2g} A at Vds {vds_v:g} V)"]
+    k_off = k_on + int(np.argmin(on[k_on:]))
+    if on[k_off]:
+        return values, ["photoresponse: the laser never switched off (aborted run)"]
+    t_off = float(t[k_off])
+    if t_off - t_on < _COVERAGE * window:
+        return values, [f"photoresponse: the laser was on {t_off - t_on:.3g} s, less than the {window:g} s window"]
+    lit = slice(max(int(np.searchsorted(t, t_off - window)), k_on), k_off)
+    if lit.start >= lit.stop:
+        return values, ["photoresponse: no sample in the window before switch-off"]
+    values["delta_i_a"] = delta = float(i[lit].mean()) - i_dark
+    values["delta_i_rel"] = delta / i_dark if i_dark else None
+    if drift is not None:
+        values["delta_i_drift_corrected_a"] = delta - drift * float(t[lit].mean() - t[dark].mean())
+    return values, _times(t, i, k_on, k_off, i_dark, delta, noise, values, settings)
+
+
+def _line(t: np.ndarray, i: np.ndarray) -> tuple[float | None, float]:
+    """Least-squares dI/dt and the residual σ about that line (None, σ about the mean with < 3 points).
+
+    Three dot products on centred data: dark runs have 80k+ samples, so no pass is spent twice."""
+    if not t.size:
+        return None, 0.0
+    dt, di = t - t.mean(), i - i.mean()
+    stt, sti, sii = float(np.dot(dt, dt)), float(np.dot(dt, di)), float(np.dot(di, di))
+    if t.size < 3 or stt == 0:
+        return None, math.sqrt(sii / t.size)
+    return sti / stt, math.sqrt(max(sii - sti * sti / stt, 0.0) / t.size)
+
+
+def moving_average(y: np.ndarray, points: int) -> np.ndarray:
+    """Centred mean over `points` samples, the window shrinking at the ends (never reaching past them)."""
+    half = points // 2
+    total = np.concatenate([[0.0], np.cumsum(y)])
+    index = np.arange(y.size)
+    low, high = np.clip(index - half, 0, y.size), np.clip(index + half + 1, 0, y.size)
+    return (total[high] - total[low]) / (high - low)
+
+
+def _times(t: np.ndarray, i: np.ndarray, k_on: int, k_off: int, i_dark: float, delta: float, noise: float,
+           values: dict[str, float | None], settings: MetricsSettings) -> list[str]:
+    """tau_rise_s and tau_decay_s from the trace smoothed separately while lit and after switch-off."""
+    interval = float(t[-1] - t[0]) / (t.size - 1)
+    points = max(1, round(settings.it_smoothing_s / interval))
+    noise /= math.sqrt(points)
+    if abs(delta) < RESOLVED_SIGMAS * noise:
+        return [f"tau: delta_i_a is within {RESOLVED_SIGMAS:g}σ of the smoothed dark noise ({noise:.2g} A)"]
+    remarks = []
+    rise = (moving_average(i[k_on:k_off], points) - i_dark) / delta
+    reached = np.flatnonzero(rise >= 1 - 1 / math.e)
+    if reached.size:
+        values["tau_rise_s"] = float(t[k_on + reached[0]] - t[k_on])
+    else:
+        remarks.append("tau_rise_s: 1 − 1/e of the step not reached while lit")
+    decay = (moving_average(i[k_off:], points) - i_dark) / delta
+    fallen = np.flatnonzero(decay <= 1 / math.e)
+    if fallen.size:
+        values["tau_decay_s"] = float(t[k_off + fallen[0]] - t[k_off])
+    else:
+        remarks.append("tau_decay_s: 1/e of the step not reached by the end of the run")
+    return remarks

@@ -1,0 +1,224 @@
+"""Gate sweeps: monotonic legs, Dirac points, transconductance and the IVg quantities. Pure numpy on one run.
+
+The plots (`labtui.core.plotdata`) use the same legs, derivative and Dirac point, so a marker on a plot is the
+number in the table.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+
+from labtui.core.config import MetricsSettings
+
+Remarks = list[str]
+
+
+class Leg(NamedTuple):
+    """Points `start:stop` of a sweep; consecutive legs share their turning point."""
+
+    start: int
+    stop: int
+    direction: int  # +1 rising, -1 falling, 0 when x never moves
+
+
+def sweep_legs(x: np.ndarray) -> list[Leg]:
+    """Split a gate sweep (0 → start → end → start → 0) into monotonic legs.
+
+    Repeated points (a step of 0 within float noise) continue the current direction, so a dwell at a turning
+    point does not open a leg; an aborted sweep simply yields fewer legs.
+    """
+    n = x.size
+    if n < 2:
+        return [Leg(0, n, 0)] if n else []
+    step = np.diff(x)
+    sign = np.where(_moves(step, x), np.sign(step), 0).astype(np.int8)
+    moving = np.flatnonzero(sign)
+    if not moving.size:
+        return [Leg(0, n, 0)]
+    last_move = np.maximum.accumulate(np.where(sign != 0, np.arange(sign.size), moving[0]))
+    sign = sign[last_move]  # forward-fill zero steps; leading zeros take the first direction
+    turns = np.flatnonzero(sign[1:] != sign[:-1]) + 1  # step k moves from point k: point k is the turn
+    bounds = [0, *turns.tolist(), n - 1]
+    return [Leg(a, b + 1, int(sign[a])) for a, b in itertools.pairwise(bounds)]
+
+
+def collapse_repeats(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average the y of consecutive points at the same x, so a derivative never divides by a zero step."""
+    if x.size < 2:
+        return x, y
+    group = np.concatenate([[0], np.cumsum(_moves(np.diff(x), x))])
+    counts = np.bincount(group)
+    return np.bincount(group, x) / counts, np.bincount(group, y) / counts
+
+
+def _moves(step: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Which steps really move x: float drift of the setpoints (~1e-14 V) is not a step."""
+    return np.abs(step) > 1e-6 * float(np.ptp(x))
+
+
+def savgol_derivative(x: np.ndarray, y: np.ndarray, window: int, polyorder: int) -> np.ndarray:
+    """Savitzky–Golay dy/dx: the slope at each point of a least-squares polynomial over `window` points.
+
+    The coefficients are solved from the actual x offsets, so uneven spacing is exact. Near the ends the
+    window is shifted inward (not shrunk), as SciPy's `mode="interp"` does; a leg shorter than the window
+    uses the longest odd window it has, and a 2-point leg falls back to the plain gradient. On an evenly
+    spaced leg (every real sweep) the interior is one correlation with fixed weights.
+    """
+    n = x.size
+    window = min(window, n if n % 2 else n - 1)
+    polyorder = min(polyorder, window - 1)
+    if polyorder < 1:
+        return np.gradient(y, x)
+    step = np.diff(x)
+    half = window // 2
+    if n > window and np.ptp(step) <= 1e-6 * abs(float(step.mean())):
+        slope = np.empty(n)
+        slope[half:n - half] = np.correlate(y, _centred_weights(window, polyorder), mode="valid") / step.mean()
+        ends = np.r_[0:half, n - half:n]
+        slope[ends] = _local_fits(x, y, window, polyorder, ends)
+        return slope
+    return _local_fits(x, y, window, polyorder, np.arange(n))
+
+
+@lru_cache(maxsize=32)
+def _centred_weights(window: int, polyorder: int) -> np.ndarray:
+    """Derivative weights of a centred window on a unit grid: slope = weights · y."""
+    offsets = np.arange(window) - window // 2
+    return np.linalg.pinv(offsets[:, None] ** np.arange(polyorder + 1))[1]
+
+
+def _local_fits(x: np.ndarray, y: np.ndarray, window: int, polyorder: int, at: np.ndarray) -> np.ndarray:
+    """The slope at the points `at`, each from its own least-squares polynomial on the actual x offsets."""
+    starts = np.clip(at - window // 2, 0, x.size - window)
+    index = starts[:, None] + np.arange(window)
+    offsets = x[index] - x[at][:, None]  # polynomial centred on the point it differentiates at
+    scale = np.abs(offsets).max(axis=1)  # unit offsets keep the normal equations well conditioned
+    unit = offsets / scale[:, None]
+    powers = [np.ones_like(unit)]
+    for _ in range(2 * polyorder):
+        powers.append(powers[-1] * unit)
+    sums = np.stack([p.sum(axis=1) for p in powers], axis=1)  # Σ u^k, k = 0 … 2·polyorder
+    order = np.arange(polyorder + 1)
+    normal = sums[:, order[:, None] + order[None, :]]
+    moments = np.stack([(powers[k] * y[index]).sum(axis=1) for k in order], axis=1)
+    coefficients = np.linalg.solve(normal, moments[..., None])
+    return coefficients[:, 1, 0] / scale
+
+
+def window_points(x: np.ndarray, width: float) -> int:
+    """An odd number of points (≥ 3) spanning about `width` in x at the sweep's typical step."""
+    step = float(np.median(np.abs(np.diff(x)))) if x.size > 1 else 0.0
+    points = round(width / step) + 1 if step > 0 else 3
+    return max(3, points + 1 - points % 2)
+
+
+class Dirac(NamedTuple):
+    """The Dirac point of one leg: `vg` refined (None when outside the sweep), `index` of the raw min |I|."""
+
+    vg: float | None
+    index: int
+    remark: str | None
+
+
+def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.5, edge_margin_v: float = 0.2) -> Dirac:
+    """Min |I| of a monotonic leg, refined by a least-squares parabola through the points within `fit_window_v`.
+
+    A minimum within `edge_margin_v` of the leg's ends means the Dirac point is outside the sweep: no value.
+    A parabola that opens downwards or puts its vertex outside the window (a noisy flat bottom) falls back to
+    the raw minimum, with a remark.
+    """
+    current = np.abs(i)
+    k = int(np.argmin(current))
+    low, high = float(vg.min()), float(vg.max())
+    if vg[k] - low < edge_margin_v or high - vg[k] < edge_margin_v:
+        return Dirac(None, k, f"min |I| within {edge_margin_v:g} V of the leg's end: the Dirac point is outside the sweep")
+    near = np.abs(vg - vg[k]) <= fit_window_v
+    vertex = parabola_vertex(vg[near] - vg[k], current[near] / (float(current[k]) or 1.0))
+    if vertex is not None and abs(vertex) <= fit_window_v:
+        return Dirac(float(vg[k] + vertex), k, None)
+    return Dirac(float(vg[k]), k, "no parabola fits the minimum: the raw minimum is given")
+
+
+def parabola_vertex(x: np.ndarray, y: np.ndarray) -> float | None:
+    """x of the vertex of the least-squares parabola through (x, y), when it opens upwards (a minimum)."""
+    if x.size < 3:
+        return None
+    scale = float(np.abs(x).max()) or 1.0
+    u = x / scale
+    powers = [np.ones_like(u), u, u * u]
+    sums = [float(np.dot(powers[min(k, 2)], powers[k - min(k, 2)])) for k in range(5)]  # Σ u^k, k = 0 … 4
+    moments = [float(np.dot(p, y)) for p in powers]
+    normal = np.array([[sums[0], sums[1], sums[2]], [sums[1], sums[2], sums[3]], [sums[2], sums[3], sums[4]]])
+    try:
+        _c, b, a = np.linalg.solve(normal, moments)
+    except np.linalg.LinAlgError:  # fewer than three distinct x
+        return None
+    return float(-b / (2 * a)) * scale if a > 0 else None
+
+
+def longest_leg(vg: np.ndarray, legs: list[Leg], direction: int) -> Leg | None:
+    """The leg of that direction spanning the widest Vg range (the −V → +V and +V → −V legs of a full loop)."""
+    chosen = [leg for leg in legs if leg.direction == direction and leg.stop - leg.start >= 3]
+    return max(chosen, key=lambda leg: abs(vg[leg.stop - 1] - vg[leg.start]), default=None)
+
+
+def ivg_quantities(
+    vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: MetricsSettings
+) -> tuple[dict[str, float | None], Remarks]:
+    """The from-data IVg quantities of one sweep (see `definitions`), and remarks on the ones left null."""
+    values: dict[str, float | None] = dict.fromkeys(
+        ("cnp_fwd_v", "cnp_bwd_v", "cnp_v", "hysteresis_v", "i_min_a", "on_off_ratio", "gm_max_hole_s",
+         "gm_max_electron_s"))
+    keep = np.isfinite(vg) & np.isfinite(i)
+    vg, i = vg[keep], i[keep]
+    if vg.size < 3:
+        return values, ["IVg: fewer than 3 finite points"]
+    current = np.abs(i)
+    values["i_min_a"] = float(current.min())
+    if vds_v and current.max() / abs(vds_v) < settings.dead_conductance_s:
+        return values, [(f"IVg: dead channel (max |I| {current.max():.2g} A at Vds {vds_v:g} V, conductance below "
+                        f"{settings.dead_conductance_s:g} S)")]
+    remarks: Remarks = []
+    if values["i_min_a"] > 0:
+        values["on_off_ratio"] = float(current.max() / values["i_min_a"])
+    legs = sweep_legs(vg)
+    for column, direction, name in (("cnp_fwd_v", 1, "up-sweep"), ("cnp_bwd_v", -1, "down-sweep")):
+        leg = longest_leg(vg, legs, direction)
+        if leg is None:
+            remarks.append(f"{column}: no {name} leg")
+            continue
+        found = dirac_point(vg[leg.start:leg.stop], i[leg.start:leg.stop], fit_window_v=settings.cnp_fit_window_v,
+                            edge_margin_v=settings.cnp_edge_margin_v)
+        values[column] = found.vg
+        if found.remark:
+            remarks.append(f"{column}: {found.remark}")
+    defined = [v for v in (values["cnp_fwd_v"], values["cnp_bwd_v"]) if v is not None]
+    values["cnp_v"] = float(np.mean(defined)) if defined else None
+    if len(defined) == 2:
+        values["hysteresis_v"] = values["cnp_bwd_v"] - values["cnp_fwd_v"]  # type: ignore[operator]
+    forward = longest_leg(vg, legs, 1)
+    if forward is not None:
+        remarks += _gm_maxima(vg[forward.start:forward.stop], i[forward.start:forward.stop], values, settings)
+    return values, remarks
+
+
+def _gm_maxima(vg: np.ndarray, i: np.ndarray, values: dict[str, float | None], settings: MetricsSettings) -> Remarks:
+    """max |dI/dVg| on each side of the forward CNP (or of the raw minimum when the CNP is outside the sweep)."""
+    x, y = collapse_repeats(vg, i)
+    if x.size < 3:
+        return ["gm: fewer than 3 distinct Vg on the forward leg"]
+    gm = np.abs(savgol_derivative(x, y, window_points(x, settings.gm_window_v), 2))
+    split = values["cnp_fwd_v"]
+    if split is None:
+        split = float(x[int(np.argmin(np.abs(y)))])
+    remarks = []
+    for column, side, name in (("gm_max_hole_s", x < split, "hole"), ("gm_max_electron_s", x > split, "electron")):
+        if side.sum() < 2 or np.ptp(x[side]) < settings.gm_window_v:
+            remarks.append(f"{column}: the {name} branch spans less than {settings.gm_window_v:g} V of the sweep")
+        else:
+            values[column] = float(gm[side].max())
+    return remarks

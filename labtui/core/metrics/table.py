@@ -1,0 +1,347 @@
+"""The metrics table `<derived_root>/metrics.parquet`: one row per IVg, It and LaserCalibration run, keyed by run_id.
+
+Update protocol (`update_metrics`, run by the stager under the writer lock after its commits, or by
+`labtui metrics` under the same lock):
+1. from-data quantities are computed only for runs that are new, changed (another `source_sha256`) or computed
+   under another `metrics_version` or window settings (`settings_hash`); each such run's Parquet is read once,
+   only the columns it needs, in worker threads;
+2. the joined quantities are redone for every row, as they are cheap: context copied from the manifest, mobility
+   from the chip geometry, the nearest calibration of each lit It run; a calibration curve is read only for runs
+   whose calibration (`calibration_run_id`, `calibration_sha256`) or laser voltage changed;
+3. the table is written whole, atomically and durably like the manifest, and only when it changed.
+Runs gone from the manifest leave the table. Deleting the file, or `rebuild=True`, recomputes it from the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from labtui.core.atomic import atomic_write, read_parquet_pinned
+from labtui.core.chip_params import ChipParams, load_chip_params
+from labtui.core.config import MetricsSettings, StagingConfig
+from labtui.core.errors import LabtuiError, OperationFailed
+from labtui.core.layout import run_parquet_path
+from labtui.core.lock import WriterLock
+from labtui.core.manifest import read_manifest
+from labtui.core.metrics.calibration import (
+    calibration_curve,
+    calibration_quantities,
+    power_at,
+)
+from labtui.core.metrics.definitions import METRICS_VERSION, PROCEDURES, QUANTITIES
+from labtui.core.metrics.it import it_quantities
+from labtui.core.metrics.ivg import ivg_quantities
+
+CONTEXT_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String(), "source_file": pl.String(), "proc": pl.String(), "chip_group": pl.String(),
+    "chip_number": pl.Int64(), "chip_name": pl.String(), "start_time_utc": pl.Datetime("us", "UTC"),
+    "date_local": pl.Date(), "has_light": pl.Boolean(), "laser_wavelength_nm": pl.Float64(),
+    "laser_voltage_v": pl.Float64(), "vg_fixed_v": pl.Float64(), "vds_v": pl.Float64(),
+}
+PROVENANCE_SCHEMA: dict[str, pl.DataType] = {
+    "remarks": pl.List(pl.String()),  # "<column or topic>: <why it is null>"
+    "source_sha256": pl.String(),  # the run content the from-data quantities were computed from
+    "calibration_sha256": pl.String(),  # the calibration content power_w was interpolated from
+    "metrics_version": pl.Int32(),
+    "settings_hash": pl.String(),  # the windows (config `metrics:`) the from-data quantities used
+}
+METRICS_SCHEMA: dict[str, pl.DataType] = {
+    **CONTEXT_SCHEMA,
+    **{q.column: q.dtype() if isinstance(q.dtype, type) else q.dtype for q in QUANTITIES},
+    **PROVENANCE_SCHEMA,
+}
+DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
+JOINED_TOPICS = ("mobility", "power_w")  # remarks about joined quantities start with one of these
+_READ = {"IVg": ("vg_v", "i_a"), "It": ("t_s", "i_a", "vl_v"), "LaserCalibration": ("vl_v", "power_w")}
+_JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
+
+
+def empty_metrics() -> pl.DataFrame:
+    return pl.DataFrame(schema=METRICS_SCHEMA)
+
+
+def read_metrics(source: StagingConfig | Path) -> pl.DataFrame:
+    """The committed metrics table (a config, a derived_root folder or the file itself), with the full schema;
+    empty when nothing was computed yet. Lock-free: a writer replaces the file whole."""
+    path = source.metrics_path if isinstance(source, StagingConfig) else Path(source)
+    if path.is_dir():
+        path = path / "metrics.parquet"
+    try:
+        frame = read_parquet_pinned(path)
+    except FileNotFoundError:
+        return empty_metrics()
+    missing = [name for name in METRICS_SCHEMA if name not in frame.columns]
+    frame = frame.with_columns(pl.lit(None, dtype=METRICS_SCHEMA[name]).alias(name) for name in missing)
+    return frame.select(list(METRICS_SCHEMA))
+
+
+def settings_hash(settings: MetricsSettings) -> str:
+    """Fingerprint of the windows the from-data quantities depend on (not of the join settings)."""
+    used = settings.model_dump(exclude=_JOIN_SETTINGS)
+    return hashlib.sha1(json.dumps(used, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass
+class MetricsUpdate:
+    """What an update did; `table` is the current table (written or not)."""
+
+    table: pl.DataFrame
+    computed: int = 0  # runs whose Parquet was read
+    written: bool = False
+    elapsed_s: float = 0.0
+    cpu_s: float = 0.0  # CPU time of the process meanwhile (all threads): comparable on a loaded machine
+    problems: list[str] = field(default_factory=list)  # runs that could not be read (they are retried next time)
+
+    def line(self) -> str:
+        state = "updated" if self.written else "up to date"
+        return f"metrics {state}: {self.table.height} runs, {self.computed} computed in {self.elapsed_s * 1e3:.0f} ms"
+
+
+def update_metrics(
+    config: StagingConfig,
+    manifest: pl.DataFrame | None = None,
+    *,
+    rebuild: bool = False,
+    computed: Mapping[str, tuple[str, tuple]] | None = None,
+) -> MetricsUpdate:
+    """Bring the table in line with the manifest (see the module's protocol); the caller holds the writer lock.
+
+    `computed`: run_id → (source_sha256, `from_data(...)`) already computed by the caller (the stager, from the
+    frames it parsed); used where the hash still matches, so those runs are not read back.
+    """
+    started, cpu = time.monotonic(), time.process_time()
+    manifest = read_manifest(config.manifest_path) if manifest is None else manifest
+    runs = manifest.filter(pl.col("proc").is_in(PROCEDURES))
+    old = empty_metrics() if rebuild else read_metrics(config)
+    version = settings_hash(config.metrics)
+    current = old.filter(
+        (pl.col("metrics_version") == METRICS_VERSION) & (pl.col("settings_hash") == version)
+    ).join(runs.select("run_id", "source_sha256"), on=["run_id", "source_sha256"], how="semi")
+    todo = runs.join(current, on="run_id", how="anti")
+    fresh, problems = _compute(config, todo, version, computed or {})
+    data = pl.concat([current.select(["run_id", *DATA_COLUMNS, "remarks", "source_sha256", "metrics_version",
+                                      "settings_hash"]), fresh], how="vertical")
+    data = data.with_columns(pl.col("remarks").list.eval(pl.element().filter(~_joined_remark(pl.element()))))
+    table = _join(config, runs, data, old)
+    update = MetricsUpdate(table, computed=todo.height, problems=problems)
+    if rebuild or not table.equals(old) or not config.metrics_path.exists():
+        write_metrics(table, config.metrics_path)
+        update.written = True
+    update.elapsed_s, update.cpu_s = time.monotonic() - started, time.process_time() - cpu
+    return update
+
+
+def write_metrics(table: pl.DataFrame, path: Path) -> None:
+    try:
+        atomic_write(path, lambda handle: table.write_parquet(handle, compression="zstd", statistics=True))
+    except OSError as error:
+        raise OperationFailed("write the metrics table", path, error) from error
+
+
+def _joined_remark(remark: pl.Expr) -> pl.Expr:
+    return pl.any_horizontal(remark.str.starts_with(f"{topic}") for topic in JOINED_TOPICS)
+
+
+# -- step 1: from-data quantities ---------------------------------------------------------------------------------
+def _compute(config: StagingConfig, todo: pl.DataFrame, version: str,
+             computed: Mapping[str, tuple[str, tuple]]) -> tuple[pl.DataFrame, list[str]]:
+    results: list[tuple[tuple, str | None]] = []
+    to_read: list[tuple] = []
+    for row in todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256").iter_rows():
+        known = computed.get(row[0])
+        if known is not None and known[0] == row[4] and known[1]:
+            results.append(((row[0], *known[1], row[4]), None))
+        else:
+            to_read.append(row)
+    if len(to_read) <= 2:
+        results += [_one(config, *row) for row in to_read]
+    else:
+        with ThreadPoolExecutor(config.workers, thread_name_prefix="labtui-metrics") as pool:
+            results += pool.map(lambda row: _one(config, *row), to_read)
+    schema = {name: METRICS_SCHEMA[name] for name in ("run_id", *DATA_COLUMNS, "remarks", "source_sha256")}
+    frame = pl.DataFrame([r[0] for r in results], schema=schema, orient="row")
+    frame = frame.with_columns(metrics_version=pl.lit(METRICS_VERSION, pl.Int32), settings_hash=pl.lit(version))
+    return frame, [r[1] for r in results if r[1]]
+
+
+def _one(config: StagingConfig, run_id: str, proc: str, date_local: dt.date, vds_v: float | None,
+         sha256: str) -> tuple[tuple, str | None]:
+    """One run's from-data row; an unreadable Parquet gives an empty row without a hash (so it is retried)."""
+    path = run_parquet_path(config.stage_root, proc, date_local, run_id)
+    try:
+        frame = read_parquet_pinned(path, columns=list(_READ[proc]))
+    except (OSError, pl.exceptions.PolarsError) as error:
+        problem = f"{proc} run {run_id}: cannot read {path}: {error}"
+        return (run_id, *[None] * len(DATA_COLUMNS), [f"run: cannot read its Parquet ({error})"], None), problem
+    return (run_id, *from_data(proc, frame, vds_v, config.metrics), sha256), None
+
+
+def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: MetricsSettings) -> tuple:
+    """The from-data quantities (in `DATA_COLUMNS` order) and the remarks of one run's data frame (as staged, or
+    read back), or () for a procedure without metrics. The stager calls it in its workers on the frame it just
+    parsed, so a stage never reads its own Parquet back."""
+    if proc not in _READ:
+        return ()
+    try:
+        columns = [_floats(frame.get_column(name)) for name in _READ[proc]]
+    except pl.exceptions.ColumnNotFoundError as error:
+        return (*[None] * len(DATA_COLUMNS), [f"run: no column {error}"])
+    try:
+        with np.errstate(all="ignore"):  # absurd values (1e308) overflow to inf: a null with its reason, no warning
+            if proc == "IVg":
+                values, remarks = ivg_quantities(*columns, vds_v, settings)
+            elif proc == "It":
+                values, remarks = it_quantities(*columns, vds_v, settings)
+            else:
+                values, remarks = calibration_quantities(*columns)
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:  # data no fit can describe
+        return (*[None] * len(DATA_COLUMNS), [f"run: no metrics from these data ({error})"])
+    return (*[_finite(values.get(name)) for name in DATA_COLUMNS], remarks)
+
+
+def _floats(series: pl.Series) -> np.ndarray:
+    """A Float64 column as numpy (no copy without nulls); a null becomes NaN."""
+    return (series if series.dtype == pl.Float64 else series.cast(pl.Float64)).to_numpy()
+
+
+def _finite(value: float | None) -> float | None:
+    """NaN and ±inf (from overflowing hostile data) are no number: null."""
+    return value if value is None or math.isfinite(value) else None
+
+
+# -- step 2: joined quantities ------------------------------------------------------------------------------------
+def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
+    table = runs.select(list(CONTEXT_SCHEMA)).join(data, on="run_id", how="inner")
+    table = _mobility(table, load_chip_params(config.chip_params_file))
+    table = _calibrate(config, runs, table, old)
+    remarks = pl.concat_list("remarks", "_mobility_remark", "_power_remark").list.drop_nulls()
+    table = table.with_columns(
+        remarks=remarks,
+        responsivity_a_per_w=pl.col("delta_i_a") / pl.col("power_w"),
+        calibration_stale=pl.col("calibration_age_h").abs() > config.metrics.calibration_stale_h,
+    )
+    return table.select(list(METRICS_SCHEMA)).sort(["start_time_utc", "run_id"])
+
+
+def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams]) -> pl.DataFrame:
+    """μ = (L/W)·gm/(C·|Vds|) in cm²/(V·s), for chips whose geometry is complete."""
+    known = {name: (p.channel_length_um / p.channel_width_um / p.capacitance_f_per_m2)  # type: ignore[operator]
+             for name, p in chips.items() if p.has_geometry}
+    factor = pl.col("chip_name").replace_strict(known, default=None, return_dtype=pl.Float64)
+    per_gm = factor / pl.col("vds_v").abs() * 1e4  # m² → cm²
+    is_ivg = pl.col("proc") == "IVg"
+    reason = (pl.when(is_ivg & factor.is_null())
+              .then(pl.format("mobility: no complete geometry for {} in chip_params.yaml",
+                              pl.col("chip_name").fill_null("this chip")))
+              .when(is_ivg & ((pl.col("vds_v") == 0) | pl.col("vds_v").is_null()))
+              .then(pl.lit("mobility: no drain voltage (Vds) in the header")))
+    return table.with_columns(
+        mobility_hole_cm2_vs=pl.col("gm_max_hole_s") * per_gm,
+        mobility_electron_cm2_vs=pl.col("gm_max_electron_s") * per_gm,
+        _mobility_remark=reason,
+    ).with_columns(pl.col("^mobility_.*_cm2_vs$").fill_nan(None))
+
+
+def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
+    """Each lit It run's nearest calibration of its wavelength, its age, and the power it gives at the run's VL."""
+    settings = config.metrics
+    calibrations = runs.filter(pl.col("proc") == "LaserCalibration")
+    cal_ids = calibrations["run_id"].to_numpy()
+    cal_hours = calibrations["start_time_utc"].dt.epoch("us").to_numpy() / 3.6e9
+    cal_nm = calibrations["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
+    lit = (pl.col("proc") == "It") & (pl.col("laser_voltage_v") >= settings.light_threshold_v)
+    it = table.filter(lit).select("run_id", "start_time_utc", "laser_wavelength_nm", "laser_voltage_v")
+    hours = it["start_time_utc"].dt.epoch("us").to_numpy() / 3.6e9
+    nm = it["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
+    best = np.full(it.height, -1)
+    for wavelength in np.unique(nm[np.isfinite(nm)]):
+        candidates = np.flatnonzero(np.abs(cal_nm - wavelength) <= settings.wavelength_tolerance_nm)
+        if candidates.size:
+            best[nm == wavelength] = candidates[_nearest(cal_hours[candidates], hours[nm == wavelength])]
+    found = best >= 0
+    assigned = it.select("run_id", "laser_voltage_v", "laser_wavelength_nm").with_columns(
+        calibration_run_id=pl.Series([cal_ids[b] if b >= 0 else None for b in best.tolist()], dtype=pl.String),
+        calibration_age_h=pl.Series(np.where(found, hours - cal_hours[best], np.nan) if cal_ids.size
+                                    else np.full(it.height, np.nan)).fill_nan(None),
+    ).join(calibrations.select(pl.col("run_id").alias("calibration_run_id"),
+                               pl.col("source_sha256").alias("calibration_sha256")), on="calibration_run_id", how="left")
+    before = old.select("run_id", "calibration_run_id", "calibration_sha256", "laser_voltage_v", "power_w",
+                        pl.col("remarks").list.eval(pl.element().filter(pl.element().str.starts_with("power_w")))
+                        .list.first().alias("_power_remark"))
+    kept = assigned.join(before, on=["run_id", "calibration_run_id", "calibration_sha256", "laser_voltage_v"],
+                         how="inner", nulls_equal=True)
+    redo = assigned.join(kept, on="run_id", how="anti")
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    priced: list[tuple[str, float | None, str | None]] = []
+    for run_id, laser_v, wavelength, cal_id in redo.select(
+            "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id").iter_rows():
+        if cal_id is None:
+            what = f"of {wavelength:g} nm" if wavelength is not None else "(the run has no wavelength)"
+            priced.append((run_id, None, f"power_w: no LaserCalibration {what} in the store"))
+            continue
+        if cal_id not in curves:
+            curves[cal_id] = _curve(config, calibrations.row(by_predicate=pl.col("run_id") == cal_id, named=True))
+        priced.append((run_id, *power_at(*curves[cal_id], laser_v)))
+    powers = pl.concat([
+        kept.select("run_id", "power_w", "_power_remark"),
+        pl.DataFrame(priced, schema={"run_id": pl.String, "power_w": pl.Float64, "_power_remark": pl.String},
+                     orient="row"),
+    ])
+    joined = assigned.select("run_id", "calibration_run_id", "calibration_sha256", "calibration_age_h").join(
+        powers, on="run_id", how="left")
+    return table.join(joined, on="run_id", how="left")
+
+
+def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Index into `sorted_or_not` of the value nearest to each of `at`."""
+    order = np.argsort(sorted_or_not, kind="stable")
+    values = sorted_or_not[order]
+    right = np.clip(np.searchsorted(values, at), 0, values.size - 1)
+    left = np.clip(right - 1, 0, values.size - 1)
+    return order[np.where(np.abs(at - values[left]) <= np.abs(values[right] - at), left, right)]
+
+
+def _curve(config: StagingConfig, calibration: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A calibration's (VL, Power) curve, sorted; empty when its Parquet cannot be read (power_at says so)."""
+    path = run_parquet_path(config.stage_root, "LaserCalibration", calibration["date_local"], calibration["run_id"])
+    try:
+        frame = read_parquet_pinned(path, columns=["vl_v", "power_w"])
+    except (OSError, pl.exceptions.PolarsError):
+        return np.empty(0), np.empty(0)
+    return calibration_curve(frame["vl_v"].cast(pl.Float64).to_numpy(), frame["power_w"].cast(pl.Float64).to_numpy())
+
+
+def refresh_metrics(config: StagingConfig, *, rebuild: bool = False) -> MetricsUpdate:
+    """`update_metrics` under the store's writer lock (waiting like a second stager), for callers outside a stage."""
+    lock = WriterLock(config.lock_path)
+    lock.acquire(config.lock_timeout_seconds)
+    try:
+        return update_metrics(config, rebuild=rebuild)
+    finally:
+        lock.release()
+
+
+def update_after_stage(config: StagingConfig, manifest: pl.DataFrame | None, *, changed: bool,
+                       computed: Mapping[str, tuple[str, tuple]] | None = None) -> MetricsUpdate | None:
+    """The stager's hook, under its lock: update for what the stage committed (or build a missing table).
+
+    A problem here (a bad chip_params.yaml, a full disk) must not fail a stage whose runs are committed: it is
+    returned as a problem of the update, and the next stage or `labtui metrics` tries again.
+    """
+    if not changed and config.metrics_path.exists():
+        return None
+    try:
+        return update_metrics(config, manifest, computed=computed)
+    except LabtuiError as error:
+        return MetricsUpdate(empty_metrics(), problems=[f"metrics not updated: {error}"])

@@ -1,0 +1,328 @@
+"""Derived metrics: known answers of the pure definitions, the incremental table, the CLI, and accuracy against the
+synthetic lab's ground truth (plus the real files when ../shared is present)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from labtui.cli import main
+from labtui.core.chip_params import ChipParams, load_chip_params
+from labtui.core.config import ConfigError, MetricsSettings, load_config
+from labtui.core.metrics import (
+    METRICS_SCHEMA,
+    QUANTITIES,
+    definitions_markdown,
+    read_metrics,
+    update_metrics,
+)
+from labtui.core.metrics.calibration import calibration_quantities, power_at
+from labtui.core.metrics.it import it_quantities
+from labtui.core.metrics.ivg import dirac_point, ivg_quantities
+from labtui.synth import LabSpec, write_run
+from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
+from tests._store_fixtures import Lab, real_store  # noqa: F401
+
+SETTINGS = MetricsSettings()
+START = dt.datetime(2025, 10, 14, 15, 0, tzinfo=dt.UTC)
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def loop(span: float = 5.0, step: float = 0.05) -> np.ndarray:
+    """0 → −span → +span → −span → 0, as the acquisition sweeps."""
+    n = round(span / step)
+    down, up = np.linspace(0, -span, n + 1), np.linspace(-span, span, 2 * n + 1)
+    return np.concatenate([down, up[1:], up[::-1][1:], down[::-1][1:]])
+
+
+# --- IVg ----------------------------------------------------------------------------------------------------------
+
+def test_dirac_point_is_refined_between_setpoints_and_refused_at_a_legs_end() -> None:
+    vg = np.linspace(-5, 5, 201)
+    found = dirac_point(vg, 1e-5 + 1e-6 * (vg - 0.123) ** 2)
+    assert found.vg == pytest.approx(0.123, abs=1e-9) and found.remark is None
+    outside = dirac_point(vg, 1e-5 + 1e-6 * (vg - 4.9) ** 2)
+    assert outside.vg is None and "outside the sweep" in outside.remark
+
+
+def test_ivg_quantities_of_a_hysteretic_sweep() -> None:
+    vg = loop()
+    rising = np.concatenate([[1], np.sign(np.diff(vg))]) > 0
+    dirac = np.where(rising, -0.3, 0.2)  # the up-sweep meets the Dirac point lower: hysteresis 0.5 V
+    current = 1e-5 + 2e-6 * np.abs(vg - dirac)
+    values, remarks = ivg_quantities(vg, current, 0.1, SETTINGS)
+    assert values["cnp_fwd_v"] == pytest.approx(-0.3, abs=0.01)
+    assert values["cnp_bwd_v"] == pytest.approx(0.2, abs=0.01)
+    assert values["cnp_v"] == pytest.approx(-0.05, abs=0.01) and values["hysteresis_v"] == pytest.approx(0.5, abs=0.02)
+    assert values["i_min_a"] == pytest.approx(1e-5, rel=1e-3)
+    assert values["on_off_ratio"] == pytest.approx((1e-5 + 2e-6 * 5.3) / 1e-5, rel=1e-3)
+    assert remarks == []
+    values, _ = ivg_quantities(vg, 1e-5 + 2e-6 * np.abs(vg - 0.1), 0.1, SETTINGS)
+    assert values["gm_max_hole_s"] == pytest.approx(2e-6) and values["gm_max_electron_s"] == pytest.approx(2e-6)
+
+
+def test_a_dead_channel_has_no_dirac_point() -> None:
+    vg = loop()
+    values, remarks = ivg_quantities(vg, np.full(vg.size, 1e-8) + 1e-11 * np.sin(vg * 7), 0.1, SETTINGS)
+    assert values["cnp_fwd_v"] is None and values["gm_max_hole_s"] is None and values["i_min_a"] > 0
+    assert any("dead channel" in remark for remark in remarks)
+
+
+def test_a_dirac_point_beyond_the_sweep_leaves_one_branch() -> None:
+    vg = loop()
+    values, remarks = ivg_quantities(vg, 1e-5 + 2e-6 * np.abs(vg + 7), 0.1, SETTINGS)  # CNP at −7 V
+    assert values["cnp_fwd_v"] is None and values["gm_max_hole_s"] is None
+    assert values["gm_max_electron_s"] == pytest.approx(2e-6)
+    assert any(r.startswith("cnp_fwd_v:") for r in remarks) and any(r.startswith("gm_max_hole_s:") for r in remarks)
+
+
+# --- It -----------------------------------------------------------------------------------------------------------
+
+def pulse(tau: float = 3.0, drift: float = 1e-10, laser: float = 2.0) -> tuple[np.ndarray, ...]:
+    """Dark 0–20 s, lit 20–40 s, dark 40–60 s: an exponential step of 1 µA on a drifting 10 µA baseline."""
+    t = np.arange(0, 60, 0.05)
+    vl = np.where((t >= 20) & (t < 40), laser, 0.0)
+    step = np.where(t >= 20, 1 - np.exp(-np.clip(t - 20, 0, None) / tau), 0.0)
+    step = np.where(t >= 40, (1 - math.exp(-20 / tau)) * np.exp(-(t - 40) / tau), step)
+    return t, 1e-5 + drift * t + 1e-6 * step, vl
+
+
+def test_it_photoresponse_drift_and_time_constants() -> None:
+    t, current, vl = pulse()
+    values, remarks = it_quantities(t, current, vl, 0.1, SETTINGS)
+    dark = (t >= 15) & (t < 20)
+    lit = (t >= 35) & (t < 40)
+    assert values["i_dark_a"] == pytest.approx(current[dark].mean())
+    assert values["delta_i_a"] == pytest.approx(current[lit].mean() - current[dark].mean())
+    assert values["delta_i_rel"] == pytest.approx(values["delta_i_a"] / values["i_dark_a"])
+    assert values["drift_a_per_s"] == pytest.approx(1e-10, rel=1e-6)
+    assert values["delta_i_drift_corrected_a"] == pytest.approx(1e-6 * (1 - np.exp(-np.arange(15, 20, 0.05) / 3)).mean(),
+                                                                rel=1e-6)
+    assert values["tau_rise_s"] == pytest.approx(3.0, abs=0.15) and values["tau_decay_s"] == pytest.approx(3.0, abs=0.15)
+    assert remarks == []
+
+
+def test_dark_runs_and_unfinished_pulses_say_why_there_is_no_photoresponse() -> None:
+    t, _, vl = pulse(laser=0.05)  # below the lab's 0.1 V light threshold: dark
+    current = 1e-5 + 1e-10 * t
+    values, remarks = it_quantities(t, current, vl, 0.1, SETTINGS)
+    assert values["i_dark_a"] == pytest.approx(current.mean()) and values["drift_a_per_s"] == pytest.approx(1e-10)
+    assert values["delta_i_a"] is None and remarks == ["photoresponse: dark run (the laser never switched on)"]
+    t, current, vl = pulse()
+    values, remarks = it_quantities(t[t < 30], current[t < 30], vl[t < 30], 0.1, SETTINGS)
+    assert values["i_dark_a"] is not None and values["delta_i_a"] is None and "never switched off" in remarks[0]
+    values, remarks = it_quantities(t, current, vl, 0.1, SETTINGS.model_copy(update={"it_window_s": 30.0}))
+    assert values["i_dark_a"] is None and "dark window" in remarks[0]
+
+
+def test_slow_decay_is_null_when_not_reached() -> None:
+    t, current, vl = pulse(tau=200.0)
+    values, remarks = it_quantities(t, current, vl, 0.1, SETTINGS)
+    assert values["tau_decay_s"] is None and any(r.startswith("tau_decay_s:") for r in remarks)
+
+
+# --- LaserCalibration ---------------------------------------------------------------------------------------------
+
+def test_calibration_slope_threshold_and_interpolation() -> None:
+    vl = np.round(np.arange(0, 5.05, 0.1), 10)
+    power = 5e-9 + 2e-6 * np.clip(vl - 0.3, 0, None)
+    values, remarks = calibration_quantities(vl, power)
+    assert values["p_max_w"] == pytest.approx(power.max()) and values["slope_w_per_v"] == pytest.approx(2e-6)
+    assert values["threshold_v"] == pytest.approx(0.3, abs=1e-9) and remarks == []
+    assert power_at(vl, power, 2.55)[0] == pytest.approx(5e-9 + 2e-6 * 2.25)
+    assert power_at(vl, power, 5.5) == (None, "power_w: VL 5.5 V is outside the calibrated 0–5 V")
+
+
+# --- chip geometry ------------------------------------------------------------------------------------------------
+
+def test_gate_capacitance_of_layers_in_series() -> None:
+    chip = ChipParams(channel_length_um=10, channel_width_um=5, dielectric=[
+        {"thickness_nm": 60, "relative_permittivity": 6.0}, {"thickness_nm": 20, "relative_permittivity": 3.4}])
+    assert chip.capacitance_f_per_m2 == pytest.approx(8.8541878128e-12 / (60e-9 / 6.0 + 20e-9 / 3.4))
+    assert chip.has_geometry and ("gate capacitance", "5.53e+00 nF/cm²") not in chip.describe()
+    assert not ChipParams(channel_length_um=10).has_geometry
+
+
+def test_chip_params_errors_name_the_chip_and_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "chip_params.yaml"
+    path.write_text("Alisson67:\n  channel_length_um: -3\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="chip Alisson67, channel_length_um: Input should be greater than 0"):
+        load_chip_params(path)
+    path.write_text("Alisson67:\n  dielectric: [{thickness_nm: 20, permittivity: 3}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"chip Alisson67, dielectric\.0\.(relative_permittivity|permittivity)"):
+        load_chip_params(path)
+    assert load_chip_params(tmp_path / "absent.yaml") == {} and load_chip_params(None) == {}
+
+
+# --- the table ----------------------------------------------------------------------------------------------------
+
+def test_schema_definitions_and_readme_agree(tmp_path: Path) -> None:
+    assert read_metrics(tmp_path).schema == pl.Schema(METRICS_SCHEMA)
+    assert all(q.column in METRICS_SCHEMA for q in QUANTITIES)
+    assert definitions_markdown() in README.read_text(encoding="utf-8"), "README: paste definitions_markdown()"
+
+
+def small_lab(tmp_path: Path) -> Lab:
+    lab = Lab(tmp_path, chip_params_file="config/chip_params.yaml")
+    day = lab.raw / "2025-10-14"
+    write_run(day, "LaserCalibration", file_idx=1, start_utc=START, params={"Laser wavelength": 455})
+    write_run(day, "IVg", file_idx=1, start_utc=START + dt.timedelta(minutes=10))
+    write_run(day, "It", file_idx=1, start_utc=START + dt.timedelta(minutes=20), params={"Laser voltage": 2.0})
+    write_run(day, "It", file_idx=2, start_utc=START + dt.timedelta(minutes=30), params={"Laser voltage": 0})
+    write_run(day, "IV", file_idx=1, start_utc=START + dt.timedelta(minutes=40))
+    return lab
+
+
+def test_staging_keeps_the_table_current_incrementally(tmp_path: Path) -> None:
+    lab = small_lab(tmp_path)
+    report = lab.stage()
+    assert report.metrics is not None and report.metrics.computed == 4 and report.metrics.written
+    table = read_metrics(lab.config)
+    assert sorted(table["proc"]) == ["IVg", "It", "It", "LaserCalibration"]  # no row for IV
+    lit = table.filter(pl.col("proc") == "It", pl.col("has_light")).row(0, named=True)
+    calibration = table.filter(pl.col("proc") == "LaserCalibration").row(0, named=True)
+    assert lit["calibration_run_id"] == calibration["run_id"] and lit["calibration_age_h"] == pytest.approx(1 / 3, abs=0.01)
+    assert lit["power_w"] > 0 and lit["responsivity_a_per_w"] == pytest.approx(lit["delta_i_a"] / lit["power_w"])
+    assert not lit["calibration_stale"]
+    ivg = table.filter(pl.col("proc") == "IVg").row(0, named=True)
+    assert ivg["mobility_hole_cm2_vs"] is None and any(r.startswith("mobility:") for r in ivg["remarks"])
+
+    assert lab.stage().metrics is None  # nothing staged, table present: not even read
+    later = START + dt.timedelta(hours=30)
+    write_run(lab.raw / "2025-10-15", "LaserCalibration", file_idx=1, start_utc=later, params={"Laser wavelength": 455})
+    write_run(lab.raw / "2025-10-15", "It", file_idx=1, start_utc=later + dt.timedelta(minutes=5),
+              params={"Laser voltage": 3.0})
+    report = lab.stage()
+    assert report.metrics.computed == 2  # the new runs only; the old It keeps its data, its calibration is re-chosen
+    table = read_metrics(lab.config)
+    newest = table.filter(pl.col("proc") == "It").sort("start_time_utc").row(-1, named=True)
+    assert newest["calibration_age_h"] == pytest.approx(1 / 12, abs=0.01)
+    assert table.filter(pl.col("run_id") == lit["run_id"]).row(0, named=True)["power_w"] == lit["power_w"]
+
+    (tmp_path / "config" / "chip_params.yaml").write_text(
+        "Alisson67:\n  channel_length_um: 10\n  channel_width_um: 5\n"
+        "  dielectric: [{material: hBN, thickness_nm: 20, relative_permittivity: 3.4}]\n", encoding="utf-8")
+    update = update_metrics(lab.config)
+    assert update.computed == 0 and update.written  # geometry is joined, never a reason to re-read a run
+    ivg = update.table.filter(pl.col("proc") == "IVg").row(0, named=True)
+    capacitance = 8.8541878128e-12 * 3.4 / 20e-9
+    assert ivg["mobility_hole_cm2_vs"] == pytest.approx(2 * ivg["gm_max_hole_s"] / (capacitance * 0.1) * 1e4)
+    assert not any(r.startswith("mobility:") for r in ivg["remarks"])
+    assert update_metrics(lab.config).written is False  # unchanged: the file is left alone
+
+    lab.configure(chip_params_file="config/chip_params.yaml", metrics="{it_window_s: 4}")
+    assert update_metrics(lab.config).computed == 6  # other windows: every run again
+
+
+def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lab = small_lab(tmp_path)
+    lab.stage()
+    capsys.readouterr()
+    out = tmp_path / "it.csv"
+    assert main(lab.cli("metrics", "67", "--proc", "ITS", "--format", "csv", "--out", str(out))) == 0
+    rows = pl.read_csv(out)
+    assert rows.height == 2 and rows.columns[:7] == ["run_id", "source_file", "chip_name", "seq", "proc",
+                                                     "date_local", "start_time_utc"]
+    assert main(lab.cli("metrics", "--format", "json")) == 0
+    assert {row["proc"] for row in json.loads(capsys.readouterr().out)} == {"IVg", "It", "LaserCalibration"}
+    assert main(lab.cli("metrics", "67", "--proc", "IVg")) == 0
+    table = capsys.readouterr().out
+    assert "cnp_fwd_v" in table and "delta_i_a" not in table
+    assert main(lab.cli("metrics", "--rebuild", "--derived-root", str(tmp_path / "elsewhere"))) == 0
+    assert (tmp_path / "elsewhere" / "metrics.parquet").is_file()
+    assert main(lab.cli("metrics", "99")) == 2
+    assert main(lab.cli("metrics", "--proc", "Nope")) == 2
+    errors = capsys.readouterr().err.splitlines()[-2:]
+    assert errors[0].startswith("labtui: no runs of chip number 99") and errors[1].startswith("labtui: unknown")
+
+
+# --- accuracy -----------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    """A small demo lab, staged (the stage computes the metrics), joined with its ground truth."""
+    folder = tmp_path_factory.mktemp("demo")
+    write_demo(folder, LabSpec(chips=3, days=8, seed=5))
+    assert main(["stage", "-q", "--config", str(config_file_of(folder))]) == 0
+    config = load_config(config_file_of(folder))
+    metrics = read_metrics(config)
+    truth = pl.read_csv(folder / GROUND_TRUTH, infer_schema_length=None)
+    calibrations = metrics.filter(pl.col("proc") == "LaserCalibration").select(
+        pl.col("run_id").alias("calibration_run_id"), pl.col("date_local").alias("calibration_date"))
+    return metrics.join(calibrations, on="calibration_run_id", how="left").join(truth, on="source_file",
+                                                                               suffix="_true")
+
+
+def close(frame: pl.DataFrame, column: str, tolerance: pl.Expr) -> float:
+    """Share of the runs with a true value where the measured one is within the tolerance."""
+    judged = frame.filter(pl.col(f"{column}_true").is_not_null())
+    assert judged.height >= 10, column
+    error = (pl.col(column) - pl.col(f"{column}_true")).abs()
+    return judged.select((error <= tolerance).fill_null(False).mean()).item()
+
+
+def test_dirac_points_within_50_mv_of_the_truth(synthetic: pl.DataFrame) -> None:
+    assert close(synthetic, "cnp_fwd_v", pl.lit(0.05)) >= 0.95
+    assert close(synthetic, "cnp_bwd_v", pl.lit(0.05)) >= 0.95
+
+
+def test_photoresponse_power_and_mobility_match_the_truth(synthetic: pl.DataFrame) -> None:
+    # ΔI is noise-limited at 5 nA (σ/I ≈ 2.4e-4 per sample on 60-sample windows): a rare run misses by a hair
+    assert close(synthetic, "delta_i_a", pl.max_horizontal(0.05 * pl.col("delta_i_a_true").abs(), pl.lit(5e-9))) >= 0.98
+    # the fibre coupling changes from day to day, as the real one does: a calibration of the same day is exact
+    same_day = synthetic.filter(pl.col("calibration_date") == pl.col("date_local"))
+    assert close(same_day, "power_w", 0.01 * pl.col("power_w_true")) == 1.0
+    for column in ("mobility_hole_cm2_vs", "mobility_electron_cm2_vs"):
+        assert close(synthetic, column, 0.1 * pl.col(f"{column}_true")) >= 0.98
+
+
+def test_real_files(real_store) -> None:  # noqa: F811
+    table = update_metrics(real_store).table
+    ivg = table.filter(pl.col("proc") == "IVg")
+    dead = ivg["remarks"].list.eval(pl.element().str.contains("dead channel")).list.any()
+    assert 0 < dead.sum() < 10
+    assert ivg.filter(~dead)["cnp_fwd_v"].null_count() == 0  # every sweep of a live chip has a forward CNP
+    assert ivg.filter(dead)["cnp_fwd_v"].null_count() == dead.sum()
+    it = table.filter(pl.col("proc") == "It")
+    dark = it.filter(~pl.col("has_light"))
+    assert dark.height and dark["delta_i_a"].null_count() == dark.height
+    assert dark["remarks"].list.first().str.starts_with("photoresponse: dark run").all()
+    lit = it.filter(pl.col("has_light"))
+    assert lit["calibration_run_id"].null_count() == 0 and lit["power_w"].null_count() == 0
+
+
+def test_a_bad_chip_params_file_never_fails_a_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lab = small_lab(tmp_path)
+    (tmp_path / "config" / "chip_params.yaml").write_text("Alisson67: [1, 2]\n", encoding="utf-8")
+    assert main(lab.cli("stage", "-q")) == 0
+    assert "labtui: metrics not updated: chip parameters" in capsys.readouterr().err
+    assert lab.manifest().height == 5 and read_metrics(lab.config).is_empty()
+
+
+def test_hostile_numbers_give_nulls_not_errors() -> None:
+    from labtui.core.metrics import from_data
+
+    vg = loop()
+    nan = from_data("IVg", pl.DataFrame({"vg_v": vg, "i_a": np.full(vg.size, np.nan)}), 0.1, SETTINGS)
+    assert set(nan[:-1]) == {None} and nan[-1] == ["IVg: fewer than 3 finite points"]
+    t, current, vl = pulse()
+    huge = from_data("It", pl.DataFrame({"t_s": t, "i_a": current * 1e303, "vl_v": vl}), 0.1, SETTINGS)
+    assert all(value is None or math.isfinite(value) for value in huge[:-1])
+    assert from_data("IV", pl.DataFrame({"vsd_v": [0.0]}), 0.1, SETTINGS) == ()
+
+
+def test_a_run_without_a_calibration_of_its_wavelength_says_so(tmp_path: Path) -> None:
+    lab = small_lab(tmp_path)
+    write_run(lab.raw / "2025-10-14", "It", file_idx=3, start_utc=START + dt.timedelta(hours=2),
+              params={"Laser voltage": 2.0, "Laser wavelength": 365})
+    lab.stage()
+    it = read_metrics(lab.config).filter(pl.col("laser_wavelength_nm") == 365).row(0, named=True)
+    assert it["calibration_run_id"] is None and it["power_w"] is None and it["calibration_age_h"] is None
+    assert "power_w: no LaserCalibration of 365 nm in the store" in it["remarks"]
+    assert it["delta_i_a"] is not None
