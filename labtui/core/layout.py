@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 PART_NAME = "part-000.parquet"
 _SAFE_PROC = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -29,6 +31,8 @@ def run_parquet_path(stage_root: Path, proc: str, date_local: dt.date, run_id: s
 def run_parquet_paths(stage_root: Path) -> pl.Expr:
     """`run_parquet_path` as a Polars expression over `proc`, `date_local` and `run_id` columns (manifest values,
     already validated): a path for every run of a frame without a Python call per row."""
+    import polars as pl  # the stager imports this module on runs that must not load Polars
+
     return pl.concat_str(
         pl.lit(f"{stage_root}/proc="), "proc", pl.lit("/date="), pl.col("date_local").dt.to_string("%Y-%m-%d"),
         pl.lit("/run_id="), "run_id", pl.lit(f"/{PART_NAME}"),
