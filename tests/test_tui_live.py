@@ -15,13 +15,14 @@ import pytest
 from textual.pilot import Pilot
 
 import labtui.tui.app
-import labtui.tui.live
+import labtui.tui.follow
 from labtui.core.manifest import read_manifest
 from labtui.core.watch import WatchEvent
 from labtui.tui.app import LabApp
 from labtui.tui.dashboard import DashboardScreen
+from labtui.tui.follow import FollowScreen
 from labtui.tui.history import HistoryScreen
-from labtui.tui.live import FollowScreen, Watched
+from labtui.tui.live import Watched
 from labtui.tui.table import FrameTable
 from tests._tui_fixtures import Lab, make_lab
 from tests.conftest import epoch, it_rows, raw_csv
@@ -45,7 +46,7 @@ class RecordingApp(LabApp):
 def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(labtui.tui.app, "STORE_POLL_SECONDS", 3600.0)  # only the watcher may refresh the screens
-    monkeypatch.setattr(labtui.tui.live, "FOLLOW_SECONDS", 0.1)
+    monkeypatch.setattr(labtui.tui.follow, "FOLLOW_SECONDS", 0.1)
     return make_lab(tmp_path, **WATCH)
 
 

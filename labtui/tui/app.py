@@ -4,39 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import partial
+from importlib import import_module
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from labtui.core.config import StagingConfig
-from labtui.core.plotdata.view import plot_rows
 from labtui.core.errors import LabtuiError
-from labtui.core.validate import ValidationReport
-from labtui.tui.base import FilteredScreen, LabScreen
-from labtui.tui.chips import ChipsScreen
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.dialogs import ErrorDialog, HelpDialog
-from labtui.tui.history import HistoryScreen
-from labtui.tui.live import (
-    FollowScreen,
-    LiveChanged,
-    Measuring,
-    WatchController,
-    Watched,
-)
+from labtui.tui.live import LiveChanged, Measuring, WatchController, Watched
 from labtui.tui.messages import PlotRequested, StoreChanged
-from labtui.tui.plot import PlotScreen
-from labtui.tui.rejects import RejectsScreen
 from labtui.tui.stage import StageScreen
 from labtui.tui.store import Signature, Store, short_path
-from labtui.tui.table import FrameTable
-from labtui.tui.validate import ValidateScreen
+
+if TYPE_CHECKING:
+    from labtui.core.validate import ValidationReport
 
 DARK, LIGHT = "textual-dark", "textual-light"
-TASKS: dict[str, type[Screen]] = {"chips": ChipsScreen, "rejects": RejectsScreen, "validate": ValidateScreen}
+# The screens a key opens, imported when first opened: a cold start paints the dashboard without them (the plot
+# screen alone brings NumPy and plotext).
+TASKS = {"chips": "labtui.tui.chips:ChipsScreen", "rejects": "labtui.tui.rejects:RejectsScreen",
+         "validate": "labtui.tui.validate:ValidateScreen"}
 STORE_POLL_SECONDS = 2.0
+
+
+def screen_class(name: str) -> type[Screen]:
+    """The screen class named "module:Class", importing its module."""
+    module, _, cls = name.partition(":")
+    return getattr(import_module(module), cls)  # type: ignore[no-any-return]
 
 
 class LabApp(App[None]):
@@ -72,7 +71,7 @@ class LabApp(App[None]):
 
     def on_mount(self) -> None:
         self.theme = DARK
-        unknown = sorted(set(self.config.keys) - binding_ids())
+        unknown = sorted(set(self.config.keys) - binding_ids()) if self.config.keys else []
         if unknown:
             known = ", ".join(sorted(binding_ids()))
             self.notify(f"config keys: unknown action(s) {', '.join(unknown)}; known: {known}",
@@ -144,7 +143,7 @@ class LabApp(App[None]):
 
     # -- actions ----------------------------------------------------------------------------------------------
     def action_open(self, name: str) -> None:
-        kind = TASKS[name]
+        kind = screen_class(TASKS[name])
         if not self._reveal(kind):
             self.push_screen(kind())
 
@@ -172,6 +171,9 @@ class LabApp(App[None]):
         self.theme = LIGHT if self.theme == DARK else DARK
 
     def on_plot_requested(self, message: PlotRequested) -> None:
+        from labtui.core.plotdata.view import plot_rows
+        from labtui.tui.plot import PlotScreen
+
         self.push_screen(PlotScreen(plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz), self.config))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -190,6 +192,12 @@ class LabApp(App[None]):
 
 def binding_ids() -> set[str]:
     """The actions `config.keys` can remap."""
-    classes = (LabApp, LabScreen, FilteredScreen, DashboardScreen, ChipsScreen, HistoryScreen, StageScreen,
-               RejectsScreen, ValidateScreen, FrameTable, PlotScreen, FollowScreen)
+    from labtui.tui.base import FilteredScreen, LabScreen
+    from labtui.tui.follow import FollowScreen
+    from labtui.tui.history import HistoryScreen
+    from labtui.tui.plot import PlotScreen
+    from labtui.tui.table import FrameTable
+
+    classes = (LabApp, LabScreen, FilteredScreen, DashboardScreen, HistoryScreen, StageScreen, FrameTable, PlotScreen,
+               FollowScreen, *map(screen_class, TASKS.values()))
     return {binding.id for cls in classes for binding in cls.BINDINGS if isinstance(binding, Binding) and binding.id}

@@ -21,7 +21,7 @@ from labtui.core.lock import LockBusy
 from labtui.core.stager import Stager, StageReport
 from labtui.tui.base import LabScreen
 from labtui.tui.history import COLUMNS, run_screen
-from labtui.tui.live import FollowScreen, LiveChanged
+from labtui.tui.live import LiveChanged
 from labtui.tui.stage import Progress, Relay
 from labtui.tui.store import ACTIVITY_DAYS, Status, describe_holder, short_path
 from labtui.tui.table import Column, FrameTable
@@ -161,6 +161,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     def action_follow(self) -> None:
         """The first run being measured (one setup measures one run at a time)."""
+        from labtui.tui.follow import FollowScreen  # with the plot screen's libraries: imported when needed
+
         config = self.lab.config
         self.app.push_screen(FollowScreen(config.raw_root / self.lab.live.measuring[0].source_file, config))
 
