@@ -22,6 +22,8 @@ from labtui.tui.stage import StageScreen
 from labtui.tui.store import Signature, Store, short_path
 
 if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
     from labtui.core.validate import ValidationReport
 
 DARK, LIGHT = "textual-dark", "textual-light"
@@ -198,6 +200,7 @@ def binding_ids() -> set[str]:
     from labtui.tui.plot import PlotScreen
     from labtui.tui.table import FrameTable
 
-    classes = (LabApp, LabScreen, FilteredScreen, DashboardScreen, HistoryScreen, StageScreen, FrameTable, PlotScreen,
-               FollowScreen, *map(screen_class, TASKS.values()))
+    classes: tuple[type[DOMNode], ...] = (LabApp, LabScreen, FilteredScreen, DashboardScreen, HistoryScreen,
+                                          StageScreen, FrameTable, PlotScreen, FollowScreen,
+                                          *map(screen_class, TASKS.values()))
     return {binding.id for cls in classes for binding in cls.BINDINGS if isinstance(binding, Binding) and binding.id}

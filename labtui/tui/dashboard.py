@@ -161,7 +161,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     def action_follow(self) -> None:
         """The first run being measured (one setup measures one run at a time)."""
-        from labtui.tui.follow import FollowScreen  # with the plot screen's libraries: imported when needed
+        from labtui.tui.follow import FollowScreen  # brings the plot screen's libraries: imported when needed
 
         config = self.lab.config
         self.app.push_screen(FollowScreen(config.raw_root / self.lab.live.measuring[0].source_file, config))
