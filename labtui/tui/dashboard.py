@@ -103,8 +103,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             Text.assemble(("raw files: ", "bold"), short_path(config.raw_root), ("   store: ", "bold"),
                           short_path(config.store_root))
         )
-        self._show_live()
-        self.reload()
+        self._show_live()  # the store's numbers load on screen resume, which also follows the first mount
         if self.stage_on_open:
             self.stage_in_background()
 
@@ -115,11 +114,12 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self._show_keys()
         self._show_validation()
         self.load_status()
-        self.load_waiting()
 
     @work(group="status", exclusive=True, exit_on_error=False)
     async def load_status(self) -> None:
+        """The numbers first; then, not competing with them for the interpreter, the raw files waiting."""
         self._show_status(await asyncio.to_thread(self.lab.store.status))
+        self.load_waiting()
         if self.app.screen is self and self.lab.validated != self.lab.store.signature():
             self.revalidate()  # after the numbers (it must not delay a usable dashboard), and only when in view
 
