@@ -23,7 +23,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RAW = ROOT.parent / "shared" / "realdata" / "raw"
-COMMANDS = ("stage", "restage", "rejects", "chips", "history", "validate", "export", "parity", "plot", "demo", "tui")
+
+
+def commands() -> list[str]:
+    """Every subcommand the parser knows, so a new one is timed too."""
+    from labtui.cli import build_parser
+
+    parser = build_parser()
+    return [name for action in parser._subparsers._group_actions for name in action.choices]  # type: ignore[union-attr]
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
@@ -52,7 +59,7 @@ def main() -> None:
             "python -c 'import polars'": ([*py, "-c", "import polars"], "", 0),
             "labtui --help": ([*labtui, "--help"], "python -c pass", 3),
             "labtui --version": ([*labtui, "--version"], "python -c pass", 3),
-            **{f"labtui {name} --help": ([*labtui, name, "--help"], "python -c pass", 3) for name in COMMANDS},
+            **{f"labtui {name} --help": ([*labtui, name, "--help"], "python -c pass", 3) for name in commands()},
             "labtui stage (no change)": ([*labtui, "stage", "-q", *store], "python -c 'import polars'", 0.8),
             f"labtui history {args.chip}": ([*labtui, "history", args.chip, *store], "python -c 'import polars'", 1.2),
             "labtui chips": ([*labtui, "chips", *store], "python -c 'import polars'", 1.2),
