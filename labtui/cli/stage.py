@@ -110,15 +110,17 @@ def run_cancellable(stager: Stager) -> StageReport:
     return run_interruptible(stager.run, stager.cancel, "stopping after the files in progress…")
 
 
+SIGINT_RETAKE_SECONDS = 0.02  # how long a Ctrl+C can reach Polars' hook after its import
+
+
 def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: str) -> T:
     """`work()` in a thread while Ctrl+C only sets `cancel`, so `work` winds down cleanly and returns its result.
 
     Ctrl+C never raises here: Python would raise KeyboardInterrupt wherever the main thread is, and Polars (whose
-    import installs its own SIGINT hook) inside whichever worker is running a query, mid-file. Installing our
-    handler after Polars is imported takes SIGINT back from it.
+    import installs its own SIGINT hook at C level) inside whichever worker is running a query, mid-file. Polars is
+    imported only when the stage has work (a no-change run never loads it), so while `work` runs, the waiting main
+    thread takes SIGINT back every few milliseconds once Polars is loaded.
     """
-    import polars  # noqa: F401  (its hook must be installed before ours replaces it)
-
     outcome: dict[str, object] = {}
     finished = threading.Event()
 
@@ -138,7 +140,9 @@ def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: 
     previous = signal.signal(signal.SIGINT, interrupted)
     try:
         threading.Thread(target=target, name="labtui-engine", daemon=True).start()
-        finished.wait()  # a signal runs its handler, then the wait goes on
+        while not finished.wait(SIGINT_RETAKE_SECONDS):  # a signal runs its handler, then the wait goes on
+            if "polars" in sys.modules:
+                signal.signal(signal.SIGINT, interrupted)
     finally:
         signal.signal(signal.SIGINT, previous)
     if "error" in outcome:
