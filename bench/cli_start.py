@@ -48,7 +48,11 @@ def main() -> None:
     if not args.raw.is_dir():
         sys.exit(f"no raw data at {args.raw}; pass --raw DIR (e.g. a lab written by `labtui demo`)")
     py = [sys.executable]
-    labtui = [sys.executable, "-c", "import sys; from labtui.cli import main; sys.exit(main())"]  # what the `labtui` script runs
+    labtui = [
+        sys.executable,
+        "-c",
+        "import sys; from labtui.cli import main; sys.exit(main())",
+    ]  # what the `labtui` script runs
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -64,15 +64,27 @@ def main() -> None:
         manifest = read_manifest(config.manifest_path)
         runs = plot_rows(manifest, manifest.filter(pl.col("proc") == "It")["run_id"], config.local_tz)
         chip = runs.group_by("chip_group", "chip_number").len().sort("len").row(-1, named=True)
-        runs = runs.filter((pl.col("chip_number") == chip["chip_number"]) & (pl.col("chip_group") == chip["chip_group"]))
+        runs = runs.filter(
+            (pl.col("chip_number") == chip["chip_number"]) & (pl.col("chip_group") == chip["chip_group"])
+        )
         seqs = ",".join(map(str, runs["seq"].to_list()))
         points = int(runs["n_rows"].sum())
         base = [sys.executable, "-m", "labtui"]
         store = ["--raw-root", str(config.raw_root), "--stage-root", str(config.stage_root)]
         commands = {"labtui --version": [*base, "--version"]}
         for ext in ("pdf", "svg", "png"):
-            commands[f"plot → {ext}"] = [*base, "plot", str(chip["chip_number"]), "--group", chip["chip_group"],
-                                         "--seq", seqs, *store, "--out", str(root / f"fig.{ext}")]
+            commands[f"plot → {ext}"] = [
+                *base,
+                "plot",
+                str(chip["chip_number"]),
+                "--group",
+                chip["chip_group"],
+                "--seq",
+                seqs,
+                *store,
+                "--out",
+                str(root / f"fig.{ext}"),
+            ]
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
         times: dict[str, list[float]] = {name: [] for name in commands}
         cpu: dict[str, list[float]] = {name: [] for name in commands}  # user + sys: what load does not inflate
@@ -84,14 +96,20 @@ def main() -> None:
                 times[name].append(time.perf_counter() - started)
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-        print(f"{source}: {runs.height} runs of chip {chip['chip_group']}{chip['chip_number']}, {points:,} points; "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(
+            f"{source}: {runs.height} runs of chip {chip['chip_group']}{chip['chip_number']}, {points:,} points; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         for name, values in times.items():
-            print(f"  {name:18} wall median {statistics.median(values):.2f} s (min {min(values):.2f} s), "
-                  f"CPU median {statistics.median(cpu[name]):.2f} s")
+            print(
+                f"  {name:18} wall median {statistics.median(values):.2f} s (min {min(values):.2f} s), "
+                f"CPU median {statistics.median(cpu[name]):.2f} s"
+            )
         pdf, pdf_cpu = statistics.median(times["plot → pdf"]), statistics.median(cpu["plot → pdf"])
-        print(f"PDF of {runs.height} It runs: wall {pdf:.2f} s = {pdf / TARGET_S:.2f} × the {TARGET_S} s target, "
-              f"CPU {pdf_cpu:.2f} s = {pdf_cpu / TARGET_S:.2f} ×; {(root / 'fig.pdf').stat().st_size / 1024:.0f} KiB")
+        print(
+            f"PDF of {runs.height} It runs: wall {pdf:.2f} s = {pdf / TARGET_S:.2f} × the {TARGET_S} s target, "
+            f"CPU {pdf_cpu:.2f} s = {pdf_cpu / TARGET_S:.2f} ×; {(root / 'fig.pdf').stat().st_size / 1024:.0f} KiB"
+        )
 
 
 if __name__ == "__main__":

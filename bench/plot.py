@@ -26,10 +26,10 @@ from textual_plotext.plot import Plot
 from labtui.core.config import StagingConfig
 from labtui.core.manifest import read_manifest
 from labtui.core.plotdata import PlotOptions, load_selection, shape
+from labtui.core.plotdata.view import plot_rows
 from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.synth.physics import SAMPLE_INTERVAL_S
-from labtui.core.plotdata.view import plot_rows
 from labtui.tui.plot import PlotScreen, PlotView, draw_spec, palette_for
 
 REAL_RAW = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "raw"

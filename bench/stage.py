@@ -67,12 +67,14 @@ def labtui_stage(raw: Path, store: Path, workers: int | None) -> tuple[float, in
         "import labtui.core.extract, labtui.core.manifest\n"
         "from labtui.core.config import load_config\n"
         "from labtui.core.stager import stage\n"
-        f"config = load_config(None, raw_root={str(raw)!r}, stage_root={str(store / 'raw_measurements')!r}, workers={workers!r})\n"
+        f"config = load_config(None, raw_root={str(raw)!r}, stage_root={str(store / 'raw_measurements')!r}, "
+        f"workers={workers!r})\n"
         "t = time.perf_counter(); report = stage(config); elapsed = time.perf_counter() - t\n"
         "print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, report.staged, report.unchanged)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
-                         env=ENV).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=ENV
+    ).stdout
     elapsed, rss, _, _ = out.split()
     return float(elapsed), int(rss)
 
@@ -103,9 +105,11 @@ def main() -> None:
     files = csv_files(args.raw)
     size_mb = sum(p.stat().st_size for p in files) / 1e6
     workers = args.workers or StagingConfig().workers
-    print(f"data: {len(files)} files, {size_mb:.1f} MB, floor {args.floor_threads} threads, labtui {workers} workers, "
-          f"{os.cpu_count()} cores, "
-          f"load avg {os.getloadavg()[0]:.2f}, polars {pl.__version__}")
+    print(
+        f"data: {len(files)} files, {size_mb:.1f} MB, floor {args.floor_threads} threads, labtui {workers} workers, "
+        f"{os.cpu_count()} cores, "
+        f"load avg {os.getloadavg()[0]:.2f}, polars {pl.__version__}"
+    )
     floors, fulls, others, reruns = [], [], [], []
     for round_no in range(1, args.rounds + 1):
         with tempfile.TemporaryDirectory(prefix="bench-stage-") as tmp:
@@ -117,19 +121,25 @@ def main() -> None:
         fulls.append(full)
         others.append(other)
         reruns.append(rerun)
-        print(f"round {round_no}: floor {floor:.3f} s | labtui full {full:.3f} s ({full / floor:.2f}× floor) | "
-              f"other tool {other:.3f} s | no-change re-run {rerun * 1000:.1f} ms ({rerun / full:.1%} of full)")
+        print(
+            f"round {round_no}: floor {floor:.3f} s | labtui full {full:.3f} s ({full / floor:.2f}× floor) | "
+            f"other tool {other:.3f} s | no-change re-run {rerun * 1000:.1f} ms ({rerun / full:.1%} of full)"
+        )
     floor, full, other, rerun = (statistics.median(x) for x in (floors, fulls, others, reruns))
-    print(f"median: floor {floor:.3f} s, full {full:.3f} s = {full / floor:.2f}× floor (target ≤ 1.2×) = "
-          f"{full / other:.2f}× the other tool's {other:.3f} s (target ≤ 0.33×), "
-          f"re-run {rerun * 1000:.1f} ms = {rerun / full:.1%} of full (target < 3 %)")
+    print(
+        f"median: floor {floor:.3f} s, full {full:.3f} s = {full / floor:.2f}× floor (target ≤ 1.2×) = "
+        f"{full / other:.2f}× the other tool's {other:.3f} s (target ≤ 0.33×), "
+        f"re-run {rerun * 1000:.1f} ms = {rerun / full:.1%} of full (target < 3 %)"
+    )
     print(f"throughput: {len(files) / full:.0f} files/s, {size_mb / full:.1f} MB/s")
     with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp:
         _, rss1 = labtui_stage(args.raw, Path(tmp) / "store1", workers)
         big = scaled_copy(args.raw, Path(tmp) / f"raw{args.scale}x", args.scale)
         elapsed, rss_n = labtui_stage(big, Path(tmp) / f"store{args.scale}x", workers)
-    print(f"peak RSS: 1× {rss1 / 1024:.0f} MiB, {args.scale}× {rss_n / 1024:.0f} MiB "
-          f"(ratio {rss_n / rss1:.2f}, target ≤ 1.3× and ≤ 200 MB; {args.scale}× staged in {elapsed:.2f} s)")
+    print(
+        f"peak RSS: 1× {rss1 / 1024:.0f} MiB, {args.scale}× {rss_n / 1024:.0f} MiB "
+        f"(ratio {rss_n / rss1:.2f}, target ≤ 1.3× and ≤ 200 MB; {args.scale}× staged in {elapsed:.2f} s)"
+    )
     print(f"load avg after: {os.getloadavg()[0]:.2f}")
 
 

@@ -15,6 +15,9 @@ from labtui.core.manifest import read_manifest
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.stager import StageReport, stage
 
+# The session-wide real-data store is a fixture every module can ask for by name.
+pytest_plugins = ["tests._store_fixtures"]
+
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 REAL_RAW = REALDATA / "raw"
 
@@ -47,7 +50,7 @@ def epoch(year: int, month: int, day: int, hour: int = 12, minute: int = 0, tz: 
 def it_rows(period: float = 2.0, dt_s: float = 0.1, voltage: float = 1.15) -> list[str]:
     """A complete It data block: 1.5 periods, laser on between period/2 and period."""
     rows = []
-    for k in range(int(round(1.5 * period / dt_s)) + 1):
+    for k in range(round(1.5 * period / dt_s) + 1):
         t = k * dt_s
         on = period / 2 <= t < period
         rows.append(f"{t!r},{1e-6 + (2e-7 if on else 0.0)!r},{voltage if on else 0.0!r},nan,nan,nan")

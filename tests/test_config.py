@@ -71,7 +71,22 @@ def test_extraction_version_names_the_package_version() -> None:
 
 def test_registry_knows_every_procedure_of_the_acquisition_software() -> None:
     registry = load_registry()
-    expected = {"It", "IVg", "IV", "LaserCalibration", "IVgT", "ITt", "Tt", "Vt", "VVg", "ItVg", "ItWl", "Pt", "Pwl", "Stress"}
+    expected = {
+        "It",
+        "IVg",
+        "IV",
+        "LaserCalibration",
+        "IVgT",
+        "ITt",
+        "Tt",
+        "Vt",
+        "VVg",
+        "ItVg",
+        "ItWl",
+        "Pt",
+        "Pwl",
+        "Stress",
+    }
     assert expected <= set(registry.procedures)
     assert registry.canonical("its") == "It" and registry.canonical("ivg") == "IVg" and registry.canonical("x") is None
     assert not registry.procedures["LaserCalibration"].chip

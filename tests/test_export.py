@@ -17,7 +17,7 @@ from labtui.core.export import (
     metadata_tables,
 )
 from labtui.core.history import history
-from tests._store_fixtures import REALDATA, Lab, chip67_lab, local, real_store  # noqa: F401
+from tests._store_fixtures import REALDATA, Lab, chip67_lab, local
 
 TZ = "America/Santiago"
 

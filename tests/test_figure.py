@@ -201,8 +201,10 @@ def test_the_record_redraws_and_notices_changed_or_missing_runs(lab, tmp_path):
     ).filter(pl.col("run_id") != runs["run_id"][2])
     again, notes = record.check(restaged, tz=tz)
     assert again.height == 2
-    assert notes == [f"run {runs['run_id'][2]} is no longer in the store",
-                     f"seq 2 (run {runs['run_id'][1]}) has changed since the figure was made (re-staged from other data)"]
+    assert notes == [
+        f"run {runs['run_id'][2]} is no longer in the store",
+        f"seq 2 (run {runs['run_id'][1]}) has changed since the figure was made (re-staged from other data)",
+    ]
     with pytest.raises(UsageError, match="none of the figure's 3 run"):
         record.check(manifest.clear(), tz=tz)
     (tmp_path / "bad.json").write_text("{}", encoding="utf-8")

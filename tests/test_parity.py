@@ -11,7 +11,7 @@ import pytest
 from labtui.cli import main
 from labtui.core.manifest import read_manifest
 from labtui.core.parity import parity, read_legacy_history
-from tests._store_fixtures import REALDATA, Lab, chip67_lab, local, real_store  # noqa: F401
+from tests._store_fixtures import REALDATA, Lab, chip67_lab, local
 
 TZ = "America/Santiago"
 HEADER = "seq,date,time_hms,proc,summary,source_file,file_idx,start_time,day_folder,has_light"

@@ -56,14 +56,25 @@ def test_parse_number_reads_value_and_unit(text: str, unit: str, expected: float
     assert value == (pytest.approx(expected) if expected is not None else None)
 
 
-@pytest.mark.parametrize(("raw", "stored"), [("Vg (V)", "vg_v"), ("I (A)", "i_a"), ("Plate T (degC)", "plate_t_degc"),
-                                             ("Power (W)", "power_w"), ("Clock (ms)", "clock_ms"), ("wl (nm)", "wl_nm")])
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("Vg (V)", "vg_v"),
+        ("I (A)", "i_a"),
+        ("Plate T (degC)", "plate_t_degc"),
+        ("Power (W)", "power_w"),
+        ("Clock (ms)", "clock_ms"),
+        ("wl (nm)", "wl_nm"),
+    ],
+)
 def test_snake_column_names(raw: str, stored: str) -> None:
     assert snake_column(raw) == stored
 
 
 def test_free_text_kept_verbatim_with_colons_trailing_spaces_and_latin1() -> None:
-    data = raw_csv("It", params={"Information": "test 71 muerto :( a: b  "}).replace(b"muerto", "muertó".encode("latin-1"))
+    data = raw_csv("It", params={"Information": "test 71 muerto :( a: b  "}).replace(
+        b"muerto", "muertó".encode("latin-1")
+    )
     header, _, _ = parse(data)
     assert header.fields["information"] == "test 71 muertó :( a: b  "
 
@@ -125,9 +136,17 @@ def test_header_chip_wins_over_file_name() -> None:
 
 
 def test_calibration_needs_no_chip() -> None:
-    params = {"Chip group name": None, "Chip number": None, "Sample": None, "Laser voltage start": "0 V",
-              "Laser voltage end": "1 V", "Laser voltage step": "0.5 V"}
-    data = raw_csv("LaserCalibration", params=params, columns=["VL (V)", "Power (W)"], rows=["0.0,1e-9", "0.5,1e-6", "1.0,2e-6"])
+    params = {
+        "Chip group name": None,
+        "Chip number": None,
+        "Sample": None,
+        "Laser voltage start": "0 V",
+        "Laser voltage end": "1 V",
+        "Laser voltage step": "0.5 V",
+    }
+    data = raw_csv(
+        "LaserCalibration", params=params, columns=["VL (V)", "Power (W)"], rows=["0.0,1e-9", "0.5,1e-6", "1.0,2e-6"]
+    )
     header, frame, _ = parse(data, "LaserCalibration2025-10-13_1")
     assert header.fields.get("chip_number") is None
     assert frame.columns == ["vl_v", "power_w"]
@@ -223,7 +242,9 @@ def test_header_line_without_hash_is_rejected() -> None:
 
 
 def test_odd_header_line_is_a_warning() -> None:
-    header = parse_header(raw_csv("It").replace(b"#Parameters:\r\n", b"#Parameters:\r\n#\tno separator here\r\n"), REGISTRY, "a_1")
+    header = parse_header(
+        raw_csv("It").replace(b"#Parameters:\r\n", b"#Parameters:\r\n#\tno separator here\r\n"), REGISTRY, "a_1"
+    )
     assert any("no separator" in warning for warning in header.warnings)
     assert not math.isnan(header.start_time_utc.timestamp())
 

@@ -513,7 +513,7 @@ def test_real_runs_staged_by_the_stager_plot_end_to_end(store, real_raw):
     full, plotted = shape(groups["It"], PlotOptions()), shape(groups["It"], PlotOptions(), width)
     assert max(s.x.size for s in full.series) == 85_066
     assert all(s.x.size <= 2 * width for s in plotted.series)
-    for a, b in zip(full.series, plotted.series):
+    for a, b in zip(full.series, plotted.series, strict=False):
         assert (a.y.min(), a.y.max()) == (b.y.min(), b.y.max())
     (span,) = plotted.spans
     assert span == pytest.approx((60.0, 120.0), abs=0.2)

@@ -106,7 +106,9 @@ NUMBERS = st.one_of(
                      "9223372036854775808", "-9223372036854775809", "1e19", "-1e300", "1.7976931348623157e308"]),
 )
 VALUES = st.one_of(
-    st.tuples(NUMBERS, st.sampled_from(["", " V", " mV", " s", " nm", " A", " kV", " µV", "V", " parsec"])).map("".join),
+    st.tuples(NUMBERS, st.sampled_from(["", " V", " mV", " s", " nm", " A", " kV", " µV", "V", " parsec"])).map(
+        "".join
+    ),
     st.text(max_size=30).map(lambda t: t.replace("\n", " ")),
 )
 CELLS = st.one_of(NUMBERS, st.sampled_from(["nan", "inf", "", "abc", '"1"', " 1 ", "1e5"]))
@@ -116,19 +118,37 @@ CELLS = st.one_of(NUMBERS, st.sampled_from(["nan", "inf", "", "abc", '"1"', " 1 
 def structured(draw: st.DrawFn) -> bytes:
     """A file built from the format's grammar with hostile keys, values, columns and cells."""
     proc = draw(st.sampled_from([*PROCS, "Unknown", "It.It", ""]))
-    lines = [draw(st.sampled_from([f"#Procedure: <laser_setup.procedures.{proc}.{proc}>", f"#Procedure: {proc}",
-                                   "#Procedure:", "Procedure: It"])), "#Parameters:"]
+    lines = [
+        draw(
+            st.sampled_from(
+                [
+                    f"#Procedure: <laser_setup.procedures.{proc}.{proc}>",
+                    f"#Procedure: {proc}",
+                    "#Procedure:",
+                    "Procedure: It",
+                ]
+            )
+        ),
+        "#Parameters:",
+    ]
     for key, value in draw(st.lists(st.tuples(st.sampled_from(KEYS), VALUES), max_size=10)):
         lines.append(f"#\t{key}: {value}")
     if draw(st.booleans()):
         lines += ["#Metadata:", f"#\tStart time: {draw(st.one_of(st.just('1757947090.38'), NUMBERS))}"]
     if draw(st.booleans()):
-        columns = draw(st.lists(st.sampled_from(["Vg (V)", "I (A)", "t (s)", "VL (V)", "Vsd (V)", "Power (W)",
-                                                 "Clock (ms)", "", "I  (A)", "x"]), max_size=6))
+        columns = draw(
+            st.lists(
+                st.sampled_from(
+                    ["Vg (V)", "I (A)", "t (s)", "VL (V)", "Vsd (V)", "Power (W)", "Clock (ms)", "", "I  (A)", "x"]
+                ),
+                max_size=6,
+            )
+        )
         lines += ["#Data:", ",".join(columns)]
         width = draw(st.integers(0, 7))
-        lines += [",".join(draw(st.lists(CELLS, min_size=width, max_size=width)))
-                  for _ in range(draw(st.integers(0, 6)))]
+        lines += [
+            ",".join(draw(st.lists(CELLS, min_size=width, max_size=width))) for _ in range(draw(st.integers(0, 6)))
+        ]
     eol = draw(st.sampled_from(["\r\n", "\n", "\r"]))
     text = eol.join(lines) + draw(st.sampled_from([eol, ""]))
     return text.encode(draw(st.sampled_from(["utf-8", "latin-1", "utf-16"])), errors="replace")
@@ -194,8 +214,10 @@ NAMES = [
     "d2/LaserCalibration2025-09-16_4.csv",
     "d2/sub/IVG2025-09-16_5.CSV",
 ]
-PROC_OF = {name: next(p for p in sorted(PROCS, key=len, reverse=True) if name.split("/")[-1].lower().startswith(p.lower()))
-           for name in NAMES}
+PROC_OF = {
+    name: next(p for p in sorted(PROCS, key=len, reverse=True) if name.split("/")[-1].lower().startswith(p.lower()))
+    for name in NAMES
+}
 BASE = dt.datetime(2025, 9, 15, 14, 0, tzinfo=dt.UTC).timestamp()
 
 
@@ -256,10 +278,20 @@ class StoreMachine(RuleBasedStateMachine):
             self.stage()
 
     @precondition(lambda self: not self.crashed)
-    @rule(changes=st.lists(st.tuples(
-        st.sampled_from(NAMES), st.sampled_from(["write", "write", "corrupt", "corrupt", "delete"]),
-        st.integers(0, 2), st.sampled_from([4, 9, 25]), st.sampled_from([0, 0, 600, 86_400]),
-        st.sampled_from(CORRUPTIONS)), min_size=1, max_size=3))
+    @rule(
+        changes=st.lists(
+            st.tuples(
+                st.sampled_from(NAMES),
+                st.sampled_from(["write", "write", "corrupt", "corrupt", "delete"]),
+                st.integers(0, 2),
+                st.sampled_from([4, 9, 25]),
+                st.sampled_from([0, 0, 600, 86_400]),
+                st.sampled_from(CORRUPTIONS),
+            ),
+            min_size=1,
+            max_size=3,
+        )
+    )
     def change_raw(self, changes: list[tuple[str, str, int, int, int, str]]) -> None:
         """Add files or rewrite them (new data, maybe a new start time: a new run_id, maybe another date), break
         them in one of the ways files break, or delete them."""
@@ -312,8 +344,13 @@ class StoreMachine(RuleBasedStateMachine):
         return passed
 
     @precondition(lambda self: self.streak < 2)
-    @rule(data=st.data(), how=st.sampled_from(["kill", "kill", "kill", "debris"]), name=st.sampled_from(NAMES),
-          seed=st.integers(3, 5), shift=st.sampled_from([0, 600, 86_400]))
+    @rule(
+        data=st.data(),
+        how=st.sampled_from(["kill", "kill", "kill", "debris"]),
+        name=st.sampled_from(NAMES),
+        seed=st.integers(3, 5),
+        shift=st.sampled_from([0, 600, 86_400]),
+    )
     def crash(self, data: st.DataObject, how: str, name: str, seed: int, shift: int) -> None:
         """A real `labtui stage` killed (`os._exit`) at one of the fault points its run passes, or (`debris`) the
         leftovers of a crash planted in process. Unless this is a crash of the recovery run, a file changes
@@ -362,7 +399,13 @@ class StoreMachine(RuleBasedStateMachine):
 TestStoreMachine = StoreMachine.TestCase
 # no shrinking: a failing sequence is reported at once (derandomized, it replays exactly) instead of after
 # minutes of re-running subprocess crashes
-TestStoreMachine.settings = settings(derandomize=True, database=None, deadline=None, max_examples=25,
-                                     stateful_step_count=12, phases=(Phase.explicit, Phase.generate),
-                                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+TestStoreMachine.settings = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=25,
+    stateful_step_count=12,
+    phases=(Phase.explicit, Phase.generate),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 assert os.name == "posix"  # the fault injection and the kernel lock are POSIX

@@ -114,9 +114,16 @@ def _two_million_rows(raw: Path, outside: Path) -> dict[str, Expect]:
 def _name_twins(same_start: bool) -> Builder:
     def build(raw: Path, outside: Path) -> dict[str, Expect]:
         put(raw, "d/IVg2025-09-15_1.csv", valid("IVg", n_rows=21, seed=1))
-        put(raw, "d/ivg2025-09-15_1.csv", valid("IVg", n_rows=31, seed=2, start_utc=1757947090.3839564 + (0 if same_start else 60)))
-        return {"d/IVg2025-09-15_1.csv": STAGED,
-                "d/ivg2025-09-15_1.csv": rejected("duplicate_run") if same_start else STAGED}
+        put(
+            raw,
+            "d/ivg2025-09-15_1.csv",
+            valid("IVg", n_rows=31, seed=2, start_utc=1757947090.3839564 + (0 if same_start else 60)),
+        )
+        return {
+            "d/IVg2025-09-15_1.csv": STAGED,
+            "d/ivg2025-09-15_1.csv": rejected("duplicate_run") if same_start else STAGED,
+        }
+
     return build
 
 
@@ -148,9 +155,14 @@ def _symlinks(raw: Path, outside: Path) -> dict[str, Expect]:
     os.symlink(raw / "d" / "nowhere.csv", raw / "d" / "dangling.csv")
     os.symlink("loop.csv", raw / "d" / "loop.csv")
     os.symlink(outside, raw / "d" / "dir_link.csv")  # a link to a directory, named like a file
-    return {"d/IVg2025-09-15_1.csv": STAGED, "d/inside_link.csv": rejected("symlink"),
-            "d/outside_link.csv": rejected("symlink"), "d/dangling.csv": rejected("symlink"),
-            "d/loop.csv": rejected("symlink"), "d/dir_link.csv": rejected("symlink")}
+    return {
+        "d/IVg2025-09-15_1.csv": STAGED,
+        "d/inside_link.csv": rejected("symlink"),
+        "d/outside_link.csv": rejected("symlink"),
+        "d/dangling.csv": rejected("symlink"),
+        "d/loop.csv": rejected("symlink"),
+        "d/dir_link.csv": rejected("symlink"),
+    }
 
 
 def _directory_links(raw: Path, outside: Path) -> dict[str, Expect]:
@@ -160,8 +172,12 @@ def _directory_links(raw: Path, outside: Path) -> dict[str, Expect]:
     os.symlink(outside, raw / "escape")  # a directory link out of the raw root: never followed
     os.symlink("..", raw / "d" / "up")  # a directory loop
     os.symlink(".", raw / "d" / "self")
-    return {"d/IVg2025-09-15_1.csv": STAGED, "escape/IV2025-09-15_2.csv": IGNORED,
-            "d/up/d/IVg2025-09-15_1.csv": IGNORED, "d/self/IVg2025-09-15_1.csv": IGNORED}
+    return {
+        "d/IVg2025-09-15_1.csv": STAGED,
+        "escape/IV2025-09-15_2.csv": IGNORED,
+        "d/up/d/IVg2025-09-15_1.csv": IGNORED,
+        "d/self/IVg2025-09-15_1.csv": IGNORED,
+    }
 
 
 def _non_candidates(raw: Path, outside: Path) -> dict[str, Expect]:
@@ -173,10 +189,16 @@ def _non_candidates(raw: Path, outside: Path) -> dict[str, Expect]:
     put(raw, "d/.DS_Store", b"\x00\x00\x00\x01Bud1\x00")
     put(raw, "d/IVG2025-09-15_6.CSV", valid("IVg", file_idx=6))  # upper-case extension: a candidate
     os.mkfifo(raw / "d" / "pipe.csv")  # never opened: opening a FIFO would block
-    return {"d/x.csv/IVg2025-09-15_1.csv": STAGED, "d/.IVg2025-09-15_2.csv": IGNORED,
-            "d/.trash/IVg2025-09-15_3.csv": IGNORED, "d/IVg2025-09-15_4.txt": IGNORED,
-            "d/IVg2025-09-15_5.csv.bak": IGNORED, "d/.DS_Store": IGNORED, "d/IVG2025-09-15_6.CSV": STAGED,
-            "d/pipe.csv": IGNORED}
+    return {
+        "d/x.csv/IVg2025-09-15_1.csv": STAGED,
+        "d/.IVg2025-09-15_2.csv": IGNORED,
+        "d/.trash/IVg2025-09-15_3.csv": IGNORED,
+        "d/IVg2025-09-15_4.txt": IGNORED,
+        "d/IVg2025-09-15_5.csv.bak": IGNORED,
+        "d/.DS_Store": IGNORED,
+        "d/IVG2025-09-15_6.CSV": STAGED,
+        "d/pipe.csv": IGNORED,
+    }
 
 
 def _huge_columns_row(raw: Path, outside: Path) -> dict[str, Expect]:
@@ -188,7 +210,7 @@ def _huge_columns_row(raw: Path, outside: Path) -> dict[str, Expect]:
 
 BIG = 8 * 1024 * 1024
 _LONG = valid("IVg", n_rows=201)
-NUL_LATE = with_rows(_LONG, header_and_rows(_LONG)[1][:-1] + [b"0.0," + b"\x00" * 50 + b",nan,nan,nan"])
+NUL_LATE = with_rows(_LONG, [*header_and_rows(_LONG)[1][:-1], b"0.0," + b"\x00" * 50 + b",nan,nan,nan"])
 assert NUL_LATE.index(b"\x00") > 4096
 
 
@@ -198,7 +220,9 @@ def _set_field(row: bytes, index: int, value: bytes) -> bytes:
     return b",".join(fields)
 
 
-INFINITE = with_rows(IVG, [_set_field(r, 1, b"inf") for r in ROWS[:5]] + ROWS[5:-1] + [_set_field(ROWS[-1], 1, b"1e999")])
+INFINITE = with_rows(
+    IVG, [_set_field(r, 1, b"inf") for r in ROWS[:5]] + ROWS[5:-1] + [_set_field(ROWS[-1], 1, b"1e999")]
+)
 
 CASES = [
     Case("empty", one(NAME, b"", rejected("empty")), "zero bytes: nothing to stage"),
@@ -206,89 +230,203 @@ CASES = [
     Case("binary", one(NAME, bytes(range(256)) * 64, rejected("not_this_format")), "NUL bytes: not text"),
     Case("gzip", one(NAME, gzip.compress(IVG), rejected("not_this_format")), "a compressed copy"),
     Case("utf16_bom", one(NAME, IVG.decode().encode("utf-16"), rejected("not_this_format")), "re-saved as UTF-16"),
-    Case("utf16_no_bom", one(NAME, IVG.decode().encode("utf-16-le"), rejected("not_this_format")), "UTF-16 without BOM"),
-    Case("html_error_page", one(NAME, b"<!DOCTYPE html>\n<html><body><h1>502 Bad Gateway</h1></body></html>\n",
-                                rejected("not_this_format")), "a download that saved the server's error page"),
-    Case("header_only_real_irregularity", one(NAME, IVG.split(b"#Metadata:")[0], rejected("no_data_section")),
-         "acquisition never started: no #Metadata, no start time, no #Data (seen in the real data)"),
+    Case(
+        "utf16_no_bom", one(NAME, IVG.decode().encode("utf-16-le"), rejected("not_this_format")), "UTF-16 without BOM"
+    ),
+    Case(
+        "html_error_page",
+        one(
+            NAME, b"<!DOCTYPE html>\n<html><body><h1>502 Bad Gateway</h1></body></html>\n", rejected("not_this_format")
+        ),
+        "a download that saved the server's error page",
+    ),
+    Case(
+        "header_only_real_irregularity",
+        one(NAME, IVG.split(b"#Metadata:")[0], rejected("no_data_section")),
+        "acquisition never started: no #Metadata, no start time, no #Data (seen in the real data)",
+    ),
     Case("metadata_but_no_data", one(NAME, IVG.split(b"#Data:")[0], rejected("no_data_section")), "no #Data section"),
-    Case("data_tag_at_eof", one(NAME, IVG.split(b"#Data:")[0] + b"#Data:\r\n", rejected("no_columns")),
-         "#Data: and nothing after"),
+    Case(
+        "data_tag_at_eof",
+        one(NAME, IVG.split(b"#Data:")[0] + b"#Data:\r\n", rejected("no_columns")),
+        "#Data: and nothing after",
+    ),
     Case("header_without_rows", one(NAME, HEAD, rejected("no_rows")), "column row but zero data rows"),
-    Case("truncated_mid_header", one(NAME, IVG[: IVG.index(b"#\tVG end") + 5], rejected("no_data_section")),
-         "copy interrupted inside the header"),
-    Case("truncated_mid_row", one(NAME, with_rows(IVG, ROWS[:20]) + ROWS[20][:7], INCOMPLETE),
-         "acquisition stopped mid-row: the partial line is dropped, the run is short of its sweep"),
+    Case(
+        "truncated_mid_header",
+        one(NAME, IVG[: IVG.index(b"#\tVG end") + 5], rejected("no_data_section")),
+        "copy interrupted inside the header",
+    ),
+    Case(
+        "truncated_mid_row",
+        one(NAME, with_rows(IVG, ROWS[:20]) + ROWS[20][:7], INCOMPLETE),
+        "acquisition stopped mid-row: the partial line is dropped, the run is short of its sweep",
+    ),
     Case("aborted_sweep", one(NAME, with_rows(IVG, ROWS[:15]), INCOMPLETE), "fewer rows than the sweep implies"),
-    Case("duplicate_key_conflicting", one(NAME, IVG.replace(b"#\tSample: D", b"#\tChip number: 68\r\n#\tSample: D"),
-                                          rejected("conflicting_parameter")), "two different chip numbers"),
-    Case("duplicate_key_same_value", one(NAME, IVG.replace(b"#\tSample: D", b"#\tChip number: 67\r\n#\tSample: D"),
-                                         STAGED), "a repeated key that agrees is harmless"),
-    Case("absurd_chip_number", one(NAME, IVG.replace(b"Chip number: 67", b"Chip number: 1e300"),
-                                   rejected("invalid_values")), "an integer no Int64 column can hold"),
-    Case("absurd_file_index", one("d/IVg2025-09-15_99999999999999999999999.csv", IVG, rejected("invalid_values")),
-         "a queue index no Int64 column can hold"),
-    Case("negative_wavelength", one(NAME, IVG.replace(b"Laser wavelength: 455", b"Laser wavelength: -455"),
-                                    rejected("invalid_values")), "a wavelength below zero"),
-    Case("start_time_epoch_zero", one(NAME, replace_line(IVG, b"#\tStart time", b"#\tStart time: 0"),
-                                      rejected("bad_start_time")), "1970: a clock that was never set"),
-    Case("start_time_far_future", one(NAME, replace_line(IVG, b"#\tStart time", b"#\tStart time: 4102444800"),
-                                      rejected("bad_start_time")), "the year 2100"),
-    Case("start_time_nan", one(NAME, replace_line(IVG, b"#\tStart time", b"#\tStart time: nan"),
-                               rejected("bad_start_time")), "not a number"),
-    Case("start_time_huge", one(NAME, replace_line(IVG, b"#\tStart time", b"#\tStart time: 1e300"),
-                                rejected("bad_start_time")), "beyond any datetime"),
-    Case("no_start_time", one(NAME, replace_line(IVG, b"#\tStart time", None), rejected("no_start_time")),
-         "no way to date the run"),
-    Case("non_numeric_data", one(NAME, with_rows(IVG, ROWS[:5] + [b"0.1,abc,nan,nan,nan"] + ROWS[5:]),
-                                 rejected("bad_value")), "text in a Float64 column"),
-    Case("extra_field_in_row", one(NAME, with_rows(IVG, ROWS[:5] + [ROWS[5] + b",7"] + ROWS[6:]), rejected("bad_row")),
-         "a row wider than the column row"),
-    Case("quoted_field", one(NAME, with_rows(IVG, ROWS + [b'"1,2",3,nan,nan,nan']), rejected("bad_row")),
-         "CSV quoting is not part of the format"),
+    Case(
+        "duplicate_key_conflicting",
+        one(
+            NAME, IVG.replace(b"#\tSample: D", b"#\tChip number: 68\r\n#\tSample: D"), rejected("conflicting_parameter")
+        ),
+        "two different chip numbers",
+    ),
+    Case(
+        "duplicate_key_same_value",
+        one(NAME, IVG.replace(b"#\tSample: D", b"#\tChip number: 67\r\n#\tSample: D"), STAGED),
+        "a repeated key that agrees is harmless",
+    ),
+    Case(
+        "absurd_chip_number",
+        one(NAME, IVG.replace(b"Chip number: 67", b"Chip number: 1e300"), rejected("invalid_values")),
+        "an integer no Int64 column can hold",
+    ),
+    Case(
+        "absurd_file_index",
+        one("d/IVg2025-09-15_99999999999999999999999.csv", IVG, rejected("invalid_values")),
+        "a queue index no Int64 column can hold",
+    ),
+    Case(
+        "negative_wavelength",
+        one(NAME, IVG.replace(b"Laser wavelength: 455", b"Laser wavelength: -455"), rejected("invalid_values")),
+        "a wavelength below zero",
+    ),
+    Case(
+        "start_time_epoch_zero",
+        one(NAME, replace_line(IVG, b"#\tStart time", b"#\tStart time: 0"), rejected("bad_start_time")),
+        "1970: a clock that was never set",
+    ),
+    Case(
+        "start_time_far_future",
+        one(NAME, replace_line(IVG, b"#\tStart time", b"#\tStart time: 4102444800"), rejected("bad_start_time")),
+        "the year 2100",
+    ),
+    Case(
+        "start_time_nan",
+        one(NAME, replace_line(IVG, b"#\tStart time", b"#\tStart time: nan"), rejected("bad_start_time")),
+        "not a number",
+    ),
+    Case(
+        "start_time_huge",
+        one(NAME, replace_line(IVG, b"#\tStart time", b"#\tStart time: 1e300"), rejected("bad_start_time")),
+        "beyond any datetime",
+    ),
+    Case(
+        "no_start_time",
+        one(NAME, replace_line(IVG, b"#\tStart time", None), rejected("no_start_time")),
+        "no way to date the run",
+    ),
+    Case(
+        "non_numeric_data",
+        one(NAME, with_rows(IVG, [*ROWS[:5], b"0.1,abc,nan,nan,nan", *ROWS[5:]]), rejected("bad_value")),
+        "text in a Float64 column",
+    ),
+    Case(
+        "extra_field_in_row",
+        one(NAME, with_rows(IVG, [*ROWS[:5], ROWS[5] + b",7", *ROWS[6:]]), rejected("bad_row")),
+        "a row wider than the column row",
+    ),
+    Case(
+        "quoted_field",
+        one(NAME, with_rows(IVG, [*ROWS, b'"1,2",3,nan,nan,nan']), rejected("bad_row")),
+        "CSV quoting is not part of the format",
+    ),
     Case("nul_after_sniff_window", one(NAME, NUL_LATE, rejected("bad_value")), "binary garbage past the first 4 KiB"),
     Case("infinite_values", one(NAME, INFINITE, STAGED), "inf and overflowing literals are numbers (Float64 inf)"),
-    Case("sweep_column_all_nan", one(NAME, with_rows(IVG, [b"nan" + r[r.index(b","):] for r in ROWS]), INCOMPLETE),
-         "no finite gate voltage: completeness cannot be shown"),
-    Case("empty_fields", one(NAME, with_rows(IVG, ROWS[:3] + [b"0.1,,nan,nan,nan"] + ROWS[3:]), STAGED),
-         "an empty field is a missing value, kept"),
-    Case("missing_required_column", one(NAME, IVG.replace(b"Vg (V),I (A)", b"Vg (V),Current"), rejected("missing_column")),
-         "no I (A) column"),
-    Case("duplicate_column", one(NAME, IVG.replace(b"Vg (V),I (A),Plate T (degC)", b"Vg (V),I (A),I (A)"),
-                                 rejected("duplicate_column")), "two columns with one stored name"),
-    Case("unknown_procedure", one(NAME, IVG.replace(b"procedures.IVg.IVg", b"procedures.Foo.Foo"),
-                                  rejected("unknown_procedure")), "a procedure the registry does not know"),
-    Case("procedure_path_traversal", one(NAME, IVG.replace(b"<laser_setup.procedures.IVg.IVg>", b"<../../../etc/x>"),
-                                         rejected("no_procedure")), "a procedure name shaped like a path"),
-    Case("procedure_dots_only", one(NAME, IVG.replace(b"laser_setup.procedures.IVg.IVg", b"IVg.."),
-                                    rejected("unknown_procedure")), "an empty class name after the last dot"),
-    Case("no_chip_number", one("d/run_1.csv", IVG.replace(b"#\tChip number: 67\r\n", b""), rejected("no_chip_number")),
-         "a chip run without a chip"),
-    Case("chip_number_text", one(NAME, IVG.replace(b"Chip number: 67", b"Chip number: sixty"), rejected("bad_chip_number")),
-         "a chip number that is not an integer"),
-    Case("line_not_starting_with_hash", one(NAME, IVG.replace(b"#\tSample: D", b"Sample: D"), rejected("not_this_format")),
-         "a header line that lost its '#'"),
-    Case("second_data_section", one(NAME, IVG + b"#Data:\r\n" + ROWS[0] + b"\r\n", rejected("bad_data")),
-         "two files concatenated"),
+    Case(
+        "sweep_column_all_nan",
+        one(NAME, with_rows(IVG, [b"nan" + r[r.index(b",") :] for r in ROWS]), INCOMPLETE),
+        "no finite gate voltage: completeness cannot be shown",
+    ),
+    Case(
+        "empty_fields",
+        one(NAME, with_rows(IVG, [*ROWS[:3], b"0.1,,nan,nan,nan", *ROWS[3:]]), STAGED),
+        "an empty field is a missing value, kept",
+    ),
+    Case(
+        "missing_required_column",
+        one(NAME, IVG.replace(b"Vg (V),I (A)", b"Vg (V),Current"), rejected("missing_column")),
+        "no I (A) column",
+    ),
+    Case(
+        "duplicate_column",
+        one(NAME, IVG.replace(b"Vg (V),I (A),Plate T (degC)", b"Vg (V),I (A),I (A)"), rejected("duplicate_column")),
+        "two columns with one stored name",
+    ),
+    Case(
+        "unknown_procedure",
+        one(NAME, IVG.replace(b"procedures.IVg.IVg", b"procedures.Foo.Foo"), rejected("unknown_procedure")),
+        "a procedure the registry does not know",
+    ),
+    Case(
+        "procedure_path_traversal",
+        one(NAME, IVG.replace(b"<laser_setup.procedures.IVg.IVg>", b"<../../../etc/x>"), rejected("no_procedure")),
+        "a procedure name shaped like a path",
+    ),
+    Case(
+        "procedure_dots_only",
+        one(NAME, IVG.replace(b"laser_setup.procedures.IVg.IVg", b"IVg.."), rejected("unknown_procedure")),
+        "an empty class name after the last dot",
+    ),
+    Case(
+        "no_chip_number",
+        one("d/run_1.csv", IVG.replace(b"#\tChip number: 67\r\n", b""), rejected("no_chip_number")),
+        "a chip run without a chip",
+    ),
+    Case(
+        "chip_number_text",
+        one(NAME, IVG.replace(b"Chip number: 67", b"Chip number: sixty"), rejected("bad_chip_number")),
+        "a chip number that is not an integer",
+    ),
+    Case(
+        "line_not_starting_with_hash",
+        one(NAME, IVG.replace(b"#\tSample: D", b"Sample: D"), rejected("not_this_format")),
+        "a header line that lost its '#'",
+    ),
+    Case(
+        "second_data_section",
+        one(NAME, IVG + b"#Data:\r\n" + ROWS[0] + b"\r\n", rejected("bad_data")),
+        "two files concatenated",
+    ),
     Case("lf_line_endings", one(NAME, IVG.replace(b"\r\n", b"\n"), STAGED), "edited on Linux"),
-    Case("cr_only_line_endings", one(NAME, IVG.replace(b"\r\n", b"\r"), rejected("no_procedure")),
-         "classic Mac line ends: one enormous first line"),
+    Case(
+        "cr_only_line_endings",
+        one(NAME, IVG.replace(b"\r\n", b"\r"), rejected("no_procedure")),
+        "classic Mac line ends: one enormous first line",
+    ),
     Case("utf8_bom", one(NAME, b"\xef\xbb\xbf" + IVG, STAGED), "saved by a Windows editor"),
-    Case("latin1_free_text", one(NAME, IVG.replace(b"Information: run 1 seed 0", b"Information: medici\xf3n :("), STAGED),
-         "Spanish notes in latin-1"),
+    Case(
+        "latin1_free_text",
+        one(NAME, IVG.replace(b"Information: run 1 seed 0", b"Information: medici\xf3n :("), STAGED),
+        "Spanish notes in latin-1",
+    ),
     Case("key_without_value", one(NAME, IVG.replace(b"#\tVDS: 0.1 V", b"#\tVDS:"), STAGED), "an empty parameter"),
-    Case("header_line_8mb_text", one(NAME, IVG.replace(b"Information: run 1 seed 0", b"Information: " + b"x" * BIG),
-                                     STAGED), "an 8 MB free-text line", subprocess=True),
-    Case("header_line_8mb_number", one(NAME, IVG.replace(b"Laser voltage: 0 V", b"Laser voltage: 1 a" + b" " * BIG + b"b"),
-                                       STAGED), "an 8 MB value that is no number (once a regex blow-up)", subprocess=True),
-    Case("first_line_8mb", one(NAME, b"#Procedure: <a" + b" " * BIG + b"!\r\n" + IVG.split(b"\r\n", 1)[1],
-                               rejected("no_procedure")), "an 8 MB #Procedure line (once a regex blow-up)", subprocess=True),
+    Case(
+        "header_line_8mb_text",
+        one(NAME, IVG.replace(b"Information: run 1 seed 0", b"Information: " + b"x" * BIG), STAGED),
+        "an 8 MB free-text line",
+        subprocess=True,
+    ),
+    Case(
+        "header_line_8mb_number",
+        one(NAME, IVG.replace(b"Laser voltage: 0 V", b"Laser voltage: 1 a" + b" " * BIG + b"b"), STAGED),
+        "an 8 MB value that is no number (once a regex blow-up)",
+        subprocess=True,
+    ),
+    Case(
+        "first_line_8mb",
+        one(NAME, b"#Procedure: <a" + b" " * BIG + b"!\r\n" + IVG.split(b"\r\n", 1)[1], rejected("no_procedure")),
+        "an 8 MB #Procedure line (once a regex blow-up)",
+        subprocess=True,
+    ),
     Case("column_row_20k_columns", _huge_columns_row, "20 000 unknown columns are kept; sensor-less sweep of one row"),
     Case("two_million_rows", _two_million_rows, "a 2M-row calibration (≈60 MB)"),
     Case("names_with_spaces_and_unicode", _unicode_names, "NFC and NFD spellings are different files on Linux"),
     Case("undecodable_name", _undecodable_name, "a latin-1 file name: stored with \\xNN escapes"),
-    Case("case_twins_same_start", _name_twins(True),
-         "IVg…/ivg… with one start time are one run_id: the first in name order stages, the other is a duplicate"),
+    Case(
+        "case_twins_same_start",
+        _name_twins(True),
+        "IVg…/ivg… with one start time are one run_id: the first in name order stages, the other is a duplicate",
+    ),
     Case("case_twins_other_start", _name_twins(False), "different start times: two runs"),
     Case("symlinks_to_files", _symlinks, "links inside, outside, dangling, looping, to a directory: never followed"),
     Case("directory_links", _directory_links, "a directory link out of the root and directory loops: not walked"),
@@ -369,7 +507,9 @@ def test_unreadable_file_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyP
         target.chmod(stat.S_IRUSR | stat.S_IWUSR)
 
 
-def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A FIFO is never a candidate, but the scan and the read are two moments: the read must not block."""
     lab = Lab(tmp_path)
     put(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))

@@ -29,7 +29,11 @@ def tree_snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
     for path in sorted(root.rglob("*")):
         if path.is_file() and not path.is_symlink():
             info = path.stat()
-            snapshot[str(path.relative_to(root))] = (info.st_size, info.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+            snapshot[str(path.relative_to(root))] = (
+                info.st_size,
+                info.st_mtime_ns,
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+            )
     return snapshot
 
 
@@ -58,7 +62,10 @@ def test_layout_and_manifest_row_of_an_it_run(store: Store) -> None:
     assert json.loads(row["parameters"])["Information"] == "fixture"
     ManifestRow(**row)  # the stored row still validates
     part = run_parquet_path(store.config.stage_root, "It", dt.date(2025, 10, 13), row["run_id"])
-    assert part.relative_to(store.config.stage_root).as_posix() == f"proc=It/date=2025-10-13/run_id={row['run_id']}/part-000.parquet"
+    assert (
+        part.relative_to(store.config.stage_root).as_posix()
+        == f"proc=It/date=2025-10-13/run_id={row['run_id']}/part-000.parquet"
+    )
     data = pl.read_parquet(part)
     assert data.columns[:3] == ["t_s", "i_a", "vl_v"] and data.height == row["n_rows"]
     event = json.loads((store.config.events_dir / f"{row['run_id']}.json").read_text())
@@ -136,7 +143,9 @@ def test_modified_file_is_restaged_in_place(store: Store) -> None:
     store.stage()
     run_id = only_row(store)["run_id"]
     path.write_bytes(raw_csv("It"))
-    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns - 1_000_000))  # a future mtime would read as busy
+    os.utime(
+        path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns - 1_000_000)
+    )  # a future mtime would read as busy
     report = store.stage()
     assert report.staged == 1
     row = only_row(store)
@@ -286,7 +295,12 @@ def test_cancel_leaves_a_consistent_store_and_the_rest_stages_later(store: Store
     manifest = store.manifest()
     assert manifest.height == report.staged
     for row in manifest.iter_rows(named=True):
-        assert pl.read_parquet(run_parquet_path(store.config.stage_root, row["proc"], row["date_local"], row["run_id"])).height == row["n_rows"]
+        assert (
+            pl.read_parquet(
+                run_parquet_path(store.config.stage_root, row["proc"], row["date_local"], row["run_id"])
+            ).height
+            == row["n_rows"]
+        )
     assert not (store.config.manifest_dir / ".dirty").exists()
     rest = store.stage()
     assert rest.staged == 20 - report.staged and store.manifest().height == 20
@@ -330,7 +344,9 @@ def test_raw_tree_is_never_modified(store: Store) -> None:
     store.stage()
     store.stage(force=True)
     assert tree_snapshot(store.raw) == before
-    assert sorted(p.name for p in store.raw.rglob("*")) == sorted(["a", "b", "It2025-10-13_1.csv", "bad.csv", "IVg2025-10-14_1.csv"])
+    assert sorted(p.name for p in store.raw.rglob("*")) == sorted(
+        ["a", "b", "It2025-10-13_1.csv", "bad.csv", "IVg2025-10-14_1.csv"]
+    )
 
 
 @pytest.mark.realdata
@@ -351,11 +367,16 @@ def test_real_data_stages_completely_and_faithfully(real_raw: Path, tmp_path: Pa
     for row in manifest.iter_rows(named=True):
         header = parse_header((real_raw / row["source_file"]).read_bytes(), registry)
         assert row["proc"] == header.proc
-        assert (row["chip_group"], row["chip_number"]) == (header.fields.get("chip_group"), header.fields.get("chip_number"))
+        assert (row["chip_group"], row["chip_number"]) == (
+            header.fields.get("chip_group"),
+            header.fields.get("chip_number"),
+        )
     assert tree_snapshot(real_raw) == before
 
 
 def test_stage_of_a_missing_raw_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["stage", "--raw-root", str(tmp_path / "nope"), "--stage-root", str(tmp_path / "s" / "raw_measurements")])
+    code = main(
+        ["stage", "--raw-root", str(tmp_path / "nope"), "--stage-root", str(tmp_path / "s" / "raw_measurements")]
+    )
     assert code == 2 and "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()

@@ -84,9 +84,15 @@ def test_a_no_change_run_never_loads_polars(store: Store) -> None:
         "from pathlib import Path\nfrom labtui.core.config import load_config\n"
         "from labtui.core.stager import stage\n"
         f"report = stage(load_config(Path({str(store.root / 'config' / 'labtui.yaml')!r})))\n"
-        "print(report.unchanged, report.rejected, sorted(m for m in ('polars', 'numpy', 'pyarrow') if m in sys.modules))\n"
+        "heavy = sorted(m for m in ('polars', 'numpy', 'pyarrow') if m in sys.modules)\n"
+        "print(report.unchanged, report.rejected, heavy)\n"
     )
-    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["1", "1", "[]"]

@@ -25,10 +25,10 @@ from labtui.core.history import history
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.plotdata import Baseline, GmMethod, PlotOptions, shape
+from labtui.core.plotdata.view import file_suffix, plot_rows, plot_title, runs_text
 from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.tui.messages import PlotRequested
-from labtui.core.plotdata.view import file_suffix, plot_rows, plot_title, runs_text
 from labtui.tui.plot import SERIES_COLORS, PlotScreen, palette_for
 
 TZ = "America/Santiago"
@@ -75,7 +75,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     """Staged once for the module; a test that changes the store works on a copy."""
     config = build_store(tmp_path_factory.mktemp("plot"))
     manifest = read_manifest(config.manifest_path)
-    by_file = dict(zip(manifest["file_idx"].to_list(), manifest["run_id"].to_list()))
+    by_file = dict(zip(manifest["file_idx"].to_list(), manifest["run_id"].to_list(), strict=False))
     return Lab(config, {name: by_file[index + 1] for index, (name, *_) in enumerate(RUNS)})
 
 
@@ -338,7 +338,7 @@ def test_plot_rows_number_runs_as_the_chip_history_does(lab):
     rows = plot_rows(manifest, lab.ids("ivg_lit", "it_aborted", "cal_365"), TZ)
     assert rows["run_id"].to_list() == lab.ids("it_aborted", "ivg_lit", "cal_365")  # history order
     chip = history(manifest, 67, "Alisson", tz=TZ)
-    expected = dict(zip(chip["run_id"].to_list(), chip["seq"].to_list()))
+    expected = dict(zip(chip["run_id"].to_list(), chip["seq"].to_list(), strict=False))
     assert rows["seq"].to_list()[:2] == [expected[run_id] for run_id in lab.ids("it_aborted", "ivg_lit")] == [4, 6]
     assert rows["seq"][2] == 2 and "date_local" in rows.columns  # second calibration; Parquet paths need the date
 

@@ -17,7 +17,7 @@ from labtui.core.layout import run_dir, run_parquet_path
 from labtui.core.lock import LockBusy, WriterLock
 from labtui.core.manifest import write_manifest
 from labtui.core.validate import Finding, apply_fixes, parquet_row_count, validate
-from tests._store_fixtures import REALDATA, Lab, chip67_lab, local, real_store, sha_tree  # noqa: F401
+from tests._store_fixtures import Lab, chip67_lab, local, sha_tree
 
 IT = "Alisson_08_sept/It2025-09-08_1.csv"
 IVG = "Alisson_05_sept/IVg2025-09-05_1.csv"

@@ -31,7 +31,9 @@ def is_temp(name: str) -> bool:
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], object], *, durable: bool = True, sync_dir: bool = True) -> None:
+def atomic_write(
+    path: Path, write: Callable[[BinaryIO], object], *, durable: bool = True, sync_dir: bool = True
+) -> None:
     """Write through `write(handle)` into a temp file, then replace `path`; the temp file never survives a failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_path_for(path)
@@ -123,7 +125,7 @@ def sync_filesystem(folder: Path) -> bool:
         return False
     fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        return _libc.syncfs(fd) == 0
+        return bool(_libc.syncfs(fd) == 0)
     finally:
         os.close(fd)
 

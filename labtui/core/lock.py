@@ -72,7 +72,10 @@ class WriterLock:
         self._fd: int | None = None
 
     def acquire(
-        self, timeout: float, cancel: threading.Event | None = None, on_wait: Callable[[Holder | None], None] | None = None
+        self,
+        timeout: float,
+        cancel: threading.Event | None = None,
+        on_wait: Callable[[Holder | None], None] | None = None,
     ) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)

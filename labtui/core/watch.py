@@ -17,7 +17,7 @@ from pathlib import Path
 
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
-from labtui.core.stager import StageEvent, StageReport, Stager, scan_raw
+from labtui.core.stager import StageEvent, Stager, StageReport, scan_raw
 
 FULL_RESCAN_SECONDS = 60.0
 
@@ -47,7 +47,7 @@ class Watcher:
         self,
         config: StagingConfig,
         *,
-        on_event: Callable[[WatchEvent], None] | None = None,
+        on_event: Callable[[WatchEvent], object] | None = None,
         on_stage_event: Callable[[StageEvent], None] | None = None,
         wall: Callable[[], float] = time.time,
         full_rescan_seconds: float = FULL_RESCAN_SECONDS,
@@ -144,7 +144,8 @@ class Watcher:
             self._full_scan()
         else:
             self._quick_scan()
-        ready = [s for s, changed in self.state.pending.items() if self.wall() - changed >= self.config.watch_settle_seconds]
+        settle = self.config.watch_settle_seconds
+        ready = [s for s, changed in self.state.pending.items() if self.wall() - changed >= settle]
         if ready and (event := self._stage(ready)) is not None:
             events.append(event)
         return self._emit(events)
@@ -178,7 +179,9 @@ class Watcher:
     def growing(self) -> list[str]:
         """Files that changed within the settle time: the runs being measured right now."""
         now = self.wall()
-        return sorted(s for s, changed in self.state.pending.items() if now - changed < self.config.watch_settle_seconds)
+        return sorted(
+            s for s, changed in self.state.pending.items() if now - changed < self.config.watch_settle_seconds
+        )
 
     def run(self, cancel: threading.Event) -> None:
         """Poll until `cancel` is set; errors are reported as events and retried, never fatal."""
@@ -196,4 +199,3 @@ class Watcher:
 def _parent(source_file: str) -> str:
     head, _, _ = source_file.rpartition("/")
     return head
-

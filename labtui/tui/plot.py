@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from textual import on, work
@@ -292,7 +293,7 @@ class PlotScreen(LabScreen):
         """The options of the group on show; keys reach this only when there is one (`check_action`)."""
         return self.options[self.proc]
 
-    def _update(self, **changes: object) -> None:
+    def _update(self, **changes: Any) -> None:
         self.options[self.proc] = replace(self.current, **changes)
         self._changed_view()
 

@@ -101,8 +101,8 @@ class FrameTable(ScrollView, can_focus=True):
     def _fit(self, index: int, column: Column) -> int:
         if column.width is not None:
             return column.width
-        longest = self._text[f"c{index}"].str.len_chars().max() if self._text.height else 0
-        return max(cell_len(column.title), min(column.max_width, int(longest or 0)))
+        longest = self._text.select(pl.col(f"c{index}").str.len_chars().max()).item() if self._text.height else 0
+        return max(cell_len(column.title), min(column.max_width, longest or 0))
 
     def _key_at(self, index: int) -> str | None:
         if self.key is None or not 0 <= index < self.frame.height:
@@ -157,7 +157,7 @@ class FrameTable(ScrollView, can_focus=True):
         if self.row is not None:
             self.post_message(self.Chosen(self, self.row))
 
-    def _on_click(self, event: events.Click) -> None:
+    async def _on_click(self, event: events.Click) -> None:
         if event.y >= 1:
             self.cursor = int(self.scroll_y) + event.y - 1
 

@@ -7,6 +7,7 @@ import re
 import polars as pl
 
 from labtui.core.plotdata.labels import chip_names
+from labtui.core.plotdata.load import Row
 from labtui.core.plotdata.model import PlotSpec
 
 MAX_LISTED = 10  # beyond this many runs a file name gives the range instead of every number
@@ -35,9 +36,9 @@ def export_file_name(spec: PlotSpec, suffix: str = ".csv") -> str:
     return re.sub(r"[^A-Za-z0-9._+-]", "_", stem) + suffix
 
 
-def _run_part(rows: list[dict]) -> str:
-    seqs = [row.get("seq") for row in rows]
-    if rows and None not in seqs:
+def _run_part(rows: list[Row]) -> str:
+    seqs: list[int] = [row["seq"] for row in rows if row.get("seq") is not None]
+    if rows and len(seqs) == len(rows):
         return "seq" + _numbers(seqs)
     dates = sorted({str(row["date_local"]) for row in rows})
     if len(dates) == 1:

@@ -88,7 +88,7 @@ def series_style(run_index: int, direction: int) -> tuple[str, str]:
     return color, family[direction < 0]
 
 
-def _draw(ax, spec: PlotSpec) -> None:
+def _draw(ax: Axes, spec: PlotSpec) -> None:
     ax.set_title(plot_title(spec))
     ax.set_xlabel(spec.x_title)
     ax.set_ylabel(spec.y_title)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from labtui.core.plotdata.load import run_ident
+from labtui.core.plotdata.load import Row, run_ident
 
 
 class Param(NamedTuple):
@@ -13,7 +13,7 @@ class Param(NamedTuple):
     unit: str
     in_the_dark: bool = True  # False: meaningless for a dark run (it keeps the last wavelength, or 0)
 
-    def value(self, row: dict) -> float | None:
+    def value(self, row: Row) -> float | None:
         return row.get(self.column) if self.in_the_dark or row.get("has_light") is not False else None
 
     def format(self, value: float | None) -> str:
@@ -28,7 +28,7 @@ PARAMS = (
 )
 
 
-def legend_labels(rows: list[dict]) -> list[str]:
+def legend_labels(rows: list[Row]) -> list[str]:
     """Label each run by the first parameter that varies across `rows`, else by its seq.
 
     Labels that would still collide (two runs at the same VL) get the run's seq appended.
@@ -38,11 +38,11 @@ def legend_labels(rows: list[dict]) -> list[str]:
         return [run_ident(row) for row in rows]
     labels = [varying.format(varying.value(row)) for row in rows]
     if len(set(labels)) < len(labels):
-        labels = [f"{label} {run_ident(row)}" for label, row in zip(labels, rows)]
+        labels = [f"{label} {run_ident(row)}" for label, row in zip(labels, rows, strict=False)]
     return labels
 
 
-def title(proc: str, rows: list[dict]) -> str:
+def title(proc: str, rows: list[Row]) -> str:
     """Chip(s) · procedure · the parameters every plotted run shares (e.g. a single calibration's λ)."""
     chips = chip_names(rows)
     shared = [
@@ -53,6 +53,6 @@ def title(proc: str, rows: list[dict]) -> str:
     return " · ".join([", ".join(chips), proc, *shared] if chips else [proc, *shared])
 
 
-def chip_names(rows: list[dict]) -> list[str]:
+def chip_names(rows: list[Row]) -> list[str]:
     """The distinct chips of the rows, in order; calibrations have none."""
     return list(dict.fromkeys(row["chip_name"] for row in rows if row.get("chip_name")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -85,7 +86,11 @@ def _read_run(path: Path, kind: Kind) -> dict[str, np.ndarray]:
     return {name: frame[name].to_numpy() for name in names}
 
 
-def run_ident(row: dict) -> str:
+Row = dict[str, Any]
+"""One manifest row as `to_dicts()` gives it."""
+
+
+def run_ident(row: Row) -> str:
     """How a user recognises a run: its seq in the chip history, else its date and queue index."""
     if row.get("seq") is not None:
         return f"seq {row['seq']}"

@@ -127,10 +127,11 @@ class FigureRecord:
         """The recorded runs still in the store (with `seq`), and one line for each that is gone or changed."""
         runs = plot_rows(manifest, self.run_ids, tz)
         notes = [f"run {run_id} is no longer in the store" for run_id in self.run_ids if run_id not in runs["run_id"]]
-        for row in runs.select("run_id", "seq", "file_idx", "date_local", *_HASHED).iter_rows(named=True):
-            if any(row[k] != self.hashes[row["run_id"]][k] for k in _HASHED):
-                notes.append(f"{run_ident(row)} (run {row['run_id']}) has changed since the figure was made "
-                             "(re-staged from other data)")
+        notes.extend(
+            f"{run_ident(row)} (run {row['run_id']}) has changed since the figure was made (re-staged from other data)"
+            for row in runs.select("run_id", "seq", "file_idx", "date_local", *_HASHED).iter_rows(named=True)
+            if any(row[k] != self.hashes[row["run_id"]][k] for k in _HASHED)
+        )
         if runs.is_empty():
             raise UsageError(f"none of the figure's {len(self.run_ids)} run(s) is in the store any more")
         return runs, notes

@@ -39,8 +39,8 @@ def default_options(proc: str, runs: pl.DataFrame) -> PlotOptions:
 def runs_text(runs: pl.DataFrame) -> str:
     """`seq 3–5, 9`: which runs of the history are drawn; runs without a seq by date and queue index."""
     rows = runs.to_dicts()
-    seqs = sorted({row.get("seq") for row in rows}, key=lambda seq: (seq is None, seq))
-    if not rows or None in seqs:
+    seqs: list[int] = sorted({row["seq"] for row in rows if row.get("seq") is not None})
+    if not rows or any(row.get("seq") is None for row in rows):
         return ", ".join(run_ident(row) for row in rows)
     ranges: list[list[int]] = []
     for seq in seqs:
