@@ -12,6 +12,8 @@ import random
 from collections.abc import Mapping
 from pathlib import Path
 
+from labtui.synth.writer import raw_text
+
 PROCS = ("It", "IVg", "IV", "LaserCalibration")
 
 
@@ -95,11 +97,9 @@ def render_run(
             header.pop(key, None)
         else:
             header[key] = value
-    lines = [f"#Procedure: <laser_setup.procedures.{proc}.{proc}>", "#Parameters:"]
-    lines += [f"#\t{key}: {value}" for key, value in header.items()]
-    lines += ["#Metadata:", f"#\tStart time: {start!r}", "#Data:", ",".join(columns)]
-    lines += [",".join("nan" if v != v else repr(v) for v in row) for row in rows]
-    return f"{proc}{day}_{file_idx}.csv", ("\r\n".join(lines) + "\r\n").encode("utf-8", "replace")
+    data = [",".join("nan" if v != v else repr(v) for v in row) for row in rows]
+    text = raw_text(proc, header, start=repr(start), columns=columns, rows=data)
+    return f"{proc}{day}_{file_idx}.csv", text.encode("utf-8", "replace")
 
 
 def write_raw(path: Path, data: bytes, mtime_s: float | None = None) -> Path:

@@ -19,6 +19,7 @@ from labtui.core.config import StagingConfig, load_config
 from labtui.core.extract import run_id_for
 from labtui.core.manifest import read_manifest
 from labtui.core.stager import StageReport, stage
+from labtui.synth.writer import raw_text
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 SANTIAGO = ZoneInfo("America/Santiago")
@@ -83,11 +84,8 @@ def raw_file(
     else:
         raise ValueError(proc)
     width = len(columns)
-    lines = [f"#Procedure: <laser_setup.procedures.{proc}.{proc}>", "#Parameters:"]
-    lines += [f"#\t{key}: {value}" for key, value in params.items()]
-    lines += ["#Metadata:", f"#\tStart time: {start.timestamp()!r}", "#Data:", ",".join(columns)]
-    lines += [",".join([*(repr(float(v)) for v in row), *["nan"] * (width - len(row))]) for row in data[:rows]]
-    return ("\r\n".join(lines) + "\r\n").encode("ascii", "replace")
+    lines = [",".join([*(repr(float(v)) for v in row), *["nan"] * (width - len(row))]) for row in data[:rows]]
+    return raw_text(proc, params, start=repr(start.timestamp()), columns=columns, rows=lines).encode("ascii", "replace")
 
 
 class Lab:

@@ -14,6 +14,7 @@ from labtui.core.config import StagingConfig, load_config
 from labtui.core.manifest import read_manifest
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.stager import StageReport, stage
+from labtui.synth.writer import raw_text
 
 # The session-wide real-data store is a fixture every module can ask for by name.
 pytest_plugins = ["tests._store_fixtures"]
@@ -75,15 +76,15 @@ def raw_csv(
 ) -> bytes:
     """A raw file in the acquisition's exact layout; `params` values of None remove a key."""
     merged = {**BASE_PARAMS, **PROC_PARAMS.get(proc, {}), **(params or {})}
-    lines = [f"#Procedure: <laser_setup.procedures.{proc}.{proc}>", "#Parameters:"]
-    lines += [f"#\t{key}: {value}" for key, value in merged.items() if value is not None]
-    if start is not None:
-        lines += ["#Metadata:", f"#\tStart time: {start}"]
-    if data_section:
-        lines.append("#Data:")
-        lines.append(",".join(columns or (IT_COLUMNS if proc == "It" else IVG_COLUMNS)))
-        lines += list(rows if rows is not None else (it_rows() if proc == "It" else ivg_rows()))
-    return (eol.join(lines) + eol).encode("utf-8")
+    return raw_text(
+        proc,
+        {key: value for key, value in merged.items() if value is not None},
+        start=start,
+        columns=columns or (IT_COLUMNS if proc == "It" else IVG_COLUMNS),
+        rows=rows if rows is not None else (it_rows() if proc == "It" else ivg_rows()),
+        line_ending=eol,
+        data_section=data_section,
+    ).encode("utf-8")
 
 
 @dataclass

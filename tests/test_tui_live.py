@@ -132,7 +132,8 @@ async def test_f_follows_the_run_being_measured(lab: Lab) -> None:
         assert staged(lab, NEW) == 0
         await pilot.press("e")  # what is drawn now, saved as for a staged run
         await until(pilot, lambda: bool(screen.saved), timeout=30)  # matplotlib loads and draws PDF and PNG
-        assert [path.name for path in screen.saved] == [f"Alisson67_It_2025-10-15_idx1.{ext}" for ext in ("pdf", "png", "csv")]
+        expected = [f"Alisson67_It_2025-10-15_idx1.{ext}" for ext in ("pdf", "png", "csv")]
+        assert [path.name for path in screen.saved] == expected
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen) and screen.cancel.is_set()
         append(path, data[3])

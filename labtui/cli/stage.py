@@ -16,7 +16,7 @@ from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CommandUsage, conf
 from labtui.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from labtui.core.stager import StageReport, Stager
+    from labtui.core.stager import Stager, StageReport
     from labtui.core.watch import WatchEvent
 
 T = TypeVar("T")

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -213,7 +214,7 @@ class _Cache:
     folder_key: tuple[int, int, int] | None = None
     listed_at: float = 0.0
     names: tuple[str, ...] = ()
-    parsed: dict[str, list[dict]] = field(default_factory=dict)  # action files are immutable: parse each once
+    parsed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # action files are immutable: parse each once
     written: int = 0  # actions this process wrote since its last listing
     pending_of: tuple[str, ...] | None = None  # the listing `pending` was computed from
     pending: list[str] = field(default_factory=list)
@@ -257,7 +258,7 @@ def _list_actions(folder: Path, cache: _Cache) -> tuple[str, ...]:
     return cache.names
 
 
-def _read_action(path: Path) -> list[dict]:
+def _read_action(path: Path) -> list[dict[str, Any]]:
     """The records of one action file; an unreadable one (hand-edited, truncated copy) counts as empty here and is
     reported by `unreadable_actions`."""
     try:
@@ -303,7 +304,9 @@ def _load(store_root: Path) -> pl.DataFrame:
             rows = [record for records in cache.parsed.values() for record in records]
             fresh = (
                 pl.DataFrame(rows, schema={**LOG_SCHEMA, "time_utc": pl.String}).with_columns(
-                    pl.col("time_utc").str.to_datetime(TIME_FORMAT.replace("%f", "%6f"), time_unit="us", time_zone="UTC"))
+                    pl.col("time_utc").str.to_datetime(
+                        TIME_FORMAT.replace("%f", "%6f"), time_unit="us", time_zone="UTC"
+                    ))
                 if rows else _empty_log()
             )
             cache.log = pl.concat([cache.snapshot, fresh.select(list(LOG_SCHEMA))]).sort(LOG_ORDER)
@@ -467,7 +470,7 @@ def reattach(store_root: Path, manifest: pl.DataFrame, *, author: str) -> list[t
         records = log.filter(pl.col("run_id") == old)
         for (when, who), group in records.group_by("time_utc", "author", maintain_order=True):
             copies = [(new, source, Change(kind, value)) for kind, value in group.select("kind", "value").iter_rows()]
-            _write(store_root, copies, author=str(who), at=when)  # type: ignore[arg-type]
+            _write(store_root, copies, author=str(who), at=when)
         tags = current_view(records)["tags"].explode().drop_nulls().to_list()
         clear = [Change("unstar"), Change("include"), Change("note", ""), *(Change("untag", tag) for tag in tags)]
         _write(store_root, [(old, source, change) for change in clear], author=author)
@@ -483,7 +486,7 @@ def unreadable_actions(store_root: Path) -> list[str]:
     return [str(folder / name) for name in names if not _read_action(folder / name)]
 
 
-def summary(row: dict) -> str:
+def summary(row: dict[str, Any]) -> str:
     """`★ ⊘ contact lost # 455 nm, hBN ✎ note` — the marks of one annotated row, for listings."""
     parts: Iterable[str] = (
         "★" if row.get("starred") else "",

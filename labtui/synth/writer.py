@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -222,18 +222,30 @@ def simulate(proc: str, header: Mapping[str, str], *, device: Device | None, vd:
                                                 rng=rng)))
 
 
+def raw_text(proc: str, params: Mapping[str, str], *, start: float | str | None, columns: Iterable[str] = (),
+             rows: Iterable[str] = (), metadata: Iterable[tuple[str, str]] = (), line_ending: str = "\r\n",
+             data_section: bool = True) -> str:
+    """The raw format itself, the one renderer of it: `#Procedure`, `#Parameters:` lines, `#Metadata:` with the
+    start time (none when `start` is None), then `#Data:`, the column row and the rows (none without `data_section`).
+
+    Tests that twist the format give rows, start text and line endings verbatim; the generator uses `render`.
+    """
+    lines = [f"#Procedure: <laser_setup.procedures.{proc}.{proc}>", "#Parameters:"]
+    lines += [f"#\t{key}: {value}" for key, value in params.items()]
+    if start is not None:
+        lines += ["#Metadata:", *(f"#\t{key}: {value}" for key, value in metadata), f"#\tStart time: {start}"]
+    if data_section:
+        lines += ["#Data:", ",".join(columns), *rows]
+    return line_ending.join(lines) + line_ending
+
+
 def render(proc: str, header: Mapping[str, str], start_epoch: float | None, columns: tuple[np.ndarray, ...],
            line_ending: str = "\r\n") -> str:
     """The whole file as text. `start_epoch=None` renders the header-only shape of a run that never started:
     no `#Metadata:` block (hence no start time), the column row, no data."""
     spec = layout(proc)
-    lines = [f"#Procedure: <laser_setup.procedures.{proc}.{proc}>", "#Parameters:"]
-    lines += [f"#\t{key}: {value}" for key, value in header.items()]
-    if start_epoch is not None:
-        lines += ["#Metadata:", *(f"#\t{key}: {value}" for key, value in spec.metadata),
-                  f"#\tStart time: {start_epoch!r}"]
-    lines += ["#Data:", ",".join(spec.columns)]
-    text = line_ending.join(lines) + line_ending
+    text = raw_text(proc, header, start=None if start_epoch is None else repr(start_epoch), columns=spec.columns,
+                    metadata=spec.metadata, line_ending=line_ending)
     n = len(columns[0]) if columns else 0
     if n:
         rows = spec.first_row_format + line_ending + (spec.row_format + line_ending) * (n - 1)

@@ -17,6 +17,7 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
+from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
 from labtui.core.stager import Stager, StageReport
 from labtui.tui.base import LabScreen
@@ -174,7 +175,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self.run_stage(config)
 
     @work(thread=True, group="stage", exclusive=True, exit_on_error=False)
-    def run_stage(self, config) -> StageReport:  # type: ignore[no-untyped-def]
+    def run_stage(self, config: StagingConfig) -> StageReport:
         return Stager(config, on_event=Relay(self.post_message, config.zone), cancel=self.cancel).run()
 
     @on(Progress)

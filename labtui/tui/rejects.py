@@ -91,7 +91,8 @@ def render_excerpt(lines: list[tuple[int, str]], bad: int | None) -> Text:
 class RejectsScreen(LabScreen):
     HELP = (
         "Raw files that could not be staged, with the reason; the pane shows the file with the offending line "
-        "highlighted. Fix the file (o opens it in $VISUAL or $EDITOR, else nano), then r re-stages it; R re-stages every rejected file."
+        "highlighted. Fix the file (o opens it in $VISUAL or $EDITOR, else nano), then r re-stages it; "
+        "R re-stages every rejected file."
     )
     AUTO_FOCUS = "#rejects"
     BINDINGS = [
@@ -169,7 +170,7 @@ class RejectsScreen(LabScreen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "restage":
             return
-        if event.state is WorkerState.SUCCESS:
+        if event.state is WorkerState.SUCCESS and event.worker.result is not None:
             self._outcome(event.worker.result)
             self.lab.check_store()
         elif event.state is WorkerState.ERROR and isinstance(event.worker.error, LockBusy):

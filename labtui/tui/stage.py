@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy, read_holder
-from labtui.core.stager import Outcome, StageEvent, StageReport, Stager
+from labtui.core.stager import Outcome, StageEvent, Stager, StageReport
 from labtui.tui.base import LabScreen
 from labtui.tui.store import describe_holder
 
@@ -196,7 +196,7 @@ class StageScreen(LabScreen):
             return
         self.state = "done"
         self.query_one("#current", Static).update("")
-        if event.state is WorkerState.SUCCESS:
+        if event.state is WorkerState.SUCCESS and event.worker.result is not None:
             self._finished(event.worker.result)
         elif isinstance(event.worker.error, LockBusy):
             event.prevent_default()  # an expected outcome, not an error dialog

@@ -69,6 +69,8 @@ class FrameTable(ScrollView, can_focus=True):
     class Chosen(CursorMoved):
         """Enter on a row."""
 
+        row: dict  # never None: enter on an empty table chooses nothing
+
     def __init__(
         self, columns: Iterable[Column], *, key: str | None = None, selectable: bool = False, id: str | None = None
     ) -> None:

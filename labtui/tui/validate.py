@@ -174,8 +174,7 @@ class ValidateScreen(LabScreen):
         if event.worker.group != "fix" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         self.fixing = False
-        if event.state is WorkerState.SUCCESS:
-            result: FixReport = event.worker.result
+        if event.state is WorkerState.SUCCESS and isinstance(result := event.worker.result, FixReport):
             done = "\n".join(result.lines) or "nothing to do"
             self.notify(done + ("\n(stopped early)" if result.cancelled else ""), title="Fixes applied", timeout=10)
         elif isinstance(event.worker.error, LockBusy):
