@@ -7,6 +7,8 @@ import sys
 import time
 from typing import TextIO
 
+from labtui.core.lock import waiting_text
+from labtui.core.pace import Pace
 from labtui.core.stager import Outcome, StageEvent
 
 
@@ -16,45 +18,36 @@ class ProgressBar:
     def __init__(self, stream: TextIO | None = None, enabled: bool | None = None) -> None:
         self.stream = stream or sys.stderr  # looked up now: sys.stderr may be replaced after import
         self.enabled = self.stream.isatty() if enabled is None else enabled
-        self.started = time.monotonic()
-        self.first_done: int | None = None
+        self.pace = Pace()
         self.last_draw = 0.0
 
     def __call__(self, event: StageEvent) -> None:
         if event.kind == "lock_wait":
-            who = event.holder.describe() if event.holder else "another labtui process"
-            self.stream.write(f"waiting for the store lock held by {who}…\n")
+            self.stream.write(waiting_text(event.holder) + "\n")
             self.stream.flush()
             return
         if event.kind == "scan":
-            self.started = time.monotonic()
-            self.first_done = None
+            self.pace.restart(sum(event.counts.values()))
         if event.kind == "done":
             self.clear()
             return
         if event.kind != "file" or not self.enabled:
             return
-        if self.first_done is None:
-            self.first_done = event.done - 1
         now = time.monotonic()
         if now - self.last_draw < 0.1 and event.done < event.total:
             return
         self.last_draw = now
-        self.draw(event, now)
+        self.draw(event)
 
-    def draw(self, event: StageEvent, now: float) -> None:
+    def draw(self, event: StageEvent) -> None:
         width = shutil.get_terminal_size((100, 20)).columns
-        elapsed = max(now - self.started, 1e-6)
-        read = event.done - (self.first_done or 0)
-        rate = read / elapsed
-        remaining = (event.total - event.done) / rate if rate > 0 else 0.0
         fraction = event.done / event.total if event.total else 1.0
         bar_width = max(10, min(30, width // 4))
         filled = int(bar_width * fraction)
         counts = event.counts
         text = (
             f"[{'█' * filled}{'·' * (bar_width - filled)}] {event.done}/{event.total} "
-            f"{rate:5.0f} files/s ETA {remaining:4.0f}s "
+            f"{self.pace.text(event.done, event.total)} "
             f"✔{counts.get(Outcome.STAGED, 0)} ={counts.get(Outcome.UNCHANGED, 0)} "
             f"⏳{counts.get(Outcome.BUSY, 0)} ✘{counts.get(Outcome.REJECTED, 0)} {event.source_file or ''}"
         )

@@ -6,6 +6,7 @@ stager can say whom it waits for.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -28,8 +29,23 @@ class Holder:
     command: str
     since: str  # ISO UTC
 
-    def describe(self) -> str:
-        return f"{self.command} (pid {self.pid} on {self.host}, since {self.since})"
+    def describe(self, zone: dt.tzinfo | None = None) -> str:
+        """`labtui stage (pid 12 on lab-pc, since …)`: the time as stored (UTC), or in `zone` (the lab's) when given."""
+        since = self.since
+        if zone is not None:
+            with contextlib.suppress(ValueError):
+                since = dt.datetime.fromisoformat(self.since).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+        return f"{self.command} (pid {self.pid} on {self.host}, since {since})"
+
+
+def holder_text(holder: Holder | None, zone: dt.tzinfo | None = None) -> str:
+    """Who holds the lock, in the words every message about it uses."""
+    return holder.describe(zone) if holder else "another labtui process"
+
+
+def waiting_text(holder: Holder | None, zone: dt.tzinfo | None = None) -> str:
+    """The line shown while a writer waits for the lock."""
+    return f"waiting for the store lock held by {holder_text(holder, zone)}…"
 
 
 class LockBusy(LabtuiError):
@@ -38,7 +54,7 @@ class LockBusy(LabtuiError):
     exit_code = ExitCode.LOCKED
 
     def __init__(self, path: Path, holder: Holder | None, waited: float) -> None:
-        who = holder.describe() if holder else "another labtui process"
+        who = holder_text(holder)
         super().__init__(f"the store is being written by {who}; gave up after {waited:.0f} s (lock {path})")
         self.holder = holder
 

@@ -24,7 +24,7 @@ from labtui.tui.base import LabScreen
 from labtui.tui.history import COLUMNS, run_screen
 from labtui.tui.live import LiveChanged
 from labtui.tui.stage import Progress, Relay
-from labtui.tui.store import ACTIVITY_DAYS, Status, describe_holder, short_path
+from labtui.tui.store import ACTIVITY_DAYS, Status, short_path
 from labtui.tui.table import Column, FrameTable
 
 CARDS = (  # id, title, the binding id of the key that acts on it
@@ -229,7 +229,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self._card("rejects", f"{status.rejects}", "files that could not be staged" if status.rejects else "none")
         lock = self.query_one("#lock", Static)
         zone = self.lab.config.zone
-        lock.update(f"⚠ staging in progress: {describe_holder(status.holder, zone)}" if status.holder else "")
+        lock.update(f"⚠ staging in progress: {status.holder.describe(zone)}" if status.holder else "")
         lock.display = status.holder is not None
         self.query_one("#latest", FrameTable).show(status.latest)
         sparkline = self.query_one("#sparkline", Sparkline)

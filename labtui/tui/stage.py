@@ -18,10 +18,10 @@ from textual.widgets import Footer, Header, ProgressBar, RichLog, Static
 from textual.worker import Worker, WorkerState
 
 from labtui.core.config import StagingConfig
-from labtui.core.lock import LockBusy, read_holder
+from labtui.core.lock import LockBusy, read_holder, waiting_text
+from labtui.core.pace import Pace
 from labtui.core.stager import Outcome, StageEvent, Stager, StageReport
 from labtui.tui.base import LabScreen
-from labtui.tui.store import describe_holder
 
 clock = time.monotonic  # what rates and elapsed times are measured with (frozen in snapshot tests)
 POST_INTERVAL_S = 0.1
@@ -66,8 +66,7 @@ def log_line(event: StageEvent, zone: ZoneInfo) -> Text:
             line.append(f"  {event.message}", style="dim")
         return line
     if event.kind == "lock_wait":
-        who = describe_holder(event.holder, zone) if event.holder else "another labtui process"
-        return Text(f"waiting for the store lock held by {who}…", style="yellow")
+        return Text(waiting_text(event.holder, zone), style="yellow")
     if event.kind == "scan":
         return Text(f"{event.total} raw files: {event.message}", style="bold")
     return Text(event.message, style="dim")
@@ -92,8 +91,7 @@ class StageScreen(LabScreen):
         # locked (another writer; w waits) | missing (no raw folder) | running | cancelling | done
         self.state = "locked"
         self.report: StageReport | None = None
-        self.started = 0.0
-        self.first_done = 0  # files the scan settled without reading (unchanged, known rejects): not in the rate
+        self.pace = Pace(clock=lambda: clock())  # looked up at each call: snapshot tests freeze `clock`
         self.total = 0
 
     def compose(self) -> ComposeResult:
@@ -115,7 +113,7 @@ class StageScreen(LabScreen):
             self._notice(f"⚠ {problem[0].upper()}{problem[1:]}: nothing to stage.\n"
                          "Set raw_root in config/labtui.yaml or start labtui with --raw-root DIR.")
         elif holder is not None:
-            self._notice(f"⚠ The store is being staged by {describe_holder(holder, config.zone)}.\n"
+            self._notice(f"⚠ The store is being staged by {holder.describe(config.zone)}.\n"
                          "w: wait until it is done, then stage · esc: back")
         else:
             self.start(config)
@@ -158,7 +156,7 @@ class StageScreen(LabScreen):
     def start(self, config: StagingConfig) -> None:
         self.state = "running"
         self.query_one(ProgressBar).display = True
-        self.started = clock()
+        self.pace.restart(0)
         self.refresh_bindings()
         self.run_stage(config, self.only, self.cancel)
 
@@ -173,21 +171,18 @@ class StageScreen(LabScreen):
             log.write(line)
         event = message.event
         if event.kind == "scan":
-            self.started = clock()
-            self.first_done = sum(event.counts.values())
+            self.pace.restart(sum(event.counts.values()))
             self._notice("")
         if event.kind in ("scan", "file"):
             self.total = event.total
-            self._numbers(event.done or self.first_done, event.counts)
+            self._numbers(event.done or self.pace.settled, event.counts)
         if event.kind == "file" and self.state == "running":
             self.query_one("#current", Static).update(f"last read: {event.source_file}")
 
     def _numbers(self, done: int, counts: dict[str, int]) -> None:
         """Progress bar, files/s, ETA and the running counts."""
         self.query_one(ProgressBar).update(total=self.total or 1, progress=done if self.total else 1)
-        elapsed = clock() - self.started
-        rate = (done - self.first_done) / elapsed if elapsed > 0 else 0.0
-        speed = f"{rate:.0f} files/s · ETA {(self.total - done) / rate:.0f} s" if rate > 0 else "— files/s"
+        speed = self.pace.text(done, self.total)
         tally = "   ".join(f"{ICONS[o]} {o.value} {counts.get(o, 0)}" for o in Outcome)
         self.query_one("#numbers", Static).update(f"{done} / {self.total} files · {speed}\n{tally}")
 
@@ -212,7 +207,7 @@ class StageScreen(LabScreen):
         head = "Cancelled" if report.cancelled else "Done"
         text = Text.assemble((f"{head}: ", "bold"), f"{report.staged} staged, {report.unchanged} unchanged, "
                              f"{report.busy} busy (deferred), {report.rejected} rejected "
-                             f"in {clock() - self.started:.1f} s")
+                             f"in {clock() - self.pace.started:.1f} s")
         if report.cancelled:
             text.append("\nThe runs committed so far are in the store; the rest stages next time.")
         for record in report.new_rejects[:SHOWN_REJECTS]:

@@ -13,7 +13,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -125,15 +124,6 @@ def runs_per_day(manifest: pl.DataFrame, days: int = ACTIVITY_DAYS) -> tuple[lis
     first = max(earliest, last - dt.timedelta(days=days - 1))
     counts = dict(dates.filter(dates >= first).value_counts().iter_rows())
     return [counts.get(first + dt.timedelta(days=i), 0) for i in range((last - first).days + 1)], first
-
-
-def describe_holder(holder: Holder, zone: ZoneInfo) -> str:
-    """Who writes the store, and since when in the lab's time."""
-    try:
-        since = dt.datetime.fromisoformat(holder.since).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        since = holder.since
-    return f"{holder.command} (pid {holder.pid} on {holder.host}, since {since})"
 
 
 def short_path(path: Path) -> str:

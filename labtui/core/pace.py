@@ -1,0 +1,35 @@
+"""How fast a stage run goes and how long it has left, for every progress display (CLI bar, app screen).
+
+The clock starts at the scan: files the scan settles without reading them (unchanged, known rejects) are counted
+done at once and would make the rate a lie, so only the files read since then count.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Pace:
+    clock: Callable[[], float] = time.monotonic
+    started: float = field(init=False)
+    settled: int = 0  # files done at the scan, without reading
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def restart(self, settled: int) -> None:
+        """The scan is done: `settled` files need no reading; the clock starts now."""
+        self.started, self.settled = self.clock(), settled
+
+    def rate(self, done: int) -> float:
+        """Files read per second since the scan (0 before any)."""
+        elapsed = self.clock() - self.started
+        return (done - self.settled) / elapsed if elapsed > 0 else 0.0
+
+    def text(self, done: int, total: int) -> str:
+        """`120 files/s · ETA 4 s`, or `— files/s` before the rate is known."""
+        rate = self.rate(done)
+        return f"{rate:.0f} files/s · ETA {(total - done) / rate:.0f} s" if rate > 0 else "— files/s"
