@@ -98,17 +98,28 @@ class Lab:
             *(["--quiet"] if command in ("stage", "restage") else []), *args,
         ]
 
-    def cli(self, command: str, *args: str, crash_at: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, command: str, *args: str, crash_at: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         """`labtui <command>` in a subprocess (optionally crashing at a fault point), cwd outside the repo."""
         return subprocess.run(
-            self.command(command, *args), cwd=self.root, env=cli_env(crash_at), capture_output=True, text=True,
-            timeout=timeout, check=False,
+            self.command(command, *args),
+            cwd=self.root,
+            env=cli_env(crash_at),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     def popen(self, command: str, *args: str, crash_at: str | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            self.command(command, *args), cwd=self.root, env=cli_env(crash_at), stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
+            self.command(command, *args),
+            cwd=self.root,
+            env=cli_env(crash_at),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
 
@@ -141,8 +152,15 @@ def raw_snapshot(raw_root: Path) -> dict[str, tuple[object, ...]]:
             elif stat.S_ISLNK(info.st_mode):
                 content = os.readlink(path)
             key = os.path.relpath(path, raw_root)
-            snapshot[key] = (stat.S_IFMT(info.st_mode), info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
-                             info.st_ino, content)
+            snapshot[key] = (
+                stat.S_IFMT(info.st_mode),
+                info.st_mode,
+                info.st_size,
+                info.st_mtime_ns,
+                info.st_ctime_ns,
+                info.st_ino,
+                content,
+            )
     return snapshot
 
 
@@ -175,11 +193,11 @@ def reject_files(config: StagingConfig) -> list[dict[str, object]]:
     """Every reject record on disk (not de-duplicated: a duplicate would be a bug to catch)."""
     if not config.rejects_dir.is_dir():
         return []
-    records = []
-    for path in sorted(config.rejects_dir.iterdir()):
-        if path.name.endswith(".json") and not path.name.startswith("."):
-            records.append(json.loads(path.read_bytes()))
-    return records
+    return [
+        json.loads(path.read_bytes())
+        for path in sorted(config.rejects_dir.iterdir())
+        if path.name.endswith(".json") and not path.name.startswith(".")
+    ]
 
 
 def assert_bookkeeping(config: StagingConfig) -> None:
@@ -221,7 +239,11 @@ def assert_readable(config: StagingConfig, *, settled: bool) -> None:
         pq.read_table(config.manifest_path)
     else:
         manifest = read_manifest(config.manifest_path)
-    files = [Path(folder) / name for folder, _, names in os.walk(stage_root) for name in names] if stage_root.exists() else []
+    files = (
+        [Path(folder) / name for folder, _, names in os.walk(stage_root) for name in names]
+        if stage_root.exists()
+        else []
+    )
     strangers = [str(path) for path in files if not path.name.endswith(".parquet") or path.name.startswith(".")]
     assert not strangers, f"non-Parquet files under the stage root, visible to readers: {strangers}"
     referenced = set()
@@ -235,8 +257,9 @@ def assert_readable(config: StagingConfig, *, settled: bool) -> None:
     if files:
         table = pads.dataset(stage_root, partitioning="hive").to_table()
         assert table.num_rows >= (manifest["n_rows"].sum() if settled else 0)
-        scanned = pl.scan_parquet(stage_root, hive_partitioning=True, missing_columns="insert",
-                                  extra_columns="ignore").collect()
+        scanned = pl.scan_parquet(
+            stage_root, hive_partitioning=True, missing_columns="insert", extra_columns="ignore"
+        ).collect()
         assert scanned.height == table.num_rows
     if settled:
         orphans = sorted(str(path) for path in files if path not in referenced)

@@ -31,10 +31,11 @@ from labtui.core.annotations import (
     undo,
     with_annotations,
 )
+from labtui.core.fixes import apply_fixes
 from labtui.core.history import history
 from labtui.core.lock import WriterLock
 from labtui.core.stager import sweep_store
-from labtui.core.validate import apply_fixes, validate
+from labtui.core.validate import validate
 from tests._store_fixtures import Lab, chip67_lab, local
 
 TZ = "America/Santiago"

@@ -15,7 +15,7 @@ import pytest
 
 from labtui.cli import main
 from labtui.core.config import load_config
-from labtui.core.stager import DIRTY_MARKER
+from labtui.core.store import DIRTY_MARKER
 from labtui.core.validate import validate
 from labtui.synth import LabSpec
 from labtui.synth.demo import write_demo

@@ -161,7 +161,8 @@ def test_crash_at_every_protocol_step_converges(
     traced = lab_from_template("traced")
     passages = trace_points(traced, monkeypatch)
     assert store_state(traced.config()) == expected
-    assert {p.partition(":")[0] for p in passages} >= PROTOCOL_POINTS, f"protocol steps without a fault point: {passages}"
+    steps = {p.partition(":")[0] for p in passages}
+    assert steps >= PROTOCOL_POINTS, f"protocol steps without a fault point: {passages}"
 
     raw_before_run = raw_snapshot(raw_after)
     labs = {point: lab_from_template(f"crash-{i:03d}") for i, point in enumerate(passages)}
@@ -241,8 +242,9 @@ class _Reader(threading.Thread):
             return
         for attempt in range(10):  # a reader that raced a sweep reads again a moment later (promise 4's limit)
             try:
-                pl.scan_parquet(self.config.stage_root, hive_partitioning=True, missing_columns="insert",
-                                extra_columns="ignore").select(pl.len()).collect()
+                pl.scan_parquet(
+                    self.config.stage_root, hive_partitioning=True, missing_columns="insert", extra_columns="ignore"
+                ).select(pl.len()).collect()
                 return
             except FileNotFoundError:
                 self.scan_races += 1
@@ -302,4 +304,6 @@ def test_random_kill_9_during_a_large_stage_converges(tmp_path: Path) -> None:
     assert store_state(lab.config()) == expected
     assert raw_snapshot(raw) == raw_before
     assert reader.looks > 0
-    assert not reader.errors, f"{len(reader.errors)} failed reads out of {reader.looks + len(reader.errors)}: {reader.errors[:5]}"
+    assert not reader.errors, (
+        f"{len(reader.errors)} failed reads out of {reader.looks + len(reader.errors)}: {reader.errors[:5]}"
+    )

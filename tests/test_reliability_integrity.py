@@ -32,7 +32,13 @@ FILES = ("d1/IVg2025-09-15_1.csv", "d1/It2025-09-15_2.csv", "d2/IV2025-09-16_1.c
 def lab(tmp_path: Path) -> Lab:
     lab = Lab(tmp_path / "lab")
     for index, rel in enumerate(FILES):
-        write_raw(lab.raw / rel, render_run(rel.split("/")[1].split("2025")[0], file_idx=index + 1, start_utc=1757947090.0 + 1000 * index)[1], OLD_MTIME)
+        write_raw(
+            lab.raw / rel,
+            render_run(rel.split("/")[1].split("2025")[0], file_idx=index + 1, start_utc=1757947090.0 + 1000 * index)[
+                1
+            ],
+            OLD_MTIME,
+        )
     lab.stage()
     return lab
 
@@ -85,8 +91,14 @@ def test_prune_lists_runs_whose_raw_file_is_gone_and_drops_them_only_when_confir
 # -- 2. one store, named everywhere --------------------------------------------------------------------------------
 def test_the_store_is_found_from_its_folder_or_its_stage_root(lab: Lab) -> None:
     for flag, path in (("--store", lab.store_root), ("--stage-root", lab.store_root), ("--stage-root", lab.stage_root)):
-        result = subprocess.run([sys.executable, "-m", "labtui", "chips", "--raw-root", str(lab.raw), flag, str(path),
-                                 "--format", "json"], cwd=lab.root, env=cli_env(), capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", "labtui", "chips", "--raw-root", str(lab.raw), flag, str(path), "--format", "json"],
+            cwd=lab.root,
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert result.returncode == 0 and "Alisson" in result.stdout, (flag, path, result.stderr)
     assert not (lab.store_root / "raw_measurements" / "_manifest").exists(), "a store was nested in the store"
 
@@ -229,8 +241,17 @@ def test_a_read_only_store_reads_fully_and_writers_say_it_is_read_only(lab: Lab)
 
 def test_a_store_of_another_user_is_read_only_for_a_non_root_user(lab: Lab, tmp_path: Path) -> None:
     try:
-        probe = subprocess.run([sys.executable, "-c", "import polars"], preexec_fn=as_nobody, capture_output=True,
-                               env=cli_env(), check=False) if os.geteuid() == 0 else None
+        probe = (
+            subprocess.run(
+                [sys.executable, "-c", "import polars"],
+                preexec_fn=as_nobody,
+                capture_output=True,
+                env=cli_env(),
+                check=False,
+            )
+            if os.geteuid() == 0
+            else None
+        )
     except OSError:  # the interpreter itself is out of the other user's reach
         probe = None
     if probe is None or probe.returncode:
@@ -238,24 +259,37 @@ def test_a_store_of_another_user_is_read_only_for_a_non_root_user(lab: Lab, tmp_
     for folder in (tmp_path, *tmp_path.parents):
         if folder != Path("/"):
             folder.chmod(folder.stat().st_mode | 0o005)
-    result = subprocess.run(lab.command("stage", "--force"), preexec_fn=as_nobody, capture_output=True, text=True,
-                            env=cli_env(), cwd="/", check=False)
+    result = subprocess.run(
+        lab.command("stage", "--force"),
+        preexec_fn=as_nobody,
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        cwd="/",
+        check=False,
+    )
     one_line_error(result, 73, "read-only")
 
 
 def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)],
-                                           capture_output=True, check=False).returncode:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(disk)], capture_output=True, check=False
+        ).returncode
+    ):
         pytest.skip("cannot mount a small tmpfs here")
     try:
         lab = Lab(disk, raw_dir=tmp_path / "raw", workers=1)
         for index in range(40):
             rows = [f"{i * 0.1!r},{1e-6 + i * 1e-9!r},{1.0!r},nan,nan,nan" for i in range(4000)]
-            write_raw(lab.raw / f"It2025-10-14_{index}.csv",
-                      raw_csv("It", start=1760371684 + index, rows=rows, params={"Laser ON+OFF period": "260 s"}),
-                      OLD_MTIME)
+            write_raw(
+                lab.raw / f"It2025-10-14_{index}.csv",
+                raw_csv("It", start=1760371684 + index, rows=rows, params={"Laser ON+OFF period": "260 s"}),
+                OLD_MTIME,
+            )
         result = lab.cli("stage")
         one_line_error(result, 74, "No space left on device")
         assert not temp_files(lab.store_root) or (lab.store_root / "_manifest" / ".dirty").exists()
@@ -269,8 +303,13 @@ def test_an_unwritable_output_and_demo_folder_are_one_line(lab: Lab, tmp_path: P
     out.mkdir()
     with read_only_mount(out):
         one_line_error(lab.cli("history", "67", "--out", str(out / "h.csv")), 73, f"cannot write {out / 'h.csv'}")
-        demo = subprocess.run([sys.executable, "-m", "labtui", "demo", str(out / "lab")], env=cli_env(),
-                              capture_output=True, text=True, check=False)
+        demo = subprocess.run(
+            [sys.executable, "-m", "labtui", "demo", str(out / "lab")],
+            env=cli_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         one_line_error(demo, 73, f"cannot write the demo lab into {out / 'lab'}")
         assert not any(out.iterdir())
 
@@ -288,8 +327,13 @@ def test_restage_takes_paths_relative_to_the_raw_root_and_force_re_extracts(lab:
 
 # -- 6. foreign files in the stage root ----------------------------------------------------------------------------
 def test_foreign_files_are_reported_and_moved_to_the_quarantine(lab: Lab) -> None:
-    strangers = ["notes.txt", "proc=It/junk.parquet", next(
-        str(p.parent.relative_to(lab.stage_root) / "copy.parquet") for p in lab.stage_root.rglob("part-000.parquet"))]
+    strangers = [
+        "notes.txt",
+        "proc=It/junk.parquet",
+        next(
+            str(p.parent.relative_to(lab.stage_root) / "copy.parquet") for p in lab.stage_root.rglob("part-000.parquet")
+        ),
+    ]
     for rel in strangers:
         (lab.stage_root / rel).write_bytes(b"x")
     report = lab.cli("validate")
@@ -320,8 +364,9 @@ def test_another_parameter_that_is_not_a_number_is_left_empty_with_a_warning(sto
 
 def test_blank_lines_never_become_rows(store: Store) -> None:
     rows = ivg_rows()
-    store.write("a/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows[:5] + ["", "  "] + rows[5:] + ["", "", ""]),
-                mtime=OLD_MTIME)
+    store.write(
+        "a/IVg2025-10-14_1.csv", raw_csv("IVg", rows=[*rows[:5], "", "  ", *rows[5:], "", "", ""]), mtime=OLD_MTIME
+    )
     store.stage()
     assert store.manifest()["n_rows"].item() == len(rows) and store.manifest()["is_complete"].item()
 
@@ -356,7 +401,18 @@ def test_history_filters_use_the_labs_own_procedure_registry(store: Store, tmp_p
     config_file.write_text(config_file.read_text() + f"procedures_file: {procedures}\n", encoding="utf-8")
     env = cli_env()
     base = [sys.executable, "-m", "labtui"]
-    assert subprocess.run([*base, "stage", "-q", "--config", str(config_file)], env=env, cwd=store.root, check=False).returncode == 0
-    result = subprocess.run([*base, "history", "67", "--proc", "SWP", "--config", str(config_file), "--format", "csv"],
-                            env=env, cwd=store.root, capture_output=True, text=True, check=False)
+    assert (
+        subprocess.run(
+            [*base, "stage", "-q", "--config", str(config_file)], env=env, cwd=store.root, check=False
+        ).returncode
+        == 0
+    )
+    result = subprocess.run(
+        [*base, "history", "67", "--proc", "SWP", "--config", str(config_file), "--format", "csv"],
+        env=env,
+        cwd=store.root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0 and "Sweepy2025-10-14_1.csv" in result.stdout, result.stderr

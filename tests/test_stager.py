@@ -17,7 +17,8 @@ from labtui.core.extract import run_id_for
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
 from labtui.core.manifest import ManifestRow
-from labtui.core.stager import Candidate, Outcome, StageEvent, Stager, scan_raw
+from labtui.core.scan import Candidate, Outcome, scan_raw
+from labtui.core.stager import StageEvent, Stager
 from tests.conftest import Store, epoch, it_rows, raw_csv
 
 SANTIAGO = "America/Santiago"

@@ -13,10 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from labtui.cli import main
+from labtui.core.findings import Finding
+from labtui.core.fixes import apply_fixes
 from labtui.core.layout import run_dir, run_parquet_path
 from labtui.core.lock import LockBusy, WriterLock
 from labtui.core.manifest import write_manifest
-from labtui.core.validate import Finding, apply_fixes, parquet_row_count, validate
+from labtui.core.parquet_footer import parquet_row_count
+from labtui.core.validate import validate
 from tests._store_fixtures import Lab, chip67_lab, local, sha_tree
 
 IT = "Alisson_08_sept/It2025-09-08_1.csv"

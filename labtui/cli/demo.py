@@ -17,9 +17,12 @@ def register_demo(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
                         help="days of measurements (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1, metavar="N",
                         help="random seed: the same seed writes the same lab, byte for byte (default: %(default)s)")
-    parser.add_argument("--no-irregularities", action="store_true",
-                        help="a tidy lab (default: also the irregular files a real lab has: aborted, header-only, overnight "
-                             "runs and more)")
+    parser.add_argument(
+        "--no-irregularities",
+        action="store_true",
+        help="a tidy lab (default: also the irregular files a real lab has: aborted, header-only, overnight "
+        "runs and more)",
+    )
     parser.add_argument("--stage", action="store_true", help="also stage it")
     parser.set_defaults(func=run)
 
@@ -42,7 +45,10 @@ def run(args: argparse.Namespace) -> int:
         raise OperationFailed("write the demo lab into", args.folder, exc) from None
     counts = ", ".join(f"{n} {proc}" for proc, n in sorted(summary.counts.items()))
     config_file = config_file_of(args.folder)
-    print(f"wrote {len(summary.runs)} raw files ({counts}) for {len(summary.chips)} chips to {args.folder / 'data' / '01_raw'}")
+    print(
+        f"wrote {len(summary.runs)} raw files ({counts}) for {len(summary.chips)} chips "
+        f"to {args.folder / 'data' / '01_raw'}"
+    )
     if args.stage:
         from labtui.cli.progress import ProgressBar
         from labtui.cli.stage import run_cancellable

@@ -9,7 +9,8 @@ from typing import TextIO
 
 from labtui.core.lock import waiting_text
 from labtui.core.pace import Pace
-from labtui.core.stager import Outcome, StageEvent
+from labtui.core.scan import Outcome
+from labtui.core.stager import StageEvent
 
 
 class ProgressBar:

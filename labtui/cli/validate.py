@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, config_from
 
 if TYPE_CHECKING:
-    from labtui.core.validate import ValidationReport
+    from labtui.core.findings import ValidationReport
 
 ITEMS_PRINTED = 5
 _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
@@ -32,7 +32,8 @@ def register_validate(sub: argparse._SubParsersAction, common: argparse.Argument
 def run(args: argparse.Namespace) -> int:
     from labtui.cli.progress import ProgressBar
     from labtui.cli.stage import run_interruptible
-    from labtui.core.validate import apply_fixes, validate
+    from labtui.core.fixes import apply_fixes
+    from labtui.core.validate import validate
 
     config = config_from(args)
     report = validate(config, hash_all=args.hash)

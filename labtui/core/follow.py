@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -42,6 +43,7 @@ class FollowedRun:
         self._pending += new
         if self.header is None and not self._read_header():
             return 0
+        assert self.header is not None  # _read_header sets it when it returns True
         cut = self._pending.rfind(b"\n") + 1
         block, self._pending = self._pending[:cut], self._pending[cut:]
         if not block.strip():
@@ -83,10 +85,12 @@ class FollowedRun:
         if header is None or rule is None or rule.kind != "duration" or self.frame.height == 0:
             return None
         period = header.fields.get("laser_period_s")
-        time_column = header.stored_columns[header.columns.index(rule.column)] if rule.column in header.columns else None
+        time_column = (
+            header.stored_columns[header.columns.index(rule.column)] if rule.column in header.columns else None
+        )
         if not period or time_column is None:
             return None
-        return float(self.frame[time_column].max()), rule.periods * period
+        return float(cast(float, self.frame[time_column].max())), rule.periods * period
 
     def describe(self) -> str:
         """`It2025-10-14_35.csv — Alisson67, λ=455 nm, 83 s of 180 s`: the dashboard's "measuring now" line."""

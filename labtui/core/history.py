@@ -228,8 +228,8 @@ def timeline(rows: pl.DataFrame, *, tz: str) -> pl.DataFrame:
             .then(pl.lit(LIGHT_ICON[True]))
             .otherwise(pl.lit(LIGHT_ICON[False])),
             vg=pl.coalesce(
-                _number_text("vg_fixed_v"),
-                pl.concat_str(_number_text("vg_start_v"), pl.lit("→"), _number_text("vg_end_v")),
+                number_text("vg_fixed_v"),
+                pl.concat_str(number_text("vg_start_v"), pl.lit("→"), number_text("vg_end_v")),
             ),
             # a dark run's header keeps the last wavelength; the manifest keeps it, a history shows none
             laser_wavelength_nm=pl.when(pl.col("has_light")).then(pl.col("laser_wavelength_nm")),
@@ -238,6 +238,6 @@ def timeline(rows: pl.DataFrame, *, tz: str) -> pl.DataFrame:
     )
 
 
-def _number_text(column: str) -> pl.Expr:
+def number_text(column: str) -> pl.Expr:
     """-0.35 → "-0.35", 5.0 → "5": the way the lab writes voltages."""
     return pl.col(column).cast(pl.String).str.replace(r"\.0$", "")

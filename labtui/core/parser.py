@@ -124,14 +124,18 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     proc_match = _PROCEDURE.match(first)
     if not first.startswith("#Procedure:"):
         shown = first[:60] + ("…" if len(first) > 60 else "")
-        raise Reject("not_this_format", f"not a PyMeasure measurement file: it starts with {shown!r}, not '#Procedure:'", 1)
+        raise Reject(
+            "not_this_format", f"not a PyMeasure measurement file: it starts with {shown!r}, not '#Procedure:'", 1
+        )
     if not proc_match:
         raise Reject("no_procedure", f"the #Procedure line names no procedure class: {first[:80]!r}", 1)
     proc = proc_match.group(1).rsplit(".", 1)[-1]
     spec = registry.get(proc)
     if spec is None:
         known = ", ".join(sorted(registry.procedures))
-        raise Reject("unknown_procedure", f"unknown procedure {proc!r} (known: {known}); add it to config/procedures.yaml", 1)
+        raise Reject(
+            "unknown_procedure", f"unknown procedure {proc!r} (known: {known}); add it to config/procedures.yaml", 1
+        )
 
     raw: dict[str, str] = {}
     seen_at: dict[str, int] = {}
@@ -188,8 +192,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         raise Reject("no_columns", "no column-name row after #Data:", column_line)
     columns = [name.strip() for name in column_text.split(",")]
     _check_columns(spec, columns, column_line)
-    known = {*spec.required_columns, *spec.optional_columns, *spec.text_columns}
-    extra = [name for name in columns if name not in known]
+    registered = {*spec.required_columns, *spec.optional_columns, *spec.text_columns}
+    extra = [name for name in columns if name not in registered]
     if extra:
         warnings.append(f"line {column_line}: columns not in the registry kept as numbers: {', '.join(extra)}")
     return Header(
@@ -208,7 +212,9 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
 def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
     text = raw.get("Start time")
     if text is None:
-        raise Reject("no_start_time", "no 'Start time' in the header: the run cannot be dated (file mtimes are not reproducible)")
+        raise Reject(
+            "no_start_time", "no 'Start time' in the header: the run cannot be dated (file mtimes are not reproducible)"
+        )
     line = seen_at["Start time"]
     match = _NUMBER.match(text.strip())
     value = float(match.group(1)) if match and match.group(2) in (None, "s") else math.nan
@@ -216,12 +222,19 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
         raise Reject("bad_start_time", f"'Start time' {text.strip()!r} is not a Unix time in seconds", line)
     latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
     if not EARLIEST_START.timestamp() <= value <= latest.timestamp():
-        raise Reject("bad_start_time", f"'Start time' {text.strip()!r} is implausible (before 2000 or in the future)", line)
+        raise Reject(
+            "bad_start_time", f"'Start time' {text.strip()!r} is implausible (before 2000 or in the future)", line
+        )
     return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
 def _chip_identity(
-    spec: ProcedureSpec, raw: dict[str, str], seen_at: dict[str, int], fields: dict[str, Any], stem: str, registry: Registry
+    spec: ProcedureSpec,
+    raw: dict[str, str],
+    seen_at: dict[str, int],
+    fields: dict[str, Any],
+    stem: str,
+    registry: Registry,
 ) -> None:
     """Chip = group + number from the header; the `<Group><Number>_<idx>` file name only as a fallback."""
     if "Chip number" in raw:
@@ -229,13 +242,19 @@ def _chip_identity(
         if number is None or number <= 0:
             fields["chip_number"] = None
             if spec.chip:
-                raise Reject("bad_chip_number", f"'Chip number' {raw['Chip number'].strip()!r} is not a positive integer",
-                             seen_at["Chip number"])
+                raise Reject(
+                    "bad_chip_number",
+                    f"'Chip number' {raw['Chip number'].strip()!r} is not a positive integer",
+                    seen_at["Chip number"],
+                )
             return
     elif spec.chip:
         match = _FILE_CHIP.match(stem)
         if not match or registry.get(match.group("group")) is not None:
-            raise Reject("no_chip_number", f"{spec.name} runs belong to a chip, but the header has no 'Chip number' (nor does the file name)")
+            raise Reject(
+                "no_chip_number",
+                f"{spec.name} runs belong to a chip, but the header has no 'Chip number' (nor does the file name)",
+            )
         fields["chip_number"] = int(match.group("number"))
         if fields["chip_number"] <= 0:
             raise Reject("bad_chip_number", f"the file name {stem!r} gives chip number 0; chip numbers are positive")
@@ -277,7 +296,8 @@ def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
         raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
     text = set(header.spec.text_columns)
     schema = {
-        stored: pl.String if name in text else pl.Float64 for name, stored in zip(header.columns, header.stored_columns)
+        stored: pl.String if name in text else pl.Float64
+        for name, stored in zip(header.columns, header.stored_columns, strict=False)
     }
     try:
         frame = pl.read_csv(body, has_header=False, schema=schema, raise_if_empty=False)

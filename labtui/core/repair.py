@@ -28,9 +28,10 @@ from labtui.core.manifest import (
     rows_to_frame,
     write_manifest,
 )
+from labtui.core.parquet_footer import parquet_row_count
 from labtui.core.quarantine import quarantine
 from labtui.core.store import lock_store
-from labtui.core.validate import outside_raw_root, parquet_row_count
+from labtui.core.validate import outside_raw_root
 
 
 @dataclass

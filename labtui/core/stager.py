@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,8 +40,9 @@ from labtui.core.errors import OperationFailed, os_error_in
 from labtui.core.layout import run_dir, run_parquet_path
 from labtui.core.lock import Holder
 from labtui.core.rejects import RejectRecord, load_rejects, remove_reject, write_reject
+from labtui.core.scan import Candidate, Outcome, known_outcome, relative_source, scan_raw, staged_signatures, stat_rows
 from labtui.core.stat_index import Signatures, read_stat_index, write_stat_index
-from labtui.core.store import check_location, check_raw_root, lock_store, write_identity
+from labtui.core.store import DIRTY_MARKER, check_location, check_raw_root, lock_store, write_identity
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
     import polars as pl
@@ -51,26 +51,7 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
     from labtui.core.metrics import MetricsUpdate
     from labtui.core.registry import Registry
 
-DIRTY_MARKER = ".dirty"
 STAGING_AREA = "tmp"  # in _manifest/: Parquet written by workers, published into the stage root at commit
-
-
-class Outcome(StrEnum):
-    STAGED = "staged"
-    UNCHANGED = "unchanged"
-    BUSY = "busy"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A raw file that should end up staged or rejected: `*.csv` (any case), not hidden, not behind a dir link."""
-
-    source_file: str  # relative to the raw root, forward slashes
-    path: str  # a plain string: scanning 65k files, Path objects cost more than the scan itself
-    size: int
-    mtime_ns: int
-    is_symlink: bool
 
 
 @dataclass(frozen=True)
@@ -146,89 +127,6 @@ class _Busy:
 
 _Result = _Staged | _Rejected | _Busy
 EventCallback = Callable[[StageEvent], None]
-
-
-def source_key(rel: str) -> str:
-    """The manifest's name of a raw file. A name that is not UTF-8 (a latin-1 `medici\\xf3n.csv` from a Windows
-    stick) reaches Python with surrogates, which no Parquet, JSON or hash can hold: its bytes are spelled `\\xNN`."""
-    try:
-        rel.encode("utf-8")
-    except UnicodeEncodeError:
-        return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return rel
-
-
-def scan_raw(raw_root: Path) -> list[Candidate]:
-    """Every candidate file under the raw root, sorted; directory links are not followed, hidden entries skipped."""
-    found: list[Candidate] = []
-    stack = [(raw_root, "")]
-    while stack:
-        folder, prefix = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue  # a folder that vanished or cannot be listed holds nothing we can stage
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            rel = f"{prefix}{entry.name}"
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((Path(entry.path), rel + "/"))
-                    continue
-                if not entry.name.lower().endswith(".csv"):
-                    continue
-                link = entry.is_symlink()
-                if not link and not entry.is_file(follow_symlinks=False):
-                    continue  # FIFOs, sockets, devices: never opened
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            found.append(Candidate(source_key(rel), entry.path, info.st_size, info.st_mtime_ns, link))
-    found.sort(key=lambda c: c.source_file)
-    return found
-
-
-def stat_rows(manifest: pl.DataFrame) -> list[tuple[str, int, int, str]]:
-    """Source file, size, mtime (µs since the epoch, the manifest's precision) and run_id of every staged run."""
-    import polars as pl
-
-    mtime_us = pl.col("source_mtime").dt.epoch("us")
-    return manifest.select("source_file", "source_size", mtime_us, "run_id").rows()
-
-
-def staged_signatures(manifest: pl.DataFrame) -> Signatures:
-    """What incremental staging compares: source file → (size, mtime µs) as recorded at its last staging."""
-    return {source: (size, mtime_us) for source, size, mtime_us, _ in stat_rows(manifest)}
-
-
-def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRecord]) -> Outcome | None:
-    """UNCHANGED or REJECTED when the file is as it was when last staged or rejected; None when it must be read."""
-    if staged.get(cand.source_file) == (cand.size, cand.mtime_ns // 1000):
-        return Outcome.UNCHANGED
-    record = rejects.get(cand.source_file)
-    # a reject counts only for a file the manifest does not hold: else a crash came between reject and commit
-    if record is not None and cand.source_file not in staged and (record.source_size, record.source_mtime_ns) == (cand.size, cand.mtime_ns):
-        return Outcome.REJECTED
-    return None
-
-
-def pending_files(config: StagingConfig, manifest: pl.DataFrame) -> list[str] | None:
-    """Raw files the next `stage` would read (new or changed); None when the raw folder is not there."""
-    if not config.raw_root.is_dir():
-        return None
-    staged, rejects = staged_signatures(manifest), load_rejects(config.rejects_dir)
-    return [c.source_file for c in scan_raw(config.raw_root) if known_outcome(c, staged, rejects) is None]
-
-
-def relative_source(raw_root: Path, path: Path) -> str:
-    """A path given by the user → the source_file key (relative, forward slashes); must be under the raw root."""
-    absolute = Path(os.path.abspath(path))
-    root = Path(os.path.abspath(raw_root))
-    try:
-        return source_key(absolute.relative_to(root).as_posix())
-    except ValueError:
-        raise ValueError(f"{path} is not under the raw root {raw_root}") from None
 
 
 class Stager:

@@ -28,6 +28,7 @@ IDENTITY_FILE = "store.json"
 DEFAULT_STAGE_DIR = "raw_measurements"
 # What a store folder may hold besides its stage root; anything else means the folder is not a store.
 STORE_ENTRIES = frozenset({MANIFEST_DIR, "_rejects", "_annotations", "_quarantine"})
+DIRTY_MARKER = ".dirty"  # in _manifest/ while a writer works: a writer that finds it sweeps what a crash left
 SAMPLED_SOURCES = 20  # staged files looked up under a new raw root to recognise a moved tree
 
 

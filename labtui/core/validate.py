@@ -1,9 +1,8 @@
 """Store health: every way the manifest, the Parquet runs and the raw tree can disagree, with counts and fixes.
 
 `validate` only reads (lock-free: a writer may be committing meanwhile, which the report says). Parquet checks read
-file footers only. Raw files are hashed only where size or mtime changed, unless `hash_all`. `apply_fixes` does the
-safe repairs through the engine — staging, re-staging from the raw file, removing Parquet folders the manifest
-does not reference — and never writes, moves or deletes anything in the raw tree.
+file footers only (`parquet_footer.py`). Raw files are hashed only where size or mtime changed, unless `hash_all`.
+The vocabulary is in `findings.py`; the repairs (`apply_fixes`, which write) in `fixes.py`.
 """
 
 from __future__ import annotations
@@ -11,138 +10,34 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import Annotated, Literal, Union, get_args, get_origin
+from typing import Annotated, Union, get_args, get_origin
 
 import polars as pl
 from pydantic import ValidationError
 
-from labtui.core.annotations import default_author, reattach, unreadable_actions
 from labtui.core.annotations import orphans as annotation_orphans
+from labtui.core.annotations import unreadable_actions
 from labtui.core.atomic import is_temp, read_parquet_pinned
 from labtui.core.config import StagingConfig
+from labtui.core.findings import MANIFEST_FILE_CODES, SEVERITY_ORDER, Finding, ValidationReport
+from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
 from labtui.core.layout import PART_NAME
 from labtui.core.lock import read_holder
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
     ManifestRow,
     empty_manifest,
-    read_manifest,
 )
-from labtui.core.quarantine import foreign_files, quarantine, quarantine_root
+from labtui.core.parquet_footer import parquet_row_count
+from labtui.core.quarantine import foreign_files, quarantine_root
 from labtui.core.rejects import RejectRecord, load_rejects
-from labtui.core.stager import (
-    DIRTY_MARKER,
-    EventCallback,
-    StageReport,
-    remove_orphan_runs,
-    scan_raw,
-    stage,
-)
-from labtui.core.store import identity_path, lock_store, read_identity
-
-Severity = Literal["error", "warning", "info"]
-ITEMS_SHOWN = 50
-_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-_MANIFEST_FILE_CODES = {"manifest_missing", "manifest_unreadable", "manifest_columns"}
-
-# How `apply_fixes` repairs a finding; findings of other codes are not fixable automatically.
-RESTAGE, STAGE, REMOVE_ORPHANS, REMOVE_BAD_REJECTS = "restage", "stage", "remove_orphans", "remove_bad_rejects"
-REATTACH = "reattach_annotations"
-QUARANTINE = "quarantine"
-_FIX_ACTION = {
-    "schema": RESTAGE,
-    "null_required": RESTAGE,
-    "duplicate_run_id": RESTAGE,
-    "parquet_missing": RESTAGE,
-    "parquet_unreadable": RESTAGE,
-    "row_count_mismatch": RESTAGE,
-    "date_local_mismatch": RESTAGE,
-    "raw_changed": RESTAGE,
-    "raw_touched": RESTAGE,
-    "raw_new": STAGE,
-    "rejects_stale": STAGE,
-    "interrupted_writer": STAGE,
-    "orphan_parquet": REMOVE_ORPHANS,
-    "reject_unreadable": REMOVE_BAD_REJECTS,
-    "annotations_reattachable": REATTACH,
-    "foreign_files": QUARANTINE,
-}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One kind of problem: how bad, how many, the first offenders, and what to do about it.
-
-    `restage` lists every source file whose re-staging repairs the finding (all of them, not only the `items`
-    shown); a finding is `fixable` when `apply_fixes` can repair it.
-    """
-
-    code: str
-    severity: Severity
-    title: str
-    count: int
-    items: list[str]
-    fix: str
-    fixable: bool
-    restage: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "code": self.code, "severity": self.severity, "title": self.title, "count": self.count,
-            "items": self.items, "fix": self.fix, "fixable": self.fixable,
-        }
-
-
-@dataclass
-class ValidationReport:
-    findings: list[Finding]
-    stats: dict[str, int]
-    elapsed_s: float
-
-    @property
-    def ok(self) -> bool:
-        """No errors: warnings (rejects, aborted runs, unstaged files) do not make a store unhealthy."""
-        return not any(finding.severity == "error" for finding in self.findings)
-
-    @property
-    def fixable(self) -> list[Finding]:
-        return [finding for finding in self.findings if finding.fixable]
-
-    def counts(self) -> dict[str, int]:
-        return {severity: sum(f.severity == severity for f in self.findings) for severity in _SEVERITY_ORDER}
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "ok": self.ok, "elapsed_s": round(self.elapsed_s, 3), "stats": self.stats, "counts": self.counts(),
-            "findings": [finding.to_dict() for finding in self.findings],
-        }
-
-
-@dataclass
-class FixReport:
-    lines: list[str] = field(default_factory=list)
-    stage_reports: list[StageReport] = field(default_factory=list)
-    removed: list[Path] = field(default_factory=list)
-    cancelled: bool = False
-
-
-def _finding(
-    code: str, severity: Severity, title: str, offenders: list[str], fix: str, restage: Iterable[str] = ()
-) -> list[Finding]:
-    """A finding when there are offenders, else nothing; fixable only when its repair has something to act on."""
-    if not offenders:
-        return []
-    targets = tuple(sorted(set(restage)))
-    action = _FIX_ACTION.get(code)
-    fixable = action is not None and (action != RESTAGE or bool(targets))
-    return [Finding(code, severity, title, len(offenders), offenders[:ITEMS_SHOWN], fix, fixable, targets)]
+from labtui.core.scan import scan_raw
+from labtui.core.store import DIRTY_MARKER, identity_path, read_identity
 
 
 # -- the manifest file and its rows ---------------------------------------------------------------------------------
@@ -304,7 +199,7 @@ def _parquet_findings(
             if rows != n_rows:
                 mismatched.append((run_id, source, f"the Parquet has {rows} rows, the manifest says {n_rows}"))
 
-    def restageable(runs: list[tuple[str, ...]]) -> list[str]:
+    def restageable(runs: Sequence[tuple[str, ...]]) -> list[str]:
         return [run[1] for run in runs if present is None or run[1] in present]
 
     fix = "re-stage the raw files (`labtui validate --fix`); a run whose raw file is gone too is lost"
@@ -340,112 +235,13 @@ def _listed_run_dirs(stage_root: Path) -> set[str]:
     }
 
 
-def parquet_row_count(path: str | Path) -> int:
-    """Rows of a Parquet file from its footer alone; ValueError when the file is not (or no longer) Parquet.
-
-    pyarrow's `read_metadata` costs 30-70 µs a file, mostly building Python objects; validation reads every run's
-    footer, so this decodes just `FileMetaData.num_rows` (Thrift compact protocol, field 3) in a few µs.
-    """
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        tail = os.pread(fd, 8, size - 8) if size >= 12 else b""
-        if tail[4:] != b"PAR1" or os.pread(fd, 4, 0) != b"PAR1":
-            raise ValueError("not a Parquet file (truncated, or overwritten)")
-        length = int.from_bytes(tail[:4], "little")
-        if length > size - 12:
-            raise ValueError("the Parquet footer is longer than the file")
-        footer = os.pread(fd, length, size - 8 - length)
-    finally:
-        os.close(fd)
-    pos = field_id = 0
-    while footer[pos]:
-        head = footer[pos]
-        pos += 1
-        if head >> 4:
-            field_id += head >> 4
-        else:
-            value, pos = _varint(footer, pos)
-            field_id = (value >> 1) ^ -(value & 1)
-        if field_id == 3 and head & 0x0F == _I64:
-            value, pos = _varint(footer, pos)
-            return (value >> 1) ^ -(value & 1)
-        pos = _skip_schema(footer, pos) if field_id == 2 and head & 0x0F == _LIST else _skip(footer, pos, head & 0x0F)
-    raise ValueError("the Parquet footer has no row count")
-
-
-_known_schemas: list[bytes] = []  # encoded schema lists already decoded once: the runs of a procedure share one
-
-
-def _skip_schema(footer: bytes, pos: int) -> int:
-    """Skip the schema list, by recognising a known encoding when possible (Thrift compact is self-delimiting,
-    so bytes equal to an encoding decoded before end exactly where it did)."""
-    for known in _known_schemas:
-        if footer.startswith(known, pos):
-            return pos + len(known)
-    end = _skip(footer, pos, _LIST)
-    if len(_known_schemas) < 64:
-        _known_schemas.append(footer[pos:end])
-    return end
-
-
-_I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = 6, 7, 8, 9, 10, 11, 12
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _skip(data: bytes, pos: int, ttype: int, in_container: bool = False) -> int:
-    """Position after one Thrift compact value of type `ttype` starting at `pos`."""
-    if ttype <= 2:  # bool: held in the field header, one byte inside a list or map
-        return pos + in_container
-    if ttype == 3:  # byte
-        return pos + 1
-    if ttype < _DOUBLE:  # i16, i32, i64: varints
-        return _varint(data, pos)[1]
-    if ttype == _DOUBLE:
-        return pos + 8
-    if ttype == _BINARY:
-        length, pos = _varint(data, pos)
-        return pos + length
-    if ttype in (_LIST, _SET):
-        head = data[pos]
-        count, pos = (head >> 4, pos + 1) if head >> 4 != 15 else _varint(data, pos + 1)
-        for _ in range(count):
-            pos = _skip(data, pos, head & 0x0F, True)
-        return pos
-    if ttype == _MAP:
-        count, pos = _varint(data, pos)
-        if count:
-            kinds = data[pos]
-            pos += 1
-            for _ in range(count):
-                pos = _skip(data, _skip(data, pos, kinds >> 4, True), kinds & 0x0F, True)
-        return pos
-    if ttype == _STRUCT:
-        while data[pos]:
-            head = data[pos]
-            pos = pos + 1 if head >> 4 else _varint(data, pos + 1)[1]  # long form: a zigzag field id follows
-            pos = _skip(data, pos, head & 0x0F)
-        return pos + 1
-    raise ValueError(f"corrupt Parquet footer (Thrift type {ttype})")
-
-
 # -- the raw tree --------------------------------------------------------------------------------------------------
 def _raw_findings(
     frame: pl.DataFrame, config: StagingConfig, hash_all: bool
 ) -> tuple[list[Finding], set[str] | None, dict[str, int]]:
     """Raw files vs the manifest and the reject records; also the set of raw files present (None: no raw root)."""
     rejects = load_rejects(config.rejects_dir)
-    bad_records = _unreadable_rejects(config.rejects_dir)
+    bad_records = unreadable_rejects(config.rejects_dir)
     findings = _finding(
         "reject_unreadable", "warning", "reject records that cannot be read", bad_records,
         "delete them (`labtui validate --fix`); the next stage re-judges those files",
@@ -509,7 +305,7 @@ def _raw_findings(
     return findings, present, {"raw_files": len(candidates), "rejects": len(outstanding), "hashed": len(hashes)}
 
 
-def _unreadable_rejects(rejects_dir: Path) -> list[str]:
+def unreadable_rejects(rejects_dir: Path) -> list[str]:
     """Reject records `load_rejects` silently skips: report them rather than lose them."""
     if not rejects_dir.is_dir():
         return []
@@ -547,15 +343,27 @@ def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Fin
     found = annotation_orphans(config.store_root, frame)
     lost = [run_id for run_id in found.run_ids if run_id not in found.reattachable]
     return [
-        *_finding("annotations_reattachable", "warning",
-                  "annotations of runs re-staged under a new run_id (their start time changed)",
-                  [f"{new} {found.sources[old]} (annotated as {old})" for old, new in found.reattachable.items()],
-                  "re-attach them to the run staged from the same raw file"),
-        *_finding("annotations_orphaned", "info", "annotations of runs that are no longer staged (kept in the log)",
-                  [f"{run_id} {found.sources.get(run_id, '')}".rstrip() for run_id in lost],
-                  "nothing to do: they come back if the raw file is staged again"),
-        *_finding("annotations_unreadable", "warning", "annotation files that cannot be read (their records are ignored)",
-                  unreadable_actions(config.store_root), "restore them from a backup, or move them out of the store"),
+        *_finding(
+            "annotations_reattachable",
+            "warning",
+            "annotations of runs re-staged under a new run_id (their start time changed)",
+            [f"{new} {found.sources[old]} (annotated as {old})" for old, new in found.reattachable.items()],
+            "re-attach them to the run staged from the same raw file",
+        ),
+        *_finding(
+            "annotations_orphaned",
+            "info",
+            "annotations of runs that are no longer staged (kept in the log)",
+            [f"{run_id} {found.sources.get(run_id, '')}".rstrip() for run_id in lost],
+            "nothing to do: they come back if the raw file is staged again",
+        ),
+        *_finding(
+            "annotations_unreadable",
+            "warning",
+            "annotation files that cannot be read (their records are ignored)",
+            unreadable_actions(config.store_root),
+            "restore them from a backup, or move them out of the store",
+        ),
     ]
 
 
@@ -570,17 +378,35 @@ def _store_findings(config: StagingConfig) -> list[Finding]:
     identity = read_identity(identity_path(config))
     raw_root = os.path.abspath(config.raw_root)
     return [
-        *_finding("foreign_files", "error", "files in the stage root that are not a run's Parquet "
-                  "(they break directory-scan readers such as DuckDB and Spark)", foreign_files(config),
-                  f"move them to {quarantine_root(config)} (`labtui validate --fix`; nothing is deleted)"),
-        *_finding("raw_root_differs", "warning", "the store was built from another raw root",
-                  [f"{identity.raw_root} (configured: {raw_root})"] if identity and identity.raw_root != raw_root else [],
-                  "fix raw_root in the config; if the lab moved the raw tree, `labtui stage --raw-root-moved`"),
-        *_finding("interrupted_writer", "warning", "a writer was interrupted (its .dirty marker is still there)",
-                  [str(config.manifest_dir / DIRTY_MARKER)] if (config.manifest_dir / DIRTY_MARKER).exists() else [],
-                  "run `labtui stage` (or `--fix`): it sweeps what the interrupted writer left"),
-        *_finding("writer_active", "info", "a writer is using the store: findings may be transient",
-                  [holder.describe()] if holder else [], "validate again when the writer is done"),
+        *_finding(
+            "foreign_files",
+            "error",
+            "files in the stage root that are not a run's Parquet "
+            "(they break directory-scan readers such as DuckDB and Spark)",
+            foreign_files(config),
+            f"move them to {quarantine_root(config)} (`labtui validate --fix`; nothing is deleted)",
+        ),
+        *_finding(
+            "raw_root_differs",
+            "warning",
+            "the store was built from another raw root",
+            [f"{identity.raw_root} (configured: {raw_root})"] if identity and identity.raw_root != raw_root else [],
+            "fix raw_root in the config; if the lab moved the raw tree, `labtui stage --raw-root-moved`",
+        ),
+        *_finding(
+            "interrupted_writer",
+            "warning",
+            "a writer was interrupted (its .dirty marker is still there)",
+            [str(config.manifest_dir / DIRTY_MARKER)] if (config.manifest_dir / DIRTY_MARKER).exists() else [],
+            "run `labtui stage` (or `--fix`): it sweeps what the interrupted writer left",
+        ),
+        *_finding(
+            "writer_active",
+            "info",
+            "a writer is using the store: findings may be transient",
+            [holder.describe()] if holder else [],
+            "validate again when the writer is done",
+        ),
     ]
 
 
@@ -597,13 +423,13 @@ def validate(
     invalid = _schema_errors(frame)
     findings += _row_findings(frame, config, present, invalid)
     valid = frame.with_row_index("_row").filter(~pl.col("_row").is_in([index for index, _ in invalid])).drop("_row")
-    trusted = not any(finding.code in _MANIFEST_FILE_CODES for finding in findings)
+    trusted = not any(finding.code in MANIFEST_FILE_CODES for finding in findings)
     findings += _parquet_findings(valid, config, present, trusted=trusted)
     findings += raw
     if trusted:  # without a readable manifest every annotated run would look orphaned
         findings += _annotation_findings(valid, config)
     findings += _store_findings(config)
-    findings.sort(key=lambda finding: _SEVERITY_ORDER[finding.severity])
+    findings.sort(key=lambda finding: SEVERITY_ORDER[finding.severity])
     owned = frame.filter(pl.col("chip_number").is_not_null())
     stats = {
         "runs": frame.height,
@@ -614,54 +440,3 @@ def validate(
     return ValidationReport(findings, stats, time.perf_counter() - started)
 
 
-# -- repairs -------------------------------------------------------------------------------------------------------
-def apply_fixes(
-    config: StagingConfig,
-    report: ValidationReport,
-    *,
-    on_event: EventCallback | None = None,
-    cancel: threading.Event | None = None,
-) -> FixReport:
-    """Repair the fixable findings of `report`; safe when the report is stale.
-
-    Re-staging and staging go through the engine (its lock, its commit protocol). Orphans are recomputed under the
-    writer lock right before removal, so a folder committed since the report was made is never deleted.
-    """
-    cancel = cancel or threading.Event()
-    actions = {_FIX_ACTION[finding.code] for finding in report.fixable}
-    done = FixReport()
-    if any(finding.code in _MANIFEST_FILE_CODES for finding in report.findings):
-        done.lines.append("nothing done: the manifest is damaged (the engine would stop on it); run `labtui repair`")
-        return done
-    restage = sorted({source for finding in report.fixable for source in finding.restage})
-    if restage and not cancel.is_set():
-        result = stage(config, only=[config.raw_root / source for source in restage], on_event=on_event, cancel=cancel)
-        done.stage_reports.append(result)
-        done.lines.append(f"re-staged {len(restage)} file(s) from the raw tree: {result.line()}")
-    if STAGE in actions and not cancel.is_set():
-        result = stage(config, on_event=on_event, cancel=cancel)
-        done.stage_reports.append(result)
-        done.lines.append(f"staged new and changed files: {result.line()}")
-    if restage:
-        actions.add(REMOVE_ORPHANS)  # a run re-staged at another date leaves its old folder behind
-    if actions & {REMOVE_ORPHANS, REMOVE_BAD_REJECTS, QUARANTINE} and not cancel.is_set():
-        with lock_store(config, cancel):
-            if QUARANTINE in actions:
-                strangers = foreign_files(config)
-                folder = quarantine(config, [config.stage_root / rel for rel in strangers], "foreign-files")
-                done.lines.append(f"moved {len(strangers)} foreign file(s) out of the stage root to {folder}")
-            if REMOVE_ORPHANS in actions and config.manifest_path.exists():  # no manifest: everything looks orphaned
-                orphans = remove_orphan_runs(config)
-                done.removed += orphans
-                done.lines.append(f"removed {len(orphans)} Parquet folder(s) the manifest does not reference")
-            if REMOVE_BAD_REJECTS in actions:
-                bad = [config.rejects_dir / name for name in _unreadable_rejects(config.rejects_dir)]
-                for path in bad:
-                    path.unlink(missing_ok=True)
-                done.removed += bad
-                done.lines.append(f"deleted {len(bad)} unreadable reject record(s)")
-    if REATTACH in actions and not cancel.is_set():  # after any re-staging, which may be what changed the run_ids
-        moved = reattach(config.store_root, read_manifest(config.manifest_path), author=default_author(config.user))
-        done.lines.append(f"re-attached the annotations of {len(moved)} re-staged run(s) to their new run_id")
-    done.cancelled = cancel.is_set() or any(r.cancelled for r in done.stage_reports)
-    return done

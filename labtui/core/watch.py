@@ -17,7 +17,8 @@ from pathlib import Path
 
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
-from labtui.core.stager import StageEvent, Stager, StageReport, scan_raw
+from labtui.core.scan import scan_raw
+from labtui.core.stager import StageEvent, Stager, StageReport
 
 FULL_RESCAN_SECONDS = 60.0
 

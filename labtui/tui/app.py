@@ -24,7 +24,7 @@ from labtui.tui.store import Signature, Store, short_path
 if TYPE_CHECKING:
     from textual.dom import DOMNode
 
-    from labtui.core.validate import ValidationReport
+    from labtui.core.findings import ValidationReport
 
 DARK, LIGHT = "textual-dark", "textual-light"
 # The screens a key opens, imported when first opened: a cold start paints the dashboard without them (the plot
@@ -153,7 +153,7 @@ class LabApp(App[None]):
         """A staging in progress is shown again rather than started twice."""
         if any(isinstance(screen, DashboardScreen) and screen.staging for screen in self.screen_stack):
             self.notify("the raw files are being staged: the dashboard shows the progress", title="Staging")
-        elif not self._reveal(StageScreen, lambda screen: screen.running):
+        elif not self._reveal(StageScreen, lambda screen: isinstance(screen, StageScreen) and screen.running):
             self.push_screen(StageScreen())
 
     def _reveal(self, kind: type[Screen], wanted: Callable[[Screen], bool] = lambda screen: True) -> bool:
@@ -176,7 +176,8 @@ class LabApp(App[None]):
         from labtui.core.plotdata.view import plot_rows
         from labtui.tui.plot import PlotScreen
 
-        self.push_screen(PlotScreen(plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz), self.config))
+        rows = plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz)
+        self.push_screen(PlotScreen(rows, self.config))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette lists every key of the current screen next to Textual's own commands."""

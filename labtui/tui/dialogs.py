@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
+from textual.visual import VisualType
 from textual.widgets import Input, Static
 
 
@@ -29,7 +30,7 @@ class Dialog(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "close", "Close")]
     hint = "esc close"
 
-    def __init__(self, title: str, body: object) -> None:
+    def __init__(self, title: str, body: VisualType) -> None:
         super().__init__()
         self.box_title = title
         self.body = body

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from textual import on, work
@@ -29,7 +29,7 @@ from labtui.core.annotations import (
     with_annotations,
 )
 from labtui.core.errors import LabtuiError
-from labtui.core.history import HISTORY_COLUMNS, HistoryFilter, timeline
+from labtui.core.history import HISTORY_COLUMNS, HistoryFilter, number_text, timeline
 from labtui.tui.base import FilteredScreen
 from labtui.tui.dialogs import FieldsDialog, TextDialog
 from labtui.tui.messages import PlotRequested
@@ -37,11 +37,6 @@ from labtui.tui.table import Column, FrameTable
 
 if TYPE_CHECKING:
     from labtui.tui.app import LabApp
-
-
-def _trimmed(column: str) -> pl.Expr:
-    """5.0 → "5", -0.35 → "-0.35": numbers as the lab writes them."""
-    return pl.col(column).cast(pl.String).str.replace(r"\.0$", "")
 
 
 COLUMNS = [  # (column, sort key): the sort key is a value column, never display text
@@ -59,9 +54,9 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
     (Column("summary", "summary", pl.col("summary").str.splitn(" ", 4).struct.field("field_3"), max_width=56),
      None),
     (Column("vg", "Vg V", right=True), "vg_order"),
-    (Column("vds_v", "Vds V", _trimmed("vds_v"), right=True), "vds_v"),
-    (Column("laser_voltage_v", "VL V", _trimmed("laser_voltage_v"), right=True), "laser_voltage_v"),
-    (Column("laser_wavelength_nm", "λ nm", _trimmed("laser_wavelength_nm"), right=True), "laser_wavelength_nm"),
+    (Column("vds_v", "Vds V", number_text("vds_v"), right=True), "vds_v"),
+    (Column("laser_voltage_v", "VL V", number_text("laser_voltage_v"), right=True), "laser_voltage_v"),
+    (Column("laser_wavelength_nm", "λ nm", number_text("laser_wavelength_nm"), right=True), "laser_wavelength_nm"),
     (Column("duration_s", "dur s", pl.col("duration_s").round(0).cast(pl.Int64), right=True), "duration_s"),
     (Column("n_rows", "rows", right=True), "n_rows"),
     (Column("is_complete", "done", pl.when(pl.col("is_complete")).then(pl.lit("✓")).otherwise(pl.lit("aborted"))),
@@ -132,7 +127,8 @@ class HistoryScreen(FilteredScreen):
     HELP = (
         "Every run of the chip, oldest first; seq numbers the whole history and never changes with a filter. "
         "t and l filter by procedure and light, / by text in the information, summary, tags or note. space selects "
-        "(or unselects) the run under the cursor for p (plot) and y / Y (copy), enter shows every field of a run and its annotations. "
+        "(or unselects) the run under the cursor for p (plot) and y / Y (copy), enter shows every field of a run and "
+        "its annotations. "
         "* stars, x excludes (with a reason; again re-includes), # tags (-tag removes), n writes a note, u undoes "
         "your last annotation; S shows starred runs only, X shows excluded runs too (hidden by default)."
     )
@@ -208,7 +204,7 @@ class HistoryScreen(FilteredScreen):
         hidden = f" · {hidden_note(self.hidden)} (X shows)" if self.hidden else ""
         self.query_one("#status", Static).update(f"{shown}{selected}{hidden} · {self.view.describe()}")
 
-    def _set_view(self, **changes: object) -> None:
+    def _set_view(self, **changes: Any) -> None:
         self.view = replace(self.view, **changes)
         self.show_view()
 
@@ -302,22 +298,39 @@ class HistoryScreen(FilteredScreen):
         if rows["excluded"].all():
             self.annotate(rows, Change("include"))
             return
-        self._ask(rows, "Exclude", "Why leave these runs out of trends and figures? (e.g. contact lost at 40 s)", "",
-                  lambda reason: Change("exclude", reason) if reason.strip() else None)
+        self._ask(
+            rows,
+            "Exclude",
+            "Why leave these runs out of trends and figures? (e.g. contact lost at 40 s)",
+            "",
+            lambda reason: Change("exclude", reason) if reason.strip() else None,
+        )
 
     def action_tag(self) -> None:
         rows = self.chosen()
         if rows.height:
-            self._ask(rows, "Tag", "A tag for these runs (e.g. 455 nm power series); -tag removes it", "",
-                      lambda text: Change("untag", text[1:]) if text.startswith("-") else Change("tag", text))
+            self._ask(
+                rows,
+                "Tag",
+                "A tag for these runs (e.g. 455 nm power series); -tag removes it",
+                "",
+                lambda text: Change("untag", text[1:]) if text.startswith("-") else Change("tag", text),
+            )
 
     def action_note(self) -> None:
         rows = self.chosen()
         if rows.height:
-            self._ask(rows, "Note", "The note of these runs (empty clears it)", rows["note"][0] or "",
-                      lambda text: Change("note", text))
+            self._ask(
+                rows,
+                "Note",
+                "The note of these runs (empty clears it)",
+                rows["note"][0] or "",
+                lambda text: Change("note", text),
+            )
 
-    def _ask(self, rows: pl.DataFrame, title: str, prompt: str, value: str, change: Callable[[str], Change | None]) -> None:
+    def _ask(
+        self, rows: pl.DataFrame, title: str, prompt: str, value: str, change: Callable[[str], Change | None]
+    ) -> None:
         what = f"{title} · {_runs_label(rows)}"
 
         def answered(text: str | None) -> None:

@@ -20,7 +20,8 @@ from textual.worker import Worker, WorkerState
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy, read_holder, waiting_text
 from labtui.core.pace import Pace
-from labtui.core.stager import Outcome, StageEvent, Stager, StageReport
+from labtui.core.scan import Outcome
+from labtui.core.stager import StageEvent, Stager, StageReport
 from labtui.tui.base import LabScreen
 
 clock = time.monotonic  # what rates and elapsed times are measured with (frozen in snapshot tests)

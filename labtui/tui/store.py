@@ -18,11 +18,12 @@ import polars as pl
 
 from labtui.core.annotations import annotation_log, current_annotations
 from labtui.core.config import StagingConfig
+from labtui.core.findings import ValidationReport
 from labtui.core.history import chips, load_manifest, timeline
 from labtui.core.lock import Holder, read_holder
 from labtui.core.rejects import RejectRecord, load_rejects
-from labtui.core.stager import pending_files
-from labtui.core.validate import ValidationReport, validate
+from labtui.core.scan import pending_files
+from labtui.core.validate import validate
 
 Stat = tuple[int, int, int] | None
 Signature = tuple[Stat, Stat]

@@ -14,8 +14,9 @@ from textual.widgets import Footer, Header, Static, Tree
 from textual.worker import Worker, WorkerState
 
 from labtui.core.config import StagingConfig
+from labtui.core.findings import ValidationReport
+from labtui.core.fixes import FixReport, apply_fixes
 from labtui.core.lock import LockBusy
-from labtui.core.validate import FixReport, ValidationReport, apply_fixes
 from labtui.tui.base import LabScreen
 from labtui.tui.dialogs import ConfirmDialog
 from labtui.tui.history import run_screen

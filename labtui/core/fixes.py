@@ -1,0 +1,89 @@
+"""`labtui validate --fix`: the safe repairs of a validation report, through the engine (this side writes).
+
+Staging, re-staging from the raw file, removing Parquet folders the manifest does not reference, quarantining
+foreign files, re-attaching annotations; never writes, moves or deletes anything in the raw tree.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labtui.core.annotations import default_author, reattach
+from labtui.core.config import StagingConfig
+from labtui.core.findings import (
+    FIX_ACTION,
+    MANIFEST_FILE_CODES,
+    QUARANTINE,
+    REATTACH,
+    REMOVE_BAD_REJECTS,
+    REMOVE_ORPHANS,
+    STAGE,
+    ValidationReport,
+)
+from labtui.core.manifest import read_manifest
+from labtui.core.quarantine import foreign_files, quarantine
+from labtui.core.stager import EventCallback, StageReport, remove_orphan_runs, stage
+from labtui.core.store import lock_store
+from labtui.core.validate import unreadable_rejects
+
+
+@dataclass
+class FixReport:
+    lines: list[str] = field(default_factory=list)
+    stage_reports: list[StageReport] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    cancelled: bool = False
+
+
+def apply_fixes(
+    config: StagingConfig,
+    report: ValidationReport,
+    *,
+    on_event: EventCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> FixReport:
+    """Repair the fixable findings of `report`; safe when the report is stale.
+
+    Re-staging and staging go through the engine (its lock, its commit protocol). Orphans are recomputed under the
+    writer lock right before removal, so a folder committed since the report was made is never deleted.
+    """
+    cancel = cancel or threading.Event()
+    actions = {FIX_ACTION[finding.code] for finding in report.fixable}
+    done = FixReport()
+    if any(finding.code in MANIFEST_FILE_CODES for finding in report.findings):
+        done.lines.append("nothing done: the manifest is damaged (the engine would stop on it); run `labtui repair`")
+        return done
+    restage = sorted({source for finding in report.fixable for source in finding.restage})
+    if restage and not cancel.is_set():
+        result = stage(config, only=[config.raw_root / source for source in restage], on_event=on_event, cancel=cancel)
+        done.stage_reports.append(result)
+        done.lines.append(f"re-staged {len(restage)} file(s) from the raw tree: {result.line()}")
+    if STAGE in actions and not cancel.is_set():
+        result = stage(config, on_event=on_event, cancel=cancel)
+        done.stage_reports.append(result)
+        done.lines.append(f"staged new and changed files: {result.line()}")
+    if restage:
+        actions.add(REMOVE_ORPHANS)  # a run re-staged at another date leaves its old folder behind
+    if actions & {REMOVE_ORPHANS, REMOVE_BAD_REJECTS, QUARANTINE} and not cancel.is_set():
+        with lock_store(config, cancel):
+            if QUARANTINE in actions:
+                strangers = foreign_files(config)
+                folder = quarantine(config, [config.stage_root / rel for rel in strangers], "foreign-files")
+                done.lines.append(f"moved {len(strangers)} foreign file(s) out of the stage root to {folder}")
+            if REMOVE_ORPHANS in actions and config.manifest_path.exists():  # no manifest: everything looks orphaned
+                orphans = remove_orphan_runs(config)
+                done.removed += orphans
+                done.lines.append(f"removed {len(orphans)} Parquet folder(s) the manifest does not reference")
+            if REMOVE_BAD_REJECTS in actions:
+                bad = [config.rejects_dir / name for name in unreadable_rejects(config.rejects_dir)]
+                for path in bad:
+                    path.unlink(missing_ok=True)
+                done.removed += bad
+                done.lines.append(f"deleted {len(bad)} unreadable reject record(s)")
+    if REATTACH in actions and not cancel.is_set():  # after any re-staging, which may be what changed the run_ids
+        moved = reattach(config.store_root, read_manifest(config.manifest_path), author=default_author(config.user))
+        done.lines.append(f"re-attached the annotations of {len(moved)} re-staged run(s) to their new run_id")
+    done.cancelled = cancel.is_set() or any(r.cancelled for r in done.stage_reports)
+    return done

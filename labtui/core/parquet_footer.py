@@ -1,0 +1,105 @@
+"""The row count of a Parquet file from its footer alone, decoded by hand (Thrift compact protocol)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def parquet_row_count(path: str | Path) -> int:
+    """Rows of a Parquet file from its footer alone; ValueError when the file is not (or no longer) Parquet.
+
+    pyarrow's `read_metadata` costs 30-70 µs a file, mostly building Python objects; validation reads every run's
+    footer, so this decodes just `FileMetaData.num_rows` (Thrift compact protocol, field 3) in a few µs.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        tail = os.pread(fd, 8, size - 8) if size >= 12 else b""
+        if tail[4:] != b"PAR1" or os.pread(fd, 4, 0) != b"PAR1":
+            raise ValueError("not a Parquet file (truncated, or overwritten)")
+        length = int.from_bytes(tail[:4], "little")
+        if length > size - 12:
+            raise ValueError("the Parquet footer is longer than the file")
+        footer = os.pread(fd, length, size - 8 - length)
+    finally:
+        os.close(fd)
+    pos = field_id = 0
+    while footer[pos]:
+        head = footer[pos]
+        pos += 1
+        if head >> 4:
+            field_id += head >> 4
+        else:
+            value, pos = _varint(footer, pos)
+            field_id = (value >> 1) ^ -(value & 1)
+        if field_id == 3 and head & 0x0F == _I64:
+            value, pos = _varint(footer, pos)
+            return (value >> 1) ^ -(value & 1)
+        pos = _skip_schema(footer, pos) if field_id == 2 and head & 0x0F == _LIST else _skip(footer, pos, head & 0x0F)
+    raise ValueError("the Parquet footer has no row count")
+
+
+_known_schemas: list[bytes] = []  # encoded schema lists already decoded once: the runs of a procedure share one
+
+
+def _skip_schema(footer: bytes, pos: int) -> int:
+    """Skip the schema list, by recognising a known encoding when possible (Thrift compact is self-delimiting,
+    so bytes equal to an encoding decoded before end exactly where it did)."""
+    for known in _known_schemas:
+        if footer.startswith(known, pos):
+            return pos + len(known)
+    end = _skip(footer, pos, _LIST)
+    if len(_known_schemas) < 64:
+        _known_schemas.append(footer[pos:end])
+    return end
+
+
+_I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = 6, 7, 8, 9, 10, 11, 12
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _skip(data: bytes, pos: int, ttype: int, in_container: bool = False) -> int:
+    """Position after one Thrift compact value of type `ttype` starting at `pos`."""
+    if ttype <= 2:  # bool: held in the field header, one byte inside a list or map
+        return pos + in_container
+    if ttype == 3:  # byte
+        return pos + 1
+    if ttype < _DOUBLE:  # i16, i32, i64: varints
+        return _varint(data, pos)[1]
+    if ttype == _DOUBLE:
+        return pos + 8
+    if ttype == _BINARY:
+        length, pos = _varint(data, pos)
+        return pos + length
+    if ttype in (_LIST, _SET):
+        head = data[pos]
+        count, pos = (head >> 4, pos + 1) if head >> 4 != 15 else _varint(data, pos + 1)
+        for _ in range(count):
+            pos = _skip(data, pos, head & 0x0F, True)
+        return pos
+    if ttype == _MAP:
+        count, pos = _varint(data, pos)
+        if count:
+            kinds = data[pos]
+            pos += 1
+            for _ in range(count):
+                pos = _skip(data, _skip(data, pos, kinds >> 4, True), kinds & 0x0F, True)
+        return pos
+    if ttype == _STRUCT:
+        while data[pos]:
+            head = data[pos]
+            pos = pos + 1 if head >> 4 else _varint(data, pos + 1)[1]  # long form: a zigzag field id follows
+            pos = _skip(data, pos, head & 0x0F)
+        return pos + 1
+    raise ValueError(f"corrupt Parquet footer (Thrift type {ttype})")
