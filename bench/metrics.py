@@ -3,9 +3,9 @@
     .venv/bin/python bench/metrics.py [--raw DIR] [--rounds 5]
 
 Each round, in fresh stores (the raw tree hard-linked, one lit It run held back): a stage with the derived step
-switched off (the baseline) and a full stage, in alternating order, (its workers compute each run's metrics from the frame they parsed, the
-table is updated after the commits), a full rebuild of the metrics from the store alone (`labtui metrics
---rebuild`), then the held-back run added and staged (the incremental cost of one run).
+switched off (the baseline) and a full stage, in alternating order, (its workers compute each run's metrics
+from the frame they parsed, the table is updated after the commits), a full rebuild of the metrics from the store
+alone (`labtui metrics --rebuild`), then the held-back run added and staged (the incremental cost of one run).
 Prints per round and the medians, wall time and CPU time (all threads; the fairer measure on a shared, loaded
 machine), with the targets: derived step ≤ 15 % of the stage without it, rebuild ≤ 0.5× a full stage, one new run
 ≤ 50 ms.
@@ -68,8 +68,10 @@ def one_round(raw: Path, held_back: Path, bare_first: bool) -> tuple[Times, Time
     with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
         root = Path(tmp)
         linked_tree(raw, root / "raw", held_back)
-        configs = [load_config(None, raw_root=root / "raw", stage_root=root / name / "raw_measurements")
-                   for name in ("bare", "store")]
+        configs = [
+            load_config(None, raw_root=root / "raw", stage_root=root / name / "raw_measurements")
+            for name in ("bare", "store")
+        ]
         if bare_first:
             bare, bare_cpu, _ = timed_stage(configs[0], derived=False)
         full, full_cpu, report = timed_stage(configs[1], derived=True)
@@ -97,21 +99,27 @@ def main() -> None:
         wall, cpu = one_round(args.raw, held_back, bare_first=round_no % 2 == 1)
         walls.append(wall)
         cpus.append(cpu)
-        print(f"round {round_no}: " + " || ".join(_line(times) + f" [{name}]" for name, times in (("wall", wall),
-                                                                                             ("CPU", cpu))))
+        print(
+            f"round {round_no}: "
+            + " || ".join(_line(times) + f" [{name}]" for name, times in (("wall", wall), ("CPU", cpu)))
+        )
     for name, rows in (("wall", walls), ("CPU", cpus)):
-        bare, full, rebuild, one = (statistics.median(column) for column in zip(*rows))
+        bare, full, rebuild, one = (statistics.median(column) for column in zip(*rows, strict=False))
         share = statistics.median(f / b - 1 for b, f, _, _ in rows)
         ratio = statistics.median(r / f for _, f, r, _ in rows)
-        print(f"median {name}: stage {bare:.3f} s without metrics, {full:.3f} s with them: +{share:.1%} (target ≤ 15 %);"
-              f" rebuild {rebuild:.3f} s = {ratio:.2f}× the stage (target ≤ 0.5×); one new run {one * 1000:.1f} ms "
-              f"(target ≤ 50 ms)")
+        print(
+            f"median {name}: stage {bare:.3f} s without metrics, {full:.3f} s with them: +{share:.1%} (target ≤ 15 %);"
+            f" rebuild {rebuild:.3f} s = {ratio:.2f}× the stage (target ≤ 0.5×); one new run {one * 1000:.1f} ms "
+            f"(target ≤ 50 ms)"
+        )
 
 
 def _line(times: Times) -> str:
     bare, full, rebuild, one = times
-    return (f"stage {bare:.3f} s → {full:.3f} s with metrics ({full / bare - 1:+.1%}), rebuild {rebuild:.3f} s "
-            f"({rebuild / full:.2f}×), one new run {one * 1000:.1f} ms")
+    return (
+        f"stage {bare:.3f} s → {full:.3f} s with metrics ({full / bare - 1:+.1%}), rebuild {rebuild:.3f} s "
+        f"({rebuild / full:.2f}×), one new run {one * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -225,7 +225,8 @@ class _RunScan:
             for key in keys:
                 for name, dtype in self._footers.get(key, {}).items():
                     data[name] = dtype if name not in data else _supertype(name, data[name], dtype)
-            self._schema = self.run_schema | {name: dtype for name, dtype in data.items() if name not in self.run_schema}
+            extra = {name: dtype for name, dtype in data.items() if name not in self.run_schema}
+            self._schema = self.run_schema | extra
         return self._schema
 
     def _batches(
@@ -243,8 +244,11 @@ class _RunScan:
         with ThreadPoolExecutor(_READ_THREADS) as pool:
             for start in range(0, runs.height, _FILES_PER_BATCH):
                 chunk = runs.slice(start, _FILES_PER_BATCH).to_dicts()
-                parts = [part.select(typed) for part in pool.map(lambda run: self._read(run, data_columns), chunk)
-                         if part is not None]
+                parts = [
+                    part.select(typed)
+                    for part in pool.map(lambda run: self._read(run, data_columns), chunk)
+                    if part is not None
+                ]
                 if not parts:
                     continue
                 batch = pl.concat(parts, how="vertical")
@@ -315,7 +319,8 @@ def _supertype(name: str, left: pl.DataType, right: pl.DataType) -> pl.DataType:
     if left == right:
         return left
     try:
-        return pl.concat([pl.DataFrame(schema={name: left}), pl.DataFrame(schema={name: right})],
-                         how="vertical_relaxed").schema[name]
+        return pl.concat(
+            [pl.DataFrame(schema={name: left}), pl.DataFrame(schema={name: right})], how="vertical_relaxed"
+        ).schema[name]
     except pl.exceptions.PolarsError:
         raise UsageError(f"column {name!r} is {left} in some runs and {right} in others") from None

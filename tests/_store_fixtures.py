@@ -8,6 +8,7 @@ into a temp project with its own config file, and stages them with `labtui.core.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -36,7 +37,7 @@ def _sweep(start: float, end: float, step: float, path: str) -> list[float]:
     `through_zero` 0 → start → 0 → end → 0 (IV)."""
     corners = {"loop": [0.0, start, end, start, 0.0], "through_zero": [0.0, start, 0.0, end, 0.0]}[path]
     values = [0.0]
-    for a, b in zip(corners, corners[1:], strict=False):
+    for a, b in itertools.pairwise(corners):
         n = round(abs(b - a) / step)
         values += [a + (b - a) * k / n for k in range(1, n + 1)]
     return [round(v, 9) for v in values]

@@ -49,7 +49,7 @@ def test_open_store_accepts_the_store_or_its_raw_measurements(lab: Lab, tmp_path
         store = open_store(path)
         assert (store.root, store.stage_root) == (config.store_root, config.stage_root)
         assert store.manifest.equals(lab.manifest())
-    with pytest.raises(UsageError, match="not a labtui store: .* _manifest/"):
+    with pytest.raises(UsageError, match=r"not a labtui store: .* _manifest/"):
         open_store(tmp_path)
     with pytest.raises(UsageError, match="no such store folder"):
         open_store(tmp_path / "missing")
@@ -118,7 +118,7 @@ def test_filters_on_run_columns_prune_files_before_opening_them(tmp_path: Path) 
     assert samples.height == keep["n_rows"]
     on_day = scan.filter(pl.col("date_local") == keep["date_local"]).filter(pl.col("proc") == "IVg")
     assert on_day.select(pl.len()).collect().item() == keep["n_rows"]
-    with pytest.raises(DamagedRun, match="damaged run file .*part-000.parquet"):
+    with pytest.raises(DamagedRun, match=r"damaged run file .*part-000\.parquet"):
         scan.filter(pl.col("i_a") > 0).collect()  # not a run-level filter: every file is read, the damage found
 
 
@@ -156,7 +156,9 @@ def test_metrics_are_the_derived_table_or_empty(lab: Lab, tmp_path: Path) -> Non
 
 
 def test_import_labtui_stays_light() -> None:
-    code = "import sys, labtui; print('labtui.api' in sys.modules, 'polars' in sys.modules, labtui.open_store.__module__)"
+    code = (
+        "import sys, labtui; print('labtui.api' in sys.modules, 'polars' in sys.modules, labtui.open_store.__module__)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "False", "labtui.api"]
     with pytest.raises(AttributeError, match="no attribute 'nope'"):

@@ -27,7 +27,7 @@ from labtui.core.metrics.it import it_quantities
 from labtui.core.metrics.ivg import dirac_point, ivg_quantities
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
-from tests._store_fixtures import Lab, real_store  # noqa: F401
+from tests._store_fixtures import Lab
 
 SETTINGS = MetricsSettings()
 START = dt.datetime(2025, 10, 14, 15, 0, tzinfo=dt.UTC)
@@ -102,9 +102,12 @@ def test_it_photoresponse_drift_and_time_constants() -> None:
     assert values["delta_i_a"] == pytest.approx(current[lit].mean() - current[dark].mean())
     assert values["delta_i_rel"] == pytest.approx(values["delta_i_a"] / values["i_dark_a"])
     assert values["drift_a_per_s"] == pytest.approx(1e-10, rel=1e-6)
-    assert values["delta_i_drift_corrected_a"] == pytest.approx(1e-6 * (1 - np.exp(-np.arange(15, 20, 0.05) / 3)).mean(),
-                                                                rel=1e-6)
-    assert values["tau_rise_s"] == pytest.approx(3.0, abs=0.15) and values["tau_decay_s"] == pytest.approx(3.0, abs=0.15)
+    assert values["delta_i_drift_corrected_a"] == pytest.approx(
+        1e-6 * (1 - np.exp(-np.arange(15, 20, 0.05) / 3)).mean(), rel=1e-6
+    )
+    assert values["tau_rise_s"] == pytest.approx(3.0, abs=0.15) and values["tau_decay_s"] == pytest.approx(
+        3.0, abs=0.15
+    )
     assert remarks == []
 
 
@@ -129,6 +132,7 @@ def test_slow_decay_is_null_when_not_reached() -> None:
 
 # --- LaserCalibration ---------------------------------------------------------------------------------------------
 
+
 def test_calibration_slope_threshold_and_interpolation() -> None:
     vl = np.round(np.arange(0, 5.05, 0.1), 10)
     power = 5e-9 + 2e-6 * np.clip(vl - 0.3, 0, None)
@@ -141,9 +145,16 @@ def test_calibration_slope_threshold_and_interpolation() -> None:
 
 # --- chip geometry ------------------------------------------------------------------------------------------------
 
+
 def test_gate_capacitance_of_layers_in_series() -> None:
-    chip = ChipParams(channel_length_um=10, channel_width_um=5, dielectric=[
-        {"thickness_nm": 60, "relative_permittivity": 6.0}, {"thickness_nm": 20, "relative_permittivity": 3.4}])
+    chip = ChipParams(
+        channel_length_um=10,
+        channel_width_um=5,
+        dielectric=[
+            {"thickness_nm": 60, "relative_permittivity": 6.0},
+            {"thickness_nm": 20, "relative_permittivity": 3.4},
+        ],
+    )
     assert chip.capacitance_f_per_m2 == pytest.approx(8.8541878128e-12 / (60e-9 / 6.0 + 20e-9 / 3.4))
     assert chip.has_geometry and ("gate capacitance", "5.53e+00 nF/cm²") not in chip.describe()
     assert not ChipParams(channel_length_um=10).has_geometry
@@ -161,6 +172,7 @@ def test_chip_params_errors_name_the_chip_and_the_field(tmp_path: Path) -> None:
 
 
 # --- the table ----------------------------------------------------------------------------------------------------
+
 
 def test_schema_definitions_and_readme_agree(tmp_path: Path) -> None:
     assert read_metrics(tmp_path).schema == pl.Schema(METRICS_SCHEMA)
@@ -187,7 +199,9 @@ def test_staging_keeps_the_table_current_incrementally(tmp_path: Path) -> None:
     assert sorted(table["proc"]) == ["IVg", "It", "It", "LaserCalibration"]  # no row for IV
     lit = table.filter(pl.col("proc") == "It", pl.col("has_light")).row(0, named=True)
     calibration = table.filter(pl.col("proc") == "LaserCalibration").row(0, named=True)
-    assert lit["calibration_run_id"] == calibration["run_id"] and lit["calibration_age_h"] == pytest.approx(1 / 3, abs=0.01)
+    assert lit["calibration_run_id"] == calibration["run_id"] and lit["calibration_age_h"] == pytest.approx(
+        1 / 3, abs=0.01
+    )
     assert lit["power_w"] > 0 and lit["responsivity_a_per_w"] == pytest.approx(lit["delta_i_a"] / lit["power_w"])
     assert not lit["calibration_stale"]
     ivg = table.filter(pl.col("proc") == "IVg").row(0, named=True)
@@ -196,8 +210,13 @@ def test_staging_keeps_the_table_current_incrementally(tmp_path: Path) -> None:
     assert lab.stage().metrics is None  # nothing staged, table present: not even read
     later = START + dt.timedelta(hours=30)
     write_run(lab.raw / "2025-10-15", "LaserCalibration", file_idx=1, start_utc=later, params={"Laser wavelength": 455})
-    write_run(lab.raw / "2025-10-15", "It", file_idx=1, start_utc=later + dt.timedelta(minutes=5),
-              params={"Laser voltage": 3.0})
+    write_run(
+        lab.raw / "2025-10-15",
+        "It",
+        file_idx=1,
+        start_utc=later + dt.timedelta(minutes=5),
+        params={"Laser voltage": 3.0},
+    )
     report = lab.stage()
     assert report.metrics.computed == 2  # the new runs only; the old It keeps its data, its calibration is re-chosen
     table = read_metrics(lab.config)
@@ -207,7 +226,9 @@ def test_staging_keeps_the_table_current_incrementally(tmp_path: Path) -> None:
 
     (tmp_path / "config" / "chip_params.yaml").write_text(
         "Alisson67:\n  channel_length_um: 10\n  channel_width_um: 5\n"
-        "  dielectric: [{material: hBN, thickness_nm: 20, relative_permittivity: 3.4}]\n", encoding="utf-8")
+        "  dielectric: [{material: hBN, thickness_nm: 20, relative_permittivity: 3.4}]\n",
+        encoding="utf-8",
+    )
     update = update_metrics(lab.config)
     assert update.computed == 0 and update.written  # geometry is joined, never a reason to re-read a run
     ivg = update.table.filter(pl.col("proc") == "IVg").row(0, named=True)
@@ -227,8 +248,15 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
     out = tmp_path / "it.csv"
     assert main(lab.cli("metrics", "67", "--proc", "ITS", "--format", "csv", "--out", str(out))) == 0
     rows = pl.read_csv(out)
-    assert rows.height == 2 and rows.columns[:7] == ["run_id", "source_file", "chip_name", "seq", "proc",
-                                                     "date_local", "start_time_utc"]
+    assert rows.height == 2 and rows.columns[:7] == [
+        "run_id",
+        "source_file",
+        "chip_name",
+        "seq",
+        "proc",
+        "date_local",
+        "start_time_utc",
+    ]
     assert main(lab.cli("metrics", "--format", "json")) == 0
     assert {row["proc"] for row in json.loads(capsys.readouterr().out)} == {"IVg", "It", "LaserCalibration"}
     assert main(lab.cli("metrics", "67", "--proc", "IVg")) == 0
@@ -244,6 +272,7 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
 
 # --- accuracy -----------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     """A small demo lab, staged (the stage computes the metrics), joined with its ground truth."""
@@ -254,9 +283,9 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
     metrics = read_metrics(config)
     truth = pl.read_csv(folder / GROUND_TRUTH, infer_schema_length=None)
     calibrations = metrics.filter(pl.col("proc") == "LaserCalibration").select(
-        pl.col("run_id").alias("calibration_run_id"), pl.col("date_local").alias("calibration_date"))
-    return metrics.join(calibrations, on="calibration_run_id", how="left").join(truth, on="source_file",
-                                                                               suffix="_true")
+        pl.col("run_id").alias("calibration_run_id"), pl.col("date_local").alias("calibration_date")
+    )
+    return metrics.join(calibrations, on="calibration_run_id", how="left").join(truth, on="source_file", suffix="_true")
 
 
 def close(frame: pl.DataFrame, column: str, tolerance: pl.Expr) -> float:
@@ -282,7 +311,7 @@ def test_photoresponse_power_and_mobility_match_the_truth(synthetic: pl.DataFram
         assert close(synthetic, column, 0.1 * pl.col(f"{column}_true")) >= 0.98
 
 
-def test_real_files(real_store) -> None:  # noqa: F811
+def test_real_files(real_store) -> None:
     table = update_metrics(real_store).table
     ivg = table.filter(pl.col("proc") == "IVg")
     dead = ivg["remarks"].list.eval(pl.element().str.contains("dead channel")).list.any()
@@ -319,8 +348,13 @@ def test_hostile_numbers_give_nulls_not_errors() -> None:
 
 def test_a_run_without_a_calibration_of_its_wavelength_says_so(tmp_path: Path) -> None:
     lab = small_lab(tmp_path)
-    write_run(lab.raw / "2025-10-14", "It", file_idx=3, start_utc=START + dt.timedelta(hours=2),
-              params={"Laser voltage": 2.0, "Laser wavelength": 365})
+    write_run(
+        lab.raw / "2025-10-14",
+        "It",
+        file_idx=3,
+        start_utc=START + dt.timedelta(hours=2),
+        params={"Laser voltage": 2.0, "Laser wavelength": 365},
+    )
     lab.stage()
     it = read_metrics(lab.config).filter(pl.col("laser_wavelength_nm") == 365).row(0, named=True)
     assert it["calibration_run_id"] is None and it["power_w"] is None and it["calibration_age_h"] is None

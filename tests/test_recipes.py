@@ -41,8 +41,13 @@ def truth(lab: Lab) -> pl.DataFrame:
     config = lab.config
     return pl.concat(
         [
-            pl.read_parquet(run_parquet_path(config.stage_root, row["proc"], row["date_local"], row["run_id"]))
-            .with_columns(run_id=pl.lit(row["run_id"]), proc=pl.lit(row["proc"]), chip_name=pl.lit(row["chip_name"], dtype=pl.String))
+            pl.read_parquet(
+                run_parquet_path(config.stage_root, row["proc"], row["date_local"], row["run_id"])
+            ).with_columns(
+                run_id=pl.lit(row["run_id"]),
+                proc=pl.lit(row["proc"]),
+                chip_name=pl.lit(row["chip_name"], dtype=pl.String),
+            )
             for row in lab.manifest().iter_rows(named=True)
         ],
         how="diagonal",
@@ -52,7 +57,7 @@ def truth(lab: Lab) -> pl.DataFrame:
 def run_recipe(name: str, lab: Lab) -> dict[str, Any]:
     code = RECIPES[name].replace(PLACEHOLDER, repr(str(lab.config.store_root)))
     namespace: dict[str, Any] = {}
-    exec(compile(code, f"README.md recipe {name}", "exec"), namespace)  # noqa: S102 - the README's own code
+    exec(compile(code, f"README.md recipe {name}", "exec"), namespace)  # the README's own code
     return namespace
 
 
@@ -80,8 +85,10 @@ ENGINES = pytest.mark.parametrize(
         "polars",
         "pyarrow",
         "duckdb",
-        pytest.param("spark", marks=[pytest.mark.slow,
-                                     pytest.mark.skipif(not spark_available(), reason="needs pyspark and Java")]),
+        pytest.param(
+            "spark",
+            marks=[pytest.mark.slow, pytest.mark.skipif(not spark_available(), reason="needs pyspark and Java")],
+        ),
     ],
 )
 

@@ -124,17 +124,21 @@ def _nasty_tree(raw: Path, outside: Path) -> None:
                   render_run(proc, file_idx=i, params=params)[1], OLD_MTIME)
     write_raw(raw / "..weird" / "x.csv", render_run("IVg", file_idx=5)[1], OLD_MTIME)  # hidden folder: skipped
     write_raw(raw / "2025-09-15" / "..csv", render_run("IVg", file_idx=6)[1], OLD_MTIME)  # hidden name
-    write_raw(raw / "2025-09-15" / "proc=It" / "date=2020-01-01" / "IVg_7.csv", render_run("IVg", file_idx=7)[1], OLD_MTIME)
-    write_raw(raw / "2025-09-15" / "evil.csv",
-              render_run("IVg", file_idx=8)[1].replace(b"laser_setup.procedures.IVg.IVg", b"../../../outside/IVg"),
-              OLD_MTIME)
+    hive_like = raw / "2025-09-15" / "proc=It" / "date=2020-01-01"
+    write_raw(hive_like / "IVg_7.csv", render_run("IVg", file_idx=7)[1], OLD_MTIME)
+    write_raw(
+        raw / "2025-09-15" / "evil.csv",
+        render_run("IVg", file_idx=8)[1].replace(b"laser_setup.procedures.IVg.IVg", b"../../../outside/IVg"),
+        OLD_MTIME,
+    )
     os.symlink(outside / "secret.csv", raw / "2025-09-15" / "link_out.csv")
     os.symlink(outside, raw / "escape")
     os.symlink("/etc", raw / "etc")
 
 
-def test_staging_writes_only_inside_the_store_and_only_reads_the_raw_tree(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_staging_writes_only_inside_the_store_and_only_reads_the_raw_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lab = Lab(tmp_path / "lab")
     outside = tmp_path / "outside"
     _nasty_tree(lab.raw, outside)
@@ -156,8 +160,9 @@ def test_staging_writes_only_inside_the_store_and_only_reads_the_raw_tree(tmp_pa
     assert not raw_writes, raw_writes
     locks = [call for call in spy.calls if call[0].startswith("fcntl.") and call[1] in raw_fds]
     assert not locks, f"raw files were locked: {locks}"
-    reads_outside = [call for call in spy.calls
-                     if under(call[1], outside) or call[1].startswith("/etc/") or "/escape/" in call[1]]
+    reads_outside = [
+        call for call in spy.calls if under(call[1], outside) or call[1].startswith("/etc/") or "/escape/" in call[1]
+    ]
     assert not reads_outside, f"opened through a link out of the raw root: {reads_outside}"
     assert raw_snapshot(lab.raw) == raw_before, "the raw tree changed"
     assert raw_snapshot(outside) == outside_before
@@ -166,7 +171,7 @@ def test_staging_writes_only_inside_the_store_and_only_reads_the_raw_tree(tmp_pa
     assert_settled(lab.config())
 
 
-BOMB = "!!python/object/apply:os.system [\"touch {marker}\"]"
+BOMB = '!!python/object/apply:os.system ["touch {marker}"]'
 
 
 def test_a_config_file_cannot_run_code(tmp_path: Path) -> None:
@@ -239,7 +244,13 @@ def test_restage_refuses_paths_outside_the_raw_root(tmp_path: Path, target: str)
     write_raw(tmp_path / "outside.csv", render_run("IV")[1], OLD_MTIME)
     lab.stage()
     before = tree_listing(lab.store_root)
-    path = target if target.startswith("/") else str(lab.raw / target) if not target.startswith("raw/") else str(tmp_path / target)
+    path = (
+        target
+        if target.startswith("/")
+        else str(lab.raw / target)
+        if not target.startswith("raw/")
+        else str(tmp_path / target)
+    )
     result = lab.cli("restage", path)
     assert result.returncode == 2 and "not under the raw root" in result.stderr, result.stderr  # a usage error
     assert tree_listing(lab.store_root) == before

@@ -32,7 +32,7 @@ class Parser(argparse.ArgumentParser):
     """Each (sub)command reports its own usage errors: argparse hands a subcommand's unknown arguments up to the
     top-level parser, whose usage then says nothing about the command that was typed."""
 
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+    def parse_known_args(self, args=None, namespace=None):
         parsed, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")

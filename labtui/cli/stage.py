@@ -71,7 +71,9 @@ def raw_files(raw_root: Path, given: list[Path]) -> list[Path]:
         else:
             found.append(hit)
     if missing:
-        raise UsageError(f"no such raw file (neither under the raw root {raw_root} nor from here): {', '.join(missing)}")
+        raise UsageError(
+            f"no such raw file (neither under the raw root {raw_root} nor from here): {', '.join(missing)}"
+        )
     return found
 
 
@@ -86,7 +88,11 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         raise UsageError(f"{problem} (set raw_root in the config or pass --raw-root)")
     try:
         stager = Stager(
-            config, force=force, only=only, settle_seconds=args.settle, raw_root_moved=args.raw_root_moved,
+            config,
+            force=force,
+            only=only,
+            settle_seconds=args.settle,
+            raw_root_moved=args.raw_root_moved,
             on_event=ProgressBar(enabled=False if args.quiet or args.json else None),
         )
     except ValueError as exc:  # a restage path outside the raw root
@@ -154,8 +160,9 @@ def run_watch(args: argparse.Namespace) -> int:
     """`labtui stage --watch`: a lab PC that stages all day; errors are printed and retried, never fatal."""
     from labtui.core.watch import Watcher
 
-    config = config_from(args, workers=args.workers, lock_timeout_seconds=args.lock_timeout,
-                         watch_settle_seconds=args.settle)
+    config = config_from(
+        args, workers=args.workers, lock_timeout_seconds=args.lock_timeout, watch_settle_seconds=args.settle
+    )
 
     def report(event: WatchEvent) -> None:
         stamp = dt.datetime.now().strftime("%H:%M:%S")
@@ -165,8 +172,11 @@ def run_watch(args: argparse.Namespace) -> int:
 
     cancel = threading.Event()
     watcher = Watcher(config, on_event=report)
-    print(f"watching {config.raw_root} (settle {config.watch_settle_seconds:g} s, poll {config.watch_poll_seconds:g} s); "
-          "Ctrl+C stops", flush=True)
+    print(
+        f"watching {config.raw_root} (settle {config.watch_settle_seconds:g} s, poll {config.watch_poll_seconds:g} s); "
+        "Ctrl+C stops",
+        flush=True,
+    )
     run_interruptible(lambda: watcher.run(cancel), cancel, "stopping the watcher…")
     print("stopped watching", flush=True)
     return EXIT_OK

@@ -69,8 +69,10 @@ class ChipParams(BaseModel):
         if self.channel_length_um is not None and self.channel_width_um is not None:
             lines.append(("channel L × W", f"{self.channel_length_um:g} µm × {self.channel_width_um:g} µm"))
         if self.dielectric:
-            stack = " / ".join(f"{layer.material or 'layer'} {layer.thickness_nm:g} nm (ε={layer.relative_permittivity:g})"
-                               for layer in self.dielectric)
+            stack = " / ".join(
+                f"{layer.material or 'layer'} {layer.thickness_nm:g} nm (ε={layer.relative_permittivity:g})"
+                for layer in self.dielectric
+            )
             lines.append(("gate dielectric", stack))
             lines.append(("gate capacitance", f"{self.capacitance_f_per_m2 * 1e5:.3g} nF/cm²"))  # type: ignore[operator]
         if not self.has_geometry:

@@ -50,7 +50,9 @@ class StagingConfig(BaseModel):
     stage_root: Path = Path("data/02_stage/raw_measurements")
     local_tz: str = "America/Santiago"
     workers: int = Field(default=4, ge=1, le=64, description="threads; more than cores hides file-system latency")
-    settle_seconds: float = Field(default=0.0, ge=0, description="one-shot stage: files modified this recently are busy")
+    settle_seconds: float = Field(
+        default=0.0, ge=0, description="one-shot stage: files modified this recently are busy"
+    )
     watch_settle_seconds: float = Field(default=5.0, ge=0, description="watch mode: settle time before staging")
     watch_poll_seconds: float = Field(default=1.0, gt=0)
     lock_timeout_seconds: float = Field(default=180.0, ge=0)
@@ -127,7 +129,13 @@ class StagingConfig(BaseModel):
 
 
 _PATH_FIELDS = (
-    "raw_root", "stage_root", "procedures_file", "chip_params_file", "histories_dir", "exports_dir", "derived_root",
+    "raw_root",
+    "stage_root",
+    "procedures_file",
+    "chip_params_file",
+    "histories_dir",
+    "exports_dir",
+    "derived_root",
 )
 
 
@@ -191,7 +199,10 @@ def extraction_version() -> str:
     try:
         out = subprocess.run(
             ["git", "-C", str(src), "describe", "--always", "--dirty", "--tags"],
-            capture_output=True, text=True, timeout=2, check=True,
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return __version__

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Annotated
 
@@ -76,8 +77,9 @@ class ManifestRow(BaseModel):
 
 
 _UTC_US = pl.Datetime("us", "UTC")
-_POLARS_TYPES = {
-    str: pl.String, int: pl.Int64, float: pl.Float64, bool: pl.Boolean, dt.date: pl.Date, dt.datetime: _UTC_US,
+_POLARS_TYPES: dict[type, pl.DataType] = {
+    str: pl.String(), int: pl.Int64(), float: pl.Float64(), bool: pl.Boolean(), dt.date: pl.Date(),
+    dt.datetime: _UTC_US,
 }
 
 
@@ -146,13 +148,16 @@ def sort_manifest(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort(["start_time_utc", "file_idx", "source_file"], nulls_last=True)
 
 
-def upsert(current: pl.DataFrame, rows: list[ManifestRow], drop_run_ids: set[str] = frozenset()) -> pl.DataFrame:
+def upsert(
+    current: pl.DataFrame, rows: list[ManifestRow], drop_run_ids: AbstractSet[str] = frozenset()
+) -> pl.DataFrame:
     """Replace rows with the same run_id or source file, add new ones, drop `drop_run_ids`."""
     if not rows and not drop_run_ids:
         return current
     new = rows_to_frame(rows)
     gone = set(drop_run_ids) | set(new["run_id"].to_list())
-    kept = current.filter(~pl.col("run_id").is_in(list(gone)) & ~pl.col("source_file").is_in(new["source_file"].to_list()))
+    replaced = pl.col("source_file").is_in(new["source_file"].to_list())
+    kept = current.filter(~pl.col("run_id").is_in(list(gone)) & ~replaced)
     return sort_manifest(pl.concat([kept, new], how="vertical"))
 
 
@@ -168,7 +173,9 @@ def write_manifest(frame: pl.DataFrame, path: Path) -> None:
 
     _keep_previous(path)
     table = sort_manifest(frame).to_arrow()
-    schema = pa.schema(field.with_type(pa.string()) if field.type == pa.large_string() else field for field in table.schema)
+    schema = pa.schema(
+        field.with_type(pa.string()) if field.type == pa.large_string() else field for field in table.schema
+    )
     atomic_write(path, lambda handle: pq.write_table(table.cast(schema), handle, compression="zstd"))
 
 

@@ -112,7 +112,7 @@ class _Staged:
     temp: Path  # the run's Parquet, written but not yet published
     target: Path
     event_temp: Path  # its event record, written by the worker, published after the commit
-    derived: tuple = ()  # the run's from-data metrics, computed while its frame is in memory
+    derived: tuple[object, ...] = ()  # the run's from-data metrics, computed while its frame is in memory
 
 
 @dataclass
@@ -161,7 +161,7 @@ class Stager:
         self._claimed: dict[str, str] = {}  # run_id -> source_file that owns it (see _claim)
         self._owned: dict[str, str] = {}  # source_file -> its run_id
         self._present: set[str] = set()
-        self._derived: dict[str, tuple[str, tuple]] = {}  # run_id -> (content hash, from-data metrics)
+        self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
 
     @cached_property
     def registry(self) -> Registry:
@@ -221,7 +221,9 @@ class Stager:
         from labtui.core.parser import Reject
 
         if cand.is_symlink:
-            raise Reject("symlink", "the file is a symbolic link; labtui does not follow links: stage the target itself")
+            raise Reject(
+                "symlink", "the file is a symbolic link; labtui does not follow links: stage the target itself"
+            )
         try:
             # O_NONBLOCK: a FIFO swapped in since the scan must not block the open (it is then not a regular file)
             fd = os.open(cand.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
@@ -273,8 +275,11 @@ class Stager:
         self._claim(row)
         target.parent.mkdir(parents=True, exist_ok=True)  # here, in parallel, not in the commit's serial loop
         try:
-            temp = write_temp(target, lambda path: frame.write_parquet(path, compression="zstd", statistics=True),
-                              temp_dir=self._temp_dir)
+            temp = write_temp(
+                target,
+                lambda path: frame.write_parquet(path, compression="zstd", statistics=True),
+                temp_dir=self._temp_dir,
+            )
         except Exception as exc:  # Polars wraps an OS error (a full disk) in its own error types
             if (cause := os_error_in(exc)) is None:
                 raise
@@ -282,8 +287,9 @@ class Stager:
         faults.point("after_temp_write")
         warnings = header.warnings + data_warnings + notes
         event = self._event_record(row, warnings)
-        event_temp = write_temp(self._event_path(row.run_id), lambda path: path.write_bytes(event),
-                                temp_dir=self._temp_dir)
+        event_temp = write_temp(
+            self._event_path(row.run_id), lambda path: path.write_bytes(event), temp_dir=self._temp_dir
+        )
         derived = from_data(row.proc, frame, row.vds_v, self.config.metrics)
         return _Staged(row, warnings, temp, target, event_temp, derived)
 
@@ -300,8 +306,10 @@ class Stager:
         with self._claim_lock:
             owner = self._claimed.get(row.run_id)
             if owner is not None and owner != row.source_file and owner in self._present:
-                raise Reject("duplicate_run",
-                             f"maps to the same run as {owner} (paths equal but for letter case, same start time)")
+                raise Reject(
+                    "duplicate_run",
+                    f"maps to the same run as {owner} (paths equal but for letter case, same start time)",
+                )
             old = self._owned.get(row.source_file)
             if old is not None and old != row.run_id and self._claimed.get(old) == row.source_file:
                 del self._claimed[old]  # the file's start time moved: its old run_id is free
@@ -363,8 +371,9 @@ class Stager:
             if work or not self.config.metrics_path.exists():  # a no-change stage never loads the metrics
                 from labtui.core.metrics import update_after_stage
 
-                self.report.metrics = update_after_stage(self.config, manifest, changed=bool(work),
-                                                         computed=self._derived)
+                self.report.metrics = update_after_stage(
+                    self.config, manifest, changed=bool(work), computed=self._derived
+                )
         finally:
             lock.release()
         self.report.elapsed_s = time.monotonic() - started
@@ -415,8 +424,14 @@ class Stager:
                         outcome = self._collect(cand, result, rejects)
                         done += 1
                         self.report.counts[outcome] += 1
-                        self._emit("file", done=done, total=total, source_file=cand.source_file, outcome=outcome,
-                                   message=self._message(result))
+                        self._emit(
+                            "file",
+                            done=done,
+                            total=total,
+                            source_file=cand.source_file,
+                            outcome=outcome,
+                            message=self._message(result),
+                        )
                 if time.monotonic() - last_commit >= self.config.commit_interval_seconds:
                     manifest = self._commit(manifest, rejects)
                     last_commit = time.monotonic()
@@ -458,9 +473,18 @@ class Stager:
         self._pending = []
         new_rejects = self._pending_rejects
         self._pending_rejects = []
-        previous = dict(zip(manifest["source_file"].to_list(), zip(manifest["run_id"].to_list(),
-                                                                     manifest["proc"].to_list(),
-                                                                     manifest["date_local"].to_list(), strict=True), strict=True))
+        previous = dict(
+            zip(
+                manifest["source_file"].to_list(),
+                zip(
+                    manifest["run_id"].to_list(),
+                    manifest["proc"].to_list(),
+                    manifest["date_local"].to_list(),
+                    strict=True,
+                ),
+                strict=True,
+            )
+        )
         publish([(item.temp, item.target) for item in staged], self.config.store_root)
         faults.point("after_parquet_replace")
         broken: set[str] = set()
@@ -478,7 +502,7 @@ class Stager:
         write_stat_index(self.config.manifest_path, stat_rows(updated))
         self.report.commits += 1
         kept = set(updated["run_id"].to_list())
-        for (run_id, proc, date_local) in previous.values():
+        for run_id, proc, date_local in previous.values():
             if run_id not in kept:
                 shutil.rmtree(run_dir(self.config.stage_root, proc, date_local, run_id), ignore_errors=True)
                 faults.point("after_obsolete_run_remove")
@@ -488,7 +512,11 @@ class Stager:
                 rejects.pop(item.row.source_file, None)
                 faults.point("after_reject_remove")
             os.replace(item.event_temp, self._event_path(item.row.run_id))
-        self._emit("commit", message=f"committed {len(staged)} runs, {len(new_rejects)} rejects", counts=dict(self.report.counts))
+        self._emit(
+            "commit",
+            message=f"committed {len(staged)} runs, {len(new_rejects)} rejects",
+            counts=dict(self.report.counts),
+        )
         return updated
 
     def _event_path(self, run_id: str) -> Path:
@@ -560,7 +588,7 @@ def sweep_store(config: StagingConfig) -> list[Path]:
     removed: list[Path] = []
     for folder in (config.stage_root, config.manifest_dir, config.rejects_dir):
         if folder.is_dir():
-            for root, dirs, files in os.walk(folder):
+            for root, _dirs, files in os.walk(folder):
                 for name in files:
                     if is_temp(name):
                         (Path(root) / name).unlink(missing_ok=True)

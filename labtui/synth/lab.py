@@ -160,7 +160,8 @@ class _Chip:
     def mobility_factor(self) -> float:
         """(L/W)/C in m²/F: μ = factor · gm / |Vds|."""
         layers = self.geometry["dielectric"]
-        capacitance = _EPSILON_0 / sum(layer["thickness_nm"] * 1e-9 / layer["relative_permittivity"] for layer in layers)
+        stack = sum(layer["thickness_nm"] * 1e-9 / layer["relative_permittivity"] for layer in layers)  # m per ε_r
+        capacitance = _EPSILON_0 / stack
         return self.geometry["channel_length_um"] / self.geometry["channel_width_um"] / capacitance
 
     def vd(self, epoch: float, day: _Day) -> float:
@@ -287,17 +288,32 @@ class _Planner:
     def _open_day(self, index: int, date: dt.date) -> _Day:
         opening = self._local_day_start(date)
         return _Day(
-            index=index, date=date, folder=self._folder(index, date), opening=opening, clock=opening,
-            closing=self._epoch(date, _CLOSING), burn_in=self.rng.choice((0, 0, 0, 60, 300)),
+            index=index,
+            date=date,
+            folder=self._folder(index, date),
+            opening=opening,
+            clock=opening,
+            closing=self._epoch(date, _CLOSING),
+            burn_in=self.rng.choice((0, 0, 0, 60, 300)),
             calibration_step=self.rng.choice((2, 2, 0.5, 0.2, 0.1)),
-            dark_wavelength_zero=self.rng.random() < 0.25, fine_range=index >= self.spec.days // 2)
+            dark_wavelength_zero=self.rng.random() < 0.25,
+            fine_range=index >= self.spec.days // 2,
+        )
 
     # --- the queue -----------------------------------------------------------------------------------------------
     def _pause(self, day: _Day, low_s: float, high_s: float) -> None:
         day.clock += self.rng.uniform(low_s, high_s)
 
-    def _queue(self, day: _Day, proc: str, chip: _Chip | None, values: dict[str, Any], *,
-               gap: tuple[float, float] = (2, 8), abortable: bool = True) -> None:
+    def _queue(
+        self,
+        day: _Day,
+        proc: str,
+        chip: _Chip | None,
+        values: dict[str, Any],
+        *,
+        gap: tuple[float, float] = (2, 8),
+        abortable: bool = True,
+    ) -> None:
         """Append a run at the day's clock and advance the clock; aborted runs are queued again, as the lab does."""
         if day.closed:
             return
@@ -325,11 +341,33 @@ class _Planner:
             self._pause(day, 20, 120)
             self._queue(day, proc, chip, values, gap=gap, abortable=False)
 
-    def _append(self, day: _Day, proc: str, chip: _Chip | None, header: dict[str, str], laser_factor: float, *,
-                n_rows: int | None = None, header_only: bool = False) -> None:
-        self.plan.append(_Planned(day.folder, day.date, proc, day.clock, header, chip, chip.device if chip else None,
-                                  chip.vd(day.clock, day) if chip else None, laser_factor, len(self.plan), n_rows,
-                                  header_only))
+    def _append(
+        self,
+        day: _Day,
+        proc: str,
+        chip: _Chip | None,
+        header: dict[str, str],
+        laser_factor: float,
+        *,
+        n_rows: int | None = None,
+        header_only: bool = False,
+    ) -> None:
+        self.plan.append(
+            _Planned(
+                day.folder,
+                day.date,
+                proc,
+                day.clock,
+                header,
+                chip,
+                chip.device if chip else None,
+                chip.vd(day.clock, day) if chip else None,
+                laser_factor,
+                len(self.plan),
+                n_rows,
+                header_only,
+            )
+        )
         if chip is not None:
             chip.last_day = day.index
 
@@ -346,31 +384,75 @@ class _Planner:
         return day.fibre.get(wavelength, 1.0)
 
     # --- the runs a physicist queues ---------------------------------------------------------------------------
-    def _ivg(self, day: _Day, chip: _Chip, info: str = "monitoring", *, step: float = 0.05, span: float = 5,
-             laser_v: float = 0, wavelength: int | None = None) -> None:
+    def _ivg(
+        self,
+        day: _Day,
+        chip: _Chip,
+        info: str = "monitoring",
+        *,
+        step: float = 0.05,
+        span: float = 5,
+        laser_v: float = 0,
+        wavelength: int | None = None,
+    ) -> None:
         dark_wl = 0 if day.dark_wavelength_zero else day.last_wavelength
-        self._queue(day, "IVg", chip, {
-            "Information": info, "Burn-in time": day.burn_in, "Laser voltage": laser_v,
-            "Laser wavelength": wavelength if laser_v else dark_wl, "VG start": -span, "VG end": span,
-            "VG step": step}, gap=(30, 240))
+        self._queue(
+            day,
+            "IVg",
+            chip,
+            {
+                "Information": info,
+                "Burn-in time": day.burn_in,
+                "Laser voltage": laser_v,
+                "Laser wavelength": wavelength if laser_v else dark_wl,
+                "VG start": -span,
+                "VG end": span,
+                "VG step": step,
+            },
+            gap=(30, 240),
+        )
 
-    def _it(self, day: _Day, chip: _Chip, *, vg: float, laser_v: float, wavelength: int, period: int,
-            info: str = "Light testing") -> None:
+    def _it(
+        self,
+        day: _Day,
+        chip: _Chip,
+        *,
+        vg: float,
+        laser_v: float,
+        wavelength: int,
+        period: int,
+        info: str = "Light testing",
+    ) -> None:
         dark = float(chip.device.current(vg, 0.1, chip.vd(day.clock, day)))
         fine = day.fine_range and dark < 8e-5
         if laser_v:
             day.last_wavelength = wavelength
-        self._queue(day, "It", chip, {
-            "Irange": 0.0001 if fine else 0.001, "Information": info, "Laser ON+OFF period": period,
-            "Laser voltage": laser_v, "Laser wavelength": wavelength, "VG": vg})
+        self._queue(
+            day,
+            "It",
+            chip,
+            {
+                "Irange": 0.0001 if fine else 0.001,
+                "Information": info,
+                "Laser ON+OFF period": period,
+                "Laser voltage": laser_v,
+                "Laser wavelength": wavelength,
+                "VG": vg,
+            },
+        )
 
     def _iv(self, day: _Day, chip: _Chip, info: str, span: float = 0.1) -> None:
         self._queue(day, "IV", chip, {"Information": info, "VSD start": -span, "VSD end": span}, gap=(30, 120))
 
     def _calibration(self, day: _Day, wavelength: int) -> None:
         info = self.rng.choice(("None", "None", "None", "max current", str(wavelength)))
-        self._queue(day, "LaserCalibration", None, {
-            "Information": info, "Laser wavelength": wavelength, "Step time": day.calibration_step}, gap=(20, 120))
+        self._queue(
+            day,
+            "LaserCalibration",
+            None,
+            {"Information": info, "Laser wavelength": wavelength, "Step time": day.calibration_step},
+            gap=(20, 120),
+        )
 
     # --- choices -------------------------------------------------------------------------------------------------
     def _wavelength(self) -> int:
@@ -416,8 +498,15 @@ class _Planner:
             if self.rng.random() < 0.7:
                 self._calibration(day, wavelength)
             laser_v = min(5.0, round(physics.voltage_for_power(wavelength, target_w, self._fibre(day, wavelength)), 2))
-            self._it(day, chip, vg=vg, laser_v=laser_v, wavelength=wavelength, period=period,
-                     info=f"Light testing {wavelength} mn")  # sic: the lab writes "mn"
+            self._it(
+                day,
+                chip,
+                vg=vg,
+                laser_v=laser_v,
+                wavelength=wavelength,
+                period=period,
+                info=f"Light testing {wavelength} mn",
+            )  # sic: the lab writes "mn"
             self._ivg(day, chip, f"after {wavelength} nm")
 
     def _gate_series(self, day: _Day, chip: _Chip) -> None:
@@ -482,8 +571,15 @@ class _Planner:
         self._ivg(day, chip)
         midnight = self._epoch(day.date + dt.timedelta(days=1), dt.time(0))
         while self.plan[-1].start < midnight:
-            self._it(day, chip, vg=vg, laser_v=0, wavelength=day.last_wavelength, period=_OVERNIGHT_PERIOD,
-                     info="overnight dark")
+            self._it(
+                day,
+                chip,
+                vg=vg,
+                laser_v=0,
+                wavelength=day.last_wavelength,
+                period=_OVERNIGHT_PERIOD,
+                info="overnight dark",
+            )
         day.late = False
 
     # --- the calendar --------------------------------------------------------------------------------------------
@@ -506,7 +602,7 @@ class _Planner:
         evenings = {self._pick(days, "evening_run") for _ in range(max(1, len(days) // 7))} - {None}
         overnight = self._pick(days, "overnight_run")
         reuse = self._pick(days, "chip_reused")
-        dying = self._pick(days[len(days) // 2:], "dead_chip") if len(self.chips) > 1 else None
+        dying = self._pick(days[len(days) // 2 :], "dead_chip") if len(self.chips) > 1 else None
         victim = self.rng.choice(self.chips)
         for index, date in days:
             day = self._open_day(index, date)
@@ -549,12 +645,17 @@ def _assign_indices(plan: list[_Planned], spec: LabSpec, rng: random.Random) -> 
         by_queue: dict[tuple[str, str], list[_Planned]] = {}
         for run in sorted(plan, key=lambda run: run.start):
             by_queue.setdefault((run.folder, run.proc), []).append(run)
-        pairs = [(a, b) for runs in by_queue.values() for a, b in itertools.pairwise(runs)
-                 if b.file_idx == a.file_idx + 1 and not (a.header_only or b.header_only)]
+        pairs = [
+            (a, b)
+            for runs in by_queue.values()
+            for a, b in itertools.pairwise(runs)
+            if b.file_idx == a.file_idx + 1 and not (a.header_only or b.header_only)
+        ]
         for a, b in rng.sample(pairs, min(2, len(pairs))):
             a.file_idx, b.file_idx = b.file_idx, a.file_idx
-            for run in (a, b):
-                irregular.append((run, "index_out_of_order", "queue index order differs from start-time order"))
+            irregular.extend(
+                (run, "index_out_of_order", "queue index order differs from start-time order") for run in (a, b)
+            )
     return [IrregularFile(run.name, kind, detail, "stage") for run, kind, detail in irregular]
 
 
@@ -616,26 +717,46 @@ def generate_lab(root: Path, spec: LabSpec | None = None) -> LabSummary:
     runs = []
     for run in plan:
         written = write_measurement(
-            root / run.name, run.proc, run.header, start_epoch=run.start, device=run.device,
-            vd=0.0 if run.vd is None else run.vd, rng=np.random.default_rng([spec.seed, run.ordinal]),
-            laser_factor=run.laser_factor, n_rows=run.n_rows, header_only=run.header_only,
-            set_mtime=not run.in_progress, mobility_factor=run.chip.mobility_factor if run.chip else None)
+            root / run.name,
+            run.proc,
+            run.header,
+            start_epoch=run.start,
+            device=run.device,
+            vd=0.0 if run.vd is None else run.vd,
+            rng=np.random.default_rng([spec.seed, run.ordinal]),
+            laser_factor=run.laser_factor,
+            n_rows=run.n_rows,
+            header_only=run.header_only,
+            set_mtime=not run.in_progress,
+            mobility_factor=run.chip.mobility_factor if run.chip else None,
+        )
         start = None if run.header_only else dt.datetime.fromtimestamp(run.start, dt.UTC)
         laser_v = run.header.get("Laser voltage")
         info = RunInfo(
-            path=run.name, proc=run.proc, chip=(run.chip.group, run.chip.number) if run.chip else None,
-            day_folder=run.folder, start_utc=start, date_local=start.astimezone(zone).date() if start else None,
-            n_rows=written.n_rows, expected_rows=written.expected_rows,
+            path=run.name,
+            proc=run.proc,
+            chip=(run.chip.group, run.chip.number) if run.chip else None,
+            day_folder=run.folder,
+            start_utc=start,
+            date_local=start.astimezone(zone).date() if start else None,
+            n_rows=written.n_rows,
+            expected_rows=written.expected_rows,
             laser_voltage=float(laser_v.split()[0]) if laser_v else None,
-            wavelength_nm=float(run.header["Laser wavelength"]), dirac_v=run.vd, truth=written.truth)
+            wavelength_nm=float(run.header["Laser wavelength"]),
+            dirac_v=run.vd,
+            truth=written.truth,
+        )
         runs.append(info)
         irregular += _classify(run, info, zone, spec.group)
     folders = sorted({run.folder for run in plan})
     if spec.enabled("junk_file"):
         irregular += _write_junk(root, folders, rng)
     if spec.enabled("legacy_folder"):
-        irregular += [IrregularFile(folder, "legacy_folder", "hand-made day folder name", "stage")
-                      for folder in folders if not folder[:4].isdigit()]
+        irregular += [
+            IrregularFile(folder, "legacy_folder", "hand-made day folder name", "stage")
+            for folder in folders
+            if not folder[:4].isdigit()
+        ]
     chips = sorted({info.chip for info in runs if info.chip is not None})
     params = {run.chip.name: run.chip.geometry for run in plan if run.chip is not None}
     return LabSummary(root, tuple(runs), tuple(irregular), tuple(chips), dict(sorted(params.items())))

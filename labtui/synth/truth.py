@@ -99,11 +99,11 @@ def _it(t: np.ndarray, clean: np.ndarray, vl: np.ndarray, power_w: float) -> dic
     dark = (t >= t_on - WINDOW_S) & (t < t_on)
     if not dark.any():
         return truth
-    truth["i_dark_a"] = float(clean[dark].mean())
+    i_dark = truth["i_dark_a"] = float(clean[dark].mean())
     truth["power_w"] = power_w
     after = np.flatnonzero(~on[k_on:])
     if after.size:
         t_off = t[k_on + after[0]]
         lit = (t >= max(t_off - WINDOW_S, t_on)) & (t < t_off)
-        truth["delta_i_a"] = float(clean[lit].mean()) - truth["i_dark_a"]
+        truth["delta_i_a"] = float(clean[lit].mean()) - i_dark
     return truth

@@ -209,22 +209,35 @@ def simulate(proc: str, header: Mapping[str, str], *, device: Device | None, vd:
         t, clean, vl = physics.it_clean(device, period_s=_number(header, "Laser ON+OFF period"),
                                         vg=_number(header, "VG"), vds=_number(header, "VDS"), vd=vd, laser_v=laser_v,
                                         power_w=power, wavelength_nm=wavelength, rng=rng)
-        current = physics.measure(clean, irange, device.noise, rng) if live else physics.dead_current(len(t), irange, rng)
+        if live:
+            current = physics.measure(clean, irange, device.noise, rng)
+        else:
+            current = physics.dead_current(len(t), irange, rng)
         return Simulated((t, current, vl), clean if live else None, power_w=power)
     sweep = _ramp(proc, header)
     if proc == "IVg":
         if not live:
             return Simulated((sweep, physics.dead_current(len(sweep), irange, rng)), power_w=power)
-        clean, dirac = physics.ivg_clean(device, sweep, vds=_number(header, "VDS"), vd=vd, power_w=power,
-                                         wavelength_nm=wavelength, rng=rng)
+        clean, dirac = physics.ivg_clean(
+            device, sweep, vds=_number(header, "VDS"), vd=vd, power_w=power, wavelength_nm=wavelength, rng=rng
+        )
         return Simulated((sweep, physics.measure(clean, irange, 2 * device.noise, rng)), clean, dirac, power)
-    return Simulated((sweep, physics.iv_current(device, sweep, vg=_number(header, "VG"), vd=vd, irange=irange,
-                                                rng=rng)))
+    return Simulated(
+        (sweep, physics.iv_current(device, sweep, vg=_number(header, "VG"), vd=vd, irange=irange, rng=rng))
+    )
 
 
-def raw_text(proc: str, params: Mapping[str, str], *, start: float | str | None, columns: Iterable[str] = (),
-             rows: Iterable[str] = (), metadata: Iterable[tuple[str, str]] = (), line_ending: str = "\r\n",
-             data_section: bool = True) -> str:
+def raw_text(
+    proc: str,
+    params: Mapping[str, str],
+    *,
+    start: float | str | None,
+    columns: Iterable[str] = (),
+    rows: Iterable[str] = (),
+    metadata: Iterable[tuple[str, str]] = (),
+    line_ending: str = "\r\n",
+    data_section: bool = True,
+) -> str:
     """The raw format itself, the one renderer of it: `#Procedure`, `#Parameters:` lines, `#Metadata:` with the
     start time (none when `start` is None), then `#Data:`, the column row and the rows (none without `data_section`).
 
@@ -239,13 +252,24 @@ def raw_text(proc: str, params: Mapping[str, str], *, start: float | str | None,
     return line_ending.join(lines) + line_ending
 
 
-def render(proc: str, header: Mapping[str, str], start_epoch: float | None, columns: tuple[np.ndarray, ...],
-           line_ending: str = "\r\n") -> str:
+def render(
+    proc: str,
+    header: Mapping[str, str],
+    start_epoch: float | None,
+    columns: tuple[np.ndarray, ...],
+    line_ending: str = "\r\n",
+) -> str:
     """The whole file as text. `start_epoch=None` renders the header-only shape of a run that never started:
     no `#Metadata:` block (hence no start time), the column row, no data."""
     spec = layout(proc)
-    text = raw_text(proc, header, start=None if start_epoch is None else repr(start_epoch), columns=spec.columns,
-                    metadata=spec.metadata, line_ending=line_ending)
+    text = raw_text(
+        proc,
+        header,
+        start=None if start_epoch is None else repr(start_epoch),
+        columns=spec.columns,
+        metadata=spec.metadata,
+        line_ending=line_ending,
+    )
     n = len(columns[0]) if columns else 0
     if n:
         rows = spec.first_row_format + line_ending + (spec.row_format + line_ending) * (n - 1)
@@ -253,10 +277,22 @@ def render(proc: str, header: Mapping[str, str], start_epoch: float | None, colu
     return text
 
 
-def write_measurement(path: Path, proc: str, header: Mapping[str, str], *, start_epoch: float,
-                      device: Device | None, vd: float, rng: np.random.Generator, laser_factor: float = 1.0,
-                      n_rows: int | None = None, header_only: bool = False, line_ending: str = "\r\n",
-                      set_mtime: bool = True, mobility_factor: float | None = None) -> Written:
+def write_measurement(
+    path: Path,
+    proc: str,
+    header: Mapping[str, str],
+    *,
+    start_epoch: float,
+    device: Device | None,
+    vd: float,
+    rng: np.random.Generator,
+    laser_factor: float = 1.0,
+    n_rows: int | None = None,
+    header_only: bool = False,
+    line_ending: str = "\r\n",
+    set_mtime: bool = True,
+    mobility_factor: float | None = None,
+) -> Written:
     """Simulate, render and write one run file.
 
     The file's mtime is set to the run's end, as the acquisition leaves it, so a freshly generated lab does not look
@@ -272,8 +308,13 @@ def write_measurement(path: Path, proc: str, header: Mapping[str, str], *, start
         written = expected if n_rows is None else max(0, min(n_rows, expected))
         text = render(proc, header, start_epoch, tuple(c[:written] for c in run.columns), line_ending)
         end = start_epoch + nominal_duration(proc, header) * written / expected
-        truth = run_truth(proc, run, written, vds_v=_number(header, "VDS") if "VDS" in header else None,
-                          mobility_factor=mobility_factor)
+        truth = run_truth(
+            proc,
+            run,
+            written,
+            vds_v=_number(header, "VDS") if "VDS" in header else None,
+            mobility_factor=mobility_factor,
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(text.encode("utf-8"))
     if set_mtime:
@@ -286,24 +327,56 @@ def default_file_name(proc: str, start_utc: dt.datetime, file_idx: int) -> str:
     return f"{proc}{start_utc.astimezone(LAB_TZ).date().isoformat()}_{file_idx}.csv"
 
 
-def _write_run(folder: Path, proc: str, *, file_idx: int, start_utc: dt.datetime, chip_group: str | None,
-               chip_number: int | None, params: Mapping[str, object] | None, n_rows: int | None, seed: int,
-               file_name: str | None, line_ending: str, header_only: bool) -> Written:
+def _write_run(
+    folder: Path,
+    proc: str,
+    *,
+    file_idx: int,
+    start_utc: dt.datetime,
+    chip_group: str | None,
+    chip_number: int | None,
+    params: Mapping[str, object] | None,
+    n_rows: int | None,
+    seed: int,
+    file_name: str | None,
+    line_ending: str,
+    header_only: bool,
+) -> Written:
     if start_utc.tzinfo is None:
         raise ValueError("start_utc must be timezone-aware (the file stores a UTC epoch)")
     header = header_params(proc, chip_group, chip_number, params)
     device = physics.chip_device(chip_group, chip_number, seed)
     rng = np.random.default_rng([seed, file_idx, zlib.crc32(proc.encode())])
     path = Path(folder) / (file_name or default_file_name(proc, start_utc, file_idx))
-    return write_measurement(path, proc, header, start_epoch=start_utc.timestamp(), device=device,
-                             vd=device.vd0, rng=rng, n_rows=n_rows, header_only=header_only,
-                             line_ending=line_ending)
+    return write_measurement(
+        path,
+        proc,
+        header,
+        start_epoch=start_utc.timestamp(),
+        device=device,
+        vd=device.vd0,
+        rng=rng,
+        n_rows=n_rows,
+        header_only=header_only,
+        line_ending=line_ending,
+    )
 
 
-def write_run(folder: Path, proc: str, *, file_idx: int, start_utc: dt.datetime, chip_group: str | None = "Alisson",
-              chip_number: int | None = 67, params: Mapping[str, object] | None = None, n_rows: int | None = None,
-              seed: int = 0, file_name: str | None = None, line_ending: str = "\r\n",
-              header_only: bool = False) -> Path:
+def write_run(
+    folder: Path,
+    proc: str,
+    *,
+    file_idx: int,
+    start_utc: dt.datetime,
+    chip_group: str | None = "Alisson",
+    chip_number: int | None = 67,
+    params: Mapping[str, object] | None = None,
+    n_rows: int | None = None,
+    seed: int = 0,
+    file_name: str | None = None,
+    line_ending: str = "\r\n",
+    header_only: bool = False,
+) -> Path:
     """Write one run file of `proc` ("It", "IVg", "IV", "LaserCalibration") into `folder`; a fixture factory.
 
     `params` override header values by key (numbers get the procedure's unit, strings are written verbatim, `None`
@@ -312,21 +385,52 @@ def write_run(folder: Path, proc: str, *, file_idx: int, start_utc: dt.datetime,
     `n_rows` truncates the data block (an aborted run); `header_only` writes a run that never started (no
     `#Metadata:`, no start time, no rows). The name defaults to `<Proc><local date>_<file_idx>.csv`.
     """
-    return _write_run(folder, proc, file_idx=file_idx, start_utc=start_utc, chip_group=chip_group,
-                      chip_number=chip_number, params=params, n_rows=n_rows, seed=seed, file_name=file_name,
-                      line_ending=line_ending, header_only=header_only).path
+    return _write_run(
+        folder,
+        proc,
+        file_idx=file_idx,
+        start_utc=start_utc,
+        chip_group=chip_group,
+        chip_number=chip_number,
+        params=params,
+        n_rows=n_rows,
+        seed=seed,
+        file_name=file_name,
+        line_ending=line_ending,
+        header_only=header_only,
+    ).path
 
 
-def write_files(folder: Path, proc: str, n: int, *, seed: int = 0, start_utc: dt.datetime = _FIXTURE_START,
-                chip_group: str | None = "Alisson", chip_number: int | None = 67,
-                params: Mapping[str, object] | None = None, n_rows: int | None = None,
-                line_ending: str = "\r\n") -> list[Path]:
+def write_files(
+    folder: Path,
+    proc: str,
+    n: int,
+    *,
+    seed: int = 0,
+    start_utc: dt.datetime = _FIXTURE_START,
+    chip_group: str | None = "Alisson",
+    chip_number: int | None = 67,
+    params: Mapping[str, object] | None = None,
+    n_rows: int | None = None,
+    line_ending: str = "\r\n",
+) -> list[Path]:
     """Write `n` consecutive runs of one kind (queue indices 1…n, each starting a minute after the previous ends)."""
     paths = []
     for idx in range(1, n + 1):
-        written = _write_run(folder, proc, file_idx=idx, start_utc=start_utc, chip_group=chip_group,
-                             chip_number=chip_number, params=params, n_rows=n_rows, seed=seed, file_name=None,
-                             line_ending=line_ending, header_only=False)
+        written = _write_run(
+            folder,
+            proc,
+            file_idx=idx,
+            start_utc=start_utc,
+            chip_group=chip_group,
+            chip_number=chip_number,
+            params=params,
+            n_rows=n_rows,
+            seed=seed,
+            file_name=None,
+            line_ending=line_ending,
+            header_only=False,
+        )
         paths.append(written.path)
         start_utc = dt.datetime.fromtimestamp(written.end_epoch + 60.0, dt.UTC)
     return paths

@@ -40,7 +40,9 @@ def it_quantities(
         return values, ["photoresponse: dark run (the laser never switched on)"]
     t_on, window = float(t[k_on]), settings.it_window_s
     if t_on - t[0] < _COVERAGE * window:
-        return values, [f"It: the laser switched on {t_on - t[0]:.3g} s into the run, before a {window:g} s dark window"]
+        return values, [
+            f"It: the laser switched on {t_on - t[0]:.3g} s into the run, before a {window:g} s dark window"
+        ]
     dark = slice(int(np.searchsorted(t, t_on - window)), k_on)
     if dark.start >= dark.stop:
         return values, ["It: no sample in the dark window"]
@@ -87,8 +89,17 @@ def moving_average(y: np.ndarray, points: int) -> np.ndarray:
     return (total[high] - total[low]) / (high - low)
 
 
-def _times(t: np.ndarray, i: np.ndarray, k_on: int, k_off: int, i_dark: float, delta: float, noise: float,
-           values: dict[str, float | None], settings: MetricsSettings) -> list[str]:
+def _times(
+    t: np.ndarray,
+    i: np.ndarray,
+    k_on: int,
+    k_off: int,
+    i_dark: float,
+    delta: float,
+    noise: float,
+    values: dict[str, float | None],
+    settings: MetricsSettings,
+) -> list[str]:
     """tau_rise_s and tau_decay_s from the trace smoothed separately while lit and after switch-off."""
     interval = float(t[-1] - t[0]) / (t.size - 1)
     points = max(1, round(settings.it_smoothing_s / interval))

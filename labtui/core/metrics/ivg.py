@@ -117,10 +117,10 @@ def window_points(x: np.ndarray, width: float) -> int:
 
 
 class Dirac(NamedTuple):
-    """The Dirac point of one leg: `vg` refined (None when outside the sweep), `index` of the raw min |I|."""
+    """The Dirac point of one leg: `vg` refined (None when outside the sweep), `at` the index of the raw min |I|."""
 
     vg: float | None
-    index: int
+    at: int
     remark: str | None
 
 
@@ -135,7 +135,9 @@ def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.5, edg
     k = int(np.argmin(current))
     low, high = float(vg.min()), float(vg.max())
     if vg[k] - low < edge_margin_v or high - vg[k] < edge_margin_v:
-        return Dirac(None, k, f"min |I| within {edge_margin_v:g} V of the leg's end: the Dirac point is outside the sweep")
+        return Dirac(
+            None, k, f"min |I| within {edge_margin_v:g} V of the leg's end: the Dirac point is outside the sweep"
+        )
     near = np.abs(vg - vg[k]) <= fit_window_v
     vertex = parabola_vertex(vg[near] - vg[k], current[near] / (float(current[k]) or 1.0))
     if vertex is not None and abs(vertex) <= fit_window_v:
@@ -171,8 +173,17 @@ def ivg_quantities(
 ) -> tuple[dict[str, float | None], Remarks]:
     """The from-data IVg quantities of one sweep (see `definitions`), and remarks on the ones left null."""
     values: dict[str, float | None] = dict.fromkeys(
-        ("cnp_fwd_v", "cnp_bwd_v", "cnp_v", "hysteresis_v", "i_min_a", "on_off_ratio", "gm_max_hole_s",
-         "gm_max_electron_s"))
+        (
+            "cnp_fwd_v",
+            "cnp_bwd_v",
+            "cnp_v",
+            "hysteresis_v",
+            "i_min_a",
+            "on_off_ratio",
+            "gm_max_hole_s",
+            "gm_max_electron_s",
+        )
+    )
     keep = np.isfinite(vg) & np.isfinite(i)
     vg, i = vg[keep], i[keep]
     if vg.size < 3:
@@ -180,19 +191,27 @@ def ivg_quantities(
     current = np.abs(i)
     values["i_min_a"] = float(current.min())
     if vds_v and current.max() / abs(vds_v) < settings.dead_conductance_s:
-        return values, [(f"IVg: dead channel (max |I| {current.max():.2g} A at Vds {vds_v:g} V, conductance below "
-                        f"{settings.dead_conductance_s:g} S)")]
+        return values, [
+            (
+                f"IVg: dead channel (max |I| {current.max():.2g} A at Vds {vds_v:g} V, conductance below "
+                f"{settings.dead_conductance_s:g} S)"
+            )
+        ]
     remarks: Remarks = []
-    if values["i_min_a"] > 0:
-        values["on_off_ratio"] = float(current.max() / values["i_min_a"])
+    if (i_min := values["i_min_a"]) is not None and i_min > 0:
+        values["on_off_ratio"] = float(current.max() / i_min)
     legs = sweep_legs(vg)
     for column, direction, name in (("cnp_fwd_v", 1, "up-sweep"), ("cnp_bwd_v", -1, "down-sweep")):
         leg = longest_leg(vg, legs, direction)
         if leg is None:
             remarks.append(f"{column}: no {name} leg")
             continue
-        found = dirac_point(vg[leg.start:leg.stop], i[leg.start:leg.stop], fit_window_v=settings.cnp_fit_window_v,
-                            edge_margin_v=settings.cnp_edge_margin_v)
+        found = dirac_point(
+            vg[leg.start : leg.stop],
+            i[leg.start : leg.stop],
+            fit_window_v=settings.cnp_fit_window_v,
+            edge_margin_v=settings.cnp_edge_margin_v,
+        )
         values[column] = found.vg
         if found.remark:
             remarks.append(f"{column}: {found.remark}")
@@ -202,7 +221,7 @@ def ivg_quantities(
         values["hysteresis_v"] = values["cnp_bwd_v"] - values["cnp_fwd_v"]  # type: ignore[operator]
     forward = longest_leg(vg, legs, 1)
     if forward is not None:
-        remarks += _gm_maxima(vg[forward.start:forward.stop], i[forward.start:forward.stop], values, settings)
+        remarks += _gm_maxima(vg[forward.start : forward.stop], i[forward.start : forward.stop], values, settings)
     return values, remarks
 
 

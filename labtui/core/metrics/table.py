@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -63,6 +64,7 @@ METRICS_SCHEMA: dict[str, pl.DataType] = {
 }
 DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
 JOINED_TOPICS = ("mobility", "power_w")  # remarks about joined quantities start with one of these
+Derived = tuple[Any, ...]  # one run's from-data quantities in DATA_COLUMNS order, then its remarks
 _READ = {"IVg": ("vg_v", "i_a"), "It": ("t_s", "i_a", "vl_v"), "LaserCalibration": ("vl_v", "power_w")}
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 
@@ -113,7 +115,7 @@ def update_metrics(
     manifest: pl.DataFrame | None = None,
     *,
     rebuild: bool = False,
-    computed: Mapping[str, tuple[str, tuple]] | None = None,
+    computed: Mapping[str, tuple[str, Derived]] | None = None,
 ) -> MetricsUpdate:
     """Bring the table in line with the manifest (see the module's protocol); the caller holds the writer lock.
 
@@ -155,9 +157,9 @@ def _joined_remark(remark: pl.Expr) -> pl.Expr:
 
 # -- step 1: from-data quantities ---------------------------------------------------------------------------------
 def _compute(config: StagingConfig, todo: pl.DataFrame, version: str,
-             computed: Mapping[str, tuple[str, tuple]]) -> tuple[pl.DataFrame, list[str]]:
-    results: list[tuple[tuple, str | None]] = []
-    to_read: list[tuple] = []
+             computed: Mapping[str, tuple[str, Derived]]) -> tuple[pl.DataFrame, list[str]]:
+    results: list[tuple[Derived, str | None]] = []
+    to_read: list[tuple[Any, ...]] = []
     for row in todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256").iter_rows():
         known = computed.get(row[0])
         if known is not None and known[0] == row[4] and known[1]:
@@ -176,7 +178,7 @@ def _compute(config: StagingConfig, todo: pl.DataFrame, version: str,
 
 
 def _one(config: StagingConfig, run_id: str, proc: str, date_local: dt.date, vds_v: float | None,
-         sha256: str) -> tuple[tuple, str | None]:
+         sha256: str) -> tuple[Derived, str | None]:
     """One run's from-data row; an unreadable Parquet gives an empty row without a hash (so it is retried)."""
     path = run_parquet_path(config.stage_root, proc, date_local, run_id)
     try:
@@ -187,7 +189,7 @@ def _one(config: StagingConfig, run_id: str, proc: str, date_local: dt.date, vds
     return (run_id, *from_data(proc, frame, vds_v, config.metrics), sha256), None
 
 
-def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: MetricsSettings) -> tuple:
+def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: MetricsSettings) -> Derived:
     """The from-data quantities (in `DATA_COLUMNS` order) and the remarks of one run's data frame (as staged, or
     read back), or () for a procedure without metrics. The stager calls it in its workers on the frame it just
     parsed, so a stage never reads its own Parquet back."""
@@ -200,9 +202,11 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
     try:
         with np.errstate(all="ignore"):  # absurd values (1e308) overflow to inf: a null with its reason, no warning
             if proc == "IVg":
-                values, remarks = ivg_quantities(*columns, vds_v, settings)
+                vg, i = columns
+                values, remarks = ivg_quantities(vg, i, vds_v, settings)
             elif proc == "It":
-                values, remarks = it_quantities(*columns, vds_v, settings)
+                t, i, vl = columns
+                values, remarks = it_quantities(t, i, vl, vds_v, settings)
             else:
                 values, remarks = calibration_quantities(*columns)
     except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:  # data no fit can describe
@@ -275,17 +279,31 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
         calibration_age_h=pl.Series(np.where(found, hours - cal_hours[best], np.nan) if cal_ids.size
                                     else np.full(it.height, np.nan)).fill_nan(None),
     ).join(calibrations.select(pl.col("run_id").alias("calibration_run_id"),
-                               pl.col("source_sha256").alias("calibration_sha256")), on="calibration_run_id", how="left")
-    before = old.select("run_id", "calibration_run_id", "calibration_sha256", "laser_voltage_v", "power_w",
-                        pl.col("remarks").list.eval(pl.element().filter(pl.element().str.starts_with("power_w")))
-                        .list.first().alias("_power_remark"))
-    kept = assigned.join(before, on=["run_id", "calibration_run_id", "calibration_sha256", "laser_voltage_v"],
-                         how="inner", nulls_equal=True)
+                               pl.col("source_sha256").alias("calibration_sha256")),
+           on="calibration_run_id", how="left")
+    before = old.select(
+        "run_id",
+        "calibration_run_id",
+        "calibration_sha256",
+        "laser_voltage_v",
+        "power_w",
+        pl.col("remarks")
+        .list.eval(pl.element().filter(pl.element().str.starts_with("power_w")))
+        .list.first()
+        .alias("_power_remark"),
+    )
+    kept = assigned.join(
+        before,
+        on=["run_id", "calibration_run_id", "calibration_sha256", "laser_voltage_v"],
+        how="inner",
+        nulls_equal=True,
+    )
     redo = assigned.join(kept, on="run_id", how="anti")
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     priced: list[tuple[str, float | None, str | None]] = []
     for run_id, laser_v, wavelength, cal_id in redo.select(
-            "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id").iter_rows():
+        "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id"
+    ).iter_rows():
         if cal_id is None:
             what = f"of {wavelength:g} nm" if wavelength is not None else "(the run has no wavelength)"
             priced.append((run_id, None, f"power_w: no LaserCalibration {what} in the store"))
@@ -293,13 +311,17 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
         if cal_id not in curves:
             curves[cal_id] = _curve(config, calibrations.row(by_predicate=pl.col("run_id") == cal_id, named=True))
         priced.append((run_id, *power_at(*curves[cal_id], laser_v)))
-    powers = pl.concat([
-        kept.select("run_id", "power_w", "_power_remark"),
-        pl.DataFrame(priced, schema={"run_id": pl.String, "power_w": pl.Float64, "_power_remark": pl.String},
-                     orient="row"),
-    ])
+    powers = pl.concat(
+        [
+            kept.select("run_id", "power_w", "_power_remark"),
+            pl.DataFrame(
+                priced, schema={"run_id": pl.String, "power_w": pl.Float64, "_power_remark": pl.String}, orient="row"
+            ),
+        ]
+    )
     joined = assigned.select("run_id", "calibration_run_id", "calibration_sha256", "calibration_age_h").join(
-        powers, on="run_id", how="left")
+        powers, on="run_id", how="left"
+    )
     return table.join(joined, on="run_id", how="left")
 
 
@@ -312,7 +334,7 @@ def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
     return order[np.where(np.abs(at - values[left]) <= np.abs(values[right] - at), left, right)]
 
 
-def _curve(config: StagingConfig, calibration: dict) -> tuple[np.ndarray, np.ndarray]:
+def _curve(config: StagingConfig, calibration: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """A calibration's (VL, Power) curve, sorted; empty when its Parquet cannot be read (power_at says so)."""
     path = run_parquet_path(config.stage_root, "LaserCalibration", calibration["date_local"], calibration["run_id"])
     try:
@@ -332,8 +354,13 @@ def refresh_metrics(config: StagingConfig, *, rebuild: bool = False) -> MetricsU
         lock.release()
 
 
-def update_after_stage(config: StagingConfig, manifest: pl.DataFrame | None, *, changed: bool,
-                       computed: Mapping[str, tuple[str, tuple]] | None = None) -> MetricsUpdate | None:
+def update_after_stage(
+    config: StagingConfig,
+    manifest: pl.DataFrame | None,
+    *,
+    changed: bool,
+    computed: Mapping[str, tuple[str, Derived]] | None = None,
+) -> MetricsUpdate | None:
     """The stager's hook, under its lock: update for what the stage committed (or build a missing table).
 
     A problem here (a bad chip_params.yaml, a full disk) must not fail a stage whose runs are committed: it is

@@ -7,7 +7,10 @@ import math
 import numpy as np
 
 # The sweep helpers live with the IVg quantities, so a plotted Dirac point or gm is the tabulated one.
-from labtui.core.metrics.ivg import Leg, collapse_repeats, savgol_derivative, sweep_legs  # noqa: F401
+from labtui.core.metrics.ivg import Leg as Leg
+from labtui.core.metrics.ivg import collapse_repeats as collapse_repeats
+from labtui.core.metrics.ivg import savgol_derivative as savgol_derivative
+from labtui.core.metrics.ivg import sweep_legs as sweep_legs
 
 # Engineering prefixes for the lab's quantities. Nothing above the base unit: the lab reads time in s, not ks.
 _PREFIXES = {0: "", -3: "m", -6: "µ", -9: "n", -12: "p"}
@@ -77,7 +80,7 @@ def laser_windows(t: np.ndarray, vl: np.ndarray) -> list[tuple[float, float]]:
         rises = np.concatenate([[0], rises])
     if on.size and on[-1]:
         falls = np.concatenate([falls, [on.size - 1]])
-    return [(float(t[a]), float(t[b])) for a, b in zip(rises, falls)]
+    return [(float(t[a]), float(t[b])) for a, b in zip(rises, falls, strict=False)]
 
 
 def merge_spans(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:

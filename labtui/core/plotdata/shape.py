@@ -7,6 +7,7 @@ calls `shape` again on the same `LoadedGroup`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ def _with_points(series: Series, x: np.ndarray, y: np.ndarray) -> Series:
     return replace(series, x=x, y=y)
 
 
-def _series(row: dict, index: int, label: str, x: np.ndarray, y: np.ndarray, direction: int = 0) -> Series:
+def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.ndarray, direction: int = 0) -> Series:
     incomplete = row.get("is_complete") is False
     return Series(
         label=label + (" (incomplete)" if incomplete else ""),
@@ -108,10 +109,10 @@ def _series(row: dict, index: int, label: str, x: np.ndarray, y: np.ndarray, dir
     )
 
 
-def _draft_it(group: LoadedGroup, rows: list[dict], labels: list[str], options: PlotOptions) -> _Draft:
+def _draft_it(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions) -> _Draft:
     """I (or ΔI) vs t, one trace per run, with the laser-ON windows read from the VL column."""
     draft = _Draft("I" if options.baseline is Baseline.RAW else "ΔI", "A", [])
-    for index, (row, columns) in enumerate(zip(rows, group.columns)):
+    for index, (row, columns) in enumerate(zip(rows, group.columns, strict=False)):
         t, i = columns["t_s"], columns["i_a"]
         windows = laser_windows(t, columns["vl_v"])
         draft.spans.extend(windows)
@@ -147,7 +148,7 @@ def _baseline(
             return float(i[0]), "no laser edge and no period: baseline at the first point"
 
 
-def _it_warnings(rows: list[dict], columns: tuple[dict[str, np.ndarray], ...]) -> list[str]:
+def _it_warnings(rows: list[dict[str, Any]], columns: tuple[dict[str, np.ndarray], ...]) -> list[str]:
     warnings = []
     durations = [float(c["t_s"][-1] - c["t_s"][0]) for c in columns]
     if durations and max(durations) > (1 + DURATION_TOLERANCE) * min(durations):
@@ -159,13 +160,13 @@ def _it_warnings(rows: list[dict], columns: tuple[dict[str, np.ndarray], ...]) -
     return warnings
 
 
-def _draft_ivg(group: LoadedGroup, rows: list[dict], labels: list[str], options: PlotOptions) -> _Draft:
+def _draft_ivg(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions) -> _Draft:
     """I (or gm) vs Vg, one trace per monotonic sweep leg, so forward and backward never join up."""
     draft = _Draft("gm", "S", [], log_ok=False) if options.gm else _Draft("I", "A", [], dirac=True)
-    for index, (row, columns) in enumerate(zip(rows, group.columns)):
+    for index, (row, columns) in enumerate(zip(rows, group.columns, strict=False)):
         vg, i = columns["vg_v"], columns["i_a"]
         legs = sweep_legs(vg)
-        for leg, name in zip(legs, leg_names(vg, legs)):
+        for leg, name in zip(legs, leg_names(vg, legs), strict=False):
             x, y = vg[leg.start : leg.stop], i[leg.start : leg.stop]
             if options.gm:
                 x, y = _transconductance(x, y, options)
@@ -206,17 +207,17 @@ def _dirac_markers(series: list[Series], y_label: str, y_unit: str) -> list[Mark
         if found.vg is not None:
             # Setpoints carry float drift (±1.8e-14 for 0 V): µV is far below a step; + 0.0 turns -0.0 into 0.0.
             vg = round(found.vg, 6) + 0.0
-            y = float(s.y[found.index])
+            y = float(s.y[found.at])
             text = f"{s.label}: Dirac Vg={format_si(vg, 'V')}, {y_label}={format_si(y, y_unit)}"
             markers.append(Marker(vg, y, text, s.run_id))
     return markers
 
 
-def _draft_xy(group: LoadedGroup, rows: list[dict], labels: list[str], options: PlotOptions) -> _Draft:
+def _draft_xy(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions) -> _Draft:
     """y vs x as acquired, one trace per run (IV sweeps, laser power calibrations)."""
     kind = KINDS[group.proc]
     draft = _Draft(kind.y_label, kind.y_unit, [])
-    for index, (row, columns) in enumerate(zip(rows, group.columns)):
+    for index, (row, columns) in enumerate(zip(rows, group.columns, strict=False)):
         draft.series.append(_series(row, index, labels[index], columns[kind.x], columns[kind.y]))
     return draft
 
