@@ -6,6 +6,7 @@ rejected file (a header without a start time) that `fixed_reject` repairs.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from labtui.core.config import StagingConfig, load_config
 from labtui.core.manifest import read_manifest, write_manifest
@@ -89,5 +91,7 @@ def freeze(config: StagingConfig) -> None:
 async def settle(pilot: Pilot, rounds: int = 3) -> None:
     """Let workers finish and the messages they posted be handled (a finished load may start the next one)."""
     for _ in range(rounds):
-        await pilot.app.workers.wait_for_complete()
+        # an exclusive worker superseded by a newer one ends cancelled: the next round waits for its successor
+        with contextlib.suppress(WorkerCancelled):
+            await pilot.app.workers.wait_for_complete()
         await pilot.pause()

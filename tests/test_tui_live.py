@@ -107,7 +107,8 @@ async def test_a_run_written_in_pieces_is_staged_once_into_the_open_history(lab:
 
 
 async def test_f_follows_the_run_being_measured(lab: Lab) -> None:
-    app = LabApp(lab.config.model_copy(update={"watch_settle_seconds": 3.0}), watch=True)
+    # settle long enough that a loaded machine redraws and exports before the watcher stages the file
+    app = LabApp(lab.config.model_copy(update={"watch_settle_seconds": 8.0}), watch=True)
     path = lab.config.raw_root / NEW
     data = pieces(raw_csv("It", start=epoch(2025, 10, 15)), 4)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -137,7 +138,7 @@ async def test_f_follows_the_run_being_measured(lab: Lab) -> None:
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen) and screen.cancel.is_set()
         append(path, data[3])
-        await until(pilot, lambda: staged(lab, NEW) == 1 and "measuring now" not in str(live.render()))
+        await until(pilot, lambda: staged(lab, NEW) == 1 and "measuring now" not in str(live.render()), timeout=30)
 
 
 async def test_watching_survives_a_vanished_folder_and_w_toggles_it(lab: Lab) -> None:
