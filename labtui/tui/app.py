@@ -37,7 +37,7 @@ STORE_POLL_SECONDS = 2.0
 def screen_class(name: str) -> type[Screen]:
     """The screen class named "module:Class", importing its module."""
     module, _, cls = name.partition(":")
-    return getattr(import_module(module), cls)  # type: ignore[no-any-return]
+    return getattr(import_module(module), cls)
 
 
 class LabApp(App[None]):
