@@ -29,7 +29,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import ValidationError
 
@@ -54,11 +54,14 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
 STAGING_AREA = "tmp"  # in _manifest/: Parquet written by workers, published into the stage root at commit
 
 
+EventKind = Literal["lock_wait", "scan", "file", "commit", "done"]
+
+
 @dataclass(frozen=True)
 class StageEvent:
     """What the engine tells its caller; emitted on the calling thread only."""
 
-    kind: str  # "lock_wait" | "scan" | "file" | "commit" | "done"
+    kind: EventKind
     done: int = 0
     total: int = 0
     source_file: str | None = None
@@ -578,7 +581,7 @@ class Stager:
             self._dirty = True
             sweep_store(self.config)
 
-    def _emit(self, kind: str, **fields: object) -> None:
+    def _emit(self, kind: EventKind, **fields: object) -> None:
         fields.setdefault("counts", dict(self.report.counts))
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
@@ -25,9 +26,9 @@ FULL_RESCAN_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class WatchEvent:
-    """What the watcher did in one poll; `kind` is "staged", "waiting" (lock held elsewhere), "error" or "recovered"."""
+    """What the watcher did in one poll; "waiting" means the lock is held elsewhere."""
 
-    kind: str
+    kind: Literal["staged", "waiting", "error", "recovered"]
     message: str
     report: StageReport | None = None
     staged: tuple[str, ...] = ()  # source files staged in this poll
