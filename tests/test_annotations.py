@@ -34,7 +34,7 @@ from labtui.core.annotations import (
 from labtui.core.fixes import apply_fixes
 from labtui.core.history import history
 from labtui.core.lock import WriterLock
-from labtui.core.stager import sweep_store
+from labtui.core.recovery import sweep_store
 from labtui.core.validate import validate
 from tests._store_fixtures import Lab, chip67_lab, local
 

@@ -34,11 +34,12 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import ValidationError
 
 from labtui.core import faults
-from labtui.core.atomic import fsync_dir, is_temp, publish, write_temp
+from labtui.core.atomic import fsync_dir, publish, write_temp
 from labtui.core.config import StagingConfig, extraction_version
 from labtui.core.errors import OperationFailed, os_error_in
 from labtui.core.layout import run_dir, run_parquet_path
 from labtui.core.lock import Holder
+from labtui.core.recovery import sweep_store
 from labtui.core.rejects import RejectRecord, load_rejects, remove_reject, write_reject
 from labtui.core.scan import Candidate, Outcome, known_outcome, relative_source, scan_raw, staged_signatures, stat_rows
 from labtui.core.stat_index import Signatures, read_stat_index, write_stat_index
@@ -584,44 +585,6 @@ class Stager:
     def _emit(self, kind: EventKind, **fields: object) -> None:
         fields.setdefault("counts", dict(self.report.counts))
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
-
-
-def sweep_store(config: StagingConfig) -> list[Path]:
-    """Remove leftovers of an interrupted writer: temp files, and run folders the manifest does not reference."""
-    removed: list[Path] = []
-    for folder in (config.stage_root, config.manifest_dir, config.rejects_dir):
-        if folder.is_dir():
-            for root, _dirs, files in os.walk(folder):
-                for name in files:
-                    if is_temp(name):
-                        (Path(root) / name).unlink(missing_ok=True)
-                        removed.append(Path(root) / name)
-                        faults.point("during_sweep")
-    removed.extend(remove_orphan_runs(config))
-    return removed
-
-
-def orphan_run_dirs(config: StagingConfig, manifest: pl.DataFrame | None = None) -> list[Path]:
-    """Run folders under the stage root that no manifest row points to."""
-    from labtui.core.manifest import read_manifest
-
-    manifest = read_manifest(config.manifest_path) if manifest is None else manifest
-    referenced = {
-        run_dir(config.stage_root, proc, date_local, run_id)
-        for run_id, proc, date_local in manifest.select("run_id", "proc", "date_local").iter_rows()
-    }
-    return [folder for folder in sorted(config.stage_root.glob("proc=*/date=*/run_id=*")) if folder not in referenced]
-
-
-def remove_orphan_runs(config: StagingConfig) -> list[Path]:
-    orphans = orphan_run_dirs(config)
-    for folder in orphans:
-        shutil.rmtree(folder, ignore_errors=True)
-        faults.point("during_sweep")
-    for folder in config.stage_root.glob("proc=*/date=*"):
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-    return orphans
 
 
 def stage(config: StagingConfig, **options: object) -> StageReport:
