@@ -26,6 +26,7 @@ import polars as pl
 from labtui.core import stager
 from labtui.core.config import load_config
 from labtui.core.metrics import update_metrics
+from labtui.core.stage_events import StageReport
 from labtui.core.stager import stage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +51,7 @@ def lit_it_file(raw: Path) -> Path:
 Times = tuple[float, float, float, float]
 
 
-def timed_stage(config: object, derived: bool) -> tuple[float, float, stager.StageReport]:
+def timed_stage(config: object, derived: bool) -> tuple[float, float, StageReport]:
     """A stage with or without the derived step: (wall, CPU, report)."""
     hooks = stager.from_data, stager.update_after_stage
     if not derived:

@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 from labtui.core.config import StagingConfig
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
-from labtui.core.stager import StageReport, stage
+from labtui.core.stage_events import StageReport
+from labtui.core.stager import stage
 
 REPO = Path(__file__).resolve().parents[1]
 CRASH_EXIT = 86

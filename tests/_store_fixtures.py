@@ -19,7 +19,8 @@ import pytest
 from labtui.core.config import StagingConfig, load_config
 from labtui.core.extract import run_id_for
 from labtui.core.manifest import read_manifest
-from labtui.core.stager import StageReport, stage
+from labtui.core.stage_events import StageReport
+from labtui.core.stager import stage
 from labtui.synth.writer import raw_text
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"

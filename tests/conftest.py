@@ -13,7 +13,8 @@ import pytest
 from labtui.core.config import StagingConfig, load_config
 from labtui.core.manifest import read_manifest
 from labtui.core.rejects import RejectRecord, load_rejects
-from labtui.core.stager import StageReport, stage
+from labtui.core.stage_events import StageReport
+from labtui.core.stager import stage
 from labtui.synth.writer import raw_text
 
 # The session-wide real-data store is a fixture every module can ask for by name.

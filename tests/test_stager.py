@@ -17,8 +17,10 @@ from labtui.core.extract import run_id_for
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
 from labtui.core.manifest import ManifestRow
+from labtui.core.rawread import Busy
 from labtui.core.scan import Candidate, Outcome, scan_raw
-from labtui.core.stager import StageEvent, Stager
+from labtui.core.stage_events import StageEvent
+from labtui.core.stager import Stager
 from tests.conftest import Store, epoch, it_rows, raw_csv
 
 SANTIAGO = "America/Santiago"
@@ -213,7 +215,7 @@ def test_file_that_changes_between_scan_and_read_is_busy(store: Store) -> None:
     info = path.stat()
     stale = Candidate("a/It2025-10-13_1.csv", path, info.st_size - 10, info.st_mtime_ns, False)
     result = Stager(store.config)._stage_file(stale)
-    assert type(result).__name__ == "_Busy"
+    assert isinstance(result, Busy)
     assert not list(store.config.stage_root.rglob("*.parquet"))
 
 

@@ -10,7 +10,7 @@ from typing import TextIO
 from labtui.core.lock import waiting_text
 from labtui.core.pace import Pace
 from labtui.core.scan import Outcome
-from labtui.core.stager import StageEvent
+from labtui.core.stage_events import StageEvent
 
 
 class ProgressBar:

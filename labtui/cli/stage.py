@@ -16,7 +16,8 @@ from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CommandUsage, conf
 from labtui.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from labtui.core.stager import Stager, StageReport
+    from labtui.core.stage_events import StageReport
+    from labtui.core.stager import Stager
     from labtui.core.watch import WatchEvent
 
 T = TypeVar("T")

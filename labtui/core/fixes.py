@@ -25,7 +25,8 @@ from labtui.core.findings import (
 from labtui.core.manifest import read_manifest
 from labtui.core.quarantine import foreign_files, quarantine
 from labtui.core.recovery import remove_orphan_runs
-from labtui.core.stager import EventCallback, StageReport, stage
+from labtui.core.stage_events import EventCallback, StageReport
+from labtui.core.stager import stage
 from labtui.core.store import lock_store
 from labtui.core.validate import unreadable_rejects
 

@@ -21,15 +21,14 @@ import hashlib
 import json
 import os
 import shutil
-import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -38,10 +37,11 @@ from labtui.core.atomic import fsync_dir, publish, write_temp
 from labtui.core.config import StagingConfig, extraction_version
 from labtui.core.errors import OperationFailed, os_error_in
 from labtui.core.layout import run_dir, run_parquet_path
-from labtui.core.lock import Holder
+from labtui.core.rawread import Busy, read_raw
 from labtui.core.recovery import sweep_store
 from labtui.core.rejects import RejectRecord, load_rejects, remove_reject, write_reject
 from labtui.core.scan import Candidate, Outcome, known_outcome, relative_source, scan_raw, staged_signatures, stat_rows
+from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
 from labtui.core.stat_index import Signatures, read_stat_index, write_stat_index
 from labtui.core.store import DIRTY_MARKER, check_location, check_raw_root, lock_store, write_identity
 
@@ -49,64 +49,9 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
     import polars as pl
 
     from labtui.core.manifest import ManifestRow
-    from labtui.core.metrics import MetricsUpdate
     from labtui.core.registry import Registry
 
 STAGING_AREA = "tmp"  # in _manifest/: Parquet written by workers, published into the stage root at commit
-
-
-EventKind = Literal["lock_wait", "scan", "file", "commit", "done"]
-
-
-@dataclass(frozen=True)
-class StageEvent:
-    """What the engine tells its caller; emitted on the calling thread only."""
-
-    kind: EventKind
-    done: int = 0
-    total: int = 0
-    source_file: str | None = None
-    outcome: Outcome | None = None
-    message: str = ""
-    counts: dict[str, int] = field(default_factory=dict)
-    holder: Holder | None = None
-
-
-@dataclass
-class StageReport:
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
-    elapsed_s: float = 0.0
-    cancelled: bool = False
-    staged_run_ids: list[str] = field(default_factory=list)
-    staged_files: list[str] = field(default_factory=list)
-    busy_files: list[str] = field(default_factory=list)  # deferred: still being written
-    new_rejects: list[RejectRecord] = field(default_factory=list)
-    known_rejects: list[RejectRecord] = field(default_factory=list)  # unchanged files, rejected before
-    commits: int = 0
-    metrics: MetricsUpdate | None = None  # the derived table's update after the commits (None: nothing to do)
-
-    @property
-    def staged(self) -> int:
-        return self.counts[Outcome.STAGED]
-
-    @property
-    def unchanged(self) -> int:
-        return self.counts[Outcome.UNCHANGED]
-
-    @property
-    def busy(self) -> int:
-        return self.counts[Outcome.BUSY]
-
-    @property
-    def rejected(self) -> int:
-        return self.counts[Outcome.REJECTED]
-
-    def line(self) -> str:
-        state = "cancelled: " if self.cancelled else ""
-        return (
-            f"{state}{self.staged} staged, {self.unchanged} unchanged, {self.busy} busy (deferred), "
-            f"{self.rejected} rejected in {self.elapsed_s:.2f} s"
-        )
 
 
 @dataclass
@@ -124,13 +69,7 @@ class _Rejected:
     record: RejectRecord
 
 
-@dataclass
-class _Busy:
-    reason: str
-
-
-_Result = _Staged | _Rejected | _Busy
-EventCallback = Callable[[StageEvent], None]
+_Result = _Staged | _Rejected | Busy
 
 
 class Stager:
@@ -219,41 +158,13 @@ class Stager:
             )
         )
 
-    @staticmethod
-    def _read(cand: Candidate) -> tuple[bytes, os.stat_result] | _Busy:
-        """The file's bytes, read-only and without following links; busy if it changes while we look."""
-        from labtui.core.parser import Reject
-
-        if cand.is_symlink:
-            raise Reject(
-                "symlink", "the file is a symbolic link; labtui does not follow links: stage the target itself"
-            )
-        try:
-            # O_NONBLOCK: a FIFO swapped in since the scan must not block the open (it is then not a regular file)
-            fd = os.open(cand.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-            try:
-                before = os.fstat(fd)
-                if not stat.S_ISREG(before.st_mode):
-                    raise Reject("not_a_file", "not a regular file")
-                with os.fdopen(os.dup(fd), "rb") as handle:
-                    data = handle.read()
-                after = os.fstat(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise Reject("unreadable", f"the file cannot be read: {exc.strerror or exc}") from None
-        seen = {(cand.size, cand.mtime_ns), (before.st_size, before.st_mtime_ns), (after.st_size, after.st_mtime_ns)}
-        if len(seen) > 1 or len(data) != after.st_size:
-            return _Busy("the file changed while it was read (still being written)")
-        return data, after
-
     def _read_and_write(self, cand: Candidate) -> _Result:
         from labtui.core.extract import build_row
         from labtui.core.metrics import from_data
         from labtui.core.parser import Reject, parse_data, parse_header
 
-        read = self._read(cand)
-        if isinstance(read, _Busy):
+        read = read_raw(cand)
+        if isinstance(read, Busy):
             return read
         data, after = read
         cand = Candidate(cand.source_file, cand.path, after.st_size, after.st_mtime_ns, False)
@@ -447,13 +358,13 @@ class Stager:
     def _message(result: _Result) -> str:
         if isinstance(result, _Rejected):
             return result.record.describe()
-        if isinstance(result, _Busy):
+        if isinstance(result, Busy):
             return result.reason
         return "; ".join(result.warnings)
 
     def _collect(self, cand: Candidate, result: _Result, rejects: dict[str, RejectRecord]) -> Outcome:
         """Book one worker result (run_id conflicts were settled by `_claim` before any Parquet was written)."""
-        if isinstance(result, _Busy):
+        if isinstance(result, Busy):
             self.report.busy_files.append(cand.source_file)
             return Outcome.BUSY
         if isinstance(result, _Staged):

@@ -19,7 +19,8 @@ from typing import Literal
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
 from labtui.core.scan import scan_raw
-from labtui.core.stager import StageEvent, Stager, StageReport
+from labtui.core.stage_events import StageEvent, StageReport
+from labtui.core.stager import Stager
 
 FULL_RESCAN_SECONDS = 60.0
 

@@ -19,7 +19,8 @@ from textual.worker import Worker, WorkerState
 
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
-from labtui.core.stager import Stager, StageReport
+from labtui.core.stage_events import StageReport
+from labtui.core.stager import Stager
 from labtui.tui.base import LabScreen
 from labtui.tui.history import COLUMNS, run_screen
 from labtui.tui.live import LiveChanged

@@ -23,7 +23,8 @@ from textual.worker import Worker, WorkerState
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
 from labtui.core.rejects import RejectRecord
-from labtui.core.stager import Stager, StageReport
+from labtui.core.stage_events import StageReport
+from labtui.core.stager import Stager
 from labtui.tui.base import LabScreen
 from labtui.tui.stage import StageScreen
 from labtui.tui.table import Column, FrameTable

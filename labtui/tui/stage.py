@@ -21,7 +21,8 @@ from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy, read_holder, waiting_text
 from labtui.core.pace import Pace
 from labtui.core.scan import Outcome
-from labtui.core.stager import StageEvent, Stager, StageReport
+from labtui.core.stage_events import StageEvent, StageReport
+from labtui.core.stager import Stager
 from labtui.tui.base import LabScreen
 
 clock = time.monotonic  # what rates and elapsed times are measured with (frozen in snapshot tests)

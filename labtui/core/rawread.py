@@ -1,0 +1,45 @@
+"""The safe read of one raw file: read-only, no links followed, and "busy" when it changes while it is read."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+
+from labtui.core.scan import Candidate
+
+
+@dataclass
+class Busy:
+    """A file still being written: deferred to the next stage, never half-read."""
+
+    reason: str
+
+
+def read_raw(cand: Candidate) -> tuple[bytes, os.stat_result] | Busy:
+    """The file's bytes, read-only and without following links; busy if it changes while we look."""
+    from labtui.core.parser import Reject
+
+    if cand.is_symlink:
+        raise Reject(
+            "symlink", "the file is a symbolic link; labtui does not follow links: stage the target itself"
+        )
+    try:
+        # O_NONBLOCK: a FIFO swapped in since the scan must not block the open (it is then not a regular file)
+        fd = os.open(cand.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        try:
+            before = os.fstat(fd)
+            if not stat.S_ISREG(before.st_mode):
+                raise Reject("not_a_file", "not a regular file")
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                data = handle.read()
+            after = os.fstat(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise Reject("unreadable", f"the file cannot be read: {exc.strerror or exc}") from None
+    seen = {(cand.size, cand.mtime_ns), (before.st_size, before.st_mtime_ns), (after.st_size, after.st_mtime_ns)}
+    if len(seen) > 1 or len(data) != after.st_size:
+        return Busy("the file changed while it was read (still being written)")
+    return data, after
+

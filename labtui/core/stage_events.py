@@ -1,0 +1,72 @@
+"""What a stage tells its caller: progress events and the final report (the vocabulary of the CLI bar, the app and
+the watcher, which need it without importing the writer)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from labtui.core.lock import Holder
+from labtui.core.rejects import RejectRecord
+from labtui.core.scan import Outcome
+
+if TYPE_CHECKING:
+    from labtui.core.metrics import MetricsUpdate
+
+
+EventKind = Literal["lock_wait", "scan", "file", "commit", "done"]
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    """What the engine tells its caller; emitted on the calling thread only."""
+
+    kind: EventKind
+    done: int = 0
+    total: int = 0
+    source_file: str | None = None
+    outcome: Outcome | None = None
+    message: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
+    holder: Holder | None = None
+
+
+@dataclass
+class StageReport:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
+    elapsed_s: float = 0.0
+    cancelled: bool = False
+    staged_run_ids: list[str] = field(default_factory=list)
+    staged_files: list[str] = field(default_factory=list)
+    busy_files: list[str] = field(default_factory=list)  # deferred: still being written
+    new_rejects: list[RejectRecord] = field(default_factory=list)
+    known_rejects: list[RejectRecord] = field(default_factory=list)  # unchanged files, rejected before
+    commits: int = 0
+    metrics: MetricsUpdate | None = None  # the derived table's update after the commits (None: nothing to do)
+
+    @property
+    def staged(self) -> int:
+        return self.counts[Outcome.STAGED]
+
+    @property
+    def unchanged(self) -> int:
+        return self.counts[Outcome.UNCHANGED]
+
+    @property
+    def busy(self) -> int:
+        return self.counts[Outcome.BUSY]
+
+    @property
+    def rejected(self) -> int:
+        return self.counts[Outcome.REJECTED]
+
+    def line(self) -> str:
+        state = "cancelled: " if self.cancelled else ""
+        return (
+            f"{state}{self.staged} staged, {self.unchanged} unchanged, {self.busy} busy (deferred), "
+            f"{self.rejected} rejected in {self.elapsed_s:.2f} s"
+        )
+
+
+EventCallback = Callable[[StageEvent], None]
