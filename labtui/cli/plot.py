@@ -8,11 +8,18 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from labtui.cli import EXIT_OK, config_from
 from labtui.cli.history import iso_date
 
+if TYPE_CHECKING:
+    import polars as pl
+
+    from labtui.core.config import StagingConfig
+
 BASELINES = ("auto", "raw", "first")
+TRENDS = ("cnp", "photoresponse", "responsivity", "spectral", "dark")  # `plotdata.trends.Trend`, not imported here
 
 
 def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -38,6 +45,15 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     view.add_argument("--log", action="store_true", help="log |I| (It, IVg, IV)")
     view.add_argument("--gm", action="store_true", help="IVg: transconductance gm = dI/dVg per sweep leg")
     view.add_argument("--gm-method", choices=("savgol", "gradient"), help="gm derivative (default: savgol)")
+    view.add_argument("--align-cnp", action="store_true",
+                      help="IVg: overlay against Vg − each run's forward-leg Dirac point (from the metrics table)")
+    trend = parser.add_argument_group("trends of a chip (one point per run, from the metrics table)")
+    trend.add_argument("--trend", choices=TRENDS,
+                       help="cnp: Dirac point (forward, backward) against time; photoresponse / responsivity: ΔI or "
+                            "ΔI/P against power, per wavelength; spectral: responsivity against wavelength; "
+                            "dark: dark current against time")
+    trend.add_argument("--include-excluded", action="store_true",
+                       help="draw the runs marked excluded too (by default they are hidden and counted)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")
     parser.set_defaults(func=run)
 
@@ -59,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
     from labtui.core.errors import UsageError
     from labtui.core.history import load_manifest
+    from labtui.core.metrics import read_metrics
     from labtui.core.plotdata.figure import DRAW_BUCKETS, figure_format, write_figure
     from labtui.core.plotdata.load import load_group
     from labtui.core.plotdata.selection import (
@@ -70,9 +87,12 @@ def run(args: argparse.Namespace) -> int:
         write_sidecar,
     )
     from labtui.core.plotdata.shape import shape
+    from labtui.core.plotdata.trends import with_dirac_points
     from labtui.core.plotdata.view import default_options
 
     figure_format(args.out)  # an unknown extension fails before any data is read
+    if args.trend is not None:
+        check_trend_args(args)
     sources = (args.number is not None) + args.calibrations + (args.record is not None)
     if sources != 1:
         raise UsageError("give a chip number, --calibrations or --from FIGURE.json (one of them)")
@@ -81,8 +101,16 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     manifest = load_manifest(config)
     notes: list[str] = []
-    if args.record is not None:
-        record = FigureRecord.read(args.record)
+    record = FigureRecord.read(args.record) if args.record is not None else None
+    if args.include_excluded and args.trend is None and (record is None or record.trend is None):
+        raise UsageError("--include-excluded applies to a trend: give it with --trend")
+    if record is not None and record.trend is not None:
+        runs, notes = record.check(manifest, tz=config.local_tz)
+        return draw_trend(args, config, runs, notes, record.trend)
+    if args.trend is not None:
+        runs = chip_runs(manifest, args.number, args.group, None, tz=config.local_tz)
+        return draw_trend(args, config, runs, notes, {"name": args.trend, "include_excluded": args.include_excluded})
+    if record is not None:
         runs, notes = record.check(manifest, tz=config.local_tz)
         proc, runs = one_procedure(runs, None)
         options = record.options
@@ -95,8 +123,13 @@ def run(args: argparse.Namespace) -> int:
         proc, runs = one_procedure(runs, args.proc)
         options = default_options(proc, runs)
     changes = {**(args.baseline or {}), **({"log_y": True} if args.log else {}), **({"gm": True} if args.gm else {}),
-               **({"gm_method": args.gm_method} if args.gm_method else {})}
+               **({"gm_method": args.gm_method} if args.gm_method else {}),
+               **({"align_cnp": True} if args.align_cnp else {})}
     options = replace(options, **changes)
+    if options.align_cnp:
+        if proc != "IVg":
+            raise UsageError(f"--align-cnp overlays IVg sweeps on their Dirac points; these are {proc} runs")
+        runs = with_dirac_points(runs, read_metrics(config))
     group = load_group(proc, runs, config.stage_root)
     spec = shape(group, options, DRAW_BUCKETS)
     if not spec.series:
@@ -106,4 +139,48 @@ def run(args: argparse.Namespace) -> int:
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
     print(f"wrote {args.out} ({len(spec.series)} trace(s) of {group.runs.height} run(s)) and {sidecar.name}")
+    return EXIT_OK
+
+
+def check_trend_args(args: argparse.Namespace) -> None:
+    """A trend draws all of one chip's runs, one point each: run choices and trace options do not apply."""
+    from labtui.core.errors import UsageError
+
+    if args.number is None:
+        raise UsageError("--trend draws one chip's runs: give its number (e.g. labtui plot 67 --trend cnp --out …)")
+    given = [flag for flag, value in (("--seq", args.seq), ("--proc", args.proc), ("--baseline", args.baseline),
+                                      ("--log", args.log), ("--gm", args.gm), ("--gm-method", args.gm_method),
+                                      ("--align-cnp", args.align_cnp)) if value]
+    if given:
+        raise UsageError(f"--trend draws every run of the chip, one point each: {', '.join(given)} does not apply")
+
+
+def draw_trend(
+    args: argparse.Namespace, config: StagingConfig, runs: pl.DataFrame, notes: list[str], trend: dict[str, object]
+) -> int:
+    """Write a trend figure and its record (the trend's name and switch, and the runs it drew)."""
+    from labtui.core.annotations import current_annotations
+    from labtui.core.errors import UsageError
+    from labtui.core.metrics import read_metrics
+    from labtui.core.plotdata.figure import write_figure
+    from labtui.core.plotdata.model import PlotOptions
+    from labtui.core.plotdata.selection import write_sidecar
+    from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec
+
+    try:
+        name = Trend(str(trend.get("name")))
+    except ValueError:
+        raise UsageError(f"{args.record} names no known trend ({trend.get('name')!r})") from None
+    include = bool(args.include_excluded or trend.get("include_excluded"))
+    rows = trend_rows(runs, read_metrics(config), current_annotations(config.store_root))
+    spec = trend_spec(name, rows, include_excluded=include, tz=config.local_tz)
+    if not spec.series:
+        reasons = "; ".join(spec.messages) or f"the chip has no run with the {name} quantities"
+        raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
+    write_figure(spec, args.out)
+    sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), {"name": str(name), "include_excluded": include})
+    for line in (*notes, *spec.messages):
+        print(f"labtui plot: {line}", file=sys.stderr)
+    points = sum(s.x.size for s in spec.series)
+    print(f"wrote {args.out} ({name} trend: {points} point(s) of {spec.runs.height} run(s)) and {sidecar.name}")
     return EXIT_OK

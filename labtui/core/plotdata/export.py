@@ -20,7 +20,8 @@ def export_frame(spec: PlotSpec) -> pl.DataFrame:
     Shape with `width=None` first to export every point rather than the downsampled view.
     """
     frames = [
-        pl.DataFrame({"run_id": s.run_id, "seq": s.seq, "label": s.label, "x": s.x, "y": s.y}, schema=_SCHEMA)
+        pl.DataFrame({"run_id": s.point_run_ids or s.run_id, "seq": s.point_seqs or s.seq, "label": s.label,
+                      "x": s.x, "y": s.y}, schema=_SCHEMA)
         for s in spec.series
     ]
     return pl.concat([pl.DataFrame(schema=_SCHEMA), *frames]).with_columns(

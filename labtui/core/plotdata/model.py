@@ -34,6 +34,7 @@ class PlotOptions:
     gm_method: GmMethod = GmMethod.SAVGOL
     sg_window: int = 11  # points; 0.5 V at the lab's usual 0.05 V step
     sg_polyorder: int = 2
+    align_cnp: bool = False  # IVg: x = Vg − the run's forward-leg CNP from the metrics table (`cnp_fwd_v` in the rows)
 
     def __post_init__(self) -> None:
         # Accept the plain strings a UI or config holds, and fail here rather than deep inside the shaping.
@@ -57,6 +58,9 @@ class Series:
     incomplete: bool = False
     run_index: int = 0  # the run's position in its group: legs of one run can share a colour
     direction: int = 0  # sweep legs: +1 forward (rising x), -1 backward; 0 when not a leg
+    # Trends: one point per run, so each point names its own run (empty: the whole series is `run_id`'s).
+    point_run_ids: tuple[str, ...] = ()
+    point_seqs: tuple[int | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class PlotSpec:
     warnings: tuple[str, ...]  # the selection may mislead (mixed durations, light and dark)
     messages: tuple[str, ...]  # runs left out or shaped with a fallback
     runs: pl.DataFrame
+    points: bool = False  # one point per run (trends): draw a marker at each, joined where the series is ordered
+    joined: bool = True  # with `points`: False for a scatter (several runs share an x)
 
     @property
     def x_title(self) -> str:

@@ -92,11 +92,13 @@ class FigureRecord:
     run_ids: tuple[str, ...]
     options: PlotOptions
     hashes: dict[str, dict[str, str | None]]  # run_id → the `_HASHED` columns when the figure was made
+    trend: dict[str, object] | None = None  # a trend figure: {"name": "cnp", "include_excluded": False}
 
     @classmethod
-    def of(cls, runs: pl.DataFrame, options: PlotOptions) -> FigureRecord:
+    def of(cls, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None) -> FigureRecord:
         rows = runs.select("run_id", *_HASHED).iter_rows(named=True)
-        return cls(tuple(runs["run_id"]), options, {row["run_id"]: {k: row[k] for k in _HASHED} for row in rows})
+        hashes = {row["run_id"]: {k: row[k] for k in _HASHED} for row in rows}
+        return cls(tuple(runs["run_id"]), options, hashes, trend)
 
     def to_json(self, figure: Path, runs: pl.DataFrame) -> bytes:
         listed = [
@@ -106,7 +108,7 @@ class FigureRecord:
         ]
         document = {"labtui_figure": SIDECAR_FORMAT, "labtui_version": __version__, "figure": figure.name,
                     "options": {k: str(v) if isinstance(v, str) else v for k, v in asdict(self.options).items()},
-                    "runs": listed}
+                    **({"trend": self.trend} if self.trend else {}), "runs": listed}
         return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
     @classmethod
@@ -116,8 +118,11 @@ class FigureRecord:
             if document.get("labtui_figure") != SIDECAR_FORMAT:
                 raise ValueError("not a labtui figure record")
             runs = document["runs"]
+            trend = document.get("trend")
+            if trend is not None and not isinstance(trend, dict):
+                raise ValueError("its trend is not a mapping")
             return cls(tuple(run["run_id"] for run in runs), PlotOptions(**document["options"]),
-                       {run["run_id"]: {k: run.get(k) for k in _HASHED} for run in runs})
+                       {run["run_id"]: {k: run.get(k) for k in _HASHED} for run in runs}, trend)
         except OSError as error:
             raise UsageError(f"cannot read the figure record {path}: {error.strerror or error}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -141,10 +146,12 @@ def sidecar_path(figure: Path) -> Path:
     return figure.with_name(figure.name + ".json")
 
 
-def write_sidecar(figure: Path, runs: pl.DataFrame, options: PlotOptions) -> Path:
+def write_sidecar(
+    figure: Path, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None
+) -> Path:
     path = sidecar_path(figure)
     try:
-        atomic_write_bytes(path, FigureRecord.of(runs, options).to_json(figure, runs))
+        atomic_write_bytes(path, FigureRecord.of(runs, options, trend).to_json(figure, runs))
     except OSError as error:
         raise UsageError(f"cannot write the figure record {path}: {error.strerror or error}") from None
     return path

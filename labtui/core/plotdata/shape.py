@@ -52,6 +52,7 @@ class _Draft:
     messages: list[str] = field(default_factory=list)
     dirac: bool = False  # mark the minimum |I| of each sweep leg
     log_ok: bool = True
+    x_label: str | None = None  # None: the procedure's own (`KINDS`)
 
 
 def shape(group: LoadedGroup, options: PlotOptions, width: int | None = None) -> PlotSpec:
@@ -77,7 +78,7 @@ def shape(group: LoadedGroup, options: PlotOptions, width: int | None = None) ->
     return PlotSpec(
         kind=group.proc,
         title=title(group.proc, rows),
-        x_label=kind.x_label,
+        x_label=draft.x_label or kind.x_label,
         x_unit=x_prefix + kind.x_unit,
         y_label=y_label,
         y_unit=y_prefix + draft.y_unit,
@@ -161,17 +162,30 @@ def _it_warnings(rows: list[dict[str, Any]], columns: tuple[dict[str, np.ndarray
 
 
 def _draft_ivg(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions) -> _Draft:
-    """I (or gm) vs Vg, one trace per monotonic sweep leg, so forward and backward never join up."""
+    """I (or gm) vs Vg, one trace per monotonic sweep leg, so forward and backward never join up.
+
+    Aligned (`align_cnp`), each run is drawn against Vg − its forward-leg Dirac point from the metrics table, so
+    curves of a drifting chip overlay; a run without one is left out and counted, never guessed."""
     draft = _Draft("gm", "S", [], log_ok=False) if options.gm else _Draft("I", "A", [], dirac=True)
+    unaligned = []
+    if options.align_cnp:
+        draft.x_label = "Vg − V_CNP"
     for index, (row, columns) in enumerate(zip(rows, group.columns, strict=False)):
         vg, i = columns["vg_v"], columns["i_a"]
+        shift = row.get("cnp_fwd_v") if options.align_cnp else 0.0
+        if shift is None:
+            unaligned.append(run_ident(row))
+            continue
         legs = sweep_legs(vg)
         for leg, name in zip(legs, leg_names(vg, legs), strict=False):
-            x, y = vg[leg.start : leg.stop], i[leg.start : leg.stop]
+            x, y = vg[leg.start : leg.stop] - shift, i[leg.start : leg.stop]
             if options.gm:
                 x, y = _transconductance(x, y, options)
             if x.size:
                 draft.series.append(_series(row, index, f"{labels[index]} {name}", x, y, leg.direction))
+    if unaligned:
+        draft.messages.append(f"{len(unaligned)} run{'s' if len(unaligned) != 1 else ''} without a forward Dirac "
+                              f"point (cnp_fwd_v) left out of the aligned overlay: {', '.join(unaligned)}")
     return draft
 
 

@@ -57,7 +57,7 @@ def controls(kind: str, options: PlotOptions) -> tuple[str, ...]:
         case "It":
             return ("baseline", "log_y")
         case "IVg":
-            return ("gm", "gm_method") if options.gm else ("gm", "log_y")
+            return ("gm", "gm_method", "align_cnp") if options.gm else ("gm", "log_y", "align_cnp")
         case "IV":
             return ("log_y",)
     return ()
@@ -80,6 +80,8 @@ def view_parts(kind: str, options: PlotOptions) -> list[tuple[str, str]]:
                 parts.append(("gm = dI/dVg per sweep leg", "gm"))
             case "gm":
                 parts.append(("I vs Vg", ""))
+            case "align_cnp" if options.align_cnp:
+                parts.append(("aligned: Vg − V_CNP (forward leg)", "aligned"))
             case "gm_method":
                 text = GM_METHOD_TEXT[options.gm_method].format(window=options.sg_window, order=options.sg_polyorder)
                 parts.append((text, str(options.gm_method)))

@@ -1,0 +1,174 @@
+"""A chip's trends: one point per run, from the metrics table, in the same `PlotSpec` the run plots use.
+
+    rows = trend_rows(runs, metrics, annotations)          # once per chip
+    spec = trend_spec(Trend.CNP, rows, tz=config.local_tz)  # cheap, on every switch
+
+`runs` are the chip's manifest rows with their `seq` (`selection.chip_runs`), `metrics` the table of
+`labtui.core.metrics.read_metrics`, `annotations` the store's `current_annotations`. Every point keeps its run
+(`Series.point_run_ids`, `point_seqs`, so the CSV export names it); a run whose quantity is null is left out and
+counted in the spec's messages, never interpolated; excluded runs are hidden and counted unless asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import polars as pl
+
+from labtui.core.annotations import AnnotationFilter, hidden_note, with_annotations
+from labtui.core.plotdata.labels import chip_names
+from labtui.core.plotdata.model import PlotSpec, Series
+from labtui.core.plotdata.numeric import max_abs, si_scale
+
+TIME = "time"  # the x column of the time trends: local start time, made relative below
+HOURS_UP_TO_DAYS = 2  # a history shorter than this many days reads in hours, a longer one in days
+
+
+class Trend(StrEnum):
+    CNP = "cnp"  # Dirac point of each IVg run (forward and backward legs) against time
+    PHOTORESPONSE = "photoresponse"  # ΔI of each lit It run against its irradiated power, one series per λ
+    RESPONSIVITY = "responsivity"  # the same as responsivity (ΔI / P)
+    SPECTRAL = "spectral"  # responsivity against wavelength
+    DARK = "dark"  # dark current of each It run against time
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one trend draws: a procedure's rows, an x and a y column, and how the points split into series."""
+
+    title: str
+    proc: str
+    x: str
+    x_label: str
+    x_unit: str
+    ys: tuple[tuple[str, str], ...]  # (metrics column, series label) — several for CNP forward/backward
+    y_label: str
+    y_unit: str
+    by_wavelength: bool = False
+    lit_only: bool = False
+    joined: bool = True
+
+
+PLANS: dict[Trend, _Plan] = {
+    Trend.CNP: _Plan("Dirac point against time", "IVg", TIME, "", "",
+                     (("cnp_fwd_v", "CNP forward"), ("cnp_bwd_v", "CNP backward")), "V_CNP", "V"),
+    Trend.PHOTORESPONSE: _Plan("photoresponse against power", "It", "power_w", "P", "W",
+                               (("delta_i_a", "ΔI"),), "ΔI", "A", by_wavelength=True, lit_only=True),
+    Trend.RESPONSIVITY: _Plan("responsivity against power", "It", "power_w", "P", "W",
+                              (("responsivity_a_per_w", "R"),), "R", "A/W", by_wavelength=True, lit_only=True),
+    Trend.SPECTRAL: _Plan("spectral response", "It", "laser_wavelength_nm", "λ", "nm",
+                          (("responsivity_a_per_w", "R, every power"),), "R", "A/W", lit_only=True, joined=False),
+    Trend.DARK: _Plan("dark current against time", "It", TIME, "", "", (("i_dark_a", "I dark"),), "I dark", "A"),
+}
+
+
+def with_dirac_points(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
+    """`runs` with each IVg run's forward-leg Dirac point (`cnp_fwd_v`), what an aligned overlay shifts by."""
+    return runs.drop("cnp_fwd_v", strict=False).join(
+        metrics.select("run_id", "cnp_fwd_v"), on="run_id", how="left", maintain_order="left"
+    )
+
+
+def trend_rows(runs: pl.DataFrame, metrics: pl.DataFrame, annotations: pl.DataFrame) -> pl.DataFrame:
+    """The chip's runs joined with their metrics and annotations: read once per chip, so switching trends (or
+    showing excluded runs) only re-shapes these rows."""
+    quantities = metrics.drop([c for c in metrics.columns if c in runs.columns and c != "run_id"])
+    return with_annotations(runs.join(quantities, on="run_id", how="left"), annotations)
+
+
+def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool = False, tz: str) -> PlotSpec:
+    """The trend of `trend_rows`' output: points in axis units; excluded runs of the trend's procedure hidden
+    unless `include_excluded`, and they and the runs without the quantity counted in `messages`."""
+    trend = Trend(trend)
+    plan = PLANS[trend]
+    rows = rows.filter(pl.col("proc") == plan.proc)
+    if plan.lit_only:
+        rows = rows.filter(pl.col("has_light").fill_null(False))
+    rows, hidden = AnnotationFilter(include_excluded=include_excluded).apply(rows)
+    messages = [note] if (note := hidden_note(hidden)) else []
+    x_label, x_unit = plan.x_label, plan.x_unit
+    if plan.x == TIME:
+        rows, x_label, x_unit = _local_time(rows, tz)
+    series: list[Series] = []
+    used: set[str] = set()
+    groups = rows.partition_by("laser_wavelength_nm", maintain_order=True) if plan.by_wavelength else [rows]
+    groups.sort(key=lambda frame: (frame["laser_wavelength_nm"][0] is None, frame["laser_wavelength_nm"][0]))
+    for column, label in plan.ys:
+        for group in groups:
+            if group.is_empty():
+                continue
+            points = group.drop_nulls([plan.x, column]).sort(plan.x, "seq")
+            if points.is_empty():
+                continue
+            name = _wavelength(group["laser_wavelength_nm"][0]) if plan.by_wavelength else label
+            used.update(points["run_id"])
+            series.append(Series(
+                label=name, x=points[plan.x].to_numpy().astype(float), y=points[column].to_numpy().astype(float),
+                run_id="", seq=None, run_index=len(series), direction=-1 if column == "cnp_bwd_v" else 0,
+                point_run_ids=tuple(points["run_id"]), point_seqs=tuple(points["seq"]),
+            ))
+        messages += _missing(rows, plan, column)
+    if plan.x == "power_w":  # power is the one x that needs a prefix (µW, mW)
+        x_factor, x_prefix = si_scale(max_abs([s.x for s in series]))
+        x_unit = x_prefix + x_unit
+    else:
+        x_factor = 1.0
+    y_factor, y_prefix = si_scale(max_abs([s.y for s in series]))
+    plotted = rows.filter(pl.col("run_id").is_in(list(used))).sort("seq")
+    chips = chip_names(rows.to_dicts()[:1]) or chip_names(plotted.to_dicts()[:1])
+    return PlotSpec(
+        kind=f"trend-{trend}",
+        title=" · ".join([*chips, plan.title]),
+        x_label=x_label,
+        x_unit=x_unit,
+        y_label=plan.y_label,
+        y_unit=y_prefix + plan.y_unit,
+        log_y=False,
+        series=tuple(_scaled(s, x_factor, y_factor) for s in series),
+        markers=(),
+        spans=(),
+        warnings=(),
+        messages=tuple(messages),
+        runs=plotted,
+        points=True,
+        joined=plan.joined,
+    )
+
+
+def _local_time(rows: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, str, str]:
+    """x = time since local midnight of the first run's day, in hours (short histories) or days."""
+    local = rows.select(pl.col("start_time_utc").dt.convert_time_zone(tz).dt.replace_time_zone(None))[
+        "start_time_utc"
+    ]
+    if local.drop_nulls().is_empty():
+        return rows.with_columns(pl.lit(None, pl.Float64).alias(TIME)), "time", "h"
+    first: dt.datetime = local.min()  # type: ignore[assignment]  # a Datetime column's min and max are datetimes
+    last: dt.datetime = local.max()  # type: ignore[assignment]
+    origin = dt.datetime.combine(first.date(), dt.time())
+    span_days = (last - origin).total_seconds() / 86400
+    unit, seconds = ("h", 3600) if span_days < HOURS_UP_TO_DAYS else ("d", 86400)
+    since = ((local - origin).dt.total_microseconds() / (seconds * 1e6)).alias(TIME)
+    return rows.with_columns(since), f"time since {origin:%Y-%m-%d} 00:00 ({tz})", unit
+
+
+def _missing(rows: pl.DataFrame, plan: _Plan, column: str) -> list[str]:
+    """One line per reason a run of this trend has no point: the quantity, or the x it is placed at, is null."""
+    lines = []
+    what = f"lit {plan.proc}" if plan.lit_only else plan.proc
+    for needed in dict.fromkeys((plan.x, column)):  # a null x (no power) explains a null y
+        count = rows.filter(pl.col(needed).is_null()).height
+        if count:
+            name = "start time" if needed == TIME else needed
+            lines.append(f"{count} {what} run{'s' if count != 1 else ''} without {name} left out")
+        rows = rows.filter(pl.col(needed).is_not_null())
+    return lines
+
+
+def _wavelength(value: float | None) -> str:
+    return "λ unknown" if value is None else f"{value:g} nm"
+
+
+def _scaled(series: Series, x_factor: float, y_factor: float) -> Series:
+    return replace(series, x=series.x * x_factor, y=series.y * y_factor)

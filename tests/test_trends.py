@@ -1,0 +1,157 @@
+"""A chip's trends and the Dirac-point-aligned IVg overlay: engine specs against the metrics table of a staged
+synthetic lab, and `labtui plot --trend / --align-cnp` files, records and errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from labtui.cli import main
+from labtui.core.annotations import Change, annotate, current_annotations
+from labtui.core.config import StagingConfig, load_config
+from labtui.core.history import load_manifest
+from labtui.core.metrics import read_metrics
+from labtui.core.plotdata import PlotOptions, export_frame, load_group, shape
+from labtui.core.plotdata.selection import chip_runs
+from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec, with_dirac_points
+from labtui.synth import LabSpec
+from labtui.synth.demo import config_file_of, write_demo
+
+
+class DemoLab:
+    def __init__(self, folder: Path) -> None:
+        write_demo(folder, LabSpec(chips=1, days=4, seed=3, irregularities=False))
+        self.config_file = config_file_of(folder)
+        assert main(["stage", "-q", "--config", str(self.config_file)]) == 0
+        self.config: StagingConfig = load_config(self.config_file)
+        manifest = load_manifest(self.config)
+        self.number = int(manifest["chip_number"].drop_nulls()[0])
+        self.runs = chip_runs(manifest, self.number, "Alisson", None, tz=self.config.local_tz)
+        self.metrics = read_metrics(self.config)
+
+    def cli(self, *args: str) -> list[str]:
+        return [*args, "--config", str(self.config_file)]
+
+    def spec(self, trend: Trend, *, include_excluded: bool = False):
+        rows = trend_rows(self.runs, self.metrics, current_annotations(self.config.store_root))
+        return trend_spec(trend, rows, include_excluded=include_excluded, tz=self.config.local_tz)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> DemoLab:
+    return DemoLab(tmp_path_factory.mktemp("trends"))
+
+
+def points(spec) -> pl.DataFrame:
+    return export_frame(spec)
+
+
+def test_cnp_trend_points_are_the_metrics_tables_values(lab: DemoLab) -> None:
+    spec = lab.spec(Trend.CNP)
+    assert [s.label for s in spec.series] == ["CNP forward", "CNP backward"]
+    assert spec.y_unit == "V" and spec.x_unit in ("h", "d") and "time since" in spec.x_label
+    drawn = points(spec)
+    ivg = lab.metrics.filter(pl.col("proc") == "IVg")
+    for series, column in zip(spec.series, ("cnp_fwd_v", "cnp_bwd_v")):
+        expected = ivg.drop_nulls(column).select("run_id", column)
+        got = drawn.filter(pl.col("label") == series.label).join(expected, on="run_id")
+        assert got.height == expected.height > 0
+        np.testing.assert_allclose(got["y"], got[column])
+        assert np.all(np.diff(series.x) >= 0)  # in time order
+    seqs = lab.runs.select("run_id", pl.col("seq").alias("history_seq"))
+    assert drawn.join(seqs, on="run_id").filter(pl.col("seq") != pl.col("history_seq")).is_empty()
+
+
+def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab: DemoLab) -> None:
+    lit = lab.metrics.filter(pl.col("proc") == "It", pl.col("has_light"))
+    without_power = lit.filter(pl.col("power_w").is_null()).height
+    for trend, column in ((Trend.PHOTORESPONSE, "delta_i_a"), (Trend.RESPONSIVITY, "responsivity_a_per_w")):
+        spec = lab.spec(trend)
+        assert spec.x_label == "P" and spec.x_unit.endswith("W")
+        assert [s.label for s in spec.series] == [f"{w:g} nm" for w in sorted(lit.drop_nulls("power_w")
+                                                                             ["laser_wavelength_nm"].unique())]
+        drawn = points(spec).join(lit.select("run_id", "power_w", column), on="run_id")
+        assert drawn.height == lit.drop_nulls(["power_w", column]).height
+        x_factor = drawn["x"][0] / drawn["power_w"][0]
+        y_factor = drawn["y"][0] / drawn[column][0]
+        np.testing.assert_allclose(drawn["x"], drawn["power_w"] * x_factor)
+        np.testing.assert_allclose(drawn["y"], drawn[column] * y_factor)
+        if without_power:
+            assert f"{without_power} lit It run{'s' if without_power > 1 else ''} without power_w left out" \
+                in spec.messages
+    spectral = lab.spec(Trend.SPECTRAL)
+    assert spectral.x_unit == "nm" and not spectral.joined
+    assert sorted(points(spectral)["x"].unique()) == sorted(lit.drop_nulls("responsivity_a_per_w")
+                                                            ["laser_wavelength_nm"].unique())
+
+
+def test_dark_trend_has_every_it_run(lab: DemoLab) -> None:
+    spec = lab.spec(Trend.DARK)
+    its = lab.metrics.filter(pl.col("proc") == "It").drop_nulls("i_dark_a")
+    assert sorted(points(spec)["run_id"]) == sorted(its["run_id"])
+
+
+def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path) -> None:
+    lab = DemoLab(tmp_path)
+    ivg = lab.runs.filter(pl.col("proc") == "IVg").head(3)
+    annotate(lab.config.store_root, ivg, [Change("exclude", "gate leak")], author="test")
+    spec = lab.spec(Trend.CNP)
+    assert "3 excluded runs hidden" in spec.messages
+    assert not set(ivg["run_id"]) & set(points(spec)["run_id"])
+    everything = lab.spec(Trend.CNP, include_excluded=True)
+    assert set(ivg["run_id"]) <= set(points(everything)["run_id"]) and not everything.messages
+    assert lab.spec(Trend.DARK).messages == ()  # the hidden runs are IVg: the dark trend lost nothing
+
+    out = tmp_path / "cnp.svg"
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", "cnp", "--out", str(out))) == 0
+    record = json.loads((tmp_path / "cnp.svg.json").read_text(encoding="utf-8"))
+    assert record["trend"] == {"name": "cnp", "include_excluded": False}
+    assert not set(ivg["run_id"]) & {run["run_id"] for run in record["runs"]}
+
+
+def test_aligned_overlay_puts_every_dirac_point_at_zero(lab: DemoLab) -> None:
+    runs = with_dirac_points(lab.runs.filter(pl.col("proc") == "IVg").head(4), lab.metrics)
+    runs = runs.with_columns(cnp_fwd_v=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise("cnp_fwd_v"))
+    spec = shape(load_group("IVg", runs, lab.config.stage_root), PlotOptions(align_cnp=True))
+    assert spec.x_label == "Vg − V_CNP"
+    assert {s.run_id for s in spec.series} == set(runs["run_id"][:3])
+    assert any(m.startswith("1 run without a forward Dirac point") for m in spec.messages)
+    forward = [m for m in spec.markers if "Dirac" in m.text]
+    assert forward and min(abs(m.x) for m in forward) < 0.05  # the forward leg's own Dirac point lands on 0
+
+
+def test_cli_trends_write_every_format_and_redraw(lab: DemoLab, tmp_path: Path, capsys) -> None:
+    for trend, name in zip(Trend, ("t.pdf", "t.svg", "t.png", "s.pdf", "d.png")):
+        out = tmp_path / name
+        assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", str(trend),
+                            "--out", str(out))) == 0, trend
+        assert out.stat().st_size > 1000
+    assert "(dark trend: " in capsys.readouterr().out
+    again = tmp_path / "again.svg"
+    assert main(lab.cli("plot", "--from", str(tmp_path / "d.png.json"), "--out", str(again))) == 0
+    assert json.loads((tmp_path / "again.svg.json").read_text(encoding="utf-8"))["trend"]["name"] == "dark"
+    aligned = tmp_path / "aligned.pdf"
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--proc", "IVg", "--align-cnp",
+                        "--out", str(aligned))) == 0
+    assert json.loads((tmp_path / "aligned.pdf.json").read_text(encoding="utf-8"))["options"]["align_cnp"] is True
+    assert main(lab.cli("plot", "--from", str(tmp_path / "aligned.pdf.json"), "--out", str(again))) == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--trend", "cnp", "--seq", "1-3"), "--seq does not apply"),
+    (("--trend", "dark", "--log", "--gm"), "--log, --gm does not apply"),
+    (("--include-excluded",), "--include-excluded applies to a trend"),
+    (("--proc", "It", "--align-cnp"), "--align-cnp overlays IVg sweeps"),
+])
+def test_cli_trend_errors_are_one_line(lab: DemoLab, tmp_path: Path, capsys, args, message) -> None:
+    out = tmp_path / "x.pdf"
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", *args, "--out", str(out))) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("labtui: ") and message in err and "\n" not in err
+    assert not out.exists()
+    assert main(lab.cli("plot", "--trend", "cnp", "--out", str(out))) == 2
+    assert "give its number" in capsys.readouterr().err
