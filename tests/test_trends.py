@@ -20,6 +20,10 @@ from labtui.core.plotdata.selection import chip_runs
 from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec, with_dirac_points
 from labtui.synth import LabSpec
 from labtui.synth.demo import config_file_of, write_demo
+from labtui.tui.app import LabApp
+from labtui.tui.history import HistoryScreen
+from labtui.tui.plot import PlotScreen
+from labtui.tui.trends import TrendsScreen
 
 
 class DemoLab:
@@ -48,6 +52,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> DemoLab:
 
 def points(spec) -> pl.DataFrame:
     return export_frame(spec)
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector).render())
 
 
 def test_cnp_trend_points_are_the_metrics_tables_values(lab: DemoLab) -> None:
@@ -125,7 +133,7 @@ def test_aligned_overlay_puts_every_dirac_point_at_zero(lab: DemoLab) -> None:
 
 
 def test_cli_trends_write_every_format_and_redraw(lab: DemoLab, tmp_path: Path, capsys) -> None:
-    for trend, name in zip(Trend, ("t.pdf", "t.svg", "t.png", "s.pdf", "d.png")):
+    for trend, name in zip(Trend, ("c.pdf", "p.svg", "r.svg", "s.svg", "d.png")):
         out = tmp_path / name
         assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", str(trend),
                             "--out", str(out))) == 0, trend
@@ -155,3 +163,70 @@ def test_cli_trend_errors_are_one_line(lab: DemoLab, tmp_path: Path, capsys, arg
     assert not out.exists()
     assert main(lab.cli("plot", "--trend", "cnp", "--out", str(out))) == 2
     assert "give its number" in capsys.readouterr().err
+
+
+# --- the app ----------------------------------------------------------------------------------------------------
+
+async def settle(pilot) -> None:
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        app.push_screen(HistoryScreen("Alisson", lab.number))
+        await settle(pilot)
+        await pilot.press("T")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TrendsScreen) and screen.spec is not None
+        assert screen.spec.kind == "trend-cnp" and "excluded runs hidden" in text_of(screen, "#plot-status")
+        assert not screen.check_action("toggle_responsivity", ())  # r only where ΔI / R applies
+        await pilot.press("tab")
+        await settle(pilot)
+        assert screen.spec.kind == "trend-photoresponse"
+        await pilot.press("r")
+        assert screen.spec.kind == "trend-responsivity" and screen.spec.y_unit.endswith("A/W")
+        await pilot.press("tab", "tab")
+        assert screen.spec.kind == "trend-dark"
+        await pilot.press("X")
+        assert "excluded runs shown" in text_of(screen, "#plot-status")
+        await pilot.press("e")
+        await settle(pilot)
+        assert [path.suffix for path in screen.saved] == [".pdf", ".png", ".csv"]
+        exported = pl.read_csv(screen.saved[2])
+        assert exported.columns[:2] == ["run_id", "seq"] and exported.height == points(screen.spec).height
+        assert screen.saved[0].name.endswith("_with-excluded.pdf")
+        await pilot.press("escape")
+        assert isinstance(app.screen, HistoryScreen)
+
+
+async def test_trends_open_from_the_chips_list(lab: DemoLab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("7", "0", "ctrl+g")  # the filter keeps the focus: a key it does not type
+        await settle(pilot)
+        assert isinstance(app.screen, TrendsScreen) and app.screen.number == lab.number
+
+
+async def test_plot_screen_aligns_sweeps_on_their_dirac_points(lab: DemoLab) -> None:
+    app = LabApp(lab.config)
+    ivg = lab.runs.filter(pl.col("proc") == "IVg").head(3)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        app.push_screen(PlotScreen(ivg, lab.config))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, PlotScreen) and screen.spec is not None and screen.spec.x_label == "Vg"
+        await pilot.press("a")
+        assert screen.spec.x_label == "Vg − V_CNP" and "aligned" in text_of(screen, "#plot-status")
+        cnp = lab.metrics.filter(pl.col("run_id") == ivg["run_id"][0])["cnp_fwd_v"][0]
+        first = next(s for s in screen.spec.series if s.run_id == ivg["run_id"][0])
+        vg = screen.groups["IVg"].columns[0]["vg_v"]
+        assert first.x.min() == pytest.approx(vg.min() - cnp, abs=0.06)  # shifted by the run's own CNP

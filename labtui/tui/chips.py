@@ -51,6 +51,8 @@ class ChipsScreen(FilteredScreen):
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("enter", "open", "Open history", id="chips_open"),
+        # The filter field holds the focus and takes every printable key: the history's T is ctrl+g here.
+        Binding("ctrl+g", "trends", "Trends", id="chips_trends"),
     ]
     AUTO_FOCUS = "#filter"
     DEFAULT_CSS = """
@@ -101,6 +103,13 @@ class ChipsScreen(FilteredScreen):
     @on(Input.Submitted, "#filter")
     def action_open(self) -> None:
         self.query_one(FrameTable).action_choose()
+
+    def action_trends(self) -> None:
+        from labtui.tui.trends import TrendsScreen  # the metrics engine: loaded when first asked for
+
+        row = self.query_one(FrameTable).row
+        if row is not None:
+            self.app.push_screen(TrendsScreen(row["chip_group"], row["chip_number"]))
 
     def action_move(self, delta: int) -> None:
         self.query_one(FrameTable).action_move(delta)

@@ -137,6 +137,7 @@ class HistoryScreen(FilteredScreen):
         Binding("space", "select", "Select/unselect", id="select"),
         Binding("a", "select_all", "Select all/none shown", id="select_all", show=False),
         Binding("p", "plot", "Plot", id="plot"),
+        Binding("T", "trends", "Trends", id="trends"),
         Binding("t", "cycle_proc", "Procedure", id="proc_filter"),
         Binding("l", "cycle_light", "Light/dark", id="light_filter"),
         Binding("o", "cycle_sort", "Sort", id="sort"),
@@ -269,6 +270,11 @@ class HistoryScreen(FilteredScreen):
         rows = self.chosen()
         if rows.height:
             self.post_message(PlotRequested(tuple(rows["run_id"].to_list())))
+
+    def action_trends(self) -> None:
+        from labtui.tui.trends import TrendsScreen  # the metrics engine: loaded when first asked for
+
+        self.app.push_screen(TrendsScreen(self.group, self.number))
 
     def action_copy_paths(self) -> None:
         rows = self.chosen()

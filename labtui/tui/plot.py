@@ -52,8 +52,8 @@ SERIES_COLORS: dict[bool, tuple[RGB, ...]] = {
     False: ((0, 90, 170), (190, 75, 0), (0, 120, 55), (190, 20, 40), (110, 60, 170),
             (120, 95, 0), (170, 35, 125), (0, 115, 125), (80, 105, 0), (140, 70, 40)),
 }
-LINE, DOTS, DIRAC = "braille", "·", "◆"  # backward sweep legs are dotted, so the two legs read apart
-SWATCH = {LINE: "━━", DOTS: "··"}
+LINE, DOTS, DIRAC, POINT = "braille", "·", "◆", "●"  # backward sweep legs are dotted, so the two legs read apart
+SWATCH = {LINE: "━━", DOTS: "··", POINT: "●"}
 
 # The option each key changes; a key shows in the footer only where its option applies (`controls`).
 ACTION_CONTROLS = {
@@ -62,6 +62,7 @@ ACTION_CONTROLS = {
     "toggle_log": "log_y",
     "toggle_gm": "gm",
     "cycle_gm_method": "gm_method",
+    "toggle_align": "align_cnp",
 }
 @dataclass(frozen=True)
 class Palette:
@@ -91,7 +92,7 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
     for series in spec.series:
         first.setdefault(series.label, series)
     for label, series in first.items():
-        swatch = SWATCH[DOTS if series.direction < 0 else LINE]
+        swatch = SWATCH[POINT if spec.points else DOTS if series.direction < 0 else LINE]
         lines.append(Content.assemble((swatch, _rgb(palette.color(series.run_index))), " ", label))
     if spec.spans:
         lines.append(Content.assemble(("│ ", _rgb(palette.span)), " laser ON"))
@@ -127,6 +128,12 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette) -> None:
         plt.vertical_line(edge, color=palette.span)
     # Dots first: a braille line drawn over them keeps both legs visible wherever they part.
     for series in sorted(spec.series, key=lambda s: s.direction >= 0):
+        if spec.points:  # a trend: one marked point per run, joined where the series is ordered
+            color = palette.color(series.run_index)
+            if spec.joined:
+                plt.plot(series.x.tolist(), series.y.tolist(), marker=LINE, color=color)
+            plt.scatter(series.x.tolist(), series.y.tolist(), marker=POINT, color=color)
+            continue
         draw = plt.scatter if series.direction < 0 else plt.plot
         draw(series.x.tolist(), series.y.tolist(), marker=DOTS if series.direction < 0 else LINE,
              color=palette.color(series.run_index))
@@ -172,7 +179,8 @@ class PlotScreen(LabScreen):
     HELP = (
         "The selected runs, one tab per procedure (tab / shift+tab). It: b cycles the baseline (raw, first point, "
         "fixed time set with t, just before the laser switches on; dark runs open without one); l log |I|. IVg: "
-        "l log |I|, g transconductance, m its method. e saves the figure as PDF and PNG (as `labtui plot` draws "
+        "l log |I|, g transconductance, m its method, a aligns the sweeps on their Dirac points (Vg − V_CNP of "
+        "each run's forward leg, from the metrics table). e saves the figure as PDF and PNG (as `labtui plot` draws "
         "it) and the plotted points as CSV in the exports folder."
     )
     BINDINGS = [
@@ -181,6 +189,7 @@ class PlotScreen(LabScreen):
         Binding("l", "toggle_log", "Log |I|", id="plot_log"),
         Binding("g", "toggle_gm", "gm", id="plot_gm"),
         Binding("m", "cycle_gm_method", "gm method", id="plot_gm_method"),
+        Binding("a", "toggle_align", "Align on CNP", id="plot_align"),
         Binding("tab", "next_group", "Next procedure", id="plot_next"),
         Binding("shift+tab", "previous_group", "Previous procedure", id="plot_previous", show=False),
         Binding("e", "export", "Export PDF+PNG+CSV", id="plot_export"),
@@ -253,7 +262,13 @@ class PlotScreen(LabScreen):
 
     @work(thread=True, exclusive=True, group="plot-load", exit_on_error=False)
     def load(self) -> None:
-        self.post_message(self.Loaded(load_selection(self.runs, self.config.stage_root)))
+        from labtui.core.metrics import read_metrics  # the metrics engine: not on the app's start-up path
+        from labtui.core.plotdata.trends import with_dirac_points
+
+        runs = self.runs
+        if "IVg" in self.procs:  # each sweep's Dirac point, for the aligned overlay (`a`)
+            runs = with_dirac_points(runs, read_metrics(self.config))
+        self.post_message(self.Loaded(load_selection(runs, self.config.stage_root)))
 
     def on_plot_screen_loaded(self, message: Loaded) -> None:
         self.groups = {group.proc: group for group in message.groups}
@@ -341,6 +356,9 @@ class PlotScreen(LabScreen):
 
     def action_toggle_gm(self) -> None:
         self._update(gm=not self.current.gm, log_y=False)  # log |gm| is meaningless: back to linear
+
+    def action_toggle_align(self) -> None:
+        self._update(align_cnp=not self.current.align_cnp)
 
     def action_cycle_gm_method(self) -> None:
         methods = list(GmMethod)

@@ -1,0 +1,212 @@
+"""The trends screen: one chip's Dirac point, photoresponse, spectral response and dark current over its runs.
+
+The chip's manifest rows, metrics and annotations are read and joined once, in a worker (`trend_rows`); every key
+then re-shapes those rows with `trend_spec`, which is what keeps switching trends instant at 65k runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Footer, Header, Static, Tab, Tabs
+
+from labtui.core.atomic import atomic_write
+from labtui.core.errors import LabtuiError
+from labtui.core.metrics import read_metrics
+from labtui.core.plotdata import PlotSpec, export_file_name, export_frame
+from labtui.core.plotdata.figure import write_figure
+from labtui.core.plotdata.selection import chip_runs
+from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec
+from labtui.tui.base import LabScreen
+from labtui.tui.plot import PlotView, legend, palette_for
+
+# The four views; the photoresponse view shows ΔI or, with `r`, the responsivity ΔI / P.
+TABS = {Trend.CNP: "Dirac point", Trend.PHOTORESPONSE: "Photoresponse", Trend.SPECTRAL: "Spectral",
+        Trend.DARK: "Dark current"}
+
+
+def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]) -> Content:
+    """What is drawn, whether excluded runs are in it, what was left out and why, and the last export."""
+    points = sum(series.x.size for series in spec.series)
+    state = [f"{points} point(s) of {spec.runs.height} run(s)",
+             "excluded runs shown" if include_excluded else "excluded runs hidden (X shows)"]
+    lines = [Content(" · ".join(state))]
+    lines += [Content.assemble(("✗ " + message, "$text-warning")) for message in spec.messages]
+    if not spec.series:
+        lines.append(Content.assemble(("nothing to draw: no run of this chip has the quantity", "$text-error")))
+    if saved:
+        lines.append(Content.assemble(("saved " + ", ".join(map(str, saved)), "$text-success")))
+    return Content("\n").join(lines)
+
+
+class TrendsScreen(LabScreen):
+    """`TrendsScreen(group, number)`: the trends of one chip."""
+
+    HELP = (
+        "One point per run of the chip, from the metrics table (`labtui metrics`). tab / shift+tab switch between "
+        "the Dirac point (forward and backward leg) against time, the photoresponse against the irradiated power "
+        "(one series per wavelength; r toggles ΔI and the responsivity ΔI / P), the spectral response "
+        "(responsivity against wavelength) and the dark current against time. Runs without the quantity are left "
+        "out and counted below the plot. X shows the runs marked excluded (hidden by default). e saves the figure "
+        "as PDF and PNG and its points (with run_id and seq) as CSV in the exports folder."
+    )
+    BINDINGS = [
+        Binding("tab", "next_trend", "Next trend", id="trends_next"),
+        Binding("shift+tab", "previous_trend", "Previous trend", id="trends_previous", show=False),
+        Binding("r", "toggle_responsivity", "ΔI / responsivity", id="trends_responsivity"),
+        Binding("X", "toggle_excluded", "Show excluded", id="trends_excluded"),
+        Binding("e", "export", "Export PDF+PNG+CSV", id="trends_export"),
+    ]
+    DEFAULT_CSS = """
+    TrendsScreen {
+        #plot-row { height: 1fr; }
+        #legend-box { width: 30; max-width: 35%; padding: 0 1; border-left: solid $primary 40%; background: $surface; }
+        #status-box { height: auto; max-height: 8; padding: 0 1; background: $panel; color: $text-muted; }
+    }
+    """
+
+    class Loaded(Message):
+        """The worker joined the chip's runs with their metrics and annotations (posted from its thread)."""
+
+        def __init__(self, rows: pl.DataFrame) -> None:
+            super().__init__()
+            self.rows = rows
+
+    class Exported(Message):
+        def __init__(self, paths: tuple[Path, ...], error: str | None = None) -> None:
+            super().__init__()
+            self.paths = paths
+            self.error = error
+
+    def __init__(self, group: str | None, number: int) -> None:
+        super().__init__()
+        self.group = group
+        self.number = number
+        self.tab = Trend.CNP
+        self.responsivity = False  # the photoresponse tab: ΔI (False) or ΔI / P
+        self.include_excluded = False
+        self.rows: pl.DataFrame | None = None  # None until the worker has read them
+        self.spec: PlotSpec | None = None
+        self.saved: tuple[Path, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Tabs(*(Tab(text, id=f"trend-{trend}") for trend, text in TABS.items()))
+        with Horizontal(id="plot-row"):
+            yield PlotView()
+            with VerticalScroll(id="legend-box"):
+                yield Static(id="legend")
+        with VerticalScroll(id="status-box"):
+            yield Static("loading…", id="plot-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"Trends · {self.group or ''}{self.number}"
+        self.app.theme_changed_signal.subscribe(self, lambda _: self.show())
+        self.reload()
+
+    def reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="trends-load", exit_on_error=False)
+    def load(self) -> None:
+        store, config = self.lab.store, self.lab.config
+        runs = chip_runs(store.manifest(), self.number, self.group, None, tz=config.local_tz)
+        self.post_message(self.Loaded(trend_rows(runs, read_metrics(config), store.annotations())))
+
+    def on_trends_screen_loaded(self, message: Loaded) -> None:
+        self.rows = message.rows
+        self.show()
+        self.refresh_bindings()
+
+    def on_plot_view_resized(self) -> None:
+        self.show()
+
+    @property
+    def trend(self) -> Trend:
+        if self.tab is Trend.PHOTORESPONSE and self.responsivity:
+            return Trend.RESPONSIVITY
+        return self.tab
+
+    def show(self) -> None:
+        """Shape the trend on show from the joined rows and draw it: cheap, so called on every change."""
+        plot = self.query_one(PlotView)
+        if self.rows is None or not plot.size.width:
+            return
+        self.spec = trend_spec(self.trend, self.rows, include_excluded=self.include_excluded,
+                               tz=self.lab.config.local_tz)
+        palette = palette_for(self.app.theme_variables)
+        plot.draw(self.spec, palette)
+        self.query_one("#legend", Static).update(legend(self.spec, palette))
+        self._show_status()
+
+    def _show_status(self) -> None:
+        if self.spec is not None:
+            self.query_one("#plot-status", Static).update(trend_status(self.spec, self.include_excluded, self.saved))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_responsivity":
+            return self.tab is Trend.PHOTORESPONSE
+        if action == "export":
+            return self.spec is not None and bool(self.spec.series)
+        return True
+
+    def _changed_view(self) -> None:
+        self.saved = ()
+        self.show()
+        self.refresh_bindings()
+
+    # -- keys -------------------------------------------------------------------------------------------------
+    def action_next_trend(self) -> None:
+        self.query_one(Tabs).action_next_tab()
+
+    def action_previous_trend(self) -> None:
+        self.query_one(Tabs).action_previous_tab()
+
+    @on(Tabs.TabActivated)
+    def _trend_chosen(self, event: Tabs.TabActivated) -> None:
+        self.tab = Trend((event.tab.id or "").removeprefix("trend-"))
+        self._changed_view()
+
+    def action_toggle_responsivity(self) -> None:
+        self.responsivity = not self.responsivity
+        self._changed_view()
+
+    def action_toggle_excluded(self) -> None:
+        self.include_excluded = not self.include_excluded
+        self._changed_view()
+
+    # -- export -----------------------------------------------------------------------------------------------
+    def action_export(self) -> None:
+        """The figure as `labtui plot CHIP --trend` draws it (PDF, PNG) and its points with their runs (CSV)."""
+        assert self.spec is not None  # `check_action` offers `e` only then
+        self.export(self.spec, "_with-excluded" if self.include_excluded else "")
+
+    @work(thread=True, group="trends-export", exit_on_error=False)
+    def export(self, spec: PlotSpec, tag: str) -> None:
+        folder = self.lab.config.exports_dir
+        paths = tuple(folder / export_file_name(spec, f"{tag}.{ext}") for ext in ("pdf", "png", "csv"))
+        try:
+            for path in paths[:2]:
+                write_figure(spec, path)
+            atomic_write(paths[2], lambda handle: export_frame(spec).write_csv(handle))
+        except (OSError, LabtuiError) as error:
+            reason = error if isinstance(error, LabtuiError) else f"cannot write to {folder}: {error.strerror or error}"
+            self.post_message(self.Exported((), str(reason)))
+            return
+        self.post_message(self.Exported(paths))
+
+    def on_trends_screen_exported(self, message: Exported) -> None:
+        if message.error:
+            self.notify(message.error, title="Export", severity="error", timeout=10)
+            return
+        self.saved = message.paths
+        self.notify("\n".join(map(str, message.paths)), title="Exported", timeout=10)
+        self._show_status()
