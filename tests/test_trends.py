@@ -17,7 +17,7 @@ from labtui.core.history import load_manifest
 from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import PlotOptions, export_frame, load_group, shape
 from labtui.core.plotdata.selection import chip_runs
-from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec, with_dirac_points
+from labtui.core.plotdata.trends import Trend, thinned, trend_rows, trend_spec, with_dirac_points
 from labtui.synth import LabSpec
 from labtui.synth.demo import config_file_of, write_demo
 from labtui.tui.app import LabApp
@@ -95,6 +95,16 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
     assert spectral.x_unit == "nm" and not spectral.joined
     assert sorted(points(spectral)["x"].unique()) == sorted(lit.drop_nulls("responsivity_a_per_w")
                                                             ["laser_wavelength_nm"].unique())
+
+
+def test_a_terminal_draws_one_point_per_cell_and_joins_only_sparse_series(lab: DemoLab) -> None:
+    spec = lab.spec(Trend.DARK)
+    wide = thinned(spec, 100_000, 100_000)  # a cell per run: every point, joined
+    assert wide.series[0].x.size == spec.series[0].x.size and wide.joined
+    crowded = thinned(spec, 4, 2)  # 8 cells for the chip's dark runs
+    assert 2 <= crowded.series[0].x.size <= 8 and not crowded.joined
+    assert crowded.series[0].x[0] == spec.series[0].x[0]  # the first run of each cell is kept, in x order
+    assert np.all(np.diff(crowded.series[0].x) >= 0)
 
 
 def test_dark_trend_has_every_it_run(lab: DemoLab) -> None:

@@ -23,7 +23,7 @@ from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import PlotSpec, export_file_name, export_frame
 from labtui.core.plotdata.figure import write_figure
 from labtui.core.plotdata.selection import chip_runs
-from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec
+from labtui.core.plotdata.trends import Trend, thinned, trend_rows, trend_spec
 from labtui.tui.base import LabScreen
 from labtui.tui.plot import PlotView, legend, palette_for
 
@@ -143,7 +143,7 @@ class TrendsScreen(LabScreen):
         self.spec = trend_spec(self.trend, self.rows, include_excluded=self.include_excluded,
                                tz=self.lab.config.local_tz)
         palette = palette_for(self.app.theme_variables)
-        plot.draw(self.spec, palette)
+        plot.draw(thinned(self.spec, plot.size.width, plot.size.height), palette)
         self.query_one("#legend", Static).update(legend(self.spec, palette))
         self._show_status()
 

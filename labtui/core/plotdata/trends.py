@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+import numpy as np
 import polars as pl
 
 from labtui.core.annotations import AnnotationFilter, hidden_note, with_annotations
@@ -83,6 +84,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     unless `include_excluded`, and they and the runs without the quantity counted in `messages`."""
     trend = Trend(trend)
     plan = PLANS[trend]
+    chips = chip_names(rows.head(1).to_dicts())
     rows = rows.filter(pl.col("proc") == plan.proc)
     if plan.lit_only:
         rows = rows.filter(pl.col("has_light").fill_null(False))
@@ -117,7 +119,6 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         x_factor = 1.0
     y_factor, y_prefix = si_scale(max_abs([s.y for s in series]))
     plotted = rows.filter(pl.col("run_id").is_in(list(used))).sort("seq")
-    chips = chip_names(rows.to_dicts()[:1]) or chip_names(plotted.to_dicts()[:1])
     return PlotSpec(
         kind=f"trend-{trend}",
         title=" · ".join([*chips, plan.title]),
@@ -135,6 +136,31 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         points=True,
         joined=plan.joined,
     )
+
+
+def thinned(spec: PlotSpec, columns: int, rows: int) -> PlotSpec:
+    """The spec with one point per character cell of a `columns` × `rows` terminal plot (a marker fills one), first
+    in x order, and points no longer joined once a series has more of them than the plot has columns: what a
+    terminal can show of a chip with thousands of runs, drawn fast. For drawing only: the points lose their runs
+    (export the full spec)."""
+    xs = [s.x for s in spec.series if s.x.size]
+    if not xs:
+        return spec
+    x_all, y_all = np.concatenate(xs), np.concatenate([s.y for s in spec.series if s.x.size])
+    dots_x, dots_y = max(columns, 1), max(rows, 1)
+
+    def dot(values: np.ndarray, every: np.ndarray, count: int) -> np.ndarray:
+        low, span = float(every.min()), float(np.ptp(every)) or 1.0
+        return np.floor((values - low) / span * (count - 1)).astype(np.int64)
+
+    series = []
+    for s in spec.series:
+        _, first = np.unique(dot(s.x, x_all, dots_x) * dots_y + dot(s.y, y_all, dots_y), return_index=True)
+        keep = np.sort(first)
+        series.append(replace(s, x=s.x[keep], y=s.y[keep], point_run_ids=(), point_seqs=()))
+    # A line through more points than the plot has columns is a scribble, and the costliest thing plotext draws.
+    joined = spec.joined and all(s.x.size <= columns for s in series)
+    return replace(spec, series=tuple(series), joined=joined)
 
 
 def _local_time(rows: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, str, str]:
