@@ -31,10 +31,10 @@ from labtui.core.manifest import read_manifest, write_manifest
 from labtui.core.metrics import read_metrics
 from labtui.core.plotdata.selection import chip_runs
 from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec
+from labtui.core.plotdata.view import plot_rows
 from labtui.synth import LabSpec
 from labtui.synth.demo import config_file_of, write_demo
 from labtui.tui.app import LabApp
-from labtui.core.plotdata.view import plot_rows
 from labtui.tui.plot import PlotScreen, PlotView
 from labtui.tui.trends import TrendsScreen
 

@@ -17,7 +17,13 @@ from labtui.core.history import load_manifest
 from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import PlotOptions, export_frame, load_group, shape
 from labtui.core.plotdata.selection import chip_runs
-from labtui.core.plotdata.trends import Trend, thinned, trend_rows, trend_spec, with_dirac_points
+from labtui.core.plotdata.trends import (
+    Trend,
+    thinned,
+    trend_rows,
+    trend_spec,
+    with_dirac_points,
+)
 from labtui.synth import LabSpec
 from labtui.synth.demo import config_file_of, write_demo
 from labtui.tui.app import LabApp

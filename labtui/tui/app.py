@@ -200,8 +200,9 @@ def binding_ids() -> set[str]:
     from labtui.tui.history import HistoryScreen
     from labtui.tui.plot import PlotScreen
     from labtui.tui.table import FrameTable
+    from labtui.tui.trends import TrendsScreen
 
     classes: tuple[type[DOMNode], ...] = (LabApp, LabScreen, FilteredScreen, DashboardScreen, HistoryScreen,
-                                          StageScreen, FrameTable, PlotScreen, FollowScreen,
+                                          StageScreen, FrameTable, PlotScreen, TrendsScreen, FollowScreen,
                                           *map(screen_class, TASKS.values()))
     return {binding.id for cls in classes for binding in cls.BINDINGS if isinstance(binding, Binding) and binding.id}

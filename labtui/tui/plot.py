@@ -26,6 +26,7 @@ from textual_plotext.plot import Plot
 from labtui.core.atomic import atomic_write
 from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError
+from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import (
     Baseline,
     GmMethod,
@@ -40,6 +41,7 @@ from labtui.core.plotdata import (
     shape,
 )
 from labtui.core.plotdata.figure import DRAW_BUCKETS, write_figure
+from labtui.core.plotdata.trends import with_dirac_points
 from labtui.core.plotdata.view import controls, default_options, file_suffix, plot_title, view_parts
 from labtui.tui.base import LabScreen
 
@@ -262,9 +264,6 @@ class PlotScreen(LabScreen):
 
     @work(thread=True, exclusive=True, group="plot-load", exit_on_error=False)
     def load(self) -> None:
-        from labtui.core.metrics import read_metrics  # the metrics engine: not on the app's start-up path
-        from labtui.core.plotdata.trends import with_dirac_points
-
         runs = self.runs
         if "IVg" in self.procs:  # each sweep's Dirac point, for the aligned overlay (`a`)
             runs = with_dirac_points(runs, read_metrics(self.config))
