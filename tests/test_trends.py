@@ -97,6 +97,12 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
         if without_power:
             assert f"{without_power} lit It run{'s' if without_power > 1 else ''} without power_w left out" \
                 in spec.messages
+    assert not lab.spec(Trend.PHOTORESPONSE).warnings
+    one = lit.drop_nulls("power_w")["run_id"][0]
+    stale = lab.metrics.with_columns(calibration_stale=pl.col("calibration_stale") | (pl.col("run_id") == one))
+    rows = trend_rows(lab.runs, stale, current_annotations(lab.config.store_root))
+    assert trend_spec(Trend.PHOTORESPONSE, rows, tz=lab.config.local_tz).warnings == (
+        "1 point uses a stale laser calibration (calibration_stale: measured far in time from the run)",)
     spectral = lab.spec(Trend.SPECTRAL)
     assert spectral.x_unit == "nm" and not spectral.joined
     assert sorted(points(spectral)["x"].unique()) == sorted(lit.drop_nulls("responsivity_a_per_w")

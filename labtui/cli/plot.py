@@ -179,7 +179,7 @@ def draw_trend(
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
     write_figure(spec, args.out)
     sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), {"name": str(name), "include_excluded": include})
-    for line in (*notes, *spec.messages):
+    for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
     points = sum(s.x.size for s in spec.series)
     print(f"wrote {args.out} ({name} trend: {points} point(s) of {spec.runs.height} run(s)) and {sidecar.name}")

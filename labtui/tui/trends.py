@@ -38,6 +38,7 @@ def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]
     state = [f"{points} point(s) of {spec.runs.height} run(s)",
              "excluded runs shown" if include_excluded else "excluded runs hidden (X shows)"]
     lines = [Content(" · ".join(state))]
+    lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
     lines += [Content.assemble(("✗ " + message, "$text-warning")) for message in spec.messages]
     if not spec.series:
         lines.append(Content.assemble(("nothing to draw: no run of this chip has the quantity", "$text-error")))

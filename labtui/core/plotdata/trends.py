@@ -119,6 +119,10 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         x_factor = 1.0
     y_factor, y_prefix = si_scale(max_abs([s.y for s in series]))
     plotted = rows.filter(pl.col("run_id").is_in(list(used))).sort("seq")
+    warnings = []
+    if plan.lit_only and (stale := plotted["calibration_stale"].fill_null(False).sum()):
+        warnings.append(f"{stale} point{'s' if stale != 1 else ''} use{'s' if stale == 1 else ''} a stale laser "
+                        "calibration (calibration_stale: measured far in time from the run)")
     return PlotSpec(
         kind=f"trend-{trend}",
         title=" · ".join([*chips, plan.title]),
@@ -130,7 +134,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         series=tuple(_scaled(s, x_factor, y_factor) for s in series),
         markers=(),
         spans=(),
-        warnings=(),
+        warnings=tuple(warnings),
         messages=tuple(messages),
         runs=plotted,
         points=True,
