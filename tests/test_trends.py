@@ -70,7 +70,7 @@ def test_cnp_trend_points_are_the_metrics_tables_values(lab: DemoLab) -> None:
     assert spec.y_unit == "V" and spec.x_unit in ("h", "d") and "time since" in spec.x_label
     drawn = points(spec)
     ivg = lab.metrics.filter(pl.col("proc") == "IVg")
-    for series, column in zip(spec.series, ("cnp_fwd_v", "cnp_bwd_v")):
+    for series, column in zip(spec.series, ("cnp_fwd_v", "cnp_bwd_v"), strict=True):
         expected = ivg.drop_nulls(column).select("run_id", column)
         got = drawn.filter(pl.col("label") == series.label).join(expected, on="run_id")
         assert got.height == expected.height > 0
@@ -155,7 +155,7 @@ def test_aligned_overlay_puts_every_dirac_point_at_zero(lab: DemoLab) -> None:
 
 
 def test_cli_trends_write_every_format_and_redraw(lab: DemoLab, tmp_path: Path, capsys) -> None:
-    for trend, name in zip(Trend, ("c.pdf", "p.svg", "r.svg", "s.svg", "d.png")):
+    for trend, name in zip(Trend, ("c.pdf", "p.svg", "r.svg", "s.svg", "d.png"), strict=True):
         out = tmp_path / name
         assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", str(trend),
                             "--out", str(out))) == 0, trend

@@ -100,11 +100,10 @@ def _draw(ax: Axes, spec: PlotSpec) -> None:
         color, linestyle = series_style(series.run_index, series.direction)
         label = None if series.label in labelled else series.label
         labelled.add(series.label)
-        points = {"marker": "o", "ms": 3.5} if spec.points else {}  # trends: one marker per run
         if spec.points and not spec.joined:
             linestyle = "none"
         ax.plot(series.x, series.y, color=color, linestyle=linestyle, lw=1.0, label=label, gid=f"series-{number}",
-                **points)
+                marker="o" if spec.points else None, ms=3.5)  # trends: one marker per run
     if spec.markers:
         ax.plot([m.x for m in spec.markers], [m.y for m in spec.markers], "D", color="black", ms=4, mfc="white",
                 mew=1.0, ls="none", label="Dirac point", zorder=3, gid="dirac-points")
