@@ -30,23 +30,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
-from labtui.core.atomic import read_parquet_pinned
+from labtui.core.annotations import AnnotationFilter, annotate_runs
 from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError, UsageError
 from labtui.core.history import HistoryFilter, cached_manifest, history, timeline
 from labtui.core.layout import run_parquet_path, run_parquet_paths
 from labtui.core.manifest import MANIFEST_SCHEMA, read_manifest
+from labtui.core.store import MANIFEST_DIR, locate_store
 
-STAGE_DIR = "raw_measurements"
-MANIFEST_FILE = Path("_manifest") / "manifest.parquet"
-METRICS_FILE = "metrics.parquet"
+MANIFEST_FILE = Path(MANIFEST_DIR) / "manifest.parquet"
 RUN_COLUMNS = ("run_id", "proc", "date_local", "seq")  # always in a scan, before the data columns
 _READ_THREADS = 8  # file reads wait on the disk as much as on the CPU; more threads than cores hide it
 _FILES_PER_BATCH = 64
-
-
-class NotAStore(UsageError):
-    """A path that is neither a store folder (holding `_manifest/`) nor its `raw_measurements` folder."""
 
 
 def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: str | Path | None = None) -> Store:
@@ -55,7 +50,7 @@ def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: s
     `local_tz` dates and numbers histories (the lab's zone by default); `derived_root` holds the derived tables
     (`data/03_derived`, the store's sibling `03_derived`, by default).
     """
-    root, stage_root = _locate(Path(path).expanduser())
+    root, stage_root = locate_store(Path(path).expanduser())
     zone = local_tz or StagingConfig.model_fields["local_tz"].default
     try:
         ZoneInfo(zone)
@@ -63,19 +58,6 @@ def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: s
         raise UsageError(f"unknown time zone {zone!r} (use an IANA name like America/Santiago)") from None
     derived = Path(derived_root).expanduser() if derived_root is not None else root.parent / "03_derived"
     return Store(root=root, stage_root=stage_root, local_tz=zone, derived_root=derived)
-
-
-def _locate(path: Path) -> tuple[Path, Path]:
-    """(store folder, stage root) of a path naming either; a clear error for anything else."""
-    if (path / "_manifest").is_dir():
-        return path, path / STAGE_DIR
-    if (path.parent / "_manifest").is_dir() and path.is_dir():
-        return path.parent, path
-    if not path.exists():
-        raise NotAStore(f"no such store folder: {path}")
-    raise NotAStore(
-        f"not a labtui store: {path} (give the folder holding _manifest/, e.g. data/02_stage, or its {STAGE_DIR}/)"
-    )
 
 
 class DamagedRun(LabtuiError):
@@ -115,18 +97,26 @@ class Store:
         wavelength: float | None = None,
         vg: float | None = None,
         search: str | None = None,
+        starred: bool = False,
+        tag: str | None = None,
+        include_excluded: bool = True,
     ) -> pl.DataFrame:
-        """Runs oldest first with the columns and filters of `labtui history`; every run when `chip` is None.
+        """Runs oldest first with the columns and filters of `labtui history`, plus the annotation columns
+        (`starred`, `excluded`, `exclude_reason`, `tags`, `note`); every run when `chip` is None.
 
         `seq` numbers each chip's whole history (filters never renumber); `proc` accepts aliases (`ITS` = It).
+        Excluded runs are returned, marked, unless `include_excluded=False` (a notebook decides what to leave out).
         """
         filters = _history_filter(proc, light, since, until, wavelength, vg, search)
         manifest = self.manifest
         if chip is None:
             if group is not None:
                 raise UsageError("group= needs chip=")
-            return timeline(manifest, tz=self.local_tz).filter(filters.expression())
-        return history(manifest, chip, group, tz=self.local_tz, filters=filters)
+            runs = timeline(manifest, tz=self.local_tz).filter(filters.expression())
+        else:
+            runs = history(manifest, chip, group, tz=self.local_tz, filters=filters)
+        marked = AnnotationFilter(starred=starred, tag=tag, include_excluded=include_excluded)
+        return annotate_runs(self.root, runs).filter(marked.expression())
 
     def scan(
         self,
@@ -149,11 +139,11 @@ class Store:
 
     @property
     def metrics(self) -> pl.DataFrame:
-        """The derived per-run metrics (`<derived_root>/metrics.parquet`); empty until they have been computed."""
-        try:
-            return read_parquet_pinned(self.derived_root / METRICS_FILE)
-        except FileNotFoundError:
-            return pl.DataFrame()
+        """The derived per-run metrics (`<derived_root>/metrics.parquet`, schema `METRICS_SCHEMA`); no rows until
+        they have been computed (`labtui metrics`, or any stage)."""
+        from labtui.core.metrics import read_metrics
+
+        return read_metrics(self.derived_root)
 
     def _run_table(self, selected: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
         """One row per selected run: the run-level columns of a scan plus `path`, the run's Parquet."""

@@ -13,10 +13,12 @@ import pytest
 
 from labtui import Store, open_store
 from labtui.api import DamagedRun
+from labtui.core.annotations import ANNOTATION_COLUMNS, Change, annotate
 from labtui.core.errors import UsageError
 from labtui.core.history import HistoryFilter, history, load_manifest
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
+from labtui.core.metrics import METRICS_SCHEMA, read_metrics, refresh_metrics
 from tests._store_fixtures import Lab, all_procedures_lab, local
 
 
@@ -53,6 +55,10 @@ def test_open_store_accepts_the_store_or_its_raw_measurements(lab: Lab, tmp_path
         open_store(tmp_path)
     with pytest.raises(UsageError, match="no such store folder"):
         open_store(tmp_path / "missing")
+    (tmp_path / "store" / "_manifest").mkdir(parents=True)
+    (tmp_path / "store" / "other").mkdir()
+    with pytest.raises(UsageError, match="not a labtui store: .*other"):
+        open_store(tmp_path / "store" / "other")
     with pytest.raises(UsageError, match="unknown time zone 'Mars/Olympus'"):
         open_store(config.store_root, local_tz="Mars/Olympus")
 
@@ -60,7 +66,7 @@ def test_open_store_accepts_the_store_or_its_raw_measurements(lab: Lab, tmp_path
 def test_runs_are_the_cli_history_with_its_filters(lab: Lab, store: Store) -> None:
     manifest = load_manifest(lab.config)
     expected = history(manifest, 67, tz="America/Santiago", filters=HistoryFilter(procs=("ITS",), light=True))
-    assert store.runs(chip=67, proc="ITS", light=True).equals(expected)
+    assert store.runs(chip=67, proc="ITS", light=True).drop(ANNOTATION_COLUMNS).equals(expected)
     assert store.runs(since="2025-09-09")["source_file"].to_list() == ["2025-09-09/It2025-09-09_1.csv"]
     assert store.runs(until=dt.date(2025, 9, 8), proc=["IV", "LaserCalibration"])["proc"].sort().to_list() == [
         "IV", "LaserCalibration"]
@@ -71,6 +77,26 @@ def test_runs_are_the_cli_history_with_its_filters(lab: Lab, store: Store) -> No
         store.runs(since="yesterday")
     with pytest.raises(UsageError, match="chip number 5"):
         store.runs(chip=5)
+
+
+def test_runs_carry_the_annotations_and_filter_by_them(tmp_path: Path) -> None:
+    lab = all_procedures_lab(tmp_path)
+    store = open_store(lab.config.store_root)
+    runs = store.runs(chip=67)
+    first, second = runs.row(0, named=True), runs.row(1, named=True)
+    annotate(lab.config.store_root, runs.head(1), [Change("exclude", "contact lost"), Change("tag", "batch 2")],
+             author="alice")
+    annotate(lab.config.store_root, runs.slice(1, 1), [Change("star"), Change("note", "re-mounted")], author="bob")
+    marked = store.runs(chip=67)
+    assert marked.columns[-5:] == list(ANNOTATION_COLUMNS) and marked.height == runs.height
+    assert marked.row(0, named=True) == first | {
+        "starred": False, "excluded": True, "exclude_reason": "contact lost", "tags": ["batch 2"], "note": None}
+    assert marked.row(1, named=True) == second | {
+        "starred": True, "excluded": False, "exclude_reason": None, "tags": [], "note": "re-mounted"}
+    assert store.runs(chip=67, include_excluded=False).height == runs.height - 1
+    assert store.runs(starred=True)["run_id"].to_list() == [second["run_id"]]
+    assert store.runs(tag="batch 2")["run_id"].to_list() == [first["run_id"]]
+    assert store.scan(run_ids=[first["run_id"]], columns=["excluded"]).select("excluded").unique().collect().item() is True
 
 
 def test_scan_is_every_column_of_every_run(lab: Lab, store: Store) -> None:
@@ -147,11 +173,10 @@ def test_a_commit_between_scan_and_collect_is_read_whole(tmp_path: Path) -> None
 
 def test_metrics_are_the_derived_table_or_empty(lab: Lab, tmp_path: Path) -> None:
     store = open_store(lab.config.store_root, derived_root=tmp_path / "derived")
-    assert store.metrics.is_empty()
-    table = pl.DataFrame({"run_id": ["0123456789abcdef"], "on_off_ratio": [4.6]})
-    (tmp_path / "derived").mkdir()
-    table.write_parquet(tmp_path / "derived" / "metrics.parquet")
-    assert store.metrics.equals(table)
+    assert store.metrics.is_empty() and store.metrics.schema == METRICS_SCHEMA
+    config = lab.config.model_copy(update={"derived_root": tmp_path / "derived"})
+    table = refresh_metrics(config).table
+    assert not table.is_empty() and store.metrics.equals(read_metrics(config))
     assert open_store(lab.config.store_root).derived_root == lab.config.store_root.parent / "03_derived"
 
 

@@ -64,6 +64,18 @@ def stage_root_of(path: Path, *, store: bool) -> Path:
     return path
 
 
+def locate_store(path: Path) -> tuple[Path, Path]:
+    """(store folder, stage root) of a path naming either, as a reader is given it; a clear error for anything else."""
+    if is_store(path):
+        return path, path / _recorded_stage_dir(path)
+    if path.is_dir() and is_store(path.parent) and path.name == _recorded_stage_dir(path.parent):
+        return path.parent, path
+    if not path.exists():
+        raise UsageError(f"no such store folder: {path}")
+    raise UsageError(f"not a labtui store: {path} (give the folder holding {MANIFEST_DIR}/, e.g. data/02_stage, "
+                     f"or its stage root, {DEFAULT_STAGE_DIR}/)")
+
+
 def _recorded_stage_dir(store: Path) -> str:
     identity = read_identity(store / MANIFEST_DIR / IDENTITY_FILE)
     return identity.stage_dir if identity else DEFAULT_STAGE_DIR
