@@ -270,6 +270,31 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
     assert errors[0].startswith("labtui: no runs of chip number 99") and errors[1].startswith("labtui: unknown")
 
 
+def test_cli_metrics_hides_excluded_runs_and_carries_the_annotations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab = small_lab(tmp_path)
+    lab.stage()
+    assert main(lab.cli("metrics", "67", "--proc", "It", "--format", "json")) == 0
+    its = json.loads(capsys.readouterr().out)
+    assert main(lab.cli("annotate", "--run", its[0]["run_id"], "--exclude", "contact lost", "--tag", "a")) == 0
+    assert main(lab.cli("annotate", "--run", its[1]["run_id"], "--tag", "a", "--tag", "b")) == 0
+    capsys.readouterr()
+    assert main(lab.cli("metrics", "67", "--proc", "It", "--format", "csv")) == 0
+    out, err = capsys.readouterr()
+    rows = pl.read_csv(out.encode())
+    assert rows["run_id"].to_list() == [its[1]["run_id"]] and rows["tags"].to_list() == ["a; b"]
+    assert rows.columns[-5:] == ["starred", "excluded", "exclude_reason", "tags", "note"]
+    assert err.strip() == "labtui metrics: 1 excluded run hidden (--include-excluded shows them)"
+    assert main(lab.cli("metrics", "67", "--proc", "It", "--format", "json", "--include-excluded")) == 0
+    out, err = capsys.readouterr()
+    shown = json.loads(out)
+    assert [row["exclude_reason"] for row in shown] == ["contact lost", None] and shown[1]["tags"] == ["a", "b"]
+    assert err == ""
+    assert main(lab.cli("metrics", "67", "--proc", "It")) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 excluded run hidden (--include-excluded shows them)"
+
+
 # --- accuracy -----------------------------------------------------------------------------------------------------
 
 

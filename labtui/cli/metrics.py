@@ -25,6 +25,8 @@ def register_metrics(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     parser.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (atomically) instead of stdout")
     parser.add_argument("--rebuild", action="store_true",
                         help="recompute every run from the store (e.g. after changing the windows)")
+    parser.add_argument("--include-excluded", action="store_true",
+                        help="show excluded runs too (hidden by default, and counted; see `labtui annotate`)")
     parser.set_defaults(func=run)
 
 
@@ -32,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
 
     from labtui.cli.history import emit
+    from labtui.core.annotations import ANNOTATION_COLUMNS, AnnotationFilter, annotate_runs, hidden_note
     from labtui.core.errors import UsageError
+    from labtui.core.export import TAG_SEPARATOR
     from labtui.core.history import (
         canonical_proc,
         load_manifest,
@@ -60,16 +64,25 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     seq = timeline(manifest.filter(pl.col("chip_number").is_not_null()), tz=config.local_tz).select("run_id", "seq")
-    rows = table.join(seq, on="run_id", how="left").select(
-        *ID_COLUMNS, *(q.column for q in QUANTITIES), "remarks")
-    if rows.is_empty() and args.format == "table" and args.out is None:
-        print("no derived quantities for this selection (they exist for IVg, It and LaserCalibration runs)")
+    rows = annotate_runs(config.store_root, table.join(seq, on="run_id", how="left")).select(
+        *ID_COLUMNS, *(q.column for q in QUANTITIES), "remarks", *ANNOTATION_COLUMNS)
+    rows, hidden = AnnotationFilter(include_excluded=args.include_excluded).apply(rows)
+    hidden_line = f"{hidden_note(hidden)} (--include-excluded shows them)" if hidden else ""
+    to_terminal = args.format == "table" and args.out is None
+    if hidden and not to_terminal:
+        print(f"labtui metrics: {hidden_line}", file=sys.stderr)
+    if rows.is_empty() and to_terminal:
+        print("no derived quantities for this selection (they exist for IVg, It and LaserCalibration runs)"
+              + (f"; {hidden_line}" if hidden else ""))
         return EXIT_OK
-    flat = rows.with_columns(pl.col("remarks").list.join("; "))
+    flat = rows.with_columns(pl.col("remarks").list.join("; "),
+                             pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags").list.join(TAG_SEPARATOR)))
     procs = rows.get_column("proc").unique(maintain_order=True).to_list()
     shown = [column for proc in procs for column in columns_of(proc)]
     emit(args, table=_readable(flat.select("chip_name", "seq", "proc", "date_local", *shown, "source_file", "remarks")),
          csv=flat, json=rows)
+    if hidden and to_terminal:
+        print(hidden_line)
     return EXIT_OK
 
 
