@@ -20,8 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    return staged_lab(tmp_path_factory.mktemp("cli-plot"))
+
+
+def staged_lab(folder: Path) -> Lab:
     """Chip Alisson67: seq 1–2 It (VL 1 and 2 V), seq 3 IVg; one calibration on 2025-10-13."""
-    lab = Lab(tmp_path_factory.mktemp("cli-plot"))
+    lab = Lab(folder)
     for index, (proc, params) in enumerate([("It", {"Laser voltage": 1.0}), ("It", {"Laser voltage": 2.0}),
                                             ("IVg", {})]):
         write_run(lab.raw / "2025-10-13", proc, file_idx=index + 1, start_utc=START + dt.timedelta(minutes=10 * index),
@@ -56,6 +60,22 @@ def test_from_redraws_and_says_when_a_run_changed(lab, tmp_path, capsys):
     Path(str(out) + ".json").write_text(json.dumps(record), encoding="utf-8")
     assert main(lab.cli("plot", "--from", str(out) + ".json", "--out", str(again))) == 0
     assert "labtui plot: seq 3 (run " in (err := capsys.readouterr().err) and "has changed since" in err
+
+
+def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsys):
+    lab = staged_lab(tmp_path / "lab")
+    assert main(lab.cli("annotate", "67", "--seq", "2", "--exclude", "contact lost")) == 0
+    out = tmp_path / "its.svg"
+    assert main(lab.cli("plot", "67", "--seq", "1-2", "--out", str(out))) == 0
+    assert f"wrote {out} (1 trace(s) of 1 run(s); 1 excluded run hidden, --include-excluded draws them)" in (
+        capsys.readouterr().out)
+    assert [run["seq"] for run in json.loads((tmp_path / "its.svg.json").read_text(encoding="utf-8"))["runs"]] == [1]
+    assert main(lab.cli("plot", "67", "--seq", "1-2", "--include-excluded", "--out", str(out))) == 0
+    assert f"wrote {out} (2 trace(s) of 2 run(s)) and its.svg.json" in capsys.readouterr().out
+    assert main(lab.cli("plot", "67", "--seq", "2", "--out", str(tmp_path / "none.svg"))) == 2
+    assert capsys.readouterr().err.strip() == (
+        "labtui: all 1 chosen run(s) are excluded (--include-excluded draws them)")
+    assert not (tmp_path / "none.svg").exists()
 
 
 def test_calibrations_of_a_day(lab, tmp_path, capsys):

@@ -174,7 +174,6 @@ def test_cli_trends_write_every_format_and_redraw(lab: DemoLab, tmp_path: Path, 
 @pytest.mark.parametrize(("args", "message"), [
     (("--trend", "cnp", "--seq", "1-3"), "--seq does not apply"),
     (("--trend", "dark", "--log", "--gm"), "--log, --gm does not apply"),
-    (("--include-excluded",), "--include-excluded applies to a trend"),
     (("--proc", "It", "--align-cnp"), "--align-cnp overlays IVg sweeps"),
 ])
 def test_cli_trend_errors_are_one_line(lab: DemoLab, tmp_path: Path, capsys, args, message) -> None:

@@ -38,6 +38,8 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     what.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD", help="with --calibrations: those of this day")
     what.add_argument("--from", dest="record", type=Path, metavar="FIGURE.json",
                       help="redraw the runs and options of an earlier figure (says when a run changed or is gone)")
+    what.add_argument("--include-excluded", action="store_true",
+                      help="draw excluded runs too (left out by default, and counted; see `labtui annotate`)")
     view = parser.add_argument_group("view (as the app's plot keys)")
     view.add_argument("--baseline", type=baseline, metavar="auto|raw|first|t=SECONDS",
                       help="It: ΔI against the current just before the laser switches on (auto), the first point, "
@@ -52,8 +54,6 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
                        help="cnp: Dirac point (forward, backward) against time; photoresponse / responsivity: ΔI or "
                             "ΔI/P against power, per wavelength; spectral: responsivity against wavelength; "
                             "dark: dark current against time")
-    trend.add_argument("--include-excluded", action="store_true",
-                       help="draw the runs marked excluded too (by default they are hidden and counted)")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")
     parser.set_defaults(func=run)
 
@@ -73,6 +73,7 @@ def baseline(text: str) -> dict[str, object]:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from labtui.core.annotations import hidden_note
     from labtui.core.errors import UsageError
     from labtui.core.history import load_manifest
     from labtui.core.metrics import read_metrics
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         chip_runs,
         one_procedure,
         parse_seqs,
+        without_excluded,
         write_sidecar,
     )
     from labtui.core.plotdata.shape import shape
@@ -101,9 +103,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     manifest = load_manifest(config)
     notes: list[str] = []
+    hidden = 0
     record = FigureRecord.read(args.record) if args.record is not None else None
-    if args.include_excluded and args.trend is None and (record is None or record.trend is None):
-        raise UsageError("--include-excluded applies to a trend: give it with --trend")
     if record is not None and record.trend is not None:
         runs, notes = record.check(manifest, tz=config.local_tz)
         return draw_trend(args, config, runs, notes, record.trend)
@@ -120,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             seqs = parse_seqs(args.seq) if args.seq else None
             runs = chip_runs(manifest, args.number, args.group, seqs, tz=config.local_tz)
+        runs, hidden = without_excluded(config.store_root, runs, include=args.include_excluded)
         proc, runs = one_procedure(runs, args.proc)
         options = default_options(proc, runs)
     changes = {**(args.baseline or {}), **({"log_y": True} if args.log else {}), **({"gm": True} if args.gm else {}),
@@ -138,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     sidecar = write_sidecar(args.out, group.runs, options)
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
-    print(f"wrote {args.out} ({len(spec.series)} trace(s) of {group.runs.height} run(s)) and {sidecar.name}")
+    left_out = f"; {hidden_note(hidden)}, --include-excluded draws them" if hidden else ""
+    print(f"wrote {args.out} ({len(spec.series)} trace(s) of {group.runs.height} run(s){left_out}) and {sidecar.name}")
     return EXIT_OK
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from labtui import __version__
+from labtui.core.annotations import ANNOTATION_COLUMNS, AnnotationFilter, annotate_runs
 from labtui.core.atomic import atomic_write_bytes
 from labtui.core.errors import UsageError
 from labtui.core.history import calibrations, canonical_proc, resolve_chip, timeline
@@ -65,6 +66,17 @@ def calibration_runs(manifest: pl.DataFrame, on_date: dt.date | None, *, tz: str
     if runs.is_empty():
         raise UsageError(f"no calibration runs{f' on {on_date}' if on_date else ''} in the manifest")
     return plot_rows(manifest, runs["run_id"], tz)
+
+
+def without_excluded(store_root: Path, runs: pl.DataFrame, *, include: bool) -> tuple[pl.DataFrame, int]:
+    """The chosen runs a figure draws: the excluded ones left out (and counted) unless `include`; when every chosen
+    run is excluded that is an error saying so, not an empty figure."""
+    if include:
+        return runs, 0
+    kept, hidden = AnnotationFilter().apply(annotate_runs(store_root, runs))
+    if kept.is_empty() and hidden:
+        raise UsageError(f"all {hidden} chosen run(s) are excluded (--include-excluded draws them)")
+    return kept.drop(ANNOTATION_COLUMNS), hidden
 
 
 def one_procedure(runs: pl.DataFrame, proc: str | None) -> tuple[str, pl.DataFrame]:
