@@ -34,7 +34,12 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
 
     from labtui.cli.history import emit
-    from labtui.core.annotations import ANNOTATION_COLUMNS, AnnotationFilter, annotate_runs, hidden_note
+    from labtui.core.annotations import (
+        ANNOTATION_COLUMNS,
+        AnnotationFilter,
+        annotate_runs,
+        hidden_note,
+    )
     from labtui.core.errors import UsageError
     from labtui.core.export import TAG_SEPARATOR
     from labtui.core.history import (
