@@ -1,17 +1,19 @@
-"""Chips: a type-to-filter list; Enter opens a chip's history."""
+"""Chips: a type-to-filter list with the highlighted chip's parameters (geometry) below; Enter opens its history."""
 
 from __future__ import annotations
 
 import asyncio
 
 import polars as pl
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Footer, Header, Input, Static
 
 from labtui.tui.base import FilteredScreen
 from labtui.tui.history import HistoryScreen
+from labtui.tui.store import ChipParamsRead
 from labtui.tui.table import Column, FrameTable
 
 _NOT_PROCS = {"n_runs", "n_light", "n_dark"}
@@ -31,6 +33,18 @@ def chip_columns(chips: pl.DataFrame) -> list[Column]:
     ]
 
 
+def chip_info(name: str | None, params: ChipParamsRead) -> Text:
+    """What `chip_params.yaml` says about a chip (geometry, gate capacitance), or why there is nothing to say."""
+    chips, error = params
+    if error is not None:
+        return Text(error, style="bold red")
+    entry = chips.get(name or "")
+    if entry is None:
+        return Text(f"{name or 'this chip'}: no entry in chip_params.yaml (geometry unknown: no mobility)",
+                    style="italic")
+    return Text("   ").join(Text.assemble((f"{label}: ", "bold"), value) for label, value in entry.describe())
+
+
 def filter_chips(chips: pl.DataFrame, text: str) -> pl.DataFrame:
     """Every word must match the chip's name (group + number), case-insensitively."""
     name = pl.col("chip_name").fill_null("").str.to_lowercase()
@@ -43,7 +57,8 @@ class ChipsScreen(FilteredScreen):
 
     HELP = (
         "Every chip in the store with its runs per procedure. Type to filter (e.g. `alis 67`); ↑ ↓ and page up / "
-        "page down move in the list, enter opens the highlighted chip's history."
+        "page down move in the list, enter opens the highlighted chip's history. Below the list: the chip's "
+        "parameters from chip_params.yaml (channel L × W, gate dielectric and its capacitance per area)."
     )
     BINDINGS = [
         Binding("up", "move(-1)", "Up", show=False),
@@ -56,6 +71,7 @@ class ChipsScreen(FilteredScreen):
     ]
     AUTO_FOCUS = "#filter"
     DEFAULT_CSS = """
+    ChipsScreen #chip-info { height: auto; max-height: 4; padding: 0 1; }
     ChipsScreen FrameTable > .frame-table--cursor {  /* the list never has the focus, yet it is what keys move */
         background: $block-cursor-background;
         color: $block-cursor-foreground;
@@ -67,6 +83,7 @@ class ChipsScreen(FilteredScreen):
         super().__init__()
         self.chips = pl.DataFrame()
         self.columns: list[Column] = []
+        self.params: ChipParamsRead = {}, None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -74,6 +91,7 @@ class ChipsScreen(FilteredScreen):
         table = FrameTable([], key="chip_key", id="chips")
         table.can_focus = False  # a click moves the highlight; the keys stay with the filter
         yield table
+        yield Static(id="chip-info")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -86,6 +104,7 @@ class ChipsScreen(FilteredScreen):
     @work(group="load", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
         chips = await asyncio.to_thread(self.lab.store.chips)
+        self.params = await asyncio.to_thread(self.lab.store.chip_params)
         self.chips = chips.with_columns(
             pl.concat_str(pl.col("chip_group").fill_null(""), pl.lit("|"), pl.col("chip_number").cast(pl.String))
             .alias("chip_key")
@@ -116,6 +135,11 @@ class ChipsScreen(FilteredScreen):
 
     def action_page(self, direction: int) -> None:
         self.query_one(FrameTable).action_page(direction)
+
+    @on(FrameTable.CursorMoved, "#chips")
+    def _show_chip(self, event: FrameTable.CursorMoved) -> None:
+        info = chip_info(event.row["chip_name"], self.params) if event.row is not None else ""
+        self.query_one("#chip-info", Static).update(info)
 
     @on(FrameTable.Chosen, "#chips")
     def _open(self, event: FrameTable.Chosen) -> None:

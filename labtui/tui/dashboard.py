@@ -46,12 +46,20 @@ LATEST_COLUMNS = [
 ]
 
 
+DIRAC_COLUMNS = [
+    Column("chip_name", "chip"),
+    Column("cnp", "CNP", right=True),
+    Column("date_local", "measured"),
+]
+
+
 class DashboardScreen(LabScreen, inherit_bindings=False):
     HELP = (
         "The state of the store: runs and chips staged, new raw files waiting to be staged, rejected files and the "
         "last validation. Every task is one key away; ctrl+p lists them all. w watches the raw folder: each new "
         "run is staged once it stops changing, and f follows the run being measured. Below: the latest runs "
-        "(enter opens one in its chip's history) and the runs per day."
+        "(enter opens one in its chip's history), the runs per day, and the last Dirac point (CNP of the newest "
+        "IVg, excluded runs left out) of each chip measured lately (enter opens that run)."
     )
     BINDINGS = [
         Binding("c", "app.open('chips')", "Chips", id="chips"),
@@ -63,8 +71,11 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     DashboardScreen #live, DashboardScreen #staging { display: none; padding: 0 2; height: auto; }
     DashboardScreen #activity { height: 1fr; min-height: 6; padding: 0 1; }
     DashboardScreen #latest { width: 2fr; border: round $primary 60%; border-title-color: $text-primary; }
-    DashboardScreen #per-day { width: 1fr; min-width: 24; border: round $primary 60%;
-                               border-title-color: $text-primary; padding: 0 1; }
+    DashboardScreen #side { width: 1fr; min-width: 24; }
+    DashboardScreen #per-day { height: auto; border: round $primary 60%; border-title-color: $text-primary;
+                               padding: 0 1; }
+    DashboardScreen #dirac { height: 1fr; min-height: 4; border: round $primary 60%;
+                             border-title-color: $text-primary; }
     DashboardScreen #sparkline { height: 3; }
     DashboardScreen #per-day-caption { color: $text-muted; }
     """
@@ -92,10 +103,14 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             latest = FrameTable(LATEST_COLUMNS, key="run_id", id="latest")
             latest.border_title = "Latest runs"
             yield latest
-            with Vertical(id="per-day") as per_day:
-                per_day.border_title = "Runs per day"
-                yield Sparkline([], id="sparkline")
-                yield Static(id="per-day-caption")
+            with Vertical(id="side"):
+                with Vertical(id="per-day") as per_day:
+                    per_day.border_title = "Runs per day"
+                    yield Sparkline([], id="sparkline")
+                    yield Static(id="per-day-caption")
+                dirac = FrameTable(DIRAC_COLUMNS, key="chip_name", id="dirac")
+                dirac.border_title = "Last Dirac point"
+                yield dirac
         yield Footer()
 
     def on_mount(self) -> None:
@@ -119,11 +134,22 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     @work(group="status", exclusive=True, exit_on_error=False)
     async def load_status(self) -> None:
-        """The numbers first; then, not competing with them for the interpreter, the raw files waiting."""
+        """The numbers first; then, not competing with them for the interpreter, the raw files waiting and the
+        Dirac points (the metrics table is read only then)."""
         self._show_status(await asyncio.to_thread(self.lab.store.status))
         self.load_waiting()
+        self.load_dirac_points()  # after the first numbers are on screen: the metrics are not needed for them
         if self.app.screen is self and self.lab.validated != self.lab.store.signature():
             self.revalidate()  # after the numbers (it must not delay a usable dashboard), and only when in view
+
+    @work(group="dirac", exclusive=True, exit_on_error=False)
+    async def load_dirac_points(self) -> None:
+        from labtui.core.metrics import BY_COLUMN
+
+        points = await asyncio.to_thread(self.lab.store.dirac_points)
+        cnp = BY_COLUMN["cnp_v"]
+        self.query_one("#dirac", FrameTable).show(points.with_columns(
+            cnp=pl.col("cnp_v").map_elements(cnp.format, return_dtype=pl.String)))
 
     @work(group="waiting", exclusive=True, exit_on_error=False)
     async def load_waiting(self) -> None:
@@ -214,6 +240,11 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     @on(FrameTable.Chosen, "#latest")
     def _open_run(self, event: FrameTable.Chosen) -> None:
         self.app.push_screen(run_screen(self.lab.store.manifest(), event.row["run_id"], self.lab))
+
+    @on(FrameTable.Chosen, "#dirac")
+    def _open_dirac_run(self, event: FrameTable.Chosen) -> None:
+        if event.row["run_id"] is not None:
+            self.app.push_screen(run_screen(self.lab.store.manifest(), event.row["run_id"], self.lab))
 
     def _card(self, card_id: str, value: str, detail: str) -> None:
         self.query_one(f"#{card_id}", Static).update(Text.assemble((value, "bold"), "\n", (detail, "dim")))

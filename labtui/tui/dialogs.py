@@ -97,7 +97,7 @@ class FieldsDialog(Dialog):
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")
         for name, value in fields:
-            table.add_row(name, Text("—" if value is None else str(value)))
+            table.add_row(name, value if isinstance(value, Text) else Text("—" if value is None else str(value)))
         super().__init__(title, table)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from labtui.tui.app import LabApp
 
 
+KEY_QUANTITIES = (("cnp_v", "CNP"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("responsivity_a_per_w", "resp"))
 COLUMNS = [  # (column, sort key): the sort key is a value column, never display text
     (Column("seq", "seq", right=True), "seq"),
     (Column("date", "date"), "start_time_utc"),
@@ -50,6 +52,8 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
         pl.when(pl.col("excluded")).then(pl.lit("⊘")).otherwise(pl.lit(" ")),
         pl.when(pl.col("note").is_not_null()).then(pl.lit("✎")).otherwise(pl.lit(" ")),
     ), width=3), "starred"),
+    # the key derived quantities: text formatted once per reload (`with_metrics`), sorted by value
+    *[(Column(f"{column}_text", title, right=True, max_width=11), column) for column, title in KEY_QUANTITIES],
     # the summary repeats icon, procedure and chip, which have their own columns here
     (Column("summary", "summary", pl.col("summary").str.splitn(" ", 4).struct.field("field_3"), max_width=56),
      None),
@@ -123,6 +127,46 @@ def load_history(manifest: pl.DataFrame, group: str | None, number: int, tz: str
     return timeline(runs, tz=tz).with_columns(vg_order=pl.coalesce("vg_fixed_v", "vg_start_v"))
 
 
+def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
+    """The history plus its key derived quantities (blank where undefined or not of the run's procedure): each
+    value, for sorting, and its SI-prefixed text, formatted here once so that filtering and sorting never do."""
+    from labtui.core.metrics import BY_COLUMN  # numpy comes with it: not at start-up
+
+    columns = [column for column, _ in KEY_QUANTITIES]
+    joined = runs.join(metrics.select("run_id", *columns), on="run_id", how="left", maintain_order="left")
+    return joined.with_columns(
+        pl.col(column).map_elements(BY_COLUMN[column].format, return_dtype=pl.String).alias(f"{column}_text")
+        for column in columns
+    )
+
+
+def quantity_items(metrics: pl.DataFrame, run_id: str) -> list[tuple[str, Text]]:
+    """Each derived quantity of a run: its value with unit, the one-line definition, and the remark when null."""
+    from labtui.core.metrics import BY_COLUMN, columns_of
+
+    rows = metrics.filter(pl.col("run_id") == run_id)
+    if not rows.height:
+        return []
+    run = rows.row(0, named=True)
+    remarks = [tuple(remark.split(": ", 1)) for remark in run["remarks"] or [] if ": " in remark]
+    general = [why for topic, why in remarks if topic not in BY_COLUMN]
+    items = []
+    for column in columns_of(run["proc"]):
+        quantity, value = BY_COLUMN[column], run[column]
+        text = Text(quantity.format(value), style="bold")
+        if value is None:
+            # its own remark, else its topic's (tau, gm, mobility), else the run's (and, for the quantities joined
+            # from the calibration, why power_w is null)
+            own = [why for topic, why in remarks if topic == column] or [
+                why for topic, why in remarks if topic not in BY_COLUMN and column.startswith(topic)] or general + [
+                why for topic, why in remarks if topic == "power_w" and not quantity.from_data]
+            if own:
+                text.append(f"  {'; '.join(own)}", style="italic")
+        text.append(f"\n{quantity.definition}", style="dim")
+        items.append((column, text))
+    return items
+
+
 class HistoryScreen(FilteredScreen):
     HELP = (
         "Every run of the chip, oldest first; seq numbers the whole history and never changes with a filter. "
@@ -181,9 +225,8 @@ class HistoryScreen(FilteredScreen):
     @work(group="load", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
         store, group, number, tz = self.lab.store, self.group, self.number, self.lab.config.local_tz
-        self.runs = await asyncio.to_thread(
-            lambda: with_annotations(load_history(store.manifest(), group, number, tz), store.annotations())
-        )
+        self.runs = await asyncio.to_thread(lambda: with_metrics(
+            with_annotations(load_history(store.manifest(), group, number, tz), store.annotations()), store.metrics()))
         table = self.query_one(FrameTable)
         table.selected &= set(self.runs["run_id"].to_list())  # runs re-staged under a new id are gone
         self.show_view()
@@ -267,7 +310,12 @@ class HistoryScreen(FilteredScreen):
         return table.frame.slice(table.cursor, 1)
 
     def action_plot(self) -> None:
-        rows = self.chosen()
+        """Plot the chosen runs; excluded ones (selected before they were excluded) stay out unless X shows them."""
+        rows, hidden = self.chosen(), 0
+        if not self.view.include_excluded:
+            rows, hidden = AnnotationFilter().apply(rows)
+        if hidden:
+            self.notify(f"{hidden_note(hidden)} from the plot (X shows excluded runs)", title="Plot")
         if rows.height:
             self.post_message(PlotRequested(tuple(rows["run_id"].to_list())))
 
@@ -386,7 +434,7 @@ def _runs_label(rows: pl.DataFrame) -> str:
 
 def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -> FieldsDialog | None:
     """Every manifest field of a run (each UTC time also in the lab's zone), its header parameters spelled out,
-    then every annotation: who, when (the lab's time) and what."""
+    its derived quantities with their definitions, then every annotation: who, when (the lab's time) and what."""
     rows = manifest.filter(pl.col("run_id") == run_id)
     if not rows.height:
         return None
@@ -400,6 +448,7 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -
             items.append((f"{name.removesuffix('_utc')}_local", f"{local:%Y-%m-%d %H:%M:%S} {local:%Z} ({zone.key})"))
     items += [(f"· {key}", value) for key, value in parameters.items()]
     if lab is not None:
+        items += quantity_items(lab.store.metrics(), run_id)
         lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
         items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
     return FieldsDialog(f"Run {run_id} · {fields['source_file']}", items)

@@ -16,8 +16,14 @@ from typing import cast
 
 import polars as pl
 
-from labtui.core.annotations import annotation_log, current_annotations
+from labtui.core.annotations import (
+    annotation_log,
+    current_annotations,
+    with_annotations,
+)
+from labtui.core.chip_params import ChipParams, load_chip_params
 from labtui.core.config import StagingConfig
+from labtui.core.errors import LabtuiError
 from labtui.core.findings import ValidationReport
 from labtui.core.history import chips, load_manifest, timeline
 from labtui.core.lock import Holder, read_holder
@@ -26,8 +32,10 @@ from labtui.core.scan import pending_files
 from labtui.core.validate import validate
 
 Stat = tuple[int, int, int] | None
-Signature = tuple[Stat, Stat]
+Signature = tuple[Stat, Stat, Stat]
+ChipParamsRead = tuple[dict[str, ChipParams], str | None]
 LATEST_RUNS = 10  # on the dashboard
+DIRAC_CHIPS = 8  # the recently measured chips whose last Dirac point the dashboard shows
 ACTIVITY_DAYS = 30  # days in the dashboard's runs-per-day sparkline
 
 
@@ -61,10 +69,13 @@ class Store:
         self.config = config
         self._lock = threading.Lock()
         self._chips: tuple[Stat, pl.DataFrame] | None = None
+        self._metrics: tuple[Stat, pl.DataFrame] | None = None
+        self._chip_params: tuple[Stat, ChipParamsRead] | None = None
 
     def signature(self) -> Signature:
-        """Changes whenever the manifest or the set of reject records changes."""
-        return _stat(self.config.manifest_path), _stat(self.config.rejects_dir)
+        """Changes whenever the manifest, the set of reject records or the derived metrics change (the metrics
+        are written just after the commit that staged their runs)."""
+        return _stat(self.config.manifest_path), _stat(self.config.rejects_dir), _stat(self.config.metrics_path)
 
     def manifest(self) -> pl.DataFrame:
         return load_manifest(self.config)  # cached by the history module, keyed on the file's identity
@@ -82,6 +93,34 @@ class Store:
             if self._chips is None or self._chips[0] != key:
                 self._chips = key, chips(self.manifest())
             return self._chips[1]
+
+    def metrics(self) -> pl.DataFrame:
+        """The derived metrics table (`read_metrics`), re-read only when a writer replaced it."""
+        from labtui.core.metrics import read_metrics
+
+        key = _stat(self.config.metrics_path)
+        with self._lock:
+            if self._metrics is None or self._metrics[0] != key:
+                self._metrics = key, read_metrics(self.config)
+            return self._metrics[1]
+
+    def chip_params(self) -> ChipParamsRead:
+        """`config/chip_params.yaml` as (chip name → parameters, None), or ({}, its one-line error) when it is bad;
+        re-read only when the file changed."""
+        path = self.config.chip_params_file
+        key = _stat(path) if path is not None else None
+        with self._lock:
+            if self._chip_params is None or self._chip_params[0] != key:
+                try:
+                    read: ChipParamsRead = load_chip_params(path), None
+                except LabtuiError as exc:
+                    read = {}, str(exc)
+                self._chip_params = key, read
+            return self._chip_params[1]
+
+    def dirac_points(self) -> pl.DataFrame:
+        """The dashboard's Dirac points (`last_dirac_points` of the store as it is now)."""
+        return last_dirac_points(self.manifest(), self.metrics(), self.annotations())
 
     def rejects(self) -> list[RejectRecord]:
         return sorted(load_rejects(self.config.rejects_dir).values(), key=lambda record: record.source_file)
@@ -113,6 +152,22 @@ class Store:
     def waiting(self) -> list[str] | None:
         """Raw files the next `stage` would read (None: the raw folder is not there)."""
         return pending_files(self.config, self.manifest())
+
+
+def last_dirac_points(
+    manifest: pl.DataFrame, metrics: pl.DataFrame, annotations: pl.DataFrame, chips: int = DIRAC_CHIPS
+) -> pl.DataFrame:
+    """The chips measured last (by their newest run of any procedure), newest first, each with the Dirac point
+    (`cnp_v`) of its newest IVg that has one, and that run's local date and run_id; null when it has none yet.
+    Excluded runs are left out, as in every derived view."""
+    recent = (manifest.filter(pl.col("chip_number").is_not_null())
+              .group_by("chip_name").agg(pl.col("start_time_utc").max().alias("last_run_utc"))
+              .top_k(chips, by="last_run_utc"))
+    points = with_annotations(metrics.filter((pl.col("proc") == "IVg") & pl.col("cnp_v").is_not_null())
+                              .select("run_id", "chip_name", "start_time_utc", "date_local", "cnp_v"), annotations)
+    newest = (points.filter(~pl.col("excluded")).sort("start_time_utc")
+              .group_by("chip_name").last().select("chip_name", "cnp_v", "date_local", "run_id"))
+    return recent.join(newest, on="chip_name", how="left").sort("last_run_utc", "chip_name", descending=[True, False])
 
 
 def runs_per_day(manifest: pl.DataFrame, days: int = ACTIVITY_DAYS) -> tuple[list[int], dt.date | None]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 METRICS_VERSION = 1  # bump when a definition changes: every row is then recomputed
+PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,21 @@ class Quantity:
     definition: str
     dtype: type[pl.DataType] | pl.DataType = pl.Float64
     from_data: bool = True
+
+    def format(self, value: object) -> str:
+        """A value as a physicist reads it: `-350 mV`, `12.3 nA`, `4.1 µA/W`; 4 digits where the unit takes no
+        prefix (`1.234e+03 cm²/(V·s)`); "—" for null."""
+        if value is None:
+            return "—"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if not isinstance(value, float | int):
+            return str(value)
+        if self.unit in PREFIXED_UNITS:
+            from labtui.core.plotdata.numeric import format_si
+
+            return format_si(value, self.unit)
+        return f"{value:.4g} {self.unit}".rstrip()
 
 
 QUANTITIES: tuple[Quantity, ...] = (

@@ -1,0 +1,137 @@
+"""The derived quantities where users meet them in the app (Pilot): the history's key quantities and the run
+detail's definitions, chip geometry in the chips view, the dashboard's last Dirac points, and excluded runs left
+out of a plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from labtui.core.annotations import Change, annotate, current_annotations
+from labtui.core.metrics import BY_COLUMN, read_metrics
+from labtui.tui.app import LabApp
+from labtui.tui.dialogs import FieldsDialog
+from labtui.tui.history import with_metrics
+from labtui.tui.plot import PlotScreen
+from labtui.tui.store import last_dirac_points
+from labtui.tui.table import FrameTable
+from tests._tui_fixtures import Lab, make_lab, settle
+from tests.test_tui import dialog_text, open_chip, table, text_of
+
+GEOMETRY = """\
+Alisson67:
+  channel_length_um: 10
+  channel_width_um: 5
+  dielectric:
+    - {material: hBN, thickness_nm: 20, relative_permittivity: 3.4}
+"""
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "chip_params.yaml").write_text(GEOMETRY, encoding="utf-8")
+    return make_lab(tmp_path, chip_params_file=tmp_path / "config" / "chip_params.yaml")
+
+
+def test_key_quantities_are_si_prefixed_and_blank_where_undefined() -> None:
+    runs = pl.DataFrame({"run_id": ["a", "b", "c"], "seq": [1, 2, 3]})
+    metrics = read_metrics(Path("/nonexistent")).vstack(pl.DataFrame(
+        {"run_id": ["b", "a"], "cnp_v": [None, -0.35], "delta_i_a": [1.23e-8, None], "delta_i_rel": [0.0523, None],
+         "responsivity_a_per_w": [4.1e-6, None]}).select(
+        pl.col(name).cast(dtype) if name in ("run_id", "cnp_v", "delta_i_a", "delta_i_rel", "responsivity_a_per_w")
+        else pl.lit(None, dtype=dtype).alias(name) for name, dtype in read_metrics(Path("/nonexistent")).schema.items()))
+    shown = with_metrics(runs, metrics)
+    assert shown["seq"].to_list() == [1, 2, 3]  # the history's order and rows, whatever the metrics hold
+    assert shown.select(pl.col("^.*_text$")).rows() == [
+        ("-350 mV", None, None, None), (None, "12.3 nA", "0.0523", "4.1 µA/W"), (None, None, None, None)]
+    assert shown["cnp_v"].to_list() == [-0.35, None, None]  # the value stays, for sorting
+
+
+async def test_history_shows_the_key_quantities_and_the_detail_defines_every_one(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        frame = table(app).frame
+        assert frame["proc"].to_list() == ["IVg", "It", "It", "It"]
+        assert frame["cnp_v_text"].to_list() == ["167 mV", None, None, None]
+        assert "CNP" in str(table(app).render_line(0).text) and "167 mV" in str(table(app).render_line(1).text)
+        await pilot.press("enter")
+        assert isinstance(app.screen, FieldsDialog)
+        body = " ".join(dialog_text(app).split())
+        assert "cnp_fwd_v 167 mV Dirac point (charge-neutrality point) of the forward leg" in body
+        assert "hysteresis_v" in body and "delta_i_a" not in body  # the quantities of the run's procedure
+        mobility = read_metrics(lab.config).filter(pl.col("run_id") == frame["run_id"][0])["mobility_hole_cm2_vs"]
+        assert f"mobility_hole_cm2_vs {mobility.item():.4g} cm²/(V·s) field-effect mobility" in body
+        await pilot.press("escape", "j", "enter")
+        body = " ".join(dialog_text(app).split())
+        assert "delta_i_a — the laser switched on 1 s into the run, before a 5 s dark window mean I over" in body
+        assert "power_w — no LaserCalibration of 455 nm in the store irradiated power:" in body
+        assert ("responsivity_a_per_w — the laser switched on 1 s into the run, before a 5 s dark window; no "
+                f"LaserCalibration of 455 nm in the store {BY_COLUMN['responsivity_a_per_w'].definition}") in body
+
+
+async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press(*"alisson67")
+        await pilot.pause()
+        info = text_of(app, "#chip-info")
+        assert "channel L × W: 10 µm × 5 µm" in info and "gate capacitance: 151 nF/cm²" in info
+        await pilot.press(*["backspace"] * 9, *"other")
+        await pilot.pause()
+        assert "other71: no entry in chip_params.yaml" in text_of(app, "#chip-info")
+        lab.config.chip_params_file.write_text("Alisson67:\n  channel_length_um: -1\n", encoding="utf-8")
+        await pilot.press("escape", "c")
+        await settle(pilot)
+        info = text_of(app, "#chip-info")
+        assert info.startswith("chip parameters ") and "chip Alisson67, channel_length_um: Input should be greater" in info
+
+
+async def test_dashboard_shows_each_recent_chips_last_dirac_point(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        dirac = app.screen.query_one("#dirac", FrameTable)
+        assert dirac.frame.select("chip_name", "cnp").rows() == [
+            ("other71", "167 mV"), ("Alisson71", "167 mV"), ("Alisson67", "167 mV")]
+        assert [str(day) for day in dirac.frame["date_local"]] == ["2025-10-14", "2025-10-14", "2025-10-13"]
+        dirac.focus()
+        await pilot.press("j", "j", "enter")
+        await settle(pilot)
+        assert table(app).row["proc"] == "IVg" and app.screen.title == "History · Alisson67"
+
+
+def test_excluded_runs_give_no_dirac_point(lab: Lab) -> None:
+    manifest, metrics = pl.read_parquet(lab.config.manifest_path), read_metrics(lab.config)
+    ivg67 = metrics.filter((pl.col("chip_name") == "Alisson67") & (pl.col("proc") == "IVg"))
+    annotate(lab.config.store_root, ivg67, [Change("exclude", "contact lost")], author="alice")
+    points = last_dirac_points(manifest, metrics, current_annotations(lab.config.store_root), chips=2)
+    assert points["chip_name"].to_list() == ["other71", "Alisson71"]  # the chips measured last
+    points = last_dirac_points(manifest, metrics, current_annotations(lab.config.store_root))
+    assert points.row(2, named=True)["chip_name"] == "Alisson67" and points.row(2, named=True)["cnp_v"] is None
+
+
+async def test_a_plot_of_a_selection_leaves_excluded_runs_out_and_says_so(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        await pilot.press("j", "space", "j", "space")  # select seq 2 and 3; then someone excludes seq 2
+        annotate(lab.config.store_root, table(app).frame.filter(pl.col("seq") == 2), [Change("exclude", "contact")],
+                 author="bo")
+        app.check_store()
+        await settle(pilot)
+        assert "1 excluded run hidden" in text_of(app, "#status") and "2 selected" in text_of(app, "#status")
+        expected = table(app).frame.filter(pl.col("seq") == 3)["run_id"].to_list()
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, PlotScreen) and app.screen.runs["run_id"].to_list() == expected
+        assert any("1 excluded run hidden from the plot" in str(note.message) for note in app._notifications)
