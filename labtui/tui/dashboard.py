@@ -46,6 +46,7 @@ LATEST_COLUMNS = [
 ]
 
 
+DIRAC_MIN_ROWS = 28  # a shorter terminal keeps the runs-per-day panel whole and leaves the Dirac points out
 DIRAC_COLUMNS = [
     Column("chip_name", "chip"),
     Column("cnp", "CNP", right=True),
@@ -72,8 +73,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     DashboardScreen #activity { height: 1fr; min-height: 6; padding: 0 1; }
     DashboardScreen #latest { width: 2fr; border: round $primary 60%; border-title-color: $text-primary; }
     DashboardScreen #side { width: 1fr; min-width: 24; }
-    DashboardScreen #per-day { height: auto; border: round $primary 60%; border-title-color: $text-primary;
-                               padding: 0 1; }
+    DashboardScreen #per-day { height: auto; max-height: 100%; border: round $primary 60%;
+                               border-title-color: $text-primary; padding: 0 1; }
     DashboardScreen #dirac { height: 1fr; min-height: 4; border: round $primary 60%;
                              border-title-color: $text-primary; }
     DashboardScreen #sparkline { height: 3; }
@@ -123,6 +124,9 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self._show_live()  # the store's numbers load on screen resume, which also follows the first mount
         if self.stage_on_open:
             self.stage_in_background()
+
+    def on_resize(self) -> None:
+        self.query_one("#dirac", FrameTable).display = self.size.height >= DIRAC_MIN_ROWS
 
     def on_screen_resume(self) -> None:
         self.reload()

@@ -171,8 +171,9 @@ class HistoryScreen(FilteredScreen):
     HELP = (
         "Every run of the chip, oldest first; seq numbers the whole history and never changes with a filter. "
         "t and l filter by procedure and light, / by text in the information, summary, tags or note. space selects "
-        "(or unselects) the run under the cursor for p (plot) and y / Y (copy), enter shows every field of a run and "
-        "its annotations. "
+        "(or unselects) the run under the cursor for p (plot; excluded runs stay out unless X shows them) and y / Y "
+        "(copy). CNP (IVg), ΔI, ΔI/I and responsivity (It) are the derived quantities (`labtui metrics`); enter "
+        "shows every field of a run, all its quantities with their definitions, and its annotations. "
         "* stars, x excludes (with a reason; again re-includes), # tags (-tag removes), n writes a note, u undoes "
         "your last annotation; S shows starred runs only, X shows excluded runs too (hidden by default)."
     )
