@@ -27,7 +27,7 @@ from labtui.core.plotdata import (
     si_scale,
     sweep_legs,
 )
-from labtui.core.plotdata.numeric import laser_windows, merge_spans
+from labtui.core.plotdata.numeric import format_si_each, laser_windows, merge_spans
 
 DAY = dt.date(2025, 10, 13)
 
@@ -119,6 +119,8 @@ def test_format_si_uses_its_own_prefix():
     assert format_si(1.23e-5, "A") == "12.3 µA"
     assert format_si(-0.35, "V") == "-350 mV"
     assert format_si(0.99999999, "V") == "1 V"
+    values = np.array([1.23e-5, -0.35, 0.0, 999.6e-9, 1e-14, 2.0, float("nan")])
+    assert format_si_each(values, "A") == ["12.3 µA", "-350 mA", "0 A", "1 µA", "0.01 pA", "2 A", "nan A"]
 
 
 # --- downsampling -----------------------------------------------------------------------------------------

@@ -152,8 +152,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
         points = await asyncio.to_thread(self.lab.store.dirac_points)
         cnp = BY_COLUMN["cnp_v"]
-        self.query_one("#dirac", FrameTable).show(points.with_columns(
-            cnp=pl.col("cnp_v").map_elements(cnp.format, return_dtype=pl.String)))
+        self.query_one("#dirac", FrameTable).show(points.with_columns(cnp=cnp.format_each(points["cnp_v"])))
 
     @work(group="waiting", exclusive=True, exit_on_error=False)
     async def load_waiting(self) -> None:

@@ -134,10 +134,8 @@ def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
 
     columns = [column for column, _ in KEY_QUANTITIES]
     joined = runs.join(metrics.select("run_id", *columns), on="run_id", how="left", maintain_order="left")
-    return joined.with_columns(
-        pl.col(column).map_elements(BY_COLUMN[column].format, return_dtype=pl.String).alias(f"{column}_text")
-        for column in columns
-    )
+    return joined.with_columns(BY_COLUMN[column].format_each(joined[column]).alias(f"{column}_text")
+                               for column in columns)
 
 
 def quantity_items(metrics: pl.DataFrame, run_id: str) -> list[tuple[str, Text]]:

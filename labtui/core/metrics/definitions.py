@@ -26,18 +26,27 @@ class Quantity:
 
     def format(self, value: object) -> str:
         """A value as a physicist reads it: `-350 mV`, `12.3 nA`, `4.1 µA/W`; 4 digits where the unit takes no
-        prefix (`1.234e+03 cm²/(V·s)`); "—" for null."""
+        prefix (`1234 cm²/(V·s)`); "—" for null."""
         if value is None:
             return "—"
         if isinstance(value, bool):
             return "yes" if value else "no"
         if not isinstance(value, float | int):
             return str(value)
-        if self.unit in PREFIXED_UNITS:
-            from labtui.core.plotdata.numeric import format_si
+        return str(self.format_each(pl.Series([float(value)]))[0])
 
-            return format_si(value, self.unit)
-        return f"{value:.4g} {self.unit}".rstrip()
+    def format_each(self, values: pl.Series) -> pl.Series:
+        """`format` of a whole numeric column at once (a table of 10k runs), null where the value is null."""
+        from labtui.core.plotdata.numeric import format_si_each
+
+        present = values.is_not_null()
+        numbers = values.filter(present).cast(pl.Float64).to_numpy()
+        if self.unit in PREFIXED_UNITS:
+            texts = format_si_each(numbers, self.unit)
+        else:
+            texts = [f"{number:.4g} {self.unit}".rstrip() for number in numbers.tolist()]
+        out = pl.Series(values.name, [None] * values.len(), dtype=pl.String)
+        return out.scatter(present.arg_true(), pl.Series(texts, dtype=pl.String)) if len(texts) else out
 
 
 QUANTITIES: tuple[Quantity, ...] = (

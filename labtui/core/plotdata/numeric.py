@@ -28,9 +28,20 @@ def si_scale(max_abs: float) -> tuple[float, str]:
 
 def format_si(value: float, unit: str) -> str:
     """A single value with its own prefix, for status lines: `format_si(1.23e-5, "A") == "12.3 µA"`."""
-    value = float(f"{value:.3g}")  # round first: 0.99999 V must read "1 V", not "1e+03 mV"
-    factor, prefix = si_scale(abs(value))
-    return f"{value * factor:.3g} {prefix}{unit}"
+    return format_si_each(np.array([value], dtype=float), unit)[0]
+
+
+def format_si_each(values: np.ndarray, unit: str) -> list[str]:
+    """`format_si` of every value, the scaling vectorised (a table column of 10k values at once)."""
+    values = np.asarray(values, dtype=float)
+    finite = np.isfinite(values) & (values != 0)
+    step = 10.0 ** (np.floor(np.log10(np.where(finite, np.abs(values), 1.0))) - 2)
+    rounded = np.where(finite, np.round(values / step) * step, values)  # first: 0.99999 V reads "1 V", not "1e+03 mV"
+    exponent = 3 * np.floor(np.log10(np.where(finite, np.abs(rounded), 1.0)) / 3)
+    exponent = np.clip(exponent, min(_PREFIXES), max(_PREFIXES))
+    units = [_PREFIXES[int(e)] + unit for e in exponent.tolist()]
+    return [f"{number:.3g} {prefixed}" for number, prefixed in zip((rounded * 10.0 ** -exponent).tolist(), units,
+                                                                  strict=True)]
 
 
 def max_abs(arrays: list[np.ndarray]) -> float:
