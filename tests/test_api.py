@@ -57,7 +57,7 @@ def test_open_store_accepts_the_store_or_its_raw_measurements(lab: Lab, tmp_path
         open_store(tmp_path / "missing")
     (tmp_path / "store" / "_manifest").mkdir(parents=True)
     (tmp_path / "store" / "other").mkdir()
-    with pytest.raises(UsageError, match="not a labtui store: .*other"):
+    with pytest.raises(UsageError, match=r"not a labtui store: .*other"):
         open_store(tmp_path / "store" / "other")
     with pytest.raises(UsageError, match="unknown time zone 'Mars/Olympus'"):
         open_store(config.store_root, local_tz="Mars/Olympus")
@@ -96,7 +96,8 @@ def test_runs_carry_the_annotations_and_filter_by_them(tmp_path: Path) -> None:
     assert store.runs(chip=67, include_excluded=False).height == runs.height - 1
     assert store.runs(starred=True)["run_id"].to_list() == [second["run_id"]]
     assert store.runs(tag="batch 2")["run_id"].to_list() == [first["run_id"]]
-    assert store.scan(run_ids=[first["run_id"]], columns=["excluded"]).select("excluded").unique().collect().item() is True
+    scanned = store.scan(run_ids=[first["run_id"]], columns=["excluded"])
+    assert scanned.select("excluded").unique().collect().item() is True
 
 
 def test_scan_is_every_column_of_every_run(lab: Lab, store: Store) -> None:

@@ -43,7 +43,8 @@ def test_key_quantities_are_si_prefixed_and_blank_where_undefined() -> None:
         {"run_id": ["b", "a"], "cnp_v": [None, -0.35], "delta_i_a": [1.23e-8, None], "delta_i_rel": [0.0523, None],
          "responsivity_a_per_w": [4.1e-6, None]}).select(
         pl.col(name).cast(dtype) if name in ("run_id", "cnp_v", "delta_i_a", "delta_i_rel", "responsivity_a_per_w")
-        else pl.lit(None, dtype=dtype).alias(name) for name, dtype in read_metrics(Path("/nonexistent")).schema.items()))
+        else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in read_metrics(Path("/nonexistent")).schema.items()))
     shown = with_metrics(runs, metrics)
     assert shown["seq"].to_list() == [1, 2, 3]  # the history's order and rows, whatever the metrics hold
     assert shown.select(pl.col("^.*_text$")).rows() == [
@@ -92,7 +93,8 @@ async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab
         await pilot.press("escape", "c")
         await settle(pilot)
         info = text_of(app, "#chip-info")
-        assert info.startswith("chip parameters ") and "chip Alisson67, channel_length_um: Input should be greater" in info
+        assert info.startswith("chip parameters ")
+        assert "chip Alisson67, channel_length_um: Input should be greater" in info
 
 
 async def test_dashboard_shows_each_recent_chips_last_dirac_point(lab: Lab) -> None:
