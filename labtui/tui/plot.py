@@ -23,7 +23,6 @@ from textual.widgets import Footer, Header, Input, Label, Static, Tab, Tabs
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from labtui.core.atomic import atomic_write
 from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError
 from labtui.core.metrics import read_metrics
@@ -35,12 +34,11 @@ from labtui.core.plotdata import (
     PlotSpec,
     Series,
     export_file_name,
-    export_frame,
     group_by_proc,
     load_selection,
     shape,
 )
-from labtui.core.plotdata.figure import DRAW_BUCKETS, write_figure
+from labtui.core.plotdata.figure import DRAW_BUCKETS, write_figure_set
 from labtui.core.plotdata.trends import with_dirac_points
 from labtui.core.plotdata.view import controls, default_options, file_suffix, plot_title, view_parts
 from labtui.tui.base import LabScreen
@@ -387,13 +385,9 @@ class PlotScreen(LabScreen):
         paths = tuple(folder / export_file_name(full, file_suffix(full.kind, options, f".{ext}"))
                       for ext in ("pdf", "png", "csv"))
         try:
-            drawn = shape(group, options, DRAW_BUCKETS)
-            for path in paths[:2]:
-                write_figure(drawn, path)
-            atomic_write(paths[2], lambda handle: export_frame(full).write_csv(handle))
-        except (OSError, LabtuiError) as error:
-            reason = error if isinstance(error, LabtuiError) else f"cannot write to {folder}: {error.strerror or error}"
-            self.post_message(self.Exported((), str(reason)))
+            write_figure_set(full, paths, drawn=shape(group, options, DRAW_BUCKETS))
+        except LabtuiError as error:
+            self.post_message(self.Exported((), str(error)))
             return
         self.post_message(self.Exported(paths))
 

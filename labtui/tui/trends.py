@@ -17,11 +17,10 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, Tab, Tabs
 
-from labtui.core.atomic import atomic_write
 from labtui.core.errors import LabtuiError
 from labtui.core.metrics import read_metrics
-from labtui.core.plotdata import PlotSpec, export_file_name, export_frame
-from labtui.core.plotdata.figure import write_figure
+from labtui.core.plotdata import PlotSpec, export_file_name
+from labtui.core.plotdata.figure import write_figure_set
 from labtui.core.plotdata.selection import chip_runs
 from labtui.core.plotdata.trends import Trend, thinned, trend_rows, trend_spec
 from labtui.tui.base import LabScreen
@@ -195,12 +194,9 @@ class TrendsScreen(LabScreen):
         folder = self.lab.config.exports_dir
         paths = tuple(folder / export_file_name(spec, f"{tag}.{ext}") for ext in ("pdf", "png", "csv"))
         try:
-            for path in paths[:2]:
-                write_figure(spec, path)
-            atomic_write(paths[2], lambda handle: export_frame(spec).write_csv(handle))
-        except (OSError, LabtuiError) as error:
-            reason = error if isinstance(error, LabtuiError) else f"cannot write to {folder}: {error.strerror or error}"
-            self.post_message(self.Exported((), str(reason)))
+            write_figure_set(spec, paths)
+        except LabtuiError as error:
+            self.post_message(self.Exported((), str(error)))
             return
         self.post_message(self.Exported(paths))
 

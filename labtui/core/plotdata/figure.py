@@ -10,11 +10,13 @@ embedded as TrueType.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labtui.core.atomic import atomic_write_bytes
-from labtui.core.errors import UsageError
+from labtui.core.atomic import atomic_write, atomic_write_bytes
+from labtui.core.errors import OperationFailed, UsageError
+from labtui.core.plotdata.export import export_frame
 from labtui.core.plotdata.model import PlotSpec
 from labtui.core.plotdata.view import plot_title
 
@@ -80,6 +82,18 @@ def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI) -> None:
     except OSError as error:
         raise UsageError(f"cannot write the figure {path}: {error.strerror or error}") from None
 
+
+
+def write_figure_set(full: PlotSpec, paths: Sequence[Path], *, drawn: PlotSpec | None = None) -> None:
+    """The app's `e`: the figure as PDF and PNG (`drawn`, downsampled for drawing, when given) and the CSV of
+    every point of `full`; any failure is one `LabtuiError` line, and no partial file is left."""
+    pdf, png, csv = paths
+    for path in (pdf, png):
+        write_figure(drawn or full, path)
+    try:
+        atomic_write(csv, lambda handle: export_frame(full).write_csv(handle))
+    except OSError as error:
+        raise OperationFailed("write", csv, error) from None
 
 def series_style(run_index: int, direction: int) -> tuple[str, str]:
     """(colour, line style) of a trace: one colour per run, dashed for a backward sweep leg."""
