@@ -173,7 +173,42 @@ class PlotView(PlotextPlot):
         return self._last
 
 
-class PlotScreen(LabScreen):
+class FigureScreen(LabScreen):
+    """A screen whose `e` writes its figure (PDF, PNG) and the CSV of every point from a worker, then says where."""
+
+    class Exported(Message):
+        """The export worker finished: the files written, or why it could not write them."""
+
+        def __init__(self, paths: tuple[Path, ...], error: str | None = None) -> None:
+            super().__init__()
+            self.paths = paths
+            self.error = error
+
+    saved: tuple[Path, ...] = ()  # files of the last export of this view
+
+    def write_figures(self, full: PlotSpec, paths: tuple[Path, ...], drawn: PlotSpec | None = None) -> None:
+        """Called from an export worker: write the files, then tell the screen on the UI thread."""
+        try:
+            write_figure_set(full, paths, drawn=drawn)
+        except LabtuiError as error:
+            self.post_message(self.Exported((), str(error)))
+            return
+        self.post_message(self.Exported(paths))
+
+    def on_figure_screen_exported(self, message: Exported) -> None:
+        if message.error:
+            self.notify(message.error, title="Export", severity="error", timeout=10)
+            return
+        self.saved = message.paths
+        self.notify("\n".join(map(str, message.paths)), title="Exported", timeout=10)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """Redraw the status line, which names the files of the last export."""
+        raise NotImplementedError
+
+
+class PlotScreen(FigureScreen):
     """`PlotScreen(runs, config)`: `runs` are manifest rows (with `seq`) of the selection, any procedures."""
 
     HELP = (
@@ -213,14 +248,6 @@ class PlotScreen(LabScreen):
             super().__init__()
             self.groups = groups
 
-    class Exported(Message):
-        """The export worker finished: the files written, or why it could not write them."""
-
-        def __init__(self, paths: tuple[Path, ...], error: str | None = None) -> None:
-            super().__init__()
-            self.paths = paths
-            self.error = error
-
     def __init__(self, runs: pl.DataFrame, config: StagingConfig) -> None:
         super().__init__()
         self.runs = runs
@@ -232,7 +259,6 @@ class PlotScreen(LabScreen):
         self.options = {proc: default_options(proc, frame) for proc, frame in groups}
         self.groups: dict[str, LoadedGroup] | None = None  # None until the worker has read the selection
         self.spec: PlotSpec | None = None  # what is drawn now
-        self.saved: tuple[Path, ...] = ()  # files of the last export of this view
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -384,17 +410,4 @@ class PlotScreen(LabScreen):
         folder = self.config.exports_dir
         paths = tuple(folder / export_file_name(full, file_suffix(full.kind, options, f".{ext}"))
                       for ext in ("pdf", "png", "csv"))
-        try:
-            write_figure_set(full, paths, drawn=shape(group, options, DRAW_BUCKETS))
-        except LabtuiError as error:
-            self.post_message(self.Exported((), str(error)))
-            return
-        self.post_message(self.Exported(paths))
-
-    def on_plot_screen_exported(self, message: Exported) -> None:
-        if message.error:
-            self.notify(message.error, title="Export", severity="error", timeout=10)
-            return
-        self.saved = message.paths
-        self.notify("\n".join(map(str, message.paths)), title="Exported", timeout=10)
-        self._show_status()
+        self.write_figures(full, paths, drawn=shape(group, options, DRAW_BUCKETS))

@@ -17,14 +17,11 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, Tab, Tabs
 
-from labtui.core.errors import LabtuiError
 from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import PlotSpec, export_file_name
-from labtui.core.plotdata.figure import write_figure_set
 from labtui.core.plotdata.selection import chip_runs
 from labtui.core.plotdata.trends import Trend, thinned, trend_rows, trend_spec
-from labtui.tui.base import LabScreen
-from labtui.tui.plot import PlotView, legend, palette_for
+from labtui.tui.plot import FigureScreen, PlotView, legend, palette_for
 
 # The four views; the photoresponse view shows ΔI or, with `r`, the responsivity ΔI / P.
 TABS = {Trend.CNP: "Dirac point", Trend.PHOTORESPONSE: "Photoresponse", Trend.SPECTRAL: "Spectral",
@@ -46,7 +43,7 @@ def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]
     return Content("\n").join(lines)
 
 
-class TrendsScreen(LabScreen):
+class TrendsScreen(FigureScreen):
     """`TrendsScreen(group, number)`: the trends of one chip."""
 
     HELP = (
@@ -79,12 +76,6 @@ class TrendsScreen(LabScreen):
             super().__init__()
             self.rows = rows
 
-    class Exported(Message):
-        def __init__(self, paths: tuple[Path, ...], error: str | None = None) -> None:
-            super().__init__()
-            self.paths = paths
-            self.error = error
-
     def __init__(self, group: str | None, number: int) -> None:
         super().__init__()
         self.group = group
@@ -94,7 +85,6 @@ class TrendsScreen(LabScreen):
         self.include_excluded = False
         self.rows: pl.DataFrame | None = None  # None until the worker has read them
         self.spec: PlotSpec | None = None
-        self.saved: tuple[Path, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -193,17 +183,4 @@ class TrendsScreen(LabScreen):
     def export(self, spec: PlotSpec, tag: str) -> None:
         folder = self.lab.config.exports_dir
         paths = tuple(folder / export_file_name(spec, f"{tag}.{ext}") for ext in ("pdf", "png", "csv"))
-        try:
-            write_figure_set(spec, paths)
-        except LabtuiError as error:
-            self.post_message(self.Exported((), str(error)))
-            return
-        self.post_message(self.Exported(paths))
-
-    def on_trends_screen_exported(self, message: Exported) -> None:
-        if message.error:
-            self.notify(message.error, title="Export", severity="error", timeout=10)
-            return
-        self.saved = message.paths
-        self.notify("\n".join(map(str, message.paths)), title="Exported", timeout=10)
-        self._show_status()
+        self.write_figures(spec, paths)
