@@ -193,12 +193,14 @@ def test_import_labtui_stays_light() -> None:
         labtui.nope  # noqa: B018
 
 
-def test_manifest_run_id_is_the_partitions_type_and_old_manifests_still_read(lab: Lab, tmp_path: Path) -> None:
+def test_manifest_text_is_large_string_and_string_typed_manifests_still_read(lab: Lab, tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    assert pq.read_schema(lab.config.manifest_path).field("run_id").type == pa.string()  # as every hive reader
+    assert pq.read_schema(lab.config.manifest_path).field("run_id").type == pa.large_string()  # Polars' own type
+    table = pq.read_table(lab.config.manifest_path)
+    as_string = pa.schema(f.with_type(pa.string()) if f.type == pa.large_string() else f for f in table.schema)
     old = tmp_path / "manifest.parquet"
-    lab.manifest().write_parquet(old)  # how manifests were written before: Polars' large_string
-    assert pq.read_schema(old).field("run_id").type == pa.large_string()
+    pq.write_table(table.cast(as_string), old)  # how manifests were written for a while
+    assert pq.read_schema(old).field("run_id").type == pa.string()
     assert read_manifest(old).equals(lab.manifest())

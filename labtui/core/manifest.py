@@ -162,21 +162,9 @@ def upsert(
 
 
 def write_manifest(frame: pl.DataFrame, path: Path) -> None:
-    """Commit point of a staging batch: the whole manifest, atomically and durably; the one it replaces is kept.
-
-    Text columns are stored as Arrow `string`, not Polars' `large_string`, so that `run_id` joins the `run_id` of a
-    hive partition (which every engine reads as `string`) without a cast. Manifests written before, with
-    `large_string`, read the same: Polars maps both to `String`.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    """Commit point of a staging batch: the whole manifest, atomically and durably; the one it replaces is kept."""
     _keep_previous(path)
-    table = sort_manifest(frame).to_arrow()
-    schema = pa.schema(
-        field.with_type(pa.string()) if field.type == pa.large_string() else field for field in table.schema
-    )
-    atomic_write(path, lambda handle: pq.write_table(table.cast(schema), handle, compression="zstd"))
+    atomic_write(path, lambda handle: sort_manifest(frame).write_parquet(handle, compression="zstd"))
 
 
 def previous_manifests(path: Path) -> list[Path]:
