@@ -64,6 +64,7 @@ def test_pdf_is_vector_with_its_fonts_embedded(lab):
     data = render(spec_of(lab, [1, 2, 3]), "pdf")
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
     assert b"/FontFile2" in data  # TrueType embedded: the PDF reads the same on a machine without DejaVu
+    assert data.count(b"/FontFile2") == 1  # one subset holds µ, λ and − too: each subset costs a font parse
     assert b"/Subtype /Image" not in data  # lines are paths, not a bitmap
     assert b"CreationDate" not in data  # reproducible: the same runs give the same bytes
     assert data == render(spec_of(lab, [1, 2, 3]), "pdf")

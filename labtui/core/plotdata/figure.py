@@ -43,6 +43,7 @@ _RC = {
     "svg.fonttype": "path",
     "svg.hashsalt": "labtui",
     "pdf.fonttype": 42,
+    "ps.fonttype": 42,  # the PDF backend sizes its font subsets by this key: 42 keeps the figure to one subset
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.formatter.useoffset": False,
@@ -83,7 +84,6 @@ def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI) -> None:
         raise UsageError(f"cannot write the figure {path}: {error.strerror or error}") from None
 
 
-
 def write_figure_set(full: PlotSpec, paths: Sequence[Path], *, drawn: PlotSpec | None = None) -> None:
     """The app's `e`: the figure as PDF and PNG (`drawn`, downsampled for drawing, when given) and the CSV of
     every point of `full`; any failure is one `LabtuiError` line, and no partial file is left."""
@@ -94,6 +94,7 @@ def write_figure_set(full: PlotSpec, paths: Sequence[Path], *, drawn: PlotSpec |
         atomic_write(csv, lambda handle: export_frame(full).write_csv(handle))
     except OSError as error:
         raise OperationFailed("write", csv, error) from None
+
 
 def series_style(run_index: int, direction: int) -> tuple[str, str]:
     """(colour, line style) of a trace: one colour per run, dashed for a backward sweep leg."""
