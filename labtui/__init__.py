@@ -6,11 +6,10 @@ command line does not pay for it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 __version__ = "0.1.0"
 __all__ = ["Store", "__version__", "open_store"]
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     from labtui.api import Store, open_store
 

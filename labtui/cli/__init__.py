@@ -12,11 +12,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from labtui import __version__
 from labtui.core.errors import ExitCode, LabtuiError, UsageError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     from labtui.core.config import StagingConfig
 

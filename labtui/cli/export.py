@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from labtui.cli import EXIT_ERROR, EXIT_OK, config_from
 from labtui.cli.history import iso_date
 from labtui.core.errors import LabtuiError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     from labtui.core.parity import ParityReport
 
@@ -86,6 +85,8 @@ def run_parity(args: argparse.Namespace) -> int:
         print(f"labtui parity: {exc}", file=sys.stderr)
         return EXIT_ERROR
     if args.json:
+        import json
+
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str))
     else:
         print_parity(report)

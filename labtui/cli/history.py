@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from labtui.cli import EXIT_OK, CommandUsage, config_from
 from labtui.core.errors import UsageError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
+    import datetime as dt
+
     import polars as pl
 
 HISTORY_TABLE = {
@@ -59,6 +59,8 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def iso_date(text: str) -> dt.date:
+    import datetime as dt
+
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -169,4 +171,6 @@ def _cell(value: object) -> str:
 
 
 def display_width(text: str) -> int:
+    import unicodedata
+
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)

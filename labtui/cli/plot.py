@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from labtui.cli import EXIT_OK, config_from
 from labtui.cli.history import iso_date
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     import polars as pl
 

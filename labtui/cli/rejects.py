@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from labtui.cli import config_from
 
@@ -20,6 +19,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_from(args)
     records = sorted(load_rejects(config.rejects_dir).values(), key=lambda r: r.source_file)
     if args.json:
+        import json
+
         print(json.dumps([record.model_dump(mode="json") for record in records], indent=2, ensure_ascii=False))
         return 0
     if not records:

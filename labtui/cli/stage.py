@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import signal
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 
 from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CommandUsage, config_from
 from labtui.core.errors import UsageError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
+    import threading
+    from collections.abc import Callable
+    from typing import TypeVar
+
     from labtui.core.stage_events import StageReport
     from labtui.core.stager import Stager
     from labtui.core.watch import WatchEvent
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 
 def register_stage(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -100,6 +99,8 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         raise CommandUsage(str(exc)) from None
     report = run_cancellable(stager)
     if args.json:
+        import json
+
         print(json.dumps(report_dict(report), indent=2))
     else:
         for record in report.new_rejects:
@@ -128,6 +129,9 @@ def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: 
     imported only when the stage has work (a no-change run never loads it), so while `work` runs, the waiting main
     thread takes SIGINT back every few milliseconds once Polars is loaded.
     """
+    import signal
+    import threading
+
     outcome: dict[str, object] = {}
     finished = threading.Event()
 
@@ -159,6 +163,9 @@ def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: 
 
 def run_watch(args: argparse.Namespace) -> int:
     """`labtui stage --watch`: a lab PC that stages all day; errors are printed and retried, never fatal."""
+    import datetime as dt
+    import threading
+
     from labtui.core.watch import Watcher
 
     config = config_from(

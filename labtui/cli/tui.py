@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from labtui.cli import EXIT_OK, EXIT_USAGE, config_from
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     from labtui.core.config import StagingConfig
     from labtui.tui.app import LabApp

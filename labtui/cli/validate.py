@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import threading
-from typing import TYPE_CHECKING
 
 from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, config_from
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     from labtui.core.findings import ValidationReport
 
@@ -42,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print_report(report, verbose=args.verbose)
             print("\nfixing…")
+        import threading
+
         progress, cancel = ProgressBar(enabled=False if args.quiet or args.json else None), threading.Event()
         done = run_interruptible(lambda: apply_fixes(config, report, on_event=progress, cancel=cancel), cancel,
                                  "stopping after the current repair…")
@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(f"  {line}" for line in fixes) + "\n\nafter the fixes:")
         report = validate(config, hash_all=args.hash)
     if args.json:
+        import json
+
         print(json.dumps({**report.to_dict(), "fixes": fixes}, indent=2, ensure_ascii=False))
     else:
         print_report(report, verbose=args.verbose)
