@@ -14,6 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("polars", "numpy", "pyarrow", "pydantic", "textual", "plotext", "matplotlib", "yaml", "labtui.synth")
+# Light, but a help text needs none of them, and each is milliseconds of a start that should take ~3× `python -c pass`
+NEEDLESS = ("typing", "datetime", "threading", "unicodedata")
 
 PROBE = """
 import contextlib, io, json, sys
@@ -26,19 +28,21 @@ for argv in asked:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
         build_parser().parse_args(argv)
 heavy = sorted(name for name in sys.modules if name.split(".")[0] in HEAVY or name.startswith(HEAVY))
-print(json.dumps({"commands": commands, "heavy": heavy}))
+needless = sorted(name for name in NEEDLESS if name in sys.modules)
+print(json.dumps({"commands": commands, "heavy": heavy, "needless": needless}))
 """
 
 
 def test_help_and_version_import_nothing_heavy() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}"], capture_output=True, text=True, check=True, env=env,
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\nNEEDLESS = {NEEDLESS!r}\n{PROBE}"], capture_output=True, text=True, check=True, env=env,
         cwd=ROOT,
     ).stdout
     result = json.loads(out)
     assert {"stage", "restage", "chips", "history", "parity", "tui"} <= set(result["commands"])
     assert result["heavy"] == []
+    assert result["needless"] == []
 
 
 def test_help_still_describes_every_command(capsys: object) -> None:
