@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from labtui.core import stager
+from labtui.core import metrics
 from labtui.core.config import load_config
 from labtui.core.metrics import update_metrics
 from labtui.core.stage_events import StageReport
@@ -52,16 +52,17 @@ Times = tuple[float, float, float, float]
 
 
 def timed_stage(config: object, derived: bool) -> tuple[float, float, StageReport]:
-    """A stage with or without the derived step: (wall, CPU, report)."""
-    hooks = stager.from_data, stager.update_after_stage
+    """A stage with or without the derived step: (wall, CPU, report). The stager imports both hooks from the
+    package when it runs, so replacing them there switches the step off."""
+    hooks = metrics.from_data, metrics.update_after_stage
     if not derived:
-        stager.from_data, stager.update_after_stage = (lambda *args: ()), (lambda *args, **kwargs: None)
+        metrics.from_data, metrics.update_after_stage = (lambda *args: ()), (lambda *args, **kwargs: None)
     try:
         started, cpu = time.perf_counter(), time.process_time()
         report = stage(config)
         return time.perf_counter() - started, time.process_time() - cpu, report
     finally:
-        stager.from_data, stager.update_after_stage = hooks
+        metrics.from_data, metrics.update_after_stage = hooks
 
 
 def one_round(raw: Path, held_back: Path, bare_first: bool) -> tuple[Times, Times]:

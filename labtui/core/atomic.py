@@ -75,11 +75,14 @@ def write_temp(path: Path, write: Callable[[Path], object], temp_dir: Path | Non
 
     `write` gets the temp path, not a handle: Polars writes a path natively, a Python handle costs a copy per page.
     `temp_dir` (same filesystem) keeps the temp file out of `path`'s folder: a Parquet dataset's folders must hold
-    nothing but Parquet files, or a directory scan (`pl.scan_parquet(folder)`) fails on the stranger.
+    nothing but Parquet files, or a directory scan (`pl.scan_parquet(folder)`) fails on the stranger. The caller
+    makes `temp_dir` once: a stager writes two temp files per run, and a `mkdir` that fails on an existing folder
+    still costs a system call.
     """
-    folder = path.parent if temp_dir is None else temp_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    temp = folder / temp_path_for(path).name
+    if temp_dir is None:
+        temp_dir = path.parent
+        temp_dir.mkdir(parents=True, exist_ok=True)
+    temp = temp_dir / temp_path_for(path).name
     try:
         write(temp)
     except BaseException:
