@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("polars", "numpy", "pyarrow", "pydantic", "textual", "plotext", "matplotlib", "yaml", "labtui.synth")
 # Light, but a help text needs none of them, and each is milliseconds of a start that should take ~3× `python -c pass`
-NEEDLESS = ("typing", "datetime", "threading", "unicodedata")
+NEEDLESS = ("typing", "pathlib", "datetime", "threading", "unicodedata")
 
 PROBE = """
 import contextlib, io, json, sys

@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from labtui import __version__
 from labtui.core.errors import ExitCode, LabtuiError, UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from labtui.core.config import StagingConfig
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = ExitCode.OK, ExitCode.ERROR, ExitCode.USAGE
@@ -41,16 +42,23 @@ class Parser(argparse.ArgumentParser):
         return parsed, extras
 
 
+def path_arg(text: str) -> Path:
+    """The `type` of a path option: pathlib is imported when a path is given, not by every `--help`."""
+    from pathlib import Path
+
+    return Path(text)
+
+
 def common_options() -> argparse.ArgumentParser:
     """Options every command accepts; they override the config file."""
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("store")
-    group.add_argument("--config", type=Path, metavar="FILE", help="config file (default: config/labtui.yaml)")
-    group.add_argument("--raw-root", type=Path, metavar="DIR", help="folder of raw CSV files")
-    group.add_argument("--store", type=Path, metavar="DIR", help="the store: the folder holding _manifest/")
-    group.add_argument("--stage-root", type=Path, metavar="DIR",
+    group.add_argument("--config", type=path_arg, metavar="FILE", help="config file (default: config/labtui.yaml)")
+    group.add_argument("--raw-root", type=path_arg, metavar="DIR", help="folder of raw CSV files")
+    group.add_argument("--store", type=path_arg, metavar="DIR", help="the store: the folder holding _manifest/")
+    group.add_argument("--stage-root", type=path_arg, metavar="DIR",
                        help="the store's raw_measurements folder (or the store folder itself)")
-    group.add_argument("--derived-root", type=Path, metavar="DIR",
+    group.add_argument("--derived-root", type=path_arg, metavar="DIR",
                        help="folder of derived tables (metrics.parquet); default: 03_derived beside the store")
     return common
 

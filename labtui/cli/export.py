@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from labtui.cli import EXIT_ERROR, EXIT_OK, config_from
+from labtui.cli import EXIT_ERROR, EXIT_OK, config_from, path_arg
 from labtui.cli.history import iso_date
 from labtui.core.errors import LabtuiError
 
@@ -22,11 +21,11 @@ def register_export(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
     kinds = export.add_subparsers(dest="kind", metavar="KIND", required=True)
     histories = kinds.add_parser("histories", parents=[common], help="one <chip>_history.csv per chip")
     histories.add_argument("--min-experiments", type=int, default=1, metavar="N", help="skip chips with fewer runs")
-    histories.add_argument("--out", type=Path, metavar="DIR", help="folder (default: histories_dir of the config)")
+    histories.add_argument("--out", type=path_arg, metavar="DIR", help="folder (default: histories_dir of the config)")
     metadata = kinds.add_parser("metadata", parents=[common], help="day-level metadata.csv files like the old tool's")
     metadata.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD",
                           help="only the folders holding runs of this local date")
-    metadata.add_argument("--out", type=Path, metavar="DIR", help="folder (default: <exports_dir>/metadata)")
+    metadata.add_argument("--out", type=path_arg, metavar="DIR", help="folder (default: <exports_dir>/metadata)")
     for parser in (histories, metadata):
         parser.add_argument("--source-prefix", default="", metavar="PREFIX",
                             help="prepended to source_file, e.g. raw_data/ for scripts written for the old tool")
@@ -36,7 +35,7 @@ def register_export(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def register_parity(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     check = sub.add_parser("parity", parents=[common], help="compare a history exported by the old tool with labtui's")
-    check.add_argument("old_history", type=Path, help="the old tool's <chip>_history.csv")
+    check.add_argument("old_history", type=path_arg, help="the old tool's <chip>_history.csv")
     check.add_argument("--chip", type=int, metavar="N", help="chip number (default: the chip most of its runs are of)")
     check.add_argument("--group", help="chip group, with --chip")
     check.add_argument("--json", action="store_true", help="machine-readable report")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from labtui.cli import EXIT_OK, CommandUsage, config_from
+from labtui.cli import EXIT_OK, CommandUsage, config_from, path_arg
 from labtui.core.errors import UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -55,7 +54,7 @@ def register_history(sub: argparse._SubParsersAction, common: argparse.ArgumentP
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
-    parser.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    parser.add_argument("--out", type=path_arg, metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
 
 def iso_date(text: str) -> dt.date:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from labtui.cli import EXIT_OK, config_from
+from labtui.cli import EXIT_OK, config_from, path_arg
 
 ID_COLUMNS = ("run_id", "source_file", "chip_name", "seq", "proc", "date_local", "start_time_utc")
 
@@ -22,7 +21,7 @@ def register_metrics(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     parser.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
     parser.add_argument("--proc", metavar="PROC", help="IVg, It (or ITS) or LaserCalibration")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
-    parser.add_argument("--out", type=Path, metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    parser.add_argument("--out", type=path_arg, metavar="FILE", help="write to FILE (atomically) instead of stdout")
     parser.add_argument("--rebuild", action="store_true",
                         help="recompute every run from the store (e.g. after changing the windows)")
     parser.add_argument("--include-excluded", action="store_true",

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from labtui.cli import EXIT_OK, config_from
+from labtui.cli import EXIT_OK, config_from, path_arg
 from labtui.cli.history import iso_date
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -36,7 +35,7 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     what.add_argument("--proc", metavar="PROC", help="keep the runs of this procedure (needed when the runs mix)")
     what.add_argument("--calibrations", action="store_true", help="the setup's laser power calibrations, not a chip")
     what.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD", help="with --calibrations: those of this day")
-    what.add_argument("--from", dest="record", type=Path, metavar="FIGURE.json",
+    what.add_argument("--from", dest="record", type=path_arg, metavar="FIGURE.json",
                       help="redraw the runs and options of an earlier figure (says when a run changed or is gone)")
     what.add_argument("--include-excluded", action="store_true",
                       help="draw excluded runs too (left out by default, and counted; see `labtui annotate`)")
@@ -54,7 +53,7 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
                        help="cnp: Dirac point (forward, backward) against time; photoresponse / responsivity: ΔI or "
                             "ΔI/P against power, per wavelength; spectral: responsivity against wavelength; "
                             "dark: dark current against time")
-    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")
+    parser.add_argument("--out", type=path_arg, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")
     parser.set_defaults(func=run)
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CommandUsage, config_from
+from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CommandUsage, config_from, path_arg
 from labtui.core.errors import UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
+    from pathlib import Path
     from typing import TypeVar
 
     from labtui.core.stage_events import StageReport
@@ -33,7 +33,7 @@ def register_stage(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
 
 def register_restage(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     restage = sub.add_parser("restage", parents=[common], help="re-stage the given raw files (e.g. after fixing them)")
-    restage.add_argument("files", nargs="+", type=Path,
+    restage.add_argument("files", nargs="+", type=path_arg,
                          help="raw files: paths as labtui prints them (relative to the raw root) or real paths")
     restage.add_argument("--force", action="store_true", help="re-extract a file even when it has not changed")
     _engine_options(restage)
