@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from labtui import __version__
@@ -160,6 +159,8 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> StagingCon
     data: dict[str, Any] = {}
     base = Path.cwd()
     if path is not None:
+        import yaml  # here: a run without a config file never loads the YAML parser
+
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:
