@@ -206,6 +206,17 @@ def test_savgol_is_exact_on_a_quadratic_with_uneven_spacing():
     assert np.allclose(savgol_derivative(x, y, 11, 2), 6 * x - 2)  # edges included
 
 
+@pytest.mark.parametrize("x", [np.linspace(-2.0, 3.0, 41), np.linspace(3.0, -2.0, 41)], ids=["rising", "falling"])
+def test_savgol_on_an_even_grid_is_exact_at_the_edges_too(x):
+    from labtui.core.metrics.ivg import _local_fits
+
+    """An even grid takes the fixed-weights path (interior and both edges): a cubic is exact with polyorder 3."""
+    y = x**3 - 2 * x
+    assert np.allclose(savgol_derivative(x, y, 11, 3), 3 * x**2 - 2)
+    quartic = y + 0.5 * x**4  # not exact for polyorder 2: the fixed weights must equal a fit at each point
+    assert np.allclose(savgol_derivative(x, quartic, 7, 2), _local_fits(x, quartic, 7, 2, np.arange(x.size)))
+
+
 def test_savgol_smooths_noise_that_gradient_passes_through():
     rng = np.random.default_rng(1)
     x = np.arange(0.0, 5.0, 0.05)

@@ -76,19 +76,23 @@ def savgol_derivative(x: np.ndarray, y: np.ndarray, window: int, polyorder: int)
     step = np.diff(x)
     half = window // 2
     if n > window and np.ptp(step) <= 1e-6 * abs(float(step.mean())):
+        spacing = float(step.mean())
+        edge = _edge_weights(window, polyorder)
         slope = np.empty(n)
-        slope[half:n - half] = np.correlate(y, _centred_weights(window, polyorder), mode="valid") / step.mean()
-        ends = np.r_[0:half, n - half:n]
-        slope[ends] = _local_fits(x, y, window, polyorder, ends)
+        slope[half:n - half] = np.correlate(y, edge[half], mode="valid") / spacing
+        slope[:half] = edge[:half] @ y[:window] / spacing
+        slope[n - half:] = -(edge[:half] @ y[:n - window - 1:-1])[::-1] / spacing  # the start's fits, mirrored
         return slope
     return _local_fits(x, y, window, polyorder, np.arange(n))
 
 
 @lru_cache(maxsize=32)
-def _centred_weights(window: int, polyorder: int) -> np.ndarray:
-    """Derivative weights of a centred window on a unit grid: slope = weights · y."""
-    offsets = np.arange(window) - window // 2
-    return np.linalg.pinv(offsets[:, None] ** np.arange(polyorder + 1))[1]
+def _edge_weights(window: int, polyorder: int) -> np.ndarray:
+    """Derivative weights on a unit grid, row k for the point k of a window (row window // 2: the centred one):
+    slope = row · y. The first rows serve the points of a leg's start, whose window is shifted inward; mirrored,
+    they serve its end."""
+    offsets = np.arange(window)[None, :] - np.arange(window // 2 + 1)[:, None]
+    return np.stack([np.linalg.pinv(row[:, None] ** np.arange(polyorder + 1))[1] for row in offsets])
 
 
 def _local_fits(x: np.ndarray, y: np.ndarray, window: int, polyorder: int, at: np.ndarray) -> np.ndarray:
