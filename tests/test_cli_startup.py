@@ -36,8 +36,8 @@ print(json.dumps({"commands": commands, "heavy": heavy, "needless": needless}))
 def test_help_and_version_import_nothing_heavy() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\nNEEDLESS = {NEEDLESS!r}\n{PROBE}"], capture_output=True, text=True, check=True, env=env,
-        cwd=ROOT,
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\nNEEDLESS = {NEEDLESS!r}\n{PROBE}"],
+        capture_output=True, text=True, check=True, env=env, cwd=ROOT,
     ).stdout
     result = json.loads(out)
     assert {"stage", "restage", "chips", "history", "parity", "tui"} <= set(result["commands"])

@@ -70,6 +70,17 @@ def test_pdf_is_vector_with_its_fonts_embedded(lab):
     assert data == render(spec_of(lab, [1, 2, 3]), "pdf")
 
 
+def test_pdf_embeds_the_cut_font_and_falls_back_to_the_whole_one(lab):
+    import re
+
+    spec = spec_of(lab, [1, 2])
+    fonts = set(re.findall(rb"/BaseFont /[A-Z]{6}\+(\w+)", render(spec, "pdf")))
+    assert fonts == {b"DejaVuSansLabtui"}  # µ, λ, −, Δ are in the cut: one small subset
+    foreign = replace(spec, series=[replace(spec.series[0], label="Жук")])  # Cyrillic: outside the cut
+    fonts = set(re.findall(rb"/BaseFont /[A-Z]{6}\+(\w+)", render(foreign, "pdf")))
+    assert fonts == {b"DejaVuSansLabtui", b"DejaVuSans"}
+
+
 def test_svg_has_a_path_per_series_and_no_text_or_web_font(lab):
     spec = spec_of(lab, [4], PlotOptions(log_y=True))
     text = render(spec, "svg").decode("utf-8")

@@ -2,15 +2,17 @@
 
 The figure draws the same spec the terminal plot draws (series, units, laser-ON spans, Dirac points, title), so
 what the user saw is what they export. matplotlib is imported only inside `render`: the app and the CLI start
-without it. The output is deterministic (DejaVu Sans, which ships with matplotlib; no dates in the metadata; a
-fixed SVG hash salt), needs no network and holds no terminal glyphs: SVG text is converted to paths, PDF fonts are
-embedded as TrueType.
+without it. The output is deterministic (DejaVu Sans, which ships with matplotlib, cut to a lab figure's characters
+in `fonts/` by scripts/figure_font.py so that embedding it is fast; no dates in the metadata; a fixed SVG hash
+salt), needs no network and holds no terminal glyphs: SVG text is converted to paths, PDF fonts are embedded as
+TrueType.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +38,7 @@ DASHES = (("-", "--"), (":", "-."))
 LASER_ON = "#F0E442"
 LEGEND_INSIDE = 8  # more entries than this go beside the axes
 _RC = {
-    "font.family": "DejaVu Sans",
+    "font.family": ["DejaVu Sans Labtui", "DejaVu Sans"],  # a glyph outside the cut falls back to the whole font
     "font.size": 9,
     "axes.titlesize": 9,
     "legend.fontsize": 7.5,
@@ -65,12 +67,20 @@ def render(spec: PlotSpec, fmt: str, *, dpi: int = PNG_DPI) -> bytes:
     import matplotlib
     from matplotlib.figure import Figure
 
+    _add_figure_font()
     with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # keys are checked by matplotlib at run time
         figure = Figure(figsize=SIZE_IN, layout="constrained")
         _draw(figure.add_subplot(), spec)
         buffer = io.BytesIO()
         figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_NO_DATES[fmt])
     return buffer.getvalue()
+
+
+@cache
+def _add_figure_font() -> None:
+    from matplotlib import font_manager
+
+    font_manager.fontManager.addfont(Path(__file__).with_name("fonts") / "DejaVuSansLabtui.ttf")
 
 
 def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI) -> None:
