@@ -241,7 +241,7 @@ async def test_plot_screen_aligns_sweeps_on_their_dirac_points(lab: DemoLab) -> 
     ivg = lab.runs.filter(pl.col("proc") == "IVg").head(3)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
-        app.push_screen(PlotScreen(ivg, lab.config))
+        app.push_screen(PlotScreen(ivg))
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, PlotScreen) and screen.spec is not None and screen.spec.x_label == "Vg"

@@ -315,6 +315,31 @@ async def test_restage_a_fixed_reject_moves_it_into_the_history(lab: Lab) -> Non
         assert REJECT in column(app, "source_file")
 
 
+async def test_a_write_while_another_writer_holds_the_store_is_said_once_in_the_clis_words(lab: Lab) -> None:
+    """The re-stage and the stage screen fail at once (the door never waits unasked); the app says who holds the
+    store in a notification, not a dialog, with the line `labtui restage` would print."""
+    lab.write(REJECT, fixed_reject())
+    lock = WriterLock(lab.config.lock_path, command="labtui stage --force")
+    app = LabApp(lab.config)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("r")
+            await settle(pilot)
+            lock.acquire(0)
+            await pilot.press("r")
+            await settle(pilot)
+            busy = [n for n in app._notifications if n.title == "Store busy"]
+            assert len(busy) == 1 and busy[0].message.startswith("labtui: the store is being written by labtui stage")
+            assert isinstance(app.screen, RejectsScreen) and column(app, "source_file") == [REJECT]
+            lock.release()
+            await pilot.press("r")
+            await settle(pilot)
+            assert column(app, "source_file") == []
+    finally:
+        lock.release()
+
+
 async def test_restage_all_rejects_shows_progress(lab: Lab) -> None:
     lab.write(REJECT, fixed_reject())
     app = LabApp(lab.config)

@@ -11,11 +11,11 @@ import pytest
 
 from labtui.core.annotations import Change, annotate, current_annotations
 from labtui.core.metrics import BY_COLUMN, read_metrics
+from labtui.core.overview import last_dirac_points
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import FieldsDialog
 from labtui.tui.history import with_metrics
 from labtui.tui.plot import PlotScreen
-from labtui.tui.store import last_dirac_points
 from labtui.tui.table import FrameTable
 from tests._tui_fixtures import Lab, make_lab, settle
 from tests.test_tui import dialog_text, open_chip, table, text_of

@@ -19,7 +19,6 @@ from textual.theme import BUILTIN_THEMES
 from textual.widgets import Input, Label, Static
 from textual_plotext.plot import Plot
 
-import labtui.tui.plot as plot_module
 from labtui.core.config import StagingConfig
 from labtui.core.history import history
 from labtui.core.layout import run_parquet_path
@@ -30,6 +29,7 @@ from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.tui.messages import PlotRequested
 from labtui.tui.plot import SERIES_COLORS, PlotScreen, palette_for
+from labtui.tui.store import Store
 
 TZ = "America/Santiago"
 START = dt.datetime(2025, 10, 13, 15, 0, tzinfo=dt.UTC)
@@ -98,6 +98,7 @@ class Host(App):
     def __init__(self, config: StagingConfig, run_ids: list[str]) -> None:
         super().__init__()
         self.config = config
+        self.store = Store(config)  # the door the plot screen reads and exports through
         self.run_ids = run_ids
 
     def on_mount(self) -> None:
@@ -105,7 +106,7 @@ class Host(App):
 
     def on_plot_requested(self, message: PlotRequested) -> None:
         runs = plot_rows(read_manifest(self.config.manifest_path), message.run_ids, self.config.local_tz)
-        self.push_screen(PlotScreen(runs, self.config))
+        self.push_screen(PlotScreen(runs))
 
 
 async def settle(pilot) -> None:
@@ -270,8 +271,8 @@ async def test_incomplete_runs_are_drawn_and_labelled(lab):
 
 async def test_resize_reshapes_without_reading_parquet(lab, monkeypatch):
     reads, builds = [], []
-    real_load, real_build = plot_module.load_selection, Plot.build
-    monkeypatch.setattr(plot_module, "load_selection", lambda *args: reads.append(args) or real_load(*args))
+    real_load, real_build = Store.load_runs, Plot.build
+    monkeypatch.setattr(Store, "load_runs", lambda store, runs: reads.append(runs) or real_load(store, runs))
     monkeypatch.setattr(Plot, "build", lambda plt: builds.append(plt) or real_build(plt))
     app = Host(lab.config, lab.ids("it_1v", "it_2v", "it_dark"))
     async with app.run_test(size=(160, 40)) as pilot:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from labtui import __version__
-from labtui.core.errors import ExitCode, LabtuiError, UsageError
+from labtui.core.errors import ExitCode, LabtuiError, UsageError, error_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.command_parser.prog}: error: {exc}", file=sys.stderr)  # as argparse says its own errors
         return int(exc.exit_code)
     except LabtuiError as exc:
-        print(f"labtui: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         print("labtui: interrupted", file=sys.stderr)

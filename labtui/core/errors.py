@@ -32,6 +32,11 @@ class LabtuiError(Exception):
     exit_code: ExitCode = ExitCode.ERROR
 
 
+def error_line(error: LabtuiError) -> str:
+    """A user's problem in one line, as the CLI prints it and the app shows it."""
+    return f"labtui: {error}"
+
+
 class UsageError(LabtuiError):
     """Arguments or paths that cannot be right (a missing chip, a file given as a folder, ...)."""
 

@@ -17,6 +17,7 @@ import polars as pl
 from labtui.core.config import StagingConfig
 from labtui.core.errors import UsageError
 from labtui.core.extract import LIGHT_ICON
+from labtui.core.filecache import Cached, identity
 from labtui.core.manifest import read_manifest
 from labtui.core.registry import load_registry
 
@@ -31,8 +32,8 @@ HISTORY_COLUMNS = (
 WAVELENGTH_TOLERANCE_NM = 0.5
 VG_TOLERANCE_V = 1e-3
 
-_cache: dict[Path, tuple[tuple[int, int, int], pl.DataFrame]] = {}
-_cache_lock = threading.Lock()
+_manifests: dict[Path, Cached[pl.DataFrame]] = {}
+_manifests_lock = threading.Lock()
 
 
 class ChipNotFound(UsageError):
@@ -59,23 +60,14 @@ def load_manifest(config: StagingConfig) -> pl.DataFrame:
 
 
 def cached_manifest(path: Path) -> pl.DataFrame:
-    """The committed manifest; cached by file identity, so the TUI can call it on every refresh for free.
-
-    The manifest is only ever replaced whole (`os.replace`), so inode + mtime + size change with every commit.
-    """
-    try:
-        info = path.stat()
-    except FileNotFoundError:
+    """The committed manifest, read again only when a commit replaced it: the one manifest cache of the process,
+    keyed on the file's identity, so every reader (the app, the API, a command) sees every commit."""
+    key = identity(path)
+    if key is None:
         return read_manifest(path)  # empty, or `ManifestDamaged` when the store holds runs
-    key = (info.st_ino, info.st_mtime_ns, info.st_size)
-    with _cache_lock:
-        hit = _cache.get(path)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    frame = read_manifest(path)
-    with _cache_lock:
-        _cache[path] = (key, frame)
-    return frame
+    with _manifests_lock:
+        cached = _manifests.setdefault(path, Cached())
+    return cached.get(key, lambda: read_manifest(path))
 
 
 def canonical_proc(name: str, procedures_file: Path | None = None) -> str:

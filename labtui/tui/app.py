@@ -13,7 +13,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from labtui.core.config import StagingConfig
-from labtui.core.errors import LabtuiError
+from labtui.core.errors import LabtuiError, error_line
+from labtui.core.lock import LockBusy
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.dialogs import ErrorDialog, HelpDialog
 from labtui.tui.live import LiveChanged, Measuring, WatchController, Watched
@@ -60,7 +61,7 @@ class LabApp(App[None]):
         self.config = config
         self.notice = notice  # said once the app is up (e.g. why the demo lab opened), not printed before it
         self.store = Store(config)
-        self.live = WatchController(self, config)
+        self.live = WatchController(self, self.store)
         self.stage_on_start = stage_on_start
         self.watch_on_start = watch
         self.last_validation: ValidationReport | None = None  # shown on the dashboard
@@ -102,11 +103,16 @@ class LabApp(App[None]):
             self._tell_screens(StoreChanged)
 
     def show_error(self, error: BaseException) -> None:
-        """A worker's error in a dialog: a user's problem as its one line, anything else with its type. Each error
-        is shown once until the store changes: screens reload when they come back, and a damaged manifest must not
-        reopen the dialog after every Esc."""
+        """What the app does with any error of a worker (`LabScreen` hands them here): another writer holding the
+        store is said in a notification (it passes; the screen offers to try again), any other user's problem in a
+        dialog, both in the CLI's words (`labtui: <message>`); anything else is a bug, shown with its type. Each
+        dialog is shown once until the store changes: screens reload when they come back, and a damaged manifest
+        must not reopen the dialog after every Esc."""
+        if isinstance(error, LockBusy):
+            self.notify(error_line(error), title="Store busy", severity="warning", timeout=8)
+            return
         if isinstance(error, LabtuiError):
-            title, body = "labtui", str(error)
+            title, body = "labtui", error_line(error)
         else:
             title, body = "Something went wrong", f"{type(error).__name__}: {error}"
         if body not in self._errors_shown:
@@ -176,8 +182,7 @@ class LabApp(App[None]):
         from labtui.core.plotdata.view import plot_rows
         from labtui.tui.plot import PlotScreen
 
-        rows = plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz)
-        self.push_screen(PlotScreen(rows, self.config))
+        self.push_screen(PlotScreen(plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette lists every key of the current screen next to Textual's own commands."""

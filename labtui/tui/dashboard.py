@@ -17,15 +17,13 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
-from labtui.core.config import StagingConfig
-from labtui.core.lock import LockBusy
+from labtui.core.overview import ACTIVITY_DAYS, Overview
 from labtui.core.stage_events import StageReport
-from labtui.core.stager import Stager
 from labtui.tui.base import LabScreen
 from labtui.tui.history import COLUMNS, run_screen
 from labtui.tui.live import LiveChanged
 from labtui.tui.stage import Progress, Relay
-from labtui.tui.store import ACTIVITY_DAYS, Status, short_path
+from labtui.tui.store import short_path
 from labtui.tui.table import Column, FrameTable
 
 CARDS = (  # id, title, the binding id of the key that acts on it
@@ -140,7 +138,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     async def load_status(self) -> None:
         """The numbers first; then, not competing with them for the interpreter, the raw files waiting and the
         Dirac points (the metrics table is read only then)."""
-        self._show_status(await asyncio.to_thread(self.lab.store.status))
+        self._show_status(await asyncio.to_thread(self.lab.store.overview))
         self.load_waiting()
         self.load_dirac_points()  # after the first numbers are on screen: the metrics are not needed for them
         if self.app.screen is self and self.lab.validated != self.lab.store.signature():
@@ -194,19 +192,17 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         """The first run being measured (one setup measures one run at a time)."""
         from labtui.tui.follow import FollowScreen  # brings the plot screen's libraries: imported when needed
 
-        config = self.lab.config
-        self.app.push_screen(FollowScreen(config.raw_root / self.lab.live.measuring[0].source_file, config))
+        self.app.push_screen(FollowScreen(self.lab.live.measuring[0].source_file))
 
     # -- staging at start (`labtui --demo`) ---------------------------------------------------------------------
     def stage_in_background(self) -> None:
         self.staging = True
         self._show_staging("⟳ staging the raw files…")
-        config = self.lab.config.model_copy(update={"lock_timeout_seconds": 0})
-        self.run_stage(config)
+        self.run_stage()
 
     @work(thread=True, group="stage", exclusive=True, exit_on_error=False)
-    def run_stage(self, config: StagingConfig) -> StageReport:
-        return Stager(config, on_event=Relay(self.post_message, config.zone), cancel=self.cancel).run()
+    def run_stage(self) -> StageReport:
+        return self.lab.store.stage(on_event=Relay(self.post_message, self.lab.config.zone), cancel=self.cancel)
 
     @on(Progress)
     def _stage_progress(self, message: Progress) -> None:
@@ -225,10 +221,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
                 rejected = (f"; {len(report.new_rejects)} file(s) rejected, r shows why"
                             if report.new_rejects else "")
                 self.notify(f"{report.staged} run(s) staged{rejected}", title="Staged")
-        elif isinstance(event.worker.error, LockBusy):
-            event.prevent_default()  # another labtui stages this store: the lock notice says who
-            self.notify(str(event.worker.error), title="Not staged", severity="warning", timeout=8)
-        self.lab.check_store()
+        self.lab.check_store()  # a failure (another labtui staging this store, …) is the app's to show
 
     def on_unmount(self) -> None:
         """Quitting stops the staging cleanly (what was committed stays valid)."""
@@ -252,7 +245,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     def _card(self, card_id: str, value: str, detail: str) -> None:
         self.query_one(f"#{card_id}", Static).update(Text.assemble((value, "bold"), "\n", (detail, "dim")))
 
-    def _show_status(self, status: Status) -> None:
+    def _show_status(self, status: Overview) -> None:
         procs = " · ".join(f"{proc} {n}" for proc, n in status.procs.items())
         self._card("runs", f"{status.runs}", procs or "none yet")
         self._card("chips", f"{status.chips}", "by group and number")

@@ -22,11 +22,8 @@ from labtui.core.annotations import (
     Action,
     AnnotationFilter,
     Change,
-    annotate,
-    default_author,
     hidden_note,
     log_lines,
-    undo,
     with_annotations,
 )
 from labtui.core.errors import LabtuiError
@@ -401,10 +398,7 @@ class HistoryScreen(FilteredScreen):
 
     @work(group="annotate", exit_on_error=False)
     async def annotate(self, rows: pl.DataFrame, change: Change) -> None:
-        config = self.lab.config
-        action = await asyncio.to_thread(
-            annotate, config.store_root, rows, [change], author=default_author(config.user)
-        )
+        action = await asyncio.to_thread(self.lab.store.annotate, rows, change)
         self.undoable.append(action)
         self.notify(f"{action.describe()}: {_runs_label(rows)} · u undoes", title="Annotation")
         self.reload()
@@ -414,9 +408,8 @@ class HistoryScreen(FilteredScreen):
         if not self.undoable:
             self.notify("no annotation of yours to undo here", title="Undo")
             return
-        config = self.lab.config
         last = self.undoable.pop()
-        await asyncio.to_thread(undo, config.store_root, last.id, author=default_author(config.user))
+        await asyncio.to_thread(self.lab.store.undo, last)
         self.notify(f"undone: {last.describe()}", title="Annotation")
         self.reload()
 

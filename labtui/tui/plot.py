@@ -23,9 +23,6 @@ from textual.widgets import Footer, Header, Input, Label, Static, Tab, Tabs
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from labtui.core.config import StagingConfig
-from labtui.core.errors import LabtuiError
-from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import (
     Baseline,
     GmMethod,
@@ -35,10 +32,9 @@ from labtui.core.plotdata import (
     Series,
     export_file_name,
     group_by_proc,
-    load_selection,
     shape,
 )
-from labtui.core.plotdata.figure import DRAW_BUCKETS, write_figure_set
+from labtui.core.plotdata.figure import DRAW_BUCKETS
 from labtui.core.plotdata.trends import with_dirac_points
 from labtui.core.plotdata.view import controls, default_options, file_suffix, plot_title, view_parts
 from labtui.tui.base import LabScreen
@@ -109,9 +105,12 @@ def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...]) -> Con
     if spec.markers:
         lines.append(Content(" · ".join(marker.text for marker in spec.markers)))
     lines += [Content.assemble(("✗ " + message, "$text-error")) for message in spec.messages]
-    if saved:
-        lines.append(Content.assemble(("saved " + ", ".join(map(str, saved)), "$text-success")))
-    return Content("\n").join(lines)
+    return Content("\n").join([*lines, *saved_line(saved)])
+
+
+def saved_line(saved: tuple[Path, ...]) -> list[Content]:
+    """The status's last line after an export: where its files are (none before one)."""
+    return [Content.assemble(("saved " + ", ".join(map(str, saved)), "$text-success"))] if saved else []
 
 
 def _rgb(color: RGB) -> str:
@@ -177,28 +176,21 @@ class FigureScreen(LabScreen):
     """A screen whose `e` writes its figure (PDF, PNG) and the CSV of every point from a worker, then says where."""
 
     class Exported(Message):
-        """The export worker finished: the files written, or why it could not write them."""
+        """The export worker wrote these files."""
 
-        def __init__(self, paths: tuple[Path, ...], error: str | None = None) -> None:
+        def __init__(self, paths: tuple[Path, ...]) -> None:
             super().__init__()
             self.paths = paths
-            self.error = error
 
     saved: tuple[Path, ...] = ()  # files of the last export of this view
 
     def write_figures(self, full: PlotSpec, paths: tuple[Path, ...], drawn: PlotSpec | None = None) -> None:
-        """Called from an export worker: write the files, then tell the screen on the UI thread."""
-        try:
-            write_figure_set(full, paths, drawn=drawn)
-        except LabtuiError as error:
-            self.post_message(self.Exported((), str(error)))
-            return
+        """Called from an export worker: write the files, then tell the screen on the UI thread (a failure is the
+        worker's error, which the app shows as it shows every other)."""
+        self.lab.store.write_figures(full, paths, drawn=drawn)
         self.post_message(self.Exported(paths))
 
     def on_figure_screen_exported(self, message: Exported) -> None:
-        if message.error:
-            self.notify(message.error, title="Export", severity="error", timeout=10)
-            return
         self.saved = message.paths
         self.notify("\n".join(map(str, message.paths)), title="Exported", timeout=10)
         self._show_status()
@@ -209,7 +201,7 @@ class FigureScreen(LabScreen):
 
 
 class PlotScreen(FigureScreen):
-    """`PlotScreen(runs, config)`: `runs` are manifest rows (with `seq`) of the selection, any procedures."""
+    """`PlotScreen(runs)`: `runs` are manifest rows (with `seq`) of the selection, any procedures."""
 
     HELP = (
         "The selected runs, one tab per procedure (tab / shift+tab). It: b cycles the baseline (raw, first point, "
@@ -248,10 +240,9 @@ class PlotScreen(FigureScreen):
             super().__init__()
             self.groups = groups
 
-    def __init__(self, runs: pl.DataFrame, config: StagingConfig) -> None:
+    def __init__(self, runs: pl.DataFrame) -> None:
         super().__init__()
         self.runs = runs
-        self.config = config
         groups = group_by_proc(runs) if runs.height else []
         self.counts = {proc: frame.height for proc, frame in groups}
         self.procs = list(self.counts)
@@ -288,10 +279,10 @@ class PlotScreen(FigureScreen):
 
     @work(thread=True, exclusive=True, group="plot-load", exit_on_error=False)
     def load(self) -> None:
-        runs = self.runs
+        runs, store = self.runs, self.lab.store
         if "IVg" in self.procs:  # each sweep's Dirac point, for the aligned overlay (`a`)
-            runs = with_dirac_points(runs, read_metrics(self.config))
-        self.post_message(self.Loaded(load_selection(runs, self.config.stage_root)))
+            runs = with_dirac_points(runs, store.metrics())
+        self.post_message(self.Loaded(store.load_runs(runs)))
 
     def on_plot_screen_loaded(self, message: Loaded) -> None:
         self.groups = {group.proc: group for group in message.groups}
@@ -407,7 +398,7 @@ class PlotScreen(FigureScreen):
     @work(thread=True, group="plot-export", exit_on_error=False)
     def export(self, group: LoadedGroup, options: PlotOptions) -> None:
         full = shape(group, options, width=None)
-        folder = self.config.exports_dir
+        folder = self.lab.config.exports_dir
         paths = tuple(folder / export_file_name(full, file_suffix(full.kind, options, f".{ext}"))
                       for ext in ("pdf", "png", "csv"))
         self.write_figures(full, paths, drawn=shape(group, options, DRAW_BUCKETS))

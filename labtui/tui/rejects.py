@@ -20,11 +20,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
-from labtui.core.config import StagingConfig
-from labtui.core.lock import LockBusy
 from labtui.core.rejects import RejectRecord
 from labtui.core.stage_events import StageReport
-from labtui.core.stager import Stager
 from labtui.tui.base import LabScreen
 from labtui.tui.stage import StageScreen
 from labtui.tui.table import Column, FrameTable
@@ -161,12 +158,11 @@ class RejectsScreen(LabScreen):
         record = self._current()
         if record is not None:
             self.notify(f"re-staging {record.source_file}…")
-            config = self.lab.config.model_copy(update={"lock_timeout_seconds": 0})
-            self.restage(config, self.lab.store.raw_path(record.source_file))
+            self.restage(record.source_file)
 
     @work(thread=True, group="restage", exclusive=True, exit_on_error=False)
-    def restage(self, config: StagingConfig, path: Path) -> StageReport:
-        return Stager(config, only=[path]).run()
+    def restage(self, source_file: str) -> StageReport:
+        return self.lab.store.restage(source_file)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "restage":
@@ -174,9 +170,6 @@ class RejectsScreen(LabScreen):
         if event.state is WorkerState.SUCCESS and event.worker.result is not None:
             self._outcome(event.worker.result)
             self.lab.check_store()
-        elif event.state is WorkerState.ERROR and isinstance(event.worker.error, LockBusy):
-            event.prevent_default()  # expected: another writer is busy; say so instead of an error dialog
-            self.notify(str(event.worker.error), title="Store busy", severity="warning", timeout=8)
 
     def _outcome(self, report: StageReport) -> None:
         if report.staged:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -17,12 +16,10 @@ from textual.message import Message
 from textual.widgets import Footer, Header, ProgressBar, RichLog, Static
 from textual.worker import Worker, WorkerState
 
-from labtui.core.config import StagingConfig
-from labtui.core.lock import LockBusy, read_holder, waiting_text
+from labtui.core.lock import Holder, LockBusy, holder_text, waiting_text
 from labtui.core.pace import Pace
 from labtui.core.scan import Outcome
 from labtui.core.stage_events import StageEvent, StageReport
-from labtui.core.stager import Stager
 from labtui.tui.base import LabScreen
 
 clock = time.monotonic  # what rates and elapsed times are measured with (frozen in snapshot tests)
@@ -109,16 +106,15 @@ class StageScreen(LabScreen):
     def on_mount(self) -> None:
         self.title = f"Re-stage {len(self.only)} file(s)" if self.only is not None else "Stage"
         config = self.lab.config
-        holder = read_holder(config.lock_path)
+        holder = self.lab.store.holder()
         if problem := config.raw_root_problem():
             self.state = "missing"
             self._notice(f"⚠ {problem[0].upper()}{problem[1:]}: nothing to stage.\n"
                          "Set raw_root in config/labtui.yaml or start labtui with --raw-root DIR.")
         elif holder is not None:
-            self._notice(f"⚠ The store is being staged by {holder.describe(config.zone)}.\n"
-                         "w: wait until it is done, then stage · esc: back")
+            self._locked(holder)
         else:
-            self.start(config)
+            self.start(wait=False)
             return
         self.query_one(ProgressBar).display = False
 
@@ -143,7 +139,7 @@ class StageScreen(LabScreen):
 
     def action_wait(self) -> None:
         self._notice("waiting for the other writer to finish · esc: stop waiting")
-        self.start(self.lab.config.model_copy(update={"lock_timeout_seconds": math.inf}))
+        self.start(wait=True)
 
     def action_cancel(self) -> None:
         if self.state == "running":
@@ -155,16 +151,17 @@ class StageScreen(LabScreen):
         """Quitting the app stops the staging cleanly instead of leaving the process waiting for it."""
         self.cancel.set()
 
-    def start(self, config: StagingConfig) -> None:
+    def start(self, *, wait: bool) -> None:
         self.state = "running"
         self.query_one(ProgressBar).display = True
         self.pace.restart(0)
         self.refresh_bindings()
-        self.run_stage(config, self.only, self.cancel)
+        self.run_stage(wait)
 
     @work(thread=True, group="stage", exclusive=True, exit_on_error=False)
-    def run_stage(self, config: StagingConfig, only: list[Path] | None, cancel: threading.Event) -> StageReport:
-        return Stager(config, only=only, on_event=Relay(self.post_message, config.zone), cancel=cancel).run()
+    def run_stage(self, wait: bool) -> StageReport:
+        relay = Relay(self.post_message, self.lab.config.zone)
+        return self.lab.store.stage(only=self.only, on_event=relay, cancel=self.cancel, wait=wait)
 
     @on(Progress)
     def _progress(self, message: Progress) -> None:
@@ -195,9 +192,9 @@ class StageScreen(LabScreen):
         self.query_one("#current", Static).update("")
         if event.state is WorkerState.SUCCESS and event.worker.result is not None:
             self._finished(event.worker.result)
-        elif isinstance(event.worker.error, LockBusy):
-            event.prevent_default()  # an expected outcome, not an error dialog
-            self._notice(f"Not staged: {event.worker.error}")
+        elif isinstance(error := event.worker.error, LockBusy):  # taken just now: offer to wait for it
+            self._locked(error.holder)
+            self.query_one(ProgressBar).display = False
         else:
             self._notice("Staging failed; what was committed before the error stays valid.")
         self.refresh_bindings()
@@ -217,6 +214,11 @@ class StageScreen(LabScreen):
         if report.rejected:
             text.append(f"\n{report.rejected} file(s) rejected: press r to see why and fix them.", style="bold")
         self.query_one("#summary", Static).update(text)
+
+    def _locked(self, holder: Holder | None) -> None:
+        self.state = "locked"
+        self._notice(f"⚠ The store is being staged by {holder_text(holder, self.lab.config.zone)}.\n"
+                     "w: wait until it is done, then stage · esc: back")
 
     def _notice(self, text: str) -> None:
         notice = self.query_one("#notice", Static)

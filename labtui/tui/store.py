@@ -1,84 +1,79 @@
-"""What the screens read from the store: thread-safe (workers call it), no Textual import.
+"""The app's one door to the engine, for one store: every read, every write (stage, re-stage, fixes, annotations),
+the watcher and the raw-file follower. No Textual import; safe to call from any thread (screens call it from
+workers). Pure shaping of frames already read (`timeline`, `shape`, `trend_spec`) stays plain function calls.
 
-Every commit replaces the manifest file (new inode and mtime) and every reject write renames a file in its folder,
-so the stat of the two (`signature`) changes with any write, by this app or by a `labtui stage` in another
-terminal: caches keyed on it are never stale, and the app polls it to tell the screens to reload.
+Reads are cached on the identity of the files they come from (`labtui.core.filecache`): every commit replaces the
+manifest and every reject write renames a file in its folder, so `signature` changes with any write, by this app or
+by a `labtui stage` in another terminal; the app polls it to tell the screens to reload.
+
+Writers never wait for another writer's lock unless asked (`wait=True`): a busy store raises `LockBusy`, which the
+app shows as it shows every `LabtuiError` (`LabApp.show_error`), in the CLI's words.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import math
 import os
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from labtui.core.annotations import (
+    Action,
+    Change,
+    annotate,
     annotation_log,
     current_annotations,
-    with_annotations,
+    default_author,
+    undo,
 )
 from labtui.core.chip_params import ChipParams, load_chip_params
 from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError
+from labtui.core.filecache import Cached, Identity, identity
 from labtui.core.findings import ValidationReport
-from labtui.core.history import chips, load_manifest, timeline
+from labtui.core.fixes import FixReport, apply_fixes
+from labtui.core.follow import FollowedRun
+from labtui.core.history import chips, load_manifest
 from labtui.core.lock import Holder, read_holder
+from labtui.core.measuring import Measured, MeasuringWatcher
+from labtui.core.overview import Overview, last_dirac_points, overview
+from labtui.core.registry import load_registry
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.scan import pending_files
+from labtui.core.stage_events import EventCallback, StageReport
+from labtui.core.stager import stage
 from labtui.core.validate import validate
+from labtui.core.watch import WatchEvent
 
-Stat = tuple[int, int, int] | None
-Signature = tuple[Stat, Stat, Stat]
+if TYPE_CHECKING:
+    from labtui.core.plotdata import LoadedGroup, PlotSpec
+
+Signature = tuple[Identity, Identity, Identity]
 ChipParamsRead = tuple[dict[str, ChipParams], str | None]
-LATEST_RUNS = 10  # on the dashboard
-DIRAC_CHIPS = 8  # the recently measured chips whose last Dirac point the dashboard shows
-ACTIVITY_DAYS = 30  # days in the dashboard's runs-per-day sparkline
-
-
-def _stat(path: Path) -> Stat:
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return info.st_ino, info.st_size, info.st_mtime_ns
-
-
-@dataclass(frozen=True)
-class Status:
-    """The dashboard's numbers."""
-
-    runs: int
-    chips: int
-    procs: dict[str, int]
-    last_staged_utc: dt.datetime | None
-    rejects: int
-    holder: Holder | None
-    latest: pl.DataFrame  # the last runs measured, newest first, as history rows
-    per_day: list[int]  # runs per local day from first_day on, up to the last run's day (ACTIVITY_DAYS at most)
-    first_day: dt.date | None
 
 
 class Store:
-    """Cached reads of one store; safe to call from any thread."""
+    """One store, as the app reads and writes it."""
 
     def __init__(self, config: StagingConfig) -> None:
         self.config = config
-        self._lock = threading.Lock()
-        self._chips: tuple[Stat, pl.DataFrame] | None = None
-        self._metrics: tuple[Stat, pl.DataFrame] | None = None
-        self._chip_params: tuple[Stat, ChipParamsRead] | None = None
+        self._chips: Cached[pl.DataFrame] = Cached()
+        self._metrics: Cached[pl.DataFrame] = Cached()
+        self._chip_params: Cached[ChipParamsRead] = Cached()
 
+    # -- reads ------------------------------------------------------------------------------------------------
     def signature(self) -> Signature:
         """Changes whenever the manifest, the set of reject records or the derived metrics change (the metrics
         are written just after the commit that staged their runs)."""
-        return _stat(self.config.manifest_path), _stat(self.config.rejects_dir), _stat(self.config.metrics_path)
+        config = self.config
+        return identity(config.manifest_path), identity(config.rejects_dir), identity(config.metrics_path)
 
     def manifest(self) -> pl.DataFrame:
-        return load_manifest(self.config)  # cached by the history module, keyed on the file's identity
+        return load_manifest(self.config)  # the process's one manifest cache, keyed on the file's identity
 
     def annotations(self) -> pl.DataFrame:
         """The current annotations; the same frame object until someone (any process) annotates again."""
@@ -88,35 +83,29 @@ class Store:
         return annotation_log(self.config.store_root, run_id)
 
     def chips(self) -> pl.DataFrame:
-        key = _stat(self.config.manifest_path)
-        with self._lock:
-            if self._chips is None or self._chips[0] != key:
-                self._chips = key, chips(self.manifest())
-            return self._chips[1]
+        return self._chips.get(identity(self.config.manifest_path), lambda: chips(self.manifest()))
 
     def metrics(self) -> pl.DataFrame:
         """The derived metrics table (`read_metrics`), re-read only when a writer replaced it."""
-        from labtui.core.metrics import read_metrics
+        from labtui.core.metrics import read_metrics  # numpy comes with it: not at start-up
 
-        key = _stat(self.config.metrics_path)
-        with self._lock:
-            if self._metrics is None or self._metrics[0] != key:
-                self._metrics = key, read_metrics(self.config)
-            return self._metrics[1]
+        return self._metrics.get(identity(self.config.metrics_path), lambda: read_metrics(self.config))
 
     def chip_params(self) -> ChipParamsRead:
         """`config/chip_params.yaml` as (chip name → parameters, None), or ({}, its one-line error) when it is bad;
         re-read only when the file changed."""
         path = self.config.chip_params_file
-        key = _stat(path) if path is not None else None
-        with self._lock:
-            if self._chip_params is None or self._chip_params[0] != key:
-                try:
-                    read: ChipParamsRead = load_chip_params(path), None
-                except LabtuiError as exc:
-                    read = {}, str(exc)
-                self._chip_params = key, read
-            return self._chip_params[1]
+
+        def read() -> ChipParamsRead:
+            try:
+                return load_chip_params(path), None
+            except LabtuiError as exc:
+                return {}, str(exc)
+
+        return self._chip_params.get(identity(path) if path is not None else None, read)
+
+    def overview(self) -> Overview:
+        return overview(self.config, self.manifest())
 
     def dirac_points(self) -> pl.DataFrame:
         """The dashboard's Dirac points (`last_dirac_points` of the store as it is now)."""
@@ -125,24 +114,12 @@ class Store:
     def rejects(self) -> list[RejectRecord]:
         return sorted(load_rejects(self.config.rejects_dir).values(), key=lambda record: record.source_file)
 
+    def holder(self) -> Holder | None:
+        """Who writes the store now (None: nobody)."""
+        return read_holder(self.config.lock_path)
+
     def raw_path(self, source_file: str) -> Path:
         return self.config.raw_root / source_file
-
-    def status(self) -> Status:
-        manifest = self.manifest()
-        procs = manifest["proc"].value_counts(sort=True)
-        per_day, first_day = runs_per_day(manifest)
-        return Status(
-            runs=manifest.height,
-            chips=self.chips().height,
-            procs=dict(zip(procs["proc"].to_list(), procs["count"].to_list(), strict=True)),
-            last_staged_utc=manifest["ingested_at_utc"].max(),  # type: ignore[arg-type]
-            rejects=len(load_rejects(self.config.rejects_dir)),
-            holder=read_holder(self.config.lock_path),
-            latest=timeline(manifest.top_k(LATEST_RUNS, by="start_time_utc"), tz=self.config.local_tz).reverse(),
-            per_day=per_day,
-            first_day=first_day,
-        )
 
     def validate(self) -> tuple[ValidationReport, Signature]:
         """A validation of the store and the signature it was made at (to tell when it is out of date)."""
@@ -153,33 +130,54 @@ class Store:
         """Raw files the next `stage` would read (None: the raw folder is not there)."""
         return pending_files(self.config, self.manifest())
 
+    def load_runs(self, runs: pl.DataFrame) -> list[LoadedGroup]:
+        """The Parquet of the chosen runs, one group per procedure, for the plot screen."""
+        from labtui.core.plotdata import load_selection  # numpy: not at start-up
 
-def last_dirac_points(
-    manifest: pl.DataFrame, metrics: pl.DataFrame, annotations: pl.DataFrame, chips: int = DIRAC_CHIPS
-) -> pl.DataFrame:
-    """The chips measured last (by their newest run of any procedure), newest first, each with the Dirac point
-    (`cnp_v`) of its newest IVg that has one, and that run's local date and run_id; null when it has none yet.
-    Excluded runs are left out, as in every derived view."""
-    recent = (manifest.filter(pl.col("chip_number").is_not_null())
-              .group_by("chip_name").agg(pl.col("start_time_utc").max().alias("last_run_utc"))
-              .top_k(chips, by="last_run_utc"))
-    points = with_annotations(metrics.filter((pl.col("proc") == "IVg") & pl.col("cnp_v").is_not_null())
-                              .select("run_id", "chip_name", "start_time_utc", "date_local", "cnp_v"), annotations)
-    newest = (points.filter(~pl.col("excluded")).sort("start_time_utc")
-              .group_by("chip_name").last().select("chip_name", "cnp_v", "date_local", "run_id"))
-    return recent.join(newest, on="chip_name", how="left").sort("last_run_utc", "chip_name", descending=[True, False])
+        return load_selection(runs, self.config.stage_root)
 
+    def follow(self, source_file: str) -> FollowedRun:
+        """A raw file being written, read as it grows."""
+        return FollowedRun(self.raw_path(source_file), load_registry(self.config.procedures_file))
 
-def runs_per_day(manifest: pl.DataFrame, days: int = ACTIVITY_DAYS) -> tuple[list[int], dt.date | None]:
-    """Runs per local day, zeros included, from the first run's day (at most `days` back) to the last run's day,
-    and that first day: the lab's recent activity, also in a store that has not grown for a while."""
-    dates = manifest["date_local"]
-    if dates.is_empty():
-        return [], None
-    last, earliest = cast(dt.date, dates.max()), cast(dt.date, dates.min())
-    first = max(earliest, last - dt.timedelta(days=days - 1))
-    counts = dict(dates.filter(dates >= first).value_counts().iter_rows())
-    return [counts.get(first + dt.timedelta(days=i), 0) for i in range((last - first).days + 1)], first
+    # -- writes -----------------------------------------------------------------------------------------------
+    def _writing(self, wait: bool) -> StagingConfig:
+        return self.config.model_copy(update={"lock_timeout_seconds": math.inf if wait else 0})
+
+    def stage(
+        self,
+        *,
+        only: Sequence[Path] | None = None,
+        on_event: EventCallback | None = None,
+        cancel: threading.Event | None = None,
+        wait: bool = False,
+    ) -> StageReport:
+        """Stage new and changed raw files (`only`: these, re-read even when unchanged)."""
+        return stage(self._writing(wait), only=only, on_event=on_event, cancel=cancel)
+
+    def restage(self, source_file: str) -> StageReport:
+        return self.stage(only=[self.raw_path(source_file)])
+
+    def fix(self, report: ValidationReport, cancel: threading.Event) -> FixReport:
+        return apply_fixes(self._writing(False), report, cancel=cancel)
+
+    def annotate(self, runs: pl.DataFrame, change: Change) -> Action:
+        return annotate(self.config.store_root, runs, [change], author=default_author(self.config.user))
+
+    def undo(self, action: Action) -> None:
+        undo(self.config.store_root, action.id, author=default_author(self.config.user))
+
+    def watcher(
+        self, on_event: Callable[[WatchEvent], object], on_measuring: Callable[[tuple[Measured, ...]], object]
+    ) -> MeasuringWatcher:
+        """The engine's polling watcher of the raw folder: it stages each new run once it settles, and says which
+        runs are being measured (`run(cancel)` in a thread)."""
+        return MeasuringWatcher(self.config, on_event=on_event, on_measuring=on_measuring)
+
+    def write_figures(self, full: PlotSpec, paths: tuple[Path, ...], drawn: PlotSpec | None = None) -> None:
+        from labtui.core.plotdata.figure import write_figure_set  # matplotlib: only when exporting
+
+        write_figure_set(full, paths, drawn=drawn)
 
 
 def short_path(path: Path) -> str:

@@ -17,11 +17,10 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, Tab, Tabs
 
-from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import PlotSpec, export_file_name
 from labtui.core.plotdata.selection import chip_runs
 from labtui.core.plotdata.trends import Trend, thinned, trend_rows, trend_spec
-from labtui.tui.plot import FigureScreen, PlotView, legend, palette_for
+from labtui.tui.plot import FigureScreen, PlotView, legend, palette_for, saved_line
 
 # The four views; the photoresponse view shows ΔI or, with `r`, the responsivity ΔI / P.
 TABS = {Trend.CNP: "Dirac point", Trend.PHOTORESPONSE: "Photoresponse", Trend.SPECTRAL: "Spectral",
@@ -38,9 +37,7 @@ def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]
     lines += [Content.assemble(("✗ " + message, "$text-warning")) for message in spec.messages]
     if not spec.series:
         lines.append(Content.assemble(("nothing to draw: no run of this chip has the quantity", "$text-error")))
-    if saved:
-        lines.append(Content.assemble(("saved " + ", ".join(map(str, saved)), "$text-success")))
-    return Content("\n").join(lines)
+    return Content("\n").join([*lines, *saved_line(saved)])
 
 
 class TrendsScreen(FigureScreen):
@@ -107,9 +104,9 @@ class TrendsScreen(FigureScreen):
 
     @work(thread=True, exclusive=True, group="trends-load", exit_on_error=False)
     def load(self) -> None:
-        store, config = self.lab.store, self.lab.config
-        runs = chip_runs(store.manifest(), self.number, self.group, None, tz=config.local_tz)
-        self.post_message(self.Loaded(trend_rows(runs, read_metrics(config), store.annotations())))
+        store = self.lab.store
+        runs = chip_runs(store.manifest(), self.number, self.group, None, tz=store.config.local_tz)
+        self.post_message(self.Loaded(trend_rows(runs, store.metrics(), store.annotations())))
 
     def on_trends_screen_loaded(self, message: Loaded) -> None:
         self.rows = message.rows

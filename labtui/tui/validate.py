@@ -13,10 +13,8 @@ from textual.binding import Binding
 from textual.widgets import Footer, Header, Static, Tree
 from textual.worker import Worker, WorkerState
 
-from labtui.core.config import StagingConfig
 from labtui.core.findings import ValidationReport
-from labtui.core.fixes import FixReport, apply_fixes
-from labtui.core.lock import LockBusy
+from labtui.core.fixes import FixReport
 from labtui.tui.base import LabScreen
 from labtui.tui.dialogs import ConfirmDialog
 from labtui.tui.history import run_screen
@@ -153,13 +151,13 @@ class ValidateScreen(LabScreen):
                 self.query_one("#summary", Static).update("applying the fixes… (esc stops after the current step)")
                 self.cancel.clear()
                 self.fixing = True
-                self.fix(self.lab.config.model_copy(update={"lock_timeout_seconds": 0}), self.report, self.cancel)
+                self.fix(self.report, self.cancel)
 
         self.app.push_screen(ConfirmDialog("Apply the safe fixes?", body), answered)
 
     @work(thread=True, group="fix", exclusive=True, exit_on_error=False)
-    def fix(self, config: StagingConfig, report: ValidationReport, cancel: threading.Event) -> FixReport:
-        return apply_fixes(config, report, cancel=cancel)
+    def fix(self, report: ValidationReport, cancel: threading.Event) -> FixReport:
+        return self.lab.store.fix(report, cancel)
 
     def action_back(self) -> None:
         """Esc stops a running fix (cleanly: the engine commits what it did); otherwise goes back."""
@@ -178,8 +176,5 @@ class ValidateScreen(LabScreen):
         if event.state is WorkerState.SUCCESS and isinstance(result := event.worker.result, FixReport):
             done = "\n".join(result.lines) or "nothing to do"
             self.notify(done + ("\n(stopped early)" if result.cancelled else ""), title="Fixes applied", timeout=10)
-        elif isinstance(event.worker.error, LockBusy):
-            event.prevent_default()
-            self.notify(str(event.worker.error), title="Store busy", severity="warning", timeout=8)
         self.lab.check_store()  # every open screen reloads; this one validates again
         self.action_revalidate()
