@@ -16,7 +16,7 @@ from labtui.core.export import (
     history_file_name,
     metadata_tables,
 )
-from labtui.core.history import history
+from labtui.core.history import history, summary_line
 from tests._store_fixtures import REALDATA, Lab, chip67_lab, local
 
 TZ = "America/Santiago"
@@ -35,7 +35,7 @@ def test_histories_are_written_per_chip_and_read_back(lab: Lab, tmp_path) -> Non
     back = pl.read_csv(out / "Alisson67_history.csv").with_columns(pl.col("date").str.to_date())
     assert tuple(back.columns) == HISTORY_CSV_COLUMNS
     assert tuple(back.columns[:10]) == LEGACY_HISTORY_COLUMNS
-    original = history(lab.manifest(), 67, "Alisson", tz=TZ)
+    original = history(lab.manifest(), 67, "Alisson", tz=TZ).with_columns(summary=summary_line())  # the whole line
     for column in ("seq", "date", "time_hms", "proc", "summary", "source_file", "file_idx", "day_folder",
                    "has_light", "run_id", "n_rows", "is_complete", "vg", "light"):
         assert back[column].to_list() == original[column].to_list(), column

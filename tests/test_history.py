@@ -18,7 +18,9 @@ from labtui.core.history import (
     history,
     load_manifest,
     resolve_chip,
+    summary_line,
 )
+from labtui.core.manifest import write_manifest
 from tests._store_fixtures import Lab, chip67_lab, local
 
 TZ = "America/Santiago"
@@ -199,3 +201,27 @@ def test_cli_calibrations_and_chips(lab: Lab, capsys) -> None:
     assert out[1].split() == ["Alisson67", "5", "0", "2", "3", "2", "3", "2025-09-05", "2025-09-08"]
     assert main(lab.cli("chips", "--format", "json")) == 0
     assert [row["chip_name"] for row in json.loads(capsys.readouterr().out)] == ["Alisson67", "other67"]
+
+
+def test_a_manifest_written_before_the_summary_held_only_data_reads_and_shows_the_same(lab: Lab, capsys) -> None:
+    """Old manifests stored the whole display line; they read as the conditions, so nothing needs re-staging."""
+    new = lab.manifest()
+
+    def shown() -> list[str]:
+        outputs = []
+        for args in (("history", "67", "--group", "Alisson", "--format", "csv"),
+                     ("history", "--calibrations", "--format", "json"),
+                     ("history", "67", "--group", "Alisson", "--search", "alisson67 vg=-0.35")):
+            assert main(lab.cli(*args)) == 0
+            outputs.append(capsys.readouterr().out)
+        return outputs
+
+    before = shown()
+    old = pl.read_parquet(lab.config.manifest_path).with_columns(summary=summary_line())
+    write_manifest(old, lab.config.manifest_path)
+    stored = pl.read_parquet(lab.config.manifest_path).sort("source_file")
+    assert stored.filter(pl.col("source_file") == "Alisson_08_sept/It2025-09-08_2.csv")["summary"].item() == (
+        "🌙 It Alisson67 VG=-0.35 V VDS=0.1 V #2")  # as labtui stored it before
+    assert lab.manifest().equals(new)
+    assert shown() == before
+    assert "🌙 It Alisson67 VG=-0.35 V VDS=0.1 V #2" in before[0]  # exports keep the whole line

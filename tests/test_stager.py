@@ -58,7 +58,7 @@ def test_layout_and_manifest_row_of_an_it_run(store: Store) -> None:
     assert row["start_time_utc"] == start.replace(microsecond=start.microsecond)
     assert (row["proc"], row["chip_group"], row["chip_number"], row["chip_name"]) == ("It", "Alisson", 67, "Alisson67")
     assert row["has_light"] is True and row["is_complete"] is True
-    assert row["summary"] == "💡 It Alisson67 VG=-0.35 V VDS=0.1 V VL=1.15 V λ=455 nm period=2 s #10"
+    assert row["summary"] == "VG=-0.35 V VDS=0.1 V VL=1.15 V λ=455 nm period=2 s"  # data only: no icon, chip, index
     assert row["n_rows"] == len(it_rows())
     assert row["duration_s"] == pytest.approx(3.0)
     assert row["day_folder"] == "2025-10-13"
@@ -80,7 +80,7 @@ def test_dark_sweep_summary_hides_the_stale_wavelength(store: Store) -> None:
     store.stage()
     row = only_row(store)
     assert row["has_light"] is False and row["is_complete"] is True
-    assert row["summary"] == "🌙 IVg Alisson67 VDS=0.1 V VG:-1→1 V step 0.5 #2"
+    assert row["summary"] == "VDS=0.1 V VG:-1→1 V step 0.5"
     assert (row["vg_start_v"], row["vg_end_v"]) == (-1.0, 1.0)
 
 

@@ -14,7 +14,7 @@ from labtui.core.metrics import BY_COLUMN, read_metrics
 from labtui.core.overview import last_dirac_points
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import FieldsDialog
-from labtui.tui.history import with_metrics
+from labtui.tui.history_view import with_metrics
 from labtui.tui.plot import PlotScreen
 from labtui.tui.table import FrameTable
 from tests._tui_fixtures import Lab, make_lab, settle

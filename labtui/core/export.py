@@ -16,7 +16,7 @@ import polars as pl
 
 from labtui.core.annotations import ANNOTATION_COLUMNS, CURRENT_SCHEMA, with_annotations
 from labtui.core.atomic import atomic_write
-from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, timeline
+from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, summary_line, timeline
 
 LEGACY_HISTORY_COLUMNS = (
     "seq", "date", "time_hms", "proc", "summary", "source_file", "file_idx", "start_time", "day_folder", "has_light",
@@ -45,6 +45,7 @@ def history_view(history_frame: pl.DataFrame, *, source_prefix: str = "") -> pl.
     if "tags" not in history_frame.columns:
         history_frame = with_annotations(history_frame, pl.DataFrame(schema=CURRENT_SCHEMA))
     return history_frame.with_columns(
+        summary=summary_line(),  # the whole line, as the old tool's `summary` column had it
         tags=pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags").list.join(TAG_SEPARATOR)),
         start_time=pl.col("start_time_utc").dt.epoch("us") / 1e6,
         start_time_utc=pl.col("start_time_utc").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),

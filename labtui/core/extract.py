@@ -102,10 +102,11 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     return True, None
 
 
-def summary(header: Header, light: bool | None, chip_name: str | None, file_idx: int | None) -> str:
-    parts = [LIGHT_ICON[light], header.proc]
-    if chip_name:
-        parts.append(chip_name)
+def summary(header: Header, light: bool | None) -> str:
+    """The run's conditions in the lab's words (`VG=-0.35 V VDS=0.1 V λ=455 nm`), from its procedure's `summary`
+    parts. Only data: the light, procedure, chip and file index have columns of their own, and whoever shows a
+    summary line adds them (`labtui.core.history.summary_line`)."""
+    parts = []
     for template in header.spec.summary:
         if light is False and "{laser_" in template:
             continue  # a dark run keeps the last wavelength; showing it would suggest light
@@ -113,8 +114,6 @@ def summary(header: Header, light: bool | None, chip_name: str | None, file_idx:
             parts.append(template.format(**{k: v for k, v in header.fields.items() if v is not None}))
         except (KeyError, ValueError, IndexError):
             continue  # a part whose field is missing is left out
-    if file_idx is not None:
-        parts.append(f"#{file_idx}")
     return " ".join(parts)
 
 
@@ -157,7 +156,7 @@ def build_row(
         chip_name=chip,
         has_light=light,
         duration_s=duration_s(header, frame),
-        summary=summary(header, light, chip, fields.get("file_idx")),
+        summary=summary(header, light),
         parameters=json.dumps(header.raw, ensure_ascii=False, sort_keys=True),
         n_rows=frame.height,
         is_complete=complete,

@@ -86,7 +86,7 @@ class HistoryFilter:
 
     `procs` accepts aliases (`ITS` → `It`). `wavelength_nm` matches lit runs only (a dark run keeps the last
     wavelength, which says nothing). `vg_v` matches runs at a fixed gate voltage (It, IV), not sweeps.
-    `text` is a case-insensitive substring of the Information note or the summary.
+    `text` is a case-insensitive substring of the Information note or the summary line (`summary_line`).
     """
 
     procs: tuple[str, ...] = ()
@@ -120,8 +120,8 @@ class HistoryFilter:
             needle = self.text.lower()
             conditions.append(
                 pl.any_horizontal(
-                    pl.col(name).str.to_lowercase().str.contains(needle, literal=True)
-                    for name in ("information", "summary")
+                    text.str.to_lowercase().str.contains(needle, literal=True)
+                    for text in (pl.col("information"), summary_line())
                 )
             )
         return pl.all_horizontal(conditions).fill_null(False)
@@ -187,9 +187,12 @@ def history(
     filters: HistoryFilter | None = None,
 ) -> pl.DataFrame:
     """The chip's runs, oldest first, `seq` = 1..n over the whole history (filters never renumber)."""
-    group, number = resolve_chip(manifest, number, group)
-    rows = manifest.filter((pl.col("chip_number") == number) & pl.col("chip_group").eq_missing(group))
-    return _filtered(timeline(rows, tz=tz), filters)
+    return _filtered(timeline(chip_rows(manifest, *resolve_chip(manifest, number, group)), tz=tz), filters)
+
+
+def chip_rows(manifest: pl.DataFrame, group: str | None, number: int) -> pl.DataFrame:
+    """The manifest rows of one chip, its group exact (None: the runs without a group name)."""
+    return manifest.filter((pl.col("chip_number") == number) & pl.col("chip_group").eq_missing(group))
 
 
 def calibrations(manifest: pl.DataFrame, *, tz: str, filters: HistoryFilter | None = None) -> pl.DataFrame:
@@ -214,11 +217,7 @@ def timeline(rows: pl.DataFrame, *, tz: str) -> pl.DataFrame:
             seq=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(CHIP_KEYS),
             date=local.dt.date(),
             time_hms=local.dt.strftime("%H:%M:%S"),
-            light=pl.when(pl.col("has_light").is_null())
-            .then(pl.lit(LIGHT_ICON[None]))
-            .when(pl.col("has_light"))
-            .then(pl.lit(LIGHT_ICON[True]))
-            .otherwise(pl.lit(LIGHT_ICON[False])),
+            light=light_icon(),
             vg=pl.coalesce(
                 number_text("vg_fixed_v"),
                 pl.concat_str(number_text("vg_start_v"), pl.lit("→"), number_text("vg_end_v")),
@@ -228,6 +227,23 @@ def timeline(rows: pl.DataFrame, *, tz: str) -> pl.DataFrame:
         )
         .select(HISTORY_COLUMNS)
     )
+
+
+def light_icon() -> pl.Expr:
+    """💡 lit, 🌙 dark, ❗ unknown (no laser voltage in the header)."""
+    light = pl.col("has_light")
+    return (pl.when(light.is_null()).then(pl.lit(LIGHT_ICON[None]))
+            .when(light).then(pl.lit(LIGHT_ICON[True])).otherwise(pl.lit(LIGHT_ICON[False])))
+
+
+def summary_line(*, heading: bool = True) -> pl.Expr:
+    """A run's one-line summary, from manifest or history columns: the heading (light icon, procedure, chip; a
+    table with columns of their own for them leaves it out), the conditions the manifest stores, the file index.
+    `💡 It Alisson67 VG=-0.35 V VDS=0.1 V VL=1.15 V λ=455 nm period=2 s #10`."""
+    parts = [light_icon(), pl.col("proc"), pl.col("chip_name")] if heading else []
+    conditions = pl.when(pl.col("summary") != "").then(pl.col("summary"))
+    index = pl.concat_str(pl.lit("#"), pl.col("file_idx").cast(pl.String))
+    return pl.concat_str(*parts, conditions, index, separator=" ", ignore_nulls=True)
 
 
 def number_text(column: str) -> pl.Expr:

@@ -61,7 +61,7 @@ class ManifestRow(BaseModel):
     vg_fixed_v: float | None = None
     vds_v: float | None = None
     duration_s: float | None = None
-    summary: str
+    summary: str = Field(description="the run's conditions in the lab's words, e.g. `VG=-0.35 V VDS=0.1 V`")
     information: str | None = None
     procedure_version: str | None = None
     parameters: str = Field(description="every header parameter and metadata value, verbatim, as JSON")
@@ -127,7 +127,28 @@ def read_manifest(path: Path) -> pl.DataFrame:
     missing = [name for name in MANIFEST_SCHEMA if name not in frame.columns]
     if missing:
         frame = frame.with_columns(pl.lit(None, dtype=MANIFEST_SCHEMA[n]).alias(n) for n in missing)
-    return frame.select(list(MANIFEST_SCHEMA))
+    frame = frame.select(list(MANIFEST_SCHEMA))
+    newest = frame["summary"].max()  # a cheap look first: an old summary starts with an icon, above any letter
+    if isinstance(newest, str) and newest >= min(_OLD_ICONS.values()):
+        frame = frame.with_columns(summary=_conditions())
+    return frame
+
+
+# Rows staged before the summary held only data stored a display line in it: light icon, procedure, chip,
+# conditions and `#file_idx` (`💡 It Alisson67 VG=-0.35 V … #10`). Such rows are read as the conditions alone, so
+# an old manifest shows the same as a new one and no run needs re-staging; the next commit writes them the new way.
+_OLD_ICONS = {True: "💡", False: "🌙", None: "❗"}  # as those rows hold them, whatever the app shows today
+
+
+def _conditions() -> pl.Expr:
+    """The stored summary, or the conditions of a summary in the old form."""
+    icon = (pl.when(pl.col("has_light").is_null()).then(pl.lit(_OLD_ICONS[None]))
+            .when(pl.col("has_light")).then(pl.lit(_OLD_ICONS[True])).otherwise(pl.lit(_OLD_ICONS[False])))
+    heading = pl.concat_str(icon, pl.col("proc"), pl.col("chip_name"), separator=" ", ignore_nulls=True)
+    index = pl.concat_str(pl.lit("#"), pl.col("file_idx").cast(pl.String)).fill_null("\x00")  # \x00: never a suffix
+    summary = pl.col("summary")
+    old = summary.str.strip_prefix(heading).str.strip_suffix(index).str.strip_chars(" ")
+    return pl.when(summary.str.starts_with(heading)).then(old).otherwise(summary)
 
 
 def _holds_runs(manifest_dir: Path) -> bool:

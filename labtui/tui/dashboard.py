@@ -7,7 +7,6 @@ import datetime as dt
 import threading
 from typing import cast
 
-import polars as pl
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,10 +16,12 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
+from labtui.core.history import summary_line
 from labtui.core.overview import ACTIVITY_DAYS, Overview
 from labtui.core.stage_events import StageReport
 from labtui.tui.base import LabScreen
-from labtui.tui.history import COLUMNS, run_screen
+from labtui.tui.history import run_screen
+from labtui.tui.history_view import COLUMNS
 from labtui.tui.live import LiveChanged
 from labtui.tui.stage import Progress, Relay
 from labtui.tui.store import short_path
@@ -38,9 +39,8 @@ LATEST_COLUMNS = [
     *(column for column, _ in COLUMNS if column.key in ("date", "time_hms")),
     Column("chip_name", "chip"),
     *(column for column, _ in COLUMNS if column.key in ("proc", "light")),
-    # the summary without the icon, procedure and chip that have their own columns
-    Column("summary", "summary", pl.col("summary").str.splitn(" ", 3).struct.field("field_2")
-           .str.strip_prefix(pl.col("chip_name").fill_null("") + " "), max_width=60),
+    # the summary line without its heading: icon, procedure and chip have their own columns
+    Column("summary", "summary", summary_line(heading=False), max_width=60),
 ]
 
 

@@ -1,0 +1,137 @@
+"""What a chip's history screen shows, without the screen: its columns, the user's view (filter and sort) applied in
+Polars, and the derived quantities of each run; pure functions of frames, which workers call off the UI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from rich.text import Text
+
+from labtui.core.annotations import AnnotationFilter
+from labtui.core.history import HistoryFilter, chip_rows, number_text, summary_line, timeline
+from labtui.tui.table import Column
+
+KEY_QUANTITIES = (("cnp_v", "CNP"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("responsivity_a_per_w", "resp"))
+COLUMNS = [  # (column, sort key): the sort key is a value column, never display text
+    (Column("seq", "seq", right=True), "seq"),
+    (Column("date", "date"), "start_time_utc"),
+    (Column("time_hms", "time"), "start_time_utc"),
+    (Column("proc", "proc"), "proc"),
+    (Column("light", "💡", width=2), "has_light"),
+    (Column("marks", "★⊘✎", pl.concat_str(
+        pl.when(pl.col("starred")).then(pl.lit("★")).otherwise(pl.lit(" ")),
+        pl.when(pl.col("excluded")).then(pl.lit("⊘")).otherwise(pl.lit(" ")),
+        pl.when(pl.col("note").is_not_null()).then(pl.lit("✎")).otherwise(pl.lit(" ")),
+    ), width=3), "starred"),
+    # the key derived quantities: text formatted once per reload (`with_metrics`), sorted by value
+    *[(Column(f"{column}_text", title, right=True, max_width=11), column) for column, title in KEY_QUANTITIES],
+    # the summary line without its heading: icon, procedure and chip have their own columns here
+    (Column("summary", "summary", summary_line(heading=False), max_width=56), None),
+    (Column("vg", "Vg V", right=True), "vg_order"),
+    (Column("vds_v", "Vds V", number_text("vds_v"), right=True), "vds_v"),
+    (Column("laser_voltage_v", "VL V", number_text("laser_voltage_v"), right=True), "laser_voltage_v"),
+    (Column("laser_wavelength_nm", "λ nm", number_text("laser_wavelength_nm"), right=True), "laser_wavelength_nm"),
+    (Column("duration_s", "dur s", pl.col("duration_s").round(0).cast(pl.Int64), right=True), "duration_s"),
+    (Column("n_rows", "rows", right=True), "n_rows"),
+    (Column("is_complete", "done", pl.when(pl.col("is_complete")).then(pl.lit("✓")).otherwise(pl.lit("aborted"))),
+     "is_complete"),
+    (Column("tags", "tags", pl.col("tags").list.join(", "), max_width=30), None),
+    (Column("information", "information", max_width=40), "information"),
+]
+SORTABLE = [(column.title, key) for column, key in COLUMNS if key is not None and column.key != "time_hms"]
+LIGHT_STATES = (None, True, False)
+LIGHT_NAMES = {None: "light+dark", True: "💡 light", False: "🌙 dark"}
+
+
+@dataclass(frozen=True)
+class View:
+    """What the user chose to see; applied to the chip's full history off the UI thread."""
+
+    proc: str | None = None
+    light: bool | None = None
+    text: str = ""
+    sort: int = 0  # index into SORTABLE
+    descending: bool = False
+    starred: bool = False
+    include_excluded: bool = False
+    procedures_file: Path | None = None  # the lab's registry, where `proc` is looked up
+
+    @property
+    def marked(self) -> AnnotationFilter:
+        return AnnotationFilter(starred=self.starred, include_excluded=self.include_excluded)
+
+    def shown(self, runs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+        """The rows to show, sorted, and how many excluded runs the view hides."""
+        chosen = HistoryFilter(procs=(self.proc,) if self.proc else (), light=self.light,
+                               procedures_file=self.procedures_file)
+        key = SORTABLE[self.sort][1]
+        by = list(dict.fromkeys([key, "seq"]))  # seq breaks ties, so equal keys keep the history's order
+        rows, hidden = self.marked.apply(runs.filter(chosen.expression() & self._text_expression()))
+        return rows.sort(by, descending=self.descending, nulls_last=True), hidden
+
+    def _text_expression(self) -> pl.Expr:
+        """The text filter also finds a run by its tags and note."""
+        if not self.text:
+            return pl.lit(True)
+        needle = self.text.lower()
+        annotations = pl.concat_str(pl.col("tags").list.join(" "), pl.col("note"), separator=" ", ignore_nulls=True)
+        found = annotations.str.to_lowercase().str.contains(needle, literal=True).fill_null(False)
+        return HistoryFilter(text=self.text).expression() | found
+
+    def describe(self) -> str:
+        title, _ = SORTABLE[self.sort]
+        arrow = "↓" if self.descending else "↑"
+        parts = [f"proc: {self.proc or 'all'}", LIGHT_NAMES[self.light], f"sort: {title} {arrow}"]
+        if self.starred:
+            parts.append("★ only")
+        if self.include_excluded:
+            parts.append("excluded shown")
+        if self.text:
+            parts.append(f"text: “{self.text}”")
+        return " · ".join(parts)
+
+
+def load_history(manifest: pl.DataFrame, group: str | None, number: int, tz: str) -> pl.DataFrame:
+    """The chip's history as `labtui history` builds it; the group is exact (None is a group of its own here)."""
+    return timeline(chip_rows(manifest, group, number), tz=tz).with_columns(
+        vg_order=pl.coalesce("vg_fixed_v", "vg_start_v"))
+
+
+def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
+    """The history plus its key derived quantities (blank where undefined or not of the run's procedure): each
+    value, for sorting, and its SI-prefixed text, formatted here once so that filtering and sorting never do."""
+    from labtui.core.metrics import BY_COLUMN  # numpy comes with it: not at start-up
+
+    columns = [column for column, _ in KEY_QUANTITIES]
+    joined = runs.join(metrics.select("run_id", *columns), on="run_id", how="left", maintain_order="left")
+    return joined.with_columns(BY_COLUMN[column].format_each(joined[column]).alias(f"{column}_text")
+                               for column in columns)
+
+
+def quantity_items(metrics: pl.DataFrame, run_id: str) -> list[tuple[str, Text]]:
+    """Each derived quantity of a run: its value with unit, the one-line definition, and the remark when null."""
+    from labtui.core.metrics import BY_COLUMN, columns_of
+
+    rows = metrics.filter(pl.col("run_id") == run_id)
+    if not rows.height:
+        return []
+    run = rows.row(0, named=True)
+    remarks = [tuple(remark.split(": ", 1)) for remark in run["remarks"] or [] if ": " in remark]
+    general = [why for topic, why in remarks if topic not in BY_COLUMN]
+    items = []
+    for column in columns_of(run["proc"]):
+        quantity, value = BY_COLUMN[column], run[column]
+        text = Text(quantity.format(value), style="bold")
+        if value is None:
+            # its own remark, else its topic's (tau, gm, mobility), else the run's (and, for the quantities joined
+            # from the calibration, why power_w is null)
+            own = [why for topic, why in remarks if topic == column] or [
+                why for topic, why in remarks if topic not in BY_COLUMN and column.startswith(topic)] or general + [
+                why for topic, why in remarks if topic == "power_w" and not quantity.from_data]
+            if own:
+                text.append(f"  {'; '.join(own)}", style="italic")
+        text.append(f"\n{quantity.definition}", style="dim")
+        items.append((column, text))
+    return items
