@@ -6,14 +6,32 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Input
+from textual.visual import VisualType
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from labtui.tui.messages import StoreChanged
 
 if TYPE_CHECKING:
     from labtui.tui.app import LabApp
+
+
+class Shown(Static):
+    """A line of a screen's state: `Shown().data_bind(text=TheScreen.attribute)` shows the screen's reactive
+    attribute whenever it changes (the screen only assigns it); with `hide_empty`, hidden while there is nothing."""
+
+    text: reactive[VisualType] = reactive("", layout=True)
+
+    def __init__(self, *, hide_empty: bool = False, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.hide_empty = hide_empty
+
+    def watch_text(self, text: VisualType) -> None:
+        self.update(text)
+        if self.hide_empty:
+            self.display = bool(text)
 
 
 class LabScreen(Screen[None]):

@@ -13,14 +13,15 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Footer, Header, ProgressBar, RichLog, Static
+from textual.reactive import reactive
+from textual.widgets import Footer, Header, ProgressBar, RichLog
 from textual.worker import Worker, WorkerState
 
 from labtui.core.lock import Holder, LockBusy, holder_text, waiting_text
 from labtui.core.pace import Pace
 from labtui.core.scan import Outcome
 from labtui.core.stage_events import StageEvent, StageReport
-from labtui.tui.base import LabScreen
+from labtui.tui.base import LabScreen, Shown
 
 clock = time.monotonic  # what rates and elapsed times are measured with (frozen in snapshot tests)
 POST_INTERVAL_S = 0.1
@@ -83,6 +84,11 @@ class StageScreen(LabScreen):
         Binding("r", "rejects", "Rejects", id="stage_rejects"),
     ]
 
+    notice: reactive[str] = reactive("")  # what stops the staging, or what it waits for
+    numbers: reactive[str] = reactive("")  # progress, rate, ETA and the running counts
+    current: reactive[str] = reactive("")  # the file read last
+    summary: reactive[Text | str] = reactive("")  # the outcome, once done
+
     def __init__(self, only: list[Path] | None = None) -> None:
         super().__init__()
         self.only = only
@@ -95,12 +101,12 @@ class StageScreen(LabScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="notice", classes="notice")
+        yield Shown(hide_empty=True, id="notice", classes="notice").data_bind(text=StageScreen.notice)
         yield ProgressBar(show_eta=False, id="progress")
-        yield Static(id="numbers")
-        yield Static(id="current")
+        yield Shown(id="numbers").data_bind(text=StageScreen.numbers)
+        yield Shown(id="current").data_bind(text=StageScreen.current)
         yield RichLog(max_lines=5000, wrap=True, id="log")
-        yield Static(id="summary")
+        yield Shown(id="summary").data_bind(text=StageScreen.summary)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -109,8 +115,8 @@ class StageScreen(LabScreen):
         holder = self.lab.store.holder()
         if problem := config.raw_root_problem():
             self.state = "missing"
-            self._notice(f"⚠ {problem[0].upper()}{problem[1:]}: nothing to stage.\n"
-                         "Set raw_root in config/labtui.yaml or start labtui with --raw-root DIR.")
+            self.notice = (f"⚠ {problem[0].upper()}{problem[1:]}: nothing to stage.\n"
+                           "Set raw_root in config/labtui.yaml or start labtui with --raw-root DIR.")
         elif holder is not None:
             self._locked(holder)
         else:
@@ -138,14 +144,14 @@ class StageScreen(LabScreen):
         self.lab.action_open("rejects")
 
     def action_wait(self) -> None:
-        self._notice("waiting for the other writer to finish · esc: stop waiting")
+        self.notice = "waiting for the other writer to finish · esc: stop waiting"
         self.start(wait=True)
 
     def action_cancel(self) -> None:
         if self.state == "running":
             self.cancel.set()
             self.state = "cancelling"
-            self.query_one("#current", Static).update("cancelling: finishing the files in progress…")
+            self.current = "cancelling: finishing the files in progress…"
 
     def on_unmount(self) -> None:
         """Quitting the app stops the staging cleanly instead of leaving the process waiting for it."""
@@ -171,32 +177,32 @@ class StageScreen(LabScreen):
         event = message.event
         if event.kind == "scan":
             self.pace.restart(sum(event.counts.values()))
-            self._notice("")
+            self.notice = ""
         if event.kind in ("scan", "file"):
             self.total = event.total
             self._numbers(event.done or self.pace.settled, event.counts)
         if event.kind == "file" and self.state == "running":
-            self.query_one("#current", Static).update(f"last read: {event.source_file}")
+            self.current = f"last read: {event.source_file}"
 
     def _numbers(self, done: int, counts: dict[str, int]) -> None:
         """Progress bar, files/s, ETA and the running counts."""
         self.query_one(ProgressBar).update(total=self.total or 1, progress=done if self.total else 1)
         speed = self.pace.text(done, self.total)
         tally = "   ".join(f"{ICONS[o]} {o.value} {counts.get(o, 0)}" for o in Outcome)
-        self.query_one("#numbers", Static).update(f"{done} / {self.total} files · {speed}\n{tally}")
+        self.numbers = f"{done} / {self.total} files · {speed}\n{tally}"
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "stage" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         self.state = "done"
-        self.query_one("#current", Static).update("")
+        self.current = ""
         if event.state is WorkerState.SUCCESS and event.worker.result is not None:
             self._finished(event.worker.result)
         elif isinstance(error := event.worker.error, LockBusy):  # taken just now: offer to wait for it
             self._locked(error.holder)
             self.query_one(ProgressBar).display = False
         else:
-            self._notice("Staging failed; what was committed before the error stays valid.")
+            self.notice = "Staging failed; what was committed before the error stays valid."
         self.refresh_bindings()
         self.lab.check_store()
 
@@ -213,14 +219,9 @@ class StageScreen(LabScreen):
             text.append(f"\n✘ {record.source_file}: {record.describe()}", style="red")
         if report.rejected:
             text.append(f"\n{report.rejected} file(s) rejected: press r to see why and fix them.", style="bold")
-        self.query_one("#summary", Static).update(text)
+        self.summary = text
 
     def _locked(self, holder: Holder | None) -> None:
         self.state = "locked"
-        self._notice(f"⚠ The store is being staged by {holder_text(holder, self.lab.config.zone)}.\n"
-                     "w: wait until it is done, then stage · esc: back")
-
-    def _notice(self, text: str) -> None:
-        notice = self.query_one("#notice", Static)
-        notice.update(text)
-        notice.display = bool(text)
+        self.notice = (f"⚠ The store is being staged by {holder_text(holder, self.lab.config.zone)}.\n"
+                       "w: wait until it is done, then stage · esc: back")
