@@ -13,13 +13,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
+from textual.reactive import reactive
 from textual.widgets import Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from labtui.core.history import summary_line
 from labtui.core.overview import ACTIVITY_DAYS, Overview
 from labtui.core.stage_events import StageReport
-from labtui.tui.base import LabScreen
+from labtui.tui.base import LabScreen, Shown
 from labtui.tui.history import run_screen
 from labtui.tui.history_view import COLUMNS
 from labtui.tui.live import LiveChanged
@@ -80,6 +81,17 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     """
 
     loaded = False  # the store's numbers are on screen (what a cold start waits for)
+    # what the screen shows, as the workers last found it: each bound to its line (`Shown`) in `compose`
+    runs_card: reactive[Text | str] = reactive("…")
+    chips_card: reactive[Text | str] = reactive("…")
+    staged_card: reactive[Text | str] = reactive("…")
+    waiting_card: reactive[Text | str] = reactive("…")
+    rejects_card: reactive[Text | str] = reactive("…")
+    validation_card: reactive[Text | str] = reactive("…")
+    staging_line: reactive[str] = reactive("")  # `labtui --demo` staging in the background
+    live_lines: reactive[Content] = reactive(Content())  # what is watched and measured; empty when not watching
+    lock_line: reactive[str] = reactive("")  # another labtui writing the store
+    per_day_caption: reactive[str] = reactive("")
 
     def __init__(self, *, stage: bool = False) -> None:
         super().__init__()
@@ -91,13 +103,15 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         yield Header()
         with Grid(id="cards"):
             for card_id, title, _ in CARDS:
-                card = Static("…", id=card_id, classes="card")
+                card = Shown(id=card_id, classes="card").data_bind(text=getattr(DashboardScreen, f"{card_id}_card"))
                 card.border_title = title
                 yield card
-        yield Static(id="paths")
-        yield Static(id="staging")
-        yield Static(id="live")
-        yield Static(id="lock", classes="notice")
+        config = self.lab.config
+        yield Static(Text.assemble(("raw files: ", "bold"), short_path(config.raw_root), ("   store: ", "bold"),
+                                   short_path(config.store_root)), id="paths")
+        yield Shown(hide_empty=True, id="staging").data_bind(text=DashboardScreen.staging_line)
+        yield Shown(hide_empty=True, id="live").data_bind(text=DashboardScreen.live_lines)
+        yield Shown(hide_empty=True, id="lock", classes="notice").data_bind(text=DashboardScreen.lock_line)
         with Horizontal(id="activity"):
             latest = FrameTable(LATEST_COLUMNS, key="run_id", id="latest")
             latest.border_title = "Latest runs"
@@ -106,7 +120,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
                 with Vertical(id="per-day") as per_day:
                     per_day.border_title = "Runs per day"
                     yield Sparkline([], id="sparkline")
-                    yield Static(id="per-day-caption")
+                    yield Shown(id="per-day-caption").data_bind(text=DashboardScreen.per_day_caption)
                 dirac = FrameTable(DIRAC_COLUMNS, key="chip_name", id="dirac")
                 dirac.border_title = "Last Dirac point"
                 yield dirac
@@ -114,11 +128,6 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     def on_mount(self) -> None:
         self.title = "Dashboard"
-        config = self.lab.config
-        self.query_one("#paths", Static).update(
-            Text.assemble(("raw files: ", "bold"), short_path(config.raw_root), ("   store: ", "bold"),
-                          short_path(config.store_root))
-        )
         self._show_live()  # the store's numbers load on screen resume, which also follows the first mount
         if self.stage_on_open:
             self.stage_in_background()
@@ -175,15 +184,16 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     def _show_live(self) -> None:
         """While watching: what is watched, the runs being measured, the last problem (retried until it clears)."""
         live, config = self.lab.live, self.lab.config
-        widget = self.query_one("#live", Static)
-        widget.display = live.watching
+        if not live.watching:
+            self.live_lines = Content()
+            return
         lines = [Content.assemble(("⟳ watching ", "bold"), short_path(config.raw_root),
                                   f": a new run is staged once unchanged for {config.watch_settle_seconds:g} s")]
         lines += [Content.assemble(("● measuring now: ", "bold $text-success"), run.description)
                   for run in live.measuring]
         if live.problem:
             lines.append(Content.assemble(("⚠ " + live.problem, "$text-error")))
-        widget.update(Content("\n").join(lines))
+        self.live_lines = Content("\n").join(lines)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return action != "follow" or bool(self.lab.live.measuring)
@@ -197,7 +207,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     # -- staging at start (`labtui --demo`) ---------------------------------------------------------------------
     def stage_in_background(self) -> None:
         self.staging = True
-        self._show_staging("⟳ staging the raw files…")
+        self.staging_line = "⟳ staging the raw files…"
         self.run_stage()
 
     @work(thread=True, group="stage", exclusive=True, exit_on_error=False)
@@ -208,13 +218,13 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     def _stage_progress(self, message: Progress) -> None:
         event = message.event
         if event.kind in ("scan", "file") and event.total:
-            self._show_staging(f"⟳ staging the raw files: {event.done} of {event.total}…")
+            self.staging_line = f"⟳ staging the raw files: {event.done} of {event.total}…"
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "stage" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         self.staging = False
-        self._show_staging("")
+        self.staging_line = ""
         if event.state is WorkerState.SUCCESS:
             report = cast(StageReport, event.worker.result)
             if report.staged or report.new_rejects:
@@ -227,11 +237,6 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         """Quitting stops the staging cleanly (what was committed stays valid)."""
         self.cancel.set()
 
-    def _show_staging(self, text: str) -> None:
-        widget = self.query_one("#staging", Static)
-        widget.update(text)
-        widget.display = bool(text)
-
     # -- what the store holds -----------------------------------------------------------------------------------
     @on(FrameTable.Chosen, "#latest")
     def _open_run(self, event: FrameTable.Chosen) -> None:
@@ -243,7 +248,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             self.app.push_screen(run_screen(self.lab.store.manifest(), event.row["run_id"], self.lab))
 
     def _card(self, card_id: str, value: str, detail: str) -> None:
-        self.query_one(f"#{card_id}", Static).update(Text.assemble((value, "bold"), "\n", (detail, "dim")))
+        setattr(self, f"{card_id}_card", Text.assemble((value, "bold"), "\n", (detail, "dim")))
 
     def _show_status(self, status: Overview) -> None:
         procs = " · ".join(f"{proc} {n}" for proc, n in status.procs.items())
@@ -255,10 +260,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             local = status.last_staged_utc.astimezone(self.lab.config.zone)
             self._card("staged", local.strftime("%Y-%m-%d %H:%M"), self.lab.config.local_tz)
         self._card("rejects", f"{status.rejects}", "files that could not be staged" if status.rejects else "none")
-        lock = self.query_one("#lock", Static)
         zone = self.lab.config.zone
-        lock.update(f"⚠ staging in progress: {status.holder.describe(zone)}" if status.holder else "")
-        lock.display = status.holder is not None
+        self.lock_line = f"⚠ staging in progress: {status.holder.describe(zone)}" if status.holder else ""
         self.query_one("#latest", FrameTable).show(status.latest)
         sparkline = self.query_one("#sparkline", Sparkline)
         sparkline.data = status.per_day
@@ -268,7 +271,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             last_day = status.first_day + dt.timedelta(days=len(status.per_day) - 1)
             caption = (f"{sum(status.per_day)} runs, {status.first_day:%Y-%m-%d} → {last_day:%m-%d}\n"
                        f"busiest day: {max(status.per_day)} runs (the last {ACTIVITY_DAYS} days at most)")
-        self.query_one("#per-day-caption", Static).update(caption)
+        self.per_day_caption = caption
         self.loaded = True
 
     def _show_validation(self) -> None:
