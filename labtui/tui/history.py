@@ -13,8 +13,9 @@ import polars as pl
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input
 
 from labtui.core.annotations import (
     Action,
@@ -26,7 +27,7 @@ from labtui.core.annotations import (
 )
 from labtui.core.errors import LabtuiError
 from labtui.core.history import HISTORY_COLUMNS
-from labtui.tui.base import FilteredScreen
+from labtui.tui.base import FilteredScreen, Shown
 from labtui.tui.dialogs import FieldsDialog, TextDialog
 from labtui.tui.history_view import COLUMNS, LIGHT_STATES, SORTABLE, View, load_history, quantity_items, with_metrics
 from labtui.tui.messages import PlotRequested
@@ -67,6 +68,8 @@ class HistoryScreen(FilteredScreen):
         Binding("X", "toggle_excluded", "Show excluded", id="excluded_filter", show=False),
     ]
 
+    status: reactive[str] = reactive("")  # runs shown and selected, and the view
+
     def __init__(self, group: str | None, number: int, *, focus_run: str | None = None) -> None:
         super().__init__()
         self.group = group
@@ -81,7 +84,7 @@ class HistoryScreen(FilteredScreen):
         yield Header()
         yield Input(placeholder="/ filter: text in information, summary, tags or note", id="filter")
         yield FrameTable([column for column, _ in COLUMNS], key="run_id", selectable=True, id="runs")
-        yield Static(id="status")
+        yield Shown(id="status").data_bind(text=HistoryScreen.status)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -116,7 +119,7 @@ class HistoryScreen(FilteredScreen):
             shown = f"{table.frame.height} of {shown}"
         selected = f" · {len(table.selected)} selected" if table.selected else ""
         hidden = f" · {hidden_note(self.hidden)} (X shows)" if self.hidden else ""
-        self.query_one("#status", Static).update(f"{shown}{selected}{hidden} · {self.view.describe()}")
+        self.status = f"{shown}{selected}{hidden} · {self.view.describe()}"
 
     def _set_view(self, **changes: Any) -> None:
         self.view = replace(self.view, **changes)

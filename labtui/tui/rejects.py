@@ -17,12 +17,13 @@ from textual import on, work
 from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.reactive import reactive
+from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
 from labtui.core.rejects import RejectRecord
 from labtui.core.stage_events import StageReport
-from labtui.tui.base import LabScreen
+from labtui.tui.base import LabScreen, Shown
 from labtui.tui.stage import StageScreen
 from labtui.tui.table import Column, FrameTable
 
@@ -99,6 +100,9 @@ class RejectsScreen(LabScreen):
         Binding("o", "edit", "Edit ($EDITOR)", id="edit"),
     ]
 
+    reason: reactive[Text] = reactive(Text)  # why the file under the cursor was rejected
+    file_lines: reactive[Text] = reactive(Text)  # its first lines and the lines around the offending one
+
     def __init__(self, *, focus: str | None = None) -> None:
         super().__init__()
         self.focus_file = focus
@@ -108,8 +112,8 @@ class RejectsScreen(LabScreen):
         yield Header()
         yield FrameTable(COLUMNS, key="source_file", id="rejects")
         with VerticalScroll(id="detail"):
-            yield Static(id="reason")
-            yield Static(id="excerpt")
+            yield Shown(id="reason").data_bind(text=RejectsScreen.reason)
+            yield Shown(id="excerpt").data_bind(text=RejectsScreen.file_lines)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -146,8 +150,7 @@ class RejectsScreen(LabScreen):
         self._detail(reason, render_excerpt(lines, record.line))
 
     def _detail(self, reason: Text, body: Text) -> None:
-        self.query_one("#reason", Static).update(reason)
-        self.query_one("#excerpt", Static).update(body)
+        self.reason, self.file_lines = reason, body
 
     # -- actions ----------------------------------------------------------------------------------------------
     def _current(self) -> RejectRecord | None:

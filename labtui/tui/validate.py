@@ -10,12 +10,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Static, Tree
+from textual.reactive import reactive
+from textual.widgets import Footer, Header, Tree
 from textual.worker import Worker, WorkerState
 
 from labtui.core.findings import ValidationReport
 from labtui.core.fixes import FixReport
-from labtui.tui.base import LabScreen
+from labtui.tui.base import LabScreen, Shown
 from labtui.tui.dialogs import ConfirmDialog
 from labtui.tui.history import run_screen
 from labtui.tui.rejects import RejectsScreen
@@ -80,6 +81,8 @@ class ValidateScreen(LabScreen):
         Binding("v", "revalidate", "Validate again", id="revalidate"),
     ]
 
+    summary: reactive[Text | str] = reactive("validating…")  # the verdict, or what is being done
+
     def __init__(self) -> None:
         super().__init__()
         self.report: ValidationReport | None = None
@@ -88,7 +91,7 @@ class ValidateScreen(LabScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("validating…", id="summary")
+        yield Shown(id="summary").data_bind(text=ValidateScreen.summary)
         tree: FindingsTree = FindingsTree("findings", id="findings")
         tree.show_root = False
         yield tree
@@ -102,7 +105,7 @@ class ValidateScreen(LabScreen):
         self.run_validation()
 
     def action_revalidate(self) -> None:
-        self.query_one("#summary", Static).update("validating…")
+        self.summary = "validating…"
         self.reload()
 
     @work(group="validate", exclusive=True, exit_on_error=False)
@@ -117,7 +120,7 @@ class ValidateScreen(LabScreen):
                        f"{report.stats['runs']} runs and {report.stats.get('raw_files', 0)} raw files checked")
         if report.fixable:
             verdict.append(f"\nf applies the safe fixes of {len(report.fixable)} finding(s)", style="bold")
-        self.query_one("#summary", Static).update(verdict)
+        self.summary = verdict
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -148,7 +151,7 @@ class ValidateScreen(LabScreen):
 
         def answered(yes: bool | None) -> None:
             if yes and self.report is not None:
-                self.query_one("#summary", Static).update("applying the fixes… (esc stops after the current step)")
+                self.summary = "applying the fixes… (esc stops after the current step)"
                 self.cancel.clear()
                 self.fixing = True
                 self.fix(self.report, self.cancel)
