@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from itertools import islice
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from labtui.core.atomic import atomic_write_bytes, is_temp
+
+HEAD_LINES = 30  # lines shown from the top of a rejected file
+CONTEXT = 6  # lines shown around an offending line further down
 
 
 class RejectRecord(BaseModel):
@@ -61,3 +65,13 @@ def load_rejects(rejects_dir: Path) -> dict[str, RejectRecord]:
             continue
         records[record.source_file] = record
     return records
+
+
+def excerpt(path: Path, line: int | None) -> list[tuple[int, str]]:
+    """The file's first lines, plus the lines around `line` when it lies further down; (number, text) pairs."""
+    wanted = set(range(1, HEAD_LINES + 1))
+    if line is not None:
+        wanted |= set(range(max(1, line - CONTEXT), line + CONTEXT // 2 + 1))
+    with path.open("rb") as handle:
+        numbered = islice(enumerate(handle, start=1), max(wanted))
+        return [(n, raw.decode("utf-8", "replace").rstrip("\r\n")) for n, raw in numbered if n in wanted]

@@ -7,7 +7,6 @@ import os
 import shlex
 import shutil
 import subprocess
-from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,8 +26,6 @@ from labtui.tui.base import LabScreen, Shown
 from labtui.tui.stage import StageScreen
 from labtui.tui.table import Column, FrameTable
 
-HEAD_LINES = 30  # lines shown from the top of a rejected file
-CONTEXT = 6  # lines shown around an offending line further down
 LINE_ARGUMENT_EDITORS = {"vi", "vim", "nvim", "nano", "emacs", "micro"}  # accept `+N file`
 FALLBACK_EDITORS = ("nano", "micro")  # without $VISUAL or $EDITOR: editors that show how to save and quit
 
@@ -52,16 +49,6 @@ def rejects_frame(records: list[RejectRecord], zone: ZoneInfo) -> pl.DataFrame:
         },
         schema={"source_file": pl.String, "kind": pl.String, "line": pl.Int64, "when": pl.String, "reason": pl.String},
     )
-
-
-def excerpt(path: Path, line: int | None) -> list[tuple[int, str]]:
-    """The file's first lines, plus the lines around `line` when it lies further down; (number, text) pairs."""
-    wanted = set(range(1, HEAD_LINES + 1))
-    if line is not None:
-        wanted |= set(range(max(1, line - CONTEXT), line + CONTEXT // 2 + 1))
-    with path.open("rb") as handle:
-        numbered = islice(enumerate(handle, start=1), max(wanted))
-        return [(n, raw.decode("utf-8", "replace").rstrip("\r\n")) for n, raw in numbered if n in wanted]
 
 
 def choose_editor() -> tuple[list[str] | None, bool]:
@@ -143,7 +130,7 @@ class RejectsScreen(LabScreen):
     async def preview(self, record: RejectRecord) -> None:
         reason = Text.assemble((f"{record.kind}: ", "bold"), record.describe(), "\n", (record.source_file, "dim"))
         try:
-            lines = await asyncio.to_thread(excerpt, self.lab.store.raw_path(record.source_file), record.line)
+            lines = await asyncio.to_thread(self.lab.store.excerpt, record)
         except OSError as exc:
             self._detail(reason, Text(f"cannot read the file: {exc.strerror or exc}", style="italic"))
             return

@@ -42,7 +42,7 @@ from labtui.core.lock import Holder, read_holder
 from labtui.core.measuring import Measured, MeasuringWatcher
 from labtui.core.overview import Overview, last_dirac_points, overview
 from labtui.core.registry import load_registry
-from labtui.core.rejects import RejectRecord, load_rejects
+from labtui.core.rejects import RejectRecord, excerpt, load_rejects
 from labtui.core.scan import pending_files
 from labtui.core.stage_events import EventCallback, StageReport
 from labtui.core.stager import stage
@@ -117,6 +117,10 @@ class Store:
     def holder(self) -> Holder | None:
         """Who writes the store now (None: nobody)."""
         return read_holder(self.config.lock_path)
+
+    def excerpt(self, record: RejectRecord) -> list[tuple[int, str]]:
+        """The rejected file's first lines and those around its offending line; OSError when it cannot be read."""
+        return excerpt(self.raw_path(record.source_file), record.line)
 
     def raw_path(self, source_file: str) -> Path:
         return self.config.raw_root / source_file
