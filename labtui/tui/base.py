@@ -54,8 +54,8 @@ class LabScreen(Screen[None]):
         raise NotImplementedError
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A failing worker becomes a readable dialog, never a crash or a silent hang. Screens that expect an
-        error (another writer holds the lock) handle it first and call `prevent_default()`."""
+        """A failing worker is said by the app (`LabApp.show_error`), never a crash or a silent hang: the one place
+        errors are shown. A screen's own handler runs first and only updates its state (Textual calls both)."""
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self.lab.show_error(event.worker.error)
 

@@ -25,7 +25,7 @@ from labtui.core.annotations import (
     log_lines,
     with_annotations,
 )
-from labtui.core.errors import LabtuiError
+from labtui.core.errors import LabtuiError, error_line
 from labtui.core.history import HISTORY_COLUMNS
 from labtui.tui.base import FilteredScreen, Shown
 from labtui.tui.dialogs import FieldsDialog, TextDialog
@@ -265,8 +265,8 @@ class HistoryScreen(FilteredScreen):
                 return
             try:
                 wanted = change(text.strip())
-            except LabtuiError as exc:
-                self.notify(str(exc), severity="error", title=title)
+            except LabtuiError as exc:  # what was typed cannot be stored (a `;` in a tag): say so, ask again later
+                self.notify(error_line(exc), severity="error", title=title)
                 return
             if wanted is not None:
                 self.annotate(rows, wanted)
