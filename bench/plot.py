@@ -31,6 +31,7 @@ from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.synth.physics import SAMPLE_INTERVAL_S
 from labtui.tui.plot import PlotScreen, PlotView, draw_spec, palette_for
+from labtui.tui.store import Store
 
 REAL_RAW = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "raw"
 LARGEST = "2025-10-20/It2025-10-20_2.csv"
@@ -100,14 +101,23 @@ class Painted:
         return (self.at - started) * 1000
 
 
+class Host(App):
+    """A bare app holding what the plot screen reads through: the config and the store's door."""
+
+    def __init__(self, config: StagingConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.store = Store(config)
+
+
 async def time_screen(config: StagingConfig, runs: pl.DataFrame, repeat: int) -> tuple[list[float], list[float]]:
     """(open, resize) wall times in ms over `repeat` pushes of a fresh PlotScreen."""
     painted = Painted()
     opens, resizes = [], []
-    app = App()
+    app = Host(config)
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(repeat):
-            screen = PlotScreen(runs, config)
+            screen = PlotScreen(runs)
             painted.expect(screen)
             started = time.perf_counter()
             app.push_screen(screen)

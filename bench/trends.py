@@ -118,7 +118,7 @@ async def time_screens(config: StagingConfig, number: int, repeat: int) -> dict[
             times["tab → next"].append(await painted.since(started))
             app.pop_screen()
             await pilot.pause()
-            plot = PlotScreen(reference, config)
+            plot = PlotScreen(reference)
             painted.expect(plot)
             started = time.perf_counter()
             app.push_screen(plot)
