@@ -20,7 +20,7 @@ from labtui.core.history import (
     resolve_chip,
     summary_line,
 )
-from labtui.core.manifest import write_manifest
+from labtui.core.manifest import read_manifest, write_manifest
 from tests._store_fixtures import Lab, chip67_lab, local
 
 TZ = "America/Santiago"
@@ -225,3 +225,12 @@ def test_a_manifest_written_before_the_summary_held_only_data_reads_and_shows_th
     assert lab.manifest().equals(new)
     assert shown() == before
     assert "🌙 It Alisson67 VG=-0.35 V VDS=0.1 V #2" in before[0]  # exports keep the whole line
+
+
+def test_old_summaries_read_as_their_conditions_and_new_ones_as_stored(lab: Lab, tmp_path) -> None:
+    rows = lab.manifest().filter(pl.col("chip_name") == "Alisson67").head(3).with_columns(
+        has_light=pl.Series([None, True, False], dtype=pl.Boolean), file_idx=pl.Series([5, None, 7]),
+        summary=pl.Series(["❗ IVg Alisson67 #5", "💡 IVg Alisson67 VDS=0.1 V", "VG=1 V #7"]))
+    path = tmp_path / "manifest.parquet"
+    rows.write_parquet(path)
+    assert read_manifest(path)["summary"].to_list() == ["", "VDS=0.1 V", "VG=1 V #7"]  # the last is new: kept
