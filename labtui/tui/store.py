@@ -35,7 +35,6 @@ from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError
 from labtui.core.filecache import Cached, Identity, identity
 from labtui.core.findings import ValidationReport
-from labtui.core.fixes import FixReport, apply_fixes
 from labtui.core.follow import FollowedRun
 from labtui.core.history import chips, load_manifest
 from labtui.core.lock import Holder, read_holder
@@ -50,6 +49,7 @@ from labtui.core.validate import validate
 from labtui.core.watch import WatchEvent
 
 if TYPE_CHECKING:
+    from labtui.core.fixes import FixReport
     from labtui.core.plotdata import LoadedGroup, PlotSpec
 
 Signature = tuple[Identity, Identity, Identity]
@@ -163,6 +163,8 @@ class Store:
         return self.stage(only=[self.raw_path(source_file)])
 
     def fix(self, report: ValidationReport, cancel: threading.Event) -> FixReport:
+        from labtui.core.fixes import apply_fixes  # the validate screen's `f`: not at start-up
+
         return apply_fixes(self._writing(False), report, cancel=cancel)
 
     def annotate(self, runs: pl.DataFrame, change: Change) -> Action:
