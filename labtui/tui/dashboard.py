@@ -147,7 +147,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     async def load_status(self) -> None:
         """The numbers first; then, not competing with them for the interpreter, the raw files waiting and the
         Dirac points (the metrics table is read only then)."""
-        self._show_status(await asyncio.to_thread(self.lab.store.overview))
+        self._show_overview(await asyncio.to_thread(self.lab.store.overview))
         self.load_waiting()
         self.load_dirac_points()  # after the first numbers are on screen: the metrics are not needed for them
         if self.app.screen is self and self.lab.validated != self.lab.store.signature():
@@ -250,7 +250,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     def _card(self, card_id: str, value: str, detail: str) -> None:
         setattr(self, f"{card_id}_card", Text.assemble((value, "bold"), "\n", (detail, "dim")))
 
-    def _show_status(self, status: Overview) -> None:
+    def _show_overview(self, status: Overview) -> None:
         procs = " · ".join(f"{proc} {n}" for proc, n in status.procs.items())
         self._card("runs", f"{status.runs}", procs or "none yet")
         self._card("chips", f"{status.chips}", "by group and number")
