@@ -30,7 +30,8 @@ from labtui.core.plotdata.view import plot_rows
 from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.synth.physics import SAMPLE_INTERVAL_S
-from labtui.tui.plot import PlotScreen, PlotView, draw_spec, palette_for
+from labtui.tui.plot import PlotScreen
+from labtui.tui.plot_view import PlotView, draw_spec, palette_for
 from labtui.tui.store import Store
 
 REAL_RAW = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "raw"

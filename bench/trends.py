@@ -35,7 +35,8 @@ from labtui.core.plotdata.view import plot_rows
 from labtui.synth import LabSpec
 from labtui.synth.demo import config_file_of, write_demo
 from labtui.tui.app import LabApp
-from labtui.tui.plot import PlotScreen, PlotView
+from labtui.tui.plot import PlotScreen
+from labtui.tui.plot_view import PlotView
 from labtui.tui.trends import TrendsScreen
 
 SIZE = (160, 50)

@@ -28,7 +28,8 @@ from labtui.core.plotdata.view import file_suffix, plot_rows, plot_title, runs_t
 from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.tui.messages import PlotRequested
-from labtui.tui.plot import SERIES_COLORS, PlotScreen, palette_for
+from labtui.tui.plot import PlotScreen
+from labtui.tui.plot_view import SERIES_COLORS, palette_for
 from labtui.tui.store import Store
 
 TZ = "America/Santiago"

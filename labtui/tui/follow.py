@@ -16,7 +16,8 @@ from textual.widgets import Static
 
 from labtui.core.plotdata import Baseline, LoadedGroup, PlotOptions
 from labtui.core.plotdata.live import live_group
-from labtui.tui.plot import PlotScreen, status
+from labtui.tui.plot import PlotScreen
+from labtui.tui.plot_view import status
 
 FOLLOW_SECONDS = 1.0  # how often the follow screen looks for new rows
 

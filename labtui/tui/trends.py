@@ -20,7 +20,8 @@ from textual.widgets import Footer, Header, Static, Tab, Tabs
 from labtui.core.plotdata import PlotSpec, export_file_name
 from labtui.core.plotdata.selection import chip_runs
 from labtui.core.plotdata.trends import Trend, thinned, trend_rows, trend_spec
-from labtui.tui.plot import FigureScreen, PlotView, legend, palette_for, saved_line
+from labtui.tui.plot import FigureScreen
+from labtui.tui.plot_view import PlotView, legend, palette_for, saved_line
 
 # The four views; the photoresponse view shows ΔI or, with `r`, the responsivity ΔI / P.
 TABS = {Trend.CNP: "Dirac point", Trend.PHOTORESPONSE: "Photoresponse", Trend.SPECTRAL: "Spectral",

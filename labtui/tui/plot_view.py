@@ -1,0 +1,141 @@
+"""The plot widget and what it draws: the theme's palette, the plotext calls for a `PlotSpec`, the legend and the
+status lines under it. Shared by the plot, follow and trends screens."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.app import RenderResult
+from textual.color import Color
+from textual.content import Content
+from textual.message import Message
+from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
+
+from labtui.core.plotdata import PlotOptions, PlotSpec, Series
+from labtui.core.plotdata.view import plot_title, view_parts
+
+RGB = tuple[int, int, int]
+
+# Contrast ≥ 3:1 (WCAG, graphics) against the surface of every built-in Textual theme of that brightness.
+SERIES_COLORS: dict[bool, tuple[RGB, ...]] = {
+    True: ((86, 180, 233), (255, 160, 60), (90, 210, 120), (255, 120, 120), (190, 160, 255),
+           (240, 220, 90), (255, 140, 215), (80, 220, 210), (170, 210, 60), (255, 190, 150)),
+    False: ((0, 90, 170), (190, 75, 0), (0, 120, 55), (190, 20, 40), (110, 60, 170),
+            (120, 95, 0), (170, 35, 125), (0, 115, 125), (80, 105, 0), (140, 70, 40)),
+}
+LINE, DOTS, DIRAC, POINT = "braille", "·", "◆", "●"  # backward sweep legs are dotted, so the two legs read apart
+SWATCH = {LINE: "━━", DOTS: "··", POINT: "●"}
+
+@dataclass(frozen=True)
+class Palette:
+    """Plot colours for the current theme: data colours by canvas brightness, marks from the theme's ink."""
+
+    series: tuple[RGB, ...]
+    span: RGB  # laser-ON edges: present but quieter than the data
+    marker: RGB  # Dirac points: the theme's own text colour, the strongest contrast there is
+
+    def color(self, run_index: int) -> RGB:
+        return self.series[run_index % len(self.series)]
+
+
+def palette_for(theme_variables: Mapping[str, str]) -> Palette:
+    """The palette for a theme, from the same `surface` variable PlotextPlot paints its canvas with."""
+    canvas = Color.parse(theme_variables["surface"])
+    ink = Color.parse(theme_variables["foreground"])
+    if ink.ansi is not None:  # ansi themes leave the text colour to the terminal: use plain black or white
+        ink = canvas.get_contrast_text(1.0)
+    return Palette(SERIES_COLORS[canvas.brightness < 0.5], ink.blend(canvas, 0.5).rgb, ink.rgb)
+
+
+def legend(spec: PlotSpec, palette: Palette) -> Content:
+    """One line per distinct trace label, with its colour and line style; then what the marks mean."""
+    lines: list[Content] = []
+    first: dict[str, Series] = {}
+    for series in spec.series:
+        first.setdefault(series.label, series)
+    for label, series in first.items():
+        swatch = SWATCH[POINT if spec.points else DOTS if series.direction < 0 else LINE]
+        lines.append(Content.assemble((swatch, _rgb(palette.color(series.run_index))), " ", label))
+    if spec.spans:
+        lines.append(Content.assemble(("│ ", _rgb(palette.span)), " laser ON"))
+    if spec.markers:
+        lines.append(Content.assemble((f"{DIRAC} ", _rgb(palette.marker)), " Dirac point"))
+    return Content("\n").join(lines)
+
+
+def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...]) -> Content:
+    """The view's state, then whatever the user must know before trusting the plot."""
+    state = [f"{spec.kind}: {spec.runs.height} run(s)", *(text for text, _ in view_parts(spec.kind, options))]
+    lines = [Content(" · ".join(state))]
+    lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
+    if spec.markers:
+        lines.append(Content(" · ".join(marker.text for marker in spec.markers)))
+    lines += [Content.assemble(("✗ " + message, "$text-error")) for message in spec.messages]
+    return Content("\n").join([*lines, *saved_line(saved)])
+
+
+def saved_line(saved: tuple[Path, ...]) -> list[Content]:
+    """The status's last line after an export: where its files are (none before one)."""
+    return [Content.assemble(("saved " + ", ".join(map(str, saved)), "$text-success"))] if saved else []
+
+
+def _rgb(color: RGB) -> str:
+    return "rgb({},{},{})".format(*color)
+
+
+def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette) -> None:
+    """The plotext calls for one spec, on a cleared figure (PlotextPlot sets size and theme when it renders)."""
+    plt.clear_figure()
+    plt.title(plot_title(spec))
+    plt.xlabel(spec.x_title)
+    plt.ylabel(spec.y_title)
+    for edge in (edge for span in spec.spans for edge in span):
+        plt.vertical_line(edge, color=palette.span)
+    # Dots first: a braille line drawn over them keeps both legs visible wherever they part.
+    for series in sorted(spec.series, key=lambda s: s.direction >= 0):
+        if spec.points:  # a trend: one marked point per run, joined where the series is ordered
+            color = palette.color(series.run_index)
+            if spec.joined:
+                plt.plot(series.x.tolist(), series.y.tolist(), marker=LINE, color=color)
+            plt.scatter(series.x.tolist(), series.y.tolist(), marker=POINT, color=color)
+            continue
+        draw = plt.scatter if series.direction < 0 else plt.plot
+        draw(series.x.tolist(), series.y.tolist(), marker=DOTS if series.direction < 0 else LINE,
+             color=palette.color(series.run_index))
+    if spec.markers:
+        plt.scatter([m.x for m in spec.markers], [m.y for m in spec.markers], marker=DIRAC, color=palette.marker)
+    if spec.log_y:
+        plt.yscale("log")
+
+
+class PlotView(PlotextPlot):
+    """Draws a `PlotSpec` and nothing else: shaping, and so resizing, is the screen's business."""
+
+    class Resized(Message):
+        """The plot's width changed: the screen re-shapes the runs for it (a new height needs no new points)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shaped_width = 0  # the width the drawn spec was shaped for; 0 before the first draw
+        self._last: RenderResult = ""
+
+    def on_resize(self) -> None:
+        if self.size.width != self.shaped_width:
+            self.post_message(self.Resized())
+
+    def draw(self, spec: PlotSpec, palette: Palette) -> None:
+        draw_spec(self.plt, spec, palette)
+        self.shaped_width = self.size.width
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        """Nothing before the first draw, the last frame while a re-shape for a new width is pending.
+
+        plotext's build is the costly step of a redraw: never spend it on points shaped for another width.
+        """
+        if self.shaped_width and self.size.width == self.shaped_width:
+            self._last = super().render()
+        return self._last
