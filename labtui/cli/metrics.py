@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from labtui.core.export import TAG_SEPARATOR
     from labtui.core.history import (
         canonical_proc,
+        chip_rows,
         load_manifest,
         resolve_chip,
         timeline,
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = load_manifest(config)
     if args.number is not None:
         group, number = resolve_chip(manifest, args.number, args.group)
-        table = table.filter((pl.col("chip_number") == number) & pl.col("chip_group").eq_missing(group))
+        table = chip_rows(table, group, number)
     elif args.group is not None:
         raise UsageError("--group needs a chip number")
     if args.proc is not None:

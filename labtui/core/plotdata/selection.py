@@ -17,7 +17,7 @@ from labtui import __version__
 from labtui.core.annotations import ANNOTATION_COLUMNS, AnnotationFilter, annotate_runs
 from labtui.core.atomic import atomic_write_bytes
 from labtui.core.errors import UsageError
-from labtui.core.history import calibrations, canonical_proc, resolve_chip, timeline
+from labtui.core.history import calibrations, canonical_proc, chip_rows, resolve_chip, timeline
 from labtui.core.plotdata.load import group_by_proc, run_ident
 from labtui.core.plotdata.model import PlotOptions
 from labtui.core.plotdata.view import plot_rows
@@ -46,7 +46,7 @@ def chip_runs(
 ) -> pl.DataFrame:
     """Manifest rows (with `seq`) of a chip's runs at `seqs` (all of them for None); an unknown seq is an error."""
     group, number = resolve_chip(manifest, number, group)
-    rows = manifest.filter((pl.col("chip_number") == number) & pl.col("chip_group").eq_missing(group))
+    rows = chip_rows(manifest, group, number)
     numbered = rows.join(timeline(rows, tz=tz).select("run_id", "seq"), on="run_id")
     if seqs is None:
         return numbered.sort("seq")
