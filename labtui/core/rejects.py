@@ -6,17 +6,38 @@ import datetime as dt
 import hashlib
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from labtui.core.atomic import atomic_write_bytes, is_temp
+
+RejectKind = Literal[
+    # the parser
+    "empty", "not_this_format", "unknown_procedure", "conflicting_parameter", "no_data_section", "no_columns",
+    "bad_columns", "duplicate_column", "missing_column", "no_start_time", "bad_start_time", "no_chip_number",
+    "bad_chip_number", "no_rows", "bad_data", "bad_row", "bad_value",
+    # the safe read
+    "symlink", "not_a_file", "unreadable",
+    # the stager
+    "invalid_values", "duplicate_run",
+    # written by early versions (now `not_this_format`): their records still read
+    "no_procedure",
+]
+"""Why a file was rejected: machine-readable, stored in reject records (a Literal, so the parser's raise sites
+name it as the plain string they store)."""
+
+
+def reject_text(reason: str, line: int | None) -> str:
+    """`a data row has 3 fields, the column row has 4 (line 12)`: a reject as every view says it."""
+    return f"{reason} (line {line})" if line else reason
 
 
 class RejectRecord(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     source_file: str  # relative to the raw root, forward slashes
-    kind: str  # machine-readable problem class, e.g. no_start_time
+    kind: RejectKind
     reason: str  # a sentence a physicist understands
     line: int | None = None
     rejected_at_utc: dt.datetime
@@ -25,7 +46,11 @@ class RejectRecord(BaseModel):
     previous_run_id: str | None = None  # the run this file was staged as before it broke
 
     def describe(self) -> str:
-        return f"{self.reason} (line {self.line})" if self.line else self.reason
+        return reject_text(self.reason, self.line)
+
+    def headline(self) -> str:
+        """`2025-10-14/It2025-10-14_3.csv: the file is empty`: the file and why, on one line."""
+        return f"{self.source_file}: {self.describe()}"
 
 
 def reject_path(rejects_dir: Path, source_file: str) -> Path:

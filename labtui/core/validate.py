@@ -300,7 +300,7 @@ def _raw_findings(
                   unstaged,
                   "stage them (`labtui stage` or `labtui validate --fix`)"),
         *_finding(FindingCode.REJECTS, "warning", "rejected raw files",
-                  [f"{r.source_file}: {r.describe()}" for r in outstanding],
+                  [r.headline() for r in outstanding],
                   "fix the file and run `labtui restage FILE`, or leave it if it is not a run"),
         *_finding(FindingCode.REJECTS_STALE, "info", "reject records of raw files that no longer exist", stale,
                   "`labtui stage` (or `--fix`) drops them"),

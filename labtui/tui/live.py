@@ -136,7 +136,7 @@ class WatchController:
         lines = [*event.staged[:SHOWN_FILES]]
         if len(event.staged) > SHOWN_FILES:
             lines.append(f"… and {len(event.staged) - SHOWN_FILES} more")
-        lines += [f"✘ {record.source_file}: {record.describe()}" for record in rejects[:SHOWN_FILES]]
+        lines += [f"✘ {record.headline()}" for record in rejects[:SHOWN_FILES]]
         self.app.notify("\n".join(lines) or event.message, severity="warning" if rejects else "information",
                         title=f"{len(event.staged)} new run(s) staged" if event.staged else "Watching")
 

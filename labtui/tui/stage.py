@@ -213,7 +213,7 @@ class StageScreen(LabScreen):
         if report.cancelled:
             text.append("\nThe runs committed so far are in the store; the rest stages next time.")
         for record in report.new_rejects[:SHOWN_REJECTS]:
-            text.append(f"\n✘ {record.source_file}: {record.describe()}", style="red")
+            text.append(f"\n✘ {record.headline()}", style="red")
         if report.rejected:
             text.append(f"\n{report.rejected} file(s) rejected: press r to see why and fix them.", style="bold")
         self.query_one("#summary", Static).update(text)
