@@ -203,7 +203,7 @@ class Stager:
     def run(self) -> StageReport:
         started = time.monotonic()
         check_location(self.config)
-        lock = lock_store(self.config, self.cancel, lambda holder: self._emit("lock_wait", holder=holder))
+        lock = lock_store(self.config, self.cancel, lambda holder: self._emit(EventKind.LOCK_WAIT, holder=holder))
         try:
             self._store.recover_if_dirty()
             rejects = load_rejects(self.config.rejects_dir)
@@ -227,7 +227,7 @@ class Stager:
                     self.report.busy_files.append(cand.source_file)
                 elif outcome is Outcome.REJECTED:
                     self.report.known_rejects.append(rejects[cand.source_file])
-            self._emit("scan", total=total, message=f"{len(work)} to read, {len(skipped)} skipped")
+            self._emit(EventKind.SCAN, total=total, message=f"{len(work)} to read, {len(skipped)} skipped")
             unchanged = {cand.source_file for cand, outcome in skipped if outcome is Outcome.UNCHANGED}
             self._store.drop_stale_rejects(rejects, present, unchanged)
             if work:
@@ -251,7 +251,7 @@ class Stager:
         finally:
             lock.release()
         self.report.elapsed_s = time.monotonic() - started
-        self._emit("done", total=self.report_total(), message=self.report.line())
+        self._emit(EventKind.DONE, total=self.report_total(), message=self.report.line())
         return self.report
 
     def _manifest(self) -> pl.DataFrame:
@@ -299,7 +299,7 @@ class Stager:
                         done += 1
                         self.report.counts[outcome] += 1
                         self._emit(
-                            "file",
+                            EventKind.FILE,
                             done=done,
                             total=total,
                             source_file=cand.source_file,
@@ -342,7 +342,7 @@ class Stager:
         if committed is None:
             return manifest
         self.report.commits += 1
-        self._emit("commit", message=f"committed {committed.runs} runs, {committed.rejects} rejects")
+        self._emit(EventKind.COMMIT, message=f"committed {committed.runs} runs, {committed.rejects} rejects")
         return committed.manifest
 
     def _emit(self, kind: EventKind, **fields: object) -> None:

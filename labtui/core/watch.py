@@ -13,8 +13,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Literal
 
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
@@ -25,11 +25,18 @@ from labtui.core.stager import Stager
 FULL_RESCAN_SECONDS = 60.0
 
 
+class WatchEventKind(StrEnum):
+    STAGED = "staged"
+    WAITING = "waiting"  # the lock is held elsewhere
+    ERROR = "error"  # the raw folder is unreachable, or staging failed: retried at the next poll
+    RECOVERED = "recovered"  # the raw folder is back
+
+
 @dataclass(frozen=True)
 class WatchEvent:
-    """What the watcher did in one poll; "waiting" means the lock is held elsewhere."""
+    """What the watcher did in one poll."""
 
-    kind: Literal["staged", "waiting", "error", "recovered"]
+    kind: WatchEventKind
     message: str
     report: StageReport | None = None
     staged: tuple[str, ...] = ()  # source files staged in this poll
@@ -137,11 +144,12 @@ class Watcher:
         if not self.config.raw_root.is_dir():
             if not self._failing:
                 self._failing = True
-                events.append(WatchEvent("error", f"raw folder {self.config.raw_root} is not reachable; retrying"))
+                unreachable = f"raw folder {self.config.raw_root} is not reachable; retrying"
+                events.append(WatchEvent(WatchEventKind.ERROR, unreachable))
             return self._emit(events)
         if self._failing:
             self._failing = False
-            events.append(WatchEvent("recovered", f"raw folder {self.config.raw_root} is back"))
+            events.append(WatchEvent(WatchEventKind.RECOVERED, f"raw folder {self.config.raw_root} is back"))
             self._last_full = -float("inf")
         if self.wall() - self._last_full >= self.full_rescan_seconds:
             self._full_scan()
@@ -166,9 +174,9 @@ class Watcher:
         try:
             report = stager.run()
         except LockBusy as exc:
-            return WatchEvent("waiting", f"{exc}; will retry")
+            return WatchEvent(WatchEventKind.WAITING, f"{exc}; will retry")
         except OSError as exc:
-            return WatchEvent("error", f"staging failed: {exc}; will retry")
+            return WatchEvent(WatchEventKind.ERROR, f"staging failed: {exc}; will retry")
         busy = set(report.busy_files)
         for source in ready:
             if source in busy:
@@ -177,7 +185,8 @@ class Watcher:
                 self.state.pending.pop(source, None)
         if not (report.staged or report.new_rejects or report.busy):
             return None
-        return WatchEvent("staged", report.line(), report, tuple(report.staged_files), tuple(report.staged_run_ids))
+        staged, run_ids = tuple(report.staged_files), tuple(report.staged_run_ids)
+        return WatchEvent(WatchEventKind.STAGED, report.line(), report, staged, run_ids)
 
     def growing(self) -> list[str]:
         """Files that changed within the settle time: the runs being measured right now."""

@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
-from labtui.core.stage_events import StageReport
+from labtui.core.stage_events import EventKind, StageReport
 from labtui.core.stager import Stager
 from labtui.tui.base import LabScreen
 from labtui.tui.history import COLUMNS, run_screen
@@ -211,7 +211,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     @on(Progress)
     def _stage_progress(self, message: Progress) -> None:
         event = message.event
-        if event.kind in ("scan", "file") and event.total:
+        if event.kind in (EventKind.SCAN, EventKind.FILE) and event.total:
             self._show_staging(f"⟳ staging the raw files: {event.done} of {event.total}…")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

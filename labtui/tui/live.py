@@ -18,7 +18,7 @@ from textual.message import Message
 from labtui.core.config import StagingConfig
 from labtui.core.follow import FollowedRun
 from labtui.core.registry import load_registry
-from labtui.core.watch import Watcher, WatchEvent
+from labtui.core.watch import Watcher, WatchEvent, WatchEventKind
 
 SHOWN_FILES = 5  # in a notification; the history has them all
 
@@ -72,7 +72,7 @@ class LiveWatcher(Watcher):
             events = super().poll()
             self._report_measuring()
         except Exception as error:  # a lab PC watches all day: an unforeseen error is reported and retried
-            events = self._emit([WatchEvent("error", f"{type(error).__name__}: {error}; retrying")])
+            events = self._emit([WatchEvent(WatchEventKind.ERROR, f"{type(error).__name__}: {error}; retrying")])
         return events
 
     def _report_measuring(self) -> None:
@@ -122,15 +122,15 @@ class WatchController:
 
     def watched(self, event: WatchEvent) -> None:
         """Record an event and say it: each new run by name, a problem once (a failing staging retries every poll)."""
-        if event.kind == "error":
+        if event.kind == WatchEventKind.ERROR:
             if event.message != self.problem:
                 self.problem = event.message
                 self.app.notify(event.message, title="Watching", severity="error", timeout=10)
             return
         self.problem = None
-        if event.kind != "staged":  # recovered, or waiting for the lock
-            self.app.notify(event.message, title="Watching", severity="warning" if event.kind == "waiting" else
-                            "information")
+        if event.kind != WatchEventKind.STAGED:  # recovered, or waiting for the lock
+            waiting = event.kind == WatchEventKind.WAITING
+            self.app.notify(event.message, title="Watching", severity="warning" if waiting else "information")
             return
         rejects = event.report.new_rejects if event.report else []
         lines = [*event.staged[:SHOWN_FILES]]
