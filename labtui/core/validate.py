@@ -36,7 +36,7 @@ from labtui.core.manifest import (
 from labtui.core.parquet_footer import parquet_row_count
 from labtui.core.quarantine import foreign_files, quarantine_root
 from labtui.core.rejects import RejectRecord, load_rejects
-from labtui.core.scan import scan_raw
+from labtui.core.scan import mtime_us, rejected_as_is, scan_raw
 from labtui.core.store import DIRTY_MARKER, identity_path, read_identity
 
 
@@ -257,12 +257,10 @@ def _raw_findings(
         {
             "source_file": [c.source_file for c in candidates],
             "disk_size": [c.size for c in candidates],
-            "disk_mtime": [c.mtime_ns for c in candidates],
+            "disk_mtime": [mtime_us(c.mtime_ns) for c in candidates],
         },
         schema={"source_file": pl.String, "disk_size": pl.Int64, "disk_mtime": pl.Int64},
-    ).with_columns(  # extract.mtime_of, vectorised: the microseconds the manifest records
-        pl.from_epoch(pl.col("disk_mtime") // 1000, time_unit="us").dt.replace_time_zone("UTC")
-    )
+    ).with_columns(pl.from_epoch("disk_mtime", time_unit="us").dt.replace_time_zone("UTC"))
     present = set(on_disk.get_column("source_file").to_list())
     staged = frame.select("run_id", "source_file", "source_size", "source_mtime", "source_sha256").join(
         on_disk, on="source_file", how="left"
@@ -279,7 +277,7 @@ def _raw_findings(
     unstaged = [
         c.source_file for c in candidates
         if c.source_file not in known
-        and ((r := rejects.get(c.source_file)) is None or (r.source_size, r.source_mtime_ns) != (c.size, c.mtime_ns))
+        and ((r := rejects.get(c.source_file)) is None or not rejected_as_is(c, r))
     ]
     outstanding = [r for source, r in sorted(rejects.items()) if source in present]
     stale = sorted(source for source in rejects if source not in present)
