@@ -66,7 +66,7 @@ class Stager:
         self.on_event = on_event or (lambda event: None)
         self.cancel = cancel or threading.Event()
         self.report = StageReport()
-        self._store = StoreCommit(config)
+        self._committer = StoreCommit(config)
         self._temp_dir: Path | None = None
         self._claim_lock = threading.Lock()
         self._claimed: dict[str, str] = {}  # run_id -> source_file that owns it (see _claim)
@@ -205,7 +205,7 @@ class Stager:
         check_location(self.config)
         lock = lock_store(self.config, self.cancel, lambda holder: self._emit(EventKind.LOCK_WAIT, holder=holder))
         try:
-            self._store.recover_if_dirty()
+            self._committer.recover_if_dirty()
             rejects = load_rejects(self.config.rejects_dir)
             candidates = scan_raw(self.config.raw_root)
             present = {cand.source_file for cand in candidates}
@@ -217,7 +217,7 @@ class Stager:
                 staged = staged_signatures(manifest)
             identity = check_raw_root(self.config, list(staged), moved=self.raw_root_moved)
             if identity is not None:
-                self._store.mark_dirty()  # a crash while recording it leaves a temp file that the next writer sweeps
+                self._committer.mark_dirty()  # a crash while recording it leaves a temp file the next writer sweeps
                 write_identity(self.config, identity)
             work, skipped = self._plan(candidates, staged, rejects)
             total = len(work) + len(skipped)
@@ -229,19 +229,19 @@ class Stager:
                     self.report.known_rejects.append(rejects[cand.source_file])
             self._emit(EventKind.SCAN, total=total, message=f"{len(work)} to read, {len(skipped)} skipped")
             unchanged = {cand.source_file for cand, outcome in skipped if outcome is Outcome.UNCHANGED}
-            self._store.drop_stale_rejects(rejects, present, unchanged)
+            self._committer.drop_stale_rejects(rejects, present, unchanged)
             if work:
-                self._store.mark_dirty()
-                self._temp_dir = self._store.staging_area()
+                self._committer.mark_dirty()
+                self._temp_dir = self._committer.staging_area()
                 self.config.events_dir.mkdir(parents=True, exist_ok=True)
                 _ = self.registry, self.version  # load once here, not racing in the workers
                 if manifest is None:
                     manifest = self._manifest()
                 manifest = self._run_pool(work, manifest, rejects, present, total, len(skipped))
             if index_stale and self.report.commits == 0 and manifest is not None and self.config.manifest_path.exists():
-                self._store.heal_stat_index(manifest)
-            if self._store.dirty:
-                self._store.clear_dirty()
+                self._committer.heal_stat_index(manifest)
+            if self._committer.dirty:
+                self._committer.clear_dirty()
             if work or not self.config.metrics_path.exists():  # a no-change stage never loads the metrics
                 from labtui.core.metrics import update_after_stage
 
@@ -327,18 +327,18 @@ class Stager:
             self.report.busy_files.append(cand.source_file)
             return Outcome.BUSY
         if isinstance(result, Staged):
-            self._store.pending.append(result)
+            self._committer.pending.append(result)
             self.report.staged_run_ids.append(result.row.run_id)
             self.report.staged_files.append(result.row.source_file)
             self._derived[result.row.run_id] = (result.row.source_sha256, result.derived)
             return Outcome.STAGED
-        self._store.pending_rejects.append(result)
+        self._committer.pending_rejects.append(result)
         self.report.new_rejects.append(result)
         rejects[cand.source_file] = result
         return Outcome.REJECTED
 
     def _commit(self, manifest: pl.DataFrame, rejects: dict[str, RejectRecord]) -> pl.DataFrame:
-        committed = self._store.commit(manifest, rejects)
+        committed = self._committer.commit(manifest, rejects)
         if committed is None:
             return manifest
         self.report.commits += 1
