@@ -16,10 +16,10 @@ from labtui.core.findings import FIX_ACTION, MANIFEST_FILE_CODES, FixAction, Val
 from labtui.core.manifest import read_manifest
 from labtui.core.quarantine import foreign_files, quarantine
 from labtui.core.recovery import remove_orphan_runs
+from labtui.core.rejects import unreadable_rejects
 from labtui.core.stage_events import EventCallback, StageReport
 from labtui.core.stager import stage
 from labtui.core.store import lock_store
-from labtui.core.validate import unreadable_rejects
 
 
 @dataclass

@@ -72,17 +72,29 @@ def remove_reject(rejects_dir: Path, source_file: str) -> bool:
     return True
 
 
-def load_rejects(rejects_dir: Path) -> dict[str, RejectRecord]:
-    """All reject records by source file; an unreadable record is skipped (validation reports the store)."""
+def read_rejects(rejects_dir: Path) -> tuple[dict[str, RejectRecord], list[str]]:
+    """All reject records by source file, and the names of those that cannot be read (validation reports them)."""
     records: dict[str, RejectRecord] = {}
+    unreadable: list[str] = []
     if not rejects_dir.is_dir():
-        return records
+        return records, unreadable
     for path in sorted(rejects_dir.glob("*.json")):
         if is_temp(path.name):
             continue
         try:
             record = RejectRecord.model_validate_json(path.read_bytes())
         except (OSError, ValidationError, json.JSONDecodeError):
+            unreadable.append(path.name)
             continue
         records[record.source_file] = record
-    return records
+    return records, unreadable
+
+
+def load_rejects(rejects_dir: Path) -> dict[str, RejectRecord]:
+    """All readable reject records by source file: an unreadable one is skipped (the next stage re-judges its file)."""
+    return read_rejects(rejects_dir)[0]
+
+
+def unreadable_rejects(rejects_dir: Path) -> list[str]:
+    """Reject records `load_rejects` skips: report them rather than lose them."""
+    return read_rejects(rejects_dir)[1]
