@@ -21,8 +21,8 @@ from pathlib import Path
 
 import polars as pl
 
-from labtui.core import annotations
 from labtui.core.annotations import Change, annotate, annotate_runs, current_annotations
+from labtui.core.annotations import log as annotation_log
 from labtui.core.config import load_config
 from labtui.core.history import history, load_manifest
 from labtui.core.stager import stage
@@ -51,12 +51,12 @@ def main() -> None:
         store = config.store_root
         runs = manifest.select("run_id", "source_file")
         started = time.perf_counter()
-        compact = annotations._compact_if_due
-        annotations._compact_if_due = lambda store_root: None  # setup only: compacted once below, same files
+        compact = annotation_log._compact_if_due
+        annotation_log._compact_if_due = lambda store_root: None  # setup only: compacted once below, same files
         for i in range(args.annotations):
             row = runs.slice(i % runs.height, 1)
             annotate(store, row, [Change("tag", f"series {i % 50}") if i % 3 else Change("star")], author="bench")
-        annotations._compact_if_due = compact
+        annotation_log._compact_if_due = compact
         compact(store)
         print(f"{manifest.height} runs; wrote {args.annotations} annotations in {time.perf_counter() - started:.1f} s")
         number = manifest.group_by("chip_number").len().sort("len")["chip_number"][-1]

@@ -28,7 +28,7 @@ import polars as pl
 from labtui import open_store
 from labtui.core.config import load_config
 from labtui.core.stager import stage
-from labtui.synth.lab import LabSpec, generate_lab
+from labtui.synth import LabSpec, generate_lab
 
 REAL_RUNS, REAL_RAW_MB = 553, 56  # the lab's corpus in ../shared/realdata
 

@@ -16,7 +16,6 @@ from labtui.cli import main
 from labtui.core.annotations import (
     ACTIONS_DIR,
     ANNOTATION_COLUMNS,
-    COMPACT_AFTER,
     CURRENT_SCHEMA,
     SNAPSHOT,
     AnnotationError,
@@ -31,6 +30,7 @@ from labtui.core.annotations import (
     undo,
     with_annotations,
 )
+from labtui.core.annotations.log import COMPACT_AFTER
 from labtui.core.fixes import apply_fixes
 from labtui.core.history import history
 from labtui.core.lock import WriterLock

@@ -137,3 +137,13 @@ def test_stage_watch_headless_stops_cleanly_on_ctrl_c(store: Store) -> None:
     assert process.returncode == 0, err
     assert store.manifest().height == 1
     assert "staged" in out and "stopped watching" in out
+
+
+def test_follow_names_the_wavelength_only_of_a_light_run(store: Store) -> None:
+    """A dark run keeps the last wavelength in its header: the manifest's light rule leaves it unsaid."""
+    for name, volts, shown in (("It2025-10-14_4.csv", "0.05 V", False), ("It2025-10-14_5.csv", "0.1 V", True)):
+        path = store.raw / name
+        path.write_bytes(raw_csv("It", params={"Laser voltage": volts}))
+        run = FollowedRun(path, load_registry())
+        run.refresh()
+        assert ("λ=455 nm" in run.describe()) is shown, run.describe()

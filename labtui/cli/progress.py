@@ -10,7 +10,7 @@ from typing import TextIO
 from labtui.core.lock import waiting_text
 from labtui.core.pace import Pace
 from labtui.core.scan import Outcome
-from labtui.core.stage_events import StageEvent
+from labtui.core.stage_events import EventKind, StageEvent
 
 
 class ProgressBar:
@@ -23,16 +23,16 @@ class ProgressBar:
         self.last_draw = 0.0
 
     def __call__(self, event: StageEvent) -> None:
-        if event.kind == "lock_wait":
+        if event.kind == EventKind.LOCK_WAIT:
             self.stream.write(waiting_text(event.holder) + "\n")
             self.stream.flush()
             return
-        if event.kind == "scan":
+        if event.kind == EventKind.SCAN:
             self.pace.restart(sum(event.counts.values()))
-        if event.kind == "done":
+        if event.kind == EventKind.DONE:
             self.clear()
             return
-        if event.kind != "file" or not self.enabled:
+        if event.kind != EventKind.FILE or not self.enabled:
             return
         now = time.monotonic()
         if now - self.last_draw < 0.1 and event.done < event.total:

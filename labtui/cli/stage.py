@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         print(json.dumps(report_dict(report), indent=2))
     else:
         for record in report.new_rejects:
-            print(f"rejected {record.source_file}: {record.describe()}")
+            print(f"rejected {record.headline()}")
         print(report.line())
     for problem in report.metrics.problems if report.metrics is not None else ():
         print(f"labtui: {problem}", file=sys.stderr)  # the runs are staged; the derived table is retried next time

@@ -15,6 +15,7 @@ import polars as pl
 from labtui.core.manifest import ManifestRow
 from labtui.core.parser import Header, parse_number
 from labtui.core.registry import Completeness, ParameterSpec, snake_column
+from labtui.core.scan import mtime_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 LIGHT_THRESHOLD_V = 0.1  # the lab's rule: light ⇔ Laser voltage ≥ 0.1 V
 LIGHT_ICON = {True: "💡", False: "🌙", None: "❗"}
 _ANY_UNIT = ParameterSpec(field="value", unit=None)
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def run_id_for(source_file: str, start_time_utc: dt.datetime) -> str:
@@ -115,11 +115,6 @@ def summary(header: Header, light: bool | None) -> str:
         except (KeyError, ValueError, IndexError):
             continue  # a part whose field is missing is left out
     return " ".join(parts)
-
-
-def mtime_of(mtime_ns: int) -> dt.datetime:
-    """A file's mtime at the microsecond precision the manifest stores (what incremental staging compares)."""
-    return EPOCH + dt.timedelta(microseconds=mtime_ns // 1000)
 
 
 def chip_name_of(group: str | None, number: int | None) -> str | None:

@@ -7,34 +7,79 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 Severity = Literal["error", "warning", "info"]
 ITEMS_SHOWN = 50
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-MANIFEST_FILE_CODES = {"manifest_missing", "manifest_unreadable", "manifest_columns"}
 
-# How `apply_fixes` (fixes.py) repairs a finding; findings of other codes are not fixable automatically.
-RESTAGE, STAGE, REMOVE_ORPHANS, REMOVE_BAD_REJECTS = "restage", "stage", "remove_orphans", "remove_bad_rejects"
-REATTACH = "reattach_annotations"
-QUARANTINE = "quarantine"
+
+class FindingCode(StrEnum):
+    """What kind of problem a finding is: the stable name scripts read from `labtui validate --json`."""
+
+    MANIFEST_MISSING = "manifest_missing"
+    MANIFEST_UNREADABLE = "manifest_unreadable"
+    MANIFEST_COLUMNS = "manifest_columns"
+    SOURCE_OUTSIDE = "source_outside"
+    SCHEMA = "schema"
+    NULL_REQUIRED = "null_required"
+    DUPLICATE_RUN_ID = "duplicate_run_id"
+    PARQUET_MISSING = "parquet_missing"
+    PARQUET_UNREADABLE = "parquet_unreadable"
+    ROW_COUNT_MISMATCH = "row_count_mismatch"
+    DATE_LOCAL_MISMATCH = "date_local_mismatch"
+    ORPHAN_PARQUET = "orphan_parquet"
+    DUPLICATE_CONTENT = "duplicate_content"
+    INCOMPLETE = "incomplete"
+    RAW_ROOT_MISSING = "raw_root_missing"
+    RAW_ROOT_DIFFERS = "raw_root_differs"
+    RAW_MISSING = "raw_missing"
+    RAW_CHANGED = "raw_changed"
+    RAW_TOUCHED = "raw_touched"
+    RAW_NEW = "raw_new"
+    REJECTS = "rejects"
+    REJECTS_STALE = "rejects_stale"
+    REJECT_UNREADABLE = "reject_unreadable"
+    INTERRUPTED_WRITER = "interrupted_writer"
+    WRITER_ACTIVE = "writer_active"
+    FOREIGN_FILES = "foreign_files"
+    ANNOTATIONS_ORPHANED = "annotations_orphaned"
+    ANNOTATIONS_REATTACHABLE = "annotations_reattachable"
+    ANNOTATIONS_UNREADABLE = "annotations_unreadable"
+
+
+MANIFEST_FILE_CODES = {FindingCode.MANIFEST_MISSING, FindingCode.MANIFEST_UNREADABLE, FindingCode.MANIFEST_COLUMNS}
+
+
+class FixAction(StrEnum):
+    """How `apply_fixes` (fixes.py) repairs a finding; findings of other codes are not fixable automatically."""
+
+    RESTAGE = "restage"
+    STAGE = "stage"
+    REMOVE_ORPHANS = "remove_orphans"
+    REMOVE_BAD_REJECTS = "remove_bad_rejects"
+    REATTACH = "reattach_annotations"
+    QUARANTINE = "quarantine"
+
+
 FIX_ACTION = {
-    "schema": RESTAGE,
-    "null_required": RESTAGE,
-    "duplicate_run_id": RESTAGE,
-    "parquet_missing": RESTAGE,
-    "parquet_unreadable": RESTAGE,
-    "row_count_mismatch": RESTAGE,
-    "date_local_mismatch": RESTAGE,
-    "raw_changed": RESTAGE,
-    "raw_touched": RESTAGE,
-    "raw_new": STAGE,
-    "rejects_stale": STAGE,
-    "interrupted_writer": STAGE,
-    "orphan_parquet": REMOVE_ORPHANS,
-    "reject_unreadable": REMOVE_BAD_REJECTS,
-    "annotations_reattachable": REATTACH,
-    "foreign_files": QUARANTINE,
+    FindingCode.SCHEMA: FixAction.RESTAGE,
+    FindingCode.NULL_REQUIRED: FixAction.RESTAGE,
+    FindingCode.DUPLICATE_RUN_ID: FixAction.RESTAGE,
+    FindingCode.PARQUET_MISSING: FixAction.RESTAGE,
+    FindingCode.PARQUET_UNREADABLE: FixAction.RESTAGE,
+    FindingCode.ROW_COUNT_MISMATCH: FixAction.RESTAGE,
+    FindingCode.DATE_LOCAL_MISMATCH: FixAction.RESTAGE,
+    FindingCode.RAW_CHANGED: FixAction.RESTAGE,
+    FindingCode.RAW_TOUCHED: FixAction.RESTAGE,
+    FindingCode.RAW_NEW: FixAction.STAGE,
+    FindingCode.REJECTS_STALE: FixAction.STAGE,
+    FindingCode.INTERRUPTED_WRITER: FixAction.STAGE,
+    FindingCode.ORPHAN_PARQUET: FixAction.REMOVE_ORPHANS,
+    FindingCode.REJECT_UNREADABLE: FixAction.REMOVE_BAD_REJECTS,
+    FindingCode.ANNOTATIONS_REATTACHABLE: FixAction.REATTACH,
+    FindingCode.FOREIGN_FILES: FixAction.QUARANTINE,
 }
 
 
@@ -46,7 +91,7 @@ class Finding:
     shown); a finding is `fixable` when `apply_fixes` can repair it.
     """
 
-    code: str
+    code: FindingCode
     severity: Severity
     title: str
     count: int
@@ -88,12 +133,12 @@ class ValidationReport:
 
 
 def make_finding(
-    code: str, severity: Severity, title: str, offenders: list[str], fix: str, restage: Iterable[str] = ()
+    code: FindingCode, severity: Severity, title: str, offenders: list[str], fix: str, restage: Iterable[str] = ()
 ) -> list[Finding]:
     """A finding when there are offenders, else nothing; fixable only when its repair has something to act on."""
     if not offenders:
         return []
     targets = tuple(sorted(set(restage)))
     action = FIX_ACTION.get(code)
-    fixable = action is not None and (action != RESTAGE or bool(targets))
+    fixable = action is not None and (action is not FixAction.RESTAGE or bool(targets))
     return [Finding(code, severity, title, len(offenders), offenders[:ITEMS_SHOWN], fix, fixable, targets)]

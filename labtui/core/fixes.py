@@ -12,23 +12,14 @@ from pathlib import Path
 
 from labtui.core.annotations import default_author, reattach
 from labtui.core.config import StagingConfig
-from labtui.core.findings import (
-    FIX_ACTION,
-    MANIFEST_FILE_CODES,
-    QUARANTINE,
-    REATTACH,
-    REMOVE_BAD_REJECTS,
-    REMOVE_ORPHANS,
-    STAGE,
-    ValidationReport,
-)
+from labtui.core.findings import FIX_ACTION, MANIFEST_FILE_CODES, FixAction, ValidationReport
 from labtui.core.manifest import read_manifest
 from labtui.core.quarantine import foreign_files, quarantine
 from labtui.core.recovery import remove_orphan_runs
+from labtui.core.rejects import unreadable_rejects
 from labtui.core.stage_events import EventCallback, StageReport
 from labtui.core.stager import stage
 from labtui.core.store import lock_store
-from labtui.core.validate import unreadable_rejects
 
 
 @dataclass
@@ -62,29 +53,31 @@ def apply_fixes(
         result = stage(config, only=[config.raw_root / source for source in restage], on_event=on_event, cancel=cancel)
         done.stage_reports.append(result)
         done.lines.append(f"re-staged {len(restage)} file(s) from the raw tree: {result.line()}")
-    if STAGE in actions and not cancel.is_set():
+    if FixAction.STAGE in actions and not cancel.is_set():
         result = stage(config, on_event=on_event, cancel=cancel)
         done.stage_reports.append(result)
         done.lines.append(f"staged new and changed files: {result.line()}")
     if restage:
-        actions.add(REMOVE_ORPHANS)  # a run re-staged at another date leaves its old folder behind
-    if actions & {REMOVE_ORPHANS, REMOVE_BAD_REJECTS, QUARANTINE} and not cancel.is_set():
+        actions.add(FixAction.REMOVE_ORPHANS)  # a run re-staged at another date leaves its old folder behind
+    if actions & {FixAction.REMOVE_ORPHANS, FixAction.REMOVE_BAD_REJECTS, FixAction.QUARANTINE} and not cancel.is_set():
         with lock_store(config, cancel):
-            if QUARANTINE in actions:
+            if FixAction.QUARANTINE in actions:
                 strangers = foreign_files(config)
                 folder = quarantine(config, [config.stage_root / rel for rel in strangers], "foreign-files")
                 done.lines.append(f"moved {len(strangers)} foreign file(s) out of the stage root to {folder}")
-            if REMOVE_ORPHANS in actions and config.manifest_path.exists():  # no manifest: everything looks orphaned
+            # no manifest: everything looks orphaned
+            if FixAction.REMOVE_ORPHANS in actions and config.manifest_path.exists():
                 orphans = remove_orphan_runs(config)
                 done.removed += orphans
                 done.lines.append(f"removed {len(orphans)} Parquet folder(s) the manifest does not reference")
-            if REMOVE_BAD_REJECTS in actions:
+            if FixAction.REMOVE_BAD_REJECTS in actions:
                 bad = [config.rejects_dir / name for name in unreadable_rejects(config.rejects_dir)]
                 for path in bad:
                     path.unlink(missing_ok=True)
                 done.removed += bad
                 done.lines.append(f"deleted {len(bad)} unreadable reject record(s)")
-    if REATTACH in actions and not cancel.is_set():  # after any re-staging, which may be what changed the run_ids
+    # after any re-staging, which may be what changed the run_ids
+    if FixAction.REATTACH in actions and not cancel.is_set():
         moved = reattach(config.store_root, read_manifest(config.manifest_path), author=default_author(config.user))
         done.lines.append(f"re-attached the annotations of {len(moved)} re-staged run(s) to their new run_id")
     done.cancelled = cancel.is_set() or any(r.cancelled for r in done.stage_reports)

@@ -11,7 +11,7 @@ from typing import cast
 
 import polars as pl
 
-from labtui.core.extract import LIGHT_THRESHOLD_V, chip_name_of
+from labtui.core.extract import chip_name_of, has_light
 from labtui.core.parser import Header, Reject, parse_header
 from labtui.core.registry import Registry
 
@@ -98,7 +98,7 @@ class FollowedRun:
             return f"{self.path.name} — {self.problem or 'waiting for the header'}"
         fields = self.header.fields
         parts = [p for p in (chip_name_of(fields.get("chip_group"), fields.get("chip_number")),) if p]
-        if fields.get("laser_wavelength_nm") and (fields.get("laser_voltage_v") or 0) >= LIGHT_THRESHOLD_V:
+        if fields.get("laser_wavelength_nm") and has_light(self.header):  # the manifest's rule: a dark run's λ is stale
             parts.append(f"λ={fields['laser_wavelength_nm']:g} nm")
         progress = self.progress()
         parts.append(f"{progress[0]:.0f} s of {progress[1]:.0f} s" if progress else f"{self.frame.height} rows")

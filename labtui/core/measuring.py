@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from labtui.core.config import StagingConfig
 from labtui.core.follow import FollowedRun
 from labtui.core.registry import load_registry
+from labtui.core.stage_events import WatchEventKind
 from labtui.core.watch import Watcher, WatchEvent
 
 
@@ -46,7 +47,7 @@ class MeasuringWatcher(Watcher):
             events = super().poll()
             self._report_measuring()
         except Exception as error:  # reported, and retried at the next poll: never fatal
-            events = self._emit([WatchEvent("error", f"{type(error).__name__}: {error}; retrying")])
+            events = self._emit([WatchEvent(WatchEventKind.ERROR, f"{type(error).__name__}: {error}; retrying")])
         return events
 
     def _report_measuring(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
+from labtui.core.rejects import RejectKind, reject_text
 
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
@@ -37,14 +38,14 @@ _VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying 
 class Reject(Exception):
     """A file that cannot be identified or trusted; becomes a reject record, never a crash."""
 
-    def __init__(self, kind: str, reason: str, line: int | None = None) -> None:
+    def __init__(self, kind: RejectKind, reason: str, line: int | None = None) -> None:
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
         self.line = line
 
     def __str__(self) -> str:
-        return f"{self.reason} (line {self.line})" if self.line else self.reason
+        return reject_text(self.reason, self.line)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Crash recovery: what an interrupted writer can leave in the store, and its removal.
 
 The stager sweeps when it finds the `.dirty` marker of a writer that did not finish (see the protocol in
-stager.py); `labtui validate --fix` removes orphan run folders under the writer lock.
+commit.py); `labtui validate --fix` removes orphan run folders under the writer lock.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import hashlib
 import json
 from itertools import islice
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -15,12 +16,32 @@ from labtui.core.atomic import atomic_write_bytes, is_temp
 HEAD_LINES = 30  # lines shown from the top of a rejected file
 CONTEXT = 6  # lines shown around an offending line further down
 
+RejectKind = Literal[
+    # the parser
+    "empty", "not_this_format", "unknown_procedure", "conflicting_parameter", "no_data_section", "no_columns",
+    "bad_columns", "duplicate_column", "missing_column", "no_start_time", "bad_start_time", "no_chip_number",
+    "bad_chip_number", "no_rows", "bad_data", "bad_row", "bad_value",
+    # the safe read
+    "symlink", "not_a_file", "unreadable",
+    # the stager
+    "invalid_values", "duplicate_run",
+    # written by early versions (now `not_this_format`): their records still read
+    "no_procedure",
+]
+"""Why a file was rejected: machine-readable, stored in reject records (a Literal, so the parser's raise sites
+name it as the plain string they store)."""
+
+
+def reject_text(reason: str, line: int | None) -> str:
+    """`a data row has 3 fields, the column row has 4 (line 12)`: a reject as every view says it."""
+    return f"{reason} (line {line})" if line else reason
+
 
 class RejectRecord(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     source_file: str  # relative to the raw root, forward slashes
-    kind: str  # machine-readable problem class, e.g. no_start_time
+    kind: RejectKind
     reason: str  # a sentence a physicist understands
     line: int | None = None
     rejected_at_utc: dt.datetime
@@ -29,7 +50,11 @@ class RejectRecord(BaseModel):
     previous_run_id: str | None = None  # the run this file was staged as before it broke
 
     def describe(self) -> str:
-        return f"{self.reason} (line {self.line})" if self.line else self.reason
+        return reject_text(self.reason, self.line)
+
+    def headline(self) -> str:
+        """`2025-10-14/It2025-10-14_3.csv: the file is empty`: the file and why, on one line."""
+        return f"{self.source_file}: {self.describe()}"
 
 
 def reject_path(rejects_dir: Path, source_file: str) -> Path:
@@ -51,20 +76,32 @@ def remove_reject(rejects_dir: Path, source_file: str) -> bool:
     return True
 
 
-def load_rejects(rejects_dir: Path) -> dict[str, RejectRecord]:
-    """All reject records by source file; an unreadable record is skipped (validation reports the store)."""
+def read_rejects(rejects_dir: Path) -> tuple[dict[str, RejectRecord], list[str]]:
+    """All reject records by source file, and the names of those that cannot be read (validation reports them)."""
     records: dict[str, RejectRecord] = {}
+    unreadable: list[str] = []
     if not rejects_dir.is_dir():
-        return records
+        return records, unreadable
     for path in sorted(rejects_dir.glob("*.json")):
         if is_temp(path.name):
             continue
         try:
             record = RejectRecord.model_validate_json(path.read_bytes())
         except (OSError, ValidationError, json.JSONDecodeError):
+            unreadable.append(path.name)
             continue
         records[record.source_file] = record
-    return records
+    return records, unreadable
+
+
+def load_rejects(rejects_dir: Path) -> dict[str, RejectRecord]:
+    """All readable reject records by source file: an unreadable one is skipped (the next stage re-judges its file)."""
+    return read_rejects(rejects_dir)[0]
+
+
+def unreadable_rejects(rejects_dir: Path) -> list[str]:
+    """Reject records `load_rejects` skips: report them rather than lose them."""
+    return read_rejects(rejects_dir)[1]
 
 
 def excerpt(path: Path, line: int | None) -> list[tuple[int, str]]:

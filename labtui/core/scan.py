@@ -5,6 +5,7 @@ Shared by the stager (its plan), `labtui validate`, the watcher and the app's st
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,6 +25,19 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
     BUSY = "busy"
     REJECTED = "rejected"
+
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def mtime_us(mtime_ns: int) -> int:
+    """A file's mtime as the manifest records it, in µs since the epoch: what incremental staging compares."""
+    return mtime_ns // 1000
+
+
+def mtime_of(mtime_ns: int) -> dt.datetime:
+    """The manifest's `source_mtime` of a file with this mtime."""
+    return EPOCH + dt.timedelta(microseconds=mtime_us(mtime_ns))
 
 
 @dataclass(frozen=True)
@@ -93,13 +107,18 @@ def staged_signatures(manifest: pl.DataFrame) -> Signatures:
 
 def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRecord]) -> Outcome | None:
     """UNCHANGED or REJECTED when the file is as it was when last staged or rejected; None when it must be read."""
-    if staged.get(cand.source_file) == (cand.size, cand.mtime_ns // 1000):
+    if staged.get(cand.source_file) == (cand.size, mtime_us(cand.mtime_ns)):
         return Outcome.UNCHANGED
     record = rejects.get(cand.source_file)
     # a reject counts only for a file the manifest does not hold: else a crash came between reject and commit
     if record is None or cand.source_file in staged:
         return None
-    return Outcome.REJECTED if (record.source_size, record.source_mtime_ns) == (cand.size, cand.mtime_ns) else None
+    return Outcome.REJECTED if rejected_as_is(cand, record) else None
+
+
+def rejected_as_is(cand: Candidate, record: RejectRecord) -> bool:
+    """The file is as it was when rejected (same size and mtime): its reject still holds."""
+    return (record.source_size, record.source_mtime_ns) == (cand.size, cand.mtime_ns)
 
 
 def pending_files(config: StagingConfig, manifest: pl.DataFrame) -> list[str] | None:

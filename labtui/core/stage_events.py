@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from labtui.core.lock import Holder
 from labtui.core.rejects import RejectRecord
@@ -15,7 +16,21 @@ if TYPE_CHECKING:
     from labtui.core.metrics import MetricsUpdate
 
 
-EventKind = Literal["lock_wait", "scan", "file", "commit", "done"]
+class EventKind(StrEnum):
+    LOCK_WAIT = "lock_wait"  # another writer holds the lock; `holder` says who
+    SCAN = "scan"  # the plan is made: `total` files, `message` says how many need reading
+    FILE = "file"  # one file read: `outcome`, `done` of `total`
+    COMMIT = "commit"  # a batch is committed
+    DONE = "done"  # the run ended; `message` is the report's line
+
+
+class WatchEventKind(StrEnum):
+    """What `labtui stage --watch` (core.watch) did in one poll."""
+
+    STAGED = "staged"
+    WAITING = "waiting"  # the lock is held elsewhere
+    ERROR = "error"  # the raw folder is unreachable, or staging failed: retried at the next poll
+    RECOVERED = "recovered"  # the raw folder is back
 
 
 @dataclass(frozen=True)

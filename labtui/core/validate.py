@@ -1,18 +1,15 @@
 """Store health: every way the manifest, the Parquet runs and the raw tree can disagree, with counts and fixes.
 
 `validate` only reads (lock-free: a writer may be committing meanwhile, which the report says). Parquet checks read
-file footers only (`parquet_footer.py`). Raw files are hashed only where size or mtime changed, unless `hash_all`.
+file footers only (`parquet_footer.py`); the raw tree is checked in `raw_checks.py`.
 The vocabulary is in `findings.py`; the repairs (`apply_fixes`, which write) in `fixes.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import NoneType, UnionType
 from typing import Annotated, Union, get_args, get_origin
@@ -22,9 +19,9 @@ from pydantic import ValidationError
 
 from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.annotations import unreadable_actions
-from labtui.core.atomic import is_temp, read_parquet_pinned
+from labtui.core.atomic import read_parquet_pinned
 from labtui.core.config import StagingConfig
-from labtui.core.findings import MANIFEST_FILE_CODES, SEVERITY_ORDER, Finding, ValidationReport
+from labtui.core.findings import MANIFEST_FILE_CODES, SEVERITY_ORDER, Finding, FindingCode, ValidationReport
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
 from labtui.core.layout import PART_NAME
 from labtui.core.lock import read_holder
@@ -35,8 +32,7 @@ from labtui.core.manifest import (
 )
 from labtui.core.parquet_footer import parquet_row_count
 from labtui.core.quarantine import foreign_files, quarantine_root
-from labtui.core.rejects import RejectRecord, load_rejects
-from labtui.core.scan import scan_raw
+from labtui.core.raw_checks import raw_findings
 from labtui.core.store import DIRTY_MARKER, identity_path, read_identity
 
 
@@ -47,14 +43,14 @@ def _read_manifest_file(config: StagingConfig) -> tuple[pl.DataFrame, list[Findi
     if not path.exists():
         runs = next(config.stage_root.glob("proc=*/date=*/run_id=*"), None)
         return empty_manifest(), _finding(
-            "manifest_missing", "error", "the manifest is missing, but the store holds runs", [str(path)],
+            FindingCode.MANIFEST_MISSING, "error", "the manifest is missing, but the store holds runs", [str(path)],
             "run `labtui repair`: it rebuilds the manifest from the store (no raw file needed)",
         ) if runs else []
     try:
         frame = read_parquet_pinned(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
         return empty_manifest(), _finding(
-            "manifest_unreadable", "error", "the manifest cannot be read", [f"{path}: {exc}"],
+            FindingCode.MANIFEST_UNREADABLE, "error", "the manifest cannot be read", [f"{path}: {exc}"],
             "run `labtui repair`: it rebuilds the manifest from the store (no raw file needed)",
         )
     return _conform(frame)
@@ -74,7 +70,7 @@ def _conform(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Finding]]:
         for name, dtype in MANIFEST_SCHEMA.items()
     )
     return conformed, _finding(
-        "manifest_columns", "error", "manifest columns differ from the schema", problems,
+        FindingCode.MANIFEST_COLUMNS, "error", "manifest columns differ from the schema", problems,
         "run `labtui repair`: it rebuilds the manifest from the store (no raw file needed)",
     )
 
@@ -121,37 +117,37 @@ def _row_findings(
     findings: list[Finding] = []
     outside = frame.filter(outside_raw_root(pl.col("source_file")))
     findings += _finding(
-        "source_outside", "error", "runs whose source path is not under the raw root", label(outside),
+        FindingCode.SOURCE_OUTSIDE, "error", "runs whose source path is not under the raw root", label(outside),
         "`labtui prune --yes` drops them (they cannot be re-staged from the raw root)",
     )
     bad_rows = frame[[index for index, _ in invalid]]
     findings += _finding(
-        "schema", "error", "manifest rows that fail the ManifestRow schema",
+        FindingCode.SCHEMA, "error", "manifest rows that fail the ManifestRow schema",
         [f"{run}: {error}" for run, (_, error) in zip(label(bad_rows), invalid, strict=True)],
         "re-stage their raw files (`labtui validate --fix`)", restageable(bad_rows),
     )
     nulls = frame.select(pl.col(REQUIRED_FIELDS).null_count()).row(0, named=True)
     findings += _finding(
-        "null_required", "error", "required manifest fields holding nulls",
+        FindingCode.NULL_REQUIRED, "error", "required manifest fields holding nulls",
         [f"{name}: {count} null(s)" for name, count in nulls.items() if count],
         "re-stage the affected runs (`labtui validate --fix`)",
         restageable(frame.filter(pl.any_horizontal(pl.col(REQUIRED_FIELDS).is_null()))),
     )
     duplicated = frame.filter(pl.col("run_id").is_duplicated() & pl.col("run_id").is_not_null()).sort("run_id")
     findings += _finding(
-        "duplicate_run_id", "error", "run_ids that appear on more than one manifest row", label(duplicated),
+        FindingCode.DUPLICATE_RUN_ID, "error", "run_ids that appear on more than one manifest row", label(duplicated),
         "re-stage their raw files: the manifest keeps one row per run", restageable(duplicated),
     )
     local_date = pl.col("start_time_utc").dt.convert_time_zone(config.local_tz).dt.date()
     shifted = frame.filter(local_date != pl.col("date_local"))
     findings += _finding(
-        "date_local_mismatch", "error", f"date_local differs from the start time's date in {config.local_tz}",
+        FindingCode.DATE_LOCAL_MISMATCH, "error", f"date_local differs from the start time's date in {config.local_tz}",
         label(shifted), "re-stage them (was local_tz changed?); `--fix` also removes the Parquet left at the old date",
         restageable(shifted),
     )
     aborted = frame.filter(~pl.col("is_complete"))
     findings += _finding(
-        "incomplete", "warning", "aborted runs (fewer rows than the header promises)", label(aborted),
+        FindingCode.INCOMPLETE, "warning", "aborted runs (fewer rows than the header promises)", label(aborted),
         "nothing to do: aborted runs are kept and flagged is_complete = false",
     )
     twins = (
@@ -161,7 +157,7 @@ def _row_findings(
         .sort("source_file")
     )
     findings += _finding(
-        "duplicate_content", "warning", "raw files with identical content",
+        FindingCode.DUPLICATE_CONTENT, "warning", "raw files with identical content",
         [" = ".join(sources) for sources in twins.get_column("source_file").to_list()],
         "if one is an accidental copy, delete it from the raw tree yourself (labtui never deletes raw data)",
     )
@@ -205,13 +201,13 @@ def _parquet_findings(
     fix = "re-stage the raw files (`labtui validate --fix`); a run whose raw file is gone too is lost"
     orphans = sorted(listed - set(runs.get_column("folder").to_list())) if trusted else []
     return [
-        *_finding("parquet_missing", "error", "runs whose Parquet file is missing",
+        *_finding(FindingCode.PARQUET_MISSING, "error", "runs whose Parquet file is missing",
                   [f"{run_id} {source}" for run_id, source in missing], fix, restageable(missing)),
-        *_finding("parquet_unreadable", "error", "runs whose Parquet file is unreadable",
+        *_finding(FindingCode.PARQUET_UNREADABLE, "error", "runs whose Parquet file is unreadable",
                   [f"{run_id} {source}: {why}" for run_id, source, why in unreadable], fix, restageable(unreadable)),
-        *_finding("row_count_mismatch", "error", "runs whose Parquet row count differs from the manifest",
+        *_finding(FindingCode.ROW_COUNT_MISMATCH, "error", "runs whose Parquet row count differs from the manifest",
                   [f"{run_id} {source}: {why}" for run_id, source, why in mismatched], fix, restageable(mismatched)),
-        *_finding("orphan_parquet", "warning", "Parquet folders the manifest does not reference", orphans,
+        *_finding(FindingCode.ORPHAN_PARQUET, "warning", "Parquet folders the manifest does not reference", orphans,
                   "delete them (`labtui validate --fix`); they hold no run the manifest knows"),
     ]
 
@@ -235,107 +231,6 @@ def _listed_run_dirs(stage_root: Path) -> set[str]:
     }
 
 
-# -- the raw tree --------------------------------------------------------------------------------------------------
-def _raw_findings(
-    frame: pl.DataFrame, config: StagingConfig, hash_all: bool
-) -> tuple[list[Finding], set[str] | None, dict[str, int]]:
-    """Raw files vs the manifest and the reject records; also the set of raw files present (None: no raw root)."""
-    rejects = load_rejects(config.rejects_dir)
-    bad_records = unreadable_rejects(config.rejects_dir)
-    findings = _finding(
-        "reject_unreadable", "warning", "reject records that cannot be read", bad_records,
-        "delete them (`labtui validate --fix`); the next stage re-judges those files",
-    )
-    if not config.raw_root.is_dir():
-        findings += _finding(
-            "raw_root_missing", "warning", "the raw root is not there: raw files were not checked",
-            [str(config.raw_root)], "mount or restore the raw folder, or fix raw_root in the config",
-        )
-        return findings, None, {"raw_files": 0, "rejects": len(rejects)}
-    candidates = scan_raw(config.raw_root)
-    on_disk = pl.DataFrame(
-        {
-            "source_file": [c.source_file for c in candidates],
-            "disk_size": [c.size for c in candidates],
-            "disk_mtime": [c.mtime_ns for c in candidates],
-        },
-        schema={"source_file": pl.String, "disk_size": pl.Int64, "disk_mtime": pl.Int64},
-    ).with_columns(  # extract.mtime_of, vectorised: the microseconds the manifest records
-        pl.from_epoch(pl.col("disk_mtime") // 1000, time_unit="us").dt.replace_time_zone("UTC")
-    )
-    present = set(on_disk.get_column("source_file").to_list())
-    staged = frame.select("run_id", "source_file", "source_size", "source_mtime", "source_sha256").join(
-        on_disk, on="source_file", how="left"
-    )
-    gone = staged.filter(pl.col("disk_size").is_null())
-    on_both = staged.filter(pl.col("disk_size").is_not_null())
-    stat_changed = (pl.col("disk_size") != pl.col("source_size")) | (pl.col("disk_mtime") != pl.col("source_mtime"))
-    suspects = on_both if hash_all else on_both.filter(stat_changed.fill_null(True))
-    hashes = _hash_files(config.raw_root, suspects.get_column("source_file").to_list(), config.workers)
-    suspects = suspects.with_columns(disk_sha256=pl.Series(hashes, dtype=pl.String))
-    changed = suspects.filter(pl.col("disk_sha256").ne_missing(pl.col("source_sha256")))
-    touched = suspects.filter(pl.col("disk_sha256").eq_missing(pl.col("source_sha256")) & stat_changed.fill_null(True))
-    known = set(frame.get_column("source_file").to_list())
-    unstaged = [
-        c.source_file for c in candidates
-        if c.source_file not in known
-        and ((r := rejects.get(c.source_file)) is None or (r.source_size, r.source_mtime_ns) != (c.size, c.mtime_ns))
-    ]
-    outstanding = [r for source, r in sorted(rejects.items()) if source in present]
-    stale = sorted(source for source in rejects if source not in present)
-    findings += [
-        *_finding("raw_missing", "warning", "staged runs whose raw file is gone",
-                  gone.get_column("source_file").to_list(),
-                  "restore the raw file if it was moved by mistake (the staged copy is kept either way); "
-                  "`labtui prune` lists the runs to drop, `labtui prune --yes` drops them"),
-        *_finding("raw_changed", "warning", "raw files whose content changed since staging",
-                  changed.get_column("source_file").to_list(),
-                  "re-stage them (`labtui validate --fix`)", changed.get_column("source_file").to_list()),
-        *_finding("raw_touched", "info", "raw files touched since staging (size or mtime changed, content identical)",
-                  touched.get_column("source_file").to_list(),
-                  "re-stage them to record the new size/mtime (`labtui validate --fix`)",
-                  touched.get_column("source_file").to_list()),
-        *_finding("raw_new", "warning", "raw files not staged yet (new, or rejected and edited since)", unstaged,
-                  "stage them (`labtui stage` or `labtui validate --fix`)"),
-        *_finding("rejects", "warning", "rejected raw files", [f"{r.source_file}: {r.describe()}" for r in outstanding],
-                  "fix the file and run `labtui restage FILE`, or leave it if it is not a run"),
-        *_finding("rejects_stale", "info", "reject records of raw files that no longer exist", stale,
-                  "`labtui stage` (or `--fix`) drops them"),
-    ]
-    return findings, present, {"raw_files": len(candidates), "rejects": len(outstanding), "hashed": len(hashes)}
-
-
-def unreadable_rejects(rejects_dir: Path) -> list[str]:
-    """Reject records `load_rejects` silently skips: report them rather than lose them."""
-    if not rejects_dir.is_dir():
-        return []
-    bad = []
-    for path in sorted(rejects_dir.glob("*.json")):
-        if is_temp(path.name):
-            continue
-        try:
-            RejectRecord.model_validate_json(path.read_bytes())
-        except (OSError, ValidationError, json.JSONDecodeError):
-            bad.append(path.name)
-    return bad
-
-
-def _hash_files(raw_root: Path, sources: list[str], workers: int) -> list[str | None]:
-    """SHA-256 of raw files (None when unreadable); threads, as hashlib releases the GIL on large buffers."""
-
-    def digest(source: str) -> str | None:
-        try:
-            with open(raw_root / source, "rb") as handle:
-                return hashlib.file_digest(handle, "sha256").hexdigest()
-        except OSError:
-            return None
-
-    if len(sources) < 8:
-        return [digest(source) for source in sources]
-    with ThreadPoolExecutor(workers, thread_name_prefix="labtui-hash") as pool:
-        return list(pool.map(digest, sources))
-
-
 # -- annotations ---------------------------------------------------------------------------------------------------
 def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Finding]:
     """Annotations of runs the manifest no longer holds: re-attachable when their raw file is staged under a new
@@ -344,21 +239,21 @@ def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Fin
     lost = [run_id for run_id in found.run_ids if run_id not in found.reattachable]
     return [
         *_finding(
-            "annotations_reattachable",
+            FindingCode.ANNOTATIONS_REATTACHABLE,
             "warning",
             "annotations of runs re-staged under a new run_id (their start time changed)",
             [f"{new} {found.sources[old]} (annotated as {old})" for old, new in found.reattachable.items()],
             "re-attach them to the run staged from the same raw file",
         ),
         *_finding(
-            "annotations_orphaned",
+            FindingCode.ANNOTATIONS_ORPHANED,
             "info",
             "annotations of runs that are no longer staged (kept in the log)",
             [f"{run_id} {found.sources.get(run_id, '')}".rstrip() for run_id in lost],
             "nothing to do: they come back if the raw file is staged again",
         ),
         *_finding(
-            "annotations_unreadable",
+            FindingCode.ANNOTATIONS_UNREADABLE,
             "warning",
             "annotation files that cannot be read (their records are ignored)",
             unreadable_actions(config.store_root),
@@ -379,7 +274,7 @@ def _store_findings(config: StagingConfig) -> list[Finding]:
     raw_root = os.path.abspath(config.raw_root)
     return [
         *_finding(
-            "foreign_files",
+            FindingCode.FOREIGN_FILES,
             "error",
             "files in the stage root that are not a run's Parquet "
             "(they break directory-scan readers such as DuckDB and Spark)",
@@ -387,21 +282,21 @@ def _store_findings(config: StagingConfig) -> list[Finding]:
             f"move them to {quarantine_root(config)} (`labtui validate --fix`; nothing is deleted)",
         ),
         *_finding(
-            "raw_root_differs",
+            FindingCode.RAW_ROOT_DIFFERS,
             "warning",
             "the store was built from another raw root",
             [f"{identity.raw_root} (configured: {raw_root})"] if identity and identity.raw_root != raw_root else [],
             "fix raw_root in the config; if the lab moved the raw tree, `labtui stage --raw-root-moved`",
         ),
         *_finding(
-            "interrupted_writer",
+            FindingCode.INTERRUPTED_WRITER,
             "warning",
             "a writer was interrupted (its .dirty marker is still there)",
             [str(config.manifest_dir / DIRTY_MARKER)] if (config.manifest_dir / DIRTY_MARKER).exists() else [],
             "run `labtui stage` (or `--fix`): it sweeps what the interrupted writer left",
         ),
         *_finding(
-            "writer_active",
+            FindingCode.WRITER_ACTIVE,
             "info",
             "a writer is using the store: findings may be transient",
             [holder.describe()] if holder else [],
@@ -419,7 +314,7 @@ def validate(
         frame, findings = _read_manifest_file(config)
     else:
         frame, findings = _conform(manifest)
-    raw, present, raw_stats = _raw_findings(frame, config, hash_all)
+    raw, present, raw_stats = raw_findings(frame, config, hash_all)
     invalid = _schema_errors(frame)
     findings += _row_findings(frame, config, present, invalid)
     valid = frame.with_row_index("_row").filter(~pl.col("_row").is_in([index for index, _ in invalid])).drop("_row")

@@ -14,12 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
 from labtui.core.scan import scan_raw
-from labtui.core.stage_events import StageEvent, StageReport
+from labtui.core.stage_events import StageEvent, StageReport, WatchEventKind
 from labtui.core.stager import Stager
 
 FULL_RESCAN_SECONDS = 60.0
@@ -27,9 +26,9 @@ FULL_RESCAN_SECONDS = 60.0
 
 @dataclass(frozen=True)
 class WatchEvent:
-    """What the watcher did in one poll; "waiting" means the lock is held elsewhere."""
+    """What the watcher did in one poll."""
 
-    kind: Literal["staged", "waiting", "error", "recovered"]
+    kind: WatchEventKind
     message: str
     report: StageReport | None = None
     staged: tuple[str, ...] = ()  # source files staged in this poll
@@ -137,11 +136,12 @@ class Watcher:
         if not self.config.raw_root.is_dir():
             if not self._failing:
                 self._failing = True
-                events.append(WatchEvent("error", f"raw folder {self.config.raw_root} is not reachable; retrying"))
+                unreachable = f"raw folder {self.config.raw_root} is not reachable; retrying"
+                events.append(WatchEvent(WatchEventKind.ERROR, unreachable))
             return self._emit(events)
         if self._failing:
             self._failing = False
-            events.append(WatchEvent("recovered", f"raw folder {self.config.raw_root} is back"))
+            events.append(WatchEvent(WatchEventKind.RECOVERED, f"raw folder {self.config.raw_root} is back"))
             self._last_full = -float("inf")
         if self.wall() - self._last_full >= self.full_rescan_seconds:
             self._full_scan()
@@ -166,9 +166,9 @@ class Watcher:
         try:
             report = stager.run()
         except LockBusy as exc:
-            return WatchEvent("waiting", f"{exc}; will retry")
+            return WatchEvent(WatchEventKind.WAITING, f"{exc}; will retry")
         except OSError as exc:
-            return WatchEvent("error", f"staging failed: {exc}; will retry")
+            return WatchEvent(WatchEventKind.ERROR, f"staging failed: {exc}; will retry")
         busy = set(report.busy_files)
         for source in ready:
             if source in busy:
@@ -177,7 +177,8 @@ class Watcher:
                 self.state.pending.pop(source, None)
         if not (report.staged or report.new_rejects or report.busy):
             return None
-        return WatchEvent("staged", report.line(), report, tuple(report.staged_files), tuple(report.staged_run_ids))
+        staged, run_ids = tuple(report.staged_files), tuple(report.staged_run_ids)
+        return WatchEvent(WatchEventKind.STAGED, report.line(), report, staged, run_ids)
 
     def growing(self) -> list[str]:
         """Files that changed within the settle time: the runs being measured right now."""

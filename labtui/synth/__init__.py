@@ -4,14 +4,8 @@
 measured over weeks, with the real data's irregularities, and returns its ground truth as a `LabSummary`.
 """
 
-from labtui.synth.lab import (
-    IRREGULARITIES,
-    IrregularFile,
-    LabSpec,
-    LabSummary,
-    RunInfo,
-    generate_lab,
-)
+from labtui.synth.lab import generate_lab
+from labtui.synth.labspec import IRREGULARITIES, IrregularFile, LabSpec, LabSummary, RunInfo
 from labtui.synth.physics import chip_device
 from labtui.synth.writer import write_files, write_run
 

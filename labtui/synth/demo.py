@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from labtui.synth.lab import LabSpec, LabSummary, generate_lab
+from labtui.synth.lab import generate_lab
+from labtui.synth.labspec import LabSpec, LabSummary
 from labtui.synth.truth import COLUMNS as TRUTH_COLUMNS
 
 MARKER = ".labtui-demo.json"

@@ -15,6 +15,7 @@ from textual.screen import Screen
 from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError, error_line
 from labtui.core.lock import LockBusy
+from labtui.core.stage_events import WatchEventKind
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.dialogs import ErrorDialog, HelpDialog
 from labtui.tui.live import LiveChanged, Measuring, WatchController, Watched
@@ -140,7 +141,7 @@ class LabApp(App[None]):
 
     def on_watched(self, message: Watched) -> None:
         """A staging by the watcher reaches the open screens at once, not at the next store poll."""
-        if message.event.kind == "staged":
+        if message.event.kind == WatchEventKind.STAGED:
             self.check_store()
         self.live.watched(message.event)
         self._tell_screens(LiveChanged)

@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from labtui.core.history import summary_line
 from labtui.core.overview import ACTIVITY_DAYS, Overview
-from labtui.core.stage_events import StageReport
+from labtui.core.stage_events import EventKind, StageReport
 from labtui.tui.base import LabScreen, Shown
 from labtui.tui.history import run_screen
 from labtui.tui.history_view import COLUMNS
@@ -217,7 +217,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     @on(Progress)
     def _stage_progress(self, message: Progress) -> None:
         event = message.event
-        if event.kind in ("scan", "file") and event.total:
+        if event.kind in (EventKind.SCAN, EventKind.FILE) and event.total:
             self.staging_line = f"⟳ staging the raw files: {event.done} of {event.total}…"
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -15,6 +15,7 @@ from textual.app import App
 from textual.message import Message
 
 from labtui.core.measuring import Measured, MeasuringWatcher
+from labtui.core.stage_events import WatchEventKind
 from labtui.core.watch import WatchEvent
 from labtui.tui.store import Store
 
@@ -73,21 +74,21 @@ class WatchController:
 
     def watched(self, event: WatchEvent) -> None:
         """Record an event and say it: each new run by name, a problem once (a failing staging retries every poll)."""
-        if event.kind == "error":
+        if event.kind == WatchEventKind.ERROR:
             if event.message != self.problem:
                 self.problem = event.message
                 self.app.notify(event.message, title="Watching", severity="error", timeout=10)
             return
         self.problem = None
-        if event.kind != "staged":  # recovered, or waiting for the lock
-            self.app.notify(event.message, title="Watching", severity="warning" if event.kind == "waiting" else
-                            "information")
+        if event.kind != WatchEventKind.STAGED:  # recovered, or waiting for the lock
+            waiting = event.kind == WatchEventKind.WAITING
+            self.app.notify(event.message, title="Watching", severity="warning" if waiting else "information")
             return
         rejects = event.report.new_rejects if event.report else []
         lines = [*event.staged[:SHOWN_FILES]]
         if len(event.staged) > SHOWN_FILES:
             lines.append(f"… and {len(event.staged) - SHOWN_FILES} more")
-        lines += [f"✘ {record.source_file}: {record.describe()}" for record in rejects[:SHOWN_FILES]]
+        lines += [f"✘ {record.headline()}" for record in rejects[:SHOWN_FILES]]
         self.app.notify("\n".join(lines) or event.message, severity="warning" if rejects else "information",
                         title=f"{len(event.staged)} new run(s) staged" if event.staged else "Watching")
 

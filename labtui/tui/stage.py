@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -20,12 +21,14 @@ from textual.worker import Worker, WorkerState
 from labtui.core.lock import Holder, LockBusy, holder_text, waiting_text
 from labtui.core.pace import Pace
 from labtui.core.scan import Outcome
-from labtui.core.stage_events import StageEvent, StageReport
+from labtui.core.stage_events import EventKind, StageEvent, StageReport
 from labtui.tui.base import LabScreen, Shown
 
 clock = time.monotonic  # what rates and elapsed times are measured with (frozen in snapshot tests)
 POST_INTERVAL_S = 0.1
 SHOWN_REJECTS = 5  # in the summary; the rejects screen has them all
+# locked (another writer; w waits) | missing (no raw folder) | running | cancelling | done
+StageState = Literal["locked", "missing", "running", "cancelling", "done"]
 ICONS = {Outcome.STAGED: "✔", Outcome.UNCHANGED: "=", Outcome.BUSY: "⏳", Outcome.REJECTED: "✘"}
 STYLES = {Outcome.STAGED: "green", Outcome.BUSY: "yellow", Outcome.REJECTED: "bold red"}
 
@@ -49,10 +52,10 @@ class Relay:
         self.last_post = 0.0
 
     def __call__(self, event: StageEvent) -> None:
-        if event.kind != "done":  # the summary under the log says it
+        if event.kind != EventKind.DONE:  # the summary under the log says it
             self.lines.append(log_line(event, self.zone))
         now = time.monotonic()
-        if event.kind == "file" and now - self.last_post < POST_INTERVAL_S and event.done < event.total:
+        if event.kind == EventKind.FILE and now - self.last_post < POST_INTERVAL_S and event.done < event.total:
             return
         self.post(Progress(event, self.lines))
         self.lines = []
@@ -60,14 +63,14 @@ class Relay:
 
 
 def log_line(event: StageEvent, zone: ZoneInfo) -> Text:
-    if event.kind == "file" and event.outcome is not None:
+    if event.kind == EventKind.FILE and event.outcome is not None:
         line = Text.assemble((f"{ICONS[event.outcome]} {event.source_file}", STYLES.get(event.outcome, "")))
         if event.message:
             line.append(f"  {event.message}", style="dim")
         return line
-    if event.kind == "lock_wait":
+    if event.kind == EventKind.LOCK_WAIT:
         return Text(waiting_text(event.holder, zone), style="yellow")
-    if event.kind == "scan":
+    if event.kind == EventKind.SCAN:
         return Text(f"{event.total} raw files: {event.message}", style="bold")
     return Text(event.message, style="dim")
 
@@ -93,8 +96,7 @@ class StageScreen(LabScreen):
         super().__init__()
         self.only = only
         self.cancel = threading.Event()
-        # locked (another writer; w waits) | missing (no raw folder) | running | cancelling | done
-        self.state = "locked"
+        self.state: StageState = "locked"
         self.report: StageReport | None = None
         self.pace = Pace(clock=lambda: clock())  # looked up at each call: snapshot tests freeze `clock`
         self.total = 0
@@ -175,13 +177,13 @@ class StageScreen(LabScreen):
         for line in message.lines:
             log.write(line)
         event = message.event
-        if event.kind == "scan":
+        if event.kind == EventKind.SCAN:
             self.pace.restart(sum(event.counts.values()))
             self.notice = ""
-        if event.kind in ("scan", "file"):
+        if event.kind in (EventKind.SCAN, EventKind.FILE):
             self.total = event.total
             self._numbers(event.done or self.pace.settled, event.counts)
-        if event.kind == "file" and self.state == "running":
+        if event.kind == EventKind.FILE and self.state == "running":
             self.current = f"last read: {event.source_file}"
 
     def _numbers(self, done: int, counts: dict[str, int]) -> None:
@@ -216,7 +218,7 @@ class StageScreen(LabScreen):
         if report.cancelled:
             text.append("\nThe runs committed so far are in the store; the rest stages next time.")
         for record in report.new_rejects[:SHOWN_REJECTS]:
-            text.append(f"\n✘ {record.source_file}: {record.describe()}", style="red")
+            text.append(f"\n✘ {record.headline()}", style="red")
         if report.rejected:
             text.append(f"\n{report.rejected} file(s) rejected: press r to see why and fix them.", style="bold")
         self.summary = text

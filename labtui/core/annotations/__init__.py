@@ -1,0 +1,63 @@
+"""Annotations: star, exclude (with a reason), tag and note runs, kept apart from the data in `<store>/_annotations/`.
+
+`log.py` is the append-only log on disk (format, writing, compaction, cached reading); `views.py` what it means
+now (the current annotations, joined onto runs, filtered, shown); `edits.py` the writes derived from it (undo,
+re-attaching the annotations of re-staged runs).
+"""
+
+from labtui.core.annotations.edits import Orphans, orphans, reattach, undo
+from labtui.core.annotations.log import (
+    ACTIONS_DIR,
+    KINDS,
+    SNAPSHOT,
+    Action,
+    AnnotationError,
+    Change,
+    annotate,
+    annotation_log,
+    annotations_dir,
+    default_author,
+    read_log,
+    unreadable_actions,
+)
+from labtui.core.annotations.views import (
+    ANNOTATION_COLUMNS,
+    CURRENT_SCHEMA,
+    AnnotationFilter,
+    annotate_runs,
+    current_annotations,
+    current_view,
+    hidden_note,
+    log_lines,
+    summary,
+    with_annotations,
+)
+
+__all__ = [
+    "ACTIONS_DIR",
+    "ANNOTATION_COLUMNS",
+    "CURRENT_SCHEMA",
+    "KINDS",
+    "SNAPSHOT",
+    "Action",
+    "AnnotationError",
+    "AnnotationFilter",
+    "Change",
+    "Orphans",
+    "annotate",
+    "annotate_runs",
+    "annotation_log",
+    "annotations_dir",
+    "current_annotations",
+    "current_view",
+    "default_author",
+    "hidden_note",
+    "log_lines",
+    "orphans",
+    "read_log",
+    "reattach",
+    "summary",
+    "undo",
+    "unreadable_actions",
+    "with_annotations",
+]

@@ -1,0 +1,74 @@
+"""Annotations written from what the log says: undoing an action, and moving the annotations of re-staged runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from labtui.core.annotations.log import Action, Change, read_log, write_action
+from labtui.core.annotations.views import current_annotations, current_view
+
+
+def undo(store_root: Path, action_id: str, *, author: str) -> Action | None:
+    """Undo an action by writing a new one that puts back what it changed (nothing is deleted); None if unknown."""
+    log = read_log(store_root).with_row_index("_at")
+    done = log.filter(pl.col("action") == action_id)
+    if done.is_empty():
+        return None
+    state = {row["run_id"]: row for row in current_view(log.head(done["_at"].min())).iter_rows(named=True)}  # type: ignore[arg-type]
+    restore: dict[tuple[str, str], tuple[str, str, Change]] = {}  # (run_id, what) → the record that restores it
+    for run_id, source, kind, value in done.select("run_id", "source_file", "kind", "value").iter_rows():
+        was = state.get(run_id, {})
+        if kind in ("star", "unstar"):
+            what, change = "star", Change("star" if was.get("starred") else "unstar")
+        elif kind in ("exclude", "include"):
+            what = "exclude"
+            change = Change("exclude", was["exclude_reason"]) if was.get("excluded") else Change("include")
+        elif kind in ("tag", "untag"):
+            what, change = f"tag {value}", Change("tag" if value in (was.get("tags") or []) else "untag", value)
+        else:
+            what, change = "note", Change("note", was.get("note") or "")
+        restore[(run_id, what)] = (run_id, source, change)
+    return write_action(store_root, list(restore.values()), author=author)
+
+
+
+@dataclass(frozen=True)
+class Orphans:
+    """Annotated runs the manifest no longer holds; `reattachable` maps old run_id → the run now staged from the
+    same raw file (its start time changed, so its run_id did)."""
+
+    run_ids: tuple[str, ...]
+    sources: dict[str, str]
+    reattachable: dict[str, str]
+
+
+def orphans(store_root: Path, manifest: pl.DataFrame) -> Orphans:
+    current = current_annotations(store_root)
+    gone = current.filter(~pl.col("run_id").is_in(manifest["run_id"].implode()))["run_id"].to_list()
+    log = read_log(store_root).filter(pl.col("run_id").is_in(gone))
+    sources = dict(log.group_by("run_id").agg(pl.col("source_file").last()).iter_rows())
+    staged = dict(manifest.select("source_file", "run_id").iter_rows())
+    reattachable = {old: staged[sources[old]] for old in gone if sources.get(old) in staged}
+    return Orphans(tuple(gone), sources, reattachable)
+
+
+def reattach(store_root: Path, manifest: pl.DataFrame, *, author: str) -> list[tuple[str, str]]:
+    """Move the annotations of re-staged runs to their new run_id: the old records are copied with their original
+    author and time (so newer annotations of the new run still win), then the old run's are taken back."""
+    found = orphans(store_root, manifest)
+    log = read_log(store_root)
+    for old, new in found.reattachable.items():
+        source = found.sources[old]
+        records = log.filter(pl.col("run_id") == old)
+        for (when, who), group in records.group_by("time_utc", "author", maintain_order=True):
+            copies = [(new, source, Change(kind, value)) for kind, value in group.select("kind", "value").iter_rows()]
+            write_action(store_root, copies, author=str(who), at=when)
+        tags = current_view(records)["tags"].explode().drop_nulls().to_list()
+        clear = [Change("unstar"), Change("include"), Change("note", ""), *(Change("untag", tag) for tag in tags)]
+        write_action(store_root, [(old, source, change) for change in clear], author=author)
+    return list(found.reattachable.items())
+
+

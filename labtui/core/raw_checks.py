@@ -1,0 +1,102 @@
+"""Store health, the raw tree: raw files against the manifest and the reject records (gone, changed, touched, new,
+rejected). Raw files are hashed only where size or mtime changed, unless `hash_all`; only ever read."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import polars as pl
+
+from labtui.core.config import StagingConfig
+from labtui.core.findings import Finding, FindingCode
+from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
+from labtui.core.rejects import read_rejects
+from labtui.core.scan import mtime_us, rejected_as_is, scan_raw
+
+
+# -- the raw tree --------------------------------------------------------------------------------------------------
+def raw_findings(
+    frame: pl.DataFrame, config: StagingConfig, hash_all: bool
+) -> tuple[list[Finding], set[str] | None, dict[str, int]]:
+    """Raw files vs the manifest and the reject records; also the set of raw files present (None: no raw root)."""
+    rejects, bad_records = read_rejects(config.rejects_dir)
+    findings = _finding(
+        FindingCode.REJECT_UNREADABLE, "warning", "reject records that cannot be read", bad_records,
+        "delete them (`labtui validate --fix`); the next stage re-judges those files",
+    )
+    if not config.raw_root.is_dir():
+        findings += _finding(
+            FindingCode.RAW_ROOT_MISSING, "warning", "the raw root is not there: raw files were not checked",
+            [str(config.raw_root)], "mount or restore the raw folder, or fix raw_root in the config",
+        )
+        return findings, None, {"raw_files": 0, "rejects": len(rejects)}
+    candidates = scan_raw(config.raw_root)
+    on_disk = pl.DataFrame(
+        {
+            "source_file": [c.source_file for c in candidates],
+            "disk_size": [c.size for c in candidates],
+            "disk_mtime": [mtime_us(c.mtime_ns) for c in candidates],
+        },
+        schema={"source_file": pl.String, "disk_size": pl.Int64, "disk_mtime": pl.Int64},
+    ).with_columns(pl.from_epoch("disk_mtime", time_unit="us").dt.replace_time_zone("UTC"))
+    present = set(on_disk.get_column("source_file").to_list())
+    staged = frame.select("run_id", "source_file", "source_size", "source_mtime", "source_sha256").join(
+        on_disk, on="source_file", how="left"
+    )
+    gone = staged.filter(pl.col("disk_size").is_null())
+    on_both = staged.filter(pl.col("disk_size").is_not_null())
+    stat_changed = (pl.col("disk_size") != pl.col("source_size")) | (pl.col("disk_mtime") != pl.col("source_mtime"))
+    suspects = on_both if hash_all else on_both.filter(stat_changed.fill_null(True))
+    hashes = _hash_files(config.raw_root, suspects.get_column("source_file").to_list(), config.workers)
+    suspects = suspects.with_columns(disk_sha256=pl.Series(hashes, dtype=pl.String))
+    changed = suspects.filter(pl.col("disk_sha256").ne_missing(pl.col("source_sha256")))
+    touched = suspects.filter(pl.col("disk_sha256").eq_missing(pl.col("source_sha256")) & stat_changed.fill_null(True))
+    known = set(frame.get_column("source_file").to_list())
+    unstaged = [
+        c.source_file for c in candidates
+        if c.source_file not in known
+        and ((r := rejects.get(c.source_file)) is None or not rejected_as_is(c, r))
+    ]
+    outstanding = [r for source, r in sorted(rejects.items()) if source in present]
+    stale = sorted(source for source in rejects if source not in present)
+    findings += [
+        *_finding(FindingCode.RAW_MISSING, "warning", "staged runs whose raw file is gone",
+                  gone.get_column("source_file").to_list(),
+                  "restore the raw file if it was moved by mistake (the staged copy is kept either way); "
+                  "`labtui prune` lists the runs to drop, `labtui prune --yes` drops them"),
+        *_finding(FindingCode.RAW_CHANGED, "warning", "raw files whose content changed since staging",
+                  changed.get_column("source_file").to_list(),
+                  "re-stage them (`labtui validate --fix`)", changed.get_column("source_file").to_list()),
+        *_finding(FindingCode.RAW_TOUCHED, "info",
+                  "raw files touched since staging (size or mtime changed, content identical)",
+                  touched.get_column("source_file").to_list(),
+                  "re-stage them to record the new size/mtime (`labtui validate --fix`)",
+                  touched.get_column("source_file").to_list()),
+        *_finding(FindingCode.RAW_NEW, "warning", "raw files not staged yet (new, or rejected and edited since)",
+                  unstaged,
+                  "stage them (`labtui stage` or `labtui validate --fix`)"),
+        *_finding(FindingCode.REJECTS, "warning", "rejected raw files",
+                  [r.headline() for r in outstanding],
+                  "fix the file and run `labtui restage FILE`, or leave it if it is not a run"),
+        *_finding(FindingCode.REJECTS_STALE, "info", "reject records of raw files that no longer exist", stale,
+                  "`labtui stage` (or `--fix`) drops them"),
+    ]
+    return findings, present, {"raw_files": len(candidates), "rejects": len(outstanding), "hashed": len(hashes)}
+
+
+def _hash_files(raw_root: Path, sources: list[str], workers: int) -> list[str | None]:
+    """SHA-256 of raw files (None when unreadable); threads, as hashlib releases the GIL on large buffers."""
+
+    def digest(source: str) -> str | None:
+        try:
+            with open(raw_root / source, "rb") as handle:
+                return hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError:
+            return None
+
+    if len(sources) < 8:
+        return [digest(source) for source in sources]
+    with ThreadPoolExecutor(workers, thread_name_prefix="labtui-hash") as pool:
+        return list(pool.map(digest, sources))
