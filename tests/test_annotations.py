@@ -36,7 +36,7 @@ from labtui.core.history import history
 from labtui.core.lock import WriterLock
 from labtui.core.recovery import sweep_store
 from labtui.core.validate import validate
-from tests._store_fixtures import Lab, chip67_lab, local
+from tests.lab import Lab, chip67_lab, local
 
 TZ = "America/Santiago"
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,7 +179,7 @@ def test_validate_reattaches_annotations_when_a_raw_file_is_restaged_under_a_new
     target = runs.filter(pl.col("source_file") == moved)
     annotate(store, target, [Change("star"), Change("tag", "455 nm"), Change("note", "good one")], author="ana")
     assert validate(lab.config).ok
-    lab.write(moved, "It", start=local("2025-09-08 09:16"), vg=0.2)  # its start time was corrected: a new run_id
+    lab.write_run(moved, "It", start=local("2025-09-08 09:16"), vg=0.2)  # its start time was corrected: a new run_id
     lab.stage()
     new_id = lab.run_of(moved)["run_id"]
     assert new_id != target["run_id"][0]
@@ -205,11 +205,11 @@ def test_annotations_of_a_run_no_longer_staged_are_reported_and_kept(lab: Lab) -
 
 # -- command line ----------------------------------------------------------------------------------------------
 def test_cli_annotates_by_seq_or_run_id_in_one_line(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(lab.cli("annotate", "67", "--group", "Alisson", "--seq", "2-3,5", "--tag", "455 nm power series",
+    assert main(lab.args("annotate", "67", "--group", "Alisson", "--seq", "2-3,5", "--tag", "455 nm power series",
                         "--star")) == 0
     assert capsys.readouterr().out == "starred, tagged “455 nm power series”: 3 runs of Alisson67 (seq 2–3, 5)\n"
     run_id = chip(lab)["run_id"][0]
-    assert main(lab.cli("annotate", "--run", run_id[:8], "--exclude", "contact lost at 40 s")) == 0
+    assert main(lab.args("annotate", "--run", run_id[:8], "--exclude", "contact lost at 40 s")) == 0
     assert capsys.readouterr().out.startswith(f"excluded: contact lost at 40 s: run {run_id} (")
     assert state(lab)[1]["exclude_reason"] == "contact lost at 40 s"
     assert state(lab)[5]["tags"] == ["455 nm power series"]
@@ -225,7 +225,7 @@ def test_cli_annotates_by_seq_or_run_id_in_one_line(lab: Lab, capsys: pytest.Cap
 def test_cli_refuses_what_cannot_be_right(
     lab: Lab, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str
 ) -> None:
-    assert main(lab.cli("annotate", *args)) == 2
+    assert main(lab.args("annotate", *args)) == 2
     assert message in capsys.readouterr().err
     assert not annotations_dir(lab.config.store_root).exists()
 
@@ -235,33 +235,33 @@ def test_history_hides_excluded_runs_says_so_and_filters(lab: Lab, capsys: pytes
     annotate(store, runs[:2], [Change("star")], author="ana")
     annotate(store, runs[1:2], [Change("exclude", "bad contact")], author="ana")
     annotate(store, runs[3:4], [Change("tag", "after 365 nm")], author="ana")
-    assert main(lab.cli("history", "67", "--group", "Alisson")) == 0
+    assert main(lab.args("history", "67", "--group", "Alisson")) == 0
     table = capsys.readouterr().out
     assert "5 run(s)" not in table and "4 run(s); 1 excluded run hidden (--include-excluded shows them)" in table
     assert "★" in table and "# after 365 nm" in table
-    assert main(lab.cli("history", "67", "--group", "Alisson", "--starred", "--format", "json")) == 0
+    assert main(lab.args("history", "67", "--group", "Alisson", "--starred", "--format", "json")) == 0
     out = capsys.readouterr()
     assert [row["seq"] for row in json.loads(out.out)] == [1]
     assert "1 excluded run hidden" in out.err
-    assert main(lab.cli("history", "67", "--group", "Alisson", "--starred", "--include-excluded", "--format",
+    assert main(lab.args("history", "67", "--group", "Alisson", "--starred", "--include-excluded", "--format",
                         "json")) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [(row["seq"], row["excluded"], row["exclude_reason"]) for row in rows] == [
         (1, False, None), (2, True, "bad contact")]
-    assert main(lab.cli("history", "67", "--group", "Alisson", "--tag", "after 365 nm", "--format", "csv")) == 0
+    assert main(lab.args("history", "67", "--group", "Alisson", "--tag", "after 365 nm", "--format", "csv")) == 0
     assert pl.read_csv(capsys.readouterr().out.encode())["seq"].to_list() == [4]
 
 
 def test_history_json_and_csv_carry_the_five_columns_for_every_run(lab: Lab, capsys) -> None:
     annotate(lab.config.store_root, chip(lab)[:1], [Change("tag", "a"), Change("tag", "b"), Change("note", "n")],
              author="ana")
-    assert main(lab.cli("history", "67", "--group", "Alisson", "--format", "json")) == 0
+    assert main(lab.args("history", "67", "--group", "Alisson", "--format", "json")) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [{name: row[name] for name in ANNOTATION_COLUMNS} for row in rows[:2]] == [
         {"starred": False, "excluded": False, "exclude_reason": None, "tags": ["a", "b"], "note": "n"},
         {"starred": False, "excluded": False, "exclude_reason": None, "tags": [], "note": None},
     ]
-    assert main(lab.cli("history", "67", "--group", "Alisson", "--format", "csv")) == 0
+    assert main(lab.args("history", "67", "--group", "Alisson", "--format", "csv")) == 0
     csv = pl.read_csv(capsys.readouterr().out.encode(), schema_overrides={"tags": pl.String, "note": pl.String})
     assert csv.select(ANNOTATION_COLUMNS).head(2).rows() == [(False, False, None, "a; b", "n"),
                                                              (False, False, None, None, None)]
@@ -269,7 +269,7 @@ def test_history_json_and_csv_carry_the_five_columns_for_every_run(lab: Lab, cap
 
 def test_export_histories_carries_every_run_and_its_annotations(lab: Lab, capsys) -> None:
     annotate(lab.config.store_root, chip(lab)[:1], [Change("exclude", "bad contact")], author="ana")
-    assert main(lab.cli("export", "histories")) == 0
+    assert main(lab.args("export", "histories")) == 0
     back = pl.read_csv(lab.root / "histories" / "Alisson67_history.csv")
     assert back.height == 5 and back["excluded"].to_list() == [True, False, False, False, False]
     assert back["exclude_reason"][0] == "bad contact"
@@ -277,7 +277,7 @@ def test_export_histories_carries_every_run_and_its_annotations(lab: Lab, capsys
 
 def test_the_author_is_the_configured_user(lab: Lab, capsys) -> None:
     lab.configure(user="Alisson R.")
-    assert main(lab.cli("annotate", "67", "--group", "Alisson", "--seq", "1", "--star")) == 0
+    assert main(lab.args("annotate", "67", "--group", "Alisson", "--seq", "1", "--star")) == 0
     assert read_log(lab.config.store_root)["author"].to_list() == ["Alisson R."]
 
 

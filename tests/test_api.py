@@ -19,7 +19,7 @@ from labtui.core.history import HistoryFilter, history, load_manifest
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics import METRICS_SCHEMA, read_metrics, refresh_metrics
-from tests._store_fixtures import Lab, all_procedures_lab, local
+from tests.lab import Lab, all_procedures_lab, local
 
 
 @pytest.fixture(scope="module")
@@ -156,10 +156,10 @@ def test_a_commit_between_scan_and_collect_is_read_whole(tmp_path: Path) -> None
     store = open_store(lab.config.store_root)
     pending = store.scan(columns=["information"])
     moved = lab.run_of("2025-09-08/IV2025-09-08_3.csv")
-    lab.write("2025-09-08/IV2025-09-08_3.csv", "It", start=local("2025-09-08 11:00"), number=71, group="other")
-    lab.write("2025-09-08/It2025-09-08_2.csv", "It", start=local("2025-09-08 10:30"), information="fixed note")
+    lab.write_run("2025-09-08/IV2025-09-08_3.csv", "It", start=local("2025-09-08 11:00"), number=71, group="other")
+    lab.write_run("2025-09-08/It2025-09-08_2.csv", "It", start=local("2025-09-08 10:30"), information="fixed note")
     gone = lab.run_of("2025-09-08/IVg2025-09-08_1.csv")
-    lab.write("2025-09-08/IVg2025-09-08_1.csv", "IVg", start=local("2025-09-08 10:05"), light=False)
+    lab.write_run("2025-09-08/IVg2025-09-08_1.csv", "IVg", start=local("2025-09-08 10:05"), light=False)
     lab.stage()
     assert lab.run_of("2025-09-08/IV2025-09-08_3.csv")["run_id"] == moved["run_id"]
     old = run_parquet_path(store.stage_root, moved["proc"], moved["date_local"], moved["run_id"])

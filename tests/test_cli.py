@@ -19,7 +19,7 @@ from labtui.core.store import DIRTY_MARKER
 from labtui.core.validate import validate
 from labtui.synth import LabSpec
 from labtui.synth.demo import write_demo
-from tests._tui_fixtures import Lab, make_lab
+from tests.lab import Lab, tui_lab
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,29 +27,25 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     monkeypatch.chdir(tmp_path)
-    return make_lab(tmp_path)
-
-
-def cli(lab: Lab, *argv: str) -> list[str]:
-    return [*argv, "--config", str(lab.root / "config" / "labtui.yaml")]
+    return tui_lab(tmp_path)
 
 
 def test_history_leaves_the_wavelength_of_dark_runs_blank(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(cli(lab, "history", "67", "--format", "json")) == 0
+    assert main(lab.args("history", "67", "--format", "json")) == 0
     rows = {row["source_file"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows["2025-10-13/IVg2025-10-13_1.csv"]["laser_wavelength_nm"] is None  # dark: the header says 455
     assert rows["2025-10-13/It2025-10-13_4.csv"]["laser_wavelength_nm"] is None
     assert rows["2025-10-13/It2025-10-13_3.csv"]["laser_wavelength_nm"] == 365
-    assert main(cli(lab, "history", "67")) == 0
+    assert main(lab.args("history", "67")) == 0
     table = capsys.readouterr().out.splitlines()
     dark_ivg = next(line for line in table if "IVg2025-10-13_1.csv" in line)
     assert "455" not in dark_ivg
 
 
 def test_history_csv_and_json_carry_the_same_columns_and_timestamps(lab: Lab, capsys) -> None:
-    assert main(cli(lab, "history", "67", "--format", "csv")) == 0
+    assert main(lab.args("history", "67", "--format", "csv")) == 0
     csv = pl.read_csv(capsys.readouterr().out.encode(), infer_schema=False)
-    assert main(cli(lab, "history", "67", "--format", "json")) == 0
+    assert main(lab.args("history", "67", "--format", "json")) == 0
     rows = json.loads(capsys.readouterr().out)
     assert list(rows[0]) == csv.columns
     assert [row["start_time_utc"] for row in rows] == csv["start_time_utc"].to_list()
@@ -71,7 +67,7 @@ def test_history_csv_and_json_carry_the_same_columns_and_timestamps(lab: Lab, ca
 )
 def test_usage_errors_print_the_commands_usage(lab: Lab, capsys, argv: tuple[str, ...], message: str) -> None:
     try:
-        code = main(list(argv) if argv[0] == "demo" else cli(lab, *argv))  # demo writes its own config
+        code = main(list(argv) if argv[0] == "demo" else lab.args(*argv))  # demo writes its own config
     except SystemExit as exit_:  # argparse's own errors
         code = exit_.code
     err = capsys.readouterr().err
@@ -81,13 +77,13 @@ def test_usage_errors_print_the_commands_usage(lab: Lab, capsys, argv: tuple[str
 
 
 def test_rejects_are_listed_in_the_labs_local_time(lab: Lab, capsys) -> None:
-    assert main(cli(lab, "rejects")) == 0
+    assert main(lab.args("rejects")) == 0
     header, row, *_ = capsys.readouterr().out.splitlines()
     assert "WHEN (America/Santiago)" in header and "2025-10-26 12:00" in row  # rejected at 15:00 UTC
 
 
 def test_an_ambiguous_chip_number_is_a_usage_error(lab: Lab, capsys) -> None:
-    assert main(cli(lab, "history", "71")) == 2
+    assert main(lab.args("history", "71")) == 2
     assert "Alisson, other" in capsys.readouterr().err
 
 
@@ -101,7 +97,7 @@ def test_demo_help_describes_every_option(capsys) -> None:
 
 
 def test_stage_json_lists_every_file_it_counts_as_rejected(lab: Lab, capsys) -> None:
-    assert main(cli(lab, "stage", "--json")) == 0  # staged already: the reject is known, not new
+    assert main(lab.args("stage", "--json")) == 0  # staged already: the reject is known, not new
     report = json.loads(capsys.readouterr().out)
     assert report["rejected"] == len(report["rejects"]) == 1
     assert report["rejects"][0]["source_file"] == "2025-10-14/It2025-10-14_9.csv" and not report["rejects"][0]["new"]

@@ -12,7 +12,7 @@ import pytest
 
 from labtui.cli import main
 from labtui.synth import write_run
-from tests._store_fixtures import Lab
+from tests.lab import Lab
 
 START = dt.datetime(2025, 10, 13, 15, 0, tzinfo=dt.UTC)
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def staged_lab(folder: Path) -> Lab:
 
 def test_plot_writes_the_figure_and_its_record(lab, tmp_path, capsys):
     out = tmp_path / "its.pdf"
-    assert main(lab.cli("plot", "67", "--seq", "1-2", "--baseline", "t=5", "--log", "--out", str(out))) == 0
+    assert main(lab.args("plot", "67", "--seq", "1-2", "--baseline", "t=5", "--log", "--out", str(out))) == 0
     assert out.read_bytes().startswith(b"%PDF-")
     record = json.loads((tmp_path / "its.pdf.json").read_text(encoding="utf-8"))
     assert [run["seq"] for run in record["runs"]] == [1, 2]
@@ -49,30 +49,30 @@ def test_plot_writes_the_figure_and_its_record(lab, tmp_path, capsys):
 
 def test_from_redraws_and_says_when_a_run_changed(lab, tmp_path, capsys):
     out = tmp_path / "ivg.svg"
-    assert main(lab.cli("plot", "67", "--seq", "3", "--gm", "--gm-method", "gradient", "--out", str(out))) == 0
+    assert main(lab.args("plot", "67", "--seq", "3", "--gm", "--gm-method", "gradient", "--out", str(out))) == 0
     again = tmp_path / "again.png"
-    assert main(lab.cli("plot", "--from", str(out) + ".json", "--out", str(again))) == 0
+    assert main(lab.args("plot", "--from", str(out) + ".json", "--out", str(again))) == 0
     assert again.read_bytes().startswith(b"\x89PNG")
     assert json.loads((tmp_path / "again.png.json").read_text(encoding="utf-8"))["options"]["gm_method"] == "gradient"
     assert "changed" not in capsys.readouterr().err
     record = json.loads(Path(str(out) + ".json").read_text(encoding="utf-8"))
     record["runs"][0]["source_sha256"] = "0" * 64  # as if the raw file was re-staged with other data since
     Path(str(out) + ".json").write_text(json.dumps(record), encoding="utf-8")
-    assert main(lab.cli("plot", "--from", str(out) + ".json", "--out", str(again))) == 0
+    assert main(lab.args("plot", "--from", str(out) + ".json", "--out", str(again))) == 0
     assert "labtui plot: seq 3 (run " in (err := capsys.readouterr().err) and "has changed since" in err
 
 
 def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsys):
     lab = staged_lab(tmp_path / "lab")
-    assert main(lab.cli("annotate", "67", "--seq", "2", "--exclude", "contact lost")) == 0
+    assert main(lab.args("annotate", "67", "--seq", "2", "--exclude", "contact lost")) == 0
     out = tmp_path / "its.svg"
-    assert main(lab.cli("plot", "67", "--seq", "1-2", "--out", str(out))) == 0
+    assert main(lab.args("plot", "67", "--seq", "1-2", "--out", str(out))) == 0
     assert f"wrote {out} (1 trace(s) of 1 run(s); 1 excluded run hidden, --include-excluded draws them)" in (
         capsys.readouterr().out)
     assert [run["seq"] for run in json.loads((tmp_path / "its.svg.json").read_text(encoding="utf-8"))["runs"]] == [1]
-    assert main(lab.cli("plot", "67", "--seq", "1-2", "--include-excluded", "--out", str(out))) == 0
+    assert main(lab.args("plot", "67", "--seq", "1-2", "--include-excluded", "--out", str(out))) == 0
     assert f"wrote {out} (2 trace(s) of 2 run(s)) and its.svg.json" in capsys.readouterr().out
-    assert main(lab.cli("plot", "67", "--seq", "2", "--out", str(tmp_path / "none.svg"))) == 2
+    assert main(lab.args("plot", "67", "--seq", "2", "--out", str(tmp_path / "none.svg"))) == 2
     assert capsys.readouterr().err.strip() == (
         "labtui: all 1 chosen run(s) are excluded (--include-excluded draws them)")
     assert not (tmp_path / "none.svg").exists()
@@ -80,7 +80,7 @@ def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsy
 
 def test_calibrations_of_a_day(lab, tmp_path, capsys):
     out = tmp_path / "cal.svg"
-    assert main(lab.cli("plot", "--calibrations", "--date", "2025-10-13", "--out", str(out))) == 0
+    assert main(lab.args("plot", "--calibrations", "--date", "2025-10-13", "--out", str(out))) == 0
     assert out.read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
 
@@ -99,7 +99,7 @@ def test_calibrations_of_a_day(lab, tmp_path, capsys):
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_file(lab, tmp_path, capsys, args, message):
-    assert main(lab.cli("plot", *args, "--out", str(tmp_path / "fig.pdf"))) == 2
+    assert main(lab.args("plot", *args, "--out", str(tmp_path / "fig.pdf"))) == 2
     assert capsys.readouterr().err == f"labtui: {message}\n"
     assert list(tmp_path.iterdir()) == []
 
@@ -110,14 +110,14 @@ def test_bad_output_paths(lab, tmp_path, capsys):
         ("fig.jpg", "cannot tell the figure type of {} ('.jpg'): use .pdf, .svg or .png"),
         ("notes.txt/fig.pdf", "cannot write the figure {}: " + str(tmp_path / "notes.txt") + " is not a folder"),
     ]:
-        assert main(lab.cli("plot", "67", "--seq", "1", "--out", str(tmp_path / out))) == 2
+        assert main(lab.args("plot", "67", "--seq", "1", "--out", str(tmp_path / out))) == 2
         assert capsys.readouterr().err == f"labtui: {message.format(tmp_path / out)}\n"
     assert [path.name for path in tmp_path.iterdir()] == ["notes.txt"]
 
 
 def test_a_bad_baseline_is_a_usage_error(lab, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(lab.cli("plot", "67", "--baseline", "t=soon", "--out", str(tmp_path / "a.pdf")))
+        main(lab.args("plot", "67", "--baseline", "t=soon", "--out", str(tmp_path / "a.pdf")))
     assert exit_info.value.code == 2 and "not a baseline: 't=soon'" in capsys.readouterr().err
 
 

@@ -17,7 +17,7 @@ from labtui.core.export import (
     metadata_tables,
 )
 from labtui.core.history import history, summary_line
-from tests._store_fixtures import REALDATA, Lab, chip67_lab, local
+from tests.lab import REALDATA, Lab, chip67_lab, local
 
 TZ = "America/Santiago"
 
@@ -86,13 +86,13 @@ def test_metadata_for_one_local_date(lab: Lab) -> None:
 
 
 def test_cli_exports(lab: Lab, capsys) -> None:
-    assert main(lab.cli("export", "histories", "--min-experiments", "3")) == 0
+    assert main(lab.args("export", "histories", "--min-experiments", "3")) == 0
     assert "wrote 1 chip histories" in capsys.readouterr().out
     assert [p.name for p in (lab.root / "histories").iterdir()] == ["Alisson67_history.csv"]
-    assert main(lab.cli("export", "metadata", "--date", "2025-09-08", "--source-prefix", "raw_data/")) == 0
+    assert main(lab.args("export", "metadata", "--date", "2025-09-08", "--source-prefix", "raw_data/")) == 0
     table = pl.read_csv(lab.root / "exports" / "metadata" / "Alisson_08_sept" / "metadata.csv")
     assert table["source_file"].str.starts_with("raw_data/Alisson_08_sept/").all()
-    assert main(lab.cli("history", "67", "--group", "Alisson", "--format", "csv", "--out",
+    assert main(lab.args("history", "67", "--group", "Alisson", "--format", "csv", "--out",
                         str(lab.root / "h.csv"))) == 0
     assert pl.read_csv(lab.root / "h.csv").equals(pl.read_csv(lab.root / "histories" / "Alisson67_history.csv"))
 

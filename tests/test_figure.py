@@ -31,7 +31,7 @@ from labtui.core.plotdata.selection import (
     write_sidecar,
 )
 from labtui.synth import write_run
-from tests._store_fixtures import Lab
+from tests.lab import Lab
 
 REFERENCES = Path(__file__).parent / "figures"
 START = dt.datetime(2025, 10, 13, 15, 0, tzinfo=dt.UTC)

@@ -21,7 +21,7 @@ from labtui.core.history import (
     summary_line,
 )
 from labtui.core.manifest import read_manifest, write_manifest
-from tests._store_fixtures import Lab, chip67_lab, local
+from tests.lab import Lab, chip67_lab, local
 
 TZ = "America/Santiago"
 
@@ -118,7 +118,7 @@ def test_chip_number_shared_by_two_groups(lab: Lab) -> None:
 
 def test_number_alone_when_unambiguous(tmp_path) -> None:
     lab = Lab(tmp_path)
-    lab.write("d/It2025-10-14_1.csv", "It", start=local("2025-10-14 12:00"), number=80)
+    lab.write_run("d/It2025-10-14_1.csv", "It", start=local("2025-10-14 12:00"), number=80)
     lab.stage()
     assert history(lab.manifest(), 80, tz=TZ)["chip_name"].to_list() == ["Alisson80"]
 
@@ -144,7 +144,7 @@ def test_calibrations_are_listed_apart(lab: Lab) -> None:
 def test_load_manifest_is_cached_until_the_manifest_changes(lab: Lab) -> None:
     first = load_manifest(lab.config)
     assert load_manifest(lab.config) is first
-    lab.write("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"))
+    lab.write_run("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"))
     lab.stage()
     again = load_manifest(lab.config)
     assert again is not first and again.height == first.height + 1
@@ -160,14 +160,14 @@ def test_empty_store(tmp_path) -> None:
 
 # -- CLI -----------------------------------------------------------------------------------------------------------
 def test_cli_history_table(lab: Lab, capsys) -> None:
-    assert main(lab.cli("history", "67", "--group", "Alisson")) == 0
+    assert main(lab.args("history", "67", "--group", "Alisson")) == 0
     out = capsys.readouterr().out
     assert "Alisson_08_sept/It2025-09-08_2.csv" in out and "22:30:00" in out and "5 run(s)" in out
 
 
 def test_cli_history_filtered_csv_to_file(lab: Lab, tmp_path, capsys) -> None:
     out_file = tmp_path / "alisson67_its.csv"
-    code = main(lab.cli("history", "67", "--group", "Alisson", "--proc", "ITS", "--light", "--since", "2025-09-01",
+    code = main(lab.args("history", "67", "--group", "Alisson", "--proc", "ITS", "--light", "--since", "2025-09-01",
                         "--format", "csv", "--out", str(out_file)))
     assert code == 0
     written = pl.read_csv(out_file)
@@ -178,28 +178,28 @@ def test_cli_history_filtered_csv_to_file(lab: Lab, tmp_path, capsys) -> None:
 
 
 def test_cli_history_json(lab: Lab, capsys) -> None:
-    assert main(lab.cli("history", "67", "--group", "other", "--format", "json")) == 0
+    assert main(lab.args("history", "67", "--group", "other", "--format", "json")) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [row["proc"] for row in rows] == ["IV"] and rows[0]["date"] == "2025-09-08"
 
 
 def test_cli_ambiguous_and_missing_chip(lab: Lab, capsys) -> None:
-    assert main(lab.cli("history", "67")) == 2  # a usage error: say which group
+    assert main(lab.args("history", "67")) == 2  # a usage error: say which group
     assert "Alisson, other" in capsys.readouterr().err
-    assert main(lab.cli("history", "12")) == 2
-    assert main(lab.cli("history")) == 2
-    assert main(lab.cli("history", "67", "--proc", "Sweep")) == 2
+    assert main(lab.args("history", "12")) == 2
+    assert main(lab.args("history")) == 2
+    assert main(lab.args("history", "67", "--proc", "Sweep")) == 2
     assert "unknown procedure" in capsys.readouterr().err
 
 
 def test_cli_calibrations_and_chips(lab: Lab, capsys) -> None:
-    assert main(lab.cli("history", "--calibrations")) == 0
+    assert main(lab.args("history", "--calibrations")) == 0
     assert "LaserCalibration" in capsys.readouterr().out
-    assert main(lab.cli("chips")) == 0
+    assert main(lab.args("chips")) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["CHIP", "RUNS", "IV", "IVg", "It", "LIGHT", "DARK", "FIRST", "LAST"]
     assert out[1].split() == ["Alisson67", "5", "0", "2", "3", "2", "3", "2025-09-05", "2025-09-08"]
-    assert main(lab.cli("chips", "--format", "json")) == 0
+    assert main(lab.args("chips", "--format", "json")) == 0
     assert [row["chip_name"] for row in json.loads(capsys.readouterr().out)] == ["Alisson67", "other67"]
 
 
@@ -212,7 +212,7 @@ def test_a_manifest_written_before_the_summary_held_only_data_reads_and_shows_th
         for args in (("history", "67", "--group", "Alisson", "--format", "csv"),
                      ("history", "--calibrations", "--format", "json"),
                      ("history", "67", "--group", "Alisson", "--search", "alisson67 vg=-0.35")):
-            assert main(lab.cli(*args)) == 0
+            assert main(lab.args(*args)) == 0
             outputs.append(capsys.readouterr().out)
         return outputs
 

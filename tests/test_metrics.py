@@ -27,7 +27,7 @@ from labtui.core.metrics.it import it_quantities
 from labtui.core.metrics.ivg import dirac_point, ivg_quantities
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
-from tests._store_fixtures import Lab
+from tests.lab import Lab
 
 SETTINGS = MetricsSettings()
 START = dt.datetime(2025, 10, 14, 15, 0, tzinfo=dt.UTC)
@@ -246,7 +246,7 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
     lab.stage()
     capsys.readouterr()
     out = tmp_path / "it.csv"
-    assert main(lab.cli("metrics", "67", "--proc", "ITS", "--format", "csv", "--out", str(out))) == 0
+    assert main(lab.args("metrics", "67", "--proc", "ITS", "--format", "csv", "--out", str(out))) == 0
     rows = pl.read_csv(out)
     assert rows.height == 2 and rows.columns[:7] == [
         "run_id",
@@ -257,15 +257,15 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
         "date_local",
         "start_time_utc",
     ]
-    assert main(lab.cli("metrics", "--format", "json")) == 0
+    assert main(lab.args("metrics", "--format", "json")) == 0
     assert {row["proc"] for row in json.loads(capsys.readouterr().out)} == {"IVg", "It", "LaserCalibration"}
-    assert main(lab.cli("metrics", "67", "--proc", "IVg")) == 0
+    assert main(lab.args("metrics", "67", "--proc", "IVg")) == 0
     table = capsys.readouterr().out
     assert "cnp_fwd_v" in table and "delta_i_a" not in table
-    assert main(lab.cli("metrics", "--rebuild", "--derived-root", str(tmp_path / "elsewhere"))) == 0
+    assert main(lab.args("metrics", "--rebuild", "--derived-root", str(tmp_path / "elsewhere"))) == 0
     assert (tmp_path / "elsewhere" / "metrics.parquet").is_file()
-    assert main(lab.cli("metrics", "99")) == 2
-    assert main(lab.cli("metrics", "--proc", "Nope")) == 2
+    assert main(lab.args("metrics", "99")) == 2
+    assert main(lab.args("metrics", "--proc", "Nope")) == 2
     errors = capsys.readouterr().err.splitlines()[-2:]
     assert errors[0].startswith("labtui: no runs of chip number 99") and errors[1].startswith("labtui: unknown")
 
@@ -275,23 +275,23 @@ def test_cli_metrics_hides_excluded_runs_and_carries_the_annotations(
 ) -> None:
     lab = small_lab(tmp_path)
     lab.stage()
-    assert main(lab.cli("metrics", "67", "--proc", "It", "--format", "json")) == 0
+    assert main(lab.args("metrics", "67", "--proc", "It", "--format", "json")) == 0
     its = json.loads(capsys.readouterr().out)
-    assert main(lab.cli("annotate", "--run", its[0]["run_id"], "--exclude", "contact lost", "--tag", "a")) == 0
-    assert main(lab.cli("annotate", "--run", its[1]["run_id"], "--tag", "a", "--tag", "b")) == 0
+    assert main(lab.args("annotate", "--run", its[0]["run_id"], "--exclude", "contact lost", "--tag", "a")) == 0
+    assert main(lab.args("annotate", "--run", its[1]["run_id"], "--tag", "a", "--tag", "b")) == 0
     capsys.readouterr()
-    assert main(lab.cli("metrics", "67", "--proc", "It", "--format", "csv")) == 0
+    assert main(lab.args("metrics", "67", "--proc", "It", "--format", "csv")) == 0
     out, err = capsys.readouterr()
     rows = pl.read_csv(out.encode())
     assert rows["run_id"].to_list() == [its[1]["run_id"]] and rows["tags"].to_list() == ["a; b"]
     assert rows.columns[-5:] == ["starred", "excluded", "exclude_reason", "tags", "note"]
     assert err.strip() == "labtui metrics: 1 excluded run hidden (--include-excluded shows them)"
-    assert main(lab.cli("metrics", "67", "--proc", "It", "--format", "json", "--include-excluded")) == 0
+    assert main(lab.args("metrics", "67", "--proc", "It", "--format", "json", "--include-excluded")) == 0
     out, err = capsys.readouterr()
     shown = json.loads(out)
     assert [row["exclude_reason"] for row in shown] == ["contact lost", None] and shown[1]["tags"] == ["a", "b"]
     assert err == ""
-    assert main(lab.cli("metrics", "67", "--proc", "It")) == 0
+    assert main(lab.args("metrics", "67", "--proc", "It")) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "1 excluded run hidden (--include-excluded shows them)"
 
 
@@ -354,7 +354,7 @@ def test_real_files(real_store) -> None:
 def test_a_bad_chip_params_file_never_fails_a_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lab = small_lab(tmp_path)
     (tmp_path / "config" / "chip_params.yaml").write_text("Alisson67: [1, 2]\n", encoding="utf-8")
-    assert main(lab.cli("stage", "-q")) == 0
+    assert main(lab.args("stage", "-q")) == 0
     assert "labtui: metrics not updated: chip parameters" in capsys.readouterr().err
     assert lab.manifest().height == 5 and read_metrics(lab.config).is_empty()
 

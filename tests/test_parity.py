@@ -11,7 +11,7 @@ import pytest
 from labtui.cli import main
 from labtui.core.manifest import read_manifest
 from labtui.core.parity import parity, read_legacy_history
-from tests._store_fixtures import REALDATA, Lab, chip67_lab, local
+from tests.lab import REALDATA, Lab, chip67_lab, local
 
 TZ = "America/Santiago"
 HEADER = "seq,date,time_hms,proc,summary,source_file,file_idx,start_time,day_folder,has_light"
@@ -82,7 +82,7 @@ def test_a_run_missing_from_the_old_file(lab: Lab) -> None:
 def test_runs_labtui_does_not_have_get_a_reason(lab: Lab) -> None:
     wrong_start = old_row(9, "2025-09-08 23:00", "Alisson_08_sept/It2025-09-08_2.csv")
     calibration = old_row(10, "2025-09-08 07:00", "Alisson_08_sept/LaserCalibration2025-09-08_1.csv")
-    lab.write("Alisson_08_sept/It2025-09-08_7.csv", "It", start=local("2025-09-08 23:30"), number=68)
+    lab.write_run("Alisson_08_sept/It2025-09-08_7.csv", "It", start=local("2025-09-08 23:30"), number=68)
     other_chip = old_row(11, "2025-09-08 23:30", "Alisson_08_sept/It2025-09-08_7.csv")
     (lab.raw / "unstaged.csv").write_text("not a run")
     unstaged = old_row(12, "2025-09-08 23:40", "unstaged.csv")
@@ -126,13 +126,13 @@ def test_an_old_file_needs_source_and_start(tmp_path) -> None:
 
 
 def test_cli_exit_codes(lab: Lab, capsys) -> None:
-    assert main(lab.cli("parity", str(write_old(lab, GOOD_ROWS)))) == 0
+    assert main(lab.args("parity", str(write_old(lab, GOOD_ROWS)))) == 0
     out = capsys.readouterr().out
     assert "1 rows listed twice" in out and "AGREE" in out
-    assert main(lab.cli("parity", str(write_old(lab, GOOD_ROWS[:6], "short.csv")), "--json")) == 1
+    assert main(lab.args("parity", str(write_old(lab, GOOD_ROWS[:6], "short.csv")), "--json")) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["agree"] is False and [row["seq"] for row in report["only_labtui"]] == [5]
-    assert main(lab.cli("parity", str(lab.root / "absent.csv"))) == 1
+    assert main(lab.args("parity", str(lab.root / "absent.csv"))) == 1
     assert "labtui parity:" in capsys.readouterr().err
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from labtui.core.parser import Reject, parse_data, parse_header, parse_number
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
-from tests.conftest import IT_COLUMNS, it_rows, raw_csv
+from tests.lab import IT_COLUMNS, it_rows, raw_csv
 
 REGISTRY = load_registry()
 

@@ -510,16 +510,16 @@ stage(tmp_path, calibration_row(n), {"vl_v": vl, "power_w": vl}) for n in (1, 2)
 
 
 @pytest.mark.realdata
-def test_real_runs_staged_by_the_stager_plot_end_to_end(store, real_raw):
+def test_real_runs_staged_by_the_stager_plot_end_to_end(lab, real_raw):
     for rel in (
         "2025-10-20/It2025-10-20_2.csv",  # the largest It: 85k points, dark, 4800 s period
         "2025-10-13/It2025-10-13_1.csv",  # light, 120 s period
         "2025-10-10/IVg2025-10-10_1.csv",  # full −5..5 V sweep
         "2025-10-13/LaserCalibration2025-10-13_1.csv",
     ):
-        store.write(rel, (real_raw / rel).read_bytes())
-    store.stage()
-    groups = {group.proc: group for group in load_selection(store.manifest(), store.config.stage_root)}
+        lab.write(rel, (real_raw / rel).read_bytes())
+    lab.stage()
+    groups = {group.proc: group for group in load_selection(lab.manifest(), lab.config.stage_root)}
     width = 120
     assert len(shape(groups["IVg"], PlotOptions()).series) == 4
     assert all(np.all(s.y > 0) for s in shape(groups["LaserCalibration"], PlotOptions(log_y=True), width).series)

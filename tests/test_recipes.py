@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from labtui.core.layout import run_parquet_path
-from tests._store_fixtures import Lab, all_digit_start, all_procedures_lab, local
+from tests.lab import Lab, all_digit_start, all_procedures_lab, local
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 RECIPE = re.compile(r"<!-- recipe: (\w+) -->\n```python\n(.*?)```", re.DOTALL)
@@ -120,7 +120,7 @@ def digits_lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     """A store whose only run has an all-digit run_id: nothing tells a type-inferring engine it is text."""
     lab = Lab(tmp_path_factory.mktemp("digits"))
     source = "2025-09-09/It2025-09-09_1.csv"
-    lab.write(source, "It", start=all_digit_start(source, local("2025-09-09 12:00")))
+    lab.write_run(source, "It", start=all_digit_start(source, local("2025-09-09 12:00")))
     lab.stage()
     return lab
 

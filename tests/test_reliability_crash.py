@@ -27,17 +27,8 @@ from labtui.core import faults
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.synth import write_files
-from tests._raw_writer import render_run, write_raw
-from tests._reliability_store import (
-    CRASH_EXIT,
-    OLD_MTIME,
-    Lab,
-    assert_readable,
-    assert_settled,
-    raw_snapshot,
-    store_bytes,
-    store_state,
-)
+from tests.lab import OLD_MTIME, Lab, put, render_run
+from tests.promises import CRASH_EXIT, assert_readable, assert_settled, raw_snapshot, store_bytes, store_state
 
 T0 = dt.datetime(2025, 9, 15, 13, 0, tzinfo=dt.UTC)
 DAY = "2025-09-15"
@@ -99,7 +90,7 @@ def scenario_trees() -> tuple[dict[str, tuple[bytes, float]], dict[str, tuple[by
 
 def materialise(root: Path, tree: dict[str, tuple[bytes, float]]) -> Path:
     for rel, (data, mtime) in tree.items():
-        write_raw(root / rel, data, mtime)
+        put(root / rel, data, mtime)
     return root
 
 
@@ -143,24 +134,24 @@ def test_crash_at_every_protocol_step_converges(
     raw_after: Path = scenario["raw_after"]  # type: ignore[assignment]
 
     # the store before the run that crashes, and what an uninterrupted run makes of it
-    template = Lab(base / "template", workers=1, commit_interval=commit_interval, raw_dir=raw_before)
+    template = Lab(base / "template", workers=1, commit_interval_seconds=commit_interval, raw=raw_before)
     template.stage()
-    assert_settled(template.config())
+    assert_settled(template.config)
 
     def lab_from_template(name: str) -> Lab:
-        lab = Lab(base / name, workers=1, commit_interval=commit_interval, raw_dir=raw_after)
+        lab = Lab(base / name, workers=1, commit_interval_seconds=commit_interval, raw=raw_after)
         lab.copy_store(template.store_root)
         return lab
 
     reference = lab_from_template("reference")
     report = reference.stage()
     assert (report.staged, report.rejected) == (5, 2), report.line()
-    expected = store_state(reference.config())
-    assert_settled(reference.config())
+    expected = store_state(reference.config)
+    assert_settled(reference.config)
 
     traced = lab_from_template("traced")
     passages = trace_points(traced, monkeypatch)
-    assert store_state(traced.config()) == expected
+    assert store_state(traced.config) == expected
     steps = {p.partition(":")[0] for p in passages}
     assert steps >= PROTOCOL_POINTS, f"protocol steps without a fault point: {passages}"
 
@@ -181,7 +172,7 @@ def test_crash_at_every_protocol_step_converges(
 
     failures: list[str] = []
     for point, lab in labs.items():
-        config = lab.config()
+        config = lab.config
         try:
             result = crashed[point]
             # with commits between files, the moment a worker's result is collected can shift a late passage
@@ -209,7 +200,7 @@ def _bulk_raw(root: Path) -> int:
     for k, (proc, n) in enumerate([("It", 40), ("IVg", 90), ("IV", 90), ("LaserCalibration", 80)]):
         start = dt.datetime(2025, 9, 1 + k, 12, 0, tzinfo=dt.UTC)
         for path in write_files(root / f"2025-09-0{1 + k}", proc, n, seed=k, start_utc=start):
-            write_raw(path, path.read_bytes(), OLD_MTIME + count)
+            put(path, path.read_bytes(), OLD_MTIME + count)
             count += 1
     return count
 
@@ -224,7 +215,7 @@ class _Reader(threading.Thread):
 
     def __init__(self, lab: Lab) -> None:
         super().__init__(daemon=True)
-        self.config = lab.config()
+        self.config = lab.config
         self.stop = threading.Event()
         self.looks = 0
         self.scan_races = 0
@@ -269,14 +260,14 @@ class _Reader(threading.Thread):
 def test_random_kill_9_during_a_large_stage_converges(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     n_files = _bulk_raw(raw)
-    reference = Lab(tmp_path / "reference", raw_dir=raw)
+    reference = Lab(tmp_path / "reference", raw=raw)
     started = time.monotonic()
     assert reference.stage().staged == n_files
     duration = time.monotonic() - started
-    expected = store_state(reference.config())
+    expected = store_state(reference.config)
     raw_before = raw_snapshot(raw)
 
-    lab = Lab(tmp_path / "subject", raw_dir=raw, commit_interval=0.05)
+    lab = Lab(tmp_path / "subject", raw=raw, commit_interval_seconds=0.05)
     reader = _Reader(lab)
     reader.start()
     rng = random.Random(20250915)
@@ -292,7 +283,7 @@ def test_random_kill_9_during_a_large_stage_converges(tmp_path: Path) -> None:
                 kills += 1
             process.communicate(timeout=60)
             assert process.returncode in (0, -signal.SIGKILL), process.returncode
-            assert_readable(lab.config(), settled=process.returncode == 0)
+            assert_readable(lab.config, settled=process.returncode == 0)
     finally:
         reader.stop.set()
         reader.join(30)
@@ -300,8 +291,8 @@ def test_random_kill_9_during_a_large_stage_converges(tmp_path: Path) -> None:
     assert kills >= 3, "the random delays should kill most runs"
     final = lab.stage()
     assert not final.cancelled
-    assert_settled(lab.config())
-    assert store_state(lab.config()) == expected
+    assert_settled(lab.config)
+    assert store_state(lab.config) == expected
     assert raw_snapshot(raw) == raw_before
     assert reader.looks > 0
     assert not reader.errors, (

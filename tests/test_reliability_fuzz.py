@@ -27,17 +27,8 @@ from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import rows_to_frame
 from labtui.core.parser import Reject, parse_data, parse_header
 from labtui.core.registry import load_registry
-from tests._raw_writer import PROCS, render_run, write_raw
-from tests._reliability_store import (
-    CRASH_EXIT,
-    OLD_MTIME,
-    Lab,
-    assert_readable,
-    assert_settled,
-    raw_snapshot,
-    store_bytes,
-    store_state,
-)
+from tests.lab import OLD_MTIME, PROCS, Lab, put, render_run
+from tests.promises import CRASH_EXIT, assert_readable, assert_settled, raw_snapshot, store_bytes, store_state
 
 REGISTRY = load_registry()
 ZONE = ZoneInfo("America/Santiago")
@@ -250,8 +241,8 @@ class StoreMachine(RuleBasedStateMachine):
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="labtui-machine-"))
         self.raw = self.tmp / "raw"
-        self.real = Lab(self.tmp / "real", raw_dir=self.raw, workers=1, commit_interval=1e-6)
-        self.shadow = Lab(self.tmp / "shadow", raw_dir=self.raw, workers=2)
+        self.real = Lab(self.tmp / "real", raw=self.raw, workers=1, commit_interval_seconds=1e-6)
+        self.shadow = Lab(self.tmp / "shadow", raw=self.raw, workers=2)
         self.clock = OLD_MTIME
         self.crashed = False
         self.changed = False  # the raw tree changed since the last completed stage
@@ -260,7 +251,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     def _write(self, name: str, data: bytes) -> None:
         self.clock += 10
-        write_raw(self.raw / name, data, self.clock)
+        put(self.raw / name, data, self.clock)
         self.raw_seen = raw_snapshot(self.raw)
         self.changed = True
 
@@ -314,17 +305,17 @@ class StoreMachine(RuleBasedStateMachine):
         assert not report.cancelled
         self.crashed = self.changed = False
         self.streak = 0
-        config = self.real.config()
+        config = self.real.config
         assert_settled(config)
-        assert_settled(self.shadow.config())
-        assert store_state(config) == store_state(self.shadow.config()), "the store differs from a never-crashed one"
+        assert_settled(self.shadow.config)
+        assert store_state(config) == store_state(self.shadow.config), "the store differs from a never-crashed one"
         before = store_bytes(self.real.store_root)
         again = self.real.stage()
         assert again.staged == 0 and store_bytes(self.real.store_root) == before, "a re-run changed the store"
 
     def _passages(self) -> list[str]:
         """Every fault point the next run would pass (traced in process on a scratch copy of the store)."""
-        scratch = Lab(self.tmp / "trace", raw_dir=self.raw, workers=1, commit_interval=1e-6)
+        scratch = Lab(self.tmp / "trace", raw=self.raw, workers=1, commit_interval_seconds=1e-6)
         shutil.rmtree(scratch.store_root, ignore_errors=True)
         if self.real.store_root.exists():
             shutil.copytree(self.real.store_root, scratch.store_root)
@@ -368,7 +359,7 @@ class StoreMachine(RuleBasedStateMachine):
             point = passages[data.draw(st.randoms(use_true_random=False), label="rng").randrange(len(passages))]
             result = self.real.cli("stage", crash_at=point)
             assert result.returncode in (CRASH_EXIT, 0), result.stderr[-1500:]
-            assert_readable(self.real.config(), settled=result.returncode == 0)
+            assert_readable(self.real.config, settled=result.returncode == 0)
         if not self.crashed:
             self.shadow.stage()
         self.crashed = True
@@ -376,7 +367,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     def _leave_crash_debris(self, orphan: bool) -> None:
         """In-process stand-in for a crash before the first commit: the marker and the debris a writer leaves."""
-        config = self.real.config()
+        config = self.real.config
         config.manifest_dir.mkdir(parents=True, exist_ok=True)
         (config.manifest_dir / ".dirty").write_text("4242")
         for folder in (config.manifest_dir, config.manifest_dir / "tmp", config.rejects_dir, config.events_dir):
@@ -389,7 +380,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     @invariant()
     def store_reads_whole_and_raw_is_untouched(self) -> None:
-        assert_readable(self.real.config(), settled=False)
+        assert_readable(self.real.config, settled=False)
         assert raw_snapshot(self.raw) == self.raw_seen
 
     def teardown(self) -> None:

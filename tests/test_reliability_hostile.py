@@ -24,15 +24,8 @@ import pytest
 from labtui.core import stager as stager_module
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
-from tests._raw_writer import render_run, write_raw
-from tests._reliability_store import (
-    OLD_MTIME,
-    Lab,
-    assert_settled,
-    raw_snapshot,
-    reject_files,
-    store_bytes,
-)
+from tests.lab import OLD_MTIME, Lab, put, render_run
+from tests.promises import assert_settled, raw_snapshot, reject_files, store_bytes
 
 STAGED = ("staged", True)
 INCOMPLETE = ("staged", False)
@@ -59,13 +52,14 @@ def valid(proc: str = "IVg", **kwargs: object) -> bytes:
     return render_run(proc, **kwargs)[1]  # type: ignore[arg-type]
 
 
-def put(raw: Path, rel: str, data: bytes) -> None:
-    write_raw(raw / rel, data, OLD_MTIME)
+def plant(raw: Path, rel: str, data: bytes) -> None:
+    """A raw file written long ago (never busy)."""
+    put(raw / rel, data, OLD_MTIME)
 
 
 def one(rel: str, data: bytes, expect: Expect) -> Builder:
     def build(raw: Path, outside: Path) -> dict[str, Expect]:
-        put(raw, rel, data)
+        plant(raw, rel, data)
         return {rel: expect}
     return build
 
@@ -107,14 +101,14 @@ def _two_million_rows(raw: Path, outside: Path) -> dict[str, Expect]:
     frame = pl.DataFrame({"VL (V)": pl.int_range(0, n, eager=True) * (5 / (n - 1)),
                           "Power (W)": pl.int_range(0, n, eager=True) * 1e-12 + 1e-8})
     body = frame.write_csv(include_header=True, line_terminator="\r\n").encode()
-    put(raw, "2025-09-15/LaserCalibration2025-09-15_7.csv", head + b"#Data:\r\n" + body)
+    plant(raw, "2025-09-15/LaserCalibration2025-09-15_7.csv", head + b"#Data:\r\n" + body)
     return {"2025-09-15/LaserCalibration2025-09-15_7.csv": STAGED}
 
 
 def _name_twins(same_start: bool) -> Builder:
     def build(raw: Path, outside: Path) -> dict[str, Expect]:
-        put(raw, "d/IVg2025-09-15_1.csv", valid("IVg", n_rows=21, seed=1))
-        put(
+        plant(raw, "d/IVg2025-09-15_1.csv", valid("IVg", n_rows=21, seed=1))
+        plant(
             raw,
             "d/ivg2025-09-15_1.csv",
             valid("IVg", n_rows=31, seed=2, start_utc=1757947090.3839564 + (0 if same_start else 60)),
@@ -130,9 +124,9 @@ def _name_twins(same_start: bool) -> Builder:
 def _unicode_names(raw: Path, outside: Path) -> dict[str, Expect]:
     nfc = unicodedata.normalize("NFC", "d/medición_1.csv")
     nfd = unicodedata.normalize("NFD", "d/medición_1.csv")
-    put(raw, nfc, valid("IVg", seed=1))
-    put(raw, nfd, valid("IVg", seed=2))
-    put(raw, "d/Ωhm ✓ 測定_2.csv", valid("IV"))
+    plant(raw, nfc, valid("IVg", seed=1))
+    plant(raw, nfd, valid("IVg", seed=2))
+    plant(raw, "d/Ωhm ✓ 測定_2.csv", valid("IV"))
     return {nfc: STAGED, nfd: STAGED, "d/Ωhm ✓ 測定_2.csv": STAGED}
 
 
@@ -147,9 +141,9 @@ def _undecodable_name(raw: Path, outside: Path) -> dict[str, Expect]:
 
 
 def _symlinks(raw: Path, outside: Path) -> dict[str, Expect]:
-    put(raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
+    plant(raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
     outside.mkdir(parents=True, exist_ok=True)
-    write_raw(outside / "secret.csv", valid("IV"), OLD_MTIME)
+    put(outside / "secret.csv", valid("IV"), OLD_MTIME)
     os.symlink("IVg2025-09-15_1.csv", raw / "d" / "inside_link.csv")
     os.symlink(outside / "secret.csv", raw / "d" / "outside_link.csv")
     os.symlink(raw / "d" / "nowhere.csv", raw / "d" / "dangling.csv")
@@ -166,9 +160,9 @@ def _symlinks(raw: Path, outside: Path) -> dict[str, Expect]:
 
 
 def _directory_links(raw: Path, outside: Path) -> dict[str, Expect]:
-    put(raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
+    plant(raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
     outside.mkdir(parents=True, exist_ok=True)
-    write_raw(outside / "IV2025-09-15_2.csv", valid("IV"), OLD_MTIME)
+    put(outside / "IV2025-09-15_2.csv", valid("IV"), OLD_MTIME)
     os.symlink(outside, raw / "escape")  # a directory link out of the raw root: never followed
     os.symlink("..", raw / "d" / "up")  # a directory loop
     os.symlink(".", raw / "d" / "self")
@@ -181,13 +175,13 @@ def _directory_links(raw: Path, outside: Path) -> dict[str, Expect]:
 
 
 def _non_candidates(raw: Path, outside: Path) -> dict[str, Expect]:
-    put(raw, "d/x.csv/IVg2025-09-15_1.csv", valid("IVg"))  # a directory named x.csv: its content counts
-    put(raw, "d/.IVg2025-09-15_2.csv", valid("IVg", file_idx=2))
-    put(raw, "d/.trash/IVg2025-09-15_3.csv", valid("IVg", file_idx=3))
-    put(raw, "d/IVg2025-09-15_4.txt", valid("IVg", file_idx=4))
-    put(raw, "d/IVg2025-09-15_5.csv.bak", valid("IVg", file_idx=5))
-    put(raw, "d/.DS_Store", b"\x00\x00\x00\x01Bud1\x00")
-    put(raw, "d/IVG2025-09-15_6.CSV", valid("IVg", file_idx=6))  # upper-case extension: a candidate
+    plant(raw, "d/x.csv/IVg2025-09-15_1.csv", valid("IVg"))  # a directory named x.csv: its content counts
+    plant(raw, "d/.IVg2025-09-15_2.csv", valid("IVg", file_idx=2))
+    plant(raw, "d/.trash/IVg2025-09-15_3.csv", valid("IVg", file_idx=3))
+    plant(raw, "d/IVg2025-09-15_4.txt", valid("IVg", file_idx=4))
+    plant(raw, "d/IVg2025-09-15_5.csv.bak", valid("IVg", file_idx=5))
+    plant(raw, "d/.DS_Store", b"\x00\x00\x00\x01Bud1\x00")
+    plant(raw, "d/IVG2025-09-15_6.CSV", valid("IVg", file_idx=6))  # upper-case extension: a candidate
     os.mkfifo(raw / "d" / "pipe.csv")  # never opened: opening a FIFO would block
     return {
         "d/x.csv/IVg2025-09-15_1.csv": STAGED,
@@ -204,7 +198,7 @@ def _non_candidates(raw: Path, outside: Path) -> dict[str, Expect]:
 def _huge_columns_row(raw: Path, outside: Path) -> dict[str, Expect]:
     head = HEAD.split(b"#Data:")[0]
     columns = b"Vg (V),I (A)," + b",".join(b"extra %d" % i for i in range(20_000))
-    put(raw, NAME, head + b"#Data:\r\n" + columns + b"\r\n" + b"0.0,1.0" + b",1.0" * 20_000 + b"\r\n")
+    plant(raw, NAME, head + b"#Data:\r\n" + columns + b"\r\n" + b"0.0,1.0" + b",1.0" * 20_000 + b"\r\n")
     return {NAME: INCOMPLETE}
 
 
@@ -435,7 +429,7 @@ CASES = [
 
 
 def _outcomes(lab: Lab) -> dict[str, Expect]:
-    config = lab.config()
+    config = lab.config
     outcomes: dict[str, Expect] = {}
     for row in read_manifest(config.manifest_path).iter_rows(named=True):
         outcomes[row["source_file"]] = ("staged", row["is_complete"])
@@ -461,7 +455,7 @@ def test_hostile_input(case: Case, tmp_path: Path) -> None:
     for source, expect in expected.items():
         got = outcomes.get(source, IGNORED)
         assert got == expect, f"{case.id}: {source}: expected {expect}, got {got} ({case.reason})"
-    assert_settled(lab.config())
+    assert_settled(lab.config)
     assert raw_snapshot(lab.raw) == raw_before
     before = store_bytes(lab.store_root)
     again = lab.stage()
@@ -470,13 +464,13 @@ def test_hostile_input(case: Case, tmp_path: Path) -> None:
 
 def test_a_case_twin_arriving_later_never_overwrites_the_staged_run(tmp_path: Path) -> None:
     lab = Lab(tmp_path)
-    put(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg", n_rows=21, seed=1))
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg", n_rows=21, seed=1))
     lab.stage()
-    config = lab.config()
+    config = lab.config
     row = read_manifest(config.manifest_path).row(0, named=True)
     path = run_parquet_path(config.stage_root, row["proc"], row["date_local"], row["run_id"])
     owner_bytes = path.read_bytes()
-    put(lab.raw, "d/ivg2025-09-15_1.csv", valid("IVg", n_rows=31, seed=2))
+    plant(lab.raw, "d/ivg2025-09-15_1.csv", valid("IVg", n_rows=31, seed=2))
     report = lab.stage()
     assert [record.kind for record in report.new_rejects] == ["duplicate_run"]
     assert path.read_bytes() == owner_bytes, "the twin's data replaced the owner's Parquet"
@@ -485,8 +479,8 @@ def test_a_case_twin_arriving_later_never_overwrites_the_staged_run(tmp_path: Pa
 
 def test_unreadable_file_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lab = Lab(tmp_path)
-    put(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
-    put(lab.raw, "d/IVg2025-09-15_2.csv", valid("IVg", file_idx=2))
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
+    plant(lab.raw, "d/IVg2025-09-15_2.csv", valid("IVg", file_idx=2))
     target = lab.raw / "d" / "IVg2025-09-15_2.csv"
     if os.geteuid() == 0:  # root reads everything: emulate the permission error at the engine's open
         real_open = os.open
@@ -502,7 +496,7 @@ def test_unreadable_file_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyP
     try:
         lab.stage()
         assert _outcomes(lab) == {"d/IVg2025-09-15_1.csv": STAGED, "d/IVg2025-09-15_2.csv": rejected("unreadable")}
-        assert_settled(lab.config())
+        assert_settled(lab.config)
     finally:
         target.chmod(stat.S_IRUSR | stat.S_IWUSR)
 
@@ -512,7 +506,7 @@ def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(
 ) -> None:
     """A FIFO is never a candidate, but the scan and the read are two moments: the read must not block."""
     lab = Lab(tmp_path)
-    put(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
     scanned = stager_module.scan_raw(lab.raw)
     (lab.raw / "d" / "IVg2025-09-15_1.csv").unlink()
     os.mkfifo(lab.raw / "d" / "IVg2025-09-15_1.csv")
@@ -529,4 +523,4 @@ def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(
     assert _outcomes(lab) == {"d/IVg2025-09-15_1.csv": rejected("not_a_file")}
     monkeypatch.undo()
     lab.stage()  # the FIFO is no candidate: its reject record goes
-    assert reject_files(lab.config()) == []
+    assert reject_files(lab.config) == []

@@ -21,9 +21,8 @@ import pytest
 
 from labtui.core.manifest import read_manifest
 from labtui.core.registry import load_registry
-from tests._raw_writer import render_run, write_raw
-from tests._reliability_store import OLD_MTIME, Lab, cli_env, temp_files
-from tests.conftest import REAL_RAW, Store, ivg_rows, raw_csv
+from tests.lab import OLD_MTIME, REAL_RAW, Lab, cli_env, ivg_rows, put, raw_csv, render_run
+from tests.promises import temp_files
 
 FILES = ("d1/IVg2025-09-15_1.csv", "d1/It2025-09-15_2.csv", "d2/IV2025-09-16_1.csv", "d2/IVg2025-09-16_2.csv")
 
@@ -32,7 +31,7 @@ FILES = ("d1/IVg2025-09-15_1.csv", "d1/It2025-09-15_2.csv", "d2/IV2025-09-16_1.c
 def lab(tmp_path: Path) -> Lab:
     lab = Lab(tmp_path / "lab")
     for index, rel in enumerate(FILES):
-        write_raw(
+        put(
             lab.raw / rel,
             render_run(rel.split("/")[1].split("2025")[0], file_idx=index + 1, start_utc=1757947090.0 + 1000 * index)[
                 1
@@ -51,7 +50,7 @@ def one_line_error(result: subprocess.CompletedProcess[str], code: int, *needles
 
 
 def manifest_rows(lab: Lab) -> pl.DataFrame:
-    return read_manifest(lab.config().manifest_path).sort("run_id")
+    return read_manifest(lab.config.manifest_path).sort("run_id")
 
 
 # -- 1. the store knows its raw root -------------------------------------------------------------------------------
@@ -60,7 +59,7 @@ def test_staging_from_a_sub_folder_or_another_folder_is_refused(lab: Lab, tmp_pa
     sub = lab.cli("stage", "--raw-root", str(lab.raw / "d1"))
     one_line_error(sub, 2, str(lab.raw.absolute()), str((lab.raw / "d1").absolute()), "sub-folder")
     other = tmp_path / "other-lab"
-    write_raw(other / "IVg2025-01-01_1.csv", render_run("IVg")[1], OLD_MTIME)
+    put(other / "IVg2025-01-01_1.csv", render_run("IVg")[1], OLD_MTIME)
     one_line_error(lab.cli("stage", "--raw-root", str(other)), 2, str(other), "another folder")
     assert manifest_rows(lab).equals(before)
 
@@ -116,7 +115,6 @@ def test_a_path_that_is_no_store_is_refused_and_nothing_is_created(lab: Lab, tmp
     if where == "stranger_folder":
         target.parent.mkdir()
         (target.parent / "thesis.tex").write_text("")
-    lab.config_file()
     listing = sorted(str(path) for path in tmp_path.rglob("*"))
     for command in ("stage", "chips"):
         one_line_error(lab.cli(command, "--stage-root", str(target)), 2)
@@ -147,7 +145,7 @@ def test_repair_rebuilds_a_damaged_manifest_without_the_raw_files(lab: Lab, dama
     annotations.write_text('{"67": "cracked"}')
     shutil.rmtree(lab.raw)
     lab.raw.mkdir()  # the raw files are gone (the folder is there, so `stage` gets as far as the store)
-    DAMAGES[damage](lab.config().manifest_path)
+    DAMAGES[damage](lab.config.manifest_path)
     for command in ("chips", "stage", "validate"):
         result = lab.cli(command, *(["--force"] if command == "stage" else []))
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
@@ -162,7 +160,7 @@ def test_repair_rebuilds_a_damaged_manifest_without_the_raw_files(lab: Lab, dama
 
 
 def test_repair_says_what_is_lost_and_quarantines_what_it_cannot_vouch_for(lab: Lab) -> None:
-    config = lab.config()
+    config = lab.config
     lost = manifest_rows(lab).row(0, named=True)
     shutil.rmtree(lab.stage_root / f"proc={lost['proc']}" / f"date={lost['date_local']}" / f"run_id={lost['run_id']}")
     stray = lab.stage_root / "proc=IVg" / "date=2025-01-01" / f"run_id={'f' * 16}"
@@ -182,8 +180,8 @@ async def test_the_app_shows_a_damaged_manifest_once_and_q_quits(lab: Lab) -> No
     from labtui.tui.app import LabApp
     from labtui.tui.dialogs import ErrorDialog
 
-    lab.config().manifest_path.write_bytes(b"PAR1 not really")
-    app = LabApp(lab.config())
+    lab.config.manifest_path.write_bytes(b"PAR1 not really")
+    app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.press("c")
@@ -282,10 +280,10 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path: Path)
     ):
         pytest.skip("cannot mount a small tmpfs here")
     try:
-        lab = Lab(disk, raw_dir=tmp_path / "raw", workers=1)
+        lab = Lab(disk, raw=tmp_path / "raw", workers=1)
         for index in range(40):
             rows = [f"{i * 0.1!r},{1e-6 + i * 1e-9!r},{1.0!r},nan,nan,nan" for i in range(4000)]
-            write_raw(
+            put(
                 lab.raw / f"It2025-10-14_{index}.csv",
                 raw_csv("It", start=1760371684 + index, rows=rows, params={"Laser ON+OFF period": "260 s"}),
                 OLD_MTIME,
@@ -293,7 +291,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path: Path)
         result = lab.cli("stage")
         one_line_error(result, 74, "No space left on device")
         assert not temp_files(lab.store_root) or (lab.store_root / "_manifest" / ".dirty").exists()
-        read_manifest(lab.config().manifest_path)  # whatever was committed is whole
+        read_manifest(lab.config.manifest_path)  # whatever was committed is whole
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
 
@@ -347,72 +345,62 @@ def test_foreign_files_are_reported_and_moved_to_the_quarantine(lab: Lab) -> Non
 
 
 # -- 7. parser rules -----------------------------------------------------------------------------------------------
+@pytest.fixture
+def empty(tmp_path: Path) -> Lab:
+    return Lab(tmp_path / "empty")
+
+
 @pytest.mark.parametrize("chip", ["67b", "6 7", "67.0x", "0", "-3"])
-def test_a_chip_number_that_is_not_one_positive_integer_rejects_the_file(store: Store, chip: str) -> None:
-    store.write("a/It2025-10-14_1.csv", raw_csv("It", params={"Chip number": chip}), mtime=OLD_MTIME)
-    report = store.stage()
-    assert report.rejected == 1 and store.rejects()["a/It2025-10-14_1.csv"].kind == "bad_chip_number"
+def test_a_chip_number_that_is_not_one_positive_integer_rejects_the_file(empty: Lab, chip: str) -> None:
+    empty.write("a/It2025-10-14_1.csv", raw_csv("It", params={"Chip number": chip}), mtime=OLD_MTIME)
+    report = empty.stage()
+    assert report.rejected == 1 and empty.rejects()["a/It2025-10-14_1.csv"].kind == "bad_chip_number"
 
 
 @pytest.mark.parametrize("value", ["-0.35x", "6 7", "1e-3b"])
-def test_another_parameter_that_is_not_a_number_is_left_empty_with_a_warning(store: Store, value: str) -> None:
-    store.write("a/It2025-10-14_1.csv", raw_csv("It", params={"VG": value}), mtime=OLD_MTIME)
-    report = store.stage()
-    assert report.staged == 1 and store.manifest()["vg_fixed_v"].item() is None
-    assert "is not a finite number in V" in (store.config.events_dir / f"{report.staged_run_ids[0]}.json").read_text()
+def test_another_parameter_that_is_not_a_number_is_left_empty_with_a_warning(empty: Lab, value: str) -> None:
+    empty.write("a/It2025-10-14_1.csv", raw_csv("It", params={"VG": value}), mtime=OLD_MTIME)
+    report = empty.stage()
+    assert report.staged == 1 and empty.manifest()["vg_fixed_v"].item() is None
+    assert "is not a finite number in V" in (empty.config.events_dir / f"{report.staged_run_ids[0]}.json").read_text()
 
 
-def test_blank_lines_never_become_rows(store: Store) -> None:
+def test_blank_lines_never_become_rows(empty: Lab) -> None:
     rows = ivg_rows()
-    store.write(
+    empty.write(
         "a/IVg2025-10-14_1.csv", raw_csv("IVg", rows=[*rows[:5], "", "  ", *rows[5:], "", "", ""]), mtime=OLD_MTIME
     )
-    store.stage()
-    assert store.manifest()["n_rows"].item() == len(rows) and store.manifest()["is_complete"].item()
+    empty.stage()
+    assert empty.manifest()["n_rows"].item() == len(rows) and empty.manifest()["is_complete"].item()
 
 
-def test_a_sweep_with_fewer_rows_than_its_parameters_imply_is_incomplete(store: Store) -> None:
+def test_a_sweep_with_fewer_rows_than_its_parameters_imply_is_incomplete(empty: Lab) -> None:
     rows = ivg_rows()  # 0 → −1 → 1 → −1 → 0 in 0.5 V steps: 13 rows
-    store.write("a/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows[:9]), mtime=OLD_MTIME)  # stopped at 0 V on the way
-    store.write("a/IVg2025-10-14_2.csv", raw_csv("IVg", rows=rows, start=1760371999), mtime=OLD_MTIME)
-    store.stage()
-    assert store.manifest().sort("source_file")["is_complete"].to_list() == [False, True]
+    empty.write("a/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows[:9]), mtime=OLD_MTIME)  # stopped at 0 V on the way
+    empty.write("a/IVg2025-10-14_2.csv", raw_csv("IVg", rows=rows, start=1760371999), mtime=OLD_MTIME)
+    empty.stage()
+    assert empty.manifest().sort("source_file")["is_complete"].to_list() == [False, True]
 
 
-def test_the_real_sweep_that_stopped_at_zero_volts_is_incomplete(store: Store) -> None:
+def test_the_real_sweep_that_stopped_at_zero_volts_is_incomplete(empty: Lab) -> None:
     real = REAL_RAW / "Alisson_04_sept" / "IVg2025-09-04_12.csv"
     if not real.is_file():
         pytest.skip("../shared/realdata/raw is not available")
-    store.write("IVg2025-09-04_12.csv", real.read_bytes(), mtime=OLD_MTIME)
-    store.stage()
-    row = store.manifest().row(0, named=True)
+    empty.write("IVg2025-09-04_12.csv", real.read_bytes(), mtime=OLD_MTIME)
+    empty.stage()
+    row = empty.manifest().row(0, named=True)
     assert (row["n_rows"], row["is_complete"]) == (201, False)
 
 
-def test_history_filters_use_the_labs_own_procedure_registry(store: Store, tmp_path: Path) -> None:
+def test_history_filters_use_the_labs_own_procedure_registry(empty: Lab, tmp_path: Path) -> None:
     registry = load_registry().model_dump()
     registry["procedures"]["Sweepy"] = {**registry["procedures"]["IVg"], "aliases": ["SWP"]}
     import yaml
 
     procedures = tmp_path / "procedures.yaml"
     procedures.write_text(yaml.safe_dump(registry), encoding="utf-8")
-    store.write("a/Sweepy2025-10-14_1.csv", raw_csv("IVg").replace(b"IVg.IVg", b"Sweepy.Sweepy"), mtime=OLD_MTIME)
-    config_file = store.root / "config" / "labtui.yaml"
-    config_file.write_text(config_file.read_text() + f"procedures_file: {procedures}\n", encoding="utf-8")
-    env = cli_env()
-    base = [sys.executable, "-m", "labtui"]
-    assert (
-        subprocess.run(
-            [*base, "stage", "-q", "--config", str(config_file)], env=env, cwd=store.root, check=False
-        ).returncode
-        == 0
-    )
-    result = subprocess.run(
-        [*base, "history", "67", "--proc", "SWP", "--config", str(config_file), "--format", "csv"],
-        env=env,
-        cwd=store.root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    empty.write("a/Sweepy2025-10-14_1.csv", raw_csv("IVg").replace(b"IVg.IVg", b"Sweepy.Sweepy"), mtime=OLD_MTIME)
+    empty.configure(procedures_file=procedures)
+    assert empty.cli("stage").returncode == 0
+    result = empty.cli("history", "67", "--proc", "SWP", "--format", "csv")
     assert result.returncode == 0 and "Sweepy2025-10-14_1.csv" in result.stdout, result.stderr

@@ -19,18 +19,8 @@ import polars as pl
 from labtui.core.lock import WriterLock, read_holder
 from labtui.core.manifest import read_manifest
 from labtui.synth import write_files
-from tests._raw_writer import write_raw
-from tests._reliability_store import (
-    CRASH_EXIT,
-    LOCKED_EXIT,
-    OLD_MTIME,
-    Lab,
-    assert_settled,
-    cli_env,
-    raw_snapshot,
-    store_state,
-    tree_listing,
-)
+from tests.lab import OLD_MTIME, Lab, cli_env, put
+from tests.promises import CRASH_EXIT, LOCKED_EXIT, assert_settled, raw_snapshot, store_state, tree_listing
 
 
 def _fill(lab: Lab, per_proc: int = 10, *, day: int = 1, seed: int = 0) -> list[str]:
@@ -39,13 +29,13 @@ def _fill(lab: Lab, per_proc: int = 10, *, day: int = 1, seed: int = 0) -> list[
     for k, proc in enumerate(("IVg", "IV", "LaserCalibration")):
         start = dt.datetime(2025, 9, day, 10 + 3 * k, tzinfo=dt.UTC)
         for path in write_files(lab.raw / f"2025-09-{day:02d}", proc, per_proc, seed=seed, start_utc=start):
-            write_raw(path, path.read_bytes(), OLD_MTIME + len(names) + 100 * day)
+            put(path, path.read_bytes(), OLD_MTIME + len(names) + 100 * day)
             names.append(path.relative_to(lab.raw).as_posix())
     return names
 
 
 def _manifest_sources(lab: Lab) -> list[str]:
-    return sorted(read_manifest(lab.config().manifest_path)["source_file"].to_list())
+    return sorted(read_manifest(lab.config.manifest_path)["source_file"].to_list())
 
 
 def test_busy_store_fails_at_once_names_the_holder_and_writes_nothing(tmp_path: Path) -> None:
@@ -54,7 +44,7 @@ def test_busy_store_fails_at_once_names_the_holder_and_writes_nothing(tmp_path: 
     lab.stage()
     new = _fill(lab, 3, day=2)  # a run would have work to do
     store_before, raw_before = tree_listing(lab.store_root), raw_snapshot(lab.raw)
-    with WriterLock(lab.config().lock_path, command="holder-of-the-test"):
+    with WriterLock(lab.config.lock_path, command="holder-of-the-test"):
         store_with_holder = tree_listing(lab.store_root)
         for command in (["stage", "--lock-timeout", "0"], ["restage", str(lab.raw / new[0]), "--lock-timeout", "0"]):
             started = time.monotonic()
@@ -73,19 +63,19 @@ def test_busy_store_fails_at_once_names_the_holder_and_writes_nothing(tmp_path: 
 def test_a_waiting_stager_proceeds_when_the_lock_is_released(tmp_path: Path) -> None:
     lab = Lab(tmp_path)
     names = _fill(lab)
-    holder = WriterLock(lab.config().lock_path, command="slow-writer")
+    holder = WriterLock(lab.config.lock_path, command="slow-writer")
     holder.acquire(0)
     try:
         waiter = lab.popen("stage", "--lock-timeout", "60")
         time.sleep(1.5)
         assert waiter.poll() is None, "the second writer must wait, not fail or write"
-        assert not lab.config().manifest_path.exists()
+        assert not lab.config.manifest_path.exists()
     finally:
         holder.release()
     _, err = waiter.communicate(timeout=60)
     assert waiter.returncode == 0, err
     assert _manifest_sources(lab) == sorted(names)
-    assert_settled(lab.config())
+    assert_settled(lab.config)
 
 
 HOLD_AND_SLEEP = """
@@ -102,7 +92,7 @@ time.sleep(120)
 def test_the_lock_of_a_killed_holder_never_blocks(tmp_path: Path) -> None:
     lab = Lab(tmp_path)
     names = _fill(lab, 4)
-    lock_path = lab.config().lock_path
+    lock_path = lab.config.lock_path
     holder = subprocess.Popen([sys.executable, "-c", HOLD_AND_SLEEP, str(lock_path)], stdout=subprocess.PIPE,
                               env=cli_env(), text=True)
     try:
@@ -127,7 +117,7 @@ def test_a_stager_that_crashed_mid_run_leaves_no_lock(tmp_path: Path) -> None:
     result = lab.cli("stage", "--lock-timeout", "0")
     assert result.returncode == 0, result.stderr
     assert _manifest_sources(lab) == sorted(names)
-    assert read_holder(lab.config().lock_path) is None
+    assert read_holder(lab.config.lock_path) is None
 
 
 def _json_counts(process: subprocess.Popen[str]) -> dict[str, object]:
@@ -138,39 +128,39 @@ def _json_counts(process: subprocess.Popen[str]) -> dict[str, object]:
 
 def test_racing_stagers_lose_nothing_and_stage_each_file_once(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
-    reference = Lab(tmp_path / "reference", raw_dir=raw)
+    reference = Lab(tmp_path / "reference", raw=raw)
     names = _fill(reference, 40)
     reference.stage()
-    lab = Lab(tmp_path / "subject", raw_dir=raw, workers=1, commit_interval=0.05)
+    lab = Lab(tmp_path / "subject", raw=raw, workers=1, commit_interval_seconds=0.05)
     racers = [lab.popen("stage", "--lock-timeout", "120", "--json") for _ in range(4)]
     reports = [_json_counts(racer) for racer in racers]
     assert sum(int(report["staged"]) for report in reports) == len(names), reports
     assert _manifest_sources(lab) == sorted(names)
-    assert store_state(lab.config()) == store_state(reference.config())
-    assert_settled(lab.config())
+    assert store_state(lab.config) == store_state(reference.config)
+    assert_settled(lab.config)
 
 
 def test_concurrent_restages_of_disjoint_files_both_land(tmp_path: Path) -> None:
-    lab = Lab(tmp_path, workers=1, commit_interval=0.05)
+    lab = Lab(tmp_path, workers=1, commit_interval_seconds=0.05)
     names = _fill(lab, 20)
     lab.stage()
-    before = read_manifest(lab.config().manifest_path)
+    before = read_manifest(lab.config.manifest_path)
     halves = (names[::2], names[1::2])
     for number, name in enumerate(names):  # new content, same start time: same run, new data
         path = lab.raw / name
-        write_raw(path, path.read_bytes().replace(b"#Data:", b"#\tOperator: second pass\r\n#Data:", 1),
+        put(path, path.read_bytes().replace(b"#Data:", b"#\tOperator: second pass\r\n#Data:", 1),
                   OLD_MTIME + 10_000 + number)
     racers = [lab.popen("restage", *[str(lab.raw / name) for name in half], "--lock-timeout", "120", "--json")
               for half in halves]
     reports = [_json_counts(racer) for racer in racers]
     assert [int(report["staged"]) for report in reports] == [len(halves[0]), len(halves[1])]
-    after = read_manifest(lab.config().manifest_path)
+    after = read_manifest(lab.config.manifest_path)
     assert sorted(after["source_file"].to_list()) == sorted(names)
     assert sorted(after["run_id"].to_list()) == sorted(before["run_id"].to_list())
     changed = after.join(before, on="run_id", suffix="_before").filter(
         pl.col("source_sha256") != pl.col("source_sha256_before"))
     assert changed.height == len(names), "every file of both halves carries its new content"
-    assert_settled(lab.config())
+    assert_settled(lab.config)
 
 
 def test_readers_need_no_lock(tmp_path: Path) -> None:
@@ -178,16 +168,16 @@ def test_readers_need_no_lock(tmp_path: Path) -> None:
     names = _fill(lab, 3)
     (lab.raw / "2025-09-01" / "broken.csv").write_bytes(b"<html>502 Bad Gateway</html>")
     lab.stage()
-    with WriterLock(lab.config().lock_path, command="long-writer"):
+    with WriterLock(lab.config.lock_path, command="long-writer"):
         assert _manifest_sources(lab) == sorted(names)
         frame = pl.scan_parquet(lab.stage_root, hive_partitioning=True, missing_columns="insert",
                                 extra_columns="ignore").collect()
-        assert frame.height == read_manifest(lab.config().manifest_path)["n_rows"].sum()
+        assert frame.height == read_manifest(lab.config.manifest_path)["n_rows"].sum()
         listed = lab.cli("rejects", "--json")
         assert listed.returncode == 0 and json.loads(listed.stdout)[0]["kind"] == "not_this_format"
-        who = read_holder(lab.config().lock_path)
+        who = read_holder(lab.config.lock_path)
         assert who is not None and who.command == "long-writer" and who.pid == os.getpid()
-    assert read_holder(lab.config().lock_path) is None
+    assert read_holder(lab.config.lock_path) is None
 
 
 def test_readers_see_whole_manifests_while_a_writer_commits_many_times(tmp_path: Path) -> None:
@@ -195,11 +185,11 @@ def test_readers_see_whole_manifests_while_a_writer_commits_many_times(tmp_path:
 
     (Polars and pyarrow open a *path* more than once per read: a replace in between gives them the footer of one
     file and the pages of the other. `read_manifest` must pin one version of the file.)"""
-    lab = Lab(tmp_path, workers=2, commit_interval=0.001)
+    lab = Lab(tmp_path, workers=2, commit_interval_seconds=0.001)
     for day in range(1, 9):
         _fill(lab, 12, day=day, seed=day)
     writer = lab.popen("stage")
-    config = lab.config()
+    config = lab.config
     reads, errors = 0, []
     while writer.poll() is None:
         try:

@@ -21,14 +21,8 @@ import pytest
 from labtui.core.config import ConfigError
 from labtui.core.registry import load_registry
 from labtui.core.stager import Stager
-from tests._raw_writer import render_run, write_raw
-from tests._reliability_store import (
-    OLD_MTIME,
-    Lab,
-    assert_settled,
-    raw_snapshot,
-    tree_listing,
-)
+from tests.lab import OLD_MTIME, Lab, put, render_run
+from tests.promises import assert_settled, raw_snapshot, tree_listing
 
 REPO = Path(__file__).resolve().parents[1]
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
@@ -115,18 +109,18 @@ def under(path: str, root: Path) -> bool:
 def _nasty_tree(raw: Path, outside: Path) -> None:
     """Files whose content or name tries to steer a path: traversal in every header value, links out, odd names."""
     outside.mkdir(parents=True, exist_ok=True)
-    write_raw(outside / "secret.csv", render_run("IV")[1], OLD_MTIME)
-    write_raw(outside / "IVg2025-09-15_9.csv", render_run("IVg", file_idx=9)[1], OLD_MTIME)
+    put(outside / "secret.csv", render_run("IV")[1], OLD_MTIME)
+    put(outside / "IVg2025-09-15_9.csv", render_run("IVg", file_idx=9)[1], OLD_MTIME)
     params = {"Chip group name": "../../../../outside/pwn", "Sample": "/etc/passwd", "Information": "..\\..\\x",
               "Procedure version": "proc=Evil/date=1999-01-01"}
     for i, proc in enumerate(("It", "IVg", "IV", "LaserCalibration"), start=1):
-        write_raw(raw / "2025-09-15" / f"{proc}2025-09-15_{i}.csv",
+        put(raw / "2025-09-15" / f"{proc}2025-09-15_{i}.csv",
                   render_run(proc, file_idx=i, params=params)[1], OLD_MTIME)
-    write_raw(raw / "..weird" / "x.csv", render_run("IVg", file_idx=5)[1], OLD_MTIME)  # hidden folder: skipped
-    write_raw(raw / "2025-09-15" / "..csv", render_run("IVg", file_idx=6)[1], OLD_MTIME)  # hidden name
+    put(raw / "..weird" / "x.csv", render_run("IVg", file_idx=5)[1], OLD_MTIME)  # hidden folder: skipped
+    put(raw / "2025-09-15" / "..csv", render_run("IVg", file_idx=6)[1], OLD_MTIME)  # hidden name
     hive_like = raw / "2025-09-15" / "proc=It" / "date=2020-01-01"
-    write_raw(hive_like / "IVg_7.csv", render_run("IVg", file_idx=7)[1], OLD_MTIME)
-    write_raw(
+    put(hive_like / "IVg_7.csv", render_run("IVg", file_idx=7)[1], OLD_MTIME)
+    put(
         raw / "2025-09-15" / "evil.csv",
         render_run("IVg", file_idx=8)[1].replace(b"laser_setup.procedures.IVg.IVg", b"../../../outside/IVg"),
         OLD_MTIME,
@@ -146,14 +140,14 @@ def test_staging_writes_only_inside_the_store_and_only_reads_the_raw_tree(
     spy = FileSpy(monkeypatch)
     report = lab.stage()
     lab.stage(force=True)  # re-stage everything: replaces, removals, reject rewrites
-    Stager(lab.config(), only=[lab.raw / "escape" / "IVg2025-09-15_9.csv"]).run()  # a path through a dir link
+    Stager(lab.config, only=[lab.raw / "escape" / "IVg2025-09-15_9.csv"]).run()  # a path through a dir link
     monkeypatch.undo()
 
     assert report.staged == 5 and report.rejected == 2, report.line()  # `evil.csv` and the link are rejected
     raw_fds = {path for op, path, _ in spy.calls if op == "os.open" and under(path, lab.raw)}
     assert len(raw_fds) >= 5, "the spy saw no raw file opened: it watches nothing"
     assert any(op == "write_parquet" and under(path, lab.store_root) for op, path, _ in spy.calls)
-    derived = lab.config().derived_dir  # the derived table (metrics.parquet) is the stage's other output
+    derived = lab.config.derived_dir  # the derived table (metrics.parquet) is the stage's other output
     escaped = [call for call in spy.writes() if not (under(call[1], lab.store_root) or under(call[1], derived))]
     assert not escaped, f"writes outside the store and its derived tables: {escaped[:10]}"
     raw_writes = [call for call in spy.writes() if under(call[1], lab.raw)]
@@ -167,8 +161,8 @@ def test_staging_writes_only_inside_the_store_and_only_reads_the_raw_tree(
     assert raw_snapshot(lab.raw) == raw_before, "the raw tree changed"
     assert raw_snapshot(outside) == outside_before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab", "outside"]
-    assert sorted(p.name for p in lab.root.iterdir()) == ["03_derived", "raw", "store"]
-    assert_settled(lab.config())
+    assert sorted(p.name for p in lab.root.iterdir()) == ["03_derived", "config", "raw", "store"]
+    assert_settled(lab.config)
 
 
 BOMB = '!!python/object/apply:os.system ["touch {marker}"]'
@@ -176,11 +170,10 @@ BOMB = '!!python/object/apply:os.system ["touch {marker}"]'
 
 def test_a_config_file_cannot_run_code(tmp_path: Path) -> None:
     lab = Lab(tmp_path)
-    write_raw(lab.raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
+    put(lab.raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
     marker = tmp_path / "pwned"
-    config = tmp_path / "evil.yaml"
-    config.write_text(f"workers: {BOMB.format(marker=marker)}\n", encoding="utf-8")
-    result = lab.cli("stage", "--config", str(config))
+    lab.configure(workers=BOMB.format(marker=marker))
+    result = lab.cli("stage")
     assert result.returncode == 2 and "not valid YAML" in result.stderr, result.stderr
     assert not marker.exists()
     assert not lab.store_root.exists()
@@ -197,10 +190,9 @@ def test_a_procedure_registry_cannot_run_code_nor_name_a_path(tmp_path: Path) ->
             load_registry(registry)
     assert not marker.exists()
     lab = Lab(tmp_path / "lab")
-    write_raw(lab.raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
-    config = tmp_path / "labtui.yaml"
-    config.write_text(f"procedures_file: {traversal}\n", encoding="utf-8")
-    result = lab.cli("stage", "--config", str(config))
+    put(lab.raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
+    lab.configure(procedures_file=traversal)
+    result = lab.cli("stage")
     assert result.returncode == 2 and "plain identifier" in result.stderr, result.stderr
     assert not list(lab.store_root.rglob("*.parquet"))
 
@@ -218,7 +210,7 @@ def test_yaml_is_only_ever_safe_loaded() -> None:
 @pytest.mark.parametrize("layout", ["stage_in_raw", "raw_in_stage", "same", "stage_link_into_raw"])
 def test_roots_that_overlap_are_refused_and_nothing_is_created(tmp_path: Path, layout: str) -> None:
     raw = tmp_path / "raw"
-    write_raw(raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
+    put(raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
     stage_root = {
         "stage_in_raw": raw / "store" / "raw_measurements",
         "raw_in_stage": tmp_path / "store",
@@ -231,7 +223,7 @@ def test_roots_that_overlap_are_refused_and_nothing_is_created(tmp_path: Path, l
     if layout == "stage_link_into_raw":
         os.symlink(raw, tmp_path / "link")
     before = raw_snapshot(raw)
-    lab = Lab(tmp_path, raw_dir=raw)
+    lab = Lab(tmp_path, raw=raw)
     result = lab.cli("stage", "--stage-root", str(stage_root))
     assert result.returncode == 2 and "must not contain each other" in result.stderr, result.stderr
     assert raw_snapshot(raw) == before, "something was created or changed under the raw root"
@@ -240,8 +232,8 @@ def test_roots_that_overlap_are_refused_and_nothing_is_created(tmp_path: Path, l
 @pytest.mark.parametrize("target", ["../outside.csv", "/etc/passwd", "raw/../outside.csv"])
 def test_restage_refuses_paths_outside_the_raw_root(tmp_path: Path, target: str) -> None:
     lab = Lab(tmp_path)
-    write_raw(lab.raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
-    write_raw(tmp_path / "outside.csv", render_run("IV")[1], OLD_MTIME)
+    put(lab.raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
+    put(tmp_path / "outside.csv", render_run("IV")[1], OLD_MTIME)
     lab.stage()
     before = tree_listing(lab.store_root)
     path = (

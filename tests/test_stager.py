@@ -1,4 +1,4 @@
-"""The staging engine end to end on real files in a temp store: layout, manifest rows, lifecycle, incrementality."""
+"""The staging engine end to end on real files in a temp lab: layout, manifest rows, lifecycle, incrementality."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from labtui.core.rawread import Busy
 from labtui.core.scan import Candidate, Outcome, scan_raw
 from labtui.core.stage_events import StageEvent
 from labtui.core.stager import Stager
-from tests.conftest import Store, epoch, it_rows, raw_csv
+from tests.lab import Lab, epoch, it_rows, raw_csv
 
 SANTIAGO = "America/Santiago"
 
@@ -40,17 +40,17 @@ def tree_snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
     return snapshot
 
 
-def only_row(store: Store) -> dict:
-    manifest = store.manifest()
+def only_row(lab: Lab) -> dict:
+    manifest = lab.manifest()
     assert manifest.height == 1
     return manifest.row(0, named=True)
 
 
-def test_layout_and_manifest_row_of_an_it_run(store: Store) -> None:
-    store.write("2025-10-13/It2025-10-13_10.csv", raw_csv("It"))
-    report = store.stage()
+def test_layout_and_manifest_row_of_an_it_run(lab: Lab) -> None:
+    lab.write("2025-10-13/It2025-10-13_10.csv", raw_csv("It"))
+    report = lab.stage()
     assert (report.staged, report.rejected) == (1, 0)
-    row = only_row(store)
+    row = only_row(lab)
     start = dt.datetime.fromtimestamp(1760371684.3180444, dt.UTC)
     assert row["run_id"] == hashlib.sha1(b"2025-10-13/it2025-10-13_10.csv|2025-10-13T16:08:04Z").hexdigest()[:16]
     assert row["run_id"] == run_id_for("2025-10-13/It2025-10-13_10.csv", start)
@@ -64,21 +64,21 @@ def test_layout_and_manifest_row_of_an_it_run(store: Store) -> None:
     assert row["day_folder"] == "2025-10-13"
     assert json.loads(row["parameters"])["Information"] == "fixture"
     ManifestRow(**row)  # the stored row still validates
-    part = run_parquet_path(store.config.stage_root, "It", dt.date(2025, 10, 13), row["run_id"])
+    part = run_parquet_path(lab.config.stage_root, "It", dt.date(2025, 10, 13), row["run_id"])
     assert (
-        part.relative_to(store.config.stage_root).as_posix()
+        part.relative_to(lab.config.stage_root).as_posix()
         == f"proc=It/date=2025-10-13/run_id={row['run_id']}/part-000.parquet"
     )
     data = pl.read_parquet(part)
     assert data.columns[:3] == ["t_s", "i_a", "vl_v"] and data.height == row["n_rows"]
-    event = json.loads((store.config.events_dir / f"{row['run_id']}.json").read_text())
+    event = json.loads((lab.config.events_dir / f"{row['run_id']}.json").read_text())
     assert event["outcome"] == "staged" and event["n_rows"] == row["n_rows"]
 
 
-def test_dark_sweep_summary_hides_the_stale_wavelength(store: Store) -> None:
-    store.write("d/IVg2025-10-13_2.csv", raw_csv("IVg"))
-    store.stage()
-    row = only_row(store)
+def test_dark_sweep_summary_hides_the_stale_wavelength(lab: Lab) -> None:
+    lab.write("d/IVg2025-10-13_2.csv", raw_csv("IVg"))
+    lab.stage()
+    row = only_row(lab)
     assert row["has_light"] is False and row["is_complete"] is True
     assert row["summary"] == "VDS=0.1 V VG:-1→1 V step 0.5"
     assert (row["vg_start_v"], row["vg_end_v"]) == (-1.0, 1.0)
@@ -93,186 +93,186 @@ def test_dark_sweep_summary_hides_the_stale_wavelength(store: Store) -> None:
         ((2025, 10, 15, 0, 10), dt.date(2025, 10, 15)),  # overnight: queued in folder 14, starts on 15
     ],
 )
-def test_dates_are_local_santiago_dates(store: Store, local: tuple[int, ...], expected_date: dt.date) -> None:
+def test_dates_are_local_santiago_dates(lab: Lab, local: tuple[int, ...], expected_date: dt.date) -> None:
     start = epoch(*local, tz=SANTIAGO)
-    store.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It", start=start))
-    store.stage()
-    row = only_row(store)
+    lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It", start=start))
+    lab.stage()
+    row = only_row(lab)
     assert row["date_local"] == expected_date
     assert row["day_folder"] == "2025-10-14"
-    assert f"date={expected_date.isoformat()}" in str(next(store.config.stage_root.rglob("*.parquet")))
+    assert f"date={expected_date.isoformat()}" in str(next(lab.config.stage_root.rglob("*.parquet")))
 
 
-def test_incomplete_runs_are_staged_and_flagged(store: Store) -> None:
-    store.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:12]))
-    store.write("a/IVg2025-10-13_2.csv", raw_csv("IVg", rows=["0.0,1e-6,nan,nan,nan", "-0.5,1e-6,nan,nan,nan"]))
-    report = store.stage()
+def test_incomplete_runs_are_staged_and_flagged(lab: Lab) -> None:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:12]))
+    lab.write("a/IVg2025-10-13_2.csv", raw_csv("IVg", rows=["0.0,1e-6,nan,nan,nan", "-0.5,1e-6,nan,nan,nan"]))
+    report = lab.stage()
     assert report.staged == 2
-    assert store.manifest()["is_complete"].to_list() == [False, False]
+    assert lab.manifest()["is_complete"].to_list() == [False, False]
 
 
-def test_second_run_reads_nothing_and_changes_nothing(store: Store) -> None:
-    store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    store.write("a/IVg2025-10-13_2.csv", raw_csv("IVg", start=1760371784.5))
-    store.write("a/broken.csv", b"garbage")
-    first = store.stage()
-    before = tree_snapshot(store.config.store_root)
-    manifest = store.manifest()
-    second = store.stage()
+def test_second_run_reads_nothing_and_changes_nothing(lab: Lab) -> None:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("a/IVg2025-10-13_2.csv", raw_csv("IVg", start=1760371784.5))
+    lab.write("a/broken.csv", b"garbage")
+    first = lab.stage()
+    before = tree_snapshot(lab.config.store_root)
+    manifest = lab.manifest()
+    second = lab.stage()
     assert (second.staged, second.unchanged, second.rejected) == (0, 2, 1)
     assert second.commits == 0
-    after = tree_snapshot(store.config.store_root)
+    after = tree_snapshot(lab.config.store_root)
     assert after.pop("_manifest/.lock")[0] == 0  # the lock file is the only thing touched, and left empty
     before.pop("_manifest/.lock")
     assert after == before
-    assert store.manifest().equals(manifest)
+    assert lab.manifest().equals(manifest)
     assert first.staged == 2
 
 
-def test_force_restage_is_identical_apart_from_ingest_times(store: Store) -> None:
-    store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    store.stage()
-    parquet = next(store.config.stage_root.rglob("*.parquet"))
+def test_force_restage_is_identical_apart_from_ingest_times(lab: Lab) -> None:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    parquet = next(lab.config.stage_root.rglob("*.parquet"))
     bytes_before = parquet.read_bytes()
-    manifest = store.manifest()
-    assert store.stage(force=True).staged == 1
+    manifest = lab.manifest()
+    assert lab.stage(force=True).staged == 1
     assert parquet.read_bytes() == bytes_before
     volatile = ["ingested_at_utc"]
-    assert store.manifest().drop(volatile).equals(manifest.drop(volatile))
+    assert lab.manifest().drop(volatile).equals(manifest.drop(volatile))
 
 
-def test_modified_file_is_restaged_in_place(store: Store) -> None:
-    path = store.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:5]))
-    store.stage()
-    run_id = only_row(store)["run_id"]
+def test_modified_file_is_restaged_in_place(lab: Lab) -> None:
+    path = lab.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:5]))
+    lab.stage()
+    run_id = only_row(lab)["run_id"]
     path.write_bytes(raw_csv("It"))
     os.utime(
         path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns - 1_000_000)
     )  # a future mtime would read as busy
-    report = store.stage()
+    report = lab.stage()
     assert report.staged == 1
-    row = only_row(store)
+    row = only_row(lab)
     assert row["run_id"] == run_id and row["n_rows"] == len(it_rows()) and row["is_complete"]
 
 
-def test_start_time_change_replaces_the_old_run_and_its_parquet(store: Store) -> None:
-    path = store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    store.stage()
-    old = only_row(store)
+def test_start_time_change_replaces_the_old_run_and_its_parquet(lab: Lab) -> None:
+    path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    old = only_row(lab)
     path.write_bytes(raw_csv("It", start=1760371999.0))
-    store.stage()
-    new = only_row(store)
+    lab.stage()
+    new = only_row(lab)
     assert new["run_id"] != old["run_id"]
-    folders = [p.name for p in store.config.stage_root.rglob("run_id=*")]
+    folders = [p.name for p in lab.config.stage_root.rglob("run_id=*")]
     assert folders == [f"run_id={new['run_id']}"]
-    assert not (store.config.events_dir / f"{old['run_id']}.json").exists()
+    assert not (lab.config.events_dir / f"{old['run_id']}.json").exists()
 
 
-def test_reject_then_fixed_removes_the_reject_record(store: Store) -> None:
-    path = store.write("a/It2025-10-13_1.csv", raw_csv("It", start=None))
-    report = store.stage()
+def test_reject_then_fixed_removes_the_reject_record(lab: Lab) -> None:
+    path = lab.write("a/It2025-10-13_1.csv", raw_csv("It", start=None))
+    report = lab.stage()
     assert report.rejected == 1
-    record = store.rejects()["a/It2025-10-13_1.csv"]
+    record = lab.rejects()["a/It2025-10-13_1.csv"]
     assert record.kind == "no_start_time" and record.source_size == path.stat().st_size
     path.write_bytes(raw_csv("It"))
-    report = store.stage()
+    report = lab.stage()
     assert (report.staged, report.rejected) == (1, 0)
-    assert store.rejects() == {}
-    assert list(store.config.rejects_dir.iterdir()) == []
+    assert lab.rejects() == {}
+    assert list(lab.config.rejects_dir.iterdir()) == []
 
 
-def test_staged_file_that_breaks_becomes_a_reject_and_leaves_the_manifest(store: Store) -> None:
-    path = store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    store.stage()
-    run_id = only_row(store)["run_id"]
+def test_staged_file_that_breaks_becomes_a_reject_and_leaves_the_manifest(lab: Lab) -> None:
+    path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    run_id = only_row(lab)["run_id"]
     path.write_bytes(b"#Procedure: <laser_setup.procedures.It.It>\r\n")
-    store.stage()
-    assert store.manifest().height == 0
-    assert store.rejects()["a/It2025-10-13_1.csv"].previous_run_id == run_id
-    assert not list(store.config.stage_root.rglob("*.parquet"))
+    lab.stage()
+    assert lab.manifest().height == 0
+    assert lab.rejects()["a/It2025-10-13_1.csv"].previous_run_id == run_id
+    assert not list(lab.config.stage_root.rglob("*.parquet"))
 
 
-def test_deleted_raw_file_keeps_its_run_and_drops_a_stale_reject(store: Store) -> None:
-    good = store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    bad = store.write("a/bad.csv", b"nope")
-    store.stage()
+def test_deleted_raw_file_keeps_its_run_and_drops_a_stale_reject(lab: Lab) -> None:
+    good = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    bad = lab.write("a/bad.csv", b"nope")
+    lab.stage()
     good.unlink()
     bad.unlink()
-    store.stage()
-    assert store.manifest().height == 1
-    assert store.rejects() == {}
+    lab.stage()
+    assert lab.manifest().height == 1
+    assert lab.rejects() == {}
 
 
-def test_settle_window_defers_fresh_files_as_busy(store: Store) -> None:
-    store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    report = store.stage(settle_seconds=3600)
+def test_settle_window_defers_fresh_files_as_busy(lab: Lab) -> None:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    report = lab.stage(settle_seconds=3600)
     assert (report.busy, report.staged) == (1, 0)
-    assert store.manifest().height == 0 and store.rejects() == {}
+    assert lab.manifest().height == 0 and lab.rejects() == {}
 
 
-def test_file_that_changes_between_scan_and_read_is_busy(store: Store) -> None:
-    path = store.write("a/It2025-10-13_1.csv", raw_csv("It"))
+def test_file_that_changes_between_scan_and_read_is_busy(lab: Lab) -> None:
+    path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     info = path.stat()
     stale = Candidate("a/It2025-10-13_1.csv", path, info.st_size - 10, info.st_mtime_ns, False)
-    result = Stager(store.config)._stage_file(stale)
+    result = Stager(lab.config)._stage_file(stale)
     assert isinstance(result, Busy)
-    assert not list(store.config.stage_root.rglob("*.parquet"))
+    assert not list(lab.config.stage_root.rglob("*.parquet"))
 
 
-def test_candidates_ignore_hidden_junk_and_non_csv(store: Store) -> None:
-    store.write("a/It2025-10-13_1.CSV", raw_csv("It"))
-    store.write("a/.DS_Store", b"\x00\x01")
-    store.write("a/.hidden.csv", raw_csv("It"))
-    store.write(".git/x.csv", raw_csv("It"))
-    store.write("a/notes.txt", b"hello")
-    (store.raw / "a" / "folder.csv").mkdir()
-    os.mkfifo(store.raw / "a" / "pipe.csv")
-    assert [c.source_file for c in scan_raw(store.raw)] == ["a/It2025-10-13_1.CSV"]
+def test_candidates_ignore_hidden_junk_and_non_csv(lab: Lab) -> None:
+    lab.write("a/It2025-10-13_1.CSV", raw_csv("It"))
+    lab.write("a/.DS_Store", b"\x00\x01")
+    lab.write("a/.hidden.csv", raw_csv("It"))
+    lab.write(".git/x.csv", raw_csv("It"))
+    lab.write("a/notes.txt", b"hello")
+    (lab.raw / "a" / "folder.csv").mkdir()
+    os.mkfifo(lab.raw / "a" / "pipe.csv")
+    assert [c.source_file for c in scan_raw(lab.raw)] == ["a/It2025-10-13_1.CSV"]
 
 
-def test_symlinks_are_rejected_not_followed(store: Store, tmp_path: Path) -> None:
+def test_symlinks_are_rejected_not_followed(lab: Lab, tmp_path: Path) -> None:
     outside = tmp_path / "outside.csv"
     outside.write_bytes(raw_csv("It"))
-    store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    (store.raw / "a" / "link.csv").symlink_to(outside)
-    (store.raw / "dirlink").symlink_to(tmp_path)
-    report = store.stage()
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    (lab.raw / "a" / "link.csv").symlink_to(outside)
+    (lab.raw / "dirlink").symlink_to(tmp_path)
+    report = lab.stage()
     assert (report.staged, report.rejected) == (1, 1)
-    assert store.rejects()["a/link.csv"].kind == "symlink"
+    assert lab.rejects()["a/link.csv"].kind == "symlink"
 
 
-def test_case_twins_with_one_start_time_are_one_run(store: Store) -> None:
-    store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    store.write("a/IT2025-10-13_1.csv", raw_csv("It"))
-    report = store.stage()
+def test_case_twins_with_one_start_time_are_one_run(lab: Lab) -> None:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("a/IT2025-10-13_1.csv", raw_csv("It"))
+    report = lab.stage()
     assert (report.staged, report.rejected) == (1, 1)
-    (record,) = store.rejects().values()
+    (record,) = lab.rejects().values()
     assert record.kind == "duplicate_run" and "letter case" in record.reason
 
 
-def test_out_of_range_values_reject_instead_of_crashing(store: Store) -> None:
-    store.write("a/It2025-10-13_1.csv", raw_csv("It", params={"Laser wavelength": "-455"}))
-    store.stage()
-    (record,) = store.rejects().values()
+def test_out_of_range_values_reject_instead_of_crashing(lab: Lab) -> None:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It", params={"Laser wavelength": "-455"}))
+    lab.stage()
+    (record,) = lab.rejects().values()
     assert record.kind == "invalid_values" and "laser_wavelength_nm" in record.reason
 
 
-def test_restage_only_reads_the_given_files(store: Store) -> None:
-    a = store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    store.stage()
-    store.write("a/It2025-10-13_2.csv", raw_csv("It", start=1760371999.0))
-    report = store.stage(only=[a])
+def test_restage_only_reads_the_given_files(lab: Lab) -> None:
+    a = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    lab.write("a/It2025-10-13_2.csv", raw_csv("It", start=1760371999.0))
+    report = lab.stage(only=[a])
     assert (report.staged, report.unchanged) == (1, 0)
-    assert store.manifest().height == 1
+    assert lab.manifest().height == 1
     with pytest.raises(ValueError, match="not under the raw root"):
-        Stager(store.config, only=[store.root / "elsewhere.csv"])
+        Stager(lab.config, only=[lab.root / "elsewhere.csv"])
 
 
-def test_events_and_periodic_commits(store: Store) -> None:
+def test_events_and_periodic_commits(lab: Lab) -> None:
     for idx in range(1, 7):
-        store.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
+        lab.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
     events: list[StageEvent] = []
-    config = store.config.model_copy(update={"commit_interval_seconds": 1e-9})
+    config = lab.config.model_copy(update={"commit_interval_seconds": 1e-9})
     report = Stager(config, on_event=events.append).run()
     kinds = [event.kind for event in events]
     assert kinds[0] == "scan" and kinds[-1] == "done"
@@ -283,71 +283,71 @@ def test_events_and_periodic_commits(store: Store) -> None:
     assert events[-1].counts[Outcome.STAGED] == 6
 
 
-def test_cancel_leaves_a_consistent_store_and_the_rest_stages_later(store: Store) -> None:
+def test_cancel_leaves_a_consistent_store_and_the_rest_stages_later(lab: Lab) -> None:
     for idx in range(1, 21):
-        store.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
+        lab.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
     cancel = threading.Event()
 
     def on_event(event: StageEvent) -> None:
         if event.kind == "file" and event.done == 3:
             cancel.set()
 
-    config = store.config.model_copy(update={"workers": 1})
+    config = lab.config.model_copy(update={"workers": 1})
     report = Stager(config, on_event=on_event, cancel=cancel).run()
     assert report.cancelled and 3 <= report.staged < 20
-    manifest = store.manifest()
+    manifest = lab.manifest()
     assert manifest.height == report.staged
     for row in manifest.iter_rows(named=True):
         assert (
             pl.read_parquet(
-                run_parquet_path(store.config.stage_root, row["proc"], row["date_local"], row["run_id"])
+                run_parquet_path(lab.config.stage_root, row["proc"], row["date_local"], row["run_id"])
             ).height
             == row["n_rows"]
         )
-    assert not (store.config.manifest_dir / ".dirty").exists()
-    rest = store.stage()
-    assert rest.staged == 20 - report.staged and store.manifest().height == 20
+    assert not (lab.config.manifest_dir / ".dirty").exists()
+    rest = lab.stage()
+    assert rest.staged == 20 - report.staged and lab.manifest().height == 20
 
 
-def test_second_writer_fails_fast_with_the_lock_exit_code(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
-    store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    holder = WriterLock(store.config.lock_path, command="labtui stage (test holder)")
+def test_second_writer_fails_fast_with_the_lock_exit_code(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    holder = WriterLock(lab.config.lock_path, command="labtui stage (test holder)")
     holder.acquire(0)
     try:
-        before = tree_snapshot(store.root)
-        code = main(["stage", "--config", str(store.root / "config" / "labtui.yaml"), "--lock-timeout", "0", "-q"])
+        before = tree_snapshot(lab.root)
+        code = main(["stage", "--config", str(lab.root / "config" / "labtui.yaml"), "--lock-timeout", "0", "-q"])
         assert code == EXIT_LOCKED
         assert "test holder" in capsys.readouterr().err
-        assert tree_snapshot(store.root) == before
+        assert tree_snapshot(lab.root) == before
     finally:
         holder.release()
-    assert main(["stage", "--config", str(store.root / "config" / "labtui.yaml"), "-q"]) == 0
+    assert main(["stage", "--config", str(lab.root / "config" / "labtui.yaml"), "-q"]) == 0
 
 
-def test_crash_leftovers_are_swept_by_the_next_writer(store: Store) -> None:
-    store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    store.stage()
-    orphan = store.config.stage_root / "proc=It" / "date=2025-01-01" / "run_id=0123456789abcdef"
+def test_crash_leftovers_are_swept_by_the_next_writer(lab: Lab) -> None:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    orphan = lab.config.stage_root / "proc=It" / "date=2025-01-01" / "run_id=0123456789abcdef"
     orphan.mkdir(parents=True)
     (orphan / "part-000.parquet").write_bytes(b"half")
-    temp = store.config.manifest_dir / ".manifest.parquet.abc.tmp"
+    temp = lab.config.manifest_dir / ".manifest.parquet.abc.tmp"
     temp.write_bytes(b"torn")
-    (store.config.manifest_dir / ".dirty").write_text("123")
-    store.stage()
+    (lab.config.manifest_dir / ".dirty").write_text("123")
+    lab.stage()
     assert not orphan.exists() and not orphan.parent.exists() and not temp.exists()
-    assert not (store.config.manifest_dir / ".dirty").exists()
-    assert store.manifest().height == 1
+    assert not (lab.config.manifest_dir / ".dirty").exists()
+    assert lab.manifest().height == 1
 
 
-def test_raw_tree_is_never_modified(store: Store) -> None:
-    store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    store.write("a/bad.csv", b"\x00bad")
-    store.write("b/IVg2025-10-14_1.csv", raw_csv("IVg"))
-    before = tree_snapshot(store.raw)
-    store.stage()
-    store.stage(force=True)
-    assert tree_snapshot(store.raw) == before
-    assert sorted(p.name for p in store.raw.rglob("*")) == sorted(
+def test_raw_tree_is_never_modified(lab: Lab) -> None:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("a/bad.csv", b"\x00bad")
+    lab.write("b/IVg2025-10-14_1.csv", raw_csv("IVg"))
+    before = tree_snapshot(lab.raw)
+    lab.stage()
+    lab.stage(force=True)
+    assert tree_snapshot(lab.raw) == before
+    assert sorted(p.name for p in lab.raw.rglob("*")) == sorted(
         ["a", "b", "It2025-10-13_1.csv", "bad.csv", "IVg2025-10-14_1.csv"]
     )
 

@@ -9,81 +9,81 @@ import sys
 from pathlib import Path
 
 from labtui.core.stat_index import index_path, manifest_digest, read_stat_index
-from tests.conftest import Store, it_rows, raw_csv
+from tests.lab import Lab, it_rows, raw_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def index_of(store: Store) -> dict:
-    return json.loads(index_path(store.config.manifest_path).read_bytes())
+def index_of(lab: Lab) -> dict:
+    return json.loads(index_path(lab.config.manifest_path).read_bytes())
 
 
-def test_index_lists_every_manifest_row_and_names_the_manifest(store: Store) -> None:
-    store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    store.write("a/IVg2025-10-13_2.csv", raw_csv("IVg"))
-    store.stage()
-    index = index_of(store)
-    manifest = store.manifest()
-    assert index["manifest_sha256"] == manifest_digest(store.config.manifest_path)
+def test_index_lists_every_manifest_row_and_names_the_manifest(lab: Lab) -> None:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("a/IVg2025-10-13_2.csv", raw_csv("IVg"))
+    lab.stage()
+    index = index_of(lab)
+    manifest = lab.manifest()
+    assert index["manifest_sha256"] == manifest_digest(lab.config.manifest_path)
     expected = {
         row["source_file"]: [row["source_size"], int(row["source_mtime"].timestamp() * 1e6), row["run_id"]]
         for row in manifest.iter_rows(named=True)
     }
     assert index["files"] == expected
     for source, (size, mtime_us, _) in expected.items():
-        info = (store.raw / source).stat()
+        info = (lab.raw / source).stat()
         assert (size, mtime_us) == (info.st_size, info.st_mtime_ns // 1000)
 
 
-def test_an_index_of_another_manifest_is_never_trusted(store: Store) -> None:
+def test_an_index_of_another_manifest_is_never_trusted(lab: Lab) -> None:
     """A crash between the manifest replace and the index write leaves an index of the previous manifest: an index
     that lies about a changed file is believed only while its hash matches, so the hash is what keeps it honest."""
-    path = store.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:5]))
-    store.stage()
-    committed = index_of(store)
+    path = lab.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:5]))
+    lab.stage()
+    committed = index_of(lab)
     path.write_bytes(raw_csv("It"))
     info = path.stat()
     lie = {**committed, "files": {"a/It2025-10-13_1.csv": [info.st_size, info.st_mtime_ns // 1000, "0" * 16]}}
-    index_file = index_path(store.config.manifest_path)
+    index_file = index_path(lab.config.manifest_path)
 
     index_file.write_text(json.dumps(lie))
-    assert store.stage().unchanged == 1  # same hash: believed (the writer keeps it true, see the first test)
+    assert lab.stage().unchanged == 1  # same hash: believed (the writer keeps it true, see the first test)
 
     index_file.write_text(json.dumps({**lie, "manifest_sha256": "f" * 64}))
-    report = store.stage()
+    report = lab.stage()
     assert (report.staged, report.unchanged) == (1, 0)
-    assert index_of(store)["files"]["a/It2025-10-13_1.csv"][:2] == [info.st_size, info.st_mtime_ns // 1000]
-    assert store.manifest()["n_rows"].to_list() == [len(it_rows())]
+    assert index_of(lab)["files"]["a/It2025-10-13_1.csv"][:2] == [info.st_size, info.st_mtime_ns // 1000]
+    assert lab.manifest()["n_rows"].to_list() == [len(it_rows())]
 
 
-def test_a_missing_or_torn_index_falls_back_to_the_manifest_and_is_rewritten(store: Store) -> None:
-    store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    store.stage()
-    index_file = index_path(store.config.manifest_path)
+def test_a_missing_or_torn_index_falls_back_to_the_manifest_and_is_rewritten(lab: Lab) -> None:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    index_file = index_path(lab.config.manifest_path)
     good = index_file.read_bytes()
     for damage in (None, b"", b'{"format": 1, "manifest_sha25', b"[1, 2]", b'{"format": 99}'):
         if damage is None:
             index_file.unlink()
         else:
             index_file.write_bytes(damage)
-        assert read_stat_index(store.config.manifest_path) is None
-        report = store.stage()
+        assert read_stat_index(lab.config.manifest_path) is None
+        report = lab.stage()
         assert (report.staged, report.unchanged) == (0, 1)
         assert index_file.read_bytes() == good  # healed by the run that could not use it
     before = index_file.stat().st_mtime_ns
-    store.stage()
+    lab.stage()
     assert index_file.stat().st_mtime_ns == before  # a usable index is left alone
 
 
-def test_a_no_change_run_never_loads_polars(store: Store) -> None:
-    store.write("a/It2025-10-13_1.csv", raw_csv("It"))
-    store.write("a/broken.csv", "not a measurement\n")
-    store.stage()
+def test_a_no_change_run_never_loads_polars(lab: Lab) -> None:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("a/broken.csv", "not a measurement\n")
+    lab.stage()
     probe = (
         "import sys\n"
         "from pathlib import Path\nfrom labtui.core.config import load_config\n"
         "from labtui.core.stager import stage\n"
-        f"report = stage(load_config(Path({str(store.root / 'config' / 'labtui.yaml')!r})))\n"
+        f"report = stage(load_config(Path({str(lab.root / 'config' / 'labtui.yaml')!r})))\n"
         "heavy = sorted(m for m in ('polars', 'numpy', 'pyarrow') if m in sys.modules)\n"
         "print(report.unchanged, report.rejected, heavy)\n"
     )

@@ -30,14 +30,14 @@ from labtui.tui.rejects import RejectsScreen
 from labtui.tui.stage import StageScreen
 from labtui.tui.table import FrameTable
 from labtui.tui.validate import ValidateScreen
-from tests._tui_fixtures import REJECT, Lab, fixed_reject, make_lab, settle
-from tests.conftest import epoch, raw_csv
+from tests.lab import REJECT, Lab, epoch, fixed_reject, raw_csv, tui_lab
+from tests.pilot import settle
 
 
 @pytest.fixture
 def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     monkeypatch.chdir(tmp_path)
-    return make_lab(tmp_path)
+    return tui_lab(tmp_path)
 
 
 def table(app: LabApp) -> FrameTable:
@@ -219,7 +219,7 @@ async def test_history_detail_shows_every_manifest_field(lab: Lab) -> None:
 
 
 async def test_stage_shows_progress_and_a_summary_with_the_rejects(tmp_path: Path) -> None:
-    lab = make_lab(tmp_path, staged=False)
+    lab = tui_lab(tmp_path, staged=False)
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -242,7 +242,7 @@ async def test_stage_shows_progress_and_a_summary_with_the_rejects(tmp_path: Pat
 
 
 async def test_escape_cancels_staging_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    lab = make_lab(tmp_path, staged=False, commit_interval_seconds=0.01)
+    lab = tui_lab(tmp_path, staged=False, commit_interval_seconds=0.01)
     for n in range(40):
         lab.write(f"2025-10-20/It2025-10-20_{n + 1}.csv", raw_csv("It", start=epoch(2025, 10, 20, 10, n)))
     slow_parse = labtui.core.parser.parse_data
@@ -445,7 +445,7 @@ async def test_a_failing_worker_shows_an_error_dialog(lab: Lab, monkeypatch: pyt
 
 async def test_keys_are_remapped_from_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    lab = make_lab(tmp_path, keys={"chips": "x", "plot": "P", "nonsense": "z"})
+    lab = tui_lab(tmp_path, keys={"chips": "x", "plot": "P", "nonsense": "z"})
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

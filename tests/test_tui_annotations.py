@@ -12,14 +12,15 @@ from labtui.core.annotations import Change, annotate, current_annotations, read_
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import FieldsDialog, TextDialog
 from labtui.tui.history import HistoryScreen
-from tests._tui_fixtures import Lab, make_lab, settle
+from tests.lab import Lab, tui_lab
+from tests.pilot import settle
 from tests.test_tui import column, dialog_text, open_chip, table, text_of
 
 
 @pytest.fixture
 def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     monkeypatch.chdir(tmp_path)
-    return make_lab(tmp_path, user="ana")
+    return tui_lab(tmp_path, user="ana")
 
 
 def marks(lab: Lab) -> dict[str, dict]:

@@ -16,8 +16,8 @@ from labtui.synth import LabSpec
 from labtui.synth.demo import ensure_demo
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.stage import StageScreen
-from tests._tui_fixtures import settle
-from tests.conftest import raw_csv
+from tests.lab import raw_csv
+from tests.pilot import settle
 
 SMALL = LabSpec(chips=2, days=2, seed=3)
 

@@ -20,7 +20,8 @@ from labtui.tui.dialogs import FieldsDialog
 from labtui.tui.history import HistoryScreen
 from labtui.tui.stage import StageScreen
 from labtui.tui.table import FrameTable
-from tests._tui_fixtures import REJECT, Lab, make_lab, settle
+from tests.lab import REJECT, Lab, tui_lab
+from tests.pilot import settle
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -28,7 +29,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 @pytest.fixture
 def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     monkeypatch.chdir(tmp_path)
-    return make_lab(tmp_path)
+    return tui_lab(tmp_path)
 
 
 def rows(app: LabApp, selector: str = "FrameTable") -> list[dict]:

@@ -24,8 +24,7 @@ from labtui.tui.follow import FollowScreen
 from labtui.tui.history import HistoryScreen
 from labtui.tui.live import Watched
 from labtui.tui.table import FrameTable
-from tests._tui_fixtures import Lab, make_lab
-from tests.conftest import epoch, it_rows, raw_csv
+from tests.lab import Lab, epoch, it_rows, raw_csv, tui_lab
 
 NEW = "2025-10-15/It2025-10-15_1.csv"
 WATCH = {"watch_settle_seconds": 1.0, "watch_poll_seconds": 0.1}
@@ -47,7 +46,7 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(labtui.tui.app, "STORE_POLL_SECONDS", 3600.0)  # only the watcher may refresh the screens
     monkeypatch.setattr(labtui.tui.follow, "FOLLOW_SECONDS", 0.1)
-    return make_lab(tmp_path, **WATCH)
+    return tui_lab(tmp_path, **WATCH)
 
 
 async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -17,7 +17,8 @@ from labtui.tui.dialogs import FieldsDialog
 from labtui.tui.history_view import with_metrics
 from labtui.tui.plot import PlotScreen
 from labtui.tui.table import FrameTable
-from tests._tui_fixtures import Lab, make_lab, settle
+from tests.lab import Lab, tui_lab
+from tests.pilot import settle
 from tests.test_tui import dialog_text, open_chip, table, text_of
 
 GEOMETRY = """\
@@ -34,7 +35,7 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "chip_params.yaml").write_text(GEOMETRY, encoding="utf-8")
-    return make_lab(tmp_path, chip_params_file=tmp_path / "config" / "chip_params.yaml")
+    return tui_lab(tmp_path, chip_params_file=tmp_path / "config" / "chip_params.yaml")
 
 
 def test_key_quantities_are_si_prefixed_and_blank_where_undefined() -> None:

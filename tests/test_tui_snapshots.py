@@ -15,7 +15,8 @@ from textual.widgets import Input
 import labtui.core.stager
 import labtui.tui.stage
 from labtui.tui.app import LabApp
-from tests._tui_fixtures import make_lab, settle
+from tests.lab import tui_lab
+from tests.pilot import settle
 
 
 class SVGSnapshot(SingleFileSnapshotExtension):
@@ -61,14 +62,14 @@ async def screenshot(app: LabApp, keys: tuple[str, ...], size: tuple[int, int]) 
 
 @pytest.mark.parametrize("name", SCREENS)
 async def test_screen(name: str, lab_root: Path, svg) -> None:
-    app = LabApp(make_lab(lab_root).config)
+    app = LabApp(tui_lab(lab_root).config)
     assert await screenshot(app, SCREENS[name], (100, 30)) == svg
 
 
 @pytest.mark.parametrize("size", [(80, 24), (200, 60)])
 @pytest.mark.parametrize("name", ["dashboard", "history", "rejects"])
 async def test_screen_at_the_size_limits(name: str, size: tuple[int, int], lab_root: Path, svg) -> None:
-    app = LabApp(make_lab(lab_root).config)
+    app = LabApp(tui_lab(lab_root).config)
     assert await screenshot(app, SCREENS[name], size) == svg
 
 
@@ -79,10 +80,10 @@ async def test_stage_summary(lab_root: Path, svg, monkeypatch: pytest.MonkeyPatc
         return [future for future in futures if future in done], pending
 
     monkeypatch.setattr(labtui.core.stager, "wait", in_submission_order)
-    app = LabApp(make_lab(lab_root, staged=False).config)
+    app = LabApp(tui_lab(lab_root, staged=False).config)
     assert await screenshot(app, ("s",), (100, 30)) == svg
 
 
 async def test_light_theme(lab_root: Path, svg) -> None:
-    app = LabApp(make_lab(lab_root).config)
+    app = LabApp(tui_lab(lab_root).config)
     assert await screenshot(app, ("ctrl+t", "c", "6", "7", "enter"), (100, 30)) == svg

@@ -20,7 +20,7 @@ from labtui.core.lock import LockBusy, WriterLock
 from labtui.core.manifest import write_manifest
 from labtui.core.parquet_footer import parquet_row_count
 from labtui.core.validate import validate
-from tests._store_fixtures import Lab, chip67_lab, local, sha_tree
+from tests.lab import Lab, chip67_lab, local, sha_tree
 
 IT = "Alisson_08_sept/It2025-09-08_1.csv"
 IVG = "Alisson_05_sept/IVg2025-09-05_1.csv"
@@ -63,7 +63,7 @@ def reject_a_file(lab: Lab) -> None:
 
 
 def stage_an_aborted_run(lab: Lab) -> None:
-    lab.write("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"), rows=8)
+    lab.write_run("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"), rows=8)
     lab.stage()
 
 
@@ -138,7 +138,7 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
     "touch a raw file": (lambda lab: os.utime(lab.raw / IT), "raw_touched", "info", True, IT),
     "delete a raw file": (lambda lab: (lab.raw / IT).unlink(), "raw_missing", "warning", False, IT),
     "add a raw file": (
-        lambda lab: lab.write("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00")),
+        lambda lab: lab.write_run("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00")),
         "raw_new", "warning", True, "Alisson_09_sept/It2025-09-09_1.csv",
     ),
     "copy a raw file": (copy_a_raw_file, "duplicate_content", "warning", False, f"{IT} = copies/It.csv"),
@@ -222,7 +222,7 @@ def test_items_are_capped_but_counts_and_targets_are_complete(tmp_path) -> None:
     lab = Lab(tmp_path)
     for k in range(60):
         start = local("2025-09-09 10:00").replace(minute=k % 60, second=k // 60)
-        lab.write(f"d/It2025-09-09_{k}.csv", "It", start=start)
+        lab.write_run(f"d/It2025-09-09_{k}.csv", "It", start=start)
     lab.stage()
     for path in lab.config.stage_root.rglob("*.parquet"):
         path.unlink()
@@ -325,12 +325,12 @@ def test_parquet_row_count_rejects_garbage(tmp_path, content: bytes) -> None:
 
 # -- CLI -----------------------------------------------------------------------------------------------------------
 def test_cli_exit_codes_and_json(lab: Lab, capsys) -> None:
-    assert main(lab.cli("validate")) == 0
+    assert main(lab.args("validate")) == 0
     assert "store healthy" in capsys.readouterr().out
     parquet_of(lab, IT).unlink()
-    assert main(lab.cli("validate")) == 1
+    assert main(lab.args("validate")) == 1
     assert "runs whose Parquet file is missing: 1" in capsys.readouterr().out
-    assert main(lab.cli("validate", "--json")) == 1
+    assert main(lab.args("validate", "--json")) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False and report["findings"][0]["code"] == "parquet_missing"
     assert report["findings"][0]["items"][0].endswith(IT)
@@ -339,7 +339,7 @@ def test_cli_exit_codes_and_json(lab: Lab, capsys) -> None:
 def test_cli_fix(lab: Lab, capsys) -> None:
     parquet_of(lab, IT).unlink()
     add_orphan(lab)
-    assert main(lab.cli("validate", "--fix", "-q")) == 0
+    assert main(lab.args("validate", "--fix", "-q")) == 0
     out = capsys.readouterr().out
     assert "re-staged 1 file(s)" in out and "removed 1 Parquet folder(s)" in out and "store healthy" in out
     assert validate(lab.config).findings == []

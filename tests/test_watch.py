@@ -13,7 +13,7 @@ from labtui.core.follow import FollowedRun
 from labtui.core.lock import WriterLock
 from labtui.core.registry import load_registry
 from labtui.core.watch import Watcher, WatchEvent
-from tests.conftest import Store, it_rows, raw_csv
+from tests.lab import Lab, it_rows, raw_csv
 
 
 class Clock:
@@ -35,57 +35,57 @@ def write_pieces(path: Path, data: bytes, clock: Clock, upto: int) -> None:
     os.utime(path, (clock.now, clock.now))
 
 
-def watcher_for(store: Store, clock: Clock, events: list[WatchEvent], settle: float = 5.0) -> Watcher:
-    config = store.config.model_copy(update={"watch_settle_seconds": settle})
+def watcher_for(lab: Lab, clock: Clock, events: list[WatchEvent], settle: float = 5.0) -> Watcher:
+    config = lab.config.model_copy(update={"watch_settle_seconds": settle})
     return Watcher(config, on_event=events.append, wall=clock, full_rescan_seconds=3600)
 
 
-def test_a_file_written_in_pieces_is_staged_once_after_it_settles(store: Store) -> None:
+def test_a_file_written_in_pieces_is_staged_once_after_it_settles(lab: Lab) -> None:
     clock, events = Clock(), []
-    watcher = watcher_for(store, clock, events)
+    watcher = watcher_for(lab, clock, events)
     watcher.poll()  # empty folder: nothing to do
     data = raw_csv("It")
-    path = store.raw / "2025-10-14" / "It2025-10-14_1.csv"
+    path = lab.raw / "2025-10-14" / "It2025-10-14_1.csv"
     for upto in (len(data) // 3, 2 * len(data) // 3, len(data)):
         write_pieces(path, data, clock, upto)
         clock.advance(1)
         watcher.poll()
         assert watcher.growing() == ["2025-10-14/It2025-10-14_1.csv"]
-        assert store.manifest().height == 0  # never staged half
+        assert lab.manifest().height == 0  # never staged half
     clock.advance(5)
     watcher.poll()
     staged = [e for e in events if e.kind == "staged"]
     assert len(staged) == 1 and staged[0].staged == ("2025-10-14/It2025-10-14_1.csv",)
-    assert store.manifest().height == 1 and store.manifest()["n_rows"][0] == len(it_rows())
+    assert lab.manifest().height == 1 and lab.manifest()["n_rows"][0] == len(it_rows())
     clock.advance(10)
     watcher.poll()
     assert len([e for e in events if e.kind == "staged"]) == 1 and watcher.growing() == []
 
 
-def test_new_day_folder_and_regrown_file_are_noticed(store: Store) -> None:
+def test_new_day_folder_and_regrown_file_are_noticed(lab: Lab) -> None:
     clock, events = Clock(), []
-    watcher = watcher_for(store, clock, events, settle=2)
-    store.write("d1/It2025-10-14_1.csv", raw_csv("It", rows=it_rows()[:5]), mtime=clock.now)
+    watcher = watcher_for(lab, clock, events, settle=2)
+    lab.write("d1/It2025-10-14_1.csv", raw_csv("It", rows=it_rows()[:5]), mtime=clock.now)
     watcher.poll()
     clock.advance(3)
     watcher.poll()
-    assert store.manifest()["n_rows"].to_list() == [5]
+    assert lab.manifest()["n_rows"].to_list() == [5]
     clock.advance(1)
-    store.write("d1/It2025-10-14_1.csv", raw_csv("It"), mtime=clock.now)  # acquisition resumed: grows in place
-    store.write("d2/IVg2025-10-15_1.csv", raw_csv("IVg", start=1760371999.0), mtime=clock.now)
+    lab.write("d1/It2025-10-14_1.csv", raw_csv("It"), mtime=clock.now)  # acquisition resumed: grows in place
+    lab.write("d2/IVg2025-10-15_1.csv", raw_csv("IVg", start=1760371999.0), mtime=clock.now)
     watcher.state.pending["d1/It2025-10-14_1.csv"] = clock.now  # a folder mtime does not change on append
     watcher.poll()
     clock.advance(3)
     watcher.poll()
-    manifest = store.manifest().sort("proc")
+    manifest = lab.manifest().sort("proc")
     assert manifest["n_rows"].to_list() == [13, len(it_rows())]
 
 
-def test_watching_survives_a_deleted_folder_and_a_held_lock(store: Store) -> None:
+def test_watching_survives_a_deleted_folder_and_a_held_lock(lab: Lab) -> None:
     clock, events = Clock(), []
-    watcher = watcher_for(store, clock, events, settle=0)
-    store.write("d/It2025-10-14_1.csv", raw_csv("It"), mtime=clock.now - 10)
-    holder = WriterLock(store.config.lock_path, command="manual labtui stage")
+    watcher = watcher_for(lab, clock, events, settle=0)
+    lab.write("d/It2025-10-14_1.csv", raw_csv("It"), mtime=clock.now - 10)
+    holder = WriterLock(lab.config.lock_path, command="manual labtui stage")
     holder.acquire(0)
     config = watcher.config.model_copy(update={"lock_timeout_seconds": 0})
     watcher.config = config
@@ -93,21 +93,21 @@ def test_watching_survives_a_deleted_folder_and_a_held_lock(store: Store) -> Non
     holder.release()
     assert events[-1].kind == "waiting" and "manual labtui stage" in events[-1].message
     watcher.poll()
-    assert events[-1].kind == "staged" and store.manifest().height == 1
-    raw = store.raw
+    assert events[-1].kind == "staged" and lab.manifest().height == 1
+    raw = lab.raw
     raw.rename(raw.with_name("raw-away"))
     watcher.poll()
     assert events[-1].kind == "error"
     raw.with_name("raw-away").rename(raw)
-    store.write("d/It2025-10-14_2.csv", raw_csv("It", start=1760371999.0), mtime=clock.now - 10)
+    lab.write("d/It2025-10-14_2.csv", raw_csv("It", start=1760371999.0), mtime=clock.now - 10)
     watcher.poll()
     kinds = [e.kind for e in events[-2:]]
-    assert kinds == ["recovered", "staged"] and store.manifest().height == 2
+    assert kinds == ["recovered", "staged"] and lab.manifest().height == 2
 
 
-def test_follow_reads_only_new_rows_and_describes_the_run(store: Store) -> None:
+def test_follow_reads_only_new_rows_and_describes_the_run(lab: Lab) -> None:
     data = raw_csv("It")
-    path = store.raw / "It2025-10-14_3.csv"
+    path = lab.raw / "It2025-10-14_3.csv"
     header_end = data.index(b"t (s)")
     path.write_bytes(data[:header_end])
     run = FollowedRun(path, load_registry())
@@ -122,20 +122,20 @@ def test_follow_reads_only_new_rows_and_describes_the_run(store: Store) -> None:
     assert run.describe() == "It2025-10-14_3.csv — Alisson67, λ=455 nm, 3 s of 3 s"
 
 
-def test_stage_watch_headless_stops_cleanly_on_ctrl_c(store: Store) -> None:
-    store.write("d/It2025-10-14_1.csv", raw_csv("It"), mtime=time.time() - 60)
-    config_file = store.root / "config" / "labtui.yaml"
+def test_stage_watch_headless_stops_cleanly_on_ctrl_c(lab: Lab) -> None:
+    lab.write("d/It2025-10-14_1.csv", raw_csv("It"), mtime=time.time() - 60)
+    config_file = lab.root / "config" / "labtui.yaml"
     process = subprocess.Popen(
         [sys.executable, "-m", "labtui", "stage", "--watch", "--config", str(config_file), "--settle", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.time() + 20
-    while time.time() < deadline and store.manifest().height == 0:
+    while time.time() < deadline and lab.manifest().height == 0:
         time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
-    assert store.manifest().height == 1
+    assert lab.manifest().height == 1
     assert "staged" in out and "stopped watching" in out
 
 

@@ -1,5 +1,4 @@
-"""Shared machinery of the reliability tests: a scratch lab (raw tree + store), labtui in and out of process, and
-the checks behind the promises in docs/reliability.md.
+"""The checks behind the reliability promises (docs/reliability.md), shared by the reliability tests.
 
 Every check here is written against the store's files, independently of the engine's own bookkeeping, so a test
 fails when the store is wrong, not only when the engine notices.
@@ -12,11 +11,7 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import stat
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -26,110 +21,10 @@ import pyarrow.parquet as pq
 from labtui.core.config import StagingConfig
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
-from labtui.core.stage_events import StageReport
-from labtui.core.stager import stage
 
-REPO = Path(__file__).resolve().parents[1]
 CRASH_EXIT = 86
 LOCKED_EXIT = 75
 VOLATILE_MANIFEST_COLUMNS = ("ingested_at_utc", "extraction_version")
-OLD_MTIME = 1_700_000_000.0  # raw files pinned to 2023-11-14: never "busy", and reproducible
-
-
-@dataclass
-class Lab:
-    """A raw root and a store under `root`; `settings` go into the config file the CLI runs use."""
-
-    root: Path
-    workers: int = 2
-    commit_interval: float = 2.0
-    raw_dir: Path | None = None  # share one read-only raw tree between labs (default: root/raw)
-
-    def __post_init__(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.raw.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def raw(self) -> Path:
-        return self.raw_dir or self.root / "raw"
-
-    @property
-    def stage_root(self) -> Path:
-        return self.root / "store" / "raw_measurements"
-
-    @property
-    def store_root(self) -> Path:
-        return self.stage_root.parent
-
-    def config(self, **overrides: object) -> StagingConfig:
-        settings: dict[str, object] = {
-            "raw_root": self.raw,
-            "stage_root": self.stage_root,
-            "workers": self.workers,
-            "commit_interval_seconds": self.commit_interval,
-            "lock_timeout_seconds": 0,
-        }
-        settings.update(overrides)
-        return StagingConfig(**settings)  # type: ignore[arg-type]
-
-    def copy_store(self, store_root: Path) -> None:
-        """Start from a copy of another lab's store, as if this lab's raw tree were the one it was built from (the
-        same lab, its raw tree changed since): the recorded raw root follows."""
-        shutil.copytree(store_root, self.store_root)
-        identity = self.store_root / "_manifest" / "store.json"
-        recorded = json.loads(identity.read_text(encoding="utf-8"))
-        identity.write_text(json.dumps({**recorded, "raw_root": str(self.raw.absolute())}), encoding="utf-8")
-
-    def stage(self, **options: object) -> StageReport:
-        """One uninterrupted run, in process (fast); a busy lock fails at once."""
-        return stage(self.config(), **options)
-
-    def config_file(self) -> Path:
-        path = self.root / "labtui.yaml"
-        path.write_text(
-            f"workers: {self.workers}\ncommit_interval_seconds: {self.commit_interval}\nlock_timeout_seconds: 0\n",
-            encoding="utf-8",
-        )
-        return path
-
-    def command(self, command: str, *args: str) -> list[str]:
-        return [
-            sys.executable, "-m", "labtui", command, "--config", str(self.config_file()),
-            "--raw-root", str(self.raw), "--stage-root", str(self.stage_root),
-            *(["--quiet"] if command in ("stage", "restage") else []), *args,
-        ]
-
-    def cli(
-        self, command: str, *args: str, crash_at: str | None = None, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        """`labtui <command>` in a subprocess (optionally crashing at a fault point), cwd outside the repo."""
-        return subprocess.run(
-            self.command(command, *args),
-            cwd=self.root,
-            env=cli_env(crash_at),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def popen(self, command: str, *args: str, crash_at: str | None = None) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.command(command, *args),
-            cwd=self.root,
-            env=cli_env(crash_at),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-
-def cli_env(crash_at: str | None = None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LABTUI_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    if crash_at:
-        env["LABTUI_CRASH_AT"] = crash_at
-    return env
 
 
 # -- promise 1: the raw tree ------------------------------------------------------------------------------------
