@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from rich.console import Console
 from textual import events
+from textual.command import CommandList
 
 import labtui.core.parser
 from labtui.cli import EXIT_USAGE, main
@@ -31,7 +32,7 @@ from labtui.tui.stage import StageScreen
 from labtui.tui.table import FrameTable
 from labtui.tui.validate import ValidateScreen
 from tests.lab import REJECT, Lab, epoch, fixed_reject, raw_csv, tui_lab
-from tests.pilot import settle
+from tests.pilot import said, settle, wait_until
 
 
 @pytest.fixture
@@ -157,8 +158,7 @@ async def test_keys_typed_right_after_slash_reach_the_filter(lab: Lab) -> None:
         await open_chip(pilot, "67")
         for character in "/after/x":
             app.post_message(events.Key("slash" if character == "/" else character, character))
-        await pilot.pause(0.2)
-        assert app.screen.query_one("#filter").value == "after/x"
+        await wait_until(pilot, lambda: app.screen.query_one("#filter").value == "after/x", timeout=10)
 
 
 async def test_history_sorts_and_reverses(lab: Lab) -> None:
@@ -284,8 +284,7 @@ async def test_stage_while_another_writer_holds_the_lock_offers_to_wait(lab: Lab
             screen = app.screen
             assert screen.state == "locked" and "labtui stage --force" in text_of(app, "#notice")
             await pilot.press("w")
-            await pilot.pause(0.3)
-            assert screen.state == "running"  # waiting for the lock, not failing
+            await wait_until(pilot, lambda: screen.state == "running")  # waiting for the lock, not failing
             lock.release()
             await settle(pilot)
             assert screen.state == "done" and screen.report.staged == 1
@@ -449,7 +448,7 @@ async def test_keys_are_remapped_from_the_config(tmp_path: Path, monkeypatch: py
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        assert any("nonsense" in n.message for n in app._notifications)
+        assert any("nonsense" in n.message for n in said(app))
         assert app.screen.query_one("#chips").border_subtitle == "x →"
         await pilot.press("c")
         assert isinstance(app.screen, DashboardScreen)
@@ -468,7 +467,12 @@ async def test_help_lists_the_screen_keys_and_the_palette_runs_them(lab: Lab) ->
             assert description in body
         await pilot.press("escape", "ctrl+p")
         await pilot.press(*"Rejects")
-        await pilot.pause(0.3)
+        commands = app.screen.query_one(CommandList)
+
+        def offered() -> bool:  # the palette searches in the background
+            return bool(commands.option_count) and "Rejects" in str(commands.get_option_at_index(0).prompt)
+
+        await wait_until(pilot, offered)
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, RejectsScreen)

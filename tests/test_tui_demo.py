@@ -17,7 +17,7 @@ from labtui.synth.demo import ensure_demo
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.stage import StageScreen
 from tests.lab import raw_csv
-from tests.pilot import settle
+from tests.pilot import said, settle
 
 SMALL = LabSpec(chips=2, days=2, seed=3)
 
@@ -43,7 +43,7 @@ async def test_demo_opens_on_the_dashboard_and_stages_there(demo_dir: Path) -> N
         screen = app.screen
         assert isinstance(screen, DashboardScreen) and not screen.staging
         assert not any(isinstance(s, StageScreen) for s in app.screen_stack)
-        messages = [notification.message for notification in app._notifications]
+        messages = [notification.message for notification in said(app)]
         assert any("The demo lab: synthetic runs in" in message for message in messages)
         staged = next(message for message in messages if " run(s) staged" in message)
         assert "r shows why" in staged  # the demo's irregularities
@@ -53,7 +53,7 @@ async def test_demo_opens_on_the_dashboard_and_stages_there(demo_dir: Path) -> N
     async with second.run_test(size=(100, 30)) as pilot:
         await settle(pilot, rounds=6)
         assert isinstance(second.screen, DashboardScreen)
-        assert not any(" run(s) staged" in notification.message for notification in second._notifications)
+        assert not any(" run(s) staged" in notification.message for notification in said(second))
 
 
 async def test_plain_labtui_without_lab_data_says_in_the_app_that_it_opens_the_demo(
@@ -66,7 +66,7 @@ async def test_plain_labtui_without_lab_data_says_in_the_app_that_it_opens_the_d
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert any("no store yet, so this is the demo lab" in notification.message
-                   for notification in app._notifications)
+                   for notification in said(app))
 
 
 @pytest.mark.parametrize("argv", [("tui",), ("--watch",)])

@@ -21,7 +21,7 @@ from labtui.tui.history import HistoryScreen
 from labtui.tui.stage import StageScreen
 from labtui.tui.table import FrameTable
 from tests.lab import REJECT, Lab, tui_lab
-from tests.pilot import settle
+from tests.pilot import said, settle
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -126,7 +126,7 @@ async def test_edit_without_editor_set_falls_back_to_nano_not_vi(
     nano.chmod(nano.stat().st_mode | stat.S_IXUSR)
     app = LabApp(lab.config)
     assert await edit_the_reject(app, monkeypatch) == [[str(nano), str(lab.config.raw_root / REJECT)]]
-    assert any("opened in nano: $EDITOR is not set" in n.message for n in app._notifications)
+    assert any("opened in nano: $EDITOR is not set" in n.message for n in said(app))
 
 
 async def test_edit_without_any_editor_says_how_to_set_one(
@@ -134,7 +134,7 @@ async def test_edit_without_any_editor_says_how_to_set_one(
 ) -> None:
     app = LabApp(lab.config)
     assert await edit_the_reject(app, monkeypatch) == []
-    assert any("export EDITOR=nano" in n.message for n in app._notifications)
+    assert any("export EDITOR=nano" in n.message for n in said(app))
     assert app.clipboard == str(lab.config.raw_root / REJECT)
 
 

@@ -1,13 +1,13 @@
 """The live lab in the TUI: watching stages new runs into the open screens, `f` follows the run being measured.
 
-The watcher runs on its own thread with a short settle time; each test polls for what it expects (with a timeout)
-instead of sleeping, and writes raw files in real time as the acquisition does.
+The watcher runs on its own thread, as in the app, but on the test's clock (`WatcherTime`): a run settles when the
+test says so, however long a loaded machine takes to draw or export meanwhile. Each test waits for what it expects
+(the watcher's polls, the screens' updates) instead of sleeping.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 import labtui.tui.app
 import labtui.tui.follow
 from labtui.core.manifest import read_manifest
-from labtui.core.watch import WatchEvent
+from labtui.core.watch import Watcher, WatchEvent
 from labtui.tui.app import LabApp
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.follow import FollowScreen
@@ -25,6 +25,7 @@ from labtui.tui.history import HistoryScreen
 from labtui.tui.live import Watched
 from labtui.tui.table import FrameTable
 from tests.lab import Lab, epoch, it_rows, raw_csv, tui_lab
+from tests.pilot import said, wait_until
 
 NEW = "2025-10-15/It2025-10-15_1.csv"
 WATCH = {"watch_settle_seconds": 1.0, "watch_poll_seconds": 0.1}
@@ -49,12 +50,31 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     return tui_lab(tmp_path, **WATCH)
 
 
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Let the app run until `condition` holds; the watcher's thread works meanwhile."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.05)
+SETTLE = WATCH["watch_settle_seconds"]
+
+
+class WatcherTime:
+    """The running watcher's wall clock, frozen until the test advances it, and the number of polls it finished."""
+
+    def __init__(self, watcher: Watcher) -> None:
+        self.now, self.polls = time.time(), 0
+        poll = watcher.poll
+
+        def counted() -> list[WatchEvent]:
+            events = poll()
+            self.polls += 1
+            return events
+
+        watcher.wall = lambda: self.now
+        watcher.poll = counted  # type: ignore[method-assign]
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    async def polled(self, pilot: Pilot, times: int = 2) -> None:
+        """Wait until the watcher finished `times` more polls: two, and one of them began after the caller's change."""
+        target = self.polls + times
+        await wait_until(pilot, lambda: self.polls >= target, what=f"{times} polls of the watcher")
 
 
 def history(app: LabApp) -> list[str]:
@@ -88,71 +108,78 @@ async def test_a_run_written_in_pieces_is_staged_once_into_the_open_history(lab:
     app = RecordingApp(lab.config, watch=True)
     async with app.run_test(size=(120, 30)) as pilot:
         assert app.live.watching and "watching ⟳" in app.sub_title
+        clock = WatcherTime(app.live.watcher)
         await pilot.press("c")
-        await until(pilot, lambda: app.screen.query(FrameTable) and app.screen.query_one(FrameTable).frame.height > 0)
+        await wait_until(pilot, lambda: app.screen.query(FrameTable) and app.screen.query_one(FrameTable).frame.height)
         await pilot.press(*"67", "enter")
-        await until(pilot, lambda: len(history(app)) == 4)
+        await wait_until(pilot, lambda: len(history(app)) == 4)
         path = lab.config.raw_root / NEW
         for piece in pieces(raw_csv("It", start=epoch(2025, 10, 15)), 6):
             append(path, piece)
-            await pilot.pause(0.2)  # well within the settle time: still being written
+            await clock.polled(pilot)
+            clock.advance(0.8 * SETTLE)  # within the settle time of the last piece, not of the first
+            await clock.polled(pilot)
             assert staged(lab, NEW) == 0  # never half a run
-        await until(pilot, lambda: NEW in history(app))  # the open history updates by itself, at once
+        clock.advance(SETTLE)  # unchanged for longer than the settle time
+        await wait_until(pilot, lambda: NEW in history(app))  # the open history updates by itself, at once
         assert runs_of(lab, NEW)["n_rows"].to_list() == [len(it_rows())]  # all of it
-        assert any(NEW in n.message for n in app._notifications)
-        await pilot.pause(1.5)  # longer than the settle time: nothing is staged twice
+        assert any(NEW in n.message for n in said(app))
+        clock.advance(2 * SETTLE)
+        await clock.polled(pilot, 3)  # settled long ago: nothing is staged twice
         assert [e.staged for e in app.events if e.kind == "staged"] == [(NEW,)]
         assert history(app).count(NEW) == 1
 
 
 async def test_f_follows_the_run_being_measured(lab: Lab) -> None:
-    # settle long enough that a loaded machine redraws and exports before the watcher stages the file
-    app = LabApp(lab.config.model_copy(update={"watch_settle_seconds": 8.0}), watch=True)
+    app = LabApp(lab.config, watch=True)
     path = lab.config.raw_root / NEW
     data = pieces(raw_csv("It", start=epoch(2025, 10, 15)), 4)
     async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.loaded)
+        clock = WatcherTime(app.live.watcher)  # stands still while the screens draw and export: nothing settles
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.loaded)
         live = app.screen.query_one("#live")
         assert "watching" in str(live.render()) and "f" not in app.screen.active_bindings
         append(path, data[0])
-        await pilot.pause(0.3)
+        await clock.polled(pilot)
         append(path, data[1])  # seen growing: being measured
-        await until(pilot, lambda: bool(app.live.measuring))
+        await wait_until(pilot, lambda: bool(app.live.measuring))
         assert "measuring now: It2025-10-15_1.csv — Alisson67, λ=455 nm, " in str(live.render())
         await pilot.press("f")
         assert isinstance(app.screen, FollowScreen)
         screen = app.screen
-        await until(pilot, lambda: screen.spec is not None and screen.spec.series)
+        await wait_until(pilot, lambda: screen.spec is not None and screen.spec.series)
         written = screen.rows
         assert 0 < written < len(it_rows())
         assert "It2025-10-15_1.csv — Alisson67" in str(screen.query_one("#plot-status").render())
         append(path, data[2])
-        await until(pilot, lambda: screen.rows > written)  # redrawn from the rows written so far
+        await wait_until(pilot, lambda: screen.rows > written)  # redrawn from the rows written so far
         assert screen.spec.series[0].x.size == screen.rows and screen.title == "Measuring now"
         assert staged(lab, NEW) == 0
         await pilot.press("e")  # what is drawn now, saved as for a staged run
-        await until(pilot, lambda: bool(screen.saved), timeout=30)  # matplotlib loads and draws PDF and PNG
+        await wait_until(pilot, lambda: bool(screen.saved))  # matplotlib loads and draws PDF and PNG
         expected = [f"Alisson67_It_2025-10-15_idx1.{ext}" for ext in ("pdf", "png", "csv")]
         assert [path.name for path in screen.saved] == expected
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen) and screen.cancel.is_set()
         append(path, data[3])
-        await until(pilot, lambda: staged(lab, NEW) == 1 and "measuring now" not in str(live.render()), timeout=30)
+        await clock.polled(pilot)
+        clock.advance(SETTLE)  # the run is over
+        await wait_until(pilot, lambda: staged(lab, NEW) == 1 and "measuring now" not in str(live.render()))
 
 
 async def test_watching_survives_a_vanished_folder_and_w_toggles_it(lab: Lab) -> None:
     app = LabApp(lab.config, watch=True)
     raw, away = lab.config.raw_root, lab.config.raw_root.with_name("raw-away")
     async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.loaded)
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.loaded)
         live = app.screen.query_one("#live")
         raw.rename(away)  # the network share went away
-        await until(pilot, lambda: "not reachable" in str(live.render()))  # the dashboard says it once told
-        assert any("not reachable" in n.message and n.severity == "error" for n in app._notifications)
+        await wait_until(pilot, lambda: "not reachable" in str(live.render()))  # the dashboard says it once told
+        assert any("not reachable" in n.message and n.severity == "error" for n in said(app))
         away.rename(raw)
-        await until(pilot, lambda: app.live.problem is None)
+        await wait_until(pilot, lambda: app.live.problem is None)
         append(raw / NEW, raw_csv("It", start=epoch(2025, 10, 15)))
-        await until(pilot, lambda: staged(lab, NEW) == 1)
+        await wait_until(pilot, lambda: staged(lab, NEW) == 1)
         await pilot.press("w")
         assert not app.live.watching and "watching" not in app.sub_title and not live.display
         await pilot.press("w")

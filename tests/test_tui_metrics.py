@@ -18,7 +18,7 @@ from labtui.tui.history_view import with_metrics
 from labtui.tui.plot import PlotScreen
 from labtui.tui.table import FrameTable
 from tests.lab import Lab, tui_lab
-from tests.pilot import settle
+from tests.pilot import said, settle
 from tests.test_tui import dialog_text, open_chip, table, text_of
 
 GEOMETRY = """\
@@ -137,4 +137,4 @@ async def test_a_plot_of_a_selection_leaves_excluded_runs_out_and_says_so(lab: L
         await pilot.press("p")
         await settle(pilot)
         assert isinstance(app.screen, PlotScreen) and app.screen.runs["run_id"].to_list() == expected
-        assert any("1 excluded run hidden from the plot" in str(note.message) for note in app._notifications)
+        assert any("1 excluded run hidden from the plot" in str(note.message) for note in said(app))
