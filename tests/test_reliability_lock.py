@@ -67,7 +67,8 @@ def test_a_waiting_stager_proceeds_when_the_lock_is_released(tmp_path: Path) -> 
     holder.acquire(0)
     try:
         waiter = lab.popen("stage", "--lock-timeout", "60")
-        time.sleep(1.5)
+        assert waiter.stderr is not None
+        assert "waiting for the store lock held by" in waiter.stderr.readline()  # it says so, even when --quiet
         assert waiter.poll() is None, "the second writer must wait, not fail or write"
         assert not lab.config.manifest_path.exists()
     finally:
@@ -79,13 +80,13 @@ def test_a_waiting_stager_proceeds_when_the_lock_is_released(tmp_path: Path) -> 
 
 
 HOLD_AND_SLEEP = """
-import sys, time
+import signal, sys
 from pathlib import Path
 from labtui.core.lock import WriterLock
 lock = WriterLock(Path(sys.argv[1]), command="doomed-holder")
 lock.acquire(0)
 print("held", flush=True)
-time.sleep(120)
+signal.pause()  # until killed
 """
 
 

@@ -13,7 +13,7 @@ from labtui.core.follow import FollowedRun
 from labtui.core.lock import WriterLock
 from labtui.core.registry import load_registry
 from labtui.core.watch import Watcher, WatchEvent
-from tests.lab import Lab, it_rows, raw_csv
+from tests.lab import Lab, cli_env, it_rows, raw_csv
 
 
 class Clock:
@@ -124,25 +124,25 @@ def test_follow_reads_only_new_rows_and_describes_the_run(lab: Lab) -> None:
 
 def test_stage_watch_headless_stops_cleanly_on_ctrl_c(lab: Lab) -> None:
     lab.write("d/It2025-10-14_1.csv", raw_csv("It"), mtime=time.time() - 60)
-    config_file = lab.root / "config" / "labtui.yaml"
     process = subprocess.Popen(
-        [sys.executable, "-m", "labtui", "stage", "--watch", "--config", str(config_file), "--settle", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "labtui", "stage", "--watch", "--config", str(lab.config_file), "--settle", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
     )
-    deadline = time.time() + 20
-    while time.time() < deadline and lab.manifest().height == 0:
-        time.sleep(0.1)
+    assert process.stdout is not None
+    said = [process.stdout.readline()]  # the watcher says what it staged: wait for that line
+    while said[-1] and "staged" not in said[-1]:
+        said.append(process.stdout.readline())
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
     assert lab.manifest().height == 1
-    assert "staged" in out and "stopped watching" in out
+    assert "staged" in "".join(said) and "stopped watching" in out
 
 
-def test_follow_names_the_wavelength_only_of_a_light_run(store: Store) -> None:
+def test_follow_names_the_wavelength_only_of_a_light_run(lab: Lab) -> None:
     """A dark run keeps the last wavelength in its header: the manifest's light rule leaves it unsaid."""
     for name, volts, shown in (("It2025-10-14_4.csv", "0.05 V", False), ("It2025-10-14_5.csv", "0.1 V", True)):
-        path = store.raw / name
+        path = lab.raw / name
         path.write_bytes(raw_csv("It", params={"Laser voltage": volts}))
         run = FollowedRun(path, load_registry())
         run.refresh()
