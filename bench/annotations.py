@@ -14,12 +14,12 @@ Prints milliseconds; not a test.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import polars as pl
+from _timing import Rounds
 
 from labtui.core.annotations import Change, annotate, annotate_runs, current_annotations
 from labtui.core.annotations import log as annotation_log
@@ -29,12 +29,6 @@ from labtui.core.stager import stage
 from labtui.synth.demo import write_demo
 
 TZ = "America/Santiago"
-
-
-def ms(fn) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    fn()
-    return (time.perf_counter() - started) * 1000
 
 
 def main() -> None:
@@ -60,23 +54,17 @@ def main() -> None:
         compact(store)
         print(f"{manifest.height} runs; wrote {args.annotations} annotations in {time.perf_counter() - started:.1f} s")
         number = manifest.group_by("chip_number").len().sort("len")["chip_number"][-1]
-        samples: dict[str, list[float]] = {name: [] for name in (
-            "annotate", "current view, warm", "current view, after a new annotation", "history without annotations",
-            "history with annotations (warm)")}
+        rounds = Rounds()
         for i in range(args.repeat):
             row = runs.slice(i, 1)
-            samples["annotate"].append(ms(lambda: annotate(store, row, [Change("star")], author="b")))  # noqa: B023
-            samples["current view, after a new annotation"].append(ms(lambda: current_annotations(store)))
+            rounds.time("annotate", lambda: annotate(store, row, [Change("star")], author="b"))  # noqa: B023
+            rounds.time("current view, after a new annotation", lambda: current_annotations(store))
             time.sleep(0.06)  # past the racy window: the listing cache is trusted again
-            samples["current view, warm"].append(ms(lambda: current_annotations(store)))
-            samples["history without annotations"].append(ms(lambda: history(manifest, number, tz=TZ)))
-            samples["history with annotations (warm)"].append(
-                ms(lambda: annotate_runs(store, history(manifest, number, tz=TZ))))
-        medians = {name: statistics.median(values) for name, values in samples.items()}
-        for name, value in medians.items():
-            print(f"{name:42s} {value:7.2f} ms")
-        ratio = medians["history with annotations (warm)"] / medians["history without annotations"]
-        print(f"history with / without annotations: {ratio:.2f}×")
+            rounds.time("current view, warm", lambda: current_annotations(store))
+            rounds.time("history without annotations", lambda: history(manifest, number, tz=TZ))
+            rounds.time("history with annotations (warm)",
+                        lambda: annotate_runs(store, history(manifest, number, tz=TZ)))
+        rounds.report(reference="history without annotations")
         joined = annotate_runs(store, history(manifest, number, tz=TZ))
         print(f"chip {number}: {joined.height} runs, {int(joined['starred'].sum())} starred; "
               f"{pl.Series(joined['tags'].list.len()).sum()} tags")

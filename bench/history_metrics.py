@@ -13,21 +13,17 @@ Prints milliseconds; not a test.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import polars as pl
+from _timing import Rounds
 
 from labtui.core.annotations import CURRENT_SCHEMA, with_annotations
 from labtui.core.metrics import METRICS_SCHEMA, empty_metrics
 from labtui.tui.history import with_metrics
 
-
-def ms(fn) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    fn()
-    return (time.perf_counter() - started) * 1000
+QUANTITIES = "with_metrics (join + SI text of 4 quantities)"
+YARDSTICK = "with_annotations (the reload's existing join)"
 
 
 def frames(runs: int, store: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -57,14 +53,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     history, metrics, annotations = frames(args.runs, args.store)
-    quantities, yardstick = [], []
+    rounds = Rounds(QUANTITIES, YARDSTICK)
     for _ in range(args.repeat):
-        quantities.append(ms(lambda: with_metrics(history, metrics)))
-        yardstick.append(ms(lambda: with_annotations(history, annotations)))
-    q, y = statistics.median(quantities), statistics.median(yardstick)
-    print(f"history of {args.runs} runs, metrics of {args.store} runs, median of {args.repeat}:")
-    print(f"  with_metrics (join + SI text of 4 quantities)  {q:7.1f} ms")
-    print(f"  with_annotations (the reload's existing join)  {y:7.1f} ms   ratio {q / y:.1f}×")
+        rounds.time(QUANTITIES, lambda: with_metrics(history, metrics))
+        rounds.time(YARDSTICK, lambda: with_annotations(history, annotations))
+    print(f"history of {args.runs} runs, metrics of {args.store} runs, {args.repeat} interleaved rounds:")
+    rounds.report(reference=YARDSTICK)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ import argparse
 import asyncio
 import datetime as dt
 import shutil
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import polars as pl
+from _timing import Painted, Rounds
 from textual.app import App
 from textual_plotext.plot import Plot
 
@@ -31,7 +31,7 @@ from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.synth.physics import SAMPLE_INTERVAL_S
 from labtui.tui.plot import PlotScreen
-from labtui.tui.plot_view import PlotView, draw_spec, palette_for
+from labtui.tui.plot_view import draw_spec, palette_for
 from labtui.tui.store import Store
 
 REAL_RAW = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "raw"
@@ -71,37 +71,6 @@ def selection(config: StagingConfig, sources: list[str]) -> pl.DataFrame:
     return plot_rows(manifest, ids, config.local_tz)
 
 
-class Painted:
-    """Wraps `PlotView.render` to record when the plot was first rendered with a new spec."""
-
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-        self.at = 0.0  # perf_counter() when that render returned
-        self.screen: PlotScreen | None = None
-        self.old: object = None  # the spec painted before: waiting for a newer one
-        original = PlotView.render
-
-        def render(view: PlotView):
-            result = original(view)
-            spec = None if self.screen is None else self.screen.spec
-            if spec is not None and spec is not self.old and view.shaped_width == view.size.width:
-                self.at = time.perf_counter()
-                self.event.set()
-            return result
-
-        PlotView.render = render  # type: ignore[method-assign]
-
-    def expect(self, screen: PlotScreen) -> None:
-        """Call before the action timed: the next paint of a spec other than the current one sets the event."""
-        self.screen, self.old = screen, screen.spec
-        self.event.clear()
-
-    async def since(self, started: float) -> float:
-        """Milliseconds from `started` to the expected render."""
-        await asyncio.wait_for(self.event.wait(), 10)
-        return (self.at - started) * 1000
-
-
 class Host(App):
     """A bare app holding what the plot screen reads through: the config and the store's door."""
 
@@ -111,10 +80,10 @@ class Host(App):
         self.store = Store(config)
 
 
-async def time_screen(config: StagingConfig, runs: pl.DataFrame, repeat: int) -> tuple[list[float], list[float]]:
-    """(open, resize) wall times in ms over `repeat` pushes of a fresh PlotScreen."""
+async def time_screen(config: StagingConfig, runs: pl.DataFrame, repeat: int) -> Rounds:
+    """Open and resize wall times over `repeat` pushes of a fresh PlotScreen, interleaved."""
     painted = Painted()
-    opens, resizes = [], []
+    times = Rounds("p → plot", "resize → plot")
     app = Host(config)
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(repeat):
@@ -122,15 +91,15 @@ async def time_screen(config: StagingConfig, runs: pl.DataFrame, repeat: int) ->
             painted.expect(screen)
             started = time.perf_counter()
             app.push_screen(screen)
-            opens.append(await painted.since(started))
+            times.add("p → plot", await painted.since(started))
             painted.expect(screen)
             started = time.perf_counter()
             await pilot.resize_terminal(*RESIZED)
-            resizes.append(await painted.since(started))
+            times.add("resize → plot", await painted.since(started))
             await pilot.resize_terminal(*SIZE)
             app.pop_screen()
             await pilot.pause()
-    return opens, resizes
+    return times
 
 
 def breakdown(config: StagingConfig, runs: pl.DataFrame) -> str:
@@ -152,14 +121,6 @@ def breakdown(config: StagingConfig, runs: pl.DataFrame) -> str:
             f"{shaped * 1000:.1f} ms, plotext {built * 1000:.0f} ms")
 
 
-def report(name: str, opens: list[float], resizes: list[float]) -> None:
-    for label, times in (("p → plot", opens), ("resize → plot", resizes)):
-        median = statistics.median(times)
-        verdict = "ok" if median < TARGET_MS else "TOO SLOW"
-        print(f"  {label:14} median {median:5.0f} ms, min {min(times):5.0f}, max {max(times):5.0f}  "
-              f"(target < {TARGET_MS} ms: {verdict})")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
@@ -175,7 +136,7 @@ def main() -> int:
         for name, sources in (("largest It run", largest), (f"{len(overlay)} overlaid It runs", overlay)):
             runs = selection(config, sources)
             print(f"{name}: {breakdown(config, runs)}")
-            report(name, *asyncio.run(time_screen(config, runs, args.repeat)))
+            asyncio.run(time_screen(config, runs, args.repeat)).report(target_ms=TARGET_MS)
     return 0
 
 

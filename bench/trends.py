@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import polars as pl
+from _timing import Painted, Rounds
 
 from labtui.cli import main as labtui_main
 from labtui.core.annotations import current_annotations
@@ -36,11 +36,11 @@ from labtui.synth import LabSpec
 from labtui.synth.demo import config_file_of, write_demo
 from labtui.tui.app import LabApp
 from labtui.tui.plot import PlotScreen
-from labtui.tui.plot_view import PlotView
 from labtui.tui.trends import TrendsScreen
 
 SIZE = (160, 50)
 TARGET_MS = 200
+REFERENCE = "p → one IVg (reference)"
 OTHER_CHIP = 1000  # copies beyond the measured chip's share go to chips number + 1000, + 2000, …
 
 
@@ -67,39 +67,10 @@ def big_store(folder: Path, runs: int, chip_runs_wanted: int) -> tuple[StagingCo
     return config, number
 
 
-class Painted:
-    """Wraps `PlotView.render` to record when a spec other than the last one was first rendered."""
-
-    def __init__(self) -> None:
-        self.event = asyncio.Event()
-        self.at = 0.0
-        self.screen: TrendsScreen | PlotScreen | None = None
-        self.old: object = None
-        original = PlotView.render
-
-        def render(view: PlotView):
-            result = original(view)
-            spec = None if self.screen is None else self.screen.spec
-            if spec is not None and spec is not self.old and view.shaped_width == view.size.width:
-                self.at = time.perf_counter()
-                self.event.set()
-            return result
-
-        PlotView.render = render  # type: ignore[method-assign]
-
-    def expect(self, screen: TrendsScreen | PlotScreen) -> None:
-        self.screen, self.old = screen, screen.spec
-        self.event.clear()
-
-    async def since(self, started: float) -> float:
-        await asyncio.wait_for(self.event.wait(), 30)
-        return (self.at - started) * 1000
-
-
-async def time_screens(config: StagingConfig, number: int, repeat: int) -> dict[str, list[float]]:
+async def time_screens(config: StagingConfig, number: int, repeat: int) -> Rounds:
     """Per round: open the trends, tab to the next trend, and (the reference) open one IVg run's plot."""
     painted = Painted()
-    times: dict[str, list[float]] = {"T → trend": [], "tab → next": [], "p → one IVg (reference)": []}
+    times = Rounds("T → trend", "tab → next", REFERENCE)
     app = LabApp(config)
     async with app.run_test(size=SIZE) as pilot:
         await app.workers.wait_for_complete()
@@ -112,18 +83,18 @@ async def time_screens(config: StagingConfig, number: int, repeat: int) -> dict[
             painted.expect(screen)
             started = time.perf_counter()
             app.push_screen(screen)
-            times["T → trend"].append(await painted.since(started))
+            times.add("T → trend", await painted.since(started))
             painted.expect(screen)
             started = time.perf_counter()
             await pilot.press("tab")
-            times["tab → next"].append(await painted.since(started))
+            times.add("tab → next", await painted.since(started))
             app.pop_screen()
             await pilot.pause()
             plot = PlotScreen(reference)
             painted.expect(plot)
             started = time.perf_counter()
             app.push_screen(plot)
-            times["p → one IVg (reference)"].append(await painted.since(started))
+            times.add(REFERENCE, await painted.since(started))
             app.pop_screen()
             await pilot.pause()
     return times
@@ -155,13 +126,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="labtui-bench-trends-") as tmp:
         config, number = big_store(Path(tmp), args.runs, args.chip_runs)
         print(breakdown(config, number))
-        times = asyncio.run(time_screens(config, number, args.repeat))
-        reference = statistics.median(times["p → one IVg (reference)"])
-        for label, values in times.items():
-            median = statistics.median(values)
-            verdict = "ok" if median <= TARGET_MS else "TOO SLOW (see the ratio on a loaded machine)"
-            print(f"  {label:24} median {median:5.0f} ms, min {min(values):5.0f}, max {max(values):5.0f}, "
-                  f"{median / reference:4.2f}× the reference  (target ≤ {TARGET_MS} ms: {verdict})")
+        asyncio.run(time_screens(config, number, args.repeat)).report(reference=REFERENCE, target_ms=TARGET_MS)
     return 0
 
 

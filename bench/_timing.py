@@ -1,0 +1,88 @@
+"""What the benchmarks share: samples taken in interleaved rounds and reported as medians with ratios, and the
+moment the plot view paints (the end of a TUI action).
+
+Interleaving (every case once per round, round after round) makes a load spike on the shared machine hit every
+case alike, so the ratio of medians stays fair when the absolute times do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class Rounds:
+    """Milliseconds per case, appended round by round; medians, ratios and the report lines."""
+
+    def __init__(self, *cases: str) -> None:
+        self.samples: dict[str, list[float]] = {case: [] for case in cases}
+
+    def time(self, case: str, fn: Callable[[], T]) -> T:
+        """Run `fn` once, add its wall time to `case`, return its result."""
+        started = time.perf_counter()
+        result = fn()
+        self.add(case, (time.perf_counter() - started) * 1000)
+        return result
+
+    def add(self, case: str, ms: float) -> None:
+        self.samples.setdefault(case, []).append(ms)
+
+    def median(self, case: str) -> float:
+        return statistics.median(self.samples[case])
+
+    def ratio(self, case: str, reference: str) -> float:
+        return self.median(case) / self.median(reference)
+
+    def line(self, case: str, *, reference: str | None = None, target_ms: float | None = None, width: int = 24) -> str:
+        """`case  median … ms, min …, max …`, then its ratio to `reference` and its verdict against `target_ms`."""
+        values = self.samples[case]
+        text = f"  {case:{width}} median {self.median(case):7.1f} ms, min {min(values):7.1f}, max {max(values):7.1f}"
+        if reference is not None and case != reference:
+            text += f", {self.ratio(case, reference):4.2f}× {reference}"
+        if target_ms is not None:
+            verdict = "ok" if self.median(case) <= target_ms else "TOO SLOW (see the ratio on a loaded machine)"
+            text += f"  (target ≤ {target_ms:g} ms: {verdict})"
+        return text
+
+    def report(self, *, reference: str | None = None, target_ms: float | None = None) -> None:
+        width = max(map(len, self.samples), default=0)
+        for case in self.samples:
+            print(self.line(case, reference=reference, target_ms=target_ms, width=width))
+
+
+class Painted:
+    """Wraps `PlotView.render` to record when the expected screen's plot first paints a spec newer than before."""
+
+    def __init__(self) -> None:
+        from labtui.tui.plot_view import PlotView  # the TUI benchmarks only: the others never load Textual
+
+        self.event = asyncio.Event()
+        self.at = 0.0  # perf_counter() when that render returned
+        self.screen: object = None
+        self.old: object = None  # the spec painted before: waiting for a newer one
+        original = PlotView.render
+
+        def render(view: PlotView):  # type: ignore[no-untyped-def]
+            result = original(view)
+            spec = getattr(self.screen, "spec", None)
+            if spec is not None and spec is not self.old and view.shaped_width == view.size.width:
+                self.at = time.perf_counter()
+                self.event.set()
+            return result
+
+        PlotView.render = render  # type: ignore[method-assign]
+
+    def expect(self, screen: object) -> None:
+        """Call before the action timed: the next paint of a spec other than the screen's current one counts."""
+        self.screen, self.old = screen, getattr(screen, "spec", None)
+        self.event.clear()
+
+    async def since(self, started: float, timeout: float = 30) -> float:
+        """Milliseconds from `started` (a perf_counter()) to the expected paint."""
+        await asyncio.wait_for(self.event.wait(), timeout)
+        return (self.at - started) * 1000
