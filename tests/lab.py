@@ -12,6 +12,7 @@ The scenarios at the end are the labs several test modules share.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import itertools
 import json
@@ -20,6 +21,7 @@ import random
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -358,6 +360,12 @@ class Lab:
         return subprocess.run(self.command(command, *args), cwd=self.root, env=cli_env(crash_at), capture_output=True,
                               text=True, timeout=timeout, check=False)
 
+    def forked(self, command: str, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+        """`cli`, in a process forked from one that imported labtui once (`Forks`): a real process that dies at its
+        fault point, holds and loses the lock as any other, without paying Python's start-up each time."""
+        argv = self.command(command, *args)[3:]  # after `python -m labtui`
+        return FORKS.run(argv, cwd=self.root, crash_at=crash_at)
+
     def popen(self, command: str, *args: str, crash_at: str | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(self.command(command, *args), cwd=self.root, env=cli_env(crash_at),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -375,6 +383,74 @@ def cli_env(crash_at: str | None = None) -> dict[str, str]:
     if crash_at:
         env["LABTUI_CRASH_AT"] = crash_at
     return env
+
+
+_FORK_SERVER = r"""
+import importlib, json, os, sys, tempfile
+import polars  # imported, never used here: the children start their own thread pools
+from labtui.cli import main
+from labtui.core import faults, stager  # noqa: F401  what every command pays for at start-up
+for line in sys.stdin:
+    request = json.loads(line)
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        os.chdir(request["cwd"])
+        if request["crash_at"]:
+            os.environ["LABTUI_CRASH_AT"] = request["crash_at"]
+            importlib.reload(faults)  # it reads the fault point when imported
+        try:
+            code = main(request["argv"])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    texts = []
+    for handle in (out, err):
+        handle.seek(0)
+        texts.append(handle.read().decode("utf-8", "replace"))
+        handle.close()
+    reply = {"returncode": os.waitstatus_to_exitcode(status), "stdout": texts[0], "stderr": texts[1]}
+    print(json.dumps(reply), flush=True)
+"""
+
+
+class Forks:
+    """One server process per test process that imports labtui once, then forks a child per `labtui` command.
+
+    The crash tests run hundreds of commands that die at a fault point; a fresh interpreter spends ~0.5 s importing
+    before a few milliseconds of staging. A forked child is as real a process (own pid, own lock, `os._exit`)."""
+
+    def __init__(self) -> None:
+        self._server: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+
+    def run(self, argv: list[str], *, cwd: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
+        request = json.dumps({"argv": argv, "cwd": str(cwd), "crash_at": crash_at})
+        with self._lock:  # one command at a time: the server answers in order
+            server = self._start()
+            assert server.stdin is not None and server.stdout is not None
+            server.stdin.write(request + "\n")
+            server.stdin.flush()
+            reply = server.stdout.readline()
+        if not reply:
+            raise RuntimeError(f"the fork server died: {server.stderr.read() if server.stderr else ''}")
+        answer = json.loads(reply)
+        return subprocess.CompletedProcess(["labtui", *argv], answer["returncode"], answer["stdout"], answer["stderr"])
+
+    def _start(self) -> subprocess.Popen[str]:
+        if self._server is None or self._server.poll() is not None:
+            self._server = subprocess.Popen([sys.executable, "-c", _FORK_SERVER], env=cli_env(), text=True,
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            atexit.register(self._server.kill)
+        return self._server
+
+
+FORKS = Forks()
 
 
 def sha_tree(folder: Path) -> dict[str, tuple[bytes, int]]:
