@@ -111,11 +111,13 @@ def test_a_raw_root_that_is_a_file_is_named_as_such(tmp_path: Path, capsys) -> N
     assert f"the raw folder {raw} is a file, not a folder" in capsys.readouterr().err
 
 
-def interrupted(command: list[str], ready: Callable[[], bool]) -> subprocess.CompletedProcess[str]:
-    """`command` in a process that gets one SIGINT (a Ctrl+C) as soon as `ready()` holds (or it ended)."""
+def interrupted(
+    command: list[str], ready: Callable[[subprocess.Popen[str]], bool]
+) -> subprocess.CompletedProcess[str]:
+    """`command` in a process that gets one SIGINT (a Ctrl+C) as soon as `ready(process)` holds (or it ended)."""
     process = subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
-    while not ready() and process.poll() is None and time.monotonic() < deadline:
+    while not ready(process) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)  # polling another process's file: there is no message to await
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
@@ -127,18 +129,33 @@ def test_ctrl_c_while_staging_prints_the_summary_and_leaves_a_clean_store(tmp_pa
     write_demo(tmp_path, LabSpec(chips=2, days=4, seed=5))
     config = tmp_path / "config" / "labtui.yaml"
     marker = tmp_path / "data" / "02_stage" / "_manifest" / DIRTY_MARKER
-    midway = interrupted([*STAGE, "--config", str(config)], marker.exists)
+    midway = interrupted([*STAGE, "--config", str(config)], lambda _: marker.exists())
     assert midway.returncode == 130, midway.stderr
     assert "Traceback" not in midway.stderr and "cancelled: " in midway.stdout and " staged, " in midway.stdout
     report = validate(load_config(config))
     assert not any(finding.code == "interrupted_writer" for finding in report.findings) and not marker.exists()
 
 
+# `python -m labtui`, saying `up` when `labtui.__main__.run` starts importing the command line
+LOADING = """
+import sys
+class Up:
+    def find_spec(self, name, path=None, target=None):
+        if name == "labtui.cli":
+            sys.meta_path.remove(self)
+            print("up", flush=True)
+sys.meta_path.insert(0, Up())
+import labtui.__main__ as entry
+sys.exit(entry.run())
+"""
+
+
 def test_ctrl_c_while_starting_ends_quietly(tmp_path: Path) -> None:
-    """SIGINT 0.2 s after start: most likely while Python still imports labtui. Where it lands depends on the
-    machine's load; wherever it lands, no traceback and no dirty store."""
+    """SIGINT as soon as labtui imports its command line (where a Ctrl+C lands when labtui is slow to start); from
+    there on, wherever it lands: no traceback, no dirty store. Earlier, Python is still loading the entry module
+    itself, and a SIGINT ends in Python's own traceback; waiting for `up` keeps the test off the machine's load."""
     lab = tui_lab(tmp_path, staged=False)
-    started = time.monotonic()
-    early = interrupted([*STAGE, "--config", str(lab.config_file)], lambda: time.monotonic() - started > 0.2)
+    command = [sys.executable, "-c", LOADING, *STAGE[3:], "--config", str(lab.config_file)]
+    early = interrupted(command, lambda process: process.stdout is not None and process.stdout.readline() == "up\n")
     assert early.returncode in (0, 130) and "Traceback" not in early.stderr, early.stderr
     assert not (lab.config.manifest_dir / DIRTY_MARKER).exists()
