@@ -3,12 +3,12 @@
     .venv/bin/python bench/metrics.py [--raw DIR] [--rounds 5]
 
 Each round, in fresh stores (the raw tree hard-linked, one lit It run held back): a stage with the derived step
-switched off (the baseline) and a full stage, in alternating order, (its workers compute each run's metrics
-from the frame they parsed, the table is updated after the commits), a full rebuild of the metrics from the store
-alone (`labtui metrics --rebuild`), then the held-back run added and staged (the incremental cost of one run).
-Prints per round and the medians, wall time and CPU time (all threads; the fairer measure on a shared, loaded
-machine), with the targets: derived step ≤ 15 % of the stage without it, rebuild ≤ 0.5× a full stage, one new run
-≤ 50 ms.
+switched off (the baseline) and a full stage (its workers compute each run's metrics from the frame they parsed,
+the table is updated after the commits), in alternating order and each in a fresh process; then a full rebuild of
+the metrics from the store alone (`labtui metrics --rebuild`), then the held-back run added and staged (the
+incremental cost of one run). Prints per round and the medians, wall time and CPU time (all threads; the fairer
+measure on a shared, loaded machine), with the targets: derived step ≤ 15 % of the stage without it, rebuild
+≤ 0.5× a full stage, one new run ≤ 50 ms.
 """
 
 from __future__ import annotations
@@ -16,17 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import polars as pl
 
-from labtui.core import metrics
-from labtui.core.config import load_config
+from labtui.core.config import StagingConfig, load_config
 from labtui.core.metrics import update_metrics
-from labtui.core.stage_events import StageReport
 from labtui.core.stager import stage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,18 +49,30 @@ def lit_it_file(raw: Path) -> Path:
 Times = tuple[float, float, float, float]
 
 
-def timed_stage(config: object, derived: bool) -> tuple[float, float, StageReport]:
-    """A stage with or without the derived step: (wall, CPU, report). The stager imports both hooks from the
-    package when it runs, so replacing them there switches the step off."""
-    hooks = metrics.from_data, metrics.update_after_stage
-    if not derived:
-        metrics.from_data, metrics.update_after_stage = (lambda *args: ()), (lambda *args, **kwargs: None)
-    try:
-        started, cpu = time.perf_counter(), time.process_time()
-        report = stage(config)
-        return time.perf_counter() - started, time.process_time() - cpu, report
-    finally:
-        metrics.from_data, metrics.update_after_stage = hooks
+STAGE_CHILD = """
+import sys, time
+import labtui.core.extract, labtui.core.manifest, labtui.core.metrics as metrics
+from labtui.core.config import load_config
+from labtui.core.stager import stage
+if sys.argv[3] == "bare":  # the stager imports both hooks from the package when it runs
+    metrics.from_data, metrics.update_after_stage = (lambda *args: ()), (lambda *args, **kwargs: None)
+config = load_config(None, raw_root=sys.argv[1], stage_root=sys.argv[2], derived_root=sys.argv[4])
+started, cpu = time.perf_counter(), time.process_time()
+stage(config)
+print(time.perf_counter() - started, time.process_time() - cpu)
+"""
+
+
+def timed_stage(config: StagingConfig, derived: bool) -> tuple[float, float]:
+    """A full stage with or without the derived step in a fresh process, imports done before the clock starts (as
+    bench/stage.py times it): (wall, CPU of all threads). A fresh process each time, so neither variant inherits the
+    other's warmed pools, caches or garbage."""
+    variant = "full" if derived else "bare"
+    argv = [sys.executable, "-c", STAGE_CHILD, str(config.raw_root), str(config.stage_root), variant,
+            str(config.derived_dir)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    wall, cpu = out.stdout.split()
+    return float(wall), float(cpu)
 
 
 def one_round(raw: Path, held_back: Path, bare_first: bool) -> tuple[Times, Times]:
@@ -71,18 +81,20 @@ def one_round(raw: Path, held_back: Path, bare_first: bool) -> tuple[Times, Time
         root = Path(tmp)
         linked_tree(raw, root / "raw", held_back)
         configs = [
-            load_config(None, raw_root=root / "raw", stage_root=root / name / "raw_measurements")
+            load_config(None, raw_root=root / "raw", stage_root=root / name / "store" / "raw_measurements",
+                        derived_root=root / name / "derived")
             for name in ("bare", "store")
         ]
         if bare_first:
-            bare, bare_cpu, _ = timed_stage(configs[0], derived=False)
-        full, full_cpu, report = timed_stage(configs[1], derived=True)
+            bare, bare_cpu = timed_stage(configs[0], derived=False)
+        full, full_cpu = timed_stage(configs[1], derived=True)
         if not bare_first:
-            bare, bare_cpu, _ = timed_stage(configs[0], derived=False)
+            bare, bare_cpu = timed_stage(configs[0], derived=False)
+        assert configs[1].metrics_path.exists() and not configs[0].metrics_path.exists()
         rebuild = update_metrics(configs[1], rebuild=True)
         os.link(held_back, root / "raw" / held_back.relative_to(raw))
         one = stage(configs[1]).metrics
-        assert report.metrics is not None and one is not None and one.computed == 1, one
+        assert one is not None and one.computed == 1, one
         return ((bare, full, rebuild.elapsed_s, one.elapsed_s), (bare_cpu, full_cpu, rebuild.cpu_s, one.cpu_s))
 
 
