@@ -13,8 +13,11 @@ from textual.widgets import Footer, Header, Input, Static
 
 from labtui.tui.base import FilteredScreen
 from labtui.tui.history import HistoryScreen
-from labtui.tui.store import ChipParamsRead
 from labtui.tui.table import Column, FrameTable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
+if TYPE_CHECKING:
+    from labtui.tui.store import ChipParamsRead
 
 _NOT_PROCS = {"n_runs", "n_light", "n_dark"}
 

@@ -14,10 +14,13 @@ from functools import partial
 from textual.app import App
 from textual.message import Message
 
-from labtui.core.measuring import Measured, MeasuringWatcher
 from labtui.core.stage_events import WatchEventKind
-from labtui.core.watch import WatchEvent
 from labtui.tui.store import Store
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
+if TYPE_CHECKING:  # the watcher (and the stager behind it) is imported when watching starts
+    from labtui.core.measuring import Measured, MeasuringWatcher
+    from labtui.core.watch import WatchEvent
 
 SHOWN_FILES = 5  # in a notification; the history has them all
 

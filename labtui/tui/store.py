@@ -30,30 +30,28 @@ from labtui.core.annotations import (
     default_author,
     undo,
 )
-from labtui.core.chip_params import ChipParams, load_chip_params
 from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError
 from labtui.core.filecache import Cached, Identity, identity
-from labtui.core.findings import ValidationReport
-from labtui.core.follow import FollowedRun
 from labtui.core.history import chips, load_manifest
 from labtui.core.lock import Holder, read_holder
-from labtui.core.measuring import Measured, MeasuringWatcher
 from labtui.core.overview import Overview, last_dirac_points, overview
-from labtui.core.registry import load_registry
 from labtui.core.rejects import RejectRecord, excerpt, load_rejects
-from labtui.core.scan import pending_files
-from labtui.core.stage_events import EventCallback, StageReport
-from labtui.core.stager import stage
-from labtui.core.validate import validate
-from labtui.core.watch import WatchEvent
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine's writers, the watcher and the checks are imported when first used: start-up
+    # reads only what the dashboard shows
+    from labtui.core.chip_params import ChipParams
+    from labtui.core.findings import ValidationReport
     from labtui.core.fixes import FixReport
+    from labtui.core.follow import FollowedRun
+    from labtui.core.measuring import Measured, MeasuringWatcher
     from labtui.core.plotdata import LoadedGroup, PlotSpec
+    from labtui.core.stage_events import EventCallback, StageReport
+    from labtui.core.watch import WatchEvent
+
+    ChipParamsRead = tuple[dict[str, ChipParams], str | None]
 
 Signature = tuple[Identity, Identity, Identity]
-ChipParamsRead = tuple[dict[str, ChipParams], str | None]
 
 
 class Store:
@@ -94,6 +92,8 @@ class Store:
     def chip_params(self) -> ChipParamsRead:
         """`config/chip_params.yaml` as (chip name → parameters, None), or ({}, its one-line error) when it is bad;
         re-read only when the file changed."""
+        from labtui.core.chip_params import load_chip_params
+
         path = self.config.chip_params_file
 
         def read() -> ChipParamsRead:
@@ -128,10 +128,14 @@ class Store:
     def validate(self) -> tuple[ValidationReport, Signature]:
         """A validation of the store and the signature it was made at (to tell when it is out of date)."""
         signature = self.signature()
+        from labtui.core.validate import validate
+
         return validate(self.config, manifest=self.manifest()), signature
 
     def waiting(self) -> list[str] | None:
         """Raw files the next `stage` would read (None: the raw folder is not there)."""
+        from labtui.core.scan import pending_files
+
         return pending_files(self.config, self.manifest())
 
     def load_runs(self, runs: pl.DataFrame) -> list[LoadedGroup]:
@@ -142,6 +146,9 @@ class Store:
 
     def follow(self, source_file: str) -> FollowedRun:
         """A raw file being written, read as it grows."""
+        from labtui.core.follow import FollowedRun
+        from labtui.core.registry import load_registry
+
         return FollowedRun(self.raw_path(source_file), load_registry(self.config.procedures_file))
 
     # -- writes -----------------------------------------------------------------------------------------------
@@ -157,6 +164,8 @@ class Store:
         wait: bool = False,
     ) -> StageReport:
         """Stage new and changed raw files (`only`: these, re-read even when unchanged)."""
+        from labtui.core.stager import stage
+
         return stage(self._writing(wait), only=only, on_event=on_event, cancel=cancel)
 
     def restage(self, source_file: str) -> StageReport:
@@ -178,6 +187,8 @@ class Store:
     ) -> MeasuringWatcher:
         """The engine's polling watcher of the raw folder: it stages each new run once it settles, and says which
         runs are being measured (`run(cancel)` in a thread)."""
+        from labtui.core.measuring import MeasuringWatcher
+
         return MeasuringWatcher(self.config, on_event=on_event, on_measuring=on_measuring)
 
     def write_figures(self, full: PlotSpec, paths: tuple[Path, ...], drawn: PlotSpec | None = None) -> None:
