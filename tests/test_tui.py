@@ -77,6 +77,17 @@ def test_engine_and_cli_do_not_import_textual() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_the_app_starts_without_the_engines_writers_or_plots() -> None:
+    """Start-up imports what the dashboard shows; staging, checks, the watcher and plotting load when first used."""
+    code = (
+        "import sys, labtui.tui.app\n"
+        "print(sorted(m for m in ('labtui.core.stager', 'labtui.core.commit', 'labtui.core.validate', "
+        "'labtui.core.watch', 'labtui.core.measuring', 'labtui.tui.plot', 'plotext') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
