@@ -97,7 +97,7 @@ def test_undo_puts_back_the_previous_state_as_new_records(lab: Lab) -> None:
                                              ("approve", None)])
 def test_an_annotation_that_cannot_be_right_is_refused(kind: str, value: str | None) -> None:
     with pytest.raises(AnnotationError):
-        Change(kind, value)
+        Change.read(kind, value)  # as read from a file: the kind is text
 
 
 def test_annotations_live_apart_and_survive_a_forced_restage(lab: Lab) -> None:

@@ -64,7 +64,8 @@ def reattach(store_root: Path, manifest: pl.DataFrame, *, author: str) -> list[t
         source = found.sources[old]
         records = log.filter(pl.col("run_id") == old)
         for (when, who), group in records.group_by("time_utc", "author", maintain_order=True):
-            copies = [(new, source, Change(kind, value)) for kind, value in group.select("kind", "value").iter_rows()]
+            changes = group.select("kind", "value").iter_rows()
+            copies = [(new, source, Change.read(kind, value)) for kind, value in changes]
             write_action(store_root, copies, author=str(who), at=when)
         tags = current_view(records)["tags"].explode().drop_nulls().to_list()
         clear = [Change("unstar"), Change("include"), Change("note", ""), *(Change("untag", tag) for tag in tags)]

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 import polars as pl
 
@@ -40,7 +40,8 @@ ANNOTATIONS_DIR = "_annotations"
 ACTIONS_DIR = "actions"
 SNAPSHOT = "log.parquet"
 COMPACT_AFTER = 64  # actions outside the snapshot before a writer compacts them into it
-KINDS = ("star", "unstar", "exclude", "include", "tag", "untag", "note")
+AnnotationKind = Literal["star", "unstar", "exclude", "include", "tag", "untag", "note"]
+KINDS: tuple[AnnotationKind, ...] = get_args(AnnotationKind)
 _NEEDS_VALUE = {"exclude", "tag", "untag", "note"}
 RACY_SECONDS = 0.05  # a folder modified this recently may change again within the same mtime tick
 
@@ -61,8 +62,13 @@ class AnnotationError(UsageError):
 class Change:
     """One thing done to a run: `Change("tag", "hBN batch 2")`, `Change("star")`, `Change("note", "")` (clear)."""
 
-    kind: str
+    kind: AnnotationKind
     value: str | None = None
+
+    @classmethod
+    def read(cls, kind: str, value: str | None) -> Change:
+        """A change as stored (plain text): its kind is checked when the change is made, as for every change."""
+        return cls(cast(AnnotationKind, kind), value)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -235,7 +241,7 @@ def _read_action(path: Path) -> list[dict[str, Any]]:
         action = document["action"]
         records = [{**record, "action": action, "index": i} for i, record in enumerate(document["records"])]
         for record in records:
-            Change(record["kind"], record["value"])
+            Change.read(record["kind"], record["value"])
             dt.datetime.strptime(record["time_utc"], TIME_FORMAT)
             if not (isinstance(record["run_id"], str) and isinstance(record["author"], str)):
                 raise TypeError(record)
