@@ -21,6 +21,7 @@ import pytest
 
 from labtui.core.manifest import read_manifest
 from labtui.core.registry import load_registry
+from labtui.core.repair import repair
 from tests.lab import OLD_MTIME, REAL_RAW, Lab, cli_env, ivg_rows, put, raw_csv, render_run
 from tests.promises import temp_files
 
@@ -161,19 +162,25 @@ def test_repair_rebuilds_a_damaged_manifest_without_the_raw_files(lab: Lab, dama
 
 def test_repair_says_what_is_lost_and_quarantines_what_it_cannot_vouch_for(lab: Lab) -> None:
     config = lab.config
-    lost = manifest_rows(lab).row(0, named=True)
+    lab.stage(force=True)  # a commit: the manifest it replaced is kept
+    kept = manifest_rows(lab)
+    lost = kept.row(0, named=True)
     shutil.rmtree(lab.stage_root / f"proc={lost['proc']}" / f"date={lost['date_local']}" / f"run_id={lost['run_id']}")
     stray = lab.stage_root / "proc=IVg" / "date=2025-01-01" / f"run_id={'f' * 16}"
     stray.mkdir(parents=True)
     shutil.copy(next(lab.stage_root.rglob("part-000.parquet")), stray / "part-000.parquet")
     for record in config.events_dir.glob("*.json"):  # an old store: no run records, only kept manifests
         record.unlink()
-    lab.stage(force=True)  # a commit, so the current manifest (with the lost run) is among the kept ones
     config.manifest_path.write_bytes(b"garbage")
-    result = lab.cli("repair")
-    assert result.returncode == 0, result.stderr
-    assert "from the last kept manifest" in result.stdout and "moved 1 run folder" in result.stdout, result.stdout
+    report = repair(config)  # in-process (the command line's repair is the test above): what the engine reports
+    said = "\n".join(report.lines())
+    assert report.from_records == 0 and report.from_previous == kept.height - 1, said
+    assert report.lost_runs == [f"{lost['run_id']} {lost['source_file']}"] and "lost 1 run(s)" in said, said
+    assert report.unvouched == [f"proc=IVg/date=2025-01-01/run_id={'f' * 16}"] and "moved 1 run folder" in said
     assert not stray.exists() and list((lab.store_root / "_quarantine").rglob(f"run_id={'f' * 16}"))
+    same = ["run_id", "source_file", "source_sha256"]  # rows from the kept manifest: staged before the forced stage
+    assert manifest_rows(lab).select(same).equals(kept.filter(pl.col("run_id") != lost["run_id"]).select(same))
+    assert repair(config).lines() == ["the manifest is readable: nothing to repair (`labtui validate` checks the rest)"]
 
 
 async def test_the_app_shows_a_damaged_manifest_once_and_q_quits(lab: Lab) -> None:
