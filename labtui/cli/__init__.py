@@ -9,6 +9,7 @@ machinery only when a command asks for its config. `tests/test_cli_startup.py` h
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -115,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # labtui uses no Pydantic plugin, and looking for them reads every installed package's metadata when the first
+    # model is built: a fifth of Pydantic's start-up, which every command that reads a config pays
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         args = build_parser().parse_args(argv)
         if getattr(args, "func", None) is None:
