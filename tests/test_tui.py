@@ -67,22 +67,22 @@ async def open_chip(pilot, query: str) -> None:
     await settle(pilot)
 
 
-def test_engine_and_cli_do_not_import_textual() -> None:
+@pytest.mark.parametrize(
+    ("imported", "absent"),
+    [
+        # the engine is headless: neither it nor the command line loads a terminal UI
+        ("labtui.core.stager, labtui.cli", ("textual", "textual_plotext", "plotext")),
+        # the app starts with what the dashboard shows; staging, checks, the watcher and plotting load when used
+        ("labtui.tui.app", ("labtui.core.stager", "labtui.core.commit", "labtui.core.validate", "labtui.core.watch",
+                            "labtui.core.measuring", "labtui.tui.plot", "plotext")),
+    ],
+    ids=["headless engine", "lean app start"],
+)
+def test_what_importing_a_layer_loads(imported: str, absent: tuple[str, ...]) -> None:
     code = (
-        "import sys, labtui.core.stager, labtui.cli\n"
+        f"import sys, labtui.cli, {imported}\n"
         "labtui.cli.build_parser()\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext', 'plotext')))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
-def test_the_app_starts_without_the_engines_writers_or_plots() -> None:
-    """Start-up imports what the dashboard shows; staging, checks, the watcher and plotting load when first used."""
-    code = (
-        "import sys, labtui.tui.app\n"
-        "print(sorted(m for m in ('labtui.core.stager', 'labtui.core.commit', 'labtui.core.validate', "
-        "'labtui.core.watch', 'labtui.core.measuring', 'labtui.tui.plot', 'plotext') if m in sys.modules))"
+        f"print(sorted(m for m in sys.modules if m in {absent!r} or m.split('.')[0] in {absent!r}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
