@@ -1,5 +1,5 @@
-"""What the benchmarks share: samples taken in interleaved rounds and reported as medians with ratios, and the
-moment the plot view paints (the end of a TUI action).
+"""What the benchmarks share: samples taken in interleaved rounds and reported as medians with ratios, the moment
+the plot view paints (the end of a TUI action), and a full stage timed in a fresh process.
 
 Interleaving (every case once per round, round after round) makes a load spike on the shared machine hit every
 case alike, so the ratio of medians stays fair when the absolute times do not.
@@ -8,12 +8,19 @@ case alike, so the ratio of medians stays fair when the absolute times do not.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Rounds:
@@ -86,3 +93,38 @@ class Painted:
         """Milliseconds from `started` (a perf_counter()) to the expected paint."""
         await asyncio.wait_for(self.event.wait(), timeout)
         return (self.at - started) * 1000
+
+
+_STAGE_CHILD = """
+import json, resource, sys, time
+import labtui.core.extract, labtui.core.manifest
+from labtui.core.config import load_config
+from labtui.core.stager import stage
+settings = json.loads(sys.argv[1])
+if not settings.pop("derived"):  # the stager imports both hooks from the package when it runs
+    import labtui.core.metrics as metrics
+    metrics.from_data, metrics.update_after_stage = (lambda *args: ()), (lambda *args, **kwargs: None)
+config = load_config(None, **settings)
+started, cpu = time.perf_counter(), time.process_time()
+stage(config)
+print(time.perf_counter() - started, time.process_time() - cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@dataclass(frozen=True)
+class ChildStage:
+    wall_s: float
+    cpu_s: float  # all threads of the process
+    peak_rss_kib: int
+
+
+def stage_in_child(*, derived: bool = True, **settings: object) -> ChildStage:
+    """One `stage()` in a fresh process (no pools, caches or garbage inherited from another run), imports done
+    before the clock starts, as in the floor's process. `settings` are `load_config` overrides (paths as text or
+    Path); `derived=False` switches the derived metrics off."""
+    payload = json.dumps({"derived": derived, **{key: value if value is None or isinstance(value, int | float) else
+                                                  str(value) for key, value in settings.items()}})
+    out = subprocess.run([sys.executable, "-c", _STAGE_CHILD, payload], capture_output=True, text=True, check=True,
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    wall, cpu, rss = out.split()
+    return ChildStage(float(wall), float(cpu), int(rss))

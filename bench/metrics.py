@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import polars as pl
+from _timing import stage_in_child
 
 from labtui.core.config import StagingConfig, load_config
 from labtui.core.metrics import update_metrics
@@ -49,30 +49,11 @@ def lit_it_file(raw: Path) -> Path:
 Times = tuple[float, float, float, float]
 
 
-STAGE_CHILD = """
-import sys, time
-import labtui.core.extract, labtui.core.manifest, labtui.core.metrics as metrics
-from labtui.core.config import load_config
-from labtui.core.stager import stage
-if sys.argv[3] == "bare":  # the stager imports both hooks from the package when it runs
-    metrics.from_data, metrics.update_after_stage = (lambda *args: ()), (lambda *args, **kwargs: None)
-config = load_config(None, raw_root=sys.argv[1], stage_root=sys.argv[2], derived_root=sys.argv[4])
-started, cpu = time.perf_counter(), time.process_time()
-stage(config)
-print(time.perf_counter() - started, time.process_time() - cpu)
-"""
-
-
 def timed_stage(config: StagingConfig, derived: bool) -> tuple[float, float]:
-    """A full stage with or without the derived step in a fresh process, imports done before the clock starts (as
-    bench/stage.py times it): (wall, CPU of all threads). A fresh process each time, so neither variant inherits the
-    other's warmed pools, caches or garbage."""
-    variant = "full" if derived else "bare"
-    argv = [sys.executable, "-c", STAGE_CHILD, str(config.raw_root), str(config.stage_root), variant,
-            str(config.derived_dir)]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    wall, cpu = out.stdout.split()
-    return float(wall), float(cpu)
+    """A full stage with or without the derived step, each in a fresh process: (wall, CPU of all threads)."""
+    run = stage_in_child(derived=derived, raw_root=config.raw_root, stage_root=config.stage_root,
+                         derived_root=config.derived_dir)
+    return run.wall_s, run.cpu_s
 
 
 def one_round(raw: Path, held_back: Path, bare_first: bool) -> tuple[Times, Times]:

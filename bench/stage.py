@@ -24,12 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
+from _timing import stage_in_child
 
 from labtui.core.config import StagingConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RAW = ROOT.parent / "shared" / "realdata" / "raw"
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def csv_files(raw: Path) -> list[Path]:
@@ -60,23 +60,9 @@ def run_floor(files: list[Path], workers: int) -> float:
 
 
 def labtui_stage(raw: Path, store: Path, workers: int | None) -> tuple[float, int]:
-    """One `labtui stage` in a fresh process: wall time of the engine and the process's peak RSS (KiB). Imports
-    are done before the clock starts (the floor runs in a process that has them too)."""
-    code = (
-        "import resource, sys, time\n"
-        "import labtui.core.extract, labtui.core.manifest\n"
-        "from labtui.core.config import load_config\n"
-        "from labtui.core.stager import stage\n"
-        f"config = load_config(None, raw_root={str(raw)!r}, stage_root={str(store / 'raw_measurements')!r}, "
-        f"workers={workers!r})\n"
-        "t = time.perf_counter(); report = stage(config); elapsed = time.perf_counter() - t\n"
-        "print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, report.staged, report.unchanged)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=ENV
-    ).stdout
-    elapsed, rss, _, _ = out.split()
-    return float(elapsed), int(rss)
+    """One `labtui stage` in a fresh process: wall time of the engine and the process's peak RSS (KiB)."""
+    run = stage_in_child(raw_root=raw, stage_root=store / "raw_measurements", workers=workers)
+    return run.wall_s, run.peak_rss_kib
 
 
 def other_tool(raw: Path, out: Path) -> float:
