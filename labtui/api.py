@@ -26,12 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
 from labtui.core.annotations import AnnotationFilter, annotate_runs
-from labtui.core.config import StagingConfig
+from labtui.core.config import StagingConfig, known_zone
 from labtui.core.errors import LabtuiError, UsageError
 from labtui.core.history import HistoryFilter, cached_manifest, history, timeline
 from labtui.core.layout import run_parquet_path, run_parquet_paths
@@ -51,11 +50,11 @@ def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: s
     (`data/03_derived`, the store's sibling `03_derived`, by default).
     """
     root, stage_root = locate_store(Path(path).expanduser())
-    zone = local_tz or StagingConfig.model_fields["local_tz"].default
+    zone = local_tz or StagingConfig.local_tz
     try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {zone!r} (use an IANA name like America/Santiago)") from None
+        known_zone(zone)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     derived = Path(derived_root).expanduser() if derived_root is not None else root.parent / "03_derived"
     return Store(root=root, stage_root=stage_root, local_tz=zone, derived_root=derived)
 

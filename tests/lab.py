@@ -13,6 +13,7 @@ The scenarios at the end are the labs several test modules share.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -333,7 +334,7 @@ class Lab:
         write_manifest(self.manifest().with_columns(ingested_at_utc=pl.lit(now), extraction_version=pl.lit("test")),
                        config.manifest_path)
         for record in self.rejects().values():
-            write_reject(config.rejects_dir, record.model_copy(update={"rejected_at_utc": now}))
+            write_reject(config.rejects_dir, dataclasses.replace(record, rejected_at_utc=now))
 
     def copy_store(self, store_root: Path) -> None:
         """Start from a copy of another lab's store, as if this lab's raw tree were the one it was built from (the

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -175,7 +176,7 @@ def test_a_commit_between_scan_and_collect_is_read_whole(tmp_path: Path) -> None
 def test_metrics_are_the_derived_table_or_empty(lab: Lab, tmp_path: Path) -> None:
     store = open_store(lab.config.store_root, derived_root=tmp_path / "derived")
     assert store.metrics.is_empty() and store.metrics.schema == METRICS_SCHEMA
-    config = lab.config.model_copy(update={"derived_root": tmp_path / "derived"})
+    config = replace(lab.config, derived_root=tmp_path / "derived")
     table = refresh_metrics(config).table
     assert not table.is_empty() and store.metrics.equals(read_metrics(config))
     assert open_store(lab.config.store_root).derived_root == lab.config.store_root.parent / "03_derived"

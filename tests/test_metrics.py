@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -120,7 +121,7 @@ def test_dark_runs_and_unfinished_pulses_say_why_there_is_no_photoresponse() -> 
     t, current, vl = pulse()
     values, remarks = it_quantities(t[t < 30], current[t < 30], vl[t < 30], 0.1, SETTINGS)
     assert values["i_dark_a"] is not None and values["delta_i_a"] is None and "never switched off" in remarks[0]
-    values, remarks = it_quantities(t, current, vl, 0.1, SETTINGS.model_copy(update={"it_window_s": 30.0}))
+    values, remarks = it_quantities(t, current, vl, 0.1, replace(SETTINGS, it_window_s=30.0))
     assert values["i_dark_a"] is None and "dark window" in remarks[0]
 
 

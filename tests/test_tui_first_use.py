@@ -8,6 +8,7 @@ import io
 import re
 import stat
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -155,7 +156,7 @@ async def test_the_stage_screen_offers_cancel_while_staging_and_back_after(lab: 
 async def test_a_raw_root_that_is_a_file_is_named_as_such_in_the_app(lab: Lab) -> None:
     not_a_folder = lab.root / "raw.csv"
     not_a_folder.write_text("x")
-    app = LabApp(lab.config.model_copy(update={"raw_root": not_a_folder}))
+    app = LabApp(replace(lab.config, raw_root=not_a_folder))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert "is a file, not a folder" in str(app.screen.query_one("#waiting").render())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -213,7 +213,7 @@ async def test_keys_apply_only_where_they_mean_something(lab):
 
 
 async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path):
-    config = lab.config.model_copy(update={"exports_dir": tmp_path / "exports"})
+    config = replace(lab.config, exports_dir=tmp_path / "exports")
     app = Host(config, lab.ids("it_1v", "it_2v", "it_dark"))
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_plot(pilot)
@@ -245,7 +245,7 @@ async def test_a_theme_switch_redraws_in_that_theme_s_colours(lab):
 
 async def test_missing_parquet_is_a_message_not_a_crash(lab, tmp_path):
     shutil.copytree(lab.config.store_root, tmp_path / "store")
-    config = lab.config.model_copy(update={"stage_root": tmp_path / "store" / "raw_measurements"})
+    config = replace(lab.config, stage_root=tmp_path / "store" / "raw_measurements")
     manifest = read_manifest(config.manifest_path)
     for name in ("it_2v", "iv"):
         row = manifest.filter(pl.col("run_id") == lab.run_ids[name]).row(0, named=True)

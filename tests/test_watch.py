@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from labtui.core.follow import FollowedRun
@@ -36,7 +37,7 @@ def write_pieces(path: Path, data: bytes, clock: Clock, upto: int) -> None:
 
 
 def watcher_for(lab: Lab, clock: Clock, events: list[WatchEvent], settle: float = 5.0) -> Watcher:
-    config = lab.config.model_copy(update={"watch_settle_seconds": settle})
+    config = replace(lab.config, watch_settle_seconds=settle)
     return Watcher(config, on_event=events.append, wall=clock, full_rescan_seconds=3600)
 
 
@@ -87,7 +88,7 @@ def test_watching_survives_a_deleted_folder_and_a_held_lock(lab: Lab) -> None:
     lab.write("d/It2025-10-14_1.csv", raw_csv("It"), mtime=clock.now - 10)
     holder = WriterLock(lab.config.lock_path, command="manual labtui stage")
     holder.acquire(0)
-    config = watcher.config.model_copy(update={"lock_timeout_seconds": 0})
+    config = replace(watcher.config, lock_timeout_seconds=0)
     watcher.config = config
     watcher.poll()
     holder.release()

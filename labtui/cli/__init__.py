@@ -66,7 +66,9 @@ def common_options() -> argparse.ArgumentParser:
 
 def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     """The config with the command line's overrides; the store is located and checked before any command uses it."""
-    from labtui.core.config import load_config  # Pydantic and YAML: only for commands that read the config
+    from dataclasses import replace
+
+    from labtui.core.config import load_config  # only for commands that read the config
     from labtui.core.store import check_location, is_store, stage_root_of
 
     stage_root = args.stage_root
@@ -79,7 +81,7 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     config = load_config(args.config, raw_root=args.raw_root, stage_root=stage_root,
                          derived_root=getattr(args, "derived_root", None), **overrides)
     if is_store(config.stage_root):  # the config file names the store folder, as the app does
-        config = config.model_copy(update={"stage_root": stage_root_of(config.stage_root, store=True)})
+        config = replace(config, stage_root=stage_root_of(config.stage_root, store=True))
     check_location(config)
     return config
 

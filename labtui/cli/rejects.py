@@ -21,7 +21,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        print(json.dumps([record.model_dump(mode="json") for record in records], indent=2, ensure_ascii=False))
+        from labtui.core.fields import as_json
+
+        print(json.dumps([as_json(record) for record in records], indent=2, ensure_ascii=False))
         return 0
     if not records:
         print("no rejected files")

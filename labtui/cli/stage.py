@@ -191,13 +191,15 @@ def run_watch(args: argparse.Namespace) -> int:
 
 
 def report_dict(report: StageReport) -> dict[str, object]:
+    from labtui.core.fields import as_json
+
     return {
         **{str(key): value for key, value in report.counts.items()},
         "elapsed_s": round(report.elapsed_s, 3),
         "cancelled": report.cancelled,
         # every file this run counts as rejected: new ones, and unchanged ones rejected before
         "rejects": [
-            {**record.model_dump(mode="json"), "new": new}
+            {**as_json(record), "new": new}
             for new, records in ((True, report.new_rejects), (False, report.known_rejects))
             for record in records
         ],

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,7 @@ from labtui.core.store import DIRTY_MARKER
 if TYPE_CHECKING:
     import polars as pl
 
-    from labtui.core.manifest import ManifestRow
+    from labtui.core.manifest_row import ManifestRow
 
 STAGING_AREA = "tmp"  # in _manifest/: Parquet written by workers, published into the stage root at commit
 
@@ -173,7 +173,7 @@ class StoreCommit:
             old = previous.get(record.source_file)
             if old is not None:
                 broken.add(old[0])
-                record = record.model_copy(update={"previous_run_id": old[0]})
+                record = replace(record, previous_run_id=old[0])
             write_reject(self.config.rejects_dir, record)
             faults.point("after_reject_write")
         faults.point("before_manifest_replace")

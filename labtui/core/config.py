@@ -1,4 +1,4 @@
-"""Configuration: `config/labtui.yaml`, validated by Pydantic; CLI flags override it.
+"""Configuration: `config/labtui.yaml`, checked field by field; CLI flags override it.
 
 Relative paths in a config file are resolved against the project folder, i.e. the folder that holds `config/`
 (or the config file's own folder when it does not sit in a `config/` folder), so the same file works from any cwd.
@@ -7,14 +7,14 @@ Relative paths in a config file are resolved against the project folder, i.e. th
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from labtui import __version__
 from labtui.core.errors import UsageError
+from labtui.core.fields import FieldError, bounds, build
 
 CONFIG_ENV = "LABTUI_CONFIG"
 DEFAULT_CONFIG = Path("config") / "labtui.yaml"
@@ -24,62 +24,59 @@ class ConfigError(UsageError):
     """A config file that cannot be read or does not validate; the message says which file and why."""
 
 
-class MetricsSettings(BaseModel):
+def known_zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name`; a ValueError that says what to write instead."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name like America/Santiago)") from exc
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricsSettings:
     """Windows and limits of the derived quantities (`labtui.core.metrics`); the defaults are issue 11's."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    cnp_fit_window_v: float = Field(default=0.5, gt=0, description="parabola through the points this close to min |I|")
-    cnp_edge_margin_v: float = Field(default=0.2, ge=0, description="a minimum this close to a leg's end is no CNP")
-    gm_window_v: float = Field(default=0.5, gt=0, description="Savitzky-Golay window of the transconductance")
-    dead_conductance_s: float = Field(default=1e-6, ge=0, description="max |I|/|Vds| below this: a dead channel")
-    light_threshold_v: float = Field(default=0.1, ge=0, description="laser ON ⇔ VL ≥ this (the lab's rule)")
-    it_window_s: float = Field(default=5.0, gt=0, description="averaging window before switch-on and switch-off")
-    it_smoothing_s: float = Field(default=1.0, gt=0, description="moving average before reading rise/decay times")
-    calibration_stale_h: float = Field(default=24.0, gt=0, description="|calibration age| above this is stale")
-    wavelength_tolerance_nm: float = Field(default=0.5, ge=0, description="a calibration of the same wavelength")
+    cnp_fit_window_v: float = field(default=0.5, metadata=bounds(gt=0))  # parabola through points this near min |I|
+    cnp_edge_margin_v: float = field(default=0.2, metadata=bounds(ge=0))  # a minimum this near a leg's end: no CNP
+    gm_window_v: float = field(default=0.5, metadata=bounds(gt=0))  # Savitzky-Golay window of the transconductance
+    dead_conductance_s: float = field(default=1e-6, metadata=bounds(ge=0))  # max |I|/|Vds| below this: dead channel
+    light_threshold_v: float = field(default=0.1, metadata=bounds(ge=0))  # laser ON ⇔ VL ≥ this (the lab's rule)
+    it_window_s: float = field(default=5.0, metadata=bounds(gt=0))  # averaging window before switch-on and -off
+    it_smoothing_s: float = field(default=1.0, metadata=bounds(gt=0))  # moving average before rise/decay times
+    calibration_stale_h: float = field(default=24.0, metadata=bounds(gt=0))  # |calibration age| above: stale
+    wavelength_tolerance_nm: float = field(default=0.5, metadata=bounds(ge=0))  # a calibration of the same λ
 
 
-class StagingConfig(BaseModel):
-    """Everything the engine needs to know; derived store paths are filled from `stage_root`."""
+@dataclass(frozen=True, kw_only=True)
+class StagingConfig:
+    """Everything the engine needs to know; derived store paths are filled from `stage_root`.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Built from a config file and flags by `load_config`, which checks every field (`labtui.core.fields`); the
+    roots are checked on any construction, so no code path can stage into its own raw tree."""
 
     raw_root: Path = Path("data/01_raw")
     stage_root: Path = Path("data/02_stage/raw_measurements")
     local_tz: str = "America/Santiago"
-    workers: int = Field(default=4, ge=1, le=64, description="threads; more than cores hides file-system latency")
-    settle_seconds: float = Field(
-        default=0.0, ge=0, description="one-shot stage: files modified this recently are busy"
-    )
-    watch_settle_seconds: float = Field(default=5.0, ge=0, description="watch mode: settle time before staging")
-    watch_poll_seconds: float = Field(default=1.0, gt=0)
-    lock_timeout_seconds: float = Field(default=180.0, ge=0)
-    commit_interval_seconds: float = Field(default=2.0, gt=0, description="manifest commits during a long stage")
+    workers: int = field(default=4, metadata=bounds(ge=1, le=64))  # threads; more than cores hides FS latency
+    settle_seconds: float = field(default=0.0, metadata=bounds(ge=0))  # one-shot stage: newer files are busy
+    watch_settle_seconds: float = field(default=5.0, metadata=bounds(ge=0))  # watch mode: settle before staging
+    watch_poll_seconds: float = field(default=1.0, metadata=bounds(gt=0))
+    lock_timeout_seconds: float = field(default=180.0, metadata=bounds(ge=0))
+    commit_interval_seconds: float = field(default=2.0, metadata=bounds(gt=0))  # commits during a long stage
     procedures_file: Path | None = None
     chip_params_file: Path | None = None
-    derived_root: Path | None = Field(default=None, description="derived tables (metrics.parquet); see derived_dir")
-    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    derived_root: Path | None = None  # derived tables (metrics.parquet); see derived_dir
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     histories_dir: Path = Path("histories")
     exports_dir: Path = Path("exports")
-    keys: dict[str, str] = Field(default_factory=dict, description="TUI key remapping: action -> key")
-    user: str | None = Field(default=None, min_length=1, description="author of annotations (default: the OS user)")
+    keys: dict[str, str] = field(default_factory=dict)  # TUI key remapping: action -> key
+    user: str | None = field(default=None, metadata=bounds(nonempty=True))  # annotations' author (default: OS user)
 
-    @field_validator("local_tz")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name like America/Santiago)") from exc
-        return value
-
-    @model_validator(mode="after")
-    def _distinct_roots(self) -> StagingConfig:
+    def __post_init__(self) -> None:
+        known_zone(self.local_tz)
         raw, stage = self.raw_root.resolve(), self.stage_root.resolve()
         if stage == raw or raw in stage.parents or stage in raw.parents:
             raise ValueError(f"stage_root {stage} and raw_root {raw} must not contain each other")
-        return self
 
     @property
     def store_root(self) -> Path:
@@ -172,17 +169,17 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> StagingCon
         data = loaded or {}
         base = project_dir_of(path)
     for key in _PATH_FIELDS:
-        if data.get(key) is not None:
+        if isinstance(data.get(key), str | Path):  # anything else is reported by `build`
             data[key] = _resolve(base, Path(data[key]))
     for key, value in overrides.items():
         if value is not None:
             data[key] = _resolve(Path.cwd(), Path(value)) if key in _PATH_FIELDS else value
     for key in ("raw_root", "stage_root", "histories_dir", "exports_dir"):
-        data.setdefault(key, _resolve(base, StagingConfig.model_fields[key].default))
+        data.setdefault(key, _resolve(base, getattr(StagingConfig, key)))
     try:
-        return StagingConfig(**data)
-    except ValueError as exc:
-        raise ConfigError(f"invalid configuration{f' in {path}' if path else ''}:\n{exc}") from exc
+        return build(StagingConfig, data, types={"MetricsSettings": lambda value: build(MetricsSettings, value)})
+    except FieldError as exc:
+        raise ConfigError(f"invalid configuration{f' in {path}' if path else ''}: {exc}") from None
 
 
 def _resolve(base: Path, path: Path) -> Path:

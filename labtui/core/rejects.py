@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, ValidationError
+from typing import Literal, get_args
 
 from labtui.core.atomic import atomic_write_bytes, is_temp
+from labtui.core.fields import as_json, build, one_of
 
 HEAD_LINES = 30  # lines shown from the top of a rejected file
 CONTEXT = 6  # lines shown around an offending line further down
@@ -37,9 +37,8 @@ def reject_text(reason: str, line: int | None) -> str:
     return f"{reason} (line {line})" if line else reason
 
 
-class RejectRecord(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class RejectRecord:
     source_file: str  # relative to the raw root, forward slashes
     kind: RejectKind
     reason: str  # a sentence a physicist understands
@@ -52,9 +51,17 @@ class RejectRecord(BaseModel):
     def describe(self) -> str:
         return reject_text(self.reason, self.line)
 
+    @classmethod
+    def from_json(cls, text: bytes) -> RejectRecord:
+        """A record from its file; `ValueError` naming every bad field (`json.JSONDecodeError` is one)."""
+        return build(cls, json.loads(text), types={"RejectKind": _KIND})
+
     def headline(self) -> str:
         """`2025-10-14/It2025-10-14_3.csv: the file is empty`: the file and why, on one line."""
         return f"{self.source_file}: {self.describe()}"
+
+
+_KIND = one_of(get_args(RejectKind))
 
 
 def reject_path(rejects_dir: Path, source_file: str) -> Path:
@@ -63,7 +70,7 @@ def reject_path(rejects_dir: Path, source_file: str) -> Path:
 
 def write_reject(rejects_dir: Path, record: RejectRecord) -> Path:
     path = reject_path(rejects_dir, record.source_file)
-    atomic_write_bytes(path, record.model_dump_json(indent=2).encode("utf-8"))
+    atomic_write_bytes(path, json.dumps(as_json(record), indent=2, ensure_ascii=False).encode("utf-8"))
     return path
 
 
@@ -86,8 +93,8 @@ def read_rejects(rejects_dir: Path) -> tuple[dict[str, RejectRecord], list[str]]
         if is_temp(path.name):
             continue
         try:
-            record = RejectRecord.model_validate_json(path.read_bytes())
-        except (OSError, ValidationError, json.JSONDecodeError):
+            record = RejectRecord.from_json(path.read_bytes())
+        except (OSError, ValueError):
             unreadable.append(path.name)
             continue
         records[record.source_file] = record

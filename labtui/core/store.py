@@ -15,12 +15,12 @@ import json
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from labtui.core.config import StagingConfig
 from labtui.core.errors import ExitCode, LabtuiError, OperationFailed, UsageError
+from labtui.core.fields import as_json, build
 from labtui.core.lock import Holder, WriterLock
 
 MANIFEST_DIR = "_manifest"
@@ -32,9 +32,8 @@ DIRTY_MARKER = ".dirty"  # in _manifest/ while a writer works: a writer that fin
 SAMPLED_SOURCES = 20  # staged files looked up under a new raw root to recognise a moved tree
 
 
-class StoreIdentity(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+@dataclass(frozen=True, kw_only=True)
+class StoreIdentity:
     raw_root: str  # absolute, as given when the store was built (or last moved)
     stage_dir: str  # the stage root's folder name inside the store
     recorded_at_utc: dt.datetime
@@ -83,8 +82,8 @@ def _recorded_stage_dir(store: Path) -> str:
 
 def read_identity(path: Path) -> StoreIdentity | None:
     try:
-        return StoreIdentity.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError, json.JSONDecodeError):
+        return build(StoreIdentity, json.loads(path.read_bytes()), extra="ignore")
+    except (OSError, ValueError):  # json.JSONDecodeError is a ValueError
         return None
 
 
@@ -163,7 +162,7 @@ def write_identity(config: StagingConfig, identity: StoreIdentity) -> None:
 
     path = identity_path(config)
     try:
-        atomic_write_bytes(path, identity.model_dump_json(indent=2).encode("utf-8"))
+        atomic_write_bytes(path, json.dumps(as_json(identity), indent=2, ensure_ascii=False).encode("utf-8"))
     except OSError as exc:
         raise OperationFailed("record the raw root in", path, exc) from exc
 

@@ -16,6 +16,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -153,7 +154,7 @@ class Store:
 
     # -- writes -----------------------------------------------------------------------------------------------
     def _writing(self, wait: bool) -> StagingConfig:
-        return self.config.model_copy(update={"lock_timeout_seconds": math.inf if wait else 0})
+        return replace(self.config, lock_timeout_seconds=math.inf if wait else 0)
 
     def stage(
         self,

@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +90,7 @@ def read_metrics(source: StagingConfig | Path) -> pl.DataFrame:
 
 def settings_hash(settings: MetricsSettings) -> str:
     """Fingerprint of the windows the from-data quantities depend on (not of the join settings)."""
-    used = settings.model_dump(exclude=_JOIN_SETTINGS)
+    used = {name: value for name, value in asdict(settings).items() if name not in _JOIN_SETTINGS}
     return hashlib.sha1(json.dumps(used, sort_keys=True).encode()).hexdigest()[:12]
 
 
