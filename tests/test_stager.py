@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +17,7 @@ from labtui.cli import EXIT_LOCKED, main
 from labtui.core.extract import run_id_for
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
-from labtui.core.manifest import ManifestRow
+from labtui.core.manifest_row import ManifestRow
 from labtui.core.rawread import Busy
 from labtui.core.scan import Candidate, Outcome, scan_raw
 from labtui.core.stage_events import StageEvent
@@ -272,7 +273,7 @@ def test_events_and_periodic_commits(lab: Lab) -> None:
     for idx in range(1, 7):
         lab.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
     events: list[StageEvent] = []
-    config = lab.config.model_copy(update={"commit_interval_seconds": 1e-9})
+    config = replace(lab.config, commit_interval_seconds=1e-9)
     report = Stager(config, on_event=events.append).run()
     kinds = [event.kind for event in events]
     assert kinds[0] == "scan" and kinds[-1] == "done"
@@ -292,7 +293,7 @@ def test_cancel_leaves_a_consistent_store_and_the_rest_stages_later(lab: Lab) ->
         if event.kind == "file" and event.done == 3:
             cancel.set()
 
-    config = lab.config.model_copy(update={"workers": 1})
+    config = replace(lab.config, workers=1)
     report = Stager(config, on_event=on_event, cancel=cancel).run()
     assert report.cancelled and 3 <= report.staged < 20
     manifest = lab.manifest()
@@ -383,3 +384,57 @@ def test_stage_of_a_missing_raw_folder_is_a_clear_error(tmp_path: Path, capsys: 
     )
     assert code == 2 and "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+def test_manifest_schema_has_a_column_of_the_right_type_per_row_field() -> None:
+    """`MANIFEST_SCHEMA` is written out so readers need no Pydantic: it must stay the `ManifestRow` fields."""
+    import types
+    import typing
+
+    from labtui.core.manifest import MANIFEST_SCHEMA
+
+    polars_of = {str: pl.String(), int: pl.Int64(), float: pl.Float64(), bool: pl.Boolean(), dt.date: pl.Date(),
+                 dt.datetime: pl.Datetime("us", "UTC")}
+
+    def base(annotation: object) -> object:
+        if typing.get_origin(annotation) is typing.Annotated:
+            return base(typing.get_args(annotation)[0])
+        if isinstance(annotation, types.UnionType):
+            return base(next(arg for arg in typing.get_args(annotation) if arg is not type(None)))
+        return annotation
+
+    from_model = {name: polars_of[base(info.annotation)] for name, info in ManifestRow.model_fields.items()}  # type: ignore[index]
+    assert list(MANIFEST_SCHEMA.items()) == list(from_model.items())
+
+
+def test_records_written_before_pydantic_left_the_read_path_read_and_write_the_same(tmp_path: Path) -> None:
+    """Reject records and the store identity are plain dataclasses now: the files stay byte for byte the same."""
+    from labtui.core.config import StagingConfig
+    from labtui.core.rejects import read_rejects, write_reject
+    from labtui.core.store import StoreIdentity, read_identity, write_identity
+
+    reject = (b'{\n  "source_file": "2025-10-14/It2025-10-14_3.csv",\n  "kind": "bad_row",\n  "reason": "a data row '
+              b'has 3 fields, the column row has 4 \xce\xbc",\n  "line": 12,\n  "rejected_at_utc": '
+              b'"2025-10-14T12:00:00.123456Z",\n  "source_size": 120,\n  "source_mtime_ns": 1760443200000000000,\n'
+              b'  "previous_run_id": null\n}')
+    (tmp_path / "rejects").mkdir()
+    (tmp_path / "rejects" / "old.json").write_bytes(reject)
+    records, unreadable = read_rejects(tmp_path / "rejects")
+    record = records["2025-10-14/It2025-10-14_3.csv"]
+    assert unreadable == [] and record.line == 12 and record.rejected_at_utc.tzinfo is not None
+    assert write_reject(tmp_path / "again", record).read_bytes() == reject
+
+    (tmp_path / "rejects" / "bad.json").write_bytes(reject.replace(b'"bad_row"', b'"no_such_kind"'))
+    assert read_rejects(tmp_path / "rejects")[1] == ["bad.json"]
+
+    config = StagingConfig(raw_root=tmp_path / "raw", stage_root=tmp_path / "store" / "raw_measurements")
+    identity = (b'{\n  "raw_root": "/lab/raw",\n  "stage_dir": "raw_measurements",\n  "recorded_at_utc": '
+                b'"2025-10-14T12:00:00Z",\n  "written_by_a_newer_labtui": 1\n}')
+    config.manifest_dir.mkdir(parents=True)
+    (config.manifest_dir / "store.json").write_bytes(identity)
+    read = read_identity(config.manifest_dir / "store.json")
+    assert read == StoreIdentity(raw_root="/lab/raw", stage_dir="raw_measurements",
+                                 recorded_at_utc=dt.datetime(2025, 10, 14, 12, tzinfo=dt.UTC))
+    write_identity(config, read)
+    assert (config.manifest_dir / "store.json").read_bytes() == identity.replace(
+        b',\n  "written_by_a_newer_labtui": 1', b"")

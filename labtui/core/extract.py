@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from labtui.core.manifest import ManifestRow
+from labtui.core.manifest_row import ManifestRow
 from labtui.core.parser import Header, parse_number
 from labtui.core.registry import Completeness, ParameterSpec, snake_column
 from labtui.core.scan import mtime_of
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 LIGHT_THRESHOLD_V = 0.1  # the lab's rule: light ⇔ Laser voltage ≥ 0.1 V
-LIGHT_ICON = {True: "💡", False: "🌙", None: "❗"}
 _ANY_UNIT = ParameterSpec(field="value", unit=None)
 
 

@@ -1,4 +1,4 @@
-"""The manifest: one validated row per run, the single authority on what the store holds.
+"""The manifest: one validated row per run (`manifest_row.ManifestRow`), the single authority on what the store holds.
 
 Written only as a whole (temp file in the same folder, fsync, `os.replace`): the replace is the commit point, so a
 reader sees the previous or the next manifest, never a torn one. Each commit keeps the manifest it replaces in
@@ -8,92 +8,37 @@ manifest that a full disk, a bad copy or a stray editor damaged, from the store 
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
 from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING
 
 import polars as pl
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from labtui.core.atomic import atomic_write, read_parquet_pinned
 from labtui.core.errors import LabtuiError
+
+if TYPE_CHECKING:
+    from labtui.core.manifest_row import ManifestRow
 
 SCHEMA_VERSION = 1
 PREVIOUS_DIR = "previous"  # in _manifest/: the last few committed manifests
 PREVIOUS_KEPT = 3
 EVENTS_DIR = "events"  # in _manifest/: one record per run, holding its manifest row
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # integers from a header or a file name must fit the Int64 columns
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None or value.utcoffset() != dt.timedelta(0):
-        raise ValueError("must be a timezone-aware UTC datetime")
-    return value
-
-
-UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
-
-
-class ManifestRow(BaseModel):
-    """One staged run. `extra="forbid"`: a typo in a field name is an error, not a silent new column."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    run_id: str = Field(pattern=r"^[0-9a-f]{16}$")
-    source_file: str = Field(min_length=1, description="path relative to the raw root, forward slashes")
-    proc: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-    date_local: dt.date
-    start_time_utc: UtcDatetime
-    file_idx: int | None = Field(default=None, ge=0, le=INT64_MAX)
-    chip_group: str | None = None
-    chip_number: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
-    chip_name: str | None = None
-    sample: str | None = None
-    has_light: bool | None = None
-    laser_voltage_v: float | None = None
-    laser_wavelength_nm: float | None = Field(default=None, ge=0)  # 0 = dark run that wrote no wavelength
-    laser_period_s: float | None = None
-    vg_start_v: float | None = None
-    vg_end_v: float | None = None
-    vg_fixed_v: float | None = None
-    vds_v: float | None = None
-    duration_s: float | None = None
-    summary: str = Field(description="the run's conditions in the lab's words, e.g. `VG=-0.35 V VDS=0.1 V`")
-    information: str | None = None
-    procedure_version: str | None = None
-    parameters: str = Field(description="every header parameter and metadata value, verbatim, as JSON")
-    n_rows: int = Field(ge=1)
-    is_complete: bool
-    day_folder: str
-    source_size: int = Field(ge=0)
-    source_mtime: UtcDatetime
-    source_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    schema_version: int = SCHEMA_VERSION
-    extraction_version: str
-    ingested_at_utc: UtcDatetime
-
-
 _UTC_US = pl.Datetime("us", "UTC")
-_POLARS_TYPES: dict[type, pl.DataType] = {
-    str: pl.String(), int: pl.Int64(), float: pl.Float64(), bool: pl.Boolean(), dt.date: pl.Date(),
-    dt.datetime: _UTC_US,
-}
-
-
-def _polars_type(annotation: object) -> pl.DataType:
-    for python_type, polars_type in _POLARS_TYPES.items():
-        if annotation is python_type or annotation == python_type | None:
-            return polars_type
-    if getattr(annotation, "__origin__", None) is Annotated:
-        return _polars_type(annotation.__args__[0])  # type: ignore[attr-defined]
-    raise TypeError(f"no Polars type for {annotation!r}")
-
-
+# One column per `ManifestRow` field, in its order (a test holds the two together). Written out rather than derived
+# from the model: readers of the manifest then never import Pydantic.
 MANIFEST_SCHEMA: dict[str, pl.DataType] = {
-    name: _polars_type(info.annotation) for name, info in ManifestRow.model_fields.items()
+    "run_id": pl.String(), "source_file": pl.String(), "proc": pl.String(), "date_local": pl.Date(),
+    "start_time_utc": _UTC_US, "file_idx": pl.Int64(), "chip_group": pl.String(), "chip_number": pl.Int64(),
+    "chip_name": pl.String(), "sample": pl.String(), "has_light": pl.Boolean(), "laser_voltage_v": pl.Float64(),
+    "laser_wavelength_nm": pl.Float64(), "laser_period_s": pl.Float64(), "vg_start_v": pl.Float64(),
+    "vg_end_v": pl.Float64(), "vg_fixed_v": pl.Float64(), "vds_v": pl.Float64(), "duration_s": pl.Float64(),
+    "summary": pl.String(), "information": pl.String(), "procedure_version": pl.String(),
+    "parameters": pl.String(), "n_rows": pl.Int64(), "is_complete": pl.Boolean(), "day_folder": pl.String(),
+    "source_size": pl.Int64(), "source_mtime": _UTC_US, "source_sha256": pl.String(),
+    "schema_version": pl.Int64(), "extraction_version": pl.String(), "ingested_at_utc": _UTC_US,
 }
 
 

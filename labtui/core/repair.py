@@ -22,12 +22,12 @@ from labtui.core.layout import PART_NAME, run_dir
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
     ManifestDamaged,
-    ManifestRow,
     previous_manifests,
     read_manifest,
     rows_to_frame,
     write_manifest,
 )
+from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import parquet_row_count
 from labtui.core.quarantine import quarantine
 from labtui.core.store import lock_store

@@ -18,8 +18,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
 from labtui.core import faults
 from labtui.core.atomic import write_temp
 from labtui.core.commit import Staged, StoreCommit, event_path, event_record
@@ -36,7 +34,7 @@ from labtui.core.store import check_location, check_raw_root, lock_store, write_
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
     import polars as pl
 
-    from labtui.core.manifest import ManifestRow
+    from labtui.core.manifest_row import ManifestRow
     from labtui.core.registry import Registry
 
 _Result = Staged | RejectRecord | Busy
@@ -130,6 +128,8 @@ class Stager:
 
     def _ingest(self, cand: Candidate, data: bytes) -> tuple[ManifestRow, pl.DataFrame, list[str]]:
         """Parse the bytes into the run's frame and its manifest row (raises `Reject` for a file it cannot use)."""
+        from pydantic import ValidationError
+
         from labtui.core.extract import build_row
         from labtui.core.parser import Reject, parse_data, parse_header
 

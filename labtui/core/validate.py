@@ -27,9 +27,9 @@ from labtui.core.layout import PART_NAME
 from labtui.core.lock import read_holder
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
-    ManifestRow,
     empty_manifest,
 )
+from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import parquet_row_count
 from labtui.core.quarantine import foreign_files, quarantine_root
 from labtui.core.raw_checks import raw_findings

@@ -1,0 +1,64 @@
+"""A manifest row as a Pydantic model: every run is validated by it before it is staged, and by `validate`.
+
+Only the writers and the checks import it; readers use `manifest.MANIFEST_SCHEMA`, which a test holds equal to
+these fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from labtui.core.manifest import SCHEMA_VERSION
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # integers from a header or a file name must fit the Int64 columns
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() != dt.timedelta(0):
+        raise ValueError("must be a timezone-aware UTC datetime")
+    return value
+
+
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
+
+
+class ManifestRow(BaseModel):
+    """One staged run. `extra="forbid"`: a typo in a field name is an error, not a silent new column."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    source_file: str = Field(min_length=1, description="path relative to the raw root, forward slashes")
+    proc: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+    date_local: dt.date
+    start_time_utc: UtcDatetime
+    file_idx: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    chip_group: str | None = None
+    chip_number: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
+    chip_name: str | None = None
+    sample: str | None = None
+    has_light: bool | None = None
+    laser_voltage_v: float | None = None
+    laser_wavelength_nm: float | None = Field(default=None, ge=0)  # 0 = dark run that wrote no wavelength
+    laser_period_s: float | None = None
+    vg_start_v: float | None = None
+    vg_end_v: float | None = None
+    vg_fixed_v: float | None = None
+    vds_v: float | None = None
+    duration_s: float | None = None
+    summary: str = Field(description="the run's conditions in the lab's words, e.g. `VG=-0.35 V VDS=0.1 V`")
+    information: str | None = None
+    procedure_version: str | None = None
+    parameters: str = Field(description="every header parameter and metadata value, verbatim, as JSON")
+    n_rows: int = Field(ge=1)
+    is_complete: bool
+    day_folder: str
+    source_size: int = Field(ge=0)
+    source_mtime: UtcDatetime
+    source_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    schema_version: int = SCHEMA_VERSION
+    extraction_version: str
+    ingested_at_utc: UtcDatetime
