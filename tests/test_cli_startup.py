@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.lab import Lab, raw_csv
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("polars", "numpy", "pyarrow", "pydantic", "textual", "plotext", "matplotlib", "yaml", "labtui.synth")
 # Light, but a help text needs none of them, and each is milliseconds of a start that should take ~3× `python -c pass`
@@ -43,6 +45,24 @@ def test_help_and_version_import_nothing_heavy() -> None:
     assert {"stage", "restage", "chips", "history", "parity", "tui"} <= set(result["commands"])
     assert result["heavy"] == []
     assert result["needless"] == []
+
+
+def test_reading_commands_load_only_polars(lab: Lab) -> None:
+    """`history` and `chips` read the manifest with Polars and the config file with YAML: no Pydantic, no NumPy."""
+    lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    probe = (
+        "import contextlib, io, sys\nfrom labtui.cli import main\n"
+        "for argv in (['history', '67'], ['chips']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        assert main(argv) == 0, argv\n"
+        f"HEAVY = {HEAVY!r}\n"
+        "print(sorted(m for m in HEAVY if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=lab.root)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "['polars', 'yaml']"
 
 
 def test_help_still_describes_every_command(capsys: object) -> None:

@@ -75,7 +75,7 @@ def test_a_missing_or_torn_index_falls_back_to_the_manifest_and_is_rewritten(lab
     assert index_file.stat().st_mtime_ns == before  # a usable index is left alone
 
 
-def test_a_no_change_run_never_loads_polars(lab: Lab) -> None:
+def test_a_no_change_run_never_loads_polars_or_pydantic(lab: Lab) -> None:
     lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     lab.write("a/broken.csv", "not a measurement\n")
     lab.stage()
@@ -84,7 +84,7 @@ def test_a_no_change_run_never_loads_polars(lab: Lab) -> None:
         "from pathlib import Path\nfrom labtui.core.config import load_config\n"
         "from labtui.core.stager import stage\n"
         f"report = stage(load_config(Path({str(lab.root / 'config' / 'labtui.yaml')!r})))\n"
-        "heavy = sorted(m for m in ('polars', 'numpy', 'pyarrow') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('polars', 'numpy', 'pyarrow', 'pydantic') if m in sys.modules)\n"
         "print(report.unchanged, report.rejected, heavy)\n"
     )
     run = subprocess.run(

@@ -16,10 +16,8 @@ import polars as pl
 
 from labtui.core.config import StagingConfig
 from labtui.core.errors import UsageError
-from labtui.core.extract import LIGHT_ICON
 from labtui.core.filecache import Cached, identity
 from labtui.core.manifest import read_manifest
-from labtui.core.registry import load_registry
 
 CHIP_KEYS = ("chip_group", "chip_number")
 RUN_ORDER = ("start_time_utc", "file_idx", "source_file")  # start time, then queue index; path only breaks ties
@@ -73,6 +71,8 @@ def cached_manifest(path: Path) -> pl.DataFrame:
 def canonical_proc(name: str, procedures_file: Path | None = None) -> str:
     """A user-typed procedure (`ITS`, `ivg`) → the stored name, in the lab's registry (`procedures_file` of the
     config); unknown names raise ValueError listing the known."""
+    from labtui.core.registry import load_registry  # YAML and Pydantic: only when a procedure is named
+
     registry = load_registry(procedures_file)
     proc = registry.canonical(name.strip())
     if proc is None:
@@ -227,6 +227,9 @@ def timeline(rows: pl.DataFrame, *, tz: str) -> pl.DataFrame:
         )
         .select(HISTORY_COLUMNS)
     )
+
+
+LIGHT_ICON = {True: "💡", False: "🌙", None: "❗"}
 
 
 def light_icon() -> pl.Expr:
