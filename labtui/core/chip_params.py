@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from labtui.core.config import ConfigError
+from labtui.core.config import ConfigError, parse_yaml
 
 EPSILON_0_F_PER_M = 8.8541878128e-12
 
@@ -91,7 +91,7 @@ def load_chip_params(path: Path | None) -> dict[str, ChipParams]:
     except OSError as exc:
         raise ConfigError(f"cannot read chip parameters {path}: {exc.strerror}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"chip parameters {path} are not valid YAML: {exc}") from exc
     if data is None:

@@ -11,6 +11,7 @@ Bounds sit in the field's metadata: `field(default=4, metadata=bounds(ge=1, le=6
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import operator
 from collections.abc import Callable, Mapping
@@ -43,10 +44,8 @@ def bounds(*, ge: float | None = None, gt: float | None = None, le: float | None
 def _number(value: Any, kind: type) -> Any:
     """An int or float; text that spells one is read too (YAML takes `1e-6`, without a dot, for text)."""
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = kind(value.strip())
-        except ValueError:
-            pass
     if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
         raise ValueError(f"must be {'a whole number' if kind is int else 'a number'}, not {value!r}")
     return kind(value)

@@ -13,7 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from labtui.core.config import ConfigError
+from labtui.core.config import ConfigError, parse_yaml
 
 _SNAKE = re.compile(r"[^0-9a-z]+")
 
@@ -127,7 +127,7 @@ def default_registry_path() -> Path:
 @lru_cache(maxsize=8)
 def _load(path: Path, mtime_ns: int) -> Registry:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = parse_yaml(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             raise ConfigError(f"procedure registry {path} must be a mapping with a `procedures:` key")
         # top-level keys starting with `_` hold YAML anchors shared by several procedures
