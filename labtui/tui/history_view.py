@@ -11,6 +11,7 @@ from rich.text import Text
 
 from labtui.core.annotations import AnnotationFilter
 from labtui.core.history import HistoryFilter, chip_rows, number_text, summary_line, timeline
+from labtui.core.metrics import BY_COLUMN, columns_of
 from labtui.tui.table import Column
 
 KEY_QUANTITIES = (("cnp_v", "CNP"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("responsivity_a_per_w", "resp"))
@@ -102,8 +103,6 @@ def load_history(manifest: pl.DataFrame, group: str | None, number: int, tz: str
 def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
     """The history plus its key derived quantities (blank where undefined or not of the run's procedure): each
     value, for sorting, and its SI-prefixed text, formatted here once so that filtering and sorting never do."""
-    from labtui.core.metrics import BY_COLUMN  # numpy comes with it: not at start-up
-
     columns = [column for column, _ in KEY_QUANTITIES]
     joined = runs.join(metrics.select("run_id", *columns), on="run_id", how="left", maintain_order="left")
     return joined.with_columns(BY_COLUMN[column].format_each(joined[column]).alias(f"{column}_text")
@@ -112,8 +111,6 @@ def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
 
 def quantity_items(metrics: pl.DataFrame, run_id: str) -> list[tuple[str, Text]]:
     """Each derived quantity of a run: its value with unit, the one-line definition, and the remark when null."""
-    from labtui.core.metrics import BY_COLUMN, columns_of
-
     rows = metrics.filter(pl.col("run_id") == run_id)
     if not rows.height:
         return []

@@ -36,6 +36,7 @@ from labtui.core.errors import LabtuiError
 from labtui.core.filecache import Cached, Identity, identity
 from labtui.core.history import chips, load_manifest
 from labtui.core.lock import Holder, read_holder
+from labtui.core.metrics import read_metrics
 from labtui.core.overview import Overview, last_dirac_points, overview
 from labtui.core.rejects import RejectRecord, excerpt, load_rejects
 
@@ -86,8 +87,6 @@ class Store:
 
     def metrics(self) -> pl.DataFrame:
         """The derived metrics table (`read_metrics`), re-read only when a writer replaced it."""
-        from labtui.core.metrics import read_metrics  # numpy comes with it: not at start-up
-
         return self._metrics.get(identity(self.config.metrics_path), lambda: read_metrics(self.config))
 
     def chip_params(self) -> ChipParamsRead:

@@ -9,6 +9,10 @@ The engine API (headless; the CLI, the app, figures and notebooks read the table
 
 One row per IVg, It and LaserCalibration run, keyed by `run_id` (join it with the manifest or the annotations);
 other procedures have no row. `ivg`, `it` and `calibration` hold the pure numpy definitions on one run's columns.
+
+Reading is light (`definitions`, `schema`: Polars only); the table's computations (`table`: NumPy, the chip
+parameters) are imported when one of their names is first used, so the app's dashboard and a history's metric
+columns start without them.
 """
 
 from __future__ import annotations
@@ -23,16 +27,22 @@ from labtui.core.metrics.definitions import (
     columns_of,
     definitions_markdown,
 )
-from labtui.core.metrics.table import (
-    METRICS_SCHEMA,
-    MetricsUpdate,
-    empty_metrics,
-    from_data,
-    read_metrics,
-    refresh_metrics,
-    update_after_stage,
-    update_metrics,
-)
+from labtui.core.metrics.schema import METRICS_SCHEMA, empty_metrics, read_metrics
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from labtui.core.metrics.table import MetricsUpdate, from_data, refresh_metrics, update_after_stage, update_metrics
+
+_COMPUTING = frozenset({"MetricsUpdate", "from_data", "refresh_metrics", "update_after_stage", "update_metrics"})
+
+
+def __getattr__(name: str) -> object:
+    """The computing names, imported from `table` when first asked for."""
+    if name in _COMPUTING:
+        from labtui.core.metrics import table
+
+        return getattr(table, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BY_COLUMN",

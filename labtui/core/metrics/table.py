@@ -43,49 +43,13 @@ from labtui.core.metrics.calibration import (
 from labtui.core.metrics.definitions import METRICS_VERSION, PROCEDURES, QUANTITIES
 from labtui.core.metrics.it import it_quantities
 from labtui.core.metrics.ivg import ivg_quantities
+from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, empty_metrics, read_metrics
 
-CONTEXT_SCHEMA: dict[str, pl.DataType] = {
-    "run_id": pl.String(), "source_file": pl.String(), "proc": pl.String(), "chip_group": pl.String(),
-    "chip_number": pl.Int64(), "chip_name": pl.String(), "start_time_utc": pl.Datetime("us", "UTC"),
-    "date_local": pl.Date(), "has_light": pl.Boolean(), "laser_wavelength_nm": pl.Float64(),
-    "laser_voltage_v": pl.Float64(), "vg_fixed_v": pl.Float64(), "vds_v": pl.Float64(),
-}
-PROVENANCE_SCHEMA: dict[str, pl.DataType] = {
-    "remarks": pl.List(pl.String()),  # "<column or topic>: <why it is null>"
-    "source_sha256": pl.String(),  # the run content the from-data quantities were computed from
-    "calibration_sha256": pl.String(),  # the calibration content power_w was interpolated from
-    "metrics_version": pl.Int32(),
-    "settings_hash": pl.String(),  # the windows (config `metrics:`) the from-data quantities used
-}
-METRICS_SCHEMA: dict[str, pl.DataType] = {
-    **CONTEXT_SCHEMA,
-    **{q.column: q.dtype() if isinstance(q.dtype, type) else q.dtype for q in QUANTITIES},
-    **PROVENANCE_SCHEMA,
-}
 DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
 JOINED_TOPICS = ("mobility", "power_w")  # remarks about joined quantities start with one of these
 Derived = tuple[Any, ...]  # one run's from-data quantities in DATA_COLUMNS order, then its remarks
 _READ = {"IVg": ("vg_v", "i_a"), "It": ("t_s", "i_a", "vl_v"), "LaserCalibration": ("vl_v", "power_w")}
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
-
-
-def empty_metrics() -> pl.DataFrame:
-    return pl.DataFrame(schema=METRICS_SCHEMA)
-
-
-def read_metrics(source: StagingConfig | Path) -> pl.DataFrame:
-    """The committed metrics table (a config, a derived_root folder or the file itself), with the full schema;
-    empty when nothing was computed yet. Lock-free: a writer replaces the file whole."""
-    path = source.metrics_path if isinstance(source, StagingConfig) else Path(source)
-    if path.is_dir():
-        path = path / "metrics.parquet"
-    try:
-        frame = read_parquet_pinned(path)
-    except FileNotFoundError:
-        return empty_metrics()
-    missing = [name for name in METRICS_SCHEMA if name not in frame.columns]
-    frame = frame.with_columns(pl.lit(None, dtype=METRICS_SCHEMA[name]).alias(name) for name in missing)
-    return frame.select(list(METRICS_SCHEMA))
 
 
 def settings_hash(settings: MetricsSettings) -> str:
