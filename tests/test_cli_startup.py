@@ -47,6 +47,26 @@ def test_help_and_version_import_nothing_heavy() -> None:
     assert result["needless"] == []
 
 
+def test_a_command_imports_no_other_commands_module() -> None:
+    """`labtui --help` lists the commands from one table; a command builds its own options only."""
+    probe = (
+        "import contextlib, io, sys\nfrom labtui.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    main(sys.argv[1:])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('labtui.cli.')))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    expected = {  # arguments: the command modules they load (tui: the app's options are the top level's too)
+        "--help": ["labtui.cli.tui"],
+        "chips --help": ["labtui.cli.history", "labtui.cli.tui"],
+        "--store history rejects --help": ["labtui.cli.rejects", "labtui.cli.tui"],  # a store folder named history
+    }
+    for argv, modules in expected.items():
+        run = subprocess.run([sys.executable, "-c", probe, *argv.split()], capture_output=True, text=True, env=env,
+                             cwd=ROOT, check=True)
+        assert run.stdout.strip() == repr(modules), argv
+
+
 def test_reading_commands_load_only_polars(lab: Lab) -> None:
     """`history` and `chips` read the manifest with Polars and the config file with YAML: no Pydantic, no NumPy."""
     lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It"))

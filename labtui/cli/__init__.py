@@ -86,35 +86,69 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     return config
 
 
-def build_parser() -> argparse.ArgumentParser:
-    # Every command, by name, and the module that defines it. A new command is a module labtui/cli/<name>.py
-    # with `register_<name>(sub, common)` (top-level imports: argparse-level only) and one line here.
-    from labtui.cli import annotate, demo, export, history, metrics, plot, rejects, repair, stage, tui, validate
+# Every command: the module labtui/cli/<module>.py that defines it with `register_<name>(sub, common)` (top-level
+# imports: argparse-level only), and the line `labtui --help` lists it with, kept here so that the list imports none.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "stage": ("stage", "stage new and changed raw files into the store"),
+    "restage": ("stage", "re-stage the given raw files (e.g. after fixing them)"),
+    "rejects": ("rejects", "list rejected raw files and the reason"),
+    "chips": ("history", "every chip: runs per procedure, light/dark, dates"),
+    "history": ("history", "a chip's experiment history, oldest first"),
+    "annotate": ("annotate", "star, exclude, tag or note runs (kept apart from the data)"),
+    "metrics": ("metrics", "derived quantities of every run (CNP, ΔI, power, …)"),
+    "validate": ("validate", "check the store; exit 1 when it has errors"),
+    "repair": ("repair", "rebuild a damaged manifest from the store itself (no raw file needed)"),
+    "prune": ("repair", "list the runs whose raw file is gone or outside the raw root; --yes drops them"),
+    "export": ("export", "write CSV views of the manifest (never read back)"),
+    "parity": ("export", "compare a history exported by the old tool with labtui's"),
+    "plot": ("plot", "write a figure (PDF, SVG or PNG) of a chip's runs"),
+    "demo": ("demo", "write a synthetic demo lab (raw files and a config) into DIR"),
+    "tui": ("tui", "open the terminal app (the default without a command)"),
+}
 
-    common = common_options()
+
+def add_command(sub: argparse._SubParsersAction, name: str, *parents: argparse.ArgumentParser,
+                **settings: object) -> argparse.ArgumentParser:
+    """The parser of the command `name`, with its line from `COMMANDS`: a command module's `register_<name>`."""
+    return sub.add_parser(name, parents=list(parents), help=COMMANDS[name][1], **settings)  # type: ignore[arg-type]
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given the arguments, only the command they name gets its options (the others are
+    listed by name and help line), so that a command imports no other command's module."""
+    from importlib import import_module
+
+    from labtui.cli.tui import app_options
+
+    common, app = common_options(), app_options()
     parser = Parser(
         prog="labtui",
-        parents=[common, tui.app_options()],
+        parents=[common, app],
         description="Stage, browse and plot a graphene-FET lab's measurement files. Without a command: the TUI.",
     )
     parser.add_argument("--version", action="version", version=f"labtui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    stage.register_stage(sub, common)
-    stage.register_restage(sub, common)
-    rejects.register_rejects(sub, common)
-    history.register_chips(sub, common)
-    history.register_history(sub, common)
-    annotate.register_annotate(sub, common)
-    metrics.register_metrics(sub, common)
-    validate.register_validate(sub, common)
-    repair.register_repair(sub, common)
-    repair.register_prune(sub, common)
-    export.register_export(sub, common)
-    export.register_parity(sub, common)
-    plot.register_plot(sub, common)
-    demo.register_demo(sub, common)
-    tui.register_tui(sub, common)
+    built = set(COMMANDS) if argv is None else _commands_to_build(argv, common, app)
+    for name, (module, line) in COMMANDS.items():
+        if name in built:
+            getattr(import_module(f"labtui.cli.{module}"), f"register_{name}")(sub, common)
+        else:
+            sub.add_parser(name, help=line)
     return parser
+
+
+def _commands_to_build(argv: Sequence[str], *parents: argparse.ArgumentParser) -> set[str]:
+    """The command the arguments name (none: `labtui --help`, the app); every command when they name an unknown one
+    or do not parse, so that the full parser says what is wrong."""
+    first = argparse.ArgumentParser(add_help=False, parents=list(parents), exit_on_error=False)
+    first.add_argument("command", nargs="?")
+    try:
+        named = first.parse_known_args(argv)[0].command
+    except argparse.ArgumentError:
+        return set(COMMANDS)
+    if named is None:
+        return set()
+    return {named} if named in COMMANDS else set(COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,7 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # model is built: a fifth of Pydantic's start-up, which every command that reads a config pays
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        args = build_parser(argv).parse_args(argv)
         if getattr(args, "func", None) is None:
             from labtui.cli.tui import run as run_tui
 

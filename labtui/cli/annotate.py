@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_OK, config_from
+from labtui.cli import EXIT_OK, add_command, config_from
 from labtui.core.errors import UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -15,8 +15,8 @@ MIN_PREFIX = 6  # a run_id prefix this long is almost always unique in a lab's s
 
 
 def register_annotate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser(
-        "annotate", parents=[common], help="star, exclude, tag or note runs (kept apart from the data)",
+    parser = add_command(
+        sub, "annotate", common,
         description="Annotate runs by run_id or by a chip's seq numbers (as `labtui history` shows them). "
                     "Several annotations at once are one action; nothing is ever overwritten.",
     )

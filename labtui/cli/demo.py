@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, path_arg
+from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, path_arg
 
 
 def register_demo(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("demo", help="write a synthetic demo lab (raw files and a config) into DIR")
+    parser = add_command(sub, "demo")
     parser.add_argument("folder", type=path_arg, metavar="DIR", help="an empty or new folder")
     parser.add_argument("--chips", type=int, default=6, metavar="N", help="chips measured (default: %(default)s)")
     parser.add_argument("--days", type=int, default=20, metavar="N",

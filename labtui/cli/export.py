@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_ERROR, EXIT_OK, config_from, path_arg
+from labtui.cli import EXIT_ERROR, EXIT_OK, add_command, config_from, path_arg
 from labtui.cli.history import iso_date
 from labtui.core.errors import LabtuiError
 
@@ -17,7 +17,7 @@ ITEMS_PRINTED = 5
 
 
 def register_export(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    export = sub.add_parser("export", help="write CSV views of the manifest (never read back)")
+    export = add_command(sub, "export")
     kinds = export.add_subparsers(dest="kind", metavar="KIND", required=True)
     histories = kinds.add_parser("histories", parents=[common], help="one <chip>_history.csv per chip")
     histories.add_argument("--min-experiments", type=int, default=1, metavar="N", help="skip chips with fewer runs")
@@ -34,7 +34,7 @@ def register_export(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def register_parity(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    check = sub.add_parser("parity", parents=[common], help="compare a history exported by the old tool with labtui's")
+    check = add_command(sub, "parity", common)
     check.add_argument("old_history", type=path_arg, help="the old tool's <chip>_history.csv")
     check.add_argument("--chip", type=int, metavar="N", help="chip number (default: the chip most of its runs are of)")
     check.add_argument("--group", help="chip group, with --chip")

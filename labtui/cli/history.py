@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, CommandUsage, config_from, path_arg
+from labtui.cli import EXIT_OK, CommandUsage, add_command, config_from, path_arg
 from labtui.core.errors import UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -22,13 +22,13 @@ HISTORY_TABLE = {
 
 
 def register_chips(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    chip_list = sub.add_parser("chips", parents=[common], help="every chip: runs per procedure, light/dark, dates")
+    chip_list = add_command(sub, "chips", common)
     _output_options(chip_list)
     chip_list.set_defaults(func=run_chips)
 
 
 def register_history(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("history", parents=[common], help="a chip's experiment history, oldest first")
+    parser = add_command(sub, "history", common)
     parser.add_argument("number", type=int, nargs="?", help="chip number (e.g. 67)")
     parser.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
     parser.add_argument("--calibrations", action="store_true", help="the setup's runs (LaserCalibration), not a chip's")

@@ -8,15 +8,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, config_from, path_arg
+from labtui.cli import EXIT_OK, add_command, config_from, path_arg
 
 ID_COLUMNS = ("run_id", "source_file", "chip_name", "seq", "proc", "date_local", "start_time_utc")
 
 
 def register_metrics(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("metrics", parents=[common], help="derived quantities of every run (CNP, ΔI, power, …)",
-                            description="One row per IVg, It and LaserCalibration run; definitions in the README "
-                                        "(Derived quantities). Other procedures have no row.")
+    parser = add_command(sub, "metrics", common,
+                         description="One row per IVg, It and LaserCalibration run; definitions in the README "
+                                     "(Derived quantities). Other procedures have no row.")
     parser.add_argument("number", type=int, nargs="?", help="chip number (e.g. 67); all runs when omitted")
     parser.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
     parser.add_argument("--proc", metavar="PROC", help="IVg, It (or ITS) or LaserCalibration")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, config_from, path_arg
+from labtui.cli import EXIT_OK, add_command, config_from, path_arg
 from labtui.cli.history import iso_date
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -22,8 +22,8 @@ TRENDS = ("cnp", "photoresponse", "responsivity", "spectral", "dark")  # `plotda
 
 
 def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser(
-        "plot", parents=[common], help="write a figure (PDF, SVG or PNG) of a chip's runs",
+    parser = add_command(
+        sub, "plot", common,
         description="Write a figure of runs of one procedure: the same plot as the app's, as vector PDF or SVG, "
                     "or PNG at 300 dpi (the type comes from --out). A record FIGURE.json beside it lets "
                     "`--from` redraw it.",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import config_from
+from labtui.cli import add_command, config_from
 
 
 def register_rejects(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("rejects", parents=[common], help="list rejected raw files and the reason")
+    parser = add_command(sub, "rejects", common)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_OK, config_from
+from labtui.cli import EXIT_OK, add_command, config_from
 from labtui.core.errors import UsageError
 
 
 def register_repair(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    repair = sub.add_parser("repair", parents=[common],
-                            help="rebuild a damaged manifest from the store itself (no raw file needed)")
+    repair = add_command(sub, "repair", common)
     repair.set_defaults(func=run_repair)
 
 
 def register_prune(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    prune = sub.add_parser("prune", parents=[common],
-                           help="list the runs whose raw file is gone or outside the raw root; --yes drops them")
+    prune = add_command(sub, "prune", common)
     prune.add_argument("--yes", action="store_true",
                        help="drop them (their Parquet goes to the store's _quarantine/ folder, nothing is deleted)")
     prune.set_defaults(func=run_prune)

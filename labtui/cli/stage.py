@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CommandUsage, config_from, path_arg
+from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CommandUsage, add_command, config_from, path_arg
 from labtui.core.errors import UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def register_stage(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    stage = sub.add_parser("stage", parents=[common], help="stage new and changed raw files into the store")
+    stage = add_command(sub, "stage", common)
     _engine_options(stage)
     stage.add_argument("--force", action="store_true", help="re-stage every file, changed or not")
     stage.add_argument("--watch", action="store_true",
@@ -32,7 +32,7 @@ def register_stage(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
 
 
 def register_restage(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    restage = sub.add_parser("restage", parents=[common], help="re-stage the given raw files (e.g. after fixing them)")
+    restage = add_command(sub, "restage", common)
     restage.add_argument("files", nargs="+", type=path_arg,
                          help="raw files: paths as labtui prints them (relative to the raw root) or real paths")
     restage.add_argument("--force", action="store_true", help="re-extract a file even when it has not changed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, EXIT_USAGE, config_from
+from labtui.cli import EXIT_OK, EXIT_USAGE, add_command, config_from
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -26,8 +26,7 @@ def app_options() -> argparse.ArgumentParser:
 
 
 def register_tui(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("tui", parents=[common, app_options()],
-                            help="open the terminal app (the default without a command)")
+    parser = add_command(sub, "tui", common, app_options())
     parser.set_defaults(func=run)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, config_from
+from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_command, config_from
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
 
 
 def register_validate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = sub.add_parser("validate", parents=[common], help="check the store; exit 1 when it has errors")
+    parser = add_command(sub, "validate", common)
     parser.add_argument("--fix", action="store_true",
                         help="do the safe repairs (stage, re-stage from raw, drop orphan Parquet), then check again")
     parser.add_argument("--hash", action="store_true",
