@@ -2,8 +2,9 @@
 
 Start-up is part of the interface: `labtui --help` must answer before a person notices. So building the parser
 imports nothing heavy (no Polars, NumPy, Pydantic, Textual, the demo generator): each command module imports
-only argparse-level things at its top and the engine inside its run function, and this module loads the config
-machinery only when a command asks for its config. `tests/test_cli_startup.py` holds every command to that.
+only argparse-level things at its top and the engine inside its run function, only the command being run is
+imported and gets its options (`build_parser`), and this module loads the config machinery only when a command
+asks for its config. `tests/test_cli_startup.py` holds every command to that.
 """
 
 from __future__ import annotations
