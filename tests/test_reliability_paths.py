@@ -198,13 +198,16 @@ def test_a_procedure_registry_cannot_run_code_nor_name_a_path(tmp_path: Path) ->
 
 
 def test_yaml_is_only_ever_safe_loaded() -> None:
-    """A static guard: no loader in the package can construct Python objects."""
+    """A static guard: no loader in the package can construct Python objects. Only the safe loaders are named
+    (`SafeLoader`, or libyaml's `CSafeLoader`); no unsafe one, and none of the loading shortcuts that use one."""
     offenders = []
     for path in (REPO / "labtui").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        if re.search(r"yaml\.(load|unsafe_load|full_load|load_all)\(|Loader\s*=|UnsafeLoader|FullLoader", text):
+        unsafe_loader = re.search(r"\b(C?(Unsafe|Full)?Loader|C?BaseLoader)\b(?!\s*=)", text)  # not `Loader=`
+        if unsafe_loader or re.search(r"yaml\.(unsafe_load|full_load|load_all)\(", text):
             offenders.append(str(path.relative_to(REPO)))
     assert not offenders
+    assert "SafeLoader" in (REPO / "labtui" / "core" / "config.py").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("layout", ["stage_in_raw", "raw_in_stage", "same", "stage_link_into_raw"])
