@@ -97,8 +97,9 @@ class Painted:
 
 _STAGE_CHILD = """
 import json, resource, sys, time
-# the same imports with or without the derived step (NumPy among them), all before the clock
-import labtui.core.extract, labtui.core.manifest, labtui.core.metrics as metrics
+# the same imports with or without the derived step (the metrics' computations and NumPy too), all before the clock
+import labtui.core.extract, labtui.core.manifest, labtui.core.metrics.table
+import labtui.core.metrics as metrics
 from labtui.core.config import load_config
 from labtui.core.stager import stage
 settings = json.loads(sys.argv[1])
