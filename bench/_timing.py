@@ -97,12 +97,13 @@ class Painted:
 
 _STAGE_CHILD = """
 import json, resource, sys, time
-import labtui.core.extract, labtui.core.manifest
+# the same imports with or without the derived step (the metrics' computations and NumPy too), all before the clock
+import labtui.core.extract, labtui.core.manifest, labtui.core.metrics.table
+import labtui.core.metrics as metrics
 from labtui.core.config import load_config
 from labtui.core.stager import stage
 settings = json.loads(sys.argv[1])
 if not settings.pop("derived"):  # the stager imports both hooks from the package when it runs
-    import labtui.core.metrics as metrics
     metrics.from_data, metrics.update_after_stage = (lambda *args: ()), (lambda *args, **kwargs: None)
 config = load_config(None, **settings)
 started, cpu = time.perf_counter(), time.process_time()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -24,7 +23,12 @@ TEMP_SUFFIX = ".tmp"
 
 def temp_path_for(path: Path) -> Path:
     """Hidden, unique, same folder (so `os.replace` is atomic), recognisable for crash clean-up."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}{TEMP_SUFFIX}")
+    return path.with_name(_temp_name(path.name))
+
+
+def _temp_name(name: str) -> str:
+    """48 random bits: unique among a store's temp files (a `uuid4()` object costs several times more per file)."""
+    return f".{name}.{os.urandom(6).hex()}{TEMP_SUFFIX}"
 
 
 def is_temp(name: str) -> bool:
@@ -82,7 +86,7 @@ def write_temp(path: Path, write: Callable[[Path], object], temp_dir: Path | Non
     if temp_dir is None:
         temp_dir = path.parent
         temp_dir.mkdir(parents=True, exist_ok=True)
-    temp = temp_dir / temp_path_for(path).name
+    temp = temp_dir / _temp_name(path.name)
     try:
         write(temp)
     except BaseException:

@@ -28,7 +28,7 @@ from labtui.core.atomic import fsync_dir, publish
 from labtui.core.config import StagingConfig
 from labtui.core.layout import run_dir
 from labtui.core.recovery import sweep_store
-from labtui.core.rejects import RejectRecord, remove_reject, write_reject
+from labtui.core.rejects import RejectRecord, reject_path, remove_reject, write_reject
 from labtui.core.scan import Outcome, stat_rows
 from labtui.core.stat_index import write_stat_index
 from labtui.core.store import DIRTY_MARKER
@@ -60,8 +60,9 @@ class Committed:
     rejects: int
 
 
-def event_path(config: StagingConfig, run_id: str) -> Path:
-    return config.events_dir / f"{run_id}.json"
+def event_path(events_dir: Path, run_id: str) -> Path:
+    """A run's event record in `config.events_dir` (the folder is passed: callers look it up once per batch)."""
+    return events_dir / f"{run_id}.json"
 
 
 def event_record(row: ManifestRow, warnings: list[str], extraction_version: str) -> bytes:
@@ -186,10 +187,20 @@ class StoreCommit:
             if run_id not in kept:
                 shutil.rmtree(run_dir(self.config.stage_root, proc, date_local, run_id), ignore_errors=True)
                 faults.point("after_obsolete_run_remove")
-                event_path(self.config, run_id).unlink(missing_ok=True)
+                event_path(self.config.events_dir, run_id).unlink(missing_ok=True)
+        rejects_dir, events_dir = self.config.rejects_dir, self.config.events_dir
+        recorded = _file_names(rejects_dir)  # one listing, not a failing unlink for each staged run
         for item in staged:
-            if remove_reject(self.config.rejects_dir, item.row.source_file):
-                rejects.pop(item.row.source_file, None)
+            source = item.row.source_file
+            if reject_path(rejects_dir, source).name in recorded and remove_reject(rejects_dir, source):
+                rejects.pop(source, None)
                 faults.point("after_reject_remove")
-            os.replace(item.event_temp, event_path(self.config, item.row.run_id))
+            os.replace(item.event_temp, event_path(events_dir, item.row.run_id))
         return Committed(updated, len(staged), len(new_rejects))
+
+
+def _file_names(folder: Path) -> set[str]:
+    try:
+        return set(os.listdir(folder))
+    except FileNotFoundError:
+        return set()

@@ -46,10 +46,10 @@ def _finite(frame: pl.DataFrame, raw_column: str) -> np.ndarray | None:
     """Finite values of a Float64 column in row order (numpy: per-call Polars overhead dominates on small runs)."""
     import numpy as np  # here, not at the top: histories use this module's icons without paying for NumPy
 
-    name = snake_column(raw_column)
-    if name not in frame.columns or frame.schema[name] != pl.Float64:
+    column = frame.get_column(snake_column(raw_column), default=None)  # `frame.schema` would build a whole Schema
+    if column is None or column.dtype != pl.Float64:
         return None
-    values = frame.get_column(name).to_numpy()
+    values = column.to_numpy()
     values = values[np.isfinite(values)]
     return values if values.size else None
 

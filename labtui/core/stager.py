@@ -66,6 +66,7 @@ class Stager:
         self.report = StageReport()
         self._committer = StoreCommit(config)
         self._temp_dir: Path | None = None
+        self._events_dir = config.events_dir  # looked up once: a config path property costs a few Path joins per call
         self._claim_lock = threading.Lock()
         self._claimed: dict[str, str] = {}  # run_id -> source_file that owns it (see _claim)
         self._owned: dict[str, str] = {}  # source_file -> its run_id
@@ -161,7 +162,7 @@ class Stager:
         try:
             temp = write_temp(
                 target,
-                lambda path: frame.write_parquet(path, compression="zstd", statistics=True),
+                lambda path: frame.write_parquet(path, compression="zstd", statistics=True, credential_provider=None),
                 temp_dir=self._temp_dir,
             )
         except Exception as exc:  # Polars wraps an OS error (a full disk) in its own error types
@@ -171,7 +172,7 @@ class Stager:
         faults.point("after_temp_write")
         event = event_record(row, warnings, self.version)
         event_temp = write_temp(
-            event_path(self.config, row.run_id), lambda path: path.write_bytes(event), temp_dir=self._temp_dir
+            event_path(self._events_dir, row.run_id), lambda path: path.write_bytes(event), temp_dir=self._temp_dir
         )
         derived = from_data(row.proc, frame, row.vds_v, self.config.metrics)
         return Staged(row, warnings, temp, target, event_temp, derived)

@@ -264,6 +264,7 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     )
     redo = assigned.join(kept, on="run_id", how="anti")
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    cal_dates = dict(zip(cal_ids.tolist(), calibrations["date_local"].to_list(), strict=True))
     priced: list[tuple[str, float | None, str | None]] = []
     for run_id, laser_v, wavelength, cal_id in redo.select(
         "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id"
@@ -273,7 +274,7 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
             priced.append((run_id, None, f"power_w: no LaserCalibration {what} in the store"))
             continue
         if cal_id not in curves:
-            curves[cal_id] = _curve(config, calibrations.row(by_predicate=pl.col("run_id") == cal_id, named=True))
+            curves[cal_id] = _curve(config, cal_id, cal_dates[cal_id])
         priced.append((run_id, *power_at(*curves[cal_id], laser_v)))
     powers = pl.concat(
         [
@@ -298,9 +299,9 @@ def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
     return order[np.where(np.abs(at - values[left]) <= np.abs(values[right] - at), left, right)]
 
 
-def _curve(config: StagingConfig, calibration: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _curve(config: StagingConfig, run_id: str, date_local: dt.date) -> tuple[np.ndarray, np.ndarray]:
     """A calibration's (VL, Power) curve, sorted; empty when its Parquet cannot be read (power_at says so)."""
-    path = run_parquet_path(config.stage_root, "LaserCalibration", calibration["date_local"], calibration["run_id"])
+    path = run_parquet_path(config.stage_root, "LaserCalibration", date_local, run_id)
     try:
         frame = read_parquet_pinned(path, columns=["vl_v", "power_w"])
     except (OSError, pl.exceptions.PolarsError):
