@@ -5,7 +5,7 @@
 Why: a PDF with TrueType fonts (what journals accept) embeds a subset of each font, and matplotlib makes that subset
 with fontTools on every save. On the full DejaVu Sans (5,800 glyphs, layout tables for dozens of scripts) that takes
 about 0.3 s, a fifth of a `labtui plot`; on this cut it takes a few milliseconds. Glyphs outside the cut (a note in
-another script) fall back to the full font: figure.py lists both families. The Bitstream Vera licence lets a
+another script) fall back to the full font: drawing.py lists both families. The Bitstream Vera licence lets a
 modified font ship under another name without "Bitstream" or "Vera": it is named DejaVu Sans Labtui here, and the
 licence goes beside it. Re-run after a matplotlib upgrade changes DejaVu Sans; the output is deterministic.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from fontTools import subset
 from matplotlib import font_manager
 
-TARGET = Path(__file__).resolve().parents[1] / "labtui" / "core" / "plotdata" / "fonts"
+TARGET = Path(__file__).resolve().parents[1] / "labtui" / "core" / "fonts"
 FAMILY = "DejaVu Sans Labtui"
 BLOCKS = (
     (0x0020, 0x007E),  # ASCII

@@ -94,3 +94,16 @@ def test_help_still_describes_every_command(capsys: object) -> None:
         assert exit_.code == 0
     text = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "--force" in text and "--raw-root" in text
+
+
+def test_the_figure_renderer_loads_matplotlib_but_no_data_library() -> None:
+    """`labtui plot`'s renderer process imports while the command reads the data: it must not load what the
+    command loads (Polars, Pydantic), or the two cores would do the same work twice."""
+    from labtui.core.renderer import READY, child_command
+
+    command = child_command("pdf")
+    done = subprocess.run([command[0], "-X", "importtime", *command[1:]], stdin=subprocess.DEVNULL,
+                          capture_output=True, check=True)  # no drawing comes: it gets ready and exits
+    imported = {line.split("|")[-1].strip() for line in done.stderr.decode().splitlines() if "|" in line}
+    assert done.stdout == READY and {"matplotlib.figure", "fontTools.subset"} <= imported  # warmed up for a PDF
+    assert sorted(name for name in imported if name.split(".")[0] in ("polars", "pyarrow", "pydantic", "yaml")) == []

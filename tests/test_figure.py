@@ -1,4 +1,5 @@
-"""Figures: the files are valid and look as they should, the runs are chosen and recorded as the user asked.
+"""Figures: the files are valid and look as they should, the runs are chosen and recorded as the user asked, and
+`labtui plot`'s renderer process draws the same bytes, or fails without a file or a process left behind.
 
 A small lab staged from synthetic raw files (one module-scoped store); two reference PNGs at 100 dpi are compared
 with matplotlib's own `compare_images`. After an intended change of the figures, regenerate them with
@@ -10,6 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import signal
+import subprocess
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
@@ -18,9 +22,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from labtui.core.drawing import OKABE_ITO, figure_format, render, series_style
 from labtui.core.errors import UsageError
 from labtui.core.plotdata import LoadedGroup, PlotOptions, load_group, shape
-from labtui.core.plotdata.figure import DRAW_BUCKETS, OKABE_ITO, figure_format, render, series_style, write_figure
+from labtui.core.plotdata.figure import DRAW_BUCKETS, drawing_of, write_figure
 from labtui.core.plotdata.selection import (
     FigureRecord,
     calibration_runs,
@@ -30,8 +35,9 @@ from labtui.core.plotdata.selection import (
     sidecar_path,
     write_sidecar,
 )
+from labtui.core.renderer import Renderer, RendererFailed
 from labtui.synth import write_run
-from tests.lab import Lab
+from tests.lab import Lab, cli_env
 
 REFERENCES = Path(__file__).parent / "figures"
 START = dt.datetime(2025, 10, 13, 15, 0, tzinfo=dt.UTC)
@@ -61,29 +67,29 @@ def spec_of(lab: Lab, seqs: list[int], options: PlotOptions | None = None, width
 
 # -- the files ----------------------------------------------------------------------------------------------------
 def test_pdf_is_vector_with_its_fonts_embedded(lab):
-    data = render(spec_of(lab, [1, 2, 3]), "pdf")
+    data = render(drawing_of(spec_of(lab, [1, 2, 3])), "pdf")
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
     assert b"/FontFile2" in data  # TrueType embedded: the PDF reads the same on a machine without DejaVu
     assert data.count(b"/FontFile2") == 1  # one subset holds µ, λ and − too: each subset costs a font parse
     assert b"/Subtype /Image" not in data  # lines are paths, not a bitmap
     assert b"CreationDate" not in data  # reproducible: the same runs give the same bytes
-    assert data == render(spec_of(lab, [1, 2, 3]), "pdf")
+    assert data == render(drawing_of(spec_of(lab, [1, 2, 3])), "pdf")
 
 
 def test_pdf_embeds_the_cut_font_and_falls_back_to_the_whole_one(lab):
     import re
 
     spec = spec_of(lab, [1, 2])
-    fonts = set(re.findall(rb"/BaseFont /[A-Z]{6}\+(\w+)", render(spec, "pdf")))
+    fonts = set(re.findall(rb"/BaseFont /[A-Z]{6}\+(\w+)", render(drawing_of(spec), "pdf")))
     assert fonts == {b"DejaVuSansLabtui"}  # µ, λ, −, Δ are in the cut: one small subset
-    foreign = replace(spec, series=[replace(spec.series[0], label="Жук")])  # Cyrillic: outside the cut
-    fonts = set(re.findall(rb"/BaseFont /[A-Z]{6}\+(\w+)", render(foreign, "pdf")))
+    foreign = replace(spec, series=(replace(spec.series[0], label="Жук"),))  # Cyrillic: outside the cut
+    fonts = set(re.findall(rb"/BaseFont /[A-Z]{6}\+(\w+)", render(drawing_of(foreign), "pdf")))
     assert fonts == {b"DejaVuSansLabtui", b"DejaVuSans"}
 
 
 def test_svg_has_a_path_per_series_and_no_text_or_web_font(lab):
     spec = spec_of(lab, [4], PlotOptions(log_y=True))
-    text = render(spec, "svg").decode("utf-8")
+    text = render(drawing_of(spec), "svg").decode("utf-8")
     root = ET.fromstring(text)
     groups = {g.get("id"): g for g in root.iter(f"{SVG}g")}
     for number in range(len(spec.series)):
@@ -112,7 +118,7 @@ def test_figure_matches_its_reference(lab, tmp_path, name, seqs, options):
     from matplotlib.testing.compare import compare_images
 
     reference, actual = REFERENCES / f"{name}.png", tmp_path / f"{name}.png"
-    actual.write_bytes(render(spec_of(lab, seqs, options), "png", dpi=100))
+    actual.write_bytes(render(drawing_of(spec_of(lab, seqs, options)), "png", dpi=100))
     if os.environ.get("LABTUI_UPDATE_FIGURES"):
         reference.write_bytes(actual.read_bytes())
         pytest.skip(f"wrote {reference}")
@@ -133,7 +139,7 @@ def test_twenty_overlaid_runs_of_85k_points_keep_their_extremes(tmp_path):
     drawn, full = shape(group, PlotOptions(), DRAW_BUCKETS), shape(group, PlotOptions(), None)
     assert all(s.x.size <= 2 * DRAW_BUCKETS for s in drawn.series) and full.series[0].x.size == 85_000
     assert [float(s.y.max()) for s in drawn.series] == [float(s.y.max()) for s in full.series]
-    root = ET.fromstring(render(drawn, "svg"))
+    root = ET.fromstring(render(drawing_of(drawn), "svg"))
     assert len([g for g in root.iter(f"{SVG}g") if (g.get("id") or "").startswith("series-")]) == 20
     assert series_style(0, 1) != series_style(8, 1)  # past the 8 colours, the dash tells runs apart
 
@@ -164,6 +170,59 @@ def test_a_failed_render_leaves_no_file(lab, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         write_figure(spec_of(lab, [1]), path)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- the renderer process -------------------------------------------------------------------------------------------
+def test_the_renderer_process_draws_what_this_process_draws(lab):
+    drawing = drawing_of(spec_of(lab, [4], PlotOptions(log_y=True)))  # PDF: the command line tests below
+    with Renderer("svg") as for_svg, Renderer("png") as for_png:  # both load matplotlib at once
+        processes = [for_svg._process, for_png._process]
+        assert for_svg.render(drawing, "svg", dpi=300) == render(drawing, "svg")
+        assert for_png.render(drawing, "png", dpi=100) == render(drawing, "png", dpi=100)
+    assert [process.returncode for process in processes] == [0, 0]  # it exits once its figure is sent: reaped
+
+
+def test_leaving_the_renderer_on_an_error_kills_and_reaps_its_process():
+    with pytest.raises(KeyboardInterrupt), Renderer("pdf") as renderer:
+        process = renderer._process
+        raise KeyboardInterrupt  # as a Ctrl+C while the command reads the data
+    assert process.returncode == -signal.SIGKILL
+
+
+def plot_command(lab: Lab, out: Path, *args: str) -> list[str]:
+    return lab.command("plot", "67", "--seq", "1-3", *args, "--out", str(out))
+
+
+@pytest.mark.parametrize("crash_at", [None, "renderer_start"], ids=["renderer process", "it cannot start"])
+def test_the_command_draws_in_a_renderer_process_or_itself(lab, tmp_path, crash_at):
+    out = tmp_path / "its.pdf"
+    command = plot_command(lab, out)
+    done = subprocess.run([command[0], "-X", "importtime", *command[1:]], env=cli_env(crash_at), capture_output=True,
+                          text=True, check=True)
+    assert out.read_bytes() == render(drawing_of(spec_of(lab, [1, 2, 3])), "pdf")
+    assert ("| matplotlib.figure" in done.stderr) is (crash_at is not None)  # the command's own imports
+
+
+def test_a_renderer_that_dies_while_drawing_leaves_one_line_and_no_file(lab, tmp_path):
+    done = subprocess.run(plot_command(lab, tmp_path / "its.pdf"), env=cli_env("renderer_draw"), capture_output=True,
+                          text=True, check=False)
+    assert (done.returncode, done.stderr) == (1, f"labtui: {RendererFailed(86)}\n")
+    assert "exit status 86" in done.stderr and list(tmp_path.iterdir()) == []
+    assert str(RendererFailed(-signal.SIGKILL)).startswith("the figure renderer was killed by SIGKILL before")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the renderer through Linux's /proc")
+def test_ctrl_c_leaves_no_renderer_process(lab, tmp_path):
+    command = subprocess.Popen(plot_command(lab, tmp_path / "its.pdf"), env=cli_env(), stderr=subprocess.PIPE,
+                               text=True)
+    children = Path(f"/proc/{command.pid}/task/{command.pid}/children")
+    deadline = time.monotonic() + 30
+    while not children.read_text().split() and time.monotonic() < deadline:  # started first thing
+        time.sleep(0.005)
+    (renderer,) = children.read_text().split()
+    command.send_signal(signal.SIGINT)
+    assert command.wait(timeout=30) == 130 and command.stderr.read() == "labtui: interrupted\n"
+    assert not Path(f"/proc/{renderer}").exists() and list(tmp_path.iterdir()) == []
 
 
 # -- choosing the runs --------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """`labtui plot`: a figure (PDF, SVG or PNG) of a chip's runs, of a day's calibrations, or redrawn from its record.
 
-The engine and matplotlib are imported inside `run`: `labtui --help` and the other commands never load them.
+The engine and matplotlib are imported inside `run`: `labtui --help` and the other commands never load them. `run`
+starts the renderer process (`labtui.core.renderer`) before it imports the engine, so matplotlib loads meanwhile.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from labtui.core.config import StagingConfig
+    from labtui.core.renderer import Renderer
 
 BASELINES = ("auto", "raw", "first")
 TRENDS = ("cnp", "photoresponse", "responsivity", "spectral", "dark")  # `plotdata.trends.Trend`, not imported here
@@ -70,13 +72,33 @@ def baseline(text: str) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from labtui.core.drawing import figure_format
+    from labtui.core.errors import UsageError
+    from labtui.core.renderer import Renderer
+
+    fmt = figure_format(args.out)  # an unknown extension fails before any data is read
+    if args.trend is not None:
+        check_trend_args(args)
+    sources = (args.number is not None) + args.calibrations + (args.record is not None)
+    if sources != 1:
+        raise UsageError("give a chip number, --calibrations or --from FIGURE.json (one of them)")
+    if args.date is not None and not args.calibrations:
+        raise UsageError("--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)")
+    # First: the renderer loads matplotlib while this process loads the engine and the data. A process that has
+    # matplotlib already (a notebook, the tests) draws faster itself.
+    with Renderer(fmt, spawn="matplotlib" not in sys.modules) as renderer:
+        return draw(args, renderer)
+
+
+def draw(args: argparse.Namespace, renderer: Renderer) -> int:
+    """Choose and load the runs, shape them as the app's plot does, and write the figure and its record."""
     from dataclasses import replace
 
     from labtui.core.annotations import hidden_note
     from labtui.core.errors import UsageError
     from labtui.core.history import load_manifest
     from labtui.core.metrics import read_metrics
-    from labtui.core.plotdata.figure import DRAW_BUCKETS, figure_format, write_figure
+    from labtui.core.plotdata.figure import DRAW_BUCKETS, write_figure
     from labtui.core.plotdata.load import load_group
     from labtui.core.plotdata.selection import (
         FigureRecord,
@@ -91,14 +113,6 @@ def run(args: argparse.Namespace) -> int:
     from labtui.core.plotdata.trends import with_dirac_points
     from labtui.core.plotdata.view import default_options
 
-    figure_format(args.out)  # an unknown extension fails before any data is read
-    if args.trend is not None:
-        check_trend_args(args)
-    sources = (args.number is not None) + args.calibrations + (args.record is not None)
-    if sources != 1:
-        raise UsageError("give a chip number, --calibrations or --from FIGURE.json (one of them)")
-    if args.date is not None and not args.calibrations:
-        raise UsageError("--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)")
     config = config_from(args)
     manifest = load_manifest(config)
     notes: list[str] = []
@@ -106,10 +120,11 @@ def run(args: argparse.Namespace) -> int:
     record = FigureRecord.read(args.record) if args.record is not None else None
     if record is not None and record.trend is not None:
         runs, notes = record.check(manifest, tz=config.local_tz)
-        return draw_trend(args, config, runs, notes, record.trend)
+        return draw_trend(args, config, runs, notes, record.trend, renderer)
     if args.trend is not None:
         runs = chip_runs(manifest, args.number, args.group, None, tz=config.local_tz)
-        return draw_trend(args, config, runs, notes, {"name": args.trend, "include_excluded": args.include_excluded})
+        trend = {"name": args.trend, "include_excluded": args.include_excluded}
+        return draw_trend(args, config, runs, notes, trend, renderer)
     if record is not None:
         runs, notes = record.check(manifest, tz=config.local_tz)
         proc, runs = one_procedure(runs, None)
@@ -135,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     spec = shape(group, options, DRAW_BUCKETS)
     if not spec.series:
         raise UsageError(f"nothing to draw: {'; '.join(spec.messages) or 'no data points'}")
-    write_figure(spec, args.out)
+    write_figure(spec, args.out, renderer=renderer)
     sidecar = write_sidecar(args.out, group.runs, options)
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
@@ -158,7 +173,8 @@ def check_trend_args(args: argparse.Namespace) -> None:
 
 
 def draw_trend(
-    args: argparse.Namespace, config: StagingConfig, runs: pl.DataFrame, notes: list[str], trend: dict[str, object]
+    args: argparse.Namespace, config: StagingConfig, runs: pl.DataFrame, notes: list[str], trend: dict[str, object],
+    renderer: Renderer,
 ) -> int:
     """Write a trend figure and its record (the trend's name and switch, and the runs it drew)."""
     from labtui.core.annotations import current_annotations
@@ -179,7 +195,7 @@ def draw_trend(
     if not spec.series:
         reasons = "; ".join(spec.messages) or f"the chip has no run with the {name} quantities"
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
-    write_figure(spec, args.out)
+    write_figure(spec, args.out, renderer=renderer)
     sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), {"name": str(name), "include_excluded": include})
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)

@@ -1,0 +1,156 @@
+"""A figure as plain data (`Drawing`) and its matplotlib rendering: vector PDF and SVG, PNG at 300 dpi.
+
+A `Drawing` is what `plotdata.figure` makes of a `PlotSpec` (the series, units, laser-ON spans, Dirac points and
+title the terminal plot draws), so what the user saw is what they export. This module imports neither Polars nor
+Pydantic, and matplotlib only inside `render`: `labtui plot` loads it in a renderer process (`renderer`) while it
+reads the data, and the app and the CLI start without it. The output is deterministic (DejaVu Sans, which ships
+with matplotlib, cut to a lab figure's characters in `fonts/` by scripts/figure_font.py so that embedding it is
+fast; no dates in the metadata; a fixed SVG hash salt), needs no network and holds no terminal glyphs: SVG text is
+converted to paths, PDF fonts are embedded as TrueType.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from labtui.core.errors import UsageError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    import numpy as np
+    from matplotlib.axes import Axes
+
+FORMATS = ("pdf", "svg", "png")
+PNG_DPI = 300
+SIZE_IN = (6.4, 4.2)  # one column of a two-column page at a readable scale
+# Okabe & Ito (2008), the palette most journals point to: distinguishable with every common colour-vision
+# deficiency. Yellow is last: it is faint on white.
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+# Runs past the palette's length get the next dash family; backward sweep legs are dashed within their family.
+DASHES = (("-", "--"), (":", "-."))
+LASER_ON = "#F0E442"
+LEGEND_INSIDE = 8  # more entries than this go beside the axes
+FONT = Path(__file__).with_name("fonts") / "DejaVuSansLabtui.ttf"
+_RC = {
+    "font.family": ["DejaVu Sans Labtui", "DejaVu Sans"],  # a glyph outside the cut falls back to the whole font
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "legend.fontsize": 7.5,
+    "svg.fonttype": "path",
+    "svg.hashsalt": "labtui",
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,  # the PDF backend sizes its font subsets by this key: 42 keeps the figure to one subset
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.formatter.useoffset": False,
+}
+_NO_DATES = {"pdf": {"CreationDate": None, "Producer": "labtui"}, "svg": {"Date": None}, "png": {"Software": "labtui"}}
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """One line (or, for trends, one marker per point), in axis units."""
+
+    x: np.ndarray
+    y: np.ndarray
+    label: str  # traces sharing a label (the legs of one sweep) share one legend entry
+    run_index: int = 0  # the run's position in its group: its colour
+    direction: int = 0  # sweep legs: -1 backward (dashed)
+
+
+@dataclass(frozen=True, eq=False)
+class Drawing:
+    """Everything a figure shows, and nothing it needs a data library for: it crosses to a renderer process."""
+
+    title: str
+    x_title: str
+    y_title: str
+    traces: tuple[Trace, ...]
+    dirac_points: tuple[tuple[float, float], ...] = ()
+    laser_on: tuple[tuple[float, float], ...] = ()  # x spans
+    log_y: bool = False
+    points: bool = False  # one marker per point (trends), joined unless `joined` is False (a scatter)
+    joined: bool = True
+
+
+def figure_format(path: Path) -> str:
+    """`pdf`, `svg` or `png` from the file name; anything else is a usage error naming the choices."""
+    fmt = path.suffix.lower().removeprefix(".")
+    if fmt not in FORMATS:
+        shown = f"'{path.suffix}'" if path.suffix else "no extension"
+        raise UsageError(f"cannot tell the figure type of {path} ({shown}): use .pdf, .svg or .png")
+    return fmt
+
+
+def render(drawing: Drawing, fmt: str, *, dpi: int = PNG_DPI) -> bytes:
+    """The figure file's bytes."""
+    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: no global figure manager, no GUI backend to choose
+
+    _add_figure_font()
+    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # keys are checked by matplotlib at run time
+        figure = Figure(figsize=SIZE_IN, layout="constrained")
+        _draw(figure.add_subplot(), drawing)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_NO_DATES[fmt])
+    return buffer.getvalue()
+
+
+def warm_up(fmt: str) -> None:
+    """Load what rendering `fmt` loads on first use (matplotlib, the backend, the font and its subsetter), so that
+    a renderer process started ahead of its data draws the real figure at full speed."""
+    import numpy as np
+
+    line = np.array([1.0, 2.0])
+    render(Drawing("µ λ Δ − 0.5", "t (s)", "I (µA)", (Trace(line, line, "VL = 1 V"),), ((1.5, 1.5),), ((1.2, 1.4),)),
+           fmt, dpi=10)
+
+
+@cache
+def _add_figure_font() -> None:
+    from matplotlib import font_manager
+
+    font_manager.fontManager.addfont(FONT)
+
+
+def series_style(run_index: int, direction: int) -> tuple[str, str]:
+    """(colour, line style) of a trace: one colour per run, dashed for a backward sweep leg."""
+    color = OKABE_ITO[run_index % len(OKABE_ITO)]
+    family = DASHES[(run_index // len(OKABE_ITO)) % len(DASHES)]
+    return color, family[direction < 0]
+
+
+def _draw(ax: Axes, drawing: Drawing) -> None:
+    ax.set_title(drawing.title)
+    ax.set_xlabel(drawing.x_title)
+    ax.set_ylabel(drawing.y_title)
+    for number, (start, stop) in enumerate(drawing.laser_on):
+        ax.axvspan(start, stop, color=LASER_ON, alpha=0.35, lw=0, zorder=0, label="laser ON" if number == 0 else None,
+                   gid=f"laser-on-{number}")
+    labelled: set[str] = set()
+    for number, trace in enumerate(drawing.traces):  # gids name the SVG groups: a reader (or a test) finds each trace
+        color, linestyle = series_style(trace.run_index, trace.direction)
+        label = None if trace.label in labelled else trace.label
+        labelled.add(trace.label)
+        if drawing.points and not drawing.joined:
+            linestyle = "none"
+        ax.plot(trace.x, trace.y, color=color, linestyle=linestyle, lw=1.0, label=label, gid=f"series-{number}",
+                marker="o" if drawing.points else None, ms=3.5)  # trends: one marker per run
+    if drawing.dirac_points:
+        xs, ys = zip(*drawing.dirac_points, strict=True)
+        ax.plot(xs, ys, "D", color="black", ms=4, mfc="white", mew=1.0, ls="none", label="Dirac point", zorder=3,
+                gid="dirac-points")
+    if drawing.log_y:
+        from matplotlib.ticker import LogFormatter
+
+        ax.set_yscale("log")  # ticks as plain numbers in the axis unit (40, 60, 100 µA), not 4×10¹
+        ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.5)))
+    entries = len(labelled) + bool(drawing.laser_on) + bool(drawing.dirac_points)
+    if entries <= LEGEND_INSIDE:
+        ax.legend(loc="best", frameon=False)
+    else:  # beside the axes, where it hides no data
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=1 + entries // 24, frameon=False)
