@@ -105,5 +105,5 @@ def test_the_figure_renderer_loads_matplotlib_but_no_data_library() -> None:
     done = subprocess.run([command[0], "-X", "importtime", *command[1:]], stdin=subprocess.DEVNULL,
                           capture_output=True, check=True)  # no drawing comes: it gets ready and exits
     imported = {line.split("|")[-1].strip() for line in done.stderr.decode().splitlines() if "|" in line}
-    assert done.stdout == READY and {"matplotlib.figure", "fontTools.subset"} <= imported  # warmed up for a PDF
+    assert done.stdout == READY and {"matplotlib.figure", "fontTools.subset"} <= imported  # loaded for a PDF
     assert sorted(name for name in imported if name.split(".")[0] in ("polars", "pyarrow", "pydantic", "yaml")) == []

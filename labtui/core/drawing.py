@@ -99,14 +99,15 @@ def render(drawing: Drawing, fmt: str, *, dpi: int = PNG_DPI) -> bytes:
     return buffer.getvalue()
 
 
-def warm_up(fmt: str) -> None:
-    """Load what rendering `fmt` loads on first use (matplotlib, the backend, the font and its subsetter), so that
-    a renderer process started ahead of its data draws the real figure at full speed."""
-    import numpy as np
+def load(fmt: str) -> None:
+    """Import what rendering `fmt` needs (matplotlib, the backend and, for a PDF, its font subsetter): what a
+    renderer process started ahead of its data does meanwhile. (Drawing a small figure too would load nothing more:
+    the first real figure is drawn as fast as the next.)"""
+    import matplotlib.figure  # noqa: F401  # the figure, axes, lines and text classes
+    from matplotlib.backend_bases import get_registered_canvas_class
 
-    line = np.array([1.0, 2.0])
-    render(Drawing("µ λ Δ − 0.5", "t (s)", "I (µA)", (Trace(line, line, "VL = 1 V"),), ((1.5, 1.5),), ((1.2, 1.4),)),
-           fmt, dpi=10)
+    get_registered_canvas_class(fmt)
+    _add_figure_font()
 
 
 @cache

@@ -1,8 +1,8 @@
 """`labtui plot`'s renderer process: matplotlib loads beside the command's own imports and data reads.
 
 Importing matplotlib and its PDF machinery takes as long as everything else a figure of ten runs needs before it is
-drawn, and does not depend on the data. So the command starts a second Python first thing (`Renderer`), which loads
-`drawing` and renders a tiny figure of the requested type (`warm_up`), says it is ready, and waits; on two cores the
+drawn, and does not depend on the data. So the command starts a second Python first thing (`Renderer`), which
+imports what drawing the requested type needs (`drawing.load`), says it is ready, and waits; on two cores the
 command's own work runs meanwhile. The command then sends the `Drawing` (pickled, with its downsampled arrays) and
 gets back the file's bytes, which it writes itself, atomically: the renderer never touches a file, so it cannot
 leave half of one. The renderer imports neither Polars nor Pydantic (tests/test_cli_startup.py checks), runs in its own
@@ -128,10 +128,10 @@ def serve(fmt: str) -> None:
     import pickle
 
     faults.point("renderer_start")
-    from labtui.core.drawing import render, warm_up
+    from labtui.core.drawing import load, render
 
     out, sys.stdout = sys.stdout.buffer, sys.stderr  # a stray print must not end up inside the figure
-    warm_up(fmt)
+    load(fmt)
     with contextlib.suppress(BrokenPipeError):  # the command is gone: nobody to tell
         out.write(READY)
         out.flush()
