@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -22,7 +23,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labtui.core.drawing import OKABE_ITO, figure_format, render, series_style
+from labtui.core.drawing import OKABE_ITO, render, series_style
 from labtui.core.errors import UsageError
 from labtui.core.plotdata import LoadedGroup, PlotOptions, load_group, shape
 from labtui.core.plotdata.figure import DRAW_BUCKETS, drawing_of, write_figure
@@ -35,7 +36,7 @@ from labtui.core.plotdata.selection import (
     sidecar_path,
     write_sidecar,
 )
-from labtui.core.renderer import Renderer, RendererFailed
+from labtui.core.renderer import Renderer, RendererFailed, figure_format, worth_a_process
 from labtui.synth import write_run
 from tests.lab import Lab, cli_env
 
@@ -189,10 +190,26 @@ def test_leaving_the_renderer_on_an_error_kills_and_reaps_its_process():
     assert process.returncode == -signal.SIGKILL
 
 
+def test_a_renderer_process_only_where_it_saves_time(monkeypatch):
+    monkeypatch.delitem(sys.modules, "matplotlib", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert worth_a_process()
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # one core: it would only add its start-up
+    assert not worth_a_process()
+    monkeypatch.setitem(sys.modules, "matplotlib", object())  # this process draws sooner than a new one imports
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert not worth_a_process()
+
+
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+two_cores = pytest.mark.skipif(CORES < 2, reason="on one core the command draws itself (`worth_a_process`)")
+
+
 def plot_command(lab: Lab, out: Path, *args: str) -> list[str]:
     return lab.command("plot", "67", "--seq", "1-3", *args, "--out", str(out))
 
 
+@two_cores
 @pytest.mark.parametrize("crash_at", [None, "renderer_start"], ids=["renderer process", "it cannot start"])
 def test_the_command_draws_in_a_renderer_process_or_itself(lab, tmp_path, crash_at):
     out = tmp_path / "its.pdf"
@@ -203,6 +220,7 @@ def test_the_command_draws_in_a_renderer_process_or_itself(lab, tmp_path, crash_
     assert ("| matplotlib.figure" in done.stderr) is (crash_at is not None)  # the command's own imports
 
 
+@two_cores
 def test_a_renderer_that_dies_while_drawing_leaves_one_line_and_no_file(lab, tmp_path):
     done = subprocess.run(plot_command(lab, tmp_path / "its.pdf"), env=cli_env("renderer_draw"), capture_output=True,
                           text=True, check=False)
@@ -211,6 +229,7 @@ def test_a_renderer_that_dies_while_drawing_leaves_one_line_and_no_file(lab, tmp
     assert str(RendererFailed(-signal.SIGKILL)).startswith("the figure renderer was killed by SIGKILL before")
 
 
+@two_cores
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the renderer through Linux's /proc")
 def test_ctrl_c_leaves_no_renderer_process(lab, tmp_path):
     command = subprocess.Popen(plot_command(lab, tmp_path / "its.pdf"), env=cli_env(), stderr=subprocess.PIPE,

@@ -72,9 +72,8 @@ def baseline(text: str) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from labtui.core.drawing import figure_format
     from labtui.core.errors import UsageError
-    from labtui.core.renderer import Renderer
+    from labtui.core.renderer import Renderer, figure_format, worth_a_process
 
     fmt = figure_format(args.out)  # an unknown extension fails before any data is read
     if args.trend is not None:
@@ -84,9 +83,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give a chip number, --calibrations or --from FIGURE.json (one of them)")
     if args.date is not None and not args.calibrations:
         raise UsageError("--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)")
-    # First: the renderer loads matplotlib while this process loads the engine and the data. A process that has
-    # matplotlib already (a notebook, the tests) draws faster itself.
-    with Renderer(fmt, spawn="matplotlib" not in sys.modules) as renderer:
+    # First: the renderer loads matplotlib while this process loads the engine and the data.
+    with Renderer(fmt, spawn=worth_a_process()) as renderer:
         return draw(args, renderer)
 
 

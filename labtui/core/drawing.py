@@ -16,14 +16,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from labtui.core.errors import UsageError
-
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     import numpy as np
     from matplotlib.axes import Axes
 
-FORMATS = ("pdf", "svg", "png")
 PNG_DPI = 300
 SIZE_IN = (6.4, 4.2)  # one column of a two-column page at a readable scale
 # Okabe & Ito (2008), the palette most journals point to: distinguishable with every common colour-vision
@@ -74,15 +71,6 @@ class Drawing:
     log_y: bool = False
     points: bool = False  # one marker per point (trends), joined unless `joined` is False (a scatter)
     joined: bool = True
-
-
-def figure_format(path: Path) -> str:
-    """`pdf`, `svg` or `png` from the file name; anything else is a usage error naming the choices."""
-    fmt = path.suffix.lower().removeprefix(".")
-    if fmt not in FORMATS:
-        shown = f"'{path.suffix}'" if path.suffix else "no extension"
-        raise UsageError(f"cannot tell the figure type of {path} ({shown}): use .pdf, .svg or .png")
-    return fmt
 
 
 def render(drawing: Drawing, fmt: str, *, dpi: int = PNG_DPI) -> bytes:

@@ -19,14 +19,16 @@ import subprocess
 import sys
 
 from labtui.core import faults
-from labtui.core.errors import LabtuiError
+from labtui.core.errors import LabtuiError, UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from labtui.core.drawing import Drawing
 
+FORMATS = ("pdf", "svg", "png")
 READY = b"R"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the folder holding labtui/
 # The renderer imports this labtui, not whichever one the interpreter's own path would find.
@@ -42,6 +44,22 @@ class RendererFailed(LabtuiError):
         else:
             how = f"stopped with exit status {returncode}"
         super().__init__(f"the figure renderer {how} before the figure was drawn; no file was written")
+
+
+def figure_format(path: Path) -> str:
+    """`pdf`, `svg` or `png` from the file name; anything else is a usage error naming the choices."""
+    fmt = path.suffix.lower().removeprefix(".")
+    if fmt not in FORMATS:
+        shown = f"'{path.suffix}'" if path.suffix else "no extension"
+        raise UsageError(f"cannot tell the figure type of {path} ({shown}): use .pdf, .svg or .png")
+    return fmt
+
+
+def worth_a_process() -> bool:
+    """Whether a renderer process saves time: it needs a core of its own, and a process that has matplotlib already
+    (a notebook, the tests) draws sooner than a new one imports it."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores > 1 and "matplotlib" not in sys.modules
 
 
 def child_command(fmt: str) -> list[str]:

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labtui.core.atomic import atomic_write, atomic_write_bytes
-from labtui.core.drawing import PNG_DPI, Drawing, Trace, figure_format, render
+from labtui.core.drawing import PNG_DPI, Drawing, Trace, render
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.plotdata.export import export_frame
 from labtui.core.plotdata.model import PlotSpec
 from labtui.core.plotdata.view import plot_title
+from labtui.core.renderer import figure_format
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
