@@ -64,7 +64,7 @@ def worth_a_process() -> bool:
 
 def child_command(fmt: str) -> list[str]:
     """The renderer process's command line, getting ready to draw `fmt`."""
-    return [sys.executable, "-c", _CHILD, ROOT, fmt]
+    return [sys.executable, "-P", "-c", _CHILD, ROOT, fmt]  # -P: a `numpy.py` in the working folder is not imported
 
 
 class Renderer:
