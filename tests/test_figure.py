@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -181,6 +182,15 @@ def test_the_renderer_process_draws_what_this_process_draws(lab):
         assert for_svg.render(drawing, "svg", dpi=300) == render(drawing, "svg")
         assert for_png.render(drawing, "png", dpi=100) == render(drawing, "png", dpi=100)
     assert [process.returncode for process in processes] == [0, 0]  # it exits once its figure is sent: reaped
+
+
+@pytest.mark.parametrize("python", ["/nonexistent/python", "false"], ids=["no interpreter", "it exits at once"])
+def test_a_renderer_that_cannot_start_leaves_the_drawing_to_this_process(lab, monkeypatch, python):
+    monkeypatch.setattr(sys, "executable", shutil.which(python) or python)
+    drawing = drawing_of(spec_of(lab, [1]))
+    with Renderer("pdf") as renderer:
+        assert renderer.render(drawing, "pdf", dpi=300) == render(drawing, "pdf")
+        assert renderer._process is None  # reaped
 
 
 def test_leaving_the_renderer_on_an_error_kills_and_reaps_its_process():
