@@ -11,8 +11,11 @@ from labtui.core.errors import UsageError
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Callable
 
     import polars as pl
+
+    Frame = Callable[[], pl.DataFrame]  # a frame made only when its output format is the one asked for
 
 HISTORY_TABLE = {
     "seq": "SEQ", "date": "DATE", "time_hms": "TIME", "proc": "PROC", "light": "L", "vg": "VG (V)", "vds_v": "VDS (V)",
@@ -77,7 +80,7 @@ def run_chips(args: argparse.Namespace) -> int:
     names = {"chip_name": "CHIP", "n_runs": "RUNS", "n_light": "LIGHT", "n_dark": "DARK", "first_date": "FIRST",
              "last_date": "LAST"}
     shown = table.drop("chip_group", "chip_number").rename(lambda name: names.get(name, name.removeprefix("n_")))
-    emit(args, table=shown, csv=table, json=table)
+    emit(args, table=lambda: shown, csv=lambda: table, json=lambda: table)
     return EXIT_OK
 
 
@@ -89,7 +92,6 @@ def run_history(args: argparse.Namespace) -> int:
     import polars as pl
 
     from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summary
-    from labtui.core.export import history_view
     from labtui.core.history import AmbiguousChip, HistoryFilter, calibrations, history, load_manifest
 
     config = config_from(args)
@@ -114,14 +116,22 @@ def run_history(args: argparse.Namespace) -> int:
         return int(exc.exit_code)
     marked = AnnotationFilter(starred=args.starred, tag=args.tag, include_excluded=args.include_excluded)
     runs, hidden = marked.apply(annotate_runs(config.store_root, runs))
-    table = runs.with_columns(
-        complete=pl.when(~pl.col("is_complete")).then(pl.lit("aborted")).otherwise(pl.lit("")),
-        marks=pl.Series([summary(row) for row in runs.select("starred", "excluded", "exclude_reason", "tags", "note")
-                         .iter_rows(named=True)], dtype=pl.String),
-    )
-    rows = history_view(runs)  # one column set and one timestamp style for CSV and JSON; JSON keeps tags a list
-    emit(args, table=table.select(list(HISTORY_TABLE)).rename(HISTORY_TABLE), csv=rows,
-         json=rows.with_columns(runs.get_column("tags")))
+
+    def table() -> pl.DataFrame:
+        marks = [summary(row) for row in runs.select("starred", "excluded", "exclude_reason", "tags", "note")
+                 .iter_rows(named=True)]
+        return runs.with_columns(
+            complete=pl.when(~pl.col("is_complete")).then(pl.lit("aborted")).otherwise(pl.lit("")),
+            marks=pl.Series(marks, dtype=pl.String),
+        ).select(list(HISTORY_TABLE)).rename(HISTORY_TABLE)
+
+    def rows() -> pl.DataFrame:
+        """One column set and one timestamp style for CSV and JSON."""
+        from labtui.core.export import history_view
+
+        return history_view(runs)
+
+    emit(args, table=table, csv=rows, json=lambda: rows().with_columns(runs.get_column("tags")))  # JSON: tags a list
     hidden_line = f"{hidden_note(hidden)} (--include-excluded shows them)" if hidden else ""
     if args.format == "table" and args.out is None:
         print(f"{runs.height} run(s)" + (f"; {hidden_line}" if hidden else ""))
@@ -130,14 +140,15 @@ def run_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def emit(args: argparse.Namespace, *, table: pl.DataFrame, csv: pl.DataFrame, json: pl.DataFrame) -> None:
-    """Print (or write to --out) the frame of the chosen format: an aligned text table, CSV or JSON rows."""
+def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame) -> None:
+    """Print (or write to --out) the chosen format: an aligned text table, CSV or JSON rows, each made from its own
+    frame, and only the chosen one made."""
     if args.format == "csv":
-        text = csv.write_csv()
+        text = csv().write_csv()
     elif args.format == "json":
-        text = json.write_json()
+        text = json().write_json()
     else:
-        text = render_table(table)
+        text = render_table(table())
     if args.out is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:

@@ -84,8 +84,9 @@ def run(args: argparse.Namespace) -> int:
                              pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags").list.join(TAG_SEPARATOR)))
     procs = rows.get_column("proc").unique(maintain_order=True).to_list()
     shown = [column for proc in procs for column in columns_of(proc)]
-    emit(args, table=_readable(flat.select("chip_name", "seq", "proc", "date_local", *shown, "source_file", "remarks")),
-         csv=flat, json=rows)
+    emit(args, table=lambda: _readable(flat.select("chip_name", "seq", "proc", "date_local", *shown, "source_file",
+                                                   "remarks")),
+         csv=lambda: flat, json=lambda: rows)
     if hidden and to_terminal:
         print(hidden_line)
     return EXIT_OK
