@@ -19,11 +19,11 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -47,6 +47,8 @@ from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, empty_met
 
 DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
 JOINED_TOPICS = ("mobility", "power_w")  # remarks about joined quantities start with one of these
+T = TypeVar("T")
+R = TypeVar("R")
 Derived = tuple[Any, ...]  # one run's from-data quantities in DATA_COLUMNS order, then its remarks
 _READ = {"IVg": ("vg_v", "i_a"), "It": ("t_s", "i_a", "vl_v"), "LaserCalibration": ("vl_v", "power_w")}
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
@@ -130,15 +132,20 @@ def _compute(config: StagingConfig, todo: pl.DataFrame, version: str,
             results.append(((row[0], *known[1], row[4]), None))
         else:
             to_read.append(row)
-    if len(to_read) <= 2:
-        results += [_one(config, *row) for row in to_read]
-    else:
-        with ThreadPoolExecutor(config.workers, thread_name_prefix="labtui-metrics") as pool:
-            results += pool.map(lambda row: _one(config, *row), to_read)
+    results += _map(config, lambda row: _one(config, *row), to_read)
     schema = {name: METRICS_SCHEMA[name] for name in ("run_id", *DATA_COLUMNS, "remarks", "source_sha256")}
     frame = pl.DataFrame([r[0] for r in results], schema=schema, orient="row")
     frame = frame.with_columns(metrics_version=pl.lit(METRICS_VERSION, pl.Int32), settings_hash=pl.lit(version))
     return frame, [r[1] for r in results if r[1]]
+
+
+def _map(config: StagingConfig, work: Callable[[T], R], items: list[T]) -> list[R]:
+    """`work` on every item, in `config.workers` threads (Polars reads Parquet without the GIL) when there are a
+    few; the reads of a full stage's update are its serial tail."""
+    if len(items) <= 2:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(config.workers, thread_name_prefix="labtui-metrics") as pool:
+        return list(pool.map(work, items))
 
 
 def _one(config: StagingConfig, run_id: str, proc: str, date_local: dt.date, vds_v: float | None,
@@ -263,8 +270,10 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
         nulls_equal=True,
     )
     redo = assigned.join(kept, on="run_id", how="anti")
-    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     cal_dates = dict(zip(cal_ids.tolist(), calibrations["date_local"].to_list(), strict=True))
+    needed = redo["calibration_run_id"].drop_nulls().unique(maintain_order=True).to_list()
+    read = _map(config, lambda cal_id: _curve(config, cal_id, cal_dates[cal_id]), needed)
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = dict(zip(needed, read, strict=True))
     priced: list[tuple[str, float | None, str | None]] = []
     for run_id, laser_v, wavelength, cal_id in redo.select(
         "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id"
@@ -273,8 +282,6 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
             what = f"of {wavelength:g} nm" if wavelength is not None else "(the run has no wavelength)"
             priced.append((run_id, None, f"power_w: no LaserCalibration {what} in the store"))
             continue
-        if cal_id not in curves:
-            curves[cal_id] = _curve(config, cal_id, cal_dates[cal_id])
         priced.append((run_id, *power_at(*curves[cal_id], laser_v)))
     powers = pl.concat(
         [
