@@ -133,8 +133,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     for name, (module, line) in COMMANDS.items():
         if name in built:
             getattr(import_module(f"labtui.cli.{module}"), f"register_{name}")(sub, common)
-        else:
-            sub.add_parser(name, help=line)
+        else:  # listed only; no -h of its own: its gettext lookups alone would be ~10 ms of every start
+            sub.add_parser(name, help=line, add_help=False)
     return parser
 
 
