@@ -130,11 +130,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"labtui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     built = set(COMMANDS) if argv is None else _commands_to_build(argv, common, app)
-    for name, (module, line) in COMMANDS.items():
+    for name, (module, _) in COMMANDS.items():
         if name in built:
             getattr(import_module(f"labtui.cli.{module}"), f"register_{name}")(sub, common)
         else:  # listed only; no -h of its own: its gettext lookups alone would be ~10 ms of every start
-            sub.add_parser(name, help=line, add_help=False)
+            add_command(sub, name, add_help=False)
     return parser
 
 

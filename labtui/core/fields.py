@@ -108,6 +108,13 @@ def as_json(record: object) -> dict[str, Any]:
             for name, value in asdict(record).items()}  # type: ignore[call-overload]
 
 
+def json_bytes(record: object) -> bytes:
+    """A record's file: `as_json`, indented, UTF-8 (not escaped), as Pydantic wrote the records before."""
+    import json
+
+    return json.dumps(as_json(record), indent=2, ensure_ascii=False).encode("utf-8")
+
+
 def build(cls: type[R], data: Mapping[str, Any], *, types: Mapping[str, Convert] | None = None,
           extra: str = "forbid") -> R:
     """`cls(**data)` with every field converted and checked; `FieldError` lists every problem.

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from labtui.core.atomic import atomic_write_bytes, is_temp
-from labtui.core.fields import as_json, build, one_of
+from labtui.core.fields import build, json_bytes, one_of
 
 HEAD_LINES = 30  # lines shown from the top of a rejected file
 CONTEXT = 6  # lines shown around an offending line further down
@@ -70,7 +70,7 @@ def reject_path(rejects_dir: Path, source_file: str) -> Path:
 
 def write_reject(rejects_dir: Path, record: RejectRecord) -> Path:
     path = reject_path(rejects_dir, record.source_file)
-    atomic_write_bytes(path, json.dumps(as_json(record), indent=2, ensure_ascii=False).encode("utf-8"))
+    atomic_write_bytes(path, json_bytes(record))
     return path
 
 

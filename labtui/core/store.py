@@ -20,7 +20,7 @@ from pathlib import Path
 
 from labtui.core.config import StagingConfig
 from labtui.core.errors import ExitCode, LabtuiError, OperationFailed, UsageError
-from labtui.core.fields import as_json, build
+from labtui.core.fields import build, json_bytes
 from labtui.core.lock import Holder, WriterLock
 
 MANIFEST_DIR = "_manifest"
@@ -162,7 +162,7 @@ def write_identity(config: StagingConfig, identity: StoreIdentity) -> None:
 
     path = identity_path(config)
     try:
-        atomic_write_bytes(path, json.dumps(as_json(identity), indent=2, ensure_ascii=False).encode("utf-8"))
+        atomic_write_bytes(path, json_bytes(identity))
     except OSError as exc:
         raise OperationFailed("record the raw root in", path, exc) from exc
 
