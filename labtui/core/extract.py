@@ -44,7 +44,7 @@ def has_light(header: Header) -> bool | None:
 
 def _finite(frame: pl.DataFrame, raw_column: str) -> np.ndarray | None:
     """Finite values of a Float64 column in row order (numpy: per-call Polars overhead dominates on small runs)."""
-    import numpy as np  # here, not at the top: histories use this module's icons without paying for NumPy
+    import numpy as np  # here, not at the top: the app's live view and follow use this module's naming without NumPy
 
     column = frame.get_column(snake_column(raw_column), default=None)  # `frame.schema` would build a whole Schema
     if column is None or column.dtype != pl.Float64:
