@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from labtui.cli import EXIT_USAGE, main
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
 from labtui.core.manifest import read_manifest
+from labtui.core.overview import overview_path
 from labtui.core.rejects import load_rejects
 from labtui.tui.app import LabApp
 from labtui.tui.chips import ChipsScreen
@@ -75,7 +77,7 @@ async def open_chip(pilot, query: str) -> None:
         # the app starts with what the dashboard shows; staging, checks, the watcher and plotting load when used
         ("labtui.tui.app", ("labtui.core.stager", "labtui.core.commit", "labtui.core.validate", "labtui.core.watch",
                             "labtui.core.measuring", "labtui.core.metrics.table", "labtui.tui.plot", "plotext",
-                            "pydantic", "numpy")),
+                            "pydantic", "numpy", "polars")),
     ],
     ids=["headless engine", "lean app start"],
 )
@@ -87,6 +89,45 @@ def test_what_importing_a_layer_loads(imported: str, absent: tuple[str, ...]) ->
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+PAINT_PROBE = """
+import sys
+from pathlib import Path
+from labtui.core.config import load_config
+from labtui.tui.app import LabApp
+from labtui.tui.dashboard import DashboardScreen
+
+painted = []
+show = DashboardScreen._show_overview
+
+def recording(screen, *args):
+    painted.append(("polars" in sys.modules, screen.query_one("#latest").row_count))
+    show(screen, *args)
+
+async def until_loaded(pilot):
+    while not (isinstance(pilot.app.screen, DashboardScreen) and pilot.app.screen.loaded):
+        await pilot.pause(0.01)
+    pilot.app.exit()
+
+DashboardScreen._show_overview = recording
+LabApp(load_config(Path(sys.argv[1]))).run(headless=True, size=(100, 30), auto_pilot=until_loaded)
+print(painted)
+"""
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded overview", "older store"])
+def test_the_dashboard_paints_before_polars_is_loaded(lab: Lab, recorded: bool) -> None:
+    """The store's numbers and latest runs come from the overview the last commit recorded, so the first paint
+    needs no Polars (it comes for the Dirac points, the waiting files and the validation, after). A store without
+    one (staged by an older labtui) shows the same, computed from the manifest."""
+    lab.write_run("2025-10-13/It2025-10-13_1.csv", "It", start=dt.datetime(2025, 10, 13, 13, tzinfo=dt.UTC))
+    lab.stage()
+    if not recorded:
+        overview_path(lab.config.manifest_path).unlink()
+    out = subprocess.run([sys.executable, "-c", PAINT_PROBE, str(lab.config_file)], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == f"[({not recorded}, 0)]"  # Polars not loaded yet; the table still empty
 
 
 class Terminal(io.StringIO):

@@ -83,8 +83,11 @@ async def test_the_dashboard_lists_the_latest_runs_and_the_runs_per_day(lab: Lab
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         latest = rows(app, "#latest")
-        assert [row["source_file"] for row in latest[:2]] == [
+        source_files = dict(app.store.manifest().select("run_id", "source_file").iter_rows())
+        assert [source_files[row["run_id"]] for row in latest[:2]] == [
             "2025-10-14/IVg2025-10-14_2.csv", "2025-10-14/IVg2025-10-14_1.csv"]  # newest first
+        assert [(row["date"], row["proc"], row["summary"][-2:]) for row in latest[:2]] == [
+            ("2025-10-14", "IVg", "#2"), ("2025-10-14", "IVg", "#1")]  # as their history shows them
         screen = app.screen
         assert isinstance(screen, DashboardScreen)
         assert screen.query_one("#sparkline").data == [4, 2]  # 2025-10-13, 2025-10-14

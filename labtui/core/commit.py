@@ -10,8 +10,9 @@ Commit protocol (one writer, under the lock):
    (old Parquet of a run whose start time changed, reject records of files that now stage).
 A `.dirty` marker in `_manifest/` lives from the first write to the clean end; a writer that finds it (the previous
 one crashed) first removes temp files and Parquet folders the manifest does not reference.
-After each manifest replace the stat index (`stat_index.py`) is rewritten; the plan reads it instead of the
-manifest, so a run that finds nothing to do never loads Polars (this module imports it only inside a commit).
+After each manifest replace the stat index (`stat_index.py`) and the overview (`overview.py`) are rewritten: the
+plan reads the index instead of the manifest, so a run that finds nothing to do never loads Polars (this module
+imports it only inside a commit), and the app paints its dashboard from the overview.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from labtui.core import faults
 from labtui.core.atomic import fsync_dir, publish
 from labtui.core.config import StagingConfig
 from labtui.core.layout import run_dir
+from labtui.core.overview import write_overview
 from labtui.core.recovery import sweep_store
 from labtui.core.rejects import RejectRecord, reject_path, remove_reject, write_reject
 from labtui.core.scan import Outcome, stat_rows
@@ -141,9 +143,11 @@ class StoreCommit:
             faults.point("after_stale_reject_remove")
             rejects.pop(source)
 
-    def heal_stat_index(self, manifest: pl.DataFrame) -> None:
-        """Rewrite a stale stat index (after a crash, or an older labtui) when no commit rewrote it."""
+    def index_manifest(self, manifest: pl.DataFrame) -> None:
+        """Describe the manifest now committed: after each commit, and to heal a stale stat index (after a crash,
+        or an older labtui) when no commit rewrote it."""
         write_stat_index(self.config.manifest_path, stat_rows(manifest))
+        write_overview(self.config.manifest_path, manifest, self.config.local_tz)
 
     # -- the commit -------------------------------------------------------------------------------------------
     def commit(self, manifest: pl.DataFrame, rejects: dict[str, RejectRecord]) -> Committed | None:
@@ -181,7 +185,7 @@ class StoreCommit:
         updated = upsert(manifest, [item.row for item in staged], drop_run_ids=broken)
         write_manifest(updated, self.config.manifest_path)
         faults.point("after_manifest_replace")
-        write_stat_index(self.config.manifest_path, stat_rows(updated))
+        self.index_manifest(updated)
         kept = set(updated["run_id"].to_list())
         for run_id, proc, date_local in previous.values():
             if run_id not in kept:

@@ -1,55 +1,133 @@
 """The store at a glance (the app's dashboard): its numbers, the latest runs, the runs per day and the last Dirac
-point of each chip measured lately. Pure functions of the manifest, the metrics and the annotations, plus the two
-small reads (rejects, lock holder) that a glance needs."""
+point of each chip measured lately. Pure functions of the manifest, the metrics and the annotations.
+
+The numbers the manifest alone decides are also kept beside it, in `_manifest/overview.json`: the writer rewrites
+the file right after each manifest replace (with the stat index), named by the SHA-256 of the manifest it
+describes, so the app paints its dashboard before it has imported Polars. As with the stat index, a file that does
+not describe the manifest now committed (a crash between the two replaces, a repair, an older labtui, another
+time zone, a hand edit) is not used: the numbers are computed from the manifest instead.
+
+This module imports Polars only inside the functions that compute: reading the file must not load it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import cast
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
-import polars as pl
+from labtui.core.atomic import atomic_write_bytes
+from labtui.core.stat_index import manifest_digest
 
-from labtui.core.annotations import with_annotations
-from labtui.core.config import StagingConfig
-from labtui.core.history import CHIP_KEYS, timeline
-from labtui.core.lock import Holder, read_holder
-from labtui.core.rejects import load_rejects
+if TYPE_CHECKING:
+    import polars as pl
 
 LATEST_RUNS = 10  # on the dashboard
+LATEST_KEYS = ("date", "time_hms", "chip_name", "proc", "light", "summary", "run_id")  # a latest run, as text
 DIRAC_CHIPS = 8  # the recently measured chips whose last Dirac point the dashboard shows
 ACTIVITY_DAYS = 30  # days in the dashboard's runs-per-day sparkline
+OVERVIEW_NAME = "overview.json"
+FORMAT = 1
+
+LatestRun = dict[str, str | None]
 
 
 @dataclass(frozen=True)
 class Overview:
-    """The dashboard's numbers."""
+    """The dashboard's numbers: what the manifest decides, in the lab's time zone."""
 
     runs: int
     chips: int
-    procs: dict[str, int]
+    procs: dict[str, int]  # runs per procedure, most first
     last_staged_utc: dt.datetime | None
-    rejects: int
-    holder: Holder | None
-    latest: pl.DataFrame  # the last runs measured, newest first, as history rows
+    latest: list[LatestRun]  # the last runs measured, newest first: LATEST_KEYS as display text (history columns)
     per_day: list[int]  # runs per local day from first_day on, up to the last run's day (ACTIVITY_DAYS at most)
     first_day: dt.date | None
 
 
-def overview(config: StagingConfig, manifest: pl.DataFrame) -> Overview:
+def overview(manifest: pl.DataFrame, tz: str) -> Overview:
+    import polars as pl
+
+    from labtui.core.history import CHIP_KEYS, summary_line, timeline
+
     procs = manifest["proc"].value_counts(sort=True)
     per_day, first_day = runs_per_day(manifest)
+    latest = timeline(manifest.top_k(LATEST_RUNS, by="start_time_utc"), tz=tz).reverse()
     return Overview(
         runs=manifest.height,
         chips=manifest.filter(pl.col("chip_number").is_not_null()).select(CHIP_KEYS).n_unique(),
         procs=dict(zip(procs["proc"].to_list(), procs["count"].to_list(), strict=True)),
         last_staged_utc=cast(dt.datetime | None, manifest["ingested_at_utc"].max()),
-        rejects=len(load_rejects(config.rejects_dir)),
-        holder=read_holder(config.lock_path),
-        latest=timeline(manifest.top_k(LATEST_RUNS, by="start_time_utc"), tz=config.local_tz).reverse(),
+        # the history's own text for each cell (the summary without its heading: icon, procedure and chip have
+        # their own columns), so the dashboard shows the runs as their history does
+        latest=latest.select(
+            *(pl.col(key).cast(pl.String) for key in LATEST_KEYS if key != "summary"),
+            summary=summary_line(heading=False),
+        ).to_dicts(),
         per_day=per_day,
         first_day=first_day,
     )
+
+
+def overview_path(manifest_path: Path) -> Path:
+    return manifest_path.with_name(OVERVIEW_NAME)
+
+
+def write_overview(manifest_path: Path, manifest: pl.DataFrame, tz: str) -> None:
+    """Record the overview of the manifest now at `manifest_path`. Atomic but not fsynced, like the stat index: a
+    file lost to a power cut fails the hash check and the app computes the numbers itself."""
+    record = {"format": FORMAT, "manifest_sha256": manifest_digest(manifest_path), "local_tz": tz,
+              **asdict(overview(manifest, tz))}
+    atomic_write_bytes(overview_path(manifest_path), json.dumps(record, ensure_ascii=False, default=str).encode(),
+                       durable=False)
+
+
+def read_overview(manifest_path: Path, tz: str) -> Overview | None:
+    """The recorded overview when it describes the manifest now committed, in zone `tz`; else None."""
+    try:
+        record = json.loads(overview_path(manifest_path).read_bytes())
+        digest = manifest_digest(manifest_path)
+        if (record["format"], record["local_tz"]) != (FORMAT, tz) or digest is None or (
+                record["manifest_sha256"] != digest):
+            return None
+        return Overview(
+            runs=_count(record["runs"]),
+            chips=_count(record["chips"]),
+            procs={_text(proc): _count(n) for proc, n in record["procs"].items()},
+            last_staged_utc=_instant(record["last_staged_utc"]),
+            latest=[{key: _text_or_none(run[key]) for key in LATEST_KEYS} for run in record["latest"]],
+            per_day=[_count(n) for n in record["per_day"]],
+            first_day=None if record["first_day"] is None else dt.date.fromisoformat(record["first_day"]),
+        )
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None  # missing, torn, or not ours: the manifest answers instead
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"not a count: {value!r}")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"not text: {value!r}")
+    return value
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _instant(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    instant = dt.datetime.fromisoformat(_text(value))
+    if instant.tzinfo is None:
+        raise ValueError(f"not an instant: {value!r}")
+    return instant
 
 
 def last_dirac_points(
@@ -58,6 +136,10 @@ def last_dirac_points(
     """The chips measured last (by their newest run of any procedure), newest first, each with the Dirac point
     (`cnp_v`) of its newest IVg that has one, and that run's local date and run_id; null when it has none yet.
     Excluded runs are left out, as in every derived view."""
+    import polars as pl
+
+    from labtui.core.annotations import with_annotations
+
     recent = (manifest.filter(pl.col("chip_number").is_not_null())
               .group_by("chip_name").agg(pl.col("start_time_utc").max().alias("last_run_utc"))
               .top_k(chips, by="last_run_utc"))

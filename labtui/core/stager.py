@@ -24,6 +24,7 @@ from labtui.core.commit import Staged, StoreCommit, event_path, event_record
 from labtui.core.config import StagingConfig, extraction_version
 from labtui.core.errors import OperationFailed, os_error_in
 from labtui.core.layout import run_parquet_path
+from labtui.core.overview import read_overview
 from labtui.core.rawread import Busy, read_raw
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.scan import Candidate, Outcome, known_outcome, relative_source, scan_raw, staged_signatures
@@ -212,7 +213,7 @@ class Stager:
             present = {cand.source_file for cand in candidates}
             manifest: pl.DataFrame | None = None  # read only when the stat index is stale or there is work
             staged = read_stat_index(self.config.manifest_path)
-            index_stale = staged is None
+            index_stale = staged is None or read_overview(self.config.manifest_path, self.config.local_tz) is None
             if staged is None:
                 manifest = self._manifest()
                 staged = staged_signatures(manifest)
@@ -239,8 +240,8 @@ class Stager:
                 if manifest is None:
                     manifest = self._manifest()
                 manifest = self._run_pool(work, manifest, rejects, present, total, len(skipped))
-            if index_stale and self.report.commits == 0 and manifest is not None and self.config.manifest_path.exists():
-                self._committer.heal_stat_index(manifest)
+            if index_stale and self.report.commits == 0 and self.config.manifest_path.exists():
+                self._committer.index_manifest(manifest if manifest is not None else self._manifest())
             if self._committer.dirty:
                 self._committer.clear_dirty()
             if work or not self.config.metrics_path.exists():  # a no-change stage never loads the metrics

@@ -69,7 +69,6 @@ class LabApp(App[None]):
         self.validated: Signature | None = None  # the store's signature when last_validation was made
         self.set_keymap(config.keys)
         self._signature = self.store.signature()
-        self._annotations = self.store.annotations()
         self._errors_shown: set[str] = set()
         self._show_watching()
 
@@ -97,9 +96,9 @@ class LabApp(App[None]):
     def check_store(self) -> None:
         """Tell every open screen when the store changed, whoever changed it (this app, a `labtui stage`, or someone
         annotating in another app or with `labtui annotate`)."""
-        signature, annotations = self.store.signature(), self.store.annotations()
-        if signature != self._signature or annotations is not self._annotations:
-            self._signature, self._annotations = signature, annotations
+        signature, annotated = self.store.signature(), self.store.annotated()
+        if signature != self._signature or annotated:
+            self._signature = signature
             self._errors_shown.clear()  # the store changed: an error that comes back is news
             self._tell_screens(StoreChanged)
 

@@ -17,12 +17,10 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
-from labtui.core.history import summary_line
+from labtui.core.lock import Holder
 from labtui.core.overview import ACTIVITY_DAYS, Overview
 from labtui.core.stage_events import EventKind, StageReport
 from labtui.tui.base import LabScreen, Shown
-from labtui.tui.history import run_screen
-from labtui.tui.history_view import COLUMNS
 from labtui.tui.live import LiveChanged
 from labtui.tui.stage import Progress, Relay
 from labtui.tui.store import short_path
@@ -36,12 +34,13 @@ CARDS = (  # id, title, the binding id of the key that acts on it
     ("rejects", "Rejects", "rejects"),
     ("validation", "Last validation", "validate"),
 )
-LATEST_COLUMNS = [
-    *(column for column, _ in COLUMNS if column.key in ("date", "time_hms")),
+LATEST_COLUMNS = [  # the overview's text of each latest run, headed as in the histories
+    Column("date", "date"),
+    Column("time_hms", "time"),
     Column("chip_name", "chip"),
-    *(column for column, _ in COLUMNS if column.key in ("proc", "light")),
-    # the summary line without its heading: icon, procedure and chip have their own columns
-    Column("summary", "summary", summary_line(heading=False), max_width=60),
+    Column("proc", "proc"),
+    Column("light", "💡", width=2),
+    Column("summary", "summary", max_width=60),
 ]
 
 
@@ -147,11 +146,15 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     async def load_status(self) -> None:
         """The numbers first; then, not competing with them for the interpreter, the raw files waiting and the
         Dirac points (the metrics table is read only then)."""
-        self._show_overview(await asyncio.to_thread(self.lab.store.overview))
+        self._show_overview(*await asyncio.to_thread(self._read_overview))
         self.load_waiting()
         self.load_dirac_points()  # after the first numbers are on screen: the metrics are not needed for them
         if self.app.screen is self and self.lab.validated != self.lab.store.signature():
             self.revalidate()  # after the numbers (it must not delay a usable dashboard), and only when in view
+
+    def _read_overview(self) -> tuple[Overview, int, Holder | None]:
+        store = self.lab.store
+        return store.overview(), len(store.rejects()), store.holder()
 
     @work(group="dirac", exclusive=True, exit_on_error=False)
     async def load_dirac_points(self) -> None:
@@ -239,18 +242,18 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     # -- what the store holds -----------------------------------------------------------------------------------
     @on(FrameTable.Chosen, "#latest")
-    def _open_run(self, event: FrameTable.Chosen) -> None:
-        self.app.push_screen(run_screen(self.lab.store.manifest(), event.row["run_id"], self.lab))
-
     @on(FrameTable.Chosen, "#dirac")
-    def _open_dirac_run(self, event: FrameTable.Chosen) -> None:
+    def _open_run(self, event: FrameTable.Chosen) -> None:
+        """The run in its chip's history (a chip without a Dirac point yet has no run to open)."""
+        from labtui.tui.history import run_screen  # the histories' screens: imported when first opened
+
         if event.row["run_id"] is not None:
             self.app.push_screen(run_screen(self.lab.store.manifest(), event.row["run_id"], self.lab))
 
     def _card(self, card_id: str, value: str, detail: str) -> None:
         setattr(self, f"{card_id}_card", Text.assemble((value, "bold"), "\n", (detail, "dim")))
 
-    def _show_overview(self, status: Overview) -> None:
+    def _show_overview(self, status: Overview, rejects: int, holder: Holder | None) -> None:
         procs = " · ".join(f"{proc} {n}" for proc, n in status.procs.items())
         self._card("runs", f"{status.runs}", procs or "none yet")
         self._card("chips", f"{status.chips}", "by group and number")
@@ -259,10 +262,9 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         else:
             local = status.last_staged_utc.astimezone(self.lab.config.zone)
             self._card("staged", local.strftime("%Y-%m-%d %H:%M"), self.lab.config.local_tz)
-        self._card("rejects", f"{status.rejects}", "files that could not be staged" if status.rejects else "none")
-        zone = self.lab.config.zone
-        self.lock_line = f"⚠ staging in progress: {status.holder.describe(zone)}" if status.holder else ""
-        self.query_one("#latest", FrameTable).show(status.latest)
+        self._card("rejects", f"{rejects}", "files that could not be staged" if rejects else "none")
+        self.lock_line = f"⚠ staging in progress: {holder.describe(self.lab.config.zone)}" if holder else ""
+        self.query_one("#latest", FrameTable).show_text(status.latest)
         sparkline = self.query_one("#sparkline", Sparkline)
         sparkline.data = status.per_day
         sparkline.display = bool(status.per_day)

@@ -20,28 +20,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
-
-from labtui.core.annotations import (
-    Action,
-    Change,
-    annotate,
-    annotation_log,
-    current_annotations,
-    default_author,
-    undo,
-)
 from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError
 from labtui.core.filecache import Cached, Identity, identity
-from labtui.core.history import chips, load_manifest
 from labtui.core.lock import Holder, read_holder
-from labtui.core.metrics import read_metrics
-from labtui.core.overview import Overview, last_dirac_points, overview
+from labtui.core.overview import Overview, last_dirac_points, overview, read_overview
 from labtui.core.rejects import RejectRecord, excerpt, load_rejects
 
-if TYPE_CHECKING:  # the engine's writers, the watcher and the checks are imported when first used: start-up
-    # reads only what the dashboard shows
+if TYPE_CHECKING:  # imported when first used: the dashboard is painted from the recorded overview before Polars
+    # (and everything that reads with it) is loaded; the writers, the watcher and the checks come later still
+    import polars as pl
+
+    from labtui.core.annotations import Action, Change
     from labtui.core.chip_params import ChipParams
     from labtui.core.findings import ValidationReport
     from labtui.core.fixes import FixReport
@@ -64,6 +54,7 @@ class Store:
         self._chips: Cached[pl.DataFrame] = Cached()
         self._metrics: Cached[pl.DataFrame] = Cached()
         self._chip_params: Cached[ChipParamsRead] = Cached()
+        self._annotations_seen: pl.DataFrame | None = None  # as first read here, then as `annotated` last saw them
 
     # -- reads ------------------------------------------------------------------------------------------------
     def signature(self) -> Signature:
@@ -73,20 +64,42 @@ class Store:
         return identity(config.manifest_path), identity(config.rejects_dir), identity(config.metrics_path)
 
     def manifest(self) -> pl.DataFrame:
+        from labtui.core.history import load_manifest
+
         return load_manifest(self.config)  # the process's one manifest cache, keyed on the file's identity
 
     def annotations(self) -> pl.DataFrame:
         """The current annotations; the same frame object until someone (any process) annotates again."""
-        return current_annotations(self.config.store_root)
+        from labtui.core.annotations import current_annotations
+
+        current = current_annotations(self.config.store_root)
+        if self._annotations_seen is None:
+            self._annotations_seen = current
+        return current
+
+    def annotated(self) -> bool:
+        """Whether anyone annotated since the annotations were first read here, or since this last said so. False
+        while nothing has read them: nothing on screen can be out of date (and the dashboard's first paint needs
+        no Polars)."""
+        if self._annotations_seen is None:
+            return False
+        seen, self._annotations_seen = self._annotations_seen, self.annotations()
+        return self._annotations_seen is not seen
 
     def annotation_log(self, run_id: str) -> pl.DataFrame:
+        from labtui.core.annotations import annotation_log
+
         return annotation_log(self.config.store_root, run_id)
 
     def chips(self) -> pl.DataFrame:
+        from labtui.core.history import chips
+
         return self._chips.get(identity(self.config.manifest_path), lambda: chips(self.manifest()))
 
     def metrics(self) -> pl.DataFrame:
         """The derived metrics table (`read_metrics`), re-read only when a writer replaced it."""
+        from labtui.core.metrics import read_metrics
+
         return self._metrics.get(identity(self.config.metrics_path), lambda: read_metrics(self.config))
 
     def chip_params(self) -> ChipParamsRead:
@@ -105,7 +118,12 @@ class Store:
         return self._chip_params.get(identity(path) if path is not None else None, read)
 
     def overview(self) -> Overview:
-        return overview(self.config, self.manifest())
+        """The dashboard's numbers: as the last commit recorded them, else (an older store, a repair, another time
+        zone) from the manifest."""
+        recorded = read_overview(self.config.manifest_path, self.config.local_tz)
+        if recorded is not None:
+            return recorded
+        return overview(self.manifest(), self.config.local_tz)
 
     def dirac_points(self) -> pl.DataFrame:
         """The dashboard's Dirac points (`last_dirac_points` of the store as it is now)."""
@@ -177,9 +195,13 @@ class Store:
         return apply_fixes(self._writing(False), report, cancel=cancel)
 
     def annotate(self, runs: pl.DataFrame, change: Change) -> Action:
+        from labtui.core.annotations import annotate, default_author
+
         return annotate(self.config.store_root, runs, [change], author=default_author(self.config.user))
 
     def undo(self, action: Action) -> None:
+        from labtui.core.annotations import default_author, undo
+
         undo(self.config.store_root, action.id, author=default_author(self.config.user))
 
     def watcher(

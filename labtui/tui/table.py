@@ -2,15 +2,16 @@
 
 Textual's DataTable builds a Python object per cell and stalls beyond ~10k rows; this widget keeps the frame,
 formats the columns once with Polars expressions and draws each visible line on demand (Line API), so a 100k-run
-history scrolls as fast as a 10-run one.
+history scrolls as fast as a 10-run one. A few rows already written as text (the dashboard's latest runs, painted
+before Polars is imported) are shown as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import polars as pl
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from textual import events
@@ -20,6 +21,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MARK = "●"
 
@@ -79,48 +83,52 @@ class FrameTable(ScrollView, can_focus=True):
         self.key = key  # a unique column: the cursor stays on its row across reloads
         self.selectable = selectable and key is not None
         self.selected: set[str] = set()
-        self.frame = pl.DataFrame()
-        self._text = pl.DataFrame()
+        self._rows: _FrameRows | _TextRows = _TextRows([], self.columns)
         self._widths = [column.width or cell_len(column.title) for column in self.columns]
 
     # -- data -------------------------------------------------------------------------------------------------
     def show(self, frame: pl.DataFrame, *, columns: Iterable[Column] | None = None, keep: str | None = None) -> None:
         """Replace the rows (and columns); the cursor follows the row with key `keep` (default: the row it is on)."""
-        keep = keep if keep is not None else self._key_at(self.cursor)
         self.columns = list(columns) if columns is not None else self.columns
-        self.frame = frame
-        self._text = frame.select(
-            (pl.col(column.key) if column.expr is None else column.expr).cast(pl.String).fill_null("").alias(f"c{i}")
-            for i, column in enumerate(self.columns)
-        )
+        self._replace(_FrameRows(frame, self.columns), keep)
+
+    def show_text(self, rows: Sequence[Mapping[str, str | None]], keep: str | None = None) -> None:
+        """Replace the rows by rows already written as text, a value per column key (None: blank)."""
+        self._replace(_TextRows(rows, self.columns), keep)
+
+    def _replace(self, rows: _FrameRows | _TextRows, keep: str | None) -> None:
+        keep = keep if keep is not None else self._key_at(self.cursor)
+        self._rows = rows
         self._widths = [self._fit(i, column) for i, column in enumerate(self.columns)]
         width = sum(self._widths) + len(self._widths) + (2 if self.selectable else 0) + 1
-        self.virtual_size = Size(width, frame.height + 1)
-        found = self._index_of(keep) if keep is not None else None
-        self.cursor = found if found is not None else min(self.cursor, max(frame.height - 1, 0))
+        self.virtual_size = Size(width, rows.height + 1)
+        found = rows.find(self.key, keep) if keep is not None and self.key is not None else None
+        self.cursor = found if found is not None else min(self.cursor, max(rows.height - 1, 0))
         self.refresh()
 
     def _fit(self, index: int, column: Column) -> int:
         if column.width is not None:
             return column.width
-        longest = self._text.select(pl.col(f"c{index}").str.len_chars().max()).item() if self._text.height else 0
-        return max(cell_len(column.title), min(column.max_width, longest or 0))
+        return max(cell_len(column.title), min(column.max_width, self._rows.longest(index)))
 
     def _key_at(self, index: int) -> str | None:
-        if self.key is None or not 0 <= index < self.frame.height:
+        if self.key is None or not 0 <= index < self._rows.height:
             return None
-        return self.frame[self.key][index]
+        return self._rows.record(index)[self.key]
 
-    def _index_of(self, key: str) -> int | None:
-        if self.key is None:
-            return None
-        hits = self.frame.with_row_index("_i").filter(pl.col(self.key) == key)["_i"]
-        return int(hits[0]) if len(hits) else None
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The rows shown, every column."""
+        return self._rows.frame()
+
+    @property
+    def row_count(self) -> int:
+        return self._rows.height
 
     @property
     def row(self) -> dict | None:
-        """The row under the cursor, every frame column."""
-        return self.frame.row(self.cursor, named=True) if 0 <= self.cursor < self.frame.height else None
+        """The row under the cursor, every column."""
+        return self._rows.record(self.cursor) if 0 <= self.cursor < self._rows.height else None
 
     def toggle_selected(self) -> None:
         key = self._key_at(self.cursor)
@@ -130,7 +138,7 @@ class FrameTable(ScrollView, can_focus=True):
 
     # -- cursor -----------------------------------------------------------------------------------------------
     def validate_cursor(self, value: int) -> int:
-        return max(0, min(value, self.frame.height - 1))
+        return max(0, min(value, self._rows.height - 1))
 
     @property
     def _rows_on_screen(self) -> int:
@@ -153,7 +161,7 @@ class FrameTable(ScrollView, can_focus=True):
         self.cursor += direction * max(self._rows_on_screen - 1, 1)
 
     def action_jump(self, index: int) -> None:
-        self.cursor = index if index >= 0 else self.frame.height - 1
+        self.cursor = index if index >= 0 else self._rows.height - 1
 
     def action_choose(self) -> None:
         if self.row is not None:
@@ -179,10 +187,10 @@ class FrameTable(ScrollView, can_focus=True):
             style = self.get_component_rich_style("frame-table--header")
         else:
             index = scroll_y + y - 1
-            if index >= self.frame.height:
+            if index >= self._rows.height:
                 return Strip.blank(width, self.rich_style)
             selected = self.selectable and self._key_at(index) in self.selected
-            text = self._line(self._text.row(index), MARK if selected else " ")
+            text = self._line(self._rows.cells(index), MARK if selected else " ")
             style = self.rich_style
             if selected:
                 style += self.get_component_rich_style("frame-table--selected")
@@ -197,3 +205,65 @@ class FrameTable(ScrollView, can_focus=True):
 def _cell(text: str, width: int, right: bool) -> str:
     pad = width - cell_len(text)
     return " " * pad + text if right and pad > 0 else set_cell_size(text, width)
+
+
+class _FrameRows:
+    """A frame's rows, their cells formatted once by the columns' expressions."""
+
+    def __init__(self, frame: pl.DataFrame, columns: Sequence[Column]) -> None:
+        import polars as pl
+
+        self._frame = frame
+        self.height = frame.height
+        self._text = frame.select(
+            (pl.col(column.key) if column.expr is None else column.expr).cast(pl.String).fill_null("").alias(f"c{i}")
+            for i, column in enumerate(columns)
+        )
+
+    def frame(self) -> pl.DataFrame:
+        return self._frame
+
+    def cells(self, index: int) -> tuple[str, ...]:
+        return self._text.row(index)
+
+    def record(self, index: int) -> dict:
+        return self._frame.row(index, named=True)
+
+    def find(self, key: str, value: str) -> int | None:
+        import polars as pl
+
+        hits = self._frame.with_row_index("_i").filter(pl.col(key) == value)["_i"]
+        return int(hits[0]) if len(hits) else None
+
+    def longest(self, index: int) -> int:
+        """Characters in the column's longest cell."""
+        import polars as pl
+
+        longest = self._text.select(pl.col(f"c{index}").str.len_chars().max()).item() if self.height else 0
+        return longest or 0
+
+
+class _TextRows:
+    """Rows given as text, each a value per column key (the columns have no expressions to apply)."""
+
+    def __init__(self, rows: Sequence[Mapping[str, str | None]], columns: Sequence[Column]) -> None:
+        self._rows = rows
+        self.height = len(rows)
+        self._text = [tuple(row.get(column.key) or "" for column in columns) for row in rows]
+
+    def frame(self) -> pl.DataFrame:
+        import polars as pl
+
+        return pl.DataFrame(list(self._rows))
+
+    def cells(self, index: int) -> tuple[str, ...]:
+        return self._text[index]
+
+    def record(self, index: int) -> dict:
+        return dict(self._rows[index])
+
+    def find(self, key: str, value: str) -> int | None:
+        return next((index for index, row in enumerate(self._rows) if row.get(key) == value), None)
+
+    def longest(self, index: int) -> int:
+        return max((len(cells[index]) for cells in self._text), default=0)
