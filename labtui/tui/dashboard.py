@@ -79,7 +79,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     DashboardScreen #per-day-caption { color: $text-muted; }
     """
 
-    loaded = False  # the store's numbers are on screen (what a cold start waits for)
+    loaded = False  # the store's numbers and latest runs are painted (what a cold start waits for)
     # what the screen shows, as the workers last found it: each bound to its line (`Shown`) in `compose`
     runs_card: reactive[Text | str] = reactive("…")
     chips_card: reactive[Text | str] = reactive("…")
@@ -144,13 +144,18 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     @work(group="status", exclusive=True, exit_on_error=False)
     async def load_status(self) -> None:
-        """The numbers first; then, not competing with them for the interpreter, the raw files waiting and the
-        Dirac points (the metrics table is read only then)."""
+        """The numbers first (from the overview the last commit recorded: no Polars); once they are painted, the
+        raw files waiting, the Dirac points and a validation, which need Polars: importing it in a worker thread
+        holds the interpreter for a few hundred milliseconds, which would hold up the paint."""
         self._show_overview(*await asyncio.to_thread(self._read_overview))
+        self.call_after_refresh(self._load_the_rest)
+
+    def _load_the_rest(self) -> None:
+        self.loaded = True
         self.load_waiting()
-        self.load_dirac_points()  # after the first numbers are on screen: the metrics are not needed for them
+        self.load_dirac_points()
         if self.app.screen is self and self.lab.validated != self.lab.store.signature():
-            self.revalidate()  # after the numbers (it must not delay a usable dashboard), and only when in view
+            self.revalidate()  # only when in view
 
     def _read_overview(self) -> tuple[Overview, int, Holder | None]:
         store = self.lab.store
@@ -274,7 +279,6 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             caption = (f"{sum(status.per_day)} runs, {status.first_day:%Y-%m-%d} → {last_day:%m-%d}\n"
                        f"busiest day: {max(status.per_day)} runs (the last {ACTIVITY_DAYS} days at most)")
         self.per_day_caption = caption
-        self.loaded = True
 
     def _show_validation(self) -> None:
         report = self.lab.last_validation
