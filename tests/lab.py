@@ -346,7 +346,7 @@ class Lab:
 
     # labtui itself
     def args(self, *args: str) -> list[str]:
-        """Arguments for `labtui.cli.main`, the config given after the command (where argparse keeps it)."""
+        """Arguments for `labtui.cli.main`, with the lab's config."""
         return [*args, "--config", str(self.config_file)]
 
     def command(self, command: str, *args: str) -> list[str]:

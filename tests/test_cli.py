@@ -43,6 +43,17 @@ def test_history_leaves_the_wavelength_of_dark_runs_blank(lab: Lab, capsys: pyte
     assert "455" not in dark_ivg
 
 
+def test_store_options_count_before_and_after_the_command(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:
+    """`labtui --store DIR chips` is `labtui chips --store DIR`; given twice, the one after the command wins."""
+    monkeypatch.chdir(tmp_path / "raw")  # no config file here: only the options name the store
+    store = ["--raw-root", str(lab.raw), "--store", str(lab.store_root)]
+    outputs = []
+    for argv in (["chips", *store], [*store, "chips"], ["--store", str(tmp_path / "nowhere"), "chips", *store]):
+        assert main(argv) == 0, argv
+        outputs.append(capsys.readouterr().out)
+    assert "Alisson67" in outputs[0] and outputs == [outputs[0]] * 3
+
+
 def test_history_csv_and_json_carry_the_same_columns_and_timestamps(lab: Lab, capsys) -> None:
     assert main(lab.args("history", "67", "--format", "csv")) == 0
     csv = pl.read_csv(capsys.readouterr().out.encode(), infer_schema=False)

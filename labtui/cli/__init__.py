@@ -51,9 +51,10 @@ def path_arg(text: str) -> Path:
     return Path(text)
 
 
-def common_options() -> argparse.ArgumentParser:
-    """Options every command accepts; they override the config file."""
-    common = argparse.ArgumentParser(add_help=False)
+def common_options(default: object = None) -> argparse.ArgumentParser:
+    """Options every command accepts; they override the config file. A command's copy leaves an option it was not
+    given unset (`default=argparse.SUPPRESS`), so `labtui --store DIR chips` keeps the DIR given before the command."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=default)
     group = common.add_argument_group("store")
     group.add_argument("--config", type=path_arg, metavar="FILE", help="config file (default: config/labtui.yaml)")
     group.add_argument("--raw-root", type=path_arg, metavar="DIR", help="folder of raw CSV files")
@@ -130,9 +131,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"labtui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     built = set(COMMANDS) if argv is None else _commands_to_build(argv, common, app)
+    command_common = common_options(argparse.SUPPRESS)
     for name, (module, _) in COMMANDS.items():
         if name in built:
-            getattr(import_module(f"labtui.cli.{module}"), f"register_{name}")(sub, common)
+            getattr(import_module(f"labtui.cli.{module}"), f"register_{name}")(sub, command_common)
         else:  # listed only; no -h of its own: its gettext lookups alone would be ~10 ms of every start
             add_command(sub, name, add_help=False)
     return parser

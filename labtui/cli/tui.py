@@ -13,9 +13,10 @@ if TYPE_CHECKING:
     from labtui.tui.app import LabApp
 
 
-def app_options() -> argparse.ArgumentParser:
-    """What the app starts with; accepted by plain `labtui` and by `labtui tui`."""
-    options = argparse.ArgumentParser(add_help=False)
+def app_options(default: object = None) -> argparse.ArgumentParser:
+    """What the app starts with; accepted by plain `labtui` and by `labtui tui` (whose copy, as the common options,
+    leaves an option it was not given unset)."""
+    options = argparse.ArgumentParser(add_help=False, argument_default=default)
     group = options.add_argument_group("app")
     group.add_argument("--watch", action="store_true",
                        help="watch the raw folder: stage each new run once it stops changing (w toggles it)")
@@ -26,7 +27,7 @@ def app_options() -> argparse.ArgumentParser:
 
 
 def register_tui(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(sub, "tui", common, app_options())
+    parser = add_command(sub, "tui", common, app_options(argparse.SUPPRESS))
     parser.set_defaults(func=run)
 
 
