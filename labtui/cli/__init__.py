@@ -116,8 +116,8 @@ def add_command(sub: argparse._SubParsersAction, name: str, *parents: argparse.A
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The whole command line; given the arguments, only the command they name gets its options (the others are
-    listed by name and help line), so that a command imports no other command's module."""
+    """The whole command line; given the arguments, only the command they name (none: every command listed by name
+    and help line), so that a command imports no other command's module and builds no other parser."""
     from importlib import import_module
 
     from labtui.cli.tui import app_options
@@ -135,8 +135,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     for name, (module, _) in COMMANDS.items():
         if name in built:
             getattr(import_module(f"labtui.cli.{module}"), f"register_{name}")(sub, command_common)
-        else:  # listed only; no -h of its own: its gettext lookups alone would be ~10 ms of every start
-            add_command(sub, name, add_help=False)
+        elif not built:  # `labtui --help` lists the commands: by name and line only; no -h of their own (their
+            add_command(sub, name, add_help=False)  # gettext lookups alone would be ~10 ms of every start)
     return parser
 
 

@@ -23,7 +23,6 @@ _current: dict[Path, tuple[pl.DataFrame, pl.DataFrame]] = {}  # store → (the l
 _lock = threading.Lock()
 
 
-
 def current_annotations(store_root: Path) -> pl.DataFrame:
     """One row per annotated run: run_id, starred, excluded, exclude_reason, tags (oldest first), note."""
     log = read_log(store_root)
@@ -37,6 +36,8 @@ def current_annotations(store_root: Path) -> pl.DataFrame:
 
 def current_view(log: pl.DataFrame) -> pl.DataFrame:
     """The last word of each pair per run; runs whose annotations were all taken back have no row."""
+    if log.is_empty():  # most stores: no query to run
+        return pl.DataFrame(schema=CURRENT_SCHEMA)
     ordered = log.sort(LOG_ORDER)
     last = (
         ordered.filter(pl.col("kind").is_in(list(_PAIRS)))
