@@ -144,10 +144,15 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     @work(group="status", exclusive=True, exit_on_error=False)
     async def load_status(self) -> None:
-        """The numbers first (from the overview the last commit recorded: no Polars); once they are painted, the
-        raw files waiting, the Dirac points and a validation, which need Polars: importing it in a worker thread
-        holds the interpreter for a few hundred milliseconds, which would hold up the paint."""
-        self._show_overview(*await asyncio.to_thread(self._read_overview))
+        """The numbers first: the overview the last commit recorded is a small file, read at once (no Polars) so
+        that the first paint shows them; without one they are computed from the manifest, in a thread. Once they
+        are painted: the raw files waiting, the Dirac points and a validation, which need Polars (importing it in
+        a worker thread holds the interpreter for a few hundred milliseconds, which would hold up the paint)."""
+        store = self.lab.store
+        overview = store.recorded_overview()
+        if overview is None:
+            overview = await asyncio.to_thread(store.overview)
+        self._show_overview(overview, len(store.rejects()), store.holder())
         self.call_after_refresh(self._load_the_rest)
 
     def _load_the_rest(self) -> None:
@@ -156,10 +161,6 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self.load_dirac_points()
         if self.app.screen is self and self.lab.validated != self.lab.store.signature():
             self.revalidate()  # only when in view
-
-    def _read_overview(self) -> tuple[Overview, int, Holder | None]:
-        store = self.lab.store
-        return store.overview(), len(store.rejects()), store.holder()
 
     @work(group="dirac", exclusive=True, exit_on_error=False)
     async def load_dirac_points(self) -> None:

@@ -117,13 +117,15 @@ class Store:
 
         return self._chip_params.get(identity(path) if path is not None else None, read)
 
+    def recorded_overview(self) -> Overview | None:
+        """The dashboard's numbers as the last commit recorded them (None: an older store, a repair since, another
+        time zone): a small file, no Polars."""
+        return read_overview(self.config.manifest_path, self.config.local_tz)
+
     def overview(self) -> Overview:
-        """The dashboard's numbers: as the last commit recorded them, else (an older store, a repair, another time
-        zone) from the manifest."""
-        recorded = read_overview(self.config.manifest_path, self.config.local_tz)
-        if recorded is not None:
-            return recorded
-        return overview(self.manifest(), self.config.local_tz)
+        """The dashboard's numbers: as recorded, else from the manifest."""
+        recorded = self.recorded_overview()
+        return recorded if recorded is not None else overview(self.manifest(), self.config.local_tz)
 
     def dirac_points(self) -> pl.DataFrame:
         """The dashboard's Dirac points (`last_dirac_points` of the store as it is now)."""
