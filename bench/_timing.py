@@ -104,7 +104,8 @@ from labtui.core.config import load_config
 from labtui.core.stager import stage
 settings = json.loads(sys.argv[1])
 if not settings.pop("derived"):  # the stager imports both hooks from the package when it runs
-    metrics.from_data, metrics.update_after_stage = (lambda *args: ()), (lambda *args, **kwargs: None)
+    metrics.from_data, metrics.curve_of = (lambda *args: ()), (lambda *args: None)
+    metrics.update_after_stage = lambda *args, **kwargs: None
 config = load_config(None, **settings)
 started, cpu = time.perf_counter(), time.process_time()
 stage(config)

@@ -23,6 +23,7 @@ from labtui.core.metrics import (
     read_metrics,
     update_metrics,
 )
+from labtui.core.metrics import table as metrics_table
 from labtui.core.metrics.calibration import calibration_quantities, power_at
 from labtui.core.metrics.it import it_quantities
 from labtui.core.metrics.ivg import dirac_point, ivg_quantities
@@ -240,6 +241,23 @@ def test_staging_keeps_the_table_current_incrementally(tmp_path: Path) -> None:
 
     lab.configure(chip_params_file="config/chip_params.yaml", metrics="{it_window_s: 4}")
     assert update_metrics(lab.config).computed == 6  # other windows: every run again
+
+
+def test_a_stage_reads_nothing_back_and_equals_a_rebuild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stage computes every run's quantities and each calibration's curve from the frames it parsed; a
+    rebuild from the store's Parquet files gives the same table."""
+    lab = small_lab(tmp_path)
+
+    def read_back(*args: object) -> None:
+        raise AssertionError(f"the stage read a Parquet back: {args[1:]}")
+
+    monkeypatch.setattr(metrics_table, "_one", read_back)
+    monkeypatch.setattr(metrics_table, "_curve", read_back)
+    lab.stage()
+    monkeypatch.undo()
+    staged = read_metrics(lab.config)
+    assert staged.filter(pl.col("power_w") > 0).height == 1
+    assert update_metrics(lab.config, rebuild=True).table.equals(staged)
 
 
 def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

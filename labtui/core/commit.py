@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from labtui.core.manifest_row import ManifestRow
+    from labtui.core.metrics.table import Curve
 
 STAGING_AREA = "tmp"  # in _manifest/: Parquet written by workers, published into the stage root at commit
 
@@ -53,6 +54,7 @@ class Staged:
     target: Path
     event_temp: Path  # its event record, written by the worker, published after the commit
     derived: tuple[object, ...] = ()  # the run's from-data metrics, computed while its frame is in memory
+    curve: Curve | None = None  # a LaserCalibration's curve, for the metrics' power_w
 
 
 @dataclass(frozen=True)

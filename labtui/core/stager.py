@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
     import polars as pl
 
     from labtui.core.manifest_row import ManifestRow
+    from labtui.core.metrics.table import Curve
     from labtui.core.registry import Registry
 
 _Result = Staged | RejectRecord | Busy
@@ -73,6 +74,7 @@ class Stager:
         self._owned: dict[str, str] = {}  # source_file -> its run_id
         self._present: set[str] = set()
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
+        self._curves: dict[str, tuple[str, Curve]] = {}  # calibration run_id -> (hash, its curve)
 
     @cached_property
     def registry(self) -> Registry:
@@ -155,8 +157,9 @@ class Stager:
         return row, frame, header.warnings + data_warnings + notes
 
     def _write(self, cand: Candidate, row: ManifestRow, frame: pl.DataFrame, warnings: list[str]) -> Staged:
-        """The run's Parquet and event record as temp files, and its from-data metrics; the commit publishes them."""
-        from labtui.core.metrics import from_data
+        """The run's Parquet and event record as temp files, and its from-data metrics (and a calibration's curve,
+        which the metrics interpolate It runs' power on); the commit publishes them."""
+        from labtui.core.metrics import curve_of, from_data
 
         target = run_parquet_path(self.config.stage_root, row.proc, row.date_local, row.run_id)
         target.parent.mkdir(parents=True, exist_ok=True)  # here, in parallel, not in the commit's serial loop
@@ -176,7 +179,8 @@ class Stager:
             event_path(self._events_dir, row.run_id), lambda path: path.write_bytes(event), temp_dir=self._temp_dir
         )
         derived = from_data(row.proc, frame, row.vds_v, self.config.metrics)
-        return Staged(row, warnings, temp, target, event_temp, derived)
+        curve = curve_of(frame) if row.proc == "LaserCalibration" else None
+        return Staged(row, warnings, temp, target, event_temp, derived, curve)
 
     def _stage_group(self, group: list[Candidate]) -> list[tuple[Candidate, _Result]]:
         """Names equal but for letter case can be one run_id: one worker stages them in name order, so which one
@@ -248,7 +252,7 @@ class Stager:
                 from labtui.core.metrics import update_after_stage
 
                 self.report.metrics = update_after_stage(
-                    self.config, manifest, changed=bool(work), computed=self._derived
+                    self.config, manifest, changed=bool(work), computed=self._derived, curves=self._curves
                 )
         finally:
             lock.release()
@@ -333,6 +337,8 @@ class Stager:
             self.report.staged_run_ids.append(result.row.run_id)
             self.report.staged_files.append(result.row.source_file)
             self._derived[result.row.run_id] = (result.row.source_sha256, result.derived)
+            if result.curve is not None:
+                self._curves[result.row.run_id] = (result.row.source_sha256, result.curve)
             return Outcome.STAGED
         self._committer.pending_rejects.append(result)
         self.report.new_rejects.append(result)

@@ -5,6 +5,7 @@ The engine API (headless; the CLI, the app, figures and notebooks read the table
     read_metrics(config_or_path) -> pl.DataFrame   # the committed table, stable schema (METRICS_SCHEMA), lock-free
     update_metrics(config, manifest=None, rebuild=False) -> MetricsUpdate   # incremental; hold the writer lock
     refresh_metrics(config, rebuild=False) -> MetricsUpdate   # takes the writer lock, then update_metrics
+    from_data(proc, frame, vds_v, settings), curve_of(frame)   # what the stager computes from a frame it parsed
     QUANTITIES / BY_COLUMN / columns_of(proc)        # each quantity's column, unit, procedure and definition
 
 One row per IVg, It and LaserCalibration run, keyed by `run_id` (join it with the manifest or the annotations);
@@ -31,9 +32,18 @@ from labtui.core.metrics.schema import METRICS_SCHEMA, empty_metrics, read_metri
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from labtui.core.metrics.table import MetricsUpdate, from_data, refresh_metrics, update_after_stage, update_metrics
+    from labtui.core.metrics.table import (
+        MetricsUpdate,
+        curve_of,
+        from_data,
+        refresh_metrics,
+        update_after_stage,
+        update_metrics,
+    )
 
-_COMPUTING = frozenset({"MetricsUpdate", "from_data", "refresh_metrics", "update_after_stage", "update_metrics"})
+_COMPUTING = frozenset(
+    {"MetricsUpdate", "curve_of", "from_data", "refresh_metrics", "update_after_stage", "update_metrics"}
+)
 
 
 def __getattr__(name: str) -> object:
@@ -54,6 +64,7 @@ __all__ = [
     "MetricsUpdate",
     "Quantity",
     "columns_of",
+    "curve_of",
     "definitions_markdown",
     "empty_metrics",
     "from_data",

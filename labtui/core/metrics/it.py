@@ -86,7 +86,7 @@ def moving_average(y: np.ndarray, points: int) -> np.ndarray:
     half = points // 2
     total = np.concatenate([[0.0], np.cumsum(y)])
     index = np.arange(y.size)
-    low, high = np.clip(index - half, 0, y.size), np.clip(index + half + 1, 0, y.size)
+    low, high = np.maximum(index - half, 0), np.minimum(index + half + 1, y.size)
     return (total[high] - total[low]) / (high - low)
 
 

@@ -35,22 +35,25 @@ def sweep_legs(x: np.ndarray) -> list[Leg]:
     if n < 2:
         return [Leg(0, n, 0)] if n else []
     step = np.diff(x)
-    sign = np.where(_moves(step, x), np.sign(step), 0).astype(np.int8)
-    moving = np.flatnonzero(sign)
+    moving = np.flatnonzero(_moves(step, x))
     if not moving.size:
         return [Leg(0, n, 0)]
-    last_move = np.maximum.accumulate(np.where(sign != 0, np.arange(sign.size), moving[0]))
-    sign = sign[last_move]  # forward-fill zero steps; leading zeros take the first direction
-    turns = np.flatnonzero(sign[1:] != sign[:-1]) + 1  # step k moves from point k: point k is the turn
+    direction = np.sign(step[moving]).astype(np.int8)  # of each step that moves; the others continue a leg
+    changes = np.flatnonzero(direction[1:] != direction[:-1]) + 1
+    turns = moving[changes]  # step k moves from point k: point k is the turn
     bounds = [0, *turns.tolist(), n - 1]
-    return [Leg(a, b + 1, int(sign[a])) for a, b in itertools.pairwise(bounds)]
+    directions = [int(direction[0]), *direction[changes].tolist()]
+    return [Leg(a, b + 1, d) for (a, b), d in zip(itertools.pairwise(bounds), directions, strict=True)]
 
 
 def collapse_repeats(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Average the y of consecutive points at the same x, so a derivative never divides by a zero step."""
     if x.size < 2:
         return x, y
-    group = np.concatenate([[0], np.cumsum(_moves(np.diff(x), x))])
+    moves = _moves(np.diff(x), x)
+    if moves.all():  # nothing to average (every forward leg of a real sweep)
+        return x, y
+    group = np.concatenate([[0], np.cumsum(moves)])
     counts = np.bincount(group)
     return np.bincount(group, x) / counts, np.bincount(group, y) / counts
 
@@ -189,24 +192,26 @@ def ivg_quantities(
         )
     )
     keep = np.isfinite(vg) & np.isfinite(i)
-    vg, i = vg[keep], i[keep]
+    if not keep.all():
+        vg, i = vg[keep], i[keep]
     if vg.size < 3:
         return values, ["IVg: fewer than 3 finite points"]
     current = np.abs(i)
-    values["i_min_a"] = float(current.min())
-    if vds_v and current.max() / abs(vds_v) < settings.dead_conductance_s:
+    values["i_min_a"] = i_min = float(current.min())
+    i_max = float(current.max())
+    if vds_v and i_max / abs(vds_v) < settings.dead_conductance_s:
         return values, [
             (
-                f"IVg: dead channel (max |I| {current.max():.2g} A at Vds {vds_v:g} V, conductance below "
+                f"IVg: dead channel (max |I| {i_max:.2g} A at Vds {vds_v:g} V, conductance below "
                 f"{settings.dead_conductance_s:g} S)"
             )
         ]
     remarks: Remarks = []
-    if (i_min := values["i_min_a"]) is not None and i_min > 0:
-        values["on_off_ratio"] = float(current.max() / i_min)
+    if i_min > 0:
+        values["on_off_ratio"] = i_max / i_min
     legs = sweep_legs(vg)
-    for column, direction, name in (("cnp_fwd_v", 1, "up-sweep"), ("cnp_bwd_v", -1, "down-sweep")):
-        leg = longest_leg(vg, legs, direction)
+    forward, backward = longest_leg(vg, legs, 1), longest_leg(vg, legs, -1)
+    for column, leg, name in (("cnp_fwd_v", forward, "up-sweep"), ("cnp_bwd_v", backward, "down-sweep")):
         if leg is None:
             remarks.append(f"{column}: no {name} leg")
             continue
@@ -223,7 +228,6 @@ def ivg_quantities(
     values["cnp_v"] = float(np.mean(defined)) if defined else None
     if len(defined) == 2:
         values["hysteresis_v"] = values["cnp_bwd_v"] - values["cnp_fwd_v"]  # type: ignore[operator]
-    forward = longest_leg(vg, legs, 1)
     if forward is not None:
         remarks += _gm_maxima(vg[forward.start : forward.stop], i[forward.start : forward.stop], values, settings)
     return values, remarks

@@ -7,7 +7,8 @@ Update protocol (`update_metrics`, run by the stager under the writer lock after
    only the columns it needs, in worker threads;
 2. the joined quantities are redone for every row, as they are cheap: context copied from the manifest, mobility
    from the chip geometry, the nearest calibration of each lit It run; a calibration curve is read only for runs
-   whose calibration (`calibration_run_id`, `calibration_sha256`) or laser voltage changed;
+   whose calibration (`calibration_run_id`, `calibration_sha256`) or laser voltage changed, and not at all when
+   the stager kept it from the frame it parsed;
 3. the table is written whole, atomically and durably like the manifest, and only when it changed.
 Runs gone from the manifest leave the table. Deleting the file, or `rebuild=True`, recomputes it from the store.
 """
@@ -50,6 +51,7 @@ JOINED_TOPICS = ("mobility", "power_w")  # remarks about joined quantities start
 T = TypeVar("T")
 R = TypeVar("R")
 Derived = tuple[Any, ...]  # one run's from-data quantities in DATA_COLUMNS order, then its remarks
+Curve = tuple[np.ndarray, np.ndarray]  # a calibration's finite (VL, Power) points sorted by VL (`calibration_curve`)
 _READ = {"IVg": ("vg_v", "i_a"), "It": ("t_s", "i_a", "vl_v"), "LaserCalibration": ("vl_v", "power_w")}
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 
@@ -82,11 +84,13 @@ def update_metrics(
     *,
     rebuild: bool = False,
     computed: Mapping[str, tuple[str, Derived]] | None = None,
+    curves: Mapping[str, tuple[str, Curve]] | None = None,
 ) -> MetricsUpdate:
     """Bring the table in line with the manifest (see the module's protocol); the caller holds the writer lock.
 
     `computed`: run_id → (source_sha256, `from_data(...)`) already computed by the caller (the stager, from the
-    frames it parsed); used where the hash still matches, so those runs are not read back.
+    frames it parsed); `curves`: calibration run_id → (source_sha256, `curve_of(...)`), the same for calibration
+    curves. Each is used where the hash still matches, so those runs are not read back.
     """
     started, cpu = time.monotonic(), time.process_time()
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
@@ -101,7 +105,7 @@ def update_metrics(
     data = pl.concat([current.select(["run_id", *DATA_COLUMNS, "remarks", "source_sha256", "metrics_version",
                                       "settings_hash"]), fresh], how="vertical")
     data = data.with_columns(pl.col("remarks").list.eval(pl.element().filter(~_joined_remark(pl.element()))))
-    table = _join(config, runs, data, old)
+    table = _join(config, runs, data, old, curves or {})
     update = MetricsUpdate(table, computed=todo.height, problems=problems)
     if rebuild or not table.equals(old) or not config.metrics_path.exists():
         write_metrics(table, config.metrics_path)
@@ -185,6 +189,15 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
     return (*[_finite(values.get(name)) for name in DATA_COLUMNS], remarks)
 
 
+def curve_of(frame: pl.DataFrame) -> Curve:
+    """A LaserCalibration's curve from its frame (as staged, or read back); empty without its columns."""
+    try:
+        vl, power = (_floats(frame.get_column(name)) for name in _READ["LaserCalibration"])
+    except pl.exceptions.ColumnNotFoundError:
+        return np.empty(0), np.empty(0)
+    return calibration_curve(vl, power)
+
+
 def _floats(series: pl.Series) -> np.ndarray:
     """A Float64 column as numpy (no copy without nulls); a null becomes NaN."""
     return (series if series.dtype == pl.Float64 else series.cast(pl.Float64)).to_numpy()
@@ -196,10 +209,11 @@ def _finite(value: float | None) -> float | None:
 
 
 # -- step 2: joined quantities ------------------------------------------------------------------------------------
-def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
+def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl.DataFrame,
+          curves: Mapping[str, tuple[str, Curve]]) -> pl.DataFrame:
     table = runs.select(list(CONTEXT_SCHEMA)).join(data, on="run_id", how="inner")
     table = _mobility(table, load_chip_params(config.chip_params_file))
-    table = _calibrate(config, runs, table, old)
+    table = _calibrate(config, runs, table, old, curves)
     remarks = pl.concat_list("remarks", "_mobility_remark", "_power_remark").list.drop_nulls()
     table = table.with_columns(
         remarks=remarks,
@@ -228,7 +242,8 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams]) -> pl.DataFrame
     ).with_columns(pl.col("^mobility_.*_cm2_vs$").fill_nan(None))
 
 
-def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
+def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame,
+               staged_curves: Mapping[str, tuple[str, Curve]]) -> pl.DataFrame:
     """Each lit It run's nearest calibration of its wavelength, its age, and the power it gives at the run's VL."""
     settings = config.metrics
     calibrations = runs.filter(pl.col("proc") == "LaserCalibration")
@@ -271,9 +286,13 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     )
     redo = assigned.join(kept, on="run_id", how="anti")
     cal_dates = dict(zip(cal_ids.tolist(), calibrations["date_local"].to_list(), strict=True))
+    cal_shas = dict(zip(cal_ids.tolist(), calibrations["source_sha256"].to_list(), strict=True))
     needed = redo["calibration_run_id"].drop_nulls().unique(maintain_order=True).to_list()
-    read = _map(config, lambda cal_id: _curve(config, cal_id, cal_dates[cal_id]), needed)
-    curves: dict[str, tuple[np.ndarray, np.ndarray]] = dict(zip(needed, read, strict=True))
+    curves = {cal_id: staged[1] for cal_id in needed
+              if (staged := staged_curves.get(cal_id)) is not None and staged[0] == cal_shas[cal_id]}
+    to_read = [cal_id for cal_id in needed if cal_id not in curves]
+    read = _map(config, lambda cal_id: _curve(config, cal_id, cal_dates[cal_id]), to_read)
+    curves.update(zip(to_read, read, strict=True))
     priced: list[tuple[str, float | None, str | None]] = []
     for run_id, laser_v, wavelength, cal_id in redo.select(
         "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id"
@@ -306,14 +325,14 @@ def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
     return order[np.where(np.abs(at - values[left]) <= np.abs(values[right] - at), left, right)]
 
 
-def _curve(config: StagingConfig, run_id: str, date_local: dt.date) -> tuple[np.ndarray, np.ndarray]:
-    """A calibration's (VL, Power) curve, sorted; empty when its Parquet cannot be read (power_at says so)."""
+def _curve(config: StagingConfig, run_id: str, date_local: dt.date) -> Curve:
+    """A calibration's curve read back; empty when its Parquet cannot be read (power_at says so)."""
     path = run_parquet_path(config.stage_root, "LaserCalibration", date_local, run_id)
     try:
-        frame = read_parquet_pinned(path, columns=["vl_v", "power_w"])
+        frame = read_parquet_pinned(path, columns=list(_READ["LaserCalibration"]))
     except (OSError, pl.exceptions.PolarsError):
         return np.empty(0), np.empty(0)
-    return calibration_curve(frame["vl_v"].cast(pl.Float64).to_numpy(), frame["power_w"].cast(pl.Float64).to_numpy())
+    return curve_of(frame)
 
 
 def refresh_metrics(config: StagingConfig, *, rebuild: bool = False) -> MetricsUpdate:
@@ -332,6 +351,7 @@ def update_after_stage(
     *,
     changed: bool,
     computed: Mapping[str, tuple[str, Derived]] | None = None,
+    curves: Mapping[str, tuple[str, Curve]] | None = None,
 ) -> MetricsUpdate | None:
     """The stager's hook, under its lock: update for what the stage committed (or build a missing table).
 
@@ -341,6 +361,6 @@ def update_after_stage(
     if not changed and config.metrics_path.exists():
         return None
     try:
-        return update_metrics(config, manifest, computed=computed)
+        return update_metrics(config, manifest, computed=computed, curves=curves)
     except LabtuiError as error:
         return MetricsUpdate(empty_metrics(), problems=[f"metrics not updated: {error}"])
