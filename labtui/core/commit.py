@@ -17,7 +17,6 @@ imports it only inside a commit), and the app paints its dashboard from the over
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass, replace
@@ -71,7 +70,10 @@ def event_path(events_dir: Path, run_id: str) -> Path:
 
 def event_record(row: ManifestRow, warnings: list[str], extraction_version: str) -> bytes:
     """What happened at the last staging of a run: diagnostics, so published after the commit (only committed
-    runs get one) atomically but not fsynced. Encoded by the worker, so the commit only renames it."""
+    runs get one) atomically but not fsynced. Encoded by the worker, so the commit only renames it; by Pydantic's
+    serializer, which writes the row straight to JSON (a third of the time of a dump to a dict, then `json`)."""
+    from pydantic_core import to_json  # loaded with the row's model already: no import cost on a no-change run
+
     record = {
         "run_id": row.run_id,
         "source_file": row.source_file,
@@ -81,9 +83,9 @@ def event_record(row: ManifestRow, warnings: list[str], extraction_version: str)
         "is_complete": row.is_complete,
         "warnings": warnings,
         "extraction_version": extraction_version,
-        "row": row.model_dump(mode="json"),  # what `labtui repair` rebuilds the manifest from
+        "row": row,  # what `labtui repair` rebuilds the manifest from
     }
-    return json.dumps(record, ensure_ascii=False).encode("utf-8")
+    return to_json(record)
 
 
 class StoreCommit:

@@ -106,11 +106,12 @@ def summary(header: Header, light: bool | None) -> str:
     parts. Only data: the light, procedure, chip and file index have columns of their own, and whoever shows a
     summary line adds them (`labtui.core.history.summary_line`)."""
     parts = []
+    known = {name: value for name, value in header.fields.items() if value is not None}
     for template in header.spec.summary:
         if light is False and "{laser_" in template:
             continue  # a dark run keeps the last wavelength; showing it would suggest light
         try:
-            parts.append(template.format(**{k: v for k, v in header.fields.items() if v is not None}))
+            parts.append(template.format(**known))
         except (KeyError, ValueError, IndexError):
             continue  # a part whose field is missing is left out
     return " ".join(parts)

@@ -75,6 +75,14 @@ def _decode(line: bytes) -> str:
         return line.decode("latin-1")
 
 
+def _decode_lines(header: bytes) -> list[str]:
+    """The header's lines as text: decoded at once when it is all UTF-8 (nearly always), else line by line."""
+    try:
+        return header.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return [_decode(line) for line in header.split(b"\n")]
+
+
 def _sniff(data: bytes) -> None:
     head = data[:_SNIFF]
     if not _VISIBLE.search(data):
@@ -120,8 +128,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         data = b"   " + data[3:]  # keep byte offsets; the BOM is not part of the text
     data_tag = re.search(rb"(?m)^#Data:[ \t]*\r?$", data)
     header_end = data_tag.start() if data_tag else len(data)
-    lines = data[:header_end].split(b"\n")
-    first = _decode(lines[0]).strip()
+    lines = _decode_lines(data[:header_end])
+    first = lines[0].strip()
     proc_match = _PROCEDURE.match(first)
     if not first.startswith("#Procedure:"):
         shown = first[:60] + ("…" if len(first) > 60 else "")
@@ -141,8 +149,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     raw: dict[str, str] = {}
     seen_at: dict[str, int] = {}
     warnings: list[str] = []
-    for number, raw_line in enumerate(lines[1:], start=2):
-        text = _decode(raw_line).rstrip("\r\n")
+    for number, line in enumerate(lines[1:], start=2):
+        text = line.rstrip("\r\n")
         if text.strip() in ("", "#", "#Parameters:", "#Metadata:"):
             continue
         if not text.startswith("#"):
