@@ -161,6 +161,9 @@ class Stager:
         which the metrics interpolate It runs' power on); the commit publishes them."""
         from labtui.core.metrics import curve_of, from_data
 
+        # before the Parquet write, while the parsed frame is still in the CPU caches (the write evicts them)
+        derived = from_data(row.proc, frame, row.vds_v, self.config.metrics)
+        curve = curve_of(frame) if row.proc == "LaserCalibration" else None
         target = run_parquet_path(self.config.stage_root, row.proc, row.date_local, row.run_id)
         target.parent.mkdir(parents=True, exist_ok=True)  # here, in parallel, not in the commit's serial loop
         try:
@@ -178,8 +181,6 @@ class Stager:
         event_temp = write_temp(
             event_path(self._events_dir, row.run_id), lambda path: path.write_bytes(event), temp_dir=self._temp_dir
         )
-        derived = from_data(row.proc, frame, row.vds_v, self.config.metrics)
-        curve = curve_of(frame) if row.proc == "LaserCalibration" else None
         return Staged(row, warnings, temp, target, event_temp, derived, curve)
 
     def _stage_group(self, group: list[Candidate]) -> list[tuple[Candidate, _Result]]:
