@@ -161,9 +161,10 @@ class Stager:
         which the metrics interpolate It runs' power on); the commit publishes them."""
         from labtui.core.metrics import curve_of, from_data
 
-        # before the Parquet write, while the parsed frame is still in the CPU caches (the write evicts them)
+        # the Python work first, while the run is still in the CPU caches (the Parquet write evicts them)
         derived = from_data(row.proc, frame, row.vds_v, self.config.metrics)
         curve = curve_of(frame) if row.proc == "LaserCalibration" else None
+        event = event_record(row, warnings, self.version)
         target = run_parquet_path(self.config.stage_root, row.proc, row.date_local, row.run_id)
         target.parent.mkdir(parents=True, exist_ok=True)  # here, in parallel, not in the commit's serial loop
         try:
@@ -177,7 +178,6 @@ class Stager:
                 raise
             raise OperationFailed("write the Parquet of", cand.source_file, cause) from exc
         faults.point("after_temp_write")
-        event = event_record(row, warnings, self.version)
         event_temp = write_temp(
             event_path(self._events_dir, row.run_id), lambda path: path.write_bytes(event), temp_dir=self._temp_dir
         )
