@@ -7,6 +7,7 @@ starts the renderer process (`labtui.core.renderer`) before it imports the engin
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from labtui.cli import EXIT_OK, add_command, config_from, path_arg
@@ -83,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give a chip number, --calibrations or --from FIGURE.json (one of them)")
     if args.date is not None and not args.calibrations:
         raise UsageError("--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)")
+    # NumPy's BLAS starts a thread for each core when it loads (~50 ms of each process's start here), and a figure
+    # multiplies no large matrices. Set before the renderer starts: it inherits it.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # First: the renderer loads matplotlib while this process loads the engine and the data.
     with Renderer(fmt, spawn=worth_a_process()) as renderer:
         return draw(args, renderer)

@@ -143,8 +143,10 @@ def _ctrl_c_held() -> Iterator[None]:
 
 def serve(fmt: str) -> None:
     """The renderer process: get ready for `fmt`, say so, then draw the one `Drawing` that comes on stdin."""
+    import gc
     import pickle
 
+    gc.disable()  # one figure, then `os._exit`: collecting would walk matplotlib's import-time objects for nothing
     faults.point("renderer_start")
     from labtui.core.drawing import load, render
 
