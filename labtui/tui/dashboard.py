@@ -138,20 +138,24 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self.reload()
 
     def reload(self) -> None:
+        """The numbers first: the overview the last commit recorded is a small file, read here (no Polars), so
+        that the first paint shows them; without one (an older store) a worker computes them from the manifest.
+        Once they are painted: the raw files waiting, the Dirac points and a validation, which need Polars
+        (importing it in a worker thread holds the interpreter for a few hundred milliseconds)."""
         self._show_keys()
         self._show_validation()
-        self.load_status()
+        recorded = self.lab.store.recorded_overview()
+        if recorded is None:
+            self.load_status()
+        else:
+            self._show_status(recorded)
 
     @work(group="status", exclusive=True, exit_on_error=False)
     async def load_status(self) -> None:
-        """The numbers first: the overview the last commit recorded is a small file, read at once (no Polars) so
-        that the first paint shows them; without one they are computed from the manifest, in a thread. Once they
-        are painted: the raw files waiting, the Dirac points and a validation, which need Polars (importing it in
-        a worker thread holds the interpreter for a few hundred milliseconds, which would hold up the paint)."""
+        self._show_status(await asyncio.to_thread(self.lab.store.overview))
+
+    def _show_status(self, overview: Overview) -> None:
         store = self.lab.store
-        overview = store.recorded_overview()
-        if overview is None:
-            overview = await asyncio.to_thread(store.overview)
         self._show_overview(overview, len(store.rejects()), store.holder())
         self.call_after_refresh(self._load_the_rest)
 
