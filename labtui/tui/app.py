@@ -17,10 +17,8 @@ from labtui.core.errors import LabtuiError, error_line
 from labtui.core.lock import LockBusy
 from labtui.core.stage_events import WatchEventKind
 from labtui.tui.dashboard import DashboardScreen
-from labtui.tui.dialogs import ErrorDialog, HelpDialog
 from labtui.tui.live import LiveChanged, Measuring, WatchController, Watched
 from labtui.tui.messages import PlotRequested, StoreChanged
-from labtui.tui.stage import StageScreen
 from labtui.tui.store import Signature, Store, short_path
 
 if TYPE_CHECKING:
@@ -117,6 +115,8 @@ class LabApp(App[None]):
             title, body = "Something went wrong", f"{type(error).__name__}: {error}"
         if body not in self._errors_shown:
             self._errors_shown.add(body)
+            from labtui.tui.dialogs import ErrorDialog
+
             self.push_screen(ErrorDialog(title, body))
 
     def _tell_screens(self, message: type[StoreChanged | LiveChanged]) -> None:
@@ -157,6 +157,8 @@ class LabApp(App[None]):
 
     def action_stage(self) -> None:
         """A staging in progress is shown again rather than started twice."""
+        from labtui.tui.stage import StageScreen
+
         if any(isinstance(screen, DashboardScreen) and screen.staging for screen in self.screen_stack):
             self.notify("the raw files are being staged: the dashboard shows the progress", title="Staging")
         elif not self._reveal(StageScreen, lambda screen: isinstance(screen, StageScreen) and screen.running):
@@ -172,6 +174,8 @@ class LabApp(App[None]):
         return False
 
     def action_help(self) -> None:
+        from labtui.tui.dialogs import HelpDialog
+
         if not isinstance(self.screen, HelpDialog):
             self.push_screen(HelpDialog(self.screen))
 
@@ -204,6 +208,7 @@ def binding_ids() -> set[str]:
     from labtui.tui.follow import FollowScreen
     from labtui.tui.history import HistoryScreen
     from labtui.tui.plot import PlotScreen
+    from labtui.tui.stage import StageScreen
     from labtui.tui.table import FrameTable
     from labtui.tui.trends import TrendsScreen
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual import on, work
@@ -22,9 +22,11 @@ from labtui.core.overview import ACTIVITY_DAYS, Overview
 from labtui.core.stage_events import EventKind, StageReport
 from labtui.tui.base import LabScreen, Shown
 from labtui.tui.live import LiveChanged
-from labtui.tui.stage import Progress, Relay
 from labtui.tui.store import short_path
 from labtui.tui.table import Column, FrameTable
+
+if TYPE_CHECKING:
+    from labtui.tui.stage import Progress
 
 CARDS = (  # id, title, the binding id of the key that acts on it
     ("runs", "Runs", None),
@@ -225,10 +227,12 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     @work(thread=True, group="stage", exclusive=True, exit_on_error=False)
     def run_stage(self) -> StageReport:
+        from labtui.tui.stage import Relay  # the staging screen's module: imported when a staging starts
+
         return self.lab.store.stage(on_event=Relay(self.post_message, self.lab.config.zone), cancel=self.cancel)
 
-    @on(Progress)
-    def _stage_progress(self, message: Progress) -> None:
+    def on_progress(self, message: Progress) -> None:
+        """The staging's `Progress` messages (handled by name: the class is imported when a staging starts)."""
         event = message.event
         if event.kind in (EventKind.SCAN, EventKind.FILE) and event.total:
             self.staging_line = f"⟳ staging the raw files: {event.done} of {event.total}…"
