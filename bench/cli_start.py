@@ -51,8 +51,8 @@ def main() -> None:
     labtui = [
         sys.executable,
         "-c",
-        "import sys; from labtui.cli import main; sys.exit(main())",
-    ]  # what the `labtui` script runs
+        "import sys; from labtui.__main__ import run; sys.exit(run())",
+    ]  # what the `labtui` script runs (pyproject's `labtui = "labtui.__main__:run"`)
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -89,7 +89,7 @@ def main() -> None:
                 str(root / f"fig.{ext}"),
             ]
         one_process = ("import sys, labtui.core.renderer as r; r.worth_a_process = lambda: False; "
-                       "from labtui.cli import main; sys.exit(main())")
+                       "from labtui.__main__ import run; sys.exit(run())")
         commands["plot → pdf, one process"] = [sys.executable, "-c", one_process, *commands["plot → pdf"][3:]]
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
                "PYTHONPYCACHEPREFIX": str(root / "pycache")}
