@@ -29,6 +29,7 @@ from labtui.core.config import StagingConfig
 from labtui.core.manifest import read_manifest, write_manifest
 from labtui.core.overview import write_overview
 from labtui.core.stager import stage
+from labtui.core.stat_index import manifest_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
@@ -88,7 +89,7 @@ def synthetic_manifest(real: StagingConfig, target: Path, copies: int, *, record
     manifest = pl.concat(frames)
     write_manifest(manifest, config.manifest_path)
     if recorded:
-        write_overview(config.manifest_path, manifest, config.local_tz)
+        write_overview(config.manifest_path, manifest, config.local_tz, manifest_digest(config.manifest_path))
     return config
 
 

@@ -8,9 +8,16 @@ import json
 
 import pytest
 
-from labtui.core.overview import overview, overview_path, read_overview
+from labtui.core.config import StagingConfig
+from labtui.core.overview import Overview, overview, overview_path, read_overview
 from labtui.core.repair import drop_runs
+from labtui.core.stat_index import manifest_digest
 from tests.lab import Lab
+
+
+def recorded_of(config: StagingConfig, tz: str | None = None) -> Overview | None:
+    """The recorded overview of the store's committed manifest, in the config's zone (or `tz`)."""
+    return read_overview(config.manifest_path, tz or config.local_tz, manifest_digest(config.manifest_path))
 
 
 @pytest.fixture
@@ -28,7 +35,7 @@ def staged(lab: Lab) -> Lab:
 
 def test_every_commit_records_the_overview_of_its_manifest(staged: Lab) -> None:
     config = staged.config
-    recorded = read_overview(config.manifest_path, config.local_tz)
+    recorded = recorded_of(config)
     assert recorded == overview(staged.manifest(), config.local_tz)
     assert recorded is not None and recorded.runs == 4 and recorded.chips == 2
     assert recorded.procs == {"IVg": 2, "It": 1, "LaserCalibration": 1}
@@ -41,12 +48,12 @@ def test_every_commit_records_the_overview_of_its_manifest(staged: Lab) -> None:
 
 def test_an_overview_of_another_manifest_or_zone_is_not_trusted(staged: Lab) -> None:
     config = staged.config
-    assert read_overview(config.manifest_path, "Europe/Berlin") is None  # the config's zone changed since
+    assert recorded_of(config, "Europe/Berlin") is None  # the config's zone changed since
     drop_runs(config, {staged.run_of("2025-10-13/It2025-10-13_1.csv")["run_id"]})  # a repair replaces it
-    assert read_overview(config.manifest_path, config.local_tz) is None
+    assert recorded_of(config) is None
     (staged.raw / "2025-10-13/It2025-10-13_1.csv").unlink()
     assert staged.stage().staged == 0  # nothing to stage: the no-change run records it again
-    recorded = read_overview(config.manifest_path, config.local_tz)
+    recorded = recorded_of(config)
     assert recorded is not None and recorded.runs == 3
 
 
@@ -70,19 +77,19 @@ def test_a_damaged_overview_is_not_trusted(staged: Lab, damage) -> None:
     record = json.loads(path.read_bytes())
     damage(record)
     path.write_text(json.dumps(record), encoding="utf-8")
-    assert read_overview(staged.config.manifest_path, staged.config.local_tz) is None
+    assert recorded_of(staged.config) is None
 
 
 @pytest.mark.parametrize("content", [b"", b'{"format": 1, "runs"', b"[1, 2]", b"\xff\xfe"],
                          ids=["empty", "torn", "a list", "not utf-8"])
 def test_a_torn_or_foreign_file_is_not_trusted(staged: Lab, content: bytes) -> None:
     overview_path(staged.config.manifest_path).write_bytes(content)
-    assert read_overview(staged.config.manifest_path, staged.config.local_tz) is None
+    assert recorded_of(staged.config) is None
 
 
 def test_no_overview_without_a_manifest(staged: Lab) -> None:
     staged.config.manifest_path.unlink()
-    assert read_overview(staged.config.manifest_path, staged.config.local_tz) is None
+    assert recorded_of(staged.config) is None
 
 
 def test_an_empty_store_has_an_empty_overview(staged: Lab) -> None:

@@ -66,7 +66,7 @@ def test_a_missing_or_torn_index_falls_back_to_the_manifest_and_is_rewritten(lab
             index_file.unlink()
         else:
             index_file.write_bytes(damage)
-        assert read_stat_index(lab.config.manifest_path) is None
+        assert read_stat_index(lab.config.manifest_path, manifest_digest(lab.config.manifest_path)) is None
         report = lab.stage()
         assert (report.staged, report.unchanged) == (0, 1)
         assert index_file.read_bytes() == good  # healed by the run that could not use it

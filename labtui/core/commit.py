@@ -31,7 +31,7 @@ from labtui.core.overview import write_overview
 from labtui.core.recovery import sweep_store
 from labtui.core.rejects import RejectRecord, reject_path, remove_reject, write_reject
 from labtui.core.scan import Outcome, stat_rows
-from labtui.core.stat_index import write_stat_index
+from labtui.core.stat_index import manifest_digest, write_stat_index
 from labtui.core.store import DIRTY_MARKER
 
 if TYPE_CHECKING:
@@ -150,8 +150,10 @@ class StoreCommit:
     def index_manifest(self, manifest: pl.DataFrame) -> None:
         """Describe the manifest now committed: after each commit, and to heal a stale stat index (after a crash,
         or an older labtui) when no commit rewrote it."""
-        write_stat_index(self.config.manifest_path, stat_rows(manifest))
-        write_overview(self.config.manifest_path, manifest, self.config.local_tz)
+        path = self.config.manifest_path
+        digest = manifest_digest(path)  # one read of the manifest names it in both
+        write_stat_index(path, stat_rows(manifest), digest)
+        write_overview(path, manifest, self.config.local_tz, digest)
 
     # -- the commit -------------------------------------------------------------------------------------------
     def commit(self, manifest: pl.DataFrame, rejects: dict[str, RejectRecord]) -> Committed | None:

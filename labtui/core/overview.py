@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from labtui.core.atomic import atomic_write_bytes
-from labtui.core.stat_index import manifest_digest
 
 if TYPE_CHECKING:
     import polars as pl
@@ -75,20 +74,21 @@ def overview_path(manifest_path: Path) -> Path:
     return manifest_path.with_name(OVERVIEW_NAME)
 
 
-def write_overview(manifest_path: Path, manifest: pl.DataFrame, tz: str) -> None:
-    """Record the overview of the manifest now at `manifest_path`. Atomic but not fsynced, like the stat index: a
-    file lost to a power cut fails the hash check and the app computes the numbers itself."""
-    record = {"format": FORMAT, "manifest_sha256": manifest_digest(manifest_path), "local_tz": tz,
+def write_overview(manifest_path: Path, manifest: pl.DataFrame, tz: str, digest: str | None) -> None:
+    """Record the overview of `manifest`, now at `manifest_path` with `manifest_digest` `digest`. Atomic but not
+    fsynced, like the stat index: a file lost to a power cut fails the hash check and the app computes the numbers
+    itself."""
+    record = {"format": FORMAT, "manifest_sha256": digest, "local_tz": tz,
               **asdict(overview(manifest, tz))}
     atomic_write_bytes(overview_path(manifest_path), json.dumps(record, ensure_ascii=False, default=str).encode(),
                        durable=False)
 
 
-def read_overview(manifest_path: Path, tz: str) -> Overview | None:
-    """The recorded overview when it describes the manifest now committed, in zone `tz`; else None."""
+def read_overview(manifest_path: Path, tz: str, digest: str | None) -> Overview | None:
+    """The recorded overview when it describes the manifest now committed (`digest`: its `manifest_digest`), in
+    zone `tz`; else None."""
     try:
         record = json.loads(overview_path(manifest_path).read_bytes())
-        digest = manifest_digest(manifest_path)
         if (record["format"], record["local_tz"]) != (FORMAT, tz) or digest is None or (
                 record["manifest_sha256"] != digest):
             return None

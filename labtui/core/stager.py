@@ -29,7 +29,7 @@ from labtui.core.rawread import Busy, read_raw
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.scan import Candidate, Outcome, known_outcome, relative_source, scan_raw, staged_signatures
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
-from labtui.core.stat_index import Signatures, read_stat_index
+from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
 from labtui.core.store import check_location, check_raw_root, lock_store, write_identity
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
@@ -217,8 +217,10 @@ class Stager:
             candidates = scan_raw(self.config.raw_root)
             present = {cand.source_file for cand in candidates}
             manifest: pl.DataFrame | None = None  # read only when the stat index is stale or there is work
-            staged = read_stat_index(self.config.manifest_path)
-            index_stale = staged is None or read_overview(self.config.manifest_path, self.config.local_tz) is None
+            path = self.config.manifest_path
+            digest = manifest_digest(path)  # one read of the manifest checks both records
+            staged = read_stat_index(path, digest)
+            index_stale = staged is None or read_overview(path, self.config.local_tz, digest) is None
             if staged is None:
                 manifest = self._manifest()
                 staged = staged_signatures(manifest)

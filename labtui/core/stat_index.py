@@ -37,23 +37,24 @@ def manifest_digest(manifest_path: Path) -> str | None:
         return None
 
 
-def write_stat_index(manifest_path: Path, rows: Iterable[tuple[str, int, int, str]]) -> None:
-    """Index the manifest now at `manifest_path` (rows: source file, size, mtime µs, run_id). Atomic but not
-    fsynced: after a power cut an old index fails the hash check and costs one slower re-run, nothing more."""
+def write_stat_index(manifest_path: Path, rows: Iterable[tuple[str, int, int, str]], digest: str | None) -> None:
+    """Index the manifest now at `manifest_path`, whose `manifest_digest` is `digest` (rows: source file, size,
+    mtime µs, run_id). Atomic but not fsynced: after a power cut an old index fails the hash check and costs one
+    slower re-run, nothing more."""
     record = {
         "format": FORMAT,
-        "manifest_sha256": manifest_digest(manifest_path),
+        "manifest_sha256": digest,
         "files": {source: [size, mtime_us, run_id] for source, size, mtime_us, run_id in rows},
     }
     atomic_write_bytes(index_path(manifest_path), json.dumps(record, ensure_ascii=False).encode("utf-8"),
                        durable=False)
 
 
-def read_stat_index(manifest_path: Path) -> Signatures | None:
-    """The staged signatures, when the index describes the manifest now committed; else None (read the manifest)."""
+def read_stat_index(manifest_path: Path, digest: str | None) -> Signatures | None:
+    """The staged signatures, when the index describes the manifest now committed (`digest`: its
+    `manifest_digest`, which the caller takes once for every record it checks); else None (read the manifest)."""
     try:
         record = json.loads(index_path(manifest_path).read_bytes())
-        digest = manifest_digest(manifest_path)
         if record["format"] != FORMAT or digest is None or record["manifest_sha256"] != digest:
             return None
         return {source: (int(size), int(mtime_us)) for source, (size, mtime_us, _run_id) in record["files"].items()}

@@ -26,6 +26,7 @@ from labtui.core.filecache import Cached, Identity, identity
 from labtui.core.lock import Holder, read_holder
 from labtui.core.overview import Overview, last_dirac_points, overview, read_overview
 from labtui.core.rejects import RejectRecord, excerpt, load_rejects
+from labtui.core.stat_index import manifest_digest
 
 if TYPE_CHECKING:  # imported when first used: the dashboard is painted from the recorded overview before Polars
     # (and everything that reads with it) is loaded; the writers, the watcher and the checks come later still
@@ -120,7 +121,8 @@ class Store:
     def recorded_overview(self) -> Overview | None:
         """The dashboard's numbers as the last commit recorded them (None: an older store, a repair since, another
         time zone): a small file, no Polars."""
-        return read_overview(self.config.manifest_path, self.config.local_tz)
+        path = self.config.manifest_path
+        return read_overview(path, self.config.local_tz, manifest_digest(path))
 
     def overview(self) -> Overview:
         """The dashboard's numbers: as recorded, else from the manifest."""
