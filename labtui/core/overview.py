@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from labtui.core.atomic import atomic_write_bytes
+from labtui.core.fields import CONVERTERS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -31,6 +32,7 @@ OVERVIEW_NAME = "overview.json"
 FORMAT = 1
 
 LatestRun = dict[str, str | None]
+_text, _instant = CONVERTERS["str"], CONVERTERS["dt.datetime"]  # the records' own checks: text, a zoned ISO time
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ def read_overview(manifest_path: Path, tz: str, digest: str | None) -> Overview 
             runs=_count(record["runs"]),
             chips=_count(record["chips"]),
             procs={_text(proc): _count(n) for proc, n in record["procs"].items()},
-            last_staged_utc=_instant(record["last_staged_utc"]),
+            last_staged_utc=None if record["last_staged_utc"] is None else _instant(record["last_staged_utc"]),
             latest=[{key: _text_or_none(run[key]) for key in LATEST_KEYS} for run in record["latest"]],
             per_day=[_count(n) for n in record["per_day"]],
             first_day=None if record["first_day"] is None else dt.date.fromisoformat(record["first_day"]),
@@ -111,23 +113,8 @@ def _count(value: Any) -> int:
     return value
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"not text: {value!r}")
-    return value
-
-
 def _text_or_none(value: Any) -> str | None:
     return None if value is None else _text(value)
-
-
-def _instant(value: Any) -> dt.datetime | None:
-    if value is None:
-        return None
-    instant = dt.datetime.fromisoformat(_text(value))
-    if instant.tzinfo is None:
-        raise ValueError(f"not an instant: {value!r}")
-    return instant
 
 
 def last_dirac_points(
