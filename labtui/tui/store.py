@@ -125,9 +125,8 @@ class Store:
         return read_overview(path, self.config.local_tz, manifest_digest(path))
 
     def overview(self) -> Overview:
-        """The dashboard's numbers: as recorded, else from the manifest."""
-        recorded = self.recorded_overview()
-        return recorded if recorded is not None else overview(self.manifest(), self.config.local_tz)
+        """The dashboard's numbers computed from the manifest (where none is recorded)."""
+        return overview(self.manifest(), self.config.local_tz)
 
     def dirac_points(self) -> pl.DataFrame:
         """The dashboard's Dirac points (`last_dirac_points` of the store as it is now)."""

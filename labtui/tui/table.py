@@ -114,7 +114,7 @@ class FrameTable(ScrollView, can_focus=True):
     def _key_at(self, index: int) -> str | None:
         if self.key is None or not 0 <= index < self._rows.height:
             return None
-        return self._rows.record(index)[self.key]
+        return self._rows.key(index, self.key)
 
     @property
     def frame(self) -> pl.DataFrame:
@@ -229,6 +229,10 @@ class _FrameRows:
     def record(self, index: int) -> dict:
         return self._frame.row(index, named=True)
 
+    def key(self, index: int, column: str) -> str | None:
+        """One cell of a row (drawing a selection asks this of every visible row: no whole row is built)."""
+        return self._frame[column][index]
+
     def find(self, key: str, value: str) -> int | None:
         import polars as pl
 
@@ -261,6 +265,9 @@ class _TextRows:
 
     def record(self, index: int) -> dict:
         return dict(self._rows[index])
+
+    def key(self, index: int, column: str) -> str | None:
+        return self._rows[index].get(column)
 
     def find(self, key: str, value: str) -> int | None:
         return next((index for index, row in enumerate(self._rows) if row.get(key) == value), None)
