@@ -6,6 +6,9 @@ import datetime as dt
 import hashlib
 import json
 import os
+import platform
+import subprocess
+import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -438,3 +441,36 @@ def test_records_written_before_pydantic_left_the_read_path_read_and_write_the_s
     write_identity(config, read)
     assert (config.manifest_dir / "store.json").read_bytes() == identity.replace(
         b',\n  "written_by_a_newer_labtui": 1', b"")
+
+
+_HOLD_A_LARGE_BLOCK = """
+import ctypes, sys
+from labtui.core.config import load_config
+from labtui.core.stager import stage
+
+class Info(ctypes.Structure):  # glibc's mallinfo2(3)
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+if sys.argv[1] == "stage":
+    stage(load_config(None, raw_root=sys.argv[2], stage_root=sys.argv[3]))
+block = bytearray(4 << 20)  # a multi-megabyte raw file's bytes, freed, then the next such file's
+del block
+before = libc.mallinfo2().hblks
+block = bytearray(4 << 20)
+print(libc.mallinfo2().hblks - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator")
+@pytest.mark.parametrize(("first", "own_mmaps"), [("stage", 1), ("nothing", 0)])
+def test_a_stage_hands_large_buffers_back_to_the_system(lab: Lab, first: str, own_mmaps: int) -> None:
+    """After a stage, a block freed and asked for again is its own mmap (returned when freed), not carved from an
+    arena that keeps it; without a stage glibc's sliding threshold puts it in the arena (the check can fail)."""
+    lab.write("d/It2025-10-13_1.csv", raw_csv("It"))
+    env = {key: value for key, value in os.environ.items() if key != "MALLOC_MMAP_THRESHOLD_"}
+    out = subprocess.run([sys.executable, "-c", _HOLD_A_LARGE_BLOCK, first, str(lab.raw), str(lab.stage_root)],
+                         capture_output=True, text=True, check=True, env=env).stdout
+    assert int(out) == own_mmaps

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import stat
+import sys
 from dataclasses import dataclass
 
 from labtui.core.scan import Candidate
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt(3) parameter
+LARGE_BUFFER = 1 << 20  # bytes: a raw file's bytes and its data block are often larger
+
+
+@functools.cache
+def release_large_buffers() -> bool:
+    """Serve every block of `LARGE_BUFFER` or more by its own mmap, handed back to the system when freed.
+
+    glibc raises its mmap threshold to the largest block freed so far: after the first multi-megabyte file, every
+    later one is carved from a worker thread's arena, which keeps the memory. Peak memory then grew with the number
+    of files staged (193 MiB at 10× the real corpus, 184 MiB with the threshold fixed, at no measurable cost). Does
+    nothing where the allocator is not glibc's, or when the user set `MALLOC_MMAP_THRESHOLD_` themselves.
+    """
+    if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return False
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    return mallopt is not None and mallopt(_M_MMAP_THRESHOLD, LARGE_BUFFER) == 1
 
 
 @dataclass

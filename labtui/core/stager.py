@@ -25,7 +25,7 @@ from labtui.core.config import StagingConfig, extraction_version
 from labtui.core.errors import OperationFailed, os_error_in
 from labtui.core.layout import run_parquet_path
 from labtui.core.overview import read_overview
-from labtui.core.rawread import Busy, read_raw
+from labtui.core.rawread import Busy, read_raw, release_large_buffers
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.scan import Candidate, Outcome, known_outcome, relative_source, scan_raw, staged_signatures
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
@@ -244,6 +244,7 @@ class Stager:
                 self._temp_dir = self._committer.staging_area()
                 self.config.events_dir.mkdir(parents=True, exist_ok=True)
                 _ = self.registry, self.version  # load once here, not racing in the workers
+                release_large_buffers()
                 if manifest is None:
                     manifest = self._manifest()
                 manifest = self._run_pool(work, manifest, rejects, present, total, len(skipped))
