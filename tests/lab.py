@@ -390,7 +390,9 @@ _FORK_SERVER = r"""
 import importlib, json, os, sys, tempfile
 import polars  # imported, never used here: the children start their own thread pools
 from labtui.cli import main
-from labtui.core import faults, stager  # noqa: F401  what every command pays for at start-up
+from labtui.core import faults
+# what a stage imports (NumPy, Pydantic, the parser and the metrics): ~0.35 s a child would pay again each time
+import labtui.cli.stage, labtui.core.extract, labtui.core.history, labtui.core.metrics.table  # noqa: E401, F401
 for line in sys.stdin:
     request = json.loads(line)
     out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
