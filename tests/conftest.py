@@ -3,6 +3,7 @@ kept for `tests.pilot.said`."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,25 @@ def real_store(tmp_path_factory: pytest.TempPathFactory) -> StagingConfig:
 @pytest.fixture(autouse=True)
 def _keep_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
     record_notifications(monkeypatch)
+
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> object:
+    """The app's tests (the `test_tui*` modules, and every test a pilot drives) run with the coverage tracers
+    stopped: the coverage target is the engine's, which its own tests must reach, and tracing Textual's many calls
+    made the app's tests ~70 % slower. Every tracer: an xdist worker runs two, and stopping one resumes the other
+    (which is also why pytest-cov's `no_cover` marker does not help there)."""
+    import coverage
+
+    if not (item.path.name.startswith("test_tui") or inspect.iscoroutinefunction(getattr(item, "function", None))):
+        return (yield)
+    stopped = []
+    while (tracer := coverage.Coverage.current()) is not None:
+        tracer.stop()
+        stopped.append(tracer)
+    try:
+        return (yield)
+    finally:
+        for tracer in reversed(stopped):
+            tracer.start()
