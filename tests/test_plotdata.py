@@ -27,7 +27,9 @@ from labtui.core.plotdata import (
     si_scale,
     sweep_legs,
 )
+from labtui.core.plotdata.live import live_group
 from labtui.core.plotdata.numeric import format_si_each, laser_windows, merge_spans
+from labtui.core.plotdata.view import default_options, file_suffix, runs_text, view_parts
 
 DAY = dt.date(2025, 10, 13)
 
@@ -531,3 +533,78 @@ def test_real_runs_staged_by_the_stager_plot_end_to_end(lab, real_raw):
     (span,) = plotted.spans
     assert span == pytest.approx((60.0, 120.0), abs=0.2)
     assert "the selection mixes light and dark runs" in plotted.warnings
+
+
+# --- the words of a plot view, and the run being measured as a plot ----------------------------------------------
+
+def test_runs_text_names_seq_ranges_else_each_run() -> None:
+    assert runs_text(pl.DataFrame({"seq": [9, 3, 4, 5, 11]})) == "seq 3–5, 9, 11"
+    unstaged = pl.DataFrame({"seq": [None, 2], "file_idx": [4, None], "date_local": [dt.date(2025, 10, 14)] * 2,
+                             "run_id": ["a1", "b2"]})
+    assert runs_text(unstaged) == "2025-10-14 #4, seq 2"
+    assert runs_text(pl.DataFrame({"seq": [None], "file_idx": [None], "run_id": ["abc"]})) == "abc"
+
+
+@pytest.mark.parametrize(("kind", "options", "status", "suffix"), [
+    ("It", PlotOptions(), ["ΔI = I − I(just before laser ON)", "linear"], "_dI-auto.csv"),
+    ("It", PlotOptions(baseline=Baseline.FIXED, baseline_time_s=2.5, log_y=True),
+     ["ΔI = I − I(t = 2.5 s)", "log |y|"], "_dI-t2.5s_log.csv"),
+    ("It", PlotOptions(baseline=Baseline.RAW), ["I, no baseline", "linear"], ".csv"),
+    ("IVg", PlotOptions(gm=True, sg_window=7, sg_polyorder=3),
+     ["gm = dI/dVg per sweep leg", "Savitzky–Golay 7 pts, order 3"], "_gm_savgol.csv"),
+    ("IVg", PlotOptions(gm=True, gm_method=GmMethod.GRADIENT, align_cnp=True),
+     ["gm = dI/dVg per sweep leg", "plain gradient", "aligned: Vg − V_CNP (forward leg)"], "_gm_gradient_aligned.csv"),
+    ("IVg", PlotOptions(log_y=True), ["I vs Vg", "log |y|"], "_log.csv"),
+    ("IV", PlotOptions(gm=True), ["linear"], ".csv"),  # gm is the IVg's: no part of an IV's view
+    ("LaserCalibration", PlotOptions(log_y=True), [], ".csv"),
+])
+def test_the_status_line_and_the_file_names_agree_on_the_active_options(
+    kind: str, options: PlotOptions, status: list[str], suffix: str
+) -> None:
+    assert [text for text, _ in view_parts(kind, options)] == status
+    assert file_suffix(kind, options, ".csv") == suffix
+
+
+def test_dark_it_runs_plot_the_current_as_measured() -> None:
+    assert default_options("It", pl.DataFrame({"has_light": [False, None]})).baseline is Baseline.RAW
+    assert default_options("It", pl.DataFrame({"has_light": [False, True]})).baseline is Baseline.AUTO
+    assert default_options("IVg", pl.DataFrame({"has_light": [False]})) == PlotOptions()
+
+
+def test_a_growing_run_is_a_plot_group_once_it_has_rows(tmp_path: Path) -> None:
+    from labtui.core.follow import FollowedRun
+    from labtui.core.registry import load_registry
+    from tests.lab import SANTIAGO, raw_csv
+
+    data = raw_csv("It")
+    path = tmp_path / "It2025-10-14_3.csv"
+    path.write_bytes(data[: data.index(b"t (s)")])
+    run = FollowedRun(path, load_registry())
+    run.refresh()
+    assert live_group(run, SANTIAGO) is None  # no header yet
+    path.write_bytes(data[: data.index(b"\n", data.index(b"t (s)")) + 1])
+    run.refresh()
+    assert live_group(run, SANTIAGO).messages == ("no data rows yet",)
+    path.write_bytes(data)
+    run.refresh()
+    group = live_group(run, SANTIAGO)
+    assert group.proc == "It" and not group.messages
+    assert group.runs.row(0, named=True) == {
+        "run_id": path.name, "proc": "It", "date_local": dt.date(2025, 10, 13), "file_idx": 3,
+        "chip_name": "Alisson67", "has_light": True, "laser_voltage_v": 1.15, "laser_wavelength_nm": 455.0,
+        "laser_period_s": 2.0, "vg_fixed_v": -0.35}
+    (columns,) = group.columns
+    assert set(columns) == {"t_s", "i_a", "vl_v"} and len(columns["t_s"]) == run.frame.height
+
+
+def test_a_growing_run_of_a_procedure_without_a_plot_says_so(tmp_path: Path) -> None:
+    from labtui.core.follow import FollowedRun
+    from labtui.core.registry import load_registry
+    from tests.lab import SANTIAGO, raw_csv
+
+    path = tmp_path / "Vt2025-10-14_3.csv"  # a procedure the acquisition defines, with no plot kind
+    path.write_bytes(raw_csv("It").replace(b"procedures.It.It>", b"procedures.Vt.Vt>").replace(b"I (A)", b"VDS (V)"))
+    run = FollowedRun(path, load_registry())
+    run.refresh()
+    group = live_group(run, SANTIAGO)
+    assert group is not None and group.runs.is_empty() and group.messages == ("no live plot for Vt runs",)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from labtui.core.follow import FollowedRun
 from labtui.core.lock import WriterLock
+from labtui.core.measuring import Measured, MeasuringWatcher
 from labtui.core.registry import load_registry
 from labtui.core.watch import Watcher, WatchEvent
 from tests.lab import Lab, cli_env, it_rows, raw_csv
@@ -148,3 +149,37 @@ def test_follow_names_the_wavelength_only_of_a_light_run(lab: Lab) -> None:
         run = FollowedRun(path, load_registry())
         run.refresh()
         assert ("λ=455 nm" in run.describe()) is shown, run.describe()
+
+
+def test_the_runs_being_measured_are_reported_while_they_grow_and_an_error_is_retried(lab: Lab) -> None:
+    clock, events, reports = Clock(), [], []
+    failures = [RuntimeError("the dashboard went away")]
+
+    def on_measuring(runs: tuple[Measured, ...]) -> None:
+        if failures:
+            raise failures.pop()
+        reports.append(runs)
+
+    watcher = MeasuringWatcher(replace(lab.config, watch_settle_seconds=5), on_event=events.append,
+                               on_measuring=on_measuring)
+    watcher.wall, watcher.full_rescan_seconds = clock, 3600
+    data = raw_csv("It")
+    path = lab.raw / "2025-10-14" / "It2025-10-14_1.csv"
+    source = "2025-10-14/It2025-10-14_1.csv"
+    write_pieces(path, data, clock, data.index(b"t (s)"))  # the header so far
+    watcher.poll()  # a first look: new, not yet seen growing
+    assert reports == [] and not events
+    clock.advance(1)
+    write_pieces(path, data, clock, len(data) // 2)
+    watcher.poll()  # it grew, but reporting it failed: said, never fatal
+    assert events[-1].kind == "error" and "the dashboard went away; retrying" in events[-1].message
+    clock.advance(1)
+    write_pieces(path, data, clock, len(data))
+    watcher.poll()
+    assert reports[-1] == (Measured(source, "It2025-10-14_1.csv — Alisson67, λ=455 nm, 3 s of 3 s"),)
+    watcher.poll()  # nothing changed: nothing said again
+    assert len(reports) == 1
+    clock.advance(6)
+    watcher.poll()  # settled: staged, and no run is being measured any more
+    assert events[-1].kind == "staged" and events[-1].staged == (source,)
+    assert reports[-1] == () and lab.manifest().height == 1
