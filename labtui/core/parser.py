@@ -292,16 +292,18 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], line: int) -> None:
 
 
 def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
-    """The data block as Float64 columns with stored names; a partial last line is dropped with a warning."""
-    body = data[header.data_offset :]
+    """The data block as Float64 columns with stored names; a partial last line is dropped with a warning.
+
+    Polars reads the file's own bytes and skips the header's lines: a slice of the data block would copy megabytes
+    per file, in every worker at once."""
+    start = header.data_offset
     warnings: list[str] = []
-    if body and not body.endswith(b"\n"):
-        cut = body.rfind(b"\n") + 1
-        dropped = body[cut:].strip()
-        body = body[:cut]
-        if dropped:
+    if len(data) > start and not data.endswith(b"\n"):
+        end = max(data.rfind(b"\n", start) + 1, start)
+        if _VISIBLE.search(data, end):
             warnings.append("the last line was unterminated (acquisition stopped mid-row) and was dropped")
-    if not _VISIBLE.search(body):
+        data = data[:end]
+    if not _VISIBLE.search(data, start):
         raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
     text = set(header.spec.text_columns)
     schema = {
@@ -310,14 +312,15 @@ def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
     }
     try:
         # credential_provider=None: bytes in memory need no cloud credentials (the lookup costs Python time per file)
-        frame = pl.read_csv(body, has_header=False, schema=schema, raise_if_empty=False, credential_provider=None)
+        frame = pl.read_csv(data, has_header=False, skip_lines=data.count(b"\n", 0, start), schema=schema,
+                            raise_if_empty=False, credential_provider=None)
     except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.NoDataError):
-        _diagnose(body, header)
+        _diagnose(data[start:], header)
         raise Reject("bad_data", "the data block could not be parsed as numbers", header.column_line + 1) from None
     if _has_nulls(frame):  # blank lines read as rows of nulls: they are not rows
         frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
         if _has_nulls(frame):
-            _diagnose(body, header)
+            _diagnose(data[start:], header)
             warnings.append("some data fields are empty; they are stored as missing values")
     if frame.height == 0:
         raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)

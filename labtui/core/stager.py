@@ -117,6 +117,7 @@ class Stager:
             data, after = read
             as_read = Candidate(cand.source_file, cand.path, after.st_size, after.st_mtime_ns, False)
             row, frame, warnings = self._ingest(as_read, data)
+            del read, data  # hashed and parsed: not held through the Parquet write (megabytes, in every worker)
             self._claim(row)
         except Reject as problem:  # recorded with the stat of the scan, which the next plan compares
             return RejectRecord(
