@@ -40,7 +40,6 @@ def _keep_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
     record_notifications(monkeypatch)
 
 
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> object:
     """The app's tests (the `test_tui*` modules, and every test a pilot drives) run with the coverage tracers

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from labtui.core.follow import FollowedRun
 from labtui.core.layout import run_parquet_path
 from labtui.core.plotdata import (
     Baseline,
@@ -30,6 +31,8 @@ from labtui.core.plotdata import (
 from labtui.core.plotdata.live import live_group
 from labtui.core.plotdata.numeric import format_si_each, laser_windows, merge_spans
 from labtui.core.plotdata.view import default_options, file_suffix, runs_text, view_parts
+from labtui.core.registry import load_registry
+from tests.lab import SANTIAGO, raw_csv
 
 DAY = dt.date(2025, 10, 13)
 
@@ -572,10 +575,6 @@ def test_dark_it_runs_plot_the_current_as_measured() -> None:
 
 
 def test_a_growing_run_is_a_plot_group_once_it_has_rows(tmp_path: Path) -> None:
-    from labtui.core.follow import FollowedRun
-    from labtui.core.registry import load_registry
-    from tests.lab import SANTIAGO, raw_csv
-
     data = raw_csv("It")
     path = tmp_path / "It2025-10-14_3.csv"
     path.write_bytes(data[: data.index(b"t (s)")])
@@ -598,10 +597,6 @@ def test_a_growing_run_is_a_plot_group_once_it_has_rows(tmp_path: Path) -> None:
 
 
 def test_a_growing_run_of_a_procedure_without_a_plot_says_so(tmp_path: Path) -> None:
-    from labtui.core.follow import FollowedRun
-    from labtui.core.registry import load_registry
-    from tests.lab import SANTIAGO, raw_csv
-
     path = tmp_path / "Vt2025-10-14_3.csv"  # a procedure the acquisition defines, with no plot kind
     path.write_bytes(raw_csv("It").replace(b"procedures.It.It>", b"procedures.Vt.Vt>").replace(b"I (A)", b"VDS (V)"))
     run = FollowedRun(path, load_registry())

@@ -123,16 +123,16 @@ def _fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None  # syncfs, mallopt
 
 
 def sync_filesystem(folder: Path) -> bool:
     """`syncfs(2)` on Linux: flush every pending write of the filesystem holding `folder`; False where unavailable."""
-    if _libc is None or not hasattr(_libc, "syncfs"):
+    if LIBC is None or not hasattr(LIBC, "syncfs"):
         return False
     fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        return bool(_libc.syncfs(fd) == 0)
+        return bool(LIBC.syncfs(fd) == 0)
     finally:
         os.close(fd)
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 import stat
-import sys
 from dataclasses import dataclass
 
+from labtui.core.atomic import LIBC
 from labtui.core.scan import Candidate
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt(3) parameter
@@ -24,10 +23,10 @@ def release_large_buffers() -> bool:
     of files staged (193 MiB at 10× the real corpus, 184 MiB with the threshold fixed, at no measurable cost). Does
     nothing where the allocator is not glibc's, or when the user set `MALLOC_MMAP_THRESHOLD_` themselves.
     """
-    if not sys.platform.startswith("linux") or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+    mallopt = getattr(LIBC, "mallopt", None)
+    if mallopt is None or "MALLOC_MMAP_THRESHOLD_" in os.environ:
         return False
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    return mallopt is not None and mallopt(_M_MMAP_THRESHOLD, LARGE_BUFFER) == 1
+    return bool(mallopt(_M_MMAP_THRESHOLD, LARGE_BUFFER) == 1)
 
 
 @dataclass
