@@ -24,7 +24,7 @@ from labtui.core.manifest_row import ManifestRow
 from labtui.core.rawread import Busy
 from labtui.core.scan import Candidate, Outcome, scan_raw
 from labtui.core.stage_events import StageEvent
-from labtui.core.stager import Stager
+from labtui.core.stager import CHUNK_BYTES, Stager, _chunks
 from tests.lab import Lab, epoch, it_rows, raw_csv
 
 SANTIAGO = "America/Santiago"
@@ -218,9 +218,21 @@ def test_file_that_changes_between_scan_and_read_is_busy(lab: Lab) -> None:
     path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     info = path.stat()
     stale = Candidate("a/It2025-10-13_1.csv", path, info.st_size - 10, info.st_mtime_ns, False)
-    result = Stager(lab.config)._stage_file(stale)
+    [(_, result)] = Stager(lab.config)._stage_chunk([stale])
     assert isinstance(result, Busy)
     assert not list(lab.config.stage_root.rglob("*.parquet"))
+
+
+def test_chunks_keep_case_twins_together_and_bound_files_and_bytes() -> None:
+    def cand(name: str, size: int = 10) -> Candidate:
+        return Candidate(name, Path(name), size, 0, False)
+
+    names = ["a/1.csv", "a/2.csv", "a/3.csv", "a/X.csv", "a/x.csv", "a/4.csv"]
+    chunks = [[c.source_file for c in chunk] for chunk in _chunks([cand(n) for n in names], max_files=4)]
+    assert chunks == [["a/1.csv", "a/2.csv", "a/3.csv"], ["a/X.csv", "a/x.csv", "a/4.csv"]]
+    big = [cand("a/big.csv", CHUNK_BYTES), cand("a/small.csv"), cand("a/other.csv")]
+    assert [len(chunk) for chunk in _chunks(big, max_files=16)] == [1, 2]
+    assert list(_chunks([], max_files=4)) == []
 
 
 def test_candidates_ignore_hidden_junk_and_non_csv(lab: Lab) -> None:
