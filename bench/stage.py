@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
-from _timing import stage_in_child
+from _timing import settle_disk, stage_in_child
 
 from labtui.core.config import StagingConfig
 
@@ -53,6 +53,7 @@ def floor_one(path: Path, out: Path) -> None:
 
 def run_floor(files: list[Path], workers: int) -> float:
     with tempfile.TemporaryDirectory(prefix="floor-") as tmp:
+        settle_disk()
         started = time.perf_counter()
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(lambda p: floor_one(p, Path(tmp)), files))
@@ -68,6 +69,7 @@ def labtui_stage(raw: Path, store: Path, workers: int | None) -> tuple[float, in
 def other_tool(raw: Path, out: Path) -> float:
     """The other tool's staging wall time (its process pool's start included), in a fresh process."""
     command = [sys.executable, str(ROOT / "bench" / "other_tool.py"), str(raw), str(out)]
+    settle_disk()
     return float(subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()[0])
 
 
