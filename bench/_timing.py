@@ -3,6 +3,11 @@ the plot view paints (the end of a TUI action), and a full stage timed in a fres
 
 Interleaving (every case once per round, round after round) makes a load spike on the shared machine hit every
 case alike, so the ratio of medians stays fair when the absolute times do not.
+
+What one case writes must not be charged to the next. Its dirty pages are flushed before the next case starts its
+clock (`settle_disk`), and the staging benchmarks delete nothing until every round is timed: on ext4 without a
+journal (this VM's disk) a new inode skips every inode freed in the last minute or more (`recently_deleted`), so a
+stage right after a deletion of a few thousand files took 20–50 % longer (measured; the kernel was 30 % of it).
 """
 
 from __future__ import annotations

@@ -56,27 +56,25 @@ def timed_stage(config: StagingConfig, derived: bool) -> tuple[float, float]:
     return run.wall_s, run.cpu_s
 
 
-def one_round(raw: Path, held_back: Path, bare_first: bool) -> tuple[Times, Times]:
+def one_round(raw: Path, held_back: Path, bare_first: bool, root: Path) -> tuple[Times, Times]:
     """(wall, CPU) times of: the stage without metrics, with them, a full rebuild, the one-run update."""
-    with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
-        root = Path(tmp)
-        linked_tree(raw, root / "raw", held_back)
-        configs = [
-            load_config(None, raw_root=root / "raw", stage_root=root / name / "store" / "raw_measurements",
-                        derived_root=root / name / "derived")
-            for name in ("bare", "store")
-        ]
-        if bare_first:
-            bare, bare_cpu = timed_stage(configs[0], derived=False)
-        full, full_cpu = timed_stage(configs[1], derived=True)
-        if not bare_first:
-            bare, bare_cpu = timed_stage(configs[0], derived=False)
-        assert configs[1].metrics_path.exists() and not configs[0].metrics_path.exists()
-        rebuild = update_metrics(configs[1], rebuild=True)
-        os.link(held_back, root / "raw" / held_back.relative_to(raw))
-        one = stage(configs[1]).metrics
-        assert one is not None and one.computed == 1, one
-        return ((bare, full, rebuild.elapsed_s, one.elapsed_s), (bare_cpu, full_cpu, rebuild.cpu_s, one.cpu_s))
+    linked_tree(raw, root / "raw", held_back)
+    configs = [
+        load_config(None, raw_root=root / "raw", stage_root=root / name / "store" / "raw_measurements",
+                    derived_root=root / name / "derived")
+        for name in ("bare", "store")
+    ]
+    if bare_first:
+        bare, bare_cpu = timed_stage(configs[0], derived=False)
+    full, full_cpu = timed_stage(configs[1], derived=True)
+    if not bare_first:
+        bare, bare_cpu = timed_stage(configs[0], derived=False)
+    assert configs[1].metrics_path.exists() and not configs[0].metrics_path.exists()
+    rebuild = update_metrics(configs[1], rebuild=True)
+    os.link(held_back, root / "raw" / held_back.relative_to(raw))
+    one = stage(configs[1]).metrics
+    assert one is not None and one.computed == 1, one
+    return ((bare, full, rebuild.elapsed_s, one.elapsed_s), (bare_cpu, full_cpu, rebuild.cpu_s, one.cpu_s))
 
 
 def main() -> None:
@@ -90,14 +88,15 @@ def main() -> None:
     n_files = sum(1 for p in args.raw.rglob("*.csv"))
     print(f"data: {n_files} files; {os.cpu_count()} cores, load avg {os.getloadavg()[0]:.2f}, polars {pl.__version__}")
     walls, cpus = [], []
-    for round_no in range(1, args.rounds + 1):
-        wall, cpu = one_round(args.raw, held_back, bare_first=round_no % 2 == 1)
-        walls.append(wall)
-        cpus.append(cpu)
-        print(
-            f"round {round_no}: "
-            + " || ".join(_line(times) + f" [{name}]" for name, times in (("wall", wall), ("CPU", cpu)))
-        )
+    with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:  # kept until every round is timed (_timing)
+        for round_no in range(1, args.rounds + 1):
+            wall, cpu = one_round(args.raw, held_back, bare_first=round_no % 2 == 1, root=Path(tmp) / f"{round_no}")
+            walls.append(wall)
+            cpus.append(cpu)
+            print(
+                f"round {round_no}: "
+                + " || ".join(_line(times) + f" [{name}]" for name, times in (("wall", wall), ("CPU", cpu)))
+            )
     for name, rows in (("wall", walls), ("CPU", cpus)):
         bare, full, rebuild, one = (statistics.median(column) for column in zip(*rows, strict=False))
         share = statistics.median(f / b - 1 for b, f, _, _ in rows)

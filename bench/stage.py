@@ -51,13 +51,13 @@ def floor_one(path: Path, out: Path) -> None:
     frame.write_parquet(out / f"{path.stem}-{abs(hash(path))}.parquet", compression="zstd")
 
 
-def run_floor(files: list[Path], workers: int) -> float:
-    with tempfile.TemporaryDirectory(prefix="floor-") as tmp:
-        settle_disk()
-        started = time.perf_counter()
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda p: floor_one(p, Path(tmp)), files))
-        return time.perf_counter() - started
+def run_floor(files: list[Path], workers: int, out: Path) -> float:
+    out.mkdir(parents=True)
+    settle_disk()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda p: floor_one(p, out), files))
+    return time.perf_counter() - started
 
 
 def labtui_stage(raw: Path, store: Path, workers: int | None) -> tuple[float, int]:
@@ -99,20 +99,21 @@ def main() -> None:
         f"load avg {os.getloadavg()[0]:.2f}, polars {pl.__version__}"
     )
     floors, fulls, others, reruns = [], [], [], []
-    for round_no in range(1, args.rounds + 1):
-        with tempfile.TemporaryDirectory(prefix="bench-stage-") as tmp:
-            floor = run_floor(files, args.floor_threads)
-            full, _ = labtui_stage(args.raw, Path(tmp), workers)
-            other = other_tool(args.raw, Path(tmp) / "other")
-            rerun, _ = labtui_stage(args.raw, Path(tmp), workers)
-        floors.append(floor)
-        fulls.append(full)
-        others.append(other)
-        reruns.append(rerun)
-        print(
-            f"round {round_no}: floor {floor:.3f} s | labtui full {full:.3f} s ({full / floor:.2f}× floor) | "
-            f"other tool {other:.3f} s | no-change re-run {rerun * 1000:.1f} ms ({rerun / full:.1%} of full)"
-        )
+    with tempfile.TemporaryDirectory(prefix="bench-stage-") as tmp:  # kept until every round is timed (_timing)
+        for round_no in range(1, args.rounds + 1):
+            work = Path(tmp) / f"round{round_no}"
+            floor = run_floor(files, args.floor_threads, work / "floor")
+            full, _ = labtui_stage(args.raw, work, workers)
+            other = other_tool(args.raw, work / "other")
+            rerun, _ = labtui_stage(args.raw, work, workers)
+            floors.append(floor)
+            fulls.append(full)
+            others.append(other)
+            reruns.append(rerun)
+            print(
+                f"round {round_no}: floor {floor:.3f} s | labtui full {full:.3f} s ({full / floor:.2f}× floor) | "
+                f"other tool {other:.3f} s | no-change re-run {rerun * 1000:.1f} ms ({rerun / full:.1%} of full)"
+            )
     floor, full, other, rerun = (statistics.median(x) for x in (floors, fulls, others, reruns))
     print(
         f"median: floor {floor:.3f} s, full {full:.3f} s = {full / floor:.2f}× floor (target ≤ 1.2×) = "
