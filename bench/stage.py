@@ -103,9 +103,9 @@ def main() -> None:
         for round_no in range(1, args.rounds + 1):
             work = Path(tmp) / f"round{round_no}"
             floor = run_floor(files, args.floor_threads, work / "floor")
-            full, _ = labtui_stage(args.raw, work, workers)
+            full, _ = labtui_stage(args.raw, work / "labtui", workers)
             other = other_tool(args.raw, work / "other")
-            rerun, _ = labtui_stage(args.raw, work, workers)
+            rerun, _ = labtui_stage(args.raw, work / "labtui", workers)
             floors.append(floor)
             fulls.append(full)
             others.append(other)
