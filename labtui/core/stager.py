@@ -1,8 +1,8 @@
 """The staging engine: raw CSVs → one Parquet per run + the manifest, incrementally, in worker threads.
 
-A run plans from the stat index (what changed since the last stage), then workers take each file through
-read → ingest → claim → write (a temp Parquet), and the calling thread commits batches by the protocol in
-`commit.py`. A run that finds nothing to do never loads Polars (imported only where there is work).
+A run plans from the stat index (what changed since the last stage), then workers take chunks of files through
+load (read, hash, parse) → row and claim → metrics → write (a temp Parquet), one phase over the whole chunk at a
+time, and the calling thread commits batches by the protocol in `commit.py`. A run that finds nothing to do never loads Polars (imported only where there is work).
 The raw tree is only ever opened read-only.
 """
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
 
 _Result = Staged | RejectRecord | Busy
 CHUNK_FILES = 16  # files a worker takes at once (see `Stager._stage_chunk`) ...
-CHUNK_BYTES = 4 << 20  # ... and their raw bytes: a chunk holds its files' frames until they are written
+CHUNK_BYTES = 1 << 20  # ... and their raw bytes: a chunk holds its files' frames until they are written
 
 
 @dataclass
@@ -52,7 +52,6 @@ class _File:
 
     cand: Candidate  # as scanned: a reject records this stat, which the next plan compares
     as_read: Candidate | None = None  # the stat its bytes were read with: the manifest row records this one
-    data: bytes = b""
     sha256: str = ""
     header: Header | None = None
     frame: pl.DataFrame | None = None
@@ -138,7 +137,7 @@ class Stager:
         from labtui.core.parser import Reject
 
         files = [_File(cand) for cand in chunk]
-        for phase in (self._read, self._parse, self._make_row, self._derive, self._write):
+        for phase in (self._load, self._make_row, self._derive, self._write):
             if self.cancel.is_set():  # the files not yet written are left for the next stage, as if never begun
                 break
             for file in files:
@@ -157,22 +156,20 @@ class Stager:
                         )
         return [(file.cand, file.result) for file in files if file.result is not None]
 
-    @staticmethod
-    def _read(file: _File) -> None:
+    def _load(self, file: _File) -> None:
+        """Read, hash and parse one file. Its bytes are let go here, so a worker holds one file's bytes at a time
+        and only the chunk's frames (a few MiB) until they are written."""
+        from labtui.core.parser import parse_data, parse_header
+
         read = read_raw(file.cand)
         if isinstance(read, Busy):
             file.result = read
             return
-        file.data, after = read
-        file.sha256 = hashlib.sha256(file.data).hexdigest()
+        data, after = read
+        file.sha256 = hashlib.sha256(data).hexdigest()
         file.as_read = Candidate(file.cand.source_file, file.cand.path, after.st_size, after.st_mtime_ns, False)
-
-    def _parse(self, file: _File) -> None:
-        from labtui.core.parser import parse_data, parse_header
-
-        file.header = parse_header(file.data, self.registry, Path(file.cand.path).stem)
-        file.frame, data_warnings = parse_data(file.data, file.header)
-        file.data = b""  # hashed and parsed: not held through the rest of the chunk (megabytes, in every worker)
+        file.header = parse_header(data, self.registry, Path(file.cand.path).stem)
+        file.frame, data_warnings = parse_data(data, file.header)
         file.warnings = file.header.warnings + data_warnings
 
     def _make_row(self, file: _File) -> None:
