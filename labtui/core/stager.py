@@ -2,8 +2,8 @@
 
 A run plans from the stat index (what changed since the last stage), then workers take chunks of files through
 load (read, hash, parse) → row and claim → metrics → write (a temp Parquet), one phase over the whole chunk at a
-time, and the calling thread commits batches by the protocol in `commit.py`. A run that finds nothing to do never loads Polars (imported only where there is work).
-The raw tree is only ever opened read-only.
+time, and the calling thread commits batches by the protocol in `commit.py`. A run that finds nothing to do never
+loads Polars (imported only where there is work). The raw tree is only ever opened read-only.
 """
 
 from __future__ import annotations
