@@ -21,10 +21,15 @@ import pyarrow.parquet as pq
 from labtui.core.config import StagingConfig
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
+from labtui.core.parser import Header, Reject, parse_data, parse_header, parse_many
+from labtui.core.registry import load_registry
+from tests.lab import raw_csv
 
 CRASH_EXIT = 86
 LOCKED_EXIT = 75
 VOLATILE_MANIFEST_COLUMNS = ("ingested_at_utc", "extraction_version")
+REGISTRY = load_registry()
+BATCH_NEIGHBOUR = raw_csv("IVg")
 
 
 # -- promise 1: the raw tree ------------------------------------------------------------------------------------
@@ -220,3 +225,21 @@ def assert_settled(config: StagingConfig) -> None:
     """Everything a completed run promises (2 and 4)."""
     assert_readable(config, settled=True)
     assert_bookkeeping(config)
+
+
+# -- the parser's two paths -------------------------------------------------------------------------------------
+def parse_alone_and_batched(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
+    """`parse_data` of one file, checked against the same file read within a batch (`parse_many`, the stager's
+    path, with a clean file before and after it): the same frame and warnings, or the same `Reject`."""
+    clean = parse_header(BATCH_NEIGHBOUR, REGISTRY)
+    batched = parse_many([(BATCH_NEIGHBOUR, clean), (data, header), (BATCH_NEIGHBOUR, clean)])
+    assert not isinstance(batched[0], Reject) and not isinstance(batched[2], Reject)
+    try:
+        frame, warnings = parse_data(data, header)
+    except Reject as alone:
+        assert isinstance(batched[1], Reject), f"a batch read what alone is rejected: {alone}"
+        assert (batched[1].kind, batched[1].reason, batched[1].line) == (alone.kind, alone.reason, alone.line)
+        raise
+    assert not isinstance(batched[1], Reject), f"a batch rejected what alone reads: {batched[1]}"
+    assert batched[1][0].equals(frame) and batched[1][0].schema == frame.schema and batched[1][1] == warnings
+    return frame, warnings

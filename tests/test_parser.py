@@ -8,16 +8,18 @@ import math
 import polars as pl
 import pytest
 
-from labtui.core.parser import Reject, parse_data, parse_header, parse_number
+from labtui.core.parser import Reject, parse_header, parse_number
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
 from tests.lab import IT_COLUMNS, it_rows, raw_csv
+from tests.promises import parse_alone_and_batched
 
 REGISTRY = load_registry()
 
 
 def parse(data: bytes, stem: str = "It2025-10-14_3"):
+    """Every rule holds alone and within a batch (the stager's path)."""
     header = parse_header(data, REGISTRY, stem)
-    frame, warnings = parse_data(data, header)
+    frame, warnings = parse_alone_and_batched(data, header)
     return header, frame, warnings
 
 

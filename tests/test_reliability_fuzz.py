@@ -25,10 +25,18 @@ from labtui.core import faults
 from labtui.core.extract import build_row
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import rows_to_frame
-from labtui.core.parser import Reject, parse_data, parse_header
+from labtui.core.parser import Reject, parse_header
 from labtui.core.registry import load_registry
 from tests.lab import OLD_MTIME, PROCS, Lab, put, render_run
-from tests.promises import CRASH_EXIT, assert_readable, assert_settled, raw_snapshot, store_bytes, store_state
+from tests.promises import (
+    CRASH_EXIT,
+    assert_readable,
+    assert_settled,
+    parse_alone_and_batched,
+    raw_snapshot,
+    store_bytes,
+    store_state,
+)
 
 REGISTRY = load_registry()
 ZONE = ZoneInfo("America/Santiago")
@@ -42,7 +50,7 @@ def parse_fully(data: bytes, stem: str = "IVg2025-09-15_1") -> pl.DataFrame | No
     Anything else escaping is a bug: one bad file would abort the whole run (and every later one)."""
     try:
         header = parse_header(data, REGISTRY, stem)
-        frame, warnings = parse_data(data, header)
+        frame, warnings = parse_alone_and_batched(data, header)
     except Reject as reject:
         assert reject.kind and reject.reason and isinstance(reject.kind, str)
         return None

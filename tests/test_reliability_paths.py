@@ -71,6 +71,14 @@ class FileSpy:
             return real_write_parquet(frame, file, *args, **kwargs)  # type: ignore[arg-type]
 
         monkeypatch.setattr(pl.DataFrame, "write_parquet", spy_write_parquet)
+        real_sink_parquet = pl.LazyFrame.sink_parquet
+
+        def spy_sink_parquet(frame: pl.LazyFrame, path: object, *args: object, **kwargs: object) -> object:
+            if not isinstance(path, io.IOBase):  # the stager writes a chunk's Parquet with sinks
+                self.calls.append(("write_parquet", self._abs(path), None))
+            return real_sink_parquet(frame, path, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(pl.LazyFrame, "sink_parquet", spy_sink_parquet)
 
     @staticmethod
     def _abs(path: object) -> str:

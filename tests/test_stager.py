@@ -17,11 +17,14 @@ import polars as pl
 import pytest
 
 from labtui.cli import EXIT_LOCKED, main
+from labtui.core.atomic import is_temp, write_temps
 from labtui.core.extract import run_id_for
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
 from labtui.core.manifest_row import ManifestRow
+from labtui.core.parser import parse_data, parse_header
 from labtui.core.rawread import Busy
+from labtui.core.registry import load_registry
 from labtui.core.scan import Candidate, Outcome, scan_raw
 from labtui.core.stage_events import StageEvent
 from labtui.core.stager import CHUNK_BYTES, Stager, _chunks
@@ -233,6 +236,45 @@ def test_chunks_keep_case_twins_together_and_bound_files_and_bytes() -> None:
     big = [cand("a/big.csv", CHUNK_BYTES), cand("a/small.csv"), cand("a/other.csv")]
     assert [len(chunk) for chunk in _chunks(big, max_files=16)] == [1, 2]
     assert list(_chunks([], max_files=4)) == []
+
+
+def test_one_chunk_of_good_and_bad_files_stages_each_as_it_would_alone(tmp_path: Path) -> None:
+    """One worker reads all six files as one chunk: a file Polars cannot read fails the chunk's single query, and
+    then each file is read alone, so the bad one is rejected with its line and the others stage unchanged."""
+    lab = Lab(tmp_path, workers=1)
+    good = [raw_csv("It", start=epoch(2025, 10, 13, 10, n)) for n in range(3)]
+    bad_token = raw_csv("It", start=epoch(2025, 10, 13, 11), rows=[*it_rows()[:3], "0.3,abc,0,nan,nan,nan"])
+    blank_line = raw_csv("It", start=epoch(2025, 10, 13, 12), rows=[*it_rows()[:2], "", *it_rows()[2:4]])
+    names = [f"a/It2025-10-13_{n}.csv" for n in range(1, 7)]
+    for name, data in zip(names, [good[0], bad_token, good[1], blank_line, good[2], good[0][:-40]], strict=True):
+        lab.write(name, data)
+    report = lab.stage()
+    assert report.staged == 5 and report.rejected == 1, report.line()
+    (reject,) = lab.rejects().values()
+    assert reject.source_file == names[1] and reject.kind == "bad_value" and "'abc'" in reject.reason
+    assert reject.line == len(bad_token.decode().splitlines())
+    manifest = lab.manifest()
+    for name in (names[0], names[3], names[5]):
+        row = manifest.filter(pl.col("source_file") == name).row(0, named=True)
+        stored = pl.read_parquet(run_parquet_path(lab.config.stage_root, "It", row["date_local"], row["run_id"]))
+        data = (lab.raw / name).read_bytes()
+        alone, _ = parse_data(data, parse_header(data, load_registry(), Path(name).stem))
+        assert stored.equals(alone) and stored.height == (4 if name == names[3] else alone.height)
+
+
+def test_write_temps_leaves_no_temp_file_when_the_write_fails(tmp_path: Path) -> None:
+    targets = [tmp_path / "a" / "one.parquet", tmp_path / "b" / "two.parquet"]
+
+    def write_one_then_fail(temps: list[Path]) -> None:
+        temps[0].write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        write_temps(targets, write_one_then_fail)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    temps = write_temps(targets, lambda temps: [temp.write_bytes(b"x") for temp in temps])  # no temp_dir: beside
+    assert [temp.parent for temp in temps] == [target.parent for target in targets]
+    assert all(is_temp(temp.name) for temp in temps)
 
 
 def test_candidates_ignore_hidden_junk_and_non_csv(lab: Lab) -> None:

@@ -83,16 +83,23 @@ def write_temp(path: Path, write: Callable[[Path], object], temp_dir: Path | Non
     makes `temp_dir` once: a stager writes two temp files per run, and a `mkdir` that fails on an existing folder
     still costs a system call.
     """
+    return write_temps([path], lambda temps: write(temps[0]), temp_dir)[0]
+
+
+def write_temps(paths: list[Path], write: Callable[[list[Path]], object], temp_dir: Path | None = None) -> list[Path]:
+    """`write_temp` of many files that one call writes (a Polars query that writes them all); if it fails, none of
+    its temp files survive."""
     if temp_dir is None:
-        temp_dir = path.parent
-        temp_dir.mkdir(parents=True, exist_ok=True)
-    temp = temp_dir / _temp_name(path.name)
+        for folder in {path.parent for path in paths}:
+            folder.mkdir(parents=True, exist_ok=True)
+    temps = [(temp_dir or path.parent) / _temp_name(path.name) for path in paths]
     try:
-        write(temp)
+        write(temps)
     except BaseException:
-        temp.unlink(missing_ok=True)
+        for temp in temps:
+            temp.unlink(missing_ok=True)
         raise
-    return temp
+    return temps
 
 
 def publish(pairs: list[tuple[Path, Path]], anchor: Path) -> None:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import RejectKind, reject_text
 
+T = TypeVar("T")
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
 # Both patterns run on untrusted lines of any length: possessive quantifiers and a greedy tail keep them linear
@@ -291,11 +293,22 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], line: int) -> None:
         )
 
 
-def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
-    """The data block as Float64 columns with stored names; a partial last line is dropped with a warning.
+_PARSE_ERRORS = (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.NoDataError)
 
-    Polars reads the file's own bytes and skips the header's lines: a slice of the data block would copy megabytes
-    per file, in every worker at once."""
+
+@dataclass(frozen=True)
+class DataBlock:
+    """A file's data rows as Polars reads them: the file's own bytes (cut after its last whole line) with the
+    header's lines skipped (a slice of the block would copy megabytes per file, in every worker at once)."""
+
+    data: bytes
+    skip_lines: int
+    schema: dict[str, type[pl.DataType]]
+    warnings: list[str]
+
+
+def data_block(data: bytes, header: Header) -> DataBlock:
+    """The block to read; a partial last line is dropped with a warning, a block without rows is a `Reject`."""
     start = header.data_offset
     warnings: list[str] = []
     if len(data) > start and not data.endswith(b"\n"):
@@ -306,21 +319,62 @@ def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
     if not _VISIBLE.search(data, start):
         raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
     text = set(header.spec.text_columns)
-    schema = {
+    schema: dict[str, type[pl.DataType]] = {
         stored: pl.String if name in text else pl.Float64
         for name, stored in zip(header.columns, header.stored_columns, strict=False)
     }
+    return DataBlock(data, data.count(b"\n", 0, start), schema, warnings)
+
+
+def _csv_options(block: DataBlock) -> dict[str, Any]:
+    # credential_provider=None: bytes in memory need no cloud credentials (the lookup costs Python time per file)
+    return {"has_header": False, "skip_lines": block.skip_lines, "schema": block.schema, "raise_if_empty": False,
+            "credential_provider": None}
+
+
+def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
+    """The data block as Float64 columns with stored names (text columns as strings), and warnings."""
+    block = data_block(data, header)
     try:
-        # credential_provider=None: bytes in memory need no cloud credentials (the lookup costs Python time per file)
-        frame = pl.read_csv(data, has_header=False, skip_lines=data.count(b"\n", 0, start), schema=schema,
-                            raise_if_empty=False, credential_provider=None)
-    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.NoDataError):
-        _diagnose(data[start:], header)
+        frame = pl.read_csv(block.data, **_csv_options(block))
+    except _PARSE_ERRORS:
+        _diagnose(block.data[header.data_offset :], header)
         raise Reject("bad_data", "the data block could not be parsed as numbers", header.column_line + 1) from None
-    if _has_nulls(frame):  # blank lines read as rows of nulls: they are not rows
+    return _rows(frame, block, header)
+
+
+def parse_many(files: list[tuple[bytes, Header]]) -> list[tuple[pl.DataFrame, list[str]] | Reject]:
+    """`parse_data` of each file, all read by one Polars query (`collect_all`): it parses the files in parallel
+    and crosses into Polars once, where a call per file cost a third more CPU and twice the wall time (measured
+    on the real corpus, 16 files a call). A file Polars cannot read fails the whole query: then each file is
+    parsed on its own, which names the bad one and its line. A result is the file's frame and warnings, or its
+    `Reject`."""
+    blocks = [_or_reject(data_block, data, header) for data, header in files]
+    readable = [block for block in blocks if isinstance(block, DataBlock)]
+    try:
+        frames = iter(pl.collect_all([pl.scan_csv(block.data, **_csv_options(block)) for block in readable]))
+    except _PARSE_ERRORS:
+        return [_or_reject(parse_data, data, header) for data, header in files]
+    return [
+        _or_reject(_rows, next(frames), block, header) if isinstance(block, DataBlock) else block
+        for block, (_, header) in zip(blocks, files, strict=True)
+    ]
+
+
+def _or_reject(parse: Callable[..., T], *args: Any) -> T | Reject:
+    try:
+        return parse(*args)
+    except Reject as problem:
+        return problem
+
+
+def _rows(frame: pl.DataFrame, block: DataBlock, header: Header) -> tuple[pl.DataFrame, list[str]]:
+    """The frame without blank lines (read as rows of nulls: they are not rows); empty fields are a warning."""
+    warnings = list(block.warnings)
+    if _has_nulls(frame):
         frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
         if _has_nulls(frame):
-            _diagnose(data[start:], header)
+            _diagnose(block.data[header.data_offset :], header)
             warnings.append("some data fields are empty; they are stored as missing values")
     if frame.height == 0:
         raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
