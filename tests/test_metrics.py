@@ -16,6 +16,7 @@ import pytest
 from labtui.cli import main
 from labtui.core.chip_params import ChipParams, load_chip_params
 from labtui.core.config import ConfigError, MetricsSettings, load_config
+from labtui.core.layout import run_parquet_path
 from labtui.core.metrics import (
     METRICS_SCHEMA,
     QUANTITIES,
@@ -251,13 +252,36 @@ def test_a_stage_reads_nothing_back_and_equals_a_rebuild(tmp_path: Path, monkeyp
     def read_back(*args: object) -> None:
         raise AssertionError(f"the stage read a Parquet back: {args[1:]}")
 
-    monkeypatch.setattr(metrics_table, "_one", read_back)
+    monkeypatch.setattr(metrics_table, "_read_chunk", read_back)
     monkeypatch.setattr(metrics_table, "_curve", read_back)
     lab.stage()
     monkeypatch.undo()
     staged = read_metrics(lab.config)
     assert staged.filter(pl.col("power_w") > 0).height == 1
     assert update_metrics(lab.config, rebuild=True).table.equals(staged)
+
+
+def test_a_rebuild_reads_around_an_unreadable_parquet_and_retries_it_next_time(tmp_path: Path) -> None:
+    """One damaged file fails its chunk's query: each file is then read alone, the damaged run gets an empty row
+    without a hash (so the next update reads it again) and every other run its values."""
+    lab = small_lab(tmp_path)
+    lab.stage()
+    staged = read_metrics(lab.config)
+    ivg = staged.filter(pl.col("proc") == "IVg").row(0, named=True)
+    path = run_parquet_path(lab.config.stage_root, "IVg", ivg["date_local"], ivg["run_id"])
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    update = update_metrics(lab.config, rebuild=True)
+    (problem,) = update.problems
+    assert problem.startswith(f"IVg run {ivg['run_id']}: cannot read {path}")
+    damaged = update.table.filter(pl.col("run_id") == ivg["run_id"]).row(0, named=True)
+    assert damaged["cnp_v"] is None and damaged["source_sha256"] is None
+    assert any(remark.startswith("run: cannot read its Parquet") for remark in damaged["remarks"])
+    others = pl.col("run_id") != ivg["run_id"]
+    assert update.table.filter(others).equals(staged.filter(others))
+    path.write_bytes(good)
+    retried = update_metrics(lab.config)
+    assert retried.computed == 1 and retried.table.equals(staged)
 
 
 def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
