@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
 
 _Result = Staged | RejectRecord | Busy
 CHUNK_FILES = 16  # files a worker takes at once (see `Stager._stage_chunk`) ...
-CHUNK_BYTES = 1 << 20  # ... and their raw bytes: a chunk holds its files' frames until they are written
+CHUNK_BYTES = 1 << 20  # ... and their raw bytes, held until the chunk is parsed (its frames until written)
 
 
 @dataclass
