@@ -12,10 +12,10 @@ import datetime as dt
 import hashlib
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,9 +62,6 @@ class _File:
     event: bytes = b""
     data: bytes = b""  # the raw bytes, from the load to the parse
     result: _Result | None = None
-
-    def write_event(self, path: Path) -> None:
-        path.write_bytes(self.event)
 
 
 class Stager:
@@ -134,12 +131,13 @@ class Stager:
     # -- one chunk of files (worker thread): load → parse → row and claim → metrics → write, phase by phase -----
     def _stage_chunk(self, chunk: list[Candidate]) -> list[tuple[Candidate, _Result]]:
         """Each phase runs over the whole chunk before the next starts: the parse and the write are one Polars
-        query each for the chunk (see `parser.parse_many`), and between them the parser's, NumPy's and the
-        Parquet writer's code stay in the CPU's caches from one file to the next (file by file, each library
-        evicted the others': the metrics cost 2–4× their tight-loop time, and a stage 6–13 % more CPU). A file
-        leaves the chunk when it is settled (rejected, busy); the rest go on. Only settled files are returned."""
+        query each for the chunk (see `parser.parse_many`), and the code of each phase stays in the CPU's caches
+        from one file to the next (file by file, each library evicted the others': the metrics cost 2–4× their
+        tight-loop time, and a stage 6–13 % more CPU). A file leaves the chunk when it is settled (rejected,
+        busy); the rest go on. Only settled files are returned."""
         files = [_File(cand) for cand in chunk]
-        for phase in (self._load, self._parse, self._make_rows, self._derive, self._write):
+        phases = (_per_file(self._load), self._parse, _per_file(self._make_row), _per_file(self._derive), self._write)
+        for phase in phases:
             if self.cancel.is_set():  # the files not yet written are left for the next stage, as if never begun
                 break
             live = [file for file in files if file.result is None]
@@ -147,25 +145,20 @@ class Stager:
                 phase(live)
         return [(file.cand, file.result) for file in files if file.result is not None]
 
-    def _load(self, files: list[_File]) -> None:
-        """Read, hash and parse the header of each file. The chunk's bytes (about `CHUNK_BYTES`) are held until
-        the parse."""
-        from labtui.core.parser import Reject, parse_header
+    def _load(self, file: _File) -> None:
+        """Read, hash and parse the header of one file. Its bytes are kept for the chunk's parse: a chunk holds
+        about `CHUNK_BYTES`."""
+        from labtui.core.parser import parse_header
 
-        for file in files:
-            try:
-                read = read_raw(file.cand)
-                if isinstance(read, Busy):
-                    file.result = read
-                    continue
-                file.data, after = read
-                file.sha256 = hashlib.sha256(file.data).hexdigest()
-                file.as_read = Candidate(file.cand.source_file, file.cand.path, after.st_size, after.st_mtime_ns,
-                                         False)
-                file.header = parse_header(file.data, self.registry, Path(file.cand.path).stem)
-            except Reject as problem:
-                file.data = b""
-                file.result = _rejected(file.cand, problem)
+        read = read_raw(file.cand)
+        if isinstance(read, Busy):
+            file.result = read
+            return
+        data, after = read
+        file.sha256 = hashlib.sha256(data).hexdigest()
+        file.as_read = Candidate(file.cand.source_file, file.cand.path, after.st_size, after.st_mtime_ns, False)
+        file.header = parse_header(data, self.registry, Path(file.cand.path).stem)
+        file.data = data
 
     def _parse(self, files: list[_File]) -> None:
         """The chunk's data blocks, in one Polars query; the raw bytes are let go here."""
@@ -183,50 +176,42 @@ class Stager:
                 file.frame, data_warnings = result
                 file.warnings = header.warnings + data_warnings
 
-    def _make_rows(self, files: list[_File]) -> None:
-        """Each run's manifest row (a `Reject` for values out of range), its run_id claimed."""
+    def _make_row(self, file: _File) -> None:
+        """The run's manifest row (raises `Reject` for values out of range), its run_id claimed."""
         from pydantic import ValidationError
 
         from labtui.core.extract import build_row
         from labtui.core.parser import Reject
 
-        for file in files:
-            assert file.header is not None and file.frame is not None and file.as_read is not None
-            try:
-                file.row, notes = build_row(
-                    file.header,
-                    file.frame,
-                    source_file=file.as_read.source_file,
-                    size=file.as_read.size,
-                    mtime_ns=file.as_read.mtime_ns,
-                    sha256=file.sha256,
-                    zone=self.config.zone,
-                    extraction_version=self.version,
-                    ingested_at=dt.datetime.now(dt.UTC),
-                )
-                self._claim(file.row)
-            except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                file.result = _rejected(
-                    file.cand, Reject("invalid_values", f"header values out of range: {problems}")
-                )
-                continue
-            except Reject as problem:
-                file.result = _rejected(file.cand, problem)
-                continue
-            file.warnings += notes
+        assert file.header is not None and file.frame is not None and file.as_read is not None
+        try:
+            file.row, notes = build_row(
+                file.header,
+                file.frame,
+                source_file=file.as_read.source_file,
+                size=file.as_read.size,
+                mtime_ns=file.as_read.mtime_ns,
+                sha256=file.sha256,
+                zone=self.config.zone,
+                extraction_version=self.version,
+                ingested_at=dt.datetime.now(dt.UTC),
+            )
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise Reject("invalid_values", f"header values out of range: {problems}") from None
+        file.warnings += notes
+        self._claim(file.row)
 
-    def _derive(self, files: list[_File]) -> None:
-        """Each run's from-data metrics (and a calibration's curve, which the metrics interpolate It runs' power
-        on) and its event record."""
+    def _derive(self, file: _File) -> None:
+        """The run's from-data metrics (and a calibration's curve, which the metrics interpolate It runs' power on)
+        and its event record."""
         from labtui.core.metrics import curve_of, from_data
 
-        for file in files:
-            row, frame = file.row, file.frame
-            assert row is not None and frame is not None
-            file.derived = from_data(row.proc, frame, row.vds_v, self.config.metrics)
-            file.curve = curve_of(frame) if row.proc == "LaserCalibration" else None
-            file.event = event_record(row, file.warnings, self.version)
+        row, frame = file.row, file.frame
+        assert row is not None and frame is not None
+        file.derived = from_data(row.proc, frame, row.vds_v, self.config.metrics)
+        file.curve = curve_of(frame) if row.proc == "LaserCalibration" else None
+        file.event = event_record(row, file.warnings, self.version)
 
     def _write(self, files: list[_File]) -> None:
         """The runs' Parquet as temp files, in one Polars query, and their event records; the commit publishes
@@ -258,7 +243,8 @@ class Stager:
             raise OperationFailed("write Parquet into", self._temp_dir or self.config.stage_root, cause) from exc
         for file, row, temp, target in zip(files, rows, temps, targets, strict=True):
             faults.point("after_temp_write")
-            event_temp = write_temp(event_path(self._events_dir, row.run_id), file.write_event, temp_dir=self._temp_dir)
+            event = partial(Path.write_bytes, data=file.event)
+            event_temp = write_temp(event_path(self._events_dir, row.run_id), event, temp_dir=self._temp_dir)
             file.frame = None
             file.result = Staged(row, file.warnings, temp, target, event_temp, file.derived, file.curve)
 
@@ -432,6 +418,20 @@ class Stager:
     def _emit(self, kind: EventKind, **fields: object) -> None:
         fields.setdefault("counts", dict(self.report.counts))
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
+
+
+def _per_file(step: Callable[[_File], None]) -> Callable[[list[_File]], None]:
+    """A phase that takes a chunk's files one by one: a `Reject` settles only its own file."""
+    from labtui.core.parser import Reject
+
+    def phase(files: list[_File]) -> None:
+        for file in files:
+            try:
+                step(file)
+            except Reject as problem:
+                file.result = _rejected(file.cand, problem)
+
+    return phase
 
 
 def _rejected(cand: Candidate, problem: Reject) -> RejectRecord:

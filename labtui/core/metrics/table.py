@@ -55,7 +55,7 @@ Derived = tuple[Any, ...]  # one run's from-data quantities in DATA_COLUMNS orde
 Curve = tuple[np.ndarray, np.ndarray]  # a calibration's finite (VL, Power) points sorted by VL (`calibration_curve`)
 _READ = {"IVg": ("vg_v", "i_a"), "It": ("t_s", "i_a", "vl_v"), "LaserCalibration": ("vl_v", "power_w")}
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
-READ_BACK_CHUNK = 32  # runs whose Parquet one query reads back (`_read_back`)
+READ_BACK_CHUNK = 32  # runs whose Parquet one query reads back (`_read_chunk`)
 
 
 def settings_hash(settings: MetricsSettings) -> str:
