@@ -60,7 +60,7 @@ def collapse_repeats(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def _moves(step: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Which steps really move x: float drift of the setpoints (~1e-14 V) is not a step."""
-    return np.abs(step) > 1e-6 * float(np.ptp(x))
+    return np.abs(step) > 1e-6 * float(x.max() - x.min())
 
 
 def savgol_derivative(x: np.ndarray, y: np.ndarray, window: int, polyorder: int) -> np.ndarray:
@@ -78,7 +78,7 @@ def savgol_derivative(x: np.ndarray, y: np.ndarray, window: int, polyorder: int)
         return np.gradient(y, x)
     step = np.diff(x)
     half = window // 2
-    if n > window and np.ptp(step) <= 1e-6 * abs(float(step.mean())):
+    if n > window and step.max() - step.min() <= 1e-6 * abs(float(step.mean())):
         spacing = float(step.mean())
         edge = _edge_weights(window, polyorder)
         slope = np.empty(n)
@@ -118,9 +118,19 @@ def _local_fits(x: np.ndarray, y: np.ndarray, window: int, polyorder: int, at: n
 
 def window_points(x: np.ndarray, width: float) -> int:
     """An odd number of points (≥ 3) spanning about `width` in x at the sweep's typical step."""
-    step = float(np.median(np.abs(np.diff(x)))) if x.size > 1 else 0.0
+    step = _median(np.abs(np.diff(x))) if x.size > 1 else 0.0
     points = round(width / step) + 1 if step > 0 else 3
     return max(3, points + 1 - points % 2)
+
+
+def _median(values: np.ndarray) -> float:
+    """`np.median` of finite values, to the bit (the middle one, or the mean of the two middle ones), at a quarter
+    of its cost: it checks for NaN and dispatches through three Python layers, ~20 µs a sweep."""
+    half = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, half)[half])
+    low, high = np.partition(values, (half - 1, half))[half - 1 : half + 1]
+    return float((low + high) / 2)
 
 
 class Dirac(NamedTuple):
@@ -244,7 +254,7 @@ def _gm_maxima(vg: np.ndarray, i: np.ndarray, values: dict[str, float | None], s
         split = float(x[int(np.argmin(np.abs(y)))])
     remarks = []
     for column, side, name in (("gm_max_hole_s", x < split, "hole"), ("gm_max_electron_s", x > split, "electron")):
-        if side.sum() < 2 or np.ptp(x[side]) < settings.gm_window_v:
+        if side.sum() < 2 or (branch := x[side]).max() - branch.min() < settings.gm_window_v:
             remarks.append(f"{column}: the {name} branch spans less than {settings.gm_window_v:g} V of the sweep")
         else:
             values[column] = float(gm[side].max())
