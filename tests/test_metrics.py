@@ -27,7 +27,7 @@ from labtui.core.metrics import (
 from labtui.core.metrics import table as metrics_table
 from labtui.core.metrics.calibration import calibration_quantities, power_at
 from labtui.core.metrics.it import it_quantities
-from labtui.core.metrics.ivg import dirac_point, ivg_quantities
+from labtui.core.metrics.ivg import _median, dirac_point, ivg_quantities
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
 from tests.lab import Lab
@@ -75,6 +75,15 @@ def test_a_dead_channel_has_no_dirac_point() -> None:
     values, remarks = ivg_quantities(vg, np.full(vg.size, 1e-8) + 1e-11 * np.sin(vg * 7), 0.1, SETTINGS)
     assert values["cnp_fwd_v"] is None and values["gm_max_hole_s"] is None and values["i_min_a"] > 0
     assert any("dead channel" in remark for remark in remarks)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 7, 8, 600, 601])
+def test_the_typical_step_is_numpys_median_to_the_bit(size: int) -> None:
+    """The table's values depend on it: the gm window is a number of points derived from this step."""
+    rng = np.random.default_rng(size)
+    steps = np.abs(rng.standard_normal(size)) * 10.0 ** rng.integers(-6, 1)
+    for values in (steps, np.round(steps, 3), np.full(size, 0.05)):
+        assert _median(values) == float(np.median(values))
 
 
 def test_a_dirac_point_beyond_the_sweep_leaves_one_branch() -> None:
