@@ -202,6 +202,7 @@ def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]],
 
 
 def _read_or_error(path: Path, columns: list[str]) -> pl.DataFrame | Exception:
+    """A run's Parquet, or the error that makes it unreadable (a missing or damaged file)."""
     try:
         return read_parquet_pinned(path, columns=columns)
     except (OSError, pl.exceptions.PolarsError) as error:
@@ -372,11 +373,8 @@ def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
 def _curve(config: StagingConfig, run_id: str, date_local: dt.date) -> Curve:
     """A calibration's curve read back; empty when its Parquet cannot be read (power_at says so)."""
     path = run_parquet_path(config.stage_root, "LaserCalibration", date_local, run_id)
-    try:
-        frame = read_parquet_pinned(path, columns=list(_READ["LaserCalibration"]))
-    except (OSError, pl.exceptions.PolarsError):
-        return np.empty(0), np.empty(0)
-    return curve_of(frame)
+    frame = _read_or_error(path, list(_READ["LaserCalibration"]))
+    return (np.empty(0), np.empty(0)) if isinstance(frame, Exception) else curve_of(frame)
 
 
 def refresh_metrics(config: StagingConfig, *, rebuild: bool = False) -> MetricsUpdate:
