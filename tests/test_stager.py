@@ -26,8 +26,9 @@ from labtui.core.parser import parse_data, parse_header
 from labtui.core.rawread import Busy
 from labtui.core.registry import load_registry
 from labtui.core.scan import Candidate, Outcome, scan_raw
+from labtui.core.stage_chunk import CHUNK_BYTES, ChunkWorker, chunks
 from labtui.core.stage_events import StageEvent
-from labtui.core.stager import CHUNK_BYTES, Stager, _chunks
+from labtui.core.stager import Stager
 from tests.lab import Lab, epoch, it_rows, raw_csv
 
 SANTIAGO = "America/Santiago"
@@ -221,7 +222,8 @@ def test_file_that_changes_between_scan_and_read_is_busy(lab: Lab) -> None:
     path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     info = path.stat()
     stale = Candidate("a/It2025-10-13_1.csv", path, info.st_size - 10, info.st_mtime_ns, False)
-    [(_, result)] = Stager(lab.config)._stage_chunk([stale])
+    worker = ChunkWorker(lab.config, load_registry(), "test", None, claim=lambda row: None, cancel=threading.Event())
+    [(_, result)] = worker.stage([stale])
     assert isinstance(result, Busy)
     assert not list(lab.config.stage_root.rglob("*.parquet"))
 
@@ -231,11 +233,11 @@ def test_chunks_keep_case_twins_together_and_bound_files_and_bytes() -> None:
         return Candidate(name, Path(name), size, 0, False)
 
     names = ["a/1.csv", "a/2.csv", "a/3.csv", "a/X.csv", "a/x.csv", "a/4.csv"]
-    chunks = [[c.source_file for c in chunk] for chunk in _chunks([cand(n) for n in names], max_files=4)]
-    assert chunks == [["a/1.csv", "a/2.csv", "a/3.csv"], ["a/X.csv", "a/x.csv", "a/4.csv"]]
+    names_by_chunk = [[c.source_file for c in chunk] for chunk in chunks([cand(n) for n in names], max_files=4)]
+    assert names_by_chunk == [["a/1.csv", "a/2.csv", "a/3.csv"], ["a/X.csv", "a/x.csv", "a/4.csv"]]
     big = [cand("a/big.csv", CHUNK_BYTES), cand("a/small.csv"), cand("a/other.csv")]
-    assert [len(chunk) for chunk in _chunks(big, max_files=16)] == [1, 2]
-    assert list(_chunks([], max_files=4)) == []
+    assert [len(chunk) for chunk in chunks(big, max_files=16)] == [1, 2]
+    assert list(chunks([], max_files=4)) == []
 
 
 def test_one_chunk_of_good_and_bad_files_stages_each_as_it_would_alone(tmp_path: Path) -> None:

@@ -1,34 +1,28 @@
 """The staging engine: raw CSVs → one Parquet per run + the manifest, incrementally, in worker threads.
 
 A run plans from the stat index (what changed since the last stage), then workers take chunks of files through
-load (read, hash, parse) → row and claim → metrics → write (a temp Parquet), one phase over the whole chunk at a
-time, and the calling thread commits batches by the protocol in `commit.py`. A run that finds nothing to do never
-loads Polars (imported only where there is work). The raw tree is only ever opened read-only.
+the phases of `stage_chunk.py` (load → parse → row and claim → metrics → write a temp Parquet), and the calling
+thread commits batches by the protocol in `commit.py`. A run that finds nothing to do never loads Polars (imported
+only where there is work). The raw tree is only ever opened read-only.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from labtui.core import faults
-from labtui.core.atomic import write_temp, write_temps
-from labtui.core.commit import Staged, StoreCommit, event_path, event_record
+from labtui.core.commit import Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version
-from labtui.core.errors import OperationFailed, os_error_in
-from labtui.core.layout import run_parquet_path
 from labtui.core.overview import read_overview
-from labtui.core.rawread import Busy, read_raw, release_large_buffers
+from labtui.core.rawread import Busy, release_large_buffers
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.scan import Candidate, Outcome, known_outcome, relative_source, scan_raw, staged_signatures
+from labtui.core.stage_chunk import CHUNK_FILES, ChunkResult, ChunkWorker, chunks
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
 from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
 from labtui.core.store import check_location, check_raw_root, lock_store, write_identity
@@ -38,30 +32,7 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
 
     from labtui.core.manifest_row import ManifestRow
     from labtui.core.metrics.table import Curve
-    from labtui.core.parser import Header, Reject
     from labtui.core.registry import Registry
-
-_Result = Staged | RejectRecord | Busy
-CHUNK_FILES = 16  # files a worker takes at once (see `Stager._stage_chunk`) ...
-CHUNK_BYTES = 1 << 20  # ... and their raw bytes, held until the chunk is parsed (its frames until written)
-
-
-@dataclass
-class _File:
-    """One file on its way through a chunk's phases; `result` is set once it is settled."""
-
-    cand: Candidate  # as scanned: a reject records this stat, which the next plan compares
-    as_read: Candidate | None = None  # the stat its bytes were read with: the manifest row records this one
-    sha256: str = ""
-    header: Header | None = None
-    frame: pl.DataFrame | None = None
-    warnings: list[str] = field(default_factory=list)
-    row: ManifestRow | None = None
-    derived: tuple[object, ...] = ()
-    curve: Curve | None = None
-    event: bytes = b""
-    data: bytes = b""  # the raw bytes, from the load to the parse
-    result: _Result | None = None
 
 
 class Stager:
@@ -89,8 +60,6 @@ class Stager:
         self.cancel = cancel or threading.Event()
         self.report = StageReport()
         self._committer = StoreCommit(config)
-        self._temp_dir: Path | None = None
-        self._events_dir = config.events_dir  # looked up once: a config path property costs a few Path joins per call
         self._claim_lock = threading.Lock()
         self._claimed: dict[str, str] = {}  # run_id -> source_file that owns it (see _claim)
         self._owned: dict[str, str] = {}  # source_file -> its run_id
@@ -127,126 +96,6 @@ class Stager:
             else:
                 work.append(cand)
         return work, skipped
-
-    # -- one chunk of files (worker thread): load → parse → row and claim → metrics → write, phase by phase -----
-    def _stage_chunk(self, chunk: list[Candidate]) -> list[tuple[Candidate, _Result]]:
-        """Each phase runs over the whole chunk before the next starts: the parse and the write are one Polars
-        query each for the chunk (see `parser.parse_many`), and the code of each phase stays in the CPU's caches
-        from one file to the next (file by file, each library evicted the others': the metrics cost 2–4× their
-        tight-loop time, and a stage 6–13 % more CPU). A file leaves the chunk when it is settled (rejected,
-        busy); the rest go on. Only settled files are returned."""
-        files = [_File(cand) for cand in chunk]
-        phases = (_per_file(self._load), self._parse, _per_file(self._make_row), _per_file(self._derive), self._write)
-        for phase in phases:
-            if self.cancel.is_set():  # the files not yet written are left for the next stage, as if never begun
-                break
-            live = [file for file in files if file.result is None]
-            if live:
-                phase(live)
-        return [(file.cand, file.result) for file in files if file.result is not None]
-
-    def _load(self, file: _File) -> None:
-        """Read, hash and parse the header of one file. Its bytes are kept for the chunk's parse: a chunk holds
-        about `CHUNK_BYTES`."""
-        from labtui.core.parser import parse_header
-
-        read = read_raw(file.cand)
-        if isinstance(read, Busy):
-            file.result = read
-            return
-        data, after = read
-        file.sha256 = hashlib.sha256(data).hexdigest()
-        file.as_read = Candidate(file.cand.source_file, file.cand.path, after.st_size, after.st_mtime_ns, False)
-        file.header = parse_header(data, self.registry, Path(file.cand.path).stem)
-        file.data = data
-
-    def _parse(self, files: list[_File]) -> None:
-        """The chunk's data blocks, in one Polars query; the raw bytes are let go here."""
-        from labtui.core.parser import Reject, parse_many
-
-        loaded: list[tuple[bytes, Header]] = []
-        for file in files:
-            assert file.header is not None  # every file still in the chunk has been loaded
-            loaded.append((file.data, file.header))
-        for file, (_, header), result in zip(files, loaded, parse_many(loaded), strict=True):
-            file.data = b""
-            if isinstance(result, Reject):
-                file.result = _rejected(file.cand, result)
-            else:
-                file.frame, data_warnings = result
-                file.warnings = header.warnings + data_warnings
-
-    def _make_row(self, file: _File) -> None:
-        """The run's manifest row (raises `Reject` for values out of range), its run_id claimed."""
-        from pydantic import ValidationError
-
-        from labtui.core.extract import build_row
-        from labtui.core.parser import Reject
-
-        assert file.header is not None and file.frame is not None and file.as_read is not None
-        try:
-            file.row, notes = build_row(
-                file.header,
-                file.frame,
-                source_file=file.as_read.source_file,
-                size=file.as_read.size,
-                mtime_ns=file.as_read.mtime_ns,
-                sha256=file.sha256,
-                zone=self.config.zone,
-                extraction_version=self.version,
-                ingested_at=dt.datetime.now(dt.UTC),
-            )
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise Reject("invalid_values", f"header values out of range: {problems}") from None
-        file.warnings += notes
-        self._claim(file.row)
-
-    def _derive(self, file: _File) -> None:
-        """The run's from-data metrics (and a calibration's curve, which the metrics interpolate It runs' power on)
-        and its event record."""
-        from labtui.core.metrics import curve_of, from_data
-
-        row, frame = file.row, file.frame
-        assert row is not None and frame is not None
-        file.derived = from_data(row.proc, frame, row.vds_v, self.config.metrics)
-        file.curve = curve_of(frame) if row.proc == "LaserCalibration" else None
-        file.event = event_record(row, file.warnings, self.version)
-
-    def _write(self, files: list[_File]) -> None:
-        """The runs' Parquet as temp files, in one Polars query, and their event records; the commit publishes
-        them."""
-        import polars as pl
-
-        rows: list[ManifestRow] = []
-        frames: list[pl.DataFrame] = []
-        for file in files:
-            assert file.row is not None and file.frame is not None  # every file still in the chunk has both
-            rows.append(file.row)
-            frames.append(file.frame)
-        targets = [run_parquet_path(self.config.stage_root, row.proc, row.date_local, row.run_id) for row in rows]
-        for folder in {target.parent for target in targets}:  # here, in parallel, not in the commit's serial loop
-            folder.mkdir(parents=True, exist_ok=True)
-
-        def write_all(paths: list[Path]) -> None:
-            pl.collect_all([
-                frame.lazy().sink_parquet(path, compression="zstd", statistics=True, credential_provider=None,
-                                          lazy=True)
-                for frame, path in zip(frames, paths, strict=True)
-            ])
-
-        try:
-            temps = write_temps(targets, write_all, self._temp_dir)
-        except Exception as exc:  # Polars wraps an OS error (a full disk) in its own error types
-            if (cause := os_error_in(exc)) is None:
-                raise
-            raise OperationFailed("write Parquet into", self._temp_dir or self.config.stage_root, cause) from exc
-        for file, row, temp, target in zip(files, rows, temps, targets, strict=True):
-            faults.point("after_temp_write")
-            event = partial(Path.write_bytes, data=file.event)
-            event_temp = write_temp(event_path(self._events_dir, row.run_id), event, temp_dir=self._temp_dir)
-            file.frame = None
-            file.result = Staged(row, file.warnings, temp, target, event_temp, file.derived, file.curve)
 
     def _claim(self, row: ManifestRow) -> None:
         """Reserve the row's run_id before its Parquet is written: a second file with the same run_id (a case
@@ -301,13 +150,14 @@ class Stager:
             self._committer.drop_stale_rejects(rejects, present, unchanged)
             if work:
                 self._committer.mark_dirty()
-                self._temp_dir = self._committer.staging_area()
                 self.config.events_dir.mkdir(parents=True, exist_ok=True)
-                _ = self.registry, self.version  # load once here, not racing in the workers
+                worker = ChunkWorker(  # the registry and version loaded once here, not racing in the workers
+                    self.config, self.registry, self.version, self._committer.staging_area(), self._claim, self.cancel
+                )
                 release_large_buffers()
                 if manifest is None:
                     manifest = self._manifest()
-                manifest = self._run_pool(work, manifest, rejects, present, total, len(skipped))
+                manifest = self._run_pool(worker, work, manifest, rejects, present, total, len(skipped))
             if index_stale and self.report.commits == 0 and self.config.manifest_path.exists():
                 self._committer.index_manifest(manifest if manifest is not None else self._manifest())
             if self._committer.dirty:
@@ -334,6 +184,7 @@ class Stager:
 
     def _run_pool(
         self,
+        worker: ChunkWorker,
         work: list[Candidate],
         manifest: pl.DataFrame,
         rejects: dict[str, RejectRecord],
@@ -342,20 +193,20 @@ class Stager:
         done: int,
     ) -> pl.DataFrame:
         per_worker = -(-len(work) // self.config.workers)  # rounded up: a small stage still reaches every worker
-        queue = _chunks(work, max_files=min(CHUNK_FILES, per_worker))
+        queue = chunks(work, max_files=min(CHUNK_FILES, per_worker))
         last_commit = time.monotonic()
         self._claimed = dict(zip(manifest["run_id"].to_list(), manifest["source_file"].to_list(), strict=True))
         self._present = present
         self._owned = dict(zip(manifest["source_file"].to_list(), manifest["run_id"].to_list(), strict=True))
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
-            running: dict[Future[list[tuple[Candidate, _Result]]], list[Candidate]] = {}
+            running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]] = {}
 
             def refill() -> None:
                 while len(running) < 2 * self.config.workers and not self.cancel.is_set():
                     chunk = next(queue, None)
                     if chunk is None:
                         return
-                    running[pool.submit(self._stage_chunk, chunk)] = chunk
+                    running[pool.submit(worker.stage, chunk)] = chunk
 
             refill()
             while running:
@@ -382,14 +233,14 @@ class Stager:
         return self._commit(manifest, rejects)
 
     @staticmethod
-    def _message(result: _Result) -> str:
+    def _message(result: ChunkResult) -> str:
         if isinstance(result, RejectRecord):
             return result.describe()
         if isinstance(result, Busy):
             return result.reason
         return "; ".join(result.warnings)
 
-    def _collect(self, cand: Candidate, result: _Result, rejects: dict[str, RejectRecord]) -> Outcome:
+    def _collect(self, cand: Candidate, result: ChunkResult, rejects: dict[str, RejectRecord]) -> Outcome:
         """Book one worker result (run_id conflicts were settled by `_claim` before any Parquet was written)."""
         if isinstance(result, Busy):
             self.report.busy_files.append(cand.source_file)
@@ -418,51 +269,6 @@ class Stager:
     def _emit(self, kind: EventKind, **fields: object) -> None:
         fields.setdefault("counts", dict(self.report.counts))
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
-
-
-def _per_file(step: Callable[[_File], None]) -> Callable[[list[_File]], None]:
-    """A phase that takes a chunk's files one by one: a `Reject` settles only its own file."""
-    from labtui.core.parser import Reject
-
-    def phase(files: list[_File]) -> None:
-        for file in files:
-            try:
-                step(file)
-            except Reject as problem:
-                file.result = _rejected(file.cand, problem)
-
-    return phase
-
-
-def _rejected(cand: Candidate, problem: Reject) -> RejectRecord:
-    """A file's reject, with the stat of the scan: the next plan compares it."""
-    return RejectRecord(
-        source_file=cand.source_file,
-        kind=problem.kind,
-        reason=problem.reason,
-        line=problem.line,
-        rejected_at_utc=dt.datetime.now(dt.UTC),
-        source_size=cand.size,
-        source_mtime_ns=cand.mtime_ns,
-    )
-
-
-def _chunks(work: list[Candidate], max_files: int) -> Iterator[list[Candidate]]:
-    """The work in chunks of up to `max_files` files and about `CHUNK_BYTES`. Names equal but for letter case can
-    be one run_id: they go to one chunk, in name order, so which one owns the run never depends on thread timing."""
-    groups: dict[str, list[Candidate]] = {}
-    for cand in work:
-        groups.setdefault(cand.source_file.lower(), []).append(cand)
-    chunk: list[Candidate] = []
-    size = 0
-    for group in groups.values():
-        if chunk and (len(chunk) + len(group) > max_files or size >= CHUNK_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk += group
-        size += sum(cand.size for cand in group)
-    if chunk:
-        yield chunk
 
 
 def stage(config: StagingConfig, **options: object) -> StageReport:
