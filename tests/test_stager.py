@@ -10,6 +10,7 @@ import platform
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -341,6 +342,34 @@ def test_events_and_periodic_commits(lab: Lab) -> None:
     assert all(event.outcome is Outcome.STAGED for event in file_events)
     assert report.commits >= 2 and kinds.count("commit") == report.commits
     assert events[-1].counts[Outcome.STAGED] == 6
+
+
+def test_one_thread_at_a_time_runs_the_per_file_phases(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    for idx in range(1, 13):
+        lab.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
+    inside: set[int] = set()
+    most, threads = 0, set()
+    guard = threading.Lock()
+
+    def watched(step: Callable[[ChunkWorker, object], None]) -> Callable[[ChunkWorker, object], None]:
+        def run(self: ChunkWorker, file: object) -> None:
+            nonlocal most
+            with guard:
+                inside.add(threading.get_ident())
+                threads.add(threading.get_ident())
+                most = max(most, len(inside))
+            threading.Event().wait(0.005)  # long enough for a second thread to get in, were it let
+            step(self, file)
+            with guard:
+                inside.discard(threading.get_ident())
+
+        return run
+
+    for name in ("_load", "_make_row", "_derive"):
+        monkeypatch.setattr(ChunkWorker, name, watched(getattr(ChunkWorker, name)))
+    report = Stager(replace(lab.config, workers=3)).run()
+    assert report.staged == 12
+    assert len(threads) >= 2 and most == 1
 
 
 def test_cancel_leaves_a_consistent_store_and_the_rest_stages_later(lab: Lab) -> None:
