@@ -58,7 +58,7 @@ def overview(manifest: pl.DataFrame, tz: str) -> Overview:
     latest = timeline(manifest.top_k(LATEST_RUNS, by="start_time_utc"), tz=tz).reverse()
     return Overview(
         runs=manifest.height,
-        chips=manifest.filter(pl.col("chip_number").is_not_null()).select(CHIP_KEYS).n_unique(),
+        chips=manifest.select(CHIP_KEYS).filter(pl.col("chip_number").is_not_null()).n_unique(),  # no copy of all
         procs=dict(zip(procs["proc"].to_list(), procs["count"].to_list(), strict=True)),
         last_staged_utc=cast(dt.datetime | None, manifest["ingested_at_utc"].max()),
         # the history's own text for each cell (the summary without its heading: icon, procedure and chip have
