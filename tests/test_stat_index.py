@@ -1,4 +1,5 @@
-"""The stat index beside the manifest: written with every commit, trusted only while it names the current manifest."""
+"""The stat index beside the manifest: written with a stage's last commit, trusted only while it names the current
+manifest."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from labtui.core.overview import overview_path, read_overview
+from labtui.core.stage_events import StageEvent
+from labtui.core.stager import Stager
 from labtui.core.stat_index import index_path, manifest_digest, read_stat_index
 from tests.lab import Lab, it_rows, raw_csv
 
@@ -33,6 +38,27 @@ def test_index_lists_every_manifest_row_and_names_the_manifest(lab: Lab) -> None
     for source, (size, mtime_us, _) in expected.items():
         info = (lab.raw / source).stat()
         assert (size, mtime_us) == (info.st_size, info.st_mtime_ns // 1000)
+
+
+def test_a_long_stage_indexes_only_its_last_commit(lab: Lab) -> None:
+    """The periodic commits of a long stage leave the stat index and the overview alone (rewriting them at every
+    commit grew the peak memory with the store); the stage writes both for the manifest it leaves."""
+    for idx in range(1, 9):
+        lab.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
+    records = (index_path(lab.config.manifest_path), overview_path(lab.config.manifest_path))
+    seen: list[tuple[bool, bool]] = []
+
+    def on_event(event: StageEvent) -> None:
+        if event.kind == "commit":
+            seen.append(tuple(record.exists() for record in records))  # type: ignore[arg-type]
+
+    config = replace(lab.config, commit_interval_seconds=1e-9)
+    report = Stager(config, on_event=on_event).run()
+    assert report.commits >= 2 and seen[0] == (False, False)  # a periodic commit wrote neither
+    digest = manifest_digest(lab.config.manifest_path)
+    assert set(read_stat_index(lab.config.manifest_path, digest) or {}) == set(lab.manifest()["source_file"])
+    assert (described := read_overview(lab.config.manifest_path, config.local_tz, digest)) is not None
+    assert described.runs == 8
 
 
 def test_an_index_of_another_manifest_is_never_trusted(lab: Lab) -> None:

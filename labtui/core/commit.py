@@ -10,9 +10,10 @@ Commit protocol (one writer, under the lock):
    (old Parquet of a run whose start time changed, reject records of files that now stage).
 A `.dirty` marker in `_manifest/` lives from the first write to the clean end; a writer that finds it (the previous
 one crashed) first removes temp files and Parquet folders the manifest does not reference.
-After each manifest replace the stat index (`stat_index.py`) and the overview (`overview.py`) are rewritten: the
-plan reads the index instead of the manifest, so a run that finds nothing to do never loads Polars (this module
-imports it only inside a commit), and the app paints its dashboard from the overview.
+After a stage's last manifest replace the stat index (`stat_index.py`) and the overview (`overview.py`) are
+rewritten (a long stage's periodic commits skip them: a reader that finds them stale uses the manifest): the plan
+reads the index instead of the manifest, so a run that finds nothing to do never loads Polars (this module imports
+it only inside a commit), and the app paints its dashboard from the overview.
 """
 
 from __future__ import annotations
@@ -148,17 +149,21 @@ class StoreCommit:
             rejects.pop(source)
 
     def index_manifest(self, manifest: pl.DataFrame) -> None:
-        """Describe the manifest now committed: after each commit, and to heal a stale stat index (after a crash,
-        or an older labtui) when no commit rewrote it."""
+        """Describe the manifest now committed: after a stage's last commit, and to heal a stale stat index (after
+        a crash, or an older labtui) when no commit rewrote it."""
         path = self.config.manifest_path
         digest = manifest_digest(path)  # one read of the manifest names it in both
         write_stat_index(path, stat_rows(manifest), digest)
         write_overview(path, manifest, self.config.local_tz, digest)
 
     # -- the commit -------------------------------------------------------------------------------------------
-    def commit(self, manifest: pl.DataFrame, rejects: dict[str, RejectRecord]) -> Committed | None:
+    def commit(
+        self, manifest: pl.DataFrame, rejects: dict[str, RejectRecord], *, index: bool = True
+    ) -> Committed | None:
         """Make everything collected so far durable and visible; the manifest replace is the commit point.
-        None when there was nothing to commit."""
+        None when there was nothing to commit. `index=False` leaves the stat index and the overview describing an
+        older manifest (a reader then uses the manifest): a long stage's periodic commits, whose last commit
+        writes them."""
         from labtui.core.manifest import upsert, write_manifest
 
         if not self.pending and not self.pending_rejects:
@@ -191,7 +196,8 @@ class StoreCommit:
         updated = upsert(manifest, [item.row for item in staged], drop_run_ids=broken)
         write_manifest(updated, self.config.manifest_path)
         faults.point("after_manifest_replace")
-        self.index_manifest(updated)
+        if index:
+            self.index_manifest(updated)
         kept = set(updated["run_id"].to_list())
         for run_id, proc, date_local in previous.values():
             if run_id not in kept:

@@ -66,6 +66,7 @@ class Stager:
         self._present: set[str] = set()
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
         self._curves: dict[str, tuple[str, Curve]] = {}  # calibration run_id -> (hash, its curve)
+        self._index_stale = False  # the stat index and overview do not describe the manifest committed last
 
     @cached_property
     def registry(self) -> Registry:
@@ -129,7 +130,7 @@ class Stager:
             path = self.config.manifest_path
             digest = manifest_digest(path)  # one read of the manifest checks both records
             staged = read_stat_index(path, digest)
-            index_stale = staged is None or read_overview(path, self.config.local_tz, digest) is None
+            self._index_stale = staged is None or read_overview(path, self.config.local_tz, digest) is None
             if staged is None:
                 manifest = self._manifest()
                 staged = staged_signatures(manifest)
@@ -158,7 +159,7 @@ class Stager:
                 if manifest is None:
                     manifest = self._manifest()
                 manifest = self._run_pool(worker, work, manifest, rejects, present, total, len(skipped))
-            if index_stale and self.report.commits == 0 and self.config.manifest_path.exists():
+            if self._index_stale and self.config.manifest_path.exists():
                 self._committer.index_manifest(manifest if manifest is not None else self._manifest())
             if self._committer.dirty:
                 self._committer.clear_dirty()
@@ -226,7 +227,7 @@ class Stager:
                             message=self._message(result),
                         )
                 if time.monotonic() - last_commit >= self.config.commit_interval_seconds:
-                    manifest = self._commit(manifest, rejects)
+                    manifest = self._commit(manifest, rejects, index=False)
                     last_commit = time.monotonic()
                 refill()
         self.report.cancelled = self.cancel.is_set() and done < total
@@ -258,10 +259,13 @@ class Stager:
         rejects[cand.source_file] = result
         return Outcome.REJECTED
 
-    def _commit(self, manifest: pl.DataFrame, rejects: dict[str, RejectRecord]) -> pl.DataFrame:
-        committed = self._committer.commit(manifest, rejects)
+    def _commit(
+        self, manifest: pl.DataFrame, rejects: dict[str, RejectRecord], *, index: bool = True
+    ) -> pl.DataFrame:
+        committed = self._committer.commit(manifest, rejects, index=index)
         if committed is None:
             return manifest
+        self._index_stale = not index
         self.report.commits += 1
         self._emit(EventKind.COMMIT, message=f"committed {committed.runs} runs, {committed.rejects} rejects")
         return committed.manifest
