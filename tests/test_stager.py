@@ -344,32 +344,43 @@ def test_events_and_periodic_commits(lab: Lab) -> None:
     assert events[-1].counts[Outcome.STAGED] == 6
 
 
-def test_one_thread_at_a_time_runs_the_per_file_phases(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
-    for idx in range(1, 13):
-        lab.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
-    inside: set[int] = set()
-    most, threads = 0, set()
-    guard = threading.Lock()
+class Overlap:
+    """Wraps ChunkWorker methods to record how many threads are inside them at once."""
 
-    def watched(step: Callable[[ChunkWorker, object], None]) -> Callable[[ChunkWorker, object], None]:
-        def run(self: ChunkWorker, file: object) -> None:
-            nonlocal most
-            with guard:
-                inside.add(threading.get_ident())
-                threads.add(threading.get_ident())
-                most = max(most, len(inside))
+    def __init__(self) -> None:
+        self.inside: set[int] = set()
+        self.threads: set[int] = set()
+        self.most = 0
+        self.guard = threading.Lock()
+
+    def watch(self, step: Callable[[ChunkWorker, object], None]) -> Callable[[ChunkWorker, object], None]:
+        def run(self_: ChunkWorker, file: object) -> None:
+            me = threading.get_ident()
+            with self.guard:
+                self.inside.add(me)
+                self.threads.add(me)
+                self.most = max(self.most, len(self.inside))
             threading.Event().wait(0.005)  # long enough for a second thread to get in, were it let
-            step(self, file)
-            with guard:
-                inside.discard(threading.get_ident())
+            step(self_, file)
+            with self.guard:
+                self.inside.discard(me)
 
         return run
 
-    for name in ("_load", "_make_row", "_derive"):
-        monkeypatch.setattr(ChunkWorker, name, watched(getattr(ChunkWorker, name)))
+
+def test_one_thread_at_a_time_runs_the_python_phases_and_the_reads_overlap(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for idx in range(1, 13):
+        lab.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
+    python, reads = Overlap(), Overlap()
+    for name in ("_header", "_make_row", "_derive"):
+        monkeypatch.setattr(ChunkWorker, name, python.watch(getattr(ChunkWorker, name)))
+    monkeypatch.setattr(ChunkWorker, "_read", reads.watch(ChunkWorker._read))
     report = Stager(replace(lab.config, workers=3)).run()
     assert report.staged == 12
-    assert len(threads) >= 2 and most == 1
+    assert len(python.threads) >= 2 and python.most == 1
+    assert reads.most >= 2  # on a network share, reads wait on the server: in parallel
 
 
 def test_cancel_leaves_a_consistent_store_and_the_rest_stages_later(lab: Lab) -> None:

@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -77,13 +78,15 @@ class ChunkWorker:
         tight-loop time, and a stage 6–13 % more CPU). A file leaves the chunk when it is settled (rejected,
         busy); the rest go on. Only settled files are returned.
 
-        The per-file phases are Python under the GIL, and one thread at a time runs them (`self.python`); the
-        others wait there or run their chunk's Polars queries. Three threads contending for the GIL instead handed
-        it back and forth at every NumPy call that releases it: a stage took 8–9 % more CPU and wall time
-        (10 interleaved pairs)."""
+        The header, row and metrics phases are Python under the GIL, and one thread at a time runs them
+        (`self.python`); the others wait there, read files or run their chunk's Polars queries. Three threads
+        contending for the GIL instead handed it back and forth at every NumPy call that releases it: a stage took
+        8–9 % more CPU and wall time (10 interleaved pairs). The reads stay outside: on a network share they wait
+        on the server, in parallel."""
         files = [_File(cand) for cand in chunk]
-        load, make_row, derive = (_per_file(step, self.python) for step in (self._load, self._make_row, self._derive))
-        phases = (load, self._parse, make_row, derive, self._write)
+        header, make_row, derive = (_per_file(step, self.python) for step in (self._header, self._make_row,
+                                                                               self._derive))
+        phases = (_per_file(self._read), header, self._parse, make_row, derive, self._write)
         for phase in phases:
             if self.cancel.is_set():  # the files not yet written are left for the next stage, as if never begun
                 break
@@ -92,11 +95,9 @@ class ChunkWorker:
                 phase(live)
         return [(file.cand, file.result) for file in files if file.result is not None]
 
-    def _load(self, file: _File) -> None:
-        """Read, hash and parse the header of one file. Its bytes are kept for the chunk's parse: a chunk holds
-        about `CHUNK_BYTES`."""
-        from labtui.core.parser import parse_header
-
+    def _read(self, file: _File) -> None:
+        """Read and hash one file (neither holds the GIL for long). Its bytes are kept for the chunk's parse: a
+        chunk holds about `CHUNK_BYTES`."""
         read = read_raw(file.cand)
         if isinstance(read, Busy):
             file.result = read
@@ -104,8 +105,12 @@ class ChunkWorker:
         data, after = read
         file.sha256 = hashlib.sha256(data).hexdigest()
         file.as_read = Candidate(file.cand.source_file, file.cand.path, after.st_size, after.st_mtime_ns, False)
-        file.header = parse_header(data, self.registry, Path(file.cand.path).stem)
         file.data = data
+
+    def _header(self, file: _File) -> None:
+        from labtui.core.parser import parse_header
+
+        file.header = parse_header(file.data, self.registry, Path(file.cand.path).stem)
 
     def _parse(self, files: list[_File]) -> None:
         """The chunk's data blocks, in one Polars query; the raw bytes are let go here."""
@@ -196,12 +201,13 @@ class ChunkWorker:
             file.result = Staged(row, file.warnings, temp, target, event_temp, file.derived, file.curve)
 
 
-def _per_file(step: Callable[[_File], None], lock: threading.Lock) -> Callable[[list[_File]], None]:
-    """A phase that takes a chunk's files one by one, holding `lock`: a `Reject` settles only its own file."""
+def _per_file(step: Callable[[_File], None], lock: threading.Lock | None = None) -> Callable[[list[_File]], None]:
+    """A phase that takes a chunk's files one by one, holding `lock` if given: a `Reject` settles only its own
+    file."""
     from labtui.core.parser import Reject
 
     def phase(files: list[_File]) -> None:
-        with lock:
+        with lock or nullcontext():
             for file in files:
                 try:
                     step(file)
