@@ -1,4 +1,4 @@
-"""What a staging worker does with a chunk of files: load (read, hash, header) → parse → row and claim → metrics →
+"""What a staging worker does with a chunk of files: read and hash → header → parse → row and claim → metrics →
 write (temp Parquet and event record), one phase over the whole chunk at a time. The stager (`stager.py`) plans the
 work, cuts it into chunks (`chunks`), runs a `ChunkWorker` in its threads and commits what they return.
 """

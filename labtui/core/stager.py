@@ -1,9 +1,9 @@
 """The staging engine: raw CSVs → one Parquet per run + the manifest, incrementally, in worker threads.
 
 A run plans from the stat index (what changed since the last stage), then workers take chunks of files through
-the phases of `stage_chunk.py` (load → parse → row and claim → metrics → write a temp Parquet), and the calling
-thread commits batches by the protocol in `commit.py`. A run that finds nothing to do never loads Polars (imported
-only where there is work). The raw tree is only ever opened read-only.
+the phases of `stage_chunk.py` (read → header → parse → row and claim → metrics → write a temp Parquet), and the
+calling thread commits batches by the protocol in `commit.py`. A run that finds nothing to do never loads Polars
+(imported only where there is work). The raw tree is only ever opened read-only.
 """
 
 from __future__ import annotations
