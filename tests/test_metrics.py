@@ -270,6 +270,21 @@ def test_a_stage_reads_nothing_back_and_equals_a_rebuild(tmp_path: Path, monkeyp
     assert update_metrics(lab.config, rebuild=True).table.equals(staged)
 
 
+def test_a_rebuild_reads_many_calibration_curves_back_in_threads(tmp_path: Path) -> None:
+    """Three calibrations (one per wavelength) are read back by the metrics' threads: the same table as staged."""
+    lab = Lab(tmp_path, chip_params_file="config/chip_params.yaml")
+    day = lab.raw / "2025-10-14"
+    for n, nm in enumerate((365, 455, 565)):
+        write_run(day, "LaserCalibration", file_idx=n + 1, start_utc=START + dt.timedelta(minutes=10 * n),
+                  params={"Laser wavelength": nm})
+        write_run(day, "It", file_idx=n + 1, start_utc=START + dt.timedelta(minutes=10 * n + 5),
+                  params={"Laser voltage": 2.0, "Laser wavelength": nm})
+    lab.stage()
+    staged = read_metrics(lab.config)
+    assert staged.filter(pl.col("power_w") > 0)["calibration_run_id"].n_unique() == 3
+    assert update_metrics(lab.config, rebuild=True).table.equals(staged)
+
+
 def test_a_rebuild_reads_around_an_unreadable_parquet_and_retries_it_next_time(tmp_path: Path) -> None:
     """One damaged file fails its chunk's query: each file is then read alone, the damaged run gets an empty row
     without a hash (so the next update reads it again) and every other run its values."""

@@ -152,8 +152,7 @@ def _map(config: StagingConfig, work: Callable[[T], R], items: list[T]) -> list[
     few; the reads of a full stage's update are its serial tail."""
     if len(items) <= 2:
         return [work(item) for item in items]
-    with ThreadPoolExecutor(config.workers, thread_name_prefix="labtui-metrics") as pool:
-        return list(pool.map(work, items))
+    return [result for _, result in _read_ahead(config, work, items)]
 
 
 def _read_ahead(config: StagingConfig, read: Callable[[T], R], items: list[T]) -> Iterator[tuple[T, R]]:
