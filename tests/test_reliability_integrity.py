@@ -372,13 +372,17 @@ def test_another_parameter_that_is_not_a_number_is_left_empty_with_a_warning(emp
     assert "is not a finite number in V" in (empty.config.events_dir / f"{report.staged_run_ids[0]}.json").read_text()
 
 
-def test_blank_lines_never_become_rows(empty: Lab) -> None:
+@pytest.mark.parametrize("before", [[], [""], ["", " \t", ""]], ids=["none", "one", "three"])
+def test_blank_lines_never_become_rows(empty: Lab, before: list[str]) -> None:
+    """Also before the first row, where Polars would read a blank line as a one-column row and fail the file."""
     rows = ivg_rows()
-    empty.write(
-        "a/IVg2025-10-14_1.csv", raw_csv("IVg", rows=[*rows[:5], "", "  ", *rows[5:], "", "", ""]), mtime=OLD_MTIME
-    )
-    empty.stage()
+    data = raw_csv("IVg", rows=[*before, *rows[:5], "", "  ", *rows[5:], "", "", ""])
+    empty.write("a/IVg2025-10-14_1.csv", data, mtime=OLD_MTIME)
+    report = empty.stage()
+    assert report.new_rejects == []
     assert empty.manifest()["n_rows"].item() == len(rows) and empty.manifest()["is_complete"].item()
+    staged = pl.read_parquet(next(empty.stage_root.rglob("*.parquet")))
+    assert staged["vg_v"].head(2).to_list() == [float(row.split(",")[0]) for row in rows[:2]]
 
 
 def test_a_sweep_with_fewer_rows_than_its_parameters_imply_is_incomplete(empty: Lab) -> None:

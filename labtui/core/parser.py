@@ -35,6 +35,7 @@ _FILE_IDX = re.compile(r"_(\d+)$")
 _SI_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
 _SNIFF = 4096
 _VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
+_BLANK_LINES = re.compile(rb"(?:[ \t\r]*+\n)*+")
 
 
 class Reject(Exception):
@@ -309,7 +310,8 @@ class DataBlock:
 
 def data_block(data: bytes, header: Header) -> DataBlock:
     """The block to read; a partial last line is dropped with a warning, a block without rows is a `Reject`."""
-    start = header.data_offset
+    # Blank lines before the first row are skipped: Polars would take the blank first line for a 1-column row
+    start = _BLANK_LINES.match(data, header.data_offset).end()  # type: ignore[union-attr]  # matches anywhere
     warnings: list[str] = []
     if len(data) > start and not data.endswith(b"\n"):
         end = max(data.rfind(b"\n", start) + 1, start)
