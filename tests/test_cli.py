@@ -170,3 +170,22 @@ def test_ctrl_c_while_starting_ends_quietly(tmp_path: Path) -> None:
     early = interrupted(command, lambda process: process.stdout is not None and process.stdout.readline() == "up\n")
     assert early.returncode in (0, 130) and "Traceback" not in early.stderr, early.stderr
     assert not (lab.config.manifest_dir / DIRTY_MARKER).exists()
+
+
+def test_a_chip_is_named_as_the_history_shows_it_or_by_number(lab: Lab, capsys) -> None:
+    """`Alisson67` (any case, `-` or `_` between) is chip 67 of group Alisson; its group agrees with `--group`."""
+    outputs = []
+    chips = (["67"], ["Alisson67"], ["alisson-67"], ["--group", "ALISSON", "Alisson_67"],
+             ["Alisson67", "--group", "alisson"])
+    for chip in chips:
+        assert main(lab.args("history", *chip, "--format", "csv")) == 0, chip
+        outputs.append(capsys.readouterr().out)
+    assert "Alisson67" in outputs[0] and outputs == [outputs[0]] * 5
+    for name in ("other71", "Alisson71"):  # 71 is used by two groups: the name picks one
+        assert main(lab.args("history", name, "--format", "json")) == 0
+        assert [row["chip_name"] for row in json.loads(capsys.readouterr().out)] == [name]
+    for argv, message in ((("Alisson67", "--group", "other"), "chip Alisson67 and --group other name different groups"),
+                          (("67x",), "not a chip number or name (67, Alisson67): '67x'")):
+        with pytest.raises(SystemExit) as exit_:
+            main(lab.args("history", *argv))
+        assert exit_.value.code == 2 and message in capsys.readouterr().err

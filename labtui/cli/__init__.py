@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re  # argparse's own import: free
 import sys
 from collections.abc import Sequence
 
@@ -41,6 +42,11 @@ class Parser(argparse.ArgumentParser):
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         if not hasattr(parsed, "command_parser"):  # the innermost subcommand parses first
             parsed.command_parser = self
+        named = parsed.__dict__.pop("group_in_name", None)
+        if named is not None:
+            if parsed.group is not None and parsed.group.casefold() != named.casefold():
+                self.error(f"chip {named}{parsed.number} and --group {parsed.group} name different groups")
+            parsed.group = parsed.group or named
         return parsed, extras
 
 
@@ -49,6 +55,28 @@ def path_arg(text: str) -> Path:
     from pathlib import Path
 
     return Path(text)
+
+
+def add_chip_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, help: str) -> None:
+    """The chip a command is about: `67`, or its name as the history shows it (`Alisson67`, `alisson-67`), whose
+    group counts as `--group` (`Parser` merges them); `--group` for a number several groups use."""
+    parser.add_argument("number", action=ChipName, nargs="?", metavar="CHIP", help=help)
+    parser.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
+
+
+class ChipName(argparse.Action):
+    """A chip number, or a chip name: its number into `number`, its group (if any) into `group_in_name`, which
+    `Parser` merges into `group` once every option is read (`--group` may come after the chip)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        if not isinstance(values, str):  # the chip left out
+            return
+        match = re.fullmatch(r"\s*([A-Za-z][\w-]*?)?[\s_-]?(\d+)\s*", values)
+        if match is None:
+            raise argparse.ArgumentError(self, f"not a chip number or name (67, Alisson67): {values!r}")
+        namespace.number = int(match.group(2))
+        namespace.group_in_name = match.group(1)
 
 
 def common_options(default: object = None) -> argparse.ArgumentParser:

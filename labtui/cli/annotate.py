@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_OK, add_command, config_from
+from labtui.cli import EXIT_OK, add_chip_arguments, add_command, config_from
 from labtui.core.errors import UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -20,8 +20,7 @@ def register_annotate(sub: argparse._SubParsersAction, common: argparse.Argument
         description="Annotate runs by run_id or by a chip's seq numbers (as `labtui history` shows them). "
                     "Several annotations at once are one action; nothing is ever overwritten.",
     )
-    parser.add_argument("number", type=int, nargs="?", help="chip number, with --seq (e.g. 67)")
-    parser.add_argument("--group", help="chip group, when several groups use the number")
+    add_chip_arguments(parser, "chip number or name, with --seq (e.g. 67 or Alisson67)")
     parser.add_argument("--seq", type=seq_numbers, metavar="4-7|1,3,5", help="runs of the chip's history")
     parser.add_argument("--run", action="append", default=[], metavar="RUN_ID",
                         help=f"a run_id or a unique prefix of at least {MIN_PREFIX} characters; repeat for more")

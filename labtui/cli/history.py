@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, CommandUsage, add_command, config_from, path_arg
+from labtui.cli import EXIT_OK, CommandUsage, add_chip_arguments, add_command, config_from, path_arg
 from labtui.core.errors import UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -32,8 +32,7 @@ def register_chips(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
 
 def register_history(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = add_command(sub, "history", common)
-    parser.add_argument("number", type=int, nargs="?", help="chip number (e.g. 67)")
-    parser.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
+    add_chip_arguments(parser, "chip number or name (e.g. 67 or Alisson67)")
     parser.add_argument("--calibrations", action="store_true", help="the setup's runs (LaserCalibration), not a chip's")
     filters = parser.add_argument_group("filters (they select rows; seq keeps the whole history's numbering)")
     filters.add_argument("--proc", action="append", default=[], metavar="PROC",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, add_command, config_from, path_arg
+from labtui.cli import EXIT_OK, add_chip_arguments, add_command, config_from, path_arg
 
 ID_COLUMNS = ("run_id", "source_file", "chip_name", "seq", "proc", "date_local", "start_time_utc")
 
@@ -17,8 +17,7 @@ def register_metrics(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     parser = add_command(sub, "metrics", common,
                          description="One row per IVg, It and LaserCalibration run; definitions in the README "
                                      "(Derived quantities). Other procedures have no row.")
-    parser.add_argument("number", type=int, nargs="?", help="chip number (e.g. 67); all runs when omitted")
-    parser.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
+    add_chip_arguments(parser, "chip number or name (e.g. 67 or Alisson67); all runs when omitted")
     parser.add_argument("--proc", metavar="PROC", help="IVg, It (or ITS) or LaserCalibration")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
     parser.add_argument("--out", type=path_arg, metavar="FILE", help="write to FILE (atomically) instead of stdout")

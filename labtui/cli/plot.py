@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from labtui.cli import EXIT_OK, add_command, config_from, path_arg
+from labtui.cli import EXIT_OK, add_chip_arguments, add_command, config_from, path_arg
 from labtui.cli.history import iso_date
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -32,8 +32,7 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
                     "`--from` redraw it.",
     )
     what = parser.add_argument_group("which runs")
-    what.add_argument("number", type=int, nargs="?", help="chip number (e.g. 67)")
-    what.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
+    add_chip_arguments(what, "chip number or name (e.g. 67 or Alisson67)")
     what.add_argument("--seq", metavar="SEQS", help="runs of the chip's history: 4-7, 1,8,13 or 1-3,9 (default: all)")
     what.add_argument("--proc", metavar="PROC", help="keep the runs of this procedure (needed when the runs mix)")
     what.add_argument("--calibrations", action="store_true", help="the setup's laser power calibrations, not a chip")
