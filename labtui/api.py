@@ -86,7 +86,7 @@ class Store:
 
     def runs(
         self,
-        chip: int | None = None,
+        chip: int | str | None = None,
         *,
         group: str | None = None,
         proc: str | Sequence[str] | None = None,
@@ -120,7 +120,7 @@ class Store:
     def scan(
         self,
         proc: str | Sequence[str] | None = None,
-        chip: int | None = None,
+        chip: int | str | None = None,
         *,
         group: str | None = None,
         run_ids: Iterable[str] | None = None,

@@ -78,6 +78,7 @@ def test_runs_are_the_cli_history_with_its_filters(lab: Lab, store: Store) -> No
         store.runs(since="yesterday")
     with pytest.raises(UsageError, match="chip number 5"):
         store.runs(chip=5)
+    assert store.runs(chip="alisson67").equals(store.runs(chip=67))  # a chip by its name, as the history shows it
 
 
 def test_runs_carry_the_annotations_and_filter_by_them(tmp_path: Path) -> None:

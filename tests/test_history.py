@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import polars as pl
 import pytest
 
 from labtui.cli import main
+from labtui.core.errors import UsageError
 from labtui.core.history import (
     AmbiguousChip,
     ChipNotFound,
@@ -114,6 +116,26 @@ def test_chip_number_shared_by_two_groups(lab: Lab) -> None:
         resolve_chip(manifest, 67, "Bob")
     with pytest.raises(ChipNotFound, match=r"chip number 99 .*\(chips: 67\)"):
         history(manifest, 99, tz=TZ)
+
+
+@pytest.mark.parametrize("name", ["other67", "OTHER67", "other-67", "other_67", " other 67 "])
+def test_a_chip_name_is_its_group_and_number(lab: Lab, name: str) -> None:
+    manifest = lab.manifest()
+    assert resolve_chip(manifest, name) == ("other", 67)
+    assert resolve_chip(manifest, name, "Other") == ("other", 67)
+    assert history(manifest, name, tz=TZ).equals(history(manifest, 67, "other", tz=TZ))
+
+
+@pytest.mark.parametrize(("chip", "group", "message"), [
+    ("other67", "Alisson", "chip other67 and group Alisson name different groups"),
+    ("67x", None, "not a chip number or name"),
+    ("Alisson", None, "not a chip number or name"),
+    ("Bob67", None, "no runs of chip Bob 67 in the manifest; chip 67 exists in group(s) Alisson, other"),
+])
+def test_a_chip_name_that_names_no_chip_of_the_store_says_why(lab: Lab, chip: str, group: str | None,
+                                                              message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        resolve_chip(lab.manifest(), chip, group)
 
 
 def test_number_alone_when_unambiguous(tmp_path) -> None:

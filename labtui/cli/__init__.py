@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re  # argparse's own import: free
 import sys
 from collections.abc import Sequence
 
@@ -42,11 +41,13 @@ class Parser(argparse.ArgumentParser):
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         if not hasattr(parsed, "command_parser"):  # the innermost subcommand parses first
             parsed.command_parser = self
-        named = parsed.__dict__.pop("group_in_name", None)
-        if named is not None:
-            if parsed.group is not None and parsed.group.casefold() != named.casefold():
-                self.error(f"chip {named}{parsed.number} and --group {parsed.group} name different groups")
-            parsed.group = parsed.group or named
+        if (named := parsed.__dict__.pop("group_in_name", None)) is not None:
+            from labtui.core.chip_name import merge_groups
+
+            try:
+                parsed.group = merge_groups(named, parsed.group, f"{named}{parsed.number}")
+            except UsageError as exc:
+                self.error(str(exc))
         return parsed, extras
 
 
@@ -65,18 +66,18 @@ def add_chip_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup
 
 
 class ChipName(argparse.Action):
-    """A chip number, or a chip name: its number into `number`, its group (if any) into `group_in_name`, which
+    """A chip number or name: its number into `number`, the name's group (if any) into `group_in_name`, which
     `Parser` merges into `group` once every option is read (`--group` may come after the chip)."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
                  option_string: str | None = None) -> None:
+        from labtui.core.chip_name import parse_chip
+
         if not isinstance(values, str):  # the chip left out
             return
-        match = re.fullmatch(r"\s*([A-Za-z][\w-]*?)?[\s_-]?(\d+)\s*", values)
-        if match is None:
+        if (chip := parse_chip(values)) is None:
             raise argparse.ArgumentError(self, f"not a chip number or name (67, Alisson67): {values!r}")
-        namespace.number = int(match.group(2))
-        namespace.group_in_name = match.group(1)
+        namespace.group_in_name, namespace.number = chip
 
 
 def common_options(default: object = None) -> argparse.ArgumentParser:

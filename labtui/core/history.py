@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
+from labtui.core.chip_name import merge_groups, parse_chip
 from labtui.core.config import StagingConfig
 from labtui.core.errors import UsageError
 from labtui.core.filecache import Cached, identity
@@ -146,11 +147,18 @@ def chips(manifest: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def resolve_chip(manifest: pl.DataFrame, number: int, group: str | None = None) -> tuple[str | None, int]:
-    """(group, number) of the chip the user means: the number alone when only one group uses it.
+def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = None) -> tuple[str | None, int]:
+    """(group, number) of the chip the user means: a number (alone when only one group uses it) or a chip name
+    (`Alisson67`, see `chip_name`; its group must agree with `group`).
 
     A group is matched exactly, else case-insensitively (`alisson` finds `Alisson`).
     """
+    if isinstance(chip, int):
+        number = chip
+    elif (named := parse_chip(chip)) is not None:
+        group, number = merge_groups(named[0], group, chip), named[1]
+    else:
+        raise UsageError(f"not a chip number or name (67, Alisson67): {chip!r}")
     rows = manifest.filter(pl.col("chip_number") == number)
     groups = rows.get_column("chip_group").unique().sort(nulls_last=True).to_list()
     if group is None:
@@ -180,14 +188,15 @@ def _known_numbers(manifest: pl.DataFrame, limit: int = 30) -> str:
 
 def history(
     manifest: pl.DataFrame,
-    number: int,
+    chip: int | str,
     group: str | None = None,
     *,
     tz: str,
     filters: HistoryFilter | None = None,
 ) -> pl.DataFrame:
-    """The chip's runs, oldest first, `seq` = 1..n over the whole history (filters never renumber)."""
-    return _filtered(timeline(chip_rows(manifest, *resolve_chip(manifest, number, group)), tz=tz), filters)
+    """The chip's runs (a number or a name, see `resolve_chip`), oldest first, `seq` = 1..n over the whole history
+    (filters never renumber)."""
+    return _filtered(timeline(chip_rows(manifest, *resolve_chip(manifest, chip, group)), tz=tz), filters)
 
 
 def chip_rows(manifest: pl.DataFrame, group: str | None, number: int) -> pl.DataFrame:

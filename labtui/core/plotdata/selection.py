@@ -42,10 +42,11 @@ def parse_seqs(text: str) -> list[int]:
 
 
 def chip_runs(
-    manifest: pl.DataFrame, number: int, group: str | None, seqs: list[int] | None, *, tz: str
+    manifest: pl.DataFrame, chip: int | str, group: str | None, seqs: list[int] | None, *, tz: str
 ) -> pl.DataFrame:
-    """Manifest rows (with `seq`) of a chip's runs at `seqs` (all of them for None); an unknown seq is an error."""
-    group, number = resolve_chip(manifest, number, group)
+    """Manifest rows (with `seq`) of a chip's runs (a number or a name) at `seqs` (all of them for None); an unknown
+    seq is an error."""
+    group, number = resolve_chip(manifest, chip, group)
     rows = chip_rows(manifest, group, number)
     numbered = rows.join(timeline(rows, tz=tz).select("run_id", "seq"), on="run_id")
     if seqs is None:
