@@ -37,6 +37,10 @@ class Holder:
                 since = dt.datetime.fromisoformat(self.since).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
         return f"{self.command} (pid {self.pid} on {self.host}, since {since})"
 
+    def is_this_process(self) -> bool:
+        """This process holds the lock (the app staging or watching itself): no other labtui is at work."""
+        return self.pid == os.getpid() and self.host == socket.gethostname()
+
 
 def holder_text(holder: Holder | None, zone: dt.tzinfo | None = None) -> str:
     """Who holds the lock, in the words every message about it uses."""

@@ -277,7 +277,10 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             local = status.last_staged_utc.astimezone(self.lab.config.zone)
             self._card("staged", local.strftime("%Y-%m-%d %H:%M"), self.lab.config.local_tz)
         self._card("rejects", f"{rejects}", "files that could not be staged" if rejects else "none")
-        self.lock_line = f"⚠ staging in progress: {holder.describe(self.lab.config.zone)}" if holder else ""
+        if holder is None or holder.is_this_process():  # the app's own staging shows as its progress line
+            self.lock_line = ""
+        else:
+            self.lock_line = f"⚠ staging in progress: {holder.describe(self.lab.config.zone)}"
         self.query_one("#latest", FrameTable).show_text(status.latest)
         sparkline = self.query_one("#sparkline", Sparkline)
         sparkline.data = status.per_day
