@@ -257,3 +257,23 @@ def test_restage_refuses_paths_outside_the_raw_root(tmp_path: Path, target: str)
     result = lab.cli("restage", path)
     assert result.returncode == 2 and "not under the raw root" in result.stderr, result.stderr  # a usage error
     assert tree_listing(lab.store_root) == before
+
+
+@pytest.mark.parametrize("given", ["store", "store/raw_measurements"])
+def test_a_store_given_as_the_raw_folder_is_refused_and_an_empty_raw_folder_is_said(tmp_path: Path, given: str) -> None:
+    """Mixing up the two paths (another store, or its Parquet folder, as the raw root) is refused before anything is
+    written; a raw folder with no CSV stages nothing and says so. A raw folder kept inside a store folder is fine."""
+    lab = Lab(tmp_path)
+    put(lab.raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
+    lab.stage()
+    other = Lab(tmp_path / "other", raw=tmp_path / given)
+    result = other.cli("stage")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"labtui: the raw folder {tmp_path / given} is part of a labtui store, not a folder of "
+                             "raw CSV files (set raw_root in the config or pass --raw-root)\n")
+    assert not (tmp_path / "other" / "store").exists()
+    inside = tmp_path / "store" / "raw_inbox"  # a raw folder the lab keeps in the store folder
+    inside.mkdir()
+    result = Lab(tmp_path / "third", raw=inside).cli("stage")
+    assert result.returncode == 0 and result.stdout.startswith("0 staged, 0 unchanged")
+    assert result.stderr == f"labtui: no raw files (*.csv) in {inside}: is it the raw folder?\n"

@@ -106,6 +106,8 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         for record in report.new_rejects:
             print(f"rejected {record.headline()}")
         print(report.line())
+        if only is None and not stager.report_total():
+            print(f"labtui: no raw files (*.csv) in {config.raw_root}: is it the raw folder?", file=sys.stderr)
     for problem in report.metrics.problems if report.metrics is not None else ():
         print(f"labtui: {problem}", file=sys.stderr)  # the runs are staged; the derived table is retried next time
     if report.cancelled:
