@@ -27,6 +27,7 @@ from labtui.core.annotations import (
     current_annotations,
     log_lines,
     read_log,
+    summary,
     undo,
     with_annotations,
 )
@@ -98,6 +99,24 @@ def test_undo_puts_back_the_previous_state_as_new_records(lab: Lab) -> None:
 def test_an_annotation_that_cannot_be_right_is_refused(kind: str, value: str | None) -> None:
     with pytest.raises(AnnotationError):
         Change.read(kind, value)  # as read from a file: the kind is text
+
+
+@pytest.mark.parametrize(("kind", "column", "limit", "name"), [
+    ("exclude", "exclude_reason", 200, "an exclusion reason"), ("tag", "tags", 200, "a tag"),
+    ("note", "note", 4000, "a note")])
+def test_a_new_annotations_text_has_a_limit_and_listings_keep_it_short(lab: Lab, kind: str, column: str, limit: int,
+                                                                      name: str) -> None:
+    store, runs = lab.config.store_root, chip(lab)
+    too_long = f"^{name} holds at most {limit} characters \\(this one has {limit + 1}\\)"
+    with pytest.raises(AnnotationError, match=too_long):
+        annotate(store, runs[:1], [Change(kind, "x" * (limit + 1))], author="ana")  # type: ignore[arg-type]
+    assert read_log(store).is_empty()
+    text = ("a " if kind == "tag" else "a\n") + "x" * (limit - 2)
+    annotate(store, runs[:1], [Change(kind, text)], author="ana")  # type: ignore[arg-type]
+    row = current_annotations(store).row(0, named=True)
+    assert row[column] == ([text] if kind == "tag" else text)  # stored whole
+    marks = summary(row)
+    assert marks[2:] == "a " + "x" * 37 + "…"  # one line, cut to 40 characters after its mark
 
 
 def test_annotations_live_apart_and_survive_a_forced_restage(lab: Lab) -> None:

@@ -43,6 +43,8 @@ COMPACT_AFTER = 64  # actions outside the snapshot before a writer compacts them
 AnnotationKind = Literal["star", "unstar", "exclude", "include", "tag", "untag", "note"]
 KINDS: tuple[AnnotationKind, ...] = get_args(AnnotationKind)
 _NEEDS_VALUE = {"exclude", "tag", "untag", "note"}
+MAX_CHARACTERS = {"exclude": 200, "tag": 200, "untag": 200, "note": 4000}  # of a new annotation's text (`annotate`)
+_TEXT_NAME = {"exclude": "an exclusion reason", "tag": "a tag", "untag": "a tag", "note": "a note"}
 RACY_SECONDS = 0.05  # a folder modified this recently may change again within the same mtime tick
 
 _UTC = pl.Datetime("us", "UTC")
@@ -133,6 +135,10 @@ def annotate(store_root: Path, runs: pl.DataFrame, changes: Sequence[Change], *,
     """
     if not changes:
         raise AnnotationError("nothing to do: give at least one annotation")
+    for change in changes:  # here, not in `Change`: undoing and re-attaching copy what is stored, whatever its length
+        if change.value and len(change.value) > (limit := MAX_CHARACTERS[change.kind]):
+            raise AnnotationError(f"{_TEXT_NAME[change.kind]} holds at most {limit} characters (this one has "
+                                  f"{len(change.value)}): keep longer text in a file and name it in the note")
     pairs = list(dict.fromkeys(runs.select("run_id", "source_file").iter_rows()))
     if not pairs:
         raise AnnotationError("no run to annotate")

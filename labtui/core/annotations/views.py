@@ -139,12 +139,18 @@ def log_lines(log: pl.DataFrame, tz: str) -> list[str]:
 
 
 
-def summary(row: dict[str, Any]) -> str:
-    """`★ ⊘ contact lost # 455 nm, hBN ✎ note` — the marks of one annotated row, for listings."""
+def summary(row: dict[str, Any], width: int = 40) -> str:
+    """`★ ⊘ contact lost # 455 nm, hBN ✎ note` — the marks of one annotated row, for listings: each text on one
+    line and cut to `width` characters (the full texts are the row's own columns)."""
     parts: Iterable[str] = (
         "★" if row.get("starred") else "",
-        f"⊘ {row['exclude_reason']}" if row.get("excluded") else "",
-        "# " + ", ".join(row["tags"]) if row.get("tags") else "",
-        f"✎ {row['note']}" if row.get("note") else "",
+        f"⊘ {_brief(row['exclude_reason'], width)}" if row.get("excluded") else "",
+        "# " + _brief(", ".join(row["tags"]), width) if row.get("tags") else "",
+        f"✎ {_brief(row['note'], width)}" if row.get("note") else "",
     )
     return "  ".join(part for part in parts if part)
+
+
+def _brief(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
