@@ -138,6 +138,20 @@ def test_a_chip_name_that_names_no_chip_of_the_store_says_why(lab: Lab, chip: st
         resolve_chip(lab.manifest(), chip, group)
 
 
+def test_runs_whose_header_names_no_group_are_chosen_with_an_empty_group(tmp_path) -> None:
+    lab = Lab(tmp_path)
+    lab.write_run("d/It2025-10-14_1.csv", "It", start=local("2025-10-14 12:00"), number=80)
+    lab.write_run("d/It2025-10-14_2.csv", "It", start=local("2025-10-14 13:00"), number=80, group="")
+    lab.stage()
+    manifest = lab.manifest()
+    with pytest.raises(AmbiguousChip, match=re.escape('several groups (Alisson, (no group: ""))')):
+        history(manifest, 80, tz=TZ)
+    assert history(manifest, 80, " ", tz=TZ)["source_file"].to_list() == ["d/It2025-10-14_2.csv"]
+    assert resolve_chip(manifest, 80, "") == (None, 80)
+    with pytest.raises(ChipNotFound, match="no runs of chip number 81 without a group"):
+        resolve_chip(manifest.with_columns(chip_number=pl.lit(81)).filter(pl.col("chip_group").is_not_null()), 81, "")
+
+
 def test_number_alone_when_unambiguous(tmp_path) -> None:
     lab = Lab(tmp_path)
     lab.write_run("d/It2025-10-14_1.csv", "It", start=local("2025-10-14 12:00"), number=80)

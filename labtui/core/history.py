@@ -50,7 +50,7 @@ class AmbiguousChip(UsageError):
 
 
 def _group_label(group: str | None) -> str:
-    return group if group is not None else "(no group)"
+    return group if group is not None else '(no group: "")'
 
 
 def load_manifest(config: StagingConfig) -> pl.DataFrame:
@@ -151,7 +151,8 @@ def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = No
     """(group, number) of the chip the user means: a number (alone when only one group uses it) or a chip name
     (`Alisson67`, see `chip_name`; its group must agree with `group`).
 
-    A group is matched exactly, else case-insensitively (`alisson` finds `Alisson`).
+    A group is matched exactly, else case-insensitively (`alisson` finds `Alisson`); an empty one (`--group ""`)
+    means the runs whose header names no group.
     """
     if isinstance(chip, int):
         number = chip
@@ -167,6 +168,11 @@ def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = No
         if groups:
             raise AmbiguousChip(number, groups)
         raise ChipNotFound(f"no runs of chip number {number} in the manifest{_known_numbers(manifest)}")
+    elsewhere = f"; chip {number} exists in group(s) {', '.join(map(_group_label, groups))}" if groups else ""
+    if not group.strip():
+        if None in groups:
+            return None, number
+        raise ChipNotFound(f"no runs of chip number {number} without a group in the manifest{elsewhere}")
     exact = [g for g in groups if g == group]
     folded = [g for g in groups if g is not None and g.casefold() == group.casefold()]
     for matches in (exact, folded):
@@ -174,7 +180,6 @@ def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = No
             return matches[0], number
     if folded:
         raise AmbiguousChip(number, folded)
-    elsewhere = f"; chip {number} exists in group(s) {', '.join(map(_group_label, groups))}" if groups else ""
     raise ChipNotFound(f"no runs of chip {group} {number} in the manifest{elsewhere}")
 
 
