@@ -30,7 +30,7 @@ from typing import ClassVar
 import polars as pl
 
 from labtui.core.annotations import AnnotationFilter, annotate_runs
-from labtui.core.config import StagingConfig, known_zone
+from labtui.core.config import StagingConfig, default_derived_root, known_zone
 from labtui.core.errors import LabtuiError, UsageError
 from labtui.core.history import HistoryFilter, cached_manifest, history, timeline
 from labtui.core.layout import run_parquet_path, run_parquet_paths
@@ -47,7 +47,7 @@ def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: s
     """The store at `path`: the store folder (`data/02_stage`, holding `_manifest/`) or its `raw_measurements`.
 
     `local_tz` dates and numbers histories (the lab's zone by default); `derived_root` holds the derived tables
-    (`data/03_derived`, the store's sibling `03_derived`, by default).
+    (by default `data/03_derived` beside `data/02_stage`; see `default_derived_root`).
     """
     root, stage_root = locate_store(Path(path).expanduser())
     zone = local_tz or StagingConfig.local_tz
@@ -55,7 +55,7 @@ def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: s
         known_zone(zone)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    derived = Path(derived_root).expanduser() if derived_root is not None else root.parent / "03_derived"
+    derived = Path(derived_root).expanduser() if derived_root is not None else default_derived_root(root)
     return Store(root=root, stage_root=stage_root, local_tz=zone, derived_root=derived)
 
 

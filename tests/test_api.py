@@ -180,7 +180,8 @@ def test_metrics_are_the_derived_table_or_empty(lab: Lab, tmp_path: Path) -> Non
     config = replace(lab.config, derived_root=tmp_path / "derived")
     table = refresh_metrics(config).table
     assert not table.is_empty() and store.metrics.equals(read_metrics(config))
-    assert open_store(lab.config.store_root).derived_root == lab.config.store_root.parent / "03_derived"
+    assert open_store(lab.config.store_root).derived_root == lab.config.store_root.parent / "store_derived"
+    assert open_store(lab.config.store_root).derived_root == lab.config.derived_dir  # as the CLI and the app
 
 
 def test_import_labtui_stays_light() -> None:

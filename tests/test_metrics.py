@@ -452,3 +452,24 @@ def test_a_run_without_a_calibration_of_its_wavelength_says_so(tmp_path: Path) -
     assert it["calibration_run_id"] is None and it["power_w"] is None and it["calibration_age_h"] is None
     assert "power_w: no LaserCalibration of 365 nm in the store" in it["remarks"]
     assert it["delta_i_a"] is not None
+
+
+def test_two_stores_in_one_folder_keep_their_own_metrics_and_the_lab_layout_its_03_derived(tmp_path: Path) -> None:
+    """Side by side, each store has its own table: staging one never drops the other's quantities."""
+    labs = {}
+    for name, proc in (("a", "IVg"), ("b", "It")):
+        stage_root = tmp_path / "stores" / name / "raw_measurements"
+        lab = Lab(tmp_path / name, raw=tmp_path / f"raw_{name}", stage_root=str(stage_root))
+        lab.write_run(f"d/{proc}2025-10-14_1.csv", proc, start=dt.datetime(2025, 10, 14, 12, tzinfo=dt.UTC))
+        labs[name] = lab
+    for lab in labs.values():
+        assert lab.stage().metrics.computed == 1  # type: ignore[union-attr]
+    assert {lab.config.metrics_path for lab in labs.values()} == {
+        tmp_path / "stores" / "a_derived" / "metrics.parquet", tmp_path / "stores" / "b_derived" / "metrics.parquet"}
+    for name, lab in labs.items():
+        update = update_metrics(lab.config)
+        assert update.computed == 0 and not update.written  # nothing to redo: the other store left it alone
+        assert update.table["proc"].to_list() == [{"a": "IVg", "b": "It"}[name]]
+    data = tmp_path / "data"
+    lab_layout = load_config(None, raw_root=tmp_path / "raw_a", stage_root=data / "02_stage" / "raw_measurements")
+    assert lab_layout.metrics_path == data / "03_derived" / "metrics.parquet"

@@ -169,7 +169,7 @@ def test_staging_writes_only_inside_the_store_and_only_reads_the_raw_tree(
     assert raw_snapshot(lab.raw) == raw_before, "the raw tree changed"
     assert raw_snapshot(outside) == outside_before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lab", "outside"]
-    assert sorted(p.name for p in lab.root.iterdir()) == ["03_derived", "config", "raw", "store"]
+    assert sorted(p.name for p in lab.root.iterdir()) == ["config", "raw", "store", "store_derived"]
     assert_settled(lab.config)
 
 

@@ -91,7 +91,8 @@ def common_options(default: object = None) -> argparse.ArgumentParser:
     group.add_argument("--stage-root", type=path_arg, metavar="DIR",
                        help="the store's raw_measurements folder (or the store folder itself)")
     group.add_argument("--derived-root", type=path_arg, metavar="DIR",
-                       help="folder of derived tables (metrics.parquet); default: 03_derived beside the store")
+                       help="folder of derived tables (metrics.parquet); default: 03_derived beside "
+                            "data/02_stage, <store>_derived beside a store of another name")
     return common
 
 

@@ -47,6 +47,16 @@ class MetricsSettings:
     wavelength_tolerance_nm: float = field(default=0.5, metadata=bounds(ge=0))  # a calibration of the same λ
 
 
+def default_derived_root(store_root: Path) -> Path:
+    """Where a store's derived tables go unless `derived_root` says: `03_derived` beside the lab layout's store
+    folder (`data/02_stage` → `data/03_derived`); beside a store folder of another name, `<name>_derived`
+    (`stores/lab_a` → `stores/lab_a_derived`). Two stores kept in one folder thus never share one metrics table,
+    which each would rewrite for its own runs, leaving the other's trends and figures without their quantities."""
+    if store_root.name == "02_stage":
+        return store_root.parent / "03_derived"
+    return store_root.parent / f"{store_root.name}_derived"
+
+
 @dataclass(frozen=True, kw_only=True)
 class StagingConfig:
     """Everything the engine needs to know; derived store paths are filled from `stage_root`.
@@ -118,8 +128,8 @@ class StagingConfig:
 
     @property
     def derived_dir(self) -> Path:
-        """`derived_root`, else `03_derived` beside the store folder (`data/02_stage` → `data/03_derived`)."""
-        return self.derived_root if self.derived_root is not None else self.store_root.parent / "03_derived"
+        """`derived_root`, else the store's own folder of derived tables (`default_derived_root`)."""
+        return self.derived_root if self.derived_root is not None else default_derived_root(self.store_root)
 
     @property
     def metrics_path(self) -> Path:
