@@ -19,7 +19,8 @@ import polars as pl
 import pyarrow.dataset as pads
 import pytest
 
-from labtui.core.manifest import read_manifest
+from labtui.core import manifest as manifest_module
+from labtui.core.manifest import ManifestDamaged, read_manifest
 from labtui.core.registry import load_registry
 from labtui.core.repair import repair
 from tests.lab import OLD_MTIME, REAL_RAW, Lab, cli_env, ivg_rows, put, raw_csv, render_run
@@ -415,3 +416,27 @@ def test_history_filters_use_the_labs_own_procedure_registry(empty: Lab, tmp_pat
     assert empty.cli("stage").returncode == 0
     result = empty.cli("history", "67", "--proc", "SWP", "--format", "csv")
     assert result.returncode == 0 and "Sweepy2025-10-14_1.csv" in result.stdout, result.stderr
+
+
+def test_a_reader_racing_the_first_commit_reads_it_instead_of_calling_the_store_damaged(
+    empty: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit records its runs after replacing the manifest: a reader that missed the manifest and then finds
+    runs (the first commit landed in between) looks again; a manifest still missing is damaged."""
+    empty.write("a/IVg2025-10-14_1.csv", raw_csv("IVg"), mtime=OLD_MTIME)
+    empty.stage()
+    path = empty.config.manifest_path
+    committed = path.read_bytes()
+    path.unlink()
+    looked = manifest_module._holds_runs
+
+    def first_commit_lands(folder: Path) -> bool:
+        path.write_bytes(committed)
+        return looked(folder)
+
+    monkeypatch.setattr(manifest_module, "_holds_runs", first_commit_lands)
+    assert read_manifest(path).height == 1
+    monkeypatch.undo()
+    path.unlink()
+    with pytest.raises(ManifestDamaged, match="it is missing, but the store holds runs"):
+        read_manifest(path)

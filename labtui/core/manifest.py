@@ -59,13 +59,11 @@ def read_manifest(path: Path) -> pl.DataFrame:
     """The committed manifest (the previous or the next one while a writer commits, never a torn one), or an empty
     one with the full schema when nothing has been staged yet; `ManifestDamaged` when it cannot be trusted."""
     try:
-        frame = read_parquet_pinned(path)
-    except FileNotFoundError:
-        if _holds_runs(path.parent):
-            raise ManifestDamaged(path, "it is missing, but the store holds runs") from None
-        return empty_manifest()
+        frame = _read_if_committed(path)
     except (pl.exceptions.PolarsError, ValueError) as exc:
         raise ManifestDamaged(path, f"not a readable Parquet file: {str(exc).splitlines()[0][:120]}") from None
+    if frame is None:
+        return empty_manifest()
     wrong = [name for name, dtype in frame.schema.items() if name in MANIFEST_SCHEMA and dtype != MANIFEST_SCHEMA[name]]
     if wrong or "run_id" not in frame.columns:
         raise ManifestDamaged(path, f"column(s) of another type: {', '.join(wrong or ['run_id missing'])}")
@@ -94,6 +92,21 @@ def _conditions() -> pl.Expr:
     summary = pl.col("summary")
     old = summary.str.strip_prefix(heading).str.strip_suffix(index).str.strip_chars(" ")
     return pl.when(summary.str.starts_with(heading)).then(old).otherwise(summary)
+
+
+def _read_if_committed(path: Path) -> pl.DataFrame | None:
+    """The manifest file, or None when the store never committed a run; missing while the store holds runs, it
+    is damaged. A commit records its runs only after replacing the manifest, so runs found after a first look
+    that missed it mean a first commit landed in between: a second look finds the manifest."""
+    try:
+        return read_parquet_pinned(path)
+    except FileNotFoundError:
+        if not _holds_runs(path.parent):
+            return None
+    try:
+        return read_parquet_pinned(path)
+    except FileNotFoundError:
+        raise ManifestDamaged(path, "it is missing, but the store holds runs") from None
 
 
 def _holds_runs(manifest_dir: Path) -> bool:
