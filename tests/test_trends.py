@@ -3,6 +3,7 @@ synthetic lab, and `labtui plot --trend / --align-cnp` files, records and errors
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from labtui.tui.app import LabApp
 from labtui.tui.history import HistoryScreen
 from labtui.tui.plot import PlotScreen
 from labtui.tui.trends import TrendsScreen
+from tests.lab import Lab
 
 
 class DemoLab:
@@ -251,3 +253,23 @@ async def test_plot_screen_aligns_sweeps_on_their_dirac_points(lab: DemoLab) -> 
         first = next(s for s in screen.spec.series if s.run_id == ivg["run_id"][0])
         vg = screen.groups["IVg"].columns[0]["vg_v"]
         assert first.x.min() == pytest.approx(vg.min() - cnp, abs=0.06)  # shifted by the run's own CNP
+
+
+@pytest.mark.parametrize(("trend", "why"), [("dark", "the chip has no It run"),
+                                            ("spectral", "the chip has no lit It run"),
+                                            ("responsivity", "the chip has no lit It run")])
+def test_a_trend_of_a_chip_without_its_runs_says_so_in_one_line(tmp_path: Path, capsys, trend: str, why: str) -> None:
+    lab = Lab(tmp_path)
+    lab.write_run("d/IVg2025-10-14_1.csv", "IVg", start=dt.datetime(2025, 10, 14, 12, tzinfo=dt.UTC))
+    lab.stage()
+    lab.config.metrics_path.unlink()  # a store staged before its table existed, or the table deleted
+    out = tmp_path / "trend.pdf"
+    assert main(lab.args("plot", "67", "--trend", trend, "--out", str(out))) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"labtui: nothing to draw for the {trend} trend: no metrics table yet (")
+    assert err.endswith("`labtui metrics` computes it, and every stage keeps it up to date\n")
+    assert main(lab.args("metrics")) == 0
+    capsys.readouterr()
+    assert main(lab.args("plot", "67", "--trend", trend, "--out", str(out))) == 2
+    assert capsys.readouterr().err == f"labtui: nothing to draw for the {trend} trend: {why}\n"
+    assert not out.exists()

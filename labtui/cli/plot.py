@@ -191,10 +191,13 @@ def draw_trend(
     except ValueError:
         raise UsageError(f"{args.record} names no known trend ({trend.get('name')!r})") from None
     include = bool(args.include_excluded or trend.get("include_excluded"))
+    if not config.metrics_path.exists():
+        raise UsageError(f"nothing to draw for the {name} trend: no metrics table yet ({config.metrics_path}); "
+                         "`labtui metrics` computes it, and every stage keeps it up to date")
     rows = trend_rows(runs, read_metrics(config), current_annotations(config.store_root))
     spec = trend_spec(name, rows, include_excluded=include, tz=config.local_tz)
     if not spec.series:
-        reasons = "; ".join(spec.messages) or f"the chip has no run with the {name} quantities"
+        reasons = "; ".join(spec.messages) or "no point to draw"
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
     write_figure(spec, args.out, renderer=renderer)
     sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), {"name": str(name), "include_excluded": include})

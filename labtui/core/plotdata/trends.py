@@ -90,13 +90,17 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         rows = rows.filter(pl.col("has_light").fill_null(False))
     rows, hidden = AnnotationFilter(include_excluded=include_excluded).apply(rows)
     messages = [note] if (note := hidden_note(hidden)) else []
+    if rows.is_empty() and not hidden:
+        messages.append(f"the chip has no {'lit ' if plan.lit_only else ''}{plan.proc} run")
     x_label, x_unit = plan.x_label, plan.x_unit
     if plan.x == TIME:
         rows, x_label, x_unit = _local_time(rows, tz)
     series: list[Series] = []
     used: set[str] = set()
-    groups = rows.partition_by("laser_wavelength_nm", maintain_order=True) if plan.by_wavelength else [rows]
-    groups.sort(key=lambda frame: (frame["laser_wavelength_nm"][0] is None, frame["laser_wavelength_nm"][0]))
+    groups = [rows]
+    if plan.by_wavelength:  # (a partition is never empty: its first wavelength orders it)
+        groups = rows.partition_by("laser_wavelength_nm", maintain_order=True)
+        groups.sort(key=lambda frame: (frame["laser_wavelength_nm"][0] is None, frame["laser_wavelength_nm"][0]))
     for column, label in plan.ys:
         for group in groups:
             if group.is_empty():
