@@ -273,3 +273,17 @@ def test_a_trend_of_a_chip_without_its_runs_says_so_in_one_line(tmp_path: Path, 
     assert main(lab.args("plot", "67", "--trend", trend, "--out", str(out))) == 2
     assert capsys.readouterr().err == f"labtui: nothing to draw for the {trend} trend: {why}\n"
     assert not out.exists()
+
+
+async def test_the_trends_screen_says_when_the_store_has_no_metrics_table_yet(tmp_path: Path) -> None:
+    lab = Lab(tmp_path)
+    lab.write_run("d/IVg2025-10-14_1.csv", "IVg", start=dt.datetime(2025, 10, 14, 12, tzinfo=dt.UTC))
+    lab.stage()
+    lab.config.metrics_path.unlink()
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        app.push_screen(TrendsScreen("Alisson", 67))
+        await settle(pilot)
+        status = text_of(app.screen, "#plot-status")
+        assert "nothing to draw: no metrics table yet: a stage (s on the dashboard) or `labtui metrics`" in status

@@ -28,8 +28,9 @@ TABS = {Trend.CNP: "Dirac point", Trend.PHOTORESPONSE: "Photoresponse", Trend.SP
         Trend.DARK: "Dark current"}
 
 
-def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]) -> Content:
-    """What is drawn, whether excluded runs are in it, what was left out and why, and the last export."""
+def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...], *, no_table: bool = False) -> Content:
+    """What is drawn, whether excluded runs are in it, what was left out and why (`no_table`: the store has no
+    metrics table yet), and the last export."""
     points = sum(series.x.size for series in spec.series)
     state = [f"{points} point(s) of {spec.runs.height} run(s)",
              "excluded runs shown" if include_excluded else "excluded runs hidden (X shows)"]
@@ -37,7 +38,9 @@ def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]
     lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
     lines += [Content.assemble(("✗ " + message, "$text-warning")) for message in spec.messages]
     if not spec.series:
-        lines.append(Content.assemble(("nothing to draw: no run of this chip has the quantity", "$text-error")))
+        why = ("no metrics table yet: a stage (s on the dashboard) or `labtui metrics` computes it" if no_table
+               else "no run of this chip has the quantity")
+        lines.append(Content.assemble((f"nothing to draw: {why}", "$text-error")))
     return Content("\n").join([*lines, *saved_line(saved)])
 
 
@@ -70,9 +73,10 @@ class TrendsScreen(FigureScreen):
     class Loaded(Message):
         """The worker joined the chip's runs with their metrics and annotations (posted from its thread)."""
 
-        def __init__(self, rows: pl.DataFrame) -> None:
+        def __init__(self, rows: pl.DataFrame, no_table: bool) -> None:
             super().__init__()
             self.rows = rows
+            self.no_table = no_table
 
     def __init__(self, group: str | None, number: int) -> None:
         super().__init__()
@@ -82,6 +86,7 @@ class TrendsScreen(FigureScreen):
         self.responsivity = False  # the photoresponse tab: ΔI (False) or ΔI / P
         self.include_excluded = False
         self.rows: pl.DataFrame | None = None  # None until the worker has read them
+        self.no_table = False  # the store has no metrics table yet (the worker looked)
         self.spec: PlotSpec | None = None
 
     def compose(self) -> ComposeResult:
@@ -107,10 +112,11 @@ class TrendsScreen(FigureScreen):
     def load(self) -> None:
         store = self.lab.store
         runs = chip_runs(store.manifest(), self.number, self.group, None, tz=store.config.local_tz)
-        self.post_message(self.Loaded(trend_rows(runs, store.metrics(), store.annotations())))
+        rows = trend_rows(runs, store.metrics(), store.annotations())
+        self.post_message(self.Loaded(rows, not store.config.metrics_path.exists()))
 
     def on_trends_screen_loaded(self, message: Loaded) -> None:
-        self.rows = message.rows
+        self.rows, self.no_table = message.rows, message.no_table
         self.show()
         self.refresh_bindings()
 
@@ -137,7 +143,8 @@ class TrendsScreen(FigureScreen):
 
     def _show_status(self) -> None:
         if self.spec is not None:
-            self.query_one("#plot-status", Static).update(trend_status(self.spec, self.include_excluded, self.saved))
+            self.query_one("#plot-status", Static).update(
+                trend_status(self.spec, self.include_excluded, self.saved, no_table=self.no_table))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_responsivity":
