@@ -546,6 +546,12 @@ def test_runs_text_names_seq_ranges_else_each_run() -> None:
                              "run_id": ["a1", "b2"]})
     assert runs_text(unstaged) == "2025-10-14 #4, seq 2"
     assert runs_text(pl.DataFrame({"seq": [None], "file_idx": [None], "run_id": ["abc"]})) == "abc"
+    undated = pl.DataFrame({"seq": [None], "file_idx": [2], "date_local": [dt.date(2025, 10, 13)], "run_id": ["x"]})
+    assert runs_text(undated) == "2025-10-13 #2"
+    assert runs_text(pl.DataFrame({"seq": [1, 3, 5, 7, 9, 11]})) == "seq 1, 3, 5, 7, 9, 11"
+    assert runs_text(pl.DataFrame({"seq": [1, 3, 5, 7, 9, 11, 13, 14]})) == "8 runs, seq 1–14"  # a title fits
+    assert runs_text(pl.DataFrame({"seq": [None] * 7, "file_idx": list(range(7)), "run_id": list("abcdefg"),
+                                   "date_local": [dt.date(2025, 10, 13)] * 7})) == "7 runs"
 
 
 @pytest.mark.parametrize(("kind", "options", "status", "suffix"), [

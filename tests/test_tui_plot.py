@@ -24,7 +24,7 @@ from labtui.core.history import history
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.plotdata import Baseline, GmMethod, PlotOptions, shape
-from labtui.core.plotdata.view import file_suffix, plot_rows, plot_title, runs_text
+from labtui.core.plotdata.view import file_suffix, plot_rows, plot_title
 from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.tui.messages import PlotRequested
@@ -343,12 +343,6 @@ def test_plot_rows_number_runs_as_the_chip_history_does(lab):
     expected = dict(zip(chip["run_id"].to_list(), chip["seq"].to_list(), strict=False))
     assert rows["seq"].to_list()[:2] == [expected[run_id] for run_id in lab.ids("it_aborted", "ivg_lit")] == [4, 6]
     assert rows["seq"][2] == 2 and "date_local" in rows.columns  # second calibration; Parquet paths need the date
-
-
-def test_runs_text_compacts_consecutive_seqs():
-    assert runs_text(pl.DataFrame({"seq": [9, 3, 4, 5, 11]})) == "seq 3–5, 9, 11"
-    undated = pl.DataFrame({"seq": [None], "file_idx": [2], "date_local": [dt.date(2025, 10, 13)], "run_id": ["x"]})
-    assert runs_text(undated) == "2025-10-13 #2"
 
 
 @pytest.mark.parametrize(

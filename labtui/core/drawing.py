@@ -114,7 +114,7 @@ def series_style(run_index: int, direction: int) -> tuple[str, str]:
 
 
 def _draw(ax: Axes, drawing: Drawing) -> None:
-    ax.set_title(drawing.title)
+    ax.set_title(drawing.title, wrap=True)  # a long chip name and view wrap within the figure, never cut off
     ax.set_xlabel(drawing.x_title)
     ax.set_ylabel(drawing.y_title)
     for number, (start, stop) in enumerate(drawing.laser_on):

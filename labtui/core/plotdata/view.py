@@ -36,11 +36,17 @@ def default_options(proc: str, runs: pl.DataFrame) -> PlotOptions:
     return PlotOptions()
 
 
+TITLED_RUNS = 6  # ranges (or runs) a title names one by one; more read as a count and a span (the record has all)
+
+
 def runs_text(runs: pl.DataFrame) -> str:
-    """`seq 3–5, 9`: which runs of the history are drawn; runs without a seq by date and queue index."""
+    """`seq 3–5, 9`: which runs of the history are drawn; runs without a seq by date and queue index. Beyond
+    `TITLED_RUNS` ranges, `47 runs, seq 4–68`: a title must fit above the plot."""
     rows = runs.to_dicts()
     seqs: list[int] = sorted({row["seq"] for row in rows if row.get("seq") is not None})
     if not rows or any(row.get("seq") is None for row in rows):
+        if len(rows) > TITLED_RUNS:
+            return f"{len(rows)} runs"
         return ", ".join(run_ident(row) for row in rows)
     ranges: list[list[int]] = []
     for seq in seqs:
@@ -48,6 +54,8 @@ def runs_text(runs: pl.DataFrame) -> str:
             ranges[-1].append(seq)
         else:
             ranges.append([seq])
+    if len(ranges) > TITLED_RUNS:
+        return f"{len(seqs)} runs, seq {seqs[0]}–{seqs[-1]}"
     return "seq " + ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in ranges)
 
 
