@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labtui.core.drawing import OKABE_ITO, render, series_style
+from labtui.core.drawing import OKABE_ITO, Drawing, Trace, draw_axes, render, series_style
 from labtui.core.errors import UsageError
 from labtui.core.plotdata import LoadedGroup, PlotOptions, load_group, shape
 from labtui.core.plotdata.figure import DRAW_BUCKETS, drawing_of, write_figure
@@ -125,6 +125,26 @@ def test_figure_matches_its_reference(lab, tmp_path, name, seqs, options):
         reference.write_bytes(actual.read_bytes())
         pytest.skip(f"wrote {reference}")
     assert compare_images(str(reference), str(actual), tol=5) is None
+
+
+def legend_of(drawing: Drawing) -> list[str]:
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing)
+    return [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+def test_a_sweep_figure_has_a_legend_entry_per_run_and_per_direction(lab):
+    """As a paper has it: the run's colour once, solid forward and dashed backward once (not four legs per run);
+    beyond one colour cycle, where dashes also tell runs apart, each leg keeps its own entry."""
+    sweep = drawing_of(spec_of(lab, [4], PlotOptions()))
+    assert len(sweep.traces) == 4
+    assert legend_of(sweep) == ["seq 4", "forward sweep (Vg rising)", "backward sweep (Vg falling)", "Dirac point"]
+    x = np.linspace(-1, 1, 5)
+    many = replace(sweep, dirac_points=(), traces=tuple(
+        Trace(x, x * k, f"seq {k} leg {d}", k, d, f"seq {k}") for k in range(9) for d in (1, -1)))
+    assert legend_of(many)[:3] == ["seq 0 leg 1", "seq 0 leg -1", "seq 1 leg 1"]
 
 
 def test_twenty_overlaid_runs_of_85k_points_keep_their_extremes(tmp_path):

@@ -54,9 +54,10 @@ class Trace:
 
     x: np.ndarray
     y: np.ndarray
-    label: str  # traces sharing a label (the legs of one sweep) share one legend entry
+    label: str  # traces sharing a label share one legend entry
     run_index: int = 0  # the run's position in its group: its colour
     direction: int = 0  # sweep legs: -1 backward (dashed)
+    run_label: str = ""  # a sweep leg's run (`label` names the leg too): see `_legend`
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +83,7 @@ def render(drawing: Drawing, fmt: str, *, dpi: int = PNG_DPI) -> bytes:
     _add_figure_font()
     with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # keys are checked by matplotlib at run time
         figure = Figure(figsize=SIZE_IN, layout="constrained")
-        _draw(figure.add_subplot(), drawing)
+        draw_axes(figure.add_subplot(), drawing)
         buffer = io.BytesIO()
         figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_NO_DATES[fmt])
     return buffer.getvalue()
@@ -106,6 +107,13 @@ def _add_figure_font() -> None:
     font_manager.fontManager.addfont(FONT)
 
 
+def _legend_by_run(traces: tuple[Trace, ...]) -> bool:
+    """Sweep legs of at most one colour cycle: one legend entry per run and one per direction (solid forward,
+    dashed backward), as a paper figure has them, instead of an entry per leg (four per sweep)."""
+    return (any(trace.direction for trace in traces) and all(trace.run_label for trace in traces)
+            and max(trace.run_index for trace in traces) < len(OKABE_ITO))
+
+
 def series_style(run_index: int, direction: int) -> tuple[str, str]:
     """(colour, line style) of a trace: one colour per run, dashed for a backward sweep leg."""
     color = OKABE_ITO[run_index % len(OKABE_ITO)]
@@ -113,7 +121,8 @@ def series_style(run_index: int, direction: int) -> tuple[str, str]:
     return color, family[direction < 0]
 
 
-def _draw(ax: Axes, drawing: Drawing) -> None:
+def draw_axes(ax: Axes, drawing: Drawing) -> None:
+    """Draw `drawing` on matplotlib axes: what `render` puts in its figure."""
     ax.set_title(drawing.title, wrap=True)  # a long chip name and view wrap within the figure, never cut off
     ax.set_xlabel(drawing.x_title)
     ax.set_ylabel(drawing.y_title)
@@ -121,14 +130,21 @@ def _draw(ax: Axes, drawing: Drawing) -> None:
         ax.axvspan(start, stop, color=LASER_ON, alpha=0.35, lw=0, zorder=0, label="laser ON" if number == 0 else None,
                    gid=f"laser-on-{number}")
     labelled: set[str] = set()
+    by_run = _legend_by_run(drawing.traces)
     for number, trace in enumerate(drawing.traces):  # gids name the SVG groups: a reader (or a test) finds each trace
         color, linestyle = series_style(trace.run_index, trace.direction)
-        label = None if trace.label in labelled else trace.label
-        labelled.add(trace.label)
+        name = trace.run_label if by_run else trace.label
+        label = None if name in labelled else name
+        labelled.add(name)
         if drawing.points and not drawing.joined:
             linestyle = "none"
-        ax.plot(trace.x, trace.y, color=color, linestyle=linestyle, lw=1.0, label=label, gid=f"series-{number}",
-                marker="o" if drawing.points else None, ms=3.5)  # trends: one marker per run
+        ax.plot(trace.x, trace.y, color=color, linestyle=linestyle, lw=1.0, label=None if by_run else label,
+                gid=f"series-{number}", marker="o" if drawing.points else None, ms=3.5)  # trends: a marker per run
+        if by_run and label is not None:  # the run's entry: its colour, as its forward legs are drawn
+            ax.plot([], [], color=color, linestyle=series_style(trace.run_index, 1)[1], lw=1.0, label=label)
+    if by_run:
+        for direction, what in ((1, "forward sweep (Vg rising)"), (-1, "backward sweep (Vg falling)")):
+            ax.plot([], [], color="0.35", linestyle=series_style(0, direction)[1], lw=1.0, label=what)
     if drawing.dirac_points:
         xs, ys = zip(*drawing.dirac_points, strict=True)
         ax.plot(xs, ys, "D", color="black", ms=4, mfc="white", mew=1.0, ls="none", label="Dirac point", zorder=3,
@@ -139,7 +155,7 @@ def _draw(ax: Axes, drawing: Drawing) -> None:
         ax.set_yscale("log")  # ticks as plain numbers in the axis unit (40, 60, 100 µA), not 4×10¹
         ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
         ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.5)))
-    entries = len(labelled) + bool(drawing.laser_on) + bool(drawing.dirac_points)
+    entries = len(labelled) + 2 * by_run + bool(drawing.laser_on) + bool(drawing.dirac_points)
     if entries <= LEGEND_INSIDE:
         ax.legend(loc="best", frameon=False)
     else:  # beside the axes, where it hides no data

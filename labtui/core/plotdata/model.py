@@ -58,6 +58,7 @@ class Series:
     incomplete: bool = False
     run_index: int = 0  # the run's position in its group: legs of one run can share a colour
     direction: int = 0  # sweep legs: +1 forward (rising x), -1 backward; 0 when not a leg
+    run_label: str = ""  # a sweep leg's run, as `label` names it without the leg
     # Trends: one point per run, so each point names its own run (empty: the whole series is `run_id`'s).
     point_run_ids: tuple[str, ...] = ()
     point_seqs: tuple[int | None, ...] = ()

@@ -96,10 +96,14 @@ def _with_points(series: Series, x: np.ndarray, y: np.ndarray) -> Series:
     return replace(series, x=x, y=y)
 
 
-def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.ndarray, direction: int = 0) -> Series:
+def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.ndarray, direction: int = 0,
+            leg: str = "") -> Series:
+    """A run's trace (`leg`: the sweep leg it is, named after the run's label)."""
     incomplete = row.get("is_complete") is False
+    run_label = label + (" (incomplete)" if incomplete else "")
     return Series(
-        label=label + (" (incomplete)" if incomplete else ""),
+        label=f"{label} {leg}" + (" (incomplete)" if incomplete else "") if leg else run_label,
+        run_label=run_label if leg else "",
         x=x,
         y=y,
         run_id=row["run_id"],
@@ -182,7 +186,7 @@ def _draft_ivg(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str]
             if options.gm:
                 x, y = _transconductance(x, y, options)
             if x.size:
-                draft.series.append(_series(row, index, f"{labels[index]} {name}", x, y, leg.direction))
+                draft.series.append(_series(row, index, labels[index], x, y, leg.direction, name))
     if unaligned:
         draft.messages.append(f"{len(unaligned)} run{'s' if len(unaligned) != 1 else ''} without a forward Dirac "
                               f"point (cnp_fwd_v) left out of the aligned overlay: {', '.join(unaligned)}")
