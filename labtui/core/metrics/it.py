@@ -35,7 +35,7 @@ def it_quantities(
     on = vl >= settings.light_threshold_v  # NaN compares False: dark
     k_on = int(np.argmax(on))
     if not on[k_on]:
-        values["i_dark_a"] = float(i.mean())
+        values["i_dark_a"] = _mean(i)
         values["drift_a_per_s"] = _line(t, i)[0]
         return values, ["photoresponse: dark run (the laser never switched on)"]
     t_on, window = float(t[k_on]), settings.it_window_s
@@ -46,7 +46,7 @@ def it_quantities(
     dark = slice(int(np.searchsorted(t, t_on - window)), k_on)
     if dark.start >= dark.stop:
         return values, ["It: no sample in the dark window"]
-    values["i_dark_a"] = i_dark = float(i[dark].mean())
+    values["i_dark_a"] = i_dark = _mean(i[dark])
     drift, noise = _line(t[:k_on], i[:k_on])
     values["drift_a_per_s"] = drift
     if vds_v and abs(i_dark / vds_v) < settings.dead_conductance_s:
@@ -60,10 +60,10 @@ def it_quantities(
     lit = slice(max(int(np.searchsorted(t, t_off - window)), k_on), k_off)
     if lit.start >= lit.stop:
         return values, ["photoresponse: no sample in the window before switch-off"]
-    values["delta_i_a"] = delta = float(i[lit].mean()) - i_dark
+    values["delta_i_a"] = delta = _mean(i[lit]) - i_dark
     values["delta_i_rel"] = delta / i_dark if i_dark else None
     if drift is not None:
-        values["delta_i_drift_corrected_a"] = delta - drift * float(t[lit].mean() - t[dark].mean())
+        values["delta_i_drift_corrected_a"] = delta - drift * (_mean(t[lit]) - _mean(t[dark]))
     return values, _times(t, i, k_on, k_off, i_dark, delta, noise, values, settings)
 
 
@@ -74,11 +74,17 @@ def _line(t: np.ndarray, i: np.ndarray) -> tuple[float | None, float]:
     on vectors that long BLAS wakes its thread pool, which costs 5-40× the arithmetic in a busy staging process."""
     if not t.size:
         return None, 0.0
-    dt, di = t - t.mean(), i - i.mean()
+    dt, di = t - _mean(t), i - _mean(i)
     stt, sti, sii = float((dt * dt).sum()), float((dt * di).sum()), float((di * di).sum())
     if t.size < 3 or stt == 0:
         return None, math.sqrt(sii / t.size)
     return sti / stt, math.sqrt(max(sii - sti * sti / stt, 0.0) / t.size)
+
+
+def _mean(values: np.ndarray) -> float:
+    """`values.mean()` to the bit (the same pairwise sum, over the count) without its Python layers: an It run
+    takes six means, ~6 µs each of dispatch."""
+    return float(values.sum()) / values.size
 
 
 def moving_average(y: np.ndarray, points: int) -> np.ndarray:

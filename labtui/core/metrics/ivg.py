@@ -235,7 +235,7 @@ def ivg_quantities(
         if found.remark:
             remarks.append(f"{column}: {found.remark}")
     defined = [v for v in (values["cnp_fwd_v"], values["cnp_bwd_v"]) if v is not None]
-    values["cnp_v"] = float(np.mean(defined)) if defined else None
+    values["cnp_v"] = sum(defined) / len(defined) if defined else None  # np.mean of one or two: the same bits
     if len(defined) == 2:
         values["hysteresis_v"] = values["cnp_bwd_v"] - values["cnp_fwd_v"]  # type: ignore[operator]
     if forward is not None:
