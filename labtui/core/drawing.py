@@ -57,7 +57,7 @@ class Trace:
     label: str  # traces sharing a label share one legend entry
     run_index: int = 0  # the run's position in its group: its colour
     direction: int = 0  # sweep legs: -1 backward (dashed)
-    run_label: str = ""  # a sweep leg's run (`label` names the leg too): see `_legend`
+    run_label: str = ""  # a sweep leg's run (`label` names the leg too): see `_legend_by_run`
 
 
 @dataclass(frozen=True, eq=False)
