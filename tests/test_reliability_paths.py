@@ -267,10 +267,11 @@ def test_a_store_given_as_the_raw_folder_is_refused_and_an_empty_raw_folder_is_s
     put(lab.raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
     lab.stage()
     other = Lab(tmp_path / "other", raw=tmp_path / given)
-    result = other.cli("stage")
-    assert result.returncode == 2, result.stderr
-    assert result.stderr == (f"labtui: the raw folder {tmp_path / given} is part of a labtui store, not a folder of "
-                             "raw CSV files (set raw_root in the config or pass --raw-root)\n")
+    for watch in ([], ["--watch"]):  # the watcher too, which retries a raw folder it cannot reach
+        result = other.cli("stage", *watch)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (f"labtui: the raw folder {tmp_path / given} is part of a labtui store, not a "
+                                 "folder of raw CSV files (set raw_root in the config or pass --raw-root)\n")
     assert not (tmp_path / "other" / "store").exists()
     inside = tmp_path / "store" / "raw_inbox"  # a raw folder the lab keeps in the store folder
     inside.mkdir()

@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
     if only is not None:
         only = raw_files(config.raw_root, only)
     if problem := config.raw_root_problem():
-        raise UsageError(f"{problem} (set raw_root in the config or pass --raw-root)")
+        raise raw_root_error(problem)
     try:
         stager = Stager(
             config,
@@ -113,6 +113,10 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
     if report.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_ERROR if args.strict and report.rejected else EXIT_OK
+
+
+def raw_root_error(problem: str) -> UsageError:
+    return UsageError(f"{problem} (set raw_root in the config or pass --raw-root)")
 
 
 def run_cancellable(stager: Stager) -> StageReport:
@@ -173,6 +177,8 @@ def run_watch(args: argparse.Namespace) -> int:
     config = config_from(
         args, workers=args.workers, lock_timeout_seconds=args.lock_timeout, watch_settle_seconds=args.settle
     )
+    if config.raw_root.is_dir() and (problem := config.raw_root_problem()):  # a missing one may be a share: retried
+        raise raw_root_error(problem)
 
     def report(event: WatchEvent) -> None:
         stamp = dt.datetime.now().strftime("%H:%M:%S")
