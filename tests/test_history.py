@@ -130,6 +130,7 @@ def test_a_chip_name_is_its_group_and_number(lab: Lab, name: str) -> None:
     ("other67", "Alisson", "chip other67 and group Alisson name different groups"),
     ("67x", None, "not a chip number or name"),
     ("Alisson", None, "not a chip number or name"),
+    ("-5", None, "not a chip number or name"),  # a separator only after a group
     ("Bob67", None, "no runs of chip Bob 67 in the manifest; chip 67 exists in group(s) Alisson, other"),
 ])
 def test_a_chip_name_that_names_no_chip_of_the_store_says_why(lab: Lab, chip: str, group: str | None,

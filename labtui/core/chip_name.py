@@ -7,7 +7,7 @@ import re
 
 from labtui.core.errors import UsageError
 
-_CHIP = re.compile(r"\s*+([A-Za-z][\w-]*?)?[\s_-]?(\d+)\s*+")
+_CHIP = re.compile(r"\s*+(?:([A-Za-z][\w-]*?)[\s_-]?)?(\d+)\s*+")  # a separator only after a group
 
 
 def parse_chip(text: str) -> tuple[str | None, int] | None:
