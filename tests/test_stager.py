@@ -27,7 +27,7 @@ from labtui.core.parser import parse_data, parse_header
 from labtui.core.rawread import Busy
 from labtui.core.registry import load_registry
 from labtui.core.scan import Candidate, Outcome, scan_raw
-from labtui.core.stage_chunk import CHUNK_BYTES, ChunkWorker, chunks
+from labtui.core.stage_chunk import CHUNK_BYTES, CHUNK_FILES, ChunkWorker, chunks
 from labtui.core.stage_events import StageEvent
 from labtui.core.stager import Stager
 from tests.lab import Lab, epoch, it_rows, raw_csv
@@ -330,18 +330,22 @@ def test_restage_only_reads_the_given_files(lab: Lab) -> None:
 
 
 def test_events_and_periodic_commits(lab: Lab) -> None:
-    for idx in range(1, 7):
+    """One worker, three chunks: two are in flight at first and the third is handed out after the first periodic
+    commit, so a stage commits at least twice however fast the worker is (with every chunk in flight at once, a
+    loaded machine could finish them all before the first commit)."""
+    files = 2 * CHUNK_FILES + 1
+    for idx in range(1, files + 1):
         lab.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
     events: list[StageEvent] = []
-    config = replace(lab.config, commit_interval_seconds=1e-9)
+    config = replace(lab.config, commit_interval_seconds=1e-9, workers=1)
     report = Stager(config, on_event=events.append).run()
     kinds = [event.kind for event in events]
     assert kinds[0] == "scan" and kinds[-1] == "done"
     file_events = [event for event in events if event.kind == "file"]
-    assert [event.done for event in file_events] == list(range(1, 7))
+    assert [event.done for event in file_events] == list(range(1, files + 1))
     assert all(event.outcome is Outcome.STAGED for event in file_events)
     assert report.commits >= 2 and kinds.count("commit") == report.commits
-    assert events[-1].counts[Outcome.STAGED] == 6
+    assert events[-1].counts[Outcome.STAGED] == files
 
 
 class Overlap:
