@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from labtui.core.overview import overview_path, read_overview
+from labtui.core.stage_chunk import CHUNK_FILES
 from labtui.core.stage_events import StageEvent
 from labtui.core.stager import Stager
 from labtui.core.stat_index import index_path, manifest_digest, read_stat_index
@@ -42,8 +43,10 @@ def test_index_lists_every_manifest_row_and_names_the_manifest(lab: Lab) -> None
 
 def test_a_long_stage_indexes_only_its_last_commit(lab: Lab) -> None:
     """The periodic commits of a long stage leave the stat index and the overview alone (rewriting them at every
-    commit grew the peak memory with the store); the stage writes both for the manifest it leaves."""
-    for idx in range(1, 9):
+    commit grew the peak memory with the store); the stage writes both for the manifest it leaves. One worker and
+    three chunks: the third is handed out after the first periodic commit, so there are at least two."""
+    files = 2 * CHUNK_FILES + 1
+    for idx in range(1, files + 1):
         lab.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
     records = (index_path(lab.config.manifest_path), overview_path(lab.config.manifest_path))
     seen: list[tuple[bool, bool]] = []
@@ -52,13 +55,13 @@ def test_a_long_stage_indexes_only_its_last_commit(lab: Lab) -> None:
         if event.kind == "commit":
             seen.append(tuple(record.exists() for record in records))  # type: ignore[arg-type]
 
-    config = replace(lab.config, commit_interval_seconds=1e-9)
+    config = replace(lab.config, commit_interval_seconds=1e-9, workers=1)
     report = Stager(config, on_event=on_event).run()
     assert report.commits >= 2 and seen[0] == (False, False)  # a periodic commit wrote neither
     digest = manifest_digest(lab.config.manifest_path)
     assert set(read_stat_index(lab.config.manifest_path, digest) or {}) == set(lab.manifest()["source_file"])
     assert (described := read_overview(lab.config.manifest_path, config.local_tz, digest)) is not None
-    assert described.runs == 8
+    assert described.runs == files
 
 
 def test_an_index_of_another_manifest_is_never_trusted(lab: Lab) -> None:
