@@ -26,7 +26,7 @@ from labtui.core.rejects import load_rejects
 from labtui.tui.app import LabApp
 from labtui.tui.chips import ChipsScreen
 from labtui.tui.dashboard import DashboardScreen
-from labtui.tui.dialogs import ConfirmDialog, ErrorDialog, FieldsDialog, HelpDialog
+from labtui.tui.dialogs import SHOWN_CHARACTERS, ConfirmDialog, ErrorDialog, FieldsDialog, HelpDialog, field_text
 from labtui.tui.history import HistoryScreen
 from labtui.tui.plot import PlotScreen
 from labtui.tui.rejects import RejectsScreen
@@ -303,6 +303,13 @@ async def test_history_detail_shows_every_manifest_field(lab: Lab) -> None:
         assert "Laser ON+OFF period" in body  # the header parameters, spelled out
         await pilot.press("escape")
         assert isinstance(app.screen, HistoryScreen)
+
+
+def test_a_very_long_field_is_cut_in_the_detail_with_its_length() -> None:
+    """A hostile header's 900 kB Information took the dialog 10 s to lay out; the store keeps the whole text."""
+    assert field_text(None) == "—" and field_text(0.1) == "0.1"
+    assert field_text("x" * SHOWN_CHARACTERS) == "x" * SHOWN_CHARACTERS
+    assert field_text("x" * 900_000) == "x" * SHOWN_CHARACTERS + "… (900,000 characters in all)"
 
 
 async def test_stage_shows_progress_and_a_summary_with_the_rejects(tmp_path: Path) -> None:

@@ -89,16 +89,28 @@ class TextDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+SHOWN_CHARACTERS = 2000  # of one field: a header's 900 kB Information took the dialog 10 s to lay out
+
+
 class FieldsDialog(Dialog):
-    """Every field of one record (a manifest row), one per line."""
+    """Every field of one record (a manifest row), one per line; a very long value cut (`field_text`)."""
 
     def __init__(self, title: str, fields: Iterable[tuple[str, object]]) -> None:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column(overflow="fold")
         for name, value in fields:
-            table.add_row(name, value if isinstance(value, Text) else Text("—" if value is None else str(value)))
+            table.add_row(name, value if isinstance(value, Text) else Text(field_text(value)))
         super().__init__(title, table)
+
+
+def field_text(value: object) -> str:
+    """A field's value as the dialog shows it: `—` for none; past `SHOWN_CHARACTERS`, cut and its length said (the
+    manifest and the history's JSON and CSV keep the whole text)."""
+    text = "—" if value is None else str(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}… ({len(text):,} characters in all)"
 
 
 class HelpDialog(Dialog):
