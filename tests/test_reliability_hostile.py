@@ -24,6 +24,7 @@ import pytest
 from labtui.core import stager as stager_module
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
+from labtui.core.rejects import LINE_BYTES, excerpt
 from tests.lab import OLD_MTIME, Lab, put, render_run
 from tests.promises import assert_settled, raw_snapshot, reject_files, store_bytes
 
@@ -524,3 +525,18 @@ def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(
     monkeypatch.undo()
     lab.stage()  # the FIFO is no candidate: its reject record goes
     assert reject_files(lab.config) == []
+
+
+def test_the_excerpt_of_a_rejected_file_cuts_long_lines_and_never_reads_one_whole(tmp_path: Path) -> None:
+    """What the rejects screen shows of a file: its first lines and those around the bad one, each cut to
+    `LINE_BYTES`. A 5-million-field row (or a file without line breaks) is skipped in chunks, not held."""
+    path = tmp_path / "IVg2025-09-15_1.csv"
+    head = [b"#Procedure: <laser_setup.procedures.IVg.IVg>", b"#Data:", b"Vg (V),I (A)"]
+    path.write_bytes(b"\r\n".join([*head, b"1," * 5_000_000 + b"1", b"2,3", b"4,5"]) + b"\r\n")
+    lines = excerpt(path, 4)
+    assert [n for n, _ in lines] == [1, 2, 3, 4, 5, 6]
+    assert lines[3][1] == ("1," * (LINE_BYTES // 2)) + "…" and lines[4:] == [(5, "2,3"), (6, "4,5")]
+    no_breaks = tmp_path / "blob.csv"
+    no_breaks.write_bytes(bytes(range(32, 127)) * 100_000)  # 9.5 MB, not one line break
+    ((number, text),) = excerpt(no_breaks, None)
+    assert number == 1 and text.endswith("…") and len(text.encode()) < 2 * LINE_BYTES

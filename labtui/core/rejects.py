@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
-from typing import Literal, get_args
+from typing import BinaryIO, Literal, get_args
 
 from labtui.core.atomic import atomic_write_bytes, is_temp
 from labtui.core.fields import build, json_bytes, one_of
 
 HEAD_LINES = 30  # lines shown from the top of a rejected file
 CONTEXT = 6  # lines shown around an offending line further down
+LINE_BYTES = 400  # of one line shown: a data row is ~60, a header line ~40
 
 RejectKind = Literal[
     # the parser
@@ -112,10 +113,22 @@ def unreadable_rejects(rejects_dir: Path) -> list[str]:
 
 
 def excerpt(path: Path, line: int | None) -> list[tuple[int, str]]:
-    """The file's first lines, plus the lines around `line` when it lies further down; (number, text) pairs."""
+    """The file's first lines, plus the lines around `line` when it lies further down; (number, text) pairs, each
+    line cut to `LINE_BYTES` (a file without line breaks, or a 5-million-field row, is never read into memory)."""
     wanted = set(range(1, HEAD_LINES + 1))
     if line is not None:
         wanted |= set(range(max(1, line - CONTEXT), line + CONTEXT // 2 + 1))
     with path.open("rb") as handle:
-        numbered = islice(enumerate(handle, start=1), max(wanted))
-        return [(n, raw.decode("utf-8", "replace").rstrip("\r\n")) for n, raw in numbered if n in wanted]
+        return [(n, text) for n, text in _cut_lines(handle, max(wanted)) if n in wanted]
+
+
+def _cut_lines(handle: BinaryIO, count: int) -> Iterator[tuple[int, str]]:
+    """The first `count` lines, each at most `LINE_BYTES` (then `…`); the rest of a long line is skipped in chunks."""
+    for number in range(1, count + 1):
+        raw = handle.readline(LINE_BYTES)
+        if not raw:
+            return
+        cut = len(raw) == LINE_BYTES and not raw.endswith(b"\n")
+        while cut and (rest := handle.readline(1 << 16)) and not rest.endswith(b"\n"):
+            pass
+        yield number, raw.decode("utf-8", "replace").rstrip("\r\n") + ("…" if cut else "")
