@@ -254,3 +254,18 @@ def test_odd_header_line_is_a_warning() -> None:
 def test_header_only_file_like_the_real_one_says_the_run_was_never_recorded() -> None:
     problem = rejected(raw_csv("It", start=None, rows=[]))
     assert problem.kind == "no_start_time" and "never recorded" in problem.reason
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    (b"Chip number: 67", b"Chip number: " + b"x" * 1_000_000),
+    (b"Start time: 1760371684.3180444", b"Start time: " + b"y" * 1_000_000),
+    (b"procedures.It.It>", b"procedures.It." + b"Z" * 1_000_000 + b">"),
+    (b"t (s),", b",".join(b"c%d (V)" % k for k in range(3000)) + b","),  # 't (s)' missing, 3000 others
+])
+def test_a_hostile_value_is_quoted_short_with_its_length(old: bytes, new: bytes) -> None:
+    """A 1 MB header value (or 3000 column names) would fill the reject record, the terminal and the rejects
+    screen: a message quotes at most 60 characters of a value, or 12 names, and says how long it was."""
+    data = raw_csv("It")
+    assert old in data
+    problem = rejected(data.replace(old, new, 1))
+    assert len(problem.reason) < 400 and ("characters)" in problem.reason or "columns)" in problem.reason)

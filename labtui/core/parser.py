@@ -38,6 +38,12 @@ _VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying 
 _BLANK_LINES = re.compile(rb"(?:[ \t\r]*+\n)*+")
 
 
+def quoted(text: str, limit: int = 60) -> str:
+    """A value from a file as a message quotes it: `repr`, cut to `limit` characters with its length said (a hostile
+    header's 1 MB value would otherwise fill the reject record, the terminal and the rejects screen)."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text):,} characters)"
+
+
 class Reject(Exception):
     """A file that cannot be identified or trusted; becomes a reject record, never a crash."""
 
@@ -119,7 +125,7 @@ def _typed(key: str, text: str, spec: ParameterSpec, line: int, warnings: list[s
     value = parse_number(text, spec)
     if value is None or not math.isfinite(value) or (spec.type == "int" and not value.is_integer()):
         expected = "an integer" if spec.type == "int" else f"a finite number{f' in {spec.unit}' if spec.unit else ''}"
-        warnings.append(f"line {line}: parameter {key!r} = {text!r} is not {expected}; left empty")
+        warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is not {expected}; left empty")
         return None
     return int(value) if spec.type == "int" else value
 
@@ -135,18 +141,19 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     first = lines[0].strip()
     proc_match = _PROCEDURE.match(first)
     if not first.startswith("#Procedure:"):
-        shown = first[:60] + ("…" if len(first) > 60 else "")
         raise Reject(
-            "not_this_format", f"not a PyMeasure measurement file: it starts with {shown!r}, not '#Procedure:'", 1
+            "not_this_format", f"not a PyMeasure measurement file: it starts with {quoted(first)}, not '#Procedure:'", 1
         )
     if not proc_match:
-        raise Reject("no_procedure", f"the #Procedure line names no procedure class: {first[:80]!r}", 1)
+        raise Reject("no_procedure", f"the #Procedure line names no procedure class: {quoted(first, 80)}", 1)
     proc = proc_match.group(1).rsplit(".", 1)[-1]
     spec = registry.get(proc)
     if spec is None:
         known = ", ".join(sorted(registry.procedures))
         raise Reject(
-            "unknown_procedure", f"unknown procedure {proc!r} (known: {known}); add it to config/procedures.yaml", 1
+            "unknown_procedure",
+            f"unknown procedure {quoted(proc)} (known: {known}); add it to config/procedures.yaml",
+            1,
         )
 
     raw: dict[str, str] = {}
@@ -157,21 +164,21 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         if text.strip() in ("", "#", "#Parameters:", "#Metadata:"):
             continue
         if not text.startswith("#"):
-            raise Reject("not_this_format", f"a header line does not start with '#': {text[:60]!r}", number)
+            raise Reject("not_this_format", f"a header line does not start with '#': {quoted(text)}", number)
         body = text[1:].lstrip("\t ")
         key, sep, value = body.partition(": ")
         if not sep:
             if body.endswith(":"):
                 key, value = body[:-1], ""
             else:
-                warnings.append(f"line {number}: header line without 'Key: value' ignored: {text[:60]!r}")
+                warnings.append(f"line {number}: header line without 'Key: value' ignored: {quoted(text)}")
                 continue
         key = key.strip()
         if key in raw and raw[key].strip() != value.strip():
             raise Reject(
                 "conflicting_parameter",
-                f"parameter {key!r} is given twice with different values ({raw[key]!r} on line {seen_at[key]}, "
-                f"{value!r} on line {number})",
+                f"parameter {quoted(key)} is given twice with different values ({quoted(raw[key])} on line "
+                f"{seen_at[key]}, {quoted(value)} on line {number})",
                 number,
             )
         raw.setdefault(key, value)
@@ -231,11 +238,11 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
     match = _NUMBER.match(text.strip())
     value = float(match.group(1)) if match and match.group(2) in (None, "s") else math.nan
     if not math.isfinite(value):
-        raise Reject("bad_start_time", f"'Start time' {text.strip()!r} is not a Unix time in seconds", line)
+        raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is not a Unix time in seconds", line)
     latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
     if not EARLIEST_START.timestamp() <= value <= latest.timestamp():
         raise Reject(
-            "bad_start_time", f"'Start time' {text.strip()!r} is implausible (before 2000 or in the future)", line
+            "bad_start_time", f"'Start time' {quoted(text.strip())} is implausible (before 2000 or in the future)", line
         )
     return dt.datetime.fromtimestamp(value, dt.UTC)
 
@@ -256,7 +263,7 @@ def _chip_identity(
             if spec.chip:
                 raise Reject(
                     "bad_chip_number",
-                    f"'Chip number' {raw['Chip number'].strip()!r} is not a positive integer",
+                    f"'Chip number' {quoted(raw['Chip number'].strip())} is not a positive integer",
                     seen_at["Chip number"],
                 )
             return
@@ -282,16 +289,22 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], line: int) -> None:
             raise Reject("bad_columns", "the column row has an empty column name", line)
         stored = snake_column(name)
         if stored in seen:
-            twin = f" (same stored name as {seen[stored]!r})" if seen[stored] != name else ""
-            raise Reject("duplicate_column", f"column {name!r} appears twice{twin}", line)
+            twin = f" (same stored name as {quoted(seen[stored])})" if seen[stored] != name else ""
+            raise Reject("duplicate_column", f"column {quoted(name)} appears twice{twin}", line)
         seen[stored] = name
     missing = [name for name in spec.required_columns if name not in columns]
     if missing:
         raise Reject(
             "missing_column",
-            f"{spec.name} needs column(s) {', '.join(map(repr, missing))}; the file has {', '.join(columns)}",
+            f"{spec.name} needs column(s) {', '.join(map(repr, missing))}; the file has {_names(columns)}",
             line,
         )
+
+
+def _names(columns: list[str], shown: int = 12) -> str:
+    """A file's column names for a message: the first `shown`, each cut to 40 characters, and how many there are."""
+    names = ", ".join(name if len(name) <= 40 else f"{name[:40]}…" for name in columns[:shown])
+    return names if len(columns) <= shown else f"{names}, … ({len(columns):,} columns)"
 
 
 _PARSE_ERRORS = (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.NoDataError)
@@ -404,4 +417,5 @@ def _diagnose(body: bytes, header: Header) -> None:
                 try:
                     float(token)
                 except ValueError:
-                    raise Reject("bad_value", f"{token[:40]!r} in column {name!r} is not a number", line) from None
+                    problem = f"{quoted(token, 40)} in column {quoted(name)} is not a number"
+                    raise Reject("bad_value", problem, line) from None
