@@ -13,6 +13,7 @@ The scenarios at the end are the labs several test modules share.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import datetime as dt
 import itertools
@@ -23,7 +24,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -375,6 +376,30 @@ class Lab:
 def _yaml(value: object) -> str:
     """A setting as YAML text: text and paths verbatim (a test may write YAML itself), anything else as JSON."""
     return str(value) if isinstance(value, str | Path) else json.dumps(value)
+
+
+_HOLD_THE_LOCK = """
+import signal, sys
+from pathlib import Path
+from labtui.core.lock import WriterLock
+WriterLock(Path(sys.argv[1]), command=sys.argv[2]).acquire(0)
+print("held", flush=True)
+signal.pause()  # until killed
+"""
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(lock_path: Path, command: str) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the store's writer lock as `command` (the lock is a kernel `flock`: only a separate
+    process proves it), killed with SIGKILL on leaving, as a crashed holder would be."""
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_THE_LOCK, str(lock_path), command], stdout=subprocess.PIPE,
+                              env=cli_env(), text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait(30)
 
 
 def cli_env(crash_at: str | None = None) -> dict[str, str]:

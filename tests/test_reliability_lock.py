@@ -8,9 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import polars as pl
 from labtui.core.lock import WriterLock, read_holder
 from labtui.core.manifest import read_manifest
 from labtui.synth import write_files
-from tests.lab import OLD_MTIME, Lab, cli_env, put
+from tests.lab import OLD_MTIME, Lab, lock_held_elsewhere, put
 from tests.promises import CRASH_EXIT, LOCKED_EXIT, assert_settled, raw_snapshot, store_state, tree_listing
 
 
@@ -79,31 +77,14 @@ def test_a_waiting_stager_proceeds_when_the_lock_is_released(tmp_path: Path) -> 
     assert_settled(lab.config)
 
 
-HOLD_AND_SLEEP = """
-import signal, sys
-from pathlib import Path
-from labtui.core.lock import WriterLock
-lock = WriterLock(Path(sys.argv[1]), command="doomed-holder")
-lock.acquire(0)
-print("held", flush=True)
-signal.pause()  # until killed
-"""
-
-
 def test_the_lock_of_a_killed_holder_never_blocks(tmp_path: Path) -> None:
     lab = Lab(tmp_path)
     names = _fill(lab, 4)
     lock_path = lab.config.lock_path
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_AND_SLEEP, str(lock_path)], stdout=subprocess.PIPE,
-                              env=cli_env(), text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with lock_held_elsewhere(lock_path, "doomed-holder") as holder:  # SIGKILLed on leaving
         who = read_holder(lock_path)
         assert who is not None and who.pid == holder.pid and who.command == "doomed-holder"
         assert lab.cli("stage", "--lock-timeout", "0").returncode == LOCKED_EXIT
-    finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.wait(30)
     assert json.loads(lock_path.read_text())["pid"] == holder.pid, "the dead holder's note is still in the file"
     result = lab.cli("stage", "--lock-timeout", "0")
     assert result.returncode == 0, result.stderr

@@ -33,7 +33,7 @@ from labtui.tui.rejects import RejectsScreen
 from labtui.tui.stage import StageScreen
 from labtui.tui.table import FrameTable
 from labtui.tui.validate import ValidateScreen
-from tests.lab import REJECT, Lab, cli_env, epoch, fixed_reject, raw_csv, tui_lab
+from tests.lab import REJECT, Lab, epoch, fixed_reject, lock_held_elsewhere, raw_csv, tui_lab
 from tests.pilot import said, settle, wait_until
 
 
@@ -164,16 +164,6 @@ async def test_dashboard_shows_the_store_and_new_raw_files(lab: Lab) -> None:
         assert text_of(app, "#waiting").startswith("1")
 
 
-HOLD_THE_LOCK = """
-import signal, sys
-from pathlib import Path
-from labtui.core.lock import WriterLock
-WriterLock(Path(sys.argv[1]), command="labtui stage --force").acquire(0)
-print("held", flush=True)
-signal.pause()
-"""
-
-
 async def test_the_dashboard_names_another_process_staging_but_not_its_own(lab: Lab) -> None:
     """The app's own staging (a watcher's, the demo's first) shows as its progress line, not as someone else's."""
     app = LabApp(lab.config)
@@ -186,16 +176,10 @@ async def test_the_dashboard_names_another_process_staging_but_not_its_own(lab: 
             assert text_of(app, "#lock") == ""
         finally:
             own.release()
-        other = subprocess.Popen([sys.executable, "-c", HOLD_THE_LOCK, str(lab.config.lock_path)],
-                                 stdout=subprocess.PIPE, env=cli_env(), text=True)
-        try:
-            assert other.stdout is not None and other.stdout.readline().strip() == "held"
+        with lock_held_elsewhere(lab.config.lock_path, "labtui stage --force") as other:
             await pilot.press("c", "escape")
             await settle(pilot)
             assert text_of(app, "#lock").startswith(f"⚠ staging in progress: labtui stage --force (pid {other.pid} ")
-        finally:
-            other.kill()
-            other.wait()
 
 
 async def test_chips_filter_and_open_a_history(lab: Lab) -> None:
