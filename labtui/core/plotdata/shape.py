@@ -100,10 +100,10 @@ def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.nd
             leg: str = "") -> Series:
     """A run's trace (`leg`: the sweep leg it is, named after the run's label)."""
     incomplete = row.get("is_complete") is False
-    run_label = label + (" (incomplete)" if incomplete else "")
+    suffix = " (incomplete)" if incomplete else ""
     return Series(
-        label=f"{label} {leg}" + (" (incomplete)" if incomplete else "") if leg else run_label,
-        run_label=run_label if leg else "",
+        label=f"{label} {leg}{suffix}" if leg else f"{label}{suffix}",
+        run_label=f"{label}{suffix}" if leg else "",
         x=x,
         y=y,
         run_id=row["run_id"],
