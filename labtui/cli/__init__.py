@@ -33,7 +33,8 @@ class CommandUsage(UsageError):
 
 class Parser(argparse.ArgumentParser):
     """Each (sub)command reports its own usage errors: argparse hands a subcommand's unknown arguments up to the
-    top-level parser, whose usage then says nothing about the command that was typed."""
+    top-level parser, whose usage then says nothing about the command that was typed. Once every option is read, a
+    chip given by name (`ChipName`) has its group merged into `--group`."""
 
     def parse_known_args(self, args=None, namespace=None):
         parsed, extras = super().parse_known_args(args, namespace)
