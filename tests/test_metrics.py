@@ -4,6 +4,7 @@ synthetic lab's ground truth (plus the real files when ../shared is present)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 from dataclasses import replace
@@ -52,6 +53,46 @@ def test_dirac_point_is_refined_between_setpoints_and_refused_at_a_legs_end() ->
     assert found.vg == pytest.approx(0.123, abs=1e-9) and found.remark is None
     outside = dirac_point(vg, 1e-5 + 1e-6 * (vg - 4.9) ** 2)
     assert outside.vg is None and "outside the sweep" in outside.remark
+
+
+def test_the_fit_window_holds_setpoints_written_with_float_drift() -> None:
+    """The acquisition adds up its 0.1 V steps: points 0.5 V from the minimum lie 0.5000000000000004 V away and
+    still belong to the fit."""
+    vg = np.array(list(itertools.accumulate(itertools.repeat(0.1, 100), initial=-5.0)))
+    current = 1e-5 + 1e-6 * np.abs(vg + 3.47) ** 1.5
+    k = int(np.argmin(current))
+    assert vg[k] - vg[k - 5] > 0.5 and vg[k + 5] - vg[k] > 0.5
+
+    def vertex(points: int) -> float:
+        x = vg[k - points : k + points + 1] - vg[k]
+        a, b, _ = np.polyfit(x, current[k - points : k + points + 1] / current[k], 2)
+        return float(vg[k] - b / (2 * a))
+
+    assert dirac_point(vg, current).vg == pytest.approx(vertex(5), abs=1e-9)
+    assert abs(vertex(5) - vertex(4)) > 1e-6  # the window matters at the tolerance above
+
+
+def test_a_parabola_vertex_beyond_the_leg_falls_back_to_the_raw_minimum() -> None:
+    """A noisy flat bottom near the sweep's end: the parabola's vertex (5.1 V) is within the fit window of the raw
+    minimum (4.8 V) but beyond the sweep (5 V)."""
+    vg = np.round(np.arange(-50, 51) * 0.1, 10)
+    current = 1e-5 + 1e-6 * (vg - 5.2) ** 2
+    current[48 + 50] = current[-1] * 0.999
+    found = dirac_point(vg, current)
+    assert found.vg == 4.8 and found.remark == "no parabola fits the minimum: the raw minimum is given"
+
+
+def test_an_aborted_loop_takes_its_backward_leg_after_the_forward_one() -> None:
+    """0 → −5 → +5 → 0, aborted: the first leg (0 → −5 V) spans as much as the backward one (+5 → 0 V), but it
+    only leaves the resting 0 V; the backward sweep is the one after the forward sweep."""
+    vg = loop()
+    vg = vg[: np.flatnonzero(np.isclose(vg, 5.0))[0] + 101]  # stops back at 0 V
+    rising = np.concatenate([[1], np.sign(np.diff(vg))]) > 0
+    dirac = np.where(rising, -0.3, 1.4)
+    values, remarks = ivg_quantities(vg, 1e-5 + 2e-6 * np.abs(vg - dirac), 0.1, SETTINGS)
+    assert values["cnp_bwd_v"] == pytest.approx(1.4, abs=0.01)
+    assert values["hysteresis_v"] == pytest.approx(1.7, abs=0.02)
+    assert remarks == []
 
 
 def test_ivg_quantities_of_a_hysteretic_sweep() -> None:
@@ -123,6 +164,31 @@ def test_it_photoresponse_drift_and_time_constants() -> None:
     assert remarks == []
 
 
+def test_the_dark_trend_leaves_out_the_settling_at_the_start() -> None:
+    """Real runs often start with a transient that has settled long before switch-on: a line through the whole
+    dark part would be steep with it, and its extrapolation under the light would swamp ΔI."""
+    t = np.arange(0, 90, 0.05)
+    vl = np.where((t >= 60) & (t < 75), 2.0, 0.0)
+    current = 1e-5 + 2e-11 * t + 3e-6 * np.exp(-t / 3) + np.where(vl > 0, 1e-7, 0.0)
+    values, _ = it_quantities(t, current, vl, 0.1, SETTINGS)
+    assert values["drift_a_per_s"] == pytest.approx(2e-11, rel=0.01)
+    assert values["delta_i_drift_corrected_a"] == pytest.approx(1e-7, rel=0.01)
+    assert np.polyfit(t[t < 60], current[t < 60], 1)[0] < -1e-9  # the whole dark part's line: 50× steeper, falling
+
+
+def test_rise_and_decay_times_need_a_step_clear_of_a_wandering_baseline() -> None:
+    """A baseline that wanders over seconds is not white noise: smoothing does not shrink it by √n, so the noise
+    is measured on the smoothed dark trace itself."""
+    t, current, vl = pulse(drift=0.0)
+    wander = 4e-8 * np.sin(2 * np.pi * t / 8)  # 40 nA over 8 s: 1 s of smoothing keeps nearly all of it
+    step = 1e-7 * (current - 1e-5) / 1e-6  # 100 nA: 16σ of white noise of that σ, smoothed; not of the wander
+    values, remarks = it_quantities(t, 1e-5 + wander + step, vl, 0.1, SETTINGS)
+    assert values["delta_i_a"] is not None and values["tau_rise_s"] is None and values["tau_decay_s"] is None
+    assert remarks[0].startswith("tau: delta_i_a is within 5σ")
+    values, _ = it_quantities(t, 1e-5 + wander + step * 50, vl, 0.1, SETTINGS)
+    assert values["tau_rise_s"] == pytest.approx(3.0, abs=0.5)
+
+
 def test_dark_runs_and_unfinished_pulses_say_why_there_is_no_photoresponse() -> None:
     t, _, vl = pulse(laser=0.05)  # below the lab's 0.1 V light threshold: dark
     current = 1e-5 + 1e-10 * t
@@ -150,9 +216,26 @@ def test_calibration_slope_threshold_and_interpolation() -> None:
     power = 5e-9 + 2e-6 * np.clip(vl - 0.3, 0, None)
     values, remarks = calibration_quantities(vl, power)
     assert values["p_max_w"] == pytest.approx(power.max()) and values["slope_w_per_v"] == pytest.approx(2e-6)
-    assert values["threshold_v"] == pytest.approx(0.3, abs=1e-9) and remarks == []
+    assert values["threshold_v"] == pytest.approx(0.4, abs=1e-9) and remarks == []  # 0.3 V is still dark
     assert power_at(vl, power, 2.55)[0] == pytest.approx(5e-9 + 2e-6 * 2.25)
     assert power_at(vl, power, 5.5) == (None, "power_w: VL 5.5 V is outside the calibrated 0–5 V")
+
+
+def test_a_concave_calibration_starts_where_the_laser_is_on_not_where_its_line_points() -> None:
+    """The real curves bend: a line through 10–90 % of p_max reaches the dark reading at a negative VL (−0.27 V
+    for a real 565 nm calibration, lit from 0.1 V); here dark up to 0.2 V."""
+    vl = np.round(np.arange(0, 5.05, 0.1), 10)
+    power = np.where(vl > 0.2, 2.9e-9 + 3e-5 * np.sqrt(np.clip(vl - 0.25, 0, None) / 4.75), 2.9e-9)
+    values, _ = calibration_quantities(vl, power)
+    assert values["threshold_v"] == pytest.approx(0.3)
+    assert np.polyval(np.polyfit(vl[(power > 3e-6) & (power < 2.7e-5)], power[(power > 3e-6) & (power < 2.7e-5)], 1),
+                      0.0) > power[0]  # the line's way: at 0 V it is already above the dark reading
+    noisy = power.copy()
+    noisy[1] = power[0] * 3  # a flicker at 0.1 V, far below 1 % of the rise
+    assert calibration_quantities(vl, noisy)[0]["threshold_v"] == pytest.approx(0.3)
+    values, remarks = calibration_quantities(vl, np.full(vl.size, 2.9e-9))
+    assert values["threshold_v"] is None
+    assert remarks == ["LaserCalibration: the power never rises above the dark reading"]
 
 
 # --- chip geometry ------------------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ class MetricsSettings:
     light_threshold_v: float = field(default=0.1, metadata=bounds(ge=0))  # laser ON ⇔ VL ≥ this (the lab's rule)
     it_window_s: float = field(default=5.0, metadata=bounds(gt=0))  # averaging window before switch-on and -off
     it_smoothing_s: float = field(default=1.0, metadata=bounds(gt=0))  # moving average before rise/decay times
+    it_drift_window_s: float = field(default=20.0, metadata=bounds(gt=0))  # dark trend: this long before switch-on
     calibration_stale_h: float = field(default=24.0, metadata=bounds(gt=0))  # |calibration age| above: stale
     wavelength_tolerance_nm: float = field(default=0.5, metadata=bounds(ge=0))  # a calibration of the same λ
 

@@ -6,6 +6,7 @@ import numpy as np
 
 COLUMNS = ("p_max_w", "slope_w_per_v", "threshold_v")
 LINEAR_PART = (0.1, 0.9)  # of p_max: above the threshold's knee, below any saturation
+LASING = 0.01  # of the rise from the dark reading to p_max: the laser is on
 
 
 def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str, float | None], list[str]]:
@@ -15,15 +16,23 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
     if vl.size < 2:
         return values, ["LaserCalibration: fewer than 2 finite points"]
     values["p_max_w"] = p_max = float(power.max())
+    dark = float(power[0])
+    if p_max <= dark:
+        return values, ["LaserCalibration: the power never rises above the dark reading"]
+    remarks = []
+    off = np.flatnonzero(power <= dark + LASING * (p_max - dark))  # never empty: the dark reading itself
+    if off[-1] + 1 < vl.size:
+        values["threshold_v"] = float(vl[off[-1] + 1])
+    else:
+        remarks.append("threshold_v: the power falls back to the dark reading at the highest VL")
     linear = (power >= LINEAR_PART[0] * p_max) & (power <= LINEAR_PART[1] * p_max)
     if np.unique(vl[linear]).size < 3:
-        return values, ["slope_w_per_v: fewer than 3 points on the linear part (10–90 % of p_max_w)"]
-    slope, intercept = np.polyfit(vl[linear], power[linear], 1)
+        return values, [*remarks, "slope_w_per_v: fewer than 3 points on the linear part (10–90 % of p_max_w)"]
+    slope, _intercept = np.polyfit(vl[linear], power[linear], 1)
     if slope <= 0:
-        return values, ["slope_w_per_v: the power does not rise with VL"]
+        return values, [*remarks, "slope_w_per_v: the power does not rise with VL"]
     values["slope_w_per_v"] = float(slope)
-    values["threshold_v"] = float((power[0] - intercept) / slope)
-    return values, []
+    return values, remarks
 
 
 def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-METRICS_VERSION = 1  # bump when a definition changes: every row is then recomputed
+METRICS_VERSION = 2  # bump when a definition changes: every row is then recomputed
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 
@@ -52,7 +52,8 @@ class Quantity:
 QUANTITIES: tuple[Quantity, ...] = (
     # IVg ---------------------------------------------------------------------------------------------------------
     Quantity("cnp_fwd_v", "V", "IVg",
-             "Dirac point (charge-neutrality point) of the forward leg (the longest up-sweep): the Vg of min |I|, "
+             "Dirac point (charge-neutrality point) of the forward leg (the longest up-sweep; of two as long, the "
+             "later: an aborted loop's first leg only leaves 0 V): the Vg of min |I|, "
              "refined by a least-squares parabola through the points within 0.5 V of it; undefined when that minimum "
              "lies within 0.2 V of the leg's ends (the Dirac point is outside the sweep)"),
     Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),
@@ -75,13 +76,14 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("delta_i_a", "A", "It", "mean I over the 5 s before the laser switches off − i_dark_a"),
     Quantity("delta_i_rel", "", "It", "delta_i_a / i_dark_a"),
     Quantity("drift_a_per_s", "A/s", "It",
-             "least-squares slope of I against t over the dark part before switch-on (a dark run: the whole run)"),
+             "least-squares slope of I against t over the 20 s before switch-on, after the start's settling (a "
+             "dark run: the whole run)"),
     Quantity("delta_i_drift_corrected_a", "A", "It",
              "delta_i_a − drift_a_per_s × (mean t of the ON window − mean t of the dark window): the dark trend "
              "extrapolated under the light removed"),
     Quantity("tau_rise_s", "s", "It",
              "time from switch-on until the trace (1 s moving average) first reaches 1 − 1/e of delta_i_a; "
-             "null when not reached or when delta_i_a is within the noise"),
+             "null when not reached or when delta_i_a is within 5σ of the smoothed trace about the dark trend"),
     Quantity("tau_decay_s", "s", "It",
              "time from switch-off until the smoothed trace first falls to 1/e of delta_i_a above i_dark_a; "
              "null when not reached by the end of the run (persistent photoconductivity)"),
@@ -101,7 +103,8 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("slope_w_per_v", "W/V", "LaserCalibration",
              "least-squares slope of Power against VL over the linear part (10–90 % of p_max_w)"),
     Quantity("threshold_v", "V", "LaserCalibration",
-             "VL where that line reaches the dark reading (the Power at the lowest VL): where the laser starts"),
+             "the lowest VL from which the Power stays above the dark reading (the Power at the lowest VL) by more "
+             "than 1 % of its rise to p_max_w: the first setpoint with the laser on"),
 )
 
 BY_COLUMN: dict[str, Quantity] = {q.column: q for q in QUANTITIES}

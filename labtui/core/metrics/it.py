@@ -47,8 +47,8 @@ def it_quantities(
     if dark.start >= dark.stop:
         return values, ["It: no sample in the dark window"]
     values["i_dark_a"] = i_dark = _mean(i[dark])
-    drift, noise = _line(t[:k_on], i[:k_on])
-    values["drift_a_per_s"] = drift
+    settled = slice(int(np.searchsorted(t, t_on - settings.it_drift_window_s)), k_on)  # the start's transient left out
+    values["drift_a_per_s"] = drift = _line(t[settled], i[settled])[0]
     if vds_v and abs(i_dark / vds_v) < settings.dead_conductance_s:
         return values, [f"photoresponse: dead channel (|I| {abs(i_dark):.2g} A at Vds {vds_v:g} V)"]
     k_off = k_on + int(np.argmin(on[k_on:]))
@@ -64,7 +64,7 @@ def it_quantities(
     values["delta_i_rel"] = delta / i_dark if i_dark else None
     if drift is not None:
         values["delta_i_drift_corrected_a"] = delta - drift * (_mean(t[lit]) - _mean(t[dark]))
-    return values, _times(t, i, k_on, k_off, i_dark, delta, noise, values, settings)
+    return values, _times(t, i, k_on, k_off, i_dark, delta, settled, values, settings)
 
 
 def _line(t: np.ndarray, i: np.ndarray) -> tuple[float | None, float]:
@@ -103,14 +103,15 @@ def _times(
     k_off: int,
     i_dark: float,
     delta: float,
-    noise: float,
+    settled: slice,
     values: dict[str, float | None],
     settings: MetricsSettings,
 ) -> list[str]:
-    """tau_rise_s and tau_decay_s from the trace smoothed separately while lit and after switch-off."""
+    """tau_rise_s and tau_decay_s from the trace smoothed separately while lit and after switch-off; only off a step
+    clear of the noise, measured on the smoothed dark trace itself (a wandering baseline is not white noise)."""
     interval = float(t[-1] - t[0]) / (t.size - 1)
     points = max(1, round(settings.it_smoothing_s / interval))
-    noise /= math.sqrt(points)
+    noise = _line(t[settled], moving_average(i[:k_on], points)[settled])[1]
     if abs(delta) < RESOLVED_SIGMAS * noise:
         return [f"tau: delta_i_a is within {RESOLVED_SIGMAS:g}σ of the smoothed dark noise ({noise:.2g} A)"]
     remarks = []

@@ -145,19 +145,20 @@ def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.5, edg
     """Min |I| of a monotonic leg, refined by a least-squares parabola through the points within `fit_window_v`.
 
     A minimum within `edge_margin_v` of the leg's ends means the Dirac point is outside the sweep: no value.
-    A parabola that opens downwards or puts its vertex outside the window (a noisy flat bottom) falls back to
-    the raw minimum, with a remark.
+    A parabola that opens downwards or puts its vertex outside the window or the leg (a noisy flat bottom) falls
+    back to the raw minimum, with a remark. Distances allow for setpoints written as 0.30000000000000004.
     """
     current = np.abs(i)
     k = int(np.argmin(current))
     low, high = float(vg.min()), float(vg.max())
-    if vg[k] - low < edge_margin_v or high - vg[k] < edge_margin_v:
+    slack = 1e-6 * (high - low)
+    if vg[k] - low < edge_margin_v - slack or high - vg[k] < edge_margin_v - slack:
         return Dirac(
             None, k, f"min |I| within {edge_margin_v:g} V of the leg's end: the Dirac point is outside the sweep"
         )
-    near = np.abs(vg - vg[k]) <= fit_window_v
+    near = np.abs(vg - vg[k]) <= fit_window_v + slack
     vertex = parabola_vertex(vg[near] - vg[k], current[near] / (float(current[k]) or 1.0))
-    if vertex is not None and abs(vertex) <= fit_window_v:
+    if vertex is not None and abs(vertex) <= fit_window_v and low <= vg[k] + vertex <= high:
         return Dirac(float(vg[k] + vertex), k, None)
     return Dirac(float(vg[k]), k, "no parabola fits the minimum: the raw minimum is given")
 
@@ -180,9 +181,14 @@ def parabola_vertex(x: np.ndarray, y: np.ndarray) -> float | None:
 
 
 def longest_leg(vg: np.ndarray, legs: list[Leg], direction: int) -> Leg | None:
-    """The leg of that direction spanning the widest Vg range (the −V → +V and +V → −V legs of a full loop)."""
+    """The leg of that direction spanning the widest Vg range (the −V → +V and +V → −V legs of a full loop); of
+    legs as wide, the last: in an aborted loop (0 → −V → +V → 0) the first leg only left the resting 0 V."""
     chosen = [leg for leg in legs if leg.direction == direction and leg.stop - leg.start >= 3]
-    return max(chosen, key=lambda leg: abs(vg[leg.stop - 1] - vg[leg.start]), default=None)
+    if not chosen:
+        return None
+    spans = [abs(float(vg[leg.stop - 1] - vg[leg.start])) for leg in chosen]
+    widest = max(spans) - 1e-6 * float(vg.max() - vg.min())
+    return [leg for leg, span in zip(chosen, spans, strict=True) if span >= widest][-1]
 
 
 def ivg_quantities(
