@@ -14,7 +14,7 @@ from labtui.core.follow import FollowedRun
 from labtui.core.lock import WriterLock
 from labtui.core.measuring import Measured, MeasuringWatcher
 from labtui.core.registry import load_registry
-from labtui.core.watch import Watcher, WatchEvent
+from labtui.core.watch import RESTAT_SECONDS, Watcher, WatchEvent
 from tests.lab import Lab, cli_env, it_rows, raw_csv
 
 
@@ -75,12 +75,16 @@ def test_new_day_folder_and_regrown_file_are_noticed(lab: Lab) -> None:
     clock.advance(1)
     lab.write("d1/It2025-10-14_1.csv", raw_csv("It"), mtime=clock.now)  # acquisition resumed: grows in place
     lab.write("d2/IVg2025-10-15_1.csv", raw_csv("IVg", start=1760371999.0), mtime=clock.now)
-    watcher.state.pending["d1/It2025-10-14_1.csv"] = clock.now  # a folder mtime does not change on append
-    watcher.poll()
+    watcher.poll()  # the append leaves d1's mtime alone: the file is stat'ed because the watcher staged it
     clock.advance(3)
     watcher.poll()
     manifest = lab.manifest().sort("proc")
     assert manifest["n_rows"].to_list() == [13, len(it_rows())]
+    watcher.full_rescan_seconds = 2 * RESTAT_SECONDS
+    clock.advance(RESTAT_SECONDS)
+    lab.write("d1/It2025-10-14_1.csv", raw_csv("It", rows=it_rows()[:7]), mtime=clock.now)
+    watcher.poll()
+    assert watcher.growing() == []  # an hour after its staging, a change waits for the full re-scan
 
 
 def test_watching_survives_a_deleted_folder_and_a_held_lock(lab: Lab) -> None:

@@ -2,8 +2,9 @@
 
 Polling, because it must work on network shares where file-system events never arrive, and cheap, because it
 does not re-list the whole tree every second: a new file changes its folder's mtime, so each poll stats the
-known folders and the files still being written; a full re-scan every `full_rescan_seconds` catches what a coarse
-folder mtime (SMB, FAT) could hide, such as a finished file that grew again.
+known folders, the files still being written and the files it staged within the last `RESTAT_SECONDS` (an
+acquisition that paused longer than the settle time writes on, and an append leaves the folder's mtime alone);
+a full re-scan every `full_rescan_seconds` catches what a coarse folder mtime (SMB, FAT) could hide.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from labtui.core.stage_events import StageEvent, StageReport, WatchEventKind
 from labtui.core.stager import Stager
 
 FULL_RESCAN_SECONDS = 60.0
+RESTAT_SECONDS = 3600.0  # a file the watcher staged is stat'ed at every poll this long after (a dark run: hours)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class _State:
     files: dict[str, tuple[int, int]] = field(default_factory=dict)  # source file → (size, mtime_ns)
     folders: dict[Path, int] = field(default_factory=dict)  # folder → mtime_ns
     pending: dict[str, float] = field(default_factory=dict)  # changed files → wall time of their last change
+    staged: dict[str, float] = field(default_factory=dict)  # files this watcher staged → wall time staged
 
 
 class Watcher:
@@ -118,16 +121,19 @@ class Watcher:
             rels = {"" if f == root else f.relative_to(root).as_posix() for f in changed}
             seen = {c.source_file: (c.size, c.mtime_ns) for c in scan_raw(root) if _parent(c.source_file) in rels}
             self._note_changes(seen, complete=False, under=rels)
-        for source in list(self.state.pending):
+        now = self.wall()
+        self.state.staged = {s: at for s, at in self.state.staged.items() if now - at < RESTAT_SECONDS}
+        for source in [*self.state.pending, *(s for s in self.state.staged if s not in self.state.pending)]:
             try:
                 info = (self.config.raw_root / source).stat(follow_symlinks=False)
             except OSError:
                 self.state.pending.pop(source, None)
                 self.state.files.pop(source, None)
+                self.state.staged.pop(source, None)
                 continue
             if (info.st_size, info.st_mtime_ns) != self.state.files.get(source):
                 self.state.files[source] = (info.st_size, info.st_mtime_ns)
-                self.state.pending[source] = self.wall()
+                self.state.pending[source] = now
 
     # -- one poll ---------------------------------------------------------------------------------------------
     def poll(self) -> list[WatchEvent]:
@@ -169,12 +175,13 @@ class Watcher:
             return WatchEvent(WatchEventKind.WAITING, f"{exc}; will retry")
         except OSError as exc:
             return WatchEvent(WatchEventKind.ERROR, f"staging failed: {exc}; will retry")
-        busy = set(report.busy_files)
+        busy, now = set(report.busy_files), self.wall()
         for source in ready:
             if source in busy:
-                self.state.pending[source] = self.wall()
+                self.state.pending[source] = now
             else:
                 self.state.pending.pop(source, None)
+                self.state.staged[source] = now
         if not (report.staged or report.new_rejects or report.busy):
             return None
         staged, run_ids = tuple(report.staged_files), tuple(report.staged_run_ids)
