@@ -76,6 +76,18 @@ async def test_the_cursor_stays_on_its_row_when_the_rows_change() -> None:
         assert table.cursor == 9
 
 
+async def test_rows_shown_with_a_row_to_keep_scroll_it_into_view() -> None:
+    """A history opened on a run far down (from the dashboard, a validation finding) shows that run: the rows
+    arrive before the table's new height is laid out, which clamps an immediate scroll to the old one."""
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(FrameTable)
+        table.show(big_frame(100), keep=f"{80:016x}")
+        await pilot.pause()
+        assert table.cursor == 80
+        assert table.scroll_y <= 80 < table.scroll_y + table.scrollable_content_region.height - 1
+
+
 async def test_enter_posts_the_chosen_row() -> None:
     chosen: list[dict] = []
 

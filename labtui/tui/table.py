@@ -104,6 +104,7 @@ class FrameTable(ScrollView, can_focus=True):
         self.virtual_size = Size(width, rows.height + 1)
         found = rows.find(self.key, keep) if keep is not None and self.key is not None else None
         self.cursor = found if found is not None else min(self.cursor, max(rows.height - 1, 0))
+        self.call_after_refresh(self._scroll_to_cursor)  # the new rows' height is laid out by then
         self.refresh()
 
     def _fit(self, index: int, column: Column) -> int:
@@ -146,13 +147,17 @@ class FrameTable(ScrollView, can_focus=True):
         return max(self.scrollable_content_region.height - 1, 1)
 
     def watch_cursor(self, value: int) -> None:
-        visible = self._rows_on_screen
-        if value < self.scroll_y:
-            self.scroll_to(y=value, animate=False)
-        elif value >= self.scroll_y + visible:
-            self.scroll_to(y=value - visible + 1, animate=False)
+        self._scroll_to_cursor()
         self.refresh()
         self.post_message(self.CursorMoved(self, self.row))
+
+    def _scroll_to_cursor(self) -> None:
+        """Scroll just enough to show the cursor's row (a scroll is clamped to the size last laid out)."""
+        visible = self._rows_on_screen
+        if self.cursor < self.scroll_y:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= self.scroll_y + visible:
+            self.scroll_to(y=self.cursor - visible + 1, animate=False)
 
     def action_move(self, delta: int) -> None:
         self.cursor += delta
