@@ -164,6 +164,38 @@ async def test_dashboard_shows_the_store_and_new_raw_files(lab: Lab) -> None:
         assert text_of(app, "#waiting").startswith("1")
 
 
+async def test_the_dashboard_tells_an_empty_raw_folder_from_a_staged_one_and_counts_a_rejecting_stage(
+    tmp_path: Path,
+) -> None:
+    empty = Lab(tmp_path / "empty")
+    app = LabApp(empty.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert text_of(app, "#waiting") == "0\nno raw CSV files in the raw folder"
+        assert text_of(app, "#staged").startswith("never")
+    empty.write("2025-10-15/IVg2025-10-15_1.csv", "#Procedure: <laser_setup.procedures.IVg.IVg>\nnot a run\n")
+    empty.stage()  # rejects the only file: nothing committed, but it was staged
+    app = LabApp(empty.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert text_of(app, "#waiting") == "0\nnothing new since the last staging"
+        assert not text_of(app, "#staged").startswith("never") and text_of(app, "#rejects").startswith("1")
+
+
+async def test_the_latest_runs_stay_on_the_newest_after_a_stage(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        latest = app.screen.query_one("#latest", FrameTable)
+        assert latest.cursor == 0
+        for day in range(1, 4):
+            lab.write(f"2025-11-0{day}/IVg2025-11-0{day}_1.csv", raw_csv("IVg", start=epoch(2025, 11, day)))
+        lab.stage()
+        await pilot.press("c", "escape")
+        await settle(pilot)
+        assert latest.cursor == 0 and latest.row["date"] == "2025-11-03"
+
+
 async def test_the_dashboard_names_another_process_staging_but_not_its_own(lab: Lab) -> None:
     """The app's own staging (a watcher's, the demo's first) shows as its progress line, not as someone else's."""
     app = LabApp(lab.config)

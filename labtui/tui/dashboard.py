@@ -19,6 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from labtui.core.lock import Holder
 from labtui.core.overview import ACTIVITY_DAYS, Overview
+from labtui.core.rejects import RejectRecord
 from labtui.core.stage_events import EventKind, StageReport
 from labtui.tui.base import LabScreen, Shown
 from labtui.tui.live import LiveChanged
@@ -158,7 +159,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     def _show_status(self, overview: Overview) -> None:
         store = self.lab.store
-        self._show_overview(overview, len(store.rejects()), store.holder())
+        self._show_overview(overview, store.rejects(), store.holder())
         self.call_after_refresh(self._load_the_rest)
 
     def _load_the_rest(self) -> None:
@@ -179,11 +180,15 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     @work(group="waiting", exclusive=True, exit_on_error=False)
     async def load_waiting(self) -> None:
         waiting = await asyncio.to_thread(self.lab.store.waiting)
+        store = self.lab.store
         if waiting is None:
             self._card("waiting", "—", self.lab.config.raw_root_problem() or "")
-        else:
-            detail = "new or changed since the last staging" if waiting else "all staged"
-            self._card("waiting", f"{len(waiting)}", detail)
+        elif waiting:
+            self._card("waiting", f"{len(waiting)}", "new or changed since the last staging")
+        elif store.manifest().height or store.rejects():
+            self._card("waiting", "0", "nothing new since the last staging")
+        else:  # every raw file is staged, rejected or waiting: there are none
+            self._card("waiting", "0", "no raw CSV files in the raw folder")
 
     @work(group="validate", exclusive=True, exit_on_error=False)
     async def revalidate(self) -> None:
@@ -267,21 +272,24 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     def _card(self, card_id: str, value: str, detail: str) -> None:
         setattr(self, f"{card_id}_card", Text.assemble((value, "bold"), "\n", (detail, "dim")))
 
-    def _show_overview(self, status: Overview, rejects: int, holder: Holder | None) -> None:
+    def _show_overview(self, status: Overview, rejects: list[RejectRecord], holder: Holder | None) -> None:
         procs = " · ".join(f"{proc} {n}" for proc, n in status.procs.items())
         self._card("runs", f"{status.runs}", procs or "none yet")
         self._card("chips", f"{status.chips}", "by group and number")
-        if status.last_staged_utc is None:
+        staged = [t for t in (status.last_staged_utc, *(r.rejected_at_utc for r in rejects)) if t is not None]
+        if not staged:  # a staging that only rejected files still counts: it read them
             self._card("staged", "never", "press s to stage the raw files")
         else:
-            local = status.last_staged_utc.astimezone(self.lab.config.zone)
+            local = max(staged).astimezone(self.lab.config.zone)
             self._card("staged", local.strftime("%Y-%m-%d %H:%M"), self.lab.config.local_tz)
-        self._card("rejects", f"{rejects}", "files that could not be staged" if rejects else "none")
+        self._card("rejects", f"{len(rejects)}", "files that could not be staged" if rejects else "none")
         if holder is None or holder.is_this_process():  # the app's own staging shows as its progress line
             self.lock_line = ""
         else:
             self.lock_line = f"⚠ staging in progress: {holder.describe(self.lab.config.zone)}"
-        self.query_one("#latest", FrameTable).show_text(status.latest)
+        latest = self.query_one("#latest", FrameTable)
+        newest = status.latest[0]["run_id"] if status.latest and latest.cursor == 0 else None
+        latest.show_text(status.latest, keep=newest)  # a cursor on the newest run stays on the newest
         sparkline = self.query_one("#sparkline", Sparkline)
         sparkline.data = status.per_day
         sparkline.display = bool(status.per_day)
