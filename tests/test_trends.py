@@ -154,6 +154,7 @@ def test_aligned_overlay_puts_every_dirac_point_at_zero(lab: DemoLab) -> None:
     assert any(m.startswith("1 run without a forward Dirac point") for m in spec.messages)
     forward = [m for m in spec.markers if "Dirac" in m.text]
     assert forward and min(abs(m.x) for m in forward) < 0.05  # the forward leg's own Dirac point lands on 0
+    assert all("Dirac Vg − V_CNP=" in m.text for m in spec.markers)  # the shifted value, named as the x axis
 
 
 def test_cli_trends_write_every_format_and_redraw(lab: DemoLab, tmp_path: Path, capsys) -> None:

@@ -70,7 +70,7 @@ def shape(group: LoadedGroup, options: PlotOptions, width: int | None = None) ->
     if log_y:
         series = [_with_points(s, *sanitize_log(s.x, s.y)) for s in series]
         y_label = f"|{y_label}|"
-    markers = _dirac_markers(series, y_label, draft.y_unit) if draft.dirac else []
+    markers = _dirac_markers(series, draft.x_label or kind.x_label, y_label, draft.y_unit) if draft.dirac else []
     if width is not None:
         series = [_with_points(s, *minmax_downsample(s.x, s.y, width)) for s in series]
     x_factor, x_prefix = si_scale(max_abs([s.x for s in series]))
@@ -214,9 +214,10 @@ def _transconductance(vg: np.ndarray, i: np.ndarray, options: PlotOptions) -> tu
     return vg, savgol_derivative(vg, i, options.sg_window, options.sg_polyorder)
 
 
-def _dirac_markers(series: list[Series], y_label: str, y_unit: str) -> list[Marker]:
+def _dirac_markers(series: list[Series], x_label: str, y_label: str, y_unit: str) -> list[Marker]:
     """The Dirac point of each leg as the metrics define it (`metrics.ivg.dirac_point`), at the measured min |I|;
-    none where it lies outside the leg (an end point is the sweep limit, not a Dirac point)."""
+    none where it lies outside the leg (an end point is the sweep limit, not a Dirac point). Named by the x axis:
+    an aligned overlay gives Vg − V_CNP."""
     markers = []
     for s in series:
         if not s.direction or s.y.size < 3:
@@ -226,7 +227,7 @@ def _dirac_markers(series: list[Series], y_label: str, y_unit: str) -> list[Mark
             # Setpoints carry float drift (±1.8e-14 for 0 V): µV is far below a step; + 0.0 turns -0.0 into 0.0.
             vg = round(found.vg, 6) + 0.0
             y = float(s.y[found.at])
-            text = f"{s.label}: Dirac Vg={format_si(vg, 'V')}, {y_label}={format_si(y, y_unit)}"
+            text = f"{s.label}: Dirac {x_label}={format_si(vg, 'V')}, {y_label}={format_si(y, y_unit)}"
             markers.append(Marker(vg, y, text, s.run_id))
     return markers
 
