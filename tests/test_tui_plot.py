@@ -31,6 +31,7 @@ from labtui.tui.messages import PlotRequested
 from labtui.tui.plot import PlotScreen
 from labtui.tui.plot_view import SERIES_COLORS, palette_for
 from labtui.tui.store import Store
+from tests.pilot import record_notifications, said
 
 TZ = "America/Santiago"
 START = dt.datetime(2025, 10, 13, 15, 0, tzinfo=dt.UTC)
@@ -212,12 +213,14 @@ async def test_keys_apply_only_where_they_mean_something(lab):
         assert screen.current.gm  # every group keeps its own options
 
 
-async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path):
+async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path, monkeypatch):
+    record_notifications(monkeypatch)
     config = replace(lab.config, exports_dir=tmp_path / "exports")
     app = Host(config, lab.ids("it_1v", "it_2v", "it_dark"))
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_plot(pilot)
         await pilot.press("e")
+        assert said(app)[-1].message.startswith("writing the figure")  # at once: it takes seconds
         await settle(pilot)
         stem = config.exports_dir / "Alisson67_It_seq1-2-3_dI-auto"
         pdf, png, csv = (stem.with_name(f"{stem.name}.{ext}") for ext in ("pdf", "png", "csv"))

@@ -55,6 +55,11 @@ class FigureScreen(LabScreen):
 
     saved: tuple[Path, ...] = ()  # files of the last export of this view
 
+    def say_exporting(self) -> None:
+        """Said at once: a figure of many runs takes seconds to write, and a key that seems to do nothing gets
+        pressed again."""
+        self.notify("writing the figure (PDF, PNG) and its points (CSV)…", timeout=4)
+
     def write_figures(self, full: PlotSpec, paths: tuple[Path, ...], drawn: PlotSpec | None = None) -> None:
         """Called from an export worker: write the files, then tell the screen on the UI thread (a failure is the
         worker's error, which the app shows as it shows every other)."""
@@ -264,6 +269,7 @@ class PlotScreen(FigureScreen):
     def action_export(self) -> None:
         """The figure as `labtui plot` draws it (PDF, PNG) and every point of the plotted series (CSV)."""
         assert self.groups is not None and self.spec is not None  # `check_action` offers `e` only then
+        self.say_exporting()
         self.export(self.groups[self.proc], self.current)
 
     @work(thread=True, group="plot-export", exit_on_error=False)

@@ -182,6 +182,7 @@ class TrendsScreen(FigureScreen):
     def action_export(self) -> None:
         """The figure as `labtui plot CHIP --trend` draws it (PDF, PNG) and its points with their runs (CSV)."""
         assert self.spec is not None  # `check_action` offers `e` only then
+        self.say_exporting()
         self.export(self.spec, "_with-excluded" if self.include_excluded else "")
 
     @work(thread=True, group="trends-export", exit_on_error=False)
