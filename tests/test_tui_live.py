@@ -159,12 +159,15 @@ async def test_f_follows_the_run_being_measured(lab: Lab) -> None:
         await wait_until(pilot, lambda: bool(screen.saved))  # matplotlib loads and draws PDF and PNG
         expected = [f"Alisson67_It_2025-10-15_idx1.{ext}" for ext in ("pdf", "png", "csv")]
         assert [path.name for path in screen.saved] == expected
+        clock.advance(SETTLE)  # the acquisition stopped: the run is staged as it is, and the screen says so
+        await wait_until(pilot, lambda: staged(lab, NEW) == 1 and screen.title.startswith("Measured: "))
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen) and screen.cancel.is_set()
-        append(path, data[3])
+        append(path, data[3])  # it wrote on
         await clock.polled(pilot)
         clock.advance(SETTLE)  # the run is over
-        await wait_until(pilot, lambda: staged(lab, NEW) == 1 and "measuring now" not in str(live.render()))
+        await wait_until(pilot, lambda: runs_of(lab, NEW)["n_rows"].to_list() == [len(it_rows())]
+                         and "measuring now" not in str(live.render()))
 
 
 async def test_watching_survives_a_vanished_folder_and_w_toggles_it(lab: Lab) -> None:

@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from labtui.core.plotdata import Baseline, LoadedGroup, PlotOptions
 from labtui.core.plotdata.live import live_group
+from labtui.tui.live import LiveChanged
 from labtui.tui.plot import PlotScreen
 from labtui.tui.plot_view import status
 
@@ -69,8 +70,17 @@ class FollowScreen(PlotScreen):
                 self.post_message(self.Rows(live_group(run, zone), *now))
             cancel.wait(FOLLOW_SECONDS)
 
+    def on_live_changed(self, _: LiveChanged) -> None:
+        self._show_title()
+
+    def _show_title(self) -> None:
+        """Measuring until the watcher no longer sees the file grow (as the dashboard's line): then it is staged."""
+        live = self.lab.live
+        over = live.watching and all(run.source_file != self.source_file for run in live.measuring)
+        self.title = "Measured: the file stopped growing" if over else "Measuring now"
+
     def on_follow_screen_rows(self, message: Rows) -> None:
-        self.title = "Measuring now"  # after PlotScreen's `on_mount` named it "Plot"
+        self._show_title()  # after PlotScreen's `on_mount` named it "Plot"
         self.description, self.rows = message.description, message.rows
         group = message.group
         if group is not None:
