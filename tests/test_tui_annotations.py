@@ -7,13 +7,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from textual.widgets import Input
 
 from labtui.core.annotations import Change, annotate, current_annotations, read_log
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import FieldsDialog, TextDialog
 from labtui.tui.history import HistoryScreen
 from tests.lab import Lab, tui_lab
-from tests.pilot import settle
+from tests.pilot import record_notifications, said, settle
 from tests.test_tui import column, dialog_text, open_chip, table, text_of
 
 
@@ -88,6 +89,32 @@ async def test_x_on_an_excluded_run_includes_it_and_an_empty_reason_does_nothing
         await pilot.press("x")  # the cursor is still on it (X shows excluded runs): include, no question asked
         await settle(pilot)
         assert not isinstance(app.screen, TextDialog) and first not in marks(lab)
+
+
+async def test_text_that_cannot_be_stored_is_asked_for_again_and_nothing_is_written(lab: Lab, monkeypatch) -> None:
+    record_notifications(monkeypatch)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        first = column(app, "run_id")[0]
+        await pilot.press("number_sign")
+        app.screen.query_one(Input).value = "x" * 201  # typing 201 keys through the pilot takes seconds
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "a tag holds at most 200 characters (this one has 201)" in said(app)[-1].message
+        assert isinstance(app.screen, TextDialog) and app.screen.query_one(Input).value == "x" * 201  # kept
+        await pilot.press("escape")
+        await pilot.press("number_sign")
+        await answer(pilot, "-455 nm")  # a tag no run here has: removing it would change nothing
+        assert said(app)[-1].message.endswith("no run here has the tag '455 nm'") and isinstance(app.screen, TextDialog)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert first not in marks(lab) and read_log(lab.config.store_root).is_empty()
+        await pilot.press("space", "x")  # selected, then excluded: hidden, but still selected
+        await answer(pilot, "noisy")
+        await pilot.press("p")  # only excluded runs chosen: hidden from the plot, and nothing opens
+        await settle(pilot)
+        assert said(app)[-1].message == "nothing to plot: 1 excluded run hidden (X shows excluded runs)"
 
 
 async def test_run_detail_lists_every_annotation_with_who_and_when(lab: Lab) -> None:

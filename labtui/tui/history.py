@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -19,8 +20,10 @@ from textual.widgets import Footer, Header, Input
 
 from labtui.core.annotations import (
     Action,
+    AnnotationError,
     AnnotationFilter,
     Change,
+    check_length,
     hidden_note,
     log_lines,
     with_annotations,
@@ -187,7 +190,9 @@ class HistoryScreen(FilteredScreen):
         rows, hidden = self.chosen(), 0
         if not self.view.include_excluded:
             rows, hidden = AnnotationFilter().apply(rows)
-        if hidden:
+        if hidden and not rows.height:
+            self.notify(f"nothing to plot: {hidden_note(hidden)} (X shows excluded runs)", title="Plot")
+        elif hidden:
             self.notify(f"{hidden_note(hidden)} from the plot (X shows excluded runs)", title="Plot")
         if rows.height:
             self.post_message(PlotRequested(tuple(rows["run_id"].to_list())))
@@ -241,7 +246,7 @@ class HistoryScreen(FilteredScreen):
                 "Tag",
                 "A tag for these runs (e.g. 455 nm power series); -tag removes it",
                 "",
-                lambda text: Change("untag", text[1:]) if text.startswith("-") else Change("tag", text),
+                partial(_tag_change, rows),
             )
 
     def action_note(self) -> None:
@@ -265,8 +270,11 @@ class HistoryScreen(FilteredScreen):
                 return
             try:
                 wanted = change(text.strip())
-            except LabtuiError as exc:  # what was typed cannot be stored (a `;` in a tag): say so, ask again later
-                self.notify(error_line(exc), severity="error", title=title)
+                if wanted is not None:
+                    check_length(wanted)
+            except LabtuiError as exc:  # what was typed cannot be stored (a `;` in a tag, too long): say so, and
+                self.notify(error_line(exc), severity="error", title=title)  # ask again with the text to mend
+                self.app.push_screen(TextDialog(what, prompt, text), answered)
                 return
             if wanted is not None:
                 self.annotate(rows, wanted)
@@ -295,6 +303,17 @@ class HistoryScreen(FilteredScreen):
         dialog = run_dialog(self.lab.store.manifest(), event.row["run_id"], self.lab)
         if dialog is not None:
             self.app.push_screen(dialog)
+
+
+def _tag_change(rows: pl.DataFrame, text: str) -> Change:
+    """A tag as typed: `-tag` removes it, from runs that have it (else nothing would change, yet a record would
+    say it was removed)."""
+    if not text.startswith("-"):
+        return Change("tag", text)
+    tag = text[1:].strip()
+    if not rows.select(pl.col("tags").list.contains(tag).any()).item():
+        raise AnnotationError(f"no run here has the tag {tag!r}")
+    return Change("untag", tag)
 
 
 def _runs_label(rows: pl.DataFrame) -> str:

@@ -135,15 +135,21 @@ def annotate(store_root: Path, runs: pl.DataFrame, changes: Sequence[Change], *,
     """
     if not changes:
         raise AnnotationError("nothing to do: give at least one annotation")
-    for change in changes:  # here, not in `Change`: undoing and re-attaching copy what is stored, whatever its length
-        if change.value and len(change.value) > (limit := MAX_CHARACTERS[change.kind]):
-            raise AnnotationError(f"{_TEXT_NAME[change.kind]} holds at most {limit} characters (this one has "
-                                  f"{len(change.value)}): keep longer text in a file and name it in the note")
+    for change in changes:
+        check_length(change)
     pairs = list(dict.fromkeys(runs.select("run_id", "source_file").iter_rows()))
     if not pairs:
         raise AnnotationError("no run to annotate")
     return write_action(store_root, [(run_id, source, change) for run_id, source in pairs for change in changes],
                   author=author)
+
+
+def check_length(change: Change) -> None:
+    """A new annotation's text holds at most `MAX_CHARACTERS` of its kind. Checked by `annotate` (and by the app
+    before it writes), not in `Change`: undoing and re-attaching copy what is stored, whatever its length."""
+    if change.value and len(change.value) > (limit := MAX_CHARACTERS[change.kind]):
+        raise AnnotationError(f"{_TEXT_NAME[change.kind]} holds at most {limit} characters (this one has "
+                              f"{len(change.value)}): keep longer text in a file and name it in the note")
 
 
 def write_action(
