@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -189,3 +190,25 @@ def test_a_chip_is_named_as_the_history_shows_it_or_by_number(lab: Lab, capsys) 
         with pytest.raises(SystemExit) as exit_:
             main(lab.args("history", *argv))
         assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_an_output_never_replaces_a_lab_file_a_link_or_a_device(lab: Lab, tmp_path: Path, capsys) -> None:
+    """An output is written by a rename, which replaces whatever has its name: a raw file, the manifest, a run's
+    Parquet, the metrics table, a symbolic link (the link is kept, its file written), a pipe."""
+    raw_file = next(lab.raw.rglob("*.csv"))
+    lab_files = [raw_file, lab.config.manifest_path, next(lab.config.stage_root.rglob("*.parquet"))]
+    before = {path: path.read_bytes() for path in lab_files}
+    for target in (*lab_files, lab.raw / "new.csv", lab.config.metrics_path):
+        assert main(lab.args("history", "67", "--format", "csv", "--out", str(target))) == 2, target
+        assert "labtui writes its outputs elsewhere" in capsys.readouterr().err or target == lab.config.metrics_path
+    assert {path: path.read_bytes() for path in lab_files} == before and not (lab.raw / "new.csv").exists()
+    kept = tmp_path / "kept.csv"
+    kept.write_text("old")
+    (tmp_path / "link.csv").symlink_to(kept)
+    assert main(lab.args("history", "67", "--format", "csv", "--out", str(tmp_path / "link.csv"))) == 0
+    assert (tmp_path / "link.csv").is_symlink() and kept.read_text().startswith("seq,")
+    os.mkfifo(tmp_path / "fifo.csv")
+    assert main(lab.args("metrics", "--format", "csv", "--out", str(tmp_path / "fifo.csv"))) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+    assert main(lab.args("plot", "67", "--seq", "1", "--out", str(lab.config.store_root / "fig.png"))) == 2
+    assert not (lab.config.store_root / "fig.png").exists()

@@ -98,7 +98,9 @@ def common_options(default: object = None) -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
-    """The config with the command line's overrides; the store is located and checked before any command uses it."""
+    """The config with the command line's overrides; the store is located and checked before any command uses it,
+    and so is the command's output (`--out`) against it, which then names the file a link points to (the link
+    stays; a read-only file is not replaced)."""
     from dataclasses import replace
 
     from labtui.core.config import load_config  # only for commands that read the config
@@ -116,7 +118,23 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     if is_store(config.stage_root):  # the config file names the store folder, as the app does
         config = replace(config, stage_root=stage_root_of(config.stage_root, store=True))
     check_location(config)
+    if (out := getattr(args, "out", None)) is not None:
+        args.out = checked_output(config, out)
     return config
+
+
+def checked_output(config: StagingConfig, out: Path) -> Path:
+    """`out` as the file to write (a link's target), or the one-line reason it must not be written."""
+    from pathlib import Path
+
+    from labtui.core.errors import OperationFailed
+
+    if problem := config.output_problem(out):
+        raise UsageError(problem)
+    target = Path(os.path.realpath(out)) if out.is_symlink() else out
+    if target.is_file() and not os.access(target, os.W_OK):
+        raise OperationFailed("write", out, PermissionError(13, "the file is read-only"))
+    return target
 
 
 # Every command: the module labtui/cli/<module>.py that defines it with `register_<name>(sub, common)` (top-level

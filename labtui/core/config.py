@@ -127,6 +127,20 @@ class StagingConfig:
             return f"the raw folder {self.raw_root} is part of a labtui store, not a folder of raw CSV files"
         return None
 
+    def output_problem(self, path: Path) -> str | None:
+        """Why an output the user named (`--out`) must not be written at `path`, its links followed: a file there
+        would replace a raw file, a store file or the metrics table (an output is written by a rename, which
+        replaces whatever has the name), and a device or a pipe is not a file to replace."""
+        target = Path(os.path.realpath(path))
+        for folder, what in ((self.raw_root, "the raw folder"), (self.store_root, "the store")):
+            if target.is_relative_to(os.path.realpath(folder)):
+                return f"{path} is in {what} ({folder}): labtui writes its outputs elsewhere"
+        if target == Path(os.path.realpath(self.metrics_path)):
+            return f"{path} is the metrics table labtui keeps: write the output elsewhere"
+        if target.exists() and not (target.is_file() or target.is_dir()):
+            return f"{path} is not a regular file (a device, a pipe or a socket)"
+        return None
+
     @property
     def derived_dir(self) -> Path:
         """`derived_root`, else the store's own folder of derived tables (`default_derived_root`)."""
