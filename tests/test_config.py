@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from labtui.core.chip_params import load_chip_params
 from labtui.core.config import ConfigError, extraction_version, find_config, load_config
 from labtui.core.registry import default_registry_path, load_registry
 
@@ -64,6 +65,22 @@ def test_bad_config_says_what_is_wrong(tmp_path: Path, text: str, words: str) ->
         load_config(write(tmp_path / "labtui.yaml", text))
 
 
+def test_a_yaml_file_saved_in_another_encoding_or_broken_is_one_line_naming_it(tmp_path: Path) -> None:
+    """A Windows editor saves Latin-1 or UTF-16; a YAML mistake is told where, in one line."""
+    for data in ("user: José Peña\n".encode("latin-1"), "user: ana\n".encode("utf-16")):
+        path = tmp_path / "labtui.yaml"
+        path.write_bytes(data)
+        with pytest.raises(ConfigError, match=r"config file .*labtui.yaml is not UTF-8 text \(byte \d+\): save it"):
+            load_config(path)
+        chip_params = tmp_path / "chip_params.yaml"
+        chip_params.write_bytes(data)
+        with pytest.raises(ConfigError, match="chip parameters .* is not UTF-8 text"):
+            load_chip_params(chip_params)
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path / "labtui.yaml", "raw_root: data\nworkers: [3\nuser: ana\n"))
+    assert "\n" not in str(error.value) and "is not valid YAML (line 3, column 5)" in str(error.value)
+
+
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "nope.yaml")
@@ -104,7 +121,7 @@ def test_registry_knows_every_procedure_of_the_acquisition_software() -> None:
     [
         ("procedures:\n  ../evil: {}\n", "plain identifier"),
         ("procedures:\n  X:\n    completeness: {kind: duration, column: t}\n", "period_parameter"),
-        ("procedures: [\n", "invalid"),
+        ("procedures: [\n", "not valid YAML"),
         ("procedures:\n  X:\n    bogus: 1\n", "bogus"),
     ],
 )

@@ -18,10 +18,9 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from labtui.core.config import ConfigError, parse_yaml
+from labtui.core.config import ConfigError, read_yaml
 
 EPSILON_0_F_PER_M = 8.8541878128e-12
 
@@ -84,16 +83,9 @@ def load_chip_params(path: Path | None) -> dict[str, ChipParams]:
     """Chip name → parameters; {} when no file is configured or it does not exist (a new lab has none yet)."""
     if path is None:
         return {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         return {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read chip parameters {path}: {exc.strerror}") from exc
-    try:
-        data = parse_yaml(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"chip parameters {path} are not valid YAML: {exc}") from exc
+    data = read_yaml(path, "chip parameters")
     if data is None:
         return {}
     if not isinstance(data, dict):

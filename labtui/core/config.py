@@ -184,6 +184,26 @@ def parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+def read_yaml(path: Path, what: str) -> Any:
+    """The data of a YAML file the lab edits, or a one-line `ConfigError` naming `what` and the file: unreadable,
+    not UTF-8 (a file saved as Latin-1 or UTF-16 by a Windows editor), or not YAML (where, and what is wrong)."""
+    import yaml  # here: a run without a YAML file to read never loads the parser
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    try:
+        return parse_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{what} {path} is not valid YAML{where}: {problem}") from None
+
+
 def project_dir_of(config_file: Path) -> Path:
     folder = config_file.resolve().parent
     return folder.parent if folder.name == "config" else folder
@@ -195,14 +215,7 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> StagingCon
     data: dict[str, Any] = {}
     base = Path.cwd()
     if path is not None:
-        import yaml  # here: a run without a config file never loads the YAML parser
-
-        try:
-            loaded = parse_yaml(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        loaded = read_yaml(path, "config file")
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of settings")
         data = loaded or {}

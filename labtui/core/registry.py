@@ -10,10 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from labtui.core.config import ConfigError, parse_yaml
+from labtui.core.config import ConfigError, read_yaml
 
 _SNAKE = re.compile(r"[^0-9a-z]+")
 
@@ -127,14 +126,12 @@ def default_registry_path() -> Path:
 @lru_cache(maxsize=8)
 def _load(path: Path, mtime_ns: int) -> Registry:
     try:
-        data = parse_yaml(path.read_text(encoding="utf-8"))
+        data = read_yaml(path, "procedure registry")
         if not isinstance(data, dict):
             raise ConfigError(f"procedure registry {path} must be a mapping with a `procedures:` key")
         # top-level keys starting with `_` hold YAML anchors shared by several procedures
         return Registry(**{key: value for key, value in data.items() if not key.startswith("_")})
-    except OSError as exc:
-        raise ConfigError(f"cannot read procedure registry {path}: {exc.strerror}") from exc
-    except (yaml.YAMLError, ValidationError, TypeError) as exc:
+    except (ValidationError, TypeError) as exc:
         raise ConfigError(f"procedure registry {path} is invalid:\n{exc}") from exc
 
 
