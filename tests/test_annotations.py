@@ -185,11 +185,16 @@ def test_a_reader_sees_each_new_action_at_once(lab: Lab) -> None:
 
 def test_a_damaged_action_file_is_ignored_and_reported(lab: Lab) -> None:
     store = lab.config.store_root
-    annotate(store, chip(lab)[:1], [Change("star")], author="ana")
-    (annotations_dir(store) / ACTIONS_DIR / "20250101T000000000000Z-broken.json").write_text('{"action": "x", "rec')
+    action = annotate(store, chip(lab)[:1], [Change("star")], author="ana")
+    actions = annotations_dir(store) / ACTIONS_DIR
+    (actions / "20250101T000000000000Z-broken.json").write_text('{"action": "x", "rec')
+    written = json.loads((actions / f"{action.id}.json").read_text())
+    for name, value in (("number", 5), ("list", ["a"])):  # valid JSON of another shape (hand-edited)
+        record = {**written["records"][0], "kind": "tag", "value": value}
+        (actions / f"20250101T000000000001Z-{name}.json").write_text(json.dumps({**written, "records": [record]}))
     assert state(lab)[1]["starred"]
     finding = next(f for f in validate(lab.config).findings if f.code == "annotations_unreadable")
-    assert finding.items[0].endswith("broken.json")
+    assert sorted(item.rsplit("-", 1)[-1] for item in finding.items) == ["broken.json", "list.json", "number.json"]
 
 
 def test_validate_reattaches_annotations_when_a_raw_file_is_restaged_under_a_new_run_id(lab: Lab) -> None:

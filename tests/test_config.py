@@ -74,7 +74,7 @@ def test_a_yaml_file_saved_in_another_encoding_or_broken_is_one_line_naming_it(t
             load_config(path)
         chip_params = tmp_path / "chip_params.yaml"
         chip_params.write_bytes(data)
-        with pytest.raises(ConfigError, match="chip parameters .* is not UTF-8 text"):
+        with pytest.raises(ConfigError, match=r"chip parameters .* is not UTF-8 text"):
             load_chip_params(chip_params)
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path / "labtui.yaml", "raw_root: data\nworkers: [3\nuser: ana\n"))

@@ -253,10 +253,11 @@ def _read_action(path: Path) -> list[dict[str, Any]]:
         action = document["action"]
         records = [{**record, "action": action, "index": i} for i, record in enumerate(document["records"])]
         for record in records:
+            texts = (action, record["run_id"], record["source_file"], record["author"], record["kind"])
+            if not (all(isinstance(text, str) for text in texts) and isinstance(record["value"], str | None)):
+                raise TypeError(record)  # valid JSON of another shape (`"value": 5`)
             Change.read(record["kind"], record["value"])
             dt.datetime.strptime(record["time_utc"], TIME_FORMAT)
-            if not (isinstance(record["run_id"], str) and isinstance(record["author"], str)):
-                raise TypeError(record)
         return records
     except (OSError, ValueError, KeyError, TypeError, UsageError):
         return []
