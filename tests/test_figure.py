@@ -33,11 +33,11 @@ from labtui.core.plotdata.selection import (
     calibration_runs,
     chip_runs,
     one_procedure,
-    parse_seqs,
     sidecar_path,
     write_sidecar,
 )
 from labtui.core.renderer import Renderer, RendererFailed, figure_format, worth_a_process
+from labtui.core.seqs import missing_seqs, parse_seqs
 from labtui.synth import write_run
 from tests.lab import Lab, cli_env
 
@@ -278,9 +278,14 @@ def test_parse_seqs():
     assert parse_seqs("4-7") == [4, 5, 6, 7]
     assert parse_seqs("1,8,13") == [1, 8, 13]
     assert parse_seqs("1-3, 9,2") == [1, 2, 3, 9]
-    for bad in ("x", "7-4", "0", "1,,2", "-3"):
+    assert parse_seqs("4 - 6,5") == [4, 5, 6]
+    for bad in ("x", "7-4", "0", "1,,2", "-3", "٣", "4-", "1-1000001"):
         with pytest.raises(UsageError, match="not a seq list"):
             parse_seqs(bad)
+    assert missing_seqs([3, 1], 5) is None and missing_seqs([6, 1, 9], 5) == "6, 9"
+    started = time.perf_counter()
+    assert missing_seqs(parse_seqs("1-1000000"), 61) == "62, 63, 64, 65, 66, 67, 68, 69, 70, 71, … (999939 in all)"
+    assert time.perf_counter() - started < 5  # a typo's range is spelt out once, not compared with itself
 
 
 def test_chip_runs_and_their_errors(lab):

@@ -40,20 +40,13 @@ def register_annotate(sub: argparse._SubParsersAction, common: argparse.Argument
 
 
 def seq_numbers(text: str) -> tuple[int, ...]:
-    """`4-7` → 4..7, `1,3,5`, or both (`1,4-7`)."""
-    numbers: list[int] = []
+    """`4-7` → 4..7, `1,3,5`, or both (`1,4-7`), as `plot --seq` takes them."""
+    from labtui.core.seqs import parse_seqs
+
     try:
-        for part in filter(None, (item.strip() for item in text.split(","))):
-            first, _, last = part.partition("-")
-            low, high = int(first), int(last or first)
-            if low < 1 or high < low:
-                raise ValueError
-            numbers.extend(range(low, high + 1))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not seq numbers (e.g. 4-7 or 1,3,5): {text!r}") from None
-    if not numbers:
-        raise argparse.ArgumentTypeError("no seq numbers given")
-    return tuple(dict.fromkeys(numbers))
+        return tuple(parse_seqs(text))
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     from labtui.core.annotations import Change, annotate, default_author
     from labtui.core.history import history, load_manifest
+    from labtui.core.seqs import missing_seqs
 
     changes = [
         *([Change("star" if args.star else "unstar")] if args.star is not None else []),
@@ -85,11 +79,10 @@ def run(args: argparse.Namespace) -> int:
         if args.seq is None:
             raise UsageError(f"say which runs of chip {args.number}: --seq 4-7 or --seq 1,3,5")
         chip = history(manifest, args.number, args.group, tz=config.local_tz)
-        runs = chip.filter(pl.col("seq").is_in(list(args.seq)))
-        missing = sorted(set(args.seq) - set(runs["seq"].to_list()))
         name = chip["chip_name"][0]
-        if missing:
-            raise UsageError(f"{name} has no run with seq {', '.join(map(str, missing))} (its seq are 1–{chip.height})")
+        if missing := missing_seqs(args.seq, chip.height):
+            raise UsageError(f"{name} has no run with seq {missing} (its seq are 1–{chip.height})")
+        runs = chip.filter(pl.col("seq").is_in(list(args.seq)))
         target = f"{runs.height} run{'s' if runs.height != 1 else ''} of {name} (seq {_ranges(args.seq)})"
     action = annotate(config.store_root, runs, changes, author=default_author(config.user))
     print(f"{action.describe()}: {target}")

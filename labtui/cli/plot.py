@@ -106,13 +106,13 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         calibration_runs,
         chip_runs,
         one_procedure,
-        parse_seqs,
         without_excluded,
         write_sidecar,
     )
     from labtui.core.plotdata.shape import shape
     from labtui.core.plotdata.trends import with_dirac_points
     from labtui.core.plotdata.view import default_options
+    from labtui.core.seqs import parse_seqs
 
     config = config_from(args)
     manifest = load_manifest(config)

@@ -21,24 +21,10 @@ from labtui.core.history import calibrations, canonical_proc, chip_rows, resolve
 from labtui.core.plotdata.load import group_by_proc, run_ident
 from labtui.core.plotdata.model import PlotOptions
 from labtui.core.plotdata.view import plot_rows
+from labtui.core.seqs import missing_seqs
 
 SIDECAR_FORMAT = 1
 _HASHED = ("source_sha256", "extraction_version")  # a run "changed" when its raw bytes or their extraction did
-
-
-def parse_seqs(text: str) -> list[int]:
-    """`4-7`, `1,8,13`, `1-3,9`: the seqs in the order given, repeats dropped."""
-    seqs: list[int] = []
-    for part in (part.strip() for part in text.split(",")):
-        first, dash, last = part.partition("-")
-        try:
-            numbers = range(int(first), int(last) + 1) if dash else [int(first)]
-        except ValueError:
-            raise UsageError(f"not a seq list: {text!r} (e.g. 4-7 or 1,8,13)") from None
-        if not numbers or min(numbers) < 1:
-            raise UsageError(f"not a seq list: {text!r} (seqs are 1, 2, … and ranges go up, e.g. 4-7)")
-        seqs.extend(number for number in numbers if number not in seqs)
-    return seqs
 
 
 def chip_runs(
@@ -51,11 +37,9 @@ def chip_runs(
     numbered = rows.join(timeline(rows, tz=tz).select("run_id", "seq"), on="run_id")
     if seqs is None:
         return numbered.sort("seq")
-    missing = sorted(set(seqs) - set(numbered["seq"]))
-    if missing:
+    if missing := missing_seqs(seqs, numbered.height):  # seqs are 1…n: only those beyond n are missing
         chip = rows["chip_name"][0]
-        shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
-        raise UsageError(f"chip {chip} has no run seq {shown} (its history has seq 1–{numbered.height})")
+        raise UsageError(f"chip {chip} has no run seq {missing} (its history has seq 1–{numbered.height})")
     return numbered.filter(pl.col("seq").is_in(seqs)).sort("seq")
 
 
