@@ -120,6 +120,15 @@ def test_incomplete_runs_are_staged_and_flagged(lab: Lab) -> None:
     assert lab.manifest()["is_complete"].to_list() == [False, False]
 
 
+def test_completeness_reads_the_period_in_its_unit(lab: Lab) -> None:
+    """`Laser ON+OFF period: 2000 ms` is the 2 s period the data covers 1.5 times, not 2000 s."""
+    for name, period in (("a/It2025-10-13_1.csv", "2000 ms"), ("a/It2025-10-13_2.csv", "0.0333333334 min")):
+        lab.write(name, raw_csv("It", params={"Laser ON+OFF period": period}, start=1760371684.5 + len(name)))
+    lab.stage()
+    manifest = lab.manifest()
+    assert manifest["laser_period_s"].to_list() == pytest.approx([2.0, 2.0]) and manifest["is_complete"].all()
+
+
 def test_second_run_reads_nothing_and_changes_nothing(lab: Lab) -> None:
     lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     lab.write("a/IVg2025-10-13_2.csv", raw_csv("IVg", start=1760371784.5))

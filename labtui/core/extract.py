@@ -71,8 +71,10 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     if values is None:
         return False, f"no finite values in {rule.column!r}"
 
-    def number(key: str | None) -> float | None:
-        return parse_number(header.raw[key], _ANY_UNIT) if key and key in header.raw else None
+    def number(key: str | None) -> float | None:  # in the parameter's unit when the procedure knows it (ms → s)
+        if not key or key not in header.raw:
+            return None
+        return parse_number(header.raw[key], header.spec.parameters.get(key, _ANY_UNIT))
 
     if rule.kind == "duration":
         period = number(rule.period_parameter)

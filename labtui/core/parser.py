@@ -28,11 +28,12 @@ FUTURE_SLACK = dt.timedelta(days=2)
 _PROCEDURE = re.compile(r"^#Procedure:\s*+<?\s*+([A-Za-z_][\w.]*+)(?:\s++object at 0x[0-9a-fA-F]++)?\s*+>?$")
 # One number, then optionally whitespace and one unit word (`0.1 V`, `50 mV`, `25 degC`): `67b`, `6 7`, `67.0x` are
 # not numbers.
-_NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)(?:\s++((?:[^\W\d_]|[°%])\S*+))?$",
+_NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)(?:\s*+((?:[^\W\d_]|[°%])\S*+))?$",
                      re.IGNORECASE)
 _FILE_CHIP = re.compile(r"^(?P<group>[A-Za-z][A-Za-z_-]*?)(?P<number>\d+)_(?P<idx>\d+)$")
 _FILE_IDX = re.compile(r"_(\d+)$")
 _SI_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
+_IN_SECONDS = {"min": 60.0, "h": 3600.0}  # a period or a duration written in minutes or hours
 _SNIFF = 4096
 _VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
 _BLANK_LINES = re.compile(rb"(?:[ \t\r]*+\n)*+")
@@ -104,7 +105,8 @@ def _sniff(data: bytes) -> None:
 
 
 def parse_number(text: str, spec: ParameterSpec) -> float | None:
-    """`0.1 V` → 0.1, `50 mV` → 0.05 (for unit V), `455` → 455. None when it is not a number in that unit."""
+    """`0.1 V` → 0.1, `50 mV` → 0.05 (for unit V), `455` → 455; `0.1V` and `0.1 v` too, and `2 min` for unit s.
+    None when it is not a number in that unit. A prefix keeps its case: `mV` is not `MV`."""
     match = _NUMBER.match(text.strip())
     if not match:
         return None
@@ -112,10 +114,12 @@ def parse_number(text: str, spec: ParameterSpec) -> float | None:
     unit = match.group(2)
     if unit is not None and spec.type == "int":
         return None  # counts and identifiers (Chip number) carry no unit
-    if unit is None or spec.unit is None or unit == spec.unit:
+    if unit is None or spec.unit is None or unit.lower() == spec.unit.lower():
         return value
     if len(unit) == len(spec.unit) + 1 and unit.endswith(spec.unit) and unit[0] in _SI_PREFIX:
         return value * _SI_PREFIX[unit[0]]
+    if spec.unit == "s" and unit in _IN_SECONDS:
+        return value * _IN_SECONDS[unit]
     return None
 
 
