@@ -212,3 +212,12 @@ def test_an_output_never_replaces_a_lab_file_a_link_or_a_device(lab: Lab, tmp_pa
     assert "is not a regular file" in capsys.readouterr().err
     assert main(lab.args("plot", "67", "--seq", "1", "--out", str(lab.config.store_root / "fig.png"))) == 2
     assert not (lab.config.store_root / "fig.png").exists()
+
+
+def test_a_terminal_that_cannot_show_greek_or_emoji_gets_question_marks(lab: Lab) -> None:
+    """A Latin-1 or cp1252 console: λ, Δ and 💡 were a traceback, even for --help."""
+    env = {**cli_env(), "PYTHONIOENCODING": "cp1252"}
+    for argv in (lab.command("history", "67"), [sys.executable, "-m", "labtui", "--help"]):
+        result = subprocess.run(argv, capture_output=True, env=env, timeout=60)
+        assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
+    assert b"? (nm)" in subprocess.run(lab.command("history", "67"), capture_output=True, env=env).stdout

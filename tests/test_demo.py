@@ -24,8 +24,10 @@ def test_demo_command_writes_a_lab_that_stages(tmp_path: Path, capsys: pytest.Ca
     manifest = read_manifest(config.manifest_path)
     assert manifest.height > 10 and f"labtui --config {folder / 'config' / 'labtui.yaml'}" in out
     assert set(manifest["proc"].unique()) >= {"It", "IVg"}
-    assert main(["demo", str(folder)]) == 1  # never overwrites a lab
-    assert "already holds files" in capsys.readouterr().err
+    for argv, message in (([str(folder)], "already holds files"),  # never overwrites a lab
+                          ([str(tmp_path / "other"), "--seed", "-5"], "the seed is a whole number ≥ 0, not -5")):
+        assert main(["demo", *argv]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_ensure_demo_generates_once_and_redoes_an_interrupted_one(tmp_path: Path) -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, path_arg
+from labtui.cli import EXIT_OK, CommandUsage, add_command, path_arg
 
 
 def register_demo(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -33,13 +32,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         spec = LabSpec(chips=args.chips, days=args.days, seed=args.seed, irregularities=not args.no_irregularities)
-    except ValueError as exc:  # no chip or no day
+    except ValueError as exc:  # no chip, no day, a negative seed
         raise CommandUsage(str(exc)) from None
     try:
         summary = write_demo(args.folder, spec)
-    except FileExistsError as exc:
-        print(f"labtui: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    except FileExistsError as exc:  # a folder with other things in it: choose another
+        raise CommandUsage(str(exc)) from None
     except OSError as exc:
         raise OperationFailed("write the demo lab into", args.folder, exc) from None
     counts = ", ".join(f"{n} {proc}" for proc, n in sorted(summary.counts.items()))

@@ -45,6 +45,8 @@ class LabSpec:
             raise ValueError(f"unknown irregularities {sorted(unknown)}; known: {sorted(IRREGULARITIES)}")
         if self.chips < 1 or self.days < 1:
             raise ValueError("a lab needs at least one chip and one day")
+        if self.seed < 0:
+            raise ValueError(f"the seed is a whole number ≥ 0, not {self.seed}")
         object.__setattr__(self, "kinds", kinds)
 
     def enabled(self, kind: str) -> bool:
