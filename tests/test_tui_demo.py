@@ -35,9 +35,10 @@ def app_for(*argv: str):
     return build_app(build_parser().parse_args(list(argv)))
 
 
-async def test_demo_opens_on_the_dashboard_and_stages_there(demo_dir: Path) -> None:
+async def test_demo_opens_on_the_dashboard_and_stages_there(demo_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     app = app_for("--demo")
     assert app.config.raw_root == demo_dir / "data" / "01_raw" and not app.config.manifest_path.exists()
+    assert "writing the demo lab into" in capsys.readouterr().err  # seconds before the app can draw: said first
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, rounds=6)
         screen = app.screen

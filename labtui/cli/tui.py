@@ -57,7 +57,9 @@ def build_app(args: argparse.Namespace) -> LabApp:
             return LabApp(config, watch=args.watch)
         notice = (f"No raw CSV file in {short_path(config.raw_root)} and no store yet, so this is the demo lab; "
                   "`labtui tui` opens your empty lab.")
-    demo = load_config(ensure_demo())
+    demo = load_config(ensure_demo(announce=lambda folder: print(
+        f"labtui: writing the demo lab into {short_path(folder)} (the first time only: a few seconds)…",
+        file=sys.stderr, flush=True)))
     notice = notice or f"The demo lab: synthetic runs in {short_path(demo.raw_root)}, staged as it opens."
     return LabApp(demo, stage_on_start=True, watch=args.watch, notice=notice)
 

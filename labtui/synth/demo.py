@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -73,10 +74,15 @@ def write_ground_truth(path: Path, summary: LabSummary) -> None:
                                                        for c in TRUTH_COLUMNS)])
 
 
-def ensure_demo(folder: Path | None = None, spec: LabSpec | None = None) -> Path:
-    """The demo lab's config file, generating the lab first if it is missing or was interrupted."""
+def ensure_demo(
+    folder: Path | None = None, spec: LabSpec | None = None, *, announce: Callable[[Path], object] | None = None
+) -> Path:
+    """The demo lab's config file, generating the lab first if it is missing or was interrupted (`announce(folder)`
+    first: it takes seconds)."""
     folder = folder or default_demo_dir()
     if not (folder / MARKER).is_file():
+        if announce is not None:
+            announce(folder)
         shutil.rmtree(folder / "data" / "01_raw", ignore_errors=True)
         write_demo(folder, spec)
     return config_file_of(folder)
