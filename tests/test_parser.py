@@ -227,6 +227,21 @@ def test_wrong_field_count_in_a_complete_row(bad_row: str) -> None:
     assert data.decode().split("\r\n")[problem.line - 1] == bad_row
 
 
+@pytest.mark.parametrize(
+    ("inserted", "reason"),
+    [("# laser switched on here", "a comment line (#) among the data rows"),
+     ("#Procedure: <laser_setup.procedures.It.It>",
+      "a second run's header starts here (#Procedure:): a file holds one run")],
+)
+def test_a_hash_line_among_the_rows_is_named_where_it_is(inserted: str, reason: str) -> None:
+    """Not the first data row: the comment a person added, or the second run an acquisition appended."""
+    rows = it_rows()
+    rows.insert(5, inserted)
+    data = raw_csv("It", rows=rows)
+    problem = rejected(data)
+    assert problem.reason == reason and data.decode().split("\r\n")[problem.line - 1] == inserted
+
+
 def test_reject_str_includes_line() -> None:
     assert str(Reject("k", "bad thing", 12)) == "bad thing (line 12)"
     assert str(Reject("k", "bad thing")) == "bad thing"

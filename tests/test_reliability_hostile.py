@@ -379,7 +379,7 @@ CASES = [
     ),
     Case(
         "second_data_section",
-        one(NAME, IVG + b"#Data:\r\n" + ROWS[0] + b"\r\n", rejected("bad_data")),
+        one(NAME, IVG + b"#Data:\r\n" + ROWS[0] + b"\r\n", rejected("bad_row")),
         "two files concatenated",
     ),
     Case("lf_line_endings", one(NAME, IVG.replace(b"\r\n", b"\n"), STAGED), "edited on Linux"),

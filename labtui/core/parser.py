@@ -35,6 +35,7 @@ _FILE_IDX = re.compile(r"_(\d+)$")
 _SI_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
 _IN_SECONDS = {"min": 60.0, "h": 3600.0}  # a period or a duration written in minutes or hours
 _SNIFF = 4096
+_SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 _VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
 _BLANK_LINES = re.compile(rb"(?:[ \t\r]*+\n)*+")
 
@@ -409,9 +410,13 @@ def _diagnose(body: bytes, header: Header) -> None:
     width = len(header.columns)
     for offset, raw_line in enumerate(body.split(b"\n")):
         text = _decode(raw_line).strip()
-        if not text or text.startswith("#"):
+        if not text:
             continue
         line = header.column_line + 1 + offset
+        if marker := next((m for m in _SECTIONS if text.startswith(m)), None):
+            raise Reject("bad_row", f"a second run's header starts here ({marker}): a file holds one run", line)
+        if text.startswith("#"):
+            raise Reject("bad_row", "a comment line (#) among the data rows", line)
         tokens = text.split(",")
         if len(tokens) != width:
             raise Reject("bad_row", f"a data row has {len(tokens)} fields, the column row has {width}", line)
