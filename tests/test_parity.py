@@ -132,8 +132,21 @@ def test_cli_exit_codes(lab: Lab, capsys) -> None:
     assert main(lab.args("parity", str(write_old(lab, GOOD_ROWS[:6], "short.csv")), "--json")) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["agree"] is False and [row["seq"] for row in report["only_labtui"]] == [5]
-    assert main(lab.args("parity", str(lab.root / "absent.csv"))) == 1
-    assert "labtui parity:" in capsys.readouterr().err
+    assert main(lab.args("parity", str(lab.root / "absent.csv"))) == 74
+    assert "cannot read " in capsys.readouterr().err
+    (lab.root / "empty.csv").write_bytes(b"")
+    (lab.root / "x.pdf").write_bytes(b"%PDF-1.4\n\xff\xfe\x00binary")
+    for name in ("empty.csv", "x.pdf", "*.csv"):  # a path is that file, never a pattern
+        assert main(lab.args("parity", str(lab.root / name))) in (2, 74), name
+        assert "is not an old history" in capsys.readouterr().err or name == "*.csv"
+
+
+def test_a_history_labtui_exported_agrees_with_labtui(lab: Lab, capsys) -> None:
+    """Its columns include the manifest's own (start_time_utc, …): only what matching reads is taken."""
+    assert main(lab.args("export", "histories", "--out", str(lab.root / "exported"))) == 0
+    exported = next((lab.root / "exported").glob("Alisson67_history.csv"))
+    capsys.readouterr()
+    assert main(lab.args("parity", str(exported))) == 0 and "AGREE" in capsys.readouterr().out
 
 
 @pytest.mark.realdata

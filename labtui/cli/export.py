@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from labtui.cli import EXIT_ERROR, EXIT_OK, add_command, config_from, path_arg
+from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, config_from, path_arg
 from labtui.cli.history import iso_date
-from labtui.core.errors import LabtuiError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -80,9 +78,8 @@ def run_parity(args: argparse.Namespace) -> int:
         report = parity(
             old, load_manifest(config), tz=config.local_tz, raw_root=config.raw_root, number=args.chip, group=args.group
         )
-    except (OSError, ValueError, LabtuiError) as exc:
-        print(f"labtui parity: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    except ValueError as exc:  # not an old history, or one of no chip labtui knows: another file is wanted
+        raise CommandUsage(str(exc)) from None
     if args.json:
         import json
 

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import polars as pl
 
+from labtui.core.errors import OperationFailed
 from labtui.core.history import history, resolve_chip
 
 OLD_RAW_PREFIX = r"^(?:.*/)?raw_data/"
 MATCH_TOLERANCE_US = 1_000
 REQUIRED_COLUMNS = ("source_file", "start_time")
+READ_COLUMNS = (*REQUIRED_COLUMNS, "day_folder", "date", "time_hms")  # of an old history, what the comparison reads
 ITEMS_SHOWN = 20
 
 
@@ -58,8 +60,17 @@ class ParityReport:
 
 
 def read_legacy_history(path: Path) -> pl.DataFrame:
-    """An old tool's history CSV, every column as text; ValueError when it lacks what matching needs."""
-    frame = pl.read_csv(path, infer_schema=False)
+    """An old tool's history CSV (that very file: no pattern), every column as text; `OperationFailed` when it
+    cannot be read, ValueError when it is not a CSV with what matching needs."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise OperationFailed("read", path, exc) from None
+    try:
+        frame = pl.read_csv(data, infer_schema=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc).strip() else "empty"
+        raise ValueError(f"{path} is not an old history (a CSV of runs): {problem}") from None
     missing = [name for name in REQUIRED_COLUMNS if name not in frame.columns]
     if missing:
         raise ValueError(f"{path} is not an old history: no {', '.join(missing)} column")
@@ -118,7 +129,9 @@ def parity(
 
 
 def _match(old: pl.DataFrame, manifest: pl.DataFrame) -> pl.DataFrame:
-    """Old rows with the manifest run they name (run_id null when the file or its start time is not staged)."""
+    """Old rows with the manifest run they name (run_id null when the file or its start time is not staged); of
+    the old columns, those matching reads (a history labtui exported has the manifest's own columns too)."""
+    old = old.select(name for name in READ_COLUMNS if name in old.columns)
     old = old.with_row_index("old_row").with_columns(
         source=pl.col("source_file").str.strip_chars().str.replace(OLD_RAW_PREFIX, ""),
         start_us=(pl.col("start_time").cast(pl.Float64, strict=False) * 1e6).round().cast(pl.Int64),
