@@ -123,6 +123,15 @@ def test_a_raw_root_that_is_a_file_is_named_as_such(tmp_path: Path, capsys) -> N
     assert f"the raw folder {raw} is a file, not a folder" in capsys.readouterr().err
 
 
+def test_a_stage_into_a_new_store_says_so(lab: Lab, tmp_path: Path, capsys) -> None:
+    """A misspelt --store builds a second store of the whole raw tree: at least it is said."""
+    typo = tmp_path / "02_stge"
+    assert main(lab.args("stage", "--store", str(typo), "--quiet")) == 0
+    assert f"labtui: a new store at {typo}" in capsys.readouterr().err
+    assert main(lab.args("stage", "--store", str(typo), "--quiet")) == 0
+    assert "a new store" not in capsys.readouterr().err
+
+
 def interrupted(
     command: list[str], ready: Callable[[subprocess.Popen[str]], bool]
 ) -> subprocess.CompletedProcess[str]:

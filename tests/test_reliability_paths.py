@@ -277,4 +277,4 @@ def test_a_store_given_as_the_raw_folder_is_refused_and_an_empty_raw_folder_is_s
     inside.mkdir()
     result = Lab(tmp_path / "third", raw=inside).cli("stage")
     assert result.returncode == 0 and result.stdout.startswith("0 staged, 0 unchanged")
-    assert result.stderr == f"labtui: no raw files (*.csv) in {inside}: is it the raw folder?\n"
+    assert result.stderr.endswith(f"labtui: no raw files (*.csv) in {inside}: is it the raw folder?\n")

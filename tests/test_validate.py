@@ -202,6 +202,16 @@ def test_missing_raw_root_is_reported(tmp_path) -> None:
     assert found["raw_root_missing"].severity == "warning" and "raw_missing" not in found
 
 
+def test_a_store_that_is_not_there_is_said_so(tmp_path) -> None:
+    """A misspelt --store validated as 'healthy' with 0 runs; it says there is no store there yet."""
+    lab = Lab(tmp_path)
+    lab.write_run("d/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"))
+    found = by_code(lab)
+    assert found["store_missing"].severity == "warning" and found["store_missing"].items == [str(lab.store_root)]
+    lab.stage()
+    assert "store_missing" not in by_code(lab)
+
+
 def test_an_active_writer_is_mentioned(lab: Lab) -> None:
     lock = WriterLock(lab.config.lock_path, command="labtui stage")
     lock.acquire(0)

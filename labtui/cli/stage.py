@@ -86,6 +86,8 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         only = raw_files(config.raw_root, only)
     if problem := config.raw_root_problem():
         raise raw_root_error(problem)
+    if not config.manifest_dir.is_dir() and not args.json:  # a new lab, or a misspelt --store: either way, said
+        print(f"labtui: a new store at {config.store_root}", file=sys.stderr)
     try:
         stager = Stager(
             config,

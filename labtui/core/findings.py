@@ -32,6 +32,7 @@ class FindingCode(StrEnum):
     ORPHAN_PARQUET = "orphan_parquet"
     DUPLICATE_CONTENT = "duplicate_content"
     INCOMPLETE = "incomplete"
+    STORE_MISSING = "store_missing"
     RAW_ROOT_MISSING = "raw_root_missing"
     RAW_ROOT_DIFFERS = "raw_root_differs"
     RAW_MISSING = "raw_missing"

@@ -274,6 +274,13 @@ def _store_findings(config: StagingConfig) -> list[Finding]:
     raw_root = os.path.abspath(config.raw_root)
     return [
         *_finding(
+            FindingCode.STORE_MISSING,
+            "warning",
+            "no store here yet: nothing has been staged into it",
+            [str(config.store_root)] if not config.manifest_dir.is_dir() else [],
+            "`labtui stage` creates it; if you meant an existing store, check --store or stage_root in the config",
+        ),
+        *_finding(
             FindingCode.FOREIGN_FILES,
             "error",
             "files in the stage root that are not a run's Parquet "
