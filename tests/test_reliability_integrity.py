@@ -329,6 +329,13 @@ def test_restage_takes_paths_relative_to_the_raw_root_and_force_re_extracts(lab:
     assert forced.returncode == 0 and "1 staged" in forced.stdout, forced.stderr
     assert manifest_rows(lab).filter(pl.col("source_file") == FILES[0])["ingested_at_utc"].item() > before
     one_line_error(lab.cli("restage", "d9/none.csv"), 2, "d9/none.csv", str(lab.raw))
+    (lab.raw / "notes.txt").write_text("a note")
+    (lab.raw / ".hidden").mkdir()
+    (lab.raw / ".hidden" / "It2025-10-14_9.csv").write_bytes(b"x")
+    folder = FILES[0].rsplit("/", 1)[0]
+    for given, problem in ((folder, "is a folder"), ("notes.txt", "is not a CSV file"),
+                           (".hidden/It2025-10-14_9.csv", "is hidden")):  # a stage never reads them: said, not 0 staged
+        one_line_error(lab.cli("restage", given), 2, given, problem)
 
 
 # -- 6. foreign files in the stage root ----------------------------------------------------------------------------
