@@ -127,7 +127,7 @@ def test_a_stage_into_a_new_store_says_so(lab: Lab, tmp_path: Path, capsys) -> N
     """A misspelt --store builds a second store of the whole raw tree: at least it is said."""
     typo = tmp_path / "02_stge"
     assert main(lab.args("stage", "--store", str(typo), "--quiet")) == 0
-    assert f"labtui: a new store at {typo}" in capsys.readouterr().err
+    assert f"labtui: this started a new store at {typo}" in capsys.readouterr().err
     assert main(lab.args("stage", "--store", str(typo), "--quiet")) == 0
     assert "a new store" not in capsys.readouterr().err
 

@@ -104,8 +104,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         only = raw_files(config.raw_root, only)
     if problem := config.raw_root_problem():
         raise raw_root_error(problem)
-    if not config.manifest_dir.is_dir() and not args.json:  # a new lab, or a misspelt --store: either way, said
-        print(f"labtui: a new store at {config.store_root}", file=sys.stderr)
+    new_store = not config.manifest_dir.is_dir()  # a new lab, or a misspelt --store: either way, said at the end
     try:
         stager = Stager(
             config,
@@ -126,6 +125,8 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         for record in report.new_rejects:
             print(f"rejected {record.headline()}")
         print(report.line())
+        if new_store and config.manifest_dir.is_dir():
+            print(f"labtui: this started a new store at {config.store_root}", file=sys.stderr)
         if only is None and not stager.report_total():
             print(f"labtui: no raw files (*.csv) in {config.raw_root}: is it the raw folder?", file=sys.stderr)
     for problem in report.metrics.problems if report.metrics is not None else ():
