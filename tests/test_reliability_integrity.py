@@ -161,6 +161,19 @@ def test_repair_rebuilds_a_damaged_manifest_without_the_raw_files(lab: Lab, dama
     assert "nothing to repair" in lab.cli("repair").stdout
 
 
+def test_a_deleted_manifest_of_a_store_without_run_records_is_damage_too(lab: Lab) -> None:
+    """An older labtui kept earlier manifests but wrote no run records: with the manifest deleted, the store looked
+    new (no chip, 'nothing to repair') while its runs sat on disk."""
+    lab.stage(force=True)  # a second commit: the first manifest is kept
+    before = manifest_rows(lab)
+    lab.config.manifest_path.unlink()
+    shutil.rmtree(lab.config.manifest_dir / "events")
+    one_line_error(lab.cli("chips"), 1, "labtui repair")
+    repaired = lab.cli("repair")
+    assert repaired.returncode == 0 and f"restored {before.height} run(s)" in repaired.stdout, repaired.stdout
+    assert manifest_rows(lab)["run_id"].equals(before["run_id"])
+
+
 def test_repair_says_what_is_lost_and_quarantines_what_it_cannot_vouch_for(lab: Lab) -> None:
     config = lab.config
     lab.stage(force=True)  # a commit: the manifest it replaced is kept

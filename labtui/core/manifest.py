@@ -110,12 +110,16 @@ def _read_if_committed(path: Path) -> pl.DataFrame | None:
 
 
 def _holds_runs(manifest_dir: Path) -> bool:
-    """A store whose runs have records (every committed run has one) had a manifest."""
-    try:
-        with os.scandir(manifest_dir / EVENTS_DIR) as entries:
-            return any(entry.name.endswith(".json") for entry in entries)
-    except OSError:
-        return False
+    """A store whose runs have records (every committed run has one), or that kept earlier manifests (an older
+    labtui wrote no records), had a manifest."""
+    for folder, suffix in ((EVENTS_DIR, ".json"), (PREVIOUS_DIR, ".parquet")):
+        try:
+            with os.scandir(manifest_dir / folder) as entries:
+                if any(entry.name.endswith(suffix) for entry in entries):
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def rows_to_frame(rows: list[ManifestRow]) -> pl.DataFrame:
