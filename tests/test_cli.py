@@ -230,3 +230,12 @@ def test_a_terminal_that_cannot_show_greek_or_emoji_gets_question_marks(lab: Lab
         result = subprocess.run(argv, capture_output=True, env=env, timeout=60)
         assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
     assert b"? (nm)" in subprocess.run(lab.command("history", "67"), capture_output=True, env=env).stdout
+
+
+def test_a_full_disk_behind_a_redirection_is_one_line(lab: Lab) -> None:
+    for command in ("history", "chips", "metrics"):
+        with open("/dev/full", "w") as full:
+            result = subprocess.run(lab.command(command, *(["67"] if command == "history" else [])), stdout=full,
+                                    stderr=subprocess.PIPE, text=True, env=cli_env(), timeout=60)
+        assert result.returncode == 74, (command, result.stderr)
+        assert result.stderr == "labtui: cannot write the standard output: No space left on device\n", command

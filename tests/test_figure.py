@@ -336,6 +336,12 @@ def test_the_record_redraws_and_notices_changed_or_missing_runs(lab, tmp_path):
         FigureRecord.read(tmp_path / "bad.json")
     with pytest.raises(UsageError, match="cannot read the figure record"):
         FigureRecord.read(tmp_path / "gone.json")
+    written = json.loads(record.to_json(tmp_path / "f.pdf", runs))
+    for key, value, why in (("runs", [{**written["runs"][0], "run_id": 5}], "a text run_id"),
+                            ("runs", {"run_id": "x"}, "a list of runs"), ("options", [], "not a mapping")):
+        (tmp_path / "edited.json").write_text(json.dumps({**written, key: value}), encoding="utf-8")
+        with pytest.raises(UsageError, match=why):  # hand-edited: a sentence, not a Polars type error
+            FigureRecord.read(tmp_path / "edited.json")
 
 
 def test_options_change_the_spec_the_figure_draws(lab):

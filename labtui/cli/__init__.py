@@ -243,5 +243,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def describe_os_error(exc: OSError) -> str:
     """An OS error that no command translated itself: still one line, naming the path when the OS gave one."""
-    where = f" {exc.filename}" if exc.filename else ""
-    return f"operating-system error on{where}: {exc.strerror or exc}"
+    where = f" on {exc.filename}" if exc.filename else ""
+    return f"operating-system error{where}: {exc.strerror or exc}"

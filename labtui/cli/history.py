@@ -148,11 +148,18 @@ def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame) -> 
         text = json().write_json()
     else:
         text = render_table(table())
+    from labtui.core.errors import OperationFailed
+
     if args.out is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        try:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            sys.stdout.flush()  # here, not at exit: a full disk behind a redirection is said as any other
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OperationFailed("write", "the standard output", exc) from None
     else:
         from labtui.core.atomic import atomic_write_bytes
-        from labtui.core.errors import OperationFailed
 
         try:
             atomic_write_bytes(args.out, text.encode("utf-8"))

@@ -115,6 +115,11 @@ class FigureRecord:
             if document.get("labtui_figure") != SIDECAR_FORMAT:
                 raise ValueError("not a labtui figure record")
             runs = document["runs"]
+            if not (isinstance(runs, list) and all(isinstance(run, dict) and isinstance(run.get("run_id"), str)
+                                                   for run in runs)):
+                raise ValueError("its runs are not a list of runs with a text run_id")
+            if not isinstance(document["options"], dict):
+                raise ValueError("its options are not a mapping")
             trend = document.get("trend")
             if trend is not None and not isinstance(trend, dict):
                 raise ValueError("its trend is not a mapping")
