@@ -239,3 +239,17 @@ def test_a_full_disk_behind_a_redirection_is_one_line(lab: Lab) -> None:
                                     stderr=subprocess.PIPE, text=True, env=cli_env(), timeout=60)
         assert result.returncode == 74, (command, result.stderr)
         assert result.stderr == "labtui: cannot write the standard output: No space left on device\n", command
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(("stage", "--workers", "0"), "--workers: a whole number ≥ 1, not '0'"),
+     (("stage", "--lock-timeout", "nan"), "--lock-timeout: seconds ≥ 0, not 'nan'"),
+     (("stage", "--settle", "-5"), "--settle: seconds ≥ 0, not '-5'"),
+     (("export", "histories", "--min-experiments", "-5"), "--min-experiments: a whole number ≥ 1, not '-5'")],
+)
+def test_a_bad_option_value_is_named_as_the_option_not_the_config_file(lab: Lab, capsys, argv, message) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(lab.args(*argv))
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and "configuration" not in err

@@ -59,6 +59,24 @@ def path_arg(text: str) -> Path:
     return Path(text)
 
 
+def count_arg(text: str) -> int:
+    """The `type` of an option that counts (workers): a whole number ≥ 1, said against the option, not the config."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number ≥ 1, not {text!r}")
+    return int(text)
+
+
+def seconds_arg(text: str) -> float:
+    """The `type` of a duration option: finite seconds ≥ 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"seconds ≥ 0, not {text!r}")
+    return value
+
+
 def add_chip_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, help: str) -> None:
     """The chip a command is about: `67`, or its name as the history shows it (`Alisson67`, `alisson-67`), whose
     group counts as `--group` (`Parser` merges them); `--group` for a number several groups use."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, config_from, path_arg
+from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, config_from, count_arg, path_arg
 from labtui.cli.history import iso_date
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -18,7 +18,8 @@ def register_export(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
     export = add_command(sub, "export")
     kinds = export.add_subparsers(dest="kind", metavar="KIND", required=True)
     histories = kinds.add_parser("histories", parents=[common], help="one <chip>_history.csv per chip")
-    histories.add_argument("--min-experiments", type=int, default=1, metavar="N", help="skip chips with fewer runs")
+    histories.add_argument("--min-experiments", type=count_arg, default=1, metavar="N",
+                           help="skip chips with fewer runs")
     histories.add_argument("--out", type=path_arg, metavar="DIR", help="folder (default: histories_dir of the config)")
     metadata = kinds.add_parser("metadata", parents=[common], help="day-level metadata.csv files like the old tool's")
     metadata.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD",

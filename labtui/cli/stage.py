@@ -6,7 +6,17 @@ import argparse
 import os
 import sys
 
-from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, CommandUsage, add_command, config_from, path_arg
+from labtui.cli import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    CommandUsage,
+    add_command,
+    config_from,
+    count_arg,
+    path_arg,
+    seconds_arg,
+)
 from labtui.core.errors import UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -42,10 +52,11 @@ def register_restage(sub: argparse._SubParsersAction, common: argparse.ArgumentP
 
 
 def _engine_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, metavar="N", help="worker threads (default from config)")
-    parser.add_argument("--lock-timeout", type=float, metavar="S",
+    parser.add_argument("--workers", type=count_arg, metavar="N", help="worker threads (default from config)")
+    parser.add_argument("--lock-timeout", type=seconds_arg, metavar="S",
                         help="seconds to wait for another writer (0 = fail at once; exit code 75)")
-    parser.add_argument("--settle", type=float, metavar="S", help="files modified within S seconds are busy (deferred)")
+    parser.add_argument("--settle", type=seconds_arg, metavar="S",
+                        help="files modified within S seconds are busy (deferred)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when any file is rejected")
     parser.add_argument("--raw-root-moved", action="store_true",
                         help="the lab moved the raw tree: record the new --raw-root (run_ids stay the same)")
