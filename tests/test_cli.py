@@ -93,6 +93,11 @@ def test_rejects_are_listed_in_the_labs_local_time(lab: Lab, capsys) -> None:
     assert main(lab.args("rejects")) == 0
     header, row, *_ = capsys.readouterr().out.splitlines()
     assert "WHEN (America/Santiago)" in header and "2025-10-26 12:00" in row  # rejected at 15:00 UTC
+    for record in lab.config.rejects_dir.glob("*.json"):
+        record.write_text("{not json")
+    assert main(lab.args("rejects")) == 0
+    out, err = capsys.readouterr()
+    assert out == "no rejected files\n" and "1 reject record(s) cannot be read" in err  # not silently 'none'
 
 
 def test_an_ambiguous_chip_number_is_a_usage_error(lab: Lab, capsys) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from labtui.cli import add_command, config_from
 
@@ -14,10 +15,14 @@ def register_rejects(sub: argparse._SubParsersAction, common: argparse.ArgumentP
 
 
 def run(args: argparse.Namespace) -> int:
-    from labtui.core.rejects import load_rejects
+    from labtui.core.rejects import read_rejects
 
     config = config_from(args)
-    records = sorted(load_rejects(config.rejects_dir).values(), key=lambda r: r.source_file)
+    readable, unreadable = read_rejects(config.rejects_dir)
+    records = sorted(readable.values(), key=lambda r: r.source_file)
+    if unreadable:  # not listed below: said, and what to do
+        print(f"labtui: {len(unreadable)} reject record(s) cannot be read (first: {unreadable[0]}); "
+              "`labtui validate --fix` removes them and the next stage judges their files again", file=sys.stderr)
     if args.json:
         import json
 
