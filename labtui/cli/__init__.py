@@ -61,7 +61,7 @@ def path_arg(text: str) -> Path:
 
 def count_arg(text: str) -> int:
     """The `type` of an option that counts (workers): a whole number ≥ 1, said against the option, not the config."""
-    if not text.strip().isdigit() or int(text) < 1:
+    if not (text.strip().isascii() and text.strip().isdigit()) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"a whole number ≥ 1, not {text!r}")
     return int(text)
 

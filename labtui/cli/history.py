@@ -142,14 +142,14 @@ def run_history(args: argparse.Namespace) -> int:
 def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame) -> None:
     """Print (or write to --out) the chosen format: an aligned text table, CSV or JSON rows, each made from its own
     frame, and only the chosen one made."""
+    from labtui.core.errors import OperationFailed
+
     if args.format == "csv":
         text = csv().write_csv()
     elif args.format == "json":
         text = json().write_json()
     else:
         text = render_table(table())
-    from labtui.core.errors import OperationFailed
-
     if args.out is None:
         try:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
