@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
 from labtui.core.annotations import (
+    ANNOTATION_COLUMNS,
     Action,
     AnnotationError,
     AnnotationFilter,
@@ -32,7 +33,16 @@ from labtui.core.errors import LabtuiError, error_line
 from labtui.core.history import HISTORY_COLUMNS
 from labtui.tui.base import FilteredScreen, Shown
 from labtui.tui.dialogs import FieldsDialog, TextDialog
-from labtui.tui.history_view import COLUMNS, LIGHT_STATES, SORTABLE, View, load_history, quantity_items, with_metrics
+from labtui.tui.history_view import (
+    COLUMNS,
+    KEY_QUANTITIES,
+    LIGHT_STATES,
+    SORTABLE,
+    View,
+    load_history,
+    quantity_items,
+    with_metrics,
+)
 from labtui.tui.messages import PlotRequested
 from labtui.tui.table import FrameTable
 
@@ -208,8 +218,14 @@ class HistoryScreen(FilteredScreen):
         self._copy("\n".join(paths), f"{len(paths)} raw file path(s)")
 
     def action_copy_rows(self) -> None:
+        """What the table shows, for a spreadsheet: the history's columns, the key quantities in SI units (A, V,
+        A/W) and the annotations (tags joined by `; `, as `labtui history --format csv` writes them)."""
         rows = self.chosen()
-        self._copy(rows.select(HISTORY_COLUMNS).write_csv(separator="\t"), f"{rows.height} row(s) as TSV")
+        copied = rows.select(
+            *HISTORY_COLUMNS, *(column for column, _ in KEY_QUANTITIES),
+            *(pl.col(name).list.join("; ") if name == "tags" else pl.col(name) for name in ANNOTATION_COLUMNS),
+        )
+        self._copy(copied.write_csv(separator="\t"), f"{rows.height} row(s) as TSV")
 
     def _copy(self, text: str, what: str) -> None:
         if text.strip():
