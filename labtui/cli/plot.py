@@ -106,6 +106,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         calibration_runs,
         chip_runs,
         one_procedure,
+        sidecar_path,
         without_excluded,
         write_sidecar,
     )
@@ -115,6 +116,8 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     from labtui.core.seqs import parse_seqs
 
     config = config_from(args)
+    if (sidecar := sidecar_path(args.out)).is_dir():  # found before the figure is written, not after
+        raise UsageError(f"cannot write the figure record {sidecar}: a folder has its name")
     manifest = load_manifest(config)
     notes: list[str] = []
     hidden = 0
