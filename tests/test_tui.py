@@ -171,14 +171,14 @@ async def test_the_dashboard_tells_an_empty_raw_folder_from_a_staged_one_and_cou
     app = LabApp(empty.config)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        assert text_of(app, "#waiting") == "0\nno raw CSV files in the raw folder"
+        assert text_of(app, "#waiting") == "0\nno raw CSV files"
         assert text_of(app, "#staged").startswith("never")
     empty.write("2025-10-15/IVg2025-10-15_1.csv", "#Procedure: <laser_setup.procedures.IVg.IVg>\nnot a run\n")
     empty.stage()  # rejects the only file: nothing committed, but it was staged
     app = LabApp(empty.config)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        assert text_of(app, "#waiting") == "0\nnothing new since the last staging"
+        assert text_of(app, "#waiting") == "0\nnothing new"
         assert not text_of(app, "#staged").startswith("never") and text_of(app, "#rejects").startswith("1")
 
 

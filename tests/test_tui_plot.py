@@ -220,7 +220,7 @@ async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path, mo
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_plot(pilot)
         await pilot.press("e")
-        assert said(app)[-1].message.startswith("writing the figure")  # at once: it takes seconds
+        assert said(app)[0].message.startswith("writing the figure")  # at once, before it is done: it takes seconds
         await settle(pilot)
         stem = config.exports_dir / "Alisson67_It_seq1-2-3_dI-auto"
         pdf, png, csv = (stem.with_name(f"{stem.name}.{ext}") for ext in ("pdf", "png", "csv"))

@@ -186,9 +186,9 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         elif waiting:
             self._card("waiting", f"{len(waiting)}", "new or changed since the last staging")
         elif store.manifest().height or store.rejects():
-            self._card("waiting", "0", "nothing new since the last staging")
+            self._card("waiting", "0", "nothing new")
         else:  # every raw file is staged, rejected or waiting: there are none
-            self._card("waiting", "0", "no raw CSV files in the raw folder")
+            self._card("waiting", "0", "no raw CSV files")
 
     @work(group="validate", exclusive=True, exit_on_error=False)
     async def revalidate(self) -> None:
