@@ -20,7 +20,7 @@ from labtui.core.store import DIRTY_MARKER
 from labtui.core.validate import validate
 from labtui.synth import LabSpec
 from labtui.synth.demo import write_demo
-from tests.lab import Lab, cli_env, tui_lab
+from tests.lab import Lab, cli_env, epoch, raw_csv, tui_lab
 
 STAGE = [sys.executable, "-m", "labtui", "stage", "--workers", "1"]
 
@@ -112,6 +112,18 @@ def test_demo_help_describes_every_option(capsys) -> None:
     for option in ("--chips", "--days", "--seed"):
         line = next(line for line in out.splitlines() if line.strip().startswith(option))
         assert len(line.split(maxsplit=2)) == 3, line  # option, metavar, description
+
+
+def test_a_stage_names_the_files_it_staged_with_notes(lab: Lab, capsys) -> None:
+    """A parameter left empty (a dark run then reads as light unknown) was said only in the run's event record."""
+    lab.write("2025-11-02/It2025-11-02_1.csv", raw_csv("It", params={"VDS": "0.1 Volt"}, start=epoch(2025, 11, 2)))
+    assert main(lab.args("stage", "--quiet")) == 0
+    out = capsys.readouterr().out
+    assert "note 2025-11-02/It2025-11-02_1.csv: line " in out and "parameter 'VDS' = '0.1 Volt'" in out
+    lab.write("2025-11-03/It2025-11-03_1.csv", raw_csv("It", params={"VDS": "x"}, start=epoch(2025, 11, 3)))
+    assert main(lab.args("stage", "--json")) == 0
+    assert [note["source_file"] for note in json.loads(capsys.readouterr().out)["notes"]] == [
+        "2025-11-03/It2025-11-03_1.csv"]
 
 
 def test_stage_json_lists_every_file_it_counts_as_rejected(lab: Lab, capsys) -> None:

@@ -19,6 +19,7 @@ from labtui.cli import (
 )
 from labtui.core.errors import UsageError
 
+SHOWN_WARNED = 10  # staged files with notes listed after a stage; `--json` has them all
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     import threading
@@ -135,6 +136,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
     else:
         for record in report.new_rejects:
             print(f"rejected {record.headline()}")
+        print_warned(report.warned)
         print(report.line())
         if new_store and config.manifest_dir.is_dir():
             print(f"labtui: this started a new store at {config.store_root}", file=sys.stderr)
@@ -230,6 +232,14 @@ def run_watch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def print_warned(warned: dict[str, list[str]]) -> None:
+    """The staged files with something to say (an aborted run, a parameter left empty), the first few of them."""
+    for source, warnings in sorted(warned.items())[:SHOWN_WARNED]:
+        print(f"note {source}: {'; '.join(warnings)}")
+    if len(warned) > SHOWN_WARNED:
+        print(f"… and {len(warned) - SHOWN_WARNED} more file(s) staged with notes (stage --json lists them all)")
+
+
 def report_dict(report: StageReport) -> dict[str, object]:
     from labtui.core.fields import as_json
 
@@ -243,4 +253,5 @@ def report_dict(report: StageReport) -> dict[str, object]:
             for new, records in ((True, report.new_rejects), (False, report.known_rejects))
             for record in records
         ],
+        "notes": [{"source_file": source, "notes": warnings} for source, warnings in sorted(report.warned.items())],
     }

@@ -57,6 +57,7 @@ class StageReport:
     busy_files: list[str] = field(default_factory=list)  # deferred: still being written
     new_rejects: list[RejectRecord] = field(default_factory=list)
     known_rejects: list[RejectRecord] = field(default_factory=list)  # unchanged files, rejected before
+    warned: dict[str, list[str]] = field(default_factory=dict)  # staged files → what was not as expected
     commits: int = 0
     metrics: MetricsUpdate | None = None  # the derived table's update after the commits (None: nothing to do)
 

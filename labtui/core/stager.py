@@ -250,6 +250,8 @@ class Stager:
             self._committer.pending.append(result)
             self.report.staged_run_ids.append(result.row.run_id)
             self.report.staged_files.append(result.row.source_file)
+            if result.warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
+                self.report.warned[result.row.source_file] = result.warnings
             self._derived[result.row.run_id] = (result.row.source_sha256, result.derived)
             if result.curve is not None:
                 self._curves[result.row.run_id] = (result.row.source_sha256, result.curve)
