@@ -28,7 +28,7 @@ from labtui.core.metrics import (
 from labtui.core.metrics import table as metrics_table
 from labtui.core.metrics.calibration import calibration_quantities, power_at
 from labtui.core.metrics.it import it_quantities
-from labtui.core.metrics.ivg import _median, dirac_point, ivg_quantities
+from labtui.core.metrics.ivg import _median, breakdown_at, dirac_point, ivg_quantities
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
 from tests.lab import Lab
@@ -93,6 +93,28 @@ def test_an_aborted_loop_takes_its_backward_leg_after_the_forward_one() -> None:
     assert values["cnp_bwd_v"] == pytest.approx(1.4, abs=0.01)
     assert values["hysteresis_v"] == pytest.approx(1.7, abs=0.02)
     assert remarks == []
+
+
+def breaking_sweep() -> tuple[np.ndarray, np.ndarray]:
+    """A 0 → −5 → +5 → −5 → 0 loop whose channel breaks down at +3 V on the way up: |I| drops to a tenth, for good
+    (as one real sweep, Alisson79 on 4 September, did at 11.4 V)."""
+    vg = loop()
+    current = 1e-5 + 2e-6 * np.abs(vg - 0.3)
+    after = np.arange(vg.size) >= np.flatnonzero(np.isclose(vg, 3.0))[0]
+    return vg, np.where(after, current / 10 * (1 - 0.05 * np.sin(vg)), current)
+
+
+def test_a_channel_that_breaks_down_is_read_up_to_the_breakdown() -> None:
+    vg, current = breaking_sweep()
+    assert breakdown_at(current) == np.flatnonzero(np.isclose(vg, 3.0))[0]
+    values, remarks = ivg_quantities(vg, current, 0.1, SETTINGS)
+    assert values["cnp_fwd_v"] == pytest.approx(0.3, abs=0.01)  # not the low current after the collapse
+    assert values["on_off_ratio"] == pytest.approx((1e-5 + 2e-6 * 5.3) / 1e-5, rel=1e-3)
+    assert values["gm_max_electron_s"] == pytest.approx(2e-6, rel=0.01)  # the collapse is no transconductance
+    assert remarks[0].startswith("IVg: the channel broke down at Vg 3 V")
+    dropout = 1e-5 + 2e-6 * np.abs(vg - 0.3)
+    dropout[100] /= 10  # one point lost, the next back: no breakdown
+    assert breakdown_at(dropout) is None
 
 
 def test_ivg_quantities_of_a_hysteretic_sweep() -> None:

@@ -9,8 +9,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from labtui.core.config import MetricsSettings
 from labtui.core.follow import FollowedRun
 from labtui.core.layout import run_parquet_path
+from labtui.core.metrics.ivg import ivg_quantities
 from labtui.core.plotdata import (
     Baseline,
     GmMethod,
@@ -260,6 +262,19 @@ def test_ivg_legs_and_dirac_points(tmp_path):
     assert [m.x for m in spec.markers] == pytest.approx([1.0, 1.0])
     assert spec.markers[0].y == pytest.approx(0.1)  # µA
     assert "Dirac Vg=1 V, I=100 nA" in spec.markers[0].text
+
+
+@pytest.mark.parametrize("log_y", [False, True])
+def test_no_dirac_marker_past_a_breakdown_as_in_the_metrics(tmp_path, log_y):
+    """The plot marks what the table gives: the forward leg's Dirac point before the collapse, none after."""
+    vg = ivg_sweep()
+    i = 1e-5 + 2e-6 * np.abs(vg - 0.3)
+    i = np.where(np.arange(vg.size) >= np.flatnonzero(np.isclose(vg, 3.0))[0], i / 10 * (1.2 + np.sin(3 * vg)), i)
+    row = stage(tmp_path, run_row(1, "IVg", vg_fixed_v=None), {"vg_v": vg, "i_a": i})
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions(log_y=log_y)))
+    values, _ = ivg_quantities(vg, i, 0.1, MetricsSettings())
+    assert [m.x for m in spec.markers] == pytest.approx([values["cnp_fwd_v"]], abs=1e-6)
+    assert values["cnp_bwd_v"] is None  # the backward leg lies past the breakdown: no value, no marker
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])

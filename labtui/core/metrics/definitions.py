@@ -59,7 +59,9 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),
     Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v"),
     Quantity("hysteresis_v", "V", "IVg", "cnp_bwd_v − cnp_fwd_v"),
-    Quantity("i_min_a", "A", "IVg", "smallest |I| of the sweep"),
+    Quantity("i_min_a", "A", "IVg",
+             "smallest |I| of the sweep; of a sweep whose |I| falls to under half from one setpoint to the next "
+             "and stays there (the channel broke down), every IVg quantity is of the part before, with a remark"),
     Quantity("on_off_ratio", "", "IVg", "largest |I| of the sweep / smallest |I| of the sweep"),
     Quantity("gm_max_hole_s", "S", "IVg",
              "largest |dI/dVg| on the forward leg left of its CNP (Savitzky–Golay slope over 0.5 V, quadratic)"),

@@ -133,6 +133,20 @@ def _median(values: np.ndarray) -> float:
     return float((low + high) / 2)
 
 
+BREAKDOWN_FALL = 2.0  # |I| divided by this from one setpoint to the next, never to come back: the channel broke down
+
+
+def breakdown_at(current: np.ndarray) -> int | None:
+    """The first point after the channel broke down: |I| falls to under half of the point before and stays under
+    that for the rest of the sweep. Graphene's current changes smoothly with Vg (the real sweeps' steepest step is
+    ×1.45), and a one-point dropout comes back; None when the sweep has no such fall."""
+    falls = np.flatnonzero(current[1:] * BREAKDOWN_FALL < current[:-1]) + 1
+    for k in falls.tolist():
+        if float(current[k:].max()) * BREAKDOWN_FALL < float(current[k - 1]):
+            return k
+    return None
+
+
 class Dirac(NamedTuple):
     """The Dirac point of one leg: `vg` refined (None when outside the sweep), `at` the index of the raw min |I|."""
 
@@ -223,6 +237,12 @@ def ivg_quantities(
             )
         ]
     remarks: Remarks = []
+    if (broken := breakdown_at(current)) is not None:
+        remarks.append(f"IVg: the channel broke down at Vg {vg[broken]:g} V (|I| {current[broken - 1]:.2g} → "
+                       f"{current[broken]:.2g} A, for good): the quantities are of the sweep before it")
+        vg, i, current = vg[:broken], i[:broken], current[:broken]
+        values["i_min_a"] = i_min = float(current.min())
+        i_max = float(current.max())
     if i_min > 0:
         values["on_off_ratio"] = i_max / i_min
     legs = sweep_legs(vg)

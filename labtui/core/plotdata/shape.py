@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from labtui.core.metrics.ivg import dirac_point
+from labtui.core.metrics.ivg import breakdown_at, dirac_point
 from labtui.core.plotdata.labels import legend_labels, title
 from labtui.core.plotdata.load import KINDS, LoadedGroup, run_ident
 from labtui.core.plotdata.model import (
@@ -51,6 +51,7 @@ class _Draft:
     warnings: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     dirac: bool = False  # mark the minimum |I| of each sweep leg
+    broken: dict[int, float | None] = field(default_factory=dict)  # series index → x where its channel broke down
     log_ok: bool = True
     x_label: str | None = None  # None: the procedure's own (`KINDS`)
 
@@ -70,7 +71,8 @@ def shape(group: LoadedGroup, options: PlotOptions, width: int | None = None) ->
     if log_y:
         series = [_with_points(s, *sanitize_log(s.x, s.y)) for s in series]
         y_label = f"|{y_label}|"
-    markers = _dirac_markers(series, draft.x_label or kind.x_label, y_label, draft.y_unit) if draft.dirac else []
+    markers = _dirac_markers(series, draft.broken, draft.x_label or kind.x_label, y_label, draft.y_unit) \
+        if draft.dirac else []
     if width is not None:
         series = [_with_points(s, *minmax_downsample(s.x, s.y, width)) for s in series]
     x_factor, x_prefix = si_scale(max_abs([s.x for s in series]))
@@ -181,12 +183,17 @@ def _draft_ivg(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str]
             unaligned.append(run_ident(row))
             continue
         legs = sweep_legs(vg)
+        broken = breakdown_at(np.abs(i))
         for leg, name in zip(legs, leg_names(vg, legs), strict=False):
             x, y = vg[leg.start : leg.stop] - shift, i[leg.start : leg.stop]
+            if broken is not None and broken < leg.stop:  # the metrics read no Dirac point past a breakdown
+                draft.broken[len(draft.series)] = float(x[broken - leg.start]) if broken > leg.start else None
             if options.gm:
                 x, y = _transconductance(x, y, options)
             if x.size:
                 draft.series.append(_series(row, index, labels[index], x, y, leg.direction, name))
+            else:
+                draft.broken.pop(len(draft.series), None)
     if unaligned:
         draft.messages.append(f"{len(unaligned)} run{'s' if len(unaligned) != 1 else ''} without a forward Dirac "
                               f"point (cnp_fwd_v) left out of the aligned overlay: {', '.join(unaligned)}")
@@ -214,12 +221,19 @@ def _transconductance(vg: np.ndarray, i: np.ndarray, options: PlotOptions) -> tu
     return vg, savgol_derivative(vg, i, options.sg_window, options.sg_polyorder)
 
 
-def _dirac_markers(series: list[Series], x_label: str, y_label: str, y_unit: str) -> list[Marker]:
+def _dirac_markers(
+    series: list[Series], broken: dict[int, float | None], x_label: str, y_label: str, y_unit: str
+) -> list[Marker]:
     """The Dirac point of each leg as the metrics define it (`metrics.ivg.dirac_point`), at the measured min |I|;
-    none where it lies outside the leg (an end point is the sweep limit, not a Dirac point). Named by the x axis:
-    an aligned overlay gives Vg − V_CNP."""
+    none where it lies outside the leg (an end point is the sweep limit, not a Dirac point), nor past the point
+    where the channel broke down (`broken`). Named by the x axis: an aligned overlay gives Vg − V_CNP."""
     markers = []
-    for s in series:
+    for index, s in enumerate(series):
+        if index in broken:
+            if (at := broken[index]) is None:
+                continue
+            before = s.x < at if s.direction > 0 else s.x > at
+            s = replace(s, x=s.x[before], y=s.y[before])
         if not s.direction or s.y.size < 3:
             continue
         found = dirac_point(s.x, s.y)
