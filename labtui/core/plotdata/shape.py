@@ -183,17 +183,15 @@ def _draft_ivg(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str]
             unaligned.append(run_ident(row))
             continue
         legs = sweep_legs(vg)
-        broken = breakdown_at(np.abs(i))
+        broken = None if options.gm else breakdown_at(np.abs(i))  # gm: no Dirac markers to keep from the collapse
         for leg, name in zip(legs, leg_names(vg, legs), strict=False):
             x, y = vg[leg.start : leg.stop] - shift, i[leg.start : leg.stop]
-            if broken is not None and broken < leg.stop:  # the metrics read no Dirac point past a breakdown
-                draft.broken[len(draft.series)] = float(x[broken - leg.start]) if broken > leg.start else None
             if options.gm:
                 x, y = _transconductance(x, y, options)
+            elif broken is not None and broken < leg.stop:  # the metrics read no Dirac point past a breakdown
+                draft.broken[len(draft.series)] = float(x[broken - leg.start]) if broken > leg.start else None
             if x.size:
                 draft.series.append(_series(row, index, labels[index], x, y, leg.direction, name))
-            else:
-                draft.broken.pop(len(draft.series), None)
     if unaligned:
         draft.messages.append(f"{len(unaligned)} run{'s' if len(unaligned) != 1 else ''} without a forward Dirac "
                               f"point (cnp_fwd_v) left out of the aligned overlay: {', '.join(unaligned)}")
