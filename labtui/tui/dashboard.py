@@ -179,13 +179,13 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     @work(group="waiting", exclusive=True, exit_on_error=False)
     async def load_waiting(self) -> None:
-        waiting = await asyncio.to_thread(self.lab.store.waiting)
         store = self.lab.store
+        waiting = await asyncio.to_thread(store.waiting)
         if waiting is None:
             self._card("waiting", "—", self.lab.config.raw_root_problem() or "")
         elif waiting:
             self._card("waiting", f"{len(waiting)}", "new or changed since the last staging")
-        elif store.manifest().height or store.rejects():
+        elif await asyncio.to_thread(store.staged_anything):  # reads the reject records: not on the UI thread
             self._card("waiting", "0", "nothing new")
         else:  # every raw file is staged, rejected or waiting: there are none
             self._card("waiting", "0", "no raw CSV files")

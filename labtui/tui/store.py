@@ -135,6 +135,10 @@ class Store:
     def rejects(self) -> list[RejectRecord]:
         return sorted(load_rejects(self.config.rejects_dir).values(), key=lambda record: record.source_file)
 
+    def staged_anything(self) -> bool:
+        """Whether a stage ever staged or rejected a file here."""
+        return bool(self.manifest().height or self.rejects())
+
     def holder(self) -> Holder | None:
         """Who writes the store now (None: nobody)."""
         return read_holder(self.config.lock_path)
