@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from labtui.cli import (
@@ -75,13 +74,15 @@ def run_restage(args: argparse.Namespace) -> int:
 
 def raw_files(raw_root: Path, given: list[Path]) -> list[Path]:
     """The raw files the user means: a path as labtui prints it (relative to the raw root) or a real path."""
+    from labtui.core.scan import not_scanned
+
     found, missing = [], []
     for path in given:
         candidates = [path] if path.is_absolute() else [raw_root / path, path]
         hit = next((c for c in candidates if c.exists() or c.is_symlink()), None)
         if hit is None:
             missing.append(str(path))
-        elif problem := _not_staged(hit, raw_root):
+        elif problem := not_scanned(hit, raw_root):
             raise UsageError(f"{path} {problem}: labtui stages the *.csv files under the raw root")
         else:
             found.append(hit)
@@ -90,21 +91,6 @@ def raw_files(raw_root: Path, given: list[Path]) -> list[Path]:
             f"no such raw file (neither under the raw root {raw_root} nor from here): {', '.join(missing)}"
         )
     return found
-
-
-def _not_staged(path: Path, raw_root: Path) -> str | None:
-    """Why a stage never reads `path` (as `scan_raw` skips it), None when it would (or it is outside the raw root,
-    which the stager refuses)."""
-    inside = os.path.relpath(os.path.abspath(path), os.path.abspath(raw_root)).split(os.sep)
-    if inside[0] == "..":
-        return None
-    if path.is_dir():
-        return "is a folder (name the files in it)"
-    if not path.name.lower().endswith(".csv"):
-        return "is not a CSV file"
-    if any(part.startswith(".") for part in inside):
-        return "is hidden (a name starting with '.')"
-    return None
 
 
 def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> int:

@@ -61,6 +61,21 @@ def source_key(rel: str) -> str:
     return rel
 
 
+def not_scanned(path: Path, raw_root: Path) -> str | None:
+    """Why `scan_raw` skips `path`, a folder or file under `raw_root` (the rules of its loop, said), None when it
+    lists it or `path` is not under `raw_root` (the stager refuses that itself)."""
+    inside = os.path.relpath(os.path.abspath(path), os.path.abspath(raw_root)).split(os.sep)
+    if inside[0] == "..":
+        return None
+    if path.is_dir():
+        return "is a folder (name the files in it)"
+    if not path.name.lower().endswith(".csv"):
+        return "is not a CSV file"
+    if any(part.startswith(".") for part in inside):
+        return "is hidden (a name starting with '.')"
+    return None
+
+
 def scan_raw(raw_root: Path) -> list[Candidate]:
     """Every candidate file under the raw root, sorted; directory links are not followed, hidden entries skipped."""
     found: list[Candidate] = []
