@@ -27,8 +27,8 @@ from labtui.core.metrics import (
 )
 from labtui.core.metrics import table as metrics_table
 from labtui.core.metrics.calibration import calibration_quantities, power_at
-from labtui.core.metrics.it import it_quantities
-from labtui.core.metrics.ivg import _median, breakdown_at, dirac_point, ivg_quantities
+from labtui.core.metrics.it import it_quantities, moving_average
+from labtui.core.metrics.ivg import _median, breakdown_at, dirac_point, ivg_quantities, parabola_vertex
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
 from tests.lab import Lab
@@ -147,6 +147,31 @@ def test_the_typical_step_is_numpys_median_to_the_bit(size: int) -> None:
     steps = np.abs(rng.standard_normal(size)) * 10.0 ** rng.integers(-6, 1)
     for values in (steps, np.round(steps, 3), np.full(size, 0.05)):
         assert _median(values) == float(np.median(values))
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 5, 6, 7, 12, 300])
+def test_the_moving_average_is_each_windows_mean(size: int) -> None:
+    """Centred windows that shrink at the ends, for windows wider than the trace too; to rounding of a running sum."""
+    trace = np.random.default_rng(size).standard_normal(size) * 1e-9 + 1e-6
+    for points in (1, 2, 3, 6, 7, 13):
+        half = points // 2
+        expected = [trace[max(k - half, 0) : k + half + 1].mean() for k in range(size)]
+        np.testing.assert_allclose(moving_average(trace, points), expected, rtol=1e-9)
+
+
+def test_the_parabola_vertex_is_the_least_squares_one() -> None:
+    """Cramer's rule on the normal equations against a least-squares solver, on noisy and exact parabolas."""
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        x = np.sort(rng.uniform(-0.5, 0.5, int(rng.integers(3, 40))))
+        y = 1 + rng.uniform(0.5, 5) * (x - rng.uniform(-0.3, 0.3)) ** 2 + rng.normal(0, 0.01, x.size)
+        _c, b, a = np.linalg.lstsq(np.stack([np.ones_like(x), x, x * x], 1), y, rcond=None)[0]
+        vertex = parabola_vertex(x, y)
+        assert (vertex is None) == (a <= 0)
+        if vertex is not None:
+            assert vertex == pytest.approx(-b / (2 * a), abs=1e-9)
+    assert parabola_vertex(np.array([0.0, 0.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0, 4.0])) is None  # two x only
+    assert parabola_vertex(np.array([-1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0])) is None  # opens downwards
 
 
 def test_a_dirac_point_beyond_the_sweep_leaves_one_branch() -> None:

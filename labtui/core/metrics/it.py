@@ -88,12 +88,24 @@ def _mean(values: np.ndarray) -> float:
 
 
 def moving_average(y: np.ndarray, points: int) -> np.ndarray:
-    """Centred mean over `points` samples, the window shrinking at the ends (never reaching past them)."""
-    half = points // 2
-    total = np.concatenate([[0.0], np.cumsum(y)])
-    index = np.arange(y.size)
-    low, high = np.maximum(index - half, 0), np.minimum(index + half + 1, y.size)
-    return (total[high] - total[low]) / (high - low)
+    """Centred mean over `points` samples, the window shrinking at the ends (never reaching past them).
+
+    Differences of one running sum: slices in the interior, the shrinking windows only at the two ends."""
+    n, half = y.size, points // 2
+    total = np.empty(n + 1)
+    total[0] = 0.0
+    np.cumsum(y, out=total[1:])
+    if n <= 2 * half:  # every window reaches an end
+        index = np.arange(n)
+        low, high = np.maximum(index - half, 0), np.minimum(index + half + 1, n)
+        return (total[high] - total[low]) / (high - low)
+    width = 2 * half + 1
+    smooth = np.empty(n)
+    smooth[half:n - half] = (total[width:] - total[:n + 1 - width]) / width
+    reach = np.arange(half + 1, width)  # the first points' windows: [0, j + half + 1)
+    smooth[:half] = total[reach] / reach
+    smooth[n - half:] = (total[n] - total[n - width + 1:n - half]) / reach[::-1]
+    return smooth
 
 
 def _times(
@@ -111,7 +123,8 @@ def _times(
     clear of the noise, measured on the smoothed dark trace itself (a wandering baseline is not white noise)."""
     interval = float(t[-1] - t[0]) / (t.size - 1)
     points = max(1, round(settings.it_smoothing_s / interval))
-    noise = _line(t[settled], moving_average(i[:k_on], points)[settled])[1]
+    reach = max(settled.start - points // 2, 0)  # the smoothing windows of the settled span start here
+    noise = _line(t[settled], moving_average(i[reach:k_on], points)[settled.start - reach:])[1]
     if abs(delta) < RESOLVED_SIGMAS * noise:
         return [f"tau: delta_i_a is within {RESOLVED_SIGMAS:g}σ of the smoothed dark noise ({noise:.2g} A)"]
     remarks = []

@@ -178,20 +178,24 @@ def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.5, edg
 
 
 def parabola_vertex(x: np.ndarray, y: np.ndarray) -> float | None:
-    """x of the vertex of the least-squares parabola through (x, y), when it opens upwards (a minimum)."""
+    """x of the vertex of the least-squares parabola through (x, y), when it opens upwards (a minimum).
+
+    The 3×3 normal equations are solved by Cramer's rule on Python floats: `np.linalg.solve` spends ~15 µs in its
+    Python layers on a system this small, and a sweep fits two of them."""
     if x.size < 3:
         return None
     scale = float(np.abs(x).max()) or 1.0
     u = x / scale
-    powers = [np.ones_like(u), u, u * u]
-    sums = [float(np.dot(powers[min(k, 2)], powers[k - min(k, 2)])) for k in range(5)]  # Σ u^k, k = 0 … 4
-    moments = [float(np.dot(p, y)) for p in powers]
-    normal = np.array([[sums[0], sums[1], sums[2]], [sums[1], sums[2], sums[3]], [sums[2], sums[3], sums[4]]])
-    try:
-        _c, b, a = np.linalg.solve(normal, moments)
-    except np.linalg.LinAlgError:  # fewer than three distinct x
+    uu = u * u
+    s0, s1, s2, s3, s4 = float(x.size), float(u.sum()), float(uu.sum()), float(np.dot(uu, u)), float(np.dot(uu, uu))
+    m0, m1, m2 = float(y.sum()), float(np.dot(u, y)), float(np.dot(uu, y))
+    minor0, minor1, minor2 = s2 * s4 - s3 * s3, s1 * s4 - s2 * s3, s1 * s3 - s2 * s2
+    det = s0 * minor0 - s1 * minor1 + s2 * minor2
+    if not det > 1e-12 * s0 * s0 * s0:  # fewer than three distinct x (the Gram determinant is ≥ 0)
         return None
-    return float(-b / (2 * a)) * scale if a > 0 else None
+    b = (s0 * (m1 * s4 - s3 * m2) - m0 * minor1 + s2 * (s1 * m2 - m1 * s2)) / det
+    a = (s0 * (s2 * m2 - s3 * m1) - s1 * (s1 * m2 - s2 * m1) + m0 * minor2) / det
+    return -b / (2 * a) * scale if a > 0 else None
 
 
 def longest_leg(vg: np.ndarray, legs: list[Leg], direction: int) -> Leg | None:
