@@ -149,7 +149,8 @@ class Store:
         extra = [name for name in dict.fromkeys(columns) if name not in RUN_COLUMNS]
         known = dict.fromkeys([*selected.columns, *MANIFEST_SCHEMA])
         if unknown := [name for name in extra if name not in known]:
-            raise UsageError(f"unknown run column(s) {', '.join(unknown)} (known: {', '.join(known)})")
+            columns = "column" if len(unknown) == 1 else "columns"
+            raise UsageError(f"unknown run {columns} {', '.join(unknown)} (known: {', '.join(known)})")
         from_manifest = [name for name in ("date_local", *extra) if name not in selected.columns]
         runs = selected.join(self.manifest.select("run_id", *from_manifest), on="run_id", how="left")
         return runs.select(*RUN_COLUMNS, *extra, path=run_parquet_paths(self.stage_root))

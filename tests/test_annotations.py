@@ -211,7 +211,7 @@ def test_validate_reattaches_annotations_when_a_raw_file_is_restaged_under_a_new
     finding = next(f for f in report.findings if f.code == "annotations_reattachable")
     assert finding.fixable and finding.items == [f"{new_id} {moved} (annotated as {target['run_id'][0]})"]
     done = apply_fixes(lab.config, report)
-    assert "re-attached the annotations of 1 re-staged run(s) to their new run_id" in done.lines
+    assert "re-attached the annotations of 1 re-staged run to their new run_id" in done.lines
     now = current_annotations(store).filter(pl.col("run_id") == new_id).row(0, named=True)
     assert (now["starred"], now["tags"], now["note"]) == (True, ["455 nm"], "good one")
     assert set(annotation_log(store, new_id)["author"].to_list()) == {"ana"}  # who annotated, not who fixed
@@ -261,7 +261,7 @@ def test_history_hides_excluded_runs_says_so_and_filters(lab: Lab, capsys: pytes
     annotate(store, runs[3:4], [Change("tag", "after 365 nm")], author="ana")
     assert main(lab.args("history", "67", "--group", "Alisson")) == 0
     table = capsys.readouterr().out
-    assert "5 run(s)" not in table and "4 run(s); 1 excluded run hidden (--include-excluded shows them)" in table
+    assert "5 runs" not in table and "4 runs; 1 excluded run hidden (--include-excluded shows them)" in table
     assert "★" in table and "# after 365 nm" in table
     assert main(lab.args("history", "67", "--group", "Alisson", "--starred", "--format", "json")) == 0
     out = capsys.readouterr()

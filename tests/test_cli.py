@@ -97,7 +97,7 @@ def test_rejects_are_listed_in_the_labs_local_time(lab: Lab, capsys) -> None:
         record.write_text("{not json")
     assert main(lab.args("rejects")) == 0
     out, err = capsys.readouterr()
-    assert out == "no rejected files\n" and "1 reject record(s) cannot be read" in err  # not silently 'none'
+    assert out == "no rejected files\n" and "1 reject record cannot be read" in err  # not silently 'none'
 
 
 def test_an_ambiguous_chip_number_is_a_usage_error(lab: Lab, capsys) -> None:

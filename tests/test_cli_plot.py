@@ -44,7 +44,7 @@ def test_plot_writes_the_figure_and_its_record(lab, tmp_path, capsys):
     assert [run["seq"] for run in record["runs"]] == [1, 2]
     assert {k: record["options"][k] for k in ("baseline", "baseline_time_s", "log_y")} == {
         "baseline": "fixed", "baseline_time_s": 5.0, "log_y": True}
-    assert f"wrote {out} (2 trace(s) of 2 run(s)) and its.pdf.json" in capsys.readouterr().out
+    assert f"wrote {out} (2 traces of 2 runs) and its.pdf.json" in capsys.readouterr().out
 
 
 def test_from_redraws_and_says_when_a_run_changed(lab, tmp_path, capsys):
@@ -67,14 +67,14 @@ def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsy
     assert main(lab.args("annotate", "67", "--seq", "2", "--exclude", "contact lost")) == 0
     out = tmp_path / "its.svg"
     assert main(lab.args("plot", "67", "--seq", "1-2", "--out", str(out))) == 0
-    assert f"wrote {out} (1 trace(s) of 1 run(s); 1 excluded run hidden, --include-excluded draws them)" in (
+    assert f"wrote {out} (1 trace of 1 run; 1 excluded run hidden, --include-excluded draws them)" in (
         capsys.readouterr().out)
     assert [run["seq"] for run in json.loads((tmp_path / "its.svg.json").read_text(encoding="utf-8"))["runs"]] == [1]
     assert main(lab.args("plot", "67", "--seq", "1-2", "--include-excluded", "--out", str(out))) == 0
-    assert f"wrote {out} (2 trace(s) of 2 run(s)) and its.svg.json" in capsys.readouterr().out
+    assert f"wrote {out} (2 traces of 2 runs) and its.svg.json" in capsys.readouterr().out
     assert main(lab.args("plot", "67", "--seq", "2", "--out", str(tmp_path / "none.svg"))) == 2
     assert capsys.readouterr().err.strip() == (
-        "labtui: all 1 chosen run(s) are excluded (--include-excluded draws them)")
+        "labtui: the chosen run is excluded (--include-excluded draws them)")
     assert not (tmp_path / "none.svg").exists()
 
 

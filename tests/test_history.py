@@ -131,7 +131,7 @@ def test_a_chip_name_is_its_group_and_number(lab: Lab, name: str) -> None:
     ("67x", None, "not a chip number or name"),
     ("Alisson", None, "not a chip number or name"),
     ("-5", None, "not a chip number or name"),  # a separator only after a group
-    ("Bob67", None, "no runs of chip Bob 67 in the manifest; chip 67 exists in group(s) Alisson, other"),
+    ("Bob67", None, "no runs of chip Bob 67 in the manifest; chip 67 exists in groups Alisson, other"),
 ])
 def test_a_chip_name_that_names_no_chip_of_the_store_says_why(lab: Lab, chip: str, group: str | None,
                                                               message: str) -> None:
@@ -199,7 +199,7 @@ def test_empty_store(tmp_path) -> None:
 def test_cli_history_table(lab: Lab, capsys) -> None:
     assert main(lab.args("history", "67", "--group", "Alisson")) == 0
     out = capsys.readouterr().out
-    assert "Alisson_08_sept/It2025-09-08_2.csv" in out and "22:30:00" in out and "5 run(s)" in out
+    assert "Alisson_08_sept/It2025-09-08_2.csv" in out and "22:30:00" in out and "5 runs" in out
 
 
 def test_cli_history_filtered_csv_to_file(lab: Lab, tmp_path, capsys) -> None:

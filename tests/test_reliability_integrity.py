@@ -154,7 +154,7 @@ def test_repair_rebuilds_a_damaged_manifest_without_the_raw_files(lab: Lab, dama
         assert "labtui repair" in result.stderr + result.stdout
     one_line_error(lab.cli("history", "67"), 1, "labtui repair")
     repaired = lab.cli("repair")
-    assert repaired.returncode == 0 and f"restored {before.height} run(s)" in repaired.stdout, repaired.stderr
+    assert repaired.returncode == 0 and f"restored {before.height} runs" in repaired.stdout, repaired.stderr
     assert "nothing is lost" in repaired.stdout
     assert manifest_rows(lab).equals(before)
     assert annotations.read_text() == '{"67": "cracked"}'
@@ -170,7 +170,7 @@ def test_a_deleted_manifest_of_a_store_without_run_records_is_damage_too(lab: La
     shutil.rmtree(lab.config.manifest_dir / "events")
     one_line_error(lab.cli("chips"), 1, "labtui repair")
     repaired = lab.cli("repair")
-    assert repaired.returncode == 0 and f"restored {before.height} run(s)" in repaired.stdout, repaired.stdout
+    assert repaired.returncode == 0 and f"restored {before.height} runs" in repaired.stdout, repaired.stdout
     assert manifest_rows(lab)["run_id"].equals(before["run_id"])
 
 
@@ -189,7 +189,7 @@ def test_repair_says_what_is_lost_and_quarantines_what_it_cannot_vouch_for(lab: 
     report = repair(config)  # in-process (the command line's repair is the test above): what the engine reports
     said = "\n".join(report.lines())
     assert report.from_records == 0 and report.from_previous == kept.height - 1, said
-    assert report.lost_runs == [f"{lost['run_id']} {lost['source_file']}"] and "lost 1 run(s)" in said, said
+    assert report.lost_runs == [f"{lost['run_id']} {lost['source_file']}"] and "lost 1 run whose" in said, said
     assert report.unvouched == [f"proc=IVg/date=2025-01-01/run_id={'f' * 16}"] and "moved 1 run folder" in said
     assert not stray.exists() and list((lab.store_root / "_quarantine").rglob(f"run_id={'f' * 16}"))
     same = ["run_id", "source_file", "source_sha256"]  # rows from the kept manifest: staged before the forced stage

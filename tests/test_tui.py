@@ -501,7 +501,7 @@ async def test_validate_shows_findings_jumps_and_applies_fixes(lab: Lab) -> None
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ValidateScreen) and not screen.report.ok
-        assert "1 error(s)" in text_of(app, "#summary")
+        assert "1 error," in text_of(app, "#summary")
         tree = screen.query_one("#findings")
         assert "parquet file is missing" in str(tree.cursor_node.label).lower()
         await pilot.press("enter")  # expand the finding; its items follow the fix line

@@ -46,7 +46,7 @@ async def test_demo_opens_on_the_dashboard_and_stages_there(demo_dir: Path, caps
         assert not any(isinstance(s, StageScreen) for s in app.screen_stack)
         messages = [notification.message for notification in said(app)]
         assert any("The demo lab: synthetic runs in" in message for message in messages)
-        staged = next(message for message in messages if " run(s) staged" in message)
+        staged = next(message for message in messages if " runs staged" in message)
         assert "r shows why" in staged  # the demo's irregularities
         assert int(str(screen.query_one("#runs").render()).split("\n")[0]) == int(staged.split()[0]) > 100
 
@@ -54,7 +54,7 @@ async def test_demo_opens_on_the_dashboard_and_stages_there(demo_dir: Path, caps
     async with second.run_test(size=(100, 30)) as pilot:
         await settle(pilot, rounds=6)
         assert isinstance(second.screen, DashboardScreen)
-        assert not any(" run(s) staged" in notification.message for notification in said(second))
+        assert not any(" runs staged" in notification.message for notification in said(second))
 
 
 async def test_plain_labtui_without_lab_data_says_in_the_app_that_it_opens_the_demo(

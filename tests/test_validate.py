@@ -115,7 +115,7 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
         set_column(IT, "run_id", pl.lit("XYZ")), "schema", "error", True,
         "XYZ Alisson_08_sept/It2025-09-08_1.csv: run_id: String should match pattern",
     ),
-    "null summary": (set_column(IT, "summary", pl.lit(None)), "null_required", "error", True, "summary: 1 null(s)"),
+    "null summary": (set_column(IT, "summary", pl.lit(None)), "null_required", "error", True, "summary: 1 null"),
     "date_local in UTC": (  # the 22:30 local run is on the next UTC date
         lambda lab: edit_manifest(lab, lambda m: m.with_columns(date_local=pl.col("start_time_utc").dt.date())),
         "date_local_mismatch", "error", True, "Alisson_08_sept/It2025-09-08_2.csv",
@@ -351,7 +351,7 @@ def test_cli_fix(lab: Lab, capsys) -> None:
     add_orphan(lab)
     assert main(lab.args("validate", "--fix", "-q")) == 0
     out = capsys.readouterr().out
-    assert "re-staged 1 file(s)" in out and "removed 1 Parquet folder(s)" in out and "store healthy" in out
+    assert "re-staged 1 file from" in out and "removed 1 Parquet folder the" in out and "store healthy" in out
     assert validate(lab.config).findings == []
     assert not run_dir(lab.config.stage_root, "It", lab.run_of(IT)["date_local"], "a" * 16).exists()
 

@@ -6,6 +6,7 @@ import argparse
 
 from labtui.cli import EXIT_OK, add_chip_arguments, add_command, config_from
 from labtui.core.errors import UsageError
+from labtui.core.wording import counted
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         if missing := missing_seqs(args.seq, chip.height):
             raise UsageError(f"{name} has no run with seq {missing} (its seq are 1–{chip.height})")
         runs = chip.filter(pl.col("seq").is_in(list(args.seq)))
-        target = f"{runs.height} run{'s' if runs.height != 1 else ''} of {name} (seq {_ranges(args.seq)})"
+        target = f"{counted(runs.height, 'run')} of {name} (seq {_ranges(args.seq)})"
     action = annotate(config.store_root, runs, changes, author=default_author(config.user))
     print(f"{action.describe()}: {target}")
     return EXIT_OK

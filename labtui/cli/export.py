@@ -6,6 +6,7 @@ import argparse
 
 from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, config_from, count_arg, path_arg
 from labtui.cli.history import iso_date
+from labtui.core.wording import counted
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def run_metadata(args: argparse.Namespace) -> int:
     written = export_metadata(
         load_manifest(config), out, tz=config.local_tz, on_date=args.date, source_prefix=args.source_prefix
     )
-    print(f"wrote {len(written)} metadata.csv file(s) to {out}")
+    print(f"wrote {counted(len(written), 'metadata.csv file')} to {out}")
     return EXIT_OK
 
 
@@ -92,7 +93,7 @@ def run_parity(args: argparse.Namespace) -> int:
 
 def print_parity(report: ParityReport) -> None:
     chip = f"{report.chip_group or ''}{report.chip_number}"
-    print(f"chip {chip}: {report.matched} run(s) in both; the old file has {report.old_rows} row(s)")
+    print(f"chip {chip}: {counted(report.matched, 'run')} in both; the old file has {counted(report.old_rows, 'row')}")
     if report.explained:
         print("known legacy defects, ignored:")
         for item in report.explained:

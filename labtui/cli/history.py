@@ -7,6 +7,7 @@ import sys
 
 from labtui.cli import EXIT_OK, CommandUsage, add_chip_arguments, add_command, config_from, path_arg
 from labtui.core.errors import UsageError
+from labtui.core.wording import counted
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ def run_history(args: argparse.Namespace) -> int:
     emit(args, table=table, csv=rows, json=lambda: rows().with_columns(runs.get_column("tags")))  # JSON: tags a list
     hidden_line = f"{hidden_note(hidden)} (--include-excluded shows them)" if hidden else ""
     if args.format == "table" and args.out is None:
-        print(f"{runs.height} run(s)" + (f"; {hidden_line}" if hidden else ""))
+        print(counted(runs.height, "run") + (f"; {hidden_line}" if hidden else ""))
     elif hidden:
         print(f"labtui history: {hidden_line}", file=sys.stderr)
     return EXIT_OK

@@ -12,6 +12,7 @@ import sys
 
 from labtui.cli import EXIT_OK, add_chip_arguments, add_command, config_from, path_arg
 from labtui.cli.history import iso_date
+from labtui.core.wording import counted
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -159,7 +160,8 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
     left_out = f"; {hidden_note(hidden)}, --include-excluded draws them" if hidden else ""
-    print(f"wrote {args.out} ({len(spec.series)} trace(s) of {group.runs.height} run(s){left_out}) and {sidecar.name}")
+    traces = f"{counted(len(spec.series), 'trace')} of {counted(group.runs.height, 'run')}{left_out}"
+    print(f"wrote {args.out} ({traces}) and {sidecar.name}")
     return EXIT_OK
 
 
@@ -207,5 +209,6 @@ def draw_trend(
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
     points = sum(s.x.size for s in spec.series)
-    print(f"wrote {args.out} ({name} trend: {points} point(s) of {spec.runs.height} run(s)) and {sidecar.name}")
+    print(f"wrote {args.out} ({name} trend: {counted(points, 'point')} of {counted(spec.runs.height, 'run')}) and "
+          f"{sidecar.name}")
     return EXIT_OK

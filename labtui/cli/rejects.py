@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from labtui.cli import add_command, config_from
+from labtui.core.wording import counted
 
 
 def register_rejects(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -21,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     readable, unreadable = read_rejects(config.rejects_dir)
     records = sorted(readable.values(), key=lambda r: r.source_file)
     if unreadable:  # not listed below: said, and what to do
-        print(f"labtui: {len(unreadable)} reject record(s) cannot be read (first: {unreadable[0]}); "
+        print(f"labtui: {counted(len(unreadable), 'reject record')} cannot be read (first: {unreadable[0]}); "
               "`labtui validate --fix` removes them and the next stage judges their files again", file=sys.stderr)
     if args.json:
         import json
@@ -40,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     for record in records:
         when = record.rejected_at_utc.astimezone(config.zone).strftime("%Y-%m-%d %H:%M")
         print(f"{record.source_file:<{width}}  {record.kind:<20}  {when:<{when_width}}  {record.describe()}")
-    print(f"{len(records)} rejected file(s); fix them and run `labtui restage FILE` or `labtui stage`")
+    print(f"{counted(len(records), 'rejected file')}; fix them and run `labtui restage FILE` or `labtui stage`")
     return 0

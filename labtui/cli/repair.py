@@ -7,6 +7,7 @@ import argparse
 
 from labtui.cli import EXIT_OK, add_command, config_from
 from labtui.core.errors import UsageError
+from labtui.core.wording import counted
 
 
 def register_repair(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -41,8 +42,9 @@ def run_prune(args: argparse.Namespace) -> int:
     if runs.is_empty():
         print(f"nothing to prune in {config.store_root}: every run's raw file is under {config.raw_root}")
     elif not args.yes:
-        print(f"{runs.height} run(s) would be dropped from {config.store_root}; run again with --yes to drop them")
+        print(f"{counted(runs.height, 'run')} would be dropped from {config.store_root}; "
+              "run again with --yes to drop them")
     else:
         dropped, folder = drop_runs(config, set(runs["run_id"].to_list()))
-        print(f"dropped {dropped} run(s); their Parquet and records are in {folder}")
+        print(f"dropped {counted(dropped, 'run')}; their Parquet and records are in {folder}")
     return EXIT_OK

@@ -17,6 +17,7 @@ from labtui.cli import (
     seconds_arg,
 )
 from labtui.core.errors import UsageError
+from labtui.core.wording import counted
 
 SHOWN_WARNED = 10  # staged files with notes listed after a stage; `--json` has them all
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -223,7 +224,8 @@ def print_warned(warned: dict[str, list[str]]) -> None:
     for source, warnings in sorted(warned.items())[:SHOWN_WARNED]:
         print(f"note {source}: {'; '.join(warnings)}")
     if len(warned) > SHOWN_WARNED:
-        print(f"… and {len(warned) - SHOWN_WARNED} more file(s) staged with notes (stage --json lists them all)")
+        more = counted(len(warned) - SHOWN_WARNED, "more file")
+        print(f"… and {more} staged with notes (stage --json lists them all)")
 
 
 def report_dict(report: StageReport) -> dict[str, object]:

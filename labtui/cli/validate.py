@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_command, config_from
+from labtui.core.wording import counted
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -71,6 +72,6 @@ def print_report(report: ValidationReport, *, verbose: bool) -> None:
             print(f"          … and {finding.count - len(shown)} more{'' if verbose else ' (-v lists more)'}")
         print(f"          fix: {finding.fix}{' (--fix does it)' if finding.fixable else ''}")
     stats = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in report.stats.items())
-    counts = ", ".join(f"{count} {severity}(s)" for severity, count in report.counts().items())
+    counts = ", ".join(counted(count, severity) for severity, count in report.counts().items())
     verdict = "healthy" if report.ok else "NOT healthy"
     print(f"store {verdict}: {counts} — {stats} — checked in {report.elapsed_s:.2f} s")

@@ -20,6 +20,7 @@ from labtui.core.rejects import unreadable_rejects
 from labtui.core.stage_events import EventCallback, StageReport
 from labtui.core.stager import stage
 from labtui.core.store import lock_store
+from labtui.core.wording import counted
 
 
 @dataclass
@@ -52,7 +53,7 @@ def apply_fixes(
     if restage and not cancel.is_set():
         result = stage(config, only=[config.raw_root / source for source in restage], on_event=on_event, cancel=cancel)
         done.stage_reports.append(result)
-        done.lines.append(f"re-staged {len(restage)} file(s) from the raw tree: {result.line()}")
+        done.lines.append(f"re-staged {counted(len(restage), 'file')} from the raw tree: {result.line()}")
     if FixAction.STAGE in actions and not cancel.is_set():
         result = stage(config, on_event=on_event, cancel=cancel)
         done.stage_reports.append(result)
@@ -64,21 +65,21 @@ def apply_fixes(
             if FixAction.QUARANTINE in actions:
                 strangers = foreign_files(config)
                 folder = quarantine(config, [config.stage_root / rel for rel in strangers], "foreign-files")
-                done.lines.append(f"moved {len(strangers)} foreign file(s) out of the stage root to {folder}")
+                done.lines.append(f"moved {counted(len(strangers), 'foreign file')} out of the stage root to {folder}")
             # no manifest: everything looks orphaned
             if FixAction.REMOVE_ORPHANS in actions and config.manifest_path.exists():
                 orphans = remove_orphan_runs(config)
                 done.removed += orphans
-                done.lines.append(f"removed {len(orphans)} Parquet folder(s) the manifest does not reference")
+                done.lines.append(f"removed {counted(len(orphans), 'Parquet folder')} the manifest does not reference")
             if FixAction.REMOVE_BAD_REJECTS in actions:
                 bad = [config.rejects_dir / name for name in unreadable_rejects(config.rejects_dir)]
                 for path in bad:
                     path.unlink(missing_ok=True)
                 done.removed += bad
-                done.lines.append(f"deleted {len(bad)} unreadable reject record(s)")
+                done.lines.append(f"deleted {counted(len(bad), 'unreadable reject record')}")
     # after any re-staging, which may be what changed the run_ids
     if FixAction.REATTACH in actions and not cancel.is_set():
         moved = reattach(config.store_root, read_manifest(config.manifest_path), author=default_author(config.user))
-        done.lines.append(f"re-attached the annotations of {len(moved)} re-staged run(s) to their new run_id")
+        done.lines.append(f"re-attached the annotations of {counted(len(moved), 're-staged run')} to their new run_id")
     done.cancelled = cancel.is_set() or any(r.cancelled for r in done.stage_reports)
     return done

@@ -14,6 +14,7 @@ import polars as pl
 from labtui.core.extract import chip_name_of, has_light
 from labtui.core.parser import Header, Reject, parse_header
 from labtui.core.registry import Registry
+from labtui.core.wording import counted
 
 _COMPLETE_HEADER = re.compile(rb"(?m)^#Data:[ \t]*\r?\n[^\n]*\n")
 
@@ -101,5 +102,5 @@ class FollowedRun:
         if fields.get("laser_wavelength_nm") and has_light(self.header):  # the manifest's rule: a dark run's λ is stale
             parts.append(f"λ={fields['laser_wavelength_nm']:g} nm")
         progress = self.progress()
-        parts.append(f"{progress[0]:.0f} s of {progress[1]:.0f} s" if progress else f"{self.frame.height} rows")
+        parts.append(f"{progress[0]:.0f} s of {progress[1]:.0f} s" if progress else counted(self.frame.height, "row"))
         return f"{self.path.name} — {', '.join(parts)}"

@@ -168,7 +168,8 @@ def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = No
         if groups:
             raise AmbiguousChip(number, groups)
         raise ChipNotFound(f"no runs of chip number {number} in the manifest{_known_numbers(manifest)}")
-    elsewhere = f"; chip {number} exists in group(s) {', '.join(map(_group_label, groups))}" if groups else ""
+    groups_named = f"{'group' if len(groups) == 1 else 'groups'} {', '.join(map(_group_label, groups))}"
+    elsewhere = f"; chip {number} exists in {groups_named}" if groups else ""
     if not group.strip():
         if None in groups:
             return None, number

@@ -301,7 +301,8 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], line: int) -> None:
     if missing:
         raise Reject(
             "missing_column",
-            f"{spec.name} needs column(s) {', '.join(map(repr, missing))}; the file has {_names(columns)}",
+            f"{spec.name} needs {'the column' if len(missing) == 1 else 'the columns'} "
+            f"{', '.join(map(repr, missing))}; the file has {_names(columns)}",
             line,
         )
 

@@ -32,6 +32,7 @@ from labtui.core.parquet_footer import parquet_row_count
 from labtui.core.quarantine import quarantine
 from labtui.core.store import lock_store
 from labtui.core.validate import outside_raw_root
+from labtui.core.wording import counted
 
 
 @dataclass
@@ -49,15 +50,16 @@ class RepairReport:
         restored = self.from_records + self.from_previous
         lines = [
             f"the manifest was damaged ({self.damage})",
-            f"restored {restored} run(s): {self.from_records} from their run records, {self.from_previous} from the "
-            "last kept manifest",
+            f"restored {counted(restored, 'run')}: {self.from_records} from their run records, "
+            f"{self.from_previous} from the last kept manifest",
         ]
         if self.lost_runs:
             shown = ", ".join(self.lost_runs[:5]) + (" …" if len(self.lost_runs) > 5 else "")
-            lines.append(f"lost {len(self.lost_runs)} run(s) whose Parquet is gone (re-stage them from the raw files): "
-                         f"{shown}")
+            lines.append(f"lost {counted(len(self.lost_runs), 'run')} whose Parquet is gone "
+                         f"(re-stage them from the raw files): {shown}")
         if self.unvouched:
-            lines.append(f"moved {len(self.unvouched)} run folder(s) no record vouches for to {self.quarantined}")
+            folders = counted(len(self.unvouched), "run folder")
+            lines.append(f"moved {folders} no record vouches for to {self.quarantined}")
         if not self.lost_runs and not self.unvouched:
             lines.append("nothing is lost")
         return lines

@@ -26,6 +26,7 @@ from labtui.core.stage_chunk import CHUNK_FILES, ChunkResult, ChunkWorker, chunk
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
 from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
 from labtui.core.store import check_location, check_raw_root, lock_store, write_identity
+from labtui.core.wording import counted
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
     import polars as pl
@@ -269,7 +270,8 @@ class Stager:
             return manifest
         self._index_stale = not index
         self.report.commits += 1
-        self._emit(EventKind.COMMIT, message=f"committed {committed.runs} runs, {committed.rejects} rejects")
+        done = f"{counted(committed.runs, 'run')}, {counted(committed.rejects, 'reject')}"
+        self._emit(EventKind.COMMIT, message=f"committed {done}")
         return committed.manifest
 
     def _emit(self, kind: EventKind, **fields: object) -> None:

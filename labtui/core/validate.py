@@ -34,6 +34,7 @@ from labtui.core.parquet_footer import parquet_row_count
 from labtui.core.quarantine import foreign_files, quarantine_root
 from labtui.core.raw_checks import raw_findings
 from labtui.core.store import DIRTY_MARKER, identity_path, read_identity
+from labtui.core.wording import counted
 
 
 # -- the manifest file and its rows ---------------------------------------------------------------------------------
@@ -129,7 +130,7 @@ def _row_findings(
     nulls = frame.select(pl.col(REQUIRED_FIELDS).null_count()).row(0, named=True)
     findings += _finding(
         FindingCode.NULL_REQUIRED, "error", "required manifest fields holding nulls",
-        [f"{name}: {count} null(s)" for name, count in nulls.items() if count],
+        [f"{name}: {counted(count, 'null')}" for name, count in nulls.items() if count],
         "re-stage the affected runs (`labtui validate --fix`)",
         restageable(frame.filter(pl.any_horizontal(pl.col(REQUIRED_FIELDS).is_null()))),
     )
@@ -193,7 +194,8 @@ def _parquet_findings(
             unreadable.append((run_id, source, str(exc) or type(exc).__name__))
         else:
             if rows != n_rows:
-                mismatched.append((run_id, source, f"the Parquet has {rows} rows, the manifest says {n_rows}"))
+                mismatched.append((run_id, source, f"the Parquet has {counted(rows, 'row')}, "
+                                                   f"the manifest says {n_rows}"))
 
     def restageable(runs: Sequence[tuple[str, ...]]) -> list[str]:
         return [run[1] for run in runs if present is None or run[1] in present]

@@ -75,7 +75,8 @@ class LabApp(App[None]):
         unknown = sorted(set(self.config.keys) - binding_ids()) if self.config.keys else []
         if unknown:
             known = ", ".join(sorted(binding_ids()))
-            self.notify(f"config keys: unknown action(s) {', '.join(unknown)}; known: {known}",
+            actions = "action" if len(unknown) == 1 else "actions"
+            self.notify(f"config keys: unknown {actions} {', '.join(unknown)}; known: {known}",
                         severity="warning", timeout=10)
         self.push_screen(DashboardScreen(stage=self.stage_on_start))
         if self.notice:

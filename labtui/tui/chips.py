@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Header, Input, Static
 
+from labtui.core.wording import counted
 from labtui.tui.base import FilteredScreen
 from labtui.tui.history import HistoryScreen
 from labtui.tui.table import Column, FrameTable
@@ -120,7 +121,8 @@ class ChipsScreen(FilteredScreen):
         text = self.query_one("#filter", Input).value
         shown = filter_chips(self.chips, text) if text.strip() and self.chips.height else self.chips
         self.query_one(FrameTable).show(shown, columns=self.columns)
-        self.sub_title = f"{shown.height} of {self.chips.height}" if text.strip() else f"{self.chips.height} chips"
+        total = counted(self.chips.height, "chip")
+        self.sub_title = f"{shown.height} of {total}" if text.strip() else total
 
     @on(Input.Submitted, "#filter")
     def action_open(self) -> None:

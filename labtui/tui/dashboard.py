@@ -21,6 +21,7 @@ from labtui.core.lock import Holder
 from labtui.core.overview import ACTIVITY_DAYS, Overview
 from labtui.core.rejects import RejectRecord
 from labtui.core.stage_events import EventKind, StageReport
+from labtui.core.wording import counted
 from labtui.tui.base import LabScreen, Shown
 from labtui.tui.live import LiveChanged
 from labtui.tui.store import short_path
@@ -250,9 +251,9 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         if event.state is WorkerState.SUCCESS:
             report = cast(StageReport, event.worker.result)
             if report.staged or report.new_rejects:
-                rejected = (f"; {len(report.new_rejects)} file(s) rejected, r shows why"
+                rejected = (f"; {counted(len(report.new_rejects), 'file')} rejected, r shows why"
                             if report.new_rejects else "")
-                self.notify(f"{report.staged} run(s) staged{rejected}", title="Staged")
+                self.notify(f"{counted(report.staged, 'run')} staged{rejected}", title="Staged")
         self.lab.check_store()  # a failure (another labtui staging this store, …) is the app's to show
 
     def on_unmount(self) -> None:
@@ -296,8 +297,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         caption = "no runs yet: s stages the raw files"
         if status.first_day is not None:
             last_day = status.first_day + dt.timedelta(days=len(status.per_day) - 1)
-            caption = (f"{sum(status.per_day)} runs, {status.first_day:%Y-%m-%d} → {last_day:%m-%d}\n"
-                       f"busiest day: {max(status.per_day)} runs (the last {ACTIVITY_DAYS} days at most)")
+            caption = (f"{counted(sum(status.per_day), 'run')}, {status.first_day:%Y-%m-%d} → {last_day:%m-%d}\n"
+                       f"busiest day: {counted(max(status.per_day), 'run')} (the last {ACTIVITY_DAYS} days at most)")
         self.per_day_caption = caption
 
     def _show_validation(self) -> None:
@@ -305,8 +306,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         if report is None:
             return
         counts = report.counts()
-        value = "✔ healthy" if report.ok else f"✘ {counts['error']} error(s)"
-        self._card("validation", value, f"{counts['warning']} warning(s), {counts['info']} info")
+        value = "✔ healthy" if report.ok else f"✘ {counted(counts['error'], 'error')}"
+        self._card("validation", value, f"{counted(counts['warning'], 'warning')}, {counts['info']} info")
 
     def _show_keys(self) -> None:
         """Each card's subtitle names the key that acts on it, as remapped in `config.keys`."""

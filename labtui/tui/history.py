@@ -31,6 +31,7 @@ from labtui.core.annotations import (
 )
 from labtui.core.errors import LabtuiError, error_line
 from labtui.core.history import HISTORY_COLUMNS
+from labtui.core.wording import counted
 from labtui.tui.base import FilteredScreen, Shown
 from labtui.tui.dialogs import FieldsDialog, TextDialog
 from labtui.tui.history_view import (
@@ -127,7 +128,7 @@ class HistoryScreen(FilteredScreen):
 
     def _status(self) -> None:
         table = self.query_one(FrameTable)
-        shown = f"{self.runs.height} runs"
+        shown = counted(self.runs.height, "run")
         if table.frame.height != self.runs.height:
             shown = f"{table.frame.height} of {shown}"
         selected = f" · {len(table.selected)} selected" if table.selected else ""
@@ -215,7 +216,7 @@ class HistoryScreen(FilteredScreen):
     def action_copy_paths(self) -> None:
         rows = self.chosen()
         paths = [str(self.lab.store.raw_path(source)) for source in rows["source_file"].to_list()]
-        self._copy("\n".join(paths), f"{len(paths)} raw file path(s)")
+        self._copy("\n".join(paths), counted(len(paths), "raw file path"))
 
     def action_copy_rows(self) -> None:
         """What the table shows, for a spreadsheet: the history's columns, the key quantities in SI units (A, V,
@@ -225,7 +226,7 @@ class HistoryScreen(FilteredScreen):
             *HISTORY_COLUMNS, *(column for column, _ in KEY_QUANTITIES),
             *(pl.col(name).list.join("; ") if name == "tags" else pl.col(name) for name in ANNOTATION_COLUMNS),
         )
-        self._copy(copied.write_csv(separator="\t"), f"{rows.height} row(s) as TSV")
+        self._copy(copied.write_csv(separator="\t"), f"{counted(rows.height, 'row')} as TSV")
 
     def _copy(self, text: str, what: str) -> None:
         if text.strip():

@@ -15,6 +15,7 @@ from textual.app import App
 from textual.message import Message
 
 from labtui.core.stage_events import WatchEventKind
+from labtui.core.wording import counted
 from labtui.tui.store import Store
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -93,7 +94,7 @@ class WatchController:
             lines.append(f"… and {len(event.staged) - SHOWN_FILES} more")
         lines += [f"✘ {record.headline()}" for record in rejects[:SHOWN_FILES]]
         self.app.notify("\n".join(lines) or event.message, severity="warning" if rejects else "information",
-                        title=f"{len(event.staged)} new run(s) staged" if event.staged else "Watching")
+                        title=f"{counted(len(event.staged), 'new run')} staged" if event.staged else "Watching")
 
     def measured(self, message: Measuring) -> bool:
         """Take the running watcher's report (a stopped one may still post its last); True when it changed."""

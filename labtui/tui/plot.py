@@ -31,6 +31,7 @@ from labtui.core.plotdata import (
 from labtui.core.plotdata.figure import DRAW_BUCKETS
 from labtui.core.plotdata.trends import with_dirac_points
 from labtui.core.plotdata.view import controls, default_options, file_suffix
+from labtui.core.wording import counted
 from labtui.tui.base import LabScreen
 from labtui.tui.plot_view import PlotView, legend, palette_for, status
 
@@ -135,7 +136,7 @@ class PlotScreen(FigureScreen):
             yield PlotView()
             with VerticalScroll(id="legend-box"):
                 yield Static(id="legend")
-        loading = f"loading {self.runs.height} run(s)…" if self.procs else "no runs selected"
+        loading = f"loading {counted(self.runs.height, 'run')}…" if self.procs else "no runs selected"
         with VerticalScroll(id="status-box"):
             yield Static(loading, id="plot-status")
         with Horizontal(id="baseline-time-box"):

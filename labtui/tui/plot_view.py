@@ -16,6 +16,7 @@ from textual_plotext.plot import Plot
 
 from labtui.core.plotdata import PlotOptions, PlotSpec, Series
 from labtui.core.plotdata.view import plot_title, view_parts
+from labtui.core.wording import counted
 
 RGB = tuple[int, int, int]
 
@@ -68,7 +69,7 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
 
 def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...]) -> Content:
     """The view's state, then whatever the user must know before trusting the plot."""
-    state = [f"{spec.kind}: {spec.runs.height} run(s)", *(text for text, _ in view_parts(spec.kind, options))]
+    state = [f"{spec.kind}: {counted(spec.runs.height, 'run')}", *(text for text, _ in view_parts(spec.kind, options))]
     lines = [Content(" · ".join(state))]
     lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
     if spec.markers:

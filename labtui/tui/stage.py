@@ -22,6 +22,7 @@ from labtui.core.lock import Holder, LockBusy, holder_text, waiting_text
 from labtui.core.pace import Pace
 from labtui.core.scan import Outcome
 from labtui.core.stage_events import EventKind, StageEvent, StageReport
+from labtui.core.wording import counted
 from labtui.tui.base import LabScreen, Shown
 
 clock = time.monotonic  # what rates and elapsed times are measured with (frozen in snapshot tests)
@@ -112,7 +113,7 @@ class StageScreen(LabScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = f"Re-stage {len(self.only)} file(s)" if self.only is not None else "Stage"
+        self.title = f"Re-stage {counted(len(self.only), 'file')}" if self.only is not None else "Stage"
         config = self.lab.config
         holder = self.lab.store.holder()
         if problem := config.raw_root_problem():
@@ -220,7 +221,8 @@ class StageScreen(LabScreen):
         for record in report.new_rejects[:SHOWN_REJECTS]:
             text.append(f"\n✘ {record.headline()}", style="red")
         if report.rejected:
-            text.append(f"\n{report.rejected} file(s) rejected: press r to see why and fix them.", style="bold")
+            rejected = counted(report.rejected, "file")
+            text.append(f"\n{rejected} rejected: press r to see why and fix them.", style="bold")
         self.summary = text
 
     def _locked(self, holder: Holder | None) -> None:

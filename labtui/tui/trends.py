@@ -20,6 +20,7 @@ from textual.widgets import Footer, Header, Static, Tab, Tabs
 from labtui.core.plotdata import PlotSpec, export_file_name
 from labtui.core.plotdata.selection import chip_runs
 from labtui.core.plotdata.trends import Trend, thinned, trend_rows, trend_spec
+from labtui.core.wording import counted
 from labtui.tui.plot import FigureScreen
 from labtui.tui.plot_view import PlotView, legend, palette_for, saved_line
 
@@ -32,7 +33,7 @@ def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]
     """What is drawn, whether excluded runs are in it, what was left out and why (`no_table`: the store has no
     metrics table yet), and the last export."""
     points = sum(series.x.size for series in spec.series)
-    state = [f"{points} point(s) of {spec.runs.height} run(s)",
+    state = [f"{counted(points, 'point')} of {counted(spec.runs.height, 'run')}",
              "excluded runs shown" if include_excluded else "excluded runs hidden (X shows)"]
     lines = [Content(" · ".join(state))]
     lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]

@@ -16,6 +16,7 @@ from textual.worker import Worker, WorkerState
 
 from labtui.core.findings import ValidationReport
 from labtui.core.fixes import FixReport
+from labtui.core.wording import counted
 from labtui.tui.base import LabScreen, Shown
 from labtui.tui.dialogs import ConfirmDialog
 from labtui.tui.history import run_screen
@@ -116,10 +117,12 @@ class ValidateScreen(LabScreen):
         show_report(self.query_one(FindingsTree), report)
         counts = report.counts()
         verdict = Text("✔ healthy", style="bold green") if report.ok else Text("✘ problems", style="bold red")
-        verdict.append(f" · {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info · "
-                       f"{report.stats['runs']} runs and {report.stats.get('raw_files', 0)} raw files checked")
+        errors, warnings = counted(counts["error"], "error"), counted(counts["warning"], "warning")
+        verdict.append(f" · {errors}, {warnings}, {counts['info']} info · "
+                       f"{counted(report.stats['runs'], 'run')} and "
+                       f"{counted(report.stats.get('raw_files', 0), 'raw file')} checked")
         if report.fixable:
-            verdict.append(f"\nf applies the safe fixes of {len(report.fixable)} finding(s)", style="bold")
+            verdict.append(f"\nf applies the safe fixes of {counted(len(report.fixable), 'finding')}", style="bold")
         self.summary = verdict
         self.refresh_bindings()
 

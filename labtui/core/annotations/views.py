@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from labtui.core.annotations.log import LOG_ORDER, Change, annotations_dir, read_log
+from labtui.core.wording import counted
 
 ANNOTATION_COLUMNS = ("starred", "excluded", "exclude_reason", "tags", "note")
 CURRENT_SCHEMA: dict[str, pl.DataType] = {
@@ -127,7 +128,7 @@ class AnnotationFilter:
 
 def hidden_note(count: int) -> str:
     """The line every view prints when it leaves excluded runs out."""
-    return f"{count} excluded run{'s' if count != 1 else ''} hidden" if count else ""
+    return f"{counted(count, 'excluded run')} hidden" if count else ""
 
 
 # -- display and health ------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from labtui.core.metrics.definitions import METRICS_VERSION, PROCEDURES, QUANTIT
 from labtui.core.metrics.it import it_quantities
 from labtui.core.metrics.ivg import ivg_quantities
 from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, empty_metrics, read_metrics
+from labtui.core.wording import counted
 
 DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
 JOINED_TOPICS = ("mobility", "power_w")  # remarks about joined quantities start with one of these
@@ -77,7 +78,8 @@ class MetricsUpdate:
 
     def line(self) -> str:
         state = "updated" if self.written else "up to date"
-        return f"metrics {state}: {self.table.height} runs, {self.computed} computed in {self.elapsed_s * 1e3:.0f} ms"
+        runs = counted(self.table.height, "run")
+        return f"metrics {state}: {runs}, {self.computed} computed in {self.elapsed_s * 1e3:.0f} ms"
 
 
 def update_metrics(

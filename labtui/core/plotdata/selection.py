@@ -22,6 +22,7 @@ from labtui.core.plotdata.load import group_by_proc, run_ident
 from labtui.core.plotdata.model import PlotOptions
 from labtui.core.plotdata.view import plot_rows
 from labtui.core.seqs import missing_seqs
+from labtui.core.wording import counted
 
 SIDECAR_FORMAT = 1
 _HASHED = ("source_sha256", "extraction_version")  # a run "changed" when its raw bytes or their extraction did
@@ -60,7 +61,8 @@ def without_excluded(store_root: Path, runs: pl.DataFrame, *, include: bool) -> 
         return runs, 0
     kept, hidden = AnnotationFilter().apply(annotate_runs(store_root, runs))
     if kept.is_empty() and hidden:
-        raise UsageError(f"all {hidden} chosen run(s) are excluded (--include-excluded draws them)")
+        raise UsageError(f"{'the chosen run is' if hidden == 1 else f'all {hidden} chosen runs are'} excluded "
+                         "(--include-excluded draws them)")
     return kept.drop(ANNOTATION_COLUMNS), hidden
 
 
@@ -140,7 +142,7 @@ class FigureRecord:
             if any(row[k] != self.hashes[row["run_id"]][k] for k in _HASHED)
         )
         if runs.is_empty():
-            raise UsageError(f"none of the figure's {len(self.run_ids)} run(s) is in the store any more")
+            raise UsageError(f"none of the figure's {counted(len(self.run_ids), 'run')} is in the store any more")
         return runs, notes
 
 

@@ -36,6 +36,7 @@ from labtui.core.plotdata.numeric import (
     sweep_legs,
     value_before,
 )
+from labtui.core.wording import counted
 
 DURATION_TOLERANCE = 0.10  # overlaid It runs whose lengths differ more than this are not like for like
 
@@ -193,7 +194,7 @@ def _draft_ivg(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str]
             if x.size:
                 draft.series.append(_series(row, index, labels[index], x, y, leg.direction, name))
     if unaligned:
-        draft.messages.append(f"{len(unaligned)} run{'s' if len(unaligned) != 1 else ''} without a forward Dirac "
+        draft.messages.append(f"{counted(len(unaligned), 'run')} without a forward Dirac "
                               f"point (cnp_fwd_v) left out of the aligned overlay: {', '.join(unaligned)}")
     return draft
 

@@ -22,6 +22,7 @@ from labtui.core.annotations import AnnotationFilter, hidden_note, with_annotati
 from labtui.core.plotdata.labels import chip_names
 from labtui.core.plotdata.model import PlotSpec, Series
 from labtui.core.plotdata.numeric import max_abs, si_scale
+from labtui.core.wording import counted
 
 TIME = "time"  # the x column of the time trends: local start time, made relative below
 HOURS_UP_TO_DAYS = 2  # a history shorter than this many days reads in hours, a longer one in days
@@ -195,7 +196,7 @@ def _missing(rows: pl.DataFrame, plan: _Plan, column: str) -> list[str]:
         count = rows.filter(pl.col(needed).is_null()).height
         if count:
             name = "start time" if needed == TIME else needed
-            lines.append(f"{count} {what} run{'s' if count != 1 else ''} without {name} left out")
+            lines.append(f"{counted(count, what + ' run')} without {name} left out")
         rows = rows.filter(pl.col(needed).is_not_null())
     return lines
 
