@@ -94,6 +94,8 @@ def test_calibrations_of_a_day(lab, tmp_path, capsys):
         (("67", "--proc", "IV"), "none of the chosen runs is a IV run"),
         (("--calibrations", "--date", "2025-10-14"), "no calibration runs on 2025-10-14 in the manifest"),
         ((), "give a chip number, --calibrations or --from FIGURE.json (one of them)"),
+        (("67", "--proc", "It", "--gm", "--log"), "these are It runs: --gm is for IVg runs"),
+        (("67", "--proc", "IVg", "--baseline", "first"), "these are IVg runs: --baseline is for It runs"),
         (("67", "--date", "2025-10-13"),
          "--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)"),
     ],

@@ -177,7 +177,7 @@ def test_cli_trends_write_every_format_and_redraw(lab: DemoLab, tmp_path: Path, 
 @pytest.mark.parametrize(("args", "message"), [
     (("--trend", "cnp", "--seq", "1-3"), "--seq does not apply"),
     (("--trend", "dark", "--log", "--gm"), "--log, --gm does not apply"),
-    (("--proc", "It", "--align-cnp"), "--align-cnp overlays IVg sweeps"),
+    (("--proc", "It", "--align-cnp"), "these are It runs: --align-cnp is for IVg runs"),
 ])
 def test_cli_trend_errors_are_one_line(lab: DemoLab, tmp_path: Path, capsys, args, message) -> None:
     out = tmp_path / "x.pdf"

@@ -146,10 +146,9 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     changes = {**(args.baseline or {}), **({"log_y": True} if args.log else {}), **({"gm": True} if args.gm else {}),
                **({"gm_method": args.gm_method} if args.gm_method else {}),
                **({"align_cnp": True} if args.align_cnp else {})}
+    check_view_args(args, proc)
     options = replace(options, **changes)
     if options.align_cnp:
-        if proc != "IVg":
-            raise UsageError(f"--align-cnp overlays IVg sweeps on their Dirac points; these are {proc} runs")
         runs = with_dirac_points(runs, read_metrics(config))
     group = load_group(proc, runs, config.stage_root)
     spec = shape(group, options, DRAW_BUCKETS)
@@ -163,6 +162,28 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     traces = f"{counted(len(spec.series), 'trace')} of {counted(group.runs.height, 'run')}{left_out}"
     print(f"wrote {args.out} ({traces}) and {sidecar.name}")
     return EXIT_OK
+
+
+VIEW_FLAGS = {  # a view option and the procedures it changes the drawing of
+    "--baseline": ("It",),
+    "--log": ("It", "IVg", "IV"),
+    "--gm": ("IVg",),
+    "--gm-method": ("IVg",),
+    "--align-cnp": ("IVg",),
+}
+
+
+def check_view_args(args: argparse.Namespace, proc: str) -> None:
+    """A view option the runs' procedure has no use for is a mistake to say, not to drop: `--gm` on It runs would
+    otherwise draw a plain It figure as if gm had been drawn."""
+    from labtui.core.errors import UsageError
+
+    given = {"--baseline": args.baseline, "--log": args.log, "--gm": args.gm, "--gm-method": args.gm_method,
+             "--align-cnp": args.align_cnp}
+    unused = [flag for flag, value in given.items() if value and proc not in VIEW_FLAGS[flag]]
+    if unused:
+        uses = "; ".join(f"{flag} is for {' / '.join(VIEW_FLAGS[flag])} runs" for flag in unused)
+        raise UsageError(f"these are {proc} runs: {uses}")
 
 
 def check_trend_args(args: argparse.Namespace) -> None:
