@@ -12,12 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.lab import Lab, raw_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("polars", "numpy", "pyarrow", "pydantic", "textual", "plotext", "matplotlib", "yaml", "labtui.synth")
 # Light, but a help text needs none of them, and each is milliseconds of a start that should take ~3× `python -c pass`
-NEEDLESS = ("typing", "pathlib", "datetime", "threading", "unicodedata")
+NEEDLESS = ("typing", "pathlib", "datetime", "threading", "unicodedata", "shutil")
 
 PROBE = """
 import contextlib, io, json, sys
@@ -94,6 +96,22 @@ def test_help_still_describes_every_command(capsys: object) -> None:
         assert exit_.code == 0
     text = capsys.readouterr().out  # type: ignore[attr-defined]
     assert "--force" in text and "--raw-root" in text
+
+
+@pytest.mark.parametrize("columns", ["50", "130", "", "wide"])
+def test_help_is_as_wide_as_argparse_makes_it(columns: str, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The width comes from $COLUMNS, else the terminal, else 80 — argparse's own lookup, without shutil."""
+    import shutil
+
+    from labtui.cli import main, terminal_columns
+
+    monkeypatch.setenv("COLUMNS", columns)
+    assert terminal_columns() == shutil.get_terminal_size().columns
+    with pytest.raises(SystemExit):
+        main(["plot", "--help"])
+    widest = max(map(len, capsys.readouterr().out.splitlines()))
+    assert widest > 100 if columns == "130" else widest < 100
 
 
 def test_the_figure_renderer_loads_matplotlib_but_no_data_library() -> None:

@@ -31,10 +31,38 @@ class CommandUsage(UsageError):
     """Arguments that parse but do not fit together (`--since` after `--until`); printed with the command's usage."""
 
 
+def terminal_columns() -> int:
+    """`shutil.get_terminal_size().columns` without importing shutil (which loads bz2, lzma and fnmatch: a tenth of
+    a `--help`): $COLUMNS, else the terminal of the standard output, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help layout, told the terminal's width (argparse imports shutil to find it)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        if len(args) < 4 and kwargs.get("width") is None:  # argparse's own default: the width less a margin of 2
+            kwargs["width"] = terminal_columns() - 2
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
 class Parser(argparse.ArgumentParser):
     """Each (sub)command reports its own usage errors: argparse hands a subcommand's unknown arguments up to the
     top-level parser, whose usage then says nothing about the command that was typed. Once every option is read, a
-    chip given by name (`ChipName`) has its group merged into `--group`."""
+    chip given by name (`ChipName`) has its group merged into `--group`. Help is laid out by `HelpFormatter`."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def parse_known_args(self, args=None, namespace=None):
         parsed, extras = super().parse_known_args(args, namespace)
@@ -102,7 +130,7 @@ class ChipName(argparse.Action):
 def common_options(default: object = None) -> argparse.ArgumentParser:
     """Options every command accepts; they override the config file. A command's copy leaves an option it was not
     given unset (`default=argparse.SUPPRESS`), so `labtui --store DIR chips` keeps the DIR given before the command."""
-    common = argparse.ArgumentParser(add_help=False, argument_default=default)
+    common = argparse.ArgumentParser(add_help=False, argument_default=default, formatter_class=HelpFormatter)
     group = common.add_argument_group("store")
     group.add_argument("--config", type=path_arg, metavar="FILE", help="config file (default: config/labtui.yaml)")
     group.add_argument("--raw-root", type=path_arg, metavar="DIR", help="folder of raw CSV files")
@@ -210,7 +238,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def _commands_to_build(argv: Sequence[str], *parents: argparse.ArgumentParser) -> set[str]:
     """The command the arguments name (none: `labtui --help`, the app); every command when they name an unknown one
     or do not parse, so that the full parser says what is wrong."""
-    first = argparse.ArgumentParser(add_help=False, parents=list(parents), exit_on_error=False)
+    first = argparse.ArgumentParser(add_help=False, parents=list(parents), exit_on_error=False,
+                                    formatter_class=HelpFormatter)
     first.add_argument("command", nargs="?")
     try:
         named = first.parse_known_args(argv)[0].command

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, EXIT_USAGE, add_command, config_from
+from labtui.cli import EXIT_OK, EXIT_USAGE, HelpFormatter, add_command, config_from
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def app_options(default: object = None) -> argparse.ArgumentParser:
     """What the app starts with; accepted by plain `labtui` and by `labtui tui` (whose copy, as the common options,
     leaves an option it was not given unset)."""
-    options = argparse.ArgumentParser(add_help=False, argument_default=default)
+    options = argparse.ArgumentParser(add_help=False, argument_default=default, formatter_class=HelpFormatter)
     group = options.add_argument_group("app")
     group.add_argument("--watch", action="store_true",
                        help="watch the raw folder: stage each new run once it stops changing (w toggles it)")
