@@ -164,6 +164,20 @@ async def test_dashboard_shows_the_store_and_new_raw_files(lab: Lab) -> None:
         assert text_of(app, "#waiting").startswith("1")
 
 
+async def test_the_dashboard_in_view_sees_new_raw_files_and_a_stage_made_elsewhere(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(DashboardScreen, "refresh_seconds", 0.05)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert text_of(app, "#waiting").startswith("0") and text_of(app, "#runs").startswith("6")
+        lab.write("2025-10-15/IVg2025-10-15_1.csv", raw_csv("IVg", start=epoch(2025, 10, 15)))  # a run just measured
+        await wait_until(pilot, lambda: text_of(app, "#waiting").startswith("1"))
+        lab.stage()  # as a `labtui stage` in another terminal: the app did not stage it
+        await wait_until(pilot, lambda: text_of(app, "#runs").startswith("7") and text_of(app, "#waiting")[0] == "0")
+
+
 async def test_the_dashboard_tells_an_empty_raw_folder_from_a_staged_one_and_counts_a_rejecting_stage(
     tmp_path: Path,
 ) -> None:

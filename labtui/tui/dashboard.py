@@ -84,6 +84,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     """
 
     loaded = False  # the store's numbers and latest runs are painted (what a cold start waits for)
+    refresh_seconds = 10.0  # how often the screen in view looks for new raw files and a store another process changed
+    _shown: object = None  # the store's signature when its numbers were last read
     # what the screen shows, as the workers last found it: each bound to its line (`Shown`) in `compose`
     runs_card: reactive[Text | str] = reactive("…")
     chips_card: reactive[Text | str] = reactive("…")
@@ -132,8 +134,19 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     def on_mount(self) -> None:
         self.title = "Dashboard"
         self._show_live()  # the store's numbers load on screen resume, which also follows the first mount
+        self.set_interval(self.refresh_seconds, self._look_again)
         if self.stage_on_open:
             self.stage_in_background()
+
+    def _look_again(self) -> None:
+        """While in view: the numbers again when the store changed (a `labtui stage` in another terminal), else
+        the raw files waiting (a run just measured), so the screen never shows a stale count for long."""
+        if not self.loaded or self.app.screen is not self:
+            return
+        if self.lab.store.signature() != self._shown:
+            self.reload()
+        else:
+            self.load_waiting()
 
     def on_resize(self) -> None:
         self.query_one("#dirac", FrameTable).display = self.size.height >= DIRAC_MIN_ROWS
@@ -148,6 +161,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         (importing it in a worker thread holds the interpreter for a few hundred milliseconds)."""
         self._show_keys()
         self._show_validation()
+        self._shown = self.lab.store.signature()  # before the reads: a change while they run is seen next time
         recorded = self.lab.store.recorded_overview()
         if recorded is None:
             self.load_status()
