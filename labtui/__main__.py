@@ -5,7 +5,13 @@ import sys
 
 
 def run() -> int:
-    """The command line; a Ctrl+C while Python is still loading labtui ends it quietly (nothing was done yet)."""
+    """The command line; a Ctrl+C while Python is still loading labtui ends it quietly (nothing was done yet).
+    `labtui --version` alone is answered before argparse is imported (its import is most of a `--help`)."""
+    if sys.argv[1:] == ["--version"]:
+        from labtui import __version__
+
+        print(f"labtui {__version__}")
+        return 0
     try:
         from labtui.cli import main
     except KeyboardInterrupt:

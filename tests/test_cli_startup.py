@@ -49,6 +49,19 @@ def test_help_and_version_import_nothing_heavy() -> None:
     assert result["needless"] == []
 
 
+def test_version_alone_skips_argparse_and_says_what_argparse_says(capsys: pytest.CaptureFixture[str]) -> None:
+    from labtui.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    said = capsys.readouterr().out
+    probe = ("import sys; sys.argv = ['labtui', '--version']\nfrom labtui.__main__ import run\nrun()\n"
+             "print('argparse' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.stdout == said + "False\n"
+
+
 def test_a_command_imports_no_other_commands_module() -> None:
     """`labtui --help` lists the commands from one table; a command builds its own options only."""
     probe = (
