@@ -31,7 +31,7 @@ from labtui.core.plotdata import (
     sweep_legs,
 )
 from labtui.core.plotdata.live import live_group
-from labtui.core.plotdata.numeric import format_si_each, laser_windows, merge_spans
+from labtui.core.plotdata.numeric import format_si_each, laser_windows, merge_spans, nice_ticks
 from labtui.core.plotdata.view import default_options, file_suffix, runs_text, view_parts
 from labtui.core.registry import load_registry
 from tests.lab import SANTIAGO, raw_csv
@@ -624,3 +624,18 @@ def test_a_growing_run_of_a_procedure_without_a_plot_says_so(tmp_path: Path) -> 
     run.refresh()
     group = live_group(run, SANTIAGO)
     assert group is not None and group.runs.is_empty() and group.messages == ("no live plot for Vt runs",)
+
+
+@pytest.mark.parametrize(("low", "high", "count", "labels"), [
+    (-5.0000001, 5.0, 5, ["-4", "-2", "0", "2", "4"]),  # a sweep's float-drifted end: no "-0.0" in the middle
+    (24.3, 78.3, 7, ["30", "40", "50", "60", "70"]),  # not 24.3, 33.3, … 78.3
+    (-0.844, 0.1, 5, ["-0.8", "-0.6", "-0.4", "-0.2", "0.0"]),
+    (0.001, 0.0123, 5, ["0.0025", "0.0050", "0.0075", "0.0100"]),
+    (0.0, 120.5, 5, ["0", "25", "50", "75", "100"]),
+    (1.0, 1.0, 5, []),  # a flat axis: plotext's own ticks
+    (0.0, float("nan"), 5, []),
+])
+def test_axis_ticks_are_round_and_within_the_data(low: float, high: float, count: int, labels: list[str]) -> None:
+    ticks, said = nice_ticks(low, high, count)
+    assert said == labels and len(ticks) <= count
+    assert all(low <= tick <= high for tick in ticks)

@@ -3,7 +3,8 @@ status lines under it. Shared by the plot, follow and trends screens."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from labtui.core.plotdata import PlotOptions, PlotSpec, Series
+from labtui.core.plotdata.numeric import nice_ticks
 from labtui.core.plotdata.view import plot_title, view_parts
 from labtui.core.wording import counted
 
@@ -28,6 +30,7 @@ SERIES_COLORS: dict[bool, tuple[RGB, ...]] = {
             (120, 95, 0), (170, 35, 125), (0, 115, 125), (80, 105, 0), (140, 70, 40)),
 }
 LINE, DOTS, DIRAC, POINT = "braille", "·", "◆", "●"  # backward sweep legs are dotted, so the two legs read apart
+X_TICKS, Y_TICKS = 5, 7  # at most, as plotext's own: it splits the data limits evenly into that many
 SWATCH = {LINE: "━━", DOTS: "··", POINT: "●"}
 
 @dataclass(frozen=True)
@@ -108,8 +111,30 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette) -> None:
              color=palette.color(series.run_index))
     if spec.markers:
         plt.scatter([m.x for m in spec.markers], [m.y for m in spec.markers], marker=DIRAC, color=palette.marker)
+    x = [value for series in spec.series for value in series.x.tolist()]
+    x += [edge for span in spec.spans for edge in span] + [marker.x for marker in spec.markers]
+    _round_ticks(plt.xticks, x, X_TICKS)
     if spec.log_y:
-        plt.yscale("log")
+        plt.yscale("log")  # plotext labels the decades itself
+    else:
+        y = [value for series in spec.series for value in series.y.tolist()] + [marker.y for marker in spec.markers]
+        _round_ticks(plt.yticks, y, Y_TICKS)
+
+
+def _round_ticks(set_ticks: Callable[..., None], values: list[float], count: int) -> None:
+    """Round ticks on an axis over `values`; plotext's own where there are none (an empty or a flat axis)."""
+    ticks, labels = nice_ticks(*_limits(values), count)
+    if ticks:
+        set_ticks(ticks, labels)
+
+
+def _limits(values: list[float]) -> tuple[float, float]:
+    """The axis limits plotext gives these values (their finite extremes; a single value, ±50 % of it)."""
+    finite = [value for value in values if math.isfinite(value)]
+    low, high = min(finite, default=0.0), max(finite, default=0.0)
+    if low != high:
+        return low, high
+    return (0.5 * low, 1.5 * low) if low else (-1.0, 1.0)
 
 
 class PlotView(PlotextPlot):

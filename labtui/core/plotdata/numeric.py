@@ -44,6 +44,21 @@ def format_si_each(values: np.ndarray, unit: str) -> list[str]:
                                                                   strict=True)]
 
 
+def nice_ticks(low: float, high: float, count: int) -> tuple[list[float], list[str]]:
+    """Round ticks within [low, high] — 1, 2, 2.5 or 5 × 10^k apart, the closest apart that gives at most `count` —
+    and their labels, with the decimals the step needs: `0`, never the `-0.0` or `78.3` of evenly split data
+    limits. Empty for a range that is not a finite, positive span."""
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low or count < 2:
+        return [], []
+    power = math.floor(math.log10((high - low) / (count - 1)))
+    for step in sorted(m * 10.0**e for e in (power - 1, power, power + 1) for m in (1.0, 2.0, 2.5, 5.0)):
+        multiples = range(math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9) + 1)
+        if len(multiples) <= count:
+            break
+    decimals = next((d for d in range(16) if abs(step * 10**d - round(step * 10**d)) <= 1e-6 * step * 10**d), 15)
+    return [k * step for k in multiples], [f"{k * step:.{decimals}f}" for k in multiples]
+
+
 def max_abs(arrays: list[np.ndarray]) -> float:
     """Largest finite |value| over several arrays (0 when there is none): what an axis must show."""
     return max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
