@@ -31,7 +31,7 @@ from labtui.core.plotdata import (
     sweep_legs,
 )
 from labtui.core.plotdata.live import live_group
-from labtui.core.plotdata.numeric import format_si_each, laser_windows, merge_spans, nice_ticks
+from labtui.core.plotdata.numeric import format_si_each, laser_windows, log_ticks, merge_spans, nice_ticks
 from labtui.core.plotdata.view import default_options, file_suffix, runs_text, view_parts
 from labtui.core.registry import load_registry
 from tests.lab import SANTIAGO, raw_csv
@@ -639,3 +639,15 @@ def test_axis_ticks_are_round_and_within_the_data(low: float, high: float, count
     ticks, said = nice_ticks(low, high, count)
     assert said == labels and len(ticks) <= count
     assert all(low <= tick <= high for tick in ticks)
+
+
+@pytest.mark.parametrize(("low", "high", "labels"), [
+    (0.05, 3.0, ["0.05", "0.1", "0.2", "0.5", "1", "2"]),  # 1, 2, 5 × 10^k
+    (1e-3, 100.0, ["0.001", "0.01", "0.1", "1", "10", "100"]),  # too many for 1-2-5: the decades
+    (1e-12, 1e3, ["1e-12", "1e-09", "1e-06", "0.001", "1", "1000"]),  # too many decades: every third
+    (24.3, 78.3, ["30", "40", "50", "60", "70"]),  # within a decade: round values
+    (0.0, 10.0, []),  # nothing on a log axis is ≤ 0
+])
+def test_log_axis_ticks(low: float, high: float, labels: list[str]) -> None:
+    ticks, said = log_ticks(low, high, 7)
+    assert said == labels and all(low <= tick <= high for tick in ticks)

@@ -16,7 +16,7 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from labtui.core.plotdata import PlotOptions, PlotSpec, Series
-from labtui.core.plotdata.numeric import nice_ticks
+from labtui.core.plotdata.numeric import log_ticks, nice_ticks
 from labtui.core.plotdata.view import plot_title, view_parts
 from labtui.core.wording import counted
 
@@ -113,19 +113,21 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette) -> None:
         plt.scatter([m.x for m in spec.markers], [m.y for m in spec.markers], marker=DIRAC, color=palette.marker)
     x = [value for series in spec.series for value in series.x.tolist()]
     x += [edge for span in spec.spans for edge in span] + [marker.x for marker in spec.markers]
-    _round_ticks(plt.xticks, x, X_TICKS)
+    _round_ticks(plt.xticks, nice_ticks(*_limits(x), X_TICKS))
+    y = [value for series in spec.series for value in series.y.tolist()] + [marker.y for marker in spec.markers]
     if spec.log_y:
-        plt.yscale("log")  # plotext labels the decades itself
+        plt.yscale("log")
+        positive = [value for value in y if 0 < value < math.inf]  # plotext's limits are those of the logs
+        if positive:
+            _round_ticks(plt.yticks, log_ticks(min(positive), max(positive), Y_TICKS))
     else:
-        y = [value for series in spec.series for value in series.y.tolist()] + [marker.y for marker in spec.markers]
-        _round_ticks(plt.yticks, y, Y_TICKS)
+        _round_ticks(plt.yticks, nice_ticks(*_limits(y), Y_TICKS))
 
 
-def _round_ticks(set_ticks: Callable[..., None], values: list[float], count: int) -> None:
-    """Round ticks on an axis over `values`; plotext's own where there are none (an empty or a flat axis)."""
-    ticks, labels = nice_ticks(*_limits(values), count)
-    if ticks:
-        set_ticks(ticks, labels)
+def _round_ticks(set_ticks: Callable[..., None], ticks: tuple[list[float], list[str]]) -> None:
+    """Round ticks on an axis; plotext's own where there are none (an empty or a flat axis)."""
+    if ticks[0]:
+        set_ticks(*ticks)
 
 
 def _limits(values: list[float]) -> tuple[float, float]:

@@ -59,6 +59,26 @@ def nice_ticks(low: float, high: float, count: int) -> tuple[list[float], list[s
     return [k * step for k in multiples], [f"{k * step:.{decimals}f}" for k in multiples]
 
 
+def log_ticks(low: float, high: float, count: int) -> tuple[list[float], list[str]]:
+    """Ticks of a log axis over the positive values [low, high]: 1, 2 and 5 × 10^k, else the decades alone (every
+    nth when they are too many); within a decade, `nice_ticks`' round values. Values, as plotext takes them (it
+    takes their logs itself), with their labels."""
+    if not (math.isfinite(low) and math.isfinite(high)) or not 0 < low < high or count < 2:
+        return [], []
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    values: list[float] = []
+    for mantissas in ((1.0, 2.0, 5.0), (1.0,)):
+        values = [m * 10.0**k for k in decades for m in mantissas if low <= m * 10.0**k <= high]
+        if len(values) <= count:
+            break
+    if len(values) > count:  # many decades: every nth
+        values = values[:: -(-len(values) // count)]
+    if len(values) < 2:  # within about a decade
+        values, _ = nice_ticks(low, high, count)
+        values = [value for value in values if value > 0]
+    return values, [f"{value:g}" for value in values]
+
+
 def max_abs(arrays: list[np.ndarray]) -> float:
     """Largest finite |value| over several arrays (0 when there is none): what an axis must show."""
     return max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
