@@ -29,6 +29,12 @@ def rejected(data: bytes, stem: str = "It2025-10-14_3") -> Reject:
     return info.value
 
 
+def _separated(data: bytes, separator: bytes) -> bytes:
+    """The file as a spreadsheet re-saves it: another separator between the columns of the column row and rows."""
+    head, _, rows = data.partition(b"#Data:\r\n")
+    return head + b"#Data:\r\n" + rows.replace(b",", separator)
+
+
 # -- what parses ----------------------------------------------------------------------------------------------
 def test_it_file_parses_into_typed_fields_and_float_columns() -> None:
     header, frame, warnings = parse(raw_csv("It"))
@@ -87,6 +93,14 @@ def test_free_text_kept_verbatim_with_colons_trailing_spaces_and_latin1() -> Non
 def test_line_endings(eol: str) -> None:
     _, frame, _ = parse(raw_csv("It", eol=eol))
     assert frame.height == len(it_rows())
+
+
+def test_csv_quoting_of_every_field_is_read_through() -> None:
+    """A tool that quotes every field (`"t (s)","I (A)"`) writes the same table."""
+    head, _, rows = raw_csv("It").partition(b"#Data:\r\n")
+    quoted = b"\r\n".join(b'"' + line.replace(b",", b'","') + b'"' for line in rows.split(b"\r\n") if line)
+    header, frame, _ = parse(head + b"#Data:\r\n" + quoted + b"\r\n")
+    assert header.columns == list(IT_COLUMNS) and frame.equals(parse(raw_csv("It"))[1])
 
 
 def test_mixed_line_endings_and_bom() -> None:
@@ -187,6 +201,9 @@ def test_text_columns_of_the_registry_are_strings() -> None:
         (raw_csv("It", columns=("t (s)", "I (A)")), "missing_column", "'VL (V)'"),
         (raw_csv("It", columns=("t (s)", "I (A)", "VL (V)", "I (A)", "x", "y")), "duplicate_column", "twice"),
         (raw_csv("It", rows=[]), "no_rows", "zero data rows"),
+        (raw_csv("It", eol="\r"), "not_this_format", "carriage return alone"),
+        (_separated(raw_csv("It"), b"\t"), "bad_columns", "separated by tabs, not commas"),
+        (_separated(raw_csv("It"), b";"), "bad_columns", "separated by semicolons, not commas"),
     ],
 )
 def test_rejects_say_why(data: bytes, kind: str, words: str) -> None:

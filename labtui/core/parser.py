@@ -103,6 +103,9 @@ def _sniff(data: bytes) -> None:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
         kind = "UTF-16 text" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data"
         raise Reject("not_this_format", f"the file holds {kind}, not an ASCII measurement CSV")
+    if b"\r" in head and b"\n" not in head:
+        raise Reject("not_this_format", "the lines end with a carriage return alone (classic Mac OS line ends): "
+                                        "convert them to newlines")
 
 
 def parse_number(text: str, spec: ParameterSpec) -> float | None:
@@ -214,7 +217,10 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     column_text = _decode(data[row_start : len(data) if row_end < 0 else row_end]).strip()
     if not column_text:
         raise Reject("no_columns", "no column-name row after #Data:", column_line)
-    columns = [name.strip() for name in column_text.split(",")]
+    columns = [_unquoted(name.strip()) for name in column_text.split(",")]
+    if len(columns) == 1 and (separator := next((sep for sep in ("\t", ";") if sep in column_text), None)):
+        raise Reject("bad_columns", f"the columns are separated by {_SEPARATORS[separator]}, not commas (a "
+                                    "spreadsheet's export?): stage the acquisition's own CSV", column_line)
     _check_columns(spec, columns, column_line)
     registered = {*spec.required_columns, *spec.optional_columns, *spec.text_columns}
     extra = [name for name in columns if name not in registered]
@@ -285,6 +291,14 @@ def _chip_identity(
         fields.setdefault("chip_group", match.group("group"))
     if fields.get("chip_group") is not None:
         fields["chip_group"] = fields["chip_group"].strip() or None
+
+
+_SEPARATORS = {"\t": "tabs", ";": "semicolons"}
+
+
+def _unquoted(name: str) -> str:
+    """A column name as CSV quotes it (`"I (A)"`, a tool that quotes every field) is the name."""
+    return name[1:-1].replace('""', '"').strip() if len(name) >= 2 and name[0] == name[-1] == '"' else name
 
 
 def _check_columns(spec: ProcedureSpec, columns: list[str], line: int) -> None:
