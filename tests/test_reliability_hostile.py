@@ -385,8 +385,8 @@ CASES = [
     Case("lf_line_endings", one(NAME, IVG.replace(b"\r\n", b"\n"), STAGED), "edited on Linux"),
     Case(
         "cr_only_line_endings",
-        one(NAME, IVG.replace(b"\r\n", b"\r"), rejected("no_procedure")),
-        "classic Mac line ends: one enormous first line",
+        one(NAME, IVG.replace(b"\r\n", b"\r"), rejected("not_this_format")),
+        "classic Mac line ends: said so, not read as one enormous first line",
     ),
     Case("utf8_bom", one(NAME, b"\xef\xbb\xbf" + IVG, STAGED), "saved by a Windows editor"),
     Case(
@@ -525,6 +525,20 @@ def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(
     monkeypatch.undo()
     lab.stage()  # the FIFO is no candidate: its reject record goes
     assert reject_files(lab.config) == []
+
+
+def test_a_file_larger_than_any_run_is_rejected_unread(tmp_path: Path) -> None:
+    """A disk image named .csv (sparse here: no disk is used) is not read into memory; the reject says why."""
+    from labtui.core.rawread import MAX_RAW_BYTES
+
+    lab = Lab(tmp_path)
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
+    with open(lab.raw / "d" / "IVg2025-09-15_2.csv", "wb") as huge:
+        huge.truncate(MAX_RAW_BYTES + 1)
+    lab.stage()
+    assert _outcomes(lab) == {"d/IVg2025-09-15_1.csv": STAGED, "d/IVg2025-09-15_2.csv": rejected("too_large")}
+    [record] = reject_files(lab.config)
+    assert "more than any run" in str(record["reason"])
 
 
 def test_the_excerpt_of_a_rejected_file_cuts_long_lines_and_never_reads_one_whole(tmp_path: Path) -> None:

@@ -41,5 +41,6 @@ def run(args: argparse.Namespace) -> int:
     for record in records:
         when = record.rejected_at_utc.astimezone(config.zone).strftime("%Y-%m-%d %H:%M")
         print(f"{record.source_file:<{width}}  {record.kind:<20}  {when:<{when_width}}  {record.describe()}")
-    print(f"{counted(len(records), 'rejected file')}; fix them and run `labtui restage FILE` or `labtui stage`")
+    them = "it" if len(records) == 1 else "them"
+    print(f"{counted(len(records), 'rejected file')}; fix {them} and run `labtui restage FILE` or `labtui stage`")
     return 0

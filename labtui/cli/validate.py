@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 ITEMS_PRINTED = 5
 _MARK = {"error": "ERROR  ", "warning": "WARNING", "info": "INFO   "}
+_STAT_NOUNS = {"runs": "run", "chips": "chip", "calibrations": "calibration", "raw_files": "raw file",
+               "rejects": "reject"}  # what `validate` counts, in the singular
 
 
 def register_validate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -71,7 +73,9 @@ def print_report(report: ValidationReport, *, verbose: bool) -> None:
         if finding.count > len(shown):
             print(f"          … and {finding.count - len(shown)} more{'' if verbose else ' (-v lists more)'}")
         print(f"          fix: {finding.fix}{' (--fix does it)' if finding.fixable else ''}")
-    stats = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in report.stats.items())
-    counts = ", ".join(counted(count, severity) for severity, count in report.counts().items())
+    stats = ", ".join(counted(value, _STAT_NOUNS[name]) if name in _STAT_NOUNS else f"{value} {name}"
+                      for name, value in report.stats.items())
+    counts = ", ".join(counted(count, severity, "info" if severity == "info" else None)
+                       for severity, count in report.counts().items())
     verdict = "healthy" if report.ok else "NOT healthy"
     print(f"store {verdict}: {counts} — {stats} — checked in {report.elapsed_s:.2f} s")

@@ -12,6 +12,7 @@ from labtui.core.scan import Candidate
 
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt(3) parameter
 LARGE_BUFFER = 1 << 20  # bytes: a raw file's bytes and its data block are often larger
+MAX_RAW_BYTES = 1 << 30  # a file is read whole: the longest real run is ~5 MB, a day of It samples ~60 MB
 
 
 @functools.cache
@@ -51,6 +52,9 @@ def read_raw(cand: Candidate) -> tuple[bytes, os.stat_result] | Busy:
             before = os.fstat(fd)
             if not stat.S_ISREG(before.st_mode):
                 raise Reject("not_a_file", "not a regular file")
+            if before.st_size > MAX_RAW_BYTES:  # a video or a disk image named .csv must not fill the memory
+                raise Reject("too_large", f"the file holds {before.st_size / 2**30:.1f} GiB, more than any run "
+                                          f"(labtui reads a raw file whole, up to {MAX_RAW_BYTES >> 30} GiB)")
             with os.fdopen(os.dup(fd), "rb") as handle:
                 data = handle.read()
             after = os.fstat(fd)

@@ -23,7 +23,7 @@ RejectKind = Literal[
     "bad_columns", "duplicate_column", "missing_column", "no_start_time", "bad_start_time", "no_chip_number",
     "bad_chip_number", "no_rows", "bad_data", "bad_row", "bad_value",
     # the safe read
-    "symlink", "not_a_file", "unreadable",
+    "symlink", "not_a_file", "unreadable", "too_large",
     # the stager
     "invalid_values", "duplicate_run",
     # written by early versions (now `not_this_format`): their records still read

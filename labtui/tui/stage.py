@@ -222,7 +222,8 @@ class StageScreen(LabScreen):
             text.append(f"\n✘ {record.headline()}", style="red")
         if report.rejected:
             rejected = counted(report.rejected, "file")
-            text.append(f"\n{rejected} rejected: press r to see why and fix them.", style="bold")
+            them = "it" if report.rejected == 1 else "them"
+            text.append(f"\n{rejected} rejected: press r to see why and fix {them}.", style="bold")
         self.summary = text
 
     def _locked(self, holder: Holder | None) -> None:
