@@ -195,6 +195,7 @@ def test_text_columns_of_the_registry_are_strings() -> None:
         (raw_csv("It", start="yesterday"), "bad_start_time", "not a Unix time"),
         (raw_csv("It", start=12.5), "bad_start_time", "implausible"),
         (raw_csv("It", start=9e12), "bad_start_time", "implausible"),
+        (raw_csv("It", start=1760371684318), "bad_start_time", "as milliseconds it is 2025-10-13 16:08 UTC"),
         (raw_csv("It", params={"Chip number": "sixty-seven"}), "bad_chip_number", "not a positive integer"),
         (raw_csv("It", params={"Chip number": "67.5"}), "bad_chip_number", "not a positive integer"),
         (raw_csv("It", params={"Chip number": None}), "no_chip_number", "Chip number"),
@@ -275,6 +276,19 @@ def test_empty_fields_are_missing_values_not_rejects() -> None:
 def test_header_line_without_hash_is_rejected() -> None:
     data = raw_csv("It").replace(b"#Parameters:\r\n", b"#Parameters:\r\nstray text\r\n")
     assert rejected(data).kind == "not_this_format"
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    (b"#\tVDS: 0.1 V", b"#\tVDS:0.1 V"),  # no space after the colon
+    (b"#\tVDS: 0.1 V", b"#\tVDS:\t0.1 V"),  # a tab instead
+    (b"#Data:", b"# Data:"),  # the section lines as a hand retypes them
+    (b"#Data:", b"#DATA:"),
+])
+def test_retyped_header_lines_read_the_same(old: bytes, new: bytes) -> None:
+    original = raw_csv("IVg")
+    header, frame, _ = parse(original.replace(old, new), "IVg2025-10-14_3")
+    expected, same_frame, _ = parse(original, "IVg2025-10-14_3")
+    assert header.fields == expected.fields and frame.equals(same_frame)
 
 
 def test_odd_header_line_is_a_warning() -> None:

@@ -12,11 +12,11 @@ from typing import cast
 import polars as pl
 
 from labtui.core.extract import chip_name_of, has_light
-from labtui.core.parser import Header, Reject, parse_header
+from labtui.core.parser import DATA_TAG, Header, Reject, parse_header
 from labtui.core.registry import Registry
 from labtui.core.wording import counted
 
-_COMPLETE_HEADER = re.compile(rb"(?m)^#Data:[ \t]*\r?\n[^\n]*\n")
+_COMPLETE_HEADER = re.compile(DATA_TAG + rb"\n[^\n]*\n")  # the data tag and the column row
 
 
 class FollowedRun:

@@ -36,6 +36,7 @@ _SI_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-
 _IN_SECONDS = {"min": 60.0, "h": 3600.0}  # a period or a duration written in minutes or hours
 _SNIFF = 4096
 _SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
+DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
 _VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
 _BLANK_LINES = re.compile(rb"(?:[ \t\r]*+\n)*+")
 
@@ -143,7 +144,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     _sniff(data)
     if data.startswith(b"\xef\xbb\xbf"):
         data = b"   " + data[3:]  # keep byte offsets; the BOM is not part of the text
-    data_tag = re.search(rb"(?m)^#Data:[ \t]*\r?$", data)
+    data_tag = re.search(DATA_TAG + rb"$", data)
     header_end = data_tag.start() if data_tag else len(data)
     lines = _decode_lines(data[:header_end])
     first = lines[0].strip()
@@ -175,12 +176,12 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             raise Reject("not_this_format", f"a header line does not start with '#': {quoted(text)}", number)
         body = text[1:].lstrip("\t ")
         key, sep, value = body.partition(": ")
-        if not sep:
-            if body.endswith(":"):
-                key, value = body[:-1], ""
-            else:
+        if not sep:  # `Key:value`, `Key:<TAB>value`, `Key:` (empty)
+            key, sep, value = body.partition(":")
+            if not sep or not key.strip():
                 warnings.append(f"line {number}: header line without 'Key: value' ignored: {quoted(text)}")
                 continue
+            value = value.lstrip("\t ")
         key = key.strip()
         if key in raw and raw[key].strip() != value.strip():
             raise Reject(
@@ -252,9 +253,11 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
         raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is not a Unix time in seconds", line)
     latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
     if not EARLIEST_START.timestamp() <= value <= latest.timestamp():
-        raise Reject(
-            "bad_start_time", f"'Start time' {quoted(text.strip())} is implausible (before 2000 or in the future)", line
-        )
+        hint = ""
+        if EARLIEST_START.timestamp() <= value / 1000 <= latest.timestamp():
+            hint = f"; as milliseconds it is {dt.datetime.fromtimestamp(value / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC"
+        raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is implausible (before 2000 or in the "
+                                       f"future{hint}): the acquisition writes seconds", line)
     return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
