@@ -493,7 +493,7 @@ def sha_tree(folder: Path) -> dict[str, tuple[bytes, int]]:
 def chip67_lab(root: Path) -> Lab:
     """Chip Alisson67 over a week that crosses the DST change, plus a look-alike `other` 67 and a calibration."""
     lab = Lab(root)
-    lab.write_run("Alisson_05_sept/IVg2025-09-05_2.csv", "IVg", start=local("2025-09-05 10:00"), light=False,
+    lab.write_run("Alisson_05_sept/IVg2025-09-05_2.csv", "IVg", start=local("2025-09-05 10:00:20"), light=False,
                   information="second sweep")
     lab.write_run("Alisson_05_sept/IVg2025-09-05_1.csv", "IVg", start=local("2025-09-05 10:00"), light=False)
     lab.write_run("Alisson_05_sept/It2025-09-05_1.csv", "It", start=local("2025-09-05 10:30"), wavelength=365)

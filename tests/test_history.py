@@ -34,9 +34,15 @@ def lab(tmp_path) -> Lab:
 
 
 def test_history_is_sorted_by_start_time_then_file_index(lab: Lab) -> None:
-    runs = history(lab.manifest(), 67, "Alisson", tz=TZ)
+    manifest = lab.manifest()
+    first = manifest.filter(pl.col("source_file") == "Alisson_05_sept/IVg2025-09-05_1.csv")["start_time_utc"][0]
+    shared = manifest.with_columns(  # two IVg sharing a start time (to the second, as the old metadata wrote it)
+        start_time_utc=pl.when(pl.col("source_file").str.contains("IVg2025-09-05_"))
+        .then(pl.lit(first)).otherwise(pl.col("start_time_utc"))
+    )
+    runs = history(shared, 67, "Alisson", tz=TZ)
     assert runs["seq"].to_list() == [1, 2, 3, 4, 5]
-    # two IVg share a start time: file index 1 before 2, whatever the file system order
+    # file index 1 before 2, whatever the file system order
     assert runs["source_file"].to_list() == [
         "Alisson_05_sept/IVg2025-09-05_1.csv",
         "Alisson_05_sept/IVg2025-09-05_2.csv",

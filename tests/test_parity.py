@@ -28,7 +28,7 @@ def old_row(seq: int, when: str, source: str, *, folder: str | None = None, show
 
 GOOD_ROWS = [
     old_row(1, "2025-09-05 10:00", "Alisson_05_sept/IVg2025-09-05_1.csv"),
-    old_row(2, "2025-09-05 10:00", "Alisson_05_sept/IVg2025-09-05_2.csv"),
+    old_row(2, "2025-09-05 10:00:20", "Alisson_05_sept/IVg2025-09-05_2.csv"),
     old_row(3, "2025-09-05 10:30", "Alisson_05_sept/It2025-09-05_1.csv"),
     old_row(4, "2025-09-05 10:30", "Alisson_05_sept/It2025-09-05_1.csv", folder="Alisson_05_sept_test"),
     old_row(5, "2025-09-08 08:00", "Alisson_08_sept/IV2025-09-08_1.csv"),  # group `other`, same number

@@ -57,6 +57,14 @@ def copy_a_raw_file(lab: Lab) -> None:
     lab.stage()
 
 
+def copy_and_edit_a_raw_file(lab: Lab) -> None:
+    """A copy whose free text was changed afterwards: other bytes, the same run."""
+    (lab.raw / "copies").mkdir()
+    edited = (lab.raw / IT).read_bytes().replace(b"#Parameters:", b"#Parameters:\r\n#\tComment: redone", 1)
+    (lab.raw / "copies" / "It.csv").write_bytes(edited)
+    lab.stage()
+
+
 def reject_a_file(lab: Lab) -> None:
     (lab.raw / "Alisson_08_sept" / "It2025-09-08_9.csv").write_bytes(b"#Procedure: <a.It.It>\r\n")
     lab.stage()
@@ -142,6 +150,7 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
         "raw_new", "warning", True, "Alisson_09_sept/It2025-09-09_1.csv",
     ),
     "copy a raw file": (copy_a_raw_file, "duplicate_content", "warning", False, f"{IT} = copies/It.csv"),
+    "copy and edit a raw file": (copy_and_edit_a_raw_file, "same_start", "warning", False, f"{IT} ≈ copies/It.csv"),
     "a rejected file": (reject_a_file, "rejects", "warning", False, "Alisson_08_sept/It2025-09-08_9.csv: "),
     "an aborted run": (stage_an_aborted_run, "incomplete", "warning", False, "Alisson_09_sept/It2025-09-09_1.csv"),
     "an unreadable reject record": (write_a_bad_reject_record, "reject_unreadable", "warning", True, "0123.json"),

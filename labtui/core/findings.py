@@ -31,6 +31,7 @@ class FindingCode(StrEnum):
     DATE_LOCAL_MISMATCH = "date_local_mismatch"
     ORPHAN_PARQUET = "orphan_parquet"
     DUPLICATE_CONTENT = "duplicate_content"
+    SAME_START = "same_start"
     INCOMPLETE = "incomplete"
     STORE_MISSING = "store_missing"
     RAW_ROOT_MISSING = "raw_root_missing"

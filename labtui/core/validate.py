@@ -160,7 +160,21 @@ def _row_findings(
     findings += _finding(
         FindingCode.DUPLICATE_CONTENT, "warning", "raw files with identical content",
         [" = ".join(sources) for sources in twins.get_column("source_file").to_list()],
-        "if one is an accidental copy, delete it from the raw tree yourself (labtui never deletes raw data)",
+        "if one is an accidental copy, move it out of the raw tree yourself (labtui never deletes raw data), then "
+        "`labtui prune`",
+    )
+    edited = (  # one run in two files whose bytes differ: a copy edited afterwards (the identical ones are above)
+        frame.filter(pl.struct("proc", "start_time_utc").is_duplicated() & pl.col("start_time_utc").is_not_null())
+        .group_by("proc", "start_time_utc")
+        .agg(pl.col("source_file").sort(), pl.col("source_sha256").n_unique().alias("versions"))
+        .filter(pl.col("versions") > 1)
+        .sort("source_file")
+    )
+    findings += _finding(
+        FindingCode.SAME_START, "warning", "raw files of one run (the same procedure and start time, other bytes)",
+        [" ≈ ".join(sources) for sources in edited.get_column("source_file").to_list()],
+        "one is a copy edited afterwards: keep the file you trust in the raw tree, move the other out, then "
+        "`labtui prune` (each counts as a run until then)",
     )
     return findings
 
