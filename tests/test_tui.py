@@ -315,10 +315,19 @@ async def test_history_select_copy_and_plot(lab: Lab) -> None:
         assert header.endswith("\tcnp_v\tdelta_i_a\tdelta_i_rel\tresponsivity_a_per_w\tstarred\texcluded"
                                "\texclude_reason\ttags\tnote")  # what the table shows, not only the manifest's
         expected = table(app).frame.filter(pl.col("seq").is_in([2, 3]))["run_id"].to_list()
-        await pilot.press("p")
+        history_screen = app.screen
+        for _ in range(3):  # `p p p` typed ahead: all three handled before the first plot opens
+            history_screen.action_plot()
         await pilot.pause()
         assert isinstance(app.screen, PlotScreen)
         assert app.screen.runs["run_id"].to_list() == expected and app.screen.runs["seq"].to_list() == [2, 3]
+        await settle(pilot)
+        assert sum(isinstance(screen, PlotScreen) for screen in app.screen_stack) == 1
+        await pilot.press("escape")
+        history_screen.action_trends()
+        history_screen.action_trends()
+        await settle(pilot)
+        assert sum(type(screen).__name__ == "TrendsScreen" for screen in app.screen_stack) == 1
 
 
 async def test_history_detail_shows_every_manifest_field(lab: Lab) -> None:

@@ -187,6 +187,8 @@ class LabApp(App[None]):
         from labtui.core.plotdata.view import plot_rows
         from labtui.tui.plot import PlotScreen
 
+        if isinstance(self.screen, PlotScreen):  # `p p p` typed ahead: the first one opened it
+            return
         self.push_screen(PlotScreen(plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -211,7 +211,8 @@ class HistoryScreen(FilteredScreen):
     def action_trends(self) -> None:
         from labtui.tui.trends import TrendsScreen  # the metrics engine: loaded when first asked for
 
-        self.app.push_screen(TrendsScreen(self.group, self.number))
+        if self.app.screen is self:  # `T T` typed ahead: the first one opened it
+            self.app.push_screen(TrendsScreen(self.group, self.number))
 
     def action_copy_paths(self) -> None:
         rows = self.chosen()

@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from labtui.core.rejects import RejectRecord
 from labtui.core.stage_events import StageReport
+from labtui.core.wording import counted
 from labtui.tui.base import LabScreen, Shown
 from labtui.tui.stage import StageScreen
 from labtui.tui.table import Column, FrameTable
@@ -117,7 +118,7 @@ class RejectsScreen(LabScreen):
         table = self.query_one(FrameTable)
         table.show(rejects_frame(records, self.lab.config.zone), keep=self.focus_file)
         self.focus_file = None
-        self.sub_title = f"{len(records)} file(s)"
+        self.sub_title = counted(len(records), "file")
         if not records:
             self._detail(Text("No rejected files. 🎉"), Text())
 

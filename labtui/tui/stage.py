@@ -72,7 +72,7 @@ def log_line(event: StageEvent, zone: ZoneInfo) -> Text:
     if event.kind == EventKind.LOCK_WAIT:
         return Text(waiting_text(event.holder, zone), style="yellow")
     if event.kind == EventKind.SCAN:
-        return Text(f"{event.total} raw files: {event.message}", style="bold")
+        return Text(f"{counted(event.total, 'raw file')}: {event.message}", style="bold")
     return Text(event.message, style="dim")
 
 
