@@ -249,6 +249,18 @@ def test_dark_runs_and_unfinished_pulses_say_why_there_is_no_photoresponse() -> 
     assert values["i_dark_a"] is None and "dark window" in remarks[0]
 
 
+def test_a_trace_whose_clock_goes_back_or_whose_laser_is_unrecorded_gives_no_photoresponse() -> None:
+    """The windows are found by bisection on t and the edges on VL: sorted rows, two runs in one file or an empty VL
+    column would give numbers from the wrong samples."""
+    t, current, vl = pulse()
+    restarted = np.concatenate([t[:400], t[:400]])  # the acquisition restarted and appended its rows
+    values, remarks = it_quantities(restarted, np.concatenate([current[:400]] * 2), np.concatenate([vl[:400]] * 2),
+                                    0.1, SETTINGS)
+    assert all(value is None for value in values.values()) and "goes back at sample 401" in remarks[0]
+    values, remarks = it_quantities(t, current, np.full(t.size, np.nan), 0.1, SETTINGS)
+    assert all(value is None for value in values.values()) and "VL column holds no value" in remarks[0]
+
+
 def test_slow_decay_is_null_when_not_reached() -> None:
     t, current, vl = pulse(tau=200.0)
     values, remarks = it_quantities(t, current, vl, 0.1, SETTINGS)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
-METRICS_VERSION = 2  # bump when a definition changes: every row is then recomputed
+# Bump when a definition changes: every row is then recomputed. 3: an It trace whose clock goes back, or whose
+# VL column is empty, gets no photoresponse (was computed from the wrong samples).
+METRICS_VERSION = 3
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 

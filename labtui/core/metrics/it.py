@@ -32,6 +32,11 @@ def it_quantities(
         t, i, vl = t[keep], i[keep], vl[keep]
     if t.size < 3:
         return values, ["It: fewer than 3 finite points"]
+    if (back := np.flatnonzero(t[1:] < t[:-1])).size:  # every window below is found by bisection on t
+        return values, [f"It: t (s) goes back at sample {int(back[0]) + 2} ({t[back[0]]:g} → {t[back[0] + 1]:g} s): "
+                        "rows out of order or two runs in one file"]
+    if not np.isfinite(vl).any():
+        return values, ["It: the VL column holds no value: when the laser was on is unknown"]
     on = vl >= settings.light_threshold_v  # NaN compares False: dark
     k_on = int(np.argmax(on))
     if not on[k_on]:
