@@ -35,6 +35,14 @@ def _separated(data: bytes, separator: bytes) -> bytes:
     return head + b"#Data:\r\n" + rows.replace(b",", separator)
 
 
+def _padded(data: bytes, from_line: int = 0) -> bytes:
+    """The file as a spreadsheet saves it: every line padded with commas to the widest row's width."""
+    lines = data.split(b"\r\n")
+    width = max(line.count(b",") for line in lines)
+    return b"\r\n".join(line + b"," * (width - line.count(b",")) if number >= from_line and line else line
+                         for number, line in enumerate(lines))
+
+
 # -- what parses ----------------------------------------------------------------------------------------------
 def test_it_file_parses_into_typed_fields_and_float_columns() -> None:
     header, frame, warnings = parse(raw_csv("It"))
@@ -203,6 +211,8 @@ def test_text_columns_of_the_registry_are_strings() -> None:
         (raw_csv("It", columns=("t (s)", "I (A)", "VL (V)", "I (A)", "x", "y")), "duplicate_column", "twice"),
         (raw_csv("It", rows=[]), "no_rows", "zero data rows"),
         (raw_csv("It", eol="\r"), "not_this_format", "carriage return alone"),
+        (_padded(raw_csv("It")), "not_this_format", "a spreadsheet re-saved the file"),
+        (_padded(raw_csv("It"), from_line=2), "not_this_format", "a spreadsheet re-saved the file"),
         (_separated(raw_csv("It"), b"\t"), "bad_columns", "separated by tabs, not commas"),
         (_separated(raw_csv("It"), b";"), "bad_columns", "separated by semicolons, not commas"),
     ],

@@ -148,6 +148,9 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     header_end = data_tag.start() if data_tag else len(data)
     lines = _decode_lines(data[:header_end])
     first = lines[0].strip()
+    if first.endswith(",") or (data_tag is None and re.search(DATA_TAG + rb",+[ \t]*\r?$", data)):
+        raise Reject("not_this_format", "the header lines end with commas: a spreadsheet re-saved the file (and may "
+                                        "have rounded its numbers): stage the acquisition's own CSV")
     proc_match = _PROCEDURE.match(first)
     if not first.startswith("#Procedure:"):
         raise Reject(
