@@ -270,6 +270,14 @@ def test_a_hash_line_among_the_rows_is_named_where_it_is(inserted: str, reason: 
     assert problem.reason == reason and data.decode().split("\r\n")[problem.line - 1] == inserted
 
 
+def test_a_number_followed_by_a_space_is_named_with_its_line() -> None:
+    rows = it_rows()
+    rows[5] = rows[5] + " "  # a hand edit left a space at the end of the line
+    problem = rejected(raw_csv("It", rows=rows))
+    assert problem.kind == "bad_value" and "ends with a space or tab" in problem.reason
+    assert problem.line == rejected(raw_csv("It", rows=[*it_rows()[:5], "x", *it_rows()[6:]])).line
+
+
 def test_reject_str_includes_line() -> None:
     assert str(Reject("k", "bad thing", 12)) == "bad thing (line 12)"
     assert str(Reject("k", "bad thing")) == "bad thing"

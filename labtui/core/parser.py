@@ -380,7 +380,7 @@ def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
         frame = pl.read_csv(block.data, **_csv_options(block))
     except _PARSE_ERRORS:
         _diagnose(block.data[header.data_offset :], header)
-        raise Reject("bad_data", "the data block could not be parsed as numbers", header.column_line + 1) from None
+        raise Reject("bad_data", "the data block could not be parsed as numbers") from None  # no line found to name
     return _rows(frame, block, header)
 
 
@@ -430,7 +430,8 @@ def _diagnose(body: bytes, header: Header) -> None:
     """Find the first bad row for a precise reject message (only runs when the fast parse failed)."""
     width = len(header.columns)
     for offset, raw_line in enumerate(body.split(b"\n")):
-        text = _decode(raw_line).strip()
+        row = _decode(raw_line).rstrip("\r")
+        text = row.strip()
         if not text:
             continue
         line = header.column_line + 1 + offset
@@ -438,12 +439,15 @@ def _diagnose(body: bytes, header: Header) -> None:
             raise Reject("bad_row", f"a second run's header starts here ({marker}): a file holds one run", line)
         if text.startswith("#"):
             raise Reject("bad_row", "a comment line (#) among the data rows", line)
-        tokens = text.split(",")
+        tokens = row.lstrip().split(",")
         if len(tokens) != width:
             raise Reject("bad_row", f"a data row has {len(tokens)} fields, the column row has {width}", line)
-        for name, token in zip(header.columns, tokens, strict=True):
-            token = token.strip()
+        for name, written in zip(header.columns, tokens, strict=True):
+            token = written.strip()
             if token and name not in header.spec.text_columns:
+                if written.rstrip() != written:  # Polars takes a space before a number, not after it
+                    raise Reject("bad_value", f"{quoted(written, 40)} in column {quoted(name)} ends with a space or "
+                                              "tab (a hand edit?)", line)
                 try:
                     float(token)
                 except ValueError:
