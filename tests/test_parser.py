@@ -176,6 +176,10 @@ def test_calibration_needs_no_chip() -> None:
     header, frame, _ = parse(data, "LaserCalibration2025-10-13_1")
     assert header.fields.get("chip_number") is None
     assert frame.columns == ["vl_v", "power_w"]
+    named = data.replace(b"#Parameters:\r\n", b"#Parameters:\r\n#\tChip group name: Alisson\r\n#\tChip number: 72\r\n")
+    header, _, _ = parse(named, "LaserCalibration2025-10-13_1")  # the chip mounted meanwhile: not the run's chip
+    assert header.fields.get("chip_number") is None and header.fields.get("chip_group") is None
+    assert header.raw["Chip number"] == "72"  # kept with the run's parameters
 
 
 def test_text_columns_of_the_registry_are_strings() -> None:

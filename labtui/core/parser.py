@@ -272,19 +272,22 @@ def _chip_identity(
     stem: str,
     registry: Registry,
 ) -> None:
-    """Chip = group + number from the header; the `<Group><Number>_<idx>` file name only as a fallback."""
+    """Chip = group + number from the header; the `<Group><Number>_<idx>` file name only as a fallback. A setup
+    procedure (`chip: false`, a laser calibration) belongs to no chip even when its header names one: the chip's
+    history and the calibrations list must not split over it (the values stay in the run's parameters)."""
+    if not spec.chip:
+        fields.pop("chip_number", None)
+        fields.pop("chip_group", None)
+        return
     if "Chip number" in raw:
         number = fields.get("chip_number")
         if number is None or number <= 0:
-            fields["chip_number"] = None
-            if spec.chip:
-                raise Reject(
-                    "bad_chip_number",
-                    f"'Chip number' {quoted(raw['Chip number'].strip())} is not a positive integer",
-                    seen_at["Chip number"],
-                )
-            return
-    elif spec.chip:
+            raise Reject(
+                "bad_chip_number",
+                f"'Chip number' {quoted(raw['Chip number'].strip())} is not a positive integer",
+                seen_at["Chip number"],
+            )
+    else:
         match = _FILE_CHIP.match(stem)
         if not match or registry.get(match.group("group")) is not None:
             raise Reject(
