@@ -264,6 +264,9 @@ async def test_history_filters_by_procedure_light_and_text(lab: Lab) -> None:
         assert column(app, "seq") == [3]  # seq keeps the numbering of the whole history
         assert "1 of 4 runs" in text_of(app, "#status")
         assert app.screen.focused is table(app)
+        await pilot.press("slash", *"qqq", "enter", "p")  # nothing matches: p says so instead of doing nothing
+        await settle(pilot)
+        assert column(app, "seq") == [] and any("no run in view" in note.message for note in said(app))
 
 
 async def test_keys_typed_right_after_slash_reach_the_filter(lab: Lab) -> None:

@@ -190,10 +190,13 @@ class HistoryScreen(FilteredScreen):
         self._status()
 
     def chosen(self) -> pl.DataFrame:
-        """The selected runs (filters do not unselect), else the run under the cursor: what an action applies to."""
+        """The selected runs (filters do not unselect), else the run under the cursor: what an action applies to;
+        with neither (a filter that matches nothing), says so rather than letting the key do nothing."""
         table = self.query_one(FrameTable)
         if table.selected:
             return self.runs.filter(pl.col("run_id").is_in(list(table.selected)))
+        if not table.frame.height:
+            self.notify("no run in view: the filter matches nothing (/ changes it)", title="History")
         return table.frame.slice(table.cursor, 1)
 
     def action_plot(self) -> None:
@@ -251,7 +254,7 @@ class HistoryScreen(FilteredScreen):
         self._ask(
             rows,
             "Exclude",
-            "Why leave these runs out of trends and figures? (e.g. contact lost at 40 s)",
+            f"Why leave {_these(rows)} out of trends and figures? (e.g. contact lost at 40 s)",
             "",
             lambda reason: Change("exclude", reason) if reason.strip() else None,
         )
@@ -262,7 +265,7 @@ class HistoryScreen(FilteredScreen):
             self._ask(
                 rows,
                 "Tag",
-                "A tag for these runs (e.g. 455 nm power series); -tag removes it",
+                f"A tag for {_these(rows)} (e.g. 455 nm power series); -tag removes it",
                 "",
                 partial(_tag_change, rows),
             )
@@ -273,7 +276,7 @@ class HistoryScreen(FilteredScreen):
             self._ask(
                 rows,
                 "Note",
-                "The note of these runs (empty clears it)",
+                f"The note of {_these(rows)} (empty clears it)",
                 rows["note"][0] or "",
                 lambda text: Change("note", text),
             )
@@ -366,3 +369,7 @@ def run_screen(manifest: pl.DataFrame, run_id: str, lab: LabApp) -> Screen:
     if run["chip_number"] is None:  # LaserCalibration: no chip history to open
         return run_dialog(manifest, run_id, lab)  # type: ignore[return-value]
     return HistoryScreen(run["chip_group"], run["chip_number"], focus_run=run_id)
+
+
+def _these(rows: pl.DataFrame) -> str:
+    return "this run" if rows.height == 1 else "these runs"
