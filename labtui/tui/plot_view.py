@@ -31,6 +31,7 @@ SERIES_COLORS: dict[bool, tuple[RGB, ...]] = {
 }
 LINE, DOTS, DIRAC, POINT = "braille", "·", "◆", "●"  # backward sweep legs are dotted, so the two legs read apart
 X_TICKS, Y_TICKS = 5, 7  # at most, as plotext's own: it splits the data limits evenly into that many
+MARKER_LINES = 4  # Dirac points listed under a plot, one a line; past that, how many more
 SWATCH = {LINE: "━━", DOTS: "··", POINT: "●"}
 
 @dataclass(frozen=True)
@@ -75,8 +76,11 @@ def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...]) -> Con
     state = [f"{spec.kind}: {counted(spec.runs.height, 'run')}", *(text for text, _ in view_parts(spec.kind, options))]
     lines = [Content(" · ".join(state))]
     lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
-    if spec.markers:
-        lines.append(Content(" · ".join(marker.text for marker in spec.markers)))
+    shown = spec.markers if len(spec.markers) <= MARKER_LINES else spec.markers[: MARKER_LINES - 1]
+    lines += [Content(marker.text) for marker in shown]  # one a line: a paragraph of them wrapped mid-value
+    if len(shown) < len(spec.markers):
+        lines.append(Content(f"… and {len(spec.markers) - len(shown)} more Dirac points (the history's CNP column has "
+                             "each run's)"))
     lines += [Content.assemble(("✗ " + message, "$text-error")) for message in spec.messages]
     return Content("\n").join([*lines, *saved_line(saved)])
 
