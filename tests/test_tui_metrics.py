@@ -49,7 +49,7 @@ def test_key_quantities_are_si_prefixed_and_blank_where_undefined() -> None:
     shown = with_metrics(runs, metrics)
     assert shown["seq"].to_list() == [1, 2, 3]  # the history's order and rows, whatever the metrics hold
     assert shown.select(pl.col("^.*_text$")).rows() == [
-        ("-350 mV", None, None, None), (None, "12.3 nA", "0.0523", "4.1 µA/W"), (None, None, None, None)]
+        ("-350 mV", None, None, None), (None, "12.3 nA", "5.23 %", "4.1 µA/W"), (None, None, None, None)]
     assert shown["cnp_v"].to_list() == [-0.35, None, None]  # the value stays, for sorting
 
 

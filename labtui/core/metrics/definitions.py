@@ -25,10 +25,11 @@ class Quantity:
     definition: str
     dtype: type[pl.DataType] | pl.DataType = pl.Float64
     from_data: bool = True
+    percent: bool = False  # a ratio read as a percentage (ΔI/I: `3.94 %`, not 0.03936)
 
     def format(self, value: object) -> str:
-        """A value as a physicist reads it: `-350 mV`, `12.3 nA`, `4.1 µA/W`; 4 digits where the unit takes no
-        prefix (`1234 cm²/(V·s)`); "—" for null."""
+        """A value as a physicist reads it: `-350 mV`, `12.3 nA`, `4.1 µA/W`, `3.94 %`; 4 digits where the unit takes
+        no prefix (`1234 cm²/(V·s)`); "—" for null."""
         if value is None:
             return "—"
         if isinstance(value, bool):
@@ -45,6 +46,8 @@ class Quantity:
         numbers = values.filter(present).cast(pl.Float64).to_numpy()
         if self.unit in PREFIXED_UNITS:
             texts = format_si_each(numbers, self.unit)
+        elif self.percent:
+            texts = [f"{100 * number:.3g} %" for number in numbers.tolist()]
         else:
             texts = [f"{number:.4g} {self.unit}".rstrip() for number in numbers.tolist()]
         out = pl.Series(values.name, [None] * values.len(), dtype=pl.String)
@@ -78,7 +81,7 @@ QUANTITIES: tuple[Quantity, ...] = (
              "mean I over the 5 s before the first laser switch-on (the first sample with VL ≥ 0.1 V); "
              "a dark run: mean I over the whole run"),
     Quantity("delta_i_a", "A", "It", "mean I over the 5 s before the laser switches off − i_dark_a"),
-    Quantity("delta_i_rel", "", "It", "delta_i_a / i_dark_a"),
+    Quantity("delta_i_rel", "", "It", "delta_i_a / i_dark_a (shown in %)", percent=True),
     Quantity("drift_a_per_s", "A/s", "It",
              "least-squares slope of I against t over the 20 s before switch-on, after the start's settling (a "
              "dark run: the whole run)"),
