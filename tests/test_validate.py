@@ -151,6 +151,16 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
     ),
     "copy a raw file": (copy_a_raw_file, "duplicate_content", "warning", False, f"{IT} = copies/It.csv"),
     "copy and edit a raw file": (copy_and_edit_a_raw_file, "same_start", "warning", False, f"{IT} ≈ copies/It.csv"),
+    "a group typed in lower case": (
+        lambda lab: (lab.write_run("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"),
+                                   group="alisson"), lab.stage()),
+        "chip_name_clash", "warning", False, "Alisson67 / alisson67: one chip, its group typed in two ways?",
+    ),
+    "two chips with one name": (
+        lambda lab: (lab.write_run("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"),
+                                   group="Alisson6", number=7), lab.stage()),
+        "chip_name_clash", "warning", False, "Alisson67: the name of 2 different chips",
+    ),
     "a rejected file": (reject_a_file, "rejects", "warning", False, "Alisson_08_sept/It2025-09-08_9.csv: "),
     "an aborted run": (stage_an_aborted_run, "incomplete", "warning", False, "Alisson_09_sept/It2025-09-09_1.csv"),
     "an unreadable reject record": (write_a_bad_reject_record, "reject_unreadable", "warning", True, "0123.json"),

@@ -32,6 +32,7 @@ class FindingCode(StrEnum):
     ORPHAN_PARQUET = "orphan_parquet"
     DUPLICATE_CONTENT = "duplicate_content"
     SAME_START = "same_start"
+    CHIP_NAME_CLASH = "chip_name_clash"
     INCOMPLETE = "incomplete"
     STORE_MISSING = "store_missing"
     RAW_ROOT_MISSING = "raw_root_missing"

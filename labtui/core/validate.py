@@ -176,7 +176,33 @@ def _row_findings(
         "one is a copy edited afterwards: keep the file you trust in the raw tree, move the other out, then "
         "`labtui prune` (each counts as a run until then)",
     )
-    return findings
+    return findings + _chip_name_findings(frame)
+
+
+def _chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
+    """One chip written two ways (`Alisson` and `alisson`: two histories), or two chips with one name (`Alisson7`
+    chip 2 and `Alisson` chip 72 are both Alisson72: the chip parameters are looked up by that name)."""
+    chips = frame.filter(pl.col("chip_number").is_not_null()).select("chip_group", "chip_number", "chip_name").unique()
+    spelled = (
+        chips.group_by(pl.col("chip_group").str.to_lowercase().alias("group"), "chip_number")
+        .agg(pl.col("chip_name").unique().sort())
+        .filter(pl.col("chip_name").list.len() > 1)
+        .sort("chip_name")
+    )
+    clashes = (
+        chips.group_by("chip_name")
+        .agg(pl.struct("chip_group", "chip_number").n_unique().alias("chips"))
+        .filter(pl.col("chips") > 1)
+        .sort("chip_name")
+    )
+    items = [f"{' / '.join(names)}: one chip, its group typed in two ways?" for names in
+             spelled.get_column("chip_name").to_list()]
+    items += [f"{name}: the name of {count} different chips (group and number)" for name, count in
+              clashes.select("chip_name", "chips").iter_rows()]
+    return _finding(
+        FindingCode.CHIP_NAME_CLASH, "warning", "chips whose names are ambiguous", items,
+        "correct the 'Chip group name' in the raw files (and re-stage them), so that each chip has one name",
+    )
 
 
 # -- Parquet runs --------------------------------------------------------------------------------------------------
