@@ -304,6 +304,10 @@ async def test_t_opens_a_labelled_field_that_says_what_it_does(lab):
         assert not label.region.width  # the field closes once applied
         await pilot.press("t")
         assert field.value == "20"  # reopening shows the time in force
+        await pilot.press("backspace", "backspace", "enter")  # empty: says what to type, the field stays open
+        assert "type a time in seconds" in said(app)[-1].message and screen.focused is field
+        await pilot.press(*"9999", "enter")  # past every run's end: applied, and said
+        assert "past the end of the runs" in said(app)[-1].message and screen.current.baseline_time_s == 9999
 
 
 async def test_l_on_an_it_plot_draws_log_abs_current(lab):

@@ -6,6 +6,7 @@ Parquet is read once, in a worker. Every key press, resize and theme change re-s
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -226,8 +227,16 @@ class PlotScreen(FigureScreen):
         try:
             at = float(event.value)
         except ValueError:
-            self.notify(f"not a time in seconds: {event.value!r}", severity="error")
+            at = math.nan
+        if not 0 <= at < math.inf:
+            said = f"{event.value.strip()!r} is not" if event.value.strip() else "type"
+            self.notify(f"{said} a time in seconds from the run's start (e.g. 30); Esc leaves it", severity="error")
             return
+        drawn = self.spec.series if self.spec is not None else ()
+        longest = max((float(series.x.max()) for series in drawn if series.x.size), default=math.inf)
+        if at > longest:
+            self.notify(f"t = {at:g} s is past the end of the runs ({longest:g} s): their last point is the "
+                        "baseline", severity="warning")
         self._close_baseline_time()
         self._update(baseline=Baseline.FIXED, baseline_time_s=at)
 
