@@ -18,7 +18,7 @@ from textual.widgets import Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from labtui.core.lock import Holder
-from labtui.core.overview import ACTIVITY_DAYS, Overview
+from labtui.core.overview import Overview
 from labtui.core.rejects import RejectRecord
 from labtui.core.stage_events import EventKind, StageReport
 from labtui.core.wording import counted
@@ -311,8 +311,9 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         caption = "no runs yet: s stages the raw files"
         if status.first_day is not None:
             last_day = status.first_day + dt.timedelta(days=len(status.per_day) - 1)
-            caption = (f"{counted(sum(status.per_day), 'run')}, {status.first_day:%Y-%m-%d} → {last_day:%m-%d}\n"
-                       f"busiest day: {counted(max(status.per_day), 'run')} (the last {ACTIVITY_DAYS} days at most)")
+            days = counted(len(status.per_day), "day")  # up to the newest run's day, ACTIVITY_DAYS at most
+            caption = (f"{counted(sum(status.per_day), 'run')}, {days} to {last_day:%m-%d}\n"
+                       f"busiest day: {counted(max(status.per_day), 'run')}")
         self.per_day_caption = caption
 
     def _show_validation(self) -> None:
