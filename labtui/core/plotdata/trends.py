@@ -185,7 +185,7 @@ def _local_time(rows: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, str, str]:
     span_days = (last - origin).total_seconds() / 86400
     unit, seconds = ("h", 3600) if span_days < HOURS_UP_TO_DAYS else ("d", 86400)
     since = ((local - origin).dt.total_microseconds() / (seconds * 1e6)).alias(TIME)
-    return rows.with_columns(since), f"time since {origin:%Y-%m-%d} 00:00 ({tz})", unit
+    return rows.with_columns(since), f"time since {origin:%Y-%m-%d} ({tz})", unit  # from that day's midnight
 
 
 def _missing(rows: pl.DataFrame, plan: _Plan, column: str) -> list[str]:
