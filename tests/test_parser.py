@@ -305,6 +305,8 @@ def test_header_line_without_hash_is_rejected() -> None:
     (b"#\tVDS: 0.1 V", b"#\tVDS:\t0.1 V"),  # a tab instead
     (b"#Data:", b"# Data:"),  # the section lines as a hand retypes them
     (b"#Data:", b"#DATA:"),
+    (b"#\tVDS: 0.1 V", b"#\tVds: 0.1 V"),  # a registered key in another case
+    (b"Chip number:", b"Chip Number:"),
 ])
 def test_retyped_header_lines_read_the_same(old: bytes, new: bytes) -> None:
     original = raw_csv("IVg")

@@ -171,6 +171,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     raw: dict[str, str] = {}
     seen_at: dict[str, int] = {}
     warnings: list[str] = []
+    typed_keys = {**registry.parameters_of(spec), **registry.metadata}
+    spelled = {key.casefold(): key for key in typed_keys}  # `Chip Number`, `vds` as a hand retypes them
     for number, line in enumerate(lines[1:], start=2):
         text = line.rstrip("\r\n")
         if text.strip() in ("", "#", "#Parameters:", "#Metadata:"):
@@ -186,6 +188,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
                 continue
             value = value.lstrip("\t ")
         key = key.strip()
+        key = key if key in typed_keys else spelled.get(key.casefold(), key)
         if key in raw and raw[key].strip() != value.strip():
             raise Reject(
                 "conflicting_parameter",
@@ -201,7 +204,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         raise Reject("no_data_section", f"header only: {what}; the run was never recorded")
 
     fields: dict[str, Any] = {}
-    for key, pspec in {**registry.parameters_of(spec), **registry.metadata}.items():
+    for key, pspec in typed_keys.items():
         if key in raw:
             fields[pspec.field] = _typed(key, raw[key], pspec, seen_at[key], warnings)
     row_start = data_tag.end() + 1
@@ -229,7 +232,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     registered = {*spec.required_columns, *spec.optional_columns, *spec.text_columns}
     extra = [name for name in columns if name not in registered]
     if extra:
-        warnings.append(f"line {column_line}: columns not in the registry kept as numbers: {', '.join(extra)}")
+        warnings.append(f"line {column_line}: columns not in the registry kept as numbers: {_names(extra)}")
     return Header(
         proc=proc,
         spec=spec,
