@@ -208,6 +208,7 @@ def test_text_columns_of_the_registry_are_strings() -> None:
         (raw_csv("It", start=12.5), "bad_start_time", "implausible"),
         (raw_csv("It", start=9e12), "bad_start_time", "implausible"),
         (raw_csv("It", start=1760371684318), "bad_start_time", "as milliseconds it is 2025-10-13 16:08 UTC"),
+        (raw_csv("It", start="1.76037E+09"), "bad_start_time", "is rounded"),
         (raw_csv("It", params={"Chip number": "sixty-seven"}), "bad_chip_number", "not a positive integer"),
         (raw_csv("It", params={"Chip number": "67.5"}), "bad_chip_number", "not a positive integer"),
         (raw_csv("It", params={"Chip number": None}), "no_chip_number", "Chip number"),

@@ -257,6 +257,10 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
     value = float(match.group(1)) if match and match.group(2) in (None, "s") else math.nan
     if not math.isfinite(value):
         raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is not a Unix time in seconds", line)
+    mantissa = re.split("[eE]", text.strip())[0]
+    if mantissa != text.strip() and sum(c.isdigit() for c in mantissa) < 10:  # the acquisition writes every digit
+        raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is rounded (a spreadsheet re-saved the "
+                                       "file?): the run cannot be dated to the second", line)
     latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
     if not EARLIEST_START.timestamp() <= value <= latest.timestamp():
         hint = ""
