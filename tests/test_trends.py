@@ -105,6 +105,10 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
     rows = trend_rows(lab.runs, stale, current_annotations(lab.config.store_root))
     assert trend_spec(Trend.PHOTORESPONSE, rows, tz=lab.config.local_tz).warnings == (
         "1 point uses a stale laser calibration (calibration_stale: measured far in time from the run)",)
+    photoresponse = lab.spec(Trend.PHOTORESPONSE)  # joined only where no power repeats (else vertical zig-zags)
+    assert photoresponse.joined == all(np.unique(s.x).size == s.x.size for s in photoresponse.series)
+    repeated = pl.concat([rows, rows.with_columns(run_id=pl.col("run_id") + "-again", seq=pl.col("seq") + 1000)])
+    assert not trend_spec(Trend.PHOTORESPONSE, repeated, tz=lab.config.local_tz).joined
     spectral = lab.spec(Trend.SPECTRAL)
     assert spectral.x_unit == "nm" and not spectral.joined
     assert sorted(points(spectral)["x"].unique()) == sorted(lit.drop_nulls("responsivity_a_per_w")
