@@ -41,9 +41,11 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
     (Column("tags", "tags", pl.col("tags").list.join(", "), max_width=30), None),
     (Column("information", "information", max_width=40), "information"),
 ]
-SORTABLE = [(column.title, key) for column, key in COLUMNS if key is not None and column.key != "time_hms"]
+_SORT_NAMES = {"marks": "★ starred", "light": "light"}  # as the status line says a sort by a symbol column
+SORTABLE = [(_SORT_NAMES.get(column.key, column.title), key) for column, key in COLUMNS
+            if key is not None and column.key != "time_hms"]
 LIGHT_STATES = (None, True, False)
-LIGHT_NAMES = {None: "light+dark", True: "💡 light", False: "🌙 dark"}
+LIGHT_NAMES = {True: "💡 light", False: "🌙 dark"}
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,15 @@ class View:
         return HistoryFilter(text=self.text).expression() | found
 
     def describe(self) -> str:
+        """The sort, then the filters in force (none said when a view shows everything): the status line must
+        fit 80 columns with the counts before it."""
         title, _ = SORTABLE[self.sort]
         arrow = "↓" if self.descending else "↑"
-        parts = [f"proc: {self.proc or 'all'}", LIGHT_NAMES[self.light], f"sort: {title} {arrow}"]
+        parts = [f"sort: {title} {arrow}"]
+        if self.proc:
+            parts.append(f"proc: {self.proc}")
+        if self.light is not None:
+            parts.append(LIGHT_NAMES[self.light])
         if self.starred:
             parts.append("★ only")
         if self.include_excluded:
