@@ -35,6 +35,7 @@ from labtui.core.plotdata.view import controls, default_options, file_suffix
 from labtui.core.wording import counted
 from labtui.tui.base import LabScreen
 from labtui.tui.plot_view import PlotView, legend, palette_for, status
+from labtui.tui.store import short_path
 
 # The option each key changes; a key shows in the footer only where its option applies (`controls`).
 ACTION_CONTROLS = {
@@ -70,7 +71,7 @@ class FigureScreen(LabScreen):
 
     def on_figure_screen_exported(self, message: Exported) -> None:
         self.saved = message.paths
-        self.notify("\n".join(map(str, message.paths)), title="Exported", timeout=10)
+        self.notify("\n".join(map(short_path, message.paths)), title="Exported", timeout=10)
         self._show_status()
 
     def _show_status(self) -> None:

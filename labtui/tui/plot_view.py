@@ -19,6 +19,7 @@ from labtui.core.plotdata import PlotOptions, PlotSpec, Series
 from labtui.core.plotdata.numeric import log_ticks, nice_ticks
 from labtui.core.plotdata.view import plot_title, view_parts
 from labtui.core.wording import counted
+from labtui.tui.store import short_path
 
 RGB = tuple[int, int, int]
 
@@ -87,7 +88,7 @@ def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...]) -> Con
 
 def saved_line(saved: tuple[Path, ...]) -> list[Content]:
     """The status's last line after an export: where its files are (none before one)."""
-    return [Content.assemble(("saved " + ", ".join(map(str, saved)), "$text-success"))] if saved else []
+    return [Content.assemble(("saved " + ", ".join(map(short_path, saved)), "$text-success"))] if saved else []
 
 
 def _rgb(color: RGB) -> str:
