@@ -65,11 +65,12 @@ class ChipsScreen(FilteredScreen):
         "parameters from chip_params.yaml (channel L × W, gate dielectric and its capacitance per area)."
     )
     BINDINGS = [
-        Binding("up", "move(-1)", "Up", show=False),
-        Binding("down", "move(1)", "Move", key_display="↑↓", id="chips_move"),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("enter", "open", "Open history", id="chips_open"),
+        # priority: the filter field holds the focus, and its own keys would hide these from the footer
+        Binding("up", "move(-1)", "Up", show=False, priority=True),
+        Binding("down", "move(1)", "Move", key_display="↑↓", id="chips_move", priority=True),
+        Binding("pageup", "page(-1)", "Page up", show=False, priority=True),
+        Binding("pagedown", "page(1)", "Page down", show=False, priority=True),
+        Binding("enter", "open", "Open history", id="chips_open", priority=True),
         # The filter field holds the focus and takes every printable key: the history's T is ctrl+g here.
         Binding("ctrl+g", "trends", "Trends", id="chips_trends"),
     ]
