@@ -46,8 +46,9 @@ class LabApp(App[None]):
     CSS_PATH = Path(__file__).with_name("labtui.tcss")  # absolute, so subclasses elsewhere find it
     TITLE = "labtui"
     BINDINGS = [
-        Binding("s", "stage", "Stage", id="stage"),
-        Binding("w", "toggle_watch", "Watch", id="watch"),
+        # everywhere, but in the footer of the dashboard only: a plot's or the trends' own keys need the room
+        Binding("s", "stage", "Stage", id="stage", show=False),
+        Binding("w", "toggle_watch", "Watch", id="watch", show=False),
         Binding("question_mark,f1", "help", "Help", id="help"),
         Binding("ctrl+t", "toggle_theme", "Theme", id="theme", show=False),  # in help and ctrl+p: the footer keeps q
         Binding("q", "quit", "Quit", id="quit"),

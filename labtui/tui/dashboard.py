@@ -69,6 +69,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         Binding("r", "app.open('rejects')", "Rejects", id="rejects"),
         Binding("v", "app.open('validate')", "Validate", id="validate"),
         Binding("f", "follow", "Follow run", id="follow"),
+        Binding("s", "app.stage", "Stage", id="stage"),  # the app's keys, shown here (see `LabApp.BINDINGS`)
+        Binding("w", "app.toggle_watch", "Watch", id="watch"),
     ]
     DEFAULT_CSS = """
     DashboardScreen #live, DashboardScreen #staging { display: none; padding: 0 2; height: auto; }
