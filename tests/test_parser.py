@@ -139,6 +139,14 @@ def test_unparseable_known_parameter_is_left_empty_with_a_warning() -> None:
     assert any("'VG'" in warning for warning in header.warnings)
 
 
+def test_a_value_below_its_minimum_is_left_empty_with_a_warning() -> None:
+    """A negative wavelength or period is a slip: the run stages, the field is empty and the warning says why."""
+    header = parse_header(raw_csv("It", params={"Laser wavelength": "-385", "Laser ON+OFF period": "-120 s"}),
+                          REGISTRY, "It2025-10-14_3")
+    assert header.fields["laser_wavelength_nm"] is None and header.fields["laser_period_s"] is None
+    assert sum("is below 0; left empty" in warning for warning in header.warnings) == 2
+
+
 def test_non_finite_parameter_is_left_empty() -> None:
     header = parse_header(raw_csv("It", params={"Laser voltage": "nan V"}), REGISTRY, "x_1")
     assert header.fields["laser_voltage_v"] is None

@@ -282,8 +282,8 @@ CASES = [
     ),
     Case(
         "negative_wavelength",
-        one(NAME, IVG.replace(b"Laser wavelength: 455", b"Laser wavelength: -455"), rejected("invalid_values")),
-        "a wavelength below zero",
+        one(NAME, IVG.replace(b"Laser wavelength: 455", b"Laser wavelength: -455"), STAGED),
+        "a wavelength below zero: left empty with a warning",
     ),
     Case(
         "start_time_epoch_zero",

@@ -136,6 +136,9 @@ def _typed(key: str, text: str, spec: ParameterSpec, line: int, warnings: list[s
         expected = "an integer" if spec.type == "int" else f"a finite number{f' in {spec.unit}' if spec.unit else ''}"
         warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is not {expected}; left empty")
         return None
+    if spec.minimum is not None and value < spec.minimum:
+        warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is below {spec.minimum:g}; left empty")
+        return None
     return int(value) if spec.type == "int" else value
 
 

@@ -30,6 +30,7 @@ class ParameterSpec(BaseModel):
     field: str
     type: Literal["float", "int", "str"] = "float"
     unit: str | None = None  # the SI unit the field is stored in; prefixed units (mV, nA) are converted
+    minimum: float | None = None  # a value below it is a slip (a negative wavelength): left empty, with a warning
 
 
 class Completeness(BaseModel):
