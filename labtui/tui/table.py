@@ -201,14 +201,20 @@ class FrameTable(ScrollView, can_focus=True):
                 style += self.get_component_rich_style("frame-table--selected")
             if index == self.cursor:
                 style += self.get_component_rich_style("frame-table--cursor")
-        return Strip([Segment(text, style)]).crop_extend(scroll_x, scroll_x + width, style)
+        line = Strip([Segment(text, style)])
+        if width > 1 and line.crop(scroll_x + width, line.cell_length).text.strip():  # more to the right: say so
+            return line.crop(scroll_x, scroll_x + width - 1) + Strip([Segment("…", style)])
+        return line.crop_extend(scroll_x, scroll_x + width, style)
 
     def on_resize(self) -> None:
         self.cursor = self.cursor  # keep the cursor row in view
 
 
 def _cell(text: str, width: int, right: bool) -> str:
+    """The text in `width` cells: padded, or cut with `…` so that a cut value never reads as a whole one."""
     pad = width - cell_len(text)
+    if pad < 0 and width > 1:
+        return set_cell_size(text, width - 1) + "…"
     return " " * pad + text if right and pad > 0 else set_cell_size(text, width)
 
 
