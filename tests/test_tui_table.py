@@ -7,7 +7,7 @@ import time
 import polars as pl
 from textual.app import App, ComposeResult
 
-from labtui.tui.table import Column, FrameTable
+from labtui.tui.table import Column, FrameTable, _cell
 
 ROWS = 100_000
 
@@ -103,3 +103,8 @@ async def test_enter_posts_the_chosen_row() -> None:
         await pilot.press("j", "enter")
         await pilot.pause()
     assert [row["seq"] for row in chosen] == [2]
+
+
+def test_a_value_cut_to_its_column_ends_in_an_ellipsis() -> None:
+    assert _cell("VG=-0.35 V VDS=0.1 V", 12, right=False) == "VG=-0.35 V …"
+    assert _cell("-350 mV", 9, right=True) == "  -350 mV" and _cell("ab", 4, right=False) == "ab  "
