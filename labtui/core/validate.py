@@ -151,32 +151,29 @@ def _row_findings(
         FindingCode.INCOMPLETE, "warning", "aborted runs (fewer rows than the header promises)", label(aborted),
         "nothing to do: aborted runs are kept and flagged is_complete = false",
     )
-    twins = (
-        frame.filter(pl.col("source_sha256").is_duplicated() & pl.col("source_sha256").is_not_null())
-        .group_by("source_sha256")
-        .agg(pl.col("source_file").sort())
-        .sort("source_file")
-    )
     findings += _finding(
         FindingCode.DUPLICATE_CONTENT, "warning", "raw files with identical content",
-        [" = ".join(sources) for sources in twins.get_column("source_file").to_list()],
+        [" = ".join(sources) for sources in _files_sharing(frame, "source_sha256")],
         "if one is an accidental copy, move it out of the raw tree yourself (labtui never deletes raw data), then "
         "`labtui prune`",
     )
-    edited = (  # one run in two files whose bytes differ: a copy edited afterwards (the identical ones are above)
-        frame.filter(pl.struct("proc", "start_time_utc").is_duplicated() & pl.col("start_time_utc").is_not_null())
-        .group_by("proc", "start_time_utc")
-        .agg(pl.col("source_file").sort(), pl.col("source_sha256").n_unique().alias("versions"))
-        .filter(pl.col("versions") > 1)
-        .sort("source_file")
-    )
-    findings += _finding(
+    findings += _finding(  # one run in two files whose bytes differ: a copy edited afterwards
         FindingCode.SAME_START, "warning", "raw files of one run (the same procedure and start time, other bytes)",
-        [" ≈ ".join(sources) for sources in edited.get_column("source_file").to_list()],
+        [" ≈ ".join(sources) for sources in _files_sharing(frame, "proc", "start_time_utc", other_bytes=True)],
         "one is a copy edited afterwards: keep the file you trust in the raw tree, move the other out, then "
         "`labtui prune` (each counts as a run until then)",
     )
     return findings + _chip_name_findings(frame)
+
+
+def _files_sharing(frame: pl.DataFrame, *keys: str, other_bytes: bool = False) -> list[list[str]]:
+    """The raw files of rows that agree on `keys` (none null), each group sorted; with `other_bytes`, only groups
+    whose files' contents differ."""
+    shared = frame.filter(pl.struct(*keys).is_duplicated() & pl.all_horizontal(pl.col(*keys).is_not_null()))
+    groups = shared.group_by(*keys).agg(pl.col("source_file").sort(), versions=pl.col("source_sha256").n_unique())
+    if other_bytes:
+        groups = groups.filter(pl.col("versions") > 1)
+    return groups.sort("source_file").get_column("source_file").to_list()
 
 
 def _chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
