@@ -173,14 +173,17 @@ VIEW_FLAGS = {  # a view option and the procedures it changes the drawing of
 }
 
 
+def _view_options(args: argparse.Namespace) -> dict[str, object]:
+    """Each view option (`VIEW_FLAGS`) and what was given for it."""
+    return {flag: getattr(args, flag.removeprefix("--").replace("-", "_")) for flag in VIEW_FLAGS}
+
+
 def check_view_args(args: argparse.Namespace, proc: str) -> None:
     """A view option the runs' procedure has no use for is a mistake to say, not to drop: `--gm` on It runs would
     otherwise draw a plain It figure as if gm had been drawn."""
     from labtui.core.errors import UsageError
 
-    given = {"--baseline": args.baseline, "--log": args.log, "--gm": args.gm, "--gm-method": args.gm_method,
-             "--align-cnp": args.align_cnp}
-    unused = [flag for flag, value in given.items() if value and proc not in VIEW_FLAGS[flag]]
+    unused = [flag for flag, value in _view_options(args).items() if value and proc not in VIEW_FLAGS[flag]]
     if unused:
         uses = "; ".join(f"{flag} is for {' / '.join(VIEW_FLAGS[flag])} runs" for flag in unused)
         raise UsageError(f"these are {proc} runs: {uses}")
@@ -192,9 +195,8 @@ def check_trend_args(args: argparse.Namespace) -> None:
 
     if args.number is None:
         raise UsageError("--trend draws one chip's runs: give its number (e.g. labtui plot 67 --trend cnp --out …)")
-    given = [flag for flag, value in (("--seq", args.seq), ("--proc", args.proc), ("--baseline", args.baseline),
-                                      ("--log", args.log), ("--gm", args.gm), ("--gm-method", args.gm_method),
-                                      ("--align-cnp", args.align_cnp)) if value]
+    chosen = {"--seq": args.seq, "--proc": args.proc, **_view_options(args)}
+    given = [flag for flag, value in chosen.items() if value]
     if given:
         raise UsageError(f"--trend draws every run of the chip, one point each: {', '.join(given)} does not apply")
 

@@ -3,11 +3,11 @@ status lines under it. Shared by the plot, follow and trends screens."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from textual.app import RenderResult
 from textual.color import Color
 from textual.content import Content
@@ -116,15 +116,15 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette) -> None:
              color=palette.color(series.run_index))
     if spec.markers:
         plt.scatter([m.x for m in spec.markers], [m.y for m in spec.markers], marker=DIRAC, color=palette.marker)
-    x = [value for series in spec.series for value in series.x.tolist()]
-    x += [edge for span in spec.spans for edge in span] + [marker.x for marker in spec.markers]
-    _round_ticks(plt.xticks, nice_ticks(*_limits(x), X_TICKS))
-    y = [value for series in spec.series for value in series.y.tolist()] + [marker.y for marker in spec.markers]
+    x = [*(series.x for series in spec.series), np.array([edge for span in spec.spans for edge in span]),
+         np.array([marker.x for marker in spec.markers])]
+    y = np.concatenate([*(series.y for series in spec.series), np.array([marker.y for marker in spec.markers])])
+    _round_ticks(plt.xticks, nice_ticks(*_limits(np.concatenate(x)), X_TICKS))
     if spec.log_y:
         plt.yscale("log")
-        positive = [value for value in y if 0 < value < math.inf]  # plotext's limits are those of the logs
-        if positive:
-            _round_ticks(plt.yticks, log_ticks(min(positive), max(positive), Y_TICKS))
+        positive = y[(y > 0) & np.isfinite(y)]  # plotext's limits are those of the logs
+        if positive.size:
+            _round_ticks(plt.yticks, log_ticks(float(positive.min()), float(positive.max()), Y_TICKS))
     else:
         _round_ticks(plt.yticks, nice_ticks(*_limits(y), Y_TICKS))
 
@@ -135,10 +135,10 @@ def _round_ticks(set_ticks: Callable[..., None], ticks: tuple[list[float], list[
         set_ticks(*ticks)
 
 
-def _limits(values: list[float]) -> tuple[float, float]:
+def _limits(values: np.ndarray) -> tuple[float, float]:
     """The axis limits plotext gives these values (their finite extremes; a single value, ±50 % of it)."""
-    finite = [value for value in values if math.isfinite(value)]
-    low, high = min(finite, default=0.0), max(finite, default=0.0)
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     if low != high:
         return low, high
     return (0.5 * low, 1.5 * low) if low else (-1.0, 1.0)
