@@ -19,9 +19,10 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from labtui.core.config import StagingConfig
+from labtui.core.datablock import parse_data, parse_many
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
-from labtui.core.parser import Header, Reject, parse_data, parse_header, parse_many
+from labtui.core.parser import Header, Reject, parse_header
 from labtui.core.registry import load_registry
 from tests.lab import raw_csv
 

@@ -19,11 +19,12 @@ import pytest
 
 from labtui.cli import EXIT_LOCKED, main
 from labtui.core.atomic import is_temp, write_temps
+from labtui.core.datablock import parse_data
 from labtui.core.extract import run_id_for
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
 from labtui.core.manifest_row import ManifestRow
-from labtui.core.parser import parse_data, parse_header
+from labtui.core.parser import parse_header
 from labtui.core.rawread import Busy
 from labtui.core.registry import load_registry
 from labtui.core.scan import Candidate, Outcome, scan_raw

@@ -16,7 +16,7 @@ from rich.console import Console
 from textual import events
 from textual.command import CommandList
 
-import labtui.core.parser
+import labtui.core.datablock
 from labtui.cli import EXIT_USAGE, main
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
@@ -383,14 +383,14 @@ async def test_escape_cancels_staging_cleanly(tmp_path: Path, monkeypatch: pytes
     lab = tui_lab(tmp_path, staged=False, commit_interval_seconds=0.01)
     for n in range(40):
         lab.write(f"2025-10-20/It2025-10-20_{n + 1}.csv", raw_csv("It", start=epoch(2025, 10, 20, 10, n)))
-    slow_parse = labtui.core.parser.parse_many
+    slow_parse = labtui.core.datablock.parse_many
     gate = threading.Event()
 
     def parse(*args: object):
         gate.wait(5)  # the chunks in flight wait until the test has pressed Esc
         return slow_parse(*args)
 
-    monkeypatch.setattr(labtui.core.parser, "parse_many", parse)  # the stager imports it per chunk
+    monkeypatch.setattr(labtui.core.datablock, "parse_many", parse)  # the stager imports it per chunk
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

@@ -1,9 +1,9 @@
 """Parser for the lab's PyMeasure-style CSV files.
 
 A file is `#Procedure:` / `#Parameters:` / `#<TAB>Key: value` lines / `#Metadata:` / `#Data:` / a column row / rows.
-The header is parsed in Python (it is a few hundred bytes); the data block goes to Polars with an explicit Float64
-schema (schema inference turns all-`nan` sensor columns into strings and costs 3–4× the parse). Anything that
-makes a file untrustworthy raises `Reject` with a sentence a physicist understands and, where it applies, a line.
+The header is parsed here, in Python (it is a few hundred bytes); the data block goes to Polars (`datablock`).
+Anything that makes a file untrustworthy raises `Reject` with a sentence a physicist understands and, where it
+applies, a line.
 """
 
 from __future__ import annotations
@@ -11,16 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-import polars as pl
+from typing import Any
 
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import RejectKind, reject_text
 
-T = TypeVar("T")
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
 # Both patterns run on untrusted lines of any length: possessive quantifiers and a greedy tail keep them linear
@@ -35,10 +31,9 @@ _FILE_IDX = re.compile(r"_(\d+)$")
 _SI_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
 _IN_SECONDS = {"min": 60.0, "h": 3600.0}  # a period or a duration written in minutes or hours
 _SNIFF = 4096
-_SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
+SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
-_VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
-_BLANK_LINES = re.compile(rb"(?:[ \t\r]*+\n)*+")
+VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
 
 
 def quoted(text: str, limit: int = 60) -> str:
@@ -79,7 +74,7 @@ class Header:
         return [snake_column(name) for name in self.columns]
 
 
-def _decode(line: bytes) -> str:
+def decode_line(line: bytes) -> str:
     """Header lines are ASCII; free text may carry UTF-8 or latin-1 bytes (Spanish notes)."""
     try:
         return line.decode("utf-8")
@@ -92,12 +87,12 @@ def _decode_lines(header: bytes) -> list[str]:
     try:
         return header.decode("utf-8").split("\n")
     except UnicodeDecodeError:
-        return [_decode(line) for line in header.split(b"\n")]
+        return [decode_line(line) for line in header.split(b"\n")]
 
 
 def _sniff(data: bytes) -> None:
     head = data[:_SNIFF]
-    if not _VISIBLE.search(data):
+    if not VISIBLE.search(data):
         raise Reject("empty", "the file is empty")
     if head.startswith(b"\x1f\x8b"):
         raise Reject("not_this_format", "the file is gzip-compressed, not a measurement CSV: decompress it first")
@@ -212,7 +207,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             fields[pspec.field] = _typed(key, raw[key], pspec, seen_at[key], warnings)
     row_start = data_tag.end() + 1
     row_end = data.find(b"\n", row_start)
-    has_rows = row_end >= 0 and _VISIBLE.search(data, row_end + 1) is not None
+    has_rows = row_end >= 0 and VISIBLE.search(data, row_end + 1) is not None
     try:
         start_time_utc = _start_time(raw, seen_at)
     except Reject as problem:
@@ -224,7 +219,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     fields["file_idx"] = int(idx.group(1)) if idx else None
 
     column_line = len(lines) + 1
-    column_text = _decode(data[row_start : len(data) if row_end < 0 else row_end]).strip()
+    column_text = decode_line(data[row_start : len(data) if row_end < 0 else row_end]).strip()
     if not column_text:
         raise Reject("no_columns", "no column-name row after #Data:", column_line)
     columns = [_unquoted(name.strip()) for name in column_text.split(",")]
@@ -344,125 +339,3 @@ def _names(columns: list[str], shown: int = 12) -> str:
     """A file's column names for a message: the first `shown`, each cut to 40 characters, and how many there are."""
     names = ", ".join(name if len(name) <= 40 else f"{name[:40]}…" for name in columns[:shown])
     return names if len(columns) <= shown else f"{names}, … ({len(columns):,} columns)"
-
-
-_PARSE_ERRORS = (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.NoDataError)
-
-
-@dataclass(frozen=True)
-class DataBlock:
-    """A file's data rows as Polars reads them: the file's own bytes (cut after its last whole line) with the
-    header's lines skipped (a slice of the block would copy megabytes per file, in every worker at once)."""
-
-    data: bytes
-    skip_lines: int
-    schema: dict[str, type[pl.DataType]]
-    warnings: list[str]
-
-
-def data_block(data: bytes, header: Header) -> DataBlock:
-    """The block to read; a partial last line is dropped with a warning, a block without rows is a `Reject`."""
-    # Blank lines before the first row are skipped: Polars would take the blank first line for a 1-column row
-    start = _BLANK_LINES.match(data, header.data_offset).end()  # type: ignore[union-attr]  # matches anywhere
-    warnings: list[str] = []
-    if len(data) > start and not data.endswith(b"\n"):
-        end = max(data.rfind(b"\n", start) + 1, start)
-        if _VISIBLE.search(data, end):
-            warnings.append("the last line was unterminated (acquisition stopped mid-row) and was dropped")
-        data = data[:end]
-    if not _VISIBLE.search(data, start):
-        raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
-    text = set(header.spec.text_columns)
-    schema: dict[str, type[pl.DataType]] = {
-        stored: pl.String if name in text else pl.Float64
-        for name, stored in zip(header.columns, header.stored_columns, strict=False)
-    }
-    return DataBlock(data, data.count(b"\n", 0, start), schema, warnings)
-
-
-def _csv_options(block: DataBlock) -> dict[str, Any]:
-    # credential_provider=None: bytes in memory need no cloud credentials (the lookup costs Python time per file)
-    return {"has_header": False, "skip_lines": block.skip_lines, "schema": block.schema, "raise_if_empty": False,
-            "credential_provider": None}
-
-
-def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
-    """The data block as Float64 columns with stored names (text columns as strings), and warnings."""
-    block = data_block(data, header)
-    try:
-        frame = pl.read_csv(block.data, **_csv_options(block))
-    except _PARSE_ERRORS:
-        _diagnose(block.data[header.data_offset :], header)
-        raise Reject("bad_data", "the data block could not be parsed as numbers") from None  # no line found to name
-    return _rows(frame, block, header)
-
-
-def parse_many(files: list[tuple[bytes, Header]]) -> list[tuple[pl.DataFrame, list[str]] | Reject]:
-    """`parse_data` of each file, all read by one Polars query (`collect_all`): it parses the files in parallel
-    and crosses into Polars once (the real corpus in 4 threads, 16 files a query: 0.63 CPU-s and 0.38 s; a call
-    per file, 0.90 and 0.70 s). A file Polars cannot read fails the whole query: then each file is parsed on its
-    own, which names the bad one and its line. A result is the file's frame and warnings, or its `Reject`."""
-    blocks = [_or_reject(data_block, data, header) for data, header in files]
-    readable = [block for block in blocks if isinstance(block, DataBlock)]
-    try:
-        frames = iter(pl.collect_all([pl.scan_csv(block.data, **_csv_options(block)) for block in readable]))
-    except _PARSE_ERRORS:
-        return [_or_reject(parse_data, data, header) for data, header in files]
-    return [
-        _or_reject(_rows, next(frames), block, header) if isinstance(block, DataBlock) else block
-        for block, (_, header) in zip(blocks, files, strict=True)
-    ]
-
-
-def _or_reject(parse: Callable[..., T], *args: Any) -> T | Reject:
-    try:
-        return parse(*args)
-    except Reject as problem:
-        return problem
-
-
-def _rows(frame: pl.DataFrame, block: DataBlock, header: Header) -> tuple[pl.DataFrame, list[str]]:
-    """The frame without blank lines (read as rows of nulls: they are not rows); empty fields are a warning."""
-    warnings = list(block.warnings)
-    if _has_nulls(frame):
-        frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
-        if _has_nulls(frame):
-            _diagnose(block.data[header.data_offset :], header)
-            warnings.append("some data fields are empty; they are stored as missing values")
-    if frame.height == 0:
-        raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
-    return frame, warnings
-
-
-def _has_nulls(frame: pl.DataFrame) -> bool:
-    """From each column's null count, kept by Polars: no query per file, as `null_count()` would run."""
-    return any(column.has_nulls() for column in frame.iter_columns())
-
-
-def _diagnose(body: bytes, header: Header) -> None:
-    """Find the first bad row for a precise reject message (only runs when the fast parse failed)."""
-    width = len(header.columns)
-    for offset, raw_line in enumerate(body.split(b"\n")):
-        row = _decode(raw_line).rstrip("\r")
-        text = row.strip()
-        if not text:
-            continue
-        line = header.column_line + 1 + offset
-        if marker := next((m for m in _SECTIONS if text.startswith(m)), None):
-            raise Reject("bad_row", f"a second run's header starts here ({marker}): a file holds one run", line)
-        if text.startswith("#"):
-            raise Reject("bad_row", "a comment line (#) among the data rows", line)
-        tokens = row.lstrip().split(",")
-        if len(tokens) != width:
-            raise Reject("bad_row", f"a data row has {len(tokens)} fields, the column row has {width}", line)
-        for name, written in zip(header.columns, tokens, strict=True):
-            token = written.strip()
-            if token and name not in header.spec.text_columns:
-                if written.rstrip() != written:  # Polars takes a space before a number, not after it
-                    raise Reject("bad_value", f"{quoted(written, 40)} in column {quoted(name)} ends with a space or "
-                                              "tab (a hand edit?)", line)
-                try:
-                    float(token)
-                except ValueError:
-                    problem = f"{quoted(token, 40)} in column {quoted(name)} is not a number"
-                    raise Reject("bad_value", problem, line) from None

@@ -73,7 +73,7 @@ class ChunkWorker:
 
     def stage(self, chunk: list[Candidate]) -> list[tuple[Candidate, ChunkResult]]:
         """Each phase runs over the whole chunk before the next starts: the parse and the write are one Polars
-        query each for the chunk (see `parser.parse_many`), and the code of each phase stays in the CPU's caches
+        query each for the chunk (see `datablock.parse_many`), and the code of each phase stays in the CPU's caches
         from one file to the next (file by file, each library evicted the others': the metrics cost 2–4× their
         tight-loop time, and a stage 6–13 % more CPU). A file leaves the chunk when it is settled (rejected,
         busy); the rest go on. Only settled files are returned.
@@ -114,7 +114,8 @@ class ChunkWorker:
 
     def _parse(self, files: list[_File]) -> None:
         """The chunk's data blocks, in one Polars query; the raw bytes are let go here."""
-        from labtui.core.parser import Reject, parse_many
+        from labtui.core.datablock import parse_many
+        from labtui.core.parser import Reject
 
         loaded: list[tuple[bytes, Header]] = []
         for file in files:
