@@ -130,6 +130,24 @@ async def test_a_run_written_in_pieces_is_staged_once_into_the_open_history(lab:
         assert history(app).count(NEW) == 1
 
 
+@pytest.mark.parametrize(("size", "short"), [((80, 24), True), ((120, 40), False)])
+async def test_the_dashboard_fits_a_small_terminal_while_watching(lab: Lab, size: tuple[int, int],
+                                                                   short: bool) -> None:
+    """80×24 gets the compact cards: the whole screen fits with the watcher's line, every latest run of the lab
+    (6) is in view and the Dirac points keep a row (6-row cards left 3 latest runs and no Dirac panel)."""
+    app = LabApp(lab.config, watch=True)
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.loaded)
+        screen = app.screen
+        latest, dirac = screen.query_one("#latest", FrameTable), screen.query_one("#dirac", FrameTable)
+        await wait_until(pilot, lambda: bool(screen.live_lines) and dirac.row_count > 0)
+        await pilot.pause()
+        assert screen.has_class("-short") is short
+        assert screen.max_scroll_y == 0
+        assert latest.row_count == 6 and latest._rows_on_screen >= 6
+        assert dirac.display and dirac._rows_on_screen >= 1
+
+
 async def test_f_follows_the_run_being_measured(lab: Lab) -> None:
     app = LabApp(lab.config, watch=True)
     path = lab.config.raw_root / NEW

@@ -24,7 +24,7 @@ from labtui.core.fields import CONVERTERS
 if TYPE_CHECKING:
     import polars as pl
 
-LATEST_RUNS = 10  # on the dashboard
+LATEST_RUNS = 25  # on the dashboard (a tall terminal shows about 25)
 LATEST_KEYS = ("date", "time_hms", "chip_name", "proc", "light", "summary", "run_id")  # a latest run, as text
 DIRAC_CHIPS = 8  # the recently measured chips whose last Dirac point the dashboard shows
 ACTIVITY_DAYS = 30  # days in the dashboard's runs-per-day sparkline

@@ -48,7 +48,8 @@ LATEST_COLUMNS = [  # the overview's text of each latest run, headed as in the h
 ]
 
 
-DIRAC_MIN_ROWS = 28  # a shorter terminal keeps the runs-per-day panel whole and leaves the Dirac points out
+SHORT_ROWS = 32  # a shorter terminal gets the compact cards (one line of detail each), leaving room for the runs
+DIRAC_MIN_ROWS = 22  # a shorter one keeps the runs-per-day panel whole and leaves the Dirac points out
 DIRAC_COLUMNS = [
     Column("chip_name", "chip"),
     Column("cnp", "CNP", right=True),
@@ -151,6 +152,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             self.load_waiting()
 
     def on_resize(self) -> None:
+        self.set_class(self.size.height < SHORT_ROWS, "-short")
         self.query_one("#dirac", FrameTable).display = self.size.height >= DIRAC_MIN_ROWS
 
     def on_screen_resume(self) -> None:
