@@ -296,6 +296,20 @@ def test_log_ivg_is_positive_even_with_zero_current(tmp_path):
     assert np.all(np.isfinite(ys)) and np.all(ys > 0)
 
 
+def test_a_log_axis_takes_its_prefix_from_the_middle_of_its_decades(tmp_path):
+    """|I| from 0.1 nA to 1 µA: ticks 0.1 … 1000 nA, not the 0.0001 … 1 µA its maximum's prefix gives."""
+    vg = ivg_sweep()
+    i = 1e-10 * 10.0 ** (4 * (vg - vg.min()) / np.ptp(vg))
+    row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": vg, "i_a": i})
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions(log_y=True)))
+    assert spec.y_unit == "nA" and spec.y_title == "|I| (nA)"
+    ys = np.concatenate([s.y for s in spec.series])
+    assert ys.min() == pytest.approx(0.1) and ys.max() == pytest.approx(1000.0)
+    assert log_ticks(ys.min(), ys.max(), 7)[1] == ["0.1", "1", "10", "100", "1000"]
+    linear = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
+    assert linear.y_unit == "µA" and max(s.y.max() for s in linear.series) == pytest.approx(1.0)  # by its maximum
+
+
 def test_log_scale_is_refused_for_gm(tmp_path):
     vg = ivg_sweep()
     row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": vg, "i_a": 1e-6 * vg})

@@ -84,6 +84,17 @@ def max_abs(arrays: list[np.ndarray]) -> float:
     return max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
 
 
+def log_middle(arrays: list[np.ndarray]) -> float:
+    """Geometric middle of the finite positive values over several arrays (0 when there is none): the value a log
+    axis takes its prefix from, so its ticks read 0.1 … 100 nA rather than the 0.0001 … 0.1 µA of its maximum."""
+    positive = [a[(a > 0) & np.isfinite(a)] for a in arrays]
+    positive = [a for a in positive if a.size]
+    if not positive:
+        return 0.0
+    low, high = min(float(a.min()) for a in positive), max(float(a.max()) for a in positive)
+    return math.sqrt(low * high)
+
+
 def sanitize_log(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Make y safe for a log axis: |y|, non-finite points dropped, zeros lifted to the smallest positive |y|.
 

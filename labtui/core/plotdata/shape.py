@@ -27,6 +27,7 @@ from labtui.core.plotdata.numeric import (
     collapse_repeats,
     format_si,
     laser_windows,
+    log_middle,
     max_abs,
     merge_spans,
     minmax_downsample,
@@ -77,7 +78,7 @@ def shape(group: LoadedGroup, options: PlotOptions, width: int | None = None) ->
     if width is not None:
         series = [_with_points(s, *minmax_downsample(s.x, s.y, width)) for s in series]
     x_factor, x_prefix = si_scale(max_abs([s.x for s in series]))
-    y_factor, y_prefix = si_scale(max_abs([s.y for s in series]))
+    y_factor, y_prefix = si_scale((log_middle if log_y else max_abs)([s.y for s in series]))
     return PlotSpec(
         kind=group.proc,
         title=title(group.proc, rows),
