@@ -158,6 +158,8 @@ async def test_dashboard_shows_the_store_and_new_raw_files(lab: Lab) -> None:
         cards = {card: text_of(app, f"#{card}").split("\n")[0] for card in ("runs", "chips", "waiting", "rejects")}
         assert cards == {"runs": "6", "chips": "3", "waiting": "0", "rejects": "1"}
         assert text_of(app, "#staged").startswith("2025-10-26 12:00")  # 15:00 UTC in Santiago (UTC-3)
+        await pilot.press("f")  # follow, while not watching: says how a run being measured would show
+        assert said(app)[-1].message == "no run is being measured (w watches the raw folder for runs being written)"
         lab.write("2025-10-15/IVg2025-10-15_1.csv", raw_csv("IVg", start=epoch(2025, 10, 15)))
         await pilot.press("c", "escape")  # coming back to the dashboard refreshes it
         await settle(pilot)

@@ -156,12 +156,15 @@ async def test_f_follows_the_run_being_measured(lab: Lab) -> None:
         clock = WatcherTime(app.live.watcher)  # stands still while the screens draw and export: nothing settles
         await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.loaded)
         live = app.screen.query_one("#live")
-        assert "watching" in str(live.render()) and "f" not in app.screen.active_bindings
+        assert "watching" in str(live.render())
+        await pilot.press("f")  # nothing is being measured yet: said, and the screen stays
+        assert isinstance(app.screen, DashboardScreen) and said(app)[-1].message == "no run is being measured"
         append(path, data[0])
         await clock.polled(pilot)
         append(path, data[1])  # seen growing: being measured
         await wait_until(pilot, lambda: bool(app.live.measuring))
         assert "measuring now: It2025-10-15_1.csv — Alisson67, λ=455 nm, " in str(live.render())
+        assert str(live.render()).endswith("  (f follows it)")
         await pilot.press("f")
         assert isinstance(app.screen, FollowScreen)
         screen = app.screen

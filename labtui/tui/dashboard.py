@@ -69,7 +69,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         Binding("c", "app.open('chips')", "Chips", id="chips"),
         Binding("r", "app.open('rejects')", "Rejects", id="rejects"),
         Binding("v", "app.open('validate')", "Validate", id="validate"),
-        Binding("f", "follow", "Follow run", id="follow"),
+        Binding("f", "follow", "Follow run", id="follow", show=False),  # the measuring line names it when it applies
         Binding("s", "app.stage", "Stage", id="stage"),  # the app's keys, shown here (see `LabApp.BINDINGS`)
         Binding("w", "app.toggle_watch", "Watch", id="watch"),
     ]
@@ -218,7 +218,6 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     def on_live_changed(self, _: LiveChanged) -> None:
         self._show_live()
-        self.refresh_bindings()  # `f` is offered while a run is being measured
 
     def _show_live(self) -> None:
         """While watching: what is watched, the runs being measured, the last problem (retried until it clears)."""
@@ -228,19 +227,22 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             return
         lines = [Content.assemble(("⟳ watching ", "bold"), short_path(config.raw_root),
                                   f": a new run is staged once unchanged for {config.watch_settle_seconds:g} s")]
-        lines += [Content.assemble(("● measuring now: ", "bold $text-success"), run.description)
-                  for run in live.measuring]
+        follow = self._keys().get("follow")
+        lines += [Content.assemble(("● measuring now: ", "bold $text-success"), run.description,
+                                   (f"  ({follow} follows it)" if number == 0 and follow else "", "dim"))
+                  for number, run in enumerate(live.measuring)]
         if live.problem:
             lines.append(Content.assemble(("⚠ " + live.problem, "$text-error")))
         self.live_lines = Content("\n").join(lines)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return action != "follow" or bool(self.lab.live.measuring)
 
     def action_follow(self) -> None:
         """The first run being measured (one setup measures one run at a time)."""
         from labtui.tui.follow import FollowScreen  # brings the plot screen's libraries: imported when needed
 
+        if not self.lab.live.measuring:
+            hint = "" if self.lab.live.watching else " (w watches the raw folder for runs being written)"
+            self.notify(f"no run is being measured{hint}", severity="warning")
+            return
         self.app.push_screen(FollowScreen(self.lab.live.measuring[0].source_file))
 
     # -- staging at start (`labtui --demo`) ---------------------------------------------------------------------
@@ -328,9 +330,13 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         value = "✔ healthy" if report.ok else f"✘ {counted(counts['error'], 'error')}"
         self._card("validation", value, f"{counted(counts['warning'], 'warning')}, {counts['info']} info")
 
+    def _keys(self) -> dict[str | None, str]:
+        """The key of each binding id, as remapped in `config.keys`."""
+        return {active.binding.id: self.app.get_key_display(active.binding) for active in self.active_bindings.values()}
+
     def _show_keys(self) -> None:
         """Each card's subtitle names the key that acts on it, as remapped in `config.keys`."""
-        keys = {active.binding.id: self.app.get_key_display(active.binding) for active in self.active_bindings.values()}
+        keys = self._keys()
         for card_id, _, binding_id in CARDS:
             if binding_id is not None and binding_id in keys:
                 self.query_one(f"#{card_id}", Static).border_subtitle = f"{keys[binding_id]} →"
