@@ -291,10 +291,14 @@ async def test_history_sorts_and_reverses(lab: Lab) -> None:
         await pilot.press("O")
         await settle(pilot)
         assert column(app, "seq") == [4, 3, 2, 1]
+        header = table(app).render_line(0).text
+        assert "seq ↓" in header and "↑" not in header  # the sorted column's header says so
         await pilot.press("o", "o")  # seq → date → proc, ascending again
         await settle(pilot)
         assert column(app, "proc") == ["IVg", "It", "It", "It"]
         assert "sort: proc ↑" in text_of(app, "#status")
+        header = table(app).render_line(0).text
+        assert "proc ↑" in header and "seq ↓" not in header
 
 
 async def test_history_select_copy_and_plot(lab: Lab) -> None:

@@ -42,8 +42,8 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
     (Column("information", "information", max_width=40), "information"),
 ]
 _SORT_NAMES = {"marks": "★ starred", "light": "light"}  # as the status line says a sort by a symbol column
-SORTABLE = [(_SORT_NAMES.get(column.key, column.title), key) for column, key in COLUMNS
-            if key is not None and column.key != "time_hms"]
+SORTABLE = [(_SORT_NAMES.get(column.key, column.title), key, column.key) for column, key in COLUMNS
+            if key is not None and column.key != "time_hms"]  # (name, sort key, the column that shows it)
 LIGHT_STATES = (None, True, False)
 LIGHT_NAMES = {True: "💡 light", False: "🌙 dark"}
 
@@ -64,6 +64,11 @@ class View:
     @property
     def marked(self) -> AnnotationFilter:
         return AnnotationFilter(starred=self.starred, include_excluded=self.include_excluded)
+
+    @property
+    def sorted_by(self) -> tuple[str, bool]:
+        """The column the rows are sorted by, and whether descending (the table marks its header)."""
+        return SORTABLE[self.sort][2], self.descending
 
     def shown(self, runs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         """The rows to show, sorted, and how many excluded runs the view hides."""
@@ -86,7 +91,7 @@ class View:
     def describe(self) -> str:
         """The sort, then the filters in force (none said when a view shows everything): the status line must
         fit 80 columns with the counts before it."""
-        title, _ = SORTABLE[self.sort]
+        title = SORTABLE[self.sort][0]
         arrow = "↓" if self.descending else "↑"
         parts = [f"sort: {title} {arrow}"]
         if self.proc:

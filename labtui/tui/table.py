@@ -84,12 +84,16 @@ class FrameTable(ScrollView, can_focus=True):
         self.selectable = selectable and key is not None
         self.selected: set[str] = set()
         self._rows: _FrameRows | _TextRows = _TextRows([], self.columns)
+        self.sorted_by: tuple[str, bool] | None = None  # (column key, descending): its header says so (↑ ↓)
         self._widths = [column.width or cell_len(column.title) for column in self.columns]
 
     # -- data -------------------------------------------------------------------------------------------------
-    def show(self, frame: pl.DataFrame, *, columns: Iterable[Column] | None = None, keep: str | None = None) -> None:
-        """Replace the rows (and columns); the cursor follows the row with key `keep` (default: the row it is on)."""
+    def show(self, frame: pl.DataFrame, *, columns: Iterable[Column] | None = None, keep: str | None = None,
+             sorted_by: tuple[str, bool] | None = None) -> None:
+        """Replace the rows (and columns); the cursor follows the row with key `keep` (default: the row it is on);
+        `sorted_by` (column key, descending) marks the column the rows are sorted by."""
         self.columns = list(columns) if columns is not None else self.columns
+        self.sorted_by = sorted_by
         self._replace(_FrameRows(frame, self.columns), keep)
 
     def show_text(self, rows: Sequence[Mapping[str, str | None]], keep: str | None = None) -> None:
@@ -110,7 +114,12 @@ class FrameTable(ScrollView, can_focus=True):
     def _fit(self, index: int, column: Column) -> int:
         if column.width is not None:
             return column.width
-        return max(cell_len(column.title), min(column.max_width, self._rows.longest(index)))
+        return max(cell_len(self._title(column)), min(column.max_width, self._rows.longest(index)))
+
+    def _title(self, column: Column) -> str:
+        if self.sorted_by is None or self.sorted_by[0] != column.key:
+            return column.title
+        return f"{column.title} {'↓' if self.sorted_by[1] else '↑'}"
 
     def _key_at(self, index: int) -> str | None:
         if self.key is None or not 0 <= index < self._rows.height:
@@ -188,7 +197,7 @@ class FrameTable(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         if y == 0:
-            text = self._line((column.title for column in self.columns), " ")
+            text = self._line((self._title(column) for column in self.columns), " ")
             style = self.get_component_rich_style("frame-table--header")
         else:
             index = scroll_y + y - 1
