@@ -180,6 +180,17 @@ async def test_the_dashboard_in_view_sees_new_raw_files_and_a_stage_made_elsewhe
         await wait_until(pilot, lambda: text_of(app, "#runs").startswith("7") and text_of(app, "#waiting")[0] == "0")
 
 
+async def test_a_chip_measured_lately_without_a_dirac_point_says_so(lab: Lab) -> None:
+    lab.write("2025-10-20/It2025-10-20_1.csv", raw_csv("It", params={"Chip number": "80"}, start=epoch(2025, 10, 20)))
+    lab.stage()
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        dirac = app.screen.query_one("#dirac", FrameTable)
+        assert dirac.frame.select("chip_name", "cnp").row(0) == ("Alisson80", "none yet")  # not an empty row
+        assert dirac.frame["cnp"].to_list()[1:] == ["167 mV"] * 3
+
+
 async def test_the_dashboard_tells_an_empty_raw_folder_from_a_staged_one_and_counts_a_rejecting_stage(
     tmp_path: Path,
 ) -> None:

@@ -194,7 +194,9 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
         points = await asyncio.to_thread(self.lab.store.dirac_points)
         cnp = BY_COLUMN["cnp_v"]
-        self.query_one("#dirac", FrameTable).show(points.with_columns(cnp=cnp.format_each(points["cnp_v"])))
+        # a chip measured lately without a Dirac point yet (no IVg, or none with one) says so, not an empty row
+        self.query_one("#dirac", FrameTable).show(points.with_columns(cnp=cnp.format_each(points["cnp_v"])
+                                                                       .fill_null("none yet")))
 
     @work(group="waiting", exclusive=True, exit_on_error=False)
     async def load_waiting(self) -> None:
