@@ -189,6 +189,11 @@ async def test_a_chip_measured_lately_without_a_dirac_point_says_so(lab: Lab) ->
         dirac = app.screen.query_one("#dirac", FrameTable)
         assert dirac.frame.select("chip_name", "cnp").row(0) == ("Alisson80", "none yet")  # not an empty row
         assert dirac.frame["cnp"].to_list()[1:] == ["167 mV"] * 3
+        await pilot.press("tab")  # from the latest runs to the Dirac points
+        assert app.focused is dirac
+        await pilot.press("down", "enter")  # the newest IVg of the chip on that row
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen) and "other71" in app.screen.title
 
 
 async def test_the_dashboard_tells_an_empty_raw_folder_from_a_staged_one_and_counts_a_rejecting_stage(
