@@ -20,6 +20,7 @@ from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.dialogs import FieldsDialog
 from labtui.tui.history import HistoryScreen
 from labtui.tui.stage import StageScreen
+from labtui.tui.store import short_path
 from labtui.tui.table import FrameTable
 from tests.lab import REJECT, Lab, tui_lab
 from tests.pilot import said, settle
@@ -166,3 +167,15 @@ async def test_a_raw_root_that_is_a_file_is_named_as_such_in_the_app(lab: Lab) -
         await pilot.press("s")
         await settle(pilot)
         assert f"The raw folder {not_a_folder} is a file, not a folder" in str(app.screen.query_one("#notice").render())
+
+
+def test_paths_are_shown_as_a_user_would_type_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative inside the working folder, with ~ under home; the working folder itself by name, never "."."""
+    home, work = tmp_path / "home", tmp_path / "home" / "lab"
+    (work / "data").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert short_path(work / "data") == "data"
+    assert short_path(Path(".")) == short_path(work) == "~/lab"
+    assert short_path(home) == "~"
+    assert short_path(tmp_path) == str(tmp_path)

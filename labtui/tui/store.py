@@ -227,11 +227,14 @@ class Store:
 
 
 def short_path(path: Path) -> str:
-    """A path as a user would type it: relative to the working folder when inside it, else with `~`."""
+    """A path as a user would type it: relative to the working folder when inside it, else with `~` (the working
+    folder itself is named, not ".")."""
     absolute = Path(os.path.abspath(path))
     for base, prefix in ((Path.cwd(), ""), (Path.home(), "~/")):
+        if absolute == base and not prefix:
+            continue
         try:
-            return prefix + absolute.relative_to(base).as_posix()
+            return (prefix + absolute.relative_to(base).as_posix()).removesuffix("/.")
         except ValueError:
             continue
     return str(absolute)
