@@ -71,13 +71,19 @@ async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None
         assert set(read_log(lab.config.store_root)["author"].to_list()) == {"ana"}
 
 
-async def test_x_on_an_excluded_run_includes_it_and_an_empty_reason_does_nothing(lab: Lab) -> None:
+async def test_x_on_an_excluded_run_includes_it_and_an_empty_reason_is_asked_for_again(lab: Lab,
+                                                                                       monkeypatch) -> None:
+    record_notifications(monkeypatch)
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 30)) as pilot:
         await open_chip(pilot, "67")
         first = column(app, "run_id")[0]
         await pilot.press("x")
         await answer(pilot, "")
+        assert first not in marks(lab)
+        assert isinstance(app.screen, TextDialog) and "say why the run is excluded" in said(app)[-1].message
+        await pilot.press("escape")  # cancelled
+        await settle(pilot)
         assert first not in marks(lab)
         await pilot.press("x")
         await pilot.press("escape")  # cancelled

@@ -256,7 +256,7 @@ class HistoryScreen(FilteredScreen):
             "Exclude",
             f"Why leave {_these(rows)} out of trends and figures? (e.g. contact lost at 40 s)",
             "",
-            lambda reason: Change("exclude", reason) if reason.strip() else None,
+            partial(Change, "exclude"),  # an empty reason is refused, said and asked for again
         )
 
     def action_tag(self) -> None:
