@@ -49,6 +49,8 @@ async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None
         await pilot.press("n")
         await answer(pilot, "re-mounted")
         assert (marks(lab)[first]["tags"], marks(lab)[first]["note"]) == (["455 nm"], "re-mounted")
+        await settle(pilot)
+        assert "★ #✎" in table(app).render_line(1).text  # starred, tagged and noted: each marked
         # a selection: both runs, one action
         await pilot.press("space", "j", "space", "x")
         await answer(pilot, "contact lost")

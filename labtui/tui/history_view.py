@@ -21,11 +21,12 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
     (Column("time_hms", "time"), "start_time_utc"),
     (Column("proc", "proc"), "proc"),
     (Column("light", "💡", width=2), "has_light"),
-    (Column("marks", "★⊘✎", pl.concat_str(
+    (Column("marks", "★⊘#✎", pl.concat_str(  # starred, excluded, tagged, noted
         pl.when(pl.col("starred")).then(pl.lit("★")).otherwise(pl.lit(" ")),
         pl.when(pl.col("excluded")).then(pl.lit("⊘")).otherwise(pl.lit(" ")),
+        pl.when(pl.col("tags").list.len() > 0).then(pl.lit("#")).otherwise(pl.lit(" ")),
         pl.when(pl.col("note").is_not_null()).then(pl.lit("✎")).otherwise(pl.lit(" ")),
-    ), width=3), "starred"),
+    ), width=4), "starred"),
     # the key derived quantities: text formatted once per reload (`with_metrics`), sorted by value
     *[(Column(f"{column}_text", title, right=True, max_width=11), column) for column, title in KEY_QUANTITIES],
     # the summary line without its heading: icon, procedure and chip have their own columns here
