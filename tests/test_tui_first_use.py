@@ -17,7 +17,7 @@ from rich.console import Console
 from labtui.tui.app import LabApp
 from labtui.tui.chips import ChipsScreen
 from labtui.tui.dashboard import DashboardScreen
-from labtui.tui.dialogs import FieldsDialog
+from labtui.tui.dialogs import FieldsDialog, HelpDialog
 from labtui.tui.history import HistoryScreen
 from labtui.tui.stage import StageScreen
 from labtui.tui.store import short_path
@@ -50,6 +50,13 @@ async def test_chips_typing_always_filters_and_the_arrows_move(lab: Lab) -> None
         await pilot.click("#chips", offset=(5, 1))  # a click moves the highlight, and typing still filters
         await pilot.press("7", "1", "k")  # j and k are letters of a filter like any other
         assert [row["chip_name"] for row in rows(app)] == []
+        await pilot.pause()
+        assert str(app.screen.query_one("#chip-info").render()).startswith("no chip matches “71k”")
+        await pilot.press("question_mark")  # help, not a filter character: no chip name has one
+        await pilot.pause()
+        assert isinstance(app.screen, HelpDialog)
+        await pilot.press("escape")
+        assert app.screen.query_one("#filter").value == "71k"
         await pilot.press("backspace", "up")
         assert [row["chip_name"] for row in rows(app)] == ["Alisson71", "other71"]
         assert app.screen.query_one(FrameTable).row["chip_name"] == "Alisson71"

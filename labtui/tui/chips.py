@@ -119,7 +119,12 @@ class ChipsScreen(FilteredScreen):
 
     @on(Input.Changed, "#filter")
     def _filter(self) -> None:
-        text = self.query_one("#filter", Input).value
+        field = self.query_one("#filter", Input)
+        if "?" in field.value:  # typed into the field, which holds the keys; no chip name has one: the help
+            field.value = field.value.replace("?", "")
+            self.app.action_help()
+            return
+        text = field.value
         shown = filter_chips(self.chips, text) if text.strip() and self.chips.height else self.chips
         self.query_one(FrameTable).show(shown, columns=self.columns)
         total = counted(self.chips.height, "chip")
@@ -144,7 +149,11 @@ class ChipsScreen(FilteredScreen):
 
     @on(FrameTable.CursorMoved, "#chips")
     def _show_chip(self, event: FrameTable.CursorMoved) -> None:
-        info = chip_info(event.row["chip_name"], self.params) if event.row is not None else ""
+        text = self.query_one("#filter", Input).value.strip()
+        if event.row is not None:
+            info = chip_info(event.row["chip_name"], self.params)
+        else:
+            info = f"no chip matches “{text}”: type part of a group name or a number" if text else ""
         self.query_one("#chip-info", Static).update(info)
 
     @on(FrameTable.Chosen, "#chips")
