@@ -24,12 +24,13 @@ from labtui.core.history import history
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.plotdata import Baseline, GmMethod, PlotOptions, shape
+from labtui.core.plotdata.model import PlotSpec, Series
 from labtui.core.plotdata.view import file_suffix, plot_rows, plot_title
 from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.tui.messages import PlotRequested
 from labtui.tui.plot import PlotScreen
-from labtui.tui.plot_view import SERIES_COLORS, palette_for
+from labtui.tui.plot_view import SERIES_COLORS, Palette, legend, palette_for
 from labtui.tui.store import Store
 from tests.pilot import record_notifications, said
 
@@ -339,6 +340,23 @@ async def test_every_leg_of_a_sweep_has_its_own_legend_entry(lab):
         assert all(label in legend for label in labels)
         markers = [m.text.split(":")[0] for m in screen.spec.markers]
         assert len(markers) == len(set(markers))  # each Dirac point names one leg
+
+
+def test_many_sweeps_have_one_legend_line_per_run_and_one_per_direction():
+    """Past two sweeps (eight legs), the legend lists runs, as the paper figure does: not four lines a run."""
+    def sweep(run: int) -> list[Series]:
+        legs = ("0→-5 V", "-5→5 V", "5→-5 V", "-5→0 V")
+        return [Series(f"seq {run} {leg}", np.zeros(2), np.zeros(2), f"r{run}", run, run_index=run,
+                       direction=(-1) ** (n + 1), run_label=f"seq {run}") for n, leg in enumerate(legs)]
+
+    palette = Palette(SERIES_COLORS[True], (1, 2, 3), (4, 5, 6))
+    for runs, expected in ((2, 8), (3, 3 + 2)):
+        spec = PlotSpec("IVg", "IVg", "Vg", "V", "I", "µA", False, tuple(s for r in range(runs) for s in sweep(r)),
+                        (), (), (), (), pl.DataFrame())
+        lines = str(legend(spec, palette)).splitlines()
+        assert len(lines) == expected
+    assert lines == ["━━ seq 0", "━━ seq 1", "━━ seq 2", "━━ forward sweep (Vg rising)",
+                     "·· backward sweep (Vg falling)"]
 
 
 # -- helpers of the screen --------------------------------------------------------------------------------------

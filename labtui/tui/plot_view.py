@@ -34,6 +34,7 @@ LINE, DOTS, DIRAC, POINT = "braille", "·", "◆", "●"  # backward sweep legs 
 X_TICKS, Y_TICKS = 5, 7  # at most, as plotext's own: it splits the data limits evenly into that many
 MARKER_LINES = 4  # Dirac points listed under a plot, one a line; past that, how many more
 SWATCH = {LINE: "━━", DOTS: "··", POINT: "●"}
+LEGS_BY_LEG = 8  # sweep legs the legend names one by one (two full sweeps); past that, by run and direction
 
 @dataclass(frozen=True)
 class Palette:
@@ -57,14 +58,24 @@ def palette_for(theme_variables: Mapping[str, str]) -> Palette:
 
 
 def legend(spec: PlotSpec, palette: Palette) -> Content:
-    """One line per distinct trace label, with its colour and line style; then what the marks mean."""
+    """One line per distinct trace label, with its colour and line style; then what the marks mean. Past
+    `LEGS_BY_LEG` sweep legs, one line per run and one per direction, as a paper figure has them (31 sweeps made
+    124 lines of legs)."""
     lines: list[Content] = []
     first: dict[str, Series] = {}
     for series in spec.series:
         first.setdefault(series.label, series)
+    by_run = len(first) > LEGS_BY_LEG and all(series.run_label for series in spec.series)
+    if by_run:
+        first = {}
+        for series in spec.series:
+            first.setdefault(series.run_label, series)
     for label, series in first.items():
-        swatch = SWATCH[POINT if spec.points else DOTS if series.direction < 0 else LINE]
+        swatch = SWATCH[POINT if spec.points else DOTS if series.direction < 0 and not by_run else LINE]
         lines.append(Content.assemble((swatch, _rgb(palette.color(series.run_index))), " ", label))
+    if by_run:
+        lines += [Content.assemble((SWATCH[style], _rgb(palette.marker)), f" {what}")
+                  for style, what in ((LINE, "forward sweep (Vg rising)"), (DOTS, "backward sweep (Vg falling)"))]
     if spec.spans:
         lines.append(Content.assemble(("│ ", _rgb(palette.span)), " laser ON"))
     if spec.markers:
