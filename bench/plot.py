@@ -113,7 +113,7 @@ def breakdown(config: StagingConfig, runs: pl.DataFrame) -> str:
     plt = Plot()
     plt.plotsize(SIZE[0] - 34, SIZE[1] - 8)
     started = time.perf_counter()
-    draw_spec(plt, spec, palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"}))
+    draw_spec(plt, spec, palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"}), SIZE[0] - 34)
     plt.build()
     built = time.perf_counter() - started
     points = sum(len(columns["t_s"]) for columns in group.columns)

@@ -30,7 +30,7 @@ from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.tui.messages import PlotRequested
 from labtui.tui.plot import PlotScreen
-from labtui.tui.plot_view import SERIES_COLORS, Palette, legend, palette_for
+from labtui.tui.plot_view import SERIES_COLORS, Palette, draw_spec, fitted, legend, palette_for
 from labtui.tui.store import Store
 from tests.pilot import record_notifications, said
 
@@ -340,6 +340,25 @@ async def test_every_leg_of_a_sweep_has_its_own_legend_entry(lab):
         assert all(label in legend for label in labels)
         markers = [m.text.split(":")[0] for m in screen.spec.markers]
         assert len(markers) == len(set(markers))  # each Dirac point names one leg
+
+
+def test_axis_and_plot_titles_are_cut_to_fit_rather_than_left_out():
+    """plotext leaves out a title that does not fit: cut it, keeping the unit, and the plot still says what its
+    axis is (the trends' x axis at 80 columns had no name)."""
+    label = "time since 2025-09-01 (America/Santiago)"
+    assert fitted(label, "d", 60) == f"{label} (d)"
+    assert fitted(label, "d", 25) == "time since… (d)"  # at a word's end
+    assert fitted(label, "d", 33) == "time since 2025-09-01… (d)"
+    assert fitted("Alisson68 · Dirac point against time", "", 12) == "Alisson68 ·…"
+    assert fitted(label, "d", 4) == ""
+    plt = Plot()
+    plt.plotsize(50, 16)
+    spec = PlotSpec("trend", "Alisson68 · Dirac point against time · 31 runs, and more words", label, "d",
+                    "V_CNP", "V", False, (Series("CNP", np.arange(3.0), np.arange(3.0), "r", 1),), (), (), (), (),
+                    pl.DataFrame(), points=True)
+    draw_spec(plt, spec, palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"}), 50)
+    drawn = plt.build()
+    assert "… (d)" in drawn and "Alisson68 · Dirac point against time" in drawn
 
 
 def test_many_sweeps_have_one_legend_line_per_run_and_one_per_direction():

@@ -106,12 +106,13 @@ def _rgb(color: RGB) -> str:
     return "rgb({},{},{})".format(*color)
 
 
-def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette) -> None:
-    """The plotext calls for one spec, on a cleared figure (PlotextPlot sets size and theme when it renders)."""
+def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
+    """The plotext calls for one spec `width` cells wide, on a cleared figure (PlotextPlot sets size and theme when
+    it renders)."""
     plt.clear_figure()
-    plt.title(plot_title(spec))
-    plt.xlabel(spec.x_title)
+    plt.title(fitted(plot_title(spec), "", width - 4))
     plt.ylabel(spec.y_title)
+    plt.xlabel(fitted(spec.x_label, spec.x_unit, width + 3 - 2 * len(spec.y_title)))  # centred, clear of y's
     for edge in (edge for span in spec.spans for edge in span):
         plt.vertical_line(edge, color=palette.span)
     # Dots first: a braille line drawn over them keeps both legs visible wherever they part.
@@ -138,6 +139,21 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette) -> None:
             _round_ticks(plt.yticks, log_ticks(float(positive.min()), float(positive.max()), Y_TICKS))
     else:
         _round_ticks(plt.yticks, nice_ticks(*_limits(y), Y_TICKS))
+
+
+def fitted(label: str, unit: str, room: int) -> str:
+    """`label (unit)` in `room` cells, the label cut with … before its unit: plotext leaves out a title that does
+    not fit (at 80 columns the trends lost their x axis's name, and the plots their title)."""
+    whole = f"{label} ({unit})" if unit else label
+    if len(whole) <= room:
+        return whole
+    tail = f"… ({unit})" if unit else "…"
+    if room <= len(tail):
+        return ""
+    cut = label[: room - len(tail)]
+    if label[len(cut)] != " " and " " in cut:  # at a word's end: "time since… (d)", not "time since 2025-09-0…"
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip() + tail
 
 
 def _round_ticks(set_ticks: Callable[..., None], ticks: tuple[list[float], list[str]]) -> None:
@@ -171,7 +187,7 @@ class PlotView(PlotextPlot):
             self.post_message(self.Resized())
 
     def draw(self, spec: PlotSpec, palette: Palette) -> None:
-        draw_spec(self.plt, spec, palette)
+        draw_spec(self.plt, spec, palette, self.size.width)
         self.shaped_width = self.size.width
         self.refresh()
 
