@@ -122,7 +122,7 @@ class ChipsScreen(FilteredScreen):
         field = self.query_one("#filter", Input)
         if "?" in field.value:  # typed into the field, which holds the keys; no chip name has one: the help
             field.value = field.value.replace("?", "")
-            self.app.action_help()
+            self.lab.action_help()
             return
         text = field.value
         shown = filter_chips(self.chips, text) if text.strip() and self.chips.height else self.chips
@@ -150,10 +150,11 @@ class ChipsScreen(FilteredScreen):
     @on(FrameTable.CursorMoved, "#chips")
     def _show_chip(self, event: FrameTable.CursorMoved) -> None:
         text = self.query_one("#filter", Input).value.strip()
+        info: Text | str = ""
         if event.row is not None:
             info = chip_info(event.row["chip_name"], self.params)
-        else:
-            info = f"no chip matches “{text}”: type part of a group name or a number" if text else ""
+        elif text:
+            info = f"no chip matches “{text}”: type part of a group name or a number"
         self.query_one("#chip-info", Static).update(info)
 
     @on(FrameTable.Chosen, "#chips")
