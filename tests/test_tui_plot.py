@@ -330,6 +330,19 @@ async def test_a_dark_it_run_opens_without_a_laser_baseline(lab):
         assert "laser ON" not in status_text(screen) and "no baseline" in status_text(screen)
 
 
+async def test_a_view_key_the_plot_has_no_use_for_says_so(lab, monkeypatch):
+    record_notifications(monkeypatch)
+    app = Host(lab.config, lab.ids("ivg_dark"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        await pilot.press("b")  # a baseline is for It runs
+        assert said(app)[-1].message == "Baseline does not apply to the IVg plot"
+        await pilot.press("g", "l")
+        await settle(pilot)
+        assert said(app)[-1].message == "Log |I| does not apply to the IVg plot of gm (g shows I again)"
+        assert screen.current.gm and not screen.current.log_y
+
+
 async def test_every_leg_of_a_sweep_has_its_own_legend_entry(lab):
     app = Host(lab.config, lab.ids("ivg_dark"))
     async with app.run_test(size=(120, 40)) as pilot:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -196,6 +196,15 @@ class PlotScreen(FigureScreen):
             return self.spec is not None and bool(self.spec.series)
         return True
 
+    def on_key(self, event: events.Key) -> None:
+        """A view key the plot on show has no use for (hidden from the footer) says so instead of doing nothing."""
+        if not self.proc or isinstance(self.focused, Input):
+            return
+        unused = [binding for binding in self._bindings.key_to_bindings.get(event.key, ())
+                  if binding.action in ACTION_CONTROLS and not self.check_action(binding.action, ())]
+        if unused:
+            mode = " of gm (g shows I again)" if self.current.gm else ""
+            self.notify(f"{unused[0].description} does not apply to the {self.proc} plot{mode}", severity="warning")
     @property
     def current(self) -> PlotOptions:
         """The options of the group on show; keys reach this only when there is one (`check_action`)."""
