@@ -636,6 +636,15 @@ async def test_help_lists_the_screen_keys_and_the_palette_runs_them(lab: Lab) ->
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, RejectsScreen)
+        await pilot.press("escape", "c")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        body = dialog_text(app)
+        assert "Open history" in body and "Delete" not in body  # the filter field's editing keys are not listed
+        assert body.index("Open history") < body.index("Quit")  # the screen's own keys first
+        screen = app.screen_stack[-2]
+        titles = {command.title for command in app.get_system_commands(screen)}
+        assert {"Open history", "Trends", "Theme"} <= titles and not titles & {"Keys", "Delete left", "Maximize"}
 
 
 async def test_theme_toggles_between_dark_and_light(lab: Lab) -> None:

@@ -194,12 +194,16 @@ class LabApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette lists every key of the current screen next to Textual's own commands."""
-        builtin = list(super().get_system_commands(screen))
+        from labtui.tui.dialogs import task_bindings
+
+        # Textual's key panel and maximize: the help dialog lists the keys, and the panel outlived escape
+        builtin = [command for command in super().get_system_commands(screen)
+                   if command.title not in ("Keys", "Maximize", "Minimize")]
         yield from builtin
         names = {command.title for command in builtin}
-        for active in screen.active_bindings.values():
+        for active in task_bindings(screen):
             binding = active.binding
-            if binding.system or not active.enabled or binding.description in names:
+            if not active.enabled or binding.description in names:
                 continue
             names.add(binding.description)
             yield SystemCommand(binding.description, f"key: {self.get_key_display(binding)}",

@@ -14,7 +14,6 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
@@ -73,7 +72,9 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         Binding("f", "follow", "Follow run", id="follow", show=False),  # the measuring line names it when it applies
         Binding("s", "app.stage", "Stage", id="stage"),  # the app's keys, shown here (see `LabApp.BINDINGS`)
         Binding("w", "app.toggle_watch", "Watch", id="watch"),
-        *Screen.BINDINGS,  # tab between the latest runs and the Dirac points (not inherited: escape has no use here)
+        # not inherited (escape has no use here), so tab is bound again: between the latest runs and the Dirac points
+        Binding("tab", "app.focus_next", "Next table", show=False),
+        Binding("shift+tab", "app.focus_previous", "Previous table", show=False),
     ]
     DEFAULT_CSS = """
     DashboardScreen #live, DashboardScreen #staging { display: none; padding: 0 2; height: auto; }

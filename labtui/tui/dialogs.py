@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.visual import VisualType
@@ -113,6 +113,20 @@ def field_text(value: object) -> str:
     return f"{text[:SHOWN_CHARACTERS]}… ({len(text):,} characters in all)"
 
 
+def task_bindings(screen: Screen) -> list[ActiveBinding]:
+    """The keys of a screen worth listing: its own and the app's first, then its tables' moves; never a text
+    field's editing keys (a filter's 25 of them buried the screen's) nor Textual's system ones."""
+    from textual.widgets import Input
+
+    own: list[ActiveBinding] = []
+    widgets: list[ActiveBinding] = []
+    for active in screen.active_bindings.values():
+        if active.binding.system or isinstance(active.node, Input):
+            continue
+        (own if active.node is screen or active.node is screen.app else widgets).append(active)
+    return own + widgets
+
+
 class HelpDialog(Dialog):
     """What the screen below is for and every key it answers to, from its live bindings (remaps included)."""
 
@@ -123,12 +137,12 @@ class HelpDialog(Dialog):
         keys.add_column(style="bold", no_wrap=True)
         keys.add_column()
         seen: set[str] = set()
-        for active in screen.active_bindings.values():
-            binding = active.binding
-            if binding.system or binding.description in seen:
+        listed = [active.binding for active in task_bindings(screen)]
+        for binding in listed:
+            if binding.description in seen:
                 continue
             seen.add(binding.description)
-            same = [b.binding for b in screen.active_bindings.values() if b.binding.description == binding.description]
+            same = [other for other in listed if other.description == binding.description]
             keys.add_row(" ".join(screen.app.get_key_display(b) for b in same), escape(binding.description))
         body = Table.grid()
         body.add_row(Text(getattr(screen, "HELP", "") or "", style="italic"))
