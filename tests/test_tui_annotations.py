@@ -64,6 +64,7 @@ async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None
         await settle(pilot)
         assert not marks(lab)[first]["excluded"] and second not in marks(lab)
         assert read_log(lab.config.store_root)["kind"].to_list().count("include") == 2
+        assert said(app)[-1].message == "undone: excluded: contact lost: 2 runs"  # which runs, as when done
         await pilot.press("S")  # starred only
         await settle(pilot)
         assert column(app, "run_id") == [first]

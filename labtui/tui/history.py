@@ -92,7 +92,7 @@ class HistoryScreen(FilteredScreen):
         self.runs = pl.DataFrame()
         self.view = View()
         self.hidden = 0  # excluded runs the view leaves out
-        self.undoable: list[Action] = []  # this screen's annotation actions, last one first to undo
+        self.undoable: list[tuple[Action, str]] = []  # this screen's annotation actions and their runs, last first
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -305,7 +305,7 @@ class HistoryScreen(FilteredScreen):
     @work(group="annotate", exit_on_error=False)
     async def annotate(self, rows: pl.DataFrame, change: Change) -> None:
         action = await asyncio.to_thread(self.lab.store.annotate, rows, change)
-        self.undoable.append(action)
+        self.undoable.append((action, _runs_label(rows)))
         self.notify(f"{action.describe()}: {_runs_label(rows)} · u undoes", title="Annotation")
         self.reload()
 
@@ -314,9 +314,9 @@ class HistoryScreen(FilteredScreen):
         if not self.undoable:
             self.notify("no annotation of yours to undo here", title="Undo")
             return
-        last = self.undoable.pop()
+        last, runs = self.undoable.pop()
         await asyncio.to_thread(self.lab.store.undo, last)
-        self.notify(f"undone: {last.describe()}", title="Annotation")
+        self.notify(f"undone: {last.describe()}: {runs}", title="Annotation")
         self.reload()
 
     @on(FrameTable.Chosen, "#runs")
