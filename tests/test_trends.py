@@ -14,12 +14,16 @@ import pytest
 from labtui.cli import main
 from labtui.core.annotations import Change, annotate, current_annotations
 from labtui.core.config import StagingConfig, load_config
+from labtui.core.drawing import draw_axes
 from labtui.core.history import load_manifest
 from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import PlotOptions, export_frame, load_group, shape
+from labtui.core.plotdata.figure import drawing_of
+from labtui.core.plotdata.model import PlotSpec, Series
 from labtui.core.plotdata.selection import chip_runs
 from labtui.core.plotdata.trends import (
     Trend,
+    gaps,
     thinned,
     trend_rows,
     trend_spec,
@@ -292,3 +296,22 @@ async def test_the_trends_screen_says_when_the_store_has_no_metrics_table_yet(tm
         await settle(pilot)
         status = text_of(app.screen, "#plot-status")
         assert "nothing to draw: no metrics table yet: a stage (s on the dashboard) or `labtui metrics`" in status
+
+
+def test_a_line_against_time_stops_across_weeks_without_a_run():
+    """Runs every few hours for days, then none for a month: the line breaks there, never between days."""
+    days = np.array([0.0, 0.1, 0.2, 1.0, 1.1, 2.0, 2.2, 3.0, 33.0, 33.2, 34.0])
+    assert gaps(days) == (8,)
+    assert gaps(np.arange(10.0)) == () and gaps(np.array([0.0, 40.0])) == ()
+    series = Series("CNP", days, days, "", None, point_run_ids=tuple("abcdefghijk"), point_seqs=tuple(range(11)),
+                    breaks=gaps(days))
+    spec = PlotSpec("trend-cnp", "t", "time", "d", "V_CNP", "V", False, (series,), (), (), (), (), pl.DataFrame(),
+                    points=True)
+    kept = thinned(spec, 4, 4).series[0]  # fewer points: the break moves to the first point kept after the gap
+    assert kept.x[kept.breaks[0]] == 33.0 and kept.x[kept.breaks[0] - 1] < 33.0
+    from matplotlib.figure import Figure
+
+    axes = Figure().add_subplot()
+    draw_axes(axes, drawing_of(spec))
+    line = axes.get_lines()[0]
+    assert np.isnan(line.get_xdata()).sum() == 1  # matplotlib lifts the pen there

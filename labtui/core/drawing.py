@@ -58,6 +58,7 @@ class Trace:
     run_index: int = 0  # the run's position in its group: its colour
     direction: int = 0  # sweep legs: -1 backward (dashed)
     run_label: str = ""  # a sweep leg's run (`label` names the leg too): see `_legend_by_run`
+    breaks: tuple[int, ...] = ()  # the line stops before these points (a trend's long gap)
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,7 +139,12 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         labelled.add(name)
         if drawing.points and not drawing.joined:
             linestyle = "none"
-        ax.plot(trace.x, trace.y, color=color, linestyle=linestyle, lw=1.0, label=None if by_run else label,
+        x, y = trace.x, trace.y
+        if trace.breaks:  # matplotlib lifts the pen at a NaN
+            import numpy as np  # loaded with matplotlib already
+
+            x, y = (np.insert(values.astype(float), trace.breaks, np.nan) for values in (x, y))
+        ax.plot(x, y, color=color, linestyle=linestyle, lw=1.0, label=None if by_run else label,
                 gid=f"series-{number}", marker="o" if drawing.points else None, ms=3.5)  # trends: a marker per run
         if by_run and label is not None:  # the run's entry: its colour, as its forward legs are drawn
             ax.plot([], [], color=color, linestyle=series_style(trace.run_index, 1)[1], lw=1.0, label=label)

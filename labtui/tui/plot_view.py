@@ -3,6 +3,7 @@ status lines under it. Shared by the plot, follow and trends screens."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,7 +121,8 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
         if spec.points:  # a trend: one marked point per run, joined where the series is ordered
             color = palette.color(series.run_index)
             if spec.joined:
-                plt.plot(series.x.tolist(), series.y.tolist(), marker=LINE, color=color)
+                for start, stop in itertools.pairwise((0, *series.breaks, series.x.size)):  # lifted at long gaps
+                    plt.plot(series.x[start:stop].tolist(), series.y[start:stop].tolist(), marker=LINE, color=color)
             plt.scatter(series.x.tolist(), series.y.tolist(), marker=POINT, color=color)
             continue
         draw = plt.scatter if series.direction < 0 else plt.plot

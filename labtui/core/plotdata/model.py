@@ -62,6 +62,7 @@ class Series:
     # Trends: one point per run, so each point names its own run (empty: the whole series is `run_id`'s).
     point_run_ids: tuple[str, ...] = ()
     point_seqs: tuple[int | None, ...] = ()
+    breaks: tuple[int, ...] = ()  # a joined trend's line stops before these points (no run measured for long)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ from labtui.core.wording import counted
 
 TIME = "time"  # the x column of the time trends: local start time, made relative below
 HOURS_UP_TO_DAYS = 2  # a history shorter than this many days reads in hours, a longer one in days
+# A line against time breaks across a gap longer than this share of its span and this many of its median steps:
+# weeks without a measurement drawn as a straight line read as a measured drift.
+GAP_SHARE, GAP_STEPS = 0.1, 5
 
 
 class Trend(StrEnum):
@@ -117,6 +120,8 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
                 point_run_ids=tuple(points["run_id"]), point_seqs=tuple(points["seq"]),
             ))
         messages += _missing(rows, plan, column)
+    if plan.x == TIME:
+        series = [replace(s, breaks=gaps(s.x)) for s in series]
     if plan.x == "power_w":  # power is the one x that needs a prefix (µW, mW)
         x_factor, x_prefix = si_scale(max_abs([s.x for s in series]))
         x_unit = x_prefix + x_unit
@@ -149,6 +154,16 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     )
 
 
+def gaps(x: np.ndarray) -> tuple[int, ...]:
+    """Where a line against time stops: before each point that follows the one before it by more than
+    `GAP_SHARE` of the span and `GAP_STEPS` median steps."""
+    steps = np.diff(x)
+    if steps.size < 2:
+        return ()
+    long = (steps > GAP_SHARE * float(x[-1] - x[0])) & (steps > GAP_STEPS * float(np.median(steps)))
+    return tuple((np.flatnonzero(long) + 1).tolist())
+
+
 def thinned(spec: PlotSpec, columns: int, rows: int) -> PlotSpec:
     """The spec with one point per character cell of a `columns` × `rows` terminal plot (a marker fills one), first
     in x order, and points no longer joined once a series has more of them than the plot has columns: what a
@@ -168,7 +183,8 @@ def thinned(spec: PlotSpec, columns: int, rows: int) -> PlotSpec:
     for s in spec.series:
         _, first = np.unique(dot(s.x, x_all, dots_x) * dots_y + dot(s.y, y_all, dots_y), return_index=True)
         keep = np.sort(first)
-        series.append(replace(s, x=s.x[keep], y=s.y[keep], point_run_ids=(), point_seqs=()))
+        breaks = tuple(dict.fromkeys(np.searchsorted(keep, s.breaks).tolist()))  # before the first point kept after
+        series.append(replace(s, x=s.x[keep], y=s.y[keep], point_run_ids=(), point_seqs=(), breaks=breaks))
     # A line through more points than the plot has columns is a scribble, and the costliest thing plotext draws.
     joined = spec.joined and all(s.x.size <= columns for s in series)
     return replace(spec, series=tuple(series), joined=joined)
