@@ -108,3 +108,26 @@ async def test_enter_posts_the_chosen_row() -> None:
 def test_a_value_cut_to_its_column_ends_in_an_ellipsis() -> None:
     assert _cell("VG=-0.35 V VDS=0.1 V", 12, right=False) == "VG=-0.35 V …"
     assert _cell("-350 mV", 9, right=True) == "  -350 mV" and _cell("ab", 4, right=False) == "ab  "
+
+
+class WideApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield FrameTable([Column(f"c{i}", f"column {i}") for i in range(6)], key="c0")
+
+
+async def test_left_and_right_scroll_by_whole_columns() -> None:
+    app = WideApp()
+    async with app.run_test(size=(30, 8)) as pilot:
+        table = app.query_one(FrameTable)
+        table.focus()
+        table.show(pl.DataFrame({f"c{i}": [f"value {i}"] for i in range(6)}))
+        await pilot.pause()
+        await pilot.press("right")
+        await pilot.pause()
+        assert table.render_line(0).text.startswith(" column 1 ")  # the next column at the left edge
+        await pilot.press("right", "right", "left")
+        await pilot.pause()
+        assert table.render_line(0).text.startswith(" column 2 ")
+        await pilot.press("left", "left", "left")
+        await pilot.pause()
+        assert table.scroll_x == 0 and table.render_line(0).text.startswith(" column 0 ")
