@@ -146,8 +146,14 @@ async def test_edit_without_any_editor_says_how_to_set_one(
 ) -> None:
     app = LabApp(lab.config)
     assert await edit_the_reject(app, monkeypatch) == []
-    assert any("export EDITOR=nano" in n.message for n in said(app))
+    assert any("export EDITOR=your-editor" in n.message for n in said(app))  # none installed to name
     assert app.clipboard == str(lab.config.raw_root / REJECT)
+    vi = no_editor_set / "vi"  # installed, but never opened unasked (a newcomer may not know how to quit it)
+    vi.write_text("#!/bin/sh\n")
+    vi.chmod(vi.stat().st_mode | stat.S_IXUSR)
+    app = LabApp(lab.config)
+    assert await edit_the_reject(app, monkeypatch) == []
+    assert any("export EDITOR=vi" in n.message for n in said(app))
 
 
 async def test_the_stage_screen_offers_cancel_while_staging_and_back_after(lab: Lab) -> None:

@@ -25,6 +25,7 @@ from labtui.core.stage_events import StageReport
 from labtui.core.wording import counted
 from labtui.tui.base import LabScreen, Shown
 from labtui.tui.stage import StageScreen
+from labtui.tui.store import short_path
 from labtui.tui.table import Column, FrameTable
 
 LINE_ARGUMENT_EDITORS = {"vi", "vim", "nvim", "nano", "emacs", "micro"}  # accept `+N file`
@@ -184,8 +185,9 @@ class RejectsScreen(LabScreen):
         editor, fallback = choose_editor()
         if editor is None:
             self.app.copy_to_clipboard(str(path))
-            self.notify(f"no editor: set one with `export EDITOR=nano` (in ~/.bashrc to keep it). The file's path is "
-                        f"on the clipboard: {path}", title="Edit", severity="warning", timeout=15)
+            installed = next(filter(shutil.which, ("vim", "vi", "emacs")), "your-editor")  # nano and micro: none
+            self.notify(f"no editor: set one with `export EDITOR={installed}` (in ~/.bashrc to keep it). The file's "
+                        f"path is on the clipboard: {short_path(path)}", title="Edit", severity="warning", timeout=15)
             return
         line = [f"+{record.line}"] if record.line and Path(editor[0]).name in LINE_ARGUMENT_EDITORS else []
         try:
