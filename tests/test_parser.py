@@ -144,7 +144,16 @@ def test_a_value_below_its_minimum_is_left_empty_with_a_warning() -> None:
     header = parse_header(raw_csv("It", params={"Laser wavelength": "-385", "Laser ON+OFF period": "-120 s"}),
                           REGISTRY, "It2025-10-14_3")
     assert header.fields["laser_wavelength_nm"] is None and header.fields["laser_period_s"] is None
-    assert sum("is below 0; left empty" in warning for warning in header.warnings) == 2
+    assert sum("is below 0 nm; left empty" in w or "is below 0 s; left empty" in w for w in header.warnings) == 2
+
+
+def test_a_voltage_beyond_any_source_measure_unit_is_left_empty_with_a_warning() -> None:
+    """100000 V for a gate (digits slipped, or kV for mV): no such value reaches the manifest or the metrics."""
+    header = parse_header(raw_csv("IVg", params={"VDS": "100000 V", "VG start": "-0.1 MV", "VG end": "5 V"}),
+                          REGISTRY, "IVg2025-10-14_3")
+    assert header.fields["vds_v"] is None and header.fields["vg_start_v"] is None and header.fields["vg_end_v"] == 5
+    assert any("'VDS' = '100000 V' is above 1100 V; left empty" in w for w in header.warnings)
+    assert any("'VG start' = '-0.1 MV' is below -1100 V; left empty" in w for w in header.warnings)
 
 
 def test_non_finite_parameter_is_left_empty() -> None:

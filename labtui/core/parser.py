@@ -132,9 +132,14 @@ def _typed(key: str, text: str, spec: ParameterSpec, line: int, warnings: list[s
         warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is not {expected}; left empty")
         return None
     if spec.minimum is not None and value < spec.minimum:
-        warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is below {spec.minimum:g}; left empty")
-        return None
-    return int(value) if spec.type == "int" else value
+        out_of_range = f"below {spec.minimum:g}"
+    elif spec.maximum is not None and value > spec.maximum:
+        out_of_range = f"above {spec.maximum:g}"
+    else:
+        return int(value) if spec.type == "int" else value
+    unit = f" {spec.unit}" if spec.unit else ""
+    warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is {out_of_range}{unit}; left empty")
+    return None
 
 
 def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header:

@@ -31,6 +31,7 @@ class ParameterSpec(BaseModel):
     type: Literal["float", "int", "str"] = "float"
     unit: str | None = None  # the SI unit the field is stored in; prefixed units (mV, nA) are converted
     minimum: float | None = None  # a value below it is a slip (a negative wavelength): left empty, with a warning
+    maximum: float | None = None  # a value above it is a slip (a gate at 100 kV): left empty, with a warning
 
 
 class Completeness(BaseModel):
