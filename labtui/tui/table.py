@@ -112,9 +112,9 @@ class FrameTable(ScrollView, can_focus=True):
         self.refresh()
 
     def _fit(self, index: int, column: Column) -> int:
-        if column.width is not None:
-            return column.width
-        return max(cell_len(self._title(column)), min(column.max_width, self._rows.longest(index)))
+        """A fixed width, else the content's up to `max_width`; wide enough for the title and its sort arrow."""
+        width = column.width if column.width is not None else min(column.max_width, self._rows.longest(index))
+        return max(cell_len(self._title(column)), width)
 
     def _title(self, column: Column) -> str:
         if self.sorted_by is None or self.sorted_by[0] != column.key:
