@@ -205,6 +205,7 @@ class PlotScreen(FigureScreen):
         if unused:
             mode = " of gm (g shows I again)" if self.current.gm else ""
             self.notify(f"{unused[0].description} does not apply to the {self.proc} plot{mode}", severity="warning")
+
     @property
     def current(self) -> PlotOptions:
         """The options of the group on show; keys reach this only when there is one (`check_action`)."""

@@ -63,14 +63,11 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
     `LEGS_BY_LEG` sweep legs, one line per run and one per direction, as a paper figure has them (31 sweeps made
     124 lines of legs)."""
     lines: list[Content] = []
+    by_run = (len({series.label for series in spec.series}) > LEGS_BY_LEG
+              and all(series.run_label for series in spec.series))
     first: dict[str, Series] = {}
     for series in spec.series:
-        first.setdefault(series.label, series)
-    by_run = len(first) > LEGS_BY_LEG and all(series.run_label for series in spec.series)
-    if by_run:
-        first = {}
-        for series in spec.series:
-            first.setdefault(series.run_label, series)
+        first.setdefault(series.run_label if by_run else series.label, series)
     for label, series in first.items():
         swatch = SWATCH[POINT if spec.points else DOTS if series.direction < 0 and not by_run else LINE]
         lines.append(Content.assemble((swatch, _rgb(palette.color(series.run_index))), " ", label))
