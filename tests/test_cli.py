@@ -149,6 +149,18 @@ def test_a_stage_into_a_new_store_says_so(lab: Lab, tmp_path: Path, capsys) -> N
     assert "a new store" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [("chips",), ("history", "67"), ("metrics",), ("validate",), ("repair",),
+                                     ("rejects",), ("prune",)])
+def test_a_misspelt_store_is_refused_by_the_commands_that_read_one(lab: Lab, tmp_path: Path, capsys,
+                                                                    command: tuple[str, ...]) -> None:
+    """Not an empty store that reads "healthy" or "nothing staged yet", and nothing created there (a lock, a
+    derived folder)."""
+    typo = tmp_path / "02_stge"
+    assert main(lab.args(*command, "--store", str(typo))) == 2
+    assert f"labtui: no labtui store at {typo} (it has no _manifest/ folder)" in capsys.readouterr().err
+    assert not typo.exists() and not (tmp_path / "02_stge_derived").exists()
+
+
 def interrupted(
     command: list[str], ready: Callable[[subprocess.Popen[str]], bool]
 ) -> subprocess.CompletedProcess[str]:

@@ -143,6 +143,9 @@ def common_options(default: object = None) -> argparse.ArgumentParser:
     return common
 
 
+CREATE_STORES = {"stage", "tui", None}  # commands that may be given a store that does not exist yet (None: the app)
+
+
 def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     """The config with the command line's overrides; the store is located and checked before any command uses it,
     and so is the command's output (`--out`) against it, which then names the file a link points to (the link
@@ -150,7 +153,7 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     from dataclasses import replace
 
     from labtui.core.config import load_config  # only for commands that read the config
-    from labtui.core.store import check_location, is_store, stage_root_of
+    from labtui.core.store import MANIFEST_DIR, check_location, is_store, stage_root_of
 
     stage_root = args.stage_root
     if getattr(args, "store", None) is not None:
@@ -163,6 +166,10 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
                          derived_root=getattr(args, "derived_root", None), **overrides)
     if is_store(config.stage_root):  # the config file names the store folder, as the app does
         config = replace(config, stage_root=stage_root_of(config.stage_root, store=True))
+    named = getattr(args, "store", None) or args.stage_root
+    if named is not None and args.command not in CREATE_STORES and not is_store(config.store_root):
+        raise UsageError(f"no labtui store at {named} (it has no {MANIFEST_DIR}/ folder): check the path, or "
+                         f"stage into it first (`labtui stage --store {named}`)")
     check_location(config)
     if (out := getattr(args, "out", None)) is not None:
         args.out = checked_output(config, out)
