@@ -260,7 +260,11 @@ def test_a_read_only_store_reads_fully_and_writers_say_it_is_read_only(lab: Lab)
         for command, args in (("chips", ()), ("history", ("67",)), ("validate", ()), ("rejects", ())):
             result = lab.cli(command, *args)
             assert result.returncode in (0, 1) and not result.stderr.strip(), (command, result.stderr)
-        for command, args in (("stage", ("--force",)), ("repair", ()), ("validate", ("--fix",))):
+        metrics = lab.cli("metrics", "67")  # shown as last computed: the table cannot be brought up to date here
+        assert metrics.returncode == 0 and "Alisson67" in metrics.stdout, metrics.stderr
+        assert metrics.stderr == "labtui: the store is read-only: derived quantities as last computed\n"
+        for command, args in (("stage", ("--force",)), ("repair", ()), ("validate", ("--fix",)),
+                              ("metrics", ("--rebuild",))):
             if command == "validate":
                 (lab.raw / FILES[0]).touch()  # something to fix
             one_line_error(lab.cli(command, *args), 73, "read-only", str(lab.store_root))

@@ -35,7 +35,6 @@ from labtui.core.chip_params import ChipParams, load_chip_params
 from labtui.core.config import MetricsSettings, StagingConfig
 from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import run_parquet_path
-from labtui.core.lock import WriterLock
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics.calibration import (
     calibration_curve,
@@ -379,9 +378,21 @@ def _curve(config: StagingConfig, run_id: str, date_local: dt.date) -> Curve:
 
 
 def refresh_metrics(config: StagingConfig, *, rebuild: bool = False) -> MetricsUpdate:
-    """`update_metrics` under the store's writer lock (waiting like a second stager), for callers outside a stage."""
-    lock = WriterLock(config.lock_path)
-    lock.acquire(config.lock_timeout_seconds)
+    """`update_metrics` under the store's writer lock (waiting like a second stager), for callers outside a stage.
+    A store that cannot be written (a read-only share) is read: the table as last computed, and a problem line that
+    says so and counts the runs it lacks; only `rebuild` needs to write."""
+    from labtui.core.store import StoreReadOnly, lock_store
+
+    try:
+        lock = lock_store(config)
+    except StoreReadOnly:
+        if rebuild:
+            raise
+        table = read_metrics(config)
+        runs = read_manifest(config.manifest_path).filter(pl.col("proc").is_in(PROCEDURES))
+        lacking = runs.height - runs.filter(pl.col("run_id").is_in(table["run_id"].implode())).height
+        behind = f"; {counted(lacking, 'run')} not computed yet" if lacking else ""
+        return MetricsUpdate(table, problems=[f"the store is read-only: derived quantities as last computed{behind}"])
     try:
         return update_metrics(config, rebuild=rebuild)
     finally:
