@@ -239,6 +239,25 @@ def test_cli_annotates_by_seq_or_run_id_in_one_line(lab: Lab, capsys: pytest.Cap
     assert state(lab)[5]["tags"] == ["455 nm power series"]
 
 
+
+@pytest.mark.parametrize("again", [("--star",), ("--unstar",), ("--include",), ("--untag", "absent"),
+                                   ("--tag", "455 nm"), ("--exclude", "noisy"), ("--note", "re-mounted"),
+                                   ("--clear-note",)])
+def test_cli_records_nothing_for_what_is_already_so(lab: Lab, capsys, again: tuple[str, ...]) -> None:
+    """Starring a starred run, including one never excluded, untagging a tag it lacks: said, nothing written (each
+    call wrote a record and said "unstarred" as if it had)."""
+    seq = ("67", "--group", "Alisson", "--seq", "2")
+    if again[0] in ("--star", "--tag", "--exclude", "--note"):
+        assert main(lab.args("annotate", *seq, *again)) == 0
+    records = read_log(lab.config.store_root).height if annotations_dir(lab.config.store_root).exists() else 0
+    capsys.readouterr()
+    assert main(lab.args("annotate", *seq, *again)) == 0
+    said = capsys.readouterr().out
+    assert said == "nothing to change: 1 run of Alisson67 (seq 2) already as asked (nothing recorded)\n"
+    after = read_log(lab.config.store_root).height if annotations_dir(lab.config.store_root).exists() else 0
+    assert after == records
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("67", "--group", "Alisson", "--seq", "9", "--star"), "Alisson67 has no run with seq 9 (its seq are 1–5)"),
     (("67", "--group", "Alisson", "--seq", "1"), "say what to do"),

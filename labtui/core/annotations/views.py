@@ -93,6 +93,23 @@ def with_annotations(runs: pl.DataFrame, annotations: pl.DataFrame) -> pl.DataFr
     return _filled(joined)
 
 
+def alters(change: Change, runs: pl.DataFrame) -> bool:
+    """Whether `change` alters any of `runs` (with their annotation columns): starring runs all starred, including
+    runs none of which is excluded, untagging a tag none has, … alters nothing, and is not worth a record."""
+    match change.kind:
+        case "star" | "unstar":
+            return not (runs["starred"] == (change.kind == "star")).all()
+        case "exclude":
+            return not (runs["excluded"] & (runs["exclude_reason"] == change.value).fill_null(False)).all()
+        case "include":
+            return bool(runs["excluded"].any())
+        case "tag" | "untag":
+            has = runs["tags"].list.contains(change.value).fill_null(False)
+            return not (has == (change.kind == "tag")).all()
+        case _:  # a note: replaced, or cleared (an empty value)
+            return not (runs["note"].fill_null("") == (change.value or "")).all()
+
+
 def annotate_runs(store_root: Path, runs: pl.DataFrame) -> pl.DataFrame:
     """`runs` with the store's current annotations joined on: what histories and the Python API return."""
     return with_annotations(runs, current_annotations(store_root))
