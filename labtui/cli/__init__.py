@@ -20,6 +20,7 @@ from labtui.core.errors import ExitCode, LabtuiError, UsageError, error_line
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import NoReturn
 
     from labtui.core.config import StagingConfig
 
@@ -28,7 +29,7 @@ EXIT_LOCKED, EXIT_INTERRUPTED = ExitCode.LOCKED, ExitCode.INTERRUPTED
 
 
 class CommandUsage(UsageError):
-    """Arguments that parse but do not fit together (`--since` after `--until`); printed with the command's usage."""
+    """Arguments that parse but do not fit together (`--since` after `--until`); said as argparse says its own."""
 
 
 def terminal_columns() -> int:
@@ -64,6 +65,10 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
+    def error(self, message: str) -> NoReturn:
+        """One line, as every other error: the usage of a command with twenty options buried the message."""
+        self.exit(ExitCode.USAGE, usage_line(self.prog, message))
+
     def parse_known_args(self, args=None, namespace=None):
         parsed, extras = super().parse_known_args(args, namespace)
         if extras:
@@ -78,6 +83,10 @@ class Parser(argparse.ArgumentParser):
             except UsageError as exc:
                 self.error(str(exc))
         return parsed, extras
+
+
+def usage_line(prog: str, message: str) -> str:
+    return f"{prog}: error: {message} ({prog} --help lists the options)\n"
 
 
 def path_arg(text: str) -> Path:
@@ -273,8 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.func = run_tui
         return int(args.func(args) or ExitCode.OK)
     except CommandUsage as exc:
-        args.command_parser.print_usage(sys.stderr)
-        print(f"{args.command_parser.prog}: error: {exc}", file=sys.stderr)  # as argparse says its own errors
+        sys.stderr.write(usage_line(args.command_parser.prog, str(exc)))  # as argparse's own errors
         return int(exc.exit_code)
     except LabtuiError as exc:
         print(error_line(exc), file=sys.stderr)
