@@ -138,7 +138,7 @@ def test_a_raw_root_that_is_a_file_is_named_as_such(tmp_path: Path, capsys) -> N
     raw = tmp_path / "raw.csv"
     raw.write_text("not a folder")
     assert main(["stage", "--raw-root", str(raw), "--stage-root", str(tmp_path / "s" / "raw_measurements")]) == 2
-    assert f"the raw folder {raw} is a file, not a folder" in capsys.readouterr().err
+    assert f"the raw folder {raw} is a file, not a folder (check --raw-root)" in capsys.readouterr().err
 
 
 def test_a_stage_into_a_new_store_says_so(lab: Lab, tmp_path: Path, capsys) -> None:

@@ -95,6 +95,11 @@ def test_cli_exports(lab: Lab, capsys) -> None:
     assert main(lab.args("history", "67", "--group", "Alisson", "--format", "csv", "--out",
                         str(lab.root / "h.csv"))) == 0
     assert pl.read_csv(lab.root / "h.csv").equals(pl.read_csv(lab.root / "histories" / "Alisson67_history.csv"))
+    capsys.readouterr()
+    assert main(lab.args("export", "metadata", "--date", "2030-01-01", "--out", str(lab.root / "none"))) == 0
+    assert capsys.readouterr().out == "no run measured on 2030-01-01: nothing written\n"  # not "wrote 0 files"
+    assert main(lab.args("export", "histories", "--out", str(lab.root / "h.csv"))) == 2  # a file, not a folder
+    assert "--out" in capsys.readouterr().err and not (lab.root / "none").exists()
 
 
 @pytest.mark.realdata

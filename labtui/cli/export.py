@@ -6,10 +6,13 @@ import argparse
 
 from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, config_from, count_arg, path_arg
 from labtui.cli.history import iso_date
+from labtui.core.errors import UsageError
 from labtui.core.wording import counted
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from labtui.core.parity import ParityReport
 
 ITEMS_PRINTED = 5
@@ -42,13 +45,20 @@ def register_parity(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
     check.set_defaults(func=run_parity)
 
 
+def out_folder(path: Path) -> Path:
+    """An export's --out is a folder: a file there is a usage error, not an operating-system one."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path} is a file: an export writes a folder of files, give a folder")
+    return path
+
+
 def run_histories(args: argparse.Namespace) -> int:
     from labtui.core.annotations import current_annotations
     from labtui.core.export import export_histories
     from labtui.core.history import load_manifest
 
     config = config_from(args)
-    out = args.out or config.histories_dir
+    out = out_folder(args.out or config.histories_dir)
     written = export_histories(
         load_manifest(config), out, tz=config.local_tz, min_experiments=args.min_experiments,
         source_prefix=args.source_prefix, annotations=current_annotations(config.store_root),
@@ -62,10 +72,13 @@ def run_metadata(args: argparse.Namespace) -> int:
     from labtui.core.history import load_manifest
 
     config = config_from(args)
-    out = args.out or config.exports_dir / "metadata"
+    out = out_folder(args.out or config.exports_dir / "metadata")
     written = export_metadata(
         load_manifest(config), out, tz=config.local_tz, on_date=args.date, source_prefix=args.source_prefix
     )
+    if not written:
+        print(f"no run measured on {args.date}: nothing written" if args.date else "no runs: nothing written")
+        return EXIT_OK
     print(f"wrote {counted(len(written), 'metadata.csv file')} to {out}")
     return EXIT_OK
 

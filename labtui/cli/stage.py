@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
     if only is not None:
         only = raw_files(config.raw_root, only)
     if problem := config.raw_root_problem():
-        raise raw_root_error(problem)
+        raise raw_root_error(problem, args)
     new_store = not config.manifest_dir.is_dir()  # a new lab, or a misspelt --store: either way, said at the end
     try:
         stager = Stager(
@@ -136,8 +136,10 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
     return EXIT_ERROR if args.strict and report.rejected else EXIT_OK
 
 
-def raw_root_error(problem: str) -> UsageError:
-    return UsageError(f"{problem} (set raw_root in the config or pass --raw-root)")
+def raw_root_error(problem: str, args: argparse.Namespace) -> UsageError:
+    """The raw folder's problem, with where it came from: the --raw-root given, else the config."""
+    hint = "check --raw-root" if args.raw_root is not None else "set raw_root in the config or pass --raw-root"
+    return UsageError(f"{problem} ({hint})")
 
 
 def run_cancellable(stager: Stager) -> StageReport:
@@ -199,7 +201,7 @@ def run_watch(args: argparse.Namespace) -> int:
         args, workers=args.workers, lock_timeout_seconds=args.lock_timeout, watch_settle_seconds=args.settle
     )
     if config.raw_root.is_dir() and (problem := config.raw_root_problem()):  # a missing one may be a share: retried
-        raise raw_root_error(problem)
+        raise raw_root_error(problem, args)
 
     def report(event: WatchEvent) -> None:
         stamp = dt.datetime.now().strftime("%H:%M:%S")
