@@ -24,10 +24,15 @@ def test_demo_command_writes_a_lab_that_stages(tmp_path: Path, capsys: pytest.Ca
     manifest = read_manifest(config.manifest_path)
     assert manifest.height > 10 and f"labtui --config {folder / 'config' / 'labtui.yaml'}" in out
     assert set(manifest["proc"].unique()) >= {"It", "IVg"}
+    work = tmp_path / "work"  # someone's folder: the demo's config would steer every command run there
+    (work / "02_stage").mkdir(parents=True)
+    (work / "notes.txt").write_text("mine")
     for argv, message in (([str(folder)], "already holds files"),  # never overwrites a lab
+                          ([str(work)], f"{work} is not empty (it holds 02_stage, notes.txt)"),
                           ([str(tmp_path / "other"), "--seed", "-5"], "the seed is a whole number ≥ 0, not -5")):
         assert main(["demo", *argv]) == 2
         assert message in capsys.readouterr().err
+    assert sorted(p.name for p in work.iterdir()) == ["02_stage", "notes.txt"]  # nothing written there
 
 
 def test_ensure_demo_generates_once_and_redoes_an_interrupted_one(tmp_path: Path) -> None:

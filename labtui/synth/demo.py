@@ -27,6 +27,8 @@ exports_dir: exports
 chip_params_file: config/chip_params.yaml
 """
 GROUND_TRUTH = "ground_truth.csv"
+# What a demo lab folder holds (an interrupted generation leaves some of it, and is redone), exports included
+DEMO_ENTRIES = frozenset({"data", "config", GROUND_TRUTH, MARKER, "exports", "histories"})
 
 
 def default_demo_dir() -> Path:
@@ -48,6 +50,10 @@ def write_demo(folder: Path, spec: LabSpec | None = None) -> LabSummary:
     raw = folder / "data" / "01_raw"
     if raw.exists() and any(raw.iterdir()):
         raise FileExistsError(f"{raw} already holds files; choose an empty folder")
+    if folder.is_dir() and (others := sorted(set(os.listdir(folder)) - DEMO_ENTRIES)):
+        shown = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
+        raise FileExistsError(f"{folder} is not empty (it holds {shown}): the demo lab, and the config that every "
+                              "labtui command run there reads, need an empty or new folder")
     summary = generate_lab(raw, spec)
     config = config_file_of(folder)
     config.parent.mkdir(parents=True, exist_ok=True)
