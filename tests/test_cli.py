@@ -20,7 +20,7 @@ from labtui.core.store import DIRTY_MARKER
 from labtui.core.validate import validate
 from labtui.synth import LabSpec
 from labtui.synth.demo import write_demo
-from tests.lab import Lab, cli_env, epoch, raw_csv, tui_lab
+from tests.lab import REJECT, Lab, cli_env, epoch, raw_csv, tui_lab
 
 STAGE = [sys.executable, "-m", "labtui", "stage", "--workers", "1"]
 
@@ -139,6 +139,14 @@ def test_a_raw_root_that_is_a_file_is_named_as_such(tmp_path: Path, capsys) -> N
     raw.write_text("not a folder")
     assert main(["stage", "--raw-root", str(raw), "--stage-root", str(tmp_path / "s" / "raw_measurements")]) == 2
     assert f"the raw folder {raw} is a file, not a folder (check --raw-root)" in capsys.readouterr().err
+
+
+def test_restage_of_a_file_still_rejected_says_why(lab: Lab, capsys) -> None:
+    assert main(lab.args("restage", REJECT)) == 0
+    out = capsys.readouterr().out  # unchanged: not read again, but the reason is said (it printed "1 rejected" only)
+    assert out.startswith(f"still rejected {REJECT}: ") and "(unchanged since; --force reads it again)" in out
+    assert main(lab.args("restage", "--force", REJECT)) == 0
+    assert capsys.readouterr().out.startswith(f"rejected {REJECT}: ")
 
 
 def test_a_stage_into_a_new_store_says_so(lab: Lab, tmp_path: Path, capsys) -> None:

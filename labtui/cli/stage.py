@@ -123,6 +123,9 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
     else:
         for record in report.new_rejects:
             print(f"rejected {record.headline()}")
+        if only is not None:  # files named to restage: each one still rejected says why, as a new reject does
+            for record in report.known_rejects:
+                print(f"still rejected {record.headline()} (unchanged since; --force reads it again)")
         print_warned(report.warned)
         print(report.line())
         if new_store and config.manifest_dir.is_dir():
