@@ -291,3 +291,17 @@ def test_a_bad_option_value_is_named_as_the_option_not_the_config_file(lab: Lab,
         main(lab.args(*argv))
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and message in err and "configuration" not in err
+
+
+def test_a_table_for_a_terminal_leaves_out_empty_columns_and_cuts_text_never_numbers() -> None:
+    from labtui.cli.history import render_table
+
+    frame = pl.DataFrame({"SEQ": [1, 2], "VALUE": [1.234567e-6, 2.0], "NOTE": [None, None],
+                          "FILE": ["Alisson_01_sept/IVg2025-09-01_1.csv", "Alisson_01_sept/It2025-09-01_12.csv"],
+                          "SUMMARY": ["a long description of the run " * 2] * 2})
+    whole = render_table(frame)
+    assert "NOTE" in whole and "Alisson_01_sept/It2025-09-01_12.csv" in whole  # a file or a pipe: all of it
+    lines = render_table(frame, width=60).splitlines()
+    assert "NOTE" not in lines[0] and all(len(line) <= 60 for line in lines)
+    assert "1.23457e-06" in lines[1] and "…/IVg2025-09-01_1.csv" in lines[1] and "…/It2025-09-01_12.csv" in lines[2]
+    assert lines[1].endswith("…") and "a long descr" in lines[1]  # the widest text column gave way first

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, CommandUsage, add_chip_arguments, add_command, config_from, path_arg
+from labtui.cli import EXIT_OK, CommandUsage, add_chip_arguments, add_command, config_from, path_arg, terminal_columns
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted
 
@@ -150,7 +150,8 @@ def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame) -> 
     elif args.format == "json":
         text = json().write_json()
     else:
-        text = render_table(table())
+        to_terminal = args.out is None and sys.stdout.isatty()
+        text = render_table(table(), width=terminal_columns() if to_terminal else None)
     if args.out is None:
         try:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -169,14 +170,43 @@ def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame) -> 
         print(f"wrote {args.out}", file=sys.stderr)
 
 
-def render_table(frame: pl.DataFrame) -> str:
-    """An aligned text table; emoji count as two terminal columns."""
+TEXT_MIN = 12  # a text column (a path, a summary) cut to fit a terminal keeps at least this many characters
+
+
+def render_table(frame: pl.DataFrame, width: int | None = None) -> str:
+    """An aligned text table; emoji count as two terminal columns. For a terminal `width` columns wide, columns
+    with nothing in them are left out and the widest text columns are cut with … until the table fits (numbers
+    are never cut: a cut number reads as another number); a file or a pipe gets every column whole."""
+    import polars as pl
+
+    if width is not None:
+        frame = frame.select(name for name in frame.columns if frame[name].cast(pl.String).fill_null("").str
+                             .len_chars().max() or not frame.height)
     cells = [list(frame.columns)] + [[_cell(value) for value in row] for row in frame.iter_rows()]
     widths = [max(display_width(row[i]) for row in cells) for i in range(frame.width)]
+    if width is not None:
+        # a path column keeps its longest file name whole (cut at the start: "…/IVg2025-09-01_1.csv")
+        least = {i: max([TEXT_MIN, *(display_width(row[i].rsplit("/", 1)[-1]) + 2 for row in cells[1:]
+                                     if "/" in row[i])])
+                 for i, dtype in enumerate(frame.dtypes) if dtype == pl.String}
+        excess = sum(widths) + 2 * (len(widths) - 1) - width
+        while excess > 0 and (cuttable := [i for i in least if widths[i] > least[i]]):
+            widths[max(cuttable, key=lambda i: widths[i])] -= 1
+            excess -= 1
     return "\n".join(
-        "  ".join(text + " " * (width - display_width(text)) for text, width in zip(row, widths, strict=True)).rstrip()
+        "  ".join(_fitted(text, width) for text, width in zip(row, widths, strict=True)).rstrip()
         for row in cells
     ) + "\n"
+
+
+def _fitted(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns, or cut to it with … (a path at its start: the file name stays)."""
+    if display_width(text) <= width:
+        return text + " " * (width - display_width(text))
+    path = "/" in text
+    while display_width(text) > width - 1:
+        text = text[1:] if path else text[:-1]
+    return ("…" + text if path else text + "…") + " " * (width - 1 - display_width(text))
 
 
 def _cell(value: object) -> str:
