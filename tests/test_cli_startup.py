@@ -138,3 +138,16 @@ def test_the_figure_renderer_loads_matplotlib_but_no_data_library() -> None:
     imported = {line.split("|")[-1].strip() for line in done.stderr.decode().splitlines() if "|" in line}
     assert done.stdout == READY and {"matplotlib.figure", "fontTools.subset"} <= imported  # loaded for a PDF
     assert sorted(name for name in imported if name.split(".")[0] in ("polars", "pyarrow", "pydantic", "yaml")) == []
+
+
+def test_every_commands_help_starts_with_what_it_does(capsys) -> None:
+    """The line the command list gives it, at least (some commands said nothing above their options)."""
+    from labtui.cli import COMMANDS, main
+
+    for name, (_, line) in COMMANDS.items():
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        lines = capsys.readouterr().out.split("\n\n")
+        assert lines[1].strip() and not lines[1].startswith("options"), name
+        if name not in ("metrics", "plot", "annotate"):  # these say more
+            assert " ".join(lines[1].split()) == line[0].upper() + line[1:] + ".", name  # wrapped at 80

@@ -222,8 +222,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def add_command(sub: argparse._SubParsersAction, name: str, *parents: argparse.ArgumentParser,
                 **settings: object) -> argparse.ArgumentParser:
-    """The parser of the command `name`, with its line from `COMMANDS`: a command module's `register_<name>`."""
-    return sub.add_parser(name, parents=list(parents), help=COMMANDS[name][1], **settings)  # type: ignore[arg-type]
+    """The parser of the command `name`, with its line from `COMMANDS` as its help in the list of commands and as
+    the first line of its own --help (unless it says more): a command module's `register_<name>`."""
+    line = COMMANDS[name][1]
+    settings.setdefault("description", line[0].upper() + line[1:] + ".")
+    return sub.add_parser(name, parents=list(parents), help=line, **settings)  # type: ignore[arg-type]
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
