@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 HISTORY_TABLE = {
     "seq": "SEQ", "date": "DATE", "time_hms": "TIME", "proc": "PROC", "light": "L", "vg": "VG (V)", "vds_v": "VDS (V)",
     "laser_voltage_v": "VL (V)", "laser_wavelength_nm": "λ (nm)", "laser_period_s": "PERIOD (s)",
-    "duration_s": "DUR (s)", "n_rows": "ROWS", "complete": "", "source_file": "FILE", "marks": "ANNOTATIONS",
+    "duration_s": "DUR (s)", "n_rows": "ROWS", "complete": "DONE", "source_file": "FILE", "marks": "ANNOTATIONS",
 }
 
 
@@ -121,7 +121,7 @@ def run_history(args: argparse.Namespace) -> int:
         marks = [summary(row) for row in runs.select("starred", "excluded", "exclude_reason", "tags", "note")
                  .iter_rows(named=True)]
         return runs.with_columns(
-            complete=pl.when(~pl.col("is_complete")).then(pl.lit("aborted")).otherwise(pl.lit("")),
+            complete=pl.when(~pl.col("is_complete")).then(pl.lit("aborted")).otherwise(pl.lit("✓")),
             marks=pl.Series(marks, dtype=pl.String),
         ).select(list(HISTORY_TABLE)).rename(HISTORY_TABLE)
 
