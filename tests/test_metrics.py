@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 import json
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -471,6 +472,7 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
     assert main(lab.args("metrics", "67", "--proc", "IVg")) == 0
     table = capsys.readouterr().out
     assert "cnp_fwd_v" in table and "delta_i_a" not in table
+    assert re.search(r" -?\d+(\.\d+)? [mµ]?V ", table.splitlines()[1])  # read with unit and prefix: -840 mV
     assert main(lab.args("metrics", "--rebuild", "--derived-root", str(tmp_path / "elsewhere"))) == 0
     assert (tmp_path / "elsewhere" / "metrics.parquet").is_file()
     assert main(lab.args("metrics", "99")) == 2

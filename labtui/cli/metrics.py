@@ -92,9 +92,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _readable(frame):
-    """Four significant digits: a terminal table is for reading, CSV and JSON keep every digit."""
+    """Each quantity with its unit and an SI prefix, three significant digits (`-840 mV`, `24.4 µA`), as the app
+    shows it: a terminal table is for reading, CSV and JSON keep every digit in base units."""
     import polars as pl
+
+    from labtui.core.metrics import BY_COLUMN
 
     floats = [name for name, dtype in frame.schema.items() if dtype == pl.Float64]
     return frame.with_columns(
-        pl.col(name).map_elements(lambda value: f"{value:.4g}", return_dtype=pl.String) for name in floats)
+        BY_COLUMN[name].format_each(frame[name]) if name in BY_COLUMN
+        else pl.col(name).map_elements(lambda value: f"{value:.4g}", return_dtype=pl.String) for name in floats)
