@@ -305,3 +305,15 @@ def test_a_table_for_a_terminal_leaves_out_empty_columns_and_cuts_text_never_num
     assert "NOTE" not in lines[0] and all(len(line) <= 60 for line in lines)
     assert "1.23457e-06" in lines[1] and "…/IVg2025-09-01_1.csv" in lines[1] and "…/It2025-09-01_12.csv" in lines[2]
     assert lines[1].endswith("…") and "a long descr" in lines[1]  # the widest text column gave way first
+
+
+def test_a_stage_root_meant_as_a_store_is_told_to_use_store(lab: Lab, tmp_path: Path, capsys) -> None:
+    """--stage-root names the runs folder inside a store: given a folder meant as the store, the folder above it
+    is taken as the store, and when that holds other things the error says what was probably meant."""
+    work = tmp_path / "work"
+    (work / "notes").mkdir(parents=True)
+    assert main(lab.args("stage", "--stage-root", str(work / "02_stage"))) == 2
+    err = capsys.readouterr().err
+    assert f"{work} is not a labtui store and is not empty (notes)" in err
+    assert f"to make {work / '02_stage'} the store, give it as --store" in err
+    assert not (work / "02_stage").exists()

@@ -116,8 +116,10 @@ def check_location(config: StagingConfig) -> None:
         strangers = sorted(name for name in os.listdir(store) if name not in STORE_ENTRIES and name != stage.name)
         if strangers:
             shown = ", ".join(strangers[:3]) + (" …" if len(strangers) > 3 else "")
+            meant = (f"; to make {stage} the store, give it as --store" if stage.name != DEFAULT_STAGE_DIR
+                     else "")  # a stage root named like a store: --stage-root names the runs folder inside one
             raise UsageError(f"{store} is not a labtui store and is not empty ({shown}): "
-                             "give an empty folder or an existing store")
+                             f"give an empty folder or an existing store{meant}")
 
 
 def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) -> StoreIdentity | None:
