@@ -42,6 +42,22 @@ def test_config_found_through_the_environment(tmp_path: Path, monkeypatch: pytes
     assert load_config().local_tz == "UTC"
 
 
+def test_a_command_run_from_a_sub_folder_finds_the_projects_config(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """As git finds its repository: the nearest config/labtui.yaml above the working folder, its paths relative to
+    its project (a command in proj/sub looked for proj/sub/data/02_stage)."""
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    write(tmp_path / "proj" / "config" / "labtui.yaml", "raw_root: data/raw\n")
+    (tmp_path / "proj" / "sub" / "deeper").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "proj" / "sub" / "deeper")
+    assert find_config() == tmp_path / "proj" / "config" / "labtui.yaml"
+    config = load_config()
+    assert config.raw_root == (tmp_path / "proj" / "data" / "raw").resolve()
+    assert config.stage_root.is_relative_to((tmp_path / "proj").resolve())
+    monkeypatch.chdir(tmp_path / "proj")
+    assert find_config() == Path("config") / "labtui.yaml"
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [

@@ -167,13 +167,19 @@ _PATH_FIELDS = (
 
 
 def find_config(explicit: Path | None = None) -> Path | None:
-    """The config file to use: --config, then $LABTUI_CONFIG, then ./config/labtui.yaml if present."""
+    """The config file to use: --config, then $LABTUI_CONFIG, then config/labtui.yaml in the working folder or the
+    nearest folder above it that has one (as git finds its repository: a command run from a sub-folder of the
+    project reads the project's config, whose relative paths stay relative to the project)."""
     if explicit is not None:
         return explicit
     env = os.environ.get(CONFIG_ENV)
     if env:
         return Path(env)
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        if (folder / DEFAULT_CONFIG).is_file():
+            return DEFAULT_CONFIG if folder == here else folder / DEFAULT_CONFIG
+    return None
 
 
 def parse_yaml(text: str) -> Any:
