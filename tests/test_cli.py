@@ -317,3 +317,18 @@ def test_a_stage_root_meant_as_a_store_is_told_to_use_store(lab: Lab, tmp_path: 
     assert f"{work} is not a labtui store and is not empty (notes)" in err
     assert f"to make {work / '02_stage'} the store, give it as --store" in err
     assert not (work / "02_stage").exists()
+
+
+def test_a_store_given_alone_uses_the_raw_root_it_records(lab: Lab, tmp_path: Path, tmp_path_factory, capsys,
+                                                          monkeypatch) -> None:
+    """`--store DIR` with no config and no --raw-root: the raw folder the store was built from, not data/01_raw
+    below the working folder (which does not exist here)."""
+    store = tmp_path / "store"
+    assert main(["stage", "--raw-root", str(lab.config.raw_root), "--store", str(store), "--quiet"]) == 0
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))  # no config here nor above
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    capsys.readouterr()
+    assert main(["stage", "--store", str(store), "--quiet"]) == 0
+    assert "0 staged, 6 unchanged" in capsys.readouterr().out
+    assert main(["validate", "--store", str(store)]) == 0
+    assert "7 raw files" in capsys.readouterr().out

@@ -180,9 +180,22 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
         raise UsageError(f"no labtui store at {named} (it has no {MANIFEST_DIR}/ folder): check the path, or "
                          f"stage into it first (`labtui stage --store {named}`)")
     check_location(config)
+    if args.raw_root is None and not config.raw_root.exists():
+        config = replace(config, raw_root=recorded_raw_root(config) or config.raw_root)
     if (out := getattr(args, "out", None)) is not None:
         args.out = checked_output(config, out)
     return config
+
+
+def recorded_raw_root(config: StagingConfig) -> Path | None:
+    """The raw root the store records it was built from, when that folder is there: what a command given the store
+    alone (`--store DIR`, no config) means, instead of the default `data/01_raw` below the working folder."""
+    from pathlib import Path
+
+    from labtui.core.store import identity_path, read_identity
+
+    identity = read_identity(identity_path(config))
+    return Path(identity.raw_root) if identity is not None and Path(identity.raw_root).is_dir() else None
 
 
 def checked_output(config: StagingConfig, out: Path) -> Path:
