@@ -305,6 +305,9 @@ def test_a_table_for_a_terminal_leaves_out_empty_columns_and_cuts_text_never_num
     assert "NOTE" not in lines[0] and all(len(line) <= 60 for line in lines)
     assert "1.23457e-06" in lines[1] and "…/IVg2025-09-01_1.csv" in lines[1] and "…/It2025-09-01_12.csv" in lines[2]
     assert lines[1].endswith("…") and "a long descr" in lines[1]  # the widest text column gave way first
+    units = pl.DataFrame({"mobility": ["4479 cm²/(V·s)"], "FILE": ["Alisson_01_sept/IVg2025-09-01_1.csv"]})
+    line = render_table(units, width=30, whole=("mobility",)).splitlines()[1]
+    assert line.startswith("4479 cm²/(V·s)  …/IVg")  # a value written as text is never cut, only the path
 
 
 def test_a_stage_root_meant_as_a_store_is_told_to_use_store(lab: Lab, tmp_path: Path, capsys) -> None:

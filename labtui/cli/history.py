@@ -12,7 +12,7 @@ from labtui.core.wording import counted
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
     import polars as pl
 
@@ -140,9 +140,9 @@ def run_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame) -> None:
+def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame, whole: Collection[str] = ()) -> None:
     """Print (or write to --out) the chosen format: an aligned text table, CSV or JSON rows, each made from its own
-    frame, and only the chosen one made."""
+    frame, and only the chosen one made; the table's `whole` columns (values written as text) are never cut."""
     from labtui.core.errors import OperationFailed
 
     if args.format == "csv":
@@ -151,7 +151,7 @@ def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame) -> 
         text = json().write_json()
     else:
         to_terminal = args.out is None and sys.stdout.isatty()
-        text = render_table(table(), width=terminal_columns() if to_terminal else None)
+        text = render_table(table(), width=terminal_columns() if to_terminal else None, whole=whole)
     if args.out is None:
         try:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -173,10 +173,10 @@ def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame) -> 
 TEXT_MIN = 12  # a text column (a path, a summary) cut to fit a terminal keeps at least this many characters
 
 
-def render_table(frame: pl.DataFrame, width: int | None = None) -> str:
+def render_table(frame: pl.DataFrame, width: int | None = None, whole: Collection[str] = ()) -> str:
     """An aligned text table; emoji count as two terminal columns. For a terminal `width` columns wide, columns
-    with nothing in them are left out and the widest text columns are cut with … until the table fits (numbers
-    are never cut: a cut number reads as another number); a file or a pipe gets every column whole."""
+    with nothing in them are left out and the widest text columns are cut with … until the table fits (numbers,
+    and the `whole` columns, never: a cut number reads as another number); a file or a pipe gets every column."""
     import polars as pl
 
     if width is not None:
@@ -188,7 +188,7 @@ def render_table(frame: pl.DataFrame, width: int | None = None) -> str:
         # a path column keeps its longest file name whole (cut at the start: "…/IVg2025-09-01_1.csv")
         least = {i: max([TEXT_MIN, *(display_width(row[i].rsplit("/", 1)[-1]) + 2 for row in cells[1:]
                                      if "/" in row[i])])
-                 for i, dtype in enumerate(frame.dtypes) if dtype == pl.String}
+                 for i, (name, dtype) in enumerate(frame.schema.items()) if dtype == pl.String and name not in whole}
         excess = sum(widths) + 2 * (len(widths) - 1) - width
         while excess > 0 and (cuttable := [i for i in least if widths[i] > least[i]]):
             widths[max(cuttable, key=lambda i: widths[i])] -= 1
@@ -203,7 +203,7 @@ def _fitted(text: str, width: int) -> str:
     """`text` padded to `width` terminal columns, or cut to it with … (a path at its start: the file name stays)."""
     if display_width(text) <= width:
         return text + " " * (width - display_width(text))
-    path = "/" in text
+    path = "/" in text and " " not in text
     while display_width(text) > width - 1:
         text = text[1:] if path else text[:-1]
     return ("…" + text if path else text + "…") + " " * (width - 1 - display_width(text))

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     shown = [column for proc in procs for column in columns_of(proc)]
     emit(args, table=lambda: _readable(flat.select("chip_name", "seq", "proc", "date_local", *shown, "source_file",
                                                    "remarks")),
-         csv=lambda: flat, json=lambda: rows)
+         csv=lambda: flat, json=lambda: rows, whole=shown)
     if hidden and to_terminal:
         print(hidden_line)
     return EXIT_OK
