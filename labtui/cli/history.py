@@ -206,6 +206,8 @@ def _fitted(text: str, width: int) -> str:
     path = "/" in text and " " not in text
     while display_width(text) > width - 1:
         text = text[1:] if path else text[:-1]
+    if path and "/" in text:  # at a folder's end: "…/IVg2025-09-01_1.csv", not "…t/IVg2025-09-01_1.csv"
+        text = text[text.index("/"):]
     return ("…" + text if path else text + "…") + " " * (width - 1 - display_width(text))
 
 
