@@ -204,8 +204,12 @@ async def test_watching_survives_a_vanished_folder_and_w_toggles_it(lab: Lab) ->
         await wait_until(pilot, lambda: app.live.problem is None)
         append(raw / NEW, raw_csv("It", start=epoch(2025, 10, 15)))
         await wait_until(pilot, lambda: staged(lab, NEW) == 1)
+        footer = lambda: {a.binding.description for a in app.screen.active_bindings.values()  # noqa: E731
+                          if a.binding.key == "w" and a.enabled}
+        assert footer() == {"Stop watching"}  # what w will do, in the footer and the help
         await pilot.press("w")
         assert not app.live.watching and "watching" not in app.sub_title and not live.display
+        assert footer() == {"Watch"}
         await pilot.press("w")
         assert app.live.watching and live.display
     assert app.live.cancel.is_set()  # quitting stops the watcher

@@ -48,7 +48,9 @@ class LabApp(App[None]):
     BINDINGS = [
         # everywhere, but in the footer of the dashboard only: a plot's or the trends' own keys need the room
         Binding("s", "stage", "Stage", id="stage", show=False),
-        Binding("w", "toggle_watch", "Watch", id="watch", show=False),
+        # `w` twice, one enabled by the state (`check_action`): the footer and help say what it will do
+        Binding("w", "watch(True)", "Watch", id="watch", show=False),
+        Binding("w", "watch(False)", "Stop watching", id="watch", show=False),
         Binding("question_mark,f1", "help", "Help", id="help"),
         Binding("ctrl+t", "toggle_theme", "Theme", id="theme", show=False),  # in help and ctrl+p: the footer keeps q
         Binding("q", "quit", "Quit", id="quit"),
@@ -83,7 +85,7 @@ class LabApp(App[None]):
         if self.notice:
             self.notify(self.notice, title="labtui", timeout=20)
         if self.watch_on_start:
-            self.action_toggle_watch()
+            self.toggle_watch()
         self.set_interval(STORE_POLL_SECONDS, self.check_store)
 
     def on_unmount(self) -> None:
@@ -126,7 +128,14 @@ class LabApp(App[None]):
             screen.post_message(message())
 
     # -- the live lab -----------------------------------------------------------------------------------------
-    def action_toggle_watch(self) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action != "watch" or parameters[0] != self.live.watching
+
+    def action_watch(self, on: bool) -> None:
+        if on != self.live.watching:
+            self.toggle_watch()
+
+    def toggle_watch(self) -> None:
         if self.live.watching:
             self.live.stop()
             self.notify("stopped watching the raw folder", title="Watching")
@@ -136,6 +145,7 @@ class LabApp(App[None]):
                         f"{self.config.watch_settle_seconds:g} s", title="Watching")
         self._show_watching()
         self._tell_screens(LiveChanged)
+        self.screen.refresh_bindings()  # `w` now says the other thing
 
     def _show_watching(self) -> None:
         self.sub_title = short_path(self.config.store_root) + (" · watching ⟳" if self.live.watching else "")

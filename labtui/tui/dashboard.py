@@ -71,7 +71,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         Binding("v", "app.open('validate')", "Validate", id="validate"),
         Binding("f", "follow", "Follow run", id="follow", show=False),  # the measuring line names it when it applies
         Binding("s", "app.stage", "Stage", id="stage"),  # the app's keys, shown here (see `LabApp.BINDINGS`)
-        Binding("w", "app.toggle_watch", "Watch", id="watch"),
+        Binding("w", "app.watch(True)", "Watch", id="watch"),
+        Binding("w", "app.watch(False)", "Stop watching", id="watch"),
         # not inherited (escape has no use here), so tab is bound again: between the latest runs and the Dirac points
         Binding("tab", "app.focus_next", "Next table", show=False),
         Binding("shift+tab", "app.focus_previous", "Previous table", show=False),
