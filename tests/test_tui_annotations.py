@@ -57,9 +57,11 @@ async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None
         assert marks(lab)[first]["exclude_reason"] == marks(lab)[second]["exclude_reason"] == "contact lost"
         assert first not in column(app, "run_id") and second not in column(app, "run_id")  # hidden by default
         assert "2 excluded runs hidden (X shows)" in text_of(app, "#status")
+        assert app.screen.active_bindings["X"].binding.description == "Show excluded"
         await pilot.press("X")  # show them again
         await settle(pilot)
         assert column(app, "run_id")[:2] == [first, second]
+        assert app.screen.active_bindings["X"].binding.description == "Hide excluded"
         await pilot.press("u")  # undo the exclusion: a new record, the old ones stay
         await settle(pilot)
         assert not marks(lab)[first]["excluded"] and second not in marks(lab)

@@ -79,7 +79,8 @@ class HistoryScreen(FilteredScreen):
         Binding("n", "note", "Note", id="note", show=False),
         Binding("u", "undo", "Undo annotation", id="undo_annotation", show=False),
         Binding("S", "toggle_starred", "Starred only", id="starred_filter", show=False),
-        Binding("X", "toggle_excluded", "Show excluded", id="excluded_filter", show=False),
+        Binding("X", "show_excluded(True)", "Show excluded", id="excluded_filter", show=False),  # one enabled by
+        Binding("X", "show_excluded(False)", "Hide excluded", id="excluded_filter", show=False),  # the state
     ]
 
     status: reactive[str] = reactive("")  # runs shown and selected, and the view
@@ -138,6 +139,12 @@ class HistoryScreen(FilteredScreen):
     def _set_view(self, **changes: Any) -> None:
         self.view = replace(self.view, **changes)
         self.show_view()
+        self.refresh_bindings()  # X says what it will do next
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "show_excluded":
+            return parameters[0] != self.view.include_excluded
+        return super().check_action(action, parameters)
 
     # -- filters and sort -------------------------------------------------------------------------------------
     @on(Input.Changed, "#filter")
@@ -172,8 +179,8 @@ class HistoryScreen(FilteredScreen):
     def action_toggle_starred(self) -> None:
         self._set_view(starred=not self.view.starred)
 
-    def action_toggle_excluded(self) -> None:
-        self._set_view(include_excluded=not self.view.include_excluded)
+    def action_show_excluded(self, shown: bool) -> None:
+        self._set_view(include_excluded=shown)
 
     # -- selection and actions --------------------------------------------------------------------------------
     def action_select(self) -> None:

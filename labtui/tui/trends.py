@@ -60,7 +60,8 @@ class TrendsScreen(FigureScreen):
         Binding("tab", "next_trend", "Next trend", id="trends_next"),
         Binding("shift+tab", "previous_trend", "Previous trend", id="trends_previous", show=False),
         Binding("r", "toggle_responsivity", "ΔI / responsivity", id="trends_responsivity"),
-        Binding("X", "toggle_excluded", "Show excluded", id="trends_excluded"),
+        Binding("X", "show_excluded(True)", "Show excluded", id="trends_excluded"),  # one enabled by the state
+        Binding("X", "show_excluded(False)", "Hide excluded", id="trends_excluded"),
         Binding("e", "export", "Export PDF+PNG+CSV", id="trends_export"),
     ]
     DEFAULT_CSS = """
@@ -152,6 +153,8 @@ class TrendsScreen(FigureScreen):
             return self.tab is Trend.PHOTORESPONSE
         if action == "export":
             return self.spec is not None and bool(self.spec.series)
+        if action == "show_excluded":
+            return parameters[0] != self.include_excluded
         return True
 
     def _changed_view(self) -> None:
@@ -175,8 +178,8 @@ class TrendsScreen(FigureScreen):
         self.responsivity = not self.responsivity
         self._changed_view()
 
-    def action_toggle_excluded(self) -> None:
-        self.include_excluded = not self.include_excluded
+    def action_show_excluded(self, shown: bool) -> None:
+        self.include_excluded = shown
         self._changed_view()
 
     # -- export -----------------------------------------------------------------------------------------------
