@@ -227,6 +227,8 @@ async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path, mo
         pdf, png, csv = (stem.with_name(f"{stem.name}.{ext}") for ext in ("pdf", "png", "csv"))
         assert pdf.read_bytes().startswith(b"%PDF-") and png.read_bytes().startswith(b"\x89PNG")
         assert screen.saved == (pdf, png, csv)
+        assert said(app)[-1].message == f"PDF, PNG, CSV written to {config.exports_dir}"  # the names: status line
+        assert pdf.name in status_text(screen)
         exported = pl.read_csv(csv)
         full = shape(screen.groups["It"], screen.current)
         assert exported["label"].unique(maintain_order=True).to_list() == [s.label for s in full.series]

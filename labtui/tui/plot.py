@@ -71,7 +71,9 @@ class FigureScreen(LabScreen):
 
     def on_figure_screen_exported(self, message: Exported) -> None:
         self.saved = message.paths
-        self.notify("\n".join(map(short_path, message.paths)), title="Exported", timeout=10)
+        kinds = ", ".join(path.suffix.lstrip(".").upper() for path in message.paths)
+        folders = {short_path(path.parent) for path in message.paths}  # the names: in the status line, not here too
+        self.notify(f"{kinds} written to {', '.join(sorted(folders))}", title="Exported", timeout=5)
         self._show_status()
 
     def _show_status(self) -> None:
