@@ -79,8 +79,9 @@ class HistoryScreen(FilteredScreen):
         Binding("n", "note", "Note", id="note", show=False),
         Binding("u", "undo", "Undo annotation", id="undo_annotation", show=False),
         Binding("S", "toggle_starred", "Starred only", id="starred_filter", show=False),
-        Binding("X", "show_excluded(True)", "Show excluded", id="excluded_filter", show=False),  # one enabled by
-        Binding("X", "show_excluded(False)", "Hide excluded", id="excluded_filter", show=False),  # the state
+        # X twice, one enabled by the state (`check_action`): the help says what it will do
+        Binding("X", "show_excluded(True)", "Show excluded", id="excluded_filter", show=False),
+        Binding("X", "show_excluded(False)", "Hide excluded", id="excluded_filter", show=False),
     ]
 
     status: reactive[str] = reactive("")  # runs shown and selected, and the view

@@ -60,7 +60,8 @@ class TrendsScreen(FigureScreen):
         Binding("tab", "next_trend", "Next trend", id="trends_next"),
         Binding("shift+tab", "previous_trend", "Previous trend", id="trends_previous", show=False),
         Binding("r", "toggle_responsivity", "ΔI / responsivity", id="trends_responsivity"),
-        Binding("X", "show_excluded(True)", "Show excluded", id="trends_excluded"),  # one enabled by the state
+        # X twice, one enabled by the state (`check_action`): the footer says what it will do
+        Binding("X", "show_excluded(True)", "Show excluded", id="trends_excluded"),
         Binding("X", "show_excluded(False)", "Hide excluded", id="trends_excluded"),
         Binding("e", "export", "Export PDF+PNG+CSV", id="trends_export"),
     ]
