@@ -225,7 +225,9 @@ class PlotScreen(FigureScreen):
 
     # -- keys -------------------------------------------------------------------------------------------------
     def action_cycle_baseline(self) -> None:
-        modes = list(Baseline)
+        """raw → first point → (I at the time `t` set) → before laser ON: the fixed time joins once `t` gave one
+        (at its default t = 0 it drew the first point's curve a second time)."""
+        modes = [mode for mode in Baseline if mode is not Baseline.FIXED or self.current.baseline_time_s]
         self._update(baseline=modes[(modes.index(self.current.baseline) + 1) % len(modes)])
 
     def action_baseline_time(self) -> None:
