@@ -394,8 +394,8 @@ def test_many_sweeps_have_one_legend_line_per_run_and_one_per_direction():
                         (), (), (), (), pl.DataFrame())
         lines = str(legend(spec, palette)).splitlines()
         assert len(lines) == expected
-    assert lines == ["━━ seq 0", "━━ seq 1", "━━ seq 2", "━━ forward sweep (Vg rising)",
-                     "·· backward sweep (Vg falling)"]
+    assert lines == ["━━ seq 0", "━━ seq 1", "━━ seq 2", "━━ forward (Vg rising)",
+                     "·· backward (Vg falling)"]
 
 
 # -- helpers of the screen --------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
         lines.append(Content.assemble((swatch, _rgb(palette.color(series.run_index))), " ", label))
     if by_run:
         lines += [Content.assemble((SWATCH[style], _rgb(palette.marker)), f" {what}")
-                  for style, what in ((LINE, "forward sweep (Vg rising)"), (DOTS, "backward sweep (Vg falling)"))]
+                  for style, what in ((LINE, "forward (Vg rising)"), (DOTS, "backward (Vg falling)"))]
     if spec.spans:
         lines.append(Content.assemble(("│ ", _rgb(palette.span)), " laser ON"))
     if spec.markers:
