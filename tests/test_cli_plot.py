@@ -113,6 +113,7 @@ def test_bad_output_paths(lab, tmp_path, capsys):
         ("fig.jpg", "cannot tell the figure type of {} ('.jpg'): use .pdf, .svg or .png"),
         ("notes.txt/fig.pdf", "cannot write the figure {}: " + str(tmp_path / "notes.txt") + " is not a folder"),
         ("fig.pdf", "cannot write the figure record {}.json: a folder has its name"),
+        ("typo/fig.pdf", f"the folder {tmp_path / 'typo'} does not exist: create it first, or check the path"),
     ]:
         assert main(lab.args("plot", "67", "--seq", "1", "--out", str(tmp_path / out))) == 2
         assert capsys.readouterr().err == f"labtui: {message.format(tmp_path / out)}\n"

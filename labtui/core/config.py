@@ -139,6 +139,8 @@ class StagingConfig:
             return f"{path} is the metrics table labtui keeps: write the output elsewhere"
         if target.exists() and not (target.is_file() or target.is_dir()):
             return f"{path} is not a regular file (a device, a pipe or a socket)"
+        if not target.parent.exists():  # a mistyped folder is said, not created (anywhere, as whoever runs labtui)
+            return f"the folder {path.parent} does not exist: create it first, or check the path"
         return None
 
     @property
