@@ -177,13 +177,13 @@ class FrameTable(ScrollView, can_focus=True):
     def action_column(self, direction: int) -> None:
         """Scroll sideways by a whole column: the next one starts at the left edge (a cell at a time, a wide
         history took sixty presses to reach its summary)."""
+        if not self._widths:
+            return
         starts, at = [], (2 if self.selectable else 0) + 1  # where each column's text begins (`_line`)
         for width in self._widths:
             starts.append(at)
             at += width + 1
         x = self.scroll_x
-        if not starts:
-            return
         if direction > 0:
             target = next((start for start in starts if start > x + 1), x)
         else:
