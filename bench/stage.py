@@ -28,6 +28,7 @@ import polars as pl
 from _timing import settle_disk, stage_in_child
 
 from labtui.core.config import StagingConfig
+from labtui.core.layout import RUN_COMPRESSION, RUN_COMPRESSION_LEVEL
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RAW = ROOT.parent / "shared" / "realdata" / "raw"
@@ -38,7 +39,8 @@ def csv_files(raw: Path) -> list[Path]:
 
 
 def floor_one(path: Path, out: Path) -> None:
-    """The irreducible work per file: parse its data block with explicit Float64 dtypes, write Parquet."""
+    """The irreducible work per file: parse its data block with explicit Float64 dtypes, write Parquet (with the
+    compression labtui writes a run's Parquet with: the floor is the same format, written by nothing else)."""
     data = path.read_bytes()
     tag = data.find(b"#Data:")
     if tag < 0:
@@ -49,7 +51,8 @@ def floor_one(path: Path, out: Path) -> None:
         return
     names = [c.strip() for c in data[columns_at:rows_at].decode().split(",")]
     frame = pl.read_csv(data[rows_at:], has_header=False, schema=dict.fromkeys(names, pl.Float64))
-    frame.write_parquet(out / f"{path.stem}-{abs(hash(path))}.parquet", compression="zstd")
+    frame.write_parquet(out / f"{path.stem}-{abs(hash(path))}.parquet", compression=RUN_COMPRESSION,
+                        compression_level=RUN_COMPRESSION_LEVEL)
 
 
 def run_floor(files: list[Path], workers: int, out: Path) -> float:

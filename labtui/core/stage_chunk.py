@@ -20,7 +20,7 @@ from labtui.core.atomic import write_temp, write_temps
 from labtui.core.commit import Staged, event_path, event_record
 from labtui.core.config import StagingConfig
 from labtui.core.errors import OperationFailed, os_error_in
-from labtui.core.layout import run_parquet_path
+from labtui.core.layout import RUN_COMPRESSION, RUN_COMPRESSION_LEVEL, run_parquet_path
 from labtui.core.rawread import Busy, read_raw
 from labtui.core.rejects import RejectRecord
 from labtui.core.scan import Candidate
@@ -183,8 +183,8 @@ class ChunkWorker:
 
         def write_all(paths: list[Path]) -> None:
             pl.collect_all([
-                frame.lazy().sink_parquet(path, compression="zstd", statistics=True, credential_provider=None,
-                                          lazy=True)
+                frame.lazy().sink_parquet(path, compression=RUN_COMPRESSION, compression_level=RUN_COMPRESSION_LEVEL,
+                                          statistics=True, credential_provider=None, lazy=True)
                 for frame, path in zip(frames, paths, strict=True)
             ])
 
