@@ -65,6 +65,15 @@ def test_history_csv_and_json_carry_the_same_columns_and_timestamps(lab: Lab, ca
     assert all(row["start_time_utc"].endswith("Z") for row in rows)
 
 
+@pytest.mark.parametrize("command", [["history", "67"], ["chips"], ["metrics", "67"]])
+def test_table_commands_take_json_as_the_report_commands_spell_it(lab: Lab, capsys, command: list[str]) -> None:
+    """`--json` (validate, rejects, stage) is `--format json` on the commands that print tables."""
+    assert main(lab.args(*command, "--format", "json")) == 0
+    spelled_out = capsys.readouterr().out
+    assert main(lab.args(*command, "--json")) == 0
+    assert capsys.readouterr().out == spelled_out and json.loads(spelled_out)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

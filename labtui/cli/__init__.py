@@ -121,6 +121,13 @@ def add_chip_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup
     parser.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
 
 
+def add_table_output(parser: argparse.ArgumentParser) -> None:
+    """A command that prints a table: its format (`--json` too, as the report commands spell it) and `--out`."""
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
+    parser.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
+    parser.add_argument("--out", type=path_arg, metavar="FILE", help="write to FILE (atomically) instead of stdout")
+
+
 class ChipName(argparse.Action):
     """A chip number or name: its number into `number`, the name's group (if any) into `group_in_name`, which
     `Parser` merges into `group` once every option is read (`--group` may come after the chip)."""

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, CommandUsage, add_chip_arguments, add_command, config_from, path_arg, terminal_columns
+from labtui.cli import (
+    EXIT_OK,
+    CommandUsage,
+    add_chip_arguments,
+    add_command,
+    add_table_output,
+    config_from,
+    terminal_columns,
+)
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted
 
@@ -27,7 +35,7 @@ HISTORY_TABLE = {
 
 def register_chips(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     chip_list = add_command(sub, "chips", common)
-    _output_options(chip_list)
+    add_table_output(chip_list)
     chip_list.set_defaults(func=run_chips)
 
 
@@ -51,13 +59,8 @@ def register_history(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     marks.add_argument("--tag", metavar="TAG", help="runs with this tag")
     marks.add_argument("--include-excluded", action="store_true",
                        help="show excluded runs too (hidden by default, and counted)")
-    _output_options(parser)
+    add_table_output(parser)
     parser.set_defaults(func=run_history)
-
-
-def _output_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
-    parser.add_argument("--out", type=path_arg, metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
 
 def iso_date(text: str) -> dt.date:

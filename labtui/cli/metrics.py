@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, add_chip_arguments, add_command, config_from, path_arg
+from labtui.cli import EXIT_OK, add_chip_arguments, add_command, add_table_output, config_from
 
 ID_COLUMNS = ("run_id", "source_file", "chip_name", "seq", "proc", "date_local", "start_time_utc")
 
@@ -19,8 +19,7 @@ def register_metrics(sub: argparse._SubParsersAction, common: argparse.ArgumentP
                                      "(Derived quantities). Other procedures have no row.")
     add_chip_arguments(parser, "chip number or name (e.g. 67 or Alisson67); all runs when omitted")
     parser.add_argument("--proc", metavar="PROC", help="IVg, It (or ITS) or LaserCalibration")
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
-    parser.add_argument("--out", type=path_arg, metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    add_table_output(parser)
     parser.add_argument("--rebuild", action="store_true",
                         help="recompute every run from the store (e.g. after changing the windows)")
     parser.add_argument("--include-excluded", action="store_true",
