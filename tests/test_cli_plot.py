@@ -76,6 +76,8 @@ def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsy
     assert capsys.readouterr().err.strip() == (
         "labtui: the chosen run is excluded (--include-excluded draws them)")
     assert not (tmp_path / "none.svg").exists()
+    assert main(lab.args("plot", "67", "--proc", "IVg", "--out", str(out))) == 0  # seq 2 is an It run: not counted
+    assert f"wrote {out} (3 traces of 1 run) and its.svg.json" in capsys.readouterr().out  # a sweep's legs
 
 
 def test_calibrations_of_a_day(lab, tmp_path, capsys):

@@ -140,6 +140,8 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         else:
             seqs = parse_seqs(args.seq) if args.seq else None
             runs = chip_runs(manifest, args.number, args.group, seqs, tz=config.local_tz)
+        if args.proc is not None:  # first: an excluded run of another procedure was not going to be drawn
+            runs = one_procedure(runs, args.proc)[1]
         runs, hidden = without_excluded(config.store_root, runs, include=args.include_excluded)
         proc, runs = one_procedure(runs, args.proc)
         options = default_options(proc, runs)
