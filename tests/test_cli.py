@@ -319,16 +319,18 @@ def test_a_table_for_a_terminal_leaves_out_empty_columns_and_cuts_text_never_num
     assert line.startswith("4479 cm²/(V·s)  …/IVg")  # a value written as text is never cut, only the path
 
 
-def test_a_stage_root_meant_as_a_store_is_told_to_use_store(lab: Lab, tmp_path: Path, capsys) -> None:
-    """--stage-root names the runs folder inside a store: given a folder meant as the store, the folder above it
-    is taken as the store, and when that holds other things the error says what was probably meant."""
+def test_a_new_stage_root_of_another_name_is_the_store_folder(lab: Lab, tmp_path: Path, capsys) -> None:
+    """--stage-root names the runs folder inside a store, or the store folder itself; a new folder not named
+    raw_measurements is the store (it made the folder above the store, scattering `_manifest/` beside the user's
+    notes), as an existing store given so is."""
     work = tmp_path / "work"
     (work / "notes").mkdir(parents=True)
-    assert main(lab.args("stage", "--stage-root", str(work / "02_stage"))) == 2
-    err = capsys.readouterr().err
-    assert f"{work} is not a labtui store and is not empty (notes)" in err
-    assert f"to make {work / '02_stage'} the store, give it as --store" in err
-    assert not (work / "02_stage").exists()
+    assert main(lab.args("stage", "--stage-root", str(work / "02_stage"))) == 0
+    assert f"started a new store at {work / '02_stage'}" in capsys.readouterr().err
+    assert sorted(path.name for path in work.iterdir()) == ["02_stage", "03_derived", "notes"]
+    assert list((work / "02_stage" / "raw_measurements").rglob("*.parquet"))
+    assert main(lab.args("chips", "--stage-root", str(work / "02_stage"))) == 0
+    assert "Alisson67" in capsys.readouterr().out
 
 
 def test_a_store_given_alone_uses_the_raw_root_it_records(lab: Lab, tmp_path: Path, tmp_path_factory, capsys,

@@ -55,10 +55,11 @@ def is_store(folder: Path) -> bool:
 
 def stage_root_of(path: Path, *, store: bool) -> Path:
     """The stage root named by `--store DIR` (the store folder) or `--stage-root DIR`, which may also name the store
-    folder itself (as the app does); a path that is a file is refused."""
+    folder itself (as the app does): a store's, or one to be made — a folder not inside a store and not named
+    `raw_measurements` (`--stage-root data/02_stage` made `data/` the store). A path that is a file is refused."""
     if path.is_file():
         raise UsageError(f"{path} is a file, not a folder: give the store folder (the one holding {MANIFEST_DIR}/)")
-    if store or is_store(path):
+    if store or is_store(path) or (path.name != DEFAULT_STAGE_DIR and not is_store(path.parent)):
         return path / _recorded_stage_dir(path)
     return path
 
