@@ -336,7 +336,8 @@ def test_schema_definitions_and_readme_agree(tmp_path: Path) -> None:
 
 
 def small_lab(tmp_path: Path) -> Lab:
-    lab = Lab(tmp_path, chip_params_file="config/chip_params.yaml")
+    """Its chips' geometry, when a test writes one, is at the default place (config/chip_params.yaml)."""
+    lab = Lab(tmp_path)
     day = lab.raw / "2025-10-14"
     write_run(day, "LaserCalibration", file_idx=1, start_utc=START, params={"Laser wavelength": 455})
     write_run(day, "IVg", file_idx=1, start_utc=START + dt.timedelta(minutes=10))

@@ -436,15 +436,19 @@ def test_the_real_sweep_that_stopped_at_zero_volts_is_incomplete(empty: Lab) -> 
     assert (row["n_rows"], row["is_complete"]) == (201, False)
 
 
-def test_history_filters_use_the_labs_own_procedure_registry(empty: Lab, tmp_path: Path) -> None:
+@pytest.mark.parametrize("configured", [True, False])
+def test_history_filters_use_the_labs_own_procedure_registry(empty: Lab, tmp_path: Path, configured: bool) -> None:
+    """The lab's registry is the one its config names (`procedures_file`), else the project's
+    config/procedures.yaml beside labtui.yaml (a new procedure added there was ignored)."""
     registry = load_registry().model_dump()
     registry["procedures"]["Sweepy"] = {**registry["procedures"]["IVg"], "aliases": ["SWP"]}
     import yaml
 
-    procedures = tmp_path / "procedures.yaml"
+    procedures = tmp_path / "procedures.yaml" if configured else empty.config_file.parent / "procedures.yaml"
     procedures.write_text(yaml.safe_dump(registry), encoding="utf-8")
     empty.write("a/Sweepy2025-10-14_1.csv", raw_csv("IVg").replace(b"IVg.IVg", b"Sweepy.Sweepy"), mtime=OLD_MTIME)
-    empty.configure(procedures_file=procedures)
+    if configured:
+        empty.configure(procedures_file=procedures)
     assert empty.cli("stage").returncode == 0
     result = empty.cli("history", "67", "--proc", "SWP", "--format", "csv")
     assert result.returncode == 0 and "Sweepy2025-10-14_1.csv" in result.stdout, result.stderr

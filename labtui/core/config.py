@@ -76,8 +76,8 @@ class StagingConfig:
     watch_poll_seconds: float = field(default=1.0, metadata=bounds(gt=0))
     lock_timeout_seconds: float = field(default=180.0, metadata=bounds(ge=0))
     commit_interval_seconds: float = field(default=2.0, metadata=bounds(gt=0))  # commits during a long stage
-    procedures_file: Path | None = None
-    chip_params_file: Path | None = None
+    procedures_file: Path | None = None  # None: labtui's registry (load_config takes the lab's config/procedures.yaml)
+    chip_params_file: Path | None = Path("config/chip_params.yaml")  # absent: no chip has a geometry yet
     derived_root: Path | None = None  # derived tables (metrics.parquet); see derived_dir
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     histories_dir: Path = Path("histories")
@@ -235,8 +235,10 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> StagingCon
     for key, value in overrides.items():
         if value is not None:
             data[key] = _resolve(Path.cwd(), Path(value)) if key in _PATH_FIELDS else value
-    for key in ("raw_root", "stage_root", "histories_dir", "exports_dir"):
+    for key in ("raw_root", "stage_root", "histories_dir", "exports_dir", "chip_params_file"):
         data.setdefault(key, _resolve(base, getattr(StagingConfig, key)))
+    if "procedures_file" not in data and (lab_registry := base / "config" / "procedures.yaml").is_file():
+        data["procedures_file"] = lab_registry.resolve()  # the lab's registry; else labtui's own (None)
     try:
         return build(StagingConfig, data, types={"MetricsSettings": lambda value: build(MetricsSettings, value)})
     except FieldError as exc:
