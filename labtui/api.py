@@ -125,12 +125,14 @@ class Store:
         group: str | None = None,
         run_ids: Iterable[str] | None = None,
         columns: Sequence[str] = (),
+        include_excluded: bool = True,
     ) -> pl.LazyFrame:
         """Every sample of the selected runs as a LazyFrame: `run_id`, `proc`, `date_local`, `seq`, the run-level
-        `columns` asked for (any manifest or history column: `chip_name`, `has_light`, `laser_wavelength_nm`, …),
+        `columns` asked for (any manifest, history or annotation column: `chip_name`, `has_light`, `excluded`, …),
         then every data column of those runs, the union across procedures (null where a procedure lacks one).
+        Excluded runs are in it unless `include_excluded=False`, as in `runs`.
         """
-        selected = self.runs(chip, group=group, proc=proc)
+        selected = self.runs(chip, group=group, proc=proc, include_excluded=include_excluded)
         if run_ids is not None:
             wanted = [run_ids] if isinstance(run_ids, str) else list(run_ids)
             selected = selected.filter(pl.col("run_id").is_in(wanted))
@@ -139,7 +141,8 @@ class Store:
     @property
     def metrics(self) -> pl.DataFrame:
         """The derived per-run metrics (`<derived_root>/metrics.parquet`, schema `METRICS_SCHEMA`); no rows until
-        they have been computed (`labtui metrics`, or any stage)."""
+        they have been computed (`labtui metrics`, or any stage). Excluded runs included, unmarked:
+        `annotate_runs(store.root, store.metrics)` adds the annotation columns."""
         from labtui.core.metrics import read_metrics
 
         return read_metrics(self.derived_root)

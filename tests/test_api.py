@@ -100,6 +100,8 @@ def test_runs_carry_the_annotations_and_filter_by_them(tmp_path: Path) -> None:
     assert store.runs(tag="batch 2")["run_id"].to_list() == [first["run_id"]]
     scanned = store.scan(run_ids=[first["run_id"]], columns=["excluded"])
     assert scanned.select("excluded").unique().collect().item() is True
+    kept = store.scan(chip=67, include_excluded=False).select("run_id").unique().collect()["run_id"]
+    assert first["run_id"] not in kept.to_list() and kept.len() == runs.height - 1
 
 
 def test_scan_is_every_column_of_every_run(lab: Lab, store: Store) -> None:
