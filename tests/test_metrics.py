@@ -458,7 +458,7 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
     capsys.readouterr()
     out = tmp_path / "it.csv"
     assert main(lab.args("metrics", "67", "--proc", "ITS", "--format", "csv", "--out", str(out))) == 0
-    rows = pl.read_csv(out)
+    rows = pl.read_csv(out, infer_schema=False)
     assert rows.height == 2 and rows.columns[:7] == [
         "run_id",
         "source_file",
@@ -469,7 +469,12 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
         "start_time_utc",
     ]
     assert main(lab.args("metrics", "--format", "json")) == 0
-    assert {row["proc"] for row in json.loads(capsys.readouterr().out)} == {"IVg", "It", "LaserCalibration"}
+    as_json = json.loads(capsys.readouterr().out)
+    assert {row["proc"] for row in as_json} == {"IVg", "It", "LaserCalibration"}
+    assert main(lab.args("history", "67", "--proc", "ITS", "--format", "csv")) == 0
+    history = pl.read_csv(capsys.readouterr().out.encode(), infer_schema=False)
+    assert sorted(rows["start_time_utc"]) == sorted(history["start_time_utc"])  # as the history writes it: …Z
+    assert {row["start_time_utc"] for row in as_json} >= set(history["start_time_utc"])
     assert main(lab.args("metrics", "67", "--proc", "IVg")) == 0
     table = capsys.readouterr().out
     assert "cnp_fwd_v" in table and "delta_i_a" not in table

@@ -10,6 +10,10 @@ import sys
 
 from labtui.cli import EXIT_OK, add_chip_arguments, add_command, add_table_output, config_from
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
+if TYPE_CHECKING:
+    import polars as pl
+
 ID_COLUMNS = ("run_id", "source_file", "chip_name", "seq", "proc", "date_local", "start_time_utc")
 
 
@@ -84,10 +88,19 @@ def run(args: argparse.Namespace) -> int:
     shown = [column for proc in procs for column in columns_of(proc)]
     emit(args, table=lambda: _readable(flat.select("chip_name", "seq", "proc", "date_local", *shown, "source_file",
                                                    "remarks")),
-         csv=lambda: flat, json=lambda: rows, whole=shown)
+         csv=lambda: utc_text(flat), json=lambda: utc_text(rows), whole=shown)
     if hidden and to_terminal:
         print(hidden_line)
     return EXIT_OK
+
+
+def utc_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """UTC times written as the history writes them (`…Z`), not as each format's default (+0000, +00:00)."""
+    import polars as pl
+
+    from labtui.core.export import UTC_TEXT
+
+    return frame.with_columns(pl.col(pl.Datetime).dt.strftime(UTC_TEXT))
 
 
 def _readable(frame):

@@ -25,6 +25,7 @@ HISTORY_CSV_COLUMNS = LEGACY_HISTORY_COLUMNS + tuple(
     name for name in HISTORY_COLUMNS if name not in LEGACY_HISTORY_COLUMNS
 ) + ANNOTATION_COLUMNS
 TAG_SEPARATOR = "; "  # tags cannot contain ';', so a CSV cell of tags splits back unambiguously
+UTC_TEXT = "%Y-%m-%dT%H:%M:%S%.6fZ"  # a UTC time in CSV and JSON output: ISO 8601, microseconds, Z
 METADATA_FILE = "metadata.csv"
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.+-]+")
 # "0.1 V", "455", "1e-05 A" → a number; "2.1.0" or "F1 (M92L02)" stay text
@@ -48,7 +49,7 @@ def history_view(history_frame: pl.DataFrame, *, source_prefix: str = "") -> pl.
         summary=summary_line(),  # the whole line, as the old tool's `summary` column had it
         tags=pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags").list.join(TAG_SEPARATOR)),
         start_time=pl.col("start_time_utc").dt.epoch("us") / 1e6,
-        start_time_utc=pl.col("start_time_utc").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"),
+        start_time_utc=pl.col("start_time_utc").dt.strftime(UTC_TEXT),
         source_file=pl.lit(source_prefix) + pl.col("source_file"),
     ).select(HISTORY_CSV_COLUMNS)
 
