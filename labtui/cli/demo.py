@@ -10,7 +10,8 @@ from labtui.cli import EXIT_OK, CommandUsage, add_command, path_arg
 def register_demo(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = add_command(sub, "demo")
     parser.add_argument("folder", type=path_arg, metavar="DIR", help="an empty or new folder")
-    parser.add_argument("--chips", type=int, default=6, metavar="N", help="chips measured (default: %(default)s)")
+    parser.add_argument("--chips", type=int, default=6, metavar="N",
+                        help="chips measured (default: %(default)s; one number is also used by a second group)")
     parser.add_argument("--days", type=int, default=20, metavar="N",
                         help="days of measurements (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1, metavar="N",
