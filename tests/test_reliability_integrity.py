@@ -426,6 +426,20 @@ def test_a_sweep_with_fewer_rows_than_its_parameters_imply_is_incomplete(empty: 
     assert empty.manifest().sort("source_file")["is_complete"].to_list() == [False, True]
 
 
+@pytest.mark.parametrize(("proc", "params"), [
+    ("IVg", {"VG end": "1e308 V"}), ("IVg", {"VG step": "5e-324 V"}),
+    ("LaserCalibration", {"Laser voltage end": "1e308 V", "Laser voltage step": "1e-300 V"}),
+])
+def test_sweep_parameters_no_sweep_could_have_are_judged_not_a_crash(empty: Lab, proc: str, params: dict) -> None:
+    """The rows a sweep implies overflowed an integer (1e308 V / 0.05 V): the whole stage stopped with a traceback,
+    the good files beside it unstaged. Out-of-range limits are left empty (completeness cannot be judged), an
+    absurd step counts no rows."""
+    empty.write(f"a/{proc}2025-10-14_1.csv", raw_csv(proc, params=params), mtime=OLD_MTIME)
+    empty.write("a/IVg2025-10-14_2.csv", raw_csv("IVg", start=1760371999), mtime=OLD_MTIME)
+    report = empty.stage()
+    assert report.new_rejects == [] and empty.manifest().height == 2
+
+
 def test_the_real_sweep_that_stopped_at_zero_volts_is_incomplete(empty: Lab) -> None:
     real = REAL_RAW / "Alisson_04_sept" / "IVg2025-09-04_12.csv"
     if not real.is_file():

@@ -71,10 +71,16 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     if values is None:
         return False, f"no finite values in {rule.column!r}"
 
-    def number(key: str | None) -> float | None:  # in the parameter's unit when the procedure knows it (ms → s)
+    def number(key: str | None) -> float | None:
+        """As typed when the procedure knows the parameter (in its unit, out-of-range values left empty), else
+        parsed as any number."""
         if not key or key not in header.raw:
             return None
-        return parse_number(header.raw[key], header.spec.parameters.get(key, _ANY_UNIT))
+        spec = header.spec.parameters.get(key)
+        if spec is not None:
+            return header.fields.get(spec.field)
+        value = parse_number(header.raw[key], _ANY_UNIT)
+        return value if value is not None and math.isfinite(value) else None
 
     if rule.kind == "duration":
         period = number(rule.period_parameter)
@@ -90,10 +96,9 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         return True, "cannot judge completeness: sweep limits missing"
     low, high = min(start, end), max(start, end)
     given_step = abs(number(rule.step_parameter) or 0.0)
-    if given_step > 0 and math.isfinite(given_step):
-        expected = rule.expected_rows(start, end, given_step)
-        if frame.height < expected:
-            return False, f"aborted: {frame.height} of the {expected} rows its sweep parameters imply"
+    rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
+    if rows is not None and frame.height < rows:
+        return False, f"aborted: {frame.height} of the {rows} rows its sweep parameters imply"
     step = given_step or (high - low) / 100 or 1e-9
     tolerance = 0.51 * step
     if float(values.min()) > low + tolerance or float(values.max()) < high - tolerance:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from labtui.core.config import ConfigError, read_yaml
 
 _SNAKE = re.compile(r"[^0-9a-z]+")
+MAX_SWEEP_STEPS = 1e9  # a sweep the acquisition could take has far fewer; above it (or NaN), the parameters are a slip
 
 
 def snake_column(raw_name: str) -> str:
@@ -51,14 +52,16 @@ class Completeness(BaseModel):
     # `loop` 0 → start → end → start → 0 (IVg), `through_zero` 0 → start → 0 → end → 0 (IV)
     path: Literal["once", "loop", "through_zero"] = "once"
 
-    def expected_rows(self, start: float, end: float, step: float) -> int:
-        """Rows of a complete sweep: one per step along the path, plus the first point."""
+    def expected_rows(self, start: float, end: float, step: float) -> int | None:
+        """Rows of a complete sweep: one per step along the path, plus the first point; None when the parameters
+        imply no countable number (a step of 1e-320 V, limits of 1e308 V)."""
         length = {
             "once": abs(end - start),
             "loop": 2 * abs(start) + 2 * abs(end - start),
             "through_zero": 2 * abs(start) + 2 * abs(end),
         }[self.path]
-        return round(length / step) + 1
+        steps = length / step
+        return round(steps) + 1 if steps < MAX_SWEEP_STEPS else None
 
     @model_validator(mode="after")
     def _parameters_present(self) -> Completeness:
