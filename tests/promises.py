@@ -103,15 +103,20 @@ def reject_files(config: StagingConfig) -> list[dict[str, object]]:
 
 
 def assert_bookkeeping(config: StagingConfig) -> None:
-    """Promise 2: every candidate is in the manifest exactly once xor has exactly one reject record."""
+    """Promise 2: every candidate is in the manifest exactly once xor has exactly one reject record — or both, when
+    the file broke after it was staged: its reject names the run kept (`previous_run_id`)."""
     manifest = read_manifest(config.manifest_path)
     in_manifest = collections.Counter(manifest["source_file"].to_list())
-    rejected = collections.Counter(str(record["source_file"]) for record in reject_files(config))
+    records = reject_files(config)
+    rejected = collections.Counter(str(record["source_file"]) for record in records)
+    run_of = dict(zip(manifest["source_file"].to_list(), manifest["run_id"].to_list(), strict=True))
+    kept = {str(record["source_file"]) for record in records
+            if record["previous_run_id"] is not None and record["previous_run_id"] == run_of.get(record["source_file"])}
     assert max(in_manifest.values(), default=1) == 1, f"a file has several manifest rows: {in_manifest.most_common(3)}"
     assert manifest["run_id"].n_unique() == manifest.height, "a run_id appears twice in the manifest"
     assert max(rejected.values(), default=1) == 1, f"a file has several reject records: {rejected.most_common(3)}"
     present = candidates(config.raw_root)
-    both = sorted(name for name in present if in_manifest[name] and rejected[name])
+    both = sorted(name for name in present if in_manifest[name] and rejected[name] and name not in kept)
     neither = sorted(name for name in present if not in_manifest[name] and not rejected[name])
     assert not both, f"staged and rejected at once: {both}"
     assert not neither, f"neither staged nor rejected: {neither}"

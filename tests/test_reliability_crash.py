@@ -52,7 +52,7 @@ def _binary() -> bytes:
 def scenario_trees() -> tuple[dict[str, tuple[bytes, float]], dict[str, tuple[bytes, float]]]:
     """Two states of one raw tree whose second stage passes every step of the commit protocol:
     new, unchanged, modified in place (same run_id), moved in time (new run_id, old Parquet removed), staged then
-    broken (reject with previous_run_id, old Parquet removed), rejected then fixed (reject removed), rejected then
+    broken (reject with previous_run_id, its run kept), rejected then fixed (reject removed), rejected then
     deleted (stale reject removed), staged then deleted, new and broken, and junk that is no candidate."""
     d = f"{DAY}/"
     o = f"{OLD_DAY}/"

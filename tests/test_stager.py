@@ -21,6 +21,7 @@ from labtui.cli import EXIT_LOCKED, main
 from labtui.core.atomic import is_temp, write_temps
 from labtui.core.datablock import parse_data
 from labtui.core.extract import run_id_for
+from labtui.core.findings import FindingCode
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
 from labtui.core.manifest_row import ManifestRow
@@ -31,6 +32,7 @@ from labtui.core.scan import Candidate, Outcome, scan_raw
 from labtui.core.stage_chunk import CHUNK_BYTES, CHUNK_FILES, ChunkWorker, chunks
 from labtui.core.stage_events import StageEvent
 from labtui.core.stager import Stager
+from labtui.core.validate import validate
 from tests.lab import Lab, epoch, it_rows, raw_csv
 
 SANTIAGO = "America/Santiago"
@@ -200,15 +202,26 @@ def test_reject_then_fixed_removes_the_reject_record(lab: Lab) -> None:
     assert list(lab.config.rejects_dir.iterdir()) == []
 
 
-def test_staged_file_that_breaks_becomes_a_reject_and_leaves_the_manifest(lab: Lab) -> None:
+def test_staged_file_that_breaks_becomes_a_reject_and_its_run_stays_staged(lab: Lab) -> None:
+    """A raw file truncated or overwritten after staging: the store's copy may be the only good one left, so its
+    run stays (as a deleted file's does) and the reject says so; the next stage has nothing to do, and a repaired
+    file replaces the run."""
     path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     lab.stage()
-    run_id = only_row(lab)["run_id"]
+    row = only_row(lab)
+    before = sorted(lab.config.stage_root.rglob("*.parquet"))
     path.write_bytes(b"#Procedure: <laser_setup.procedures.It.It>\r\n")
-    lab.stage()
-    assert lab.manifest().height == 0
-    assert lab.rejects()["a/It2025-10-13_1.csv"].previous_run_id == run_id
-    assert not list(lab.config.stage_root.rglob("*.parquet"))
+    report = lab.stage()
+    assert report.rejected == 1 and "its last good content stays staged" in report.new_rejects[0].describe()
+    assert only_row(lab) == row and sorted(lab.config.stage_root.rglob("*.parquet")) == before
+    assert lab.rejects()["a/It2025-10-13_1.csv"].previous_run_id == row["run_id"]
+    again = lab.stage()
+    assert (again.staged, again.rejected, again.new_rejects) == (0, 1, [])
+    codes = {finding.code for finding in validate(lab.config).findings}
+    assert FindingCode.REJECTS in codes and FindingCode.RAW_CHANGED not in codes
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:5]))  # restored, say, from a partial copy
+    assert lab.stage().staged == 1 and lab.rejects() == {}
+    assert only_row(lab)["run_id"] == row["run_id"] and only_row(lab)["n_rows"] == 5
 
 
 def test_deleted_raw_file_keeps_its_run_and_drops_a_stale_reject(lab: Lab) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -184,16 +184,11 @@ class StoreCommit:
         )
         publish([(item.temp, item.target) for item in staged], self.config.store_root)
         faults.point("after_parquet_replace")
-        broken: set[str] = set()
-        for record in new_rejects:
-            old = previous.get(record.source_file)
-            if old is not None:
-                broken.add(old[0])
-                record = replace(record, previous_run_id=old[0])
+        for record in new_rejects:  # of a file broken since it was staged too: its run stays, as a deleted file's
             write_reject(self.config.rejects_dir, record)
             faults.point("after_reject_write")
         faults.point("before_manifest_replace")
-        updated = upsert(manifest, [item.row for item in staged], drop_run_ids=broken)
+        updated = upsert(manifest, [item.row for item in staged])
         write_manifest(updated, self.config.manifest_path)
         faults.point("after_manifest_replace")
         if index:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,16 +130,13 @@ def sort_manifest(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort(["start_time_utc", "file_idx", "source_file"], nulls_last=True)
 
 
-def upsert(
-    current: pl.DataFrame, rows: list[ManifestRow], drop_run_ids: AbstractSet[str] = frozenset()
-) -> pl.DataFrame:
-    """Replace rows with the same run_id or source file, add new ones, drop `drop_run_ids`."""
-    if not rows and not drop_run_ids:
+def upsert(current: pl.DataFrame, rows: list[ManifestRow]) -> pl.DataFrame:
+    """Replace rows with the same run_id or source file, add new ones."""
+    if not rows:
         return current
     new = rows_to_frame(rows)
-    gone = set(drop_run_ids) | set(new["run_id"].to_list())
     replaced = pl.col("source_file").is_in(new["source_file"].to_list())
-    kept = current.filter(~pl.col("run_id").is_in(list(gone)) & ~replaced)
+    kept = current.filter(~pl.col("run_id").is_in(new["run_id"].to_list()) & ~replaced)
     return sort_manifest(pl.concat([kept, new], how="vertical"))
 
 

@@ -51,14 +51,12 @@ def raw_findings(
     suspects = on_both if hash_all else on_both.filter(stat_changed.fill_null(True))
     hashes = _hash_files(config.raw_root, suspects.get_column("source_file").to_list(), config.workers)
     suspects = suspects.with_columns(disk_sha256=pl.Series(hashes, dtype=pl.String))
-    changed = suspects.filter(pl.col("disk_sha256").ne_missing(pl.col("source_sha256")))
+    rejected_now = {c.source_file for c in candidates if (r := rejects.get(c.source_file)) and rejected_as_is(c, r)}
+    changed = suspects.filter(pl.col("disk_sha256").ne_missing(pl.col("source_sha256")),
+                              ~pl.col("source_file").is_in(rejected_now))  # broken since staged: a reject, below
     touched = suspects.filter(pl.col("disk_sha256").eq_missing(pl.col("source_sha256")) & stat_changed.fill_null(True))
     known = set(frame.get_column("source_file").to_list())
-    unstaged = [
-        c.source_file for c in candidates
-        if c.source_file not in known
-        and ((r := rejects.get(c.source_file)) is None or not rejected_as_is(c, r))
-    ]
+    unstaged = [c.source_file for c in candidates if c.source_file not in known and c.source_file not in rejected_now]
     outstanding = [r for source, r in sorted(rejects.items()) if source in present]
     stale = sorted(source for source in rejects if source not in present)
     findings += [

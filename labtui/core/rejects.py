@@ -47,10 +47,11 @@ class RejectRecord:
     rejected_at_utc: dt.datetime
     source_size: int | None = None
     source_mtime_ns: int | None = None  # to skip an unchanged rejected file on the next run
-    previous_run_id: str | None = None  # the run this file was staged as before it broke
+    previous_run_id: str | None = None  # the run this file was staged as before it broke, which stays staged
 
     def describe(self) -> str:
-        return reject_text(self.reason, self.line)
+        kept = f"; its last good content stays staged (run {self.previous_run_id})" if self.previous_run_id else ""
+        return reject_text(self.reason, self.line) + kept
 
     @classmethod
     def from_json(cls, text: bytes) -> RejectRecord:

@@ -124,11 +124,8 @@ def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, Reject
     """UNCHANGED or REJECTED when the file is as it was when last staged or rejected; None when it must be read."""
     if staged.get(cand.source_file) == (cand.size, mtime_us(cand.mtime_ns)):
         return Outcome.UNCHANGED
-    record = rejects.get(cand.source_file)
-    # a reject counts only for a file the manifest does not hold: else a crash came between reject and commit
-    if record is None or cand.source_file in staged:
-        return None
-    return Outcome.REJECTED if rejected_as_is(cand, record) else None
+    record = rejects.get(cand.source_file)  # also of a file broken since it was staged (its run is kept)
+    return Outcome.REJECTED if record is not None and rejected_as_is(cand, record) else None
 
 
 def rejected_as_is(cand: Candidate, record: RejectRecord) -> bool:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -257,6 +258,8 @@ class Stager:
             if result.curve is not None:
                 self._curves[result.row.run_id] = (result.row.source_sha256, result.curve)
             return Outcome.STAGED
+        if (kept := self._owned.get(cand.source_file)) is not None:  # broken since it was staged: the run stays
+            result = replace(result, previous_run_id=kept)
         self._committer.pending_rejects.append(result)
         self.report.new_rejects.append(result)
         rejects[cand.source_file] = result
