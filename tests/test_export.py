@@ -11,6 +11,7 @@ from labtui.cli import main
 from labtui.core.export import (
     HISTORY_CSV_COLUMNS,
     LEGACY_HISTORY_COLUMNS,
+    distinct_file_name,
     export_histories,
     export_metadata,
     history_file_name,
@@ -29,7 +30,7 @@ def lab(tmp_path) -> Lab:
 
 def test_histories_are_written_per_chip_and_read_back(lab: Lab, tmp_path) -> None:
     out = tmp_path / "histories"
-    written = export_histories(lab.manifest(), out, tz=TZ)
+    written = [file.path for file in export_histories(lab.manifest(), out, tz=TZ)]
     assert [path.name for path in written] == ["Alisson67_history.csv", "other67_history.csv"]
     assert sorted(out.iterdir()) == sorted(written)  # no temp files left behind
     back = pl.read_csv(out / "Alisson67_history.csv").with_columns(pl.col("date").str.to_date())
@@ -45,14 +46,55 @@ def test_histories_are_written_per_chip_and_read_back(lab: Lab, tmp_path) -> Non
 
 def test_min_experiments_and_source_prefix(lab: Lab, tmp_path) -> None:
     written = export_histories(lab.manifest(), tmp_path, tz=TZ, min_experiments=2, source_prefix="raw_data/")
-    assert [path.name for path in written] == ["Alisson67_history.csv"]
-    sources = pl.read_csv(written[0])["source_file"].to_list()
+    assert [file.path.name for file in written] == ["Alisson67_history.csv"]
+    sources = pl.read_csv(written[0].path)["source_file"].to_list()
     assert sources[0] == "raw_data/Alisson_05_sept/IVg2025-09-05_1.csv"
 
 
 def test_history_file_names_are_safe() -> None:
     assert history_file_name("Alisson67") == "Alisson67_history.csv"
     assert history_file_name("../evil group/3") == ".._evil_group_3_history.csv"
+
+
+def test_chips_whose_names_make_one_file_name_get_a_file_each(tmp_path, capsys) -> None:
+    """`a/b` 80 and `a_b` 80 were both `a_b80_history.csv`: one chip's history overwrote the other's, both counted.
+    The chip whose name is its file name keeps it (the lab's scripts open it by that name), even if measured later."""
+    lab = Lab(tmp_path)
+    chips = (("a/b", 80), ("a_b", 80), ("Alisson", 67), ("alisson", 67), ("Alisson7", 2), ("Alisson", 72))
+    for day, (group, number) in enumerate(chips, start=1):
+        lab.write_run(f"d/IVg2025-09-0{day}_1.csv", "IVg", start=local(f"2025-09-0{day} 10:00"), group=group,
+                      number=number, light=False)
+    lab.stage()
+    written = export_histories(lab.manifest(), tmp_path / "histories", tz=TZ)
+    assert len(list((tmp_path / "histories").iterdir())) == len(chips)
+    assert {(file.chip_group, file.chip_number): file.path.name for file in written} == {
+        ("a/b", 80): "a_b80@6b29630d_history.csv",  # a hash of group and number: the same at every export
+        ("a_b", 80): "a_b80_history.csv",
+        ("Alisson", 67): "Alisson67_history.csv",
+        ("alisson", 67): distinct_file_name("alisson67", "alisson", 67),  # one file on a Windows or macOS share
+        ("Alisson7", 2): "Alisson72_history.csv",  # measured first
+        ("Alisson", 72): distinct_file_name("Alisson72", "Alisson", 72),
+    }
+    for file in written:
+        back = pl.read_csv(file.path, schema_overrides={"chip_group": pl.String})
+        assert back.select("chip_group", "chip_number").rows() == [(file.chip_group, file.chip_number)]
+    assert main(lab.args("export", "histories")) == 0
+    assert "  a_b80@6b29630d_history.csv  chip 80, group 'a/b'\n" in capsys.readouterr().out
+
+
+def test_a_chip_name_too_long_for_a_file_name_gets_a_short_one(lab: Lab, capsys) -> None:
+    """A 5000-character group (a header staged without complaint) stopped the export half-way (`File name too long`)
+    with a 5 kB error line."""
+    lab.write_run("d/IVg2025-09-10_1.csv", "IVg", start=local("2025-09-10 10:00"), group="x" * 5000, number=80,
+                  light=False)
+    lab.stage()
+    assert main(lab.args("export", "histories")) == 0
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) < 200
+    readable, other, long = sorted(path.name for path in (lab.root / "histories").iterdir())
+    assert (readable, other) == ("Alisson67_history.csv", "other67_history.csv")
+    assert len(long.encode()) <= 100 and long == distinct_file_name("x" * 5000 + "80", "x" * 5000, 80)
+    assert f"  {long}  chip 80, group {'x' * 40!r}… (5000 characters)\n" in out
 
 
 def test_metadata_tables_are_like_the_old_tools(lab: Lab, tmp_path) -> None:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from labtui.core.parity import ParityReport
 
 ITEMS_PRINTED = 5
+GROUP_SHOWN = 40  # characters of a chip group in a line
 
 
 def register_export(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -54,7 +55,7 @@ def out_folder(path: Path) -> Path:
 
 def run_histories(args: argparse.Namespace) -> int:
     from labtui.core.annotations import current_annotations
-    from labtui.core.export import export_histories
+    from labtui.core.export import export_histories, history_file_name
     from labtui.core.history import load_manifest
 
     config = config_from(args)
@@ -64,7 +65,21 @@ def run_histories(args: argparse.Namespace) -> int:
         source_prefix=args.source_prefix, annotations=current_annotations(config.store_root),
     )
     print(f"wrote {len(written)} chip histories to {out}")
+    apart = [file for file in written if file.path.name != history_file_name(file.chip_name)]
+    if apart:
+        print("named apart (another chip's name makes the same file name, or the name is too long):")
+    for file in apart:
+        print(f"  {file.path.name}  {chip_label(file.chip_group, file.chip_number)}")
     return EXIT_OK
+
+
+def chip_label(group: str | None, number: int) -> str:
+    """A chip with its group quoted (`a/b` and `a_b` are told apart), cut short: a header's group can be kilobytes."""
+    if group is None:
+        return f"chip {number}, no group"
+    if len(group) > GROUP_SHOWN:
+        return f"chip {number}, group {group[:GROUP_SHOWN]!r}… ({len(group)} characters)"
+    return f"chip {number}, group {group!r}"
 
 
 def run_metadata(args: argparse.Namespace) -> int:

@@ -7,10 +7,12 @@ scripts keep working; labtui's extras come after them. Every file is written ato
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
@@ -27,6 +29,10 @@ HISTORY_CSV_COLUMNS = LEGACY_HISTORY_COLUMNS + tuple(
 TAG_SEPARATOR = "; "  # tags cannot contain ';', so a CSV cell of tags splits back unambiguously
 UTC_TEXT = "%Y-%m-%dT%H:%M:%S%.6fZ"  # a UTC time in CSV and JSON output: ISO 8601, microseconds, Z
 METADATA_FILE = "metadata.csv"
+HISTORY_SUFFIX = "_history.csv"
+MAX_FILE_NAME = 100  # bytes: far under any file system's 255, with room for the temp name of an atomic write
+DISTINCT_MARK = "@"  # never in a readable file name (`_UNSAFE_NAME` replaces it): a distinct name cannot clash
+HASH_DIGITS = 8
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.+-]+")
 # "0.1 V", "455", "1e-05 A" → a number; "2.1.0" or "F1 (M92L02)" stay text
 _NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\s+[^\d\s]\S*)?\s*$")
@@ -54,8 +60,50 @@ def history_view(history_frame: pl.DataFrame, *, source_prefix: str = "") -> pl.
     ).select(HISTORY_CSV_COLUMNS)
 
 
+class HistoryFile(NamedTuple):
+    """A chip's exported history: the chip (group and number: two chips can share a name) and its file."""
+
+    chip_group: str | None
+    chip_number: int
+    chip_name: str
+    path: Path
+
+
 def history_file_name(chip_name: str) -> str:
-    return f"{_UNSAFE_NAME.sub('_', chip_name)}_history.csv"
+    """The readable file name of a chip's history: its name, each run of characters unsafe in a file name as `_`."""
+    return f"{_UNSAFE_NAME.sub('_', chip_name)}{HISTORY_SUFFIX}"
+
+
+def distinct_file_name(chip_name: str, group: str | None, number: int) -> str:
+    """A file name of this chip's alone: the readable name cut to fit `MAX_FILE_NAME`, then `@` and a hash of the
+    group and number (not of the name: `Alisson7` chip 2 and `Alisson` chip 72 are both `Alisson72`)."""
+    digest = hashlib.sha256(json.dumps([group, number]).encode()).hexdigest()[:HASH_DIGITS]
+    stem = _UNSAFE_NAME.sub("_", chip_name)[: MAX_FILE_NAME - len(HISTORY_SUFFIX) - len(DISTINCT_MARK) - HASH_DIGITS]
+    return f"{stem}{DISTINCT_MARK}{digest}{HISTORY_SUFFIX}"
+
+
+def history_file_names(chips: pl.DataFrame) -> dict[tuple[str | None, int], str]:
+    """(group, number) → the file name of that chip's history, a different one for every chip of `chips`
+    (`chip_group`, `chip_number`, `chip_name`, `first_run`).
+
+    A chip gets its readable name unless that is longer than `MAX_FILE_NAME` or another chip's is the same, letter
+    case aside (a Windows or macOS share does not tell `Alisson67` from `alisson67`). Of the chips sharing one, the
+    one whose name needed no change, then the one measured first, keeps it, so a chip's file keeps its name when a
+    look-alike is staged later; the others get `distinct_file_name`.
+    """
+    names: dict[tuple[str | None, int], str] = {}
+    taken: set[str] = set()
+    by_claim = chips.with_columns(changed=pl.col("chip_name").str.contains(_UNSAFE_NAME.pattern)).sort(
+        "changed", "first_run", "chip_number", "chip_group", nulls_last=True
+    )
+    for group, number, chip_name in by_claim.select("chip_group", "chip_number", "chip_name").iter_rows():
+        readable = history_file_name(chip_name)
+        if len(readable) <= MAX_FILE_NAME and readable.lower() not in taken:
+            taken.add(readable.lower())
+            names[(group, number)] = readable
+        else:
+            names[(group, number)] = distinct_file_name(chip_name, group, number)
+    return names
 
 
 def export_histories(
@@ -66,8 +114,8 @@ def export_histories(
     min_experiments: int = 1,
     source_prefix: str = "",
     annotations: pl.DataFrame | None = None,
-) -> list[Path]:
-    """One `<chip_name>_history.csv` per chip with at least `min_experiments` runs; the paths written.
+) -> list[HistoryFile]:
+    """A history CSV per chip with at least `min_experiments` runs, named by `history_file_names`; the files written.
 
     Every run is in it, excluded ones too: the `excluded` and `exclude_reason` columns say which and why.
     """
@@ -75,12 +123,15 @@ def export_histories(
     rows = timeline(chip_runs, tz=tz)
     if annotations is not None:
         rows = with_annotations(rows, annotations)
+    chips = rows.group_by(CHIP_KEYS).agg(pl.col("chip_name").first(), first_run=pl.col("start_time_utc").min())
+    names = history_file_names(chips)  # of every chip, so that --min-experiments changes no file's name
     frames = rows.partition_by(CHIP_KEYS, maintain_order=True)
     written = []
     for frame in sorted(frames, key=lambda f: (f["chip_number"][0], f["chip_group"][0] or "")):
         if frame.height >= min_experiments:
-            name = history_file_name(frame["chip_name"][0])
-            written.append(write_csv(history_view(frame, source_prefix=source_prefix), out_dir / name))
+            group, number, chip_name = frame["chip_group"][0], frame["chip_number"][0], frame["chip_name"][0]
+            path = write_csv(history_view(frame, source_prefix=source_prefix), out_dir / names[(group, number)])
+            written.append(HistoryFile(group, number, chip_name, path))
     return written
 
 
