@@ -97,6 +97,15 @@ def test_a_chip_name_too_long_for_a_file_name_gets_a_short_one(lab: Lab, capsys)
     assert f"  {long}  chip 80, group {'x' * 40!r}… (5000 characters)\n" in out
 
 
+def test_an_export_that_fails_writes_no_file(lab: Lab, capsys) -> None:
+    """A folder in the way of one chip's file failed the export after the chips before it were written."""
+    out = lab.root / "histories"
+    (out / "other67_history.csv").mkdir(parents=True)
+    code = main(lab.args("export", "histories"))
+    assert [path.name for path in out.iterdir()] == ["other67_history.csv"]
+    assert code == 2 and "other67_history.csv is a folder" in capsys.readouterr().err
+
+
 def test_metadata_tables_are_like_the_old_tools(lab: Lab, tmp_path) -> None:
     written = export_metadata(lab.manifest(), tmp_path, tz=TZ)
     assert [path.relative_to(tmp_path).as_posix() for path in written] == [

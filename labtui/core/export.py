@@ -17,7 +17,8 @@ from typing import NamedTuple
 import polars as pl
 
 from labtui.core.annotations import ANNOTATION_COLUMNS, CURRENT_SCHEMA, with_annotations
-from labtui.core.atomic import atomic_write
+from labtui.core.atomic import atomic_write, publish, write_temps
+from labtui.core.errors import UsageError
 from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, summary_line, timeline
 
 LEGACY_HISTORY_COLUMNS = (
@@ -118,6 +119,8 @@ def export_histories(
     """A history CSV per chip with at least `min_experiments` runs, named by `history_file_names`; the files written.
 
     Every run is in it, excluded ones too: the `excluded` and `exclude_reason` columns say which and why.
+    All files are written or none: each to a temp file first (a full disk leaves the folder as it was), then all
+    renamed into place; a folder in the way of one is refused before anything is written.
     """
     chip_runs = manifest.filter(pl.col("chip_number").is_not_null())
     rows = timeline(chip_runs, tz=tz)
@@ -126,13 +129,20 @@ def export_histories(
     chips = rows.group_by(CHIP_KEYS).agg(pl.col("chip_name").first(), first_run=pl.col("start_time_utc").min())
     names = history_file_names(chips)  # of every chip, so that --min-experiments changes no file's name
     frames = rows.partition_by(CHIP_KEYS, maintain_order=True)
-    written = []
+    files, views = [], []
     for frame in sorted(frames, key=lambda f: (f["chip_number"][0], f["chip_group"][0] or "")):
         if frame.height >= min_experiments:
             group, number, chip_name = frame["chip_group"][0], frame["chip_number"][0], frame["chip_name"][0]
-            path = write_csv(history_view(frame, source_prefix=source_prefix), out_dir / names[(group, number)])
-            written.append(HistoryFile(group, number, chip_name, path))
-    return written
+            files.append(HistoryFile(group, number, chip_name, out_dir / names[(group, number)]))
+            views.append(history_view(frame, source_prefix=source_prefix))
+    in_the_way = next((file.path for file in files if file.path.is_dir()), None)
+    if in_the_way is not None:
+        raise UsageError(f"{in_the_way} is a folder, where a chip's history goes: move it away; nothing was written")
+    temps = write_temps([file.path for file in files], lambda paths: [
+        view.write_csv(path) for view, path in zip(views, paths, strict=True)
+    ])
+    publish([(temp, file.path) for temp, file in zip(temps, files, strict=True)], out_dir)
+    return files
 
 
 def metadata_tables(
