@@ -65,6 +65,17 @@ def test_history_csv_and_json_carry_the_same_columns_and_timestamps(lab: Lab, ca
     assert all(row["start_time_utc"].endswith("Z") for row in rows)
 
 
+@pytest.mark.parametrize("out", ["", ".", "/", "./", "{tmp}", "{tmp}/"])
+@pytest.mark.parametrize("command", [["history", "67"], ["metrics"], ["plot", "67", "--seq", "1"]])
+def test_an_out_that_names_no_file_is_a_usage_error(lab: Lab, tmp_path: Path, capsys, command: list[str],
+                                                   out: str) -> None:
+    """`--out ''` or a folder: a traceback (the temp file's name is built from the target's) or a write error."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(lab.args(*command, "--out", out.format(tmp=tmp_path)))
+    assert exit_info.value.code == 2
+    assert f"argument --out: {out.format(tmp=tmp_path)!r} is not a file name" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", [["history", "67"], ["chips"], ["metrics", "67"]])
 def test_table_commands_take_json_as_the_report_commands_spell_it(lab: Lab, capsys, command: list[str]) -> None:
     """`--json` (validate, rejects, stage) is `--format json` on the commands that print tables."""

@@ -96,6 +96,14 @@ def path_arg(text: str) -> Path:
     return Path(text)
 
 
+def file_arg(text: str) -> Path:
+    """The `type` of an --out that names a file to write: not empty, not a folder (`.`, `/`, `out/`)."""
+    path = path_arg(text)
+    if not text.strip() or text.endswith(("/", os.sep)) or path.name in ("", "..") or path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a file name (give the file to write, e.g. runs.csv)")
+    return path
+
+
 def count_arg(text: str) -> int:
     """The `type` of an option that counts (workers): a whole number ≥ 1, said against the option, not the config."""
     if not (text.strip().isascii() and text.strip().isdigit()) or int(text) < 1:
@@ -125,7 +133,7 @@ def add_table_output(parser: argparse.ArgumentParser) -> None:
     """A command that prints a table: its format (`--json` too, as the report commands spell it) and `--out`."""
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
     parser.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
-    parser.add_argument("--out", type=path_arg, metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    parser.add_argument("--out", type=file_arg, metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
 
 class ChipName(argparse.Action):

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from labtui.cli import EXIT_OK, add_chip_arguments, add_command, config_from, path_arg
+from labtui.cli import EXIT_OK, add_chip_arguments, add_command, config_from, file_arg, path_arg
 from labtui.cli.history import iso_date
 from labtui.core.wording import counted
 
@@ -56,7 +56,7 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
                        help="cnp: Dirac point (forward, backward) against time; photoresponse / responsivity: ΔI or "
                             "ΔI/P against power, per wavelength; spectral: responsivity against wavelength; "
                             "dark: dark current against time")
-    parser.add_argument("--out", type=path_arg, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")
+    parser.add_argument("--out", type=file_arg, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")
     parser.set_defaults(func=run)
 
 
