@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -69,7 +70,11 @@ def raw_snapshot(raw_root: Path) -> dict[str, tuple[object, ...]]:
 # -- promise 2: candidates ---------------------------------------------------------------------------------------
 def source_key(rel: str) -> str:
     """The manifest's name of a raw file: relative, forward slashes; undecodable bytes shown as \\xNN."""
-    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return rel.replace("\\", "\\\\").encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return rel.replace("\\", "\\\\") if re.search(r"\\x[0-9a-fA-F]{2}", rel) else rel
 
 
 def candidates(raw_root: Path) -> set[str]:
