@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -602,6 +603,43 @@ def test_a_run_without_a_calibration_of_its_wavelength_says_so(tmp_path: Path) -
     assert it["calibration_run_id"] is None and it["power_w"] is None and it["calibration_age_h"] is None
     assert "power_w: no LaserCalibration of 365 nm in the store" in it["remarks"]
     assert it["delta_i_a"] is not None
+
+
+def recalibrate(path: Path, power: Callable[[float], float]) -> Path:
+    """A written LaserCalibration with its Power column replaced by `power(VL)`: a blocked sensor, a zeroed meter."""
+    head, data = path.read_bytes().decode().split("VL (V),Power (W)\r\n")
+    voltages = [float(line.split(",")[0]) for line in data.splitlines() if line]
+    rows = "".join(f"{vl!r},{power(vl)!r}\r\n" for vl in voltages)
+    path.write_bytes(f"{head}VL (V),Power (W)\r\n{rows}".encode())
+    return path
+
+
+def test_a_calibration_that_cannot_price_power_is_passed_over(tmp_path: Path) -> None:
+    """A blocked sensor's calibration (0 W everywhere) priced the run 0 W, an infinite responsivity: the run takes
+    the nearest calibration that can price it, or none, and says which calibration could not and why (also when
+    that calibration arrives after the run was staged)."""
+    lab = small_lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    nearer = START + dt.timedelta(minutes=25)
+    recalibrate(write_run(day, "LaserCalibration", file_idx=2, start_utc=nearer, params={"Laser wavelength": 455}),
+                lambda vl: 0.0)
+    write_run(day, "It", file_idx=3, start_utc=START + dt.timedelta(minutes=50),
+              params={"Laser voltage": 2.0, "Laser wavelength": 385})
+    lab.stage()
+    blocked = recalibrate(write_run(day, "LaserCalibration", file_idx=3, start_utc=nearer,
+                                    params={"Laser wavelength": 385}), lambda vl: 0.0)
+    lab.stage()
+    table = read_metrics(lab.config)
+    good = lab.run_of("2025-10-14/LaserCalibration2025-10-14_1.csv")["run_id"]
+    lit = table.filter(pl.col("source_file") == "2025-10-14/It2025-10-14_1.csv").row(0, named=True)
+    assert lit["calibration_run_id"] == good and lit["power_w"] > 0
+    assert lit["responsivity_a_per_w"] == pytest.approx(lit["delta_i_a"] / lit["power_w"])
+    unpriced = table.filter(pl.col("laser_wavelength_nm") == 385, pl.col("proc") == "It").row(0, named=True)
+    assert unpriced["calibration_run_id"] is None and unpriced["power_w"] is None
+    assert unpriced["responsivity_a_per_w"] is None and unpriced["delta_i_a"] is not None
+    blocked_id = lab.run_of(str(blocked.relative_to(lab.raw)))["run_id"]
+    assert (f"power_w: no LaserCalibration of 385 nm can price it (the nearest, {blocked_id}: the power never "
+            "rises above the dark reading)") in unpriced["remarks"]
 
 
 def test_two_stores_in_one_folder_keep_their_own_metrics_and_the_lab_layout_its_03_derived(tmp_path: Path) -> None:

@@ -95,9 +95,10 @@ QUANTITIES: tuple[Quantity, ...] = (
              "time from switch-off until the smoothed trace first falls to 1/e of delta_i_a above i_dark_a; "
              "null when not reached by the end of the run (persistent photoconductivity)"),
     Quantity("power_w", "W", "It",
-             "irradiated power: the LaserCalibration of the same wavelength nearest in start time, its Power "
-             "linearly interpolated at the run's laser voltage; null outside the calibrated VL range (no "
-             "extrapolation) and for dark runs", from_data=False),
+             "irradiated power: the LaserCalibration of the same wavelength nearest in start time of those whose "
+             "Power rises above their dark reading and above 0 W, its Power linearly interpolated at the run's "
+             "laser voltage; null outside the calibrated VL range (no extrapolation) and for dark runs",
+             from_data=False),
     Quantity("calibration_run_id", "", "It", "run_id of the calibration power_w comes from", pl.String,
              from_data=False),
     Quantity("calibration_age_h", "h", "It",

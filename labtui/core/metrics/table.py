@@ -49,6 +49,7 @@ from labtui.core.wording import counted
 
 DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
 JOINED_TOPICS = ("mobility", "power_w")  # remarks about joined quantities start with one of these
+WHOLE_CURVE = ("LaserCalibration: ", "run: ")  # a calibration's remarks that no part of its curve can be used
 T = TypeVar("T")
 R = TypeVar("R")
 Derived = tuple[Any, ...]  # one run's from-data quantities in DATA_COLUMNS order, then its remarks
@@ -289,10 +290,13 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams]) -> pl.DataFrame
 
 def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame,
                staged_curves: Mapping[str, tuple[str, Curve]]) -> pl.DataFrame:
-    """Each lit It run's nearest calibration of its wavelength, its age, and the power it gives at the run's VL."""
+    """Each lit It run's nearest calibration of its wavelength that can price power, its age, and the power it gives
+    at the run's VL; a run whose calibrations all cannot is told why the nearest cannot."""
     settings = config.metrics
     calibrations = runs.filter(pl.col("proc") == "LaserCalibration")
     cal_ids = calibrations["run_id"].to_numpy()
+    unpriced = _why_unpriced(calibrations, table)
+    priceable = np.array([reason is None for reason in unpriced], dtype=bool)
     cal_hours = calibrations["start_time_utc"].dt.epoch("us").to_numpy() / 3.6e9
     cal_nm = calibrations["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
     lit = (pl.col("proc") == "It") & (pl.col("laser_voltage_v") >= settings.light_threshold_v)
@@ -300,19 +304,28 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     hours = it["start_time_utc"].dt.epoch("us").to_numpy() / 3.6e9
     nm = it["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
     best = np.full(it.height, -1)
+    refused = np.full(it.height, -1)  # of a run no calibration can price: the nearest one, which its remark names
     for wavelength in np.unique(nm[np.isfinite(nm)]):
+        of_wavelength = nm == wavelength
         candidates = np.flatnonzero(np.abs(cal_nm - wavelength) <= settings.wavelength_tolerance_nm)
-        if candidates.size:
-            best[nm == wavelength] = candidates[_nearest(cal_hours[candidates], hours[nm == wavelength])]
+        usable = candidates[priceable[candidates]]
+        if usable.size:
+            best[of_wavelength] = usable[_nearest(cal_hours[usable], hours[of_wavelength])]
+        elif candidates.size:
+            refused[of_wavelength] = candidates[_nearest(cal_hours[candidates], hours[of_wavelength])]
     found = best >= 0
     assigned = it.select("run_id", "laser_voltage_v", "laser_wavelength_nm").with_columns(
         calibration_run_id=pl.Series([cal_ids[b] if b >= 0 else None for b in best.tolist()], dtype=pl.String),
+        _refused=pl.Series([f"{cal_ids[r]}: {unpriced[r]}" if r >= 0 else None for r in refused.tolist()],
+                           dtype=pl.String),
         calibration_age_h=pl.Series(np.where(found, hours - cal_hours[best], np.nan) if cal_ids.size
                                     else np.full(it.height, np.nan)).fill_nan(None),
     ).join(calibrations.select(pl.col("run_id").alias("calibration_run_id"),
                                pl.col("source_sha256").alias("calibration_sha256")),
            on="calibration_run_id", how="left")
-    before = old.select(
+    before = old.filter(  # a run without a calibration costs no read: its remark is redone (it may name a new one)
+        pl.col("calibration_run_id").is_not_null()
+    ).select(
         "run_id",
         "calibration_run_id",
         "calibration_sha256",
@@ -339,9 +352,13 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     read = _map(config, lambda cal_id: _curve(config, cal_id, cal_dates[cal_id]), to_read)
     curves.update(zip(to_read, read, strict=True))
     priced: list[tuple[str, float | None, str | None]] = []
-    for run_id, laser_v, wavelength, cal_id in redo.select(
-        "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id"
+    for run_id, laser_v, wavelength, cal_id, refused_by in redo.select(
+        "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id", "_refused"
     ).iter_rows():
+        if refused_by is not None:
+            priced.append((run_id, None, f"power_w: no LaserCalibration of {wavelength:g} nm can price it (the "
+                                         f"nearest, {refused_by})"))
+            continue
         if cal_id is None:
             what = f"of {wavelength:g} nm" if wavelength is not None else "(the run has no wavelength)"
             priced.append((run_id, None, f"power_w: no LaserCalibration {what} in the store"))
@@ -359,6 +376,20 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
         powers, on="run_id", how="left"
     )
     return table.join(joined, on="run_id", how="left")
+
+
+def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame) -> list[str | None]:
+    """Why each calibration can price no power at all (None where it can), from its row alone, so that choosing one
+    reads no curve: the remark on its whole curve (fewer than 2 points, no rise above the dark reading, an
+    unreadable run), or no Power above 0 W."""
+    rows = calibrations.select("run_id").join(
+        table.select("run_id", "p_max_w", "remarks"), on="run_id", how="left", maintain_order="left"
+    )
+    reasons: list[str | None] = []
+    for p_max, remarks in rows.select("p_max_w", "remarks").iter_rows():
+        whole = [remark.split(": ", 1)[1] for remark in remarks or () if remark.startswith(WHOLE_CURVE)]
+        reasons.append(whole[0] if whole else None if p_max is not None and p_max > 0 else "no Power above 0 W")
+    return reasons
 
 
 def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
