@@ -280,6 +280,9 @@ def test_calibration_slope_threshold_and_interpolation() -> None:
     assert values["threshold_v"] == pytest.approx(0.4, abs=1e-9) and remarks == []  # 0.3 V is still dark
     assert power_at(vl, power, 2.55)[0] == pytest.approx(5e-9 + 2e-6 * 2.25)
     assert power_at(vl, power, 5.5) == (None, "power_w: VL 5.5 V is outside the calibrated 0–5 V")
+    offset = power - 1e-8  # a meter that reads below zero in the dark
+    why = "power_w: the calibration gives -5e-09 W at VL 0.2 V, no power above 0 W"
+    assert power_at(vl, offset, 0.2) == (None, why)
 
 
 def test_a_concave_calibration_starts_where_the_laser_is_on_not_where_its_line_points() -> None:
@@ -640,6 +643,32 @@ def test_a_calibration_that_cannot_price_power_is_passed_over(tmp_path: Path) ->
     blocked_id = lab.run_of(str(blocked.relative_to(lab.raw)))["run_id"]
     assert (f"power_w: no LaserCalibration of 385 nm can price it (the nearest, {blocked_id}: the power never "
             "rises above the dark reading)") in unpriced["remarks"]
+
+
+def test_no_power_where_the_calibration_gives_none_at_the_runs_voltage(tmp_path: Path) -> None:
+    """A meter zeroed in the dark gives 0 W below the laser's threshold: a run lit that faintly has no power and
+    no responsivity, also in a table stored before this rule (metrics_version 3 kept its 0 W)."""
+    lab = small_lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    recalibrate(day / "LaserCalibration2025-10-14_1.csv", lambda vl: 2e-6 * max(vl - 0.3, 0.0))
+    write_run(day, "It", file_idx=3, start_utc=START + dt.timedelta(minutes=50), params={"Laser voltage": 0.2})
+    lab.stage()
+    faint = pl.col("source_file") == "2025-10-14/It2025-10-14_3.csv"
+    why = "power_w: the calibration gives 0 W at VL 0.2 V, no power above 0 W"
+
+    def check(table: pl.DataFrame) -> None:
+        run = table.filter(faint).row(0, named=True)
+        assert run["calibration_run_id"] is not None and run["delta_i_a"] is not None
+        assert run["power_w"] is None and run["responsivity_a_per_w"] is None and why in run["remarks"]
+
+    check(read_metrics(lab.config))
+    stored_before = read_metrics(lab.config).with_columns(
+        power_w=pl.when(faint).then(0.0).otherwise("power_w"),
+        remarks=pl.col("remarks").list.eval(pl.element().filter(~pl.element().str.starts_with("power_w"))),
+        metrics_version=pl.lit(3, pl.Int32),
+    )
+    metrics_table.write_metrics(stored_before, lab.config.metrics_path)
+    check(update_metrics(lab.config).table)
 
 
 def test_two_stores_in_one_folder_keep_their_own_metrics_and_the_lab_layout_its_03_derived(tmp_path: Path) -> None:

@@ -43,9 +43,14 @@ def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np
 
 
 def power_at(vl: np.ndarray, power: np.ndarray, laser_v: float) -> tuple[float | None, str | None]:
-    """Linear interpolation of a sorted calibration curve at `laser_v`; never extrapolated beyond its VL range."""
+    """Linear interpolation of a sorted calibration curve at `laser_v`; never extrapolated beyond its VL range, and
+    no power where the curve gives none above 0 W (a responsivity over it would be infinite or of the wrong sign)."""
     if vl.size < 2:
         return None, "power_w: the calibration has fewer than 2 finite points"
     if not vl[0] <= laser_v <= vl[-1]:
         return None, f"power_w: VL {laser_v:g} V is outside the calibrated {vl[0]:g}–{vl[-1]:g} V"
-    return float(np.interp(laser_v, vl, power)), None
+    with np.errstate(all="ignore"):  # points near ±1e308 overflow between them: NaN, refused below
+        at = float(np.interp(laser_v, vl, power))
+    if not at > 0:
+        return None, f"power_w: the calibration gives {at:.3g} W at VL {laser_v:g} V, no power above 0 W"
+    return at, None

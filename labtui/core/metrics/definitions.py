@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import polars as pl
 
 # Bump when a definition changes: every row is then recomputed. 3: an It trace whose clock goes back, or whose
-# VL column is empty, gets no photoresponse (was computed from the wrong samples).
-METRICS_VERSION = 3
+# VL column is empty, gets no photoresponse (was computed from the wrong samples). 4: no power_w where the
+# calibration gives none above 0 W at the run's VL (was 0 W or less, and an infinite or sign-flipped responsivity).
+METRICS_VERSION = 4
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 
@@ -97,8 +98,8 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("power_w", "W", "It",
              "irradiated power: the LaserCalibration of the same wavelength nearest in start time of those whose "
              "Power rises above their dark reading and above 0 W, its Power linearly interpolated at the run's "
-             "laser voltage; null outside the calibrated VL range (no extrapolation) and for dark runs",
-             from_data=False),
+             "laser voltage; null outside the calibrated VL range (no extrapolation), where that Power is not above "
+             "0 W, and for dark runs", from_data=False),
     Quantity("calibration_run_id", "", "It", "run_id of the calibration power_w comes from", pl.String,
              from_data=False),
     Quantity("calibration_age_h", "h", "It",

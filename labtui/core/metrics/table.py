@@ -323,8 +323,8 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     ).join(calibrations.select(pl.col("run_id").alias("calibration_run_id"),
                                pl.col("source_sha256").alias("calibration_sha256")),
            on="calibration_run_id", how="left")
-    before = old.filter(  # a run without a calibration costs no read: its remark is redone (it may name a new one)
-        pl.col("calibration_run_id").is_not_null()
+    before = old.filter(  # a price of another definition is redone; so is every run without a calibration (no read)
+        pl.col("metrics_version") == METRICS_VERSION, pl.col("calibration_run_id").is_not_null()
     ).select(
         "run_id",
         "calibration_run_id",
