@@ -671,6 +671,17 @@ def test_no_power_where_the_calibration_gives_none_at_the_runs_voltage(tmp_path:
     check(update_metrics(lab.config).table)
 
 
+def test_a_responsivity_that_overflows_is_null_with_its_reason(tmp_path: Path) -> None:
+    """A calibration of subnormal powers (1e-321 W) prices a run; ΔI over that is beyond the float range."""
+    lab = small_lab(tmp_path)
+    recalibrate(lab.raw / "2025-10-14" / "LaserCalibration2025-10-14_1.csv", lambda vl: vl * 1e-321)
+    lab.stage()
+    lit = read_metrics(lab.config).filter(pl.col("source_file") == "2025-10-14/It2025-10-14_1.csv").row(0, named=True)
+    assert lit["power_w"] == pytest.approx(2e-321) and lit["delta_i_a"] is not None
+    assert lit["responsivity_a_per_w"] is None
+    assert "responsivity_a_per_w: delta_i_a / power_w overflows" in lit["remarks"]
+
+
 def test_two_stores_in_one_folder_keep_their_own_metrics_and_the_lab_layout_its_03_derived(tmp_path: Path) -> None:
     """Side by side, each store has its own table: staging one never drops the other's quantities."""
     labs = {}

@@ -106,7 +106,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "run start − calibration start, in hours: negative when the calibration came after the run",
              from_data=False),
     Quantity("calibration_stale", "", "It", "|calibration_age_h| > 24 h", pl.Boolean, from_data=False),
-    Quantity("responsivity_a_per_w", "A/W", "It", "delta_i_a / power_w (signed, like delta_i_a)", from_data=False),
+    Quantity("responsivity_a_per_w", "A/W", "It",
+             "delta_i_a / power_w (signed, like delta_i_a); null where it overflows", from_data=False),
     # LaserCalibration --------------------------------------------------------------------------------------------
     Quantity("p_max_w", "W", "LaserCalibration", "largest Power of the calibration"),
     Quantity("slope_w_per_v", "W/V", "LaserCalibration",

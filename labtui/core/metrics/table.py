@@ -48,7 +48,7 @@ from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, empty_met
 from labtui.core.wording import counted
 
 DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
-JOINED_TOPICS = ("mobility", "power_w")  # remarks about joined quantities start with one of these
+JOINED_TOPICS = ("mobility", "power_w", "responsivity")  # remarks about joined quantities start with one of these
 WHOLE_CURVE = ("LaserCalibration: ", "run: ")  # a calibration's remarks that no part of its curve can be used
 T = TypeVar("T")
 R = TypeVar("R")
@@ -260,10 +260,12 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
     table = runs.select(list(CONTEXT_SCHEMA)).join(data, on="run_id", how="inner")
     table = _mobility(table, load_chip_params(config.chip_params_file))
     table = _calibrate(config, runs, table, old, curves)
-    remarks = pl.concat_list("remarks", "_mobility_remark", "_power_remark").list.drop_nulls()
+    responsivity = pl.col("delta_i_a") / pl.col("power_w")  # both finite, power_w > 0: only an overflow is not
+    overflow = pl.when(~responsivity.is_finite()).then(pl.lit("responsivity_a_per_w: delta_i_a / power_w overflows"))
+    remarks = pl.concat_list("remarks", "_mobility_remark", "_power_remark", overflow).list.drop_nulls()
     table = table.with_columns(
         remarks=remarks,
-        responsivity_a_per_w=pl.col("delta_i_a") / pl.col("power_w"),
+        responsivity_a_per_w=pl.when(responsivity.is_finite()).then(responsivity),
         calibration_stale=pl.col("calibration_age_h").abs() > config.metrics.calibration_stale_h,
     )
     return table.select(list(METRICS_SCHEMA)).sort(["start_time_utc", "run_id"])
