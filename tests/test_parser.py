@@ -83,6 +83,9 @@ def test_parse_number_reads_value_and_unit(text: str, unit: str, expected: float
         ("Power (W)", "power_w"),
         ("Clock (ms)", "clock_ms"),
         ("wl (nm)", "wl_nm"),
+        ("Run ID", "run_id_"),
+        ("date", "date_"),
+        ("Proc.", "proc_"),
     ],
 )
 def test_snake_column_names(raw: str, stored: str) -> None:
@@ -131,6 +134,17 @@ def test_unknown_parameters_and_columns_are_information_not_errors() -> None:
     assert header.raw["New knob"] == "3 Hz"
     assert frame["extra_v"].to_list()[0] == 1.5
     assert warnings == [] and any("Extra (V)" in warning for warning in header.warnings)
+
+
+def test_a_data_column_named_as_a_partition_key_is_stored_under_another_name_with_a_warning() -> None:
+    """`run_id`, `date`, `proc` name the run's folders: a Hive reader would put the folder's value in their place."""
+    columns = (*IT_COLUMNS, "run_id", "Date", "proc")
+    rows = [row + ",1,2,3" for row in it_rows()]
+    header, frame, _ = parse(raw_csv("It", columns=columns, rows=rows))
+    assert frame.columns[-3:] == ["run_id_", "date_", "proc_"]
+    assert frame.row(0)[-3:] == (1.0, 2.0, 3.0)
+    assert any("'Date' is stored as 'date_'" in warning for warning in header.warnings)
+    assert sum("partition key" in warning for warning in header.warnings) == 3
 
 
 def test_unparseable_known_parameter_is_left_empty_with_a_warning() -> None:
@@ -231,6 +245,7 @@ def test_text_columns_of_the_registry_are_strings() -> None:
         (raw_csv("It", params={"Chip number": None}), "no_chip_number", "Chip number"),
         (raw_csv("It", columns=("t (s)", "I (A)")), "missing_column", "'VL (V)'"),
         (raw_csv("It", columns=("t (s)", "I (A)", "VL (V)", "I (A)", "x", "y")), "duplicate_column", "twice"),
+        (raw_csv("It", columns=(*IT_COLUMNS, "date", "date_")), "duplicate_column", "same stored name as 'date'"),
         (raw_csv("It", rows=[]), "no_rows", "zero data rows"),
         (raw_csv("It", eol="\r"), "not_this_format", "carriage return alone"),
         (_padded(raw_csv("It")), "not_this_format", "a spreadsheet re-saved the file"),

@@ -231,7 +231,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     if len(columns) == 1 and (separator := next((sep for sep in ("\t", ";") if sep in column_text), None)):
         raise Reject("bad_columns", f"the columns are separated by {_SEPARATORS[separator]}, not commas (a "
                                     "spreadsheet's export?): stage the acquisition's own CSV", column_line)
-    _check_columns(spec, columns, column_line)
+    _check_columns(spec, columns, column_line, warnings)
     registered = {*spec.required_columns, *spec.optional_columns, *spec.text_columns}
     extra = [name for name in columns if name not in registered]
     if extra:
@@ -320,7 +320,7 @@ def _unquoted(name: str) -> str:
     return name[1:-1].replace('""', '"').strip() if len(name) >= 2 and name[0] == name[-1] == '"' else name
 
 
-def _check_columns(spec: ProcedureSpec, columns: list[str], line: int) -> None:
+def _check_columns(spec: ProcedureSpec, columns: list[str], line: int, warnings: list[str]) -> None:
     seen: dict[str, str] = {}
     for name in columns:
         if not name:
@@ -330,6 +330,9 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], line: int) -> None:
             twin = f" (same stored name as {quoted(seen[stored])})" if seen[stored] != name else ""
             raise Reject("duplicate_column", f"column {quoted(name)} appears twice{twin}", line)
         seen[stored] = name
+        if stored.endswith("_"):  # only a partition key's name gets one (`snake_column`)
+            warnings.append(f"line {line}: column {quoted(name)} is stored as {stored!r}: {stored[:-1]!r} names the "
+                            "run's folder in the store (a partition key), which readers add to every row")
     missing = [name for name in spec.required_columns if name not in columns]
     if missing:
         raise Reject(

@@ -13,14 +13,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from labtui.core.config import ConfigError, read_yaml
+from labtui.core.layout import PARTITION_KEYS
 
 _SNAKE = re.compile(r"[^0-9a-z]+")
 MAX_SWEEP_STEPS = 1e9  # a sweep the acquisition could take has far fewer; above it (or NaN), the parameters are a slip
 
 
 def snake_column(raw_name: str) -> str:
-    """`Vg (V)` → `vg_v`, `Plate T (degC)` → `plate_t_degc`: the stored name of a data column."""
-    return _SNAKE.sub("_", raw_name.strip().lower()).strip("_") or "column"
+    """`Vg (V)` → `vg_v`, `Plate T (degC)` → `plate_t_degc`: the stored name of a data column. A partition key's
+    name (`Date` → `date_`) gets a trailing `_`, which no other stored name has: a Hive reader would put the run's
+    folder value in its place, or fail on the two types."""
+    name = _SNAKE.sub("_", raw_name.strip().lower()).strip("_") or "column"
+    return f"{name}_" if name in PARTITION_KEYS else name
 
 
 class ParameterSpec(BaseModel):
