@@ -243,6 +243,8 @@ def test_text_columns_of_the_registry_are_strings() -> None:
         (raw_csv("It", params={"Chip number": "sixty-seven"}), "bad_chip_number", "not a positive integer"),
         (raw_csv("It", params={"Chip number": "67.5"}), "bad_chip_number", "not a positive integer"),
         (raw_csv("It", params={"Chip number": None}), "no_chip_number", "Chip number"),
+        (raw_csv("It", params={"Chip group name": "Alisson\r#\tChip number: 5"}), "bad_chip_group",
+         "'Alisson\\r#\\tChip number: 5' holds control characters"),
         (raw_csv("It", columns=("t (s)", "I (A)")), "missing_column", "'VL (V)'"),
         (raw_csv("It", columns=("t (s)", "I (A)", "VL (V)", "I (A)", "x", "y")), "duplicate_column", "twice"),
         (raw_csv("It", columns=(*IT_COLUMNS, "date", "date_")), "duplicate_column", "same stored name as 'date'"),
@@ -340,12 +342,25 @@ def test_header_line_without_hash_is_rejected() -> None:
     (b"#Data:", b"#DATA:"),
     (b"#\tVDS: 0.1 V", b"#\tVds: 0.1 V"),  # a registered key in another case
     (b"Chip number:", b"Chip Number:"),
+    (b"Chip group name: Alisson", b"Chip group name:\tAlisson\t"),  # tabs around a value are blanks
 ])
 def test_retyped_header_lines_read_the_same(old: bytes, new: bytes) -> None:
     original = raw_csv("IVg")
     header, frame, _ = parse(original.replace(old, new), "IVg2025-10-14_3")
     expected, same_frame, _ = parse(original, "IVg2025-10-14_3")
     assert header.fields == expected.fields and frame.equals(same_frame)
+    assert header.warnings == expected.warnings
+
+
+def test_control_characters_in_header_values_are_stored_as_spaces_with_a_warning() -> None:
+    """An escape sequence or a tab within a note would reach the manifest, and every table printed from it."""
+    header, _, _ = parse(raw_csv("It", params={"Information": "after\x1b[31m anneal\tB", "Sample": "D\x9b2J"}))
+    assert header.fields["information"] == header.raw["Information"] == "after [31m anneal B"
+    assert header.fields["sample"] == header.raw["Sample"] == "D 2J"  # a C1 escape (CSI) too
+    assert [warning for warning in header.warnings if "control characters" in warning] == [
+        "line 7: control characters in 'Information: after\\x1b[31m anneal\\tB' are stored as spaces",
+        "line 11: control characters in 'Sample: D\\x9b2J' are stored as spaces",
+    ]
 
 
 def test_odd_header_line_is_a_warning() -> None:

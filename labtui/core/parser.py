@@ -34,6 +34,7 @@ _SNIFF = 4096
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
 VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's control characters (Cc): a tab, a CR, an escape
 
 
 def quoted(text: str, limit: int = 60) -> str:
@@ -183,6 +184,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         if not text.startswith("#"):
             raise Reject("not_this_format", f"a header line does not start with '#': {quoted(text)}", number)
         body = text[1:].lstrip("\t ")
+        plain = body.isprintable()  # false for a control character (and an unusual space): one C call a line
         key, sep, value = body.partition(": ")
         if not sep:  # `Key:value`, `Key:<TAB>value`, `Key:` (empty)
             key, sep, value = body.partition(":")
@@ -190,6 +192,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
                 warnings.append(f"line {number}: header line without 'Key: value' ignored: {quoted(text)}")
                 continue
             value = value.lstrip("\t ")
+        if not plain:
+            key, value = _printable(key, value, number, spelled, warnings)
         key = key.strip()
         key = key if key in typed_keys else spelled.get(key.casefold(), key)
         if key in raw and raw[key].strip() != value.strip():
@@ -247,6 +251,20 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         column_line=column_line,
         warnings=warnings,
     )
+
+
+def _printable(key: str, value: str, line: int, spelled: dict[str, str], warnings: list[str]) -> tuple[str, str]:
+    """A header line's key and value with each control character as a space: a CR that joined two lines, an escape
+    sequence, a tab within a value would reach the manifest and every table printed from it; a warning says so
+    (tabs around the value are blanks, as spaces are). A chip group with one is a reject: it names no chip the lab
+    wrote, and a run filed under it would start a chip of its own."""
+    clean_key, inner = _CONTROL.sub(" ", key).strip(), value.strip()
+    if clean_key != key.strip() or _CONTROL.search(inner):
+        if spelled.get(clean_key.casefold()) == "Chip group name":
+            raise Reject("bad_chip_group", f"'Chip group name' {quoted(inner)} holds control characters (two header "
+                                           "lines run together?): fix the line to name the chip", line)
+        warnings.append(f"line {line}: control characters in {quoted(f'{key.strip()}: {inner}')} are stored as spaces")
+    return clean_key, _CONTROL.sub(" ", value)
 
 
 def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
