@@ -76,6 +76,24 @@ def test_an_out_that_names_no_file_is_a_usage_error(lab: Lab, tmp_path: Path, ca
     assert f"argument --out: {out.format(tmp=tmp_path)!r} is not a file name" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["history", "metrics"])
+def test_a_table_shows_control_characters_in_file_names_escaped_one_row_a_line(lab: Lab, capsys, command: str) -> None:
+    """A newline or an escape sequence in a file name would break the row or recolour the terminal; CSV and JSON
+    keep the name as it is (their writers quote it)."""
+    names = {"2025-10-15/It\x1b[31mRED\x1b[0m_1.csv": "It\\x1b[31mRED\\x1b[0m_1.csv",
+             "2025-10-15/It\n2025_2.csv": "It\\n2025_2.csv"}
+    for minute, name in enumerate(names):
+        lab.write(name, raw_csv("It", start=epoch(2025, 10, 15, 12, minute)))
+    lab.stage()
+    assert main(lab.args(command, "67")) == 0
+    table = capsys.readouterr().out
+    for shown in names.values():
+        assert sum(shown in line for line in table.splitlines()) == 1
+    assert all(char == "\n" or char.isprintable() for char in table)
+    assert main(lab.args(command, "67", "--format", "json")) == 0
+    assert set(names) <= {row["source_file"] for row in json.loads(capsys.readouterr().out)}
+
+
 @pytest.mark.parametrize("command", [["history", "67"], ["chips"], ["metrics", "67"]])
 def test_table_commands_take_json_as_the_report_commands_spell_it(lab: Lab, capsys, command: list[str]) -> None:
     """`--json` (validate, rejects, stage) is `--format json` on the commands that print tables."""

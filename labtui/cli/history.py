@@ -185,7 +185,7 @@ def render_table(frame: pl.DataFrame, width: int | None = None, whole: Collectio
     if width is not None:
         frame = frame.select(name for name in frame.columns if frame[name].cast(pl.String).fill_null("").str
                              .len_chars().max() or not frame.height)
-    cells = [list(frame.columns)] + [[_cell(value) for value in row] for row in frame.iter_rows()]
+    cells = [[_cell(name) for name in frame.columns]] + [[_cell(value) for value in row] for row in frame.iter_rows()]
     widths = [max(display_width(row[i]) for row in cells) for i in range(frame.width)]
     if width is not None:
         # a path column keeps its longest file name whole (cut at the start: "…/IVg2025-09-01_1.csv")
@@ -214,12 +214,19 @@ def _fitted(text: str, width: int) -> str:
     return ("…" + text if path else text + "…") + " " * (width - 1 - display_width(text))
 
 
+# Control characters (Unicode's Cc) as Python writes them in a string: `\n`, `\r`, `\t`, `\x1b`
+_ESCAPED = {code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
 def _cell(value: object) -> str:
+    """A value as the table shows it: a control character in a file name (a newline, an escape sequence) escaped,
+    or the terminal would act on it and break the row."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:g}"
-    return str(value)
+    text = str(value)
+    return text if text.isprintable() else text.translate(_ESCAPED)
 
 
 def display_width(text: str) -> int:
