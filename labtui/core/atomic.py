@@ -75,21 +75,15 @@ def fsync_dirs(folders: Iterable[Path]) -> None:
         fsync_dir(folder)
 
 
-def write_temp(path: Path, write: Callable[[Path], object], temp_dir: Path | None = None) -> Path:
-    """First half of a batched atomic write: the hidden temp file beside `path`, not yet durable nor visible.
-
-    `write` gets the temp path, not a handle: Polars writes a path natively, a Python handle costs a copy per page.
-    `temp_dir` (same filesystem) keeps the temp file out of `path`'s folder: a Parquet dataset's folders must hold
-    nothing but Parquet files, or a directory scan (`pl.scan_parquet(folder)`) fails on the stranger. The caller
-    makes `temp_dir` once: a stager writes two temp files per run, and a `mkdir` that fails on an existing folder
-    still costs a system call.
-    """
-    return write_temps([path], lambda temps: write(temps[0]), temp_dir)[0]
-
-
 def write_temps(paths: list[Path], write: Callable[[list[Path]], object], temp_dir: Path | None = None) -> list[Path]:
-    """`write_temp` of many files that one call writes (a Polars query that writes them all); if it fails, none of
-    its temp files survive."""
+    """First half of a batched atomic write: the hidden temp files of `paths`, which one call writes (a Polars query
+    that writes them all), not yet durable nor visible; if it fails, none of them survive.
+
+    `write` gets the temp paths, not handles: Polars writes a path natively, a Python handle costs a copy per page.
+    `temp_dir` (same filesystem) keeps the temp files out of the targets' folders: a Parquet dataset's folders must
+    hold nothing but Parquet files, or a directory scan (`pl.scan_parquet(folder)`) fails on the stranger. The caller
+    makes `temp_dir` once.
+    """
     if temp_dir is None:
         for folder in {path.parent for path in paths}:
             folder.mkdir(parents=True, exist_ok=True)

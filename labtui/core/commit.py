@@ -18,6 +18,7 @@ it only inside a commit), and the app paints its dashboard from the overview.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -138,6 +139,18 @@ class StoreCommit:
         area.mkdir(parents=True, exist_ok=True)
         self.config.stage_root.mkdir(parents=True, exist_ok=True)
         return area if area.stat().st_dev == self.config.stage_root.stat().st_dev else None
+
+    def discard_uncommitted(self) -> None:
+        """After a stage failed (a full disk): the staging area's temp files, which no commit will publish now, go at
+        once, giving back the space that was short (the next writer would sweep them; the `.dirty` marker stays)."""
+        area = self.config.manifest_dir / STAGING_AREA
+        try:
+            names = os.listdir(area)
+        except OSError:
+            return
+        for name in names:
+            with contextlib.suppress(OSError):
+                os.unlink(area / name)
 
     def drop_stale_rejects(self, rejects: dict[str, RejectRecord], present: set[str], unchanged: set[str]) -> None:
         """Reject records of raw files that no longer exist refer to nothing; those of files the manifest holds as

@@ -11,12 +11,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labtui.core import faults
-from labtui.core.atomic import write_temp, write_temps
+from labtui.core.atomic import write_temps
 from labtui.core.commit import Staged, event_path, event_record
 from labtui.core.config import StagingConfig
 from labtui.core.errors import OperationFailed, os_error_in
@@ -194,10 +193,19 @@ class ChunkWorker:
             if (cause := os_error_in(exc)) is None:
                 raise
             raise OperationFailed("write Parquet into", self.temp_dir or self.config.stage_root, cause) from exc
-        for file, row, temp, target in zip(files, rows, temps, targets, strict=True):
+        def write_events(paths: list[Path]) -> None:
+            for file, path in zip(files, paths, strict=True):
+                path.write_bytes(file.event)
+
+        try:
+            event_temps = write_temps([event_path(self.events_dir, row.run_id) for row in rows], write_events,
+                                      self.temp_dir)
+        except OSError as exc:  # a full disk: the chunk's Parquet temp files go too, not left to the next stage
+            for temp in temps:
+                temp.unlink(missing_ok=True)
+            raise OperationFailed("write run records into", self.temp_dir or self.events_dir, exc) from exc
+        for file, row, temp, target, event_temp in zip(files, rows, temps, targets, event_temps, strict=True):
             faults.point("after_temp_write")
-            event = partial(Path.write_bytes, data=file.event)
-            event_temp = write_temp(event_path(self.events_dir, row.run_id), event, temp_dir=self.temp_dir)
             file.frame = None
             file.result = Staged(row, file.warnings, temp, target, event_temp, file.derived, file.curve)
 

@@ -171,6 +171,9 @@ class Stager:
                 self.report.metrics = update_after_stage(
                     self.config, manifest, changed=bool(work), computed=self._derived, curves=self._curves
                 )
+        except BaseException:
+            self._committer.discard_uncommitted()
+            raise
         finally:
             lock.release()
         self.report.elapsed_s = time.monotonic() - started
