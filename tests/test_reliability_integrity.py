@@ -134,6 +134,7 @@ DAMAGES = {
     "truncated": lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]),
     "deleted": lambda path: path.unlink(),
     "garbled": lambda path: path.write_bytes(b"PAR1" + os.urandom(3000) + b"PAR1"),
+    "a folder": lambda path: (path.unlink(), path.mkdir(), (path / "part-0.parquet").write_bytes(b"?")),
 }
 
 

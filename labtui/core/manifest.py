@@ -61,6 +61,8 @@ def read_manifest(path: Path) -> pl.DataFrame:
         frame = _read_if_committed(path)
     except (pl.exceptions.PolarsError, ValueError) as exc:
         raise ManifestDamaged(path, f"not a readable Parquet file: {str(exc).splitlines()[0][:120]}") from None
+    except IsADirectoryError:
+        raise ManifestDamaged(path, "a folder, not a file") from None
     if frame is None:
         return empty_manifest()
     wrong = [name for name, dtype in frame.schema.items() if name in MANIFEST_SCHEMA and dtype != MANIFEST_SCHEMA[name]]

@@ -43,6 +43,7 @@ class RepairReport:
     lost_runs: list[str] = field(default_factory=list)  # rows of a kept manifest whose Parquet is gone
     unvouched: list[str] = field(default_factory=list)  # run folders no record vouches for (quarantined)
     quarantined: Path | None = None
+    quarantined_manifest: Path | None = None  # where a folder in the manifest's place went
 
     def lines(self) -> list[str]:
         if self.damage is None:
@@ -60,6 +61,8 @@ class RepairReport:
         if self.unvouched:
             folders = counted(len(self.unvouched), "run folder")
             lines.append(f"moved {folders} no record vouches for to {self.quarantined}")
+        if self.quarantined_manifest is not None:
+            lines.append(f"moved the folder in the manifest's place to {self.quarantined_manifest}")
         if not self.lost_runs and not self.unvouched:
             lines.append("nothing is lost")
         return lines
@@ -95,6 +98,8 @@ def repair(config: StagingConfig) -> RepairReport:
                                   if row.source_file not in restored)
         report.unvouched = [str(folder.relative_to(config.stage_root)) for folder in unvouched]
         report.quarantined = quarantine(config, unvouched, "unvouched-runs")
+        if config.manifest_path.is_dir():  # not a manifest at all, whatever it holds: set aside
+            report.quarantined_manifest = quarantine(config, [config.manifest_path], "manifest-folder")
         config.manifest_path.unlink(missing_ok=True)  # damaged: not worth keeping among the previous manifests
         write_manifest(_one_row_per_source(rows), config.manifest_path)
     return report

@@ -29,11 +29,12 @@ def index_path(manifest_path: Path) -> Path:
 
 
 def manifest_digest(manifest_path: Path) -> str | None:
-    """SHA-256 of the committed manifest's bytes (one read through one handle); None when there is none."""
+    """SHA-256 of the committed manifest's bytes (one read through one handle); None when there is none (or a
+    folder has its name: the manifest's reader says it is damaged)."""
     try:
         with open(manifest_path, "rb") as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError):
         return None
 
 
