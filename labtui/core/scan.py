@@ -79,6 +79,10 @@ def not_scanned(path: Path, raw_root: Path) -> str | None:
         return "is not a CSV file"
     if any(part.startswith(".") for part in inside):
         return "is hidden (a name starting with '.')"
+    if any(Path(raw_root, *inside[:depth]).is_symlink() for depth in range(1, len(inside))):
+        return "is behind a link to a folder (labtui does not follow them)"
+    if path.exists() and not path.is_symlink() and not path.is_file():
+        return "is not a regular file (a pipe, a device or a socket)"
     return None
 
 
