@@ -111,6 +111,8 @@ def test_table_commands_take_json_as_the_report_commands_spell_it(lab: Lab, caps
         (("history",), "give a chip number, or --calibrations"),
         (("history", "67", "--proc", "Sweep"), "unknown procedure"),
         (("history", "67", "--bogus"), "unrecognized arguments: --bogus"),
+        (("history", "67", "--vg", "nan"), "argument --vg: a finite number, not 'nan'"),  # it matched no run
+        (("history", "67", "--wavelength", "inf"), "argument --wavelength: a finite number, not 'inf'"),
         (("stage", "--wait"), "unrecognized arguments: --wait"),
         (("export", "histories", "--date", "2025-10-13"), "unrecognized arguments: --date"),
         (("demo", "lab", "--chips", "0"), "at least one chip"),

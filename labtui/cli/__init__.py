@@ -111,6 +111,20 @@ def count_arg(text: str) -> int:
     return int(text)
 
 
+def finite_arg(text: str) -> float:
+    """The `type` of a value an option filters on (a wavelength, a gate voltage): a finite number (`nan` matched
+    nothing, silently)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"a finite number, not {text!r}")
+    return value
+
+
 def seconds_arg(text: str) -> float:
     """The `type` of a duration option: finite seconds ≥ 0."""
     try:

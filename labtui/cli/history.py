@@ -12,6 +12,7 @@ from labtui.cli import (
     add_command,
     add_table_output,
     config_from,
+    finite_arg,
     terminal_columns,
 )
 from labtui.core.errors import UsageError
@@ -51,8 +52,8 @@ def register_history(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     light.add_argument("--dark", dest="light", action="store_const", const=False, help="dark runs only 🌙")
     filters.add_argument("--since", type=iso_date, metavar="YYYY-MM-DD", help="from this local date on")
     filters.add_argument("--until", type=iso_date, metavar="YYYY-MM-DD", help="up to this local date")
-    filters.add_argument("--wavelength", type=float, metavar="NM", help="lit runs at this laser wavelength")
-    filters.add_argument("--vg", type=float, metavar="V", help="runs at this fixed gate voltage")
+    filters.add_argument("--wavelength", type=finite_arg, metavar="NM", help="lit runs at this laser wavelength")
+    filters.add_argument("--vg", type=finite_arg, metavar="V", help="runs at this fixed gate voltage")
     filters.add_argument("--search", metavar="TEXT", help="text in the Information note or the summary")
     marks = parser.add_argument_group("annotations (see `labtui annotate`)")
     marks.add_argument("--starred", action="store_true", help="starred runs only ★")
