@@ -171,6 +171,12 @@ def test_a_voltage_beyond_any_source_measure_unit_is_left_empty_with_a_warning()
     assert any("'VG start' = '-0.1 MV' is below -1100 V; left empty" in w for w in header.warnings)
 
 
+def test_a_wavelength_no_laser_has_is_left_empty_with_a_warning() -> None:
+    header = parse_header(raw_csv("It", params={"Laser wavelength": "1e20"}), REGISTRY, "It2025-10-14_3")
+    assert header.fields["laser_wavelength_nm"] is None
+    assert any("'Laser wavelength' = '1e20' is above 100000 nm; left empty" in w for w in header.warnings)
+
+
 def test_non_finite_parameter_is_left_empty() -> None:
     header = parse_header(raw_csv("It", params={"Laser voltage": "nan V"}), REGISTRY, "x_1")
     assert header.fields["laser_voltage_v"] is None
