@@ -227,6 +227,12 @@ def test_text_columns_of_the_registry_are_strings() -> None:
 
 
 # -- what is rejected, and how it is said -----------------------------------------------------------------------
+def _rows_from(data: bytes) -> list[bytes]:
+    """[the file up to its first data row, the data rows]."""
+    start = data.index(b"\n", data.index(b"#Data:") + 8) + 1
+    return [data[:start], data[start:]]
+
+
 @pytest.mark.parametrize(
     ("data", "kind", "words"),
     [
@@ -256,6 +262,11 @@ def test_text_columns_of_the_registry_are_strings() -> None:
         (raw_csv("It", columns=("t (s)", "I (A)", "VL (V)", "I (A)", "x", "y")), "duplicate_column", "twice"),
         (raw_csv("It", columns=(*IT_COLUMNS, "date", "date_")), "duplicate_column", "same stored name as 'date'"),
         (raw_csv("It", rows=[]), "no_rows", "zero data rows"),
+        (_rows_from(raw_csv("It"))[0] + b"0.0,1e-06", "no_rows", "its only row was cut off mid-line"),
+        (raw_csv("It").split(b"\r\n", 1)[0][:20], "no_procedure", "the #Procedure line is cut off"),
+        (raw_csv("It", start="1e20"), "bad_start_time", "implausible"),  # not "rounded": no time is that late
+        (b"".join((_rows_from(raw_csv("It"))[0], _rows_from(raw_csv("It"))[1].replace(b"\r\n", b"\r\r\n"))),
+         "bad_row", "ends in two carriage returns"),
         (raw_csv("It", eol="\r"), "not_this_format", "carriage return alone"),
         (_padded(raw_csv("It")), "not_this_format", "a spreadsheet re-saved the file"),
         (_padded(raw_csv("It"), from_line=2), "not_this_format", "a spreadsheet re-saved the file"),

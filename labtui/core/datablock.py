@@ -45,7 +45,8 @@ def data_block(data: bytes, header: Header) -> DataBlock:
             warnings.append("the last line was unterminated (acquisition stopped mid-row) and was dropped")
         data = data[:end]
     if not VISIBLE.search(data, start):
-        raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
+        cut = " (its only row was cut off mid-line: acquisition stopped?)" if warnings else ""
+        raise Reject("no_rows", f"the file has a header but zero data rows{cut}", header.column_line + 1)
     if len(data) - start > RAGGED_CHECK_BYTES and (
         data.count(b",", start) >= (data.count(b"\n", start) + 1) * len(header.columns)
     ):  # more fields than rows × columns: a row Polars would widen into millions of columns (5.8 GB for 50 MB)
@@ -126,6 +127,8 @@ def _diagnose(body: bytes, header: Header) -> None:
         if not text:
             continue
         line = header.column_line + 1 + offset
+        if raw_line.endswith(b"\r\r"):
+            raise Reject("bad_row", "the line ends in two carriage returns (\\r\\r\\n: converted twice?)", line)
         if marker := next((m for m in SECTIONS if text.startswith(m)), None):
             raise Reject("bad_row", f"a second run's header starts here ({marker}): a file holds one run", line)
         if text.startswith("#"):

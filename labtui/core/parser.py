@@ -160,6 +160,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         raise Reject(
             "not_this_format", f"not a PyMeasure measurement file: it starts with {quoted(first)}, not '#Procedure:'", 1
         )
+    if "<" in first and not first.endswith(">"):  # the class name may be cut too: not worth looking up
+        raise Reject("no_procedure", f"the #Procedure line is cut off: {quoted(first, 80)} (a truncated file?)", 1)
     if not proc_match:
         raise Reject("no_procedure", f"the #Procedure line names no procedure class: {quoted(first, 80)}", 1)
     proc = proc_match.group(1).rsplit(".", 1)[-1]
@@ -278,10 +280,6 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
     value = float(match.group(1)) if match and match.group(2) in (None, "s") else math.nan
     if not math.isfinite(value):
         raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is not a Unix time in seconds", line)
-    mantissa = re.split("[eE]", text.strip())[0]
-    if mantissa != text.strip() and sum(c.isdigit() for c in mantissa) < 10:  # the acquisition writes every digit
-        raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is rounded (a spreadsheet re-saved the "
-                                       "file?): the run cannot be dated to the second", line)
     latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
     if not EARLIEST_START.timestamp() <= value <= latest.timestamp():
         hint = ""
@@ -289,6 +287,10 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
             hint = f"; as milliseconds it is {dt.datetime.fromtimestamp(value / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC"
         raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is implausible (before 2000 or in the "
                                        f"future{hint}): the acquisition writes seconds", line)
+    mantissa = re.split("[eE]", text.strip())[0]
+    if mantissa != text.strip() and sum(c.isdigit() for c in mantissa) < 10:  # the acquisition writes every digit
+        raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is rounded (a spreadsheet re-saved the "
+                                       "file?): the run cannot be dated to the second", line)
     return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
