@@ -109,6 +109,12 @@ def test_history_columns_and_display_values(lab: Lab) -> None:
     assert runs.row(4, named=True)["day_folder"] == "Alisson_08_sept"
 
 
+def test_a_hostile_group_name_is_cut_in_the_message_naming_the_groups() -> None:
+    """A header's 5000-character group made `labtui plot 80` print a 5 kB line."""
+    message = str(AmbiguousChip(80, ["x" * 5000, "Alisson", None]))
+    assert len(message) < 200 and "x… (5,000 characters), Alisson, (no group" in message
+
+
 def test_chip_number_shared_by_two_groups(lab: Lab) -> None:
     manifest = lab.manifest()
     with pytest.raises(AmbiguousChip) as caught:

@@ -49,8 +49,11 @@ class AmbiguousChip(UsageError):
         super().__init__(f"chip number {number} exists in several groups ({names}): say which group")
 
 
-def _group_label(group: str | None) -> str:
-    return group if group is not None else '(no group: "")'
+def _group_label(group: str | None, limit: int = 40) -> str:
+    """A group as an error names it: a hostile header's 5000-character group is cut, its length said."""
+    if group is None:
+        return '(no group: "")'
+    return group if len(group) <= limit else f"{group[:limit]}… ({len(group):,} characters)"
 
 
 def load_manifest(config: StagingConfig) -> pl.DataFrame:
