@@ -210,7 +210,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
 
     if data_tag is None:
         what = "no #Metadata (no start time) and no #Data section" if "Start time" not in raw else "no #Data section"
-        raise Reject("no_data_section", f"header only: {what}; the run was never recorded")
+        raise Reject("no_data_section", f"header only: {what} (the run was never recorded, or the file was cut)")
 
     fields: dict[str, Any] = {}
     for key, pspec in typed_keys.items():
@@ -223,7 +223,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         start_time_utc = _start_time(raw, seen_at)
     except Reject as problem:
         if problem.kind == "no_start_time" and not has_rows:
-            problem.reason = "header only: no 'Start time' and no data rows; the run was never recorded"
+            problem.reason = ("header only: no 'Start time' and no data rows (the run was never recorded, or the file "
+                              "was cut)")
         raise
     _chip_identity(spec, raw, seen_at, fields, file_stem, registry)
     idx = _FILE_IDX.search(file_stem)
