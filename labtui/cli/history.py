@@ -13,6 +13,7 @@ from labtui.cli import (
     add_table_output,
     config_from,
     finite_arg,
+    shown,
     terminal_columns,
 )
 from labtui.core.errors import UsageError
@@ -215,10 +216,6 @@ def _fitted(text: str, width: int) -> str:
     return ("…" + text if path else text + "…") + " " * (width - 1 - display_width(text))
 
 
-# Control characters (Unicode's Cc) as Python writes them in a string: `\n`, `\r`, `\t`, `\x1b`
-_ESCAPED = {code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0))}
-
-
 def _cell(value: object) -> str:
     """A value as the table shows it: a control character in a file name (a newline, an escape sequence) escaped,
     or the terminal would act on it and break the row."""
@@ -226,8 +223,7 @@ def _cell(value: object) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:g}"
-    text = str(value)
-    return text if text.isprintable() else text.translate(_ESCAPED)
+    return shown(str(value))
 
 
 def display_width(text: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import add_command, config_from
+from labtui.cli import add_command, config_from, shown
 from labtui.core.wording import counted
 
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'FILE':<{width}}  {'KIND':<20}  {when_title:<{when_width}}  REASON")
     for record in records:
         when = record.rejected_at_utc.astimezone(config.zone).strftime("%Y-%m-%d %H:%M")
-        print(f"{record.source_file:<{width}}  {record.kind:<20}  {when:<{when_width}}  {record.describe()}")
+        print(shown(f"{record.source_file:<{width}}  {record.kind:<20}  {when:<{when_width}}  {record.describe()}"))
     them = "it" if len(records) == 1 else "them"
     print(f"{counted(len(records), 'rejected file')}; fix {them} and run `labtui restage FILE` or `labtui stage`")
     return 0

@@ -15,6 +15,7 @@ from labtui.cli import (
     count_arg,
     path_arg,
     seconds_arg,
+    shown,
 )
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted
@@ -122,10 +123,10 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         print(json.dumps(report_dict(report), indent=2))
     else:
         for record in report.new_rejects:
-            print(f"rejected {record.headline()}")
+            print(shown(f"rejected {record.headline()}"))
         if only is not None:  # files named to restage: each one still rejected says why, as a new reject does
             for record in report.known_rejects:
-                print(f"still rejected {record.headline()} (unchanged since; --force reads it again)")
+                print(shown(f"still rejected {record.headline()} (unchanged since; --force reads it again)"))
         print_warned(report.warned)
         print(report.line())
         if new_store and config.manifest_dir.is_dir():
@@ -209,8 +210,8 @@ def run_watch(args: argparse.Namespace) -> int:
     def report(event: WatchEvent) -> None:
         stamp = dt.datetime.now().strftime("%H:%M:%S")
         for source in event.staged:
-            print(f"{stamp} staged {source}")
-        print(f"{stamp} {event.kind}: {event.message}", flush=True)
+            print(shown(f"{stamp} staged {source}"))
+        print(shown(f"{stamp} {event.kind}: {event.message}"), flush=True)
 
     cancel = threading.Event()
     watcher = Watcher(config, on_event=report)
@@ -227,7 +228,7 @@ def run_watch(args: argparse.Namespace) -> int:
 def print_warned(warned: dict[str, list[str]]) -> None:
     """The staged files with something to say (an aborted run, a parameter left empty), the first few of them."""
     for source, warnings in sorted(warned.items())[:SHOWN_WARNED]:
-        print(f"note {source}: {'; '.join(warnings)}")
+        print(shown(f"note {source}: {'; '.join(warnings)}"))
     if len(warned) > SHOWN_WARNED:
         more = counted(len(warned) - SHOWN_WARNED, "more file")
         print(f"… and {more} staged with notes (stage --json lists them all)")
