@@ -115,6 +115,20 @@ class WideApp(App[None]):
         yield FrameTable([Column(f"c{i}", f"column {i}") for i in range(6)], key="c0")
 
 
+async def test_a_control_character_in_a_value_is_drawn_escaped_and_the_row_stays_one_line() -> None:
+    """A chip staged (before labtui refused them) as `Alisson\\r#\\tChip number: 5` drew its CR into the terminal:
+    the dashboard's rows overwrote each other."""
+    app = TableApp()
+    async with app.run_test(size=(40, 8)) as pilot:
+        table = app.query_one(FrameTable)
+        table.show(pl.DataFrame({"run_id": ["a", "b"], "seq": [1, 2], "value": [0.5, 1.5]}),
+                   columns=[Column("seq", "seq", pl.format("A\r#\tB{}", pl.col("seq")))])
+        await pilot.pause()
+        lines = [strip.text for strip in (table.render_line(y) for y in range(3))]
+        assert any("A\\r#\\" in line for line in lines), lines  # escaped (and, longer now, cut to the column)
+        assert all(char.isprintable() for line in lines for char in line)
+
+
 async def test_left_and_right_scroll_by_whole_columns() -> None:
     app = WideApp()
     async with app.run_test(size=(30, 8)) as pilot:

@@ -85,16 +85,6 @@ class Parser(argparse.ArgumentParser):
         return parsed, extras
 
 
-# Control characters (Unicode's Cc) as Python writes them in a string: `\n`, `\r`, `\t`, `\x1b`
-_ESCAPED = {code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0))}
-
-
-def shown(text: str) -> str:
-    """`text` as a terminal line shows it: a control character (a newline, an escape sequence in a file name)
-    escaped, or the terminal would act on it and break the line."""
-    return text if text.isprintable() else text.translate(_ESCAPED)
-
-
 def usage_line(prog: str, message: str) -> str:
     return f"{prog}: error: {message} ({prog} --help lists the options)\n"
 

@@ -13,11 +13,10 @@ from labtui.cli import (
     add_table_output,
     config_from,
     finite_arg,
-    shown,
     terminal_columns,
 )
 from labtui.core.errors import UsageError
-from labtui.core.wording import counted
+from labtui.core.wording import counted, shown
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:

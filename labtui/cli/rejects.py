@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import add_command, config_from, shown
-from labtui.core.wording import counted
+from labtui.cli import add_command, config_from
+from labtui.core.wording import counted, shown
 
 
 def register_rejects(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -15,10 +15,9 @@ from labtui.cli import (
     count_arg,
     path_arg,
     seconds_arg,
-    shown,
 )
 from labtui.core.errors import UsageError
-from labtui.core.wording import counted
+from labtui.core.wording import counted, shown
 
 SHOWN_WARNED = 10  # staged files with notes listed after a stage; `--json` has them all
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for

@@ -1,4 +1,4 @@
-"""Counts said as a person says them: `1 run`, `3 runs`, `1 match` — not `1 run(s)`."""
+"""Counts said as a person says them (`1 run`, `3 runs`, not `1 run(s)`), and text as a terminal shows it."""
 
 from __future__ import annotations
 
@@ -6,3 +6,13 @@ from __future__ import annotations
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """`count` and the noun in the number that count takes (`plural` where adding an s is wrong)."""
     return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+# Control characters (Unicode's Cc) as Python writes them in a string: `\n`, `\r`, `\t`, `\x1b`
+_ESCAPED = {code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def shown(text: str) -> str:
+    """`text` as a terminal line shows it: a control character (a newline, an escape sequence in a file name, a CR
+    in a chip name staged before labtui refused them) escaped, or the terminal would act on it and break the line."""
+    return text if text.isprintable() else text.translate(_ESCAPED)

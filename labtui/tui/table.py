@@ -22,6 +22,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from labtui.core.wording import shown
+
 if TYPE_CHECKING:
     import polars as pl
 
@@ -236,7 +238,9 @@ class FrameTable(ScrollView, can_focus=True):
 
 
 def _cell(text: str, width: int, right: bool) -> str:
-    """The text in `width` cells: padded, or cut with `…` so that a cut value never reads as a whole one."""
+    """The text in `width` cells (control characters escaped: `shown`): padded, or cut with `…` so that a cut value
+    never reads as a whole one."""
+    text = shown(text)
     pad = width - cell_len(text)
     if pad < 0 and width > 1:
         return set_cell_size(text, width - 1) + "…"
