@@ -219,6 +219,14 @@ def test_staged_file_that_breaks_becomes_a_reject_and_its_run_stays_staged(lab: 
     assert (again.staged, again.rejected, again.new_rejects) == (0, 1, [])
     codes = {finding.code for finding in validate(lab.config).findings}
     assert FindingCode.REJECTS in codes and FindingCode.RAW_CHANGED not in codes
+    moved = lab.raw.parent / "elsewhere.csv"  # the same content moved off the raw tree, a link left in its place:
+    moved.write_bytes(raw_csv("It"))
+    path.unlink()
+    path.symlink_to(moved)  # a reject (links are not followed) whose content is the run's, not a touched raw file
+    assert lab.stage().rejected == 1 and only_row(lab) == row
+    findings = {finding.code: finding for finding in validate(lab.config).findings}
+    assert FindingCode.RAW_TOUCHED not in findings and FindingCode.RAW_CHANGED not in findings
+    path.unlink()
     lab.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:5]))  # restored, say, from a partial copy
     assert lab.stage().staged == 1 and lab.rejects() == {}
     assert only_row(lab)["run_id"] == row["run_id"] and only_row(lab)["n_rows"] == 5

@@ -48,12 +48,12 @@ def raw_findings(
     gone = staged.filter(pl.col("disk_size").is_null())
     on_both = staged.filter(pl.col("disk_size").is_not_null())
     stat_changed = (pl.col("disk_size") != pl.col("source_size")) | (pl.col("disk_mtime") != pl.col("source_mtime"))
+    rejected_now = {c.source_file for c in candidates if (r := rejects.get(c.source_file)) and rejected_as_is(c, r)}
     suspects = on_both if hash_all else on_both.filter(stat_changed.fill_null(True))
+    suspects = suspects.filter(~pl.col("source_file").is_in(rejected_now))  # broken since staged: a reject, below
     hashes = _hash_files(config.raw_root, suspects.get_column("source_file").to_list(), config.workers)
     suspects = suspects.with_columns(disk_sha256=pl.Series(hashes, dtype=pl.String))
-    rejected_now = {c.source_file for c in candidates if (r := rejects.get(c.source_file)) and rejected_as_is(c, r)}
-    changed = suspects.filter(pl.col("disk_sha256").ne_missing(pl.col("source_sha256")),
-                              ~pl.col("source_file").is_in(rejected_now))  # broken since staged: a reject, below
+    changed = suspects.filter(pl.col("disk_sha256").ne_missing(pl.col("source_sha256")))
     touched = suspects.filter(pl.col("disk_sha256").eq_missing(pl.col("source_sha256")) & stat_changed.fill_null(True))
     known = set(frame.get_column("source_file").to_list())
     unstaged = [c.source_file for c in candidates if c.source_file not in known and c.source_file not in rejected_now]
