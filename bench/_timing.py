@@ -108,13 +108,24 @@ import labtui.core.metrics as metrics
 from labtui.core.config import load_config
 from labtui.core.stager import stage
 settings = json.loads(sys.argv[1])
-if not settings.pop("derived"):  # the stager imports both hooks from the package when it runs
-    metrics.from_data, metrics.curve_of = (lambda *args: ()), (lambda *args: None)
-    metrics.update_after_stage = lambda *args, **kwargs: None
+own = [0.0]  # CPU of the threads while they run the derived step's hooks (their own cost, not its side effects)
+def timed(hook):
+    def run(*args, **kwargs):
+        started = time.thread_time()
+        try:
+            return hook(*args, **kwargs)
+        finally:
+            own[0] += time.thread_time() - started
+    return run
+derived = settings.pop("derived")
+stubs = {"from_data": lambda *args: (), "curve_of": lambda *args: None, "update_after_stage": lambda *a, **k: None}
+for name, stub in stubs.items():  # the stager imports these hooks from the package when it runs
+    setattr(metrics, name, timed(getattr(metrics, name)) if derived else stub)
 config = load_config(None, **settings)
 started, cpu = time.perf_counter(), time.process_time()
 stage(config)
-print(time.perf_counter() - started, time.process_time() - cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(time.perf_counter() - started, time.process_time() - cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+      own[0])
 """
 
 
@@ -123,6 +134,7 @@ class ChildStage:
     wall_s: float
     cpu_s: float  # all threads of the process
     peak_rss_kib: int
+    derived_cpu_s: float  # the threads' CPU inside the derived step's hooks (0 with it off)
 
 
 def settle_disk() -> None:
@@ -141,5 +153,5 @@ def stage_in_child(*, derived: bool = True, **settings: object) -> ChildStage:
                                                   str(value) for key, value in settings.items()}})
     out = subprocess.run([sys.executable, "-c", _STAGE_CHILD, payload], capture_output=True, text=True, check=True,
                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
-    wall, cpu, rss = out.split()
-    return ChildStage(float(wall), float(cpu), int(rss))
+    wall, cpu, rss, derived_cpu = out.split()
+    return ChildStage(float(wall), float(cpu), int(rss), float(derived_cpu))
