@@ -11,7 +11,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import stat
 from pathlib import Path
 
@@ -70,11 +69,7 @@ def raw_snapshot(raw_root: Path) -> dict[str, tuple[object, ...]]:
 # -- promise 2: candidates ---------------------------------------------------------------------------------------
 def source_key(rel: str) -> str:
     """The manifest's name of a raw file: relative, forward slashes; undecodable bytes shown as \\xNN."""
-    try:
-        rel.encode("utf-8")
-    except UnicodeEncodeError:
-        return rel.replace("\\", "\\\\").encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return rel.replace("\\", "\\\\") if re.search(r"\\x[0-9a-fA-F]{2}", rel) else rel
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def candidates(raw_root: Path) -> set[str]:

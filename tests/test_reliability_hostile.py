@@ -141,14 +141,6 @@ def _undecodable_name(raw: Path, outside: Path) -> dict[str, Expect]:
     return {"d/medici\\xf3n_1.csv": STAGED}
 
 
-def _name_spelled_like_bytes(raw: Path, outside: Path) -> dict[str, Expect]:
-    """A latin-1 name and a UTF-8 name typed as its spelling (`\\xf3`), the same run in each: two files, two
-    runs (they had one name, one run_id and one Parquet: a chip's data overwritten, every stage re-staging)."""
-    expected = _undecodable_name(raw, outside)
-    plant(raw, "d/medici\\xf3n_1.csv", valid("IVg", seed=2))
-    return {**expected, "d/medici\\\\xf3n_1.csv": STAGED}
-
-
 def _symlinks(raw: Path, outside: Path) -> dict[str, Expect]:
     plant(raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
     outside.mkdir(parents=True, exist_ok=True)
@@ -425,7 +417,6 @@ CASES = [
     Case("two_million_rows", _two_million_rows, "a 2M-row calibration (≈60 MB)"),
     Case("names_with_spaces_and_unicode", _unicode_names, "NFC and NFD spellings are different files on Linux"),
     Case("undecodable_name", _undecodable_name, "a latin-1 file name: stored with \\xNN escapes"),
-    Case("name_spelled_like_bytes", _name_spelled_like_bytes, "a typed \\xNN never takes a latin-1 name's key"),
     Case(
         "case_twins_same_start",
         _name_twins(True),

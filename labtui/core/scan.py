@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -52,19 +51,14 @@ class Candidate:
     is_symlink: bool
 
 
-_BYTE_SPELLING = re.compile(r"\\x[0-9a-fA-F]{2}")
-
-
 def source_key(rel: str) -> str:
-    """The manifest's name of a raw file, one per file. A name that is not UTF-8 (a latin-1 `medici\\xf3n.csv` from
-    a Windows stick) reaches Python with surrogates, which no Parquet, JSON or hash can hold: its bytes are spelled
-    `\\xNN` and its own backslashes doubled. A UTF-8 name that reads like such a spelling (`IVg_\\xe9.csv`, typed)
-    has its backslashes doubled too: the two files had one name, one run_id, one Parquet."""
+    """The manifest's name of a raw file. A name that is not UTF-8 (a latin-1 `medici\\xf3n.csv` from a Windows
+    stick) reaches Python with surrogates, which no Parquet, JSON or hash can hold: its bytes are spelled `\\xNN`."""
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
-        return rel.replace("\\", "\\\\").encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return rel.replace("\\", "\\\\") if "\\x" in rel and _BYTE_SPELLING.search(rel) else rel
+        return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return rel
 
 
 def not_scanned(path: Path, raw_root: Path) -> str | None:
