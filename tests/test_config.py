@@ -58,6 +58,16 @@ def test_a_command_run_from_a_sub_folder_finds_the_projects_config(tmp_path: Pat
     assert find_config() == Path("config") / "labtui.yaml"
 
 
+def test_a_config_may_name_the_store_folder_beside_the_raw_root(tmp_path: Path) -> None:
+    """`stage_root: data/02_stage` (the store itself, as the app names it) beside `data/01_raw`: the store is that
+    folder, not `data/`, which holds the raw root (the overlap check took it for the store and refused the config)."""
+    (tmp_path / "data" / "02_stage" / "_manifest").mkdir(parents=True)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "labtui.yaml").write_text("raw_root: data/01_raw\nstage_root: data/02_stage\n",
+                                                     encoding="utf-8")
+    assert load_config(tmp_path / "config" / "labtui.yaml").stage_root == (tmp_path / "data" / "02_stage").resolve()
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [

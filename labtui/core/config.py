@@ -88,9 +88,9 @@ class StagingConfig:
     def __post_init__(self) -> None:
         known_zone(self.local_tz)
         raw, stage = self.raw_root.resolve(), self.stage_root.resolve()
-        if stage == raw or raw in stage.parents or stage.parent in raw.parents:  # the store folder holds no raw root
-            raise ValueError(f"the store {stage.parent} (stage_root {stage.name}) and raw_root {raw} must not "
-                             "contain each other")
+        store = stage if (stage / "_manifest").is_dir() else stage.parent  # a config may name the store folder
+        if stage == raw or raw in stage.parents or store in raw.parents:  # the store folder holds no raw root either
+            raise ValueError(f"the store {store} and raw_root {raw} must not contain each other")
 
     @property
     def store_root(self) -> Path:
