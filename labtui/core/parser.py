@@ -34,7 +34,9 @@ _SNIFF = 4096
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
 VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's control characters (Cc): a tab, a CR, an escape
+# C0 controls and DEL (a tab, a CR, an escape). Not C1 (U+0080–U+009F): a line that is not UTF-8 is read as latin-1,
+# where Windows-1252's dashes and quotes (0x80–0x9F) land; the tables show those escaped instead (`shown`).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def quoted(text: str, limit: int = 60) -> str:
@@ -263,7 +265,7 @@ def _printable(key: str, value: str, line: int, spelled: dict[str, str], warning
     wrote, and a run filed under it would start a chip of its own."""
     clean_key, inner = _CONTROL.sub(" ", key).strip(), value.strip()
     if clean_key != key.strip() or _CONTROL.search(inner):
-        if spelled.get(clean_key.casefold()) == "Chip group name":
+        if _CONTROL.search(inner) and spelled.get(clean_key.casefold()) == "Chip group name":
             raise Reject("bad_chip_group", f"'Chip group name' {quoted(inner)} holds control characters (two header "
                                            "lines run together?): fix the line to name the chip", line)
         warnings.append(f"line {line}: control characters in {quoted(f'{key.strip()}: {inner}')} are stored as spaces")
