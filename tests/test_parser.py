@@ -325,6 +325,17 @@ def test_a_row_of_millions_of_fields_is_rejected_before_polars_reads_it() -> Non
     assert data.decode().split("\r\n")[problem.value.line - 1].startswith("1.0,1.0,")
 
 
+def test_a_wide_first_row_is_rejected_before_polars_however_many_rows_follow() -> None:
+    """Polars widens the frame to its first row's fields: enough normal rows after it kept the total count of commas
+    under rows × columns, and a 4 M-field first row took 2.2 GB."""
+    rows = ["1.0," * (1 << 17) + "1.0", *["0.1,1e-06,0.0,nan,nan,nan"] * 140_000]
+    data = raw_csv("It", rows=rows)
+    header = parse_header(data, load_registry(), "It2025-10-14_1")
+    with pytest.raises(Reject) as problem:
+        data_block(data, header)
+    assert problem.value.kind == "bad_row" and f"{(1 << 17) + 1} fields" in problem.value.reason
+
+
 @pytest.mark.parametrize(
     ("inserted", "reason"),
     [("# laser switched on here", "a comment line (#) among the data rows"),

@@ -47,9 +47,10 @@ def data_block(data: bytes, header: Header) -> DataBlock:
     if not VISIBLE.search(data, start):
         cut = " (its only row was cut off mid-line: acquisition stopped?)" if warnings else ""
         raise Reject("no_rows", f"the file has a header but zero data rows{cut}", header.column_line + 1)
-    if len(data) - start > RAGGED_CHECK_BYTES and (
+    first_row_fields = data.count(b",", start, data.find(b"\n", start)) + 1
+    if first_row_fields != len(header.columns) or (len(data) - start > RAGGED_CHECK_BYTES and (
         data.count(b",", start) >= (data.count(b"\n", start) + 1) * len(header.columns)
-    ):  # more fields than rows × columns: a row Polars would widen into millions of columns (5.8 GB for 50 MB)
+    )):  # a wide first row Polars widens into as many columns (5.8 GB for 50 MB), or more fields than rows × columns
         _diagnose(data[header.data_offset :], header)
     text = set(header.spec.text_columns)
     schema: dict[str, type[pl.DataType]] = {
