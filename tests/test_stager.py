@@ -211,8 +211,11 @@ def test_staged_file_that_breaks_becomes_a_reject_and_its_run_stays_staged(lab: 
     row = only_row(lab)
     before = sorted(lab.config.stage_root.rglob("*.parquet"))
     path.write_bytes(b"#Procedure: <laser_setup.procedures.It.It>\r\n")
-    report = lab.stage()
+    events: list[StageEvent] = []
+    report = lab.stage(on_event=events.append)
     assert report.rejected == 1 and "its last good content stays staged" in report.new_rejects[0].describe()
+    said = [event.message for event in events if event.source_file == "a/It2025-10-13_1.csv"]
+    assert said and "its last good content stays staged" in said[0]  # the app's stage log says it too
     assert only_row(lab) == row and sorted(lab.config.stage_root.rglob("*.parquet")) == before
     assert lab.rejects()["a/It2025-10-13_1.csv"].previous_run_id == row["run_id"]
     again = lab.stage()

@@ -221,6 +221,8 @@ class Stager:
                     running.pop(future)
                     for cand, result in future.result():
                         outcome = self._collect(cand, result, rejects)
+                        if outcome is Outcome.REJECTED:  # as booked: naming the run kept of a file that broke
+                            result = rejects[cand.source_file]
                         done += 1
                         self.report.counts[outcome] += 1
                         self._emit(
