@@ -123,6 +123,26 @@ def test_a_path_that_is_no_store_is_refused_and_nothing_is_created(lab: Lab, tmp
     assert sorted(str(path) for path in tmp_path.rglob("*")) == listing
 
 
+def test_a_full_stage_root_on_another_filesystem_leaves_no_temp_file(tmp_path: Path) -> None:
+    """With the stage root on a filesystem of its own, temp files are written beside their targets, inside the
+    dataset (a rename cannot cross filesystems): a failed stage removes them at once, not only the staging area's."""
+    lab = Lab(tmp_path / "lab", workers=1)
+    lab.stage_root.mkdir(parents=True)
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(lab.stage_root)],
+                                           capture_output=True, check=False).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        for index in range(40):
+            rows = [f"{i * 0.1!r},{1e-6 + i * 1e-9!r},{1.0!r},nan,nan,nan" for i in range(4000)]
+            put(lab.raw / f"It2025-10-14_{index}.csv",
+                raw_csv("It", start=1760371684 + index, rows=rows, params={"Laser ON+OFF period": "260 s"}), OLD_MTIME)
+        (lab.store_root / "_manifest").mkdir()  # a store already, so that the stage root is not made in its place
+        one_line_error(lab.cli("stage"), 74, "No space left on device")
+        assert not temp_files(lab.store_root)
+    finally:
+        subprocess.run(["umount", "-l", str(lab.stage_root)], capture_output=True, check=False)
+
+
 def test_readers_name_the_store_they_looked_in(tmp_path: Path) -> None:
     empty = Lab(tmp_path)
     result = empty.cli("chips")

@@ -141,16 +141,19 @@ class StoreCommit:
         return area if area.stat().st_dev == self.config.stage_root.stat().st_dev else None
 
     def discard_uncommitted(self) -> None:
-        """After a stage failed (a full disk): the staging area's temp files, which no commit will publish now, go at
-        once, giving back the space that was short (the next writer would sweep them; the `.dirty` marker stays)."""
+        """After a stage failed (a full disk): the temp files no commit will publish now go at once, giving back the
+        space that was short (the next writer would sweep them; the `.dirty` marker stays): the staging area's, and
+        those of the collected runs, which sit beside their targets when the stage root is another filesystem."""
         area = self.config.manifest_dir / STAGING_AREA
         try:
-            names = os.listdir(area)
+            temps = [area / name for name in os.listdir(area)]
         except OSError:
-            return
-        for name in names:
+            temps = []
+        for item in self.pending:
+            temps += [item.temp, item.event_temp]
+        for temp in temps:
             with contextlib.suppress(OSError):
-                os.unlink(area / name)
+                os.unlink(temp)
 
     def drop_stale_rejects(self, rejects: dict[str, RejectRecord], present: set[str], unchanged: set[str]) -> None:
         """Reject records of raw files that no longer exist refer to nothing; those of files the manifest holds as
