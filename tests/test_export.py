@@ -94,7 +94,7 @@ def test_a_chip_name_too_long_for_a_file_name_gets_a_short_one(lab: Lab, capsys)
     readable, other, long = sorted(path.name for path in (lab.root / "histories").iterdir())
     assert (readable, other) == ("Alisson67_history.csv", "other67_history.csv")
     assert len(long.encode()) <= 100 and long == distinct_file_name("x" * 5000 + "80", "x" * 5000, 80)
-    assert f"  {long}  chip 80, group {'x' * 40!r}… (5000 characters)\n" in out
+    assert f"  {long}  chip 80, group {'x' * 40!r}… (5,000 characters)\n" in out
 
 
 def test_an_export_that_fails_writes_no_file(lab: Lab, capsys) -> None:

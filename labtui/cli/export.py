@@ -7,7 +7,7 @@ import argparse
 from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, config_from, count_arg, path_arg
 from labtui.cli.history import iso_date
 from labtui.core.errors import UsageError
-from labtui.core.wording import counted
+from labtui.core.wording import counted, cut
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from labtui.core.parity import ParityReport
 
 ITEMS_PRINTED = 5
-GROUP_SHOWN = 40  # characters of a chip group in a line
 
 
 def register_export(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -75,11 +74,7 @@ def run_histories(args: argparse.Namespace) -> int:
 
 def chip_label(group: str | None, number: int) -> str:
     """A chip with its group quoted (`a/b` and `a_b` are told apart), cut short: a header's group can be kilobytes."""
-    if group is None:
-        return f"chip {number}, no group"
-    if len(group) > GROUP_SHOWN:
-        return f"chip {number}, group {group[:GROUP_SHOWN]!r}… ({len(group)} characters)"
-    return f"chip {number}, group {group!r}"
+    return f"chip {number}, no group" if group is None else f"chip {number}, group {cut(group, show=repr)}"
 
 
 def run_metadata(args: argparse.Namespace) -> int:

@@ -89,8 +89,8 @@ def history_file_names(chips: pl.DataFrame) -> dict[tuple[str | None, int], str]
 
     A chip gets its readable name unless that is longer than `MAX_FILE_NAME` or another chip's is the same, letter
     case aside (a Windows or macOS share does not tell `Alisson67` from `alisson67`). Of the chips sharing one, the
-    one whose name needed no change, then the one measured first, keeps it, so a chip's file keeps its name when a
-    look-alike is staged later; the others get `distinct_file_name`.
+    one whose name needed no change, then the one measured first, keeps it (whatever order the files were staged in;
+    a look-alike measured earlier but staged later takes the name over); the others get `distinct_file_name`.
     """
     names: dict[tuple[str | None, int], str] = {}
     taken: set[str] = set()

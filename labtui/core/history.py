@@ -19,6 +19,7 @@ from labtui.core.config import StagingConfig
 from labtui.core.errors import UsageError
 from labtui.core.filecache import Cached, identity
 from labtui.core.manifest import read_manifest
+from labtui.core.wording import cut
 
 CHIP_KEYS = ("chip_group", "chip_number")
 RUN_ORDER = ("start_time_utc", "file_idx", "source_file")  # start time, then queue index; path only breaks ties
@@ -49,11 +50,8 @@ class AmbiguousChip(UsageError):
         super().__init__(f"chip number {number} exists in several groups ({names}): say which group")
 
 
-def _group_label(group: str | None, limit: int = 40) -> str:
-    """A group as an error names it: a hostile header's 5000-character group is cut, its length said."""
-    if group is None:
-        return '(no group: "")'
-    return group if len(group) <= limit else f"{group[:limit]}… ({len(group):,} characters)"
+def _group_label(group: str | None) -> str:
+    return '(no group: "")' if group is None else cut(group)
 
 
 def load_manifest(config: StagingConfig) -> pl.DataFrame:

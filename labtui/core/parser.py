@@ -16,6 +16,7 @@ from typing import Any
 
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import RejectKind, reject_text
+from labtui.core.wording import cut
 
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
@@ -42,7 +43,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def quoted(text: str, limit: int = 60) -> str:
     """A value from a file as a message quotes it: `repr`, cut to `limit` characters with its length said (a hostile
     header's 1 MB value would otherwise fill the reject record, the terminal and the rejects screen)."""
-    return repr(text) if len(text) <= limit else f"{text[:limit]!r}… ({len(text):,} characters)"
+    return cut(text, limit, repr)
 
 
 class Reject(Exception):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """`count` and the noun in the number that count takes (`plural` where adding an s is wrong)."""
@@ -16,3 +18,9 @@ def shown(text: str) -> str:
     """`text` as a terminal line shows it: a control character (a newline, an escape sequence in a file name, a CR
     in a chip name staged before labtui refused them) escaped, or the terminal would act on it and break the line."""
     return text if text.isprintable() else text.translate(_ESCAPED)
+
+
+def cut(text: str, limit: int = 40, show: Callable[[str], str] = str) -> str:
+    """A value from a file as a line names it (`show`n: as it is, or `repr`), a hostile header's 5000-character value
+    cut to `limit` characters, its length said."""
+    return show(text) if len(text) <= limit else f"{show(text[:limit])}… ({len(text):,} characters)"
