@@ -554,3 +554,26 @@ def test_the_excerpt_of_a_rejected_file_cuts_long_lines_and_never_reads_one_whol
     no_breaks.write_bytes(bytes(range(32, 127)) * 100_000)  # 9.5 MB, not one line break
     ((number, text),) = excerpt(no_breaks, None)
     assert number == 1 and text.endswith("…") and len(text.encode()) < 2 * LINE_BYTES
+
+
+def test_a_latin1_named_file_is_found_from_its_key(tmp_path: Path) -> None:
+    """Its key spells the bytes `\\xNN`, which `raw_root / key` never names: prune took the file for gone (and
+    `prune --yes` would drop its run), validate hashed nothing and called it changed, `--fix` and watch restaged
+    nothing."""
+    from labtui.core.fixes import apply_fixes
+    from labtui.core.repair import prunable
+    from labtui.core.scan import source_path
+    from labtui.core.validate import validate
+
+    lab = Lab(tmp_path)
+    expected = _undecodable_name(lab.raw, tmp_path)
+    lab.stage()
+    (key,) = expected
+    assert source_path(lab.raw, key).read_bytes() == valid("IVg")
+    assert prunable(lab.config).is_empty()
+    assert validate(lab.config, hash_all=True).findings == []
+    path = source_path(lab.raw, key)
+    path.write_bytes(valid("IVg") + b"0.0,1e-06,nan,nan,nan\r\n")  # content changed: --fix restages it
+    report = validate(lab.config)
+    assert [finding.restage for finding in report.findings if finding.restage] == [(key,)]
+    assert apply_fixes(lab.config, report).stage_reports[0].staged == 1

@@ -17,6 +17,7 @@ from labtui.core.manifest import read_manifest
 from labtui.core.quarantine import foreign_files, quarantine
 from labtui.core.recovery import remove_orphan_runs
 from labtui.core.rejects import unreadable_rejects
+from labtui.core.scan import source_path
 from labtui.core.stage_events import EventCallback, StageReport
 from labtui.core.stager import stage
 from labtui.core.store import lock_store
@@ -51,7 +52,8 @@ def apply_fixes(
         return done
     restage = sorted({source for finding in report.fixable for source in finding.restage})
     if restage and not cancel.is_set():
-        result = stage(config, only=[config.raw_root / source for source in restage], on_event=on_event, cancel=cancel)
+        paths = [source_path(config.raw_root, source) for source in restage]
+        result = stage(config, only=paths, on_event=on_event, cancel=cancel)
         done.stage_reports.append(result)
         done.lines.append(f"re-staged {counted(len(restage), 'file')} from the raw tree: {result.line()}")
     if FixAction.STAGE in actions and not cancel.is_set():

@@ -13,7 +13,7 @@ from labtui.core.config import StagingConfig
 from labtui.core.findings import Finding, FindingCode
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
 from labtui.core.rejects import read_rejects
-from labtui.core.scan import mtime_us, rejected_as_is, scan_raw
+from labtui.core.scan import mtime_us, rejected_as_is, scan_raw, source_path
 
 
 # -- the raw tree --------------------------------------------------------------------------------------------------
@@ -89,7 +89,7 @@ def _hash_files(raw_root: Path, sources: list[str], workers: int) -> list[str | 
 
     def digest(source: str) -> str | None:
         try:
-            with open(raw_root / source, "rb") as handle:
+            with open(source_path(raw_root, source), "rb") as handle:
                 return hashlib.file_digest(handle, "sha256").hexdigest()
         except OSError:
             return None

@@ -30,6 +30,7 @@ from labtui.core.manifest import (
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import parquet_row_count
 from labtui.core.quarantine import quarantine
+from labtui.core.scan import source_path
 from labtui.core.store import lock_store
 from labtui.core.validate import outside_raw_root
 from labtui.core.wording import counted
@@ -166,7 +167,7 @@ def prunable(config: StagingConfig) -> pl.DataFrame:
     manifest = read_manifest(config.manifest_path).select("run_id", "source_file")
     outside = manifest.filter(outside_raw_root(pl.col("source_file")))
     inside = manifest.filter(~outside_raw_root(pl.col("source_file")))
-    gone = [not (config.raw_root / source).is_file() for source in inside["source_file"]]
+    gone = [not source_path(config.raw_root, source).is_file() for source in inside["source_file"]]
     return pl.concat([
         outside.with_columns(why=pl.lit("not under the raw root")),
         inside.filter(pl.Series(gone, dtype=pl.Boolean)).with_columns(why=pl.lit("raw file gone")),

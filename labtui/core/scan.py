@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -59,6 +60,21 @@ def source_key(rel: str) -> str:
     except UnicodeEncodeError:
         return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return rel
+
+
+_SPELLED_BYTE = re.compile(r"\\x([0-9a-f]{2})")  # how `source_key` (backslashreplace) spells a byte not UTF-8
+
+
+def source_path(raw_root: Path, source_file: str) -> Path:
+    """The raw file a source key names: `raw_root / key`, or for a name that is not UTF-8 the file whose name has
+    the bytes its key spells `\\xNN` (`raw_root / key` missed it: prune took such a file for gone)."""
+    plain = raw_root / source_file
+    if "\\x" not in source_file or plain.exists():  # a typed `\xNN` in a UTF-8 name is itself
+        return plain
+    parts = _SPELLED_BYTE.split(source_file)  # text, byte, text, …
+    name = b"".join(bytes([int(part, 16)]) if odd else part.encode("utf-8") for odd, part in
+                    ((index % 2, part) for index, part in enumerate(parts)))
+    return raw_root / os.fsdecode(name)
 
 
 def not_scanned(path: Path, raw_root: Path) -> str | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
-from labtui.core.scan import scan_raw
+from labtui.core.scan import scan_raw, source_path
 from labtui.core.stage_events import StageEvent, StageReport, WatchEventKind
 from labtui.core.stager import Stager
 
@@ -125,7 +125,7 @@ class Watcher:
         self.state.staged = {s: at for s, at in self.state.staged.items() if now - at < RESTAT_SECONDS}
         for source in [*self.state.pending, *(s for s in self.state.staged if s not in self.state.pending)]:
             try:
-                info = (self.config.raw_root / source).stat(follow_symlinks=False)
+                info = source_path(self.config.raw_root, source).stat(follow_symlinks=False)
             except OSError:
                 self.state.pending.pop(source, None)
                 self.state.files.pop(source, None)
@@ -163,7 +163,7 @@ class Watcher:
         """Stage the settled files; None when the manifest already had them all (e.g. the first scan)."""
         stager = Stager(
             self.config,
-            only=[self.config.raw_root / source for source in ready],
+            only=[source_path(self.config.raw_root, source) for source in ready],
             force=False,  # the first full scan lists every file: the manifest decides what really changed
             settle_seconds=0,
             on_event=self.on_stage_event,

@@ -26,6 +26,7 @@ from labtui.core.filecache import Cached, Identity, identity
 from labtui.core.lock import Holder, read_holder
 from labtui.core.overview import Overview, last_dirac_points, overview, read_overview
 from labtui.core.rejects import RejectRecord, excerpt, load_rejects
+from labtui.core.scan import source_path
 from labtui.core.stat_index import manifest_digest
 
 if TYPE_CHECKING:  # imported when first used: the dashboard is painted from the recorded overview before Polars
@@ -148,7 +149,7 @@ class Store:
         return excerpt(self.raw_path(record.source_file), record.line)
 
     def raw_path(self, source_file: str) -> Path:
-        return self.config.raw_root / source_file
+        return source_path(self.config.raw_root, source_file)
 
     def validate(self) -> tuple[ValidationReport, Signature]:
         """A validation of the store and the signature it was made at (to tell when it is out of date)."""
