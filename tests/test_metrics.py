@@ -27,6 +27,7 @@ from labtui.core.metrics import (
     read_metrics,
     update_metrics,
 )
+from labtui.core.metrics import per_run as metrics_per_run
 from labtui.core.metrics import table as metrics_table
 from labtui.core.metrics.calibration import calibration_quantities, power_at
 from labtui.core.metrics.it import it_quantities, moving_average
@@ -409,7 +410,7 @@ def test_a_stage_reads_nothing_back_and_equals_a_rebuild(tmp_path: Path, monkeyp
     def read_back(*args: object) -> None:
         raise AssertionError(f"the stage read a Parquet back: {args[1:]}")
 
-    monkeypatch.setattr(metrics_table, "_read_chunk", read_back)
+    monkeypatch.setattr(metrics_per_run, "_read_chunk", read_back)
     monkeypatch.setattr(metrics_table, "_curve", read_back)
     lab.stage()
     monkeypatch.undo()

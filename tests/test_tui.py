@@ -76,8 +76,8 @@ async def open_chip(pilot, query: str) -> None:
         ("labtui.core.stager, labtui.cli", ("textual", "textual_plotext", "plotext")),
         # the app starts with what the dashboard shows; staging, checks, the watcher and plotting load when used
         ("labtui.tui.app", ("labtui.core.stager", "labtui.core.commit", "labtui.core.validate", "labtui.core.watch",
-                            "labtui.core.measuring", "labtui.core.metrics.table", "labtui.tui.plot", "plotext",
-                            "pydantic", "numpy", "polars")),
+                            "labtui.core.measuring", "labtui.core.metrics.table", "labtui.core.metrics.per_run",
+                            "labtui.tui.plot", "plotext", "pydantic", "numpy", "polars")),
     ],
     ids=["headless engine", "lean app start"],
 )

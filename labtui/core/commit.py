@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from labtui.core.manifest_row import ManifestRow
-    from labtui.core.metrics.table import Curve
+    from labtui.core.metrics.per_run import Curve
 
 STAGING_AREA = "tmp"  # in _manifest/: Parquet written by workers, published into the stage root at commit
 

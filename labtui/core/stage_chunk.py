@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
     import polars as pl
 
     from labtui.core.manifest_row import ManifestRow
-    from labtui.core.metrics.table import Curve
+    from labtui.core.metrics.per_run import Curve
     from labtui.core.parser import Header, Reject
     from labtui.core.registry import Registry
 

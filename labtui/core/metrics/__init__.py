@@ -11,8 +11,8 @@ The engine API (headless; the CLI, the app, figures and notebooks read the table
 One row per IVg, It and LaserCalibration run, keyed by `run_id` (join it with the manifest or the annotations);
 other procedures have no row. `ivg`, `it` and `calibration` hold the pure numpy definitions on one run's columns.
 
-Reading is light (`definitions`, `schema`: Polars only); the table's computations (`table`: NumPy, the chip
-parameters) are imported when one of their names is first used, so the app's dashboard and a history's metric
+Reading is light (`definitions`, `schema`: Polars only); the table's computations (`per_run` and `table`: NumPy,
+the chip parameters) are imported when one of their names is first used, so the app's dashboard and a history's metric
 columns start without them.
 """
 
@@ -32,26 +32,19 @@ from labtui.core.metrics.schema import METRICS_SCHEMA, empty_metrics, read_metri
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from labtui.core.metrics.table import (
-        MetricsUpdate,
-        curve_of,
-        from_data,
-        refresh_metrics,
-        update_after_stage,
-        update_metrics,
-    )
+    from labtui.core.metrics.per_run import curve_of, from_data
+    from labtui.core.metrics.table import MetricsUpdate, refresh_metrics, update_after_stage, update_metrics
 
-_COMPUTING = frozenset(
-    {"MetricsUpdate", "curve_of", "from_data", "refresh_metrics", "update_after_stage", "update_metrics"}
-)
+_COMPUTING = {"MetricsUpdate": "table", "refresh_metrics": "table", "update_after_stage": "table",
+              "update_metrics": "table", "curve_of": "per_run", "from_data": "per_run"}
 
 
 def __getattr__(name: str) -> object:
-    """The computing names, imported from `table` when first asked for."""
-    if name in _COMPUTING:
-        from labtui.core.metrics import table
+    """The computing names, imported from `table` or `per_run` when first asked for."""
+    if (module := _COMPUTING.get(name)) is not None:
+        from importlib import import_module
 
-        return getattr(table, name)
+        return getattr(import_module(f"labtui.core.metrics.{module}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [

@@ -2,9 +2,9 @@
 
 Update protocol (`update_metrics`, run by the stager under the writer lock after its commits, or by
 `labtui metrics` under the same lock):
-1. from-data quantities are computed only for runs that are new, changed (another `source_sha256`) or computed
-   under another `metrics_version` or window settings (`settings_hash`); each such run's Parquet is read once,
-   only the columns it needs, in worker threads;
+1. from-data quantities (`per_run`) are computed only for runs that are new, changed (another `source_sha256`) or
+   computed under another `metrics_version` or window settings (`settings_hash`); each such run's Parquet is read
+   once, only the columns it needs, in worker threads;
 2. the joined quantities are redone for every row, as they are cheap: context copied from the manifest, mobility
    from the chip geometry, the nearest calibration of each lit It run; a calibration curve is read only for runs
    whose calibration (`calibration_run_id`, `calibration_sha256`) or laser voltage changed, and not at all when
@@ -18,45 +18,38 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
 
-from labtui.core.atomic import atomic_write, read_parquet_pinned, read_parquets_pinned
+from labtui.core.atomic import atomic_write
 from labtui.core.chip_params import ChipParams, load_chip_params
 from labtui.core.config import MetricsSettings, StagingConfig
 from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
-from labtui.core.metrics.calibration import (
-    calibration_curve,
-    calibration_quantities,
-    power_at,
+from labtui.core.metrics.calibration import power_at
+from labtui.core.metrics.definitions import METRICS_VERSION, PROCEDURES
+from labtui.core.metrics.per_run import (
+    DATA_COLUMNS,
+    READ_COLUMNS,
+    Curve,
+    Derived,
+    compute_runs,
+    curve_of,
+    map_in_threads,
+    read_run,
 )
-from labtui.core.metrics.definitions import METRICS_VERSION, PROCEDURES, QUANTITIES
-from labtui.core.metrics.it import it_quantities
-from labtui.core.metrics.ivg import ivg_quantities
 from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, empty_metrics, read_metrics
 from labtui.core.wording import counted
 
-DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
 JOINED_TOPICS = ("mobility", "power_w", "responsivity")  # remarks about joined quantities start with one of these
 WHOLE_CURVE = ("LaserCalibration: ", "run: ")  # a calibration's remarks that no part of its curve can be used
-T = TypeVar("T")
-R = TypeVar("R")
-Derived = tuple[Any, ...]  # one run's from-data quantities in DATA_COLUMNS order, then its remarks
-Curve = tuple[np.ndarray, np.ndarray]  # a calibration's finite (VL, Power) points sorted by VL (`calibration_curve`)
-_READ = {"IVg": ("vg_v", "i_a"), "It": ("t_s", "i_a", "vl_v"), "LaserCalibration": ("vl_v", "power_w")}
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
-READ_BACK_CHUNK = 32  # runs whose Parquet one query reads back (`_read_chunk`)
 
 
 def settings_hash(settings: MetricsSettings) -> str:
@@ -105,7 +98,7 @@ def update_metrics(
         (pl.col("metrics_version") == METRICS_VERSION) & (pl.col("settings_hash") == version)
     ).join(runs.select("run_id", "source_sha256"), on=["run_id", "source_sha256"], how="semi")
     todo = runs.join(current, on="run_id", how="anti")
-    fresh, problems = _compute(config, todo, version, computed or {})
+    fresh, problems = compute_runs(config, todo, version, computed or {})
     data = pl.concat([current.select(["run_id", *DATA_COLUMNS, "remarks", "source_sha256", "metrics_version",
                                       "settings_hash"]), fresh], how="vertical")
     data = data.with_columns(pl.col("remarks").list.eval(pl.element().filter(~_joined_remark(pl.element()))))
@@ -127,131 +120,6 @@ def write_metrics(table: pl.DataFrame, path: Path) -> None:
 
 def _joined_remark(remark: pl.Expr) -> pl.Expr:
     return pl.any_horizontal(remark.str.starts_with(f"{topic}") for topic in JOINED_TOPICS)
-
-
-# -- step 1: from-data quantities ---------------------------------------------------------------------------------
-def _compute(config: StagingConfig, todo: pl.DataFrame, version: str,
-             computed: Mapping[str, tuple[str, Derived]]) -> tuple[pl.DataFrame, list[str]]:
-    results: list[tuple[Derived, str | None]] = []
-    to_read: list[tuple[Any, ...]] = []
-    for row in todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256").iter_rows():
-        known = computed.get(row[0])
-        if known is not None and known[0] == row[4] and known[1]:
-            results.append(((row[0], *known[1], row[4]), None))
-        else:
-            to_read.append(row)
-    chunks = [to_read[at : at + READ_BACK_CHUNK] for at in range(0, len(to_read), READ_BACK_CHUNK)]
-    for chunk, frames in _read_ahead(config, lambda chunk: _read_chunk(config, chunk), chunks):
-        results += _from_frames(config, chunk, frames)
-    schema = {name: METRICS_SCHEMA[name] for name in ("run_id", *DATA_COLUMNS, "remarks", "source_sha256")}
-    frame = pl.DataFrame([r[0] for r in results], schema=schema, orient="row")
-    frame = frame.with_columns(metrics_version=pl.lit(METRICS_VERSION, pl.Int32), settings_hash=pl.lit(version))
-    return frame, [r[1] for r in results if r[1]]
-
-
-def _map(config: StagingConfig, work: Callable[[T], R], items: list[T]) -> list[R]:
-    """`work` on every item, in `config.workers` threads (Polars reads Parquet without the GIL) when there are a
-    few; the reads of a full stage's update are its serial tail."""
-    if len(items) <= 2:
-        return [work(item) for item in items]
-    return [result for _, result in _read_ahead(config, work, items)]
-
-
-def _read_ahead(config: StagingConfig, read: Callable[[T], R], items: list[T]) -> Iterator[tuple[T, R]]:
-    """(item, `read(item)`) in order, read in `config.workers` threads at most that many items ahead of the caller.
-
-    The caller computes in its own thread: NumPy's small calls hold the GIL, and four threads computing took twice
-    the CPU of one (GIL hand-overs, cold caches) for no gain in wall time. Reading ahead is bounded, so a rebuild of
-    a large store never holds more than a few chunks of frames."""
-    with ThreadPoolExecutor(config.workers, thread_name_prefix="labtui-metrics") as pool:
-        pending: deque[tuple[T, Future[R]]] = deque()
-        for item in items:
-            pending.append((item, pool.submit(read, item)))
-            if len(pending) > config.workers:
-                item, future = pending.popleft()
-                yield item, future.result()
-        while pending:
-            item, future = pending.popleft()
-            yield item, future.result()
-
-
-def _read_chunk(config: StagingConfig, rows: list[tuple[Any, ...]]) -> list[pl.DataFrame | Exception]:
-    """The Parquet of runs (run_id, proc, date_local, …) in one Polars query (a read per file cost twice the CPU);
-    when a file cannot be read, which fails the query, each file alone: its error in its place."""
-    paths = [run_parquet_path(config.stage_root, proc, date_local, run_id) for run_id, proc, date_local, *_ in rows]
-    columns = [list(_READ[row[1]]) for row in rows]
-    try:
-        return list(read_parquets_pinned(paths, columns))
-    except (OSError, pl.exceptions.PolarsError):
-        return [_read_or_error(path, names) for path, names in zip(paths, columns, strict=True)]
-
-
-def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]],
-                 frames: list[pl.DataFrame | Exception]) -> list[tuple[Derived, str | None]]:
-    """The from-data rows of runs (run_id, proc, date_local, vds_v, source_sha256) read back; a run whose Parquet
-    could not be read gets an empty row without a hash (so it is retried) and a problem."""
-    results: list[tuple[Derived, str | None]] = []
-    for (run_id, proc, date_local, vds_v, sha256), frame in zip(rows, frames, strict=True):
-        if isinstance(frame, Exception):
-            path = run_parquet_path(config.stage_root, proc, date_local, run_id)
-            problem = f"{proc} run {run_id}: cannot read {path}: {frame}"
-            results.append(((run_id, *[None] * len(DATA_COLUMNS), [f"run: cannot read its Parquet ({frame})"], None),
-                            problem))
-        else:
-            results.append(((run_id, *from_data(proc, frame, vds_v, config.metrics), sha256), None))
-    return results
-
-
-def _read_or_error(path: Path, columns: list[str]) -> pl.DataFrame | Exception:
-    """A run's Parquet, or the error that makes it unreadable (a missing or damaged file)."""
-    try:
-        return read_parquet_pinned(path, columns=columns)
-    except (OSError, pl.exceptions.PolarsError) as error:
-        return error
-
-
-def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: MetricsSettings) -> Derived:
-    """The from-data quantities (in `DATA_COLUMNS` order) and the remarks of one run's data frame (as staged, or
-    read back), or () for a procedure without metrics. The stager calls it in its workers on the frame it just
-    parsed, so a stage never reads its own Parquet back."""
-    if proc not in _READ:
-        return ()
-    try:
-        columns = [_floats(frame.get_column(name)) for name in _READ[proc]]
-    except pl.exceptions.ColumnNotFoundError as error:
-        return (*[None] * len(DATA_COLUMNS), [f"run: no column {error}"])
-    try:
-        with np.errstate(all="ignore"):  # absurd values (1e308) overflow to inf: a null with its reason, no warning
-            if proc == "IVg":
-                vg, i = columns
-                values, remarks = ivg_quantities(vg, i, vds_v, settings)
-            elif proc == "It":
-                t, i, vl = columns
-                values, remarks = it_quantities(t, i, vl, vds_v, settings)
-            else:
-                values, remarks = calibration_quantities(*columns)
-    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:  # data no fit can describe
-        return (*[None] * len(DATA_COLUMNS), [f"run: no metrics from these data ({error})"])
-    return (*[_finite(values.get(name)) for name in DATA_COLUMNS], remarks)
-
-
-def curve_of(frame: pl.DataFrame) -> Curve:
-    """A LaserCalibration's curve from its frame (as staged, or read back); empty without its columns."""
-    try:
-        vl, power = (_floats(frame.get_column(name)) for name in _READ["LaserCalibration"])
-    except pl.exceptions.ColumnNotFoundError:
-        return np.empty(0), np.empty(0)
-    return calibration_curve(vl, power)
-
-
-def _floats(series: pl.Series) -> np.ndarray:
-    """A Float64 column as numpy (no copy without nulls); a null becomes NaN."""
-    return (series if series.dtype == pl.Float64 else series.cast(pl.Float64)).to_numpy()
-
-
-def _finite(value: float | None) -> float | None:
-    """NaN and ±inf (from overflowing hostile data) are no number: null."""
-    return value if value is None or math.isfinite(value) else None
 
 
 # -- step 2: joined quantities ------------------------------------------------------------------------------------
@@ -351,7 +219,7 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     curves = {cal_id: staged[1] for cal_id in needed
               if (staged := staged_curves.get(cal_id)) is not None and staged[0] == cal_shas[cal_id]}
     to_read = [cal_id for cal_id in needed if cal_id not in curves]
-    read = _map(config, lambda cal_id: _curve(config, cal_id, cal_dates[cal_id]), to_read)
+    read = map_in_threads(config, lambda cal_id: _curve(config, cal_id, cal_dates[cal_id]), to_read)
     curves.update(zip(to_read, read, strict=True))
     priced: list[tuple[str, float | None, str | None]] = []
     for run_id, laser_v, wavelength, cal_id, refused_by in redo.select(
@@ -406,7 +274,7 @@ def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
 def _curve(config: StagingConfig, run_id: str, date_local: dt.date) -> Curve:
     """A calibration's curve read back; empty when its Parquet cannot be read (power_at says so)."""
     path = run_parquet_path(config.stage_root, "LaserCalibration", date_local, run_id)
-    frame = _read_or_error(path, list(_READ["LaserCalibration"]))
+    frame = read_run(path, list(READ_COLUMNS["LaserCalibration"]))
     return (np.empty(0), np.empty(0)) if isinstance(frame, Exception) else curve_of(frame)
 
 

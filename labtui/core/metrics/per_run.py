@@ -1,0 +1,160 @@
+"""Step 1 of the metrics table's update: each run's from-data quantities (`from_data`) and each calibration's curve
+(`curve_of`), from a frame the stager just parsed or from the run's Parquet read back (`compute_runs`, in threads a
+few chunks ahead of the thread that computes). `table` joins them with the chips, the calibrations and each other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import polars as pl
+
+from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
+from labtui.core.config import MetricsSettings, StagingConfig
+from labtui.core.layout import run_parquet_path
+from labtui.core.metrics.calibration import calibration_curve, calibration_quantities
+from labtui.core.metrics.definitions import METRICS_VERSION, QUANTITIES
+from labtui.core.metrics.it import it_quantities
+from labtui.core.metrics.ivg import ivg_quantities
+from labtui.core.metrics.schema import METRICS_SCHEMA
+
+DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
+T = TypeVar("T")
+R = TypeVar("R")
+Derived = tuple[Any, ...]  # one run's from-data quantities in DATA_COLUMNS order, then its remarks
+Curve = tuple[np.ndarray, np.ndarray]  # a calibration's finite (VL, Power) points sorted by VL (`calibration_curve`)
+READ_COLUMNS = {"IVg": ("vg_v", "i_a"), "It": ("t_s", "i_a", "vl_v"), "LaserCalibration": ("vl_v", "power_w")}
+READ_BACK_CHUNK = 32  # runs whose Parquet one query reads back (`_read_chunk`)
+
+
+def compute_runs(config: StagingConfig, todo: pl.DataFrame, version: str,
+                 computed: Mapping[str, tuple[str, Derived]]) -> tuple[pl.DataFrame, list[str]]:
+    """The from-data rows of the runs `todo` (with `metrics_version` and the windows' hash `version`), and the
+    problems of runs that could not be read: from `computed` where the caller has them at the same hash, else read
+    back in chunks."""
+    results: list[tuple[Derived, str | None]] = []
+    to_read: list[tuple[Any, ...]] = []
+    for row in todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256").iter_rows():
+        known = computed.get(row[0])
+        if known is not None and known[0] == row[4] and known[1]:
+            results.append(((row[0], *known[1], row[4]), None))
+        else:
+            to_read.append(row)
+    chunks = [to_read[at : at + READ_BACK_CHUNK] for at in range(0, len(to_read), READ_BACK_CHUNK)]
+    for chunk, frames in _read_ahead(config, lambda chunk: _read_chunk(config, chunk), chunks):
+        results += _from_frames(config, chunk, frames)
+    schema = {name: METRICS_SCHEMA[name] for name in ("run_id", *DATA_COLUMNS, "remarks", "source_sha256")}
+    frame = pl.DataFrame([r[0] for r in results], schema=schema, orient="row")
+    frame = frame.with_columns(metrics_version=pl.lit(METRICS_VERSION, pl.Int32), settings_hash=pl.lit(version))
+    return frame, [r[1] for r in results if r[1]]
+
+
+def map_in_threads(config: StagingConfig, work: Callable[[T], R], items: list[T]) -> list[R]:
+    """`work` on every item, in `config.workers` threads (Polars reads Parquet without the GIL) when there are a
+    few; the reads of a full stage's update are its serial tail."""
+    if len(items) <= 2:
+        return [work(item) for item in items]
+    return [result for _, result in _read_ahead(config, work, items)]
+
+
+def _read_ahead(config: StagingConfig, read: Callable[[T], R], items: list[T]) -> Iterator[tuple[T, R]]:
+    """(item, `read(item)`) in order, read in `config.workers` threads at most that many items ahead of the caller.
+
+    The caller computes in its own thread: NumPy's small calls hold the GIL, and four threads computing took twice
+    the CPU of one (GIL hand-overs, cold caches) for no gain in wall time. Reading ahead is bounded, so a rebuild of
+    a large store never holds more than a few chunks of frames."""
+    with ThreadPoolExecutor(config.workers, thread_name_prefix="labtui-metrics") as pool:
+        pending: deque[tuple[T, Future[R]]] = deque()
+        for item in items:
+            pending.append((item, pool.submit(read, item)))
+            if len(pending) > config.workers:
+                item, future = pending.popleft()
+                yield item, future.result()
+        while pending:
+            item, future = pending.popleft()
+            yield item, future.result()
+
+
+def _read_chunk(config: StagingConfig, rows: list[tuple[Any, ...]]) -> list[pl.DataFrame | Exception]:
+    """The Parquet of runs (run_id, proc, date_local, …) in one Polars query (a read per file cost twice the CPU);
+    when a file cannot be read, which fails the query, each file alone: its error in its place."""
+    paths = [run_parquet_path(config.stage_root, proc, date_local, run_id) for run_id, proc, date_local, *_ in rows]
+    columns = [list(READ_COLUMNS[row[1]]) for row in rows]
+    try:
+        return list(read_parquets_pinned(paths, columns))
+    except (OSError, pl.exceptions.PolarsError):
+        return [read_run(path, names) for path, names in zip(paths, columns, strict=True)]
+
+
+def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]],
+                 frames: list[pl.DataFrame | Exception]) -> list[tuple[Derived, str | None]]:
+    """The from-data rows of runs (run_id, proc, date_local, vds_v, source_sha256) read back; a run whose Parquet
+    could not be read gets an empty row without a hash (so it is retried) and a problem."""
+    results: list[tuple[Derived, str | None]] = []
+    for (run_id, proc, date_local, vds_v, sha256), frame in zip(rows, frames, strict=True):
+        if isinstance(frame, Exception):
+            path = run_parquet_path(config.stage_root, proc, date_local, run_id)
+            problem = f"{proc} run {run_id}: cannot read {path}: {frame}"
+            results.append(((run_id, *[None] * len(DATA_COLUMNS), [f"run: cannot read its Parquet ({frame})"], None),
+                            problem))
+        else:
+            results.append(((run_id, *from_data(proc, frame, vds_v, config.metrics), sha256), None))
+    return results
+
+
+def read_run(path: Path, columns: list[str]) -> pl.DataFrame | Exception:
+    """A run's Parquet, or the error that makes it unreadable (a missing or damaged file)."""
+    try:
+        return read_parquet_pinned(path, columns=columns)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        return error
+
+
+def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: MetricsSettings) -> Derived:
+    """The from-data quantities (in `DATA_COLUMNS` order) and the remarks of one run's data frame (as staged, or
+    read back), or () for a procedure without metrics. The stager calls it in its workers on the frame it just
+    parsed, so a stage never reads its own Parquet back."""
+    if proc not in READ_COLUMNS:
+        return ()
+    try:
+        columns = [_floats(frame.get_column(name)) for name in READ_COLUMNS[proc]]
+    except pl.exceptions.ColumnNotFoundError as error:
+        return (*[None] * len(DATA_COLUMNS), [f"run: no column {error}"])
+    try:
+        with np.errstate(all="ignore"):  # absurd values (1e308) overflow to inf: a null with its reason, no warning
+            if proc == "IVg":
+                vg, i = columns
+                values, remarks = ivg_quantities(vg, i, vds_v, settings)
+            elif proc == "It":
+                t, i, vl = columns
+                values, remarks = it_quantities(t, i, vl, vds_v, settings)
+            else:
+                values, remarks = calibration_quantities(*columns)
+    except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:  # data no fit can describe
+        return (*[None] * len(DATA_COLUMNS), [f"run: no metrics from these data ({error})"])
+    return (*[_finite(values.get(name)) for name in DATA_COLUMNS], remarks)
+
+
+def curve_of(frame: pl.DataFrame) -> Curve:
+    """A LaserCalibration's curve from its frame (as staged, or read back); empty without its columns."""
+    try:
+        vl, power = (_floats(frame.get_column(name)) for name in READ_COLUMNS["LaserCalibration"])
+    except pl.exceptions.ColumnNotFoundError:
+        return np.empty(0), np.empty(0)
+    return calibration_curve(vl, power)
+
+
+def _floats(series: pl.Series) -> np.ndarray:
+    """A Float64 column as numpy (no copy without nulls); a null becomes NaN."""
+    return (series if series.dtype == pl.Float64 else series.cast(pl.Float64)).to_numpy()
+
+
+def _finite(value: float | None) -> float | None:
+    """NaN and ±inf (from overflowing hostile data) are no number: null."""
+    return value if value is None or math.isfinite(value) else None
