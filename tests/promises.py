@@ -24,6 +24,7 @@ from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.parser import Header, Reject, parse_header
 from labtui.core.registry import load_registry
+from labtui.core.repair import read_run_record
 from tests.lab import raw_csv
 
 CRASH_EXIT = 86
@@ -184,7 +185,7 @@ def _plain(value: object) -> object:
 
 def store_state(config: StagingConfig) -> dict[str, object]:
     """What must be equal between two stores of the same input: manifest rows (without ingest times), every file
-    under the stage root byte for byte, and the reject records (without the time of rejection)."""
+    under the stage root (`run_content`), and the reject records (without the time of rejection)."""
     manifest = read_manifest(config.manifest_path).drop(VOLATILE_MANIFEST_COLUMNS).sort("run_id")
     rows = [{key: _plain(value) for key, value in row.items()} for row in manifest.iter_rows(named=True)]
     files = {}
@@ -192,12 +193,25 @@ def store_state(config: StagingConfig) -> dict[str, object]:
         for folder, _, names in os.walk(config.stage_root):
             for name in names:
                 path = Path(folder) / name
-                files[path.relative_to(config.stage_root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+                files[path.relative_to(config.stage_root).as_posix()] = run_content(path)
     rejects = sorted(
         tuple(sorted((key, json.dumps(value)) for key, value in record.items() if key != "rejected_at_utc"))
         for record in reject_files(config)
     )
     return {"manifest": rows, "files": dict(sorted(files.items())), "rejects": rejects}
+
+
+def run_content(path: Path) -> str:
+    """A hash of a run's Parquet as two stagings of one file must agree on it: its data byte for byte, and its
+    record (`read_run_record`) but for when and by which version it was staged."""
+    record = read_run_record(path)
+    assert record is not None, f"{path} has no run record"
+    for key in ("staged_at_utc", "extraction_version"):
+        del record[key]
+    for key in VOLATILE_MANIFEST_COLUMNS:
+        del record["row"][key]
+    data = pl.read_parquet(path).write_ipc(None).getvalue()
+    return hashlib.sha256(data + json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
 def store_bytes(store_root: Path) -> dict[str, str]:

@@ -378,7 +378,7 @@ class StoreMachine(RuleBasedStateMachine):
         config = self.real.config
         config.manifest_dir.mkdir(parents=True, exist_ok=True)
         (config.manifest_dir / ".dirty").write_text("4242")
-        for folder in (config.manifest_dir, config.manifest_dir / "tmp", config.rejects_dir, config.events_dir):
+        for folder in (config.manifest_dir, config.manifest_dir / "tmp", config.rejects_dir, config.legacy_records_dir):
             folder.mkdir(parents=True, exist_ok=True)
             (folder / ".half-written.0123456789ab.tmp").write_bytes(b"PAR1\x00torn")
         if orphan:  # a run folder no manifest row references, with a whole Parquet in it

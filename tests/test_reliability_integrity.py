@@ -8,6 +8,7 @@ process where that is enough.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -20,9 +21,10 @@ import pyarrow.dataset as pads
 import pytest
 
 from labtui.core import manifest as manifest_module
+from labtui.core.config import StagingConfig
 from labtui.core.manifest import ManifestDamaged, read_manifest
 from labtui.core.registry import load_registry
-from labtui.core.repair import repair
+from labtui.core.repair import read_run_record, repair
 from tests.lab import OLD_MTIME, REAL_RAW, Lab, cli_env, ivg_rows, put, raw_csv, render_run
 from tests.promises import temp_files
 
@@ -182,13 +184,57 @@ def test_repair_rebuilds_a_damaged_manifest_without_the_raw_files(lab: Lab, dama
     assert "nothing to repair" in lab.cli("repair").stdout
 
 
+def staged_by_an_older_labtui(config: StagingConfig, *, records_as_files: bool) -> None:
+    """The runs' Parquet without the record in its footer, as labtui wrote it before 2026-12: each record in a JSON
+    file of its own, or (earlier still) nowhere."""
+    for part in config.stage_root.rglob("part-000.parquet"):
+        record = read_run_record(part)
+        assert record is not None
+        if records_as_files:
+            config.legacy_records_dir.mkdir(parents=True, exist_ok=True)
+            (config.legacy_records_dir / f"{record['run_id']}.json").write_text(json.dumps(record))
+        pl.read_parquet(part).write_parquet(part)
+        assert read_run_record(part) is None
+
+
+def test_the_runs_parquet_alone_rebuild_the_manifest(lab: Lab) -> None:
+    """One commit (no kept manifest) and the manifest deleted: each run's Parquet carries its row."""
+    before = manifest_rows(lab)
+    assert not list((lab.config.manifest_dir / "previous").glob("*.parquet"))
+    lab.config.manifest_path.unlink()
+    one_line_error(lab.cli("chips"), 1, "labtui repair")
+    report = repair(lab.config)
+    assert (report.from_records, report.from_previous, report.lost_runs) == (before.height, 0, [])
+    assert manifest_rows(lab).equals(before)
+
+
+def test_a_store_with_an_older_labtuis_record_files_repairs_and_restages(lab: Lab) -> None:
+    """Records in `_manifest/events/` still vouch for their runs; a run staged again drops its file, as its new
+    Parquet carries the record."""
+    before = manifest_rows(lab)
+    staged_by_an_older_labtui(lab.config, records_as_files=True)
+    lab.config.manifest_path.unlink()
+    report = repair(lab.config)
+    assert (report.from_records, report.from_previous, report.lost_runs) == (before.height, 0, [])
+    assert manifest_rows(lab).equals(before)
+    changed = lab.raw / FILES[0]
+    put(changed, changed.read_bytes() + b"\n", OLD_MTIME + 10)  # changed: staged again
+    assert lab.stage().staged == 1
+    restaged = manifest_rows(lab).filter(pl.col("source_file") == FILES[0]).row(0, named=True)
+    assert not (lab.config.legacy_records_dir / f"{restaged['run_id']}.json").exists()
+    assert len(list(lab.config.legacy_records_dir.glob("*.json"))) == before.height - 1
+    folder = lab.stage_root / f"proc={restaged['proc']}" / f"date={restaged['date_local']}"
+    assert read_run_record(folder / f"run_id={restaged['run_id']}" / "part-000.parquet") is not None
+
+
 def test_a_deleted_manifest_of_a_store_without_run_records_is_damage_too(lab: Lab) -> None:
-    """An older labtui kept earlier manifests but wrote no run records: with the manifest deleted, the store looked
-    new (no chip, 'nothing to repair') while its runs sat on disk."""
+    """The oldest labtui kept earlier manifests but wrote no run records: with the manifest (and the stat index and
+    overview) deleted, the store looked new (no chip, 'nothing to repair') while its runs sat on disk."""
     lab.stage(force=True)  # a second commit: the first manifest is kept
     before = manifest_rows(lab)
-    lab.config.manifest_path.unlink()
-    shutil.rmtree(lab.config.manifest_dir / "events")
+    staged_by_an_older_labtui(lab.config, records_as_files=False)
+    for name in ("manifest.parquet", "stat_index.json", "overview.json"):
+        (lab.config.manifest_dir / name).unlink()
     one_line_error(lab.cli("chips"), 1, "labtui repair")
     repaired = lab.cli("repair")
     assert repaired.returncode == 0 and f"restored {before.height} runs" in repaired.stdout, repaired.stdout
@@ -204,8 +250,7 @@ def test_repair_says_what_is_lost_and_quarantines_what_it_cannot_vouch_for(lab: 
     stray = lab.stage_root / "proc=IVg" / "date=2025-01-01" / f"run_id={'f' * 16}"
     stray.mkdir(parents=True)
     shutil.copy(next(lab.stage_root.rglob("part-000.parquet")), stray / "part-000.parquet")
-    for record in config.events_dir.glob("*.json"):  # an old store: no run records, only kept manifests
-        record.unlink()
+    staged_by_an_older_labtui(config, records_as_files=False)  # no run records, only kept manifests
     config.manifest_path.write_bytes(b"garbage")
     report = repair(config)  # in-process (the command line's repair is the test above): what the engine reports
     said = "\n".join(report.lines())
@@ -431,7 +476,8 @@ def test_another_parameter_that_is_not_a_number_is_left_empty_with_a_warning(emp
     empty.write("a/It2025-10-14_1.csv", raw_csv("It", params={"VG": value}), mtime=OLD_MTIME)
     report = empty.stage()
     assert report.staged == 1 and empty.manifest()["vg_fixed_v"].item() is None
-    assert "is not a finite number in V" in (empty.config.events_dir / f"{report.staged_run_ids[0]}.json").read_text()
+    record = read_run_record(next(empty.stage_root.rglob("part-000.parquet")))
+    assert record is not None and any("is not a finite number in V" in warning for warning in record["warnings"])
 
 
 @pytest.mark.parametrize("before", [[], [""], ["", " \t", ""]], ids=["none", "one", "three"])

@@ -28,12 +28,14 @@ from labtui.core.manifest_row import ManifestRow
 from labtui.core.parser import parse_header
 from labtui.core.rawread import Busy
 from labtui.core.registry import load_registry
+from labtui.core.repair import read_run_record
 from labtui.core.scan import Candidate, Outcome, scan_raw
 from labtui.core.stage_chunk import CHUNK_BYTES, CHUNK_FILES, ChunkWorker, chunks
 from labtui.core.stage_events import StageEvent
 from labtui.core.stager import Stager
 from labtui.core.validate import validate
 from tests.lab import Lab, epoch, it_rows, raw_csv
+from tests.promises import run_content
 
 SANTIAGO = "America/Santiago"
 
@@ -83,8 +85,10 @@ def test_layout_and_manifest_row_of_an_it_run(lab: Lab) -> None:
     )
     data = pl.read_parquet(part)
     assert data.columns[:3] == ["t_s", "i_a", "vl_v"] and data.height == row["n_rows"]
-    event = json.loads((lab.config.events_dir / f"{row['run_id']}.json").read_text())
-    assert event["outcome"] == "staged" and event["n_rows"] == row["n_rows"]
+    record = read_run_record(part)  # in the Parquet's footer: what `labtui repair` rebuilds the manifest from
+    assert record is not None and record["outcome"] == "staged" and record["n_rows"] == row["n_rows"]
+    assert ManifestRow.model_validate(record["row"]).model_dump() == ManifestRow(**row).model_dump()
+    assert not lab.config.legacy_records_dir.exists()  # no file of its own
 
 
 def test_dark_sweep_summary_hides_the_stale_wavelength(lab: Lab) -> None:
@@ -154,10 +158,10 @@ def test_force_restage_is_identical_apart_from_ingest_times(lab: Lab) -> None:
     lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     lab.stage()
     parquet = next(lab.config.stage_root.rglob("*.parquet"))
-    bytes_before = parquet.read_bytes()
+    content = run_content(parquet)
     manifest = lab.manifest()
     assert lab.stage(force=True).staged == 1
-    assert parquet.read_bytes() == bytes_before
+    assert run_content(parquet) == content
     volatile = ["ingested_at_utc"]
     assert lab.manifest().drop(volatile).equals(manifest.drop(volatile))
 
@@ -186,7 +190,6 @@ def test_start_time_change_replaces_the_old_run_and_its_parquet(lab: Lab) -> Non
     assert new["run_id"] != old["run_id"]
     folders = [p.name for p in lab.config.stage_root.rglob("run_id=*")]
     assert folders == [f"run_id={new['run_id']}"]
-    assert not (lab.config.events_dir / f"{old['run_id']}.json").exists()
 
 
 def test_reject_then_fixed_removes_the_reject_record(lab: Lab) -> None:

@@ -2,12 +2,14 @@
 leaves for the next writer.
 
 Commit protocol (one writer, under the lock):
-1. workers parse a file, claim its run_id (a case twin never overwrites the owner's Parquet) and write its Parquet
-   to a hidden temp file in `_manifest/tmp/` (outside the dataset: the stage root holds only whole Parquet);
+1. workers parse a file, claim its run_id (a case twin never overwrites the owner's Parquet) and write its Parquet,
+   its run record in the footer (`layout.RUN_RECORD_KEY`), to a hidden temp file in `_manifest/tmp/` (outside the
+   dataset: the stage root holds only whole Parquet);
 2. every `commit_interval_seconds` and at the end, the calling thread makes the batch's temp files durable,
    replaces them into place and makes that durable (one `syncfs` each where the OS has it, else fsyncs), writes
    reject records, then replaces the manifest (the commit point), then removes what the commit made obsolete
-   (old Parquet of a run whose start time changed, reject records of files that now stage).
+   (old Parquet of a run whose start time changed, reject records of files that now stage, an older labtui's
+   JSON record of a run now staged again).
 A `.dirty` marker in `_manifest/` lives from the first write to the clean end; a writer that finds it (the previous
 one crashed) first removes temp files and Parquet folders the manifest does not reference.
 After a stage's last manifest replace the stat index (`stat_index.py`) and the overview (`overview.py`) are
@@ -32,7 +34,7 @@ from labtui.core.layout import run_dir
 from labtui.core.overview import write_overview
 from labtui.core.recovery import sweep_store
 from labtui.core.rejects import RejectRecord, reject_path, remove_reject, write_reject
-from labtui.core.scan import Outcome, stat_rows
+from labtui.core.scan import stat_rows
 from labtui.core.stat_index import manifest_digest, write_stat_index
 from labtui.core.store import DIRTY_MARKER
 
@@ -53,7 +55,6 @@ class Staged:
     warnings: list[str]
     temp: Path  # the run's Parquet, written but not yet published
     target: Path
-    event_temp: Path  # its event record, written by the worker, published after the commit
     derived: tuple[object, ...] = ()  # the run's from-data metrics, computed while its frame is in memory
     curve: Curve | None = None  # a LaserCalibration's curve, for the metrics' power_w
 
@@ -63,31 +64,6 @@ class Committed:
     manifest: pl.DataFrame
     runs: int
     rejects: int
-
-
-def event_path(events_dir: Path, run_id: str) -> Path:
-    """A run's event record in `config.events_dir` (the folder is passed: callers look it up once per batch)."""
-    return events_dir / f"{run_id}.json"
-
-
-def event_record(row: ManifestRow, warnings: list[str], extraction_version: str) -> bytes:
-    """What happened at the last staging of a run: diagnostics, so published after the commit (only committed
-    runs get one) atomically but not fsynced. Encoded by the worker, so the commit only renames it; by Pydantic's
-    serializer, which writes the row straight to JSON (a third of the time of a dump to a dict, then `json`)."""
-    from pydantic_core import to_json  # loaded with the row's model already: no import cost on a no-change run
-
-    record = {
-        "run_id": row.run_id,
-        "source_file": row.source_file,
-        "outcome": Outcome.STAGED.value,
-        "staged_at_utc": row.ingested_at_utc.isoformat(),
-        "n_rows": row.n_rows,
-        "is_complete": row.is_complete,
-        "warnings": warnings,
-        "extraction_version": extraction_version,
-        "row": row,  # what `labtui repair` rebuilds the manifest from
-    }
-    return to_json(record)
 
 
 class StoreCommit:
@@ -149,8 +125,7 @@ class StoreCommit:
             temps = [area / name for name in os.listdir(area)]
         except OSError:
             temps = []
-        for item in self.pending:
-            temps += [item.temp, item.event_temp]
+        temps += [item.temp for item in self.pending]
         for temp in temps:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
@@ -210,20 +185,28 @@ class StoreCommit:
         if index:
             self.index_manifest(updated)
         kept = set(updated["run_id"].to_list())
-        for run_id, proc, date_local in previous.values():
-            if run_id not in kept:
-                shutil.rmtree(run_dir(self.config.stage_root, proc, date_local, run_id), ignore_errors=True)
-                faults.point("after_obsolete_run_remove")
-                event_path(self.config.events_dir, run_id).unlink(missing_ok=True)
-        rejects_dir, events_dir = self.config.rejects_dir, self.config.events_dir
+        obsolete = [(run_id, proc, date_local) for run_id, proc, date_local in previous.values() if run_id not in kept]
+        for run_id, proc, date_local in obsolete:
+            shutil.rmtree(run_dir(self.config.stage_root, proc, date_local, run_id), ignore_errors=True)
+            faults.point("after_obsolete_run_remove")
+        rejects_dir = self.config.rejects_dir
         recorded = _file_names(rejects_dir)  # one listing, not a failing unlink for each staged run
         for item in staged:
             source = item.row.source_file
             if reject_path(rejects_dir, source).name in recorded and remove_reject(rejects_dir, source):
                 rejects.pop(source, None)
                 faults.point("after_reject_remove")
-            os.replace(item.event_temp, event_path(events_dir, item.row.run_id))
+        self._drop_legacy_records([run_id for run_id, *_ in obsolete] + [item.row.run_id for item in staged])
         return Committed(updated, len(staged), len(new_rejects))
+
+    def _drop_legacy_records(self, run_ids: list[str]) -> None:
+        """An older labtui kept each run's record in a JSON file of its own: the record of a run now removed or
+        staged again (its new Parquet carries its record) would be stale."""
+        folder = self.config.legacy_records_dir
+        legacy = _file_names(folder)
+        for run_id in run_ids:
+            if f"{run_id}.json" in legacy:
+                (folder / f"{run_id}.json").unlink(missing_ok=True)
 
 
 def _file_names(folder: Path) -> set[str]:

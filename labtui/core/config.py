@@ -106,7 +106,8 @@ class StagingConfig:
         return self.manifest_dir / "manifest.parquet"
 
     @property
-    def events_dir(self) -> Path:
+    def legacy_records_dir(self) -> Path:
+        """Where labtui before 2026-12 kept each run's record as a JSON file (now in the run's Parquet)."""
         return self.manifest_dir / "events"
 
     @property

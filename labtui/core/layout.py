@@ -16,6 +16,9 @@ PARTITION_KEYS = frozenset({"proc", "date", "run_id"})  # `run_dir`'s folder key
 # 0.7 % larger and read as fast (15 shuffled rounds, single-threaded); level 1 saves no more and is 6 % larger.
 RUN_COMPRESSION: Final = "zstd"
 RUN_COMPRESSION_LEVEL = 2
+# A run's record (its manifest row, outcome and warnings: what `labtui repair` rebuilds the manifest from) is JSON in
+# its Parquet's key-value metadata under this key: published, made durable and removed with the run's data.
+RUN_RECORD_KEY: Final = "labtui.run"
 _SAFE_PROC = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 

@@ -17,6 +17,8 @@ import polars as pl
 
 from labtui.core.atomic import atomic_write, read_parquet_pinned
 from labtui.core.errors import LabtuiError
+from labtui.core.overview import OVERVIEW_NAME
+from labtui.core.stat_index import INDEX_NAME
 
 if TYPE_CHECKING:
     from labtui.core.manifest_row import ManifestRow
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 PREVIOUS_DIR = "previous"  # in _manifest/: the last few committed manifests
 PREVIOUS_KEPT = 3
-EVENTS_DIR = "events"  # in _manifest/: one record per run, holding its manifest row
+LEGACY_RECORDS_DIR = "events"  # in _manifest/: each run's record, as an older labtui kept it (now in its Parquet)
 _UTC_US = pl.Datetime("us", "UTC")
 # One column per `ManifestRow` field, in its order (a test holds the two together). Written out rather than derived
 # from the model: readers of the manifest then never import Pydantic.
@@ -97,8 +99,8 @@ def _conditions() -> pl.Expr:
 
 def _read_if_committed(path: Path) -> pl.DataFrame | None:
     """The manifest file, or None when the store never committed a run; missing while the store holds runs, it
-    is damaged. A commit records its runs only after replacing the manifest, so runs found after a first look
-    that missed it mean a first commit landed in between: a second look finds the manifest."""
+    is damaged. What shows a commit is written only after its manifest, so one found after a first look that
+    missed the manifest means a first commit landed in between: a second look finds the manifest."""
     try:
         return read_parquet_pinned(path)
     except FileNotFoundError:
@@ -111,9 +113,12 @@ def _read_if_committed(path: Path) -> pl.DataFrame | None:
 
 
 def _holds_runs(manifest_dir: Path) -> bool:
-    """A store whose runs have records (every committed run has one), or that kept earlier manifests (an older
-    labtui wrote no records), had a manifest."""
-    for folder, suffix in ((EVENTS_DIR, ".json"), (PREVIOUS_DIR, ".parquet")):
+    """Whether a manifest was committed here: a stage's last commit describes it in the stat index and the overview
+    (each written after the manifest), a later commit keeps the one it replaces, and an older labtui wrote each run's
+    record to a file of its own after the manifest. (The runs' Parquet cannot tell: a commit publishes it first.)"""
+    if any((manifest_dir / name).is_file() for name in (INDEX_NAME, OVERVIEW_NAME)):
+        return True
+    for folder, suffix in ((LEGACY_RECORDS_DIR, ".json"), (PREVIOUS_DIR, ".parquet")):
         try:
             with os.scandir(manifest_dir / folder) as entries:
                 if any(entry.name.endswith(suffix) for entry in entries):

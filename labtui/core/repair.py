@@ -1,10 +1,11 @@
 """Rebuilding the manifest from the store alone, and dropping runs on the user's explicit request.
 
-`repair` needs no raw file: every committed run has its manifest row in its event record
-(`_manifest/events/<run_id>.json`) and its Parquet in the stage root, and the last few committed manifests are kept
-in `_manifest/previous/`. A run folder is restored when a record or a kept manifest vouches for it and its Parquet
-holds the rows the record says; a folder nobody vouches for is moved to the quarantine, never deleted. Everything
-else in the store (rejects, `_annotations/`, the raw tree) is left as it is.
+`repair` needs no raw file: every committed run's Parquet carries its manifest row in its record (JSON in the
+footer's key-value metadata, `layout.RUN_RECORD_KEY`; an older labtui wrote it to `_manifest/events/<run_id>.json`),
+and the last few committed manifests are kept in `_manifest/previous/`. A run folder is restored when a record or a
+kept manifest vouches for it and its Parquet holds the rows the record says; a folder nobody vouches for is moved to
+the quarantine, never deleted. Everything else in the store (rejects, `_annotations/`, the raw tree) is left as it
+is.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from pydantic import ValidationError
 
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.config import StagingConfig
-from labtui.core.layout import PART_NAME, run_dir
+from labtui.core.layout import PART_NAME, RUN_RECORD_KEY, run_dir
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
     ManifestDamaged,
@@ -83,7 +85,7 @@ def repair(config: StagingConfig) -> RepairReport:
         unvouched: list[Path] = []
         for folder in sorted(config.stage_root.glob("proc=*/date=*/run_id=*")):
             run_id = folder.name.removeprefix("run_id=")
-            row, source = _record_row(config, run_id), "records"
+            row, source = _record_row(config, folder / PART_NAME, run_id), "records"
             if row is None and run_id in kept:
                 row, source = kept[run_id], "previous"
             if row is None or not _matches(config, folder, row):
@@ -106,16 +108,29 @@ def repair(config: StagingConfig) -> RepairReport:
     return report
 
 
-def _record_row(config: StagingConfig, run_id: str) -> ManifestRow | None:
+def read_run_record(path: Path) -> dict[str, Any] | None:
+    """The record in a run's Parquet footer (its manifest row, outcome and warnings); None without one (staged by
+    an older labtui) or when the file is not Parquet."""
+    import pyarrow.parquet as pq  # pyarrow reads the footer alone; only repair and the curious need it
+
     try:
-        record = json.loads((config.events_dir / f"{run_id}.json").read_bytes())
+        value = (pq.read_metadata(path).metadata or {}).get(RUN_RECORD_KEY.encode())
+        return None if value is None else json.loads(value)
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        return None
+
+
+def _record_row(config: StagingConfig, path: Path, run_id: str) -> ManifestRow | None:
+    """The row of the run's record: in its Parquet, else in the JSON file an older labtui wrote."""
+    try:
+        record = read_run_record(path) or json.loads((config.legacy_records_dir / f"{run_id}.json").read_bytes())
         return ManifestRow.model_validate(record["row"])
     except (OSError, ValueError, KeyError, TypeError, ValidationError):
         return None
 
 
 def _last_kept(config: StagingConfig) -> dict[str, ManifestRow]:
-    """Rows of the newest kept manifest that reads and validates (older stores have no run records)."""
+    """Rows of the newest kept manifest that reads and validates (the oldest stores have no run records)."""
     for path in previous_manifests(config.manifest_path):
         try:
             frame = read_parquet_pinned(path)
@@ -157,7 +172,7 @@ def drop_runs(config: StagingConfig, run_ids: set[str]) -> tuple[int, Path | Non
         write_manifest(manifest.filter(~pl.col("run_id").is_in(list(run_ids))), config.manifest_path)
         paths = [run_dir(config.stage_root, proc, date, run_id)
                  for run_id, proc, date in dropped.select("run_id", "proc", "date_local").iter_rows()]
-        paths += [config.events_dir / f"{run_id}.json" for run_id in dropped["run_id"]]
+        paths += [config.legacy_records_dir / f"{run_id}.json" for run_id in dropped["run_id"]]
         folder = quarantine(config, [path for path in paths if path.exists()], "dropped-runs")
     return dropped.height, folder
 

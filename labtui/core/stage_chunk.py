@@ -1,6 +1,7 @@
-"""What a staging worker does with a chunk of files: read and hash → header → parse → row and claim → metrics →
-write (temp Parquet and event record), one phase over the whole chunk at a time. The stager (`stager.py`) plans the
-work, cuts it into chunks (`chunks`), runs a `ChunkWorker` in its threads and commits what they return.
+"""What a staging worker does with a chunk of files: read and hash → header → parse → row and claim → metrics and
+record → write (a temp Parquet, the record in its footer), one phase over the whole chunk at a time. The stager
+(`stager.py`) plans the work, cuts it into chunks (`chunks`), runs a `ChunkWorker` in its threads and commits what
+they return.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from typing import TYPE_CHECKING
 
 from labtui.core import faults
 from labtui.core.atomic import write_temps
-from labtui.core.commit import Staged, event_path, event_record
+from labtui.core.commit import Staged
 from labtui.core.config import StagingConfig
 from labtui.core.errors import OperationFailed, os_error_in
-from labtui.core.layout import RUN_COMPRESSION, RUN_COMPRESSION_LEVEL, run_parquet_path
+from labtui.core.layout import RUN_COMPRESSION, RUN_COMPRESSION_LEVEL, RUN_RECORD_KEY, run_parquet_path
 from labtui.core.rawread import Busy, read_raw
 from labtui.core.rejects import RejectRecord
-from labtui.core.scan import Candidate
+from labtui.core.scan import Candidate, Outcome
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read
     import polars as pl
@@ -50,7 +51,7 @@ class _File:
     row: ManifestRow | None = None
     derived: tuple[object, ...] = ()
     curve: Curve | None = None
-    event: bytes = b""
+    record: str = ""  # `run_record`: written into the run's Parquet footer
     data: bytes = b""  # the raw bytes, from the load to the parse
     result: ChunkResult | None = None
 
@@ -65,7 +66,6 @@ class ChunkWorker:
         self.registry = registry
         self.version = version
         self.temp_dir = temp_dir
-        self.events_dir = config.events_dir  # looked up once: a config path property costs a few Path joins per call
         self.claim = claim
         self.cancel = cancel
         self.python = threading.Lock()  # held by the per-file phases: one thread runs them at a time (see `stage`)
@@ -156,17 +156,17 @@ class ChunkWorker:
 
     def _derive(self, file: _File) -> None:
         """The run's from-data metrics (and a calibration's curve, which the metrics interpolate It runs' power on)
-        and its event record."""
+        and its record."""
         from labtui.core.metrics import curve_of, from_data
 
         row, frame = file.row, file.frame
         assert row is not None and frame is not None
         file.derived = from_data(row.proc, frame, row.vds_v, self.config.metrics)
         file.curve = curve_of(frame) if row.proc == "LaserCalibration" else None
-        file.event = event_record(row, file.warnings, self.version)
+        file.record = run_record(row, file.warnings, self.version)
 
     def _write(self, files: list[_File]) -> None:
-        """The runs' Parquet as temp files, in one Polars query, and their event records; the commit publishes
+        """The runs' Parquet as temp files, their records in the footers, in one Polars query; the commit publishes
         them."""
         import polars as pl
 
@@ -183,8 +183,9 @@ class ChunkWorker:
         def write_all(paths: list[Path]) -> None:
             pl.collect_all([
                 frame.lazy().sink_parquet(path, compression=RUN_COMPRESSION, compression_level=RUN_COMPRESSION_LEVEL,
-                                          statistics=True, credential_provider=None, lazy=True)
-                for frame, path in zip(frames, paths, strict=True)
+                                          statistics=True, credential_provider=None, lazy=True,
+                                          metadata={RUN_RECORD_KEY: file.record})
+                for frame, path, file in zip(frames, paths, files, strict=True)
             ])
 
         try:
@@ -193,21 +194,30 @@ class ChunkWorker:
             if (cause := os_error_in(exc)) is None:
                 raise
             raise OperationFailed("write Parquet into", self.temp_dir or self.config.stage_root, cause) from exc
-        def write_events(paths: list[Path]) -> None:
-            for file, path in zip(files, paths, strict=True):
-                path.write_bytes(file.event)
-
-        try:
-            event_temps = write_temps([event_path(self.events_dir, row.run_id) for row in rows], write_events,
-                                      self.temp_dir)
-        except OSError as exc:  # a full disk: the chunk's Parquet temp files go too, not left to the next stage
-            for temp in temps:
-                temp.unlink(missing_ok=True)
-            raise OperationFailed("write run records into", self.temp_dir or self.events_dir, exc) from exc
-        for file, row, temp, target, event_temp in zip(files, rows, temps, targets, event_temps, strict=True):
+        for file, row, temp, target in zip(files, rows, temps, targets, strict=True):
             faults.point("after_temp_write")
             file.frame = None
-            file.result = Staged(row, file.warnings, temp, target, event_temp, file.derived, file.curve)
+            file.result = Staged(row, file.warnings, temp, target, file.derived, file.curve)
+
+
+def run_record(row: ManifestRow, warnings: list[str], extraction_version: str) -> str:
+    """What happened at a run's staging, with its manifest row (what `labtui repair` rebuilds the manifest from),
+    as JSON for its Parquet's footer: a file of its own per run took 8 % of a full stage (a second file created and
+    renamed per run). Encoded by Pydantic's serializer, which writes the row straight to JSON."""
+    from pydantic_core import to_json  # loaded with the row's model already
+
+    record = {
+        "run_id": row.run_id,
+        "source_file": row.source_file,
+        "outcome": Outcome.STAGED.value,
+        "staged_at_utc": row.ingested_at_utc.isoformat(),
+        "n_rows": row.n_rows,
+        "is_complete": row.is_complete,
+        "warnings": warnings,
+        "extraction_version": extraction_version,
+        "row": row,
+    }
+    return to_json(record).decode()
 
 
 def _per_file(step: Callable[[_File], None], lock: threading.Lock | None = None) -> Callable[[list[_File]], None]:

@@ -153,7 +153,6 @@ class Stager:
             self._committer.drop_stale_rejects(rejects, present, unchanged)
             if work:
                 self._committer.mark_dirty()
-                self.config.events_dir.mkdir(parents=True, exist_ok=True)
                 worker = ChunkWorker(  # the registry and version loaded once here, not racing in the workers
                     self.config, self.registry, self.version, self._committer.staging_area(), self._claim, self.cancel
                 )
