@@ -445,3 +445,22 @@ def test_a_hostile_value_is_quoted_short_with_its_length(old: bytes, new: bytes)
     assert old in data
     problem = rejected(data.replace(old, new, 1))
     assert len(problem.reason) < 400 and ("characters)" in problem.reason or "columns)" in problem.reason)
+
+
+@pytest.mark.parametrize("grown", ["one value", "many lines"])
+def test_a_header_larger_than_any_measurements_is_a_reject_naming_its_longest_line(grown: str) -> None:
+    """A 20 MB note would sit in the manifest every command reads and in the run's Parquet footer every plot reads."""
+    data = raw_csv("It")
+    if grown == "one value":
+        data = data.replace(b"Information: fixture", b"Information: " + b"x" * 100_000)
+    else:
+        data = data.replace(b"#Metadata:", b"".join(b"#\tNote %d: fine\r\n" % k for k in range(5000)) + b"#Metadata:")
+    problem = rejected(data)
+    assert problem.kind == "header_too_large" and "KiB" in problem.reason and len(problem.reason) < 300, problem
+    if grown == "one value":
+        assert problem.line == 7 and "'Information: xxx" in problem.reason and "(100,013 characters)" in problem.reason
+
+
+def test_a_long_note_within_the_limit_is_kept_whole() -> None:
+    header, _, _ = parse(raw_csv("It", params={"Information": "n" * 60_000}))
+    assert header.fields["information"] == "n" * 60_000

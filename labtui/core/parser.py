@@ -32,6 +32,9 @@ _FILE_IDX = re.compile(r"_(\d+)$")
 _SI_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
 _IN_SECONDS = {"min": 60.0, "h": 3600.0}  # a period or a duration written in minutes or hours
 _SNIFF = 4096
+# A measurement's header is a few hundred bytes (the real corpus: 492 at most); it is stored in the manifest, which
+# every command reads, and in its run's Parquet footer, which every plot reads: a larger one is a file of another kind
+HEADER_LIMIT = 64 * 1024
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
 VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
@@ -246,6 +249,11 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     extra = [name for name in columns if name not in registered]
     if extra:
         warnings.append(f"line {column_line}: columns not in the registry kept as numbers: {_names(extra)}")
+    if header_end > HEADER_LIMIT:
+        longest = max(range(len(lines)), key=lambda k: len(lines[k]))
+        raise Reject("header_too_large", f"the header above #Data: is {header_end:,} bytes, a measurement's a few "
+                                         f"hundred (labtui stores up to {HEADER_LIMIT // 1024} KiB); its longest "
+                                         f"line is {quoted(lines[longest].strip().lstrip('#').strip())}", longest + 1)
     return Header(
         proc=proc,
         spec=spec,

@@ -21,7 +21,7 @@ RejectKind = Literal[
     # the parser
     "empty", "not_this_format", "unknown_procedure", "conflicting_parameter", "no_data_section", "no_columns",
     "bad_columns", "duplicate_column", "missing_column", "no_start_time", "bad_start_time", "no_chip_number",
-    "bad_chip_number", "bad_chip_group", "no_rows", "bad_data", "bad_row", "bad_value",
+    "bad_chip_number", "bad_chip_group", "header_too_large", "no_rows", "bad_data", "bad_row", "bad_value",
     # the safe read
     "symlink", "not_a_file", "unreadable", "too_large",
     # the stager
