@@ -572,6 +572,20 @@ async def test_validate_shows_findings_jumps_and_applies_fixes(lab: Lab) -> None
         assert text_of(app, "#validation").startswith("✔ healthy")
 
 
+async def test_the_fix_key_with_nothing_to_fix_says_so(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ValidateScreen) and screen.report is not None and not screen.report.fixable
+        await pilot.press("f")
+        await settle(pilot)
+        assert app.screen is screen  # no confirmation: there is nothing to confirm
+        assert said(app)[-1].message.startswith("nothing to fix: no finding here has a safe fix")
+
+
 async def test_store_changes_reach_every_open_screen(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(120, 30)) as pilot:

@@ -7,7 +7,7 @@ import threading
 
 import polars as pl
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -143,6 +143,16 @@ class ValidateScreen(LabScreen):
             self.app.push_screen(RejectsScreen(focus=place[1]))
         else:
             self.app.push_screen(run_screen(manifest, place[1], self.lab))
+
+    def on_key(self, event: events.Key) -> None:
+        """The fix key while there is nothing to fix (dimmed in the footer) says so instead of doing nothing."""
+        if not any(binding.action == "fix" for binding in self._bindings.key_to_bindings.get(event.key, ())):
+            return
+        if self.report is None:
+            self.notify("still validating: the safe fixes can be applied once the findings are in",
+                        severity="warning")
+        elif not self.report.fixable:
+            self.notify("nothing to fix: no finding here has a safe fix (each says what to do)", severity="warning")
 
     def action_fix(self) -> None:
         if self.report is None or not self.report.fixable:
