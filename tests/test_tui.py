@@ -374,6 +374,28 @@ async def test_history_detail_shows_every_manifest_field(lab: Lab) -> None:
         assert isinstance(app.screen, HistoryScreen)
 
 
+async def test_the_detail_leaves_the_values_most_of_a_narrow_terminal(lab: Lab) -> None:
+    """At 80 columns a header's 36-character parameter name took the names' column, leaving the values 30 columns:
+    a timestamp broke over two lines, a definition over five. The names get at most two fifths (a longer one wraps)."""
+    long_name = {"Sampling time (excluding Keithley)": "0 s"}  # as the real It headers have it
+    lab.write("2025-10-15/It2025-10-15_1.csv", raw_csv("It", start=epoch(2025, 10, 15), params=long_name))
+    lab.stage()
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        await pilot.press("G", "enter")  # the new run, the last
+        assert isinstance(app.screen, FieldsDialog)
+        width = app.screen.query_one("#dialog-body").content_region.width
+        console = Console(width=width, file=io.StringIO(), record=True)
+        console.print(app.screen.body)
+        text = console.export_text()
+        assert "Sampling time" in text  # the long name is there, wrapped
+        stamp = next(line for line in text.splitlines() if line.startswith("start_time_utc"))
+        assert stamp.rstrip().endswith("+00:00")  # the whole timestamp on the name's line
+        assert stamp.index("20") <= width * 2 // 5 + 2  # the values start within two fifths of the width
+
+
 def test_a_very_long_field_is_cut_in_the_detail_with_its_length() -> None:
     """A hostile header's 900 kB Information took the dialog 10 s to lay out; the store keeps the whole text."""
     assert field_text(None) == "—" and field_text(0.1) == "0.1"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -92,16 +94,34 @@ class TextDialog(ModalScreen[str | None]):
 SHOWN_CHARACTERS = 2000  # of one field: a header's 900 kB Information took the dialog 10 s to lay out
 
 
+class FieldGrid:
+    """Names and values in two columns, the names in at most two fifths of the width (a longer one wraps): a header's
+    36-character parameter name left an 80-column terminal's values 30 columns, a definition five lines."""
+
+    def __init__(self, rows: Iterable[tuple[str, Text]]) -> None:
+        self.rows = list(rows)
+
+    def table(self, width: int) -> Table:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", max_width=max(12, width * 2 // 5), overflow="fold")
+        table.add_column(overflow="fold")
+        for name, value in self.rows:
+            table.add_row(name, value)
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.table(options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.table(options.max_width))
+
+
 class FieldsDialog(Dialog):
     """Every field of one record (a manifest row), one per line; a very long value cut (`field_text`)."""
 
     def __init__(self, title: str, fields: Iterable[tuple[str, object]]) -> None:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column(overflow="fold")
-        for name, value in fields:
-            table.add_row(name, value if isinstance(value, Text) else Text(field_text(value)))
-        super().__init__(title, table)
+        rows = [(name, value if isinstance(value, Text) else Text(field_text(value))) for name, value in fields]
+        super().__init__(title, FieldGrid(rows))
 
 
 def field_text(value: object) -> str:
