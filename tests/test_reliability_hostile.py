@@ -397,7 +397,8 @@ CASES = [
     Case("key_without_value", one(NAME, IVG.replace(b"#\tVDS: 0.1 V", b"#\tVDS:"), STAGED), "an empty parameter"),
     Case(
         "header_line_8mb_text",
-        one(NAME, IVG.replace(b"Information: run 1 seed 0", b"Information: " + b"x" * BIG), rejected("header_too_large")),
+        one(NAME, IVG.replace(b"Information: run 1 seed 0", b"Information: " + b"x" * BIG),
+            rejected("header_too_large")),
         "an 8 MB free-text line: it would sit in the manifest and the run's Parquet footer",
         subprocess=True,
     ),

@@ -7,7 +7,7 @@ import threading
 
 import polars as pl
 from rich.text import Text
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
@@ -124,12 +124,6 @@ class ValidateScreen(LabScreen):
         if report.fixable:
             verdict.append(f"\nf applies the safe fixes of {counted(len(report.fixable), 'finding')}", style="bold")
         self.summary = verdict
-        self.refresh_bindings()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "fix":
-            return bool(self.report and self.report.fixable) or None
-        return True
 
     @on(Tree.NodeSelected, "#findings")
     def _jump(self, event: Tree.NodeSelected[str]) -> None:
@@ -144,18 +138,14 @@ class ValidateScreen(LabScreen):
         else:
             self.app.push_screen(run_screen(manifest, place[1], self.lab))
 
-    def on_key(self, event: events.Key) -> None:
-        """The fix key while there is nothing to fix (dimmed in the footer) says so instead of doing nothing."""
-        if not any(binding.action == "fix" for binding in self._bindings.key_to_bindings.get(event.key, ())):
-            return
+    def action_fix(self) -> None:
+        """Apply the safe fixes; with none (or the findings not in yet) the key says so instead of doing nothing."""
         if self.report is None:
             self.notify("still validating: the safe fixes can be applied once the findings are in",
                         severity="warning")
-        elif not self.report.fixable:
+            return
+        if not self.report.fixable:
             self.notify("nothing to fix: no finding here has a safe fix (each says what to do)", severity="warning")
-
-    def action_fix(self) -> None:
-        if self.report is None or not self.report.fixable:
             return
         body = Text("labtui will:\n")
         for finding in self.report.fixable:
