@@ -215,7 +215,7 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, TrendsScreen) and screen.spec is not None
-        assert screen.spec.kind == "trend-cnp" and "excluded runs hidden" in text_of(screen, "#plot-status")
+        assert screen.spec.kind == "trend-cnp" and "excluded" not in text_of(screen, "#plot-status")  # none to hide
         assert not screen.check_action("toggle_responsivity", ())  # r only where ΔI / R applies
         await pilot.press("tab")
         await settle(pilot)

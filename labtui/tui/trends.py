@@ -34,7 +34,7 @@ def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]
     metrics table yet), and the last export."""
     points = sum(series.x.size for series in spec.series)
     state = [f"{counted(points, 'point')} of {counted(spec.runs.height, 'run')}",
-             "excluded runs shown" if include_excluded else "excluded runs hidden (X shows)"]
+             *(["excluded runs shown"] if include_excluded else [])]  # hidden ones: counted below
     lines = [Content(" · ".join(state))]
     lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
     lines += [Content.assemble(("✗ " + message, "$text-warning")) for message in spec.messages]
