@@ -115,7 +115,11 @@ def _read_if_committed(path: Path) -> pl.DataFrame | None:
 def _holds_runs(manifest_dir: Path) -> bool:
     """Whether a manifest was committed here: a stage's last commit describes it in the stat index and the overview
     (each written after the manifest), a later commit keeps the one it replaces, and an older labtui wrote each run's
-    record to a file of its own after the manifest. (The runs' Parquet cannot tell: a commit publishes it first.)"""
+    record to a file of its own after the manifest. A run's Parquet tells too, unless a writer's `.dirty` marker is
+    there: a commit publishes the Parquet before the manifest, but only after marking the store dirty, and the marker
+    goes once the manifest names every folder left (a crashed writer's are swept first). So a store whose manifest,
+    stat index and overview were deleted (or its whole `_manifest/`) is damaged, not new: staging it afresh would
+    leave the runs of raw files gone since as orphans for `validate --fix` to delete."""
     if any((manifest_dir / name).is_file() for name in (INDEX_NAME, OVERVIEW_NAME)):
         return True
     for folder, suffix in ((LEGACY_RECORDS_DIR, ".json"), (PREVIOUS_DIR, ".parquet")):
@@ -125,7 +129,28 @@ def _holds_runs(manifest_dir: Path) -> bool:
                     return True
         except OSError:
             continue
-    return False
+    from labtui.core.store import DIRTY_MARKER  # only when the manifest is missing
+
+    return not (manifest_dir / DIRTY_MARKER).exists() and _any_run_folder(manifest_dir.parent)
+
+
+def _any_run_folder(store_root: Path) -> bool:
+    """A `proc=…/date=…/run_id=…` folder in a folder of the store (its stage root, whatever it is named)."""
+
+    def subfolders(folder: Path, prefix: str) -> list[Path]:
+        try:
+            with os.scandir(folder) as entries:
+                return [Path(e.path) for e in entries if e.name.startswith(prefix) and e.is_dir(follow_symlinks=False)]
+        except OSError:
+            return []
+
+    return any(
+        subfolders(date, "run_id=")
+        for stage_root in subfolders(store_root, "")
+        if not stage_root.name.startswith("_")  # _manifest, _quarantine, _rejects, _annotations
+        for proc in subfolders(stage_root, "proc=")
+        for date in subfolders(proc, "date=")
+    )
 
 
 def rows_to_frame(rows: list[ManifestRow]) -> pl.DataFrame:
