@@ -268,6 +268,28 @@ def test_a_store_whose_manifest_files_are_deleted_is_damaged_not_new(lab: Lab, t
     assert len(list(lab.stage_root.rglob("part-000.parquet"))) == before.height
 
 
+def test_repair_sets_aside_the_older_run_of_a_file_staged_again_and_counts_what_it_restored(lab: Lab) -> None:
+    """A writer killed after the manifest replace leaves the old run of a file whose start time changed: both runs'
+    records vouch for their folders, the manifest takes the newer one, and the older one is reported and moved to the
+    quarantine (it was counted as restored and left in the stage root, for `validate --fix` to delete)."""
+    old = lab.run_of(FILES[0])
+    put(lab.raw / FILES[0], render_run("IVg", file_idx=1, start_utc=1757947090.0 + 60)[1], OLD_MTIME + 10)
+    crashed = lab.cli("stage", crash_at="after_manifest_replace")
+    assert crashed.returncode != 0
+    new = lab.run_of(FILES[0])
+    old_folder = lab.stage_root / f"proc={old['proc']}" / f"date={old['date_local']}" / f"run_id={old['run_id']}"
+    assert new["run_id"] != old["run_id"] and old_folder.is_dir()
+    before = manifest_rows(lab)
+    lab.config.manifest_path.write_bytes(b"garbage")
+    repaired = lab.cli("repair")
+    assert repaired.returncode == 0, repaired.stderr
+    assert f"restored {len(FILES)} runs: {len(FILES)} from their run records" in repaired.stdout, repaired.stdout
+    assert "moved 1 run folder of an older staging" in repaired.stdout and "nothing is lost" not in repaired.stdout
+    assert manifest_rows(lab).equals(before)
+    assert not old_folder.exists() and list((lab.store_root / "_quarantine").rglob(f"run_id={old['run_id']}"))
+    assert lab.cli("validate").returncode == 0
+
+
 def test_repair_says_what_is_lost_and_quarantines_what_it_cannot_vouch_for(lab: Lab) -> None:
     config = lab.config
     lab.stage(force=True)  # a commit: the manifest it replaced is kept

@@ -45,6 +45,7 @@ class RepairReport:
     from_previous: int = 0
     lost_runs: list[str] = field(default_factory=list)  # rows of a kept manifest whose Parquet is gone
     unvouched: list[str] = field(default_factory=list)  # run folders no record vouches for (quarantined)
+    superseded: list[str] = field(default_factory=list)  # older runs of a raw file staged again (quarantined)
     quarantined: Path | None = None
     quarantined_manifest: Path | None = None  # where a folder in the manifest's place went
 
@@ -64,9 +65,12 @@ class RepairReport:
         if self.unvouched:
             folders = counted(len(self.unvouched), "run folder")
             lines.append(f"moved {folders} no record vouches for to {self.quarantined}")
+        if self.superseded:
+            folders = counted(len(self.superseded), "run folder")
+            lines.append(f"moved {folders} of an older staging of a raw file staged again to {self.quarantined}")
         if self.quarantined_manifest is not None:
             lines.append(f"moved the folder in the manifest's place to {self.quarantined_manifest}")
-        if not self.lost_runs and not self.unvouched:
+        if not self.lost_runs and not self.unvouched and not self.superseded:
             lines.append("nothing is lost")
         return lines
 
@@ -81,7 +85,7 @@ def repair(config: StagingConfig) -> RepairReport:
         except ManifestDamaged as exc:
             report.damage = exc.reason
         kept = _last_kept(config)
-        rows: list[ManifestRow] = []
+        vouched: list[tuple[ManifestRow, str, Path]] = []
         unvouched: list[Path] = []
         for folder in sorted(config.stage_root.glob("proc=*/date=*/run_id=*")):
             run_id = folder.name.removeprefix("run_id=")
@@ -91,20 +95,21 @@ def repair(config: StagingConfig) -> RepairReport:
             if row is None or not _matches(config, folder, row):
                 unvouched.append(folder)
                 continue
-            rows.append(row)
-            if source == "records":
-                report.from_records += 1
-            else:
-                report.from_previous += 1
+            vouched.append((row, source, folder))
+        newest, older = _one_row_per_source(vouched)
+        rows = [row for row, _, _ in newest]
+        report.from_records = sum(source == "records" for _, source, _ in newest)
+        report.from_previous = len(newest) - report.from_records
         restored = {row.source_file for row in rows}  # a kept row of a file staged since is not lost
         report.lost_runs = sorted(f"{row.run_id} {row.source_file}" for row in kept.values()
                                   if row.source_file not in restored)
         report.unvouched = [str(folder.relative_to(config.stage_root)) for folder in unvouched]
-        report.quarantined = quarantine(config, unvouched, "unvouched-runs")
+        report.superseded = [str(folder.relative_to(config.stage_root)) for _, _, folder in older]
+        report.quarantined = quarantine(config, unvouched + [folder for _, _, folder in older], "unvouched-runs")
         if config.manifest_path.is_dir():  # not a manifest at all, whatever it holds: set aside
             report.quarantined_manifest = quarantine(config, [config.manifest_path], "manifest-folder")
         config.manifest_path.unlink(missing_ok=True)  # damaged: not worth keeping among the previous manifests
-        write_manifest(_one_row_per_source(rows), config.manifest_path)
+        write_manifest(rows_to_frame(rows), config.manifest_path)
     return report
 
 
@@ -152,14 +157,25 @@ def _matches(config: StagingConfig, folder: Path, row: ManifestRow) -> bool:
         return False
 
 
-def _one_row_per_source(rows: list[ManifestRow]) -> pl.DataFrame:
-    """A file staged again with a new start time leaves its old run's record until the commit cleans it; the
-    newest staging of a source file wins."""
-    newest: dict[str, ManifestRow] = {}
-    for row in rows:
-        if row.source_file not in newest or row.ingested_at_utc > newest[row.source_file].ingested_at_utc:
-            newest[row.source_file] = row
-    return rows_to_frame(list(newest.values()))
+_Vouched = tuple[ManifestRow, str, Path]  # a run's row, what vouched for it ("records", "previous"), its folder
+
+
+def _one_row_per_source(vouched: list[_Vouched]) -> tuple[list[_Vouched], list[_Vouched]]:
+    """(newest staging of each source file, the older ones): a file staged again with a new start time leaves its
+    old run until the commit removes it, and the manifest holds one run per file. The older runs are not restored,
+    so they are reported and set aside, not left in the stage root as orphans for `validate --fix` to delete."""
+    newest: dict[str, _Vouched] = {}
+    older: list[_Vouched] = []
+    for item in vouched:
+        source = item[0].source_file
+        if source not in newest:
+            newest[source] = item
+        elif item[0].ingested_at_utc > newest[source][0].ingested_at_utc:
+            older.append(newest[source])
+            newest[source] = item
+        else:
+            older.append(item)
+    return list(newest.values()), older
 
 
 def drop_runs(config: StagingConfig, run_ids: set[str]) -> tuple[int, Path | None]:
