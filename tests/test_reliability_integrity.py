@@ -268,6 +268,23 @@ def test_a_store_whose_manifest_files_are_deleted_is_damaged_not_new(lab: Lab, t
     assert len(list(lab.stage_root.rglob("part-000.parquet"))) == before.height
 
 
+def test_a_first_stage_killed_before_its_manifest_is_an_interrupted_writer_not_damage(empty: Lab) -> None:
+    """Killed between publishing its Parquet and writing the first manifest, a stage leaves run folders and its
+    `.dirty` marker: the readers see a new store and `repair` has nothing to repair, so `validate` must not send the
+    user to `repair` (a loop: "the manifest is missing" → "nothing to repair" → the same error); the next stage (or
+    `--fix`) sweeps and stages."""
+    for index, rel in enumerate(FILES):
+        empty.write(rel, render_run("IVg", file_idx=index + 1, start_utc=1757947090.0 + 1000 * index)[1], OLD_MTIME)
+    assert empty.cli("stage", crash_at="after_parquet_replace").returncode != 0
+    assert list(empty.stage_root.rglob("part-000.parquet")) and not empty.config.manifest_path.exists()
+    checked = empty.cli("validate")
+    assert "manifest_missing" not in checked.stdout and "interrupted_writer" in checked.stdout, checked.stdout
+    assert "nothing to repair" in empty.cli("repair").stdout
+    fixed = empty.cli("validate", "--fix")
+    assert fixed.returncode == 0 and "Traceback" not in fixed.stderr, fixed.stdout + fixed.stderr
+    assert empty.manifest().height == len(FILES)
+
+
 def test_repair_sets_aside_the_older_run_of_a_file_staged_again_and_counts_what_it_restored(lab: Lab) -> None:
     """A writer killed after the manifest replace leaves the old run of a file whose start time changed: both runs'
     records vouch for their folders, the manifest takes the newer one, and the older one is reported and moved to the
