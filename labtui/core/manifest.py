@@ -2,7 +2,7 @@
 
 Written only as a whole (temp file in the same folder, fsync, `os.replace`): the replace is the commit point, so a
 reader sees the previous or the next manifest, never a torn one. Each commit keeps the manifest it replaces in
-`previous/` (a hard link: no copy) and every run's row sits in its event record, so `labtui repair` can rebuild a
+`previous/` (a hard link: no copy) and every run's row sits in its Parquet's footer, so `labtui repair` can rebuild a
 manifest that a full disk, a bad copy or a stray editor damaged, from the store alone.
 """
 
