@@ -619,13 +619,13 @@ def test_a_reader_racing_the_first_commit_reads_it_instead_of_calling_the_store_
     path = empty.config.manifest_path
     committed = path.read_bytes()
     path.unlink()
-    looked = manifest_module._holds_runs
+    looked = manifest_module.holds_runs
 
     def first_commit_lands(folder: Path) -> bool:
         path.write_bytes(committed)
         return looked(folder)
 
-    monkeypatch.setattr(manifest_module, "_holds_runs", first_commit_lands)
+    monkeypatch.setattr(manifest_module, "holds_runs", first_commit_lands)
     assert read_manifest(path).height == 1
     monkeypatch.undo()
     path.unlink()

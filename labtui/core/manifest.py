@@ -104,7 +104,7 @@ def _read_if_committed(path: Path) -> pl.DataFrame | None:
     try:
         return read_parquet_pinned(path)
     except FileNotFoundError:
-        if not _holds_runs(path.parent):
+        if not holds_runs(path.parent):
             return None
     try:
         return read_parquet_pinned(path)
@@ -112,7 +112,7 @@ def _read_if_committed(path: Path) -> pl.DataFrame | None:
         raise ManifestDamaged(path, "it is missing, but the store holds runs") from None
 
 
-def _holds_runs(manifest_dir: Path) -> bool:
+def holds_runs(manifest_dir: Path) -> bool:
     """Whether a manifest was committed here: a stage's last commit describes it in the stat index and the overview
     (each written after the manifest), a later commit keeps the one it replaces, and an older labtui wrote each run's
     record to a file of its own after the manifest. A run's Parquet tells too, unless a writer's `.dirty` marker is

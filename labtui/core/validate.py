@@ -27,8 +27,8 @@ from labtui.core.layout import PART_NAME
 from labtui.core.lock import read_holder
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
-    _holds_runs,
     empty_manifest,
+    holds_runs,
 )
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import parquet_row_count
@@ -43,7 +43,7 @@ def _read_manifest_file(config: StagingConfig) -> tuple[pl.DataFrame, list[Findi
     """The manifest conformed to the schema (so the other checks can run), and what was wrong with its columns."""
     path = config.manifest_path
     if not path.exists():  # damaged by the rule the readers follow: a first commit cut short is no manifest lost
-        runs = _holds_runs(config.manifest_dir)
+        runs = holds_runs(config.manifest_dir)
         return empty_manifest(), _finding(
             FindingCode.MANIFEST_MISSING, "error", "the manifest is missing, but the store holds runs", [str(path)],
             "run `labtui repair`: it rebuilds the manifest from the store (no raw file needed)",
