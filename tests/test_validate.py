@@ -18,7 +18,7 @@ from labtui.core.fixes import apply_fixes
 from labtui.core.layout import run_dir, run_parquet_path
 from labtui.core.lock import LockBusy, WriterLock
 from labtui.core.manifest import write_manifest
-from labtui.core.parquet_footer import parquet_row_count
+from labtui.core.parquet_footer import read_footer
 from labtui.core.validate import validate
 from tests.lab import Lab, chip67_lab, local, sha_tree
 
@@ -111,6 +111,10 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
         lambda lab: parquet_of(lab, IT).write_text("run,values\n1,2\n"), "parquet_unreadable", "error", True, IT,
     ),
     "add an orphan folder": (add_orphan, "orphan_parquet", "warning", True, "run_id=" + "a" * 16),
+    "another run's Parquet copied over": (
+        lambda lab: shutil.copyfile(parquet_of(lab, IVG), parquet_of(lab, IT)), "parquet_of_another_run", "error", True,
+        f"{IT}: its record names run ",
+    ),
     "n_rows off by one": (
         set_column(IT, "n_rows", pl.col("n_rows") + 1), "row_count_mismatch", "error", True,
         "the Parquet has 31 rows, the manifest says 32",
@@ -328,7 +332,7 @@ def test_a_cancelled_fix_does_nothing(lab: Lab) -> None:
 
 
 # -- the footer reader ---------------------------------------------------------------------------------------------
-def test_parquet_row_count_agrees_with_pyarrow(lab: Lab, tmp_path) -> None:
+def test_read_footer_agrees_with_pyarrow_and_finds_the_record(lab: Lab, tmp_path) -> None:
     frames = {
         "wide": pl.DataFrame({f"c{k}": range(1000) for k in range(40)}),
         "nested": pl.DataFrame({"s": [{"a": 1, "b": [1, 2]}] * 7, "t": ["x"] * 7}),
@@ -341,15 +345,18 @@ def test_parquet_row_count_agrees_with_pyarrow(lab: Lab, tmp_path) -> None:
         frame.write_parquet(path, row_group_size=1000, statistics=True)
         paths.append(path)
     for path in paths:
-        assert parquet_row_count(path) == pq.read_metadata(path).num_rows, path
+        footer = read_footer(path)
+        assert footer.rows == pq.read_metadata(path).num_rows, path
+        staged = path.parent.name.removeprefix("run_id=") if path.parent.name.startswith("run_id=") else None
+        assert footer.run_id == staged, path  # a run's Parquet names its run; any other Parquet has no record
 
 
 @pytest.mark.parametrize("content", [b"", b"PAR1", b"PAR1" + b"\x00" * 20 + b"PAR1", b"x" * 100 + b"PAR1"])
-def test_parquet_row_count_rejects_garbage(tmp_path, content: bytes) -> None:
+def test_read_footer_rejects_garbage(tmp_path, content: bytes) -> None:
     path = tmp_path / "bad.parquet"
     path.write_bytes(content)
     with pytest.raises((ValueError, IndexError)):
-        parquet_row_count(path)
+        read_footer(path)
 
 
 # -- CLI -----------------------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ class FindingCode(StrEnum):
     PARQUET_MISSING = "parquet_missing"
     PARQUET_UNREADABLE = "parquet_unreadable"
     ROW_COUNT_MISMATCH = "row_count_mismatch"
+    PARQUET_OF_ANOTHER_RUN = "parquet_of_another_run"
     DATE_LOCAL_MISMATCH = "date_local_mismatch"
     ORPHAN_PARQUET = "orphan_parquet"
     DUPLICATE_CONTENT = "duplicate_content"
@@ -73,6 +74,7 @@ FIX_ACTION = {
     FindingCode.PARQUET_MISSING: FixAction.RESTAGE,
     FindingCode.PARQUET_UNREADABLE: FixAction.RESTAGE,
     FindingCode.ROW_COUNT_MISMATCH: FixAction.RESTAGE,
+    FindingCode.PARQUET_OF_ANOTHER_RUN: FixAction.RESTAGE,
     FindingCode.DATE_LOCAL_MISMATCH: FixAction.RESTAGE,
     FindingCode.RAW_CHANGED: FixAction.RESTAGE,
     FindingCode.RAW_TOUCHED: FixAction.RESTAGE,

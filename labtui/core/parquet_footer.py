@@ -1,16 +1,29 @@
-"""The row count of a Parquet file from its footer alone, decoded by hand (Thrift compact protocol)."""
+"""What validation needs of a run's Parquet from its footer alone, decoded by hand (Thrift compact protocol): the
+row count, and the run its record names."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
+
+from labtui.core.layout import RUN_RECORD_KEY
+
+_RECORD_RUN_ID = b'{"run_id":"'  # how a run's record begins (`stage_chunk.run_record`); a run_id is 16 hex digits
 
 
-def parquet_row_count(path: str | Path) -> int:
-    """Rows of a Parquet file from its footer alone; ValueError when the file is not (or no longer) Parquet.
+class Footer(NamedTuple):
+    rows: int
+    run_id: str | None  # the run its record names; None without a record (staged before records moved in)
+
+
+def read_footer(path: str | Path) -> Footer:
+    """Rows of a Parquet file and the run its record names, from its footer alone; ValueError when the file is not
+    (or no longer) Parquet.
 
     pyarrow's `read_metadata` costs 30-70 µs a file, mostly building Python objects; validation reads every run's
-    footer, so this decodes just `FileMetaData.num_rows` (Thrift compact protocol, field 3) in a few µs.
+    footer, so this decodes just `FileMetaData.num_rows` (Thrift compact protocol, field 3) in a few µs, and finds
+    the record's run_id as the bytes it is stored as (a key-value string is stored verbatim).
     """
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -35,9 +48,18 @@ def parquet_row_count(path: str | Path) -> int:
             field_id = (value >> 1) ^ -(value & 1)
         if field_id == 3 and head & 0x0F == _I64:
             value, pos = _varint(footer, pos)
-            return (value >> 1) ^ -(value & 1)
+            return Footer((value >> 1) ^ -(value & 1), _record_run_id(footer))
         pos = _skip_schema(footer, pos) if field_id == 2 and head & 0x0F == _LIST else _skip(footer, pos, head & 0x0F)
     raise ValueError("the Parquet footer has no row count")
+
+
+def _record_run_id(footer: bytes) -> str | None:
+    key = footer.rfind(RUN_RECORD_KEY.encode())
+    start = footer.find(_RECORD_RUN_ID, key) if key >= 0 else -1
+    if start < 0:
+        return None
+    start += len(_RECORD_RUN_ID)
+    return footer[start : start + 16].decode("ascii", "replace")
 
 
 _known_schemas: list[bytes] = []  # encoded schema lists already decoded once: the runs of a procedure share one

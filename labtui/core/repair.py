@@ -30,7 +30,7 @@ from labtui.core.manifest import (
     write_manifest,
 )
 from labtui.core.manifest_row import ManifestRow
-from labtui.core.parquet_footer import parquet_row_count
+from labtui.core.parquet_footer import read_footer
 from labtui.core.quarantine import quarantine
 from labtui.core.scan import source_path
 from labtui.core.store import lock_store
@@ -152,7 +152,7 @@ def _matches(config: StagingConfig, folder: Path, row: ManifestRow) -> bool:
     if run_dir(config.stage_root, row.proc, row.date_local, row.run_id) != folder:
         return False
     try:
-        return parquet_row_count(folder / PART_NAME) == row.n_rows
+        return read_footer(folder / PART_NAME).rows == row.n_rows
     except (OSError, ValueError, IndexError):
         return False
 

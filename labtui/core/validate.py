@@ -31,11 +31,11 @@ from labtui.core.manifest import (
     holds_runs,
 )
 from labtui.core.manifest_row import ManifestRow
-from labtui.core.parquet_footer import parquet_row_count
+from labtui.core.parquet_footer import read_footer
 from labtui.core.quarantine import foreign_files, quarantine_root
 from labtui.core.raw_checks import raw_findings
 from labtui.core.store import DIRTY_MARKER, identity_path, read_identity
-from labtui.core.wording import counted
+from labtui.core.wording import counted, shown
 
 
 # -- the manifest file and its rows ---------------------------------------------------------------------------------
@@ -221,18 +221,21 @@ def _parquet_findings(
     missing: list[tuple[str, str]] = []
     unreadable: list[tuple[str, str, str]] = []
     mismatched: list[tuple[str, str, str]] = []
+    foreign: list[tuple[str, str, str]] = []
     for run_id, source, n_rows, folder, path in runs.iter_rows():
         try:
             if folder not in listed:
                 raise FileNotFoundError(folder)
-            rows = parquet_row_count(path)
+            footer = read_footer(path)
         except FileNotFoundError:
             missing.append((run_id, source))
         except (OSError, ValueError, IndexError) as exc:
             unreadable.append((run_id, source, str(exc) or type(exc).__name__))
         else:
-            if rows != n_rows:
-                mismatched.append((run_id, source, f"the Parquet has {counted(rows, 'row')}, "
+            if footer.run_id is not None and footer.run_id != run_id:  # copied or moved over this run's file
+                foreign.append((run_id, source, f"its record names run {shown(footer.run_id)}"))
+            elif footer.rows != n_rows:
+                mismatched.append((run_id, source, f"the Parquet has {counted(footer.rows, 'row')}, "
                                                    f"the manifest says {n_rows}"))
 
     def restageable(runs: Sequence[tuple[str, ...]]) -> list[str]:
@@ -247,6 +250,8 @@ def _parquet_findings(
                   [f"{run_id} {source}: {why}" for run_id, source, why in unreadable], fix, restageable(unreadable)),
         *_finding(FindingCode.ROW_COUNT_MISMATCH, "error", "runs whose Parquet row count differs from the manifest",
                   [f"{run_id} {source}: {why}" for run_id, source, why in mismatched], fix, restageable(mismatched)),
+        *_finding(FindingCode.PARQUET_OF_ANOTHER_RUN, "error", "runs whose Parquet holds another run's data",
+                  [f"{run_id} {source}: {why}" for run_id, source, why in foreign], fix, restageable(foreign)),
         *_finding(FindingCode.ORPHAN_PARQUET, "warning", "Parquet folders the manifest does not reference", orphans,
                   "delete them (`labtui validate --fix`); they hold no run the manifest knows"),
     ]
