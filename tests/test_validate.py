@@ -373,13 +373,15 @@ def test_cli_exit_codes_and_json(lab: Lab, capsys) -> None:
 
 
 def test_cli_fix(lab: Lab, capsys) -> None:
-    parquet_of(lab, IT).unlink()
     add_orphan(lab)
+    parquet_of(lab, IT).unlink()
     assert main(lab.args("validate", "--fix", "-q")) == 0
     out = capsys.readouterr().out
-    assert "re-staged 1 file from" in out and "removed 1 Parquet folder the" in out and "store healthy" in out
+    assert "re-staged 1 file from" in out and "moved 1 Parquet folder the" in out and "store healthy" in out
     assert validate(lab.config).findings == []
     assert not run_dir(lab.config.stage_root, "It", lab.run_of(IT)["date_local"], "a" * 16).exists()
+    kept = list((lab.store_root / "_quarantine").glob(f"*-orphan-runs/raw_measurements/proc=It/*/run_id={'a' * 16}"))
+    assert len(kept) == 1 and (kept[0] / "part-000.parquet").is_file()  # set aside with its record, not deleted
 
 
 # -- real data -----------------------------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ class FixAction(StrEnum):
 
     RESTAGE = "restage"
     STAGE = "stage"
-    REMOVE_ORPHANS = "remove_orphans"
+    QUARANTINE_ORPHANS = "quarantine_orphans"
     REMOVE_BAD_REJECTS = "remove_bad_rejects"
     REATTACH = "reattach_annotations"
     QUARANTINE = "quarantine"
@@ -81,7 +81,7 @@ FIX_ACTION = {
     FindingCode.RAW_NEW: FixAction.STAGE,
     FindingCode.REJECTS_STALE: FixAction.STAGE,
     FindingCode.INTERRUPTED_WRITER: FixAction.STAGE,
-    FindingCode.ORPHAN_PARQUET: FixAction.REMOVE_ORPHANS,
+    FindingCode.ORPHAN_PARQUET: FixAction.QUARANTINE_ORPHANS,
     FindingCode.REJECT_UNREADABLE: FixAction.REMOVE_BAD_REJECTS,
     FindingCode.ANNOTATIONS_REATTACHABLE: FixAction.REATTACH,
     FindingCode.FOREIGN_FILES: FixAction.QUARANTINE,

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from labtui.core.annotations import default_author, reattach
 from labtui.core.config import StagingConfig
 from labtui.core.findings import FIX_ACTION, MANIFEST_FILE_CODES, FixAction, ValidationReport
 from labtui.core.manifest import read_manifest
 from labtui.core.quarantine import foreign_files, quarantine
-from labtui.core.recovery import remove_orphan_runs
+from labtui.core.recovery import orphan_run_dirs
 from labtui.core.rejects import unreadable_rejects
 from labtui.core.scan import source_path
 from labtui.core.stage_events import EventCallback, StageReport
@@ -28,7 +27,6 @@ from labtui.core.wording import counted
 class FixReport:
     lines: list[str] = field(default_factory=list)
     stage_reports: list[StageReport] = field(default_factory=list)
-    removed: list[Path] = field(default_factory=list)
     cancelled: bool = False
 
 
@@ -42,7 +40,8 @@ def apply_fixes(
     """Repair the fixable findings of `report`; safe when the report is stale.
 
     Re-staging and staging go through the engine (its lock, its commit protocol). Orphans are recomputed under the
-    writer lock right before removal, so a folder committed since the report was made is never deleted.
+    writer lock right before they are moved to the quarantine, so a folder committed since the report was made is
+    never touched.
     """
     cancel = cancel or threading.Event()
     actions = {FIX_ACTION[finding.code] for finding in report.fixable}
@@ -61,23 +60,24 @@ def apply_fixes(
         done.stage_reports.append(result)
         done.lines.append(f"staged new and changed files: {result.line()}")
     if restage:
-        actions.add(FixAction.REMOVE_ORPHANS)  # a run re-staged at another date leaves its old folder behind
-    if actions & {FixAction.REMOVE_ORPHANS, FixAction.REMOVE_BAD_REJECTS, FixAction.QUARANTINE} and not cancel.is_set():
+        actions.add(FixAction.QUARANTINE_ORPHANS)  # a run re-staged at another date leaves its old folder behind
+    if (actions & {FixAction.QUARANTINE_ORPHANS, FixAction.REMOVE_BAD_REJECTS, FixAction.QUARANTINE}
+            and not cancel.is_set()):
         with lock_store(config, cancel):
             if FixAction.QUARANTINE in actions:
                 strangers = foreign_files(config)
                 folder = quarantine(config, [config.stage_root / rel for rel in strangers], "foreign-files")
                 done.lines.append(f"moved {counted(len(strangers), 'foreign file')} out of the stage root to {folder}")
             # no manifest: everything looks orphaned
-            if FixAction.REMOVE_ORPHANS in actions and config.manifest_path.exists():
-                orphans = remove_orphan_runs(config)
-                done.removed += orphans
-                done.lines.append(f"removed {counted(len(orphans), 'Parquet folder')} the manifest does not reference")
+            if FixAction.QUARANTINE_ORPHANS in actions and config.manifest_path.exists():
+                orphans = orphan_run_dirs(config)  # each holds its run's record: set aside, never deleted
+                folder = quarantine(config, orphans, "orphan-runs")
+                done.lines.append(f"moved {counted(len(orphans), 'Parquet folder')} the manifest does not reference "
+                                  f"to {folder}")
             if FixAction.REMOVE_BAD_REJECTS in actions:
                 bad = [config.rejects_dir / name for name in unreadable_rejects(config.rejects_dir)]
                 for path in bad:
                     path.unlink(missing_ok=True)
-                done.removed += bad
                 done.lines.append(f"deleted {counted(len(bad), 'unreadable reject record')}")
     # after any re-staging, which may be what changed the run_ids
     if FixAction.REATTACH in actions and not cancel.is_set():

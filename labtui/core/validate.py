@@ -253,7 +253,7 @@ def _parquet_findings(
         *_finding(FindingCode.PARQUET_OF_ANOTHER_RUN, "error", "runs whose Parquet holds another run's data",
                   [f"{run_id} {source}: {why}" for run_id, source, why in foreign], fix, restageable(foreign)),
         *_finding(FindingCode.ORPHAN_PARQUET, "warning", "Parquet folders the manifest does not reference", orphans,
-                  "delete them (`labtui validate --fix`); they hold no run the manifest knows"),
+                  "move them to the quarantine (`labtui validate --fix`); they hold no run the manifest knows"),
     ]
 
 
