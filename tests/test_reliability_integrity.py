@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +24,9 @@ import pytest
 from labtui.core import manifest as manifest_module
 from labtui.core.config import StagingConfig
 from labtui.core.manifest import ManifestDamaged, read_manifest
+from labtui.core.parquet_footer import read_run_record
 from labtui.core.registry import load_registry
-from labtui.core.repair import read_run_record, repair
+from labtui.core.repair import repair
 from tests.lab import OLD_MTIME, REAL_RAW, Lab, cli_env, ivg_rows, put, raw_csv, render_run
 from tests.promises import temp_files
 
@@ -266,6 +268,23 @@ def test_a_store_whose_manifest_files_are_deleted_is_damaged_not_new(lab: Lab, t
     assert lab.cli("validate", "--fix").returncode == 0
     assert manifest_rows(lab)["source_file"].to_list() == before["source_file"].to_list()
     assert len(list(lab.stage_root.rglob("part-000.parquet"))) == before.height
+
+
+def test_a_crash_marker_beside_a_deleted_manifest_sets_the_older_runs_aside(lab: Lab, tmp_path: Path) -> None:
+    """A crashed writer's `.dirty` marker and a deleted `_manifest/` (all but the hidden marker) read as a first stage
+    cut short: the next stage sweeps every run folder as the crash's debris. Runs whose records predate the marker
+    are not its debris: set aside with their records, the run of a raw file gone since among them."""
+    gone = manifest_rows(lab).filter(pl.col("source_file") == FILES[0]).row(0, named=True)
+    shutil.move(lab.raw / FILES[0], tmp_path / "moved-away.csv")
+    for path in lab.config.manifest_dir.iterdir():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    marker = lab.config.manifest_dir / ".dirty"
+    marker.write_text("4242")  # a writer that marked the store after those runs were staged, then crashed
+    later = time.time() + 1
+    os.utime(marker, (later, later))
+    assert lab.stage().staged == len(FILES) - 1
+    kept = list((lab.store_root / "_quarantine").glob(f"*/raw_measurements/proc=*/date=*/run_id={gone['run_id']}"))
+    assert len(kept) == 1 and read_run_record(kept[0] / "part-000.parquet")["source_file"] == FILES[0]
 
 
 def test_a_first_stage_killed_before_its_manifest_is_an_interrupted_writer_not_damage(empty: Lab) -> None:

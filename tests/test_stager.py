@@ -25,10 +25,10 @@ from labtui.core.findings import FindingCode
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
 from labtui.core.manifest_row import ManifestRow
+from labtui.core.parquet_footer import read_run_record
 from labtui.core.parser import parse_header
 from labtui.core.rawread import Busy
 from labtui.core.registry import load_registry
-from labtui.core.repair import read_run_record
 from labtui.core.scan import Candidate, Outcome, scan_raw
 from labtui.core.stage_chunk import CHUNK_BYTES, CHUNK_FILES, ChunkWorker, chunks
 from labtui.core.stage_events import StageEvent

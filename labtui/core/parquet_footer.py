@@ -1,11 +1,12 @@
-"""What validation needs of a run's Parquet from its footer alone, decoded by hand (Thrift compact protocol): the
-row count, and the run its record names."""
+"""A run's Parquet footer: what validation needs of every run, decoded by hand (Thrift compact protocol): the row
+count and the run its record names; and the whole record, read by pyarrow, for repair and recovery."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from labtui.core.layout import RUN_RECORD_KEY
 
@@ -60,6 +61,18 @@ def _record_run_id(footer: bytes) -> str | None:
         return None
     start += len(_RECORD_RUN_ID)
     return footer[start : start + 16].decode("ascii", "replace")
+
+
+def read_run_record(path: Path) -> dict[str, Any] | None:
+    """The record in a run's Parquet footer (its manifest row, outcome and warnings); None without one (staged by
+    an older labtui) or when the file is not Parquet."""
+    import pyarrow.parquet as pq  # pyarrow reads the footer alone; only repair and a crash's sweep need it
+
+    try:
+        value = (pq.read_metadata(path).metadata or {}).get(RUN_RECORD_KEY.encode())
+        return None if value is None else json.loads(value)
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        return None
 
 
 _known_schemas: list[bytes] = []  # encoded schema lists already decoded once: the runs of a procedure share one

@@ -1,11 +1,12 @@
 """Crash recovery: what an interrupted writer can leave in the store, and its removal.
 
 The stager sweeps when it finds the `.dirty` marker of a writer that did not finish (see the protocol in
-commit.py); `labtui validate --fix` removes orphan run folders under the writer lock.
+commit.py); `labtui validate --fix` moves orphan run folders to the quarantine under the writer lock.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from pathlib import Path
@@ -14,14 +15,22 @@ from typing import TYPE_CHECKING
 from labtui.core import faults
 from labtui.core.atomic import is_temp
 from labtui.core.config import StagingConfig
-from labtui.core.layout import run_dir
+from labtui.core.layout import PART_NAME, run_dir
+from labtui.core.parquet_footer import read_run_record
+from labtui.core.quarantine import quarantine
+from labtui.core.store import DIRTY_MARKER
 
 if TYPE_CHECKING:
     import polars as pl
 
 
 def sweep_store(config: StagingConfig) -> list[Path]:
-    """Remove leftovers of an interrupted writer: temp files, and run folders the manifest does not reference."""
+    """Remove leftovers of an interrupted writer: temp files, and the run folders it published that the manifest
+    does not reference (those staged before it marked the store are set aside instead: `_clear_orphan_runs`)."""
+    try:
+        marked = dt.datetime.fromtimestamp(os.stat(config.manifest_dir / DIRTY_MARKER).st_mtime, dt.UTC)
+    except OSError:
+        marked = None
     removed: list[Path] = []
     for folder in (config.stage_root, config.manifest_dir, config.rejects_dir):
         if folder.is_dir():
@@ -31,7 +40,7 @@ def sweep_store(config: StagingConfig) -> list[Path]:
                         (Path(root) / name).unlink(missing_ok=True)
                         removed.append(Path(root) / name)
                         faults.point("during_sweep")
-    removed.extend(remove_orphan_runs(config))
+    removed.extend(_clear_orphan_runs(config, marked))
     return removed
 
 
@@ -47,12 +56,28 @@ def orphan_run_dirs(config: StagingConfig, manifest: pl.DataFrame | None = None)
     return [folder for folder in sorted(config.stage_root.glob("proc=*/date=*/run_id=*")) if folder not in referenced]
 
 
-def remove_orphan_runs(config: StagingConfig) -> list[Path]:
+def _clear_orphan_runs(config: StagingConfig, marked: dt.datetime | None) -> list[Path]:
+    """Delete the orphan run folders the interrupted writer made (their records were staged after it marked the
+    store dirty at `marked`); move the others to the quarantine: a run staged earlier that the manifest does not
+    name is not this writer's debris (its manifest was deleted, say), and its record could still restore it.
+    Returns the folders deleted."""
     orphans = orphan_run_dirs(config)
-    for folder in orphans:
+    older = [folder for folder in orphans if not _staged_since(folder / PART_NAME, marked)]
+    quarantine(config, older, "runs-older-than-a-crash")
+    debris = [folder for folder in orphans if folder not in older]
+    for folder in debris:
         shutil.rmtree(folder, ignore_errors=True)
         faults.point("during_sweep")
     for folder in config.stage_root.glob("proc=*/date=*"):
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
-    return orphans
+    return debris
+
+
+def _staged_since(path: Path, marked: dt.datetime | None) -> bool:
+    """Whether the run's record says it was staged at or after `marked` (False without a record or a time)."""
+    record = read_run_record(path) or {}
+    try:
+        return marked is not None and dt.datetime.fromisoformat(record["staged_at_utc"]) >= marked
+    except (TypeError, KeyError, ValueError):  # no record, or a tampered one
+        return False

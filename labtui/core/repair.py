@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 from pydantic import ValidationError
 
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.config import StagingConfig
-from labtui.core.layout import PART_NAME, RUN_RECORD_KEY, run_dir
+from labtui.core.layout import PART_NAME, run_dir
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
     ManifestDamaged,
@@ -30,7 +29,7 @@ from labtui.core.manifest import (
     write_manifest,
 )
 from labtui.core.manifest_row import ManifestRow
-from labtui.core.parquet_footer import read_footer
+from labtui.core.parquet_footer import read_footer, read_run_record
 from labtui.core.quarantine import quarantine
 from labtui.core.scan import source_path
 from labtui.core.store import lock_store
@@ -111,18 +110,6 @@ def repair(config: StagingConfig) -> RepairReport:
         config.manifest_path.unlink(missing_ok=True)  # damaged: not worth keeping among the previous manifests
         write_manifest(rows_to_frame(rows), config.manifest_path)
     return report
-
-
-def read_run_record(path: Path) -> dict[str, Any] | None:
-    """The record in a run's Parquet footer (its manifest row, outcome and warnings); None without one (staged by
-    an older labtui) or when the file is not Parquet."""
-    import pyarrow.parquet as pq  # pyarrow reads the footer alone; only repair and the curious need it
-
-    try:
-        value = (pq.read_metadata(path).metadata or {}).get(RUN_RECORD_KEY.encode())
-        return None if value is None else json.loads(value)
-    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
-        return None
 
 
 def _record_row(config: StagingConfig, path: Path, run_id: str) -> ManifestRow | None:
