@@ -158,7 +158,8 @@ def test_rejects_are_listed_in_the_labs_local_time(lab: Lab, capsys) -> None:
 
 def test_an_ambiguous_chip_number_is_a_usage_error(lab: Lab, capsys) -> None:
     assert main(lab.args("history", "71")) == 2
-    assert "Alisson, other" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Alisson, other" in err and err.startswith("labtui: ") and len(err.splitlines()) == 1  # as every error
 
 
 def test_demo_help_describes_every_option(capsys) -> None:
@@ -171,7 +172,7 @@ def test_demo_help_describes_every_option(capsys) -> None:
 
 
 def test_a_stage_names_the_files_it_staged_with_notes(lab: Lab, capsys) -> None:
-    """A parameter left empty (a dark run then reads as light unknown) was said only in the run's event record."""
+    """A parameter left empty (a dark run then reads as light unknown) was said only in the run's record."""
     lab.write("2025-11-02/It2025-11-02_1.csv", raw_csv("It", params={"VDS": "0.1 Volt"}, start=epoch(2025, 11, 2)))
     assert main(lab.args("stage", "--quiet")) == 0
     out = capsys.readouterr().out

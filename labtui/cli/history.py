@@ -116,7 +116,7 @@ def run_history(args: argparse.Namespace) -> int:
         )
     except UsageError as exc:
         hint = " with --group" if isinstance(exc, AmbiguousChip) else ""
-        print(f"labtui history: {exc}{hint} (store {config.store_root})", file=sys.stderr)
+        print(f"labtui: {exc}{hint} (store {config.store_root})", file=sys.stderr)
         return int(exc.exit_code)
     marked = AnnotationFilter(starred=args.starred, tag=args.tag, include_excluded=args.include_excluded)
     runs, hidden = marked.apply(annotate_runs(config.store_root, runs))
