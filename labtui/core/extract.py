@@ -142,7 +142,7 @@ def build_row(
     extraction_version: str,
     ingested_at: dt.datetime,
 ) -> tuple[ManifestRow, list[str]]:
-    """The manifest row of one parsed run, plus notes worth keeping in its event record."""
+    """The manifest row of one parsed run, plus notes worth keeping in its record."""
     fields = header.fields
     light = has_light(header)
     chip = chip_name_of(fields.get("chip_group"), fields.get("chip_number"))
