@@ -61,10 +61,11 @@ def _clear_orphan_runs(config: StagingConfig, marked: dt.datetime | None) -> lis
     store dirty at `marked`); move the others to the quarantine: a run staged earlier that the manifest does not
     name is not this writer's debris (its manifest was deleted, say), and its record could still restore it.
     Returns the folders deleted."""
-    orphans = orphan_run_dirs(config)
-    older = [folder for folder in orphans if not _staged_since(folder / PART_NAME, marked)]
+    debris: list[Path] = []
+    older: list[Path] = []
+    for folder in orphan_run_dirs(config):  # one pass: a large stage cut short leaves thousands
+        (debris if _staged_since(folder / PART_NAME, marked) else older).append(folder)
     quarantine(config, older, "runs-older-than-a-crash")
-    debris = [folder for folder in orphans if folder not in older]
     for folder in debris:
         shutil.rmtree(folder, ignore_errors=True)
         faults.point("during_sweep")
