@@ -151,3 +151,19 @@ def test_every_commands_help_starts_with_what_it_does(capsys) -> None:
         assert lines[1].strip() and not lines[1].startswith("options"), name
         if name not in ("metrics", "plot", "annotate"):  # these say more
             assert " ".join(lines[1].split()) == line[0].upper() + line[1:] + ".", name  # wrapped at 80
+
+
+@pytest.mark.parametrize(("chosen", "expected"), [(None, "1"), ("2", "2")])
+def test_the_command_keeps_numpys_blas_to_one_thread_unless_told(lab: Lab, chosen: str | None,
+                                                                    expected: str) -> None:
+    """OpenBLAS reads its thread count once, when NumPy is imported: a stage imports NumPy after `run` set it."""
+    lab.write("2025-10-13/IVg2025-10-13_1.csv", raw_csv("IVg"))
+    probe = ("import os, sys\nsys.argv = ['labtui', 'stage', '-q', '--settle', '0']\nfrom labtui.__main__ import run\n"
+             "status = run()\nprint(status, 'numpy' in sys.modules, os.environ.get('OPENBLAS_NUM_THREADS'))\n")
+    env = {key: value for key, value in os.environ.items() if key != "OPENBLAS_NUM_THREADS"}
+    if chosen is not None:
+        env["OPENBLAS_NUM_THREADS"] = chosen
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=lab.root,
+                         env={**env, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[-3:] == ["0", "True", expected], run.stdout
