@@ -175,7 +175,7 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     nm = it["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
     best = np.full(it.height, -1)
     refused = np.full(it.height, -1)  # of a run no calibration can price: the nearest one, which its remark names
-    for wavelength in np.unique(nm[np.isfinite(nm)]):
+    for wavelength in sorted(set(nm[np.isfinite(nm)].tolist())):  # not np.unique: its first call imports ~7 ms
         of_wavelength = nm == wavelength
         candidates = np.flatnonzero(np.abs(cal_nm - wavelength) <= settings.wavelength_tolerance_nm)
         usable = candidates[priceable[candidates]]
@@ -188,8 +188,9 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
         calibration_run_id=pl.Series([cal_ids[b] if b >= 0 else None for b in best.tolist()], dtype=pl.String),
         _refused=pl.Series([f"{cal_ids[r]}: {unpriced[r]}" if r >= 0 else None for r in refused.tolist()],
                            dtype=pl.String),
-        calibration_age_h=pl.Series(np.where(found, hours - cal_hours[best], np.nan) if cal_ids.size
-                                    else np.full(it.height, np.nan)).fill_nan(None),
+        calibration_age_h=pl.Series((np.where(found, hours - cal_hours[best], np.nan) if cal_ids.size else  # a list:
+                                     np.full(it.height, np.nan)).tolist(), dtype=pl.Float64).fill_nan(None),  # from an
+        # array, Polars' first Series imports numpy.ma (~5 ms of a stage)
     ).join(calibrations.select(pl.col("run_id").alias("calibration_run_id"),
                                pl.col("source_sha256").alias("calibration_sha256")),
            on="calibration_run_id", how="left")
