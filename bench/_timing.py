@@ -126,8 +126,12 @@ for name, stub in stubs.items():  # the stager imports these hooks from the pack
 config = load_config(None, **settings)
 started, cpu = time.perf_counter(), time.process_time()
 stage(config)
+try:  # the shared libraries' pages mapped (Linux): part of the peak, sized by the kernel's page cache, not by labtui
+    library = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("RssFile:"))
+except (OSError, StopIteration):
+    library = 0
 print(time.perf_counter() - started, time.process_time() - cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-      own[0])
+      own[0], library)
 """
 
 
@@ -137,6 +141,7 @@ class ChildStage:
     cpu_s: float  # all threads of the process
     peak_rss_kib: int
     derived_cpu_s: float  # the threads' CPU inside the derived step's hooks (0 with it off)
+    library_kib: int  # of the peak, the shared libraries' file pages at the end (0 where /proc does not say)
 
 
 def settle_disk() -> None:
@@ -155,5 +160,5 @@ def stage_in_child(*, derived: bool = True, **settings: object) -> ChildStage:
                                                   str(value) for key, value in settings.items()}})
     out = subprocess.run([sys.executable, "-c", _STAGE_CHILD, payload], capture_output=True, text=True, check=True,
                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
-    wall, cpu, rss, derived_cpu = out.split()
-    return ChildStage(float(wall), float(cpu), int(rss), float(derived_cpu))
+    wall, cpu, rss, derived_cpu, library = out.split()
+    return ChildStage(float(wall), float(cpu), int(rss), float(derived_cpu), int(library))

@@ -42,10 +42,10 @@ def linked_tree(raw: Path, target: Path, held_back: Path) -> None:
             os.link(path, destination)
 
 
-def lit_it_file(raw: Path) -> Path:
-    """The newest light It file: the run a physicist just measured."""
+def lit_it_file(raw: Path) -> Path | None:
+    """The newest light It file: the run a physicist just measured (None: the data have no lit It run)."""
     files = sorted(raw.rglob("It*.csv"), key=lambda p: p.stat().st_mtime)
-    return next(p for p in reversed(files) if b"Laser voltage: 0 V" not in p.read_bytes()[:2000])
+    return next((p for p in reversed(files) if b"Laser voltage: 0 V" not in p.read_bytes()[:2000]), None)
 
 
 Times = tuple[float, float, float, float]
@@ -89,6 +89,8 @@ def main() -> None:
     if not args.raw.is_dir():
         sys.exit(f"no raw data at {args.raw}; pass --raw DIR (e.g. a lab written by `labtui demo`)")
     held_back = lit_it_file(args.raw)
+    if held_back is None:
+        sys.exit(f"no lit It run in {args.raw} to add as the one new run; pass --raw DIR with one")
     n_files = sum(1 for p in args.raw.rglob("*.csv"))
     print(f"data: {n_files} files; {os.cpu_count()} cores, load avg {os.getloadavg()[0]:.2f}, polars {pl.__version__}")
     walls, cpus, owns = [], [], []
