@@ -31,7 +31,14 @@ from labtui.core.metrics import per_run as metrics_per_run
 from labtui.core.metrics import table as metrics_table
 from labtui.core.metrics.calibration import calibration_quantities, power_at
 from labtui.core.metrics.it import it_quantities, moving_average
-from labtui.core.metrics.ivg import _median, breakdown_at, dirac_point, ivg_quantities, parabola_vertex
+from labtui.core.metrics.ivg import (
+    _median,
+    all_finite,
+    breakdown_at,
+    dirac_point,
+    ivg_quantities,
+    parabola_vertex,
+)
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
 from tests.lab import Lab
@@ -150,6 +157,21 @@ def test_the_typical_step_is_numpys_median_to_the_bit(size: int) -> None:
     steps = np.abs(rng.standard_normal(size)) * 10.0 ** rng.integers(-6, 1)
     for values in (steps, np.round(steps, 3), np.full(size, 0.05)):
         assert _median(values) == float(np.median(values))
+
+
+def test_a_run_is_read_without_its_non_finite_points_even_when_its_sums_overflow() -> None:
+    """`all_finite` decides from two sums; a NaN, an inf or finite values whose sum overflows take the masked path,
+    which gives what the points without the non-finite ones give."""
+    vg, current = loop(), 1e-6 + 1e-7 * np.abs(loop() - 0.3)
+    assert all_finite(vg, current)
+    expected = ivg_quantities(vg, current, 0.1, SETTINGS)
+    for bad in (np.nan, np.inf, -np.inf):
+        spoiled = np.insert(current, 5, bad)
+        assert not all_finite(np.insert(vg, 5, 0.0), spoiled)
+        assert ivg_quantities(np.insert(vg, 5, vg[5]), spoiled, 0.1, SETTINGS) == expected
+    huge = np.full(3, 1e308)
+    with np.errstate(over="ignore", invalid="ignore"):  # as `from_data` calls it
+        assert not all_finite(huge, huge) and not all_finite(np.array([1.0, np.inf]), np.array([1.0, -np.inf]))
 
 
 @pytest.mark.parametrize("size", [0, 1, 2, 5, 6, 7, 12, 300])

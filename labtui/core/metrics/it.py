@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from labtui.core.config import MetricsSettings
+from labtui.core.metrics.ivg import all_finite
 
 COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "tau_rise_s",
            "tau_decay_s")
@@ -27,15 +28,15 @@ def it_quantities(
     have 80k+ samples: no whole-array masks beyond the one that finds the laser edges).
     """
     values: dict[str, float | None] = dict.fromkeys(COLUMNS)
-    keep = np.isfinite(t) & np.isfinite(i)
-    if not keep.all():
+    if not all_finite(t, i):
+        keep = np.isfinite(t) & np.isfinite(i)
         t, i, vl = t[keep], i[keep], vl[keep]
     if t.size < 3:
         return values, ["It: fewer than 3 finite points"]
     if (back := np.flatnonzero(t[1:] < t[:-1])).size:  # every window below is found by bisection on t
         return values, [f"It: t (s) goes back at sample {int(back[0]) + 2} ({t[back[0]]:g} → {t[back[0] + 1]:g} s): "
                         "rows out of order or two runs in one file"]
-    if not np.isfinite(vl).any():
+    if not (math.isfinite(vl[0]) or np.isfinite(vl).any()):  # the first sample answers for every real run
         return values, ["It: the VL column holds no value: when the laser was on is unknown"]
     on = vl >= settings.light_threshold_v  # NaN compares False: dark
     k_on = int(np.argmax(on))
