@@ -120,7 +120,8 @@ def timed(hook):
             own[0] += time.thread_time() - started
     return run
 derived = settings.pop("derived")
-stubs = {"from_data": lambda *args: (), "curve_of": lambda *args: None, "update_after_stage": lambda *a, **k: None}
+stubs = {"from_data": lambda *args: (), "curve_of": lambda *args: None, "compute_update": lambda *a, **k: None,
+         "update_after_stage": lambda *a, **k: None}
 for name, stub in stubs.items():  # the stager imports these hooks from the package when it runs
     setattr(metrics, name, timed(getattr(metrics, name)) if derived else stub)
 config = load_config(None, **settings)

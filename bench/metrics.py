@@ -115,8 +115,9 @@ def main() -> None:
             f" rebuild {rebuild:.3f} s = {ratio:.2f}× the stage (target ≤ 0.5×); one new run {one * 1000:.1f} ms "
             f"(target ≤ 50 ms)"
         )
-    print(f"median of the derived hooks' own CPU (the threads inside from_data, curve_of, update_after_stage): "
-          f"{statistics.median(owns):.1%} of the stage without them (rounds {min(owns):.1%} … {max(owns):.1%})")
+    print(f"median of the derived hooks' own CPU (the threads inside from_data, curve_of, compute_update, "
+          f"update_after_stage): {statistics.median(owns):.1%} of the stage without them "
+          f"(rounds {min(owns):.1%} … {max(owns):.1%})")
 
 
 def _line(times: Times) -> str:

@@ -42,6 +42,7 @@ from labtui.core.metrics.ivg import (
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
 from tests.lab import Lab
+from tests.promises import CRASH_EXIT
 
 SETTINGS = MetricsSettings()
 START = dt.datetime(2025, 10, 14, 15, 0, tzinfo=dt.UTC)
@@ -372,6 +373,21 @@ def small_lab(tmp_path: Path) -> Lab:
     write_run(day, "It", file_idx=2, start_utc=START + dt.timedelta(minutes=30), params={"Laser voltage": 0})
     write_run(day, "IV", file_idx=1, start_utc=START + dt.timedelta(minutes=40))
     return lab
+
+
+@pytest.mark.parametrize("point", ["before_manifest_replace:1", "after_manifest_replace:1"])
+def test_a_stage_killed_in_its_last_commit_leaves_the_table_as_it_was(tmp_path: Path, point: str) -> None:
+    """The stage computes the table of its last commit while that commit writes, and writes it after the commit: a
+    kill before it completes leaves the table of the runs committed before (the next stage brings it up to date)."""
+    lab = small_lab(tmp_path)
+    lab.stage()
+    before = lab.config.metrics_path.read_bytes()
+    write_run(lab.raw / "2025-10-14", "IVg", file_idx=2, start_utc=START + dt.timedelta(minutes=50))
+    killed = lab.forked("stage", crash_at=point)
+    assert killed.returncode == CRASH_EXIT, killed.stderr
+    assert lab.config.metrics_path.read_bytes() == before
+    assert read_metrics(lab.config).height == 4 and lab.stage().metrics.computed == 1  # type: ignore[union-attr]
+    assert read_metrics(lab.config).height == 5
 
 
 def test_staging_keeps_the_table_current_incrementally(tmp_path: Path) -> None:

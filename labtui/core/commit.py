@@ -39,6 +39,8 @@ from labtui.core.stat_index import manifest_digest, write_stat_index
 from labtui.core.store import DIRTY_MARKER
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import polars as pl
 
     from labtui.core.manifest_row import ManifestRow
@@ -149,12 +151,18 @@ class StoreCommit:
 
     # -- the commit -------------------------------------------------------------------------------------------
     def commit(
-        self, manifest: pl.DataFrame, rejects: dict[str, RejectRecord], *, index: bool = True
+        self,
+        manifest: pl.DataFrame,
+        rejects: dict[str, RejectRecord],
+        *,
+        index: bool = True,
+        writing: Callable[[pl.DataFrame], object] | None = None,
     ) -> Committed | None:
         """Make everything collected so far durable and visible; the manifest replace is the commit point.
         None when there was nothing to commit. `index=False` leaves the stat index and the overview describing an
         older manifest (a reader then uses the manifest): a long stage's periodic commits, whose last commit
-        writes them."""
+        writes them. `writing` is told the manifest the commit writes before it writes anything (the stager
+        starts its metrics' computation there, while the commit waits on the disk)."""
         from labtui.core.manifest import upsert, write_manifest
 
         if not self.pending and not self.pending_rejects:
@@ -173,13 +181,15 @@ class StoreCommit:
                 strict=True,
             )
         )
+        updated = upsert(manifest, [item.row for item in staged])
+        if writing is not None:
+            writing(updated)
         publish([(item.temp, item.target) for item in staged], self.config.store_root)
         faults.point("after_parquet_replace")
         for record in new_rejects:  # of a file broken since it was staged too: its run stays, as a deleted file's
             write_reject(self.config.rejects_dir, record)
             faults.point("after_reject_write")
         faults.point("before_manifest_replace")
-        updated = upsert(manifest, [item.row for item in staged])
         write_manifest(updated, self.config.manifest_path)
         faults.point("after_manifest_replace")
         if index:

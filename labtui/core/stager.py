@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from functools import cached_property
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
     import polars as pl
 
     from labtui.core.manifest_row import ManifestRow
+    from labtui.core.metrics import MetricsUpdate
     from labtui.core.metrics.per_run import Curve
     from labtui.core.registry import Registry
 
@@ -68,6 +69,7 @@ class Stager:
         self._present: set[str] = set()
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
         self._curves: dict[str, tuple[str, Curve]] = {}  # calibration run_id -> (hash, its curve)
+        self._metrics: Future[MetricsUpdate] | None = None  # computed while the last commit writes (`_compute_metrics`)
         self._index_stale = False  # the stat index and overview do not describe the manifest committed last
 
     @cached_property
@@ -125,6 +127,7 @@ class Stager:
         lock = lock_store(self.config, self.cancel, lambda holder: self._emit(EventKind.LOCK_WAIT, holder=holder))
         try:
             self._committer.recover_if_dirty()
+            recovered = self._committer.dirty  # a writer died mid-stage: the table of its last commit may be missing
             rejects = load_rejects(self.config.rejects_dir)
             candidates = scan_raw(self.config.raw_root)
             present = {cand.source_file for cand in candidates}
@@ -162,14 +165,15 @@ class Stager:
                 manifest = self._run_pool(worker, work, manifest, rejects, present, total, len(skipped))
             if self._index_stale and self.config.manifest_path.exists():
                 self._committer.index_manifest(manifest if manifest is not None else self._manifest())
-            if self._committer.dirty:
-                self._committer.clear_dirty()
-            if work or not self.config.metrics_path.exists():  # a no-change stage never loads the metrics
+            if work or recovered or not self.config.metrics_path.exists():  # else a no-change stage never loads them
                 from labtui.core.metrics import update_after_stage
 
                 self.report.metrics = update_after_stage(
-                    self.config, manifest, changed=bool(work), computed=self._derived, curves=self._curves
+                    self.config, manifest, changed=bool(work) or recovered, computed=self._derived,
+                    curves=self._curves, computing=self._metrics,
                 )
+            if self._committer.dirty:  # only now: a kill before the metrics' table is written leaves the marker
+                self._committer.clear_dirty()
         except BaseException:
             self._committer.discard_uncommitted()
             raise
@@ -237,7 +241,16 @@ class Stager:
                     last_commit = time.monotonic()
                 refill()
         self.report.cancelled = self.cancel.is_set() and done < total
-        return self._commit(manifest, rejects)
+        return self._commit(manifest, rejects, writing=self._compute_metrics)
+
+    def _compute_metrics(self, manifest: pl.DataFrame) -> None:
+        """The metrics' table for the manifest the last commit writes, computed in a thread while that commit waits
+        on the disk (renames, the manifest, the stat index); `run` writes it after the commit (`update_after_stage`)."""
+        from labtui.core.metrics import compute_update
+
+        aside = ThreadPoolExecutor(1, thread_name_prefix="labtui-metrics")
+        self._metrics = aside.submit(compute_update, self.config, manifest, computed=self._derived, curves=self._curves)
+        aside.shutdown(wait=False)
 
     @staticmethod
     def _message(result: ChunkResult) -> str:
@@ -270,9 +283,14 @@ class Stager:
         return Outcome.REJECTED
 
     def _commit(
-        self, manifest: pl.DataFrame, rejects: dict[str, RejectRecord], *, index: bool = True
+        self,
+        manifest: pl.DataFrame,
+        rejects: dict[str, RejectRecord],
+        *,
+        index: bool = True,
+        writing: Callable[[pl.DataFrame], object] | None = None,
     ) -> pl.DataFrame:
-        committed = self._committer.commit(manifest, rejects, index=index)
+        committed = self._committer.commit(manifest, rejects, index=index, writing=writing)
         if committed is None:
             return manifest
         self._index_stale = not index

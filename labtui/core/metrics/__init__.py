@@ -33,10 +33,16 @@ from labtui.core.metrics.schema import METRICS_SCHEMA, empty_metrics, read_metri
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from labtui.core.metrics.per_run import curve_of, from_data
-    from labtui.core.metrics.table import MetricsUpdate, refresh_metrics, update_after_stage, update_metrics
+    from labtui.core.metrics.table import (
+        MetricsUpdate,
+        compute_update,
+        refresh_metrics,
+        update_after_stage,
+        update_metrics,
+    )
 
-_COMPUTING = {"MetricsUpdate": "table", "refresh_metrics": "table", "update_after_stage": "table",
-              "update_metrics": "table", "curve_of": "per_run", "from_data": "per_run"}
+_COMPUTING = {"MetricsUpdate": "table", "compute_update": "table", "refresh_metrics": "table",
+              "update_after_stage": "table", "update_metrics": "table", "curve_of": "per_run", "from_data": "per_run"}
 
 
 def __getattr__(name: str) -> object:
@@ -57,6 +63,7 @@ __all__ = [
     "MetricsUpdate",
     "Quantity",
     "columns_of",
+    "compute_update",
     "curve_of",
     "definitions_markdown",
     "empty_metrics",

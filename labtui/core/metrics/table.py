@@ -20,6 +20,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,7 @@ class MetricsUpdate:
 
     table: pl.DataFrame
     computed: int = 0  # runs whose Parquet was read
+    stale: bool = False  # the table differs from the file (or there is none): `write_update` writes it
     written: bool = False
     elapsed_s: float = 0.0
     cpu_s: float = 0.0  # CPU time of the process meanwhile (all threads): comparable on a loaded machine
@@ -89,6 +91,19 @@ def update_metrics(
     frames it parsed); `curves`: calibration run_id → (source_sha256, `curve_of(...)`), the same for calibration
     curves. Each is used where the hash still matches, so those runs are not read back.
     """
+    return write_update(config, compute_update(config, manifest, rebuild=rebuild, computed=computed, curves=curves))
+
+
+def compute_update(
+    config: StagingConfig,
+    manifest: pl.DataFrame | None = None,
+    *,
+    rebuild: bool = False,
+    computed: Mapping[str, tuple[str, Derived]] | None = None,
+    curves: Mapping[str, tuple[str, Curve]] | None = None,
+) -> MetricsUpdate:
+    """Steps 1 and 2 of `update_metrics`: the table, not yet written (reads only: a thread may compute it while a
+    commit writes the manifest it is given, see `update_after_stage`)."""
     started, cpu = time.monotonic(), time.process_time()
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
     runs = manifest.filter(pl.col("proc").is_in(PROCEDURES))
@@ -103,11 +118,19 @@ def update_metrics(
                                       "settings_hash"]), fresh], how="vertical")
     data = data.with_columns(pl.col("remarks").list.eval(pl.element().filter(~_joined_remark(pl.element()))))
     table = _join(config, runs, data, old, curves or {})
-    update = MetricsUpdate(table, computed=todo.height, problems=problems)
-    if rebuild or not table.equals(old) or not config.metrics_path.exists():
-        write_metrics(table, config.metrics_path)
+    stale = rebuild or not table.equals(old) or not config.metrics_path.exists()
+    return MetricsUpdate(table, computed=todo.height, stale=stale, problems=problems,
+                         elapsed_s=time.monotonic() - started, cpu_s=time.process_time() - cpu)
+
+
+def write_update(config: StagingConfig, update: MetricsUpdate) -> MetricsUpdate:
+    """Step 3 of `update_metrics`: the table written where it changed; the caller holds the writer lock."""
+    started, cpu = time.monotonic(), time.process_time()
+    if update.stale:
+        write_metrics(update.table, config.metrics_path)
         update.written = True
-    update.elapsed_s, update.cpu_s = time.monotonic() - started, time.process_time() - cpu
+    update.elapsed_s += time.monotonic() - started
+    update.cpu_s += time.process_time() - cpu
     return update
 
 
@@ -308,8 +331,11 @@ def update_after_stage(
     changed: bool,
     computed: Mapping[str, tuple[str, Derived]] | None = None,
     curves: Mapping[str, tuple[str, Curve]] | None = None,
+    computing: Future[MetricsUpdate] | None = None,
 ) -> MetricsUpdate | None:
-    """The stager's hook, under its lock: update for what the stage committed (or build a missing table).
+    """The stager's hook, under its lock, after its commits: update for what the stage committed (or build a
+    missing table). `computing`: the table for the manifest of the stage's last commit (`compute_update`), which
+    the stager computes in a thread while that commit writes; it is written here, after the commit.
 
     A problem here (a bad chip_params.yaml, a full disk) must not fail a stage whose runs are committed: it is
     returned as a problem of the update, and the next stage or `labtui metrics` tries again.
@@ -317,6 +343,8 @@ def update_after_stage(
     if not changed and config.metrics_path.exists():
         return None
     try:
-        return update_metrics(config, manifest, computed=computed, curves=curves)
+        if computing is None:
+            return update_metrics(config, manifest, computed=computed, curves=curves)
+        return write_update(config, computing.result())
     except LabtuiError as error:
         return MetricsUpdate(empty_metrics(), problems=[f"metrics not updated: {error}"])
