@@ -26,7 +26,15 @@ from labtui.core.rejects import load_rejects
 from labtui.tui.app import LabApp
 from labtui.tui.chips import ChipsScreen
 from labtui.tui.dashboard import DashboardScreen
-from labtui.tui.dialogs import SHOWN_CHARACTERS, ConfirmDialog, ErrorDialog, FieldsDialog, HelpDialog, field_text
+from labtui.tui.dialogs import (
+    SHOWN_CHARACTERS,
+    ConfirmDialog,
+    ErrorDialog,
+    FieldsDialog,
+    HelpDialog,
+    field_text,
+    help_text,
+)
 from labtui.tui.history import HistoryScreen
 from labtui.tui.plot import PlotScreen
 from labtui.tui.rejects import RejectsScreen
@@ -680,10 +688,18 @@ async def test_help_lists_the_screen_keys_and_the_palette_runs_them(lab: Lab) ->
         await pilot.press("question_mark")
         body = dialog_text(app)
         assert "Open history" in body and "Delete" not in body  # the filter field's editing keys are not listed
+        assert "(e.g. alis 67)" in body and "`" not in body  # what to type is set apart, not quoted in backticks
         assert body.index("Open history") < body.index("Quit")  # the screen's own keys first
         screen = app.screen_stack[-2]
         titles = {command.title for command in app.get_system_commands(screen)}
         assert {"Open history", "Trends", "Theme"} <= titles and not titles & {"Keys", "Delete left", "Maximize"}
+
+
+def test_help_sets_what_to_type_apart_from_the_prose() -> None:
+    text = help_text("Type to filter (e.g. `alis 67`); see `labtui metrics`.")
+    assert text.plain == "Type to filter (e.g. alis 67); see labtui metrics."
+    code = [text.plain[span.start : span.end] for span in text.spans if span.style == "not italic bold"]
+    assert code == ["alis 67", "labtui metrics"] and text.style == "italic"
 
 
 async def test_theme_toggles_between_dark_and_light(lab: Lab) -> None:

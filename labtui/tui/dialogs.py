@@ -147,6 +147,15 @@ def task_bindings(screen: Screen) -> list[ActiveBinding]:
     return own + widgets
 
 
+def help_text(help: str) -> Text:
+    """A screen's HELP in italics; a span in backticks (something to type, a command) upright and bold, without
+    the backticks."""
+    text = Text(style="italic")
+    for k, part in enumerate(help.split("`")):
+        text.append(part, style="not italic bold" if k % 2 else "")
+    return text
+
+
 class HelpDialog(Dialog):
     """What the screen below is for and every key it answers to, from its live bindings (remaps included)."""
 
@@ -165,7 +174,7 @@ class HelpDialog(Dialog):
             same = [other for other in listed if other.description == binding.description]
             keys.add_row(" ".join(screen.app.get_key_display(b) for b in same), escape(binding.description))
         body = Table.grid()
-        body.add_row(Text(getattr(screen, "HELP", "") or "", style="italic"))
+        body.add_row(help_text(getattr(screen, "HELP", "") or ""))
         body.add_row("")
         body.add_row(keys)
         super().__init__(f"Help — {screen.title or screen.app.title}", body)
