@@ -602,6 +602,30 @@ async def test_validate_shows_findings_jumps_and_applies_fixes(lab: Lab) -> None
         assert text_of(app, "#validation").startswith("✔ healthy")
 
 
+@pytest.mark.parametrize("width", [80, 200])
+async def test_a_findings_line_the_tree_cuts_off_is_shown_whole_below_it(lab: Lab, width: int) -> None:
+    """At 80 columns a reject's reason does not fit its line: the highlighted line is shown in full under the tree
+    (and nothing is, where the line fits)."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        tree = app.screen.query_one("#findings")
+        assert "rejected raw files" in str(tree.cursor_node.label)
+        await pilot.press("enter", "j", "j")  # the finding, its fix, its first item
+        await pilot.pause()
+        item = str(tree.cursor_node.label)
+        assert item.startswith(REJECT) and len(item) > 80 - 8
+        whole = app.screen.query_one("#whole-line")
+        assert whole.display is (width == 80)
+        if whole.display:
+            assert text_of(app, "#whole-line") == item
+        await pilot.press("k")  # the fix line: a command in it is set apart, not quoted in backticks
+        await pilot.pause()
+        assert "`" not in str(tree.cursor_node.label) and "labtui restage FILE" in str(tree.cursor_node.label)
+
+
 async def test_the_fix_key_with_nothing_to_fix_says_so(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -12,13 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.widgets import Footer, Header, Tree
+from textual.widgets.tree import TreeNode
 from textual.worker import Worker, WorkerState
 
 from labtui.core.findings import ValidationReport
 from labtui.core.fixes import FixReport
 from labtui.core.wording import counted
 from labtui.tui.base import LabScreen, Shown
-from labtui.tui.dialogs import ConfirmDialog
+from labtui.tui.dialogs import ConfirmDialog, help_text
 from labtui.tui.history import run_screen
 from labtui.tui.rejects import RejectsScreen
 
@@ -49,13 +50,21 @@ def show_report(tree: Tree[str], report: ValidationReport) -> None:
         for finding in findings:
             mark = " · fixable" if finding.fixable else ""
             node = group.add(Text.assemble(f"{finding.title} ", (f"({finding.count}){mark}", "dim")))
-            node.add_leaf(Text(f"→ {finding.fix}", style="italic"))
+            node.add_leaf(help_text(f"→ {finding.fix}"))
             for item in finding.items:
                 node.add_leaf(item, data=item)
             if finding.count > len(finding.items):
                 node.add_leaf(Text(f"… and {finding.count - len(finding.items)} more", style="dim"))
     if report.findings:
         tree.cursor_line = 1  # the first finding: enter opens it
+
+
+def indent(node: TreeNode[str]) -> int:
+    """Guides in front of a node's line (the root is not shown: its children have none)."""
+    depth = -1
+    while (node := node.parent) is not None:  # type: ignore[assignment]
+        depth += 1
+    return depth
 
 
 def locate(item: str, manifest: pl.DataFrame, rejected: set[str]) -> tuple[str, str] | None:
@@ -83,6 +92,7 @@ class ValidateScreen(LabScreen):
     ]
 
     summary: reactive[Text | str] = reactive("validating…")  # the verdict, or what is being done
+    whole_line: reactive[Text | str] = reactive("")  # the highlighted line in full, when the tree cuts it off
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,6 +106,7 @@ class ValidateScreen(LabScreen):
         tree: FindingsTree = FindingsTree("findings", id="findings")
         tree.show_root = False
         yield tree
+        yield Shown(hide_empty=True, id="whole-line").data_bind(text=ValidateScreen.whole_line)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -124,6 +135,17 @@ class ValidateScreen(LabScreen):
         if report.fixable:
             verdict.append(f"\nf applies the safe fixes of {counted(len(report.fixable), 'finding')}", style="bold")
         self.summary = verdict
+
+    @on(Tree.NodeHighlighted, "#findings")
+    def _show_whole_line(self, event: Tree.NodeHighlighted[str]) -> None:
+        tree = self.query_one(FindingsTree)
+        width = indent(event.node) * tree.guide_depth + tree.get_label_width(event.node)
+        self.whole_line = event.node.label if width > tree.scrollable_content_region.width else ""
+
+    def on_resize(self) -> None:
+        tree = self.query_one(FindingsTree)
+        if tree.cursor_node is not None:
+            self._show_whole_line(Tree.NodeHighlighted(tree.cursor_node))
 
     @on(Tree.NodeSelected, "#findings")
     def _jump(self, event: Tree.NodeSelected[str]) -> None:
