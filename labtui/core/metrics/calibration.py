@@ -26,10 +26,11 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
     else:
         remarks.append("threshold_v: the power falls back to the dark reading at the highest VL")
     linear = (power >= LINEAR_PART[0] * p_max) & (power <= LINEAR_PART[1] * p_max)
-    # fewer than 3 distinct VL (`vl` is sorted); not np.unique, whose first call imports for ~7 ms in a stage
-    if np.count_nonzero(vl[linear][1:] != vl[linear][:-1]) < 2:
+    vl_linear = vl[linear]  # sorted, as `vl` is
+    # fewer than 3 distinct VL; not np.unique, whose first call imports for ~7 ms in a stage
+    if np.count_nonzero(vl_linear[1:] != vl_linear[:-1]) < 2:
         return values, [*remarks, "slope_w_per_v: fewer than 3 points on the linear part (10–90 % of p_max_w)"]
-    slope, _intercept = np.polyfit(vl[linear], power[linear], 1)
+    slope, _intercept = np.polyfit(vl_linear, power[linear], 1)
     if slope <= 0:
         return values, [*remarks, "slope_w_per_v: the power does not rise with VL"]
     values["slope_w_per_v"] = float(slope)
