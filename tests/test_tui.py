@@ -621,6 +621,9 @@ async def test_a_findings_line_the_tree_cuts_off_is_shown_whole_below_it(lab: La
         assert whole.display is (width == 80)
         if whole.display:
             assert text_of(app, "#whole-line") == item
+            await pilot.resize_terminal(200, 24)  # now it fits
+            await pilot.pause()
+            assert not whole.display
         await pilot.press("k")  # the fix line: a command in it is set apart, not quoted in backticks
         await pilot.pause()
         assert "`" not in str(tree.cursor_node.label) and "labtui restage FILE" in str(tree.cursor_node.label)

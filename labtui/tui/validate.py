@@ -60,10 +60,10 @@ def show_report(tree: Tree[str], report: ValidationReport) -> None:
 
 
 def indent(node: TreeNode[str]) -> int:
-    """Guides in front of a node's line (the root is not shown: its children have none)."""
-    depth = -1
-    while (node := node.parent) is not None:  # type: ignore[assignment]
-        depth += 1
+    """Guides in front of a node's line: one for each ancestor but the root, which is not shown."""
+    depth, parent = 0, node.parent
+    while parent is not None and parent.parent is not None:
+        depth, parent = depth + 1, parent.parent
     return depth
 
 
@@ -137,15 +137,17 @@ class ValidateScreen(LabScreen):
         self.summary = verdict
 
     @on(Tree.NodeHighlighted, "#findings")
-    def _show_whole_line(self, event: Tree.NodeHighlighted[str]) -> None:
-        tree = self.query_one(FindingsTree)
-        width = indent(event.node) * tree.guide_depth + tree.get_label_width(event.node)
-        self.whole_line = event.node.label if width > tree.scrollable_content_region.width else ""
+    def _highlighted(self, event: Tree.NodeHighlighted[str]) -> None:
+        self._show_whole_line(event.node)
 
     def on_resize(self) -> None:
+        if (node := self.query_one(FindingsTree).cursor_node) is not None:
+            self._show_whole_line(node)
+
+    def _show_whole_line(self, node: TreeNode[str]) -> None:
         tree = self.query_one(FindingsTree)
-        if tree.cursor_node is not None:
-            self._show_whole_line(Tree.NodeHighlighted(tree.cursor_node))
+        width = indent(node) * tree.guide_depth + tree.get_label_width(node)
+        self.whole_line = node.label if width > tree.scrollable_content_region.width else ""
 
     @on(Tree.NodeSelected, "#findings")
     def _jump(self, event: Tree.NodeSelected[str]) -> None:
