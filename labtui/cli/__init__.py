@@ -332,9 +332,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabtuiError as exc:
         print(error_line(exc), file=sys.stderr)
         return int(exc.exit_code)
-    except KeyboardInterrupt:
-        print("labtui: interrupted", file=sys.stderr)
-        return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return int(ExitCode.OK)
     except OSError as exc:
@@ -346,6 +343,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         print(f"labtui {__version__}: this is a bug in labtui; please report it with the lines above.", file=sys.stderr)
         return int(ExitCode.BUG)
+    except BaseException as exc:  # argparse's SystemExit passes; a Ctrl+C is said in one line
+        if not interrupted(exc):
+            raise
+        print("labtui: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+
+
+def interrupted(exc: BaseException) -> bool:
+    """A Ctrl+C: its KeyboardInterrupt, or, when it lands while Rust code calls into Python (Polars registering
+    itself as it is imported), pyo3's PanicException naming the KeyboardInterrupt."""
+    return isinstance(exc, KeyboardInterrupt) or (type(exc).__name__ == "PanicException"
+                                                  and "KeyboardInterrupt" in str(exc))
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -7,7 +7,6 @@ starts the renderer process (`labtui.core.renderer`) before it imports the engin
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from labtui.cli import EXIT_OK, add_chip_arguments, add_command, config_from, file_arg, path_arg
@@ -73,6 +72,7 @@ def baseline(text: str) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from labtui.__main__ import one_blas_thread
     from labtui.core.errors import UsageError
     from labtui.core.renderer import Renderer, figure_format, worth_a_process
 
@@ -84,9 +84,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give a chip number, --calibrations or --from FIGURE.json (one of them)")
     if args.date is not None and not args.calibrations:
         raise UsageError("--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)")
-    # NumPy's BLAS starts a thread for each core when it loads (~50 ms of each process's start here), and a figure
-    # multiplies no large matrices. Set before the renderer starts: it inherits it.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    one_blas_thread()  # as `labtui` does, for a caller of `main` too: the renderer process inherits it
     # First: the renderer loads matplotlib while this process loads the engine and the data.
     with Renderer(fmt, spawn=worth_a_process()) as renderer:
         return draw(args, renderer)

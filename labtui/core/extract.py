@@ -50,7 +50,8 @@ def _finite(frame: pl.DataFrame, raw_column: str) -> np.ndarray | None:
     if column is None or column.dtype != pl.Float64:
         return None
     values = column.to_numpy()
-    values = values[np.isfinite(values)]
+    if not math.isfinite(values.sum()):  # the mask only where a value is not finite (or the sum overflows)
+        values = values[np.isfinite(values)]
     return values if values.size else None
 
 
