@@ -276,6 +276,23 @@ def test_ctrl_c_while_starting_ends_quietly(tmp_path: Path) -> None:
     assert not (lab.config.manifest_dir / DIRTY_MARKER).exists()
 
 
+def test_a_stage_stopped_before_its_first_file_does_not_say_the_raw_folder_is_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Ctrl+C that lands before any file is done: the stage says it stopped, not that there are no raw files."""
+    import labtui.cli.stage
+
+    def stopped_at_once(stager):  # type: ignore[no-untyped-def]
+        stager.cancel.set()
+        return stager.run()
+
+    lab = Lab(tmp_path)  # nothing staged yet
+    lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It"))
+    monkeypatch.setattr(labtui.cli.stage, "run_cancellable", stopped_at_once)
+    assert main(lab.args("stage", "--settle", "0")) == 130
+    assert "no raw files" not in capsys.readouterr().err and not lab.config.manifest_path.exists()
+
+
 def test_a_ctrl_c_inside_polars_rust_code_ends_quietly_and_a_real_panic_does_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
