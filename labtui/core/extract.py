@@ -50,8 +50,7 @@ def _finite(frame: pl.DataFrame, raw_column: str) -> np.ndarray | None:
     if column is None or column.dtype != pl.Float64:
         return None
     values = column.to_numpy()
-    if not math.isfinite(values.sum()):  # the mask only where a value is not finite (or the sum overflows)
-        values = values[np.isfinite(values)]
+    values = values[np.isfinite(values)]
     return values if values.size else None
 
 
