@@ -85,7 +85,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     DashboardScreen #per-day { height: auto; max-height: 100%; border: round $primary 60%;
                                border-title-color: $text-primary; padding: 0 1; }
     DashboardScreen #dirac { height: 1fr; min-height: 4; border: round $primary 60%;
-                             border-title-color: $text-primary; }
+                             border-title-color: $text-primary; scrollbar-size-horizontal: 0; }
     DashboardScreen #sparkline { height: 3; }
     DashboardScreen #per-day-caption { color: $text-muted; }
     """
