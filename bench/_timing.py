@@ -102,8 +102,8 @@ class Painted:
 
 _STAGE_CHILD = """
 import json, resource, sys, time
-from labtui.__main__ import one_blas_thread
-one_blas_thread()  # as the `labtui` command does, before NumPy is imported
+from labtui.__main__ import tune_native_libraries
+tune_native_libraries()  # as the `labtui` command does, before NumPy and Polars are imported
 # the same imports with or without the derived step (the metrics' computations and NumPy too), all before the clock
 import labtui.core.extract, labtui.core.manifest, labtui.core.metrics.table
 import labtui.core.metrics as metrics

@@ -34,8 +34,8 @@ from labtui.core.stat_index import manifest_digest
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import sys, time
-from labtui.__main__ import one_blas_thread
-one_blas_thread()  # as the `labtui` command does, before NumPy is imported
+from labtui.__main__ import tune_native_libraries
+tune_native_libraries()  # as the `labtui` command does, before NumPy and Polars are imported
 from labtui.core.config import load_config
 from labtui.tui.app import LabApp
 from labtui.tui.dashboard import DashboardScreen

@@ -153,17 +153,22 @@ def test_every_commands_help_starts_with_what_it_does(capsys) -> None:
             assert " ".join(lines[1].split()) == line[0].upper() + line[1:] + ".", name  # wrapped at 80
 
 
-@pytest.mark.parametrize(("chosen", "expected"), [(None, "1"), ("2", "2")])
-def test_the_command_keeps_numpys_blas_to_one_thread_unless_told(lab: Lab, chosen: str | None,
-                                                                    expected: str) -> None:
-    """OpenBLAS reads its thread count once, when NumPy is imported: a stage imports NumPy after `run` set it."""
+@pytest.mark.parametrize(
+    ("chosen", "threads", "allocator"),
+    [({}, "1", "narenas:1"), ({"OPENBLAS_NUM_THREADS": "2", "_RJEM_MALLOC_CONF": "narenas:2"}, "2", "narenas:2")],
+)
+def test_the_command_tunes_numpy_and_polars_unless_told(lab: Lab, chosen: dict[str, str], threads: str,
+                                                         allocator: str) -> None:
+    """OpenBLAS reads its thread count once, when NumPy is imported, and Polars hands its allocator's settings to
+    jemalloc when it is imported (its own first, then this variable's): a stage imports both after `run` set them."""
     lab.write("2025-10-13/IVg2025-10-13_1.csv", raw_csv("IVg"))
     probe = ("import os, sys\nsys.argv = ['labtui', 'stage', '-q', '--settle', '0']\nfrom labtui.__main__ import run\n"
-             "status = run()\nprint(status, 'numpy' in sys.modules, os.environ.get('OPENBLAS_NUM_THREADS'))\n")
-    env = {key: value for key, value in os.environ.items() if key != "OPENBLAS_NUM_THREADS"}
-    if chosen is not None:
-        env["OPENBLAS_NUM_THREADS"] = chosen
+             "status = run()\nprint(status, 'numpy' in sys.modules, 'polars' in sys.modules, "
+             "os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('_RJEM_MALLOC_CONF'))\n")
+    env = {key: value for key, value in os.environ.items() if key not in ("OPENBLAS_NUM_THREADS", "_RJEM_MALLOC_CONF")}
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=lab.root,
-                         env={**env, "PYTHONPATH": str(ROOT)})
+                         env={**env, **chosen, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split()[-3:] == ["0", "True", expected], run.stdout
+    status, numpy, polars, blas, jemalloc = run.stdout.split()[-5:]
+    assert (status, numpy, polars, blas) == ("0", "True", "True", threads), run.stdout
+    assert jemalloc.split(",")[-1] == allocator and jemalloc.count("narenas") == 1, jemalloc  # after Polars' own

@@ -72,7 +72,7 @@ def baseline(text: str) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from labtui.__main__ import one_blas_thread
+    from labtui.__main__ import tune_native_libraries
     from labtui.core.errors import UsageError
     from labtui.core.renderer import Renderer, figure_format, worth_a_process
 
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give a chip number, --calibrations or --from FIGURE.json (one of them)")
     if args.date is not None and not args.calibrations:
         raise UsageError("--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)")
-    one_blas_thread()  # as `labtui` does, for a caller of `main` too: the renderer process inherits it
+    tune_native_libraries()  # as `labtui` does, for a caller of `main` too: the renderer process inherits it
     # First: the renderer loads matplotlib while this process loads the engine and the data.
     with Renderer(fmt, spawn=worth_a_process()) as renderer:
         return draw(args, renderer)
