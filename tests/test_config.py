@@ -28,11 +28,11 @@ def test_relative_paths_resolve_against_the_project_folder(tmp_path: Path, monke
 
 
 def test_cli_overrides_win_and_resolve_against_the_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config_file = write(tmp_path / "labtui.yaml", "raw_root: raw\nworkers: 3\n")
+    config_file = write(tmp_path / "labtui.yaml", "raw_root: raw\nworkers: 4\n")
     monkeypatch.chdir(tmp_path / "..")
     config = load_config(config_file, raw_root=Path("elsewhere"), workers=None)
     assert config.raw_root == (tmp_path / ".." / "elsewhere").resolve()
-    assert config.workers == 3
+    assert config.workers == 4  # the file's: a flag left out (None) overrides nothing
 
 
 def test_config_found_through_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
