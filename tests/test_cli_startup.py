@@ -155,7 +155,12 @@ def test_every_commands_help_starts_with_what_it_does(capsys) -> None:
 
 @pytest.mark.parametrize(
     ("chosen", "threads", "allocator"),
-    [({}, "1", "narenas:1"), ({"OPENBLAS_NUM_THREADS": "2", "_RJEM_MALLOC_CONF": "narenas:2"}, "2", "narenas:2")],
+    [
+        ({}, "1", "narenas:1"),
+        ({"OPENBLAS_NUM_THREADS": "2", "_RJEM_MALLOC_CONF": "narenas:2"}, "2", "narenas:2"),
+        # what a process that imported Polars passes on: Polars' own settings, which name no arenas
+        ({"_RJEM_MALLOC_CONF": "dirty_decay_ms:500,muzzy_decay_ms:1000"}, "1", "narenas:1"),
+    ],
 )
 def test_the_command_tunes_numpy_and_polars_unless_told(lab: Lab, chosen: dict[str, str], threads: str,
                                                          allocator: str) -> None:
