@@ -15,6 +15,7 @@ import pytest
 from rich.console import Console
 from textual import events
 from textual.command import CommandList
+from textual.widgets import RichLog
 
 import labtui.core.datablock
 from labtui.cli import EXIT_USAGE, main
@@ -432,6 +433,21 @@ async def test_stage_shows_progress_and_a_summary_with_the_rejects(tmp_path: Pat
         await pilot.press("escape", "escape")
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen) and text_of(app, "#runs").startswith("6")
+
+
+async def test_the_stage_log_wraps_long_lines_at_its_width_on_an_80_column_terminal(tmp_path: Path) -> None:
+    """Textual's log renders at 78 columns at least: at 80×24 the ends of long lines hid past its right edge."""
+    lab = tui_lab(tmp_path, staged=False)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        log = app.screen.query_one("#log", RichLog)
+        width = log.scrollable_content_region.width
+        assert width < 78 and log.max_scroll_x == 0
+        assert all(line.cell_length <= width for line in log.lines)
+        assert REJECT in "".join(line.text.strip() for line in log.lines)  # the reject's line, wrapped whole
 
 
 async def test_escape_cancels_staging_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -108,7 +108,7 @@ class StageScreen(LabScreen):
         yield ProgressBar(show_eta=False, id="progress")
         yield Shown(id="numbers").data_bind(text=StageScreen.numbers)
         yield Shown(id="current").data_bind(text=StageScreen.current)
-        yield RichLog(max_lines=5000, wrap=True, id="log")
+        yield RichLog(max_lines=5000, wrap=True, min_width=1, id="log")  # wrap at its width (default: never under 78)
         yield Shown(id="summary").data_bind(text=StageScreen.summary)
         yield Footer()
 
