@@ -81,6 +81,40 @@ def test_a_moved_raw_tree_keeps_its_run_ids_with_the_explicit_flag(lab: Lab, tmp
     assert lab.cli("stage", "--raw-root", str(moved)).returncode == 0  # recorded: no flag needed any more
 
 
+def test_a_lab_folder_moved_or_copied_whole_stages_without_the_flag(lab: Lab, tmp_path: Path) -> None:
+    """Raw root and store where they were relative to each other (the config's relative paths): the run_ids are the
+    same, so no --raw-root-moved is asked for, nothing is staged again, and the new paths are recorded."""
+    before = manifest_rows(lab)["run_id"].to_list()
+    moved = tmp_path / "new-disk" / "lab"
+    shutil.move(lab.root, moved)
+    copied = tmp_path / "colleague" / "lab"
+    shutil.copytree(moved, copied)  # modification times kept, as a copy to another PC keeps them
+    for root in (moved, copied):
+        there = Lab(root)
+        result = there.cli("stage")
+        assert result.returncode == 0 and "0 staged, 4 unchanged" in result.stdout, result.stderr
+        assert manifest_rows(there)["run_id"].to_list() == before
+        identity = json.loads((there.store_root / "_manifest" / "store.json").read_text(encoding="utf-8"))
+        assert (identity["raw_root"], identity["store_root"]) == (str(root / "raw"), str(root / "store"))
+    sub_folder = Lab(copied, raw_root="raw/d1")  # a sub-folder is not where the raw root was: still refused
+    one_line_error(sub_folder.cli("stage"), 2, "sub-folder")
+
+
+def test_a_store_recorded_by_an_older_labtui_learns_its_place_and_keeps_asking_when_moved(lab: Lab,
+                                                                                         tmp_path: Path) -> None:
+    """An older store.json has no store path: the raw root alone decides, as it did; the next stage records both."""
+    identity_file = lab.store_root / "_manifest" / "store.json"
+    older = {key: value for key, value in json.loads(identity_file.read_text(encoding="utf-8")).items()
+             if key != "store_root"}
+    identity_file.write_text(json.dumps(older), encoding="utf-8")
+    moved = Lab(shutil.move(lab.root, tmp_path / "moved"))
+    one_line_error(moved.cli("stage"), 2, "--raw-root-moved")
+    back = Lab(shutil.move(moved.root, lab.root))
+    assert back.cli("stage").returncode == 0
+    recorded = json.loads(identity_file.read_text(encoding="utf-8"))
+    assert recorded["store_root"] == str(lab.store_root.absolute()) and recorded["raw_root"] == older["raw_root"]
+
+
 def test_prune_lists_runs_whose_raw_file_is_gone_and_drops_them_only_when_confirmed(lab: Lab) -> None:
     (lab.raw / FILES[0]).unlink()
     dry = lab.cli("prune")

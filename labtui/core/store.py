@@ -4,7 +4,9 @@ The store is the folder holding `_manifest/`; its stage root (`raw_measurements/
 `_manifest/store.json` records the raw root the store was built from and the stage root's name. A run_id hashes the
 path relative to the raw root, so staging the same files from another root (a sub-folder, another lab's tree) would
 stage them again under new run_ids: the recorded root turns that into a clear refusal. When the lab really moved
-the raw tree, `--raw-root-moved` records the new root; relative paths, and so run_ids, are unchanged.
+the raw tree, `--raw-root-moved` records the new root; relative paths, and so run_ids, are unchanged. A lab folder
+moved or copied whole (raw root and store in the same places relative to each other, as `store.json` also records
+the store's own path) needs no flag: the new paths are recorded at its next stage.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class StoreIdentity:
     raw_root: str  # absolute, as given when the store was built (or last moved)
     stage_dir: str  # the stage root's folder name inside the store
     recorded_at_utc: dt.datetime
+    store_root: str | None = None  # absolute, where the store was then (None: recorded by an older labtui)
 
 
 class StoreReadOnly(LabtuiError):
@@ -129,9 +132,10 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     `sources`: the manifest's source files. Refuses (exit 2, naming both roots) a raw root other than the recorded
     one unless `moved`; a store built before identities were recorded adopts the raw root its files are found in.
     """
-    raw = Path(os.path.abspath(config.raw_root))
+    raw, store = Path(os.path.abspath(config.raw_root)), Path(os.path.abspath(config.store_root))
     identity = read_identity(identity_path(config))
-    fresh = StoreIdentity(raw_root=str(raw), stage_dir=config.stage_root.name, recorded_at_utc=dt.datetime.now(dt.UTC))
+    fresh = StoreIdentity(raw_root=str(raw), stage_dir=config.stage_root.name, store_root=str(store),
+                          recorded_at_utc=dt.datetime.now(dt.UTC))
     if identity is None:
         if not sources or moved or _found_under(raw, sources):
             return fresh
@@ -139,8 +143,9 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
                          f"store {config.store_root} was built from? (pass --raw-root-moved if the tree moved)")
     recorded = Path(identity.raw_root)
     if recorded == raw:
-        return None
-    if moved:
+        return None if identity.store_root == str(store) else fresh  # the store moved alone, or an older record
+    if moved or (identity.store_root is not None and _moved_together(identity, raw, store)
+                 and (not sources or _found_under(raw, sources))):
         return fresh
     if recorded in raw.parents:
         why = "it is a sub-folder of the store's raw root: stage the whole raw root (new files are found there)"
@@ -151,6 +156,13 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     else:
         why = "it is another folder (another lab's data?); pass --raw-root-moved only if the tree really moved"
     raise UsageError(f"the store {config.store_root} was built from the raw root {recorded}, not {raw}: {why}")
+
+
+def _moved_together(identity: StoreIdentity, raw: Path, store: Path) -> bool:
+    """Whether the raw root is where the recorded one was relative to the store: the lab folder moved or was copied
+    whole (a relative `raw_root` in the config stays right), so the run_ids' relative paths are the same."""
+    assert identity.store_root is not None
+    return os.path.relpath(raw, store) == os.path.relpath(identity.raw_root, identity.store_root)
 
 
 def _found_under(raw: Path, sources: list[str]) -> bool:
