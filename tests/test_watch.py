@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -187,3 +188,20 @@ def test_the_runs_being_measured_are_reported_while_they_grow_and_an_error_is_re
     watcher.poll()  # settled: staged, and no run is being measured any more
     assert events[-1].kind == "staged" and events[-1].staged == (source,)
     assert reports[-1] == () and lab.manifest().height == 1
+
+
+def test_a_refused_stage_is_said_in_its_own_words_while_the_app_watches(lab: Lab, tmp_path: Path) -> None:
+    """A user's problem (here: the raw root is not the one the store was built from) reads as the CLI says it,
+    without an exception's class name, which the app keeps for a bug."""
+    lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It"))
+    lab.stage()
+    other = tmp_path / "elsewhere"
+    shutil.copytree(lab.raw, other)  # the same files, not where the store's raw root was
+    events: list[WatchEvent] = []
+    config = replace(lab.config, raw_root=other, watch_settle_seconds=0)
+    watcher = MeasuringWatcher(config, on_event=events.append, on_measuring=lambda runs: None)
+    (other / "2025-10-14" / "It2025-10-14_2.csv").write_bytes(raw_csv("It", start=1760371684.0 + 600))
+    watcher.poll()
+    assert [event.kind for event in events] == ["error"]
+    assert events[0].message.startswith(f"the store {lab.config.store_root} was built from the raw root")
+    assert events[0].message.endswith("pass --raw-root-moved; retrying")

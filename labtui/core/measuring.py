@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from labtui.core.config import StagingConfig
+from labtui.core.errors import LabtuiError
 from labtui.core.follow import FollowedRun
 from labtui.core.registry import load_registry
 from labtui.core.stage_events import WatchEventKind
@@ -47,7 +48,8 @@ class MeasuringWatcher(Watcher):
             events = super().poll()
             self._report_measuring()
         except Exception as error:  # reported, and retried at the next poll: never fatal
-            events = self._emit([WatchEvent(WatchEventKind.ERROR, f"{type(error).__name__}: {error}; retrying")])
+            said = str(error) if isinstance(error, LabtuiError) else f"{type(error).__name__}: {error}"  # a bug's type
+            events = self._emit([WatchEvent(WatchEventKind.ERROR, f"{said}; retrying")])
         return events
 
     def _report_measuring(self) -> None:
