@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import shutil
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ import pytest
 from rich.console import Console
 from textual import events
 from textual.command import CommandList
-from textual.widgets import RichLog
+from textual.widgets import ProgressBar, RichLog
 
 import labtui.core.datablock
 from labtui.cli import EXIT_USAGE, main
@@ -448,6 +449,26 @@ async def test_the_stage_log_wraps_long_lines_at_its_width_on_an_80_column_termi
         assert width < 78 and log.max_scroll_x == 0
         assert all(line.cell_length <= width for line in log.lines)
         assert REJECT in "".join(line.text.strip() for line in log.lines)  # the reject's line, wrapped whole
+
+
+async def test_a_refused_stage_says_why_and_stops_its_progress_bar(tmp_path: Path) -> None:
+    """A raw root the store was not built from (not where it was relative to the store): the reason in a dialog, the
+    screen says nothing more was committed, and its progress bar no longer pulses."""
+    lab = tui_lab(tmp_path / "lab")
+    elsewhere = tmp_path / "elsewhere-raw"
+    shutil.copytree(lab.raw, elsewhere)
+    lab.configure(raw_root=elsewhere)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorDialog)
+        assert "was built from the raw root" in dialog_text(app) and "--raw-root-moved" in dialog_text(app)
+        await pilot.press("escape")
+        screen = app.screen
+        assert isinstance(screen, StageScreen) and screen.state == "done"
+        assert text_of(app, "#notice").startswith("Staging failed") and not screen.query_one(ProgressBar).display
 
 
 async def test_escape_cancels_staging_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -204,8 +204,9 @@ class StageScreen(LabScreen):
         elif isinstance(error := event.worker.error, LockBusy):  # taken just now: offer to wait for it
             self._locked(error.holder)
             self.query_one(ProgressBar).display = False
-        else:
+        else:  # the app shows the error itself
             self.notice = "Staging failed; what was committed before the error stays valid."
+            self.query_one(ProgressBar).display = False  # it would pulse on as if staging went on
         self.refresh_bindings()
         self.lab.check_store()
 
