@@ -162,7 +162,10 @@ def _moved_together(identity: StoreIdentity, raw: Path, store: Path) -> bool:
     """Whether the raw root is where the recorded one was relative to the store: the lab folder moved or was copied
     whole (a relative `raw_root` in the config stays right), so the run_ids' relative paths are the same."""
     assert identity.store_root is not None
-    return os.path.relpath(raw, store) == os.path.relpath(identity.raw_root, identity.store_root)
+    try:
+        return os.path.relpath(raw, store) == os.path.relpath(identity.raw_root, identity.store_root)
+    except ValueError:  # Windows: raw root and store on different drives have no relative path
+        return False
 
 
 def _found_under(raw: Path, sources: list[str]) -> bool:
