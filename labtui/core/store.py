@@ -144,7 +144,7 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     recorded = Path(identity.raw_root)
     if recorded == raw:
         return None if identity.store_root == str(store) else fresh  # the store moved alone, or an older record
-    if moved or (identity.store_root is not None and _moved_together(identity, raw, store)
+    if moved or (identity.store_root is not None and _moved_together(raw, store, recorded, Path(identity.store_root))
                  and (not sources or _found_under(raw, sources))):
         return fresh
     if recorded in raw.parents:
@@ -158,12 +158,11 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     raise UsageError(f"the store {config.store_root} was built from the raw root {recorded}, not {raw}: {why}")
 
 
-def _moved_together(identity: StoreIdentity, raw: Path, store: Path) -> bool:
+def _moved_together(raw: Path, store: Path, recorded_raw: Path, recorded_store: Path) -> bool:
     """Whether the raw root is where the recorded one was relative to the store: the lab folder moved or was copied
     whole (a relative `raw_root` in the config stays right), so the run_ids' relative paths are the same."""
-    assert identity.store_root is not None
     try:
-        return os.path.relpath(raw, store) == os.path.relpath(identity.raw_root, identity.store_root)
+        return os.path.relpath(raw, store) == os.path.relpath(recorded_raw, recorded_store)
     except ValueError:  # Windows: raw root and store on different drives have no relative path
         return False
 
