@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -307,6 +308,20 @@ def test_calibration_slope_threshold_and_interpolation() -> None:
     offset = power - 1e-8  # a meter that reads below zero in the dark
     why = "power_w: the calibration gives -5e-09 W at VL 0.2 V, no power above 0 W"
     assert power_at(vl, offset, 0.2) == (None, why)
+
+
+def test_a_calibration_of_absurd_values_has_no_slope_and_says_why_without_a_warning() -> None:
+    """VL near the limit of a float on the linear part: np.polyfit warned (RankWarning) and LAPACK printed its
+    own errors onto the terminal, under the app's screen. No finite slope: a null with its reason."""
+    vl = np.round(np.arange(0, 5.05, 0.1), 10)
+    power = 5e-9 + 2e-6 * np.clip(vl - 0.3, 0, None)
+    vl[30] = 1e308  # sorted last; its Power is within 10–90 % of p_max
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="ignore"):  # as `from_data` calls it
+            values, remarks = calibration_quantities(vl, power)
+    assert values["slope_w_per_v"] is None and values["p_max_w"] == pytest.approx(power.max())
+    assert remarks == ["slope_w_per_v: no finite fit (VL or Power near the limits of a float)"]
 
 
 def test_a_concave_calibration_starts_where_the_laser_is_on_not_where_its_line_points() -> None:

@@ -24,6 +24,7 @@ import pytest
 from labtui.core import stager as stager_module
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
+from labtui.core.metrics import read_metrics
 from labtui.core.rejects import LINE_BYTES, excerpt
 from tests.lab import OLD_MTIME, Lab, put, render_run
 from tests.promises import assert_settled, raw_snapshot, reject_files, store_bytes
@@ -463,6 +464,29 @@ def test_hostile_input(case: Case, tmp_path: Path) -> None:
     before = store_bytes(lab.store_root)
     again = lab.stage()
     assert again.staged == 0 and store_bytes(lab.store_root) == before
+
+
+def test_numbers_near_the_limit_of_a_float_stage_quietly_as_nulls(tmp_path: Path) -> None:
+    """Times of ±1e308 overflowed the run's duration (NumPy's RuntimeWarning on the terminal, inf in the manifest),
+    and a calibration's VL of 1e308 its fit (a RankWarning, LAPACK's own lines): staged, with nulls, and the
+    command says nothing but its summary."""
+    lab = Lab(tmp_path / "lab")
+    head, rows = header_and_rows(valid("It", n_rows=30))
+    plant(lab.raw, "d/It2025-09-15_1.csv",
+          head + b"".join(row + b"\r\n" for row in [_set_field(rows[0], 0, b"-1e308"), *rows[1:-1],
+                                                     _set_field(rows[-1], 0, b"1e308")]))
+    head, rows = header_and_rows(valid("LaserCalibration", n_rows=40, file_idx=2))
+    plant(lab.raw, "d/LaserCalibration2025-09-15_2.csv",
+          head + b"".join((_set_field(row, 0, b"1e308") if n == 20 else row) + b"\r\n" for n, row in enumerate(rows)))
+    result = lab.cli("stage")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [f"labtui: this started a new store at {lab.store_root}"], result.stderr
+    assert result.stdout.startswith("2 staged, 0 unchanged") and result.stdout.count("\n") == 1, result.stdout
+    manifest = lab.manifest()
+    assert manifest.filter(pl.col("proc") == "It")["duration_s"].to_list() == [None]
+    assert read_metrics(lab.config).filter(pl.col("proc") == "It")["drift_a_per_s"].to_list() == [None]  # not 0
+    metrics = read_metrics(lab.config).filter(pl.col("proc") == "LaserCalibration").row(0, named=True)
+    assert metrics["slope_w_per_v"] is None and metrics["p_max_w"] is not None
 
 
 def test_a_case_twin_arriving_later_never_overwrites_the_staged_run(tmp_path: Path) -> None:

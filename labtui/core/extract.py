@@ -55,12 +55,15 @@ def _finite(frame: pl.DataFrame, raw_column: str) -> np.ndarray | None:
 
 
 def duration_s(header: Header, frame: pl.DataFrame) -> float | None:
-    """Span of the time column; else of the sensor clock (ms) when the sensor was on."""
+    """Span of the time column; else of the sensor clock (ms) when the sensor was on. None when the span overflows
+    (values near ±1e308): subtracted as Python floats, which overflow to inf without NumPy's warning on stderr."""
     if header.spec.time_column and (times := _finite(frame, header.spec.time_column)) is not None:
-        return float(times.max() - times.min())
-    if (clock := _finite(frame, "Clock (ms)")) is not None:
-        return float(clock.max() - clock.min()) / 1000.0
-    return None
+        span = float(times.max()) - float(times.min())
+    elif (clock := _finite(frame, "Clock (ms)")) is not None:
+        span = (float(clock.max()) - float(clock.min())) / 1000.0
+    else:
+        return None
+    return span if math.isfinite(span) else None
 
 
 def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) -> tuple[bool, str | None]:

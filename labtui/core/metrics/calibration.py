@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from labtui.core.metrics.it import fit_line
 
 COLUMNS = ("p_max_w", "slope_w_per_v", "threshold_v")
 LINEAR_PART = (0.1, 0.9)  # of p_max: above the threshold's knee, below any saturation
@@ -30,7 +34,11 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
     # fewer than 3 distinct VL; not np.unique, whose first call imports for ~7 ms in a stage
     if np.count_nonzero(vl_linear[1:] != vl_linear[:-1]) < 2:
         return values, [*remarks, "slope_w_per_v: fewer than 3 points on the linear part (10–90 % of p_max_w)"]
-    slope, _intercept = np.polyfit(vl_linear, power[linear], 1)
+    # least squares by centred sums, not np.polyfit: on absurd values (±1e308) LAPACK printed its errors straight
+    # onto the terminal (under the app's screen) and NumPy a RankWarning
+    slope = fit_line(vl_linear, power[linear])[0]
+    if slope is None or not math.isfinite(slope):
+        return values, [*remarks, "slope_w_per_v: no finite fit (VL or Power near the limits of a float)"]
     if slope <= 0:
         return values, [*remarks, "slope_w_per_v: the power does not rise with VL"]
     values["slope_w_per_v"] = float(slope)

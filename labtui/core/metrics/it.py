@@ -42,7 +42,7 @@ def it_quantities(
     k_on = int(np.argmax(on))
     if not on[k_on]:
         values["i_dark_a"] = _mean(i)
-        values["drift_a_per_s"] = _line(t, i)[0]
+        values["drift_a_per_s"] = fit_line(t, i)[0]
         return values, ["photoresponse: dark run (the laser never switched on)"]
     t_on, window = float(t[k_on]), settings.it_window_s
     if t_on - t[0] < _COVERAGE * window:
@@ -54,7 +54,7 @@ def it_quantities(
         return values, ["It: no sample in the dark window"]
     values["i_dark_a"] = i_dark = _mean(i[dark])
     settled = slice(int(np.searchsorted(t, t_on - settings.it_drift_window_s)), k_on)  # the start's transient left out
-    values["drift_a_per_s"] = drift = _line(t[settled], i[settled])[0]
+    values["drift_a_per_s"] = drift = fit_line(t[settled], i[settled])[0]
     if vds_v and abs(i_dark / vds_v) < settings.dead_conductance_s:
         return values, [f"photoresponse: dead channel (|I| {abs(i_dark):.2g} A at Vds {vds_v:g} V)"]
     k_off = k_on + int(np.argmin(on[k_on:]))
@@ -73,8 +73,9 @@ def it_quantities(
     return values, _times(t, i, k_on, k_off, i_dark, delta, settled, values, settings)
 
 
-def _line(t: np.ndarray, i: np.ndarray) -> tuple[float | None, float]:
-    """Least-squares dI/dt and the residual σ about that line (None, σ about the mean with < 3 points).
+def fit_line(t: np.ndarray, i: np.ndarray) -> tuple[float | None, float]:
+    """Least-squares slope of i against t and the residual σ about that line (None, σ about the mean with < 3
+    points, or t's spread overflowing: near ±1e308 the slope read 0): an It run's dI/dt, a calibration's dPower/dVL.
 
     Three sums of products on centred data: dark runs have 80k+ samples, so no pass is spent twice. Not `np.dot`:
     on vectors that long BLAS wakes its thread pool, which costs 5-40× the arithmetic in a busy staging process."""
@@ -82,7 +83,7 @@ def _line(t: np.ndarray, i: np.ndarray) -> tuple[float | None, float]:
         return None, 0.0
     dt, di = t - _mean(t), i - _mean(i)
     stt, sti, sii = float((dt * dt).sum()), float((dt * di).sum()), float((di * di).sum())
-    if t.size < 3 or stt == 0:
+    if t.size < 3 or not 0 < stt < math.inf:
         return None, math.sqrt(sii / t.size)
     return sti / stt, math.sqrt(max(sii - sti * sti / stt, 0.0) / t.size)
 
@@ -130,7 +131,7 @@ def _times(
     interval = float(t[-1] - t[0]) / (t.size - 1)
     points = max(1, round(settings.it_smoothing_s / interval))
     reach = max(settled.start - points // 2, 0)  # the smoothing windows of the settled span start here
-    noise = _line(t[settled], moving_average(i[reach:k_on], points)[settled.start - reach:])[1]
+    noise = fit_line(t[settled], moving_average(i[reach:k_on], points)[settled.start - reach:])[1]
     if abs(delta) < RESOLVED_SIGMAS * noise:
         return [f"tau: delta_i_a is within {RESOLVED_SIGMAS:g}σ of the smoothed dark noise ({noise:.2g} A)"]
     remarks = []
