@@ -286,6 +286,19 @@ def test_dirac_at_zero_gate_reads_zero_despite_float_drift(tmp_path, sign):
     assert all("Dirac Vg=0 V," in m.text for m in spec.markers)
 
 
+def test_points_beyond_the_drawable_range_are_left_out_and_said(tmp_path):
+    """A writer's sentinel (1e308 A) is no measurement: an axis spanning it overflowed plotext and matplotlib (the
+    app crashed on it). The points within ±1e100 are all drawn."""
+    vg = ivg_sweep()
+    i = 2e-6 * (vg - 1.0)
+    i[[5, 50]] = [1e308, -1.0000001e100]
+    i[60] = 1e100
+    row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": vg, "i_a": i})
+    (group,) = load_selection(manifest([row]), tmp_path)
+    assert group.columns[0]["i_a"].size == vg.size - 2 and float(group.columns[0]["i_a"].max()) == 1e100
+    assert "seq 1: 2 points beyond ±1e+100 left out" in shape(group, PlotOptions(), 50).messages
+
+
 def test_log_ivg_is_positive_even_with_zero_current(tmp_path):
     vg = ivg_sweep()
     i = 2e-6 * (vg - 1.0)  # crosses zero exactly at the Dirac point
@@ -629,6 +642,14 @@ def test_a_growing_run_is_a_plot_group_once_it_has_rows(tmp_path: Path) -> None:
         "laser_period_s": 2.0, "vg_fixed_v": -0.35}
     (columns,) = group.columns
     assert set(columns) == {"t_s", "i_a", "vl_v"} and len(columns["t_s"]) == run.frame.height
+    lines = data.splitlines()
+    names, last = lines[lines.index(b"#Data:") + 1].split(b","), lines[-1].split(b",")
+    last[names.index(b"I (A)")] = b"1e308"  # a glitch of the meter, as the live plot follows it
+    path.write_bytes(data + b",".join(last) + b"\r\n")
+    run.refresh()
+    group = live_group(run, SANTIAGO)
+    assert group.messages == ("1 point beyond ±1e+100 left out",)
+    assert group.columns[0]["t_s"].size == len(columns["t_s"])
 
 
 def test_a_growing_run_of_a_procedure_without_a_plot_says_so(tmp_path: Path) -> None:

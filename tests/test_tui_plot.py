@@ -271,6 +271,44 @@ async def test_missing_parquet_is_a_message_not_a_crash(lab, tmp_path):
         assert not screen.check_action("export", ())
 
 
+async def test_a_sentinel_current_is_left_out_and_an_empty_log_plot_draws(lab, tmp_path):
+    """A sweep whose current reads 1e308 A throughout (a meter's sentinel) crashed the app in plotext's axis; with
+    no point left to draw, `l` crashed it again (a log axis without values)."""
+    shutil.copytree(lab.config.store_root, tmp_path / "store")
+    config = replace(lab.config, stage_root=tmp_path / "store" / "raw_measurements")
+    row = read_manifest(config.manifest_path).filter(pl.col("run_id") == lab.run_ids["ivg_dark"]).row(0, named=True)
+    path = run_parquet_path(config.stage_root, row["proc"], row["date_local"], row["run_id"])
+    pl.read_parquet(path).with_columns(i_a=pl.lit(1e308)).write_parquet(path)
+    app = Host(config, lab.ids("ivg_dark"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_plot(pilot)
+        assert not screen.spec.series and "points beyond ±1e+100 left out" in status_text(screen)
+        await pilot.press("l")
+        await settle(pilot)
+        assert screen.current.log_y and app.is_running
+
+
+def test_values_at_the_drawable_limit_draw_in_the_terminal_and_in_a_figure():
+    """`DRAWABLE` leaves room for what both renderers add: plotext's ±50 % around a flat axis and its ticks, the
+    unit prefixes (a µ multiplies by 1e6), matplotlib's margins and log ticks."""
+    from labtui.core.drawing import render
+    from labtui.core.plotdata import LoadedGroup
+    from labtui.core.plotdata.figure import drawing_of
+    from labtui.core.plotdata.load import DRAWABLE
+
+    vg = np.linspace(-5.0, 5.0, 201)
+    runs = pl.DataFrame({"run_id": ["a", "b"], "seq": [1, 2], "chip_name": "Alisson67", "has_light": False})
+    for current in (np.full(vg.size, DRAWABLE), np.where(vg > 0, DRAWABLE, 1e-9), -np.full(vg.size, DRAWABLE)):
+        group = LoadedGroup("IVg", runs, ({"vg_v": vg, "i_a": current}, {"vg_v": vg, "i_a": 1e-6 * vg}), ())
+        for options in (PlotOptions(), PlotOptions(log_y=True), PlotOptions(gm=True)):
+            plt = Plot()
+            plt.plotsize(80, 20)
+            draw_spec(plt, shape(group, options, 80), palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"}),
+                      80)
+            assert plt.build()
+            assert render(drawing_of(shape(group, options, 400)), "png", dpi=30)[:4] == b"\x89PNG"
+
+
 async def test_incomplete_runs_are_drawn_and_labelled(lab):
     app = Host(lab.config, lab.ids("it_1v", "it_aborted"))
     async with app.run_test(size=(120, 40)) as pilot:

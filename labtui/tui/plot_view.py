@@ -131,11 +131,10 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
          np.array([marker.x for marker in spec.markers])]
     y = np.concatenate([*(series.y for series in spec.series), np.array([marker.y for marker in spec.markers])])
     _round_ticks(plt.xticks, nice_ticks(*_limits(np.concatenate(x)), X_TICKS))
-    if spec.log_y:
+    positive = y[(y > 0) & np.isfinite(y)]  # plotext's limits are those of the logs
+    if spec.log_y and positive.size:  # a log axis without values fails in plotext's ticks: an empty plot is linear
         plt.yscale("log")
-        positive = y[(y > 0) & np.isfinite(y)]  # plotext's limits are those of the logs
-        if positive.size:
-            _round_ticks(plt.yticks, log_ticks(float(positive.min()), float(positive.max()), Y_TICKS))
+        _round_ticks(plt.yticks, log_ticks(float(positive.min()), float(positive.max()), Y_TICKS))
     else:
         _round_ticks(plt.yticks, nice_ticks(*_limits(y), Y_TICKS))
 

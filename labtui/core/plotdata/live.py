@@ -8,7 +8,7 @@ import polars as pl
 
 from labtui.core.extract import chip_name_of, has_light, local_date
 from labtui.core.follow import FollowedRun
-from labtui.core.plotdata.load import KINDS, LoadedGroup
+from labtui.core.plotdata.load import KINDS, LoadedGroup, drawable_rows, left_out
 
 
 def live_group(run: FollowedRun, zone: ZoneInfo) -> LoadedGroup | None:
@@ -34,8 +34,9 @@ def live_group(run: FollowedRun, zone: ZoneInfo) -> LoadedGroup | None:
     names = [kind.x, kind.y, *kind.extra]
     if missing := [name for name in names if name not in run.frame.columns]:
         return LoadedGroup(header.proc, runs.clear(), (), (f"no {', '.join(missing)} column in {run.path.name}",))
-    frame = run.frame.select(names).filter(pl.col(kind.x).is_finite() & pl.col(kind.y).is_finite())
+    frame, absurd = drawable_rows(run.frame.select(names), kind)
+    messages = (left_out(absurd),) if absurd else ()
     if frame.is_empty():
-        return LoadedGroup(header.proc, runs.clear(), (), ("no data rows yet",))
-    return LoadedGroup(header.proc, runs, ({name: frame[name].to_numpy() for name in names},), ())
+        return LoadedGroup(header.proc, runs.clear(), (), (*messages, "no data rows yet"))
+    return LoadedGroup(header.proc, runs, ({name: frame[name].to_numpy() for name in names},), messages)
 

@@ -11,6 +11,7 @@ import polars as pl
 
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.layout import run_parquet_path
+from labtui.core.wording import counted
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class Kind:
     y_unit: str
     extra: tuple[str, ...] = ()
 
+
+# |x| or |y| beyond this is a writer's sentinel or corrupted data, no measurement in SI units: an axis spanning it
+# overflows (its ±margins, its tick steps) in plotext and in matplotlib alike, so such points are left out, and said
+DRAWABLE = 1e100
 
 KINDS: dict[str, Kind] = {
     "It": Kind("t_s", "i_a", "t", "s", "I", "A", extra=("vl_v",)),
@@ -63,10 +68,12 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path) -> LoadedGroup:
     for index, row in enumerate(runs.iter_rows(named=True)):
         try:
             path = run_parquet_path(stage_root, proc, row["date_local"], row["run_id"])
-            data = _read_run(path, kind)
+            data, absurd = _read_run(path, kind)
         except (OSError, ValueError, pl.exceptions.PolarsError) as error:
             messages.append(f"{run_ident(row)}: cannot read its Parquet ({type(error).__name__}: {error})")
             continue
+        if absurd:
+            messages.append(f"{run_ident(row)}: {left_out(absurd)}")
         if not data[kind.x].size:
             messages.append(f"{run_ident(row)}: no data points")
             continue
@@ -75,15 +82,23 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path) -> LoadedGroup:
     return LoadedGroup(proc, runs.gather(loaded), tuple(columns), tuple(messages))
 
 
-def _read_run(path: Path, kind: Kind) -> dict[str, np.ndarray]:
-    """Only the plotted columns, rows with a non-finite x or y dropped (aborted tails, sensor gaps)."""
+def _read_run(path: Path, kind: Kind) -> tuple[dict[str, np.ndarray], int]:
+    """Only the plotted columns, of the rows a plot can draw (`drawable_rows`), and the count of those beyond."""
     names = [kind.x, kind.y, *kind.extra]
-    frame = (
-        read_parquet_pinned(path, columns=names)
-        .select(pl.col(names).cast(pl.Float64))
-        .filter(pl.col(kind.x).is_finite() & pl.col(kind.y).is_finite())
-    )
-    return {name: frame[name].to_numpy() for name in names}
+    frame, absurd = drawable_rows(read_parquet_pinned(path, columns=names).select(pl.col(names).cast(pl.Float64)), kind)
+    return {name: frame[name].to_numpy() for name in names}, absurd
+
+
+def drawable_rows(frame: pl.DataFrame, kind: Kind) -> tuple[pl.DataFrame, int]:
+    """The rows with a finite x and y within ±`DRAWABLE` (non-finite ones are aborted tails and sensor gaps), and
+    how many finite rows lie beyond it: those are said."""
+    finite = frame.filter(pl.col(kind.x).is_finite() & pl.col(kind.y).is_finite())
+    drawable = finite.filter((pl.col(kind.x).abs() <= DRAWABLE) & (pl.col(kind.y).abs() <= DRAWABLE))
+    return drawable, finite.height - drawable.height
+
+
+def left_out(absurd: int) -> str:
+    return f"{counted(absurd, 'point')} beyond ±{DRAWABLE:g} left out"
 
 
 Row = dict[str, Any]

@@ -58,8 +58,11 @@ class _Draft:
     x_label: str | None = None  # None: the procedure's own (`KINDS`)
 
 
+@np.errstate(all="ignore")
 def shape(group: LoadedGroup, options: PlotOptions, width: int | None = None) -> PlotSpec:
-    """Shape one procedure group for a plot `width` columns wide (None: full resolution, e.g. for export)."""
+    """Shape one procedure group for a plot `width` columns wide (None: full resolution, e.g. for export). Absurd
+    values (near ±1e308) overflow to inf in ΔI, gm or the unit scaling: not drawn, and no NumPy warning on stderr
+    (the metrics' rule too)."""
     if group.proc not in _DRAFTERS:
         return PlotSpec(group.proc, group.proc, "", "", "", "", False, (), (), (), (), group.messages, group.runs)
     rows = group.runs.to_dicts()
