@@ -130,6 +130,14 @@ def test_format_si_uses_its_own_prefix():
     assert format_si_each(values, "A") == ["12.3 µA", "-350 mA", "0 A", "1 µA", "0.01 pA", "2 A", "nan A"]
 
 
+@pytest.mark.filterwarnings("error")
+def test_format_si_shows_the_extremes_of_a_float_as_they_are():
+    """A subnormal current (its rounding step underflows to 0) crashed the Dirac marker's text and the metrics
+    table's column with `int(nan)`; the largest float rounded past itself to inf."""
+    assert format_si_each(np.array([5e-324, -1e-320, 1.7976931348623157e308]), "A") == [
+        "4.94e-324 A", "-1e-308 pA", "1.8e+308 A"]
+
+
 # --- downsampling -----------------------------------------------------------------------------------------
 
 

@@ -36,7 +36,11 @@ def format_si_each(values: np.ndarray, unit: str) -> list[str]:
     values = np.asarray(values, dtype=float)
     finite = np.isfinite(values) & (values != 0)
     step = 10.0 ** (np.floor(np.log10(np.where(finite, np.abs(values), 1.0))) - 2)
-    rounded = np.where(finite, np.round(values / step) * step, values)  # first: 0.99999 V reads "1 V", not "1e+03 mV"
+    finite &= step > 0  # below ~1e-306 the step underflows to 0: such a value is shown as it is
+    step = np.where(finite, step, 1.0)
+    with np.errstate(over="ignore"):  # 1.797e308 rounds past the largest float: such a value is shown as it is
+        rounded = np.round(values / step) * step  # first: 0.99999 V reads "1 V", not "1e+03 mV"
+    rounded = np.where(finite & np.isfinite(rounded), rounded, values)
     exponent = 3 * np.floor(np.log10(np.where(finite, np.abs(rounded), 1.0)) / 3)
     exponent = np.clip(exponent, min(_PREFIXES), max(_PREFIXES))
     units = [_PREFIXES[int(e)] + unit for e in exponent.tolist()]
