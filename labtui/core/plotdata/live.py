@@ -34,7 +34,7 @@ def live_group(run: FollowedRun, zone: ZoneInfo) -> LoadedGroup | None:
     names = [kind.x, kind.y, *kind.extra]
     if missing := [name for name in names if name not in run.frame.columns]:
         return LoadedGroup(header.proc, runs.clear(), (), (f"no {', '.join(missing)} column in {run.path.name}",))
-    frame, absurd = drawable_rows(run.frame.select(names), kind)
+    frame, absurd = drawable_rows(run.frame.select(names), kind.x, kind.y)
     messages = (left_out(absurd),) if absurd else ()
     if frame.is_empty():
         return LoadedGroup(header.proc, runs.clear(), (), (*messages, "no data rows yet"))

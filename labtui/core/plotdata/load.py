@@ -85,15 +85,16 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path) -> LoadedGroup:
 def _read_run(path: Path, kind: Kind) -> tuple[dict[str, np.ndarray], int]:
     """Only the plotted columns, of the rows a plot can draw (`drawable_rows`), and the count of those beyond."""
     names = [kind.x, kind.y, *kind.extra]
-    frame, absurd = drawable_rows(read_parquet_pinned(path, columns=names).select(pl.col(names).cast(pl.Float64)), kind)
+    frame = read_parquet_pinned(path, columns=names).select(pl.col(names).cast(pl.Float64))
+    frame, absurd = drawable_rows(frame, kind.x, kind.y)
     return {name: frame[name].to_numpy() for name in names}, absurd
 
 
-def drawable_rows(frame: pl.DataFrame, kind: Kind) -> tuple[pl.DataFrame, int]:
+def drawable_rows(frame: pl.DataFrame, x: str, y: str) -> tuple[pl.DataFrame, int]:
     """The rows with a finite x and y within ±`DRAWABLE` (non-finite ones are aborted tails and sensor gaps), and
     how many finite rows lie beyond it: those are said."""
-    finite = frame.filter(pl.col(kind.x).is_finite() & pl.col(kind.y).is_finite())
-    drawable = finite.filter((pl.col(kind.x).abs() <= DRAWABLE) & (pl.col(kind.y).abs() <= DRAWABLE))
+    finite = frame.filter(pl.col(x).is_finite() & pl.col(y).is_finite())
+    drawable = finite.filter((pl.col(x).abs() <= DRAWABLE) & (pl.col(y).abs() <= DRAWABLE))
     return drawable, finite.height - drawable.height
 
 

@@ -20,6 +20,7 @@ import polars as pl
 
 from labtui.core.annotations import AnnotationFilter, hidden_note, with_annotations
 from labtui.core.plotdata.labels import chip_names
+from labtui.core.plotdata.load import drawable_rows, left_out
 from labtui.core.plotdata.model import PlotSpec, Series
 from labtui.core.plotdata.numeric import max_abs, si_scale
 from labtui.core.wording import counted
@@ -109,10 +110,12 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         for group in groups:
             if group.is_empty():
                 continue
-            points = group.drop_nulls([plan.x, column]).sort(plan.x, "seq")
+            points, absurd = drawable_rows(group.drop_nulls([plan.x, column]).sort(plan.x, "seq"), plan.x, column)
+            name = _wavelength(group["laser_wavelength_nm"][0]) if plan.by_wavelength else label
+            if absurd:
+                messages.append(f"{name}: {left_out(absurd)}")
             if points.is_empty():
                 continue
-            name = _wavelength(group["laser_wavelength_nm"][0]) if plan.by_wavelength else label
             used.update(points["run_id"])
             series.append(Series(
                 label=name, x=points[plan.x].to_numpy().astype(float), y=points[column].to_numpy().astype(float),
