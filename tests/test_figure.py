@@ -24,10 +24,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labtui.core.drawing import OKABE_ITO, Drawing, Trace, draw_axes, render, series_style
+from labtui.core.drawing import LEGEND_MAX, OKABE_ITO, Drawing, Trace, draw_axes, render, series_style
 from labtui.core.errors import UsageError
 from labtui.core.plotdata import LoadedGroup, PlotOptions, load_group, shape
-from labtui.core.plotdata.figure import DRAW_BUCKETS, drawing_of, write_figure
+from labtui.core.plotdata.figure import DRAW_BUCKETS, drawing_of, legend_left_out, write_figure
+from labtui.core.plotdata.model import PlotSpec, Series
 from labtui.core.plotdata.selection import (
     FigureRecord,
     calibration_runs,
@@ -145,6 +146,27 @@ def test_a_sweep_figure_has_a_legend_entry_per_run_and_per_direction(lab):
     many = replace(sweep, dirac_points=(), traces=tuple(
         Trace(x, x * k, f"seq {k} leg {d}", k, d, f"seq {k}") for k in range(9) for d in (1, -1)))
     assert legend_of(many)[:3] == ["seq 0 leg 1", "seq 0 leg -1", "seq 1 leg 1"]
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_legend_that_cannot_fit_beside_the_axes_is_left_out_and_said():
+    """A chip's 40 sweeps (160 legs) had a legend of seven columns beside the axes: the axes shrank to nothing and
+    matplotlib warned on stderr. Two columns fit; beyond, no legend, and `labtui plot` says why."""
+    from matplotlib.figure import Figure
+
+    x = np.linspace(0.0, 1.0, 5)
+    series = tuple(Series(f"seq {k}", x, x * k, f"r{k}", k, run_index=k) for k in range(LEGEND_MAX + 1))
+    spec = PlotSpec("It", "It", "t", "s", "I", "A", False, series, (), (), (), (), pl.DataFrame())
+    fits = replace(spec, series=series[:LEGEND_MAX])
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing_of(fits))
+    assert ax.get_legend()._ncols == 2 and legend_left_out(fits) == []
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing_of(spec))
+    assert ax.get_legend() is None
+    assert legend_left_out(spec) == [f"no legend: its {LEGEND_MAX + 1} entries do not fit beside the axes (the "
+                                     "record beside the figure names the runs)"]
+    assert render(drawing_of(spec), "png", dpi=30)[:4] == b"\x89PNG"  # no layout warning
 
 
 def test_twenty_overlaid_runs_of_85k_points_keep_their_extremes(tmp_path):

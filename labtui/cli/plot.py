@@ -98,7 +98,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     from labtui.core.errors import UsageError
     from labtui.core.history import load_manifest
     from labtui.core.metrics import read_metrics
-    from labtui.core.plotdata.figure import DRAW_BUCKETS, write_figure
+    from labtui.core.plotdata.figure import DRAW_BUCKETS, legend_left_out, write_figure
     from labtui.core.plotdata.load import load_group
     from labtui.core.plotdata.selection import (
         FigureRecord,
@@ -156,7 +156,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         raise UsageError(f"nothing to draw: {'; '.join(spec.messages) or 'no data points'}")
     write_figure(spec, args.out, renderer=renderer)
     sidecar = write_sidecar(args.out, group.runs, options)
-    for line in (*notes, *spec.warnings, *spec.messages):
+    for line in (*notes, *spec.warnings, *spec.messages, *legend_left_out(spec)):
         print(f"labtui plot: {line}", file=sys.stderr)
     left_out = f"; {hidden_note(hidden)}, --include-excluded draws them" if hidden else ""
     traces = f"{counted(len(spec.series), 'trace')} of {counted(group.runs.height, 'run')}{left_out}"

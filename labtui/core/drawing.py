@@ -30,6 +30,10 @@ OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "
 DASHES = (("-", "--"), (":", "-."))
 LASER_ON = "#F0E442"
 LEGEND_INSIDE = 8  # more entries than this go beside the axes
+LEGEND_COLUMN = 24  # entries a column beside the axes holds
+# Beyond two columns the axes shrank to nothing (matplotlib warned on stderr; a plot of a chip's 40 sweeps, 160 legs):
+# no legend then; past 16 runs the colours and dashes repeat anyway. The title counts the runs, the record names them.
+LEGEND_MAX = 2 * LEGEND_COLUMN
 FONT = Path(__file__).with_name("fonts") / "DejaVuSansLabtui.ttf"
 _RC = {
     "font.family": ["DejaVu Sans Labtui", "DejaVu Sans"],  # a glyph outside the cut falls back to the whole font
@@ -161,8 +165,16 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         ax.set_yscale("log")  # ticks as plain numbers in the axis unit (40, 60, 100 µA), not 4×10¹
         ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
         ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.5)))
-    entries = len(labelled) + 2 * by_run + bool(drawing.laser_on) + bool(drawing.dirac_points)
+    entries = legend_entries(drawing)
     if entries <= LEGEND_INSIDE:
         ax.legend(loc="best", frameon=False)
-    else:  # beside the axes, where it hides no data
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=1 + entries // 24, frameon=False)
+    elif entries <= LEGEND_MAX:  # beside the axes, where it hides no data
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN), frameon=False)
+
+
+def legend_entries(drawing: Drawing) -> int:
+    """The entries of the figure's legend: a run's or a leg's label each, the two directions of sweeps drawn by run,
+    the laser's ON span, the Dirac points."""
+    by_run = _legend_by_run(drawing.traces)
+    names = {trace.run_label if by_run else trace.label for trace in drawing.traces}
+    return len(names) + 2 * by_run + bool(drawing.laser_on) + bool(drawing.dirac_points)

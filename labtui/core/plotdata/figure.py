@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labtui.core.atomic import atomic_write, atomic_write_bytes
-from labtui.core.drawing import PNG_DPI, Drawing, Trace, render
+from labtui.core.drawing import LEGEND_MAX, PNG_DPI, Drawing, Trace, legend_entries, render
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.plotdata.export import export_frame
 from labtui.core.plotdata.model import PlotSpec
@@ -39,6 +39,15 @@ def drawing_of(spec: PlotSpec) -> Drawing:
         points=spec.points,
         joined=spec.joined,
     )
+
+
+def legend_left_out(spec: PlotSpec) -> list[str]:
+    """The line `labtui plot` says when the figure of `spec` has no legend (more entries than fit beside the axes)."""
+    entries = legend_entries(drawing_of(spec))
+    if entries <= LEGEND_MAX:
+        return []
+    return [f"no legend: its {entries} entries do not fit beside the axes (the record beside the figure names the "
+            "runs)"]
 
 
 def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI, renderer: Renderer | None = None) -> None:
