@@ -309,6 +309,19 @@ async def test_keys_typed_right_after_slash_reach_the_filter(lab: Lab) -> None:
         await wait_until(pilot, lambda: app.screen.query_one("#filter").value == "after/x", timeout=10)
 
 
+async def test_keys_pressed_while_a_history_loads_wait_for_its_runs(lab: Lab) -> None:
+    """The chip's runs are read in a thread: `a`, `p`, `y` or a sort pressed at once on opening the history (a large
+    chip reads for a moment) crashed the app on the empty frame before them. Now they do nothing until then."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        app.push_screen(HistoryScreen("Alisson", 67))
+        await pilot.press("a", "y", "o", "slash", *"ivg")  # the first at least is handled before the runs are read
+        await settle(pilot)
+        assert app.is_running and isinstance(app.screen, HistoryScreen)
+        assert column(app, "proc") == ["IVg"]  # the filter typed meanwhile applies
+
+
 async def test_history_sorts_and_reverses(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(120, 30)) as pilot:

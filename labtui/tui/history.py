@@ -50,6 +50,9 @@ from labtui.tui.table import FrameTable
 if TYPE_CHECKING:
     from labtui.tui.app import LabApp
 
+RUN_ACTIONS = {"select", "select_all", "plot", "cycle_proc", "cycle_light", "cycle_sort", "reverse_sort", "copy_paths",
+               "copy_rows", "star", "exclude", "tag", "note", "undo", "toggle_starred", "show_excluded"}
+
 
 class HistoryScreen(FilteredScreen):
     HELP = (
@@ -92,6 +95,7 @@ class HistoryScreen(FilteredScreen):
         self.number = number
         self.focus_run = focus_run
         self.runs = pl.DataFrame()
+        self.loaded = False  # until the chip's runs are read (a moment for a large chip), its run keys wait
         self.view = View()
         self.hidden = 0  # excluded runs the view leaves out
         self.undoable: list[tuple[Action, str]] = []  # this screen's annotation actions and their runs, last first
@@ -118,7 +122,9 @@ class HistoryScreen(FilteredScreen):
             with_annotations(load_history(store.manifest(), group, number, tz), store.annotations()), store.metrics()))
         table = self.query_one(FrameTable)
         table.selected &= set(self.runs["run_id"].to_list())  # runs re-staged under a new id are gone
+        self.loaded = True
         self.show_view()
+        self.refresh_bindings()
 
     @work(group="view", exclusive=True, exit_on_error=False)
     async def show_view(self) -> None:
@@ -139,10 +145,15 @@ class HistoryScreen(FilteredScreen):
 
     def _set_view(self, **changes: Any) -> None:
         self.view = replace(self.view, **changes)
-        self.show_view()
+        if self.loaded:  # else the load shows the runs in this view
+            self.show_view()
         self.refresh_bindings()  # X says what it will do next
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The keys that act on the runs are disabled until they are read: pressed at once on opening a history
+        (`a`, `p`, `y`, a sort or a filter) they crashed the app on the empty frame before it."""
+        if not self.loaded and action in RUN_ACTIONS:
+            return None
         if action == "show_excluded":
             return parameters[0] != self.view.include_excluded
         return super().check_action(action, parameters)
