@@ -95,7 +95,7 @@ class HistoryScreen(FilteredScreen):
         self.number = number
         self.focus_run = focus_run
         self.runs = pl.DataFrame()
-        self.loaded = False  # until the chip's runs are read (a moment for a large chip), its run keys wait
+        self.loaded = False  # until the chip's runs are read and shown (a moment for a large chip), its run keys wait
         self.view = View()
         self.hidden = 0  # excluded runs the view leaves out
         self.undoable: list[tuple[Action, str]] = []  # this screen's annotation actions and their runs, last first
@@ -122,9 +122,7 @@ class HistoryScreen(FilteredScreen):
             with_annotations(load_history(store.manifest(), group, number, tz), store.annotations()), store.metrics()))
         table = self.query_one(FrameTable)
         table.selected &= set(self.runs["run_id"].to_list())  # runs re-staged under a new id are gone
-        self.loaded = True
         self.show_view()
-        self.refresh_bindings()
 
     @work(group="view", exclusive=True, exit_on_error=False)
     async def show_view(self) -> None:
@@ -133,6 +131,9 @@ class HistoryScreen(FilteredScreen):
         table.show(shown, keep=self.focus_run, sorted_by=self.view.sorted_by)
         self.focus_run = None
         self._status()
+        if not self.loaded:
+            self.loaded = True
+            self.refresh_bindings()
 
     def _status(self) -> None:
         table = self.query_one(FrameTable)
@@ -145,7 +146,7 @@ class HistoryScreen(FilteredScreen):
 
     def _set_view(self, **changes: Any) -> None:
         self.view = replace(self.view, **changes)
-        if self.loaded:  # else the load shows the runs in this view
+        if self.runs.width:  # else the load shows the runs in this view
             self.show_view()
         self.refresh_bindings()  # X says what it will do next
 
