@@ -9,12 +9,15 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import io
+import math
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -408,3 +411,40 @@ TestStoreMachine.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 assert os.name == "posix"  # the fault injection and the kernel lock are POSIX
+
+
+HOSTILE_FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 5e-324, 1e-320, 1e100, 1e308, -1e308, 1.7976931348623157e308]),
+)
+_T = np.linspace(0.0, 30.0, 31)
+PLAUSIBLE = {  # a run of each procedure with metrics, before its cells are made hostile
+    "IVg": {"vg_v": np.r_[np.linspace(-5, 5, 16), np.linspace(5, -5, 15)], "i_a": 1e-5 + 1e-6 * _T % 7},
+    "It": {"t_s": _T, "i_a": 1e-5 + 1e-7 * ((_T > 10) & (_T < 20)), "vl_v": np.where((_T > 10) & (_T < 20), 2.0, 0.0)},
+    "LaserCalibration": {"vl_v": _T / 6, "power_w": 1e-6 * np.clip(_T / 6 - 0.5, 0, None)},
+}
+
+
+@FUZZ
+@given(st.sampled_from(sorted(PLAUSIBLE)), st.lists(st.tuples(st.integers(0, 30), st.integers(0, 2), HOSTILE_FLOATS),
+                                                   max_size=12),
+       st.sampled_from([None, 0.0, 0.1, 1e308]), st.integers(0, 31))
+def test_the_metrics_of_hostile_columns_are_numbers_or_nulls_quietly(proc: str, cells: list, vds: float | None,
+                                                                    rows: int) -> None:
+    """A run's from-data quantities with hostile cells (near the limits of a float, NaN, inf), cut to any length:
+    finite numbers or nulls, no exception and no warning (np.polyfit's RankWarning and LAPACK's own lines once
+    reached the terminal)."""
+    from labtui.core.config import MetricsSettings
+    from labtui.core.metrics import curve_of, from_data
+
+    columns = {name: values.copy() for name, values in PLAUSIBLE[proc].items()}
+    for row, column, value in cells:
+        list(columns.values())[column % len(columns)][row] = value
+    frame = pl.DataFrame({name: values[:rows] for name, values in columns.items()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        derived = from_data(proc, frame, vds, MetricsSettings())
+        if proc == "LaserCalibration":
+            curve_of(frame)
+    assert all(value is None or math.isfinite(value) for value in derived[:-1])
+    assert all(isinstance(remark, str) for remark in derived[-1])
