@@ -275,6 +275,18 @@ async def test_chips_filter_and_open_a_history(lab: Lab) -> None:
         assert isinstance(app.screen, ChipsScreen)
 
 
+async def test_c_a_chip_and_enter_typed_at_once_open_that_chip(lab: Lab) -> None:
+    """`c71⏎` in one burst (a fast typist, tmux send-keys): the digits reached the dashboard, not the chips' filter,
+    and the enter opened the first chip (Alisson67), or nothing before the chips were read."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        for key in ("c", "7", "1", "enter"):
+            app.post_message(events.Key(key, None if key == "enter" else key))
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen), timeout=10)
+        assert (app.screen.group, app.screen.number) == ("Alisson", 71)
+
+
 async def test_history_filters_by_procedure_light_and_text(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(120, 30)) as pilot:

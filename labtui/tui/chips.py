@@ -87,6 +87,7 @@ class ChipsScreen(FilteredScreen):
     def __init__(self) -> None:
         super().__init__()
         self.chips = pl.DataFrame()
+        self.open_when_loaded = False  # enter came before the chips were read: open the highlighted one then
         self.columns: list[Column] = []
         self.params: ChipParamsRead = {}, None
 
@@ -116,6 +117,8 @@ class ChipsScreen(FilteredScreen):
         )
         self.columns = chip_columns(chips)
         self._filter()
+        if self.open_when_loaded:
+            self.action_open()
 
     @on(Input.Changed, "#filter")
     def _filter(self) -> None:
@@ -132,7 +135,9 @@ class ChipsScreen(FilteredScreen):
 
     @on(Input.Submitted, "#filter")
     def action_open(self) -> None:
-        self.query_one(FrameTable).action_choose()
+        self.open_when_loaded = not self.chips.width
+        if not self.open_when_loaded:
+            self.query_one(FrameTable).action_choose()
 
     def action_trends(self) -> None:
         from labtui.tui.trends import TrendsScreen  # the metrics engine: loaded when first asked for

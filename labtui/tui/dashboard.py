@@ -66,7 +66,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         "IVg, excluded runs left out) of each chip measured lately (enter opens that run)."
     )
     BINDINGS = [
-        Binding("c", "app.open('chips')", "Chips", id="chips"),
+        # priority: handled before the keys typed after it are dispatched, so `c68⏎` filters the chips for 68
+        Binding("c", "app.open('chips')", "Chips", id="chips", priority=True),
         Binding("r", "app.open('rejects')", "Rejects", id="rejects"),
         Binding("v", "app.open('validate')", "Validate", id="validate"),
         Binding("f", "follow", "Follow run", id="follow", show=False),  # the measuring line names it when it applies
