@@ -291,8 +291,10 @@ def _gm_maxima(vg: np.ndarray, i: np.ndarray, values: dict[str, float | None], s
     if split is None:
         split = float(x[int(np.abs(y).argmin())])
     remarks = []
-    for column, side, name in (("gm_max_hole_s", x < split, "hole"), ("gm_max_electron_s", x > split, "electron")):
-        if side.sum() < 2 or (branch := x[side]).max() - branch.min() < settings.gm_window_v:
+    # x rises (a forward leg, its repeats averaged): each branch is a slice, found by bisection
+    hole, electron = slice(0, int(x.searchsorted(split, "left"))), slice(int(x.searchsorted(split, "right")), x.size)
+    for column, side, name in (("gm_max_hole_s", hole, "hole"), ("gm_max_electron_s", electron, "electron")):
+        if side.stop - side.start < 2 or x[side.stop - 1] - x[side.start] < settings.gm_window_v:
             remarks.append(f"{column}: the {name} branch spans less than {settings.gm_window_v:g} V of the sweep")
         else:
             values[column] = float(gm[side].max())
