@@ -119,6 +119,14 @@ def test_a_new_annotations_text_has_a_limit_and_listings_keep_it_short(lab: Lab,
     assert marks[2:] == "a " + "x" * 37 + "…"  # one line, cut to 40 characters after its mark
 
 
+def test_a_change_is_said_with_its_control_characters_escaped_and_a_long_note_cut() -> None:
+    """`labtui annotate` and the app's toast say the change: an escape sequence pasted into a note coloured the
+    terminal, and a pasted page filled it. The note is stored whole."""
+    note = "\x1b[31mred\nnext" + "x" * 300
+    assert Change("note", note).describe() == "note: \\x1b[31mred\\nnext" + "x" * 188 + "… (312 characters)"
+    assert Change("tag", "t\x07ag").describe() == "tagged “t\\x07ag”"
+
+
 def test_annotations_live_apart_and_survive_a_forced_restage(lab: Lab) -> None:
     store, runs = lab.config.store_root, chip(lab)
     annotate(store, runs, [Change("star")], author="ana")

@@ -35,6 +35,7 @@ import polars as pl
 
 from labtui.core.atomic import atomic_write, atomic_write_bytes, read_parquet_pinned
 from labtui.core.errors import OperationFailed, UsageError
+from labtui.core.wording import cut, shown
 
 ANNOTATIONS_DIR = "_annotations"
 ACTIONS_DIR = "actions"
@@ -43,6 +44,7 @@ COMPACT_AFTER = 64  # actions outside the snapshot before a writer compacts them
 AnnotationKind = Literal["star", "unstar", "exclude", "include", "tag", "untag", "note"]
 KINDS: tuple[AnnotationKind, ...] = get_args(AnnotationKind)
 _NEEDS_VALUE = {"exclude", "tag", "untag", "note"}
+DESCRIBED_CHARACTERS = 200  # of a value in the line that says a change: a pasted page of text is cut
 MAX_CHARACTERS = {"exclude": 200, "tag": 200, "untag": 200, "note": 4000}  # of a new annotation's text (`annotate`)
 _TEXT_NAME = {"exclude": "an exclusion reason", "tag": "a tag", "untag": "a tag", "note": "a note"}
 RACY_SECONDS = 0.05  # a folder modified this recently may change again within the same mtime tick
@@ -86,16 +88,18 @@ class Change:
         object.__setattr__(self, "value", value)
 
     def describe(self) -> str:
-        """What the change did, as a history line says it: `excluded: contact lost`, `tagged “455 nm”`."""
+        """What the change did, as a history line says it: `excluded: contact lost`, `tagged “455 nm”`; the value
+        as a terminal line shows it (an escape sequence pasted into a note coloured the terminal), a long note cut."""
+        value = cut(self.value or "", DESCRIBED_CHARACTERS, shown)
         match self.kind:
             case "exclude":
-                return f"excluded: {self.value}"
+                return f"excluded: {value}"
             case "include":
                 return "included again"
             case "tag" | "untag":
-                return f"{self.kind}ged “{self.value}”"
+                return f"{self.kind}ged “{value}”"
             case "note":
-                return f"note: {self.value}" if self.value else "note cleared"
+                return f"note: {value}" if value else "note cleared"
             case _:
                 return f"{self.kind}red"
 
