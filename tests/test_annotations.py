@@ -123,7 +123,7 @@ def test_a_change_is_said_with_its_control_characters_escaped_and_a_long_note_cu
     """`labtui annotate` and the app's toast say the change: an escape sequence pasted into a note coloured the
     terminal, and a pasted page filled it. The note is stored whole."""
     note = "\x1b[31mred\nnext" + "x" * 300
-    assert Change("note", note).describe() == "note: \\x1b[31mred\\nnext" + "x" * 188 + "… (312 characters)"
+    assert Change("note", note).describe() == "note: \\x1b[31mred\\nnext" + "x" * 187 + "… (313 characters)"
     assert Change("tag", "t\x07ag").describe() == "tagged “t\\x07ag”"
 
 
