@@ -407,6 +407,9 @@ def test_it_overlay_warns_about_durations_and_light_dark_mix(tmp_path):
     spec = only(build_plots(manifest(rows), tmp_path, PlotOptions()))
     assert spec.warnings[0] == "durations differ by more than 10% (180–240 s)"
     assert [s.label for s in spec.series] == ["VL=1.15 V", "VL=0 V", "VL=2 V"]
+    reversed_rows = {name: values[::-1] for name, values in step_run().items()}  # a file written backwards
+    rows[2] = stage(tmp_path, run_row(3, "It", laser_voltage_v=2.0), reversed_rows)
+    assert only(build_plots(manifest(rows), tmp_path, PlotOptions())).warnings == spec.warnings[1:]  # its span: 180 s
 
 
 def test_incomplete_runs_are_flagged_in_the_label(tmp_path):

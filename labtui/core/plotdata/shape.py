@@ -162,7 +162,8 @@ def _baseline(
 
 def _it_warnings(rows: list[dict[str, Any]], columns: tuple[dict[str, np.ndarray], ...]) -> list[str]:
     warnings = []
-    durations = [float(c["t_s"][-1] - c["t_s"][0]) for c in columns]
+    durations = [float(c["t_s"].max() - c["t_s"].min()) for c in columns]  # the manifest's span: rows out of order
+    # (a reversed file) gave a negative duration
     if durations and max(durations) > (1 + DURATION_TOLERANCE) * min(durations):
         warnings.append(
             f"durations differ by more than {DURATION_TOLERANCE:.0%} ({min(durations):g}–{max(durations):g} s)"
