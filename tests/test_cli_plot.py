@@ -122,10 +122,12 @@ def test_bad_output_paths(lab, tmp_path, capsys):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["fig.pdf.json", "notes.txt"]
 
 
-def test_a_bad_baseline_is_a_usage_error(lab, tmp_path, capsys):
+@pytest.mark.parametrize("given", ["t=soon", "t=nan", "t=inf", "t=-5"])
+def test_a_bad_baseline_is_a_usage_error(lab, tmp_path, capsys, given):
+    """As the app's `t` takes a time: `t=nan` drew every run against its last point, with a line per run."""
     with pytest.raises(SystemExit) as exit_info:
-        main(lab.args("plot", "67", "--baseline", "t=soon", "--out", str(tmp_path / "a.pdf")))
-    assert exit_info.value.code == 2 and "not a baseline: 't=soon'" in capsys.readouterr().err
+        main(lab.args("plot", "67", "--baseline", given, "--out", str(tmp_path / "a.pdf")))
+    assert exit_info.value.code == 2 and f"not a baseline: '{given}'" in capsys.readouterr().err
 
 
 def test_help_and_the_app_start_without_matplotlib():

@@ -65,10 +65,13 @@ def baseline(text: str) -> dict[str, object]:
         return {"baseline": text}
     if text.startswith("t="):
         try:
-            return {"baseline": "fixed", "baseline_time_s": float(text[2:])}
+            at = float(text[2:])
         except ValueError:
-            pass
-    raise argparse.ArgumentTypeError(f"not a baseline: {text!r} (auto, raw, first or t=SECONDS, e.g. t=20)")
+            at = -1.0
+        if 0 <= at < float("inf"):  # as the app's `t` takes it: `t=nan` drew every run against its last point
+            return {"baseline": "fixed", "baseline_time_s": at}
+    raise argparse.ArgumentTypeError(f"not a baseline: {text!r} (auto, raw, first or t=SECONDS from the run's start, "
+                                     "e.g. t=20)")
 
 
 def run(args: argparse.Namespace) -> int:
