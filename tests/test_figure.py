@@ -165,7 +165,7 @@ def test_a_legend_that_cannot_fit_beside_the_axes_is_left_out_and_said():
     draw_axes(ax, drawing_of(spec))
     assert ax.get_legend() is None
     assert legend_left_out(spec) == [f"no legend: its {LEGEND_MAX + 1} entries do not fit beside the axes (the "
-                                     "record beside the figure names the runs)"]
+                                     "title counts the runs)"]
     assert render(drawing_of(spec), "png", dpi=30)[:4] == b"\x89PNG"  # no layout warning
 
 

@@ -222,6 +222,19 @@ async def test_keys_apply_only_where_they_mean_something(lab):
         assert screen.current.gm  # every group keeps its own options
 
 
+async def test_an_export_whose_legend_does_not_fit_says_so(lab, tmp_path, monkeypatch):
+    """As `labtui plot` says it (a chip's 40 sweeps): the toast names what the figure leaves out."""
+    record_notifications(monkeypatch)
+    monkeypatch.setattr("labtui.core.plotdata.figure.LEGEND_MAX", 2)  # three runs (four entries with the laser)
+    app = Host(replace(lab.config, exports_dir=tmp_path / "exports"), lab.ids("it_1v", "it_2v", "it_dark"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_plot(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert said(app)[-1].message.endswith("; no legend: its 4 entries do not fit beside the axes (the title "
+                                              "counts the runs)")
+
+
 async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path, monkeypatch):
     record_notifications(monkeypatch)
     config = replace(lab.config, exports_dir=tmp_path / "exports")

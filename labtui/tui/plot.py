@@ -29,7 +29,7 @@ from labtui.core.plotdata import (
     group_by_proc,
     shape,
 )
-from labtui.core.plotdata.figure import DRAW_BUCKETS
+from labtui.core.plotdata.figure import DRAW_BUCKETS, legend_left_out
 from labtui.core.plotdata.trends import with_dirac_points
 from labtui.core.plotdata.view import controls, default_options, file_suffix
 from labtui.core.wording import counted
@@ -52,9 +52,10 @@ class FigureScreen(LabScreen):
     class Exported(Message):
         """The export worker wrote these files."""
 
-        def __init__(self, paths: tuple[Path, ...]) -> None:
+        def __init__(self, paths: tuple[Path, ...], notes: tuple[str, ...] = ()) -> None:
             super().__init__()
             self.paths = paths
+            self.notes = notes  # what the figure leaves out (its legend, when too long)
 
     saved: tuple[Path, ...] = ()  # files of the last export of this view
 
@@ -67,13 +68,14 @@ class FigureScreen(LabScreen):
         """Called from an export worker: write the files, then tell the screen on the UI thread (a failure is the
         worker's error, which the app shows as it shows every other)."""
         self.lab.store.write_figures(full, paths, drawn=drawn)
-        self.post_message(self.Exported(paths))
+        self.post_message(self.Exported(paths, tuple(legend_left_out(drawn or full))))
 
     def on_figure_screen_exported(self, message: Exported) -> None:
         self.saved = message.paths
         kinds = ", ".join(path.suffix.lstrip(".").upper() for path in message.paths)
         folders = {short_path(path.parent) for path in message.paths}  # the names: in the status line, not here too
-        self.notify(f"{kinds} written to {', '.join(sorted(folders))}", title="Exported", timeout=5)
+        said = "".join(f"; {note}" for note in message.notes)
+        self.notify(f"{kinds} written to {', '.join(sorted(folders))}{said}", title="Exported", timeout=5)
         self._show_status()
 
     def _show_status(self) -> None:

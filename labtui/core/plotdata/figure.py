@@ -46,8 +46,7 @@ def legend_left_out(spec: PlotSpec) -> list[str]:
     entries = legend_entries(drawing_of(spec))
     if entries <= LEGEND_MAX:
         return []
-    return [f"no legend: its {entries} entries do not fit beside the axes (the record beside the figure names the "
-            "runs)"]
+    return [f"no legend: its {entries} entries do not fit beside the axes (the title counts the runs)"]
 
 
 def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI, renderer: Renderer | None = None) -> None:
