@@ -64,11 +64,9 @@ def baseline(text: str) -> dict[str, object]:
     if text in BASELINES:
         return {"baseline": text}
     if text.startswith("t="):
-        try:
-            at = float(text[2:])
-        except ValueError:
-            at = -1.0
-        if 0 <= at < float("inf"):  # as the app's `t` takes it: `t=nan` drew every run against its last point
+        from labtui.core.plotdata.model import baseline_time
+
+        if (at := baseline_time(text[2:])) is not None:
             return {"baseline": "fixed", "baseline_time_s": at}
     raise argparse.ArgumentTypeError(f"not a baseline: {text!r} (auto, raw, first or t=SECONDS from the run's start, "
                                      "e.g. t=20)")

@@ -30,6 +30,7 @@ from labtui.core.plotdata import (
     shape,
 )
 from labtui.core.plotdata.figure import DRAW_BUCKETS, legend_left_out
+from labtui.core.plotdata.model import baseline_time
 from labtui.core.plotdata.trends import with_dirac_points
 from labtui.core.plotdata.view import controls, default_options, file_suffix
 from labtui.core.wording import counted
@@ -241,11 +242,8 @@ class PlotScreen(FigureScreen):
 
     @on(Input.Submitted, "#baseline-time")
     def _baseline_time_set(self, event: Input.Submitted) -> None:
-        try:
-            at = float(event.value)
-        except ValueError:
-            at = math.nan
-        if not 0 <= at < math.inf:
+        at = baseline_time(event.value)
+        if at is None:
             said = f"{event.value.strip()!r} is not" if event.value.strip() else "type"
             self.notify(f"{said} a time in seconds from the run's start (e.g. 30); Esc leaves it", severity="error")
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -21,6 +22,16 @@ class Baseline(StrEnum):
 class GmMethod(StrEnum):
     GRADIENT = "gradient"  # numpy.gradient on the actual Vg spacing: exact, but passes the noise through
     SAVGOL = "savgol"  # local polynomial least squares: smooths the noise a derivative amplifies
+
+
+def baseline_time(text: str) -> float | None:
+    """A fixed baseline's time as typed (`30`: seconds from the run's start), for the app's `t` and `labtui plot
+    --baseline t=…` alike; None unless it is a number ≥ 0 and finite (`nan` drew every run against an end point)."""
+    try:
+        at = float(text)
+    except ValueError:
+        return None
+    return at if 0 <= at < math.inf else None
 
 
 @dataclass(frozen=True)
