@@ -396,6 +396,12 @@ def test_fixed_baseline_interpolates_and_notes_out_of_range_times(tmp_path):
     assert "outside the run" in outside.messages[0]
 
 
+def test_a_baseline_that_falls_back_in_many_runs_is_one_line_naming_them(tmp_path):
+    rows = [stage(tmp_path, run_row(seq, "It"), step_run()) for seq in (1, 2, 3)]
+    spec = only(build_plots(manifest(rows), tmp_path, PlotOptions(baseline="fixed", baseline_time_s=500)))
+    assert spec.messages == ("seq 1, seq 2, seq 3: baseline time 500 s is outside the run, used its nearest end",)
+
+
 def test_it_overlay_warns_about_durations_and_light_dark_mix(tmp_path):
     rows = [
         stage(tmp_path, run_row(1, "It"), step_run()),

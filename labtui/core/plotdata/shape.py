@@ -122,16 +122,19 @@ def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.nd
 
 
 def _draft_it(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions) -> _Draft:
-    """I (or ΔI) vs t, one trace per run, with the laser-ON windows read from the VL column."""
+    """I (or ΔI) vs t, one trace per run, with the laser-ON windows read from the VL column. A baseline that fell
+    back is said once for the runs it fell back in (a t= past the end of fifty runs is one line, not fifty)."""
     draft = _Draft("I" if options.baseline is Baseline.RAW else "ΔI", "A", [])
+    fell_back: dict[str, list[str]] = {}
     for index, (row, columns) in enumerate(zip(rows, group.columns, strict=False)):
         t, i = columns["t_s"], columns["i_a"]
         windows = laser_windows(t, columns["vl_v"])
         draft.spans.extend(windows)
         reference, note = _baseline(t, i, windows, row.get("laser_period_s"), options)
         if note:
-            draft.messages.append(f"{run_ident(row)}: {note}")
+            fell_back.setdefault(note, []).append(run_ident(row))
         draft.series.append(_series(row, index, labels[index], t, i - reference))
+    draft.messages += [f"{', '.join(runs)}: {note}" for note, runs in fell_back.items()]
     draft.spans = merge_spans(draft.spans)
     draft.warnings = _it_warnings(rows, group.columns)
     return draft
