@@ -37,6 +37,11 @@ def error_line(error: LabtuiError) -> str:
     return f"labtui: {error}"
 
 
+def described(error: BaseException) -> str:
+    """A user's problem in its own words; anything else (a bug) with its type too, the first clue to its cause."""
+    return str(error) if isinstance(error, LabtuiError) else f"{type(error).__name__}: {error}"
+
+
 class UsageError(LabtuiError):
     """Arguments or paths that cannot be right (a missing chip, a file given as a folder, ...)."""
 

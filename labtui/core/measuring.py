@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from labtui.core.config import StagingConfig
-from labtui.core.errors import LabtuiError
+from labtui.core.errors import described
 from labtui.core.follow import FollowedRun
 from labtui.core.registry import load_registry
 from labtui.core.stage_events import WatchEventKind
@@ -48,8 +48,7 @@ class MeasuringWatcher(Watcher):
             events = super().poll()
             self._report_measuring()
         except Exception as error:  # reported, and retried at the next poll: never fatal
-            said = str(error) if isinstance(error, LabtuiError) else f"{type(error).__name__}: {error}"  # a bug's type
-            events = self._emit([WatchEvent(WatchEventKind.ERROR, f"{said}; retrying")])
+            events = self._emit([WatchEvent(WatchEventKind.ERROR, f"{described(error)}; retrying")])
         return events
 
     def _report_measuring(self) -> None:

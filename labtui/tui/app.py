@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from labtui.core.config import StagingConfig
-from labtui.core.errors import LabtuiError, error_line
+from labtui.core.errors import LabtuiError, described, error_line
 from labtui.core.lock import LockBusy
 from labtui.core.stage_events import WatchEventKind
 from labtui.tui.dashboard import DashboardScreen
@@ -116,7 +116,7 @@ class LabApp(App[None]):
         if isinstance(error, LabtuiError):
             title, body = "labtui", error_line(error)
         else:
-            title, body = "Something went wrong", f"{type(error).__name__}: {error}"
+            title, body = "Something went wrong", described(error)
         if body not in self._errors_shown:
             self._errors_shown.add(body)
             from labtui.tui.dialogs import ErrorDialog
