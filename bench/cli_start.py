@@ -3,9 +3,10 @@
     .venv/bin/python bench/cli_start.py [--raw DIR] [--rounds 7]
 
 Stages the raw data once into a temp store, then times, round by round in one interleaved order: `python -c pass`,
-`python -c "import polars"`, `labtui --help`, `--version`, every command's `--help`, a no-change `labtui stage`,
-`labtui history 67` and `labtui chips`. Prints each median and its ratio to its reference with the target:
-help and version ≤ 3× `pass`; the no-change stage ≤ 0.8× `import polars`; history and chips ≤ 1.2× `import polars`.
+`python -c "import polars"`, `labtui --help`, `--version`, every command's `--help`, a no-change `labtui stage`
+and the seed plan's naive stager's (bench/naive_stager.py), `labtui history 67` and `labtui chips`. Prints each
+median and its ratio to its reference with the target: help and version ≤ 3× `pass`; the no-change stage ≤ 0.8×
+`import polars`, and its ratio to the naive stager's; history and chips ≤ 1.2× `import polars`.
 Bytecode is cached (in a temp folder) and warmed by an untimed first round, as in an installed labtui: a checkout
 run with PYTHONDONTWRITEBYTECODE would compile labtui's sources on every start while Polars' come precompiled.
 """
@@ -58,6 +59,8 @@ def main() -> None:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         store = ["--raw-root", str(args.raw), "--stage-root", str(Path(tmp) / "store" / "raw_measurements")]
         subprocess.run([*labtui, "stage", "-q", *store], check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        naive = [*py, str(ROOT / "bench" / "naive_stager.py"), str(args.raw), str(Path(tmp) / "naive")]
+        subprocess.run(naive, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         cases: dict[str, tuple[list[str], str, float]] = {  # name: argv, reference, target ratio
             "python -c pass": ([*py, "-c", "pass"], "", 0),
             "python -c 'import polars'": ([*py, "-c", "import polars"], "", 0),
@@ -65,6 +68,7 @@ def main() -> None:
             "labtui --version": ([*labtui, "--version"], "python -c pass", 3),
             **{f"labtui {name} --help": ([*labtui, name, "--help"], "python -c pass", 3) for name in commands()},
             "labtui stage (no change)": ([*labtui, "stage", "-q", *store], "python -c 'import polars'", 0.8),
+            "naive stager (no change)": (naive, "", 0),
             f"labtui history {args.chip}": ([*labtui, "history", args.chip, *store], "python -c 'import polars'", 1.2),
             "labtui chips": ([*labtui, "chips", *store], "python -c 'import polars'", 1.2),
         }
@@ -85,6 +89,8 @@ def main() -> None:
             misses += not ok
             line += f"  {ratio:5.2f}× {reference}  (target ≤ {target:g}×) {'ok' if ok else 'MISSED'}"
         print(line)
+    print(f"labtui stage (no change) = {median['labtui stage (no change)'] / median['naive stager (no change)']:.2f}× "
+          "the naive stager's")
     print(f"load avg after: {os.getloadavg()[0]:.2f}; {misses} target(s) missed")
 
 

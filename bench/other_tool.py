@@ -37,8 +37,8 @@ class Row(BaseModel):
     source_sha256: str
 
 
-def stage_file(path_text: str, raw: str, out: str) -> dict[str, object] | None:
-    path = Path(path_text)
+def read_run(path: Path, raw: Path) -> tuple[Row, pl.DataFrame] | None:
+    """A file's manifest row and data, as the tool reads them (None: a file it skips)."""
     data = path.read_bytes()
     params: dict[str, str] = {}
     proc, data_at = "", -1
@@ -64,12 +64,26 @@ def stage_file(path_text: str, raw: str, out: str) -> dict[str, object] | None:
     run_id = hashlib.sha1(f"{rel.lower()}|{start:%Y-%m-%dT%H:%M:%SZ}".encode()).hexdigest()[:16]
     row = Row(run_id=run_id, source_file=rel, proc=proc, start_time_utc=start, parameters=params,
               n_rows=frame.height, source_sha256=hashlib.sha256(data).hexdigest())
-    folder = Path(out) / f"proc={proc}" / f"date={start.date()}" / f"run_id={run_id}"
+    return row, frame
+
+
+def write_run(row: Row, frame: pl.DataFrame, out: Path) -> None:
+    """The run's Parquet in its Hive partition."""
+    folder = out / f"proc={row.proc}" / f"date={row.start_time_utc.date()}" / f"run_id={row.run_id}"
     folder.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(folder / "part-000.parquet")
+
+
+def stage_file(path_text: str, raw: str, out: str) -> dict[str, object] | None:
+    """One file in a worker process: its run written with an event record; its manifest row back."""
+    run = read_run(Path(path_text), Path(raw))
+    if run is None:
+        return None
+    row, frame = run
+    write_run(row, frame, Path(out))
     events = Path(out) / "_manifest" / "events"
     events.mkdir(parents=True, exist_ok=True)
-    (events / f"{run_id}.json").write_text(json.dumps({"run_id": run_id, "n_rows": frame.height}))
+    (events / f"{row.run_id}.json").write_text(json.dumps({"run_id": row.run_id, "n_rows": frame.height}))
     return row.model_dump(mode="json")
 
 

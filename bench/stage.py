@@ -3,12 +3,13 @@
     .venv/bin/python bench/stage.py [--raw DIR] [--rounds 5] [--scale 10] [--scale-runs 3]
 
 Prints, interleaved per round: the floor (explicit-schema parse + Parquet write of every file, threads on all
-cores), labtui's full stage, the lab's other tool (bench/other_tool.py: its design reproduced) and labtui's
-no-change re-run; then the medians' ratios against the targets (full ≤ 1.2× floor and ≤ 1/3 of the other tool,
-re-run < 3 % of full) and the peak memory (RSS) of a full stage at 1× (median of the rounds' full stages) and at
-`--scale`× a copy of the data (median of `--scale-runs` stages; flat, ≤ 1.3×, and ≤ 200 MB: the engine streams
-files instead of holding them; one sample each swung the ratio 1.28–1.33). Whole-process times of the
-command line (start-up included) are bench/cli_start.py's.
+cores), labtui's full stage, the lab's other tool (bench/other_tool.py: its design reproduced), the seed plan's
+naive stager (bench/naive_stager.py) and both no-change re-runs; then the medians' ratios against the targets
+(full ≤ 1.2× floor and ≤ 1/3 of the other tool, re-run < 3 % of full) and to the naive stager; and the peak
+memory (RSS) of a full stage at 1× (median of the rounds' full stages) and at `--scale`× a copy of the data
+(median of `--scale-runs` stages; flat, ≤ 1.3×, and ≤ 200 MB: the engine streams files instead of holding them;
+one sample each swung the ratio 1.28–1.33). Whole-process times of the command line (start-up included) are
+bench/cli_start.py's.
 """
 
 from __future__ import annotations
@@ -72,9 +73,10 @@ def labtui_stage(raw: Path, store: Path, workers: int | None) -> tuple[float, in
     return run.wall_s, run.peak_rss_kib, run.library_kib
 
 
-def other_tool(raw: Path, out: Path) -> float:
-    """The other tool's staging wall time (its process pool's start included), in a fresh process."""
-    command = [sys.executable, str(ROOT / "bench" / "other_tool.py"), str(raw), str(out)]
+def reproduction(script: str, raw: Path, out: Path) -> float:
+    """The staging wall time that a reproduced stager (`other_tool.py`, `naive_stager.py`) prints, in a fresh
+    process (the other tool's process pool's start included)."""
+    command = [sys.executable, str(ROOT / "bench" / script), str(raw), str(out)]
     settle_disk()
     return float(subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout.split()[0])
 
@@ -105,30 +107,39 @@ def main() -> None:
         f"{os.cpu_count()} cores, "
         f"load avg {os.getloadavg()[0]:.2f}, polars {pl.__version__}"
     )
-    floors, fulls, others, reruns, peaks, libraries = [], [], [], [], [], []
+    floors, fulls, others, naives, reruns, naive_reruns, peaks, libraries = [], [], [], [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-stage-") as tmp:  # kept until every round is timed (_timing)
         for round_no in range(1, args.rounds + 1):
             work = Path(tmp) / f"round{round_no}"
             floor = run_floor(files, args.floor_threads, work / "floor")
             full, peak, library = labtui_stage(args.raw, work / "labtui", workers)
-            other = other_tool(args.raw, work / "other")
+            other = reproduction("other_tool.py", args.raw, work / "other")
+            naive = reproduction("naive_stager.py", args.raw, work / "naive")
             rerun, _, _ = labtui_stage(args.raw, work / "labtui", workers)
+            naive_rerun = reproduction("naive_stager.py", args.raw, work / "naive")
             floors.append(floor)
             fulls.append(full)
             others.append(other)
+            naives.append(naive)
             reruns.append(rerun)
+            naive_reruns.append(naive_rerun)
             peaks.append(peak)
             libraries.append(library)
             print(
                 f"round {round_no}: floor {floor:.3f} s | labtui full {full:.3f} s ({full / floor:.2f}× floor) | "
-                f"other tool {other:.3f} s | no-change re-run {rerun * 1000:.1f} ms ({rerun / full:.1%} of full)"
+                f"other tool {other:.3f} s | naive stager {naive:.3f} s | no-change re-run {rerun * 1000:.1f} ms "
+                f"({rerun / full:.1%} of full; the naive stager's {naive_rerun * 1000:.1f} ms)"
             )
-    floor, full, other, rerun = (statistics.median(x) for x in (floors, fulls, others, reruns))
+    floor, full, other, naive, rerun, naive_rerun = (
+        statistics.median(x) for x in (floors, fulls, others, naives, reruns, naive_reruns)
+    )
     print(
         f"median: floor {floor:.3f} s, full {full:.3f} s = {full / floor:.2f}× floor (target ≤ 1.2×) = "
         f"{full / other:.2f}× the other tool's {other:.3f} s (target ≤ 0.33×), "
         f"re-run {rerun * 1000:.1f} ms = {rerun / full:.1%} of full (target < 3 %)"
     )
+    print(f"the naive stager: full {naive:.3f} s (labtui {full / naive:.2f}× it), no-change re-run "
+          f"{naive_rerun * 1000:.1f} ms (labtui {rerun / naive_rerun:.2f}× it; whole processes: bench/cli_start.py)")
     print(f"throughput: {len(files) / full:.0f} files/s, {size_mb / full:.1f} MB/s")
     with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp:
         big = scaled_copy(args.raw, Path(tmp) / f"raw{args.scale}x", args.scale)
