@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 
 from labtui.cli import EXIT_LOCKED, main
+from labtui.core import metrics
 from labtui.core.atomic import is_temp, write_temps
 from labtui.core.datablock import parse_data
 from labtui.core.extract import run_id_for
@@ -35,7 +36,7 @@ from labtui.core.stage_events import StageEvent
 from labtui.core.stager import Stager
 from labtui.core.validate import validate
 from tests.lab import Lab, epoch, it_rows, raw_csv
-from tests.promises import run_content
+from tests.promises import run_content, temp_files
 
 SANTIAGO = "America/Santiago"
 
@@ -422,6 +423,28 @@ def test_one_thread_at_a_time_runs_the_python_phases_and_the_reads_overlap(
     assert report.staged == 12
     assert len(python.threads) >= 2 and python.most == 1
     assert reads.most >= 2  # on a network share, reads wait on the server: in parallel
+
+
+def test_the_metrics_are_computed_during_the_write_and_a_bug_there_leaves_no_temp_file(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chunk's Parquet is written in a helper thread while the worker computes its metrics; a bug in a metric
+    surfaces as itself, once the write has ended (its temp files then removed, none left being written)."""
+    for idx in range(1, 5):
+        lab.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
+    writers_alive: list[bool] = []
+
+    def broken(*args: object) -> None:
+        writers_alive.append(any(thread.name.startswith("labtui-write") for thread in threading.enumerate()))
+        raise RuntimeError("a bug in a metric")
+
+    monkeypatch.setattr(metrics, "from_data", broken)
+    with pytest.raises(RuntimeError, match="a bug in a metric"):
+        Stager(replace(lab.config, workers=1)).run()
+    assert writers_alive and all(writers_alive)
+    assert temp_files(lab.store_root) == [] and not lab.config.manifest_path.exists()
+    monkeypatch.undo()
+    assert lab.stage().staged == 4
 
 
 def test_cancel_leaves_a_consistent_store_and_the_rest_stages_later(lab: Lab) -> None:
