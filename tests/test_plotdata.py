@@ -512,11 +512,11 @@ def test_unreadable_parquet_becomes_a_message_not_an_error(tmp_path):
     path = run_parquet_path(tmp_path, "It", DAY, corrupt["run_id"])
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a parquet file")
-    no_points = stage(tmp_path, run_row(4, "It"), {"t_s": [np.nan], "i_a": [1.0], "vl_v": [0.0]})
+    no_points = stage(tmp_path, run_row(4, "It", n_rows=1), {"t_s": [np.nan], "i_a": [1.0], "vl_v": [0.0]})
     spec = only(build_plots(manifest([good, missing, corrupt, no_points]), tmp_path, PlotOptions()))
     assert [s.seq for s in spec.series] == [1]
     assert [m.split(":")[0] for m in spec.messages] == ["seq 2", "seq 3", "seq 4"]
-    assert "FileNotFoundError" in spec.messages[0] and "no data points" in spec.messages[2]
+    assert "FileNotFoundError" in spec.messages[0] and spec.messages[2] == "seq 4: no finite point in its 1 row"
     assert spec.runs["seq"].to_list() == [1]
 
 

@@ -74,8 +74,10 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path) -> LoadedGroup:
             continue
         if absurd:
             messages.append(f"{run_ident(row)}: {left_out(absurd)}")
-        if not data[kind.x].size:
-            messages.append(f"{run_ident(row)}: no data points")
+        if not data[kind.x].size:  # an empty run, or one whose every value is NaN or ±inf (an aborted sweep)
+            rows = row.get("n_rows") or 0
+            said = f"no finite point in its {counted(rows, 'row')}" if rows else "no data points"
+            messages.append(f"{run_ident(row)}: {said}")
             continue
         loaded.append(index)
         columns.append(data)
