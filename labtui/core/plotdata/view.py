@@ -41,13 +41,14 @@ TITLED_RUNS = 6  # ranges (or runs) a title names one by one; more read as a cou
 
 def runs_text(runs: pl.DataFrame) -> str:
     """`seq 3–5, 9`: which runs of the history are drawn; runs without a seq by date and queue index. Beyond
-    `TITLED_RUNS` ranges, `47 runs, seq 4–68`: a title must fit above the plot."""
-    rows = runs.to_dicts()
-    seqs: list[int] = sorted({row["seq"] for row in rows if row.get("seq") is not None})
-    if not rows or any(row.get("seq") is None for row in rows):
-        if len(rows) > TITLED_RUNS:
-            return f"{len(rows)} runs"
-        return ", ".join(run_ident(row) for row in rows)
+    `TITLED_RUNS` ranges, `47 runs, seq 4–68`: a title must fit above the plot. Reads the seq column alone: a
+    chip's trends title 10k runs, whose rows as dicts took 60 ms of every redraw."""
+    column = runs.get_column("seq") if "seq" in runs.columns else None
+    if column is None or not runs.height or column.null_count():
+        if runs.height > TITLED_RUNS:
+            return f"{runs.height} runs"
+        return ", ".join(run_ident(row) for row in runs.to_dicts())
+    seqs: list[int] = sorted(set(column.to_list()))
     ranges: list[list[int]] = []
     for seq in seqs:
         if ranges and seq == ranges[-1][-1] + 1:
