@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable
 from functools import partial
 from importlib import import_module
@@ -74,6 +75,12 @@ class LabApp(App[None]):
         self._show_watching()
 
     def on_mount(self) -> None:
+        # What exists now lives as long as the app (the imported modules, Textual's classes and caches): out of the
+        # collector's full passes, which walked its ~100k objects in 35–55 ms, twice in a trend's first paint
+        # (T on a 10k-run chip: 220 → 160–175 ms, medians of 5; `bench/trends.py`). Once a process: an app started
+        # after another (in tests) must not pin the first one's garbage for good.
+        if not gc.get_freeze_count():
+            gc.freeze()
         self.theme = DARK
         unknown = sorted(set(self.config.keys) - binding_ids()) if self.config.keys else []
         if unknown:
