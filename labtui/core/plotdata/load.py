@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from labtui.core.atomic import read_parquet_pinned
+from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
 from labtui.core.layout import run_parquet_path
 from labtui.core.wording import counted
 
@@ -65,18 +65,17 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path) -> LoadedGroup:
     if kind is None:
         return LoadedGroup(proc, runs.clear(), (), (f"no plot for {proc} runs yet ({runs.height} selected)",))
     loaded, columns, messages = [], [], []
-    for index, row in enumerate(runs.iter_rows(named=True)):
-        try:
-            path = run_parquet_path(stage_root, proc, row["date_local"], row["run_id"])
-            data, absurd = _read_run(path, kind)
-        except (OSError, ValueError, pl.exceptions.PolarsError) as error:
-            messages.append(f"{run_ident(row)}: cannot read its Parquet ({type(error).__name__}: {error})")
+    rows = runs.to_dicts()
+    for index, (row, read) in enumerate(zip(rows, _read_runs(rows, proc, kind, stage_root), strict=True)):
+        if isinstance(read, Exception):
+            messages.append(f"{run_ident(row)}: cannot read its Parquet ({type(read).__name__}: {read})")
             continue
+        data, absurd = read
         if absurd:
             messages.append(f"{run_ident(row)}: {left_out(absurd)}")
         if not data[kind.x].size:  # an empty run, or one whose every value is NaN or ±inf (an aborted sweep)
-            rows = row.get("n_rows") or 0
-            said = f"no finite point in its {counted(rows, 'row')}" if rows else "no data points"
+            n_rows = row.get("n_rows") or 0
+            said = f"no finite point in its {counted(n_rows, 'row')}" if n_rows else "no data points"
             messages.append(f"{run_ident(row)}: {said}")
             continue
         loaded.append(index)
@@ -84,12 +83,33 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path) -> LoadedGroup:
     return LoadedGroup(proc, runs.gather(loaded), tuple(columns), tuple(messages))
 
 
-def _read_run(path: Path, kind: Kind) -> tuple[dict[str, np.ndarray], int]:
-    """Only the plotted columns, of the rows a plot can draw (`drawable_rows`), and the count of those beyond."""
+Read = tuple[dict[str, np.ndarray], int] | Exception
+_UNREADABLE = (OSError, ValueError, pl.exceptions.PolarsError)
+
+
+def _read_runs(rows: list[Row], proc: str, kind: Kind, stage_root: Path) -> list[Read]:
+    """Each run's plotted columns (`_columns`), all read by one Polars query (10 overlaid 80k-sample runs: 30 → 20
+    ms); when that fails, each run alone, so an unreadable file is that run's error in its place."""
     names = [kind.x, kind.y, *kind.extra]
-    frame = read_parquet_pinned(path, columns=names).select(pl.col(names).cast(pl.Float64))
-    frame, absurd = drawable_rows(frame, kind.x, kind.y)
-    return {name: frame[name].to_numpy() for name in names}, absurd
+    try:
+        paths = [run_parquet_path(stage_root, proc, row["date_local"], row["run_id"]) for row in rows]
+        return [_columns(frame, kind) for frame in read_parquets_pinned(paths, [names] * len(paths))]
+    except _UNREADABLE:
+        return [_read_run(row, proc, kind, stage_root) for row in rows]
+
+
+def _read_run(row: Row, proc: str, kind: Kind, stage_root: Path) -> Read:
+    try:
+        path = run_parquet_path(stage_root, proc, row["date_local"], row["run_id"])
+        return _columns(read_parquet_pinned(path, columns=[kind.x, kind.y, *kind.extra]), kind)
+    except _UNREADABLE as error:
+        return error
+
+
+def _columns(frame: pl.DataFrame, kind: Kind) -> tuple[dict[str, np.ndarray], int]:
+    """The plotted columns as floats, of the rows a plot can draw (`drawable_rows`), and the count of those beyond."""
+    frame, absurd = drawable_rows(frame.select(pl.all().cast(pl.Float64)), kind.x, kind.y)
+    return {name: frame[name].to_numpy() for name in frame.columns}, absurd
 
 
 def drawable_rows(frame: pl.DataFrame, x: str, y: str) -> tuple[pl.DataFrame, int]:
