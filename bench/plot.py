@@ -30,6 +30,7 @@ from labtui.core.plotdata.view import plot_rows
 from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.synth.physics import SAMPLE_INTERVAL_S
+from labtui.tui.app import freeze_long_lived
 from labtui.tui.plot import PlotScreen
 from labtui.tui.plot_view import draw_spec, palette_for
 from labtui.tui.store import Store
@@ -78,6 +79,9 @@ class Host(App):
         super().__init__()
         self.config = config
         self.store = Store(config)
+
+    def on_mount(self) -> None:
+        freeze_long_lived()  # as the real app does when it mounts
 
 
 async def time_screen(config: StagingConfig, runs: pl.DataFrame, repeat: int) -> Rounds:

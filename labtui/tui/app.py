@@ -41,6 +41,15 @@ def screen_class(name: str) -> type[Screen]:
     return getattr(import_module(module), cls)
 
 
+def freeze_long_lived() -> None:
+    """What exists when the app mounts lives as long as it (the imported modules, Textual's classes and caches): out
+    of the garbage collector's full passes, which walked those ~100k objects in 35–55 ms, twice in a trend's first
+    paint (T on a 10k-run chip: 220 → 160–175 ms, medians of 5; `bench/trends.py`). Once a process: an app started
+    after another (in tests) must not pin the first one's garbage for good."""
+    if not gc.get_freeze_count():
+        gc.freeze()
+
+
 class LabApp(App[None]):
     """Keyboard-only; everything slow (staging, validation, big histories) runs in workers."""
 
@@ -75,12 +84,7 @@ class LabApp(App[None]):
         self._show_watching()
 
     def on_mount(self) -> None:
-        # What exists now lives as long as the app (the imported modules, Textual's classes and caches): out of the
-        # collector's full passes, which walked its ~100k objects in 35–55 ms, twice in a trend's first paint
-        # (T on a 10k-run chip: 220 → 160–175 ms, medians of 5; `bench/trends.py`). Once a process: an app started
-        # after another (in tests) must not pin the first one's garbage for good.
-        if not gc.get_freeze_count():
-            gc.freeze()
+        freeze_long_lived()
         self.theme = DARK
         unknown = sorted(set(self.config.keys) - binding_ids()) if self.config.keys else []
         if unknown:
