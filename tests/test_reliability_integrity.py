@@ -577,6 +577,23 @@ def test_foreign_files_are_reported_and_moved_to_the_quarantine(lab: Lab) -> Non
     pads.dataset(lab.stage_root, partitioning="hive").to_table()  # a directory scan reads again
 
 
+def test_links_in_the_stage_root_are_foreign_never_followed(lab: Lab, tmp_path: Path) -> None:
+    """A link to a folder of Parquet (a colleague's runs, linked in) would be read by a directory scan as runs of
+    this store: reported and moved to the quarantine as the link itself, what it points at left alone."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "part-000.parquet").write_bytes(b"not this store's")
+    (lab.stage_root / "proc=It" / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (lab.stage_root / "proc=It" / "part-link.parquet").symlink_to(elsewhere / "part-000.parquet")
+    report = lab.cli("validate")
+    assert report.returncode == 1 and "proc=It/linked" in report.stdout and "proc=It/part-link.parquet" in report.stdout
+    assert lab.cli("validate", "--fix").returncode == 0
+    (batch,) = (lab.store_root / "_quarantine").iterdir()
+    assert (batch / "raw_measurements" / "proc=It" / "linked").is_symlink()
+    assert (elsewhere / "part-000.parquet").read_bytes() == b"not this store's"
+    pads.dataset(lab.stage_root, partitioning="hive").to_table()
+
+
 # -- 7. parser rules -----------------------------------------------------------------------------------------------
 @pytest.fixture
 def empty(tmp_path: Path) -> Lab:

