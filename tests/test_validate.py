@@ -11,6 +11,9 @@ from collections.abc import Callable
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from labtui.cli import main
 from labtui.core.findings import Finding
@@ -18,8 +21,9 @@ from labtui.core.fixes import apply_fixes
 from labtui.core.layout import run_dir, run_parquet_path
 from labtui.core.lock import LockBusy, WriterLock
 from labtui.core.manifest import write_manifest
+from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import read_footer
-from labtui.core.validate import validate
+from labtui.core.validate import _schema_errors, validate
 from tests.lab import Lab, chip67_lab, local, sha_tree
 
 IT = "Alisson_08_sept/It2025-09-08_1.csv"
@@ -392,3 +396,49 @@ def test_a_fresh_stage_of_the_real_data_passes(real_store, capsys) -> None:
     assert {f.code: f.severity for f in report.findings} == {"incomplete": "info", "rejects": "warning"}
     assert report.stats["runs"] == 552 and report.stats["raw_files"] == 553
     assert main(["validate", "--raw-root", str(real_store.raw_root), "--stage-root", str(real_store.stage_root)]) == 0
+
+
+# -- the schema check, column by column, against the model row by row -----------------------------------------------
+HOSTILE: dict[type[pl.DataType], list[object]] = {  # values a damaged or hand-edited manifest may hold, per dtype
+    pl.String: [None, "", "XYZ", "0123456789ABCDEF", "0123456789abcdef", "a" * 70, "It 2", "é", "../x.csv"],
+    pl.Int64: [None, -1, 0, 1, 2**62, -(2**62)],
+    pl.Int32: [None, -1, 0, 3],
+    pl.Float64: [None, float("nan"), float("inf"), -float("inf"), -1.0, 0.0, 455.0],
+    pl.Boolean: [None, True, False],
+    pl.Date: [None],
+    pl.Datetime: [None],
+}
+
+
+@pytest.fixture(scope="module")
+def manifest_frame(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    return chip67_lab(tmp_path_factory.mktemp("schema")).manifest()
+
+
+def per_row_errors(frame: pl.DataFrame) -> list[tuple[int, str]]:
+    """The reference: each row through `ManifestRow.model_validate`, its first error as the model reports it."""
+    rows = frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%:z")).iter_rows(named=True)
+    errors = []
+    for index, row in enumerate(rows):
+        try:
+            ManifestRow.model_validate(row)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            errors.append((index, f"{'.'.join(map(str, first['loc']))}: {first['msg']}"))
+    return errors
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_the_column_checks_find_the_rows_and_first_errors_the_model_finds(
+    manifest_frame: pl.DataFrame, data: st.DataObject
+) -> None:
+    frame = manifest_frame
+    for _ in range(data.draw(st.integers(1, 6))):
+        column = data.draw(st.sampled_from(frame.columns))
+        dtype = frame.schema[column]
+        value = data.draw(st.sampled_from(HOSTILE[dtype.base_type()]))
+        row = data.draw(st.integers(0, frame.height - 1))
+        frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == row).then(pl.lit(value, dtype))
+                                   .otherwise(pl.col(column)).alias(column))
+    assert _schema_errors(frame) == per_row_errors(frame)

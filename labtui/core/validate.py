@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from types import NoneType, UnionType
 from typing import Annotated, Union, get_args, get_origin
 
 import polars as pl
-from pydantic import ValidationError
+from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core.core_schema import list_schema
 
 from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.annotations import unreadable_actions
@@ -87,20 +89,36 @@ REQUIRED_FIELDS = tuple(name for name, info in ManifestRow.model_fields.items() 
 
 
 def _schema_errors(frame: pl.DataFrame) -> list[tuple[int, str]]:
-    """(row index, first error) of every row that `ManifestRow` rejects.
+    """(row index, first error) of every row that `ManifestRow` rejects, in its words (`field: message`).
 
-    Datetimes go to pydantic as ISO text: building Python datetimes costs more than validating them, and the text
-    keeps the zone, so a naive or non-UTC value still fails.
+    Column by column, each through its field's own compiled schema (`_field_checks`): `ManifestRow` checks each
+    field alone (no check spans fields), so a row fails iff one of its values does, and its first error is that of
+    its first failing field, as the model reports it. A dict per row cost more than the checks: 65k runs 580 → 250
+    ms. Datetimes go as ISO text: building Python datetimes costs more than validating them, and the text keeps the
+    zone, so a naive or non-UTC value still fails.
     """
-    rows = frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%:z")).iter_rows(named=True)
-    errors = []
-    for index, row in enumerate(rows):
+    frame = frame.with_columns(pl.col(pl.Datetime).dt.to_string("%Y-%m-%dT%H:%M:%S%.f%:z"))
+    first: dict[int, str] = {}
+    for name, check in _field_checks().items():  # in the model's field order: a row's first error comes first
         try:
-            ManifestRow.model_validate(row)
+            check.validate_python(frame.get_column(name).to_list())
         except ValidationError as exc:
-            first = exc.errors()[0]
-            errors.append((index, f"{'.'.join(map(str, first['loc']))}: {first['msg']}"))
-    return errors
+            for error in exc.errors():
+                index, *inner = error["loc"]
+                first.setdefault(int(index), f"{'.'.join(map(str, (name, *inner)))}: {error['msg']}")
+    return sorted(first.items())
+
+
+@cache
+def _field_checks() -> dict[str, SchemaValidator]:
+    """Each `ManifestRow` field's compiled schema (its type, constraints and validators), over a list of values."""
+    model = ManifestRow.__pydantic_core_schema__
+    assert model["type"] == "model" and model["schema"]["type"] == "model-fields"
+    checks = {}
+    for name, field in model["schema"]["fields"].items():
+        schema = field["schema"]
+        checks[name] = SchemaValidator(list_schema(schema["schema"] if schema["type"] == "default" else schema))
+    return checks
 
 
 def _row_findings(
