@@ -24,6 +24,12 @@ def index_of(lab: Lab) -> dict:
     return json.loads(index_path(lab.config.manifest_path).read_bytes())
 
 
+def files_of(index: dict) -> dict[str, list]:
+    """The index's columns as source file → [size, mtime µs, run_id]."""
+    return {source: [size, mtime, run_id] for source, size, mtime, run_id in
+            zip(index["source_file"], index["size"], index["mtime_us"], index["run_id"], strict=True)}
+
+
 def test_index_lists_every_manifest_row_and_names_the_manifest(lab: Lab) -> None:
     lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     lab.write("a/IVg2025-10-13_2.csv", raw_csv("IVg"))
@@ -35,7 +41,7 @@ def test_index_lists_every_manifest_row_and_names_the_manifest(lab: Lab) -> None
         row["source_file"]: [row["source_size"], int(row["source_mtime"].timestamp() * 1e6), row["run_id"]]
         for row in manifest.iter_rows(named=True)
     }
-    assert index["files"] == expected
+    assert files_of(index) == expected
     for source, (size, mtime_us, _) in expected.items():
         info = (lab.raw / source).stat()
         assert (size, mtime_us) == (info.st_size, info.st_mtime_ns // 1000)
@@ -72,7 +78,8 @@ def test_an_index_of_another_manifest_is_never_trusted(lab: Lab) -> None:
     committed = index_of(lab)
     path.write_bytes(raw_csv("It"))
     info = path.stat()
-    lie = {**committed, "files": {"a/It2025-10-13_1.csv": [info.st_size, info.st_mtime_ns // 1000, "0" * 16]}}
+    lie = {**committed, "source_file": ["a/It2025-10-13_1.csv"], "size": [info.st_size],
+           "mtime_us": [info.st_mtime_ns // 1000], "run_id": ["0" * 16]}
     index_file = index_path(lab.config.manifest_path)
 
     index_file.write_text(json.dumps(lie))
@@ -81,7 +88,7 @@ def test_an_index_of_another_manifest_is_never_trusted(lab: Lab) -> None:
     index_file.write_text(json.dumps({**lie, "manifest_sha256": "f" * 64}))
     report = lab.stage()
     assert (report.staged, report.unchanged) == (1, 0)
-    assert index_of(lab)["files"]["a/It2025-10-13_1.csv"][:2] == [info.st_size, info.st_mtime_ns // 1000]
+    assert files_of(index_of(lab))["a/It2025-10-13_1.csv"][:2] == [info.st_size, info.st_mtime_ns // 1000]
     assert lab.manifest()["n_rows"].to_list() == [len(it_rows())]
 
 
@@ -90,7 +97,8 @@ def test_a_missing_or_torn_index_falls_back_to_the_manifest_and_is_rewritten(lab
     lab.stage()
     index_file = index_path(lab.config.manifest_path)
     good = index_file.read_bytes()
-    for damage in (None, b"", b'{"format": 1, "manifest_sha25', b"[1, 2]", b'{"format": 99}'):
+    uneven = json.dumps(json.loads(good) | {"size": []}).encode()  # columns of different lengths: never zipped short
+    for damage in (None, b"", b'{"format": 1, "manifest_sha25', b"[1, 2]", b'{"format": 99}', uneven):
         if damage is None:
             index_file.unlink()
         else:

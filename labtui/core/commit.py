@@ -34,7 +34,7 @@ from labtui.core.layout import run_dir
 from labtui.core.overview import write_overview
 from labtui.core.recovery import sweep_store
 from labtui.core.rejects import RejectRecord, reject_path, remove_reject, write_reject
-from labtui.core.scan import stat_rows
+from labtui.core.scan import stat_columns
 from labtui.core.stat_index import manifest_digest, write_stat_index
 from labtui.core.store import DIRTY_MARKER
 
@@ -146,7 +146,7 @@ class StoreCommit:
         a crash, or an older labtui) when no commit rewrote it."""
         path = self.config.manifest_path
         digest = manifest_digest(path)  # one read of the manifest names it in both
-        write_stat_index(path, stat_rows(manifest), digest)
+        write_stat_index(path, stat_columns(manifest), digest)
         write_overview(path, manifest, self.config.local_tz, digest)
 
     # -- the commit -------------------------------------------------------------------------------------------

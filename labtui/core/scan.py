@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labtui.core.config import StagingConfig
 from labtui.core.rejects import RejectRecord, load_rejects
@@ -127,17 +127,19 @@ def scan_raw(raw_root: Path) -> list[Candidate]:
     return found
 
 
-def stat_rows(manifest: pl.DataFrame) -> list[tuple[str, int, int, str]]:
-    """Source file, size, mtime (µs since the epoch, the manifest's precision) and run_id of every staged run."""
+def stat_columns(manifest: pl.DataFrame) -> dict[str, list[Any]]:
+    """`source_file`, `size`, `mtime_us` (µs since the epoch, the manifest's precision) and `run_id` of every staged
+    run, as lists."""
     import polars as pl
 
     mtime_us = pl.col("source_mtime").dt.epoch("us")
-    return manifest.select("source_file", "source_size", mtime_us, "run_id").rows()
+    return manifest.select("source_file", "run_id", size="source_size", mtime_us=mtime_us).to_dict(as_series=False)
 
 
 def staged_signatures(manifest: pl.DataFrame) -> Signatures:
     """What incremental staging compares: source file → (size, mtime µs) as recorded at its last staging."""
-    return {source: (size, mtime_us) for source, size, mtime_us, _ in stat_rows(manifest)}
+    columns = stat_columns(manifest)
+    return dict(zip(columns["source_file"], zip(columns["size"], columns["mtime_us"], strict=True), strict=True))
 
 
 def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRecord]) -> Outcome | None:

@@ -1,7 +1,8 @@
 """The stat index: what a no-change `labtui stage` compares the raw tree with, readable without Polars.
 
-`_manifest/stat_index.json` maps every staged source file to the size, mtime (µs, as the manifest records it)
-and run_id of its manifest row, and names the manifest it was made from by the SHA-256 of its bytes. Importing
+`_manifest/stat_index.json` lists every staged source file with the size, mtime (µs, as the manifest records it)
+and run_id of its manifest row, column by column (65k runs: a JSON object per file took 130 ms to read and 120 ms
+to write, columns 40 and 30), and names the manifest it was made from by the SHA-256 of its bytes. Importing
 Polars costs more than the whole no-change check, so the stager plans from this index and opens the manifest only
 when there is work. The manifest stays the authority: the writer rewrites the index right after each manifest
 replace, under the same lock, and an index whose hash is not the current manifest's (a crash between the two
@@ -13,13 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from labtui.core.atomic import atomic_write_bytes
 
 INDEX_NAME = "stat_index.json"
-FORMAT = 1
+COLUMNS = ("source_file", "size", "mtime_us", "run_id")
+FORMAT = 2  # 1: an object per file
 
 Signatures = dict[str, tuple[int, int]]  # source file -> (size, mtime in µs) at its last staging
 
@@ -38,15 +41,11 @@ def manifest_digest(manifest_path: Path) -> str | None:
         return None
 
 
-def write_stat_index(manifest_path: Path, rows: Iterable[tuple[str, int, int, str]], digest: str | None) -> None:
-    """Index the manifest now at `manifest_path`, whose `manifest_digest` is `digest` (rows: source file, size,
-    mtime µs, run_id). Atomic but not fsynced: after a power cut an old index fails the hash check and costs one
-    slower re-run, nothing more."""
-    record = {
-        "format": FORMAT,
-        "manifest_sha256": digest,
-        "files": {source: [size, mtime_us, run_id] for source, size, mtime_us, run_id in rows},
-    }
+def write_stat_index(manifest_path: Path, columns: Mapping[str, list[Any]], digest: str | None) -> None:
+    """Index the manifest now at `manifest_path`, whose `manifest_digest` is `digest` (`columns`: `scan.stat_columns`
+    of it). Atomic but not fsynced: after a power cut an old index fails the hash check and costs one slower
+    re-run, nothing more."""
+    record = {"format": FORMAT, "manifest_sha256": digest, **{name: columns[name] for name in COLUMNS}}
     atomic_write_bytes(index_path(manifest_path), json.dumps(record, ensure_ascii=False).encode("utf-8"),
                        durable=False)
 
@@ -58,6 +57,7 @@ def read_stat_index(manifest_path: Path, digest: str | None) -> Signatures | Non
         record = json.loads(index_path(manifest_path).read_bytes())
         if record["format"] != FORMAT or digest is None or record["manifest_sha256"] != digest:
             return None
-        return {source: (int(size), int(mtime_us)) for source, (size, mtime_us, _run_id) in record["files"].items()}
+        sources, sizes, mtimes = (record[name] for name in ("source_file", "size", "mtime_us"))
+        return dict(zip(sources, zip(sizes, mtimes, strict=True), strict=True))
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None  # missing, torn by a power cut, or not ours: the manifest answers instead
