@@ -36,21 +36,20 @@ def foreign_files(config: StagingConfig) -> list[str]:
     65k-run store's 2.6 s validation.
     """
     found: list[str] = []
-
-    def visit(folder: str, prefix: str) -> None:
+    folders = [(str(config.stage_root), "")]  # a stack, not recursion: a hostile tree may nest a thousand deep
+    while folders:
+        folder, prefix = folders.pop()
         try:
             with os.scandir(folder) as entries:
                 listed = list(entries)
         except OSError:
-            return
+            continue
         for entry in listed:
             rel = prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
-                visit(entry.path, rel + "/")
+                folders.append((entry.path, rel + "/"))
             elif not is_temp(entry.name) and not _RUN_PART.match(rel):
                 found.append(rel)
-
-    visit(str(config.stage_root), "")
     return sorted(found)
 
 
