@@ -17,7 +17,7 @@ from labtui.core.atomic import is_temp
 from labtui.core.config import StagingConfig
 from labtui.core.layout import PART_NAME, run_dir
 from labtui.core.parquet_footer import read_run_record
-from labtui.core.quarantine import quarantine
+from labtui.core.quarantine import files_under, quarantine
 from labtui.core.store import DIRTY_MARKER
 
 if TYPE_CHECKING:
@@ -33,13 +33,11 @@ def sweep_store(config: StagingConfig) -> list[Path]:
         marked = None
     removed: list[Path] = []
     for folder in (config.stage_root, config.manifest_dir, config.rejects_dir):
-        if folder.is_dir():
-            for root, _dirs, files in os.walk(folder):
-                for name in files:
-                    if is_temp(name):
-                        (Path(root) / name).unlink(missing_ok=True)
-                        removed.append(Path(root) / name)
-                        faults.point("during_sweep")
+        for _, entry in files_under(folder):
+            if is_temp(entry.name):
+                Path(entry.path).unlink(missing_ok=True)
+                removed.append(Path(entry.path))
+                faults.point("during_sweep")
     removed.extend(_clear_orphan_runs(config, marked))
     return removed
 
