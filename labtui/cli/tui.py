@@ -65,7 +65,8 @@ def build_app(args: argparse.Namespace) -> LabApp:
 
 
 def is_empty(config: StagingConfig) -> bool:
-    """No store and nothing to stage into one."""
-    if config.manifest_path.exists():
-        return False
-    return not config.raw_root.is_dir() or next(config.raw_root.rglob("*.csv"), None) is None
+    """No store and nothing to stage into one (what `scan_raw` finds: its walk never recurses, so a raw folder
+    nested a thousand deep is an answer, not a RecursionError)."""
+    from labtui.core.scan import scan_raw
+
+    return not config.manifest_path.exists() and not scan_raw(config.raw_root)
