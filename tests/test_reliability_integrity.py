@@ -597,18 +597,26 @@ def test_links_in_the_stage_root_are_foreign_never_followed(lab: Lab, tmp_path: 
 def test_a_tree_nested_deeper_than_python_recurses_is_walked(lab: Lab) -> None:
     """1,200 folders deep in the stage root (past Python's recursion limit): the stranger at the bottom is reported,
     and a crashed writer's temp file down there is swept by the next stage."""
-    deep = lab.stage_root
+    chain = [lab.stage_root]
     for _ in range(1200):  # one by one: pathlib's mkdir(parents=True) recurses too
-        deep = deep / "a"
-        deep.mkdir()
-    (deep / "stray.txt").write_text("x")
-    report = lab.cli("validate")
-    assert report.returncode == 1 and "Traceback" not in report.stderr
-    assert "foreign_files" in report.stdout and "stray.txt" in report.stdout
-    (deep / ".part-000.parquet.1234.tmp").write_bytes(b"torn")
-    (lab.config.manifest_dir / ".dirty").write_text("1234")
-    assert lab.cli("stage").returncode == 0
-    assert not (deep / ".part-000.parquet.1234.tmp").exists()
+        chain.append(chain[-1] / "a")
+        chain[-1].mkdir()
+    deep = chain[-1]
+    try:
+        (deep / "stray.txt").write_text("x")
+        report = lab.cli("validate")
+        assert report.returncode == 1 and "Traceback" not in report.stderr
+        assert "foreign_files" in report.stdout and "stray.txt" in report.stdout
+        (deep / ".part-000.parquet.1234.tmp").write_bytes(b"torn")
+        (lab.config.manifest_dir / ".dirty").write_text("1234")
+        assert lab.cli("stage").returncode == 0
+        assert not (deep / ".part-000.parquet.1234.tmp").exists()
+    finally:  # bottom up: shutil.rmtree, which pytest cleans its temp folders with, recurses too
+        for folder in reversed(chain[1:]):
+            for entry in os.scandir(folder):
+                if not entry.is_dir(follow_symlinks=False):
+                    os.unlink(entry.path)
+            folder.rmdir()
 
 
 # -- 7. parser rules -----------------------------------------------------------------------------------------------
