@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from labtui.core.config import StagingConfig
 from labtui.core.rejects import RejectRecord, load_rejects
-from labtui.core.stat_index import Signatures
+from labtui.core.stat_index import Signatures, signatures
 
 if TYPE_CHECKING:
     import polars as pl
@@ -138,8 +138,7 @@ def stat_columns(manifest: pl.DataFrame) -> dict[str, list[Any]]:
 
 def staged_signatures(manifest: pl.DataFrame) -> Signatures:
     """What incremental staging compares: source file → (size, mtime µs) as recorded at its last staging."""
-    columns = stat_columns(manifest)
-    return dict(zip(columns["source_file"], zip(columns["size"], columns["mtime_us"], strict=True), strict=True))
+    return signatures(stat_columns(manifest))
 
 
 def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRecord]) -> Outcome | None:

@@ -50,6 +50,12 @@ def write_stat_index(manifest_path: Path, columns: Mapping[str, list[Any]], dige
                        durable=False)
 
 
+def signatures(columns: Mapping[str, list[Any]]) -> Signatures:
+    """Source file → (size, mtime µs), from the index's columns (`scan.stat_columns`, or a record read back);
+    ValueError when they differ in length: never zipped short."""
+    return dict(zip(columns["source_file"], zip(columns["size"], columns["mtime_us"], strict=True), strict=True))
+
+
 def read_stat_index(manifest_path: Path, digest: str | None) -> Signatures | None:
     """The staged signatures, when the index describes the manifest now committed (`digest`: its
     `manifest_digest`, which the caller takes once for every record it checks); else None (read the manifest)."""
@@ -57,7 +63,6 @@ def read_stat_index(manifest_path: Path, digest: str | None) -> Signatures | Non
         record = json.loads(index_path(manifest_path).read_bytes())
         if record["format"] != FORMAT or digest is None or record["manifest_sha256"] != digest:
             return None
-        sources, sizes, mtimes = (record[name] for name in ("source_file", "size", "mtime_us"))
-        return dict(zip(sources, zip(sizes, mtimes, strict=True), strict=True))
+        return signatures(record)
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None  # missing, torn by a power cut, or not ours: the manifest answers instead
