@@ -31,7 +31,7 @@ def live_group(run: FollowedRun, zone: ZoneInfo) -> LoadedGroup | None:
     kind = KINDS.get(header.proc)
     if kind is None:
         return LoadedGroup(header.proc, runs.clear(), (), (f"no live plot for {header.proc} runs",))
-    names = [kind.x, kind.y, *kind.extra]
+    names = kind.columns
     if missing := [name for name in names if name not in run.frame.columns]:
         return LoadedGroup(header.proc, runs.clear(), (), (f"no {', '.join(missing)} column in {run.path.name}",))
     frame, absurd = drawable_rows(run.frame.select(names), kind.x, kind.y)

@@ -26,6 +26,11 @@ class Kind:
     y_unit: str
     extra: tuple[str, ...] = ()
 
+    @property
+    def columns(self) -> list[str]:
+        """The Parquet columns a plot of this kind reads."""
+        return [self.x, self.y, *self.extra]
+
 
 # |x| or |y| beyond this is a writer's sentinel or corrupted data, no measurement in SI units: an axis spanning it
 # overflows (its ±margins, its tick steps) in plotext and in matplotlib alike, so such points are left out, and said
@@ -90,20 +95,22 @@ _UNREADABLE = (OSError, ValueError, pl.exceptions.PolarsError)
 def _read_runs(rows: list[Row], proc: str, kind: Kind, stage_root: Path) -> list[Read]:
     """Each run's plotted columns (`_columns`), all read by one Polars query (10 overlaid 80k-sample runs: 30 → 20
     ms); when that fails, each run alone, so an unreadable file is that run's error in its place."""
-    names = [kind.x, kind.y, *kind.extra]
     try:
-        paths = [run_parquet_path(stage_root, proc, row["date_local"], row["run_id"]) for row in rows]
-        return [_columns(frame, kind) for frame in read_parquets_pinned(paths, [names] * len(paths))]
+        paths = [_path(row, proc, stage_root) for row in rows]
+        return [_columns(frame, kind) for frame in read_parquets_pinned(paths, [kind.columns] * len(paths))]
     except _UNREADABLE:
         return [_read_run(row, proc, kind, stage_root) for row in rows]
 
 
 def _read_run(row: Row, proc: str, kind: Kind, stage_root: Path) -> Read:
     try:
-        path = run_parquet_path(stage_root, proc, row["date_local"], row["run_id"])
-        return _columns(read_parquet_pinned(path, columns=[kind.x, kind.y, *kind.extra]), kind)
+        return _columns(read_parquet_pinned(_path(row, proc, stage_root), columns=kind.columns), kind)
     except _UNREADABLE as error:
         return error
+
+
+def _path(row: Row, proc: str, stage_root: Path) -> Path:
+    return run_parquet_path(stage_root, proc, row["date_local"], row["run_id"])
 
 
 def _columns(frame: pl.DataFrame, kind: Kind) -> tuple[dict[str, np.ndarray], int]:
