@@ -268,6 +268,7 @@ def _rows_from(data: bytes) -> list[bytes]:
         (b"".join((_rows_from(raw_csv("It"))[0], _rows_from(raw_csv("It"))[1].replace(b"\r\n", b"\r\r\n"))),
          "bad_row", "ends in two carriage returns"),
         (raw_csv("It", eol="\r"), "not_this_format", "carriage return alone"),
+        (raw_csv("It").replace(b"\r\n", b"\r\r\n"), "not_this_format", "two carriage returns"),
         (_padded(raw_csv("It")), "not_this_format", "a spreadsheet re-saved the file"),
         (_padded(raw_csv("It"), from_line=2), "not_this_format", "a spreadsheet re-saved the file"),
         (_separated(raw_csv("It"), b"\t"), "bad_columns", "separated by tabs, not commas"),

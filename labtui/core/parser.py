@@ -109,6 +109,9 @@ def _sniff(data: bytes) -> None:
     if b"\r" in head and b"\n" not in head:
         raise Reject("not_this_format", "the lines end with a carriage return alone (classic Mac OS line ends): "
                                         "convert them to newlines")
+    if head.find(b"\r\r\n") == head.find(b"\n") - 2 >= 0:  # else "a header line does not start with '#'"
+        raise Reject("not_this_format", "the lines end in two carriage returns (\\r\\r\\n: the file's line ends "
+                                        "converted twice?)", 1)
 
 
 def parse_number(text: str, spec: ParameterSpec) -> float | None:
