@@ -75,7 +75,7 @@ def one_procedure(runs: pl.DataFrame, proc: str | None) -> tuple[str, pl.DataFra
             raise UsageError(str(error)) from None
         runs = runs.filter(pl.col("proc") == proc)
         if runs.is_empty():
-            raise UsageError(f"none of the chosen runs is a {proc} run")
+            raise UsageError(f"no {proc} run among the chosen runs")
         return proc, runs
     groups = group_by_proc(runs)
     if len(groups) > 1:
