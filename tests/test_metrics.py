@@ -369,6 +369,29 @@ def test_chip_params_errors_name_the_chip_and_the_field(tmp_path: Path) -> None:
     assert load_chip_params(tmp_path / "absent.yaml") == {} and load_chip_params(None) == {}
 
 
+@pytest.mark.parametrize(("layer", "words"), [
+    ("{thickness_nm: 90, relative_permittivity: .inf}", "relative_permittivity: Input should be a finite number"),
+    ("{thickness_nm: .nan, relative_permittivity: 3.9}", "thickness_nm: Input should be a finite number"),
+    ("{thickness_nm: 1e-300, relative_permittivity: 1e300}", "the gate stack gives no finite capacitance"),
+])
+def test_a_gate_stack_without_a_finite_capacitance_is_refused_by_name(tmp_path: Path, layer: str, words: str) -> None:
+    path = tmp_path / "chip_params.yaml"
+    path.write_text(f"Alisson67:\n  channel_length_um: 10\n  dielectric: [{layer}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"chip Alisson67, .*{re.escape(words)}"):
+        load_chip_params(path)
+
+
+def test_a_geometry_that_overflows_gives_no_mobility_and_says_why(tmp_path: Path) -> None:
+    lab = small_lab(tmp_path)
+    (tmp_path / "config" / "chip_params.yaml").write_text(
+        "Alisson67:\n  channel_length_um: 1e300\n  channel_width_um: 1e-300\n"
+        "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
+    lab.stage()
+    ivg = read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)
+    assert ivg["gm_max_hole_s"] is not None and ivg["mobility_hole_cm2_vs"] is None
+    assert "mobility: the geometry of Alisson67 in chip_params.yaml overflows a float" in ivg["remarks"]
+
+
 # --- the table ----------------------------------------------------------------------------------------------------
 
 

@@ -15,10 +15,11 @@ A chip with no geometry (or with only some of it) simply has no mobility.
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from labtui.core.config import ConfigError, read_yaml
 
@@ -26,7 +27,7 @@ EPSILON_0_F_PER_M = 8.8541878128e-12
 
 
 class DielectricLayer(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     material: str | None = None
     thickness_nm: float = Field(gt=0)
@@ -36,7 +37,7 @@ class DielectricLayer(BaseModel):
 class ChipParams(BaseModel):
     """One chip's entry. Geometry fields are optional; `capacitance_f_per_m2` needs the whole gate stack."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     material: str | None = None
     notes: str | None = None
@@ -44,13 +45,22 @@ class ChipParams(BaseModel):
     channel_width_um: float | None = Field(default=None, gt=0)
     dielectric: tuple[DielectricLayer, ...] = ()
 
+    @model_validator(mode="after")
+    def _finite_capacitance(self) -> ChipParams:
+        """Layers of finite positive numbers can still give none (a thickness of 1e-300 nm over a permittivity of
+        1e300): said here, not a division by zero in the metrics."""
+        capacitance = self.capacitance_f_per_m2
+        if capacitance is not None and not (math.isfinite(capacitance) and capacitance > 0):
+            raise ValueError("the gate stack gives no finite capacitance (check the thicknesses and permittivities)")
+        return self
+
     @cached_property
     def capacitance_f_per_m2(self) -> float | None:
         """Gate capacitance per area of the layers in series: C = ε0 / Σ (t_i / ε_i)."""
         if not self.dielectric:
             return None
-        return EPSILON_0_F_PER_M / sum(layer.thickness_nm * 1e-9 / layer.relative_permittivity
-                                       for layer in self.dielectric)
+        series = sum(layer.thickness_nm * 1e-9 / layer.relative_permittivity for layer in self.dielectric)
+        return EPSILON_0_F_PER_M / series if series > 0 else math.inf
 
     @property
     def has_geometry(self) -> bool:

@@ -175,12 +175,16 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams]) -> pl.DataFrame
               .then(pl.format("mobility: no complete geometry for {} in chip_params.yaml",
                               pl.col("chip_name").fill_null("this chip")))
               .when(is_ivg & ((pl.col("vds_v") == 0) | pl.col("vds_v").is_null()))
-              .then(pl.lit("mobility: no drain voltage (Vds) in the header")))
+              .then(pl.lit("mobility: no drain voltage (Vds) in the header"))
+              .when(is_ivg & ~per_gm.is_finite())  # extreme but valid numbers: no number, not ±inf
+              .then(pl.format("mobility: the geometry of {} in chip_params.yaml overflows a float",
+                              pl.col("chip_name"))))
+    mobility = {name: pl.col(gm) * per_gm for name, gm in (("mobility_hole_cm2_vs", "gm_max_hole_s"),
+                                                            ("mobility_electron_cm2_vs", "gm_max_electron_s"))}
     return table.with_columns(
-        mobility_hole_cm2_vs=pl.col("gm_max_hole_s") * per_gm,
-        mobility_electron_cm2_vs=pl.col("gm_max_electron_s") * per_gm,
+        **{name: pl.when(value.is_finite()).then(value) for name, value in mobility.items()},
         _mobility_remark=reason,
-    ).with_columns(pl.col("^mobility_.*_cm2_vs$").fill_nan(None))
+    )
 
 
 def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame,
