@@ -149,6 +149,15 @@ def test_registry_knows_every_procedure_of_the_acquisition_software() -> None:
         ("procedures:\n  X:\n    completeness: {kind: duration, column: t}\n", "period_parameter"),
         ("procedures: [\n", "not valid YAML"),
         ("procedures:\n  X:\n    bogus: 1\n", "bogus"),
+        ("procedures:\n  X:\n    parameters: {VDS: {field: vds_v, type: complex}}\n",
+         r"^procedure registry \S+: procedures\.X\.parameters\.VDS\.type: Input should be 'float', 'int' or 'str'$"),
+        # a summary part with a typo would vanish from every run's summary: said once, when the registry loads
+        ("procedures:\n  X:\n    parameters: {VDS: {field: vds_v}}\n    summary: ['VDS={vds_v:zz} V']\n",
+         "summary part 'VDS={vds_v:zz} V' of X: Unknown format code 'z'"),
+        ("procedures:\n  X:\n    summary: ['VDS={vsd_v:g} V']\n", "no parameter of X fills the field 'vsd_v'"),
+        ("procedures:\n  X:\n    parameters: {VDS: {field: vds_v}}\n    summary: ['{vds_v.__class__}']\n",
+         "is not a field name"),
+        ("procedures:\n  X:\n    summary: ['{0}']\n", "is not a field name"),
     ],
 )
 def test_bad_registry_is_a_config_error(tmp_path: Path, text: str, words: str) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from labtui.core.config import ConfigError, read_yaml
+from labtui.core.errors import first_invalid
 
 EPSILON_0_F_PER_M = 8.8541878128e-12
 
@@ -105,7 +106,5 @@ def load_chip_params(path: Path | None) -> dict[str, ChipParams]:
         try:
             chips[str(name)] = ChipParams.model_validate(entry or {})
         except ValidationError as exc:
-            problem = exc.errors()[0]
-            where = ".".join(str(part) for part in problem["loc"]) or "entry"
-            raise ConfigError(f"chip parameters {path}: chip {name}, {where}: {problem['msg']}") from None
+            raise ConfigError(f"chip parameters {path}: chip {name}, {first_invalid(exc.errors())}") from None
     return chips

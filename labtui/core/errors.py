@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping, Sequence
 from enum import IntEnum
+from typing import Any
 
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")
 
@@ -40,6 +42,15 @@ def error_line(error: LabtuiError) -> str:
 def described(error: BaseException) -> str:
     """A user's problem in its own words; anything else (a bug) with its type too, the first clue to its cause."""
     return str(error) if isinstance(error, LabtuiError) else f"{type(error).__name__}: {error}"
+
+
+def first_invalid(problems: Sequence[Mapping[str, Any]]) -> str:
+    """The first of a Pydantic `ValidationError.errors()` in one line, `where: what` (and how many more)."""
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"])
+    what = str(first["msg"]).removeprefix("Value error, ")
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{where}: {what}{more}" if where else f"{what}{more}"
 
 
 class UsageError(LabtuiError):

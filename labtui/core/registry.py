@@ -6,6 +6,7 @@ The parser is driven by it, so a new procedure of the acquisition software is on
 from __future__ import annotations
 
 import re
+import string
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -13,9 +14,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from labtui.core.config import ConfigError, read_yaml
+from labtui.core.errors import first_invalid
 from labtui.core.layout import PARTITION_KEYS
 
 _SNAKE = re.compile(r"[^0-9a-z]+")
+_SAMPLE: dict[str, object] = {"float": 1.5, "int": 1, "str": "text"}  # a value of each parameter type
 MAX_SWEEP_STEPS = 1e9  # a sweep the acquisition could take has far fewer; above it (or NaN), the parameters are a slip
 
 
@@ -106,7 +109,27 @@ class Registry(BaseModel):
             if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", name):
                 raise ValueError(f"procedure name {name!r} must be a plain identifier (it becomes a folder name)")
             object.__setattr__(spec, "name", name)
+            self._check_summary(spec)
         return self
+
+    def _check_summary(self, spec: ProcedureSpec) -> None:
+        """Each summary part names fields the procedure's parameters fill, with a format their type takes: a typo
+        is said once, here, not a part silently missing from every run's summary."""
+        samples: dict[str, object] = {"file_idx": 1, "chip_number": 1, "chip_group": "Alisson"}
+        for parameter in {**self.metadata, **self.parameters_of(spec)}.values():
+            samples[parameter.field] = _SAMPLE[parameter.type]
+        for template in spec.summary:
+            where = f"summary part {template!r} of {spec.name}"
+            try:
+                names = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+                for field in names:
+                    if not field.isidentifier():
+                        raise ValueError(f"{{{field}}} is not a field name (no attributes, indexes or positions)")
+                    if field not in samples:
+                        raise ValueError(f"no parameter of {spec.name} fills the field {field!r}")
+                template.format(**samples)
+            except ValueError as error:
+                raise ValueError(f"{where}: {error}") from None
 
     def get(self, name: str) -> ProcedureSpec | None:
         return self.procedures.get(name)
@@ -140,8 +163,10 @@ def _load(path: Path, mtime_ns: int) -> Registry:
             raise ConfigError(f"procedure registry {path} must be a mapping with a `procedures:` key")
         # top-level keys starting with `_` hold YAML anchors shared by several procedures
         return Registry(**{key: value for key, value in data.items() if not key.startswith("_")})
-    except (ValidationError, TypeError) as exc:
-        raise ConfigError(f"procedure registry {path} is invalid:\n{exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"procedure registry {path}: {first_invalid(exc.errors())}") from None
+    except TypeError as exc:  # a key that is not text
+        raise ConfigError(f"procedure registry {path} is invalid: {exc}") from None
 
 
 def load_registry(path: Path | None = None) -> Registry:
