@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from labtui.core.datablock import RAGGED_CHECK_BYTES, _count, data_block
-from labtui.core.parser import Reject, parse_header, parse_number
+from labtui.core.parser import Header, Reject, parse_header, parse_number
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
 from tests.lab import IT_COLUMNS, it_rows, raw_csv
 from tests.promises import parse_alone_and_batched
@@ -475,3 +475,22 @@ def test_a_header_larger_than_any_measurements_is_a_reject_naming_its_longest_li
 def test_a_long_note_within_the_limit_is_kept_whole() -> None:
     header, _, _ = parse(raw_csv("It", params={"Information": "n" * 60_000}))
     assert header.fields["information"] == "n" * 60_000
+
+
+def test_two_spellings_of_one_field_keep_the_procedures_own_and_say_so() -> None:
+    """ItWl's registry entry spells the wavelength two ways (`Wavelength`, and the common `Laser wavelength`)."""
+    columns = REGISTRY.procedures["ItWl"].required_columns
+    rows = [",".join("1" for _ in columns)]
+
+    def header_with(wavelength: str) -> Header:
+        data = raw_csv("ItWl", params={"Laser wavelength": "385", "Wavelength": wavelength}, columns=columns, rows=rows)
+        return parse_header(data, REGISTRY, "ItWl2025-10-14_1")
+
+    differ = header_with("500 nm")
+    assert differ.fields["laser_wavelength_nm"] == 500
+    assert any("'Laser wavelength' and 'Wavelength' both give laser_wavelength_nm (385.0 and 500.0)" in warning
+               for warning in differ.warnings)
+    agree = header_with("385 nm")
+    assert agree.fields["laser_wavelength_nm"] == 385 and not any("both give" in w for w in agree.warnings)
+    unreadable = header_with("x nm")  # left empty, with its warning: the other spelling's value stays
+    assert unreadable.fields["laser_wavelength_nm"] == 385

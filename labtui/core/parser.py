@@ -222,9 +222,17 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         raise Reject("no_data_section", f"header only: {what} (the run was never recorded, or the file was cut)")
 
     fields: dict[str, Any] = {}
+    given_by: dict[str, str] = {}  # field → the parameter that gave it (a procedure may spell one field two ways)
     for key, pspec in typed_keys.items():
         if key in raw:
-            fields[pspec.field] = _typed(key, raw[key], pspec, seen_at[key], warnings)
+            value = _typed(key, raw[key], pspec, seen_at[key], warnings)
+            if value is None and pspec.field in fields:
+                continue  # a spelling left empty does not erase another's value
+            if (other := given_by.get(pspec.field)) is not None and fields[pspec.field] not in (None, value):
+                warnings.append(f"line {seen_at[key]}: parameters {quoted(other)} and {quoted(key)} both give "
+                                f"{pspec.field} ({fields[pspec.field]!r} and {value!r}); {quoted(key)} is kept")
+            fields[pspec.field] = value
+            given_by[pspec.field] = key
     row_start = data_tag.end() + 1
     row_end = data.find(b"\n", row_start)
     has_rows = row_end >= 0 and VISIBLE.search(data, row_end + 1) is not None
