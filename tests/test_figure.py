@@ -364,9 +364,16 @@ def test_the_record_redraws_and_notices_changed_or_missing_runs(lab, tmp_path):
         FigureRecord.read(tmp_path / "gone.json")
     written = json.loads(record.to_json(tmp_path / "f.pdf", runs))
     for key, value, why in (("runs", [{**written["runs"][0], "run_id": 5}], "a text run_id"),
-                            ("runs", {"run_id": "x"}, "a list of runs"), ("options", [], "not a mapping")):
+                            ("runs", {"run_id": "x"}, "a list of runs"), ("options", [], "not a mapping"),
+                            ("runs", [], "it names no runs"),
+                            ("labtui_figure", 99, "format 99, and this labtui reads")):
         (tmp_path / "edited.json").write_text(json.dumps({**written, key: value}), encoding="utf-8")
         with pytest.raises(UsageError, match=why):  # hand-edited: a sentence, not a Polars type error
+            FigureRecord.read(tmp_path / "edited.json")
+    for document, why in (([written], "not the JSON object labtui writes"),
+                          ({k: v for k, v in written.items() if k != "options"}, "no 'options'")):
+        (tmp_path / "edited.json").write_text(json.dumps(document), encoding="utf-8")
+        with pytest.raises(UsageError, match=why):  # not an AttributeError's or a KeyError's own words
             FigureRecord.read(tmp_path / "edited.json")
 
 

@@ -114,12 +114,20 @@ class FigureRecord:
     def read(cls, path: Path) -> FigureRecord:
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
-            if document.get("labtui_figure") != SIDECAR_FORMAT:
-                raise ValueError("not a labtui figure record")
+            if not isinstance(document, dict) or "labtui_figure" not in document:
+                raise ValueError("not the JSON object labtui writes beside a figure")
+            if document["labtui_figure"] != SIDECAR_FORMAT:
+                raise ValueError(f"format {document['labtui_figure']!r}, and this labtui reads format "
+                                 f"{SIDECAR_FORMAT}: written by another version?")
+            missing = [key for key in ("runs", "options") if key not in document]
+            if missing:
+                raise ValueError(f"no {' or '.join(repr(key) for key in missing)}")
             runs = document["runs"]
             if not (isinstance(runs, list) and all(isinstance(run, dict) and isinstance(run.get("run_id"), str)
                                                    for run in runs)):
                 raise ValueError("its runs are not a list of runs with a text run_id")
+            if not runs:
+                raise ValueError("it names no runs")
             if not isinstance(document["options"], dict):
                 raise ValueError("its options are not a mapping")
             trend = document.get("trend")
