@@ -98,6 +98,14 @@ def test_runs_labtui_does_not_have_get_a_reason(lab: Lab) -> None:
     }
 
 
+def test_an_old_row_without_a_usable_start_time_says_so(lab: Lab) -> None:
+    fields = GOOD_ROWS[0].split(",")
+    fields[7] = "notanumber"  # seq,date,time,proc,summary,source_file,file_idx,start_time,…: a hand edit
+    report = check(lab, [",".join(fields), *GOOD_ROWS[1:]], number=67, group="Alisson")
+    reasons = dict(report.only_old.select("source_file", "reason").iter_rows())
+    assert reasons == {"Alisson_05_sept/IVg2025-09-05_1.csv": "the old row has no usable start_time"}
+
+
 def test_order_differences(lab: Lab) -> None:
     rows = list(GOOD_ROWS)
     rows[5], rows[6] = rows[6], rows[5]

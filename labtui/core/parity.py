@@ -205,10 +205,10 @@ def _host_zone(matched: pl.DataFrame, ours: pl.DataFrame) -> Explained | None:
 _REASON = (
     pl.when(pl.col("run_id").is_not_null())
     .then(pl.format("labtui has this run under chip {}", pl.col("chip_name").fill_null("(none)")))
+    .when(pl.col("start_us").is_null())  # before the next: it compares nothing with the staged start time
+    .then(pl.lit("the old row has no usable start_time"))
     .when(pl.col("known_start_us").is_not_null())
     .then(pl.lit("the staged file has another start time (re-recorded?)"))
-    .when(pl.col("start_us").is_null())
-    .then(pl.lit("the old row has no usable start_time"))
     .otherwise(pl.lit("the raw file is not staged (see `labtui rejects` and `labtui validate`)"))
 )
 
