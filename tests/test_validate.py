@@ -143,6 +143,10 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
     "delete the manifest": (
         lambda lab: lab.config.manifest_path.unlink(), "manifest_missing", "error", False, "manifest.parquet",
     ),
+    "another table written over the manifest": (
+        lambda lab: pl.DataFrame({"a": [1, 2]}).write_parquet(lab.config.manifest_path), "manifest_columns", "error",
+        False, "missing column run_id",
+    ),
     "garbage manifest": (
         lambda lab: lab.config.manifest_path.write_bytes(b"PAR1 not really"), "manifest_unreadable", "error", False,
         "manifest.parquet",
@@ -192,6 +196,13 @@ def test_every_damage_is_found(lab: Lab, damage: str) -> None:
     assert finding.count >= 1 and finding.fix
     assert any(item in listed for listed in finding.items), finding.items
     assert report.ok == (severity != "error" and not any(f.severity == "error" for f in report.findings))
+
+
+def test_a_table_that_names_no_run_is_one_finding_not_one_per_row(lab: Lab) -> None:
+    pl.DataFrame({"a": [1, 2]}).write_parquet(lab.config.manifest_path)
+    report = validate(lab.config)
+    errors = [finding.code for finding in report.findings if finding.severity == "error"]
+    assert errors == ["manifest_columns"] and report.stats["runs"] == 0
 
 
 @pytest.mark.parametrize("damage", ["delete the manifest", "garbage manifest", "unknown manifest column"])

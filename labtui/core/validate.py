@@ -69,14 +69,17 @@ def _conform(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Finding]]:
         for name, dtype in MANIFEST_SCHEMA.items()
         if name in schema and schema[name] != dtype
     ]
+    finding = _finding(
+        FindingCode.MANIFEST_COLUMNS, "error", "manifest columns differ from the schema", problems,
+        "run `labtui repair`: it rebuilds the manifest from the store (no raw file needed)",
+    )
+    if not {"run_id", "source_file"} <= set(schema):  # no row names a run (another table written in its place):
+        return empty_manifest(), finding  # a finding per row of nulls would bury the one that matters
     conformed = frame.select(
         (pl.col(name).cast(dtype, strict=False) if name in schema else pl.lit(None, dtype=dtype)).alias(name)
         for name, dtype in MANIFEST_SCHEMA.items()
     )
-    return conformed, _finding(
-        FindingCode.MANIFEST_COLUMNS, "error", "manifest columns differ from the schema", problems,
-        "run `labtui repair`: it rebuilds the manifest from the store (no raw file needed)",
-    )
+    return conformed, finding
 
 
 def _nullable(annotation: object) -> bool:
