@@ -193,6 +193,9 @@ DAMAGES = {
     "deleted": lambda path: path.unlink(),
     "garbled": lambda path: path.write_bytes(b"PAR1" + os.urandom(3000) + b"PAR1"),
     "a folder": lambda path: (path.unlink(), path.mkdir(), (path / "part-0.parquet").write_bytes(b"?")),
+    "another table": lambda path: pl.DataFrame({"a": [1, 2]}).write_parquet(path),
+    "a column retyped": lambda path: pl.read_parquet(path).with_columns(pl.col("n_rows").cast(pl.String))
+    .write_parquet(path),
 }
 
 
@@ -211,6 +214,7 @@ def test_repair_rebuilds_a_damaged_manifest_without_the_raw_files(lab: Lab, dama
         result = lab.cli(command, *(["--force"] if command == "stage" else []))
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
         assert "labtui repair" in result.stderr + result.stdout
+        assert damage != "a column retyped" or command == "validate" or "n_rows is String, not Int64" in result.stderr
     one_line_error(lab.cli("history", "67"), 1, "labtui repair")
     repaired = lab.cli("repair")
     assert repaired.returncode == 0 and f"restored {before.height} runs" in repaired.stdout, repaired.stderr

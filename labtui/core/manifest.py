@@ -19,6 +19,7 @@ from labtui.core.atomic import atomic_write, read_parquet_pinned
 from labtui.core.errors import LabtuiError
 from labtui.core.overview import OVERVIEW_NAME
 from labtui.core.stat_index import INDEX_NAME
+from labtui.core.wording import counted
 
 if TYPE_CHECKING:
     from labtui.core.manifest_row import ManifestRow
@@ -67,9 +68,13 @@ def read_manifest(path: Path) -> pl.DataFrame:
         raise ManifestDamaged(path, "a folder, not a file") from None
     if frame is None:
         return empty_manifest()
-    wrong = [name for name, dtype in frame.schema.items() if name in MANIFEST_SCHEMA and dtype != MANIFEST_SCHEMA[name]]
-    if wrong or "run_id" not in frame.columns:
-        raise ManifestDamaged(path, f"column(s) of another type: {', '.join(wrong or ['run_id missing'])}")
+    if "run_id" not in frame.columns:
+        raise ManifestDamaged(path, "no run_id column: another table written in its place?")
+    wrong = [f"{name} is {dtype}, not {MANIFEST_SCHEMA[name]}" for name, dtype in frame.schema.items()
+             if name in MANIFEST_SCHEMA and dtype != MANIFEST_SCHEMA[name]]
+    if wrong:
+        raise ManifestDamaged(path, f"{counted(len(wrong), 'column')} of another type: {'; '.join(wrong[:3])}"
+                                    f"{'; …' if len(wrong) > 3 else ''}")
     missing = [name for name in MANIFEST_SCHEMA if name not in frame.columns]
     if missing:
         frame = frame.with_columns(pl.lit(None, dtype=MANIFEST_SCHEMA[n]).alias(n) for n in missing)
