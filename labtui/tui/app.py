@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from labtui.core.config import StagingConfig
@@ -114,6 +115,11 @@ class LabApp(App[None]):
             self._signature = signature
             self._errors_shown.clear()  # the store changed: an error that comes back is news
             self._tell_screens(StoreChanged)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Plain text unless a caller asks for markup: messages name files, quote reasons and notes (see `plain`)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def show_error(self, error: BaseException) -> None:
         """What the app does with any error of a worker (`LabScreen` hands them here): another writer holding the

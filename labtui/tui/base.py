@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from textual.binding import Binding
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.visual import VisualType
@@ -16,6 +18,12 @@ from labtui.tui.messages import StoreChanged
 
 if TYPE_CHECKING:
     from labtui.tui.app import LabApp
+
+
+def plain(text: VisualType) -> VisualType:
+    """Text as it is: the app's strings carry file names, headers' free text, reasons and notes, where `[/]` or
+    `[red]` is what the lab wrote, not markup (a `[/]` crashed the app, a `[red]` restyled the line)."""
+    return Content(text) if isinstance(text, str) else text
 
 
 class Shown(Static):
@@ -29,7 +37,7 @@ class Shown(Static):
         self.hide_empty = hide_empty
 
     def watch_text(self, text: VisualType) -> None:
-        self.update(text)
+        self.update(plain(text))
         if self.hide_empty:
             self.display = bool(text)
 
@@ -45,6 +53,11 @@ class LabScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Plain text, as the app's own (`LabApp.notify`): Textual's default reads a message as markup."""
+        self.app.notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def on_store_changed(self, _: StoreChanged) -> None:
         self.reload()

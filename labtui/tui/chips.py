@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Header, Input, Static
 
 from labtui.core.wording import counted
-from labtui.tui.base import FilteredScreen
+from labtui.tui.base import FilteredScreen, plain
 from labtui.tui.history import HistoryScreen
 from labtui.tui.table import Column, FrameTable
 
@@ -160,7 +160,7 @@ class ChipsScreen(FilteredScreen):
             info = chip_info(event.row["chip_name"], self.params)
         elif text:
             info = f"no chip matches “{text}”: type part of a group name or a number"
-        self.query_one("#chip-info", Static).update(info)
+        self.query_one("#chip-info", Static).update(plain(info))
 
     @on(FrameTable.Chosen, "#chips")
     def _open(self, event: FrameTable.Chosen) -> None:

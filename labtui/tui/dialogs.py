@@ -12,9 +12,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.visual import VisualType
 from textual.widgets import Input, Static
+
+from labtui.tui.base import plain
 
 
 class DialogBox(VerticalScroll):
@@ -39,8 +42,8 @@ class Dialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with DialogBox(id="dialog") as box:
-            box.border_title = self.box_title
-            yield Static(self.body, id="dialog-body")
+            box.border_title = Content(self.box_title)  # plain text: it names files (see `plain`)
+            yield Static(plain(self.body), id="dialog-body")
             yield Static(self.hint, id="dialog-hint")
 
     def action_close(self) -> None:
@@ -76,8 +79,8 @@ class TextDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with DialogBox(id="dialog") as box:
-            box.border_title = self.box_title
-            yield Static(self.prompt, id="dialog-body")
+            box.border_title = Content(self.box_title)  # plain text: it names files (see `plain`)
+            yield Static(plain(self.prompt), id="dialog-body")
             yield Input(self.value, id="dialog-input")
             yield Static(self.hint, id="dialog-hint")
 

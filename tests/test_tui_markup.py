@@ -1,0 +1,65 @@
+"""Text from the lab's files and hands is shown as itself, never read as Rich markup: a `[/]` in a file name, an
+Information line, a reject's reason, a note or a tag crashed the app (`MarkupError`), and `[red]` would restyle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from labtui.tui.app import LabApp
+from labtui.tui.dialogs import ErrorDialog, FieldsDialog, TextDialog
+from labtui.tui.history import HistoryScreen
+from labtui.tui.rejects import RejectsScreen
+from tests.lab import Lab, raw_csv, raw_file
+from tests.pilot import record_notifications, said, settle, wait_until
+
+MARKUP = "[/] [bold red]boom[/bold red] [link=file:///etc/passwd]x[/link]"
+START = dt.datetime(2025, 10, 14, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
+    monkeypatch.chdir(tmp_path)
+    record_notifications(monkeypatch)
+    lab = Lab(tmp_path, workers=1)
+    lab.write(f"2025-10-14/It2025-10-14_1 {MARKUP}.csv", raw_file("It", start=START, information=MARKUP))
+    lab.write("2025-10-14/It2025-10-14_2.csv", raw_csv("It", rows=["0.0,1e-6,0.0,nan,nan,nan", f"{MARKUP},1,0,1,1,1"]))
+    lab.stage()
+    return lab
+
+
+async def test_markup_in_the_data_is_shown_as_text_on_every_screen(lab: Lab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press(*"[/]")  # a filter that matches no chip is quoted back
+        await wait_until(pilot, lambda: "no chip matches “[/]”" in str(app.screen.query_one("#chip-info").render()))
+        await pilot.press("backspace", "backspace", "backspace", "enter")  # the chip's history
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.loaded)
+        await pilot.press("enter")  # the run's fields: its Information and file name
+        await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog))
+        await pilot.press("escape")
+        for key in ("n", "number_sign"):  # a note, then a tag, typed with markup in them
+            await pilot.press(key)
+            await wait_until(pilot, lambda: isinstance(app.screen, TextDialog))
+            await pilot.press(*"[/]x[b]", "enter")
+            await settle(pilot)
+        assert any("[/]x[b]" in notice.message for notice in said(app))  # the annotation said, as typed
+        await pilot.press("p")  # the plot's title and legend name the file
+        await settle(pilot)
+        await pilot.press("escape", "escape", "escape")
+        await settle(pilot)
+        await pilot.press("r")  # the reject quotes the bad value; re-staging says it again in a notification
+        await wait_until(pilot, lambda: isinstance(app.screen, RejectsScreen))
+        await settle(pilot)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: any("Still rejected" in notice.title for notice in said(app)))
+        assert any("'[/] [bold red]boom[/bold red]" in notice.message for notice in said(app))
+        app.show_error(ValueError(MARKUP))  # an error dialog says a message holding markup as it is
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorDialog))
+        await pilot.pause()
+        assert MARKUP in str(app.screen.query_one("#dialog-body").render())
