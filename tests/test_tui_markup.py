@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from textual.geometry import Region
 
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import ErrorDialog, FieldsDialog, TextDialog
@@ -16,6 +17,7 @@ from tests.lab import Lab, raw_csv, raw_file
 from tests.pilot import record_notifications, said, settle, wait_until
 
 MARKUP = "[/] [bold red]boom[/bold red] [link=file:///etc/passwd]x[/link]"
+ESCAPE = "\x1b[31m"  # a terminal acts on it: never sent as it is
 START = dt.datetime(2025, 10, 14, 10, 0, tzinfo=dt.UTC)
 
 
@@ -24,7 +26,7 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     monkeypatch.chdir(tmp_path)
     record_notifications(monkeypatch)
     lab = Lab(tmp_path, workers=1)
-    lab.write(f"2025-10-14/It2025-10-14_1 {MARKUP}.csv", raw_file("It", start=START, information=MARKUP))
+    lab.write(f"2025-10-14/It2025-10-14_1 {ESCAPE}RED {MARKUP}.csv", raw_file("It", start=START, information=MARKUP))
     lab.write("2025-10-14/It2025-10-14_2.csv", raw_csv("It", rows=["0.0,1e-6,0.0,nan,nan,nan", f"{MARKUP},1,0,1,1,1"]))
     lab.stage()
     return lab
@@ -42,6 +44,10 @@ async def test_markup_in_the_data_is_shown_as_text_on_every_screen(lab: Lab) -> 
         await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen) and app.screen.loaded)
         await pilot.press("enter")  # the run's fields: its Information and file name
         await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog))
+        await pilot.pause()
+        box = app.screen.query_one("#dialog")
+        drawn = "".join(segment.text for strip in box.render_lines(Region(0, 0, *box.size)) for segment in strip)
+        assert "[31mRED" in drawn and "\x1b" not in drawn  # the title names the file: the sequence dropped
         await pilot.press("escape")
         for key in ("n", "number_sign"):  # a note, then a tag, typed with markup in them
             await pilot.press(key)

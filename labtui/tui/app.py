@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from importlib import import_module
 from pathlib import Path
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
@@ -18,6 +19,7 @@ from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError, described, error_line
 from labtui.core.lock import LockBusy
 from labtui.core.stage_events import WatchEventKind
+from labtui.tui.base import WithoutControls
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.live import LiveChanged, Measuring, WatchController, Watched
 from labtui.tui.messages import PlotRequested, StoreChanged
@@ -82,6 +84,7 @@ class LabApp(App[None]):
         self.set_keymap(config.keys)
         self._signature = self.store.signature()
         self._errors_shown: set[str] = set()
+        self._without_controls = WithoutControls()  # one instance: Textual caches each line's filtered copy by it
         self._show_watching()
 
     def on_mount(self) -> None:
@@ -115,6 +118,9 @@ class LabApp(App[None]):
             self._signature = signature
             self._errors_shown.clear()  # the store changed: an error that comes back is news
             self._tell_screens(StoreChanged)
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        return [*super().get_line_filters(), self._without_controls]
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
+from rich.segment import Segment
 from textual.binding import Binding
+from textual.color import Color
 from textual.content import Content
+from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -24,6 +27,21 @@ def plain(text: VisualType) -> VisualType:
     """Text as it is: the app's strings carry file names, headers' free text, reasons and notes, where `[/]` or
     `[red]` is what the lab wrote, not markup (a `[/]` crashed the app, a `[red]` restyled the line)."""
     return Content(text) if isinstance(text, str) else text
+
+
+_CONTROLS = dict.fromkeys((*range(0x20), *range(0x7F, 0xA0)))  # C0, DEL and C1: str.translate drops them
+
+
+class WithoutControls(LineFilter):
+    """Every line the app draws, its control characters dropped: a file name or a raw file's line holding an escape
+    sequence (ESC[2J clears the screen; an OSC 52 writes the clipboard) reached the terminal, which acted on it. They
+    take no cell, so every line keeps its width, and what is readable stays (`ESC[31mRED` shows `[31mRED`)."""
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        if all(segment.control or segment.text.isprintable() for segment in segments):
+            return segments
+        return [segment if segment.control or segment.text.isprintable()
+                else Segment(segment.text.translate(_CONTROLS), segment.style) for segment in segments]
 
 
 class Shown(Static):
