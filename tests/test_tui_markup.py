@@ -47,7 +47,7 @@ async def test_markup_in_the_data_is_shown_as_text_on_every_screen(lab: Lab) -> 
         await pilot.pause()
         box = app.screen.query_one("#dialog")
         drawn = "".join(segment.text for strip in box.render_lines(Region(0, 0, *box.size)) for segment in strip)
-        assert "[31mRED" in drawn and "\x1b" not in drawn  # the title names the file: the sequence dropped
+        assert "\\x1b[31mRED" in drawn and "\x1b" not in drawn  # the title names the file: escaped, as the CLI does
         await pilot.press("escape")
         for key in ("n", "number_sign"):  # a note, then a tag, typed with markup in them
             await pilot.press(key)
@@ -65,7 +65,7 @@ async def test_markup_in_the_data_is_shown_as_text_on_every_screen(lab: Lab) -> 
         await pilot.press("r")
         await wait_until(pilot, lambda: any("Still rejected" in notice.title for notice in said(app)))
         assert any("'[/] [bold red]boom[/bold red]" in notice.message for notice in said(app))
-        app.show_error(ValueError(MARKUP))  # an error dialog says a message holding markup as it is
+        app.show_error(ValueError(f"{MARKUP}\n{ESCAPE}two"))  # an error dialog says it as it is, on its two lines
         await wait_until(pilot, lambda: isinstance(app.screen, ErrorDialog))
         await pilot.pause()
-        assert MARKUP in str(app.screen.query_one("#dialog-body").render())
+        assert str(app.screen.query_one("#dialog-body").render()) == f"ValueError: {MARKUP}\n\\x1b[31mtwo"

@@ -12,12 +12,16 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
 
 # Control characters (Unicode's Cc) as Python writes them in a string: `\n`, `\r`, `\t`, `\x1b`
 _ESCAPED = {code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0))}
+_ESCAPED_BUT_NEWLINES = {code: text for code, text in _ESCAPED.items() if code != ord("\n")}
 
 
-def shown(text: str) -> str:
+def shown(text: str, *, lines: bool = False) -> str:
     """`text` as a terminal line shows it: a control character (a newline, an escape sequence in a file name, a CR
-    in a chip name staged before labtui refused them) escaped, or the terminal would act on it and break the line."""
-    return text if text.isprintable() else text.translate(_ESCAPED)
+    in a chip name staged before labtui refused them) escaped, or the terminal would act on it and break the line.
+    With `lines`, the newlines of a text of several lines stay."""
+    if text.isprintable():
+        return text
+    return text.translate(_ESCAPED_BUT_NEWLINES if lines else _ESCAPED)
 
 
 def cut(text: str, limit: int = 40, show: Callable[[str], str] = str) -> str:

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen, Screen
 from textual.visual import VisualType
 from textual.widgets import Input, Static
 
+from labtui.core.wording import shown
 from labtui.tui.base import plain
 
 
@@ -42,7 +43,7 @@ class Dialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with DialogBox(id="dialog") as box:
-            box.border_title = Content(self.box_title)  # plain text: it names files (see `plain`)
+            box.border_title = Content(shown(self.box_title))  # plain text: it names files (see `plain`)
             yield Static(plain(self.body), id="dialog-body")
             yield Static(self.hint, id="dialog-hint")
 
@@ -79,7 +80,7 @@ class TextDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with DialogBox(id="dialog") as box:
-            box.border_title = Content(self.box_title)  # plain text: it names files (see `plain`)
+            box.border_title = Content(shown(self.box_title))  # plain text: it names files (see `plain`)
             yield Static(plain(self.prompt), id="dialog-body")
             yield Input(self.value, id="dialog-input")
             yield Static(self.hint, id="dialog-hint")
