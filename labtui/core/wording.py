@@ -10,8 +10,9 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
     return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
-# Control characters (Unicode's Cc) as Python writes them in a string: `\n`, `\r`, `\t`, `\x1b`
-_ESCAPED = {code: repr(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0))}
+CONTROL_CODES = (*range(0x20), *range(0x7F, 0xA0))  # Unicode's Cc: C0, DEL and C1
+# ... as Python writes them in a string: `\n`, `\r`, `\t`, `\x1b`
+_ESCAPED = {code: repr(chr(code))[1:-1] for code in CONTROL_CODES}
 _ESCAPED_BUT_NEWLINES = {code: text for code, text in _ESCAPED.items() if code != ord("\n")}
 
 

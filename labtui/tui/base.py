@@ -17,7 +17,7 @@ from textual.visual import VisualType
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from labtui.core.wording import shown
+from labtui.core.wording import CONTROL_CODES, shown
 from labtui.tui.messages import StoreChanged
 
 if TYPE_CHECKING:
@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 def plain(text: VisualType) -> VisualType:
     """Text as it is: the app's strings carry file names, headers' free text, reasons and notes, where `[/]` or
     `[red]` is what the lab wrote, not markup (a `[/]` crashed the app, a `[red]` restyled the line); a control
-    character is shown escaped, as the command line shows it (`\x1b[31m`)."""
+    character is shown escaped, as the command line shows it (`\\x1b[31m`)."""
     return Content(shown(text, lines=True)) if isinstance(text, str) else text
 
 
-_CONTROLS = dict.fromkeys((*range(0x20), *range(0x7F, 0xA0)))  # C0, DEL and C1: str.translate drops them
+_DROPPED = dict.fromkeys(CONTROL_CODES)  # str.translate drops them
 
 
 class WithoutControls(LineFilter):
@@ -43,7 +43,7 @@ class WithoutControls(LineFilter):
         if all(segment.control or segment.text.isprintable() for segment in segments):
             return segments
         return [segment if segment.control or segment.text.isprintable()
-                else Segment(segment.text.translate(_CONTROLS), segment.style) for segment in segments]
+                else Segment(segment.text.translate(_DROPPED), segment.style) for segment in segments]
 
 
 class Shown(Static):
