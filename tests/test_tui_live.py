@@ -162,7 +162,8 @@ async def test_f_follows_the_run_being_measured(lab: Lab) -> None:
         append(path, data[0])
         await clock.polled(pilot)
         append(path, data[1])  # seen growing: being measured
-        await wait_until(pilot, lambda: bool(app.live.measuring))
+        # the dashboard hears of it by a message after `measuring` is set: wait for the line, not for the flag
+        await wait_until(pilot, lambda: "measuring now" in str(live.render()))
         assert "measuring now: It2025-10-15_1.csv — Alisson67, λ=455 nm, " in str(live.render())
         assert str(live.render()).endswith("  (f follows it)")
         await pilot.press("f")
