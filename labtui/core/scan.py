@@ -8,10 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from labtui.core.config import StagingConfig
 from labtui.core.rejects import RejectRecord, load_rejects
@@ -41,9 +40,10 @@ def mtime_of(mtime_ns: int) -> dt.datetime:
     return EPOCH + dt.timedelta(microseconds=mtime_us(mtime_ns))
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A raw file that should end up staged or rejected: `*.csv` (any case), not hidden, not behind a dir link."""
+class Candidate(NamedTuple):
+    """A raw file that should end up staged or rejected: `*.csv` (any case), not hidden, not behind a dir link. A
+    tuple: a frozen dataclass took 0.75 µs to make and a NamedTuple takes 0.28 (a 65k-file scan 245 → 211 ms, with
+    `source_key`'s ASCII fast path: medians of 9 interleaved pairs)."""
 
     source_file: str  # relative to the raw root, forward slashes
     path: str  # a plain string: scanning 65k files, Path objects cost more than the scan itself
@@ -55,6 +55,8 @@ class Candidate:
 def source_key(rel: str) -> str:
     """The manifest's name of a raw file. A name that is not UTF-8 (a latin-1 `medici\\xf3n.csv` from a Windows
     stick) reaches Python with surrogates, which no Parquet, JSON or hash can hold: its bytes are spelled `\\xNN`."""
+    if rel.isascii():  # nearly every name: no encoding to try
+        return rel
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
