@@ -27,7 +27,8 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     record_notifications(monkeypatch)
     lab = Lab(tmp_path, workers=1)
     lab.write(f"2025-10-14/It2025-10-14_1 {ESCAPE}RED {MARKUP}.csv", raw_file("It", start=START, information=MARKUP))
-    lab.write("2025-10-14/It2025-10-14_2.csv", raw_csv("It", rows=["0.0,1e-6,0.0,nan,nan,nan", f"{MARKUP},1,0,1,1,1"]))
+    rows = ["0.0,1e-6,0.0,nan,nan,nan", f"{MARKUP}{ESCAPE},1,0,1,1,1"]
+    lab.write("2025-10-14/It2025-10-14_2.csv", raw_csv("It", rows=rows))
     lab.stage()
     return lab
 
@@ -61,7 +62,8 @@ async def test_markup_in_the_data_is_shown_as_text_on_every_screen(lab: Lab) -> 
         await settle(pilot)
         await pilot.press("r")  # the reject quotes the bad value; re-staging says it again in a notification
         await wait_until(pilot, lambda: isinstance(app.screen, RejectsScreen))
-        await settle(pilot)
+        await settle(pilot)  # the file's lines, the bad one with its escape sequence shown, not sent
+        assert f"{MARKUP}\\x1b[31m,1,0" in str(app.screen.query_one("#excerpt").render())
         await pilot.press("r")
         await wait_until(pilot, lambda: any("Still rejected" in notice.title for notice in said(app)))
         assert any("'[/] [bold red]boom[/bold red]" in notice.message for notice in said(app))

@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from labtui.core.rejects import RejectRecord
 from labtui.core.stage_events import StageReport
-from labtui.core.wording import counted
+from labtui.core.wording import counted, shown
 from labtui.tui.base import LabScreen, Shown
 from labtui.tui.stage import StageScreen
 from labtui.tui.store import short_path
@@ -71,7 +71,7 @@ def render_excerpt(lines: list[tuple[int, str]], bad: int | None) -> Text:
             text.append("     ⋮\n", style="dim")
         style = "bold reverse" if number == bad else ""
         text.append(f"{number:>5} ", style="dim" if number != bad else "bold")
-        text.append(content.expandtabs(4) + "\n", style=style)
+        text.append(shown(content.expandtabs(4)) + "\n", style=style)  # a NUL or an escape: seen, not acted on
         previous = number
     return text
 
