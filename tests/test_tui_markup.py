@@ -49,6 +49,9 @@ async def test_markup_in_the_data_is_shown_as_text_on_every_screen(lab: Lab) -> 
         box = app.screen.query_one("#dialog")
         drawn = "".join(segment.text for strip in box.render_lines(Region(0, 0, *box.size)) for segment in strip)
         assert "\\x1b[31mRED" in drawn and "\x1b" not in drawn  # the title names the file: escaped, as the CLI does
+        body = app.screen.query_one("#dialog-body")
+        drawn = "".join(segment.text for strip in body.render_lines(Region(0, 0, *body.size)) for segment in strip)
+        assert "\\x1b[31mRED" in drawn and "\x1b" not in drawn  # and so does its source_file field
         await pilot.press("escape")
         for key in ("n", "number_sign"):  # a note, then a tag, typed with markup in them
             await pilot.press(key)

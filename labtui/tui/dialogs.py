@@ -131,7 +131,7 @@ class FieldsDialog(Dialog):
 def field_text(value: object) -> str:
     """A field's value as the dialog shows it: `—` for none; past `SHOWN_CHARACTERS`, cut and its length said (the
     manifest and the history's JSON and CSV keep the whole text)."""
-    text = "—" if value is None else str(value)
+    text = "—" if value is None else shown(str(value), lines=True)  # a file name's escape sequence, seen
     if len(text) <= SHOWN_CHARACTERS:
         return text
     return f"{text[:SHOWN_CHARACTERS]}… ({len(text):,} characters in all)"
