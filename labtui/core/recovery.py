@@ -17,7 +17,8 @@ from labtui.core.atomic import is_temp
 from labtui.core.config import StagingConfig
 from labtui.core.layout import PART_NAME, run_dir
 from labtui.core.parquet_footer import read_run_record
-from labtui.core.quarantine import files_under, quarantine
+from labtui.core.quarantine import quarantine
+from labtui.core.scan import files_under
 from labtui.core.store import DIRTY_MARKER
 
 if TYPE_CHECKING:

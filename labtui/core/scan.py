@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -101,32 +102,46 @@ def not_scanned(path: Path, raw_root: Path) -> str | None:
 def scan_raw(raw_root: Path) -> list[Candidate]:
     """Every candidate file under the raw root, sorted; directory links are not followed, hidden entries skipped."""
     found: list[Candidate] = []
-    stack = [(raw_root, "")]
-    while stack:
-        folder, prefix = stack.pop()
+    for rel, entry in files_under(raw_root, hidden=False):
+        if not entry.name.lower().endswith(".csv"):
+            continue
         try:
-            entries = list(os.scandir(folder))
+            link = entry.is_symlink()
+            if not link and not entry.is_file(follow_symlinks=False):
+                continue  # FIFOs, sockets, devices: never opened
+            info = entry.stat(follow_symlinks=False)
         except OSError:
-            continue  # a folder that vanished or cannot be listed holds nothing we can stage
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            rel = f"{prefix}{entry.name}"
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((Path(entry.path), rel + "/"))
-                    continue
-                if not entry.name.lower().endswith(".csv"):
-                    continue
-                link = entry.is_symlink()
-                if not link and not entry.is_file(follow_symlinks=False):
-                    continue  # FIFOs, sockets, devices: never opened
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            found.append(Candidate(source_key(rel), entry.path, info.st_size, info.st_mtime_ns, link))
+            continue
+        found.append(Candidate(source_key(rel), entry.path, info.st_size, info.st_mtime_ns, link))
     found.sort(key=lambda c: c.source_file)
     return found
+
+
+def files_under(root: Path, *, hidden: bool = True) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(path relative to `root` with `/`, entry) of everything under it that is not a folder (links included, never
+    followed); without `hidden`, no entry whose name starts with a dot, nor anything in such a folder. A folder that
+    vanished or cannot be listed holds nothing to see. One `scandir` per folder, paths built as it goes (`os.walk`
+    stats every folder again, and `relpath` per file was 0.9 s of a 65k-run store's 2.6 s validation), and a stack,
+    not recursion: a hostile tree may nest a thousand folders deep."""
+    folders = [(str(root), "")]
+    while folders:
+        folder, prefix = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError:
+            continue
+        for entry in listed:
+            if not hidden and entry.name.startswith("."):
+                continue
+            try:
+                is_folder = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_folder:
+                folders.append((entry.path, f"{prefix}{entry.name}/"))
+            else:
+                yield prefix + entry.name, entry
 
 
 def stat_columns(manifest: pl.DataFrame) -> dict[str, list[Any]]:
