@@ -151,6 +151,19 @@ def test_a_chip_name_that_names_no_chip_of_the_store_says_why(lab: Lab, chip: st
         resolve_chip(lab.manifest(), chip, group)
 
 
+def test_a_group_is_found_by_the_letters_it_shows(tmp_path) -> None:
+    """A store staged before groups were normalised keeps a decomposed `Peña`: the name typed in a terminal finds it,
+    and a new run's header spelling it either way joins the same chip."""
+    lab = Lab(tmp_path)
+    lab.write_run("d/It2025-10-14_1.csv", "It", start=local("2025-10-14 12:00"), number=80, group="Pen\u0303a")
+    lab.write_run("d/It2025-10-14_2.csv", "It", start=local("2025-10-14 13:00"), number=80, group="Pe\u00f1a\u200b")
+    lab.stage()
+    manifest = lab.manifest()
+    assert manifest["chip_group"].to_list() == ["Pe\u00f1a"] * 2
+    old_store = manifest.with_columns(chip_group=pl.lit("Pen\u0303a"))
+    assert resolve_chip(old_store, "PEÑA80") == resolve_chip(old_store, 80, "pe\u00f1a") == ("Pen\u0303a", 80)
+
+
 def test_runs_whose_header_names_no_group_are_chosen_with_an_empty_group(tmp_path) -> None:
     lab = Lab(tmp_path)
     lab.write_run("d/It2025-10-14_1.csv", "It", start=local("2025-10-14 12:00"), number=80)

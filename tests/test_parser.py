@@ -424,6 +424,29 @@ def test_windows_1252_punctuation_is_text_not_control_characters() -> None:
     assert not [warning for warning in header.warnings if "control characters" in warning]
 
 
+@pytest.mark.parametrize("written", [
+    "Pen\u0303a",  # decomposed: n + combining tilde
+    "Pe\u00f1a\u200b",  # a zero-width space
+    "\ufeffPe\u00f1a",  # a BOM pasted with the name
+    "Pe\u2060\u00f1a",  # a word joiner
+    "\u202ePe\u00f1a",  # a right-to-left override, which reorders the terminal's line
+    "\uff30e\u00f1a",  # a full-width P
+])
+def test_a_chip_group_is_stored_as_the_letters_it_shows_with_a_warning(written: str) -> None:
+    """Invisible characters or another Unicode spelling would file the chip's runs under a look-alike chip."""
+    header, _, _ = parse(raw_csv("It", params={"Chip group name": written}))
+    assert header.fields["chip_group"] == "Pe\u00f1a"
+    assert [warning for warning in header.warnings if "Chip group name" in warning] == [
+        f"line 5: 'Chip group name' {written!r} is stored as 'Peña' (invisible characters or another Unicode "
+        "spelling of the same letters would start a chip of its own)"
+    ]
+
+
+def test_a_chip_group_of_invisible_characters_alone_names_no_group() -> None:
+    header, _, _ = parse(raw_csv("It", params={"Chip group name": "\u200b\ufeff"}))
+    assert header.fields.get("chip_group") is None
+
+
 def test_a_control_character_in_a_key_alone_is_a_warning_not_a_bad_value() -> None:
     header, _, _ = parse(raw_csv("It").replace(b"Chip group name: Alisson", b"Chip\tgroup name: Alisson"))
     assert header.fields["chip_group"] == "Alisson"

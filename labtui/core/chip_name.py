@@ -4,6 +4,7 @@ a `-`, `_` or space before the number). Light (no Polars): the command line pars
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from labtui.core.errors import UsageError
 
@@ -16,8 +17,18 @@ def parse_chip(text: str) -> tuple[str | None, int] | None:
     return None if match is None else (match.group(1), int(match.group(2)))
 
 
+def group_spelling(text: str) -> str:
+    """A chip group as one spelling of what it shows: NFKC (a decomposed `ñ`, a no-break space, a full-width letter
+    are the letters a person reads) without format characters (a zero-width space, a BOM, a bidi override, all
+    invisible). Otherwise a group typed twice would file a chip's runs under two chips that look the same."""
+    if text.isascii():
+        return text.strip()
+    plain = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in plain if unicodedata.category(c) != "Cf").strip()
+
+
 def merge_groups(named: str | None, given: str | None, chip: str) -> str | None:
     """The group of a chip named `chip` (giving `named`) and a group given apart from it: they must agree."""
-    if named is not None and given is not None and named.casefold() != given.casefold():
+    if named is not None and given is not None and group_spelling(named).casefold() != group_spelling(given).casefold():
         raise UsageError(f"chip {chip} and group {given} name different groups")
     return given if given is not None else named

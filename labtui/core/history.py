@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from labtui.core.chip_name import merge_groups, parse_chip
+from labtui.core.chip_name import group_spelling, merge_groups, parse_chip
 from labtui.core.config import StagingConfig
 from labtui.core.errors import UsageError
 from labtui.core.filecache import Cached, identity
@@ -152,8 +152,8 @@ def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = No
     """(group, number) of the chip the user means: a number (alone when only one group uses it) or a chip name
     (`Alisson67`, see `chip_name`; its group must agree with `group`).
 
-    A group is matched exactly, else case-insensitively (`alisson` finds `Alisson`); an empty one (`--group ""`)
-    means the runs whose header names no group.
+    A group is matched exactly, else as the same letters in any case or Unicode spelling (`alisson` finds
+    `Alisson`); an empty one (`--group ""`) means the runs whose header names no group.
     """
     if isinstance(chip, int):
         number = chip
@@ -176,7 +176,8 @@ def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = No
             return None, number
         raise ChipNotFound(f"no runs of chip number {number} without a group in the manifest{elsewhere}")
     exact = [g for g in groups if g == group]
-    folded = [g for g in groups if g is not None and g.casefold() == group.casefold()]
+    spelled = group_spelling(group).casefold()
+    folded = [g for g in groups if g is not None and group_spelling(g).casefold() == spelled]
     for matches in (exact, folded):
         if len(matches) == 1:
             return matches[0], number

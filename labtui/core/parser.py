@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from labtui.core.chip_name import group_spelling
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import RejectKind, reject_text
 from labtui.core.wording import cut
@@ -243,7 +244,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             problem.reason = ("header only: no 'Start time' and no data rows (the run was never recorded, or the file "
                               "was cut)")
         raise
-    _chip_identity(spec, raw, seen_at, fields, file_stem, registry)
+    _chip_identity(spec, raw, seen_at, fields, file_stem, registry, warnings)
     idx = _FILE_IDX.search(file_stem)
     fields["file_idx"] = int(idx.group(1)) if idx else None
 
@@ -324,6 +325,7 @@ def _chip_identity(
     fields: dict[str, Any],
     stem: str,
     registry: Registry,
+    warnings: list[str],
 ) -> None:
     """Chip = group + number from the header; the `<Group><Number>_<idx>` file name only as a fallback. A setup
     procedure (`chip: false`, a laser calibration) belongs to no chip even when its header names one: the chip's
@@ -351,8 +353,13 @@ def _chip_identity(
         if fields["chip_number"] <= 0:
             raise Reject("bad_chip_number", f"the file name {stem!r} gives chip number 0; chip numbers are positive")
         fields.setdefault("chip_group", match.group("group"))
-    if fields.get("chip_group") is not None:
-        fields["chip_group"] = fields["chip_group"].strip() or None
+    if (written := fields.get("chip_group")) is not None:
+        fields["chip_group"] = group_spelling(written) or None
+        if fields["chip_group"] not in (None, written.strip()):
+            line = seen_at.get("Chip group name", "?")
+            warnings.append(f"line {line}: 'Chip group name' {quoted(written.strip())} is stored as "
+                            f"{fields['chip_group']!r} (invisible characters or another Unicode spelling of the same "
+                            "letters would start a chip of its own)")
 
 
 _SEPARATORS = {"\t": "tabs", ";": "semicolons"}
