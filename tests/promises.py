@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -69,8 +70,10 @@ def raw_snapshot(raw_root: Path) -> dict[str, tuple[object, ...]]:
 
 # -- promise 2: candidates ---------------------------------------------------------------------------------------
 def source_key(rel: str) -> str:
-    """The manifest's name of a raw file: relative, forward slashes; undecodable bytes shown as \\xNN."""
-    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """The manifest's name of a raw file: relative, forward slashes; undecodable bytes shown as \\xNN, and the
+    backslash of a `\\xNN` the name holds as `\\x5c` (each spelling is one byte)."""
+    spelled = re.sub(r"\\(?=x[0-9a-f]{2})", r"\\x5c", rel)
+    return spelled.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def candidates(raw_root: Path) -> set[str]:

@@ -142,6 +142,15 @@ def _undecodable_name(raw: Path, outside: Path) -> dict[str, Expect]:
     return {"d/medici\\xf3n_1.csv": STAGED}
 
 
+def _name_spelling_a_byte(raw: Path, outside: Path) -> dict[str, Expect]:
+    """A UTF-8 name that holds the text `\\xf3` beside a latin-1 name with the byte 0xF3: once one key, and every
+    stage dropped one of the two runs."""
+    expected = _undecodable_name(raw, outside)
+    plant(raw, "d/medici\\xf3n_1.csv", valid("IVg", start_utc=1757947090.3839564 + 60))
+    plant(raw, "d/a\\x5c.csv", valid("IV"))
+    return {**expected, "d/medici\\x5cxf3n_1.csv": STAGED, "d/a\\x5cx5c.csv": STAGED}
+
+
 def _symlinks(raw: Path, outside: Path) -> dict[str, Expect]:
     plant(raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
     outside.mkdir(parents=True, exist_ok=True)
@@ -420,6 +429,7 @@ CASES = [
     Case("two_million_rows", _two_million_rows, "a 2M-row calibration (≈60 MB)"),
     Case("names_with_spaces_and_unicode", _unicode_names, "NFC and NFD spellings are different files on Linux"),
     Case("undecodable_name", _undecodable_name, "a latin-1 file name: stored with \\xNN escapes"),
+    Case("name_spelling_a_byte", _name_spelling_a_byte, "a name holding `\\xNN` has its backslash spelled `\\x5c`"),
     Case(
         "case_twins_same_start",
         _name_twins(True),
@@ -580,6 +590,18 @@ def test_the_excerpt_of_a_rejected_file_cuts_long_lines_and_never_reads_one_whol
     no_breaks.write_bytes(bytes(range(32, 127)) * 100_000)  # 9.5 MB, not one line break
     ((number, text),) = excerpt(no_breaks, None)
     assert number == 1 and text.endswith("…") and len(text.encode()) < 2 * LINE_BYTES
+
+
+NAMES = [b"medici\xf3n.csv", b"medici\\xf3n.csv", b"a\\x5c.csv", b"a\\\xf3.csv", b"a\\xF3.csv", b"\\x\\xz.csv",
+         b"\\x5cxf3.csv"]
+
+
+def test_each_name_has_a_key_of_its_own_that_names_it_back() -> None:
+    from labtui.core.scan import source_key, source_path
+
+    keys = [source_key(os.fsdecode(name)) for name in NAMES]
+    assert len(set(keys)) == len(NAMES)
+    assert [os.fsencode(source_path(Path("/raw"), key)) for key in keys] == [b"/raw/" + name for name in NAMES]
 
 
 def test_a_latin1_named_file_is_found_from_its_key(tmp_path: Path) -> None:

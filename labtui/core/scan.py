@@ -55,9 +55,12 @@ class Candidate(NamedTuple):
 
 def source_key(rel: str) -> str:
     """The manifest's name of a raw file. A name that is not UTF-8 (a latin-1 `medici\\xf3n.csv` from a Windows
-    stick) reaches Python with surrogates, which no Parquet, JSON or hash can hold: its bytes are spelled `\\xNN`."""
-    if rel.isascii():  # nearly every name: no encoding to try
+    stick) reaches Python with surrogates, which no Parquet, JSON or hash can hold: its bytes are spelled `\\xNN`.
+    A name that itself holds such a spelling has its backslash spelled `\\x5c`, so that every `\\xNN` in a key is
+    one byte and two files never share a key (they did, and each stage dropped the other's run)."""
+    if rel.isascii() and "\\x" not in rel:  # nearly every name: nothing to spell
         return rel
+    rel = _BYTE_LIKE.sub(r"\\x5c", rel)
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
@@ -65,15 +68,15 @@ def source_key(rel: str) -> str:
     return rel
 
 
-_SPELLED_BYTE = re.compile(r"\\x([0-9a-f]{2})")  # how `source_key` (backslashreplace) spells a byte not UTF-8
+_SPELLED_BYTE = re.compile(r"\\x([0-9a-f]{2})")  # how `source_key` spells a byte of a name
+_BYTE_LIKE = re.compile(r"\\(?=x[0-9a-f]{2})")  # a backslash that a byte's spelling would start
 
 
 def source_path(raw_root: Path, source_file: str) -> Path:
-    """The raw file a source key names: `raw_root / key`, or for a name that is not UTF-8 the file whose name has
-    the bytes its key spells `\\xNN` (`raw_root / key` missed it: prune took such a file for gone)."""
-    plain = raw_root / source_file
-    if "\\x" not in source_file or plain.exists():  # a typed `\xNN` in a UTF-8 name is itself
-        return plain
+    """The raw file a source key names: `raw_root / key`, with each byte its key spells `\\xNN` put back (`raw_root
+    / key` missed a latin-1 name: prune took such a file for gone)."""
+    if "\\x" not in source_file:
+        return raw_root / source_file
     parts = _SPELLED_BYTE.split(source_file)  # text, byte, text, …
     name = b"".join(bytes([int(part, 16)]) if odd else part.encode("utf-8") for odd, part in
                     ((index % 2, part) for index, part in enumerate(parts)))
