@@ -94,10 +94,11 @@ def test_a_table_shows_control_characters_in_file_names_escaped_one_row_a_line(l
     assert set(names) <= {row["source_file"] for row in json.loads(capsys.readouterr().out)}
 
 
-def test_stage_and_rejects_lines_show_control_characters_escaped(lab: Lab, capsys) -> None:
-    """`rejected …`, `note …` and the rejects list name files too: an escape sequence in a name recoloured the
-    terminal, a newline split the line."""
+def test_stage_rejects_and_validate_lines_show_control_characters_escaped(lab: Lab, capsys) -> None:
+    """`rejected …`, `note …`, the rejects list and validate's findings name files too: an escape sequence in a name
+    recoloured the terminal, a newline split the line, a right-to-left override reversed it."""
     lab.write("2025-10-15/It\x1b[31m_1.csv", b"#Procedure: <laser_setup.procedures.It.It>\r\n")
+    lab.write("2025-10-15/It\u202e_3.csv", b"#Procedure: <laser_setup.procedures.It.It>\r\n")
     lab.write("2025-10-15/It\n_2.csv", raw_csv("It", start=epoch(2025, 10, 15, 12, 0), params={"VDS": "1e9 V"}))
     capsys.readouterr()
     assert main(lab.args("stage")) == 0
@@ -105,8 +106,11 @@ def test_stage_and_rejects_lines_show_control_characters_escaped(lab: Lab, capsy
     assert "rejected 2025-10-15/It\\x1b[31m_1.csv: " in stage and "note 2025-10-15/It\\n_2.csv: " in stage
     assert main(lab.args("rejects")) == 0
     listed = capsys.readouterr().out
-    assert "2025-10-15/It\\x1b[31m_1.csv" in listed
-    assert all(char == "\n" or char.isprintable() for char in stage + listed)
+    assert "2025-10-15/It\\x1b[31m_1.csv" in listed and "2025-10-15/It\\u202e_3.csv" in listed
+    assert main(lab.args("validate", "-v")) == 0
+    found = capsys.readouterr().out
+    assert "2025-10-15/It\\x1b[31m_1.csv" in found and "2025-10-15/It\\u202e_3.csv" in found
+    assert all(char == "\n" or char.isprintable() for char in stage + listed + found)
 
 
 @pytest.mark.parametrize("command", [["history", "67"], ["chips"], ["metrics", "67"]])

@@ -4,15 +4,19 @@ Information line, a reject's reason, a note or a tag crashed the app (`MarkupErr
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
 from textual.geometry import Region
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import ErrorDialog, FieldsDialog, TextDialog
 from labtui.tui.history import HistoryScreen
 from labtui.tui.rejects import RejectsScreen
+from labtui.tui.validate import ValidateScreen
 from tests.lab import Lab, raw_csv, raw_file
 from tests.pilot import record_notifications, said, settle, wait_until
 
@@ -74,3 +78,21 @@ async def test_markup_in_the_data_is_shown_as_text_on_every_screen(lab: Lab) -> 
         await wait_until(pilot, lambda: isinstance(app.screen, ErrorDialog))
         await pilot.pause()
         assert str(app.screen.query_one("#dialog-body").render()) == f"ValueError: {MARKUP}\n\\x1b[31mtwo"
+
+
+async def test_validate_lists_a_marked_up_file_name_as_text(lab: Lab) -> None:
+    """A finding's items name files: a `[/]` in one crashed the validate screen, an escape reached the terminal."""
+    source = lab.raw / f"2025-10-14/It2025-10-14_1 {ESCAPE}RED {MARKUP}.csv"
+    os.utime(source, (START.timestamp(), START.timestamp()))  # touched since staging: an item naming the file
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ValidateScreen) and app.screen.report is not None)
+        tree = app.screen.query_one("#findings", Tree)
+        leaves = [str(node.label) for node in _nodes(tree.root)]
+        assert "2025-10-14/It2025-10-14_1 \\x1b[31mRED [/] [bold red]boom[/bold red]" in "\n".join(leaves)
+
+
+def _nodes(node: TreeNode[str]) -> list[TreeNode[str]]:
+    return [child for top in node.children for child in [top, *_nodes(top)]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_command, config_from
-from labtui.core.wording import counted
+from labtui.core.wording import counted, shown
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -67,11 +67,11 @@ def run(args: argparse.Namespace) -> int:
 def print_report(report: ValidationReport, *, verbose: bool) -> None:
     for finding in report.findings:
         print(f"{_MARK[finding.severity]} {finding.title}: {finding.count}  [{finding.code}]")
-        shown = finding.items if verbose else finding.items[:ITEMS_PRINTED]
-        for item in shown:
-            print(f"          {item}")
-        if finding.count > len(shown):
-            print(f"          … and {finding.count - len(shown)} more{'' if verbose else ' (-v lists more)'}")
+        listed = finding.items if verbose else finding.items[:ITEMS_PRINTED]
+        for item in listed:
+            print(f"          {shown(item)}")  # it names files: a newline or an escape sequence, escaped
+        if finding.count > len(listed):
+            print(f"          … and {finding.count - len(listed)} more{'' if verbose else ' (-v lists more)'}")
         print(f"          fix: {finding.fix}{' (--fix does it)' if finding.fixable else ''}")
     stats = ", ".join(counted(value, _STAT_NOUNS[name]) if name in _STAT_NOUNS else f"{value} {name}"
                       for name, value in report.stats.items())

@@ -11,14 +11,18 @@ def counted(count: int, noun: str, plural: str | None = None) -> str:
 
 
 CONTROL_CODES = (*range(0x20), *range(0x7F, 0xA0))  # Unicode's Cc: C0, DEL and C1
-# ... as Python writes them in a string: `\n`, `\r`, `\t`, `\x1b`
-_ESCAPED = {code: repr(chr(code))[1:-1] for code in CONTROL_CODES}
+# Invisible format characters that hide or reorder a line's text: zero-width ones, bidi marks, overrides and isolates,
+# a BOM (a right-to-left override in a file name showed `Pro‮be72` as `Proeb27`)
+FORMAT_CODES = (0x061C, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070), 0xFEFF)
+# ... as Python writes them in a string: `\n`, `\r`, `\t`, `\x1b`, `\u202e`
+_ESCAPED = {code: repr(chr(code))[1:-1] for code in (*CONTROL_CODES, *FORMAT_CODES)}
 _ESCAPED_BUT_NEWLINES = {code: text for code, text in _ESCAPED.items() if code != ord("\n")}
 
 
 def shown(text: str, *, lines: bool = False) -> str:
     """`text` as a terminal line shows it: a control character (a newline, an escape sequence in a file name, a CR
-    in a chip name staged before labtui refused them) escaped, or the terminal would act on it and break the line.
+    in a chip name staged before labtui refused them) or an invisible format character escaped, or the terminal would
+    act on it and break or reorder the line.
     With `lines`, the newlines of a text of several lines stay."""
     if text.isprintable():
         return text

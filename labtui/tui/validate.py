@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from labtui.core.findings import ValidationReport
 from labtui.core.fixes import FixReport
-from labtui.core.wording import counted
+from labtui.core.wording import counted, shown
 from labtui.tui.base import LabScreen, Shown
 from labtui.tui.dialogs import ConfirmDialog, help_text
 from labtui.tui.history import run_screen
@@ -52,7 +52,7 @@ def show_report(tree: Tree[str], report: ValidationReport) -> None:
             node = group.add(Text.assemble(f"{finding.title} ", (f"({finding.count}){mark}", "dim")))
             node.add_leaf(help_text(f"→ {finding.fix}"))
             for item in finding.items:
-                node.add_leaf(item, data=item)
+                node.add_leaf(Text(shown(item)), data=item)  # it names files: a `[/]` is not markup
             if finding.count > len(finding.items):
                 node.add_leaf(Text(f"… and {finding.count - len(finding.items)} more", style="dim"))
     if report.findings:
