@@ -255,6 +255,8 @@ def _rows_from(data: bytes) -> list[bytes]:
         (raw_csv("It", start="1.76037E+09"), "bad_start_time", "is rounded"),
         (raw_csv("It", params={"Chip number": "sixty-seven"}), "bad_chip_number", "not a positive integer"),
         (raw_csv("It", params={"Chip number": "67.5"}), "bad_chip_number", "not a positive integer"),
+        (raw_csv("It", params={"Chip number": "1e1"}), "bad_chip_number", "'1e1' is not a positive integer"),
+        (raw_csv("It", params={"Chip number": "9" * 23}), "bad_chip_number", "is too large for a chip number"),
         (raw_csv("It", params={"Chip number": None}), "no_chip_number", "Chip number"),
         (raw_csv("It", params={"Chip group name": "Alisson\r#\tChip number: 5"}), "bad_chip_group",
          "'Alisson\\r#\\tChip number: 5' holds control characters"),
@@ -440,6 +442,14 @@ def test_a_chip_group_is_stored_as_the_letters_it_shows_with_a_warning(written: 
         f"line 5: 'Chip group name' {written!r} is stored as 'Peña' (invisible characters or another Unicode "
         "spelling of the same letters would start a chip of its own)"
     ]
+
+
+@pytest.mark.parametrize(("written", "number"), [("12345678901234567", 12345678901234567), ("67.0", 67),
+                                               ("+67", 67), (str(2**63 - 1), 2**63 - 1)])
+def test_a_chip_number_is_read_exactly(written: str, number: int) -> None:
+    """Through a float, 12345678901234567 was filed as chip …568, with no word."""
+    header, _, _ = parse(raw_csv("It", params={"Chip number": written}))
+    assert header.fields["chip_number"] == number and type(header.fields["chip_number"]) is int
 
 
 def test_a_chip_group_of_invisible_characters_alone_names_no_group() -> None:

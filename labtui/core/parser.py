@@ -134,20 +134,33 @@ def parse_number(text: str, spec: ParameterSpec) -> float | None:
     return None
 
 
+_INTEGER = re.compile(r"\s*+([-+]?\d+)(?:\.0*)?\s*+")  # `67`, and `67.0` as a float formatting writes it
+_INT64 = (-(2**63), 2**63 - 1)  # what the manifest's integer columns hold
+
+
+def parse_integer(text: str) -> int | None:
+    """`67` → 67, exactly however many digits (through a float, 12345678901234567 became …568); None for `1e1` or
+    `67.5`: an identifier or a count is written out in digits."""
+    match = _INTEGER.fullmatch(text)
+    return int(match.group(1)) if match else None
+
+
 def _typed(key: str, text: str, spec: ParameterSpec, line: int, warnings: list[str]) -> Any:
     if spec.type == "str":
         return text
-    value = parse_number(text, spec)
-    if value is None or not math.isfinite(value) or (spec.type == "int" and not value.is_integer()):
+    value = parse_integer(text) if spec.type == "int" else parse_number(text, spec)
+    if value is None or not (spec.type == "int" or math.isfinite(value)):
         expected = "an integer" if spec.type == "int" else f"a finite number{f' in {spec.unit}' if spec.unit else ''}"
         warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is not {expected}; left empty")
         return None
-    if spec.minimum is not None and value < spec.minimum:
+    if spec.type == "int" and not _INT64[0] <= value <= _INT64[1]:
+        out_of_range = "beyond a 64-bit integer"
+    elif spec.minimum is not None and value < spec.minimum:
         out_of_range = f"below {spec.minimum:g}"
     elif spec.maximum is not None and value > spec.maximum:
         out_of_range = f"above {spec.maximum:g}"
     else:
-        return int(value) if spec.type == "int" else value
+        return value
     unit = f" {spec.unit}" if spec.unit else ""
     warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is {out_of_range}{unit}; left empty")
     return None
@@ -337,11 +350,9 @@ def _chip_identity(
     if "Chip number" in raw:
         number = fields.get("chip_number")
         if number is None or number <= 0:
-            raise Reject(
-                "bad_chip_number",
-                f"'Chip number' {quoted(raw['Chip number'].strip())} is not a positive integer",
-                seen_at["Chip number"],
-            )
+            given = raw["Chip number"].strip()
+            what = "too large for a chip number" if (parse_integer(given) or 0) > 0 else "not a positive integer"
+            raise Reject("bad_chip_number", f"'Chip number' {quoted(given)} is {what}", seen_at["Chip number"])
     else:
         match = _FILE_CHIP.match(stem)
         if not match or registry.get(match.group("group")) is not None:
