@@ -305,6 +305,24 @@ def test_non_numeric_token_names_line_and_column() -> None:
     assert "oops" in line_text
 
 
+def test_an_infinite_value_is_kept_and_said_with_its_line_and_column() -> None:
+    """`inf`, or a number past the largest float (`1e400`, a 400-digit integer), is read as ±inf: no instrument
+    measures it, so the run says where it is."""
+    rows = it_rows()
+    rows[3], rows[7] = rows[3].replace(",1e-06,", ",1e400,"), rows[7].replace(",0.0,", ",-inf,", 1)
+    rows[9] = rows[9].replace(",1e-06,", f",{'9' * 400},")
+    data = raw_csv("It", rows=rows)
+    header, frame, warnings = parse(data)
+    lines = data.decode().split("\r\n")
+    infinite = [warning for warning in warnings if "infinite" in warning]
+    assert infinite == [f"line {header.column_line + 4}: column 'I (A)' holds an infinite value (`inf`, or a number "
+                        "past ±1.8e308); stored as ±inf",
+                        f"line {header.column_line + 8}: column 'VL (V)' holds an infinite value (`inf`, or a number "
+                        "past ±1.8e308); stored as ±inf"]
+    assert "1e400" in lines[header.column_line + 3] and "-inf" in lines[header.column_line + 7]
+    assert frame["i_a"].is_infinite().sum() == 2 and frame["vl_v"].to_list()[7] == -math.inf
+
+
 @pytest.mark.parametrize("bad_row", ["0.5,1e-6,0.0,nan,nan", "0.5,1e-6,0.0,nan,nan,nan,7"])
 def test_wrong_field_count_in_a_complete_row(bad_row: str) -> None:
     rows = it_rows()
