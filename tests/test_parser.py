@@ -283,6 +283,28 @@ def test_rejects_say_why(data: bytes, kind: str, words: str) -> None:
     assert words in problem.reason
 
 
+IT = raw_csv("It")
+_METADATA = b"#Metadata:\r\n#\tStart time: 1760371684.3180444\r\n"
+
+
+@pytest.mark.parametrize(("data", "words", "line"), [
+    (b"\r\n" + IT, "starts with 1 blank line before its '#Procedure:' line", 1),
+    (b" \r\n\r\n" + IT, "starts with 2 blank lines before its '#Procedure:' line", 1),
+    (IT[IT.index(b"#Data:"):], "starts with its #Data: line: the header above it", 1),
+    (IT.replace(_METADATA, b"").replace(b"#Data:\r\n", b"#Data:\r\n" + _METADATA),
+     "'Start time' comes after the #Data: line", 17),
+    (IT.replace(b"Clock (ms)\r\n", b"Clock (ms)\r"), "a carriage return alone (\\r) ends the column row", 18),
+    (IT.replace(b"#Data:\r\n", b"#Data: junk\r\n"), "the #Data: line has text after it ('#Data: junk')", 17),
+    (IT.replace(b"\r\n0.4,1e-06,", b"\r\n0.4,1_000,"), "'1_000' in column 'I (A)' is not a number", 23),
+    (IT.replace(b"\r\n0.4,1e-06,", "\r\n0.4,١٢,".encode()), "'١٢' in column 'I (A)' is not a number", 23),
+])
+def test_a_reject_names_what_is_wrong_and_where(data: bytes, words: str, line: int) -> None:
+    """Each was rejected for something else (`it starts with ''`, `no 'Start time'`, `column 'nan' appears twice`,
+    `a header line does not start with '#'`), or without a line."""
+    problem = rejected(data)
+    assert words in problem.reason and problem.line == line, (problem.reason, problem.line)
+
+
 def test_conflicting_duplicate_parameter_names_both_lines() -> None:
     data = raw_csv("It").replace(b"#Metadata:", b"#\tVDS: 0.2 V\r\n#Metadata:")
     problem = rejected(data)

@@ -169,8 +169,18 @@ def _diagnose(body: bytes, header: Header) -> None:
                 if written.rstrip() != written:  # Polars takes a space before a number, not after it
                     raise Reject("bad_value", f"{quoted(written, 40)} in column {quoted(name)} ends with a space or "
                                               "tab (a hand edit?)", line)
-                try:
-                    float(token)
-                except ValueError:
+                if not _reads_as_number(token):
                     problem = f"{quoted(token, 40)} in column {quoted(name)} is not a number"
-                    raise Reject("bad_value", problem, line) from None
+                    raise Reject("bad_value", problem, line)
+
+
+def _reads_as_number(token: str) -> bool:
+    """Polars reads it as a Float64: `float` also takes `1_000` and other scripts' digits (`١٢`), which Polars
+    refuses, and the reject then named no line."""
+    if not token.isascii() or "_" in token:
+        return False
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True

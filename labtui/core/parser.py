@@ -12,12 +12,12 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from labtui.core.chip_name import group_spelling
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import RejectKind, reject_text
-from labtui.core.wording import cut
+from labtui.core.wording import counted, cut
 
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
@@ -38,6 +38,8 @@ _SNIFF = 4096
 HEADER_LIMIT = 64 * 1024
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
+_DATA_WITH_TEXT = re.compile(r"(?i)#[ \t]*data:[ \t]*\S")  # `#Data: Vg (V),…`: the column row moved up a line
+_START_TIME_LINE = re.compile(rb"(?m)^#[ \t]*Start time:")
 VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
 # C0 controls and DEL (a tab, a CR, an escape). Not C1 (U+0080–U+009F): a line that is not UTF-8 is read as latin-1,
 # where Windows-1252's dashes and quotes (0x80–0x9F) land; the tables show those escaped instead (`shown`).
@@ -180,9 +182,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
                                         "have rounded its numbers): stage the acquisition's own CSV")
     proc_match = _PROCEDURE.match(first)
     if not first.startswith("#Procedure:"):
-        raise Reject(
-            "not_this_format", f"not a PyMeasure measurement file: it starts with {quoted(first)}, not '#Procedure:'", 1
-        )
+        _not_a_measurement(data)
     if "<" in first and not first.endswith(">"):  # the class name may be cut too: not worth looking up
         raise Reject("no_procedure", f"the #Procedure line is cut off: {quoted(first, 80)} (a truncated file?)", 1)
     if not proc_match:
@@ -207,6 +207,9 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         if text.strip() in ("", "#", "#Parameters:", "#Metadata:"):
             continue
         if not text.startswith("#"):
+            if _DATA_WITH_TEXT.match(above := lines[number - 2].strip()):
+                raise Reject("not_this_format", f"the #Data: line has text after it ({quoted(above)}): the column "
+                                                "names go on the next line", number - 1)
             raise Reject("not_this_format", f"a header line does not start with '#': {quoted(text)}", number)
         body = text[1:].lstrip("\t ")
         plain = body.isprintable()  # false for a control character (and an unusual space): one C call a line
@@ -256,6 +259,10 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         if problem.kind == "no_start_time" and not has_rows:
             problem.reason = ("header only: no 'Start time' and no data rows (the run was never recorded, or the file "
                               "was cut)")
+        elif problem.kind == "no_start_time" and (late := _START_TIME_LINE.search(data, header_end)):
+            problem.reason = ("'Start time' comes after the #Data: line: the header's sections are out of order (a "
+                              "hand edit?); #Data: must be the header's last line")
+            problem.line = data.count(b"\n", 0, late.start()) + 1
         raise
     _chip_identity(spec, raw, seen_at, fields, file_stem, registry, warnings)
     idx = _FILE_IDX.search(file_stem)
@@ -265,6 +272,9 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     column_text = decode_line(data[row_start : len(data) if row_end < 0 else row_end]).strip()
     if not column_text:
         raise Reject("no_columns", "no column-name row after #Data:", column_line)
+    if "\r" in column_text:
+        raise Reject("bad_columns", "a carriage return alone (\\r) ends the column row, which runs into the next line "
+                                    "(lines converted from classic Mac OS?)", column_line)
     columns = [_unquoted(name.strip()) for name in column_text.split(",")]
     if len(columns) == 1 and (separator := next((sep for sep in ("\t", ";") if sep in column_text), None)):
         raise Reject("bad_columns", f"the columns are separated by {_SEPARATORS[separator]}, not commas (a "
@@ -290,6 +300,23 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         column_line=column_line,
         warnings=warnings,
     )
+
+
+def _not_a_measurement(data: bytes) -> NoReturn:
+    """The reject of a file whose first line is not `#Procedure:`, naming what the file starts with instead."""
+    first = VISIBLE.search(data)
+    assert first is not None  # `_sniff` rejected a blank file
+    line = data.count(b"\n", 0, first.start()) + 1
+    end = data.find(b"\n", first.start())
+    text = decode_line(data[first.start() : len(data) if end < 0 else end]).strip()
+    if line > 1 and text.startswith("#Procedure:"):
+        raise Reject("not_this_format", f"the file starts with {counted(line - 1, 'blank line')} before its "
+                                        "'#Procedure:' line (a hand edit?): remove them", 1)
+    if re.match(DATA_TAG, data[first.start() :]):
+        raise Reject("not_this_format", "the file starts with its #Data: line: the header above it (#Procedure:, "
+                                        "#Parameters:, #Metadata:) is missing", line)
+    raise Reject("not_this_format", f"not a PyMeasure measurement file: it starts with {quoted(text)}, not "
+                                    "'#Procedure:'", line)
 
 
 def _printable(key: str, value: str, line: int, spelled: dict[str, str], warnings: list[str]) -> tuple[str, str]:
