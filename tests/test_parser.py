@@ -296,6 +296,7 @@ _METADATA = b"#Metadata:\r\n#\tStart time: 1760371684.3180444\r\n"
     (IT.replace(b"Clock (ms)\r\n", b"Clock (ms)\r"), "a carriage return alone (\\r) ends the column row", 18),
     (IT.replace(b"#Data:\r\n", b"#Data: junk\r\n"), "the #Data: line has text after it ('#Data: junk')", 17),
     (IT.replace(b"\r\n0.4,1e-06,", b"\r\n0.4,1_000,"), "'1_000' in column 'I (A)' is not a number", 23),
+    (IT.replace(b"nan\r\n0.4,", b"nan\r0.4,"), "a carriage return alone (\\r) inside the line runs two rows", 22),
     (IT.replace(b"\r\n0.4,1e-06,", "\r\n0.4,١٢,".encode()), "'١٢' in column 'I (A)' is not a number", 23),
 ])
 def test_a_reject_names_what_is_wrong_and_where(data: bytes, words: str, line: int) -> None:

@@ -156,6 +156,8 @@ def _diagnose(body: bytes, header: Header) -> None:
         line = header.column_line + 1 + offset
         if raw_line.endswith(b"\r\r"):
             raise Reject("bad_row", "the line ends in two carriage returns (\\r\\r\\n: converted twice?)", line)
+        if "\r" in row:
+            raise Reject("bad_row", "a carriage return alone (\\r) inside the line runs two rows together", line)
         if marker := next((m for m in SECTIONS if text.startswith(m)), None):
             raise Reject("bad_row", f"a second run's header starts here ({marker}): a file holds one run", line)
         if text.startswith("#"):
