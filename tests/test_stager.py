@@ -367,6 +367,22 @@ def test_restage_only_reads_the_given_files(lab: Lab) -> None:
         Stager(lab.config, only=[lab.root / "elsewhere.csv"])
 
 
+def test_restage_reads_a_named_file_edited_in_place_with_its_mtime_put_back(lab: Lab) -> None:
+    """Size and mtime as staged, content not: `restage FILE` hashes the files it is given before calling one
+    unchanged (it said "0 staged, 1 unchanged" while only `validate --hash` saw the edit)."""
+    a = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    b = lab.write("a/It2025-10-13_2.csv", raw_csv("It", start=1760371999.0))
+    lab.stage()
+    before = os.stat(a)
+    a.write_bytes(a.read_bytes().replace(b"Sample: other", b"Sample: 0ther"))
+    os.utime(a, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert lab.stage().staged == 0  # a stage of the tree trusts size and mtime, as documented
+    report = lab.stage(only=[a, b], force=False)
+    assert (report.staged, report.unchanged) == (1, 1)
+    assert lab.manifest().filter(pl.col("source_file") == "a/It2025-10-13_1.csv")["parameters"].str.contains(
+        "0ther").to_list() == [True]
+
+
 def test_events_and_periodic_commits(lab: Lab) -> None:
     """One worker, three chunks: two are in flight at first and the third is handed out after the first periodic
     commit, so a stage commits at least twice however fast the worker is (with every chunk in flight at once, a

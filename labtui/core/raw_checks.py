@@ -51,7 +51,7 @@ def raw_findings(
     rejected_now = {c.source_file for c in candidates if (r := rejects.get(c.source_file)) and rejected_as_is(c, r)}
     suspects = on_both if hash_all else on_both.filter(stat_changed.fill_null(True))
     suspects = suspects.filter(~pl.col("source_file").is_in(rejected_now))  # broken since staged: a reject, below
-    hashes = _hash_files(config.raw_root, suspects.get_column("source_file").to_list(), config.workers)
+    hashes = hash_files(config.raw_root, suspects.get_column("source_file").to_list(), config.workers)
     suspects = suspects.with_columns(disk_sha256=pl.Series(hashes, dtype=pl.String))
     changed = suspects.filter(pl.col("disk_sha256").ne_missing(pl.col("source_sha256")))
     touched = suspects.filter(pl.col("disk_sha256").eq_missing(pl.col("source_sha256")) & stat_changed.fill_null(True))
@@ -84,7 +84,7 @@ def raw_findings(
     return findings, present, {"raw_files": len(candidates), "rejects": len(outstanding), "hashed": len(hashes)}
 
 
-def _hash_files(raw_root: Path, sources: list[str], workers: int) -> list[str | None]:
+def hash_files(raw_root: Path, sources: list[str], workers: int) -> list[str | None]:
     """SHA-256 of raw files (None when unreadable); threads, as hashlib releases the GIL on large buffers."""
 
     def digest(source: str) -> str | None:

@@ -100,7 +100,24 @@ class Stager:
                 skipped.append((cand, Outcome.BUSY))
             else:
                 work.append(cand)
+        if self.only is not None:
+            edited = self._edited_in_place([cand for cand, outcome in skipped if outcome is Outcome.UNCHANGED])
+            work += [cand for cand, _ in skipped if cand.source_file in edited]
+            skipped = [(cand, outcome) for cand, outcome in skipped if cand.source_file not in edited]
         return work, skipped
+
+    def _edited_in_place(self, named: list[Candidate]) -> set[str]:
+        """Of the files named to restage that look unchanged (size and mtime as staged), those whose content is not
+        what was staged: an edit of the same size with its mtime put back (a copy that keeps times, a fix undone and
+        redone). Hashing a few named files is cheap; the whole tree's is `validate --hash`'s."""
+        if not named:
+            return set()
+        from labtui.core.raw_checks import hash_files
+
+        staged = dict(self._manifest().select("source_file", "source_sha256").iter_rows())
+        sources = [cand.source_file for cand in named]
+        digests = hash_files(self.config.raw_root, sources, self.config.workers)
+        return {source for source, digest in zip(sources, digests, strict=True) if digest != staged.get(source)}
 
     def _claim(self, row: ManifestRow) -> None:
         """Reserve the row's run_id before its Parquet is written: a second file with the same run_id (a case
