@@ -168,6 +168,16 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
                                    group="alisson"), lab.stage()),
         "chip_name_clash", "warning", False, "Alisson67 / alisson67: one chip, its group typed in two ways?",
     ),
+    "a group with a zero-width space, staged before groups were cleaned": (
+        lambda lab: edit_manifest(lab, lambda m: m.with_columns(
+            chip_group=pl.when(pl.col("source_file") == IT).then(pl.lit("Alisson\u200b")).otherwise("chip_group"),
+            chip_name=pl.when(pl.col("source_file") == IT).then(pl.lit("Alisson\u200b67")).otherwise("chip_name"))),
+        "chip_name_clash", "warning", False, "Alisson67 / Alisson\u200b67: one chip, its group typed in two ways?",
+    ),
+    "a pipe named .csv": (
+        lambda lab: os.mkfifo(lab.raw / "Alisson_08_sept" / "pipe.csv"), "raw_not_regular", "info", False,
+        "Alisson_08_sept/pipe.csv",
+    ),
     "two chips with one name": (
         lambda lab: (lab.write_run("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"),
                                    group="Alisson6", number=7), lab.stage()),

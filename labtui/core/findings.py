@@ -42,6 +42,7 @@ class FindingCode(StrEnum):
     RAW_CHANGED = "raw_changed"
     RAW_TOUCHED = "raw_touched"
     RAW_NEW = "raw_new"
+    RAW_NOT_REGULAR = "raw_not_regular"
     REJECTS = "rejects"
     REJECTS_STALE = "rejects_stale"
     REJECT_UNREADABLE = "reject_unreadable"

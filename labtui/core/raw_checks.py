@@ -32,7 +32,8 @@ def raw_findings(
             [str(config.raw_root)], "mount or restore the raw folder, or fix raw_root in the config",
         )
         return findings, None, {"raw_files": 0, "rejects": len(rejects)}
-    candidates = scan_raw(config.raw_root)
+    not_regular: list[str] = []
+    candidates = scan_raw(config.raw_root, not_regular)
     on_disk = pl.DataFrame(
         {
             "source_file": [c.source_file for c in candidates],
@@ -80,6 +81,9 @@ def raw_findings(
                   "fix the file and run `labtui restage FILE`, or leave it if it is not a run"),
         *_finding(FindingCode.REJECTS_STALE, "info", "reject records of raw files that no longer exist", stale,
                   "`labtui stage` (or `--fix`) drops them"),
+        *_finding(FindingCode.RAW_NOT_REGULAR, "info", "entries named .csv that are not files (a pipe, a socket, a "
+                  "device): never read", sorted(not_regular), "replace each with the measurement file it stands for, "
+                  "or remove it"),
     ]
     return findings, present, {"raw_files": len(candidates), "rejects": len(outstanding), "hashed": len(hashes)}
 

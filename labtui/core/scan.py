@@ -102,8 +102,10 @@ def not_scanned(path: Path, raw_root: Path) -> str | None:
     return None
 
 
-def scan_raw(raw_root: Path) -> list[Candidate]:
-    """Every candidate file under the raw root, sorted; directory links are not followed, hidden entries skipped."""
+def scan_raw(raw_root: Path, not_regular: list[str] | None = None) -> list[Candidate]:
+    """Every candidate file under the raw root, sorted; directory links are not followed, hidden entries skipped.
+    The source keys of entries named `*.csv` that are no regular file (a pipe, a socket, a device: never opened)
+    are added to `not_regular` when given."""
     found: list[Candidate] = []
     for rel, entry in files_under(raw_root, hidden=False):
         if not entry.name.lower().endswith(".csv"):
@@ -111,6 +113,8 @@ def scan_raw(raw_root: Path) -> list[Candidate]:
         try:
             link = entry.is_symlink()
             if not link and not entry.is_file(follow_symlinks=False):
+                if not_regular is not None:
+                    not_regular.append(source_key(rel))
                 continue  # FIFOs, sockets, devices: never opened
             info = entry.stat(follow_symlinks=False)
         except OSError:

@@ -199,11 +199,13 @@ def _files_sharing(frame: pl.DataFrame, *keys: str, other_bytes: bool = False) -
 
 
 def _chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
-    """One chip written two ways (`Alisson` and `alisson`: two histories), or two chips with one name (`Alisson7`
-    chip 2 and `Alisson` chip 72 are both Alisson72: the chip parameters are looked up by that name)."""
+    """One chip written two ways (`Alisson` and `alisson`, or a zero-width space or another Unicode spelling that a
+    store staged before `chip_name.group_spelling` kept: two histories), or two chips with one name (`Alisson7` chip
+    2 and `Alisson` chip 72 are both Alisson72: the chip parameters are looked up by that name)."""
     chips = frame.filter(pl.col("chip_number").is_not_null()).select("chip_group", "chip_number", "chip_name").unique()
+    letters = pl.col("chip_group").str.normalize("NFKC").str.replace_all(r"\p{Cf}", "").str.to_lowercase()
     spelled = (
-        chips.group_by(pl.col("chip_group").str.to_lowercase().alias("group"), "chip_number")
+        chips.group_by(letters.alias("group"), "chip_number")
         .agg(pl.col("chip_name").unique().sort())
         .filter(pl.col("chip_name").list.len() > 1)
         .sort("chip_name")
