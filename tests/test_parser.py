@@ -238,6 +238,7 @@ def _rows_from(data: bytes) -> list[bytes]:
     [
         (b"", "empty", "empty"),
         (b"   \r\n", "empty", "empty"),
+        (b"\xef\xbb\xbf\r\n", "empty", "empty"),  # a BOM alone
         (b"\x00\x01\x02binary", "not_this_format", "binary"),
         (gzip.compress(raw_csv("It")), "not_this_format", "gzip"),
         (raw_csv("It").decode().encode("utf-16"), "not_this_format", "UTF-16"),

@@ -305,7 +305,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
 def _not_a_measurement(data: bytes) -> NoReturn:
     """The reject of a file whose first line is not `#Procedure:`, naming what the file starts with instead."""
     first = VISIBLE.search(data)
-    assert first is not None  # `_sniff` rejected a blank file
+    if first is None:  # a BOM alone
+        raise Reject("empty", "the file is empty")
     line = data.count(b"\n", 0, first.start()) + 1
     end = data.find(b"\n", first.start())
     text = decode_line(data[first.start() : len(data) if end < 0 else end]).strip()
