@@ -226,6 +226,27 @@ def test_validate_reattaches_annotations_when_a_raw_file_is_restaged_under_a_new
     assert not [f for f in validate(lab.config).findings if f.code.startswith("annotations")]
 
 
+def test_annotations_come_back_when_a_start_time_is_corrected_and_then_put_back(lab: Lab) -> None:
+    """A → B → A, `validate --fix` after each: the second move's copies kept their original time, older than the
+    records that took the annotations off A in the first, and every annotation was lost while validate said
+    healthy."""
+    store, moved = lab.config.store_root, "Alisson_08_sept/It2025-09-08_1.csv"
+    first = lab.run_of(moved)
+    annotate(store, chip(lab).filter(pl.col("source_file") == moved),
+             [Change("star"), Change("tag", "455 nm"), Change("note", "good one")], author="ana")
+    for start in (local("2025-09-08 09:16"), first["start_time_utc"]):
+        lab.write_run(moved, "It", start=start, vg=0.2)
+        lab.stage()
+        assert "re-attached the annotations of 1 re-staged run" in " ".join(
+            apply_fixes(lab.config, validate(lab.config)).lines)
+    assert lab.run_of(moved)["run_id"] == first["run_id"]
+    now = current_annotations(store).filter(pl.col("run_id") == first["run_id"]).row(0, named=True)
+    assert (now["starred"], now["tags"], now["note"]) == (True, ["455 nm"], "good one")
+    annotate(store, chip(lab).filter(pl.col("source_file") == moved), [Change("unstar")], author="ana")
+    assert not current_annotations(store).filter(pl.col("run_id") == first["run_id"])["starred"][0]  # newer wins
+    assert not [f for f in validate(lab.config).findings if f.code.startswith("annotations")]
+
+
 def test_annotations_of_a_run_no_longer_staged_are_reported_and_kept(lab: Lab) -> None:
     store = lab.config.store_root
     ghost = pl.DataFrame({"run_id": ["0123456789abcdef"], "source_file": ["gone/It2025-01-01_1.csv"]})

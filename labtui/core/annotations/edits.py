@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
 from labtui.core.annotations.log import Action, Change, read_log, write_action
 from labtui.core.annotations.views import current_annotations, current_view
+
+_TICK, _NONE = dt.timedelta(microseconds=1), dt.timedelta(0)  # the log's resolution; no shift
 
 
 def undo(store_root: Path, action_id: str, *, author: str) -> Action | None:
@@ -57,16 +61,24 @@ def orphans(store_root: Path, manifest: pl.DataFrame) -> Orphans:
 
 def reattach(store_root: Path, manifest: pl.DataFrame, *, author: str) -> list[tuple[str, str]]:
     """Move the annotations of re-staged runs to their new run_id: the old records are copied with their original
-    author and time (so newer annotations of the new run still win), then the old run's are taken back."""
+    author and time (so newer annotations of the new run still win), then the old run's are taken back.
+
+    A new run_id can have had a life before (a start time corrected, then put back): its records from then, older
+    than its staging, include those that took its annotations back when they moved away. The copies are shifted to
+    follow them, order kept; a time older than its staging is no one's annotation of the run as it now is."""
     found = orphans(store_root, manifest)
     log = read_log(store_root)
+    staged_at = dict(manifest.select("run_id", "ingested_at_utc").iter_rows())
     for old, new in found.reattachable.items():
         source = found.sources[old]
         records = log.filter(pl.col("run_id") == old)
+        earlier = log.filter((pl.col("run_id") == new) & (pl.col("time_utc") < staged_at[new]))["time_utc"]
+        first = cast(dt.datetime, records["time_utc"].min())
+        shift = max(_NONE, cast(dt.datetime, earlier.max()) + _TICK - first) if len(earlier) else _NONE
         for (when, who), group in records.group_by("time_utc", "author", maintain_order=True):
             changes = group.select("kind", "value").iter_rows()
             copies = [(new, source, Change.read(kind, value)) for kind, value in changes]
-            write_action(store_root, copies, author=str(who), at=when)
+            write_action(store_root, copies, author=str(who), at=when + shift)
         tags = current_view(records)["tags"].explode().drop_nulls().to_list()
         clear = [Change("unstar"), Change("include"), Change("note", ""), *(Change("untag", tag) for tag in tags)]
         write_action(store_root, [(old, source, change) for change in clear], author=author)
