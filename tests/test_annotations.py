@@ -182,6 +182,24 @@ def test_compaction_keeps_every_action_and_readers_combine_it_with_newer_files(t
     assert len(current_annotations(tmp_path)["tags"][0]) == COMPACT_AFTER + 1
 
 
+@pytest.mark.parametrize("damage", [b"", b"PAR1 cut", b"not parquet at all"])
+def test_a_damaged_snapshot_is_ignored_said_and_rewritten(lab: Lab, capsys, damage: bytes) -> None:
+    """The snapshot is written without fsync (a cache): a power cut can leave it empty or cut. It made `history`,
+    `validate`, `metrics` and `annotate` exit with a Polars traceback, and nothing rewrote it."""
+    store, runs = lab.config.store_root, chip(lab)
+    for i in range(2):
+        annotate(store, runs[:1], [Change("tag", f"t{i}")], author="ana")
+    snapshot = annotations_dir(store) / SNAPSHOT
+    snapshot.write_bytes(damage)
+    assert len(current_annotations(store)["tags"][0]) == 2  # every record is in its action file
+    assert main(lab.args("history", "67", "--group", "Alisson")) == 0
+    finding = next(f for f in validate(lab.config).findings if f.code == "annotations_unreadable")
+    assert finding.items == [f"{snapshot} (a copy of the action files: the next annotation rewrites it)"]
+    assert main(lab.args("annotate", "67", "--group", "Alisson", "--seq", "1", "--star")) == 0
+    assert pl.read_parquet(snapshot).height == 3  # rewritten by the next writer, though few actions were pending
+    assert not [f for f in validate(lab.config).findings if f.code == "annotations_unreadable"]
+
+
 def test_a_reader_sees_each_new_action_at_once(lab: Lab) -> None:
     """Actions written in the same file-system clock tick leave the folder's mtime unchanged: the listing cache
     must not trust a folder modified that recently."""

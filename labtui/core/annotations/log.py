@@ -187,10 +187,12 @@ def _compact_if_due(store_root: Path) -> None:
     with _lock:
         cache = _cache_of(root)
         cache.written += 1
-        if cache.pending_of is not None and len(cache.pending) + cache.written < COMPACT_AFTER:
+        if cache.pending_of is not None and len(cache.pending) + cache.written < COMPACT_AFTER and \
+                not cache.snapshot_damaged:
             return
         _, pending = _pending(root, cache)
-    if len(pending) >= COMPACT_AFTER:
+        damaged = cache.snapshot_damaged
+    if len(pending) >= COMPACT_AFTER or damaged:
         log = _load(store_root)
         with contextlib.suppress(OSError):  # only a cache: the actions are written, the next writer compacts
             atomic_write(root / SNAPSHOT, lambda handle: log.write_parquet(handle), durable=False)
@@ -203,6 +205,7 @@ class _Cache:
 
     snapshot_key: tuple[int, int, int] | None = None
     snapshot: pl.DataFrame = field(default_factory=lambda: _empty_log())
+    snapshot_damaged: bool = False  # the snapshot could not be read: ignored, and the next writer rewrites it
     snapshot_actions: frozenset[str] = frozenset()
     folder_key: tuple[int, int, int] | None = None
     listed_at: float = 0.0
@@ -271,11 +274,15 @@ def _pending(root: Path, cache: _Cache) -> tuple[tuple[str, ...], list[str]]:
     """Every action file's name, and those the snapshot does not hold yet (call with `_lock` held)."""
     snapshot_key = _stat_key(root / SNAPSHOT)
     if snapshot_key != cache.snapshot_key:
+        cache.snapshot_damaged = False
         try:
             snapshot = read_parquet_pinned(root / SNAPSHOT) if snapshot_key else _empty_log()
+            snapshot = snapshot.select(list(LOG_SCHEMA)).cast(LOG_SCHEMA)  # type: ignore[arg-type]
         except FileNotFoundError:
             snapshot, snapshot_key = _empty_log(), None
-        cache.snapshot_key, cache.snapshot = snapshot_key, snapshot.cast(LOG_SCHEMA)  # type: ignore[arg-type]
+        except (OSError, pl.exceptions.PolarsError):  # written without fsync: a power cut can leave it cut short
+            snapshot, cache.snapshot_damaged = _empty_log(), True  # every record is in its action file too
+        cache.snapshot_key, cache.snapshot = snapshot_key, snapshot
         cache.snapshot_actions = frozenset(snapshot["action"].unique().to_list())
         cache.pending_of = cache.log_key = None
     names = _list_actions(root / ACTIONS_DIR, cache)
@@ -323,10 +330,16 @@ def annotation_log(store_root: Path, run_id: str) -> pl.DataFrame:
 
 
 def unreadable_actions(store_root: Path) -> list[str]:
-    """Action files that cannot be parsed (their records are ignored)."""
-    folder = annotations_dir(store_root) / ACTIONS_DIR
+    """Action files that cannot be parsed (their records are ignored), and a snapshot that cannot be read."""
+    root = annotations_dir(store_root)
+    folder = root / ACTIONS_DIR
+    with _lock:
+        cache = _cache_of(root)
+        _pending(root, cache)
+        damaged = [f"{root / SNAPSHOT} (a copy of the action files: the next annotation rewrites it)"] \
+            if cache.snapshot_damaged else []
     if not folder.is_dir():
-        return []
+        return damaged
     names = sorted(n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith("."))
-    return [str(folder / name) for name in names if not _read_action(folder / name)]
+    return [*damaged, *(str(folder / name) for name in names if not _read_action(folder / name))]
 
