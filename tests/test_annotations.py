@@ -219,6 +219,10 @@ def test_a_damaged_action_file_is_ignored_and_reported(lab: Lab) -> None:
         record = {**written["records"][0], "kind": "tag", "value": value}
         (actions / f"20250101T000000000001Z-{name}.json").write_text(json.dumps({**written, "records": [record]}))
     assert state(lab)[1]["starred"]
+    edited = {**written, "records": [{**written["records"][0], "kind": "tag", "value": "x", "time_utc":
+                                      "2030-01-01T00:00:30.5Z"}]}  # a hand's time: fewer digits, still a time
+    (actions / "20300101T000030500000Z-short.json").write_text(json.dumps(edited))
+    assert state(lab)[1]["tags"] == ["x"]
     finding = next(f for f in validate(lab.config).findings if f.code == "annotations_unreadable")
     assert sorted(item.rsplit("-", 1)[-1] for item in finding.items) == ["broken.json", "list.json", "number.json"]
 

@@ -264,7 +264,8 @@ def _read_action(path: Path) -> list[dict[str, Any]]:
             if not (all(isinstance(text, str) for text in texts) and isinstance(record["value"], str | None)):
                 raise TypeError(record)  # valid JSON of another shape (`"value": 5`)
             Change.read(record["kind"], record["value"])
-            dt.datetime.strptime(record["time_utc"], TIME_FORMAT)
+            # as written (a hand's `…30.5Z` is read too: `%f` takes 1–6 digits; the log's reader takes 6)
+            record["time_utc"] = dt.datetime.strptime(record["time_utc"], TIME_FORMAT).strftime(TIME_FORMAT)
         return records
     except (OSError, ValueError, KeyError, TypeError, UsageError):
         return []
