@@ -356,6 +356,9 @@ def test_an_output_never_replaces_a_lab_file_a_link_or_a_device(lab: Lab, tmp_pa
     os.mkfifo(tmp_path / "fifo.csv")
     assert main(lab.args("metrics", "--format", "csv", "--out", str(tmp_path / "fifo.csv"))) == 2
     assert "is not a regular file" in capsys.readouterr().err
+    piped = lab.cli("history", "67", "--format", "csv", "--out", "/dev/stdout")  # stdout is a pipe here
+    assert piped.returncode == 2 and piped.stderr == "labtui: /dev/stdout is not a regular file (a device, a pipe " \
+                                                     "or a socket)\n", piped.stderr
     assert main(lab.args("plot", "67", "--seq", "1", "--out", str(lab.config.store_root / "fig.png"))) == 2
     assert not (lab.config.store_root / "fig.png").exists()
 

@@ -111,15 +111,18 @@ def test_bad_input_is_one_line_exit_2_and_no_file(lab, tmp_path, capsys, args, m
 def test_bad_output_paths(lab, tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
     (tmp_path / "fig.pdf.json").mkdir()  # the record's name taken: found before the figure is written
+    (tmp_path / "dangling.pdf").symlink_to(tmp_path / "gone" / "a.pdf")  # its message named the link's folder
     for out, message in [
         ("fig.jpg", "cannot tell the figure type of {} ('.jpg'): use .pdf, .svg or .png"),
         ("notes.txt/fig.pdf", "cannot write the figure {}: " + str(tmp_path / "notes.txt") + " is not a folder"),
         ("fig.pdf", "cannot write the figure record {}.json: a folder has its name"),
         ("typo/fig.pdf", f"the folder {tmp_path / 'typo'} does not exist: create it first, or check the path"),
+        ("dangling.pdf", f"the folder {tmp_path / 'gone'} does not exist ({{}} links to {tmp_path / 'gone/a.pdf'}): "
+                         "create it first, or check the path"),
     ]:
         assert main(lab.args("plot", "67", "--seq", "1", "--out", str(tmp_path / out))) == 2
         assert capsys.readouterr().err == f"labtui: {message.format(tmp_path / out)}\n"
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["fig.pdf.json", "notes.txt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["dangling.pdf", "fig.pdf.json", "notes.txt"]
 
 
 @pytest.mark.parametrize("given", ["t=soon", "t=nan", "t=inf", "t=-5"])

@@ -7,6 +7,7 @@ Relative paths in a config file are resolved against the project folder, i.e. th
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,10 +141,15 @@ class StagingConfig:
                 return f"{path} is in {what} ({folder}): labtui writes its outputs elsewhere"
         if target == Path(os.path.realpath(self.metrics_path)):
             return f"{path} is the metrics table labtui keeps: write the output elsewhere"
-        if target.exists() and not (target.is_file() or target.is_dir()):
+        try:
+            kind = os.stat(path).st_mode  # through the link: /dev/stdout's realpath names no file when it is a pipe
+        except OSError:
+            kind = None
+        if kind is not None and not (stat.S_ISREG(kind) or stat.S_ISDIR(kind)):
             return f"{path} is not a regular file (a device, a pipe or a socket)"
         if not target.parent.exists():  # a mistyped folder is said, not created (anywhere, as whoever runs labtui)
-            return f"the folder {path.parent} does not exist: create it first, or check the path"
+            link = f" ({path} links to {target})" if target != Path(os.path.abspath(path)) else ""
+            return f"the folder {target.parent} does not exist{link}: create it first, or check the path"
         return None
 
     @property
