@@ -338,6 +338,19 @@ def test_a_chip_is_named_as_the_history_shows_it_or_by_number(lab: Lab, capsys) 
         assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["history", "67"], ["chips"], ["metrics", "67"]])
+def test_an_out_file_ending_csv_or_json_gets_that_format(lab: Lab, tmp_path: Path, command: list[str]) -> None:
+    """Without --format, `--out x.csv` wrote the padded text table into x.csv (one column to every CSV reader)."""
+    assert main(lab.args(*command, "--out", str(tmp_path / "t.CSV"))) == 0
+    table = pl.read_csv(tmp_path / "t.CSV")
+    assert main(lab.args(*command, "--out", str(tmp_path / "t.json"))) == 0
+    assert len(json.loads((tmp_path / "t.json").read_text())) == table.height and table.width > 3
+    assert main(lab.args(*command, "--format", "table", "--out", str(tmp_path / "t.csv"))) == 0
+    assert "," not in (tmp_path / "t.csv").read_text().splitlines()[0]  # asked for: the table
+    assert main(lab.args(*command, "--out", str(tmp_path / "t.txt"))) == 0
+    assert (tmp_path / "t.txt").read_text() == (tmp_path / "t.csv").read_text()
+
+
 def test_an_output_never_replaces_a_lab_file_a_link_or_a_device(lab: Lab, tmp_path: Path, capsys) -> None:
     """An output is written by a rename, which replaces whatever has its name: a raw file, the manifest, a run's
     Parquet, the metrics table, a symbolic link (the link is kept, its file written), a pipe."""

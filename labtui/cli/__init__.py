@@ -75,6 +75,9 @@ class Parser(argparse.ArgumentParser):
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         if not hasattr(parsed, "command_parser"):  # the innermost subcommand parses first
             parsed.command_parser = self
+        if "format" in parsed and parsed.format is None:  # a table's format not given: the --out file's, if it has one
+            suffix = parsed.out.suffix.lower() if parsed.out is not None else ""
+            parsed.format = {".csv": "csv", ".json": "json"}.get(suffix, "table")
         if (named := parsed.__dict__.pop("group_in_name", None)) is not None:
             from labtui.core.chip_name import merge_groups
 
@@ -145,7 +148,8 @@ def add_chip_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup
 
 def add_table_output(parser: argparse.ArgumentParser) -> None:
     """A command that prints a table: its format (`--json` too, as the report commands spell it) and `--out`."""
-    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default=None,
+                        help="output format (default: csv or json when --out ends so, else table)")
     parser.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
     parser.add_argument("--out", type=file_arg, metavar="FILE", help="write to FILE (atomically) instead of stdout")
 
