@@ -137,15 +137,17 @@ def test_unknown_parameters_and_columns_are_information_not_errors() -> None:
     assert warnings == [] and any("Extra (V)" in warning for warning in header.warnings)
 
 
-def test_a_data_column_named_as_a_partition_key_is_stored_under_another_name_with_a_warning() -> None:
-    """`run_id`, `date`, `proc` name the run's folders: a Hive reader would put the folder's value in their place."""
-    columns = (*IT_COLUMNS, "run_id", "Date", "proc")
-    rows = [row + ",1,2,3" for row in it_rows()]
+def test_a_data_column_named_as_a_column_readers_add_is_stored_under_another_name_with_a_warning() -> None:
+    """`run_id`, `date`, `proc` name the run's folders: a Hive reader would put the folder's value in their place;
+    `date_local` and `seq` begin every `labtui.api` scan, which dropped a data column so named."""
+    columns = (*IT_COLUMNS, "run_id", "Date", "proc", "Seq", "date_local")
+    rows = [row + ",1,2,3,4,5" for row in it_rows()]
     header, frame, _ = parse(raw_csv("It", columns=columns, rows=rows))
-    assert frame.columns[-3:] == ["run_id_", "date_", "proc_"]
-    assert frame.row(0)[-3:] == (1.0, 2.0, 3.0)
-    assert any("'Date' is stored as 'date_'" in warning for warning in header.warnings)
-    assert sum("partition key" in warning for warning in header.warnings) == 3
+    assert frame.columns[-5:] == ["run_id_", "date_", "proc_", "seq_", "date_local_"]
+    assert frame.row(0)[-5:] == (1.0, 2.0, 3.0, 4.0, 5.0)
+    assert "line 18: column 'Seq' is stored as 'seq_': readers add a column 'seq' to every row (the run's folder in " \
+           "the store, or a scan's run columns)" in header.warnings
+    assert sum("readers add a column" in warning for warning in header.warnings) == 5
 
 
 def test_unparseable_known_parameter_is_left_empty_with_a_warning() -> None:

@@ -419,9 +419,9 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], line: int, warnings:
             twin = f" (same stored name as {quoted(seen[stored])})" if seen[stored] != name else ""
             raise Reject("duplicate_column", f"column {quoted(name)} appears twice{twin}", line)
         seen[stored] = name
-        if stored.endswith("_"):  # only a partition key's name gets one (`snake_column`)
-            warnings.append(f"line {line}: column {quoted(name)} is stored as {stored!r}: {stored[:-1]!r} names the "
-                            "run's folder in the store (a partition key), which readers add to every row")
+        if stored.endswith("_"):  # only a name readers add gets one (`snake_column`)
+            warnings.append(f"line {line}: column {quoted(name)} is stored as {stored!r}: readers add a column "
+                            f"{stored[:-1]!r} to every row (the run's folder in the store, or a scan's run columns)")
     missing = [name for name in spec.required_columns if name not in columns]
     if missing:
         raise Reject(

@@ -22,12 +22,17 @@ _SAMPLE: dict[str, object] = {"float": 1.5, "int": 1, "str": "text"}  # a value 
 MAX_SWEEP_STEPS = 1e9  # a sweep the acquisition could take has far fewer; above it (or NaN), the parameters are a slip
 
 
+# Names readers add beside a run's data: the partition keys (a Hive reader puts the run's folder value in their
+# place, or fails on the two types) and the run columns every `labtui.api` scan starts with
+READER_COLUMNS = PARTITION_KEYS | {"date_local", "seq"}
+
+
 def snake_column(raw_name: str) -> str:
-    """`Vg (V)` → `vg_v`, `Plate T (degC)` → `plate_t_degc`: the stored name of a data column. A partition key's
-    name (`Date` → `date_`) gets a trailing `_`, which no other stored name has: a Hive reader would put the run's
-    folder value in its place, or fail on the two types."""
+    """`Vg (V)` → `vg_v`, `Plate T (degC)` → `plate_t_degc`: the stored name of a data column. A name readers add
+    (`READER_COLUMNS`: `Date` → `date_`, `Seq` → `seq_`) gets a trailing `_`, which no other stored name has: else
+    the reader's value would take the data's place."""
     name = _SNAKE.sub("_", raw_name.strip().lower()).strip("_") or "column"
-    return f"{name}_" if name in PARTITION_KEYS else name
+    return f"{name}_" if name in READER_COLUMNS else name
 
 
 class ParameterSpec(BaseModel):
