@@ -381,15 +381,18 @@ def test_a_gate_stack_without_a_finite_capacitance_is_refused_by_name(tmp_path: 
         load_chip_params(path)
 
 
-def test_a_geometry_that_overflows_gives_no_mobility_and_says_why(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("length", "width", "what"), [("1e300", "1e-300", "overflows"),
+                                                       ("1e-300", "1e300", "underflows")])  # it read 0 cm²/Vs
+def test_a_geometry_beyond_a_float_gives_no_mobility_and_says_why(tmp_path: Path, length: str, width: str,
+                                                                  what: str) -> None:
     lab = small_lab(tmp_path)
     (tmp_path / "config" / "chip_params.yaml").write_text(
-        "Alisson67:\n  channel_length_um: 1e300\n  channel_width_um: 1e-300\n"
+        f"Alisson67:\n  channel_length_um: {length}\n  channel_width_um: {width}\n"
         "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
     lab.stage()
     ivg = read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)
     assert ivg["gm_max_hole_s"] is not None and ivg["mobility_hole_cm2_vs"] is None
-    assert "mobility: the geometry of Alisson67 in chip_params.yaml overflows a float" in ivg["remarks"]
+    assert f"mobility: the geometry of Alisson67 in chip_params.yaml {what} a float" in ivg["remarks"]
 
 
 # --- the table ----------------------------------------------------------------------------------------------------

@@ -178,11 +178,14 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams]) -> pl.DataFrame
               .then(pl.lit("mobility: no drain voltage (Vds) in the header"))
               .when(is_ivg & ~per_gm.is_finite())  # extreme but valid numbers: no number, not ±inf
               .then(pl.format("mobility: the geometry of {} in chip_params.yaml overflows a float",
+                              pl.col("chip_name")))
+              .when(is_ivg & (per_gm == 0))  # L/W below the smallest float: every mobility would read 0
+              .then(pl.format("mobility: the geometry of {} in chip_params.yaml underflows a float",
                               pl.col("chip_name"))))
     mobility = {name: pl.col(gm) * per_gm for name, gm in (("mobility_hole_cm2_vs", "gm_max_hole_s"),
                                                             ("mobility_electron_cm2_vs", "gm_max_electron_s"))}
     return table.with_columns(
-        **{name: pl.when(value.is_finite()).then(value) for name, value in mobility.items()},
+        **{name: pl.when(value.is_finite() & (per_gm != 0)).then(value) for name, value in mobility.items()},
         _mobility_remark=reason,
     )
 
