@@ -315,6 +315,8 @@ def test_cli_records_nothing_for_what_is_already_so(lab: Lab, capsys, again: tup
     (("--run", "abc", "--star"), "too short"),
     (("--star",), "give --run RUN_ID, or a chip number with --seq"),
     (("67", "--group", "Alisson", "--seq", "1", "--exclude", ""), "say why the run is excluded"),
+    (("67", "--group", "Alisson", "--seq", "1", "--tag", "x", "--untag", "x "),
+     "--tag and --untag both name 'x': say which"),  # it kept the tag, without a word
 ])
 def test_cli_refuses_what_cannot_be_right(
     lab: Lab, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], message: str

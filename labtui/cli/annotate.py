@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if not changes:
         raise UsageError("say what to do: --star, --unstar, --exclude REASON, --include, --tag, --untag, --note, "
                          "--clear-note")
+    if both := sorted({tag.strip() for tag in args.tag} & {tag.strip() for tag in args.untag}):
+        raise UsageError(f"--tag and --untag both name {', '.join(map(repr, both))}: say which")
     if bool(args.run) == (args.number is not None):
         raise UsageError("give --run RUN_ID, or a chip number with --seq (not both)")
     config = config_from(args)
