@@ -33,7 +33,7 @@ from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.tui.messages import PlotRequested
 from labtui.tui.plot import PlotScreen
-from labtui.tui.plot_view import SERIES_COLORS, Palette, draw_spec, fitted, legend, palette_for
+from labtui.tui.plot_view import SERIES_COLORS, Palette, PlotView, draw_spec, fitted, legend, palette_for
 from labtui.tui.store import Store
 from tests.pilot import record_notifications, said
 
@@ -381,6 +381,27 @@ async def test_l_on_an_it_plot_draws_log_abs_current(lab):
         assert all(float(s.y.min()) > 0 for s in screen.spec.series)
         await pilot.press("b", "l")  # raw: log |I|
         assert (screen.spec.y_label, screen.spec.log_y) == ("I", False)
+
+
+async def test_a_log_plot_survives_a_new_height(lab):
+    """plotext takes a log axis's log in place when it builds: a second build on a new height (the terminal resized,
+    the baseline field opened by `t`) took the log of the log, and the app died of a math domain error."""
+    app = Host(lab.config, lab.ids("it_1v", "it_2v"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await open_plot(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        view = screen.query_one(PlotView)
+        frame = str(view.render())
+        await pilot.press("t")  # the baseline field takes a line from the plot
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.resize_terminal(100, 36)
+        await pilot.pause()
+        assert app.is_running and view.size.height > 20 and str(view.render()).count("\n") > frame.count("\n")
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert str(view.render()) == frame  # the same figure as first drawn at this size
 
 
 async def test_a_dark_it_run_opens_without_a_laser_baseline(lab):

@@ -88,6 +88,12 @@ class Parser(argparse.ArgumentParser):
         return parsed, extras
 
 
+def report_bug() -> int:
+    """After a bug's traceback: the line that asks for a report, and the exit code that says it was a bug."""
+    print(f"labtui {__version__}: this is a bug in labtui; please report it with the lines above.", file=sys.stderr)
+    return int(ExitCode.BUG)
+
+
 def usage_line(prog: str, message: str) -> str:
     return f"{prog}: error: {message} ({prog} --help lists the options)\n"
 
@@ -345,8 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         import traceback
 
         traceback.print_exc()
-        print(f"labtui {__version__}: this is a bug in labtui; please report it with the lines above.", file=sys.stderr)
-        return int(ExitCode.BUG)
+        return report_bug()
     except BaseException as exc:  # argparse's SystemExit passes; a Ctrl+C is said in one line
         if not interrupted(exc):
             raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, EXIT_USAGE, HelpFormatter, add_command, config_from
+from labtui.cli import EXIT_OK, EXIT_USAGE, HelpFormatter, add_command, config_from, report_bug
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -35,7 +35,10 @@ def run(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("labtui: the app needs a terminal; for scripts use the commands (`labtui --help`)", file=sys.stderr)
         return EXIT_USAGE
-    build_app(args).run()
+    app = build_app(args)
+    app.run()
+    if app.return_code:  # an error the app did not handle: Textual has printed its traceback
+        return report_bug()
     return EXIT_OK
 
 

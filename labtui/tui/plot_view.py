@@ -180,6 +180,8 @@ class PlotView(PlotextPlot):
         super().__init__()
         self.shaped_width = 0  # the width the drawn spec was shaped for; 0 before the first draw
         self._last: RenderResult = ""
+        self._drawn: tuple[PlotSpec, Palette] | None = None
+        self._built: tuple[int, int, str] | None = None  # the size and theme `_last` was built for; None: not yet
 
     def on_resize(self) -> None:
         if self.size.width != self.shaped_width:
@@ -187,20 +189,26 @@ class PlotView(PlotextPlot):
 
     def draw(self, spec: PlotSpec, palette: Palette) -> None:
         draw_spec(self.plt, spec, palette, self.size.width)
-        self.shaped_width = self.size.width
+        self.shaped_width, self._drawn, self._built = self.size.width, (spec, palette), None
         self.refresh()
 
     def render(self) -> RenderResult:
         """Nothing before the first draw, the last frame while a re-shape for a new width is pending.
 
-        plotext's build is the costly step of a redraw: never spend it on points shaped for another width. The rest
-        is PlotextPlot's render (textual-plotext 1.0: the size set twice, the theme) with its ANSI decoded by
-        `ansi_text`, to the same text 6× faster than Rich's decoder.
+        plotext's build is the costly step of a redraw: never spend it on points shaped for another width, nor twice
+        on one size. It also changes the figure it builds (a log axis takes the log of its points in place: a second
+        build of a log plot, on a new height, raised a math domain error), so a figure is drawn again before it is
+        built again. The rest is PlotextPlot's render (textual-plotext 1.0: the size set twice, the theme) with its
+        ANSI decoded by `ansi_text`, to the same text 6× faster than Rich's decoder.
         """
-        if self.shaped_width and self.size.width == self.shaped_width:
+        theme = self._get_plotext_theme_name(self.app.theme)
+        wanted = (self.size.width, self.size.height, theme)
+        if self._drawn is not None and self.size.width == self.shaped_width and wanted != self._built:
             plot = self.plt
+            if self._built is not None:
+                draw_spec(plot, *self._drawn, self.size.width)
             plot.plotsize(self.size.width, self.size.height)
             plot._set_size(self.size.width, self.size.height)  # as PlotextPlot does: its resizing needs both
-            plot.theme(self._get_plotext_theme_name(self.app.theme))
-            self._last = ansi_text(plot.build())
+            plot.theme(theme)
+            self._last, self._built = ansi_text(plot.build()), wanted
         return self._last
