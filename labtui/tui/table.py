@@ -181,16 +181,16 @@ class FrameTable(ScrollView, can_focus=True):
         history took sixty presses to reach its summary)."""
         if not self._widths:
             return
-        starts, at = [], (2 if self.selectable else 0) + 1  # where each column's text begins (`_line`)
-        for width in self._widths:
-            starts.append(at)
-            at += width + 1
+        lefts, at = [0], (2 if self.selectable else 0) + 1  # the scroll that puts each column at the left edge:
+        for width in self._widths[:-1]:  # the first's is the table's own (with a selection mark, it began at 3 and
+            at += width + 1  # → scrolled back to 0: the table never moved)
+            lefts.append(at - 1)
         x = self.scroll_x
         if direction > 0:
-            target = next((start for start in starts if start > x + 1), x)
+            target = next((left for left in lefts if left > x), x)
         else:
-            target = next((start for start in reversed(starts) if start < x - 1), 0)
-        self.scroll_to(x=0 if target <= starts[0] else target - 1, animate=False)
+            target = next((left for left in reversed(lefts) if left < x), 0)
+        self.scroll_to(x=target, animate=False)
 
     def action_jump(self, index: int) -> None:
         self.cursor = index if index >= 0 else self._rows.height - 1
