@@ -666,8 +666,8 @@ async def test_validate_shows_findings_jumps_and_applies_fixes(lab: Lab) -> None
 
 @pytest.mark.parametrize("width", [80, 200])
 async def test_a_findings_line_the_tree_cuts_off_is_shown_whole_below_it(lab: Lab, width: int) -> None:
-    """At 80 columns a reject's reason does not fit its line: the highlighted line is shown in full under the tree
-    (and nothing is, where the line fits)."""
+    """At 80 columns a reject's reason does not fit its line: it ends in "…", and the highlighted line is shown in
+    full under the tree (and nothing is, where the line fits)."""
     app = LabApp(lab.config)
     async with app.run_test(size=(width, 24)) as pilot:
         await settle(pilot)
@@ -681,6 +681,8 @@ async def test_a_findings_line_the_tree_cuts_off_is_shown_whole_below_it(lab: La
         assert item.startswith(REJECT) and len(item) > 80 - 8
         whole = app.screen.query_one("#whole-line")
         assert whole.display is (width == 80)
+        drawn = tree.render_line(tree.cursor_line - int(tree.scroll_y)).text.rstrip()
+        assert drawn.endswith("…") is (width == 80)  # a cut line says so (cut mid-word, it read as complete)
         if whole.display:
             assert text_of(app, "#whole-line") == item
             await pilot.resize_terminal(200, 24)  # now it fits

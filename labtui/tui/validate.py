@@ -6,6 +6,7 @@ import asyncio
 import threading
 
 import polars as pl
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -31,12 +32,24 @@ SEVERITIES = (
 
 
 class FindingsTree(Tree[str]):
-    """j/k move as in the tables."""
+    """j/k move as in the tables; a line too long for the tree ends in "…" (cut mid-word, a fix read as another
+    sentence), and shows whole below the tree when highlighted (`ValidateScreen.whole_line`)."""
 
     BINDINGS = [
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
     ]
+
+    def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
+        label = super().render_label(node, base_style, style)
+        room = self.scrollable_content_region.width - indent(node) * self.guide_depth
+        if label.cell_len > room > 1:
+            label.truncate(room, overflow="ellipsis")
+        return label
+
+    def get_label_width(self, node: TreeNode[str]) -> int:
+        """The whole label's width, not the cut one's."""
+        return super().render_label(node, Style(), Style()).cell_len
 
 
 def show_report(tree: Tree[str], report: ValidationReport) -> None:
