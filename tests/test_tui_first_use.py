@@ -99,7 +99,7 @@ async def test_the_dashboard_lists_the_latest_runs_and_the_runs_per_day(lab: Lab
         screen = app.screen
         assert isinstance(screen, DashboardScreen)
         assert screen.query_one("#sparkline").data == [4, 2]  # 2025-10-13, 2025-10-14
-        assert "6 runs, 2 days to 10-14" in str(screen.query_one("#per-day-caption").render())  # not the total
+        assert "2 days to 10-14:\n6 runs\n" in str(screen.query_one("#per-day-caption").render())  # not the total
         screen.query_one("#latest", FrameTable).focus()
         await pilot.press("down", "enter")  # the second latest run, in its chip's history
         await settle(pilot)

@@ -325,7 +325,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         if status.first_day is not None:
             last_day = status.first_day + dt.timedelta(days=len(status.per_day) - 1)
             days = counted(len(status.per_day), "day")  # up to the newest run's day, ACTIVITY_DAYS at most
-            caption = (f"{counted(sum(status.per_day), 'run')}, {days} to {last_day:%m-%d}\n"
+            caption = (f"{days} to {last_day:%m-%d}:\n{counted(sum(status.per_day), 'run')}\n"  # days first: no total
                        f"busiest day: {counted(max(status.per_day), 'run')}")
         self.per_day_caption = caption
 
