@@ -118,7 +118,7 @@ def ivg_rows() -> list[str]:
     return data_rows(((vg, 1e-6 * (1 + abs(vg - 0.2))) for vg in sweep(-1, 1, 0.5, "loop")), len(IVG_COLUMNS))
 
 
-def _default_rows(proc: str) -> list[str]:
+def default_rows(proc: str) -> list[str]:
     if proc == "It":
         return it_rows()
     if proc == "IV":
@@ -146,7 +146,7 @@ def raw_csv(
         {key: value for key, value in merged.items() if value is not None},
         start=start,
         columns=columns or COLUMNS.get(proc, IVG_COLUMNS),
-        rows=rows if rows is not None else _default_rows(proc),
+        rows=rows if rows is not None else default_rows(proc),
         line_ending=eol,
         data_section=data_section,
     ).encode("utf-8")
@@ -175,7 +175,7 @@ def raw_file(
     if proc == "It":
         lines = data_rows(((k * 0.1, 1e-6 + 1e-8 * k, 1.15 if 10 <= k < 20 else 0.0) for k in range(31)), width)
     else:
-        lines = _default_rows(proc)
+        lines = default_rows(proc)
     return raw_csv(proc, params=params, start=repr(start.timestamp()), rows=lines[:rows])
 
 

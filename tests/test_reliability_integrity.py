@@ -27,7 +27,7 @@ from labtui.core.manifest import ManifestDamaged, read_manifest
 from labtui.core.parquet_footer import read_run_record
 from labtui.core.registry import load_registry
 from labtui.core.repair import repair
-from tests.lab import OLD_MTIME, REAL_RAW, Lab, cli_env, ivg_rows, put, raw_csv, render_run
+from tests.lab import OLD_MTIME, REAL_RAW, Lab, cli_env, default_rows, it_rows, ivg_rows, put, raw_csv, render_run
 from tests.promises import temp_files
 
 FILES = ("d1/IVg2025-09-15_1.csv", "d1/It2025-09-15_2.csv", "d2/IV2025-09-16_1.csv", "d2/IVg2025-09-16_2.csv")
@@ -664,6 +664,34 @@ def test_a_sweep_with_fewer_rows_than_its_parameters_imply_is_incomplete(empty: 
     empty.write("a/IVg2025-10-14_2.csv", raw_csv("IVg", rows=rows, start=1760371999), mtime=OLD_MTIME)
     empty.stage()
     assert empty.manifest().sort("source_file")["is_complete"].to_list() == [False, True]
+
+
+def _shifted(rows: list[str], seconds: float) -> list[str]:
+    return [f"{float(row.split(',', 1)[0]) + seconds},{row.split(',', 1)[1]}" for row in rows]
+
+
+def _ending_at(rows: list[str], vsd: str) -> list[str]:
+    return [*rows[:-1], f"{vsd},{rows[-1].split(',', 1)[1]}"]
+
+
+IV_ROWS = default_rows("IV")  # 0 → −0.1 → 0 → 0.1 → 0 V in 0.05 V steps
+
+
+@pytest.mark.parametrize(("proc", "rows", "params", "complete"), [
+    ("It", _shifted(it_rows()[:16], 1000), {}, False),  # half its time, on a clock that starts at 1000 s
+    ("It", _shifted(it_rows(), 1000), {}, True),
+    ("IV", _ending_at(IV_ROWS, "-0.045"), {}, True),  # within a step of 0, as the real setpoints end
+    ("IV", _ending_at(IV_ROWS, "-0.045"), {"VSD step": None}, True),  # no step: it cannot be judged
+    ("IV", _ending_at(IV_ROWS, "-0.045"), {"VSD step": ""}, True),
+    ("IV", IV_ROWS[:-3], {"VSD step": None}, False),  # short of its end: judged without a step
+])
+def test_completeness_is_judged_on_what_the_data_spans(empty: Lab, proc: str, rows: list[str], params: dict,
+                                                       complete: bool) -> None:
+    """An It run cut at 100 of 180 s on a clock starting at 1000 s was complete (the largest t, not the span); a
+    complete IV sweep without its step was aborted against a step made up as 1 % of its range."""
+    empty.write(f"a/{proc}2025-10-14_1.csv", raw_csv(proc, rows=rows, params=params), mtime=OLD_MTIME)
+    empty.stage()
+    assert empty.manifest()["is_complete"].to_list() == [complete]
 
 
 @pytest.mark.parametrize(("proc", "params"), [

@@ -90,10 +90,10 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         if period is None or not period > 0:
             return True, f"cannot judge completeness: no {rule.period_parameter!r}"
         expected = rule.periods * period
-        reached = float(values.max())
-        if reached >= 0.99 * expected:
+        spanned = float(values.max() - values.min())  # not the largest t: a clock that starts at 1000 s
+        if spanned >= 0.99 * expected:
             return True, None
-        return False, f"aborted: {rule.column} reached {reached:g} of {expected:g}"
+        return False, f"aborted: {rule.column} spans {spanned:g} of {expected:g}"
     start, end = number(rule.start_parameter), number(rule.end_parameter)
     if start is None or end is None:
         return True, "cannot judge completeness: sweep limits missing"
@@ -106,7 +106,7 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     tolerance = 0.51 * step
     if float(values.min()) > low + tolerance or float(values.max()) < high - tolerance:
         return False, f"aborted: the sweep covered {float(values.min()):g}…{float(values.max()):g} of {low:g}…{high:g}"
-    if rule.returns_to_zero and abs(float(values[-1])) > 1.01 * step:
+    if rule.returns_to_zero and given_step > 0 and abs(float(values[-1])) > 1.01 * step:  # within a step of 0
         return False, f"aborted: the sweep stopped at {float(values[-1]):g} instead of returning to 0"
     return True, None
 
