@@ -30,7 +30,7 @@ from labtui.core.metrics import (
 )
 from labtui.core.metrics import per_run as metrics_per_run
 from labtui.core.metrics import table as metrics_table
-from labtui.core.metrics.calibration import calibration_quantities, power_at
+from labtui.core.metrics.calibration import calibration_curve, calibration_quantities, power_at
 from labtui.core.metrics.it import it_quantities, moving_average
 from labtui.core.metrics.ivg import (
     _median,
@@ -42,7 +42,7 @@ from labtui.core.metrics.ivg import (
 )
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
-from tests.lab import Lab
+from tests.lab import Lab, it_rows, raw_csv
 from tests.promises import CRASH_EXIT
 
 SETTINGS = MetricsSettings()
@@ -308,6 +308,21 @@ def test_calibration_slope_threshold_and_interpolation() -> None:
     offset = power - 1e-8  # a meter that reads below zero in the dark
     why = "power_w: the calibration gives -5e-09 W at VL 0.2 V, no power above 0 W"
     assert power_at(vl, offset, 0.2) == (None, why)
+
+
+def test_a_calibration_whose_vl_never_changes_gives_no_curve_whatever_its_rows_order() -> None:
+    """Two readings at one VL (or a stuck VL column): `np.interp` gave whichever sorted last, so the power and the
+    responsivity depended on the rows' order. No curve, said; the nearest usable calibration is taken instead
+    (`_why_unpriced` passes over a calibration with a whole-curve remark)."""
+    for power in (np.array([1e-6, 9e-6]), np.array([9e-6, 1e-6])):
+        values, remarks = calibration_quantities(np.array([1.05, 1.05]), power)
+        assert values == dict.fromkeys(values) and remarks == [
+            "LaserCalibration: VL never changes (1.05 V): a power at one voltage is no curve"]
+        assert power_at(*calibration_curve(np.array([1.05, 1.05]), power), 1.05) == (
+            None, "power_w: the calibration's VL never changes (1.05 V): a power at one voltage is no curve")
+    vl, power = np.array([0.0, 1.0, 1.0, 2.0]), np.array([0.0, 3e-6, 1e-6, 4e-6])
+    forward, backward = calibration_curve(vl, power), calibration_curve(vl[::-1], power[::-1])
+    assert all(np.array_equal(a, b) for a, b in zip(forward, backward, strict=True))  # ties sorted by power
 
 
 def test_a_calibration_of_absurd_values_has_no_slope_and_says_why_without_a_warning() -> None:
@@ -670,6 +685,22 @@ def test_hostile_numbers_give_nulls_not_errors() -> None:
     huge = from_data("It", pl.DataFrame({"t_s": t, "i_a": current * 1e303, "vl_v": vl}), 0.1, SETTINGS)
     assert all(value is None or math.isfinite(value) for value in huge[:-1])
     assert from_data("IV", pl.DataFrame({"vsd_v": [0.0]}), 0.1, SETTINGS) == ()
+
+
+@pytest.mark.parametrize(("given", "remark"), [
+    ("0 V", "power_w: the header's 'Laser voltage' (0.0 V) says the laser was off, though VL pulses in the data"),
+    (None, "power_w: the header gives no 'Laser voltage', though VL pulses in the data"),
+])
+def test_a_pulse_under_a_header_that_says_dark_is_not_priced_and_says_why(tmp_path: Path, given: str | None,
+                                                                           remark: str) -> None:
+    """The photoresponse is read from the VL column, the power from the header's voltage: a run whose two disagree
+    had a ΔI, no power and no word (the app showed a bare "—")."""
+    lab = small_lab(tmp_path)
+    lab.write("2025-10-14/It2025-10-14_5.csv", raw_csv("It", rows=it_rows(period=20.0),
+                                                       params={"Laser voltage": given, "Laser ON+OFF period": "20 s"}))
+    lab.stage()
+    it = read_metrics(lab.config).filter(pl.col("source_file") == "2025-10-14/It2025-10-14_5.csv").row(0, named=True)
+    assert it["delta_i_a"] is not None and it["power_w"] is None and remark in it["remarks"]
 
 
 def test_a_run_without_a_calibration_of_its_wavelength_says_so(tmp_path: Path) -> None:

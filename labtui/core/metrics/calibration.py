@@ -17,8 +17,8 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
     """p_max_w, and the slope and threshold of the straight part of the curve (see `definitions`)."""
     values: dict[str, float | None] = dict.fromkeys(COLUMNS)
     vl, power = calibration_curve(vl, power)
-    if vl.size < 2:
-        return values, ["LaserCalibration: fewer than 2 finite points"]
+    if (why := _no_curve(vl)) is not None:
+        return values, [f"LaserCalibration: {why}"]
     values["p_max_w"] = p_max = float(power.max())
     dark = float(power[0])
     if p_max <= dark:
@@ -46,17 +46,26 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
 
 
 def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Finite points sorted by VL, ready for `np.interp`."""
+    """Finite points sorted by VL (and by power at one VL: the curve is the same whatever the rows' order), ready for
+    `np.interp`."""
     keep = np.isfinite(vl) & np.isfinite(power)
-    order = np.argsort(vl[keep], kind="stable")
+    order = np.lexsort((power[keep], vl[keep]))
     return vl[keep][order], power[keep][order]
+
+
+def _no_curve(vl: np.ndarray) -> str | None:
+    """Why sorted VL values make no curve: fewer than 2 points, or one voltage (a stuck VL column: `np.interp` then
+    gives whichever reading sorts last)."""
+    if vl.size < 2:
+        return "fewer than 2 finite points"
+    return None if vl[-1] > vl[0] else f"VL never changes ({vl[0]:g} V): a power at one voltage is no curve"
 
 
 def power_at(vl: np.ndarray, power: np.ndarray, laser_v: float) -> tuple[float | None, str | None]:
     """Linear interpolation of a sorted calibration curve at `laser_v`; never extrapolated beyond its VL range, and
     no power where the curve gives none above 0 W (a responsivity over it would be infinite or of the wrong sign)."""
-    if vl.size < 2:
-        return None, "power_w: the calibration has fewer than 2 finite points"
+    if (why := _no_curve(vl)) is not None:
+        return None, f"power_w: the calibration has {why}" if vl.size < 2 else f"power_w: the calibration's {why}"
     if not vl[0] <= laser_v <= vl[-1]:
         return None, f"power_w: VL {laser_v:g} V is outside the calibrated {vl[0]:g}–{vl[-1]:g} V"
     with np.errstate(all="ignore"):  # points near ±1e308 overflow between them: NaN, refused below

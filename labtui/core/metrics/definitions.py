@@ -14,7 +14,9 @@ import polars as pl
 # Bump when a definition changes: every row is then recomputed. 3: an It trace whose clock goes back, or whose
 # VL column is empty, gets no photoresponse (was computed from the wrong samples). 4: no power_w where the
 # calibration gives none above 0 W at the run's VL (was 0 W or less, and an infinite or sign-flipped responsivity).
-METRICS_VERSION = 4
+# 5: a calibration whose VL never changes prices no power (gave the reading that sorted last), and its ties are
+# sorted by power too (the curve depended on the rows' order).
+METRICS_VERSION = 5
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 

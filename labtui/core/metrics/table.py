@@ -278,7 +278,16 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     joined = assigned.select("run_id", "calibration_run_id", "calibration_sha256", "calibration_age_h").join(
         powers, on="run_id", how="left"
     )
-    return table.join(joined, on="run_id", how="left")
+    # a photoresponse (the VL column pulses) where the header's voltage says dark: priced by neither, said why
+    unlit = (pl.col("proc") == "It") & pl.col("delta_i_a").is_not_null() & ~lit.fill_null(False)
+    header_v = pl.col("laser_voltage_v")
+    return table.join(joined, on="run_id", how="left").with_columns(
+        _power_remark=pl.when(unlit & header_v.is_null())
+        .then(pl.lit("power_w: the header gives no 'Laser voltage', though VL pulses in the data"))
+        .when(unlit)
+        .then(pl.format("power_w: the header's 'Laser voltage' ({} V) says the laser was off, though VL pulses in "
+                        "the data", header_v))
+        .otherwise("_power_remark"))
 
 
 def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame) -> list[str | None]:
