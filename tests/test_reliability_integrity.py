@@ -127,6 +127,28 @@ def test_prune_lists_runs_whose_raw_file_is_gone_and_drops_them_only_when_confir
     assert lab.cli("validate").returncode == 0
 
 
+def test_raw_root_moved_refuses_a_root_that_holds_none_of_the_staged_files(lab: Lab) -> None:
+    """A sub-folder given with --raw-root-moved staged its files again under new run_ids (their relative paths
+    changed), beside the old runs: every chip's history held its runs twice, and validate said healthy."""
+    before = manifest_rows(lab)
+    sub = (lab.raw / FILES[0]).parent
+    one_line_error(lab.cli("stage", "--raw-root", str(sub), "--raw-root-moved"), 2,
+                   "--raw-root-moved is for the same raw tree in a new place")
+    assert manifest_rows(lab).equals(before)
+
+
+def test_prune_refuses_a_raw_root_that_would_drop_runs_whose_files_are_elsewhere(lab: Lab, tmp_path: Path) -> None:
+    """`stage` refuses a sub-folder of the raw root; `prune --yes` took it and dropped every run outside it. An
+    unmounted share (its mount point an empty folder) dropped them all."""
+    sub = (lab.raw / FILES[0]).parent
+    one_line_error(lab.cli("prune", "--yes", "--raw-root", str(sub)), 2, "sub-folder of the store's raw root")
+    away = tmp_path / "away"
+    shutil.move(lab.raw, away)
+    lab.raw.mkdir()  # the share unmounted: its mount point is an empty folder
+    one_line_error(lab.cli("prune", "--yes"), 2, "no staged run's raw file is under")
+    assert manifest_rows(lab).height == len(FILES)
+
+
 # -- 2. one store, named everywhere --------------------------------------------------------------------------------
 def test_the_store_is_found_from_its_folder_or_its_stage_root(lab: Lab) -> None:
     for flag, path in (("--store", lab.store_root), ("--stage-root", lab.store_root), ("--stage-root", lab.stage_root)):

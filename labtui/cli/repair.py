@@ -31,12 +31,19 @@ def run_repair(args: argparse.Namespace) -> int:
 
 
 def run_prune(args: argparse.Namespace) -> int:
+    from labtui.core.manifest import read_manifest
     from labtui.core.repair import drop_runs, prunable
+    from labtui.core.store import check_raw_root
 
     config = config_from(args)
     if not config.raw_root.is_dir():
         raise UsageError(f"the raw root {config.raw_root} is not there: every run would look gone; mount it first")
+    sources = read_manifest(config.manifest_path)["source_file"].to_list()
+    check_raw_root(config, sources, moved=False)  # a sub-folder, another tree: as `stage` refuses them
     runs = prunable(config)
+    if runs.height and runs.height == len(sources):
+        raise UsageError(f"no staged run's raw file is under {config.raw_root}: an unmounted share, or another "
+                         "folder? Nothing dropped (to empty the store, delete it)")
     for run_id, source, why in runs.iter_rows():
         print(f"{run_id}  {source}  ({why})")
     if runs.is_empty():

@@ -144,9 +144,13 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     recorded = Path(identity.raw_root)
     if recorded == raw:
         return None if identity.store_root == str(store) else fresh  # the store moved alone, or an older record
-    if moved or (identity.store_root is not None and _moved_together(raw, store, recorded, Path(identity.store_root))
-                 and (not sources or _found_under(raw, sources))):
+    holds_them = not sources or _found_under(raw, sources)
+    if holds_them and (moved or (identity.store_root is not None
+                                 and _moved_together(raw, store, recorded, Path(identity.store_root)))):
         return fresh
+    if moved:  # a sub-folder or another tree staged its files again under new run_ids, beside the old ones
+        raise UsageError(f"none of the store's staged files is under {raw}: --raw-root-moved is for the same raw "
+                         f"tree in a new place (the store {config.store_root} was built from {recorded})")
     if recorded in raw.parents:
         why = "it is a sub-folder of the store's raw root: stage the whole raw root (new files are found there)"
     elif raw in recorded.parents:
