@@ -137,6 +137,17 @@ def test_raw_root_moved_refuses_a_root_that_holds_none_of_the_staged_files(lab: 
     assert manifest_rows(lab).equals(before)
 
 
+def test_a_copied_project_whose_raw_folder_is_missing_never_stages_the_originals(lab: Lab, tmp_path: Path) -> None:
+    """With its own raw folder renamed, a copy of the project staged the original's raw tree (recorded in the copied
+    store), recorded it as its own, and validate called it healthy."""
+    copy = Lab(Path(shutil.copytree(lab.root, tmp_path / "copy", symlinks=True)))
+    (copy.raw).rename(copy.root / "raw_renamed")
+    lab.write("new/It2025-10-20_1.csv", raw_csv("It", start=1760971999), mtime=OLD_MTIME)  # in the original only
+    result = copy.cli("stage")
+    assert result.returncode == 2 and str(copy.raw) in result.stderr, result.stderr
+    assert manifest_rows(copy).height == len(FILES)
+
+
 def test_prune_refuses_a_raw_root_that_would_drop_runs_whose_files_are_elsewhere(lab: Lab, tmp_path: Path) -> None:
     """`stage` refuses a sub-folder of the raw root; `prune --yes` took it and dropped every run outside it. An
     unmounted share (its mount point an empty folder) dropped them all."""

@@ -219,8 +219,8 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
         raise UsageError(f"no labtui store at {named} (it has no {MANIFEST_DIR}/ folder): check the path, or "
                          f"stage into it first (`labtui stage --store {named}`)")
     check_location(config)
-    if args.raw_root is None and not config.raw_root.exists():
-        config = replace(config, raw_root=recorded_raw_root(config) or config.raw_root)
+    if named is not None and args.raw_root is None and not config.raw_root.exists():  # the store alone: its own
+        config = replace(config, raw_root=recorded_raw_root(config) or config.raw_root)  # (not a missing folder's)
     if (out := getattr(args, "out", None)) is not None:
         args.out = checked_output(config, out)
     return config
