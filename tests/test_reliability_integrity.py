@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -28,7 +30,7 @@ from labtui.core.parquet_footer import read_run_record
 from labtui.core.registry import load_registry
 from labtui.core.repair import repair
 from tests.lab import OLD_MTIME, REAL_RAW, Lab, cli_env, default_rows, it_rows, ivg_rows, put, raw_csv, render_run
-from tests.promises import temp_files
+from tests.promises import store_bytes, temp_files
 
 FILES = ("d1/IVg2025-09-15_1.csv", "d1/It2025-09-15_2.csv", "d2/IV2025-09-16_1.csv", "d2/IVg2025-09-16_2.csv")
 
@@ -158,6 +160,39 @@ def test_prune_refuses_a_raw_root_that_would_drop_runs_whose_files_are_elsewhere
     lab.raw.mkdir()  # the share unmounted: its mount point is an empty folder
     one_line_error(lab.cli("prune", "--yes"), 2, "no staged run's raw file is under")
     assert manifest_rows(lab).height == len(FILES)
+
+
+def _file_size_limited(limit: int) -> Callable[[], None]:
+    """A subprocess whose files cannot grow past `limit` bytes: its writes fail with EFBIG (SIGXFSZ ignored), as a
+    full disk's fail with ENOSPC, through the same code (a tmpfs to fill needs privileges CI may lack)."""
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return limited
+
+
+@pytest.mark.parametrize(("command", "operation"), [
+    (("repair",), "cannot write the manifest"),
+    (("metrics", "--rebuild"), "cannot write the metrics table"),
+    (("plot", "--seq", "1", "--out", "fig.pdf"), "cannot write the figure"),
+    (("export", "histories", "--out", "histories"), "cannot write the chip histories to"),
+])
+def test_a_write_the_disk_refuses_is_one_line_naming_it_and_nothing_half_written(lab: Lab, command: tuple[str, ...],
+                                                                                  operation: str) -> None:
+    """A full disk under Polars' writer was its own error ("os error 28", "Invalid thrift: transport error"): a
+    traceback and exit 70 from `stage`, `repair` and `metrics`, a bare "operating-system error" from `export`."""
+    if command[0] == "repair":
+        lab.config.manifest_path.write_bytes(lab.config.manifest_path.read_bytes()[:100])  # repair has work
+    args = (*command[:1], "67", "--group", "Alisson", *command[1:]) if command[0] == "plot" else command
+    before = store_bytes(lab.store_root)
+    argv = [sys.executable, "-m", "labtui", *args, "--config", str(lab.config_file)]  # after `export histories`
+    result = subprocess.run(argv, cwd=lab.root, env=cli_env(), capture_output=True, text=True, check=False,
+                            preexec_fn=_file_size_limited(600))
+    one_line_error(result, 74, operation, "File too large")
+    assert temp_files(lab.store_root) == [] and not list(lab.root.glob("fig.pdf*")) and \
+        not list(lab.root.glob("histories/*.csv"))
+    if command[0] != "repair":
+        assert store_bytes(lab.store_root) == before
 
 
 # -- 2. one store, named everywhere --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ asks for its config. `tests/test_cli_startup.py` holds every command to that.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -346,7 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.OK)
     except OSError as exc:
         print(f"labtui: {describe_os_error(exc)}", file=sys.stderr)
-        return int(ExitCode.READ_ONLY if isinstance(exc, PermissionError) else ExitCode.IO)
+        read_only = isinstance(exc, PermissionError) or exc.errno == errno.EROFS
+        return int(ExitCode.READ_ONLY if read_only else ExitCode.IO)
     except Exception:
         import traceback
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -39,12 +40,17 @@ def is_temp(name: str) -> bool:
 def atomic_write(
     path: Path, write: Callable[[BinaryIO], object], *, durable: bool = True, sync_dir: bool = True
 ) -> None:
-    """Write through `write(handle)` into a temp file, then replace `path`; the temp file never survives a failure."""
+    """Write through `write(handle)` into a temp file, then replace `path`; the temp file never survives a failure.
+
+    `write` fills memory, which then goes to the file: Polars writing to the file itself turned a full disk into its
+    own error ("os error 28", or "Invalid thrift: transport error"), a traceback; Python's write raises the OSError."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_path_for(path)
     try:
         with open(temp, "wb") as handle:
-            write(handle)
+            buffer = io.BytesIO()
+            write(buffer)
+            handle.write(buffer.getbuffer())
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from labtui.core import faults
 from labtui.core.atomic import fsync_dir, publish
 from labtui.core.config import StagingConfig
+from labtui.core.errors import OperationFailed
 from labtui.core.layout import run_dir
 from labtui.core.overview import write_overview
 from labtui.core.recovery import sweep_store
@@ -91,14 +92,17 @@ class StoreCommit:
         """Created in place, not through a temp file: a crash while writing it must leave the marker (whose
         content does not matter), never a temp file that no marker announces to the next writer."""
         if not self.dirty:
-            self.config.manifest_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
-                os.write(fd, str(os.getpid()).encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            fsync_dir(self.config.manifest_dir)
+                self.config.manifest_dir.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                try:
+                    os.write(fd, str(os.getpid()).encode())
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                fsync_dir(self.config.manifest_dir)
+            except OSError as error:
+                raise OperationFailed("mark the store as being written", self.marker, error) from error
             faults.point("after_mark_dirty")
             self.dirty = True
 
@@ -146,8 +150,9 @@ class StoreCommit:
         a crash, or an older labtui) when no commit rewrote it."""
         path = self.config.manifest_path
         digest = manifest_digest(path)  # one read of the manifest names it in both
-        write_stat_index(path, stat_columns(manifest), digest)
-        write_overview(path, manifest, self.config.local_tz, digest)
+        with contextlib.suppress(OSError):  # a full disk: the records left name an older manifest, and are not used
+            write_stat_index(path, stat_columns(manifest), digest)
+            write_overview(path, manifest, self.config.local_tz, digest)
 
     # -- the commit -------------------------------------------------------------------------------------------
     def commit(

@@ -18,7 +18,7 @@ import polars as pl
 
 from labtui.core.annotations import ANNOTATION_COLUMNS, CURRENT_SCHEMA, with_annotations
 from labtui.core.atomic import atomic_write, publish, write_temps
-from labtui.core.errors import UsageError
+from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, summary_line, timeline
 
 LEGACY_HISTORY_COLUMNS = (
@@ -40,7 +40,10 @@ _NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
 
 
 def write_csv(frame: pl.DataFrame, path: Path) -> Path:
-    atomic_write(path, frame.write_csv)
+    try:
+        atomic_write(path, frame.write_csv)
+    except OSError as error:
+        raise OperationFailed("write", path, error) from error
     return path
 
 
@@ -138,10 +141,13 @@ def export_histories(
     in_the_way = next((file.path for file in files if file.path.is_dir()), None)
     if in_the_way is not None:
         raise UsageError(f"{in_the_way} is a folder, where a chip's history goes: move it away; nothing was written")
-    temps = write_temps([file.path for file in files], lambda paths: [
-        view.write_csv(path) for view, path in zip(views, paths, strict=True)
-    ])
-    publish([(temp, file.path) for temp, file in zip(temps, files, strict=True)], out_dir)
+    try:
+        temps = write_temps([file.path for file in files], lambda paths: [
+            view.write_csv(path) for view, path in zip(views, paths, strict=True)
+        ])
+        publish([(temp, file.path) for temp, file in zip(temps, files, strict=True)], out_dir)
+    except OSError as error:
+        raise OperationFailed("write the chip histories to", out_dir, error) from error
     return files
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from labtui.core.atomic import atomic_write, read_parquet_pinned
-from labtui.core.errors import LabtuiError
+from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.overview import OVERVIEW_NAME
 from labtui.core.stat_index import INDEX_NAME
 from labtui.core.wording import counted
@@ -180,7 +180,10 @@ def upsert(current: pl.DataFrame, rows: list[ManifestRow]) -> pl.DataFrame:
 def write_manifest(frame: pl.DataFrame, path: Path) -> None:
     """Commit point of a staging batch: the whole manifest, atomically and durably; the one it replaces is kept."""
     _keep_previous(path)
-    atomic_write(path, lambda handle: sort_manifest(frame).write_parquet(handle, compression="zstd"))
+    try:
+        atomic_write(path, lambda handle: sort_manifest(frame).write_parquet(handle, compression="zstd"))
+    except OSError as error:
+        raise OperationFailed("write the manifest", path, error) from error
 
 
 def previous_manifests(path: Path) -> list[Path]:

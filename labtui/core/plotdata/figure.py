@@ -50,8 +50,8 @@ def legend_left_out(spec: PlotSpec) -> list[str]:
 
 
 def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI, renderer: Renderer | None = None) -> None:
-    """Render (in `renderer`'s process when given) and write atomically: a failure leaves no partial file, and an
-    unwritable path is a usage error."""
+    """Render (in `renderer`'s process when given) and write atomically: a failure leaves no partial file; a path
+    whose folder is a file is a usage error, an operating-system error (a full disk) one of its own."""
     if path.parent.exists() and not path.parent.is_dir():
         raise UsageError(f"cannot write the figure {path}: {path.parent} is not a folder")
     drawing, fmt = drawing_of(spec), figure_format(path)
@@ -59,7 +59,7 @@ def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI, renderer: Re
     try:
         atomic_write_bytes(path, data)
     except OSError as error:
-        raise UsageError(f"cannot write the figure {path}: {error.strerror or error}") from None
+        raise OperationFailed("write the figure", path, error) from None
 
 
 def write_figure_set(full: PlotSpec, paths: Sequence[Path], *, drawn: PlotSpec | None = None) -> None:

@@ -16,7 +16,7 @@ import polars as pl
 from labtui import __version__
 from labtui.core.annotations import ANNOTATION_COLUMNS, AnnotationFilter, annotate_runs
 from labtui.core.atomic import atomic_write_bytes
-from labtui.core.errors import UsageError
+from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.history import calibrations, canonical_proc, chip_rows, resolve_chip, timeline
 from labtui.core.plotdata.load import group_by_proc, run_ident
 from labtui.core.plotdata.model import PlotOptions
@@ -165,5 +165,5 @@ def write_sidecar(
     try:
         atomic_write_bytes(path, FigureRecord.of(runs, options, trend).to_json(figure, runs))
     except OSError as error:
-        raise UsageError(f"cannot write the figure record {path}: {error.strerror or error}") from None
+        raise OperationFailed("write the figure record", path, error) from None
     return path
