@@ -496,6 +496,30 @@ async def test_a_refused_stage_says_why_and_stops_its_progress_bar(tmp_path: Pat
         assert text_of(app, "#notice").startswith("Staging failed") and not screen.query_one(ProgressBar).display
 
 
+async def test_a_damaged_manifest_is_said_by_validate_and_by_a_stage_each_time(tmp_path: Path) -> None:
+    """The validate screen said "validating…" for ever (its worker's error went to a dialog shown once), and a
+    stage said "Staging failed" with no reason once that dialog had been seen."""
+    lab = tui_lab(tmp_path / "lab")
+    lab.config.manifest_path.write_bytes(lab.config.manifest_path.read_bytes()[:100])
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        while isinstance(app.screen, ErrorDialog):  # the start-up's word on it
+            await pilot.press("escape")
+            await settle(pilot)
+        await pilot.press("v")
+        await wait_until(pilot, lambda: isinstance(app.screen, ValidateScreen) and app.screen.report is not None)
+        assert [f.code for f in app.screen.report.findings][:1] == ["manifest_unreadable"]
+        assert "problems" in text_of(app, "#summary")
+        await pilot.press("escape", "s")
+        await settle(pilot)
+        while isinstance(app.screen, ErrorDialog):
+            await pilot.press("escape")
+            await settle(pilot)
+        assert isinstance(app.screen, StageScreen)
+        assert text_of(app, "#notice").startswith("Staging failed: ") and "labtui repair" in text_of(app, "#notice")
+
+
 async def test_escape_cancels_staging_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lab = tui_lab(tmp_path, staged=False, commit_interval_seconds=0.01)
     for n in range(40):

@@ -18,6 +18,7 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Header, ProgressBar, RichLog
 from textual.worker import Worker, WorkerState
 
+from labtui.core.errors import LabtuiError
 from labtui.core.lock import Holder, LockBusy, holder_text, waiting_text
 from labtui.core.pace import Pace
 from labtui.core.scan import Outcome
@@ -204,8 +205,9 @@ class StageScreen(LabScreen):
         elif isinstance(error := event.worker.error, LockBusy):  # taken just now: offer to wait for it
             self._locked(error.holder)
             self.query_one(ProgressBar).display = False
-        else:  # the app shows the error itself
-            self.notice = "Staging failed; what was committed before the error stays valid."
+        else:  # the app shows the error itself, once: this screen says it each time (a damaged manifest, …)
+            why = f": {error}" if isinstance(error, LabtuiError) else ""
+            self.notice = f"Staging failed{why}; what was committed before the error stays valid."
             self.query_one(ProgressBar).display = False  # it would pulse on as if staging went on
         self.refresh_bindings()
         self.lab.check_store()

@@ -154,9 +154,14 @@ class Store:
     def validate(self) -> tuple[ValidationReport, Signature]:
         """A validation of the store and the signature it was made at (to tell when it is out of date)."""
         signature = self.signature()
+        from labtui.core.errors import LabtuiError
         from labtui.core.validate import validate
 
-        return validate(self.config, manifest=self.manifest()), signature
+        try:
+            manifest: pl.DataFrame | None = self.manifest()
+        except LabtuiError:  # damaged or missing: validation reads the file itself and says so, as on the CLI
+            manifest = None  # (the screen said "validating…" for ever)
+        return validate(self.config, manifest=manifest), signature
 
     def waiting(self) -> list[str] | None:
         """Raw files the next `stage` would read (None: the raw folder is not there)."""
