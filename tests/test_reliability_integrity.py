@@ -129,6 +129,19 @@ def test_prune_lists_runs_whose_raw_file_is_gone_and_drops_them_only_when_confir
     assert lab.cli("validate").returncode == 0
 
 
+def test_a_link_to_the_raw_root_or_the_store_is_the_same_folder(lab: Lab, tmp_path: Path) -> None:
+    """`--raw-root <a link to it>` was refused as another raw root, and `--store <a link to it>` rewrote the store's
+    record of where it is on every switch between the two names."""
+    (tmp_path / "raw-link").symlink_to(lab.raw)
+    (tmp_path / "store-link").symlink_to(lab.store_root)
+    identity = lab.store_root / "_manifest" / "store.json"
+    recorded = identity.read_bytes()
+    for args in (("--raw-root", str(tmp_path / "raw-link")), ("--store", str(tmp_path / "store-link")), ()):
+        result = lab.cli("stage", *args)
+        assert result.returncode == 0, result.stderr
+        assert identity.read_bytes() == recorded, args
+
+
 def test_raw_root_moved_refuses_a_root_that_holds_none_of_the_staged_files(lab: Lab) -> None:
     """A sub-folder given with --raw-root-moved staged its files again under new run_ids (their relative paths
     changed), beside the old runs: every chip's history held its runs twice, and validate said healthy."""

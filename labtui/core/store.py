@@ -142,8 +142,9 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
         raise UsageError(f"none of the store's staged files is under the raw root {raw}: is it the raw root the "
                          f"store {config.store_root} was built from? (pass --raw-root-moved if the tree moved)")
     recorded = Path(identity.raw_root)
-    if recorded == raw:
-        return None if identity.store_root == str(store) else fresh  # the store moved alone, or an older record
+    if _same_folder(recorded, raw):  # a link to it, or the link's target, is the same folder
+        same_store = identity.store_root is not None and _same_folder(Path(identity.store_root), store)
+        return None if same_store else fresh  # the store moved alone, or an older record
     holds_them = not sources or _found_under(raw, sources)
     if holds_them and (moved or (identity.store_root is not None
                                  and _moved_together(raw, store, recorded, Path(identity.store_root)))):
@@ -160,6 +161,11 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     else:
         why = "it is another folder (another lab's data?); pass --raw-root-moved only if the tree really moved"
     raise UsageError(f"the store {config.store_root} was built from the raw root {recorded}, not {raw}: {why}")
+
+
+def _same_folder(recorded: Path, given: Path) -> bool:
+    """The same folder, named as recorded or through a link (a path that does not exist names itself)."""
+    return recorded == given or os.path.realpath(recorded) == os.path.realpath(given)
 
 
 def _moved_together(raw: Path, store: Path, recorded_raw: Path, recorded_store: Path) -> bool:
