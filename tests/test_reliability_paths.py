@@ -237,6 +237,7 @@ def test_roots_that_overlap_are_refused_and_nothing_is_created(tmp_path: Path, l
     lab = Lab(tmp_path, raw=raw)
     result = lab.cli("stage", "--stage-root", str(stage_root))
     assert result.returncode == 2 and "must not contain each other" in result.stderr, result.stderr
+    assert "(" in result.stderr and "with --stage-root)" in result.stderr  # not the config file's fault alone
     assert raw_snapshot(raw) == before, "something was created or changed under the raw root"
 
 

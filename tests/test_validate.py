@@ -309,6 +309,14 @@ def test_fix_round_trip_repairs_the_store_and_never_touches_raw_data(lab: Lab) -
     assert pq.read_metadata(parquet_of(lab, IT)).num_rows == 32  # re-staged from the edited raw file
 
 
+def test_a_fix_that_restages_says_nothing_of_folders_it_did_not_move(lab: Lab) -> None:
+    """A re-stage checks for the old folders of runs whose date moved: with none, it said "moved 0 Parquet folders
+    the manifest does not reference to None"."""
+    DAMAGES["edit a raw file"][0](lab)
+    done = apply_fixes(lab.config, validate(lab.config))
+    assert done.lines and not [line for line in done.lines if "Parquet folder" in line or "None" in line], done.lines
+
+
 def test_fix_with_a_stale_report_keeps_runs_committed_since(lab: Lab) -> None:
     folder = parquet_of(lab, IT).parent
     edit_manifest(lab, lambda m: m.filter(pl.col("source_file") != IT))  # as if a stager died before its commit

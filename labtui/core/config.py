@@ -250,7 +250,12 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> StagingCon
     try:
         return build(StagingConfig, data, types={"MetricsSettings": lambda value: build(MetricsSettings, value)})
     except FieldError as exc:
-        raise ConfigError(f"invalid configuration{f' in {path}' if path else ''}: {exc}") from None
+        given = [f"--{key.replace('_', '-')}" for key, value in overrides.items()
+                 if value is not None and key in _PATH_FIELDS]
+        where = f" in {path}" if path else ""
+        if given:  # the file may be right: `--raw-root data --stage-root data/01_raw` is the command line's
+            where = f" ({path} with {', '.join(given)})" if path else f" ({', '.join(given)})"
+        raise ConfigError(f"invalid configuration{where}: {exc}") from None
 
 
 def _resolve(base: Path, path: Path) -> Path:

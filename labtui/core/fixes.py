@@ -71,9 +71,10 @@ def apply_fixes(
             # no manifest: everything looks orphaned
             if FixAction.QUARANTINE_ORPHANS in actions and config.manifest_path.exists():
                 orphans = orphan_run_dirs(config)  # each holds its run's record: set aside, never deleted
-                folder = quarantine(config, orphans, "orphan-runs")
-                done.lines.append(f"moved {counted(len(orphans), 'Parquet folder')} the manifest does not reference "
-                                  f"to {folder}")
+                if orphans:  # after a re-stage that moved none ("moved 0 Parquet folders … to None")
+                    folder = quarantine(config, orphans, "orphan-runs")
+                    done.lines.append(f"moved {counted(len(orphans), 'Parquet folder')} the manifest does not "
+                                      f"reference to {folder}")
             if FixAction.REMOVE_BAD_REJECTS in actions:
                 bad = [config.rejects_dir / name for name in unreadable_rejects(config.rejects_dir)]
                 for path in bad:
