@@ -218,6 +218,21 @@ def test_a_stage_into_a_new_store_says_so(lab: Lab, tmp_path: Path, capsys) -> N
     assert "a new store" not in capsys.readouterr().err
 
 
+def test_a_new_store_goes_in_a_folder_that_exists(lab: Lab, tmp_path: Path, capsys) -> None:
+    """A misspelt --store made every missing folder on its path and staged a second store there, with a note."""
+    typo = tmp_path / "dta" / "02_stage"
+    assert main(lab.args("stage", "--store", str(typo), "--quiet")) == 2
+    assert f"the folder {typo.parent} does not exist: create it first" in capsys.readouterr().err
+    assert not typo.parent.exists()
+
+
+def test_a_folder_inside_a_store_is_named_as_such(lab: Lab, capsys) -> None:
+    """`--store <its raw_measurements>` advised `labtui stage --store <that folder>`, which is refused too."""
+    assert main(lab.args("history", "67", "--store", str(lab.stage_root))) == 2
+    err = capsys.readouterr().err
+    assert f"is inside the store {lab.store_root}: give {lab.store_root} itself" in err and "stage into" not in err
+
+
 @pytest.mark.parametrize("command", [("chips",), ("history", "67"), ("metrics",), ("validate",), ("repair",),
                                      ("rejects",), ("prune",)])
 def test_a_misspelt_store_is_refused_by_the_commands_that_read_one(lab: Lab, tmp_path: Path, capsys,

@@ -216,10 +216,14 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     if is_store(config.stage_root):  # the config file names the store folder, as the app does
         config = replace(config, stage_root=stage_root_of(config.stage_root, store=True))
     named = getattr(args, "store", None) or args.stage_root
-    if named is not None and args.command not in CREATE_STORES and not is_store(config.store_root):
-        raise UsageError(f"no labtui store at {named} (it has no {MANIFEST_DIR}/ folder): check the path, or "
-                         f"stage into it first (`labtui stage --store {named}`)")
-    check_location(config)
+    check_location(config)  # first: a folder inside a store is named as such, not advised to become one
+    if named is not None and not is_store(config.store_root):
+        if args.command not in CREATE_STORES:
+            raise UsageError(f"no labtui store at {named} (it has no {MANIFEST_DIR}/ folder): check the path, or "
+                             f"stage into it first (`labtui stage --store {named}`)")
+        if not config.store_root.parent.is_dir():  # a typo would build a second store, and folders, anywhere
+            raise UsageError(f"the folder {config.store_root.parent} does not exist: create it first, or check the "
+                             f"path (a new store goes in a folder that exists)")
     if named is not None and args.raw_root is None and not config.raw_root.exists():  # the store alone: its own
         config = replace(config, raw_root=recorded_raw_root(config) or config.raw_root)  # (not a missing folder's)
     if (out := getattr(args, "out", None)) is not None:
