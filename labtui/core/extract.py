@@ -90,7 +90,7 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         if period is None or not period > 0:
             return True, f"cannot judge completeness: no {rule.period_parameter!r}"
         expected = rule.periods * period
-        spanned = float(values.max() - values.min())  # not the largest t: a clock that starts at 1000 s
+        spanned = float(values.max()) - float(values.min())  # not the largest t: a clock starting at 1000 s
         if spanned >= 0.99 * expected:
             return True, None
         return False, f"aborted: {rule.column} spans {spanned:g} of {expected:g}"
