@@ -331,6 +331,17 @@ def test_non_numeric_token_names_line_and_column() -> None:
     assert "oops" in line_text
 
 
+def test_a_quoted_text_field_may_hold_a_comma() -> None:
+    """CSV quotes a text field with a comma: the first row's commas were counted, and the file rejected for a
+    field too many."""
+    data = raw_csv("IVsaw", columns=("Vsd (V)", "I (A)", "polarity"), params={"VSD end": "1 V"},
+                   rows=['0.0,1e-6,"pos,itive"', '0.1,2e-6,positive', '"0.2",3e-6,"neg, as ""n"""'])
+    _, frame, _ = parse(data, "IVsaw2025-10-14_1")
+    assert frame["polarity"].to_list() == ["pos,itive", "positive", 'neg, as "n"'] and frame["vsd_v"][2] == 0.2
+    broken = data.replace(b'"neg, as ""n"""', b'"neg,\r\nas"')  # a quoted line break: no row of this format
+    assert rejected(broken).reason == "a data row has 1 field, the column row has 3"
+
+
 def test_an_infinite_value_is_kept_and_said_with_its_line_and_column() -> None:
     """`inf`, or a number past the largest float (`1e400`, a 400-digit integer), is read as ±inf: no instrument
     measures it, so the run says where it is."""

@@ -332,8 +332,8 @@ CASES = [
     ),
     Case(
         "quoted_field",
-        one(NAME, with_rows(IVG, [*ROWS, b'"1,2",3,nan,nan,nan']), rejected("bad_row")),
-        "CSV quoting is not part of the format",
+        one(NAME, with_rows(IVG, [*ROWS, b'"1,2",3,nan,nan,nan']), rejected("bad_value")),
+        "a quoted field is one field (a text column's may hold a comma); '1,2' is no number",
     ),
     Case("nul_after_sniff_window", one(NAME, NUL_LATE, rejected("bad_value")), "binary garbage past the first 4 KiB"),
     Case("infinite_values", one(NAME, INFINITE, STAGED), "inf and overflowing literals are numbers (Float64 inf)"),

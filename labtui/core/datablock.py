@@ -5,6 +5,7 @@ cannot read is diagnosed row by row, for a reject that names the bad line.
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from labtui.core.parser import SECTIONS, VISIBLE, Header, Reject, decode_line, quoted
+from labtui.core.wording import counted
 
 T = TypeVar("T")
 _BLANK_LINES = re.compile(rb"(?:[ \t\r]*+\n)*+")
@@ -32,6 +34,7 @@ class DataBlock:
     warnings: list[str]
 
 
+_QUOTED_ROW_LIMIT = 64 * 1024  # a longer row with a quote is counted by its commas
 RAGGED_CHECK_BYTES = 1 << 20  # a block this large has its fields counted before Polars reads it (~0.3 ms a MiB)
 
 
@@ -162,10 +165,14 @@ def _diagnose(body: bytes, header: Header) -> None:
             raise Reject("bad_row", f"a second run's header starts here ({marker}): a file holds one run", line)
         if text.startswith("#"):
             raise Reject("bad_row", "a comment line (#) among the data rows", line)
-        fields = row.count(",") + 1  # counted before splitting: a 50 MB row split into 13 M strings took 5 GB
+        # a quoted field may hold a comma (a text column's "pos,itive"); else the commas are counted before
+        # splitting: a 50 MB row split into 13 M strings took 5 GB
+        cells = next(csv.reader([row.lstrip()])) if '"' in row and len(row) <= _QUOTED_ROW_LIMIT else None
+        fields = len(cells) if cells is not None else row.count(",") + 1
         if fields != width:
-            raise Reject("bad_row", f"a data row has {fields} fields, the column row has {width}", line)
-        for name, written in zip(header.columns, row.lstrip().split(","), strict=True):
+            raise Reject("bad_row", f"a data row has {counted(fields, 'field')}, the column row has {width}", line)
+        for name, written in zip(header.columns, cells if cells is not None else row.lstrip().split(","),
+                                 strict=True):
             token = written.strip()
             if token and name not in header.spec.text_columns:
                 if written.rstrip() != written:  # Polars takes a space before a number, not after it
