@@ -218,6 +218,17 @@ def test_a_stage_into_a_new_store_says_so(lab: Lab, tmp_path: Path, capsys) -> N
     assert "a new store" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["metrics", "repair"])
+def test_a_command_that_maintains_a_store_never_starts_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys,
+                                                           command: str) -> None:
+    """In an empty folder (or a raw tree) `metrics` made data/02_stage/_manifest/.lock and a metrics table, and
+    `repair` the lock, saying "nothing to repair"."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    assert main([command]) == 2
+    assert "no labtui store at" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
 def test_a_new_store_goes_in_a_folder_that_exists(lab: Lab, tmp_path: Path, capsys) -> None:
     """A misspelt --store made every missing folder on its path and staged a second store there, with a note."""
     typo = tmp_path / "dta" / "02_stage"

@@ -231,6 +231,17 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     return config
 
 
+def require_store(config: StagingConfig) -> StagingConfig:
+    """`config`, when its store exists (its `_manifest/` or its stage root): a command that writes into a store it
+    only maintains (metrics, repair) must not start one in an empty folder, or inside a raw tree."""
+    from labtui.core.store import is_store
+
+    if not (is_store(config.store_root) or config.stage_root.is_dir()):
+        raise UsageError(f"no labtui store at {config.store_root}: stage the raw files first (`labtui stage`), or "
+                         "name the store (--store DIR)")
+    return config
+
+
 def recorded_raw_root(config: StagingConfig) -> Path | None:
     """The raw root the store records it was built from, when that folder is there: what a command given the store
     alone (`--store DIR`, no config) means, instead of the default `data/01_raw` below the working folder."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, add_chip_arguments, add_command, add_table_output, config_from
+from labtui.cli import EXIT_OK, add_chip_arguments, add_command, add_table_output, config_from, require_store
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from labtui.core.metrics import QUANTITIES, columns_of, refresh_metrics
 
-    config = config_from(args)
+    config = require_store(config_from(args))
     update = refresh_metrics(config, rebuild=args.rebuild)
     if update.computed:
         print(update.line(), file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_OK, add_command, config_from
+from labtui.cli import EXIT_OK, add_command, config_from, require_store
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted
 
@@ -25,7 +25,7 @@ def register_prune(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
 def run_repair(args: argparse.Namespace) -> int:
     from labtui.core.repair import repair
 
-    for line in repair(config_from(args)).lines():
+    for line in repair(require_store(config_from(args))).lines():
         print(line)
     return EXIT_OK
 
