@@ -44,6 +44,19 @@ def test_histories_are_written_per_chip_and_read_back(lab: Lab, tmp_path) -> Non
     assert back["start_time"].to_list() == pytest.approx([us / 1e6 for us in epochs], abs=1e-6)
 
 
+def test_an_export_sweeps_the_temp_files_of_one_killed_before_it(lab: Lab, tmp_path) -> None:
+    """A kill -9 while the files were written left a hidden temp file per chip, for good: each interrupted export
+    added another set. The next export removes those of its own files; nothing else of the folder."""
+    out = tmp_path / "histories"
+    out.mkdir()
+    left = [out / ".Alisson67_history.csv.0123456789ab.tmp", out / ".other67_history.csv.ba9876543210.tmp"]
+    for path in left:
+        path.write_text("seq,da")  # cut mid-row
+    (out / ".notes.tmp").write_text("the lab's own")
+    written = [file.path for file in export_histories(lab.manifest(), out, tz=TZ)]
+    assert sorted(out.iterdir()) == sorted([*written, out / ".notes.tmp"])
+
+
 def test_min_experiments_and_source_prefix(lab: Lab, tmp_path) -> None:
     written = export_histories(lab.manifest(), tmp_path, tz=TZ, min_experiments=2, source_prefix="raw_data/")
     assert [file.path.name for file in written] == ["Alisson67_history.csv"]

@@ -7,6 +7,7 @@ scripts keep working; labtui's extras come after them. Every file is written ato
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import hashlib
 import json
 import re
@@ -17,7 +18,7 @@ from typing import NamedTuple
 import polars as pl
 
 from labtui.core.annotations import ANNOTATION_COLUMNS, CURRENT_SCHEMA, with_annotations
-from labtui.core.atomic import atomic_write, publish, write_temps
+from labtui.core.atomic import TEMP_SUFFIX, atomic_write, publish, write_temps
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, summary_line, timeline
 
@@ -142,6 +143,9 @@ def export_histories(
     if in_the_way is not None:
         raise UsageError(f"{in_the_way} is a folder, where a chip's history goes: move it away; nothing was written")
     try:
+        for file in files:  # an export killed mid-write left its temp files: nothing else sweeps this folder
+            for stale in out_dir.glob(f".{glob.escape(file.path.name)}.*{TEMP_SUFFIX}"):
+                stale.unlink(missing_ok=True)
         temps = write_temps([file.path for file in files], lambda paths: [
             view.write_csv(path) for view, path in zip(views, paths, strict=True)
         ])
