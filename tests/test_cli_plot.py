@@ -98,6 +98,8 @@ def test_calibrations_of_a_day(lab, tmp_path, capsys):
         ((), "give a chip number, --calibrations or --from FIGURE.json (one of them)"),
         (("67", "--proc", "It", "--gm", "--log"), "these are It runs: --gm is for IVg runs"),
         (("67", "--proc", "IVg", "--baseline", "first"), "these are IVg runs: --baseline is for It runs"),
+        (("67", "--proc", "IVg", "--gm-method", "gradient"),
+         "--gm-method chooses how --gm is drawn: give it with --gm"),
         (("67", "--date", "2025-10-13"),
          "--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)"),
     ],

@@ -188,6 +188,8 @@ def check_view_args(args: argparse.Namespace, proc: str) -> None:
     if unused:
         uses = "; ".join(f"{flag} is for {' / '.join(VIEW_FLAGS[flag])} runs" for flag in unused)
         raise UsageError(f"these are {proc} runs: {uses}")
+    if args.gm_method and not args.gm:  # it was dropped, and the figure record said gm: false, gm_method: gradient
+        raise UsageError("--gm-method chooses how --gm is drawn: give it with --gm")
 
 
 def check_trend_args(args: argparse.Namespace) -> None:
