@@ -326,6 +326,13 @@ def test_cli_refuses_what_cannot_be_right(
     assert not annotations_dir(lab.config.store_root).exists()
 
 
+def test_history_of_a_tag_no_run_has_names_the_tags_there_are(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--tag 455nm` for "455 nm" printed "0 runs" and nothing else."""
+    annotate(lab.config.store_root, chip(lab)[:2], [Change("tag", "455 nm")], author="ana")
+    assert main(lab.args("history", "67", "--group", "Alisson", "--tag", "455nm")) == 0
+    assert "labtui: no run here is tagged '455nm' (its tags: '455 nm')" in capsys.readouterr().err
+
+
 def test_history_hides_excluded_runs_says_so_and_filters(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     store, runs = lab.config.store_root, chip(lab)
     annotate(store, runs[:2], [Change("star")], author="ana")

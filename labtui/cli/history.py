@@ -119,7 +119,12 @@ def run_history(args: argparse.Namespace) -> int:
         print(f"labtui: {exc}{hint} (store {config.store_root})", file=sys.stderr)
         return int(exc.exit_code)
     marked = AnnotationFilter(starred=args.starred, tag=args.tag, include_excluded=args.include_excluded)
-    runs, hidden = marked.apply(annotate_runs(config.store_root, runs))
+    annotated = annotate_runs(config.store_root, runs)
+    runs, hidden = marked.apply(annotated)
+    if args.tag is not None and runs.is_empty():  # a typo read as "0 runs": say which tags there are
+        tags = sorted(annotated.get_column("tags").explode().drop_nulls().unique().to_list())
+        print(f"labtui: no run here is tagged {args.tag!r} (its tags: {', '.join(map(repr, tags)) or 'none'})",
+              file=sys.stderr)
 
     def table() -> pl.DataFrame:
         marks = [summary(row) for row in runs.select("starred", "excluded", "exclude_reason", "tags", "note")
