@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import glob
 import io
 import os
 import sys
@@ -40,17 +41,21 @@ def is_temp(name: str) -> bool:
 def atomic_write(
     path: Path, write: Callable[[BinaryIO], object], *, durable: bool = True, sync_dir: bool = True
 ) -> None:
-    """Write through `write(handle)` into a temp file, then replace `path`; the temp file never survives a failure.
+    """`atomic_write_bytes` of what `write(handle)` writes. It fills memory first: Polars writing to the file itself
+    turned a full disk into its own error ("os error 28", or "Invalid thrift: transport error"), a traceback; Python's
+    write raises the OSError."""
+    buffer = io.BytesIO()
+    write(buffer)
+    atomic_write_bytes(path, buffer.getbuffer(), durable=durable, sync_dir=sync_dir)
 
-    `write` fills memory, which then goes to the file: Polars writing to the file itself turned a full disk into its
-    own error ("os error 28", or "Invalid thrift: transport error"), a traceback; Python's write raises the OSError."""
+
+def atomic_write_bytes(path: Path, data: bytes | memoryview, *, durable: bool = True, sync_dir: bool = True) -> None:
+    """Write `data` into a temp file, then replace `path`; the temp file never survives a failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_path_for(path)
     try:
         with open(temp, "wb") as handle:
-            buffer = io.BytesIO()
-            write(buffer)
-            handle.write(buffer.getbuffer())
+            handle.write(data)
             handle.flush()
             if durable:
                 os.fsync(handle.fileno())
@@ -63,8 +68,9 @@ def atomic_write(
         fsync_dir(path.parent)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
-    atomic_write(path, lambda handle: handle.write(data), durable=durable)
+def stale_temps(path: Path) -> list[Path]:
+    """The temp files of `path` (`temp_path_for`) a writer killed before its rename left beside it."""
+    return list(path.parent.glob(f".{glob.escape(path.name)}.*{TEMP_SUFFIX}"))
 
 
 def fsync_dir(folder: Path) -> None:

@@ -7,7 +7,6 @@ scripts keep working; labtui's extras come after them. Every file is written ato
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import hashlib
 import json
 import re
@@ -18,7 +17,7 @@ from typing import NamedTuple
 import polars as pl
 
 from labtui.core.annotations import ANNOTATION_COLUMNS, CURRENT_SCHEMA, with_annotations
-from labtui.core.atomic import TEMP_SUFFIX, atomic_write, publish, write_temps
+from labtui.core.atomic import atomic_write, publish, stale_temps, write_temps
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, summary_line, timeline
 
@@ -144,7 +143,7 @@ def export_histories(
         raise UsageError(f"{in_the_way} is a folder, where a chip's history goes: move it away; nothing was written")
     try:
         for file in files:  # an export killed mid-write left its temp files: nothing else sweeps this folder
-            for stale in out_dir.glob(f".{glob.escape(file.path.name)}.*{TEMP_SUFFIX}"):
+            for stale in stale_temps(file.path):
                 stale.unlink(missing_ok=True)
         temps = write_temps([file.path for file in files], lambda paths: [
             view.write_csv(path) for view, path in zip(views, paths, strict=True)
