@@ -38,9 +38,10 @@ def run_prune(args: argparse.Namespace) -> int:
     config = config_from(args)
     if not config.raw_root.is_dir():
         raise UsageError(f"the raw root {config.raw_root} is not there: every run would look gone; mount it first")
-    sources = read_manifest(config.manifest_path)["source_file"].to_list()
+    manifest = read_manifest(config.manifest_path)
+    sources = manifest["source_file"].to_list()
     check_raw_root(config, sources, moved=False)  # a sub-folder, another tree: as `stage` refuses them
-    runs = prunable(config)
+    runs = prunable(config, manifest)
     if runs.height and runs.height == len(sources):
         raise UsageError(f"no staged run's raw file is under {config.raw_root}: an unmounted share, or another "
                          "folder? Nothing dropped (to empty the store, delete it)")

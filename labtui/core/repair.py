@@ -180,9 +180,10 @@ def drop_runs(config: StagingConfig, run_ids: set[str]) -> tuple[int, Path | Non
     return dropped.height, folder
 
 
-def prunable(config: StagingConfig) -> pl.DataFrame:
-    """Runs whose raw file is gone from the raw root, or whose source path is not under it: (run_id, source, why)."""
-    manifest = read_manifest(config.manifest_path).select("run_id", "source_file")
+def prunable(config: StagingConfig, manifest: pl.DataFrame) -> pl.DataFrame:
+    """Runs of `manifest` whose raw file is gone from the raw root, or whose source path is not under it: (run_id,
+    source, why)."""
+    manifest = manifest.select("run_id", "source_file")
     outside = manifest.filter(outside_raw_root(pl.col("source_file")))
     inside = manifest.filter(~outside_raw_root(pl.col("source_file")))
     gone = [not source_path(config.raw_root, source).is_file() for source in inside["source_file"]]
