@@ -134,12 +134,12 @@ def _infinities(frame: pl.DataFrame, header: Header) -> list[str]:
     as one. No instrument measures an infinite current; the value is kept as written, and said. A column's min and
     max (NaN and nulls skipped) are kept by Polars' kernels: ~15 µs a file, not a query."""
     warnings = []
-    for column in frame.iter_columns():
+    for name, column in zip(header.columns, frame.iter_columns(), strict=True):
         if column.dtype == pl.Float64 and any(isinstance(end, float) and math.isinf(end)
                                               for end in (column.min(), column.max())):
             line = header.column_line + 1 + column.is_infinite().arg_true()[0]  # blank lines are rows here
-            warnings.append(f"line {line}: column {quoted(header.columns[frame.columns.index(column.name)])} holds "
-                            "an infinite value (`inf`, or a number past ±1.8e308); stored as ±inf")
+            warnings.append(f"line {line}: column {quoted(name)} holds an infinite value (`inf`, or a number past "
+                            "±1.8e308); stored as ±inf")
     return warnings
 
 
