@@ -22,6 +22,7 @@ from pydantic_core.core_schema import list_schema
 from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.annotations import unreadable_actions
 from labtui.core.atomic import read_parquet_pinned
+from labtui.core.chip_name import group_spelling
 from labtui.core.config import StagingConfig
 from labtui.core.findings import MANIFEST_FILE_CODES, SEVERITY_ORDER, Finding, FindingCode, ValidationReport
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
@@ -203,7 +204,8 @@ def _chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
     store staged before `chip_name.group_spelling` kept: two histories), or two chips with one name (`Alisson7` chip
     2 and `Alisson` chip 72 are both Alisson72: the chip parameters are looked up by that name)."""
     chips = frame.filter(pl.col("chip_number").is_not_null()).select("chip_group", "chip_number", "chip_name").unique()
-    letters = pl.col("chip_group").str.normalize("NFKC").str.replace_all(r"\p{Cf}", "").str.to_lowercase()
+    # the parser's own rule, once per chip (not per run)
+    letters = pl.col("chip_group").map_elements(group_spelling, return_dtype=pl.String).str.to_lowercase()
     spelled = (
         chips.group_by(letters.alias("group"), "chip_number")
         .agg(pl.col("chip_name").unique().sort())
