@@ -133,6 +133,8 @@ def test_table_commands_take_json_as_the_report_commands_spell_it(lab: Lab, caps
         (("history", "67", "--vg", "nan"), "argument --vg: a finite number, not 'nan'"),  # it matched no run
         (("history", "67", "--wavelength", "inf"), "argument --wavelength: a finite number, not 'inf'"),
         (("stage", "--wait"), "unrecognized arguments: --wait"),
+        (("stage", "--raw-rot", "data"), "unrecognized arguments: --raw-rot data; did you mean '--raw-root'?"),
+        (("history", "67", "--format", "tabel"), "invalid choice: 'tabel'; did you mean 'table'? (choose from table,"),
         (("export", "histories", "--date", "2025-10-13"), "unrecognized arguments: --date"),
         (("demo", "lab", "--chips", "0"), "at least one chip"),
     ],
@@ -147,6 +149,22 @@ def test_usage_errors_are_one_line_naming_the_command(lab: Lab, capsys, argv: tu
     command = " ".join(argv[:2]) if argv[0] == "export" else argv[0]  # `export KIND` is a command of its own
     assert err.startswith(f"labtui {command}: error: ") and err.count("\n") == 1  # the usage buried it
     assert err.endswith(f"(labtui {command} --help lists the options)\n")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["stgae"], "invalid choice: 'stgae'; did you mean 'stage'? (choose from stage, restage,"),
+        (["--raw-rot", "data", "stage"], "unrecognized option --raw-rot; did you mean '--raw-root'?"),  # not 'data'
+        (["--versoin"], "unrecognized arguments: --versoin; did you mean '--version'?"),
+        (["zzz"], "invalid choice: 'zzz' (choose from stage,"),  # nothing close: no guess
+    ],
+)
+def test_a_mistyped_command_or_option_names_the_one_meant(capsys, argv: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("labtui: error: ") and message in err and err.count("\n") == 1
 
 
 def test_rejects_are_listed_in_the_labs_local_time(lab: Lab, capsys) -> None:

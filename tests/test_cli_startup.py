@@ -153,6 +153,25 @@ def test_every_commands_help_starts_with_what_it_does(capsys) -> None:
             assert " ".join(lines[1].split()) == line[0].upper() + line[1:] + ".", name  # wrapped at 80
 
 
+def test_every_commands_help_ends_with_examples_it_takes_as_written(capsys) -> None:
+    """The examples are command lines, kept one per line, that the command's own parser accepts (an option renamed
+    and not its example would fail here)."""
+    import shlex
+
+    from labtui.cli import COMMANDS, build_parser, main
+
+    for name in (*COMMANDS, "export histories", "export metadata"):
+        command = name.split()
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        examples = capsys.readouterr().out.split("\nexamples:\n")[1].splitlines()
+        assert examples, command
+        for example in examples:
+            argv = shlex.split(example, comments=True)[1:]
+            assert example.startswith(f"  labtui {command[0]}") and len(example) < 80, example
+            assert build_parser(argv).parse_args(argv).command == command[0], example
+
+
 @pytest.mark.parametrize(
     ("chosen", "threads", "allocator"),
     [

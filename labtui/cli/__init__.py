@@ -49,12 +49,24 @@ def terminal_columns() -> int:
 
 
 class HelpFormatter(argparse.HelpFormatter):
-    """argparse's help layout, told the terminal's width (argparse imports shutil to find it)."""
+    """argparse's help layout, told the terminal's width (argparse imports shutil to find it); a line indented by two
+    spaces (an example command) is kept as written, where argparse would run it into the text around it."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         if len(args) < 4 and kwargs.get("width") is None:  # argparse's own default: the width less a margin of 2
             kwargs["width"] = terminal_columns() - 2
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        from itertools import groupby
+
+        blocks: list[str] = []
+        for verbatim, lines in groupby(text.splitlines(), key=lambda line: line.startswith("  ")):
+            if verbatim:
+                blocks.extend(indent + line for line in lines)
+            else:
+                blocks.append(super()._fill_text("\n".join(lines), width, indent))
+        return "\n".join(blocks)
 
 
 class Parser(argparse.ArgumentParser):
@@ -70,10 +82,17 @@ class Parser(argparse.ArgumentParser):
         """One line, as every other error: the usage of a command with twenty options buried the message."""
         self.exit(ExitCode.USAGE, usage_line(self.prog, message))
 
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        """argparse's check of a choice (a command, a --format), naming the choice meant when one is close."""
+        if action.choices is not None and value not in action.choices:
+            choices = [str(choice) for choice in action.choices]
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{did_you_mean(str(value), choices)} "
+                                                 f"(choose from {', '.join(choices)})")
+
     def parse_known_args(self, args=None, namespace=None):
         parsed, extras = super().parse_known_args(args, namespace)
         if extras:
-            self.error(f"unrecognized arguments: {' '.join(extras)}")
+            self.error(unrecognized(extras, self))
         if not hasattr(parsed, "command_parser"):  # the innermost subcommand parses first
             parsed.command_parser = self
         if "format" in parsed and parsed.format is None:  # a table's format not given: the --out file's, if it has one
@@ -87,6 +106,26 @@ class Parser(argparse.ArgumentParser):
             except UsageError as exc:
                 self.error(str(exc))
         return parsed, extras
+
+
+def did_you_mean(word: str, known: Sequence[str]) -> str:
+    """`; did you mean 'stage'?` when one of `known` is close to a mistyped `word`, else nothing."""
+    from difflib import get_close_matches
+
+    close = get_close_matches(word, known, n=1, cutoff=0.7)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def unrecognized(words: Sequence[str], parser: argparse.ArgumentParser) -> str:
+    """argparse's `unrecognized arguments: …`, naming the option meant by the first mistyped one (`--raw-rot`)."""
+    typed = next((word for word in words if word.startswith("--")), None)
+    return f"unrecognized arguments: {' '.join(words)}{option_meant(typed, parser) if typed else ''}"
+
+
+def option_meant(typed: str, parser: argparse.ArgumentParser) -> str:
+    """`; did you mean '--raw-root'?` for a mistyped option (`--raw-rot` or `--raw-rot=DIR`) when one is close."""
+    options = [option for option in parser._option_string_actions if option.startswith("--")]
+    return did_you_mean(typed.split("=")[0], [*options, "--help", "--version"])
 
 
 def report_bug() -> int:
@@ -289,12 +328,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def add_command(sub: argparse._SubParsersAction, name: str, *parents: argparse.ArgumentParser,
-                **settings: object) -> argparse.ArgumentParser:
+                examples: Sequence[str] = (), **settings: object) -> argparse.ArgumentParser:
     """The parser of the command `name`, with its line from `COMMANDS` as its help in the list of commands and as
-    the first line of its own --help (unless it says more): a command module's `register_<name>`."""
+    the first line of its own --help (unless it says more), and its `examples` (command lines) at the end of it: a
+    command module's `register_<name>`."""
     line = COMMANDS[name][1]
     settings.setdefault("description", line[0].upper() + line[1:] + ".")
+    if examples:
+        settings["epilog"] = examples_text(examples)
     return sub.add_parser(name, parents=list(parents), help=line, **settings)  # type: ignore[arg-type]
+
+
+def examples_text(examples: Sequence[str]) -> str:
+    """The end of a command's --help: its example command lines, each kept on its line (`HelpFormatter`)."""
+    return "examples:\n" + "\n".join(f"  {example}" for example in examples)
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
@@ -329,11 +376,15 @@ def _commands_to_build(argv: Sequence[str], *parents: argparse.ArgumentParser) -
                                     formatter_class=HelpFormatter)
     first.add_argument("command", nargs="?")
     try:
-        named = first.parse_known_args(argv)[0].command
+        parsed, extras = first.parse_known_args(argv)
     except argparse.ArgumentError:
         return set(COMMANDS)
+    named = parsed.command
     if named is None:
         return set()
+    typed = next((word for word in extras if word.startswith("--")), None)
+    if named not in COMMANDS and typed is not None:  # `--raw-rot DIR stage`: the option was mistyped, not the command
+        Parser(prog="labtui").error(f"unrecognized option {typed}{option_meant(typed, first)}")
     return {named} if named in COMMANDS else set(COMMANDS)
 
 

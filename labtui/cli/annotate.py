@@ -18,6 +18,12 @@ MIN_PREFIX = 6  # a run_id prefix this long is almost always unique in a lab's s
 def register_annotate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = add_command(
         sub, "annotate", common,
+        examples=(
+            "labtui annotate 67 --seq 7,9,13 --star --tag \"365 nm power series\"",
+            "labtui annotate 67 --seq 12 --note \"sample re-mounted before this run\"",
+            "labtui annotate --run 3f9c0a1b2d4e --exclude \"contact lost at 40 s\"",
+            "labtui annotate 67 --seq 12 --include   # undo an exclusion",
+        ),
         description="Annotate runs by run_id or by a chip's seq numbers (as `labtui history` shows them). "
                     "Several annotations at once are one action; nothing is ever overwritten.",
     )

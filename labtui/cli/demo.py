@@ -8,7 +8,10 @@ from labtui.cli import EXIT_OK, CommandUsage, add_command, path_arg
 
 
 def register_demo(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(sub, "demo")
+    parser = add_command(sub, "demo", examples=(
+        "labtui demo ~/demo-lab --stage",
+        "labtui demo lab2 --chips 3 --days 10 --seed 7 --no-irregularities",
+    ))
     parser.add_argument("folder", type=path_arg, metavar="DIR", help="an empty or new folder")
     parser.add_argument("--chips", type=int, default=6, metavar="N",
                         help="chips measured (default: %(default)s; one number is also used by a second group)")

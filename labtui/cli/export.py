@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, config_from, count_arg, path_arg
+from labtui.cli import (
+    EXIT_ERROR,
+    EXIT_OK,
+    CommandUsage,
+    add_command,
+    config_from,
+    count_arg,
+    examples_text,
+    path_arg,
+)
 from labtui.cli.history import iso_date
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted, cut
@@ -19,13 +28,23 @@ ITEMS_PRINTED = 5
 
 
 def register_export(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    export = add_command(sub, "export")
+    export = add_command(sub, "export", examples=("labtui export histories --out histories/",
+                                                  "labtui export metadata --date 2025-10-21"))
     kinds = export.add_subparsers(dest="kind", metavar="KIND", required=True)
-    histories = kinds.add_parser("histories", parents=[common], help="one <chip>_history.csv per chip")
+    histories = kinds.add_parser(
+        "histories", parents=[common], help="one <chip>_history.csv per chip",
+        description="Write one <chip>_history.csv per chip: the columns of the lab's old tool, from the manifest "
+                    "(excluded runs included; the files are views, never read back).",
+        epilog=examples_text(("labtui export histories",
+                              "labtui export histories --min-experiments 5 --out histories/")))
     histories.add_argument("--min-experiments", type=count_arg, default=1, metavar="N",
-                           help="skip chips with fewer runs")
+                           help="skip chips with fewer runs (default: %(default)s, every chip)")
     histories.add_argument("--out", type=path_arg, metavar="DIR", help="folder (default: histories_dir of the config)")
-    metadata = kinds.add_parser("metadata", parents=[common], help="day-level metadata.csv files like the old tool's")
+    metadata = kinds.add_parser(
+        "metadata", parents=[common], help="day-level metadata.csv files like the old tool's",
+        description="Write a metadata.csv per raw folder, one row per run with its parameters, as the lab's old "
+                    "tool wrote them beside the raw files (here under --out, never into the raw tree).",
+        epilog=examples_text(("labtui export metadata", "labtui export metadata --date 2025-10-21 --out meta/")))
     metadata.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD",
                           help="only the folders holding runs of this local date")
     metadata.add_argument("--out", type=path_arg, metavar="DIR", help="folder (default: <exports_dir>/metadata)")
@@ -37,7 +56,10 @@ def register_export(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def register_parity(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    check = add_command(sub, "parity", common)
+    check = add_command(sub, "parity", common, examples=(
+        "labtui parity old/Alisson67_history.csv",
+        "labtui parity old_history.csv --chip 72 --group Alisson --json",
+    ))
     check.add_argument("old_history", type=path_arg, help="the old tool's <chip>_history.csv")
     check.add_argument("--chip", type=int, metavar="N", help="chip number (default: the chip most of its runs are of)")
     check.add_argument("--group", help="chip group, with --chip")

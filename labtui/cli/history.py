@@ -35,13 +35,22 @@ HISTORY_TABLE = {
 
 
 def register_chips(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    chip_list = add_command(sub, "chips", common)
+    chip_list = add_command(sub, "chips", common, examples=(
+        "labtui chips",
+        "labtui chips --out chips.csv",
+    ))
     add_table_output(chip_list)
     chip_list.set_defaults(func=run_chips)
 
 
 def register_history(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(sub, "history", common)
+    parser = add_command(sub, "history", common, examples=(
+        "labtui history 67",
+        "labtui history Alisson67 --proc It --light --since 2025-10-01",
+        "labtui history 67 --proc IVg --out a67_ivg.csv",
+        "labtui history 67 --starred --tag \"365 nm power series\"",
+        "labtui history --calibrations",
+    ))
     add_chip_arguments(parser, "chip number or name (e.g. 67 or Alisson67)")
     parser.add_argument("--calibrations", action="store_true", help="the setup's runs (LaserCalibration), not a chip's")
     filters = parser.add_argument_group("filters (they select rows; seq keeps the whole history's numbering)")

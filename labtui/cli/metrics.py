@@ -19,6 +19,11 @@ ID_COLUMNS = ("run_id", "source_file", "chip_name", "seq", "proc", "date_local",
 
 def register_metrics(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = add_command(sub, "metrics", common,
+                         examples=(
+                             "labtui metrics 67 --proc IVg                # Dirac points, gm, mobility",
+                             "labtui metrics 67 --proc It --out a67_photoresponse.csv",
+                             "labtui metrics --rebuild                    # recompute from the store",
+                         ),
                          description="One row per IVg, It and LaserCalibration run; definitions in the README "
                                      "(Derived quantities). Other procedures have no row.")
     add_chip_arguments(parser, "chip number or name (e.g. 67 or Alisson67); all runs when omitted")

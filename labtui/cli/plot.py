@@ -30,6 +30,14 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
         description="Write a figure of runs of one procedure: the same plot as the app's, as vector PDF or SVG, "
                     "or PNG at 300 dpi (the type comes from --out). A record FIGURE.json beside it lets "
                     "`--from` redraw it.",
+        examples=(
+            "labtui plot 67 --seq 7,9,13 --out its_365nm.pdf",
+            "labtui plot 67 --seq 1,8,10 --log --out ivg.svg",
+            "labtui plot 67 --proc IVg --align-cnp --out ivg_aligned.pdf",
+            "labtui plot 67 --trend cnp --out a67_cnp.pdf",
+            "labtui plot --calibrations --date 2025-10-21 --out cal.pdf",
+            "labtui plot --from its_365nm.pdf.json --out its_365nm.png",
+        ),
     )
     what = parser.add_argument_group("which runs")
     add_chip_arguments(what, "chip number or name (e.g. 67 or Alisson67)")

@@ -10,7 +10,10 @@ from labtui.core.wording import counted, shown
 
 
 def register_rejects(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(sub, "rejects", common)
+    parser = add_command(sub, "rejects", common, examples=(
+        "labtui rejects",
+        "labtui rejects --json",
+    ))
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 

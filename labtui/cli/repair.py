@@ -11,12 +11,18 @@ from labtui.core.wording import counted
 
 
 def register_repair(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    repair = add_command(sub, "repair", common)
+    repair = add_command(sub, "repair", common, examples=(
+        "labtui repair",
+        "labtui repair --store /mnt/lab/data/02_stage",
+    ))
     repair.set_defaults(func=run_repair)
 
 
 def register_prune(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    prune = add_command(sub, "prune", common)
+    prune = add_command(sub, "prune", common, examples=(
+        "labtui prune          # list the runs whose raw file is gone",
+        "labtui prune --yes    # and drop them",
+    ))
     prune.add_argument("--yes", action="store_true",
                        help="drop them (their Parquet goes to the store's _quarantine/ folder, nothing is deleted)")
     prune.set_defaults(func=run_prune)

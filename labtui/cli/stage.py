@@ -35,7 +35,12 @@ if TYPE_CHECKING:
 
 
 def register_stage(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    stage = add_command(sub, "stage", common)
+    stage = add_command(sub, "stage", common, examples=(
+        "labtui stage                       # new and changed raw files",
+        "labtui stage --force               # every file again",
+        "labtui stage --watch               # each new run once it stops changing",
+        "labtui stage --raw-root /mnt/new/raw --raw-root-moved",
+    ))
     _engine_options(stage)
     stage.add_argument("--force", action="store_true", help="re-stage every file, changed or not")
     stage.add_argument("--watch", action="store_true",
@@ -44,7 +49,10 @@ def register_stage(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
 
 
 def register_restage(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    restage = add_command(sub, "restage", common)
+    restage = add_command(sub, "restage", common, examples=(
+        "labtui restage 2025-10-21/It2025-10-21_3.csv   # as `labtui rejects` names it",
+        "labtui restage data/01_raw/2025-10-21/*.csv",
+    ))
     restage.add_argument("files", nargs="+", type=path_arg,
                          help="raw files: paths as labtui prints them (relative to the raw root) or real paths")
     restage.add_argument("--force", action="store_true", help="re-extract a file even when it has not changed")

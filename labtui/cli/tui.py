@@ -27,7 +27,10 @@ def app_options(default: object = None) -> argparse.ArgumentParser:
 
 
 def register_tui(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(sub, "tui", common, app_options(argparse.SUPPRESS))
+    parser = add_command(sub, "tui", common, app_options(argparse.SUPPRESS), examples=(
+        "labtui tui --watch",
+        "labtui tui --config ~/lab/config/labtui.yaml",
+    ))
     parser.set_defaults(func=run)
 
 

@@ -18,7 +18,11 @@ _STAT_NOUNS = {"runs": "run", "chips": "chip", "calibrations": "calibration", "r
 
 
 def register_validate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    parser = add_command(sub, "validate", common)
+    parser = add_command(sub, "validate", common, examples=(
+        "labtui validate",
+        "labtui validate --fix       # the safe repairs, then check again",
+        "labtui validate --hash --json",
+    ))
     parser.add_argument("--fix", action="store_true",
                         help="do the safe repairs (stage, re-stage from raw, drop orphan Parquet), then check again")
     parser.add_argument("--hash", action="store_true",
