@@ -160,6 +160,9 @@ def test_every_commands_help_ends_with_examples_it_takes_as_written(capsys) -> N
 
     from labtui.cli import COMMANDS, build_parser, main
 
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert capsys.readouterr().out.split("\nexamples:\n")[1].startswith("  labtui --demo ")
     for name in (*COMMANDS, "export histories", "export metadata"):
         command = name.split()
         with pytest.raises(SystemExit):

@@ -356,6 +356,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="labtui",
         parents=[common, app],
         description="Stage, browse and plot a graphene-FET lab's measurement files. Without a command: the TUI.",
+        epilog=examples_text(("labtui --demo                # the app on a demo lab",
+                              "labtui                       # the app on the lab of config/labtui.yaml",
+                              "labtui stage && labtui history 67",
+                              "labtui COMMAND --help        # a command's options and examples")),
     )
     parser.add_argument("--version", action="version", version=f"labtui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
