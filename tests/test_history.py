@@ -227,6 +227,14 @@ def test_cli_history_table(lab: Lab, capsys) -> None:
     assert "Alisson_08_sept/It2025-09-08_2.csv" in out and "22:30:00" in out and "5 runs" in out
 
 
+def test_cli_history_table_counts_the_runs_its_filters_left_of_the_history(lab: Lab, capsys) -> None:
+    """`--light` on a chip measured only in the dark printed "0 runs", as if it had never been measured."""
+    assert main(lab.args("history", "67", "--group", "Alisson", "--proc", "IVg")) == 0
+    assert capsys.readouterr().out.endswith("\n2 of 5 runs\n")
+    assert main(lab.args("history", "67", "--group", "Alisson", "--proc", "IVg", "--since", "2030-01-01")) == 0
+    assert capsys.readouterr().out.endswith("\n0 of 5 runs\n")
+
+
 def test_cli_history_filtered_csv_to_file(lab: Lab, tmp_path, capsys) -> None:
     out_file = tmp_path / "alisson67_its.csv"
     code = main(lab.args("history", "67", "--group", "Alisson", "--proc", "ITS", "--light", "--since", "2025-09-01",

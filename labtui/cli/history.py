@@ -118,17 +118,17 @@ def run_history(args: argparse.Namespace) -> int:
     except ValueError as exc:  # an unknown procedure
         raise CommandUsage(str(exc)) from None
     try:
-        runs = (
-            calibrations(manifest, tz=config.local_tz, filters=filters)
+        every = (
+            calibrations(manifest, tz=config.local_tz)
             if args.calibrations
-            else history(manifest, args.number, args.group, tz=config.local_tz, filters=filters)
+            else history(manifest, args.number, args.group, tz=config.local_tz)
         )
     except UsageError as exc:
         hint = " with --group" if isinstance(exc, AmbiguousChip) else ""
         print(f"labtui: {exc}{hint} (store {config.store_root})", file=sys.stderr)
         return int(exc.exit_code)
     marked = AnnotationFilter(starred=args.starred, tag=args.tag, include_excluded=args.include_excluded)
-    annotated = annotate_runs(config.store_root, runs)
+    annotated = annotate_runs(config.store_root, every.filter(filters.expression()))
     runs, hidden = marked.apply(annotated)
     if args.tag is not None and runs.is_empty():  # a typo read as "0 runs": say which tags there are
         tags = sorted(annotated.get_column("tags").explode().drop_nulls().unique().to_list())
@@ -152,7 +152,9 @@ def run_history(args: argparse.Namespace) -> int:
     emit(args, table=table, csv=rows, json=lambda: rows().with_columns(runs.get_column("tags")))  # JSON: tags a list
     hidden_line = f"{hidden_note(hidden)} (--include-excluded shows them)" if hidden else ""
     if args.format == "table" and args.out is None:
-        print(counted(runs.height, "run") + (f"; {hidden_line}" if hidden else ""))
+        filtered = runs.height + hidden < every.height  # "0 runs" alone read as a chip never measured
+        shown = f"{runs.height} of {counted(every.height, 'run')}" if filtered else counted(runs.height, "run")
+        print(shown + (f"; {hidden_line}" if hidden else ""))
     elif hidden:
         print(f"labtui history: {hidden_line}", file=sys.stderr)
     return EXIT_OK
