@@ -148,6 +148,28 @@ def test_a_sweep_figure_has_a_legend_entry_per_run_and_per_direction(lab):
     assert legend_of(many)[:3] == ["seq 0 leg 1", "seq 0 leg -1", "seq 1 leg 1"]
 
 
+@pytest.mark.parametrize("joined", [False, True])
+def test_trend_series_past_the_palette_keep_a_look_of_their_own(joined):
+    """A photoresponse trend of the real chip Alisson68 has ten wavelengths: its 680 and 850 nm points were drawn as
+    the 365 and 385 nm ones (the same colour, the same circle; the dash that tells them apart has no line to show
+    on when the points stand alone), and so were their legend entries."""
+    from matplotlib.figure import Figure
+
+    x = np.array([6e-6, 6e-6, 1.8e-5])  # one power repeated: the points stand alone
+    wavelengths = (365, 385, 405, 455, 505, 565, 590, 625, 680, 850)
+    traces = tuple(Trace(x, x * k, f"{nm} nm", k) for k, nm in enumerate(wavelengths))
+    drawing = Drawing("Alisson68 · photoresponse against power", "P (µW)", "ΔI (µA)", traces, points=True,
+                      joined=joined)
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing)
+    legend = ax.get_legend()
+    looks = [(line.get_color(), line.get_marker(), line.get_linestyle()) for line in legend.get_lines()]
+    assert [text.get_text() for text in legend.get_texts()] == [f"{nm} nm" for nm in wavelengths]
+    assert len(set(looks)) == len(wavelengths), looks
+    if not joined:  # no line drawn: the marker alone must tell 680 nm from 365 nm
+        assert len({(color, marker) for color, marker, _ in looks}) == len(wavelengths)
+
+
 @pytest.mark.filterwarnings("error")
 def test_a_legend_that_cannot_fit_beside_the_axes_is_left_out_and_said():
     """A chip's 40 sweeps (160 legs) had a legend of seven columns beside the axes: the axes shrank to nothing and

@@ -28,6 +28,9 @@ SIZE_IN = (6.4, 4.2)  # one column of a two-column page at a readable scale
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 # Runs past the palette's length get the next dash family; backward sweep legs are dashed within their family.
 DASHES = (("-", "--"), (":", "-."))
+# A trend's markers stand alone (a scatter, or a series whose x repeats): a dash cannot tell a run past the palette's
+# length from the first runs of its colour there, so each dash family has its own marker too.
+MARKERS = ("o", "s")
 LASER_ON = "#F0E442"
 LEGEND_INSIDE = 8  # more entries than this go beside the axes
 LEGEND_COLUMN = 24  # entries a column beside the axes holds
@@ -126,6 +129,12 @@ def series_style(run_index: int, direction: int) -> tuple[str, str]:
     return color, family[direction < 0]
 
 
+def series_marker(run_index: int) -> str:
+    """The marker of a trend's points: one per dash family, so a series past the palette's length keeps its own look
+    where no line is drawn."""
+    return MARKERS[(run_index // len(OKABE_ITO)) % len(MARKERS)]
+
+
 def draw_axes(ax: Axes, drawing: Drawing) -> None:
     """Draw `drawing` on matplotlib axes: what `render` puts in its figure."""
     ax.set_title(drawing.title, wrap=True)  # a long chip name and view wrap within the figure, never cut off
@@ -148,8 +157,9 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
             import numpy as np  # loaded with matplotlib already
 
             x, y = (np.insert(values.astype(float), trace.breaks, np.nan) for values in (x, y))
+        marker = series_marker(trace.run_index) if drawing.points else None  # trends: a marker per run
         ax.plot(x, y, color=color, linestyle=linestyle, lw=1.0, label=None if by_run else label,
-                gid=f"series-{number}", marker="o" if drawing.points else None, ms=3.5)  # trends: a marker per run
+                gid=f"series-{number}", marker=marker, ms=3.5)
         if by_run and label is not None:  # the run's entry: its colour, as its forward legs are drawn
             ax.plot([], [], color=color, linestyle=series_style(trace.run_index, 1)[1], lw=1.0, label=label)
     if by_run:
