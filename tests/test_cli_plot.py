@@ -86,6 +86,30 @@ def test_calibrations_of_a_day(lab, tmp_path, capsys):
     assert out.read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
 
+def test_calibrations_chosen_by_seq_draw_those_runs_only(tmp_path):
+    """`--seq` with `--calibrations` was dropped without a word: `labtui plot --calibrations --seq 2` drew every
+    calibration of the store (62 on the real data). It picks them as `labtui history --calibrations` numbers them."""
+    lab = Lab(tmp_path / "lab")
+    for index, hours in enumerate((1, 2, 26)):  # seq 1 and 2 on 2025-10-13, seq 3 the next day
+        write_run(lab.raw / "2025-10-13", "LaserCalibration", file_idx=index + 1, chip_group=None, chip_number=None,
+                  start_utc=START - dt.timedelta(hours=3) + dt.timedelta(hours=hours), seed=5)
+    lab.stage()
+    out = tmp_path / "cal.svg"
+    done = lab.cli("plot", "--calibrations", "--seq", "2,3", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {out} (2 traces of 2 runs)" in done.stdout
+    record = json.loads((tmp_path / "cal.svg.json").read_text(encoding="utf-8"))
+    assert [(run["seq"], run["source_file"]) for run in record["runs"]] == [
+        (2, "2025-10-13/LaserCalibration2025-10-13_2.csv"), (3, "2025-10-13/LaserCalibration2025-10-14_3.csv")]
+    for args, message in [
+        (("--seq", "4"), "the calibrations have no run seq 4 (their history has seq 1–3)"),
+        (("--seq", "3", "--date", "2025-10-13"), "no calibration runs at the chosen seq on 2025-10-13 in the manifest"),
+    ]:
+        done = lab.cli("plot", "--calibrations", *args, "--out", str(tmp_path / "no.svg"))
+        assert (done.returncode, done.stderr) == (2, f"labtui: {message}\n")
+    assert not (tmp_path / "no.svg").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

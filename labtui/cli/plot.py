@@ -41,7 +41,8 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     )
     what = parser.add_argument_group("which runs")
     add_chip_arguments(what, "chip number or name (e.g. 67 or Alisson67)")
-    what.add_argument("--seq", metavar="SEQS", help="runs of the chip's history: 4-7, 1,8,13 or 1-3,9 (default: all)")
+    what.add_argument("--seq", metavar="SEQS", help="runs of the chip's history (with --calibrations: of theirs): "
+                      "4-7, 1,8,13 or 1-3,9 (default: all)")
     what.add_argument("--proc", metavar="PROC", help="keep the runs of this procedure (needed when the runs mix)")
     what.add_argument("--calibrations", action="store_true", help="the setup's laser power calibrations, not a chip")
     what.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD", help="with --calibrations: those of this day")
@@ -142,10 +143,10 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         proc, runs = one_procedure(runs, None)
         options = record.options
     else:
-        if args.calibrations:
-            runs = calibration_runs(manifest, args.date, tz=config.local_tz)
+        seqs = parse_seqs(args.seq) if args.seq else None
+        if args.calibrations:  # numbered as `labtui history --calibrations` lists them
+            runs = calibration_runs(manifest, args.date, seqs, tz=config.local_tz)
         else:
-            seqs = parse_seqs(args.seq) if args.seq else None
             runs = chip_runs(manifest, args.number, args.group, seqs, tz=config.local_tz)
         if args.proc is not None:  # first: an excluded run of another procedure was not going to be drawn
             runs = one_procedure(runs, args.proc)[1]

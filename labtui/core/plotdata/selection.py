@@ -44,13 +44,21 @@ def chip_runs(
     return numbered.filter(pl.col("seq").is_in(seqs)).sort("seq")
 
 
-def calibration_runs(manifest: pl.DataFrame, on_date: dt.date | None, *, tz: str) -> pl.DataFrame:
-    """The setup's runs (laser power calibrations) of one local date, or all of them."""
+def calibration_runs(
+    manifest: pl.DataFrame, on_date: dt.date | None, seqs: list[int] | None = None, *, tz: str
+) -> pl.DataFrame:
+    """The setup's runs (laser power calibrations) of one local date, or all of them; at `seqs`, as
+    `labtui history --calibrations` numbers them (an unknown seq is an error, as a chip's)."""
     runs = calibrations(manifest, tz=tz)
+    if seqs is not None and (missing := missing_seqs(seqs, runs.height)):
+        raise UsageError(f"the calibrations have no run seq {missing} (their history has seq 1–{runs.height})")
+    if seqs is not None:
+        runs = runs.filter(pl.col("seq").is_in(seqs))
     if on_date is not None:
         runs = runs.filter(pl.col("date") == on_date)
     if runs.is_empty():
-        raise UsageError(f"no calibration runs{f' on {on_date}' if on_date else ''} in the manifest")
+        at = f" at the chosen seq{'s' if len(seqs or ()) > 1 else ''}" if seqs else ""
+        raise UsageError(f"no calibration runs{at}{f' on {on_date}' if on_date else ''} in the manifest")
     return plot_rows(manifest, runs["run_id"], tz)
 
 
