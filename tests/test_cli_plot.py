@@ -134,6 +134,24 @@ def test_bad_input_is_one_line_exit_2_and_no_file(lab, tmp_path, capsys, args, m
     assert list(tmp_path.iterdir()) == []
 
 
+def test_run_choices_a_source_does_not_use_are_refused_not_dropped(lab, tmp_path):
+    """`--from` redraws its record's runs and calibrations belong to no chip: `--from rec --seq 2` drew the record's
+    runs, `--calibrations --group other` every calibration, each without a word that the choice was dropped."""
+    record = tmp_path / "its.svg"
+    assert lab.cli("plot", "67", "--seq", "1-2", "--out", str(record)).returncode == 0
+    for args, message in [
+        (("--from", f"{record}.json", "--seq", "2"), "--from redraws the runs its record names: --seq does not apply"),
+        (("--from", f"{record}.json", "--proc", "IVg", "--group", "Alisson"),
+         "--from redraws the runs its record names: --proc, --group does not apply"),
+        (("--calibrations", "--group", "other"),
+         "calibrations belong to the setup, not to a chip: --group does not apply"),
+    ]:
+        done = lab.cli("plot", *args, "--out", str(tmp_path / "again.svg"))
+        assert (done.returncode, done.stderr) == (2, f"labtui: {message}\n")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["its.svg", "its.svg.json"]
+    assert lab.cli("plot", "--from", f"{record}.json", "--log", "--out", str(tmp_path / "again.svg")).returncode == 0
+
+
 def test_bad_output_paths(lab, tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
     (tmp_path / "fig.pdf.json").mkdir()  # the record's name taken: found before the figure is written

@@ -94,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("give a chip number, --calibrations or --from FIGURE.json (one of them)")
     if args.date is not None and not args.calibrations:
         raise UsageError("--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)")
+    if args.record is not None and (given := [flag for flag, value in (("--seq", args.seq), ("--proc", args.proc),
+                                                                       ("--group", args.group)) if value is not None]):
+        raise UsageError(f"--from redraws the runs its record names: {', '.join(given)} does not apply")
+    if args.calibrations and args.group is not None:
+        raise UsageError("calibrations belong to the setup, not to a chip: --group does not apply")
     tune_native_libraries()  # as `labtui` does, for a caller of `main` too: the renderer process inherits it
     # First: the renderer loads matplotlib while this process loads the engine and the data.
     with Renderer(fmt, spawn=worth_a_process()) as renderer:
