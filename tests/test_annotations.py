@@ -314,6 +314,9 @@ def test_cli_records_nothing_for_what_is_already_so(lab: Lab, capsys, again: tup
     (("67", "--group", "Alisson", "--seq", "1"), "say what to do"),
     (("--run", "abc", "--star"), "too short"),
     (("--star",), "give --run RUN_ID, or a chip number with --seq"),
+    # --seq beside --run was dropped: the --run run was tagged, not seq 2
+    (("--run", "abcdef12", "--seq", "2", "--star"), "--run names the runs: --seq chooses a chip's runs"),
+    (("--run", "abcdef12", "--group", "other", "--star"), "--run names the runs: --group chooses a chip's runs"),
     (("67", "--group", "Alisson", "--seq", "1", "--exclude", ""), "say why the run is excluded"),
     (("67", "--group", "Alisson", "--seq", "1", "--tag", "x", "--untag", "x "),
      "--tag and --untag both name 'x': say which"),  # it kept the tag, without a word

@@ -128,6 +128,8 @@ def test_table_commands_take_json_as_the_report_commands_spell_it(lab: Lab, caps
         (("history", "67", "--since", "2025-10-14", "--until", "2025-10-13"),
          "--since 2025-10-14 is after --until 2025-10-13"),
         (("history",), "give a chip number, or --calibrations"),
+        (("history", "--calibrations", "--group", "other"),  # it was dropped: every calibration was listed
+         "calibrations belong to the setup, not to a chip: --group does not apply"),
         (("history", "67", "--proc", "Sweep"), "unknown procedure"),
         (("history", "67", "--bogus"), "unrecognized arguments: --bogus"),
         (("history", "67", "--vg", "nan"), "argument --vg: a finite number, not 'nan'"),  # it matched no run

@@ -79,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--tag and --untag both name {', '.join(map(repr, both))}: say which")
     if bool(args.run) == (args.number is not None):
         raise UsageError("give --run RUN_ID, or a chip number with --seq (not both)")
+    if args.run and (given := [flag for flag, value in (("--seq", args.seq), ("--group", args.group))
+                               if value is not None]):
+        raise UsageError(f"--run names the runs: {', '.join(given)} chooses a chip's runs, give it with a chip number "
+                         "instead of --run")
     config = config_from(args)
     manifest = load_manifest(config)
     if args.run:

@@ -100,6 +100,8 @@ def run_chips(args: argparse.Namespace) -> int:
 def run_history(args: argparse.Namespace) -> int:
     if (args.number is None) == (not args.calibrations):
         raise CommandUsage("give a chip number, or --calibrations")
+    if args.calibrations and args.group is not None:
+        raise CommandUsage("calibrations belong to the setup, not to a chip: --group does not apply")
     if args.since and args.until and args.since > args.until:
         raise CommandUsage(f"--since {args.since} is after --until {args.until}: no run can match")
     import polars as pl
