@@ -179,6 +179,9 @@ def _history_filter(
 
 
 def _date(value: dt.date | str | None) -> dt.date | None:
+    if isinstance(value, dt.datetime):  # a date too to isinstance: compared with date_local it lost that whole day
+        raise UsageError(f"since= and until= are local dates (YYYY-MM-DD or datetime.date), not a datetime: {value!r}"
+                         " (its .date(), or filter start_time_utc for a time of day)")
     if value is None or isinstance(value, dt.date):
         return value
     try:

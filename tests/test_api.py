@@ -76,6 +76,9 @@ def test_runs_are_the_cli_history_with_its_filters(lab: Lab, store: Store) -> No
         store.runs(proc="Nope")
     with pytest.raises(UsageError, match="not a date"):
         store.runs(since="yesterday")
+    # a datetime is a date to isinstance: compared with date_local, since 09:00 left out the runs at 10:00 and later
+    with pytest.raises(UsageError, match=r"local dates .* not a datetime"):
+        store.runs(since=dt.datetime(2025, 9, 8, 9, 0))
     with pytest.raises(UsageError, match="chip number 5"):
         store.runs(chip=5)
     assert store.runs(chip="alisson67").equals(store.runs(chip=67))  # a chip by its name, as the history shows it
