@@ -285,6 +285,29 @@ def test_no_dirac_marker_past_a_breakdown_as_in_the_metrics(tmp_path, log_y):
     assert values["cnp_bwd_v"] is None  # the backward leg lies past the breakdown: no value, no marker
 
 
+@pytest.mark.parametrize(("current", "settings"), [
+    # a Dirac point at −2.5 V lies inside the 0 → −5 V and −5 → 0 V legs too: four markers, the table has two
+    (lambda vg: 1e-5 + 2e-6 * np.abs(vg + 2.5), MetricsSettings()),
+    # a dead channel (the real Alisson71 of 12 September): no Dirac point in the table, seven markers on its plot
+    (lambda vg: 1e-8 * (1 + 0.05 * np.sin(7 * vg) ** 2 + 0.1 * np.abs(vg + 1.3)), MetricsSettings()),
+    # the config's windows: a minimum 1 V from the sweep's end is outside the sweep for a 1.5 V margin
+    (lambda vg: 1e-5 + 2e-6 * np.abs(vg - 4.0), MetricsSettings(cnp_edge_margin_v=1.5, cnp_fit_window_v=1.0)),
+])
+def test_dirac_markers_are_the_tables_dirac_points(tmp_path, current, settings):
+    """The README's promise: the plots mark the Dirac points of the table (`cnp_fwd_v`, `cnp_bwd_v`), no other. The
+    plot marked a minimum on every leg, also on a dead channel's sweep, with the default windows: on the real data
+    262 markers the table does not have."""
+    vg = ivg_sweep()
+    i = current(vg)
+    row = stage(tmp_path, run_row(1, "IVg", vg_fixed_v=None, vds_v=0.1), {"vg_v": vg, "i_a": i})
+    (group,) = load_selection(manifest([row]), tmp_path)
+    values, _ = ivg_quantities(vg, i, 0.1, settings)
+    table = sorted(v for v in (values["cnp_fwd_v"], values["cnp_bwd_v"]) if v is not None)
+    for log_y in (False, True):
+        spec = shape(group, PlotOptions(log_y=log_y), None, settings)
+        assert sorted(m.x for m in spec.markers) == pytest.approx(table, abs=1e-6)
+
+
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_dirac_at_zero_gate_reads_zero_despite_float_drift(tmp_path, sign):
     vg = sign * ivg_sweep()

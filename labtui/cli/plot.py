@@ -166,7 +166,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     if options.align_cnp:
         runs = with_dirac_points(runs, read_metrics(config))
     group = load_group(proc, runs, config.stage_root)
-    spec = shape(group, options, DRAW_BUCKETS)
+    spec = shape(group, options, DRAW_BUCKETS, config.metrics)
     if not spec.series:
         raise UsageError(f"nothing to draw: {'; '.join(spec.messages) or 'no data points'}")
     write_figure(spec, args.out, renderer=renderer)

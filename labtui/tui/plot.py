@@ -181,7 +181,7 @@ class PlotScreen(FigureScreen):
         plot = self.query_one(PlotView)
         if self.groups is None or not self.proc or not plot.size.width:
             return  # still loading, or not laid out yet: a Loaded or Resized message follows
-        self.spec = shape(self.groups[self.proc], self.current, plot.size.width)
+        self.spec = shape(self.groups[self.proc], self.current, plot.size.width, self.lab.config.metrics)
         palette = palette_for(self.app.theme_variables)
         plot.draw(self.spec, palette)
         self.query_one("#legend", Static).update(legend(self.spec, palette))
@@ -299,8 +299,8 @@ class PlotScreen(FigureScreen):
 
     @work(thread=True, group="plot-export", exit_on_error=False)
     def export(self, group: LoadedGroup, options: PlotOptions) -> None:
-        full = shape(group, options, width=None)
+        full = shape(group, options, width=None, settings=self.lab.config.metrics)
         folder = self.lab.config.exports_dir
         paths = tuple(folder / export_file_name(full, file_suffix(full.kind, options, f".{ext}"))
                       for ext in ("pdf", "png", "csv"))
-        self.write_figures(full, paths, drawn=shape(group, options, DRAW_BUCKETS))
+        self.write_figures(full, paths, drawn=shape(group, options, DRAW_BUCKETS, self.lab.config.metrics))

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from labtui.core.metrics.ivg import breakdown_at, dirac_point
+from labtui.core.config import MetricsSettings
+from labtui.core.metrics.ivg import all_finite, breakdown_at, dirac_point, longest_leg
 from labtui.core.plotdata.labels import legend_labels, title
 from labtui.core.plotdata.load import KINDS, LoadedGroup, run_ident
 from labtui.core.plotdata.model import (
@@ -52,22 +53,26 @@ class _Draft:
     spans: list[tuple[float, float]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
-    dirac: bool = False  # mark the minimum |I| of each sweep leg
+    dirac: bool = False  # mark the Dirac point of the legs in `dirac_legs`
+    dirac_legs: set[int] = field(default_factory=set)  # series indices: the legs the metrics read a Dirac point on
     broken: dict[int, float | None] = field(default_factory=dict)  # series index → x where its channel broke down
     log_ok: bool = True
     x_label: str | None = None  # None: the procedure's own (`KINDS`)
 
 
 @np.errstate(all="ignore")
-def shape(group: LoadedGroup, options: PlotOptions, width: int | None = None) -> PlotSpec:
+def shape(
+    group: LoadedGroup, options: PlotOptions, width: int | None = None, settings: MetricsSettings | None = None
+) -> PlotSpec:
     """Shape one procedure group for a plot `width` columns wide (None: full resolution, e.g. for export). Absurd
     values (near ±1e308) overflow to inf in ΔI, gm or the unit scaling: not drawn, and no NumPy warning on stderr
-    (the metrics' rule too)."""
+    (the metrics' rule too). `settings`, the config's metrics windows, place the Dirac points as the table does."""
+    settings = settings or MetricsSettings()
     if group.proc not in _DRAFTERS:
         return PlotSpec(group.proc, group.proc, "", "", "", "", False, (), (), (), (), group.messages, group.runs)
     rows = group.runs.to_dicts()
     kind = KINDS[group.proc]
-    draft = _DRAFTERS[group.proc](group, rows, legend_labels(rows), options)
+    draft = _DRAFTERS[group.proc](group, rows, legend_labels(rows), options, settings)
     messages = [*group.messages, *draft.messages]
     log_y = options.log_y and draft.log_ok
     if options.log_y and not draft.log_ok:
@@ -76,8 +81,7 @@ def shape(group: LoadedGroup, options: PlotOptions, width: int | None = None) ->
     if log_y:
         series = [_with_points(s, *sanitize_log(s.x, s.y)) for s in series]
         y_label = f"|{y_label}|"
-    markers = _dirac_markers(series, draft.broken, draft.x_label or kind.x_label, y_label, draft.y_unit) \
-        if draft.dirac else []
+    markers = _dirac_markers(series, draft, draft.x_label or kind.x_label, y_label, settings) if draft.dirac else []
     if width is not None:
         series = [_with_points(s, *minmax_downsample(s.x, s.y, width)) for s in series]
     x_factor, x_prefix = si_scale(max_abs([s.x for s in series]))
@@ -121,7 +125,9 @@ def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.nd
     )
 
 
-def _draft_it(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions) -> _Draft:
+def _draft_it(
+    group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions, settings: MetricsSettings
+) -> _Draft:
     """I (or ΔI) vs t, one trace per run, with the laser-ON windows read from the VL column. A baseline that fell
     back is said once for the runs it fell back in (a t= past the end of fifty runs is one line, not fifty)."""
     draft = _Draft("I" if options.baseline is Baseline.RAW else "ΔI", "A", [])
@@ -176,8 +182,11 @@ def _it_warnings(rows: list[dict[str, Any]], columns: tuple[dict[str, np.ndarray
     return warnings
 
 
-def _draft_ivg(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions) -> _Draft:
-    """I (or gm) vs Vg, one trace per monotonic sweep leg, so forward and backward never join up.
+def _draft_ivg(
+    group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions, settings: MetricsSettings
+) -> _Draft:
+    """I (or gm) vs Vg, one trace per monotonic sweep leg, so forward and backward never join up. The Dirac points
+    are marked on the legs the metrics read them on (`dirac_leg_starts`), none on a dead channel's sweep.
 
     Aligned (`align_cnp`), each run is drawn against Vg − its forward-leg Dirac point from the metrics table, so
     curves of a drifting chip overlay; a run without one is left out and counted, never guessed."""
@@ -193,7 +202,10 @@ def _draft_ivg(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str]
             continue
         legs = sweep_legs(vg)
         broken = None if options.gm else breakdown_at(np.abs(i))  # gm: no Dirac markers to keep from the collapse
+        dirac_starts = set() if options.gm else dirac_leg_starts(vg, i, row.get("vds_v"), settings)
         for leg, name in zip(legs, leg_names(vg, legs), strict=False):
+            if leg.start in dirac_starts:
+                draft.dirac_legs.add(len(draft.series))
             x, y = vg[leg.start : leg.stop] - shift, i[leg.start : leg.stop]
             if options.gm:
                 x, y = _transconductance(x, y, options)
@@ -205,6 +217,25 @@ def _draft_ivg(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str]
         draft.messages.append(f"{counted(len(unaligned), 'run')} without a forward Dirac "
                               f"point (cnp_fwd_v) left out of the aligned overlay: {', '.join(unaligned)}")
     return draft
+
+
+def dirac_leg_starts(vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: MetricsSettings) -> set[int]:
+    """Where the legs the metrics read the Dirac points on start (`metrics.ivg.ivg_quantities`): the longest up- and
+    down-sweep of the sweep before any breakdown; none for a dead channel (max |I| / |Vds| below
+    `dead_conductance_s`), which has no Dirac point in the table. Indices into the whole sweep."""
+    index = np.arange(vg.size)
+    if not all_finite(vg, i):
+        keep = np.isfinite(vg) & np.isfinite(i)
+        vg, i, index = vg[keep], i[keep], index[keep]
+    if vg.size < 3:
+        return set()
+    current = np.abs(i)
+    if vds_v and float(current.max()) / abs(vds_v) < settings.dead_conductance_s:
+        return set()
+    if (broken := breakdown_at(current)) is not None:
+        vg, index = vg[:broken], index[:broken]
+    legs = sweep_legs(vg)
+    return {int(index[leg.start]) for leg in (longest_leg(vg, legs, 1), longest_leg(vg, legs, -1)) if leg is not None}
 
 
 def leg_names(vg: np.ndarray, legs: list[Leg]) -> list[str]:
@@ -229,13 +260,17 @@ def _transconductance(vg: np.ndarray, i: np.ndarray, options: PlotOptions) -> tu
 
 
 def _dirac_markers(
-    series: list[Series], broken: dict[int, float | None], x_label: str, y_label: str, y_unit: str
+    series: list[Series], draft: _Draft, x_label: str, y_label: str, settings: MetricsSettings
 ) -> list[Marker]:
-    """The Dirac point of each leg as the metrics define it (`metrics.ivg.dirac_point`), at the measured min |I|;
-    none where it lies outside the leg (an end point is the sweep limit, not a Dirac point), nor past the point
-    where the channel broke down (`broken`). Named by the x axis: an aligned overlay gives Vg − V_CNP."""
+    """The Dirac point of each leg the metrics read one on (`draft.dirac_legs`), as they define it
+    (`metrics.ivg.dirac_point`, with the config's windows), at the measured min |I|; none where it lies outside the
+    leg (an end point is the sweep limit, not a Dirac point), nor past the point where the channel broke down
+    (`draft.broken`). Named by the x axis: an aligned overlay gives Vg − V_CNP."""
     markers = []
+    broken, y_unit = draft.broken, draft.y_unit
     for index, s in enumerate(series):
+        if index not in draft.dirac_legs:
+            continue
         if index in broken:
             if (at := broken[index]) is None:
                 continue
@@ -243,7 +278,7 @@ def _dirac_markers(
             s = replace(s, x=s.x[before], y=s.y[before])
         if not s.direction or s.y.size < 3:
             continue
-        found = dirac_point(s.x, s.y)
+        found = dirac_point(s.x, s.y, fit_window_v=settings.cnp_fit_window_v, edge_margin_v=settings.cnp_edge_margin_v)
         if found.vg is not None:
             # Setpoints carry float drift (±1.8e-14 for 0 V): µV is far below a step; + 0.0 turns -0.0 into 0.0.
             vg = round(found.vg, 6) + 0.0
@@ -253,7 +288,9 @@ def _dirac_markers(
     return markers
 
 
-def _draft_xy(group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions) -> _Draft:
+def _draft_xy(
+    group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions, settings: MetricsSettings
+) -> _Draft:
     """y vs x as acquired, one trace per run (IV sweeps, laser power calibrations)."""
     kind = KINDS[group.proc]
     draft = _Draft(kind.y_label, kind.y_unit, [])
