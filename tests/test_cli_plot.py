@@ -117,6 +117,7 @@ def test_calibrations_chosen_by_seq_draw_those_runs_only(tmp_path):
         (("99", "--seq", "1"), "no runs of chip number 99 in the manifest (chips: 67)"),
         (("67",), "the chosen runs mix procedures: It (2), IVg (1); choose one with --proc"),
         (("67", "--seq", "1-x"), "not a seq list: '1-x' (e.g. 4-7 or 1,8,13)"),
+        (("67", "--seq", ""), "not a seq list: '' (e.g. 4-7 or 1,8,13)"),  # an empty $SEQS drew every run
         (("67", "--proc", "IV"), "no IV run among the chosen runs"),
         (("--calibrations", "--date", "2025-10-14"), "no calibration runs on 2025-10-14 in the manifest"),
         ((), "give a chip number, --calibrations or --from FIGURE.json (one of them)"),

@@ -148,7 +148,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         proc, runs = one_procedure(runs, None)
         options = record.options
     else:
-        seqs = parse_seqs(args.seq) if args.seq else None
+        seqs = parse_seqs(args.seq) if args.seq is not None else None  # `--seq ""` is no list, not "all"
         if args.calibrations:  # numbered as `labtui history --calibrations` lists them
             runs = calibration_runs(manifest, args.date, seqs, tz=config.local_tz)
         else:
@@ -212,7 +212,7 @@ def check_trend_args(args: argparse.Namespace) -> None:
 
     if args.number is None:
         raise UsageError("--trend draws one chip's runs: give its number (e.g. labtui plot 67 --trend cnp --out …)")
-    chosen = {"--seq": args.seq, "--proc": args.proc, **_view_options(args)}
+    chosen = {"--seq": args.seq is not None, "--proc": args.proc is not None, **_view_options(args)}
     given = [flag for flag, value in chosen.items() if value]
     if given:
         raise UsageError(f"--trend draws every run of the chip, one point each: {', '.join(given)} does not apply")
