@@ -217,6 +217,47 @@ def longest_leg(vg: np.ndarray, legs: list[Leg], direction: int) -> Leg | None:
     return [leg for leg, span in zip(chosen, spans, strict=True) if span >= widest][-1]
 
 
+class ReadSweep(NamedTuple):
+    """The points of a sweep its quantities are read on: the finite ones, up to a breakdown; `at` their positions in
+    the sweep as measured (None: the first ones, in order). `usable` False: no quantity but `i_min_a` is read (too
+    few points, a dead channel; `remarks` say which)."""
+
+    vg: np.ndarray
+    i: np.ndarray
+    at: np.ndarray | None
+    usable: bool
+    remarks: Remarks
+
+
+def read_sweep(vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: MetricsSettings) -> ReadSweep:
+    """The part of one sweep `ivg_quantities` reads, and why it reads less than all of it; the plot marks the
+    Dirac points on the same legs (`cnp_legs`)."""
+    at = None
+    if not all_finite(vg, i):
+        keep = np.isfinite(vg) & np.isfinite(i)
+        vg, i, at = vg[keep], i[keep], np.flatnonzero(keep)
+    if vg.size < 3:
+        return ReadSweep(vg, i, at, False, ["IVg: fewer than 3 finite points"])
+    current = np.abs(i)
+    i_max = float(current.max())
+    if vds_v and i_max / abs(vds_v) < settings.dead_conductance_s:
+        return ReadSweep(vg, i, at, False, [
+            f"IVg: dead channel (max |I| {i_max:.2g} A at Vds {vds_v:g} V, conductance below "
+            f"{settings.dead_conductance_s:g} S)"
+        ])
+    if (broken := breakdown_at(current)) is None:
+        return ReadSweep(vg, i, at, True, [])
+    remark = (f"IVg: the channel broke down at Vg {vg[broken]:g} V (|I| {current[broken - 1]:.2g} → "
+              f"{current[broken]:.2g} A, for good): the quantities are of the sweep before it")
+    return ReadSweep(vg[:broken], i[:broken], None if at is None else at[:broken], True, [remark])
+
+
+def cnp_legs(vg: np.ndarray) -> tuple[Leg | None, Leg | None]:
+    """The up- and down-sweep legs the Dirac points are read on: the widest of each direction."""
+    legs = sweep_legs(vg)
+    return longest_leg(vg, legs, 1), longest_leg(vg, legs, -1)
+
+
 def ivg_quantities(
     vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: MetricsSettings
 ) -> tuple[dict[str, float | None], Remarks]:
@@ -233,32 +274,16 @@ def ivg_quantities(
             "gm_max_electron_s",
         )
     )
-    if not all_finite(vg, i):
-        keep = np.isfinite(vg) & np.isfinite(i)
-        vg, i = vg[keep], i[keep]
+    vg, i, _, usable, remarks = read_sweep(vg, i, vds_v, settings)
     if vg.size < 3:
-        return values, ["IVg: fewer than 3 finite points"]
+        return values, remarks
     current = np.abs(i)
     values["i_min_a"] = i_min = float(current.min())
-    i_max = float(current.max())
-    if vds_v and i_max / abs(vds_v) < settings.dead_conductance_s:
-        return values, [
-            (
-                f"IVg: dead channel (max |I| {i_max:.2g} A at Vds {vds_v:g} V, conductance below "
-                f"{settings.dead_conductance_s:g} S)"
-            )
-        ]
-    remarks: Remarks = []
-    if (broken := breakdown_at(current)) is not None:
-        remarks.append(f"IVg: the channel broke down at Vg {vg[broken]:g} V (|I| {current[broken - 1]:.2g} → "
-                       f"{current[broken]:.2g} A, for good): the quantities are of the sweep before it")
-        vg, i, current = vg[:broken], i[:broken], current[:broken]
-        values["i_min_a"] = i_min = float(current.min())
-        i_max = float(current.max())
+    if not usable:
+        return values, remarks
     if i_min > 0:
-        values["on_off_ratio"] = i_max / i_min
-    legs = sweep_legs(vg)
-    forward, backward = longest_leg(vg, legs, 1), longest_leg(vg, legs, -1)
+        values["on_off_ratio"] = float(current.max()) / i_min
+    forward, backward = cnp_legs(vg)
     for column, leg, name in (("cnp_fwd_v", forward, "up-sweep"), ("cnp_bwd_v", backward, "down-sweep")):
         if leg is None:
             remarks.append(f"{column}: no {name} leg")

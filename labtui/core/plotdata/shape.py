@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from labtui.core.config import MetricsSettings
-from labtui.core.metrics.ivg import all_finite, breakdown_at, dirac_point, longest_leg
+from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep
 from labtui.core.plotdata.labels import legend_labels, title
 from labtui.core.plotdata.load import KINDS, LoadedGroup, run_ident
 from labtui.core.plotdata.model import (
@@ -220,22 +220,13 @@ def _draft_ivg(
 
 
 def dirac_leg_starts(vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: MetricsSettings) -> set[int]:
-    """Where the legs the metrics read the Dirac points on start (`metrics.ivg.ivg_quantities`): the longest up- and
-    down-sweep of the sweep before any breakdown; none for a dead channel (max |I| / |Vds| below
-    `dead_conductance_s`), which has no Dirac point in the table. Indices into the whole sweep."""
-    index = np.arange(vg.size)
-    if not all_finite(vg, i):
-        keep = np.isfinite(vg) & np.isfinite(i)
-        vg, i, index = vg[keep], i[keep], index[keep]
-    if vg.size < 3:
+    """Where the legs the metrics read the Dirac points on start (`metrics.ivg.read_sweep`, `cnp_legs`), as
+    positions in the whole sweep; none for a sweep they read none on (a dead channel)."""
+    sweep = read_sweep(vg, i, vds_v, settings)
+    if not sweep.usable:
         return set()
-    current = np.abs(i)
-    if vds_v and float(current.max()) / abs(vds_v) < settings.dead_conductance_s:
-        return set()
-    if (broken := breakdown_at(current)) is not None:
-        vg, index = vg[:broken], index[:broken]
-    legs = sweep_legs(vg)
-    return {int(index[leg.start]) for leg in (longest_leg(vg, legs, 1), longest_leg(vg, legs, -1)) if leg is not None}
+    starts = [leg.start for leg in cnp_legs(sweep.vg) if leg is not None]
+    return set(starts) if sweep.at is None else {int(sweep.at[start]) for start in starts}
 
 
 def leg_names(vg: np.ndarray, legs: list[Leg]) -> list[str]:
