@@ -104,6 +104,10 @@ def run_history(args: argparse.Namespace) -> int:
         raise CommandUsage("calibrations belong to the setup, not to a chip: --group does not apply")
     if args.since and args.until and args.since > args.until:
         raise CommandUsage(f"--since {args.since} is after --until {args.until}: no run can match")
+    tags = [] if args.tag is None else [args.tag]
+    for option, what, given in (("--proc", "procedure", args.proc), ("--tag", "tag", tags)):
+        if blank := [value for value in given if not value.strip()]:  # an empty shell variable: it listed every run
+            raise CommandUsage(f"{option} names a {what}, not {blank[0]!r}")
     import polars as pl
 
     from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summary
