@@ -72,6 +72,12 @@ def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsy
     assert [run["seq"] for run in json.loads((tmp_path / "its.svg.json").read_text(encoding="utf-8"))["runs"]] == [1]
     assert main(lab.args("plot", "67", "--seq", "1-2", "--include-excluded", "--out", str(out))) == 0
     assert f"wrote {out} (2 traces of 2 runs) and its.svg.json" in capsys.readouterr().out
+    both = tmp_path / "both.svg.json"  # its record: redrawn, the excluded run is drawn, as recorded, and said
+    both.write_bytes((tmp_path / "its.svg.json").read_bytes())
+    assert main(lab.args("plot", "--from", str(both), "--out", str(tmp_path / "again.svg"))) == 0
+    out_text, err = capsys.readouterr()
+    assert "(2 traces of 2 runs)" in out_text
+    assert "labtui plot: seq 2 (run " in err and ") is excluded (contact lost); drawn, as the figure records it" in err
     assert main(lab.args("plot", "67", "--seq", "2", "--out", str(tmp_path / "none.svg"))) == 2
     assert capsys.readouterr().err.strip() == (
         "labtui: the chosen run is excluded (--include-excluded draws them)")

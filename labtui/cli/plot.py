@@ -119,6 +119,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         FigureRecord,
         calibration_runs,
         chip_runs,
+        excluded_notes,
         one_procedure,
         sidecar_path,
         without_excluded,
@@ -145,6 +146,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         return draw_trend(args, config, runs, notes, trend, renderer)
     if record is not None:
         runs, notes = record.check(manifest, tz=config.local_tz)
+        notes += excluded_notes(config.store_root, runs)
         proc, runs = one_procedure(runs, None)
         options = record.options
     else:

@@ -74,6 +74,14 @@ def without_excluded(store_root: Path, runs: pl.DataFrame, *, include: bool) -> 
     return kept.drop(ANNOTATION_COLUMNS), hidden
 
 
+def excluded_notes(store_root: Path, runs: pl.DataFrame) -> list[str]:
+    """A line for each excluded run among a redrawn figure's: the figure draws the runs it records, excluded or not,
+    and says which the lab excluded, and why."""
+    excluded = annotate_runs(store_root, runs).filter(pl.col("excluded"))
+    return [f"{run_ident(row)} (run {row['run_id']}) is excluded ({row['exclude_reason']}); drawn, as the figure "
+            "records it" for row in excluded.iter_rows(named=True)]
+
+
 def one_procedure(runs: pl.DataFrame, proc: str | None) -> tuple[str, pl.DataFrame]:
     """The runs of one procedure: a figure never mixes axes; several without `proc` is an error listing them."""
     if proc is not None:
