@@ -97,6 +97,9 @@ class Parser(argparse.ArgumentParser):
             parsed.command_parser = self
         if "format" in parsed and parsed.format is None:  # a table's format not given: the --out file's, if it has one
             suffix = parsed.out.suffix.lower() if parsed.out is not None else ""
+            if suffix in DATA_SUFFIXES:  # a text table in `runs.parquet` broke the notebook that read it
+                self.error(f"--out {parsed.out.name}: a table is written as text, CSV or JSON (--format); typed "
+                           "frames come from labtui.api (README: Reading the store from Python)")
             parsed.format = {".csv": "csv", ".json": "json"}.get(suffix, "table")
         if (named := parsed.__dict__.pop("group_in_name", None)) is not None:
             from labtui.core.chip_name import merge_groups
@@ -106,6 +109,9 @@ class Parser(argparse.ArgumentParser):
             except UsageError as exc:
                 self.error(str(exc))
         return parsed, extras
+
+
+DATA_SUFFIXES = frozenset((".parquet", ".pq", ".arrow", ".feather", ".ipc", ".xlsx", ".xls", ".avro"))  # not text
 
 
 def did_you_mean(word: str, known: Sequence[str]) -> str:
