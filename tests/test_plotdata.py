@@ -308,6 +308,26 @@ def test_dirac_markers_are_the_tables_dirac_points(tmp_path, current, settings):
         assert sorted(m.x for m in spec.markers) == pytest.approx(table, abs=1e-6)
 
 
+def test_the_gm_plot_peaks_at_the_tables_gm_max_whatever_the_step(tmp_path):
+    """The plot's Savitzky–Golay window was 11 points whatever the step: 0.5 V at 0.05 V, but 2.2 V at the 0.2 V
+    steps of some real sweeps, whose gm peak it smoothed to a third below the table's `gm_max_*`. Its default is now
+    the metrics' window in volts."""
+    vg = ivg_sweep(step=0.2)
+    i = 1e-6 * (1.2 - np.exp(-((vg - 1.0) ** 2)))  # gm peaks ±0.86 µS at 0.71 V each side of the CNP at 1 V
+    row = stage(tmp_path, run_row(1, "IVg", vg_fixed_v=None, vds_v=0.1), {"vg_v": vg, "i_a": i})
+    (group,) = load_selection(manifest([row]), tmp_path)
+    values, _ = ivg_quantities(vg, i, 0.1, MetricsSettings())
+    table = max(values["gm_max_hole_s"], values["gm_max_electron_s"])
+
+    def peak(options: PlotOptions) -> float:
+        spec = shape(group, options, None, MetricsSettings())
+        assert spec.y_unit == "nS"
+        return 1e-9 * max(float(np.abs(s.y).max()) for s in spec.series)
+
+    assert peak(PlotOptions(gm=True)) == pytest.approx(table, rel=0.01)
+    assert peak(PlotOptions(gm=True, sg_window=11)) < 0.8 * table  # an older figure's record keeps its 11 points
+
+
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_dirac_at_zero_gate_reads_zero_despite_float_drift(tmp_path, sign):
     vg = sign * ivg_sweep()

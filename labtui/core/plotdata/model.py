@@ -43,7 +43,7 @@ class PlotOptions:
     log_y: bool = False
     gm: bool = False
     gm_method: GmMethod = GmMethod.SAVGOL
-    sg_window: int = 11  # points; 0.5 V at the lab's usual 0.05 V step
+    sg_window: int | None = None  # points; None: the metrics' gm window (0.5 V) at the leg's step, as the table's gm
     sg_polyorder: int = 2
     align_cnp: bool = False  # IVg: x = Vg − the run's forward-leg CNP from the metrics table (`cnp_fwd_v` in the rows)
 
@@ -51,9 +51,9 @@ class PlotOptions:
         # Accept the plain strings a UI or config holds, and fail here rather than deep inside the shaping.
         object.__setattr__(self, "baseline", Baseline(self.baseline))
         object.__setattr__(self, "gm_method", GmMethod(self.gm_method))
-        if self.sg_window < 3 or self.sg_window % 2 == 0:
+        if self.sg_window is not None and (self.sg_window < 3 or self.sg_window % 2 == 0):
             raise ValueError(f"sg_window must be an odd number ≥ 3, got {self.sg_window}")
-        if not 1 <= self.sg_polyorder < self.sg_window:
+        if not 1 <= self.sg_polyorder < (self.sg_window or 3):
             raise ValueError(f"sg_polyorder must be in 1..sg_window-1, got {self.sg_polyorder}")
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from labtui.core.config import MetricsSettings
-from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep
+from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep, window_points
 from labtui.core.plotdata.labels import legend_labels, title
 from labtui.core.plotdata.load import KINDS, LoadedGroup, run_ident
 from labtui.core.plotdata.model import (
@@ -208,7 +208,7 @@ def _draft_ivg(
                 draft.dirac_legs.add(len(draft.series))
             x, y = vg[leg.start : leg.stop] - shift, i[leg.start : leg.stop]
             if options.gm:
-                x, y = _transconductance(x, y, options)
+                x, y = _transconductance(x, y, options, settings)
             elif broken is not None and broken < leg.stop:  # the metrics read no Dirac point past a breakdown
                 draft.broken[len(draft.series)] = float(x[broken - leg.start]) if broken > leg.start else None
             if x.size:
@@ -240,14 +240,19 @@ def _volts(value: float) -> str:
     return format(round(float(value), 3) + 0.0, "g")  # setpoint drift and -0.0 never show
 
 
-def _transconductance(vg: np.ndarray, i: np.ndarray, options: PlotOptions) -> tuple[np.ndarray, np.ndarray]:
-    """gm = dI/dVg on one monotonic leg; empty when the leg has fewer than two distinct Vg."""
+def _transconductance(
+    vg: np.ndarray, i: np.ndarray, options: PlotOptions, settings: MetricsSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """gm = dI/dVg on one monotonic leg; empty when the leg has fewer than two distinct Vg. Savitzky–Golay's window
+    is by default the metrics' (`gm_window_v` at the leg's step): the plot's peak is the table's `gm_max_*` (11 points
+    at a 0.2 V step smoothed it to a third below)."""
     vg, i = collapse_repeats(vg, i)
     if vg.size < 2:
         return vg[:0], i[:0]
     if options.gm_method is GmMethod.GRADIENT:
         return vg, np.gradient(i, vg)
-    return vg, savgol_derivative(vg, i, options.sg_window, options.sg_polyorder)
+    window = options.sg_window or window_points(vg, settings.gm_window_v)
+    return vg, savgol_derivative(vg, i, window, options.sg_polyorder)
 
 
 def _dirac_markers(

@@ -18,7 +18,7 @@ BASELINE_TEXT = {
     Baseline.FIRST: "ΔI = I − I(first point)",
     Baseline.AUTO: "ΔI = I − I(just before laser ON)",
 }
-GM_METHOD_TEXT = {GmMethod.GRADIENT: "plain gradient", GmMethod.SAVGOL: "Savitzky–Golay {window} pts, order {order}"}
+GM_METHOD_TEXT = {GmMethod.GRADIENT: "plain gradient", GmMethod.SAVGOL: "Savitzky–Golay {window}, order {order}"}
 
 
 def plot_rows(manifest: pl.DataFrame, run_ids: Iterable[str], tz: str) -> pl.DataFrame:
@@ -92,7 +92,8 @@ def view_parts(kind: str, options: PlotOptions) -> list[tuple[str, str]]:
             case "align_cnp" if options.align_cnp:
                 parts.append(("aligned: Vg − V_CNP (forward leg)", "aligned"))
             case "gm_method":
-                text = GM_METHOD_TEXT[options.gm_method].format(window=options.sg_window, order=options.sg_polyorder)
+                window = f"{options.sg_window} pts" if options.sg_window else "as the metrics' gm_max"
+                text = GM_METHOD_TEXT[options.gm_method].format(window=window, order=options.sg_polyorder)
                 parts.append((text, str(options.gm_method)))
     return parts
 
