@@ -33,7 +33,7 @@ from labtui.core.annotations import (
 )
 from labtui.core.annotations.log import COMPACT_AFTER
 from labtui.core.fixes import apply_fixes
-from labtui.core.history import history
+from labtui.core.history import history, load_manifest
 from labtui.core.lock import WriterLock
 from labtui.core.recovery import sweep_store
 from labtui.core.validate import validate
@@ -307,6 +307,22 @@ def test_cli_records_nothing_for_what_is_already_so(lab: Lab, capsys, again: tup
     assert said == "nothing to change: 1 run of Alisson67 (seq 2) already as asked (nothing recorded)\n"
     after = read_log(lab.config.store_root).height if annotations_dir(lab.config.store_root).exists() else 0
     assert after == records
+
+
+def test_an_action_records_only_the_runs_it_changes(lab: Lab, capsys) -> None:
+    """`--untag zz` on 3 runs, one of them tagged, wrote 3 removals: each run's log then said it lost a tag it never
+    had. Starring runs of which some are starred likewise."""
+    seqs = ("67", "--group", "Alisson", "--seq")
+    assert main(lab.args("annotate", *seqs, "2", "--tag", "zz", "--star")) == 0
+    before = read_log(lab.config.store_root).height
+    capsys.readouterr()
+    assert main(lab.args("annotate", *seqs, "1-3", "--untag", "zz", "--star")) == 0
+    assert capsys.readouterr().out == "starred, untagged “zz”: 3 runs of Alisson67 (seq 1–3)\n"  # each changed
+    new = read_log(lab.config.store_root).slice(before)
+    seq_of = dict(history(load_manifest(lab.config), 67, "Alisson", tz=lab.config.local_tz)
+                  .select("run_id", "seq").iter_rows())
+    assert sorted((seq_of[run_id], kind) for run_id, kind in new.select("run_id", "kind").iter_rows()) == [
+        (1, "star"), (2, "untag"), (3, "star")]
 
 
 @pytest.mark.parametrize(("args", "message"), [

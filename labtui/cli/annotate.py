@@ -59,7 +59,7 @@ def seq_numbers(text: str) -> tuple[int, ...]:
 def run(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from labtui.core.annotations import Change, alters, annotate, annotate_runs, default_author
+    from labtui.core.annotations import Change, annotate, default_author
     from labtui.core.history import history, load_manifest
     from labtui.core.seqs import missing_seqs
 
@@ -97,12 +97,13 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{name} has no run with seq {missing} (its seq are 1–{chip.height})")
         runs = chip.filter(pl.col("seq").is_in(list(args.seq)))
         target = f"{counted(runs.height, 'run')} of {name} (seq {_ranges(args.seq)})"
-    marked = annotate_runs(config.store_root, runs)
-    if not (changes := [change for change in changes if alters(change, marked)]):
-        print(f"nothing to change: {target} already as asked (nothing recorded)")
-        return EXIT_OK
     action = annotate(config.store_root, runs, changes, author=default_author(config.user))
-    print(f"{action.describe()}: {target}")
+    if action is None:
+        print(f"nothing to change: {target} already as asked (nothing recorded)")
+    elif len(action.run_ids) < runs.height:  # the others were already so
+        print(f"{action.describe()}: {counted(len(action.run_ids), 'run')} of {target}")
+    else:
+        print(f"{action.describe()}: {target}")
     return EXIT_OK
 
 

@@ -325,8 +325,12 @@ class HistoryScreen(FilteredScreen):
     @work(group="annotate", exit_on_error=False)
     async def annotate(self, rows: pl.DataFrame, change: Change) -> None:
         action = await asyncio.to_thread(self.lab.store.annotate, rows, change)
-        self.undoable.append((action, _runs_label(rows)))
-        self.notify(f"{action.describe()}: {_runs_label(rows)} · u undoes", title="Annotation")
+        if action is None:
+            self.notify(f"nothing to change: {_runs_label(rows)} already as asked", title="Annotation")
+            return
+        changed = rows.filter(pl.col("run_id").is_in(action.run_ids))  # the others were already so
+        self.undoable.append((action, _runs_label(changed)))
+        self.notify(f"{action.describe()}: {_runs_label(changed)} · u undoes", title="Annotation")
         self.reload()
 
     @work(group="annotate", exit_on_error=False)

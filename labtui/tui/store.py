@@ -207,7 +207,7 @@ class Store:
 
         return apply_fixes(self._writing(False), report, cancel=cancel)
 
-    def annotate(self, runs: pl.DataFrame, change: Change) -> Action:
+    def annotate(self, runs: pl.DataFrame, change: Change) -> Action | None:
         from labtui.core.annotations import annotate, default_author
 
         return annotate(self.config.store_root, runs, [change], author=default_author(self.config.user))

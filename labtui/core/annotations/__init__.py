@@ -5,7 +5,7 @@ now (the current annotations, joined onto runs, filtered, shown); `edits.py` the
 re-attaching the annotations of re-staged runs).
 """
 
-from labtui.core.annotations.edits import Orphans, orphans, reattach, undo
+from labtui.core.annotations.edits import Orphans, annotate, orphans, reattach, undo
 from labtui.core.annotations.log import (
     ACTIONS_DIR,
     KINDS,
@@ -14,7 +14,6 @@ from labtui.core.annotations.log import (
     AnnotationError,
     AnnotationKind,
     Change,
-    annotate,
     annotation_log,
     annotations_dir,
     check_length,
@@ -26,7 +25,6 @@ from labtui.core.annotations.views import (
     ANNOTATION_COLUMNS,
     CURRENT_SCHEMA,
     AnnotationFilter,
-    alters,
     annotate_runs,
     current_annotations,
     current_view,
@@ -48,7 +46,6 @@ __all__ = [
     "AnnotationKind",
     "Change",
     "Orphans",
-    "alters",
     "annotate",
     "annotate_runs",
     "annotation_log",

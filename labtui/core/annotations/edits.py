@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
 import polars as pl
 
-from labtui.core.annotations.log import Action, Change, read_log, write_action
-from labtui.core.annotations.views import current_annotations, current_view
+from labtui.core.annotations.log import Action, AnnotationError, Change, check_length, read_log, write_action
+from labtui.core.annotations.views import altered, current_annotations, current_view, with_annotations
 
 _TICK, _NONE = dt.timedelta(microseconds=1), dt.timedelta(0)  # the log's resolution; no shift
+
+
+def annotate(store_root: Path, runs: pl.DataFrame, changes: Sequence[Change], *, author: str) -> Action | None:
+    """Record `changes` on the runs of `runs` (columns run_id, source_file) they alter, as one action; None when
+    they alter none. Starring a starred run is no change: a record of it would say, in the run's log, that something
+    happened (`--untag zz` on 21 runs wrote 21 removals for the one that had it). Takes no lock.
+
+    `source_file` travels with each record so that `validate` can re-attach it when the file is re-staged under a
+    new run_id.
+    """
+    if not changes:
+        raise AnnotationError("nothing to do: give at least one annotation")
+    for change in changes:
+        check_length(change)
+    pairs = runs.select("run_id", "source_file").unique(maintain_order=True)
+    if pairs.is_empty():
+        raise AnnotationError("no run to annotate")
+    marked = with_annotations(pairs, current_annotations(store_root))
+    records = [(run_id, source, change) for change in changes  # in the order given: `describe` says them so
+               for run_id, source in marked.filter(altered(change, marked)).select(pairs.columns).iter_rows()]
+    return write_action(store_root, records, author=author) if records else None
 
 
 def undo(store_root: Path, action_id: str, *, author: str) -> Action | None:

@@ -26,7 +26,6 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -106,7 +105,7 @@ class Change:
 
 @dataclass(frozen=True)
 class Action:
-    """What one `annotate` call wrote: its id (to undo it), the runs and the changes."""
+    """What one `annotate` call wrote: its id (to undo it), the runs it changed and the changes."""
 
     id: str
     run_ids: tuple[str, ...]
@@ -131,23 +130,6 @@ def default_author(user: str | None = None) -> str:
 
 
 # -- writing -----------------------------------------------------------------------------------------------------
-def annotate(store_root: Path, runs: pl.DataFrame, changes: Sequence[Change], *, author: str) -> Action:
-    """Record `changes` for every run of `runs` (columns run_id, source_file) as one action; takes no lock.
-
-    `source_file` travels with each record so that `validate` can re-attach it when the file is re-staged under a
-    new run_id.
-    """
-    if not changes:
-        raise AnnotationError("nothing to do: give at least one annotation")
-    for change in changes:
-        check_length(change)
-    pairs = list(dict.fromkeys(runs.select("run_id", "source_file").iter_rows()))
-    if not pairs:
-        raise AnnotationError("no run to annotate")
-    return write_action(store_root, [(run_id, source, change) for run_id, source in pairs for change in changes],
-                  author=author)
-
-
 def check_length(change: Change) -> None:
     """A new annotation's text holds at most `MAX_CHARACTERS` of its kind. Checked by `annotate` (and by the app
     before it writes), not in `Change`: undoing and re-attaching copy what is stored, whatever its length."""

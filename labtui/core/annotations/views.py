@@ -93,21 +93,20 @@ def with_annotations(runs: pl.DataFrame, annotations: pl.DataFrame) -> pl.DataFr
     return _filled(joined)
 
 
-def alters(change: Change, runs: pl.DataFrame) -> bool:
-    """Whether `change` alters any of `runs` (with their annotation columns): starring runs all starred, including
-    runs none of which is excluded, untagging a tag none has, … alters nothing, and is not worth a record."""
+def altered(change: Change, runs: pl.DataFrame) -> pl.Series:
+    """Which of `runs` (with their annotation columns) `change` alters: starring a starred run, including one not
+    excluded, untagging a tag it lacks, … alters nothing, and is not worth a record."""
     match change.kind:
         case "star" | "unstar":
-            return not (runs["starred"] == (change.kind == "star")).all()
+            return runs["starred"] != (change.kind == "star")
         case "exclude":
-            return not (runs["excluded"] & (runs["exclude_reason"] == change.value).fill_null(False)).all()
+            return ~(runs["excluded"] & (runs["exclude_reason"] == change.value).fill_null(False))
         case "include":
-            return bool(runs["excluded"].any())
+            return runs["excluded"]
         case "tag" | "untag":
-            has = runs["tags"].list.contains(change.value).fill_null(False)
-            return not (has == (change.kind == "tag")).all()
+            return runs["tags"].list.contains(change.value).fill_null(False) != (change.kind == "tag")
         case _:  # a note: replaced, or cleared (an empty value)
-            return not (runs["note"].fill_null("") == (change.value or "")).all()
+            return runs["note"].fill_null("") != (change.value or "")
 
 
 def annotate_runs(store_root: Path, runs: pl.DataFrame) -> pl.DataFrame:
