@@ -151,9 +151,9 @@ def run_history(args: argparse.Namespace) -> int:
 
     def rows() -> pl.DataFrame:
         """One column set and one timestamp style for CSV and JSON."""
-        from labtui.core.export import history_view
+        from labtui.core.export import history_view, with_parameters
 
-        return history_view(runs)
+        return history_view(with_parameters(runs, manifest))
 
     emit(args, table=table, csv=rows, json=lambda: rows().with_columns(runs.get_column("tags")))  # JSON: tags a list
     hidden_line = f"{hidden_note(hidden)} (--include-excluded shows them)" if hidden else ""

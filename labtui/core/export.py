@@ -47,8 +47,24 @@ def write_csv(frame: pl.DataFrame, path: Path) -> Path:
     return path
 
 
+def start_epoch() -> pl.Expr:
+    """`start_time` as the old tool wrote it: the header's epoch seconds (`1757016983.8000882`) where they are the
+    run's start, else the stored start (to the µs: `1757016983.800088`, which no exact join with the old tool's
+    files on `start_time` matched)."""
+    stored = pl.col("start_time_utc").dt.epoch("us") / 1e6
+    header = pl.col("parameters").str.json_path_match("$['Start time']").cast(pl.Float64, strict=False)
+    return pl.when((header - stored).abs() < 1e-6).then(header).otherwise(stored)
+
+
+def with_parameters(rows: pl.DataFrame, manifest: pl.DataFrame) -> pl.DataFrame:
+    """History rows with their header's `parameters` (a history leaves them out): what `history_view` reads the
+    header's start time from."""
+    return rows.join(manifest.select("run_id", "parameters"), on="run_id", how="left", maintain_order="left")
+
+
 def history_view(history_frame: pl.DataFrame, *, source_prefix: str = "") -> pl.DataFrame:
-    """A history as the CSV the old tool wrote (plus extras): epoch `start_time`, ISO `start_time_utc`.
+    """A history (`with_parameters`) as the CSV the old tool wrote (plus extras): epoch `start_time` (`start_epoch`),
+    ISO `start_time_utc`.
 
     `source_prefix` (e.g. `raw_data/`) recreates the old tool's paths for scripts that join them to a folder.
     Annotation columns come last (empty for a frame without them); tags are joined with `; `.
@@ -58,7 +74,7 @@ def history_view(history_frame: pl.DataFrame, *, source_prefix: str = "") -> pl.
     return history_frame.with_columns(
         summary=summary_line(),  # the whole line, as the old tool's `summary` column had it
         tags=pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags").list.join(TAG_SEPARATOR)),
-        start_time=pl.col("start_time_utc").dt.epoch("us") / 1e6,
+        start_time=start_epoch(),
         start_time_utc=pl.col("start_time_utc").dt.strftime(UTC_TEXT),
         source_file=pl.lit(source_prefix) + pl.col("source_file"),
     ).select(HISTORY_CSV_COLUMNS)
@@ -126,7 +142,7 @@ def export_histories(
     renamed into place; a folder in the way of one is refused before anything is written.
     """
     chip_runs = manifest.filter(pl.col("chip_number").is_not_null())
-    rows = timeline(chip_runs, tz=tz)
+    rows = with_parameters(timeline(chip_runs, tz=tz), chip_runs)
     if annotations is not None:
         rows = with_annotations(rows, annotations)
     chips = rows.group_by(CHIP_KEYS).agg(pl.col("chip_name").first(), first_run=pl.col("start_time_utc").min())
@@ -163,26 +179,26 @@ def metadata_tables(
     `Laser toggle`, `has_light`, `source_file`, `start_time` (epoch), `time_hms` (local). With `on_date`, only the
     folders holding a run on that local date, each complete (a partial table would mislead old scripts).
     """
-    runs = timeline(manifest, tz=tz).with_columns(folder=pl.col("source_file").str.replace(r"/?[^/]*$", ""))
+    runs = with_parameters(timeline(manifest, tz=tz), manifest).with_columns(
+        folder=pl.col("source_file").str.replace(r"/?[^/]*$", ""))
     if on_date is not None:
         folders = runs.filter(pl.col("date") == on_date).get_column("folder").unique()
         runs = runs.filter(pl.col("folder").is_in(folders.implode()))
-    parameters = dict(manifest.select("run_id", "parameters").iter_rows())
     return {
-        str(frame["folder"][0]): _metadata_table(frame, parameters, source_prefix)
+        str(frame["folder"][0]): _metadata_table(frame, source_prefix)
         for frame in runs.partition_by("folder", maintain_order=True)
     }
 
 
-def _metadata_table(runs: pl.DataFrame, parameters: dict[str, str], source_prefix: str) -> pl.DataFrame:
-    headers = [json.loads(parameters[run_id]) for run_id in runs["run_id"]]
+def _metadata_table(runs: pl.DataFrame, source_prefix: str) -> pl.DataFrame:
+    headers = [json.loads(text) for text in runs["parameters"]]
     keys = list(dict.fromkeys(key for header in headers for key in header if key != "Start time"))
     laser_run = pl.Series([header.get("Laser voltage") is not None for header in headers])
     derived = runs.select(
         pl.when(laser_run).then(pl.col("has_light")).alias("Laser toggle"),  # the old tool's flag of laser runs
         "has_light",
         (pl.lit(source_prefix) + pl.col("source_file")).alias("source_file"),
-        (pl.col("start_time_utc").dt.epoch("us") / 1e6).alias("start_time"),
+        start_epoch().alias("start_time"),
         "time_hms",
     )
     table = derived.with_columns(
