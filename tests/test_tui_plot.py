@@ -287,6 +287,26 @@ async def test_missing_parquet_is_a_message_not_a_crash(lab, tmp_path):
         assert not screen.check_action("export", ())
 
 
+async def test_a_run_restaged_under_a_new_run_id_while_plotted_stays_in_the_plot(lab, tmp_path):
+    """Its start time corrected and re-staged from another terminal (`labtui restage`) while its plot is open: the
+    reload read the old run_id's Parquet, gone since, and the plot went blank with a FileNotFoundError."""
+    shutil.copytree(lab.config.raw_root, tmp_path / "raw")
+    shutil.copytree(lab.config.store_root, tmp_path / "store")
+    config = replace(lab.config, raw_root=tmp_path / "raw", stage_root=tmp_path / "store" / "raw_measurements")
+    app = Host(config, lab.ids("it_1v", "it_2v"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        assert [s.label for s in screen.spec.series] == ["VL=1 V", "VL=2 V"]
+        write_run(config.raw_root / "2025-10-13", "It", file_idx=2, chip_group="Alisson", chip_number=67,
+                  start_utc=START + dt.timedelta(minutes=12), params={"Laser voltage": 2.0}, seed=7)
+        assert stage(config).counts["staged"] == 1
+        assert lab.run_ids["it_2v"] not in read_manifest(config.manifest_path)["run_id"].to_list()
+        screen.reload()  # what the app's store poll does when the manifest changed
+        await settle(pilot)
+        assert [s.label for s in screen.spec.series] == ["VL=1 V", "VL=2 V"]
+        assert "cannot read" not in status_text(screen)
+
+
 async def test_a_sentinel_current_is_left_out_and_an_empty_log_plot_draws(lab, tmp_path):
     """A sweep whose current reads 1e308 A throughout (a meter's sentinel) crashed the app in plotext's axis; with
     no point left to draw, `l` crashed it again (a log axis without values)."""

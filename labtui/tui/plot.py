@@ -32,7 +32,7 @@ from labtui.core.plotdata import (
 from labtui.core.plotdata.figure import DRAW_BUCKETS, legend_left_out
 from labtui.core.plotdata.model import baseline_time
 from labtui.core.plotdata.trends import with_dirac_points
-from labtui.core.plotdata.view import controls, default_options, file_suffix
+from labtui.core.plotdata.view import controls, current_rows, default_options, file_suffix
 from labtui.core.wording import counted
 from labtui.tui.base import LabScreen
 from labtui.tui.plot_view import PlotView, legend, palette_for, status
@@ -163,7 +163,9 @@ class PlotScreen(FigureScreen):
 
     @work(thread=True, exclusive=True, group="plot-load", exit_on_error=False)
     def load(self) -> None:
-        runs, store = self.runs, self.lab.store
+        store = self.lab.store
+        # a run re-staged under a new run_id since it was chosen is read under that one (its old Parquet is gone)
+        runs = self.runs = current_rows(self.runs, store.manifest(), store.config.local_tz)
         if "IVg" in self.procs:  # each sweep's Dirac point, for the aligned overlay (`a`)
             runs = with_dirac_points(runs, store.metrics())
         self.post_message(self.Loaded(store.load_runs(runs)))

@@ -29,6 +29,21 @@ def plot_rows(manifest: pl.DataFrame, run_ids: Iterable[str], tz: str) -> pl.Dat
     return chosen.join(seqs, on="run_id", how="left").sort(RUN_ORDER, nulls_last=True)
 
 
+def current_rows(runs: pl.DataFrame, manifest: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """`plot_rows` of runs chosen earlier, as the store holds them now: a run re-staged since under a new run_id
+    (its start time corrected, by `labtui restage` or `validate --fix` in another terminal) is found by its raw
+    file; a run no longer in the store stays as it was (reading it says so)."""
+    if runs.is_empty():
+        return runs
+    now = runs.select("run_id", "source_file").join(
+        manifest.select("source_file", now=pl.col("run_id")), on="source_file", how="left")
+    if (now["now"] == now["run_id"]).fill_null(False).all():
+        return runs
+    found = plot_rows(manifest, now["now"].drop_nulls().to_list(), tz)
+    gone = runs.filter(pl.col("source_file").is_in(now.filter(pl.col("now").is_null())["source_file"].implode()))
+    return pl.concat([found, gone], how="diagonal_relaxed").sort(RUN_ORDER, nulls_last=True)
+
+
 def default_options(proc: str, runs: pl.DataFrame) -> PlotOptions:
     """What a plot of these runs shows first: dark It runs have no laser edge to reference, so I as measured."""
     if proc == "It" and runs.height and not runs["has_light"].fill_null(False).any():
