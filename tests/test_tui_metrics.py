@@ -138,3 +138,24 @@ async def test_a_plot_of_a_selection_leaves_excluded_runs_out_and_says_so(lab: L
         await settle(pilot)
         assert isinstance(app.screen, PlotScreen) and app.screen.runs["run_id"].to_list() == expected
         assert any("1 excluded run hidden from the plot" in str(note.message) for note in said(app))
+
+
+async def test_enter_on_a_dashboard_run_pruned_from_another_terminal_says_so(lab: Lab) -> None:
+    """Enter on a row drawn before another terminal pruned (or re-staged) its run crashed the app (OutOfBoundsError,
+    exit 70)."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        dirac = app.screen.query_one("#dirac", FrameTable)
+        shown = dirac.frame.filter(pl.col("chip_name") == "Alisson67").row(0, named=True)
+        gone = lab.manifest().filter(pl.col("run_id") == shown["run_id"])["source_file"][0]
+        (lab.raw / gone).unlink()
+        pruned = lab.cli("prune", "--yes")
+        assert pruned.returncode == 0 and "dropped 1 run" in pruned.stdout, pruned.stderr
+        assert shown["run_id"] in read_metrics(lab.config)["run_id"].to_list()  # prune leaves the table as it was
+        dirac.focus()
+        dirac.cursor = dirac.frame["chip_name"].to_list().index("Alisson67")
+        await pilot.press("enter")  # drawn before the store poll saw the prune
+        await settle(pilot)
+        assert app.is_running and app.screen is not None and app.screen.query("#dirac")
+        assert any("no longer in the store" in str(note.message) for note in said(app))

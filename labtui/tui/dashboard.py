@@ -294,8 +294,15 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         """The run in its chip's history (a chip without a Dirac point yet has no run to open)."""
         from labtui.tui.history import run_screen  # the histories' screens: imported when first opened
 
-        if event.row["run_id"] is not None:
-            self.app.push_screen(run_screen(self.lab.store.manifest(), event.row["run_id"], self.lab))
+        if event.row["run_id"] is None:
+            return
+        screen = run_screen(self.lab.store.manifest(), event.row["run_id"], self.lab)
+        if screen is None:  # the row was drawn before another terminal re-staged or pruned its run
+            self.notify("this run is no longer in the store (re-staged or pruned since): the dashboard is read again",
+                        severity="warning")
+            self.reload()
+        else:
+            self.app.push_screen(screen)
 
     def _card(self, card_id: str, value: str, detail: str) -> None:
         setattr(self, f"{card_id}_card", Text.assemble((value, "bold"), "\n", (detail, "dim")))

@@ -172,8 +172,8 @@ class ValidateScreen(LabScreen):
             self.notify("nothing to open for this item", severity="warning")
         elif place[0] == "reject":
             self.app.push_screen(RejectsScreen(focus=place[1]))
-        else:
-            self.app.push_screen(run_screen(manifest, place[1], self.lab))
+        elif (screen := run_screen(manifest, place[1], self.lab)) is not None:  # located in this manifest
+            self.app.push_screen(screen)
 
     def action_fix(self) -> None:
         """Apply the safe fixes; with none (or the findings not in yet) the key says so instead of doing nothing."""
