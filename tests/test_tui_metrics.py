@@ -140,9 +140,10 @@ async def test_a_plot_of_a_selection_leaves_excluded_runs_out_and_says_so(lab: L
         assert any("1 excluded run hidden from the plot" in str(note.message) for note in said(app))
 
 
-async def test_enter_on_a_dashboard_run_pruned_from_another_terminal_says_so(lab: Lab) -> None:
-    """Enter on a row drawn before another terminal pruned (or re-staged) its run crashed the app (OutOfBoundsError,
-    exit 70)."""
+async def test_a_run_pruned_from_another_terminal_leaves_the_dirac_points_and_enter_says_so(lab: Lab) -> None:
+    """`labtui prune --yes` drops runs from the manifest, not from the metrics table: the dashboard kept showing the
+    pruned IVg's Dirac point, and Enter on it (or on any row drawn before a prune or a re-stage) crashed the app
+    (OutOfBoundsError, exit 70)."""
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -159,3 +160,7 @@ async def test_enter_on_a_dashboard_run_pruned_from_another_terminal_says_so(lab
         await settle(pilot)
         assert app.is_running and app.screen is not None and app.screen.query("#dirac")
         assert any("no longer in the store" in str(note.message) for note in said(app))
+        app.check_store()
+        await settle(pilot)
+        now = dirac.frame.filter(pl.col("chip_name") == "Alisson67").row(0, named=True)
+        assert now["run_id"] != shown["run_id"]

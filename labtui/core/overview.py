@@ -130,7 +130,11 @@ def last_dirac_points(
     recent = (manifest.filter(pl.col("chip_number").is_not_null())
               .group_by("chip_name").agg(pl.col("start_time_utc").max().alias("last_run_utc"))
               .top_k(chips, by="last_run_utc"))
-    points = with_annotations(metrics.filter((pl.col("proc") == "IVg") & pl.col("cnp_v").is_not_null())
+    # the metrics table is written after the manifest and not by every writer (`prune`, `repair` drop runs from the
+    # manifest alone): a run it still holds that the manifest does not is no longer the store's
+    ivg = metrics.filter((pl.col("proc") == "IVg") & pl.col("cnp_v").is_not_null()
+                         & pl.col("run_id").is_in(manifest["run_id"].implode()))
+    points = with_annotations(ivg
                               .select("run_id", "chip_name", "start_time_utc", "date_local", "cnp_v"), annotations)
     newest = (points.filter(~pl.col("excluded")).sort("start_time_utc")
               .group_by("chip_name").last().select("chip_name", "cnp_v", "date_local", "run_id"))
