@@ -269,6 +269,29 @@ def test_annotations_come_back_when_a_start_time_is_corrected_and_then_put_back(
     assert not [f for f in validate(lab.config).findings if f.code.startswith("annotations")]
 
 
+def test_annotations_written_on_the_new_run_id_stay_newer_than_the_reattached_ones(lab: Lab) -> None:
+    """Its start time corrected, the run is annotated again under its new run_id (in the app, or `labtui annotate`),
+    then re-staged under that same run_id (the file touched, `stage --force`) before `validate --fix`: the copies
+    were shifted past everything older than that last staging, and the old note and star overrode the new ones."""
+    store, moved = lab.config.store_root, "Alisson_08_sept/It2025-09-08_1.csv"
+    annotate(store, chip(lab).filter(pl.col("source_file") == moved), [Change("star"), Change("note", "old")],
+             author="ana")
+    lab.write_run(moved, "It", start=local("2025-09-08 09:16"), vg=0.2)
+    lab.stage()
+    new_id = lab.run_of(moved)["run_id"]
+    annotate(store, chip(lab).filter(pl.col("source_file") == moved), [Change("note", "new"), Change("unstar")],
+             author="bo")
+    time.sleep(0.01)
+    lab.write_run(moved, "It", start=local("2025-09-08 09:16"), vg=0.3)  # the same run_id, staged again
+    assert lab.stage(only=[lab.raw / moved]).staged == 1  # as `labtui restage` does
+    assert lab.run_of(moved)["run_id"] == new_id
+    done = apply_fixes(lab.config, validate(lab.config))
+    assert "re-attached the annotations of 1 re-staged run to their new run_id" in done.lines
+    now = current_annotations(store).filter(pl.col("run_id") == new_id).row(0, named=True)
+    assert (now["note"], now["starred"]) == ("new", False)
+    assert not [f for f in validate(lab.config).findings if f.code.startswith("annotations")]
+
+
 def test_annotations_of_a_run_no_longer_staged_are_reported_and_kept(lab: Lab) -> None:
     store = lab.config.store_root
     ghost = pl.DataFrame({"run_id": ["0123456789abcdef"], "source_file": ["gone/It2025-01-01_1.csv"]})

@@ -13,7 +13,7 @@ import polars as pl
 from labtui.core.annotations.log import Action, AnnotationError, Change, check_length, read_log, write_action
 from labtui.core.annotations.views import altered, current_annotations, current_view, with_annotations
 
-_TICK, _NONE = dt.timedelta(microseconds=1), dt.timedelta(0)  # the log's resolution; no shift
+_TICK = dt.timedelta(microseconds=1)  # the log's resolution
 
 
 def annotate(store_root: Path, runs: pl.DataFrame, changes: Sequence[Change], *, author: str) -> Action | None:
@@ -85,25 +85,42 @@ def reattach(store_root: Path, manifest: pl.DataFrame, *, author: str) -> list[t
     """Move the annotations of re-staged runs to their new run_id: the old records are copied with their original
     author and time (so newer annotations of the new run still win), then the old run's are taken back.
 
-    A new run_id can have had a life before (a start time corrected, then put back): its records from then, older
-    than its staging, include those that took its annotations back when they moved away. The copies are shifted to
-    follow them, order kept; a time older than its staging is no one's annotation of the run as it now is."""
+    A new run_id can have had a life before (a start time corrected, then put back): its records from then end with
+    those that took its annotations back when they moved away. Copies older than those follow them by a tick each,
+    order kept; what was written on the new run_id since it was staged again (in the app, with `labtui annotate`)
+    stays newer than every copy."""
     found = orphans(store_root, manifest)
     log = read_log(store_root)
-    staged_at = dict(manifest.select("run_id", "ingested_at_utc").iter_rows())
     for old, new in found.reattachable.items():
         source = found.sources[old]
         records = log.filter(pl.col("run_id") == old)
-        earlier = log.filter((pl.col("run_id") == new) & (pl.col("time_utc") < staged_at[new]))["time_utc"]
-        first = cast(dt.datetime, records["time_utc"].min())
-        shift = max(_NONE, cast(dt.datetime, earlier.max()) + _TICK - first) if len(earlier) else _NONE
-        for (when, who), group in records.group_by("time_utc", "author", maintain_order=True):
+        taken_back = _taken_back(log.filter(pl.col("run_id") == new))
+        groups = records.group_by("time_utc", "author", maintain_order=True)  # oldest first: the log is in order
+        for index, ((when, who), group) in enumerate(groups):
             changes = group.select("kind", "value").iter_rows()
             copies = [(new, source, Change.read(kind, value)) for kind, value in changes]
-            write_action(store_root, copies, author=str(who), at=when + shift)
+            # older than the records that took the new run_id's annotations back: just after them, order kept
+            at = cast(dt.datetime, when) if taken_back is None else max(when, taken_back + _TICK * (index + 1))
+            write_action(store_root, copies, author=str(who), at=at)
         tags = current_view(records)["tags"].explode().drop_nulls().to_list()
         clear = [Change("unstar"), Change("include"), Change("note", ""), *(Change("untag", tag) for tag in tags)]
         write_action(store_root, [(old, source, change) for change in clear], author=author)
     return list(found.reattachable.items())
+
+
+def _taken_back(records: pl.DataFrame) -> dt.datetime | None:
+    """When a run's annotations were last taken back by a re-attachment that moved them to another run_id (the
+    action `reattach` writes: unstar, include and an empty note, with any untags), None if never: the end of the
+    run_id's earlier life. Its staging time is no such bound: a re-stage of the same run_id (`stage --force`, a
+    file touched, `validate --fix` re-staging it) moves it past the annotations written since, which the copies
+    then overrode."""
+    cleared = records.group_by("action").agg(
+        pl.col("time_utc").max(),
+        pl.col("kind").is_in(["unstar", "include", "note", "untag"]).all().alias("only_removals"),
+        pl.col("kind").is_in(["unstar"]).any().alias("unstar"),
+        pl.col("kind").is_in(["include"]).any().alias("include"),
+        ((pl.col("kind") == "note") & (pl.col("value").fill_null("") == "")).any().alias("clear_note"),
+    ).filter("only_removals", "unstar", "include", "clear_note")
+    return cast(dt.datetime | None, cleared["time_utc"].max())
 
 
