@@ -3,6 +3,7 @@ and annotations written by another process showing up by themselves."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -74,6 +75,29 @@ async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None
         await settle(pilot)
         assert column(app, "run_id") == [first]
         assert set(read_log(lab.config.store_root)["author"].to_list()) == {"ana"}
+
+
+async def test_a_run_restaged_under_a_new_run_id_while_its_reason_is_typed_is_the_one_excluded(lab: Lab) -> None:
+    """x, then another terminal re-stages the run after correcting its start time, then the reason: the exclusion
+    went to the old run_id, which is no run any more; the app said "excluded" and the run stayed in every view."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        source = table(app).row["source_file"]
+        old = lab.run_of(source)
+        await pilot.press("x")
+        assert isinstance(app.screen, TextDialog)
+        lab.write_run(source, old["proc"], start=old["start_time_utc"] + dt.timedelta(seconds=5))
+        restaged = lab.cli("restage", source)
+        assert restaged.returncode == 0, restaged.stderr
+        new_id = lab.run_of(source)["run_id"]
+        assert new_id != old["run_id"] and lab.run_of(source)["chip_number"] == 67
+        await answer(pilot, "contact lost")
+        assert marks(lab)[new_id]["exclude_reason"] == "contact lost"
+        assert old["run_id"] not in marks(lab)
+        app.check_store()
+        await settle(pilot)
+        assert new_id not in column(app, "run_id")  # hidden, as an excluded run is
 
 
 async def test_x_on_an_excluded_run_includes_it_and_an_empty_reason_is_asked_for_again(lab: Lab,

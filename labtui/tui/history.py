@@ -328,9 +328,10 @@ class HistoryScreen(FilteredScreen):
         if action is None:
             self.notify(f"nothing to change: {_runs_label(rows)} already as asked", title="Annotation")
             return
-        changed = rows.filter(pl.col("run_id").is_in(action.run_ids))  # the others were already so
-        self.undoable.append((action, _runs_label(changed)))
-        self.notify(f"{action.describe()}: {_runs_label(changed)} · u undoes", title="Annotation")
+        changed = len(action.run_ids)  # the others were already so
+        label = _runs_label(rows) if changed == rows.height else f"{counted(changed, 'run')} of {rows.height}"
+        self.undoable.append((action, label))
+        self.notify(f"{action.describe()}: {label} · u undoes", title="Annotation")
         self.reload()
 
     @work(group="annotate", exit_on_error=False)
