@@ -256,6 +256,23 @@ async def test_the_dashboard_names_another_process_staging_but_not_its_own(lab: 
             assert text_of(app, "#lock").startswith(f"⚠ staging in progress: labtui stage --force (pid {other.pid} ")
 
 
+async def test_the_dashboard_in_view_says_when_another_writer_takes_and_releases_the_lock(lab: Lab) -> None:
+    """Its line came only with a commit or a return to the dashboard: a writer holding the lock without committing
+    yet (a long `stage --force`, `validate --fix`, `prune`) went unsaid while the app's watcher waited on it."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen) and text_of(app, "#lock") == ""
+        with lock_held_elsewhere(lab.config.lock_path, "labtui validate --fix") as other:
+            screen._look_again()  # the screen's 10 s timer, the store unchanged
+            await settle(pilot)
+            assert text_of(app, "#lock").startswith(f"⚠ staging in progress: labtui validate --fix (pid {other.pid} ")
+        screen._look_again()
+        await settle(pilot)
+        assert text_of(app, "#lock") == ""
+
+
 async def test_chips_filter_and_open_a_history(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -155,6 +155,9 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             self.reload()
         else:
             self.load_waiting()
+            # a writer holding the lock has not committed yet (or never will: `validate --fix`, `prune`), and the
+            # app's watcher may be waiting on it: say who, as when it started, and when it is gone
+            self._show_lock(self.lab.store.holder())
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < SHORT_ROWS, "-short")
@@ -318,10 +321,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             local = max(staged).astimezone(self.lab.config.zone)
             self._card("staged", local.strftime("%Y-%m-%d %H:%M"), self.lab.config.local_tz)
         self._card("rejects", f"{len(rejects)}", "files that could not be staged" if rejects else "none")
-        if holder is None or holder.is_this_process():  # the app's own staging shows as its progress line
-            self.lock_line = ""
-        else:
-            self.lock_line = f"⚠ staging in progress: {holder.describe(self.lab.config.zone)}"
+        self._show_lock(holder)
         latest = self.query_one("#latest", FrameTable)
         newest = status.latest[0]["run_id"] if status.latest and latest.cursor == 0 else None
         latest.show_text(status.latest, keep=newest)  # a cursor on the newest run stays on the newest
@@ -335,6 +335,12 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             caption = (f"{days} to {last_day:%m-%d}:\n{counted(sum(status.per_day), 'run')}\n"  # days first: no total
                        f"busiest day: {counted(max(status.per_day), 'run')}")
         self.per_day_caption = caption
+
+    def _show_lock(self, holder: Holder | None) -> None:
+        if holder is None or holder.is_this_process():  # the app's own staging shows as its progress line
+            self.lock_line = ""
+        else:
+            self.lock_line = f"⚠ staging in progress: {holder.describe(self.lab.config.zone)}"
 
     def _show_validation(self) -> None:
         report = self.lab.last_validation
