@@ -100,6 +100,23 @@ async def test_a_run_restaged_under_a_new_run_id_while_its_reason_is_typed_is_th
         assert new_id not in column(app, "run_id")  # hidden, as an excluded run is
 
 
+async def test_a_selected_run_restaged_under_a_new_run_id_stays_selected(lab: Lab) -> None:
+    """Selected for a plot, then re-staged from another terminal after its start time was corrected: it left the
+    selection silently, and p plotted one run fewer than the user chose."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        await pilot.press("space", "j", "space")
+        first, second = table(app).frame["source_file"].to_list()[:2]
+        old = lab.run_of(first)
+        lab.write_run(first, old["proc"], start=old["start_time_utc"] + dt.timedelta(seconds=5))
+        assert lab.cli("restage", first).returncode == 0
+        app.check_store()
+        await settle(pilot)
+        assert table(app).selected == {lab.run_of(first)["run_id"], lab.run_of(second)["run_id"]}
+        assert "2 selected" in text_of(app, "#status")
+
+
 async def test_x_on_an_excluded_run_includes_it_and_an_empty_reason_is_asked_for_again(lab: Lab,
                                                                                        monkeypatch) -> None:
     record_notifications(monkeypatch)

@@ -118,10 +118,13 @@ class HistoryScreen(FilteredScreen):
     @work(group="load", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
         store, group, number, tz = self.lab.store, self.group, self.number, self.lab.config.local_tz
+        before = self.runs
         self.runs = await asyncio.to_thread(lambda: with_metrics(
             with_annotations(load_history(store.manifest(), group, number, tz), store.annotations()), store.metrics()))
         table = self.query_one(FrameTable)
-        table.selected &= set(self.runs["run_id"].to_list())  # runs re-staged under a new id are gone
+        if table.selected:  # by raw file: a run re-staged under a new run_id (its start time corrected) stays selected
+            chosen = before.filter(pl.col("run_id").is_in(list(table.selected)))["source_file"]
+            table.selected = set(self.runs.filter(pl.col("source_file").is_in(chosen.implode()))["run_id"].to_list())
         self.show_view()
 
     @work(group="view", exclusive=True, exit_on_error=False)
