@@ -117,6 +117,27 @@ async def test_a_selected_run_restaged_under_a_new_run_id_stays_selected(lab: La
         assert "2 selected" in text_of(app, "#status")
 
 
+async def test_u_undoes_on_the_run_as_it_is_now_after_a_restage_and_reattach(lab: Lab) -> None:
+    """x, then another terminal re-stages the run under a new run_id and `validate --fix` re-attaches the exclusion
+    there; u wrote its "include" under the old run_id and the run stayed excluded while the app said "undone"."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        source = table(app).row["source_file"]
+        old = lab.run_of(source)
+        await pilot.press("x")
+        await answer(pilot, "contact lost")
+        lab.write_run(source, old["proc"], start=old["start_time_utc"] + dt.timedelta(seconds=5))
+        assert lab.cli("restage", source).returncode == 0
+        fixed = lab.cli("validate", "--fix")
+        assert "re-attached the annotations of 1 re-staged run" in fixed.stdout, fixed.stdout + fixed.stderr
+        new_id = lab.run_of(source)["run_id"]
+        assert marks(lab)[new_id]["excluded"]
+        await pilot.press("u")
+        await settle(pilot)
+        assert new_id not in marks(lab) or not marks(lab)[new_id]["excluded"]
+
+
 async def test_x_on_an_excluded_run_includes_it_and_an_empty_reason_is_asked_for_again(lab: Lab,
                                                                                        monkeypatch) -> None:
     record_notifications(monkeypatch)

@@ -223,7 +223,7 @@ class Store:
     def undo(self, action: Action) -> None:
         from labtui.core.annotations import default_author, undo
 
-        undo(self.config.store_root, action.id, author=default_author(self.config.user))
+        undo(self.config.store_root, action.id, author=default_author(self.config.user), manifest=self.manifest())
 
     def watcher(
         self, on_event: Callable[[WatchEvent], object], on_measuring: Callable[[tuple[Measured, ...]], object]

@@ -37,8 +37,11 @@ def annotate(store_root: Path, runs: pl.DataFrame, changes: Sequence[Change], *,
     return write_action(store_root, records, author=author) if records else None
 
 
-def undo(store_root: Path, action_id: str, *, author: str) -> Action | None:
-    """Undo an action by writing a new one that puts back what it changed (nothing is deleted); None if unknown."""
+def undo(store_root: Path, action_id: str, *, author: str, manifest: pl.DataFrame | None = None) -> Action | None:
+    """Undo an action by writing a new one that puts back what it changed (nothing is deleted); None if unknown.
+
+    With the `manifest`, a run re-staged since under a new run_id (its annotations re-attached there) is put back
+    under that one: its old run_id is no run any more."""
     log = read_log(store_root).with_row_index("_at")
     done = log.filter(pl.col("action") == action_id)
     if done.is_empty():
@@ -57,6 +60,9 @@ def undo(store_root: Path, action_id: str, *, author: str) -> Action | None:
         else:
             what, change = "note", Change("note", was.get("note") or "")
         restore[(run_id, what)] = (run_id, source, change)
+    if manifest is not None:
+        now = dict(manifest.select("source_file", "run_id").iter_rows())
+        restore = {key: (now.get(source, run_id), source, change) for key, (run_id, source, change) in restore.items()}
     return write_action(store_root, list(restore.values()), author=author)
 
 
