@@ -4,6 +4,7 @@ and annotations written by another process showing up by themselves."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import polars as pl
@@ -12,10 +13,10 @@ from textual.widgets import Input
 
 from labtui.core.annotations import Change, annotate, current_annotations, read_log
 from labtui.tui.app import LabApp
-from labtui.tui.dialogs import FieldsDialog, TextDialog
+from labtui.tui.dialogs import ErrorDialog, FieldsDialog, TextDialog
 from labtui.tui.history import HistoryScreen
 from tests.lab import Lab, tui_lab
-from tests.pilot import record_notifications, said, settle
+from tests.pilot import record_notifications, said, settle, wait_until
 from tests.test_tui import column, dialog_text, open_chip, table, text_of
 
 
@@ -136,6 +137,43 @@ async def test_u_undoes_on_the_run_as_it_is_now_after_a_restage_and_reattach(lab
         await pilot.press("u")
         await settle(pilot)
         assert new_id not in marks(lab) or not marks(lab)[new_id]["excluded"]
+
+
+async def test_annotations_another_user_made_unreadable_are_said_once_not_a_crash(lab: Lab, monkeypatch) -> None:
+    """Another user's first `labtui annotate` (umask 077) made `_annotations/` this user cannot read: the store poll
+    raised PermissionError on the app's timer and the app exited with a traceback (exit 70)."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        annotate(lab.config.store_root, table(app).frame[:1], [Change("star")], author="bo")
+        folder = lab.config.store_root / "_annotations"
+        if os.geteuid() == 0:  # root reads everything: emulate the permission error where the log is looked at
+            real_stat = Path.stat
+
+            def deny(path: Path, *args: object, **kwargs: object) -> os.stat_result:
+                if path.is_relative_to(folder):
+                    raise PermissionError(13, "Permission denied", str(path))
+                return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(Path, "stat", deny)
+        else:
+            folder.chmod(0)
+        try:
+            app.check_store()
+            app.check_store()
+            await settle(pilot)
+            assert app.is_running and isinstance(app.screen, ErrorDialog)
+            said_once = f"labtui: operating-system error on {folder / 'log.parquet'}: Permission denied"
+            assert dialog_text(app).strip() == said_once  # in the CLI's words, not "Something went wrong"
+            await pilot.press("escape")
+            app.check_store()  # the same problem is not said again at every poll,
+            app.screen.reload()  # nor by the screen's own read of it
+            await wait_until(pilot, lambda: not any(worker.is_running for worker in app.workers))
+            await pilot.pause()
+            assert isinstance(app.screen, HistoryScreen)
+        finally:
+            monkeypatch.undo()
+            folder.chmod(0o755)
 
 
 async def test_x_on_an_excluded_run_includes_it_and_an_empty_reason_is_asked_for_again(lab: Lab,

@@ -113,7 +113,13 @@ class LabApp(App[None]):
     def check_store(self) -> None:
         """Tell every open screen when the store changed, whoever changed it (this app, a `labtui stage`, or someone
         annotating in another app or with `labtui annotate`)."""
-        signature, annotated = self.store.signature(), self.store.annotated()
+        signature = self.store.signature()
+        try:
+            annotated = self.store.annotated()
+        except OSError as exc:  # `_annotations/` made by another user's `labtui annotate` (umask 077), a share's
+            # hiccup: said once, in the CLI's words, and polled again; it crashed the app (this runs on its timer)
+            annotated = False
+            self.show_error(exc)
         if signature != self._signature or annotated:
             self._signature = signature
             self._errors_shown.clear()  # the store changed: an error that comes back is news
@@ -138,6 +144,10 @@ class LabApp(App[None]):
             return
         if isinstance(error, LabtuiError):
             title, body = "labtui", error_line(error)
+        elif isinstance(error, OSError):  # as the CLI says one no command translated: the user's problem, no bug
+            from labtui.cli import describe_os_error
+
+            title, body = "labtui", f"labtui: {describe_os_error(error)}"
         else:
             title, body = "Something went wrong", described(error)
         if body not in self._errors_shown:
