@@ -129,6 +129,18 @@ def test_prune_lists_runs_whose_raw_file_is_gone_and_drops_them_only_when_confir
     assert lab.cli("validate").returncode == 0
 
 
+def test_repair_after_a_prune_does_not_call_the_pruned_run_lost(lab: Lab) -> None:
+    """The kept manifest (the one prune replaced) still lists the pruned run: a later repair reported it "lost …
+    (re-stage them from the raw files)", a raw file the lab had deleted on purpose."""
+    (lab.raw / FILES[0]).unlink()
+    assert lab.cli("prune", "--yes").returncode == 0
+    lab.config.manifest_path.write_bytes(b"garbage")
+    done = lab.cli("repair")
+    assert done.returncode == 0, done.stderr
+    assert "whose Parquet is gone" not in done.stdout and "nothing is lost" in done.stdout, done.stdout
+    assert FILES[0] not in manifest_rows(lab)["source_file"].to_list()
+
+
 def test_a_link_to_the_raw_root_or_the_store_is_the_same_folder(lab: Lab, tmp_path: Path) -> None:
     """`--raw-root <a link to it>` was refused as another raw root, and `--store <a link to it>` rewrote the store's
     record of where it is on every switch between the two names."""

@@ -30,7 +30,7 @@ from labtui.core.manifest import (
 )
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import read_footer, read_run_record
-from labtui.core.quarantine import quarantine
+from labtui.core.quarantine import quarantine, quarantine_root
 from labtui.core.scan import source_path
 from labtui.core.store import lock_store
 from labtui.core.validate import outside_raw_root
@@ -74,6 +74,9 @@ class RepairReport:
         return lines
 
 
+DROPPED = "dropped-runs"  # the quarantine folder of runs dropped on request
+
+
 def repair(config: StagingConfig) -> RepairReport:
     """Rebuild a damaged manifest from the run records, the kept manifests and the Parquet present, under the lock."""
     report = RepairReport()
@@ -100,8 +103,9 @@ def repair(config: StagingConfig) -> RepairReport:
         report.from_records = sum(source == "records" for _, source, _ in newest)
         report.from_previous = len(newest) - report.from_records
         restored = {row.source_file for row in rows}  # a kept row of a file staged since is not lost
+        pruned = _pruned(config)  # nor one `labtui prune --yes` dropped since: its raw file is gone
         report.lost_runs = sorted(f"{row.run_id} {row.source_file}" for row in kept.values()
-                                  if row.source_file not in restored)
+                                  if row.source_file not in restored and row.run_id not in pruned)
         report.unvouched = [str(folder.relative_to(config.stage_root)) for folder in unvouched]
         report.superseded = [str(folder.relative_to(config.stage_root)) for _, _, folder in older]
         report.quarantined = quarantine(config, unvouched + [folder for _, _, folder in older], "unvouched-runs")
@@ -110,6 +114,12 @@ def repair(config: StagingConfig) -> RepairReport:
         config.manifest_path.unlink(missing_ok=True)  # damaged: not worth keeping among the previous manifests
         write_manifest(rows_to_frame(rows), config.manifest_path)
     return report
+
+
+def _pruned(config: StagingConfig) -> set[str]:
+    """The run_ids `drop_runs` set aside on request (`labtui prune --yes`): their folders are in the quarantine."""
+    return {folder.name.removeprefix("run_id=")
+            for folder in quarantine_root(config).glob(f"*-{DROPPED}/**/run_id=*")}
 
 
 def _record_row(config: StagingConfig, path: Path, run_id: str) -> ManifestRow | None:
@@ -176,7 +186,7 @@ def drop_runs(config: StagingConfig, run_ids: set[str]) -> tuple[int, Path | Non
         paths = [run_dir(config.stage_root, proc, date, run_id)
                  for run_id, proc, date in dropped.select("run_id", "proc", "date_local").iter_rows()]
         paths += [config.legacy_records_dir / f"{run_id}.json" for run_id in dropped["run_id"]]
-        folder = quarantine(config, [path for path in paths if path.exists()], "dropped-runs")
+        folder = quarantine(config, [path for path in paths if path.exists()], DROPPED)
     return dropped.height, folder
 
 
