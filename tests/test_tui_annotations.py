@@ -176,6 +176,37 @@ async def test_annotations_another_user_made_unreadable_are_said_once_not_a_cras
             folder.chmod(0o755)
 
 
+async def test_the_dashboard_validates_again_when_only_the_annotations_changed(lab: Lab) -> None:
+    """`labtui validate --fix` in another terminal re-attached the annotations of a re-staged run (annotations only,
+    the manifest unchanged): the dashboard kept its warning about them for good."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        source = lab.manifest().filter(pl.col("chip_number") == 67)["source_file"][0]
+        old = lab.run_of(source)
+        annotate(lab.config.store_root, lab.manifest().filter(pl.col("source_file") == source), [Change("star")],
+                 author="bo")
+        lab.write_run(source, old["proc"], start=old["start_time_utc"] + dt.timedelta(seconds=5))
+        assert lab.cli("restage", source).returncode == 0
+        app.check_store()
+        await settle(pilot)
+        warned = text_of(app, "#validation")
+        fixed = lab.cli("validate", "--fix")
+        assert "re-attached the annotations of 1 re-staged run" in fixed.stdout, fixed.stdout + fixed.stderr
+        app.check_store()
+        await settle(pilot)
+        assert text_of(app, "#validation") != warned
+        assert text_of(app, "#validation") == text_of_validation(lab)
+
+
+def text_of_validation(lab: Lab) -> str:
+    """The dashboard card's text for the store as it is (`labtui validate`'s counts)."""
+    from labtui.core.validate import validate
+
+    counts = validate(lab.config).counts()
+    return f"✔ healthy\n{counts['warning']} warning{'s' if counts['warning'] != 1 else ''}, {counts['info']} info"
+
+
 async def test_x_on_an_excluded_run_includes_it_and_an_empty_reason_is_asked_for_again(lab: Lab,
                                                                                        monkeypatch) -> None:
     record_notifications(monkeypatch)

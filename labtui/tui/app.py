@@ -120,6 +120,8 @@ class LabApp(App[None]):
             # hiccup: said once, in the CLI's words, and polled again; it crashed the app (this runs on its timer)
             annotated = False
             self.show_error(exc)
+        if annotated:  # a validation reports annotations (of re-staged runs, say): the last one may be stale now
+            self.validated = None
         if signature != self._signature or annotated:
             self._signature = signature
             self._errors_shown.clear()  # the store changed: an error that comes back is news
