@@ -279,7 +279,7 @@ def test_annotations_written_on_the_new_run_id_stay_newer_than_the_reattached_on
     lab.write_run(moved, "It", start=local("2025-09-08 09:16"), vg=0.2)
     lab.stage()
     new_id = lab.run_of(moved)["run_id"]
-    annotate(store, chip(lab).filter(pl.col("source_file") == moved), [Change("note", "new"), Change("unstar")],
+    annotate(store, chip(lab).filter(pl.col("source_file") == moved), [Change("note", "new"), Change("tag", "t")],
              author="bo")
     time.sleep(0.01)
     lab.write_run(moved, "It", start=local("2025-09-08 09:16"), vg=0.3)  # the same run_id, staged again
@@ -288,7 +288,7 @@ def test_annotations_written_on_the_new_run_id_stay_newer_than_the_reattached_on
     done = apply_fixes(lab.config, validate(lab.config))
     assert "re-attached the annotations of 1 re-staged run to their new run_id" in done.lines
     now = current_annotations(store).filter(pl.col("run_id") == new_id).row(0, named=True)
-    assert (now["note"], now["starred"]) == ("new", False)
+    assert (now["note"], now["tags"], now["starred"]) == ("new", ["t"], True)  # the star: nothing newer said no
     assert not [f for f in validate(lab.config).findings if f.code.startswith("annotations")]
 
 

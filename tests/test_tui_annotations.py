@@ -78,6 +78,15 @@ async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None
         assert set(read_log(lab.config.store_root)["author"].to_list()) == {"ana"}
 
 
+def restage_corrected(lab: Lab, source: str) -> str:
+    """Another terminal corrects the raw file's start time (5 s later) and re-stages it: its new run_id."""
+    old = lab.run_of(source)
+    lab.write_run(source, old["proc"], start=old["start_time_utc"] + dt.timedelta(seconds=5))
+    restaged = lab.cli("restage", source)
+    assert restaged.returncode == 0, restaged.stderr
+    return lab.run_of(source)["run_id"]
+
+
 async def test_a_run_restaged_under_a_new_run_id_while_its_reason_is_typed_is_the_one_excluded(lab: Lab) -> None:
     """x, then another terminal re-stages the run after correcting its start time, then the reason: the exclusion
     went to the old run_id, which is no run any more; the app said "excluded" and the run stayed in every view."""
@@ -88,10 +97,7 @@ async def test_a_run_restaged_under_a_new_run_id_while_its_reason_is_typed_is_th
         old = lab.run_of(source)
         await pilot.press("x")
         assert isinstance(app.screen, TextDialog)
-        lab.write_run(source, old["proc"], start=old["start_time_utc"] + dt.timedelta(seconds=5))
-        restaged = lab.cli("restage", source)
-        assert restaged.returncode == 0, restaged.stderr
-        new_id = lab.run_of(source)["run_id"]
+        new_id = restage_corrected(lab, source)
         assert new_id != old["run_id"] and lab.run_of(source)["chip_number"] == 67
         await answer(pilot, "contact lost")
         assert marks(lab)[new_id]["exclude_reason"] == "contact lost"
@@ -109,9 +115,7 @@ async def test_a_selected_run_restaged_under_a_new_run_id_stays_selected(lab: La
         await open_chip(pilot, "67")
         await pilot.press("space", "j", "space")
         first, second = table(app).frame["source_file"].to_list()[:2]
-        old = lab.run_of(first)
-        lab.write_run(first, old["proc"], start=old["start_time_utc"] + dt.timedelta(seconds=5))
-        assert lab.cli("restage", first).returncode == 0
+        restage_corrected(lab, first)
         app.check_store()
         await settle(pilot)
         assert table(app).selected == {lab.run_of(first)["run_id"], lab.run_of(second)["run_id"]}
@@ -125,11 +129,9 @@ async def test_u_undoes_on_the_run_as_it_is_now_after_a_restage_and_reattach(lab
     async with app.run_test(size=(140, 30)) as pilot:
         await open_chip(pilot, "67")
         source = table(app).row["source_file"]
-        old = lab.run_of(source)
         await pilot.press("x")
         await answer(pilot, "contact lost")
-        lab.write_run(source, old["proc"], start=old["start_time_utc"] + dt.timedelta(seconds=5))
-        assert lab.cli("restage", source).returncode == 0
+        restage_corrected(lab, source)
         fixed = lab.cli("validate", "--fix")
         assert "re-attached the annotations of 1 re-staged run" in fixed.stdout, fixed.stdout + fixed.stderr
         new_id = lab.run_of(source)["run_id"]
@@ -183,11 +185,9 @@ async def test_the_dashboard_validates_again_when_only_the_annotations_changed(l
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         source = lab.manifest().filter(pl.col("chip_number") == 67)["source_file"][0]
-        old = lab.run_of(source)
         annotate(lab.config.store_root, lab.manifest().filter(pl.col("source_file") == source), [Change("star")],
                  author="bo")
-        lab.write_run(source, old["proc"], start=old["start_time_utc"] + dt.timedelta(seconds=5))
-        assert lab.cli("restage", source).returncode == 0
+        restage_corrected(lab, source)
         app.check_store()
         await settle(pilot)
         warned = text_of(app, "#validation")
