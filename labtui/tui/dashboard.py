@@ -340,7 +340,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         if holder is None or holder.is_this_process():  # the app's own staging shows as its progress line
             self.lock_line = ""
         else:
-            self.lock_line = f"⚠ staging in progress: {holder.describe(self.lab.config.zone)}"
+            self.lock_line = f"⚠ the store is being written by {holder.describe(self.lab.config.zone)}"
 
     def _show_validation(self) -> None:
         report = self.lab.last_validation

@@ -231,5 +231,5 @@ class StageScreen(LabScreen):
 
     def _locked(self, holder: Holder | None) -> None:
         self.state = "locked"
-        self.notice = (f"⚠ The store is being staged by {holder_text(holder, self.lab.config.zone)}.\n"
+        self.notice = (f"⚠ The store is being written by {holder_text(holder, self.lab.config.zone)}.\n"
                        "w: wait until it is done, then stage · esc: back")
