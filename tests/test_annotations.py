@@ -4,6 +4,7 @@ validation and re-attachment, and the CLI (`annotate`, `history` filters, export
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -180,6 +181,25 @@ def test_compaction_keeps_every_action_and_readers_combine_it_with_newer_files(t
     assert snapshot.height == COMPACT_AFTER  # compacted when the 64th action was written
     assert len(list((annotations_dir(tmp_path) / ACTIONS_DIR).iterdir())) == COMPACT_AFTER + 1  # none deleted
     assert len(current_annotations(tmp_path)["tags"][0]) == COMPACT_AFTER + 1
+
+
+def test_compaction_removes_the_temp_files_of_killed_writers(tmp_path: Path) -> None:
+    """A kill -9 of `labtui annotate` (or of a compaction) between its write and its rename left a hidden temp file
+    for good; a compaction removes those older than any write takes, never a writer's at work."""
+    runs = pl.DataFrame({"run_id": ["0123456789abcdef"], "source_file": ["a.csv"]})
+    annotate(tmp_path, runs, [Change("tag", "t")], author="ana")
+    actions = annotations_dir(tmp_path) / ACTIONS_DIR
+    killed = [actions / ".20251014T130522000000Z-0a1b2c3d4e5f.json.1a2b3c4d5e6f.tmp",
+              annotations_dir(tmp_path) / f".{SNAPSHOT}.6f5e4d3c2b1a.tmp"]
+    at_work = actions / ".20251014T130523000000Z-0a1b2c3d4e5f.json.abcdefabcdef.tmp"
+    for path in (*killed, at_work):
+        path.write_bytes(b"{")
+    for path in killed:
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    for i in range(COMPACT_AFTER):
+        annotate(tmp_path, runs, [Change("tag", f"t{i}")], author="ana")
+    assert (annotations_dir(tmp_path) / SNAPSHOT).exists()  # compacted
+    assert [path.exists() for path in (*killed, at_work)] == [False, False, True]
 
 
 @pytest.mark.parametrize("damage", [b"", b"PAR1 cut", b"not parquet at all"])

@@ -253,7 +253,8 @@ async def test_the_dashboard_names_another_process_staging_but_not_its_own(lab: 
         with lock_held_elsewhere(lab.config.lock_path, "labtui stage --force") as other:
             await pilot.press("c", "escape")
             await settle(pilot)
-            assert text_of(app, "#lock").startswith(f"⚠ the store is being written by labtui stage --force (pid {other.pid} ")
+            assert text_of(app, "#lock").startswith(
+                f"⚠ the store is being written by labtui stage --force (pid {other.pid} ")
 
 
 async def test_the_dashboard_in_view_says_when_another_writer_takes_and_releases_the_lock(lab: Lab) -> None:
@@ -267,7 +268,8 @@ async def test_the_dashboard_in_view_says_when_another_writer_takes_and_releases
         with lock_held_elsewhere(lab.config.lock_path, "labtui validate --fix") as other:
             screen._look_again()  # the screen's 10 s timer, the store unchanged
             await settle(pilot)
-            assert text_of(app, "#lock").startswith(f"⚠ the store is being written by labtui validate --fix (pid {other.pid} ")
+            assert text_of(app, "#lock").startswith(
+                f"⚠ the store is being written by labtui validate --fix (pid {other.pid} ")
         screen._look_again()
         await settle(pilot)
         assert text_of(app, "#lock") == ""

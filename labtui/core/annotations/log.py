@@ -32,7 +32,7 @@ from typing import Any, Literal, cast, get_args
 
 import polars as pl
 
-from labtui.core.atomic import atomic_write, atomic_write_bytes, read_parquet_pinned
+from labtui.core.atomic import TEMP_SUFFIX, atomic_write, atomic_write_bytes, read_parquet_pinned
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.wording import cut, shown
 
@@ -40,6 +40,7 @@ ANNOTATIONS_DIR = "_annotations"
 ACTIONS_DIR = "actions"
 SNAPSHOT = "log.parquet"
 COMPACT_AFTER = 64  # actions outside the snapshot before a writer compacts them into it
+STALE_TEMP_S = 60  # an annotation or a compaction is written in milliseconds: a temp file this old is a killed writer's
 AnnotationKind = Literal["star", "unstar", "exclude", "include", "tag", "untag", "note"]
 KINDS: tuple[AnnotationKind, ...] = get_args(AnnotationKind)
 _NEEDS_VALUE = {"exclude", "tag", "untag", "note"}
@@ -178,6 +179,18 @@ def _compact_if_due(store_root: Path) -> None:
         log = _load(store_root)
         with contextlib.suppress(OSError):  # only a cache: the actions are written, the next writer compacts
             atomic_write(root / SNAPSHOT, lambda handle: log.write_parquet(handle), durable=False)
+        _sweep_stale_temps(root)
+
+
+def _sweep_stale_temps(root: Path) -> None:
+    """Remove the temp files of writers killed before their rename (`labtui annotate`, a compaction). No lock guards
+    the log, so a temp file is a leftover only once it is older than any write takes."""
+    stale = time.time() - STALE_TEMP_S
+    for folder in (root, root / ACTIONS_DIR):
+        for path in folder.glob(f".*{TEMP_SUFFIX}"):
+            with contextlib.suppress(OSError):  # gone meanwhile (its writer renamed it), or not ours to remove
+                if path.stat().st_mtime < stale:
+                    path.unlink()
 
 
 # -- reading -----------------------------------------------------------------------------------------------------
