@@ -141,6 +141,25 @@ def test_repair_after_a_prune_does_not_call_the_pruned_run_lost(lab: Lab) -> Non
     assert FILES[0] not in manifest_rows(lab)["source_file"].to_list()
 
 
+def test_repair_still_calls_a_run_lost_that_was_pruned_and_then_staged_again(lab: Lab) -> None:
+    """A raw file back after `prune --yes` is staged again under the same run_id: the quarantine still holds its
+    old copy, and a repair that later finds its Parquet gone said nothing was lost (the prune predates it)."""
+    raw = (lab.raw / FILES[0]).read_bytes()
+    (lab.raw / FILES[0]).unlink()
+    assert lab.cli("prune", "--yes").returncode == 0
+    put(lab.raw / FILES[0], raw, OLD_MTIME)  # the file was only away: back, and staged again
+    assert lab.stage() is not None and FILES[0] in manifest_rows(lab)["source_file"].to_list()
+    run_id = manifest_rows(lab).filter(pl.col("source_file") == FILES[0])["run_id"][0]
+    put(lab.raw / "d3/IVg2025-09-17_1.csv", render_run("IVg", file_idx=9, start_utc=1757947090.0 + 9000)[1],
+        OLD_MTIME)
+    lab.stage()  # another commit: the manifest that lists the run again is now a kept one
+    shutil.rmtree(next(lab.stage_root.rglob(f"run_id={run_id}")))  # its Parquet lost
+    lab.config.manifest_path.write_bytes(b"garbage")
+    done = lab.cli("repair")
+    assert done.returncode == 0, done.stderr
+    assert f"{run_id} {FILES[0]}" in done.stdout, done.stdout
+
+
 def test_a_link_to_the_raw_root_or_the_store_is_the_same_folder(lab: Lab, tmp_path: Path) -> None:
     """`--raw-root <a link to it>` was refused as another raw root, and `--store <a link to it>` rewrote the store's
     record of where it is on every switch between the two names."""

@@ -38,12 +38,15 @@ def foreign_files(config: StagingConfig) -> list[str]:
                   if not is_temp(entry.name) and not _RUN_PART.match(rel))
 
 
+STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"  # a quarantine folder is named <when, UTC>-<why>
+
+
 def quarantine(config: StagingConfig, paths: list[Path], why: str) -> Path | None:
     """Move `paths` (inside the store) into a new quarantine folder, keeping their paths relative to the store;
     returns the folder (None when there was nothing to move). Empty folders left behind in the stage root go."""
     if not paths:
         return None
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    stamp = dt.datetime.now(dt.UTC).strftime(STAMP_FORMAT)
     target_root = quarantine_root(config) / f"{stamp}-{why}"
     for path in paths:
         target = target_root / path.relative_to(config.store_root)

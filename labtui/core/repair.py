@@ -10,6 +10,7 @@ is.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from labtui.core.manifest import (
 )
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import read_footer, read_run_record
-from labtui.core.quarantine import quarantine, quarantine_root
+from labtui.core.quarantine import STAMP_FORMAT, quarantine, quarantine_root
 from labtui.core.scan import source_path
 from labtui.core.store import lock_store
 from labtui.core.validate import outside_raw_root
@@ -103,9 +104,10 @@ def repair(config: StagingConfig) -> RepairReport:
         report.from_records = sum(source == "records" for _, source, _ in newest)
         report.from_previous = len(newest) - report.from_records
         restored = {row.source_file for row in rows}  # a kept row of a file staged since is not lost
-        pruned = _pruned(config)  # nor one `labtui prune --yes` dropped since: its raw file is gone
+        pruned = _pruned(config)  # nor one `labtui prune --yes` dropped since it was staged: its raw file is gone
         report.lost_runs = sorted(f"{row.run_id} {row.source_file}" for row in kept.values()
-                                  if row.source_file not in restored and row.run_id not in pruned)
+                                  if row.source_file not in restored
+                                  and pruned.get(row.run_id, _NEVER) < row.ingested_at_utc)
         report.unvouched = [str(folder.relative_to(config.stage_root)) for folder in unvouched]
         report.superseded = [str(folder.relative_to(config.stage_root)) for _, _, folder in older]
         report.quarantined = quarantine(config, unvouched + [folder for _, _, folder in older], "unvouched-runs")
@@ -116,10 +118,22 @@ def repair(config: StagingConfig) -> RepairReport:
     return report
 
 
-def _pruned(config: StagingConfig) -> set[str]:
-    """The run_ids `drop_runs` set aside on request (`labtui prune --yes`): their folders are in the quarantine."""
-    return {folder.name.removeprefix("run_id=")
-            for folder in quarantine_root(config).glob(f"*-{DROPPED}/**/run_id=*")}
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def _pruned(config: StagingConfig) -> dict[str, dt.datetime]:
+    """When `drop_runs` last set each run_id aside on request (`labtui prune --yes`), from its quarantine folder's
+    name: a run staged again since (its raw file put back) is the store's again, and can be lost again."""
+    pruned: dict[str, dt.datetime] = {}
+    for folder in quarantine_root(config).glob(f"*-{DROPPED}/**/run_id=*"):
+        stamp = folder.relative_to(quarantine_root(config)).parts[0].removesuffix(f"-{DROPPED}")
+        try:
+            at = dt.datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=dt.UTC)
+        except ValueError:  # not a folder `quarantine` named: as a prune of now
+            at = dt.datetime.max.replace(tzinfo=dt.UTC)
+        run_id = folder.name.removeprefix("run_id=")
+        pruned[run_id] = max(at, pruned.get(run_id, _NEVER))
+    return pruned
 
 
 def _record_row(config: StagingConfig, path: Path, run_id: str) -> ManifestRow | None:
