@@ -134,6 +134,7 @@ def test_table_commands_take_json_as_the_report_commands_spell_it(lab: Lab, caps
         (("history", "67", "--bogus"), "unrecognized arguments: --bogus"),
         (("history", "67", "--proc", " "), "--proc names a procedure, not ' '"),  # an empty variable listed every run
         (("history", "67", "--tag", ""), "--tag names a tag, not ''"),
+        (("history", "67", "--proc", ","), "--proc names a procedure, not ','"),  # "$A,$B", both unset: every run
         (("metrics", "--out", "m.parquet"), "--out m.parquet: a table is written as text, CSV or JSON (--format)"),
         (("history", "67", "--vg", "nan"), "argument --vg: a finite number, not 'nan'"),  # it matched no run
         (("history", "67", "--wavelength", "inf"), "argument --wavelength: a finite number, not 'inf'"),

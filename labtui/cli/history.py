@@ -105,8 +105,9 @@ def run_history(args: argparse.Namespace) -> int:
     if args.since and args.until and args.since > args.until:
         raise CommandUsage(f"--since {args.since} is after --until {args.until}: no run can match")
     tags = [] if args.tag is None else [args.tag]
-    for option, what, given in (("--proc", "procedure", args.proc), ("--tag", "tag", tags)):
-        if blank := [value for value in given if not value.strip()]:  # an empty shell variable: it listed every run
+    # an empty shell variable (`--proc "$P"`, `--proc "$A,$B"`: procedures are separated by commas) listed every run
+    for option, what, given, apart in (("--proc", "procedure", args.proc, ","), ("--tag", "tag", tags, "")):
+        if blank := [value for value in given if not (value.replace(apart, "") if apart else value).strip()]:
             raise CommandUsage(f"{option} names a {what}, not {blank[0]!r}")
     import polars as pl
 
