@@ -312,6 +312,24 @@ def test_annotations_written_on_the_new_run_id_stay_newer_than_the_reattached_on
     assert not [f for f in validate(lab.config).findings if f.code.startswith("annotations")]
 
 
+def test_a_clearing_written_on_the_new_run_id_is_no_earlier_life_of_it(lab: Lab) -> None:
+    """Under its new run_id the run is starred, excluded and noted, then all three are taken back at once (`labtui
+    annotate --run … --unstar --include --clear-note`): that action reads like the one `validate --fix` writes when
+    annotations move away, and the older star, exclusion and note of the old run_id were copied past it."""
+    store, moved = lab.config.store_root, "Alisson_08_sept/It2025-09-08_1.csv"
+    annotate(store, chip(lab).filter(pl.col("source_file") == moved),
+             [Change("star"), Change("exclude", "contact lost"), Change("note", "old")], author="ana")
+    lab.write_run(moved, "It", start=local("2025-09-08 09:16"), vg=0.2)  # its start time corrected: a new run_id
+    lab.stage()
+    new_id = lab.run_of(moved)["run_id"]
+    now = chip(lab).filter(pl.col("source_file") == moved)
+    annotate(store, now, [Change("star"), Change("exclude", "noisy"), Change("note", "new")], author="bo")
+    assert annotate(store, now, [Change("unstar"), Change("include"), Change("note", "")], author="bo") is not None
+    done = apply_fixes(lab.config, validate(lab.config))
+    assert "re-attached the annotations of 1 re-staged run to their new run_id" in done.lines
+    assert current_annotations(store).filter(pl.col("run_id") == new_id).is_empty()  # bo's word is the newest
+
+
 def test_annotations_of_a_run_no_longer_staged_are_reported_and_kept(lab: Lab) -> None:
     store = lab.config.store_root
     ghost = pl.DataFrame({"run_id": ["0123456789abcdef"], "source_file": ["gone/It2025-01-01_1.csv"]})

@@ -97,10 +97,12 @@ def reattach(store_root: Path, manifest: pl.DataFrame, *, author: str) -> list[t
     stays newer than every copy."""
     found = orphans(store_root, manifest)
     log = read_log(store_root)
+    staged_at = dict(manifest.select("run_id", "ingested_at_utc").iter_rows())
     for old, new in found.reattachable.items():
         source = found.sources[old]
         records = log.filter(pl.col("run_id") == old)
-        taken_back = _taken_back(log.filter(pl.col("run_id") == new))
+        # its earlier life ended before it was staged again: a clearing written since is the lab's, not a move's
+        taken_back = _taken_back(log.filter((pl.col("run_id") == new) & (pl.col("time_utc") < staged_at[new])))
         groups = records.group_by("time_utc", "author", maintain_order=True)  # oldest first: the log is in order
         for index, ((when, who), group) in enumerate(groups):
             changes = group.select("kind", "value").iter_rows()
@@ -119,7 +121,8 @@ def _taken_back(records: pl.DataFrame) -> dt.datetime | None:
     action `reattach` writes: unstar, include and an empty note, with any untags), None if never: the end of the
     run_id's earlier life. Its staging time is no such bound: a re-stage of the same run_id (`stage --force`, a
     file touched, `validate --fix` re-staging it) moves it past the annotations written since, which the copies
-    then overrode."""
+    then overrode. `records` are those older than the run_id's staging: the lab's own unstar, include and cleared
+    note in one action (`labtui annotate --unstar --include --clear-note`) reads the same."""
     cleared = records.group_by("action").agg(
         pl.col("time_utc").max(),
         pl.col("kind").is_in(["unstar", "include", "note", "untag"]).all().alias("only_removals"),
