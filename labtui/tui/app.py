@@ -120,12 +120,17 @@ class LabApp(App[None]):
             # hiccup: said once, in the CLI's words, and polled again; it crashed the app (this runs on its timer)
             annotated = False
             self.show_error(exc)
-        if annotated:  # a validation reports annotations (of re-staged runs, say): the last one may be stale now
-            self.validated = None
+        if annotated and self._reports_annotations():  # stale now (`validate --fix` re-attached them, say); not
+            self.validated = None  # after every annotation: at 65k runs a validation is ~1.4 s of work
         if signature != self._signature or annotated:
             self._signature = signature
             self._errors_shown.clear()  # the store changed: an error that comes back is news
             self._tell_screens(StoreChanged)
+
+    def _reports_annotations(self) -> bool:
+        """The last validation has findings about annotations (of runs re-staged, or no longer staged)."""
+        report = self.last_validation
+        return report is not None and any(finding.code.startswith("annotations") for finding in report.findings)
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         return [*super().get_line_filters(), self._without_controls]
