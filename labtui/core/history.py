@@ -207,6 +207,15 @@ def history(
     return _filtered(timeline(chip_rows(manifest, *resolve_chip(manifest, chip, group)), tz=tz), filters)
 
 
+def staged_now(runs: pl.DataFrame, manifest: pl.DataFrame) -> pl.DataFrame:
+    """`runs` (run_id, source_file, …) each under the run_id the manifest holds its raw file under now: one re-staged
+    under a new run_id since it was read (its start time corrected, in another terminal) is found by its file; one
+    no longer staged keeps its own."""
+    now = manifest.select("source_file", _now=pl.col("run_id"))
+    return (runs.join(now, on="source_file", how="left", maintain_order="left")
+            .with_columns(run_id=pl.coalesce("_now", "run_id")).drop("_now"))
+
+
 def chip_rows(manifest: pl.DataFrame, group: str | None, number: int) -> pl.DataFrame:
     """The manifest rows of one chip, its group exact (None: the runs without a group name)."""
     return manifest.filter((pl.col("chip_number") == number) & pl.col("chip_group").eq_missing(group))

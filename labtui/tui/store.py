@@ -211,13 +211,10 @@ class Store:
         """Annotate `runs` as the store holds them now: a run re-staged under a new run_id since its row was drawn
         (its start time corrected in another terminal while a reason was typed) is annotated under that one; its
         old run_id is no run any more, so the annotation showed on none."""
-        import polars as pl
-
         from labtui.core.annotations import annotate, default_author
+        from labtui.core.history import staged_now
 
-        now = self.manifest().select("source_file", now=pl.col("run_id"))
-        runs = runs.select("run_id", "source_file").join(now, on="source_file", how="left", maintain_order="left")
-        runs = runs.select(pl.coalesce("now", "run_id").alias("run_id"), "source_file")
+        runs = staged_now(runs.select("run_id", "source_file"), self.manifest())
         return annotate(self.config.store_root, runs, [change], author=default_author(self.config.user))
 
     def undo(self, action: Action) -> None:

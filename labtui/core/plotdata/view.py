@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from labtui.core.history import CHIP_KEYS, RUN_ORDER, timeline
+from labtui.core.history import CHIP_KEYS, RUN_ORDER, staged_now, timeline
 from labtui.core.plotdata.load import run_ident
 from labtui.core.plotdata.model import Baseline, GmMethod, PlotOptions, PlotSpec
 
@@ -35,13 +35,12 @@ def current_rows(runs: pl.DataFrame, manifest: pl.DataFrame, tz: str) -> pl.Data
     file; a run no longer in the store stays as it was (reading it says so)."""
     if runs.is_empty():
         return runs
-    now = runs.select("run_id", "source_file").join(
-        manifest.select("source_file", now=pl.col("run_id")), on="source_file", how="left")
-    if (now["now"] == now["run_id"]).fill_null(False).all():
+    now = staged_now(runs.select("run_id", "source_file"), manifest)["run_id"]
+    if now.equals(runs["run_id"]):
         return runs
-    found = plot_rows(manifest, now["now"].drop_nulls().to_list(), tz)
-    gone = runs.filter(pl.col("source_file").is_in(now.filter(pl.col("now").is_null())["source_file"].implode()))
-    return pl.concat([found, gone], how="diagonal_relaxed").sort(RUN_ORDER, nulls_last=True)
+    gone = runs.filter(~pl.col("source_file").is_in(manifest["source_file"].implode()))  # not staged any more
+    return pl.concat([plot_rows(manifest, now.to_list(), tz), gone], how="diagonal_relaxed").sort(RUN_ORDER,
+                                                                                                   nulls_last=True)
 
 
 def default_options(proc: str, runs: pl.DataFrame) -> PlotOptions:
