@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from labtui.core.config import MetricsSettings
 from labtui.core.plotdata.export import export_file_name, export_frame
 from labtui.core.plotdata.load import (
     KINDS,
@@ -45,10 +46,12 @@ from labtui.core.plotdata.shape import shape
 
 
 def build_plots(
-    runs: pl.DataFrame, stage_root: Path, options: PlotOptions, width: int | None = None
+    runs: pl.DataFrame, stage_root: Path, options: PlotOptions, width: int | None = None,
+    settings: MetricsSettings | None = None,
 ) -> list[PlotSpec]:
-    """Load and shape a selection: one `PlotSpec` per procedure, in order of first appearance."""
-    return [shape(group, options, width) for group in load_selection(runs, stage_root)]
+    """Load and shape a selection: one `PlotSpec` per procedure, in order of first appearance; `settings` are the
+    config's metrics windows (`config.metrics`), which place the Dirac points and the gm window as the table does."""
+    return [shape(group, options, width, settings) for group in load_selection(runs, stage_root)]
 
 
 __all__ = [
