@@ -95,5 +95,5 @@ class FollowScreen(PlotScreen):
     def _show_status(self) -> None:
         lines = [Content(self.description)]
         if self.spec is not None:
-            lines.append(status(self.spec, self.current, self.saved))
+            lines.append(status(self.spec, self.current, self.saved, self.lab.config.metrics.gm_window_v))
         self.query_one("#plot-status", Static).update(Content("\n").join(lines))

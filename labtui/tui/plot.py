@@ -191,7 +191,8 @@ class PlotScreen(FigureScreen):
 
     def _show_status(self) -> None:
         if self.spec is not None:
-            self.query_one("#plot-status", Static).update(status(self.spec, self.current, self.saved))
+            self.query_one("#plot-status", Static).update(
+                status(self.spec, self.current, self.saved, self.lab.config.metrics.gm_window_v))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Show a key only where it does something: baseline for It, log and gm for sweeps, tabs for mixes."""

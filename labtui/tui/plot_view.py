@@ -82,9 +82,10 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
     return Content("\n").join(lines)
 
 
-def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...]) -> Content:
+def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...], gm_window_v: float) -> Content:
     """The view's state, then whatever the user must know before trusting the plot."""
-    state = [f"{spec.kind}: {counted(spec.runs.height, 'run')}", *(text for text, _ in view_parts(spec.kind, options))]
+    parts = view_parts(spec.kind, options, gm_window_v)
+    state = [f"{spec.kind}: {counted(spec.runs.height, 'run')}", *(text for text, _ in parts)]
     lines = [Content(" · ".join(state))]
     lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
     shown = spec.markers if len(spec.markers) <= MARKER_LINES else spec.markers[: MARKER_LINES - 1]

@@ -86,8 +86,9 @@ def controls(kind: str, options: PlotOptions) -> tuple[str, ...]:
     return ()
 
 
-def view_parts(kind: str, options: PlotOptions) -> list[tuple[str, str]]:
-    """(status text, file-name tag) of each active option, so the status line and the export name agree."""
+def view_parts(kind: str, options: PlotOptions, gm_window_v: float | None = None) -> list[tuple[str, str]]:
+    """(status text, file-name tag) of each active option, so the status line and the export name agree;
+    `gm_window_v`, the config's, names the default Savitzky–Golay window in volts."""
     parts = []
     for control in controls(kind, options):
         match control:
@@ -106,7 +107,8 @@ def view_parts(kind: str, options: PlotOptions) -> list[tuple[str, str]]:
             case "align_cnp" if options.align_cnp:
                 parts.append(("aligned: Vg − V_CNP (forward leg)", "aligned"))
             case "gm_method":
-                window = f"{options.sg_window} pts" if options.sg_window else "as the metrics' gm_max"
+                window = (f"{options.sg_window} pts" if options.sg_window else
+                          f"over {gm_window_v:g} V as gm_max" if gm_window_v else "over gm_max's window")
                 text = GM_METHOD_TEXT[options.gm_method].format(window=window, order=options.sg_polyorder)
                 parts.append((text, str(options.gm_method)))
     return parts
