@@ -164,6 +164,7 @@ def test_usage_errors_are_one_line_naming_the_command(lab: Lab, capsys, argv: tu
         (["--raw-rot", "data", "stage"], "unrecognized option --raw-rot; did you mean '--raw-root'?"),  # not 'data'
         (["--versoin"], "unrecognized arguments: --versoin; did you mean '--version'?"),
         (["zzz"], "invalid choice: 'zzz' (choose from stage,"),  # nothing close: no guess
+        (["chips", "--st", "x"], "ambiguous option: --st could match --store, --stage-root"),  # not __main__.py's usage
     ],
 )
 def test_a_mistyped_command_or_option_names_the_one_meant(capsys, argv: list[str], message: str) -> None:

@@ -379,11 +379,18 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class FirstPass(argparse.ArgumentParser):
+    """The parse that finds the command: what it cannot read (an ambiguous `--st`) is said as every usage error (it
+    printed argparse's usage, headed `__main__.py`)."""
+
+    error = Parser.error
+
+
 def _commands_to_build(argv: Sequence[str], *parents: argparse.ArgumentParser) -> set[str]:
     """The command the arguments name (none: `labtui --help`, the app); every command when they name an unknown one
     or do not parse, so that the full parser says what is wrong."""
-    first = argparse.ArgumentParser(add_help=False, parents=list(parents), exit_on_error=False,
-                                    formatter_class=HelpFormatter)
+    first = FirstPass(prog="labtui", add_help=False, parents=list(parents), exit_on_error=False,
+                      formatter_class=HelpFormatter)
     first.add_argument("command", nargs="?")
     try:
         parsed, extras = first.parse_known_args(argv)
