@@ -1,8 +1,8 @@
 """Annotations: star, exclude (with a reason), tag and note runs, kept apart from the data in `<store>/_annotations/`.
 
 `log.py` is the append-only log on disk (format, writing, compaction, cached reading); `views.py` what it means
-now (the current annotations, joined onto runs, filtered, shown); `edits.py` the writes derived from it (undo,
-re-attaching the annotations of re-staged runs).
+now (the current annotations, joined onto runs, filtered, shown); `edits.py` the writes derived from it (an
+annotation of the runs it changes, undo, re-attaching the annotations of re-staged runs).
 """
 
 from labtui.core.annotations.edits import Orphans, annotate, orphans, reattach, undo

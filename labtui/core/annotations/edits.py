@@ -1,4 +1,5 @@
-"""Annotations written from what the log says: undoing an action, and moving the annotations of re-staged runs."""
+"""Annotations written from what the log says: an annotation of the runs it changes, undoing an action, and moving
+the annotations of re-staged runs."""
 
 from __future__ import annotations
 
