@@ -29,6 +29,7 @@ from labtui.core.manifest import ManifestDamaged, read_manifest
 from labtui.core.parquet_footer import read_run_record
 from labtui.core.registry import load_registry
 from labtui.core.repair import repair
+from labtui.core.scan import pending_files
 from tests.lab import OLD_MTIME, REAL_RAW, Lab, cli_env, default_rows, it_rows, ivg_rows, put, raw_csv, render_run
 from tests.promises import store_bytes, temp_files
 
@@ -846,6 +847,28 @@ def test_history_filters_use_the_labs_own_procedure_registry(empty: Lab, tmp_pat
     assert empty.cli("stage").returncode == 0
     result = empty.cli("history", "67", "--proc", "SWP", "--format", "csv")
     assert result.returncode == 0 and "Sweepy2025-10-14_1.csv" in result.stdout, result.stderr
+
+
+def test_a_procedure_added_to_the_registry_stages_the_files_rejected_for_lacking_it(empty: Lab) -> None:
+    """The reject says `add it to config/procedures.yaml`: once the lab has, the next `labtui stage` reads the file
+    again (a reject holds for the file as it is *and* the registry it was judged by; before, the unchanged file kept
+    its reject until `stage --force`), the dashboard counts it as waiting, and a re-run with both unchanged reads
+    nothing."""
+    import yaml
+
+    empty.write("a/Sweepy2025-10-14_1.csv", raw_csv("IVg").replace(b"IVg.IVg", b"Sweepy.Sweepy"), mtime=OLD_MTIME)
+    empty.write("a/IVg2025-10-14_2.csv", raw_csv("IVg", start=1760371999.5), mtime=OLD_MTIME)
+    first = json.loads(empty.cli("stage", "--json").stdout)
+    assert (first["staged"], [r["kind"] for r in first["rejects"]]) == (1, ["unknown_procedure"])
+    registry = load_registry().model_dump()
+    registry["procedures"]["Sweepy"] = registry["procedures"]["IVg"]
+    (empty.config_file.parent / "procedures.yaml").write_text(yaml.safe_dump(registry), encoding="utf-8")
+    assert pending_files(empty.config, empty.manifest()) == ["a/Sweepy2025-10-14_1.csv"]
+    second = json.loads(empty.cli("stage", "--json").stdout)
+    assert (second["staged"], second["unchanged"], second["rejected"]) == (1, 1, 0), second
+    assert empty.rejects() == {}
+    third = json.loads(empty.cli("stage", "--json").stdout)
+    assert (third["staged"], third["unchanged"], third["rejected"]) == (0, 2, 0), third
 
 
 def test_a_reader_racing_the_first_commit_reads_it_instead_of_calling_the_store_damaged(

@@ -49,6 +49,29 @@ class MetricsSettings:
     wavelength_tolerance_nm: float = field(default=0.5, metadata=bounds(ge=0))  # a calibration of the same λ
 
 
+def default_registry_path() -> Path:
+    """`config/procedures.yaml` of the source tree, or the copy packaged into the wheel."""
+    here = Path(__file__).resolve().parents[1]
+    for candidate in (here.parent / "config" / "procedures.yaml", here / "config" / "procedures.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError("the procedure registry procedures.yaml is missing from the installation")
+
+
+def registry_digest(procedures_file: Path | None) -> str | None:
+    """SHA-256 of the registry's bytes (`procedures_file`, else labtui's own): a reject is judged by the file *and*
+    the registry, so one made before the lab edited its registry (an unknown procedure added) is judged again.
+    None when it cannot be read (the stage that loads it says why)."""
+    import hashlib
+
+    try:
+        path = procedures_file or default_registry_path()
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except (OSError, ConfigError):
+        return None
+
+
 def default_derived_root(store_root: Path) -> Path:
     """Where a store's derived tables go unless `derived_root` says: `03_derived` beside the lab layout's store
     folder (`data/02_stage` → `data/03_derived`); beside a store folder of another name, `<name>_derived`

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
-from labtui.core.config import StagingConfig
+from labtui.core.config import StagingConfig, registry_digest
 from labtui.core.findings import Finding, FindingCode
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
 from labtui.core.rejects import read_rejects
@@ -49,7 +49,9 @@ def raw_findings(
     gone = staged.filter(pl.col("disk_size").is_null())
     on_both = staged.filter(pl.col("disk_size").is_not_null())
     stat_changed = (pl.col("disk_size") != pl.col("source_size")) | (pl.col("disk_mtime") != pl.col("source_mtime"))
-    rejected_now = {c.source_file for c in candidates if (r := rejects.get(c.source_file)) and rejected_as_is(c, r)}
+    registry = registry_digest(config.procedures_file)
+    rejected_now = {c.source_file for c in candidates
+                    if (r := rejects.get(c.source_file)) and rejected_as_is(c, r, registry)}
     suspects = on_both if hash_all else on_both.filter(stat_changed.fill_null(True))
     suspects = suspects.filter(~pl.col("source_file").is_in(rejected_now))  # broken since staged: a reject, below
     hashes = hash_files(config.raw_root, suspects.get_column("source_file").to_list(), config.workers)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from labtui.core.config import ConfigError, read_yaml
+from labtui.core.config import ConfigError, default_registry_path, read_yaml
 from labtui.core.errors import first_invalid
 from labtui.core.layout import PARTITION_KEYS
 
@@ -149,15 +149,6 @@ class Registry(BaseModel):
             if proc.lower() == lowered or lowered in (a.lower() for a in spec.aliases):
                 return proc
         return None
-
-
-def default_registry_path() -> Path:
-    """`config/procedures.yaml` of the source tree, or the copy packaged into the wheel."""
-    here = Path(__file__).resolve().parents[1]
-    for candidate in (here.parent / "config" / "procedures.yaml", here / "config" / "procedures.yaml"):
-        if candidate.is_file():
-            return candidate
-    raise ConfigError("the procedure registry procedures.yaml is missing from the installation")
 
 
 @lru_cache(maxsize=8)

@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from labtui.core.config import StagingConfig
+from labtui.core.config import StagingConfig, registry_digest
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.stat_index import Signatures, signatures
 
@@ -165,16 +165,22 @@ def staged_signatures(manifest: pl.DataFrame) -> Signatures:
     return signatures(stat_columns(manifest))
 
 
-def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRecord]) -> Outcome | None:
-    """UNCHANGED or REJECTED when the file is as it was when last staged or rejected; None when it must be read."""
+def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRecord],
+                  registry: str | None = None) -> Outcome | None:
+    """UNCHANGED or REJECTED when the file is as it was when last staged or rejected (by the registry whose
+    `registry_digest` is `registry`); None when it must be read."""
     if staged.get(cand.source_file) == (cand.size, mtime_us(cand.mtime_ns)):
         return Outcome.UNCHANGED
     record = rejects.get(cand.source_file)  # also of a file broken since it was staged (its run is kept)
-    return Outcome.REJECTED if record is not None and rejected_as_is(cand, record) else None
+    return Outcome.REJECTED if record is not None and rejected_as_is(cand, record, registry) else None
 
 
-def rejected_as_is(cand: Candidate, record: RejectRecord) -> bool:
-    """The file is as it was when rejected (same size and mtime): its reject still holds."""
+def rejected_as_is(cand: Candidate, record: RejectRecord, registry: str | None = None) -> bool:
+    """The file is as it was when rejected (same size and mtime), and so is the procedure registry (`registry`:
+    its `registry_digest`; a record from before registries were recorded, or an unreadable registry, compares the
+    file alone): its reject still holds."""
+    if None not in (registry, record.registry_sha256) and registry != record.registry_sha256:
+        return False  # the lab edited its registry since (the reject said: add the procedure to it)
     return (record.source_size, record.source_mtime_ns) == (cand.size, cand.mtime_ns)
 
 
@@ -183,7 +189,8 @@ def pending_files(config: StagingConfig, manifest: pl.DataFrame) -> list[str] | 
     if not config.raw_root.is_dir():
         return None
     staged, rejects = staged_signatures(manifest), load_rejects(config.rejects_dir)
-    return [c.source_file for c in scan_raw(config.raw_root) if known_outcome(c, staged, rejects) is None]
+    registry = registry_digest(config.procedures_file)
+    return [c.source_file for c in scan_raw(config.raw_root) if known_outcome(c, staged, rejects, registry) is None]
 
 
 def relative_source(raw_root: Path, path: Path) -> str:

@@ -6,6 +6,7 @@ they return.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import threading
@@ -70,6 +71,7 @@ class ChunkWorker:
         self.claim = claim
         self.cancel = cancel
         self.python = threading.Lock()  # held by the per-file phases: one thread runs them at a time (see `stage`)
+        self.registry_sha256: str | None = None  # the registry's digest, recorded in each reject (`rejected_as_is`)
 
     def stage(self, chunk: list[Candidate]) -> list[tuple[Candidate, ChunkResult]]:
         """Each phase runs over the whole chunk before the next starts: the parse and the write are one Polars
@@ -92,7 +94,7 @@ class ChunkWorker:
             live = [file for file in files if file.result is None]
             if live:
                 phase(live)
-        return [(file.cand, file.result) for file in files if file.result is not None]
+        return [(file.cand, _judged_by(file.result, self.registry_sha256)) for file in files if file.result is not None]
 
     def _read(self, file: _File) -> None:
         """Read and hash one file (neither holds the GIL for long). Its bytes are kept for the chunk's parse: a
@@ -239,6 +241,12 @@ def _per_file(step: Callable[[_File], None], lock: threading.Lock | None = None)
                     file.result = _rejected(file.cand, problem)
 
     return phase
+
+
+def _judged_by(result: ChunkResult, registry: str | None) -> ChunkResult:
+    """A reject records the registry it was judged by: edited (the procedure the reject names added), the next
+    stage reads the file again."""
+    return dataclasses.replace(result, registry_sha256=registry) if isinstance(result, RejectRecord) else result
 
 
 def _rejected(cand: Candidate, problem: Reject) -> RejectRecord:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labtui.core.commit import Staged, StoreCommit
-from labtui.core.config import StagingConfig, extraction_version
+from labtui.core.config import StagingConfig, extraction_version, registry_digest
 from labtui.core.overview import read_overview
 from labtui.core.rawread import Busy, release_large_buffers
 from labtui.core.rejects import RejectRecord, load_rejects
@@ -85,7 +85,7 @@ class Stager:
 
     # -- planning ---------------------------------------------------------------------------------------------
     def _plan(
-        self, candidates: list[Candidate], staged: Signatures, rejects: dict[str, RejectRecord]
+        self, candidates: list[Candidate], staged: Signatures, rejects: dict[str, RejectRecord], registry: str | None
     ) -> tuple[list[Candidate], list[tuple[Candidate, Outcome]]]:
         now_ns = time.time_ns()
         work: list[Candidate] = []
@@ -93,7 +93,7 @@ class Stager:
         for cand in candidates:
             if self.only is not None and cand.source_file not in self.only:
                 continue
-            known = None if self.force else known_outcome(cand, staged, rejects)
+            known = None if self.force else known_outcome(cand, staged, rejects, registry)
             if known is not None:
                 skipped.append((cand, known))
             elif not cand.is_symlink and (now_ns - cand.mtime_ns) < self.settle * 1e9:
@@ -160,7 +160,8 @@ class Stager:
             if identity is not None:
                 self._committer.mark_dirty()  # a crash while recording it leaves a temp file the next writer sweeps
                 write_identity(self.config, identity)
-            work, skipped = self._plan(candidates, staged, rejects)
+            registry = registry_digest(self.config.procedures_file)  # a reject holds while file and registry do
+            work, skipped = self._plan(candidates, staged, rejects, registry)
             total = len(work) + len(skipped)
             for cand, outcome in skipped:
                 self.report.counts[outcome] += 1
@@ -176,6 +177,7 @@ class Stager:
                 worker = ChunkWorker(  # the registry and version loaded once here, not racing in the workers
                     self.config, self.registry, self.version, self._committer.staging_area(), self._claim, self.cancel
                 )
+                worker.registry_sha256 = registry
                 release_large_buffers()
                 if manifest is None:
                     manifest = self._manifest()
