@@ -410,6 +410,25 @@ def test_a_geometry_beyond_a_float_gives_no_mobility_and_says_why(tmp_path: Path
     assert f"mobility: the geometry of Alisson67 in chip_params.yaml {what} a float" in ivg["remarks"]
 
 
+def test_a_chip_params_file_that_is_not_there_is_named_in_the_mobility_remark(tmp_path: Path) -> None:
+    """A misspelt `chip_params_file` (or a new lab's file not written yet) leaves every mobility out: the remark
+    names the file labtui looked for, where it said only `no complete geometry for Alisson67 in chip_params.yaml`
+    (a file that has that chip, under another name)."""
+    lab = small_lab(tmp_path)
+    (tmp_path / "config" / "chip_params.yaml").write_text(
+        "Alisson67:\n  channel_length_um: 10\n  channel_width_um: 5\n"
+        "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
+    lab.configure(chip_params_file="config/chip_param.yaml")
+    lab.stage()
+    ivg = read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)
+    assert ivg["mobility_hole_cm2_vs"] is None
+    missing = tmp_path / "config" / "chip_param.yaml"
+    assert f"mobility: no chip geometry: {missing} does not exist (chip_params_file)" in ivg["remarks"]
+    lab.configure(chip_params_file=None)  # the default, config/chip_params.yaml, is there
+    lab.stage(force=True)
+    assert read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)["mobility_hole_cm2_vs"] > 0
+
+
 # --- the table ----------------------------------------------------------------------------------------------------
 
 

@@ -149,7 +149,7 @@ def _joined_remark(remark: pl.Expr) -> pl.Expr:
 def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl.DataFrame,
           curves: Mapping[str, tuple[str, Curve]]) -> pl.DataFrame:
     table = runs.select(list(CONTEXT_SCHEMA)).join(data, on="run_id", how="inner")
-    table = _mobility(table, load_chip_params(config.chip_params_file))
+    table = _mobility(table, load_chip_params(config.chip_params_file), config.chip_params_file)
     table = _calibrate(config, runs, table, old, curves)
     responsivity = pl.col("delta_i_a") / pl.col("power_w")  # both finite, power_w > 0: only an overflow is not
     overflow = pl.when(~responsivity.is_finite()).then(pl.lit("responsivity_a_per_w: delta_i_a / power_w overflows"))
@@ -164,16 +164,22 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
     return table.select(list(METRICS_SCHEMA)).sort(["start_time_utc", "run_id"])
 
 
-def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams]) -> pl.DataFrame:
-    """μ = (L/W)·gm/(C·|Vds|) in cm²/(V·s), for chips whose geometry is complete."""
+def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | None = None) -> pl.DataFrame:
+    """μ = (L/W)·gm/(C·|Vds|) in cm²/(V·s), for chips whose geometry is complete; `path` the chip parameters file,
+    named in the remark when it is not there (a misspelt `chip_params_file` is otherwise silent)."""
+    unknown = pl.format("mobility: no complete geometry for {} in chip_params.yaml",
+                        pl.col("chip_name").fill_null("this chip"))
+    if path is None:
+        unknown = pl.lit("mobility: no chip geometry: the config sets no chip_params_file")
+    elif not path.exists():
+        unknown = pl.lit(f"mobility: no chip geometry: {path} does not exist (chip_params_file)")
     known = {name: (p.channel_length_um / p.channel_width_um / p.capacitance_f_per_m2)  # type: ignore[operator]
              for name, p in chips.items() if p.has_geometry}
     factor = pl.col("chip_name").replace_strict(known, default=None, return_dtype=pl.Float64)
     per_gm = factor / pl.col("vds_v").abs() * 1e4  # m² → cm²
     is_ivg = pl.col("proc") == "IVg"
     reason = (pl.when(is_ivg & factor.is_null())
-              .then(pl.format("mobility: no complete geometry for {} in chip_params.yaml",
-                              pl.col("chip_name").fill_null("this chip")))
+              .then(unknown)
               .when(is_ivg & ((pl.col("vds_v") == 0) | pl.col("vds_v").is_null()))
               .then(pl.lit("mobility: no drain voltage (Vds) in the header"))
               .when(is_ivg & ~per_gm.is_finite())  # extreme but valid numbers: no number, not ±inf
