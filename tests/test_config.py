@@ -71,7 +71,7 @@ def test_a_config_may_name_the_store_folder_beside_the_raw_root(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("text", "words"),
     [
-        ("local_tz: Mars/Olympus\n", "unknown time zone"),
+        ("local_tz: Mars/Olympus\n", "local_tz: unknown time zone .Mars/Olympus."),
         ("workers: 0\n", "workers"),
         ("raw_root: a\nstage_root: a/b\n", "must not contain each other"),
         ("no_such_setting: 1\n", "no_such_setting: unknown"),

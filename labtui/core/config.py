@@ -111,7 +111,10 @@ class StagingConfig:
     user: str | None = field(default=None, metadata=bounds(nonempty=True))  # annotations' author (default: OS user)
 
     def __post_init__(self) -> None:
-        known_zone(self.local_tz)
+        try:
+            known_zone(self.local_tz)
+        except ValueError as exc:  # said as every other setting's problem: the key, then what is wrong
+            raise ValueError(f"local_tz: {exc}") from None
         raw, stage = self.raw_root.resolve(), self.stage_root.resolve()
         store = stage if (stage / "_manifest").is_dir() else stage.parent  # a config may name the store folder
         if stage == raw or raw in stage.parents or store in raw.parents:  # the store folder holds no raw root either
