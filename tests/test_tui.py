@@ -797,6 +797,20 @@ async def test_keys_are_remapped_from_the_config(tmp_path: Path, monkeypatch: py
         assert isinstance(app.screen, ChipsScreen)
 
 
+async def test_a_remapped_key_that_another_action_of_its_screen_has_is_said(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`stage: r` took the dashboard's `r` from Rejects without a word (Rejects left the footer, and `r` staged):
+    the app says which key is taken from which action, as it says an unknown action."""
+    monkeypatch.chdir(tmp_path)
+    lab = tui_lab(tmp_path, keys={"stage": "r", "chips": "x"})
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        warnings = [n.message for n in said(app) if n.message.startswith("config keys")]
+        assert warnings == ["config keys: stage → r is also the key of rejects, restage, stage_rejects, "
+                            "trends_responsivity: give one of them another key"]
+
+
 async def test_help_lists_the_screen_keys_and_the_palette_runs_them(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:

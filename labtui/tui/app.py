@@ -96,6 +96,8 @@ class LabApp(App[None]):
             actions = "action" if len(unknown) == 1 else "actions"
             self.notify(f"config keys: unknown {actions} {', '.join(unknown)}; known: {known}",
                         severity="warning", timeout=10)
+        for taken in key_conflicts(self.config.keys):
+            self.notify(f"config keys: {taken}: give one of them another key", severity="warning", timeout=10)
         self.push_screen(DashboardScreen(stage=self.stage_on_start))
         if self.notice:
             self.notify(self.notice, title="labtui", timeout=20)
@@ -262,6 +264,32 @@ class LabApp(App[None]):
 
 def binding_ids() -> set[str]:
     """The actions `config.keys` can remap."""
+    return {binding.id for cls in _binding_classes() for binding in cls.BINDINGS
+            if isinstance(binding, Binding) and binding.id}
+
+
+def key_conflicts(keymap: dict[str, str]) -> list[str]:
+    """`stage → r is also the key of rejects`: each remapped key that another action of the same screen (its own
+    bindings, its base classes' and the app's) already has, where one of the two would shadow the other unsaid."""
+    if not keymap:
+        return []
+    found: dict[tuple[str, str], set[str]] = {}  # (action, key) -> the other actions with that key, on any screen
+    for cls in _binding_classes():
+        owners: dict[str, set[str]] = {}
+        inherited = (b for base in reversed(cls.__mro__) for b in base.__dict__.get("BINDINGS", ()))
+        for binding in [*LabApp.BINDINGS, *inherited]:
+            if isinstance(binding, Binding) and binding.id:
+                for key in keymap.get(binding.id, binding.key).split(","):
+                    owners.setdefault(key.strip(), set()).add(binding.id)
+        for key, ids in owners.items():
+            for action in sorted(ids & set(keymap)):
+                if others := ids - {action}:
+                    found.setdefault((action, key), set()).update(others)
+    return [f"{action} → {key} is also the key of {', '.join(sorted(others))}"
+            for (action, key), others in found.items()]
+
+
+def _binding_classes() -> tuple[type[DOMNode], ...]:
     from labtui.tui.base import FilteredScreen, LabScreen
     from labtui.tui.follow import FollowScreen
     from labtui.tui.history import HistoryScreen
@@ -270,7 +298,5 @@ def binding_ids() -> set[str]:
     from labtui.tui.table import FrameTable
     from labtui.tui.trends import TrendsScreen
 
-    classes: tuple[type[DOMNode], ...] = (LabApp, LabScreen, FilteredScreen, DashboardScreen, HistoryScreen,
-                                          StageScreen, FrameTable, PlotScreen, TrendsScreen, FollowScreen,
-                                          *map(screen_class, TASKS.values()))
-    return {binding.id for cls in classes for binding in cls.BINDINGS if isinstance(binding, Binding) and binding.id}
+    return (LabApp, LabScreen, FilteredScreen, DashboardScreen, HistoryScreen, StageScreen, FrameTable, PlotScreen,
+            TrendsScreen, FollowScreen, *map(screen_class, TASKS.values()))
