@@ -429,6 +429,20 @@ def test_a_chip_params_file_that_is_not_there_is_named_in_the_mobility_remark(tm
     assert read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)["mobility_hole_cm2_vs"] > 0
 
 
+def test_a_chip_params_entry_spelt_in_another_case_is_named_in_the_mobility_remark(tmp_path: Path) -> None:
+    """`alisson67:` in chip_params.yaml is not chip Alisson67 (two groups may differ by case alone), but the remark
+    said only `no complete geometry for Alisson67 in chip_params.yaml` beside an entry the lab can see."""
+    lab = small_lab(tmp_path)
+    (tmp_path / "config" / "chip_params.yaml").write_text(
+        "alisson67:\n  channel_length_um: 10\n  channel_width_um: 5\n"
+        "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
+    lab.stage()
+    ivg = read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)
+    assert ivg["mobility_hole_cm2_vs"] is None
+    assert ivg["remarks"] == ["mobility: chip_params.yaml names alisson67, not Alisson67 (chip names are matched "
+                              "with their case)"]
+
+
 # --- the table ----------------------------------------------------------------------------------------------------
 
 

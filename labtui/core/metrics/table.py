@@ -167,8 +167,13 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
 def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | None = None) -> pl.DataFrame:
     """μ = (L/W)·gm/(C·|Vds|) in cm²/(V·s), for chips whose geometry is complete; `path` the chip parameters file,
     named in the remark when it is not there (a misspelt `chip_params_file` is otherwise silent)."""
-    unknown = pl.format("mobility: no complete geometry for {} in chip_params.yaml",
-                        pl.col("chip_name").fill_null("this chip"))
+    by_case = {name.lower(): name for name in chips}  # an entry spelt in another case is named (it is no match)
+    spelt = pl.col("chip_name").str.to_lowercase().replace_strict(by_case, default=None, return_dtype=pl.String)
+    unknown = (pl.when(~pl.col("chip_name").is_in(list(chips)) & spelt.is_not_null())
+               .then(pl.format("mobility: chip_params.yaml names {}, not {} (chip names are matched with their case)",
+                               spelt, pl.col("chip_name")))
+               .otherwise(pl.format("mobility: no complete geometry for {} in chip_params.yaml",
+                                    pl.col("chip_name").fill_null("this chip"))))
     if path is None:
         unknown = pl.lit("mobility: no chip geometry: the config sets no chip_params_file")
     elif not path.exists():
