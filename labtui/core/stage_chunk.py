@@ -63,7 +63,8 @@ class ChunkWorker:
     them (`Stager._claim`); `temp_dir` is the staging area (None: temp files beside their targets)."""
 
     def __init__(self, config: StagingConfig, registry: Registry, version: str, temp_dir: Path | None,
-                 claim: Callable[[ManifestRow], None], cancel: threading.Event) -> None:
+                 claim: Callable[[ManifestRow], None], cancel: threading.Event,
+                 registry_sha256: str | None = None) -> None:
         self.config = config
         self.registry = registry
         self.version = version
@@ -71,7 +72,7 @@ class ChunkWorker:
         self.claim = claim
         self.cancel = cancel
         self.python = threading.Lock()  # held by the per-file phases: one thread runs them at a time (see `stage`)
-        self.registry_sha256: str | None = None  # the registry's digest, recorded in each reject (`rejected_as_is`)
+        self.registry_sha256 = registry_sha256  # the registry's digest, recorded in each reject (`rejected_as_is`)
 
     def stage(self, chunk: list[Candidate]) -> list[tuple[Candidate, ChunkResult]]:
         """Each phase runs over the whole chunk before the next starts: the parse and the write are one Polars

@@ -175,9 +175,9 @@ class Stager:
             if work:
                 self._committer.mark_dirty()
                 worker = ChunkWorker(  # the registry and version loaded once here, not racing in the workers
-                    self.config, self.registry, self.version, self._committer.staging_area(), self._claim, self.cancel
+                    self.config, self.registry, self.version, self._committer.staging_area(), self._claim, self.cancel,
+                    registry,
                 )
-                worker.registry_sha256 = registry
                 release_large_buffers()
                 if manifest is None:
                     manifest = self._manifest()
