@@ -101,11 +101,13 @@ def test_a_first_scan_of_staged_files_leaves_them_to_the_folder_checks(lab: Lab)
     watcher.poll()
     assert not events and watcher.state.pending == {} and watcher.state.staged == {}
     lab.write("d/It2025-10-14_9.csv", raw_csv("It", start=1760381684.0), mtime=clock.now)
-    lab.write("d/It2025-10-14_10.csv", b"#Procedure: <laser_setup.procedures.It.It>\n", mtime=clock.now)
+    lab.write("d/It2025-10-14_10.csv", b"Procedure: <laser_setup.procedures.It.It>\n", mtime=clock.now)
+    lab.write("d/It2025-10-14_11.csv", b"#Procedure: <laser_setup.procedures.It.It>\n", mtime=clock.now)
     watcher.poll()
     clock.advance(3)
     watcher.poll()
     assert set(watcher.state.staged) == {"d/It2025-10-14_9.csv", "d/It2025-10-14_10.csv"}
+    assert watcher.state.waiting == {"d/It2025-10-14_11.csv"}  # a header begun: stat'ed until its rows come
 
 
 def test_watching_survives_a_deleted_folder_and_a_held_lock(lab: Lab) -> None:
@@ -225,3 +227,30 @@ def test_a_refused_stage_is_said_in_its_own_words_while_the_app_watches(lab: Lab
     assert [event.kind for event in events] == ["error"]
     assert events[0].message.startswith(f"the store {lab.config.store_root} was built from the raw root")
     assert events[0].message.endswith("pass --raw-root-moved; retrying")
+
+
+def test_a_queued_run_is_not_rejected_while_it_waits_for_its_turn(lab: Lab) -> None:
+    """PyMeasure writes a queued run's file at once, header only (no #Metadata: as the real It2025-09-25_10.csv),
+    inserts its start time when the run begins and appends the rows: a run not begun yet is waited for, not
+    rejected (and a burn-in's header with its start time but no row yet, or a header half written, neither)."""
+    clock, events = Clock(), []
+    watcher = watcher_for(lab, clock, events)
+    queued = lab.write("d/It2025-10-14_2.csv", raw_csv("It", start=None, rows=[]), mtime=clock.now)
+    burn_in = lab.write("d/IVg2025-10-14_3.csv", raw_csv("IVg", start=1760371999.0, rows=[]), mtime=clock.now)
+    half = raw_csv("IVg", start=1760372999.0)
+    cut = lab.write("d/IVg2025-10-14_4.csv", half[: half.index(b"#Data")], mtime=clock.now)
+    for _ in range(3):  # the queue's earlier runs are measured meanwhile
+        clock.advance(30)
+        watcher.poll()
+    assert lab.rejects() == {} and [e for e in events if e.kind == "staged"] == []
+    assert lab.manifest().height == 0
+    for path, data in ((queued, raw_csv("It")), (burn_in, raw_csv("IVg", start=1760371999.0)), (cut, half)):
+        path.write_bytes(data)  # in place: the folder's mtime does not change
+        os.utime(path, (clock.now, clock.now))
+    clock.advance(1)
+    watcher.poll()
+    clock.advance(6)
+    watcher.poll()
+    staged = [s for e in events if e.kind == "staged" for s in e.staged]
+    assert sorted(staged) == ["d/IVg2025-10-14_3.csv", "d/IVg2025-10-14_4.csv", "d/It2025-10-14_2.csv"]
+    assert lab.rejects() == {} and lab.manifest().height == 3

@@ -10,6 +10,7 @@ a full re-scan every `full_rescan_seconds` catches what a coarse folder mtime (S
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
+from labtui.core.parser import DATA_TAG, HEADER_LIMIT, VISIBLE
 from labtui.core.scan import scan_raw, source_path
 from labtui.core.stage_events import StageEvent, StageReport, WatchEventKind
 from labtui.core.stager import Stager
@@ -43,6 +45,7 @@ class _State:
     folders: dict[Path, int] = field(default_factory=dict)  # folder → mtime_ns
     pending: dict[str, float] = field(default_factory=dict)  # changed files → wall time of their last change
     staged: dict[str, float] = field(default_factory=dict)  # files this watcher staged → wall time staged
+    waiting: set[str] = field(default_factory=set)  # settled files whose run has not begun (a queued run)
 
 
 class Watcher:
@@ -110,6 +113,8 @@ class Watcher:
         for source in [s for s in scanned if s not in seen]:
             self.state.files.pop(source, None)
             self.state.pending.pop(source, None)
+            self.state.waiting.discard(source)
+        self.state.waiting -= self.state.pending.keys()
 
     def _quick_scan(self) -> None:
         changed = self._changed_folders()
@@ -123,17 +128,20 @@ class Watcher:
             self._note_changes(seen, complete=False, under=rels)
         now = self.wall()
         self.state.staged = {s: at for s, at in self.state.staged.items() if now - at < RESTAT_SECONDS}
-        for source in [*self.state.pending, *(s for s in self.state.staged if s not in self.state.pending)]:
+        restat = {**self.state.pending, **dict.fromkeys(self.state.staged), **dict.fromkeys(self.state.waiting)}
+        for source in restat:
             try:
                 info = source_path(self.config.raw_root, source).stat(follow_symlinks=False)
             except OSError:
                 self.state.pending.pop(source, None)
                 self.state.files.pop(source, None)
                 self.state.staged.pop(source, None)
+                self.state.waiting.discard(source)
                 continue
             if (info.st_size, info.st_mtime_ns) != self.state.files.get(source):
                 self.state.files[source] = (info.st_size, info.st_mtime_ns)
                 self.state.pending[source] = now
+                self.state.waiting.discard(source)
 
     # -- one poll ---------------------------------------------------------------------------------------------
     def poll(self) -> list[WatchEvent]:
@@ -155,6 +163,10 @@ class Watcher:
             self._quick_scan()
         settle = self.config.watch_settle_seconds
         ready = [s for s, changed in self.state.pending.items() if self.wall() - changed >= settle]
+        for source in [s for s in ready if not_begun(source_path(self.config.raw_root, s))]:
+            ready.remove(source)  # its rows will come (and change it), or a one-shot `labtui stage` rejects it
+            self.state.pending.pop(source)
+            self.state.waiting.add(source)
         if ready and (event := self._stage(ready)) is not None:
             events.append(event)
         return self._emit(events)
@@ -209,6 +221,27 @@ class Watcher:
         for event in events:
             self.on_event(event)
         return events
+
+
+_PYMEASURE_HEADER = re.compile(rb"(?i)\A(?:\xef\xbb\xbf)?#[ \t]*procedure:")
+_DATA_LINE = re.compile(DATA_TAG + rb"\n")
+
+
+def not_begun(path: Path) -> bool:
+    """An acquisition header with no data row yet: a run PyMeasure queued (it writes the file when queued and
+    inserts the start time when the run begins), one in its burn-in, or a header still being written."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(HEADER_LIMIT + 1)
+    except OSError:
+        return False
+    if len(head) > HEADER_LIMIT or not _PYMEASURE_HEADER.match(head):
+        return False
+    tag = _DATA_LINE.search(head)
+    if tag is None:
+        return True
+    row_end = head.find(b"\n", tag.end())
+    return row_end < 0 or VISIBLE.search(head, row_end + 1) is None
 
 
 def _parent(source_file: str) -> str:
