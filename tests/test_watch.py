@@ -254,3 +254,17 @@ def test_a_queued_run_is_not_rejected_while_it_waits_for_its_turn(lab: Lab) -> N
     staged = [s for e in events if e.kind == "staged" for s in e.staged]
     assert sorted(staged) == ["d/IVg2025-10-14_3.csv", "d/IVg2025-10-14_4.csv", "d/It2025-10-14_2.csv"]
     assert lab.rejects() == {} and lab.manifest().height == 3
+
+
+def test_follow_reads_the_rows_of_a_procedure_with_a_text_column(lab: Lab) -> None:
+    """IVsaw's `polarity` is text, as the stager stores it: its rows are counted while measured, not dropped."""
+    data = raw_csv("IVsaw", columns=["Vsd (V)", "I (A)", "polarity"],
+                   rows=["0.0,1e-9,positive", "0.1,2e-9,positive", "0.0,-1e-9,negative"])
+    path = lab.raw / "IVsaw2025-10-13_1.csv"
+    path.write_bytes(data[: data.index(b"0.0,-1e-9")])
+    run = FollowedRun(path, load_registry())
+    assert run.refresh() == 2
+    path.write_bytes(data)
+    assert run.refresh() == 1 and run.problem is None
+    assert run.frame["polarity"].to_list() == ["positive", "positive", "negative"]
+    assert run.describe() == "IVsaw2025-10-13_1.csv — Alisson67, 3 rows"

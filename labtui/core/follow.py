@@ -49,9 +49,8 @@ class FollowedRun:
         block, self._pending = self._pending[:cut], self._pending[cut:]
         if not block.strip():
             return 0
-        schema = {name: pl.Float64 for name in self.header.stored_columns}
         try:
-            rows = pl.read_csv(block, has_header=False, schema=schema, truncate_ragged_lines=True)
+            rows = pl.read_csv(block, has_header=False, schema=self._schema(), truncate_ragged_lines=True)
             rows = rows.filter(~pl.all_horizontal(pl.all().is_null()))  # a blank line is not a row
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as exc:
             self.problem = f"unreadable rows in {self.path.name}: {exc}".splitlines()[0]
@@ -77,7 +76,15 @@ class FollowedRun:
             self._chunks = [pl.concat(self._chunks)]
         if self._chunks:
             return self._chunks[0]
-        return pl.DataFrame(schema={n: pl.Float64 for n in (self.header.stored_columns if self.header else [])})
+        return pl.DataFrame(schema=self._schema())
+
+    def _schema(self) -> dict[str, type[pl.DataType]]:
+        """As the stager stores them: the procedure's text columns (IVsaw's polarity) as strings, the rest Float64."""
+        if self.header is None:
+            return {}
+        text = set(self.header.spec.text_columns)
+        return {stored: pl.String if name in text else pl.Float64
+                for name, stored in zip(self.header.columns, self.header.stored_columns, strict=False)}
 
     def progress(self) -> tuple[float, float] | None:
         """(done, expected) in seconds for timed runs (It: 1.5 laser periods), else None."""
