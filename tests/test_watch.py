@@ -268,3 +268,34 @@ def test_follow_reads_the_rows_of_a_procedure_with_a_text_column(lab: Lab) -> No
     assert run.refresh() == 1 and run.problem is None
     assert run.frame["polarity"].to_list() == ["positive", "positive", "negative"]
     assert run.describe() == "IVsaw2025-10-13_1.csv — Alisson67, 3 rows"
+
+
+def test_the_measuring_line_reads_the_start_time_inserted_when_a_queued_run_begins(lab: Lab) -> None:
+    """PyMeasure writes the header (here in two writes) when the run is queued and, as it begins, inserts the
+    #Metadata with its start time above #Data: the line then names the run, not the header it saw first."""
+    clock, reports = Clock(), []
+    watcher = MeasuringWatcher(replace(lab.config, watch_settle_seconds=5), on_event=lambda event: None,
+                               on_measuring=reports.append)
+    watcher.wall, watcher.full_rescan_seconds = clock, 3600
+    queued, begun = raw_csv("It", start=None, rows=[]), raw_csv("It")
+    path, source = lab.raw / "d" / "It2025-10-14_1.csv", "d/It2025-10-14_1.csv"
+    write_pieces(path, queued, clock, len(queued) // 2)
+    watcher.poll()
+    clock.advance(1)
+    write_pieces(path, queued, clock, len(queued))
+    watcher.poll()  # seen growing: followed, its header has no start time yet
+    clock.advance(1)
+    write_pieces(path, begun, clock, len(begun))  # the run begins: start time inserted, rows appended
+    watcher.poll()
+    assert reports[-1] == (Measured(source, "It2025-10-14_1.csv — Alisson67, λ=455 nm, 3 s of 3 s"),)
+
+
+def test_follow_starts_over_when_the_file_is_written_anew(lab: Lab) -> None:
+    """A file cut shorter than what was read (written again from its start) is read again from its start."""
+    path = lab.raw / "It2025-10-14_2.csv"
+    path.write_bytes(raw_csv("It"))
+    run = FollowedRun(path, load_registry())
+    run.refresh()
+    path.write_bytes(raw_csv("It", rows=it_rows()[:5]))
+    run.refresh()
+    assert run.frame.height == 5

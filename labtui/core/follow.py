@@ -5,6 +5,7 @@ Never stages anything (a growing file is staged by the watcher once it settles);
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import cast
@@ -12,7 +13,7 @@ from typing import cast
 import polars as pl
 
 from labtui.core.extract import chip_name_of, has_light
-from labtui.core.parser import DATA_TAG, Header, Reject, parse_header
+from labtui.core.parser import DATA_TAG, HEADER_LIMIT, Header, Reject, parse_header
 from labtui.core.registry import Registry
 from labtui.core.wording import counted
 
@@ -25,6 +26,9 @@ class FollowedRun:
     def __init__(self, path: Path, registry: Registry) -> None:
         self.path = path
         self.registry = registry  # the lab's (config.procedures_file), so its own procedures can be followed
+        self._start_over()
+
+    def _start_over(self) -> None:
         self.header: Header | None = None
         self.problem: str | None = None  # why the file cannot be followed (not this format, …)
         self._offset = 0
@@ -35,6 +39,8 @@ class FollowedRun:
         """Read what was appended; returns the number of new complete rows."""
         try:
             with open(self.path, "rb") as handle:
+                if os.fstat(handle.fileno()).st_size < self._offset:  # written anew from its start
+                    self._start_over()
                 handle.seek(self._offset)
                 new = handle.read()
         except OSError as exc:
@@ -66,7 +72,10 @@ class FollowedRun:
             self.header = parse_header(self._pending[: match.end()], self.registry, self.path.stem)
         except Reject as exc:
             self.problem = str(exc)
+            if self._offset <= HEADER_LIMIT:  # read again: PyMeasure inserts the start time as a queued run begins
+                self._offset, self._pending = 0, b""
             return False
+        self.problem = None
         self._pending = self._pending[match.end() :]
         return True
 
