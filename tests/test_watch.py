@@ -15,7 +15,7 @@ from labtui.core.follow import FollowedRun
 from labtui.core.lock import WriterLock
 from labtui.core.measuring import Measured, MeasuringWatcher
 from labtui.core.registry import load_registry
-from labtui.core.watch import RESTAT_SECONDS, Watcher, WatchEvent
+from labtui.core.watch import QUEUED_SECONDS, RESTAT_SECONDS, Watcher, WatchEvent
 from tests.lab import Lab, cli_env, it_rows, raw_csv
 
 
@@ -254,6 +254,22 @@ def test_a_queued_run_is_not_rejected_while_it_waits_for_its_turn(lab: Lab) -> N
     staged = [s for e in events if e.kind == "staged" for s in e.staged]
     assert sorted(staged) == ["d/IVg2025-10-14_3.csv", "d/IVg2025-10-14_4.csv", "d/It2025-10-14_2.csv"]
     assert lab.rejects() == {} and lab.manifest().height == 3
+
+
+def test_a_header_without_rows_for_a_day_is_a_run_that_never_began(lab: Lab) -> None:
+    """A queued run abandoned is rejected, as `labtui stage` rejects it, once its file is a day old; a first scan
+    opens no file older than that (10k of them, on a share, to find none)."""
+    clock, events = Clock(), []
+    watcher = watcher_for(lab, clock, events)
+    lab.write("d/It2025-10-14_2.csv", raw_csv("It", start=None, rows=[]), mtime=clock.now)
+    lab.write("d/It2025-10-13_9.csv", raw_csv("It", start=None, rows=[]), mtime=clock.now - QUEUED_SECONDS - 1)
+    watcher.poll()
+    clock.advance(6)
+    watcher.poll()
+    assert set(lab.rejects()) == {"d/It2025-10-13_9.csv"} and watcher.state.waiting == {"d/It2025-10-14_2.csv"}
+    clock.advance(QUEUED_SECONDS)
+    watcher.poll()
+    assert set(lab.rejects()) == {"d/It2025-10-13_9.csv", "d/It2025-10-14_2.csv"} and not watcher.state.waiting
 
 
 def test_follow_reads_the_rows_of_a_procedure_with_a_text_column(lab: Lab) -> None:

@@ -26,6 +26,7 @@ from labtui.core.stager import Stager
 
 FULL_RESCAN_SECONDS = 60.0
 RESTAT_SECONDS = 3600.0  # a file the watcher staged is stat'ed at every poll this long after (a dark run: hours)
+QUEUED_SECONDS = 86400.0  # a header without rows written this long ago is a run that never began: rejected
 
 
 @dataclass(frozen=True)
@@ -162,14 +163,22 @@ class Watcher:
         else:
             self._quick_scan()
         settle = self.config.watch_settle_seconds
+        for source in [s for s in self.state.waiting if not self._may_begin(s)]:
+            self.state.waiting.discard(source)
+            self.state.pending[source] = -float("inf")  # never begun: staged now, i.e. rejected
         ready = [s for s, changed in self.state.pending.items() if self.wall() - changed >= settle]
-        for source in [s for s in ready if not_begun(source_path(self.config.raw_root, s))]:
+        for source in [s for s in ready if self._may_begin(s) and not_begun(source_path(self.config.raw_root, s))]:
             ready.remove(source)  # its rows will come (and change it), or a one-shot `labtui stage` rejects it
             self.state.pending.pop(source)
             self.state.waiting.add(source)
         if ready and (event := self._stage(ready)) is not None:
             events.append(event)
         return self._emit(events)
+
+    def _may_begin(self, source: str) -> bool:
+        """Small and written within `QUEUED_SECONDS` (known from its stat, so a first scan opens no old file)."""
+        size, mtime_ns = self.state.files.get(source, (0, 0))
+        return size <= HEADER_LIMIT and self.wall() - mtime_ns / 1e9 < QUEUED_SECONDS
 
     def _stage(self, ready: list[str]) -> WatchEvent | None:
         """Stage the settled files; None when the manifest already had them all (e.g. the first scan)."""
