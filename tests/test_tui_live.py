@@ -123,7 +123,7 @@ async def test_a_run_written_in_pieces_is_staged_once_into_the_open_history(lab:
         clock.advance(SETTLE)  # unchanged for longer than the settle time
         await wait_until(pilot, lambda: NEW in history(app))  # the open history updates by itself, at once
         assert runs_of(lab, NEW)["n_rows"].to_list() == [len(it_rows())]  # all of it
-        assert any(NEW in n.message for n in said(app))
+        assert any(NEW in n.message and n.title == "1 run staged" for n in said(app))
         clock.advance(2 * SETTLE)
         await clock.polled(pilot, 3)  # settled long ago: nothing is staged twice
         assert [e.staged for e in app.events if e.kind == "staged"] == [(NEW,)]

@@ -93,8 +93,9 @@ class WatchController:
         if len(event.staged) > SHOWN_FILES:
             lines.append(f"… and {len(event.staged) - SHOWN_FILES} more")
         lines += [f"✘ {record.headline()}" for record in rejects[:SHOWN_FILES]]
+        title = f"{counted(len(event.staged), 'run')} staged" if event.staged else "Watching"  # a grown file's run
         self.app.notify("\n".join(lines) or event.message, severity="warning" if rejects else "information",
-                        title=f"{counted(len(event.staged), 'new run')} staged" if event.staged else "Watching")
+                        title=title)  # is staged again: "new run" was not always true
 
     def measured(self, message: Measuring) -> bool:
         """Take the running watcher's report (a stopped one may still post its last); True when it changed."""
