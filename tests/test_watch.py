@@ -149,6 +149,10 @@ def test_follow_reads_only_new_rows_and_describes_the_run(lab: Lab) -> None:
     assert run.refresh() == len(it_rows()) - first
     assert run.frame["t_s"].to_list() == sorted(run.frame["t_s"].to_list())
     assert run.describe() == "It2025-10-14_3.csv — Alisson67, λ=455 nm, 3 s of 3 s"
+    moved = path.rename(path.with_suffix(".bak"))  # deleted or moved while followed: said, not frozen on its rows
+    assert run.refresh() == 0 and run.describe() == "It2025-10-14_3.csv — cannot read it: No such file or directory"
+    moved.rename(path)
+    assert run.refresh() == 0 and run.describe() == "It2025-10-14_3.csv — Alisson67, λ=455 nm, 3 s of 3 s"
 
 
 def test_stage_watch_headless_stops_cleanly_on_ctrl_c(lab: Lab) -> None:

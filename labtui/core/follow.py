@@ -31,6 +31,7 @@ class FollowedRun:
     def _start_over(self) -> None:
         self.header: Header | None = None
         self.problem: str | None = None  # why the file cannot be followed (not this format, …)
+        self.unreadable: str | None = None  # why it could not be read at the last refresh (deleted, moved)
         self._offset = 0
         self._pending = b""
         self._chunks: list[pl.DataFrame] = []
@@ -43,9 +44,10 @@ class FollowedRun:
                     self._start_over()
                 handle.seek(self._offset)
                 new = handle.read()
-        except OSError as exc:
-            self.problem = f"cannot read {self.path.name}: {exc.strerror or exc}"
+        except OSError as exc:  # deleted or moved while followed, a share gone: said until it reads again
+            self.unreadable = f"cannot read it: {exc.strerror or exc}"
             return 0
+        self.unreadable = None
         self._offset += len(new)
         self._pending += new
         if self.header is None and not self._read_header():
@@ -111,6 +113,8 @@ class FollowedRun:
 
     def describe(self) -> str:
         """`It2025-10-14_35.csv — Alisson67, λ=455 nm, 83 s of 180 s`: the dashboard's "measuring now" line."""
+        if self.unreadable is not None:
+            return f"{self.path.name} — {self.unreadable}"
         if self.header is None:
             return f"{self.path.name} — {self.problem or 'waiting for the header'}"
         fields = self.header.fields
