@@ -310,6 +310,22 @@ def test_the_measuring_line_reads_the_start_time_inserted_when_a_queued_run_begi
     assert reports[-1] == (Measured(source, "It2025-10-14_1.csv — Alisson67, λ=455 nm, 3 s of 3 s"),)
 
 
+def test_a_queued_run_and_one_in_its_burn_in_are_on_the_measuring_line(lab: Lab) -> None:
+    """Waited for, not staged: the dashboard named nothing as measured while the acquisition held them."""
+    clock, reports = Clock(), []
+    watcher = MeasuringWatcher(replace(lab.config, watch_settle_seconds=5), on_event=lambda event: None,
+                               on_measuring=reports.append)
+    watcher.wall, watcher.full_rescan_seconds = clock, 3600
+    lab.write("d/It2025-10-14_2.csv", raw_csv("It", start=None, rows=[]), mtime=clock.now)
+    lab.write("d/IVg2025-10-14_3.csv", raw_csv("IVg", start=1760371999.0, rows=[]), mtime=clock.now)
+    for _ in range(2):
+        clock.advance(6)
+        watcher.poll()
+    assert watcher.state.waiting == {"d/It2025-10-14_2.csv", "d/IVg2025-10-14_3.csv"}
+    assert reports[-1] == (Measured("d/IVg2025-10-14_3.csv", "IVg2025-10-14_3.csv — Alisson67, 0 rows"),
+                           Measured("d/It2025-10-14_2.csv", "It2025-10-14_2.csv — queued: its run has not begun"))
+
+
 def test_follow_starts_over_when_the_file_is_written_anew(lab: Lab) -> None:
     """A file cut shorter than what was read (written again from its start) is read again from its start."""
     path = lab.raw / "It2025-10-14_2.csv"

@@ -55,15 +55,17 @@ class MeasuringWatcher(Watcher):
         files = self.state.files
         grew = {source for source, signature in files.items() if self.seen.get(source, signature) != signature}
         self.seen = dict(files)
-        root = self.config.raw_root
+        root, waiting = self.config.raw_root, self.state.waiting  # queued, or in their burn-in: measured too
         self.followed = {
             source: self.followed.get(source) or FollowedRun(root / source, self.registry)
-            for source in self.growing()
-            if source in grew or source in self.followed
+            for source in [*self.growing(), *sorted(waiting)]
+            if source in grew or source in self.followed or source in waiting
         }
         for run in self.followed.values():
             run.refresh()  # only the bytes appended since the last poll
-        runs = tuple(Measured(source, run.describe()) for source, run in self.followed.items())
+        runs = tuple(Measured(source, f"{run.path.name} — queued: its run has not begun"
+                              if source in waiting and run.header is None else run.describe())
+                     for source, run in self.followed.items())
         if runs != self.reported:
             self.reported = runs
             self.on_measuring(runs)
