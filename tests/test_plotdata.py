@@ -505,6 +505,25 @@ def test_resizing_reshapes_without_reading_parquet_again(tmp_path):
             ["seq 1", "seq 2"],
             "Alisson67 · It · VL=0 V · VG=-0.4 V",
         ),
+        (  # a spectral series at other powers (chip 72's seq 16, 20): the legend names the wavelength too
+            [{"laser_voltage_v": 4.53, "laser_wavelength_nm": 680.0}, {"laser_voltage_v": 2.31,
+                                                                       "laser_wavelength_nm": 625.0}],
+            ["VL=4.53 V, λ=680 nm", "VL=2.31 V, λ=625 nm"],
+            "Alisson67 · It · VG=-0.4 V",
+        ),
+        (  # the gate differs too (chip 72's seq 59, 60, 64): VG is what sets the sign of the response
+            [{"laser_voltage_v": 0.88, "laser_wavelength_nm": 365.0, "vg_fixed_v": -0.3},
+             {"laser_voltage_v": 0.88, "laser_wavelength_nm": 365.0, "vg_fixed_v": 0.3},
+             {"laser_voltage_v": 2.12, "laser_wavelength_nm": 385.0, "vg_fixed_v": -0.3}],
+            ["VL=0.88 V, λ=365 nm, VG=-0.3 V", "VL=0.88 V, λ=365 nm, VG=0.3 V", "VL=2.12 V, λ=385 nm, VG=-0.3 V"],
+            "Alisson67 · It",
+        ),
+        (  # a dark run has no wavelength: neither one that varies nor one to name
+            [{"laser_voltage_v": 0.0, "has_light": False}, {"laser_voltage_v": 1.15, "laser_wavelength_nm": 365.0},
+             {"laser_voltage_v": 1.15}],
+            ["VL=0 V", "VL=1.15 V, λ=365 nm", "VL=1.15 V, λ=455 nm"],
+            "Alisson67 · It · VG=-0.4 V",
+        ),
         (
             [{"laser_voltage_v": 1.0}, {"laser_voltage_v": 1.0}, {"laser_voltage_v": 2.0}],
             ["VL=1 V seq 1", "VL=1 V seq 2", "VL=2 V seq 3"],

@@ -29,14 +29,19 @@ PARAMS = (
 
 
 def legend_labels(rows: list[Row]) -> list[str]:
-    """Label each run by the first parameter that varies across `rows`, else by its seq.
+    """Label each run by every parameter that varies across `rows` (runs at other wavelengths *and* powers name
+    both: a legend of powers alone would pass a spectral series off as a power series), else by its seq.
 
+    A parameter that means nothing for a run (a dark run's wavelength) neither varies by it nor is in its label.
     Labels that would still collide (two runs at the same VL) get the run's seq appended.
     """
-    varying = next((p for p in PARAMS if len({p.value(row) for row in rows}) > 1), None)
-    if varying is None:
+    def named(p: Param, row: Row) -> bool:
+        return p.in_the_dark or p.value(row) is not None
+
+    varying = [p for p in PARAMS if len({p.value(row) for row in rows if named(p, row)}) > 1]
+    if not varying:
         return [run_ident(row) for row in rows]
-    labels = [varying.format(varying.value(row)) for row in rows]
+    labels = [", ".join(p.format(p.value(row)) for p in varying if named(p, row)) for row in rows]
     if len(set(labels)) < len(labels):
         labels = [f"{label} {run_ident(row)}" for label, row in zip(labels, rows, strict=False)]
     return labels
