@@ -455,7 +455,7 @@ def test_it_overlay_warns_about_durations_and_light_dark_mix(tmp_path):
     rows.append(stage(tmp_path, run_row(3, "It", laser_voltage_v=2.0), step_run(duration=240.0)))
     spec = only(build_plots(manifest(rows), tmp_path, PlotOptions()))
     assert spec.warnings[0] == "durations differ by more than 10% (180–240 s)"
-    assert [s.label for s in spec.series] == ["VL=1.15 V", "VL=0 V", "VL=2 V"]
+    assert [s.label for s in spec.series] == ["VL=1.15 V, λ=455 nm", "VL=0 V", "VL=2 V, λ=455 nm"]
     reversed_rows = {name: values[::-1] for name, values in step_run().items()}  # a file written backwards
     rows[2] = stage(tmp_path, run_row(3, "It", laser_voltage_v=2.0), reversed_rows)
     assert only(build_plots(manifest(rows), tmp_path, PlotOptions())).warnings == spec.warnings[1:]  # its span: 180 s
@@ -518,10 +518,15 @@ def test_resizing_reshapes_without_reading_parquet_again(tmp_path):
             ["VL=0.88 V, λ=365 nm, VG=-0.3 V", "VL=0.88 V, λ=365 nm, VG=0.3 V", "VL=2.12 V, λ=385 nm, VG=-0.3 V"],
             "Alisson67 · It",
         ),
-        (  # a dark run has no wavelength: neither one that varies nor one to name
+        (  # a dark run has no wavelength to name
             [{"laser_voltage_v": 0.0, "has_light": False}, {"laser_voltage_v": 1.15, "laser_wavelength_nm": 365.0},
              {"laser_voltage_v": 1.15}],
             ["VL=0 V", "VL=1.15 V, λ=365 nm", "VL=1.15 V, λ=455 nm"],
+            "Alisson67 · It · VG=-0.4 V",
+        ),
+        (  # lit runs beside a dark reference: their labels name their wavelength (the dark run's is stale)
+            [{"laser_voltage_v": 0.0, "has_light": False, "laser_wavelength_nm": 850.0}, {"laser_voltage_v": 1.15}],
+            ["VL=0 V", "VL=1.15 V, λ=455 nm"],
             "Alisson67 · It · VG=-0.4 V",
         ),
         (

@@ -146,7 +146,7 @@ async def test_p_opens_the_plot_and_b_cycles_the_it_baseline(lab):
         spec = screen.spec
         assert (spec.kind, len(spec.series), spec.x_title) == ("It", 3, "t (s)")
         assert spec.y_title == "ΔI (nA)" and spec.spans  # laser window from the VL column
-        assert [s.label for s in spec.series] == ["VL=1 V", "VL=2 V", "VL=0 V"]
+        assert [s.label for s in spec.series] == ["VL=1 V, λ=455 nm", "VL=2 V, λ=455 nm", "VL=0 V"]  # lit runs' λ
         assert plot_title(spec) == "Alisson67 · It · VG=-0.4 V · seq 1–3"
         assert "just before laser ON" in status_text(screen)
         assert "mixes light and dark" in status_text(screen)
@@ -255,7 +255,7 @@ async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path, mo
         assert exported["label"].unique(maintain_order=True).to_list() == [s.label for s in full.series]
         assert exported.height == sum(s.x.size for s in full.series) > points(screen)  # not the downsampled view
         assert (exported["x_unit"][0], exported["y_unit"][0]) == (full.x_unit, full.y_unit)
-        assert exported.filter(pl.col("label") == "VL=2 V")["y"].to_numpy() == pytest.approx(full.series[1].y)
+        assert exported.filter(pl.col("label") == "VL=2 V, λ=455 nm")["y"].to_numpy() == pytest.approx(full.series[1].y)
         assert str(csv) in status_text(screen)
 
 

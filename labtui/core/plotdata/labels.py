@@ -13,8 +13,12 @@ class Param(NamedTuple):
     unit: str
     in_the_dark: bool = True  # False: meaningless for a dark run (it keeps the last wavelength, or 0)
 
+    def applies(self, row: Row) -> bool:
+        """Whether the run has this parameter at all (a dark run has no wavelength; an unknown one it has)."""
+        return self.in_the_dark or row.get("has_light") is not False
+
     def value(self, row: Row) -> float | None:
-        return row.get(self.column) if self.in_the_dark or row.get("has_light") is not False else None
+        return row.get(self.column) if self.applies(row) else None
 
     def format(self, value: float | None) -> str:
         return f"{self.name}={'?' if value is None else format(value, 'g')} {self.unit}"
@@ -32,16 +36,14 @@ def legend_labels(rows: list[Row]) -> list[str]:
     """Label each run by every parameter that varies across `rows` (runs at other wavelengths *and* powers name
     both: a legend of powers alone would pass a spectral series off as a power series), else by its seq.
 
-    A parameter that means nothing for a run (a dark run's wavelength) neither varies by it nor is in its label.
-    Labels that would still collide (two runs at the same VL) get the run's seq appended.
+    A dark run has no wavelength: its label leaves it out, and beside one the lit runs' labels name theirs (the title
+    cannot: `λ=455 nm` above a figure of 14 dark sweeps and one lit reads as all of them lit). Labels that would
+    still collide (two runs at the same VL) get the run's seq appended.
     """
-    def named(p: Param, row: Row) -> bool:
-        return p.in_the_dark or p.value(row) is not None
-
-    varying = [p for p in PARAMS if len({p.value(row) for row in rows if named(p, row)}) > 1]
+    varying = [p for p in PARAMS if len({p.value(row) for row in rows}) > 1]
     if not varying:
         return [run_ident(row) for row in rows]
-    labels = [", ".join(p.format(p.value(row)) for p in varying if named(p, row)) for row in rows]
+    labels = [", ".join(p.format(p.value(row)) for p in varying if p.applies(row)) or run_ident(row) for row in rows]
     if len(set(labels)) < len(labels):
         labels = [f"{label} {run_ident(row)}" for label, row in zip(labels, rows, strict=False)]
     return labels
