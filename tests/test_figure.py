@@ -148,6 +148,24 @@ def test_a_sweep_figure_has_a_legend_entry_per_run_and_per_direction(lab):
     assert legend_of(many)[:3] == ["seq 0 leg 1", "seq 0 leg -1", "seq 1 leg 1"]
 
 
+def test_a_log_axis_labels_its_ticks_as_plain_numbers():
+    """|ΔI| of chip 67's lit It runs (seq 7, 9, 13) spans 0.01 … 1500 nA: matplotlib's own log labels read `1e−02`,
+    `1e−01`, then `1`, `10`, `1000`; a figure's axis reads 0.01, 0.1, 1 … 1000 in its unit."""
+    from matplotlib.figure import Figure
+
+    x = np.linspace(0.0, 180.0, 50)
+    drawing = Drawing("Alisson67 · It", "t (s)", "|ΔI| (nA)", (Trace(x, np.geomspace(0.01, 1500.0, 50), "seq 7"),),
+                      log_y=True)
+    figure = Figure(figsize=(6.4, 4.2))
+    ax = figure.add_subplot()
+    draw_axes(ax, drawing)
+    figure.canvas.draw()
+    low, high = ax.get_ylim()
+    labels = {round(float(text.get_position()[1]), 6): text.get_text() for text in ax.get_yticklabels()
+              if low <= text.get_position()[1] <= high}
+    assert labels == {0.01: "0.01", 0.1: "0.1", 1.0: "1", 10.0: "10", 100.0: "100", 1000.0: "1000"}
+
+
 @pytest.mark.parametrize("joined", [False, True])
 def test_trend_series_past_the_palette_keep_a_look_of_their_own(joined):
     """A photoresponse trend of the real chip Alisson68 has ten wavelengths: its 680 and 850 nm points were drawn as

@@ -20,6 +20,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     import numpy as np
     from matplotlib.axes import Axes
+    from matplotlib.ticker import LogFormatter
 
 PNG_DPI = 300
 SIZE_IN = (6.4, 4.2)  # one column of a two-column page at a readable scale
@@ -170,16 +171,26 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         ax.plot(xs, ys, "D", color="black", ms=4, mfc="white", mew=1.0, ls="none", label="Dirac point", zorder=3,
                 gid="dirac-points")
     if drawing.log_y:
-        from matplotlib.ticker import LogFormatter
-
         ax.set_yscale("log")  # ticks as plain numbers in the axis unit (40, 60, 100 µA), not 4×10¹
-        ax.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
-        ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.5)))
+        ax.yaxis.set_major_formatter(_plain_log_formatter())
+        ax.yaxis.set_minor_formatter(_plain_log_formatter(minor_thresholds=(1, 0.5)))
     entries = legend_entries(drawing)
     if entries <= LEGEND_INSIDE:
         ax.legend(loc="best", frameon=False)
     elif entries <= LEGEND_MAX:  # beside the axes, where it hides no data
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN), frameon=False)
+
+
+def _plain_log_formatter(minor_thresholds: tuple[float, float] | None = None) -> LogFormatter:
+    """matplotlib's `LogFormatter` (which ticks it labels), each label a plain number: its own writes those below 1
+    or above 10⁴ as `1e-01`, beside the `1000` of the next decade (a log axis in nA spans 0.01 … 1000)."""
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+            return f"{x:g}"
+
+    return PlainLogFormatter(labelOnlyBase=False, minor_thresholds=minor_thresholds)
 
 
 def legend_entries(drawing: Drawing) -> int:
