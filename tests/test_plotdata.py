@@ -603,8 +603,12 @@ def test_export_frame_is_tidy_with_units(tmp_path):
     rows = [stage(tmp_path, run_row(n, "It", laser_voltage_v=float(n)), step_run()) for n in (3, 5, 9)]
     spec = only(build_plots(manifest(rows), tmp_path, PlotOptions()))
     frame = export_frame(spec)
-    assert frame.columns == ["run_id", "seq", "label", "x", "y", "x_unit", "y_unit"]
+    assert frame.columns == ["run_id", "seq", "label", "x", "y", "x_unit", "y_unit", "x_label", "y_label"]
     assert frame.height == 3 * 1801
+    # what y is: ΔI from the baseline, not I; |ΔI| on a log axis (the sign is gone: the CSV must say so)
+    assert (frame["x_label"][0], frame["y_label"][0]) == ("t", "ΔI")
+    logged = export_frame(only(build_plots(manifest(rows), tmp_path, PlotOptions(log_y=True))))
+    assert logged["y_label"].unique().to_list() == ["|ΔI|"] and logged["y"].min() >= 0
     assert frame["seq"].unique().sort().to_list() == [3, 5, 9]
     assert frame.filter(pl.col("seq") == 5)["label"].unique().to_list() == ["VL=5 V"]
     assert frame["y_unit"].unique().to_list() == ["µA"]

@@ -84,6 +84,8 @@ def test_cnp_trend_points_are_the_metrics_tables_values(lab: DemoLab) -> None:
         assert np.all(np.diff(series.x) >= 0)  # in time order
     seqs = lab.runs.select("run_id", pl.col("seq").alias("history_seq"))
     assert drawn.join(seqs, on="run_id").filter(pl.col("seq") != pl.col("history_seq")).is_empty()
+    # the CSV's x is hours or days since a midnight: the file names it, as the axis title does
+    assert export_frame(spec)["x_label"].unique().to_list() == [spec.x_label]
 
 
 def test_a_cnp_of_a_sentinel_sweep_is_left_out_of_the_trend_and_said(lab: DemoLab) -> None:

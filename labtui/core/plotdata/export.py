@@ -15,7 +15,8 @@ _SCHEMA = {"run_id": pl.String, "seq": pl.Int64, "label": pl.String, "x": pl.Flo
 
 
 def export_frame(spec: PlotSpec) -> pl.DataFrame:
-    """One row per plotted point with its run and the axis units.
+    """One row per plotted point with its run, the axis units and what the axes are (`ΔI` from the baseline, `|I|`
+    on a log axis, the time trends' origin): what the figure's axis titles say, so its numbers read alone.
 
     Shape with `width=None` first to export every point rather than the downsampled view.
     """
@@ -25,7 +26,8 @@ def export_frame(spec: PlotSpec) -> pl.DataFrame:
         for s in spec.series
     ]
     return pl.concat([pl.DataFrame(schema=_SCHEMA), *frames]).with_columns(
-        x_unit=pl.lit(spec.x_unit), y_unit=pl.lit(spec.y_unit)
+        x_unit=pl.lit(spec.x_unit), y_unit=pl.lit(spec.y_unit), x_label=pl.lit(spec.x_label),
+        y_label=pl.lit(spec.y_label),
     )
 
 
