@@ -144,8 +144,28 @@ def test_a_sweep_figure_has_a_legend_entry_per_run_and_per_direction(lab):
     assert legend_of(sweep) == ["seq 4", "forward sweep (Vg rising)", "backward sweep (Vg falling)", "Dirac point"]
     x = np.linspace(-1, 1, 5)
     many = replace(sweep, dirac_points=(), traces=tuple(
-        Trace(x, x * k, f"seq {k} leg {d}", k, d, f"seq {k}") for k in range(9) for d in (1, -1)))
+        Trace(x, x * k, f"seq {k} leg {d}", k, d, f"seq {k}") for k in range(17) for d in (1, -1)))
     assert legend_of(many)[:3] == ["seq 0 leg 1", "seq 0 leg -1", "seq 1 leg 1"]
+
+
+def test_a_sweep_figure_of_two_colour_cycles_keeps_an_entry_per_run():
+    """Chip 67's 13 IVg sweeps (`labtui plot 67 --proc IVg --align-cnp`, README) were 52 leg entries: no legend at
+    all; 9 sweeps, 36 entries in two columns that took half the figure. Runs 9–16 have a dash family of their own
+    (dotted forward, dash-dot backward), so an entry per run still tells them apart: each direction's entry shows
+    both families' styles."""
+    from matplotlib.figure import Figure
+
+    x = np.linspace(-1, 1, 5)
+    drawing = Drawing("Alisson67 · IVg", "Vg (V)", "I (µA)", tuple(
+        Trace(x, x * k, f"seq {k} leg {d}", k, d, f"seq {k}") for k in range(13) for d in (1, -1)))
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing)
+    legend = ax.get_legend()
+    texts = [text.get_text() for text in legend.get_texts()]
+    assert texts == [*(f"seq {k}" for k in range(13)), "forward sweep (Vg rising)", "backward sweep (Vg falling)"]
+    handles = dict(zip(texts, legend.legend_handles, strict=True))
+    assert handles["seq 9"].get_linestyle() == ":"  # the run's entry as its forward legs are drawn
+    assert handles["seq 9"].get_color() == series_style(9, 1)[0] == OKABE_ITO[1]
 
 
 def test_a_log_axis_labels_its_ticks_as_plain_numbers():

@@ -20,6 +20,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     import numpy as np
     from matplotlib.axes import Axes
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import LogFormatter
 
 PNG_DPI = 300
@@ -117,10 +118,12 @@ def _add_figure_font() -> None:
 
 
 def _legend_by_run(traces: tuple[Trace, ...]) -> bool:
-    """Sweep legs of at most one colour cycle: one legend entry per run and one per direction (solid forward,
-    dashed backward), as a paper figure has them, instead of an entry per leg (four per sweep)."""
+    """Sweep legs of runs that each have a look of their own (a colour, and past the palette a dash family): one
+    legend entry per run and one per direction (solid forward, dashed backward; dotted and dash-dot in the second
+    family), as a paper figure has them, instead of an entry per leg (four per sweep: a chip's 13 sweeps, 52 entries,
+    had no legend at all)."""
     return (any(trace.direction for trace in traces) and all(trace.run_label for trace in traces)
-            and max(trace.run_index for trace in traces) < len(OKABE_ITO))
+            and max(trace.run_index for trace in traces) < len(OKABE_ITO) * len(DASHES))
 
 
 def series_style(run_index: int, direction: int) -> tuple[str, str]:
@@ -163,9 +166,17 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
                 gid=f"series-{number}", marker=marker, ms=3.5)
         if by_run and label is not None:  # the run's entry: its colour, as its forward legs are drawn
             ax.plot([], [], color=color, linestyle=series_style(trace.run_index, 1)[1], lw=1.0, label=label)
+    directions: dict[str, tuple[Line2D, ...]] = {}
     if by_run:
+        from matplotlib.lines import Line2D
+
+        families = sorted({run_index // len(OKABE_ITO) for run_index in (t.run_index for t in drawing.traces)})
         for direction, what in ((1, "forward sweep (Vg rising)"), (-1, "backward sweep (Vg falling)")):
             ax.plot([], [], color="0.35", linestyle=series_style(0, direction)[1], lw=1.0, label=what)
+            if families != [0]:  # the entry shows each family's style of the direction, side by side
+                styles = (DASHES[family % len(DASHES)][direction < 0] for family in families)
+                directions[what] = tuple(Line2D([], [], color="0.35", lw=1.0, linestyle=style)  # type: ignore[arg-type]
+                                         for style in styles)
     if drawing.dirac_points:
         xs, ys = zip(*drawing.dirac_points, strict=True)
         ax.plot(xs, ys, "D", color="black", ms=4, mfc="white", mew=1.0, ls="none", label="Dirac point", zorder=3,
@@ -175,10 +186,20 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         ax.yaxis.set_major_formatter(_plain_log_formatter())
         ax.yaxis.set_minor_formatter(_plain_log_formatter(minor_thresholds=(1, 0.5)))
     entries = legend_entries(drawing)
+    if entries > LEGEND_MAX:
+        return
+    handles, labels = ax.get_legend_handles_labels()
+    options: dict[str, object] = {"frameon": False}
+    if directions:
+        from matplotlib.legend_handler import HandlerTuple
+
+        options["handles"] = [directions.get(label, handle) for handle, label in zip(handles, labels, strict=True)]
+        options["labels"] = labels
+        options["handler_map"] = {tuple: HandlerTuple(ndivide=None)}
     if entries <= LEGEND_INSIDE:
-        ax.legend(loc="best", frameon=False)
-    elif entries <= LEGEND_MAX:  # beside the axes, where it hides no data
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN), frameon=False)
+        ax.legend(loc="best", **options)
+    else:  # beside the axes, where it hides no data
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN), **options)
 
 
 def _plain_log_formatter(minor_thresholds: tuple[float, float] | None = None) -> LogFormatter:
