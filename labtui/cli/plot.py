@@ -15,6 +15,8 @@ from labtui.core.wording import counted
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import polars as pl
 
     from labtui.core.config import StagingConfig
@@ -22,6 +24,15 @@ if TYPE_CHECKING:
 
 BASELINES = ("auto", "raw", "first")
 TRENDS = ("cnp", "photoresponse", "responsivity", "spectral", "dark")  # `plotdata.trends.Trend`, not imported here
+
+
+def figure_arg(text: str) -> Path:
+    """`file_arg`, its example a figure: `labtui plot --out out/` suggested `runs.csv`, a type it refuses."""
+    try:
+        return file_arg(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a file name (give the figure to write, e.g. fig.pdf)") \
+            from None
 
 
 def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -64,7 +75,7 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
                        help="cnp: Dirac point (forward, backward) against time; photoresponse / responsivity: ΔI or "
                             "ΔI/P against power, per wavelength; spectral: responsivity against wavelength; "
                             "dark: dark current against time")
-    parser.add_argument("--out", type=file_arg, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")
+    parser.add_argument("--out", type=figure_arg, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")
     parser.set_defaults(func=run)
 
 
