@@ -189,6 +189,12 @@ def test_cli_trends_write_every_format_and_redraw(lab: DemoLab, tmp_path: Path, 
     again = tmp_path / "again.svg"
     assert main(lab.cli("plot", "--from", str(tmp_path / "d.png.json"), "--out", str(again))) == 0
     assert json.loads((tmp_path / "again.svg.json").read_text(encoding="utf-8"))["trend"]["name"] == "dark"
+    capsys.readouterr()
+    # a trend has no log axis: its redraw with --log wrote the same figure without a word, as if it were drawn
+    assert main(lab.cli("plot", "--from", str(tmp_path / "d.png.json"), "--log", "--out", str(tmp_path / "l.svg"))) == 2
+    assert capsys.readouterr().err == (f"labtui: {tmp_path / 'd.png.json'} is a trend's record, one point per run: "
+                                       "--log does not apply\n")
+    assert not (tmp_path / "l.svg").exists()
     aligned = tmp_path / "aligned.pdf"
     assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--proc", "IVg", "--align-cnp",
                         "--out", str(aligned))) == 0

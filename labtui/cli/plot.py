@@ -149,6 +149,9 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     hidden = 0
     record = FigureRecord.read(args.record) if args.record is not None else None
     if record is not None and record.trend is not None:
+        if given := [flag for flag, value in _view_options(args).items() if value]:  # as `--trend` says it
+            raise UsageError(f"{args.record} is a trend's record, one point per run: {', '.join(given)} does not "
+                             "apply")
         runs, notes = record.check(manifest, tz=config.local_tz)
         return draw_trend(args, config, runs, notes, record.trend, renderer)
     if args.trend is not None:
