@@ -461,6 +461,21 @@ def test_it_overlay_warns_about_durations_and_light_dark_mix(tmp_path):
     assert only(build_plots(manifest(rows), tmp_path, PlotOptions())).warnings == spec.warnings[1:]  # its span: 180 s
 
 
+def test_it_overlay_of_other_laser_windows_says_the_shading_is_their_union(tmp_path):
+    """Chip 80's seq 8 and 10 (periods 240 and 360 s: ON 120–240 and 180–360 s) were shaded ON from 120 to 360 s
+    without a word: seq 8's plateau after its laser went off read as a saturation under light."""
+    rows = [stage(tmp_path, run_row(8, "It"), step_run(120.0, 240.0, 360.0)),
+            stage(tmp_path, run_row(10, "It"), step_run(180.0, 360.0, 540.0))]
+    spec = only(build_plots(manifest(rows), tmp_path, PlotOptions()))
+    assert np.allclose(spec.spans, [(120.0, 360.0)])
+    assert spec.warnings[-1] == ("laser ON windows differ between runs (seq 8: 120–240 s; seq 10: 180–360 s): the "
+                                 "shading is their union")
+    rows[1] = stage(tmp_path, run_row(10, "It"), step_run(120.0, 240.0, 360.0))
+    assert not only(build_plots(manifest(rows), tmp_path, PlotOptions())).warnings  # one window: nothing to say
+    rows[1] = stage(tmp_path, run_row(10, "It", is_complete=False), step_run(120.0, 240.0, 200.0))  # aborted while ON
+    assert "laser ON windows" not in " ".join(only(build_plots(manifest(rows), tmp_path, PlotOptions())).warnings)
+
+
 def test_incomplete_runs_are_flagged_in_the_label(tmp_path):
     row = stage(tmp_path, run_row(4, "It", is_complete=False), step_run(duration=90.0))
     spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))

@@ -132,10 +132,13 @@ def _draft_it(
     back is said once for the runs it fell back in (a t= past the end of fifty runs is one line, not fifty)."""
     draft = _Draft("I" if options.baseline is Baseline.RAW else "ΔI", "A", [])
     fell_back: dict[str, list[str]] = {}
+    lit: dict[str, tuple[float, float, list[tuple[float, float]]]] = {}  # each lit run's span and ON windows
     for index, (row, columns) in enumerate(zip(rows, group.columns, strict=False)):
         t, i = columns["t_s"], columns["i_a"]
         windows = laser_windows(t, columns["vl_v"])
         draft.spans.extend(windows)
+        if windows:
+            lit[run_ident(row)] = (float(np.nanmin(t)), float(np.nanmax(t)), windows)
         reference, note = _baseline(t, i, windows, row.get("laser_period_s"), options)
         if note:
             fell_back.setdefault(note, []).append(run_ident(row))
@@ -143,7 +146,24 @@ def _draft_it(
     draft.messages += [f"{', '.join(runs)}: {note}" for note, runs in fell_back.items()]
     draft.spans = merge_spans(draft.spans)
     draft.warnings = _it_warnings(rows, group.columns)
+    if any(_seconds(windows) != _seconds(_within(draft.spans, start, end)) for start, end, windows in lit.values()):
+        # periods of 240 and 360 s: one shading from 120 to 360 s read as both runs' ON (a run that merely ends
+        # sooner, aborted while ON, is shaded as it was lit)
+        draft.warnings.append("laser ON windows differ between runs ("
+                              + "; ".join(f"{run}: {_seconds(windows)}" for run, (_, _, windows) in lit.items())
+                              + "): the shading is their union")
     return draft
+
+
+def _within(spans: list[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:
+    """The parts of `spans` within [start, end]."""
+    return [(max(a, start), min(b, end)) for a, b in spans if min(b, end) > max(a, start)]
+
+
+def _seconds(windows: list[tuple[float, float]]) -> str:
+    """Windows to the second, as a warning says them: the edges of one design differ by a sample (and a file written
+    backwards has its edges the other way round)."""
+    return ", ".join(f"{round(min(edges))}–{round(max(edges))} s" for edges in windows)
 
 
 def _baseline(
