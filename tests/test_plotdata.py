@@ -476,6 +476,16 @@ def test_it_overlay_of_other_laser_windows_says_the_shading_is_their_union(tmp_p
     assert "laser ON windows" not in " ".join(only(build_plots(manifest(rows), tmp_path, PlotOptions())).warnings)
 
 
+def test_laser_windows_warning_names_each_design_once_not_every_run(tmp_path):
+    """48 of a chip's It runs (ON 60–120 s and 120–240 s) made the warning list all 48, one `seq n: 60–120 s`
+    each: nine lines under an 80×24 plot. Runs of one window are said together, the first few by seq."""
+    rows = [stage(tmp_path, run_row(n, "It"), step_run(60.0, 120.0, 180.0)) for n in range(1, 7)]
+    rows += [stage(tmp_path, run_row(n, "It"), step_run(120.0, 240.0, 360.0)) for n in range(7, 9)]
+    warning = only(build_plots(manifest(rows), tmp_path, PlotOptions())).warnings[-1]
+    assert warning == ("laser ON windows differ between runs (seq 1, seq 2, seq 3 and 3 more: 60–120 s; "
+                       "seq 7, seq 8: 120–240 s): the shading is their union")
+
+
 def test_incomplete_runs_are_flagged_in_the_label(tmp_path):
     row = stage(tmp_path, run_row(4, "It", is_complete=False), step_run(duration=90.0))
     spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))

@@ -149,10 +149,20 @@ def _draft_it(
     if any(_seconds(windows) != _seconds(_within(draft.spans, start, end)) for start, end, windows in lit.values()):
         # periods of 240 and 360 s: one shading from 120 to 360 s read as both runs' ON (a run that merely ends
         # sooner, aborted while ON, is shaded as it was lit)
+        by_windows: dict[str, list[str]] = {}  # runs of one design said once: 48 runs were a 9-line warning
+        for run, (_, _, windows) in lit.items():
+            by_windows.setdefault(_seconds(windows), []).append(run)
         draft.warnings.append("laser ON windows differ between runs ("
-                              + "; ".join(f"{run}: {_seconds(windows)}" for run, (_, _, windows) in lit.items())
+                              + "; ".join(f"{_some(runs)}: {windows}" for windows, runs in by_windows.items())
                               + "): the shading is their union")
     return draft
+
+
+def _some(runs: list[str], shown: int = 3) -> str:
+    """Runs as a warning names them: the first few, then how many more (`seq 7, seq 8, seq 9 and 21 more`)."""
+    if len(runs) <= shown + 1:
+        return ", ".join(runs)
+    return f"{', '.join(runs[:shown])} and {len(runs) - shown} more"
 
 
 def _within(spans: list[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:
