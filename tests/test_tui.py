@@ -843,6 +843,25 @@ async def test_help_lists_the_screen_keys_and_the_palette_runs_them(lab: Lab) ->
         assert {"Open history", "Trends", "Theme"} <= titles and not titles & {"Keys", "Delete left", "Maximize"}
 
 
+async def test_rejects_help_offers_no_enter_that_does_nothing(lab: Lab) -> None:
+    """The rejects table listed Textual's `⏎ Open` in the help (every FrameTable has it), and enter there did
+    nothing: the pane already shows the file; `o` opens it in the editor."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, RejectsScreen) and column(app, "source_file") == [REJECT]
+        await pilot.press("question_mark")
+        body = dialog_text(app)
+        assert "Edit ($EDITOR)" in body and "Re-stage file" in body
+        assert "Open" not in body
+        await pilot.press("escape", "escape", "c")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert "Open history" in dialog_text(app)  # a table whose enter opens something keeps it
+
+
 def test_help_sets_what_to_type_apart_from_the_prose() -> None:
     text = help_text("Type to filter (e.g. `alis 67`); see `labtui metrics`.")
     assert text.plain == "Type to filter (e.g. alis 67); see labtui metrics."

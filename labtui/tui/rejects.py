@@ -99,7 +99,7 @@ class RejectsScreen(LabScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield FrameTable(COLUMNS, key="source_file", id="rejects")
+        yield FrameTable(COLUMNS, key="source_file", id="rejects", choosable=False)  # the pane shows the file
         with VerticalScroll(id="detail"):
             yield Shown(id="reason").data_bind(text=RejectsScreen.reason)
             yield Shown(id="excerpt").data_bind(text=RejectsScreen.file_lines)

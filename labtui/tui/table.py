@@ -78,9 +78,11 @@ class FrameTable(ScrollView, can_focus=True):
         row: dict  # never None: enter on an empty table chooses nothing
 
     def __init__(
-        self, columns: Iterable[Column], *, key: str | None = None, selectable: bool = False, id: str | None = None
+        self, columns: Iterable[Column], *, key: str | None = None, selectable: bool = False, id: str | None = None,
+        choosable: bool = True,
     ) -> None:
         super().__init__(id=id)
+        self.choosable = choosable  # False: enter opens nothing here, and the help does not offer it
         self.columns = list(columns)
         self.key = key  # a unique column: the cursor stays on its row across reloads
         self.selectable = selectable and key is not None
@@ -194,6 +196,9 @@ class FrameTable(ScrollView, can_focus=True):
 
     def action_jump(self, index: int) -> None:
         self.cursor = index if index >= 0 else self._rows.height - 1
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.choosable or action != "choose"
 
     def action_choose(self) -> None:
         if self.row is not None:
