@@ -303,3 +303,23 @@ def read_runs(lab: Lab) -> pl.DataFrame:
 
     manifest = read_manifest(lab.config.manifest_path)
     return manifest.filter(pl.col("chip_number") == 67).sort("start_time_utc")
+
+
+async def test_the_history_status_keeps_every_filter_in_view_at_80_columns(lab: Lab) -> None:
+    """`47 of 81 runs · 2 excluded runs hidden (X shows) · sort: date ↑ · proc: It · 💡 light` is 84 columns:
+    at 80×24 the light filter was cut off, and the count read as what the procedure alone left."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_chip(pilot, "67")
+        await pilot.press("space", "j", "space", "x")
+        await answer(pilot, "contact lost")
+        await pilot.press("t")
+        while "proc: It" not in text_of(app, "#status"):
+            await pilot.press("t")
+            await settle(pilot)
+        await pilot.press("l", "o")
+        await settle(pilot)
+        status = app.screen.query_one("#status")
+        assert "💡 light" in text_of(app, "#status")
+        drawn = "".join(strip.text for strip in status.render_lines(status.region.reset_offset))
+        assert "light" in drawn
