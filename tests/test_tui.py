@@ -306,6 +306,21 @@ async def test_c_a_chip_and_enter_typed_at_once_open_that_chip(lab: Lab) -> None
         assert (app.screen.group, app.screen.number) == ("Alisson", 71)
 
 
+async def test_a_chip_typed_and_enter_at_once_in_the_open_chips_list_open_that_chip(lab: Lab) -> None:
+    """In the chips list, `71⏎` in one burst (tmux send-keys, a fast typist): the enter reached its binding before
+    the filter field's Changed messages, and opened the chip highlighted before the digits (Alisson67)."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, ChipsScreen) and column(app, "chip_name")[0] == "Alisson67"
+        for key in ("7", "1", "enter"):
+            app.post_message(events.Key(key, None if key == "enter" else key))
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen), timeout=10)
+        assert (app.screen.group, app.screen.number) == ("Alisson", 71)
+
+
 async def test_history_filters_by_procedure_light_and_text(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(120, 30)) as pilot:

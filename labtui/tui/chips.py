@@ -137,11 +137,21 @@ class ChipsScreen(FilteredScreen):
     def action_open(self) -> None:
         self.open_when_loaded = not self.chips.width
         if not self.open_when_loaded:
-            self.query_one(FrameTable).action_choose()
+            # after the keys typed before it: in a burst (`80` then enter) this binding ran before the field had
+            # read the digits, and enter opened the chip highlighted before them (the first)
+            self.query_one("#filter", Input).call_later(self._open_filtered)
+
+    def _open_filtered(self) -> None:
+        self._filter()  # the field's Changed messages may still be on their way
+        self.query_one(FrameTable).action_choose()
 
     def action_trends(self) -> None:
+        self.query_one("#filter", Input).call_later(self._trends_filtered)  # after the keys typed before it
+
+    def _trends_filtered(self) -> None:
         from labtui.tui.trends import TrendsScreen  # the metrics engine: loaded when first asked for
 
+        self._filter()
         row = self.query_one(FrameTable).row
         if row is not None:
             self.app.push_screen(TrendsScreen(row["chip_group"], row["chip_number"]))
