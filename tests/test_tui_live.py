@@ -192,6 +192,28 @@ async def test_f_follows_the_run_being_measured(lab: Lab) -> None:
                          and "measuring now" not in str(live.render()))
 
 
+async def test_f_on_a_queued_run_says_queued_as_the_dashboard_does(lab: Lab) -> None:
+    """The dashboard said `— queued: its run has not begun`; f on it said `header only: no 'Start time' and no data
+    rows (the run was never recorded, or the file was cut)`, the reject's words for a run that will never be."""
+    app = LabApp(lab.config, watch=True)
+    path = lab.config.raw_root / NEW
+    async with app.run_test(size=(120, 30)) as pilot:
+        clock = WatcherTime(app.live.watcher)
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.loaded)
+        live = app.screen.query_one("#live")
+        append(path, raw_csv("It", start=None, rows=[]))
+        await clock.polled(pilot)
+        clock.advance(SETTLE + 1)  # settled without a row: waited for, as PyMeasure's queue holds it
+        await wait_until(pilot, lambda: "queued" in str(live.render()))
+        await pilot.press("f")
+        assert isinstance(app.screen, FollowScreen)
+        screen = app.screen
+        await wait_until(pilot, lambda: "—" in str(screen.query_one("#plot-status").render())
+                         and "reading…" not in str(screen.query_one("#plot-status").render()))
+        shown = str(screen.query_one("#plot-status").render())
+        assert "queued: its run has not begun" in shown and "never recorded" not in shown
+
+
 async def test_watching_survives_a_vanished_folder_and_w_toggles_it(lab: Lab) -> None:
     app = LabApp(lab.config, watch=True)
     raw, away = lab.config.raw_root, lab.config.raw_root.with_name("raw-away")

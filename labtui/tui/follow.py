@@ -72,6 +72,8 @@ class FollowScreen(PlotScreen):
 
     def on_live_changed(self, _: LiveChanged) -> None:
         self._show_title()
+        if not self.proc:  # no header read yet: the dashboard's word for the file may have changed
+            self._show_status()
 
     def _show_title(self) -> None:
         """Measuring until the watcher no longer sees the file grow (as the dashboard's line): then it is staged."""
@@ -92,8 +94,16 @@ class FollowScreen(PlotScreen):
         self.show()
         self._show_status()
 
+    def _described(self) -> str:
+        """The file as the dashboard's line says it while no header could be read: a queued run's header (no start
+        time, no rows) read as a reject, `header only: … the run was never recorded, or the file was cut`."""
+        if self.proc:
+            return self.description
+        line = next((run.description for run in self.lab.live.measuring if run.source_file == self.source_file), None)
+        return line if line is not None else self.description  # the watcher knows a queued run from a cut file
+
     def _show_status(self) -> None:
-        lines = [Content(self.description)]
+        lines = [Content(self._described())]
         if self.spec is not None:
             lines.append(status(self.spec, self.current, self.saved, self.lab.config.metrics.gm_window_v))
         self.query_one("#plot-status", Static).update(Content("\n").join(lines))
