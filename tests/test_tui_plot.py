@@ -193,7 +193,7 @@ async def test_l_g_m_on_a_gate_sweep(lab):
         assert all(float(s.y.min()) > 0 for s in screen.spec.series)
         await pilot.press("g")
         assert (screen.spec.y_label, screen.spec.y_unit[-1:], screen.spec.log_y) == ("gm", "S", False)
-        assert "Savitzky–Golay" in status_text(screen)
+        assert "Savitzky–Golay over 0.5 V, order 2 (as gm_max)" in " ".join(status_text(screen).split())
         smooth = screen.spec
         await pilot.press("m")
         assert screen.current.gm_method is GmMethod.GRADIENT and "plain gradient" in status_text(screen)

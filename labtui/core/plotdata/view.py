@@ -108,8 +108,10 @@ def view_parts(kind: str, options: PlotOptions, gm_window_v: float | None = None
                 parts.append(("aligned: Vg − V_CNP (forward leg)", "aligned"))
             case "gm_method":
                 window = (f"{options.sg_window} pts" if options.sg_window else
-                          f"over {gm_window_v:g} V as gm_max" if gm_window_v else "over gm_max's window")
+                          f"over {gm_window_v:g} V" if gm_window_v else "over gm_max's window")
                 text = GM_METHOD_TEXT[options.gm_method].format(window=window, order=options.sg_polyorder)
+                if options.gm_method is GmMethod.SAVGOL and not options.sg_window and gm_window_v:
+                    text += " (as gm_max)"  # not `over 0.5 V as gm_max, order 2`: the order read as gm_max's
                 parts.append((text, str(options.gm_method)))
     return parts
 
