@@ -262,6 +262,14 @@ def test_cli_ambiguous_and_missing_chip(lab: Lab, capsys) -> None:
     assert "unknown procedure" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv", [("history", "67"), ("metrics", "67"), ("annotate", "67", "--seq", "1", "--star"),
+                                  ("plot", "67", "--seq", "1", "--out", "fig.pdf")])
+def test_an_ambiguous_chip_says_how_to_name_its_group_in_every_command(lab: Lab, capsys, argv) -> None:
+    """Only `history` said `with --group`; metrics, plot and annotate stopped at `say which group`."""
+    assert main(lab.args(*argv)) == 2
+    assert "(Alisson, other): say which group with --group" in capsys.readouterr().err
+
+
 def test_cli_calibrations_and_chips(lab: Lab, capsys) -> None:
     assert main(lab.args("history", "--calibrations")) == 0
     assert "LaserCalibration" in capsys.readouterr().out

@@ -112,7 +112,7 @@ def run_history(args: argparse.Namespace) -> int:
     import polars as pl
 
     from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summary
-    from labtui.core.history import AmbiguousChip, HistoryFilter, calibrations, history, load_manifest
+    from labtui.core.history import HistoryFilter, calibrations, history, load_manifest
 
     config = config_from(args)
     manifest = load_manifest(config)
@@ -131,8 +131,7 @@ def run_history(args: argparse.Namespace) -> int:
             else history(manifest, args.number, args.group, tz=config.local_tz)
         )
     except UsageError as exc:
-        hint = " with --group" if isinstance(exc, AmbiguousChip) else ""
-        print(f"labtui: {exc}{hint} (store {config.store_root})", file=sys.stderr)
+        print(f"labtui: {exc} (store {config.store_root})", file=sys.stderr)
         return int(exc.exit_code)
     marked = AnnotationFilter(starred=args.starred, tag=args.tag, include_excluded=args.include_excluded)
     annotated = annotate_runs(config.store_root, every.filter(filters.expression()))

@@ -47,7 +47,7 @@ class AmbiguousChip(UsageError):
         self.number = number
         self.groups = groups
         names = ", ".join(_group_label(group) for group in groups)
-        super().__init__(f"chip number {number} exists in several groups ({names}): say which group")
+        super().__init__(f"chip number {number} exists in several groups ({names}): say which group with --group")
 
 
 def _group_label(group: str | None) -> str:
