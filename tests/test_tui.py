@@ -16,6 +16,7 @@ import pytest
 from rich.console import Console
 from textual import events
 from textual.command import CommandList
+from textual.pilot import Pilot
 from textual.widgets import ProgressBar, RichLog
 
 import labtui.core.datablock
@@ -605,13 +606,18 @@ async def test_stage_while_another_writer_holds_the_lock_offers_to_wait(lab: Lab
         lock.release()
 
 
+async def open_rejects(app: LabApp, pilot: Pilot) -> None:
+    """From the dashboard, `r`: the rejects screen, listing the lab's one reject."""
+    await settle(pilot)
+    await pilot.press("r")
+    await settle(pilot)
+    assert isinstance(app.screen, RejectsScreen) and column(app, "source_file") == [REJECT]
+
+
 async def test_restage_a_fixed_reject_moves_it_into_the_history(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
-        assert isinstance(app.screen, RejectsScreen) and column(app, "source_file") == [REJECT]
+        await open_rejects(app, pilot)
         assert "no start time" in text_of(app, "#reason")
         assert "#Procedure: <laser_setup.procedures.It.It>" in text_of(app, "#excerpt")
         await pilot.press("r")  # not fixed yet: still rejected, still listed
@@ -863,10 +869,7 @@ async def test_rejects_help_offers_no_enter_that_does_nothing(lab: Lab) -> None:
     nothing: the pane already shows the file; `o` opens it in the editor."""
     app = LabApp(lab.config)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
-        assert isinstance(app.screen, RejectsScreen) and column(app, "source_file") == [REJECT]
+        await open_rejects(app, pilot)
         await pilot.press("question_mark")
         body = dialog_text(app)
         assert "Edit ($EDITOR)" in body and "Re-stage file" in body
