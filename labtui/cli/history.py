@@ -104,11 +104,11 @@ def run_history(args: argparse.Namespace) -> int:
         raise CommandUsage("calibrations belong to the setup, not to a chip: --group does not apply")
     if args.since and args.until and args.since > args.until:
         raise CommandUsage(f"--since {args.since} is after --until {args.until}: no run can match")
-    tags = [] if args.tag is None else [args.tag]
     # an empty shell variable (`--proc "$P"`, `--proc "$A,$B"`: procedures are separated by commas) listed every run
-    for option, what, given, apart in (("--proc", "procedure", args.proc, ","), ("--tag", "tag", tags, "")):
-        if blank := [value for value in given if not (value.replace(apart, "") if apart else value).strip()]:
-            raise CommandUsage(f"{option} names a {what}, not {blank[0]!r}")
+    if blank := [value for value in args.proc if not value.replace(",", "").strip()]:
+        raise CommandUsage(f"--proc names a procedure, not {blank[0]!r}")
+    if args.tag is not None and not args.tag.strip():
+        raise CommandUsage(f"--tag names a tag, not {args.tag!r}")
     import polars as pl
 
     from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summary
