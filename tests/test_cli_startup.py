@@ -68,7 +68,9 @@ def test_a_command_imports_no_other_commands_module() -> None:
         "import contextlib, io, sys\nfrom labtui.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "    main(sys.argv[1:])\n"
-        "print(sorted(m for m in sys.modules if m.startswith('labtui.cli.')))\n"
+        "from labtui.cli import COMMANDS\n"
+        "print(sorted(f'labtui.cli.{module}' for module in {m for m, _ in COMMANDS.values()}\n"
+        "             if f'labtui.cli.{module}' in sys.modules))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     expected = {  # arguments: the command modules they load (tui: the app's options are the top level's too)

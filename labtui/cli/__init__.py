@@ -3,8 +3,8 @@
 Start-up is part of the interface: `labtui --help` must answer before a person notices. So building the parser
 imports nothing heavy (no Polars, NumPy, Pydantic, Textual, the demo generator): each command module imports
 only argparse-level things at its top and the engine inside its run function, only the command being run is
-imported and gets its options (`build_parser`), and this module loads the config machinery only when a command
-asks for its config. `tests/test_cli_startup.py` holds every command to that.
+imported and gets its options (`build_parser`), and the config machinery is loaded only when a command asks for
+its config (`locate.config_from`). `tests/test_cli_startup.py` holds every command to that.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which ev
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import NoReturn
-
-    from labtui.core.config import StagingConfig
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = ExitCode.OK, ExitCode.ERROR, ExitCode.USAGE
 EXIT_LOCKED, EXIT_INTERRUPTED = ExitCode.LOCKED, ExitCode.INTERRUPTED
@@ -235,81 +233,6 @@ def common_options(default: object = None) -> argparse.ArgumentParser:
                        help="folder of derived tables (metrics.parquet); default: 03_derived beside "
                             "data/02_stage, <store>_derived beside a store of another name")
     return common
-
-
-CREATE_STORES = {"stage", "tui", None}  # commands that may be given a store that does not exist yet (None: the app)
-
-
-def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
-    """The config with the command line's overrides; the store is located and checked before any command uses it,
-    and so is the command's output (`--out`) against it, which then names the file a link points to (the link
-    stays; a read-only file is not replaced)."""
-    from dataclasses import replace
-
-    from labtui.core.config import load_config  # only for commands that read the config
-    from labtui.core.store import MANIFEST_DIR, check_location, is_store, stage_root_of
-
-    stage_root = args.stage_root
-    if getattr(args, "store", None) is not None:
-        if stage_root is not None:
-            raise UsageError("give --store or --stage-root, not both")
-        stage_root = stage_root_of(args.store, store=True)
-    elif stage_root is not None:
-        stage_root = stage_root_of(stage_root, store=False)
-    config = load_config(args.config, raw_root=args.raw_root, stage_root=stage_root,
-                         derived_root=getattr(args, "derived_root", None), **overrides)
-    if is_store(config.stage_root):  # the config file names the store folder, as the app does
-        config = replace(config, stage_root=stage_root_of(config.stage_root, store=True))
-    named = getattr(args, "store", None) or args.stage_root
-    check_location(config)  # first: a folder inside a store is named as such, not advised to become one
-    if named is not None and not is_store(config.store_root):
-        if args.command not in CREATE_STORES:
-            raise UsageError(f"no labtui store at {named} (it has no {MANIFEST_DIR}/ folder): check the path, or "
-                             f"stage into it first (`labtui stage --store {named}`)")
-        if not config.store_root.parent.is_dir():  # a typo would build a second store, and folders, anywhere
-            raise UsageError(f"the folder {config.store_root.parent} does not exist: create it first, or check the "
-                             f"path (a new store goes in a folder that exists)")
-    if named is not None and args.raw_root is None and not config.raw_root.exists():  # the store alone: its own
-        config = replace(config, raw_root=recorded_raw_root(config) or config.raw_root)  # (not a missing folder's)
-    if (out := getattr(args, "out", None)) is not None:
-        args.out = checked_output(config, out)
-    return config
-
-
-def require_store(config: StagingConfig) -> StagingConfig:
-    """`config`, when its store exists (its `_manifest/` or its stage root): a command that writes into a store it
-    only maintains (metrics, repair) must not start one in an empty folder, or inside a raw tree."""
-    from labtui.core.store import is_store
-
-    if not (is_store(config.store_root) or config.stage_root.is_dir()):
-        raise UsageError(f"no labtui store at {config.store_root}: stage the raw files first (`labtui stage`), or "
-                         "name the store (--store DIR)")
-    return config
-
-
-def recorded_raw_root(config: StagingConfig) -> Path | None:
-    """The raw root the store records it was built from, when that folder is there: what a command given the store
-    alone (`--store DIR`, no config) means, instead of the default `data/01_raw` below the working folder."""
-    from pathlib import Path
-
-    from labtui.core.store import identity_path, read_identity
-
-    identity = read_identity(identity_path(config))
-    return Path(identity.raw_root) if identity is not None and Path(identity.raw_root).is_dir() else None
-
-
-def checked_output(config: StagingConfig, out: Path) -> Path:
-    """`out` as the file to write (a link's target), or the one-line reason it must not be written."""
-    from pathlib import Path
-
-    from labtui.core.errors import OperationFailed
-
-    if problem := config.output_problem(out):
-        raise UsageError(problem)
-    target = Path(os.path.realpath(out)) if out.is_symlink() else out
-    if target.is_file() and not os.access(target, os.W_OK):
-        raise OperationFailed("write", out, PermissionError(13, "the file is read-only"))
-    return target
 
 
 # Every command: the module labtui/cli/<module>.py that defines it with `register_<name>(sub, common)` (top-level

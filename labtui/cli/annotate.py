@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_OK, add_chip_arguments, add_command, config_from
+from labtui.cli import EXIT_OK, add_chip_arguments, add_command
+from labtui.cli.locate import config_from
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted
 

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import (
-    EXIT_ERROR,
-    EXIT_OK,
-    CommandUsage,
-    add_command,
-    config_from,
-    count_arg,
-    examples_text,
-    path_arg,
-)
+from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, count_arg, examples_text, path_arg
 from labtui.cli.history import iso_date
+from labtui.cli.locate import config_from
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted, cut
 

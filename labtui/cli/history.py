@@ -11,10 +11,10 @@ from labtui.cli import (
     add_chip_arguments,
     add_command,
     add_table_output,
-    config_from,
     finite_arg,
     terminal_columns,
 )
+from labtui.cli.locate import config_from
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted, shown
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, add_chip_arguments, add_command, add_table_output, config_from, require_store
+from labtui.cli import EXIT_OK, add_chip_arguments, add_command, add_table_output
+from labtui.cli.locate import config_from, require_store
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, add_chip_arguments, add_command, config_from, file_arg, path_arg
+from labtui.cli import EXIT_OK, add_chip_arguments, add_command, file_arg, path_arg
 from labtui.cli.history import iso_date
+from labtui.cli.locate import config_from
 from labtui.core.wording import counted
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for

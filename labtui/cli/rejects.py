@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import add_command, config_from
+from labtui.cli import add_command
+from labtui.cli.locate import config_from
 from labtui.core.wording import counted, shown
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_OK, add_command, config_from, require_store
+from labtui.cli import EXIT_OK, add_command
+from labtui.cli.locate import config_from, require_store
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted
 

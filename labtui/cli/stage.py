@@ -11,11 +11,11 @@ from labtui.cli import (
     EXIT_OK,
     CommandUsage,
     add_command,
-    config_from,
     count_arg,
     path_arg,
     seconds_arg,
 )
+from labtui.cli.locate import config_from
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted, shown
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, EXIT_USAGE, HelpFormatter, add_command, config_from, report_bug
+from labtui.cli import EXIT_OK, EXIT_USAGE, HelpFormatter, add_command, report_bug
+from labtui.cli.locate import config_from
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_command, config_from
+from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_command
+from labtui.cli.locate import config_from
 from labtui.core.wording import counted, shown
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
