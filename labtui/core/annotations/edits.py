@@ -62,10 +62,15 @@ def undo(store_root: Path, action_id: str, *, author: str, manifest: pl.DataFram
             what, change = "note", Change("note", was.get("note") or "")
         restore[(run_id, what)] = (run_id, source, change)
     if manifest is not None:
-        now = dict(manifest.select("source_file", "run_id").iter_rows())
+        now = staged_as(manifest)
         restore = {key: (now.get(source, run_id), source, change) for key, (run_id, source, change) in restore.items()}
     return write_action(store_root, list(restore.values()), author=author)
 
+
+def staged_as(manifest: pl.DataFrame) -> dict[str, str]:
+    """Raw file → the run_id it is staged as now: a run re-staged under a new run_id (its start time corrected) is
+    found by its file (`history.staged_now` is the same rule for a frame of runs)."""
+    return dict(manifest.select("source_file", "run_id").iter_rows())
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ def orphans(store_root: Path, manifest: pl.DataFrame) -> Orphans:
     gone = current.filter(~pl.col("run_id").is_in(manifest["run_id"].implode()))["run_id"].to_list()
     log = read_log(store_root).filter(pl.col("run_id").is_in(gone))
     sources = dict(log.group_by("run_id").agg(pl.col("source_file").last()).iter_rows())
-    staged = dict(manifest.select("source_file", "run_id").iter_rows())
+    staged = staged_as(manifest)
     reattachable = {old: staged[sources[old]] for old in gone if sources.get(old) in staged}
     return Orphans(tuple(gone), sources, reattachable)
 
