@@ -402,8 +402,12 @@ async def test_history_select_copy_and_plot(lab: Lab) -> None:
         await pilot.press("space")  # and unselects it
         assert table(app).row["seq"] == 2 and "selected" not in text_of(app, "#status")
         await pilot.press("space", "j", "space")  # select seq 2 and 3
-        await pilot.press("t", "t")  # filter to It: the selection survives the filter
+        await pilot.press("t")  # IVg only: the It runs stay selected, and the status line says they are
         await settle(pilot)
+        assert "2 selected (2 not in view)" in text_of(app, "#status")
+        await pilot.press("t")  # filter to It: the selection survives the filter
+        await settle(pilot)
+        assert "2 selected ·" in text_of(app, "#status")
         await pilot.press("y")
         assert app.clipboard.splitlines() == [str(lab.config.raw_root / name) for name in (
             "2025-10-13/It2025-10-13_2.csv", "2025-10-13/It2025-10-13_3.csv")]

@@ -144,6 +144,8 @@ class HistoryScreen(FilteredScreen):
         if table.frame.height != self.runs.height:
             shown = f"{table.frame.height} of {shown}"
         selected = f" · {len(table.selected)} selected" if table.selected else ""
+        if away := len(table.selected) - table.frame["run_id"].is_in(list(table.selected)).sum():
+            selected += f" ({away} not in view)"  # the actions apply to them too: filters do not unselect
         hidden = f" · {hidden_note(self.hidden)} (X shows)" if self.hidden else ""
         self.status = f"{shown}{selected}{hidden} · {self.view.describe()}"
 
