@@ -137,15 +137,35 @@ def legend_of(drawing: Drawing) -> list[str]:
 
 
 def test_a_sweep_figure_has_a_legend_entry_per_run_and_per_direction(lab):
-    """As a paper has it: the run's colour once, solid forward and dashed backward once (not four legs per run);
-    beyond one colour cycle, where dashes also tell runs apart, each leg keeps its own entry."""
+    """As a paper has it: the run's colour once, solid forward and dashed backward once (not four legs per run)."""
     sweep = drawing_of(spec_of(lab, [4], PlotOptions()))
     assert len(sweep.traces) == 4
     assert legend_of(sweep) == ["seq 4", "forward sweep (Vg rising)", "backward sweep (Vg falling)", "Dirac point"]
+
+
+@pytest.mark.filterwarnings("error")
+def test_runs_past_the_palette_are_coloured_by_seq_with_a_colour_bar():
+    """A chip's 40 sweeps: past the palette's 16 looks, colours and dashes repeated (seq 1 and seq 17 drawn alike,
+    and no legend at all past 48 entries). Each run now takes its colour along viridis by its seq, a colour bar
+    names the seq, and the legend keeps what is not a run: the two directions and the Dirac points."""
+    from matplotlib.figure import Figure
+
     x = np.linspace(-1, 1, 5)
-    many = replace(sweep, dirac_points=(), traces=tuple(
-        Trace(x, x * k, f"seq {k} leg {d}", k, d, f"seq {k}") for k in range(17) for d in (1, -1)))
-    assert legend_of(many)[:3] == ["seq 0 leg 1", "seq 0 leg -1", "seq 1 leg 1"]
+    seqs = [3 * k + 2 for k in range(40)]  # not contiguous: the bar spans the seqs, not the count
+    drawing = Drawing("Alisson67 · IVg", "Vg (V)", "I (µA)", tuple(
+        Trace(x, x * k, f"seq {seq} leg {d}", k, d, f"seq {seq}", seq=seq) for k, seq in enumerate(seqs)
+        for d in (1, -1)), dirac_points=((0.1, 0.2),))
+    figure = Figure(layout="constrained")
+    ax = figure.add_subplot()
+    draw_axes(ax, drawing)
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == [
+        "forward sweep (Vg rising)", "backward sweep (Vg falling)", "Dirac point"]
+    legs = [line for line in ax.get_lines() if (line.get_gid() or "").startswith("series-")]
+    assert len({line.get_color() for line in legs}) == 40  # one colour per run, both its legs
+    assert [line.get_linestyle() for line in legs[:2]] == ["-", "--"]
+    bar = next(axes for axes in figure.axes if axes.get_gid() == "seq-colour-bar")
+    assert bar.get_ylabel() == "seq" and bar.get_ylim() == (2, 119)
+    assert render(drawing, "png", dpi=30)[:4] == b"\x89PNG"
 
 
 def test_a_sweep_figure_of_two_colour_cycles_keeps_an_entry_per_run():
@@ -210,13 +230,13 @@ def test_trend_series_past_the_palette_keep_a_look_of_their_own(joined):
 
 @pytest.mark.filterwarnings("error")
 def test_a_legend_that_cannot_fit_beside_the_axes_is_left_out_and_said():
-    """A chip's 40 sweeps (160 legs) had a legend of seven columns beside the axes: the axes shrank to nothing and
-    matplotlib warned on stderr. Two columns fit; beyond, no legend, and `labtui plot` says why."""
+    """A legend of seven columns beside the axes shrank them to nothing (matplotlib warned on stderr). Two columns
+    fit; beyond, no legend, and `labtui plot` says why. (Runs that many are coloured by seq: a trend's series.)"""
     from matplotlib.figure import Figure
 
     x = np.linspace(0.0, 1.0, 5)
-    series = tuple(Series(f"seq {k}", x, x * k, f"r{k}", k, run_index=k) for k in range(LEGEND_MAX + 1))
-    spec = PlotSpec("It", "It", "t", "s", "I", "A", False, series, (), (), (), (), pl.DataFrame())
+    series = tuple(Series(f"{k} nm", x, x * k, f"r{k}", k, run_index=k) for k in range(LEGEND_MAX + 1))
+    spec = PlotSpec("trend", "trend", "P", "W", "ΔI", "A", False, series, (), (), (), (), pl.DataFrame(), points=True)
     fits = replace(spec, series=series[:LEGEND_MAX])
     ax = Figure().add_subplot()
     draw_axes(ax, drawing_of(fits))
@@ -246,6 +266,7 @@ def test_twenty_overlaid_runs_of_85k_points_keep_their_extremes(tmp_path):
     root = ET.fromstring(render(drawing_of(drawn), "svg"))
     assert len([g for g in root.iter(f"{SVG}g") if (g.get("id") or "").startswith("series-")]) == 20
     assert series_style(0, 1) != series_style(8, 1)  # past the 8 colours, the dash tells runs apart
+    assert root.find(f".//{SVG}g[@id='seq-colour-bar']") is not None  # past 16 runs, the colour is the seq's
 
 
 # -- errors -------------------------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from pathlib import Path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
     from matplotlib.axes import Axes
     from matplotlib.lines import Line2D
@@ -36,9 +38,14 @@ MARKERS = ("o", "s")
 LASER_ON = "#F0E442"
 LEGEND_INSIDE = 8  # more entries than this go beside the axes
 LEGEND_COLUMN = 24  # entries a column beside the axes holds
-# Beyond two columns the axes shrank to nothing (matplotlib warned on stderr; a plot of a chip's 40 sweeps, 160 legs):
-# no legend then; past 16 runs the colours and dashes repeat anyway. The title counts the runs, the record names them.
+# Beyond two columns the axes shrank to nothing (matplotlib warned on stderr): no legend then. The title counts the
+# series, the record names the runs.
 LEGEND_MAX = 2 * LEGEND_COLUMN
+# Runs with a look of their own (a colour and a dash family). Past them, looks would repeat (a chip's 40 sweeps read
+# as 16): each run takes its colour along a sequential map by its seq, and a colour bar replaces the entry per run,
+# as a paper shows a chip's drift over weeks. viridis stops at 0.9: its yellow end is faint on white.
+PALETTE_RUNS = len(OKABE_ITO) * len(DASHES)
+SEQ_MAP_END = 0.9
 FONT = Path(__file__).with_name("fonts") / "DejaVuSansLabtui.ttf"
 _RC = {
     "font.family": ["DejaVu Sans Labtui", "DejaVu Sans"],  # a glyph outside the cut falls back to the whole font
@@ -68,6 +75,7 @@ class Trace:
     direction: int = 0  # sweep legs: -1 backward (dashed)
     run_label: str = ""  # a sweep leg's run (`label` names the leg too): see `_legend_by_run`
     breaks: tuple[int, ...] = ()  # the line stops before these points (a trend's long gap)
+    seq: int | None = None  # the run's seq in its chip's history: its colour past `PALETTE_RUNS` runs
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,7 +131,17 @@ def _legend_by_run(traces: tuple[Trace, ...]) -> bool:
     family), as a paper figure has them, instead of an entry per leg (four per sweep: a chip's 13 sweeps, 52 entries,
     had no legend at all)."""
     return (any(trace.direction for trace in traces) and all(trace.run_label for trace in traces)
-            and max(trace.run_index for trace in traces) < len(OKABE_ITO) * len(DASHES))
+            and max(trace.run_index for trace in traces) < PALETTE_RUNS)
+
+
+def _by_seq(drawing: Drawing) -> bool:
+    """Runs past the palette's looks, each coloured by its seq (`PALETTE_RUNS`); a trend's series are not runs."""
+    return not drawing.points and len({trace.run_index for trace in drawing.traces}) > PALETTE_RUNS
+
+
+def _order(trace: Trace) -> int:
+    """Where a run sits on the colour bar: its seq, else (a run outside a chip's history) its place in the plot."""
+    return trace.seq if trace.seq is not None else trace.run_index + 1
 
 
 def series_style(run_index: int, direction: int) -> tuple[str, str]:
@@ -149,11 +167,14 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
                    gid=f"laser-on-{number}")
     labelled: set[str] = set()
     by_run = _legend_by_run(drawing.traces)
+    seq_colors = _seq_colors(ax, drawing.traces) if _by_seq(drawing) else None
     for number, trace in enumerate(drawing.traces):  # gids name the SVG groups: a reader (or a test) finds each trace
         color, linestyle = series_style(trace.run_index, trace.direction)
         name = trace.run_label if by_run else trace.label
-        label = None if name in labelled else name
+        label = None if name in labelled or seq_colors else name
         labelled.add(name)
+        if seq_colors:
+            color, linestyle = seq_colors(_order(trace)), DASHES[0][trace.direction < 0]
         if drawing.points and not drawing.joined:
             linestyle = "none"
         x, y = trace.x, trace.y
@@ -167,6 +188,9 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         if by_run and label is not None:  # the run's entry: its colour, as its forward legs are drawn
             ax.plot([], [], color=color, linestyle=series_style(trace.run_index, 1)[1], lw=1.0, label=label)
     directions: dict[str, tuple[Line2D, ...]] = {}
+    if seq_colors and any(trace.direction for trace in drawing.traces):
+        for direction, what in ((1, "forward sweep (Vg rising)"), (-1, "backward sweep (Vg falling)")):
+            ax.plot([], [], color="0.35", linestyle=DASHES[0][direction < 0], lw=1.0, label=what)
     if by_run:
         from matplotlib.lines import Line2D
 
@@ -186,7 +210,7 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         ax.yaxis.set_major_formatter(_plain_log_formatter())
         ax.yaxis.set_minor_formatter(_plain_log_formatter(minor_thresholds=(1, 0.5)))
     entries = legend_entries(drawing)
-    if entries > LEGEND_MAX:
+    if not entries or entries > LEGEND_MAX:
         return
     handles, labels = ax.get_legend_handles_labels()
     options: dict[str, object] = {"frameon": False}
@@ -200,6 +224,25 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         ax.legend(loc="best", **options)
     else:  # beside the axes, where it hides no data
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN), **options)
+
+
+def _seq_colors(ax: Axes, traces: tuple[Trace, ...]) -> Callable[[int], str]:
+    """Draw the colour bar of the runs' seq beside `ax`; the colour of a seq along it."""
+    import numpy as np  # loaded with matplotlib already
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize, to_hex
+    from matplotlib.ticker import MaxNLocator
+
+    orders = [_order(trace) for trace in traces]
+    colors = ListedColormap(colormaps["viridis"](np.linspace(0.0, SEQ_MAP_END, 256)))
+    norm = Normalize(min(orders), max(orders))
+    scale = ScalarMappable(norm, colors)
+    named = all(trace.seq is not None for trace in traces)
+    bar = ax.figure.colorbar(scale, ax=ax, label="seq" if named else "run, in the plot's order", pad=0.02)
+    bar.ax.set_gid("seq-colour-bar")
+    bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return lambda order: to_hex(colors(float(norm(order))))
 
 
 def _plain_log_formatter(minor_thresholds: tuple[float, float] | None = None) -> LogFormatter:
@@ -217,6 +260,7 @@ def _plain_log_formatter(minor_thresholds: tuple[float, float] | None = None) ->
 def legend_entries(drawing: Drawing) -> int:
     """The entries of the figure's legend: a run's or a leg's label each, the two directions of sweeps drawn by run,
     the laser's ON span, the Dirac points."""
-    by_run = _legend_by_run(drawing.traces)
-    names = {trace.run_label if by_run else trace.label for trace in drawing.traces}
-    return len(names) + 2 * by_run + bool(drawing.laser_on) + bool(drawing.dirac_points)
+    by_run, by_seq = _legend_by_run(drawing.traces), _by_seq(drawing)
+    names = set() if by_seq else {trace.run_label if by_run else trace.label for trace in drawing.traces}
+    directions = (by_run or by_seq) and any(trace.direction for trace in drawing.traces)
+    return len(names) + 2 * directions + bool(drawing.laser_on) + bool(drawing.dirac_points)
