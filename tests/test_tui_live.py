@@ -214,6 +214,31 @@ async def test_f_on_a_queued_run_says_queued_as_the_dashboard_does(lab: Lab) -> 
         assert "queued: its run has not begun" in shown and "never recorded" not in shown
 
 
+async def test_the_watcher_goes_on_polling_while_another_process_stages(lab: Lab) -> None:
+    """A `labtui stage` in another terminal held the lock: the app's watcher waited for it inside a poll (up to
+    `lock_timeout_seconds`, 3 minutes), and the measuring line froze with it. Its polls go on now; the lock is said
+    once, and the run is staged by the first poll after the lock is free."""
+    from labtui.core.lock import WriterLock
+
+    app = LabApp(lab.config, watch=True)
+    async with app.run_test(size=(120, 30)) as pilot:
+        clock = WatcherTime(app.live.watcher)
+        await wait_until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.loaded)
+        holder = WriterLock(lab.config.lock_path, command="labtui stage (another terminal)")
+        holder.acquire(0)
+        try:
+            append(lab.config.raw_root / NEW, raw_csv("It", start=epoch(2025, 10, 15)))
+            await clock.polled(pilot)
+            clock.advance(SETTLE + 1)
+            await clock.polled(pilot, 4)  # settled, found locked, and polled on
+            assert staged(lab, NEW) == 0
+            waits = [n for n in said(app) if "another terminal" in n.message]
+            assert len(waits) == 1 and waits[0].severity == "warning"
+        finally:
+            holder.release()
+        await wait_until(pilot, lambda: staged(lab, NEW) == 1)
+
+
 async def test_watching_survives_a_vanished_folder_and_w_toggles_it(lab: Lab) -> None:
     app = LabApp(lab.config, watch=True)
     raw, away = lab.config.raw_root, lab.config.raw_root.with_name("raw-away")

@@ -69,6 +69,7 @@ class Watcher:
         self.state = _State()
         self._last_full = -float("inf")
         self._failing = False
+        self._locked_out = False  # the last staging found the store locked (said once, retried every poll)
         self.cancel = threading.Event()
 
     # -- change detection -------------------------------------------------------------------------------------
@@ -192,10 +193,12 @@ class Watcher:
         )
         try:
             report = stager.run()
-        except LockBusy as exc:
-            return WatchEvent(WatchEventKind.WAITING, f"{exc}; will retry")
+        except LockBusy as exc:  # a watcher that does not wait for the lock (the app's) meets it at every poll
+            said, self._locked_out = self._locked_out, True
+            return None if said else WatchEvent(WatchEventKind.WAITING, f"{exc}; will retry")
         except OSError as exc:
             return WatchEvent(WatchEventKind.ERROR, f"staging failed: {exc}; will retry")
+        self._locked_out = False
         busy, now = set(report.busy_files), self.wall()
         # re-stat'ed for an hour: what this stage read anew; not the unchanged files a first scan lists (10k of
         # them, stat'ed every second, were 5 % of a core)

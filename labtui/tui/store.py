@@ -226,10 +226,11 @@ class Store:
         self, on_event: Callable[[WatchEvent], object], on_measuring: Callable[[tuple[Measured, ...]], object]
     ) -> MeasuringWatcher:
         """The engine's polling watcher of the raw folder: it stages each new run once it settles, and says which
-        runs are being measured (`run(cancel)` in a thread)."""
+        runs are being measured (`run(cancel)` in a thread). It never waits for the lock: while another process
+        stages, its polls go on (the measuring line with them) and the next one retries."""
         from labtui.core.measuring import MeasuringWatcher
 
-        return MeasuringWatcher(self.config, on_event=on_event, on_measuring=on_measuring)
+        return MeasuringWatcher(self._writing(False), on_event=on_event, on_measuring=on_measuring)
 
     def write_figures(self, full: PlotSpec, paths: tuple[Path, ...], drawn: PlotSpec | None = None) -> None:
         from labtui.core.plotdata.figure import write_figure_set  # matplotlib: only when exporting
