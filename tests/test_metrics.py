@@ -288,6 +288,29 @@ def test_a_trace_whose_clock_goes_back_or_whose_laser_is_unrecorded_gives_no_pho
     assert all(value is None for value in values.values()) and "VL column holds no value" in remarks[0]
 
 
+def test_a_laser_reading_missing_while_lit_does_not_switch_the_laser_off(tmp_path: Path) -> None:
+    """A blank VL field in the lit part (a missed read-back, staged as a missing value) was taken as the switch-off:
+    ΔI from the wrong window, a rise time cut short and a decay time measured from the middle of the pulse."""
+    lab = Lab(tmp_path)
+    rows = []
+    for k in range(451):  # dark 0–15 s, lit 15–30 s rising 1 nA/s, dark 30–45 s
+        t = k / 10
+        on = 15 <= t < 30
+        rows.append([repr(t), repr(1e-6 + (1e-9 * (t - 15) if on else 0.0)), "2.0" if on else "0.0", "nan", "nan",
+                     "nan"])
+    whole = [",".join(row) for row in rows]
+    rows[220][2] = ""  # t = 22 s
+    params = {"Laser voltage": "2 V", "Laser ON+OFF period": "30 s"}
+    lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It", rows=whole, params=params, start=START.timestamp()))
+    lab.write("2025-10-14/It2025-10-14_2.csv", raw_csv("It", rows=[",".join(row) for row in rows], params=params,
+                                                       start=START.timestamp() + 60))
+    lab.stage()
+    table = read_metrics(lab.config).sort("source_file")
+    assert table["delta_i_a"][0] == pytest.approx(1e-9 * 12.45, rel=1e-6)
+    for column in ("delta_i_a", "tau_rise_s", "tau_decay_s"):
+        assert table[column][1] == pytest.approx(table[column][0]), column
+
+
 def test_slow_decay_is_null_when_not_reached() -> None:
     t, current, vl = pulse(tau=200.0)
     values, remarks = it_quantities(t, current, vl, 0.1, SETTINGS)

@@ -15,8 +15,9 @@ import polars as pl
 # VL column is empty, gets no photoresponse (was computed from the wrong samples). 4: no power_w where the
 # calibration gives none above 0 W at the run's VL (was 0 W or less, and an infinite or sign-flipped responsivity).
 # 5: a calibration whose VL never changes prices no power (gave the reading that sorted last), and its ties are
-# sorted by power too (the curve depended on the rows' order).
-METRICS_VERSION = 5
+# sorted by power too (the curve depended on the rows' order). 6: an It sample whose VL is missing no longer switches
+# the laser off (a blank VL while lit gave ΔI and the time constants from the wrong windows).
+METRICS_VERSION = 6
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 

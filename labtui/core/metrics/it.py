@@ -1,7 +1,8 @@
 """Photoresponse of an It run (current against time under a laser pulse): pure numpy on one run's columns.
 
 The run is dark until the first sample with VL ≥ the light threshold (switch-on), lit until the first sample
-after it below the threshold (switch-off), dark again after. Windows are measured back from those two edges.
+after it below the threshold (switch-off), dark again after; a sample whose VL is missing (NaN) switches neither.
+Windows are measured back from those two edges.
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ def it_quantities(
     values["drift_a_per_s"] = drift = fit_line(t[settled], i[settled])[0]
     if vds_v and abs(i_dark / vds_v) < settings.dead_conductance_s:
         return values, [f"photoresponse: dead channel (|I| {abs(i_dark):.2g} A at Vds {vds_v:g} V)"]
-    k_off = k_on + int(np.argmin(on[k_on:]))
-    if on[k_off]:
+    off = vl[k_on:] < settings.light_threshold_v  # NaN compares False: a VL not recorded switches nothing off
+    k_off = k_on + int(np.argmax(off))
+    if not off[k_off - k_on]:
         return values, ["photoresponse: the laser never switched off (aborted run)"]
     t_off = float(t[k_off])
     if t_off - t_on < _COVERAGE * window:
