@@ -42,7 +42,7 @@ from labtui.core.metrics.ivg import (
 )
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
-from tests.lab import Lab, it_rows, raw_csv
+from tests.lab import COLUMNS, Lab, data_rows, it_rows, raw_csv, sweep
 from tests.promises import CRASH_EXIT
 
 SETTINGS = MetricsSettings()
@@ -105,6 +105,19 @@ def test_an_aborted_loop_takes_its_backward_leg_after_the_forward_one() -> None:
     assert values["cnp_bwd_v"] == pytest.approx(1.4, abs=0.01)
     assert values["hysteresis_v"] == pytest.approx(1.7, abs=0.02)
     assert remarks == []
+
+
+def test_a_sweep_aborted_in_its_first_leg_says_why_it_has_no_gm(tmp_path: Path) -> None:
+    """Stopped on its way 0 → −V, a sweep has no up-sweep leg and so no gm: the remarks said so of cnp_fwd_v only,
+    and the app showed gm_max_hole_s and gm_max_electron_s blank with no reason."""
+    lab = Lab(tmp_path)
+    rows = data_rows(((vg, 1e-6 * (1 + abs(vg + 1))) for vg in sweep(-2, 2, 0.1, "loop")[:21]), len(COLUMNS["IVg"]))
+    params = {"VG start": "-2 V", "VG end": "2 V", "VG step": "0.1 V"}
+    lab.write("2025-10-14/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows, params=params))
+    lab.stage()
+    run = read_metrics(lab.config).row(0, named=True)
+    assert run["cnp_bwd_v"] == pytest.approx(-1.0) and run["gm_max_hole_s"] is None
+    assert "gm: no up-sweep leg to read it on" in run["remarks"]
 
 
 def breaking_sweep() -> tuple[np.ndarray, np.ndarray]:

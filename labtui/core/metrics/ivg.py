@@ -301,7 +301,9 @@ def ivg_quantities(
     values["cnp_v"] = sum(defined) / len(defined) if defined else None  # np.mean of one or two: the same bits
     if len(defined) == 2:
         values["hysteresis_v"] = values["cnp_bwd_v"] - values["cnp_fwd_v"]  # type: ignore[operator]
-    if forward is not None:
+    if forward is None:
+        remarks.append("gm: no up-sweep leg to read it on")
+    else:
         remarks += _gm_maxima(vg[forward.start : forward.stop], i[forward.start : forward.stop], values, settings)
     return values, remarks
 
