@@ -40,6 +40,7 @@ from labtui.core.metrics.ivg import (
     ivg_quantities,
     parabola_vertex,
 )
+from labtui.core.plotdata import PlotOptions, build_plots
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
 from tests.lab import COLUMNS, Lab, data_rows, it_rows, raw_csv, sweep
@@ -322,6 +323,24 @@ def test_a_laser_reading_missing_while_lit_does_not_switch_the_laser_off(tmp_pat
     assert table["delta_i_a"][0] == pytest.approx(1e-9 * 12.45, rel=1e-6)
     for column in ("delta_i_a", "tau_rise_s", "tau_decay_s"):
         assert table[column][1] == pytest.approx(table[column][0]), column
+
+
+def test_the_figure_shades_the_laser_on_where_the_table_reads_it_on(tmp_path: Path) -> None:
+    """A pulse at 0.05 V is below the lab's 0.1 V light threshold: the history says dark and the table has no
+    photoresponse, yet the figure shaded it "laser ON" (it shaded wherever VL > 0)."""
+    lab = Lab(tmp_path)
+    faint = it_rows(period=20.0, voltage=0.05)
+    lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It", rows=faint, params={"Laser voltage": "0.05 V",
+                                                                                  "Laser ON+OFF period": "20 s"}))
+    lab.write("2025-10-14/It2025-10-14_2.csv", raw_csv("It", rows=it_rows(period=20.0),
+                                                       params={"Laser ON+OFF period": "20 s"}, start=START.timestamp()))
+    lab.stage()
+    table = read_metrics(lab.config).sort("source_file")
+    assert table["delta_i_a"][0] is None and table["delta_i_a"][1] is not None
+    runs = lab.manifest().sort("source_file")
+    shaded = [build_plots(runs[k : k + 1], lab.stage_root, PlotOptions(), settings=lab.config.metrics)[0].spans
+              for k in range(2)]
+    assert shaded[0] == () and np.allclose(shaded[1], [(10.0, 20.0)])
 
 
 def test_slow_decay_is_null_when_not_reached() -> None:

@@ -407,7 +407,7 @@ def test_step_response_under_each_baseline(tmp_path, options, y_label, on_value_
 def test_laser_windows_from_vl_and_their_union():
     t = np.arange(10.0)
     vl = np.array([1.0, 1.0, 0.0, np.nan, 2.0, 2.0, 0.0, 0.0, 3.0, 3.0])  # ON at the start and at the end
-    assert laser_windows(t, vl) == [(0.0, 2.0), (4.0, 6.0), (8.0, 9.0)]
+    assert laser_windows(t, vl, 0.1) == [(0.0, 2.0), (4.0, 6.0), (8.0, 9.0)]
     assert merge_spans([(60.1, 120.1), (0.0, 1.0), (60.0, 120.0)]) == [(0.0, 1.0), (60.0, 120.1)]
 
 

@@ -131,9 +131,10 @@ def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.nd
     return x[index], y[index]
 
 
-def laser_windows(t: np.ndarray, vl: np.ndarray) -> list[tuple[float, float]]:
-    """(t_on, t_off) for each stretch where VL > 0; t_off is the first OFF sample, or the last t if still ON."""
-    on = np.nan_to_num(vl) > 0
+def laser_windows(t: np.ndarray, vl: np.ndarray, threshold: float) -> list[tuple[float, float]]:
+    """(t_on, t_off) for each stretch where VL ≥ `threshold` (the metrics' light threshold: the shading is the laser
+    ON the table reads); t_off is the first OFF sample, or the last t if still ON."""
+    on = vl >= threshold  # NaN compares False
     edges = np.diff(on.astype(np.int8))
     rises = np.flatnonzero(edges == 1) + 1
     falls = np.flatnonzero(edges == -1) + 1

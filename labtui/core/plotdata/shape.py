@@ -135,7 +135,7 @@ def _draft_it(
     lit: dict[str, tuple[float, float, list[tuple[float, float]]]] = {}  # each lit run's span and ON windows
     for index, (row, columns) in enumerate(zip(rows, group.columns, strict=False)):
         t, i = columns["t_s"], columns["i_a"]
-        windows = laser_windows(t, columns["vl_v"])
+        windows = laser_windows(t, columns["vl_v"], settings.light_threshold_v)
         draft.spans.extend(windows)
         if windows:
             lit[run_ident(row)] = (float(np.nanmin(t)), float(np.nanmax(t)), windows)
