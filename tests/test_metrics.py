@@ -121,6 +121,22 @@ def test_a_sweep_aborted_in_its_first_leg_says_why_it_has_no_gm(tmp_path: Path) 
     assert "gm: no up-sweep leg to read it on" in run["remarks"]
 
 
+def test_a_one_point_dropout_is_no_dirac_point_in_the_table_nor_in_the_figure(tmp_path: Path) -> None:
+    """One reading of 0 A on the way back (a contact glitch at Vg 1.5 V) was the backward leg's min |I|: its Dirac
+    point read 1.19 V (a hysteresis of 1 V) with no remark, and the figure put its diamond there."""
+    lab = Lab(tmp_path)
+    vg = sweep(-2, 2, 0.1, "loop")
+    current = [0.0 if k == 65 else 1e-6 * (1 + (v - 0.2) ** 2) for k, v in enumerate(vg)]  # k 65: 1.5 V, going down
+    rows = data_rows(zip(vg, current, strict=True), len(COLUMNS["IVg"]))
+    params = {"VG start": "-2 V", "VG end": "2 V", "VG step": "0.1 V"}
+    lab.write("2025-10-14/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows, params=params))
+    lab.stage()
+    run = read_metrics(lab.config).row(0, named=True)
+    assert run["cnp_fwd_v"] == pytest.approx(0.2) and run["cnp_bwd_v"] == pytest.approx(0.2)
+    spec = build_plots(lab.manifest(), lab.stage_root, PlotOptions(), settings=lab.config.metrics)[0]
+    assert [marker.x for marker in spec.markers] == pytest.approx([0.2, 0.2])
+
+
 def breaking_sweep() -> tuple[np.ndarray, np.ndarray]:
     """A 0 → −5 → +5 → −5 → 0 loop whose channel breaks down at +3 V on the way up: |I| drops to a tenth, for good
     (as one real sweep, Alisson79 on 4 September, did at 11.4 V)."""

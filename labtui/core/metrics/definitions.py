@@ -16,8 +16,9 @@ import polars as pl
 # calibration gives none above 0 W at the run's VL (was 0 W or less, and an infinite or sign-flipped responsivity).
 # 5: a calibration whose VL never changes prices no power (gave the reading that sorted last), and its ties are
 # sorted by power too (the curve depended on the rows' order). 6: an It sample whose VL is missing no longer switches
-# the laser off (a blank VL while lit gave ΔI and the time constants from the wrong windows).
-METRICS_VERSION = 6
+# the laser off (a blank VL while lit gave ΔI and the time constants from the wrong windows). 7: a one-point dropout
+# of |I| (a contact glitch) is no Dirac point (it was a leg's min |I|, and the hysteresis with it).
+METRICS_VERSION = 7
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 
@@ -62,8 +63,9 @@ QUANTITIES: tuple[Quantity, ...] = (
     # IVg ---------------------------------------------------------------------------------------------------------
     Quantity("cnp_fwd_v", "V", "IVg",
              "Dirac point (charge-neutrality point) of the forward leg (the longest up-sweep; of two as long, the "
-             "later: an aborted loop's first leg only leaves 0 V): the Vg of min |I|, "
-             "refined by a least-squares parabola through the points within 0.5 V of it; undefined when that minimum "
+             "later: an aborted loop's first leg only leaves 0 V): the Vg of min |I| (passing over a point under half "
+             "of both its neighbours: a contact glitch, as graphene's current changes smoothly with Vg), refined by a "
+             "least-squares parabola through the other points within 0.5 V of it; undefined when that minimum "
              "lies within 0.2 V of the leg's ends (the Dirac point is outside the sweep)"),
     Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),
     Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v"),

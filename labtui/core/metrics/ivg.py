@@ -166,19 +166,23 @@ class Dirac(NamedTuple):
 def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.5, edge_margin_v: float = 0.2) -> Dirac:
     """Min |I| of a monotonic leg, refined by a least-squares parabola through the points within `fit_window_v`.
 
-    A minimum within `edge_margin_v` of the leg's ends means the Dirac point is outside the sweep: no value.
-    A parabola that opens downwards or puts its vertex outside the window or the leg (a noisy flat bottom) falls
-    back to the raw minimum, with a remark. Distances allow for setpoints written as 0.30000000000000004.
+    A point under 1/BREAKDOWN_FALL of both its neighbours is a contact glitch (graphene's current changes smoothly
+    with Vg), not a Dirac point: it is passed over, in the minimum and in the fit. A minimum within `edge_margin_v`
+    of the leg's ends means the Dirac point is outside the sweep: no value. A parabola that opens downwards or puts
+    its vertex outside the window or the leg (a noisy flat bottom) falls back to the raw minimum, with a remark.
+    Distances allow for setpoints written as 0.30000000000000004.
     """
     current = np.abs(i)
-    k = int(current.argmin())
+    glitch = np.zeros(current.size, dtype=bool)
+    glitch[1:-1] = current[1:-1] * BREAKDOWN_FALL < np.minimum(current[:-2], current[2:])
+    k = int(np.where(glitch, np.inf, current).argmin())
     low, high = float(vg.min()), float(vg.max())
     slack = 1e-6 * (high - low)
     if vg[k] - low < edge_margin_v - slack or high - vg[k] < edge_margin_v - slack:
         return Dirac(
             None, k, f"min |I| within {edge_margin_v:g} V of the leg's end: the Dirac point is outside the sweep"
         )
-    near = np.abs(vg - vg[k]) <= fit_window_v + slack
+    near = (np.abs(vg - vg[k]) <= fit_window_v + slack) & ~glitch
     vertex = parabola_vertex(vg[near] - vg[k], current[near] / (float(current[k]) or 1.0))
     if vertex is not None and abs(vertex) <= fit_window_v and low <= vg[k] + vertex <= high:
         return Dirac(float(vg[k] + vertex), k, None)
