@@ -123,7 +123,8 @@ def test_a_sweep_aborted_in_its_first_leg_says_why_it_has_no_gm(tmp_path: Path) 
 
 def test_a_one_point_dropout_is_no_dirac_point_in_the_table_nor_in_the_figure(tmp_path: Path) -> None:
     """One reading of 0 A on the way back (a contact glitch at Vg 1.5 V) was the backward leg's min |I|: its Dirac
-    point read 1.19 V (a hysteresis of 1 V) with no remark, and the figure put its diamond there."""
+    point read 1.19 V (a hysteresis of 1 V) with no remark, and the figure put its diamond there. Its 0 A leaves
+    on_off_ratio undefined: a remark says so (it was a bare null)."""
     lab = Lab(tmp_path)
     vg = sweep(-2, 2, 0.1, "loop")
     current = [0.0 if k == 65 else 1e-6 * (1 + (v - 0.2) ** 2) for k, v in enumerate(vg)]  # k 65: 1.5 V, going down
@@ -135,6 +136,7 @@ def test_a_one_point_dropout_is_no_dirac_point_in_the_table_nor_in_the_figure(tm
     assert run["cnp_fwd_v"] == pytest.approx(0.2) and run["cnp_bwd_v"] == pytest.approx(0.2)
     spec = build_plots(lab.manifest(), lab.stage_root, PlotOptions(), settings=lab.config.metrics)[0]
     assert [marker.x for marker in spec.markers] == pytest.approx([0.2, 0.2])
+    assert run["on_off_ratio"] is None and "on_off_ratio: the smallest |I| is 0 A" in run["remarks"]
 
 
 def breaking_sweep() -> tuple[np.ndarray, np.ndarray]:

@@ -287,6 +287,8 @@ def ivg_quantities(
         return values, remarks
     if i_min > 0:
         values["on_off_ratio"] = float(current.max()) / i_min
+    else:
+        remarks.append("on_off_ratio: the smallest |I| is 0 A")
     forward, backward = cnp_legs(vg)
     for column, leg, name in (("cnp_fwd_v", forward, "up-sweep"), ("cnp_bwd_v", backward, "down-sweep")):
         if leg is None:
