@@ -139,6 +139,20 @@ def test_a_one_point_dropout_is_no_dirac_point_in_the_table_nor_in_the_figure(tm
     assert run["on_off_ratio"] is None and "on_off_ratio: the smallest |I| is 0 A" in run["remarks"]
 
 
+def test_gm_is_smoothed_over_the_same_vg_where_the_sweeps_step_changes(tmp_path: Path) -> None:
+    """A sweep at 0.01 V up to 0 V and 0.1 V after it: the Savitzky–Golay window of 51 points (0.5 V at the typical
+    step) reached over 5 V of the coarse part, and gm_max_electron_s read 12 % low (gm_max_hole_s 5 % high)."""
+    lab = Lab(tmp_path)
+    for n, vg in enumerate([np.arange(-300, 301) / 100, np.r_[np.arange(-300, 0) / 100, np.arange(0, 31) / 10]]):
+        current = 1e-5 * np.sqrt(0.2**2 + (vg - 0.5) ** 2) / (1 + np.abs(vg - 0.5))  # a V whose gm peaks near it
+        rows = data_rows(zip(vg, current, strict=True), len(COLUMNS["IVg"]))
+        lab.write(f"2025-10-14/IVg2025-10-14_{n + 1}.csv", raw_csv("IVg", rows=rows, start=START.timestamp() + n))
+    lab.stage()
+    even, mixed = read_metrics(lab.config).sort("source_file").iter_rows(named=True)
+    for column in ("gm_max_hole_s", "gm_max_electron_s"):
+        assert mixed[column] == pytest.approx(even[column], rel=0.01), column
+
+
 def breaking_sweep() -> tuple[np.ndarray, np.ndarray]:
     """A 0 → −5 → +5 → −5 → 0 loop whose channel breaks down at +3 V on the way up: |I| drops to a tenth, for good
     (as one real sweep, Alisson79 on 4 September, did at 11.4 V)."""

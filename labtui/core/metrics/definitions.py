@@ -17,8 +17,9 @@ import polars as pl
 # 5: a calibration whose VL never changes prices no power (gave the reading that sorted last), and its ties are
 # sorted by power too (the curve depended on the rows' order). 6: an It sample whose VL is missing no longer switches
 # the laser off (a blank VL while lit gave ΔI and the time constants from the wrong windows). 7: a one-point dropout
-# of |I| (a contact glitch) is no Dirac point (it was a leg's min |I|, and the hysteresis with it).
-METRICS_VERSION = 7
+# of |I| (a contact glitch) is no Dirac point (it was a leg's min |I|, and the hysteresis with it). 8: gm of a sweep
+# whose step changes is smoothed over the same Vg everywhere (a window of points reached far over a coarser part).
+METRICS_VERSION = 8
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 
