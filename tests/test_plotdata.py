@@ -408,6 +408,8 @@ def test_laser_windows_from_vl_and_their_union():
     t = np.arange(10.0)
     vl = np.array([1.0, 1.0, 0.0, np.nan, 2.0, 2.0, 0.0, 0.0, 3.0, 3.0])  # ON at the start and at the end
     assert laser_windows(t, vl, 0.1) == [(0.0, 2.0), (4.0, 6.0), (8.0, 9.0)]
+    blank = np.array([np.nan, 0.0, 1.0, 1.0, np.nan, 1.0, 0.0, np.nan, 0.0, 0.0])  # a VL not recorded while ON
+    assert laser_windows(t, blank, 0.1) == [(2.0, 6.0)]  # switches nothing, as in the metrics (`it_quantities`)
     assert merge_spans([(60.1, 120.1), (0.0, 1.0), (60.0, 120.0)]) == [(0.0, 1.0), (60.0, 120.1)]
 
 

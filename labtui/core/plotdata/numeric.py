@@ -133,8 +133,11 @@ def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.nd
 
 def laser_windows(t: np.ndarray, vl: np.ndarray, threshold: float) -> list[tuple[float, float]]:
     """(t_on, t_off) for each stretch where VL ≥ `threshold` (the metrics' light threshold: the shading is the laser
-    ON the table reads); t_off is the first OFF sample, or the last t if still ON."""
+    ON the table reads, and as there a sample whose VL is missing switches nothing); t_off is the first OFF sample,
+    or the last t if still ON."""
     on = vl >= threshold  # NaN compares False
+    if (missing := np.isnan(vl)).any():  # each takes the state of the last recorded sample before it (none: OFF)
+        on = on[np.maximum.accumulate(np.where(missing, 0, np.arange(vl.size)))]
     edges = np.diff(on.astype(np.int8))
     rises = np.flatnonzero(edges == 1) + 1
     falls = np.flatnonzero(edges == -1) + 1
