@@ -84,6 +84,8 @@ def test_a_config_may_name_the_store_folder_beside_the_raw_root(tmp_path: Path) 
         ("raw_root: [unclosed\n", "not valid YAML"),
         ("- a list\n", "mapping"),
         ("!!python/object/apply:os.system ['echo pwned']\n", "not valid YAML"),
+        ("workers: 2\nuser: ana\nworkers: 3\n", r"\(line 3, column 1\): the key 'workers' appears twice \(first on "
+                                                  r"line 1\)"),
     ],
 )
 def test_bad_config_says_what_is_wrong(tmp_path: Path, text: str, words: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -221,10 +222,31 @@ def find_config(explicit: Path | None = None) -> Path | None:
 
 def parse_yaml(text: str) -> Any:
     """YAML's safe subset, parsed by libyaml when PyYAML has it (20× faster than the pure-Python parser: the
-    registry takes 10 ms instead of 60); `yaml.YAMLError` for text that is not YAML."""
+    registry takes 10 ms instead of 60); `yaml.YAMLError` for text that is not YAML, or has a key twice."""
     import yaml  # here: a run without a YAML file to read never loads the parser
 
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return yaml.load(text, Loader=_unique_keys_loader())
+
+
+@cache
+def _unique_keys_loader() -> type:
+    """The safe loader, refusing a mapping with a key twice: YAML keeps the last silently, and in a file the lab
+    edits that is a slip (a chip's entry copied for a new chip, its name left: the first chip's geometry replaced)."""
+    import yaml
+
+    class UniqueKeysLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            first: dict[tuple[str, str], yaml.Node] = {}
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":  # `<<:` may repeat
+                    continue
+                if (seen := first.setdefault((key.tag, key.value), key)) is not key:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {key.value!r} appears twice (first on line {seen.start_mark.line + 1}): "
+                        "YAML would keep the last silently", key.start_mark)
+            return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+    return UniqueKeysLoader
 
 
 def read_yaml(path: Path, what: str) -> Any:
