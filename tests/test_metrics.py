@@ -314,7 +314,8 @@ def test_dark_runs_and_unfinished_pulses_say_why_there_is_no_photoresponse() -> 
     current = 1e-5 + 1e-10 * t
     values, remarks = it_quantities(t, current, vl, 0.1, SETTINGS)
     assert values["i_dark_a"] == pytest.approx(current.mean()) and values["drift_a_per_s"] == pytest.approx(1e-10)
-    assert values["delta_i_a"] is None and remarks == ["photoresponse: dark run (the laser never switched on)"]
+    assert values["delta_i_a"] is None and remarks == [
+        "photoresponse: the laser never switched on (a dark run, or one stopped before its pulse)"]
     t, current, vl = pulse()
     values, remarks = it_quantities(t[t < 30], current[t < 30], vl[t < 30], 0.1, SETTINGS)
     assert values["i_dark_a"] is not None and values["delta_i_a"] is None and "never switched off" in remarks[0]
@@ -782,7 +783,7 @@ def test_real_files(real_store) -> None:
     it = table.filter(pl.col("proc") == "It")
     dark = it.filter(~pl.col("has_light"))
     assert dark.height and dark["delta_i_a"].null_count() == dark.height
-    assert dark["remarks"].list.first().str.starts_with("photoresponse: dark run").all()
+    assert dark["remarks"].list.first().str.starts_with("photoresponse: the laser never switched on").all()
     lit = it.filter(pl.col("has_light"))
     assert lit["calibration_run_id"].null_count() == 0 and lit["power_w"].null_count() == 0
 

@@ -19,7 +19,9 @@ import polars as pl
 # the laser off (a blank VL while lit gave ΔI and the time constants from the wrong windows). 7: a one-point dropout
 # of |I| (a contact glitch) is no Dirac point (it was a leg's min |I|, and the hysteresis with it). 8: gm of a sweep
 # whose step changes is smoothed over the same Vg everywhere (a window of points reached far over a coarser part).
-METRICS_VERSION = 8
+# 9: an It run whose laser never switched on is no longer called a dark run (one lit by its header may have been
+# stopped before its pulse).
+METRICS_VERSION = 9
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 

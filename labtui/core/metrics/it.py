@@ -44,7 +44,7 @@ def it_quantities(
     if not on[k_on]:
         values["i_dark_a"] = _mean(i)
         values["drift_a_per_s"] = fit_line(t, i)[0]
-        return values, ["photoresponse: dark run (the laser never switched on)"]
+        return values, ["photoresponse: the laser never switched on (a dark run, or one stopped before its pulse)"]
     t_on, window = float(t[k_on]), settings.it_window_s
     if t_on - t[0] < _COVERAGE * window:
         return values, [
