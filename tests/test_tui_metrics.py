@@ -14,7 +14,7 @@ from labtui.core.metrics import BY_COLUMN, read_metrics
 from labtui.core.overview import last_dirac_points
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import FieldsDialog
-from labtui.tui.history_view import with_metrics
+from labtui.tui.history_view import quantity_items, with_metrics
 from labtui.tui.plot import PlotScreen
 from labtui.tui.table import FrameTable
 from tests.lab import Lab, tui_lab
@@ -51,6 +51,19 @@ def test_key_quantities_are_si_prefixed_and_blank_where_undefined() -> None:
     assert shown.select(pl.col("^.*_text$")).rows() == [
         ("-350 mV", None, None, None), (None, "12.3 nA", "5.23 %", "4.1 µA/W"), (None, None, None, None)]
     assert shown["cnp_v"].to_list() == [-0.35, None, None]  # the value stays, for sorting
+
+
+def test_a_null_mobility_gives_the_reason_of_the_gm_it_is_read_from() -> None:
+    """`labtui metrics` said why gm_max_hole_s was null; the app's detail showed the mobility read from it blank."""
+    empty = read_metrics(Path("/nonexistent"))
+    remarks = ["gm_max_hole_s: the hole branch spans less than 0.5 V of the sweep"]
+    metrics = pl.DataFrame({"run_id": ["a"], "proc": ["IVg"], "remarks": [remarks]}).select(
+        pl.col(name).cast(dtype) if name in ("run_id", "proc", "remarks") else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in empty.schema.items())
+    items = dict(quantity_items(metrics, "a"))
+    for column in ("gm_max_hole_s", "mobility_hole_cm2_vs"):
+        assert "the hole branch spans less than 0.5 V of the sweep" in items[column].plain, column
+    assert "hole branch" not in items["mobility_electron_cm2_vs"].plain
 
 
 async def test_history_shows_the_key_quantities_and_the_detail_defines_every_one(lab: Lab) -> None:

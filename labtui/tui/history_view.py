@@ -136,10 +136,11 @@ def quantity_items(metrics: pl.DataFrame, run_id: str) -> list[tuple[str, Text]]
         quantity, value = BY_COLUMN[column], run[column]
         text = Text(quantity.format(value), style="bold")
         if value is None:
-            # its own remark, else its topic's (tau, gm, mobility), else the run's (and, for the quantities joined
-            # from the calibration, why power_w is null)
+            # its own remark, else its topic's (tau, gm, mobility), else that of the quantity it is read from (a
+            # mobility's gm), else the run's (and, for the quantities joined from the calibration, why power_w is null)
             own = [why for topic, why in remarks if topic == column] or [
-                why for topic, why in remarks if topic not in BY_COLUMN and column.startswith(topic)] or general + [
+                why for topic, why in remarks if topic not in BY_COLUMN and column.startswith(topic)] or [
+                why for topic, why in remarks if topic == quantity.read_from] or general + [
                 why for topic, why in remarks if topic == "power_w" and not quantity.from_data]
             if own:
                 text.append(f"  {'; '.join(own)}", style="italic")

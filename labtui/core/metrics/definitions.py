@@ -34,6 +34,7 @@ class Quantity:
     dtype: type[pl.DataType] | pl.DataType = pl.Float64
     from_data: bool = True
     percent: bool = False  # a ratio read as a percentage (ΔI/I: `3.94 %`, not 0.03936)
+    read_from: str | None = None  # the quantity this one is computed from: a null there is this one's reason too
 
     def format(self, value: object) -> str:
         """A value as a physicist reads it: `-350 mV`, `12.3 nA`, `4.1 µA/W`, `3.94 %`; 4 digits where the unit takes
@@ -83,8 +84,9 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("mobility_hole_cm2_vs", "cm²/(V·s)", "IVg",
              "field-effect mobility μ = (L/W)·gm_max_hole_s/(C·|Vds|), C the gate capacitance per area of the "
              "chip's dielectric stack (config/chip_params.yaml); only where the chip's geometry is known",
-             from_data=False),
-    Quantity("mobility_electron_cm2_vs", "cm²/(V·s)", "IVg", "the same from gm_max_electron_s", from_data=False),
+             from_data=False, read_from="gm_max_hole_s"),
+    Quantity("mobility_electron_cm2_vs", "cm²/(V·s)", "IVg", "the same from gm_max_electron_s", from_data=False,
+             read_from="gm_max_electron_s"),
     # It ----------------------------------------------------------------------------------------------------------
     Quantity("i_dark_a", "A", "It",
              "mean I over the 5 s before the first laser switch-on (the first sample with VL ≥ 0.1 V); "

@@ -34,7 +34,7 @@ from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics.calibration import power_at
-from labtui.core.metrics.definitions import METRICS_VERSION, PROCEDURES
+from labtui.core.metrics.definitions import METRICS_VERSION, PROCEDURES, QUANTITIES
 from labtui.core.metrics.per_run import (
     DATA_COLUMNS,
     READ_COLUMNS,
@@ -193,8 +193,8 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
               .when(is_ivg & (per_gm == 0))  # L/W below the smallest float: every mobility would read 0
               .then(pl.format("mobility: the geometry of {} in chip_params.yaml underflows a float",
                               pl.col("chip_name"))))
-    mobility = {name: pl.col(gm) * per_gm for name, gm in (("mobility_hole_cm2_vs", "gm_max_hole_s"),
-                                                            ("mobility_electron_cm2_vs", "gm_max_electron_s"))}
+    mobility = {q.column: pl.col(q.read_from) * per_gm for q in QUANTITIES if q.column.startswith("mobility_")
+                and q.read_from is not None}
     return table.with_columns(
         **{name: pl.when(value.is_finite() & (per_gm != 0)).then(value) for name, value in mobility.items()},
         _mobility_remark=reason,
