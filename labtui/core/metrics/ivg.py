@@ -64,6 +64,10 @@ def _moves(step: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.abs(step) > 1e-6 * float(x.max() - x.min())
 
 
+FIT_CELLS = 1 << 18  # points in one block of an uneven leg's local fits (~2 MB an array): 12k fits of 601 points
+# at once held 0.5 GB
+
+
 def savgol_derivative(x: np.ndarray, y: np.ndarray, window: int, polyorder: int) -> np.ndarray:
     """Savitzky–Golay dy/dx: the slope at each point of a least-squares polynomial over `window` points (on an
     unevenly spaced leg, over the x span they cover at its typical step).
@@ -88,7 +92,9 @@ def savgol_derivative(x: np.ndarray, y: np.ndarray, window: int, polyorder: int)
         slope[:half] = edge[:half] @ y[:window] / spacing
         slope[n - half:] = -(edge[:half] @ y[:n - window - 1:-1])[::-1] / spacing  # the start's fits, mirrored
         return slope
-    return _local_fits(x, y, window, polyorder, np.arange(n))
+    rows = max(1, FIT_CELLS // window)  # each fit is a row of `window` points: a block at a time bounds the memory
+    return np.concatenate([_local_fits(x, y, window, polyorder, np.arange(at, min(at + rows, n)))
+                           for at in range(0, n, rows)])
 
 
 @lru_cache(maxsize=32)
@@ -103,8 +109,8 @@ def _edge_weights(window: int, polyorder: int) -> np.ndarray:
 def _local_fits(x: np.ndarray, y: np.ndarray, window: int, polyorder: int, at: np.ndarray) -> np.ndarray:
     """The slope at the points `at`, each from its own least-squares polynomial on the actual x offsets, over the
     points within the x span that `window` points cover at the leg's typical step (shifted inward at the ends; at
-    least polyorder + 1 points): where the step changes along the leg, a window of points would reach over a
-    coarser part several times as far (a 0.1 V part of a 0.01 V sweep: 5 V instead of 0.5 V)."""
+    least polyorder + 1 points, at most `window`): where the step changes along the leg, a window of points would
+    reach over a coarser part several times as far (a 0.1 V part of a 0.01 V sweep: 5 V instead of 0.5 V)."""
     n = x.size
     rising = x if x[-1] > x[0] else -x  # a monotonic leg, either way
     step = _median(rising[1:] - rising[:-1])
@@ -112,6 +118,11 @@ def _local_fits(x: np.ndarray, y: np.ndarray, window: int, polyorder: int, at: n
     low = np.minimum(np.maximum(rising[at] - width / 2, rising[0]), rising[-1] - width)
     starts = np.minimum(np.searchsorted(rising, low - step / 2), n - polyorder - 1)
     stops = np.maximum(np.searchsorted(rising, low + width + step / 2), starts + polyorder + 1)
+    # a part denser than the typical step: its `window` points around the point, as on an even leg (a cluster of
+    # 10k points in 10 mV made every window 10k wide: memory and time grew with the square of the leg)
+    crowded = stops - starts > window
+    starts = np.where(crowded, np.clip(at - window // 2, 0, n - window), starts)
+    stops = np.where(crowded, starts + window, stops)
     index = np.minimum(starts[:, None] + np.arange(int((stops - starts).max())), n - 1)
     inside = index < stops[:, None]
     offsets = np.where(inside, x[index] - x[at][:, None], 0.0)  # polynomial centred on the point it differentiates at
