@@ -438,6 +438,17 @@ def test_a_crash_marker_beside_a_deleted_manifest_sets_the_older_runs_aside(lab:
     assert len(kept) == 1 and read_run_record(kept[0] / "part-000.parquet")["source_file"] == FILES[0]
 
 
+def test_a_stage_killed_before_it_publishes_leaves_nothing_in_the_quarantine(lab: Lab) -> None:
+    """The workers make the run folders before the commit fills them: killed in between, a stage leaves empty ones
+    that hold no run to restore, so the next stage deletes them as its debris (it set them aside as runs older than
+    the crash, a quarantine of empty folders after every interrupted stage)."""
+    put(lab.raw / "d3/IVg2025-09-17_1.csv", render_run("IVg", file_idx=1, start_utc=1758047090.0)[1], OLD_MTIME)
+    assert lab.cli("stage", crash_at="after_temp_write").returncode != 0
+    assert [folder for folder in lab.stage_root.glob("proc=*/date=*/run_id=*") if not any(folder.iterdir())]
+    assert lab.stage().staged == 1
+    assert not (lab.store_root / "_quarantine").exists()
+
+
 def test_a_first_stage_killed_before_its_manifest_is_an_interrupted_writer_not_damage(empty: Lab) -> None:
     """Killed between publishing its Parquet and writing the first manifest, a stage leaves run folders and its
     `.dirty` marker: the readers see a new store and `repair` has nothing to repair, so `validate` must not send the

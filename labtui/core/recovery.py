@@ -57,13 +57,13 @@ def orphan_run_dirs(config: StagingConfig, manifest: pl.DataFrame | None = None)
 
 def _clear_orphan_runs(config: StagingConfig, marked: dt.datetime | None) -> list[Path]:
     """Delete the orphan run folders the interrupted writer made (their records were staged after it marked the
-    store dirty at `marked`); move the others to the quarantine: a run staged earlier that the manifest does not
-    name is not this writer's debris (its manifest was deleted, say), and its record could still restore it.
-    Returns the folders deleted."""
+    store dirty at `marked`, or they are empty: its workers make them before the commit fills them); move the others
+    to the quarantine: a run staged earlier that the manifest does not name is not this writer's debris (its
+    manifest was deleted, say), and its record could still restore it. Returns the folders deleted."""
     debris: list[Path] = []
     older: list[Path] = []
     for folder in orphan_run_dirs(config):  # one pass: a large stage cut short leaves thousands
-        (debris if _staged_since(folder / PART_NAME, marked) else older).append(folder)
+        (debris if _empty_folder(folder) or _staged_since(folder / PART_NAME, marked) else older).append(folder)
     quarantine(config, older, "runs-older-than-a-crash")
     for folder in debris:
         shutil.rmtree(folder, ignore_errors=True)
@@ -72,6 +72,13 @@ def _clear_orphan_runs(config: StagingConfig, marked: dt.datetime | None) -> lis
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
     return debris
+
+
+def _empty_folder(path: Path) -> bool:
+    try:
+        return not path.is_symlink() and not any(path.iterdir())
+    except OSError:  # a file in a run folder's place: not a folder a worker made
+        return False
 
 
 def _staged_since(path: Path, marked: dt.datetime | None) -> bool:
