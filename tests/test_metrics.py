@@ -23,6 +23,7 @@ from labtui.core.config import ConfigError, MetricsSettings, load_config
 from labtui.core.layout import run_parquet_path
 from labtui.core.metrics import (
     METRICS_SCHEMA,
+    METRICS_VERSION,
     QUANTITIES,
     definitions_markdown,
     read_metrics,
@@ -641,6 +642,23 @@ def test_staging_keeps_the_table_current_incrementally(tmp_path: Path) -> None:
     assert update_metrics(lab.config).computed == 6  # other windows: every run again
 
 
+def test_a_stage_with_nothing_to_stage_redoes_a_table_of_an_older_labtui_or_other_windows(tmp_path: Path) -> None:
+    """After an upgrade (another metrics_version) or a change of windows, a stage that finds no new raw file left the
+    table as it was: every reader showed the old values until a run arrived."""
+    lab = small_lab(tmp_path)
+    lab.stage()
+    current = read_metrics(lab.config)
+    older = current.with_columns(metrics_version=pl.lit(METRICS_VERSION - 1, pl.Int32), cnp_v=pl.lit(9.0))
+    older.write_parquet(lab.config.metrics_path)  # as an older labtui wrote it: its own values, no stamp
+    report = lab.stage()
+    assert report.staged == 0 and report.metrics is not None and report.metrics.computed == current.height
+    assert read_metrics(lab.config).equals(current)
+    table = lab.config.metrics_path.read_bytes()
+    assert lab.stage().metrics is None and lab.config.metrics_path.read_bytes() == table  # current: not even read
+    lab.configure(metrics="{it_window_s: 4}")
+    assert lab.stage().metrics.computed == current.height  # type: ignore[union-attr]
+
+
 def test_a_stage_reads_nothing_back_and_equals_a_rebuild(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The stage computes every run's quantities and each calibration's curve from the frames it parsed; a
     rebuild from the store's Parquet files gives the same table."""
@@ -923,7 +941,7 @@ def test_no_power_where_the_calibration_gives_none_at_the_runs_voltage(tmp_path:
         remarks=pl.col("remarks").list.eval(pl.element().filter(~pl.element().str.starts_with("power_w"))),
         metrics_version=pl.lit(3, pl.Int32),
     )
-    metrics_table.write_metrics(stored_before, lab.config.metrics_path)
+    stored_before.write_parquet(lab.config.metrics_path)  # as that labtui wrote it
     check(update_metrics(lab.config).table)
 
 

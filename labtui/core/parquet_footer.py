@@ -26,18 +26,7 @@ def read_footer(path: str | Path) -> Footer:
     footer, so this decodes just `FileMetaData.num_rows` (Thrift compact protocol, field 3) in a few µs, and finds
     the record's run_id as the bytes it is stored as (a key-value string is stored verbatim).
     """
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        tail = os.pread(fd, 8, size - 8) if size >= 12 else b""
-        if tail[4:] != b"PAR1" or os.pread(fd, 4, 0) != b"PAR1":
-            raise ValueError("not a Parquet file (truncated, or overwritten)")
-        length = int.from_bytes(tail[:4], "little")
-        if length > size - 12:
-            raise ValueError("the Parquet footer is longer than the file")
-        footer = os.pread(fd, length, size - 8 - length)
-    finally:
-        os.close(fd)
+    footer = footer_bytes(path)
     pos = field_id = 0
     while footer[pos]:
         head = footer[pos]
@@ -52,6 +41,23 @@ def read_footer(path: str | Path) -> Footer:
             return Footer((value >> 1) ^ -(value & 1), _record_run_id(footer))
         pos = _skip_schema(footer, pos) if field_id == 2 and head & 0x0F == _LIST else _skip(footer, pos, head & 0x0F)
     raise ValueError("the Parquet footer has no row count")
+
+
+def footer_bytes(path: str | Path) -> bytes:
+    """A Parquet file's footer, undecoded (its key-value strings are in it verbatim); ValueError when the file is
+    not (or no longer) Parquet."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        tail = os.pread(fd, 8, size - 8) if size >= 12 else b""
+        if tail[4:] != b"PAR1" or os.pread(fd, 4, 0) != b"PAR1":
+            raise ValueError("not a Parquet file (truncated, or overwritten)")
+        length = int.from_bytes(tail[:4], "little")
+        if length > size - 12:
+            raise ValueError("the Parquet footer is longer than the file")
+        return os.pread(fd, length, size - 8 - length)
+    finally:
+        os.close(fd)
 
 
 def _record_run_id(footer: bytes) -> str | None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from labtui.core.commit import Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, registry_digest
+from labtui.core.metrics_stamp import is_current
 from labtui.core.overview import read_overview
 from labtui.core.rawread import Busy, release_large_buffers
 from labtui.core.rejects import RejectRecord, load_rejects
@@ -184,7 +185,7 @@ class Stager:
                 manifest = self._run_pool(worker, work, manifest, rejects, present, total, len(skipped))
             if self._index_stale and self.config.manifest_path.exists():
                 self._committer.index_manifest(manifest if manifest is not None else self._manifest())
-            if work or recovered or not self.config.metrics_path.exists():  # else a no-change stage never loads them
+            if work or recovered or not is_current(self.config.metrics_path, self.config.metrics):  # else no Polars
                 from labtui.core.metrics import update_after_stage
 
                 self.report.metrics = update_after_stage(

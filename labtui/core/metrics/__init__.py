@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from labtui.core.metrics.definitions import (
     BY_COLUMN,
-    METRICS_VERSION,
     NOT_COMPUTED,
     PROCEDURES,
     QUANTITIES,
@@ -29,6 +28,7 @@ from labtui.core.metrics.definitions import (
     definitions_markdown,
 )
 from labtui.core.metrics.schema import METRICS_SCHEMA, empty_metrics, read_metrics
+from labtui.core.metrics_stamp import METRICS_VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -11,17 +11,6 @@ from dataclasses import dataclass
 
 import polars as pl
 
-# Bump when a definition changes: every row is then recomputed. 3: an It trace whose clock goes back, or whose
-# VL column is empty, gets no photoresponse (was computed from the wrong samples). 4: no power_w where the
-# calibration gives none above 0 W at the run's VL (was 0 W or less, and an infinite or sign-flipped responsivity).
-# 5: a calibration whose VL never changes prices no power (gave the reading that sorted last), and its ties are
-# sorted by power too (the curve depended on the rows' order). 6: an It sample whose VL is missing no longer switches
-# the laser off (a blank VL while lit gave ΔI and the time constants from the wrong windows). 7: a one-point dropout
-# of |I| (a contact glitch) is no Dirac point (it was a leg's min |I|, and the hysteresis with it). 8: gm of a sweep
-# whose step changes is smoothed over the same Vg everywhere (a window of points reached far over a coarser part).
-# 9: an It run whose laser never switched on is no longer called a dark run (one lit by its header may have been
-# stopped before its pulse).
-METRICS_VERSION = 9
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 

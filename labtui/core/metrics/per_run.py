@@ -19,10 +19,11 @@ from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
 from labtui.core.config import MetricsSettings, StagingConfig
 from labtui.core.layout import run_parquet_path
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities
-from labtui.core.metrics.definitions import METRICS_VERSION, QUANTITIES
+from labtui.core.metrics.definitions import QUANTITIES
 from labtui.core.metrics.it import it_quantities
 from labtui.core.metrics.ivg import ivg_quantities
 from labtui.core.metrics.schema import METRICS_SCHEMA
+from labtui.core.metrics_stamp import METRICS_VERSION
 
 DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
 T = TypeVar("T")

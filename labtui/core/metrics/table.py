@@ -9,19 +9,18 @@ Update protocol (`update_metrics`, run by the stager under the writer lock after
    from the chip geometry, the nearest calibration of each lit It run; a calibration curve is read only for runs
    whose calibration (`calibration_run_id`, `calibration_sha256`) or laser voltage changed, and not at all when
    the stager kept it from the frame it parsed;
-3. the table is written whole, atomically and durably like the manifest, and only when it changed.
+3. the table is written whole, atomically and durably like the manifest, and only when it changed or its footer
+   lacks this labtui's stamp (`metrics_stamp`: a stage with nothing to stage redoes a table without it).
 Runs gone from the manifest leave the table. Deleting the file, or `rebuild=True`, recomputes it from the store.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +28,12 @@ import polars as pl
 
 from labtui.core.atomic import atomic_write
 from labtui.core.chip_params import ChipParams, load_chip_params
-from labtui.core.config import MetricsSettings, StagingConfig
+from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics.calibration import power_at
-from labtui.core.metrics.definitions import METRICS_VERSION, PROCEDURES, QUANTITIES
+from labtui.core.metrics.definitions import PROCEDURES, QUANTITIES
 from labtui.core.metrics.per_run import (
     DATA_COLUMNS,
     READ_COLUMNS,
@@ -46,17 +45,11 @@ from labtui.core.metrics.per_run import (
     read_run,
 )
 from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, empty_metrics, read_metrics
+from labtui.core.metrics_stamp import METRICS_VERSION, STAMP_KEY, is_current, metrics_stamp, settings_hash
 from labtui.core.wording import counted
 
 JOINED_TOPICS = ("mobility", "power_w", "responsivity")  # remarks about joined quantities start with one of these
 WHOLE_CURVE = ("LaserCalibration: ", "run: ")  # a calibration's remarks that no part of its curve can be used
-_JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
-
-
-def settings_hash(settings: MetricsSettings) -> str:
-    """Fingerprint of the windows the from-data quantities depend on (not of the join settings)."""
-    used = {name: value for name, value in asdict(settings).items() if name not in _JOIN_SETTINGS}
-    return hashlib.sha1(json.dumps(used, sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -118,7 +111,7 @@ def compute_update(
                                       "settings_hash"]), fresh], how="vertical")
     data = data.with_columns(pl.col("remarks").list.eval(pl.element().filter(~_joined_remark(pl.element()))))
     table = _join(config, runs, data, old, curves or {})
-    stale = rebuild or not table.equals(old) or not config.metrics_path.exists()
+    stale = rebuild or not table.equals(old) or not is_current(config.metrics_path, config.metrics)
     return MetricsUpdate(table, computed=todo.height, stale=stale, problems=problems,
                          elapsed_s=time.monotonic() - started, cpu_s=time.process_time() - cpu)
 
@@ -127,16 +120,17 @@ def write_update(config: StagingConfig, update: MetricsUpdate) -> MetricsUpdate:
     """Step 3 of `update_metrics`: the table written where it changed; the caller holds the writer lock."""
     started, cpu = time.monotonic(), time.process_time()
     if update.stale:
-        write_metrics(update.table, config.metrics_path)
+        write_metrics(update.table, config.metrics_path, metrics_stamp(config.metrics))
         update.written = True
     update.elapsed_s += time.monotonic() - started
     update.cpu_s += time.process_time() - cpu
     return update
 
 
-def write_metrics(table: pl.DataFrame, path: Path) -> None:
+def write_metrics(table: pl.DataFrame, path: Path, stamp: str) -> None:
     try:
-        atomic_write(path, lambda handle: table.write_parquet(handle, compression="zstd", statistics=True))
+        atomic_write(path, lambda handle: table.write_parquet(handle, compression="zstd", statistics=True,
+                                                              metadata={STAMP_KEY: stamp}))
     except OSError as error:
         raise OperationFailed("write the metrics table", path, error) from error
 
@@ -369,7 +363,7 @@ def update_after_stage(
     A problem here (a bad chip_params.yaml, a full disk) must not fail a stage whose runs are committed: it is
     returned as a problem of the update, and the next stage or `labtui metrics` tries again.
     """
-    if not changed and config.metrics_path.exists():
+    if not changed and is_current(config.metrics_path, config.metrics):
         return None
     try:
         if computing is None:

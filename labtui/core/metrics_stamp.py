@@ -1,0 +1,48 @@
+"""What a metrics table was computed under (definitions and windows), readable without Polars.
+
+The table's Parquet carries its stamp in its key-value metadata; a stage with nothing to stage compares it with its
+own (the stat index's no-Polars path), so a table from another labtui or other windows is redone, not kept stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from labtui.core.config import MetricsSettings
+from labtui.core.parquet_footer import footer_bytes
+
+# Bump when a definition changes: every row is then recomputed. 3: an It trace whose clock goes back, or whose
+# VL column is empty, gets no photoresponse (was computed from the wrong samples). 4: no power_w where the
+# calibration gives none above 0 W at the run's VL (was 0 W or less, and an infinite or sign-flipped responsivity).
+# 5: a calibration whose VL never changes prices no power (gave the reading that sorted last), and its ties are
+# sorted by power too (the curve depended on the rows' order). 6: an It sample whose VL is missing no longer switches
+# the laser off (a blank VL while lit gave ΔI and the time constants from the wrong windows). 7: a one-point dropout
+# of |I| (a contact glitch) is no Dirac point (it was a leg's min |I|, and the hysteresis with it). 8: gm of a sweep
+# whose step changes is smoothed over the same Vg everywhere (a window of points reached far over a coarser part).
+# 9: an It run whose laser never switched on is no longer called a dark run (one lit by its header may have been
+# stopped before its pulse).
+METRICS_VERSION = 9
+STAMP_KEY = "labtui.metrics"
+_JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
+
+
+def settings_hash(settings: MetricsSettings) -> str:
+    """Fingerprint of the windows the from-data quantities depend on (not of the join settings)."""
+    used = {name: value for name, value in asdict(settings).items() if name not in _JOIN_SETTINGS}
+    return hashlib.sha1(json.dumps(used, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def metrics_stamp(settings: MetricsSettings) -> str:
+    return f"metrics_version={METRICS_VERSION} settings_hash={settings_hash(settings)}"
+
+
+def is_current(path: Path, settings: MetricsSettings) -> bool:
+    """Whether the table at `path` was written under this labtui's stamp (False when missing, unreadable, or
+    written before tables carried one)."""
+    try:
+        return metrics_stamp(settings).encode() in footer_bytes(path)
+    except (OSError, ValueError):
+        return False
