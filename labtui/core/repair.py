@@ -64,7 +64,8 @@ class RepairReport:
                          f"(re-stage them from the raw files): {shown}")
         if self.unvouched:
             folders = counted(len(self.unvouched), "run folder")
-            lines.append(f"moved {folders} no record vouches for to {self.quarantined}")
+            lines.append(f"moved {folders} no record vouches for to {self.quarantined} (a store of an older labtui "
+                         "has none: `labtui stage` stages their raw files again, their annotations kept)")
         if self.superseded:
             folders = counted(len(self.superseded), "run folder")
             lines.append(f"moved {folders} of an older staging of a raw file staged again to {self.quarantined}")
