@@ -225,6 +225,21 @@ async def test_the_dashboard_tells_an_empty_raw_folder_from_a_staged_one_and_cou
         assert not text_of(app, "#staged").startswith("never") and text_of(app, "#rejects").startswith("1")
 
 
+async def test_the_dashboard_says_when_the_derived_quantities_are_out_of_date(lab: Lab) -> None:
+    """A store staged by an older labtui has a metrics table of other definitions, or none: the history's CNP and
+    ΔI columns were blank, or stale, and nothing said that a stage redoes them."""
+    lab.config.metrics_path.unlink()
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert text_of(app, "#waiting") == "0\nderived values stale"
+        await pilot.press("s")
+        await settle(pilot)
+        assert app.screen.state == "done" and lab.config.metrics_path.exists()
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: text_of(app, "#waiting") == "0\nnothing new", what="the table redone")
+
+
 async def test_the_latest_runs_stay_on_the_newest_after_a_stage(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:

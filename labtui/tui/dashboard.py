@@ -214,6 +214,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             self._card("waiting", "—", self.lab.config.raw_root_problem() or "")
         elif waiting:
             self._card("waiting", f"{len(waiting)}", "new or changed since the last staging")
+        elif await asyncio.to_thread(store.derived_outdated):  # an older labtui's table, or none: s redoes it
+            self._card("waiting", "0", "derived values stale")
         elif await asyncio.to_thread(store.staged_anything):  # reads the reject records: not on the UI thread
             self._card("waiting", "0", "nothing new")
         else:  # every raw file is staged, rejected or waiting: there are none

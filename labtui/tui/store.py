@@ -140,6 +140,13 @@ class Store:
         """Whether a stage ever staged or rejected a file here."""
         return bool(self.manifest().height or self.rejects())
 
+    def derived_outdated(self) -> bool:
+        """Whether the runs' derived quantities are missing or were computed by another labtui or other windows
+        (a store of an older labtui): the next stage redoes them."""
+        from labtui.core.metrics_stamp import is_current
+
+        return bool(self.manifest().height) and not is_current(self.config.metrics_path, self.config.metrics)
+
     def holder(self) -> Holder | None:
         """Who writes the store now (None: nobody)."""
         return read_holder(self.config.lock_path)
