@@ -448,6 +448,18 @@ def test_a_full_disk_behind_a_redirection_is_one_line(lab: Lab) -> None:
         assert result.stderr == "labtui: cannot write the standard output: No space left on device\n", command
 
 
+def test_a_closed_standard_stream_is_no_traceback(lab: Lab) -> None:
+    """`labtui stage 2>&-` (a cron line, a backgrounded watcher) staged nothing and exited 70, `history 67 >&-` too."""
+    lab.write("2025-10-22/It2025-10-22_1.csv", raw_csv("It", start=epoch(2025, 10, 22)))
+    closed = {"stage": "2>&-", "history": ">&-"}
+    for command, redirection in closed.items():
+        argv = lab.command(command, *(["67"] if command == "history" else []))
+        result = subprocess.run(["sh", "-c", f'exec "$@" {redirection}', "sh", *argv], capture_output=True, text=True,
+                                env=cli_env(), timeout=60)
+        assert result.returncode == 0 and "Traceback" not in result.stdout + result.stderr, result
+    assert "It2025-10-22_1.csv" in lab.cli("history", "67").stdout  # the stage with stderr closed staged it
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [(("stage", "--workers", "0"), "--workers: a whole number ≥ 1, not '0'"),

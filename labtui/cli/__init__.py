@@ -332,6 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # labtui uses no Pydantic plugin, and looking for them reads every installed package's metadata when the first
     # model is built: a fifth of Pydantic's start-up, which every command that reads a config pays
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    for name in ("stdout", "stderr"):  # closed (`>&-`, `2>&-`), Python's stream is None: `stage 2>&-` was a traceback
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (the process's stream: open until it exits)
     for stream in (sys.stdout, sys.stderr):  # a terminal or file in Latin-1 or cp1252 gets `?` for λ, Δ, 💡
         if hasattr(stream, "reconfigure") and stream.encoding.replace("-", "").lower() != "utf8":
             stream.reconfigure(errors="replace")
