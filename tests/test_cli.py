@@ -439,6 +439,17 @@ def test_a_terminal_that_cannot_show_greek_or_emoji_gets_question_marks(lab: Lab
     assert b"? (nm)" in subprocess.run(lab.command("history", "67"), capture_output=True, env=env).stdout
 
 
+def test_text_typed_under_a_c_locale_is_read_as_the_utf8_it_is(lab: Lab) -> None:
+    """LC_ALL=C with UTF-8 mode off: `--tag "5 µW"` reached the engine as surrogate escapes, a traceback."""
+    env = {**cli_env(), "LC_ALL": "C", "PYTHONUTF8": "0"}
+    annotate = subprocess.run(lab.command("annotate", "67", "--seq", "1", "--tag", "5 µW"), capture_output=True,
+                              text=True, env=env, timeout=60)
+    assert annotate.returncode == 0, annotate.stderr
+    found = subprocess.run(lab.command("history", "67", "--tag", "5 µW", "--format", "csv"), capture_output=True,
+                           env=env, timeout=60)
+    assert found.returncode == 0 and found.stdout.count(b"\n") == 2, found  # the header and the run tagged
+
+
 def test_a_full_disk_behind_a_redirection_is_one_line(lab: Lab) -> None:
     for command in ("history", "chips", "metrics"):
         with open("/dev/full", "w") as full:

@@ -87,6 +87,18 @@ class Parser(argparse.ArgumentParser):
             raise argparse.ArgumentError(action, f"invalid choice: {value!r}{did_you_mean(str(value), choices)} "
                                                  f"(choose from {', '.join(choices)})")
 
+    def _get_value(self, action: argparse.Action, arg_string: str) -> object:
+        """A text argument (a tag, a note, `Müller68`) typed on a UTF-8 terminal under a C locale with UTF-8 mode
+        off reaches Python as surrogate escapes: read as the UTF-8 it is (a tag crashed `annotate`, a chip name was
+        not one). Paths (typed arguments) keep the escapes, which name the file's bytes, and so does the command's
+        rest of the line, which its own parser reads."""
+        if action.type is None and action.nargs != argparse.PARSER:
+            try:
+                arg_string.encode("utf-8")
+            except UnicodeEncodeError:
+                arg_string = os.fsencode(arg_string).decode("utf-8", "replace")
+        return super()._get_value(action, arg_string)
+
     def parse_known_args(self, args=None, namespace=None):
         parsed, extras = super().parse_known_args(args, namespace)
         if extras:
