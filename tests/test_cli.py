@@ -450,6 +450,18 @@ def test_text_typed_under_a_c_locale_is_read_as_the_utf8_it_is(lab: Lab) -> None
     assert found.returncode == 0 and found.stdout.count(b"\n") == 2, found  # the header and the run tagged
 
 
+def test_a_non_ascii_raw_file_is_found_under_a_c_locale(lab: Lab) -> None:
+    """LC_ALL=C with UTF-8 mode off: `prune` listed `Señal/…` as gone (`--yes` dropped its run), and `validate
+    --hash` and `restage` of it were a traceback."""
+    lab.write("Señal_µ/It2025-10-22_1.csv", raw_csv("It", start=epoch(2025, 10, 22)))
+    assert lab.cli("stage").returncode == 0
+    env = {**cli_env(), "LC_ALL": "C", "PYTHONUTF8": "0"}
+    for argv in (["prune"], ["validate", "--hash"], ["restage", "Señal_µ/It2025-10-22_1.csv"]):
+        result = subprocess.run(lab.command(*argv), cwd=lab.root, capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (argv, result.stderr)
+        assert "gone" not in result.stdout, argv
+
+
 def test_a_full_disk_behind_a_redirection_is_one_line(lab: Lab) -> None:
     for command in ("history", "chips", "metrics"):
         with open("/dev/full", "w") as full:

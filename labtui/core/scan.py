@@ -74,8 +74,9 @@ _BYTE_LIKE = re.compile(r"\\(?=x[0-9a-f]{2})")  # a backslash that a byte's spel
 
 def source_path(raw_root: Path, source_file: str) -> Path:
     """The raw file a source key names: `raw_root / key`, with each byte its key spells `\\xNN` put back (`raw_root
-    / key` missed a latin-1 name: prune took such a file for gone)."""
-    if "\\x" not in source_file:
+    / key` missed a latin-1 name: prune took such a file for gone). A key's text is UTF-8 and goes through bytes too
+    unless it is ASCII: under an ASCII locale (LC_ALL=C, UTF-8 mode off) Python cannot name `Señal/…` otherwise."""
+    if source_file.isascii() and "\\x" not in source_file:
         return raw_root / source_file
     parts = _SPELLED_BYTE.split(source_file)  # text, byte, text, …
     name = b"".join(bytes([int(part, 16)]) if odd else part.encode("utf-8") for odd, part in
