@@ -716,6 +716,28 @@ async def test_edit_suspends_the_app_and_runs_the_editor(lab: Lab, monkeypatch: 
     assert ran == [["nano", "-w", str(lab.config.raw_root / REJECT)]]
 
 
+async def test_an_editor_that_cannot_start_gives_the_app_back(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`EDITOR=code` without VS Code: the error left Textual's `suspend`, which then never resumed (a blank app,
+    deaf to every key until Ctrl+C). The stand-in resumes as Textual's does: only when its block ends cleanly."""
+    resumed: list[bool] = []
+
+    @contextlib.contextmanager
+    def suspend():
+        yield
+        resumed.append(True)
+
+    monkeypatch.setenv("EDITOR", "/nonexistent/editor --wait")
+    monkeypatch.delenv("VISUAL", raising=False)
+    app = LabApp(lab.config)
+    monkeypatch.setattr(app, "suspend", suspend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await open_rejects(app, pilot)
+        await pilot.press("o")
+        await settle(pilot)
+        assert resumed == [True]
+        assert any("cannot start /nonexistent/editor" in str(n.message) for n in app._notifications)
+
+
 async def test_validate_shows_findings_jumps_and_applies_fixes(lab: Lab) -> None:
     run = read_manifest(lab.config.manifest_path).filter(pl.col("source_file") == "2025-10-13/It2025-10-13_3.csv")
     row = run.row(0, named=True)

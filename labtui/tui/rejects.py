@@ -190,14 +190,18 @@ class RejectsScreen(LabScreen):
                         f"path is on the clipboard: {short_path(path)}", title="Edit", severity="warning", timeout=15)
             return
         line = [f"+{record.line}"] if record.line and Path(editor[0]).name in LINE_ARGUMENT_EDITORS else []
+        failed: OSError | None = None
         try:
             with self.app.suspend():
-                subprocess.run([*editor, *line, str(path)], check=False)
+                try:  # caught inside: an error leaving `suspend` skips the resume, a blank app deaf to keys
+                    subprocess.run([*editor, *line, str(path)], check=False)
+                except OSError as exc:
+                    failed = exc
         except SuspendNotSupported:
             self.notify("this terminal cannot hand over to an editor", severity="error")
             return
-        except OSError as exc:
-            self.notify(f"cannot start {editor[0]}: {exc.strerror or exc}", severity="error")
+        if failed is not None:
+            self.notify(f"cannot start {editor[0]}: {failed.strerror or failed}", severity="error")
             return
         self.preview(record)
         chosen = f" (opened in {Path(editor[0]).name}: $EDITOR is not set)" if fallback else ""
