@@ -40,7 +40,7 @@ from labtui.tui.dialogs import (
 )
 from labtui.tui.history import HistoryScreen
 from labtui.tui.plot import PlotScreen
-from labtui.tui.rejects import RejectsScreen
+from labtui.tui.rejects import RejectsScreen, choose_editor
 from labtui.tui.stage import StageScreen
 from labtui.tui.table import FrameTable
 from labtui.tui.validate import ValidateScreen
@@ -736,6 +736,16 @@ async def test_an_editor_that_cannot_start_gives_the_app_back(lab: Lab, monkeypa
         await settle(pilot)
         assert resumed == [True]
         assert any("cannot start /nonexistent/editor" in str(n.message) for n in app._notifications)
+
+
+@pytest.mark.parametrize(("visual", "editor", "chosen"), [("", 'vim "', ['vim "']), ("  ", "nano -w", ["nano", "-w"])])
+def test_an_editor_variable_with_an_open_quote_or_blank_is_no_crash(monkeypatch: pytest.MonkeyPatch, visual: str,
+                                                                     editor: str, chosen: list[str]) -> None:
+    """`EDITOR='vim "'` crashed the app on `o` (shlex's ValueError), a blank `VISUAL` too (an empty command): the
+    first is taken whole, to be said as a command that cannot start; a blank one counts as unset."""
+    monkeypatch.setenv("VISUAL", visual)
+    monkeypatch.setenv("EDITOR", editor)
+    assert choose_editor() == (chosen, False)
 
 
 async def test_validate_shows_findings_jumps_and_applies_fixes(lab: Lab) -> None:

@@ -55,10 +55,14 @@ def rejects_frame(records: list[RejectRecord], zone: ZoneInfo) -> pl.DataFrame:
 
 def choose_editor() -> tuple[list[str] | None, bool]:
     """The command that edits a file: $VISUAL, $EDITOR, else the first fallback installed (never vi, which a
-    physicist may not know how to leave); whether it is a fallback."""
-    configured = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    physicist may not know how to leave); whether it is a fallback. A blank variable is unset, and one with an
+    unclosed quote is taken whole, to be said as a command that cannot start (both crashed the app)."""
+    configured = os.environ.get("VISUAL", "").strip() or os.environ.get("EDITOR", "").strip()
     if configured:
-        return shlex.split(configured), False
+        try:
+            return shlex.split(configured), False
+        except ValueError:
+            return [configured], False
     found = next(filter(None, map(shutil.which, FALLBACK_EDITORS)), None)
     return ([found] if found else None), True
 
