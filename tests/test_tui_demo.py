@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from labtui.cli import build_parser
+from labtui.cli import CommandUsage, build_parser
 from labtui.cli.tui import build_app
+from labtui.core.errors import OperationFailed
 from labtui.synth import LabSpec
 from labtui.synth.demo import ensure_demo
 from labtui.tui.dashboard import DashboardScreen
@@ -83,3 +84,20 @@ def test_a_lab_with_raw_files_opens_without_a_store(demo_dir: Path) -> None:
     (raw / "It2025-10-14_1.csv").write_bytes(raw_csv("It"))
     app = app_for()
     assert app.config.raw_root == raw.parent and not app.stage_on_start
+
+
+@pytest.mark.parametrize(("holds", "error", "message"), [
+    ("notes.txt", CommandUsage, "is not empty (it holds notes.txt)"),
+    (None, OperationFailed, "cannot write the demo lab into"),  # $LABTUI_DEMO_DIR names a file
+])
+def test_a_demo_folder_that_cannot_take_the_lab_is_said_by_name(demo_dir: Path, holds: str | None,
+                                                               error: type[Exception], message: str) -> None:
+    """Both were `labtui: operating-system error…`, the second naming a folder inside the demo lab, not the file."""
+    if holds is None:
+        demo_dir.write_text("")
+    else:
+        demo_dir.mkdir()
+        (demo_dir / holds).write_text("")
+    with pytest.raises(error) as raised:
+        app_for("--demo")
+    assert message in str(raised.value) and str(demo_dir) in str(raised.value)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 
 from labtui.cli import EXIT_OK, CommandUsage, add_command, path_arg
+
+TYPE_CHECKING = False  # as in labtui.cli: pathlib is not imported by `labtui demo --help`
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 
 def register_demo(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -30,7 +36,6 @@ def register_demo(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 
 def run(args: argparse.Namespace) -> int:
-    from labtui.core.errors import OperationFailed
     from labtui.synth import LabSpec
     from labtui.synth.demo import config_file_of, write_demo
 
@@ -38,12 +43,8 @@ def run(args: argparse.Namespace) -> int:
         spec = LabSpec(chips=args.chips, days=args.days, seed=args.seed, irregularities=not args.no_irregularities)
     except ValueError as exc:  # no chip, no day, a negative seed
         raise CommandUsage(str(exc)) from None
-    try:
+    with demo_errors(args.folder):
         summary = write_demo(args.folder, spec)
-    except FileExistsError as exc:  # a folder with other things in it: choose another
-        raise CommandUsage(str(exc)) from None
-    except OSError as exc:
-        raise OperationFailed("write the demo lab into", args.folder, exc) from None
     counts = ", ".join(f"{n} {proc}" for proc, n in sorted(summary.counts.items()))
     config_file = config_file_of(args.folder)
     print(
@@ -59,3 +60,16 @@ def run(args: argparse.Namespace) -> int:
         print(run_cancellable(Stager(load_config(config_file), on_event=ProgressBar())).line())
     print(f"open it with: labtui --config {config_file}")
     return EXIT_OK
+
+
+@contextmanager
+def demo_errors(folder: Path) -> Iterator[None]:
+    """Writing a demo lab into `folder` (`labtui demo DIR`, or `--demo`'s folder) fails in one line that names it."""
+    from labtui.core.errors import OperationFailed
+
+    try:
+        yield
+    except FileExistsError as exc:  # a folder with other things in it: choose another
+        raise CommandUsage(str(exc)) from None
+    except OSError as exc:
+        raise OperationFailed("write the demo lab into", folder, exc) from None
