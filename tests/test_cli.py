@@ -20,7 +20,7 @@ from labtui.core.store import DIRTY_MARKER
 from labtui.core.validate import validate
 from labtui.synth import LabSpec
 from labtui.synth.demo import write_demo
-from tests.lab import REJECT, Lab, cli_env, epoch, raw_csv, tui_lab
+from tests.lab import REJECT, REPO, Lab, cli_env, epoch, raw_csv, tui_lab
 
 STAGE = [sys.executable, "-m", "labtui", "stage", "--workers", "1"]
 
@@ -460,6 +460,22 @@ def test_a_non_ascii_raw_file_is_found_under_a_c_locale(lab: Lab) -> None:
         result = subprocess.run(lab.command(*argv), cwd=lab.root, capture_output=True, text=True, env=env, timeout=60)
         assert result.returncode == 0 and "Traceback" not in result.stderr, (argv, result.stderr)
         assert "gone" not in result.stdout, argv
+
+
+def test_a_working_folder_deleted_under_the_shell(lab: Lab, tmp_path: Path) -> None:
+    """A shell left in a folder that was deleted: every command said "operating-system error: No such file or
+    directory", also with an absolute --config, which needs no working folder."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    in_gone = ["sh", "-c", 'cd "$0" && rmdir "$0" && exec "$@"', str(gone)]
+    env = {**cli_env(), "PYTHONPATH": str(REPO)}  # a relative entry stops Python itself there
+    given = subprocess.run([*in_gone, *lab.command("chips")], capture_output=True, text=True, env=env, timeout=60)
+    assert given.returncode == 0 and "Alisson67" in given.stdout, given.stderr
+    gone.mkdir()
+    found = subprocess.run([*in_gone, sys.executable, "-m", "labtui", "chips"], capture_output=True, text=True,
+                           env=env, timeout=60)
+    assert (found.returncode, found.stderr) == (2, "labtui: the working folder no longer exists (deleted or "
+                                                   "unmounted): cd to another one\n")
 
 
 def test_a_full_disk_behind_a_redirection_is_one_line(lab: Lab) -> None:

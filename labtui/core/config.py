@@ -213,11 +213,20 @@ def find_config(explicit: Path | None = None) -> Path | None:
     env = os.environ.get(CONFIG_ENV)
     if env:
         return Path(env)
-    here = Path.cwd()
+    here = working_dir()
     for folder in (here, *here.parents):
         if (folder / DEFAULT_CONFIG).is_file():
             return DEFAULT_CONFIG if folder == here else folder / DEFAULT_CONFIG
     return None
+
+
+def working_dir() -> Path:
+    """The working folder, which a shell can sit in after it was deleted: that said in one line (it was "labtui:
+    operating-system error: No such file or directory", naming nothing), and only when a relative path needs it."""
+    try:
+        return Path.cwd()
+    except FileNotFoundError:
+        raise ConfigError("the working folder no longer exists (deleted or unmounted): cd to another one") from None
 
 
 def parse_yaml(text: str) -> Any:
@@ -278,19 +287,18 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> StagingCon
     """Read and validate the config, apply non-None overrides (CLI flags), resolve relative paths."""
     path = find_config(config_file)
     data: dict[str, Any] = {}
-    base = Path.cwd()
     if path is not None:
         loaded = read_yaml(path, "config file")
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of settings")
         data = loaded or {}
-        base = project_dir_of(path)
+    base = working_dir() if path is None else project_dir_of(path)
     for key in _PATH_FIELDS:
         if isinstance(data.get(key), str | Path):  # anything else is reported by `build`
             data[key] = _resolve(base, Path(data[key]))
     for key, value in overrides.items():
         if value is not None:
-            data[key] = _resolve(Path.cwd(), Path(value)) if key in _PATH_FIELDS else value
+            data[key] = _resolve(None, Path(value)) if key in _PATH_FIELDS else value
     for key in ("raw_root", "stage_root", "histories_dir", "exports_dir", "chip_params_file"):
         data.setdefault(key, _resolve(base, getattr(StagingConfig, key)))
     if "procedures_file" not in data and (lab_registry := base / "config" / "procedures.yaml").is_file():
@@ -306,9 +314,10 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> StagingCon
         raise ConfigError(f"invalid configuration{where}: {exc}") from None
 
 
-def _resolve(base: Path, path: Path) -> Path:
+def _resolve(base: Path | None, path: Path) -> Path:
+    """`path` against `base` (None: the working folder, looked up only for a relative path)."""
     path = path.expanduser()
-    return path if path.is_absolute() else (base / path).resolve()
+    return path if path.is_absolute() else ((base or working_dir()) / path).resolve()
 
 
 def extraction_version() -> str:
