@@ -478,6 +478,17 @@ def test_a_working_folder_deleted_under_the_shell(lab: Lab, tmp_path: Path) -> N
                                                    "unmounted): cd to another one\n")
 
 
+def test_csv_and_json_on_a_latin1_output_are_utf8_as_out_writes_them(lab: Lab) -> None:
+    """A Latin-1 or cp1252 output (a redirection on Windows): `--format json` and `csv` came out in that encoding,
+    every 🌙, → and λ a `?`, where `--out` writes UTF-8."""
+    assert lab.cli("annotate", "67", "--seq", "1", "--tag", "5 µW ü").returncode == 0
+    env = {**cli_env(), "PYTHONIOENCODING": "latin-1"}
+    for output in ("json", "csv"):
+        result = subprocess.run(lab.command("history", "67", "--format", output), capture_output=True, env=env,
+                                timeout=60)
+        assert result.returncode == 0 and "5 µW ü" in result.stdout.decode("utf-8"), output
+
+
 def test_a_full_disk_behind_a_redirection_is_one_line(lab: Lab) -> None:
     for command in ("history", "chips", "metrics"):
         with open("/dev/full", "w") as full:

@@ -150,6 +150,14 @@ def report_bug() -> int:
     return int(ExitCode.BUG)
 
 
+def print_data(text: str) -> None:
+    """CSV or JSON on the standard output, in UTF-8 whatever the output's encoding, as --out writes it: a Latin-1 or
+    cp1252 output (a redirection on Windows, a Latin-1 locale) got that encoding, with `?` for every 🌙, → and λ."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write((text if text.endswith("\n") else text + "\n").encode("utf-8"))
+    sys.stdout.flush()
+
+
 def usage_line(prog: str, message: str) -> str:
     return f"{prog}: error: {message} ({prog} --help lists the options)\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, count_arg, examples_text, path_arg
+from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, count_arg, examples_text, path_arg, print_data
 from labtui.cli.history import iso_date
 from labtui.cli.locate import config_from
 from labtui.core.errors import UsageError
@@ -122,7 +122,7 @@ def run_parity(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str))
+        print_data(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str))
     else:
         print_parity(report)
     return EXIT_OK if report.agree else EXIT_ERROR

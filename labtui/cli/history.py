@@ -12,6 +12,7 @@ from labtui.cli import (
     add_command,
     add_table_output,
     finite_arg,
+    print_data,
     terminal_columns,
 )
 from labtui.cli.locate import config_from
@@ -180,7 +181,10 @@ def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame, who
         text = render_table(table(), width=terminal_columns() if to_terminal else None, whole=whole)
     if args.out is None:
         try:
-            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            if args.format == "table":
+                sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            else:
+                print_data(text)
             sys.stdout.flush()  # here, not at exit: a full disk behind a redirection is said as any other
         except BrokenPipeError:
             raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import add_command
+from labtui.cli import add_command, print_data
 from labtui.cli.locate import config_from
 from labtui.core.wording import counted, shown
 
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
         from labtui.core.fields import as_json
 
-        print(json.dumps([as_json(record) for record in records], indent=2, ensure_ascii=False))
+        print_data(json.dumps([as_json(record) for record in records], indent=2, ensure_ascii=False))
         return 0
     if not records:
         print("no rejected files")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_command
+from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_command, print_data
 from labtui.cli.locate import config_from
 from labtui.core.wording import counted, shown
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        print(json.dumps({**report.to_dict(), "fixes": fixes}, indent=2, ensure_ascii=False))
+        print_data(json.dumps({**report.to_dict(), "fixes": fixes}, indent=2, ensure_ascii=False))
     else:
         print_report(report, verbose=args.verbose)
     return EXIT_OK if report.ok else EXIT_ERROR
