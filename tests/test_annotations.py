@@ -38,7 +38,7 @@ from labtui.core.history import history, load_manifest
 from labtui.core.lock import WriterLock
 from labtui.core.recovery import sweep_store
 from labtui.core.validate import validate
-from tests.lab import Lab, chip67_lab, local
+from tests.lab import Lab, chip67_lab, cli_env, local
 
 TZ = "America/Santiago"
 ROOT = Path(__file__).resolve().parents[1]
@@ -474,3 +474,13 @@ def test_annotation_filter_counts_only_the_hidden_runs_that_would_match() -> Non
     assert (kept.height, hidden) == (0, 1)
     kept, hidden = AnnotationFilter().apply(joined)
     assert (kept["run_id"].to_list(), hidden) == (["c"], 2)
+
+
+def test_a_login_name_the_c_locale_cannot_spell_is_kept_as_typed(lab: Lab) -> None:
+    """`USER=josé` under LC_ALL=C with UTF-8 mode off reached the log as surrogate escapes: `annotate` was a
+    traceback."""
+    env = {**cli_env(), "LC_ALL": "C", "PYTHONUTF8": "0", "LOGNAME": "josé", "USER": "josé"}
+    result = subprocess.run(lab.command("annotate", "Alisson67", "--seq", "1", "--star"), capture_output=True,
+                            text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert read_log(lab.config.store_root)["author"].to_list() == ["josé"]

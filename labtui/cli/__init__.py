@@ -92,11 +92,10 @@ class Parser(argparse.ArgumentParser):
         off reaches Python as surrogate escapes: read as the UTF-8 it is (a tag crashed `annotate`, a chip name was
         not one). Paths (typed arguments) keep the escapes, which name the file's bytes, and so does the command's
         rest of the line, which its own parser reads."""
-        if action.type is None and action.nargs != argparse.PARSER:
-            try:
-                arg_string.encode("utf-8")
-            except UnicodeEncodeError:
-                arg_string = os.fsencode(arg_string).decode("utf-8", "replace")
+        if action.type is None and action.nargs != argparse.PARSER and not arg_string.isascii():
+            from labtui.core.wording import os_text
+
+            arg_string = os_text(arg_string)
         return super()._get_value(action, arg_string)
 
     def parse_known_args(self, args=None, namespace=None):

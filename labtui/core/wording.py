@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """`count` and the noun in the number that count takes (`plural` where adding an s is wrong)."""
     return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def os_text(text: str) -> str:
+    """Text the OS handed over (an argument, a login name) as the UTF-8 it is: under a C locale with UTF-8 mode off,
+    Python gives its bytes as surrogate escapes, which no JSON, Parquet or Polars string takes (a traceback). Bytes
+    that are not UTF-8 become �."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "replace")
+    return text
 
 
 CONTROL_CODES = (*range(0x20), *range(0x7F, 0xA0))  # Unicode's Cc: C0, DEL and C1

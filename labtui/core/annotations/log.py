@@ -34,7 +34,7 @@ import polars as pl
 
 from labtui.core.atomic import TEMP_SUFFIX, atomic_write, atomic_write_bytes, read_parquet_pinned
 from labtui.core.errors import OperationFailed, UsageError
-from labtui.core.wording import cut, shown
+from labtui.core.wording import cut, os_text, shown
 
 ANNOTATIONS_DIR = "_annotations"
 ACTIONS_DIR = "actions"
@@ -125,7 +125,7 @@ def default_author(user: str | None = None) -> str:
     if user:
         return user
     try:
-        return getpass.getuser()
+        return os_text(getpass.getuser())  # `USER=josé` under LC_ALL=C: surrogate escapes, a traceback
     except (OSError, KeyError):  # no login name and no passwd entry (some containers)
         return "unknown"
 
