@@ -489,6 +489,22 @@ def test_csv_and_json_on_a_latin1_output_are_utf8_as_out_writes_them(lab: Lab) -
         assert result.returncode == 0 and "5 µW ü" in result.stdout.decode("utf-8"), output
 
 
+def test_the_app_with_its_standard_error_redirected_says_so_on_the_terminal(lab: Lab) -> None:
+    """Textual draws on stderr: `labtui 2>log` drew the app into the log and left the terminal blank, waiting."""
+    import pty
+
+    terminal, device = pty.openpty()
+    try:
+        result = subprocess.run(lab.command("tui"), stdin=device, stdout=device, stderr=subprocess.PIPE,
+                                env=cli_env(), timeout=30)
+        shown = os.read(terminal, 4096).decode()
+    finally:
+        os.close(terminal)
+        os.close(device)
+    assert result.returncode == 2 and result.stderr == b""
+    assert "the app draws on the standard error: run it without redirecting that" in shown
+
+
 def test_a_full_disk_behind_a_redirection_is_one_line(lab: Lab) -> None:
     for command in ("history", "chips", "metrics"):
         with open("/dev/full", "w") as full:

@@ -39,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("labtui: the app needs a terminal; for scripts use the commands (`labtui --help`)", file=sys.stderr)
         return EXIT_USAGE
+    if not sys.stderr.isatty():  # Textual draws on it: `labtui 2>log` drew the app into the log, the terminal blank
+        print("labtui: the app draws on the standard error: run it without redirecting that (2>…)")
+        return EXIT_USAGE
     app = build_app(args)
     app.run()
     if app.return_code:  # an error the app did not handle: Textual has printed its traceback
