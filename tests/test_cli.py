@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -503,6 +504,17 @@ def test_the_app_with_its_standard_error_redirected_says_so_on_the_terminal(lab:
         os.close(device)
     assert result.returncode == 2 and result.stderr == b""
     assert "the app draws on the standard error: run it without redirecting that" in shown
+
+
+def test_the_progress_line_shows_an_escape_in_a_file_name_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`stage` on a terminal wrote a raw file's name as it is: an `ESC[2J` in it cleared the screen."""
+    from labtui.cli.progress import ProgressBar
+    from labtui.core.stage_events import EventKind, StageEvent
+
+    monkeypatch.setenv("COLUMNS", "200")
+    line = io.StringIO()
+    ProgressBar(line, enabled=True)(StageEvent(EventKind.FILE, done=1, total=2, source_file="It\x1b[2J_1.csv"))
+    assert "\x1b" not in line.getvalue() and "It\\x1b[2J_1.csv" in line.getvalue()
 
 
 def test_a_full_disk_behind_a_redirection_is_one_line(lab: Lab) -> None:

@@ -11,6 +11,7 @@ from labtui.core.lock import waiting_text
 from labtui.core.pace import Pace
 from labtui.core.scan import Outcome
 from labtui.core.stage_events import EventKind, StageEvent
+from labtui.core.wording import shown
 
 
 class ProgressBar:
@@ -41,6 +42,7 @@ class ProgressBar:
         self.draw(event)
 
     def draw(self, event: StageEvent) -> None:
+        """The status line; the file's name `shown`: an escape sequence in it cleared or recoloured the terminal."""
         width = shutil.get_terminal_size((100, 20)).columns
         fraction = event.done / event.total if event.total else 1.0
         bar_width = max(10, min(30, width // 4))
@@ -50,7 +52,7 @@ class ProgressBar:
             f"[{'█' * filled}{'·' * (bar_width - filled)}] {event.done}/{event.total} "
             f"{self.pace.text(event.done, event.total)} "
             f"✔{counts.get(Outcome.STAGED, 0)} ={counts.get(Outcome.UNCHANGED, 0)} "
-            f"⏳{counts.get(Outcome.BUSY, 0)} ✘{counts.get(Outcome.REJECTED, 0)} {event.source_file or ''}"
+            f"⏳{counts.get(Outcome.BUSY, 0)} ✘{counts.get(Outcome.REJECTED, 0)} {shown(event.source_file or '')}"
         )
         self.stream.write("\r" + text[: width - 1].ljust(width - 1))
         self.stream.flush()
