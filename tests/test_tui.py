@@ -152,6 +152,7 @@ def test_labtui_starts_the_app_with_the_store_options(command: list[str], lab: L
     monkeypatch.setattr(LabApp, "run", lambda app: started.append(app))
     monkeypatch.setattr(sys, "stdin", Terminal())
     monkeypatch.setattr(sys, "stdout", Terminal())
+    monkeypatch.setattr(sys, "stderr", Terminal())  # Textual draws on it
     assert main([*command, "--raw-root", "elsewhere", "--stage-root", "store/raw_measurements"]) == 0
     assert [app.config.raw_root for app in started] == [lab.root / "elsewhere"]
 
