@@ -11,6 +11,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from labtui.core.follow import FollowedRun
 from labtui.core.lock import WriterLock
 from labtui.core.measuring import Measured, MeasuringWatcher
@@ -156,7 +158,10 @@ def test_follow_reads_only_new_rows_and_describes_the_run(lab: Lab) -> None:
     assert run.refresh() == 0 and run.describe() == "It2025-10-14_3.csv — Alisson67, λ=455 nm, 3 s of 3 s"
 
 
-def test_stage_watch_headless_stops_cleanly_on_ctrl_c(lab: Lab) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_stage_watch_headless_stops_cleanly_on_ctrl_c(lab: Lab, stop: signal.Signals) -> None:
+    """Ctrl+C, and what systemd stops a service with (SIGTERM) or a closed terminal sends (SIGHUP): those two killed
+    the watcher at once, its temp files left for the next stage."""
     lab.write("d/It2025-10-14_1.csv", raw_csv("It"), mtime=time.time() - 60)
     process = subprocess.Popen(
         [sys.executable, "-m", "labtui", "stage", "--watch", "--config", str(lab.config_file), "--settle", "0"],
@@ -166,7 +171,7 @@ def test_stage_watch_headless_stops_cleanly_on_ctrl_c(lab: Lab) -> None:
     said = [process.stdout.readline()]  # the watcher says what it staged: wait for that line
     while said[-1] and "staged" not in said[-1]:
         said.append(process.stdout.readline())
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
     assert lab.manifest().height == 1

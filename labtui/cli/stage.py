@@ -159,6 +159,7 @@ def run_cancellable(stager: Stager) -> StageReport:
 
 
 SIGINT_RETAKE_SECONDS = 0.02  # how long a Ctrl+C can reach Polars' hook after its import
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # those this platform has
 
 
 def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: str) -> T:
@@ -169,6 +170,7 @@ def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: 
     imported only when the stage has work (a no-change run never loads it), so while `work` runs, the waiting main
     thread takes SIGINT back every few milliseconds once Polars is loaded.
     """
+    import contextlib
     import signal
     import threading
 
@@ -185,17 +187,22 @@ def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: 
 
     def interrupted(signum: int, frame: object) -> None:
         if not cancel.is_set():
-            print(f"\nlabtui: {stopping}", file=sys.stderr)
+            with contextlib.suppress(OSError):  # a hang-up: the terminal is gone
+                print(f"\nlabtui: {stopping}", file=sys.stderr)
         cancel.set()
 
-    previous = signal.signal(signal.SIGINT, interrupted)
+    # Ctrl+C, and what a service manager or a closed terminal sends (systemd stops `stage --watch` with SIGTERM):
+    # each winds down as Ctrl+C does, where the default action killed it with its temp files left behind
+    stops = [getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal, name)]
+    previous = {signum: signal.signal(signum, interrupted) for signum in stops}
     try:
         threading.Thread(target=target, name="labtui-engine", daemon=True).start()
         while not finished.wait(SIGINT_RETAKE_SECONDS):  # a signal runs its handler, then the wait goes on
             if "polars" in sys.modules:
                 signal.signal(signal.SIGINT, interrupted)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["result"]  # type: ignore[return-value]
