@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,15 @@ def test_a_yaml_file_saved_in_another_encoding_or_broken_is_one_line_naming_it(t
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path / "labtui.yaml", "raw_root: data\nworkers: [3\nuser: ana\n"))
     assert "\n" not in str(error.value) and "is not valid YAML (line 3, column 5)" in str(error.value)
+
+
+def test_a_config_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path: Path) -> None:
+    """`--config /dev/zero` read forever; a FIFO waited for a writer."""
+    fifo = tmp_path / "labtui.yaml"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo, tmp_path):
+        with pytest.raises(ConfigError, match=r"config file .* is not a regular file"):
+            load_config(path)
 
 
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -264,6 +264,8 @@ def read_yaml(path: Path, what: str) -> Any:
     import yaml  # here: a run without a YAML file to read never loads the parser
 
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # `--config /dev/zero` read forever, a FIFO waited for a writer
+            raise ConfigError(f"{what} {path} is not a regular file")
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{what} {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
