@@ -153,7 +153,8 @@ def test_metadata_for_one_local_date(lab: Lab) -> None:
     assert list(utc) == ["Alisson_08_sept"] and utc["Alisson_08_sept"].height == 4
 
 
-def test_cli_exports(lab: Lab, capsys) -> None:
+def test_cli_exports(lab: Lab, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(lab.root)
     assert main(lab.args("export", "histories", "--min-experiments", "3")) == 0
     assert "wrote 1 chip histories" in capsys.readouterr().out
     assert [p.name for p in (lab.root / "histories").iterdir()] == ["Alisson67_history.csv"]
@@ -168,6 +169,8 @@ def test_cli_exports(lab: Lab, capsys) -> None:
     assert capsys.readouterr().out == "no run measured on 2030-01-01: nothing written\n"  # not "wrote 0 files"
     assert main(lab.args("export", "histories", "--out", str(lab.root / "h.csv"))) == 2  # a file, not a folder
     assert "--out" in capsys.readouterr().err and not (lab.root / "none").exists()
+    assert main(lab.args("export", "metadata", "--out", "-")) == 2  # made a folder named `-`
+    assert "not to the standard output" in capsys.readouterr().err and not (lab.root / "-").exists()
 
 
 @pytest.mark.realdata

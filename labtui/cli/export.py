@@ -60,7 +60,10 @@ def register_parity(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def out_folder(path: Path) -> Path:
-    """An export's --out is a folder: a file there is a usage error, not an operating-system one."""
+    """An export's --out is a folder: a file there is a usage error, not an operating-system one, and so is `-`
+    (the standard output, to other commands: here it made a folder named `-`)."""
+    if str(path) == "-":
+        raise UsageError("--out -: an export writes a folder of files, not to the standard output; give a folder")
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path} is a file: an export writes a folder of files, give a folder")
     return path
