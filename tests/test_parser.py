@@ -321,6 +321,16 @@ def test_identical_duplicate_parameter_is_harmless() -> None:
     assert header.fields["vds_v"] == pytest.approx(0.1)
 
 
+def test_a_second_procedure_line_naming_another_procedure_is_a_conflict() -> None:
+    """Two runs' headers in one file (staged as the first's procedure, the second's `#Procedure` a parameter); a
+    queued run's header repeated by its own run, which agrees, stays one run."""
+    it = raw_csv("It")
+    problem = rejected(it.replace(b"#Parameters:", b"#Procedure: <laser_setup.procedures.IVg.IVg>\r\n#Parameters:"))
+    assert problem.kind == "conflicting_parameter" and "'It'" in problem.reason and problem.line == 2
+    header, _, _ = parse(it.split(b"#Metadata:")[0] + it)
+    assert header.proc == "It" and "Procedure" not in header.raw
+
+
 def test_non_numeric_token_names_line_and_column() -> None:
     rows = it_rows()
     rows[4] = rows[4].replace("nan,nan,nan", "nan,oops,nan")

@@ -206,6 +206,13 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         text = line.rstrip("\r\n")
         if text.strip() in ("", "#", "#Parameters:", "#Metadata:"):
             continue
+        if text.startswith("#Procedure:"):  # a queued run's header, then its own: one run only if they agree
+            again = _PROCEDURE.match(text.strip())
+            if again is None or again.group(1).rsplit(".", 1)[-1] != proc:
+                raise Reject("conflicting_parameter", f"a second #Procedure line ({quoted(text.strip(), 80)}) names "
+                                                      f"another procedure than {quoted(proc)}: a file holds one run",
+                             number)
+            continue
         if not text.startswith("#"):
             if _DATA_WITH_TEXT.match(above := lines[number - 2].strip()):
                 raise Reject("not_this_format", f"the #Data: line has text after it ({quoted(above)}): the column "
