@@ -489,6 +489,22 @@ def test_cancel_leaves_a_consistent_store_and_the_rest_stages_later(lab: Lab) ->
     assert rest.staged == 20 - report.staged and lab.manifest().height == 20
 
 
+def test_a_file_renamed_while_staging_is_deferred_not_rejected(lab: Lab) -> None:
+    """A name gone since the scan was a reject ("cannot be read: No such file or directory") for a file that no
+    longer exists; the new name stages at the next run."""
+    for idx in (1, 2):
+        lab.write(f"a/It2025-10-13_{idx}.csv", raw_csv("It", start=1760371684.0 + 200 * idx))
+    old, new = lab.raw / "a/It2025-10-13_2.csv", lab.raw / "a/It2025-10-13_3.csv"
+
+    def on_event(event: StageEvent) -> None:
+        if event.kind == "scan":
+            old.rename(new)
+
+    report = Stager(replace(lab.config, workers=1), on_event=on_event).run()
+    assert (report.staged, report.rejected, report.busy_files) == (1, 0, ["a/It2025-10-13_2.csv"])
+    assert lab.stage().staged == 1 and lab.manifest().height == 2 and lab.rejects() == {}
+
+
 def test_second_writer_fails_fast_with_the_lock_exit_code(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     holder = WriterLock(lab.config.lock_path, command="labtui stage (test holder)")

@@ -60,6 +60,8 @@ def read_raw(cand: Candidate) -> tuple[bytes, os.stat_result] | Busy:
             after = os.fstat(fd)
         finally:
             os.close(fd)
+    except FileNotFoundError:  # renamed or deleted since the scan: not a broken file, and no reject for a name gone
+        return Busy("the file was moved or deleted while it was staged")
     except OSError as exc:
         raise Reject("unreadable", f"the file cannot be read: {exc.strerror or exc}") from None
     seen = {(cand.size, cand.mtime_ns), (before.st_size, before.st_mtime_ns), (after.st_size, after.st_mtime_ns)}
