@@ -264,6 +264,8 @@ def _rows_from(data: bytes) -> list[bytes]:
         (raw_csv("It", params={"Chip group name": "Alisson\r#\tChip number: 5"}), "bad_chip_group",
          "'Alisson\\r#\\tChip number: 5' holds control characters"),
         (raw_csv("It", columns=("t (s)", "I (A)")), "missing_column", "'VL (V)'"),
+        (raw_csv("It", columns=("t (s)", "I (A)", "VL\xa0(V)")), "missing_column",  # a no-break space looks like one
+         "needs the column 'VL (V)'; the file has t (s), I (A), 'VL\\xa0(V)'"),
         (raw_csv("It", columns=("t (s)", "I (A)", "VL (V)", "I (A)", "x", "y")), "duplicate_column", "twice"),
         (raw_csv("It", columns=(*IT_COLUMNS, "date", "date_")), "duplicate_column", "same stored name as 'date'"),
         (raw_csv("It", rows=[]), "no_rows", "zero data rows"),

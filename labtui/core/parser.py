@@ -440,6 +440,9 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], line: int, warnings:
 
 
 def _names(columns: list[str], shown: int = 12) -> str:
-    """A file's column names for a message: the first `shown`, each cut to 40 characters, and how many there are."""
-    names = ", ".join(name if len(name) <= 40 else f"{name[:40]}…" for name in columns[:shown])
+    """A file's column names for a message: the first `shown`, each cut to 40 characters, and how many there are.
+    A name with an unusual space or a control character is quoted with it escaped: `Vg\xa0(V)` read as `Vg (V)`, so
+    "needs the column 'Vg (V)'; the file has Vg (V)" named no difference."""
+    names = ", ".join(quoted(name, 40) if not name.isprintable() else name if len(name) <= 40 else f"{name[:40]}…"
+                      for name in columns[:shown])
     return names if len(columns) <= shown else f"{names}, … ({len(columns):,} columns)"
