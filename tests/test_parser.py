@@ -301,6 +301,7 @@ _METADATA = b"#Metadata:\r\n#\tStart time: 1760371684.3180444\r\n"
     (IT.replace(b"Clock (ms)\r\n", b"Clock (ms)\r"), "a carriage return alone (\\r) ends the column row", 18),
     (IT.replace(b"#Data:\r\n", b"#Data: junk\r\n"), "the #Data: line has text after it ('#Data: junk')", 17),
     (IT.replace(b"\r\n0.4,1e-06,", b"\r\n0.4,1_000,"), "'1_000' in column 'I (A)' is not a number", 23),
+    (IT.replace(b"\r\n0.4,1e-06,", b'\r\n"0.4,1e-06,'), "a quote (\") opens a field that the line does not close", 23),
     (IT.replace(b"nan\r\n0.4,", b"nan\r0.4,"), "a carriage return alone (\\r) inside the line runs two rows", 22),
     (IT.replace(b"\r\n0.4,1e-06,", "\r\n0.4,١٢,".encode()), "'١٢' in column 'I (A)' is not a number", 23),
 ])
@@ -351,7 +352,7 @@ def test_a_quoted_text_field_may_hold_a_comma() -> None:
     _, frame, _ = parse(data, "IVsaw2025-10-14_1")
     assert frame["polarity"].to_list() == ["pos,itive", "positive", 'neg, as "n"'] and frame["vsd_v"][2] == 0.2
     broken = data.replace(b'"neg, as ""n"""', b'"neg,\r\nas"')  # a quoted line break: no row of this format
-    assert rejected(broken).reason == "a data row has 1 field, the column row has 3"
+    assert rejected(broken).reason == "a quote (\") opens a field that the line does not close"
 
 
 def test_an_infinite_value_is_kept_and_said_with_its_line_and_column() -> None:

@@ -169,6 +169,8 @@ def _diagnose(body: bytes, header: Header) -> None:
         # splitting: a 50 MB row split into 13 M strings took 5 GB
         cells = next(csv.reader([row.lstrip()])) if '"' in row and len(row) <= _QUOTED_ROW_LIMIT else None
         fields = len(cells) if cells is not None else row.count(",") + 1
+        if fields != width and row.count('"') % 2:  # the line's commas are inside the field: "1 field" named none
+            raise Reject("bad_row", "a quote (\") opens a field that the line does not close", line)
         if fields != width:
             raise Reject("bad_row", f"a data row has {counted(fields, 'field')}, the column row has {width}", line)
         for name, written in zip(header.columns, cells if cells is not None else row.lstrip().split(","),
