@@ -128,6 +128,16 @@ def test_unterminated_last_line_is_dropped_with_a_warning() -> None:
     assert any("unterminated" in warning for warning in warnings)
 
 
+@pytest.mark.parametrize("copies", [1, 4])  # under and over the 4 KiB the first checks read
+def test_nul_bytes_ending_a_file_are_a_cut_tail_whatever_its_size(copies: int) -> None:
+    """A crash leaves a file's length written and its last bytes NUL: a file under 4 KiB was rejected as "binary
+    data", a larger one staged."""
+    rows = it_rows() * copies
+    _, frame, warnings = parse(raw_csv("It", rows=rows) + b"9.9,1e-06" + b"\x00" * 4096)
+    assert frame.height == len(rows) and any("ends in NUL bytes" in warning for warning in warnings)
+    assert "header only" in rejected(raw_csv("It").split(b"#Metadata:")[0] + b"\x00" * 4096).reason
+
+
 def test_unknown_parameters_and_columns_are_information_not_errors() -> None:
     columns = (*IT_COLUMNS, "Extra (V)")
     rows = [row + ",1.5" for row in it_rows()]

@@ -46,7 +46,9 @@ def data_block(data: bytes, header: Header) -> DataBlock:
     if len(data) > start and not data.endswith(b"\n"):
         end = max(data.rfind(b"\n", start) + 1, start)
         if VISIBLE.search(data, end):
-            warnings.append("the last line was unterminated (acquisition stopped mid-row) and was dropped")
+            lost = data.find(b"\x00", end) >= 0  # its length was written and its bytes never were
+            why = "it ends in NUL bytes: a write lost in a crash?" if lost else "acquisition stopped mid-row"
+            warnings.append(f"the last line was unterminated ({why}) and was dropped")
         data = data[:end]
     if not VISIBLE.search(data, start):
         cut = " (its only row was cut off mid-line: acquisition stopped?)" if warnings else ""

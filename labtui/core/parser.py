@@ -100,13 +100,18 @@ def _decode_lines(header: bytes) -> list[str]:
         return [decode_line(line) for line in header.split(b"\n")]
 
 
-def _sniff(data: bytes) -> None:
+def _sniff(data: bytes) -> int:
+    """Where the file's text ends: at its end, or where the NUL bytes that end a small file begin."""
     head = data[:_SNIFF]
     if not VISIBLE.search(data):
         raise Reject("empty", "the file is empty")
     if head.startswith(b"\x1f\x8b"):
         raise Reject("not_this_format", "the file is gzip-compressed, not a measurement CSV: decompress it first")
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+    nul = head.find(b"\x00")
+    # NUL bytes from there to the end are a write lost in a crash, dropped with the cut last line (`data_block`) as
+    # in a file larger than the sniff; a small file with them was "binary data"
+    padding = nul > 0 and data.count(b"\x00", nul) == len(data) - nul
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (nul >= 0 and not padding):
         kind = "UTF-16 text" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data"
         raise Reject("not_this_format", f"the file holds {kind}, not an ASCII measurement CSV")
     if b"\r" in head and b"\n" not in head:
@@ -115,6 +120,7 @@ def _sniff(data: bytes) -> None:
     if head.find(b"\r\r\n") == head.find(b"\n") - 2 >= 0:  # else "a header line does not start with '#'"
         raise Reject("not_this_format", "the lines end in two carriage returns (\\r\\r\\n: the file's line ends "
                                         "converted twice?)", 1)
+    return nul if padding else len(data)
 
 
 def parse_number(text: str, spec: ParameterSpec) -> float | None:
@@ -170,11 +176,11 @@ def _typed(key: str, text: str, spec: ParameterSpec, line: int, warnings: list[s
 
 def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header:
     """Parse and check everything above the data rows; raises Reject for an untrustworthy file."""
-    _sniff(data)
+    text_end = _sniff(data)
     if data.startswith(b"\xef\xbb\xbf"):
         data = b"   " + data[3:]  # keep byte offsets; the BOM is not part of the text
     data_tag = re.search(DATA_TAG + rb"$", data)
-    header_end = data_tag.start() if data_tag else len(data)
+    header_end = data_tag.start() if data_tag else text_end  # a queued run's header, NUL bytes after it
     lines = _decode_lines(data[:header_end])
     first = lines[0].strip()
     if first.endswith(",") or (data_tag is None and re.search(DATA_TAG + rb",+[ \t]*\r?$", data)):
