@@ -75,6 +75,13 @@ def test_parse_number_reads_value_and_unit(text: str, unit: str, expected: float
     assert value == (pytest.approx(expected) if expected is not None else None)
 
 
+@pytest.mark.parametrize(("text", "unit", "written"), [("10 uA", "A", "1e-5"), ("100 nA", "A", "1e-7"),
+                                                       ("5 µA", "A", "5e-6"), ("25 nm", "m", "25e-9")])
+def test_a_prefixed_unit_gives_the_number_written_without_it(text: str, unit: str, written: str) -> None:
+    """`10 uA` was 9.999999999999999e-06 (10 * 1e-6): not equal to the 1e-05 of another run's `1e-5 A`."""
+    assert parse_number(text, ParameterSpec(field="x", unit=unit)) == float(written)
+
+
 @pytest.mark.parametrize(
     ("raw", "stored"),
     [

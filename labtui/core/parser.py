@@ -30,7 +30,7 @@ _NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]
                      re.IGNORECASE)
 _FILE_CHIP = re.compile(r"^(?P<group>[A-Za-z][A-Za-z_-]*?)(?P<number>\d+)_(?P<idx>\d+)$")
 _FILE_IDX = re.compile(r"_(\d+)$")
-_SI_PREFIX = {"p": 1e-12, "n": 1e-9, "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6}
+_SI_PREFIX = {"p": -12, "n": -9, "u": -6, "µ": -6, "μ": -6, "m": -3, "k": 3, "M": 6}  # powers of ten
 _IN_SECONDS = {"min": 60.0, "h": 3600.0}  # a period or a duration written in minutes or hours
 _SNIFF = 4096
 # A measurement's header is a few hundred bytes (the real corpus: 492 at most); it is stored in the manifest, which
@@ -136,7 +136,8 @@ def parse_number(text: str, spec: ParameterSpec) -> float | None:
     if unit is None or spec.unit is None or unit.lower() == spec.unit.lower():
         return value
     if len(unit) == len(spec.unit) + 1 and unit.endswith(spec.unit) and unit[0] in _SI_PREFIX:
-        return value * _SI_PREFIX[unit[0]]
+        power = _SI_PREFIX[unit[0]]  # divided by an exact 10**n, rounded once: `10 uA` is 1e-05 as `1e-5 A` is
+        return value * 10.0**power if power > 0 else value / 10.0**-power  # (10 * 1e-6 is 9.999999999999999e-06)
     if spec.unit == "s" and unit in _IN_SECONDS:
         return value * _IN_SECONDS[unit]
     return None
