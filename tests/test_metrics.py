@@ -178,6 +178,15 @@ def test_an_uneven_sweeps_local_fits_keep_their_memory_bounded(vg: np.ndarray, w
     assert slope == pytest.approx(2e-5 * (vg - 0.2), abs=1e-9)  # a parabola's slope, exact from any window
 
 
+def test_an_uneven_legs_last_fits_weigh_each_point_once() -> None:
+    """A sweep at 0.01 V and 0.05 V after it: at its end a window holds 5 points, the rows before it 21, and the
+    rest of its row repeated the leg's last point, counted as inside (17 times): the last slope read 0.8 % off."""
+    x = np.r_[np.arange(100) / 100, 1 + np.arange(11) / 20]
+    y = np.sin(3 * x)
+    slope = savgol_derivative(x, y, 21, 2)
+    assert slope[-1] == pytest.approx(np.polyfit(x[-5:] - x[-1], y[-5:], 2)[1], rel=1e-9)
+
+
 def breaking_sweep() -> tuple[np.ndarray, np.ndarray]:
     """A 0 → −5 → +5 → −5 → 0 loop whose channel breaks down at +3 V on the way up: |I| drops to a tenth, for good
     (as one real sweep, Alisson79 on 4 September, did at 11.4 V)."""

@@ -123,8 +123,9 @@ def _local_fits(x: np.ndarray, y: np.ndarray, window: int, polyorder: int, at: n
     crowded = stops - starts > window
     starts = np.where(crowded, np.clip(at - window // 2, 0, n - window), starts)
     stops = np.where(crowded, starts + window, stops)
-    index = np.minimum(starts[:, None] + np.arange(int((stops - starts).max())), n - 1)
-    inside = index < stops[:, None]
+    span = starts[:, None] + np.arange(int((stops - starts).max()))
+    inside = span < stops[:, None]  # before the clamp: past the leg's end a row repeats its last point
+    index = np.minimum(span, n - 1)
     offsets = np.where(inside, x[index] - x[at][:, None], 0.0)  # polynomial centred on the point it differentiates at
     scale = np.abs(offsets).max(axis=1)  # unit offsets keep the normal equations well conditioned
     unit = offsets / scale[:, None]
