@@ -168,6 +168,21 @@ def test_runs_past_the_palette_are_coloured_by_seq_with_a_colour_bar():
     assert render(drawing, "png", dpi=30)[:4] == b"\x89PNG"
 
 
+def test_runs_past_the_palette_some_without_a_seq_are_all_coloured_by_their_place():
+    """19 runs of seq 101–119 and one outside a chip's history: the bar said "run, in the plot's order" but spanned
+    20–119, the 19 placed by their seq and the other by its place (20), as if it came long before them."""
+    from matplotlib.figure import Figure
+
+    x = np.linspace(-1, 1, 5)
+    seqs = [*range(101, 120), None]
+    drawing = Drawing("runs", "Vg (V)", "I (µA)", tuple(
+        Trace(x, x * k, f"run {k}", k, 1, f"run {k}", seq=seq) for k, seq in enumerate(seqs)))
+    figure = Figure(layout="constrained")
+    draw_axes(figure.add_subplot(), drawing)
+    bar = next(axes for axes in figure.axes if axes.get_gid() == "seq-colour-bar")
+    assert bar.get_ylabel() == "run, in the plot's order" and bar.get_ylim() == (1, 20)
+
+
 def test_a_sweep_figure_of_two_colour_cycles_keeps_an_entry_per_run():
     """Chip 67's 13 IVg sweeps (`labtui plot 67 --proc IVg --align-cnp`, README) were 52 leg entries: no legend at
     all; 9 sweeps, 36 entries in two columns that took half the figure. Runs 9–16 have a dash family of their own

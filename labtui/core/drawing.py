@@ -139,11 +139,6 @@ def _by_seq(drawing: Drawing) -> bool:
     return not drawing.points and len({trace.run_index for trace in drawing.traces}) > PALETTE_RUNS
 
 
-def _order(trace: Trace) -> int:
-    """Where a run sits on the colour bar: its seq, else (a run outside a chip's history) its place in the plot."""
-    return trace.seq if trace.seq is not None else trace.run_index + 1
-
-
 def series_style(run_index: int, direction: int) -> tuple[str, str]:
     """(colour, line style) of a trace: one colour per run, dashed for a backward sweep leg."""
     color = OKABE_ITO[run_index % len(OKABE_ITO)]
@@ -174,7 +169,7 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         label = None if name in labelled or seq_colors else name
         labelled.add(name)
         if seq_colors:
-            color, linestyle = seq_colors(_order(trace)), DASHES[0][trace.direction < 0]
+            color, linestyle = seq_colors(trace), DASHES[0][trace.direction < 0]
         if drawing.points and not drawing.joined:
             linestyle = "none"
         x, y = trace.x, trace.y
@@ -226,23 +221,28 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN), **options)
 
 
-def _seq_colors(ax: Axes, traces: tuple[Trace, ...]) -> Callable[[int], str]:
-    """Draw the colour bar of the runs' seq beside `ax`; the colour of a seq along it."""
+def _seq_colors(ax: Axes, traces: tuple[Trace, ...]) -> Callable[[Trace], str]:
+    """Draw the colour bar of the runs' seq beside `ax`; a trace's colour along it. Where a run is outside a chip's
+    history (no seq), every run is placed by its place in the plot: a seq and a place are not on one scale."""
     import numpy as np  # loaded with matplotlib already
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import ListedColormap, Normalize, to_hex
     from matplotlib.ticker import MaxNLocator
 
-    orders = [_order(trace) for trace in traces]
+    named = all(trace.seq is not None for trace in traces)
+
+    def order(trace: Trace) -> int:
+        return trace.seq if named and trace.seq is not None else trace.run_index + 1
+
+    orders = [order(trace) for trace in traces]
     colors = ListedColormap(colormaps["viridis"](np.linspace(0.0, SEQ_MAP_END, 256)))
     norm = Normalize(min(orders), max(orders))
     scale = ScalarMappable(norm, colors)
-    named = all(trace.seq is not None for trace in traces)
     bar = ax.figure.colorbar(scale, ax=ax, label="seq" if named else "run, in the plot's order", pad=0.02)
     bar.ax.set_gid("seq-colour-bar")
     bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    return lambda order: to_hex(colors(float(norm(order))))
+    return lambda trace: to_hex(colors(float(norm(order(trace)))))
 
 
 def _plain_log_formatter(minor_thresholds: tuple[float, float] | None = None) -> LogFormatter:
