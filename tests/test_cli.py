@@ -477,6 +477,10 @@ def test_a_working_folder_deleted_under_the_shell(lab: Lab, tmp_path: Path) -> N
                            env=env, timeout=60)
     assert (found.returncode, found.stderr) == (2, "labtui: the working folder no longer exists (deleted or "
                                                    "unmounted): cd to another one\n")
+    gone.mkdir()  # an absolute --config, and a relative output that needs the working folder
+    out = subprocess.run([*in_gone, *lab.command("history", "67", "--out", "h.csv")], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert (out.returncode, out.stderr) == (found.returncode, found.stderr)
 
 
 def test_csv_and_json_on_a_latin1_output_are_utf8_as_out_writes_them(lab: Lab) -> None:

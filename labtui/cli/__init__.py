@@ -374,6 +374,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return int(ExitCode.OK)
     except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and exc.filename is None:  # a relative path (`--out x.csv`) resolved
+            from labtui.core.config import ConfigError, working_dir  # in a working folder deleted under the shell
+
+            try:
+                working_dir()
+            except ConfigError as gone:
+                print(error_line(gone), file=sys.stderr)
+                return int(gone.exit_code)
         print(f"labtui: {describe_os_error(exc)}", file=sys.stderr)
         read_only = isinstance(exc, PermissionError) or exc.errno == errno.EROFS
         return int(ExitCode.READ_ONLY if read_only else ExitCode.IO)
