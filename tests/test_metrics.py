@@ -125,8 +125,8 @@ def test_a_sweep_aborted_in_its_first_leg_says_why_it_has_no_gm(tmp_path: Path) 
 
 def test_a_one_point_dropout_is_no_dirac_point_in_the_table_nor_in_the_figure(tmp_path: Path) -> None:
     """One reading of 0 A on the way back (a contact glitch at Vg 1.5 V) was the backward leg's min |I|: its Dirac
-    point read 1.19 V (a hysteresis of 1 V) with no remark, and the figure put its diamond there. Its 0 A leaves
-    on_off_ratio undefined: a remark says so (it was a bare null)."""
+    point read 1.19 V (a hysteresis of 1 V) with no remark, and the figure put its diamond there. Nor is it i_min_a:
+    its 0 A left on_off_ratio undefined (a reading of 1 pA made it 5.8 million)."""
     lab = Lab(tmp_path)
     vg = sweep(-2, 2, 0.1, "loop")
     current = [0.0 if k == 65 else 1e-6 * (1 + (v - 0.2) ** 2) for k, v in enumerate(vg)]  # k 65: 1.5 V, going down
@@ -138,7 +138,15 @@ def test_a_one_point_dropout_is_no_dirac_point_in_the_table_nor_in_the_figure(tm
     assert run["cnp_fwd_v"] == pytest.approx(0.2) and run["cnp_bwd_v"] == pytest.approx(0.2)
     spec = build_plots(lab.manifest(), lab.stage_root, PlotOptions(), settings=lab.config.metrics)[0]
     assert [marker.x for marker in spec.markers] == pytest.approx([0.2, 0.2])
-    assert run["on_off_ratio"] is None and "on_off_ratio: the smallest |I| is 0 A" in run["remarks"]
+    assert run["i_min_a"] == pytest.approx(1e-6) and run["on_off_ratio"] == pytest.approx(1 + 2.2**2)
+
+
+def test_a_sweep_whose_smallest_current_is_0_a_says_why_it_has_no_on_off_ratio() -> None:
+    vg = np.array(sweep(-2, 2, 0.1, "loop"))
+    current = 1e-6 * (1 + (vg - 0.2) ** 2)
+    current[:2] = 0.0  # two readings of 0 A: no one-point glitch
+    values, remarks = ivg_quantities(vg, current, 0.1, SETTINGS)
+    assert values["on_off_ratio"] is None and "on_off_ratio: the smallest |I| is 0 A" in remarks
 
 
 def test_gm_is_smoothed_over_the_same_vg_where_the_sweeps_step_changes(tmp_path: Path) -> None:

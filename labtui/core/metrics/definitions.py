@@ -64,9 +64,10 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v"),
     Quantity("hysteresis_v", "V", "IVg", "cnp_bwd_v − cnp_fwd_v"),
     Quantity("i_min_a", "A", "IVg",
-             "smallest |I| of the sweep; of a sweep whose |I| falls to under half from one setpoint to the next "
-             "and stays there (the channel broke down), every IVg quantity is of the part before, with a remark"),
-    Quantity("on_off_ratio", "", "IVg", "largest |I| of the sweep / smallest |I| of the sweep"),
+             "smallest |I| of the sweep (passing over a contact glitch, as cnp_fwd_v does); of a sweep whose |I| "
+             "falls to under half from one setpoint to the next and stays there (the channel broke down), every IVg "
+             "quantity is of the part before, with a remark"),
+    Quantity("on_off_ratio", "", "IVg", "largest |I| of the sweep / i_min_a"),
     Quantity("gm_max_hole_s", "S", "IVg",
              "largest |dI/dVg| on the forward leg left of its CNP (Savitzky–Golay slope over 0.5 V, quadratic)"),
     Quantity("gm_max_electron_s", "S", "IVg", "the same right of the CNP"),
