@@ -8,7 +8,8 @@ naive stager (bench/naive_stager.py) and both no-change re-runs; then the median
 (full ≤ 1.2× floor, re-run < 3 % of full) and to the naive stager. The other tool is compared as the issue measured
 it, whole processes side by side (`labtui stage` against the tool's command, start-ups included: ≤ 1/3), and by
 staging alone (labtui's engine against the tool from its pool's start); the other tool's time over the naive
-stager's shows how close the reproduction comes to the real tool (the issue measured 5.06 / 2.82 s). Then the peak
+stager's shows how close the reproduction comes to the real tool (the issue measured 5.06 / 2.82 s), and the floor
+plus a bare import of the libraries a stage must load is the least a whole process can take. Then the peak
 memory (RSS) of a full stage at 1× (median of the rounds' full stages) and at `--scale`× a copy of the data
 (median of `--scale-runs` stages; flat, ≤ 1.3×, and ≤ 200 MB: the engine streams files instead of holding them;
 one sample each swung the ratio 1.28–1.33). Whole-process times of the command line (start-up included) are
@@ -93,6 +94,16 @@ def labtui_process(raw: Path, store: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
+def imports_process(env: dict[str, str]) -> float:
+    """The wall time of a process that only imports what any stage with work must load (Polars for the data,
+    Pydantic for the registry and the manifest's rows, NumPy for the derived quantities): with the floor, the least
+    a whole `labtui stage` process can take."""
+    settle_disk()
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import polars, pydantic, numpy"], check=True, env=env)
+    return time.perf_counter() - started
+
+
 def reproduction(script: str, raw: Path, out: Path, env: dict[str, str]) -> tuple[float, float]:
     """A reproduced stager (`other_tool.py`, `naive_stager.py`) in a fresh process: the staging wall time it prints
     (the other tool's from its process pool's start) and the whole process's."""
@@ -130,7 +141,8 @@ def main() -> None:
         f"load avg {os.getloadavg()[0]:.2f}, polars {pl.__version__}"
     )
     samples: dict[str, list[float]] = {name: [] for name in (
-        "floor", "full", "other", "naive", "rerun", "naive_rerun", "full_process", "other_process", "naive_process")}
+        "floor", "full", "other", "naive", "rerun", "naive_rerun", "full_process", "other_process", "naive_process",
+        "imports")}
     peaks, libraries = [], []
     with tempfile.TemporaryDirectory(prefix="bench-stage-") as tmp:  # kept until every round is timed (_timing)
         env = process_env(Path(tmp) / "pycache")
@@ -142,13 +154,15 @@ def main() -> None:
             floor = run_floor(files, args.floor_threads, work / "floor")
             full, peak, library = labtui_stage(args.raw, work / "labtui", workers)
             full_process = labtui_process(args.raw, work / "labtui-process", env)
+            imports = imports_process(env)
             other, other_process = reproduction("other_tool.py", args.raw, work / "other", env)
             naive, naive_process = reproduction("naive_stager.py", args.raw, work / "naive", env)
             rerun, _, _ = labtui_stage(args.raw, work / "labtui", workers)
             naive_rerun, _ = reproduction("naive_stager.py", args.raw, work / "naive", env)
             for name, value in (("floor", floor), ("full", full), ("other", other), ("naive", naive),
                                 ("rerun", rerun), ("naive_rerun", naive_rerun), ("full_process", full_process),
-                                ("other_process", other_process), ("naive_process", naive_process)):
+                                ("other_process", other_process), ("naive_process", naive_process),
+                                ("imports", imports)):
                 samples[name].append(value)
             peaks.append(peak)
             libraries.append(library)
@@ -170,6 +184,13 @@ def main() -> None:
         f"{full_process / other_process:.2f}× the other tool's {other_process:.3f} s (target ≤ 0.33×); staging "
         f"alone: {full / other:.2f}× its {other:.3f} s. The reproduction against the naive stager: "
         f"{other_process / naive_process:.2f}× its {naive_process:.3f} s (the issue measured the real tool at 1.79×)"
+    )
+    least = floor + median["imports"]
+    print(
+        f"the least a whole process can take: the floor + importing Polars, Pydantic and NumPy "
+        f"({median['imports']:.3f} s) = {least:.3f} s = {least / other_process:.2f}× the other tool; labtui stage "
+        f"{full_process:.3f} s = {full_process / least:.2f}× that (its engine {full:.3f} s, the rest "
+        f"{full_process - full:.3f} s: start-up, imports, the registry)"
     )
     print(f"the naive stager: full {naive:.3f} s (labtui {full / naive:.2f}× it), no-change re-run "
           f"{median['naive_rerun'] * 1000:.1f} ms (labtui {rerun / median['naive_rerun']:.2f}× it; "
