@@ -77,7 +77,8 @@ def source_key(rel: str) -> str:
 
 
 def candidates(raw_root: Path) -> set[str]:
-    """Files that must end up staged or rejected: named *.csv (any case), not hidden, not behind a dir link.
+    """Files that must end up staged or rejected: named *.csv (any case), not hidden, not Excel's lock file (`~$…`),
+    not behind a dir link.
 
     Regular files, and links named *.csv (which labtui reports as rejects of kind `symlink` instead of following).
     """
@@ -86,7 +87,7 @@ def candidates(raw_root: Path) -> set[str]:
         dirs[:] = [d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(folder, d))]
         entries = files + [d for d in os.listdir(folder) if os.path.islink(os.path.join(folder, d))]
         for name in set(entries):
-            if name.startswith(".") or not name.lower().endswith(".csv"):
+            if name.startswith((".", "~$")) or not name.lower().endswith(".csv"):
                 continue
             path = os.path.join(folder, name)
             info = os.lstat(path)

@@ -194,6 +194,8 @@ def _non_candidates(raw: Path, outside: Path) -> dict[str, Expect]:
     plant(raw, "d/.DS_Store", b"\x00\x00\x00\x01Bud1\x00")
     plant(raw, "d/IVG2025-09-15_6.CSV", valid("IVg", file_idx=6))  # upper-case extension: a candidate
     os.mkfifo(raw / "d" / "pipe.csv")  # never opened: opening a FIFO would block
+    owner = b"\x05labtu" + b"\x20" * 49 + b"\x05\x00l\x00a\x00b\x00t\x00u\x00" + b"\x20\x00" * 49  # Excel's lock
+    plant(raw, "d/~$IVg2025-09-15_7.csv", owner)
     return {
         "d/x.csv/IVg2025-09-15_1.csv": STAGED,
         "d/.IVg2025-09-15_2.csv": IGNORED,
@@ -203,6 +205,7 @@ def _non_candidates(raw: Path, outside: Path) -> dict[str, Expect]:
         "d/.DS_Store": IGNORED,
         "d/IVG2025-09-15_6.CSV": STAGED,
         "d/pipe.csv": IGNORED,
+        "d/~$IVg2025-09-15_7.csv": IGNORED,
     }
 
 
@@ -438,7 +441,8 @@ CASES = [
     Case("case_twins_other_start", _name_twins(False), "different start times: two runs"),
     Case("symlinks_to_files", _symlinks, "links inside, outside, dangling, looping, to a directory: never followed"),
     Case("directory_links", _directory_links, "a directory link out of the root and directory loops: not walked"),
-    Case("non_candidates", _non_candidates, "hidden files and folders, other extensions, a FIFO; x.csv/ is a folder"),
+    Case("non_candidates", _non_candidates,
+         "hidden files and folders, other extensions, a FIFO, Excel's lock file; x.csv/ is a folder"),
 ]
 
 

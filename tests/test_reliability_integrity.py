@@ -676,11 +676,13 @@ def test_restage_takes_paths_relative_to_the_raw_root_and_force_re_extracts(lab:
     (lab.raw / ".hidden" / "It2025-10-14_9.csv").write_bytes(b"x")
     folder = FILES[0].rsplit("/", 1)[0]
     os.mkfifo(lab.raw / "pipe.csv")
+    (lab.raw / "~$It2025-10-14_9.csv").write_bytes(b"\x05labtu")
     (lab.raw / "linked").symlink_to(lab.raw / folder)
     linked = f"linked/{FILES[0].rsplit('/', 1)[1]}"
     for given, problem in ((folder, "is a folder"), ("notes.txt", "is not a CSV file"),
                            (".hidden/It2025-10-14_9.csv", "is hidden"), ("pipe.csv", "is not a regular file"),
-                           (linked, "is behind a link to a folder")):  # a stage never reads them: said, not 0 staged
+                           (linked, "is behind a link to a folder"),
+                           ("~$It2025-10-14_9.csv", "lock file Excel")):  # a stage never reads them: said, not 0 staged
         one_line_error(lab.cli("restage", given), 2, given, problem)
 
 
