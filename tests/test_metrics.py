@@ -450,9 +450,20 @@ def test_a_calibration_whose_vl_never_changes_gives_no_curve_whatever_its_rows_o
             "LaserCalibration: VL never changes (1.05 V): a power at one voltage is no curve"]
         assert power_at(*calibration_curve(np.array([1.05, 1.05]), power), 1.05) == (
             None, "power_w: the calibration's VL never changes (1.05 V): a power at one voltage is no curve")
-    vl, power = np.array([0.0, 1.0, 1.0, 2.0]), np.array([0.0, 3e-6, 1e-6, 4e-6])
+
+
+def test_readings_repeated_at_one_vl_are_their_mean_whatever_the_rows_order() -> None:
+    """A calibration that measured 1 V twice (3 µW, then 1 µW): `np.interp` priced a run at 1 V with the repeat that
+    sorted last (3 µW, 1.5× the mean), and its responsivity with it. The repeats are one point, their mean, in the
+    power a run gets and in the calibration's own numbers (the dark reading repeated too)."""
+    vl, power = np.array([0.0, 0.0, 1.0, 1.0, 2.0, 3.0, 4.0]), np.array([2e-9, 0.0, 3e-6, 1e-6, 4e-6, 6e-6, 7e-6])
     forward, backward = calibration_curve(vl, power), calibration_curve(vl[::-1], power[::-1])
-    assert all(np.array_equal(a, b) for a, b in zip(forward, backward, strict=True))  # ties sorted by power
+    assert all(np.array_equal(a, b) for a, b in zip(forward, backward, strict=True))
+    assert power_at(*forward, 1.0) == (2e-6, None) and power_at(*forward, 0.5) == (pytest.approx(1.0005e-6), None)
+    values, remarks = calibration_quantities(vl, power)
+    assert values["threshold_v"] == 1.0 and values["slope_w_per_v"] == pytest.approx(2e-6) and not remarks
+    huge = calibration_curve(np.array([0.0, 1.0, 1.0, 2.0]), np.array([0.0, 1.7e308, 1.7e308, 4e-6]))[1]
+    assert huge[1] == 1.7e308  # repeats near the limit of a float: their mean, not an overflow to inf
 
 
 def test_a_calibration_of_absurd_values_has_no_slope_and_says_why_without_a_warning() -> None:

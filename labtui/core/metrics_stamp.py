@@ -24,8 +24,9 @@ from labtui.core.parquet_footer import footer_bytes
 # whose step changes is smoothed over the same Vg everywhere (a window of points reached far over a coarser part).
 # 9: an It run whose laser never switched on is no longer called a dark run (one lit by its header may have been
 # stopped before its pulse). 10: an uneven leg's last slopes weigh each point of their window once (its last point
-# counted up to a window's times over), and a contact glitch is no i_min_a (nor, with it, the on_off_ratio).
-METRICS_VERSION = 10
+# counted up to a window's times over), and a contact glitch is no i_min_a (nor, with it, the on_off_ratio). 11: a
+# calibration's readings repeated at one VL are one point, their mean (a run there was priced with the largest).
+METRICS_VERSION = 11
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

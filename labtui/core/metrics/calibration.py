@@ -46,16 +46,21 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
 
 
 def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Finite points sorted by VL (and by power at one VL: the curve is the same whatever the rows' order), ready for
-    `np.interp`."""
+    """Finite points sorted by VL, ready for `np.interp`; readings repeated at one VL are one point, their mean (the
+    best estimate of the power there: `np.interp` took whichever sorted last, the largest, and the curve's dark
+    reading, p_max and slope the extremes of the repeats)."""
     keep = np.isfinite(vl) & np.isfinite(power)
-    order = np.lexsort((power[keep], vl[keep]))
-    return vl[keep][order], power[keep][order]
+    order = np.lexsort((power[keep], vl[keep]))  # repeats by power too: their mean's rounding is the rows' order's
+    vl, power = vl[keep][order], power[keep][order]
+    if vl.size < 2 or vl[0] == vl[-1] or np.all(vl[1:] != vl[:-1]):  # one VL is no curve (`_no_curve` says so);
+        return vl, power  # no repeats: every real calibration
+    starts = np.flatnonzero(np.r_[True, vl[1:] != vl[:-1]])
+    counts = np.diff(np.r_[starts, vl.size])
+    return vl[starts], np.add.reduceat(power / np.repeat(counts, counts), starts)  # each divided first: no overflow
 
 
 def _no_curve(vl: np.ndarray) -> str | None:
-    """Why sorted VL values make no curve: fewer than 2 points, or one voltage (a stuck VL column: `np.interp` then
-    gives whichever reading sorts last)."""
+    """Why a calibration curve's VL values make no curve: fewer than 2 points, or one voltage (a stuck VL column)."""
     if vl.size < 2:
         return "fewer than 2 finite points"
     return None if vl[-1] > vl[0] else f"VL never changes ({vl[0]:g} V): a power at one voltage is no curve"

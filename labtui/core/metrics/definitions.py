@@ -98,7 +98,8 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("power_w", "W", "It",
              "irradiated power: the LaserCalibration of the same wavelength nearest in start time of those whose "
              "Power rises above their dark reading and above 0 W over at least two laser voltages, its Power "
-             "linearly interpolated at the run's laser voltage; null outside the calibrated VL range (no "
+             "(readings repeated at one VL taken as their mean) linearly interpolated at the run's laser voltage; "
+             "null outside the calibrated VL range (no "
              "extrapolation), where that Power is not above 0 W, and for dark runs (by the header's laser voltage; "
              "a run whose VL column pulses under a header that says dark has a remark)", from_data=False),
     Quantity("calibration_run_id", "", "It", "run_id of the calibration power_w comes from", pl.String,
