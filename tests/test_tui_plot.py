@@ -33,7 +33,18 @@ from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.tui.messages import PlotRequested
 from labtui.tui.plot import PlotScreen
-from labtui.tui.plot_view import SERIES_COLORS, Palette, PlotView, draw_spec, fitted, legend, palette_for
+from labtui.tui.plot_view import (
+    RAMP_CELLS,
+    SEQ_SPAN,
+    SERIES_COLORS,
+    Palette,
+    PlotView,
+    draw_spec,
+    fitted,
+    legend,
+    palette_for,
+    run_colors,
+)
 from labtui.tui.store import Store
 from tests.pilot import record_notifications, said
 
@@ -483,7 +494,7 @@ def test_many_sweeps_have_one_legend_line_per_run_and_one_per_direction():
         return [Series(f"seq {run} {leg}", np.zeros(2), np.zeros(2), f"r{run}", run, run_index=run,
                        direction=(-1) ** (n + 1), run_label=f"seq {run}") for n, leg in enumerate(legs)]
 
-    palette = Palette(SERIES_COLORS[True], (1, 2, 3), (4, 5, 6))
+    palette = Palette(SERIES_COLORS[True], (1, 2, 3), (4, 5, 6), SEQ_SPAN[True])
     for runs, expected in ((2, 8), (3, 3 + 2)):
         spec = PlotSpec("IVg", "IVg", "Vg", "V", "I", "µA", False, tuple(s for r in range(runs) for s in sweep(r)),
                         (), (), (), (), pl.DataFrame())
@@ -491,6 +502,37 @@ def test_many_sweeps_have_one_legend_line_per_run_and_one_per_direction():
         assert len(lines) == expected
     assert lines == ["━━ seq 0", "━━ seq 1", "━━ seq 2", "━━ forward (Vg rising)",
                      "·· backward (Vg falling)"]
+
+
+def test_runs_past_the_palette_take_their_colour_by_seq_with_a_colour_bar():
+    """Past the palette's 10 colours, 30 sweeps repeated each colour three times, in the plot and in 30 legend lines:
+    each run's colour is along viridis by its seq (every run its own), the legend one colour bar and the directions.
+    Within 10 runs, the palette as before; a run without a seq places every run by its place in the plot."""
+    def sweeps(seqs: list[int | None]) -> tuple[Series, ...]:
+        return tuple(Series(f"seq {seq} {leg}", np.arange(2.0), np.arange(2.0) + run, f"r{run}", seq, run_index=run,
+                            direction=direction, run_label=f"seq {seq}")
+                     for run, seq in enumerate(seqs) for leg, direction in (("up", 1), ("down", -1)))
+
+    def spec_of(series: tuple[Series, ...]) -> PlotSpec:
+        return PlotSpec("IVg", "IVg", "Vg", "V", "I", "µA", False, series, (), (), (), (), pl.DataFrame())
+
+    dark = palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"})
+    many = spec_of(sweeps([3 * n + 2 for n in range(30)]))  # seqs 2 … 89
+    color = run_colors(many, dark)
+    colors = {color(series) for series in many.series}
+    assert len(colors) == 30 and not colors & set(dark.series)
+    assert color(many.series[0]) == dark.along(0.0) == (54, 95, 139) and color(many.series[-1]) == (253, 231, 37)
+    lines = str(legend(many, dark)).splitlines()
+    assert lines == ["█" * 12 + " seq 2 → 89", "━━ forward (Vg rising)", "·· backward (Vg falling)"]
+    legend_colors = {span.style for span in legend(many, dark).spans}
+    assert len(legend_colors) >= RAMP_CELLS
+    light = palette_for({"surface": "#ffffff", "foreground": "#000000"})
+    assert run_colors(many, light)(many.series[0]) == (68, 1, 84)  # the dark end reads on a light canvas
+    assert run_colors(many, light)(many.series[-1]) == light.along(1.0) != (253, 231, 37)  # not its faint yellow
+    unnamed = spec_of(sweeps([*range(20), None]))
+    assert str(legend(unnamed, dark)).splitlines()[0].endswith(" run 1 → 21, in the plot's order")
+    few = spec_of(sweeps(list(range(10))))
+    assert [run_colors(few, dark)(series) for series in few.series[::2]] == list(dark.series)
 
 
 # -- helpers of the screen --------------------------------------------------------------------------------------

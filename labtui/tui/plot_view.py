@@ -37,6 +37,12 @@ X_TICKS, Y_TICKS = 5, 7  # at most, as plotext's own: it splits the data limits 
 MARKER_LINES = 4  # Dirac points listed under a plot, one a line; past that, how many more
 SWATCH = {LINE: "━━", DOTS: "··", POINT: "●"}
 LEGS_BY_LEG = 8  # sweep legs the legend names one by one (two full sweeps); past that, by run and direction
+# Past the palette's colours, each run takes its colour by its seq along viridis (matplotlib's, at 0, ¼, ½, ¾ and 1,
+# interpolated), as a paper figure has them; on a dark canvas from 0.3, where its purple end is not lost in the dark,
+# on a light one to 0.9, where its yellow end is not lost in the light.
+SEQ_RAMP: tuple[RGB, ...] = ((68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37))
+SEQ_SPAN = {True: (0.3, 1.0), False: (0.0, 0.9)}
+RAMP_CELLS = 12  # the legend's colour bar
 
 @dataclass(frozen=True)
 class Palette:
@@ -45,9 +51,18 @@ class Palette:
     series: tuple[RGB, ...]
     span: RGB  # laser-ON edges: present but quieter than the data
     marker: RGB  # Dirac points: the theme's own text colour, the strongest contrast there is
+    seq_span: tuple[float, float]  # the part of `SEQ_RAMP` readable on the canvas
 
     def color(self, run_index: int) -> RGB:
         return self.series[run_index % len(self.series)]
+
+    def along(self, place: float) -> RGB:
+        """The colour `place` (0 to 1) of the way along the readable part of the ramp."""
+        low, high = self.seq_span
+        at = (low + place * (high - low)) * (len(SEQ_RAMP) - 1)
+        index = min(int(at), len(SEQ_RAMP) - 2)
+        red, green, blue = (round(a + (at - index) * (b - a)) for a, b in zip(*SEQ_RAMP[index:index + 2], strict=True))
+        return red, green, blue
 
 
 def palette_for(theme_variables: Mapping[str, str]) -> Palette:
@@ -56,7 +71,32 @@ def palette_for(theme_variables: Mapping[str, str]) -> Palette:
     ink = Color.parse(theme_variables["foreground"])
     if ink.ansi is not None:  # ansi themes leave the text colour to the terminal: use plain black or white
         ink = canvas.get_contrast_text(1.0)
-    return Palette(SERIES_COLORS[canvas.brightness < 0.5], ink.blend(canvas, 0.5).rgb, ink.rgb)
+    dark = canvas.brightness < 0.5
+    return Palette(SERIES_COLORS[dark], ink.blend(canvas, 0.5).rgb, ink.rgb, SEQ_SPAN[dark])
+
+
+def seq_range(spec: PlotSpec, palette: Palette) -> tuple[dict[int, float], str] | None:
+    """Past the palette's colours (30 sweeps repeated 10 colours three times over, their legend lines too), each
+    run's place along the ramp by its seq, and the legend's words for its ends; None within them, and for a trend,
+    whose series are not runs. A run outside a chip's history (no seq) places every run by its place in the plot: a
+    seq and a place are not on one scale."""
+    seqs = {series.run_index: series.seq for series in spec.series}
+    if spec.points or len(seqs) <= len(palette.series):
+        return None
+    by_seq = None not in seqs.values()
+    order = {index: float(seq) if by_seq and seq is not None else float(index) for index, seq in seqs.items()}
+    low, high = min(order.values()), max(order.values())
+    places = {index: (value - low) / (high - low) if high > low else 0.0 for index, value in order.items()}
+    ends = f"seq {low:g} → {high:g}" if by_seq else f"run 1 → {len(seqs)}, in the plot's order"
+    return places, ends
+
+
+def run_colors(spec: PlotSpec, palette: Palette) -> Callable[[Series], RGB]:
+    """A series' colour: its run's in the palette, or along the ramp by its seq (`seq_range`)."""
+    if (ramp := seq_range(spec, palette)) is None:
+        return lambda series: palette.color(series.run_index)
+    places = ramp[0]
+    return lambda series: palette.along(places[series.run_index])
 
 
 def legend(spec: PlotSpec, palette: Palette) -> Content:
@@ -64,15 +104,21 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
     `LEGS_BY_LEG` sweep legs, one line per run and one per direction, as a paper figure has them (31 sweeps made
     124 lines of legs)."""
     lines: list[Content] = []
-    by_run = (len({series.label for series in spec.series}) > LEGS_BY_LEG
-              and all(series.run_label for series in spec.series))
-    first: dict[str, Series] = {}
-    for series in spec.series:
-        first.setdefault(series.run_label if by_run else series.label, series)
-    for label, series in first.items():
-        swatch = SWATCH[POINT if spec.points else DOTS if series.direction < 0 and not by_run else LINE]
-        lines.append(Content.assemble((swatch, _rgb(palette.color(series.run_index))), " ", label))
-    if by_run:
+    ramp = seq_range(spec, palette)
+    by_run = ramp is not None or (len({series.label for series in spec.series}) > LEGS_BY_LEG
+                                  and all(series.run_label for series in spec.series))
+    if ramp is not None:  # a colour bar, not a line per run
+        bar = [("█", _rgb(palette.along(cell / (RAMP_CELLS - 1)))) for cell in range(RAMP_CELLS)]
+        lines.append(Content.assemble(*bar, " ", ramp[1]))
+    else:
+        first: dict[str, Series] = {}
+        for series in spec.series:
+            first.setdefault(series.run_label if by_run else series.label, series)
+        color = run_colors(spec, palette)
+        for label, series in first.items():
+            swatch = SWATCH[POINT if spec.points else DOTS if series.direction < 0 and not by_run else LINE]
+            lines.append(Content.assemble((swatch, _rgb(color(series))), " ", label))
+    if by_run and any(series.direction for series in spec.series):
         lines += [Content.assemble((SWATCH[style], _rgb(palette.marker)), f" {what}")
                   for style, what in ((LINE, "forward (Vg rising)"), (DOTS, "backward (Vg falling)"))]
     if spec.spans:
@@ -115,10 +161,11 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
     plt.xlabel(fitted(spec.x_label, spec.x_unit, width + 3 - 2 * len(spec.y_title)))  # centred, clear of y's
     for edge in (edge for span in spec.spans for edge in span):
         plt.vertical_line(edge, color=palette.span)
+    color_of = run_colors(spec, palette)
     # Dots first: a braille line drawn over them keeps both legs visible wherever they part.
     for series in sorted(spec.series, key=lambda s: s.direction >= 0):
         if spec.points:  # a trend: one marked point per run, joined where the series is ordered
-            color = palette.color(series.run_index)
+            color = color_of(series)
             if spec.joined:
                 for start, stop in itertools.pairwise((0, *series.breaks, series.x.size)):  # lifted at long gaps
                     plt.plot(series.x[start:stop].tolist(), series.y[start:stop].tolist(), marker=LINE, color=color)
@@ -126,7 +173,7 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
             continue
         draw = plt.scatter if series.direction < 0 else plt.plot
         draw(series.x.tolist(), series.y.tolist(), marker=DOTS if series.direction < 0 else LINE,
-             color=palette.color(series.run_index))
+             color=color_of(series))
     if spec.markers:
         plt.scatter([m.x for m in spec.markers], [m.y for m in spec.markers], marker=DIRAC, color=palette.marker)
     x = [*(series.x for series in spec.series), np.array([edge for span in spec.spans for edge in span]),
