@@ -10,18 +10,22 @@ its config (`locate.config_from`). `tests/test_cli_startup.py` holds every comma
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
+import io
 import os
 import sys
 from collections.abc import Sequence
 
 from labtui import __version__
-from labtui.core.errors import ExitCode, LabtuiError, UsageError, error_line
+from labtui.core.errors import ExitCode, LabtuiError, OperationFailed, UsageError, error_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import NoReturn
+    from typing import NoReturn, TextIO
+
+    from typing_extensions import Buffer
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = ExitCode.OK, ExitCode.ERROR, ExitCode.USAGE
 EXIT_LOCKED, EXIT_INTERRUPTED = ExitCode.LOCKED, ExitCode.INTERRUPTED
@@ -357,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a terminal or file in Latin-1 or cp1252 gets `?` for λ, Δ, 💡
         if hasattr(stream, "reconfigure") and stream.encoding.replace("-", "").lower() != "utf8":
             stream.reconfigure(errors="replace")
+    given, sys.stdout = sys.stdout, said_output(sys.stdout)
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser(argv).parse_args(argv)
@@ -364,7 +369,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from labtui.cli.tui import run as run_tui
 
             args.func = run_tui
-        return int(args.func(args) or ExitCode.OK)
+        status = int(args.func(args) or ExitCode.OK)
+        sys.stdout.flush()  # here, not at exit: a full disk behind `> report.txt` is said as any other error
+        return status
     except CommandUsage as exc:
         sys.stderr.write(usage_line(args.command_parser.prog, str(exc)))  # as argparse's own errors
         return int(exc.exit_code)
@@ -390,11 +397,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         traceback.print_exc()
         return report_bug()
-    except BaseException as exc:  # argparse's SystemExit passes; a Ctrl+C is said in one line
+    except BaseException as exc:  # argparse's SystemExit passes, its help flushed here; a Ctrl+C is said in one line
+        if isinstance(exc, SystemExit):
+            try:
+                sys.stdout.flush()
+            except OperationFailed as failed:
+                print(error_line(failed), file=sys.stderr)
+                return int(failed.exit_code)
         if not interrupted(exc):
             raise
         print("labtui: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+    finally:
+        said, sys.stdout = sys.stdout, given
+        if said is not given:
+            with contextlib.suppress(Exception):  # what a failed command printed before its error; a failure of
+                said.flush()  # the output itself was said already, or the command's own error is
 
 
 def interrupted(exc: BaseException) -> bool:
@@ -402,6 +420,47 @@ def interrupted(exc: BaseException) -> bool:
     itself as it is imported), pyo3's PanicException naming the KeyboardInterrupt."""
     return isinstance(exc, KeyboardInterrupt) or (type(exc).__name__ == "PanicException"
                                                   and "KeyboardInterrupt" in str(exc))
+
+
+class _StandardOutput(io.RawIOBase):
+    """The standard output's file descriptor, whose failures say what failed: `validate > /dev/full` (or a full disk,
+    a dead terminal) was "operating-system error: No space left on device", naming nothing."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+        self.failed = False  # said once; what is written after has nowhere to go (nor an exit's flush a new error)
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
+
+    def write(self, data: Buffer, /) -> int:
+        if self.failed:
+            return memoryview(data).nbytes
+        try:
+            return os.write(self.fd, data)
+        except OSError as exc:
+            self.failed = True
+            if isinstance(exc, BrokenPipeError):  # a reader that stopped (`| head`): not an error
+                raise
+            raise OperationFailed("write", "the standard output", exc) from None
+
+
+def said_output(stream: TextIO) -> TextIO:
+    """`stream` (the standard output) written through `_StandardOutput`, in its encoding; itself when it has no file
+    descriptor (a test's capture)."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return stream
+    return io.TextIOWrapper(io.BufferedWriter(_StandardOutput(fd)), encoding=stream.encoding,
+                            errors=stream.errors, line_buffering=bool(stream.line_buffering))
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -180,16 +180,10 @@ def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame, who
         to_terminal = args.out is None and sys.stdout.isatty()
         text = render_table(table(), width=terminal_columns() if to_terminal else None, whole=whole)
     if args.out is None:
-        try:
-            if args.format == "table":
-                sys.stdout.write(text if text.endswith("\n") else text + "\n")
-            else:
-                print_data(text)
-            sys.stdout.flush()  # here, not at exit: a full disk behind a redirection is said as any other
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            raise OperationFailed("write", "the standard output", exc) from None
+        if args.format == "table":
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        else:
+            print_data(text)
     else:
         from labtui.core.atomic import atomic_write_bytes
 
