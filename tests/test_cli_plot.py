@@ -62,6 +62,34 @@ def test_from_redraws_and_says_when_a_run_changed(lab, tmp_path, capsys):
     assert "labtui plot: seq 3 (run " in (err := capsys.readouterr().err) and "has changed since" in err
 
 
+def test_a_figure_of_derived_quantities_records_their_definitions_and_redrawn_says_when_they_changed(tmp_path, capsys):
+    """A Dirac point, an alignment on it or a trend is drawn under the metrics' definitions and windows: the record
+    said nothing of them, so a redraw after an upgrade or an edited `metrics:` window silently drew other values.
+    The record carries their stamp, `--from` says when it differs, and a figure read from a table computed under
+    other windows says the table is stale."""
+    from labtui.core.metrics_stamp import metrics_stamp
+
+    lab = staged_lab(tmp_path / "lab")
+    ivg, its = tmp_path / "ivg.svg", tmp_path / "its.svg"
+    assert main(lab.args("plot", "67", "--seq", "3", "--out", str(ivg))) == 0
+    assert main(lab.args("plot", "67", "--seq", "1-2", "--out", str(its))) == 0
+    assert main(lab.args("plot", "67", "--trend", "cnp", "--out", str(tmp_path / "cnp.svg"))) == 0
+    stamp = metrics_stamp(lab.config.metrics)
+    records = {name: json.loads((tmp_path / f"{name}.svg.json").read_text(encoding="utf-8")) for name in
+               ("ivg", "its", "cnp")}
+    assert records["ivg"]["metrics"] == records["cnp"]["metrics"] == stamp and "metrics" not in records["its"]
+    capsys.readouterr()
+    lab.configure(metrics={"cnp_fit_window_v": 0.8})
+    for name in ("ivg", "cnp", "its"):
+        assert main(lab.args("plot", "--from", str(tmp_path / f"{name}.svg.json"), "--out",
+                             str(tmp_path / f"{name}-again.svg"))) == 0
+        err = capsys.readouterr().err
+        changed = f"labtui plot: its derived quantities were computed under {stamp}, this labtui's are under "
+        assert (changed in err) == (name != "its"), (name, err)
+        stale = "labtui plot: the metrics table was computed by another labtui or under other `metrics:` windows"
+        assert (stale in err) == (name == "cnp"), (name, err)
+
+
 def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsys):
     lab = staged_lab(tmp_path / "lab")
     assert main(lab.args("annotate", "67", "--seq", "2", "--exclude", "contact lost")) == 0

@@ -437,7 +437,7 @@ def test_the_record_redraws_and_notices_changed_or_missing_runs(lab, tmp_path):
     assert path == sidecar_path(tmp_path / "its.pdf") == tmp_path / "its.pdf.json"
     record = FigureRecord.read(path)
     assert record.options == options and record.run_ids == tuple(runs["run_id"])
-    again, notes = record.check(manifest, tz=tz)
+    again, notes = record.check(manifest, tz=tz, metrics="m")
     assert again["run_id"].to_list() == list(record.run_ids) and notes == []
     document = json.loads(path.read_text(encoding="utf-8"))
     assert document["runs"][0]["seq"] == 1 and len(document["runs"][0]["source_sha256"]) == 64
@@ -445,14 +445,14 @@ def test_the_record_redraws_and_notices_changed_or_missing_runs(lab, tmp_path):
         source_sha256=pl.when(pl.col("run_id") == runs["run_id"][1]).then(pl.lit("0" * 64))
         .otherwise(pl.col("source_sha256"))
     ).filter(pl.col("run_id") != runs["run_id"][2])
-    again, notes = record.check(restaged, tz=tz)
+    again, notes = record.check(restaged, tz=tz, metrics="m")
     assert again.height == 2
     assert notes == [
         f"run {runs['run_id'][2]} is no longer in the store",
         f"seq 2 (run {runs['run_id'][1]}) has changed since the figure was made (re-staged from other data)",
     ]
     with pytest.raises(UsageError, match="none of the figure's 3 run"):
-        record.check(manifest.clear(), tz=tz)
+        record.check(manifest.clear(), tz=tz, metrics="m")
     (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
     with pytest.raises(UsageError, match="is not a labtui figure record"):
         FigureRecord.read(tmp_path / "bad.json")

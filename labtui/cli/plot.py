@@ -125,6 +125,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     from labtui.core.errors import UsageError
     from labtui.core.history import load_manifest
     from labtui.core.metrics import read_metrics
+    from labtui.core.metrics_stamp import metrics_stamp
     from labtui.core.plotdata.figure import DRAW_BUCKETS, legend_left_out, write_figure
     from labtui.core.plotdata.load import load_group
     from labtui.core.plotdata.selection import (
@@ -153,14 +154,14 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         if given := [flag for flag, value in _view_options(args).items() if value]:  # as `--trend` says it
             raise UsageError(f"{args.record} is a trend's record, one point per run: {', '.join(given)} does not "
                              "apply")
-        runs, notes = record.check(manifest, tz=config.local_tz)
+        runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config.metrics))
         return draw_trend(args, config, runs, notes, record.trend, renderer)
     if args.trend is not None:
         runs = chip_runs(manifest, args.number, args.group, None, tz=config.local_tz)
         trend = {"name": args.trend, "include_excluded": args.include_excluded}
         return draw_trend(args, config, runs, notes, trend, renderer)
     if record is not None:
-        runs, notes = record.check(manifest, tz=config.local_tz)
+        runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config.metrics))
         notes += excluded_notes(config.store_root, runs)
         proc, runs = one_procedure(runs, None)
         options = record.options
@@ -181,19 +182,32 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     check_view_args(args, proc)
     options = replace(options, **changes)
     if options.align_cnp:
+        notes += stale_metrics(config)
         runs = with_dirac_points(runs, read_metrics(config))
     group = load_group(proc, runs, config.stage_root)
     spec = shape(group, options, DRAW_BUCKETS, config.metrics)
     if not spec.series:
         raise UsageError(f"nothing to draw: {'; '.join(spec.messages) or 'no data points'}")
     write_figure(spec, args.out, renderer=renderer)
-    sidecar = write_sidecar(args.out, group.runs, options)
+    derived = options.align_cnp or bool(spec.markers)  # Dirac points: from the metrics' definitions and windows
+    sidecar = write_sidecar(args.out, group.runs, options, metrics=metrics_stamp(config.metrics) if derived else None)
     for line in (*notes, *spec.warnings, *spec.messages, *legend_left_out(spec)):
         print(f"labtui plot: {line}", file=sys.stderr)
     left_out = f"; {hidden_note(hidden)}, --include-excluded draws them" if hidden else ""
     traces = f"{counted(len(spec.series), 'trace')} of {counted(group.runs.height, 'run')}{left_out}"
     print(f"wrote {args.out} ({traces}) and {sidecar.name}")
     return EXIT_OK
+
+
+def stale_metrics(config: StagingConfig) -> list[str]:
+    """A line when the metrics table a figure reads was computed by another labtui or under other `metrics:`
+    windows (an upgrade, an edited config): its values are not this labtui's until a stage redoes them."""
+    from labtui.core.metrics_stamp import is_current
+
+    if not config.metrics_path.exists() or is_current(config.metrics_path, config.metrics):
+        return []
+    return ["the metrics table was computed by another labtui or under other `metrics:` windows (derived values "
+            "stale): `labtui stage` or `labtui metrics` recomputes it"]
 
 
 VIEW_FLAGS = {  # a view option and the procedures it changes the drawing of
@@ -243,6 +257,7 @@ def draw_trend(
     from labtui.core.annotations import current_annotations
     from labtui.core.errors import UsageError
     from labtui.core.metrics import read_metrics
+    from labtui.core.metrics_stamp import metrics_stamp
     from labtui.core.plotdata.figure import write_figure
     from labtui.core.plotdata.model import PlotOptions
     from labtui.core.plotdata.selection import write_sidecar
@@ -256,13 +271,15 @@ def draw_trend(
     if not config.metrics_path.exists():
         raise UsageError(f"nothing to draw for the {name} trend: no metrics table yet ({config.metrics_path}); "
                          "`labtui metrics` computes it, and every stage keeps it up to date")
+    notes = [*notes, *stale_metrics(config)]
     rows = trend_rows(runs, read_metrics(config), current_annotations(config.store_root))
     spec = trend_spec(name, rows, include_excluded=include, tz=config.local_tz)
     if not spec.series:
         reasons = "; ".join(spec.messages) or "no point to draw"
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
     write_figure(spec, args.out, renderer=renderer)
-    sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), {"name": str(name), "include_excluded": include})
+    sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), {"name": str(name), "include_excluded": include},
+                            metrics_stamp(config.metrics))
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
     points = sum(s.x.size for s in spec.series)

@@ -108,12 +108,14 @@ class FigureRecord:
     options: PlotOptions
     hashes: dict[str, dict[str, str | None]]  # run_id → the `_HASHED` columns when the figure was made
     trend: dict[str, object] | None = None  # a trend figure: {"name": "cnp", "include_excluded": False}
+    metrics: str | None = None  # a figure of derived quantities: their definitions and windows (`metrics_stamp`)
 
     @classmethod
-    def of(cls, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None) -> FigureRecord:
+    def of(cls, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None,
+           metrics: str | None = None) -> FigureRecord:
         rows = runs.select("run_id", *_HASHED).iter_rows(named=True)
         hashes = {row["run_id"]: {k: row[k] for k in _HASHED} for row in rows}
-        return cls(tuple(runs["run_id"]), options, hashes, trend)
+        return cls(tuple(runs["run_id"]), options, hashes, trend, metrics)
 
     def to_json(self, figure: Path, runs: pl.DataFrame) -> bytes:
         listed = [
@@ -123,7 +125,8 @@ class FigureRecord:
         ]
         document = {"labtui_figure": SIDECAR_FORMAT, "labtui_version": __version__, "figure": figure.name,
                     "options": {k: str(v) if isinstance(v, str) else v for k, v in asdict(self.options).items()},
-                    **({"trend": self.trend} if self.trend else {}), "runs": listed}
+                    **({"trend": self.trend} if self.trend else {}),
+                    **({"metrics": self.metrics} if self.metrics else {}), "runs": listed}
         return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
     @classmethod
@@ -149,15 +152,19 @@ class FigureRecord:
             trend = document.get("trend")
             if trend is not None and not isinstance(trend, dict):
                 raise ValueError("its trend is not a mapping")
+            metrics = document.get("metrics")
+            if metrics is not None and not isinstance(metrics, str):
+                raise ValueError("its metrics stamp is not text")
             return cls(tuple(run["run_id"] for run in runs), PlotOptions(**document["options"]),
-                       {run["run_id"]: {k: run.get(k) for k in _HASHED} for run in runs}, trend)
+                       {run["run_id"]: {k: run.get(k) for k in _HASHED} for run in runs}, trend, metrics)
         except OSError as error:
             raise UsageError(f"cannot read the figure record {path}: {error.strerror or error}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise UsageError(f"{path} is not a labtui figure record ({error})") from None
 
-    def check(self, manifest: pl.DataFrame, *, tz: str) -> tuple[pl.DataFrame, list[str]]:
-        """The recorded runs still in the store (with `seq`), and one line for each that is gone or changed."""
+    def check(self, manifest: pl.DataFrame, *, tz: str, metrics: str) -> tuple[pl.DataFrame, list[str]]:
+        """The recorded runs still in the store (with `seq`), and one line for each that is gone or changed; and one
+        when the figure drew derived quantities under other definitions or windows than this labtui's (`metrics`)."""
         runs = plot_rows(manifest, self.run_ids, tz)
         notes = [f"run {run_id} is no longer in the store" for run_id in self.run_ids if run_id not in runs["run_id"]]
         notes.extend(
@@ -167,6 +174,9 @@ class FigureRecord:
         )
         if runs.is_empty():
             raise UsageError(f"none of the figure's {counted(len(self.run_ids), 'run')} is in the store any more")
+        if self.metrics is not None and metrics != self.metrics:
+            notes.append(f"its derived quantities were computed under {self.metrics}, this labtui's are under "
+                         f"{metrics}: a definition or a `metrics:` window changed since, so they may differ")
         return runs, notes
 
 
@@ -175,11 +185,12 @@ def sidecar_path(figure: Path) -> Path:
 
 
 def write_sidecar(
-    figure: Path, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None
+    figure: Path, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None,
+    metrics: str | None = None,
 ) -> Path:
     path = sidecar_path(figure)
     try:
-        atomic_write_bytes(path, FigureRecord.of(runs, options, trend).to_json(figure, runs))
+        atomic_write_bytes(path, FigureRecord.of(runs, options, trend, metrics).to_json(figure, runs))
     except OSError as error:
         raise OperationFailed("write the figure record", path, error) from None
     return path
