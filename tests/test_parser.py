@@ -400,6 +400,18 @@ def test_wrong_field_count_in_a_complete_row(bad_row: str) -> None:
     assert data.decode().split("\r\n")[problem.line - 1] == bad_row
 
 
+def test_a_carriage_return_ending_a_field_inside_a_row_is_named_not_read_short() -> None:
+    """Polars drops a CR before a comma: a flipped last digit (`2.377078e-05` → `2.377078e-0\\r`) was staged as
+    2.377078 A, 100 000 times the current, with no word."""
+    rows = it_rows()
+    rows[4] = rows[4].replace(",", "\r,", 2).replace("\r,", ",", 1)  # the CR ends the second field, I (A)
+    data = raw_csv("It", rows=rows)
+    problem = rejected(data)
+    assert problem.kind == "bad_row" and problem.reason == ("a carriage return (\\r) ends the field of column "
+                                                            "'I (A)' inside the line (a damaged byte?)")
+    assert data.decode().split("\r\n")[problem.line - 1] == rows[4]
+
+
 def test_a_row_of_millions_of_fields_is_rejected_before_polars_reads_it() -> None:
     """Polars widens a 50 MB row into 13 M columns (19 s and 5.8 GB for one file); a large block whose commas
     outnumber rows × columns is read line by line first, which names the row."""

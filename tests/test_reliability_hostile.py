@@ -395,6 +395,12 @@ CASES = [
         one(NAME, IVG + b"#Data:\r\n" + ROWS[0] + b"\r\n", rejected("bad_row")),
         "two files concatenated",
     ),
+    Case(
+        "cr_ending_a_field",
+        one(NAME, with_rows(IVG, [*ROWS[:3], _set_field(ROWS[3], 1, ROWS[3].split(b",")[1][:-1] + b"\r"), *ROWS[4:]]),
+            rejected("bad_row")),
+        "a damaged byte made a CR end a field mid-row: Polars read the number without its last digit",
+    ),
     Case("lf_line_endings", one(NAME, IVG.replace(b"\r\n", b"\n"), STAGED), "edited on Linux"),
     Case(
         "cr_only_line_endings",
