@@ -321,6 +321,10 @@ _METADATA = b"#Metadata:\r\n#\tStart time: 1760371684.3180444\r\n"
     (IT.replace(b"\r\n0.4,1e-06,", b'\r\n"0.4,1e-06,'), "a quote (\") opens a field that the line does not close", 23),
     (IT.replace(b"nan\r\n0.4,", b"nan\r0.4,"), "a carriage return alone (\\r) inside the line runs two rows", 22),
     (IT.replace(b"\r\n0.4,1e-06,", "\r\n0.4,١٢,".encode()), "'١٢' in column 'I (A)' is not a number", 23),
+    (IT.replace(b"t (s),I (A),VL (V),Plate T (degC),Ambient T (degC),Clock (ms)\r\n", b""),
+     "the line after #Data: is a data row ('0.0,1e-06,0.0,nan,nan,nan'), not the column names: the column row is "
+     "missing", 18),
+    (raw_csv("LaserCalibration").replace(b"VL (V),Power (W)\r\n", b""), "a data row ('0.0,0.0')", 13),
 ])
 def test_a_reject_names_what_is_wrong_and_where(data: bytes, words: str, line: int) -> None:
     """Each was rejected for something else (`it starts with ''`, `no 'Start time'`, `column 'nan' appears twice`,

@@ -396,6 +396,12 @@ CASES = [
         "two files concatenated",
     ),
     Case(
+        "column_row_missing",
+        one(NAME, HEAD.rsplit(b"\r\n", 2)[0] + b"\r\n" + b"".join(row + b"\r\n" for row in ROWS),
+            rejected("no_columns")),
+        "the column-name row deleted by hand: said so, not 'column 'nan' appears twice'",
+    ),
+    Case(
         "cr_ending_a_field",
         one(NAME, with_rows(IVG, [*ROWS[:3], _set_field(ROWS[3], 1, ROWS[3].split(b",")[1][:-1] + b"\r"), *ROWS[4:]]),
             rejected("bad_row")),

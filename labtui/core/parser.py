@@ -290,6 +290,9 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         raise Reject("bad_columns", "a carriage return alone (\\r) ends the column row, which runs into the next line "
                                     "(lines converted from classic Mac OS?)", column_line)
     columns = [_unquoted(name.strip()) for name in column_text.split(",")]
+    if all(_is_number(name) for name in columns):  # else `column 'nan' appears twice`, or a missing 'VL (V)'
+        raise Reject("no_columns", f"the line after #Data: is a data row ({quoted(column_text)}), not the column "
+                                   "names: the column row is missing (a hand edit?)", column_line)
     if len(columns) == 1 and (separator := next((sep for sep in ("\t", ";") if sep in column_text), None)):
         raise Reject("bad_columns", f"the columns are separated by {_SEPARATORS[separator]}, not commas (a "
                                     "spreadsheet's export?): stage the acquisition's own CSV", column_line)
@@ -416,6 +419,15 @@ def _chip_identity(
 
 
 _SEPARATORS = {"\t": "tabs", ";": "semicolons"}
+
+
+def _is_number(name: str) -> bool:
+    """A column name that is a number, as a data row's fields are (`0.0`, `nan`, `2.3e-05`)."""
+    try:
+        float(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _unquoted(name: str) -> str:
