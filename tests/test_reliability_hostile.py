@@ -222,6 +222,15 @@ NUL_LATE = with_rows(_LONG, [*header_and_rows(_LONG)[1][:-1], b"0.0," + b"\x00" 
 assert NUL_LATE.index(b"\x00") > 4096
 
 
+def _it_cut_within_a_percent(raw: Path, outside: Path) -> dict[str, Expect]:
+    """1.5 periods of 120 s at 12 samples a second: a run cut 19 samples (1.6 s) short was complete under a 1 %
+    tolerance; one sample short of the end is within a sample, and complete."""
+    head, rows = header_and_rows(valid("It", n_rows=2161))
+    plant(raw, "d/It2025-09-15_1.csv", head + b"".join(row + b"\r\n" for row in rows[:-19]))
+    plant(raw, "d/It2025-09-15_2.csv", head + b"".join(row + b"\r\n" for row in rows[:-1]))
+    return {"d/It2025-09-15_1.csv": INCOMPLETE, "d/It2025-09-15_2.csv": STAGED}
+
+
 def _set_field(row: bytes, index: int, value: bytes) -> bytes:
     fields = row.split(b",")
     fields[index] = value
@@ -270,6 +279,7 @@ CASES = [
         one(NAME, with_rows(IVG, ROWS[:20]) + ROWS[20][:7], INCOMPLETE),
         "acquisition stopped mid-row: the partial line is dropped, the run is short of its sweep",
     ),
+    Case("it_cut_within_a_percent", _it_cut_within_a_percent, "an It run cut more than a sample short of 1.5 periods"),
     Case("aborted_sweep", one(NAME, with_rows(IVG, ROWS[:15]), INCOMPLETE), "fewer rows than the sweep implies"),
     Case(
         "duplicate_key_conflicting",
