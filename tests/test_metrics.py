@@ -123,6 +123,32 @@ def test_a_sweep_aborted_in_its_first_leg_says_why_it_has_no_gm(tmp_path: Path) 
     assert "gm: no up-sweep leg to read it on" in run["remarks"]
 
 
+def test_an_aborted_runs_quantities_say_they_are_of_the_rows_it_has(tmp_path: Path) -> None:
+    """A sweep cut in its second leg has a Dirac point from what it measured: the table gave it like any other (the
+    manifest's is_complete said the run aborted; a trend's reader of the table saw nothing). One remark, last,
+    kept once through later updates; a complete run has none."""
+    lab = Lab(tmp_path)
+    params = {"VG start": "-2 V", "VG end": "2 V", "VG step": "0.1 V"}
+
+    def write(index: int, kept: int | None) -> None:
+        rows = data_rows(((v, 1e-6 * (1 + (v - 0.2) ** 2)) for v in sweep(-2, 2, 0.1, "loop")[:kept]),
+                         len(COLUMNS["IVg"]))
+        lab.write(f"2025-10-14/IVg2025-10-14_{index}.csv", raw_csv("IVg", rows=rows, params=params,
+                                                                   start=1760371684.0 + 600 * index))
+
+    write(1, 60)
+    write(2, None)
+    lab.stage()
+    write(3, None)
+    lab.stage()  # a second update joins the table again
+    table = read_metrics(lab.config).sort("source_file")
+    assert lab.manifest().sort("source_file")["is_complete"].to_list() == [False, True, True]
+    cut, whole, _ = table.iter_rows(named=True)
+    assert cut["cnp_fwd_v"] == pytest.approx(0.2) and cut["remarks"][-1] == (
+        "aborted run: its quantities are of the rows it has (the manifest's is_complete is false)")
+    assert cut["remarks"].count(cut["remarks"][-1]) == 1 and not any("aborted run" in r for r in whole["remarks"])
+
+
 def test_a_one_point_dropout_is_no_dirac_point_in_the_table_nor_in_the_figure(tmp_path: Path) -> None:
     """One reading of 0 A on the way back (a contact glitch at Vg 1.5 V) was the backward leg's min |I|: its Dirac
     point read 1.19 V (a hysteresis of 1 V) with no remark, and the figure put its diamond there. Nor is it i_min_a:

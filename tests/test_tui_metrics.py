@@ -66,6 +66,21 @@ def test_a_null_mobility_gives_the_reason_of_the_gm_it_is_read_from() -> None:
     assert "hole branch" not in items["mobility_electron_cm2_vs"].plain
 
 
+def test_an_aborted_runs_remark_is_said_once_not_as_the_reason_of_a_null() -> None:
+    """The remark of a run the manifest says aborted is of all its values: the detail says it first, once, and
+    not after each null value as the reason it is null."""
+    empty = read_metrics(Path("/nonexistent"))
+    remarks = ["gm_max_hole_s: the hole branch spans less than 0.5 V of the sweep",
+               "aborted run: its quantities are of the rows it has (the manifest's is_complete is false)"]
+    metrics = pl.DataFrame({"run_id": ["a"], "proc": ["IVg"], "remarks": [remarks]}).select(
+        pl.col(name).cast(dtype) if name in ("run_id", "proc", "remarks") else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in empty.schema.items())
+    items = quantity_items(metrics, "a")
+    assert items[0][0] == "aborted run" and items[0][1].plain.startswith("its quantities are of the rows it has")
+    assert not any("rows it has" in text.plain for _, text in items[1:])
+    assert "the hole branch spans less than 0.5 V" in dict(items)["gm_max_hole_s"].plain
+
+
 async def test_history_shows_the_key_quantities_and_the_detail_defines_every_one(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 50)) as pilot:

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from labtui.core.annotations import AnnotationFilter
 from labtui.core.history import HistoryFilter, chip_rows, number_text, summary_line, timeline
-from labtui.core.metrics import BY_COLUMN, columns_of
+from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, columns_of
 from labtui.tui.table import Column
 
 KEY_QUANTITIES = (("cnp_v", "CNP"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("responsivity_a_per_w", "resp"))
@@ -130,8 +130,9 @@ def quantity_items(metrics: pl.DataFrame, run_id: str) -> list[tuple[str, Text]]
         return []
     run = rows.row(0, named=True)
     remarks = [tuple(remark.split(": ", 1)) for remark in run["remarks"] or [] if ": " in remark]
-    general = [why for topic, why in remarks if topic not in BY_COLUMN]
-    items = []
+    general = [why for topic, why in remarks if topic not in BY_COLUMN and topic != ABORTED_TOPIC]
+    # first, of all the values: no reason for one of them to be null
+    items = [(ABORTED_TOPIC, Text(why, style="italic")) for topic, why in remarks if topic == ABORTED_TOPIC]
     for column in columns_of(run["proc"]):
         quantity, value = BY_COLUMN[column], run[column]
         text = Text(quantity.format(value), style="bold")

@@ -19,6 +19,7 @@ columns start without them.
 from __future__ import annotations
 
 from labtui.core.metrics.definitions import (
+    ABORTED_TOPIC,
     BY_COLUMN,
     NOT_COMPUTED,
     PROCEDURES,
@@ -54,6 +55,7 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
+    "ABORTED_TOPIC",
     "BY_COLUMN",
     "METRICS_SCHEMA",
     "METRICS_VERSION",

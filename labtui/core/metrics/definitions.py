@@ -120,6 +120,7 @@ QUANTITIES: tuple[Quantity, ...] = (
 )
 
 BY_COLUMN: dict[str, Quantity] = {q.column: q for q in QUANTITIES}
+ABORTED_TOPIC = "aborted run"  # a remark of a run the manifest says aborted: of all its values, not why one is null
 PROCEDURES: tuple[str, ...] = ("IVg", "It", "LaserCalibration")  # other procedures get no row
 NOT_COMPUTED = (
     "IV, and every other procedure (IVgT, ITt, Vt, …): no row in the table",

@@ -33,7 +33,7 @@ from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics.calibration import power_at
-from labtui.core.metrics.definitions import PROCEDURES, QUANTITIES
+from labtui.core.metrics.definitions import ABORTED_TOPIC, PROCEDURES, QUANTITIES
 from labtui.core.metrics.per_run import (
     DATA_COLUMNS,
     READ_COLUMNS,
@@ -48,7 +48,8 @@ from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, empty_met
 from labtui.core.metrics_stamp import METRICS_VERSION, STAMP_KEY, is_current, metrics_stamp, settings_hash
 from labtui.core.wording import counted
 
-JOINED_TOPICS = ("mobility", "power_w", "responsivity")  # remarks about joined quantities start with one of these
+ABORTED = f"{ABORTED_TOPIC}: its quantities are of the rows it has (the manifest's is_complete is false)"
+JOINED_TOPICS = ("mobility", "power_w", "responsivity", ABORTED_TOPIC)  # remarks the join makes start with one
 WHOLE_CURVE = ("LaserCalibration: ", "run: ")  # a calibration's remarks that no part of its curve can be used
 
 
@@ -142,13 +143,14 @@ def _joined_remark(remark: pl.Expr) -> pl.Expr:
 # -- step 2: joined quantities ------------------------------------------------------------------------------------
 def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl.DataFrame,
           curves: Mapping[str, tuple[str, Curve]]) -> pl.DataFrame:
-    table = runs.select(list(CONTEXT_SCHEMA)).join(data, on="run_id", how="inner")
+    aborted = pl.when(~pl.col("is_complete")).then(pl.lit(ABORTED)).alias("_aborted_remark")  # a cut sweep's CNP
+    table = runs.select(*CONTEXT_SCHEMA, aborted).join(data, on="run_id", how="inner")
     table = _mobility(table, load_chip_params(config.chip_params_file), config.chip_params_file)
     table = _calibrate(config, runs, table, old, curves)
     responsivity = pl.col("delta_i_a") / pl.col("power_w")  # both finite, power_w > 0: only an overflow is not
     overflow = pl.when(~responsivity.is_finite()).then(pl.lit("responsivity_a_per_w: delta_i_a / power_w overflows"))
     # list.eval's drop_nulls, not list.drop_nulls: the same lists, 6 ms instead of 42 at 65k runs (Polars 2.1)
-    remarks = pl.concat_list("remarks", "_mobility_remark", "_power_remark", overflow).list.eval(
+    remarks = pl.concat_list("remarks", "_mobility_remark", "_power_remark", overflow, "_aborted_remark").list.eval(
         pl.element().drop_nulls())
     table = table.with_columns(
         remarks=remarks,
