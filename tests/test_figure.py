@@ -478,3 +478,28 @@ def test_options_change_the_spec_the_figure_draws(lab):
     assert (spec.y_label, spec.y_unit[-1], spec.markers) == ("gm", "S", ())
     raw = spec_of(lab, [1], replace(PlotOptions(), baseline="raw"))
     assert raw.y_label == "I" and raw.spans
+
+
+# -- the real lab's figures ---------------------------------------------------------------------------------------
+def real_spec(config, chip: int, seqs: list[int], options: PlotOptions | None = None) -> PlotSpec:
+    """Chip `chip` (Alisson) of the real lab's files, shaped as `labtui plot` shapes it."""
+    manifest = pl.read_parquet(config.manifest_path)
+    proc, runs = one_procedure(chip_runs(manifest, chip, "Alisson", seqs, tz=config.local_tz), None)
+    return shape(load_group(proc, runs, config.stage_root), options or PlotOptions(), DRAW_BUCKETS, config.metrics)
+
+
+def test_a_negative_number_in_the_title_and_legend_has_the_ticks_minus_sign(real_store):
+    """Chip 67's lit It runs at VG = −0.4 V (seq 3 and 7), and a leg of a sweep from 0 to −5 V: a number's sign is
+    the minus of the tick labels (−0.4), not a hyphen (-0.4); a date's hyphens stay."""
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing_of(real_spec(real_store, 67, [3, 7])))
+    assert "VG=\u22120.4 V" in ax.get_title() and "-" not in ax.get_title()
+    sweep = real_spec(real_store, 67, [1])
+    one_leg = drawing_of(replace(sweep, series=(replace(sweep.series[0], run_label=""),), markers=()))
+    assert legend_of(one_leg) == ["seq 1 0→\u22125 V"]
+    dates = Drawing("Alisson67 · 2025-10-18", "time since 2025-10-15 (h)", "I (nA)", one_leg.traces)
+    ax = Figure().add_subplot()
+    draw_axes(ax, dates)
+    assert (ax.get_title(), ax.get_xlabel()) == ("Alisson67 · 2025-10-18", "time since 2025-10-15 (h)")

@@ -12,6 +12,7 @@ converted to paths, PDF fonts are embedded as TrueType.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -61,6 +62,8 @@ _RC = {
     "grid.alpha": 0.3,
     "axes.formatter.useoffset": False,
 }
+# A hyphen before a number is its sign ("VG=-0.4 V", a leg "0→-5 V"), not a date's or a name's hyphen.
+_SIGN = re.compile(r"(?<![\w.])-(?=\.?\d)")
 _NO_DATES = {"pdf": {"CreationDate": None, "Producer": "labtui"}, "svg": {"Date": None}, "png": {"Software": "labtui"}}
 
 
@@ -154,9 +157,9 @@ def series_marker(run_index: int) -> str:
 
 def draw_axes(ax: Axes, drawing: Drawing) -> None:
     """Draw `drawing` on matplotlib axes: what `render` puts in its figure."""
-    ax.set_title(drawing.title, wrap=True)  # a long chip name and view wrap within the figure, never cut off
-    ax.set_xlabel(drawing.x_title)
-    ax.set_ylabel(drawing.y_title)
+    ax.set_title(typeset(drawing.title), wrap=True)  # a long chip name and view wrap within the figure, never cut off
+    ax.set_xlabel(typeset(drawing.x_title))
+    ax.set_ylabel(typeset(drawing.y_title))
     for number, (start, stop) in enumerate(drawing.laser_on):
         ax.axvspan(start, stop, color=LASER_ON, alpha=0.35, lw=0, zorder=0, label="laser ON" if number == 0 else None,
                    gid=f"laser-on-{number}")
@@ -165,7 +168,7 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
     seq_colors = _seq_colors(ax, drawing.traces) if _by_seq(drawing) else None
     for number, trace in enumerate(drawing.traces):  # gids name the SVG groups: a reader (or a test) finds each trace
         color, linestyle = series_style(trace.run_index, trace.direction)
-        name = trace.run_label if by_run else trace.label
+        name = typeset(trace.run_label if by_run else trace.label)
         label = None if name in labelled or seq_colors else name
         labelled.add(name)
         if seq_colors:
@@ -219,6 +222,12 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         ax.legend(loc="best", **options)
     else:  # beside the axes, where it hides no data
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN), **options)
+
+
+def typeset(text: str) -> str:
+    """`text` with each number's sign a minus (U+2212), as matplotlib writes the tick labels beside it: the title's
+    `VG=-0.4 V` read as a hyphen above ticks of −0.4."""
+    return _SIGN.sub("\u2212", text)
 
 
 def _seq_colors(ax: Axes, traces: tuple[Trace, ...]) -> Callable[[Trace], str]:
