@@ -503,3 +503,38 @@ def test_a_negative_number_in_the_title_and_legend_has_the_ticks_minus_sign(real
     ax = Figure().add_subplot()
     draw_axes(ax, dates)
     assert (ax.get_title(), ax.get_xlabel()) == ("Alisson67 · 2025-10-18", "time since 2025-10-15 (h)")
+
+
+def real_plot(config, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`labtui plot` on the real lab's store."""
+    store = ["--raw-root", str(config.raw_root), "--stage-root", str(config.stage_root),
+             "--derived-root", str(config.metrics_path.parent)]
+    return subprocess.run([sys.executable, "-m", "labtui", "plot", *store, *args], cwd=tmp_path, env=cli_env(),
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_a_column_figure_is_a_journal_column_wide_with_its_long_legend_below(real_store, tmp_path):
+    """`--column`: chip 79's 15 sweeps (19 legend entries) at a two-column journal's column width, 3.4 in, the
+    legend below the plot (beside it, it left the plot a third of the width and ran off the page) and nothing cut
+    at the edges; `--from` redraws it at that size. A figure of 6.4 in shrunk to a column has 4.8 pt text."""
+    import re
+
+    from matplotlib.image import imread
+
+    done = real_plot(real_store, tmp_path, "79", "--proc", "IVg", "--column", "--out", "col.pdf")
+    assert done.returncode == 0, done.stderr
+    box = re.search(rb"/MediaBox \[ *0 0 ([\d.]+) ([\d.]+)", (tmp_path / "col.pdf").read_bytes())
+    width, height = map(float, box.groups())
+    assert width == pytest.approx(3.4 * 72)
+    assert height > (2.6 + 9 * 0.125) * 72  # the plot's height, and the legend's 10 rows below it
+    assert json.loads((tmp_path / "col.pdf.json").read_text())["column"] is True
+    done = real_plot(real_store, tmp_path, "--from", "col.pdf.json", "--out", "again.png")
+    assert done.returncode == 0, done.stderr
+    pixels = imread(tmp_path / "again.png")[..., :3]
+    assert pixels.shape[1] == 1020 and pixels.shape[0] == round(height / 72 * 300)
+    ink = pixels.min(axis=-1) < 0.5
+    assert ink[-round(0.5 * 300):].any()  # the legend's last rows, in the figure's last half inch
+    assert not (ink[:3].any() or ink[-3:].any() or ink[:, :3].any() or ink[:, -3:].any())  # nothing at the edges
+    done = real_plot(real_store, tmp_path, "67", "--seq", "3,7,9,13", "--column", "--out", "its.png")
+    assert done.returncode == 0, done.stderr
+    assert imread(tmp_path / "its.png").shape[:2] == (780, 1020)  # a legend of 5 sits in the plot

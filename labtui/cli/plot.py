@@ -49,6 +49,7 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
             "labtui plot 67 --trend cnp --out a67_cnp.pdf",
             "labtui plot --calibrations --date 2025-10-21 --out cal.pdf",
             "labtui plot --from its_365nm.pdf.json --out its_365nm.png",
+            "labtui plot 67 --seq 7,9,13 --column --out its_column.pdf",
         ),
     )
     what = parser.add_argument_group("which runs")
@@ -77,6 +78,9 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
                             "ΔI/P against power, per wavelength; spectral: responsivity against wavelength; "
                             "dark: dark current against time")
     parser.add_argument("--out", type=figure_arg, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")
+    parser.add_argument("--column", action="store_true",
+                        help="a journal column's figure: 3.4 in wide, text of 7-8 pt, a long legend below the plot "
+                             "(default: 6.4 × 4.2 in, 9 pt)")
     parser.set_defaults(func=run)
 
 
@@ -155,11 +159,11 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
             raise UsageError(f"{args.record} is a trend's record, one point per run: {', '.join(given)} does not "
                              "apply")
         runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config.metrics))
-        return draw_trend(args, config, runs, notes, record.trend, renderer)
+        return draw_trend(args, config, runs, notes, record.trend, renderer, column=args.column or record.column)
     if args.trend is not None:
         runs = chip_runs(manifest, args.number, args.group, None, tz=config.local_tz)
         trend = {"name": args.trend, "include_excluded": args.include_excluded}
-        return draw_trend(args, config, runs, notes, trend, renderer)
+        return draw_trend(args, config, runs, notes, trend, renderer, column=args.column)
     if record is not None:
         runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config.metrics))
         notes += excluded_notes(config.store_root, runs)
@@ -181,6 +185,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
                **({"align_cnp": True} if args.align_cnp else {})}
     check_view_args(args, proc)
     options = replace(options, **changes)
+    column = args.column or (record is not None and record.column)  # a column figure's redraw is one too
     if options.align_cnp:
         notes += stale_metrics(config)
         runs = with_dirac_points(runs, read_metrics(config))
@@ -188,9 +193,10 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     spec = shape(group, options, DRAW_BUCKETS, config.metrics)
     if not spec.series:
         raise UsageError(f"nothing to draw: {'; '.join(spec.messages) or 'no data points'}")
-    write_figure(spec, args.out, renderer=renderer)
+    write_figure(spec, args.out, renderer=renderer, column=column)
     derived = options.align_cnp or bool(spec.markers)  # Dirac points: from the metrics' definitions and windows
-    sidecar = write_sidecar(args.out, group.runs, options, metrics=metrics_stamp(config.metrics) if derived else None)
+    sidecar = write_sidecar(args.out, group.runs, options, metrics=metrics_stamp(config.metrics) if derived else None,
+                            column=column)
     for line in (*notes, *spec.warnings, *spec.messages, *legend_left_out(spec)):
         print(f"labtui plot: {line}", file=sys.stderr)
     left_out = f"; {hidden_note(hidden)}, --include-excluded draws them" if hidden else ""
@@ -251,9 +257,10 @@ def check_trend_args(args: argparse.Namespace) -> None:
 
 def draw_trend(
     args: argparse.Namespace, config: StagingConfig, runs: pl.DataFrame, notes: list[str], trend: dict[str, object],
-    renderer: Renderer,
+    renderer: Renderer, *, column: bool,
 ) -> int:
-    """Write a trend figure and its record (the trend's name and switch, and the runs it drew)."""
+    """Write a trend figure (at a journal column's size if `column`) and its record (the trend's name and switch, and
+    the runs it drew)."""
     from labtui.core.annotations import current_annotations
     from labtui.core.errors import UsageError
     from labtui.core.metrics import read_metrics
@@ -277,9 +284,9 @@ def draw_trend(
     if not spec.series:
         reasons = "; ".join(spec.messages) or "no point to draw"
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
-    write_figure(spec, args.out, renderer=renderer)
+    write_figure(spec, args.out, renderer=renderer, column=column)
     sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), {"name": str(name), "include_excluded": include},
-                            metrics_stamp(config.metrics))
+                            metrics_stamp(config.metrics), column)
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
     points = sum(s.x.size for s in spec.series)

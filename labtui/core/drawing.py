@@ -22,12 +22,20 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import numpy as np
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
     from matplotlib.lines import Line2D
     from matplotlib.ticker import LogFormatter
 
 PNG_DPI = 300
-SIZE_IN = (6.4, 4.2)  # one column of a two-column page at a readable scale
+SIZE_IN = (6.4, 4.2)  # a page's width less its margins, 9 pt text: a figure read on screen or across a page
+# One column of a two-column journal (Physical Review 3.4 in, Nature 89 mm) at print size: text of 7-8 pt, not the
+# 4.8 pt the 6.4 in figure's 9 pt shrinks to in a column.
+COLUMN_IN = (3.4, 2.6)
+COLUMN_LEGEND_COLUMNS, COLUMN_LEGEND_ROW_IN = 2, 0.125  # a column figure's legend below its axes: a row of 6.5 pt
+_COLUMN_RC = {"font.size": 8, "axes.titlesize": 7, "legend.fontsize": 6.5, "xtick.labelsize": 7, "ytick.labelsize": 7,
+              "axes.linewidth": 0.6, "xtick.major.width": 0.6, "ytick.major.width": 0.6,
+              "xtick.major.size": 2.5, "ytick.major.size": 2.5, "grid.linewidth": 0.5}
 # Okabe & Ito (2008), the palette most journals point to: distinguishable with every common colour-vision
 # deficiency. Yellow is last: it is faint on white.
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
@@ -94,6 +102,7 @@ class Drawing:
     log_y: bool = False
     points: bool = False  # one marker per point (trends), joined unless `joined` is False (a scatter)
     joined: bool = True
+    column: bool = False  # a journal column's size (`COLUMN_IN`), else `SIZE_IN`
 
 
 def render(drawing: Drawing, fmt: str, *, dpi: int = PNG_DPI) -> bytes:
@@ -102,8 +111,9 @@ def render(drawing: Drawing, fmt: str, *, dpi: int = PNG_DPI) -> bytes:
     from matplotlib.figure import Figure  # not pyplot: no global figure manager, no GUI backend to choose
 
     _add_figure_font()
-    with matplotlib.rc_context(_RC):  # type: ignore[arg-type]  # keys are checked by matplotlib at run time
-        figure = Figure(figsize=SIZE_IN, layout="constrained")
+    rc = {**_RC, **_COLUMN_RC} if drawing.column else _RC
+    with matplotlib.rc_context(rc):  # type: ignore[arg-type]  # keys are checked by matplotlib at run time
+        figure = Figure(figsize=figure_size(drawing), layout="constrained")
         draw_axes(figure.add_subplot(), drawing)
         buffer = io.BytesIO()
         figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_NO_DATES[fmt])
@@ -210,18 +220,32 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
     entries = legend_entries(drawing)
     if not entries or entries > LEGEND_MAX:
         return
-    handles, labels = ax.get_legend_handles_labels()
+    drawn, labels = ax.get_legend_handles_labels()
+    handles: list[Artist | tuple[Line2D, ...]] = list(drawn)
     options: dict[str, object] = {"frameon": False}
     if directions:
         from matplotlib.legend_handler import HandlerTuple
 
-        options["handles"] = [directions.get(label, handle) for handle, label in zip(handles, labels, strict=True)]
-        options["labels"] = labels
+        handles = [directions.get(label, handle) for handle, label in zip(handles, labels, strict=True)]
         options["handler_map"] = {tuple: HandlerTuple(ndivide=None)}
     if entries <= LEGEND_INSIDE:
-        ax.legend(loc="best", **options)
+        ax.legend(handles, labels, loc="best", **options)
+    elif drawing.column:  # below the axes: beside them, it left the plot a third of a column and ran off the page
+        ax.figure.legend(handles=handles, labels=labels, loc="outside lower center", ncols=COLUMN_LEGEND_COLUMNS,
+                         **options)
     else:  # beside the axes, where it hides no data
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN), **options)
+        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN),
+                  **options)
+
+
+def figure_size(drawing: Drawing) -> tuple[float, float]:
+    """The figure's width and height in inches: a column figure grows by the rows of a legend below its axes
+    (`draw_axes`), so the plot keeps `COLUMN_IN`'s height."""
+    if not drawing.column:
+        return SIZE_IN
+    entries = legend_entries(drawing)
+    below = -(-entries // COLUMN_LEGEND_COLUMNS) if LEGEND_INSIDE < entries <= LEGEND_MAX else 0
+    return COLUMN_IN[0], COLUMN_IN[1] + below * COLUMN_LEGEND_ROW_IN + (0.05 if below else 0.0)
 
 
 def typeset(text: str) -> str:

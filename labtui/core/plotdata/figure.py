@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 DRAW_BUCKETS = 2000
 
 
-def drawing_of(spec: PlotSpec) -> Drawing:
-    """What the figure of `spec` shows. Shape the spec with `width=DRAW_BUCKETS` (the CSV export uses `width=None`)."""
+def drawing_of(spec: PlotSpec, *, column: bool = False) -> Drawing:
+    """What the figure of `spec` shows, at a journal column's size if `column`. Shape the spec with
+    `width=DRAW_BUCKETS` (the CSV export uses `width=None`)."""
     return Drawing(
         title=plot_title(spec),
         x_title=spec.x_title,
@@ -39,6 +40,7 @@ def drawing_of(spec: PlotSpec) -> Drawing:
         log_y=spec.log_y,
         points=spec.points,
         joined=spec.joined,
+        column=column,
     )
 
 
@@ -50,12 +52,14 @@ def legend_left_out(spec: PlotSpec) -> list[str]:
     return [f"no legend: its {entries} entries do not fit beside the axes (the title counts the runs)"]
 
 
-def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI, renderer: Renderer | None = None) -> None:
-    """Render (in `renderer`'s process when given) and write atomically: a failure leaves no partial file; a path
-    whose folder is a file is a usage error, an operating-system error (a full disk) one of its own."""
+def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI, renderer: Renderer | None = None,
+                 column: bool = False) -> None:
+    """Render (in `renderer`'s process when given; a journal column's size if `column`) and write atomically: a
+    failure leaves no partial file; a path whose folder is a file is a usage error, an operating-system error (a full
+    disk) one of its own."""
     if path.parent.exists() and not path.parent.is_dir():
         raise UsageError(f"cannot write the figure {path}: {path.parent} is not a folder")
-    drawing, fmt = drawing_of(spec), figure_format(path)
+    drawing, fmt = drawing_of(spec, column=column), figure_format(path)
     data = renderer.render(drawing, fmt, dpi=dpi) if renderer is not None else render(drawing, fmt, dpi=dpi)
     try:
         atomic_write_bytes(path, data)

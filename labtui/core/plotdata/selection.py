@@ -109,13 +109,14 @@ class FigureRecord:
     hashes: dict[str, dict[str, str | None]]  # run_id → the `_HASHED` columns when the figure was made
     trend: dict[str, object] | None = None  # a trend figure: {"name": "cnp", "include_excluded": False}
     metrics: str | None = None  # a figure of derived quantities: their definitions and windows (`metrics_stamp`)
+    column: bool = False  # drawn at a journal column's size (`labtui plot --column`)
 
     @classmethod
     def of(cls, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None,
-           metrics: str | None = None) -> FigureRecord:
+           metrics: str | None = None, column: bool = False) -> FigureRecord:
         rows = runs.select("run_id", *_HASHED).iter_rows(named=True)
         hashes = {row["run_id"]: {k: row[k] for k in _HASHED} for row in rows}
-        return cls(tuple(runs["run_id"]), options, hashes, trend, metrics)
+        return cls(tuple(runs["run_id"]), options, hashes, trend, metrics, column)
 
     def to_json(self, figure: Path, runs: pl.DataFrame) -> bytes:
         listed = [
@@ -126,7 +127,8 @@ class FigureRecord:
         document = {"labtui_figure": SIDECAR_FORMAT, "labtui_version": __version__, "figure": figure.name,
                     "options": {k: str(v) if isinstance(v, str) else v for k, v in asdict(self.options).items()},
                     **({"trend": self.trend} if self.trend else {}),
-                    **({"metrics": self.metrics} if self.metrics else {}), "runs": listed}
+                    **({"metrics": self.metrics} if self.metrics else {}),
+                    **({"column": True} if self.column else {}), "runs": listed}
         return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
     @classmethod
@@ -155,8 +157,10 @@ class FigureRecord:
             metrics = document.get("metrics")
             if metrics is not None and not isinstance(metrics, str):
                 raise ValueError("its metrics stamp is not text")
+            if not isinstance(column := document.get("column", False), bool):
+                raise ValueError("its column is not true or false")
             return cls(tuple(run["run_id"] for run in runs), PlotOptions(**document["options"]),
-                       {run["run_id"]: {k: run.get(k) for k in _HASHED} for run in runs}, trend, metrics)
+                       {run["run_id"]: {k: run.get(k) for k in _HASHED} for run in runs}, trend, metrics, column)
         except OSError as error:
             raise UsageError(f"cannot read the figure record {path}: {error.strerror or error}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -186,11 +190,11 @@ def sidecar_path(figure: Path) -> Path:
 
 def write_sidecar(
     figure: Path, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None,
-    metrics: str | None = None,
+    metrics: str | None = None, column: bool = False,
 ) -> Path:
     path = sidecar_path(figure)
     try:
-        atomic_write_bytes(path, FigureRecord.of(runs, options, trend, metrics).to_json(figure, runs))
+        atomic_write_bytes(path, FigureRecord.of(runs, options, trend, metrics, column).to_json(figure, runs))
     except OSError as error:
         raise OperationFailed("write the figure record", path, error) from None
     return path
