@@ -231,6 +231,10 @@ class PlotView(PlotextPlot):
         self._drawn: tuple[PlotSpec, Palette] | None = None
         self._built: tuple[int, int, str] | None = None  # the size and theme `_last` was built for; None: not yet
 
+    def on_unmount(self) -> None:
+        """PlotextPlot subscribes to theme changes and never unsubscribes: its callback held every closed plot."""
+        self.app.theme_changed_signal.unsubscribe(self)
+
     def on_resize(self) -> None:
         if self.size.width != self.shaped_width:
             self.post_message(self.Resized())

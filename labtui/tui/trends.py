@@ -105,7 +105,6 @@ class TrendsScreen(FigureScreen):
 
     def on_mount(self) -> None:
         self.title = f"Trends · {self.group or ''}{self.number}"
-        self.app.theme_changed_signal.subscribe(self, lambda _: self.show())
         self.reload()
 
     def reload(self) -> None:
