@@ -89,7 +89,6 @@ class ChipsScreen(FilteredScreen):
         self.chips = pl.DataFrame()
         self.open_when_loaded = False  # enter came before the chips were read: open the highlighted one then
         self.columns: list[Column] = []
-        self.params: ChipParamsRead = {}, None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -110,7 +109,7 @@ class ChipsScreen(FilteredScreen):
     @work(group="load", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
         chips = await asyncio.to_thread(self.lab.store.chips)
-        self.params = await asyncio.to_thread(self.lab.store.chip_params)
+        await asyncio.to_thread(self.lab.store.chip_params)  # read here, off the screen's thread; then cached
         self.chips = chips.with_columns(
             pl.concat_str(pl.col("chip_group").fill_null(""), pl.lit("|"), pl.col("chip_number").cast(pl.String))
             .alias("chip_key")
@@ -167,7 +166,8 @@ class ChipsScreen(FilteredScreen):
         text = self.query_one("#filter", Input).value.strip()
         info: Text | str = ""
         if event.row is not None:
-            info = chip_info(event.row["chip_name"], self.params)
+            # asked at each move: an edit of chip_params.yaml while the list is open shows at once (a stat when not)
+            info = chip_info(event.row["chip_name"], self.lab.store.chip_params())
         elif text:
             info = f"no chip matches “{text}”: type part of a group name or a number"
         self.query_one("#chip-info", Static).update(plain(info))
