@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import io
 import shutil
 import subprocess
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -17,6 +19,7 @@ from rich.console import Console
 from textual import events
 from textual.command import CommandList
 from textual.pilot import Pilot
+from textual.widget import Widget
 from textual.widgets import ProgressBar, RichLog
 
 import labtui.core.datablock
@@ -309,6 +312,28 @@ async def test_chips_filter_and_open_a_history(lab: Lab) -> None:
         assert column(app, "source_file") == ["2025-10-14/IVg2025-10-14_2.csv"]
         await pilot.press("escape")
         assert isinstance(app.screen, ChipsScreen)
+
+
+async def test_screens_opened_and_closed_all_day_leave_no_widgets_behind(lab: Lab) -> None:
+    """Each screen closed left its header on the app, and each return to the dashboard its footer's old keys on the
+    footer (Textual keeps a watcher's widget until the watched value is set): widgets grew with every screen."""
+    app = LabApp(lab.config)
+
+    def alive() -> Counter[str]:
+        gc.collect()
+        return Counter(type(node).__name__ for node in gc.get_objects() if isinstance(node, Widget))
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        before = alive()
+        for _ in range(3):
+            await pilot.press("c")
+            await settle(pilot)
+            await pilot.press("escape")
+            await settle(pilot)
+        after = alive()
+        assert isinstance(app.screen, DashboardScreen)
+        assert (after["Header"], after["FooterKey"]) == (before["Header"], before["FooterKey"])
 
 
 async def test_c_a_chip_and_enter_typed_at_once_open_that_chip(lab: Lab) -> None:

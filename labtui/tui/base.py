@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from rich.segment import Segment
+from textual.app import App
 from textual.binding import Binding
 from textual.color import Color
 from textual.content import Content
@@ -14,7 +15,7 @@ from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.visual import VisualType
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from labtui.core.wording import CONTROL_CODES, shown
@@ -62,6 +63,16 @@ class Shown(Static):
             self.display = bool(text)
 
 
+class LabFooter(Footer):
+    """Textual's footer, without its leak (textual#6666): each recompose (whenever the screen's keys change: a load
+    done, the screen back on top) left the old keys on the footer, held by their watchers of `compact`, which Textual
+    drops only when that value is set; the dashboard's footer gained ~20 widgets each time it came back."""
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        self.mutate_reactive(Footer.compact)
+
+
 class LabScreen(Screen[None]):
     HELP = ""  # shown by `?` above the list of keys
 
@@ -73,6 +84,12 @@ class LabScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def on_unmount(self) -> None:
+        """Textual's Header watches the app's title and sub-title, and those watchers are dropped only when the value
+        is set (textual#6666): set again here, or every screen closed left its header (five widgets) on the app."""
+        self.app.mutate_reactive(App.title)
+        self.app.mutate_reactive(App.sub_title)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:

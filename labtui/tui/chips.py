@@ -9,10 +9,10 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from labtui.core.wording import counted
-from labtui.tui.base import FilteredScreen, plain
+from labtui.tui.base import FilteredScreen, LabFooter, plain
 from labtui.tui.history import HistoryScreen
 from labtui.tui.table import Column, FrameTable
 
@@ -97,7 +97,7 @@ class ChipsScreen(FilteredScreen):
         table.can_focus = False  # a click moves the highlight; the keys stay with the filter
         yield table
         yield Static(id="chip-info")
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.title = "Chips"

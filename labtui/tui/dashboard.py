@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, Sparkline, Static
+from textual.widgets import Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from labtui.core.lock import Holder
@@ -22,7 +22,7 @@ from labtui.core.overview import Overview
 from labtui.core.rejects import RejectRecord
 from labtui.core.stage_events import EventKind, StageReport
 from labtui.core.wording import counted
-from labtui.tui.base import LabScreen, Shown
+from labtui.tui.base import LabFooter, LabScreen, Shown
 from labtui.tui.live import LiveChanged
 from labtui.tui.store import short_path
 from labtui.tui.table import Column, FrameTable
@@ -137,7 +137,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
                 dirac = FrameTable(DIRAC_COLUMNS, key="chip_name", id="dirac")
                 dirac.border_title = "Last Dirac point"
                 yield dirac
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.title = "Dashboard"

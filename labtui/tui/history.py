@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Header, Input
 
 from labtui.core.annotations import (
     ANNOTATION_COLUMNS,
@@ -32,7 +32,7 @@ from labtui.core.annotations import (
 from labtui.core.errors import LabtuiError, error_line
 from labtui.core.history import HISTORY_COLUMNS
 from labtui.core.wording import counted
-from labtui.tui.base import FilteredScreen, Shown
+from labtui.tui.base import FilteredScreen, LabFooter, Shown
 from labtui.tui.dialogs import FieldsDialog, TextDialog
 from labtui.tui.history_view import (
     COLUMNS,
@@ -105,7 +105,7 @@ class HistoryScreen(FilteredScreen):
         yield Input(placeholder="/ filter: text in information, summary, tags or note", id="filter")
         yield FrameTable([column for column, _ in COLUMNS], key="run_id", selectable=True, id="runs")
         yield Shown(id="status").data_bind(text=HistoryScreen.status)
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.title = f"History · {self.group or ''}{self.number}"

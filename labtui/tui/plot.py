@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Header, Input, Label, Static, Tab, Tabs
+from textual.widgets import Header, Input, Label, Static, Tab, Tabs
 
 from labtui.core.plotdata import (
     Baseline,
@@ -34,7 +34,7 @@ from labtui.core.plotdata.model import baseline_time
 from labtui.core.plotdata.trends import with_dirac_points
 from labtui.core.plotdata.view import controls, current_rows, default_options, file_suffix
 from labtui.core.wording import counted
-from labtui.tui.base import LabScreen
+from labtui.tui.base import LabFooter, LabScreen
 from labtui.tui.plot_view import PlotView, legend, palette_for, status
 from labtui.tui.store import short_path
 
@@ -162,7 +162,7 @@ class PlotScreen(FigureScreen):
         with Horizontal(id="baseline-time-box"):
             yield Label("Baseline at t (s):", id="baseline-time-label")
             yield Input(placeholder="e.g. 20 — enter: ΔI = I − I(t), esc: cancel", type="number", id="baseline-time")
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.title = "Plot"

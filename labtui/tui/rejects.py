@@ -17,13 +17,13 @@ from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
 from labtui.core.rejects import RejectRecord
 from labtui.core.stage_events import StageReport
 from labtui.core.wording import counted, shown
-from labtui.tui.base import LabScreen, Shown
+from labtui.tui.base import LabFooter, LabScreen, Shown
 from labtui.tui.stage import StageScreen
 from labtui.tui.store import short_path
 from labtui.tui.table import Column, FrameTable
@@ -107,7 +107,7 @@ class RejectsScreen(LabScreen):
         with VerticalScroll(id="detail"):
             yield Shown(id="reason").data_bind(text=RejectsScreen.reason)
             yield Shown(id="excerpt").data_bind(text=RejectsScreen.file_lines)
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.title = "Rejects"

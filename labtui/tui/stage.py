@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, ProgressBar, RichLog
+from textual.widgets import Header, ProgressBar, RichLog
 from textual.worker import Worker, WorkerState
 
 from labtui.core.errors import LabtuiError
@@ -24,7 +24,7 @@ from labtui.core.pace import Pace
 from labtui.core.scan import Outcome
 from labtui.core.stage_events import EventKind, StageEvent, StageReport
 from labtui.core.wording import counted
-from labtui.tui.base import LabScreen, Shown
+from labtui.tui.base import LabFooter, LabScreen, Shown
 
 clock = time.monotonic  # what rates and elapsed times are measured with (frozen in snapshot tests)
 POST_INTERVAL_S = 0.1
@@ -111,7 +111,7 @@ class StageScreen(LabScreen):
         yield Shown(id="current").data_bind(text=StageScreen.current)
         yield RichLog(max_lines=5000, wrap=True, min_width=1, id="log")  # wrap at its width (default: never under 78)
         yield Shown(id="summary").data_bind(text=StageScreen.summary)
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.title = f"Re-stage {counted(len(self.only), 'file')}" if self.only is not None else "Stage"

@@ -15,12 +15,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Footer, Header, Static, Tab, Tabs
+from textual.widgets import Header, Static, Tab, Tabs
 
 from labtui.core.plotdata import PlotSpec, export_file_name
 from labtui.core.plotdata.selection import chip_runs
 from labtui.core.plotdata.trends import Trend, thinned, trend_rows, trend_spec
 from labtui.core.wording import counted
+from labtui.tui.base import LabFooter
 from labtui.tui.plot import FigureScreen
 from labtui.tui.plot_view import PlotView, legend, palette_for, saved_line
 
@@ -101,7 +102,7 @@ class TrendsScreen(FigureScreen):
                 yield Static(id="legend")
         with VerticalScroll(id="status-box"):
             yield Static("loading…", id="plot-status")
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.title = f"Trends · {self.group or ''}{self.number}"

@@ -12,14 +12,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, Tree
+from textual.widgets import Header, Tree
 from textual.widgets.tree import TreeNode
 from textual.worker import Worker, WorkerState
 
 from labtui.core.findings import ValidationReport
 from labtui.core.fixes import FixReport
 from labtui.core.wording import counted, shown
-from labtui.tui.base import LabScreen, Shown
+from labtui.tui.base import LabFooter, LabScreen, Shown
 from labtui.tui.dialogs import ConfirmDialog, help_text
 from labtui.tui.history import run_screen
 from labtui.tui.rejects import RejectsScreen
@@ -120,7 +120,7 @@ class ValidateScreen(LabScreen):
         tree.show_root = False
         yield tree
         yield Shown(hide_empty=True, id="whole-line").data_bind(text=ValidateScreen.whole_line)
-        yield Footer()
+        yield LabFooter()
 
     def on_mount(self) -> None:
         self.title = "Validate"
