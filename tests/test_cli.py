@@ -523,15 +523,18 @@ def test_the_progress_line_shows_an_escape_in_a_file_name_escaped(monkeypatch: p
 
 def test_a_full_disk_behind_a_redirection_is_one_line(lab: Lab) -> None:
     """Every command that prints: `validate`, `rejects`, `stage` and the JSON outputs said "operating-system error:
-    No space left on device", naming nothing (only the tables knew it was their output)."""
+    No space left on device", naming nothing (only the tables knew it was their output). Buffered or not (`-u`,
+    PYTHONUNBUFFERED: the output keeps the buffering Python gave it)."""
     commands = (["history", "67"], ["history", "67", "--json"], ["chips"], ["metrics"], ["validate"],
                 ["validate", "--json"], ["rejects"], ["rejects", "--json"], ["stage"], ["annotate", "--help"])
-    for command in commands:
-        with open("/dev/full", "w") as full:
-            result = subprocess.run(lab.command(*command), stdout=full, stderr=subprocess.PIPE, text=True,
-                                    env=cli_env(), timeout=60)
-        assert result.returncode == 74, (command, result.stderr)
-        assert result.stderr == "labtui: cannot write the standard output: No space left on device\n", command
+    for unbuffered in (False, True):
+        env = {key: value for key, value in cli_env().items() if key != "PYTHONUNBUFFERED"}
+        for command in commands:
+            with open("/dev/full", "w") as full:
+                result = subprocess.run(lab.command(*command), stdout=full, stderr=subprocess.PIPE, text=True,
+                                        env=env | ({"PYTHONUNBUFFERED": "1"} if unbuffered else {}), timeout=60)
+            assert result.returncode == 74, (command, unbuffered, result.stderr)
+            assert result.stderr == "labtui: cannot write the standard output: No space left on device\n", command
 
 
 def test_a_closed_standard_stream_is_no_traceback(lab: Lab) -> None:

@@ -453,14 +453,19 @@ class _StandardOutput(io.RawIOBase):
 
 
 def said_output(stream: TextIO) -> TextIO:
-    """`stream` (the standard output) written through `_StandardOutput`, in its encoding; itself when it has no file
+    """`stream` (the standard output) written through `_StandardOutput`, in its encoding and its buffering (none
+    under `python -u` or PYTHONUNBUFFERED, as a lab's service runs `stage --watch`); itself when it has no file
     descriptor (a test's capture)."""
     try:
         fd = stream.fileno()
     except (OSError, ValueError):
         return stream
-    return io.TextIOWrapper(io.BufferedWriter(_StandardOutput(fd)), encoding=stream.encoding,
-                            errors=stream.errors, line_buffering=bool(stream.line_buffering))
+    raw = _StandardOutput(fd)
+    buffered = isinstance(getattr(stream, "buffer", None), io.BufferedIOBase)
+    binary = io.BufferedWriter(raw) if buffered else raw  # a raw stream under -u, as Python's own
+    return io.TextIOWrapper(binary, encoding=stream.encoding, errors=stream.errors,  # type: ignore[type-var]
+                            line_buffering=bool(stream.line_buffering),
+                            write_through=bool(getattr(stream, "write_through", False)))
 
 
 def describe_os_error(exc: OSError) -> str:
