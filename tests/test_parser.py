@@ -181,6 +181,16 @@ def test_a_value_below_its_minimum_is_left_empty_with_a_warning() -> None:
     assert sum("is below 0 nm; left empty" in w or "is below 0 s; left empty" in w for w in header.warnings) == 2
 
 
+def test_a_laser_period_of_no_experiment_is_left_empty_with_a_warning() -> None:
+    """`1e25 s` (digits run together) was stored, and the run then called aborted ("spans 180 of 1.5e+25"): over a
+    million seconds (11 days; the lab's longest is 7200 s) it is a slip, as a negative one is."""
+    header = parse_header(raw_csv("It", params={"Laser ON+OFF period": "1e25 s"}), REGISTRY, "It2025-10-14_3")
+    assert header.fields["laser_period_s"] is None
+    assert any("'Laser ON+OFF period' = '1e25 s' is above 1e+06 s; left empty" in w for w in header.warnings)
+    assert parse_header(raw_csv("It", params={"Laser ON+OFF period": "7200 s"}), REGISTRY,
+                        "It2025-10-14_3").fields["laser_period_s"] == 7200
+
+
 def test_a_voltage_beyond_any_source_measure_unit_is_left_empty_with_a_warning() -> None:
     """100000 V for a gate (digits slipped, or kV for mV): no such value reaches the manifest or the metrics."""
     header = parse_header(raw_csv("IVg", params={"VDS": "100000 V", "VG start": "-0.1 MV", "VG end": "5 V"}),
