@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labtui.core.drawing import LEGEND_MAX, OKABE_ITO, Drawing, Trace, draw_axes, render, series_style
+from labtui.core.drawing import COLUMN_IN, LEGEND_MAX, OKABE_ITO, Drawing, Trace, draw_axes, render, series_style
 from labtui.core.errors import UsageError
 from labtui.core.plotdata import LoadedGroup, PlotOptions, load_group, shape
 from labtui.core.plotdata.figure import DRAW_BUCKETS, drawing_of, legend_left_out, write_figure
@@ -495,7 +495,7 @@ def test_a_negative_number_in_the_title_and_legend_has_the_ticks_minus_sign(real
 
     ax = Figure().add_subplot()
     draw_axes(ax, drawing_of(real_spec(real_store, 67, [3, 7])))
-    assert "VG=\u22120.4 V" in ax.get_title() and "-" not in ax.get_title()
+    assert "VG=\u22120.4\u00a0V" in ax.get_title() and "-" not in ax.get_title()  # its space a no-break one
     sweep = real_spec(real_store, 67, [1])
     one_leg = drawing_of(replace(sweep, series=(replace(sweep.series[0], run_label=""),), markers=()))
     assert legend_of(one_leg) == ["seq 1 0→\u22125 V"]
@@ -503,6 +503,23 @@ def test_a_negative_number_in_the_title_and_legend_has_the_ticks_minus_sign(real
     ax = Figure().add_subplot()
     draw_axes(ax, dates)
     assert (ax.get_title(), ax.get_xlabel()) == ("Alisson67 · 2025-10-18", "time since 2025-10-15 (h)")
+
+
+def test_a_wrapped_title_keeps_a_number_with_its_unit_and_seq_with_its_numbers():
+    """At a column's width a long title broke between `seq` and `7–68` (and could between `365` and `nm`):
+    matplotlib wraps at plain spaces, and the title binds those with no-break ones."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    title = "Alisson68 · It · VL=1.25 V · λ=365 nm · VG=-0.4 V · VDS=0.1 V · 47 runs, seq 7–68"  # broke at seq
+    trace = Trace(np.arange(3.0), np.arange(3.0), "a")
+    figure = Figure(figsize=COLUMN_IN)
+    ax = figure.add_subplot()
+    draw_axes(ax, Drawing(title, "t (s)", "I (nA)", (trace,), column=True))
+    ax.title._renderer = FigureCanvasAgg(figure).get_renderer()  # as drawing sets it: where its lines wrap
+    lines = ax.title._get_wrapped_text().split("\n")
+    assert len(lines) > 1 and not any(line.rstrip().endswith(("seq", "1.25", "365", "47")) for line in lines)
+    assert "seq\u00a07–68" in lines[-1] and "365\u00a0nm" in ax.get_title()
 
 
 def real_plot(config, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

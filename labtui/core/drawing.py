@@ -72,6 +72,9 @@ _RC = {
 }
 # A hyphen before a number is its sign ("VG=-0.4 V", a leg "0→-5 V"), not a date's or a name's hyphen.
 _SIGN = re.compile(r"(?<![\w.])-(?=\.?\d)")
+# A space the title must not wrap at (no-break spaces: matplotlib wraps at plain ones): after `seq` before its
+# numbers, after a number before its unit; at a column's width a title broke into `… seq` / `7–68`
+_BOUND = re.compile(r"(?<=\bseq) (?=\d)|(?<=\d) (?=[^\W\d_]|[µ°%])")
 _NO_DATES = {"pdf": {"CreationDate": None, "Producer": "labtui"}, "svg": {"Date": None}, "png": {"Software": "labtui"}}
 
 
@@ -167,7 +170,8 @@ def series_marker(run_index: int) -> str:
 
 def draw_axes(ax: Axes, drawing: Drawing) -> None:
     """Draw `drawing` on matplotlib axes: what `render` puts in its figure."""
-    ax.set_title(typeset(drawing.title), wrap=True)  # a long chip name and view wrap within the figure, never cut off
+    # a long chip name and view wrap within the figure, never cut off, and never between a number and its unit
+    ax.set_title(_BOUND.sub("\u00a0", typeset(drawing.title)), wrap=True)
     ax.set_xlabel(typeset(drawing.x_title))
     ax.set_ylabel(typeset(drawing.y_title))
     for number, (start, stop) in enumerate(drawing.laser_on):
