@@ -12,20 +12,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import io
 import os
 import sys
 from collections.abc import Sequence
 
 from labtui import __version__
+from labtui.cli.output import said_output
 from labtui.core.errors import ExitCode, LabtuiError, OperationFailed, UsageError, error_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import NoReturn, TextIO
-
-    from typing_extensions import Buffer
+    from typing import NoReturn
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = ExitCode.OK, ExitCode.ERROR, ExitCode.USAGE
 EXIT_LOCKED, EXIT_INTERRUPTED = ExitCode.LOCKED, ExitCode.INTERRUPTED
@@ -151,14 +149,6 @@ def report_bug() -> int:
     """After a bug's traceback: the line that asks for a report, and the exit code that says it was a bug."""
     print(f"labtui {__version__}: this is a bug in labtui; please report it with the lines above.", file=sys.stderr)
     return int(ExitCode.BUG)
-
-
-def print_data(text: str) -> None:
-    """CSV or JSON on the standard output, in UTF-8 whatever the output's encoding, as --out writes it: a Latin-1 or
-    cp1252 output (a redirection on Windows, a Latin-1 locale) got that encoding, with `?` for every 🌙, → and λ."""
-    sys.stdout.flush()
-    sys.stdout.buffer.write((text if text.endswith("\n") else text + "\n").encode("utf-8"))
-    sys.stdout.flush()
 
 
 def usage_line(prog: str, message: str) -> str:
@@ -420,52 +410,6 @@ def interrupted(exc: BaseException) -> bool:
     itself as it is imported), pyo3's PanicException naming the KeyboardInterrupt."""
     return isinstance(exc, KeyboardInterrupt) or (type(exc).__name__ == "PanicException"
                                                   and "KeyboardInterrupt" in str(exc))
-
-
-class _StandardOutput(io.RawIOBase):
-    """The standard output's file descriptor, whose failures say what failed: `validate > /dev/full` (or a full disk,
-    a dead terminal) was "operating-system error: No space left on device", naming nothing."""
-
-    def __init__(self, fd: int) -> None:
-        super().__init__()
-        self.fd = fd
-        self.failed = False  # said once; what is written after has nowhere to go (nor an exit's flush a new error)
-
-    def writable(self) -> bool:
-        return True
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def isatty(self) -> bool:
-        return os.isatty(self.fd)
-
-    def write(self, data: Buffer, /) -> int:
-        if self.failed:
-            return memoryview(data).nbytes
-        try:
-            return os.write(self.fd, data)
-        except OSError as exc:
-            self.failed = True
-            if isinstance(exc, BrokenPipeError):  # a reader that stopped (`| head`): not an error
-                raise
-            raise OperationFailed("write", "the standard output", exc) from None
-
-
-def said_output(stream: TextIO) -> TextIO:
-    """`stream` (the standard output) written through `_StandardOutput`, in its encoding and its buffering (none
-    under `python -u` or PYTHONUNBUFFERED, as a lab's service runs `stage --watch`); itself when it has no file
-    descriptor (a test's capture)."""
-    try:
-        fd = stream.fileno()
-    except (OSError, ValueError):
-        return stream
-    raw = _StandardOutput(fd)
-    buffered = isinstance(getattr(stream, "buffer", None), io.BufferedIOBase)
-    binary = io.BufferedWriter(raw) if buffered else raw  # a raw stream under -u, as Python's own
-    return io.TextIOWrapper(binary, encoding=stream.encoding, errors=stream.errors,  # type: ignore[type-var]
-                            line_buffering=bool(stream.line_buffering),
-                            write_through=bool(getattr(stream, "write_through", False)))
 
 
 def describe_os_error(exc: OSError) -> str:

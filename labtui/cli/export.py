@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, count_arg, examples_text, path_arg, print_data
+from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, count_arg, examples_text, path_arg
 from labtui.cli.history import iso_date
 from labtui.cli.locate import config_from
+from labtui.cli.output import print_data
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted, cut
 

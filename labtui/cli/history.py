@@ -12,10 +12,10 @@ from labtui.cli import (
     add_command,
     add_table_output,
     finite_arg,
-    print_data,
     terminal_columns,
 )
 from labtui.cli.locate import config_from
+from labtui.cli.output import print_data
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted, shown
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import add_command, print_data
+from labtui.cli import add_command
 from labtui.cli.locate import config_from
+from labtui.cli.output import print_data
 from labtui.core.wording import counted, shown
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_command, print_data
+from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_command
 from labtui.cli.locate import config_from
+from labtui.cli.output import print_data
 from labtui.core.wording import counted, shown
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
