@@ -19,7 +19,7 @@ from pathlib import Path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     import numpy as np
     from matplotlib.artist import Artist
@@ -258,28 +258,30 @@ def typeset(text: str) -> str:
     return _SIGN.sub("\u2212", text)
 
 
+def seq_orders(seqs: Mapping[int, int | None]) -> tuple[dict[int, int], bool]:
+    """Each run's place (by its run index) on the colour scale of runs past the palette: its seq; where a run is
+    outside a chip's history (no seq), every run's place in the plot from 1, as a seq and a place are not on one
+    scale. And whether the places are seqs. The figure's colour bar and the app's plot use it alike."""
+    named = None not in seqs.values()
+    return {index: seq if named and seq is not None else index + 1 for index, seq in seqs.items()}, named
+
+
 def _seq_colors(ax: Axes, traces: tuple[Trace, ...]) -> Callable[[Trace], str]:
-    """Draw the colour bar of the runs' seq beside `ax`; a trace's colour along it. Where a run is outside a chip's
-    history (no seq), every run is placed by its place in the plot: a seq and a place are not on one scale."""
+    """Draw the colour bar of the runs' seq beside `ax` (`seq_orders`); a trace's colour along it."""
     import numpy as np  # loaded with matplotlib already
     from matplotlib import colormaps
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import ListedColormap, Normalize, to_hex
     from matplotlib.ticker import MaxNLocator
 
-    named = all(trace.seq is not None for trace in traces)
-
-    def order(trace: Trace) -> int:
-        return trace.seq if named and trace.seq is not None else trace.run_index + 1
-
-    orders = [order(trace) for trace in traces]
+    orders, named = seq_orders({trace.run_index: trace.seq for trace in traces})
     colors = ListedColormap(colormaps["viridis"](np.linspace(0.0, SEQ_MAP_END, 256)))
-    norm = Normalize(min(orders), max(orders))
+    norm = Normalize(min(orders.values()), max(orders.values()))
     scale = ScalarMappable(norm, colors)
     bar = ax.figure.colorbar(scale, ax=ax, label="seq" if named else "run, in the plot's order", pad=0.02)
     bar.ax.set_gid("seq-colour-bar")
     bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    return lambda trace: to_hex(colors(float(norm(order(trace)))))
+    return lambda trace: to_hex(colors(float(norm(orders[trace.run_index]))))
 
 
 def _plain_log_formatter(minor_thresholds: tuple[float, float] | None = None) -> LogFormatter:

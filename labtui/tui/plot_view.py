@@ -16,6 +16,7 @@ from textual.message import Message
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
+from labtui.core.drawing import seq_orders
 from labtui.core.plotdata import PlotOptions, PlotSpec, Series
 from labtui.core.plotdata.numeric import log_ticks, nice_ticks
 from labtui.core.plotdata.view import plot_title, view_parts
@@ -77,18 +78,15 @@ def palette_for(theme_variables: Mapping[str, str]) -> Palette:
 
 def seq_range(spec: PlotSpec, palette: Palette) -> tuple[dict[int, float], str] | None:
     """Past the palette's colours (30 sweeps repeated 10 colours three times over, their legend lines too), each
-    run's place along the ramp by its seq, and the legend's words for its ends; None within them, and for a trend,
-    whose series are not runs. A run outside a chip's history (no seq) places every run by its place in the plot: a
-    seq and a place are not on one scale."""
+    run's place along the ramp by its seq (`seq_orders`, as the figure's colour bar), and the legend's words for its
+    ends; None within them, and for a trend, whose series are not runs."""
     seqs = {series.run_index: series.seq for series in spec.series}
     if spec.points or len(seqs) <= len(palette.series):
         return None
-    by_seq = None not in seqs.values()
-    order = {index: float(seq) if by_seq and seq is not None else float(index) for index, seq in seqs.items()}
-    low, high = min(order.values()), max(order.values())
-    places = {index: (value - low) / (high - low) if high > low else 0.0 for index, value in order.items()}
-    ends = f"seq {low:g} → {high:g}" if by_seq else f"run 1 → {len(seqs)}, in the plot's order"
-    return places, ends
+    orders, by_seq = seq_orders(seqs)
+    low, high = min(orders.values()), max(orders.values())
+    places = {index: (value - low) / (high - low) if high > low else 0.0 for index, value in orders.items()}
+    return places, f"seq {low} → {high}" if by_seq else f"run {low} → {high}, in the plot's order"
 
 
 def run_colors(spec: PlotSpec, palette: Palette) -> Callable[[Series], RGB]:
@@ -114,10 +112,9 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
         first: dict[str, Series] = {}
         for series in spec.series:
             first.setdefault(series.run_label if by_run else series.label, series)
-        color = run_colors(spec, palette)
         for label, series in first.items():
             swatch = SWATCH[POINT if spec.points else DOTS if series.direction < 0 and not by_run else LINE]
-            lines.append(Content.assemble((swatch, _rgb(color(series))), " ", label))
+            lines.append(Content.assemble((swatch, _rgb(palette.color(series.run_index))), " ", label))
     if by_run and any(series.direction for series in spec.series):
         lines += [Content.assemble((SWATCH[style], _rgb(palette.marker)), f" {what}")
                   for style, what in ((LINE, "forward (Vg rising)"), (DOTS, "backward (Vg falling)"))]
