@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from labtui.core.datablock import RAGGED_CHECK_BYTES, _count, data_block
-from labtui.core.parser import Header, Reject, parse_header, parse_number
+from labtui.core.header_values import parse_number
+from labtui.core.parser import Header, Reject, parse_header
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
 from tests.lab import IT_COLUMNS, it_rows, raw_csv
 from tests.promises import parse_alone_and_batched

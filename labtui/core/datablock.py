@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from labtui.core.parser import SECTIONS, VISIBLE, Header, Reject, decode_line, quoted
-from labtui.core.wording import counted
+from labtui.core.parser import SECTIONS, VISIBLE, Header, Reject, decode_line
+from labtui.core.wording import counted, quoted
 
 T = TypeVar("T")
 _BLANK_LINES = re.compile(rb"(?:[ \t\r]*+\n)*+")

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from labtui.core.header_values import parse_number
 from labtui.core.manifest_row import ManifestRow
-from labtui.core.parser import Header, parse_number
+from labtui.core.parser import Header
 from labtui.core.registry import Completeness, ParameterSpec, snake_column
 from labtui.core.scan import mtime_of
 

@@ -15,23 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from labtui.core.chip_name import group_spelling
-from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
+from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, typed_value
+from labtui.core.registry import ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import RejectKind, reject_text
-from labtui.core.wording import counted, cut
+from labtui.core.wording import counted, quoted
 
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
-# Both patterns run on untrusted lines of any length: possessive quantifiers and a greedy tail keep them linear
-# (the lazy `\s*(\S.*?)?\s*$` forms they replace backtracked quadratically/cubically: an 8 MB line hung the stager).
+# It runs on untrusted lines of any length: possessive quantifiers and a greedy tail keep it linear (the lazy
+# `\s*(\S.*?)?\s*$` forms it and `header_values.NUMBER_WITH_UNIT` replace backtracked quadratically: an 8 MB line
+# hung the stager).
 _PROCEDURE = re.compile(r"^#Procedure:\s*+<?\s*+([A-Za-z_][\w.]*+)(?:\s++object at 0x[0-9a-fA-F]++)?\s*+>?$")
-# One number, then optionally whitespace and one unit word (`0.1 V`, `50 mV`, `25 degC`): `67b`, `6 7`, `67.0x` are
-# not numbers.
-_NUMBER = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)(?:\s*+((?:[^\W\d_]|[°%])\S*+))?$",
-                     re.IGNORECASE)
 _FILE_CHIP = re.compile(r"^(?P<group>[A-Za-z][A-Za-z_-]*?)(?P<number>\d+)_(?P<idx>\d+)$")
 _FILE_IDX = re.compile(r"_(\d+)$")
-_SI_PREFIX = {"p": -12, "n": -9, "u": -6, "µ": -6, "μ": -6, "m": -3, "k": 3, "M": 6}  # powers of ten
-_IN_SECONDS = {"min": 60.0, "h": 3600.0}  # a period or a duration written in minutes or hours
 _SNIFF = 4096
 # A measurement's header is a few hundred bytes (the real corpus: 492 at most); it is stored in the manifest, which
 # every command reads, and in its run's Parquet footer, which every plot reads: a larger one is a file of another kind
@@ -44,12 +40,6 @@ VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying t
 # C0 controls and DEL (a tab, a CR, an escape). Not C1 (U+0080–U+009F): a line that is not UTF-8 is read as latin-1,
 # where Windows-1252's dashes and quotes (0x80–0x9F) land; the tables show those escaped instead (`shown`).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def quoted(text: str, limit: int = 60) -> str:
-    """A value from a file as a message quotes it: `repr`, cut to `limit` characters with its length said (a hostile
-    header's 1 MB value would otherwise fill the reject record, the terminal and the rejects screen)."""
-    return cut(text, limit, repr)
 
 
 class Reject(Exception):
@@ -121,58 +111,6 @@ def _sniff(data: bytes) -> int:
         raise Reject("not_this_format", "the lines end in two carriage returns (\\r\\r\\n: the file's line ends "
                                         "converted twice?)", 1)
     return nul if padding else len(data)
-
-
-def parse_number(text: str, spec: ParameterSpec) -> float | None:
-    """`0.1 V` → 0.1, `50 mV` → 0.05 (for unit V), `455` → 455; `0.1V` and `0.1 v` too, and `2 min` for unit s.
-    None when it is not a number in that unit. A prefix keeps its case: `mV` is not `MV`."""
-    match = _NUMBER.match(text.strip())
-    if not match:
-        return None
-    value = float(match.group(1))
-    unit = match.group(2)
-    if unit is not None and spec.type == "int":
-        return None  # counts and identifiers (Chip number) carry no unit
-    if unit is None or spec.unit is None or unit.lower() == spec.unit.lower():
-        return value
-    if len(unit) == len(spec.unit) + 1 and unit.endswith(spec.unit) and unit[0] in _SI_PREFIX:
-        power = _SI_PREFIX[unit[0]]  # divided by an exact 10**n, rounded once: `10 uA` is 1e-05 as `1e-5 A` is
-        return value * 10.0**power if power > 0 else value / 10.0**-power  # (10 * 1e-6 is 9.999999999999999e-06)
-    if spec.unit == "s" and unit in _IN_SECONDS:
-        return value * _IN_SECONDS[unit]
-    return None
-
-
-_INTEGER = re.compile(r"\s*+([-+]?\d+)(?:\.0*)?\s*+")  # `67`, and `67.0` as a float formatting writes it
-_INT64 = (-(2**63), 2**63 - 1)  # what the manifest's integer columns hold
-
-
-def parse_integer(text: str) -> int | None:
-    """`67` → 67, exactly however many digits (through a float, 12345678901234567 became …568); None for `1e1` or
-    `67.5`: an identifier or a count is written out in digits."""
-    match = _INTEGER.fullmatch(text)
-    return int(match.group(1)) if match else None
-
-
-def _typed(key: str, text: str, spec: ParameterSpec, line: int, warnings: list[str]) -> Any:
-    if spec.type == "str":
-        return text
-    value = parse_integer(text) if spec.type == "int" else parse_number(text, spec)
-    if value is None or not (spec.type == "int" or math.isfinite(value)):
-        expected = "an integer" if spec.type == "int" else f"a finite number{f' in {spec.unit}' if spec.unit else ''}"
-        warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is not {expected}; left empty")
-        return None
-    if spec.type == "int" and not _INT64[0] <= value <= _INT64[1]:
-        out_of_range = "beyond a 64-bit integer"
-    elif spec.minimum is not None and value < spec.minimum:
-        out_of_range = f"below {spec.minimum:g}"
-    elif spec.maximum is not None and value > spec.maximum:
-        out_of_range = f"above {spec.maximum:g}"
-    else:
-        return value
-    unit = f" {spec.unit}" if spec.unit else ""
-    warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is {out_of_range}{unit}; left empty")
-    return None
 
 
 def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header:
@@ -256,7 +194,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     given_by: dict[str, str] = {}  # field → the parameter that gave it (a procedure may spell one field two ways)
     for key, pspec in typed_keys.items():
         if key in raw:
-            value = _typed(key, raw[key], pspec, seen_at[key], warnings)
+            value = typed_value(key, raw[key], pspec, seen_at[key], warnings)
             if value is None and pspec.field in fields:
                 continue  # a spelling left empty does not erase another's value
             if (other := given_by.get(pspec.field)) is not None and fields[pspec.field] not in (None, value):
@@ -358,7 +296,7 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
             "no_start_time", "no 'Start time' in the header: the run cannot be dated (file mtimes are not reproducible)"
         )
     line = seen_at["Start time"]
-    match = _NUMBER.match(text.strip())
+    match = NUMBER_WITH_UNIT.match(text.strip())
     value = float(match.group(1)) if match and match.group(2) in (None, "s") else math.nan
     if not math.isfinite(value):
         raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is not a Unix time in seconds", line)

@@ -45,3 +45,9 @@ def cut(text: str, limit: int = 40, show: Callable[[str], str] = str) -> str:
     """A value from a file as a line names it (`show`n: as it is, or `repr`), a hostile header's 5000-character value
     cut to `limit` characters, its length said."""
     return show(text) if len(text) <= limit else f"{show(text[:limit])}… ({len(text):,} characters)"
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """A value from a file as a message quotes it: `repr`, cut to `limit` characters with its length said (a hostile
+    header's 1 MB value would otherwise fill the reject record, the terminal and the rejects screen)."""
+    return cut(text, limit, repr)

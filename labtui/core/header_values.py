@@ -1,0 +1,72 @@
+"""A header parameter's text as the value its registry entry asks for: numbers with their unit (SI prefixes, minutes
+and hours for seconds), integers exactly, bounds; what does not fit is left empty with a warning (`typed_value`)."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from labtui.core.registry import ParameterSpec
+from labtui.core.wording import quoted
+
+# One number, then optionally whitespace and one unit word (`0.1 V`, `50 mV`, `25 degC`): `67b`, `6 7`, `67.0x` are
+# not numbers. Possessive quantifiers keep it linear on a hostile header's 8 MB line.
+NUMBER_WITH_UNIT = re.compile(
+    r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)(?:\s*+((?:[^\W\d_]|[°%])\S*+))?$", re.IGNORECASE)
+_SI_PREFIX = {"p": -12, "n": -9, "u": -6, "µ": -6, "μ": -6, "m": -3, "k": 3, "M": 6}  # powers of ten
+_IN_SECONDS = {"min": 60.0, "h": 3600.0}  # a period or a duration written in minutes or hours
+
+
+def parse_number(text: str, spec: ParameterSpec) -> float | None:
+    """`0.1 V` → 0.1, `50 mV` → 0.05 (for unit V), `455` → 455; `0.1V` and `0.1 v` too, and `2 min` for unit s.
+    None when it is not a number in that unit. A prefix keeps its case: `mV` is not `MV`."""
+    match = NUMBER_WITH_UNIT.match(text.strip())
+    if not match:
+        return None
+    value = float(match.group(1))
+    unit = match.group(2)
+    if unit is not None and spec.type == "int":
+        return None  # counts and identifiers (Chip number) carry no unit
+    if unit is None or spec.unit is None or unit.lower() == spec.unit.lower():
+        return value
+    if len(unit) == len(spec.unit) + 1 and unit.endswith(spec.unit) and unit[0] in _SI_PREFIX:
+        power = _SI_PREFIX[unit[0]]  # divided by an exact 10**n, rounded once: `10 uA` is 1e-05 as `1e-5 A` is
+        return value * 10.0**power if power > 0 else value / 10.0**-power  # (10 * 1e-6 is 9.999999999999999e-06)
+    if spec.unit == "s" and unit in _IN_SECONDS:
+        return value * _IN_SECONDS[unit]
+    return None
+
+
+_INTEGER = re.compile(r"\s*+([-+]?\d+)(?:\.0*)?\s*+")  # `67`, and `67.0` as a float formatting writes it
+_INT64 = (-(2**63), 2**63 - 1)  # what the manifest's integer columns hold
+
+
+def parse_integer(text: str) -> int | None:
+    """`67` → 67, exactly however many digits (through a float, 12345678901234567 became …568); None for `1e1` or
+    `67.5`: an identifier or a count is written out in digits."""
+    match = _INTEGER.fullmatch(text)
+    return int(match.group(1)) if match else None
+
+
+def typed_value(key: str, text: str, spec: ParameterSpec, line: int, warnings: list[str]) -> Any:
+    """Header parameter `key`'s text on `line` as its registry `spec` types it; None, with a warning, for a value that
+    is no such number or lies outside the spec's bounds (a slip: the run stages, the field is empty)."""
+    if spec.type == "str":
+        return text
+    value = parse_integer(text) if spec.type == "int" else parse_number(text, spec)
+    if value is None or not (spec.type == "int" or math.isfinite(value)):
+        expected = "an integer" if spec.type == "int" else f"a finite number{f' in {spec.unit}' if spec.unit else ''}"
+        warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is not {expected}; left empty")
+        return None
+    if spec.type == "int" and not _INT64[0] <= value <= _INT64[1]:
+        out_of_range = "beyond a 64-bit integer"
+    elif spec.minimum is not None and value < spec.minimum:
+        out_of_range = f"below {spec.minimum:g}"
+    elif spec.maximum is not None and value > spec.maximum:
+        out_of_range = f"above {spec.maximum:g}"
+    else:
+        return value
+    unit = f" {spec.unit}" if spec.unit else ""
+    warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is {out_of_range}{unit}; left empty")
+    return None
