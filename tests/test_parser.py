@@ -8,7 +8,7 @@ import math
 import polars as pl
 import pytest
 
-from labtui.core.datablock import RAGGED_CHECK_BYTES, _count, data_block
+from labtui.core.datablock import RAGGED_CHECK_BYTES, _count, _cr_ends_a_field, data_block
 from labtui.core.header_values import parse_number
 from labtui.core.parser import Header, Reject, parse_header
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
@@ -448,6 +448,19 @@ def test_fields_are_counted_across_the_mib_pieces_from_the_block_start(start: in
     assert len(data) > 2 * RAGGED_CHECK_BYTES + 5
     for byte in (b",", b"\n"):
         assert _count(data, start, byte) == data.count(byte, start)
+
+
+@pytest.mark.parametrize("at", [0, 7, RAGGED_CHECK_BYTES - 2, RAGGED_CHECK_BYTES - 1, RAGGED_CHECK_BYTES,
+                                2 * RAGGED_CHECK_BYTES - 1])
+def test_a_cr_ending_a_field_is_found_on_either_side_of_a_mib_piece_edge(at: int) -> None:
+    """The CR-before-comma search runs a MiB at a time: the pair is found wherever it falls, across an edge too, and
+    neither a CR before `start` nor a CRLF is taken for it."""
+    clean = bytearray(b"1.5,2\r\n" * (3 * RAGGED_CHECK_BYTES // 7))
+    assert not _cr_ends_a_field(bytes(clean), 0)
+    damaged = bytearray(clean)
+    damaged[at : at + 2] = b"\r,"
+    assert _cr_ends_a_field(bytes(damaged), 0) and _cr_ends_a_field(bytes(damaged), at)
+    assert not _cr_ends_a_field(bytes(damaged), at + 1)
 
 
 def test_a_wide_first_row_is_rejected_before_polars_however_many_rows_follow() -> None:
