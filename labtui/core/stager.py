@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from labtui.core.commit import Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, registry_digest
@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
     from labtui.core.metrics import MetricsUpdate
     from labtui.core.metrics.per_run import Curve
     from labtui.core.registry import Registry
+
+
+T = TypeVar("T")
 
 
 class Stager:
@@ -79,10 +82,6 @@ class Stager:
         from labtui.core.registry import load_registry
 
         return self._registry or load_registry(self.config.procedures_file)
-
-    @cached_property
-    def version(self) -> str:
-        return extraction_version()
 
     # -- planning ---------------------------------------------------------------------------------------------
     def _plan(
@@ -175,9 +174,10 @@ class Stager:
             self._committer.drop_stale_rejects(rejects, present, unchanged)
             if work:
                 self._committer.mark_dirty()
+                version = _aside(extraction_version, "version")  # a checkout's `git describe` while the registry loads
                 worker = ChunkWorker(  # the registry and version loaded once here, not racing in the workers
-                    self.config, self.registry, self.version, self._committer.staging_area(), self._claim, self.cancel,
-                    registry,
+                    self.config, self.registry, version.result(), self._committer.staging_area(), self._claim,
+                    self.cancel, registry,
                 )
                 release_large_buffers()
                 if manifest is None:
@@ -268,9 +268,8 @@ class Stager:
         on the disk (renames, the manifest, the stat index); `run` writes it after the commit (`update_after_stage`)."""
         from labtui.core.metrics import compute_update
 
-        aside = ThreadPoolExecutor(1, thread_name_prefix="labtui-metrics")
-        self._metrics = aside.submit(compute_update, self.config, manifest, computed=self._derived, curves=self._curves)
-        aside.shutdown(wait=False)
+        self._metrics = _aside(partial(compute_update, self.config, manifest, computed=self._derived,
+                                       curves=self._curves), "metrics")
 
     @staticmethod
     def _message(result: ChunkResult) -> str:
@@ -322,6 +321,14 @@ class Stager:
     def _emit(self, kind: EventKind, **fields: object) -> None:
         fields.setdefault("counts", dict(self.report.counts))
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
+
+
+def _aside(work: Callable[[], T], name: str) -> Future[T]:
+    """`work` in a thread of its own, while the caller goes on (its thread ends with it)."""
+    thread = ThreadPoolExecutor(1, thread_name_prefix=f"labtui-{name}")
+    done = thread.submit(work)
+    thread.shutdown(wait=False)
+    return done
 
 
 def stage(config: StagingConfig, **options: object) -> StageReport:
