@@ -34,11 +34,11 @@ from labtui.core.metrics import table as metrics_table
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities, power_at
 from labtui.core.metrics.it import it_quantities, moving_average
 from labtui.core.metrics.ivg import (
-    _median,
     all_finite,
     breakdown_at,
     dirac_point,
     ivg_quantities,
+    median,
     parabola_vertex,
     savgol_derivative,
 )
@@ -272,7 +272,7 @@ def test_the_typical_step_is_numpys_median_to_the_bit(size: int) -> None:
     rng = np.random.default_rng(size)
     steps = np.abs(rng.standard_normal(size)) * 10.0 ** rng.integers(-6, 1)
     for values in (steps, np.round(steps, 3), np.full(size, 0.05)):
-        assert _median(values) == float(np.median(values))
+        assert median(values) == float(np.median(values))
 
 
 def test_a_run_is_read_without_its_non_finite_points_even_when_its_sums_overflow() -> None:

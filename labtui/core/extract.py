@@ -96,11 +96,14 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
             return True, None
         # short by at most one sample (every real It run spans 1.5 periods or more): 1 % of the run let a cut one
         # lose 19 samples of a 120 s period, and 67 s of a 4500 s one, and still be complete. The sample's median
-        # is taken only here: for every It run it was 5 % of a stage's Python time
+        # is taken only here: for every It run it was 5 % of a stage's Python time (`median`, not `np.median`, which
+        # imports numpy.ma the first time)
         import numpy as np  # loaded by `_finite` already
 
+        from labtui.core.metrics.ivg import median
+
         with np.errstate(all="ignore"):  # steps near ±1e308 overflow to inf: then 1 % bounds it (and no warning)
-            sample = float(np.median(np.abs(np.diff(values)))) if values.size > 1 else 0.0
+            sample = median(np.abs(np.diff(values))) if values.size > 1 else 0.0
         if spanned >= expected - min(0.01 * expected, sample):
             return True, None
         return False, f"aborted: {rule.column} spans {spanned:g} of {expected:g}"

@@ -113,7 +113,7 @@ def _local_fits(x: np.ndarray, y: np.ndarray, window: int, polyorder: int, at: n
     reach over a coarser part several times as far (a 0.1 V part of a 0.01 V sweep: 5 V instead of 0.5 V)."""
     n = x.size
     rising = x if x[-1] > x[0] else -x  # a monotonic leg, either way
-    step = _median(rising[1:] - rising[:-1])
+    step = median(rising[1:] - rising[:-1])
     width = (window - 1) * step
     low = np.minimum(np.maximum(rising[at] - width / 2, rising[0]), rising[-1] - width)
     starts = np.minimum(np.searchsorted(rising, low - step / 2), n - polyorder - 1)
@@ -142,7 +142,7 @@ def _local_fits(x: np.ndarray, y: np.ndarray, window: int, polyorder: int, at: n
 
 def window_points(x: np.ndarray, width: float) -> int:
     """An odd number of points (≥ 3) spanning about `width` in x at the sweep's typical step."""
-    step = _median(np.abs(x[1:] - x[:-1])) if x.size > 1 else 0.0
+    step = median(np.abs(x[1:] - x[:-1])) if x.size > 1 else 0.0
     points = round(width / step) + 1 if step > 0 else 3
     return max(3, points + 1 - points % 2)
 
@@ -154,7 +154,7 @@ def all_finite(x: np.ndarray, y: np.ndarray) -> bool:
     return math.isfinite(x.sum() + y.sum())
 
 
-def _median(values: np.ndarray) -> float:
+def median(values: np.ndarray) -> float:
     """`np.median` of finite values, to the bit (the middle one, or the mean of the two middle ones), at a quarter
     of its cost: it checks for NaN and dispatches through three Python layers, ~20 µs a sweep."""
     half = values.size // 2
