@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab import Lab, raw_csv
+from tests.lab import Lab, it_rows, raw_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("polars", "numpy", "pyarrow", "pydantic", "textual", "plotext", "matplotlib", "yaml", "labtui.synth")
@@ -100,6 +100,22 @@ def test_reading_commands_load_only_polars(lab: Lab) -> None:
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=lab.root)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "['polars', 'yaml']"
+
+
+def test_a_stage_loads_no_library_it_does_not_use(lab: Lab) -> None:
+    """A stage parses, checks and computes with Polars, Pydantic and NumPy: nothing of the app or the figures, and
+    not numpy.ma, which `np.median` imported on its first call (20-40 ms of the GIL in a stage with one short run)."""
+    lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("2025-10-13/It2025-10-13_2.csv", raw_csv("It", rows=it_rows()[:-3]))  # cut short: its span is judged
+    probe = ("import sys\nfrom labtui.cli import main\nassert main(['stage', '-q']) == 0\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'textual', 'plotext') or "
+             "m.startswith(('numpy.ma.', 'labtui.tui', 'labtui.synth')) or m == 'numpy.ma'))\n")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=lab.root,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1] == "[]"  # after the stage's notes
+    complete = dict(lab.manifest().select("source_file", "is_complete").iter_rows())
+    assert complete == {"2025-10-13/It2025-10-13_1.csv": True, "2025-10-13/It2025-10-13_2.csv": False}
 
 
 def test_help_still_describes_every_command(capsys: object) -> None:
