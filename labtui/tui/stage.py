@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -13,6 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.events import Resize
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Header, ProgressBar, RichLog
@@ -33,6 +35,54 @@ SHOWN_REJECTS = 5  # in the summary; the rejects screen has them all
 StageState = Literal["locked", "missing", "running", "cancelling", "done"]
 ICONS = {Outcome.STAGED: "✔", Outcome.UNCHANGED: "=", Outcome.BUSY: "⏳", Outcome.REJECTED: "✘"}
 STYLES = {Outcome.STAGED: "green", Outcome.BUSY: "yellow", Outcome.REJECTED: "bold red"}
+
+
+class WrappedLog(RichLog):
+    """A log whose lines wrap again when its width changes. RichLog wraps a line once, at the width it is written
+    at: after the terminal was resized, the stage's log kept the old width's lines (cut past the right edge when
+    narrower, half-empty when wider). Keeps what was written, as many entries as it keeps lines, and writes them
+    again after a resize a batch per refresh: 5,000 lines took 2.5 s at once, which froze the app."""
+
+    REWRAP_BATCH = 100
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(wrap=True, min_width=1, **options)  # type: ignore[arg-type]  # min_width: default 78
+        self.written: deque[Text | str] = deque(maxlen=self.max_lines)
+        self.pending: deque[Text | str] = deque()  # still to be written again since the last resize, in order
+        self.wrapped_at = 0  # the width the lines were wrapped at
+
+    def write(self, content: object, *args: object, **options: object) -> WrappedLog:
+        if not self._size_known:  # RichLog defers the write and makes it again here once it knows its size
+            super().write(content, *args, **options)  # type: ignore[arg-type]
+            return self
+        assert isinstance(content, Text | str), content  # the stage's lines
+        self.written.append(content.copy() if isinstance(content, Text) else content)
+        self.wrapped_at = self.scrollable_content_region.width
+        if self.pending:  # after the lines written before it
+            self.pending.append(self.written[-1])
+        else:
+            super().write(content, *args, **options)  # type: ignore[arg-type]
+        return self
+
+    def on_resize(self, event: Resize) -> None:  # RichLog's own handler runs after this one (Textual calls both)
+        width = self.scrollable_content_region.width
+        if not self._size_known or not self.written or width in (0, self.wrapped_at):
+            return
+        self.wrapped_at = width
+        self.clear()  # its size is known: no write waits to be made
+        restart = not self.pending
+        self.pending = deque(self.written)
+        if restart:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        if not self.is_attached:  # the screen closed meanwhile
+            self.pending.clear()
+            return
+        for _ in range(min(self.REWRAP_BATCH, len(self.pending))):
+            super().write(self.pending.popleft())
+        if self.pending:
+            self.call_after_refresh(self._write_pending)
 
 
 class Progress(Message):
@@ -109,7 +159,7 @@ class StageScreen(LabScreen):
         yield ProgressBar(show_eta=False, id="progress")
         yield Shown(id="numbers").data_bind(text=StageScreen.numbers)
         yield Shown(id="current").data_bind(text=StageScreen.current)
-        yield RichLog(max_lines=5000, wrap=True, min_width=1, id="log")  # wrap at its width (default: never under 78)
+        yield WrappedLog(max_lines=5000, id="log")
         yield Shown(id="summary").data_bind(text=StageScreen.summary)
         yield LabFooter()
 
@@ -175,7 +225,7 @@ class StageScreen(LabScreen):
 
     @on(Progress)
     def _progress(self, message: Progress) -> None:
-        log = self.query_one(RichLog)
+        log = self.query_one(WrappedLog)
         for line in message.lines:
             log.write(line)
         event = message.event
