@@ -170,6 +170,9 @@ def test_registry_knows_every_procedure_of_the_acquisition_software() -> None:
         ("procedures:\n  X:\n    parameters: {VDS: {field: vds_v}}\n    summary: ['{vds_v.__class__}']\n",
          "is not a field name"),
         ("procedures:\n  X:\n    summary: ['{0}']\n", "is not a field name"),
+        # a legacy name read as another procedure: that one must exist, and be read as itself
+        ("procedures:\n  X: {like: IVgg}\n", "procedure X is like 'IVgg', which the registry does not define"),
+        ("procedures:\n  A: {}\n  B: {like: A}\n  X: {like: B}\n", "procedure X is like B, which is itself like A"),
     ],
 )
 def test_bad_registry_is_a_config_error(tmp_path: Path, text: str, words: str) -> None:

@@ -18,9 +18,12 @@ import polars as pl
 import pytest
 
 from labtui.cli import main
+from labtui.core.annotations import current_annotations
 from labtui.core.chip_params import ChipParams, load_chip_params
 from labtui.core.config import ConfigError, MetricsSettings, load_config
+from labtui.core.history import load_manifest
 from labtui.core.layout import run_parquet_path
+from labtui.core.manifest import read_manifest
 from labtui.core.metrics import (
     METRICS_SCHEMA,
     METRICS_VERSION,
@@ -42,10 +45,13 @@ from labtui.core.metrics.ivg import (
     parabola_vertex,
     savgol_derivative,
 )
+from labtui.core.overview import last_dirac_points
 from labtui.core.plotdata import PlotOptions, build_plots
+from labtui.core.plotdata.selection import chip_runs
+from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
-from tests.lab import COLUMNS, Lab, data_rows, it_rows, raw_csv, sweep
+from tests.lab import COLUMNS, PARAMS, Lab, data_rows, it_rows, raw_csv, sweep
 from tests.promises import CRASH_EXIT
 
 SETTINGS = MetricsSettings()
@@ -1029,3 +1035,45 @@ def test_two_stores_in_one_folder_keep_their_own_metrics_and_the_lab_layout_its_
     data = tmp_path / "data"
     lab_layout = load_config(None, raw_root=tmp_path / "raw_a", stage_root=data / "02_stage" / "raw_measurements")
     assert lab_layout.metrics_path == data / "03_derived" / "metrics.parquet"
+
+
+# laser off 40 s, on 40 s (I rises by 100 nA, τ 5 s), off 45 s: an It run of 1.5 periods, and a three-phase run
+THREE_PHASES = data_rows(((0.5 * k, 1e-6 + 1e-7 * (1 - math.exp(-(0.5 * k - 40) / 5)) if 80 <= k < 160 else 1e-6,
+                           1.15 if 80 <= k < 160 else 0.0) for k in range(250)), len(COLUMNS["It"]))
+
+
+@pytest.mark.parametrize(("legacy", "family", "params", "columns", "rows"), [
+    ("IVgT", "IVg", {"VG start": "-2 V", "VG end": "2 V", "VG step": "0.1 V"}, COLUMNS["IVg"],
+     data_rows(((v, 1e-6 * (1 + (v - 0.3) ** 2)) for v in sweep(-2, 2, 0.1, "loop")), len(COLUMNS["IVg"]))),
+    ("ITt", "It", {**PARAMS["It"], "Laser ON+OFF period": "80 s"}, COLUMNS["It"], THREE_PHASES),
+    ("It2", "It", {**PARAMS["It"], "Laser ON+OFF period": "80 s"}, COLUMNS["It"], THREE_PHASES),
+    ("ItThreePhase", "It", {**PARAMS["It"], "Laser ON+OFF period": "80 s"}, COLUMNS["It"], THREE_PHASES),
+])
+def test_a_legacy_procedures_run_gets_the_quantities_of_the_procedure_it_is_like(
+        tmp_path: Path, legacy: str, family: str, params: dict[str, str], columns: list[str], rows: list[str]) -> None:
+    """The registry's `like` (IVgT like IVg, ITt like It): one sweep written under both names and staged together
+    has the same numbers in both rows; the legacy run had no row at all (a lab's older weeks had no Dirac point).
+    A three-phase run (It2) is an It run of 1.5 periods: It's quantities read the VL edges, never the period."""
+    lab = Lab(tmp_path)
+    for later, proc in enumerate((family, legacy)):
+        lab.write(f"2025-10-14/{proc}2025-10-14_1.csv",
+                  raw_csv(proc, params=params, columns=columns, rows=rows, start=START.timestamp() + later))
+    lab.stage()
+    table = read_metrics(lab.config).join(read_manifest(lab.config.manifest_path).select("run_id", "proc"),
+                                          on="run_id")
+    assert sorted(table["proc"]) == sorted([family, legacy])
+    quantities = [q.column for q in QUANTITIES if q.procedure == family]
+    legacy_row, family_row = (table.filter(pl.col("proc") == proc).select(*quantities, "remarks").row(0, named=True)
+                              for proc in (legacy, family))
+    assert legacy_row == family_row
+    assert any(legacy_row[q.column] is not None for q in QUANTITIES if q.procedure == family and q.from_data)
+    # the chip's trend draws both runs, and the dashboard's Dirac point is the newest sweep's, the legacy one
+    trend = Trend.CNP if family == "IVg" else Trend.DARK
+    manifest, metrics = load_manifest(lab.config), read_metrics(lab.config)
+    runs = chip_runs(manifest, 67, "Alisson", None, tz=lab.config.local_tz)
+    spec = trend_spec(trend, trend_rows(runs, metrics, current_annotations(lab.config.store_root)),
+                      tz=lab.config.local_tz)
+    assert sorted(spec.series[0].point_run_ids) == sorted(table["run_id"])
+    if family == "IVg":
+        points = last_dirac_points(manifest, metrics, current_annotations(lab.config.store_root))
+        assert points["run_id"].to_list() == table.filter(pl.col("proc") == legacy)["run_id"].to_list()

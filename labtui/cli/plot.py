@@ -280,7 +280,8 @@ def draw_trend(
                          "`labtui metrics` computes it, and every stage keeps it up to date")
     notes = [*notes, *stale_metrics(config)]
     rows = trend_rows(runs, read_metrics(config), current_annotations(config.store_root))
-    spec = trend_spec(name, rows, include_excluded=include, tz=config.local_tz)
+    spec = trend_spec(name, rows, include_excluded=include, tz=config.local_tz,
+                      procedures_file=config.procedures_file)
     if not spec.series:
         reasons = "; ".join(spec.messages) or "no point to draw"
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")

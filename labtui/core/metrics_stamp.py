@@ -26,7 +26,8 @@ from labtui.core.parquet_footer import footer_bytes
 # stopped before its pulse). 10: an uneven leg's last slopes weigh each point of their window once (its last point
 # counted up to a window's times over), and a contact glitch is no i_min_a (nor, with it, the on_off_ratio). 11: a
 # calibration's readings repeated at one VL are one point, their mean (a run there was priced with the largest).
-METRICS_VERSION = 11
+# 12: a procedure `like` another in the registry (IVgT like IVg, ITt like It) gets that one's quantities (had none).
+METRICS_VERSION = 12
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

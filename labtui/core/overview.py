@@ -118,21 +118,24 @@ def _text_or_none(value: Any) -> str | None:
 
 
 def last_dirac_points(
-    manifest: pl.DataFrame, metrics: pl.DataFrame, annotations: pl.DataFrame, chips: int = DIRAC_CHIPS
+    manifest: pl.DataFrame, metrics: pl.DataFrame, annotations: pl.DataFrame, chips: int = DIRAC_CHIPS,
+    procedures_file: Path | None = None,
 ) -> pl.DataFrame:
     """The chips measured last (by their newest run of any procedure), newest first, each with the Dirac point
-    (`cnp_v`) of its newest IVg that has one, and that run's local date and run_id; null when it has none yet.
+    (`cnp_v`) of its newest IVg (or a run like one: IVgT) that has one, and that run's local date and run_id; null
+    when it has none yet.
     Excluded runs are left out, as in every derived view."""
     import polars as pl
 
     from labtui.core.annotations import with_annotations
+    from labtui.core.registry import family_expr
 
     recent = (manifest.filter(pl.col("chip_number").is_not_null())
               .group_by("chip_name").agg(pl.col("start_time_utc").max().alias("last_run_utc"))
               .top_k(chips, by="last_run_utc"))
     # the metrics table is written after the manifest and not by every writer (`prune`, `repair` drop runs from the
     # manifest alone): a run it still holds that the manifest does not is no longer the store's
-    ivg = metrics.filter((pl.col("proc") == "IVg") & pl.col("cnp_v").is_not_null()
+    ivg = metrics.filter((family_expr(procedures_file) == "IVg") & pl.col("cnp_v").is_not_null()
                          & pl.col("run_id").is_in(manifest["run_id"].implode()))
     points = with_annotations(ivg
                               .select("run_id", "chip_name", "start_time_utc", "date_local", "cnp_v"), annotations)

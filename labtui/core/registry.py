@@ -9,13 +9,16 @@ import re
 import string
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from labtui.core.config import ConfigError, default_registry_path, read_yaml
 from labtui.core.errors import first_invalid
 from labtui.core.layout import PARTITION_KEYS
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _SNAKE = re.compile(r"[^0-9a-z]+")
 _SAMPLE: dict[str, object] = {"float": 1.5, "int": 1, "str": "text"}  # a value of each parameter type
@@ -99,6 +102,8 @@ class ProcedureSpec(BaseModel):
     time_column: str | None = None
     completeness: Completeness | None = None
     summary: tuple[str, ...] = ()  # format strings over manifest fields; a part whose field is None is left out
+    # the procedure whose data these are read as (IVgT: like IVg): its derived quantities, plot and trends
+    like: str | None = None
 
 
 class Registry(BaseModel):
@@ -115,7 +120,24 @@ class Registry(BaseModel):
                 raise ValueError(f"procedure name {name!r} must be a plain identifier (it becomes a folder name)")
             object.__setattr__(spec, "name", name)
             self._check_summary(spec)
+        for name, spec in self.procedures.items():
+            target = self.procedures.get(spec.like) if spec.like is not None else None
+            if spec.like is not None and target is None:
+                raise ValueError(f"procedure {name} is like {spec.like!r}, which the registry does not define")
+            if target is not None and target.like is not None:
+                raise ValueError(f"procedure {name} is like {spec.like}, which is itself like {target.like}: "
+                                 f"name {target.like}")
         return self
+
+    def family(self, name: str) -> str:
+        """The procedure a run of `name` is read as (its `like`, else itself): one name per kind of data, so a
+        legacy IVgT run gets the Dirac point an IVg run gets."""
+        spec = self.procedures.get(name)
+        return spec.like if spec is not None and spec.like is not None else name
+
+    def families(self) -> dict[str, str]:
+        """Each procedure with a `like` → its family: a Polars `replace` over a table's `proc` column."""
+        return {name: spec.like for name, spec in self.procedures.items() if spec.like is not None}
 
     def _check_summary(self, spec: ProcedureSpec) -> None:
         """Each summary part names fields the procedure's parameters fill, with a format their type takes: a typo
@@ -163,6 +185,18 @@ def _load(path: Path, mtime_ns: int) -> Registry:
         raise ConfigError(f"procedure registry {path}: {first_invalid(exc.errors())}") from None
     except TypeError as exc:  # a key that is not text
         raise ConfigError(f"procedure registry {path} is invalid: {exc}") from None
+
+
+def proc_family(proc: str, procedures_file: Path | None = None) -> str:
+    """`Registry.family` of the lab's registry (`procedures_file`, else labtui's own)."""
+    return load_registry(procedures_file).family(proc)
+
+
+def family_expr(procedures_file: Path | None = None) -> pl.Expr:
+    """`proc_family` of a table's `proc` column, as a Polars expression (the metrics table, trends, the overview)."""
+    import polars as pl
+
+    return pl.col("proc").replace(load_registry(procedures_file).families())
 
 
 def load_registry(path: Path | None = None) -> Registry:

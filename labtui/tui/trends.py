@@ -138,7 +138,7 @@ class TrendsScreen(FigureScreen):
         if self.rows is None or not plot.size.width:
             return
         self.spec = trend_spec(self.trend, self.rows, include_excluded=self.include_excluded,
-                               tz=self.lab.config.local_tz)
+                               tz=self.lab.config.local_tz, procedures_file=self.lab.config.procedures_file)
         palette = palette_for(self.app.theme_variables)
         plot.draw(thinned(self.spec, plot.size.width, plot.size.height), palette)
         self.query_one("#legend", Static).update(legend(self.spec, palette))

@@ -24,6 +24,7 @@ from labtui.core.metrics.it import it_quantities
 from labtui.core.metrics.ivg import ivg_quantities
 from labtui.core.metrics.schema import METRICS_SCHEMA
 from labtui.core.metrics_stamp import METRICS_VERSION
+from labtui.core.registry import proc_family
 
 DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
 T = TypeVar("T")
@@ -105,7 +106,8 @@ def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]],
             results.append(((run_id, *[None] * len(DATA_COLUMNS), [f"run: cannot read its Parquet ({frame})"], None),
                             problem))
         else:
-            results.append(((run_id, *from_data(proc, frame, vds_v, config.metrics), sha256), None))
+            results.append(((run_id, *from_data(proc_family(proc, config.procedures_file), frame, vds_v,
+                                                              config.metrics), sha256), None))
     return results
 
 

@@ -46,6 +46,7 @@ from labtui.core.metrics.per_run import (
 )
 from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, empty_metrics, read_metrics
 from labtui.core.metrics_stamp import METRICS_VERSION, STAMP_KEY, is_current, metrics_stamp, settings_hash
+from labtui.core.registry import family_expr
 from labtui.core.wording import counted
 
 ABORTED = f"{ABORTED_TOPIC}: its quantities are of the rows it has (the manifest's is_complete is false)"
@@ -100,7 +101,7 @@ def compute_update(
     commit writes the manifest it is given, see `update_after_stage`)."""
     started, cpu = time.monotonic(), time.process_time()
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
-    runs = manifest.filter(pl.col("proc").is_in(PROCEDURES))
+    runs = manifest.filter(family_of(config).is_in(PROCEDURES))
     old = empty_metrics() if rebuild else read_metrics(config)
     version = settings_hash(config.metrics)
     current = old.filter(
@@ -145,7 +146,7 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
           curves: Mapping[str, tuple[str, Curve]]) -> pl.DataFrame:
     aborted = pl.when(~pl.col("is_complete")).then(pl.lit(ABORTED)).alias("_aborted_remark")  # a cut sweep's CNP
     table = runs.select(*CONTEXT_SCHEMA, aborted).join(data, on="run_id", how="inner")
-    table = _mobility(table, load_chip_params(config.chip_params_file), config.chip_params_file)
+    table = _mobility(table, load_chip_params(config.chip_params_file), config.chip_params_file, family_of(config))
     table = _calibrate(config, runs, table, old, curves)
     responsivity = pl.col("delta_i_a") / pl.col("power_w")  # both finite, power_w > 0: only an overflow is not
     overflow = pl.when(~responsivity.is_finite()).then(pl.lit("responsivity_a_per_w: delta_i_a / power_w overflows"))
@@ -160,7 +161,14 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
     return table.select(list(METRICS_SCHEMA)).sort(["start_time_utc", "run_id"])
 
 
-def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | None = None) -> pl.DataFrame:
+def family_of(config: StagingConfig) -> pl.Expr:
+    """Each run's procedure family (`Registry.family`) in the lab's registry: an IVgT row is computed, joined and
+    priced as an IVg one."""
+    return family_expr(config.procedures_file)
+
+
+def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | None = None,
+              family: pl.Expr | None = None) -> pl.DataFrame:
     """μ = (L/W)·gm/(C·|Vds|) in cm²/(V·s), for chips whose geometry is complete; `path` the chip parameters file,
     named in the remark when it is not there (a misspelt `chip_params_file` is otherwise silent)."""
     by_case = {name.lower(): name for name in chips}  # an entry spelt in another case is named (it is no match)
@@ -178,7 +186,7 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
              for name, p in chips.items() if p.has_geometry}
     factor = pl.col("chip_name").replace_strict(known, default=None, return_dtype=pl.Float64)
     per_gm = factor / pl.col("vds_v").abs() * 1e4  # m² → cm²
-    is_ivg = pl.col("proc") == "IVg"
+    is_ivg = (pl.col("proc") if family is None else family) == "IVg"
     reason = (pl.when(is_ivg & factor.is_null())
               .then(unknown)
               .when(is_ivg & ((pl.col("vds_v") == 0) | pl.col("vds_v").is_null()))
@@ -202,13 +210,14 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     """Each lit It run's nearest calibration of its wavelength that can price power, its age, and the power it gives
     at the run's VL; a run whose calibrations all cannot is told why the nearest cannot."""
     settings = config.metrics
-    calibrations = runs.filter(pl.col("proc") == "LaserCalibration")
+    family = family_of(config)
+    calibrations = runs.filter(family == "LaserCalibration")
     cal_ids = calibrations["run_id"].to_numpy()
     unpriced = _why_unpriced(calibrations, table)
     priceable = np.array([reason is None for reason in unpriced], dtype=bool)
     cal_hours = calibrations["start_time_utc"].dt.epoch("us").to_numpy() / 3.6e9
     cal_nm = calibrations["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
-    lit = (pl.col("proc") == "It") & (pl.col("laser_voltage_v") >= settings.light_threshold_v)
+    lit = (family == "It") & (pl.col("laser_voltage_v") >= settings.light_threshold_v)
     it = table.filter(lit).select("run_id", "start_time_utc", "laser_wavelength_nm", "laser_voltage_v")
     hours = it["start_time_utc"].dt.epoch("us").to_numpy() / 3.6e9
     nm = it["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
@@ -286,7 +295,7 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
         powers, on="run_id", how="left"
     )
     # a photoresponse (the VL column pulses) where the header's voltage says dark: priced by neither, said why
-    unlit = (pl.col("proc") == "It") & pl.col("delta_i_a").is_not_null() & ~lit.fill_null(False)
+    unlit = (family == "It") & pl.col("delta_i_a").is_not_null() & ~lit.fill_null(False)
     header_v = pl.col("laser_voltage_v")
     return table.join(joined, on="run_id", how="left").with_columns(
         _power_remark=pl.when(unlit & header_v.is_null())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -23,6 +24,7 @@ from labtui.core.plotdata.labels import chip_names
 from labtui.core.plotdata.load import drawable_rows, left_out
 from labtui.core.plotdata.model import PlotSpec, Series
 from labtui.core.plotdata.numeric import max_abs, si_scale
+from labtui.core.registry import family_expr
 from labtui.core.wording import counted
 
 TIME = "time"  # the x column of the time trends: local start time, made relative below
@@ -84,13 +86,15 @@ def trend_rows(runs: pl.DataFrame, metrics: pl.DataFrame, annotations: pl.DataFr
     return with_annotations(runs.join(quantities, on="run_id", how="left"), annotations)
 
 
-def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool = False, tz: str) -> PlotSpec:
+def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool = False, tz: str,
+               procedures_file: Path | None = None) -> PlotSpec:
     """The trend of `trend_rows`' output: points in axis units; excluded runs of the trend's procedure hidden
-    unless `include_excluded`, and they and the runs without the quantity counted in `messages`."""
+    unless `include_excluded`, and they and the runs without the quantity counted in `messages`. A run of a
+    procedure like the trend's (IVgT like IVg, in `procedures_file`'s registry) is one of its runs."""
     trend = Trend(trend)
     plan = PLANS[trend]
     chips = chip_names(rows.head(1).to_dicts())
-    rows = rows.filter(pl.col("proc") == plan.proc)
+    rows = rows.filter(family_expr(procedures_file) == plan.proc)
     if plan.lit_only:
         rows = rows.filter(pl.col("has_light").fill_null(False))
     rows, hidden = AnnotationFilter(include_excluded=include_excluded).apply(rows)
