@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from labtui.cli import main
+from labtui.core.history import load_manifest
+from labtui.core.plotdata import PlotOptions, build_plots
+from labtui.core.plotdata.selection import chip_runs
 from labtui.synth import write_run
-from tests.lab import Lab
+from tests.lab import COLUMNS, Lab, data_rows, raw_csv, sweep
 
 START = dt.datetime(2025, 10, 13, 15, 0, tzinfo=dt.UTC)
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,3 +226,24 @@ def test_help_and_the_app_start_without_matplotlib():
             "print(sorted(name for name in sys.modules if name.split('.')[0] == 'matplotlib'))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_a_legacy_sweep_is_drawn_as_the_procedure_it_is_like(tmp_path, capsys):
+    """IVgT is `like` IVg in the registry: the same sweep under both names draws the same points, and `--gm`,
+    `--align-cnp` and `--log` are IVg's options for it (it was 'no plot for IVgT runs yet')."""
+    lab = Lab(tmp_path)
+    params = {"VG start": "-2 V", "VG end": "2 V", "VG step": "0.1 V"}
+    rows = data_rows(((v, 1e-6 * (1 + (v - 0.3) ** 2)) for v in sweep(-2, 2, 0.1, "loop")), len(COLUMNS["IVg"]))
+    for later, proc in enumerate(("IVg", "IVgT")):
+        lab.write(f"2025-10-13/{proc}2025-10-13_1.csv",
+                  raw_csv(proc, params=params, rows=rows, start=START.timestamp() + later))
+    lab.stage()
+    runs = chip_runs(load_manifest(lab.config), 67, "Alisson", None, tz=lab.config.local_tz)
+    ivg, ivgt = build_plots(runs, lab.config.stage_root, PlotOptions(gm=True), 200, lab.config.metrics)
+    assert (ivg.kind, ivgt.kind) == ("IVg", "IVg") and "IVgT" in ivgt.title
+    assert [s.x.tolist() for s in ivgt.series] == [s.x.tolist() for s in ivg.series]
+    assert [s.y.tolist() for s in ivgt.series] == [s.y.tolist() for s in ivg.series] and ivgt.series
+    for flags in (["--gm"], ["--align-cnp"], ["--log"]):
+        out = tmp_path / f"ivgt{flags[0]}.png"
+        assert main(lab.args("plot", "67", "--proc", "IVgT", *flags, "--out", str(out))) == 0, capsys.readouterr()
+        assert out.stat().st_size

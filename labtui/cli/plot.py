@@ -145,6 +145,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     from labtui.core.plotdata.shape import shape
     from labtui.core.plotdata.trends import with_dirac_points
     from labtui.core.plotdata.view import default_options
+    from labtui.core.registry import proc_family
     from labtui.core.seqs import parse_seqs
 
     config = config_from(args)
@@ -179,17 +180,17 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
             runs = one_procedure(runs, args.proc)[1]
         runs, hidden = without_excluded(config.store_root, runs, include=args.include_excluded)
         proc, runs = one_procedure(runs, args.proc)
-        options = default_options(proc, runs)
+        options = default_options(proc_family(proc, config.procedures_file), runs)
     changes = {**(args.baseline or {}), **({"log_y": True} if args.log else {}), **({"gm": True} if args.gm else {}),
                **({"gm_method": args.gm_method} if args.gm_method else {}),
                **({"align_cnp": True} if args.align_cnp else {})}
-    check_view_args(args, proc)
+    check_view_args(args, proc, proc_family(proc, config.procedures_file))
     options = replace(options, **changes)
     column = args.column or (record is not None and record.column)  # a column figure's redraw is one too
     if options.align_cnp:
         notes += stale_metrics(config)
         runs = with_dirac_points(runs, read_metrics(config))
-    group = load_group(proc, runs, config.stage_root)
+    group = load_group(proc, runs, config.stage_root, config.procedures_file)
     spec = shape(group, options, DRAW_BUCKETS, config.metrics)
     if not spec.series:
         raise UsageError(f"nothing to draw: {'; '.join(spec.messages) or 'no data points'}")
@@ -230,12 +231,12 @@ def _view_options(args: argparse.Namespace) -> dict[str, object]:
     return {flag: getattr(args, flag.removeprefix("--").replace("-", "_")) for flag in VIEW_FLAGS}
 
 
-def check_view_args(args: argparse.Namespace, proc: str) -> None:
-    """A view option the runs' procedure has no use for is a mistake to say, not to drop: `--gm` on It runs would
-    otherwise draw a plain It figure as if gm had been drawn."""
+def check_view_args(args: argparse.Namespace, proc: str, family: str) -> None:
+    """A view option the runs' procedure (read as `family`: IVg for IVgT) has no use for is a mistake to say, not
+    to drop: `--gm` on It runs would otherwise draw a plain It figure as if gm had been drawn."""
     from labtui.core.errors import UsageError
 
-    unused = [flag for flag, value in _view_options(args).items() if value and proc not in VIEW_FLAGS[flag]]
+    unused = [flag for flag, value in _view_options(args).items() if value and family not in VIEW_FLAGS[flag]]
     if unused:
         uses = "; ".join(f"{flag} is for {' / '.join(VIEW_FLAGS[flag])} runs" for flag in unused)
         raise UsageError(f"these are {proc} runs: {uses}")

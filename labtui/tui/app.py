@@ -242,7 +242,8 @@ class LabApp(App[None]):
 
         if isinstance(self.screen, PlotScreen):  # `p p p` typed ahead: the first one opened it
             return
-        self.push_screen(PlotScreen(plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz)))
+        self.push_screen(PlotScreen(plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz),
+                                    self.config.procedures_file))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette lists every key of the current screen next to Textual's own commands."""

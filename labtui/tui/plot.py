@@ -33,6 +33,7 @@ from labtui.core.plotdata.figure import DRAW_BUCKETS, legend_left_out
 from labtui.core.plotdata.model import baseline_time
 from labtui.core.plotdata.trends import with_dirac_points
 from labtui.core.plotdata.view import controls, current_rows, default_options, file_suffix
+from labtui.core.registry import proc_family
 from labtui.core.wording import counted
 from labtui.tui.base import LabFooter, LabScreen
 from labtui.tui.plot_view import PlotView, legend, palette_for, status
@@ -137,14 +138,15 @@ class PlotScreen(FigureScreen):
             super().__init__()
             self.groups = groups
 
-    def __init__(self, runs: pl.DataFrame) -> None:
+    def __init__(self, runs: pl.DataFrame, procedures_file: Path | None = None) -> None:
         super().__init__()
         self.runs = runs
         groups = group_by_proc(runs) if runs.height else []
         self.counts = {proc: frame.height for proc, frame in groups}
         self.procs = list(self.counts)
+        self.families = {proc: proc_family(proc, procedures_file) for proc in self.procs}  # IVgT: IVg's options
         self.proc = self.procs[0] if self.procs else ""  # the procedure on show; "" for an empty selection
-        self.options = {proc: default_options(proc, frame) for proc, frame in groups}
+        self.options = {proc: default_options(self.families[proc], frame) for proc, frame in groups}
         self.groups: dict[str, LoadedGroup] | None = None  # None until the worker has read the selection
         self.spec: PlotSpec | None = None  # what is drawn now
 
@@ -178,7 +180,7 @@ class PlotScreen(FigureScreen):
         store = self.lab.store
         # a run re-staged under a new run_id since it was chosen is read under that one (its old Parquet is gone)
         runs = self.runs = current_rows(self.runs, store.manifest(), store.config.local_tz)
-        if "IVg" in self.procs:  # each sweep's Dirac point, for the aligned overlay (`a`)
+        if "IVg" in self.families.values():  # each sweep's Dirac point, for the aligned overlay (`a`)
             runs = with_dirac_points(runs, store.metrics())
         self.post_message(self.Loaded(store.load_runs(runs)))
 
@@ -209,7 +211,7 @@ class PlotScreen(FigureScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Show a key only where it does something: baseline for It, log and gm for sweeps, tabs for mixes."""
         if action in ACTION_CONTROLS:
-            return bool(self.proc) and ACTION_CONTROLS[action] in controls(self.proc, self.current)
+            return bool(self.proc) and ACTION_CONTROLS[action] in controls(self.families[self.proc], self.current)
         if action in ("next_group", "previous_group"):
             return len(self.procs) > 1
         if action == "export":

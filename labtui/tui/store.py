@@ -181,7 +181,7 @@ class Store:
         """The Parquet of the chosen runs, one group per procedure, for the plot screen."""
         from labtui.core.plotdata import load_selection  # numpy: not at start-up
 
-        return load_selection(runs, self.config.stage_root)
+        return load_selection(runs, self.config.stage_root, self.config.procedures_file)
 
     def follow(self, source_file: str) -> FollowedRun:
         """A raw file being written, read as it grows."""

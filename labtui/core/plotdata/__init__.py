@@ -47,11 +47,11 @@ from labtui.core.plotdata.shape import shape
 
 def build_plots(
     runs: pl.DataFrame, stage_root: Path, options: PlotOptions, width: int | None = None,
-    settings: MetricsSettings | None = None,
+    settings: MetricsSettings | None = None, procedures_file: Path | None = None,
 ) -> list[PlotSpec]:
     """Load and shape a selection: one `PlotSpec` per procedure, in order of first appearance; `settings` are the
     config's metrics windows (`config.metrics`), which place the Dirac points and the gm window as the table does."""
-    return [shape(group, options, width, settings) for group in load_selection(runs, stage_root)]
+    return [shape(group, options, width, settings) for group in load_selection(runs, stage_root, procedures_file)]
 
 
 __all__ = [

@@ -28,7 +28,8 @@ def live_group(run: FollowedRun, zone: ZoneInfo) -> LoadedGroup | None:
                                                "vg_fixed_v")},
     }
     runs = pl.DataFrame([row])
-    kind = KINDS.get(header.proc)
+    family = run.registry.family(header.proc)
+    kind = KINDS.get(family)
     if kind is None:
         return LoadedGroup(header.proc, runs.clear(), (), (f"no live plot for {header.proc} runs",))
     names = kind.columns
@@ -38,5 +39,5 @@ def live_group(run: FollowedRun, zone: ZoneInfo) -> LoadedGroup | None:
     messages = (left_out(absurd),) if absurd else ()
     if frame.is_empty():
         return LoadedGroup(header.proc, runs.clear(), (), (*messages, "no data rows yet"))
-    return LoadedGroup(header.proc, runs, ({name: frame[name].to_numpy() for name in names},), messages)
+    return LoadedGroup(header.proc, runs, ({name: frame[name].to_numpy() for name in names},), messages, family)
 

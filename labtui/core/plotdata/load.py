@@ -11,6 +11,7 @@ import polars as pl
 
 from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
 from labtui.core.layout import run_parquet_path
+from labtui.core.registry import proc_family
 from labtui.core.wording import counted
 
 
@@ -52,6 +53,11 @@ class LoadedGroup:
     runs: pl.DataFrame
     columns: tuple[dict[str, np.ndarray], ...]
     messages: tuple[str, ...]
+    family: str = ""  # the procedure its runs are drawn as (`Registry.family`: IVg for IVgT); "": `proc`
+
+    def __post_init__(self) -> None:
+        if not self.family:
+            object.__setattr__(self, "family", self.proc)
 
 
 def group_by_proc(runs: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]:
@@ -59,14 +65,16 @@ def group_by_proc(runs: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]:
     return [(frame["proc"][0], frame) for frame in runs.partition_by("proc", maintain_order=True)]
 
 
-def load_selection(runs: pl.DataFrame, stage_root: Path) -> list[LoadedGroup]:
+def load_selection(runs: pl.DataFrame, stage_root: Path, procedures_file: Path | None = None) -> list[LoadedGroup]:
     """Load every procedure group of a selection; one group per tab of the plot view."""
-    return [load_group(proc, frame, stage_root) for proc, frame in group_by_proc(runs)]
+    return [load_group(proc, frame, stage_root, procedures_file) for proc, frame in group_by_proc(runs)]
 
 
-def load_group(proc: str, runs: pl.DataFrame, stage_root: Path) -> LoadedGroup:
-    """Read one procedure's runs; a run that cannot be read becomes a message, not a failed plot."""
-    kind = KINDS.get(proc)
+def load_group(proc: str, runs: pl.DataFrame, stage_root: Path, procedures_file: Path | None = None) -> LoadedGroup:
+    """Read one procedure's runs, drawn as its family's (in `procedures_file`'s registry); a run that cannot be read
+    becomes a message, not a failed plot."""
+    family = proc_family(proc, procedures_file)
+    kind = KINDS.get(family)
     if kind is None:
         return LoadedGroup(proc, runs.clear(), (), (f"no plot for {proc} runs yet ({runs.height} selected)",))
     loaded, columns, messages = [], [], []
@@ -85,7 +93,7 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path) -> LoadedGroup:
             continue
         loaded.append(index)
         columns.append(data)
-    return LoadedGroup(proc, runs.gather(loaded), tuple(columns), tuple(messages))
+    return LoadedGroup(proc, runs.gather(loaded), tuple(columns), tuple(messages), family)
 
 
 Read = tuple[dict[str, np.ndarray], int] | Exception

@@ -68,11 +68,11 @@ def shape(
     values (near ±1e308) overflow to inf in ΔI, gm or the unit scaling: not drawn, and no NumPy warning on stderr
     (the metrics' rule too). `settings`, the config's metrics windows, place the Dirac points as the table does."""
     settings = settings or MetricsSettings()
-    if group.proc not in _DRAFTERS:
+    if group.family not in _DRAFTERS:
         return PlotSpec(group.proc, group.proc, "", "", "", "", False, (), (), (), (), group.messages, group.runs)
     rows = group.runs.to_dicts()
-    kind = KINDS[group.proc]
-    draft = _DRAFTERS[group.proc](group, rows, legend_labels(rows), options, settings)
+    kind = KINDS[group.family]
+    draft = _DRAFTERS[group.family](group, rows, legend_labels(rows), options, settings)
     messages = [*group.messages, *draft.messages]
     log_y = options.log_y and draft.log_ok
     if options.log_y and not draft.log_ok:
@@ -87,7 +87,7 @@ def shape(
     x_factor, x_prefix = si_scale(max_abs([s.x for s in series]))
     y_factor, y_prefix = si_scale((log_middle if log_y else max_abs)([s.y for s in series]))
     return PlotSpec(
-        kind=group.proc,
+        kind=group.family,  # what the plot's options are of (an IVgT plot has gm and the aligned overlay)
         title=title(group.proc, rows),
         x_label=draft.x_label or kind.x_label,
         x_unit=x_prefix + kind.x_unit,
@@ -318,7 +318,7 @@ def _draft_xy(
     group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions, settings: MetricsSettings
 ) -> _Draft:
     """y vs x as acquired, one trace per run (IV sweeps, laser power calibrations)."""
-    kind = KINDS[group.proc]
+    kind = KINDS[group.family]
     draft = _Draft(kind.y_label, kind.y_unit, [])
     for index, (row, columns) in enumerate(zip(rows, group.columns, strict=False)):
         draft.series.append(_series(row, index, labels[index], columns[kind.x], columns[kind.y]))
