@@ -51,6 +51,7 @@ from labtui.core.plotdata.selection import chip_runs
 from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
+from labtui.tui.history_view import quantity_items
 from tests.lab import COLUMNS, PARAMS, Lab, data_rows, it_rows, raw_csv, sweep
 from tests.promises import CRASH_EXIT
 
@@ -1050,7 +1051,8 @@ THREE_PHASES = data_rows(((0.5 * k, 1e-6 + 1e-7 * (1 - math.exp(-(0.5 * k - 40) 
     ("ItThreePhase", "It", {**PARAMS["It"], "Laser ON+OFF period": "80 s"}, COLUMNS["It"], THREE_PHASES),
 ])
 def test_a_legacy_procedures_run_gets_the_quantities_of_the_procedure_it_is_like(
-        tmp_path: Path, legacy: str, family: str, params: dict[str, str], columns: list[str], rows: list[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], legacy: str, family: str, params: dict[str, str],
+        columns: list[str], rows: list[str]) -> None:
     """The registry's `like` (IVgT like IVg, ITt like It): one sweep written under both names and staged together
     has the same numbers in both rows; the legacy run had no row at all (a lab's older weeks had no Dirac point).
     A three-phase run (It2) is an It run of 1.5 periods: It's quantities read the VL edges, never the period."""
@@ -1074,6 +1076,12 @@ def test_a_legacy_procedures_run_gets_the_quantities_of_the_procedure_it_is_like
     spec = trend_spec(trend, trend_rows(runs, metrics, current_annotations(lab.config.store_root)),
                       tz=lab.config.local_tz)
     assert sorted(spec.series[0].point_run_ids) == sorted(table["run_id"])
+    legacy_id = table.filter(pl.col("proc") == legacy)["run_id"][0]
     if family == "IVg":
         points = last_dirac_points(manifest, metrics, current_annotations(lab.config.store_root))
-        assert points["run_id"].to_list() == table.filter(pl.col("proc") == legacy)["run_id"].to_list()
+        assert points["run_id"].to_list() == [legacy_id]
+    # the app's run details and `labtui metrics --proc <legacy>` show the family's quantities
+    assert [topic for topic, _ in quantity_items(metrics, legacy_id)] == quantities
+    capsys.readouterr()
+    assert main(lab.args("metrics", "--proc", legacy)) == 0
+    assert quantities[0] in capsys.readouterr().out

@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         timeline,
     )
     from labtui.core.metrics import QUANTITIES, columns_of, refresh_metrics
+    from labtui.core.registry import family_expr
 
     config = require_store(config_from(args))
     update = refresh_metrics(config, rebuild=args.rebuild)
@@ -90,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     flat = rows.with_columns(pl.col("remarks").list.join("; "),
                              pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags").list.join(TAG_SEPARATOR)))
-    procs = rows.get_column("proc").unique(maintain_order=True).to_list()
-    shown = [column for proc in procs for column in columns_of(proc)]
+    families = rows.select(family_expr(config.procedures_file)).to_series().unique(maintain_order=True).to_list()
+    shown = [column for family in families for column in columns_of(family)]
     emit(args, table=lambda: _readable(flat.select("chip_name", "seq", "proc", "date_local", *shown, "source_file",
                                                    "remarks")),
          csv=lambda: utc_text(flat), json=lambda: utc_text(rows), whole=shown)

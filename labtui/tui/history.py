@@ -387,7 +387,7 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -
             items.append((f"{name.removesuffix('_utc')}_local", f"{local:%Y-%m-%d %H:%M:%S} {local:%Z} ({zone.key})"))
     items += [(f"· {key}", value) for key, value in parameters.items()]
     if lab is not None:
-        items += quantity_items(lab.store.metrics(), run_id)
+        items += quantity_items(lab.store.metrics(), run_id, lab.config.procedures_file)
         lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
         items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
     return FieldsDialog(f"Run {run_id} · {fields['source_file']}", items)

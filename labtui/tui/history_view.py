@@ -12,6 +12,7 @@ from rich.text import Text
 from labtui.core.annotations import AnnotationFilter
 from labtui.core.history import HistoryFilter, chip_rows, number_text, summary_line, timeline
 from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, columns_of
+from labtui.core.registry import proc_family
 from labtui.tui.table import Column
 
 KEY_QUANTITIES = (("cnp_v", "CNP"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("responsivity_a_per_w", "resp"))
@@ -123,8 +124,9 @@ def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
                                for column in columns)
 
 
-def quantity_items(metrics: pl.DataFrame, run_id: str) -> list[tuple[str, Text]]:
-    """Each derived quantity of a run: its value with unit, the one-line definition, and the remark when null."""
+def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | None = None) -> list[tuple[str, Text]]:
+    """Each derived quantity of a run (those of its family in `procedures_file`'s registry: IVg's for IVgT): its
+    value with unit, the one-line definition, and the remark when null."""
     rows = metrics.filter(pl.col("run_id") == run_id)
     if not rows.height:
         return []
@@ -133,7 +135,7 @@ def quantity_items(metrics: pl.DataFrame, run_id: str) -> list[tuple[str, Text]]
     general = [why for topic, why in remarks if topic not in BY_COLUMN and topic != ABORTED_TOPIC]
     # first, of all the values: no reason for one of them to be null
     items = [(ABORTED_TOPIC, Text(why, style="italic")) for topic, why in remarks if topic == ABORTED_TOPIC]
-    for column in columns_of(run["proc"]):
+    for column in columns_of(proc_family(run["proc"], procedures_file)):
         quantity, value = BY_COLUMN[column], run[column]
         text = Text(quantity.format(value), style="bold")
         if value is None:
