@@ -578,7 +578,7 @@ def test_mixed_selection_is_grouped_by_procedure_in_order(tmp_path):
         stage(tmp_path, run_row(3, "It"), step_run()),
         stage(tmp_path, calibration_row(4), {"vl_v": vl, "power_w": 1e-6 * vl}),
         stage(tmp_path, run_row(5, "IV"), {"vsd_v": [-1e-3, 0.0, 1e-3], "i_a": [-1e-6, 0.0, 1e-6]}),
-        run_row(6, "ITt"),
+        run_row(6, "Vt"),
     ]
     runs = manifest(rows)
     assert [(proc, frame["seq"].to_list()) for proc, frame in group_by_proc(runs)] == [
@@ -586,17 +586,17 @@ def test_mixed_selection_is_grouped_by_procedure_in_order(tmp_path):
         ("IVg", [2]),
         ("LaserCalibration", [None]),
         ("IV", [5]),
-        ("ITt", [6]),
+        ("Vt", [6]),
     ]
     specs = build_plots(runs, tmp_path, PlotOptions(), width=100)
-    assert [spec.kind for spec in specs] == ["It", "IVg", "LaserCalibration", "IV", "ITt"]
+    assert [spec.kind for spec in specs] == ["It", "IVg", "LaserCalibration", "IV", "Vt"]
     assert [len(spec.series) for spec in specs] == [2, 4, 1, 1, 0]
     assert {s.run_id for s in specs[0].series} == {rows[0]["run_id"], rows[2]["run_id"]}
     calibration = specs[2]
     assert calibration.title == "LaserCalibration · λ=455 nm"
     assert (calibration.x_title, calibration.y_title) == ("VL (V)", "P (µW)")
     assert (specs[3].x_unit, specs[3].y_unit) == ("mV", "µA")
-    assert specs[4].messages == ("no plot for ITt runs yet (1 selected)",)
+    assert specs[4].messages == ("no plot for Vt runs yet (1 selected)",)
 
 
 def test_unreadable_parquet_becomes_a_message_not_an_error(tmp_path):

@@ -211,7 +211,8 @@ class PlotScreen(FigureScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Show a key only where it does something: baseline for It, log and gm for sweeps, tabs for mixes."""
         if action in ACTION_CONTROLS:
-            return bool(self.proc) and ACTION_CONTROLS[action] in controls(self.families[self.proc], self.current)
+            family = self.families.get(self.proc, self.proc)  # a followed run's screen keeps its own procs
+            return bool(self.proc) and ACTION_CONTROLS[action] in controls(family, self.current)
         if action in ("next_group", "previous_group"):
             return len(self.procs) > 1
         if action == "export":
