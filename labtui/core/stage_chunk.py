@@ -161,11 +161,10 @@ class ChunkWorker:
     def _derive(self, file: _File) -> None:
         """The run's from-data metrics (and a calibration's curve, which the metrics interpolate It runs' power on)."""
         from labtui.core.metrics import curve_of, from_data
-        from labtui.core.registry import proc_family
 
         row, frame = file.row, file.frame
         assert row is not None and frame is not None
-        family = proc_family(row.proc, self.config.procedures_file)
+        family = self.registry.family(row.proc)
         file.derived = from_data(family, frame, row.vds_v, self.config.metrics)
         file.curve = curve_of(frame) if family == "LaserCalibration" else None
 

@@ -24,7 +24,7 @@ from labtui.core.metrics.it import it_quantities
 from labtui.core.metrics.ivg import ivg_quantities
 from labtui.core.metrics.schema import METRICS_SCHEMA
 from labtui.core.metrics_stamp import METRICS_VERSION
-from labtui.core.registry import proc_family
+from labtui.core.registry import load_registry
 
 DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
 T = TypeVar("T")
@@ -99,6 +99,7 @@ def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]],
     """The from-data rows of runs (run_id, proc, date_local, vds_v, source_sha256) read back; a run whose Parquet
     could not be read gets an empty row without a hash (so it is retried) and a problem."""
     results: list[tuple[Derived, str | None]] = []
+    registry = load_registry(config.procedures_file)  # once: a lookup stats the file
     for (run_id, proc, date_local, vds_v, sha256), frame in zip(rows, frames, strict=True):
         if isinstance(frame, Exception):
             path = run_parquet_path(config.stage_root, proc, date_local, run_id)
@@ -106,8 +107,8 @@ def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]],
             results.append(((run_id, *[None] * len(DATA_COLUMNS), [f"run: cannot read its Parquet ({frame})"], None),
                             problem))
         else:
-            results.append(((run_id, *from_data(proc_family(proc, config.procedures_file), frame, vds_v,
-                                                              config.metrics), sha256), None))
+            derived = from_data(registry.family(proc), frame, vds_v, config.metrics)
+            results.append(((run_id, *derived, sha256), None))
     return results
 
 
