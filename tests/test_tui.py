@@ -541,8 +541,10 @@ async def test_stage_shows_progress_and_a_summary_with_the_rejects(tmp_path: Pat
         assert isinstance(app.screen, DashboardScreen) and text_of(app, "#runs").startswith("6")
 
 
-async def test_the_stage_log_wraps_long_lines_at_its_width_on_an_80_column_terminal(tmp_path: Path) -> None:
-    """Textual's log renders at 78 columns at least: at 80×24 the ends of long lines hid past its right edge."""
+async def test_the_stage_log_wraps_its_lines_at_its_width_and_again_after_a_resize(tmp_path: Path) -> None:
+    """Textual's log renders at 78 columns at least (at 80×24 the ends of long lines hid past its right edge), and
+    wraps a line once, at the width it is written at (narrowed, the lines ran past the edge; widened, they stayed
+    broken). At each size the log holds the same words, every line within the width of the moment."""
     lab = tui_lab(tmp_path, staged=False)
     app = LabApp(lab.config)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -550,33 +552,17 @@ async def test_the_stage_log_wraps_long_lines_at_its_width_on_an_80_column_termi
         await pilot.press("s")
         await settle(pilot)
         log = app.screen.query_one("#log", RichLog)
-        width = log.scrollable_content_region.width
-        assert width < 78 and log.max_scroll_x == 0
-        assert all(line.cell_length <= width for line in log.lines)
-        assert REJECT in "".join(line.text.strip() for line in log.lines)  # the reject's line, wrapped whole
-
-
-async def test_the_stage_log_wraps_its_lines_again_when_the_terminal_is_resized(tmp_path: Path) -> None:
-    """RichLog wraps a line once, at the width it is written at: narrowed, the log's lines ran past its right edge
-    (cut); widened, they stayed broken at the old width. After each resize the log holds the same words, every line
-    within the width of the moment."""
-    lab = tui_lab(tmp_path, staged=False)
-    app = LabApp(lab.config)
-    async with app.run_test(size=(140, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
-        log = app.screen.query_one("#log", RichLog)
+        assert log.scrollable_content_region.width < 78 and log.max_scroll_x == 0
         words = [word for line in log.lines for word in line.text.split()]
         assert REJECT in " ".join(words)
-        wide = len(log.lines)
-        for size in ((60, 30), (140, 30), (80, 24)):
+        at_80 = len(log.lines)
+        for size in ((140, 30), (60, 30), (80, 24)):
             await pilot.resize_terminal(*size)
             await settle(pilot)
             width = log.scrollable_content_region.width
-            assert all(line.cell_length <= width for line in log.lines), size
+            assert all(line.cell_length <= width for line in log.lines) and log.max_scroll_x == 0, size
             assert [word for line in log.lines for word in line.text.split()] == words, size
-            assert (len(log.lines) > wide) == (size[0] == 60), size  # the reject's reason on two lines at 60 only
+            assert (len(log.lines) > at_80) == (size[0] == 60), size  # the reject's reason on two lines at 60 only
 
 
 async def test_a_refused_stage_says_why_and_stops_its_progress_bar(tmp_path: Path) -> None:
