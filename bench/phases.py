@@ -6,9 +6,11 @@
 A full stage on this VM swings ±10 % from one minute to the next, so a change that costs a stage 5 % goes unseen in
 its A/B (round 25 added 10 % of CPU that way: a regex search stopping at every CRLF, a median per It run). Here
 each phase of a staging worker (`stage_chunk.py`: header, data-block checks, parse, manifest row, run record,
-metrics) runs over every real file in a tight loop, CPU time of the best of three passes, in a fresh process per
+metrics) runs over every real file in a tight loop, CPU time of the best of five passes, in a fresh process per
 tree and round, the two trees alternating which goes first. Prints each phase's median per tree, this tree's ratio
-to the other, and flags a phase more than 10 % slower. Without --against it measures this tree alone.
+to the other, and flags a phase more than 10 % slower. On this VM a single phase still swings by up to a third between
+runs (a phase the change did not touch read 0.83–1.36×): trust a flag that holds in every run. Without --against it
+measures this tree alone.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ files = [(path, path.read_bytes()) for path in map(Path, json.loads(sys.argv[1])
 
 def best(phase):
     times = []
-    for _ in range(3):
+    for _ in range(5):
         started = time.process_time()
         result = phase()
         times.append(time.process_time() - started)
@@ -125,7 +127,7 @@ def main() -> None:
         sys.exit(f"{args.against} is not a labtui checkout")
     files = sorted(str(p) for p in args.raw.rglob("*") if p.suffix.lower() == ".csv" and p.is_file())
     trees = {"this": ROOT} | ({"other": args.against.resolve()} if args.against else {})
-    print(f"{len(files)} files, {args.rounds} rounds, load avg {os.getloadavg()[0]:.2f}; CPU ms of the best of three "
+    print(f"{len(files)} files, {args.rounds} rounds, load avg {os.getloadavg()[0]:.2f}; CPU ms of the best of five "
           f"passes; this tree {ROOT}" + (f", the other {trees['other']}" if args.against else ""))
     samples: dict[str, dict[str, list[float]]] = {name: {phase: [] for phase in PHASES} for name in trees}
     for round_no in range(args.rounds):
