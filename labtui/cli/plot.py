@@ -169,7 +169,6 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config.metrics))
         notes += excluded_notes(config.store_root, runs)
         proc, runs = one_procedure(runs, None)
-        options = record.options
     else:
         seqs = parse_seqs(args.seq) if args.seq is not None else None  # `--seq ""` is no list, not "all"
         if args.calibrations:  # numbered as `labtui history --calibrations` lists them
@@ -180,11 +179,12 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
             runs = one_procedure(runs, args.proc)[1]
         runs, hidden = without_excluded(config.store_root, runs, include=args.include_excluded)
         proc, runs = one_procedure(runs, args.proc)
-        options = default_options(proc_family(proc, config.procedures_file), runs)
+    family = proc_family(proc, config.procedures_file)  # IVg for IVgT runs: its options and how they are drawn
+    options = record.options if record is not None else default_options(family, runs)
     changes = {**(args.baseline or {}), **({"log_y": True} if args.log else {}), **({"gm": True} if args.gm else {}),
                **({"gm_method": args.gm_method} if args.gm_method else {}),
                **({"align_cnp": True} if args.align_cnp else {})}
-    check_view_args(args, proc, proc_family(proc, config.procedures_file))
+    check_view_args(args, proc, family)
     options = replace(options, **changes)
     column = args.column or (record is not None and record.column)  # a column figure's redraw is one too
     if options.align_cnp:

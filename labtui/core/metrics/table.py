@@ -101,7 +101,8 @@ def compute_update(
     commit writes the manifest it is given, see `update_after_stage`)."""
     started, cpu = time.monotonic(), time.process_time()
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
-    runs = manifest.filter(family_of(config).is_in(PROCEDURES))
+    family = family_expr(config.procedures_file)  # an IVgT row is computed, joined and priced as an IVg one
+    runs = manifest.filter(family.is_in(PROCEDURES))
     old = empty_metrics() if rebuild else read_metrics(config)
     version = settings_hash(config.metrics)
     current = old.filter(
@@ -112,7 +113,7 @@ def compute_update(
     data = pl.concat([current.select(["run_id", *DATA_COLUMNS, "remarks", "source_sha256", "metrics_version",
                                       "settings_hash"]), fresh], how="vertical")
     data = data.with_columns(pl.col("remarks").list.eval(pl.element().filter(~_joined_remark(pl.element()))))
-    table = _join(config, runs, data, old, curves or {})
+    table = _join(config, runs, data, old, curves or {}, family)
     stale = rebuild or not table.equals(old) or not is_current(config.metrics_path, config.metrics)
     return MetricsUpdate(table, computed=todo.height, stale=stale, problems=problems,
                          elapsed_s=time.monotonic() - started, cpu_s=time.process_time() - cpu)
@@ -143,11 +144,12 @@ def _joined_remark(remark: pl.Expr) -> pl.Expr:
 
 # -- step 2: joined quantities ------------------------------------------------------------------------------------
 def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl.DataFrame,
-          curves: Mapping[str, tuple[str, Curve]]) -> pl.DataFrame:
+          curves: Mapping[str, tuple[str, Curve]], family: pl.Expr) -> pl.DataFrame:
+    """`family`: each run's procedure family (`Registry.family`), which says which quantities it has."""
     aborted = pl.when(~pl.col("is_complete")).then(pl.lit(ABORTED)).alias("_aborted_remark")  # a cut sweep's CNP
     table = runs.select(*CONTEXT_SCHEMA, aborted).join(data, on="run_id", how="inner")
-    table = _mobility(table, load_chip_params(config.chip_params_file), config.chip_params_file, family_of(config))
-    table = _calibrate(config, runs, table, old, curves)
+    table = _mobility(table, load_chip_params(config.chip_params_file), config.chip_params_file, family)
+    table = _calibrate(config, runs, table, old, curves, family)
     responsivity = pl.col("delta_i_a") / pl.col("power_w")  # both finite, power_w > 0: only an overflow is not
     overflow = pl.when(~responsivity.is_finite()).then(pl.lit("responsivity_a_per_w: delta_i_a / power_w overflows"))
     # list.eval's drop_nulls, not list.drop_nulls: the same lists, 6 ms instead of 42 at 65k runs (Polars 2.1)
@@ -161,14 +163,7 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
     return table.select(list(METRICS_SCHEMA)).sort(["start_time_utc", "run_id"])
 
 
-def family_of(config: StagingConfig) -> pl.Expr:
-    """Each run's procedure family (`Registry.family`) in the lab's registry: an IVgT row is computed, joined and
-    priced as an IVg one."""
-    return family_expr(config.procedures_file)
-
-
-def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | None = None,
-              family: pl.Expr | None = None) -> pl.DataFrame:
+def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | None, family: pl.Expr) -> pl.DataFrame:
     """μ = (L/W)·gm/(C·|Vds|) in cm²/(V·s), for chips whose geometry is complete; `path` the chip parameters file,
     named in the remark when it is not there (a misspelt `chip_params_file` is otherwise silent)."""
     by_case = {name.lower(): name for name in chips}  # an entry spelt in another case is named (it is no match)
@@ -186,7 +181,7 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
              for name, p in chips.items() if p.has_geometry}
     factor = pl.col("chip_name").replace_strict(known, default=None, return_dtype=pl.Float64)
     per_gm = factor / pl.col("vds_v").abs() * 1e4  # m² → cm²
-    is_ivg = (pl.col("proc") if family is None else family) == "IVg"
+    is_ivg = family == "IVg"
     reason = (pl.when(is_ivg & factor.is_null())
               .then(unknown)
               .when(is_ivg & ((pl.col("vds_v") == 0) | pl.col("vds_v").is_null()))
@@ -206,11 +201,10 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
 
 
 def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame,
-               staged_curves: Mapping[str, tuple[str, Curve]]) -> pl.DataFrame:
+               staged_curves: Mapping[str, tuple[str, Curve]], family: pl.Expr) -> pl.DataFrame:
     """Each lit It run's nearest calibration of its wavelength that can price power, its age, and the power it gives
     at the run's VL; a run whose calibrations all cannot is told why the nearest cannot."""
     settings = config.metrics
-    family = family_of(config)
     calibrations = runs.filter(family == "LaserCalibration")
     cal_ids = calibrations["run_id"].to_numpy()
     unpriced = _why_unpriced(calibrations, table)
