@@ -173,6 +173,11 @@ def test_registry_knows_every_procedure_of_the_acquisition_software() -> None:
         # a legacy name read as another procedure: that one must exist, and be read as itself
         ("procedures:\n  X: {like: IVgg}\n", "procedure X is like 'IVgg', which the registry does not define"),
         ("procedures:\n  A: {}\n  B: {like: A}\n  X: {like: B}\n", "procedure X is like B, which is itself like A"),
+        # a plot of a column the procedure does not write (a typo) would fail on every run: said here
+        ("procedures:\n  X: {required_columns: ['t (s)', 'P (W)'], text_columns: [polarity], "
+         "plot: {x: 't (s)', y: 'P(W)'}}\n", r"plot of X names 'P\(W\)', not one of its numeric required or optional"),
+        ("procedures:\n  X: {required_columns: ['t (s)'], text_columns: [polarity], plot: {x: polarity, y: 't (s)'}}\n",
+         "plot of X names 'polarity'"),
     ],
 )
 def test_bad_registry_is_a_config_error(tmp_path: Path, text: str, words: str) -> None:

@@ -26,7 +26,7 @@ import pytest
 
 from labtui.core.drawing import COLUMN_IN, LEGEND_MAX, OKABE_ITO, Drawing, Trace, draw_axes, render, series_style
 from labtui.core.errors import UsageError
-from labtui.core.plotdata import LoadedGroup, PlotOptions, load_group, shape
+from labtui.core.plotdata import KINDS, LoadedGroup, PlotOptions, load_group, shape
 from labtui.core.plotdata.figure import DRAW_BUCKETS, drawing_of, legend_left_out, write_figure
 from labtui.core.plotdata.model import PlotSpec, Series
 from labtui.core.plotdata.selection import (
@@ -274,7 +274,7 @@ def test_twenty_overlaid_runs_of_85k_points_keep_their_extremes(tmp_path):
         columns.append({"t_s": t, "i_a": i, "vl_v": np.where((t > 200) & (t < 500), 3.0, 0.0)})
     runs = pl.DataFrame({"run_id": [f"{k:016x}" for k in range(20)], "seq": range(1, 21), "chip_name": "Alisson67",
                          "laser_voltage_v": [float(k) for k in range(20)], "has_light": True})
-    group = LoadedGroup("It", runs, tuple(columns), ())
+    group = LoadedGroup("It", runs, tuple(columns), (), kind=KINDS["It"])
     drawn, full = shape(group, PlotOptions(), DRAW_BUCKETS), shape(group, PlotOptions(), None)
     assert all(s.x.size <= 2 * DRAW_BUCKETS for s in drawn.series) and full.series[0].x.size == 85_000
     assert [float(s.y.max()) for s in drawn.series] == [float(s.y.max()) for s in full.series]

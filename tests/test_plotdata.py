@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labtui.core.config import MetricsSettings
+from labtui.core.config import MetricsSettings, default_registry_path
 from labtui.core.follow import FollowedRun
 from labtui.core.layout import run_parquet_path
 from labtui.core.metrics.ivg import ivg_quantities
@@ -578,7 +578,7 @@ def test_mixed_selection_is_grouped_by_procedure_in_order(tmp_path):
         stage(tmp_path, run_row(3, "It"), step_run()),
         stage(tmp_path, calibration_row(4), {"vl_v": vl, "power_w": 1e-6 * vl}),
         stage(tmp_path, run_row(5, "IV"), {"vsd_v": [-1e-3, 0.0, 1e-3], "i_a": [-1e-6, 0.0, 1e-6]}),
-        run_row(6, "Vt"),
+        stage(tmp_path, run_row(6, "Vt"), {"t_s": [0.0, 1.0, 2.0], "vds_v": [0.2, 0.3, 0.25], "vl_v": [0.0, 3.0, 0.0]}),
     ]
     runs = manifest(rows)
     assert [(proc, frame["seq"].to_list()) for proc, frame in group_by_proc(runs)] == [
@@ -590,13 +590,33 @@ def test_mixed_selection_is_grouped_by_procedure_in_order(tmp_path):
     ]
     specs = build_plots(runs, tmp_path, PlotOptions(), width=100)
     assert [spec.kind for spec in specs] == ["It", "IVg", "LaserCalibration", "IV", "Vt"]
-    assert [len(spec.series) for spec in specs] == [2, 4, 1, 1, 0]
+    assert [len(spec.series) for spec in specs] == [2, 4, 1, 1, 1]
     assert {s.run_id for s in specs[0].series} == {rows[0]["run_id"], rows[2]["run_id"]}
     calibration = specs[2]
     assert calibration.title == "LaserCalibration · λ=455 nm"
     assert (calibration.x_title, calibration.y_title) == ("VL (V)", "P (µW)")
     assert (specs[3].x_unit, specs[3].y_unit) == ("mV", "µA")
-    assert specs[4].messages == ("no plot for Vt runs yet (1 selected)",)
+    assert (specs[4].x_title, specs[4].y_title) == ("t (s)", "VDS (mV)")  # the registry's columns: VDS vs t
+    assert specs[4].spans and not specs[3].spans  # a Vt run's laser ON window is shaded, as an It run's
+
+
+def test_the_registrys_other_procedures_plot_their_declared_columns(tmp_path):
+    """A procedure without a plot of its own draws the columns its registry entry names (Pwl: `plot:`), in their
+    own units: nm and °C take no SI prefix. One whose entry names a single column says how to name a second."""
+    nm = np.arange(400.0, 701.0, 10.0)
+    rows = [stage(tmp_path, run_row(1, "Pwl", seq=None, chip_name=None), {"wavelength_nm": nm, "power_w": 1e-6 + 0 * nm,
+                                                                         "time_s": np.arange(nm.size, dtype=float)}),
+            stage(tmp_path, run_row(2, "Tt"), {"time_s": [0.0, 60.0, 120.0], "plate_t_degc": [20.0, 45.5, 80.0]})]
+    power, temperature = build_plots(manifest(rows), tmp_path, PlotOptions(), width=100)
+    assert (power.x_title, power.y_title, power.series[0].x.tolist()) == ("Wavelength (nm)", "Power (µW)", nm.tolist())
+    assert (temperature.x_title, temperature.y_title) == ("Time (s)", "Plate T (degC)")
+    assert temperature.series[0].y.tolist() == [20.0, 45.5, 80.0]
+    registry = tmp_path / "procedures.yaml"
+    registry.write_text("procedures:\n  Tt: {required_columns: ['Time (s)'], optional_columns: ['Plate T (degC)']}\n")
+    (spec,) = build_plots(manifest(rows[1:]), tmp_path, PlotOptions(), procedures_file=registry)
+    assert not spec.series and spec.messages == (
+        "no plot for Tt runs (1 selected): the procedure registry names no two data columns to draw "
+        "(`plot: {x: …, y: …}` in its entry)",)
 
 
 def test_unreadable_parquet_becomes_a_message_not_an_error(tmp_path):
@@ -767,10 +787,20 @@ def test_a_growing_run_is_a_plot_group_once_it_has_rows(tmp_path: Path) -> None:
     assert group.columns[0]["t_s"].size == len(columns["t_s"])
 
 
-def test_a_growing_run_of_a_procedure_without_a_plot_says_so(tmp_path: Path) -> None:
-    path = tmp_path / "Vt2025-10-14_3.csv"  # a procedure the acquisition defines, with no plot kind
+def test_a_growing_run_of_another_procedure_draws_its_registry_columns(tmp_path: Path) -> None:
+    path = tmp_path / "Vt2025-10-14_3.csv"  # a procedure the acquisition defines, drawn as its registry entry says
     path.write_bytes(raw_csv("It").replace(b"procedures.It.It>", b"procedures.Vt.Vt>").replace(b"I (A)", b"VDS (V)"))
     run = FollowedRun(path, load_registry())
+    run.refresh()
+    group = live_group(run, SANTIAGO)
+    assert group is not None and group.runs.height == 1 and group.kind is not None
+    assert (group.kind.x, group.kind.y) == ("t_s", "vds_v") and group.columns[0]["vds_v"].size == run.frame.height
+    spec = shape(group, PlotOptions(), 80)
+    assert spec.y_title.startswith("VDS (") and len(spec.series) == 1
+    registry = tmp_path / "procedures.yaml"
+    single = '"t (s)"]'  # an entry that names one data column: nothing to draw it against
+    registry.write_text(default_registry_path().read_text().replace('"t (s)", "VDS (V)", "VL (V)"]', single))
+    run = FollowedRun(path, load_registry(registry))
     run.refresh()
     group = live_group(run, SANTIAGO)
     assert group is not None and group.runs.is_empty() and group.messages == ("no live plot for Vt runs",)

@@ -343,12 +343,13 @@ def test_values_at_the_drawable_limit_draw_in_the_terminal_and_in_a_figure():
     from labtui.core.drawing import render
     from labtui.core.plotdata import LoadedGroup
     from labtui.core.plotdata.figure import drawing_of
-    from labtui.core.plotdata.load import DRAWABLE
+    from labtui.core.plotdata.load import DRAWABLE, KINDS
 
     vg = np.linspace(-5.0, 5.0, 201)
     runs = pl.DataFrame({"run_id": ["a", "b"], "seq": [1, 2], "chip_name": "Alisson67", "has_light": False})
     for current in (np.full(vg.size, DRAWABLE), np.where(vg > 0, DRAWABLE, 1e-9), -np.full(vg.size, DRAWABLE)):
-        group = LoadedGroup("IVg", runs, ({"vg_v": vg, "i_a": current}, {"vg_v": vg, "i_a": 1e-6 * vg}), ())
+        group = LoadedGroup("IVg", runs, ({"vg_v": vg, "i_a": current}, {"vg_v": vg, "i_a": 1e-6 * vg}), (),
+                            kind=KINDS["IVg"])
         for options in (PlotOptions(), PlotOptions(log_y=True), PlotOptions(gm=True)):
             plt = Plot()
             plt.plotsize(80, 20)
@@ -654,7 +655,7 @@ def test_hostile_columns_are_drawn_or_said_never_a_crash(proc, rows, options):
     runs = pl.DataFrame({"run_id": ["a"], "seq": [1], "chip_name": "Alisson67", "has_light": True,
                          "laser_voltage_v": 1.0, "is_complete": True})
     columns = ({name: kept[name].to_numpy() for name in names},) if kept.height else ()
-    group = LoadedGroup(proc, runs if columns else runs.clear(), columns, ())
+    group = LoadedGroup(proc, runs if columns else runs.clear(), columns, (), kind=kind)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         spec = shape(group, options, 60)

@@ -87,6 +87,15 @@ class Completeness(BaseModel):
         return self
 
 
+class PlotAxes(BaseModel):
+    """The data columns (raw names) a run of a procedure is plotted by: y against x."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    x: str
+    y: str
+
+
 class ProcedureSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -104,6 +113,18 @@ class ProcedureSpec(BaseModel):
     summary: tuple[str, ...] = ()  # format strings over manifest fields; a part whose field is None is left out
     # the procedure whose data these are read as (IVgT: like IVg): its derived quantities, plot and trends
     like: str | None = None
+    plot: PlotAxes | None = None  # None: `axes` picks them
+
+    @property
+    def axes(self) -> PlotAxes | None:
+        """What a plot of these runs draws: `plot`, else the first required column besides the x axis against the
+        time column (Vt: VDS vs t) or, with none, the first required column (VVg: VDS vs Vg); None when there is
+        no second column to draw."""
+        if self.plot is not None:
+            return self.plot
+        x = self.time_column or next(iter(self.required_columns), None)
+        y = next((name for name in self.required_columns if name not in (x, *self.text_columns)), None)
+        return None if x is None or y is None else PlotAxes(x=x, y=y)
 
 
 class Registry(BaseModel):
@@ -120,6 +141,11 @@ class Registry(BaseModel):
                 raise ValueError(f"procedure name {name!r} must be a plain identifier (it becomes a folder name)")
             object.__setattr__(spec, "name", name)
             self._check_summary(spec)
+            if spec.plot is not None:
+                numeric = set(spec.required_columns + spec.optional_columns) - set(spec.text_columns)
+                if unknown := [axis for axis in (spec.plot.x, spec.plot.y) if axis not in numeric]:
+                    raise ValueError(f"plot of {name} names {', '.join(map(repr, unknown))}, not one of its numeric "
+                                     "required or optional columns")
         for name, spec in self.procedures.items():
             target = self.procedures.get(spec.like) if spec.like is not None else None
             if spec.like is not None and target is None:

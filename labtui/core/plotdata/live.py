@@ -8,7 +8,7 @@ import polars as pl
 
 from labtui.core.extract import chip_name_of, has_light, local_date
 from labtui.core.follow import FollowedRun
-from labtui.core.plotdata.load import KINDS, LoadedGroup, drawable_rows, left_out
+from labtui.core.plotdata.load import LoadedGroup, drawable_rows, kind_of, left_out
 
 
 def live_group(run: FollowedRun, zone: ZoneInfo) -> LoadedGroup | None:
@@ -29,7 +29,7 @@ def live_group(run: FollowedRun, zone: ZoneInfo) -> LoadedGroup | None:
     }
     runs = pl.DataFrame([row])
     family = run.registry.family(header.proc)
-    kind = KINDS.get(family)
+    kind = kind_of(family, run.registry)
     if kind is None:
         return LoadedGroup(header.proc, runs.clear(), (), (f"no live plot for {header.proc} runs",))
     names = kind.columns
@@ -39,5 +39,5 @@ def live_group(run: FollowedRun, zone: ZoneInfo) -> LoadedGroup | None:
     messages = (left_out(absurd),) if absurd else ()
     if frame.is_empty():
         return LoadedGroup(header.proc, runs.clear(), (), (*messages, "no data rows yet"))
-    return LoadedGroup(header.proc, runs, ({name: frame[name].to_numpy() for name in names},), messages, family)
+    return LoadedGroup(header.proc, runs, ({name: frame[name].to_numpy() for name in names},), messages, family, kind)
 

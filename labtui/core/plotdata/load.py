@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import polars as pl
 
 from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
 from labtui.core.layout import run_parquet_path
-from labtui.core.registry import proc_family
+from labtui.core.registry import PlotAxes, Registry, load_registry, snake_column
 from labtui.core.wording import counted
 
 
@@ -32,6 +33,31 @@ class Kind:
         """The Parquet columns a plot of this kind reads."""
         return [self.x, self.y, *self.extra]
 
+    @property
+    def x_si(self) -> bool:
+        """Whether the x axis takes SI prefixes (ms, µA): not a unit that is no SI base (nm, degC, ms)."""
+        return self.x_unit in SI_UNITS
+
+    @property
+    def y_si(self) -> bool:
+        return self.y_unit in SI_UNITS
+
+    @classmethod
+    def of_axes(cls, axes: PlotAxes) -> Kind:
+        """The kind a registry entry's `plot` (or its default axes) declares: `VDS (V)` is drawn as VDS in V."""
+        (x_label, x_unit), (y_label, y_unit) = _label_unit(axes.x), _label_unit(axes.y)
+        return cls(snake_column(axes.x), snake_column(axes.y), x_label, x_unit, y_label, y_unit)
+
+
+SI_UNITS = frozenset({"s", "V", "A", "W", "S", "Ω", "Hz", "F", "J", "C", "K"})
+_NAME_UNIT = re.compile(r"(?P<label>.*?)\s*\((?P<unit>[^()]*)\)\s*")
+
+
+def _label_unit(raw_name: str) -> tuple[str, str]:
+    """`Plate T (degC)` → (`Plate T`, `degC`); a name without a unit in brackets is its own label."""
+    match = _NAME_UNIT.fullmatch(raw_name)
+    return (match["label"] or raw_name, match["unit"].strip()) if match else (raw_name.strip(), "")
+
 
 # |x| or |y| beyond this is a writer's sentinel or corrupted data, no measurement in SI units: an axis spanning it
 # overflows (its ±margins, its tick steps) in plotext and in matplotlib alike, so such points are left out, and said
@@ -45,6 +71,23 @@ KINDS: dict[str, Kind] = {
 }
 
 
+def kind_of(family: str, registry: Registry) -> Kind | None:
+    """How runs of a family are plotted: its own kind (`KINDS`), else the axes its registry entry declares; None
+    when it declares none (a procedure with a single data column)."""
+    if (kind := KINDS.get(family)) is not None:
+        return kind
+    spec = registry.get(family)
+    axes = spec.axes if spec is not None else None
+    if spec is None or axes is None:
+        return None
+    kind = Kind.of_axes(axes)
+    lit = axes.x == spec.time_column and LASER_COLUMN in spec.required_columns  # Vt, Pt: the laser's ON windows
+    return replace(kind, extra=(snake_column(LASER_COLUMN),)) if lit else kind
+
+
+LASER_COLUMN = "VL (V)"  # the laser's drive voltage, sampled with the data: ON above the light threshold
+
+
 @dataclass(frozen=True, eq=False)
 class LoadedGroup:
     """The runs of one procedure that loaded, with their columns as finite-x/y numpy arrays (rows aligned)."""
@@ -54,6 +97,7 @@ class LoadedGroup:
     columns: tuple[dict[str, np.ndarray], ...]
     messages: tuple[str, ...]
     family: str = ""  # the procedure its runs are drawn as (`Registry.family`: IVg for IVgT); "": `proc`
+    kind: Kind | None = None  # what is drawn (`kind_of`); None: nothing
 
     def __post_init__(self) -> None:
         if not self.family:
@@ -73,10 +117,11 @@ def load_selection(runs: pl.DataFrame, stage_root: Path, procedures_file: Path |
 def load_group(proc: str, runs: pl.DataFrame, stage_root: Path, procedures_file: Path | None = None) -> LoadedGroup:
     """Read one procedure's runs, drawn as its family's (in `procedures_file`'s registry); a run that cannot be read
     becomes a message, not a failed plot."""
-    family = proc_family(proc, procedures_file)
-    kind = KINDS.get(family)
+    registry = load_registry(procedures_file)
+    family = registry.family(proc)
+    kind = kind_of(family, registry)
     if kind is None:
-        return LoadedGroup(proc, runs.clear(), (), (f"no plot for {proc} runs yet ({runs.height} selected)",))
+        return LoadedGroup(proc, runs.clear(), (), (no_plot(proc, runs.height),))
     loaded, columns, messages = [], [], []
     rows = runs.to_dicts()
     for index, (row, read) in enumerate(zip(rows, _read_runs(rows, proc, kind, stage_root), strict=True)):
@@ -93,7 +138,13 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path, procedures_file:
             continue
         loaded.append(index)
         columns.append(data)
-    return LoadedGroup(proc, runs.gather(loaded), tuple(columns), tuple(messages), family)
+    return LoadedGroup(proc, runs.gather(loaded), tuple(columns), tuple(messages), family, kind)
+
+
+def no_plot(proc: str, selected: int) -> str:
+    """Said in a plot's place: the lab can name the columns in the procedure's registry entry."""
+    return (f"no plot for {proc} runs ({selected} selected): the procedure registry names no two data columns to "
+            "draw (`plot: {x: …, y: …}` in its entry)")
 
 
 Read = tuple[dict[str, np.ndarray], int] | Exception

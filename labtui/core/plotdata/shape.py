@@ -14,7 +14,7 @@ import numpy as np
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep, window_points
 from labtui.core.plotdata.labels import legend_labels, title
-from labtui.core.plotdata.load import KINDS, LoadedGroup, run_ident
+from labtui.core.plotdata.load import LoadedGroup, run_ident
 from labtui.core.plotdata.model import (
     Baseline,
     GmMethod,
@@ -68,11 +68,11 @@ def shape(
     values (near ±1e308) overflow to inf in ΔI, gm or the unit scaling: not drawn, and no NumPy warning on stderr
     (the metrics' rule too). `settings`, the config's metrics windows, place the Dirac points as the table does."""
     settings = settings or MetricsSettings()
-    if group.family not in _DRAFTERS:
+    kind = group.kind
+    if kind is None:
         return PlotSpec(group.proc, group.proc, "", "", "", "", False, (), (), (), (), group.messages, group.runs)
     rows = group.runs.to_dicts()
-    kind = KINDS[group.family]
-    draft = _DRAFTERS[group.family](group, rows, legend_labels(rows), options, settings)
+    draft = _DRAFTERS.get(group.family, _draft_xy)(group, rows, legend_labels(rows), options, settings)
     messages = [*group.messages, *draft.messages]
     log_y = options.log_y and draft.log_ok
     if options.log_y and not draft.log_ok:
@@ -84,8 +84,8 @@ def shape(
     markers = _dirac_markers(series, draft, draft.x_label or kind.x_label, y_label, settings) if draft.dirac else []
     if width is not None:
         series = [_with_points(s, *minmax_downsample(s.x, s.y, width)) for s in series]
-    x_factor, x_prefix = si_scale(max_abs([s.x for s in series]))
-    y_factor, y_prefix = si_scale((log_middle if log_y else max_abs)([s.y for s in series]))
+    x_factor, x_prefix = si_scale(max_abs([s.x for s in series])) if kind.x_si else (1.0, "")
+    y_factor, y_prefix = si_scale((log_middle if log_y else max_abs)([s.y for s in series])) if kind.y_si else (1.0, "")
     return PlotSpec(
         kind=group.family,  # what the plot's options are of (an IVgT plot has gm and the aligned overlay)
         title=title(group.proc, rows),
@@ -317,12 +317,16 @@ def _dirac_markers(
 def _draft_xy(
     group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions, settings: MetricsSettings
 ) -> _Draft:
-    """y vs x as acquired, one trace per run (IV sweeps, laser power calibrations)."""
-    kind = KINDS[group.family]
+    """y vs x as acquired, one trace per run (IV sweeps, laser power calibrations, the registry's other procedures)."""
+    kind = group.kind
+    assert kind is not None  # `shape` drafts only a group with a kind
     draft = _Draft(kind.y_label, kind.y_unit, [])
     for index, (row, columns) in enumerate(zip(rows, group.columns, strict=False)):
         draft.series.append(_series(row, index, labels[index], columns[kind.x], columns[kind.y]))
+        if "vl_v" in kind.extra:  # a timed run under the pulsed laser (Vt, Pt): its ON windows shaded, as It's
+            draft.spans += laser_windows(columns[kind.x], columns["vl_v"], settings.light_threshold_v)
+    draft.spans = merge_spans(draft.spans)
     return draft
 
 
-_DRAFTERS = {"It": _draft_it, "IVg": _draft_ivg, "IV": _draft_xy, "LaserCalibration": _draft_xy}
+_DRAFTERS = {"It": _draft_it, "IVg": _draft_ivg}  # every other kind: `_draft_xy`
