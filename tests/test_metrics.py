@@ -20,7 +20,7 @@ import pytest
 from labtui.cli import main
 from labtui.core.annotations import current_annotations
 from labtui.core.chip_params import ChipParams, load_chip_params
-from labtui.core.config import ConfigError, MetricsSettings, load_config
+from labtui.core.config import ConfigError, MetricsSettings, default_registry_path, load_config
 from labtui.core.history import load_manifest
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
@@ -803,6 +803,13 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
     assert "cnp_fwd_v" in table and "delta_i_a" not in table
     assert re.search(r" -?\d+(\.\d+)? [mµ]?V ", table.splitlines()[1])  # read with unit and prefix: -840 mV
     assert main(lab.args("metrics", "--rebuild", "--derived-root", str(tmp_path / "elsewhere"))) == 0
+    registry = tmp_path / "lab_procedures.yaml"  # the lab's own registry names IVg "gate" too: both commands know it
+    registry.write_text(default_registry_path().read_text().replace("  IVg:\n", "  IVg:\n    aliases: [gate]\n"))
+    lab.configure(procedures_file=registry)
+    capsys.readouterr()
+    assert main(lab.args("metrics", "67", "--proc", "gate", "--format", "json")) == 0
+    assert {row["proc"] for row in json.loads(capsys.readouterr().out)} == {"IVg"}
+    assert main(lab.args("plot", "67", "--proc", "gate", "--out", str(tmp_path / "gate.svg"))) == 0
     assert (tmp_path / "elsewhere" / "metrics.parquet").is_file()
     assert main(lab.args("metrics", "99")) == 2
     assert main(lab.args("metrics", "--proc", "Nope")) == 2

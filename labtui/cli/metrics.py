@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--group needs a chip number")
     if args.proc is not None:
         try:
-            table = table.filter(pl.col("proc") == canonical_proc(args.proc))
+            table = table.filter(pl.col("proc") == canonical_proc(args.proc, config.procedures_file))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     seq = timeline(manifest.filter(pl.col("chip_number").is_not_null()), tz=config.local_tz).select("run_id", "seq")

@@ -176,9 +176,9 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         else:
             runs = chip_runs(manifest, args.number, args.group, seqs, tz=config.local_tz)
         if args.proc is not None:  # first: an excluded run of another procedure was not going to be drawn
-            runs = one_procedure(runs, args.proc)[1]
+            runs = one_procedure(runs, args.proc, config.procedures_file)[1]
         runs, hidden = without_excluded(config.store_root, runs, include=args.include_excluded)
-        proc, runs = one_procedure(runs, args.proc)
+        proc, runs = one_procedure(runs, args.proc, config.procedures_file)
     family = proc_family(proc, config.procedures_file)  # IVg for IVgT runs: its options and how they are drawn
     options = record.options if record is not None else default_options(family, runs)
     changes = {**(args.baseline or {}), **({"log_y": True} if args.log else {}), **({"gm": True} if args.gm else {}),

@@ -82,11 +82,14 @@ def excluded_notes(store_root: Path, runs: pl.DataFrame) -> list[str]:
             "records it" for row in excluded.iter_rows(named=True)]
 
 
-def one_procedure(runs: pl.DataFrame, proc: str | None) -> tuple[str, pl.DataFrame]:
-    """The runs of one procedure: a figure never mixes axes; several without `proc` is an error listing them."""
+def one_procedure(
+    runs: pl.DataFrame, proc: str | None, procedures_file: Path | None = None
+) -> tuple[str, pl.DataFrame]:
+    """The runs of one procedure (`proc` as the lab's registry, `procedures_file`, names it): a figure never mixes
+    axes; several without `proc` is an error listing them."""
     if proc is not None:
         try:
-            proc = canonical_proc(proc)
+            proc = canonical_proc(proc, procedures_file)
         except ValueError as error:
             raise UsageError(str(error)) from None
         runs = runs.filter(pl.col("proc") == proc)
