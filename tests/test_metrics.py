@@ -1076,6 +1076,7 @@ def test_a_legacy_procedures_run_gets_the_quantities_of_the_procedure_it_is_like
                               for proc in (legacy, family))
     assert legacy_row == family_row
     assert any(legacy_row[q.column] is not None for q in QUANTITIES if q.procedure == family and q.from_data)
+    assert update_metrics(lab.config, rebuild=True).table.equals(read_metrics(lab.config))  # read back: the same
     # the chip's trend draws both runs, and the dashboard's Dirac point is the newest sweep's, the legacy one
     trend = Trend.CNP if family == "IVg" else Trend.DARK
     manifest, metrics = load_manifest(lab.config), read_metrics(lab.config)

@@ -24,7 +24,6 @@ from labtui.core.metrics.it import it_quantities
 from labtui.core.metrics.ivg import ivg_quantities
 from labtui.core.metrics.schema import METRICS_SCHEMA
 from labtui.core.metrics_stamp import METRICS_VERSION
-from labtui.core.registry import load_registry
 
 DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
 T = TypeVar("T")
@@ -35,14 +34,15 @@ READ_COLUMNS = {"IVg": ("vg_v", "i_a"), "It": ("t_s", "i_a", "vl_v"), "LaserCali
 READ_BACK_CHUNK = 32  # runs whose Parquet one query reads back (`_read_chunk`)
 
 
-def compute_runs(config: StagingConfig, todo: pl.DataFrame, version: str,
+def compute_runs(config: StagingConfig, todo: pl.DataFrame, family: pl.Expr, version: str,
                  computed: Mapping[str, tuple[str, Derived]]) -> tuple[pl.DataFrame, list[str]]:
     """The from-data rows of the runs `todo` (with `metrics_version` and the windows' hash `version`), and the
     problems of runs that could not be read: from `computed` where the caller has them at the same hash, else read
-    back in chunks."""
+    back in chunks, each run as its `family` (`registry.family_expr`: an IVgT run as an IVg one)."""
     results: list[tuple[Derived, str | None]] = []
     to_read: list[tuple[Any, ...]] = []
-    for row in todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256").iter_rows():
+    rows = todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256", family.alias("family"))
+    for row in rows.iter_rows():
         known = computed.get(row[0])
         if known is not None and known[0] == row[4] and known[1]:
             results.append(((row[0], *known[1], row[4]), None))
@@ -84,10 +84,10 @@ def _read_ahead(config: StagingConfig, read: Callable[[T], R], items: list[T]) -
 
 
 def _read_chunk(config: StagingConfig, rows: list[tuple[Any, ...]]) -> list[pl.DataFrame | Exception]:
-    """The Parquet of runs (run_id, proc, date_local, …) in one Polars query (a read per file cost twice the CPU);
-    when a file cannot be read, which fails the query, each file alone: its error in its place."""
+    """The Parquet of runs (run_id, proc, date_local, …, family) in one Polars query (a read per file cost twice the
+    CPU); when a file cannot be read, which fails the query, each file alone: its error in its place."""
     paths = [run_parquet_path(config.stage_root, proc, date_local, run_id) for run_id, proc, date_local, *_ in rows]
-    columns = [list(READ_COLUMNS[row[1]]) for row in rows]
+    columns = [list(READ_COLUMNS[row[-1]]) for row in rows]
     try:
         return list(read_parquets_pinned(paths, columns))
     except (OSError, pl.exceptions.PolarsError):
@@ -96,18 +96,17 @@ def _read_chunk(config: StagingConfig, rows: list[tuple[Any, ...]]) -> list[pl.D
 
 def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]],
                  frames: list[pl.DataFrame | Exception]) -> list[tuple[Derived, str | None]]:
-    """The from-data rows of runs (run_id, proc, date_local, vds_v, source_sha256) read back; a run whose Parquet
-    could not be read gets an empty row without a hash (so it is retried) and a problem."""
+    """The from-data rows of runs (run_id, proc, date_local, vds_v, source_sha256, family) read back; a run whose
+    Parquet could not be read gets an empty row without a hash (so it is retried) and a problem."""
     results: list[tuple[Derived, str | None]] = []
-    registry = load_registry(config.procedures_file)  # once: a lookup stats the file
-    for (run_id, proc, date_local, vds_v, sha256), frame in zip(rows, frames, strict=True):
+    for (run_id, proc, date_local, vds_v, sha256, family), frame in zip(rows, frames, strict=True):
         if isinstance(frame, Exception):
             path = run_parquet_path(config.stage_root, proc, date_local, run_id)
             problem = f"{proc} run {run_id}: cannot read {path}: {frame}"
             results.append(((run_id, *[None] * len(DATA_COLUMNS), [f"run: cannot read its Parquet ({frame})"], None),
                             problem))
         else:
-            derived = from_data(registry.family(proc), frame, vds_v, config.metrics)
+            derived = from_data(family, frame, vds_v, config.metrics)
             results.append(((run_id, *derived, sha256), None))
     return results
 

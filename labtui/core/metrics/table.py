@@ -109,7 +109,7 @@ def compute_update(
         (pl.col("metrics_version") == METRICS_VERSION) & (pl.col("settings_hash") == version)
     ).join(runs.select("run_id", "source_sha256"), on=["run_id", "source_sha256"], how="semi")
     todo = runs.join(current, on="run_id", how="anti")
-    fresh, problems = compute_runs(config, todo, version, computed or {})
+    fresh, problems = compute_runs(config, todo, family, version, computed or {})
     data = pl.concat([current.select(["run_id", *DATA_COLUMNS, "remarks", "source_sha256", "metrics_version",
                                       "settings_hash"]), fresh], how="vertical")
     data = data.with_columns(pl.col("remarks").list.eval(pl.element().filter(~_joined_remark(pl.element()))))
