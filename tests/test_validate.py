@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from labtui.cli import main
+from labtui.core.config import default_registry_path
 from labtui.core.findings import Finding
 from labtui.core.fixes import apply_fixes
 from labtui.core.layout import run_dir, run_parquet_path
@@ -24,7 +25,7 @@ from labtui.core.manifest import write_manifest
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import read_footer
 from labtui.core.validate import _schema_errors, validate
-from tests.lab import Lab, chip67_lab, local, sha_tree
+from tests.lab import COLUMNS, Lab, chip67_lab, data_rows, local, raw_csv, sha_tree, sweep
 
 IT = "Alisson_08_sept/It2025-09-08_1.csv"
 IVG = "Alisson_05_sept/IVg2025-09-05_1.csv"
@@ -471,3 +472,25 @@ def test_the_column_checks_find_the_rows_and_first_errors_the_model_finds(
         frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == row).then(pl.lit(value, dtype))
                                    .otherwise(pl.col(column)).alias(column))
     assert _schema_errors(frame) == per_row_errors(frame)
+
+
+def test_a_lab_registry_without_the_like_lines_is_said_with_the_lines_to_add(lab: Lab) -> None:
+    """A lab's own registry copied before `like:` existed reads IVgT runs as a procedure of their own: no Dirac
+    point. Validate names the runs and the line; with it added, `metrics --rebuild` gives them IVg's quantities."""
+    params = {"VG start": "-2 V", "VG end": "2 V", "VG step": "0.1 V"}
+    rows = data_rows(((v, 1e-6 * (1 + (v - 0.3) ** 2)) for v in sweep(-2, 2, 0.1, "loop")), len(COLUMNS["IVg"]))
+    lab.write("2025-10-13/IVgT2025-10-13_1.csv", raw_csv("IVgT", params=params, rows=rows))
+    own = default_registry_path().read_text(encoding="utf-8")
+    registry = lab.root / "procedures.yaml"
+    registry.write_text(own.replace("    like: IVg\n", ""), encoding="utf-8")
+    lab.configure(procedures_file=registry)
+    lab.stage()
+    finding = by_code(lab)["registry_without_like"]
+    assert finding.severity == "warning" and str(registry) in finding.title
+    assert finding.items == ["IVgT: 1 run; add `like: IVg` to its entry"]
+    assert main(lab.args("metrics", "--format", "json")) == 0
+    registry.write_text(own, encoding="utf-8")
+    assert "registry_without_like" not in by_code(lab)
+    assert main(lab.args("metrics", "--rebuild", "--out", str(lab.root / "m.json"), "--format", "json")) == 0
+    ivgt = [row for row in json.loads((lab.root / "m.json").read_text()) if row["proc"] == "IVgT"]
+    assert len(ivgt) == 1 and ivgt[0]["cnp_fwd_v"] == pytest.approx(0.3, abs=0.05)

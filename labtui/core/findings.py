@@ -52,6 +52,7 @@ class FindingCode(StrEnum):
     ANNOTATIONS_ORPHANED = "annotations_orphaned"
     ANNOTATIONS_REATTACHABLE = "annotations_reattachable"
     ANNOTATIONS_UNREADABLE = "annotations_unreadable"
+    REGISTRY_WITHOUT_LIKE = "registry_without_like"
 
 
 MANIFEST_FILE_CODES = {FindingCode.MANIFEST_MISSING, FindingCode.MANIFEST_UNREADABLE, FindingCode.MANIFEST_COLUMNS}

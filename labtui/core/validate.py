@@ -23,7 +23,7 @@ from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.annotations import unreadable_actions
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.chip_name import group_spelling
-from labtui.core.config import StagingConfig
+from labtui.core.config import ConfigError, StagingConfig, default_registry_path
 from labtui.core.findings import MANIFEST_FILE_CODES, SEVERITY_ORDER, Finding, FindingCode, ValidationReport
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
 from labtui.core.layout import PART_NAME
@@ -37,6 +37,7 @@ from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import read_footer
 from labtui.core.quarantine import foreign_files, quarantine_root
 from labtui.core.raw_checks import raw_findings
+from labtui.core.registry import load_registry
 from labtui.core.store import DIRTY_MARKER, identity_path, read_identity
 from labtui.core.wording import counted, shown
 
@@ -332,6 +333,31 @@ def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Fin
     ]
 
 
+# -- the lab's procedure registry -----------------------------------------------------------------------------------
+def _registry_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Finding]:
+    """Runs of a legacy procedure that the lab's own registry (a copy of labtui's from before `like:`) reads as a
+    procedure of its own, where labtui's reads them as another's (IVgT like IVg): they get no derived quantities, no
+    trends and not their family's plot options. Said with the line to add."""
+    lab_file = config.procedures_file
+    if lab_file is None or frame.is_empty() or lab_file.resolve() == default_registry_path().resolve():
+        return []
+    try:
+        lab = load_registry(lab_file)
+    except ConfigError:  # a registry that does not load is every stage's error, said there
+        return []
+    own = load_registry()
+    counts = frame.group_by("proc").len().sort("proc").iter_rows()
+    missing = [f"{proc}: {counted(runs, 'run')}; add `like: {family}` to its entry" for proc, runs in counts
+               if (family := own.family(proc)) != proc and lab.family(proc) == proc and lab.get(family) is not None]
+    return _finding(
+        FindingCode.REGISTRY_WITHOUT_LIKE, "warning",
+        f"the lab's procedure registry ({lab_file}) reads legacy procedures as their own, not as their family",
+        missing,
+        "add the `like:` lines, then run `labtui metrics --rebuild`: their runs get their family's derived "
+        "quantities, trends and plot options",
+    )
+
+
 # -- the store as a whole ------------------------------------------------------------------------------------------
 def outside_raw_root(source: pl.Expr) -> pl.Expr:
     """A source path that cannot be relative to the raw root: absolute, or climbing out of it with `..`."""
@@ -400,7 +426,7 @@ def validate(
     findings += raw
     if trusted:  # without a readable manifest every annotated run would look orphaned
         findings += _annotation_findings(valid, config)
-    findings += _store_findings(config)
+    findings += _store_findings(config) + _registry_findings(frame, config)
     findings.sort(key=lambda finding: SEVERITY_ORDER[finding.severity])
     owned = frame.filter(pl.col("chip_number").is_not_null())
     stats = {
