@@ -476,7 +476,7 @@ def test_the_column_checks_find_the_rows_and_first_errors_the_model_finds(
 
 def test_a_lab_registry_without_the_like_lines_is_said_with_the_lines_to_add(lab: Lab) -> None:
     """A lab's own registry copied before `like:` existed reads IVgT runs as a procedure of their own: no Dirac
-    point. Validate names the runs and the line; with it added, `metrics --rebuild` gives them IVg's quantities."""
+    point. Validate names the runs and the line; with it added, `labtui metrics` gives them IVg's quantities."""
     params = {"VG start": "-2 V", "VG end": "2 V", "VG step": "0.1 V"}
     rows = data_rows(((v, 1e-6 * (1 + (v - 0.3) ** 2)) for v in sweep(-2, 2, 0.1, "loop")), len(COLUMNS["IVg"]))
     lab.write("2025-10-13/IVgT2025-10-13_1.csv", raw_csv("IVgT", params=params, rows=rows))
@@ -491,6 +491,6 @@ def test_a_lab_registry_without_the_like_lines_is_said_with_the_lines_to_add(lab
     assert main(lab.args("metrics", "--format", "json")) == 0
     registry.write_text(own, encoding="utf-8")
     assert "registry_without_like" not in by_code(lab)
-    assert main(lab.args("metrics", "--rebuild", "--out", str(lab.root / "m.json"), "--format", "json")) == 0
+    assert main(lab.args("metrics", "--out", str(lab.root / "m.json"), "--format", "json")) == 0
     ivgt = [row for row in json.loads((lab.root / "m.json").read_text()) if row["proc"] == "IVgT"]
     assert len(ivgt) == 1 and ivgt[0]["cnp_fwd_v"] == pytest.approx(0.3, abs=0.05)

@@ -353,8 +353,8 @@ def _registry_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Findi
         FindingCode.REGISTRY_WITHOUT_LIKE, "warning",
         f"the lab's procedure registry ({lab_file}) reads legacy procedures as their own, not as their family",
         missing,
-        "add the `like:` lines, then run `labtui metrics --rebuild`: their runs get their family's derived "
-        "quantities, trends and plot options",
+        "add the `like:` lines: their runs get their family's plot options, and its derived quantities and trends "
+        "once `labtui metrics` (or the next stage) computes them",
     )
 
 
