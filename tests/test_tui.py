@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from rich.console import Console
+from rich.text import Text
 from textual import events
 from textual.command import CommandList
 from textual.pilot import Pilot
@@ -44,7 +45,7 @@ from labtui.tui.dialogs import (
 from labtui.tui.history import HistoryScreen
 from labtui.tui.plot import PlotScreen
 from labtui.tui.rejects import RejectsScreen, choose_editor
-from labtui.tui.stage import StageScreen
+from labtui.tui.stage import StageScreen, WrappedLog
 from labtui.tui.table import FrameTable
 from labtui.tui.validate import ValidateScreen
 from tests.lab import REJECT, Lab, epoch, fixed_reject, lock_held_elsewhere, raw_csv, tui_lab
@@ -563,6 +564,49 @@ async def test_the_stage_log_wraps_its_lines_at_its_width_and_again_after_a_resi
             assert all(line.cell_length <= width for line in log.lines) and log.max_scroll_x == 0, size
             assert [word for line in log.lines for word in line.text.split()] == words, size
             assert (len(log.lines) > at_80) == (size[0] == 60), size  # the reject's reason on two lines at 60 only
+
+
+async def test_the_stage_log_keeps_the_line_read_at_its_top_after_a_resize_and_follows_only_at_its_end(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a resize the log jumped back to its end: a reject's reason scrolled up to was gone. The line read stays
+    at the top, at the new wrapping, and a new line neither moves it nor is followed; at the end the log follows.
+    Written again 5 lines a batch, the line read comes in a later batch, first with too few lines below it."""
+    monkeypatch.setattr(WrappedLog, "REWRAP_BATCH", 5)
+    lab = tui_lab(tmp_path, staged=False)
+    for n in range(40):
+        lab.write(f"2025-10-20/It2025-10-20_{n + 1}.csv", raw_csv("It", start=epoch(2025, 10, 20, 10, n)))
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        log = app.screen.query_one("#log", WrappedLog)
+
+        async def resize(size: tuple[int, int]) -> None:
+            await pilot.resize_terminal(*size)
+            await wait_until(pilot, lambda: not log.pending)
+            await settle(pilot)
+
+        def top() -> str:
+            return log.lines[log.scroll_offset.y].text
+
+        read = next(y for y, line in enumerate(log.lines) if line.text.startswith(f"✘ {REJECT}"))
+        assert WrappedLog.REWRAP_BATCH < read < log.max_scroll_y  # after the first batch, above the last screen
+        log.scroll_to(y=read, animate=False)
+        await pilot.pause()
+        for size in ((140, 30), (60, 30), (80, 24)):
+            await resize(size)
+            assert top().startswith(f"✘ {REJECT}") and not log.is_vertical_scroll_end, size
+        log.write(Text("a new line"))
+        await settle(pilot)
+        assert top().startswith(f"✘ {REJECT}"), "a new line moved the line read"
+        log.scroll_end(animate=False, immediate=True)
+        for size in ((140, 30), (60, 30)):
+            await resize(size)
+            assert log.is_vertical_scroll_end and log.lines[-1].text.startswith("a new line"), size
+        log.write(Text("one more"))
+        await settle(pilot)
+        assert log.is_vertical_scroll_end and log.lines[-1].text.startswith("one more")
 
 
 async def test_a_refused_stage_says_why_and_stops_its_progress_bar(tmp_path: Path) -> None:

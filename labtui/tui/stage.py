@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -41,48 +42,82 @@ class WrappedLog(RichLog):
     """A log whose lines wrap again when its width changes. RichLog wraps a line once, at the width it is written
     at: after the terminal was resized, the stage's log kept the old width's lines (cut past the right edge when
     narrower, half-empty when wider). Keeps what was written, as many entries as it keeps lines, and writes them
-    again after a resize a batch per refresh: 5,000 lines took 2.5 s at once, which froze the app."""
+    again after a resize a batch per refresh: 5,000 lines took 2.5 s at once, which froze the app.
+
+    It follows new lines only while the user is at its end (its auto_scroll, set as it scrolls), and after a resize
+    the entry at its top stays there, at the new wrapping: it jumped to the end, away from a reject's reason read."""
 
     REWRAP_BATCH = 100
 
     def __init__(self, **options: object) -> None:
         super().__init__(wrap=True, min_width=1, **options)  # type: ignore[arg-type]  # min_width: default 78
-        self.written: deque[Text | str] = deque(maxlen=self.max_lines)
-        self.pending: deque[Text | str] = deque()  # still to be written again since the last resize, in order
+        self.written: deque[Text] = deque(maxlen=self.max_lines)  # copies: an entry is known by its identity
+        self.starts: deque[int] = deque(maxlen=self.max_lines)  # each entry's first line, as RichLog counts them
+        self.pending: deque[Text] = deque()  # still to be written again since the last resize, in order
         self.wrapped_at = 0  # the width the lines were wrapped at
+        self.top: Text | None = None  # while written again: the entry to keep at the top (None: follow the end)
+        self.top_line: int | None = None  # its first line once written again
 
     def write(self, content: object, *args: object, **options: object) -> WrappedLog:
         if not self._size_known:  # RichLog defers the write and makes it again here once it knows its size
             super().write(content, *args, **options)  # type: ignore[arg-type]
             return self
         assert isinstance(content, Text | str), content  # the stage's lines
-        self.written.append(content.copy() if isinstance(content, Text) else content)
+        self.written.append(content.copy() if isinstance(content, Text) else Text(content))
         self.wrapped_at = self.scrollable_content_region.width
         if self.pending:  # after the lines written before it
             self.pending.append(self.written[-1])
         else:
-            super().write(content, *args, **options)  # type: ignore[arg-type]
+            self._write_out(self.written[-1], *args, **options)
         return self
+
+    def _write_out(self, entry: Text, *args: object, **options: object) -> int:
+        """Writes `entry` at the end; returns its first line, counted since the last clear as RichLog counts them
+        (its lines past max_lines are dropped from the front, `_start_line` their number)."""
+        start = self._start_line + len(self.lines)
+        self.starts.append(start)
+        super().write(entry, *args, **options)  # type: ignore[arg-type]
+        return start
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Scrolled up, the user reads on: new lines no longer pull the log to its end until they scroll back."""
+        super().watch_scroll_y(old_value, new_value)
+        self.auto_scroll = new_value >= self.max_scroll_y
 
     def on_resize(self, event: Resize) -> None:  # RichLog's own handler runs after this one (Textual calls both)
         width = self.scrollable_content_region.width
         if not self._size_known or not self.written or width in (0, self.wrapped_at):
             return
         self.wrapped_at = width
-        self.clear()  # its size is known: no write waits to be made
         restart = not self.pending
+        if restart:  # else the entry to keep is the one kept when the writing again began
+            self.top = None if self.auto_scroll else self._entry_at(self.scroll_offset.y)
+        self.top_line = None
+        self.clear()  # its size is known: no write waits to be made
+        self.starts.clear()
         self.pending = deque(self.written)
         if restart:
             self._write_pending()
+
+    def _entry_at(self, y: int) -> Text:
+        """The entry line `y` is part of (when nothing is pending, each entry kept has its start, in the same order)."""
+        return self.written[bisect_right(self.starts, self._start_line + y) - 1]
 
     def _write_pending(self) -> None:
         if not self.is_attached:  # the screen closed meanwhile
             self.pending.clear()
             return
         for _ in range(min(self.REWRAP_BATCH, len(self.pending))):
-            super().write(self.pending.popleft())
+            entry = self.pending.popleft()
+            start = self._write_out(entry, scroll_end=self.top is None)
+            if entry is self.top:
+                self.top_line = start
+        if self.top_line is not None:  # again after each batch: the lines below it may not have filled a screen
+            self.scroll_to(y=self.top_line - self._start_line, animate=False)
         if self.pending:
             self.call_after_refresh(self._write_pending)
+        elif self.top is not None:  # the clear's scroll to 0 read as being at the end
+            self.auto_scroll = self.is_vertical_scroll_end
 
 
 class Progress(Message):
