@@ -9,6 +9,7 @@ with matplotlib's own `compare_images`. After an intended change of the figures,
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import shutil
@@ -221,26 +222,97 @@ def test_a_log_axis_labels_its_ticks_as_plain_numbers():
     assert labels == {0.01: "0.01", 0.1: "0.1", 1.0: "1", 10.0: "10", 100.0: "100", 1000.0: "1000"}
 
 
-@pytest.mark.parametrize("joined", [False, True])
-def test_trend_series_past_the_palette_keep_a_look_of_their_own(joined):
-    """A photoresponse trend of the real chip Alisson68 has ten wavelengths: its 680 and 850 nm points were drawn as
-    the 365 and 385 nm ones (the same colour, the same circle; the dash that tells them apart has no line to show
-    on when the points stand alone), and so were their legend entries."""
+def trend_legend(count: int, joined: bool) -> list[tuple[str, str, str, str]]:
+    """The legend of a photoresponse trend of `count` wavelengths, as (label, colour, marker, line style)."""
     from matplotlib.figure import Figure
 
     x = np.array([6e-6, 6e-6, 1.8e-5])  # one power repeated: the points stand alone
-    wavelengths = (365, 385, 405, 455, 505, 565, 590, 625, 680, 850)
-    traces = tuple(Trace(x, x * k, f"{nm} nm", k) for k, nm in enumerate(wavelengths))
+    traces = tuple(Trace(x, x * k, f"{350 + 25 * k} nm", k) for k in range(count))
     drawing = Drawing("Alisson68 · photoresponse against power", "P (µW)", "ΔI (µA)", traces, points=True,
                       joined=joined)
     ax = Figure().add_subplot()
     draw_axes(ax, drawing)
     legend = ax.get_legend()
-    looks = [(line.get_color(), line.get_marker(), line.get_linestyle()) for line in legend.get_lines()]
-    assert [text.get_text() for text in legend.get_texts()] == [f"{nm} nm" for nm in wavelengths]
-    assert len(set(looks)) == len(wavelengths), looks
-    if not joined:  # no line drawn: the marker alone must tell 680 nm from 365 nm
-        assert len({(color, marker) for color, marker, _ in looks}) == len(wavelengths)
+    return [(text.get_text(), line.get_color(), line.get_marker(), line.get_linestyle())
+            for text, line in zip(legend.get_texts(), legend.get_lines(), strict=True)]
+
+
+@pytest.mark.parametrize("joined", [False, True])
+def test_trend_series_past_the_palette_each_have_a_colour_and_a_shape(joined):
+    """A photoresponse trend of the real chip Alisson72 has ten wavelengths: its 680 and 850 nm points took the 365 and
+    385 nm colours (a square for a circle: at 3.5 pt, the same blue dot), and past 16 wavelengths the looks repeated
+    outright. Each wavelength now has its own colour along viridis, in λ order, and neighbours differ in shape."""
+    for count in (10, 20):
+        entries = trend_legend(count, joined)
+        assert [label for label, *_ in entries] == [f"{350 + 25 * k} nm" for k in range(count)]
+        colors = [color for _, color, _, _ in entries]
+        assert len(set(colors)) == count and not set(colors) & set(OKABE_ITO), colors
+        assert all(a[2] != b[2] for a, b in itertools.pairwise(entries))  # neighbours: another marker
+        assert {style for *_, style in entries} == ({"None"} if not joined else {"-", "--", "-.", ":"})
+
+
+def test_trend_series_within_the_palette_look_as_before():
+    """Up to 8 wavelengths a trend keeps the palette's colours, circles and solid lines."""
+    for count in (1, 8):
+        looks = [(color, marker, style) for _, color, marker, style in trend_legend(count, True)]
+        assert looks == [(color, "o", "-") for color in OKABE_ITO[:count]]
+
+
+def calibration_spec(wavelengths: list[float | None]) -> PlotSpec:
+    """The plot of laser calibrations at these wavelengths, one run each, in history order."""
+    x = np.linspace(0.0, 5.0, 11)
+    runs = pl.DataFrame({"run_id": [f"{k:016x}" for k in range(len(wavelengths))],
+                         "seq": range(1, len(wavelengths) + 1), "laser_wavelength_nm": wavelengths},
+                        schema_overrides={"laser_wavelength_nm": pl.Float64})
+    columns = tuple({"vl_v": x, "power_w": x * 1e-6 * (k + 1)} for k in range(len(wavelengths)))
+    group = LoadedGroup("LaserCalibration", runs, columns, (), kind=KINDS["LaserCalibration"])
+    return shape(group, PlotOptions(), DRAW_BUCKETS)
+
+
+def legend_looks(ax) -> dict[str, tuple[str, str]]:
+    legend = ax.get_legend()
+    return {text.get_text(): (line.get_color(), line.get_linestyle())
+            for text, line in zip(legend.get_texts(), legend.get_lines(), strict=True)}
+
+
+@pytest.mark.filterwarnings("error")
+def test_calibrations_past_the_palette_are_coloured_by_wavelength(tmp_path):
+    """A day of 20 calibrations at 10 wavelengths (the real 2025-09-23) was coloured by seq, a colour bar beside it:
+    which curve was which λ, the figure no longer said. Past the palette's runs, the runs of one wavelength share a
+    look and one legend entry, in λ order (a run without a λ last); past 8 wavelengths, as a trend's (viridis)."""
+    from matplotlib.figure import Figure
+
+    wavelengths: list[float | None] = [850.0, 365.0, 455.0, 365.0, 625.0] * 4
+    wavelengths[-1] = None
+    spec = calibration_spec(wavelengths)
+    figure = Figure(layout="constrained")
+    ax = figure.add_subplot()
+    draw_axes(ax, drawing_of(spec))
+    entries = legend_looks(ax)
+    assert list(entries) == ["λ=365 nm", "λ=455 nm", "λ=625 nm", "λ=850 nm", "λ=? nm"]
+    assert list(entries.values()) == [(color, "-") for color in OKABE_ITO[:5]]
+    lines = [line for line in ax.get_lines() if (line.get_gid() or "").startswith("series-")]
+    assert [(line.get_color(), line.get_linestyle()) for line in lines] == [
+        entries[f"λ={nm:g} nm" if nm else "λ=? nm"] for nm in wavelengths]
+    assert not any(axes.get_gid() == "seq-colour-bar" for axes in figure.axes)
+    write_figure(spec, tmp_path / "calibrations.png", dpi=30)  # no layout warning
+    assert (tmp_path / "calibrations.png").read_bytes()[:4] == b"\x89PNG"
+
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing_of(calibration_spec([365.0 + 50 * (k % 10) for k in range(20)])))
+    entries = legend_looks(ax)
+    assert len(entries) == 10 and len({color for color, _ in entries.values()}) == 10
+    assert not {color for color, _ in entries.values()} & set(OKABE_ITO)
+
+
+def test_calibrations_within_the_palette_keep_an_entry_per_run():
+    """Up to 16 runs, each calibration keeps its own look and entry, the λ in its label."""
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing_of(calibration_spec([455.0, 365.0, 455.0])))
+    assert legend_looks(ax) == {"λ=455 nm seq 1": (OKABE_ITO[0], "-"), "λ=365 nm seq 2": (OKABE_ITO[1], "-"),
+                                "λ=455 nm seq 3": (OKABE_ITO[2], "-")}
 
 
 @pytest.mark.filterwarnings("error")

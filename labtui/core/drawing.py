@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
     from matplotlib.artist import Artist
     from matplotlib.axes import Axes
+    from matplotlib.colors import Colormap
     from matplotlib.lines import Line2D
     from matplotlib.ticker import LogFormatter
 
@@ -41,9 +42,11 @@ _COLUMN_RC = {"font.size": 8, "axes.titlesize": 7, "legend.fontsize": 6.5, "xtic
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 # Runs past the palette's length get the next dash family; backward sweep legs are dashed within their family.
 DASHES = (("-", "--"), (":", "-."))
-# A trend's markers stand alone (a scatter, or a series whose x repeats): a dash cannot tell a run past the palette's
-# length from the first runs of its colour there, so each dash family has its own marker too.
-MARKERS = ("o", "s")
+# Groups (a trend's wavelengths; past `PALETTE_RUNS` runs, a calibration's) past the palette's length: each its own
+# colour along the sequential map, in their order (by wavelength), and the next of these (marker, dash), so that
+# neighbours on the map, close in colour, differ in shape too. The palette's colours again with another marker read
+# as the first wavelengths (680 nm as 365 nm), and ran out past 16.
+GROUP_LOOKS = (("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"))
 LASER_ON = "#F0E442"
 LEGEND_INSIDE = 8  # more entries than this go beside the axes
 LEGEND_COLUMN = 24  # entries a column beside the axes holds
@@ -90,6 +93,8 @@ class Trace:
     run_label: str = ""  # a sweep leg's run (`label` names the leg too): see `_legend_by_run`
     breaks: tuple[int, ...] = ()  # the line stops before these points (a trend's long gap)
     seq: int | None = None  # the run's seq in its chip's history: its colour past `PALETTE_RUNS` runs
+    group: str = ""  # a calibration's wavelength (`λ=455 nm`): past `PALETTE_RUNS` runs, its look and legend entry
+    group_index: int = 0  # the group's place among the figure's, by wavelength: its colour and its legend line
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,9 +155,30 @@ def _legend_by_run(traces: tuple[Trace, ...]) -> bool:
             and max(trace.run_index for trace in traces) < PALETTE_RUNS)
 
 
-def _by_seq(drawing: Drawing) -> bool:
-    """Runs past the palette's looks, each coloured by its seq (`PALETTE_RUNS`); a trend's series are not runs."""
+def _past_the_palette(drawing: Drawing) -> bool:
+    """More runs than have a look of their own (`PALETTE_RUNS`); a trend's series are not runs."""
     return not drawing.points and len({trace.run_index for trace in drawing.traces}) > PALETTE_RUNS
+
+
+def _by_group(drawing: Drawing) -> bool:
+    """Runs past the palette's looks at several wavelengths (calibrations, where several are the rule): coloured by
+    their wavelength, one legend entry each, as a colour by seq would not tell which λ a curve is."""
+    return _past_the_palette(drawing) and len({trace.group for trace in drawing.traces}) > 1
+
+
+def _by_seq(drawing: Drawing) -> bool:
+    """Runs past the palette's looks, each coloured by its seq (`PALETTE_RUNS`)."""
+    return _past_the_palette(drawing) and not _by_group(drawing)
+
+
+def _groups(drawing: Drawing) -> dict[int, str]:
+    """The figure's groups, each look's index and its legend label, in their order: a trend's series, or the
+    wavelengths of runs drawn by group (`_by_group`). Empty: each run has its own look."""
+    if drawing.points:
+        return {trace.run_index: trace.label for trace in drawing.traces}
+    if _by_group(drawing):
+        return dict(sorted((trace.group_index, trace.group) for trace in drawing.traces))
+    return {}
 
 
 def series_style(run_index: int, direction: int) -> tuple[str, str]:
@@ -162,10 +188,15 @@ def series_style(run_index: int, direction: int) -> tuple[str, str]:
     return color, family[direction < 0]
 
 
-def series_marker(run_index: int) -> str:
-    """The marker of a trend's points: one per dash family, so a series past the palette's length keeps its own look
-    where no line is drawn."""
-    return MARKERS[(run_index // len(OKABE_ITO)) % len(MARKERS)]
+def group_style(index: int, count: int, direction: int) -> tuple[str, str, str]:
+    """(colour, line style, marker) of group `index` of `count`: up to the palette's length a run's look (a circle
+    for a point, dashed for a backward leg); past it its place along the sequential map and `GROUP_LOOKS`."""
+    if count <= len(OKABE_ITO):
+        return OKABE_ITO[index], DASHES[0][direction < 0], GROUP_LOOKS[0][0]
+    from matplotlib.colors import to_hex
+
+    marker, dash = GROUP_LOOKS[index % len(GROUP_LOOKS)]
+    return to_hex(_sequential_map()(index / (count - 1))), dash, marker
 
 
 def draw_axes(ax: Axes, drawing: Drawing) -> None:
@@ -178,15 +209,21 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         ax.axvspan(start, stop, color=LASER_ON, alpha=0.35, lw=0, zorder=0, label="laser ON" if number == 0 else None,
                    gid=f"laser-on-{number}")
     labelled: set[str] = set()
-    by_run = _legend_by_run(drawing.traces)
+    by_run, by_group = _legend_by_run(drawing.traces), _by_group(drawing)
     seq_colors = _seq_colors(ax, drawing.traces) if _by_seq(drawing) else None
+    groups = _groups(drawing)
     for number, trace in enumerate(drawing.traces):  # gids name the SVG groups: a reader (or a test) finds each trace
-        color, linestyle = series_style(trace.run_index, trace.direction)
         name = typeset(trace.run_label if by_run else trace.label)
-        label = None if name in labelled or seq_colors else name
+        label = None if name in labelled or seq_colors or by_group else name
         labelled.add(name)
-        if seq_colors:
+        marker: str | None = None
+        if groups:
+            index = trace.group_index if by_group else trace.run_index
+            color, linestyle, marker = group_style(index, len(groups), trace.direction)
+        elif seq_colors:
             color, linestyle = seq_colors(trace), DASHES[0][trace.direction < 0]
+        else:
+            color, linestyle = series_style(trace.run_index, trace.direction)
         if drawing.points and not drawing.joined:
             linestyle = "none"
         x, y = trace.x, trace.y
@@ -194,11 +231,14 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
             import numpy as np  # loaded with matplotlib already
 
             x, y = (np.insert(values.astype(float), trace.breaks, np.nan) for values in (x, y))
-        marker = series_marker(trace.run_index) if drawing.points else None  # trends: a marker per run
         ax.plot(x, y, color=color, linestyle=linestyle, lw=1.0, label=None if by_run else label,
-                gid=f"series-{number}", marker=marker, ms=3.5)
+                gid=f"series-{number}", marker=marker if drawing.points else None, ms=3.5)  # trends: one per run
         if by_run and label is not None:  # the run's entry: its colour, as its forward legs are drawn
             ax.plot([], [], color=color, linestyle=series_style(trace.run_index, 1)[1], lw=1.0, label=label)
+    if by_group:  # an entry per wavelength, in their order: the runs of one share it
+        for index, group in groups.items():
+            color, linestyle, _ = group_style(index, len(groups), 0)
+            ax.plot([], [], color=color, linestyle=linestyle, lw=1.0, label=typeset(group))
     directions: dict[str, tuple[Line2D, ...]] = {}
     if seq_colors and any(trace.direction for trace in drawing.traces):
         for direction, what in ((1, "forward sweep (Vg rising)"), (-1, "backward sweep (Vg falling)")):
@@ -266,16 +306,24 @@ def seq_orders(seqs: Mapping[int, int | None]) -> tuple[dict[int, int], bool]:
     return {index: seq if named and seq is not None else index + 1 for index, seq in seqs.items()}, named
 
 
-def _seq_colors(ax: Axes, traces: tuple[Trace, ...]) -> Callable[[Trace], str]:
-    """Draw the colour bar of the runs' seq beside `ax` (`seq_orders`); a trace's colour along it."""
+@cache
+def _sequential_map() -> Colormap:
+    """viridis to `SEQ_MAP_END`: the colours of runs by seq and of groups past the palette."""
     import numpy as np  # loaded with matplotlib already
     from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(colormaps["viridis"](np.linspace(0.0, SEQ_MAP_END, 256)))
+
+
+def _seq_colors(ax: Axes, traces: tuple[Trace, ...]) -> Callable[[Trace], str]:
+    """Draw the colour bar of the runs' seq beside `ax` (`seq_orders`); a trace's colour along it."""
     from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import ListedColormap, Normalize, to_hex
+    from matplotlib.colors import Normalize, to_hex
     from matplotlib.ticker import MaxNLocator
 
     orders, named = seq_orders({trace.run_index: trace.seq for trace in traces})
-    colors = ListedColormap(colormaps["viridis"](np.linspace(0.0, SEQ_MAP_END, 256)))
+    colors = _sequential_map()
     norm = Normalize(min(orders.values()), max(orders.values()))
     scale = ScalarMappable(norm, colors)
     bar = ax.figure.colorbar(scale, ax=ax, label="seq" if named else "run, in the plot's order", pad=0.02)
@@ -297,9 +345,12 @@ def _plain_log_formatter(minor_thresholds: tuple[float, float] | None = None) ->
 
 
 def legend_entries(drawing: Drawing) -> int:
-    """The entries of the figure's legend: a run's or a leg's label each, the two directions of sweeps drawn by run,
-    the laser's ON span, the Dirac points."""
+    """The entries of the figure's legend: a run's, a leg's or a group's label each, the two directions of sweeps
+    drawn by run, the laser's ON span, the Dirac points."""
     by_run, by_seq = _legend_by_run(drawing.traces), _by_seq(drawing)
-    names = set() if by_seq else {trace.run_label if by_run else trace.label for trace in drawing.traces}
+    if _by_group(drawing):
+        names = {trace.group for trace in drawing.traces}
+    else:
+        names = set() if by_seq else {trace.run_label if by_run else trace.label for trace in drawing.traces}
     directions = (by_run or by_seq) and any(trace.direction for trace in drawing.traces)
     return len(names) + 2 * directions + bool(drawing.laser_on) + bool(drawing.dirac_points)

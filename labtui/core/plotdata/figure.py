@@ -33,8 +33,8 @@ def drawing_of(spec: PlotSpec, *, column: bool = False) -> Drawing:
         title=plot_title(spec),
         x_title=spec.x_title,
         y_title=spec.y_title,
-        traces=tuple(Trace(s.x, s.y, s.label, s.run_index, s.direction, s.run_label, s.breaks, s.seq)
-                     for s in spec.series),
+        traces=tuple(Trace(s.x, s.y, s.label, s.run_index, s.direction, s.run_label, s.breaks, s.seq, s.group,
+                           s.group_index) for s in spec.series),
         dirac_points=tuple((marker.x, marker.y) for marker in spec.markers),
         laser_on=spec.spans,
         log_y=spec.log_y,

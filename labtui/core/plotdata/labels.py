@@ -24,12 +24,9 @@ class Param(NamedTuple):
         return f"{self.name}={'?' if value is None else format(value, 'g')} {self.unit}"
 
 
+WAVELENGTH = Param("laser_wavelength_nm", "λ", "nm", in_the_dark=False)
 # In the order the lab compares runs: illumination first, then the gate.
-PARAMS = (
-    Param("laser_voltage_v", "VL", "V"),
-    Param("laser_wavelength_nm", "λ", "nm", in_the_dark=False),
-    Param("vg_fixed_v", "VG", "V"),
-)
+PARAMS = (Param("laser_voltage_v", "VL", "V"), WAVELENGTH, Param("vg_fixed_v", "VG", "V"))
 
 
 def legend_labels(rows: list[Row]) -> list[str]:

@@ -74,6 +74,10 @@ class Series:
     point_run_ids: tuple[str, ...] = ()
     point_seqs: tuple[int | None, ...] = ()
     breaks: tuple[int, ...] = ()  # a joined trend's line stops before these points (no run measured for long)
+    # A calibration's wavelength (`λ=455 nm`) and its place among the plot's, by λ: past the palette's runs, a plot
+    # colours the runs by it and names each wavelength once, not each run.
+    group: str = ""
+    group_index: int = 0
 
 
 @dataclass(frozen=True)

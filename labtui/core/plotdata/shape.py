@@ -13,7 +13,7 @@ import numpy as np
 
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep, window_points
-from labtui.core.plotdata.labels import legend_labels, title
+from labtui.core.plotdata.labels import WAVELENGTH, legend_labels, title
 from labtui.core.plotdata.load import LoadedGroup, run_ident
 from labtui.core.plotdata.model import (
     Baseline,
@@ -329,4 +329,17 @@ def _draft_xy(
     return draft
 
 
-_DRAFTERS = {"It": _draft_it, "IVg": _draft_ivg}  # every other kind: `_draft_xy`
+def _draft_calibration(
+    group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions, settings: MetricsSettings
+) -> _Draft:
+    """`_draft_xy`, each run grouped by its wavelength (`Series.group`): calibrations of several are the rule, and
+    past the palette's runs a colour by seq would not tell which λ a curve is."""
+    draft = _draft_xy(group, rows, labels, options, settings)
+    wavelengths = [WAVELENGTH.value(row) for row in rows]
+    order = sorted(set(wavelengths), key=lambda nm: (nm is None, nm))
+    draft.series = [replace(s, group=WAVELENGTH.format(nm), group_index=order.index(nm))
+                    for s, nm in zip(draft.series, wavelengths, strict=True)]
+    return draft
+
+
+_DRAFTERS = {"It": _draft_it, "IVg": _draft_ivg, "LaserCalibration": _draft_calibration}  # others: `_draft_xy`
