@@ -560,6 +560,39 @@ def test_runs_past_the_palette_take_their_colour_by_seq_with_a_colour_bar():
     assert [run_colors(few, dark)(series) for series in few.series[::2]] == list(dark.series)
 
 
+def test_calibrations_past_the_palette_take_their_wavelengths_colour():
+    """12 calibrations at three wavelengths were coloured by seq, the legend a colour bar: which curve was which λ,
+    the plot no longer said. The runs of one wavelength share its colour and one legend line, in λ order."""
+    nms = [455, 365, 850] * 4
+    order = sorted(set(nms))
+    series = tuple(Series(f"λ={nm} nm seq {n + 1}", np.arange(2.0), np.arange(2.0) * n, f"r{n}", n + 1, run_index=n,
+                          group=f"λ={nm} nm", group_index=order.index(nm)) for n, nm in enumerate(nms))
+    spec = PlotSpec("LaserCalibration", "LaserCalibration", "VL", "V", "P", "µW", False, series, (), (), (), (),
+                    pl.DataFrame())
+    dark = palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"})
+    assert str(legend(spec, dark)).splitlines() == ["━━ λ=365 nm", "━━ λ=455 nm", "━━ λ=850 nm"]
+    color = run_colors(spec, dark)
+    assert [color(s) for s in series[:3]] == [dark.series[1], dark.series[0], dark.series[2]]
+    assert [color(s) for s in series] == [color(s) for s in series[:3]] * 4
+
+
+def test_trend_series_past_the_palette_each_take_a_colour_of_their_own():
+    """A trend of 12 wavelengths gave the 11th and 12th the 1st's and 2nd's colour; within 10, the palette's."""
+    def trend(count: int) -> PlotSpec:
+        series = tuple(Series(f"{350 + 25 * n} nm", np.arange(2.0), np.arange(2.0) * n, "", None, run_index=n)
+                       for n in range(count))
+        return PlotSpec("trend-photoresponse", "t", "P", "µW", "ΔI", "nA", False, series, (), (), (), (),
+                        pl.DataFrame(), points=True)
+
+    dark = palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"})
+    many = trend(12)
+    colors = [run_colors(many, dark)(s) for s in many.series]
+    assert len(set(colors)) == 12 and colors[0] == dark.along(0.0) and colors[-1] == dark.along(1.0)
+    assert [span.style for span in legend(many, dark).spans] == [f"rgb({r},{g},{b})" for r, g, b in colors]
+    few = trend(10)
+    assert [run_colors(few, dark)(s) for s in few.series] == list(dark.series)
+
+
 # -- helpers of the screen --------------------------------------------------------------------------------------
 def test_plot_rows_number_runs_as_the_chip_history_does(lab):
     manifest = read_manifest(lab.config.manifest_path)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
+    from typing import Protocol
 
     import numpy as np
     from matplotlib.artist import Artist
@@ -27,6 +28,18 @@ if TYPE_CHECKING:
     from matplotlib.colors import Colormap
     from matplotlib.lines import Line2D
     from matplotlib.ticker import LogFormatter
+
+    class Grouped(Protocol):
+        """A figure's `Trace` or a plot's `Series`: what `groups` reads."""
+
+        @property
+        def label(self) -> str: ...
+        @property
+        def run_index(self) -> int: ...
+        @property
+        def group(self) -> str: ...
+        @property
+        def group_index(self) -> int: ...
 
 PNG_DPI = 300
 SIZE_IN = (6.4, 4.2)  # a page's width less its margins, 9 pt text: a figure read on screen or across a page
@@ -155,30 +168,31 @@ def _legend_by_run(traces: tuple[Trace, ...]) -> bool:
             and max(trace.run_index for trace in traces) < PALETTE_RUNS)
 
 
-def _past_the_palette(drawing: Drawing) -> bool:
-    """More runs than have a look of their own (`PALETTE_RUNS`); a trend's series are not runs."""
-    return not drawing.points and len({trace.run_index for trace in drawing.traces}) > PALETTE_RUNS
-
-
-def _by_group(drawing: Drawing) -> bool:
-    """Runs past the palette's looks at several wavelengths (calibrations, where several are the rule): coloured by
-    their wavelength, one legend entry each, as a colour by seq would not tell which λ a curve is."""
-    return _past_the_palette(drawing) and len({trace.group for trace in drawing.traces}) > 1
-
-
-def _by_seq(drawing: Drawing) -> bool:
-    """Runs past the palette's looks, each coloured by its seq (`PALETTE_RUNS`)."""
-    return _past_the_palette(drawing) and not _by_group(drawing)
+def groups(series: Iterable[Grouped], *, points: bool, looks: int) -> dict[int, str]:
+    """A plot's groups, each one's index and legend label, in their order: a trend's series (`points`), or past the
+    `looks` runs can have at several wavelengths (calibrations, where several are the rule) the wavelengths, as a
+    colour by seq would not tell which λ a curve is. Empty: a look per run. The figure and the app's plot alike."""
+    series = tuple(series)
+    if points:
+        return {one.run_index: one.label for one in series}
+    if len({one.run_index for one in series}) > looks and len({one.group for one in series}) > 1:
+        return dict(sorted((one.group_index, one.group) for one in series))
+    return {}
 
 
 def _groups(drawing: Drawing) -> dict[int, str]:
-    """The figure's groups, each look's index and its legend label, in their order: a trend's series, or the
-    wavelengths of runs drawn by group (`_by_group`). Empty: each run has its own look."""
-    if drawing.points:
-        return {trace.run_index: trace.label for trace in drawing.traces}
-    if _by_group(drawing):
-        return dict(sorted((trace.group_index, trace.group) for trace in drawing.traces))
-    return {}
+    return groups(drawing.traces, points=drawing.points, looks=PALETTE_RUNS)
+
+
+def _by_group(drawing: Drawing) -> bool:
+    """Runs past the palette's looks drawn by wavelength (`groups`)."""
+    return not drawing.points and bool(_groups(drawing))
+
+
+def _by_seq(drawing: Drawing) -> bool:
+    """Runs past the palette's looks (`PALETTE_RUNS`), each coloured by its seq; a trend's series are not runs."""
+    return (not drawing.points and len({trace.run_index for trace in drawing.traces}) > PALETTE_RUNS
+            and not _by_group(drawing))
 
 
 def series_style(run_index: int, direction: int) -> tuple[str, str]:

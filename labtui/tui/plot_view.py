@@ -16,7 +16,7 @@ from textual.message import Message
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from labtui.core.drawing import seq_orders
+from labtui.core.drawing import groups, seq_orders
 from labtui.core.plotdata import PlotOptions, PlotSpec, Series
 from labtui.core.plotdata.numeric import log_ticks, nice_ticks
 from labtui.core.plotdata.view import plot_title, view_parts
@@ -65,6 +65,11 @@ class Palette:
         red, green, blue = (round(a + (at - index) * (b - a)) for a, b in zip(*SEQ_RAMP[index:index + 2], strict=True))
         return red, green, blue
 
+    def of_group(self, index: int, count: int) -> RGB:
+        """Group `index` of `count`'s colour (`plot_groups`): the palette's up to its length; past it (a trend of 12
+        wavelengths repeated two colours) each its own along the ramp, in their order."""
+        return self.color(index) if count <= len(self.series) else self.along(index / (count - 1))
+
 
 def palette_for(theme_variables: Mapping[str, str]) -> Palette:
     """The palette for a theme, from the same `surface` variable PlotextPlot paints its canvas with."""
@@ -76,12 +81,17 @@ def palette_for(theme_variables: Mapping[str, str]) -> Palette:
     return Palette(SERIES_COLORS[dark], ink.blend(canvas, 0.5).rgb, ink.rgb, SEQ_SPAN[dark])
 
 
+def plot_groups(spec: PlotSpec, palette: Palette) -> dict[int, str]:
+    """The figure's `groups`, past this palette's colours."""
+    return groups(spec.series, points=spec.points, looks=len(palette.series))
+
+
 def seq_range(spec: PlotSpec, palette: Palette) -> tuple[dict[int, float], str] | None:
     """Past the palette's colours (30 sweeps repeated 10 colours three times over, their legend lines too), each
     run's place along the ramp by its seq (`seq_orders`, as the figure's colour bar), and the legend's words for its
-    ends; None within them, and for a trend, whose series are not runs."""
+    ends; None within them, and for a trend or runs by wavelength (`plot_groups`)."""
     seqs = {series.run_index: series.seq for series in spec.series}
-    if spec.points or len(seqs) <= len(palette.series):
+    if len(seqs) <= len(palette.series) or plot_groups(spec, palette):
         return None
     orders, by_seq = seq_orders(seqs)
     low, high = min(orders.values()), max(orders.values())
@@ -90,7 +100,10 @@ def seq_range(spec: PlotSpec, palette: Palette) -> tuple[dict[int, float], str] 
 
 
 def run_colors(spec: PlotSpec, palette: Palette) -> Callable[[Series], RGB]:
-    """A series' colour: its run's in the palette, or along the ramp by its seq (`seq_range`)."""
+    """A series' colour: its run's in the palette, its group's (`plot_groups`), or along the ramp by its seq
+    (`seq_range`)."""
+    if found := plot_groups(spec, palette):
+        return lambda series: palette.of_group(series.run_index if spec.points else series.group_index, len(found))
     if (ramp := seq_range(spec, palette)) is None:
         return lambda series: palette.color(series.run_index)
     places = ramp[0]
@@ -102,19 +115,22 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
     `LEGS_BY_LEG` sweep legs, one line per run and one per direction, as a paper figure has them (31 sweeps made
     124 lines of legs)."""
     lines: list[Content] = []
-    ramp = seq_range(spec, palette)
+    ramp, found, color_of = seq_range(spec, palette), plot_groups(spec, palette), run_colors(spec, palette)
     by_run = ramp is not None or (len({series.label for series in spec.series}) > LEGS_BY_LEG
                                   and all(series.run_label for series in spec.series))
     if ramp is not None:  # a colour bar, not a line per run
         bar = [("█", _rgb(palette.along(cell / (RAMP_CELLS - 1)))) for cell in range(RAMP_CELLS)]
         lines.append(Content.assemble(*bar, " ", ramp[1]))
+    elif found and not spec.points:  # a line per wavelength: the runs of one share it
+        lines += [Content.assemble((SWATCH[LINE], _rgb(palette.of_group(index, len(found)))), " ", group)
+                  for index, group in found.items()]
     else:
         first: dict[str, Series] = {}
         for series in spec.series:
             first.setdefault(series.run_label if by_run else series.label, series)
         for label, series in first.items():
             swatch = SWATCH[POINT if spec.points else DOTS if series.direction < 0 and not by_run else LINE]
-            lines.append(Content.assemble((swatch, _rgb(palette.color(series.run_index))), " ", label))
+            lines.append(Content.assemble((swatch, _rgb(color_of(series))), " ", label))
     if by_run and any(series.direction for series in spec.series):
         lines += [Content.assemble((SWATCH[style], _rgb(palette.marker)), f" {what}")
                   for style, what in ((LINE, "forward (Vg rising)"), (DOTS, "backward (Vg falling)"))]
