@@ -606,14 +606,17 @@ def test_the_registrys_other_procedures_plot_their_declared_columns(tmp_path):
     nm = np.arange(400.0, 701.0, 10.0)
     rows = [stage(tmp_path, run_row(1, "Pwl", seq=None, chip_name=None), {"wavelength_nm": nm, "power_w": 1e-6 + 0 * nm,
                                                                          "time_s": np.arange(nm.size, dtype=float)}),
-            stage(tmp_path, run_row(2, "Tt"), {"time_s": [0.0, 60.0, 120.0], "plate_t_degc": [20.0, 45.5, 80.0]})]
+            stage(tmp_path, run_row(2, "Tt"), {"time_s": [0.0, 60.0, 120.0], "plate_t_degc": [20.0, 45.5, 80.0]}),
+            stage(tmp_path, run_row(3, "Tt"), {"time_s": [0.0, 60.0], "plate_temperature_degc": [20.0, 45.5]})]
     power, temperature = build_plots(manifest(rows), tmp_path, PlotOptions(), width=100)
     assert (power.x_title, power.y_title, power.series[0].x.tolist()) == ("Wavelength (nm)", "Power (µW)", nm.tolist())
     assert (temperature.x_title, temperature.y_title) == ("Time (s)", "Plate T (degC)")
-    assert temperature.series[0].y.tolist() == [20.0, 45.5, 80.0]
+    assert [s.y.tolist() for s in temperature.series] == [[20.0, 45.5, 80.0]]  # an older column's name: said, in a line
+    assert temperature.messages == ("seq 3: no plate_t_degc column to draw in its data (it has time_s, "
+                                    "plate_temperature_degc)",)
     registry = tmp_path / "procedures.yaml"
     registry.write_text("procedures:\n  Tt: {required_columns: ['Time (s)'], optional_columns: ['Plate T (degC)']}\n")
-    (spec,) = build_plots(manifest(rows[1:]), tmp_path, PlotOptions(), procedures_file=registry)
+    (spec,) = build_plots(manifest(rows[1:2]), tmp_path, PlotOptions(), procedures_file=registry)
     assert not spec.series and spec.messages == (
         "no plot for Tt runs (1 selected): the procedure registry names no two data columns to draw "
         "(`plot: {x: …, y: …}` in its entry)",)

@@ -125,8 +125,12 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path, procedures_file:
     loaded, columns, messages = [], [], []
     rows = runs.to_dicts()
     for index, (row, read) in enumerate(zip(rows, _read_runs(rows, proc, kind, stage_root), strict=True)):
-        if isinstance(read, Exception):
-            messages.append(f"{run_ident(row)}: cannot read its Parquet ({type(read).__name__}: {read})")
+        if isinstance(read, MissingColumns):
+            messages.append(f"{run_ident(row)}: {read}")
+            continue
+        if isinstance(read, Exception):  # Polars' message goes on with its query plan: its first line says it
+            messages.append(f"{run_ident(row)}: cannot read its Parquet ({type(read).__name__}: "
+                            f"{str(read).partition(chr(10))[0]})")
             continue
         data, absurd = read
         if absurd:
@@ -161,9 +165,21 @@ def _read_runs(rows: list[Row], proc: str, kind: Kind, stage_root: Path) -> list
         return [_read_run(row, proc, kind, stage_root) for row in rows]
 
 
+class MissingColumns(ValueError):
+    """A run whose data lack a column its plot draws (a Tt run written before `Plate T (degC)` had that name)."""
+
+
 def _read_run(row: Row, proc: str, kind: Kind, stage_root: Path) -> Read:
+    path = _path(row, proc, stage_root)
     try:
-        return _columns(read_parquet_pinned(_path(row, proc, stage_root), columns=kind.columns), kind)
+        return _columns(read_parquet_pinned(path, columns=kind.columns), kind)
+    except pl.exceptions.ColumnNotFoundError:
+        try:
+            present = list(pl.read_parquet_schema(path))
+        except _UNREADABLE as error:
+            return error
+        missing = [name for name in kind.columns if name not in present]
+        return MissingColumns(f"no {' or '.join(missing)} column to draw in its data (it has {', '.join(present)})")
     except _UNREADABLE as error:
         return error
 
