@@ -752,6 +752,20 @@ def test_a_rebuild_reads_many_calibration_curves_back_in_threads(tmp_path: Path)
     assert update_metrics(lab.config, rebuild=True).table.equals(staged)
 
 
+def test_a_run_whose_parquet_lacks_its_columns_is_said_in_one_line(tmp_path: Path) -> None:
+    """A Parquet without the columns its metrics read (another table written in its place) fails the read with
+    Polars' query plan in the message: the problem and the remark say its first line, not the plan."""
+    lab = small_lab(tmp_path)
+    lab.stage()
+    it = read_metrics(lab.config).filter(pl.col("proc") == "It").row(0, named=True)
+    pl.DataFrame({"t_s": [0.0, 1.0]}).write_parquet(run_parquet_path(lab.config.stage_root, "It", it["date_local"],
+                                                                     it["run_id"]))
+    update = update_metrics(lab.config, rebuild=True)
+    (problem,) = update.problems
+    remarks = update.table.filter(pl.col("run_id") == it["run_id"])["remarks"].to_list()[0]
+    assert "i_a" in problem and "\n" not in problem and remarks and not any("\n" in remark for remark in remarks)
+
+
 def test_a_rebuild_reads_around_an_unreadable_parquet_and_retries_it_next_time(tmp_path: Path) -> None:
     """One damaged file fails its chunk's query: each file is then read alone, the damaged run gets an empty row
     without a hash (so the next update reads it again) and every other run its values."""

@@ -634,6 +634,7 @@ def test_unreadable_parquet_becomes_a_message_not_an_error(tmp_path):
     assert [s.seq for s in spec.series] == [1]
     assert [m.split(":")[0] for m in spec.messages] == ["seq 2", "seq 3", "seq 4"]
     assert "FileNotFoundError" in spec.messages[0] and spec.messages[2] == "seq 4: no finite point in its 1 row"
+    assert not any("\n" in message for message in spec.messages)  # a status line each: no Polars query plan
     assert spec.runs["seq"].to_list() == [1]
 
 

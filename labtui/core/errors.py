@@ -47,6 +47,11 @@ def described(error: BaseException) -> str:
     return str(error) if isinstance(error, LabtuiError) else f"{type(error).__name__}: {error}"
 
 
+def first_line(error: BaseException) -> str:
+    """An error's message up to its first line break: Polars' go on with the query plan that failed."""
+    return str(error).partition("\n")[0]
+
+
 def first_invalid(problems: Sequence[Mapping[str, Any]]) -> str:
     """The first of a Pydantic `ValidationError.errors()` in one line, `where: what` (and how many more)."""
     first = problems[0]

@@ -17,6 +17,7 @@ import polars as pl
 
 from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
 from labtui.core.config import MetricsSettings, StagingConfig
+from labtui.core.errors import first_line
 from labtui.core.layout import run_parquet_path
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities
 from labtui.core.metrics.definitions import QUANTITIES
@@ -102,9 +103,9 @@ def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]],
     for (run_id, proc, date_local, vds_v, sha256, family), frame in zip(rows, frames, strict=True):
         if isinstance(frame, Exception):
             path = run_parquet_path(config.stage_root, proc, date_local, run_id)
-            problem = f"{proc} run {run_id}: cannot read {path}: {frame}"
-            results.append(((run_id, *[None] * len(DATA_COLUMNS), [f"run: cannot read its Parquet ({frame})"], None),
-                            problem))
+            problem = f"{proc} run {run_id}: cannot read {path}: {first_line(frame)}"
+            results.append(((run_id, *[None] * len(DATA_COLUMNS),
+                             [f"run: cannot read its Parquet ({first_line(frame)})"], None), problem))
         else:
             derived = from_data(family, frame, vds_v, config.metrics)
             results.append(((run_id, *derived, sha256), None))

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
+from labtui.core.errors import first_line
 from labtui.core.layout import run_parquet_path
 from labtui.core.registry import PlotAxes, Registry, load_registry, snake_column
 from labtui.core.wording import counted
@@ -128,9 +129,8 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path, procedures_file:
         if isinstance(read, MissingColumns):
             messages.append(f"{run_ident(row)}: {read}")
             continue
-        if isinstance(read, Exception):  # Polars' message goes on with its query plan: its first line says it
-            messages.append(f"{run_ident(row)}: cannot read its Parquet ({type(read).__name__}: "
-                            f"{str(read).partition(chr(10))[0]})")
+        if isinstance(read, Exception):
+            messages.append(f"{run_ident(row)}: cannot read its Parquet ({type(read).__name__}: {first_line(read)})")
             continue
         data, absurd = read
         if absurd:
