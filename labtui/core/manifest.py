@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from labtui.core.atomic import atomic_write, read_parquet_pinned
-from labtui.core.errors import LabtuiError, OperationFailed
+from labtui.core.errors import LabtuiError, OperationFailed, first_line
 from labtui.core.overview import OVERVIEW_NAME
 from labtui.core.stat_index import INDEX_NAME
 from labtui.core.wording import counted
@@ -63,7 +63,7 @@ def read_manifest(path: Path) -> pl.DataFrame:
     try:
         frame = _read_if_committed(path)
     except (pl.exceptions.PolarsError, ValueError) as exc:
-        raise ManifestDamaged(path, f"not a readable Parquet file: {str(exc).splitlines()[0][:120]}") from None
+        raise ManifestDamaged(path, f"not a readable Parquet file: {first_line(exc)[:120]}") from None
     except IsADirectoryError:
         raise ManifestDamaged(path, "a folder, not a file") from None
     if frame is None:

@@ -24,6 +24,7 @@ from labtui.core.annotations import unreadable_actions
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.chip_name import group_spelling
 from labtui.core.config import ConfigError, StagingConfig, default_registry_path
+from labtui.core.errors import first_line
 from labtui.core.findings import MANIFEST_FILE_CODES, SEVERITY_ORDER, Finding, FindingCode, ValidationReport
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
 from labtui.core.layout import PART_NAME
@@ -56,7 +57,7 @@ def _read_manifest_file(config: StagingConfig) -> tuple[pl.DataFrame, list[Findi
         frame = read_parquet_pinned(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
         return empty_manifest(), _finding(
-            FindingCode.MANIFEST_UNREADABLE, "error", "the manifest cannot be read", [f"{path}: {exc}"],
+            FindingCode.MANIFEST_UNREADABLE, "error", "the manifest cannot be read", [f"{path}: {first_line(exc)}"],
             "run `labtui repair`: it rebuilds the manifest from the store (no raw file needed)",
         )
     return _conform(frame)
