@@ -36,7 +36,8 @@ class Kind:
 
     @property
     def x_si(self) -> bool:
-        """Whether the x axis takes SI prefixes (ms, µA): not a unit that is no SI base (nm, degC, ms)."""
+        """Whether the x axis takes SI prefixes (mV, µA, ks): its unit is an SI unit, not one shown as written (nm,
+        degC, ms: `knm` or `µms` would read wrong)."""
         return self.x_unit in SI_UNITS
 
     @property
