@@ -590,6 +590,8 @@ async def test_the_stage_log_keeps_the_line_read_at_its_top_after_a_resize_and_f
         def top() -> str:
             return log.lines[log.scroll_offset.y].text
 
+        await settle(pilot)
+        assert log.is_vertical_scroll_end and log.max_scroll_y  # the summary below took rows: the last line in view
         read = next(y for y, line in enumerate(log.lines) if line.text.startswith(f"✘ {REJECT}"))
         assert WrappedLog.REWRAP_BATCH < read < log.max_scroll_y  # after the first batch, above the last screen
         log.scroll_to(y=read, animate=False)

@@ -86,7 +86,11 @@ class WrappedLog(RichLog):
 
     def on_resize(self, event: Resize) -> None:  # RichLog's own handler runs after this one (Textual calls both)
         width = self.scrollable_content_region.width
-        if not self._size_known or not self.written or width in (0, self.wrapped_at):
+        if not self._size_known or not self.written or width == 0:
+            return
+        if width == self.wrapped_at:  # shorter only (the stage's summary appeared below): its last lines hid below
+            if self.auto_scroll:
+                self.call_after_refresh(self.scroll_end, animate=False)
             return
         self.wrapped_at = width
         restart = not self.pending
