@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import polars as pl
@@ -519,13 +520,20 @@ def test_a_very_long_field_is_cut_in_the_detail_with_its_length() -> None:
     assert field_text("x" * 900_000) == "x" * SHOWN_CHARACTERS + "… (900,000 characters in all)"
 
 
-async def test_stage_shows_progress_and_a_summary_with_the_rejects(tmp_path: Path) -> None:
-    lab = tui_lab(tmp_path, staged=False)
+@contextlib.asynccontextmanager
+async def staged_from_the_app(lab: Lab, size: tuple[int, int]) -> AsyncIterator[tuple[LabApp, Pilot]]:
+    """The app at `size`, its stage screen shown once `s` staged the lab."""
     app = LabApp(lab.config)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await pilot.press("s")
         await settle(pilot)
+        yield app, pilot
+
+
+async def test_stage_shows_progress_and_a_summary_with_the_rejects(tmp_path: Path) -> None:
+    lab = tui_lab(tmp_path, staged=False)
+    async with staged_from_the_app(lab, (100, 30)) as (app, pilot):
         assert isinstance(app.screen, StageScreen)
         screen = app.screen
         assert screen.state == "done" and screen.report.staged == 6 and screen.report.rejected == 1
@@ -547,11 +555,7 @@ async def test_the_stage_log_wraps_its_lines_at_its_width_and_again_after_a_resi
     wraps a line once, at the width it is written at (narrowed, the lines ran past the edge; widened, they stayed
     broken). At each size the log holds the same words, every line within the width of the moment."""
     lab = tui_lab(tmp_path, staged=False)
-    app = LabApp(lab.config)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
+    async with staged_from_the_app(lab, (80, 24)) as (app, pilot):
         log = app.screen.query_one("#log", RichLog)
         assert log.scrollable_content_region.width < 78 and log.max_scroll_x == 0
         words = [word for line in log.lines for word in line.text.split()]
@@ -575,11 +579,7 @@ async def test_the_stage_log_keeps_the_line_read_at_its_top_after_a_resize_and_f
     lab = tui_lab(tmp_path, staged=False)
     for n in range(40):
         lab.write(f"2025-10-20/It2025-10-20_{n + 1}.csv", raw_csv("It", start=epoch(2025, 10, 20, 10, n)))
-    app = LabApp(lab.config)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
+    async with staged_from_the_app(lab, (80, 24)) as (app, pilot):
         log = app.screen.query_one("#log", WrappedLog)
 
         async def resize(size: tuple[int, int]) -> None:
