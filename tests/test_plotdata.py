@@ -620,6 +620,10 @@ def test_the_registrys_other_procedures_plot_their_declared_columns(tmp_path):
     assert not spec.series and spec.messages == (
         "no plot for Tt runs (1 selected): the procedure registry names no two data columns to draw "
         "(`plot: {x: …, y: …}` in its entry)",)
+    without = tmp_path / "without_tt.yaml"  # a registry that has lost Tt's entry since the run was staged
+    without.write_text("procedures:\n  It: {required_columns: ['t (s)', 'I (A)']}\n")
+    (spec,) = build_plots(manifest(rows[1:2]), tmp_path, PlotOptions(), procedures_file=without)
+    assert spec.messages == ("no plot for Tt runs (1 selected): the procedure registry has no Tt entry",)
 
 
 def test_unreadable_parquet_becomes_a_message_not_an_error(tmp_path):

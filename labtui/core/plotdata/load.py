@@ -123,7 +123,7 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path, procedures_file:
     family = registry.family(proc)
     kind = kind_of(family, registry)
     if kind is None:
-        return LoadedGroup(proc, runs.clear(), (), (no_plot(proc, runs.height),))
+        return LoadedGroup(proc, runs.clear(), (), (no_plot(proc, runs.height, registry),))
     loaded, columns, messages = [], [], []
     rows = runs.to_dicts()
     for index, (row, read) in enumerate(zip(rows, _read_runs(rows, proc, kind, stage_root), strict=True)):
@@ -146,8 +146,10 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path, procedures_file:
     return LoadedGroup(proc, runs.gather(loaded), tuple(columns), tuple(messages), family, kind)
 
 
-def no_plot(proc: str, selected: int) -> str:
-    """Said in a plot's place: the lab can name the columns in the procedure's registry entry."""
+def no_plot(proc: str, selected: int, registry: Registry) -> str:
+    """Said in a plot's place: what the lab's registry lacks to draw these runs."""
+    if registry.get(proc) is None:  # staged under a registry that had it: the lab's has lost the entry since
+        return f"no plot for {proc} runs ({selected} selected): the procedure registry has no {proc} entry"
     return (f"no plot for {proc} runs ({selected} selected): the procedure registry names no two data columns to "
             "draw (`plot: {x: …, y: …}` in its entry)")
 
