@@ -15,7 +15,7 @@ import pytest
 
 from labtui.core.follow import FollowedRun
 from labtui.core.lock import WriterLock
-from labtui.core.measuring import Measured, MeasuringWatcher
+from labtui.core.measuring import QUEUE_STALLED_SECONDS, Measured, MeasuringWatcher
 from labtui.core.registry import load_registry
 from labtui.core.watch import QUEUED_SECONDS, RESTAT_SECONDS, Watcher, WatchEvent
 from tests.lab import Lab, cli_env, it_rows, raw_csv
@@ -330,6 +330,30 @@ def test_a_queued_run_and_one_in_its_burn_in_are_on_the_measuring_line(lab: Lab)
     assert watcher.state.waiting == {"d/It2025-10-14_2.csv", "d/IVg2025-10-14_3.csv"}
     assert reports[-1] == (Measured("d/IVg2025-10-14_3.csv", "IVg2025-10-14_3.csv — Alisson67, 0 rows"),
                            Measured("d/It2025-10-14_2.csv", "It2025-10-14_2.csv — queued: its run has not begun"))
+
+
+def test_a_queued_run_leaves_the_measuring_line_ten_minutes_after_its_queue_stopped(lab: Lab) -> None:
+    """PyMeasure starts the next run as one ends: a queued run waits while the run before it is measured, and is
+    said to; once nothing was measured for `QUEUE_STALLED_SECONDS` the queue was stopped, and the dashboard no
+    longer says it measures the run (it said so for a day, until the file was rejected)."""
+    clock, reports = Clock(), []
+    watcher = MeasuringWatcher(replace(lab.config, watch_settle_seconds=5), on_event=lambda event: None,
+                               on_measuring=reports.append)
+    watcher.wall, watcher.full_rescan_seconds = clock, 3600
+    queued = Measured("d/It2025-10-14_2.csv", "It2025-10-14_2.csv — queued: its run has not begun")
+    lab.write("d/It2025-10-14_2.csv", raw_csv("It", start=None, rows=[]), mtime=clock.now)
+    running = raw_csv("It", rows=it_rows(200.0))
+    for piece in range(1, 5):  # the run before it, measured for 20 minutes
+        write_pieces(lab.raw / "d" / "It2025-10-14_1.csv", running, clock, len(running) * piece // 5)
+        watcher.poll()
+        clock.advance(300)
+    assert queued in reports[-1]
+    clock.advance(QUEUE_STALLED_SECONDS - 301)  # the last growth was seen 599 s ago
+    watcher.poll()
+    assert queued in watcher.reported
+    clock.advance(1)
+    watcher.poll()
+    assert queued not in watcher.reported and watcher.state.waiting == {queued.source_file}
 
 
 def test_follow_starts_over_when_the_file_is_written_anew(lab: Lab) -> None:

@@ -16,6 +16,8 @@ from labtui.core.registry import load_registry
 from labtui.core.stage_events import WatchEventKind
 from labtui.core.watch import Watcher, WatchEvent
 
+QUEUE_STALLED_SECONDS = 600.0  # a queue that ran nothing (and was queued into) for this long was stopped
+
 
 @dataclass(frozen=True)
 class Measured:
@@ -42,6 +44,7 @@ class MeasuringWatcher(Watcher):
         self.seen: dict[str, tuple[int, int]] = {}  # source file → (size, mtime_ns) at the previous poll
         self.followed: dict[str, FollowedRun] = {}  # the files seen growing, still within the settle time
         self.reported: tuple[Measured, ...] = ()
+        self.last_growth = float("-inf")  # wall time of the last poll that saw a file grow
 
     def poll(self) -> list[WatchEvent]:
         try:
@@ -63,9 +66,19 @@ class MeasuringWatcher(Watcher):
         }
         for run in self.followed.values():
             run.refresh()  # only the bytes appended since the last poll
+        now = self.wall()
+        if grew:
+            self.last_growth = now
         runs = tuple(Measured(source, f"{run.path.name} — queued: its run has not begun"
                               if source in waiting and run.header is None else run.describe())
-                     for source, run in self.followed.items())
+                     for source, run in self.followed.items()
+                     if not (source in waiting and run.header is None and self._stalled(files[source][1], now)))
         if runs != self.reported:
             self.reported = runs
             self.on_measuring(runs)
+
+    def _stalled(self, queued_ns: int, now: float) -> bool:
+        """Whether a run queued at `queued_ns` waits in a queue that was stopped: PyMeasure starts the next run as
+        one ends, so a queue nothing was measured from for `QUEUE_STALLED_SECONDS` (nor queued into) runs no more.
+        Its runs are not on the measuring line; their files wait, and are rejected a day after they were written."""
+        return now - max(queued_ns / 1e9, self.last_growth) >= QUEUE_STALLED_SECONDS
