@@ -16,7 +16,7 @@ from labtui.core.registry import load_registry
 from labtui.core.stage_events import WatchEventKind
 from labtui.core.watch import Watcher, WatchEvent
 
-QUEUE_STALLED_SECONDS = 600.0  # a queue that ran nothing (and was queued into) for this long was stopped
+QUEUE_STALLED_SECONDS = 600.0  # a queue that measured nothing for this long since a run was queued was stopped
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,6 @@ class MeasuringWatcher(Watcher):
 
     def _stalled(self, queued_ns: int, now: float) -> bool:
         """Whether a run queued at `queued_ns` waits in a queue that was stopped: PyMeasure starts the next run as
-        one ends, so a queue nothing was measured from for `QUEUE_STALLED_SECONDS` (nor queued into) runs no more.
+        one ends, so a queue that measured nothing for `QUEUE_STALLED_SECONDS` since the run was queued runs no more.
         Its runs are not on the measuring line; their files wait, and are rejected a day after they were written."""
         return now - max(queued_ns / 1e9, self.last_growth) >= QUEUE_STALLED_SECONDS
