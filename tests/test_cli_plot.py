@@ -160,6 +160,8 @@ def test_calibrations_chosen_by_seq_draw_those_runs_only(tmp_path):
         ((), "give a chip number, --calibrations or --from FIGURE.json (one of them)"),
         (("67", "--proc", "It", "--gm", "--log"), "these are It runs: --gm is for IVg runs"),
         (("67", "--proc", "IVg", "--baseline", "first"), "these are IVg runs: --baseline is for It runs"),
+        (("--calibrations", "--date", "2025-10-13", "--log"), "these are LaserCalibration runs: --log does not "
+                                                              "apply to them"),
         (("67", "--proc", "IVg", "--gm-method", "gradient"),
          "--gm-method chooses how --gm is drawn: give it with --gm"),
         (("67", "--date", "2025-10-13"),

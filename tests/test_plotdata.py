@@ -32,7 +32,7 @@ from labtui.core.plotdata import (
 )
 from labtui.core.plotdata.live import live_group
 from labtui.core.plotdata.numeric import format_si_each, laser_windows, log_ticks, merge_spans, nice_ticks
-from labtui.core.plotdata.view import default_options, file_suffix, runs_text, view_parts
+from labtui.core.plotdata.view import controls, default_options, file_suffix, runs_text, view_parts
 from labtui.core.registry import load_registry
 from tests.lab import SANTIAGO, raw_csv
 
@@ -598,6 +598,9 @@ def test_mixed_selection_is_grouped_by_procedure_in_order(tmp_path):
     assert (specs[3].x_unit, specs[3].y_unit) == ("mV", "µA")
     assert (specs[4].x_title, specs[4].y_title) == ("t (s)", "VDS (mV)")  # the registry's columns: VDS vs t
     assert specs[4].spans and not specs[3].spans  # a Vt run's laser ON window is shaded, as an It run's
+    assert controls("Vt", PlotOptions()) == ("log_y",) and controls("LaserCalibration", PlotOptions()) == ()
+    (vt_log,) = build_plots(runs.filter(pl.col("proc") == "Vt"), tmp_path, PlotOptions(log_y=True), width=100)
+    assert vt_log.log_y and vt_log.y_title == "|VDS| (mV)"
 
 
 def test_the_registrys_other_procedures_plot_their_declared_columns(tmp_path):

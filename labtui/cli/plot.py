@@ -67,7 +67,7 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     view.add_argument("--baseline", type=baseline, metavar="auto|raw|first|t=SECONDS",
                       help="It: ΔI against the current just before the laser switches on (auto), the first point, "
                            "or t=SECONDS; raw plots I (default: auto, raw for dark runs)")
-    view.add_argument("--log", action="store_true", help="log |I| (It, IVg, IV)")
+    view.add_argument("--log", action="store_true", help="log |y| (every procedure but LaserCalibration; not of gm)")
     view.add_argument("--gm", action="store_true", help="IVg: transconductance gm = dI/dVg per sweep leg")
     view.add_argument("--gm-method", choices=("savgol", "gradient"), help="gm derivative (default: savgol)")
     view.add_argument("--align-cnp", action="store_true",
@@ -217,9 +217,9 @@ def stale_metrics(config: StagingConfig) -> list[str]:
             "stale): `labtui stage` or `labtui metrics` recomputes it"]
 
 
-VIEW_FLAGS = {  # a view option and the procedures it changes the drawing of
+VIEW_FLAGS: dict[str, tuple[str, ...] | None] = {  # a view option and the procedures it changes (None: as the app)
     "--baseline": ("It",),
-    "--log": ("It", "IVg", "IV"),
+    "--log": None,
     "--gm": ("IVg",),
     "--gm-method": ("IVg",),
     "--align-cnp": ("IVg",),
@@ -235,10 +235,17 @@ def check_view_args(args: argparse.Namespace, proc: str, family: str) -> None:
     """A view option the runs' procedure (read as `family`: IVg for IVgT) has no use for is a mistake to say, not
     to drop: `--gm` on It runs would otherwise draw a plain It figure as if gm had been drawn."""
     from labtui.core.errors import UsageError
+    from labtui.core.plotdata.model import PlotOptions
+    from labtui.core.plotdata.view import controls
 
-    unused = [flag for flag, value in _view_options(args).items() if value and family not in VIEW_FLAGS[flag]]
+    def applies(flag: str) -> bool:
+        procs = VIEW_FLAGS[flag]
+        return "log_y" in controls(family, PlotOptions()) if procs is None else family in procs
+
+    unused = [flag for flag, value in _view_options(args).items() if value and not applies(flag)]
     if unused:
-        uses = "; ".join(f"{flag} is for {' / '.join(VIEW_FLAGS[flag])} runs" for flag in unused)
+        uses = "; ".join(f"{flag} is for {' / '.join(procs)} runs" if (procs := VIEW_FLAGS[flag]) is not None
+                         else f"{flag} does not apply to them" for flag in unused)
         raise UsageError(f"these are {proc} runs: {uses}")
     if args.gm_method and not args.gm:  # it was dropped, and the figure record said gm: false, gm_method: gradient
         raise UsageError("--gm-method chooses how --gm is drawn: give it with --gm")

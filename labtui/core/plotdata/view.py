@@ -81,9 +81,9 @@ def controls(kind: str, options: PlotOptions) -> tuple[str, ...]:
             return ("baseline", "log_y")
         case "IVg":
             return ("gm", "gm_method", "align_cnp") if options.gm else ("gm", "log_y", "align_cnp")
-        case "IV":
-            return ("log_y",)
-    return ()
+        case "LaserCalibration":
+            return ()
+    return ("log_y",)  # every other procedure: y as acquired, or its log
 
 
 def view_parts(kind: str, options: PlotOptions, gm_window_v: float | None = None) -> list[tuple[str, str]]:
