@@ -111,7 +111,7 @@ class PlotScreen(FigureScreen):
     BINDINGS = [
         Binding("b", "cycle_baseline", "Baseline", id="plot_baseline"),
         Binding("t", "baseline_time", "Baseline time", id="plot_baseline_time"),
-        Binding("l", "toggle_log", "Log |I|", id="plot_log"),
+        Binding("l", "toggle_log", "Log |y|", id="plot_log"),
         Binding("g", "toggle_gm", "gm", id="plot_gm"),
         Binding("m", "cycle_gm_method", "gm method", id="plot_gm_method"),
         Binding("a", "toggle_align", "Align on CNP", id="plot_align"),
