@@ -105,8 +105,9 @@ class PlotScreen(FigureScreen):
         "The selected runs, one tab per procedure (tab / shift+tab). It: b cycles the baseline (raw, first point, "
         "fixed time set with t, just before the laser switches on; dark runs open without one); l log |I|. IVg: "
         "l log |I|, g transconductance, m its method, a aligns the sweeps on their Dirac points (Vg − V_CNP of "
-        "each run's forward leg, from the metrics table). e saves the figure as PDF and PNG (as `labtui plot` draws "
-        "it) and the plotted points as CSV in the exports folder."
+        "each run's forward leg, from the metrics table). Other procedures: the columns their registry entry names, "
+        "l log |y| (not a calibration's power). e saves the figure as PDF and PNG (as `labtui plot` draws it) and "
+        "the plotted points as CSV in the exports folder."
     )
     BINDINGS = [
         Binding("b", "cycle_baseline", "Baseline", id="plot_baseline"),
