@@ -455,7 +455,7 @@ async def test_a_view_key_the_plot_has_no_use_for_says_so(lab, monkeypatch):
         assert said(app)[-1].message == "Baseline does not apply to the IVg plot"
         await pilot.press("g", "l")
         await settle(pilot)
-        assert said(app)[-1].message == "Log |I| does not apply to the IVg plot of gm (g shows I again)"
+        assert said(app)[-1].message == "Log |y| does not apply to the IVg plot of gm (g shows I again)"
         assert screen.current.gm and not screen.current.log_y
 
 
