@@ -223,17 +223,17 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         ax.axvspan(start, stop, color=LASER_ON, alpha=0.35, lw=0, zorder=0, label="laser ON" if number == 0 else None,
                    gid=f"laser-on-{number}")
     labelled: set[str] = set()
+    grouped = _groups(drawing)  # a look per group (`groups`), else per run
     by_run, by_group = _legend_by_run(drawing.traces), _by_group(drawing)
     seq_colors = _seq_colors(ax, drawing.traces) if _by_seq(drawing) else None
-    groups = _groups(drawing)
     for number, trace in enumerate(drawing.traces):  # gids name the SVG groups: a reader (or a test) finds each trace
         name = typeset(trace.run_label if by_run else trace.label)
         label = None if name in labelled or seq_colors or by_group else name
         labelled.add(name)
         marker: str | None = None
-        if groups:
+        if grouped:
             index = trace.group_index if by_group else trace.run_index
-            color, linestyle, marker = group_style(index, len(groups), trace.direction)
+            color, linestyle, marker = group_style(index, len(grouped), trace.direction)
         elif seq_colors:
             color, linestyle = seq_colors(trace), DASHES[0][trace.direction < 0]
         else:
@@ -250,8 +250,8 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         if by_run and label is not None:  # the run's entry: its colour, as its forward legs are drawn
             ax.plot([], [], color=color, linestyle=series_style(trace.run_index, 1)[1], lw=1.0, label=label)
     if by_group:  # an entry per wavelength, in their order: the runs of one share it
-        for index, group in groups.items():
-            color, linestyle, _ = group_style(index, len(groups), 0)
+        for index, group in grouped.items():
+            color, linestyle, _ = group_style(index, len(grouped), 0)
             ax.plot([], [], color=color, linestyle=linestyle, lw=1.0, label=typeset(group))
     directions: dict[str, tuple[Line2D, ...]] = {}
     if seq_colors and any(trace.direction for trace in drawing.traces):
