@@ -789,6 +789,35 @@ def test_a_rebuild_reads_around_an_unreadable_parquet_and_retries_it_next_time(t
     assert retried.computed == 1 and retried.table.equals(staged)
 
 
+@pytest.mark.parametrize("damage", ["cut", "empty", "retyped"])
+def test_a_damaged_table_is_said_in_one_line_and_recomputed_by_a_writer(tmp_path: Path, damage: str) -> None:
+    """The table cut short, emptied, or re-saved with another column type (a notebook's round trip): `plot --trend`,
+    `metrics` and `stage` ended in a traceback (exit 70), the stage after committing. It is derived from the store:
+    a reader names it and the rebuild, a writer recomputes it."""
+    lab = small_lab(tmp_path)
+    lab.stage()
+    path = lab.config.metrics_path
+    good = read_metrics(path)
+    if damage == "cut":
+        path.write_bytes(path.read_bytes()[:3000])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        good.with_columns(pl.col("metrics_version").cast(pl.Int64)).write_parquet(path)
+    trend = lab.cli("plot", "67", "--trend", "cnp", "--out", str(tmp_path / "cnp.svg"))
+    assert trend.returncode == 1 and "Traceback" not in trend.stderr
+    assert f"the metrics table {path} is damaged" in trend.stderr and "labtui metrics --rebuild" in trend.stderr
+    assert not (tmp_path / "cnp.svg").exists()
+    staged = lab.cli("stage")
+    assert staged.returncode == 0 and "Traceback" not in staged.stderr, staged.stderr
+    assert read_metrics(path).equals(good)
+    if damage == "cut":  # `labtui metrics` recomputes it as well
+        path.write_bytes(b"PAR1")
+        listed = lab.cli("metrics", "67", "--format", "csv")
+        assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+        assert read_metrics(path).equals(good)
+
+
 def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lab = small_lab(tmp_path)
     lab.stage()

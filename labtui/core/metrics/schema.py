@@ -9,7 +9,9 @@ import polars as pl
 
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.config import StagingConfig
+from labtui.core.errors import LabtuiError, first_line
 from labtui.core.metrics.definitions import QUANTITIES
+from labtui.core.wording import counted
 
 CONTEXT_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String(), "source_file": pl.String(), "proc": pl.String(), "chip_group": pl.String(),
@@ -35,9 +37,19 @@ def empty_metrics() -> pl.DataFrame:
     return pl.DataFrame(schema=METRICS_SCHEMA)
 
 
+class MetricsDamaged(LabtuiError):
+    """The metrics table cannot be read as one (cut short, overwritten, re-saved with other column types). It is
+    derived from the store alone, so a writer recomputes it (`update_metrics`); a reader says how in one line."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"the metrics table {path} is damaged ({reason}): `labtui metrics --rebuild` recomputes it "
+                         "from the store")
+
+
 def read_metrics(source: StagingConfig | Path) -> pl.DataFrame:
     """The committed metrics table (a config, a derived_root folder or the file itself), with the full schema;
-    empty when nothing was computed yet. Lock-free: a writer replaces the file whole."""
+    empty when nothing was computed yet; `MetricsDamaged` when it cannot be read as one. Lock-free: a writer
+    replaces the file whole."""
     path = source.metrics_path if isinstance(source, StagingConfig) else Path(source)
     if path.is_dir():
         path = path / "metrics.parquet"
@@ -45,6 +57,15 @@ def read_metrics(source: StagingConfig | Path) -> pl.DataFrame:
         frame = read_parquet_pinned(path)
     except FileNotFoundError:
         return empty_metrics()
+    except IsADirectoryError:
+        raise MetricsDamaged(path, "a folder, not a file") from None
+    except (pl.exceptions.PolarsError, ValueError) as exc:
+        raise MetricsDamaged(path, f"not a readable Parquet file: {first_line(exc)[:120]}") from None
+    wrong = [f"{name} is {dtype}, not {METRICS_SCHEMA[name]}" for name, dtype in frame.schema.items()
+             if name in METRICS_SCHEMA and dtype != METRICS_SCHEMA[name]]
+    if wrong:
+        raise MetricsDamaged(path, f"{counted(len(wrong), 'column')} of another type: {'; '.join(wrong[:3])}"
+                                   f"{'; …' if len(wrong) > 3 else ''}")
     missing = [name for name in METRICS_SCHEMA if name not in frame.columns]
     frame = frame.with_columns(pl.lit(None, dtype=METRICS_SCHEMA[name]).alias(name) for name in missing)
     return frame.select(list(METRICS_SCHEMA))

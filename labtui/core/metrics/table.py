@@ -44,7 +44,7 @@ from labtui.core.metrics.per_run import (
     map_in_threads,
     read_run,
 )
-from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, empty_metrics, read_metrics
+from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, MetricsDamaged, empty_metrics, read_metrics
 from labtui.core.metrics_stamp import METRICS_VERSION, STAMP_KEY, is_current, metrics_stamp, settings_hash
 from labtui.core.registry import family_expr
 from labtui.core.wording import counted
@@ -103,7 +103,7 @@ def compute_update(
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
     family = family_expr(config.procedures_file)  # an IVgT row is computed, joined and priced as an IVg one
     runs = manifest.filter(family.is_in(PROCEDURES))
-    old = empty_metrics() if rebuild else read_metrics(config)
+    old = empty_metrics() if rebuild else _previous_table(config)
     version = settings_hash(config.metrics)
     current = old.filter(
         (pl.col("metrics_version") == METRICS_VERSION) & (pl.col("settings_hash") == version)
@@ -117,6 +117,15 @@ def compute_update(
     stale = rebuild or not table.equals(old) or not is_current(config.metrics_path, config.metrics)
     return MetricsUpdate(table, computed=todo.height, stale=stale, problems=problems,
                          elapsed_s=time.monotonic() - started, cpu_s=time.process_time() - cpu)
+
+
+def _previous_table(config: StagingConfig) -> pl.DataFrame:
+    """The table as last written, or none to start from when it is damaged: it is derived from the store alone, so
+    the update recomputes every row and replaces it."""
+    try:
+        return read_metrics(config)
+    except MetricsDamaged:
+        return empty_metrics()
 
 
 def write_update(config: StagingConfig, update: MetricsUpdate) -> MetricsUpdate:
