@@ -133,6 +133,9 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
         "XYZ Alisson_08_sept/It2025-09-08_1.csv: run_id: String should match pattern",
     ),
     "null summary": (set_column(IT, "summary", pl.lit(None)), "null_required", "error", True, "summary: 1 null"),
+    "null source_file": (  # a hand edit: no raw file to look for (validate listed it as gone: None, a traceback)
+        set_column(IT, "source_file", pl.lit(None)), "null_required", "error", False, "source_file: 1 null",
+    ),
     "date_local in UTC": (  # the 22:30 local run is on the next UTC date
         lambda lab: edit_manifest(lab, lambda m: m.with_columns(date_local=pl.col("start_time_utc").dt.date())),
         "date_local_mismatch", "error", True, "Alisson_08_sept/It2025-09-08_2.csv",
@@ -206,6 +209,7 @@ def test_every_damage_is_found(lab: Lab, damage: str) -> None:
     assert (finding.severity, finding.fixable) == (severity, fixable)
     assert finding.count >= 1 and finding.fix
     assert any(item in listed for listed in finding.items), finding.items
+    assert all(isinstance(listed, str) for every in report.findings for listed in every.items)  # the CLI prints them
     assert report.ok == (severity != "error" and not any(f.severity == "error" for f in report.findings))
 
 

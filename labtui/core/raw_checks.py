@@ -43,9 +43,10 @@ def raw_findings(
         schema={"source_file": pl.String, "disk_size": pl.Int64, "disk_mtime": pl.Int64},
     ).with_columns(pl.from_epoch("disk_mtime", time_unit="us").dt.replace_time_zone("UTC"))
     present = set(on_disk.get_column("source_file").to_list())
-    staged = frame.select("run_id", "source_file", "source_size", "source_mtime", "source_sha256").join(
-        on_disk, on="source_file", how="left"
-    )
+    # a row without a source file names no raw file to look for: `null_required` reports it
+    staged = frame.filter(pl.col("source_file").is_not_null()).select(
+        "run_id", "source_file", "source_size", "source_mtime", "source_sha256"
+    ).join(on_disk, on="source_file", how="left")
     gone = staged.filter(pl.col("disk_size").is_null())
     on_both = staged.filter(pl.col("disk_size").is_not_null())
     stat_changed = (pl.col("disk_size") != pl.col("source_size")) | (pl.col("disk_mtime") != pl.col("source_mtime"))
