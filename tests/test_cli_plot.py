@@ -192,6 +192,25 @@ def test_run_choices_a_source_does_not_use_are_refused_not_dropped(lab, tmp_path
     assert lab.cli("plot", "--from", f"{record}.json", "--log", "--out", str(tmp_path / "again.svg")).returncode == 0
 
 
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("baseline_time_s", "5", "baseline_time_s must be a number of seconds ≥ 0, got '5'"),
+    ("baseline_time_s", None, "baseline_time_s must be a number of seconds ≥ 0, got None"),
+    ("baseline_time_s", -5.0, "baseline_time_s must be a number of seconds ≥ 0, got -5.0"),
+    ("log_y", "no", "log_y must be true or false, got 'no'"),
+])
+def test_a_record_edited_by_hand_is_one_line_exit_2_and_no_file(lab, tmp_path, capsys, option, value, message):
+    """A fixed baseline's time as text or null ended in a NumPy traceback (exit 70) while shaping the It runs; a
+    negative one drew against the run's first point, which `--baseline t=-5` refuses; `"log_y": "no"` drew log."""
+    assert main(lab.args("plot", "67", "--seq", "1-2", "--baseline", "t=5", "--out", str(tmp_path / "its.svg"))) == 0
+    record = json.loads((tmp_path / "its.svg.json").read_text(encoding="utf-8"))
+    record["options"][option] = value
+    (tmp_path / "edited.json").write_text(json.dumps(record), encoding="utf-8")
+    capsys.readouterr()
+    assert main(lab.args("plot", "--from", str(tmp_path / "edited.json"), "--out", str(tmp_path / "again.svg"))) == 2
+    assert capsys.readouterr().err == f"labtui: {tmp_path / 'edited.json'} is not a labtui figure record ({message})\n"
+    assert not (tmp_path / "again.svg").exists()
+
+
 def test_bad_output_paths(lab, tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
     (tmp_path / "fig.pdf.json").mkdir()  # the record's name taken: found before the figure is written

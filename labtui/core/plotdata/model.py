@@ -55,6 +55,12 @@ class PlotOptions:
             raise ValueError(f"sg_window must be an odd number ≥ 3, got {self.sg_window}")
         if not 1 <= self.sg_polyorder < (self.sg_window or 3):
             raise ValueError(f"sg_polyorder must be in 1..sg_window-1, got {self.sg_polyorder}")
+        at = self.baseline_time_s  # a figure record edited by hand: text or null failed in the shaping's NumPy
+        if isinstance(at, bool) or not isinstance(at, int | float) or not 0 <= at < math.inf:
+            raise ValueError(f"baseline_time_s must be a number of seconds ≥ 0, got {at!r}")
+        for name in ("log_y", "gm", "align_cnp"):  # "no" is a true string: it drew what the record said was off
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True, eq=False)
