@@ -118,6 +118,27 @@ def test_a_store_recorded_by_an_older_labtui_learns_its_place_and_keeps_asking_w
     assert recorded["store_root"] == str(lab.store_root.absolute()) and recorded["raw_root"] == older["raw_root"]
 
 
+@pytest.mark.parametrize("stage_dir", ["{elsewhere}/raw_measurements", "..", "sub/raw_measurements"])
+def test_a_store_record_naming_a_stage_folder_outside_the_store_is_not_followed(lab: Lab, tmp_path: Path,
+                                                                                stage_dir: str) -> None:
+    """store.json edited by hand to a stage_dir that is not one folder name: an absolute one made `stage --store`
+    start a new store in that folder (writing outside the store given) while `history` found no store at all, and
+    `..` refused the store as inside itself. The record is unreadable, as a garbled one is: the next stage records
+    it again."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    identity = lab.store_root / "_manifest" / "store.json"
+    recorded = json.loads(identity.read_text(encoding="utf-8"))
+    identity.write_text(json.dumps({**recorded, "stage_dir": stage_dir.format(elsewhere=elsewhere)}), encoding="utf-8")
+    before = manifest_rows(lab)
+    staged = lab.cli("stage", "--force")
+    assert staged.returncode == 0 and f"{len(FILES)} staged" in staged.stdout, staged.stderr
+    assert list(elsewhere.iterdir()) == [] and manifest_rows(lab)["run_id"].equals(before["run_id"])
+    assert json.loads(identity.read_text(encoding="utf-8"))["stage_dir"] == "raw_measurements"
+    listed = lab.cli("history", "67")
+    assert listed.returncode == 0, listed.stderr
+
+
 def test_prune_lists_runs_whose_raw_file_is_gone_and_drops_them_only_when_confirmed(lab: Lab) -> None:
     (lab.raw / FILES[0]).unlink()
     dry = lab.cli("prune")

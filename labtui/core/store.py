@@ -85,10 +85,15 @@ def _recorded_stage_dir(store: Path) -> str:
 
 
 def read_identity(path: Path) -> StoreIdentity | None:
+    """The store's record, or None when it is missing or unreadable, as a garbled one is: so is a record whose
+    stage_dir is not one folder name (a hand edit: an absolute path or `..` made `--store` stage a new store outside
+    the store given, where readers found none)."""
     try:
-        return build(StoreIdentity, json.loads(path.read_bytes()), extra="ignore")
+        identity = build(StoreIdentity, json.loads(path.read_bytes()), extra="ignore")
     except (OSError, ValueError):  # json.JSONDecodeError is a ValueError
         return None
+    return identity if identity.stage_dir not in ("", "..") and Path(identity.stage_dir).name == identity.stage_dir \
+        else None
 
 
 def identity_path(config: StagingConfig) -> Path:
