@@ -156,7 +156,7 @@ def test_metadata_for_one_local_date(lab: Lab) -> None:
 def test_cli_exports(lab: Lab, capsys, monkeypatch) -> None:
     monkeypatch.chdir(lab.root)
     assert main(lab.args("export", "histories", "--min-experiments", "3")) == 0
-    assert "wrote 1 chip histories" in capsys.readouterr().out
+    assert "wrote 1 chip history to" in capsys.readouterr().out
     assert [p.name for p in (lab.root / "histories").iterdir()] == ["Alisson67_history.csv"]
     assert main(lab.args("export", "metadata", "--date", "2025-09-08", "--source-prefix", "raw_data/")) == 0
     table = pl.read_csv(lab.root / "exports" / "metadata" / "Alisson_08_sept" / "metadata.csv")

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from labtui.core.datablock import RAGGED_CHECK_BYTES, _count, _cr_ends_a_field, data_block
+from labtui.core.extract import is_complete
 from labtui.core.header_values import parse_number
 from labtui.core.parser import Header, Reject, parse_header
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
@@ -190,6 +191,17 @@ def test_a_laser_period_of_no_experiment_is_left_empty_with_a_warning() -> None:
     assert any("'Laser ON+OFF period' = '1e25 s' is above 1e+06 s; left empty" in w for w in header.warnings)
     assert parse_header(raw_csv("It", params={"Laser ON+OFF period": "7200 s"}), REGISTRY,
                         "It2025-10-14_3").fields["laser_period_s"] == 7200
+
+
+@pytest.mark.parametrize(("period", "note"), [
+    ("0 s", "cannot judge completeness: 'Laser ON+OFF period' is 0, not a period"),
+    ("", "cannot judge completeness: no 'Laser ON+OFF period'"),
+])
+def test_an_it_run_whose_period_cannot_judge_its_length_says_which_way(period: str, note: str) -> None:
+    """A period of 0 s was noted as "no 'Laser ON+OFF period'", though the header gives one."""
+    header, frame, _ = parse(raw_csv("It", params={"Laser ON+OFF period": period}))
+    assert header.spec.completeness is not None
+    assert is_complete(header.spec.completeness, header, frame) == (True, note)
 
 
 def test_a_voltage_beyond_any_source_measure_unit_is_left_empty_with_a_warning() -> None:

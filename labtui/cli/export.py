@@ -81,7 +81,7 @@ def run_histories(args: argparse.Namespace) -> int:
         load_manifest(config), out, tz=config.local_tz, min_experiments=args.min_experiments,
         source_prefix=args.source_prefix, annotations=current_annotations(config.store_root),
     )
-    print(f"wrote {len(written)} chip histories to {out}")
+    print(f"wrote {counted(len(written), 'chip history', 'chip histories')} to {out}")
     apart = [file for file in written if file.path.name != history_file_name(file.chip_name)]
     if apart:
         print("named apart (another chip's name makes the same file name, or the name is too long):")

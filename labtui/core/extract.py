@@ -88,8 +88,10 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
 
     if rule.kind == "duration":
         period = number(rule.period_parameter)
-        if period is None or not period > 0:
+        if period is None:
             return True, f"cannot judge completeness: no {rule.period_parameter!r}"
+        if not period > 0:
+            return True, f"cannot judge completeness: {rule.period_parameter!r} is {period:g}, not a period"
         expected = rule.periods * period
         spanned = float(values.max()) - float(values.min())  # not the largest t: a clock starting at 1000 s
         if spanned >= expected:
