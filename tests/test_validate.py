@@ -220,6 +220,13 @@ def test_a_table_that_names_no_run_is_one_finding_not_one_per_row(lab: Lab) -> N
     assert errors == ["manifest_columns"] and report.stats["runs"] == 0
 
 
+def test_a_row_duplicated_by_hand_is_no_raw_copy(lab: Lab) -> None:
+    """The row's file was also listed as a copy of itself (`X = X`), with advice to move a raw copy out of the tree."""
+    DAMAGES["duplicate manifest row"][0](lab)
+    codes = [finding.code for finding in validate(lab.config).findings]
+    assert "duplicate_run_id" in codes and "duplicate_content" not in codes and "same_start" not in codes
+
+
 @pytest.mark.parametrize("damage", ["delete the manifest", "garbage manifest", "unknown manifest column"])
 def test_no_orphans_without_a_trustworthy_manifest(lab: Lab, damage: str) -> None:
     add_orphan(lab)

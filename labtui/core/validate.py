@@ -193,9 +193,12 @@ def _row_findings(
 
 def _files_sharing(frame: pl.DataFrame, *keys: str, other_bytes: bool = False) -> list[list[str]]:
     """The raw files of rows that agree on `keys` (none null), each group sorted; with `other_bytes`, only groups
-    whose files' contents differ."""
+    whose files' contents differ. Two files at least: a row duplicated by hand is `duplicate_run_id`'s, not a copy
+    of its file ("X = X")."""
     shared = frame.filter(pl.struct(*keys).is_duplicated() & pl.all_horizontal(pl.col(*keys).is_not_null()))
-    groups = shared.group_by(*keys).agg(pl.col("source_file").sort(), versions=pl.col("source_sha256").n_unique())
+    groups = shared.group_by(*keys).agg(pl.col("source_file").unique().sort(),
+                                        versions=pl.col("source_sha256").n_unique())
+    groups = groups.filter(pl.col("source_file").list.len() > 1)
     if other_bytes:
         groups = groups.filter(pl.col("versions") > 1)
     return groups.sort("source_file").get_column("source_file").to_list()
