@@ -316,6 +316,26 @@ async def test_chips_filter_and_open_a_history(lab: Lab) -> None:
         assert isinstance(app.screen, ChipsScreen)
 
 
+async def test_a_filter_that_hides_the_highlighted_chip_highlights_its_first_match(lab: Lab) -> None:
+    """The highlight kept its place in the list when its chip stopped matching: other71 (3rd) highlighted, `a`
+    left Alisson67 and Alisson71, and enter opened Alisson71, the 2nd, not the match at the top."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("down", "down")
+        assert table(app).row["chip_name"] == "other71"
+        await pilot.press("a")
+        assert column(app, "chip_name") == ["Alisson67", "Alisson71"]
+        assert table(app).row["chip_name"] == "Alisson67"
+        await pilot.press("down", "space", "7")  # `a 7`: the highlighted chip still matches, the highlight stays
+        assert table(app).row["chip_name"] == "Alisson71"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert (app.screen.group, app.screen.number) == ("Alisson", 71)
+
+
 async def test_screens_opened_and_closed_all_day_leave_no_widgets_behind(lab: Lab) -> None:
     """Each screen closed left its header on the app, and each return to the dashboard its footer's old keys on the
     footer (Textual keeps a watcher's widget until the watched value is set): widgets grew with every screen."""

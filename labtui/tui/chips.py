@@ -55,6 +55,18 @@ def filter_chips(chips: pl.DataFrame, text: str) -> pl.DataFrame:
     return chips.filter(pl.all_horizontal(name.str.contains(word, literal=True) for word in text.lower().split()))
 
 
+def highlighted_chip(highlighted: dict | None, shown: pl.DataFrame) -> str | None:
+    """The chip key the highlight goes to in the rows `shown`: the chip it is on while that one still matches, else
+    the first match. Kept at its place in the list, the highlight of Alisson72 (the 6th chip matching `7`) went to
+    the 2nd of `71`'s matches, other71, and enter opened that instead of Alisson71 at the top."""
+    if not shown.height:
+        return None
+    keys = shown["chip_key"]
+    if highlighted is not None and highlighted["chip_key"] in keys:
+        return highlighted["chip_key"]
+    return keys[0]
+
+
 class ChipsScreen(FilteredScreen):
     """One model: the filter field keeps the focus, so typing always filters; the arrow and page keys move the
     highlight in the list, enter opens the highlighted chip."""
@@ -128,7 +140,8 @@ class ChipsScreen(FilteredScreen):
             return
         text = field.value
         shown = filter_chips(self.chips, text) if text.strip() and self.chips.height else self.chips
-        self.query_one(FrameTable).show(shown, columns=self.columns)
+        table = self.query_one(FrameTable)
+        table.show(shown, columns=self.columns, keep=highlighted_chip(table.row, shown))
         total = counted(self.chips.height, "chip")
         self.sub_title = f"{shown.height} of {total}" if text.strip() else total
 
