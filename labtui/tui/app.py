@@ -246,7 +246,8 @@ class LabApp(App[None]):
                                     self.config.procedures_file))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The palette lists every key of the current screen next to Textual's own commands."""
+        """The palette lists every key of the current screen next to Textual's own commands, but ctrl+p's own: its
+        `palette` entry only opened the palette again."""
         from labtui.tui.dialogs import task_bindings
 
         # Textual's key panel and maximize: the help dialog lists the keys, and the panel outlived escape
@@ -256,7 +257,7 @@ class LabApp(App[None]):
         names = {command.title for command in builtin}
         for active in task_bindings(screen):
             binding = active.binding
-            if not active.enabled or binding.description in names:
+            if not active.enabled or binding.description in names or binding.action == "command_palette":
                 continue
             names.add(binding.description)
             yield SystemCommand(binding.description, f"key: {self.get_key_display(binding)}",
