@@ -336,6 +336,25 @@ async def test_a_filter_that_hides_the_highlighted_chip_highlights_its_first_mat
         assert (app.screen.group, app.screen.number) == ("Alisson", 71)
 
 
+async def test_an_empty_chip_list_says_why(lab: Lab, tmp_path: Path) -> None:
+    """A lab without runs, or a filter matching no chip, showed the column titles over an empty list: nothing said
+    whether the chips were still loading, missing, or filtered out."""
+    for config, typed, said_first in (
+        (Lab(tmp_path / "empty").config, "", "no chips yet: the store holds no runs (s on the dashboard stages"),
+        (lab.config, "xyz", "no chip matches 'xyz'"),
+    ):
+        app = LabApp(config)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("c", *typed)
+            await settle(pilot)
+            assert table(app).render_line(1).text.strip().startswith(said_first)
+            if typed:  # matches again: the rows, not the words
+                await pilot.press(*["backspace"] * len(typed))
+                await settle(pilot)
+                assert table(app).render_line(1).text.split()[0] == column(app, "chip_name")[0]
+
+
 async def test_screens_opened_and_closed_all_day_leave_no_widgets_behind(lab: Lab) -> None:
     """Each screen closed left its header on the app, and each return to the dashboard its footer's old keys on the
     footer (Textual keeps a watcher's widget until the watched value is set): widgets grew with every screen."""

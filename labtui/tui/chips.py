@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Header, Input, Static
 
-from labtui.core.wording import counted
+from labtui.core.wording import counted, quoted
 from labtui.tui.base import FilteredScreen, LabFooter, plain
 from labtui.tui.history import HistoryScreen
 from labtui.tui.table import Column, FrameTable
@@ -141,9 +141,18 @@ class ChipsScreen(FilteredScreen):
         text = field.value
         shown = filter_chips(self.chips, text) if text.strip() and self.chips.height else self.chips
         table = self.query_one(FrameTable)
+        table.empty_text = self._empty_text(text)
         table.show(shown, columns=self.columns, keep=highlighted_chip(table.row, shown))
         total = counted(self.chips.height, "chip")
         self.sub_title = f"{shown.height} of {total}" if text.strip() else total
+
+    def _empty_text(self, text: str) -> str:
+        """What an empty list means: nothing read yet (no words), a lab without runs, or a filter matching none."""
+        if not self.chips.width:
+            return ""
+        if not self.chips.height:
+            return "no chips yet: the store holds no runs (s on the dashboard stages the raw files)"
+        return f"no chip matches {quoted(text.strip())}"
 
     @on(Input.Submitted, "#filter")
     def action_open(self) -> None:

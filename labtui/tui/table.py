@@ -56,7 +56,7 @@ class FrameTable(ScrollView, can_focus=True):
         Binding("right", "column(1)", "Column right", show=False),
         Binding("enter", "choose", "Open", show=False),
     ]
-    COMPONENT_CLASSES = {"frame-table--header", "frame-table--cursor", "frame-table--selected"}
+    COMPONENT_CLASSES = {"frame-table--header", "frame-table--cursor", "frame-table--selected", "frame-table--empty"}
 
     cursor: reactive[int] = reactive(0, always_update=True)
 
@@ -89,6 +89,7 @@ class FrameTable(ScrollView, can_focus=True):
         self.selected: set[str] = set()
         self._rows: _FrameRows | _TextRows = _TextRows([], self.columns)
         self.sorted_by: tuple[str, bool] | None = None  # (column key, descending): its header says so (↑ ↓)
+        self.empty_text = ""  # said under the header while there is no row: why, and what to do
         self._widths = [column.width or cell_len(column.title) for column in self.columns]
 
     # -- data -------------------------------------------------------------------------------------------------
@@ -224,6 +225,9 @@ class FrameTable(ScrollView, can_focus=True):
             style = self.get_component_rich_style("frame-table--header")
         else:
             index = scroll_y + y - 1
+            if index == 0 and not self._rows.height and self.empty_text:
+                dim = self.rich_style + self.get_component_rich_style("frame-table--empty")
+                return Strip([Segment(" " + self.empty_text, dim)]).crop_extend(scroll_x, scroll_x + width, dim)
             if index >= self._rows.height:
                 return Strip.blank(width, self.rich_style)
             selected = self.selectable and self._key_at(index) in self.selected
