@@ -41,11 +41,11 @@ from labtui.tui.plot_view import (
     SERIES_COLORS,
     Palette,
     PlotView,
+    colouring,
     draw_spec,
     fitted,
     legend,
     palette_for,
-    run_colors,
 )
 from labtui.tui.store import Store
 from tests.pilot import record_notifications, said
@@ -543,7 +543,7 @@ def test_runs_past_the_palette_take_their_colour_by_seq_with_a_colour_bar():
 
     dark = palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"})
     many = spec_of(sweeps([3 * n + 2 for n in range(30)]))  # seqs 2 … 89
-    color = run_colors(many, dark)
+    color = colouring(many, dark).color_of
     colors = {color(series) for series in many.series}
     assert len(colors) == 30 and not colors & set(dark.series)
     assert color(many.series[0]) == dark.along(0.0) == (54, 95, 139) and color(many.series[-1]) == (253, 231, 37)
@@ -552,12 +552,13 @@ def test_runs_past_the_palette_take_their_colour_by_seq_with_a_colour_bar():
     legend_colors = {span.style for span in legend(many, dark).spans}
     assert len(legend_colors) >= RAMP_CELLS
     light = palette_for({"surface": "#ffffff", "foreground": "#000000"})
-    assert run_colors(many, light)(many.series[0]) == (68, 1, 84)  # the dark end reads on a light canvas
-    assert run_colors(many, light)(many.series[-1]) == light.along(1.0) != (253, 231, 37)  # not its faint yellow
+    on_light = colouring(many, light).color_of
+    assert on_light(many.series[0]) == (68, 1, 84)  # the dark end reads on a light canvas
+    assert on_light(many.series[-1]) == light.along(1.0) != (253, 231, 37)  # not its faint yellow
     unnamed = spec_of(sweeps([*range(20), None]))
     assert str(legend(unnamed, dark)).splitlines()[0].endswith(" run 1 → 21, in the plot's order")
     few = spec_of(sweeps(list(range(10))))
-    assert [run_colors(few, dark)(series) for series in few.series[::2]] == list(dark.series)
+    assert [colouring(few, dark).color_of(series) for series in few.series[::2]] == list(dark.series)
 
 
 def test_calibrations_past_the_palette_take_their_wavelengths_colour():
@@ -571,7 +572,7 @@ def test_calibrations_past_the_palette_take_their_wavelengths_colour():
                     pl.DataFrame())
     dark = palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"})
     assert str(legend(spec, dark)).splitlines() == ["━━ λ=365 nm", "━━ λ=455 nm", "━━ λ=850 nm"]
-    color = run_colors(spec, dark)
+    color = colouring(spec, dark).color_of
     assert [color(s) for s in series[:3]] == [dark.series[1], dark.series[0], dark.series[2]]
     assert [color(s) for s in series] == [color(s) for s in series[:3]] * 4
 
@@ -586,11 +587,11 @@ def test_trend_series_past_the_palette_each_take_a_colour_of_their_own():
 
     dark = palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"})
     many = trend(12)
-    colors = [run_colors(many, dark)(s) for s in many.series]
+    colors = [colouring(many, dark).color_of(s) for s in many.series]
     assert len(set(colors)) == 12 and colors[0] == dark.along(0.0) and colors[-1] == dark.along(1.0)
     assert [span.style for span in legend(many, dark).spans] == [f"rgb({r},{g},{b})" for r, g, b in colors]
     few = trend(10)
-    assert [run_colors(few, dark)(s) for s in few.series] == list(dark.series)
+    assert [colouring(few, dark).color_of(s) for s in few.series] == list(dark.series)
 
 
 # -- helpers of the screen --------------------------------------------------------------------------------------

@@ -66,8 +66,8 @@ class Palette:
         return red, green, blue
 
     def of_group(self, index: int, count: int) -> RGB:
-        """Group `index` of `count`'s colour (`plot_groups`): the palette's up to its length; past it (a trend of 12
-        wavelengths repeated two colours) each its own along the ramp, in their order."""
+        """Group `index` of `count`'s colour (`Colouring.groups`): the palette's up to its length; past it (a trend
+        of 12 wavelengths repeated two colours) each its own along the ramp, in their order."""
         return self.color(index) if count <= len(self.series) else self.along(index / (count - 1))
 
 
@@ -81,33 +81,33 @@ def palette_for(theme_variables: Mapping[str, str]) -> Palette:
     return Palette(SERIES_COLORS[dark], ink.blend(canvas, 0.5).rgb, ink.rgb, SEQ_SPAN[dark])
 
 
-def plot_groups(spec: PlotSpec, palette: Palette) -> dict[int, str]:
-    """The figure's `groups`, past this palette's colours."""
-    return groups(spec.series, points=spec.points, looks=len(palette.series))
+@dataclass(frozen=True)
+class Colouring:
+    """How a plot's series take their colours, worked out once a paint: by group (`groups`, the figure's rule past
+    this palette's colours: a trend's series, a calibration's wavelengths), else past the palette each run along the
+    ramp by its seq (`ramp`: its place, and the legend's words for the ends; None within the palette), else each
+    run its palette colour."""
+
+    groups: dict[int, str]
+    ramp: tuple[dict[int, float], str] | None
+    color_of: Callable[[Series], RGB]
 
 
-def seq_range(spec: PlotSpec, palette: Palette) -> tuple[dict[int, float], str] | None:
-    """Past the palette's colours (30 sweeps repeated 10 colours three times over, their legend lines too), each
-    run's place along the ramp by its seq (`seq_orders`, as the figure's colour bar), and the legend's words for its
-    ends; None within them, and for a trend or runs by wavelength (`plot_groups`)."""
+def colouring(spec: PlotSpec, palette: Palette) -> Colouring:
+    """The spec's `Colouring` on this palette. Past the palette's colours (30 sweeps repeated 10 colours three times
+    over, their legend lines too) a run's place on the ramp is its seq (`seq_orders`, as the figure's colour bar)."""
+    found = groups(spec.series, points=spec.points, looks=len(palette.series))
+    if found:
+        return Colouring(found, None, lambda series: palette.of_group(
+            series.run_index if spec.points else series.group_index, len(found)))
     seqs = {series.run_index: series.seq for series in spec.series}
-    if len(seqs) <= len(palette.series) or plot_groups(spec, palette):
-        return None
+    if len(seqs) <= len(palette.series):
+        return Colouring({}, None, lambda series: palette.color(series.run_index))
     orders, by_seq = seq_orders(seqs)
     low, high = min(orders.values()), max(orders.values())
     places = {index: (value - low) / (high - low) if high > low else 0.0 for index, value in orders.items()}
-    return places, f"seq {low} → {high}" if by_seq else f"run {low} → {high}, in the plot's order"
-
-
-def run_colors(spec: PlotSpec, palette: Palette) -> Callable[[Series], RGB]:
-    """A series' colour: its run's in the palette, its group's (`plot_groups`), or along the ramp by its seq
-    (`seq_range`)."""
-    if found := plot_groups(spec, palette):
-        return lambda series: palette.of_group(series.run_index if spec.points else series.group_index, len(found))
-    if (ramp := seq_range(spec, palette)) is None:
-        return lambda series: palette.color(series.run_index)
-    places = ramp[0]
-    return lambda series: palette.along(places[series.run_index])
+    ends = f"seq {low} → {high}" if by_seq else f"run {low} → {high}, in the plot's order"
+    return Colouring({}, (places, ends), lambda series: palette.along(places[series.run_index]))
 
 
 def legend(spec: PlotSpec, palette: Palette) -> Content:
@@ -115,7 +115,8 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
     `LEGS_BY_LEG` sweep legs, one line per run and one per direction, as a paper figure has them (31 sweeps made
     124 lines of legs)."""
     lines: list[Content] = []
-    ramp, found, color_of = seq_range(spec, palette), plot_groups(spec, palette), run_colors(spec, palette)
+    colours = colouring(spec, palette)
+    ramp, found, color_of = colours.ramp, colours.groups, colours.color_of
     by_run = ramp is not None or (len({series.label for series in spec.series}) > LEGS_BY_LEG
                                   and all(series.run_label for series in spec.series))
     if ramp is not None:  # a colour bar, not a line per run
@@ -174,7 +175,7 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
     plt.xlabel(fitted(spec.x_label, spec.x_unit, width + 3 - 2 * len(spec.y_title)))  # centred, clear of y's
     for edge in (edge for span in spec.spans for edge in span):
         plt.vertical_line(edge, color=palette.span)
-    color_of = run_colors(spec, palette)
+    color_of = colouring(spec, palette).color_of
     # Dots first: a braille line drawn over them keeps both legs visible wherever they part.
     for series in sorted(spec.series, key=lambda s: s.direction >= 0):
         if spec.points:  # a trend: one marked point per run, joined where the series is ordered
