@@ -305,6 +305,41 @@ def test_calibrations_past_the_palette_are_coloured_by_wavelength(tmp_path):
     assert not {color for color, _ in entries.values()} & set(OKABE_ITO)
 
 
+def it_spec(wavelengths: list[float | None]) -> PlotSpec:
+    """The plot of It runs at these wavelengths (None: a dark run), one each, in history order."""
+    t = np.linspace(0.0, 120.0, 13)
+    vl = np.where((t >= 30) & (t < 90), 3.0, 0.0)
+    runs = pl.DataFrame({"run_id": [f"{k:016x}" for k in range(len(wavelengths))],
+                         "seq": range(1, len(wavelengths) + 1), "laser_wavelength_nm": wavelengths,
+                         "has_light": [nm is not None for nm in wavelengths], "laser_period_s": 120.0},
+                        schema_overrides={"laser_wavelength_nm": pl.Float64})
+    columns = tuple({"t_s": t, "i_a": 1e-6 + 1e-8 * k * (vl if nm else 0 * vl), "vl_v": vl if nm else 0 * vl}
+                    for k, nm in enumerate(wavelengths))
+    return shape(LoadedGroup("It", runs, columns, (), kind=KINDS["It"]), PlotOptions(), DRAW_BUCKETS)
+
+
+def test_it_runs_past_the_palette_are_coloured_by_wavelength_and_dark_runs_apart():
+    """A chip's 24 It runs at three wavelengths and in the dark were coloured by seq, a colour bar beside them: the
+    photoresponse per wavelength, the figure could not show. Past the palette, the runs of one λ share a look and an
+    entry, dark runs last; runs all at one λ keep the colour by seq (their drift over the weeks)."""
+    from matplotlib.figure import Figure
+
+    wavelengths: list[float | None] = [455.0, 365.0, None, 850.0] * 6
+    figure = Figure(layout="constrained")
+    ax = figure.add_subplot()
+    draw_axes(ax, drawing_of(it_spec(wavelengths)))
+    legend = ax.get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == ["laser ON", "λ=365 nm", "λ=455 nm", "λ=850 nm",
+                                                                "dark"]
+    assert [(line.get_color(), line.get_linestyle()) for line in legend.get_lines()] == [
+        (color, "-") for color in OKABE_ITO[:4]]
+    assert not any(axes.get_gid() == "seq-colour-bar" for axes in figure.axes)
+
+    figure = Figure(layout="constrained")
+    draw_axes(figure.add_subplot(), drawing_of(it_spec([455.0] * 24)))
+    assert any(axes.get_gid() == "seq-colour-bar" for axes in figure.axes)
+
+
 def test_calibrations_within_the_palette_keep_an_entry_per_run():
     """Up to 16 runs, each calibration keeps its own look and entry, the λ in its label."""
     from matplotlib.figure import Figure

@@ -170,8 +170,8 @@ def _legend_by_run(traces: tuple[Trace, ...]) -> bool:
 
 def groups(series: Iterable[Grouped], *, points: bool, looks: int) -> dict[int, str]:
     """A plot's groups, each one's index and legend label, in their order: a trend's series (`points`), or past the
-    `looks` runs can have at several wavelengths (calibrations, where several are the rule) the wavelengths, as a
-    colour by seq would not tell which λ a curve is. Empty: a look per run. The figure and the app's plot alike."""
+    `looks` runs at several wavelengths (calibrations and It runs, `plotdata.shape.BY_WAVELENGTH`) the wavelengths,
+    as a colour by seq would not tell which λ a curve is. Empty: a look per run. The figure and the app's plot alike."""
     series = tuple(series)
     if points:
         return {one.run_index: one.label for one in series}

@@ -73,6 +73,8 @@ def shape(
         return PlotSpec(group.proc, group.proc, "", "", "", "", False, (), (), (), (), group.messages, group.runs)
     rows = group.runs.to_dicts()
     draft = _DRAFTERS.get(group.family, _draft_xy)(group, rows, legend_labels(rows), options, settings)
+    if group.family in BY_WAVELENGTH:
+        _by_wavelength(draft, rows)
     messages = [*group.messages, *draft.messages]
     log_y = options.log_y and draft.log_ok
     if options.log_y and not draft.log_ok:
@@ -329,17 +331,23 @@ def _draft_xy(
     return draft
 
 
-def _draft_calibration(
-    group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions, settings: MetricsSettings
-) -> _Draft:
-    """`_draft_xy`, each run grouped by its wavelength (`Series.group`): calibrations of several are the rule, and
-    past the palette's runs a colour by seq would not tell which λ a curve is."""
-    draft = _draft_xy(group, rows, labels, options, settings)
-    wavelengths = [WAVELENGTH.value(row) for row in rows]
-    order = sorted(set(wavelengths), key=lambda nm: (nm is None, nm))
-    draft.series = [replace(s, group=WAVELENGTH.format(nm), group_index=order.index(nm))
-                    for s, nm in zip(draft.series, wavelengths, strict=True)]
-    return draft
+def _by_wavelength(draft: _Draft, rows: list[dict[str, Any]]) -> None:
+    """Each run's series in its wavelength's group (`Series.group`; a lit run of unknown λ next, dark runs last):
+    past the palette's runs, runs at several wavelengths are coloured by λ (`drawing.groups`), as a colour by seq
+    would not tell which λ a curve is. Calibrations at several are the rule; It runs are compared per λ."""
+
+    def key(row: dict[str, Any]) -> tuple[int, float]:
+        nm = WAVELENGTH.value(row)
+        return (0, nm) if nm is not None else (1, 0.0) if WAVELENGTH.applies(row) else (2, 0.0)
+
+    def name(place: tuple[int, float]) -> str:
+        return "dark" if place[0] == 2 else WAVELENGTH.format(place[1] if place[0] == 0 else None)
+
+    keys = [key(row) for row in rows]
+    order = sorted(set(keys))
+    draft.series = [replace(s, group=name(place), group_index=order.index(place))
+                    for s, place in zip(draft.series, keys, strict=True)]
 
 
-_DRAFTERS = {"It": _draft_it, "IVg": _draft_ivg, "LaserCalibration": _draft_calibration}  # others: `_draft_xy`
+_DRAFTERS = {"It": _draft_it, "IVg": _draft_ivg}  # the others: `_draft_xy`
+BY_WAVELENGTH = frozenset({"It", "LaserCalibration"})  # their runs are grouped by λ (`_by_wavelength`)
