@@ -168,12 +168,13 @@ def sort_manifest(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def upsert(current: pl.DataFrame, rows: list[ManifestRow]) -> pl.DataFrame:
-    """Replace rows with the same run_id or source file, add new ones."""
+    """Replace rows with the same run_id or source file, add new ones. A row whose run_id or source file a hand edit
+    made null matches no new row: it stays (for `validate` to report) until its raw file is staged again."""
     if not rows:
         return current
     new = rows_to_frame(rows)
-    replaced = pl.col("source_file").is_in(new["source_file"].to_list())
-    kept = current.filter(~pl.col("run_id").is_in(new["run_id"].to_list()) & ~replaced)
+    replaced = pl.any_horizontal(pl.col(key).is_in(new[key].to_list()) for key in ("run_id", "source_file"))
+    kept = current.filter(~replaced.fill_null(False))
     return sort_manifest(pl.concat([kept, new], how="vertical"))
 
 
