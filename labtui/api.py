@@ -15,7 +15,8 @@ looked up again in the newest manifest (re-staged under another path: read there
 
 `scan` is lazy and builds its file list from the manifest, never from a directory listing: filters on run-level
 columns (`run_id`, `proc`, `date_local`, `seq`, the manifest columns asked for) prune whole files before any is
-opened, only the data columns a query uses are read, and foreign files in the store are never seen.
+opened, only the data columns a query uses are read, and foreign files in the store are never seen. A row that a
+hand edit left without a valid run_id, proc or date_local names no file: `scan` leaves it out (`runs` lists it).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from labtui.core.annotations import AnnotationFilter, annotate_runs
 from labtui.core.config import StagingConfig, default_derived_root, known_zone
 from labtui.core.errors import LabtuiError, UsageError
 from labtui.core.history import HistoryFilter, cached_manifest, history, timeline
-from labtui.core.layout import run_parquet_path, run_parquet_paths
+from labtui.core.layout import addresses_a_run, run_parquet_path, run_parquet_paths
 from labtui.core.manifest import MANIFEST_SCHEMA, read_manifest
 from labtui.core.store import MANIFEST_DIR, locate_store
 
@@ -156,7 +157,7 @@ class Store:
             raise UsageError(f"unknown run {columns} {', '.join(unknown)} (known: {', '.join(known)})")
         from_manifest = [name for name in ("date_local", *extra) if name not in selected.columns]
         runs = selected.join(self.manifest.select("run_id", *from_manifest), on="run_id", how="left")
-        return runs.select(*RUN_COLUMNS, *extra, path=run_parquet_paths(self.stage_root))
+        return runs.filter(addresses_a_run()).select(*RUN_COLUMNS, *extra, path=run_parquet_paths(self.stage_root))
 
 
 def _history_filter(
@@ -265,7 +266,8 @@ class _RunScan:
             try:
                 frame = _read_columns(path, columns)
             except FileNotFoundError:
-                moved = read_manifest(self.store.manifest_path).filter(pl.col("run_id") == run["run_id"])
+                moved = read_manifest(self.store.manifest_path).filter(
+                    (pl.col("run_id") == run["run_id"]) & addresses_a_run())
                 if moved.is_empty():
                     return None  # removed by a commit since the manifest was read: no longer in the store
                 row = moved.row(0, named=True)  # re-staged elsewhere (its procedure changed): read it there

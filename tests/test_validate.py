@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from labtui import open_store
 from labtui.cli import main
 from labtui.core.config import default_registry_path
 from labtui.core.findings import Finding
@@ -132,6 +133,13 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
         set_column(IT, "run_id", pl.lit("XYZ")), "schema", "error", True,
         "XYZ Alisson_08_sept/It2025-09-08_1.csv: run_id: String should match pattern",
     ),
+    "null run_id": (set_column(IT, "run_id", pl.lit(None)), "null_required", "error", True, "run_id: 1 null"),
+    "null proc": (set_column(IT, "proc", pl.lit(None)), "null_required", "error", True, "proc: 1 null"),
+    "proc not a safe name": (
+        set_column(IT, "proc", pl.lit("../x")), "schema", "error", True, "proc: String should match pattern",
+    ),
+    "null date_local": (set_column(IT, "date_local", pl.lit(None)), "null_required", "error", True,
+                        "date_local: 1 null"),
     "null summary": (set_column(IT, "summary", pl.lit(None)), "null_required", "error", True, "summary: 1 null"),
     "null source_file": (  # a hand edit: no raw file to look for (validate listed it as gone: None, a traceback)
         set_column(IT, "source_file", pl.lit(None)), "null_required", "error", False, "source_file: 1 null",
@@ -319,6 +327,37 @@ def test_fix_round_trip_repairs_the_store_and_never_touches_raw_data(lab: Lab) -
     assert sha_tree(lab.raw) == raw_before
     assert lab.manifest().height == 8
     assert pq.read_metadata(parquet_of(lab, IT)).num_rows == 32  # re-staged from the edited raw file
+
+
+ADDRESSING_NO_RUN = ["run_id not 16 hex", "null run_id", "null proc", "proc not a safe name", "null date_local"]
+
+
+@pytest.mark.parametrize("damage", ADDRESSING_NO_RUN)
+def test_a_row_that_addresses_no_run_is_left_out_until_the_fix_restages_it(lab: Lab, tmp_path, capsys,
+                                                                            damage: str) -> None:
+    """A hand edit that leaves a row's run_id, proc or date_local unusable for a path: every command that builds run
+    paths from the manifest leaves the row out (they ended in a traceback, `run_dir(None)`), a commit keeps it,
+    its folder is set aside, never deleted, and `validate --fix` re-stages it."""
+    record = read_footer(parquet_of(lab, IT)).run_id
+    DAMAGES[damage][0](lab)
+    lab.config.metrics_path.unlink()  # the stage's metrics update then reads every run back
+    (lab.config.manifest_dir / ".dirty").write_text("1234")  # and it first sweeps the orphans
+    out = tmp_path / "out"
+    out.mkdir()
+    for command in (["stage"], ["stage"], ["metrics"], ["chips"], ["history", "Alisson67"],
+                    ["export", "metadata", "--out", str(out)], ["export", "histories", "--out", str(out)],
+                    ["plot", "Alisson67", "--seq", "4", "--out", str(out / "it.png")], ["prune"]):
+        assert main(lab.args(*command)) in (0, 2), (command, capsys.readouterr().err)
+    assert "bug in labtui" not in capsys.readouterr().err
+    assert open_store(lab.store_root).scan(chip="Alisson67").collect().height > 0
+    lab.write_run("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"))
+    lab.stage()  # a commit of another run keeps the damaged row for validate to report
+    assert lab.manifest().filter(pl.col("source_file") == IT).height == 1
+    kept = list((lab.store_root / "_quarantine").glob(f"*/raw_measurements/proc=It/*/run_id={record}/*.parquet"))
+    assert len(kept) == 1  # an orphan: set aside by the sweep, not deleted
+    apply_fixes(lab.config, validate(lab.config))
+    assert validate(lab.config).findings == []
+    assert lab.run_of(IT)["run_id"] == record and parquet_of(lab, IT).is_file()
 
 
 def test_a_fix_that_restages_says_nothing_of_folders_it_did_not_move(lab: Lab) -> None:

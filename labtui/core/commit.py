@@ -31,7 +31,7 @@ from labtui.core import faults
 from labtui.core.atomic import fsync_dir, publish
 from labtui.core.config import StagingConfig
 from labtui.core.errors import OperationFailed
-from labtui.core.layout import run_dir
+from labtui.core.layout import addresses_a_run, run_dir
 from labtui.core.overview import write_overview
 from labtui.core.recovery import sweep_store
 from labtui.core.rejects import RejectRecord, reject_path, remove_reject, write_reject
@@ -176,8 +176,9 @@ class StoreCommit:
         new_rejects, self.pending_rejects = self.pending_rejects, []
         updated = upsert(manifest, [item.row for item in staged])
         # the runs replaced by a run of another run_id (their file's start time moved): a join, not a dict of
-        # every run built at each commit (30 ms and megabytes of short-lived objects at 65k runs)
-        obsolete = manifest.join(updated.select("run_id"), on="run_id", how="anti").select(
+        # every run built at each commit (30 ms and megabytes of short-lived objects at 65k runs); a row that
+        # addresses no folder (a hand edit) has none to remove
+        obsolete = manifest.filter(addresses_a_run()).join(updated.select("run_id"), on="run_id", how="anti").select(
             "run_id", "proc", "date_local").rows()
         if writing is not None:
             writing(updated)

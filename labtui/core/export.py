@@ -191,7 +191,7 @@ def metadata_tables(
 
 
 def _metadata_table(runs: pl.DataFrame, source_prefix: str) -> pl.DataFrame:
-    headers = [json.loads(text) for text in runs["parameters"]]
+    headers = [{} if text is None else json.loads(text) for text in runs["parameters"]]  # None: hand-edited
     keys = list(dict.fromkeys(key for header in headers for key in header if key != "Start time"))
     laser_run = pl.Series([header.get("Laser voltage") is not None for header in headers])
     derived = runs.select(

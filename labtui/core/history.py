@@ -132,7 +132,7 @@ class HistoryFilter:
 def chips(manifest: pl.DataFrame) -> pl.DataFrame:
     """One row per chip (group + number): run counts per procedure, light/dark counts, first and last local date."""
     owned = manifest.filter(pl.col("chip_number").is_not_null())
-    procs = sorted(owned.get_column("proc").unique().to_list())
+    procs = sorted(owned.get_column("proc").drop_nulls().unique().to_list())  # a null (a hand edit): no column
     return (
         owned.group_by(CHIP_KEYS)
         .agg(

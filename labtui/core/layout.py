@@ -25,9 +25,9 @@ _RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 
 def run_dir(stage_root: Path, proc: str, date_local: dt.date, run_id: str) -> Path:
     """Hive-style partition folder of one run; refuses values that could escape the stage root."""
-    if not _SAFE_PROC.match(proc):
+    if not _SAFE_PROC.fullmatch(proc):  # fullmatch: `$` alone lets a trailing newline through
         raise ValueError(f"unsafe procedure name for a path: {proc!r}")
-    if not _RUN_ID.match(run_id):
+    if not _RUN_ID.fullmatch(run_id):
         raise ValueError(f"not a 16-hex run_id: {run_id!r}")
     return stage_root / f"proc={proc}" / f"date={date_local.isoformat()}" / f"run_id={run_id}"
 
@@ -36,9 +36,22 @@ def run_parquet_path(stage_root: Path, proc: str, date_local: dt.date, run_id: s
     return run_dir(stage_root, proc, date_local, run_id) / PART_NAME
 
 
+def addresses_a_run() -> pl.Expr:
+    """Whether a manifest row's `proc`, `date_local` and `run_id` are values `run_dir` accepts. A row edited by hand
+    so that they are not (a null, a run_id not 16 hex) addresses no Parquet: every reader that builds run paths from
+    the manifest leaves it out (a traceback otherwise), and `labtui validate` reports it for `--fix` to re-stage."""
+    import polars as pl  # the stager imports this module on runs that must not load Polars
+
+    return (
+        pl.col("proc").str.contains(_SAFE_PROC.pattern)
+        & pl.col("run_id").str.contains(_RUN_ID.pattern)
+        & pl.col("date_local").is_not_null()
+    ).fill_null(False)
+
+
 def run_parquet_paths(stage_root: Path) -> pl.Expr:
-    """`run_parquet_path` as a Polars expression over `proc`, `date_local` and `run_id` columns (manifest values,
-    already validated): a path for every run of a frame without a Python call per row."""
+    """`run_parquet_path` as a Polars expression over `proc`, `date_local` and `run_id` columns (of rows that
+    `addresses_a_run`): a path for every run of a frame without a Python call per row."""
     import polars as pl  # the stager imports this module on runs that must not load Polars
 
     return pl.concat_str(

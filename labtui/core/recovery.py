@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from labtui.core import faults
 from labtui.core.atomic import is_temp
 from labtui.core.config import StagingConfig
-from labtui.core.layout import PART_NAME, run_dir
+from labtui.core.layout import PART_NAME, addresses_a_run, run_dir
 from labtui.core.parquet_footer import read_run_record
 from labtui.core.quarantine import quarantine
 from labtui.core.scan import files_under
@@ -44,14 +44,13 @@ def sweep_store(config: StagingConfig) -> list[Path]:
 
 
 def orphan_run_dirs(config: StagingConfig, manifest: pl.DataFrame | None = None) -> list[Path]:
-    """Run folders under the stage root that no manifest row points to."""
+    """Run folders under the stage root that no manifest row points to; a row that `addresses_a_run` not (a hand
+    edit) points to none."""
     from labtui.core.manifest import read_manifest
 
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
-    referenced = {
-        run_dir(config.stage_root, proc, date_local, run_id)
-        for run_id, proc, date_local in manifest.select("run_id", "proc", "date_local").iter_rows()
-    }
+    rows = manifest.filter(addresses_a_run()).select("run_id", "proc", "date_local")
+    referenced = {run_dir(config.stage_root, proc, date_local, run_id) for run_id, proc, date_local in rows.iter_rows()}
     return [folder for folder in sorted(config.stage_root.glob("proc=*/date=*/run_id=*")) if folder not in referenced]
 
 

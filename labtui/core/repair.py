@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.config import StagingConfig
-from labtui.core.layout import PART_NAME, run_dir
+from labtui.core.layout import PART_NAME, addresses_a_run, run_dir
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
     ManifestDamaged,
@@ -198,9 +198,10 @@ def drop_runs(config: StagingConfig, run_ids: set[str]) -> tuple[int, Path | Non
         if dropped.is_empty():
             return 0, None
         write_manifest(manifest.filter(~pl.col("run_id").is_in(list(run_ids))), config.manifest_path)
+        addressed = dropped.filter(addresses_a_run())  # a hand-edited row's folder stays an orphan for validate
         paths = [run_dir(config.stage_root, proc, date, run_id)
-                 for run_id, proc, date in dropped.select("run_id", "proc", "date_local").iter_rows()]
-        paths += [config.legacy_records_dir / f"{run_id}.json" for run_id in dropped["run_id"]]
+                 for run_id, proc, date in addressed.select("run_id", "proc", "date_local").iter_rows()]
+        paths += [config.legacy_records_dir / f"{run_id}.json" for run_id in addressed["run_id"]]
         folder = quarantine(config, [path for path in paths if path.exists()], DROPPED)
     return dropped.height, folder
 

@@ -30,7 +30,7 @@ from labtui.core.atomic import atomic_write
 from labtui.core.chip_params import ChipParams, load_chip_params
 from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError, OperationFailed
-from labtui.core.layout import run_parquet_path
+from labtui.core.layout import addresses_a_run, run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics.calibration import power_at
 from labtui.core.metrics.definitions import ABORTED_TOPIC, PROCEDURES, QUANTITIES
@@ -102,7 +102,7 @@ def compute_update(
     started, cpu = time.monotonic(), time.process_time()
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
     family = family_expr(config.procedures_file)  # an IVgT row is computed, joined and priced as an IVg one
-    runs = manifest.filter(family.is_in(PROCEDURES))
+    runs = manifest.filter(family.is_in(PROCEDURES) & addresses_a_run())  # a damaged row has no Parquet to read
     old = empty_metrics() if rebuild else _previous_table(config)
     version = settings_hash(config.metrics)
     current = old.filter(

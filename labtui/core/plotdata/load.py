@@ -12,7 +12,7 @@ import polars as pl
 
 from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
 from labtui.core.errors import first_line
-from labtui.core.layout import run_parquet_path
+from labtui.core.layout import addresses_a_run, run_parquet_path
 from labtui.core.registry import PlotAxes, Registry, load_registry, snake_column
 from labtui.core.wording import counted
 
@@ -117,14 +117,17 @@ def load_selection(runs: pl.DataFrame, stage_root: Path, procedures_file: Path |
 
 
 def load_group(proc: str, runs: pl.DataFrame, stage_root: Path, procedures_file: Path | None = None) -> LoadedGroup:
-    """Read one procedure's runs, drawn as its family's (in `procedures_file`'s registry); a run that cannot be read
-    becomes a message, not a failed plot."""
+    """Read one procedure's runs, drawn as its family's (in `procedures_file`'s registry); a run that cannot be read,
+    or whose hand-edited manifest row `addresses_a_run` not, becomes a message, not a failed plot."""
     registry = load_registry(procedures_file)
     family = registry.family(proc)
     kind = kind_of(family, registry)
     if kind is None:
         return LoadedGroup(proc, runs.clear(), (), (no_plot(proc, runs.height, registry),))
-    loaded, columns, messages = [], [], []
+    loaded, columns = [], []
+    messages = [f"{run_ident(row)}: its manifest row names no Parquet (`labtui validate` says why)"
+                for row in runs.filter(~addresses_a_run()).to_dicts()]
+    runs = runs.filter(addresses_a_run())
     rows = runs.to_dicts()
     for index, (row, read) in enumerate(zip(rows, _read_runs(rows, proc, kind, stage_root), strict=True)):
         if isinstance(read, MissingColumns):

@@ -35,7 +35,8 @@ def chip_runs(
     seq is an error."""
     group, number = resolve_chip(manifest, chip, group)
     rows = chip_rows(manifest, group, number)
-    numbered = rows.join(timeline(rows, tz=tz).select("run_id", "seq"), on="run_id")
+    # nulls_equal: a run_id a hand edit made null keeps its seq (`load_group` says it names no Parquet)
+    numbered = rows.join(timeline(rows, tz=tz).select("run_id", "seq"), on="run_id", nulls_equal=True)
     if seqs is None:
         return numbered.sort("seq")
     if missing := missing_seqs(seqs, numbered.height):  # seqs are 1…n: only those beyond n are missing
