@@ -360,6 +360,24 @@ def test_a_row_that_addresses_no_run_is_left_out_until_the_fix_restages_it(lab: 
     assert lab.run_of(IT)["run_id"] == record and parquet_of(lab, IT).is_file()
 
 
+@pytest.mark.parametrize("column", ["parameters", "chip_name"])
+def test_a_null_where_a_command_expects_a_value_is_a_missing_value(lab: Lab, tmp_path, capsys, column: str) -> None:
+    """A hand edit's null in a nullable column, or one no run path needs, that a command read as set (`json.loads`
+    of the parameters, a file name from the chip's name): the value is missing, not a traceback."""
+    first, alone = IVG, "Alisson_08_sept/IV2025-09-08_1.csv"  # Alisson67's first run; other67's only one
+    edit_manifest(lab, lambda m: m.with_columns(
+        pl.when(pl.col("source_file").is_in([first, alone])).then(None).otherwise(pl.col(column)).alias(column)))
+    out = tmp_path / "out"
+    out.mkdir()
+    for command in (["validate"], ["chips"], ["export", "metadata", "--out", str(out)],
+                    ["export", "histories", "--out", str(out)]):
+        assert main(lab.args(*command)) in (0, 1), (command, capsys.readouterr().err)
+    assert "bug in labtui" not in capsys.readouterr().err
+    # named by another run's name, or (none left) the one its group and number make
+    assert {path.name for path in out.glob("*_history.csv")} == {"Alisson67_history.csv", "other67_history.csv"}
+    assert (out / "Alisson_05_sept" / "metadata.csv").is_file() and (out / "Alisson_08_sept" / "metadata.csv").is_file()
+
+
 def test_a_fix_that_restages_says_nothing_of_folders_it_did_not_move(lab: Lab) -> None:
     """A re-stage checks for the old folders of runs whose date moved: with none, it said "moved 0 Parquet folders
     the manifest does not reference to None"."""

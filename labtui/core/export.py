@@ -145,14 +145,19 @@ def export_histories(
     rows = with_parameters(timeline(chip_runs, tz=tz), chip_runs)
     if annotations is not None:
         rows = with_annotations(rows, annotations)
-    chips = rows.group_by(CHIP_KEYS).agg(pl.col("chip_name").first(), first_run=pl.col("start_time_utc").min())
+    # a name a hand edit made null is missing: another run's, else the one group and number make (`chip_name_of`)
+    made = pl.concat_str(pl.col("chip_group").fill_null(""), pl.col("chip_number").cast(pl.String))
+    chips = rows.group_by(CHIP_KEYS).agg(
+        pl.coalesce(pl.col("chip_name").drop_nulls().first(), made.first()), first_run=pl.col("start_time_utc").min()
+    )
+    chip_names = {(group, number): name for group, number, name in chips.select(*CHIP_KEYS, "chip_name").iter_rows()}
     names = history_file_names(chips)  # of every chip, so that --min-experiments changes no file's name
     frames = rows.partition_by(CHIP_KEYS, maintain_order=True)
     files, views = [], []
     for frame in sorted(frames, key=lambda f: (f["chip_number"][0], f["chip_group"][0] or "")):
         if frame.height >= min_experiments:
-            group, number, chip_name = frame["chip_group"][0], frame["chip_number"][0], frame["chip_name"][0]
-            files.append(HistoryFile(group, number, chip_name, out_dir / names[(group, number)]))
+            group, number = frame["chip_group"][0], frame["chip_number"][0]
+            files.append(HistoryFile(group, number, chip_names[(group, number)], out_dir / names[(group, number)]))
             views.append(history_view(frame, source_prefix=source_prefix))
     in_the_way = next((file.path for file in files if file.path.is_dir()), None)
     if in_the_way is not None:

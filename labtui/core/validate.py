@@ -208,7 +208,8 @@ def _chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
     """One chip written two ways (`Alisson` and `alisson`, or a zero-width space or another Unicode spelling that a
     store staged before `chip_name.group_spelling` kept: two histories), or two chips with one name (`Alisson7` chip
     2 and `Alisson` chip 72 are both Alisson72: the chip parameters are looked up by that name)."""
-    chips = frame.filter(pl.col("chip_number").is_not_null()).select("chip_group", "chip_number", "chip_name").unique()
+    named = pl.col("chip_number").is_not_null() & pl.col("chip_name").is_not_null()  # null: a hand edit, no spelling
+    chips = frame.filter(named).select("chip_group", "chip_number", "chip_name").unique()
     # the parser's own rule, once per chip (not per run)
     letters = pl.col("chip_group").map_elements(group_spelling, return_dtype=pl.String).str.to_lowercase()
     spelled = (
