@@ -151,6 +151,17 @@ def test_prune_lists_runs_whose_raw_file_is_gone_and_drops_them_only_when_confir
     assert lab.cli("validate").returncode == 0
 
 
+def test_prune_of_a_run_whose_parquet_is_gone_too_names_no_folder(lab: Lab) -> None:
+    """With nothing left to quarantine, prune said "their Parquet and records are in None"."""
+    (lab.raw / FILES[0]).unlink()
+    for part in lab.config.stage_root.glob("proc=*/date=*/run_id=*/part-000.parquet"):
+        if FILES[0] in part.read_bytes().decode("latin-1"):  # its run record names its raw file
+            shutil.rmtree(part.parent)
+    done = lab.cli("prune", "--yes")
+    assert done.returncode == 0 and "dropped 1 run (they had no Parquet left)" in done.stdout, done.stdout
+    assert "None" not in done.stdout
+
+
 def test_repair_after_a_prune_does_not_call_the_pruned_run_lost(lab: Lab) -> None:
     """The kept manifest (the one prune replaced) still lists the pruned run: a later repair reported it "lost …
     (re-stage them from the raw files)", a raw file the lab had deleted on purpose."""

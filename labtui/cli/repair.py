@@ -61,5 +61,6 @@ def run_prune(args: argparse.Namespace) -> int:
               "run again with --yes to drop them")
     else:
         dropped, folder = drop_runs(config, set(runs["run_id"].to_list()))
-        print(f"dropped {counted(dropped, 'run')}; their Parquet and records are in {folder}")
+        kept = f"; their Parquet and records are in {folder}" if folder is not None else " (they had no Parquet left)"
+        print(f"dropped {counted(dropped, 'run')}{kept}")
     return EXIT_OK
