@@ -83,10 +83,10 @@ def palette_for(theme_variables: Mapping[str, str]) -> Palette:
 
 @dataclass(frozen=True)
 class Colouring:
-    """How a plot's series take their colours, worked out once a paint: by group (`groups`, the figure's rule past
-    this palette's colours: a trend's series, a calibration's wavelengths), else past the palette each run along the
-    ramp by its seq (`ramp`: its place, and the legend's words for the ends; None within the palette), else each
-    run its palette colour."""
+    """How a plot's series take their colours, worked out once for a legend or a drawing: by group (`groups`, the
+    figure's rule past this palette's colours: a trend's series, the wavelengths of calibrations and It runs), else
+    past the palette each run along the ramp by its seq (`ramp`: its place, and the legend's words for the ends;
+    None within the palette), else each run its palette colour."""
 
     groups: dict[int, str]
     ramp: tuple[dict[int, float], str] | None
