@@ -530,6 +530,24 @@ async def test_history_detail_shows_every_manifest_field(lab: Lab) -> None:
         assert isinstance(app.screen, HistoryScreen)
 
 
+async def test_a_runs_parameters_a_hand_edit_garbled_are_said_in_its_detail(lab: Lab) -> None:
+    """The manifest's `parameters` edited into text that is not JSON: enter on the run ended the app in a
+    traceback. The detail says so where the header's values would be, and how to read them again."""
+    manifest = read_manifest(lab.config.manifest_path)
+    first = manifest.filter(pl.col("chip_number") == 67).sort("start_time_utc")["source_file"][0]
+    manifest.with_columns(parameters=pl.when(pl.col("source_file") == first).then(pl.lit('{"VG": "0.3 V"'))
+                          .otherwise("parameters")).write_parquet(lab.config.manifest_path)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        await pilot.press("enter")
+        assert isinstance(app.screen, FieldsDialog)
+        body = " ".join(dialog_text(app).split())
+        assert "not readable from the manifest ('{\"VG\": \"0.3 V\"')" in body
+        assert f"labtui restage --force {first}" in body
+
+
 async def test_the_detail_leaves_the_values_most_of_a_narrow_terminal(lab: Lab) -> None:
     """At 80 columns a header's 36-character parameter name took the names' column, leaving the values 30 columns:
     a timestamp broke over two lines, a definition over five. The names get at most two fifths (a longer one wraps)."""

@@ -360,13 +360,18 @@ def test_a_row_that_addresses_no_run_is_left_out_until_the_fix_restages_it(lab: 
     assert lab.run_of(IT)["run_id"] == record and parquet_of(lab, IT).is_file()
 
 
-@pytest.mark.parametrize("column", ["parameters", "chip_name"])
-def test_a_null_where_a_command_expects_a_value_is_a_missing_value(lab: Lab, tmp_path, capsys, column: str) -> None:
+@pytest.mark.parametrize(("column", "value"), [("parameters", None), ("parameters", '{"VG": "0.3'),
+                                               ("chip_name", None)])
+def test_a_null_where_a_command_expects_a_value_is_a_missing_value(
+    lab: Lab, tmp_path, capsys, column: str, value: str | None
+) -> None:
     """A hand edit's null in a nullable column, or one no run path needs, that a command read as set (`json.loads`
-    of the parameters, a file name from the chip's name): the value is missing, not a traceback."""
+    of the parameters, a file name from the chip's name): the value is missing, not a traceback. So are parameters
+    that are no longer JSON."""
     first, alone = IVG, "Alisson_08_sept/IV2025-09-08_1.csv"  # Alisson67's first run; other67's only one
     edit_manifest(lab, lambda m: m.with_columns(
-        pl.when(pl.col("source_file").is_in([first, alone])).then(None).otherwise(pl.col(column)).alias(column)))
+        pl.when(pl.col("source_file").is_in([first, alone])).then(pl.lit(value, dtype=pl.String))
+        .otherwise(pl.col(column)).alias(column)))
     out = tmp_path / "out"
     out.mkdir()
     for command in (["validate"], ["chips"], ["export", "metadata", "--out", str(out)],

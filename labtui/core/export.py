@@ -20,6 +20,7 @@ from labtui.core.annotations import ANNOTATION_COLUMNS, CURRENT_SCHEMA, with_ann
 from labtui.core.atomic import atomic_write, publish, stale_temps, write_temps
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, summary_line, timeline
+from labtui.core.manifest import run_parameters
 
 LEGACY_HISTORY_COLUMNS = (
     "seq", "date", "time_hms", "proc", "summary", "source_file", "file_idx", "start_time", "day_folder", "has_light",
@@ -196,7 +197,7 @@ def metadata_tables(
 
 
 def _metadata_table(runs: pl.DataFrame, source_prefix: str) -> pl.DataFrame:
-    headers = [{} if text is None else json.loads(text) for text in runs["parameters"]]  # None: hand-edited
+    headers = [run_parameters(text) or {} for text in runs["parameters"]]  # None: a hand edit left none to read
     keys = list(dict.fromkeys(key for header in headers for key in header if key != "Start time"))
     laser_run = pl.Series([header.get("Laser voltage") is not None for header in headers])
     derived = runs.select(

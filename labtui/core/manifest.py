@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -100,6 +100,18 @@ def _conditions() -> pl.Expr:
     summary = pl.col("summary")
     old = summary.str.strip_prefix(heading).str.strip_suffix(index).str.strip_chars(" ")
     return pl.when(summary.str.starts_with(heading)).then(old).otherwise(summary)
+
+
+def run_parameters(text: str | None) -> dict[str, Any] | None:
+    """A row's `parameters` (its header's values, as JSON): None when they are not a JSON object, which only a hand
+    edit of the manifest makes (`labtui validate` does not parse every row's; the readers say it instead)."""
+    import json
+
+    try:
+        value = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _read_if_committed(path: Path) -> pl.DataFrame | None:

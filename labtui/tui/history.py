@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -31,7 +30,8 @@ from labtui.core.annotations import (
 )
 from labtui.core.errors import LabtuiError, error_line
 from labtui.core.history import HISTORY_COLUMNS
-from labtui.core.wording import counted
+from labtui.core.manifest import run_parameters
+from labtui.core.wording import counted, quoted
 from labtui.tui.base import FilteredScreen, LabFooter, Shown
 from labtui.tui.dialogs import FieldsDialog, TextDialog
 from labtui.tui.history_view import (
@@ -378,14 +378,19 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -
     if not rows.height:
         return None
     fields = rows.row(0, named=True)
-    parameters = json.loads(fields.pop("parameters") or "{}")
+    text = fields.pop("parameters")
+    parameters = run_parameters(text)
     items: list[tuple[str, object]] = []
     for name, value in fields.items():
         items.append((name, value))
         if lab is not None and isinstance(value, dt.datetime) and name.endswith("_utc"):
             zone, local = lab.config.zone, value.astimezone(lab.config.zone)
             items.append((f"{name.removesuffix('_utc')}_local", f"{local:%Y-%m-%d %H:%M:%S} {local:%Z} ({zone.key})"))
-    items += [(f"· {key}", value) for key, value in parameters.items()]
+    if parameters is None:  # a hand edit of the manifest: said, where the header's values would be
+        items.append(("· header", f"not readable from the manifest ({quoted(text or 'null')}): `labtui restage "
+                                  f"--force {fields['source_file']}` reads its raw file again"))
+    else:
+        items += [(f"· {key}", value) for key, value in parameters.items()]
     if lab is not None:
         items += quantity_items(lab.store.metrics(), run_id, lab.config.procedures_file)
         lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
