@@ -49,7 +49,7 @@ def test_every_commit_records_the_overview_of_its_manifest(staged: Lab) -> None:
 def test_an_overview_of_another_manifest_or_zone_is_not_trusted(staged: Lab) -> None:
     config = staged.config
     assert recorded_of(config, "Europe/Berlin") is None  # the config's zone changed since
-    drop_runs(config, {staged.run_of("2025-10-13/It2025-10-13_1.csv")["run_id"]})  # a repair replaces it
+    drop_runs(config, {"2025-10-13/It2025-10-13_1.csv"})  # a repair replaces it
     assert recorded_of(config) is None
     (staged.raw / "2025-10-13/It2025-10-13_1.csv").unlink()
     assert staged.stage().staged == 0  # nothing to stage: the no-change run records it again

@@ -158,8 +158,19 @@ def test_prune_of_a_run_whose_parquet_is_gone_too_names_no_folder(lab: Lab) -> N
         if FILES[0] in part.read_bytes().decode("latin-1"):  # its run record names its raw file
             shutil.rmtree(part.parent)
     done = lab.cli("prune", "--yes")
-    assert done.returncode == 0 and "dropped 1 run (they had no Parquet left)" in done.stdout, done.stdout
+    assert done.returncode == 0 and "dropped 1 run (no Parquet of theirs to set aside)" in done.stdout, done.stdout
     assert "None" not in done.stdout
+
+
+def test_prune_drops_a_gone_files_run_whose_run_id_a_hand_edit_made_null(lab: Lab) -> None:
+    """Prune listed the run (its raw file gone) and then, dropping by run_id, dropped 0 runs and kept the row."""
+    nulled = pl.when(pl.col("source_file") == FILES[0]).then(None).otherwise("run_id")
+    manifest_rows(lab).with_columns(run_id=nulled).write_parquet(lab.config.manifest_path)
+    (lab.raw / FILES[0]).unlink()
+    done = lab.cli("prune", "--yes")
+    assert done.returncode == 0 and "dropped 1 run" in done.stdout, (done.stdout, done.stderr)
+    assert FILES[0] not in manifest_rows(lab)["source_file"].to_list()
+    assert manifest_rows(lab).height == len(FILES) - 1
 
 
 def test_repair_after_a_prune_does_not_call_the_pruned_run_lost(lab: Lab) -> None:

@@ -60,7 +60,7 @@ def run_prune(args: argparse.Namespace) -> int:
         print(f"{counted(runs.height, 'run')} would be dropped from {config.store_root}; "
               "run again with --yes to drop them")
     else:
-        dropped, folder = drop_runs(config, set(runs["run_id"].to_list()))
-        kept = f"; their Parquet and records are in {folder}" if folder is not None else " (they had no Parquet left)"
+        dropped, folder = drop_runs(config, set(runs["source_file"].to_list()))
+        kept = f"; their Parquet and records are in {folder}" if folder else " (no Parquet of theirs to set aside)"
         print(f"dropped {counted(dropped, 'run')}{kept}")
     return EXIT_OK

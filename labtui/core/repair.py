@@ -190,14 +190,16 @@ def _one_row_per_source(vouched: list[_Vouched]) -> tuple[list[_Vouched], list[_
     return list(newest.values()), older
 
 
-def drop_runs(config: StagingConfig, run_ids: set[str]) -> tuple[int, Path | None]:
-    """Remove runs from the manifest (their Parquet and records go to the quarantine); (runs dropped, folder)."""
+def drop_runs(config: StagingConfig, sources: set[str]) -> tuple[int, Path | None]:
+    """Remove the runs of these raw files from the manifest (their Parquet and records go to the quarantine); (runs
+    dropped, folder). By raw file, as `prunable` finds them: a row whose run_id a hand edit made null is dropped too."""
     with lock_store(config):
         manifest = read_manifest(config.manifest_path)
-        dropped = manifest.filter(pl.col("run_id").is_in(list(run_ids)))
+        pruned = pl.col("source_file").is_in(list(sources)).fill_null(False)
+        dropped = manifest.filter(pruned)
         if dropped.is_empty():
             return 0, None
-        write_manifest(manifest.filter(~pl.col("run_id").is_in(list(run_ids))), config.manifest_path)
+        write_manifest(manifest.filter(~pruned), config.manifest_path)
         addressed = dropped.filter(addresses_a_run())  # a hand-edited row's folder stays an orphan for validate
         paths = [run_dir(config.stage_root, proc, date, run_id)
                  for run_id, proc, date in addressed.select("run_id", "proc", "date_local").iter_rows()]
