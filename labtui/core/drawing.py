@@ -180,19 +180,20 @@ def groups(series: Iterable[Grouped], *, points: bool, looks: int) -> dict[int, 
     return {}
 
 
-def _groups(drawing: Drawing) -> dict[int, str]:
-    return groups(drawing.traces, points=drawing.points, looks=PALETTE_RUNS)
+@dataclass(frozen=True)
+class _Looks:
+    """How a figure tells its traces apart, worked out once for a drawing and once for its legend's size."""
+
+    groups: dict[int, str]  # `groups`: a look per group; empty, a look per run
+    by_group: bool  # runs past the palette's looks drawn by wavelength, an entry per wavelength
+    by_seq: bool  # runs past the palette's looks, each coloured by its seq (a colour bar); a trend's are not runs
 
 
-def _by_group(drawing: Drawing) -> bool:
-    """Runs past the palette's looks drawn by wavelength (`groups`)."""
-    return not drawing.points and bool(_groups(drawing))
-
-
-def _by_seq(drawing: Drawing) -> bool:
-    """Runs past the palette's looks (`PALETTE_RUNS`), each coloured by its seq; a trend's series are not runs."""
-    return (not drawing.points and len({trace.run_index for trace in drawing.traces}) > PALETTE_RUNS
-            and not _by_group(drawing))
+def _looks(drawing: Drawing) -> _Looks:
+    grouped = groups(drawing.traces, points=drawing.points, looks=PALETTE_RUNS)
+    by_group = not drawing.points and bool(grouped)
+    past_palette = len({trace.run_index for trace in drawing.traces}) > PALETTE_RUNS
+    return _Looks(grouped, by_group, not drawing.points and past_palette and not by_group)
 
 
 def series_style(run_index: int, direction: int) -> tuple[str, str]:
@@ -223,9 +224,10 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         ax.axvspan(start, stop, color=LASER_ON, alpha=0.35, lw=0, zorder=0, label="laser ON" if number == 0 else None,
                    gid=f"laser-on-{number}")
     labelled: set[str] = set()
-    grouped = _groups(drawing)  # a look per group (`groups`), else per run
-    by_run, by_group = _legend_by_run(drawing.traces), _by_group(drawing)
-    seq_colors = _seq_colors(ax, drawing.traces) if _by_seq(drawing) else None
+    looks = _looks(drawing)
+    grouped, by_group = looks.groups, looks.by_group
+    by_run = _legend_by_run(drawing.traces)
+    seq_colors = _seq_colors(ax, drawing.traces) if looks.by_seq else None
     for number, trace in enumerate(drawing.traces):  # gids name the SVG groups: a reader (or a test) finds each trace
         name = typeset(trace.run_label if by_run else trace.label)
         label = None if name in labelled or seq_colors or by_group else name
@@ -361,8 +363,9 @@ def _plain_log_formatter(minor_thresholds: tuple[float, float] | None = None) ->
 def legend_entries(drawing: Drawing) -> int:
     """The entries of the figure's legend: a run's, a leg's or a group's label each, the two directions of sweeps
     drawn by run, the laser's ON span, the Dirac points."""
-    by_run, by_seq = _legend_by_run(drawing.traces), _by_seq(drawing)
-    if _by_group(drawing):
+    looks = _looks(drawing)
+    by_run, by_seq = _legend_by_run(drawing.traces), looks.by_seq
+    if looks.by_group:
         names = {trace.group for trace in drawing.traces}
     else:
         names = set() if by_seq else {trace.run_label if by_run else trace.label for trace in drawing.traces}
