@@ -102,7 +102,7 @@ def compute_update(
     started, cpu = time.monotonic(), time.process_time()
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
     family = family_expr(config.procedures_file)  # an IVgT row is computed, joined and priced as an IVg one
-    runs = manifest.filter(family.is_in(PROCEDURES) & addresses_a_run())  # a damaged row has no Parquet to read
+    runs = _with_metrics(manifest, family)
     old = empty_metrics() if rebuild else _previous_table(config)
     version = settings_hash(config.metrics)
     current = old.filter(
@@ -117,6 +117,12 @@ def compute_update(
     stale = rebuild or not table.equals(old) or not is_current(config.metrics_path, config.metrics)
     return MetricsUpdate(table, computed=todo.height, stale=stale, problems=problems,
                          elapsed_s=time.monotonic() - started, cpu_s=time.process_time() - cpu)
+
+
+def _with_metrics(manifest: pl.DataFrame, family: pl.Expr) -> pl.DataFrame:
+    """The runs the table has a row of: those of a family with quantities (`family`: `registry.family_expr`) whose
+    row addresses its Parquet (a row a hand edit damaged has none to read)."""
+    return manifest.filter(family.is_in(PROCEDURES) & addresses_a_run())
 
 
 def _previous_table(config: StagingConfig) -> pl.DataFrame:
@@ -351,7 +357,7 @@ def refresh_metrics(config: StagingConfig, *, rebuild: bool = False) -> MetricsU
         if rebuild:
             raise
         table = read_metrics(config)
-        runs = read_manifest(config.manifest_path).filter(pl.col("proc").is_in(PROCEDURES))
+        runs = _with_metrics(read_manifest(config.manifest_path), family_expr(config.procedures_file))
         lacking = runs.height - runs.filter(pl.col("run_id").is_in(table["run_id"].implode())).height
         behind = f"; {counted(lacking, 'run')} not computed yet" if lacking else ""
         return MetricsUpdate(table, problems=[f"the store is read-only: derived quantities as last computed{behind}"])
