@@ -92,8 +92,8 @@ def read_identity(path: Path) -> StoreIdentity | None:
         identity = build(StoreIdentity, json.loads(path.read_bytes()), extra="ignore")
     except (OSError, ValueError):  # json.JSONDecodeError is a ValueError
         return None
-    return identity if identity.stage_dir not in ("", "..") and Path(identity.stage_dir).name == identity.stage_dir \
-        else None
+    one_folder = identity.stage_dir not in ("", "..") and Path(identity.stage_dir).name == identity.stage_dir
+    return identity if one_folder else None
 
 
 def identity_path(config: StagingConfig) -> Path:

@@ -79,8 +79,7 @@ def kind_of(family: str, registry: Registry) -> Kind | None:
     if (kind := KINDS.get(family)) is not None:
         return kind
     spec = registry.get(family)
-    axes = spec.axes if spec is not None else None
-    if spec is None or axes is None:
+    if spec is None or (axes := spec.axes) is None:
         return None
     kind = Kind.of_axes(axes)
     lit = axes.x == spec.time_column and LASER_COLUMN in spec.required_columns  # Vt, Pt: the laser's ON windows
