@@ -182,6 +182,17 @@ async def test_a_raw_root_that_is_a_file_is_named_as_such_in_the_app(lab: Lab) -
         assert f"The raw folder {not_a_folder} is a file, not a folder" in str(app.screen.query_one("#notice").render())
 
 
+async def test_a_missing_raw_folder_is_said_in_the_compact_card(lab: Lab) -> None:
+    """At 80×24 the card keeps one line of detail, which cut "the raw folder /tmp/… does not exist" before its
+    point; its first line said "—"."""
+    missing = lab.root / "not-there"
+    app = LabApp(replace(lab.config, raw_root=missing))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        card = str(app.screen.query_one("#waiting").render())
+        assert card.split("\n")[0] == "no raw folder" and f"{missing} does not exist" in card
+
+
 def test_paths_are_shown_as_a_user_would_type_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Relative inside the working folder, with ~ under home; the working folder itself by name, never "."."""
     home, work = tmp_path / "home", tmp_path / "home" / "lab"

@@ -211,7 +211,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         store = self.lab.store
         waiting = await asyncio.to_thread(store.waiting)
         if waiting is None:
-            self._card("waiting", "—", self.lab.config.raw_root_problem() or "")
+            # said in the card's first line: the compact card cuts the path's message short
+            self._card("waiting", "no raw folder", self.lab.config.raw_root_problem() or "")
         elif waiting:
             self._card("waiting", f"{len(waiting)}", "new or changed since the last staging")
         elif await asyncio.to_thread(store.derived_outdated):  # an older labtui's table, or none: s redoes it
