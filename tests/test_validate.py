@@ -133,6 +133,14 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
         set_column(IT, "run_id", pl.lit("XYZ")), "schema", "error", True,
         "XYZ Alisson_08_sept/It2025-09-08_1.csv: run_id: String should match pattern",
     ),
+    "parameters no longer JSON": (  # the readers read them as missing; a re-stage writes them again
+        set_column(IT, "parameters", pl.lit('{"VG": "0.3')), "schema", "error", True,
+        "Alisson_08_sept/It2025-09-08_1.csv: parameters: Value error, EOF while parsing",
+    ),
+    "parameters a JSON list": (
+        set_column(IT, "parameters", pl.lit("[1, 2]")), "schema", "error", True,
+        "parameters: Value error, must be a JSON object",
+    ),
     "null run_id": (set_column(IT, "run_id", pl.lit(None)), "null_required", "error", True, "run_id: 1 null"),
     "null proc": (set_column(IT, "proc", pl.lit(None)), "null_required", "error", True, "proc: 1 null"),
     "proc not a safe name": (

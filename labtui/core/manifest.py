@@ -104,7 +104,7 @@ def _conditions() -> pl.Expr:
 
 def run_parameters(text: str | None) -> dict[str, Any] | None:
     """A row's `parameters` (its header's values, as JSON): None when they are not a JSON object, which only a hand
-    edit of the manifest makes (`labtui validate` does not parse every row's; the readers say it instead)."""
+    edit of the manifest makes (`labtui validate` reports it: the row fails `ManifestRow`)."""
     import json
 
     try:

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import from_json
 
 from labtui.core.manifest import SCHEMA_VERSION
 
@@ -23,6 +24,13 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 
 UtcDatetime = Annotated[dt.datetime, AfterValidator(_utc)]
+
+
+def _json_object(text: str) -> str:
+    """The header's values as the readers parse them (`manifest.run_parameters`): a JSON object, kept as its text."""
+    if not isinstance(from_json(text), dict):
+        raise ValueError("must be a JSON object")
+    return text
 
 
 class ManifestRow(BaseModel):
@@ -52,7 +60,8 @@ class ManifestRow(BaseModel):
     summary: str = Field(description="the run's conditions in the lab's words, e.g. `VG=-0.35 V VDS=0.1 V`")
     information: str | None = None
     procedure_version: str | None = None
-    parameters: str = Field(description="every header parameter and metadata value, verbatim, as JSON")
+    parameters: Annotated[str, AfterValidator(_json_object)] = Field(
+        description="every header parameter and metadata value, verbatim, as a JSON object")
     n_rows: int = Field(ge=1)
     is_complete: bool
     day_folder: str
