@@ -65,8 +65,9 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
                       help="draw excluded runs too (left out by default, and counted; see `labtui annotate`)")
     view = parser.add_argument_group("view (as the app's plot keys)")
     view.add_argument("--baseline", type=baseline, metavar="auto|raw|first|t=SECONDS",
-                      help="It: ΔI against the current just before the laser switches on (auto), the first point, "
-                           "or t=SECONDS; raw plots I (default: auto, raw for dark runs)")
+                      help="It: ΔI against the dark current just before the laser switches on (auto: i_dark_a, "
+                           "the mean over it_window_s), the first point, or t=SECONDS; raw plots I (default: auto, "
+                           "raw for dark runs)")
     view.add_argument("--log", action="store_true", help="log |y| (every procedure but LaserCalibration; not of gm)")
     view.add_argument("--gm", action="store_true", help="IVg: transconductance gm = dI/dVg per sweep leg")
     view.add_argument("--gm-method", choices=("savgol", "gradient"), help="gm derivative (default: savgol)")

@@ -50,7 +50,7 @@ def it_quantities(
         return values, [
             f"It: the laser switched on {t_on - t[0]:.3g} s into the run, before a {window:g} s dark window"
         ]
-    dark = slice(int(np.searchsorted(t, t_on - window)), k_on)
+    dark = dark_window(t, k_on, window)
     if dark.start >= dark.stop:
         return values, ["It: no sample in the dark window"]
     values["i_dark_a"] = i_dark = _mean(i[dark])
@@ -73,6 +73,21 @@ def it_quantities(
     if drift is not None:
         values["delta_i_drift_corrected_a"] = delta - drift * (_mean(t[lit]) - _mean(t[dark]))
     return values, _times(t, i, k_on, k_off, i_dark, delta, settled, values, settings)
+
+
+def dark_window(t: np.ndarray, k_on: int, window: float) -> slice:
+    """The samples i_dark_a averages: those of the `window` seconds before sample `k_on`, the switch-on."""
+    return slice(int(np.searchsorted(t, t[k_on] - window)), k_on)
+
+
+def dark_level(t: np.ndarray, i: np.ndarray, t_on: float, window: float) -> float:
+    """i_dark_a of a switch-on at `t_on`: the mean I of its `dark_window`, finite samples only (the first sample's I
+    when none precedes it). The plot's ΔI baseline, so that a ΔI read off the plot is the table's."""
+    # a dark run's period/2 past its end (aborted): the window before its last sample
+    k_on = min(int(np.searchsorted(t, t_on)), t.size - 1)
+    dark = i[dark_window(t, k_on, window)]
+    dark = dark[np.isfinite(dark)]
+    return _mean(dark) if dark.size else float(i[0])
 
 
 def fit_line(t: np.ndarray, i: np.ndarray) -> tuple[float | None, float]:

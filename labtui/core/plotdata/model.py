@@ -16,7 +16,7 @@ class Baseline(StrEnum):
     RAW = "raw"
     FIRST = "first"  # I at the first point (t = 0)
     FIXED = "fixed"  # I at `PlotOptions.baseline_time_s`, linearly interpolated
-    AUTO = "auto"  # I just before the laser first switches on
+    AUTO = "auto"  # the table's i_dark_a: mean I over the window before the laser first switches on
 
 
 class GmMethod(StrEnum):

@@ -157,9 +157,3 @@ def merge_spans(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
         else:
             merged.append((start, stop))
     return merged
-
-
-def value_before(t: np.ndarray, y: np.ndarray, t_edge: float) -> float:
-    """y at the last sample strictly before `t_edge` (the first sample when none precedes it)."""
-    k = int(np.searchsorted(t, t_edge, side="left"))
-    return float(y[max(k - 1, 0)])

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from labtui.core.config import MetricsSettings
+from labtui.core.metrics.it import dark_level
 from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep, window_points
 from labtui.core.plotdata.labels import WAVELENGTH, legend_labels, title
 from labtui.core.plotdata.load import LoadedGroup, run_ident
@@ -36,7 +37,6 @@ from labtui.core.plotdata.numeric import (
     savgol_derivative,
     si_scale,
     sweep_legs,
-    value_before,
 )
 from labtui.core.wording import counted
 
@@ -141,7 +141,7 @@ def _draft_it(
         draft.spans.extend(windows)
         if windows:
             lit[run_ident(row)] = (float(np.nanmin(t)), float(np.nanmax(t)), windows)
-        reference, note = _baseline(t, i, windows, row.get("laser_period_s"), options)
+        reference, note = _baseline(t, i, windows, row.get("laser_period_s"), options, settings.it_window_s)
         if note:
             fell_back.setdefault(note, []).append(run_ident(row))
         draft.series.append(_series(row, index, labels[index], t, i - reference))
@@ -179,9 +179,11 @@ def _seconds(windows: list[tuple[float, float]]) -> str:
 
 
 def _baseline(
-    t: np.ndarray, i: np.ndarray, windows: list[tuple[float, float]], period: float | None, options: PlotOptions
+    t: np.ndarray, i: np.ndarray, windows: list[tuple[float, float]], period: float | None, options: PlotOptions,
+    dark_window_s: float,
 ) -> tuple[float, str | None]:
-    """The current to subtract, and a note when the requested reference had to fall back."""
+    """The current to subtract, and a note when the requested reference had to fall back; auto: the table's i_dark_a
+    (the mean over `dark_window_s` before switch-on), not one sample of the noise."""
     match options.baseline:
         case Baseline.RAW:
             return 0.0, None
@@ -195,9 +197,9 @@ def _baseline(
             # The VL column shows when the laser really switched on; the period (ON from period/2) is the
             # design, and the only clue in a dark run.
             if windows:
-                return value_before(t, i, windows[0][0]), None
+                return dark_level(t, i, windows[0][0], dark_window_s), None
             if period:
-                return value_before(t, i, period / 2), None
+                return dark_level(t, i, period / 2, dark_window_s), None
             return float(i[0]), "no laser edge and no period: baseline at the first point"
 
 

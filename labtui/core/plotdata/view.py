@@ -16,7 +16,7 @@ from labtui.core.plotdata.model import Baseline, GmMethod, PlotOptions, PlotSpec
 BASELINE_TEXT = {
     Baseline.RAW: "I, no baseline",
     Baseline.FIRST: "ΔI = I − I(first point)",
-    Baseline.AUTO: "ΔI = I − I(just before laser ON)",
+    Baseline.AUTO: "ΔI = I − I dark (mean just before laser ON)",
 }
 GM_METHOD_TEXT = {GmMethod.GRADIENT: "plain gradient", GmMethod.SAVGOL: "Savitzky–Golay {window}, order {order}"}
 
