@@ -993,6 +993,26 @@ def test_a_run_without_a_calibration_of_its_wavelength_says_so(tmp_path: Path) -
     assert it["delta_i_a"] is not None
 
 
+def test_of_two_calibrations_as_near_the_run_takes_the_earlier(tmp_path: Path) -> None:
+    """Calibrations 600.023757 s before and after a run: which one priced it was decided by the rounding of start
+    times in float hours (the later in a quarter of such ties), not by a rule."""
+    lab = Lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    run = START + dt.timedelta(minutes=50, microseconds=71271)
+    apart = dt.timedelta(seconds=600, microseconds=23757)
+    for file_idx, start in ((1, run + apart), (2, run - apart)):
+        write_run(day, "LaserCalibration", file_idx=file_idx, start_utc=start, params={"Laser wavelength": 455})
+    write_run(day, "It", file_idx=1, start_utc=run, params={"Laser voltage": 2.0})
+    lab.stage()
+    starts = dict(lab.manifest().select("source_file", "start_time_utc").iter_rows())
+    later, earlier = (starts[f"2025-10-14/LaserCalibration2025-10-14_{n}.csv"] for n in (1, 2))
+    lit = starts["2025-10-14/It2025-10-14_1.csv"]
+    assert later - lit == lit - earlier  # as near, to the microsecond
+    it = read_metrics(lab.config).filter(pl.col("proc") == "It").row(0, named=True)
+    assert it["calibration_run_id"] == lab.run_of("2025-10-14/LaserCalibration2025-10-14_2.csv")["run_id"]
+    assert it["calibration_age_h"] == pytest.approx(apart / dt.timedelta(hours=1), rel=1e-12)
+
+
 def recalibrate(path: Path, power: Callable[[float], float]) -> Path:
     """A written LaserCalibration with its Power column replaced by `power(VL)`: a blocked sensor, a zeroed meter."""
     head, data = path.read_bytes().decode().split("VL (V),Power (W)\r\n")

@@ -96,7 +96,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "time from switch-off until the smoothed trace first falls to 1/e of delta_i_a above i_dark_a; "
              "null when not reached by the end of the run (persistent photoconductivity)"),
     Quantity("power_w", "W", "It",
-             "irradiated power: the LaserCalibration of the same wavelength nearest in start time of those whose "
+             "irradiated power: the LaserCalibration of the same wavelength nearest in start time (of two as near, "
+             "the earlier) of those whose "
              "Power rises above their dark reading and above 0 W over at least two laser voltages, its Power "
              "(readings repeated at one VL taken as their mean) linearly interpolated at the run's laser voltage; "
              "null outside the calibrated VL range (no "

@@ -224,11 +224,12 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     cal_ids = calibrations["run_id"].to_numpy()
     unpriced = _why_unpriced(calibrations, table)
     priceable = np.array([reason is None for reason in unpriced], dtype=bool)
-    cal_hours = calibrations["start_time_utc"].dt.epoch("us").to_numpy() / 3.6e9
+    cal_us = calibrations["start_time_utc"].dt.epoch("us").to_numpy()  # whole µs: two as near are a tie, not a
+    # rounding of float hours (which decided a quarter of such ties for the later one)
     cal_nm = calibrations["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
     lit = (family == "It") & (pl.col("laser_voltage_v") >= settings.light_threshold_v)
     it = table.filter(lit).select("run_id", "start_time_utc", "laser_wavelength_nm", "laser_voltage_v")
-    hours = it["start_time_utc"].dt.epoch("us").to_numpy() / 3.6e9
+    at_us = it["start_time_utc"].dt.epoch("us").to_numpy()
     nm = it["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
     best = np.full(it.height, -1)
     refused = np.full(it.height, -1)  # of a run no calibration can price: the nearest one, which its remark names
@@ -237,11 +238,11 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
         candidates = np.flatnonzero(np.abs(cal_nm - wavelength) <= settings.wavelength_tolerance_nm)
         usable = candidates[priceable[candidates]]
         if usable.size:
-            best[of_wavelength] = usable[_nearest(cal_hours[usable], hours[of_wavelength])]
+            best[of_wavelength] = usable[_nearest(cal_us[usable], at_us[of_wavelength])]
         elif candidates.size:
-            refused[of_wavelength] = candidates[_nearest(cal_hours[candidates], hours[of_wavelength])]
+            refused[of_wavelength] = candidates[_nearest(cal_us[candidates], at_us[of_wavelength])]
     found = best >= 0
-    ages = np.where(found, hours - cal_hours[best], np.nan) if cal_ids.size else np.full(it.height, np.nan)
+    ages = np.where(found, (at_us - cal_us[best]) / 3.6e9, np.nan) if cal_ids.size else np.full(it.height, np.nan)
     assigned = it.select("run_id", "laser_voltage_v", "laser_wavelength_nm").with_columns(
         calibration_run_id=pl.Series([cal_ids[b] if b >= 0 else None for b in best.tolist()], dtype=pl.String),
         _refused=pl.Series([f"{cal_ids[r]}: {unpriced[r]}" if r >= 0 else None for r in refused.tolist()],
@@ -330,7 +331,8 @@ def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame) -> list[str |
 
 
 def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Index into `sorted_or_not` of the value nearest to each of `at`."""
+    """Index into `sorted_or_not` of the value nearest to each of `at`; of two as near, the smaller (the earlier
+    calibration)."""
     order = np.argsort(sorted_or_not, kind="stable")
     values = sorted_or_not[order]
     right = np.clip(np.searchsorted(values, at), 0, values.size - 1)
