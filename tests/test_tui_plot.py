@@ -500,7 +500,7 @@ def test_axis_and_plot_titles_are_cut_to_fit_rather_than_left_out():
     assert fitted(label, "d", 60) == f"{label} (d)"
     assert fitted(label, "d", 25) == "time since… (d)"  # at a word's end
     assert fitted(label, "d", 33) == "time since 2025-09-01… (d)"
-    assert fitted("Alisson68 · Dirac point against time", "", 12) == "Alisson68 ·…"
+    assert fitted("Alisson68 · Dirac point against time", "", 12) == "Alisson68…"  # whole parts
     assert fitted(label, "d", 4) == ""
     plt = Plot()
     plt.plotsize(50, 16)
@@ -510,6 +510,22 @@ def test_axis_and_plot_titles_are_cut_to_fit_rather_than_left_out():
     draw_spec(plt, spec, palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"}), 50)
     drawn = plt.build()
     assert "… (d)" in drawn and "Alisson68 · Dirac point against time" in drawn
+
+
+async def test_a_plot_title_too_long_for_the_terminal_keeps_whole_parts(lab):
+    """Cut at a word, the title parted a value from its unit (`VG=-0.4…` at 75 columns) or ended on a dangling
+    `·`: it keeps its first parts whole, each value with its unit."""
+    app = Host(lab.config, lab.ids("it_1v"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_plot(pilot)
+        parts = plot_title(screen.spec).split(" · ")
+        for width in (75, 81):
+            await pilot.resize_terminal(width, 24)
+            await settle(pilot)
+            title = screen.query_one(PlotView).render().plain.splitlines()[0].strip()
+            assert title.endswith("…")
+            shown = title.removesuffix("…").split(" · ")
+            assert shown == parts[: len(shown)], width
 
 
 def test_many_sweeps_have_one_legend_line_per_run_and_one_per_direction():

@@ -202,9 +202,13 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
         _round_ticks(plt.yticks, nice_ticks(*_limits(y), Y_TICKS))
 
 
+TITLE_PARTS = " · "  # between a plot title's parts: chips, procedure, each shared parameter, the runs
+
+
 def fitted(label: str, unit: str, room: int) -> str:
     """`label (unit)` in `room` cells, the label cut with … before its unit: plotext leaves out a title that does
-    not fit (at 80 columns the trends lost their x axis's name, and the plots their title)."""
+    not fit (at 80 columns the trends lost their x axis's name, and the plots their title). A title of parts keeps
+    whole parts: cut at a word, `VG=-0.4 V` lost its unit (`VG=-0.4…`) and a run list its last ranges."""
     whole = f"{label} ({unit})" if unit else label
     if len(whole) <= room:
         return whole
@@ -212,7 +216,9 @@ def fitted(label: str, unit: str, room: int) -> str:
     if room <= len(tail):
         return ""
     cut = label[: room - len(tail)]
-    if label[len(cut)] != " " and " " in cut:  # at a word's end: "time since… (d)", not "time since 2025-09-0…"
+    if (part_end := label.rfind(TITLE_PARTS, 0, len(cut) + len(TITLE_PARTS))) > 0:
+        cut = cut[:part_end]
+    elif label[len(cut)] != " " and " " in cut:  # at a word's end: "time since… (d)", not "time since 2025-09-0…"
         cut = cut[: cut.rfind(" ")]
     return cut.rstrip() + tail
 
