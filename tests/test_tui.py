@@ -26,6 +26,7 @@ from textual.widgets import ProgressBar, RichLog
 
 import labtui.core.datablock
 from labtui.cli import EXIT_USAGE, main
+from labtui.core.annotations import Change, annotate
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
 from labtui.core.manifest import read_manifest
@@ -424,6 +425,27 @@ async def test_history_filters_by_procedure_light_and_text(lab: Lab) -> None:
         await pilot.press("slash", *"qqq", "enter", "p")  # nothing matches: p says so instead of doing nothing
         await settle(pilot)
         assert column(app, "seq") == [] and any("no run in view" in note.message for note in said(app))
+
+
+async def test_an_empty_history_view_says_why(lab: Lab) -> None:
+    """A view without a row showed the column titles over nothing, as a chip without runs would: the table now
+    says which filters match no run, or that the runs they match are all excluded (X shows them)."""
+    ivg = lab.manifest().filter((pl.col("chip_number") == 67) & (pl.col("proc") == "IVg"))
+    annotate(lab.config.store_root, ivg, [Change("exclude", "contact lost")], author="bo")
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        await pilot.press("slash", *"qqq", "enter")
+        await settle(pilot)
+        assert table(app).render_line(1).text.strip().startswith("no run matches text: “qqq” (/ t l S change")
+        await pilot.press("slash", *["backspace"] * 3, "enter", "t")  # IVg: its one run is excluded
+        await settle(pilot)
+        assert table(app).render_line(1).text.strip() == (
+            "every run in this view is excluded (1 excluded run hidden): X shows them")
+        await pilot.press("X")
+        await settle(pilot)
+        assert column(app, "proc") == ["IVg"] and table(app).render_line(1).text.split()[0] == "1"
 
 
 async def test_keys_typed_right_after_slash_reach_the_filter(lab: Lab) -> None:

@@ -131,6 +131,7 @@ class HistoryScreen(FilteredScreen):
     async def show_view(self) -> None:
         shown, self.hidden = await asyncio.to_thread(self.view.shown, self.runs)
         table = self.query_one(FrameTable)
+        table.empty_text = self.view.why_empty(self.hidden)
         table.show(shown, keep=self.focus_run, sorted_by=self.view.sorted_by)
         self.focus_run = None
         self._status()

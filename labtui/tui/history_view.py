@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 from rich.text import Text
 
-from labtui.core.annotations import AnnotationFilter
+from labtui.core.annotations import AnnotationFilter, hidden_note
 from labtui.core.history import HistoryFilter, chip_rows, number_text, summary_line, timeline
 from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, columns_of
 from labtui.core.registry import proc_family
@@ -95,18 +95,30 @@ class View:
         fit 80 columns with the counts before it."""
         title = SORTABLE[self.sort][0]
         arrow = "↓" if self.descending else "↑"
-        parts = [f"sort: {title} {arrow}"]
+        shown = ["excluded shown"] if self.include_excluded else []
+        return " · ".join([f"sort: {title} {arrow}", *self._filters(), *shown])
+
+    def why_empty(self, hidden: int) -> str:
+        """What a view without a row means, said where its rows would be: the table's column titles over nothing
+        left it to the status line's counts."""
+        if hidden:
+            return f"every run in this view is excluded ({hidden_note(hidden)}): X shows them"
+        if filters := self._filters():
+            return f"no run matches {' · '.join(filters)} (/ t l S change the filters)"
+        return "the store holds no run of this chip"
+
+    def _filters(self) -> list[str]:
+        """The filters in force on the runs, as said after the sort."""
+        parts = []
         if self.proc:
             parts.append(f"proc: {self.proc}")
         if self.light is not None:
             parts.append(LIGHT_NAMES[self.light])
         if self.starred:
             parts.append("★ only")
-        if self.include_excluded:
-            parts.append("excluded shown")
         if self.text:
             parts.append(f"text: “{self.text}”")
-        return " · ".join(parts)
+        return parts
 
 
 def load_history(manifest: pl.DataFrame, group: str | None, number: int, tz: str) -> pl.DataFrame:
