@@ -223,6 +223,9 @@ async def test_the_dashboard_tells_an_empty_raw_folder_from_a_staged_one_and_cou
         await settle(pilot)
         assert text_of(app, "#waiting") == "0\nno raw CSV files"
         assert text_of(app, "#staged").startswith("never")
+        # the latest runs and the Dirac points say why they are empty, not column titles over nothing
+        assert app.screen.query_one("#latest", FrameTable).render_line(1).text.strip() == "no runs yet"
+        assert app.screen.query_one("#dirac", FrameTable).render_line(1).text.strip() == "no chip measured yet"
     empty.write("2025-10-15/IVg2025-10-15_1.csv", "#Procedure: <laser_setup.procedures.IVg.IVg>\nnot a run\n")
     empty.stage()  # rejects the only file: nothing committed, but it was staged
     app = LabApp(empty.config)

@@ -202,9 +202,10 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
         points = await asyncio.to_thread(self.lab.store.dirac_points)
         cnp = BY_COLUMN["cnp_v"]
+        dirac = self.query_one("#dirac", FrameTable)
+        dirac.empty_text = "no chip measured yet"  # once read: an empty table before is one still loading
         # a chip measured lately without a Dirac point yet (no IVg, or none with one) says so, not an empty row
-        self.query_one("#dirac", FrameTable).show(points.with_columns(cnp=cnp.format_each(points["cnp_v"])
-                                                                       .fill_null("none yet")))
+        dirac.show(points.with_columns(cnp=cnp.format_each(points["cnp_v"]).fill_null("none yet")))
 
     @work(group="waiting", exclusive=True, exit_on_error=False)
     async def load_waiting(self) -> None:
@@ -326,6 +327,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self._card("rejects", f"{len(rejects)}", "files that could not be staged" if rejects else "none")
         self._show_lock(holder)
         latest = self.query_one("#latest", FrameTable)
+        latest.empty_text = "no runs yet"  # as the Dirac points': said once read
         newest = status.latest[0]["run_id"] if status.latest and latest.cursor == 0 else None
         latest.show_text(status.latest, keep=newest)  # a cursor on the newest run stays on the newest
         sparkline = self.query_one("#sparkline", Sparkline)
