@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.text import Text
 from textual import events
 from textual.command import CommandList
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import ProgressBar, RichLog
@@ -551,6 +552,11 @@ async def test_history_detail_shows_every_manifest_field(lab: Lab) -> None:
             if name != "parameters":
                 assert name in body
         assert "Laser ON+OFF period" in body  # the header parameters, spelled out
+        await pilot.pause()
+        box = app.screen.query_one("#dialog")
+        width, height = box.outer_size
+        edge = "".join(segment.text for segment in box.render_lines(Region(0, height - 1, width, 1))[0])
+        assert "esc close" in edge  # in view: below the fields, it was scrolled out of it
         await pilot.press("escape")
         assert isinstance(app.screen, HistoryScreen)
 

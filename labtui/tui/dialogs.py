@@ -31,7 +31,9 @@ class DialogBox(VerticalScroll):
 
 
 class Dialog(ModalScreen[bool]):
-    """A framed box over the current screen; Esc closes it."""
+    """A framed box over the current screen; Esc closes it. Its keys are said in the frame's bottom edge, always in
+    view: below the body they scrolled away with a long one (a run's fields), and the footer under the box is the
+    screen's beneath, whose keys do nothing here."""
 
     BINDINGS = [Binding("escape", "close", "Close")]
     hint = "esc close"
@@ -44,8 +46,8 @@ class Dialog(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with DialogBox(id="dialog") as box:
             box.border_title = Content(shown(self.box_title))  # plain text: it names files (see `plain`)
+            box.border_subtitle = self.hint
             yield Static(plain(self.body), id="dialog-body")
-            yield Static(self.hint, id="dialog-hint")
 
     def action_close(self) -> None:
         self.dismiss(False)
@@ -81,9 +83,9 @@ class TextDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with DialogBox(id="dialog") as box:
             box.border_title = Content(shown(self.box_title))  # plain text: it names files (see `plain`)
+            box.border_subtitle = self.hint  # as a `Dialog`'s
             yield Static(plain(self.prompt), id="dialog-body")
             yield Input(self.value, id="dialog-input")
-            yield Static(self.hint, id="dialog-hint")
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
