@@ -1118,7 +1118,8 @@ async def test_theme_toggles_between_dark_and_light(lab: Lab) -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (200, 60)])
 async def test_screens_fit_the_terminal(lab: Lab, size: tuple[int, int]) -> None:
-    """Nothing is cut off: every screen's footer is on the last line and its main widget has room."""
+    """Nothing is cut off: every screen's footer is on the last line, each key it shows whole (`t Proc` ended the
+    history's at 80 columns), and its main widget has room."""
     app = LabApp(lab.config)
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
@@ -1127,6 +1128,8 @@ async def test_screens_fit_the_terminal(lab: Lab, size: tuple[int, int]) -> None
             await settle(pilot)
             footer = app.screen.query_one("Footer")
             assert footer.region.y == size[1] - 1 and footer.region.width == size[0]
+            *shown, palette = footer.query("FooterKey")
+            assert all(key.region.right <= palette.region.x for key in shown if key.visible), keys
             for widget in app.screen.query("FrameTable, #findings, #cards"):
                 # a hidden widget needs no room (the dashboard's Dirac panel on 24 rows)
                 assert not widget.display or (widget.region.height >= 4 and widget.region.right <= size[0])

@@ -66,11 +66,30 @@ class Shown(Static):
 class LabFooter(Footer):
     """Textual's footer, without its leak (textual#6666): each recompose (whenever the screen's keys change: a load
     done, the screen back on top) left the old keys on the footer, held by their watchers of `compact`, which Textual
-    drops only when that value is set; the dashboard's footer gained ~20 widgets each time it came back."""
+    drops only when that value is set; the dashboard's footer gained ~20 widgets each time it came back.
+
+    Its keys are shown whole: one the width cuts is hidden with those after it (at 80 columns the history's
+    footer ended in `t Proc`, the plot's in `e Export PDF+PNG+`); `?` lists them all."""
+
+    DEFAULT_CSS = "LabFooter { overflow-x: hidden; }"  # no scrolling the hidden keys into view, blank
 
     async def recompose(self) -> None:
         await super().recompose()
         self.mutate_reactive(Footer.compact)
+        self.call_after_refresh(self._show_whole_keys)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_whole_keys)
+
+    def _show_whole_keys(self) -> None:
+        """Hidden keys keep their place in the layout, so each one's region says whether it fits, however many
+        are hidden now."""
+        keys = list(self.query("FooterKey"))  # by name: Textual keeps the class in a private module
+        palette = [key for key in keys if key.has_class("-command-palette")]
+        end = palette[0].region.x if palette else self.region.right
+        for key in keys:
+            if not key.has_class("-command-palette"):
+                key.visible = key.region.right <= end
 
 
 class LabScreen(Screen[None]):
