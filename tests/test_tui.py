@@ -236,6 +236,20 @@ async def test_the_dashboard_tells_an_empty_raw_folder_from_a_staged_one_and_cou
         assert not text_of(app, "#staged").startswith("never") and text_of(app, "#rejects").startswith("1")
 
 
+async def test_the_dashboard_cards_say_their_detail_whole_at_80_columns(lab: Lab, tmp_path: Path) -> None:
+    """Below 32 rows a card keeps one line of detail, and at 80 columns it was cut: `files that could not…`,
+    `new or changed since…`, and a new lab's `press s to stage the …`."""
+    lab.write("2025-10-15/IVg2025-10-15_1.csv", raw_csv("IVg", start=epoch(2025, 10, 15)))  # waiting: 1
+    for config in (lab.config, Lab(tmp_path / "empty").config):
+        app = LabApp(config)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            for card in app.screen.query(".card"):
+                drawn = "".join(segment.text for strip in card.render_lines(Region(0, 0, *card.outer_size))
+                                for segment in strip)
+                assert "…" not in drawn, drawn
+
+
 async def test_the_dashboard_says_when_the_derived_quantities_are_out_of_date(lab: Lab) -> None:
     """A store staged by an older labtui has a metrics table of other definitions, or none: the history's CNP and
     ΔI columns were blank, or stale, and nothing said that a stage redoes them."""

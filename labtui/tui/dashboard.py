@@ -215,7 +215,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             # said in the card's first line: the compact card cuts the path's message short
             self._card("waiting", "no raw folder", self.lab.config.raw_root_problem() or "")
         elif waiting:
-            self._card("waiting", f"{len(waiting)}", "new or changed since the last staging")
+            self._card("waiting", f"{len(waiting)}", "new or changed")  # since the last staging; a card at 80 columns
         elif await asyncio.to_thread(store.derived_outdated):  # an older labtui's table, or none: s redoes it
             self._card("waiting", "0", "derived values stale")
         elif await asyncio.to_thread(store.staged_anything):  # reads the reject records: not on the UI thread
@@ -320,11 +320,11 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self._card("chips", f"{status.chips}", "by group and number")
         staged = [t for t in (status.last_staged_utc, *(r.rejected_at_utc for r in rejects)) if t is not None]
         if not staged:  # a staging that only rejected files still counts: it read them
-            self._card("staged", "never", "press s to stage the raw files")
+            self._card("staged", "never", "press s to stage")
         else:
             local = max(staged).astimezone(self.lab.config.zone)
             self._card("staged", local.strftime("%Y-%m-%d %H:%M"), self.lab.config.local_tz)
-        self._card("rejects", f"{len(rejects)}", "files that could not be staged" if rejects else "none")
+        self._card("rejects", f"{len(rejects)}", "could not be staged" if rejects else "none")
         self._show_lock(holder)
         latest = self.query_one("#latest", FrameTable)
         latest.empty_text = "no runs yet"  # as the Dirac points': said once read
