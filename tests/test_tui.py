@@ -1130,6 +1130,34 @@ async def test_theme_toggles_between_dark_and_light(lab: Lab) -> None:
         assert app.theme == "textual-light"
 
 
+def footer_keys_whole(footer: Widget) -> bool:
+    """Every key the footer shows ends left of the palette's, and the first one it hides would not have."""
+    *keys, palette = footer.query("FooterKey")
+    shown = [key for key in keys if key.visible]
+    hidden = keys[len(shown):]
+    return (all(key.region.right <= palette.region.x for key in shown) and not any(key.visible for key in hidden)
+            and (not hidden or (shown[-1].region.right if shown else 0) + hidden[0].render().cell_len
+                 > palette.region.x))
+
+
+async def test_the_footer_keeps_its_keys_whole_through_a_resize_and_under_the_palette(lab: Lab) -> None:
+    """A footer recomposed under the command palette, or resized, showed keys cut (`t Proc`), or left hidden the
+    keys a wider terminal had room for."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        footer = app.screen.query_one("Footer")
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        assert footer_keys_whole(footer)
+        await pilot.press("escape")
+        for size in ((120, 30), (80, 24), (200, 50)):
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            assert footer_keys_whole(footer), size
+
+
 @pytest.mark.parametrize("size", [(80, 24), (200, 60)])
 async def test_screens_fit_the_terminal(lab: Lab, size: tuple[int, int]) -> None:
     """Nothing is cut off: every screen's footer is on the last line, each key it shows whole (`t Proc` ended the
@@ -1142,8 +1170,7 @@ async def test_screens_fit_the_terminal(lab: Lab, size: tuple[int, int]) -> None
             await settle(pilot)
             footer = app.screen.query_one("Footer")
             assert footer.region.y == size[1] - 1 and footer.region.width == size[0]
-            *shown, palette = footer.query("FooterKey")
-            assert all(key.region.right <= palette.region.x for key in shown if key.visible), keys
+            assert footer_keys_whole(footer), keys
             for widget in app.screen.query("FrameTable, #findings, #cards"):
                 # a hidden widget needs no room (the dashboard's Dirac panel on 24 rows)
                 assert not widget.display or (widget.region.height >= 4 and widget.region.right <= size[0])

@@ -16,6 +16,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.visual import VisualType
 from textual.widgets import Footer, Input, Static
+from textual.widgets._footer import FooterKey  # not exported by textual.widgets
 from textual.worker import Worker, WorkerState
 
 from labtui.core.wording import CONTROL_CODES, shown
@@ -76,20 +77,21 @@ class LabFooter(Footer):
     async def recompose(self) -> None:
         await super().recompose()
         self.mutate_reactive(Footer.compact)
-        self.call_after_refresh(self._show_whole_keys)
+        self._show_whole_keys()
 
     def on_resize(self) -> None:
-        self.call_after_refresh(self._show_whole_keys)
+        self._show_whole_keys()
 
     def _show_whole_keys(self) -> None:
-        """Hidden keys keep their place in the layout, so each one's region says whether it fits, however many
-        are hidden now."""
-        keys = list(self.query("FooterKey"))  # by name: Textual keeps the class in a private module
-        palette = [key for key in keys if key.has_class("-command-palette")]
-        end = palette[0].region.x if palette else self.region.right
+        """Each key's width is that of its text, known before any layout: the new keys of a footer recomposed under
+        a dialog or the command palette are laid out only later, and a hidden key has no region."""
+        keys = list(self.query(FooterKey))
+        width = {key: key.render().cell_len + key.styles.gutter.width + key.styles.margin.width for key in keys}
+        room = self.size.width - sum(width[key] for key in keys if key.has_class("-command-palette"))
         for key in keys:
             if not key.has_class("-command-palette"):
-                key.visible = key.region.right <= end
+                room -= width[key]
+                key.visible = room >= 0
 
 
 class LabScreen(Screen[None]):
