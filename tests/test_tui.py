@@ -360,7 +360,7 @@ async def test_an_empty_chip_list_says_why(lab: Lab, tmp_path: Path) -> None:
     whether the chips were still loading, missing, or filtered out."""
     for config, typed, said_first in (
         (Lab(tmp_path / "empty").config, "", "no chips yet: the store holds no runs (s on the dashboard stages"),
-        (lab.config, "xyz", "no chip matches 'xyz'"),
+        (lab.config, "xyz", "no chip matches “xyz”"),  # quoted as the line below the list says it
     ):
         app = LabApp(config)
         async with app.run_test(size=(100, 30)) as pilot:

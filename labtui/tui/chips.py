@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Header, Input, Static
 
-from labtui.core.wording import counted, quoted
+from labtui.core.wording import counted
 from labtui.tui.base import FilteredScreen, LabFooter, plain
 from labtui.tui.history import HistoryScreen
 from labtui.tui.table import Column, FrameTable
@@ -152,7 +152,7 @@ class ChipsScreen(FilteredScreen):
             return ""
         if not self.chips.height:
             return "no chips yet: the store holds no runs (s on the dashboard stages the raw files)"
-        return f"no chip matches {quoted(text.strip())}"
+        return f"no chip matches “{text.strip()}”"  # quoted as the line below quotes it
 
     @on(Input.Submitted, "#filter")
     def action_open(self) -> None:
