@@ -652,6 +652,17 @@ async def test_stage_shows_progress_and_a_summary_with_the_rejects(tmp_path: Pat
         assert isinstance(app.screen, DashboardScreen) and text_of(app, "#runs").startswith("6")
 
 
+async def test_a_stage_that_finds_no_raw_file_says_where_it_looked(tmp_path: Path) -> None:
+    """An empty raw folder (or the wrong one) staged to `Done: 0 staged, 0 unchanged, …` and nothing more, where
+    `labtui stage` asks whether it is the raw folder."""
+    lab = Lab(tmp_path / "empty")
+    async with staged_from_the_app(lab, (100, 30)) as (app, _):
+        assert isinstance(app.screen, StageScreen) and app.screen.state == "done"
+        summary = " ".join(text_of(app, "#summary").split())
+        assert f"No raw files (*.csv) in {lab.config.raw_root}: is it the raw folder?" in summary
+        assert "--raw-root DIR" in summary
+
+
 async def test_the_stage_log_wraps_its_lines_at_its_width_and_again_after_a_resize(tmp_path: Path) -> None:
     """Textual's log renders at 78 columns at least (at 80×24 the ends of long lines hid past its right edge), and
     wraps a line once, at the width it is written at (narrowed, the lines ran past the edge; widened, they stayed
