@@ -1153,7 +1153,7 @@ def footer_keys_whole(footer: Widget) -> bool:
 
 async def test_the_footer_keeps_its_keys_whole_through_a_resize_and_under_the_palette(lab: Lab) -> None:
     """A footer recomposed under the command palette, or resized, showed keys cut (`t Proc`), or left hidden the
-    keys a wider terminal had room for."""
+    keys a wider terminal had room for; the plot's, measured before its new keys had their style, ended in `? He`."""
     app = LabApp(lab.config)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -1163,10 +1163,13 @@ async def test_the_footer_keeps_its_keys_whole_through_a_resize_and_under_the_pa
         await settle(pilot)
         assert footer_keys_whole(footer)
         await pilot.press("escape")
-        for size in ((120, 30), (80, 24), (200, 50)):
+        for size in ((120, 30), (200, 50), (80, 24)):
             await pilot.resize_terminal(*size)
             await settle(pilot)
             assert footer_keys_whole(footer), size
+        await pilot.press("a", "p")  # a plot of both procedures: its keys come with its first drawing
+        await settle(pilot)
+        assert isinstance(app.screen, PlotScreen) and footer_keys_whole(app.screen.query_one("Footer"))
 
 
 @pytest.mark.parametrize("size", [(80, 24), (200, 60)])

@@ -77,7 +77,7 @@ class LabFooter(Footer):
     async def recompose(self) -> None:
         await super().recompose()
         self.mutate_reactive(Footer.compact)
-        self._show_whole_keys()
+        self.call_after_refresh(self._show_whole_keys)  # once the new keys have their style (their padding)
 
     def on_resize(self) -> None:
         self._show_whole_keys()
