@@ -18,7 +18,7 @@ from labtui.core.export import (
     metadata_tables,
 )
 from labtui.core.history import history, summary_line
-from tests.lab import REALDATA, Lab, chip67_lab, local
+from tests.lab import REALDATA, Lab, chip67_lab, local, raw_csv
 
 TZ = "America/Santiago"
 
@@ -142,6 +142,22 @@ def test_metadata_tables_are_like_the_old_tools(lab: Lab, tmp_path) -> None:
     assert calibration["Laser toggle"] is None and calibration["has_light"] == "true"
     assert calibration["Optical fiber"] == "F1 (M92L02)" and calibration["Chip number"] is None
     assert float(lit["start_time"]) == pytest.approx(local("2025-09-08 09:15").timestamp())
+
+
+def test_metadata_numbers_are_in_one_unit_per_column(tmp_path) -> None:
+    """A parameter written in a prefixed unit (`500 mV`, `2 min`) is converted to the registry's unit, as its manifest
+    field is; one the registry does not know, in units that differ, stays text: the column once read 500 (V)."""
+    lab = Lab(tmp_path)
+    lab.write("day/It2025-10-13_1.csv", raw_csv("It", start=1760371684.5, params={
+        "Laser voltage": "500 mV", "Laser ON+OFF period": "2 min", "Irange": "100 uA", "Step time": "0.5 s"}))
+    lab.write("day/It2025-10-13_2.csv", raw_csv("It", start=1760371784.5, params={
+        "Laser voltage": "1.25 V", "Laser ON+OFF period": "3 s", "Irange": "0.001 A", "Step time": "0.5 s"}))
+    lab.stage()
+    table = metadata_tables(lab.manifest(), tz=TZ)["day"]
+    assert table["Laser voltage"].to_list() == [0.5, 1.25]
+    assert table["Laser ON+OFF period"].to_list() == [120.0, 3.0]
+    assert table["Irange"].to_list() == ["100 uA", "0.001 A"]
+    assert table["Step time"].to_list() == [0.5, 0.5]
 
 
 def test_metadata_for_one_local_date(lab: Lab) -> None:

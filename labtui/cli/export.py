@@ -102,7 +102,8 @@ def run_metadata(args: argparse.Namespace) -> int:
     config = config_from(args)
     out = out_folder(args.out or config.exports_dir / "metadata")
     written = export_metadata(
-        load_manifest(config), out, tz=config.local_tz, on_date=args.date, source_prefix=args.source_prefix
+        load_manifest(config), out, tz=config.local_tz, on_date=args.date, source_prefix=args.source_prefix,
+        procedures_file=config.procedures_file,
     )
     if not written:
         print(f"no run measured on {args.date}: nothing written" if args.date else "no runs: nothing written")

@@ -19,8 +19,10 @@ import polars as pl
 from labtui.core.annotations import ANNOTATION_COLUMNS, CURRENT_SCHEMA, with_annotations
 from labtui.core.atomic import atomic_write, publish, stale_temps, write_temps
 from labtui.core.errors import OperationFailed, UsageError
+from labtui.core.header_values import parse_number
 from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, summary_line, timeline
 from labtui.core.manifest import run_parameters
+from labtui.core.registry import ParameterSpec, Registry, load_registry
 
 LEGACY_HISTORY_COLUMNS = (
     "seq", "date", "time_hms", "proc", "summary", "source_file", "file_idx", "start_time", "day_folder", "has_light",
@@ -36,8 +38,8 @@ MAX_FILE_NAME = 100  # bytes: far under any file system's 255, with room for the
 DISTINCT_MARK = "@"  # never in a readable file name (`_UNSAFE_NAME` replaces it): a distinct name cannot clash
 HASH_DIGITS = 8
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.+-]+")
-# "0.1 V", "455", "1e-05 A" → a number; "2.1.0" or "F1 (M92L02)" stay text
-_NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\s+[^\d\s]\S*)?\s*$")
+# "0.1 V", "455", "1e-05 A" → a number and its unit; "2.1.0" or "F1 (M92L02)" stay text
+_NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\s+([^\d\s]\S*))?\s*$")
 
 
 def write_csv(frame: pl.DataFrame, path: Path) -> Path:
@@ -177,11 +179,13 @@ def export_histories(
 
 
 def metadata_tables(
-    manifest: pl.DataFrame, *, tz: str, on_date: dt.date | None = None, source_prefix: str = ""
+    manifest: pl.DataFrame, *, tz: str, on_date: dt.date | None = None, source_prefix: str = "",
+    procedures_file: Path | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Folder of the raw tree (relative, e.g. `2025-10-14`) → the old tool's `metadata.csv` for it.
 
-    One row per run: every header parameter (the unit stripped from numbers, as the old tool did), then
+    One row per run: every header parameter (the unit stripped from numbers, as the old tool did; a parameter the
+    lab's registry, `procedures_file`, gives a unit is in that unit: `500 mV` is 0.5 beside another run's `1 V`), then
     `Laser toggle`, `has_light`, `source_file`, `start_time` (epoch), `time_hms` (local). With `on_date`, only the
     folders holding a run on that local date, each complete (a partial table would mislead old scripts).
     """
@@ -190,13 +194,24 @@ def metadata_tables(
     if on_date is not None:
         folders = runs.filter(pl.col("date") == on_date).get_column("folder").unique()
         runs = runs.filter(pl.col("folder").is_in(folders.implode()))
+    units = parameter_units(load_registry(procedures_file))
     return {
-        str(frame["folder"][0]): _metadata_table(frame, source_prefix)
+        str(frame["folder"][0]): _metadata_table(frame, source_prefix, units)
         for frame in runs.partition_by("folder", maintain_order=True)
     }
 
 
-def _metadata_table(runs: pl.DataFrame, source_prefix: str) -> pl.DataFrame:
+def parameter_units(registry: Registry) -> dict[str, str]:
+    """Header parameter → the unit the registry stores it in (`Laser voltage` → V), where its procedures agree."""
+    units: dict[str, set[str]] = {}
+    for spec in registry.procedures.values():
+        for key, parameter in registry.parameters_of(spec).items():
+            if parameter.type == "float" and parameter.unit:
+                units.setdefault(key, set()).add(parameter.unit)
+    return {key: unit for key, (unit, *others) in units.items() if not others}
+
+
+def _metadata_table(runs: pl.DataFrame, source_prefix: str, units: dict[str, str]) -> pl.DataFrame:
     headers = [run_parameters(text) or {} for text in runs["parameters"]]  # None: a hand edit left none to read
     keys = list(dict.fromkeys(key for header in headers for key in header if key != "Start time"))
     laser_run = pl.Series([header.get("Laser voltage") is not None for header in headers])
@@ -208,23 +223,35 @@ def _metadata_table(runs: pl.DataFrame, source_prefix: str) -> pl.DataFrame:
         "time_hms",
     )
     table = derived.with_columns(
-        _parameter_column(key, [header.get(key) for header in headers]) for key in keys
+        _parameter_column(key, [header.get(key) for header in headers], units.get(key)) for key in keys
     )  # a header key named like a derived column replaces it
     return table.select(*keys, *(name for name in derived.columns if name not in keys))
 
 
-def _parameter_column(name: str, values: Iterable[str | None]) -> pl.Series:
-    """Numbers (unit dropped) when every present value is one, else the verbatim text."""
+def _parameter_column(name: str, values: Iterable[str | None], unit: str | None) -> pl.Series:
+    """Numbers, unit dropped, when every present value is one in `unit` (a prefixed one converted: `50 mV` is 0.05
+    for V), or in one unit they share when `unit` is None; else the verbatim text: a column of `500` for `500 mV`
+    beside `1.25` for `1.25 V` read as volts said the laser ran at 500 V."""
     texts = [None if value is None else value.strip() for value in values]
     matches = [None if text is None else _NUMBER_WITH_UNIT.match(text) for text in texts]
-    if all(match is not None for match, text in zip(matches, texts, strict=True) if text is not None):
-        return pl.Series(name, [None if m is None else float(m.group(1)) for m in matches], dtype=pl.Float64)
-    return pl.Series(name, texts, dtype=pl.String)
+    if any(match is None for match, text in zip(matches, texts, strict=True) if text is not None):
+        return pl.Series(name, texts, dtype=pl.String)
+    written = [match for match in matches if match is not None]
+    if unit is None:
+        numbers = [None if match is None else float(match.group(1)) for match in matches]
+        one_unit = len({match.group(2) for match in written} - {None}) <= 1
+    else:
+        spec = ParameterSpec(field=name, unit=unit)
+        numbers = [None if text is None else parse_number(text, spec) for text in texts]
+        one_unit = all(number is not None for number, text in zip(numbers, texts, strict=True) if text is not None)
+    return pl.Series(name, numbers, dtype=pl.Float64) if one_unit else pl.Series(name, texts, dtype=pl.String)
 
 
 def export_metadata(
-    manifest: pl.DataFrame, out_dir: Path, *, tz: str, on_date: dt.date | None = None, source_prefix: str = ""
+    manifest: pl.DataFrame, out_dir: Path, *, tz: str, on_date: dt.date | None = None, source_prefix: str = "",
+    procedures_file: Path | None = None,
 ) -> list[Path]:
     """`<out_dir>/<folder>/metadata.csv` for every raw folder (or those of `on_date`); the paths written."""
-    tables = metadata_tables(manifest, tz=tz, on_date=on_date, source_prefix=source_prefix)
+    tables = metadata_tables(manifest, tz=tz, on_date=on_date, source_prefix=source_prefix,
+                             procedures_file=procedures_file)
     return [write_csv(table, out_dir / folder / METADATA_FILE) for folder, table in sorted(tables.items())]
