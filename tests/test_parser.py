@@ -110,6 +110,16 @@ def test_free_text_kept_verbatim_with_colons_trailing_spaces_and_latin1() -> Non
     assert header.fields["information"] == "test 71 muertó :( a: b  "
 
 
+def test_header_values_as_pymeasure_escapes_them_are_read_back() -> None:
+    """PyMeasure writes every value through `unicode_escape`: a note in Spanish, a µA unit, a Windows path."""
+    written = "medición con láser: ΔI ≥ 1 µA 🔦 en C:\\datos\tok"
+    escaped = written.encode("unicode_escape").decode("ascii")
+    header, _, _ = parse(raw_csv("It", params={"Information": escaped, "VDS": "100 \\xb5V", "Sample": "\\ud800"}))
+    assert header.raw["Information"] == header.fields["information"] == written.replace("\t", " ")  # a control: a space
+    assert header.fields["vds_v"] == pytest.approx(1e-4)
+    assert header.fields["sample"] == "\\ud800"  # no character (a lone surrogate): kept as written
+
+
 @pytest.mark.parametrize("eol", ["\r\n", "\n"])
 def test_line_endings(eol: str) -> None:
     _, frame, _ = parse(raw_csv("It", eol=eol))

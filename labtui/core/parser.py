@@ -40,6 +40,10 @@ VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying t
 # C0 controls and DEL (a tab, a CR, an escape). Not C1 (U+0080–U+009F): a line that is not UTF-8 is read as latin-1,
 # where Windows-1252's dashes and quotes (0x80–0x9F) land; the tables show those escaped instead (`shown`).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# PyMeasure writes a header value as `str(value).encode("unicode_escape")`: `medición` as `medici\xf3n`, `µA` as
+# `\xb5A`, a tab as `\t`, a backslash as `\\`. The escapes that codec writes are read back, no others.
+_PYMEASURE_ESCAPE = re.compile(r"\\(?:[\\tnr]|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})")
+_ESCAPED_CHARACTER = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
 
 
 class Reject(Exception):
@@ -164,6 +168,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
                                                 "names go on the next line", number - 1)
             raise Reject("not_this_format", f"a header line does not start with '#': {quoted(text)}", number)
         body = text[1:].lstrip("\t ")
+        if "\\" in body:
+            body = _PYMEASURE_ESCAPE.sub(_unescaped, body)
         plain = body.isprintable()  # false for a control character (and an unusual space): one C call a line
         key, sep, value = body.partition(": ")
         if not sep:  # `Key:value`, `Key:<TAB>value`, `Key:` (empty)
@@ -273,6 +279,16 @@ def _not_a_measurement(data: bytes) -> NoReturn:
                                         "#Parameters:, #Metadata:) is missing", line)
     raise Reject("not_this_format", f"not a PyMeasure measurement file: it starts with {quoted(text)}, not "
                                     "'#Procedure:'", line)
+
+
+def _unescaped(escape: re.Match[str]) -> str:
+    """One character as PyMeasure's `unicode_escape` spelled it; a spelling of no character (a lone surrogate, past
+    U+10FFFF) stays as written: no Parquet or JSON file could hold it."""
+    text = escape.group()
+    if text[1] in _ESCAPED_CHARACTER:
+        return _ESCAPED_CHARACTER[text[1]]
+    code = int(text[2:], 16)
+    return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else text
 
 
 def _printable(key: str, value: str, line: int, spelled: dict[str, str], warnings: list[str]) -> tuple[str, str]:
