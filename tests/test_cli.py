@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -187,6 +188,21 @@ def test_rejects_are_listed_in_the_labs_local_time(lab: Lab, capsys) -> None:
     assert main(lab.args("rejects")) == 0
     out, err = capsys.readouterr()
     assert out == "no rejected files\n" and "1 reject record cannot be read" in err  # not silently 'none'
+
+
+def test_rejects_columns_line_up_for_every_kind(tmp_path) -> None:
+    """A kind longer than 20 characters (`conflicting_parameter`) pushed its row's time and reason a column right."""
+    lab = Lab(tmp_path)
+    lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It").replace(b"#\tNPLC: 1", b"#\tNPLC: 1\r\n#\tNPLC: 2"))
+    lab.write("2025-10-14/It2025-10-14_2.csv", b"")
+    lab.stage()
+    result = lab.cli("rejects")
+    header, *rows, _ = result.stdout.splitlines()
+    when, reason = header.index("WHEN"), header.index("REASON")
+    assert result.returncode == 0 and [row.split()[1] for row in rows] == ["conflicting_parameter", "empty"]
+    for row in rows:
+        assert re.fullmatch(r"  \d{4}-\d\d-\d\d \d\d:\d\d", row[when - 2 : when + 16]), row
+        assert row[reason - 2 : reason + 1].startswith("  ") and row[reason] != " ", row
 
 
 def test_an_ambiguous_chip_number_is_a_usage_error(lab: Lab, capsys) -> None:

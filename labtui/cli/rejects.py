@@ -42,10 +42,12 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(record.source_file) for record in records)
     when_title = f"WHEN ({config.local_tz})"  # the lab's time, as everywhere else
     when_width = max(16, len(when_title))
-    print(f"{'FILE':<{width}}  {'KIND':<20}  {when_title:<{when_width}}  REASON")
+    kind_width = max(len("KIND"), *(len(record.kind) for record in records))  # 'conflicting_parameter' has 21
+    print(f"{'FILE':<{width}}  {'KIND':<{kind_width}}  {when_title:<{when_width}}  REASON")
     for record in records:
         when = record.rejected_at_utc.astimezone(config.zone).strftime("%Y-%m-%d %H:%M")
-        print(shown(f"{record.source_file:<{width}}  {record.kind:<20}  {when:<{when_width}}  {record.describe()}"))
+        print(shown(f"{record.source_file:<{width}}  {record.kind:<{kind_width}}  {when:<{when_width}}  "
+                    f"{record.describe()}"))
     them = "it" if len(records) == 1 else "them"
     print(f"{counted(len(records), 'rejected file')}; fix {them} and run `labtui restage FILE` or `labtui stage`")
     return 0
