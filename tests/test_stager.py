@@ -10,6 +10,7 @@ import platform
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -255,6 +256,16 @@ def test_settle_window_defers_fresh_files_as_busy(lab: Lab) -> None:
     report = lab.stage(settle_seconds=3600)
     assert (report.busy, report.staged) == (1, 0)
     assert lab.manifest().height == 0 and lab.rejects() == {}
+
+
+def test_a_file_dated_in_the_future_is_not_deferred_past_the_settle_window(lab: Lab) -> None:
+    """An mtime ahead of the clock (the acquisition PC's clock runs ahead, a copy kept it) was `busy` until the clock
+    caught up: with no settle time at all, and in watch mode, which stages with none."""
+    now = time.time()
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"), mtime=now + 86_400)
+    lab.write("a/It2025-10-13_2.csv", raw_csv("It", start=1760371999.0), mtime=now + 30)
+    assert (lab.stage(settle_seconds=60).busy, lab.manifest()["source_file"].to_list()) == (1, ["a/It2025-10-13_1.csv"])
+    assert (lab.stage(settle_seconds=0).staged, lab.manifest().height) == (1, 2)
 
 
 def test_file_that_changes_between_scan_and_read_is_busy(lab: Lab) -> None:

@@ -96,7 +96,10 @@ class Stager:
             known = None if self.force else known_outcome(cand, staged, rejects, registry)
             if known is not None:
                 skipped.append((cand, known))
-            elif not cand.is_symlink and (now_ns - cand.mtime_ns) < self.settle * 1e9:
+            elif not cand.is_symlink and abs(now_ns - cand.mtime_ns) < self.settle * 1e9:
+                # modified within the settle time. An mtime further ahead is a clock that runs ahead (the acquisition
+                # PC's, kept by a copy), not a file being written: it was deferred until the clock caught up, even
+                # with no settle time at all (and so in watch mode, which judges settling itself)
                 skipped.append((cand, Outcome.BUSY))
             else:
                 work.append(cand)
