@@ -77,6 +77,12 @@ def test_parse_number_reads_value_and_unit(text: str, unit: str, expected: float
     assert value == (pytest.approx(expected) if expected is not None else None)
 
 
+@pytest.mark.parametrize("text", ["-0 V", "-0.0 V", "-0e3 mV", "-0"])
+def test_a_negative_zero_is_zero(text: str) -> None:
+    """`VG: -0.0 V` was stored as -0.0: the history, the summary and a plot's title said "VG=-0 V"."""
+    assert math.copysign(1.0, parse_number(text, ParameterSpec(field="x", unit="V"))) == 1.0  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(("text", "unit", "written"), [("10 uA", "A", "1e-5"), ("100 nA", "A", "1e-7"),
                                                        ("5 µA", "A", "5e-6"), ("25 nm", "m", "25e-9")])
 def test_a_prefixed_unit_gives_the_number_written_without_it(text: str, unit: str, written: str) -> None:

@@ -24,7 +24,7 @@ def parse_number(text: str, spec: ParameterSpec) -> float | None:
     match = NUMBER_WITH_UNIT.match(text.strip())
     if not match:
         return None
-    value = float(match.group(1))
+    value = float(match.group(1)) + 0.0  # `-0 V` is 0 V: a negative zero was shown as "VG=-0 V" in every view
     unit = match.group(2)
     if unit is not None and spec.type == "int":
         return None  # counts and identifiers (Chip number) carry no unit
