@@ -198,6 +198,10 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
         lambda lab: os.mkfifo(lab.raw / "Alisson_08_sept" / "pipe.csv"), "raw_not_regular", "info", False,
         "Alisson_08_sept/pipe.csv",
     ),
+    "a link to a day folder kept elsewhere": (
+        lambda lab: os.symlink(lab.raw / "Alisson_08_sept", lab.raw / "linked_day"), "raw_folder_link", "warning",
+        False, "linked_day",
+    ),
     "two chips with one name": (
         lambda lab: (lab.write_run("Alisson_09_sept/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"),
                                    group="Alisson6", number=7), lab.stage()),

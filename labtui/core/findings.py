@@ -43,6 +43,7 @@ class FindingCode(StrEnum):
     RAW_TOUCHED = "raw_touched"
     RAW_NEW = "raw_new"
     RAW_NOT_REGULAR = "raw_not_regular"
+    RAW_FOLDER_LINK = "raw_folder_link"
     REJECTS = "rejects"
     REJECTS_STALE = "rejects_stale"
     REJECT_UNREADABLE = "reject_unreadable"

@@ -33,7 +33,8 @@ def raw_findings(
         )
         return findings, None, {"raw_files": 0, "rejects": len(rejects)}
     not_regular: list[str] = []
-    candidates = scan_raw(config.raw_root, not_regular)
+    folder_links: list[str] = []
+    candidates = scan_raw(config.raw_root, not_regular, folder_links)
     on_disk = pl.DataFrame(
         {
             "source_file": [c.source_file for c in candidates],
@@ -87,6 +88,9 @@ def raw_findings(
         *_finding(FindingCode.RAW_NOT_REGULAR, "info", "entries named .csv that are not files (a pipe, a socket, a "
                   "device): never read", sorted(not_regular), "replace each with the measurement file it stands for, "
                   "or remove it"),
+        *_finding(FindingCode.RAW_FOLDER_LINK, "warning", "links to folders in the raw tree: never followed, so no "
+                  "run in them is staged", sorted(folder_links), "move or copy the folder itself into the raw tree "
+                  "(labtui follows no links), or remove the link"),
     ]
     return findings, present, {"raw_files": len(candidates), "rejects": len(outstanding), "hashed": len(hashes)}
 

@@ -108,13 +108,18 @@ def not_scanned(path: Path, raw_root: Path) -> str | None:
     return None
 
 
-def scan_raw(raw_root: Path, not_regular: list[str] | None = None) -> list[Candidate]:
+def scan_raw(
+    raw_root: Path, not_regular: list[str] | None = None, folder_links: list[str] | None = None
+) -> list[Candidate]:
     """Every candidate file under the raw root, sorted; directory links are not followed, hidden entries skipped.
     The source keys of entries named `*.csv` that are no regular file (a pipe, a socket, a device: never opened)
-    are added to `not_regular` when given."""
+    are added to `not_regular` when given; those of links to folders (whose runs are never staged), to
+    `folder_links`."""
     found: list[Candidate] = []
     for rel, entry in files_under(raw_root, hidden=False):
         if not entry.name.lower().endswith(".csv") or entry.name.startswith(OWNER_FILE_PREFIX):
+            if folder_links is not None and _links_a_folder(entry):
+                folder_links.append(source_key(rel))
             continue
         try:
             link = entry.is_symlink()
@@ -128,6 +133,13 @@ def scan_raw(raw_root: Path, not_regular: list[str] | None = None) -> list[Candi
         found.append(Candidate(source_key(rel), entry.path, info.st_size, info.st_mtime_ns, link))
     found.sort(key=lambda c: c.source_file)
     return found
+
+
+def _links_a_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink() and entry.is_dir()
+    except OSError:  # a link the scan cannot follow to its end links no folder it could read
+        return False
 
 
 def files_under(root: Path, *, hidden: bool = True) -> Iterator[tuple[str, os.DirEntry[str]]]:
