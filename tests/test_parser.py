@@ -116,6 +116,15 @@ def test_free_text_kept_verbatim_with_colons_trailing_spaces_and_latin1() -> Non
     assert header.fields["information"] == "test 71 muertó :( a: b  "
 
 
+def test_a_file_index_past_a_64_bit_integer_is_left_empty() -> None:
+    """The index of a file's name orders runs; one too large to store rejected the run ('header values out of
+    range: file_idx')."""
+    header, _, _ = parse(raw_csv("It"), "It2025-10-14_" + "9" * 20)
+    assert header.fields["file_idx"] is None
+    assert header.warnings == ["the file name's index '99999999999999999999' is past a 64-bit integer; left empty"]
+    assert parse(raw_csv("It"), "It2025-10-14_" + "9" * 18)[0].fields["file_idx"] == 10**18 - 1
+
+
 def test_header_values_as_pymeasure_escapes_them_are_read_back() -> None:
     """PyMeasure writes every value through `unicode_escape`: a note in Spanish, a µA unit, a Windows path."""
     written = "medición con láser: ΔI ≥ 1 µA 🔦 en C:\\datos\tok"

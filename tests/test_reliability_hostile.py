@@ -300,8 +300,8 @@ CASES = [
     ),
     Case(
         "absurd_file_index",
-        one("d/IVg2025-09-15_99999999999999999999999.csv", IVG, rejected("invalid_values")),
-        "a queue index no Int64 column can hold",
+        one("d/IVg2025-09-15_99999999999999999999999.csv", IVG, STAGED),
+        "a queue index no Int64 column can hold: left empty with a warning (it only orders runs)",
     ),
     Case(
         "negative_wavelength",

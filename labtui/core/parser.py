@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from labtui.core.chip_name import group_spelling
-from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, typed_value
+from labtui.core.header_values import INT64, NUMBER_WITH_UNIT, parse_integer, typed_value
 from labtui.core.registry import ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import RejectKind, reject_text
 from labtui.core.wording import counted, quoted
@@ -223,8 +223,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             problem.line = data.count(b"\n", 0, late.start()) + 1
         raise
     _chip_identity(spec, raw, seen_at, fields, file_stem, registry, warnings)
-    idx = _FILE_IDX.search(file_stem)
-    fields["file_idx"] = int(idx.group(1)) if idx else None
+    fields["file_idx"] = _file_index(file_stem, warnings)
 
     column_line = len(lines) + 1
     column_text = decode_line(data[row_start : len(data) if row_end < 0 else row_end]).strip()
@@ -370,6 +369,18 @@ def _chip_identity(
             warnings.append(f"line {line}: 'Chip group name' {quoted(written.strip())} is stored as "
                             f"{fields['chip_group']!r} (invisible characters or another Unicode spelling of the same "
                             "letters would start a chip of its own)")
+
+
+def _file_index(stem: str, warnings: list[str]) -> int | None:
+    """The queue index N of a `…_<N>.csv` name: an order among runs that started together, nothing more, so one past
+    a 64-bit integer is left empty with a warning (the run was rejected as 'header values out of range')."""
+    match = _FILE_IDX.search(stem)
+    if match is None:
+        return None
+    if (index := int(match.group(1))) > INT64[1]:
+        warnings.append(f"the file name's index {quoted(match.group(1), 30)} is past a 64-bit integer; left empty")
+        return None
+    return index
 
 
 _SEPARATORS = {"\t": "tabs", ";": "semicolons"}
