@@ -117,6 +117,20 @@ def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsy
     assert f"wrote {out} (3 traces of 1 run) and its.svg.json" in capsys.readouterr().out  # a sweep's legs
 
 
+def test_the_runs_counted_are_the_runs_drawn(tmp_path):
+    """An aligned overlay leaves out a sweep without a Dirac point (one cut after 2 rows), and said so; the count
+    after it still counted that run ('4 traces of 2 runs' for one run drawn)."""
+    lab = Lab(tmp_path / "lab")
+    lab.write("2025-10-13/IVg2025-10-13_1.csv", raw_csv("IVg", start=1760371684.5))
+    lab.write("2025-10-13/IVg2025-10-13_2.csv", raw_csv("IVg", start=1760371784.5,
+                                                        rows=data_rows(((0.0, 1e-6), (-0.5, 1.1e-6)), 5)))
+    lab.stage()
+    done = lab.cli("plot", "67", "--proc", "IVg", "--align-cnp", "--out", str(tmp_path / "aligned.png"))
+    assert done.returncode == 0, done.stderr
+    assert "1 run without a forward Dirac point (cnp_fwd_v) left out of the aligned overlay: seq 2" in done.stderr
+    assert " of 1 run) and aligned.png.json" in done.stdout, done.stdout
+
+
 def test_calibrations_of_a_day(lab, tmp_path, capsys):
     out = tmp_path / "cal.svg"
     assert main(lab.args("plot", "--calibrations", "--date", "2025-10-13", "--out", str(out))) == 0

@@ -202,7 +202,8 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     for line in (*notes, *spec.warnings, *spec.messages, *legend_left_out(spec)):
         print(f"labtui plot: {line}", file=sys.stderr)
     left_out = f"; {hidden_note(hidden)}, --include-excluded draws them" if hidden else ""
-    traces = f"{counted(len(spec.series), 'trace')} of {counted(group.runs.height, 'run')}{left_out}"
+    drawn = len({series.run_id for series in spec.series})  # not a run the overlay left out (no Dirac point)
+    traces = f"{counted(len(spec.series), 'trace')} of {counted(drawn, 'run')}{left_out}"
     print(f"wrote {args.out} ({traces}) and {sidecar.name}")
     return EXIT_OK
 
