@@ -18,6 +18,7 @@ from textual_plotext.plot import Plot
 
 from labtui.core.drawing import groups, seq_orders
 from labtui.core.plotdata import PlotOptions, PlotSpec, Series
+from labtui.core.plotdata.labels import TITLE_PARTS
 from labtui.core.plotdata.numeric import log_ticks, nice_ticks
 from labtui.core.plotdata.view import plot_title, view_parts
 from labtui.core.wording import counted
@@ -200,9 +201,6 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
         _round_ticks(plt.yticks, log_ticks(float(positive.min()), float(positive.max()), Y_TICKS))
     else:
         _round_ticks(plt.yticks, nice_ticks(*_limits(y), Y_TICKS))
-
-
-TITLE_PARTS = " · "  # between a plot title's parts: chips, procedure, each shared parameter, the runs
 
 
 def fitted(label: str, unit: str, room: int) -> str:

@@ -6,6 +6,8 @@ from typing import NamedTuple
 
 from labtui.core.plotdata.load import Row, run_ident
 
+TITLE_PARTS = " · "  # between a title's parts: chips, procedure, each shared parameter, the runs
+
 
 class Param(NamedTuple):
     column: str
@@ -54,7 +56,7 @@ def title(proc: str, rows: list[Row]) -> str:
         for p in PARAMS
         if len(values := {p.value(row) for row in rows}) == 1 and None not in values
     ]
-    return " · ".join([", ".join(chips), proc, *shared] if chips else [proc, *shared])
+    return TITLE_PARTS.join([", ".join(chips), proc, *shared] if chips else [proc, *shared])
 
 
 def chip_names(rows: list[Row]) -> list[str]:

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from labtui.core.annotations import AnnotationFilter, hidden_note, with_annotations
-from labtui.core.plotdata.labels import chip_names
+from labtui.core.plotdata.labels import TITLE_PARTS, chip_names
 from labtui.core.plotdata.load import drawable_rows, left_out
 from labtui.core.plotdata.model import PlotSpec, Series
 from labtui.core.plotdata.numeric import max_abs, si_scale
@@ -142,7 +142,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
                         "calibration (calibration_stale: measured far in time from the run)")
     return PlotSpec(
         kind=f"trend-{trend}",
-        title=" · ".join([*chips, plan.title]),
+        title=TITLE_PARTS.join([*chips, plan.title]),
         x_label=x_label,
         x_unit=x_unit,
         y_label=plan.y_label,

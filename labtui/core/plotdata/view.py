@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from labtui.core.history import CHIP_KEYS, RUN_ORDER, staged_now, timeline
+from labtui.core.plotdata.labels import TITLE_PARTS
 from labtui.core.plotdata.load import run_ident
 from labtui.core.plotdata.model import Baseline, GmMethod, PlotOptions, PlotSpec
 
@@ -122,4 +123,4 @@ def file_suffix(kind: str, options: PlotOptions, extension: str) -> str:
 
 
 def plot_title(spec: PlotSpec) -> str:
-    return f"{spec.title} · {runs_text(spec.runs)}" if spec.runs.height else spec.title
+    return f"{spec.title}{TITLE_PARTS}{runs_text(spec.runs)}" if spec.runs.height else spec.title
