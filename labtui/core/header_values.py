@@ -39,7 +39,7 @@ def parse_number(text: str, spec: ParameterSpec) -> float | None:
 
 
 _INTEGER = re.compile(r"\s*+([-+]?\d+)(?:\.0*)?\s*+")  # `67`, and `67.0` as a float formatting writes it
-INT64 = (-(2**63), 2**63 - 1)  # what the manifest's integer columns hold
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what the manifest's integer columns hold
 
 
 def parse_integer(text: str) -> int | None:
@@ -59,7 +59,7 @@ def typed_value(key: str, text: str, spec: ParameterSpec, line: int, warnings: l
         expected = "an integer" if spec.type == "int" else f"a finite number{f' in {spec.unit}' if spec.unit else ''}"
         warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is not {expected}; left empty")
         return None
-    if spec.type == "int" and not INT64[0] <= value <= INT64[1]:
+    if spec.type == "int" and not INT64_MIN <= value <= INT64_MAX:
         out_of_range = "beyond a 64-bit integer"
     elif spec.minimum is not None and value < spec.minimum:
         out_of_range = f"below {spec.minimum:g}"

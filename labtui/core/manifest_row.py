@@ -12,9 +12,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import from_json
 
+from labtui.core.header_values import INT64_MAX, INT64_MIN  # integers from a header or a file name fit Int64
 from labtui.core.manifest import SCHEMA_VERSION
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # integers from a header or a file name must fit the Int64 columns
 
 
 def _utc(value: dt.datetime) -> dt.datetime:

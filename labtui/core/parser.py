@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from labtui.core.chip_name import group_spelling
-from labtui.core.header_values import INT64, NUMBER_WITH_UNIT, parse_integer, typed_value
+from labtui.core.header_values import INT64_MAX, NUMBER_WITH_UNIT, parse_integer, typed_value
 from labtui.core.registry import ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import RejectKind, reject_text
 from labtui.core.wording import counted, quoted
@@ -377,7 +377,7 @@ def _file_index(stem: str, warnings: list[str]) -> int | None:
     match = _FILE_IDX.search(stem)
     if match is None:
         return None
-    if (index := int(match.group(1))) > INT64[1]:
+    if (index := int(match.group(1))) > INT64_MAX:
         warnings.append(f"the file name's index {quoted(match.group(1), 30)} is past a 64-bit integer; left empty")
         return None
     return index
