@@ -139,7 +139,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         if new_store and config.manifest_dir.is_dir():
             print(f"labtui: this started a new store at {config.store_root}", file=sys.stderr)
         if only is None and not report.cancelled and not stager.report_total():  # a Ctrl+C before the first file
-            print(f"labtui: no raw files (*.csv) in {config.raw_root}: is it the raw folder?", file=sys.stderr)
+            print(f"labtui: {config.no_raw_files()}", file=sys.stderr)
     for problem in report.metrics.problems if report.metrics is not None else ():
         print(f"labtui: {problem}", file=sys.stderr)  # the runs are staged; the derived table is retried next time
     if report.cancelled:

@@ -158,6 +158,10 @@ class StagingConfig:
             return f"the raw folder {self.raw_root} is part of a labtui store, not a folder of raw CSV files"
         return None
 
+    def no_raw_files(self) -> str:
+        """What a stage that found no raw file says, in `labtui stage` and the app: the path is the likely mistake."""
+        return f"no raw files (*.csv) in {self.raw_root}: is it the raw folder?"
+
     def output_problem(self, path: Path) -> str | None:
         """Why an output the user named (`--out`) must not be written at `path`, its links followed: a file there
         would replace a raw file, a store file or the metrics table (an output is written by a rename, which

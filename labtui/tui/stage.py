@@ -311,8 +311,9 @@ class StageScreen(LabScreen):
         if report.cancelled:
             text.append("\nThe runs committed so far are in the store; the rest stages next time.")
         elif self.only is None and not sum(report.counts.values()):  # as `labtui stage` says it
-            text.append(f"\nNo raw files (*.csv) in {self.lab.config.raw_root}: is it the raw folder? Set raw_root in "
-                        "config/labtui.yaml or start labtui with --raw-root DIR.", style="bold")
+            said = self.lab.config.no_raw_files()
+            text.append(f"\n{said[0].upper()}{said[1:]} Set raw_root in config/labtui.yaml or start labtui with "
+                        "--raw-root DIR.", style="bold")
         for record in report.new_rejects[:SHOWN_REJECTS]:
             text.append(f"\n✘ {record.headline()}", style="red")
         if report.rejected:
