@@ -626,6 +626,19 @@ def test_schema_definitions_and_readme_agree(tmp_path: Path) -> None:
     assert definitions_markdown() in README.read_text(encoding="utf-8"), "README: paste definitions_markdown()"
 
 
+def test_every_definition_writes_in_the_windows_it_is_computed_with() -> None:
+    """A definition names each window by its setting: none is left unfilled, and a changed one is quoted."""
+    for quantity in QUANTITIES:
+        assert "{" not in quantity.defined() and "}" not in quantity.defined(), quantity.column
+    other = MetricsSettings(cnp_fit_window_v=0.3, cnp_edge_margin_v=0.25, gm_window_v=0.8, light_threshold_v=0.2,
+                            it_window_s=2.5, it_smoothing_s=0.5, it_drift_window_s=30, wavelength_tolerance_nm=2)
+    quoted = " ".join(quantity.defined(other) for quantity in QUANTITIES)
+    for phrase in ("within 0.3 V of it", "within 0.25 V of the leg's ends", "slope over 0.8 V", "VL ≥ 0.2 V",
+                   "the 2.5 s before the first", "(0.5 s moving average)", "the 30 s before switch-on",
+                   "(within 2 nm)", "> 24 h"):
+        assert phrase in quoted, phrase
+
+
 def small_lab(tmp_path: Path) -> Lab:
     """Its chips' geometry, when a test writes one, is at the default place (config/chip_params.yaml)."""
     lab = Lab(tmp_path)

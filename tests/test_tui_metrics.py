@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from labtui.core.annotations import Change, annotate, current_annotations
+from labtui.core.config import MetricsSettings
 from labtui.core.metrics import BY_COLUMN, read_metrics
 from labtui.core.overview import last_dirac_points
 from labtui.tui.app import LabApp
@@ -66,6 +67,18 @@ def test_a_null_mobility_gives_the_reason_of_the_gm_it_is_read_from() -> None:
     assert "hole branch" not in items["mobility_electron_cm2_vs"].plain
 
 
+def test_the_detail_defines_a_quantity_with_the_labs_windows() -> None:
+    """A lab that averages its It windows over 4 s reads "4 s" beside its ΔI, not the default's 5 s."""
+    empty = read_metrics(Path("/nonexistent"))
+    metrics = pl.DataFrame({"run_id": ["a"], "proc": ["It"], "remarks": [[]]}).select(
+        pl.col(name).cast(dtype) if name in ("run_id", "proc", "remarks") else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in empty.schema.items())
+    lab_windows = dict(quantity_items(metrics, "a", settings=MetricsSettings(it_window_s=4, calibration_stale_h=12)))
+    assert "mean I over the 4 s before the laser switches off" in lab_windows["delta_i_a"].plain
+    assert "|calibration_age_h| > 12 h" in lab_windows["calibration_stale"].plain
+    assert "mean I over the 5 s before" in dict(quantity_items(metrics, "a"))["delta_i_a"].plain
+
+
 def test_an_aborted_runs_remark_is_said_once_not_as_the_reason_of_a_null() -> None:
     """The remark of a run the manifest says aborted is of all its values: the detail says it first, once, and
     not after each null value as the reason it is null."""
@@ -102,7 +115,7 @@ async def test_history_shows_the_key_quantities_and_the_detail_defines_every_one
         assert "delta_i_a — the laser switched on 1 s into the run, before a 5 s dark window mean I over" in body
         assert "power_w — no LaserCalibration of 455 nm in the store irradiated power:" in body
         assert ("responsivity_a_per_w — the laser switched on 1 s into the run, before a 5 s dark window; no "
-                f"LaserCalibration of 455 nm in the store {BY_COLUMN['responsivity_a_per_w'].definition}") in body
+                f"LaserCalibration of 455 nm in the store {BY_COLUMN['responsivity_a_per_w'].defined()}") in body
 
 
 async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab) -> None:

@@ -393,7 +393,7 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -
     else:
         items += [(f"· {key}", value) for key, value in parameters.items()]
     if lab is not None:
-        items += quantity_items(lab.store.metrics(), run_id, lab.config.procedures_file)
+        items += quantity_items(lab.store.metrics(), run_id, lab.config.procedures_file, lab.config.metrics)
         lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
         items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
     return FieldsDialog(f"Run {run_id} · {fields['source_file']}", items)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 from rich.text import Text
@@ -14,6 +15,9 @@ from labtui.core.history import HistoryFilter, chip_rows, number_text, summary_l
 from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, columns_of
 from labtui.core.registry import proc_family
 from labtui.tui.table import Column
+
+if TYPE_CHECKING:
+    from labtui.core.config import MetricsSettings
 
 KEY_QUANTITIES = (("cnp_v", "CNP"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("responsivity_a_per_w", "resp"))
 COLUMNS = [  # (column, sort key): the sort key is a value column, never display text
@@ -136,9 +140,10 @@ def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
                                for column in columns)
 
 
-def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | None = None) -> list[tuple[str, Text]]:
+def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | None = None,
+                   settings: MetricsSettings | None = None) -> list[tuple[str, Text]]:
     """Each derived quantity of a run (those of its family in `procedures_file`'s registry: IVg's for IVgT): its
-    value with unit, the one-line definition, and the remark when null."""
+    value with unit, the one-line definition with the lab's windows (`settings`), and the remark when null."""
     rows = metrics.filter(pl.col("run_id") == run_id)
     if not rows.height:
         return []
@@ -159,6 +164,6 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
                 why for topic, why in remarks if topic == "power_w" and not quantity.from_data]
             if own:
                 text.append(f"  {'; '.join(own)}", style="italic")
-        text.append(f"\n{quantity.definition}", style="dim")
+        text.append(f"\n{quantity.defined(settings)}", style="dim")
         items.append((column, text))
     return items

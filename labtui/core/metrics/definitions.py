@@ -7,9 +7,11 @@ the run changes); the others are joined from elsewhere (chip geometry, the neare
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import polars as pl
+
+from labtui.core.config import MetricsSettings
 
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
@@ -19,11 +21,15 @@ class Quantity:
     column: str
     unit: str
     procedure: str
-    definition: str
+    definition: str  # its windows as `MetricsSettings` fields, `{it_window_s:g}`: see `defined`
     dtype: type[pl.DataType] | pl.DataType = pl.Float64
     from_data: bool = True
     percent: bool = False  # a ratio read as a percentage (ΔI/I: `3.94 %`, not 0.03936)
     read_from: str | None = None  # the quantity this one is computed from: a null there is this one's reason too
+
+    def defined(self, settings: MetricsSettings | None = None) -> str:
+        """The definition with the windows `settings` computes under (the defaults: issue 11's) written in."""
+        return self.definition.format_map(asdict(settings or MetricsSettings()))
 
     def format(self, value: object) -> str:
         """A value as a physicist reads it: `-350 mV`, `12.3 nA`, `4.1 µA/W`, `3.94 %`; 4 digits where the unit takes
@@ -58,8 +64,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "Dirac point (charge-neutrality point) of the forward leg (the longest up-sweep; of two as long, the "
              "later: an aborted loop's first leg only leaves 0 V): the Vg of min |I| (passing over a point under half "
              "of both its neighbours: a contact glitch, as graphene's current changes smoothly with Vg), refined by a "
-             "least-squares parabola through the other points within 0.5 V of it; undefined when that minimum "
-             "lies within 0.2 V of the leg's ends (the Dirac point is outside the sweep)"),
+             "least-squares parabola through the other points within {cnp_fit_window_v:g} V of it; undefined when that "
+             "minimum lies within {cnp_edge_margin_v:g} V of the leg's ends (the Dirac point is outside the sweep)"),
     Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),
     Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v"),
     Quantity("hysteresis_v", "V", "IVg", "cnp_bwd_v − cnp_fwd_v"),
@@ -69,7 +75,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "quantity is of the part before, with a remark"),
     Quantity("on_off_ratio", "", "IVg", "largest |I| of the sweep / i_min_a"),
     Quantity("gm_max_hole_s", "S", "IVg",
-             "largest |dI/dVg| on the forward leg left of its CNP (Savitzky–Golay slope over 0.5 V, quadratic)"),
+             "largest |dI/dVg| on the forward leg left of its CNP (Savitzky–Golay slope over {gm_window_v:g} V, "
+             "quadratic)"),
     Quantity("gm_max_electron_s", "S", "IVg", "the same right of the CNP"),
     Quantity("mobility_hole_cm2_vs", "cm²/(V·s)", "IVg",
              "field-effect mobility μ = (L/W)·gm_max_hole_s/(C·|Vds|), C the gate capacitance per area of the "
@@ -79,28 +86,28 @@ QUANTITIES: tuple[Quantity, ...] = (
              read_from="gm_max_electron_s"),
     # It ----------------------------------------------------------------------------------------------------------
     Quantity("i_dark_a", "A", "It",
-             "mean I over the 5 s before the first laser switch-on (the first sample with VL ≥ 0.1 V); "
-             "a dark run: mean I over the whole run"),
-    Quantity("delta_i_a", "A", "It", "mean I over the 5 s before the laser switches off − i_dark_a"),
+             "mean I over the {it_window_s:g} s before the first laser switch-on (the first sample with VL ≥ "
+             "{light_threshold_v:g} V); a dark run: mean I over the whole run"),
+    Quantity("delta_i_a", "A", "It", "mean I over the {it_window_s:g} s before the laser switches off − i_dark_a"),
     Quantity("delta_i_rel", "", "It", "delta_i_a / i_dark_a (shown in %)", percent=True),
     Quantity("drift_a_per_s", "A/s", "It",
-             "least-squares slope of I against t over the 20 s before switch-on, after the start's settling (a "
-             "dark run: the whole run)"),
+             "least-squares slope of I against t over the {it_drift_window_s:g} s before switch-on, after the start's "
+             "settling (a dark run: the whole run)"),
     Quantity("delta_i_drift_corrected_a", "A", "It",
              "delta_i_a − drift_a_per_s × (mean t of the ON window − mean t of the dark window): the dark trend "
              "extrapolated under the light removed"),
     Quantity("tau_rise_s", "s", "It",
-             "time from switch-on until the trace (1 s moving average) first reaches 1 − 1/e of delta_i_a; "
-             "null when not reached or when delta_i_a is within 5σ of the smoothed trace about the dark trend"),
+             "time from switch-on until the trace ({it_smoothing_s:g} s moving average) first reaches 1 − 1/e of "
+             "delta_i_a; null when not reached or when delta_i_a is within 5σ of the smoothed trace about the dark "
+             "trend"),
     Quantity("tau_decay_s", "s", "It",
              "time from switch-off until the smoothed trace first falls to 1/e of delta_i_a above i_dark_a; "
              "null when not reached by the end of the run (persistent photoconductivity)"),
     Quantity("power_w", "W", "It",
-             "irradiated power: the LaserCalibration of the same wavelength nearest in start time (of two as near, "
-             "the earlier) of those whose "
-             "Power rises above their dark reading and above 0 W over at least two laser voltages, its Power "
-             "(readings repeated at one VL taken as their mean) linearly interpolated at the run's laser voltage; "
-             "null outside the calibrated VL range (no "
+             "irradiated power: the LaserCalibration of the same wavelength (within {wavelength_tolerance_nm:g} nm) "
+             "nearest in start time (of two as near, the earlier) of those whose Power rises above their dark reading "
+             "and above 0 W over at least two laser voltages, its Power (readings repeated at one VL taken as their "
+             "mean) linearly interpolated at the run's laser voltage; null outside the calibrated VL range (no "
              "extrapolation), where that Power is not above 0 W, and for dark runs (by the header's laser voltage; "
              "a run whose VL column pulses under a header that says dark has a remark)", from_data=False),
     Quantity("calibration_run_id", "", "It", "run_id of the calibration power_w comes from", pl.String,
@@ -108,7 +115,8 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("calibration_age_h", "h", "It",
              "run start − calibration start, in hours: negative when the calibration came after the run",
              from_data=False),
-    Quantity("calibration_stale", "", "It", "|calibration_age_h| > 24 h", pl.Boolean, from_data=False),
+    Quantity("calibration_stale", "", "It", "|calibration_age_h| > {calibration_stale_h:g} h", pl.Boolean,
+             from_data=False),
     Quantity("responsivity_a_per_w", "A/W", "It",
              "delta_i_a / power_w (signed, like delta_i_a); null where it overflows", from_data=False),
     # LaserCalibration --------------------------------------------------------------------------------------------
@@ -137,7 +145,8 @@ def columns_of(procedure: str) -> list[str]:
 
 
 def definitions_markdown() -> str:
-    """The README's table of definitions, generated from this registry (tests keep the README in step)."""
+    """The README's table of definitions, with the default windows, generated from this registry (tests keep the
+    README in step)."""
     lines = ["| column | unit | runs | definition |", "|---|---|---|---|"]
-    lines += [f"| `{q.column}` | {q.unit or '—'} | {q.procedure} | {q.definition} |" for q in QUANTITIES]
+    lines += [f"| `{q.column}` | {q.unit or '—'} | {q.procedure} | {q.defined()} |" for q in QUANTITIES]
     return "\n".join(lines)
