@@ -149,15 +149,21 @@ def test_metadata_numbers_are_in_one_unit_per_column(tmp_path) -> None:
     field is; one the registry does not know, in units that differ, stays text: the column once read 500 (V)."""
     lab = Lab(tmp_path)
     lab.write("day/It2025-10-13_1.csv", raw_csv("It", start=1760371684.5, params={
-        "Laser voltage": "500 mV", "Laser ON+OFF period": "2 min", "Irange": "100 uA", "Step time": "0.5 s"}))
+        "Laser voltage": "500 mV", "Laser ON+OFF period": "2 min", "Irange": "100 uA", "Step time": "0.5 s",
+        "Stage temperature": "21.5°C", "Gate offset": "-0 V", "Firmware": "2.1.0"}))
     lab.write("day/It2025-10-13_2.csv", raw_csv("It", start=1760371784.5, params={
-        "Laser voltage": "1.25 V", "Laser ON+OFF period": "3 s", "Irange": "0.001 A", "Step time": "0.5 s"}))
+        "Laser voltage": "1.25 V", "Laser ON+OFF period": "3 s", "Irange": "0.001 A", "Step time": "0.5 s",
+        "Stage temperature": "22 °C", "Gate offset": "0.1V", "Firmware": "2.2"}))
     lab.stage()
     table = metadata_tables(lab.manifest(), tz=TZ)["day"]
     assert table["Laser voltage"].to_list() == [0.5, 1.25]
     assert table["Laser ON+OFF period"].to_list() == [120.0, 3.0]
     assert table["Irange"].to_list() == ["100 uA", "0.001 A"]
     assert table["Step time"].to_list() == [0.5, 0.5]
+    # parameters the registry does not know are read as the header's parser reads numbers (`0.1V`, `-0 V` is 0)
+    assert table["Stage temperature"].to_list() == [21.5, 22.0]
+    assert [str(value) for value in table["Gate offset"]] == ["0.0", "0.1"]
+    assert table["Firmware"].to_list() == ["2.1.0", "2.2"]
 
 
 def test_metadata_for_one_local_date(lab: Lab) -> None:

@@ -19,7 +19,7 @@ import polars as pl
 from labtui.core.annotations import ANNOTATION_COLUMNS, CURRENT_SCHEMA, with_annotations
 from labtui.core.atomic import atomic_write, publish, stale_temps, write_temps
 from labtui.core.errors import OperationFailed, UsageError
-from labtui.core.header_values import parse_number
+from labtui.core.header_values import parse_number, split_number
 from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, summary_line, timeline
 from labtui.core.manifest import run_parameters
 from labtui.core.registry import ParameterSpec, Registry, load_registry
@@ -38,8 +38,6 @@ MAX_FILE_NAME = 100  # bytes: far under any file system's 255, with room for the
 DISTINCT_MARK = "@"  # never in a readable file name (`_UNSAFE_NAME` replaces it): a distinct name cannot clash
 HASH_DIGITS = 8
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.+-]+")
-# "0.1 V", "455", "1e-05 A" → a number and its unit; "2.1.0" or "F1 (M92L02)" stay text
-_NUMBER_WITH_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\s+([^\d\s]\S*))?\s*$")
 
 
 def write_csv(frame: pl.DataFrame, path: Path) -> Path:
@@ -233,13 +231,12 @@ def _parameter_column(name: str, values: Iterable[str | None], unit: str | None)
     for V), or in one unit they share when `unit` is None; else the verbatim text: a column of `500` for `500 mV`
     beside `1.25` for `1.25 V` read as volts said the laser ran at 500 V."""
     texts = [None if value is None else value.strip() for value in values]
-    matches = [None if text is None else _NUMBER_WITH_UNIT.match(text) for text in texts]
-    if any(match is None for match, text in zip(matches, texts, strict=True) if text is not None):
+    splits = [None if text is None else split_number(text) for text in texts]  # read as the header's parser reads
+    if any(split is None for split, text in zip(splits, texts, strict=True) if text is not None):
         return pl.Series(name, texts, dtype=pl.String)
-    written = [match for match in matches if match is not None]
     if unit is None:
-        numbers = [None if match is None else float(match.group(1)) for match in matches]
-        one_unit = len({match.group(2) for match in written} - {None}) <= 1
+        numbers = [None if split is None else split[0] for split in splits]
+        one_unit = len({split[1] for split in splits if split is not None} - {None}) <= 1
     else:
         spec = ParameterSpec(field=name, unit=unit)
         numbers = [None if text is None else parse_number(text, spec) for text in texts]

@@ -18,14 +18,22 @@ _SI_PREFIX = {"p": -12, "n": -9, "u": -6, "µ": -6, "μ": -6, "m": -3, "k": 3, "
 _IN_SECONDS = {"min": 60.0, "h": 3600.0}  # a period or a duration written in minutes or hours
 
 
-def parse_number(text: str, spec: ParameterSpec) -> float | None:
-    """`0.1 V` → 0.1, `50 mV` → 0.05 (for unit V), `455` → 455; `0.1V` and `0.1 v` too, and `2 min` for unit s.
-    None when it is not a number in that unit. A prefix keeps its case: `mV` is not `MV`."""
+def split_number(text: str) -> tuple[float, str | None] | None:
+    """`0.1 V` and `0.1V` → (0.1, "V"), `455` → (455.0, None); None for text that is no number with a unit
+    (`2.1.0`, `F1 (M92L02)`)."""
     match = NUMBER_WITH_UNIT.match(text.strip())
     if not match:
         return None
-    value = float(match.group(1)) + 0.0  # `-0 V` is 0 V: a negative zero was shown as "VG=-0 V" in every view
-    unit = match.group(2)
+    return float(match.group(1)) + 0.0, match.group(2)  # `-0 V` is 0 V: a negative zero was shown as "VG=-0 V"
+
+
+def parse_number(text: str, spec: ParameterSpec) -> float | None:
+    """`0.1 V` → 0.1, `50 mV` → 0.05 (for unit V), `455` → 455; `0.1V` and `0.1 v` too, and `2 min` for unit s.
+    None when it is not a number in that unit. A prefix keeps its case: `mV` is not `MV`."""
+    split = split_number(text)
+    if split is None:
+        return None
+    value, unit = split
     if unit is not None and spec.type == "int":
         return None  # counts and identifiers (Chip number) carry no unit
     if unit is None or spec.unit is None or unit.lower() == spec.unit.lower():
