@@ -53,7 +53,7 @@ DIRAC_MIN_ROWS = 22  # a shorter one keeps the runs-per-day panel whole and leav
 DIRAC_COLUMNS = [
     Column("chip_name", "chip"),
     Column("cnp", "CNP", right=True),
-    Column("date_local", "measured"),
+    Column("measured", "on"),  # see `load_dirac_points`
 ]
 
 
@@ -82,7 +82,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     DashboardScreen #live, DashboardScreen #staging { display: none; padding: 0 2; height: auto; }
     DashboardScreen #activity { height: 1fr; min-height: 6; padding: 0 1; }
     DashboardScreen #latest { width: 2fr; border: round $primary 60%; border-title-color: $text-primary; }
-    DashboardScreen #side { width: 1fr; min-width: 24; }
+    DashboardScreen #side { width: 1fr; min-width: 28; }
     DashboardScreen #per-day { height: auto; max-height: 100%; border: round $primary 60%;
                                border-title-color: $text-primary; padding: 0 1; }
     DashboardScreen #dirac { height: 1fr; min-height: 4; border: round $primary 60%;
@@ -198,14 +198,20 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     @work(group="dirac", exclusive=True, exit_on_error=False)
     async def load_dirac_points(self) -> None:
+        import polars as pl
+
         from labtui.core.metrics import BY_COLUMN
 
         points = await asyncio.to_thread(self.lab.store.dirac_points)
         cnp = BY_COLUMN["cnp_v"]
         dirac = self.query_one("#dirac", FrameTable)
         dirac.empty_text = "no chip measured yet"  # once read: an empty table before is one still loading
+        # the day as month-day when the chips were all measured in one year, as the runs-per-day caption writes it
+        # (the full date was cut to "20…" at 80 columns)
+        one_year = points["date_local"].drop_nulls().dt.year().n_unique() <= 1
         # a chip measured lately without a Dirac point yet (no IVg, or none with one) says so, not an empty row
-        dirac.show(points.with_columns(cnp=cnp.format_each(points["cnp_v"]).fill_null("none yet")))
+        dirac.show(points.with_columns(cnp=cnp.format_each(points["cnp_v"]).fill_null("none yet"),
+                                       measured=pl.col("date_local").dt.strftime("%m-%d" if one_year else "%Y-%m-%d")))
 
     @work(group="waiting", exclusive=True, exit_on_error=False)
     async def load_waiting(self) -> None:
