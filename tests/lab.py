@@ -357,16 +357,13 @@ class Lab:
         return [sys.executable, "-m", "labtui", command, "--config", str(self.config_file), *quiet, *args]
 
     def cli(self, command: str, *args: str, crash_at: str | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """`labtui <command>` in a subprocess (optionally crashing at a fault point), cwd the lab's folder."""
-        return subprocess.run(self.command(command, *args), cwd=self.root, env=cli_env(crash_at), capture_output=True,
-                              text=True, timeout=timeout, check=False)
-
-    def forked(self, command: str, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-        """`cli`, in a process forked from one that imported labtui once (`Forks`): a real process that dies at its
-        fault point, holds and loses the lock as any other, without paying Python's start-up each time."""
+            timeout: int = 120) -> subprocess.CompletedProcess[str]:
+        """`labtui <command>` in a process of its own (optionally crashing at a fault point), cwd the lab's folder,
+        forked from one that imported labtui once (`Forks`): a real process that dies at its fault point, holds and
+        loses the lock as any other, without paying Python's start-up each time (the start-up's own tests, in
+        `test_cli_startup`, start fresh interpreters)."""
         argv = self.command(command, *args)[3:]  # after `python -m labtui`
-        return FORKS.run(argv, cwd=self.root, crash_at=crash_at)
+        return FORKS.run(argv, cwd=self.root, crash_at=crash_at, timeout=timeout)
 
     def popen(self, command: str, *args: str, crash_at: str | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(self.command(command, *args), cwd=self.root, env=cli_env(crash_at),
@@ -412,19 +409,42 @@ def cli_env(crash_at: str | None = None) -> dict[str, str]:
 
 
 _FORK_SERVER = r"""
-import importlib, json, os, sys, tempfile
+import importlib, json, os, selectors, signal, sys
 import polars  # imported, never used here: the children start their own thread pools
 from labtui.cli import main
 from labtui.core import faults
 # what a stage imports (NumPy, Pydantic, the parser and the metrics): ~0.35 s a child would pay again each time
 import labtui.cli.stage, labtui.core.extract, labtui.core.history, labtui.core.metrics.table  # noqa: E401, F401
+
+
+def read_to_end(fds):
+    # both pipes at once, as `subprocess.run` reads them: a child blocked on a full stderr would never end
+    chunks = {fd: [] for fd in fds}
+    with selectors.DefaultSelector() as selector:
+        for fd in fds:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            for key, _ in selector.select():
+                chunk = os.read(key.fd, 1 << 16)
+                if chunk:
+                    chunks[key.fd].append(chunk)
+                else:
+                    selector.unregister(key.fd)
+                    os.close(key.fd)
+    return [b"".join(chunks[fd]).decode("utf-8", "replace") for fd in fds]
+
+
 for line in sys.stdin:
     request = json.loads(line)
-    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    (out, out_end), (err, err_end) = os.pipe(), os.pipe()  # pipes, as `subprocess.run` gives a command
     pid = os.fork()
     if pid == 0:
-        os.dup2(out.fileno(), 1)
-        os.dup2(err.fileno(), 2)
+        signal.alarm(request["timeout"])  # a command that hangs is killed (SIGALRM), as `subprocess.run` would
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # not the server's requests
+        os.dup2(out_end, 1)
+        os.dup2(err_end, 2)
+        for fd in (out, out_end, err, err_end):
+            os.close(fd)
         os.chdir(request["cwd"])
         if request["crash_at"]:
             os.environ["LABTUI_CRASH_AT"] = request["crash_at"]
@@ -436,13 +456,11 @@ for line in sys.stdin:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+    os.close(out_end)
+    os.close(err_end)
+    stdout, stderr = read_to_end([out, err])
     _, status = os.waitpid(pid, 0)
-    texts = []
-    for handle in (out, err):
-        handle.seek(0)
-        texts.append(handle.read().decode("utf-8", "replace"))
-        handle.close()
-    reply = {"returncode": os.waitstatus_to_exitcode(status), "stdout": texts[0], "stderr": texts[1]}
+    reply = {"returncode": os.waitstatus_to_exitcode(status), "stdout": stdout, "stderr": stderr}
     print(json.dumps(reply), flush=True)
 """
 
@@ -457,8 +475,9 @@ class Forks:
         self._server: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
 
-    def run(self, argv: list[str], *, cwd: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-        request = json.dumps({"argv": argv, "cwd": str(cwd), "crash_at": crash_at})
+    def run(self, argv: list[str], *, cwd: Path, crash_at: str | None,
+            timeout: int) -> subprocess.CompletedProcess[str]:
+        request = json.dumps({"argv": argv, "cwd": str(cwd), "crash_at": crash_at, "timeout": timeout})
         with self._lock:  # one command at a time: the server answers in order
             server = self._start()
             assert server.stdin is not None and server.stdout is not None

@@ -659,7 +659,7 @@ def test_a_stage_killed_in_its_last_commit_leaves_the_table_as_it_was(tmp_path: 
     lab.stage()
     before = lab.config.metrics_path.read_bytes()
     write_run(lab.raw / "2025-10-14", "IVg", file_idx=2, start_utc=START + dt.timedelta(minutes=50))
-    killed = lab.forked("stage", crash_at=point)
+    killed = lab.cli("stage", crash_at=point)
     assert killed.returncode == CRASH_EXIT, killed.stderr
     assert lab.config.metrics_path.read_bytes() == before
     assert read_metrics(lab.config).height == 4 and lab.stage().metrics.computed == 1  # type: ignore[union-attr]

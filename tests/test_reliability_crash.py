@@ -160,8 +160,8 @@ def test_crash_at_every_protocol_step_converges(
 
     def crash_then_crash_the_recovery(point: str) -> tuple[object, object]:
         """The run dies at `point`; then (one-commit variant) the recovery run dies while sweeping the debris."""
-        first = labs[point].forked("stage", crash_at=point)
-        second = labs[point].forked("stage", crash_at="during_sweep:1") if commit_interval > 1 else None
+        first = labs[point].cli("stage", crash_at=point)
+        second = labs[point].cli("stage", crash_at="during_sweep:1") if commit_interval > 1 else None
         return first, second
 
     with ThreadPoolExecutor(max_workers=2) as pool:

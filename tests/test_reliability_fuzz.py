@@ -368,7 +368,7 @@ class StoreMachine(RuleBasedStateMachine):
             # uniform over the run (integer draws lean to small values), and robust to a trace whose length
             # varies with how results batch into commits
             point = passages[data.draw(st.randoms(use_true_random=False), label="rng").randrange(len(passages))]
-            result = self.real.forked("stage", crash_at=point)
+            result = self.real.cli("stage", crash_at=point)
             assert result.returncode in (CRASH_EXIT, 0), result.stderr[-1500:]
             assert_readable(self.real.config, settled=result.returncode == 0)
         if not self.crashed:
