@@ -9,6 +9,7 @@ import pytest
 from textual.app import App, ComposeResult
 
 from labtui.tui.table import Column, FrameTable, _cell
+from tests.pilot import wait_until
 
 ROWS = 100_000
 
@@ -84,9 +85,9 @@ async def test_rows_shown_with_a_row_to_keep_scroll_it_into_view() -> None:
     async with app.run_test(size=(60, 12)) as pilot:
         table = app.query_one(FrameTable)
         table.show(big_frame(100), keep=f"{80:016x}")
-        await pilot.pause()
         assert table.cursor == 80
-        assert table.scroll_y <= 80 < table.scroll_y + table.scrollable_content_region.height - 1
+        await wait_until(pilot, lambda: table.scroll_y <= 80 < table.scroll_y + table.scrollable_content_region.height
+                         - 1, timeout=5, what="row 80 scrolled into view once laid out")
 
 
 async def test_enter_posts_the_chosen_row() -> None:
