@@ -279,8 +279,9 @@ def test_file_that_changes_between_scan_and_read_is_busy(lab: Lab) -> None:
     path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     info = path.stat()
     stale = Candidate("a/It2025-10-13_1.csv", path, info.st_size - 10, info.st_mtime_ns, False)
-    worker = ChunkWorker(lab.config, load_registry(), "test", None, claim=lambda row: None, cancel=threading.Event())
-    [(_, result)] = worker.stage([stale])
+    with ChunkWorker(lab.config, load_registry(), "test", None, claim=lambda row: None,
+                     cancel=threading.Event()) as worker:
+        [(_, result)] = worker.stage([stale])
     assert isinstance(result, Busy)
     assert not list(lab.config.stage_root.rglob("*.parquet"))
 

@@ -178,14 +178,14 @@ class Stager:
             if work:
                 self._committer.mark_dirty()
                 version = _aside(extraction_version, "version")  # a checkout's `git describe` while the registry loads
-                worker = ChunkWorker(  # the registry and version loaded once here, not racing in the workers
-                    self.config, self.registry, version.result(), self._committer.staging_area(), self._claim,
-                    self.cancel, registry,
-                )
                 release_large_buffers()
                 if manifest is None:
                     manifest = self._manifest()
-                manifest = self._run_pool(worker, work, manifest, rejects, present, total, len(skipped))
+                with ChunkWorker(  # the registry and version loaded once here, not racing in the workers
+                    self.config, self.registry, version.result(), self._committer.staging_area(), self._claim,
+                    self.cancel, registry,
+                ) as worker:
+                    manifest = self._run_pool(worker, work, manifest, rejects, present, total, len(skipped))
             if self._index_stale and self.config.manifest_path.exists():
                 self._committer.index_manifest(manifest if manifest is not None else self._manifest())
             if work or recovered or not is_current(self.config.metrics_path, self.config.metrics):  # else no Polars
