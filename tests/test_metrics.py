@@ -25,6 +25,7 @@ from labtui.core.history import load_manifest
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics import (
+    BY_COLUMN,
     METRICS_SCHEMA,
     METRICS_VERSION,
     QUANTITIES,
@@ -624,6 +625,15 @@ def test_schema_definitions_and_readme_agree(tmp_path: Path) -> None:
     assert read_metrics(tmp_path).schema == pl.Schema(METRICS_SCHEMA)
     assert all(q.column in METRICS_SCHEMA for q in QUANTITIES)
     assert definitions_markdown() in README.read_text(encoding="utf-8"), "README: paste definitions_markdown()"
+
+
+def test_a_value_is_written_with_its_unit_and_a_negative_zero_as_zero() -> None:
+    assert BY_COLUMN["cnp_v"].format(-0.35) == "-350 mV" and BY_COLUMN["cnp_v"].format(None) == "—"
+    assert BY_COLUMN["delta_i_rel"].format(0.03936) == "3.94 %"
+    assert BY_COLUMN["mobility_hole_cm2_vs"].format(1234.4) == "1234 cm²/(V·s)"
+    # a difference of equal means is -0.0: "-0 A" and "-0 %" read as having a sign
+    assert [BY_COLUMN[column].format(-0.0) for column in ("delta_i_a", "delta_i_rel", "on_off_ratio")] == [
+        "0 A", "0 %", "0"]
 
 
 def test_every_definition_writes_in_the_windows_it_is_computed_with() -> None:

@@ -127,6 +127,7 @@ def test_format_si_uses_its_own_prefix():
     assert format_si(1.23e-5, "A") == "12.3 µA"
     assert format_si(-0.35, "V") == "-350 mV"
     assert format_si(0.99999999, "V") == "1 V"
+    assert format_si(-0.0, "A") == "0 A"  # a metric computed as -0.0 (a difference of equal means)
     values = np.array([1.23e-5, -0.35, 0.0, 999.6e-9, 1e-14, 2.0, float("nan")])
     assert format_si_each(values, "A") == ["12.3 µA", "-350 mA", "0 A", "1 µA", "0.01 pA", "2 A", "nan A"]
 

@@ -47,7 +47,7 @@ class Quantity:
         from labtui.core.plotdata.numeric import format_si_each
 
         present = values.is_not_null()
-        numbers = values.filter(present).cast(pl.Float64).to_numpy()
+        numbers = values.filter(present).cast(pl.Float64).to_numpy() + 0.0  # -0.0 is shown as 0, as format_si does
         if self.unit in PREFIXED_UNITS:
             texts = format_si_each(numbers, self.unit)
         elif self.percent:

@@ -33,7 +33,7 @@ def format_si(value: float, unit: str) -> str:
 
 def format_si_each(values: np.ndarray, unit: str) -> list[str]:
     """`format_si` of every value, the scaling vectorised (a table column of 10k values at once)."""
-    values = np.asarray(values, dtype=float)
+    values = np.asarray(values, dtype=float) + 0.0  # -0.0 is 0: "-0 A" read as a current of some sign
     finite = np.isfinite(values) & (values != 0)
     step = 10.0 ** (np.floor(np.log10(np.where(finite, np.abs(values), 1.0))) - 2)
     finite &= step > 0  # below ~1e-306 the step underflows to 0: such a value is shown as it is
