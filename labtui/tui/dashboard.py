@@ -82,11 +82,12 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     DashboardScreen #live, DashboardScreen #staging { display: none; padding: 0 2; height: auto; }
     DashboardScreen #activity { height: 1fr; min-height: 6; padding: 0 1; }
     DashboardScreen #latest { width: 2fr; border: round $primary 60%; border-title-color: $text-primary; }
-    DashboardScreen #side { width: 1fr; min-width: 28; }
+    DashboardScreen #side { width: 1fr; min-width: 30; }
     DashboardScreen #per-day { height: auto; max-height: 100%; border: round $primary 60%;
                                border-title-color: $text-primary; padding: 0 1; }
     DashboardScreen #dirac { height: 1fr; min-height: 4; border: round $primary 60%;
-                             border-title-color: $text-primary; scrollbar-size-horizontal: 0; }
+                             border-title-color: $text-primary; scrollbar-size-horizontal: 0;
+                             scrollbar-size-vertical: 1; }
     DashboardScreen #sparkline { height: 3; }
     DashboardScreen #per-day-caption { color: $text-muted; }
     """
