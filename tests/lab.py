@@ -446,9 +446,10 @@ for line in sys.stdin:
         for fd in (out, out_end, err, err_end):
             os.close(fd)
         os.chdir(request["cwd"])
+        os.environ.clear()  # the caller's environment now (a test may have set a variable since the server started)
+        os.environ.update(request["env"])
         if request["crash_at"]:
-            os.environ["LABTUI_CRASH_AT"] = request["crash_at"]
-            importlib.reload(faults)  # it reads the fault point when imported
+            importlib.reload(faults)  # it reads the fault point (LABTUI_CRASH_AT) when imported
         try:
             code = main(request["argv"])
         except SystemExit as exc:
@@ -477,7 +478,8 @@ class Forks:
 
     def run(self, argv: list[str], *, cwd: Path, crash_at: str | None,
             timeout: int) -> subprocess.CompletedProcess[str]:
-        request = json.dumps({"argv": argv, "cwd": str(cwd), "crash_at": crash_at, "timeout": timeout})
+        request = json.dumps({"argv": argv, "cwd": str(cwd), "crash_at": crash_at, "env": cli_env(crash_at),
+                              "timeout": timeout})
         with self._lock:  # one command at a time: the server answers in order
             server = self._start()
             assert server.stdin is not None and server.stdout is not None
