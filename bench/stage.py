@@ -3,8 +3,9 @@
     .venv/bin/python bench/stage.py [--raw DIR] [--rounds 5] [--scale 10] [--scale-runs 3]
 
 Prints, interleaved per round: the floor (explicit-schema parse + Parquet write of every file, threads on all
-cores), labtui's full stage (and the same without the derived quantities' step), the lab's other tool (bench/other_tool.py: its design reproduced), the seed plan's
-naive stager (bench/naive_stager.py) and both no-change re-runs; then the medians' ratios against the targets
+cores), labtui's full stage (and the same without the derived quantities' step), the lab's other tool
+(bench/other_tool.py: its design reproduced), the seed plan's naive stager (bench/naive_stager.py) and both
+no-change re-runs; then the medians' ratios against the targets
 (full ≤ 1.2× floor, re-run < 3 % of full) and to the naive stager. The other tool is compared as the issue measured
 it, whole processes side by side (`labtui stage` against the tool's command, start-ups included: ≤ 1/3), and by
 staging alone (labtui's engine against the tool from its pool's start); the other tool's time over the naive
