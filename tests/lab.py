@@ -363,7 +363,7 @@ class Lab:
         loses the lock as any other, without paying Python's start-up each time (the start-up's own tests, in
         `test_cli_startup`, start fresh interpreters)."""
         argv = self.command(command, *args)[3:]  # after `python -m labtui`
-        return FORKS.run(argv, cwd=self.root, crash_at=crash_at, timeout=timeout)
+        return FORKS.run(argv, cwd=self.root, env=cli_env(crash_at), timeout=timeout)
 
     def popen(self, command: str, *args: str, crash_at: str | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(self.command(command, *args), cwd=self.root, env=cli_env(crash_at),
@@ -448,8 +448,8 @@ for line in sys.stdin:
         os.chdir(request["cwd"])
         os.environ.clear()  # the caller's environment now (a test may have set a variable since the server started)
         os.environ.update(request["env"])
-        if request["crash_at"]:
-            importlib.reload(faults)  # it reads the fault point (LABTUI_CRASH_AT) when imported
+        if "LABTUI_CRASH_AT" in os.environ:
+            importlib.reload(faults)  # it reads the fault point when imported
         try:
             code = main(request["argv"])
         except SystemExit as exc:
@@ -476,10 +476,9 @@ class Forks:
         self._server: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
 
-    def run(self, argv: list[str], *, cwd: Path, crash_at: str | None,
+    def run(self, argv: list[str], *, cwd: Path, env: dict[str, str],
             timeout: int) -> subprocess.CompletedProcess[str]:
-        request = json.dumps({"argv": argv, "cwd": str(cwd), "crash_at": crash_at, "env": cli_env(crash_at),
-                              "timeout": timeout})
+        request = json.dumps({"argv": argv, "cwd": str(cwd), "env": env, "timeout": timeout})
         with self._lock:  # one command at a time: the server answers in order
             server = self._start()
             assert server.stdin is not None and server.stdout is not None
