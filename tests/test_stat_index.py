@@ -10,11 +10,17 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import polars as pl
+
+from labtui.core.extraction_rules import EXTRACTION_RULES
+from labtui.core.findings import FindingCode
+from labtui.core.manifest import read_manifest, write_manifest
 from labtui.core.overview import overview_path, read_overview
 from labtui.core.stage_chunk import CHUNK_FILES
 from labtui.core.stage_events import StageEvent
 from labtui.core.stager import Stager
 from labtui.core.stat_index import index_path, manifest_digest, read_stat_index
+from labtui.core.validate import validate
 from tests.lab import Lab, it_rows, raw_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,3 +139,78 @@ def test_a_no_change_run_never_loads_polars_or_pydantic(lab: Lab) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == ["1", "1", "[]"]
+
+
+def as_an_older_labtui_left_it(lab: Lab, rules: int | None) -> None:
+    """The store as a labtui of other extraction rules leaves it: each row's `extraction_rules` (None: a labtui from
+    before rows recorded them, whose manifest has no such column), a summary that its rules read differently, and
+    its stat index of that manifest (believed by its hash: only the rules it was made by tell it apart)."""
+    manifest = lab.manifest().with_columns(summary=pl.lit("as the old rules read it"))
+    manifest = manifest.drop("extraction_rules") if rules is None else manifest.with_columns(
+        extraction_rules=pl.lit(rules, pl.Int64))
+    write_manifest(manifest, lab.config.manifest_path)
+    index = index_of(lab)
+    index_path(lab.config.manifest_path).write_text(json.dumps(
+        {key: value for key, value in index.items() if key != "extraction_rules" or rules is not None}
+        | {"manifest_sha256": manifest_digest(lab.config.manifest_path)}
+        | ({} if rules is None else {"extraction_rules": rules})))
+
+
+def test_a_store_of_older_extraction_rules_is_read_again_by_a_plain_stage(lab: Lab) -> None:
+    """An upgrade that reads raw files differently (an escape in a header, a negative zero) must not leave the old
+    values in the store until someone thinks of `restage --force`: the rows record their rules, and a stage reads
+    the files of older rows again; the next stage has nothing to do."""
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("a/IVg2025-10-13_2.csv", raw_csv("IVg"))
+    lab.stage()
+    fresh = lab.manifest()
+    sources = sorted(fresh["source_file"])
+    assert fresh["extraction_rules"].to_list() == [EXTRACTION_RULES] * 2
+    for rules in (None, EXTRACTION_RULES - 1):
+        as_an_older_labtui_left_it(lab, rules)
+        old = read_manifest(lab.config.manifest_path)
+        assert old["extraction_rules"].to_list() == [0 if rules is None else rules] * 2  # 0: before rows said
+        report = validate(lab.config)  # an older store is a valid store, whose next stage reads the files again
+        assert report.ok and [(f.code, f.items, f.restage) for f in report.findings] == [
+            (FindingCode.RAW_OLDER_RULES, sources, tuple(sources))]
+        events: list[StageEvent] = []
+        report = Stager(lab.config, on_event=events.append).run()
+        assert (report.staged, report.read_again, report.unchanged) == (2, 2, 0)
+        assert "2 staged (2 read again by newer rules)" in report.line()
+        assert any(event.message == "2 to read (2 again, by newer rules), 0 skipped" for event in events)
+        assert lab.manifest().drop("ingested_at_utc").equals(fresh.drop("ingested_at_utc"))  # the run_ids too
+        assert index_of(lab)["extraction_rules"] == EXTRACTION_RULES
+        report = lab.stage()
+        assert (report.staged, report.read_again, report.unchanged) == (0, 0, 2)
+
+
+def test_rows_of_newer_rules_are_left_to_the_labtui_that_made_them(lab: Lab) -> None:
+    """Two labtuis on one store (the acquisition PC's older one, the office's newer): the older one neither reads
+    the newer's rows again (they would go back and forth at every stage) nor calls them invalid."""
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    as_an_older_labtui_left_it(lab, EXTRACTION_RULES + 1)
+    assert read_stat_index(lab.config.manifest_path, manifest_digest(lab.config.manifest_path)) is None
+    report = lab.stage()
+    assert (report.staged, report.unchanged) == (0, 1)
+    assert lab.manifest()["summary"].to_list() == ["as the old rules read it"]
+    assert validate(lab.config).findings == []
+
+
+def test_a_reject_of_older_rules_is_judged_again(lab: Lab) -> None:
+    """A file an older labtui rejected may stage now (a rule that reads it was added): a stage reads it again; the
+    reject it earns again holds until the file or the rules change."""
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("a/broken.csv", "not a measurement\n")
+    lab.stage()
+    (record_file,) = lab.config.rejects_dir.glob("*.json")
+    record = json.loads(record_file.read_bytes())
+    assert record["extraction_rules"] == EXTRACTION_RULES
+    record_file.write_text(json.dumps({key: value for key, value in record.items() if key != "extraction_rules"}))
+    report = validate(lab.config)
+    assert [(f.code, f.items) for f in report.findings if f.code != FindingCode.REJECTS] == [
+        (FindingCode.RAW_OLDER_RULES, ["a/broken.csv"])]
+    report = lab.stage()
+    assert (report.read_again, report.unchanged, len(report.new_rejects), report.rejected) == (1, 1, 1, 1)
+    report = lab.stage()
+    assert (report.read_again, report.unchanged, len(report.new_rejects), report.rejected) == (0, 1, 0, 1)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.header_values import parse_number
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parser import Header
@@ -185,6 +186,7 @@ def build_row(
         source_mtime=mtime_of(mtime_ns),
         source_sha256=sha256,
         extraction_version=extraction_version,
+        extraction_rules=EXTRACTION_RULES,
         ingested_at_utc=ingested_at,
         **known,
     )

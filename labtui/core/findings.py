@@ -41,6 +41,7 @@ class FindingCode(StrEnum):
     RAW_MISSING = "raw_missing"
     RAW_CHANGED = "raw_changed"
     RAW_TOUCHED = "raw_touched"
+    RAW_OLDER_RULES = "raw_older_rules"
     RAW_NEW = "raw_new"
     RAW_NOT_REGULAR = "raw_not_regular"
     RAW_FOLDER_LINK = "raw_folder_link"

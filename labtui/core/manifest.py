@@ -40,8 +40,12 @@ MANIFEST_SCHEMA: dict[str, pl.DataType] = {
     "summary": pl.String(), "information": pl.String(), "procedure_version": pl.String(),
     "parameters": pl.String(), "n_rows": pl.Int64(), "is_complete": pl.Boolean(), "day_folder": pl.String(),
     "source_size": pl.Int64(), "source_mtime": _UTC_US, "source_sha256": pl.String(),
-    "schema_version": pl.Int64(), "extraction_version": pl.String(), "ingested_at_utc": _UTC_US,
+    "schema_version": pl.Int64(), "extraction_version": pl.String(), "extraction_rules": pl.Int64(),
+    "ingested_at_utc": _UTC_US,
 }
+# What a manifest written before a column existed holds in it (else null): its rows were made by the rules before
+# rows recorded them, which the next stage reads again (`extraction_rules.py`)
+MISSING_COLUMNS = {"extraction_rules": 0}
 
 
 def empty_manifest() -> pl.DataFrame:
@@ -77,7 +81,7 @@ def read_manifest(path: Path) -> pl.DataFrame:
                                     f"{'; …' if len(wrong) > 3 else ''}")
     missing = [name for name in MANIFEST_SCHEMA if name not in frame.columns]
     if missing:
-        frame = frame.with_columns(pl.lit(None, dtype=MANIFEST_SCHEMA[n]).alias(n) for n in missing)
+        frame = frame.with_columns(pl.lit(MISSING_COLUMNS.get(n), dtype=MANIFEST_SCHEMA[n]).alias(n) for n in missing)
     frame = frame.select(list(MANIFEST_SCHEMA))
     newest = frame["summary"].max()  # a cheap look first: an old summary starts with an icon, above any letter
     if isinstance(newest, str) and newest >= min(_OLD_ICONS.values()):

@@ -69,4 +69,6 @@ class ManifestRow(BaseModel):
     source_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     schema_version: int = SCHEMA_VERSION
     extraction_version: str
+    extraction_rules: int = Field(default=0, ge=0, le=INT64_MAX, description=(
+        "the `extraction_rules.EXTRACTION_RULES` the row was made by (0: before rows recorded it)"))
     ingested_at_utc: UtcDatetime

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from labtui.core.config import StagingConfig, registry_digest
+from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.findings import Finding, FindingCode
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
 from labtui.core.rejects import read_rejects
@@ -46,7 +47,7 @@ def raw_findings(
     present = set(on_disk.get_column("source_file").to_list())
     # a row without a source file names no raw file to look for: `null_required` reports it
     staged = frame.filter(pl.col("source_file").is_not_null()).select(
-        "run_id", "source_file", "source_size", "source_mtime", "source_sha256"
+        "run_id", "source_file", "source_size", "source_mtime", "source_sha256", "extraction_rules"
     ).join(on_disk, on="source_file", how="left")
     gone = staged.filter(pl.col("disk_size").is_null())
     on_both = staged.filter(pl.col("disk_size").is_not_null())
@@ -60,6 +61,10 @@ def raw_findings(
     suspects = suspects.with_columns(disk_sha256=pl.Series(hashes, dtype=pl.String))
     changed = suspects.filter(pl.col("disk_sha256").ne_missing(pl.col("source_sha256")))
     touched = suspects.filter(pl.col("disk_sha256").eq_missing(pl.col("source_sha256")) & stat_changed.fill_null(True))
+    older = pl.col("extraction_rules").fill_null(0) < EXTRACTION_RULES  # as they are, read again by the next stage
+    older_rows = on_both.filter(older & ~stat_changed.fill_null(True)).get_column("source_file").to_list()
+    older_rejects = [source for source in rejected_now if rejects[source].extraction_rules < EXTRACTION_RULES]
+    older_rules = sorted({*older_rows, *older_rejects})
     known = set(frame.get_column("source_file").to_list())
     unstaged = [c.source_file for c in candidates if c.source_file not in known and c.source_file not in rejected_now]
     outstanding = [r for source, r in sorted(rejects.items()) if source in present]
@@ -77,6 +82,9 @@ def raw_findings(
                   touched.get_column("source_file").to_list(),
                   "re-stage them to record the new size/mtime (`labtui validate --fix`)",
                   touched.get_column("source_file").to_list()),
+        *_finding(FindingCode.RAW_OLDER_RULES, "info",
+                  "raw files an older labtui read (staged or rejected by older extraction rules)", older_rules,
+                  "`labtui stage` (or `labtui validate --fix`) reads them again", older_rules),
         *_finding(FindingCode.RAW_NEW, "warning", "raw files not staged yet (new, or rejected and edited since)",
                   unstaged,
                   "stage them (`labtui stage` or `labtui validate --fix`)"),

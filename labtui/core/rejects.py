@@ -49,6 +49,7 @@ class RejectRecord:
     source_mtime_ns: int | None = None  # to skip an unchanged rejected file on the next run
     previous_run_id: str | None = None  # the run this file was staged as before it broke, which stays staged
     registry_sha256: str | None = None  # the procedure registry it was judged by (`config.registry_digest`)
+    extraction_rules: int = 0  # the `extraction_rules.EXTRACTION_RULES` it was judged by (0: before records said)
 
     def describe(self) -> str:
         kept = f"; its last good content stays staged (run {self.previous_run_id})" if self.previous_run_id else ""

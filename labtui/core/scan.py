@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from labtui.core.config import StagingConfig, registry_digest
+from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.stat_index import Signatures, signatures
 
@@ -169,13 +170,19 @@ def files_under(root: Path, *, hidden: bool = True) -> Iterator[tuple[str, os.Di
                 yield prefix + entry.name, entry
 
 
+READ_AGAIN = -1  # the size a run's signature gives when its row was made by older extraction rules: no file's
+
+
 def stat_columns(manifest: pl.DataFrame) -> dict[str, list[Any]]:
     """`source_file`, `size`, `mtime_us` (µs since the epoch, the manifest's precision) and `run_id` of every staged
-    run, as lists."""
+    run, as lists. A row made by older extraction rules (`extraction_rules.py`) has the size `READ_AGAIN`, which no
+    file has: the next stage reads its file again."""
     import polars as pl
 
     mtime_us = pl.col("source_mtime").dt.epoch("us")
-    return manifest.select("source_file", "run_id", size="source_size", mtime_us=mtime_us).to_dict(as_series=False)
+    current = pl.col("extraction_rules").fill_null(0) >= EXTRACTION_RULES
+    size = pl.when(current).then(pl.col("source_size")).otherwise(READ_AGAIN)
+    return manifest.select("source_file", "run_id", size=size, mtime_us=mtime_us).to_dict(as_series=False)
 
 
 def staged_signatures(manifest: pl.DataFrame) -> Signatures:
@@ -190,16 +197,25 @@ def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, Reject
     if staged.get(cand.source_file) == (cand.size, mtime_us(cand.mtime_ns)):
         return Outcome.UNCHANGED
     record = rejects.get(cand.source_file)  # also of a file broken since it was staged (its run is kept)
-    return Outcome.REJECTED if record is not None and rejected_as_is(cand, record, registry) else None
+    if record is None or record.extraction_rules < EXTRACTION_RULES:
+        return None
+    return Outcome.REJECTED if rejected_as_is(cand, record, registry) else None
 
 
 def rejected_as_is(cand: Candidate, record: RejectRecord, registry: str | None = None) -> bool:
     """The file is as it was when rejected (same size and mtime), and so is the procedure registry (`registry`:
     its `registry_digest`; a record from before registries were recorded, or an unreadable registry, compares the
-    file alone): its reject still holds."""
+    file alone): its reject still holds, unless older extraction rules judged it (`read_again`)."""
     if None not in (registry, record.registry_sha256) and registry != record.registry_sha256:
         return False  # the lab edited its registry since (the reject said: add the procedure to it)
     return (record.source_size, record.source_mtime_ns) == (cand.size, cand.mtime_ns)
+
+
+def read_again(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRecord]) -> bool:
+    """Whether the plan reads `cand` because older extraction rules made its row or rejected it as it is."""
+    record = rejects.get(cand.source_file)
+    return staged.get(cand.source_file, (0, 0))[0] == READ_AGAIN or (
+        record is not None and record.extraction_rules < EXTRACTION_RULES and rejected_as_is(cand, record))
 
 
 def pending_files(config: StagingConfig, manifest: pl.DataFrame) -> list[str] | None:

@@ -22,6 +22,7 @@ from labtui.core.atomic import write_temps
 from labtui.core.commit import Staged
 from labtui.core.config import StagingConfig
 from labtui.core.errors import OperationFailed, os_error_in
+from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.layout import RUN_COMPRESSION, RUN_COMPRESSION_LEVEL, RUN_RECORD_KEY, run_parquet_path
 from labtui.core.rawread import Busy, read_raw
 from labtui.core.rejects import RejectRecord
@@ -271,6 +272,7 @@ def _rejected(cand: Candidate, problem: Reject) -> RejectRecord:
         rejected_at_utc=dt.datetime.now(dt.UTC),
         source_size=cand.size,
         source_mtime_ns=cand.mtime_ns,
+        extraction_rules=EXTRACTION_RULES,
     )
 
 

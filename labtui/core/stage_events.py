@@ -59,6 +59,7 @@ class StageReport:
     known_rejects: list[RejectRecord] = field(default_factory=list)  # unchanged files, rejected before
     warned: dict[str, list[str]] = field(default_factory=dict)  # staged files → what was not as expected
     commits: int = 0
+    read_again: int = 0  # unchanged raw files read again: their rows were made by older extraction rules
     metrics: MetricsUpdate | None = None  # the derived table's update after the commits (None: nothing to do)
 
     @property
@@ -79,8 +80,9 @@ class StageReport:
 
     def line(self) -> str:
         state = "cancelled: " if self.cancelled else ""
+        again = f" ({self.read_again} read again by newer rules)" if self.read_again else ""
         return (
-            f"{state}{self.staged} staged, {self.unchanged} unchanged, {self.busy} busy (deferred), "
+            f"{state}{self.staged} staged{again}, {self.unchanged} unchanged, {self.busy} busy (deferred), "
             f"{self.rejected} rejected in {self.elapsed_s:.2f} s"
         )
 

@@ -23,7 +23,15 @@ from labtui.core.metrics_stamp import is_current
 from labtui.core.overview import read_overview
 from labtui.core.rawread import Busy, release_large_buffers
 from labtui.core.rejects import RejectRecord, load_rejects
-from labtui.core.scan import Candidate, Outcome, known_outcome, relative_source, scan_raw, staged_signatures
+from labtui.core.scan import (
+    Candidate,
+    Outcome,
+    known_outcome,
+    read_again,
+    relative_source,
+    scan_raw,
+    staged_signatures,
+)
 from labtui.core.stage_chunk import CHUNK_FILES, ChunkResult, ChunkWorker, chunks
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
 from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
@@ -172,7 +180,9 @@ class Stager:
                     self.report.busy_files.append(cand.source_file)
                 elif outcome is Outcome.REJECTED:
                     self.report.known_rejects.append(rejects[cand.source_file])
-            self._emit(EventKind.SCAN, total=total, message=f"{len(work)} to read, {len(skipped)} skipped")
+            self.report.read_again = sum(read_again(cand, staged, rejects) for cand in work)
+            again = f" ({self.report.read_again} again, by newer rules)" if self.report.read_again else ""
+            self._emit(EventKind.SCAN, total=total, message=f"{len(work)} to read{again}, {len(skipped)} skipped")
             unchanged = {cand.source_file for cand, outcome in skipped if outcome is Outcome.UNCHANGED}
             self._committer.drop_stale_rejects(rejects, present, unchanged)
             if work:

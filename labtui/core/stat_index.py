@@ -1,13 +1,13 @@
 """The stat index: what a no-change `labtui stage` compares the raw tree with, readable without Polars.
 
-`_manifest/stat_index.json` lists every staged source file with the size, mtime (µs, as the manifest records it)
-and run_id of its manifest row, column by column (65k runs: a JSON object per file took 130 ms to read and 120 ms
-to write, columns 40 and 30), and names the manifest it was made from by the SHA-256 of its bytes. Importing
-Polars costs more than the whole no-change check, so the stager plans from this index and opens the manifest only
-when there is work. The manifest stays the authority: the writer rewrites the index right after each manifest
-replace, under the same lock, and an index whose hash is not the current manifest's (a crash between the two
-replaces, a store from an older labtui, a hand edit) is not used, so the plan falls back to the manifest itself;
-a stale index never gives a wrong answer, and the next writer rewrites it.
+`_manifest/stat_index.json` lists every staged source file with the size, mtime (µs, as the manifest records it) and
+run_id of its manifest row, column by column (65k runs: a JSON object per file took 130 ms to read and 120 ms to
+write, columns 40 and 30), and names the manifest it was made from by the SHA-256 of its bytes. Importing Polars
+costs more than the whole no-change check, so the stager plans from this index and opens the manifest only when
+there is work. The manifest stays the authority: the writer rewrites the index right after each manifest replace,
+under the same lock, and an index whose hash is not the current manifest's (a crash between the two replaces, a
+store from an older labtui, a hand edit), or that another labtui's extraction rules made, is not used, so the plan
+falls back to the manifest itself; a stale index never gives a wrong answer, and the next writer rewrites it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from labtui.core.atomic import atomic_write_bytes
+from labtui.core.extraction_rules import EXTRACTION_RULES
 
 INDEX_NAME = "stat_index.json"
 COLUMNS = ("source_file", "size", "mtime_us", "run_id")
@@ -45,7 +46,8 @@ def write_stat_index(manifest_path: Path, columns: Mapping[str, list[Any]], dige
     """Index the manifest now at `manifest_path`, whose `manifest_digest` is `digest` (`columns`: `scan.stat_columns`
     of it). Atomic but not fsynced: after a power cut an old index fails the hash check and costs one slower
     re-run, nothing more."""
-    record = {"format": FORMAT, "manifest_sha256": digest, **{name: columns[name] for name in COLUMNS}}
+    record = {"format": FORMAT, "manifest_sha256": digest, "extraction_rules": EXTRACTION_RULES,
+              **{name: columns[name] for name in COLUMNS}}
     atomic_write_bytes(index_path(manifest_path), json.dumps(record, ensure_ascii=False).encode("utf-8"),
                        durable=False)
 
@@ -61,7 +63,8 @@ def read_stat_index(manifest_path: Path, digest: str | None) -> Signatures | Non
     `manifest_digest`, which the caller takes once for every record it checks); else None (read the manifest)."""
     try:
         record = json.loads(index_path(manifest_path).read_bytes())
-        if record["format"] != FORMAT or digest is None or record["manifest_sha256"] != digest:
+        if (record["format"] != FORMAT or digest is None or record["manifest_sha256"] != digest
+                or record["extraction_rules"] != EXTRACTION_RULES):  # its sizes say which rows are read again
             return None
         return signatures(record)
     except (OSError, ValueError, TypeError, KeyError, AttributeError):

@@ -31,6 +31,7 @@ from labtui.core.layout import PART_NAME
 from labtui.core.lock import read_holder
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
+    MISSING_COLUMNS,
     empty_manifest,
     holds_runs,
 )
@@ -65,7 +66,9 @@ def _read_manifest_file(config: StagingConfig) -> tuple[pl.DataFrame, list[Findi
 
 def _conform(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Finding]]:
     schema = frame.schema
-    problems = [f"missing column {name}" for name in MANIFEST_SCHEMA if name not in schema]
+    # a column that an older labtui's manifest lacks, whose value there is known (`MISSING_COLUMNS`), is no problem
+    missing = [name for name in MANIFEST_SCHEMA if name not in schema and name not in MISSING_COLUMNS]
+    problems = [f"missing column {name}" for name in missing]
     problems += [f"unknown column {name}" for name in schema if name not in MANIFEST_SCHEMA]
     problems += [
         f"column {name} is {schema[name]}, not {dtype}"
@@ -79,7 +82,8 @@ def _conform(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Finding]]:
     if not {"run_id", "source_file"} <= set(schema):  # no row names a run (another table written in its place):
         return empty_manifest(), finding  # a finding per row of nulls would bury the one that matters
     conformed = frame.select(
-        (pl.col(name).cast(dtype, strict=False) if name in schema else pl.lit(None, dtype=dtype)).alias(name)
+        (pl.col(name).cast(dtype, strict=False) if name in schema else pl.lit(MISSING_COLUMNS.get(name), dtype))
+        .alias(name)
         for name, dtype in MANIFEST_SCHEMA.items()
     )
     return conformed, finding

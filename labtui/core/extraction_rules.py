@@ -1,0 +1,12 @@
+"""Which rules of reading a raw file a manifest row was made by, readable without Polars or Pydantic.
+
+Each row records `EXTRACTION_RULES` as it was when the row was made; a stage reads again every raw file whose row
+is older (a plain `labtui stage` after an upgrade, no `restage --force`), so a store never keeps values that this
+labtui would read differently from the same file.
+"""
+
+# Bump when a rule changes what a row or a run's data holds for the same raw file. 0: a row made before rows
+# recorded it. 1: header values read back PyMeasure's `unicode_escape` ('medici\xf3n' → 'medición', '100 \xb5A' a
+# number in A); a negative zero is zero ('VG: -0.0 V'); a value in a prefixed unit is divided by an exact power of
+# ten ('10 uA' → 1e-05 A, was 9.999999999999999e-06); a carriage return that ends a field inside a row rejects it.
+EXTRACTION_RULES = 1
