@@ -126,22 +126,28 @@ async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab
         await settle(pilot)
         await pilot.press(*"alisson67")
         await pilot.pause()
-        info = text_of(app, "#chip-info")
-        assert "channel L × W: 10 µm × 5 µm" in info and "gate capacitance: 151 nF/cm²" in info
+        info = text_of(app, "#chip-info")  # each piece one: no line breaks inside (no-break spaces)
+        assert "channel\xa0L\xa0×\xa0W:\xa010\xa0µm\xa0×\xa05\xa0µm" in info
+        assert "gate\xa0capacitance:\xa0151\xa0nF/cm²" in info
         await pilot.press(*["backspace"] * 9, *"other")
         await pilot.pause()
-        assert "other71: no entry in chip_params.yaml" in text_of(app, "#chip-info")
+        assert "other71: no entry in chip_params.yaml: geometry unknown" in text_of(app, "#chip-info")
         # edited while the list is open: the next move shows it (the list kept what it read when it opened)
         lab.config.chip_params_file.write_text(GEOMETRY.replace("length_um: 10", "length_um: 12"), encoding="utf-8")
         await pilot.press(*["backspace"] * 5, *"alisson67")
         await pilot.pause()
-        assert "channel L × W: 12 µm × 5 µm" in text_of(app, "#chip-info")
+        assert "12\xa0µm\xa0×\xa05\xa0µm" in text_of(app, "#chip-info")
         lab.config.chip_params_file.write_text("Alisson67:\n  channel_length_um: -1\n", encoding="utf-8")
         await pilot.press("escape", "c")
         await settle(pilot)
         info = text_of(app, "#chip-info")
         assert info.startswith("chip parameters ")
         assert "chip Alisson67, channel_length_um: Input should be greater" in info
+        lab.config.chip_params_file.unlink()  # a lab without the file: it is the file that is missing, not an entry
+        await pilot.press("escape", "c")
+        await settle(pilot)
+        assert text_of(app, "#chip-info") == (f"Alisson67: no chip parameters file ({lab.config.chip_params_file} "
+                                              "does not exist): geometry unknown, no mobility")
 
 
 async def test_dashboard_shows_each_recent_chips_last_dirac_point(lab: Lab) -> None:

@@ -18,6 +18,8 @@ from labtui.tui.table import Column, FrameTable
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from labtui.tui.store import ChipParamsRead
 
 _NOT_PROCS = {"n_runs", "n_light", "n_dark"}
@@ -37,16 +39,21 @@ def chip_columns(chips: pl.DataFrame) -> list[Column]:
     ]
 
 
-def chip_info(name: str | None, params: ChipParamsRead) -> Text:
-    """What `chip_params.yaml` says about a chip (geometry, gate capacitance), or why there is nothing to say."""
+def chip_info(name: str | None, params: ChipParamsRead, path: Path | None) -> Text:
+    """What the chip parameters file (`path`) says about a chip (geometry, gate capacitance), or why there is
+    nothing to say."""
     chips, error = params
     if error is not None:
         return Text(error, style="bold red")
     entry = chips.get(name or "")
     if entry is None:
-        return Text(f"{name or 'this chip'}: no entry in chip_params.yaml (geometry unknown: no mobility)",
-                    style="italic")
-    return Text("   ").join(Text.assemble((f"{label}: ", "bold"), value) for label, value in entry.describe())
+        where = (f"no entry in {path.name}" if path is not None and path.exists() else
+                 f"no chip parameters file ({path} does not exist)" if path is not None else
+                 "no chip parameters file (chip_params_file is not set)")
+        return Text(f"{name or 'this chip'}: {where}: geometry unknown, no mobility", style="italic")
+    return Text("   ").join(  # each a whole line's piece: `32` and `nF/cm²` were wrapped onto two lines
+        Text.assemble((f"{label}: ".replace(" ", "\u00a0"), "bold"), value.replace(" ", "\u00a0"))
+        for label, value in entry.describe())
 
 
 def filter_chips(chips: pl.DataFrame, text: str) -> pl.DataFrame:
@@ -189,7 +196,7 @@ class ChipsScreen(FilteredScreen):
         info: Text | str = ""
         if event.row is not None:
             # asked at each move: an edit of chip_params.yaml while the list is open shows at once (a stat when not)
-            info = chip_info(event.row["chip_name"], self.lab.store.chip_params())
+            info = chip_info(event.row["chip_name"], self.lab.store.chip_params(), self.lab.config.chip_params_file)
         elif text:
             info = f"no chip matches “{text}”: type part of a group name or a number"
         self.query_one("#chip-info", Static).update(plain(info))
