@@ -1109,6 +1109,7 @@ async def test_help_lists_the_screen_keys_and_the_palette_runs_them(lab: Lab) ->
         screen = app.screen_stack[-2]
         titles = {command.title for command in app.get_system_commands(screen)}
         assert {"Open history", "Trends", "Theme"} <= titles and not titles & {"Keys", "Delete left", "Maximize"}
+        assert {"Stage", "Watch", "Quit"} <= titles  # keys the filter field takes as text: the palette has them
         assert "palette" not in titles  # ctrl+p's own entry, in the palette, only opened the palette again
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from functools import partial
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual.actions import parse
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.filter import LineFilter
@@ -262,6 +264,18 @@ class LabApp(App[None]):
             names.add(binding.description)
             yield SystemCommand(binding.description, f"key: {self.get_key_display(binding)}",
                                 partial(self.run_action, binding.action, active.node))
+        if screen.is_modal:
+            return
+        # the app's own, whose keys a text field with the focus types into it (`s` in the chips' filter): there the
+        # palette is the way to them, so it lists them on every screen
+        for binding in (entry for entry in self.BINDINGS if isinstance(entry, Binding)):
+            _, name, parameters = parse(binding.action)
+            if binding.description in names or not self.check_action(name, parameters):
+                continue
+            names.add(binding.description)
+            key = self.get_key_display(replace(binding, key=self.config.keys.get(binding.id or "", binding.key)))
+            yield SystemCommand(binding.description, f"key: {key} (not in a text field)",
+                                partial(self.run_action, binding.action))
 
 
 def binding_ids() -> set[str]:

@@ -169,7 +169,8 @@ def log_line(event: StageEvent, zone: ZoneInfo) -> Text:
 class StageScreen(LabScreen):
     HELP = (
         "Stages new and changed raw files into the store. Esc cancels cleanly: what was committed stays valid and "
-        "the rest stages next time. When another labtui holds the store, w waits for it."
+        "the rest stages next time. When another labtui holds the store, w waits for it; otherwise w turns watching "
+        "on or off, as on every screen."
     )
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel_stage"),  # while staging; afterwards esc goes back
