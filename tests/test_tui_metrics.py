@@ -17,6 +17,7 @@ from labtui.tui.app import LabApp
 from labtui.tui.dialogs import FieldsDialog
 from labtui.tui.history_view import quantity_items, with_metrics
 from labtui.tui.plot import PlotScreen
+from labtui.tui.store import short_path
 from labtui.tui.table import FrameTable
 from tests.lab import Lab, tui_lab
 from tests.pilot import said, settle
@@ -146,8 +147,9 @@ async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab
         lab.config.chip_params_file.unlink()  # a lab without the file: it is the file that is missing, not an entry
         await pilot.press("escape", "c")
         await settle(pilot)
-        assert text_of(app, "#chip-info") == (f"Alisson67: no chip parameters file ({lab.config.chip_params_file} "
-                                              "does not exist): geometry unknown, no mobility")
+        missing = short_path(lab.config.chip_params_file)
+        assert text_of(app, "#chip-info") == (f"Alisson67: no chip parameters file ({missing} does not exist): "
+                                              "geometry unknown, no mobility")
 
 
 async def test_dashboard_shows_each_recent_chips_last_dirac_point(lab: Lab) -> None:

@@ -14,6 +14,7 @@ from textual.widgets import Header, Input, Static
 from labtui.core.wording import counted
 from labtui.tui.base import FilteredScreen, LabFooter, plain
 from labtui.tui.history import HistoryScreen
+from labtui.tui.store import short_path
 from labtui.tui.table import Column, FrameTable
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -48,7 +49,7 @@ def chip_info(name: str | None, params: ChipParamsRead, path: Path | None) -> Te
     entry = chips.get(name or "")
     if entry is None:
         where = (f"no entry in {path.name}" if path is not None and path.exists() else
-                 f"no chip parameters file ({path} does not exist)" if path is not None else
+                 f"no chip parameters file ({short_path(path)} does not exist)" if path is not None else
                  "no chip parameters file (chip_params_file is not set)")
         return Text(f"{name or 'this chip'}: {where}: geometry unknown, no mobility", style="italic")
     return Text("   ").join(  # each a whole line's piece: `32` and `nF/cm²` were wrapped onto two lines
