@@ -78,6 +78,24 @@ async def test_the_cursor_stays_on_its_row_when_the_rows_change() -> None:
         assert table.cursor == 9
 
 
+async def test_rows_in_a_new_order_keep_the_cursor_on_its_line_or_show_their_top() -> None:
+    """Sorted again, the cursor's run stays on the line it was on; when it now sits within the first screenful, the
+    rows from the first are shown (kept on its line, a sort showed seq 12 first: seq 1 to 11 were out of view)."""
+    app = TableApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        table = app.query_one(FrameTable)
+        table.show(big_frame(100))
+        table.cursor = 60
+        await wait_until(pilot, lambda: table.scroll_y > 0, what="row 60 in view")
+        line = table.cursor - round(table.scroll_y)
+        table.show(big_frame(100).sort("seq", descending=True))  # row 60 is now the 40th
+        await wait_until(pilot, lambda: table.cursor - round(table.scroll_y) == line, what="the cursor on its line")
+        assert table.row["seq"] == 61 and table.scroll_y > 0
+        table.show(big_frame(100).filter(pl.col("seq") >= 58))  # now the 4th: the top is in view with it
+        await wait_until(pilot, lambda: table.scroll_y == 0, what="the top of the rows")
+        assert table.row["seq"] == 61 and table.cursor == 3
+
+
 async def test_rows_shown_with_a_row_to_keep_scroll_it_into_view() -> None:
     """A history opened on a run far down (from the dashboard, a validation finding) shows that run: the rows
     arrive before the table's new height is laid out, which clamps an immediate scroll to the old one."""

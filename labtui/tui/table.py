@@ -107,13 +107,14 @@ class FrameTable(ScrollView, can_focus=True):
 
     def _replace(self, rows: _FrameRows | _TextRows, keep: str | None) -> None:
         keep = keep if keep is not None else self._key_at(self.cursor)
+        line = self.cursor - round(self.scroll_y)  # the cursor's line on the screen
         self._rows = rows
         self._widths = [self._fit(i, column) for i, column in enumerate(self.columns)]
         width = sum(self._widths) + len(self._widths) + (2 if self.selectable else 0) + 1
         self.virtual_size = Size(width, rows.height + 1)
         found = rows.find(self.key, keep) if keep is not None and self.key is not None else None
         self.cursor = found if found is not None else min(self.cursor, max(rows.height - 1, 0))
-        self.call_after_refresh(self._scroll_to_cursor)  # the new rows' height is laid out by then
+        self.call_after_refresh(self._scroll_to_line, line)  # the new rows' height is laid out by then
         self.refresh()
 
     def _fit(self, index: int, column: Column) -> int:
@@ -164,6 +165,14 @@ class FrameTable(ScrollView, can_focus=True):
         self._scroll_to_cursor()
         self.refresh()
         self.post_message(self.CursorMoved(self, self.row))
+
+    def _scroll_to_line(self, line: int) -> None:
+        """After new rows (another sort, a filter, a run staged): the cursor's row on the line it was on; the top
+        of the rows when it is among the first screenful (kept on its line, a sort showed seq 12 first, and seq 1
+        to 11 were above, out of view)."""
+        top = 0 if self.cursor < self._rows_on_screen else max(self.cursor - line, 0)
+        self.scroll_to(y=top, animate=False)
+        self._scroll_to_cursor()
 
     def _scroll_to_cursor(self) -> None:
         """Scroll just enough to show the cursor's row (a scroll is clamped to the size last laid out)."""
