@@ -53,6 +53,25 @@ def test_key_quantities_are_si_prefixed_and_blank_where_undefined() -> None:
     assert shown.select(pl.col("^.*_text$")).rows() == [
         ("-350 mV", None, None, None), (None, "12.3 nA", "5.23 %", "4.1 µA/W"), (None, None, None, None)]
     assert shown["cnp_v"].to_list() == [-0.35, None, None]  # the value stays, for sorting
+    stale = with_metrics(runs, metrics.with_columns(calibration_stale=pl.col("run_id") == "b"))
+    assert stale["responsivity_a_per_w_text"].to_list() == [None, "4.1 µA/W ⚠", None]
+    assert stale.columns == shown.columns
+
+
+def test_the_detail_says_a_power_comes_from_a_stale_calibration() -> None:
+    """A responsivity priced by a calibration days away read as sure as any other."""
+    empty = read_metrics(Path("/nonexistent"))
+    values = {"run_id": "a", "proc": "It", "remarks": [], "power_w": 2e-6, "responsivity_a_per_w": -0.73,
+              "delta_i_a": -1.46e-6, "calibration_age_h": 141.2, "calibration_stale": True}
+    metrics = pl.DataFrame({name: [value] for name, value in values.items()}).select(
+        pl.col(name).cast(dtype) if name in values else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in empty.schema.items())
+    items = {column: text.plain.split("\n")[0] for column, text in quantity_items(metrics, "a")}
+    for column in ("power_w", "responsivity_a_per_w"):
+        assert items[column].endswith(" ⚠ from a calibration 141 h before the run: stale"), items[column]
+    assert "⚠" not in items["delta_i_a"]
+    fresh = quantity_items(metrics.with_columns(calibration_stale=pl.lit(False)), "a")
+    assert not any("⚠" in text.plain for _, text in fresh)
 
 
 def test_a_null_mobility_gives_the_reason_of_the_gm_it_is_read_from() -> None:

@@ -131,13 +131,23 @@ def load_history(manifest: pl.DataFrame, group: str | None, number: int, tz: str
         vg_order=pl.coalesce("vg_fixed_v", "vg_start_v"))
 
 
+STALE_MARK = " ⚠"  # after a responsivity whose power comes from a calibration older than the lab's limit
+
+
 def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
     """The history plus its key derived quantities (blank where undefined or not of the run's procedure): each
-    value, for sorting, and its SI-prefixed text, formatted here once so that filtering and sorting never do."""
+    value, for sorting, and its SI-prefixed text, formatted here once so that filtering and sorting never do. A
+    responsivity priced by a stale calibration is marked (`STALE_MARK`): it read as sure as any other."""
     columns = [column for column, _ in KEY_QUANTITIES]
-    joined = runs.join(metrics.select("run_id", *columns), on="run_id", how="left", maintain_order="left")
-    return joined.with_columns(BY_COLUMN[column].format_each(joined[column]).alias(f"{column}_text")
-                               for column in columns)
+    joined = runs.join(metrics.select("run_id", *columns, "calibration_stale"), on="run_id", how="left",
+                       maintain_order="left")
+    texts = joined.with_columns(BY_COLUMN[column].format_each(joined[column]).alias(f"{column}_text")
+                                for column in columns)
+    stale = pl.col("calibration_stale").fill_null(False)
+    responsivity = pl.col("responsivity_a_per_w_text")
+    return texts.with_columns(
+        responsivity_a_per_w_text=pl.when(stale).then(responsivity + STALE_MARK).otherwise(responsivity)
+    ).drop("calibration_stale")
 
 
 def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | None = None,
@@ -155,6 +165,9 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
     for column in columns_of(proc_family(run["proc"], procedures_file)):
         quantity, value = BY_COLUMN[column], run[column]
         text = Text(quantity.format(value), style="bold")
+        if value is not None and run["calibration_stale"] and column in ("power_w", "responsivity_a_per_w"):
+            text.append(f"{STALE_MARK} from a calibration {abs(run['calibration_age_h']):.0f} h "
+                        f"{'after' if run['calibration_age_h'] < 0 else 'before'} the run: stale", style="yellow")
         if value is None:
             # its own remark, else its topic's (tau, gm, mobility), else that of the quantity it is read from (a
             # mobility's gm), else the run's (and, for the quantities joined from the calibration, why power_w is null)
