@@ -394,7 +394,7 @@ def test_an_action_records_only_the_runs_it_changes(lab: Lab, capsys) -> None:
     # --seq beside --run was dropped: the --run run was tagged, not seq 2
     (("--run", "abcdef12", "--seq", "2", "--star"), "--run names the runs: --seq chooses a chip's runs"),
     (("--run", "abcdef12", "--group", "other", "--star"), "--run names the runs: --group chooses a chip's runs"),
-    (("67", "--group", "Alisson", "--seq", "1", "--exclude", ""), "say why the run is excluded"),
+    (("67", "--group", "Alisson", "--seq", "1", "--exclude", ""), "an exclusion needs a reason"),
     (("67", "--group", "Alisson", "--seq", "1", "--tag", "x", "--untag", "x "),
      "--tag and --untag both name 'x': say which"),  # it kept the tag, without a word
 ])

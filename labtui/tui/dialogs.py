@@ -76,15 +76,20 @@ class TextDialog(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, prompt: str, value: str = "", hint: str = "enter ok · esc cancel") -> None:
+    def __init__(self, title: str, prompt: str, value: str = "", hint: str = "enter ok · esc cancel",
+                 problem: str = "") -> None:
+        """`problem`: why the text answered before was refused, said above the field that asks again (a
+        notification covered the field)."""
         super().__init__()
-        self.box_title, self.prompt, self.value, self.hint = title, prompt, value, hint
+        self.box_title, self.prompt, self.value, self.hint, self.problem = title, prompt, value, hint, problem
 
     def compose(self) -> ComposeResult:
         with DialogBox(id="dialog") as box:
             box.border_title = Content(shown(self.box_title))  # plain text: it names files (see `plain`)
             box.border_subtitle = self.hint  # as a `Dialog`'s
             yield Static(plain(self.prompt), id="dialog-body")
+            if self.problem:
+                yield Static(plain(self.problem), id="dialog-problem")
             yield Input(self.value, id="dialog-input")
 
     def on_mount(self) -> None:

@@ -28,7 +28,7 @@ from labtui.core.annotations import (
     log_lines,
     with_annotations,
 )
-from labtui.core.errors import LabtuiError, error_line
+from labtui.core.errors import LabtuiError
 from labtui.core.history import HISTORY_COLUMNS
 from labtui.core.manifest import run_parameters
 from labtui.core.wording import counted, quoted
@@ -319,9 +319,8 @@ class HistoryScreen(FilteredScreen):
                 wanted = change(text.strip())
                 if wanted is not None:
                     check_length(wanted)
-            except LabtuiError as exc:  # what was typed cannot be stored (a `;` in a tag, too long): say so, and
-                self.notify(error_line(exc), severity="error", title=title)  # ask again with the text to mend
-                self.app.push_screen(TextDialog(what, prompt, text), answered)
+            except LabtuiError as exc:  # what was typed cannot be stored (a `;` in a tag, too long): ask again,
+                self.app.push_screen(TextDialog(what, prompt, text, problem=str(exc)), answered)  # saying why
                 return
             if wanted is not None:
                 self.annotate(rows, wanted)

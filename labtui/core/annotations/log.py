@@ -82,7 +82,7 @@ class Change:
             return
         value = (self.value or "").strip()
         if self.kind == "exclude" and not value:
-            raise AnnotationError("say why the run is excluded (e.g. \"contact lost at 40 s\")")
+            raise AnnotationError("an exclusion needs a reason (e.g. \"contact lost at 40 s\")")
         if self.kind in ("tag", "untag") and (not value or ";" in value or "\n" in value):
             raise AnnotationError(f"a tag is one line of text without ';' (got {self.value!r})")
         object.__setattr__(self, "value", value)
