@@ -479,6 +479,8 @@ def test_it_overlay_warns_about_durations_and_light_dark_mix(tmp_path):
     rows.append(stage(tmp_path, run_row(3, "It", laser_voltage_v=2.0), step_run(duration=240.0)))
     spec = only(build_plots(manifest(rows), tmp_path, PlotOptions()))
     assert spec.warnings[0] == "durations differ by more than 10% (180–240 s)"
+    rows[2] = stage(tmp_path, run_row(3, "It", laser_voltage_v=2.0), step_run(duration=240.0661))
+    assert only(build_plots(manifest(rows), tmp_path, PlotOptions())).warnings[0].endswith("(180–240 s)")  # rounded
     assert [s.label for s in spec.series] == ["VL=1.15 V, λ=455 nm", "VL=0 V", "VL=2 V, λ=455 nm"]
     reversed_rows = {name: values[::-1] for name, values in step_run().items()}  # a file written backwards
     rows[2] = stage(tmp_path, run_row(3, "It", laser_voltage_v=2.0), reversed_rows)

@@ -209,7 +209,7 @@ def _it_warnings(rows: list[dict[str, Any]], columns: tuple[dict[str, np.ndarray
     # (a reversed file) gave a negative duration
     if durations and max(durations) > (1 + DURATION_TOLERANCE) * min(durations):
         warnings.append(
-            f"durations differ by more than {DURATION_TOLERANCE:.0%} ({min(durations):g}–{max(durations):g} s)"
+            f"durations differ by more than {DURATION_TOLERANCE:.0%} ({min(durations):.3g}–{max(durations):.3g} s)"
         )
     if {True, False} <= {row.get("has_light") for row in rows}:
         warnings.append("the selection mixes light and dark runs")
