@@ -106,8 +106,9 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
     for trend, column in ((Trend.PHOTORESPONSE, "delta_i_a"), (Trend.RESPONSIVITY, "responsivity_a_per_w")):
         spec = lab.spec(trend)
         assert spec.x_label == "P" and spec.x_unit.endswith("W")
-        assert [s.label for s in spec.series] == [f"{w:g} nm" for w in sorted(lit.drop_nulls("power_w")
-                                                                             ["laser_wavelength_nm"].unique())]
+        pairs = lit.drop_nulls(["power_w", column]).select("laser_wavelength_nm", "vg_fixed_v").unique().sort("*")
+        assert pairs["vg_fixed_v"].n_unique() > 1  # a series per wavelength and gate voltage
+        assert [s.label for s in spec.series] == [f"{w:g} nm, VG={v:g} V" for w, v in pairs.iter_rows()]
         drawn = points(spec).join(lit.select("run_id", "power_w", column), on="run_id")
         assert drawn.height == lit.drop_nulls(["power_w", column]).height
         x_factor = drawn["x"][0] / drawn["power_w"][0]
@@ -134,19 +135,28 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
 
 
 def test_a_terminal_draws_one_point_per_cell_and_joins_only_sparse_series(lab: DemoLab) -> None:
-    spec = lab.spec(Trend.DARK)
+    spec = lab.spec(Trend.CNP)
     wide = thinned(spec, 100_000, 100_000)  # a cell per run: every point, joined
     assert wide.series[0].x.size == spec.series[0].x.size and wide.joined
-    crowded = thinned(spec, 4, 2)  # 8 cells for the chip's dark runs
-    assert 2 <= crowded.series[0].x.size <= 8 and not crowded.joined
+    crowded = thinned(spec, 4, 2)  # 8 cells for the chip's IVg runs
+    assert 2 <= crowded.series[0].x.size <= 8 < spec.series[0].x.size and not crowded.joined
     assert crowded.series[0].x[0] == spec.series[0].x[0]  # the first run of each cell is kept, in x order
     assert np.all(np.diff(crowded.series[0].x) >= 0)
 
 
-def test_dark_trend_has_every_it_run(lab: DemoLab) -> None:
+def test_dark_trend_has_every_it_run_in_a_series_per_gate_voltage(lab: DemoLab) -> None:
+    """A dark current at VG = −5 V and at +1 V are other quantities: one series zig-zagged between them."""
     spec = lab.spec(Trend.DARK)
     its = lab.metrics.filter(pl.col("proc") == "It").drop_nulls("i_dark_a")
     assert sorted(points(spec)["run_id"]) == sorted(its["run_id"])
+    gates = its["vg_fixed_v"].unique().sort()
+    assert [s.label for s in spec.series] == [f"VG={v:g} V" for v in gates] and gates.len() > 1
+    for series in spec.series:
+        assert set(its.filter(pl.col("run_id").is_in(series.point_run_ids))["vg_fixed_v"]) == {
+            float(series.label.removeprefix("VG=").removesuffix(" V"))}
+    one_gate = trend_rows(lab.runs.filter(pl.col("vg_fixed_v") == gates[0]), lab.metrics,
+                          current_annotations(lab.config.store_root))
+    assert [s.label for s in trend_spec(Trend.DARK, one_gate, tz=lab.config.local_tz).series] == ["I dark"]
 
 
 def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path) -> None:

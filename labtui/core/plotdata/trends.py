@@ -106,16 +106,16 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         rows, x_label, x_unit = _local_time(rows, tz)
     series: list[Series] = []
     used: set[str] = set()
-    groups = [rows]
-    if plan.by_wavelength:  # (a partition is never empty: its first wavelength orders it)
-        groups = rows.partition_by("laser_wavelength_nm", maintain_order=True)
-        groups.sort(key=lambda frame: (frame["laser_wavelength_nm"][0] is None, frame["laser_wavelength_nm"][0]))
+    keys = _series_keys(rows, plan)
+    groups = rows.partition_by(keys, maintain_order=True) if keys else [rows]
+    # (a partition is never empty: its first row orders it)
+    groups.sort(key=lambda frame: tuple((frame[key][0] is None, frame[key][0]) for key in keys))
     for column, label in plan.ys:
         for group in groups:
             if group.is_empty():
                 continue
             points, absurd = drawable_rows(group.drop_nulls([plan.x, column]).sort(plan.x, "seq"), plan.x, column)
-            name = _wavelength(group["laser_wavelength_nm"][0]) if plan.by_wavelength else label
+            name = ", ".join(_SERIES_NAMES[key](group[key][0]) for key in keys) or label
             if absurd:
                 messages.append(f"{name}: {left_out(absurd)}")
             if points.is_empty():
@@ -226,8 +226,25 @@ def _missing(rows: pl.DataFrame, plan: _Plan, column: str) -> list[str]:
     return lines
 
 
+def _series_keys(rows: pl.DataFrame, plan: _Plan) -> list[str]:
+    """The columns whose values split a trend's points into series: the wavelength where the plan says so, and an
+    It run's gate voltage where the runs have several (a dark current or a ΔI at VG = −0.4 V and at +0.4 V are
+    other quantities: in one series, the dark current zig-zagged from 33 to 135 µA in a day)."""
+    keys = ["laser_wavelength_nm"] if plan.by_wavelength else []
+    if plan.proc == "It" and rows["vg_fixed_v"].n_unique() > 1:
+        keys.append("vg_fixed_v")
+    return keys
+
+
 def _wavelength(value: float | None) -> str:
     return "λ unknown" if value is None else f"{value:g} nm"
+
+
+def _gate(value: float | None) -> str:
+    return "VG unknown" if value is None else f"VG={value:g} V"
+
+
+_SERIES_NAMES = {"laser_wavelength_nm": _wavelength, "vg_fixed_v": _gate}
 
 
 def _scaled(series: Series, x_factor: float, y_factor: float) -> Series:
