@@ -73,8 +73,10 @@ def build_app(args: argparse.Namespace) -> LabApp:
         demo = load_config(ensure_demo(folder, announce=lambda folder: print(
             f"labtui: writing the demo lab into {short_path(folder)} (the first time only: a few seconds)…",
             file=sys.stderr, flush=True)))
+    # why plain `labtui` opened the demo stays long enough to be read; where `--demo`'s files are, a moment
+    seconds = 20 if notice else 8
     notice = notice or f"The demo lab: synthetic runs in {short_path(demo.raw_root)}, staged as it opens."
-    return LabApp(demo, stage_on_start=True, watch=args.watch, notice=notice)
+    return LabApp(demo, stage_on_start=True, watch=args.watch, notice=notice, notice_seconds=seconds)
 
 
 def is_empty(config: StagingConfig) -> bool:

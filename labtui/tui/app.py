@@ -72,11 +72,13 @@ class LabApp(App[None]):
     ]
 
     def __init__(
-        self, config: StagingConfig, *, stage_on_start: bool = False, watch: bool = False, notice: str = ""
+        self, config: StagingConfig, *, stage_on_start: bool = False, watch: bool = False, notice: str = "",
+        notice_seconds: float = 20,
     ) -> None:
         super().__init__()
         self.config = config
         self.notice = notice  # said once the app is up (e.g. why the demo lab opened), not printed before it
+        self.notice_seconds = notice_seconds  # as long as it is shown (over the dashboard's corner)
         self.store = Store(config)
         self.live = WatchController(self, self.store)
         self.stage_on_start = stage_on_start
@@ -102,7 +104,7 @@ class LabApp(App[None]):
             self.notify(f"config keys: {taken}: give one of them another key", severity="warning", timeout=10)
         self.push_screen(DashboardScreen(stage=self.stage_on_start))
         if self.notice:
-            self.notify(self.notice, title="labtui", timeout=20)
+            self.notify(self.notice, title="labtui", timeout=self.notice_seconds)
         if self.watch_on_start:
             self.toggle_watch()
         self.set_interval(STORE_POLL_SECONDS, self.check_store)
