@@ -8,13 +8,14 @@ a re-run changes nothing (3), the store reads whole (4).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import stat
 import threading
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +23,13 @@ import polars as pl
 import pytest
 
 from labtui.core import stager as stager_module
+from labtui.core.errors import OperationFailed
+from labtui.core.fixes import apply_fixes
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics import read_metrics
 from labtui.core.rejects import LINE_BYTES, excerpt
+from labtui.core.validate import validate
 from tests.lab import OLD_MTIME, Lab, put, render_run
 from tests.promises import assert_settled, raw_snapshot, reject_files, store_bytes
 
@@ -562,6 +566,72 @@ def test_unreadable_file_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert_settled(lab.config)
     finally:
         target.chmod(stat.S_IRUSR | stat.S_IWUSR)
+
+
+@contextlib.contextmanager
+def unlistable(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`folder` cannot be listed: no read permission, or (root reads everything) its `scandir` denied as the OS
+    would deny it."""
+    if os.geteuid() == 0:
+        real_scandir = os.scandir
+
+        def deny(path: object = ".") -> object:
+            if os.fspath(path) == os.fspath(folder):  # type: ignore[arg-type]
+                raise PermissionError(13, "Permission denied", os.fspath(folder))
+            return real_scandir(path)  # type: ignore[arg-type]
+
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "scandir", deny)
+            yield
+        return
+    folder.chmod(0)
+    try:
+        yield
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_folder_that_cannot_be_listed_is_said_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its files are neither staged nor taken for gone: the runs staged from it stay, its reject records too (a
+    stage dropped them as records of deleted files, silently), and stage and validate both name the folder."""
+    lab = Lab(tmp_path)
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
+    plant(lab.raw, "locked/IVg2025-09-15_2.csv", valid("IVg", file_idx=2))
+    plant(lab.raw, "locked/IVg2025-09-15_3.csv", b"garbage\r\n")
+    lab.stage()
+    before = _outcomes(lab)
+    plant(lab.raw, "d/IVg2025-09-15_4.csv", valid("IVg", file_idx=4))
+    with unlistable(lab.raw / "locked", monkeypatch):
+        report = lab.stage()
+        assert report.unlisted_folders == ["locked/ (Permission denied)"]
+        assert _outcomes(lab) == {**before, "d/IVg2025-09-15_4.csv": STAGED}
+        findings = {finding.code: finding for finding in validate(lab.config).findings}
+        assert findings["raw_unlisted"].items == ["locked/ (Permission denied)"]
+        assert {"raw_missing", "rejects_stale"}.isdisjoint(findings), list(findings)
+        apply_fixes(lab.config, validate(lab.config))
+        assert _outcomes(lab) == {**before, "d/IVg2025-09-15_4.csv": STAGED}
+
+
+def test_a_raw_root_that_cannot_be_listed_stops_the_stage_and_fixes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stage stops on one line naming the folder (it said 'raw/_manifest'); validate warns that nothing was
+    checked instead of calling every run gone, and its fixes leave the reject records (one was deleted)."""
+    lab = Lab(tmp_path)
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
+    plant(lab.raw, "d/IVg2025-09-15_3.csv", b"garbage\r\n")
+    lab.stage()
+    before = _outcomes(lab)
+    with unlistable(lab.raw, monkeypatch):
+        assert lab.config.raw_root_problem() == f"cannot list the raw folder {lab.raw}: Permission denied"
+        with pytest.raises(OperationFailed, match=f"^cannot list the raw folder {lab.raw}: Permission denied$"):
+            lab.stage()
+        report = validate(lab.config)
+        assert [(f.code, f.severity) for f in report.findings] == [("raw_root_unreadable", "warning")]
+        apply_fixes(lab.config, report)
+        assert _outcomes(lab) == before
 
 
 def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(

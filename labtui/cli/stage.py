@@ -136,6 +136,8 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
                 print(shown(f"still rejected {record.headline()} (unchanged since; --force reads it again)"))
         print_warned(report.warned)
         print(report.line())
+        for folder in report.unlisted_folders:
+            print(shown(f"labtui: cannot list the raw folder {folder}: its files were not staged"), file=sys.stderr)
         if new_store and config.manifest_dir.is_dir():
             print(f"labtui: this started a new store at {config.store_root}", file=sys.stderr)
         if only is None and not report.cancelled and not stager.report_total():  # a Ctrl+C before the first file
@@ -262,4 +264,5 @@ def report_dict(report: StageReport) -> dict[str, object]:
             for record in records
         ],
         "notes": [{"source_file": source, "notes": warnings} for source, warnings in sorted(report.warned.items())],
+        "unlisted_folders": report.unlisted_folders,
     }

@@ -148,11 +148,15 @@ class StagingConfig:
         return self.manifest_dir / ".lock"
 
     def raw_root_problem(self) -> str | None:
-        """Why nothing can be staged from `raw_root` (None: it is a folder of raw files): it is missing, a file, or
-        a labtui store or its Parquet folder (a mix-up of the two paths)."""
+        """Why nothing can be staged from `raw_root` (None: it is a folder of raw files): it is missing, a file,
+        cannot be listed, or is a labtui store or its Parquet folder (a mix-up of the two paths)."""
         if not self.raw_root.is_dir():
             state = "is a file, not a folder" if self.raw_root.exists() else "does not exist"
             return f"the raw folder {self.raw_root} {state}"
+        try:
+            os.scandir(self.raw_root).close()
+        except OSError as error:
+            return f"cannot list the raw folder {self.raw_root}: {error.strerror or error}"
         stage_dir = (self.raw_root.parent / "_manifest").is_dir() and any(self.raw_root.glob("proc=*"))
         if (self.raw_root / "_manifest").is_dir() or stage_dir:
             return f"the raw folder {self.raw_root} is part of a labtui store, not a folder of raw CSV files"

@@ -14,7 +14,7 @@ from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.findings import Finding, FindingCode
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
 from labtui.core.rejects import read_rejects
-from labtui.core.scan import mtime_us, rejected_as_is, scan_raw, source_path
+from labtui.core.scan import PassedOver, mtime_us, rejected_as_is, scan_raw, source_path
 
 
 # -- the raw tree --------------------------------------------------------------------------------------------------
@@ -33,9 +33,15 @@ def raw_findings(
             [str(config.raw_root)], "mount or restore the raw folder, or fix raw_root in the config",
         )
         return findings, None, {"raw_files": 0, "rejects": len(rejects)}
-    not_regular: list[str] = []
-    folder_links: list[str] = []
-    candidates = scan_raw(config.raw_root, not_regular, folder_links)
+    passed = PassedOver()
+    candidates = scan_raw(config.raw_root, passed)
+    if (error := passed.unlisted.get("")) is not None:
+        findings += _finding(
+            FindingCode.RAW_ROOT_UNREADABLE, "warning",
+            f"the raw root cannot be listed ({error.strerror or error}): raw files were not checked",
+            [str(config.raw_root)], "give the user running labtui read access to it, or fix raw_root in the config",
+        )
+        return findings, None, {"raw_files": 0, "rejects": len(rejects)}
     on_disk = pl.DataFrame(
         {
             "source_file": [c.source_file for c in candidates],
@@ -49,7 +55,8 @@ def raw_findings(
     staged = frame.filter(pl.col("source_file").is_not_null()).select(
         "run_id", "source_file", "source_size", "source_mtime", "source_sha256", "extraction_rules"
     ).join(on_disk, on="source_file", how="left")
-    gone = staged.filter(pl.col("disk_size").is_null())
+    unseen = [source for source in staged.get_column("source_file").to_list() if passed.unseen(source)]
+    gone = staged.filter(pl.col("disk_size").is_null() & ~pl.col("source_file").is_in(unseen))
     on_both = staged.filter(pl.col("disk_size").is_not_null())
     stat_changed = (pl.col("disk_size") != pl.col("source_size")) | (pl.col("disk_mtime") != pl.col("source_mtime"))
     registry = registry_digest(config.procedures_file)
@@ -68,7 +75,7 @@ def raw_findings(
     known = set(frame.get_column("source_file").to_list())
     unstaged = [c.source_file for c in candidates if c.source_file not in known and c.source_file not in rejected_now]
     outstanding = [r for source, r in sorted(rejects.items()) if source in present]
-    stale = sorted(source for source in rejects if source not in present)
+    stale = sorted(source for source in rejects if source not in present and not passed.unseen(source))
     findings += [
         *_finding(FindingCode.RAW_MISSING, "warning", "staged runs whose raw file is gone",
                   gone.get_column("source_file").to_list(),
@@ -94,11 +101,15 @@ def raw_findings(
         *_finding(FindingCode.REJECTS_STALE, "info", "reject records of raw files that no longer exist", stale,
                   "`labtui stage` (or `--fix`) drops them"),
         *_finding(FindingCode.RAW_NOT_REGULAR, "info", "entries named .csv that are not files (a pipe, a socket, a "
-                  "device): never read", sorted(not_regular), "replace each with the measurement file it stands for, "
-                  "or remove it"),
+                  "device): never read", sorted(passed.not_regular),
+                  "replace each with the measurement file it stands for, or remove it"),
         *_finding(FindingCode.RAW_FOLDER_LINK, "warning", "links to folders in the raw tree: never followed, so no "
-                  "run in them is staged", sorted(folder_links), "move or copy the folder itself into the raw tree "
-                  "(labtui follows no links), or remove the link"),
+                  "run in them is staged", sorted(passed.folder_links),
+                  "move or copy the folder itself into the raw tree (labtui follows no links), or remove the link"),
+        *_finding(FindingCode.RAW_UNLISTED, "warning", "folders in the raw tree that cannot be listed: their files "
+                  "were not checked, nor staged",
+                  [f"{folder} ({error.strerror or error})" for folder, error in passed.unlisted.items()],
+                  "give the user running labtui read access to them (chmod, chown), or move their files out"),
     ]
     return findings, present, {"raw_files": len(candidates), "rejects": len(outstanding), "hashed": len(hashes)}
 

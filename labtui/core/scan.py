@@ -9,6 +9,7 @@ import datetime as dt
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -109,29 +110,40 @@ def not_scanned(path: Path, raw_root: Path) -> str | None:
     return None
 
 
-def scan_raw(
-    raw_root: Path, not_regular: list[str] | None = None, folder_links: list[str] | None = None
-) -> list[Candidate]:
+@dataclass
+class PassedOver:
+    """What a raw scan saw but does not stage, for a person to hear of (source keys; folders end in `/`)."""
+
+    not_regular: list[str] = field(default_factory=list)  # named *.csv, but a pipe, a socket, a device
+    folder_links: list[str] = field(default_factory=list)  # links to folders: their runs are never staged
+    unlisted: dict[str, OSError] = field(default_factory=dict)  # folders that cannot be listed ('': the raw root)
+
+    def unseen(self, source: str) -> bool:
+        """Whether `source` is in a folder the scan could not list: present or not, nobody can tell."""
+        return bool(self.unlisted) and source.startswith(tuple(self.unlisted))
+
+
+def scan_raw(raw_root: Path, passed: PassedOver | None = None) -> list[Candidate]:
     """Every candidate file under the raw root, sorted; directory links are not followed, hidden entries skipped.
-    The source keys of entries named `*.csv` that are no regular file (a pipe, a socket, a device: never opened)
-    are added to `not_regular` when given; those of links to folders (whose runs are never staged), to
-    `folder_links`."""
+    What it passes over that a person should hear of goes into `passed` when given."""
     found: list[Candidate] = []
-    for rel, entry in files_under(raw_root, hidden=False):
+    for rel, entry in files_under(raw_root, hidden=False, unlisted=None if passed is None else passed.unlisted):
         if not entry.name.lower().endswith(".csv") or entry.name.startswith(OWNER_FILE_PREFIX):
-            if folder_links is not None and _links_a_folder(entry):
-                folder_links.append(source_key(rel))
+            if passed is not None and _links_a_folder(entry):
+                passed.folder_links.append(source_key(rel))
             continue
         try:
             link = entry.is_symlink()
             if not link and not entry.is_file(follow_symlinks=False):
-                if not_regular is not None:
-                    not_regular.append(source_key(rel))
+                if passed is not None:
+                    passed.not_regular.append(source_key(rel))
                 continue  # FIFOs, sockets, devices: never opened
             info = entry.stat(follow_symlinks=False)
         except OSError:
             continue
         found.append(Candidate(source_key(rel), entry.path, info.st_size, info.st_mtime_ns, link))
+    if passed is not None:
+        passed.unlisted = {source_key(folder): error for folder, error in sorted(passed.unlisted.items())}
     found.sort(key=lambda c: c.source_file)
     return found
 
@@ -143,19 +155,26 @@ def _links_a_folder(entry: os.DirEntry[str]) -> bool:
         return False
 
 
-def files_under(root: Path, *, hidden: bool = True) -> Iterator[tuple[str, os.DirEntry[str]]]:
+def files_under(
+    root: Path, *, hidden: bool = True, unlisted: dict[str, OSError] | None = None
+) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """(path relative to `root` with `/`, entry) of everything under it that is not a folder (links included, never
     followed); without `hidden`, no entry whose name starts with a dot, nor anything in such a folder. A folder that
-    vanished or cannot be listed holds nothing to see. One `scandir` per folder, paths built as it goes (`os.walk`
-    stats every folder again, and `relpath` per file was 0.9 s of a 65k-run store's 2.6 s validation), and a stack,
-    not recursion: a hostile tree may nest a thousand folders deep."""
+    vanished holds nothing to see; one that cannot be listed (no permission, an I/O error) is put in `unlisted` when
+    given, as its relative path ending in `/` (the root: ''), with the error. One `scandir` per folder, paths built
+    as it goes (`os.walk` stats every folder again, and `relpath` per file was 0.9 s of a 65k-run store's 2.6 s
+    validation), and a stack, not recursion: a hostile tree may nest a thousand folders deep."""
     folders = [(str(root), "")]
     while folders:
         folder, prefix = folders.pop()
         try:
             with os.scandir(folder) as entries:
                 listed = list(entries)
-        except OSError:
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as error:
+            if unlisted is not None:
+                unlisted[prefix] = error
             continue
         for entry in listed:
             if not hidden and entry.name.startswith("."):

@@ -55,6 +55,7 @@ class StageReport:
     staged_run_ids: list[str] = field(default_factory=list)
     staged_files: list[str] = field(default_factory=list)
     busy_files: list[str] = field(default_factory=list)  # deferred: still being written
+    unlisted_folders: list[str] = field(default_factory=list)  # raw folders that cannot be listed, and why
     new_rejects: list[RejectRecord] = field(default_factory=list)
     known_rejects: list[RejectRecord] = field(default_factory=list)  # unchanged files, rejected before
     warned: dict[str, list[str]] = field(default_factory=dict)  # staged files → what was not as expected

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from labtui.core.commit import Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, registry_digest
+from labtui.core.errors import OperationFailed
 from labtui.core.metrics_stamp import is_current
 from labtui.core.overview import read_overview
 from labtui.core.rawread import Busy, release_large_buffers
@@ -26,6 +27,7 @@ from labtui.core.rejects import RejectRecord, load_rejects
 from labtui.core.scan import (
     Candidate,
     Outcome,
+    PassedOver,
     known_outcome,
     read_again,
     relative_source,
@@ -157,8 +159,14 @@ class Stager:
             self._committer.recover_if_dirty()
             recovered = self._committer.dirty  # a writer died mid-stage: the table of its last commit may be missing
             rejects = load_rejects(self.config.rejects_dir)
-            candidates = scan_raw(self.config.raw_root)
+            passed = PassedOver()
+            candidates = scan_raw(self.config.raw_root, passed)
+            if (error := passed.unlisted.get("")) is not None:
+                raise OperationFailed("list the raw folder", self.config.raw_root, error)
+            self.report.unlisted_folders = [f"{folder} ({error.strerror or error})"
+                                            for folder, error in passed.unlisted.items()]
             present = {cand.source_file for cand in candidates}
+            present |= {source for source in rejects if passed.unseen(source)}  # whose records must stay
             manifest: pl.DataFrame | None = None  # read only when the stat index is stale or there is work
             path = self.config.manifest_path
             digest = manifest_digest(path)  # one read of the manifest checks both records

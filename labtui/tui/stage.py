@@ -315,6 +315,8 @@ class StageScreen(LabScreen):
             said = self.lab.config.no_raw_files()
             text.append(f"\n{said[0].upper()}{said[1:]} Set raw_root in config/labtui.yaml or start labtui with "
                         "--raw-root DIR.", style="bold")
+        for folder in report.unlisted_folders:
+            text.append(f"\n⚠ Cannot list the raw folder {folder}: its files were not staged.", style="yellow")
         for record in report.new_rejects[:SHOWN_REJECTS]:
             text.append(f"\n✘ {record.headline()}", style="red")
         if report.rejected:
