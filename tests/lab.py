@@ -255,6 +255,19 @@ def put(path: Path, data: bytes | str, mtime: float | None = None) -> Path:
     return path
 
 
+def damage_a_data_page(path: Path, length: int) -> None:
+    """Overwrite `length` bytes in the middle of a Parquet's first column chunk: its footer (schema, rows, record)
+    stays whole, so only decoding the data shows the damage."""
+    import pyarrow.parquet as pq
+
+    chunk = pq.ParquetFile(path).metadata.row_group(0).column(0)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    middle = start + chunk.total_compressed_size // 2
+    data[middle:middle + length] = b"\xff" * length
+    path.write_bytes(bytes(data))
+
+
 # -- the lab -------------------------------------------------------------------------------------------------------
 class Lab:
     """A project folder: `config/labtui.yaml`, `raw/` (or a shared raw tree `raw`), `store/`.

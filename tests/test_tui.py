@@ -51,7 +51,7 @@ from labtui.tui.rejects import RejectsScreen, choose_editor
 from labtui.tui.stage import StageScreen, WrappedLog
 from labtui.tui.table import FrameTable
 from labtui.tui.validate import ValidateScreen
-from tests.lab import REJECT, Lab, epoch, fixed_reject, lock_held_elsewhere, raw_csv, tui_lab
+from tests.lab import REJECT, Lab, damage_a_data_page, epoch, fixed_reject, lock_held_elsewhere, raw_csv, tui_lab
 from tests.pilot import said, settle, wait_until
 
 
@@ -973,6 +973,23 @@ async def test_validate_shows_findings_jumps_and_applies_fixes(lab: Lab) -> None
         await pilot.press("escape")
         await settle(pilot)
         assert text_of(app, "#validation").startswith("✔ healthy")
+
+
+async def test_the_deep_check_finds_a_damaged_data_page_the_quick_one_cannot(lab: Lab) -> None:
+    row = read_manifest(lab.config.manifest_path).filter(pl.col("proc") == "It").row(0, named=True)
+    damage_a_data_page(run_parquet_path(lab.config.stage_root, row["proc"], row["date_local"], row["run_id"]), 60)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("v")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ValidateScreen) and screen.report is not None and screen.report.ok
+        assert "checked (d: deeper)" in text_of(app, "#summary")
+        await pilot.press("d")
+        await wait_until(pilot, lambda: "deeply" in text_of(app, "#summary"))
+        errors = [finding for finding in screen.report.findings if finding.severity == "error"]
+        assert [finding.code for finding in errors] == ["parquet_unreadable"] and row["run_id"] in errors[0].items[0]
 
 
 @pytest.mark.parametrize("width", [80, 200])

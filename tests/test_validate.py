@@ -26,7 +26,7 @@ from labtui.core.manifest import write_manifest
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import read_footer
 from labtui.core.validate import _schema_errors, validate
-from tests.lab import COLUMNS, Lab, chip67_lab, data_rows, local, raw_csv, sha_tree, sweep
+from tests.lab import COLUMNS, Lab, chip67_lab, damage_a_data_page, data_rows, local, raw_csv, sha_tree, sweep
 
 IT = "Alisson_08_sept/It2025-09-08_1.csv"
 IVG = "Alisson_05_sept/IVg2025-09-05_1.csv"
@@ -267,6 +267,27 @@ def test_content_change_with_same_size_and_mtime_needs_hash_all(lab: Lab) -> Non
     assert "raw_changed" not in by_code(lab)  # cheap mode trusts size + mtime
     found = by_code(lab, hash_all=True)
     assert found["raw_changed"].items == [IT] and found["raw_changed"].restage == (IT,)
+
+
+@pytest.mark.parametrize(("length", "said"), [
+    (16, "its data disagrees with its footer: column t_s holds -7.68"),  # decodes, to other numbers
+    (60, "its data cannot be decoded: "),
+])
+def test_a_damaged_data_page_is_found_by_the_deep_check_and_fixed_by_restaging(
+    lab: Lab, capsys, length: int, said: str
+) -> None:
+    damage_a_data_page(parquet_of(lab, IT), length)
+    assert read_footer(parquet_of(lab, IT)).rows == lab.run_of(IT)["n_rows"]  # the footer does not show it
+    assert validate(lab.config).ok
+    found = by_code(lab, decode_all=True)
+    assert list(found) == ["parquet_unreadable"] and found["parquet_unreadable"].restage == (IT,)
+    assert said in found["parquet_unreadable"].items[0]
+    assert main(lab.args("validate", "--deep")) == 1
+    out = capsys.readouterr().out
+    assert "runs whose Parquet file is unreadable: 1" in out and "7 hashed" in out
+    assert main(lab.args("validate", "--deep", "--fix", "-q")) == 0
+    assert validate(lab.config, hash_all=True, decode_all=True).findings == []
+    assert pl.read_parquet(parquet_of(lab, IT)).height == lab.run_of(IT)["n_rows"]
 
 
 def test_only_changed_raw_files_are_hashed(lab: Lab) -> None:
@@ -510,6 +531,7 @@ def test_a_fresh_stage_of_the_real_data_passes(real_store, capsys) -> None:
     assert report.ok
     assert {f.code: f.severity for f in report.findings} == {"incomplete": "info", "rejects": "warning"}
     assert report.stats["runs"] == 552 and report.stats["raw_files"] == 553
+    assert validate(real_store, hash_all=True, decode_all=True).findings == report.findings  # no false alarm
     assert main(["validate", "--raw-root", str(real_store.raw_root), "--stage-root", str(real_store.stage_root)]) == 0
 
 

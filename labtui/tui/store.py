@@ -159,8 +159,9 @@ class Store:
     def raw_path(self, source_file: str) -> Path:
         return source_path(self.config.raw_root, source_file)
 
-    def validate(self) -> tuple[ValidationReport, Signature]:
-        """A validation of the store and the signature it was made at (to tell when it is out of date)."""
+    def validate(self, *, deep: bool = False) -> tuple[ValidationReport, Signature]:
+        """A validation of the store and the signature it was made at (to tell when it is out of date); `deep`
+        hashes every raw file and decodes every Parquet data page."""
         signature = self.signature()
         from labtui.core.errors import LabtuiError
         from labtui.core.validate import validate
@@ -169,7 +170,7 @@ class Store:
             manifest: pl.DataFrame | None = self.manifest()
         except LabtuiError:  # damaged or missing: validation reads the file itself and says so, as on the CLI
             manifest = None  # (the screen said "validating…" for ever)
-        return validate(self.config, manifest=manifest), signature
+        return validate(self.config, manifest=manifest, hash_all=deep, decode_all=deep), signature
 
     def waiting(self) -> list[str] | None:
         """Raw files the next `stage` would read (None: the raw folder is not there)."""
