@@ -643,14 +643,14 @@ def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(
     scanned = stager_module.scan_raw(lab.raw)
     (lab.raw / "d" / "IVg2025-09-15_1.csv").unlink()
     os.mkfifo(lab.raw / "d" / "IVg2025-09-15_1.csv")
-    monkeypatch.setattr(stager_module, "scan_raw", lambda root: scanned)
+    monkeypatch.setattr(stager_module, "scan_raw", lambda root, passed: scanned)
     done = threading.Event()
     worker = threading.Thread(target=lambda: (lab.stage(), done.set()), daemon=True)
     worker.start()
     worker.join(20)
-    if not done.is_set():  # unblock the stuck reader so the test process can end, then fail
-        with open(lab.raw / "d" / "IVg2025-09-15_1.csv", "wb"):
-            pass
+    if not done.is_set():  # unblock a reader stuck in open() so the test process can end (no reader: ENXIO), then fail
+        with contextlib.suppress(OSError):
+            os.close(os.open(lab.raw / "d" / "IVg2025-09-15_1.csv", os.O_WRONLY | os.O_NONBLOCK))
         worker.join(20)
         pytest.fail("the stager blocked opening a FIFO")
     assert _outcomes(lab) == {"d/IVg2025-09-15_1.csv": rejected("not_a_file")}

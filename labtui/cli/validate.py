@@ -23,7 +23,7 @@ def register_validate(sub: argparse._SubParsersAction, common: argparse.Argument
     parser = add_command(sub, "validate", common, examples=(
         "labtui validate",
         "labtui validate --fix       # the safe repairs, then check again",
-        "labtui validate --deep      # also every raw file's hash and every Parquet data page",
+        "labtui validate --deep      # every raw file hashed, every Parquet decoded",
         "labtui validate --hash --json",
     ))
     parser.add_argument("--fix", action="store_true",
