@@ -634,6 +634,37 @@ def test_a_raw_root_that_cannot_be_listed_stops_the_stage_and_fixes_nothing(
         assert _outcomes(lab) == before
 
 
+def test_a_raw_file_cut_short_keeps_its_complete_run_until_the_user_restages_it(tmp_path: Path) -> None:
+    """A complete run's file cut to its first rows (a copy that failed, a bad edit) replaced the run with an aborted
+    one of 8 rows, said only as a note. Now the cut file is a reject and the complete run stays, through stage,
+    validate --fix and watch alike; `restage --force` names the file and takes what is left."""
+    from labtui.cli import main
+
+    lab = Lab(tmp_path)
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
+    lab.stage()
+    complete = lab.manifest().row(0, named=True)
+    parquet = run_parquet_path(lab.config.stage_root, "IVg", complete["date_local"], complete["run_id"])
+    kept = parquet.read_bytes()
+    lines = (lab.raw / "d/IVg2025-09-15_1.csv").read_bytes().splitlines(keepends=True)
+    data_at = next(number for number, line in enumerate(lines) if line.startswith(b"#Data:"))
+    cut = b"".join(lines[:data_at + 2 + 5])  # the header, the column row, 5 data rows
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", cut)
+    report = lab.stage()
+    assert report.new_rejects[0].kind == "cut_short" and report.new_rejects[0].describe() == (
+        f"cut short: 5 data rows left of the {complete['n_rows']} of its complete run; restore the file, or `labtui "
+        f"restage --force` it to stage what is left; its last good content stays staged (run {complete['run_id']})"
+    )
+    assert lab.manifest().row(0, named=True) == complete and parquet.read_bytes() == kept
+    findings = validate(lab.config)
+    assert [finding.code for finding in findings.findings] == ["rejects"]
+    apply_fixes(lab.config, findings)
+    assert lab.manifest().row(0, named=True) == complete
+    assert main(lab.args("restage", "--force", str(lab.raw / "d/IVg2025-09-15_1.csv"), "-q")) == 0
+    assert _outcomes(lab) == {"d/IVg2025-09-15_1.csv": INCOMPLETE}
+    assert lab.manifest().row(0, named=True)["n_rows"] == 5
+
+
 def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -117,6 +117,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
             config,
             force=force,
             only=only,
+            take_cut_short=only is not None,  # `restage` names its files: they are taken as they are
             settle_seconds=args.settle,
             raw_root_moved=args.raw_root_moved,
             on_event=ProgressBar(enabled=False if args.quiet or args.json else None),

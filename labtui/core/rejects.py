@@ -25,7 +25,7 @@ RejectKind = Literal[
     # the safe read
     "symlink", "not_a_file", "unreadable", "too_large",
     # the stager
-    "invalid_values", "duplicate_run",
+    "invalid_values", "duplicate_run", "cut_short",
     # written by early versions (now `not_this_format`): their records still read
     "no_procedure",
 ]

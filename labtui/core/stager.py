@@ -63,6 +63,7 @@ class Stager:
         force: bool | None = None,
         only: Iterable[Path] | None = None,
         raw_root_moved: bool = False,
+        take_cut_short: bool = False,
         settle_seconds: float | None = None,
         on_event: EventCallback | None = None,
         cancel: threading.Event | None = None,
@@ -72,6 +73,9 @@ class Stager:
         self.only = None if only is None else {relative_source(config.raw_root, p) for p in only}
         self.force = (self.only is not None) if force is None else force  # files named by the user are re-read
         self.raw_root_moved = raw_root_moved  # the lab moved the raw tree: record the new root (see core.store)
+        # a file cut short since its complete run was staged (a copy that failed, an edit) is rejected and its run
+        # kept, unless the user named it to be taken as it is (`restage`, the app's re-stage): see `_claim`
+        self.take_cut_short = take_cut_short
         self.settle = config.settle_seconds if settle_seconds is None else settle_seconds
         self.on_event = on_event or (lambda event: None)
         self.cancel = cancel or threading.Event()
@@ -80,6 +84,7 @@ class Stager:
         self._claim_lock = threading.Lock()
         self._claimed: dict[str, str] = {}  # run_id -> source_file that owns it (see _claim)
         self._owned: dict[str, str] = {}  # source_file -> its run_id
+        self._staged: pl.DataFrame | None = None  # the manifest the work started from (`_claim`: a file's old run)
         self._present: set[str] = set()
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
         self._curves: dict[str, tuple[str, Curve]] = {}  # calibration run_id -> (hash, its curve)
@@ -145,10 +150,26 @@ class Stager:
                     f"maps to the same run as {owner} (paths equal but for letter case, same start time)",
                 )
             old = self._owned.get(row.source_file)
+            if old is not None and not row.is_complete and not self.take_cut_short:
+                self._refuse_cut_short(row, old)
             if old is not None and old != row.run_id and self._claimed.get(old) == row.source_file:
                 del self._claimed[old]  # the file's start time moved: its old run_id is free
             self._claimed[row.run_id] = row.source_file
             self._owned[row.source_file] = row.run_id
+
+    def _refuse_cut_short(self, row: ManifestRow, old_run_id: str) -> None:
+        """An aborted run with fewer rows than the complete run its file was staged as is a file cut short (a copy
+        that failed, a bad edit): rejected, so the complete run stays (`_collect` keeps it)."""
+        import polars as pl
+
+        from labtui.core.parser import Reject
+
+        assert self._staged is not None  # set before any chunk is staged
+        staged = self._staged.filter(pl.col("run_id") == old_run_id, pl.col("is_complete")).get_column("n_rows")
+        if staged.len() and row.n_rows < (complete := staged.item()):
+            raise Reject("cut_short", f"cut short: {counted(row.n_rows, 'data row')} left of the {complete} of its "
+                                      "complete run; restore the file, or `labtui restage --force` it to stage what "
+                                      "is left")
 
     # -- the run ----------------------------------------------------------------------------------------------
     def run(self) -> StageReport:
@@ -248,6 +269,7 @@ class Stager:
         self._claimed = dict(zip(manifest["run_id"].to_list(), manifest["source_file"].to_list(), strict=True))
         self._present = present
         self._owned = dict(zip(manifest["source_file"].to_list(), manifest["run_id"].to_list(), strict=True))
+        self._staged = manifest
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
             running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]] = {}
 

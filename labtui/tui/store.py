@@ -203,10 +203,11 @@ class Store:
         cancel: threading.Event | None = None,
         wait: bool = False,
     ) -> StageReport:
-        """Stage new and changed raw files (`only`: these, re-read even when unchanged)."""
+        """Stage new and changed raw files (`only`: these, re-read even when unchanged and taken as they are, even
+        cut short: the user named them)."""
         from labtui.core.stager import stage
 
-        return stage(self._writing(wait), only=only, on_event=on_event, cancel=cancel)
+        return stage(self._writing(wait), only=only, take_cut_short=only is not None, on_event=on_event, cancel=cancel)
 
     def restage(self, source_file: str) -> StageReport:
         return self.stage(only=[self.raw_path(source_file)])
