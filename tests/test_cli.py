@@ -67,6 +67,20 @@ def test_history_csv_and_json_carry_the_same_columns_and_timestamps(lab: Lab, ca
     assert all(row["start_time_utc"].endswith("Z") for row in rows)
 
 
+@pytest.mark.parametrize("command", [["export", "histories", "--out"], ["chips", "--store"], ["stage", "--raw-root"]])
+def test_an_empty_path_is_a_usage_error_not_the_current_folder(lab: Lab, tmp_path: Path, capsys, monkeypatch,
+                                                               command: list[str]) -> None:
+    """`Path("")` is `.`: `export histories --out ''` wrote every chip's history into the current folder."""
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    with pytest.raises(SystemExit) as exit_info:
+        main(lab.args(*command, ""))
+    assert exit_info.value.code == 2
+    assert f"argument {command[-1]}: an empty path (give a folder or file" in capsys.readouterr().err
+    assert list(here.iterdir()) == []
+
+
 @pytest.mark.parametrize("out", ["", ".", "/", "./", "{tmp}", "{tmp}/"])
 @pytest.mark.parametrize("command", [["history", "67"], ["metrics"], ["plot", "67", "--seq", "1"]])
 def test_an_out_that_names_no_file_is_a_usage_error(lab: Lab, tmp_path: Path, capsys, command: list[str],

@@ -156,16 +156,18 @@ def usage_line(prog: str, message: str) -> str:
 
 
 def path_arg(text: str) -> Path:
-    """The `type` of a path option: pathlib is imported when a path is given, not by every `--help`."""
+    """The `type` of a path option: pathlib is imported when a path is given, not by every `--help`. An empty one
+    is refused: `Path("")` is the current folder, where `--out ''` wrote 15 histories."""
     from pathlib import Path
 
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (give a folder or file; . is the current folder)")
     return Path(text)
 
 
 def file_arg(text: str) -> Path:
     """The `type` of an --out that names a file to write: not empty, not a folder (`.`, `/`, `out/`)."""
-    path = path_arg(text)
-    if not text.strip() or text.endswith(("/", os.sep)) or path.name in ("", "..") or path.is_dir():
+    if not text.strip() or text.endswith(("/", os.sep)) or (path := path_arg(text)).name in ("", "..") or path.is_dir():
         raise argparse.ArgumentTypeError(f"{text!r} is not a file name (give the file to write, e.g. runs.csv)")
     return path
 
