@@ -448,6 +448,17 @@ def test_changing_the_zone_is_repaired_by_restaging(lab: Lab) -> None:
     assert not old_folder.exists() and parquet_of(lab, late).parent.parent.name == "date=2025-09-09"
 
 
+def test_a_stage_after_the_zone_changed_moves_the_runs_and_leaves_no_folder_behind(lab: Lab) -> None:
+    """A run whose local date moved was staged again into its new date's folder, and its old folder was left for
+    `validate` to call an orphan."""
+    late = "Alisson_08_sept/It2025-09-08_2.csv"
+    old_folder = parquet_of(lab, late).parent
+    lab.configure(local_tz="UTC")
+    assert lab.stage(force=True).staged == 7
+    assert not old_folder.exists() and parquet_of(lab, late).parent.parent.name == "date=2025-09-09"
+    assert validate(lab.config).findings == []
+
+
 def test_fix_waits_for_the_writer_lock(lab: Lab) -> None:
     add_orphan(lab)
     report = validate(lab.config)

@@ -175,11 +175,13 @@ class StoreCommit:
         staged, self.pending = self.pending, []
         new_rejects, self.pending_rejects = self.pending_rejects, []
         updated = upsert(manifest, [item.row for item in staged])
-        # the runs replaced by a run of another run_id (their file's start time moved): a join, not a dict of
-        # every run built at each commit (30 ms and megabytes of short-lived objects at 65k runs); a row that
-        # addresses no folder (a hand edit) has none to remove
-        obsolete = manifest.filter(addresses_a_run()).join(updated.select("run_id"), on="run_id", how="anti").select(
-            "run_id", "proc", "date_local").rows()
+        # the run folders no row addresses any more: a run replaced by one of another run_id (its file's start
+        # time moved), or moved to another date (the lab's zone changed); a join, not a dict of every run built at
+        # each commit (30 ms and megabytes of short-lived objects at 65k runs); a row that addresses no folder (a
+        # hand edit) has none to remove
+        address = ["run_id", "proc", "date_local"]
+        obsolete = manifest.filter(addresses_a_run()).join(updated.select(address), on=address, how="anti").select(
+            address).rows()
         if writing is not None:
             writing(updated)
         publish([(item.temp, item.target) for item in staged], self.config.store_root)
