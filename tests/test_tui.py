@@ -985,9 +985,9 @@ async def test_the_deep_check_finds_a_damaged_data_page_the_quick_one_cannot(lab
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ValidateScreen) and screen.report is not None and screen.report.ok
-        assert "checked (d: deeper)" in text_of(app, "#summary")
+        assert "d checks deeper" in text_of(app, "#summary")
         await pilot.press("d")
-        await wait_until(pilot, lambda: "deeply" in text_of(app, "#summary"))
+        await wait_until(pilot, lambda: "deep check (every raw file hashed" in text_of(app, "#summary"))
         errors = [finding for finding in screen.report.findings if finding.severity == "error"]
         assert [finding.code for finding in errors] == ["parquet_unreadable"] and row["run_id"] in errors[0].items[0]
 

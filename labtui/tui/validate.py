@@ -150,10 +150,12 @@ class ValidateScreen(LabScreen):
         errors, warnings = counted(counts["error"], "error"), counted(counts["warning"], "warning")
         verdict.append(f" · {errors}, {warnings}, {counts['info']} info · "
                        f"{counted(report.stats['runs'], 'run')} and "
-                       f"{counted(report.stats.get('raw_files', 0), 'raw file')} checked"
-                       f"{' deeply' if deep else ' (d: deeper)'}")
+                       f"{counted(report.stats.get('raw_files', 0), 'raw file')} checked")
         if report.fixable:
             verdict.append(f"\nf applies the safe fixes of {counted(len(report.fixable), 'finding')}", style="bold")
+        verdict.append(" · " if report.fixable else "\n")
+        verdict.append("deep check (every raw file hashed, every Parquet decoded)" if deep else "d checks deeper",
+                       style="dim")
         self.summary = verdict
 
     @on(Tree.NodeHighlighted, "#findings")
