@@ -873,6 +873,33 @@ async def test_a_write_while_another_writer_holds_the_store_is_said_once_in_the_
         lock.release()
 
 
+async def test_restaging_a_file_cut_short_asks_before_its_complete_run_is_replaced(lab: Lab) -> None:
+    """`r` takes a file as it is: for one cut short since staged that replaces a complete run whose rows are in no
+    raw file now, so the app asks; `n` keeps the run, `y` stages what is left."""
+    run = read_manifest(lab.config.manifest_path).filter(pl.col("proc") == "IVg").row(0, named=True)
+    lines = (lab.raw / run["source_file"]).read_bytes().splitlines(keepends=True)
+    data_at = next(number for number, line in enumerate(lines) if line.startswith(b"#Data:"))
+    lab.write(run["source_file"], b"".join(lines[:data_at + 2 + 5]))
+    assert [record.kind for record in lab.stage().new_rejects] == ["cut_short"]
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        table(app).cursor = column(app, "source_file").index(run["source_file"])
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("n")
+        await settle(pilot)
+        assert run["source_file"] in column(app, "source_file")
+        assert lab.run_of(run["source_file"])["n_rows"] == run["n_rows"]
+        await pilot.press("R", "y")  # all: the same question
+        await settle(pilot, rounds=5)
+        assert isinstance(app.screen, StageScreen)
+    assert lab.run_of(run["source_file"])["n_rows"] == 5
+
+
 async def test_restage_all_rejects_shows_progress(lab: Lab) -> None:
     lab.write(REJECT, fixed_reject())
     app = LabApp(lab.config)

@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from labtui.core.rejects import RejectRecord
 from labtui.core.stage_events import StageReport
 from labtui.core.wording import counted, shown
 from labtui.tui.base import LabFooter, LabScreen, Shown
+from labtui.tui.dialogs import ConfirmDialog
 from labtui.tui.stage import StageScreen
 from labtui.tui.store import short_path
 from labtui.tui.table import Column, FrameTable
@@ -153,8 +155,32 @@ class RejectsScreen(LabScreen):
     def action_restage(self) -> None:
         record = self._current()
         if record is not None:
-            self.notify(f"re-staging {record.source_file}…")
-            self.restage(record.source_file)
+            self._confirm_cut_short([record], lambda: self._restage_one(record.source_file))
+
+    def _restage_one(self, source_file: str) -> None:
+        self.notify(f"re-staging {source_file}…")
+        self.restage(source_file)
+
+    def _confirm_cut_short(self, records: list[RejectRecord], go: Callable[[], object]) -> None:
+        """Re-staging takes a file as it is: a file cut short then replaces its complete run, whose rows exist
+        nowhere else, so that is asked first; anything else goes at once."""
+        cut = [record for record in records if record.kind == "cut_short"]
+        if not cut:
+            go()
+            return
+        body = Text(f"{counted(len(cut), 'file')} cut short since staged: re-staging takes what is left of each "
+                    "and replaces its complete run, whose rows are in no raw file now.\n\n")
+        for record in cut[:5]:
+            body.append(f"• {shown(record.source_file)}: {record.reason.partition(';')[0]}\n")
+        if len(cut) > 5:
+            body.append(f"… and {len(cut) - 5} more\n")
+        body.append("\nTo keep the complete run, restore the file instead.", style="italic")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                go()
+
+        self.app.push_screen(ConfirmDialog("Replace complete runs with cut files?", body), answered)
 
     @work(thread=True, group="restage", exclusive=True, exit_on_error=False)
     def restage(self, source_file: str) -> StageReport:
@@ -179,7 +205,8 @@ class RejectsScreen(LabScreen):
 
     def action_restage_all(self) -> None:
         if self.records:
-            self.app.push_screen(StageScreen(only=[self.lab.store.raw_path(source) for source in self.records]))
+            only = [self.lab.store.raw_path(source) for source in self.records]
+            self._confirm_cut_short(list(self.records.values()), lambda: self.app.push_screen(StageScreen(only=only)))
 
     def action_edit(self) -> None:
         record = self._current()
