@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -971,17 +972,27 @@ def test_an_editor_variable_with_an_open_quote_or_blank_is_no_crash(monkeypatch:
     assert choose_editor() == (chosen, False)
 
 
+def parquet_of_row(lab: Lab, row: dict[str, Any]) -> Path:
+    return run_parquet_path(lab.config.stage_root, row["proc"], row["date_local"], row["run_id"])
+
+
+async def open_validate(app: LabApp, pilot: Pilot) -> ValidateScreen:
+    """From the dashboard, `v`: the validate screen, its report in."""
+    await settle(pilot)
+    await pilot.press("v")
+    await settle(pilot)
+    assert isinstance(app.screen, ValidateScreen) and app.screen.report is not None
+    return app.screen
+
+
 async def test_validate_shows_findings_jumps_and_applies_fixes(lab: Lab) -> None:
     run = read_manifest(lab.config.manifest_path).filter(pl.col("source_file") == "2025-10-13/It2025-10-13_3.csv")
     row = run.row(0, named=True)
-    run_parquet_path(lab.config.stage_root, row["proc"], row["date_local"], row["run_id"]).unlink()
+    parquet_of_row(lab, row).unlink()
     app = LabApp(lab.config)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("v")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ValidateScreen) and not screen.report.ok
+        screen = await open_validate(app, pilot)
+        assert not screen.report.ok
         assert "1 error," in text_of(app, "#summary")
         tree = screen.query_one("#findings")
         assert "parquet file is missing" in str(tree.cursor_node.label).lower()
@@ -1004,14 +1015,11 @@ async def test_validate_shows_findings_jumps_and_applies_fixes(lab: Lab) -> None
 
 async def test_the_deep_check_finds_a_damaged_data_page_the_quick_one_cannot(lab: Lab) -> None:
     row = read_manifest(lab.config.manifest_path).filter(pl.col("proc") == "It").row(0, named=True)
-    damage_a_data_page(run_parquet_path(lab.config.stage_root, row["proc"], row["date_local"], row["run_id"]), 60)
+    damage_a_data_page(parquet_of_row(lab, row), 60)
     app = LabApp(lab.config)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("v")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ValidateScreen) and screen.report is not None and screen.report.ok
+        screen = await open_validate(app, pilot)
+        assert screen.report is not None and screen.report.ok
         assert "d checks deeper" in text_of(app, "#summary")
         await pilot.press("d")
         await wait_until(pilot, lambda: "deep check (every raw file hashed" in text_of(app, "#summary"))
@@ -1025,10 +1033,7 @@ async def test_a_findings_line_the_tree_cuts_off_is_shown_whole_below_it(lab: La
     full under the tree (and nothing is, where the line fits)."""
     app = LabApp(lab.config)
     async with app.run_test(size=(width, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("v")
-        await settle(pilot)
-        tree = app.screen.query_one("#findings")
+        tree = (await open_validate(app, pilot)).query_one("#findings")
         assert "rejected raw files" in str(tree.cursor_node.label)
         await pilot.press("enter", "j", "j")  # the finding, its fix, its first item
         await pilot.pause()
@@ -1051,11 +1056,8 @@ async def test_a_findings_line_the_tree_cuts_off_is_shown_whole_below_it(lab: La
 async def test_the_fix_key_with_nothing_to_fix_says_so(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("v")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ValidateScreen) and screen.report is not None and not screen.report.fixable
+        screen = await open_validate(app, pilot)
+        assert screen.report is not None and not screen.report.fixable
         await pilot.press("f")
         await settle(pilot)
         assert app.screen is screen  # no confirmation: there is nothing to confirm
