@@ -636,8 +636,9 @@ def test_a_raw_root_that_cannot_be_listed_stops_the_stage_and_fixes_nothing(
 
 def test_a_raw_file_cut_short_keeps_its_complete_run_until_the_user_restages_it(tmp_path: Path) -> None:
     """A complete run's file cut to its first rows (a copy that failed, a bad edit) replaced the run with an aborted
-    one of 8 rows, said only as a note. Now the cut file is a reject and the complete run stays, through stage,
-    validate --fix and watch alike; `restage --force` names the file and takes what is left."""
+    one of 8 rows, said only as a note. Now the cut file is a reject and the staged run stays, through stage,
+    validate --fix and watch alike; `restage --force` names the file and takes what is left. The acquisition only
+    appends: an aborted run's file cut further is cut short too."""
     from labtui.cli import main
 
     lab = Lab(tmp_path)
@@ -652,7 +653,7 @@ def test_a_raw_file_cut_short_keeps_its_complete_run_until_the_user_restages_it(
     plant(lab.raw, "d/IVg2025-09-15_1.csv", cut)
     report = lab.stage()
     assert report.new_rejects[0].kind == "cut_short" and report.new_rejects[0].describe() == (
-        f"cut short: 5 data rows left of the {complete['n_rows']} of its complete run; restore the file, or `labtui "
+        f"cut short: 5 data rows left of the {complete['n_rows']} of its staged run; restore the file, or `labtui "
         f"restage --force` it to stage what is left; its last good content stays staged (run {complete['run_id']})"
     )
     assert lab.manifest().row(0, named=True) == complete and parquet.read_bytes() == kept
@@ -662,6 +663,9 @@ def test_a_raw_file_cut_short_keeps_its_complete_run_until_the_user_restages_it(
     assert lab.manifest().row(0, named=True) == complete
     assert main(lab.args("restage", "--force", str(lab.raw / "d/IVg2025-09-15_1.csv"), "-q")) == 0
     assert _outcomes(lab) == {"d/IVg2025-09-15_1.csv": INCOMPLETE}
+    assert lab.manifest().row(0, named=True)["n_rows"] == 5
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", b"".join(lines[:data_at + 2 + 3]))  # an aborted run cut further
+    assert lab.stage().new_rejects[0].reason.startswith("cut short: 3 data rows left of the 5 of its staged run")
     assert lab.manifest().row(0, named=True)["n_rows"] == 5
 
 

@@ -875,7 +875,7 @@ async def test_a_write_while_another_writer_holds_the_store_is_said_once_in_the_
 
 
 async def test_restaging_a_file_cut_short_asks_before_its_complete_run_is_replaced(lab: Lab) -> None:
-    """`r` takes a file as it is: for one cut short since staged that replaces a complete run whose rows are in no
+    """`r` takes a file as it is: for one cut short since staged that replaces a staged run whose rows are in no
     raw file now, so the app asks; `n` keeps the run, `y` stages what is left."""
     run = read_manifest(lab.config.manifest_path).filter(pl.col("proc") == "IVg").row(0, named=True)
     lines = (lab.raw / run["source_file"]).read_bytes().splitlines(keepends=True)

@@ -73,7 +73,7 @@ class Stager:
         self.only = None if only is None else {relative_source(config.raw_root, p) for p in only}
         self.force = (self.only is not None) if force is None else force  # files named by the user are re-read
         self.raw_root_moved = raw_root_moved  # the lab moved the raw tree: record the new root (see core.store)
-        # a file cut short since its complete run was staged (a copy that failed, an edit) is rejected and its run
+        # a file cut short since its run was staged (a copy that failed, an edit) is rejected and its run
         # kept, unless the user named it to be taken as it is (`restage`, the app's re-stage): see `_claim`
         self.take_cut_short = take_cut_short
         self.settle = config.settle_seconds if settle_seconds is None else settle_seconds
@@ -158,18 +158,18 @@ class Stager:
             self._owned[row.source_file] = row.run_id
 
     def _refuse_cut_short(self, row: ManifestRow, old_run_id: str) -> None:
-        """An aborted run with fewer rows than the complete run its file was staged as is a file cut short (a copy
-        that failed, a bad edit): rejected, so the complete run stays (`_collect` keeps it)."""
+        """An aborted run with fewer rows than the run its file was staged as is a file cut short (a copy that
+        failed, a bad edit; the acquisition only ever appends): rejected, so the staged run stays (`_collect`)."""
         import polars as pl
 
         from labtui.core.parser import Reject
 
         assert self._staged is not None  # set before any chunk is staged
-        staged = self._staged.filter(pl.col("run_id") == old_run_id, pl.col("is_complete")).get_column("n_rows")
-        if staged.len() and row.n_rows < (complete := staged.item()):
-            raise Reject("cut_short", f"cut short: {counted(row.n_rows, 'data row')} left of the {complete} of its "
-                                      "complete run; restore the file, or `labtui restage --force` it to stage what "
-                                      "is left")
+        staged = self._staged.filter(pl.col("run_id") == old_run_id).get_column("n_rows")
+        if staged.len() and row.n_rows < (before := staged.item()):
+            raise Reject("cut_short", f"cut short: {counted(row.n_rows, 'data row')} left of the {before} of its "
+                                      "staged run; restore the file, or `labtui restage --force` it to stage what is "
+                                      "left")
 
     # -- the run ----------------------------------------------------------------------------------------------
     def run(self) -> StageReport:

@@ -162,25 +162,25 @@ class RejectsScreen(LabScreen):
         self.restage(source_file)
 
     def _confirm_cut_short(self, records: list[RejectRecord], go: Callable[[], object]) -> None:
-        """Re-staging takes a file as it is: a file cut short then replaces its complete run, whose rows exist
+        """Re-staging takes a file as it is: a file cut short then replaces its staged run, whose rows exist
         nowhere else, so that is asked first; anything else goes at once."""
         cut = [record for record in records if record.kind == "cut_short"]
         if not cut:
             go()
             return
         body = Text(f"{counted(len(cut), 'file')} cut short since staged: re-staging takes what is left of each "
-                    "and replaces its complete run, whose rows are in no raw file now.\n\n")
+                    "and replaces its staged run, whose rows are in no raw file now.\n\n")
         for record in cut[:5]:
             body.append(f"• {shown(record.source_file)}: {record.reason.partition(';')[0]}\n")
         if len(cut) > 5:
             body.append(f"… and {len(cut) - 5} more\n")
-        body.append("\nTo keep the complete run, restore the file instead.", style="italic")
+        body.append("\nTo keep the staged run, restore the file instead.", style="italic")
 
         def answered(yes: bool | None) -> None:
             if yes:
                 go()
 
-        self.app.push_screen(ConfirmDialog("Replace complete runs with cut files?", body), answered)
+        self.app.push_screen(ConfirmDialog("Replace staged runs with cut files?", body), answered)
 
     @work(thread=True, group="restage", exclusive=True, exit_on_error=False)
     def restage(self, source_file: str) -> StageReport:
