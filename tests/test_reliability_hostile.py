@@ -667,6 +667,11 @@ def test_a_raw_file_cut_short_keeps_its_complete_run_until_the_user_restages_it(
     plant(lab.raw, "d/IVg2025-09-15_1.csv", b"".join(lines[:data_at + 2 + 3]))  # an aborted run cut further
     assert lab.stage().new_rejects[0].reason.startswith("cut short: 3 data rows left of the 5 of its staged run")
     assert lab.manifest().row(0, named=True)["n_rows"] == 5
+    another = b"".join(lines[:data_at + 2 + 3]).replace(b"Start time: 1757947090", b"Start time: 1757947690")
+    put(lab.raw / "d/IVg2025-09-15_1.csv", another, OLD_MTIME + 60)  # another run (aborted) under the name: it
+    # is no cut, and replaces the old run (the same size as the reject's file: a new mtime tells it apart)
+    assert lab.stage().staged == 1 and _outcomes(lab) == {"d/IVg2025-09-15_1.csv": INCOMPLETE}
+    assert lab.manifest().row(0, named=True)["n_rows"] == 3
 
 
 def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(

@@ -150,22 +150,23 @@ class Stager:
                     f"maps to the same run as {owner} (paths equal but for letter case, same start time)",
                 )
             old = self._owned.get(row.source_file)
-            if old is not None and not row.is_complete and not self.take_cut_short:
-                self._refuse_cut_short(row, old)
+            if old == row.run_id and not row.is_complete and not self.take_cut_short:
+                self._refuse_cut_short(row)
             if old is not None and old != row.run_id and self._claimed.get(old) == row.source_file:
                 del self._claimed[old]  # the file's start time moved: its old run_id is free
             self._claimed[row.run_id] = row.source_file
             self._owned[row.source_file] = row.run_id
 
-    def _refuse_cut_short(self, row: ManifestRow, old_run_id: str) -> None:
-        """An aborted run with fewer rows than the run its file was staged as is a file cut short (a copy that
-        failed, a bad edit; the acquisition only ever appends): rejected, so the staged run stays (`_collect`)."""
+    def _refuse_cut_short(self, row: ManifestRow) -> None:
+        """An aborted run with fewer rows than the same run (same file, same start time) as staged is a file cut
+        short (a copy that failed, a bad edit; the acquisition only ever appends): rejected, so the staged run stays
+        (`_collect`). Another run under the file's name is no cut: it replaces the old one as before."""
         import polars as pl
 
         from labtui.core.parser import Reject
 
         assert self._staged is not None  # set before any chunk is staged
-        staged = self._staged.filter(pl.col("run_id") == old_run_id).get_column("n_rows")
+        staged = self._staged.filter(pl.col("run_id") == row.run_id).get_column("n_rows")
         if staged.len() and row.n_rows < (before := staged.item()):
             raise Reject("cut_short", f"cut short: {counted(row.n_rows, 'data row')} left of the {before} of its "
                                       "staged run; restore the file, or `labtui restage --force` it to stage what is "
