@@ -29,6 +29,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
+import pytest
 
 from labtui.core.config import StagingConfig, load_config
 from labtui.core.extract import run_id_for
@@ -266,6 +267,29 @@ def damage_a_data_page(path: Path, length: int) -> None:
     middle = start + chunk.total_compressed_size // 2
     data[middle:middle + length] = b"\xff" * length
     path.write_bytes(bytes(data))
+
+
+@contextlib.contextmanager
+def unlistable(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`folder` cannot be listed: no read permission, or (root reads everything) its `scandir` denied as the OS
+    would deny it."""
+    if os.geteuid() == 0:
+        real_scandir = os.scandir
+
+        def deny(path: object = ".") -> object:
+            if os.fspath(path) == os.fspath(folder):  # type: ignore[arg-type]
+                raise PermissionError(13, "Permission denied", os.fspath(folder))
+            return real_scandir(path)  # type: ignore[arg-type]
+
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "scandir", deny)
+            yield
+        return
+    folder.chmod(0)
+    try:
+        yield
+    finally:
+        folder.chmod(0o755)
 
 
 # -- the lab -------------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import stat
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from labtui.core.manifest import read_manifest
 from labtui.core.metrics import read_metrics
 from labtui.core.rejects import LINE_BYTES, excerpt
 from labtui.core.validate import validate
-from tests.lab import OLD_MTIME, Lab, put, render_run
+from tests.lab import OLD_MTIME, Lab, put, render_run, unlistable
 from tests.promises import assert_settled, raw_snapshot, reject_files, store_bytes
 
 STAGED = ("staged", True)
@@ -566,29 +566,6 @@ def test_unreadable_file_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert_settled(lab.config)
     finally:
         target.chmod(stat.S_IRUSR | stat.S_IWUSR)
-
-
-@contextlib.contextmanager
-def unlistable(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """`folder` cannot be listed: no read permission, or (root reads everything) its `scandir` denied as the OS
-    would deny it."""
-    if os.geteuid() == 0:
-        real_scandir = os.scandir
-
-        def deny(path: object = ".") -> object:
-            if os.fspath(path) == os.fspath(folder):  # type: ignore[arg-type]
-                raise PermissionError(13, "Permission denied", os.fspath(folder))
-            return real_scandir(path)  # type: ignore[arg-type]
-
-        with monkeypatch.context() as patch:
-            patch.setattr(os, "scandir", deny)
-            yield
-        return
-    folder.chmod(0)
-    try:
-        yield
-    finally:
-        folder.chmod(0o755)
 
 
 def test_a_folder_that_cannot_be_listed_is_said_and_loses_nothing(

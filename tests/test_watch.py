@@ -18,7 +18,7 @@ from labtui.core.lock import WriterLock
 from labtui.core.measuring import QUEUE_STALLED_SECONDS, Measured, MeasuringWatcher
 from labtui.core.registry import load_registry
 from labtui.core.watch import QUEUED_SECONDS, RESTAT_SECONDS, Watcher, WatchEvent
-from tests.lab import Lab, cli_env, it_rows, raw_csv
+from tests.lab import Lab, cli_env, it_rows, raw_csv, unlistable
 
 
 class Clock:
@@ -135,6 +135,25 @@ def test_watching_survives_a_deleted_folder_and_a_held_lock(lab: Lab) -> None:
     watcher.poll()
     kinds = [e.kind for e in events[-2:]]
     assert kinds == ["recovered", "staged"] and lab.manifest().height == 2
+
+
+def test_a_folder_the_watcher_cannot_list_is_said_once_and_its_files_staged_when_it_can(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A raw sub-folder without read permission was passed over without a word while the app watched."""
+    clock, events = Clock(), []
+    watcher = Watcher(replace(lab.config, watch_settle_seconds=0), on_event=events.append, wall=clock,
+                      full_rescan_seconds=0)
+    lab.write("locked/It2025-10-14_1.csv", raw_csv("It"), mtime=clock.now - 10)
+    with unlistable(lab.raw / "locked", monkeypatch):
+        watcher.poll()
+        watcher.poll()  # said once, not at every scan
+        assert [(event.kind, event.message) for event in events] == [
+            ("unlisted", "cannot list the raw folder locked/ (Permission denied): its files wait until it can be read")
+        ]
+    watcher.poll()
+    assert [event.kind for event in events[1:]] == ["recovered", "staged"] and lab.manifest().height == 1
+    assert events[1].message == "the raw folder locked/ can be listed again"
 
 
 def test_follow_reads_only_new_rows_and_describes_the_run(lab: Lab) -> None:

@@ -30,6 +30,7 @@ class WatchEventKind(StrEnum):
     STAGED = "staged"
     WAITING = "waiting"  # the lock is held elsewhere
     ERROR = "error"  # the raw folder is unreachable, or staging failed: retried at the next poll
+    UNLISTED = "unlisted"  # a folder in the raw tree cannot be listed: its files wait until it can
     RECOVERED = "recovered"  # the raw folder is back
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
 from labtui.core.parser import DATA_TAG, HEADER_LIMIT, VISIBLE
-from labtui.core.scan import scan_raw, source_path
+from labtui.core.scan import PassedOver, scan_raw, source_path
 from labtui.core.stage_events import StageEvent, StageReport, WatchEventKind
 from labtui.core.stager import Stager
 
@@ -70,15 +70,31 @@ class Watcher:
         self._last_full = -float("inf")
         self._failing = False
         self._locked_out = False  # the last staging found the store locked (said once, retried every poll)
+        self._unlisted: set[str] = set()  # raw folders the last full scan could not list (each said once)
         self.cancel = threading.Event()
 
     # -- change detection -------------------------------------------------------------------------------------
-    def _full_scan(self) -> None:
-        candidates = scan_raw(self.config.raw_root)
+    def _full_scan(self) -> list[WatchEvent]:
+        """Every file's signature; a folder the scan cannot list (or can again) is said once."""
+        passed = PassedOver()
+        candidates = scan_raw(self.config.raw_root, passed)
         seen = {c.source_file: (c.size, c.mtime_ns) for c in candidates}
-        self._note_changes(seen, complete=True)
+        self._note_changes(seen, complete=True, unseen=passed.unseen)
         self.state.folders = self._folder_mtimes()
         self._last_full = self.wall()
+        said, self._unlisted = self._unlisted, set(passed.unlisted)
+
+        def named(folder: str) -> str:
+            return folder or str(self.config.raw_root)
+
+        return [
+            *(WatchEvent(WatchEventKind.UNLISTED, f"cannot list the raw folder {named(folder)} "
+                                                  f"({passed.unlisted[folder].strerror or passed.unlisted[folder]}): "
+                                                  "its files wait until it can be read")
+              for folder in sorted(self._unlisted - said)),
+            *(WatchEvent(WatchEventKind.RECOVERED, f"the raw folder {named(folder)} can be listed again")
+              for folder in sorted(said - self._unlisted)),
+        ]
 
     def _folder_mtimes(self) -> dict[Path, int]:
         folders: dict[Path, int] = {}
@@ -104,15 +120,17 @@ class Watcher:
                 changed.append(folder)
         return changed
 
-    def _note_changes(self, seen: dict[str, tuple[int, int]], *, complete: bool, under: set[str] | None = None) -> None:
-        """Record new or changed files as pending; forget vanished ones (within the scanned part of the tree)."""
+    def _note_changes(self, seen: dict[str, tuple[int, int]], *, complete: bool, under: set[str] | None = None,
+                      unseen: Callable[[str], bool] = lambda source: False) -> None:
+        """Record new or changed files as pending; forget vanished ones (within the scanned part of the tree, and
+        not in a folder it could not list: those may be there still)."""
         now = self.wall()
         for source, signature in seen.items():
             if self.state.files.get(source) != signature:
                 self.state.files[source] = signature
                 self.state.pending[source] = now
         scanned = self.state.files if complete else {s for s in self.state.files if _parent(s) in (under or set())}
-        for source in [s for s in scanned if s not in seen]:
+        for source in [s for s in scanned if s not in seen and not unseen(s)]:
             self.state.files.pop(source, None)
             self.state.pending.pop(source, None)
             self.state.waiting.discard(source)
@@ -160,7 +178,7 @@ class Watcher:
             events.append(WatchEvent(WatchEventKind.RECOVERED, f"raw folder {self.config.raw_root} is back"))
             self._last_full = -float("inf")
         if self.wall() - self._last_full >= self.full_rescan_seconds:
-            self._full_scan()
+            events += self._full_scan()
         else:
             self._quick_scan()
         settle = self.config.watch_settle_seconds

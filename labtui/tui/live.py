@@ -85,8 +85,8 @@ class WatchController:
             return
         self.problem = None
         if event.kind != WatchEventKind.STAGED:  # recovered, or waiting for the lock
-            waiting = event.kind == WatchEventKind.WAITING
-            self.app.notify(event.message, title="Watching", severity="warning" if waiting else "information")
+            warning = event.kind in (WatchEventKind.WAITING, WatchEventKind.UNLISTED)
+            self.app.notify(event.message, title="Watching", severity="warning" if warning else "information")
             return
         rejects = event.report.new_rejects if event.report else []
         lines = [*event.staged[:SHOWN_FILES]]
