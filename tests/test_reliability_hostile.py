@@ -631,8 +631,9 @@ def test_a_raw_file_cut_short_keeps_its_complete_run_until_the_user_restages_it(
     report = lab.stage()
     assert report.new_rejects[0].kind == "cut_short" and report.new_rejects[0].describe() == (
         f"cut short: 5 data rows left of the {complete['n_rows']} of its staged run; restore the file, or `labtui "
-        f"restage --force` it to stage what is left; its last good content stays staged (run {complete['run_id']})"
-    )
+        f"restage --force` it to stage what is left (line {data_at + 2 + 5}); its last good content stays staged (run "
+        f"{complete['run_id']})"
+    )  # the line its rows end on: the reject review shows the file's lines around it
     assert lab.manifest().row(0, named=True) == complete and parquet.read_bytes() == kept
     findings = validate(lab.config)
     assert [finding.code for finding in findings.findings] == ["rejects"]

@@ -280,7 +280,7 @@ def test_file_that_changes_between_scan_and_read_is_busy(lab: Lab) -> None:
     path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     info = path.stat()
     stale = Candidate("a/It2025-10-13_1.csv", path, info.st_size - 10, info.st_mtime_ns, False)
-    with ChunkWorker(lab.config, load_registry(), "test", None, claim=lambda row: None,
+    with ChunkWorker(lab.config, load_registry(), "test", None, claim=lambda row, last_line: None,
                      cancel=threading.Event()) as worker:
         [(_, result)] = worker.stage([stale])
     assert isinstance(result, Busy)

@@ -64,7 +64,7 @@ class ChunkWorker:
     them (`Stager._claim`); `temp_dir` is the staging area (None: temp files beside their targets)."""
 
     def __init__(self, config: StagingConfig, registry: Registry, version: str, temp_dir: Path | None,
-                 claim: Callable[[ManifestRow], None], cancel: threading.Event,
+                 claim: Callable[[ManifestRow, int], None], cancel: threading.Event,
                  registry_sha256: str | None = None) -> None:
         self.config = config
         self.registry = registry
@@ -165,7 +165,7 @@ class ChunkWorker:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise Reject("invalid_values", f"header values out of range: {problems}") from None
         file.warnings += notes
-        self.claim(file.row)
+        self.claim(file.row, file.header.column_line + file.row.n_rows)  # the line its rows end on
         file.record = run_record(file.row, file.warnings, self.version)
 
     def _derive(self, file: _File) -> None:

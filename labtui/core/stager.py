@@ -137,9 +137,10 @@ class Stager:
         digests = hash_files(self.config.raw_root, sources, self.config.workers)
         return {source for source, digest in zip(sources, digests, strict=True) if digest != staged.get(source)}
 
-    def _claim(self, row: ManifestRow) -> None:
+    def _claim(self, row: ManifestRow, last_line: int) -> None:
         """Reserve the row's run_id before its Parquet is written: a second file with the same run_id (a case
-        twin) is rejected without touching the Parquet of the file that owns the run."""
+        twin) is rejected without touching the Parquet of the file that owns the run; so is a file cut short (its
+        rows end on `last_line`)."""
         from labtui.core.parser import Reject
 
         with self._claim_lock:
@@ -151,13 +152,13 @@ class Stager:
                 )
             old = self._owned.get(row.source_file)
             if old == row.run_id and not row.is_complete and not self.take_cut_short:
-                self._refuse_cut_short(row)
+                self._refuse_cut_short(row, last_line)
             if old is not None and old != row.run_id and self._claimed.get(old) == row.source_file:
                 del self._claimed[old]  # the file's start time moved: its old run_id is free
             self._claimed[row.run_id] = row.source_file
             self._owned[row.source_file] = row.run_id
 
-    def _refuse_cut_short(self, row: ManifestRow) -> None:
+    def _refuse_cut_short(self, row: ManifestRow, last_line: int) -> None:
         """An aborted run with fewer rows than the same run (same file, same start time) as staged is a file cut
         short (a copy that failed, a bad edit; the acquisition only ever appends): rejected, so the staged run stays
         (`_collect`). Another run under the file's name is no cut: it replaces the old one as before."""
@@ -170,7 +171,7 @@ class Stager:
         if staged.len() and row.n_rows < (before := staged.item()):
             raise Reject("cut_short", f"cut short: {counted(row.n_rows, 'data row')} left of the {before} of its "
                                       "staged run; restore the file, or `labtui restage --force` it to stage what is "
-                                      "left")
+                                      "left", last_line)
 
     # -- the run ----------------------------------------------------------------------------------------------
     def run(self) -> StageReport:
