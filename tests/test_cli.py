@@ -540,6 +540,25 @@ def test_the_app_with_its_standard_error_redirected_says_so_on_the_terminal(lab:
     assert "the app draws on the standard error: run it without redirecting that" in shown
 
 
+def test_a_deep_validation_says_on_a_terminal_why_it_takes_long(lab: Lab) -> None:
+    """Hashing every raw file and decoding every Parquet takes minutes on a large store: a terminal is told what
+    runs meanwhile; a pipe or a log gets the report alone."""
+    import pty
+
+    terminal, device = pty.openpty()
+    try:
+        result = subprocess.run(lab.command("validate", "--deep"), stdout=subprocess.PIPE, stderr=device,
+                                env=cli_env(), timeout=60)
+        said = os.read(terminal, 4096).decode()
+    finally:
+        os.close(terminal)
+        os.close(device)
+    assert said.startswith("validating deeply: every raw file hashed, every run's Parquet decoded")
+    assert b"hashed" in result.stdout
+    piped = subprocess.run(lab.command("validate", "--deep"), capture_output=True, env=cli_env(), timeout=60)
+    assert piped.stderr == b"" and b"hashed" in piped.stdout
+
+
 def test_the_progress_line_shows_an_escape_in_a_file_name_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
     """`stage` on a terminal wrote a raw file's name as it is: an `ESC[2J` in it cleared the screen."""
     from labtui.cli.progress import ProgressBar

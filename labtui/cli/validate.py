@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from labtui.cli import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, add_command
 from labtui.cli.locate import config_from
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from(args)
     depth = {"hash_all": args.hash or args.deep, "decode_all": args.deep}
+    if args.deep and not args.json and sys.stderr.isatty():  # it takes long enough to wonder about
+        print("validating deeply: every raw file hashed, every run's Parquet decoded…", file=sys.stderr, flush=True)
     report = validate(config, **depth)
     fixes: list[str] = []
     if args.fix and report.fixable:
