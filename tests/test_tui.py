@@ -830,6 +830,28 @@ async def open_rejects(app: LabApp, pilot: Pilot) -> None:
     assert isinstance(app.screen, RejectsScreen) and column(app, "source_file") == [REJECT]
 
 
+async def test_the_rejects_pane_shows_the_offending_line_under_the_reason(lab: Lab) -> None:
+    """At 80×24 the pane showed the file's first lines: the offending one, 45 lines down, only by scrolling."""
+    lines = raw_csv("It").splitlines(keepends=True)
+    lines[44] = b"abc,def,ghi\r\n"
+    lab.write("2025-10-13/It2025-10-13_9.csv", b"".join(lines))
+    lab.stage()
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        table(app).cursor = column(app, "source_file").index("2025-10-13/It2025-10-13_9.csv")
+        await settle(pilot)
+        assert "(line 45)" in text_of(app, "#reason")
+        detail = app.screen.query_one("#detail")
+        row = [line.strip() for line in text_of(app, "#excerpt").split("\n")].index("45 abc,def,ghi")
+        assert 0 < detail.scroll_y <= row < detail.scroll_y + detail.scrollable_content_region.height
+        table(app).cursor = column(app, "source_file").index(REJECT)  # no line: the pane shows the top
+        await settle(pilot)
+        assert detail.scroll_y == 0
+
+
 async def test_restage_a_fixed_reject_moves_it_into_the_history(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:

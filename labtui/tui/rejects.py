@@ -69,17 +69,21 @@ def choose_editor() -> tuple[list[str] | None, bool]:
     return ([found] if found else None), True
 
 
-def render_excerpt(lines: list[tuple[int, str]], bad: int | None) -> Text:
+def render_excerpt(lines: list[tuple[int, str]], bad: int | None) -> tuple[Text, int | None]:
+    """The excerpt, numbered, the offending line highlighted; and that line's row in it (None: not in it)."""
     text = Text()
-    previous = 0
+    previous, row, bad_row = 0, 0, None
     for number, content in lines:
         if number != previous + 1:
             text.append("     ⋮\n", style="dim")
+            row += 1
+        if number == bad:
+            bad_row = row
         style = "bold reverse" if number == bad else ""
         text.append(f"{number:>5} ", style="dim" if number != bad else "bold")
         text.append(shown(content.expandtabs(4)) + "\n", style=style)  # a NUL or an escape: seen, not acted on
-        previous = number
-    return text
+        previous, row = number, row + 1
+    return text, bad_row
 
 
 class RejectsScreen(LabScreen):
@@ -106,8 +110,8 @@ class RejectsScreen(LabScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield FrameTable(COLUMNS, key="source_file", id="rejects", choosable=False)  # the pane shows the file
+        yield Shown(id="reason").data_bind(text=RejectsScreen.reason)  # above the file's lines: stays in view
         with VerticalScroll(id="detail"):
-            yield Shown(id="reason").data_bind(text=RejectsScreen.reason)
             yield Shown(id="excerpt").data_bind(text=RejectsScreen.file_lines)
         yield LabFooter()
 
@@ -142,10 +146,20 @@ class RejectsScreen(LabScreen):
         except OSError as exc:
             self._detail(reason, Text(f"cannot read the file: {exc.strerror or exc}", style="italic"))
             return
-        self._detail(reason, render_excerpt(lines, record.line))
+        self._detail(reason, *render_excerpt(lines, record.line))
 
-    def _detail(self, reason: Text, body: Text) -> None:
+    def _detail(self, reason: Text, body: Text, bad_row: int | None = None) -> None:
         self.reason, self.file_lines = reason, body
+        self.call_after_refresh(self._show_bad_line, bad_row)
+
+    def _show_bad_line(self, bad_row: int | None) -> None:
+        """The pane shows the offending line, mid-height (it showed the file's first lines, the line 70 below them
+        at 80×24); the top where there is none."""
+        detail = self.query_one("#detail", VerticalScroll)
+        if bad_row is None:
+            detail.scroll_home(animate=False)
+            return
+        detail.scroll_to(y=max(0, bad_row - detail.scrollable_content_region.height // 2), animate=False)
 
     # -- actions ----------------------------------------------------------------------------------------------
     def _current(self) -> RejectRecord | None:
