@@ -569,10 +569,13 @@ def test_unreadable_file_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_a_folder_that_cannot_be_listed_is_said_and_loses_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Its files are neither staged nor taken for gone: the runs staged from it stay, its reject records too (a
-    stage dropped them as records of deleted files, silently), and stage and validate both name the folder."""
+    stage dropped them as records of deleted files, silently), and stage, validate and prune name the folder
+    (prune stopped on an operating-system error, as another user)."""
+    from labtui.cli import main
+
     lab = Lab(tmp_path)
     plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
     plant(lab.raw, "locked/IVg2025-09-15_2.csv", valid("IVg", file_idx=2))
@@ -589,13 +592,23 @@ def test_a_folder_that_cannot_be_listed_is_said_and_loses_nothing(
         assert {"raw_missing", "rejects_stale"}.isdisjoint(findings), list(findings)
         apply_fixes(lab.config, validate(lab.config))
         assert _outcomes(lab) == {**before, "d/IVg2025-09-15_4.csv": STAGED}
+        capsys.readouterr()
+        assert main(lab.args("prune", "--yes")) == 0
+        said = capsys.readouterr()
+        assert said.err == "labtui: cannot list the raw folder locked/ (Permission denied): its runs were not " \
+                           "checked, and are kept\n"
+        assert said.out.startswith("nothing to prune in ") and "raw file that could be checked is under" in said.out
+        assert _outcomes(lab) == {**before, "d/IVg2025-09-15_4.csv": STAGED}
 
 
 def test_a_raw_root_that_cannot_be_listed_stops_the_stage_and_fixes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The stage stops on one line naming the folder (it said 'raw/_manifest'); validate warns that nothing was
-    checked instead of calling every run gone, and its fixes leave the reject records (one was deleted)."""
+    checked instead of calling every run gone, and its fixes leave the reject records (one was deleted); prune
+    refuses."""
+    from labtui.cli import main
+
     lab = Lab(tmp_path)
     plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
     plant(lab.raw, "d/IVg2025-09-15_3.csv", b"garbage\r\n")
@@ -608,6 +621,7 @@ def test_a_raw_root_that_cannot_be_listed_stops_the_stage_and_fixes_nothing(
         report = validate(lab.config)
         assert [(f.code, f.severity) for f in report.findings] == [("raw_root_unreadable", "warning")]
         apply_fixes(lab.config, report)
+        assert main(lab.args("prune", "--yes")) == 2  # every run would look gone
         assert _outcomes(lab) == before
 
 
@@ -724,7 +738,7 @@ def test_a_latin1_named_file_is_found_from_its_key(tmp_path: Path) -> None:
     nothing."""
     from labtui.core.fixes import apply_fixes
     from labtui.core.repair import prunable
-    from labtui.core.scan import source_path
+    from labtui.core.scan import PassedOver, source_path
     from labtui.core.validate import validate
 
     lab = Lab(tmp_path)
@@ -732,7 +746,7 @@ def test_a_latin1_named_file_is_found_from_its_key(tmp_path: Path) -> None:
     lab.stage()
     (key,) = expected
     assert source_path(lab.raw, key).read_bytes() == valid("IVg")
-    assert prunable(lab.config, read_manifest(lab.config.manifest_path)).is_empty()
+    assert prunable(lab.config, read_manifest(lab.config.manifest_path), PassedOver()).is_empty()
     assert validate(lab.config, hash_all=True).findings == []
     path = source_path(lab.raw, key)
     path.write_bytes(valid("IVg") + b"0.0,1e-06,nan,nan,nan\r\n")  # content changed: --fix restages it

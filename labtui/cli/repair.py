@@ -4,11 +4,12 @@ gone, after the user confirms)."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 from labtui.cli import EXIT_OK, add_command
 from labtui.cli.locate import config_from, require_store
 from labtui.core.errors import UsageError
-from labtui.core.wording import counted
+from labtui.core.wording import counted, shown
 
 
 def register_repair(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -40,22 +41,30 @@ def run_repair(args: argparse.Namespace) -> int:
 def run_prune(args: argparse.Namespace) -> int:
     from labtui.core.manifest import read_manifest
     from labtui.core.repair import drop_runs, prunable
+    from labtui.core.scan import PassedOver
     from labtui.core.store import check_raw_root
 
     config = config_from(args)
     if not config.raw_root.is_dir():
         raise UsageError(f"the raw root {config.raw_root} is not there: every run would look gone; mount it first")
+    if problem := config.raw_root_problem():  # it cannot be listed: every run would look gone
+        raise UsageError(problem)
     manifest = read_manifest(config.manifest_path)
     sources = manifest["source_file"].to_list()
     check_raw_root(config, sources, moved=False)  # a sub-folder, another tree: as `stage` refuses them
-    runs = prunable(config, manifest)
+    passed = PassedOver()
+    runs = prunable(config, manifest, passed)
+    for unlisted, error in passed.unlisted.items():
+        print(shown(f"labtui: cannot list the raw folder {unlisted} ({error.strerror or error}): its runs were not "
+                    "checked, and are kept"), file=sys.stderr)
     if runs.height and runs.height == len(sources):
         raise UsageError(f"no staged run's raw file is under {config.raw_root}: an unmounted share, or another "
                          "folder? Nothing dropped (to empty the store, delete it)")
     for run_id, source, why in runs.iter_rows():
         print(f"{run_id}  {source}  ({why})")
     if runs.is_empty():
-        print(f"nothing to prune in {config.store_root}: every run's raw file is under {config.raw_root}")
+        checked = " that could be checked" if passed.unlisted else ""
+        print(f"nothing to prune in {config.store_root}: every run's raw file{checked} is under {config.raw_root}")
     elif not args.yes:
         print(f"{counted(runs.height, 'run')} would be dropped from {config.store_root}; "
               "run again with --yes to drop them")

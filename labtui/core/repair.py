@@ -32,7 +32,7 @@ from labtui.core.manifest import (
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import read_footer, read_run_record
 from labtui.core.quarantine import STAMP_FORMAT, quarantine, quarantine_root
-from labtui.core.scan import source_path
+from labtui.core.scan import PassedOver, scan_raw
 from labtui.core.store import lock_store
 from labtui.core.validate import outside_raw_root
 from labtui.core.wording import counted
@@ -208,13 +208,15 @@ def drop_runs(config: StagingConfig, sources: set[str]) -> tuple[int, Path | Non
     return dropped.height, folder
 
 
-def prunable(config: StagingConfig, manifest: pl.DataFrame) -> pl.DataFrame:
+def prunable(config: StagingConfig, manifest: pl.DataFrame, passed: PassedOver) -> pl.DataFrame:
     """Runs of `manifest` whose raw file is gone from the raw root, or whose source path is not under it: (run_id,
-    source, why)."""
+    source, why). A run in a folder that cannot be listed is not gone: nobody can tell (`passed.unlisted` names
+    the folders; the raw root among them, every run is)."""
     manifest = manifest.select("run_id", "source_file")
     outside = manifest.filter(outside_raw_root(pl.col("source_file")))
     inside = manifest.filter(~outside_raw_root(pl.col("source_file")))
-    gone = [not source_path(config.raw_root, source).is_file() for source in inside["source_file"]]
+    present = {candidate.source_file for candidate in scan_raw(config.raw_root, passed)}
+    gone = [source not in present and not passed.unseen(source) for source in inside["source_file"]]
     return pl.concat([
         outside.with_columns(why=pl.lit("not under the raw root")),
         inside.filter(pl.Series(gone, dtype=pl.Boolean)).with_columns(why=pl.lit("raw file gone")),
