@@ -52,7 +52,17 @@ from labtui.tui.rejects import RejectsScreen, choose_editor
 from labtui.tui.stage import StageScreen, WrappedLog
 from labtui.tui.table import FrameTable
 from labtui.tui.validate import ValidateScreen
-from tests.lab import REJECT, Lab, damage_a_data_page, epoch, fixed_reject, lock_held_elsewhere, raw_csv, tui_lab
+from tests.lab import (
+    REJECT,
+    Lab,
+    damage_a_data_page,
+    epoch,
+    fixed_reject,
+    lock_held_elsewhere,
+    raw_csv,
+    tui_lab,
+    unlistable,
+)
 from tests.pilot import said, settle, wait_until
 
 
@@ -237,6 +247,27 @@ async def test_the_dashboard_tells_an_empty_raw_folder_from_a_staged_one_and_cou
         assert not text_of(app, "#staged").startswith("never") and text_of(app, "#rejects").startswith("1")
 
 
+def drawn(widget: Widget) -> str:
+    """What the widget draws, its lines run together."""
+    return "".join(segment.text for strip in widget.render_lines(Region(0, 0, *widget.outer_size)) for segment in strip)
+
+
+async def test_the_dashboard_says_a_raw_folder_it_cannot_list(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its files are not counted among those waiting: said on the card (at 80 columns), not left to a low count."""
+    lab.write("locked/It2025-10-20_1.csv", raw_csv("It"))
+    with unlistable(lab.raw / "locked", monkeypatch):
+        app = LabApp(lab.config)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert text_of(app, "#waiting") == "0\n1 folder unreadable"
+            assert "1 folder unreadable" in drawn(app.screen.query_one("#waiting"))  # whole at 80 columns
+        with unlistable(lab.raw, monkeypatch):
+            app = LabApp(lab.config)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await settle(pilot)
+                assert text_of(app, "#waiting").startswith("no raw folder\ncannot list the raw folder")
+
+
 async def test_the_dashboard_cards_say_their_detail_whole_at_80_columns(lab: Lab, tmp_path: Path) -> None:
     """Below 32 rows a card keeps one line of detail, and at 80 columns it was cut: `files that could not…`,
     `new or changed since…`, and a new lab's `press s to stage the …`."""
@@ -246,9 +277,7 @@ async def test_the_dashboard_cards_say_their_detail_whole_at_80_columns(lab: Lab
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             for card in app.screen.query(".card"):
-                drawn = "".join(segment.text for strip in card.render_lines(Region(0, 0, *card.outer_size))
-                                for segment in strip)
-                assert "…" not in drawn, drawn
+                assert "…" not in drawn(card), drawn(card)
 
 
 async def test_the_dashboard_says_when_the_derived_quantities_are_out_of_date(lab: Lab) -> None:

@@ -237,13 +237,17 @@ def read_again(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRec
         record is not None and record.extraction_rules < EXTRACTION_RULES and rejected_as_is(cand, record))
 
 
-def pending_files(config: StagingConfig, manifest: pl.DataFrame) -> list[str] | None:
-    """Raw files the next `stage` would read (new or changed); None when the raw folder is not there."""
+def pending_files(
+    config: StagingConfig, manifest: pl.DataFrame, passed: PassedOver | None = None
+) -> list[str] | None:
+    """Raw files the next `stage` would read (new or changed); None when the raw folder is not there. What the scan
+    passes over (a folder it cannot list) goes into `passed` when given."""
     if not config.raw_root.is_dir():
         return None
     staged, rejects = staged_signatures(manifest), load_rejects(config.rejects_dir)
     registry = registry_digest(config.procedures_file)
-    return [c.source_file for c in scan_raw(config.raw_root) if known_outcome(c, staged, rejects, registry) is None]
+    return [c.source_file for c in scan_raw(config.raw_root, passed)
+            if known_outcome(c, staged, rejects, registry) is None]
 
 
 def relative_source(raw_root: Path, path: Path) -> str:

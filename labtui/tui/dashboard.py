@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 from labtui.core.lock import Holder
 from labtui.core.overview import Overview
 from labtui.core.rejects import RejectRecord
+from labtui.core.scan import PassedOver
 from labtui.core.stage_events import EventKind, StageReport
 from labtui.core.wording import counted
 from labtui.tui.base import LabFooter, LabScreen, Shown
@@ -217,10 +218,13 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     @work(group="waiting", exclusive=True, exit_on_error=False)
     async def load_waiting(self) -> None:
         store = self.lab.store
-        waiting = await asyncio.to_thread(store.waiting)
-        if waiting is None:
+        passed = PassedOver()
+        waiting = await asyncio.to_thread(store.waiting, passed)
+        if waiting is None or "" in passed.unlisted:
             # said in the card's first line: the compact card cuts the path's message short
             self._card("waiting", "no raw folder", self.lab.config.raw_root_problem() or "")
+        elif passed.unlisted:  # their files are not counted: s names them
+            self._card("waiting", f"{len(waiting)}", f"{counted(len(passed.unlisted), 'folder')} unreadable")
         elif waiting:
             self._card("waiting", f"{len(waiting)}", "new or changed")  # since the last staging; a card at 80 columns
         elif await asyncio.to_thread(store.derived_outdated):  # an older labtui's table, or none: s redoes it
