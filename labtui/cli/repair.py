@@ -54,9 +54,9 @@ def run_prune(args: argparse.Namespace) -> int:
     check_raw_root(config, sources, moved=False)  # a sub-folder, another tree: as `stage` refuses them
     passed = PassedOver()
     runs = prunable(config, manifest, passed)
-    for unlisted, error in passed.unlisted.items():
-        print(shown(f"labtui: cannot list the raw folder {unlisted} ({error.strerror or error}): its runs were not "
-                    "checked, and are kept"), file=sys.stderr)
+    for unlisted in passed.unlisted_named(config.raw_root).values():
+        print(shown(f"labtui: cannot list the raw folder {unlisted}: its runs were not checked, and are kept"),
+              file=sys.stderr)
     if runs.height and runs.height == len(sources):
         raise UsageError(f"no staged run's raw file is under {config.raw_root}: an unmounted share, or another "
                          "folder? Nothing dropped (to empty the store, delete it)")

@@ -108,7 +108,7 @@ def raw_findings(
                   "move or copy the folder itself into the raw tree (labtui follows no links), or remove the link"),
         *_finding(FindingCode.RAW_UNLISTED, "warning", "folders in the raw tree that cannot be listed: their files "
                   "were not checked, nor staged",
-                  [f"{folder} ({error.strerror or error})" for folder, error in passed.unlisted.items()],
+                  list(passed.unlisted_named(config.raw_root).values()),
                   "give the user running labtui read access to them (chmod, chown), or move their files out"),
     ]
     return findings, present, {"raw_files": len(candidates), "rejects": len(outstanding), "hashed": len(hashes)}

@@ -122,6 +122,11 @@ class PassedOver:
         """Whether `source` is in a folder the scan could not list: present or not, nobody can tell."""
         return bool(self.unlisted) and source.startswith(tuple(self.unlisted))
 
+    def unlisted_named(self, raw_root: Path) -> dict[str, str]:
+        """Each folder that could not be listed → how every command says it: `locked/ (Permission denied)` (the
+        root by its path)."""
+        return {folder: f"{folder or raw_root} ({error.strerror or error})" for folder, error in self.unlisted.items()}
+
 
 def scan_raw(raw_root: Path, passed: PassedOver | None = None) -> list[Candidate]:
     """Every candidate file under the raw root, sorted; directory links are not followed, hidden entries skipped.

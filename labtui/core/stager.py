@@ -186,8 +186,7 @@ class Stager:
             candidates = scan_raw(self.config.raw_root, passed)
             if (error := passed.unlisted.get("")) is not None:
                 raise OperationFailed("list the raw folder", self.config.raw_root, error)
-            self.report.unlisted_folders = [f"{folder} ({error.strerror or error})"
-                                            for folder, error in passed.unlisted.items()]
+            self.report.unlisted_folders = list(passed.unlisted_named(self.config.raw_root).values())
             present = {cand.source_file for cand in candidates}
             present |= {source for source in rejects if passed.unseen(source)}  # whose records must stay
             manifest: pl.DataFrame | None = None  # read only when the stat index is stale or there is work

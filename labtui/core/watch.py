@@ -83,15 +83,13 @@ class Watcher:
         self.state.folders = self._folder_mtimes()
         self._last_full = self.wall()
         said, self._unlisted = self._unlisted, set(passed.unlisted)
-        events = []
-        for folder in sorted(self._unlisted - said):
-            error = passed.unlisted[folder]
-            events.append(WatchEvent(WatchEventKind.UNLISTED, f"cannot list the raw folder "
-                                     f"{folder or self.config.raw_root} ({error.strerror or error}): its files wait "
-                                     "until it can be read"))
-        events += [WatchEvent(WatchEventKind.RECOVERED, f"the raw folder {folder or self.config.raw_root} can be "
-                                                       "listed again") for folder in sorted(said - self._unlisted)]
-        return events
+        named = passed.unlisted_named(self.config.raw_root)
+        return [
+            *(WatchEvent(WatchEventKind.UNLISTED, f"cannot list the raw folder {named[folder]}: its files wait until "
+                                                  "it can be read") for folder in sorted(self._unlisted - said)),
+            *(WatchEvent(WatchEventKind.RECOVERED, f"the raw folder {folder or self.config.raw_root} can be listed "
+                                                   "again") for folder in sorted(said - self._unlisted)),
+        ]
 
     def _folder_mtimes(self) -> dict[Path, int]:
         folders: dict[Path, int] = {}
