@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import Annotated, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Union, get_args, get_origin
 
 import polars as pl
 from pydantic_core import SchemaValidator, ValidationError
@@ -43,6 +43,10 @@ from labtui.core.raw_checks import raw_findings
 from labtui.core.registry import load_registry
 from labtui.core.store import DIRTY_MARKER, identity_path, read_identity
 from labtui.core.wording import counted, shown
+
+if TYPE_CHECKING:  # pyarrow is imported by the deep check only
+    import pyarrow as pa
+    from pyarrow.parquet import ColumnChunkMetaData
 
 
 # -- the manifest file and its rows ---------------------------------------------------------------------------------
@@ -301,7 +305,6 @@ def _decode(path: str) -> None:
     Polars writes no page checksums, so a damaged page can decode to other numbers without an error. ValueError
     saying what disagrees."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
@@ -310,23 +313,28 @@ def _decode(path: str) -> None:
             group, footer = parquet.read_row_group(index), parquet.metadata.row_group(index)
             for position in range(footer.num_columns):
                 chunk = footer.column(position)
-                if (recorded := chunk.statistics) is None:
-                    continue
-                values = group.column(chunk.path_in_schema)
-                if recorded.has_null_count and values.null_count != recorded.null_count:
-                    raise ValueError(f"column {chunk.path_in_schema} has {values.null_count} nulls, its footer says "
-                                     f"{recorded.null_count}")
-                if recorded.has_min_max and chunk.physical_type not in _TRUNCATED_STATISTICS:
-                    low, high = (value.as_py() for value in pc.min_max(values).values())
-                    if (low, high) != (recorded.min, recorded.max):
-                        raise ValueError(f"column {chunk.path_in_schema} holds {low} to {high}, its footer says "
-                                         f"{recorded.min} to {recorded.max}")
+                if (disagreement := _disagreement(chunk, group.column(chunk.path_in_schema))) is not None:
+                    raise ValueError(f"its data disagrees with its footer: column {chunk.path_in_schema} "
+                                     f"{disagreement}")
     except FileNotFoundError:
         raise
     except (pa.ArrowException, OSError) as exc:  # pyarrow says a page it cannot decompress with an OSError
         raise ValueError(f"its data cannot be decoded: {first_line(exc)}") from None
-    except ValueError as exc:
-        raise ValueError(f"its data disagrees with its footer: {exc}") from None
+
+
+def _disagreement(chunk: ColumnChunkMetaData, values: pa.ChunkedArray) -> str | None:
+    """How a column chunk's decoded values differ from the statistics its footer recorded (None: they agree)."""
+    import pyarrow.compute as pc
+
+    if (recorded := chunk.statistics) is None:
+        return None
+    if recorded.has_null_count and values.null_count != recorded.null_count:
+        return f"has {values.null_count} nulls, its footer says {recorded.null_count}"
+    if recorded.has_min_max and chunk.physical_type not in _TRUNCATED_STATISTICS:
+        low, high = (value.as_py() for value in pc.min_max(values).values())
+        if (low, high) != (recorded.min, recorded.max):
+            return f"holds {low} to {high}, its footer says {recorded.min} to {recorded.max}"
+    return None
 
 
 _TRUNCATED_STATISTICS = ("BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY")  # writers may cut their min and max short
