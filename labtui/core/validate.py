@@ -1,8 +1,7 @@
 """Store health: every way the manifest, the Parquet runs and the raw tree can disagree, with counts and fixes.
 
-`validate` only reads (lock-free: a writer may be committing meanwhile, which the report says). Parquet checks read
-file footers (`parquet_footer.py`), and decode the data too when asked (`decode_all`: a damaged data page leaves
-the footer whole); the raw tree is checked in `raw_checks.py`.
+`validate` only reads (lock-free: a writer may be committing meanwhile, which the report says). The Parquet runs are
+checked in `parquet_checks.py`, the raw tree in `raw_checks.py`.
 The vocabulary is in `findings.py`; the repairs (`apply_fixes`, which write) in `fixes.py`.
 """
 
@@ -10,11 +9,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 from types import NoneType, UnionType
-from typing import TYPE_CHECKING, Annotated, Union, get_args, get_origin
+from typing import Annotated, Union, get_args, get_origin
 
 import polars as pl
 from pydantic_core import SchemaValidator, ValidationError
@@ -28,7 +25,6 @@ from labtui.core.config import ConfigError, StagingConfig, default_registry_path
 from labtui.core.errors import first_line
 from labtui.core.findings import MANIFEST_FILE_CODES, SEVERITY_ORDER, Finding, FindingCode, ValidationReport
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
-from labtui.core.layout import PART_NAME
 from labtui.core.lock import read_holder
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
@@ -37,16 +33,12 @@ from labtui.core.manifest import (
     holds_runs,
 )
 from labtui.core.manifest_row import ManifestRow
-from labtui.core.parquet_footer import read_footer
+from labtui.core.parquet_checks import parquet_findings
 from labtui.core.quarantine import foreign_files, quarantine_root
 from labtui.core.raw_checks import raw_findings
 from labtui.core.registry import load_registry
 from labtui.core.store import DIRTY_MARKER, identity_path, read_identity
-from labtui.core.wording import counted, shown
-
-if TYPE_CHECKING:  # pyarrow is imported by the deep check only
-    import pyarrow as pa
-    from pyarrow.parquet import ColumnChunkMetaData
+from labtui.core.wording import counted
 
 
 # -- the manifest file and its rows ---------------------------------------------------------------------------------
@@ -243,122 +235,6 @@ def _chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
     )
 
 
-# -- Parquet runs --------------------------------------------------------------------------------------------------
-def _parquet_findings(
-    frame: pl.DataFrame, config: StagingConfig, present: set[str] | None, *, trusted: bool, decode_all: bool
-) -> list[Finding]:
-    """Footer row counts and folders vs the manifest. `frame`: schema-valid rows only (their path parts are safe).
-    Orphans only when the manifest is `trusted`: without one, every folder would look orphaned. `decode_all` reads
-    every data page as well (about 1 s per 20 MB of Parquet on 2 cores).
-
-    One listing of the run folders serves both directions (missing runs, orphan folders); paths are built as
-    strings, since 65k pathlib objects cost more than reading 65k footers.
-    """
-    listed = _listed_run_dirs(config.stage_root)
-    runs = frame.select(
-        "run_id", "source_file", "n_rows",
-        folder=pl.format("proc={}/date={}/run_id={}", "proc", pl.col("date_local").cast(pl.String), "run_id"),
-    ).with_columns(path=pl.format("{}/{}/{}", pl.lit(str(config.stage_root)), "folder", pl.lit(PART_NAME)))
-    missing: list[tuple[str, str]] = []
-    unreadable: list[tuple[str, str, str]] = []
-    mismatched: list[tuple[str, str, str]] = []
-    foreign: list[tuple[str, str, str]] = []
-    for run_id, source, n_rows, folder, path in runs.iter_rows():
-        try:
-            if folder not in listed:
-                raise FileNotFoundError(folder)
-            footer = read_footer(path)
-            if decode_all:
-                _decode(path)
-        except FileNotFoundError:
-            missing.append((run_id, source))
-        except (OSError, ValueError, IndexError) as exc:
-            unreadable.append((run_id, source, str(exc) or type(exc).__name__))
-        else:
-            if footer.run_id is not None and footer.run_id != run_id:  # copied or moved over this run's file
-                foreign.append((run_id, source, f"its record names run {shown(footer.run_id)}"))
-            elif footer.rows != n_rows:
-                mismatched.append((run_id, source, f"the Parquet has {counted(footer.rows, 'row')}, "
-                                                   f"the manifest says {n_rows}"))
-
-    def restageable(runs: Sequence[tuple[str, ...]]) -> list[str]:
-        return [run[1] for run in runs if present is None or run[1] in present]
-
-    fix = "re-stage the raw files (`labtui validate --fix`); a run whose raw file is gone too is lost"
-    orphans = sorted(listed - set(runs.get_column("folder").to_list())) if trusted else []
-    return [
-        *_finding(FindingCode.PARQUET_MISSING, "error", "runs whose Parquet file is missing",
-                  [f"{run_id} {source}" for run_id, source in missing], fix, restageable(missing)),
-        *_finding(FindingCode.PARQUET_UNREADABLE, "error", "runs whose Parquet file is unreadable",
-                  [f"{run_id} {source}: {why}" for run_id, source, why in unreadable], fix, restageable(unreadable)),
-        *_finding(FindingCode.ROW_COUNT_MISMATCH, "error", "runs whose Parquet row count differs from the manifest",
-                  [f"{run_id} {source}: {why}" for run_id, source, why in mismatched], fix, restageable(mismatched)),
-        *_finding(FindingCode.PARQUET_OF_ANOTHER_RUN, "error", "runs whose Parquet holds another run's data",
-                  [f"{run_id} {source}: {why}" for run_id, source, why in foreign], fix, restageable(foreign)),
-        *_finding(FindingCode.ORPHAN_PARQUET, "warning", "Parquet folders the manifest does not reference", orphans,
-                  "move them to the quarantine (`labtui validate --fix`); they hold no run the manifest knows"),
-    ]
-
-
-def _decode(path: str) -> None:
-    """Decode every data page of a run's Parquet and hold it to the statistics its footer recorded at write time:
-    Polars writes no page checksums, so a damaged page can decode to other numbers without an error. ValueError
-    saying what disagrees."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(path)
-        for index in range(parquet.num_row_groups):
-            group, footer = parquet.read_row_group(index), parquet.metadata.row_group(index)
-            for position in range(footer.num_columns):
-                chunk = footer.column(position)
-                if (disagreement := _disagreement(chunk, group.column(chunk.path_in_schema))) is not None:
-                    raise ValueError(f"its data disagrees with its footer: column {chunk.path_in_schema} "
-                                     f"{disagreement}")
-    except FileNotFoundError:
-        raise
-    except (pa.ArrowException, OSError) as exc:  # pyarrow says a page it cannot decompress with an OSError
-        raise ValueError(f"its data cannot be decoded: {first_line(exc)}") from None
-
-
-def _disagreement(chunk: ColumnChunkMetaData, values: pa.ChunkedArray) -> str | None:
-    """How a column chunk's decoded values differ from the statistics its footer recorded (None: they agree)."""
-    import pyarrow.compute as pc
-
-    if (recorded := chunk.statistics) is None:
-        return None
-    if recorded.has_null_count and values.null_count != recorded.null_count:
-        return f"has {values.null_count} nulls, its footer says {recorded.null_count}"
-    if recorded.has_min_max and chunk.physical_type not in _TRUNCATED_STATISTICS:
-        low, high = (value.as_py() for value in pc.min_max(values).values())
-        if (low, high) != (recorded.min, recorded.max):
-            return f"holds {low} to {high}, its footer says {recorded.min} to {recorded.max}"
-    return None
-
-
-_TRUNCATED_STATISTICS = ("BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY")  # writers may cut their min and max short
-
-
-def _listed_run_dirs(stage_root: Path) -> set[str]:
-    """`proc=…/date=…/run_id=…` folders under the stage root, relative, as the store layout names them."""
-
-    def folders(parent: str, prefix: str) -> list[str]:
-        try:
-            with os.scandir(parent) as entries:
-                return [e.name for e in entries if e.name.startswith(prefix) and e.is_dir(follow_symlinks=False)]
-        except OSError:
-            return []
-
-    root = str(stage_root)
-    return {
-        f"{proc}/{date}/{run}"
-        for proc in folders(root, "proc=")
-        for date in folders(os.path.join(root, proc), "date=")
-        for run in folders(os.path.join(root, proc, date), "run_id=")
-    }
-
-
 # -- annotations ---------------------------------------------------------------------------------------------------
 def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Finding]:
     """Annotations of runs the manifest no longer holds: re-attachable when their raw file is staged under a new
@@ -480,7 +356,7 @@ def validate(
     findings += _row_findings(frame, config, present, invalid)
     valid = frame.with_row_index("_row").filter(~pl.col("_row").is_in([index for index, _ in invalid])).drop("_row")
     trusted = not any(finding.code in MANIFEST_FILE_CODES for finding in findings)
-    findings += _parquet_findings(valid, config, present, trusted=trusted, decode_all=decode_all)
+    findings += parquet_findings(valid, config, present, trusted=trusted, decode_all=decode_all)
     findings += raw
     if trusted:  # without a readable manifest every annotated run would look orphaned
         findings += _annotation_findings(valid, config)
