@@ -883,6 +883,33 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
     assert errors[0].startswith("labtui: no runs of chip number 99") and errors[1].startswith("labtui: unknown")
 
 
+def test_cli_metrics_carry_what_each_run_was_measured_under(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A photoresponse table without its wavelength and laser voltage cannot be plotted against them, and a
+    calibration's row without its wavelength cannot be told from the day's others."""
+    lab = small_lab(tmp_path)
+    lab.stage()
+    capsys.readouterr()
+    assert main(lab.args("metrics", "--format", "json")) == 0
+    rows = json.loads(capsys.readouterr().out)
+    manifest = pl.read_parquet(lab.config.manifest_path)
+    for row in rows:
+        staged = manifest.row(by_predicate=pl.col("run_id") == row["run_id"], named=True)
+        for name in ("has_light", "laser_voltage_v", "vg_fixed_v", "vds_v"):
+            assert row[name] == staged[name], name
+        lit = staged["has_light"] is not False
+        assert row["laser_wavelength_nm"] == (staged["laser_wavelength_nm"] if lit else None)
+    calibrations = [row for row in rows if row["proc"] == "LaserCalibration"]
+    assert main(lab.args("history", "--calibrations", "--format", "json")) == 0
+    numbered = {row["run_id"]: row["seq"] for row in json.loads(capsys.readouterr().out)}
+    assert calibrations and {row["run_id"]: row["seq"] for row in calibrations} == numbered
+    assert main(lab.args("metrics", "--proc", "LaserCalibration")) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert "laser_wavelength_nm" in header and "laser_voltage_v" not in header
+    assert main(lab.args("metrics", "67", "--proc", "It")) == 0
+    header = capsys.readouterr().out.splitlines()[0].split()
+    assert header.index("laser_wavelength_nm") < header.index("laser_voltage_v") < header.index("i_dark_a")
+
+
 def test_cli_metrics_hides_excluded_runs_and_carries_the_annotations(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

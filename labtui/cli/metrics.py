@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     import polars as pl
 
 ID_COLUMNS = ("run_id", "source_file", "chip_name", "seq", "proc", "date_local", "start_time_utc")
+# what a run was measured under: a photoresponse plotted against wavelength or laser voltage needs them beside it
+CONDITIONS = ("has_light", "laser_wavelength_nm", "laser_voltage_v", "vg_fixed_v", "vds_v")
+CONDITIONS_SHOWN = {"It": ("laser_wavelength_nm", "laser_voltage_v", "vg_fixed_v"), "IVg": ("vds_v",),
+                    "LaserCalibration": ("laser_wavelength_nm",)}  # the terminal table's, per procedure family
 
 
 def register_metrics(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -77,9 +81,11 @@ def run(args: argparse.Namespace) -> int:
             table = table.filter(pl.col("proc") == canonical_proc(args.proc, config.procedures_file))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-    seq = timeline(manifest.filter(pl.col("chip_number").is_not_null()), tz=config.local_tz).select("run_id", "seq")
+    seq = timeline(manifest, tz=config.local_tz).select("run_id", "seq")  # a chip's, or the calibrations' (`history`)
+    dark = pl.col("has_light").not_()  # a dark run's header keeps the last wavelength: not what it was measured under
     rows = annotate_runs(config.store_root, table.join(seq, on="run_id", how="left")).select(
-        *ID_COLUMNS, *(q.column for q in QUANTITIES), "remarks", *ANNOTATION_COLUMNS)
+        *ID_COLUMNS, *CONDITIONS[:1], pl.when(dark).then(None).otherwise(pl.col("laser_wavelength_nm"))
+        .alias("laser_wavelength_nm"), *CONDITIONS[2:], *(q.column for q in QUANTITIES), "remarks", *ANNOTATION_COLUMNS)
     rows, hidden = AnnotationFilter(include_excluded=args.include_excluded).apply(rows)
     hidden_line = f"{hidden_note(hidden)} (--include-excluded shows them)" if hidden else ""
     to_terminal = args.format == "table" and args.out is None
@@ -93,8 +99,9 @@ def run(args: argparse.Namespace) -> int:
                              pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags").list.join(TAG_SEPARATOR)))
     families = rows.select(family_expr(config.procedures_file)).to_series().unique(maintain_order=True).to_list()
     shown = [column for family in families for column in columns_of(family)]
-    emit(args, table=lambda: _readable(flat.select("chip_name", "seq", "proc", "date_local", *shown, "source_file",
-                                                   "remarks")),
+    conditions = [name for name in CONDITIONS if any(name in CONDITIONS_SHOWN.get(family, ()) for family in families)]
+    emit(args, table=lambda: _readable(flat.select("chip_name", "seq", "proc", "date_local", *conditions, *shown,
+                                                   "source_file", "remarks")),
          csv=lambda: utc_text(flat), json=lambda: utc_text(rows), whole=shown)
     if hidden and to_terminal:
         print(hidden_line)
