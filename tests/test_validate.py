@@ -303,14 +303,19 @@ def test_missing_raw_root_is_reported(tmp_path) -> None:
     assert found["raw_root_missing"].severity == "warning" and "raw_missing" not in found
 
 
-def test_a_store_that_is_not_there_is_said_so(tmp_path) -> None:
+def test_a_store_that_is_not_there_is_said_so(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     """A misspelt --store validated as 'healthy' with 0 runs; it says there is no store there yet."""
     lab = Lab(tmp_path)
     lab.write_run("d/It2025-09-09_1.csv", "It", start=local("2025-09-09 10:00"))
     found = by_code(lab)
     assert found["store_missing"].severity == "warning" and found["store_missing"].items == [str(lab.store_root)]
+    assert validate(lab.config).no_store
+    assert main(lab.args("validate")) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("no store here yet: 0 errors, 2 warnings")
     lab.stage()
-    assert "store_missing" not in by_code(lab)
+    assert "store_missing" not in by_code(lab) and not validate(lab.config).no_store
+    assert main(lab.args("validate")) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("store healthy: 0 errors")
 
 
 def test_an_active_writer_is_mentioned(lab: Lab) -> None:

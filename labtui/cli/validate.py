@@ -91,5 +91,5 @@ def print_report(report: ValidationReport, *, verbose: bool) -> None:
                       for name, value in report.stats.items())
     counts = ", ".join(counted(count, severity, "info" if severity == "info" else None)
                        for severity, count in report.counts().items())
-    verdict = "healthy" if report.ok else "NOT healthy"
-    print(f"store {verdict}: {counts} — {stats} — checked in {report.elapsed_s:.2f} s")
+    verdict = "no store here yet" if report.no_store else "store healthy" if report.ok else "store NOT healthy"
+    print(f"{verdict}: {counts} — {stats} — checked in {report.elapsed_s:.2f} s")

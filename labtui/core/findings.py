@@ -130,6 +130,11 @@ class ValidationReport:
         return not any(finding.severity == "error" for finding in self.findings)
 
     @property
+    def no_store(self) -> bool:
+        """Nothing staged here yet: no errors, but nothing checked either, so not to be called healthy."""
+        return any(finding.code == FindingCode.STORE_MISSING for finding in self.findings)
+
+    @property
     def fixable(self) -> list[Finding]:
         return [finding for finding in self.findings if finding.fixable]
 

@@ -363,7 +363,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         if report is None:
             return
         counts = report.counts()
-        value = "✔ healthy" if report.ok else f"✘ {counted(counts['error'], 'error')}"
+        value = ("no store yet" if report.no_store else "✔ healthy" if report.ok
+                 else f"✘ {counted(counts['error'], 'error')}")
         self._card("validation", value, f"{counted(counts['warning'], 'warning')}, {counts['info']} info")
 
     def _keys(self) -> dict[str | None, str]:

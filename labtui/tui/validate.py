@@ -146,7 +146,8 @@ class ValidateScreen(LabScreen):
         self.lab.record_validation(report, signature)
         show_report(self.query_one(FindingsTree), report)
         counts = report.counts()
-        verdict = Text("✔ healthy", style="bold green") if report.ok else Text("✘ problems", style="bold red")
+        verdict = (Text("no store yet", style="bold") if report.no_store
+                   else Text("✔ healthy", style="bold green") if report.ok else Text("✘ problems", style="bold red"))
         errors, warnings = counted(counts["error"], "error"), counted(counts["warning"], "warning")
         verdict.append(f" · {errors}, {warnings}, {counts['info']} info · "
                        f"{counted(report.stats['runs'], 'run')} and "
