@@ -537,7 +537,7 @@ async def test_history_sorts_and_reverses(lab: Lab) -> None:
         assert "sort: proc ↑" in text_of(app, "#status")
         header = table(app).render_line(0).text
         assert "proc ↑" in header and "seq ↓" not in header
-        await pilot.press(*"oo")  # the marks column: fixed width, widened for its arrow
+        await pilot.press(*"ooo")  # light, done, then the marks column: fixed width, widened for its arrow
         await settle(pilot)
         assert "★⊘#✎ ↑" in table(app).render_line(0).text
 

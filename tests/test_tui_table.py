@@ -131,12 +131,14 @@ def test_a_value_cut_to_its_column_ends_in_an_ellipsis() -> None:
 
 
 class WideApp(App[None]):
-    def __init__(self, selectable: bool = False) -> None:
+    def __init__(self, selectable: bool = False, fixed: int = 0) -> None:
         super().__init__()
         self.selectable = selectable
+        self.fixed = fixed
 
     def compose(self) -> ComposeResult:
-        yield FrameTable([Column(f"c{i}", f"column {i}") for i in range(6)], key="c0", selectable=self.selectable)
+        yield FrameTable([Column(f"c{i}", f"column {i}") for i in range(6)], key="c0", selectable=self.selectable,
+                         fixed=self.fixed)
 
 
 async def test_a_control_character_in_a_value_is_drawn_escaped_and_the_row_stays_one_line() -> None:
@@ -170,3 +172,28 @@ async def test_left_and_right_scroll_by_whole_columns(selectable: bool) -> None:
         await pilot.press("left", "left", "left")
         await pilot.pause()
         assert table.scroll_x == 0 and table.render_line(0).text.lstrip().startswith("column 0 ")
+
+
+@pytest.mark.parametrize("selectable", [False, True])
+async def test_fixed_columns_stay_in_view_while_the_others_scroll(selectable: bool) -> None:
+    """A history scrolled to its information column lost seq and date: no row could be told from another."""
+    app = WideApp(selectable, fixed=2)
+    async with app.run_test(size=(40, 8)) as pilot:
+        table = app.query_one(FrameTable)
+        table.focus()
+        table.show(pl.DataFrame({f"c{i}": [f"value {i}"] for i in range(6)}))
+        await pilot.pause()
+        mark = "  " if selectable else ""
+        pinned = f"{mark} column 0 column 1 "
+        assert table.render_line(0).text.startswith(pinned + "column 2 ")
+        await pilot.press("right")
+        await pilot.pause()
+        assert table.render_line(0).text.startswith(pinned + "column 3 ")
+        assert table.render_line(1).text.startswith(f"{mark} value 0  value 1  value 3 ")
+        await pilot.press("right", "right", "right")
+        await pilot.pause()
+        header = table.render_line(0).text
+        assert header.startswith(pinned) and header.rstrip().endswith("column 5")  # the last column reached
+        await pilot.press("left", "left", "left", "left")
+        await pilot.pause()
+        assert table.scroll_x == 0 and table.render_line(0).text.startswith(pinned + "column 2 ")

@@ -113,7 +113,7 @@ class ChipsScreen(FilteredScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="type to filter: group, number…", id="filter")
-        table = FrameTable([], key="chip_key", id="chips")
+        table = FrameTable([], key="chip_key", id="chips", fixed=1)  # the chip stays in view
         table.can_focus = False  # a click moves the highlight; the keys stay with the filter
         yield table
         yield Static(id="chip-info")

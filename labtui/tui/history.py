@@ -103,7 +103,8 @@ class HistoryScreen(FilteredScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="/ filter: text in information, summary, tags or note", id="filter")
-        yield FrameTable([column for column, _ in COLUMNS], key="run_id", selectable=True, id="runs")
+        yield FrameTable([column for column, _ in COLUMNS], key="run_id", selectable=True, id="runs",
+                         fixed=2)  # seq and date: which run a row is, however far it scrolls
         yield Shown(id="status").data_bind(text=HistoryScreen.status)
         yield LabFooter()
 

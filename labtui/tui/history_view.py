@@ -26,6 +26,9 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
     (Column("time_hms", "time"), "start_time_utc"),
     (Column("proc", "proc"), "proc"),
     (Column("light", "💡", width=2), "has_light"),
+    # in the first screenful: an aborted run's quantities are of the rows it has (the detail says so)
+    (Column("is_complete", "done", pl.when(pl.col("is_complete")).then(pl.lit("✓")).otherwise(pl.lit("✗"))),
+     "is_complete"),
     (Column("marks", "★⊘#✎", pl.concat_str(  # starred, excluded, tagged, noted
         pl.when(pl.col("starred")).then(pl.lit("★")).otherwise(pl.lit(" ")),
         pl.when(pl.col("excluded")).then(pl.lit("⊘")).otherwise(pl.lit(" ")),
@@ -42,8 +45,6 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
     (Column("laser_wavelength_nm", "λ nm", number_text("laser_wavelength_nm"), right=True), "laser_wavelength_nm"),
     (Column("duration_s", "dur s", pl.col("duration_s").round(0).cast(pl.Int64), right=True), "duration_s"),
     (Column("n_rows", "rows", right=True), "n_rows"),
-    (Column("is_complete", "done", pl.when(pl.col("is_complete")).then(pl.lit("✓")).otherwise(pl.lit("aborted"))),
-     "is_complete"),
     (Column("tags", "tags", pl.col("tags").list.join(", "), max_width=30), None),
     (Column("information", "information", max_width=40), "information"),
 ]

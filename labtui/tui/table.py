@@ -79,9 +79,10 @@ class FrameTable(ScrollView, can_focus=True):
 
     def __init__(
         self, columns: Iterable[Column], *, key: str | None = None, selectable: bool = False, id: str | None = None,
-        choosable: bool = True,
+        choosable: bool = True, fixed: int = 0,
     ) -> None:
         super().__init__(id=id)
+        self.fixed = fixed  # leading columns that stay in view while the rest scroll sideways (which row is this)
         self.choosable = choosable  # False: enter opens nothing here, and the help does not offer it
         self.columns = list(columns)
         self.key = key  # a unique column: the cursor stays on its row across reloads
@@ -114,6 +115,8 @@ class FrameTable(ScrollView, can_focus=True):
         self.virtual_size = Size(width, rows.height + 1)
         found = rows.find(self.key, keep) if keep is not None and self.key is not None else None
         self.cursor = found if found is not None else min(self.cursor, max(rows.height - 1, 0))
+        if not rows.height:  # the titles alone, and the empty text, from the left edge
+            self.scroll_to(x=0, animate=False)
         self.call_after_refresh(self._scroll_to_line, line)  # the new rows' height is laid out by then
         self.refresh()
 
@@ -193,10 +196,10 @@ class FrameTable(ScrollView, can_focus=True):
         history took sixty presses to reach its summary)."""
         if not self._widths:
             return
-        lefts, at = [0], (2 if self.selectable else 0) + 1  # the scroll that puts each column at the left edge:
-        for width in self._widths[:-1]:  # the first's is the table's own (with a selection mark, it began at 3 and
-            at += width + 1  # → scrolled back to 0: the table never moved)
-            lefts.append(at - 1)
+        # the scroll that puts each column beside the pinned ones (else at the left edge, after a space); the
+        # first's is the table's own (with a selection mark, it began at 3 and → scrolled back to 0: never moved)
+        starts = self._starts()
+        lefts = [0] + [start - (self._pinned() or 1) for start in starts[self.fixed + 1 :]]
         x = self.scroll_x
         if direction > 0:
             target = next((left for left in lefts if left > x), x)
@@ -219,6 +222,19 @@ class FrameTable(ScrollView, can_focus=True):
             self.cursor = int(self.scroll_y) + event.y - 1
 
     # -- drawing ----------------------------------------------------------------------------------------------
+    def _starts(self) -> list[int]:
+        """Where each column's cells begin in a line."""
+        starts, at = [], (2 if self.selectable else 0) + 1
+        for width in self._widths:
+            starts.append(at)
+            at += width + 1
+        return starts
+
+    def _pinned(self) -> int:
+        """Cells of each line that stay in view when it scrolls sideways: the fixed columns and a space after."""
+        starts = self._starts()
+        return starts[self.fixed] if 0 < self.fixed < len(starts) else 0
+
     def _line(self, cells: Iterable[str], mark: str) -> str:
         parts = [
             _cell(text, width, column.right)
@@ -236,7 +252,7 @@ class FrameTable(ScrollView, can_focus=True):
             index = scroll_y + y - 1
             if index == 0 and not self._rows.height and self.empty_text:
                 dim = self.rich_style + self.get_component_rich_style("frame-table--empty")
-                return Strip([Segment(" " + self.empty_text, dim)]).crop_extend(scroll_x, scroll_x + width, dim)
+                return Strip([Segment(" " + self.empty_text, dim)]).crop_extend(0, width, dim)  # not scrolled away
             if index >= self._rows.height:
                 return Strip.blank(width, self.rich_style)
             selected = self.selectable and self._key_at(index) in self.selected
@@ -247,9 +263,11 @@ class FrameTable(ScrollView, can_focus=True):
             if index == self.cursor:
                 style += self.get_component_rich_style("frame-table--cursor")
         line = Strip([Segment(text, style)])
+        pinned = min(self._pinned(), width)
+        head = line.crop(0, pinned) if pinned else Strip([])
         if width > 1 and line.crop(scroll_x + width, line.cell_length).text.strip():  # more to the right: say so
-            return line.crop(scroll_x, scroll_x + width - 1) + Strip([Segment("…", style)])
-        return line.crop_extend(scroll_x, scroll_x + width, style)
+            return Strip.join([head, line.crop(scroll_x + pinned, scroll_x + width - 1), Strip([Segment("…", style)])])
+        return Strip.join([head, line.crop_extend(scroll_x + pinned, scroll_x + width, style)])
 
     def on_resize(self) -> None:
         self.cursor = self.cursor  # keep the cursor row in view
