@@ -337,6 +337,24 @@ def test_a_full_stage_root_on_another_filesystem_leaves_no_temp_file(tmp_path: P
         subprocess.run(["umount", "-l", str(lab.stage_root)], capture_output=True, check=False)
 
 
+def test_a_disk_that_fills_under_polars_writer_is_said_full_not_a_bug(tmp_path: Path, real_raw: Path) -> None:
+    """With a few hundred KiB left, Polars' Parquet writer failed as `Invalid thrift: transport error`, naming no
+    OS error: `stage` printed a traceback and exit 70 in four runs of five (real files, a 3 MiB disk)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)],
+                                           capture_output=True, check=False).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    lab = Lab(tmp_path / "lab", raw=real_raw / "Alisson_23_sept", stage_root=disk / "store" / "raw_measurements")
+    try:
+        for filler_kib in (2820, 2900, 2980):
+            (disk / "filler").write_bytes(bytes(filler_kib << 10))
+            one_line_error(lab.cli("stage"), 74, "No space left on device")
+            assert not temp_files(disk)
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
+
+
 def test_readers_name_the_store_they_looked_in(tmp_path: Path) -> None:
     empty = Lab(tmp_path)
     result = empty.cli("chips")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,7 +208,7 @@ class ChunkWorker:
             try:
                 _per_file(self._derive, self.python)(files)
             finally:
-                writing.result()  # finished even when a metric fails: `write_temps` then removes the temps
+                _written(writing, paths[0].parent)  # finished even when a metric fails: `write_temps` removes the temps
 
         try:
             temps = write_temps(targets, write_all, self.temp_dir)
@@ -218,6 +220,27 @@ class ChunkWorker:
             faults.point("after_temp_write")
             file.frame = None
             file.result = Staged(row, file.warnings, temp, target, file.derived, file.curve)
+
+
+def _written(writing: Future[object], folder: Path) -> None:
+    """Wait for the Parquet write. A full disk does not always reach Polars' error as an OS error (`Invalid thrift:
+    transport error`): a write that failed while the disk is full, its temps still taking the space, is said as the
+    full disk it is, not as a bug in labtui."""
+    try:
+        writing.result()
+    except Exception as exc:
+        if os_error_in(exc) is None and _disk_full(folder):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from exc
+        raise
+
+
+def _disk_full(folder: Path) -> bool:
+    """Less than a MiB left for this user (a page of Parquet with its footer needs more)."""
+    try:
+        usage = os.statvfs(folder)
+    except OSError:
+        return False
+    return usage.f_bavail * usage.f_frsize < 1 << 20
 
 
 def run_record(row: ManifestRow, warnings: list[str], extraction_version: str) -> str:
