@@ -547,6 +547,19 @@ def test_empty_fields_are_missing_values_not_rejects() -> None:
     assert any("empty" in warning for warning in warnings)
 
 
+def test_a_line_of_empty_fields_is_a_row_of_missing_values_a_blank_line_no_row() -> None:
+    """`,,,,,` lines were dropped as blank lines: a thousand of them left a shorter run, staged complete, unsaid."""
+    rows = it_rows()
+    rows[2:5] = [",,,,,", ",,,,,", " , , , , ,"]
+    rows.insert(6, "")
+    _, frame, warnings = parse(raw_csv("It", rows=rows))
+    assert frame.height == len(rows) - 1  # the blank line only
+    assert frame.slice(2, 3).select(pl.all().null_count()).row(0) == (3,) * frame.width
+    assert any("empty" in warning for warning in warnings)
+    _, whole, _ = parse(raw_csv("It", rows=[row for row in rows if row]))
+    assert whole.equals(frame)
+
+
 def test_header_line_without_hash_is_rejected() -> None:
     data = raw_csv("It").replace(b"#Parameters:\r\n", b"#Parameters:\r\nstray text\r\n")
     assert rejected(data).kind == "not_this_format"

@@ -140,16 +140,26 @@ def _or_reject(parse: Callable[..., T], *args: Any) -> T | Reject:
 
 def _rows(frame: pl.DataFrame, block: DataBlock, header: Header) -> tuple[pl.DataFrame, list[str]]:
     """The frame without blank lines (read as rows of nulls: they are not rows); empty fields and infinite values
-    are warnings."""
+    are warnings. A line of empty fields (`,,,,`) is a row, of missing values: dropped with the blank lines, a
+    thousand of them left a run of 1,057 rows staged as complete, without a word."""
     warnings = [*block.warnings, *_infinities(frame, header)]
     if _has_nulls(frame):
-        frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
+        frame = frame.filter(~pl.int_range(pl.len()).is_in(_blank_rows(frame, block, header)))
         if _has_nulls(frame):
             _diagnose(block.data[header.data_offset :], header)
             warnings.append("some data fields are empty; they are stored as missing values")
     if frame.height == 0:
         raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
     return frame, warnings
+
+
+def _blank_rows(frame: pl.DataFrame, block: DataBlock, header: Header) -> list[int]:
+    """The rows of nulls read from a blank line (nothing but spaces), not from a line of empty fields."""
+    nulls = frame.select(pl.all_horizontal(pl.all().is_null()).arg_true()).to_series().to_list()
+    if not nulls:
+        return []
+    lines = block.data[header.data_offset :].split(b"\n")  # row i is line i: blank lines are rows here
+    return [row for row in nulls if row >= len(lines) or not lines[row].strip()]
 
 
 def _infinities(frame: pl.DataFrame, header: Header) -> list[str]:
