@@ -144,7 +144,7 @@ def _rows(frame: pl.DataFrame, block: DataBlock, header: Header) -> tuple[pl.Dat
     thousand of them left a run of 1,057 rows staged as complete, without a word."""
     warnings = [*block.warnings, *_infinities(frame, header)]
     if _has_nulls(frame):
-        frame = frame.filter(~pl.int_range(pl.len()).is_in(_blank_rows(frame, block, header)))
+        frame = frame.filter(~pl.int_range(pl.len()).is_in(_blank_rows(frame, block)))
         if _has_nulls(frame):
             _diagnose(block.data[header.data_offset :], header)
             warnings.append("some data fields are empty; they are stored as missing values")
@@ -153,12 +153,12 @@ def _rows(frame: pl.DataFrame, block: DataBlock, header: Header) -> tuple[pl.Dat
     return frame, warnings
 
 
-def _blank_rows(frame: pl.DataFrame, block: DataBlock, header: Header) -> list[int]:
+def _blank_rows(frame: pl.DataFrame, block: DataBlock) -> list[int]:
     """The rows of nulls read from a blank line (nothing but spaces), not from a line of empty fields."""
     nulls = frame.select(pl.all_horizontal(pl.all().is_null()).arg_true()).to_series().to_list()
     if not nulls:
         return []
-    lines = block.data[header.data_offset :].split(b"\n")  # row i is line i: blank lines are rows here
+    lines = block.data.split(b"\n")[block.skip_lines :]  # row i is line i: blank lines are rows here
     return [row for row in nulls if row >= len(lines) or not lines[row].strip()]
 
 
