@@ -279,3 +279,29 @@ def test_a_store_given_as_the_raw_folder_is_refused_and_an_empty_raw_folder_is_s
     result = Lab(tmp_path / "third", raw=inside).cli("stage")
     assert result.returncode == 0 and result.stdout.startswith("0 staged, 0 unchanged")
     assert result.stderr.endswith(f"labtui: no raw files (*.csv) in {inside}: is it the raw folder?\n")
+
+
+def test_a_runs_folder_linked_to_another_disk_keeps_its_store_however_it_is_named(tmp_path: Path) -> None:
+    """`raw_measurements` linked to a bigger disk: named relatively (the config's default), the link was resolved and
+    the store moved to the target's parent (a second manifest there); and with the disk unmounted, a stage wrote a
+    new store into the mount point."""
+    disk = tmp_path / "disk" / "runs"
+    disk.mkdir(parents=True)
+    lab = Lab(tmp_path / "lab")
+    put(lab.raw / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
+    lab.store_root.mkdir()
+    os.symlink(disk, lab.stage_root)
+    staged = lab.cli("stage")
+    assert staged.returncode == 0, staged.stderr
+    assert (lab.store_root / "_manifest" / "manifest.parquet").is_file() and list(disk.glob("proc=IVg/*/*/*.parquet"))
+    assert sorted(os.listdir(tmp_path / "disk")) == ["runs"]
+    for named in ("store", str(lab.store_root), "store/raw_measurements"):
+        flag = "--stage-root" if named.endswith("raw_measurements") else "--store"
+        checked = lab.cli("validate", flag, named)
+        assert checked.returncode == 0 and "store healthy" in checked.stdout, (named, checked.stdout, checked.stderr)
+    shutil.rmtree(disk)  # the disk not mounted: the link leads nowhere
+    for command in ("stage", "validate"):
+        refused = lab.cli(command)
+        assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+        assert f"{lab.stage_root} is a link to {disk}, which is not there" in refused.stderr
+    assert sorted(os.listdir(tmp_path / "disk")) == []

@@ -325,9 +325,11 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> StagingCon
 
 
 def _resolve(base: Path | None, path: Path) -> Path:
-    """`path` against `base` (None: the working folder, looked up only for a relative path)."""
+    """`path` against `base` (None: the working folder, looked up only for a relative path), its links kept as an
+    absolute path keeps them: a store's `raw_measurements` linked to another disk, resolved, moved the store (its
+    `_manifest/`) to the link's target's parent when named relatively, and not when named absolutely."""
     path = path.expanduser()
-    return path if path.is_absolute() else ((base or working_dir()) / path).resolve()
+    return path if path.is_absolute() else Path(os.path.abspath((base or working_dir()) / path))
 
 
 def extraction_version() -> str:

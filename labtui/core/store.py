@@ -106,10 +106,14 @@ def check_location(config: StagingConfig) -> None:
     - a store inside another store (`--stage-root` given the store folder's own stage root's parent twice, …);
     - a stage root whose name differs from the store's (a typo would read the store's manifest but no Parquet);
     - a folder that is neither empty nor a store (never scatter `_manifest/` into someone's documents);
-    - a file where the store or its stage root should be.
+    - a file where the store or its stage root should be;
+    - a link to a folder that is not there (its disk not mounted): staging would write in the mount point.
     """
     store, stage = config.store_root, config.stage_root
     for path in (store, stage):
+        if path.is_symlink() and not path.exists():
+            raise UsageError(f"{path} is a link to {os.readlink(path)}, which is not there (a disk not mounted?): "
+                             "mount it, or mend the link")
         if path.exists() and not path.is_dir():
             raise UsageError(f"{path} is a file, not a folder: the store {store} cannot be there")
     for parent in store.parents:
