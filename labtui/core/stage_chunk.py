@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labtui.core import faults
 from labtui.core.atomic import write_temps
@@ -222,7 +222,7 @@ class ChunkWorker:
             file.result = Staged(row, file.warnings, temp, target, file.derived, file.curve)
 
 
-def _written(writing: Future[object], folder: Path) -> None:
+def _written(writing: Future[Any], folder: Path) -> None:
     """Wait for the Parquet write. A full disk does not always reach Polars' error as an OS error (`Invalid thrift:
     transport error`): a write that failed while the disk is full, its temps still taking the space, is said as the
     full disk it is, not as a bug in labtui."""
