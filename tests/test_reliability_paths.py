@@ -305,3 +305,20 @@ def test_a_runs_folder_linked_to_another_disk_keeps_its_store_however_it_is_name
         assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
         assert f"{lab.stage_root} is a link to {disk}, which is not there" in refused.stderr
     assert sorted(os.listdir(tmp_path / "disk")) == []
+
+
+def test_a_raw_root_named_through_a_link_is_the_same_raw_root(tmp_path: Path) -> None:
+    """Staged through a link to the raw folder, `validate` warned that the store was built from another raw root
+    (the fix it offered recorded nothing), and `restage` refused the link's path as outside the raw root."""
+    lab = Lab(tmp_path)
+    put(lab.raw / "d" / "IVg2025-09-15_1.csv", render_run("IVg")[1], OLD_MTIME)
+    link = tmp_path / "via"
+    os.symlink(tmp_path, link)
+    assert lab.cli("stage", "--raw-root", str(link / "raw")).returncode == 0
+    for raw in (lab.raw, link / "raw"):
+        checked = lab.cli("validate", "--raw-root", str(raw))
+        assert checked.returncode == 0 and "raw_root_differs" not in checked.stdout, checked.stdout
+        for named in (lab.raw, link / "raw"):
+            again = lab.cli("restage", "--raw-root", str(raw), str(named / "d" / "IVg2025-09-15_1.csv"))
+            assert again.returncode == 0 and "Traceback" not in again.stderr, (raw, named, again.stderr)
+    assert lab.cli("restage", str(tmp_path / "IVg2025-09-15_1.csv")).returncode == 2  # outside it still is

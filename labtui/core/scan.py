@@ -5,6 +5,7 @@ Shared by the stager (its plan), `labtui validate`, the watcher and the app's st
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -258,8 +259,9 @@ def pending_files(
 def relative_source(raw_root: Path, path: Path) -> str:
     """A path given by the user → the source_file key (relative, forward slashes); must be under the raw root."""
     absolute = Path(os.path.abspath(path))
-    root = Path(os.path.abspath(raw_root))
-    try:
-        return source_key(absolute.relative_to(root).as_posix())
-    except ValueError:
-        raise ValueError(f"{path} is not under the raw root {raw_root}") from None
+    named = (Path(os.path.abspath(raw_root)), absolute)
+    linked = (Path(os.path.realpath(raw_root)), Path(os.path.realpath(absolute.parent)) / absolute.name)
+    for root, file in (named, linked):  # as named, else through the links either path took (not the file's own)
+        with contextlib.suppress(ValueError):
+            return source_key(file.relative_to(root).as_posix())
+    raise ValueError(f"{path} is not under the raw root {raw_root}")

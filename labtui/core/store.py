@@ -151,8 +151,8 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
         raise UsageError(f"none of the store's staged files is under the raw root {raw}: is it the raw root the "
                          f"store {config.store_root} was built from? (pass --raw-root-moved if the tree moved)")
     recorded = Path(identity.raw_root)
-    if _same_folder(recorded, raw):  # a link to it, or the link's target, is the same folder
-        same_store = identity.store_root is not None and _same_folder(Path(identity.store_root), store)
+    if same_folder(recorded, raw):  # a link to it, or the link's target, is the same folder
+        same_store = identity.store_root is not None and same_folder(Path(identity.store_root), store)
         return None if same_store else fresh  # the store moved alone, or an older record
     holds_them = not sources or _found_under(raw, sources)
     if holds_them and (moved or (identity.store_root is not None
@@ -172,7 +172,7 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     raise UsageError(f"the store {config.store_root} was built from the raw root {recorded}, not {raw}: {why}")
 
 
-def _same_folder(recorded: Path, given: Path) -> bool:
+def same_folder(recorded: Path, given: Path) -> bool:
     """The same folder, named as recorded or through a link (a path that does not exist names itself)."""
     return recorded == given or os.path.realpath(recorded) == os.path.realpath(given)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from functools import cache
+from pathlib import Path
 from types import NoneType, UnionType
 from typing import Annotated, Union, get_args, get_origin
 
@@ -37,7 +38,7 @@ from labtui.core.parquet_checks import parquet_findings
 from labtui.core.quarantine import foreign_files, quarantine_root
 from labtui.core.raw_checks import raw_findings
 from labtui.core.registry import load_registry
-from labtui.core.store import DIRTY_MARKER, identity_path, read_identity
+from labtui.core.store import DIRTY_MARKER, identity_path, read_identity, same_folder
 from labtui.core.wording import counted
 
 
@@ -321,7 +322,8 @@ def _store_findings(config: StagingConfig) -> list[Finding]:
             FindingCode.RAW_ROOT_DIFFERS,
             "warning",
             "the store was built from another raw root",
-            [f"{identity.raw_root} (configured: {raw_root})"] if identity and identity.raw_root != raw_root else [],
+            [f"{identity.raw_root} (configured: {raw_root})"]
+            if identity and not same_folder(Path(identity.raw_root), Path(raw_root)) else [],  # a link to it is it
             "fix raw_root in the config; if the lab moved the raw tree, `labtui stage --raw-root-moved`",
         ),
         *_finding(
