@@ -560,6 +560,19 @@ def test_a_line_of_empty_fields_is_a_row_of_missing_values_a_blank_line_no_row()
     assert whole.equals(frame)
 
 
+def test_rows_parted_by_lone_carriage_returns_at_the_end_are_no_row_cut_short() -> None:
+    """Without a final newline, the rows after the last one were taken for one row cut short and dropped: 551 of
+    601 rows gone, the run staged as aborted."""
+    rows = it_rows()
+    data = raw_csv("It", rows=rows[:5])
+    cut = data.rstrip(b"\r\n") + b"\r\n" + "\r".join(rows[5:]).encode() + b"\r"
+    problem = rejected(cut)
+    assert problem.kind == "bad_row" and "carriage return alone" in problem.reason
+    assert problem.line == data.rstrip(b"\r\n").count(b"\n") + 2  # the line of the rows run together
+    _, frame, warnings = parse(data.rstrip(b"\r\n") + b"\r\n" + rows[5].encode()[:7])  # a row cut short still is
+    assert frame.height == 5 and any("unterminated" in warning for warning in warnings)
+
+
 def test_header_line_without_hash_is_rejected() -> None:
     data = raw_csv("It").replace(b"#Parameters:\r\n", b"#Parameters:\r\nstray text\r\n")
     assert rejected(data).kind == "not_this_format"

@@ -37,6 +37,7 @@ class DataBlock:
     warnings: list[str]
 
 
+LONE_CR = "a carriage return alone (\\r) inside the line runs two rows together"
 _QUOTED_ROW_LIMIT = 64 * 1024  # a longer row with a quote is counted by its commas
 RAGGED_CHECK_BYTES = 1 << 20  # a block this large has its fields counted before Polars reads it (~0.3 ms a MiB)
 
@@ -48,6 +49,8 @@ def data_block(data: bytes, header: Header) -> DataBlock:
     warnings: list[str] = []
     if len(data) > start and not data.endswith(b"\n"):
         end = max(data.rfind(b"\n", start) + 1, start)
+        if b"\r" in data[end:].rstrip(b"\r"):  # not a row cut short: rows parted by a lone CR, hundreds of them
+            raise Reject("bad_row", LONE_CR, data.count(b"\n", 0, end) + 1)
         if VISIBLE.search(data, end):
             lost = data.find(b"\x00", end) >= 0  # its length was written and its bytes never were
             why = "it ends in NUL bytes: a write lost in a crash?" if lost else "acquisition stopped mid-row"
@@ -197,7 +200,7 @@ def _diagnose(body: bytes, header: Header) -> None:
             raise Reject("bad_row", f"a carriage return (\\r) ends the field of column {quoted(column)} inside the "
                                     "line (a damaged byte?)", line)
         if "\r" in row:
-            raise Reject("bad_row", "a carriage return alone (\\r) inside the line runs two rows together", line)
+            raise Reject("bad_row", LONE_CR, line)
         if marker := next((m for m in SECTIONS if text.startswith(m)), None):
             raise Reject("bad_row", f"a second run's header starts here ({marker}): a file holds one run", line)
         if text.startswith("#"):
