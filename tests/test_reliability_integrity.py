@@ -283,6 +283,16 @@ def test_a_write_the_disk_refuses_is_one_line_naming_it_and_nothing_half_written
         assert store_bytes(lab.store_root) == before
 
 
+def test_a_reject_record_the_disk_refuses_is_one_line_naming_it(lab: Lab) -> None:
+    """Was "operating-system error: No space left on device", naming no file."""
+    put(lab.raw / "IVg2025-09-15_9.csv", b"#Procedure: <laser_setup.procedures.IVg.IVg>\r\n#Parameters:\r\n", OLD_MTIME)
+    argv = [sys.executable, "-m", "labtui", "stage", "--config", str(lab.config_file)]
+    result = subprocess.run(argv, cwd=lab.root, env=cli_env(), capture_output=True, text=True, check=False,
+                            preexec_fn=_file_size_limited(300))
+    one_line_error(result, 74, "cannot write the reject record", "_rejects", "File too large")
+    assert temp_files(lab.store_root) == []
+
+
 # -- 2. one store, named everywhere --------------------------------------------------------------------------------
 def test_the_store_is_found_from_its_folder_or_its_stage_root(lab: Lab) -> None:
     for flag, path in (("--store", lab.store_root), ("--stage-root", lab.store_root), ("--stage-root", lab.stage_root)):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal, get_args
 
 from labtui.core.atomic import atomic_write_bytes, is_temp
+from labtui.core.errors import OperationFailed
 from labtui.core.fields import build, json_bytes, one_of
 
 HEAD_LINES = 30  # lines shown from the top of a rejected file
@@ -74,7 +75,10 @@ def reject_path(rejects_dir: Path, source_file: str) -> Path:
 
 def write_reject(rejects_dir: Path, record: RejectRecord) -> Path:
     path = reject_path(rejects_dir, record.source_file)
-    atomic_write_bytes(path, json_bytes(record))
+    try:
+        atomic_write_bytes(path, json_bytes(record))
+    except OSError as error:  # a full disk said as "operating-system error", naming no file
+        raise OperationFailed("write the reject record", path, error) from error
     return path
 
 
