@@ -573,6 +573,16 @@ def test_rows_parted_by_lone_carriage_returns_at_the_end_are_no_row_cut_short() 
     assert frame.height == 5 and any("unterminated" in warning for warning in warnings)
 
 
+@pytest.mark.parametrize("blank", ["\u00a0", "\u2003", "\x0c", "\x0b"])
+def test_a_number_after_a_blank_polars_does_not_skip_is_rejected_at_its_line(blank: str) -> None:
+    """Python's `strip` took these for spaces: no row looked bad, and the reject named no line."""
+    rows = it_rows()
+    rows[3] = rows[3].replace(",", f",{blank}", 1)
+    problem = rejected(raw_csv("It", rows=rows))
+    assert problem.kind == "bad_value" and "is not a number" in problem.reason
+    assert problem.line == raw_csv("It", rows=rows).split(b"\n").index(rows[3].encode() + b"\r") + 1
+
+
 def test_header_line_without_hash_is_rejected() -> None:
     data = raw_csv("It").replace(b"#Parameters:\r\n", b"#Parameters:\r\nstray text\r\n")
     assert rejected(data).kind == "not_this_format"

@@ -215,7 +215,7 @@ def _diagnose(body: bytes, header: Header) -> None:
             raise Reject("bad_row", f"a data row has {counted(fields, 'field')}, the column row has {width}", line)
         for name, written in zip(header.columns, cells if cells is not None else row.lstrip().split(","),
                                  strict=True):
-            token = written.strip()
+            token = written.strip(" \t")  # the blanks Polars skips before a number; not NBSP, a form feed, …
             if token and name not in header.spec.text_columns:
                 if written.rstrip() != written:  # Polars takes a space before a number, not after it
                     raise Reject("bad_value", f"{quoted(written, 40)} in column {quoted(name)} ends with a space or "
@@ -226,9 +226,9 @@ def _diagnose(body: bytes, header: Header) -> None:
 
 
 def _reads_as_number(token: str) -> bool:
-    """Polars reads it as a Float64: `float` also takes `1_000` and other scripts' digits (`١٢`), which Polars
-    refuses, and the reject then named no line."""
-    if not token.isascii() or "_" in token:
+    """Polars reads it as a Float64: `float` also takes `1_000`, other scripts' digits (`١٢`) and blanks around
+    the number, which Polars refuses, and the reject then named no line."""
+    if not token.isascii() or "_" in token or token != token.strip():  # `float` skips a form feed, Polars not
         return False
     try:
         float(token)
