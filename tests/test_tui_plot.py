@@ -294,7 +294,7 @@ async def test_missing_parquet_is_a_message_not_a_crash(lab, tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_plot(pilot)
         assert [s.label for s in screen.spec.series] == ["seq 1"]
-        assert "seq 2: cannot read its Parquet" in status_text(screen)
+        assert "seq 2: cannot read its Parquet" in status_text(screen) and "validate --fix" in status_text(screen)
         await pilot.press("tab")
         assert screen.proc == "IV" and not screen.spec.series and "cannot read" in status_text(screen)
         assert not screen.check_action("export", ())

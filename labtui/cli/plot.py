@@ -203,7 +203,8 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         print(f"labtui plot: {line}", file=sys.stderr)
     left_out = f"; {hidden_note(hidden)}, --include-excluded draws them" if hidden else ""
     drawn = len({series.run_id for series in spec.series})  # not a run the overlay left out (no Dirac point)
-    traces = f"{counted(len(spec.series), 'trace')} of {counted(drawn, 'run')}{left_out}"
+    missing = f"; {runs.height - drawn} more not drawn, as said above" if runs.height > drawn else ""
+    traces = f"{counted(len(spec.series), 'trace')} of {counted(drawn, 'run')}{missing}{left_out}"
     print(f"wrote {args.out} ({traces}) and {sidecar.name}")
     return EXIT_OK
 

@@ -133,7 +133,8 @@ def load_group(proc: str, runs: pl.DataFrame, stage_root: Path, procedures_file:
             messages.append(f"{run_ident(row)}: {read}")
             continue
         if isinstance(read, Exception):
-            messages.append(f"{run_ident(row)}: cannot read its Parquet ({type(read).__name__}: {first_line(read)})")
+            messages.append(f"{run_ident(row)}: cannot read its Parquet ({type(read).__name__}: {first_line(read)}); "
+                            "left out (`validate --fix` re-stages a damaged run from its raw file)")
             continue
         data, absurd = read
         if absurd:
