@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import signal
@@ -195,6 +196,10 @@ def test_stage_watch_headless_stops_cleanly_on_ctrl_c(lab: Lab, stop: signal.Sig
     assert process.returncode == 0, err
     assert lab.manifest().height == 1
     assert "staged" in "".join(said) and "stopped watching" in out
+    stamp = dt.datetime.strptime(next(line for line in said if "staged" in line).split()[0], "%H:%M:%S")
+    now = dt.datetime.now(lab.config.zone)  # the lab's clock, as the app and the histories say times
+    drift = (now.hour * 3600 + now.minute * 60 + now.second) - (stamp.hour * 3600 + stamp.minute * 60 + stamp.second)
+    assert min(drift % 86400, -drift % 86400) < 120, (now, stamp)
 
 
 def test_follow_names_the_wavelength_only_of_a_light_run(lab: Lab) -> None:

@@ -225,7 +225,7 @@ def run_watch(args: argparse.Namespace) -> int:
         raise raw_root_error(problem, args)
 
     def report(event: WatchEvent) -> None:
-        stamp = dt.datetime.now().strftime("%H:%M:%S")
+        stamp = dt.datetime.now(config.zone).strftime("%H:%M:%S")  # the lab's time, as the app and histories say
         for source in event.staged:
             print(shown(f"{stamp} staged {source}"))
         print(shown(f"{stamp} {event.kind}: {event.message}"), flush=True)
