@@ -91,8 +91,23 @@ def test_the_fit_window_holds_setpoints_written_with_float_drift() -> None:
         a, b, _ = np.polyfit(x, current[k - points : k + points + 1] / current[k], 2)
         return float(vg[k] - b / (2 * a))
 
-    assert dirac_point(vg, current).vg == pytest.approx(vertex(5), abs=1e-9)
+    assert dirac_point(vg, current, fit_window_v=0.5).vg == pytest.approx(vertex(5), abs=1e-9)
     assert abs(vertex(5) - vertex(4)) > 1e-6  # the window matters at the tolerance above
+
+
+def test_a_v_with_unequal_arms_keeps_its_dirac_point_near_the_minimum_and_coarse_steps_still_fit() -> None:
+    """A rounded V whose hole arm is twice as steep: the ±0.5 V parabola put the point 74 mV up the shallow arm,
+    past the sampled minimum's neighbours; at ±0.2 V, 28 mV. A sweep of 0.5 V steps has no other point within 0.2 V:
+    the fit takes the minimum's two neighbours, not the raw minimum."""
+    vg = np.round(np.arange(-100, 101) * 0.05, 10)
+    x0, rounding = 0.31, 0.15
+    current = 1e-5 * (1 + np.where(vg < x0, 2.0, 1.0) * (np.sqrt((vg - x0) ** 2 + rounding**2) - rounding))
+    wide = dirac_point(vg, current, fit_window_v=0.5).vg - x0
+    found = dirac_point(vg, current)
+    assert wide > 0.05 and 0 < found.vg - x0 < 0.4 * wide and found.remark is None
+    coarse = np.round(np.arange(-10, 11) * 0.5, 10)
+    found = dirac_point(coarse, 1e-5 + 1e-6 * (coarse - 0.123) ** 2)
+    assert found.vg == pytest.approx(0.123, abs=1e-9) and found.remark is None
 
 
 def test_a_parabola_vertex_beyond_the_leg_falls_back_to_the_raw_minimum() -> None:
@@ -101,7 +116,7 @@ def test_a_parabola_vertex_beyond_the_leg_falls_back_to_the_raw_minimum() -> Non
     vg = np.round(np.arange(-50, 51) * 0.1, 10)
     current = 1e-5 + 1e-6 * (vg - 5.2) ** 2
     current[48 + 50] = current[-1] * 0.999
-    found = dirac_point(vg, current)
+    found = dirac_point(vg, current, fit_window_v=0.5)
     assert found.vg == 4.8 and found.remark == "no parabola fits the minimum: the raw minimum is given"
 
 

@@ -38,7 +38,7 @@ def known_zone(name: str) -> ZoneInfo:
 class MetricsSettings:
     """Windows and limits of the derived quantities (`labtui.core.metrics`); the defaults are issue 11's."""
 
-    cnp_fit_window_v: float = field(default=0.5, metadata=bounds(gt=0))  # parabola through points this near min |I|
+    cnp_fit_window_v: float = field(default=0.2, metadata=bounds(gt=0))  # parabola through points this near min |I|
     cnp_edge_margin_v: float = field(default=0.2, metadata=bounds(ge=0))  # a minimum this near a leg's end: no CNP
     gm_window_v: float = field(default=0.5, metadata=bounds(gt=0))  # Savitzky-Golay window of the transconductance
     dead_conductance_s: float = field(default=1e-6, metadata=bounds(ge=0))  # max |I|/|Vds| below this: dead channel

@@ -27,7 +27,9 @@ from labtui.core.parquet_footer import footer_bytes
 # counted up to a window's times over), and a contact glitch is no i_min_a (nor, with it, the on_off_ratio). 11: a
 # calibration's readings repeated at one VL are one point, their mean (a run there was priced with the largest).
 # 12: a procedure `like` another in the registry (IVgT like IVg, ITt like It) gets that one's quantities (had none).
-METRICS_VERSION = 12
+# 13: the Dirac point's parabola spans ±0.2 V of the minimum (at least its two neighbours), not ±0.5 V, which leaned
+# toward the shallower arm of the V.
+METRICS_VERSION = 13
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

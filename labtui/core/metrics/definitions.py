@@ -64,7 +64,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "Dirac point (charge-neutrality point) of the forward leg (the longest up-sweep; of two as long, the "
              "later: an aborted loop's first leg only leaves 0 V): the Vg of min |I| (passing over a point under half "
              "of both its neighbours: a contact glitch, as graphene's current changes smoothly with Vg), refined by a "
-             "least-squares parabola through the other points within {cnp_fit_window_v:g} V of it; undefined when that "
+             "least-squares parabola through the other points within {cnp_fit_window_v:g} V of it (at least its two "
+             "neighbours); undefined when that "
              "minimum lies within {cnp_edge_margin_v:g} V of the leg's ends (the Dirac point is outside the sweep)"),
     Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),
     Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v"),
