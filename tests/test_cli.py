@@ -603,6 +603,7 @@ def test_a_closed_standard_stream_is_no_traceback(lab: Lab) -> None:
     [(("stage", "--workers", "0"), "--workers: a whole number ≥ 1, not '0'"),
      (("stage", "--lock-timeout", "nan"), "--lock-timeout: seconds ≥ 0, not 'nan'"),
      (("stage", "--settle", "-5"), "--settle: seconds ≥ 0, not '-5'"),
+     (("stage", "--workers", "1000"), "invalid value on the command line: workers: must be ≤ 64, not 1000"),
      (("export", "histories", "--min-experiments", "-5"), "--min-experiments: a whole number ≥ 1, not '-5'")],
 )
 def test_a_bad_option_value_is_named_as_the_option_not_the_config_file(lab: Lab, capsys, argv, message) -> None:

@@ -316,6 +316,9 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> StagingCon
     try:
         return build(StagingConfig, data, types={"MetricsSettings": lambda value: build(MetricsSettings, value)})
     except FieldError as exc:
+        failing = {problem.split(":", 1)[0] for problem in exc.problems}
+        if any(value is not None and key in failing for key, value in overrides.items()):  # `--workers 1000`
+            raise ConfigError(f"invalid value on the command line: {exc}") from None
         given = [f"--{key.replace('_', '-')}" for key, value in overrides.items()
                  if value is not None and key in _PATH_FIELDS]
         where = f" in {path}" if path else ""
