@@ -603,7 +603,6 @@ def test_a_closed_standard_stream_is_no_traceback(lab: Lab) -> None:
     [(("stage", "--workers", "0"), "--workers: a whole number ≥ 1, not '0'"),
      (("stage", "--lock-timeout", "nan"), "--lock-timeout: seconds ≥ 0, not 'nan'"),
      (("stage", "--settle", "-5"), "--settle: seconds ≥ 0, not '-5'"),
-     (("stage", "--workers", "1000"), "invalid value on the command line: workers: must be ≤ 64, not 1000"),
      (("export", "histories", "--min-experiments", "-5"), "--min-experiments: a whole number ≥ 1, not '-5'")],
 )
 def test_a_bad_option_value_is_named_as_the_option_not_the_config_file(lab: Lab, capsys, argv, message) -> None:
@@ -611,6 +610,13 @@ def test_a_bad_option_value_is_named_as_the_option_not_the_config_file(lab: Lab,
         main(lab.args(*argv))
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and message in err and "configuration" not in err
+
+
+def test_a_value_past_the_configs_bounds_is_the_command_lines(lab: Lab, capsys) -> None:
+    """`--workers 1000` was "invalid configuration (--raw-root, --stage-root)": the wrong options blamed."""
+    assert main(lab.args("stage", "--workers", "1000")) == 2
+    err = capsys.readouterr().err
+    assert err == "labtui: invalid value on the command line: workers: must be ≤ 64, not 1000\n"
 
 
 def test_a_table_for_a_terminal_leaves_out_empty_columns_and_cuts_text_never_numbers() -> None:
