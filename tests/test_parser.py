@@ -309,6 +309,8 @@ def _rows_from(data: bytes) -> list[bytes]:
         (b"\x00\x01\x02binary", "not_this_format", "binary"),
         (gzip.compress(raw_csv("It")), "not_this_format", "gzip"),
         (raw_csv("It").decode().encode("utf-16"), "not_this_format", "UTF-16"),
+        (raw_csv("It").decode().encode("utf-32"), "not_this_format", "UTF-32"),  # its BOM begins as UTF-16's
+        (raw_csv("It").decode().encode("utf-32-be"), "not_this_format", "binary"),
         (b"<html><body>502 Bad Gateway</body></html>", "not_this_format", "not a PyMeasure"),
         (b"t (s),I (A)\r\n0,1\r\n", "not_this_format", "'#Procedure:'"),
         (b"#Procedure: <>\r\n#Data:\r\na\r\n1\r\n", "no_procedure", "names no procedure"),

@@ -106,7 +106,8 @@ def _sniff(data: bytes) -> int:
     # in a file larger than the sniff; a small file with them was "binary data"
     padding = nul > 0 and data.count(b"\x00", nul) == len(data) - nul
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (nul >= 0 and not padding):
-        kind = "UTF-16 text" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data"
+        kind = ("UTF-32 text" if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"))
+                else "UTF-16 text" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "binary data")
         raise Reject("not_this_format", f"the file holds {kind}, not an ASCII measurement CSV")
     if b"\r" in head and b"\n" not in head:
         raise Reject("not_this_format", "the lines end with a carriage return alone (classic Mac OS line ends): "
