@@ -49,6 +49,9 @@ class Dialog(ModalScreen[bool]):
             box.border_subtitle = self.hint
             yield Static(plain(self.body), id="dialog-body")
 
+    def on_mount(self) -> None:
+        self.app.clear_notifications()  # a toast sat over the box at 80×24, hiding the keys or the question
+
     def action_close(self) -> None:
         self.dismiss(False)
 
