@@ -1055,6 +1055,8 @@ async def test_validate_shows_findings_jumps_and_applies_fixes(lab: Lab) -> None
         await pilot.press("escape")
         await pilot.press("f")
         assert isinstance(app.screen, ConfirmDialog)
+        asked = dialog_text(app)  # the fix as this screen does it, not the command line's
+        assert "(`f` here)" in asked and "labtui validate --fix" not in asked
         await pilot.press("y")
         await settle(pilot, rounds=5)
         assert app.screen is screen and screen.report.ok

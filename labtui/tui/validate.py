@@ -52,6 +52,11 @@ class FindingsTree(Tree[str]):
         return super().render_label(node, Style(), Style()).cell_len
 
 
+def fix_here(fix: str) -> str:
+    """A finding's fix as this screen does it: `f`, not the command line's `labtui validate --fix`."""
+    return fix.replace("`labtui validate --fix`", "`f` here")
+
+
 def show_report(tree: Tree[str], report: ValidationReport) -> None:
     """Severity → finding → its items; an item's data is the item text, which `locate` turns into a place."""
     tree.clear()
@@ -63,7 +68,7 @@ def show_report(tree: Tree[str], report: ValidationReport) -> None:
         for finding in findings:
             mark = " · fixable" if finding.fixable else ""
             node = group.add(Text.assemble(f"{finding.title} ", (f"({finding.count}){mark}", "dim")))
-            node.add_leaf(help_text(f"→ {finding.fix}"))
+            node.add_leaf(help_text(f"→ {fix_here(finding.fix)}"))
             for item in finding.items:
                 node.add_leaf(Text(shown(item)), data=item)  # it names files: a `[/]` is not markup
             if finding.count > len(finding.items):
@@ -196,7 +201,7 @@ class ValidateScreen(LabScreen):
             return
         body = Text("labtui will:\n")
         for finding in self.report.fixable:
-            body.append(f"• {finding.title} ({finding.count}): {finding.fix}\n")
+            body.append(f"• {finding.title} ({finding.count}): {fix_here(finding.fix)}\n")
         body.append("\nRaw files are never changed.", style="italic")
 
         def answered(yes: bool | None) -> None:
