@@ -267,7 +267,7 @@ def test_cli_ambiguous_and_missing_chip(lab: Lab, capsys) -> None:
 def test_an_ambiguous_chip_says_how_to_name_its_group_in_every_command(lab: Lab, capsys, argv) -> None:
     """Only `history` said `with --group`; metrics, plot and annotate stopped at `say which group`."""
     assert main(lab.args(*argv)) == 2
-    assert "(Alisson, other): say which group with --group" in capsys.readouterr().err
+    assert "(Alisson, other): say which group (--group on the command line" in capsys.readouterr().err
 
 
 def test_cli_calibrations_and_chips(lab: Lab, capsys) -> None:

@@ -47,7 +47,8 @@ class AmbiguousChip(UsageError):
         self.number = number
         self.groups = groups
         names = ", ".join(_group_label(group) for group in groups)
-        super().__init__(f"chip number {number} exists in several groups ({names}): say which group with --group")
+        super().__init__(f"chip number {number} exists in several groups ({names}): say which group "
+                         "(--group on the command line, group= in Python)")
 
 
 def _group_label(group: str | None) -> str:
