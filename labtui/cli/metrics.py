@@ -83,9 +83,10 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(str(exc)) from None
     seq = timeline(manifest, tz=config.local_tz).select("run_id", "seq")  # a chip's, or the calibrations' (`history`)
     dark = pl.col("has_light").not_()  # a dark run's header keeps the last wavelength: not what it was measured under
+    conditions = (pl.when(dark).then(None).otherwise(pl.col(name)).alias(name) if name == "laser_wavelength_nm"
+                  else pl.col(name) for name in CONDITIONS)
     rows = annotate_runs(config.store_root, table.join(seq, on="run_id", how="left")).select(
-        *ID_COLUMNS, *CONDITIONS[:1], pl.when(dark).then(None).otherwise(pl.col("laser_wavelength_nm"))
-        .alias("laser_wavelength_nm"), *CONDITIONS[2:], *(q.column for q in QUANTITIES), "remarks", *ANNOTATION_COLUMNS)
+        *ID_COLUMNS, *conditions, *(q.column for q in QUANTITIES), "remarks", *ANNOTATION_COLUMNS)
     rows, hidden = AnnotationFilter(include_excluded=args.include_excluded).apply(rows)
     hidden_line = f"{hidden_note(hidden)} (--include-excluded shows them)" if hidden else ""
     to_terminal = args.format == "table" and args.out is None
@@ -99,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
                              pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags").list.join(TAG_SEPARATOR)))
     families = rows.select(family_expr(config.procedures_file)).to_series().unique(maintain_order=True).to_list()
     shown = [column for family in families for column in columns_of(family)]
-    conditions = [name for name in CONDITIONS if any(name in CONDITIONS_SHOWN.get(family, ()) for family in families)]
-    emit(args, table=lambda: _readable(flat.select("chip_name", "seq", "proc", "date_local", *conditions, *shown,
+    measured = [name for name in CONDITIONS if any(name in CONDITIONS_SHOWN.get(family, ()) for family in families)]
+    emit(args, table=lambda: _readable(flat.select("chip_name", "seq", "proc", "date_local", *measured, *shown,
                                                    "source_file", "remarks")),
          csv=lambda: utc_text(flat), json=lambda: utc_text(rows), whole=shown)
     if hidden and to_terminal:
