@@ -270,6 +270,25 @@ def damage_a_data_page(path: Path, length: int) -> None:
 
 
 @contextlib.contextmanager
+def unwritable(path: Path) -> Iterator[None]:
+    """`path` cannot be opened for writing, as a file open in a spreadsheet on a share: read-only to a user,
+    immutable to root (`chattr +i`; skipped where the file system has no such flag)."""
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        try:
+            yield
+        finally:
+            path.chmod(0o644)
+        return
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False).returncode:
+        pytest.skip("no immutable flag (chattr) here")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True, check=False)
+
+
+@contextlib.contextmanager
 def unlistable(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """`folder` cannot be listed: no read permission, or (root reads everything) its `scandir` denied as the OS
     would deny it."""

@@ -18,7 +18,7 @@ from labtui.core.export import (
     metadata_tables,
 )
 from labtui.core.history import history, summary_line
-from tests.lab import REALDATA, Lab, chip67_lab, local, raw_csv
+from tests.lab import REALDATA, Lab, chip67_lab, local, raw_csv, unwritable
 
 TZ = "America/Santiago"
 
@@ -121,6 +121,21 @@ def test_an_export_that_fails_writes_no_file(lab: Lab, capsys) -> None:
     code = main(lab.args("export", "histories"))
     assert [path.name for path in out.iterdir()] == ["other67_history.csv"]
     assert code == 2 and "other67_history.csv is a folder" in capsys.readouterr().err
+
+
+def test_a_history_that_cannot_be_replaced_stops_the_export_before_any_is(lab: Lab, capsys) -> None:
+    """One file locked (open in a spreadsheet on a share): the chips before it were replaced, the rest not, and the
+    temp files of the rest stayed; the error named the folder, not the file."""
+    assert main(lab.args("export", "histories")) == 0
+    out = lab.root / "histories"
+    first, *_, last = sorted(out.iterdir())
+    first.write_text("OLD")
+    with unwritable(last):
+        code = main(lab.args("export", "histories"))
+    err = capsys.readouterr().err
+    assert code == 73 and f"cannot replace the chip history {last}:" in err, err
+    assert first.read_text() == "OLD" and sorted(path.name for path in out.iterdir()) == sorted(
+        path.name for path in (first, *_, last))  # no temp file either
 
 
 def test_metadata_tables_are_like_the_old_tools(lab: Lab, tmp_path) -> None:

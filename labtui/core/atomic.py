@@ -109,6 +109,18 @@ def write_temps(paths: list[Path], write: Callable[[list[Path]], object], temp_d
     return temps
 
 
+def check_replaceable(paths: Iterable[Path]) -> None:
+    """Raise the OSError (naming the file) of the first existing file that cannot be opened for writing: a file
+    locked by another program (a spreadsheet open on a share), immutable, or read-only to this user. Called before a
+    set of files is written, so that a refused one leaves every file as it was, not the set half replaced. Opened
+    to append and closed: nothing is written, its times stay."""
+    for path in paths:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))  # no O_CREAT: a missing file stays missing
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            continue  # nothing to replace; a folder in the way, or a file as its folder, the caller says in its words
+
+
 def publish(pairs: list[tuple[Path, Path]], anchor: Path) -> None:
     """Second half: make every temp durable, replace each target, make the replacements durable.
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import polars as pl
 
 from labtui.core.annotations import ANNOTATION_COLUMNS, CURRENT_SCHEMA, with_annotations
-from labtui.core.atomic import atomic_write, publish, stale_temps, write_temps
+from labtui.core.atomic import atomic_write, check_replaceable, publish, stale_temps, write_temps
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.header_values import parse_number, split_number
 from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, summary_line, timeline
@@ -140,7 +140,8 @@ def export_histories(
 
     Every run is in it, excluded ones too: the `excluded` and `exclude_reason` columns say which and why.
     All files are written or none: each to a temp file first (a full disk leaves the folder as it was), then all
-    renamed into place; a folder in the way of one is refused before anything is written.
+    renamed into place; a folder in the way of one, or a file that cannot be replaced (open in a spreadsheet on a
+    share, read-only), is refused before anything is written.
     """
     chip_runs = manifest.filter(pl.col("chip_number").is_not_null())
     rows = with_parameters(timeline(chip_runs, tz=tz), chip_runs)
@@ -164,6 +165,11 @@ def export_histories(
     if in_the_way is not None:
         raise UsageError(f"{in_the_way} is a folder, where a chip's history goes: move it away; nothing was written")
     try:
+        check_replaceable(file.path for file in files)  # one locked by a spreadsheet: refused before any is replaced
+    except OSError as error:
+        raise OperationFailed("replace the chip history", error.filename, error) from error
+    temps: list[Path] = []
+    try:
         for file in files:  # an export killed mid-write left its temp files: nothing else sweeps this folder
             for stale in stale_temps(file.path):
                 stale.unlink(missing_ok=True)
@@ -172,7 +178,9 @@ def export_histories(
         ])
         publish([(temp, file.path) for temp, file in zip(temps, files, strict=True)], out_dir)
     except OSError as error:
-        raise OperationFailed("write the chip histories to", out_dir, error) from error
+        for temp in temps:  # those not renamed into place when a rename failed
+            temp.unlink(missing_ok=True)
+        raise OperationFailed("write the chip histories to", error.filename2 or out_dir, error) from error
     return files
 
 
