@@ -15,7 +15,7 @@ from labtui.core.history import load_manifest
 from labtui.core.plotdata import PlotOptions, build_plots
 from labtui.core.plotdata.selection import chip_runs
 from labtui.synth import write_run
-from tests.lab import COLUMNS, Lab, data_rows, raw_csv, sweep
+from tests.lab import COLUMNS, Lab, data_rows, raw_csv, sweep, unwritable
 
 START = dt.datetime(2025, 10, 13, 15, 0, tzinfo=dt.UTC)
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,20 @@ def test_plot_writes_the_figure_and_its_record(lab, tmp_path, capsys):
     assert {k: record["options"][k] for k in ("baseline", "baseline_time_s", "log_y")} == {
         "baseline": "fixed", "baseline_time_s": 5.0, "log_y": True}
     assert f"wrote {out} (2 traces of 2 runs) and its.pdf.json" in capsys.readouterr().out
+
+
+def test_a_record_that_cannot_be_replaced_leaves_the_figure_as_it_was(lab, tmp_path, capsys):
+    """The figure was replaced, then its record failed: a new figure beside the old record, which `--from` redraws
+    as another."""
+    out = tmp_path / "its.pdf"
+    assert main(lab.args("plot", "67", "--seq", "1", "--out", str(out))) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    with unwritable(tmp_path / "its.pdf.json"):
+        assert main(lab.args("plot", "67", "--seq", "1-2", "--out", str(out))) == 73
+    assert f"cannot replace {tmp_path / 'its.pdf.json'}:" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["its.pdf", "its.pdf.json"]  # no temp file
 
 
 def test_from_redraws_and_says_when_a_run_changed(lab, tmp_path, capsys):

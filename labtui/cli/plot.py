@@ -127,7 +127,8 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     from dataclasses import replace
 
     from labtui.core.annotations import hidden_note
-    from labtui.core.errors import UsageError
+    from labtui.core.atomic import check_replaceable
+    from labtui.core.errors import OperationFailed, UsageError
     from labtui.core.history import load_manifest
     from labtui.core.metrics import read_metrics
     from labtui.core.metrics_stamp import metrics_stamp
@@ -152,6 +153,10 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     config = config_from(args)
     if (sidecar := sidecar_path(args.out)).is_dir():  # found before the figure is written, not after
         raise UsageError(f"cannot write the figure record {sidecar}: a folder has its name")
+    try:  # nor a record that cannot be replaced: a new figure beside the old record redraws another with --from
+        check_replaceable((args.out, sidecar))
+    except OSError as error:
+        raise OperationFailed("replace", error.filename, error) from error
     manifest = load_manifest(config)
     notes: list[str] = []
     hidden = 0
