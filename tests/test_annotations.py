@@ -96,7 +96,7 @@ def test_undo_puts_back_the_previous_state_as_new_records(lab: Lab) -> None:
 
 
 @pytest.mark.parametrize(("kind", "value"), [("exclude", " "), ("tag", "a;b"), ("tag", ""), ("untag", "x\ny"),
-                                             ("approve", None)])
+                                             ("tag", "cr\rhere"), ("tag", "line\u2028separator"), ("approve", None)])
 def test_an_annotation_that_cannot_be_right_is_refused(kind: str, value: str | None) -> None:
     with pytest.raises(AnnotationError):
         Change.read(kind, value)  # as read from a file: the kind is text

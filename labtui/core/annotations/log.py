@@ -83,7 +83,7 @@ class Change:
         value = (self.value or "").strip()
         if self.kind == "exclude" and not value:
             raise AnnotationError("an exclusion needs a reason (e.g. \"contact lost at 40 s\")")
-        if self.kind in ("tag", "untag") and (not value or ";" in value or "\n" in value):
+        if self.kind in ("tag", "untag") and (not value or ";" in value or len(value.splitlines()) > 1):  # \r too
             raise AnnotationError(f"a tag is one line of text without ';' (got {self.value!r})")
         object.__setattr__(self, "value", value)
 
