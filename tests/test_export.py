@@ -133,9 +133,19 @@ def test_a_history_that_cannot_be_replaced_stops_the_export_before_any_is(lab: L
     with unwritable(last):
         code = main(lab.args("export", "histories"))
     err = capsys.readouterr().err
-    assert code == 73 and f"cannot replace the chip history {last}:" in err, err
+    assert code == 73 and f"cannot replace the chip history {last}:" in err, err  # named
     assert first.read_text() == "OLD" and sorted(path.name for path in out.iterdir()) == sorted(
         path.name for path in (first, *_, last))  # no temp file either
+
+
+def test_a_metadata_table_in_the_way_stops_the_export_before_any_is_written(lab: Lab, tmp_path, capsys) -> None:
+    """A folder where one folder's metadata.csv goes failed the export after the tables before it were written."""
+    tables = export_metadata(lab.manifest(), tmp_path / "first", tz=TZ)
+    in_the_way = tmp_path / "out" / tables[-1].relative_to(tmp_path / "first")
+    in_the_way.mkdir(parents=True)
+    assert main(lab.args("export", "metadata", "--out", str(tmp_path / "out"))) == 2
+    assert f"{in_the_way} is a folder, where a folder's metadata table goes" in capsys.readouterr().err
+    assert [path for path in (tmp_path / "out").rglob("*") if path.is_file()] == []
 
 
 def test_metadata_tables_are_like_the_old_tools(lab: Lab, tmp_path) -> None:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import polars as pl
 
 from labtui.core.annotations import ANNOTATION_COLUMNS, CURRENT_SCHEMA, with_annotations
-from labtui.core.atomic import atomic_write, check_replaceable, publish, stale_temps, write_temps
+from labtui.core.atomic import check_replaceable, publish, stale_temps, write_temps
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.header_values import parse_number, split_number
 from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, summary_line, timeline
@@ -40,12 +40,30 @@ HASH_DIGITS = 8
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.+-]+")
 
 
-def write_csv(frame: pl.DataFrame, path: Path) -> Path:
+def write_csv_set(files: list[tuple[Path, pl.DataFrame]], out_dir: Path, noun: str, plural: str) -> None:
+    """Every file written or none: each to a temp file first (a full disk leaves the folders as they were), then all
+    renamed into place; a folder in the way of one, or a file that cannot be replaced (open in a spreadsheet on a
+    share, read-only), is refused before anything is written."""
+    in_the_way = next((path for path, _ in files if path.is_dir()), None)
+    if in_the_way is not None:
+        raise UsageError(f"{in_the_way} is a folder, where a {noun} goes: move it away; nothing was written")
     try:
-        atomic_write(path, frame.write_csv)
+        check_replaceable(path for path, _ in files)
     except OSError as error:
-        raise OperationFailed("write", path, error) from error
-    return path
+        raise OperationFailed(f"replace the {noun}", error.filename, error) from error
+    temps: list[Path] = []
+    try:
+        for path, _ in files:  # an export killed mid-write left its temp files: nothing else sweeps this folder
+            for stale in stale_temps(path):
+                stale.unlink(missing_ok=True)
+        temps = write_temps([path for path, _ in files], lambda paths: [
+            frame.write_csv(temp) for (_, frame), temp in zip(files, paths, strict=True)
+        ])
+        publish([(temp, path) for temp, (path, _) in zip(temps, files, strict=True)], out_dir)
+    except OSError as error:
+        for temp in temps:  # those not renamed into place when a rename failed
+            temp.unlink(missing_ok=True)
+        raise OperationFailed(f"write the {plural} to", error.filename2 or out_dir, error) from error
 
 
 def start_epoch() -> pl.Expr:
@@ -139,9 +157,7 @@ def export_histories(
     """A history CSV per chip with at least `min_experiments` runs, named by `history_file_names`; the files written.
 
     Every run is in it, excluded ones too: the `excluded` and `exclude_reason` columns say which and why.
-    All files are written or none: each to a temp file first (a full disk leaves the folder as it was), then all
-    renamed into place; a folder in the way of one, or a file that cannot be replaced (open in a spreadsheet on a
-    share, read-only), is refused before anything is written.
+    All files are written or none (`write_csv_set`).
     """
     chip_runs = manifest.filter(pl.col("chip_number").is_not_null())
     rows = with_parameters(timeline(chip_runs, tz=tz), chip_runs)
@@ -161,26 +177,8 @@ def export_histories(
             group, number = frame["chip_group"][0], frame["chip_number"][0]
             files.append(HistoryFile(group, number, chip_names[(group, number)], out_dir / names[(group, number)]))
             views.append(history_view(frame, source_prefix=source_prefix))
-    in_the_way = next((file.path for file in files if file.path.is_dir()), None)
-    if in_the_way is not None:
-        raise UsageError(f"{in_the_way} is a folder, where a chip's history goes: move it away; nothing was written")
-    try:
-        check_replaceable(file.path for file in files)  # one locked by a spreadsheet: refused before any is replaced
-    except OSError as error:
-        raise OperationFailed("replace the chip history", error.filename, error) from error
-    temps: list[Path] = []
-    try:
-        for file in files:  # an export killed mid-write left its temp files: nothing else sweeps this folder
-            for stale in stale_temps(file.path):
-                stale.unlink(missing_ok=True)
-        temps = write_temps([file.path for file in files], lambda paths: [
-            view.write_csv(path) for view, path in zip(views, paths, strict=True)
-        ])
-        publish([(temp, file.path) for temp, file in zip(temps, files, strict=True)], out_dir)
-    except OSError as error:
-        for temp in temps:  # those not renamed into place when a rename failed
-            temp.unlink(missing_ok=True)
-        raise OperationFailed("write the chip histories to", error.filename2 or out_dir, error) from error
+    write_csv_set([(file.path, view) for file, view in zip(files, views, strict=True)], out_dir,
+                  "chip history", "chip histories")
     return files
 
 
@@ -256,7 +254,9 @@ def export_metadata(
     manifest: pl.DataFrame, out_dir: Path, *, tz: str, on_date: dt.date | None = None, source_prefix: str = "",
     procedures_file: Path | None = None,
 ) -> list[Path]:
-    """`<out_dir>/<folder>/metadata.csv` for every raw folder (or those of `on_date`); the paths written."""
+    """`<out_dir>/<folder>/metadata.csv` for every raw folder (or those of `on_date`), all or none; the paths."""
     tables = metadata_tables(manifest, tz=tz, on_date=on_date, source_prefix=source_prefix,
                              procedures_file=procedures_file)
-    return [write_csv(table, out_dir / folder / METADATA_FILE) for folder, table in sorted(tables.items())]
+    files = [(out_dir / folder / METADATA_FILE, table) for folder, table in sorted(tables.items())]
+    write_csv_set(files, out_dir, "folder's metadata table", "metadata tables")
+    return [path for path, _ in files]
