@@ -558,6 +558,13 @@ def test_the_record_redraws_and_notices_changed_or_missing_runs(lab, tmp_path):
         f"run {runs['run_id'][2]} is no longer in the store",
         f"seq 2 (run {runs['run_id'][1]}) has changed since the figure was made (re-staged from other data)",
     ]
+    old, source = runs["run_id"][2], runs["source_file"][2]  # its file's start time edited: staged as another run
+    moved = manifest.with_columns(run_id=pl.when(pl.col("run_id") == old).then(pl.lit("abcdef0123456789"))
+                                  .otherwise(pl.col("run_id")))
+    again, notes = record.check(moved, tz=tz, metrics="m")  # was "no longer in the store", and drawn without it
+    assert again["run_id"].to_list() == [*runs["run_id"][:2], "abcdef0123456789"]
+    assert notes == [f"run {old} was staged again as run abcdef0123456789 (its file {source} changed its start "
+                     "time): drawn as that run"]
     with pytest.raises(UsageError, match="none of the figure's 3 run"):
         record.check(manifest.clear(), tz=tz, metrics="m")
     (tmp_path / "bad.json").write_text("{}", encoding="utf-8")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -114,6 +114,7 @@ class FigureRecord:
     trend: dict[str, object] | None = None  # a trend figure: {"name": "cnp", "include_excluded": False}
     metrics: str | None = None  # a figure of derived quantities: their definitions and windows (`metrics_stamp`)
     column: bool = False  # drawn at a journal column's size (`labtui plot --column`)
+    sources: dict[str, str] = field(default_factory=dict)  # run_id → its raw file, to follow a run staged anew
 
     @classmethod
     def of(cls, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None,
@@ -163,8 +164,10 @@ class FigureRecord:
                 raise ValueError("its metrics stamp is not text")
             if not isinstance(column := document.get("column", False), bool):
                 raise ValueError("its column is not true or false")
+            sources = {run["run_id"]: run["source_file"] for run in runs if isinstance(run.get("source_file"), str)}
             return cls(tuple(run["run_id"] for run in runs), PlotOptions(**document["options"]),
-                       {run["run_id"]: {k: run.get(k) for k in _HASHED} for run in runs}, trend, metrics, column)
+                       {run["run_id"]: {k: run.get(k) for k in _HASHED} for run in runs}, trend, metrics, column,
+                       sources)
         except OSError as error:
             raise UsageError(f"cannot read the figure record {path}: {error.strerror or error}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -173,12 +176,17 @@ class FigureRecord:
     def check(self, manifest: pl.DataFrame, *, tz: str, metrics: str) -> tuple[pl.DataFrame, list[str]]:
         """The recorded runs still in the store (with `seq`), and one line for each that is gone or changed; and one
         when the figure drew derived quantities under other definitions or windows than this labtui's (`metrics`)."""
-        runs = plot_rows(manifest, self.run_ids, tz)
-        notes = [f"run {run_id} is no longer in the store" for run_id in self.run_ids if run_id not in runs["run_id"]]
+        now = self._restaged(manifest)
+        runs = plot_rows(manifest, [now.get(run_id, run_id) for run_id in self.run_ids], tz)
+        notes = [f"run {run_id} was staged again as run {now[run_id]} (its file {self.sources[run_id]} changed its "
+                 "start time): drawn as that run" for run_id in self.run_ids if run_id in now]
+        notes += [f"run {run_id} is no longer in the store" for run_id in self.run_ids
+                  if run_id not in now and run_id not in runs["run_id"]]
+        recorded = {now.get(run_id, run_id): self.hashes[run_id] for run_id in self.run_ids}
         notes.extend(
             f"{run_ident(row)} (run {row['run_id']}) has changed since the figure was made (re-staged from other data)"
             for row in runs.select("run_id", "seq", "file_idx", "date_local", *_HASHED).iter_rows(named=True)
-            if any(row[k] != self.hashes[row["run_id"]][k] for k in _HASHED)
+            if any(row[k] != recorded[row["run_id"]][k] for k in _HASHED)
         )
         if runs.is_empty():
             raise UsageError(f"none of the figure's {counted(len(self.run_ids), 'run')} is in the store any more")
@@ -186,6 +194,21 @@ class FigureRecord:
             notes.append(f"its derived quantities were computed under {self.metrics}, this labtui's are under "
                          f"{metrics}: a definition or a `metrics:` window changed since, so they may differ")
         return runs, notes
+
+
+    def _restaged(self, manifest: pl.DataFrame) -> dict[str, str]:
+        """Recorded runs gone from the store whose raw file is staged as one other run now (its start time edited,
+        and with it the run_id): old run_id → new one, as `validate` re-attaches their annotations."""
+        gone = [run_id for run_id in self.run_ids if run_id in self.sources]
+        present = set(manifest.filter(pl.col("run_id").is_in(gone))["run_id"])
+        by_source = {self.sources[run_id]: run_id for run_id in gone if run_id not in present}
+        if not by_source:
+            return {}
+        staged = manifest.filter(pl.col("source_file").is_in(list(by_source)) & ~pl.col("run_id").is_in(self.run_ids))
+        counts = staged.group_by("source_file").len()
+        single = set(counts.filter(pl.col("len") == 1)["source_file"])
+        return {by_source[source]: run_id for source, run_id in staged.select("source_file", "run_id").iter_rows()
+                if source in single}
 
 
 def sidecar_path(figure: Path) -> Path:
