@@ -231,9 +231,11 @@ class FrameTable(ScrollView, can_focus=True):
         return starts
 
     def _pinned(self) -> int:
-        """Cells of each line that stay in view when it scrolls sideways: the fixed columns and a space after."""
-        starts = self._starts()
-        return starts[self.fixed] if 0 < self.fixed < len(starts) else 0
+        """Cells of each line that stay in view when it scrolls sideways: the fixed columns and a space after (where
+        `_starts` puts the first column that scrolls; summed here, as every line drawn asks)."""
+        if not 0 < self.fixed < len(self._widths):
+            return 0
+        return (2 if self.selectable else 0) + 1 + sum(self._widths[: self.fixed]) + self.fixed
 
     def _line(self, cells: Iterable[str], mark: str) -> str:
         parts = [
