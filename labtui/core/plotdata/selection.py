@@ -199,16 +199,13 @@ class FigureRecord:
     def _restaged(self, manifest: pl.DataFrame) -> dict[str, str]:
         """Recorded runs gone from the store whose raw file is staged as one other run now (its start time edited,
         and with it the run_id): old run_id → new one, as `validate` re-attaches their annotations."""
-        gone = [run_id for run_id in self.run_ids if run_id in self.sources]
-        present = set(manifest.filter(pl.col("run_id").is_in(gone))["run_id"])
-        by_source = {self.sources[run_id]: run_id for run_id in gone if run_id not in present}
+        present = set(manifest.filter(pl.col("run_id").is_in(self.run_ids))["run_id"])
+        by_source = {source: run_id for run_id, source in self.sources.items() if run_id not in present}
         if not by_source:
             return {}
         staged = manifest.filter(pl.col("source_file").is_in(list(by_source)) & ~pl.col("run_id").is_in(self.run_ids))
-        counts = staged.group_by("source_file").len()
-        single = set(counts.filter(pl.col("len") == 1)["source_file"])
-        return {by_source[source]: run_id for source, run_id in staged.select("source_file", "run_id").iter_rows()
-                if source in single}
+        single = staged.filter(pl.len().over("source_file") == 1)  # a file staged as two runs names neither
+        return {by_source[source]: run_id for source, run_id in single.select("source_file", "run_id").iter_rows()}
 
 
 def sidecar_path(figure: Path) -> Path:
