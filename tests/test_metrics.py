@@ -396,8 +396,24 @@ def test_rise_and_decay_times_need_a_step_clear_of_a_wandering_baseline() -> Non
     values, remarks = it_quantities(t, 1e-5 + wander + step, vl, 0.1, SETTINGS)
     assert values["delta_i_a"] is not None and values["tau_rise_s"] is None and values["tau_decay_s"] is None
     assert remarks[0].startswith("tau: delta_i_a is within 5σ")
+    assert 0 < values["delta_i_snr"] < 5
     values, _ = it_quantities(t, 1e-5 + wander + step * 50, vl, 0.1, SETTINGS)
     assert values["tau_rise_s"] == pytest.approx(3.0, abs=0.5)
+    assert values["delta_i_snr"] > 5
+
+
+def test_a_photoresponses_snr_is_its_size_over_the_smoothed_dark_noise() -> None:
+    t, current, vl = pulse(drift=0.0)
+    noise = np.random.default_rng(7).normal(0.0, 1e-7, t.size)
+    values, _ = it_quantities(t, current + noise, vl, 0.1, SETTINGS)
+    settled = (t >= 0) & (t < 20)  # the drift window (20 s) before switch-on at 20 s
+    smooth = np.convolve(noise, np.ones(20) / 20, mode="same")[settled]  # 1 s of 0.05 s samples
+    expected = abs(values["delta_i_a"]) / np.std(smooth - np.polyval(np.polyfit(t[settled], smooth, 1), t[settled]))
+    assert values["delta_i_snr"] == pytest.approx(expected, rel=0.1)
+    flat = np.where(t < 20, 0.0, current)  # a dark trace without noise (no Vds: not called dead): no ratio to give
+    values, remarks = it_quantities(t, flat, vl, None, SETTINGS)
+    assert values["delta_i_snr"] is None and values["tau_rise_s"] is not None
+    assert "delta_i_snr: the smoothed dark trace holds no noise (σ = 0 A)" in remarks
 
 
 def test_dark_runs_and_unfinished_pulses_say_why_there_is_no_photoresponse() -> None:
@@ -1085,6 +1101,22 @@ def recalibrate(path: Path, power: Callable[[float], float]) -> Path:
     rows = "".join(f"{vl!r},{power(vl)!r}\r\n" for vl in voltages)
     path.write_bytes(f"{head}VL (V),Power (W)\r\n{rows}".encode())
     return path
+
+
+def test_a_responsivity_is_signed_by_the_conductance_not_by_the_bias(tmp_path: Path) -> None:
+    """The same device at Vds = −0.1 V gives the opposite ΔI for the same physics: its responsivity entered the
+    trends with the opposite sign."""
+    lab = small_lab(tmp_path)
+    write_run(lab.raw / "2025-10-14", "It", file_idx=3, start_utc=START + dt.timedelta(minutes=21),
+              params={"Laser voltage": 2.0, "VDS": -0.1})
+    lab.stage()
+    lit = read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light")).sort("start_time_utc")
+    forward, reverse = lit.rows(named=True)
+    assert forward["vds_v"] == 0.1 and reverse["vds_v"] == -0.1
+    assert forward["delta_i_a"] * reverse["delta_i_a"] < 0  # the current's change follows the bias ...
+    assert reverse["responsivity_a_per_w"] == pytest.approx(-reverse["delta_i_a"] / reverse["power_w"])
+    assert forward["responsivity_a_per_w"] == pytest.approx(forward["delta_i_a"] / forward["power_w"])
+    assert forward["responsivity_a_per_w"] * reverse["responsivity_a_per_w"] > 0  # ... the conductance's does not
 
 
 def test_a_calibration_that_cannot_price_power_is_passed_over(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from labtui.core.plotdata.trends import (
     trend_spec,
     with_dirac_points,
 )
+from labtui.core.wording import counted
 from labtui.synth import LabSpec
 from labtui.synth.demo import config_file_of, write_demo
 from labtui.tui.app import LabApp
@@ -106,9 +107,13 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
     for trend, column in ((Trend.PHOTORESPONSE, "delta_i_a"), (Trend.RESPONSIVITY, "responsivity_a_per_w")):
         spec = lab.spec(trend)
         assert spec.x_label == "P" and spec.x_unit.endswith("W")
-        pairs = lit.drop_nulls(["power_w", column]).select("laser_wavelength_nm", "vg_fixed_v").unique().sort("*")
-        assert pairs["vg_fixed_v"].n_unique() > 1  # a series per wavelength and gate voltage
-        assert [s.label for s in spec.series] == [f"{w:g} nm, VG={v:g} V" for w, v in pairs.iter_rows()]
+        periods = lit.join(lab.runs.select("run_id", "laser_period_s"), on="run_id")
+        keys = ("laser_wavelength_nm", "vg_fixed_v", "laser_period_s")
+        groups = periods.drop_nulls(["power_w", column]).select(keys).unique().sort("*")
+        # a series per wavelength, gate voltage and laser period (ΔI is read at the end of a pulse)
+        assert groups["vg_fixed_v"].n_unique() > 1 and groups["laser_period_s"].n_unique() > 1
+        assert [s.label for s in spec.series] == [f"{w:g} nm, VG={v:g} V, period {p:g} s"
+                                                  for w, v, p in groups.iter_rows()]
         drawn = points(spec).join(lit.select("run_id", "power_w", column), on="run_id")
         assert drawn.height == lit.drop_nulls(["power_w", column]).height
         x_factor = drawn["x"][0] / drawn["power_w"][0]
@@ -118,12 +123,20 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
         if without_power:
             assert f"{without_power} lit It run{'s' if without_power > 1 else ''} without power_w left out" \
                 in spec.messages
-    assert not lab.spec(Trend.PHOTORESPONSE).warnings
+    weak = lit.drop_nulls("power_w").filter(pl.col("delta_i_snr") < 5).height  # the demo's faintest pulses
+    assert lab.spec(Trend.PHOTORESPONSE).warnings == (
+        (f"{counted(weak, 'point')} with a ΔI under 5σ of the dark noise (delta_i_snr): not resolved",) if weak else ())
     one = lit.drop_nulls("power_w")["run_id"][0]
-    stale = lab.metrics.with_columns(calibration_stale=pl.col("calibration_stale") | (pl.col("run_id") == one))
+    resolved = lab.metrics.with_columns(delta_i_snr=pl.lit(100.0))
+    stale = resolved.with_columns(calibration_stale=pl.col("calibration_stale") | (pl.col("run_id") == one))
     rows = trend_rows(lab.runs, stale, current_annotations(lab.config.store_root))
     assert trend_spec(Trend.PHOTORESPONSE, rows, tz=lab.config.local_tz).warnings == (
         "1 point uses a stale laser calibration (calibration_stale: measured far in time from the run)",)
+    unresolved = resolved.with_columns(delta_i_snr=pl.when(pl.col("run_id") == one).then(4.9).otherwise(100.0))
+    rows = trend_rows(lab.runs, unresolved, current_annotations(lab.config.store_root))
+    assert trend_spec(Trend.RESPONSIVITY, rows, tz=lab.config.local_tz).warnings == (
+        "1 point with a ΔI under 5σ of the dark noise (delta_i_snr): not resolved",)
+    rows = trend_rows(lab.runs, stale, current_annotations(lab.config.store_root))
     photoresponse = lab.spec(Trend.PHOTORESPONSE)  # joined only where no power repeats (else vertical zig-zags)
     assert photoresponse.joined == all(np.unique(s.x).size == s.x.size for s in photoresponse.series)
     repeated = pl.concat([rows, rows.with_columns(run_id=pl.col("run_id") + "-again", seq=pl.col("seq") + 1000)])

@@ -56,6 +56,9 @@ def test_key_quantities_are_si_prefixed_and_blank_where_undefined() -> None:
     stale = with_metrics(runs, metrics.with_columns(calibration_stale=pl.col("run_id") == "b"))
     assert stale["responsivity_a_per_w_text"].to_list() == [None, "4.1 µA/W ⚠", None]
     assert stale.columns == shown.columns
+    for snr, text in ((4.99, "4.1 µA/W ⚠"), (5.0, "4.1 µA/W")):  # a ΔI the dark noise could make is doubted too
+        noisy = with_metrics(runs, metrics.with_columns(delta_i_snr=pl.lit(snr)))
+        assert noisy["responsivity_a_per_w_text"].to_list() == [None, text, None]
 
 
 def test_the_detail_says_a_power_comes_from_a_stale_calibration() -> None:
@@ -72,6 +75,31 @@ def test_the_detail_says_a_power_comes_from_a_stale_calibration() -> None:
     assert "⚠" not in items["delta_i_a"]
     fresh = quantity_items(metrics.with_columns(calibration_stale=pl.lit(False)), "a")
     assert not any("⚠" in text.plain for _, text in fresh)
+
+
+def test_the_detail_doubts_a_photoresponse_the_noise_or_the_drift_could_make() -> None:
+    """Of the real lit It runs, 60 in 234 had a ΔI within 5σ of the dark noise, and in 118 the dark drift carried on
+    under the light made half of ΔI or more: their responsivity read as sure as any other."""
+    empty = read_metrics(Path("/nonexistent"))
+    values = {"run_id": "a", "proc": "It", "remarks": [], "power_w": 2e-6, "responsivity_a_per_w": 0.016,
+              "delta_i_a": 3.19e-8, "delta_i_drift_corrected_a": 3.0e-8, "delta_i_snr": 2.13,
+              "calibration_stale": False}
+    metrics = pl.DataFrame({name: [value] for name, value in values.items()}).select(
+        pl.col(name).cast(dtype) if name in values else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in empty.schema.items())
+
+    def firsts(frame: pl.DataFrame) -> dict[str, str]:
+        return {column: text.plain.split("\n")[0] for column, text in quantity_items(frame, "a")}
+
+    noisy = firsts(metrics)
+    for column in ("delta_i_a", "responsivity_a_per_w"):
+        assert noisy[column].endswith(" ⚠ ΔI is 2.1σ of the dark noise: not resolved"), noisy[column]
+    assert noisy["delta_i_snr"] == "2.13"
+    drifting = firsts(metrics.with_columns(delta_i_snr=pl.lit(40.0), delta_i_drift_corrected_a=pl.lit(1.2e-8)))
+    assert drifting["delta_i_a"] == ("31.9 nA ⚠ the dark drift carried on under the light makes 62% of ΔI "
+                                     "(drift-corrected 12 nA)")
+    clear = firsts(metrics.with_columns(delta_i_snr=pl.lit(40.0)))
+    assert not any("⚠" in text for text in clear.values()), clear
 
 
 def test_a_null_mobility_gives_the_reason_of_the_gm_it_is_read_from() -> None:

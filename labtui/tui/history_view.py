@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from rich.text import Text
 
 from labtui.core.annotations import AnnotationFilter, hidden_note
 from labtui.core.history import HistoryFilter, chip_rows, number_text, summary_line, timeline
-from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, columns_of
+from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, RESOLVED_SIGMAS, columns_of
 from labtui.core.registry import proc_family
 from labtui.tui.table import Column
 
@@ -132,23 +132,25 @@ def load_history(manifest: pl.DataFrame, group: str | None, number: int, tz: str
         vg_order=pl.coalesce("vg_fixed_v", "vg_start_v"))
 
 
-STALE_MARK = " ⚠"  # after a responsivity whose power comes from a calibration older than the lab's limit
+DRIFT_SHARE = 0.5  # a ΔI whose dark drift carried on under the light makes this share of it or more is doubted
+DOUBT_MARK = " ⚠"  # after a responsivity priced by a stale calibration, or of a ΔI within the dark noise
 
 
 def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
     """The history plus its key derived quantities (blank where undefined or not of the run's procedure): each
     value, for sorting, and its SI-prefixed text, formatted here once so that filtering and sorting never do. A
-    responsivity priced by a stale calibration is marked (`STALE_MARK`): it read as sure as any other."""
+    responsivity priced by a stale calibration, or of a ΔI the noise could make (`delta_i_snr` under
+    `RESOLVED_SIGMAS`), is marked (`DOUBT_MARK`, the detail says which): it read as sure as any other."""
     columns = [column for column, _ in KEY_QUANTITIES]
-    joined = runs.join(metrics.select("run_id", *columns, "calibration_stale"), on="run_id", how="left",
-                       maintain_order="left")
+    joined = runs.join(metrics.select("run_id", *columns, "calibration_stale", "delta_i_snr"), on="run_id",
+                       how="left", maintain_order="left")
     texts = joined.with_columns(BY_COLUMN[column].format_each(joined[column]).alias(f"{column}_text")
                                 for column in columns)
-    stale = pl.col("calibration_stale").fill_null(False)
+    doubt = pl.col("calibration_stale").fill_null(False) | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False)
     responsivity = pl.col("responsivity_a_per_w_text")
     return texts.with_columns(
-        responsivity_a_per_w_text=pl.when(stale).then(responsivity + STALE_MARK).otherwise(responsivity)
-    ).drop("calibration_stale")
+        responsivity_a_per_w_text=pl.when(doubt).then(responsivity + DOUBT_MARK).otherwise(responsivity)
+    ).drop("calibration_stale", "delta_i_snr")
 
 
 def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | None = None,
@@ -167,8 +169,10 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
         quantity, value = BY_COLUMN[column], run[column]
         text = Text(quantity.format(value), style="bold")
         if value is not None and run["calibration_stale"] and column in ("power_w", "responsivity_a_per_w"):
-            text.append(f"{STALE_MARK} from a calibration {abs(run['calibration_age_h']):.0f} h "
+            text.append(f"{DOUBT_MARK} from a calibration {abs(run['calibration_age_h']):.0f} h "
                         f"{'after' if run['calibration_age_h'] < 0 else 'before'} the run: stale", style="yellow")
+        if value is not None and column in ("delta_i_a", "responsivity_a_per_w"):
+            text.append(_photoresponse_doubts(run), style="yellow")
         if value is None:
             # its own remark, else its topic's (tau, gm, mobility), else that of the quantity it is read from (a
             # mobility's gm), else the run's (and, for the quantities joined from the calibration, why power_w is null)
@@ -181,3 +185,16 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
         text.append(f"\n{quantity.defined(settings)}", style="dim")
         items.append((column, text))
     return items
+
+
+def _photoresponse_doubts(run: dict[str, Any]) -> str:
+    """What may make a run's ΔI (and the responsivity read from it) not the light's: a step the dark noise could
+    make, and a dark drift that, carried on under the light, makes half of it or more."""
+    doubts = []
+    if (snr := run["delta_i_snr"]) is not None and snr < RESOLVED_SIGMAS:
+        doubts.append(f"ΔI is {snr:.2g}σ of the dark noise: not resolved")
+    delta, corrected = run["delta_i_a"], run["delta_i_drift_corrected_a"]
+    if delta and corrected is not None and (share := abs(delta - corrected) / abs(delta)) >= DRIFT_SHARE:
+        doubts.append(f"the dark drift carried on under the light makes {share:.0%} of ΔI "
+                      f"(drift-corrected {BY_COLUMN['delta_i_a'].format(corrected)})")
+    return "".join(f"{DOUBT_MARK} {doubt}" for doubt in doubts)

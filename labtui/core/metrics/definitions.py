@@ -13,6 +13,7 @@ import polars as pl
 
 from labtui.core.config import MetricsSettings
 
+RESOLVED_SIGMAS = 5.0  # a photoresponse is resolved from this many noise σ (delta_i_snr) up: only then τ is read
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 
@@ -97,10 +98,13 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("delta_i_drift_corrected_a", "A", "It",
              "delta_i_a − drift_a_per_s × (mean t of the ON window − mean t of the dark window): the dark trend "
              "extrapolated under the light removed"),
+    Quantity("delta_i_snr", "", "It",
+             "|delta_i_a| / σ, σ the spread of the trace ({it_smoothing_s:g} s moving average) about its "
+             f"least-squares line over the drift window: the photoresponse is resolved from {RESOLVED_SIGMAS:g} up "
+             "(below, τ is not read, and the app and the trends flag the responsivity)"),
     Quantity("tau_rise_s", "s", "It",
              "time from switch-on until the trace ({it_smoothing_s:g} s moving average) first reaches 1 − 1/e of "
-             "delta_i_a; null when not reached or when delta_i_a is within 5σ of the smoothed trace about the dark "
-             "trend"),
+             f"delta_i_a; null when not reached or when delta_i_snr < {RESOLVED_SIGMAS:g}"),
     Quantity("tau_decay_s", "s", "It",
              "time from switch-off until the smoothed trace first falls to 1/e of delta_i_a above i_dark_a; "
              "null when not reached by the end of the run (persistent photoconductivity)"),
@@ -119,7 +123,8 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("calibration_stale", "", "It", "|calibration_age_h| > {calibration_stale_h:g} h", pl.Boolean,
              from_data=False),
     Quantity("responsivity_a_per_w", "A/W", "It",
-             "delta_i_a / power_w (signed, like delta_i_a); null where it overflows", from_data=False),
+             "delta_i_a / power_w, negated when Vds < 0: positive when the light raises the channel's conductance, "
+             "whatever the bias polarity; null where it overflows", from_data=False),
     # LaserCalibration --------------------------------------------------------------------------------------------
     Quantity("p_max_w", "W", "LaserCalibration", "largest Power of the calibration"),
     Quantity("slope_w_per_v", "W/V", "LaserCalibration",
@@ -149,5 +154,7 @@ def definitions_markdown() -> str:
     """The README's table of definitions, with the default windows, generated from this registry (tests keep the
     README in step)."""
     lines = ["| column | unit | runs | definition |", "|---|---|---|---|"]
-    lines += [f"| `{q.column}` | {q.unit or '—'} | {q.procedure} | {q.defined()} |" for q in QUANTITIES]
+    # a `|x|` in a definition would end its cell
+    lines += [f"| `{q.column}` | {q.unit or '—'} | {q.procedure} | {q.defined().replace('|', chr(92) + '|')} |"
+              for q in QUANTITIES]
     return "\n".join(lines)

@@ -12,11 +12,11 @@ import math
 import numpy as np
 
 from labtui.core.config import MetricsSettings
+from labtui.core.metrics.definitions import RESOLVED_SIGMAS
 from labtui.core.metrics.ivg import all_finite
 
-COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "tau_rise_s",
-           "tau_decay_s")
-RESOLVED_SIGMAS = 5.0  # a rise or decay time is read only off a step this many noise σ of the smoothed trace tall
+COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "delta_i_snr",
+           "tau_rise_s", "tau_decay_s")
 _COVERAGE = 0.9  # a window counts when the run covers this share of it (samples are ~0.08 s apart)
 
 
@@ -143,15 +143,19 @@ def _times(
     values: dict[str, float | None],
     settings: MetricsSettings,
 ) -> list[str]:
-    """tau_rise_s and tau_decay_s from the trace smoothed separately while lit and after switch-off; only off a step
-    clear of the noise, measured on the smoothed dark trace itself (a wandering baseline is not white noise)."""
+    """delta_i_snr, and tau_rise_s and tau_decay_s from the trace smoothed separately while lit and after switch-off;
+    the times only off a step clear of the noise, measured on the smoothed dark trace itself (a wandering baseline
+    is not white noise)."""
     interval = float(t[-1] - t[0]) / (t.size - 1)
     points = max(1, round(settings.it_smoothing_s / interval))
     reach = max(settled.start - points // 2, 0)  # the smoothing windows of the settled span start here
     noise = fit_line(t[settled], moving_average(i[reach:k_on], points)[settled.start - reach:])[1]
+    values["delta_i_snr"] = abs(delta) / noise if noise else None
+    remarks = [] if noise else ["delta_i_snr: the smoothed dark trace holds no noise (σ = 0 A)"]
+    if not delta:
+        return [*remarks, "tau: delta_i_a is 0 A"]
     if abs(delta) < RESOLVED_SIGMAS * noise:
         return [f"tau: delta_i_a is within {RESOLVED_SIGMAS:g}σ of the smoothed dark noise ({noise:.2g} A)"]
-    remarks = []
     rise = (moving_average(i[k_on:k_off], points) - i_dark) / delta
     reached = np.flatnonzero(rise >= 1 - 1 / math.e)
     if reached.size:

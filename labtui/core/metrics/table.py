@@ -166,6 +166,8 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
     table = _mobility(table, load_chip_params(config.chip_params_file), config.chip_params_file, family)
     table = _calibrate(config, runs, table, old, curves, family)
     responsivity = pl.col("delta_i_a") / pl.col("power_w")  # both finite, power_w > 0: only an overflow is not
+    # the conductance's change, not the current's: a run biased at −Vds has the opposite ΔI for the same physics
+    responsivity = pl.when(pl.col("vds_v") < 0).then(-responsivity).otherwise(responsivity)
     overflow = pl.when(~responsivity.is_finite()).then(pl.lit("responsivity_a_per_w: delta_i_a / power_w overflows"))
     # list.eval's drop_nulls, not list.drop_nulls: the same lists, 6 ms instead of 42 at 65k runs (Polars 2.1)
     remarks = pl.concat_list("remarks", "_mobility_remark", "_power_remark", overflow, "_aborted_remark").list.eval(

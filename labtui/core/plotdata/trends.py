@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from labtui.core.annotations import AnnotationFilter, hidden_note, with_annotations
+from labtui.core.metrics.definitions import RESOLVED_SIGMAS
 from labtui.core.plotdata.labels import TITLE_PARTS, chip_names
 from labtui.core.plotdata.load import drawable_rows, left_out
 from labtui.core.plotdata.model import PlotSpec, Series
@@ -140,6 +141,9 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     if plan.lit_only and (stale := plotted["calibration_stale"].fill_null(False).sum()):
         warnings.append(f"{stale} point{'s' if stale != 1 else ''} use{'s' if stale == 1 else ''} a stale laser "
                         "calibration (calibration_stale: measured far in time from the run)")
+    if plan.lit_only and (weak := plotted.filter(pl.col("delta_i_snr") < RESOLVED_SIGMAS).height):
+        warnings.append(f"{counted(weak, 'point')} with a ΔI under {RESOLVED_SIGMAS:g}σ of the dark noise "
+                        "(delta_i_snr): not resolved")
     return PlotSpec(
         kind=f"trend-{trend}",
         title=TITLE_PARTS.join([*chips, plan.title]),
@@ -227,12 +231,16 @@ def _missing(rows: pl.DataFrame, plan: _Plan, column: str) -> list[str]:
 
 
 def _series_keys(rows: pl.DataFrame, plan: _Plan) -> list[str]:
-    """The columns whose values split a trend's points into series: the wavelength where the plan says so, and an
-    It run's gate voltage where the runs have several (a dark current or a ΔI at VG = −0.4 V and at +0.4 V are
-    other quantities: in one series, the dark current zig-zagged from 33 to 135 µA in a day)."""
+    """The columns whose values split a trend's points into series: the wavelength where the plan says so, an It
+    run's gate voltage where the runs have several (a dark current or a ΔI at VG = −0.4 V and at +0.4 V are other
+    quantities: in one series, the dark current zig-zagged from 33 to 135 µA in a day), and a lit run's laser period
+    where they have several (ΔI is read at the end of a pulse the device has not settled in: at one chip, λ, VG and
+    power, pulses of 60, 120 and 180 s gave rise times of 26, 49 and 66 s)."""
     keys = ["laser_wavelength_nm"] if plan.by_wavelength else []
     if plan.proc == "It" and rows["vg_fixed_v"].n_unique() > 1:
         keys.append("vg_fixed_v")
+    if plan.lit_only and rows["laser_period_s"].n_unique() > 1:
+        keys.append("laser_period_s")
     return keys
 
 
@@ -244,7 +252,11 @@ def _gate(value: float | None) -> str:
     return "VG unknown" if value is None else f"VG={value:g} V"
 
 
-_SERIES_NAMES = {"laser_wavelength_nm": _wavelength, "vg_fixed_v": _gate}
+def _period(value: float | None) -> str:
+    return "period unknown" if value is None else f"period {value:g} s"
+
+
+_SERIES_NAMES = {"laser_wavelength_nm": _wavelength, "vg_fixed_v": _gate, "laser_period_s": _period}
 
 
 def _scaled(series: Series, x_factor: float, y_factor: float) -> Series:
