@@ -327,6 +327,8 @@ def _rows_from(data: bytes) -> list[bytes]:
         (raw_csv("It", params={"Chip number": "67.5"}), "bad_chip_number", "not a positive integer"),
         (raw_csv("It", params={"Chip number": "1e1"}), "bad_chip_number", "'1e1' is not a positive integer"),
         (raw_csv("It", params={"Chip number": "9" * 23}), "bad_chip_number", "is too large for a chip number"),
+        # past Python's 4300 digits of text to int: a traceback that stopped every stage
+        (raw_csv("It", params={"Chip number": "6" * 4301}), "bad_chip_number", "(4,301 characters) is too large"),
         (raw_csv("It", params={"Chip number": None}), "no_chip_number", "Chip number"),
         (raw_csv("It", params={"Chip group name": "Alisson\r#\tChip number: 5"}), "bad_chip_group",
          "'Alisson\\r#\\tChip number: 5' holds control characters"),
@@ -353,6 +355,11 @@ def test_rejects_say_why(data: bytes, kind: str, words: str) -> None:
     problem = rejected(data)
     assert problem.kind == kind
     assert words in problem.reason
+
+
+def test_a_chip_number_is_read_exactly_whatever_its_leading_zeros() -> None:
+    header, _, _ = parse(raw_csv("It", params={"Chip number": "0" * 4400 + "67"}))
+    assert header.fields["chip_number"] == 67
 
 
 IT = raw_csv("It")

@@ -226,11 +226,12 @@ class ChipName(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
                  option_string: str | None = None) -> None:
         from labtui.core.chip_name import parse_chip
+        from labtui.core.wording import quoted
 
         if not isinstance(values, str):  # the chip left out
             return
         if (chip := parse_chip(values)) is None:
-            raise argparse.ArgumentError(self, f"not a chip number or name (67, Alisson67): {values!r}")
+            raise argparse.ArgumentError(self, f"not a chip number or name (67, Alisson67): {quoted(values, 40)}")
         namespace.group_in_name, namespace.number = chip
 
 

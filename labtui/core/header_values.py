@@ -7,6 +7,7 @@ import math
 import re
 from typing import Any
 
+from labtui.core.chip_name import INT64_MAX, INT64_MIN, int_of_digits
 from labtui.core.registry import ParameterSpec
 from labtui.core.wording import quoted
 
@@ -47,14 +48,13 @@ def parse_number(text: str, spec: ParameterSpec) -> float | None:
 
 
 _INTEGER = re.compile(r"\s*+([-+]?\d+)(?:\.0*)?\s*+")  # `67`, and `67.0` as a float formatting writes it
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what the manifest's integer columns hold
 
 
 def parse_integer(text: str) -> int | None:
-    """`67` → 67, exactly however many digits (through a float, 12345678901234567 became …568); None for `1e1` or
-    `67.5`: an identifier or a count is written out in digits."""
+    """`67` → 67, exactly within 64 bits (through a float, 12345678901234567 became …568; `int_of_digits`); None for
+    `1e1` or `67.5`: an identifier or a count is written out in digits."""
     match = _INTEGER.fullmatch(text)
-    return int(match.group(1)) if match else None
+    return int_of_digits(match.group(1)) if match else None
 
 
 def typed_value(key: str, text: str, spec: ParameterSpec, line: int, warnings: list[str]) -> Any:

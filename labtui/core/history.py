@@ -19,7 +19,7 @@ from labtui.core.config import StagingConfig
 from labtui.core.errors import UsageError
 from labtui.core.filecache import Cached, identity
 from labtui.core.manifest import read_manifest
-from labtui.core.wording import cut
+from labtui.core.wording import cut, quoted
 
 CHIP_KEYS = ("chip_group", "chip_number")
 RUN_ORDER = ("start_time_utc", "file_idx", "source_file")  # start time, then queue index; path only breaks ties
@@ -161,7 +161,7 @@ def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = No
     elif (named := parse_chip(chip)) is not None:
         group, number = merge_groups(named[0], group, chip), named[1]
     else:
-        raise UsageError(f"not a chip number or name (67, Alisson67): {chip!r}")
+        raise UsageError(f"not a chip number or name (67, Alisson67): {quoted(chip, 40)}")
     rows = manifest.filter(pl.col("chip_number") == number)
     groups = rows.get_column("chip_group").unique().sort(nulls_last=True).to_list()
     if group is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labtui.core.chip_name import int_of_digits
 from labtui.core.errors import UsageError
 
 MAX_SEQ = 1_000_000  # beyond any chip's history: a typo (4-7000000 for 4-7) is refused before it is spelt out
@@ -15,7 +16,7 @@ def parse_seqs(text: str) -> list[int]:
         first, dash, last = (piece.strip() for piece in part.partition("-"))
         if not all(piece.isascii() and piece.isdigit() for piece in ((first, last) if dash else (first,))):
             raise UsageError(f"not a seq list: {text!r} (e.g. 4-7 or 1,8,13)")
-        low, high = int(first), int(last or first)
+        low, high = int_of_digits(first), int_of_digits(last or first)
         if low < 1 or high < low:
             raise UsageError(f"not a seq list: {text!r} (seqs are 1, 2, … and ranges go up, e.g. 4-7)")
         if high > MAX_SEQ:
