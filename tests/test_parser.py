@@ -433,6 +433,19 @@ def test_a_quoted_text_field_may_hold_a_comma() -> None:
     assert rejected(broken).reason == "a quote (\") opens a field that the line does not close"
 
 
+@pytest.mark.parametrize(("rows", "line"), [
+    # a quote that opens on one row and closes rows later: Polars read the rows between as one `polarity`, and the
+    # run was staged complete with 4 rows fewer
+    (['0.0,1e-6,pos', '0.1,2e-6,"pos', '0.2,3e-6,pos', '0.3,4e-6,pos', '0.4,5e-6,pos"', '0.5,6e-6,neg'], 2),
+    (['0.0,1e-6,pos', '0.1,2e-6,po"s', '0.2,3e-6,pos'], 2),  # one inside a field: "not numbers", no line
+])
+def test_a_quote_left_open_in_a_text_column_is_a_bad_row_at_its_line(rows: list[str], line: int) -> None:
+    data = raw_csv("IVsaw", columns=("Vsd (V)", "I (A)", "polarity"), params={"VSD end": "1 V"}, rows=rows)
+    problem = rejected(data, "IVsaw2025-10-14_1")
+    assert (problem.kind, problem.reason) == ("bad_row", "a quote (\") opens a field that the line does not close")
+    assert data.decode().split("\r\n")[problem.line - 1] == rows[line - 1]
+
+
 def test_an_infinite_value_is_kept_and_said_with_its_line_and_column() -> None:
     """`inf`, or a number past the largest float (`1e400`, a 400-digit integer), is read as ±inf: no instrument
     measures it, so the run says where it is."""

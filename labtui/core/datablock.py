@@ -62,10 +62,11 @@ def data_block(data: bytes, header: Header) -> DataBlock:
     first_row_fields = data.count(b",", start, data.find(b"\n", start)) + 1
     if first_row_fields != len(header.columns) or (len(data) - start > RAGGED_CHECK_BYTES and (
         _count(data, start, b",") >= (_count(data, start, b"\n") + 1) * len(header.columns)
-    )) or _cr_ends_a_field(data, start):
+    )) or _cr_ends_a_field(data, start) or (header.spec.text_columns and data.find(b'"', start) >= 0):
         # a wide first row Polars widens into as many columns (5.8 GB for 50 MB), or more fields than rows × columns;
         # or a CR that ends a field, which Polars drops: a damaged digit in `2.377078e-05` made `2.377078e-0\r`,
-        # staged as 2.377078 A
+        # staged as 2.377078 A; or a quote, which in a text column Polars reads on over the lines until one closes
+        # it: 4 rows of an IVsaw run were one `polarity`, staged as complete
         _diagnose(data[header.data_offset :], header)
     text = set(header.spec.text_columns)
     schema: dict[str, type[pl.DataType]] = {
@@ -208,9 +209,9 @@ def _diagnose(body: bytes, header: Header) -> None:
         # a quoted field may hold a comma (a text column's "pos,itive"); else the commas are counted before
         # splitting: a 50 MB row split into 13 M strings took 5 GB
         cells = next(csv.reader([row.lstrip()])) if '"' in row and len(row) <= _QUOTED_ROW_LIMIT else None
-        fields = len(cells) if cells is not None else row.count(",") + 1
-        if fields != width and row.count('"') % 2:  # the line's commas are inside the field: "1 field" named none
+        if row.count('"') % 2:  # a row is a line: a field that goes on to the next swallows rows (or says "1 field")
             raise Reject("bad_row", "a quote (\") opens a field that the line does not close", line)
+        fields = len(cells) if cells is not None else row.count(",") + 1
         if fields != width:
             raise Reject("bad_row", f"a data row has {counted(fields, 'field')}, the column row has {width}", line)
         for name, written in zip(header.columns, cells if cells is not None else row.lstrip().split(","),
