@@ -666,6 +666,24 @@ def test_a_raw_file_cut_short_keeps_its_complete_run_until_the_user_restages_it(
     assert lab.manifest().row(0, named=True)["n_rows"] == 3
 
 
+def test_a_file_cut_short_is_refused_also_where_the_procedure_has_no_completeness_rule(tmp_path: Path) -> None:
+    """It2 (like IVT, IVsaw, …) has no rule that tells a finished run, so every run of it reads complete: cut to 40
+    of its rows, the file replaced the staged run without a word, and validate called the store healthy."""
+    lab = Lab(tmp_path)
+    data = valid("It").replace(b"procedures.It.It>", b"procedures.It2.It2>")
+    plant(lab.raw, "d/It22025-10-14_1.csv", data)
+    lab.stage()
+    staged = lab.manifest().row(0, named=True)
+    assert staged["proc"] == "It2" and staged["is_complete"] and staged["n_rows"] > 5
+    lines = data.splitlines(keepends=True)
+    data_at = next(number for number, line in enumerate(lines) if line.startswith(b"#Data:"))
+    plant(lab.raw, "d/It22025-10-14_1.csv", b"".join(lines[:data_at + 2 + 5]))
+    report = lab.stage()
+    assert report.new_rejects[0].kind == "cut_short"
+    assert report.new_rejects[0].reason.startswith(f"cut short: 5 data rows left of the {staged['n_rows']}")
+    assert lab.manifest().row(0, named=True) == staged
+
+
 def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

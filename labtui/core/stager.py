@@ -151,7 +151,7 @@ class Stager:
                     f"maps to the same run as {owner} (paths equal but for letter case, same start time)",
                 )
             old = self._owned.get(row.source_file)
-            if old == row.run_id and not row.is_complete and not self.take_cut_short:
+            if old == row.run_id and not self.take_cut_short:
                 self._refuse_cut_short(row, last_line)
             if old is not None and old != row.run_id and self._claimed.get(old) == row.source_file:
                 del self._claimed[old]  # the file's start time moved: its old run_id is free
@@ -159,9 +159,11 @@ class Stager:
             self._owned[row.source_file] = row.run_id
 
     def _refuse_cut_short(self, row: ManifestRow, last_line: int) -> None:
-        """An aborted run with fewer rows than the same run (same file, same start time) as staged is a file cut
-        short (a copy that failed, a bad edit; the acquisition only ever appends): rejected, so the staged run stays
-        (`_collect`). Another run under the file's name is no cut: it replaces the old one as before."""
+        """A run with fewer rows than the same run (same file, same start time) as staged is a file cut short (a
+        copy that failed, a bad edit; the acquisition only ever appends): rejected, so the staged run stays
+        (`_collect`). Whether or not it reads as complete: a procedure without a completeness rule (It2, IVT, …)
+        is complete at any length, and its run was replaced by 40 of its 2135 rows. Another run under the file's
+        name is no cut: it replaces the old one as before."""
         import polars as pl
 
         from labtui.core.parser import Reject
