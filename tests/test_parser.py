@@ -13,7 +13,7 @@ from labtui.core.extract import is_complete
 from labtui.core.header_values import parse_number
 from labtui.core.parser import Header, Reject, parse_header
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
-from tests.lab import IT_COLUMNS, it_rows, raw_csv
+from tests.lab import IT_COLUMNS, it_rows, ivg_rows, raw_csv
 from tests.promises import parse_alone_and_batched
 
 REGISTRY = load_registry()
@@ -227,6 +227,19 @@ def test_an_it_run_whose_period_cannot_judge_its_length_says_which_way(period: s
     header, frame, _ = parse(raw_csv("It", params={"Laser ON+OFF period": period}))
     assert header.spec.completeness is not None
     assert is_complete(header.spec.completeness, header, frame) == (True, note)
+
+
+@pytest.mark.parametrize("step", [None, "0,5 V"])
+def test_a_sweep_cut_away_from_0_is_aborted_also_without_its_step(step: str | None) -> None:
+    """The loop 0 → −1 → +1 → 0 cut at +1 V, its `VG step` line missing or unreadable: the return to 0 was not
+    judged without the step, and the half sweep was complete. The data's own step judges it."""
+    rows = ivg_rows()
+    cut = rows[: next(at for at, row in enumerate(rows) if row.startswith("1.0,")) + 1]
+    header, frame, _ = parse(raw_csv("IVg", params={"VG step": step}, rows=cut), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (
+        False, "aborted: the sweep stopped at 1 instead of returning to 0")
+    header, frame, _ = parse(raw_csv("IVg", params={"VG step": step}), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (True, None)
 
 
 def test_a_voltage_beyond_any_source_measure_unit_is_left_empty_with_a_warning() -> None:

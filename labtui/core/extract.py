@@ -99,15 +99,8 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
             return True, None
         # short by at most one sample (every real It run spans 1.5 periods or more): 1 % of the run let a cut one
         # lose 19 samples of a 120 s period, and 67 s of a 4500 s one, and still be complete. The sample's median
-        # is taken only here: for every It run it was 5 % of a stage's Python time (`median`, not `np.median`, which
-        # imports numpy.ma the first time)
-        import numpy as np  # loaded by `_finite` already
-
-        from labtui.core.metrics.ivg import median
-
-        with np.errstate(all="ignore"):  # steps near ±1e308 overflow to inf: then 1 % bounds it (and no warning)
-            sample = median(np.abs(np.diff(values))) if values.size > 1 else 0.0
-        if spanned >= expected - min(0.01 * expected, sample):
+        # is taken only here: for every It run it was 5 % of a stage's Python time
+        if spanned >= expected - min(0.01 * expected, _median_step(values)):
             return True, None
         return False, f"aborted: {rule.column} spans {spanned:g} of {expected:g}"
     start, end = number(rule.start_parameter), number(rule.end_parameter)
@@ -122,9 +115,22 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     tolerance = 0.51 * step
     if float(values.min()) > low + tolerance or float(values.max()) < high - tolerance:
         return False, f"aborted: the sweep covered {float(values.min()):g}…{float(values.max()):g} of {low:g}…{high:g}"
-    if rule.returns_to_zero and given_step > 0 and abs(float(values[-1])) > 1.01 * step:  # within a step of 0
+    # within a step of 0: the header's, else the data's own (a sweep cut at +5 V was complete when its `VG step`
+    # line was missing or unreadable)
+    if rule.returns_to_zero and abs(float(values[-1])) > 1.01 * (given_step or _median_step(values) or step):
         return False, f"aborted: the sweep stopped at {float(values[-1]):g} instead of returning to 0"
     return True, None
+
+
+def _median_step(values: np.ndarray) -> float:
+    """The median |step| between successive values; 0 for fewer than two (`median`, not `np.median`, which imports
+    numpy.ma the first time)."""
+    import numpy as np  # loaded by `_finite` already
+
+    from labtui.core.metrics.ivg import median
+
+    with np.errstate(all="ignore"):  # steps near ±1e308 overflow to inf: then 1 % bounds it (and no warning)
+        return median(np.abs(np.diff(values))) if values.size > 1 else 0.0
 
 
 def summary(header: Header, light: bool | None) -> str:

@@ -9,4 +9,6 @@ labtui would read differently from the same file.
 # recorded it. 1: header values read back PyMeasure's `unicode_escape` ('medici\xf3n' → 'medición', '100 \xb5A' a
 # number in A); a negative zero is zero ('VG: -0.0 V'); a value in a prefixed unit is divided by an exact power of
 # ten ('10 uA' → 1e-05 A, was 9.999999999999999e-06); a carriage return that ends a field inside a row rejects it.
-EXTRACTION_RULES = 1
+# 2: a sweep that stops away from 0 is aborted also when its header's step is missing or unreadable (judged by the
+# data's own step); a quote left open in a text column rejects the file (it swallowed the rows up to the next one).
+EXTRACTION_RULES = 2
