@@ -260,7 +260,8 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         assert isinstance(screen, TrendsScreen) and screen.spec is not None
         assert screen.spec.kind == "trend-cnp" and "excluded" not in text_of(screen, "#plot-status")  # none to hide
         assert not screen.check_action("toggle_responsivity", ())  # r only where ΔI / R applies
-        await pilot.press("tab")
+        screen.action_next_trend()  # the trend on show at once, not when the Tabs' message comes: a key pressed
+        assert screen.spec.kind == "trend-photoresponse"  # in between (`e`) worked on the trend before
         await settle(pilot)
         assert screen.spec.kind == "trend-photoresponse"
         await pilot.press("r")

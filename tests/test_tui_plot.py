@@ -226,7 +226,9 @@ async def test_keys_apply_only_where_they_mean_something(lab):
         assert enabled("cycle_baseline", "toggle_log", "toggle_gm", "cycle_gm_method") == [False, True, True, False]
         await pilot.press("g")
         assert enabled("toggle_log", "cycle_gm_method") == [False, True]
-        await pilot.press("tab")
+        screen.action_next_group()  # the group on show at once, not when the Tabs' message comes: an `e` pressed in
+        assert screen.proc == "IV"  # between exported the group before
+        await settle(pilot)
         assert (screen.proc, screen.spec.x_title) == ("IV", "Vsd (mV)")  # ±0.1 V sweep: SI prefix
         assert enabled("toggle_log", "toggle_gm") == [True, False]
         await pilot.press("shift+tab", "shift+tab")

@@ -299,15 +299,25 @@ class PlotScreen(FigureScreen):
         self._update(gm_method=methods[(methods.index(self.current.gm_method) + 1) % len(methods)])
 
     def action_next_group(self) -> None:
-        self.query_one(Tabs).action_next_tab()
+        tabs = self.query_one(Tabs)
+        tabs.action_next_tab()
+        self._group_chosen(tabs.active)  # now, not when the Tabs' message comes: an `e` pressed in between exported
+        # the group before
 
     def action_previous_group(self) -> None:
-        self.query_one(Tabs).action_previous_tab()
+        tabs = self.query_one(Tabs)
+        tabs.action_previous_tab()
+        self._group_chosen(tabs.active)
 
     @on(Tabs.TabActivated)
-    def _group_chosen(self, event: Tabs.TabActivated) -> None:
-        self.proc = (event.tab.id or "").removeprefix("proc-")
-        self._changed_view()
+    def _tab_activated(self, event: Tabs.TabActivated) -> None:
+        self._group_chosen(event.tab.id)
+
+    def _group_chosen(self, tab_id: str | None) -> None:
+        proc = (tab_id or "").removeprefix("proc-")
+        if proc != self.proc:
+            self.proc = proc
+            self._changed_view()
 
     # -- export -----------------------------------------------------------------------------------------------
     def action_export(self) -> None:

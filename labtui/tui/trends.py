@@ -165,15 +165,25 @@ class TrendsScreen(FigureScreen):
 
     # -- keys -------------------------------------------------------------------------------------------------
     def action_next_trend(self) -> None:
-        self.query_one(Tabs).action_next_tab()
+        tabs = self.query_one(Tabs)
+        tabs.action_next_tab()
+        self._trend_chosen(tabs.active)  # now, not when the Tabs' message comes: an `e` pressed in between exported
+        # the trend before
 
     def action_previous_trend(self) -> None:
-        self.query_one(Tabs).action_previous_tab()
+        tabs = self.query_one(Tabs)
+        tabs.action_previous_tab()
+        self._trend_chosen(tabs.active)
 
     @on(Tabs.TabActivated)
-    def _trend_chosen(self, event: Tabs.TabActivated) -> None:
-        self.tab = Trend((event.tab.id or "").removeprefix("trend-"))
-        self._changed_view()
+    def _tab_activated(self, event: Tabs.TabActivated) -> None:
+        self._trend_chosen(event.tab.id)
+
+    def _trend_chosen(self, tab_id: str | None) -> None:
+        trend = Trend((tab_id or "").removeprefix("trend-"))
+        if trend is not self.tab:
+            self.tab = trend
+            self._changed_view()
 
     def action_toggle_responsivity(self) -> None:
         self.responsivity = not self.responsivity
