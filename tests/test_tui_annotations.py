@@ -36,6 +36,20 @@ async def answer(pilot, text: str) -> None:
     await settle(pilot)
 
 
+async def test_the_star_key_toggles_as_often_as_it_is_pressed(lab: Lab) -> None:
+    """Each * judged the run by the table's rows, which reload after a change: pressed twice before the reload,
+    the second starred again ("nothing to change"), and ten presses left the run starred."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        first = column(app, "run_id")[0]
+        for presses, starred in ((2, False), (3, True), (9, False)):  # 2, 5 and 14 presses in all
+            for _ in range(presses):
+                app.screen.action_star()  # no reload in between: as fast as keys repeat
+            await settle(pilot)
+            assert marks(lab).get(first, {"starred": False})["starred"] is starred, presses
+
+
 async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 30)) as pilot:

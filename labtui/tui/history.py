@@ -99,6 +99,7 @@ class HistoryScreen(FilteredScreen):
         self.view = View()
         self.hidden = 0  # excluded runs the view leaves out
         self.undoable: list[tuple[Action, str]] = []  # this screen's annotation actions and their runs, last first
+        self.annotating = asyncio.Lock()  # one change at a time, each judged by the store as the last one left it
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -268,7 +269,7 @@ class HistoryScreen(FilteredScreen):
     def action_star(self) -> None:
         rows = self.chosen()
         if rows.height:
-            self.annotate(rows, Change("unstar" if rows["starred"].all() else "star"))
+            self.annotate(rows, _star_or_unstar)
 
     def action_exclude(self) -> None:
         """Exclude, asking why; on runs that are all excluded already, include them again."""
@@ -329,8 +330,13 @@ class HistoryScreen(FilteredScreen):
         self.app.push_screen(TextDialog(what, prompt, value), answered)
 
     @work(group="annotate", exit_on_error=False)
-    async def annotate(self, rows: pl.DataFrame, change: Change) -> None:
-        action = await asyncio.to_thread(self.lab.store.annotate, rows, change)
+    async def annotate(self, rows: pl.DataFrame, change: Change | Callable[[pl.DataFrame], Change]) -> None:
+        """Apply `change`, or the change a toggle makes of the runs' annotations as stored now: the table's rows
+        are those of its last reload, so a second * pressed before it starred the runs again."""
+        async with self.annotating:
+            if callable(change):
+                change = change(await asyncio.to_thread(self.lab.store.as_annotated, rows))
+            action = await asyncio.to_thread(self.lab.store.annotate, rows, change)
         if action is None:
             self.notify(f"nothing to change: {_runs_label(rows)} already as asked", title="Annotation")
             return
@@ -415,3 +421,8 @@ def run_screen(manifest: pl.DataFrame, run_id: str, lab: LabApp) -> Screen | Non
 
 def _these(rows: pl.DataFrame) -> str:
     return "this run" if rows.height == 1 else "these runs"
+
+
+def _star_or_unstar(runs: pl.DataFrame) -> Change:
+    """The star key: unstar runs that are all starred, else star them."""
+    return Change("unstar" if runs["starred"].all() else "star")

@@ -88,6 +88,12 @@ class Store:
         seen, self._annotations_seen = self._annotations_seen, self.annotations()
         return self._annotations_seen is not seen
 
+    def as_annotated(self, runs: pl.DataFrame) -> pl.DataFrame:
+        """`runs` with their annotations as stored now (not as a table drawn before the last change shows them)."""
+        from labtui.core.annotations import with_annotations
+
+        return with_annotations(runs, self.annotations())
+
     def annotation_log(self, run_id: str) -> pl.DataFrame:
         from labtui.core.annotations import annotation_log
 
