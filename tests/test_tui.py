@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -950,6 +951,29 @@ async def test_restaging_a_file_cut_short_asks_before_its_complete_run_is_replac
         await settle(pilot, rounds=5)
         assert isinstance(app.screen, StageScreen)
     assert lab.run_of(run["source_file"])["n_rows"] == 5
+
+
+async def test_a_file_restored_since_it_was_found_cut_short_is_restaged_without_asking(lab: Lab) -> None:
+    """The question told the user to restore the file, which they had done: a file changed since its reject is no
+    longer known to be cut, and `r` stages it as it is."""
+    run = read_manifest(lab.config.manifest_path).filter(pl.col("proc") == "IVg").row(0, named=True)
+    whole = (lab.raw / run["source_file"]).read_bytes()
+    lines = whole.splitlines(keepends=True)
+    data_at = next(number for number, line in enumerate(lines) if line.startswith(b"#Data:"))
+    lab.write(run["source_file"], b"".join(lines[:data_at + 2 + 5]))
+    assert [record.kind for record in lab.stage().new_rejects] == ["cut_short"]
+    lab.write(run["source_file"], whole, time.time() + 60)  # restored (a copy: a new mtime)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        table(app).cursor = column(app, "source_file").index(run["source_file"])
+        await pilot.press("r")
+        await settle(pilot, rounds=5)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert run["source_file"] not in column(app, "source_file")
+    assert lab.run_of(run["source_file"])["n_rows"] == run["n_rows"]
 
 
 async def test_restage_all_rejects_shows_progress(lab: Lab) -> None:

@@ -177,8 +177,9 @@ class RejectsScreen(LabScreen):
 
     def _confirm_cut_short(self, records: list[RejectRecord], go: Callable[[], object]) -> None:
         """Re-staging takes a file as it is: a file cut short then replaces its staged run, whose rows exist
-        nowhere else, so that is asked first; anything else goes at once."""
-        cut = [record for record in records if record.kind == "cut_short"]
+        nowhere else, so that is asked first; anything else goes at once, and so does a file changed since it was
+        found cut (restored: the question told the user to do what they had done)."""
+        cut = [record for record in records if record.kind == "cut_short" and self._unchanged_since(record)]
         if not cut:
             go()
             return
@@ -195,6 +196,14 @@ class RejectsScreen(LabScreen):
                 go()
 
         self.app.push_screen(ConfirmDialog("Replace staged runs with cut files?", body), answered)
+
+    def _unchanged_since(self, record: RejectRecord) -> bool:
+        """Whether the file has the size and mtime it was rejected with (False when it is gone)."""
+        try:
+            now = self.lab.store.raw_path(record.source_file).stat()
+        except OSError:
+            return False
+        return (now.st_size, now.st_mtime_ns) == (record.source_size, record.source_mtime_ns)
 
     @work(thread=True, group="restage", exclusive=True, exit_on_error=False)
     def restage(self, source_file: str) -> StageReport:
