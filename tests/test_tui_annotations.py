@@ -12,10 +12,11 @@ import pytest
 from textual.widgets import Input
 
 from labtui.core.annotations import Change, annotate, current_annotations, read_log
+from labtui.core.annotations.log import ACTIONS_DIR, annotations_dir
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import ErrorDialog, FieldsDialog, TextDialog
 from labtui.tui.history import HistoryScreen
-from tests.lab import Lab, tui_lab
+from tests.lab import Lab, tui_lab, unwritable
 from tests.pilot import record_notifications, said, settle, wait_until
 from tests.test_tui import column, dialog_text, open_chip, table, text_of
 
@@ -48,6 +49,25 @@ async def test_the_star_key_toggles_as_often_as_it_is_pressed(lab: Lab) -> None:
                 app.screen.action_star()  # no reload in between: as fast as keys repeat
             await settle(pilot)
             assert marks(lab).get(first, {"starred": False})["starred"] is starred, presses
+
+
+async def test_a_note_the_store_refuses_is_asked_again_with_its_text(lab: Lab) -> None:
+    """On a read-only store the typed text was lost: the error said, and `n` opened an empty field."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        await pilot.press("asterisk")  # the log's folder exists
+        await settle(pilot)
+        with unwritable(annotations_dir(lab.config.store_root) / ACTIONS_DIR):
+            await pilot.press("n")
+            await answer(pilot, "re-mounted after the contact was lost")
+            assert isinstance(app.screen, TextDialog)
+            assert app.screen.query_one(Input).value == "re-mounted after the contact was lost"
+            assert "cannot write the annotation" in text_of(app.screen, "#dialog-problem")
+            await pilot.press("escape")
+        await pilot.press("n")
+        await answer(pilot, "re-mounted")
+        assert next(iter(marks(lab).values()))["note"] == "re-mounted"
 
 
 async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None:

@@ -324,19 +324,28 @@ class HistoryScreen(FilteredScreen):
             except LabtuiError as exc:  # what was typed cannot be stored (a `;` in a tag, too long): ask again,
                 self.app.push_screen(TextDialog(what, prompt, text, problem=str(exc)), answered)  # saying why
                 return
-            if wanted is not None:
-                self.annotate(rows, wanted)
+            if wanted is not None:  # not written (a read-only store): asked again with the text, saying why
+                self.annotate(rows, wanted, lambda problem: self.app.push_screen(
+                    TextDialog(what, prompt, text, problem=problem), answered))
 
         self.app.push_screen(TextDialog(what, prompt, value), answered)
 
     @work(group="annotate", exit_on_error=False)
-    async def annotate(self, rows: pl.DataFrame, change: Change | Callable[[pl.DataFrame], Change]) -> None:
+    async def annotate(self, rows: pl.DataFrame, change: Change | Callable[[pl.DataFrame], Change],
+                       not_written: Callable[[str], object] | None = None) -> None:
         """Apply `change`, or the change a toggle makes of the runs' annotations as stored now: the table's rows
-        are those of its last reload, so a second * pressed before it starred the runs again."""
+        are those of its last reload, so a second * pressed before it starred the runs again. `not_written` gets
+        the problem when the store refuses the change (else it is the worker's error): a typed text is not lost."""
         async with self.annotating:
             if callable(change):
                 change = change(await asyncio.to_thread(self.lab.store.as_annotated, rows))
-            action = await asyncio.to_thread(self.lab.store.annotate, rows, change)
+            try:
+                action = await asyncio.to_thread(self.lab.store.annotate, rows, change)
+            except LabtuiError as exc:
+                if not_written is None:
+                    raise
+                not_written(str(exc))
+                return
         if action is None:
             self.notify(f"nothing to change: {_runs_label(rows)} already as asked", title="Annotation")
             return
