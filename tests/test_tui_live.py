@@ -183,6 +183,8 @@ async def test_f_follows_the_run_being_measured(lab: Lab) -> None:
         assert [path.name for path in screen.saved] == expected
         clock.advance(SETTLE)  # the acquisition stopped: the run is staged as it is, and the screen says so
         await wait_until(pilot, lambda: staged(lab, NEW) == 1 and screen.title.startswith("Measured: "))
+        # its progress (`… of 180 s`) read as still going on
+        assert "· stopped growing: staged as it is" in str(screen.query_one("#plot-status").render())
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen) and screen.cancel.is_set()
         append(path, data[3])  # it wrote on

@@ -72,14 +72,15 @@ class FollowScreen(PlotScreen):
 
     def on_live_changed(self, _: LiveChanged) -> None:
         self._show_title()
-        if not self.proc:  # no header read yet: the dashboard's word for the file may have changed
-            self._show_status()
+        self._show_status()  # the dashboard's word for the file may have changed, or the file stopped growing
 
-    def _show_title(self) -> None:
+    def _over(self) -> bool:
         """Measuring until the watcher no longer sees the file grow (as the dashboard's line): then it is staged."""
         live = self.lab.live
-        over = live.watching and all(run.source_file != self.source_file for run in live.measuring)
-        self.title = "Measured: the file stopped growing" if over else "Measuring now"
+        return live.watching and all(run.source_file != self.source_file for run in live.measuring)
+
+    def _show_title(self) -> None:
+        self.title = "Measured: the file stopped growing" if self._over() else "Measuring now"
 
     def on_follow_screen_rows(self, message: Rows) -> None:
         self._show_title()  # after PlotScreen's `on_mount` named it "Plot"
@@ -97,8 +98,8 @@ class FollowScreen(PlotScreen):
     def _described(self) -> str:
         """The file as the dashboard's line says it while no header could be read: a queued run's header (no start
         time, no rows) read as a reject, `header only: … the run was never recorded, or the file was cut`."""
-        if self.proc:
-            return self.description
+        if self.proc:  # its progress (`84 s of 180 s`) read as still going on once the file stopped growing
+            return f"{self.description} · stopped growing: staged as it is" if self._over() else self.description
         line = next((run.description for run in self.lab.live.measuring if run.source_file == self.source_file), None)
         return line if line is not None else self.description  # the watcher knows a queued run from a cut file
 
