@@ -153,6 +153,26 @@ def test_a_chip_name_that_names_no_chip_of_the_store_says_why(lab: Lab, chip: st
         resolve_chip(lab.manifest(), chip, group)
 
 
+def test_a_chip_is_found_by_the_name_the_chips_list_gives_it(tmp_path) -> None:
+    """`chips` lists group G2's chip 15 as G215 and Batch-3's chip 7 as Batch-37: read as group G chip 215 and
+    group Batch chip 37, history, metrics and plot said they name no chip; A.B's chip was no chip name at all."""
+    lab = Lab(tmp_path)
+    for index, (group, number) in enumerate((("G2", 15), ("Batch-3", 7), ("A.B", 4), ("G", 215)), start=1):
+        lab.write_run(f"d/It2025-10-14_{index}.csv", "It", start=local(f"2025-10-14 1{index}:00"), number=number,
+                      group=group)
+    lab.stage()
+    manifest = lab.manifest()
+    assert sorted(manifest["chip_name"]) == ["A.B4", "Batch-37", "G215", "G215"]
+    assert resolve_chip(manifest, "Batch-37") == ("Batch-3", 7)
+    assert resolve_chip(manifest, "A.B4") == ("A.B", 4)
+    assert resolve_chip(manifest, "G215", "G2") == ("G2", 15)  # two chips show as G215: --group picks one
+    with pytest.raises(UsageError, match=r"G215 is the name of 2 chips \(G 215, G2 15\): say which group"):
+        resolve_chip(manifest, "G215")
+    assert resolve_chip(manifest, "G-215") == ("G", 215)  # a separator: no chip's name, read as group and number
+    with pytest.raises(UsageError, match="not a chip number or name"):
+        resolve_chip(manifest, "A.B5")
+
+
 def test_a_group_is_found_by_the_letters_it_shows(tmp_path) -> None:
     """A store staged before groups were normalised keeps a decomposed `Peña`: the name typed in a terminal finds it,
     and a new run's header spelling it either way joins the same chip."""

@@ -112,13 +112,6 @@ class Parser(argparse.ArgumentParser):
                 self.error(f"--out {parsed.out.name}: a table is written as text, CSV or JSON (--format); typed "
                            "frames come from labtui.api (README: Reading the store from Python)")
             parsed.format = {".csv": "csv", ".json": "json"}.get(suffix, "table")
-        if (named := parsed.__dict__.pop("group_in_name", None)) is not None:
-            from labtui.core.chip_name import merge_groups
-
-            try:
-                parsed.group = merge_groups(named, parsed.group, f"{named}{parsed.number}")
-            except UsageError as exc:
-                self.error(str(exc))
         return parsed, extras
 
 
@@ -220,19 +213,18 @@ def add_table_output(parser: argparse.ArgumentParser) -> None:
 
 
 class ChipName(argparse.Action):
-    """A chip number or name: its number into `number`, the name's group (if any) into `group_in_name`, which
-    `Parser` merges into `group` once every option is read (`--group` may come after the chip)."""
+    """A chip number or name: a number into `number` as an int; a name as given, which `resolve_chip` reads
+    against the manifest's chip names first (`chips` lists `G215` for group G2's chip 15, and `Batch-37` for
+    Batch-3's chip 7: read as group G, chip 215, they named no chip)."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
                  option_string: str | None = None) -> None:
         from labtui.core.chip_name import parse_chip
-        from labtui.core.wording import quoted
 
         if not isinstance(values, str):  # the chip left out
             return
-        if (chip := parse_chip(values)) is None:
-            raise argparse.ArgumentError(self, f"not a chip number or name (67, Alisson67): {quoted(values, 40)}")
-        namespace.group_in_name, namespace.number = chip
+        chip = parse_chip(values)
+        namespace.number = chip[1] if chip is not None and chip[0] is None else values.strip()
 
 
 def common_options(default: object = None) -> argparse.ArgumentParser:

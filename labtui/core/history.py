@@ -153,9 +153,13 @@ def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = No
     """(group, number) of the chip the user means: a number (alone when only one group uses it) or a chip name
     (`Alisson67`, see `chip_name`; its group must agree with `group`).
 
-    A group is matched exactly, else as the same letters in any case or Unicode spelling (`alisson` finds
-    `Alisson`); an empty one (`--group ""`) means the runs whose header names no group.
+    A name is first a chip name as the manifest (and `labtui chips`) writes it: `G215` is group G2's chip 15 when
+    that chip is staged, `Batch-37` Batch-3's chip 7. A group is matched exactly, else as the same letters in any
+    case or Unicode spelling (`alisson` finds `Alisson`); an empty one (`--group ""`) means the runs whose header
+    names no group.
     """
+    if isinstance(chip, str) and (found := _named_chip(manifest, chip.strip(), group)) is not None:
+        return found
     if isinstance(chip, int):
         number = chip
     elif (named := parse_chip(chip)) is not None:
@@ -185,6 +189,19 @@ def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = No
     if folded:
         raise AmbiguousChip(number, folded)
     raise ChipNotFound(f"no runs of chip {group} {number} in the manifest{elsewhere}")
+
+
+def _named_chip(manifest: pl.DataFrame, name: str, group: str | None) -> tuple[str | None, int] | None:
+    """The one chip whose manifest name is `name` (and whose group is `group`, when given); None for none; a name
+    two chips share (G2's 15 and G's 215 are both G215) is said."""
+    chips = manifest.filter(pl.col("chip_name") == name).select("chip_group", "chip_number").unique()
+    if group is not None:
+        chips = chips.filter(pl.col("chip_group") == group)
+    if chips.height > 1:
+        which = ", ".join(f"{_group_label(g)} {n}" for g, n in chips.sort("chip_group", "chip_number").rows())
+        raise UsageError(f"{cut(name)} is the name of {chips.height} chips ({which}): say which group (--group on "
+                         "the command line, group= in Python)")
+    return chips.row(0) if chips.height else None
 
 
 def _known_numbers(manifest: pl.DataFrame, limit: int = 30) -> str:
