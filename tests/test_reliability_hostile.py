@@ -9,6 +9,7 @@ a re-run changes nothing (3), the store reads whole (4).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gzip
 import os
 import stat
@@ -682,6 +683,24 @@ def test_a_file_cut_short_is_refused_also_where_the_procedure_has_no_completenes
     assert report.new_rejects[0].kind == "cut_short"
     assert report.new_rejects[0].reason.startswith(f"cut short: 5 data rows left of the {staged['n_rows']}")
     assert lab.manifest().row(0, named=True) == staged
+
+
+def test_a_start_time_in_the_future_is_judged_again_once_the_clock_is_right(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staged on a computer whose clock was 420 days behind, every run was 'in the future'; with the clock set
+    right the reject still held (the file had not changed), and only `restage --force` staged them."""
+    import labtui.core.parser as parser
+
+    lab = Lab(tmp_path)
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
+    monkeypatch.setattr(parser, "FUTURE_SLACK", dt.timedelta(days=-(dt.datetime.now(dt.UTC).year - 2024) * 366))
+    (record,) = lab.stage().new_rejects
+    assert record.kind == "bad_start_time" and "is implausible (in the future: this computer's clock says" in \
+        record.reason and record.by_the_clock
+    assert lab.stage().staged == 0  # still behind: read again, rejected again
+    monkeypatch.undo()
+    assert lab.stage().staged == 1 and not lab.rejects()
 
 
 def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from labtui.core.chip_name import INT64_MAX, group_spelling
 from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, typed_value
 from labtui.core.registry import ProcedureSpec, Registry, snake_column
-from labtui.core.rejects import RejectKind, reject_text
+from labtui.core.rejects import IN_THE_FUTURE, RejectKind, reject_text
 from labtui.core.wording import counted, quoted
 
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -321,8 +321,10 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
         hint = ""
         if EARLIEST_START.timestamp() <= value / 1000 <= latest.timestamp():
             hint = f"; as milliseconds it is {dt.datetime.fromtimestamp(value / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC"
-        raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is implausible (before 2000 or in the "
-                                       f"future{hint}): the acquisition writes seconds", line)
+        when = "before 2000" if value < EARLIEST_START.timestamp() else (
+            f"{IN_THE_FUTURE}: this computer's clock says {latest - FUTURE_SLACK:%Y-%m-%d %H:%M} UTC")
+        raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is implausible ({when}{hint}): the "
+                                       "acquisition writes seconds", line)
     mantissa = re.split("[eE]", text.strip())[0]
     if mantissa != text.strip() and sum(c.isdigit() for c in mantissa) < 10:  # the acquisition writes every digit
         raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is rounded (a spreadsheet re-saved the "

@@ -39,6 +39,9 @@ def reject_text(reason: str, line: int | None) -> str:
     return f"{reason} (line {line})" if line else reason
 
 
+IN_THE_FUTURE = "in the future"  # a start time's reject that the clock, not the file, decides
+
+
 @dataclass(frozen=True, kw_only=True)
 class RejectRecord:
     source_file: str  # relative to the raw root, forward slashes
@@ -51,6 +54,12 @@ class RejectRecord:
     previous_run_id: str | None = None  # the run this file was staged as before it broke, which stays staged
     registry_sha256: str | None = None  # the procedure registry it was judged by (`config.registry_digest`)
     extraction_rules: int = 0  # the `extraction_rules.EXTRACTION_RULES` it was judged by (0: before records said)
+
+    @property
+    def by_the_clock(self) -> bool:
+        """A start time later than the staging computer's clock: with the clock set right (it was 420 days behind)
+        the same file is a good run, so its reject holds only until the next stage reads it again."""
+        return self.kind == "bad_start_time" and IN_THE_FUTURE in self.reason
 
     def describe(self) -> str:
         kept = f"; its last good content stays staged (run {self.previous_run_id})" if self.previous_run_id else ""
