@@ -362,6 +362,10 @@ def _rows_from(data: bytes) -> list[bytes]:
         (_padded(raw_csv("It"), from_line=2), "not_this_format", "a spreadsheet re-saved the file"),
         (_separated(raw_csv("It"), b"\t"), "bad_columns", "separated by tabs, not commas"),
         (_separated(raw_csv("It"), b";"), "bad_columns", "separated by semicolons, not commas"),
+        # a #Data: line written otherwise: "a header line does not start with '#'" blamed the column row below it
+        *[(raw_csv("It").replace(b"#Data:\r\n", tag), "not_this_format", f"the #Data: line is written {shown}")
+          for tag, shown in ((b"#Data\r\n", "'#Data'"), (b"#Data :\r\n", "'#Data :'"),
+                             (b"#Data:\r\r\n", "'#Data:\\r'"), (b"#Data:\xc2\xa0\r\n", "'#Data:\\xa0'"))],
     ],
 )
 def test_rejects_say_why(data: bytes, kind: str, words: str) -> None:

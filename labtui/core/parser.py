@@ -35,6 +35,8 @@ HEADER_LIMIT = 64 * 1024
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
 _DATA_WITH_TEXT = re.compile(r"(?i)#[ \t]*data:[ \t]*\S")  # `#Data: Vg (V),…`: the column row moved up a line
+# `#Data`, `#Data :`, `#Data:\r\r`, `#Data:` + NBSP: not the tag, so the column row below it was blamed
+_DATA_MISWRITTEN = re.compile(r"(?i)#[ \t]*data\b")
 _START_TIME_LINE = re.compile(rb"(?m)^#[ \t]*Start time:")
 VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
 # C0 controls and DEL (a tab, a CR, an escape). Not C1 (U+0080–U+009F): a line that is not UTF-8 is read as latin-1,
@@ -167,6 +169,9 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             if _DATA_WITH_TEXT.match(above := lines[number - 2].strip()):
                 raise Reject("not_this_format", f"the #Data: line has text after it ({quoted(above)}): the column "
                                                 "names go on the next line", number - 1)
+            if _DATA_MISWRITTEN.match(above := lines[number - 2].rstrip("\n").removesuffix("\r")):
+                raise Reject("not_this_format", f"the #Data: line is written {quoted(above)}: the rows follow a "
+                                                "line of just `#Data:`", number - 1)
             raise Reject("not_this_format", f"a header line does not start with '#': {quoted(text)}", number)
         body = text[1:].lstrip("\t ")
         if "\\" in body:
