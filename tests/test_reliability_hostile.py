@@ -13,6 +13,8 @@ import datetime as dt
 import gzip
 import json
 import os
+import re
+import shutil
 import stat
 import threading
 import time
@@ -708,6 +710,35 @@ def test_a_start_time_in_the_future_is_judged_again_once_the_clock_is_right(
     written["rejected_at_utc"] = f"{record.rejected_at_utc - dt.timedelta(days=420):%Y-%m-%dT%H:%M:%S.%fZ}"
     reject.write_text(json.dumps(written))
     assert lab.stage().staged == 1 and not lab.rejects()
+
+
+def test_a_file_where_the_store_keeps_a_folder_is_named_and_fix_moves_it_out_of_the_stage_root(
+    tmp_path: Path,
+) -> None:
+    """`_rejects` made a file: "cannot write the reject record …/_rejects/x.json: File exists" named a file that
+    is not there. A run's folder made a file: `validate --fix` re-staged before it moved the stranger, and stopped
+    on it ("File exists"), moving nothing."""
+    from labtui.core.errors import OperationFailed
+
+    lab = Lab(tmp_path)
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
+    lab.stage()
+    shutil.rmtree(lab.config.rejects_dir, ignore_errors=True)
+    lab.config.rejects_dir.write_text("")
+    plant(lab.raw, "d/bad.csv", b"not a measurement")
+    with pytest.raises(OperationFailed, match=re.escape(f"({lab.config.rejects_dir} is a file where labtui keeps a "
+                                                        "folder: move it away)")):
+        lab.stage()
+    lab.config.rejects_dir.unlink()
+    lab.stage()
+    run = lab.run_of("d/IVg2025-09-15_1.csv")
+    folder = run_parquet_path(lab.config.stage_root, "IVg", run["date_local"], run["run_id"]).parent
+    shutil.rmtree(folder)
+    folder.write_text("junk")
+    report = validate(lab.config)
+    assert {finding.code for finding in report.findings} >= {"parquet_missing", "foreign_files"}
+    apply_fixes(lab.config, report)
+    assert validate(lab.config).ok and folder.is_dir()
 
 
 def test_a_file_swapped_for_a_fifo_after_the_scan_does_not_hang(

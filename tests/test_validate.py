@@ -215,6 +215,12 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
         lambda lab: (lab.config.manifest_dir / ".dirty").write_text("1234"), "interrupted_writer", "warning", True,
         ".dirty",
     ),
+    # a rejected file was neither staged nor rejected ("cannot write the reject record … File exists"), and
+    # validate called the store healthy
+    "a file named as the rejects folder": (
+        lambda lab: (shutil.rmtree(lab.config.rejects_dir, ignore_errors=True), lab.config.rejects_dir.write_text("")),
+        "file_for_folder", "error", False, "_rejects",
+    ),
 }
 
 

@@ -409,5 +409,7 @@ def interrupted(exc: BaseException) -> bool:
 
 def describe_os_error(exc: OSError) -> str:
     """An OS error that no command translated itself: still one line, naming the path when the OS gave one."""
+    from labtui.core.errors import os_reason
+
     where = f" on {exc.filename}" if exc.filename else ""
-    return f"operating-system error{where}: {exc.strerror or exc}"
+    return f"operating-system error{where}: {os_reason(exc)}"

@@ -6,9 +6,11 @@ else that escapes is a bug and is reported as one (with the traceback and a line
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from enum import IntEnum
+from pathlib import Path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -73,13 +75,36 @@ class OperationFailed(LabtuiError):
     exit_code = ExitCode.IO
 
     def __init__(self, operation: str, path: object, error: OSError) -> None:
-        reason = error.strerror or str(error)
-        super().__init__(f"cannot {operation} {path}: {reason}")
+        super().__init__(f"cannot {operation} {path}: {os_reason(error, path)}")
         self.operation = operation
         self.path = path
         self.error = error
         if isinstance(error, PermissionError) or getattr(error, "errno", None) == 30:  # EROFS
             self.exit_code = ExitCode.READ_ONLY
+
+
+def os_reason(error: OSError, path: object = None) -> str:
+    """The OS's words for `error`; for "Not a directory" or "File exists", also the file that stands where a store
+    keeps a folder (a `_rejects` or `store_derived` made a file by hand), which is what to move."""
+    reason = error.strerror or str(error)
+    if error.errno in (errno.ENOTDIR, errno.EEXIST) and (blocker := _file_in_the_way(path, error)) is not None:
+        reason += f" ({blocker} is a file where labtui keeps a folder: move it away)"
+    return reason
+
+
+def _file_in_the_way(path: object, error: OSError) -> Path | None:
+    """The file that stands where a folder must be, on the way to `path` (or the error's own path): what "Not a
+    directory" or "File exists" is about when a store's folder was replaced by a file."""
+    for named in (error.filename, path):
+        if not isinstance(named, str | Path):
+            continue
+        for candidate in (Path(named), *Path(named).parents):
+            if candidate.is_dir():
+                break
+            # a file on the way, or (a folder made where a file is) the file named itself
+            if candidate.exists() and (candidate != Path(named) or error.errno == errno.EEXIST):
+                return candidate
+    return None
 
 
 def os_error_in(error: Exception) -> OSError | None:

@@ -53,6 +53,7 @@ class FindingCode(StrEnum):
     INTERRUPTED_WRITER = "interrupted_writer"
     WRITER_ACTIVE = "writer_active"
     FOREIGN_FILES = "foreign_files"
+    FILE_FOR_FOLDER = "file_for_folder"
     ANNOTATIONS_ORPHANED = "annotations_orphaned"
     ANNOTATIONS_REATTACHABLE = "annotations_reattachable"
     ANNOTATIONS_UNREADABLE = "annotations_unreadable"

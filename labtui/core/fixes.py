@@ -49,6 +49,11 @@ def apply_fixes(
     if any(finding.code in MANIFEST_FILE_CODES for finding in report.findings):
         done.lines.append("nothing done: the manifest is damaged (the engine would stop on it); run `labtui repair`")
         return done
+    if FixAction.QUARANTINE in actions and not cancel.is_set():  # first: a file where a run's folder belongs
+        with lock_store(config, cancel):  # stopped its re-stage ("File exists"), and nothing was moved
+            strangers = foreign_files(config)
+            folder = quarantine(config, [config.stage_root / rel for rel in strangers], "foreign-files")
+            done.lines.append(f"moved {counted(len(strangers), 'foreign file')} out of the stage root to {folder}")
     restage = sorted({source for finding in report.fixable for source in finding.restage})
     if restage and not cancel.is_set():
         paths = [source_path(config.raw_root, source) for source in restage]
@@ -61,13 +66,8 @@ def apply_fixes(
         done.lines.append(f"staged new and changed files: {result.line()}")
     if restage:
         actions.add(FixAction.QUARANTINE_ORPHANS)  # a run re-staged at another date leaves its old folder behind
-    if (actions & {FixAction.QUARANTINE_ORPHANS, FixAction.REMOVE_BAD_REJECTS, FixAction.QUARANTINE}
-            and not cancel.is_set()):
+    if actions & {FixAction.QUARANTINE_ORPHANS, FixAction.REMOVE_BAD_REJECTS} and not cancel.is_set():
         with lock_store(config, cancel):
-            if FixAction.QUARANTINE in actions:
-                strangers = foreign_files(config)
-                folder = quarantine(config, [config.stage_root / rel for rel in strangers], "foreign-files")
-                done.lines.append(f"moved {counted(len(strangers), 'foreign file')} out of the stage root to {folder}")
             # no manifest: everything looks orphaned
             if FixAction.QUARANTINE_ORPHANS in actions and config.manifest_path.exists():
                 orphans = orphan_run_dirs(config)  # each holds its run's record: set aside, never deleted

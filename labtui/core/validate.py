@@ -18,8 +18,8 @@ import polars as pl
 from pydantic_core import SchemaValidator, ValidationError
 from pydantic_core.core_schema import list_schema
 
+from labtui.core.annotations import annotations_dir, unreadable_actions
 from labtui.core.annotations import orphans as annotation_orphans
-from labtui.core.annotations import unreadable_actions
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.chip_name import group_spelling
 from labtui.core.config import ConfigError, StagingConfig, default_registry_path
@@ -317,6 +317,14 @@ def _store_findings(config: StagingConfig) -> list[Finding]:
             "(they break directory-scan readers such as DuckDB and Spark)",
             foreign_files(config),
             f"move them to {quarantine_root(config)} (`labtui validate --fix`; nothing is deleted)",
+        ),
+        *_finding(
+            FindingCode.FILE_FOR_FOLDER,
+            "error",
+            "files where the store keeps a folder (every stage stops on them)",
+            [str(path) for path in (config.stage_root, config.rejects_dir, config.derived_dir,
+                                    annotations_dir(config.store_root)) if path.exists() and not path.is_dir()],
+            "move each away (rename it): labtui makes the folder again",
         ),
         *_finding(
             FindingCode.RAW_ROOT_DIFFERS,
