@@ -989,6 +989,8 @@ async def test_restage_all_rejects_shows_progress(lab: Lab) -> None:
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, RejectsScreen) and column(app, "source_file") == []
+        # no file to act on: r, R and o are not offered (they did nothing, and said nothing)
+        assert not any(app.screen.check_action(action, ()) for action in ("restage", "restage_all", "edit"))
 
 
 async def test_edit_suspends_the_app_and_runs_the_editor(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:

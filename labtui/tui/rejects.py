@@ -130,8 +130,13 @@ class RejectsScreen(LabScreen):
         table.show(rejects_frame(records, self.lab.config.zone), keep=self.focus_file)
         self.focus_file = None
         self.sub_title = counted(len(records), "file")
+        self.refresh_bindings()  # its keys are offered only while there is a file to act on
         if not records:
             self._detail(Text("No rejected files. 🎉"), Text())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """r, R and o act on rejected files: with none, the footer did offer them, and they did nothing."""
+        return bool(self.records) or action not in {"restage", "restage_all", "edit"}
 
     @on(FrameTable.CursorMoved, "#rejects")
     def _cursor(self, event: FrameTable.CursorMoved) -> None:
