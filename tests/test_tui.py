@@ -55,6 +55,7 @@ from labtui.tui.table import FrameTable
 from labtui.tui.validate import ValidateScreen
 from tests.lab import (
     REJECT,
+    TUI_RUNS,
     Lab,
     damage_a_data_page,
     epoch,
@@ -1090,6 +1091,16 @@ async def test_validate_shows_findings_jumps_and_applies_fixes(lab: Lab) -> None
         await pilot.press("escape")
         await settle(pilot)
         assert text_of(app, "#validation").startswith("✔ healthy")
+
+
+async def test_the_validation_card_of_a_lab_not_staged_yet_says_what_to_stage(tmp_path: Path) -> None:
+    """It read "no store yet / 2 warnings, 0 info": its two warnings are that very fact and the files to stage."""
+    lab = tui_lab(tmp_path, staged=False)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert app.last_validation is not None and app.last_validation.no_store
+        assert text_of(app, "#validation").split("\n") == ["no store yet", f"{len(TUI_RUNS)} raw files to stage"]
 
 
 async def test_the_deep_check_finds_a_damaged_data_page_the_quick_one_cannot(lab: Lab) -> None:

@@ -362,9 +362,12 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         report = self.lab.last_validation
         if report is None:
             return
+        if report.no_store:  # its warnings are that very fact and the files to stage: "no store yet / 2 warnings"
+            self._card("validation", "no store yet", f"{counted(report.stats.get('raw_files', 0), 'raw file')} "
+                                                     "to stage")
+            return
         counts = report.counts()
-        value = ("no store yet" if report.no_store else "✔ healthy" if report.ok
-                 else f"✘ {counted(counts['error'], 'error')}")
+        value = "✔ healthy" if report.ok else f"✘ {counted(counts['error'], 'error')}"
         self._card("validation", value, f"{counted(counts['warning'], 'warning')}, {counts['info']} info")
 
     def _keys(self) -> dict[str | None, str]:
