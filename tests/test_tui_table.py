@@ -172,6 +172,12 @@ async def test_left_and_right_scroll_by_whole_columns(selectable: bool) -> None:
         await pilot.press("left", "left", "left")
         await pilot.pause()
         assert table.scroll_x == 0 and table.render_line(0).text.lstrip().startswith("column 0 ")
+        await pilot.press("right", "right", "end", "home")  # home: the first row, and the first columns
+        await pilot.pause()
+        assert table.scroll_x == 0 and table.cursor == 0
+        await pilot.press("right", "end")  # end: the last row, scrolled as it was
+        await pilot.pause()
+        assert table.scroll_x > 0
 
 
 @pytest.mark.parametrize("selectable", [False, True])

@@ -50,7 +50,7 @@ class FrameTable(ScrollView, can_focus=True):
         Binding("down,j", "move(1)", "Down", show=False),
         Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
         Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
-        Binding("home,g", "jump(0)", "First row", show=False),
+        Binding("home,g", "jump(0)", "First row, first column", show=False),
         Binding("end,G", "jump(-1)", "Last row", show=False),
         Binding("left", "column(-1)", "Column left", show=False),
         Binding("right", "column(1)", "Column right", show=False),
@@ -208,7 +208,11 @@ class FrameTable(ScrollView, can_focus=True):
         self.scroll_to(x=target, animate=False)
 
     def action_jump(self, index: int) -> None:
+        """The last row, or the first row and the first columns (Home left a history scrolled sideways, its
+        marks and quantities out of view until ← was pressed as often as → had been)."""
         self.cursor = index if index >= 0 else self._rows.height - 1
+        if index == 0:
+            self.scroll_to(x=0, animate=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.choosable or action != "choose"
