@@ -19,7 +19,7 @@ from labtui.tui.history_view import quantity_items, with_metrics
 from labtui.tui.plot import PlotScreen
 from labtui.tui.store import short_path
 from labtui.tui.table import FrameTable
-from tests.lab import Lab, tui_lab
+from tests.lab import IVG_COLUMNS, Lab, data_rows, epoch, raw_csv, tui_lab
 from tests.pilot import said, settle
 from tests.test_tui import dialog_text, open_chip, table, text_of
 
@@ -211,6 +211,21 @@ async def test_dashboard_shows_each_recent_chips_last_dirac_point(lab: Lab) -> N
         await pilot.press("j", "j", "enter")
         await settle(pilot)
         assert table(app).row["proc"] == "IVg" and app.screen.title == "History · Alisson67"
+
+
+async def test_a_chip_whose_newest_sweep_has_no_dirac_point_says_so(lab: Lab) -> None:
+    """A chip dead for a week showed the Dirac point of its last good day, and looked fine at a glance."""
+    sweep = [-1 + 0.5 * step for step in range(5)]
+    dead = data_rows(((vg, 1e-12 * (1 + step % 3)) for step, vg in enumerate([0.0, *sweep[::-1], *sweep, 0.0])),
+                     len(IVG_COLUMNS))  # no V: a dead channel's noise
+    lab.write("2025-10-20/IVg2025-10-20_1.csv", raw_csv("IVg", start=epoch(2025, 10, 20), rows=dead))
+    lab.stage()
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        dirac = app.screen.query_one("#dirac", FrameTable)
+        assert dirac.frame.select("chip_name", "cnp").row(0) == ("Alisson67", "no CNP")
+        assert str(dirac.frame["date_local"][0]) == "2025-10-20"
 
 
 def test_excluded_runs_give_no_dirac_point(lab: Lab) -> None:

@@ -121,9 +121,10 @@ def last_dirac_points(
     manifest: pl.DataFrame, metrics: pl.DataFrame, annotations: pl.DataFrame, chips: int = DIRAC_CHIPS,
     procedures_file: Path | None = None,
 ) -> pl.DataFrame:
-    """The chips measured last (by their newest run of any procedure), newest first, each with the Dirac point
-    (`cnp_v`) of its newest IVg (or a run like one: IVgT) that has one, and that run's local date and run_id; null
-    when it has none yet.
+    """The chips measured last (by their newest run of any procedure), newest first, each with its newest IVg (or
+    a run like one: IVgT): its Dirac point (`cnp_v`, null when the sweep gave none: a dead channel, a Dirac point
+    beyond the sweep), local date and run_id; all null when the chip has no sweep yet. Not the newest sweep that has
+    one: a chip dead for a week showed the Dirac point of its last good day, and looked fine.
     Excluded runs are left out, as in every derived view."""
     import polars as pl
 
@@ -135,8 +136,7 @@ def last_dirac_points(
               .top_k(chips, by="last_run_utc"))
     # the metrics table is written after the manifest and not by every writer (`prune`, `repair` drop runs from the
     # manifest alone): a run it still holds that the manifest does not is no longer the store's
-    ivg = metrics.filter((family_expr(procedures_file) == "IVg") & pl.col("cnp_v").is_not_null()
-                         & pl.col("run_id").is_in(manifest["run_id"].implode()))
+    ivg = metrics.filter((family_expr(procedures_file) == "IVg") & pl.col("run_id").is_in(manifest["run_id"].implode()))
     points = with_annotations(ivg
                               .select("run_id", "chip_name", "start_time_utc", "date_local", "cnp_v"), annotations)
     newest = (points.filter(~pl.col("excluded")).sort("start_time_utc")

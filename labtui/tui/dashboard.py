@@ -211,8 +211,9 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         # the day as month-day when the chips were all measured in one year, as the runs-per-day caption writes it
         # (the full date was cut to "20…" at 80 columns)
         one_year = points["date_local"].drop_nulls().dt.year().n_unique() <= 1
-        # a chip measured lately without a Dirac point yet (no IVg, or none with one) says so, not an empty row
-        dirac.show(points.with_columns(cnp=cnp.format_each(points["cnp_v"]).fill_null("none yet"),
+        # a chip measured lately without a sweep yet says so, not an empty row; a sweep without a Dirac point too
+        none = pl.when(pl.col("run_id").is_null()).then(pl.lit("none yet")).otherwise(pl.lit("no CNP"))
+        dirac.show(points.with_columns(cnp=pl.coalesce(cnp.format_each(points["cnp_v"]), none),
                                        measured=pl.col("date_local").dt.strftime("%m-%d" if one_year else "%Y-%m-%d")))
 
     @work(group="waiting", exclusive=True, exit_on_error=False)
