@@ -264,6 +264,18 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         assert screen.spec.kind == "trend-photoresponse"  # in between (`e`) worked on the trend before
         await settle(pilot)
         assert screen.spec.kind == "trend-photoresponse"
+        shown: list[str] = []
+        show = screen.show
+        screen.show = lambda: (show(), shown.append(screen.spec.kind))  # type: ignore[method-assign]
+        screen.action_next_trend()
+        screen.action_next_trend()  # two quick tabs: the first's message came after, and switched back
+        await settle(pilot)
+        assert shown == ["trend-spectral", "trend-dark"]
+        screen.action_previous_trend()
+        screen.action_previous_trend()
+        await settle(pilot)
+        del screen.show
+        assert screen.spec.kind == "trend-photoresponse"
         await pilot.press("r")
         assert screen.spec.kind == "trend-responsivity" and screen.spec.y_unit.endswith("A/W")
         await pilot.press("tab", "tab")

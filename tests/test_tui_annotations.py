@@ -49,6 +49,10 @@ async def test_the_star_key_toggles_as_often_as_it_is_pressed(lab: Lab) -> None:
                 app.screen.action_star()  # no reload in between: as fast as keys repeat
             await settle(pilot)
             assert marks(lab).get(first, {"starred": False})["starred"] is starred, presses
+        app.screen.action_star()
+        app.screen.action_undo()  # right after: it undid nothing ("no annotation of yours to undo here")
+        await settle(pilot)
+        assert not marks(lab).get(first, {"starred": False})["starred"]
 
 
 async def test_a_note_the_store_refuses_is_asked_again_with_its_text(lab: Lab) -> None:

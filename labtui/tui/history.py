@@ -346,22 +346,23 @@ class HistoryScreen(FilteredScreen):
                     raise
                 not_written(str(exc))
                 return
-        if action is None:
-            self.notify(f"nothing to change: {_runs_label(rows)} already as asked", title="Annotation")
-            return
-        changed = len(action.run_ids)  # the others were already so
-        label = _runs_label(rows) if changed == rows.height else f"{counted(changed, 'run')} of {rows.height}"
-        self.undoable.append((action, label))
+            if action is None:
+                self.notify(f"nothing to change: {_runs_label(rows)} already as asked", title="Annotation")
+                return
+            changed = len(action.run_ids)  # the others were already so
+            label = _runs_label(rows) if changed == rows.height else f"{counted(changed, 'run')} of {rows.height}"
+            self.undoable.append((action, label))  # under the lock: a u waiting for it undoes this change
         self.notify(f"{action.describe()}: {label} · u undoes", title="Annotation")
         self.reload()
 
     @work(group="annotate", exit_on_error=False)
     async def action_undo(self) -> None:
-        if not self.undoable:
-            self.notify("no annotation of yours to undo here", title="Undo")
-            return
-        last, runs = self.undoable.pop()
-        await asyncio.to_thread(self.lab.store.undo, last)
+        async with self.annotating:  # after the change it follows: u pressed right after * undid nothing
+            if not self.undoable:
+                self.notify("no annotation of yours to undo here", title="Undo")
+                return
+            last, runs = self.undoable.pop()
+            await asyncio.to_thread(self.lab.store.undo, last)
         self.notify(f"undone: {last.describe()}: {runs}", title="Annotation")
         self.reload()
 

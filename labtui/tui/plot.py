@@ -310,8 +310,10 @@ class PlotScreen(FigureScreen):
         self._group_chosen(tabs.active)
 
     @on(Tabs.TabActivated)
-    def _tab_activated(self, event: Tabs.TabActivated) -> None:
-        self._group_chosen(event.tab.id)
+    def _tab_activated(self, _: Tabs.TabActivated) -> None:
+        """A click, or the message of a key already acted on: the tab active now, not the event's (two quick tabs
+        switched back to the first when its message came, then on again)."""
+        self._group_chosen(self.query_one(Tabs).active)
 
     def _group_chosen(self, tab_id: str | None) -> None:
         proc = (tab_id or "").removeprefix("proc-")

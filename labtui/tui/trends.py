@@ -176,8 +176,10 @@ class TrendsScreen(FigureScreen):
         self._trend_chosen(tabs.active)
 
     @on(Tabs.TabActivated)
-    def _tab_activated(self, event: Tabs.TabActivated) -> None:
-        self._trend_chosen(event.tab.id)
+    def _tab_activated(self, _: Tabs.TabActivated) -> None:
+        """A click, or the message of a key already acted on: the tab active now, not the event's (two quick tabs
+        switched back to the first when its message came, then on again)."""
+        self._trend_chosen(self.query_one(Tabs).active)
 
     def _trend_chosen(self, tab_id: str | None) -> None:
         trend = Trend((tab_id or "").removeprefix("trend-"))
