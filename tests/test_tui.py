@@ -974,6 +974,16 @@ async def test_a_file_restored_since_it_was_found_cut_short_is_restaged_without_
         await settle(pilot, rounds=5)
         assert not isinstance(app.screen, ConfirmDialog)
         assert run["source_file"] not in column(app, "source_file")
+        assert lab.run_of(run["source_file"])["n_rows"] == run["n_rows"]
+        lab.write(run["source_file"], b"".join(lines[:data_at + 2 + 5]), time.time() + 120)
+        assert [record.kind for record in lab.stage().new_rejects] == ["cut_short"]
+        lab.write(run["source_file"], b"".join(lines[:data_at + 2 + 6]), time.time() + 180)  # copied, cut again
+        app.check_store()
+        await settle(pilot)
+        table(app).cursor = column(app, "source_file").index(run["source_file"])
+        await pilot.press("r")  # judged again: refused again, not taken without a question
+        await settle(pilot, rounds=5)
+        assert not isinstance(app.screen, ConfirmDialog) and run["source_file"] in column(app, "source_file")
     assert lab.run_of(run["source_file"])["n_rows"] == run["n_rows"]
 
 

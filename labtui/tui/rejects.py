@@ -172,19 +172,24 @@ class RejectsScreen(LabScreen):
         return self.records.get(row["source_file"]) if row else None
 
     def action_restage(self) -> None:
+        """A file found cut short and changed since (restored: the question told the user to do what they had
+        done) is judged again, not taken as it is: cut again, it is refused again, and the staged run stays."""
         record = self._current()
-        if record is not None:
+        if record is None:
+            return
+        if record.kind == "cut_short" and not self._unchanged_since(record):
+            self._restage_one(record.source_file, take_cut_short=False)
+        else:
             self._confirm_cut_short([record], lambda: self._restage_one(record.source_file))
 
-    def _restage_one(self, source_file: str) -> None:
+    def _restage_one(self, source_file: str, *, take_cut_short: bool = True) -> None:
         self.notify(f"re-staging {source_file}…")
-        self.restage(source_file)
+        self.restage(source_file, take_cut_short)
 
     def _confirm_cut_short(self, records: list[RejectRecord], go: Callable[[], object]) -> None:
         """Re-staging takes a file as it is: a file cut short then replaces its staged run, whose rows exist
-        nowhere else, so that is asked first; anything else goes at once, and so does a file changed since it was
-        found cut (restored: the question told the user to do what they had done)."""
-        cut = [record for record in records if record.kind == "cut_short" and self._unchanged_since(record)]
+        nowhere else, so that is asked first; anything else goes at once."""
+        cut = [record for record in records if record.kind == "cut_short"]
         if not cut:
             go()
             return
@@ -211,8 +216,8 @@ class RejectsScreen(LabScreen):
         return (now.st_size, now.st_mtime_ns) == (record.source_size, record.source_mtime_ns)
 
     @work(thread=True, group="restage", exclusive=True, exit_on_error=False)
-    def restage(self, source_file: str) -> StageReport:
-        return self.lab.store.restage(source_file)
+    def restage(self, source_file: str, take_cut_short: bool) -> StageReport:
+        return self.lab.store.restage(source_file, take_cut_short=take_cut_short)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "restage":
