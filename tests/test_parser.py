@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import math
 
@@ -11,7 +12,7 @@ import pytest
 from labtui.core.datablock import RAGGED_CHECK_BYTES, _count, _cr_ends_a_field, data_block
 from labtui.core.extract import is_complete
 from labtui.core.header_values import parse_number
-from labtui.core.parser import Header, Reject, parse_header
+from labtui.core.parser import FUTURE_SLACK, Header, Reject, parse_header
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
 from tests.lab import IT_COLUMNS, it_rows, ivg_rows, raw_csv
 from tests.promises import parse_alone_and_batched
@@ -372,6 +373,18 @@ def test_rejects_say_why(data: bytes, kind: str, words: str) -> None:
     problem = rejected(data)
     assert problem.kind == kind
     assert words in problem.reason
+
+
+def test_a_start_time_in_the_future_says_when_the_clock_makes_it_plausible() -> None:
+    """Then the file is read again (a clock that was behind, set right); never for one in milliseconds, or past
+    any calendar."""
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    problem = rejected(raw_csv("It", start=soon.timestamp()))
+    assert "in the future: this computer's clock says" in problem.reason
+    assert problem.plausible_from is not None
+    assert abs(problem.plausible_from - (soon - FUTURE_SLACK)).total_seconds() < 1
+    for start in (1760371684318, 9e12, 1e20, 12.5):  # milliseconds, past year 9999, before 2000
+        assert rejected(raw_csv("It", start=start)).plausible_from is None, start
 
 
 def test_a_chip_number_is_read_exactly_whatever_its_leading_zeros() -> None:

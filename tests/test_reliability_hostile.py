@@ -704,10 +704,13 @@ def test_a_start_time_in_the_future_is_judged_again_once_the_clock_is_right(
     before = store_bytes(lab.store_root)
     assert lab.stage().staged == 0 and store_bytes(lab.store_root) == before  # judged by this clock a moment ago:
     # not read again at every stage
-    monkeypatch.undo()  # the clock set right: the reject was dated by the clock that was behind
-    reject = reject_path(lab.config.rejects_dir, record.source_file)
+    run_start = dt.datetime(2025, 9, 15, 14, 38, 10, tzinfo=dt.UTC)  # valid("IVg")'s
+    plausible = run_start - parser.FUTURE_SLACK  # when the clock makes it plausible, read again
+    assert abs(record.plausible_from_utc - plausible) < dt.timedelta(seconds=1)  # type: ignore[operator]
+    monkeypatch.undo()
+    reject = reject_path(lab.config.rejects_dir, record.source_file)  # time passes: the clock reaches that moment
     written = json.loads(reject.read_text())
-    written["rejected_at_utc"] = f"{record.rejected_at_utc - dt.timedelta(days=420):%Y-%m-%dT%H:%M:%S.%fZ}"
+    written["plausible_from_utc"] = f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
     reject.write_text(json.dumps(written))
     assert lab.stage().staged == 1 and not lab.rejects()
 

@@ -631,8 +631,8 @@ def test_records_written_before_pydantic_left_the_read_path_read_and_write_the_s
     record = records["2025-10-14/It2025-10-14_3.csv"]
     assert unreadable == [] and record.line == 12 and record.rejected_at_utc.tzinfo is not None
     assert write_reject(tmp_path / "again", record).read_bytes() == reject.replace(
-        b'null\n}', b'null,\n  "registry_sha256": null,\n  "extraction_rules": 0\n}')  # a record without the
-    # registry and the extraction rules it was judged by (0: older than any)
+        b'null\n}', b'null,\n  "registry_sha256": null,\n  "extraction_rules": 0,\n  "plausible_from_utc": null\n}')
+    # a record without the registry and the extraction rules it was judged by (0: older than any), nor a clock
 
     (tmp_path / "rejects" / "bad.json").write_bytes(reject.replace(b'"bad_row"', b'"no_such_kind"'))
     assert read_rejects(tmp_path / "rejects")[1] == ["bad.json"]

@@ -17,11 +17,12 @@ from typing import Any, NoReturn
 from labtui.core.chip_name import INT64_MAX, group_spelling
 from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, typed_value
 from labtui.core.registry import ProcedureSpec, Registry, snake_column
-from labtui.core.rejects import IN_THE_FUTURE, RejectKind, reject_text
+from labtui.core.rejects import RejectKind, reject_text
 from labtui.core.wording import counted, quoted
 
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
+_LAST_TIMESTAMP = dt.datetime(9999, 1, 1, tzinfo=dt.UTC).timestamp()
 # It runs on untrusted lines of any length: possessive quantifiers and a greedy tail keep it linear (the lazy
 # `\s*(\S.*?)?\s*$` forms it and `header_values.NUMBER_WITH_UNIT` replace backtracked quadratically: an 8 MB line
 # hung the stager).
@@ -51,11 +52,13 @@ _ESCAPED_CHARACTER = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
 class Reject(Exception):
     """A file that cannot be identified or trusted; becomes a reject record, never a crash."""
 
-    def __init__(self, kind: RejectKind, reason: str, line: int | None = None) -> None:
+    def __init__(self, kind: RejectKind, reason: str, line: int | None = None, *,
+                 plausible_from: dt.datetime | None = None) -> None:
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
         self.line = line
+        self.plausible_from = plausible_from  # see `RejectRecord.plausible_from_utc`
 
     def __str__(self) -> str:
         return reject_text(self.reason, self.line)
@@ -326,10 +329,14 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
         hint = ""
         if EARLIEST_START.timestamp() <= value / 1000 <= latest.timestamp():
             hint = f"; as milliseconds it is {dt.datetime.fromtimestamp(value / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC"
-        when = "before 2000" if value < EARLIEST_START.timestamp() else (
-            f"{IN_THE_FUTURE}: this computer's clock says {latest - FUTURE_SLACK:%Y-%m-%d %H:%M} UTC")
+        future = value > latest.timestamp()
+        when = f"in the future: this computer's clock says {latest - FUTURE_SLACK:%Y-%m-%d %H:%M} UTC" if future \
+            else "before 2000"
+        # read again once the clock makes it plausible (it was behind); not a time in milliseconds, nor past year 9999
+        plausible_from = None if hint or not future or value >= _LAST_TIMESTAMP else \
+            dt.datetime.fromtimestamp(value, dt.UTC) - FUTURE_SLACK
         raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is implausible ({when}{hint}): the "
-                                       "acquisition writes seconds", line)
+                                       "acquisition writes seconds", line, plausible_from=plausible_from)
     mantissa = re.split("[eE]", text.strip())[0]
     if mantissa != text.strip() and sum(c.isdigit() for c in mantissa) < 10:  # the acquisition writes every digit
         raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is rounded (a spreadsheet re-saved the "

@@ -39,10 +39,6 @@ def reject_text(reason: str, line: int | None) -> str:
     return f"{reason} (line {line})" if line else reason
 
 
-IN_THE_FUTURE = "in the future"  # a start time's reject that the clock, not the file, decides ...
-CLOCK_RECHECK = dt.timedelta(days=1)  # ... read again once the clock has moved on this much since
-
-
 @dataclass(frozen=True, kw_only=True)
 class RejectRecord:
     source_file: str  # relative to the raw root, forward slashes
@@ -55,13 +51,13 @@ class RejectRecord:
     previous_run_id: str | None = None  # the run this file was staged as before it broke, which stays staged
     registry_sha256: str | None = None  # the procedure registry it was judged by (`config.registry_digest`)
     extraction_rules: int = 0  # the `extraction_rules.EXTRACTION_RULES` it was judged by (0: before records said)
+    # a start time in the future of the staging computer's clock: the moment that clock makes it plausible, from which
+    # the file is read again (a clock 420 days behind, set right); None for a reject the file alone decides
+    plausible_from_utc: dt.datetime | None = None
 
-    def outdated_by_the_clock(self) -> bool:
-        """A start time later than the staging computer's clock, judged over `CLOCK_RECHECK` ago by this clock: with
-        the clock set right (it was 420 days behind) the same file is a good run, so it is read again; a start
-        really in the future is read again once a day, not at every stage."""
-        return self.kind == "bad_start_time" and IN_THE_FUTURE in self.reason and \
-            dt.datetime.now(dt.UTC) - self.rejected_at_utc > CLOCK_RECHECK
+    def plausible_now(self) -> bool:
+        """Its start time, in the future when it was judged, is not any more by this computer's clock."""
+        return self.plausible_from_utc is not None and dt.datetime.now(dt.UTC) >= self.plausible_from_utc
 
     def describe(self) -> str:
         kept = f"; its last good content stays staged (run {self.previous_run_id})" if self.previous_run_id else ""

@@ -231,10 +231,10 @@ def rejected_as_is(cand: Candidate, record: RejectRecord, registry: str | None =
     """The file is as it was when rejected (same size and mtime), and so is the procedure registry (`registry`:
     its `registry_digest`; a record from before registries were recorded, or an unreadable registry, compares the
     file alone): its reject still holds, unless older extraction rules judged it (`read_again`), or the clock
-    did (a start time in the future: `RejectRecord.outdated_by_the_clock`)."""
+    did (a start time that was in the future: `RejectRecord.plausible_now`)."""
     if None not in (registry, record.registry_sha256) and registry != record.registry_sha256:
         return False  # the lab edited its registry since (the reject said: add the procedure to it)
-    if record.outdated_by_the_clock():
+    if record.plausible_now():
         return False
     return (record.source_size, record.source_mtime_ns) == (cand.size, cand.mtime_ns)
 

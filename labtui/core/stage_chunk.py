@@ -296,6 +296,7 @@ def _rejected(cand: Candidate, problem: Reject) -> RejectRecord:
         source_size=cand.size,
         source_mtime_ns=cand.mtime_ns,
         extraction_rules=EXTRACTION_RULES,
+        plausible_from_utc=problem.plausible_from,
     )
 
 
