@@ -729,8 +729,8 @@ def test_a_file_where_the_store_keeps_a_folder_is_named_and_fix_moves_it_out_of_
     shutil.rmtree(lab.config.rejects_dir, ignore_errors=True)
     lab.config.rejects_dir.write_text("")
     plant(lab.raw, "d/bad.csv", b"not a measurement")
-    with pytest.raises(OperationFailed, match=re.escape(f"({lab.config.rejects_dir} is a file where labtui keeps a "
-                                                        "folder: move it away)")):
+    with pytest.raises(OperationFailed, match=re.escape(f"({lab.config.rejects_dir} is a file where a folder is "
+                                                        "needed)")):
         lab.stage()
     lab.config.rejects_dir.unlink()
     lab.stage()

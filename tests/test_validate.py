@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from labtui import open_store
 from labtui.cli import main
+from labtui.core.annotations import annotations_dir
 from labtui.core.config import default_registry_path
 from labtui.core.findings import Finding
 from labtui.core.fixes import apply_fixes
@@ -217,10 +218,12 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
     ),
     # a rejected file was neither staged nor rejected ("cannot write the reject record … File exists"), and
     # validate called the store healthy
-    "a file named as the rejects folder": (
-        lambda lab: (shutil.rmtree(lab.config.rejects_dir, ignore_errors=True), lab.config.rejects_dir.write_text("")),
-        "file_for_folder", "error", False, "_rejects",
-    ),
+    **{f"a file named as the {name} folder": (
+        lambda lab, folder=folder: (shutil.rmtree(folder(lab), ignore_errors=True), folder(lab).write_text("")),
+        "file_for_folder", "error", False, name,
+    ) for name, folder in (("_rejects", lambda lab: lab.config.rejects_dir),
+                           ("derived", lambda lab: lab.config.derived_dir),
+                           ("_annotations", lambda lab: annotations_dir(lab.config.store_root)))},
 }
 
 

@@ -84,11 +84,11 @@ class OperationFailed(LabtuiError):
 
 
 def os_reason(error: OSError, path: object = None) -> str:
-    """The OS's words for `error`; for "Not a directory" or "File exists", also the file that stands where a store
-    keeps a folder (a `_rejects` or `store_derived` made a file by hand), which is what to move."""
+    """The OS's words for `error`; for "Not a directory" or "File exists", also the file that stands where a folder
+    is needed (a store's `_rejects` made a file by hand, a `--out notes.txt/h.csv`): what to move or rename."""
     reason = error.strerror or str(error)
     if error.errno in (errno.ENOTDIR, errno.EEXIST) and (blocker := _file_in_the_way(path, error)) is not None:
-        reason += f" ({blocker} is a file where labtui keeps a folder: move it away)"
+        reason += f" ({blocker} is a file where a folder is needed)"
     return reason
 
 

@@ -293,6 +293,10 @@ def _registry_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Findi
 
 
 # -- the store as a whole ------------------------------------------------------------------------------------------
+def _file_for_folder(path: Path) -> bool:
+    return path.exists() and not path.is_dir()
+
+
 def outside_raw_root(source: pl.Expr) -> pl.Expr:
     """A source path that cannot be relative to the raw root: absolute, or climbing out of it with `..`."""
     return source.str.starts_with("/") | source.str.contains(r"(^|/)\.\.(/|$)") | source.str.contains(r"^[A-Za-z]:")
@@ -323,7 +327,7 @@ def _store_findings(config: StagingConfig) -> list[Finding]:
             "error",
             "files where the store keeps a folder (every stage stops on them)",
             [str(path) for path in (config.stage_root, config.rejects_dir, config.derived_dir,
-                                    annotations_dir(config.store_root)) if path.exists() and not path.is_dir()],
+                                    annotations_dir(config.store_root)) if _file_for_folder(path)],
             "move each away (rename it): labtui makes the folder again",
         ),
         *_finding(
@@ -368,7 +372,9 @@ def validate(
     trusted = not any(finding.code in MANIFEST_FILE_CODES for finding in findings)
     findings += parquet_findings(valid, config, present, trusted=trusted, decode_all=decode_all)
     findings += raw
-    if trusted:  # without a readable manifest every annotated run would look orphaned
+    # without a readable manifest every annotated run would look orphaned; a file as the annotations' folder is
+    # `file_for_folder`'s (reading it stopped validate with an operating-system error)
+    if trusted and not _file_for_folder(annotations_dir(config.store_root)):
         findings += _annotation_findings(valid, config)
     findings += _store_findings(config) + _registry_findings(frame, config)
     findings.sort(key=lambda finding: SEVERITY_ORDER[finding.severity])
