@@ -163,7 +163,8 @@ def test_a_chip_is_found_by_the_name_the_chips_list_gives_it(tmp_path) -> None:
     lab.stage()
     manifest = lab.manifest()
     assert sorted(manifest["chip_name"]) == ["A.B4", "Batch-37", "G215", "G215"]
-    assert resolve_chip(manifest, "Batch-37") == ("Batch-3", 7)
+    assert resolve_chip(manifest, "Batch-37") == resolve_chip(manifest, "batch-37") == ("Batch-3", 7)
+    assert resolve_chip(manifest, "G215", "g2") == ("G2", 15)  # any letter case, as groups are matched
     assert resolve_chip(manifest, "A.B4") == ("A.B", 4)
     assert resolve_chip(manifest, "G215", "G2") == ("G2", 15)  # two chips show as G215: --group picks one
     with pytest.raises(UsageError, match=r"G215 is the name of 2 chips \(G 215, G2 15\): say which group"):
