@@ -71,8 +71,8 @@ class HelpFormatter(argparse.HelpFormatter):
 
 class Parser(argparse.ArgumentParser):
     """Each (sub)command reports its own usage errors: argparse hands a subcommand's unknown arguments up to the
-    top-level parser, whose usage then says nothing about the command that was typed. Once every option is read, a
-    chip given by name (`ChipName`) has its group merged into `--group`. Help is laid out by `HelpFormatter`."""
+    top-level parser, whose usage then says nothing about the command that was typed. Help is laid out by
+    `HelpFormatter`."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
@@ -198,8 +198,8 @@ def seconds_arg(text: str) -> float:
 
 
 def add_chip_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, help: str) -> None:
-    """The chip a command is about: `67`, or its name as the history shows it (`Alisson67`, `alisson-67`), whose
-    group counts as `--group` (`Parser` merges them); `--group` for a number several groups use."""
+    """The chip a command is about: `67`, or its name as `chips` lists it (`Alisson67`, also `alisson-67`), which
+    `resolve_chip` reads; `--group` for a number (or a name) several groups use."""
     parser.add_argument("number", action=ChipName, nargs="?", metavar="CHIP", help=help)
     parser.add_argument("--group", help="chip group, when several groups use the number (e.g. Alisson)")
 

@@ -186,7 +186,8 @@ def _has_nulls(frame: pl.DataFrame) -> bool:
 
 
 def _diagnose(body: bytes, header: Header) -> None:
-    """Find the first bad row for a precise reject message (only runs when the fast parse failed)."""
+    """Find the first bad row for a precise reject message: when the fast parse failed, or before it where Polars
+    would read a bad block without failing (see `data_block`)."""
     width = len(header.columns)
     for offset, raw_line in enumerate(body.split(b"\n")):
         row = decode_line(raw_line).rstrip("\r")

@@ -96,9 +96,10 @@ class FollowScreen(PlotScreen):
         self._show_status()
 
     def _described(self) -> str:
-        """The file as the dashboard's line says it while no header could be read: a queued run's header (no start
-        time, no rows) read as a reject, `header only: … the run was never recorded, or the file was cut`."""
-        if self.proc:  # its progress (`84 s of 180 s`) read as still going on once the file stopped growing
+        """The run's progress, and once the file stopped growing that it did (`84 s of 180 s` read as still going
+        on). While no header could be read, the file as the dashboard's line says it: a queued run's header (no
+        start time, no rows) read as a reject, `header only: … the run was never recorded, or the file was cut`."""
+        if self.proc:
             return f"{self.description} · stopped growing: staged as it is" if self._over() else self.description
         line = next((run.description for run in self.lab.live.measuring if run.source_file == self.source_file), None)
         return line if line is not None else self.description  # the watcher knows a queued run from a cut file
