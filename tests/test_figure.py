@@ -509,8 +509,11 @@ def test_parse_seqs():
     assert parse_seqs("1-3, 9,2") == [1, 2, 3, 9]
     assert parse_seqs("4 - 6,5") == [4, 5, 6]
     for bad in ("x", "7-4", "0", "1,,2", "-3", "٣", "4-", "1-1000001", "9" * 5000):
-        with pytest.raises(UsageError, match="not a seq list"):
+        with pytest.raises(UsageError, match="not a seq list") as refused:
             parse_seqs(bad)
+        assert len(str(refused.value)) < 200  # 5000 digits quoted cut short, not the cap 9223372036854775808
+    assert str(refused.value) == ("not a seq list: '9999999999999999999999999999999999999999'… (5,000 characters) "
+                                  "(seq 99999999999999999999… (5,000 characters) is beyond any history)")
     assert missing_seqs([3, 1], 5) is None and missing_seqs([6, 1, 9], 5) == "6, 9"
     started = time.perf_counter()
     assert missing_seqs(parse_seqs("1-1000000"), 61) == "62, 63, 64, 65, 66, 67, 68, 69, 70, 71, … (999939 in all)"

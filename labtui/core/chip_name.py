@@ -7,22 +7,9 @@ import re
 import unicodedata
 
 from labtui.core.errors import UsageError
+from labtui.core.integers import INT64_MAX, int_of_digits
 
 _CHIP = re.compile(r"\s*+(?:([A-Za-z][\w-]*?)[\s_-]?)?(\d+)\s*+")  # a separator only after a group
-
-
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what the manifest's integer columns hold
-
-
-def int_of_digits(digits: str) -> int:
-    """A run of ASCII digits with an optional sign, as an int: exactly within 64 bits, and one wider as the integer
-    just past the 64-bit range on its side (Python refuses to convert over 4300 digits: a `Chip number` that long
-    was a traceback that stopped every stage). Nothing wider is stored."""
-    sign = "-" if digits.startswith("-") else ""
-    significant = digits.lstrip("+-").lstrip("0")
-    if len(significant) > len(str(INT64_MAX)):
-        return INT64_MIN - 1 if sign else INT64_MAX + 1
-    return int(sign + (significant or "0"))
 
 
 def parse_chip(text: str) -> tuple[str | None, int] | None:

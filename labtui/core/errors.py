@@ -10,7 +10,6 @@ import errno
 import os
 import re
 from enum import IntEnum
-from pathlib import Path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -92,18 +91,24 @@ def os_reason(error: OSError, path: object = None) -> str:
     return reason
 
 
-def _file_in_the_way(path: object, error: OSError) -> Path | None:
+def _file_in_the_way(path: object, error: OSError) -> str | None:
     """The file that stands where a folder must be, on the way to `path` (or the error's own path): what "Not a
-    directory" or "File exists" is about when a store's folder was replaced by a file."""
+    directory" or "File exists" is about when a store's folder was replaced by a file. (`os.path`: `--help` loads
+    this module, and must not pay for pathlib.)"""
     for named in (error.filename, path):
-        if not isinstance(named, str | Path):
+        if not isinstance(named, str | os.PathLike):
             continue
-        for candidate in (Path(named), *Path(named).parents):
-            if candidate.is_dir():
+        candidate = given = os.fspath(named)
+        while True:
+            if os.path.isdir(candidate):
                 break
             # a file on the way, or (a folder made where a file is) the file named itself
-            if candidate.exists() and (candidate != Path(named) or error.errno == errno.EEXIST):
-                return candidate
+            if os.path.exists(candidate) and (candidate != given or error.errno == errno.EEXIST):
+                return str(candidate)
+            parent = os.path.dirname(candidate)
+            if parent == candidate:
+                break
+            candidate = parent
     return None
 
 

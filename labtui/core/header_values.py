@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from labtui.core.chip_name import INT64_MAX, INT64_MIN, int_of_digits
+from labtui.core.integers import INT64_MAX, INT64_MIN, int_of_digits
 from labtui.core.registry import ParameterSpec
 from labtui.core.wording import quoted
 

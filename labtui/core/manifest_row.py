@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import from_json
 
-from labtui.core.chip_name import INT64_MAX, INT64_MIN  # integers from a header or a file name fit Int64
+from labtui.core.integers import INT64_MAX, INT64_MIN  # integers from a header or a file name fit Int64
 from labtui.core.manifest import SCHEMA_VERSION
 
 

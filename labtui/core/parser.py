@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from labtui.core.chip_name import INT64_MAX, group_spelling
+from labtui.core.chip_name import group_spelling
 from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, typed_value
+from labtui.core.integers import INT64_MAX
 from labtui.core.registry import ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import RejectKind, reject_text
 from labtui.core.wording import counted, quoted

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from labtui.core.chip_name import int_of_digits
 from labtui.core.errors import UsageError
+from labtui.core.integers import int_of_digits
+from labtui.core.wording import cut, quoted
 
 MAX_SEQ = 1_000_000  # beyond any chip's history: a typo (4-7000000 for 4-7) is refused before it is spelt out
 SHOWN_SEQS = 10  # of the seqs a history lacks, the first ones named
@@ -15,12 +16,13 @@ def parse_seqs(text: str) -> list[int]:
     for part in text.split(","):
         first, dash, last = (piece.strip() for piece in part.partition("-"))
         if not all(piece.isascii() and piece.isdigit() for piece in ((first, last) if dash else (first,))):
-            raise UsageError(f"not a seq list: {text!r} (e.g. 4-7 or 1,8,13)")
+            raise UsageError(f"not a seq list: {quoted(text, 40)} (e.g. 4-7 or 1,8,13)")
         low, high = int_of_digits(first), int_of_digits(last or first)
         if low < 1 or high < low:
-            raise UsageError(f"not a seq list: {text!r} (seqs are 1, 2, … and ranges go up, e.g. 4-7)")
+            raise UsageError(f"not a seq list: {quoted(text, 40)} (seqs are 1, 2, … and ranges go up, e.g. 4-7)")
         if high > MAX_SEQ:
-            raise UsageError(f"not a seq list: {text!r} (seq {high} is beyond any history)")
+            raise UsageError(f"not a seq list: {quoted(text, 40)} (seq {cut(last or first, 20)} is beyond any "
+                             "history)")
         seqs.update(dict.fromkeys(range(low, high + 1)))
     return list(seqs)
 
