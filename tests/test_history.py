@@ -145,7 +145,7 @@ def test_a_chip_name_is_its_group_and_number(lab: Lab, name: str) -> None:
     ("-5", None, "not a chip number or name"),  # a separator only after a group
     ("6" * 4301, None, "not a chip number or name (67, Alisson67): '6666"),  # past 64 bits (past 4300 digits: a
     ("9223372036854775808", None, "not a chip number or name"),             # traceback), named cut short
-    ("Bob67", None, "no runs of chip Bob 67 in the manifest; chip 67 exists in groups Alisson, other"),
+    ("Bob67", None, "no runs of chip Bob67 in the manifest; chip 67 exists in groups Alisson, other"),
 ])
 def test_a_chip_name_that_names_no_chip_of_the_store_says_why(lab: Lab, chip: str, group: str | None,
                                                               message: str) -> None:

@@ -188,7 +188,8 @@ def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = No
             return matches[0], number
     if folded:
         raise AmbiguousChip(number, folded)
-    raise ChipNotFound(f"no runs of chip {group} {number} in the manifest{elsewhere}")
+    asked = cut(chip.strip()) if isinstance(chip, str) else f"{group} {number}"  # as typed: "G 215" read as no name
+    raise ChipNotFound(f"no runs of chip {asked} in the manifest{elsewhere}")
 
 
 def _named_chip(manifest: pl.DataFrame, name: str, group: str | None) -> tuple[str | None, int] | None:
