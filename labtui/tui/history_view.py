@@ -36,7 +36,9 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
         pl.when(pl.col("note").is_not_null()).then(pl.lit("✎")).otherwise(pl.lit(" ")),
     ), width=4), "starred"),
     # the key derived quantities: text formatted once per reload (`with_metrics`), sorted by value
-    *[(Column(f"{column}_text", title, right=True, max_width=11), column) for column, title in KEY_QUANTITIES],
+    # a responsivity's 12: `-83.8 mA/W ⚠` (at 11 its mark was cut to `…` on every negative one, most of them)
+    *[(Column(f"{column}_text", title, right=True, max_width=12 if column == "responsivity_a_per_w" else 11), column)
+      for column, title in KEY_QUANTITIES],
     # the summary line without its heading: icon, procedure and chip have their own columns here
     (Column("summary", "summary", summary_line(heading=False), max_width=56), None),
     (Column("vg", "Vg V", right=True), "vg_order"),
@@ -189,12 +191,14 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
 
 def _photoresponse_doubts(run: dict[str, Any]) -> str:
     """What may make a run's ΔI (and the responsivity read from it) not the light's: a step the dark noise could
-    make, and a dark drift that, carried on under the light, makes half of it or more."""
+    make (⚠, as the table marks it), and a dark drift that, carried on under the light, makes half of it or more
+    (said without the mark: half the real lit runs have one, and the correction's own slope is uncertain)."""
     doubts = []
     if (snr := run["delta_i_snr"]) is not None and snr < RESOLVED_SIGMAS:
         doubts.append(f"ΔI is {snr:.2g}σ of the dark noise: not resolved")
     delta, corrected = run["delta_i_a"], run["delta_i_drift_corrected_a"]
+    drift = ""
     if delta and corrected is not None and (share := abs(delta - corrected) / abs(delta)) >= DRIFT_SHARE:
-        doubts.append(f"the dark drift carried on under the light makes {share:.0%} of ΔI "
-                      f"(drift-corrected {BY_COLUMN['delta_i_a'].format(corrected)})")
-    return "".join(f"{DOUBT_MARK} {doubt}" for doubt in doubts)
+        drift = (f" · the dark drift carried on under the light makes {share:.0%} of ΔI "
+                 f"(drift-corrected {BY_COLUMN['delta_i_a'].format(corrected)})")
+    return "".join(f"{DOUBT_MARK} {doubt}" for doubt in doubts) + drift

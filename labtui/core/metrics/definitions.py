@@ -107,7 +107,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              f"delta_i_a; null when not reached or when delta_i_snr < {RESOLVED_SIGMAS:g}"),
     Quantity("tau_decay_s", "s", "It",
              "time from switch-off until the smoothed trace first falls to 1/e of delta_i_a above i_dark_a; "
-             "null when not reached by the end of the run (persistent photoconductivity)"),
+             "null when not reached by the end of the run (persistent photoconductivity) or when delta_i_snr < "
+             f"{RESOLVED_SIGMAS:g}"),
     Quantity("power_w", "W", "It",
              "irradiated power: the LaserCalibration of the same wavelength (within {wavelength_tolerance_nm:g} nm) "
              "nearest in start time (of two as near, the earlier) of those whose Power rises above their dark reading "

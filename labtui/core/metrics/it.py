@@ -155,7 +155,10 @@ def _times(
     if not delta:
         return [*remarks, "tau: delta_i_a is 0 A"]
     if abs(delta) < RESOLVED_SIGMAS * noise:
-        return [f"tau: delta_i_a is within {RESOLVED_SIGMAS:g}σ of the smoothed dark noise ({noise:.2g} A)"]
+        from labtui.core.plotdata.numeric import format_si  # a σ as every current is written (not 1.5e-08 A)
+
+        return [f"tau: delta_i_a is within {RESOLVED_SIGMAS:g}σ of the smoothed dark noise ({format_si(noise, 'A')}; "
+                "delta_i_snr)"]
     rise = (moving_average(i[k_on:k_off], points) - i_dark) / delta
     reached = np.flatnonzero(rise >= 1 - 1 / math.e)
     if reached.size:

@@ -234,12 +234,14 @@ def _series_keys(rows: pl.DataFrame, plan: _Plan) -> list[str]:
     """The columns whose values split a trend's points into series: the wavelength where the plan says so, an It
     run's gate voltage where the runs have several (a dark current or a ΔI at VG = −0.4 V and at +0.4 V are other
     quantities: in one series, the dark current zig-zagged from 33 to 135 µA in a day), and a lit run's laser period
-    where they have several (ΔI is read at the end of a pulse the device has not settled in: at one chip, λ, VG and
-    power, pulses of 60, 120 and 180 s gave rise times of 26, 49 and 66 s)."""
+    where a series would hold several (ΔI is read at the end of a pulse the device has not settled in: at one chip,
+    λ, VG and power, pulses of 60, 120 and 180 s gave rise times of 26, 49 and 66 s)."""
     keys = ["laser_wavelength_nm"] if plan.by_wavelength else []
     if plan.proc == "It" and rows["vg_fixed_v"].n_unique() > 1:
         keys.append("vg_fixed_v")
-    if plan.lit_only and rows["laser_period_s"].n_unique() > 1:
+    # only where one of those series would mix periods: a legend of 20 entries was unreadable in a terminal
+    if plan.lit_only and rows.group_by(keys or pl.lit(0)).agg(pl.col("laser_period_s").n_unique() > 1)[
+            "laser_period_s"].any():
         keys.append("laser_period_s")
     return keys
 
