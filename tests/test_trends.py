@@ -87,6 +87,7 @@ def test_cnp_trend_points_are_the_metrics_tables_values(lab: DemoLab) -> None:
     assert drawn.join(seqs, on="run_id").filter(pl.col("seq") != pl.col("history_seq")).is_empty()
     # the CSV's x is hours or days since a midnight: the file names it, as the axis title does
     assert export_frame(spec)["x_label"].unique().to_list() == [spec.x_label]
+    assert "delta_i_snr" not in drawn.columns  # a photoresponse's doubt: not a column of every sweep's point
 
 
 def test_a_cnp_of_a_sentinel_sweep_is_left_out_of_the_trend_and_said(lab: DemoLab) -> None:
@@ -116,6 +117,9 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
                                                   for w, v, p in groups.iter_rows()]
         drawn = points(spec).join(lit.select("run_id", "power_w", column), on="run_id")
         assert drawn.height == lit.drop_nulls(["power_w", column]).height
+        doubts = drawn.join(lit.select("run_id", snr="delta_i_snr", stale="calibration_stale"), on="run_id")
+        assert doubts["delta_i_snr"].to_list() == doubts["snr"].to_list()  # which points the warnings count
+        assert doubts["calibration_stale"].to_list() == doubts["stale"].to_list()
         x_factor = drawn["x"][0] / drawn["power_w"][0]
         y_factor = drawn["y"][0] / drawn[column][0]
         np.testing.assert_allclose(drawn["x"], drawn["power_w"] * x_factor)

@@ -12,6 +12,7 @@ from labtui.core.plotdata.model import PlotSpec
 
 MAX_LISTED = 10  # beyond this many runs a file name gives the range instead of every number
 _SCHEMA = {"run_id": pl.String, "seq": pl.Int64, "label": pl.String, "x": pl.Float64, "y": pl.Float64}
+DOUBTS = ("delta_i_snr", "calibration_stale")  # a photoresponse point's doubts, which its trend's warnings count
 
 
 def export_frame(spec: PlotSpec) -> pl.DataFrame:
@@ -25,10 +26,15 @@ def export_frame(spec: PlotSpec) -> pl.DataFrame:
                       "x": s.x, "y": s.y}, schema=_SCHEMA)
         for s in spec.series
     ]
-    return pl.concat([pl.DataFrame(schema=_SCHEMA), *frames]).with_columns(
+    points = pl.concat([pl.DataFrame(schema=_SCHEMA), *frames]).with_columns(
         x_unit=pl.lit(spec.x_unit), y_unit=pl.lit(spec.y_unit), x_label=pl.lit(spec.x_label),
         y_label=pl.lit(spec.y_label),
     )
+    # beside each point of a lit trend: which of them the warnings count (the figure draws them all alike)
+    doubts = [name for name in DOUBTS if name in spec.runs.columns and spec.runs[name].is_not_null().any()]
+    if doubts:
+        points = points.join(spec.runs.select("run_id", *doubts), on="run_id", how="left", maintain_order="left")
+    return points
 
 
 def export_file_name(spec: PlotSpec, suffix: str = ".csv") -> str:
