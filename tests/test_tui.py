@@ -927,22 +927,39 @@ async def test_a_write_while_another_writer_holds_the_store_is_said_once_in_the_
         lock.release()
 
 
+def cut_short(lab: Lab, rows: int, mtime: float | None = None) -> dict[str, Any]:
+    """The store's IVg run, its file cut to `rows` data rows and staged: a `cut_short` reject."""
+    run = read_manifest(lab.config.manifest_path).filter(pl.col("proc") == "IVg").row(0, named=True)
+    write_cut(lab, run["source_file"], rows, mtime)
+    assert [record.kind for record in lab.stage().new_rejects] == ["cut_short"]
+    return run
+
+
+def write_cut(lab: Lab, source_file: str, rows: int | None, mtime: float | None = None) -> None:
+    """The raw file as first written (`TUI_RUNS`), cut to its first `rows` data rows (None: whole)."""
+    lines = TUI_RUNS[source_file].splitlines(keepends=True)
+    data_at = next(number for number, line in enumerate(lines) if line.startswith(b"#Data:"))
+    lab.write(source_file, b"".join(lines if rows is None else lines[:data_at + 2 + rows]), mtime)
+
+
+async def restage_from_the_rejects(app: LabApp, pilot: Any, source_file: str) -> None:
+    """`r` on the reject of `source_file`, in the reject review."""
+    if not isinstance(app.screen, RejectsScreen):
+        await pilot.press("r")
+        await settle(pilot)
+    table(app).cursor = column(app, "source_file").index(source_file)
+    await pilot.press("r")
+    await settle(pilot, rounds=5)
+
+
 async def test_restaging_a_file_cut_short_asks_before_its_complete_run_is_replaced(lab: Lab) -> None:
     """`r` takes a file as it is: for one cut short since staged that replaces a staged run whose rows are in no
     raw file now, so the app asks; `n` keeps the run, `y` stages what is left."""
-    run = read_manifest(lab.config.manifest_path).filter(pl.col("proc") == "IVg").row(0, named=True)
-    lines = (lab.raw / run["source_file"]).read_bytes().splitlines(keepends=True)
-    data_at = next(number for number, line in enumerate(lines) if line.startswith(b"#Data:"))
-    lab.write(run["source_file"], b"".join(lines[:data_at + 2 + 5]))
-    assert [record.kind for record in lab.stage().new_rejects] == ["cut_short"]
+    run = cut_short(lab, 5)
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
-        table(app).cursor = column(app, "source_file").index(run["source_file"])
-        await pilot.press("r")
-        await settle(pilot)
+        await restage_from_the_rejects(app, pilot, run["source_file"])
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("n")
         await settle(pilot)
@@ -957,32 +974,20 @@ async def test_restaging_a_file_cut_short_asks_before_its_complete_run_is_replac
 async def test_a_file_restored_since_it_was_found_cut_short_is_restaged_without_asking(lab: Lab) -> None:
     """The question told the user to restore the file, which they had done: a file changed since its reject is no
     longer known to be cut, and `r` stages it as it is."""
-    run = read_manifest(lab.config.manifest_path).filter(pl.col("proc") == "IVg").row(0, named=True)
-    whole = (lab.raw / run["source_file"]).read_bytes()
-    lines = whole.splitlines(keepends=True)
-    data_at = next(number for number, line in enumerate(lines) if line.startswith(b"#Data:"))
-    lab.write(run["source_file"], b"".join(lines[:data_at + 2 + 5]))
-    assert [record.kind for record in lab.stage().new_rejects] == ["cut_short"]
-    lab.write(run["source_file"], whole, time.time() + 60)  # restored (a copy: a new mtime)
+    run = cut_short(lab, 5)
+    write_cut(lab, run["source_file"], None, time.time() + 60)  # restored (a copy: a new mtime)
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
-        table(app).cursor = column(app, "source_file").index(run["source_file"])
-        await pilot.press("r")
-        await settle(pilot, rounds=5)
+        await restage_from_the_rejects(app, pilot, run["source_file"])
         assert not isinstance(app.screen, ConfirmDialog)
         assert run["source_file"] not in column(app, "source_file")
         assert lab.run_of(run["source_file"])["n_rows"] == run["n_rows"]
-        lab.write(run["source_file"], b"".join(lines[:data_at + 2 + 5]), time.time() + 120)
-        assert [record.kind for record in lab.stage().new_rejects] == ["cut_short"]
-        lab.write(run["source_file"], b"".join(lines[:data_at + 2 + 6]), time.time() + 180)  # copied, cut again
+        cut_short(lab, 5, time.time() + 120)
+        write_cut(lab, run["source_file"], 6, time.time() + 180)  # copied again, cut again
         app.check_store()
         await settle(pilot)
-        table(app).cursor = column(app, "source_file").index(run["source_file"])
-        await pilot.press("r")  # judged again: refused again, not taken without a question
-        await settle(pilot, rounds=5)
+        await restage_from_the_rejects(app, pilot, run["source_file"])  # judged again: refused again, not taken
         assert not isinstance(app.screen, ConfirmDialog) and run["source_file"] in column(app, "source_file")
     assert lab.run_of(run["source_file"])["n_rows"] == run["n_rows"]
 
