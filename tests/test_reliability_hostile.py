@@ -688,6 +688,26 @@ def test_a_file_cut_short_is_refused_also_where_the_procedure_has_no_completenes
     assert lab.manifest().row(0, named=True) == staged
 
 
+def test_restage_without_force_refuses_a_file_cut_short_since_staged(tmp_path: Path) -> None:
+    """`restage raw/d/*.csv` after a failed copy took the cut file as it was (21 of 40 rows, no note): only
+    `--force`, which the reject names, takes what is left."""
+    from labtui.cli import main
+
+    lab = Lab(tmp_path)
+    data = valid("IVg")
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", data)
+    lab.stage()
+    staged = lab.manifest().row(0, named=True)
+    lines = data.splitlines(keepends=True)
+    data_at = next(number for number, line in enumerate(lines) if line.startswith(b"#Data:"))
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", b"".join(lines[:data_at + 2 + 5]))
+    main(lab.args("restage", str(lab.raw / "d/IVg2025-09-15_1.csv"), "-q"))
+    assert lab.manifest().row(0, named=True) == staged
+    assert [record.kind for record in lab.rejects().values()] == ["cut_short"]
+    assert main(lab.args("restage", "--force", str(lab.raw / "d/IVg2025-09-15_1.csv"), "-q")) == 0
+    assert lab.manifest().row(0, named=True)["n_rows"] == 5
+
+
 def test_a_start_time_in_the_future_is_judged_again_once_the_clock_is_right(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

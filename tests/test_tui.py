@@ -989,7 +989,15 @@ async def test_a_file_restored_since_it_was_found_cut_short_is_restaged_without_
         await settle(pilot)
         await restage_from_the_rejects(app, pilot, run["source_file"])  # judged again: refused again, not taken
         assert not isinstance(app.screen, ConfirmDialog) and run["source_file"] in column(app, "source_file")
+        assert lab.run_of(run["source_file"])["n_rows"] == run["n_rows"]
+        write_cut(lab, run["source_file"], None, time.time() + 240)  # restored again: R, as r, asks nothing
+        app.check_store()
+        await settle(pilot)
+        await pilot.press("R")
+        await settle(pilot, rounds=5)
+        assert isinstance(app.screen, StageScreen) and app.screen.report is not None
     assert lab.run_of(run["source_file"])["n_rows"] == run["n_rows"]
+    assert run["source_file"] not in {record.source_file for record in lab.rejects().values()}
 
 
 async def test_restage_all_rejects_shows_progress(lab: Lab) -> None:

@@ -55,7 +55,8 @@ def register_restage(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     ))
     restage.add_argument("files", nargs="+", type=path_arg,
                          help="raw files: paths as labtui prints them (relative to the raw root) or real paths")
-    restage.add_argument("--force", action="store_true", help="re-extract a file even when it has not changed")
+    restage.add_argument("--force", action="store_true", help="re-extract a file even when it has not changed, and "
+                         "take a file cut short as it is (its staged run replaced by the rows left)")
     _engine_options(restage)
     restage.set_defaults(func=run_restage)
 
@@ -117,7 +118,9 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
             config,
             force=force,
             only=only,
-            take_cut_short=only is not None,  # `restage` names its files: they are taken as they are
+            # `restage --force` takes a named file cut short as it is; without it, a failed copy restaged with the
+            # rest replaced its staged run without a word
+            take_cut_short=only is not None and force,
             settle_seconds=args.settle,
             raw_root_moved=args.raw_root_moved,
             on_event=ProgressBar(enabled=False if args.quiet or args.json else None),

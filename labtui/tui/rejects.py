@@ -172,26 +172,21 @@ class RejectsScreen(LabScreen):
         return self.records.get(row["source_file"]) if row else None
 
     def action_restage(self) -> None:
-        """A file found cut short and changed since (restored: the question told the user to do what they had
-        done) is judged again, not taken as it is: cut again, it is refused again, and the staged run stays."""
         record = self._current()
-        if record is None:
-            return
-        if record.kind == "cut_short" and not self._unchanged_since(record):
-            self._restage_one(record.source_file, take_cut_short=False)
-        else:
-            self._confirm_cut_short([record], lambda: self._restage_one(record.source_file))
+        if record is not None:
+            self._confirm_cut_short([record], lambda take: self._restage_one(record.source_file, take))
 
-    def _restage_one(self, source_file: str, *, take_cut_short: bool = True) -> None:
+    def _restage_one(self, source_file: str, take_cut_short: bool) -> None:
         self.notify(f"re-staging {source_file}…")
         self.restage(source_file, take_cut_short)
 
-    def _confirm_cut_short(self, records: list[RejectRecord], go: Callable[[], object]) -> None:
-        """Re-staging takes a file as it is: a file cut short then replaces its staged run, whose rows exist
-        nowhere else, so that is asked first; anything else goes at once."""
-        cut = [record for record in records if record.kind == "cut_short"]
+    def _confirm_cut_short(self, records: list[RejectRecord], go: Callable[[bool], object]) -> None:
+        """`go(take_cut_short)`. A file still as it was found cut short replaces its staged run, whose rows exist
+        nowhere else, only if the user says yes to that; anything else goes at once, judged again: a file restored
+        since (the question told the user to do what they had done) stages, one cut again is refused again."""
+        cut = [record for record in records if record.kind == "cut_short" and self._unchanged_since(record)]
         if not cut:
-            go()
+            go(False)
             return
         body = Text(f"{counted(len(cut), 'file')} cut short since staged: re-staging takes what is left of each "
                     "and replaces its staged run, whose rows are in no raw file now.\n\n")
@@ -203,7 +198,7 @@ class RejectsScreen(LabScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                go()
+                go(True)
 
         self.app.push_screen(ConfirmDialog("Replace staged runs with cut files?", body), answered)
 
@@ -239,7 +234,8 @@ class RejectsScreen(LabScreen):
     def action_restage_all(self) -> None:
         if self.records:
             only = [self.lab.store.raw_path(source) for source in self.records]
-            self._confirm_cut_short(list(self.records.values()), lambda: self.app.push_screen(StageScreen(only=only)))
+            self._confirm_cut_short(list(self.records.values()),
+                                    lambda take: self.app.push_screen(StageScreen(only=only, take_cut_short=take)))
 
     def action_edit(self) -> None:
         record = self._current()

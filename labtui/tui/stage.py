@@ -184,9 +184,10 @@ class StageScreen(LabScreen):
     current: reactive[str] = reactive("")  # the file read last
     summary: reactive[Text | str] = reactive("")  # the outcome, once done
 
-    def __init__(self, only: list[Path] | None = None) -> None:
+    def __init__(self, only: list[Path] | None = None, *, take_cut_short: bool = False) -> None:
         super().__init__()
         self.only = only
+        self.take_cut_short = take_cut_short  # the user confirmed: files cut short since staged replace their runs
         self.cancel = threading.Event()
         self.state: StageState = "locked"
         self.report: StageReport | None = None
@@ -261,7 +262,8 @@ class StageScreen(LabScreen):
     @work(thread=True, group="stage", exclusive=True, exit_on_error=False)
     def run_stage(self, wait: bool) -> StageReport:
         relay = Relay(self.post_message, self.lab.config.zone)
-        return self.lab.store.stage(only=self.only, on_event=relay, cancel=self.cancel, wait=wait)
+        return self.lab.store.stage(only=self.only, on_event=relay, cancel=self.cancel, wait=wait,
+                                    take_cut_short=self.take_cut_short)
 
     @on(Progress)
     def _progress(self, message: Progress) -> None:

@@ -209,16 +209,16 @@ class Store:
         on_event: EventCallback | None = None,
         cancel: threading.Event | None = None,
         wait: bool = False,
-        take_cut_short: bool = True,
+        take_cut_short: bool = False,
     ) -> StageReport:
-        """Stage new and changed raw files (`only`: these, re-read even when unchanged and taken as they are, even
-        cut short, the user named them; unless not `take_cut_short`)."""
+        """Stage new and changed raw files (`only`: these, re-read even when unchanged; a file cut short since
+        staged is taken as it is only when `take_cut_short`, which the user confirmed)."""
         from labtui.core.stager import stage
 
         return stage(self._writing(wait), only=only, take_cut_short=only is not None and take_cut_short,
                      on_event=on_event, cancel=cancel)
 
-    def restage(self, source_file: str, *, take_cut_short: bool = True) -> StageReport:
+    def restage(self, source_file: str, *, take_cut_short: bool = False) -> StageReport:
         return self.stage(only=[self.raw_path(source_file)], take_cut_short=take_cut_short)
 
     def fix(self, report: ValidationReport, cancel: threading.Event) -> FixReport:
