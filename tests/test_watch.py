@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import signal
@@ -18,6 +19,7 @@ from labtui.core.follow import FollowedRun
 from labtui.core.lock import WriterLock
 from labtui.core.measuring import QUEUE_STALLED_SECONDS, Measured, MeasuringWatcher
 from labtui.core.registry import load_registry
+from labtui.core.rejects import reject_path
 from labtui.core.watch import QUEUED_SECONDS, RESTAT_SECONDS, Watcher, WatchEvent
 from tests.lab import Lab, cli_env, it_rows, raw_csv, unlistable
 
@@ -66,6 +68,36 @@ def test_a_file_written_in_pieces_is_staged_once_after_it_settles(lab: Lab) -> N
     clock.advance(10)
     watcher.poll()
     assert len([e for e in events if e.kind == "staged"]) == 1 and watcher.growing() == []
+
+
+def test_a_start_time_the_clock_has_reached_is_staged_by_the_watcher(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rejected as in the future of a clock that was behind, the unchanged file waited for a one-shot stage: the
+    watcher only looked at files whose size or mtime changed. Its full scans read such a reject again."""
+    import labtui.core.parser as parser
+
+    clock, events = Clock(), []
+    watcher = watcher_for(lab, clock, events)
+    path = lab.raw / "2025-10-14" / "It2025-10-14_1.csv"
+    write_pieces(path, raw_csv("It"), clock, len(raw_csv("It")))
+    monkeypatch.setattr(parser, "FUTURE_SLACK", dt.timedelta(days=-3 * 366))  # the clock years behind
+    watcher.poll()
+    clock.advance(10)
+    watcher.poll()  # settled: staged, rejected
+    (record,) = lab.rejects().values()
+    assert record.kind == "bad_start_time" and record.plausible_from_utc is not None
+    monkeypatch.undo()
+    reject = reject_path(lab.config.rejects_dir, record.source_file)  # the clock reaches that moment
+    written = json.loads(reject.read_text())
+    written["plausible_from_utc"] = f"{dt.datetime.now(dt.UTC):%Y-%m-%dT%H:%M:%S.%fZ}"
+    reject.write_text(json.dumps(written))
+    clock.advance(10)
+    watcher.poll()  # no full scan yet: the file has not changed
+    assert lab.manifest().height == 0
+    clock.advance(3600)
+    watcher.poll()
+    assert lab.manifest().height == 1 and not lab.rejects()
 
 
 def test_new_day_folder_and_regrown_file_are_noticed(lab: Lab) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
 from labtui.core.parser import DATA_TAG, HEADER_LIMIT, VISIBLE
+from labtui.core.rejects import load_rejects
 from labtui.core.scan import PassedOver, scan_raw, source_path
 from labtui.core.stage_events import StageEvent, StageReport, WatchEventKind
 from labtui.core.stager import Stager
@@ -80,6 +81,8 @@ class Watcher:
         candidates = scan_raw(self.config.raw_root, passed)
         seen = {c.source_file: (c.size, c.mtime_ns) for c in candidates}
         self._note_changes(seen, complete=True, unseen=passed.unseen)
+        for source in self._plausible_now(seen):  # unchanged, but no longer in the future of the clock
+            self.state.pending.setdefault(source, -float("inf"))
         self.state.folders = self._folder_mtimes()
         self._last_full = self.wall()
         said, self._unlisted = self._unlisted, set(passed.unlisted)
@@ -90,6 +93,15 @@ class Watcher:
             *(WatchEvent(WatchEventKind.RECOVERED, f"the raw folder {folder or self.config.raw_root} can be listed "
                                                    "again") for folder in sorted(said - self._unlisted)),
         ]
+
+    def _plausible_now(self, seen: dict[str, tuple[int, int]]) -> list[str]:
+        """Files rejected for a start time in the future of the clock, which the clock has reached since (a clock
+        set right on the lab's PC, where watch runs all day): a one-shot stage reads them again, and so does this."""
+        try:
+            rejects = load_rejects(self.config.rejects_dir)
+        except OSError:  # a file where the folder should be: said by the next stage and by validate
+            return []
+        return [source for source, record in rejects.items() if source in seen and record.plausible_now()]
 
     def _folder_mtimes(self) -> dict[Path, int]:
         folders: dict[Path, int] = {}
