@@ -140,6 +140,7 @@ def test_a_chip_name_is_its_group_and_number(lab: Lab, name: str) -> None:
 
 @pytest.mark.parametrize(("chip", "group", "message"), [
     ("other67", "Alisson", "chip other67 and group Alisson name different groups"),
+    ("other67", "", 'chip other67 and group "" (no group) name different groups'),
     ("67x", None, "not a chip number or name"),
     ("Alisson", None, "not a chip number or name"),
     ("-5", None, "not a chip number or name"),  # a separator only after a group

@@ -34,5 +34,6 @@ def group_spelling(text: str) -> str:
 def merge_groups(named: str | None, given: str | None, chip: str) -> str | None:
     """The group of a chip named `chip` (giving `named`) and a group given apart from it: they must agree."""
     if named is not None and given is not None and group_spelling(named).casefold() != group_spelling(given).casefold():
-        raise UsageError(f"chip {chip} and group {given} name different groups")
+        group = given if given.strip() else '"" (no group)'  # an empty --group read as a double space
+        raise UsageError(f"chip {chip} and group {group} name different groups")
     return given if given is not None else named

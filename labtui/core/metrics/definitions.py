@@ -125,7 +125,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              from_data=False),
     Quantity("responsivity_a_per_w", "A/W", "It",
              "delta_i_a / power_w, negated when Vds < 0: positive when the light raises the channel's conductance, "
-             "whatever the bias polarity; null where it overflows", from_data=False),
+             "whatever the bias polarity (the current's sign where the header gives no Vds); null where it overflows",
+             from_data=False),
     # LaserCalibration --------------------------------------------------------------------------------------------
     Quantity("p_max_w", "W", "LaserCalibration", "largest Power of the calibration"),
     Quantity("slope_w_per_v", "W/V", "LaserCalibration",
