@@ -215,14 +215,16 @@ def test_stage_watch_headless_stops_cleanly_on_ctrl_c(lab: Lab, stop: signal.Sig
     """Ctrl+C, and what systemd stops a service with (SIGTERM) or a closed terminal sends (SIGHUP): those two killed
     the watcher at once, its temp files left for the next stage."""
     lab.write("d/It2025-10-14_1.csv", raw_csv("It"), mtime=time.time() - 60)
+    lab.write("d/bad.csv", b"not a measurement", mtime=time.time() - 60)
     process = subprocess.Popen(
         [sys.executable, "-m", "labtui", "stage", "--watch", "--config", str(lab.config_file), "--settle", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
     )
     assert process.stdout is not None
-    said = [process.stdout.readline()]  # the watcher says what it staged: wait for that line
-    while said[-1] and "staged" not in said[-1]:
+    said = [process.stdout.readline()]  # the watcher says what it staged: wait for the poll's summary line
+    while said[-1] and "staged:" not in said[-1]:
         said.append(process.stdout.readline())
+    assert any(" rejected d/bad.csv: " in line for line in said), said  # named, as a one-shot stage names it
     process.send_signal(stop)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err

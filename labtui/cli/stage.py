@@ -231,6 +231,8 @@ def run_watch(args: argparse.Namespace) -> int:
         stamp = dt.datetime.now(config.zone).strftime("%H:%M:%S")  # the lab's time, as the app and histories say
         for source in event.staged:
             print(shown(f"{stamp} staged {source}"))
+        for record in event.report.new_rejects if event.report is not None else ():  # as a one-shot stage says
+            print(shown(f"{stamp} rejected {record.headline()}"))  # them: the count alone named no file
         print(shown(f"{stamp} {event.kind}: {event.message}"), flush=True)
 
     cancel = threading.Event()
