@@ -74,6 +74,26 @@ class FigureScreen(LabScreen):
         """Draw the current view."""
         raise NotImplementedError
 
+    def step_tab(self, forward: bool) -> None:
+        """The next (previous) tab, on show at once, not when the Tabs' message comes: an `e` pressed in between
+        exported the view before."""
+        tabs = self.query_one(Tabs)
+        if forward:
+            tabs.action_next_tab()
+        else:
+            tabs.action_previous_tab()
+        self.tab_chosen(tabs.active)
+
+    @on(Tabs.TabActivated)
+    def _tab_activated(self, _: Tabs.TabActivated) -> None:
+        """A click, or the message of a key already acted on: the tab active now, not the event's (two quick tabs
+        switched back to the first when its message came, then on again)."""
+        self.tab_chosen(self.query_one(Tabs).active)
+
+    def tab_chosen(self, tab_id: str) -> None:
+        """Show the view of the tab `tab_id` (nothing to do when it is on show)."""
+        raise NotImplementedError
+
     def say_exporting(self) -> None:
         """Said at once: a figure of many runs takes seconds to write, and a key that seems to do nothing gets
         pressed again."""
@@ -299,24 +319,13 @@ class PlotScreen(FigureScreen):
         self._update(gm_method=methods[(methods.index(self.current.gm_method) + 1) % len(methods)])
 
     def action_next_group(self) -> None:
-        tabs = self.query_one(Tabs)
-        tabs.action_next_tab()
-        self._group_chosen(tabs.active)  # now, not when the Tabs' message comes: an `e` pressed in between exported
-        # the group before
+        self.step_tab(forward=True)
 
     def action_previous_group(self) -> None:
-        tabs = self.query_one(Tabs)
-        tabs.action_previous_tab()
-        self._group_chosen(tabs.active)
+        self.step_tab(forward=False)
 
-    @on(Tabs.TabActivated)
-    def _tab_activated(self, _: Tabs.TabActivated) -> None:
-        """A click, or the message of a key already acted on: the tab active now, not the event's (two quick tabs
-        switched back to the first when its message came, then on again)."""
-        self._group_chosen(self.query_one(Tabs).active)
-
-    def _group_chosen(self, tab_id: str | None) -> None:
-        proc = (tab_id or "").removeprefix("proc-")
+    def tab_chosen(self, tab_id: str) -> None:
+        proc = tab_id.removeprefix("proc-")
         if proc != self.proc:
             self.proc = proc
             self._changed_view()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -165,24 +165,13 @@ class TrendsScreen(FigureScreen):
 
     # -- keys -------------------------------------------------------------------------------------------------
     def action_next_trend(self) -> None:
-        tabs = self.query_one(Tabs)
-        tabs.action_next_tab()
-        self._trend_chosen(tabs.active)  # now, not when the Tabs' message comes: an `e` pressed in between exported
-        # the trend before
+        self.step_tab(forward=True)
 
     def action_previous_trend(self) -> None:
-        tabs = self.query_one(Tabs)
-        tabs.action_previous_tab()
-        self._trend_chosen(tabs.active)
+        self.step_tab(forward=False)
 
-    @on(Tabs.TabActivated)
-    def _tab_activated(self, _: Tabs.TabActivated) -> None:
-        """A click, or the message of a key already acted on: the tab active now, not the event's (two quick tabs
-        switched back to the first when its message came, then on again)."""
-        self._trend_chosen(self.query_one(Tabs).active)
-
-    def _trend_chosen(self, tab_id: str | None) -> None:
-        trend = Trend((tab_id or "").removeprefix("trend-"))
+    def tab_chosen(self, tab_id: str) -> None:
+        trend = Trend(tab_id.removeprefix("trend-"))
         if trend is not self.tab:
             self.tab = trend
             self._changed_view()
