@@ -196,13 +196,12 @@ def _named_chip(manifest: pl.DataFrame, name: str, group: str | None) -> tuple[s
     """The one chip whose manifest name is `name` (and whose group is `group`, when given), as written, else in any
     letter case (as groups are matched: `batch-37`); None for none; a name two chips share (G2's 15 and G's 215 are
     both G215) is said."""
-    named = manifest.select("chip_group", "chip_number", "chip_name").unique()
+    named = manifest.filter(pl.col("chip_name").str.to_lowercase() == group_spelling(name).lower()).select(
+        "chip_group", "chip_number", "chip_name").unique()  # the name's rows first: not every run's, then theirs
     if group is not None:
         named = named.filter(pl.col("chip_group").str.to_lowercase() == group_spelling(group).lower())
-    chips = named.filter(pl.col("chip_name") == name)
-    if not chips.height:
-        chips = named.filter(pl.col("chip_name").str.to_lowercase() == group_spelling(name).lower())
-    chips = chips.select("chip_group", "chip_number")
+    exact = named.filter(pl.col("chip_name") == name)
+    chips = (exact if exact.height else named).select("chip_group", "chip_number")
     if chips.height > 1:
         which = ", ".join(f"{_group_label(g)} {n}" for g, n in chips.sort("chip_group", "chip_number").rows())
         raise UsageError(f"{cut(name)} is the name of {chips.height} chips ({which}): say which group (--group on "
