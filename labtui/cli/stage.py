@@ -120,7 +120,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
             only=only,
             # `restage --force` takes a named file cut short as it is; without it, a failed copy restaged with the
             # rest replaced its staged run without a word
-            take_cut_short=only is not None and force,
+            take_cut_short=force,
             settle_seconds=args.settle,
             raw_root_moved=args.raw_root_moved,
             on_event=ProgressBar(enabled=False if args.quiet or args.json else None),

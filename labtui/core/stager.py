@@ -73,9 +73,9 @@ class Stager:
         self.only = None if only is None else {relative_source(config.raw_root, p) for p in only}
         self.force = (self.only is not None) if force is None else force  # files named by the user are re-read
         self.raw_root_moved = raw_root_moved  # the lab moved the raw tree: record the new root (see core.store)
-        # a file cut short since its run was staged (a copy that failed, an edit) is rejected and its run
-        # kept, unless the user named it to be taken as it is (`restage`, the app's re-stage): see `_claim`
-        self.take_cut_short = take_cut_short
+        # a file cut short since its run was staged (a copy that failed, an edit) is rejected and its run kept,
+        # unless the user named it (`only`) to be taken as it is (`restage --force`, a yes in the app): see `_claim`
+        self.take_cut_short = take_cut_short and self.only is not None
         self.settle = config.settle_seconds if settle_seconds is None else settle_seconds
         self.on_event = on_event or (lambda event: None)
         self.cancel = cancel or threading.Event()

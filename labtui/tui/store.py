@@ -215,8 +215,7 @@ class Store:
         staged is taken as it is only when `take_cut_short`, which the user confirmed)."""
         from labtui.core.stager import stage
 
-        return stage(self._writing(wait), only=only, take_cut_short=only is not None and take_cut_short,
-                     on_event=on_event, cancel=cancel)
+        return stage(self._writing(wait), only=only, take_cut_short=take_cut_short, on_event=on_event, cancel=cancel)
 
     def restage(self, source_file: str, *, take_cut_short: bool = False) -> StageReport:
         return self.stage(only=[self.raw_path(source_file)], take_cut_short=take_cut_short)
