@@ -195,7 +195,6 @@ class FigureRecord:
                          f"{metrics}: a definition or a `metrics:` window changed since, so they may differ")
         return runs, notes
 
-
     def _restaged(self, manifest: pl.DataFrame) -> dict[str, str]:
         """Recorded runs gone from the store whose raw file is staged as one other run now (its start time edited,
         and with it the run_id): old run_id → new one, as `validate` re-attaches their annotations."""
