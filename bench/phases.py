@@ -88,6 +88,7 @@ def rows():
         try:
             row, _ = build_row(header, frame, source_file=f"day/{header.proc}.csv", size=1, mtime_ns=1,
                                sha256="0" * 64, zone=config.zone, extraction_version="bench",
+                               procedure_rules="0" * 64,
                                ingested_at=dt.datetime.now(dt.UTC))
         except ValueError:  # a header value out of the row's range: the stage rejects it
             continue

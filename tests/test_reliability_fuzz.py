@@ -63,7 +63,8 @@ def parse_fully(data: bytes, stem: str = "IVg2025-09-15_1") -> pl.DataFrame | No
     assert all(isinstance(w, str) for w in warnings)
     try:
         row, _ = build_row(header, frame, source_file="d/x.csv", size=len(data), mtime_ns=0, sha256="0" * 64,
-                           zone=ZONE, extraction_version="fuzz", ingested_at=dt.datetime.now(dt.UTC))
+                           zone=ZONE, extraction_version="fuzz", procedure_rules="0" * 64,
+                           ingested_at=dt.datetime.now(dt.UTC))
     except ValidationError:
         return None  # the stager turns this into a reject of kind invalid_values
     rows_to_frame([row])  # the commit must be able to hold the row (e.g. integers within Int64)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from labtui.core.config import default_registry_path, registry_digest
 from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.findings import FindingCode
 from labtui.core.manifest import read_manifest, write_manifest
@@ -19,7 +20,7 @@ from labtui.core.overview import overview_path, read_overview
 from labtui.core.stage_chunk import CHUNK_FILES
 from labtui.core.stage_events import StageEvent
 from labtui.core.stager import Stager
-from labtui.core.stat_index import index_path, manifest_digest, read_stat_index
+from labtui.core.stat_index import Signatures, index_path, manifest_digest, read_stat_index
 from labtui.core.validate import validate
 from tests.lab import Lab, it_rows, raw_csv
 
@@ -28,6 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def index_of(lab: Lab) -> dict:
     return json.loads(index_path(lab.config.manifest_path).read_bytes())
+
+
+def indexed(lab: Lab, digest: str | None = None) -> Signatures | None:
+    """What a stage reads from the stat index now (None: it reads the manifest)."""
+    path = lab.config.manifest_path
+    return read_stat_index(path, digest or manifest_digest(path), registry_digest(lab.config.procedures_file))
 
 
 def files_of(index: dict) -> dict[str, list]:
@@ -71,7 +78,7 @@ def test_a_long_stage_indexes_only_its_last_commit(lab: Lab) -> None:
     report = Stager(config, on_event=on_event).run()
     assert report.commits >= 2 and seen[0] == (False, False)  # a periodic commit wrote neither
     digest = manifest_digest(lab.config.manifest_path)
-    assert set(read_stat_index(lab.config.manifest_path, digest) or {}) == set(lab.manifest()["source_file"])
+    assert set(indexed(lab, digest) or {}) == set(lab.manifest()["source_file"])
     assert (described := read_overview(lab.config.manifest_path, config.local_tz, digest)) is not None
     assert described.runs == files
 
@@ -109,7 +116,7 @@ def test_a_missing_or_torn_index_falls_back_to_the_manifest_and_is_rewritten(lab
             index_file.unlink()
         else:
             index_file.write_bytes(damage)
-        assert read_stat_index(lab.config.manifest_path, manifest_digest(lab.config.manifest_path)) is None
+        assert indexed(lab) is None
         report = lab.stage()
         assert (report.staged, report.unchanged) == (0, 1)
         assert index_file.read_bytes() == good  # healed by the run that could not use it
@@ -184,13 +191,40 @@ def test_a_store_of_older_extraction_rules_is_read_again_by_a_plain_stage(lab: L
         assert (report.staged, report.read_again, report.unchanged) == (0, 0, 2)
 
 
+def test_an_edited_registry_entry_reads_its_procedures_files_again(lab: Lab, tmp_path: Path) -> None:
+    """A run staged as complete before its procedure had a completeness rule stayed complete until someone thought
+    of `restage --force`: a row records its procedure's registry entry, and a plain stage reads again the files of
+    an entry edited since, and only those; an edit of the wording alone (a description) reads nothing again."""
+    registry = tmp_path / "procedures.yaml"
+    rule = ('    completeness: {kind: duration, column: "t (s)", period_parameter: Laser ON+OFF period, '
+            "periods: 1.5}\n")
+    default = default_registry_path().read_text()
+    assert rule in default
+    registry.write_text(default.replace(rule, ""))
+    lab.configure(procedures_file=registry)
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:5]))  # 0.4 s of a 3 s run: cut short
+    lab.write("a/IVg2025-10-13_2.csv", raw_csv("IVg"))
+    lab.stage()
+    assert lab.manifest().sort("proc")["is_complete"].to_list() == [True, True]  # no rule for It says otherwise
+    registry.write_text(default)
+    report = validate(lab.config)
+    assert [(f.code, f.items) for f in report.findings] == [(FindingCode.RAW_OLDER_RULES, ["a/It2025-10-13_1.csv"])]
+    report = lab.stage()
+    assert (report.staged, report.read_again, report.unchanged) == (1, 1, 1)
+    assert lab.manifest().sort("proc")["is_complete"].to_list() == [True, False]  # IVg, It
+    registry.write_text(default.replace("current vs time under a pulsed laser", "I(t) under the laser"))
+    report = lab.stage()
+    assert (report.staged, report.read_again, report.unchanged) == (0, 0, 2)
+    assert [f.code for f in validate(lab.config).findings] == [FindingCode.INCOMPLETE]  # nothing left to read again
+
+
 def test_rows_of_newer_rules_are_left_to_the_labtui_that_made_them(lab: Lab) -> None:
     """Two labtuis on one store (the acquisition PC's older one, the office's newer): the older one neither reads
     the newer's rows again (they would go back and forth at every stage) nor calls them invalid."""
     lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     lab.stage()
     as_an_older_labtui_left_it(lab, EXTRACTION_RULES + 1)
-    assert read_stat_index(lab.config.manifest_path, manifest_digest(lab.config.manifest_path)) is None
+    assert indexed(lab) is None
     report = lab.stage()
     assert (report.staged, report.unchanged) == (0, 1)
     assert lab.manifest()["summary"].to_list() == ["as the old rules read it"]

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from labtui.core import faults
 from labtui.core.atomic import fsync_dir, publish
-from labtui.core.config import StagingConfig
+from labtui.core.config import StagingConfig, registry_digest
 from labtui.core.errors import OperationFailed
 from labtui.core.layout import addresses_a_run, run_dir
 from labtui.core.overview import write_overview
@@ -148,10 +148,14 @@ class StoreCommit:
     def index_manifest(self, manifest: pl.DataFrame) -> None:
         """Describe the manifest now committed: after a stage's last commit, and to heal a stale stat index (after
         a crash, or an older labtui) when no commit rewrote it."""
+        from labtui.core.registry import procedure_rules
+
         path = self.config.manifest_path
         digest = manifest_digest(path)  # one read of the manifest names it in both
+        registry = registry_digest(self.config.procedures_file)  # before its rules: an edit between is seen next run
+        columns = stat_columns(manifest, procedure_rules(self.config.procedures_file))
         with contextlib.suppress(OSError):  # a full disk: the records left name an older manifest, and are not used
-            write_stat_index(path, stat_columns(manifest), digest)
+            write_stat_index(path, columns, digest, registry)
             write_overview(path, manifest, self.config.local_tz, digest)
 
     # -- the commit -------------------------------------------------------------------------------------------

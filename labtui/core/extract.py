@@ -165,9 +165,11 @@ def build_row(
     sha256: str,
     zone: ZoneInfo,
     extraction_version: str,
+    procedure_rules: str,
     ingested_at: dt.datetime,
 ) -> tuple[ManifestRow, list[str]]:
-    """The manifest row of one parsed run, plus notes worth keeping in its record."""
+    """The manifest row of one parsed run, plus notes worth keeping in its record (`procedure_rules`: the
+    `Registry.rules` of its procedure)."""
     fields = header.fields
     light = has_light(header)
     chip = chip_name_of(fields.get("chip_group"), fields.get("chip_number"))
@@ -193,6 +195,7 @@ def build_row(
         source_sha256=sha256,
         extraction_version=extraction_version,
         extraction_rules=EXTRACTION_RULES,
+        procedure_rules=procedure_rules,
         ingested_at_utc=ingested_at,
         **known,
     )

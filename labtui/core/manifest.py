@@ -41,10 +41,10 @@ MANIFEST_SCHEMA: dict[str, pl.DataType] = {
     "parameters": pl.String(), "n_rows": pl.Int64(), "is_complete": pl.Boolean(), "day_folder": pl.String(),
     "source_size": pl.Int64(), "source_mtime": _UTC_US, "source_sha256": pl.String(),
     "schema_version": pl.Int64(), "extraction_version": pl.String(), "extraction_rules": pl.Int64(),
-    "ingested_at_utc": _UTC_US,
+    "procedure_rules": pl.String(), "ingested_at_utc": _UTC_US,
 }
 # What a manifest written before a column existed holds in it (else null): its rows were made by the rules before
-# rows recorded them, which the next stage reads again (`extraction_rules.py`)
+# rows recorded them, which the next stage reads again (`extraction_rules.py`; a null `procedure_rules` too)
 MISSING_COLUMNS = {"extraction_rules": 0}
 
 

@@ -71,4 +71,7 @@ class ManifestRow(BaseModel):
     extraction_version: str
     extraction_rules: int = Field(default=0, ge=0, le=INT64_MAX, description=(
         "the `extraction_rules.EXTRACTION_RULES` the row was made by (0: before rows recorded it)"))
+    procedure_rules: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$", description=(
+        "`Registry.rules` of the run's procedure: the registry entry the row was made by (null: before rows "
+        "recorded it)"))
     ingested_at_utc: UtcDatetime

@@ -13,8 +13,9 @@ from labtui.core.config import StagingConfig, registry_digest
 from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.findings import Finding, FindingCode
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
+from labtui.core.registry import procedure_rules
 from labtui.core.rejects import read_rejects
-from labtui.core.scan import PassedOver, mtime_us, rejected_as_is, scan_raw, source_path
+from labtui.core.scan import PassedOver, made_by_current_rules, mtime_us, rejected_as_is, scan_raw, source_path
 
 
 # -- the raw tree --------------------------------------------------------------------------------------------------
@@ -53,7 +54,8 @@ def raw_findings(
     present = set(on_disk.get_column("source_file").to_list())
     # a row without a source file names no raw file to look for: `null_required` reports it
     staged = frame.filter(pl.col("source_file").is_not_null()).select(
-        "run_id", "source_file", "source_size", "source_mtime", "source_sha256", "extraction_rules"
+        "run_id", "source_file", "source_size", "source_mtime", "source_sha256", "extraction_rules",
+        "proc", "procedure_rules",
     ).join(on_disk, on="source_file", how="left")
     unseen = [source for source in staged.get_column("source_file").to_list() if passed.unseen(source)]
     gone = staged.filter(pl.col("disk_size").is_null() & ~pl.col("source_file").is_in(unseen))
@@ -68,7 +70,7 @@ def raw_findings(
     suspects = suspects.with_columns(disk_sha256=pl.Series(hashes, dtype=pl.String))
     changed = suspects.filter(pl.col("disk_sha256").ne_missing(pl.col("source_sha256")))
     touched = suspects.filter(pl.col("disk_sha256").eq_missing(pl.col("source_sha256")) & stat_changed.fill_null(True))
-    older = pl.col("extraction_rules").fill_null(0) < EXTRACTION_RULES  # as they are, read again by the next stage
+    older = ~made_by_current_rules(procedure_rules(config.procedures_file))  # as they are, read again by the next stage
     older_rows = on_both.filter(older & ~stat_changed.fill_null(True)).get_column("source_file").to_list()
     older_rejects = [source for source in rejected_now if rejects[source].extraction_rules < EXTRACTION_RULES]
     older_rules = sorted({*older_rows, *older_rejects})
@@ -90,7 +92,8 @@ def raw_findings(
                   "re-stage them to record the new size/mtime (`labtui validate --fix`)",
                   touched.get_column("source_file").to_list()),
         *_finding(FindingCode.RAW_OLDER_RULES, "info",
-                  "raw files an older labtui read (staged or rejected by older extraction rules)", older_rules,
+                  "raw files read by older rules (an older labtui's extraction rules, or a registry entry "
+                  "edited since)", older_rules,
                   "`labtui stage` (or `labtui validate --fix`) reads them again", older_rules),
         *_finding(FindingCode.RAW_NEW, "warning", "raw files not staged yet (new, or rejected and edited since)",
                   unstaged,

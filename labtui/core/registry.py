@@ -5,9 +5,11 @@ The parser is driven by it, so a new procedure of the acquisition software is on
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import string
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -127,6 +129,13 @@ class ProcedureSpec(BaseModel):
         return None if x is None or y is None else PlotAxes(x=x, y=y)
 
 
+_WORDING = {"aliases", "description", "plot"}  # what a procedure's entry says that no run's row or data holds
+
+
+def _dumped(parameters: dict[str, ParameterSpec]) -> dict[str, object]:
+    return {name: spec.model_dump(mode="json") for name, spec in parameters.items()}
+
+
 class Registry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -187,6 +196,19 @@ class Registry(BaseModel):
     def get(self, name: str) -> ProcedureSpec | None:
         return self.procedures.get(name)
 
+    @cached_property
+    def rules(self) -> dict[str, str]:
+        """Each procedure → SHA-256 of what a run of it is read by: the common parameters and metadata, and its own
+        entry but for its wording (aliases, description, plot). A manifest row records its procedure's, so a stage
+        reads again the files of a procedure whose entry the lab has edited since (a completeness rule added)."""
+        shared = {"common_parameters": _dumped(self.common_parameters), "metadata": _dumped(self.metadata)}
+        return {
+            name: hashlib.sha256(json.dumps(
+                {**shared, "procedure": spec.model_dump(mode="json", exclude=_WORDING)}, sort_keys=True,
+            ).encode()).hexdigest()
+            for name, spec in self.procedures.items()
+        }
+
     def parameters_of(self, spec: ProcedureSpec) -> dict[str, ParameterSpec]:
         return {**self.common_parameters, **spec.parameters}
 
@@ -223,6 +245,15 @@ def family_expr(procedures_file: Path | None = None) -> pl.Expr:
     import polars as pl
 
     return pl.col("proc").replace(load_registry(procedures_file).families())
+
+
+def procedure_rules(procedures_file: Path | None = None) -> dict[str, str] | None:
+    """`Registry.rules` of the lab's registry; None when it cannot be loaded (the stage that needs it says why),
+    and no row is then read again for it."""
+    try:
+        return load_registry(procedures_file).rules
+    except ConfigError:
+        return None
 
 
 def load_registry(path: Path | None = None) -> Registry:

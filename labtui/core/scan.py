@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -198,21 +198,36 @@ def files_under(
 READ_AGAIN = -1  # the size a run's signature gives when its row was made by older extraction rules: no file's
 
 
-def stat_columns(manifest: pl.DataFrame) -> dict[str, list[Any]]:
+def stat_columns(manifest: pl.DataFrame, rules: Mapping[str, str] | None) -> dict[str, list[Any]]:
     """`source_file`, `size`, `mtime_us` (µs since the epoch, the manifest's precision) and `run_id` of every staged
-    run, as lists. A row made by older extraction rules (`extraction_rules.py`) has the size `READ_AGAIN`, which no
-    file has: the next stage reads its file again."""
+    run, as lists. A row made by older extraction rules (`extraction_rules.py`), or by another registry entry of its
+    procedure than `rules` holds (`Registry.rules`; None: the registry cannot be read), has the size `READ_AGAIN`,
+    which no file has: the next stage reads its file again."""
     import polars as pl
 
     mtime_us = pl.col("source_mtime").dt.epoch("us")
-    current = pl.col("extraction_rules").fill_null(0) >= EXTRACTION_RULES
-    size = pl.when(current).then(pl.col("source_size")).otherwise(READ_AGAIN)
+    size = pl.when(made_by_current_rules(rules)).then(pl.col("source_size")).otherwise(READ_AGAIN)
     return manifest.select("source_file", "run_id", size=size, mtime_us=mtime_us).to_dict(as_series=False)
 
 
-def staged_signatures(manifest: pl.DataFrame) -> Signatures:
-    """What incremental staging compares: source file → (size, mtime µs) as recorded at its last staging."""
-    return signatures(stat_columns(manifest))
+def made_by_current_rules(rules: Mapping[str, str] | None) -> pl.Expr:
+    """Whether a manifest row holds what this labtui would read from its file as it was: made by these extraction
+    rules and by the registry entry of its procedure that `rules` (`Registry.rules`) holds, or by a newer labtui's
+    rules (left to it: two labtuis on one store would otherwise read the file again at each other's every stage)."""
+    import polars as pl
+
+    made_by = pl.col("extraction_rules").fill_null(0)
+    if rules is None:  # the registry cannot be read: the stage that needs it says why
+        return made_by >= EXTRACTION_RULES
+    entry = pl.col("proc").replace_strict(rules, default=None, return_dtype=pl.String)
+    same_entry = (pl.col("procedure_rules") == entry).fill_null(False)  # null: before rows recorded it
+    return (made_by > EXTRACTION_RULES) | ((made_by == EXTRACTION_RULES) & same_entry)
+
+
+def staged_signatures(manifest: pl.DataFrame, rules: Mapping[str, str] | None) -> Signatures:
+    """What incremental staging compares: source file → (size, mtime µs) as recorded at its last staging (see
+    `stat_columns`)."""
+    return signatures(stat_columns(manifest, rules))
 
 
 def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRecord],
@@ -253,8 +268,11 @@ def pending_files(
     passes over (a folder it cannot list) goes into `passed` when given."""
     if not config.raw_root.is_dir():
         return None
-    staged, rejects = staged_signatures(manifest), load_rejects(config.rejects_dir)
+    from labtui.core.registry import procedure_rules  # Pydantic: only where the manifest is read
+
     registry = registry_digest(config.procedures_file)
+    staged = staged_signatures(manifest, procedure_rules(config.procedures_file))
+    rejects = load_rejects(config.rejects_dir)
     return [c.source_file for c in scan_raw(config.raw_root, passed)
             if known_outcome(c, staged, rejects, registry) is None]
 

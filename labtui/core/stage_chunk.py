@@ -161,6 +161,7 @@ class ChunkWorker:
                 sha256=file.sha256,
                 zone=self.config.zone,
                 extraction_version=self.version,
+                procedure_rules=self.registry.rules[file.header.proc],
                 ingested_at=dt.datetime.now(dt.UTC),
             )
         except ValidationError as exc:

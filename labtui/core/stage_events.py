@@ -61,7 +61,7 @@ class StageReport:
     known_rejects: list[RejectRecord] = field(default_factory=list)  # unchanged files, rejected before
     warned: dict[str, list[str]] = field(default_factory=dict)  # staged files → what was not as expected
     commits: int = 0
-    read_again: int = 0  # unchanged raw files read again: their rows were made by older extraction rules
+    read_again: int = 0  # unchanged raw files read again: made by older extraction rules or registry entries
     metrics: MetricsUpdate | None = None  # the derived table's update after the commits (None: nothing to do)
 
     @property

@@ -197,16 +197,18 @@ class Stager:
             manifest: pl.DataFrame | None = None  # read only when the stat index is stale or there is work
             path = self.config.manifest_path
             digest = manifest_digest(path)  # one read of the manifest checks both records
-            staged = read_stat_index(path, digest)
+            registry = registry_digest(self.config.procedures_file)  # a run and a reject hold while the registry does
+            staged = read_stat_index(path, digest, registry)
             self._index_stale = staged is None or read_overview(path, self.config.local_tz, digest) is None
             if staged is None:
+                from labtui.core.registry import procedure_rules
+
                 manifest = self._manifest()
-                staged = staged_signatures(manifest)
+                staged = staged_signatures(manifest, procedure_rules(self.config.procedures_file))
             identity = check_raw_root(self.config, list(staged), moved=self.raw_root_moved)
             if identity is not None:
                 self._committer.mark_dirty()  # a crash while recording it leaves a temp file the next writer sweeps
                 write_identity(self.config, identity)
-            registry = registry_digest(self.config.procedures_file)  # a reject holds while file and registry do
             work, skipped = self._plan(candidates, staged, rejects, registry)
             total = len(work) + len(skipped)
             for cand, outcome in skipped:
