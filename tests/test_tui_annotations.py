@@ -74,6 +74,28 @@ async def test_a_note_the_store_refuses_is_asked_again_with_its_text(lab: Lab) -
         assert next(iter(marks(lab).values()))["note"] == "re-mounted"
 
 
+async def test_esc_discards_typed_text_only_when_pressed_again(lab: Lab) -> None:
+    """One esc too many lost a paragraph of note: typed text takes a second esc (the field's hint says so); typing
+    on asks again; a field left as it was opened, or blank, is cancelled by one."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_chip(pilot, "67")
+        await pilot.press("n", *"contact re-bonded", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, TextDialog) and app.screen.query_one(Input).value == "contact re-bonded"
+        assert app.screen.query_one("#dialog").border_subtitle == TextDialog.DISCARD_HINT
+        await pilot.press(*" on pad 3", "escape")
+        await settle(pilot)
+        assert isinstance(app.screen, TextDialog)  # typed on: asked again
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, TextDialog) and marks(lab) == {}
+        for keys in ((), (*"  ",)):
+            await pilot.press("n", *keys, "escape")
+            await settle(pilot)
+            assert not isinstance(app.screen, TextDialog)
+
+
 async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 30)) as pilot:

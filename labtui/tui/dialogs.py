@@ -98,10 +98,20 @@ class TextDialog(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self.query_one(Input).focus()
 
+    DISCARD_HINT = "esc again discards the text · enter ok"
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
 
+    def on_input_changed(self) -> None:
+        self.query_one(DialogBox).border_subtitle = self.hint  # typing on: the next esc asks again
+
     def action_cancel(self) -> None:
+        """Esc answers None; text typed here is discarded only by a second esc (one slip lost a paragraph of note)."""
+        box, typed = self.query_one(DialogBox), self.query_one(Input).value
+        if typed.strip() and typed != self.value and box.border_subtitle != self.DISCARD_HINT:
+            box.border_subtitle = self.DISCARD_HINT
+            return
         self.dismiss(None)
 
 
