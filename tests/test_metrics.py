@@ -1119,6 +1119,49 @@ def test_a_responsivity_is_signed_by_the_conductance_not_by_the_bias(tmp_path: P
     assert forward["responsivity_a_per_w"] * reverse["responsivity_a_per_w"] > 0  # ... the conductance's does not
 
 
+def test_calibrations_in_reach_that_disagree_give_the_runs_calibration_spread(tmp_path: Path) -> None:
+    """Calibrations of one wavelength a few hours apart disagreed up to 5.8× at a run's VL (56 of the real lit runs
+    over 2×), and the run took the nearest one's power without a word: `calibration_spread` compares the powers of
+    every calibration within the stale window that can price the run, `calibration_set` names them; a changed or
+    new calibration in reach redoes it, as a rebuild would."""
+    lab = small_lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    first = recalibrate(day / "LaserCalibration2025-10-14_1.csv", lambda vl: 1e-6 * vl)
+    lab.stage()
+    lit = read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light"))
+    assert lit["calibration_spread"].to_list() == [None] and lit["calibration_set"].to_list() == [None]  # one
+    later = START + dt.timedelta(hours=2)
+    second = recalibrate(write_run(day, "LaserCalibration", file_idx=2, start_utc=later,
+                                   params={"Laser wavelength": 455}), lambda vl: 3e-6 * vl)
+    for file_idx, hours, power in ((3, 1, lambda vl: 0.0), (4, 30, lambda vl: 9e-6 * vl)):  # blocked; out of reach
+        recalibrate(write_run(day, "LaserCalibration", file_idx=file_idx, start_utc=START + dt.timedelta(hours=hours),
+                              params={"Laser wavelength": 455}), power)
+    lab.stage()
+
+    def spread_and_set() -> tuple[float, str]:
+        row = read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light")).row(0, named=True)
+        return row["calibration_spread"], row["calibration_set"]
+
+    def named(*paths: Path) -> str:
+        runs = [lab.run_of(str(path.relative_to(lab.raw))) for path in paths]
+        return ",".join(f"{run['run_id']}@{run['source_sha256'][:12]}" for run in runs)
+
+    assert spread_and_set() == (pytest.approx(3.0), named(first, second))  # in start order
+    recalibrate(second, lambda vl: 2e-6 * vl)
+    lab.stage()
+    assert spread_and_set() == (pytest.approx(2.0), named(first, second))
+    incremental = read_metrics(lab.config)
+    metrics_table.update_metrics(lab.config, rebuild=True)
+    assert read_metrics(lab.config).equals(incremental)
+
+
+def test_within_pairs_each_time_with_the_others_in_reach_of_it() -> None:
+    times = np.array([20, 0, 100, 10])  # unsorted, as the calibrations come
+    runs, cals = metrics_table._within(times, np.array([5, 15, 50, 100]), 10)
+    assert runs.tolist() == [0, 0, 1, 1]  # 50: none in reach; 100: only itself, not two
+    assert times[cals].tolist() == [0, 10, 10, 20]
+
+
 def test_a_calibration_that_cannot_price_power_is_passed_over(tmp_path: Path) -> None:
     """A blocked sensor's calibration (0 W everywhere) priced the run 0 W, an infinite responsivity: the run takes
     the nearest calibration that can price it, or none, and says which calibration could not and why (also when

@@ -146,6 +146,13 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
     rows = trend_rows(lab.runs, unresolved, current_annotations(lab.config.store_root))
     assert trend_spec(Trend.RESPONSIVITY, rows, tz=lab.config.local_tz).warnings == (
         "1 point with a ΔI under 5σ of the dark noise (delta_i_snr): not resolved",)
+    disputed = resolved.with_columns(calibration_spread=pl.when(pl.col("run_id") == one).then(2.5).otherwise(1.1))
+    rows = trend_rows(lab.runs, disputed, current_annotations(lab.config.store_root))
+    disputed_spec = trend_spec(Trend.RESPONSIVITY, rows, tz=lab.config.local_tz)
+    assert disputed_spec.warnings == (
+        "1 point whose calibrations in reach disagree 2× or more on the power (calibration_spread)",)
+    exported = points(disputed_spec)  # the CSV says which point
+    assert exported.filter(pl.col("calibration_spread") >= 2)["run_id"].to_list() == [one]
     rows = trend_rows(lab.runs, stale, current_annotations(lab.config.store_root))
     photoresponse = lab.spec(Trend.PHOTORESPONSE)  # joined only where no power repeats (else vertical zig-zags)
     assert photoresponse.joined == all(np.unique(s.x).size == s.x.size for s in photoresponse.series)

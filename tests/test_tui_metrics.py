@@ -59,6 +59,9 @@ def test_key_quantities_are_si_prefixed_and_blank_where_undefined() -> None:
     for snr, text in ((4.99, "4.1 µA/W ⚠"), (5.0, "4.1 µA/W")):  # a ΔI the dark noise could make is doubted too
         noisy = with_metrics(runs, metrics.with_columns(delta_i_snr=pl.lit(snr)))
         assert noisy["responsivity_a_per_w_text"].to_list() == [None, text, None]
+    for spread, text in ((2.0, "4.1 µA/W ⚠"), (1.99, "4.1 µA/W")):  # and a power the calibrations disagree on
+        disputed = with_metrics(runs, metrics.with_columns(calibration_spread=pl.lit(spread)))
+        assert disputed["responsivity_a_per_w_text"].to_list() == [None, text, None]
 
 
 def test_the_detail_says_a_power_comes_from_a_stale_calibration() -> None:
@@ -75,6 +78,12 @@ def test_the_detail_says_a_power_comes_from_a_stale_calibration() -> None:
     assert "⚠" not in items["delta_i_a"]
     fresh = quantity_items(metrics.with_columns(calibration_stale=pl.lit(False)), "a")
     assert not any("⚠" in text.plain for _, text in fresh)
+    disputed = metrics.with_columns(calibration_spread=pl.lit(2.83))
+    items = {column: text.plain.split("\n")[0] for column, text in quantity_items(disputed, "a", settings=
+             MetricsSettings(calibration_stale_h=12))}
+    for column in ("power_w", "responsivity_a_per_w"):
+        assert items[column].endswith(" ⚠ from a calibration 141 h before the run: stale ⚠ the calibrations within "
+                                      "12 h of the run disagree 2.8× here (calibration_set)"), items[column]
 
 
 def test_the_detail_doubts_a_photoresponse_the_noise_or_the_drift_could_make() -> None:

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 from rich.text import Text
 
 from labtui.core.annotations import AnnotationFilter, hidden_note
+from labtui.core.config import MetricsSettings
 from labtui.core.history import HistoryFilter, chip_rows, number_text, summary_line, timeline
-from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, RESOLVED_SIGMAS, columns_of
+from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, CALIBRATIONS_DISAGREE, RESOLVED_SIGMAS, columns_of
 from labtui.core.registry import proc_family
 from labtui.tui.table import Column
-
-if TYPE_CHECKING:
-    from labtui.core.config import MetricsSettings
 
 KEY_QUANTITIES = (("cnp_v", "CNP"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("responsivity_a_per_w", "resp"))
 COLUMNS = [  # (column, sort key): the sort key is a value column, never display text
@@ -135,24 +133,27 @@ def load_history(manifest: pl.DataFrame, group: str | None, number: int, tz: str
 
 
 DRIFT_SHARE = 0.5  # a ΔI whose dark drift carried on under the light makes this share of it or more is doubted
-DOUBT_MARK = " ⚠"  # after a responsivity priced by a stale calibration, or of a ΔI within the dark noise
+DOUBT_MARK = " ⚠"  # after a responsivity priced by a stale or disputed calibration, or of a ΔI within the noise
 
 
 def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
     """The history plus its key derived quantities (blank where undefined or not of the run's procedure): each
     value, for sorting, and its SI-prefixed text, formatted here once so that filtering and sorting never do. A
-    responsivity priced by a stale calibration, or of a ΔI the noise could make (`delta_i_snr` under
-    `RESOLVED_SIGMAS`), is marked (`DOUBT_MARK`, the detail says which): it read as sure as any other."""
+    responsivity priced by a stale calibration or by one its neighbours disagree with (`calibration_spread` from
+    `CALIBRATIONS_DISAGREE`), or of a ΔI the noise could make (`delta_i_snr` under `RESOLVED_SIGMAS`), is marked
+    (`DOUBT_MARK`, the detail says which): it read as sure as any other."""
     columns = [column for column, _ in KEY_QUANTITIES]
-    joined = runs.join(metrics.select("run_id", *columns, "calibration_stale", "delta_i_snr"), on="run_id",
-                       how="left", maintain_order="left")
+    doubts = ("calibration_stale", "calibration_spread", "delta_i_snr")
+    joined = runs.join(metrics.select("run_id", *columns, *doubts), on="run_id", how="left", maintain_order="left")
     texts = joined.with_columns(BY_COLUMN[column].format_each(joined[column]).alias(f"{column}_text")
                                 for column in columns)
-    doubt = pl.col("calibration_stale").fill_null(False) | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False)
+    doubt = (pl.col("calibration_stale").fill_null(False)
+             | (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False)
+             | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False))
     responsivity = pl.col("responsivity_a_per_w_text")
     return texts.with_columns(
         responsivity_a_per_w_text=pl.when(doubt).then(responsivity + DOUBT_MARK).otherwise(responsivity)
-    ).drop("calibration_stale", "delta_i_snr")
+    ).drop(doubts)
 
 
 def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | None = None,
@@ -170,9 +171,8 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
     for column in columns_of(proc_family(run["proc"], procedures_file)):
         quantity, value = BY_COLUMN[column], run[column]
         text = Text(quantity.format(value), style="bold")
-        if value is not None and run["calibration_stale"] and column in ("power_w", "responsivity_a_per_w"):
-            text.append(f"{DOUBT_MARK} from a calibration {abs(run['calibration_age_h']):.0f} h "
-                        f"{'after' if run['calibration_age_h'] < 0 else 'before'} the run: stale", style="yellow")
+        if value is not None and column in ("power_w", "responsivity_a_per_w"):
+            text.append(_calibration_doubts(run, settings or MetricsSettings()), style="yellow")
         if value is not None and column in ("delta_i_a", "responsivity_a_per_w"):
             text.append(_photoresponse_doubts(run), style="yellow")
         if value is None:
@@ -187,6 +187,19 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
         text.append(f"\n{quantity.defined(settings)}", style="dim")
         items.append((column, text))
     return items
+
+
+def _calibration_doubts(run: dict[str, Any], settings: MetricsSettings) -> str:
+    """What makes a run's power (and the responsivity over it) uncertain: a calibration far in time from the run,
+    and calibrations in reach of it that disagree on the power at its laser voltage."""
+    doubts = []
+    if run["calibration_stale"]:
+        age = run["calibration_age_h"]
+        doubts.append(f"from a calibration {abs(age):.0f} h {'after' if age < 0 else 'before'} the run: stale")
+    if (spread := run["calibration_spread"]) is not None and spread >= CALIBRATIONS_DISAGREE:
+        within = f"{settings.calibration_stale_h:g} h"
+        doubts.append(f"the calibrations within {within} of the run disagree {spread:.2g}× here (calibration_set)")
+    return "".join(f"{DOUBT_MARK} {doubt}" for doubt in doubts)
 
 
 def _photoresponse_doubts(run: dict[str, Any]) -> str:

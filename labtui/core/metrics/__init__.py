@@ -21,6 +21,7 @@ from __future__ import annotations
 from labtui.core.metrics.definitions import (
     ABORTED_TOPIC,
     BY_COLUMN,
+    CALIBRATIONS_DISAGREE,
     NOT_COMPUTED,
     PROCEDURES,
     QUANTITIES,
@@ -58,6 +59,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "ABORTED_TOPIC",
     "BY_COLUMN",
+    "CALIBRATIONS_DISAGREE",
     "METRICS_SCHEMA",
     "METRICS_VERSION",
     "NOT_COMPUTED",

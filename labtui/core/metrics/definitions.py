@@ -14,6 +14,7 @@ import polars as pl
 from labtui.core.config import MetricsSettings
 
 RESOLVED_SIGMAS = 5.0  # a photoresponse is resolved from this many noise σ (delta_i_snr) up: only then τ is read
+CALIBRATIONS_DISAGREE = 2.0  # calibration_spread from which a run's power_w, and its responsivity, are in doubt
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 
@@ -123,6 +124,11 @@ QUANTITIES: tuple[Quantity, ...] = (
              from_data=False),
     Quantity("calibration_stale", "", "It", "|calibration_age_h| > {calibration_stale_h:g} h", pl.Boolean,
              from_data=False),
+    Quantity("calibration_spread", "", "It",
+             "largest over smallest power_w that the LaserCalibrations of the run's wavelength started within "
+             "{calibration_stale_h:g} h of it give at its laser voltage (those that can price it, by power_w's rule; "
+             "`calibration_set` names them); null with fewer than two. From "
+             f"{CALIBRATIONS_DISAGREE:g} up, the app and the trends flag the responsivity", from_data=False),
     Quantity("responsivity_a_per_w", "A/W", "It",
              "delta_i_a / power_w, negated when Vds < 0: positive when the light raises the channel's conductance, "
              "whatever the bias polarity (the current's sign where the header gives no Vds); null where it overflows",

@@ -17,6 +17,7 @@ Runs gone from the manifest leave the table. Deleting the file, or `rebuild=True
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -220,7 +221,8 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
 def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame,
                staged_curves: Mapping[str, tuple[str, Curve]], family: pl.Expr) -> pl.DataFrame:
     """Each lit It run's nearest calibration of its wavelength that can price power, its age, and the power it gives
-    at the run's VL; a run whose calibrations all cannot is told why the nearest cannot."""
+    at the run's VL; a run whose calibrations all cannot is told why the nearest cannot. Also how far the powers of
+    the calibrations within the stale window disagree (`calibration_spread`, over `calibration_set`)."""
     settings = config.metrics
     calibrations = runs.filter(family == "LaserCalibration")
     cal_ids = calibrations["run_id"].to_numpy()
@@ -235,12 +237,15 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     nm = it["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
     best = np.full(it.height, -1)
     refused = np.full(it.height, -1)  # of a run no calibration can price: the nearest one, which its remark names
+    near: list[tuple[np.ndarray, np.ndarray]] = []  # (run, calibration) index pairs of a run's usable ones in reach
     for wavelength in sorted(set(nm[np.isfinite(nm)].tolist())):  # not np.unique: its first call imports ~7 ms
         of_wavelength = nm == wavelength
         candidates = np.flatnonzero(np.abs(cal_nm - wavelength) <= settings.wavelength_tolerance_nm)
         usable = candidates[priceable[candidates]]
         if usable.size:
             best[of_wavelength] = usable[_nearest(cal_us[usable], at_us[of_wavelength])]
+            runs_here, cals_here = _within(cal_us[usable], at_us[of_wavelength], settings.calibration_stale_h * 3.6e9)
+            near.append((np.flatnonzero(of_wavelength)[runs_here], usable[cals_here]))
         elif candidates.size:
             refused[of_wavelength] = candidates[_nearest(cal_us[candidates], at_us[of_wavelength])]
     found = best >= 0
@@ -274,9 +279,16 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
         nulls_equal=True,
     )
     redo = assigned.join(kept, on="run_id", how="anti")
+    sets = _calibration_sets(it, calibrations, near)
+    spreads_kept = sets.join(
+        old.filter(pl.col("metrics_version") == METRICS_VERSION).select(
+            "run_id", "laser_voltage_v", "calibration_set", "calibration_spread"),
+        on=["run_id", "laser_voltage_v", "calibration_set"], how="inner", nulls_equal=True)
+    spreads_redo = sets.join(spreads_kept, on="run_id", how="anti")
     cal_dates = dict(zip(cal_ids.tolist(), calibrations["date_local"].to_list(), strict=True))
     cal_shas = dict(zip(cal_ids.tolist(), calibrations["source_sha256"].to_list(), strict=True))
-    needed = redo["calibration_run_id"].drop_nulls().unique(maintain_order=True).to_list()
+    needed = pl.concat([redo["calibration_run_id"].drop_nulls(), spreads_redo["_near"].explode()]).unique(
+        maintain_order=True).to_list()
     curves = {cal_id: staged[1] for cal_id in needed
               if (staged := staged_curves.get(cal_id)) is not None and staged[0] == cal_shas[cal_id]}
     to_read = [cal_id for cal_id in needed if cal_id not in curves]
@@ -303,9 +315,15 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
             ),
         ]
     )
+    spreads = pl.concat([
+        spreads_kept.select("run_id", "calibration_set", "calibration_spread"),
+        spreads_redo.select("run_id", "calibration_set", calibration_spread=pl.Series(
+            [_spread([curves[cal_id] for cal_id in cals], laser_v)
+             for laser_v, cals in spreads_redo.select("laser_voltage_v", "_near").iter_rows()], dtype=pl.Float64)),
+    ])
     joined = assigned.select("run_id", "calibration_run_id", "calibration_sha256", "calibration_age_h").join(
         powers, on="run_id", how="left"
-    )
+    ).join(spreads, on="run_id", how="left")
     # a photoresponse (the VL column pulses) where the header's voltage says dark: priced by neither, said why
     unlit = (family == "It") & pl.col("delta_i_a").is_not_null() & ~lit.fill_null(False)
     header_v = pl.col("laser_voltage_v")
@@ -330,6 +348,46 @@ def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame) -> list[str |
         whole = [remark.split(": ", 1)[1] for remark in remarks or () if remark.startswith(WHOLE_CURVE)]
         reasons.append(whole[0] if whole else None if p_max is not None and p_max > 0 else "no Power above 0 W")
     return reasons
+
+
+def _within(times: np.ndarray, at: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
+    """(index into `at`, index into `times`) of every time within `reach` of a time of `at` that has at least two,
+    each one's in time order: the calibrations whose powers a run's `calibration_spread` compares."""
+    order = np.argsort(times, kind="stable")
+    ordered = times[order]
+    first = np.searchsorted(ordered, at - reach, "left")
+    counts = np.searchsorted(ordered, at + reach, "right") - first
+    counts[counts < 2] = 0
+    pairs = np.arange(int(counts.sum()))
+    # each pair's place in its run's slice of `ordered`: its position among all pairs less those of earlier runs
+    return np.repeat(np.arange(at.size), counts), order[np.repeat(first - np.cumsum(counts) + counts, counts) + pairs]
+
+
+def _calibration_sets(it: pl.DataFrame, calibrations: pl.DataFrame,
+                      near: list[tuple[np.ndarray, np.ndarray]]) -> pl.DataFrame:
+    """run_id, laser_voltage_v, `calibration_set` and its calibrations' run_ids (`_near`) of each lit run with two
+    or more usable calibrations in reach (`near`: index pairs into `it` and `calibrations`)."""
+    runs = np.concatenate([pair[0] for pair in near]) if near else np.empty(0, dtype=np.int64)
+    cals = np.concatenate([pair[1] for pair in near]) if near else np.empty(0, dtype=np.int64)
+    pairs = pl.DataFrame({
+        "run_id": it["run_id"].gather(runs.tolist()),  # from lists: see `calibration_age_h`
+        "laser_voltage_v": it["laser_voltage_v"].gather(runs.tolist()),
+        "cal_id": calibrations["run_id"].gather(cals.tolist()),
+        "cal_sha": calibrations["source_sha256"].gather(cals.tolist()),
+    })
+    return pairs.group_by("run_id", "laser_voltage_v", maintain_order=True).agg(
+        calibration_set=pl.concat_str("cal_id", pl.lit("@"), pl.col("cal_sha").str.slice(0, 12)).str.join(","),
+        _near=pl.col("cal_id"),
+    )
+
+
+def _spread(curves: list[Curve], laser_v: float) -> float | None:
+    """Largest over smallest power the curves give at `laser_v`, of those that price it; None with fewer than two."""
+    powers = [power for curve in curves if (power := power_at(*curve, laser_v)[0]) is not None]
+    if len(powers) < 2:
+        return None
+    ratio = max(powers) / min(powers)
+    return ratio if math.isfinite(ratio) else None
 
 
 def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:

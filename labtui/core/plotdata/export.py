@@ -12,7 +12,8 @@ from labtui.core.plotdata.model import PlotSpec
 
 MAX_LISTED = 10  # beyond this many runs a file name gives the range instead of every number
 _SCHEMA = {"run_id": pl.String, "seq": pl.Int64, "label": pl.String, "x": pl.Float64, "y": pl.Float64}
-DOUBTS = ("delta_i_snr", "calibration_stale")  # a photoresponse point's doubts, which its trend's warnings count
+# a photoresponse point's doubts, which its trend's warnings count
+DOUBTS = ("delta_i_snr", "calibration_stale", "calibration_spread")
 
 
 def export_frame(spec: PlotSpec) -> pl.DataFrame:

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from labtui.core.annotations import AnnotationFilter, hidden_note, with_annotations
-from labtui.core.metrics.definitions import RESOLVED_SIGMAS
+from labtui.core.metrics.definitions import CALIBRATIONS_DISAGREE, RESOLVED_SIGMAS
 from labtui.core.plotdata.labels import TITLE_PARTS, chip_names
 from labtui.core.plotdata.load import drawable_rows, left_out
 from labtui.core.plotdata.model import PlotSpec, Series
@@ -144,6 +144,9 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     if plan.lit_only and (weak := plotted.filter(pl.col("delta_i_snr") < RESOLVED_SIGMAS).height):
         warnings.append(f"{counted(weak, 'point')} with a ΔI under {RESOLVED_SIGMAS:g}σ of the dark noise "
                         "(delta_i_snr): not resolved")
+    if plan.lit_only and (disputed := plotted.filter(pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).height):
+        warnings.append(f"{counted(disputed, 'point')} whose calibrations in reach disagree "
+                        f"{CALIBRATIONS_DISAGREE:g}× or more on the power (calibration_spread)")
     return PlotSpec(
         kind=f"trend-{trend}",
         title=TITLE_PARTS.join([*chips, plan.title]),
