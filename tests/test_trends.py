@@ -150,7 +150,7 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
     rows = trend_rows(lab.runs, disputed, current_annotations(lab.config.store_root))
     disputed_spec = trend_spec(Trend.RESPONSIVITY, rows, tz=lab.config.local_tz)
     assert disputed_spec.warnings == (
-        "1 point whose calibrations in reach disagree 2× or more on the power (calibration_spread)",)
+        "1 point whose calibrations disagree 2× or more (calibration_spread)",)
     exported = points(disputed_spec)  # the CSV says which point
     assert exported.filter(pl.col("calibration_spread") >= 2)["run_id"].to_list() == [one]
     rows = trend_rows(lab.runs, stale, current_annotations(lab.config.store_root))

@@ -145,8 +145,8 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         warnings.append(f"{counted(weak, 'point')} with a ΔI under {RESOLVED_SIGMAS:g}σ of the dark noise "
                         "(delta_i_snr): not resolved")
     if plan.lit_only and (disputed := plotted.filter(pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).height):
-        warnings.append(f"{counted(disputed, 'point')} whose calibrations in reach disagree "
-                        f"{CALIBRATIONS_DISAGREE:g}× or more on the power (calibration_spread)")
+        warnings.append(f"{counted(disputed, 'point')} whose calibrations disagree {CALIBRATIONS_DISAGREE:g}× or more "
+                        "(calibration_spread)")
     return PlotSpec(
         kind=f"trend-{trend}",
         title=TITLE_PARTS.join([*chips, plan.title]),
