@@ -195,7 +195,7 @@ def files_under(
                 yield prefix + entry.name, entry
 
 
-READ_AGAIN = -1  # the size a run's signature gives when its row was made by older extraction rules: no file's
+READ_AGAIN = -1  # the size of a run's signature whose row older rules made (`made_by_current_rules`): no file's
 
 
 def stat_columns(manifest: pl.DataFrame, rules: Mapping[str, str] | None) -> dict[str, list[Any]]:
