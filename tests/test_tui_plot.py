@@ -19,6 +19,8 @@ from syrupy.extensions.image import SVGImageSnapshotExtension
 from textual.app import App
 from textual.binding import Binding
 from textual.color import Color
+from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES
 from textual.widgets import Input, Label, Static
@@ -39,6 +41,7 @@ from labtui.tui.plot_view import (
     RAMP_CELLS,
     SEQ_SPAN,
     SERIES_COLORS,
+    LegendBox,
     Palette,
     PlotView,
     colouring,
@@ -715,3 +718,30 @@ def test_hostile_columns_are_drawn_or_said_never_a_crash(proc, rows, options):
         plt.plotsize(60, 16)
         draw_spec(plt, spec, palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"}), 60)
         plt.build()
+
+
+async def test_a_legend_longer_than_the_plot_says_how_much_is_out_of_sight() -> None:
+    """At 80×24 a trend's legend of 24 series showed 16 of them, and nothing said there were more."""
+
+    class Legend(App):
+        CSS = "LegendBox { height: 8; }"
+
+        def compose(self):
+            yield LegendBox()
+
+    app = Legend()
+    async with app.run_test(size=(40, 12)) as pilot:
+        box = app.query_one(LegendBox)
+        more = box.query_one("#legend-more", Static)
+        box.show(Content("\n").join(Content(f"series {n}") for n in range(3)))
+        await settle(pilot)
+        assert not more.display  # it all fits: no line about it
+        box.show(Content("\n").join(Content(f"series {n}") for n in range(20)))
+        await settle(pilot)
+        assert more.display and str(more.render()) == "↓ 13 more lines (scroll)"  # 7 in sight, the 8th says so
+        box.query_one(VerticalScroll).scroll_to(y=5, animate=False)
+        await settle(pilot)
+        assert str(more.render()) == "↓ 8 more lines (scroll)"
+        box.query_one(VerticalScroll).scroll_end(animate=False)
+        await settle(pilot)
+        assert str(more.render()) == "↑ scroll up for the rest"

@@ -36,7 +36,7 @@ from labtui.core.plotdata.view import controls, current_rows, default_options, f
 from labtui.core.registry import proc_family
 from labtui.core.wording import counted
 from labtui.tui.base import LabFooter, LabScreen
-from labtui.tui.plot_view import PlotView, legend, palette_for, status
+from labtui.tui.plot_view import LegendBox, PlotView, legend, palette_for, status
 from labtui.tui.store import short_path
 
 # The option each key changes; a key shows in the footer only where its option applies (`controls`).
@@ -143,7 +143,7 @@ class PlotScreen(FigureScreen):
     DEFAULT_CSS = """
     PlotScreen {
         #plot-row { height: 1fr; }
-        #legend-box { width: 34; max-width: 35%; padding: 0 1; border-left: solid $primary 40%; background: $surface; }
+        #legend-box { width: 34; max-width: 35%; }
         #status-box { height: auto; max-height: 8; padding: 0 1; background: $panel; color: $text-muted; }
         #baseline-time-box { display: none; height: 1; background: $primary 20%; }
         #baseline-time-box.editing { display: block; }
@@ -177,8 +177,7 @@ class PlotScreen(FigureScreen):
             yield Tabs(*(Tab(f"{proc} ({count})", id=f"proc-{proc}") for proc, count in self.counts.items()))
         with Horizontal(id="plot-row"):
             yield PlotView()
-            with VerticalScroll(id="legend-box"):
-                yield Static(id="legend")
+            yield LegendBox(id="legend-box")
         loading = f"loading {counted(self.runs.height, 'run')}…" if self.procs else "no runs selected"
         with VerticalScroll(id="status-box"):
             yield Static(loading, id="plot-status")
@@ -221,7 +220,7 @@ class PlotScreen(FigureScreen):
         self.spec = shape(self.groups[self.proc], self.current, plot.size.width, self.lab.config.metrics)
         palette = palette_for(self.app.theme_variables)
         plot.draw(self.spec, palette)
-        self.query_one("#legend", Static).update(legend(self.spec, palette))
+        self.query_one(LegendBox).show(legend(self.spec, palette))
         self._show_status()
 
     def _show_status(self) -> None:

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from textual.app import RenderResult
+from textual.app import ComposeResult, RenderResult
 from textual.color import Color
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
@@ -141,6 +143,43 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
     if spec.markers:
         lines.append(Content.assemble((f"{DIRAC} ", _rgb(palette.marker)), " Dirac point"))
     return Content("\n").join(lines)
+
+
+class LegendBox(Vertical):
+    """The legend beside the plot, scrolled (by the mouse) where it is longer than the plot is high; a line below it
+    then says how many of its lines are out of sight (at 80×24 a trend's 24 series showed 16, without a word)."""
+
+    DEFAULT_CSS = """
+    LegendBox {
+        padding: 0 1; border-left: solid $primary 40%; background: $surface;
+        & > VerticalScroll { height: 1fr; }
+        & > #legend-more { height: 1; display: none; color: $text-muted; text-style: italic; }
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(id="legend")
+        yield Static(id="legend-more")
+
+    def on_mount(self) -> None:
+        self.watch(self.query_one(VerticalScroll), "scroll_y", self._say_hidden, init=False)
+
+    def show(self, content: Content) -> None:
+        self.query_one("#legend", Static).update(content)
+        self.call_after_refresh(self._say_hidden)  # once laid out: the content's height is known then
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._say_hidden)
+
+    def _say_hidden(self) -> None:
+        scroll, more = self.query_one(VerticalScroll), self.query_one("#legend-more", Static)
+        overflows = scroll.virtual_size.height > self.content_region.height  # with the line below, or without it
+        if more.display != overflows:
+            more.display = overflows
+            self.call_after_refresh(self._say_hidden)  # the legend's own height changed with it: count again
+        below = scroll.virtual_size.height - scroll.size.height - round(scroll.scroll_y)
+        more.update(f"↓ {counted(below, 'more line')} (scroll)" if below > 0 else "↑ scroll up for the rest")
 
 
 def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...], gm_window_v: float) -> Content:

@@ -23,7 +23,7 @@ from labtui.core.plotdata.trends import Trend, thinned, trend_rows, trend_spec
 from labtui.core.wording import counted
 from labtui.tui.base import LabFooter
 from labtui.tui.plot import FigureScreen
-from labtui.tui.plot_view import PlotView, legend, palette_for, saved_line
+from labtui.tui.plot_view import LegendBox, PlotView, legend, palette_for, saved_line
 
 # The four views; the photoresponse view shows ΔI or, with `r`, the responsivity ΔI / P.
 TABS = {Trend.CNP: "Dirac point", Trend.PHOTORESPONSE: "Photoresponse", Trend.SPECTRAL: "Spectral",
@@ -69,7 +69,7 @@ class TrendsScreen(FigureScreen):
     DEFAULT_CSS = """
     TrendsScreen {
         #plot-row { height: 1fr; }
-        #legend-box { width: 30; max-width: 35%; padding: 0 1; border-left: solid $primary 40%; background: $surface; }
+        #legend-box { width: 30; max-width: 35%; }
         #status-box { height: auto; max-height: 8; padding: 0 1; background: $panel; color: $text-muted; }
     }
     """
@@ -98,8 +98,7 @@ class TrendsScreen(FigureScreen):
         yield Tabs(*(Tab(text, id=f"trend-{trend}") for trend, text in TABS.items()))
         with Horizontal(id="plot-row"):
             yield PlotView()
-            with VerticalScroll(id="legend-box"):
-                yield Static(id="legend")
+            yield LegendBox(id="legend-box")
         with VerticalScroll(id="status-box"):
             yield Static("loading…", id="plot-status")
         yield LabFooter()
@@ -141,7 +140,7 @@ class TrendsScreen(FigureScreen):
                                tz=self.lab.config.local_tz, procedures_file=self.lab.config.procedures_file)
         palette = palette_for(self.app.theme_variables)
         plot.draw(thinned(self.spec, plot.size.width, plot.size.height), palette)
-        self.query_one("#legend", Static).update(legend(self.spec, palette))
+        self.query_one(LegendBox).show(legend(self.spec, palette))
         self._show_status()
 
     def _show_status(self) -> None:
