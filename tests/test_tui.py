@@ -30,6 +30,7 @@ from textual.widgets import ProgressBar, RichLog
 import labtui.core.datablock
 from labtui.cli import EXIT_USAGE, main
 from labtui.core.annotations import Change, annotate
+from labtui.core.config import default_registry_path
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
 from labtui.core.manifest import read_manifest
@@ -693,6 +694,21 @@ async def test_a_stage_that_finds_no_raw_file_says_where_it_looked(tmp_path: Pat
         summary = " ".join(text_of(app, "#summary").split())
         assert f"No raw files (*.csv) in {lab.config.raw_root}: is it the raw folder?" in summary
         assert "--raw-root DIR" in summary
+
+
+async def test_files_read_again_for_an_edited_registry_are_said_so_on_the_stage_screen(tmp_path: Path) -> None:
+    """The app's summary was its own copy of the command line's, without `(… read again by newer rules)`: after a
+    registry edit a stage re-read every file of a procedure and said they were staged, as if new."""
+    lab = tui_lab(tmp_path)
+    registry = tmp_path / "procedures.yaml"
+    step = "VG step: {field: vg_step_v, unit: V, minimum: -1100, maximum: 1100}"  # IVg's alone
+    assert default_registry_path().read_text().count(step) == 1
+    registry.write_text(default_registry_path().read_text().replace(step, step.replace("1100}", "1000}")))
+    lab.configure(procedures_file=registry)
+    ivg = lab.manifest().filter(pl.col("proc") == "IVg").height
+    async with staged_from_the_app(lab, (100, 30)) as (app, _):
+        assert isinstance(app.screen, StageScreen) and app.screen.state == "done"
+        assert f"{ivg} staged ({ivg} read again by newer rules)" in " ".join(text_of(app, "#summary").split())
 
 
 async def test_the_stage_log_wraps_its_lines_at_its_width_and_again_after_a_resize(tmp_path: Path) -> None:

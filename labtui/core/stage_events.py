@@ -81,12 +81,13 @@ class StageReport:
         return self.counts[Outcome.REJECTED]
 
     def line(self) -> str:
-        state = "cancelled: " if self.cancelled else ""
+        return f"{'cancelled: ' if self.cancelled else ''}{self.tally()} in {self.elapsed_s:.2f} s"
+
+    def tally(self) -> str:
+        """The files by outcome, as the command line and the app's stage screen say them."""
         again = f" ({self.read_again} read again by newer rules)" if self.read_again else ""
-        return (
-            f"{state}{self.staged} staged{again}, {self.unchanged} unchanged, {self.busy} busy (deferred), "
-            f"{self.rejected} rejected in {self.elapsed_s:.2f} s"
-        )
+        return (f"{self.staged} staged{again}, {self.unchanged} unchanged, {self.busy} busy (deferred), "
+                f"{self.rejected} rejected")
 
 
 EventCallback = Callable[[StageEvent], None]

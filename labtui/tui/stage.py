@@ -308,9 +308,7 @@ class StageScreen(LabScreen):
         self.report = report
         self._numbers(sum(report.counts.values()), report.counts)
         head = "Cancelled" if report.cancelled else "Done"
-        text = Text.assemble((f"{head}: ", "bold"), f"{report.staged} staged, {report.unchanged} unchanged, "
-                             f"{report.busy} busy (deferred), {report.rejected} rejected "
-                             f"in {clock() - self.pace.started:.1f} s")
+        text = Text.assemble((f"{head}: ", "bold"), f"{report.tally()} in {clock() - self.pace.started:.1f} s")
         if report.cancelled:
             text.append("\nThe runs committed so far are in the store; the rest stages next time.")
         elif self.only is None and not sum(report.counts.values()):  # as `labtui stage` says it
