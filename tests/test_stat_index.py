@@ -194,7 +194,9 @@ def test_a_store_of_older_extraction_rules_is_read_again_by_a_plain_stage(lab: L
 def test_an_edited_registry_entry_reads_its_procedures_files_again(lab: Lab, tmp_path: Path) -> None:
     """A run staged as complete before its procedure had a completeness rule stayed complete until someone thought
     of `restage --force`: a row records its procedure's registry entry, and a plain stage reads again the files of
-    an entry edited since, and only those; an edit of the wording alone (a description) reads nothing again."""
+    an entry edited since, and only those (also when the edit kept the file's mtime, in the same process: the
+    registry loaded was cached by mtime, and the stat index then vouched for the old rules); an edit of the wording
+    alone (a description) reads nothing again."""
     registry = tmp_path / "procedures.yaml"
     rule = ('    completeness: {kind: duration, column: "t (s)", period_parameter: Laser ON+OFF period, '
             "periods: 1.5}\n")
@@ -206,7 +208,9 @@ def test_an_edited_registry_entry_reads_its_procedures_files_again(lab: Lab, tmp
     lab.write("a/IVg2025-10-13_2.csv", raw_csv("IVg"))
     lab.stage()
     assert lab.manifest().sort("proc")["is_complete"].to_list() == [True, True]  # no rule for It says otherwise
+    saved = registry.stat()
     registry.write_text(default)
+    os.utime(registry, ns=(saved.st_atime_ns, saved.st_mtime_ns))  # saved twice within a share's clock tick
     report = validate(lab.config)
     assert [(f.code, f.items) for f in report.findings] == [(FindingCode.RAW_OLDER_RULES, ["a/It2025-10-13_1.csv"])]
     report = lab.stage()

@@ -63,14 +63,24 @@ def registry_digest(procedures_file: Path | None) -> str | None:
     """SHA-256 of the registry's bytes (`procedures_file`, else labtui's own): a reject is judged by the file *and*
     the registry, so one made before the lab edited its registry (an unknown procedure added) is judged again.
     None when it cannot be read (the stage that loads it says why)."""
+    try:
+        return file_sha256(procedures_file or default_registry_path(), "procedure registry")
+    except ConfigError:
+        return None
+
+
+def file_sha256(path: Path, what: str) -> str:
+    """SHA-256 of a regular file's bytes, or a one-line `ConfigError` naming `what` (a FIFO is never opened: it
+    would wait for a writer)."""
     import hashlib
 
     try:
-        path = procedures_file or default_registry_path()
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ConfigError(f"{what} {path} is not a regular file")
         with open(path, "rb") as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
-    except (OSError, ConfigError):
-        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
 def default_derived_root(store_root: Path) -> Path:

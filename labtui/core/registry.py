@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from labtui.core.config import ConfigError, default_registry_path, read_yaml
+from labtui.core.config import ConfigError, default_registry_path, file_sha256, read_yaml
 from labtui.core.errors import first_invalid
 from labtui.core.layout import PARTITION_KEYS
 
@@ -222,7 +222,7 @@ class Registry(BaseModel):
 
 
 @lru_cache(maxsize=8)
-def _load(path: Path, mtime_ns: int) -> Registry:
+def _load(path: Path, digest: str) -> Registry:
     try:
         data = read_yaml(path, "procedure registry")
         if not isinstance(data, dict):
@@ -257,9 +257,7 @@ def procedure_rules(procedures_file: Path | None = None) -> dict[str, str] | Non
 
 
 def load_registry(path: Path | None = None) -> Registry:
+    """The registry at `path` (else labtui's own), loaded once per content: an edit that keeps the file's mtime (two
+    saves within a share's clock tick) is a new registry, as `registry_digest` (which the stat index records) says."""
     path = (path or default_registry_path()).resolve()
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError as exc:
-        raise ConfigError(f"cannot read procedure registry {path}: {exc.strerror}") from exc
-    return _load(path, mtime)
+    return _load(path, file_sha256(path, "procedure registry"))
