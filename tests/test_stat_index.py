@@ -220,6 +220,13 @@ def test_an_edited_registry_entry_reads_its_procedures_files_again(lab: Lab, tmp
     report = lab.stage()
     assert (report.staged, report.read_again, report.unchanged) == (0, 0, 2)
     assert [f.code for f in validate(lab.config).findings] == [FindingCode.INCOMPLETE]  # nothing left to read again
+    columns = 'required_columns: ["t (s)", "I (A)", "VL (V)"]'
+    registry.write_text(default.replace(columns, columns.replace("]", ', "Gate leak (A)"]'), 1))
+    report = lab.stage()  # the It file lacks the column now required: rejected, its run kept
+    assert (report.read_again, report.rejected) == (1, 1) and lab.manifest().height == 2
+    assert lab.stage().rejected == 1  # judged as it is: not read again
+    codes = [f.code for f in validate(lab.config).findings]  # listed as a reject, not as a file the stage reads again
+    assert FindingCode.REJECTS in codes and FindingCode.RAW_OLDER_RULES not in codes
 
 
 def test_rows_of_newer_rules_are_left_to_the_labtui_that_made_them(lab: Lab) -> None:
@@ -232,6 +239,21 @@ def test_rows_of_newer_rules_are_left_to_the_labtui_that_made_them(lab: Lab) -> 
     report = lab.stage()
     assert (report.staged, report.unchanged) == (0, 1)
     assert lab.manifest()["summary"].to_list() == ["as the old rules read it"]
+    assert validate(lab.config).findings == []
+
+
+def test_rows_an_older_labtui_rewrote_without_their_registry_entry_are_not_read_again(lab: Lab) -> None:
+    """An older labtui on the same store (the acquisition PC's) rewrites the manifest without the `procedure_rules`
+    column it does not know: the newer one read every file again after each of its commits."""
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("a/IVg2025-10-13_2.csv", raw_csv("IVg"))
+    lab.stage()
+    write_manifest(lab.manifest().drop("procedure_rules"), lab.config.manifest_path)
+    index = {key: value for key, value in index_of(lab).items() if key != "registry_sha256"}  # as it writes one
+    index_path(lab.config.manifest_path).write_text(json.dumps(
+        index | {"manifest_sha256": manifest_digest(lab.config.manifest_path), "extraction_rules": 2}))
+    report = lab.stage()
+    assert (report.staged, report.read_again, report.unchanged) == (0, 0, 2)
     assert validate(lab.config).findings == []
 
 

@@ -11,4 +11,5 @@ labtui would read differently from the same file.
 # ten ('10 uA' → 1e-05 A, was 9.999999999999999e-06); a carriage return that ends a field inside a row rejects it.
 # 2: a sweep that stops away from 0 is aborted also when its header's step is missing or unreadable (judged by the
 # data's own step); a quote left open in a text column rejects the file (it swallowed the rows up to the next one).
-EXTRACTION_RULES = 2
+# 3: a row records its procedure's registry entry (`procedure_rules`), which a later edit of the entry is judged by.
+EXTRACTION_RULES = 3

@@ -44,8 +44,9 @@ MANIFEST_SCHEMA: dict[str, pl.DataType] = {
     "procedure_rules": pl.String(), "ingested_at_utc": _UTC_US,
 }
 # What a manifest written before a column existed holds in it (else null): its rows were made by the rules before
-# rows recorded them, which the next stage reads again (`extraction_rules.py`; a null `procedure_rules` too)
-MISSING_COLUMNS = {"extraction_rules": 0}
+# rows recorded them, which the next stage reads again (`extraction_rules.py`); `procedure_rules` null, which an
+# older labtui's rewrite of rows that had it leaves (`scan.made_by_current_rules`)
+MISSING_COLUMNS = {"extraction_rules": 0, "procedure_rules": None}
 
 
 def empty_manifest() -> pl.DataFrame:

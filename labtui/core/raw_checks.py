@@ -71,7 +71,9 @@ def raw_findings(
     changed = suspects.filter(pl.col("disk_sha256").ne_missing(pl.col("source_sha256")))
     touched = suspects.filter(pl.col("disk_sha256").eq_missing(pl.col("source_sha256")) & stat_changed.fill_null(True))
     older = ~made_by_current_rules(procedure_rules(config.procedures_file))  # as they are, read again by the next stage
-    older_rows = on_both.filter(older & ~stat_changed.fill_null(True)).get_column("source_file").to_list()
+    older_rows = on_both.filter(  # not those rejected as they are: no stage reads them (their runs stay)
+        older & ~stat_changed.fill_null(True) & ~pl.col("source_file").is_in(rejected_now)
+    ).get_column("source_file").to_list()
     older_rejects = [source for source in rejected_now if rejects[source].extraction_rules < EXTRACTION_RULES]
     older_rules = sorted({*older_rows, *older_rejects})
     known = set(frame.get_column("source_file").to_list())

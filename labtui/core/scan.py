@@ -213,14 +213,17 @@ def stat_columns(manifest: pl.DataFrame, rules: Mapping[str, str] | None) -> dic
 def made_by_current_rules(rules: Mapping[str, str] | None) -> pl.Expr:
     """Whether a manifest row holds what this labtui would read from its file as it was: made by these extraction
     rules and by the registry entry of its procedure that `rules` (`Registry.rules`) holds, or by a newer labtui's
-    rules (left to it: two labtuis on one store would otherwise read the file again at each other's every stage)."""
+    rules (left to it: two labtuis on one store would otherwise read the file again at each other's every stage).
+    A row of these rules without its entry was rewritten by an older labtui, which drops the column it does not
+    know (every such row is made with one): taken as made by the entry now there, not read again at each of its
+    commits."""
     import polars as pl
 
     made_by = pl.col("extraction_rules").fill_null(0)
     if rules is None:  # the registry cannot be read: the stage that needs it says why
         return made_by >= EXTRACTION_RULES
     entry = pl.col("proc").replace_strict(rules, default=None, return_dtype=pl.String)
-    same_entry = (pl.col("procedure_rules") == entry).fill_null(False)  # null: before rows recorded it
+    same_entry = pl.col("procedure_rules").is_null() | (pl.col("procedure_rules") == entry).fill_null(False)
     return (made_by > EXTRACTION_RULES) | ((made_by == EXTRACTION_RULES) & same_entry)
 
 
