@@ -46,6 +46,7 @@ from labtui.core.metrics.ivg import (
     parabola_vertex,
     savgol_derivative,
 )
+from labtui.core.metrics.spread import reach
 from labtui.core.overview import last_dirac_points
 from labtui.core.plotdata import PlotOptions, build_plots
 from labtui.core.plotdata.selection import chip_runs
@@ -1122,8 +1123,8 @@ def test_a_responsivity_is_signed_by_the_conductance_not_by_the_bias(tmp_path: P
 def test_calibrations_in_reach_that_disagree_give_the_runs_calibration_spread(tmp_path: Path) -> None:
     """Calibrations of one wavelength a few hours apart disagreed up to 5.8× at a run's VL (56 of the real lit runs
     over 2×), and the run took the nearest one's power without a word: `calibration_spread` compares the powers of
-    every calibration within the stale window that can price the run, `calibration_set` names them; a changed or
-    new calibration in reach redoes it, as a rebuild would."""
+    every calibration within the stale window that can price the run, `calibration_set` names those in reach; a
+    changed or new calibration in reach redoes it, as a rebuild would, and so does one that could not be read."""
     lab = small_lab(tmp_path)
     day = lab.raw / "2025-10-14"
     first = recalibrate(day / "LaserCalibration2025-10-14_1.csv", lambda vl: 1e-6 * vl)
@@ -1142,24 +1143,40 @@ def test_calibrations_in_reach_that_disagree_give_the_runs_calibration_spread(tm
         row = read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light")).row(0, named=True)
         return row["calibration_spread"], row["calibration_set"]
 
-    def named(*paths: Path) -> str:
-        runs = [lab.run_of(str(path.relative_to(lab.raw))) for path in paths]
-        return ",".join(f"{run['run_id']}@{run['source_sha256'][:12]}" for run in runs)
-
-    assert spread_and_set() == (pytest.approx(3.0), named(first, second))  # in start order
+    first_id, second_id = (lab.run_of(str(path.relative_to(lab.raw)))["run_id"] for path in (first, second))
+    in_reach = f"{first_id}…{second_id} (2)"
+    assert spread_and_set() == (pytest.approx(3.0), in_reach)  # in start order
     recalibrate(second, lambda vl: 2e-6 * vl)
     lab.stage()
-    assert spread_and_set() == (pytest.approx(2.0), named(first, second))
+    assert spread_and_set() == (pytest.approx(2.0), in_reach)
     incremental = read_metrics(lab.config)
+    metrics_table.update_metrics(lab.config, rebuild=True)
+    assert read_metrics(lab.config).equals(incremental)
+    parquets = [run_parquet_path(lab.config.stage_root, "LaserCalibration", run["date_local"], run["run_id"])
+                for run in (lab.run_of(str(path.relative_to(lab.raw))) for path in (first, second))]
+    for parquet in parquets:
+        parquet.rename(parquet.with_suffix(".aside"))  # unreadable while a new run is priced: nothing kept from it
+    write_run(day, "It", file_idx=3, start_utc=START + dt.timedelta(minutes=25), params={"Laser voltage": 2.0})
+    lab.stage()
+    new = read_metrics(lab.config).filter(pl.col("source_file") == "2025-10-14/It2025-10-14_3.csv").row(0, named=True)
+    assert (new["calibration_spread"], new["calibration_set"], new["power_w"]) == (None, None, None)
+    assert any(remark.startswith("power_w: the calibration's Parquet could not be read") for remark in new["remarks"])
+    for parquet in parquets:
+        parquet.with_suffix(".aside").rename(parquet)
+    metrics_table.update_metrics(lab.config)  # read again: the power and the spread come back
+    incremental = read_metrics(lab.config)
+    new = incremental.filter(pl.col("source_file") == "2025-10-14/It2025-10-14_3.csv").row(0, named=True)
+    assert new["power_w"] is not None and new["calibration_spread"] == pytest.approx(2.0)
     metrics_table.update_metrics(lab.config, rebuild=True)
     assert read_metrics(lab.config).equals(incremental)
 
 
-def test_within_pairs_each_time_with_the_others_in_reach_of_it() -> None:
+def test_reach_gives_each_run_the_slice_of_calibrations_within_the_window() -> None:
     times = np.array([20, 0, 100, 10])  # unsorted, as the calibrations come
-    runs, cals = metrics_table._within(times, np.array([5, 15, 50, 100]), 10)
-    assert runs.tolist() == [0, 0, 1, 1]  # 50: none in reach; 100: only itself, not two
-    assert times[cals].tolist() == [0, 10, 10, 20]
+    spans = reach(times, np.arange(4), np.array([50, 15, 5, 100]), np.arange(4), 10)
+    assert spans.runs.tolist() == [2, 1, 0, 3] and times[spans.cals].tolist() == [0, 10, 20, 100]  # by start time
+    assert spans.first[spans.count > 0].tolist() == [0, 1] and spans.count.tolist() == [2, 2, 0, 0]  # 50: none in
+    # reach; 100: only one, not two
 
 
 def test_a_calibration_that_cannot_price_power_is_passed_over(tmp_path: Path) -> None:

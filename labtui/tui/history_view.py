@@ -197,8 +197,7 @@ def _calibration_doubts(run: dict[str, Any], settings: MetricsSettings) -> str:
         age = run["calibration_age_h"]
         doubts.append(f"from a calibration {abs(age):.0f} h {'after' if age < 0 else 'before'} the run: stale")
     if (spread := run["calibration_spread"]) is not None and spread >= CALIBRATIONS_DISAGREE:
-        compared = len(run["calibration_set"].split(",")) if run["calibration_set"] else "the"
-        doubts.append(f"{compared} calibrations within {settings.calibration_stale_h:g} h of the run disagree "
+        doubts.append(f"the calibrations within {settings.calibration_stale_h:g} h of the run disagree "
                       f"{spread:.2g}× on its power")
     return "".join(f"{DOUBT_MARK} {doubt}" for doubt in doubts)
 

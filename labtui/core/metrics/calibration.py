@@ -66,6 +66,16 @@ def _no_curve(vl: np.ndarray) -> str | None:
     return None if vl[-1] > vl[0] else f"VL never changes ({vl[0]:g} V): a power at one voltage is no curve"
 
 
+def powers_at(vl: np.ndarray, power: np.ndarray, laser_vs: np.ndarray) -> np.ndarray:
+    """The powers `power_at` gives at many voltages at once; NaN where it gives none (outside the curve's VL range,
+    not above 0 W, or no curve)."""
+    if _no_curve(vl) is not None:
+        return np.full(laser_vs.shape, np.nan)
+    with np.errstate(all="ignore"):
+        at = np.interp(laser_vs, vl, power)
+    return np.where((laser_vs >= vl[0]) & (laser_vs <= vl[-1]) & (at > 0), at, np.nan)
+
+
 def power_at(vl: np.ndarray, power: np.ndarray, laser_v: float) -> tuple[float | None, str | None]:
     """Linear interpolation of a sorted calibration curve at `laser_v`; never extrapolated beyond its VL range, and
     no power where the curve gives none above 0 W (a responsivity over it would be infinite or of the wrong sign)."""

@@ -125,10 +125,11 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("calibration_stale", "", "It", "|calibration_age_h| > {calibration_stale_h:g} h", pl.Boolean,
              from_data=False),
     Quantity("calibration_spread", "", "It",
-             "largest over smallest power_w that the LaserCalibrations of the run's wavelength started within "
-             "{calibration_stale_h:g} h of it give at its laser voltage (those that can price it, by power_w's rule; "
-             "`calibration_set` names them); null with fewer than two. From "
-             f"{CALIBRATIONS_DISAGREE:g} up, the app and the trends flag the responsivity", from_data=False),
+             "largest over smallest power that the LaserCalibrations of the run's wavelength (within "
+             "{wavelength_tolerance_nm:g} nm) started within {calibration_stale_h:g} h of it give at its laser "
+             "voltage, of those that price it by power_w's rule (`calibration_set` names the ones in reach); null "
+             f"with fewer than two. From {CALIBRATIONS_DISAGREE:g} up, the app and the trends flag the responsivity",
+             from_data=False),
     Quantity("responsivity_a_per_w", "A/W", "It",
              "delta_i_a / power_w, negated when Vds < 0: positive when the light raises the channel's conductance, "
              "whatever the bias polarity (the current's sign where the header gives no Vds); null where it overflows",

@@ -36,10 +36,12 @@ READ_BACK_CHUNK = 32  # runs whose Parquet one query reads back (`_read_chunk`)
 
 
 def compute_runs(config: StagingConfig, todo: pl.DataFrame, family: pl.Expr, version: str,
-                 computed: Mapping[str, tuple[str, Derived]]) -> tuple[pl.DataFrame, list[str]]:
+                 computed: Mapping[str, tuple[str, Derived]],
+                 curves: dict[str, tuple[str, Curve]]) -> tuple[pl.DataFrame, list[str]]:
     """The from-data rows of the runs `todo` (with `metrics_version` and the windows' hash `version`), and the
     problems of runs that could not be read: from `computed` where the caller has them at the same hash, else read
-    back in chunks, each run as its `family` (`registry.family_expr`: an IVgT run as an IVg one)."""
+    back in chunks, each run as its `family` (`registry.family_expr`: an IVgT run as an IVg one). The curve of each
+    calibration read back goes into `curves` (run_id → (content hash, curve)): pricing reads none twice."""
     results: list[tuple[Derived, str | None]] = []
     to_read: list[tuple[Any, ...]] = []
     rows = todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256", family.alias("family"))
@@ -51,7 +53,7 @@ def compute_runs(config: StagingConfig, todo: pl.DataFrame, family: pl.Expr, ver
             to_read.append(row)
     chunks = [to_read[at : at + READ_BACK_CHUNK] for at in range(0, len(to_read), READ_BACK_CHUNK)]
     for chunk, frames in _read_ahead(config, lambda chunk: _read_chunk(config, chunk), chunks):
-        results += _from_frames(config, chunk, frames)
+        results += _from_frames(config, chunk, frames, curves)
     schema = {name: METRICS_SCHEMA[name] for name in ("run_id", *DATA_COLUMNS, "remarks", "source_sha256")}
     frame = pl.DataFrame([r[0] for r in results], schema=schema, orient="row")
     frame = frame.with_columns(metrics_version=pl.lit(METRICS_VERSION, pl.Int32), settings_hash=pl.lit(version))
@@ -95,8 +97,8 @@ def _read_chunk(config: StagingConfig, rows: list[tuple[Any, ...]]) -> list[pl.D
         return [read_run(path, names) for path, names in zip(paths, columns, strict=True)]
 
 
-def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]],
-                 frames: list[pl.DataFrame | Exception]) -> list[tuple[Derived, str | None]]:
+def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]], frames: list[pl.DataFrame | Exception],
+                 curves: dict[str, tuple[str, Curve]]) -> list[tuple[Derived, str | None]]:
     """The from-data rows of runs (run_id, proc, date_local, vds_v, source_sha256, family) read back; a run whose
     Parquet could not be read gets an empty row without a hash (so it is retried) and a problem."""
     results: list[tuple[Derived, str | None]] = []
@@ -109,6 +111,8 @@ def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]],
         else:
             derived = from_data(family, frame, vds_v, config.metrics)
             results.append(((run_id, *derived, sha256), None))
+            if family == "LaserCalibration":
+                curves[run_id] = (sha256, curve_of(frame))
     return results
 
 

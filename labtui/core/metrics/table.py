@@ -17,7 +17,6 @@ Runs gone from the manifest leave the table. Deleting the file, or `rebuild=True
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -46,12 +45,14 @@ from labtui.core.metrics.per_run import (
     read_run,
 )
 from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, MetricsDamaged, empty_metrics, read_metrics
+from labtui.core.metrics.spread import Reach, Spreads, reach
 from labtui.core.metrics_stamp import METRICS_VERSION, STAMP_KEY, is_current, metrics_stamp, settings_hash
 from labtui.core.registry import family_expr
 from labtui.core.wording import counted
 
 ABORTED = f"{ABORTED_TOPIC}: its quantities are of the rows it has (the manifest's is_complete is false)"
 JOINED_TOPICS = ("mobility", "power_w", "responsivity", ABORTED_TOPIC)  # remarks the join makes start with one
+UNREADABLE_CALIBRATION = "power_w: the calibration's Parquet could not be read"
 WHOLE_CURVE = ("LaserCalibration: ", "run: ")  # a calibration's remarks that no part of its curve can be used
 
 
@@ -110,11 +111,12 @@ def compute_update(
         (pl.col("metrics_version") == METRICS_VERSION) & (pl.col("settings_hash") == version)
     ).join(runs.select("run_id", "source_sha256"), on=["run_id", "source_sha256"], how="semi")
     todo = runs.join(current, on="run_id", how="anti")
-    fresh, problems = compute_runs(config, todo, family, version, computed or {})
+    curves = dict(curves or {})  # with those of the calibrations read back next
+    fresh, problems = compute_runs(config, todo, family, version, computed or {}, curves)
     data = pl.concat([current.select(["run_id", *DATA_COLUMNS, "remarks", "source_sha256", "metrics_version",
                                       "settings_hash"]), fresh], how="vertical")
     data = data.with_columns(pl.col("remarks").list.eval(pl.element().filter(~_joined_remark(pl.element()))))
-    table = _join(config, runs, data, old, curves or {}, family)
+    table = _join(config, runs, data, old, curves, family)
     stale = rebuild or not table.equals(old) or not is_current(config.metrics_path, config.metrics)
     return MetricsUpdate(table, computed=todo.height, stale=stale, problems=problems,
                          elapsed_s=time.monotonic() - started, cpu_s=time.process_time() - cpu)
@@ -237,15 +239,15 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     nm = it["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
     best = np.full(it.height, -1)
     refused = np.full(it.height, -1)  # of a run no calibration can price: the nearest one, which its remark names
-    near: list[tuple[np.ndarray, np.ndarray]] = []  # (run, calibration) index pairs of a run's usable ones in reach
+    reaches: list[Reach] = []  # per wavelength: the usable calibrations in reach of each lit run
+    window_us = settings.calibration_stale_h * 3.6e9
     for wavelength in sorted(set(nm[np.isfinite(nm)].tolist())):  # not np.unique: its first call imports ~7 ms
         of_wavelength = nm == wavelength
         candidates = np.flatnonzero(np.abs(cal_nm - wavelength) <= settings.wavelength_tolerance_nm)
         usable = candidates[priceable[candidates]]
         if usable.size:
             best[of_wavelength] = usable[_nearest(cal_us[usable], at_us[of_wavelength])]
-            runs_here, cals_here = _within(cal_us[usable], at_us[of_wavelength], settings.calibration_stale_h * 3.6e9)
-            near.append((np.flatnonzero(of_wavelength)[runs_here], usable[cals_here]))
+            reaches.append(reach(cal_us, usable, at_us, np.flatnonzero(of_wavelength), window_us))
         elif candidates.size:
             refused[of_wavelength] = candidates[_nearest(cal_us[candidates], at_us[of_wavelength])]
     found = best >= 0
@@ -260,7 +262,8 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
                                pl.col("source_sha256").alias("calibration_sha256")),
            on="calibration_run_id", how="left")
     before = old.filter(  # a price of another definition is redone; so is every run without a calibration (no read)
-        pl.col("metrics_version") == METRICS_VERSION, pl.col("calibration_run_id").is_not_null()
+        pl.col("metrics_version") == METRICS_VERSION, pl.col("calibration_run_id").is_not_null(),
+        ~pl.col("remarks").list.eval(pl.element().str.starts_with(UNREADABLE_CALIBRATION)).list.any(),
     ).select(
         "run_id",
         "calibration_run_id",
@@ -279,21 +282,9 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
         nulls_equal=True,
     )
     redo = assigned.join(kept, on="run_id", how="anti")
-    sets = _calibration_sets(it, calibrations, near)
-    spreads_kept = sets.join(
-        old.filter(pl.col("metrics_version") == METRICS_VERSION).select(
-            "run_id", "laser_voltage_v", "calibration_set", "calibration_spread"),
-        on=["run_id", "laser_voltage_v", "calibration_set"], how="inner", nulls_equal=True)
-    spreads_redo = sets.join(spreads_kept, on="run_id", how="anti")
-    cal_dates = dict(zip(cal_ids.tolist(), calibrations["date_local"].to_list(), strict=True))
-    cal_shas = dict(zip(cal_ids.tolist(), calibrations["source_sha256"].to_list(), strict=True))
-    needed = pl.concat([redo["calibration_run_id"].drop_nulls(), spreads_redo["_near"].explode()]).unique(
-        maintain_order=True).to_list()
-    curves = {cal_id: staged[1] for cal_id in needed
-              if (staged := staged_curves.get(cal_id)) is not None and staged[0] == cal_shas[cal_id]}
-    to_read = [cal_id for cal_id in needed if cal_id not in curves]
-    read = map_in_threads(config, lambda cal_id: _curve(config, cal_id, cal_dates[cal_id]), to_read)
-    curves.update(zip(to_read, read, strict=True))
+    spreads = Spreads(reaches, it, calibrations, old)
+    curves = _Curves(config, calibrations, staged_curves)
+    curves.load([*redo["calibration_run_id"].drop_nulls(), *spreads.needed()])  # one read, in threads
     priced: list[tuple[str, float | None, str | None]] = []
     for run_id, laser_v, wavelength, cal_id, refused_by in redo.select(
         "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id", "_refused"
@@ -306,7 +297,10 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
             what = f"of {wavelength:g} nm" if wavelength is not None else "(the run has no wavelength)"
             priced.append((run_id, None, f"power_w: no LaserCalibration {what} in the store"))
             continue
-        priced.append((run_id, *power_at(*curves[cal_id], laser_v)))
+        if (curve := curves[cal_id]) is None:
+            priced.append((run_id, None, f"{UNREADABLE_CALIBRATION} ({cal_id}): read again at the next update"))
+            continue
+        priced.append((run_id, *power_at(*curve, laser_v)))
     powers = pl.concat(
         [
             kept.select("run_id", "power_w", "_power_remark"),
@@ -315,15 +309,9 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
             ),
         ]
     )
-    spreads = pl.concat([
-        spreads_kept.select("run_id", "calibration_set", "calibration_spread"),
-        spreads_redo.select("run_id", "calibration_set", calibration_spread=pl.Series(
-            [_spread([curves[cal_id] for cal_id in cals], laser_v)
-             for laser_v, cals in spreads_redo.select("laser_voltage_v", "_near").iter_rows()], dtype=pl.Float64)),
-    ])
     joined = assigned.select("run_id", "calibration_run_id", "calibration_sha256", "calibration_age_h").join(
         powers, on="run_id", how="left"
-    ).join(spreads, on="run_id", how="left")
+    ).join(spreads.computed(curves.__getitem__), on="run_id", how="left")
     # a photoresponse (the VL column pulses) where the header's voltage says dark: priced by neither, said why
     unlit = (family == "It") & pl.col("delta_i_a").is_not_null() & ~lit.fill_null(False)
     header_v = pl.col("laser_voltage_v")
@@ -350,44 +338,30 @@ def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame) -> list[str |
     return reasons
 
 
-def _within(times: np.ndarray, at: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
-    """(index into `at`, index into `times`) of every time within `reach` of a time of `at` that has at least two,
-    each one's in time order: the calibrations whose powers a run's `calibration_spread` compares."""
-    order = np.argsort(times, kind="stable")
-    ordered = times[order]
-    first = np.searchsorted(ordered, at - reach, "left")
-    counts = np.searchsorted(ordered, at + reach, "right") - first
-    counts[counts < 2] = 0
-    pairs = np.arange(int(counts.sum()))
-    # each pair's place in its run's slice of `ordered`: its position among all pairs less those of earlier runs
-    return np.repeat(np.arange(at.size), counts), order[np.repeat(first - np.cumsum(counts) + counts, counts) + pairs]
+class _Curves:
+    """Calibration curves by run_id, each read once: the stager's (`staged`: run_id → (content hash, curve)) where
+    the content still matches, the others read back from the store in threads; None where the Parquet cannot be
+    read (a price from it is refused and redone at the next update, not a remark kept for good)."""
 
+    def __init__(self, config: StagingConfig, calibrations: pl.DataFrame,
+                 staged: Mapping[str, tuple[str, Curve]]) -> None:
+        self.config, self.staged = config, staged
+        ids = calibrations["run_id"].to_list()
+        self.dates = dict(zip(ids, calibrations["date_local"].to_list(), strict=True))
+        self.shas = dict(zip(ids, calibrations["source_sha256"].to_list(), strict=True))
+        self.curves: dict[str, Curve | None] = {}
 
-def _calibration_sets(it: pl.DataFrame, calibrations: pl.DataFrame,
-                      near: list[tuple[np.ndarray, np.ndarray]]) -> pl.DataFrame:
-    """run_id, laser_voltage_v, `calibration_set` and its calibrations' run_ids (`_near`) of each lit run with two
-    or more usable calibrations in reach (`near`: index pairs into `it` and `calibrations`)."""
-    runs = np.concatenate([pair[0] for pair in near]) if near else np.empty(0, dtype=np.int64)
-    cals = np.concatenate([pair[1] for pair in near]) if near else np.empty(0, dtype=np.int64)
-    pairs = pl.DataFrame({
-        "run_id": it["run_id"].gather(runs.tolist()),  # from lists: see `calibration_age_h`
-        "laser_voltage_v": it["laser_voltage_v"].gather(runs.tolist()),
-        "cal_id": calibrations["run_id"].gather(cals.tolist()),
-        "cal_sha": calibrations["source_sha256"].gather(cals.tolist()),
-    })
-    return pairs.group_by("run_id", "laser_voltage_v", maintain_order=True).agg(
-        calibration_set=pl.concat_str("cal_id", pl.lit("@"), pl.col("cal_sha").str.slice(0, 12)).str.join(","),
-        _near=pl.col("cal_id"),
-    )
+    def load(self, cal_ids: list[str]) -> None:
+        needed = [cal_id for cal_id in dict.fromkeys(cal_ids) if cal_id not in self.curves]
+        for cal_id in needed:
+            if (staged := self.staged.get(cal_id)) is not None and staged[0] == self.shas[cal_id]:
+                self.curves[cal_id] = staged[1]
+        to_read = [cal_id for cal_id in needed if cal_id not in self.curves]
+        read = map_in_threads(self.config, lambda cal_id: _curve(self.config, cal_id, self.dates[cal_id]), to_read)
+        self.curves.update(zip(to_read, read, strict=True))
 
-
-def _spread(curves: list[Curve], laser_v: float) -> float | None:
-    """Largest over smallest power the curves give at `laser_v`, of those that price it; None with fewer than two."""
-    powers = [power for curve in curves if (power := power_at(*curve, laser_v)[0]) is not None]
-    if len(powers) < 2:
-        return None
-    ratio = max(powers) / min(powers)
-    return ratio if math.isfinite(ratio) else None
+    def __getitem__(self, cal_id: str) -> Curve | None:
+        return self.curves[cal_id]
 
 
 def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -400,11 +374,11 @@ def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
     return order[np.where(np.abs(at - values[left]) <= np.abs(values[right] - at), left, right)]
 
 
-def _curve(config: StagingConfig, run_id: str, date_local: dt.date) -> Curve:
-    """A calibration's curve read back; empty when its Parquet cannot be read (power_at says so)."""
+def _curve(config: StagingConfig, run_id: str, date_local: dt.date) -> Curve | None:
+    """A calibration's curve read back; None when its Parquet cannot be read."""
     path = run_parquet_path(config.stage_root, "LaserCalibration", date_local, run_id)
     frame = read_run(path, list(READ_COLUMNS["LaserCalibration"]))
-    return (np.empty(0), np.empty(0)) if isinstance(frame, Exception) else curve_of(frame)
+    return None if isinstance(frame, Exception) else curve_of(frame)
 
 
 def refresh_metrics(config: StagingConfig, *, rebuild: bool = False) -> MetricsUpdate:

@@ -1,0 +1,125 @@
+"""How far the calibrations within reach of a lit It run disagree on its power (`calibration_spread`).
+
+A run's calibrations in reach, those of its wavelength started within the stale window of it, are consecutive in
+start order, so a run holds a slice of them (its first and how many), and the runs that hold a calibration are
+consecutive too: the work and the memory go with runs plus calibrations, not with their pairs (a lab calibrating
+every 15 minutes has ~100 in reach of each run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from labtui.core.metrics.calibration import powers_at
+from labtui.core.metrics.per_run import Curve
+from labtui.core.metrics_stamp import METRICS_VERSION
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The usable calibrations of one wavelength in start order (`cals`: indices into the calibrations) and its lit
+    runs in start order (`runs`: indices into them), each with its slice of `cals`: from `first`, `count` of them
+    (0 where fewer than two: the run has no spread)."""
+
+    runs: np.ndarray
+    cals: np.ndarray
+    first: np.ndarray
+    count: np.ndarray
+
+
+def reach(cal_us: np.ndarray, usable: np.ndarray, run_us: np.ndarray, runs: np.ndarray, window_us: float) -> Reach:
+    """`Reach` of the calibrations `usable` (indices into `cal_us`, their start times) and the lit runs `runs`
+    (indices into `run_us`): those started within `window_us` of the run, either side."""
+    cals = usable[np.argsort(cal_us[usable], kind="stable")]
+    runs = runs[np.argsort(run_us[runs], kind="stable")]
+    times = cal_us[cals]
+    first = np.searchsorted(times, run_us[runs] - window_us, "left")
+    count = np.searchsorted(times, run_us[runs] + window_us, "right") - first
+    count[count < 2] = 0
+    return Reach(runs, cals, first, count)
+
+
+class Spreads:
+    """The lit runs' spreads: kept from the last table where the run, its VL, its calibrations in reach and their
+    contents are as they were (`kept`), the others computed from the curves (`needed`, then `computed`)."""
+
+    def __init__(self, reaches: list[Reach], it: pl.DataFrame, calibrations: pl.DataFrame,
+                 old: pl.DataFrame) -> None:
+        self.reaches = reaches
+        self.vl = it["laser_voltage_v"].to_numpy()
+        self.cal_ids: list[str] = calibrations["run_id"].to_list()
+        current = old.filter(pl.col("metrics_version") == METRICS_VERSION)
+        changed = set(calibrations.join(current, on=["run_id", "source_sha256"], how="anti")["run_id"].to_list())
+        run_ids = it["run_id"].to_list()
+        rows = []
+        for index, spans in enumerate(reaches):
+            ids = [self.cal_ids[cal] for cal in spans.cals.tolist()]
+            changed_before = np.r_[0, np.cumsum([cal_id in changed for cal_id in ids])]  # new or re-staged
+            touched = changed_before[spans.first + spans.count] > changed_before[spans.first]
+            for place in np.flatnonzero(spans.count).tolist():
+                first, count = int(spans.first[place]), int(spans.count[place])
+                run = int(spans.runs[place])
+                rows.append((run_ids[run], self.vl[run], f"{ids[first]}…{ids[first + count - 1]} ({count})",
+                             bool(touched[place]), index, place))
+        keyed = pl.DataFrame(rows, orient="row", schema={
+            "run_id": pl.String, "laser_voltage_v": pl.Float64, "calibration_set": pl.String,
+            "_touched": pl.Boolean, "_reach": pl.Int64, "_place": pl.Int64})
+        kept = keyed.filter(~pl.col("_touched")).join(
+            current.select("run_id", "laser_voltage_v", "calibration_set", "calibration_spread"),
+            on=["run_id", "laser_voltage_v", "calibration_set"], how="inner", nulls_equal=True)
+        self.kept = kept.select("run_id", "calibration_set", "calibration_spread")
+        self.redo = keyed.join(kept, on="run_id", how="anti")
+
+    def needed(self) -> list[str]:
+        """The calibrations whose curves `computed` reads: those in reach of a run whose spread is computed."""
+        needed: list[str] = []
+        for index, places in self._places():
+            spans = self.reaches[index]
+            covered = np.zeros(spans.cals.size + 1, dtype=np.int64)
+            np.add.at(covered, spans.first[places], 1)
+            np.add.at(covered, spans.first[places] + spans.count[places], -1)
+            needed += [self.cal_ids[cal] for cal in spans.cals[np.cumsum(covered[:-1]) > 0].tolist()]
+        return needed
+
+    def computed(self, curve_of: Callable[[str], Curve | None]) -> pl.DataFrame:
+        """run_id, calibration_set and calibration_spread of the runs not kept: each calibration's powers at the VLs
+        of the runs that hold it, taken at once; a run one of whose calibrations cannot be read (`curve_of` gives
+        None) has neither, and the next update tries again."""
+        frames = [self.kept]
+        for index, places in self._places():
+            spans = self.reaches[index]
+            first = spans.first[places]
+            last = first + spans.count[places] - 1
+            vl = self.vl[spans.runs[places]]
+            high, low = np.full(places.size, np.nan), np.full(places.size, np.nan)
+            priced, unread = np.zeros(places.size, dtype=np.int64), np.zeros(places.size, dtype=bool)
+            for cal in range(int(first.min()), int(last.max()) + 1):
+                # the runs that hold it are consecutive: both ends of the slices rise with the runs' start times
+                begin, end = np.searchsorted(last, cal, "left"), np.searchsorted(first, cal, "right")
+                if begin >= end:
+                    continue
+                if (curve := curve_of(self.cal_ids[int(spans.cals[cal])])) is None:
+                    unread[begin:end] = True
+                    continue
+                power = powers_at(*curve, vl[begin:end])
+                high[begin:end] = np.fmax(high[begin:end], power)
+                low[begin:end] = np.fmin(low[begin:end], power)
+                priced[begin:end] += np.isfinite(power)
+            with np.errstate(all="ignore"):
+                spread = np.where((priced >= 2) & ~unread, high / low, np.nan)
+            rows = self.redo.filter(pl.col("_reach") == index).sort("_place")
+            frames.append(rows.select(
+                "run_id",
+                calibration_set=pl.when(pl.Series(unread.tolist())).then(None).otherwise("calibration_set"),
+                calibration_spread=pl.Series(spread.tolist(), dtype=pl.Float64).fill_nan(None),
+            ))
+        return pl.concat(frames)
+
+    def _places(self) -> list[tuple[int, np.ndarray]]:
+        """Each reach's places (in run start order) of the runs whose spread is computed."""
+        by_reach = self.redo.group_by("_reach").agg(pl.col("_place").sort()).sort("_reach")
+        return [(index, np.array(places, dtype=np.int64)) for index, places in by_reach.iter_rows()]
