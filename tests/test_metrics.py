@@ -915,6 +915,27 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
     assert errors[0].startswith("labtui: no runs of chip number 99") and errors[1].startswith("labtui: unknown")
 
 
+def test_a_registry_entry_read_like_another_family_gets_that_familys_quantities_at_the_next_stage(
+        tmp_path: Path) -> None:
+    """A lab's It2 entry said `like: IVg` by mistake; fixed to `like: It`, the next stage read its files again, but
+    their metrics rows were kept from the table (same content, same definitions): read as IVg runs until
+    `metrics --rebuild`."""
+    lab = Lab(tmp_path)
+    registry = tmp_path / "procedures.yaml"
+    right = "  It2: &three_phase\n    description: current vs time in three phases (laser off, on, off)\n    like: It"
+    assert right in default_registry_path().read_text()
+    registry.write_text(default_registry_path().read_text().replace(right, right.replace("like: It", "like: IVg")))
+    lab.configure(procedures_file=registry)
+    lab.write("a/It22025-10-13_1.csv", raw_csv("It2", params=PARAMS["It"], columns=COLUMNS["It"], rows=it_rows()))
+    lab.stage()
+    (row,) = read_metrics(lab.config).rows(named=True)
+    assert row["delta_i_a"] is None and any(remark.startswith("run: no column") for remark in row["remarks"])
+    registry.write_text(default_registry_path().read_text())
+    assert lab.stage().read_again == 1
+    (row,) = read_metrics(lab.config).rows(named=True)  # read as an It run (this one switched on too early)
+    assert [remark.split(":")[0] for remark in row["remarks"]] == ["It", "power_w"]
+
+
 def test_cli_metrics_carry_what_each_run_was_measured_under(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A photoresponse table without its wavelength and laser voltage cannot be plotted against them, and a
     calibration's row without its wavelength cannot be told from the day's others."""

@@ -107,8 +107,9 @@ def compute_update(
     runs = _with_metrics(manifest, family)
     old = empty_metrics() if rebuild else _previous_table(config)
     version = settings_hash(config.metrics)
-    current = old.filter(
-        (pl.col("metrics_version") == METRICS_VERSION) & (pl.col("settings_hash") == version)
+    current = old.filter(  # a run the stager has just computed takes its new values: re-read for an edited registry
+        (pl.col("metrics_version") == METRICS_VERSION) & (pl.col("settings_hash") == version)  # entry (a `like:`
+        & ~pl.col("run_id").is_in(list(computed or ())),  # fixed), its content is the same
     ).join(runs.select("run_id", "source_sha256"), on=["run_id", "source_sha256"], how="semi")
     todo = runs.join(current, on="run_id", how="anti")
     curves = dict(curves or {})  # with those of the calibrations read back next
