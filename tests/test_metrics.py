@@ -1192,6 +1192,23 @@ def test_calibrations_in_reach_that_disagree_give_the_runs_calibration_spread(tm
     assert read_metrics(lab.config).equals(incremental)
 
 
+def test_prune_takes_the_dropped_runs_out_of_the_metrics_table(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A pruned calibration kept pricing the lit runs (and their rows stayed in the table) until the next stage that
+    had files to stage."""
+    lab = small_lab(tmp_path)
+    lab.stage()
+    lit = read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light")).row(0, named=True)
+    assert lit["power_w"] is not None
+    (lab.raw / "2025-10-14" / "LaserCalibration2025-10-14_1.csv").unlink()
+    assert main(lab.args("prune", "--yes")) == 0
+    table = read_metrics(lab.config)
+    assert "LaserCalibration" not in table["proc"].to_list()
+    lit = table.filter(pl.col("proc") == "It", pl.col("has_light")).row(0, named=True)
+    assert (lit["power_w"], lit["calibration_run_id"]) == (None, None)
+    assert "power_w: no LaserCalibration of 455 nm in the store" in lit["remarks"]
+
+
 def test_reach_gives_each_run_the_slice_of_calibrations_within_the_window() -> None:
     times = np.array([20, 0, 100, 10])  # unsorted, as the calibrations come
     spans = reach(times, np.arange(4), np.array([50, 15, 5, 100]), np.arange(4), 10)

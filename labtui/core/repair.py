@@ -192,7 +192,10 @@ def _one_row_per_source(vouched: list[_Vouched]) -> tuple[list[_Vouched], list[_
 
 def drop_runs(config: StagingConfig, sources: set[str]) -> tuple[int, Path | None]:
     """Remove the runs of these raw files from the manifest (their Parquet and records go to the quarantine); (runs
-    dropped, folder). By raw file, as `prunable` finds them: a row whose run_id a hand edit made null is dropped too."""
+    dropped, folder). By raw file, as `prunable` finds them: a row whose run_id a hand edit made null is dropped too.
+    The metrics table follows, as after a stage: a power priced by a dropped calibration is priced again."""
+    from labtui.core.metrics import update_after_stage
+
     with lock_store(config):
         manifest = read_manifest(config.manifest_path)
         pruned = pl.col("source_file").is_in(list(sources)).fill_null(False)
@@ -200,6 +203,7 @@ def drop_runs(config: StagingConfig, sources: set[str]) -> tuple[int, Path | Non
         if dropped.is_empty():
             return 0, None
         write_manifest(manifest.filter(~pruned), config.manifest_path)
+        update_after_stage(config, manifest.filter(~pruned), changed=True)  # a problem: the next stage tries again
         addressed = dropped.filter(addresses_a_run())  # a hand-edited row's folder stays an orphan for validate
         paths = [run_dir(config.stage_root, proc, date, run_id)
                  for run_id, proc, date in addressed.select("run_id", "proc", "date_local").iter_rows()]
