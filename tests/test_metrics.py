@@ -1209,6 +1209,43 @@ def test_prune_takes_the_dropped_runs_out_of_the_metrics_table(tmp_path: Path,
     assert "power_w: no LaserCalibration of 455 nm in the store" in lit["remarks"]
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_spreads_updated_stage_by_stage_are_those_a_rebuild_computes(tmp_path: Path, seed: int) -> None:
+    """Calibrations and lit runs of two wavelengths arriving, re-measured and pruned in random order, hours apart:
+    after every stage the table's spreads, kept or computed again, are those computed from scratch."""
+    rng = np.random.default_rng(seed)
+    lab = Lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    calibrations: list[Path] = []
+
+    def scaled(factor: float) -> Callable[[float], float]:
+        return lambda vl: factor * 1e-6 * vl
+
+    for step in range(4):
+        for _ in range(int(rng.integers(2, 5))):
+            file_idx = len(calibrations) + 1
+            start = START + dt.timedelta(hours=float(rng.uniform(0, 60)))
+            path = write_run(day, "LaserCalibration", file_idx=file_idx, start_utc=start,
+                             params={"Laser wavelength": int(rng.choice([455, 505]))})
+            calibrations.append(recalibrate(path, scaled(float(rng.uniform(0.5, 4)))))
+        for k in range(int(rng.integers(1, 4))):
+            write_run(day, "It", file_idx=100 * step + k + 1, start_utc=START + dt.timedelta(
+                hours=float(rng.uniform(0, 60))), params={"Laser voltage": 2.0,
+                                                        "Laser wavelength": int(rng.choice([455, 505]))})
+        if step >= 1:  # one re-measured, one gone
+            recalibrate(calibrations[int(rng.integers(len(calibrations)))], scaled(float(rng.uniform(0.5, 4))))
+        if step >= 2:
+            gone = calibrations.pop(int(rng.integers(len(calibrations))))
+            gone.unlink()
+            assert main(lab.args("prune", "--yes")) == 0
+        lab.stage()
+        columns = ["run_id", "calibration_set", "calibration_spread", "power_w"]
+        staged = read_metrics(lab.config).select(columns).sort("run_id")
+        assert staged.equals(metrics_table.compute_update(lab.config, rebuild=True).table.select(columns).sort(
+            "run_id")), step
+    assert staged["calibration_spread"].drop_nulls().len() > 0  # the case is exercised
+
+
 def test_reach_gives_each_run_the_slice_of_calibrations_within_the_window() -> None:
     times = np.array([20, 0, 100, 10])  # unsorted, as the calibrations come
     spans = reach(times, np.arange(4), np.array([50, 15, 5, 100]), np.arange(4), 10)
