@@ -266,9 +266,9 @@ async def test_a_plot_of_a_selection_leaves_excluded_runs_out_and_says_so(lab: L
 
 
 async def test_a_run_pruned_from_another_terminal_leaves_the_dirac_points_and_enter_says_so(lab: Lab) -> None:
-    """`labtui prune --yes` drops runs from the manifest, not from the metrics table: the dashboard kept showing the
-    pruned IVg's Dirac point, and Enter on it (or on any row drawn before a prune or a re-stage) crashed the app
-    (OutOfBoundsError, exit 70)."""
+    """`labtui prune --yes` dropped runs from the manifest, not from the metrics table: the dashboard kept showing
+    the pruned IVg's Dirac point, and Enter on it (or on any row drawn before a prune or a re-stage) crashed the app
+    (OutOfBoundsError, exit 70). The table follows the prune now; a row drawn before it is still said gone."""
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
@@ -278,7 +278,7 @@ async def test_a_run_pruned_from_another_terminal_leaves_the_dirac_points_and_en
         (lab.raw / gone).unlink()
         pruned = lab.cli("prune", "--yes")
         assert pruned.returncode == 0 and "dropped 1 run" in pruned.stdout, pruned.stderr
-        assert shown["run_id"] in read_metrics(lab.config)["run_id"].to_list()  # prune leaves the table as it was
+        assert shown["run_id"] not in read_metrics(lab.config)["run_id"].to_list()  # the table follows the prune
         dirac.focus()
         dirac.cursor = dirac.frame["chip_name"].to_list().index("Alisson67")
         await pilot.press("enter")  # drawn before the store poll saw the prune
