@@ -1165,11 +1165,13 @@ def test_calibrations_in_reach_that_disagree_give_the_runs_calibration_spread(tm
         return row["calibration_spread"], row["calibration_set"]
 
     first_id, second_id = (lab.run_of(str(path.relative_to(lab.raw)))["run_id"] for path in (first, second))
-    in_reach = f"{first_id}…{second_id} (2)"
-    assert spread_and_set() == (pytest.approx(3.0), in_reach)  # in start order
+    in_reach = f"{first_id}…{second_id} (2) "  # in start order, then a digest of their contents
+    spread, before = spread_and_set()
+    assert spread == pytest.approx(3.0) and before.startswith(in_reach)
     recalibrate(second, lambda vl: 2e-6 * vl)
     lab.stage()
-    assert spread_and_set() == (pytest.approx(2.0), in_reach)
+    spread, after = spread_and_set()
+    assert spread == pytest.approx(2.0) and after.startswith(in_reach) and after != before
     incremental = read_metrics(lab.config)
     metrics_table.update_metrics(lab.config, rebuild=True)
     assert read_metrics(lab.config).equals(incremental)
@@ -1192,6 +1194,29 @@ def test_calibrations_in_reach_that_disagree_give_the_runs_calibration_spread(tm
     assert read_metrics(lab.config).equals(incremental)
 
 
+def test_a_spread_is_computed_again_when_its_calibrations_change_but_not_their_ends_or_count(tmp_path: Path) -> None:
+    """The middle calibration re-measured at another wavelength left the run's reach, and one of a nearby wavelength
+    joined it under a wider tolerance: same first and last, same count, and the old spread was kept."""
+    lab = Lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    for file_idx, hours, nm, factor in ((1, 0, 455, 1), (2, 1, 455, 3), (3, 2, 455, 1), (4, 1.5, 458, 1.5)):
+        recalibrate(write_run(day, "LaserCalibration", file_idx=file_idx, start_utc=START + dt.timedelta(hours=hours),
+                              params={"Laser wavelength": nm}), lambda vl, factor=factor: factor * 1e-6 * vl)
+    write_run(day, "It", file_idx=1, start_utc=START + dt.timedelta(hours=1), params={"Laser voltage": 2.0})
+    lab.stage()
+
+    def spread() -> float:
+        return read_metrics(lab.config).filter(pl.col("proc") == "It")["calibration_spread"][0]
+
+    assert spread() == pytest.approx(3.0)
+    recalibrate(write_run(day, "LaserCalibration", file_idx=2, start_utc=START + dt.timedelta(hours=1),
+                          params={"Laser wavelength": 470}), lambda vl: 3e-6 * vl)
+    lab.configure(metrics={"wavelength_tolerance_nm": 5})
+    lab.stage()
+    assert spread() == pytest.approx(1.5)
+    assert read_metrics(lab.config).equals(metrics_table.compute_update(lab.config, rebuild=True).table)
+
+
 def test_prune_takes_the_dropped_runs_out_of_the_metrics_table(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     """A pruned calibration kept pricing the lit runs (and their rows stayed in the table) until the next stage that
@@ -1207,6 +1232,26 @@ def test_prune_takes_the_dropped_runs_out_of_the_metrics_table(tmp_path: Path,
     lit = table.filter(pl.col("proc") == "It", pl.col("has_light")).row(0, named=True)
     assert (lit["power_w"], lit["calibration_run_id"]) == (None, None)
     assert "power_w: no LaserCalibration of 455 nm in the store" in lit["remarks"]
+
+
+def test_a_prune_whose_metrics_update_fails_says_so_and_the_next_stage_computes_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """With a broken chip_params.yaml the table's update after a prune failed without a word, and a stage with no
+    file to stage never redid it: the dropped calibration kept pricing the runs."""
+    monkeypatch.chdir(tmp_path)
+    lab = small_lab(tmp_path)
+    lab.stage()
+    (lab.raw / "2025-10-14" / "LaserCalibration2025-10-14_1.csv").unlink()
+    geometry = tmp_path / "config" / "chip_params.yaml"
+    geometry.parent.mkdir(exist_ok=True)
+    geometry.write_text("Alisson67: [unclosed\n")
+    assert main(lab.args("prune", "--yes")) == 0
+    assert "the next stage computes the derived quantities again" in capsys.readouterr().err
+    geometry.write_text("{}\n")
+    assert lab.stage().staged == 0
+    table = read_metrics(lab.config)
+    assert "LaserCalibration" not in table["proc"].to_list()
+    assert table.filter(pl.col("proc") == "It", pl.col("has_light"))["power_w"].to_list() == [None]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

@@ -69,7 +69,9 @@ def run_prune(args: argparse.Namespace) -> int:
         print(f"{counted(runs.height, 'run')} would be dropped from {config.store_root}; "
               "run again with --yes to drop them")
     else:
-        dropped, folder = drop_runs(config, set(runs["source_file"].to_list()))
+        dropped, folder, problems = drop_runs(config, set(runs["source_file"].to_list()))
         kept = f"; their Parquet and records are in {folder}" if folder else " (no Parquet of theirs to set aside)"
         print(f"dropped {counted(dropped, 'run')}{kept}")
+        for problem in problems:
+            print(shown(f"labtui: {problem}; the next stage computes the derived quantities again"), file=sys.stderr)
     return EXIT_OK

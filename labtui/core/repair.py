@@ -10,6 +10,7 @@ is.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -190,10 +191,12 @@ def _one_row_per_source(vouched: list[_Vouched]) -> tuple[list[_Vouched], list[_
     return list(newest.values()), older
 
 
-def drop_runs(config: StagingConfig, sources: set[str]) -> tuple[int, Path | None]:
+def drop_runs(config: StagingConfig, sources: set[str]) -> tuple[int, Path | None, list[str]]:
     """Remove the runs of these raw files from the manifest (their Parquet and records go to the quarantine); (runs
-    dropped, folder). By raw file, as `prunable` finds them: a row whose run_id a hand edit made null is dropped too.
-    The metrics table follows, as after a stage: a power priced by a dropped calibration is priced again."""
+    dropped, folder, problems). By raw file, as `prunable` finds them: a row whose run_id a hand edit made null is
+    dropped too. The metrics table follows, as after a stage: a power priced by a dropped calibration is priced
+    again. Where that update fails (a broken chip_params.yaml), the table is removed, so that the next stage
+    computes it again rather than keep the dropped runs' prices; its problems are returned."""
     from labtui.core.metrics import update_after_stage
 
     with lock_store(config):
@@ -201,15 +204,19 @@ def drop_runs(config: StagingConfig, sources: set[str]) -> tuple[int, Path | Non
         pruned = pl.col("source_file").is_in(list(sources)).fill_null(False)
         dropped = manifest.filter(pruned)
         if dropped.is_empty():
-            return 0, None
+            return 0, None, []
         write_manifest(manifest.filter(~pruned), config.manifest_path)
-        update_after_stage(config, manifest.filter(~pruned), changed=True)  # a problem: the next stage tries again
+        update = update_after_stage(config, manifest.filter(~pruned), changed=True)
+        problems = update.problems if update is not None and not update.written else []
+        if problems:
+            with contextlib.suppress(OSError):  # not there, or not removable: the stage's update says so
+                config.metrics_path.unlink()
         addressed = dropped.filter(addresses_a_run())  # a hand-edited row's folder stays an orphan for validate
         paths = [run_dir(config.stage_root, proc, date, run_id)
                  for run_id, proc, date in addressed.select("run_id", "proc", "date_local").iter_rows()]
         paths += [config.legacy_records_dir / f"{run_id}.json" for run_id in addressed["run_id"]]
         folder = quarantine(config, [path for path in paths if path.exists()], DROPPED)
-    return dropped.height, folder
+    return dropped.height, folder, problems
 
 
 def prunable(config: StagingConfig, manifest: pl.DataFrame, passed: PassedOver) -> pl.DataFrame:

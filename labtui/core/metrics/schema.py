@@ -23,8 +23,8 @@ PROVENANCE_SCHEMA: dict[str, pl.DataType] = {
     "remarks": pl.List(pl.String()),  # "<column or topic>: <why it is null>"
     "source_sha256": pl.String(),  # the run content the from-data quantities were computed from
     "calibration_sha256": pl.String(),  # the calibration content power_w was interpolated from
-    # the usable calibrations in reach of a lit run, which calibration_spread compares: `<first>…<last> (<count>)`,
-    # run_ids in start order (they are consecutive)
+    # the usable calibrations in reach of a lit run, which calibration_spread compares: `<first>…<last> (<count>)
+    # <digest>`, run_ids in start order (they are consecutive), then 64 bits of a digest of their contents
     "calibration_set": pl.String(),
     "metrics_version": pl.Int32(),
     "settings_hash": pl.String(),  # the windows (config `metrics:`) the from-data quantities used

@@ -44,31 +44,34 @@ def reach(cal_us: np.ndarray, usable: np.ndarray, run_us: np.ndarray, runs: np.n
 
 
 class Spreads:
-    """The lit runs' spreads: kept from the last table where the run, its VL, its calibrations in reach and their
-    contents are as they were (`kept`), the others computed from the curves (`needed`, then `computed`)."""
+    """The lit runs' spreads: kept from the last table where the run, its VL and the contents of its calibrations in
+    reach are as they were (`kept`), the others computed from the curves (`needed`, then `computed`). A run's
+    `calibration_set` names its first and last calibration and their count, then a digest of their contents: a
+    member that left or joined (pruned, another wavelength, a wider tolerance) changes it, whatever the ends."""
 
     def __init__(self, reaches: list[Reach], it: pl.DataFrame, calibrations: pl.DataFrame,
                  old: pl.DataFrame) -> None:
         self.reaches = reaches
         self.vl = it["laser_voltage_v"].to_numpy()
         self.cal_ids: list[str] = calibrations["run_id"].to_list()
-        current = old.filter(pl.col("metrics_version") == METRICS_VERSION)
-        changed = set(calibrations.join(current, on=["run_id", "source_sha256"], how="anti")["run_id"].to_list())
+        # each calibration's content as 64 bits of its hash; a slice's digest is their sum (mod 2**64), from sums
+        contents = np.array([int(sha[:16], 16) for sha in calibrations["source_sha256"].to_list()], dtype=np.uint64)
         run_ids = it["run_id"].to_list()
         rows = []
         for index, spans in enumerate(reaches):
             ids = [self.cal_ids[cal] for cal in spans.cals.tolist()]
-            changed_before = np.r_[0, np.cumsum([cal_id in changed for cal_id in ids])]  # new or re-staged
-            touched = changed_before[spans.first + spans.count] > changed_before[spans.first]
+            summed = np.r_[np.uint64(0), np.cumsum(contents[spans.cals], dtype=np.uint64)]
+            digests = (summed[spans.first + spans.count] - summed[spans.first]).tolist()  # arrays wrap silently
             for place in np.flatnonzero(spans.count).tolist():
                 first, count = int(spans.first[place]), int(spans.count[place])
                 run = int(spans.runs[place])
-                rows.append((run_ids[run], self.vl[run], f"{ids[first]}…{ids[first + count - 1]} ({count})",
-                             bool(touched[place]), index, place))
+                rows.append((run_ids[run], self.vl[run],
+                             f"{ids[first]}…{ids[first + count - 1]} ({count}) {digests[place]:016x}", index, place))
         keyed = pl.DataFrame(rows, orient="row", schema={
-            "run_id": pl.String, "laser_voltage_v": pl.Float64, "calibration_set": pl.String,
-            "_touched": pl.Boolean, "_reach": pl.Int64, "_place": pl.Int64})
-        kept = keyed.filter(~pl.col("_touched")).join(
+            "run_id": pl.String, "laser_voltage_v": pl.Float64, "calibration_set": pl.String, "_reach": pl.Int64,
+            "_place": pl.Int64})
+        current = old.filter(pl.col("metrics_version") == METRICS_VERSION)
+        kept = keyed.join(
             current.select("run_id", "laser_voltage_v", "calibration_set", "calibration_spread"),
             on=["run_id", "laser_voltage_v", "calibration_set"], how="inner", nulls_equal=True)
         self.kept = kept.select("run_id", "calibration_set", "calibration_spread")
@@ -110,7 +113,8 @@ class Spreads:
                 low[begin:end] = np.fmin(low[begin:end], power)
                 priced[begin:end] += np.isfinite(power)
             with np.errstate(all="ignore"):
-                spread = np.where((priced >= 2) & ~unread, high / low, np.nan)
+                ratio = high / low
+            spread = np.where((priced >= 2) & ~unread & np.isfinite(ratio), ratio, np.nan)  # an overflow: none
             rows = self.redo.filter(pl.col("_reach") == index).sort("_place")
             frames.append(rows.select(
                 "run_id",
