@@ -205,8 +205,9 @@ def drop_runs(config: StagingConfig, sources: set[str]) -> tuple[int, Path | Non
         dropped = manifest.filter(pruned)
         if dropped.is_empty():
             return 0, None, []
-        write_manifest(manifest.filter(~pruned), config.manifest_path)
-        update = update_after_stage(config, manifest.filter(~pruned), changed=True)
+        kept = manifest.filter(~pruned)
+        write_manifest(kept, config.manifest_path)
+        update = update_after_stage(config, kept, changed=True)
         problems = update.problems if update is not None and not update.written else []
         if problems:
             with contextlib.suppress(OSError):  # not there, or not removable: the stage's update says so

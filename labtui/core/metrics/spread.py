@@ -8,7 +8,7 @@ every 15 minutes has ~100 in reach of each run).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,12 +75,15 @@ class Spreads:
             current.select("run_id", "laser_voltage_v", "calibration_set", "calibration_spread"),
             on=["run_id", "laser_voltage_v", "calibration_set"], how="inner", nulls_equal=True)
         self.kept = kept.select("run_id", "calibration_set", "calibration_spread")
-        self.redo = keyed.join(kept, on="run_id", how="anti")
+        # the runs whose spread is computed, by reach, in start order: (reach index, their places, their rows)
+        redo = keyed.join(kept, on="run_id", how="anti").sort("_reach", "_place")
+        self.redo = [(frame["_reach"][0], frame["_place"].to_numpy(), frame.select("run_id", "calibration_set"))
+                     for frame in redo.partition_by("_reach", maintain_order=True)]
 
     def needed(self) -> list[str]:
         """The calibrations whose curves `computed` reads: those in reach of a run whose spread is computed."""
         needed: list[str] = []
-        for index, places in self._places():
+        for index, places, _ in self.redo:
             spans = self.reaches[index]
             covered = np.zeros(spans.cals.size + 1, dtype=np.int64)
             np.add.at(covered, spans.first[places], 1)
@@ -88,12 +91,12 @@ class Spreads:
             needed += [self.cal_ids[cal] for cal in spans.cals[np.cumsum(covered[:-1]) > 0].tolist()]
         return needed
 
-    def computed(self, curve_of: Callable[[str], Curve | None]) -> pl.DataFrame:
+    def computed(self, curves: Mapping[str, Curve | None]) -> pl.DataFrame:
         """run_id, calibration_set and calibration_spread of the runs not kept: each calibration's powers at the VLs
-        of the runs that hold it, taken at once; a run one of whose calibrations cannot be read (`curve_of` gives
-        None) has neither, and the next update tries again."""
+        of the runs that hold it, taken at once; a run one of whose calibrations cannot be read (None in `curves`,
+        which holds every one `needed` names) has neither, and the next update tries again."""
         frames = [self.kept]
-        for index, places in self._places():
+        for index, places, rows in self.redo:
             spans = self.reaches[index]
             first = spans.first[places]
             last = first + spans.count[places] - 1
@@ -105,7 +108,7 @@ class Spreads:
                 begin, end = np.searchsorted(last, cal, "left"), np.searchsorted(first, cal, "right")
                 if begin >= end:
                     continue
-                if (curve := curve_of(self.cal_ids[int(spans.cals[cal])])) is None:
+                if (curve := curves[self.cal_ids[int(spans.cals[cal])]]) is None:
                     unread[begin:end] = True
                     continue
                 power = powers_at(*curve, vl[begin:end])
@@ -115,15 +118,9 @@ class Spreads:
             with np.errstate(all="ignore"):
                 ratio = high / low
             spread = np.where((priced >= 2) & ~unread & np.isfinite(ratio), ratio, np.nan)  # an overflow: none
-            rows = self.redo.filter(pl.col("_reach") == index).sort("_place")
             frames.append(rows.select(
                 "run_id",
                 calibration_set=pl.when(pl.Series(unread.tolist())).then(None).otherwise("calibration_set"),
                 calibration_spread=pl.Series(spread.tolist(), dtype=pl.Float64).fill_nan(None),
             ))
         return pl.concat(frames)
-
-    def _places(self) -> list[tuple[int, np.ndarray]]:
-        """Each reach's places (in run start order) of the runs whose spread is computed."""
-        by_reach = self.redo.group_by("_reach").agg(pl.col("_place").sort()).sort("_reach")
-        return [(index, np.array(places, dtype=np.int64)) for index, places in by_reach.iter_rows()]

@@ -107,9 +107,11 @@ def compute_update(
     runs = _with_metrics(manifest, family)
     old = empty_metrics() if rebuild else _previous_table(config)
     version = settings_hash(config.metrics)
-    current = old.filter(  # a run the stager has just computed takes its new values: re-read for an edited registry
-        (pl.col("metrics_version") == METRICS_VERSION) & (pl.col("settings_hash") == version)  # entry (a `like:`
-        & ~pl.col("run_id").is_in(list(computed or ())),  # fixed), its content is the same
+    # a run the stager has just computed takes its new values, also one of the same content: re-read because its
+    # registry entry was edited (a `like:` fixed), the old values are another family's
+    current = old.filter(
+        (pl.col("metrics_version") == METRICS_VERSION) & (pl.col("settings_hash") == version)
+        & ~pl.col("run_id").is_in(list(computed or ())),
     ).join(runs.select("run_id", "source_sha256"), on=["run_id", "source_sha256"], how="semi")
     todo = runs.join(current, on="run_id", how="anti")
     curves = dict(curves or {})  # with those of the calibrations read back next
@@ -284,8 +286,7 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     )
     redo = assigned.join(kept, on="run_id", how="anti")
     spreads = Spreads(reaches, it, calibrations, old)
-    curves = _Curves(config, calibrations, staged_curves)
-    curves.load([*redo["calibration_run_id"].drop_nulls(), *spreads.needed()])  # one read, in threads
+    curves = _curves(config, calibrations, staged_curves, [*redo["calibration_run_id"].drop_nulls(), *spreads.needed()])
     priced: list[tuple[str, float | None, str | None]] = []
     for run_id, laser_v, wavelength, cal_id, refused_by in redo.select(
         "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id", "_refused"
@@ -312,7 +313,7 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     )
     joined = assigned.select("run_id", "calibration_run_id", "calibration_sha256", "calibration_age_h").join(
         powers, on="run_id", how="left"
-    ).join(spreads.computed(curves.__getitem__), on="run_id", how="left")
+    ).join(spreads.computed(curves), on="run_id", how="left")
     # a photoresponse (the VL column pulses) where the header's voltage says dark: priced by neither, said why
     unlit = (family == "It") & pl.col("delta_i_a").is_not_null() & ~lit.fill_null(False)
     header_v = pl.col("laser_voltage_v")
@@ -339,30 +340,21 @@ def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame) -> list[str |
     return reasons
 
 
-class _Curves:
-    """Calibration curves by run_id, each read once: the stager's (`staged`: run_id → (content hash, curve)) where
-    the content still matches, the others read back from the store in threads; None where the Parquet cannot be
-    read (a price from it is refused and redone at the next update, not a remark kept for good)."""
-
-    def __init__(self, config: StagingConfig, calibrations: pl.DataFrame,
-                 staged: Mapping[str, tuple[str, Curve]]) -> None:
-        self.config, self.staged = config, staged
-        ids = calibrations["run_id"].to_list()
-        self.dates = dict(zip(ids, calibrations["date_local"].to_list(), strict=True))
-        self.shas = dict(zip(ids, calibrations["source_sha256"].to_list(), strict=True))
-        self.curves: dict[str, Curve | None] = {}
-
-    def load(self, cal_ids: list[str]) -> None:
-        needed = [cal_id for cal_id in dict.fromkeys(cal_ids) if cal_id not in self.curves]
-        for cal_id in needed:
-            if (staged := self.staged.get(cal_id)) is not None and staged[0] == self.shas[cal_id]:
-                self.curves[cal_id] = staged[1]
-        to_read = [cal_id for cal_id in needed if cal_id not in self.curves]
-        read = map_in_threads(self.config, lambda cal_id: _curve(self.config, cal_id, self.dates[cal_id]), to_read)
-        self.curves.update(zip(to_read, read, strict=True))
-
-    def __getitem__(self, cal_id: str) -> Curve | None:
-        return self.curves[cal_id]
+def _curves(config: StagingConfig, calibrations: pl.DataFrame, staged: Mapping[str, tuple[str, Curve]],
+            cal_ids: list[str]) -> dict[str, Curve | None]:
+    """The curves of these calibrations, each read once: the stager's (`staged`: run_id → (content hash, curve))
+    where the content still matches, the others read back from the store in threads; None where the Parquet cannot
+    be read (a price from it is refused and redone at the next update, not a remark kept for good)."""
+    ids = calibrations["run_id"].to_list()
+    dates = dict(zip(ids, calibrations["date_local"].to_list(), strict=True))
+    shas = dict(zip(ids, calibrations["source_sha256"].to_list(), strict=True))
+    needed = list(dict.fromkeys(cal_ids))
+    curves: dict[str, Curve | None] = {cal_id: staged[cal_id][1] for cal_id in needed
+                                       if cal_id in staged and staged[cal_id][0] == shas[cal_id]}
+    to_read = [cal_id for cal_id in needed if cal_id not in curves]
+    curves.update(zip(to_read, map_in_threads(config, lambda cal_id: _curve(config, cal_id, dates[cal_id]), to_read),
+                      strict=True))
+    return curves
 
 
 def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
