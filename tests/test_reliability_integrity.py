@@ -29,7 +29,7 @@ from labtui.core.manifest import ManifestDamaged, read_manifest
 from labtui.core.parquet_footer import read_run_record
 from labtui.core.registry import load_registry
 from labtui.core.repair import repair
-from labtui.core.scan import pending_files
+from labtui.core.scan import Waiting, pending_files
 from tests.lab import OLD_MTIME, REAL_RAW, Lab, cli_env, default_rows, it_rows, ivg_rows, put, raw_csv, render_run
 from tests.promises import store_bytes, temp_files
 
@@ -947,7 +947,7 @@ def test_a_procedure_added_to_the_registry_stages_the_files_rejected_for_lacking
     registry = load_registry().model_dump()
     registry["procedures"]["Sweepy"] = registry["procedures"]["IVg"]
     (empty.config_file.parent / "procedures.yaml").write_text(yaml.safe_dump(registry), encoding="utf-8")
-    assert pending_files(empty.config, empty.manifest()) == ["a/Sweepy2025-10-14_1.csv"]
+    assert pending_files(empty.config, empty.manifest()) == Waiting(["a/Sweepy2025-10-14_1.csv"], 0)
     second = json.loads(empty.cli("stage", "--json").stdout)
     assert (second["staged"], second["unchanged"], second["rejected"]) == (1, 1, 0), second
     assert empty.rejects() == {}

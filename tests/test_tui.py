@@ -698,7 +698,8 @@ async def test_a_stage_that_finds_no_raw_file_says_where_it_looked(tmp_path: Pat
 
 async def test_files_read_again_for_an_edited_registry_are_said_so_on_the_stage_screen(tmp_path: Path) -> None:
     """The app's summary was its own copy of the command line's, without `(… read again by newer rules)`: after a
-    registry edit a stage re-read every file of a procedure and said they were staged, as if new."""
+    registry edit a stage re-read every file of a procedure and said they were staged, as if new. The dashboard's
+    card called them `new or changed` before."""
     lab = tui_lab(tmp_path)
     registry = tmp_path / "procedures.yaml"
     step = "VG step: {field: vg_step_v, unit: V, minimum: -1100, maximum: 1100}"  # IVg's alone
@@ -706,9 +707,16 @@ async def test_files_read_again_for_an_edited_registry_are_said_so_on_the_stage_
     registry.write_text(default_registry_path().read_text().replace(step, step.replace("1100}", "1000}")))
     lab.configure(procedures_file=registry)
     ivg = lab.manifest().filter(pl.col("proc") == "IVg").height
+    lab.write("2025-10-20/It2025-10-20_1.csv", raw_csv("It", start=epoch(2025, 10, 20)))  # one new file besides
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        # and the reject, judged by another registry
+        assert text_of(app, "#waiting") == f"{ivg + 2}\n{ivg} by newer rules"
+        assert f"{ivg} by newer rules" in drawn(app.screen.query_one("#waiting"))  # whole at 80 columns
     async with staged_from_the_app(lab, (100, 30)) as (app, _):
         assert isinstance(app.screen, StageScreen) and app.screen.state == "done"
-        assert f"{ivg} staged ({ivg} read again by newer rules)" in " ".join(text_of(app, "#summary").split())
+        assert f"{ivg + 1} staged ({ivg} read again by newer rules)" in " ".join(text_of(app, "#summary").split())
 
 
 async def test_the_stage_log_wraps_its_lines_at_its_width_and_again_after_a_resize(tmp_path: Path) -> None:

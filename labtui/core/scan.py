@@ -264,11 +264,17 @@ def read_again(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRec
         record is not None and record.extraction_rules < EXTRACTION_RULES and rejected_as_is(cand, record))
 
 
-def pending_files(
-    config: StagingConfig, manifest: pl.DataFrame, passed: PassedOver | None = None
-) -> list[str] | None:
-    """Raw files the next `stage` would read (new or changed); None when the raw folder is not there. What the scan
-    passes over (a folder it cannot list) goes into `passed` when given."""
+class Waiting(NamedTuple):
+    """Raw files the next `stage` would read (new or changed), and how many of them it reads only because newer
+    rules (an edited registry entry, a newer labtui) would make their rows or rejects differently."""
+
+    files: list[str]
+    again: int
+
+
+def pending_files(config: StagingConfig, manifest: pl.DataFrame, passed: PassedOver | None = None) -> Waiting | None:
+    """What the next `stage` would read; None when the raw folder is not there. What the scan passes over (a folder
+    it cannot list) goes into `passed` when given."""
     if not config.raw_root.is_dir():
         return None
     from labtui.core.registry import procedure_rules  # Pydantic: only where the manifest is read
@@ -276,8 +282,8 @@ def pending_files(
     registry = registry_digest(config.procedures_file)
     staged = staged_signatures(manifest, procedure_rules(config.procedures_file))
     rejects = load_rejects(config.rejects_dir)
-    return [c.source_file for c in scan_raw(config.raw_root, passed)
-            if known_outcome(c, staged, rejects, registry) is None]
+    work = [c for c in scan_raw(config.raw_root, passed) if known_outcome(c, staged, rejects, registry) is None]
+    return Waiting([c.source_file for c in work], sum(read_again(c, staged, rejects) for c in work))
 
 
 def relative_source(raw_root: Path, path: Path) -> str:

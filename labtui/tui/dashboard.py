@@ -225,9 +225,11 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             # said in the card's first line: the compact card cuts the path's message short
             self._card("waiting", "no raw folder", self.lab.config.raw_root_problem() or "")
         elif passed.unlisted:  # their files are not counted: s names them
-            self._card("waiting", f"{len(waiting)}", f"{counted(len(passed.unlisted), 'folder')} unreadable")
-        elif waiting:
-            self._card("waiting", f"{len(waiting)}", "new or changed")  # since the last staging; a card at 80 columns
+            self._card("waiting", f"{len(waiting.files)}", f"{counted(len(passed.unlisted), 'folder')} unreadable")
+        elif waiting.files:  # since the last staging; a card at 80 columns
+            total, again = len(waiting.files), waiting.again
+            why = "new or changed" if not again else "by newer rules" if again == total else f"{again} by newer rules"
+            self._card("waiting", f"{total}", why)
         elif await asyncio.to_thread(store.derived_outdated):  # an older labtui's table, or none: s redoes it
             self._card("waiting", "0", "derived values stale")
         elif await asyncio.to_thread(store.staged_anything):  # reads the reject records: not on the UI thread

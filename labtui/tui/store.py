@@ -26,7 +26,7 @@ from labtui.core.filecache import Cached, Identity, identity
 from labtui.core.lock import Holder, read_holder
 from labtui.core.overview import Overview, last_dirac_points, overview, read_overview
 from labtui.core.rejects import RejectRecord, excerpt, load_rejects
-from labtui.core.scan import PassedOver, source_path
+from labtui.core.scan import PassedOver, Waiting, source_path
 from labtui.core.stat_index import manifest_digest
 
 if TYPE_CHECKING:  # imported when first used: the dashboard is painted from the recorded overview before Polars
@@ -178,7 +178,7 @@ class Store:
             manifest = None  # (the screen said "validating…" for ever)
         return validate(self.config, manifest=manifest, hash_all=deep, decode_all=deep), signature
 
-    def waiting(self, passed: PassedOver | None = None) -> list[str] | None:
+    def waiting(self, passed: PassedOver | None = None) -> Waiting | None:
         """Raw files the next `stage` would read (None: the raw folder is not there); the folders it cannot list go
         into `passed`."""
         from labtui.core.scan import pending_files
