@@ -38,6 +38,7 @@ from labtui.synth import write_run
 from labtui.tui.messages import PlotRequested
 from labtui.tui.plot import PlotScreen
 from labtui.tui.plot_view import (
+    MIN_PLOT_ROWS,
     RAMP_CELLS,
     SEQ_SPAN,
     SERIES_COLORS,
@@ -441,6 +442,22 @@ async def test_a_log_plot_survives_a_new_height(lab):
         await pilot.resize_terminal(100, 30)
         await pilot.pause()
         assert str(view.render()) == frame  # the same figure as first drawn at this size
+
+
+async def test_a_plot_too_low_for_a_figure_says_so_and_draws_once_it_is_not(lab):
+    """At 40×12 the plot had two rows: plotext wrote its y ticks on the frame's lines, 50 and 60 for currents of
+    24 µA. Too low, the view says so; made taller, it draws the figure, its ticks within the data."""
+    app = Host(lab.config, lab.ids("it_1v", "it_2v"))
+    async with app.run_test(size=(40, 10)) as pilot:
+        screen = await open_plot(pilot)
+        view = screen.query_one(PlotView)
+        assert view.size.height < MIN_PLOT_ROWS
+        assert str(view.render()) == f"{view.size.height} rows are too few to plot: a plot needs {MIN_PLOT_ROWS}"
+        await pilot.resize_terminal(40, 20)
+        await pilot.pause()
+        assert view.size.height >= MIN_PLOT_ROWS
+        frame = str(view.render())
+        assert "┌" in frame and "too few" not in frame
 
 
 async def test_a_dark_it_run_opens_without_a_laser_baseline(lab):

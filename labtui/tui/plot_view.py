@@ -275,6 +275,10 @@ def _limits(values: np.ndarray) -> tuple[float, float]:
     return (0.5 * low, 1.5 * low) if low else (-1.0, 1.0)
 
 
+MIN_PLOT_ROWS = 7  # a title, the frame, two rows of data, the x ticks and the x label: plotext wrote the y ticks of
+# a lower figure on its frame lines, values the data never took
+
+
 class PlotView(PlotextPlot):
     """Draws a `PlotSpec` and nothing else: shaping, and so resizing, is the screen's business."""
 
@@ -302,7 +306,8 @@ class PlotView(PlotextPlot):
         self.refresh()
 
     def render(self) -> RenderResult:
-        """Nothing before the first draw, the last frame while a re-shape for a new width is pending.
+        """Nothing before the first draw, the last frame while a re-shape for a new width is pending, a line saying so
+        where the plot has too few rows for a figure.
 
         plotext's build is the costly step of a redraw: never spend it on points shaped for another width, nor twice
         on one size. It also changes the figure it builds (a log axis takes the log of its points in place: a second
@@ -310,6 +315,9 @@ class PlotView(PlotextPlot):
         built again. The rest is PlotextPlot's render (textual-plotext 1.0: the size set twice, the theme) with its
         ANSI decoded by `ansi_text`, to the same text 6× faster than Rich's decoder.
         """
+        if self._drawn is not None and self.size.height < MIN_PLOT_ROWS:
+            return Content.styled(f"{self.size.height} rows are too few to plot: a plot needs {MIN_PLOT_ROWS}",
+                                  "italic $text-muted")
         theme = self._get_plotext_theme_name(self.app.theme)
         wanted = (self.size.width, self.size.height, theme)
         if self._drawn is not None and self.size.width == self.shaped_width and wanted != self._built:
