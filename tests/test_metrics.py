@@ -30,6 +30,7 @@ from labtui.core.metrics import (
     METRICS_VERSION,
     QUANTITIES,
     definitions_markdown,
+    from_data,
     read_metrics,
     update_metrics,
 )
@@ -374,6 +375,26 @@ def test_it_photoresponse_drift_and_time_constants() -> None:
         3.0, abs=0.15
     )
     assert remarks == []
+
+
+def test_an_instruments_overflow_mark_is_a_gap_said_not_a_current() -> None:
+    """A Keithley meter out of range writes 9.9e37: in the dark window it made i_dark 2e37 A and the responsivity
+    -3e42 A/W, said nowhere. Values of ±1e30 or more read as gaps, said per column; the rest is as without them."""
+    t, current, vl = pulse()
+    expected = from_data("It", pl.DataFrame({"t_s": t, "i_a": current, "vl_v": vl}), 0.1, SETTINGS)
+    marked = np.where((t >= 17) & (t < 17.2), 9.9e37, current)  # 4 samples in the 15–20 s dark window
+    marked[-1] = -9.9e37
+    *values, remarks = from_data("It", pl.DataFrame({"t_s": t, "i_a": marked, "vl_v": vl}), 0.1, SETTINGS)
+    assert remarks[0] == "i_a: 5 values of ±1e+30 or more (an instrument's overflow mark) read as gaps"
+    named, unmarked = (dict(zip(metrics_per_run.DATA_COLUMNS, row, strict=False)) for row in (values, expected))
+    for column in ("i_dark_a", "delta_i_a", "drift_a_per_s", "tau_rise_s", "tau_decay_s"):  # dark: 96 samples
+        assert named[column] == pytest.approx(unmarked[column], rel=1e-3), column
+    assert remarks[1:] == expected[-1]
+    vg = loop()
+    sweep_values = from_data("IVg", pl.DataFrame({"vg_v": vg, "i_a": np.full(vg.size, 9.91e37)}), 0.1, SETTINGS)
+    assert set(sweep_values[:-1]) == {None} and sweep_values[-1] == [
+        f"i_a: {vg.size} values of ±1e+30 or more (an instrument's overflow mark) read as gaps",
+        "IVg: fewer than 3 finite points"]
 
 
 def test_the_dark_trend_leaves_out_the_settling_at_the_start() -> None:

@@ -340,16 +340,16 @@ def test_dirac_at_zero_gate_reads_zero_despite_float_drift(tmp_path, sign):
 
 
 def test_points_beyond_the_drawable_range_are_left_out_and_said(tmp_path):
-    """A writer's sentinel (1e308 A) is no measurement: an axis spanning it overflowed plotext and matplotlib (the
-    app crashed on it). The points within ±1e100 are all drawn."""
+    """A writer's sentinel (1e308 A) or a meter's overflow mark (9.9e37) is no measurement: an axis spanning it
+    overflowed plotext and matplotlib (the app crashed on it). The points under ±1e30 are all drawn."""
     vg = ivg_sweep()
     i = 2e-6 * (vg - 1.0)
-    i[[5, 50]] = [1e308, -1.0000001e100]
-    i[60] = 1e100
+    i[[5, 50]] = [1e308, -9.9e37]
+    i[60] = np.nextafter(1e30, 0)
     row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": vg, "i_a": i})
     (group,) = load_selection(manifest([row]), tmp_path)
-    assert group.columns[0]["i_a"].size == vg.size - 2 and float(group.columns[0]["i_a"].max()) == 1e100
-    assert "seq 1: 2 points beyond ±1e+100 left out" in shape(group, PlotOptions(), 50).messages
+    assert group.columns[0]["i_a"].size == vg.size - 2 and float(group.columns[0]["i_a"].max()) == i[60]
+    assert "seq 1: 2 points of ±1e+30 or more (overflow marks) left out" in shape(group, PlotOptions(), 50).messages
 
 
 def test_log_ivg_is_positive_even_with_zero_current(tmp_path):
@@ -818,7 +818,7 @@ def test_a_growing_run_is_a_plot_group_once_it_has_rows(tmp_path: Path) -> None:
     path.write_bytes(data + b",".join(last) + b"\r\n")
     run.refresh()
     group = live_group(run, SANTIAGO)
-    assert group.messages == ("1 point beyond ±1e+100 left out",)
+    assert group.messages == ("1 point of ±1e+30 or more (overflow marks) left out",)
     assert group.columns[0]["t_s"].size == len(columns["t_s"])
 
 

@@ -92,13 +92,13 @@ def test_cnp_trend_points_are_the_metrics_tables_values(lab: DemoLab) -> None:
 
 def test_a_cnp_of_a_sentinel_sweep_is_left_out_of_the_trend_and_said(lab: DemoLab) -> None:
     """A sweep whose Vg column read 5e307 gave that Dirac point: the trend's axis overflowed plotext (the app
-    crashed); it is left out like the plots' points beyond ±1e100, and counted."""
+    crashed); it is left out like the plots' points of ±1e30 or more, and counted."""
     first = lab.metrics.filter(pl.col("proc") == "IVg").drop_nulls("cnp_fwd_v")["run_id"][0]
     metrics = lab.metrics.with_columns(cnp_fwd_v=pl.when(pl.col("run_id") == first).then(5e307)
                                        .otherwise(pl.col("cnp_fwd_v")))
     rows = trend_rows(lab.runs, metrics, current_annotations(lab.config.store_root))
     spec = trend_spec(Trend.CNP, rows, tz=lab.config.local_tz)
-    assert "CNP forward: 1 point beyond ±1e+100 left out" in spec.messages
+    assert "CNP forward: 1 point of ±1e+30 or more (overflow marks) left out" in spec.messages
     assert first not in spec.series[0].point_run_ids and first in spec.series[1].point_run_ids
 
 

@@ -337,23 +337,25 @@ async def test_a_sentinel_current_is_left_out_and_an_empty_log_plot_draws(lab, t
     app = Host(config, lab.ids("ivg_dark"))
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_plot(pilot)
-        assert not screen.spec.series and "points beyond ±1e+100 left out" in status_text(screen)
+        assert not screen.spec.series and "points of ±1e+30 or more (overflow marks) left out" in status_text(screen)
         await pilot.press("l")
         await settle(pilot)
         assert screen.current.log_y and app.is_running
 
 
 def test_values_at_the_drawable_limit_draw_in_the_terminal_and_in_a_figure():
-    """`DRAWABLE` leaves room for what both renderers add: plotext's ±50 % around a flat axis and its ticks, the
-    unit prefixes (a µ multiplies by 1e6), matplotlib's margins and log ticks."""
+    """The largest reading (under `NO_READING`) leaves room for what both renderers add: plotext's ±50 % around a
+    flat axis and its ticks, the unit prefixes (a µ multiplies by 1e6), matplotlib's margins and log ticks."""
+    from labtui.core.datablock import NO_READING
     from labtui.core.drawing import render
     from labtui.core.plotdata import LoadedGroup
     from labtui.core.plotdata.figure import drawing_of
-    from labtui.core.plotdata.load import DRAWABLE, KINDS
+    from labtui.core.plotdata.load import KINDS
 
+    largest = np.nextafter(NO_READING, 0)
     vg = np.linspace(-5.0, 5.0, 201)
     runs = pl.DataFrame({"run_id": ["a", "b"], "seq": [1, 2], "chip_name": "Alisson67", "has_light": False})
-    for current in (np.full(vg.size, DRAWABLE), np.where(vg > 0, DRAWABLE, 1e-9), -np.full(vg.size, DRAWABLE)):
+    for current in (np.full(vg.size, largest), np.where(vg > 0, largest, 1e-9), -np.full(vg.size, largest)):
         group = LoadedGroup("IVg", runs, ({"vg_v": vg, "i_a": current}, {"vg_v": vg, "i_a": 1e-6 * vg}), (),
                             kind=KINDS["IVg"])
         for options in (PlotOptions(), PlotOptions(log_y=True), PlotOptions(gm=True)):

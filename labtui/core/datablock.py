@@ -25,6 +25,11 @@ _BLANK_LINES = re.compile(rb"(?:[ \t\r]*+\n)*+")
 
 _PARSE_ERRORS = (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.NoDataError)
 
+# A value this large is no reading in SI units: an instrument's overflow mark (Keithley's meters write 9.9e37 out of
+# range, 9.91e37 for NaN) or corrupted data. The Parquet keeps it as written; the plots leave such samples out and
+# the derived quantities read them as gaps, and both say so.
+NO_READING = 1e30
+
 
 @dataclass(frozen=True)
 class DataBlock:

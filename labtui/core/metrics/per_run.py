@@ -17,6 +17,7 @@ import polars as pl
 
 from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
 from labtui.core.config import MetricsSettings, StagingConfig
+from labtui.core.datablock import NO_READING
 from labtui.core.errors import first_line
 from labtui.core.layout import run_parquet_path
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities
@@ -25,6 +26,7 @@ from labtui.core.metrics.it import it_quantities
 from labtui.core.metrics.ivg import ivg_quantities
 from labtui.core.metrics.schema import METRICS_SCHEMA
 from labtui.core.metrics_stamp import METRICS_VERSION
+from labtui.core.wording import counted
 
 DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
 T = TypeVar("T")
@@ -131,7 +133,7 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
     if proc not in READ_COLUMNS:
         return ()
     try:
-        columns = [_floats(frame.get_column(name)) for name in READ_COLUMNS[proc]]
+        columns, gaps = _readings(frame, READ_COLUMNS[proc])
     except pl.exceptions.ColumnNotFoundError as error:
         return (*[None] * len(DATA_COLUMNS), [f"run: no column {error}"])
     try:
@@ -146,21 +148,34 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
                 values, remarks = calibration_quantities(*columns)
     except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:  # data no fit can describe
         return (*[None] * len(DATA_COLUMNS), [f"run: no metrics from these data ({error})"])
-    return (*[_finite(values.get(name)) for name in DATA_COLUMNS], remarks)
+    return (*[_finite(values.get(name)) for name in DATA_COLUMNS], gaps + remarks)
 
 
 def curve_of(frame: pl.DataFrame) -> Curve:
     """A LaserCalibration's curve from its frame (as staged, or read back); empty without its columns."""
     try:
-        vl, power = (_floats(frame.get_column(name)) for name in READ_COLUMNS["LaserCalibration"])
+        (vl, power), _ = _readings(frame, READ_COLUMNS["LaserCalibration"])
     except pl.exceptions.ColumnNotFoundError:
         return np.empty(0), np.empty(0)
     return calibration_curve(vl, power)
 
 
-def _floats(series: pl.Series) -> np.ndarray:
-    """A Float64 column as numpy (no copy without nulls); a null becomes NaN."""
-    return (series if series.dtype == pl.Float64 else series.cast(pl.Float64)).to_numpy()
+def _readings(frame: pl.DataFrame, names: tuple[str, ...]) -> tuple[list[np.ndarray], list[str]]:
+    """The columns as float arrays (no copy of a Float64 column without nulls; a null becomes NaN), each value of
+    ±`NO_READING` or beyond a NaN (a gap, as a sensor's), and a remark for each column that had such values."""
+    columns, remarks = [], []
+    for name in names:
+        series = frame.get_column(name)
+        values = (series if series.dtype == pl.Float64 else series.cast(pl.Float64)).to_numpy()
+        # max and min: two passes without temporaries where every value reads (NaN fails both: the mask decides)
+        if values.size and not (values.min() > -NO_READING and values.max() < NO_READING):
+            marks = np.abs(values) >= NO_READING
+            if count := int(np.count_nonzero(marks)):
+                values = np.where(marks, np.nan, values)
+                remarks.append(f"{name}: {counted(count, 'value')} of ±{NO_READING:g} or more (an instrument's "
+                               "overflow mark) read as gaps")
+        columns.append(values)
+    return columns, remarks
 
 
 def _finite(value: float | None) -> float | None:

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
+from labtui.core.datablock import NO_READING
 from labtui.core.errors import first_line
 from labtui.core.layout import addresses_a_run, run_parquet_path
 from labtui.core.registry import PlotAxes, Registry, load_registry, snake_column
@@ -61,9 +62,6 @@ def _label_unit(raw_name: str) -> tuple[str, str]:
     return (match["label"] or raw_name, match["unit"].strip()) if match else (raw_name.strip(), "")
 
 
-# |x| or |y| beyond this is a writer's sentinel or corrupted data, no measurement in SI units: an axis spanning it
-# overflows (its ±margins, its tick steps) in plotext and in matplotlib alike, so such points are left out, and said
-DRAWABLE = 1e100
 
 KINDS: dict[str, Kind] = {
     "It": Kind("t_s", "i_a", "t", "s", "I", "A", extra=("vl_v",)),
@@ -201,15 +199,16 @@ def _columns(frame: pl.DataFrame, kind: Kind) -> tuple[dict[str, np.ndarray], in
 
 
 def drawable_rows(frame: pl.DataFrame, x: str, y: str) -> tuple[pl.DataFrame, int]:
-    """The rows with a finite x and y within ±`DRAWABLE` (non-finite ones are aborted tails and sensor gaps), and
-    how many finite rows lie beyond it: those are said."""
+    """The rows with a finite x and y that are readings (under ±`NO_READING`; non-finite ones are aborted tails and
+    sensor gaps), and how many finite rows are not: those are said. An overflow mark drawn would also span an axis
+    that overflows (its ±margins, its tick steps) in plotext and in matplotlib alike."""
     finite = frame.filter(pl.col(x).is_finite() & pl.col(y).is_finite())
-    drawable = finite.filter((pl.col(x).abs() <= DRAWABLE) & (pl.col(y).abs() <= DRAWABLE))
+    drawable = finite.filter((pl.col(x).abs() < NO_READING) & (pl.col(y).abs() < NO_READING))
     return drawable, finite.height - drawable.height
 
 
 def left_out(absurd: int) -> str:
-    return f"{counted(absurd, 'point')} beyond ±{DRAWABLE:g} left out"
+    return f"{counted(absurd, 'point')} of ±{NO_READING:g} or more (overflow marks) left out"
 
 
 Row = dict[str, Any]
