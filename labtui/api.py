@@ -17,12 +17,20 @@ looked up again in the newest manifest (re-staged under another path: read there
 columns (`run_id`, `proc`, `date_local`, `seq`, the manifest columns asked for) prune whole files before any is
 opened, only the data columns a query uses are read, and foreign files in the store are never seen. A row that a
 hand edit left without a valid run_id, proc or date_local names no file: `scan` leaves it out (`runs` lists it).
+
+A wrong argument raises a `UsageError` that names it and says what it takes (`light takes True, False or None, not
+'yes'`); a wrong type is a `TypeError` too. A single name stands for a list of one (`proc="It"`, `columns="chip_name"`,
+`run_ids="…"`), and NumPy's integers, floats and bools stand for Python's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+import math
+import numbers
+import os
+import sys
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +45,7 @@ from labtui.core.history import HistoryFilter, cached_manifest, history, timelin
 from labtui.core.layout import addresses_a_run, run_parquet_path, run_parquet_paths
 from labtui.core.manifest import MANIFEST_SCHEMA, read_manifest
 from labtui.core.store import MANIFEST_DIR, locate_store
+from labtui.core.wording import cut
 
 MANIFEST_FILE = Path(MANIFEST_DIR) / "manifest.parquet"
 RUN_COLUMNS = ("run_id", "proc", "date_local", "seq")  # always in a scan, before the data columns
@@ -50,14 +59,15 @@ def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: s
     `local_tz` dates and numbers histories (the lab's zone by default); `derived_root` holds the derived tables
     (by default `data/03_derived` beside `data/02_stage`; see `default_derived_root`).
     """
-    root, stage_root = locate_store(Path(path).expanduser())
-    zone = local_tz or StagingConfig.local_tz
+    folder = _path(path, "path")
+    zone = _text(local_tz, "local_tz", 'an IANA time zone name ("America/Santiago") or None') or StagingConfig.local_tz
+    derived = None if derived_root is None else _path(derived_root, "derived_root")
+    root, stage_root = locate_store(folder)
     try:
         known_zone(zone)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    derived = Path(derived_root).expanduser() if derived_root is not None else default_derived_root(root)
-    return Store(root=root, stage_root=stage_root, local_tz=zone, derived_root=derived)
+        raise UsageError(f"local_tz: {exc}") from None
+    return Store(root=root, stage_root=stage_root, local_tz=zone, derived_root=derived or default_derived_root(root))
 
 
 class DamagedRun(LabtuiError):
@@ -65,6 +75,14 @@ class DamagedRun(LabtuiError):
 
     def __init__(self, path: Path, error: Exception) -> None:
         super().__init__(f"damaged run file {path}: {error} (`labtui validate` reports it)")
+
+
+class WrongType(UsageError, TypeError):
+    """An argument of a type it cannot take (`chip=67.0`, `light="yes"`): a TypeError, as Python's own are, and a
+    UsageError, as every other mistake labtui reports (one `except` catches them all)."""
+
+    def __init__(self, argument: str, takes: str, value: object, hint: str = "") -> None:
+        super().__init__(_takes(argument, takes, value) + hint)
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,7 @@ class Store:
         chip: int | str | None = None,
         *,
         group: str | None = None,
-        proc: str | Sequence[str] | None = None,
+        proc: str | Iterable[str] | None = None,
         light: bool | None = None,
         since: dt.date | str | None = None,
         until: dt.date | str | None = None,
@@ -108,24 +126,28 @@ class Store:
         Excluded runs are returned, marked, unless `include_excluded=False` (a notebook decides what to leave out).
         """
         filters = _history_filter(proc, light, since, until, wavelength, vg, search)
+        chip, group = _chip(chip), _text(group, "group", 'a chip group ("Alisson") or None')
+        marked = AnnotationFilter(
+            starred=_flag(starred, "starred"), tag=_text(tag, "tag", "one tag (a str) or None"),
+            include_excluded=_flag(include_excluded, "include_excluded"),
+        )
         manifest = self.manifest
         if chip is None:
             if group is not None:
-                raise UsageError("group= needs chip=")
+                raise UsageError('group needs chip: it is the group of a chip number (chip=67, group="Alisson")')
             runs = timeline(manifest, tz=self.local_tz).filter(filters.expression())
         else:
             runs = history(manifest, chip, group, tz=self.local_tz, filters=filters)
-        marked = AnnotationFilter(starred=starred, tag=tag, include_excluded=include_excluded)
         return annotate_runs(self.root, runs).filter(marked.expression())
 
     def scan(
         self,
-        proc: str | Sequence[str] | None = None,
+        proc: str | Iterable[str] | None = None,
         chip: int | str | None = None,
         *,
         group: str | None = None,
-        run_ids: Iterable[str] | None = None,
-        columns: Sequence[str] = (),
+        run_ids: str | Iterable[str] | None = None,
+        columns: str | Iterable[str] | None = (),
         include_excluded: bool = True,
     ) -> pl.LazyFrame:
         """Every sample of the selected runs as a LazyFrame: `run_id`, `proc`, `date_local`, `seq`, the run-level
@@ -133,11 +155,12 @@ class Store:
         then every data column of those runs, the union across procedures (null where a procedure lacks one).
         Excluded runs are in it unless `include_excluded=False`, as in `runs`.
         """
+        wanted = None if run_ids is None else _names(run_ids, "run_ids", "a run_id or a list of them")
+        extra = _names(columns, "columns", "a column name or a list of them")
         selected = self.runs(chip, group=group, proc=proc, include_excluded=include_excluded)
-        if run_ids is not None:
-            wanted = [run_ids] if isinstance(run_ids, str) else list(run_ids)
-            selected = selected.filter(pl.col("run_id").is_in(wanted))
-        return _RunScan(self, self._run_table(selected, columns)).lazy()
+        if wanted is not None:
+            selected = selected.filter(pl.col("run_id").is_in(list(wanted)))
+        return _RunScan(self, self._run_table(selected, extra)).lazy()
 
     @property
     def metrics(self) -> pl.DataFrame:
@@ -148,47 +171,116 @@ class Store:
 
         return read_metrics(self.derived_root)
 
-    def _run_table(self, selected: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    def _run_table(self, selected: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
         """One row per selected run: the run-level columns of a scan plus `path`, the run's Parquet."""
         extra = [name for name in dict.fromkeys(columns) if name not in RUN_COLUMNS]
         known = dict.fromkeys([*selected.columns, *MANIFEST_SCHEMA])
         if unknown := [name for name in extra if name not in known]:
-            columns = "column" if len(unknown) == 1 else "columns"
-            raise UsageError(f"unknown run {columns} {', '.join(unknown)} (known: {', '.join(known)})")
+            noun = "column" if len(unknown) == 1 else "columns"
+            raise UsageError(f"columns: unknown run {noun} {', '.join(unknown)} (known: {', '.join(known)})")
         from_manifest = [name for name in ("date_local", *extra) if name not in selected.columns]
         runs = selected.join(self.manifest.select("run_id", *from_manifest), on="run_id", how="left")
         return runs.filter(addresses_a_run()).select(*RUN_COLUMNS, *extra, path=run_parquet_paths(self.stage_root))
 
 
 def _history_filter(
-    proc: str | Sequence[str] | None,
-    light: bool | None,
-    since: dt.date | str | None,
-    until: dt.date | str | None,
-    wavelength: float | None,
-    vg: float | None,
-    search: str | None,
+    proc: object, light: object, since: object, until: object, wavelength: object, vg: object, search: object
 ) -> HistoryFilter:
-    procs = (proc,) if isinstance(proc, str) else tuple(proc or ())
+    procs = _names(proc, "proc", "a procedure name or a list of them")
     try:
         return HistoryFilter(
-            procs=procs, light=light, since=_date(since), until=_date(until), wavelength_nm=wavelength, vg_v=vg,
-            text=search,
+            procs=procs,
+            light=None if light is None else _flag(light, "light", "True, False or None"),
+            since=_date(since, "since"),
+            until=_date(until, "until"),
+            wavelength_nm=_number(wavelength, "wavelength", "a wavelength in nm (365) or None"),
+            vg_v=_number(vg, "vg", "a gate voltage in V (-0.5) or None"),
+            text=_text(search, "search", "a text to look for or None"),
         )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    except ValueError as exc:  # an unknown procedure: the known ones are said
+        raise UsageError(f"proc: {exc}") from exc
 
 
-def _date(value: dt.date | str | None) -> dt.date | None:
-    if isinstance(value, dt.datetime):  # a date too to isinstance: compared with date_local it lost that whole day
-        raise UsageError(f"since= and until= are local dates (YYYY-MM-DD or datetime.date), not a datetime: {value!r}"
-                         " (its .date(), or filter start_time_utc for a time of day)")
+# -- arguments: one check per kind, each failing with `<argument> takes <what>, not <value>` ----------------------
+def _takes(argument: str, takes: str, value: object) -> str:
+    return f"{argument} takes {takes}, not {cut(repr(value), 60)}"
+
+
+def _text(value: object, argument: str, takes: str) -> str | None:
+    """A str or None: anything else (`tag=5`, a list of tags) fails deep in a filter, in Python's words."""
+    if value is None or isinstance(value, str):
+        return value
+    raise WrongType(argument, takes, value)
+
+
+def _names(value: object, argument: str, takes: str) -> tuple[str, ...]:
+    """Names (procedures, columns, run_ids): one alone is a list of one, not its letters (`columns="chip_name"`
+    read as c, h, i, …); None is none."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Iterable):
+        names = tuple(value)
+        if all(isinstance(name, str) for name in names):
+            return names
+    raise WrongType(argument, takes, value)
+
+
+def _flag(value: object, argument: str, takes: str = "True or False") -> bool:
+    """A bool, NumPy's too; not 1, "yes" or None, which a filter compares with a bool column and matches nothing."""
+    if isinstance(value, bool):
+        return value
+    numpy = sys.modules.get("numpy")  # a NumPy bool exists only once NumPy is imported: nothing to import here
+    if numpy is not None and isinstance(value, numpy.bool_):
+        return bool(value)
+    raise WrongType(argument, takes, value)
+
+
+def _number(value: object, argument: str, takes: str) -> float | None:
+    """A finite number (NumPy's too) or None: Polars reads a str as a column name, a bool is no number meant and a
+    NaN matches nothing."""
+    if value is None:
+        return None
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise WrongType(argument, takes, value)
+    if not math.isfinite(value):
+        raise UsageError(_takes(argument, takes, value))
+    return float(value)
+
+
+def _chip(value: object) -> int | str | None:
+    """A chip as `history` takes it: a name (`"Alisson67"`) or a number, NumPy's too; not a float or a bool."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    raise WrongType("chip", 'a chip number (67) or name ("Alisson67")', value)
+
+
+_DATE = 'a local date ("2025-09-08" or datetime.date)'
+
+
+def _date(value: object, argument: str) -> dt.date | None:
+    """A local date: an ISO string or a `datetime.date`; not a datetime (a date to isinstance too: compared with
+    date_local, `since` 09:00 would have lost that whole day)."""
+    if isinstance(value, dt.datetime):
+        raise WrongType(argument, _DATE, value, " (its .date(), or filter start_time_utc for a time of day)")
     if value is None or isinstance(value, dt.date):
         return value
+    if not isinstance(value, str):
+        raise WrongType(argument, _DATE, value)
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"not a date (YYYY-MM-DD): {value!r}") from None
+        raise UsageError(_takes(argument, _DATE, value)) from None
+
+
+def _path(value: object, argument: str) -> Path:
+    """A folder as a str or a path, `~` expanded."""
+    if isinstance(value, str | os.PathLike):
+        return Path(value).expanduser()
+    raise WrongType(argument, "a folder (a str or pathlib.Path)", value)
 
 
 class _RunScan:

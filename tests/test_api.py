@@ -6,9 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -20,6 +22,7 @@ from labtui.core.history import HistoryFilter, history, load_manifest
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics import METRICS_SCHEMA, read_metrics, refresh_metrics
+from labtui.core.registry import load_registry
 from tests.lab import Lab, all_procedures_lab, local
 
 
@@ -74,14 +77,96 @@ def test_runs_are_the_cli_history_with_its_filters(lab: Lab, store: Store) -> No
     assert store.runs().height == manifest.height
     with pytest.raises(UsageError, match="unknown procedure 'Nope'"):
         store.runs(proc="Nope")
-    with pytest.raises(UsageError, match="not a date"):
-        store.runs(since="yesterday")
-    # a datetime is a date to isinstance: compared with date_local, since 09:00 left out the runs at 10:00 and later
-    with pytest.raises(UsageError, match=r"local dates .* not a datetime"):
-        store.runs(since=dt.datetime(2025, 9, 8, 9, 0))
     with pytest.raises(UsageError, match="chip number 5"):
         store.runs(chip=5)
     assert store.runs(chip="alisson67").equals(store.runs(chip=67))  # a chip by its name, as the history shows it
+
+
+def raised(error: type[Exception], call: Callable[[], object]) -> str:
+    """The message `call` fails with: an `error`, and a UsageError too (labtui's one error for a user's mistake)."""
+    with pytest.raises(error) as caught:
+        call()
+    assert isinstance(caught.value, UsageError)
+    return str(caught.value)
+
+
+def test_a_single_name_is_a_list_of_one_and_no_list_of_names_is_said(store: Store) -> None:
+    # `columns="chip_name"` was read letter by letter: "unknown run columns c, h, i, p, _, n, a, m, e"
+    one = store.scan(columns="chip_name").collect()
+    assert one.columns[:5] == ["run_id", "proc", "date_local", "seq", "chip_name"]
+    assert one.equals(store.scan(columns=["chip_name"]).collect())
+    assert store.scan(columns=None).collect_schema() == store.scan().collect_schema()
+    assert raised(TypeError, lambda: store.scan(columns=5)) == "columns takes a column name or a list of them, not 5"
+    assert raised(TypeError, lambda: store.runs(proc=["It", 5])) == (
+        "proc takes a procedure name or a list of them, not ['It', 5]")
+    assert raised(TypeError, lambda: store.scan(67)) == (  # scan's first argument is proc, runs' is chip
+        "proc takes a procedure name or a list of them, not 67")
+    assert raised(TypeError, lambda: store.scan(run_ids=[1])) == "run_ids takes a run_id or a list of them, not [1]"
+
+
+def test_a_chip_is_a_number_or_a_name(store: Store) -> None:
+    assert store.runs(chip=np.int64(67)).equals(store.runs(chip=67))  # a number out of a frame's chip_number
+    takes = 'chip takes a chip number (67) or name ("Alisson67"), not '
+    assert raised(TypeError, lambda: store.runs(chip=67.0)) == takes + "67.0"  # was a TypeError from a regex
+    assert raised(TypeError, lambda: store.runs(chip=True)) == takes + "True"  # was "no runs of chip number True"
+    assert raised(TypeError, lambda: store.scan(chip=[67, 71])) == takes + "[67, 71]"
+
+
+def test_a_flag_is_true_or_false(store: Store) -> None:
+    assert store.runs(light=np.bool_(True)).equals(store.runs(light=True))
+    # each of these matched no run, or every run, instead of failing
+    assert raised(TypeError, lambda: store.runs(light="yes")) == "light takes True, False or None, not 'yes'"
+    assert raised(TypeError, lambda: store.runs(light=1)) == "light takes True, False or None, not 1"
+    assert raised(TypeError, lambda: store.runs(starred="no")) == "starred takes True or False, not 'no'"
+    assert raised(TypeError, lambda: store.scan(include_excluded=None)) == (
+        "include_excluded takes True or False, not None")
+
+
+def test_a_wavelength_or_a_gate_voltage_is_a_number(store: Store) -> None:
+    assert store.runs(wavelength=np.float32(455)).equals(store.runs(wavelength=455))
+    assert store.runs(vg=np.float64(-0.35)).height == 3
+    assert raised(TypeError, lambda: store.runs(wavelength="455")) == (  # Polars read it as a column name
+        "wavelength takes a wavelength in nm (365) or None, not '455'")
+    assert raised(TypeError, lambda: store.runs(vg=True)) == "vg takes a gate voltage in V (-0.5) or None, not True"
+    assert raised(UsageError, lambda: store.runs(vg=float("nan"))) == (  # matched nothing
+        "vg takes a gate voltage in V (-0.5) or None, not nan")
+
+
+def test_a_tag_a_group_and_a_search_are_text(store: Store) -> None:
+    assert raised(TypeError, lambda: store.runs(tag=["a", "b"])) == "tag takes one tag (a str) or None, not ['a', 'b']"
+    assert raised(TypeError, lambda: store.runs(search=5)) == "search takes a text to look for or None, not 5"
+    assert raised(TypeError, lambda: store.runs(chip=67, group=5)) == (
+        'group takes a chip group ("Alisson") or None, not 5')
+    assert raised(UsageError, lambda: store.runs(group="Alisson")) == (
+        'group needs chip: it is the group of a chip number (chip=67, group="Alisson")')
+
+
+def test_since_and_until_are_local_dates(store: Store) -> None:
+    assert store.runs(since="2025-09-09").equals(store.runs(since=dt.date(2025, 9, 9)))
+    takes = 'takes a local date ("2025-09-08" or datetime.date), not '
+    assert raised(UsageError, lambda: store.runs(since="yesterday")) == f"since {takes}'yesterday'"
+    assert raised(TypeError, lambda: store.runs(until=20250908)) == f"until {takes}20250908"
+    # a datetime is a date to isinstance: compared with date_local, since 09:00 left out the runs at 10:00 and later
+    assert raised(TypeError, lambda: store.runs(since=dt.datetime(2025, 9, 8, 9, 0))) == (
+        f"since {takes}datetime.datetime(2025, 9, 8, 9, 0) (its .date(), or filter start_time_utc for a time of day)")
+
+
+def test_an_unknown_procedure_or_column_is_named_with_the_known_ones(store: Store) -> None:
+    known = ", ".join(sorted(load_registry().procedures))
+    assert raised(UsageError, lambda: store.runs(proc="Nope")) == f"proc: unknown procedure 'Nope' (known: {known})"
+    unknown = raised(UsageError, lambda: store.scan(columns=["chip"]))
+    assert unknown.startswith("columns: unknown run column chip (known: seq, date, ") and ", chip_name, " in unknown
+
+
+def test_open_store_says_which_argument_is_wrong(lab: Lab) -> None:
+    root = lab.config.store_root
+    assert raised(TypeError, lambda: open_store(None)) == "path takes a folder (a str or pathlib.Path), not None"
+    assert raised(TypeError, lambda: open_store(root, derived_root=3)) == (
+        "derived_root takes a folder (a str or pathlib.Path), not 3")
+    assert raised(TypeError, lambda: open_store(root, local_tz=-3)) == (
+        'local_tz takes an IANA time zone name ("America/Santiago") or None, not -3')
+    assert raised(UsageError, lambda: open_store(root, local_tz="UTC-3")) == (
+        "local_tz: unknown time zone 'UTC-3' (use an IANA name like America/Santiago)")
 
 
 def test_runs_carry_the_annotations_and_filter_by_them(tmp_path: Path) -> None:
