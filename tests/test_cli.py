@@ -315,6 +315,29 @@ def test_a_misspelt_store_is_refused_by_the_commands_that_read_one(lab: Lab, tmp
     assert not typo.exists() and not (tmp_path / "02_stge_derived").exists()
 
 
+@pytest.mark.parametrize(("where", "said"), [
+    ("raw/derived", "is in the raw folder"),
+    ("store/raw_measurements", "is in the store"),
+    ("store/_manifest", "is in the store"),
+    ("nowhere/derived", "the derived root's folder {tmp}/nowhere does not exist"),
+])
+@pytest.mark.parametrize("command", [("stage",), ("metrics", "--rebuild")])
+def test_a_derived_root_in_the_raw_folder_the_store_or_nowhere_is_refused(
+    lab: Lab, tmp_path: Path, capsys, where: str, said: str, command: tuple[str, ...]
+) -> None:
+    """`--derived-root` was taken as given: the metrics table landed in the raw folder labtui promises never to
+    write, among the store's runs (then a foreign file to `validate` and a schema clash to pyarrow's reader), or in
+    a folder a typo created."""
+    places = {"raw": lab.raw, "store": lab.store_root, "nowhere": tmp_path / "nowhere"}
+    top, _, rest = where.partition("/")
+    derived = places[top] / rest
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main(lab.args(*command, "--store", str(lab.store_root), "--derived-root", str(derived))) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labtui: ") and said.format(tmp=tmp_path) in err and err.count("\n") == 1, err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written anywhere
+
+
 def interrupted(
     command: list[str], ready: Callable[[subprocess.Popen[str]], bool]
 ) -> subprocess.CompletedProcess[str]:

@@ -176,6 +176,21 @@ class StagingConfig:
         """What a stage that found no raw file says, in `labtui stage` and the app: the path is the likely mistake."""
         return f"no raw files (*.csv) in {self.raw_root}: is it the raw folder?"
 
+    def derived_root_problem(self) -> str | None:
+        """Why the derived tables must not go where `derived_root` says (None: they may): into the raw folder (which
+        labtui never writes), into the store (a file among its runs is a foreign file; its `_manifest/` is the
+        commit's), or under a folder that is not there (a mistyped path is said, not created)."""
+        if self.derived_root is None:
+            return None
+        target = Path(os.path.realpath(self.derived_root))
+        for folder, what in ((self.raw_root, "the raw folder"), (self.store_root, "the store")):
+            if target.is_relative_to(os.path.realpath(folder)):
+                return (f"the derived root {self.derived_root} is in {what} ({folder}): give a folder outside both "
+                        "(by default it is beside the store)")
+        if not target.parent.is_dir():
+            return f"the derived root's folder {target.parent} does not exist: create it first, or check the path"
+        return None
+
     def output_problem(self, path: Path) -> str | None:
         """Why an output the user named (`--out`) must not be written at `path`, its links followed: a file there
         would replace a raw file, a store file or the metrics table (an output is written by a rename, which

@@ -107,9 +107,12 @@ def check_location(config: StagingConfig) -> None:
     - a stage root whose name differs from the store's (a typo would read the store's manifest but no Parquet);
     - a folder that is neither empty nor a store (never scatter `_manifest/` into someone's documents);
     - a file where the store or its stage root should be;
-    - a link to a folder that is not there (its disk not mounted): staging would write in the mount point.
+    - a link to a folder that is not there (its disk not mounted): staging would write in the mount point;
+    - a derived root in the raw folder or the store, or in a folder that is not there.
     """
     store, stage = config.store_root, config.stage_root
+    if (problem := config.derived_root_problem()) is not None:
+        raise UsageError(problem)
     for path in (store, stage):
         if path.is_symlink() and not path.exists():
             raise UsageError(f"{path} is a link to {os.readlink(path)}, which is not there (a disk not mounted?): "
