@@ -191,6 +191,19 @@ def test_a_store_of_older_extraction_rules_is_read_again_by_a_plain_stage(lab: L
         assert (report.staged, report.read_again, report.unchanged) == (0, 0, 2)
 
 
+def test_a_registry_that_cannot_be_read_fails_a_stage_with_nothing_to_read(lab: Lab, tmp_path: Path) -> None:
+    """A mistyped `procedures_file` passed every stage that had no file to read (exit 0, `0 staged`), until a new
+    file failed on it: said at once, and the store left as it was."""
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    before = lab.config.manifest_path.read_bytes()
+    lab.configure(procedures_file=tmp_path / "procedurs.yaml")
+    result = lab.cli("stage")
+    assert result.returncode == 2 and result.stderr == (
+        f"labtui: cannot read procedure registry {tmp_path / 'procedurs.yaml'}: No such file or directory\n")
+    assert lab.config.manifest_path.read_bytes() == before
+
+
 def test_an_edited_registry_entry_reads_its_procedures_files_again(lab: Lab, tmp_path: Path) -> None:
     """A run staged as complete before its procedure had a completeness rule stayed complete until someone thought
     of `restage --force`: a row records its procedure's registry entry, and a plain stage reads again the files of

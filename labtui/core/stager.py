@@ -198,6 +198,10 @@ class Stager:
             path = self.config.manifest_path
             digest = manifest_digest(path)  # one read of the manifest checks both records
             registry = registry_digest(self.config.procedures_file)  # a run and a reject hold while the registry does
+            if registry is None:  # unreadable (a mistyped `procedures_file`): said even when no file would be read
+                from labtui.core.registry import load_registry
+
+                load_registry(self.config.procedures_file)  # raises the one-line error that says why
             staged = read_stat_index(path, digest, registry)
             self._index_stale = staged is None or read_overview(path, self.config.local_tz, digest) is None
             if staged is None:
