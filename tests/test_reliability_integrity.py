@@ -25,6 +25,8 @@ import pytest
 
 from labtui.core import manifest as manifest_module
 from labtui.core.config import StagingConfig
+from labtui.core.errors import ExitCode
+from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import ManifestDamaged, read_manifest
 from labtui.core.parquet_footer import read_run_record
 from labtui.core.registry import load_registry
@@ -507,6 +509,23 @@ def test_a_crash_marker_beside_a_deleted_manifest_sets_the_older_runs_aside(lab:
     assert lab.stage().staged == len(FILES) - 1
     kept = list((lab.store_root / "_quarantine").glob(f"*/raw_measurements/proc=*/date=*/run_id={gone['run_id']}"))
     assert len(kept) == 1 and read_run_record(kept[0] / "part-000.parquet")["source_file"] == FILES[0]
+
+
+def test_a_run_that_cannot_be_replaced_names_its_file_not_the_staging_areas_temp(lab: Lab) -> None:
+    """A run folder made immutable (or a folder where the run's Parquet should be) failed the commit with
+    `operating-system error on …/_manifest/tmp/.part-000.parquet.….tmp`: the temp file, no operation. The run's
+    file is named, and the store stays as its last commit left it."""
+    source = "d3/IVg2025-09-17_1.csv"
+    put(lab.raw / source, render_run("IVg", file_idx=1, start_utc=1758047090.0)[1], OLD_MTIME)
+    lab.stage()
+    row = lab.manifest().row(0, named=True)
+    target = run_parquet_path(lab.stage_root, row["proc"], row["date_local"], row["run_id"])
+    target.unlink()
+    (target / "in-the-way").mkdir(parents=True)
+    before = lab.config.manifest_path.read_bytes()
+    result = lab.cli("stage", "--force")
+    assert result.returncode == ExitCode.IO and result.stderr == f"labtui: cannot replace {target}: Is a directory\n"
+    assert lab.config.manifest_path.read_bytes() == before
 
 
 def test_a_stage_killed_before_it_publishes_leaves_nothing_in_the_quarantine(lab: Lab) -> None:

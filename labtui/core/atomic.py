@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from labtui.core import faults
+from labtui.core.errors import OperationFailed
 
 if TYPE_CHECKING:
     import polars as pl
@@ -132,10 +133,13 @@ def publish(pairs: list[tuple[Path, Path]], anchor: Path) -> None:
         for temp, _ in pairs:
             _fsync_path(temp)
     for temp, target in pairs:
-        if not target.parent.is_dir():  # usually made by the worker; a stat is cheaper than mkdir's error
-            target.parent.mkdir(parents=True, exist_ok=True)
-        faults.point("before_replace")
-        os.replace(temp, target)
+        try:
+            if not target.parent.is_dir():  # usually made by the worker; a stat is cheaper than mkdir's error
+                target.parent.mkdir(parents=True, exist_ok=True)
+            faults.point("before_replace")
+            os.replace(temp, target)
+        except OSError as error:  # the run's folder said, not the temp file's name in the staging area
+            raise OperationFailed("replace", target, error) from error
     if not sync_filesystem(anchor):
         folders = {target.parent for _, target in pairs}
         fsync_dirs(folders | {folder.parent for folder in folders} | {folder.parent.parent for folder in folders})
