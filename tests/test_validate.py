@@ -266,6 +266,15 @@ def test_no_orphans_without_a_trustworthy_manifest(lab: Lab, damage: str) -> Non
     assert len(list(lab.config.stage_root.glob("proc=*/date=*/run_id=*"))) == 8  # nothing deleted
 
 
+@pytest.mark.parametrize("damage", ["delete the manifest", "garbage manifest"])
+def test_a_lost_manifest_is_not_every_raw_file_waiting_to_be_staged(lab: Lab, damage: str) -> None:
+    """Beside `manifest_unreadable`, validate listed every raw file as `raw_new` with the fix "stage them": a stage
+    would read them all again, where `labtui repair` brings the runs back from the store."""
+    DAMAGES[damage][0](lab)
+    codes = {f.code for f in validate(lab.config).findings}
+    assert DAMAGES[damage][1] in codes and "raw_new" not in codes
+
+
 def test_content_change_with_same_size_and_mtime_needs_hash_all(lab: Lab) -> None:
     path = lab.raw / IT
     stat = path.stat()

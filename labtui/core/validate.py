@@ -355,6 +355,10 @@ def _store_findings(config: StagingConfig) -> list[Finding]:
     ]
 
 
+# a manifest that is gone or unreadable: `repair` brings its runs back, so its raw files are not "to stage"
+LOST_MANIFEST = {FindingCode.MANIFEST_MISSING, FindingCode.MANIFEST_UNREADABLE}
+
+
 def validate(
     config: StagingConfig, *, manifest: pl.DataFrame | None = None, hash_all: bool = False, decode_all: bool = False
 ) -> ValidationReport:
@@ -371,7 +375,8 @@ def validate(
     valid = frame.with_row_index("_row").filter(~pl.col("_row").is_in([index for index, _ in invalid])).drop("_row")
     trusted = not any(finding.code in MANIFEST_FILE_CODES for finding in findings)
     findings += parquet_findings(valid, config, present, trusted=trusted, decode_all=decode_all)
-    findings += raw
+    lost = any(finding.code in LOST_MANIFEST for finding in findings)  # every raw file would read as not staged
+    findings += [finding for finding in raw if not (lost and finding.code is FindingCode.RAW_NEW)]
     # without a readable manifest every annotated run would look orphaned; a file as the annotations' folder is
     # `file_for_folder`'s (reading it stopped validate with an operating-system error)
     if trusted and not _file_for_folder(annotations_dir(config.store_root)):
