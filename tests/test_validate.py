@@ -285,6 +285,8 @@ def test_content_change_with_same_size_and_mtime_needs_hash_all(lab: Lab) -> Non
     assert "raw_changed" not in by_code(lab)  # cheap mode trusts size + mtime
     found = by_code(lab, hash_all=True)
     assert found["raw_changed"].items == [IT] and found["raw_changed"].restage == (IT,)
+    # `validate --fix` alone trusts size and mtime too: it would not find the file to re-stage
+    assert found["raw_changed"].fix == "re-stage them (`labtui validate --hash --fix`)"
 
 
 @pytest.mark.parametrize(("length", "said"), [
@@ -544,6 +546,17 @@ def test_cli_exit_codes_and_json(lab: Lab, capsys) -> None:
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False and report["findings"][0]["code"] == "parquet_missing"
     assert report["findings"][0]["items"][0].endswith(IT)
+
+
+def test_cli_says_once_that_fix_does_it(lab: Lab, capsys) -> None:
+    """`fix: re-stage them (`labtui validate --fix`) (--fix does it)`: a fix that names `--fix` is not told it
+    twice; one that does not, is."""
+    for damage in ("edit a raw file", "duplicate manifest row"):
+        DAMAGES[damage][0](lab)
+    main(lab.args("validate"))  # its exit code is `test_cli_exit_codes_and_json`'s
+    fixes = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("fix:")]
+    assert "fix: re-stage them (`labtui validate --fix`)" in fixes, fixes
+    assert "fix: re-stage their raw files: the manifest keeps one row per run (--fix does it)" in fixes, fixes
 
 
 def test_cli_fix(lab: Lab, capsys) -> None:

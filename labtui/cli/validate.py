@@ -86,7 +86,8 @@ def print_report(report: ValidationReport, *, verbose: bool) -> None:
             print(f"          {shown(item)}")  # it names files: a newline or an escape sequence, escaped
         if finding.count > len(listed):
             print(f"          … and {finding.count - len(listed)} more{'' if verbose else ' (-v lists more)'}")
-        print(f"          fix: {finding.fix}{' (--fix does it)' if finding.fixable else ''}")
+        said = finding.fixable and "--fix" not in finding.fix  # a fix that names `validate --fix` already says so
+        print(f"          fix: {finding.fix}{' (--fix does it)' if said else ''}")
     stats = ", ".join(counted(value, _STAT_NOUNS[name]) if name in _STAT_NOUNS else f"{value} {name}"
                       for name, value in report.stats.items())
     counts = ", ".join(counted(count, severity, "info" if severity == "info" else None)

@@ -87,7 +87,9 @@ def raw_findings(
                   "`labtui prune` lists the runs to drop, `labtui prune --yes` drops them"),
         *_finding(FindingCode.RAW_CHANGED, "warning", "raw files whose content changed since staging",
                   changed.get_column("source_file").to_list(),
-                  "re-stage them (`labtui validate --fix`)", changed.get_column("source_file").to_list()),
+                  # found by hashing alone (their size and time as staged): a fix without --hash would not see them
+                  f"re-stage them (`labtui validate {'--hash ' if hash_all else ''}--fix`)",
+                  changed.get_column("source_file").to_list()),
         *_finding(FindingCode.RAW_TOUCHED, "info",
                   "raw files touched since staging (size or mtime changed, content identical)",
                   touched.get_column("source_file").to_list(),
