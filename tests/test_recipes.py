@@ -1,7 +1,8 @@
 """The README's recipes for reading the store, run exactly as written (the code blocks are taken from the README,
 so the docs cannot drift): every column of every procedure, `run_id` as text, a join with the manifest.
 
-Checked against each run's file read on its own: every column's count of non-null values, not just the rows.
+Checked against each run's file read on its own: every column's count of non-null values, not just the rows; on a
+store whose path a glob or an SQL string would misread too, and on one holding a moved run's old copy beside the new.
 Spark runs where pyspark and Java are installed (it is not a dependency), and is skipped otherwise.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from labtui.core.faults import CRASH_EXIT_CODE
 from labtui.core.layout import run_parquet_path
 from tests.lab import IT_COLUMNS, Lab, all_digit_start, all_procedures_lab, it_rows, local, raw_csv
 
@@ -30,9 +32,10 @@ def test_the_readme_has_every_recipe() -> None:
     assert all(code.count(PLACEHOLDER) == 1 for code in RECIPES.values())
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
-    return all_procedures_lab(tmp_path_factory.mktemp("recipes"))
+@pytest.fixture(scope="module", params=["lab", "odd path [v2]/Ana's lab"], ids=["plain_path", "odd_path"])
+def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    """The store in a plain folder, and in one whose path has a glob's `[`, a space and an SQL string's quote."""
+    return all_procedures_lab(tmp_path_factory.mktemp("recipes") / request.param)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +45,7 @@ def truth(lab: Lab) -> pl.DataFrame:
     return pl.concat(
         [
             pl.read_parquet(
-                run_parquet_path(config.stage_root, row["proc"], row["date_local"], row["run_id"])
+                run_parquet_path(config.stage_root, row["proc"], row["date_local"], row["run_id"]), glob=False
             ).with_columns(
                 run_id=pl.lit(row["run_id"]),
                 proc=pl.lit(row["proc"]),
@@ -155,3 +158,36 @@ def test_recipe_reads_data_columns_named_as_partition_keys(name: str, keys_lab: 
     renamed = samples.select("run_id_", "date_", "proc_").drop_nulls()
     assert renamed.height == len(it_rows()) and renamed.unique().rows() == [(1.0, 2.0, 3.0)]
     assert labeled.height == samples.height
+
+
+@pytest.fixture(scope="module")
+def moved_lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    """Two runs moved to another partition by a stage killed (as by `kill -9`) after its manifest commit, before it
+    removed their old folders: one's file now says another procedure, the other's local date changed with the zone.
+    Both copies of each are on disk, as a directory scan meets them during any such stage."""
+    lab = Lab(tmp_path_factory.mktemp("moved"))
+    fixed = "2025-09-08/It2025-09-08_1.csv"
+    lab.write_run(fixed, "IVg", start=local("2025-09-08 10:30"), light=False)  # the wrong `#Procedure`
+    lab.write_run("2025-09-08/IVg2025-09-08_2.csv", "IVg", start=local("2025-09-08 22:30"), light=False)
+    lab.stage()
+    lab.write_run(fixed, "It", start=local("2025-09-08 10:30"))  # the same run_id, proc=It
+    lab.configure(local_tz="UTC")  # 22:30 in Santiago is the next day in UTC
+    assert lab.cli("stage", "--force", crash_at="after_manifest_replace").returncode == CRASH_EXIT_CODE
+    moved = lab.manifest().select("proc", pl.col("date_local").cast(pl.String)).rows()
+    assert sorted(moved) == [("IVg", "2025-09-09"), ("It", "2025-09-08")]  # committed: the moves are listed
+    assert len(list(lab.stage_root.rglob("part-000.parquet"))) == 2 * len(moved)  # and the old copies left
+    return lab
+
+
+@ENGINES
+def test_recipe_labels_each_run_once_beside_its_old_copy(name: str, moved_lab: Lab) -> None:
+    """`labeled` joins the manifest on the run's partition too: each run once, the copy the manifest lists."""
+    namespace = run_recipe(name, moved_lab)
+    samples, labeled = as_polars(namespace["samples"]), as_polars(namespace["labeled"])
+    listed = moved_lab.manifest().select("run_id", "proc", "date_local", "n_rows").sort("run_id")
+    date = "date_local" if name == "labtui" else "date"
+    runs = labeled.group_by("run_id", "proc", date).agg(n_rows=pl.len().cast(pl.Int64)).sort("run_id")
+    assert runs.rename({date: "date_local"}).equals(listed), f"{name}: {runs}"
+    assert labeled["chip_name"].count() == labeled.height
+    if name in ("labtui", "polars"):  # they start from the manifest: their samples are the listed copies
+        assert samples.height == listed["n_rows"].sum()
