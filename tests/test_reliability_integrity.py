@@ -229,6 +229,18 @@ def test_raw_root_moved_refuses_a_root_that_holds_none_of_the_staged_files(lab: 
     assert manifest_rows(lab).equals(before)
 
 
+def test_a_first_stage_from_a_mistyped_empty_folder_does_not_bind_the_store_to_it(empty: Lab, tmp_path: Path) -> None:
+    """`stage --raw-root emptyraw` said "no raw files" and recorded emptyraw as the new store's raw root; the right
+    folder was then refused as "another lab's data" until --raw-root-moved, though the store held no run."""
+    typo = tmp_path / "emptyraw"
+    typo.mkdir()
+    assert empty.cli("stage", "--raw-root", str(typo)).returncode == 0
+    empty.write("a/It2025-10-14_1.csv", raw_csv("It"), mtime=OLD_MTIME)
+    result = empty.cli("stage", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["staged"] == 1, result.stderr
+    one_line_error(empty.cli("stage", "--raw-root", str(typo)), 2, "was built from the raw root")  # it holds a run now
+
+
 def test_a_copied_project_whose_raw_folder_is_missing_never_stages_the_originals(lab: Lab, tmp_path: Path) -> None:
     """With its own raw folder renamed, a copy of the project staged the original's raw tree (recorded in the copied
     store), recorded it as its own, and validate called it healthy."""

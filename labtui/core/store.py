@@ -142,7 +142,8 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     """The identity to record when this raw root may stage into the store (None: already recorded as is).
 
     `sources`: the manifest's source files. Refuses (exit 2, naming both roots) a raw root other than the recorded
-    one unless `moved`; a store built before identities were recorded adopts the raw root its files are found in.
+    one unless `moved`; a store built before identities were recorded adopts the raw root its files are found in,
+    and a store without runs the raw root it is given.
     """
     raw, store = Path(os.path.abspath(config.raw_root)), Path(os.path.abspath(config.store_root))
     identity = read_identity(identity_path(config))
@@ -157,7 +158,9 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     if same_folder(recorded, raw):  # a link to it, or the link's target, is the same folder
         same_store = identity.store_root is not None and same_folder(Path(identity.store_root), store)
         return None if same_store else fresh  # the store moved alone, or an older record
-    holds_them = not sources or _found_under(raw, sources)
+    if not sources:  # no run yet (a first stage from a mistyped, empty folder): nothing binds it to that root
+        return fresh
+    holds_them = _found_under(raw, sources)
     if holds_them and (moved or (identity.store_root is not None
                                  and _moved_together(raw, store, recorded, Path(identity.store_root)))):
         return fresh
