@@ -60,13 +60,13 @@ def register_parity(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
     check.set_defaults(func=run_parity)
 
 
-def out_folder(path: Path) -> Path:
+def out_folder(path: Path, named: str = "--out") -> Path:
     """An export's --out is a folder: a file there is a usage error, not an operating-system one, and so is `-`
-    (the standard output, to other commands: here it made a folder named `-`)."""
+    (the standard output, to other commands: here it made a folder named `-`). `named`: where the user gave it."""
     if str(path) == "-":
-        raise UsageError("--out -: an export writes a folder of files, not to the standard output; give a folder")
+        raise UsageError(f"{named} -: an export writes a folder of files, not to the standard output; give a folder")
     if path.exists() and not path.is_dir():
-        raise UsageError(f"--out {path} is a file: an export writes a folder of files, give a folder")
+        raise UsageError(f"{named} {path} is a file: an export writes a folder of files, give a folder")
     return path
 
 
@@ -76,7 +76,7 @@ def run_histories(args: argparse.Namespace) -> int:
     from labtui.core.history import load_manifest
 
     config = config_from(args)
-    out = out_folder(args.out or config.histories_dir)
+    out = out_folder(args.out) if args.out else out_folder(config.histories_dir, "the config's histories_dir:")
     written = export_histories(
         load_manifest(config), out, tz=config.local_tz, min_experiments=args.min_experiments,
         source_prefix=args.source_prefix, annotations=current_annotations(config.store_root),
@@ -100,7 +100,7 @@ def run_metadata(args: argparse.Namespace) -> int:
     from labtui.core.history import load_manifest
 
     config = config_from(args)
-    out = out_folder(args.out or config.exports_dir / "metadata")
+    out = out_folder(args.out) if args.out else out_folder(config.exports_dir / "metadata", "the config's exports_dir:")
     written = export_metadata(
         load_manifest(config), out, tz=config.local_tz, on_date=args.date, source_prefix=args.source_prefix,
         procedures_file=config.procedures_file,
