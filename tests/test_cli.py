@@ -338,6 +338,17 @@ def test_a_derived_root_in_the_raw_folder_the_store_or_nowhere_is_refused(
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written anywhere
 
 
+@pytest.mark.parametrize("command", [("stage", "--json"), ("validate", "--json"), ("history", "67", "--json"),
+                                     ("rejects", "--json")])
+def test_a_command_asked_for_json_fails_in_json_too(lab: Lab, capsys, command: tuple[str, ...]) -> None:
+    """`labtui stage --json | python -m json.tool` failed with "Expecting value" when the stage could not start (a
+    held lock, a missing store): stdout was empty. The error is JSON on stdout as well as its line on stderr."""
+    assert main(lab.args(*command, "--derived-root", str(lab.raw / "derived"))) == 2
+    captured = capsys.readouterr()
+    message = captured.err.removeprefix("labtui: ").rstrip("\n")
+    assert json.loads(captured.out) == {"error": message, "exit_code": 2} and "is in the raw folder" in message
+
+
 def interrupted(
     command: list[str], ready: Callable[[subprocess.Popen[str]], bool]
 ) -> subprocess.CompletedProcess[str]:

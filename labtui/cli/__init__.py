@@ -336,6 +336,11 @@ def _commands_to_build(argv: Sequence[str], *parents: argparse.ArgumentParser) -
     return {named} if named in COMMANDS else set(COMMANDS)
 
 
+def wants_json(args: argparse.Namespace | None) -> bool:
+    """Whether the command was asked for JSON (`--json`, `--format json`): its errors are then JSON on stdout too."""
+    return args is not None and (getattr(args, "json", False) is True or getattr(args, "format", None) == "json")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # labtui uses no Pydantic plugin, and looking for them reads every installed package's metadata when the first
     # model is built: a fifth of Pydantic's start-up, which every command that reads a config pays
@@ -347,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(stream, "reconfigure") and stream.encoding.replace("-", "").lower() != "utf8":
             stream.reconfigure(errors="replace")
     given, sys.stdout = sys.stdout, said_output(sys.stdout)
+    args: argparse.Namespace | None = None
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         args = build_parser(argv).parse_args(argv)
@@ -358,10 +364,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # here, not at exit: a full disk behind `> report.txt` is said as any other error
         return status
     except CommandUsage as exc:
+        assert args is not None  # raised by a command, after its arguments parsed
         sys.stderr.write(usage_line(args.command_parser.prog, str(exc)))  # as argparse's own errors
         return int(exc.exit_code)
     except LabtuiError as exc:
         print(error_line(exc), file=sys.stderr)
+        if wants_json(args):  # a script reading the JSON gets JSON too, not an empty stdout it cannot parse
+            import json
+
+            print(json.dumps({"error": str(exc), "exit_code": int(exc.exit_code)}))
         return int(exc.exit_code)
     except BrokenPipeError:
         return int(ExitCode.OK)
