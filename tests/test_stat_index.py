@@ -34,7 +34,8 @@ def index_of(lab: Lab) -> dict:
 def indexed(lab: Lab, digest: str | None = None) -> Signatures | None:
     """What a stage reads from the stat index now (None: it reads the manifest)."""
     path = lab.config.manifest_path
-    return read_stat_index(path, digest or manifest_digest(path), registry_digest(lab.config.procedures_file))
+    return read_stat_index(path, digest or manifest_digest(path), registry_digest(lab.config.procedures_file),
+                           lab.config.local_tz)
 
 
 def files_of(index: dict) -> dict[str, list]:

@@ -475,13 +475,18 @@ def test_changing_the_zone_is_repaired_by_restaging(lab: Lab) -> None:
 
 def test_a_stage_after_the_zone_changed_moves_the_runs_and_leaves_no_folder_behind(lab: Lab) -> None:
     """A run whose local date moved was staged again into its new date's folder, and its old folder was left for
-    `validate` to call an orphan."""
+    `validate` to call an orphan. A plain stage does it, for the runs whose date moved alone: it said `0 staged` and
+    left them on their old dates, which `validate` called an error whose fix (`restage FILE`) did nothing."""
     late = "Alisson_08_sept/It2025-09-08_2.csv"
     old_folder = parquet_of(lab, late).parent
     lab.configure(local_tz="UTC")
-    assert lab.stage(force=True).staged == 7
+    report = lab.stage()
+    assert (report.staged, report.staged_files, report.read_again) == (1, [late], 1)
     assert not old_folder.exists() and parquet_of(lab, late).parent.parent.name == "date=2025-09-09"
     assert validate(lab.config).findings == []
+    assert lab.stage().staged == 0  # the stat index is of this zone now
+    lab.configure(local_tz=None)  # back: the run goes back to its first date
+    assert lab.stage().staged_files == [late] and parquet_of(lab, late).parent.parent.name == "date=2025-09-08"
 
 
 def test_fix_waits_for_the_writer_lock(lab: Lab) -> None:

@@ -153,9 +153,9 @@ class StoreCommit:
         path = self.config.manifest_path
         digest = manifest_digest(path)  # one read of the manifest names it in both
         registry = registry_digest(self.config.procedures_file)  # before its rules: an edit between is seen next run
-        columns = stat_columns(manifest, procedure_rules(self.config.procedures_file))
+        columns = stat_columns(manifest, procedure_rules(self.config.procedures_file), self.config.local_tz)
         with contextlib.suppress(OSError):  # a full disk: the records left name an older manifest, and are not used
-            write_stat_index(path, columns, digest, registry)
+            write_stat_index(path, columns, digest, registry, self.config.local_tz)
             write_overview(path, manifest, self.config.local_tz, digest)
 
     # -- the commit -------------------------------------------------------------------------------------------

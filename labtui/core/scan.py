@@ -198,15 +198,18 @@ def files_under(
 READ_AGAIN = -1  # the size of a run's signature whose row older rules made (`made_by_current_rules`): no file's
 
 
-def stat_columns(manifest: pl.DataFrame, rules: Mapping[str, str] | None) -> dict[str, list[Any]]:
+def stat_columns(manifest: pl.DataFrame, rules: Mapping[str, str] | None, local_tz: str) -> dict[str, list[Any]]:
     """`source_file`, `size`, `mtime_us` (µs since the epoch, the manifest's precision) and `run_id` of every staged
     run, as lists. A row made by older extraction rules (`extraction_rules.py`), or by another registry entry of its
-    procedure than `rules` holds (`Registry.rules`; None: the registry cannot be read), has the size `READ_AGAIN`,
-    which no file has: the next stage reads its file again."""
+    procedure than `rules` holds (`Registry.rules`; None: the registry cannot be read), or dated in another zone
+    than the lab's `local_tz` (the lab set its zone after staging), has the size `READ_AGAIN`, which no file has:
+    the next stage reads its file again."""
     import polars as pl
 
     mtime_us = pl.col("source_mtime").dt.epoch("us")
-    size = pl.when(made_by_current_rules(rules)).then(pl.col("source_size")).otherwise(READ_AGAIN)
+    local_date = pl.col("start_time_utc").dt.convert_time_zone(local_tz).dt.date()
+    current = made_by_current_rules(rules) & local_date.eq_missing(pl.col("date_local")).fill_null(True)
+    size = pl.when(current).then(pl.col("source_size")).otherwise(READ_AGAIN)
     return manifest.select("source_file", "run_id", size=size, mtime_us=mtime_us).to_dict(as_series=False)
 
 
@@ -227,10 +230,10 @@ def made_by_current_rules(rules: Mapping[str, str] | None) -> pl.Expr:
     return (made_by > EXTRACTION_RULES) | ((made_by == EXTRACTION_RULES) & same_entry)
 
 
-def staged_signatures(manifest: pl.DataFrame, rules: Mapping[str, str] | None) -> Signatures:
+def staged_signatures(manifest: pl.DataFrame, rules: Mapping[str, str] | None, local_tz: str) -> Signatures:
     """What incremental staging compares: source file → (size, mtime µs) as recorded at its last staging (see
     `stat_columns`)."""
-    return signatures(stat_columns(manifest, rules))
+    return signatures(stat_columns(manifest, rules, local_tz))
 
 
 def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRecord],
@@ -280,7 +283,7 @@ def pending_files(config: StagingConfig, manifest: pl.DataFrame, passed: PassedO
     from labtui.core.registry import procedure_rules  # Pydantic: only where the manifest is read
 
     registry = registry_digest(config.procedures_file)
-    staged = staged_signatures(manifest, procedure_rules(config.procedures_file))
+    staged = staged_signatures(manifest, procedure_rules(config.procedures_file), config.local_tz)
     rejects = load_rejects(config.rejects_dir)
     work = [c for c in scan_raw(config.raw_root, passed) if known_outcome(c, staged, rejects, registry) is None]
     return Waiting([c.source_file for c in work], sum(read_again(c, staged, rejects) for c in work))

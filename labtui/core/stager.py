@@ -202,13 +202,13 @@ class Stager:
                 from labtui.core.registry import load_registry
 
                 load_registry(self.config.procedures_file)  # raises the one-line error that says why
-            staged = read_stat_index(path, digest, registry)
+            staged = read_stat_index(path, digest, registry, self.config.local_tz)
             self._index_stale = staged is None or read_overview(path, self.config.local_tz, digest) is None
             if staged is None:
                 from labtui.core.registry import procedure_rules
 
                 manifest = self._manifest()
-                staged = staged_signatures(manifest, procedure_rules(self.config.procedures_file))
+                staged = staged_signatures(manifest, procedure_rules(self.config.procedures_file), self.config.local_tz)
             identity = check_raw_root(self.config, list(staged), moved=self.raw_root_moved)
             if identity is not None:
                 self._committer.mark_dirty()  # a crash while recording it leaves a temp file the next writer sweeps

@@ -43,12 +43,12 @@ def manifest_digest(manifest_path: Path) -> str | None:
 
 
 def write_stat_index(manifest_path: Path, columns: Mapping[str, list[Any]], digest: str | None,
-                     registry: str | None) -> None:
+                     registry: str | None, local_tz: str) -> None:
     """Index the manifest now at `manifest_path`, whose `manifest_digest` is `digest` (`columns`: `scan.stat_columns`
-    of it, by the registry whose `registry_digest` is `registry`, taken before it). Atomic but not fsynced: after a
-    power cut an old index fails the hash check and costs one slower re-run, nothing more."""
+    of it, by the registry whose `registry_digest` is `registry`, taken before it, and the lab's zone `local_tz`).
+    Atomic but not fsynced: after a power cut an old index fails the hash check and costs one slower re-run."""
     record = {"format": FORMAT, "manifest_sha256": digest, "extraction_rules": EXTRACTION_RULES,
-              "registry_sha256": registry, **{name: columns[name] for name in COLUMNS}}
+              "registry_sha256": registry, "local_tz": local_tz, **{name: columns[name] for name in COLUMNS}}
     atomic_write_bytes(index_path(manifest_path), json.dumps(record, ensure_ascii=False).encode("utf-8"),
                        durable=False)
 
@@ -59,15 +59,16 @@ def signatures(columns: Mapping[str, list[Any]]) -> Signatures:
     return dict(zip(columns["source_file"], zip(columns["size"], columns["mtime_us"], strict=True), strict=True))
 
 
-def read_stat_index(manifest_path: Path, digest: str | None, registry: str | None) -> Signatures | None:
+def read_stat_index(manifest_path: Path, digest: str | None, registry: str | None,
+                    local_tz: str) -> Signatures | None:
     """The staged signatures, when the index describes the manifest now committed (`digest`: its
     `manifest_digest`, which the caller takes once for every record it checks) by the registry now there
-    (`registry`: its `registry_digest`); else None (read the manifest)."""
+    (`registry`: its `registry_digest`) in the lab's zone now (`local_tz`); else None (read the manifest)."""
     try:
         record = json.loads(index_path(manifest_path).read_bytes())
         if (record["format"] != FORMAT or digest is None or record["manifest_sha256"] != digest
                 or record["extraction_rules"] != EXTRACTION_RULES  # its sizes say which rows are read again
-                or record["registry_sha256"] != registry):
+                or record["registry_sha256"] != registry or record.get("local_tz") != local_tz):
             return None
         return signatures(record)
     except (OSError, ValueError, TypeError, KeyError, AttributeError):

@@ -170,7 +170,7 @@ def _row_findings(
     shifted = frame.filter(local_date != pl.col("date_local"))
     findings += _finding(
         FindingCode.DATE_LOCAL_MISMATCH, "error", f"date_local differs from the start time's date in {config.local_tz}",
-        label(shifted), "re-stage them (was local_tz changed?); `--fix` also removes the Parquet left at the old date",
+        label(shifted), "re-stage them (was local_tz changed? `labtui stage` or `--fix` moves them to their dates)",
         restageable(shifted),
     )
     aborted = frame.filter(~pl.col("is_complete"))
