@@ -121,6 +121,21 @@ def test_dates_are_local_santiago_dates(lab: Lab, local: tuple[int, ...], expect
     assert f"date={expected_date.isoformat()}" in str(next(lab.config.stage_root.rglob("*.parquet")))
 
 
+def test_a_raw_file_moved_to_another_folder_is_said_when_staged_again(lab: Lab) -> None:
+    """A file moved between day folders is a new path: staged again as a second run beside the first (whose raw
+    file is gone), with `1 staged` alone, and every history and trend counted the run twice. The stage says so."""
+    lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("2025-10-13/It2025-10-13_2.csv", raw_csv("It", start=epoch(2025, 10, 13, 12)))
+    lab.stage()
+    (lab.raw / "2025-10-14").mkdir()
+    os.rename(lab.raw / "2025-10-13/It2025-10-13_1.csv", lab.raw / "2025-10-14/It2025-10-13_1.csv")
+    report = lab.stage()
+    assert report.staged_files == ["2025-10-14/It2025-10-13_1.csv"]
+    assert report.warned == {"2025-10-14/It2025-10-13_1.csv": [
+        "the content of 2025-10-13/It2025-10-13_1.csv, staged and its raw file gone: moved? `labtui prune --yes` "
+        "drops the run of the old path"]}
+
+
 def test_incomplete_runs_are_staged_and_flagged(lab: Lab) -> None:
     lab.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:12]))
     lab.write("a/IVg2025-10-13_2.csv", raw_csv("IVg", rows=["0.0,1e-6,nan,nan,nan", "-0.5,1e-6,nan,nan,nan"]))

@@ -87,6 +87,7 @@ class Stager:
         self._staged: pl.DataFrame | None = None  # the manifest the work started from (`_claim`: a file's old run)
         self._staged_rows: dict[str, int] | None = None  # its n_rows by run_id, made when a staged file is re-read
         self._present: set[str] = set()
+        self._gone: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is gone
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
         self._curves: dict[str, tuple[str, Curve]] = {}  # calibration run_id -> (hash, its curve)
         self._metrics: Future[MetricsUpdate] | None = None  # computed while the last commit writes (`_compute_metrics`)
@@ -281,6 +282,10 @@ class Stager:
         self._claimed = dict(zip(manifest["run_id"].to_list(), manifest["source_file"].to_list(), strict=True))
         self._present = present
         self._owned = dict(zip(manifest["source_file"].to_list(), manifest["run_id"].to_list(), strict=True))
+        import polars as pl
+
+        gone = manifest.filter(~pl.col("source_file").is_in(list(present)) & pl.col("source_sha256").is_not_null())
+        self._gone = dict(zip(gone["source_sha256"].to_list(), gone["source_file"].to_list(), strict=True))
         self._staged, self._staged_rows = manifest, None
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
             running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]] = {}
@@ -343,8 +348,12 @@ class Stager:
             self._committer.pending.append(result)
             self.report.staged_run_ids.append(result.row.run_id)
             self.report.staged_files.append(result.row.source_file)
-            if result.warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
-                self.report.warned[result.row.source_file] = result.warnings
+            warnings = result.warnings
+            if (moved_from := self._gone.get(result.row.source_sha256)) is not None:  # a second run of one file
+                warnings = [*warnings, f"the content of {moved_from}, staged and its raw file gone: moved? "
+                                       "`labtui prune --yes` drops the run of the old path"]
+            if warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
+                self.report.warned[result.row.source_file] = warnings
             self._derived[result.row.run_id] = (result.row.source_sha256, result.derived)
             if result.curve is not None:
                 self._curves[result.row.run_id] = (result.row.source_sha256, result.curve)
