@@ -657,6 +657,19 @@ def test_a_chip_params_file_that_is_not_there_is_named_in_the_mobility_remark(tm
     assert read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)["mobility_hole_cm2_vs"] > 0
 
 
+def test_a_sweep_at_vds_0_says_so_not_that_the_header_lacks_it(tmp_path: Path) -> None:
+    """`VDS: 0 V` gave the remark `no drain voltage (Vds) in the header`, which the header gives, as 0."""
+    lab = small_lab(tmp_path)
+    write_run(lab.raw / "2025-10-14", "IVg", file_idx=1, start_utc=START + dt.timedelta(minutes=10),
+              params={"VDS": 0})
+    (tmp_path / "config" / "chip_params.yaml").write_text(
+        "Alisson67:\n  channel_length_um: 10\n  channel_width_um: 5\n"
+        "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
+    lab.stage()
+    ivg = read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)
+    assert ivg["mobility_hole_cm2_vs"] is None and "mobility: the drain voltage (Vds) is 0 V" in ivg["remarks"]
+
+
 def test_a_chip_params_entry_spelt_in_another_case_is_named_in_the_mobility_remark(tmp_path: Path) -> None:
     """`alisson67:` in chip_params.yaml is not chip Alisson67 (two groups may differ by case alone), but the remark
     said only `no complete geometry for Alisson67 in chip_params.yaml` beside an entry the lab can see."""

@@ -207,8 +207,10 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
     is_ivg = family == "IVg"
     reason = (pl.when(is_ivg & factor.is_null())
               .then(unknown)
-              .when(is_ivg & ((pl.col("vds_v") == 0) | pl.col("vds_v").is_null()))
+              .when(is_ivg & pl.col("vds_v").is_null())
               .then(pl.lit("mobility: no drain voltage (Vds) in the header"))
+              .when(is_ivg & (pl.col("vds_v") == 0))  # the header gives it, as 0: no current to divide by it
+              .then(pl.lit("mobility: the drain voltage (Vds) is 0 V"))
               .when(is_ivg & ~per_gm.is_finite())  # extreme but valid numbers: no number, not ±inf
               .then(pl.format("mobility: the geometry of {} in chip_params.yaml overflows a float",
                               pl.col("chip_name")))
