@@ -670,6 +670,21 @@ def test_a_sweep_at_vds_0_says_so_not_that_the_header_lacks_it(tmp_path: Path) -
     assert ivg["mobility_hole_cm2_vs"] is None and "mobility: the drain voltage (Vds) is 0 V" in ivg["remarks"]
 
 
+def test_a_lit_run_at_0_nm_is_not_priced_by_a_calibration_at_0_nm(tmp_path: Path) -> None:
+    """0 nm is what a dark run's header writes: a lit It run at 0 nm was priced by a calibration that also said
+    0 nm, and given a power and a responsivity of no known laser."""
+    lab = small_lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    write_run(day, "LaserCalibration", file_idx=2, start_utc=START, params={"Laser wavelength": 0})
+    write_run(day, "It", file_idx=1, start_utc=START + dt.timedelta(minutes=20),
+              params={"Laser voltage": 2.0, "Laser wavelength": 0})
+    lab.stage()
+    lit = read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("laser_voltage_v") == 2.0).row(0, named=True)
+    assert lit["power_w"] is None and lit["calibration_run_id"] is None
+    assert ("power_w: the header's wavelength is 0 nm (a dark run's), though its laser voltage lights it: no "
+            "calibration can price it") in lit["remarks"]
+
+
 def test_a_chip_params_entry_spelt_in_another_case_is_named_in_the_mobility_remark(tmp_path: Path) -> None:
     """`alisson67:` in chip_params.yaml is not chip Alisson67 (two groups may differ by case alone), but the remark
     said only `no complete geometry for Alisson67 in chip_params.yaml` beside an entry the lab can see."""

@@ -246,7 +246,8 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     refused = np.full(it.height, -1)  # of a run no calibration can price: the nearest one, which its remark names
     reaches: list[Reach] = []  # per wavelength: the usable calibrations in reach of each lit run
     window_us = settings.calibration_stale_h * 3.6e9
-    for wavelength in sorted(set(nm[np.isfinite(nm)].tolist())):  # not np.unique: its first call imports ~7 ms
+    # not np.unique: its first call imports ~7 ms; 0 nm is the header's mark of a dark run, no laser to price
+    for wavelength in sorted(set(nm[np.isfinite(nm) & (nm > 0)].tolist())):
         of_wavelength = nm == wavelength
         candidates = np.flatnonzero(np.abs(cal_nm - wavelength) <= settings.wavelength_tolerance_nm)
         usable = candidates[priceable[candidates]]
@@ -298,6 +299,10 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
                                          f"nearest, {refused_by})"))
             continue
         if cal_id is None:
+            if wavelength == 0:  # lit by its VL, dark by its wavelength: which laser is unknown
+                priced.append((run_id, None, "power_w: the header's wavelength is 0 nm (a dark run's), though its "
+                                             "laser voltage lights it: no calibration can price it"))
+                continue
             what = f"of {wavelength:g} nm" if wavelength is not None else "(the run has no wavelength)"
             priced.append((run_id, None, f"power_w: no LaserCalibration {what} in the store"))
             continue
