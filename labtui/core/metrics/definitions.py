@@ -64,22 +64,26 @@ QUANTITIES: tuple[Quantity, ...] = (
     # IVg ---------------------------------------------------------------------------------------------------------
     Quantity("cnp_fwd_v", "V", "IVg",
              "Dirac point (charge-neutrality point) of the forward leg (the longest up-sweep; of two as long, the "
-             "later: an aborted loop's first leg only leaves 0 V): the Vg of min |I| (passing over a point under half "
-             "of both its neighbours: a contact glitch, as graphene's current changes smoothly with Vg), refined by a "
-             "least-squares parabola through the other points within {cnp_fit_window_v:g} V of it (at least its two "
-             "neighbours); undefined when that "
-             "minimum lies within {cnp_edge_margin_v:g} V of the leg's ends (the Dirac point is outside the sweep)"),
+             "later: an aborted loop's first leg only leaves 0 V): the Vg of min |I| (passing over contact glitches: "
+             "runs of up to 3 points all under half, or all over twice, both points around them, as graphene's "
+             "current changes smoothly with Vg), refined by a least-squares parabola through the other points within "
+             "{cnp_fit_window_v:g} V of it (at least its two neighbours); undefined when the leg (of 10 points or "
+             "more) spans an |I| range under 16 times its point-to-point noise (the median |third difference|, in σ "
+             "of white noise: a flat curve, the gate does not move the current), or when that minimum lies within "
+             "{cnp_edge_margin_v:g} V of the leg's ends (the Dirac point is outside the sweep)"),
     Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),
     Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v"),
     Quantity("hysteresis_v", "V", "IVg", "cnp_bwd_v − cnp_fwd_v"),
     Quantity("i_min_a", "A", "IVg",
-             "smallest |I| of the sweep (passing over a contact glitch, as cnp_fwd_v does); of a sweep whose |I| "
-             "falls to under half from one setpoint to the next and stays there (the channel broke down), every IVg "
-             "quantity is of the part before, with a remark"),
-    Quantity("on_off_ratio", "", "IVg", "largest |I| of the sweep / i_min_a"),
+             "smallest |I| of the sweep (passing over contact glitches, as cnp_fwd_v does); of a sweep whose |I| "
+             "falls to under half from one setpoint to the next and stays there (the channel broke down; a glitch "
+             "that comes back is no breakdown), every IVg quantity is of the part before, with a remark"),
+    Quantity("on_off_ratio", "", "IVg",
+             "largest |I| of the sweep (passing over contact glitches, as i_min_a does: a spike is no on-current) / "
+             "i_min_a"),
     Quantity("gm_max_hole_s", "S", "IVg",
              "largest |dI/dVg| on the forward leg left of its CNP (Savitzky–Golay slope over {gm_window_v:g} V, "
-             "quadratic)"),
+             "quadratic, contact glitches left out)"),
     Quantity("gm_max_electron_s", "S", "IVg", "the same right of the CNP"),
     Quantity("mobility_hole_cm2_vs", "cm²/(V·s)", "IVg",
              "field-effect mobility μ = (L/W)·gm_max_hole_s/(C·|Vds|), C the gate capacitance per area of the "

@@ -13,7 +13,7 @@ import numpy as np
 
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.it import dark_level
-from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep, window_points
+from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, glitches, read_sweep, window_points
 from labtui.core.plotdata.labels import WAVELENGTH, legend_labels, title
 from labtui.core.plotdata.load import LoadedGroup, run_ident
 from labtui.core.plotdata.model import (
@@ -279,7 +279,9 @@ def _transconductance(
 ) -> tuple[np.ndarray, np.ndarray]:
     """gm = dI/dVg on one monotonic leg; empty when the leg has fewer than two distinct Vg. Savitzky–Golay's window
     is by default the metrics' (`gm_window_v` at the leg's step): the plot's peak is the table's `gm_max_*` (11 points
-    at a 0.2 V step smoothed it to a third below)."""
+    at a 0.2 V step smoothed it to a third below), contact glitches left out as there."""
+    if (glitch := glitches(np.abs(i))).any():
+        vg, i = vg[~glitch], i[~glitch]
     vg, i = collapse_repeats(vg, i)
     if vg.size < 2:
         return vg[:0], i[:0]

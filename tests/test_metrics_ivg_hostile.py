@@ -1,0 +1,151 @@
+"""IVg quantities of hostile sweeps: a lone spike, a short dropout and a gate that does not respond gave confident,
+wrong values with no remark. Each test starts from a sweep shaped like the real `IVg2025-09-15_1.csv` (0 → −5 →
++5 → −5 → 0 V in 0.05 V steps, Dirac points −2.44 V up and −1.51 V down, on/off about 6), made here so it always
+runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labtui.core.config import MetricsSettings
+from labtui.core.metrics import read_metrics
+from labtui.core.metrics.ivg import breakdown_at, glitches, ivg_quantities
+from labtui.core.plotdata import PlotOptions, build_plots
+from tests.lab import COLUMNS, Lab, data_rows, raw_csv, sweep
+
+SETTINGS = MetricsSettings()
+VDS = 0.1
+UP, DOWN = -2.44, -1.51  # the Dirac points of the real sweep, up- and down-sweep
+SPIKE_AT = 150  # −2.5 V on the up-sweep, beside its Dirac point: row 150 of the real file
+DROPOUT_AT = slice(200, 202)  # 0 and 0.05 V on the up-sweep: rows 200 and 201 of the real file
+
+
+def graphene_loop(seed: int = 15) -> tuple[np.ndarray, np.ndarray]:
+    """A V-shaped graphene sweep: |I| 21 µA at the Dirac point, rising to about 5.8× at +5 V, the hole arm steeper,
+    with 2.4e-4 relative noise. The Dirac point relaxes over ~5 setpoints toward the value of the sweep's direction
+    (trapped charge), so the curve is continuous at the turning points as a real one is."""
+    vg = np.array(sweep(-5, 5, 0.05, "loop"))
+    target = np.where(np.concatenate([[False], vg[1:] > vg[:-1]]), UP, DOWN)
+    dirac = np.empty(vg.size)
+    dirac[0] = DOWN
+    for k in range(1, vg.size):
+        dirac[k] = dirac[k - 1] + (target[k] - dirac[k - 1]) * (1 - np.exp(-1 / 5))
+    arm = np.sqrt(1 + ((vg - dirac) / 1.2) ** 2) - 1
+    current = 2.1e-5 * (1 + np.where(vg < dirac, 1.0, 0.9) * arm)
+    return vg, current * (1 + 2.4e-4 * np.random.default_rng(seed).standard_normal(vg.size))
+
+
+@pytest.fixture(scope="module")
+def clean() -> tuple[np.ndarray, np.ndarray, dict[str, float | None]]:
+    vg, current = graphene_loop()
+    values, remarks = ivg_quantities(vg, current, VDS, SETTINGS)
+    assert remarks == [] and glitches(current).sum() == 0 and breakdown_at(current) is None
+    assert values["cnp_fwd_v"] == pytest.approx(UP, abs=0.01) and values["cnp_bwd_v"] == pytest.approx(DOWN, abs=0.01)
+    assert values["on_off_ratio"] == pytest.approx(5.75, abs=0.01)
+    return vg, current, values
+
+
+def test_a_lone_spike_is_no_breakdown_nor_the_on_current(clean) -> None:
+    """1 mA at −2.5 V, the next point as before: it read `the channel broke down at Vg -2.45 V (|I| 0.001 → 2.9e-05
+    A, for good)`, no up-sweep Dirac point, the down-sweep's read on the wrong leg, on/off 34 (the spike). A point
+    over BREAKDOWN_FALL × both its neighbours is no reading of the channel, as one under 1/BREAKDOWN_FALL is not."""
+    vg, current, truth = clean
+    spiked = current.copy()
+    spiked[SPIKE_AT] = 1e-3
+    assert breakdown_at(spiked) is None and np.flatnonzero(glitches(spiked)).tolist() == [SPIKE_AT]
+    values, remarks = ivg_quantities(vg, spiked, VDS, SETTINGS)
+    assert remarks == []
+    assert values["on_off_ratio"] == truth["on_off_ratio"] and values["i_min_a"] == truth["i_min_a"]
+    assert values["cnp_bwd_v"] == truth["cnp_bwd_v"]
+    assert values["cnp_fwd_v"] == pytest.approx(truth["cnp_fwd_v"], abs=1e-3)  # its fit lacks the spike's setpoint
+    assert values["hysteresis_v"] == pytest.approx(truth["hysteresis_v"], abs=1e-3)
+    for column in ("gm_max_hole_s", "gm_max_electron_s"):  # the spike made them 0.9 mS
+        assert values[column] == pytest.approx(truth[column], rel=1e-9)
+
+
+def test_a_two_point_dropout_is_no_dirac_point(clean) -> None:
+    """0.1 µA at 0 and 0.05 V on the way up: the up-sweep's Dirac point read 0.004 V (true −2.44), i_min 1e-7 A,
+    on/off 1330, with no remark. A run of up to GLITCH_RUN points under half of the points around it is a contact
+    glitch, as a single point is."""
+    vg, current, truth = clean
+    dropped = current.copy()
+    dropped[DROPOUT_AT] = 1e-7
+    assert np.flatnonzero(glitches(dropped)).tolist() == [200, 201] and breakdown_at(dropped) is None
+    values, remarks = ivg_quantities(vg, dropped, VDS, SETTINGS)
+    assert remarks == []
+    for column in ("cnp_fwd_v", "cnp_bwd_v", "cnp_v", "hysteresis_v", "i_min_a", "on_off_ratio"):
+        assert values[column] == truth[column], column
+    for column in ("gm_max_hole_s", "gm_max_electron_s"):  # the dropout made the electron one 10 times as large
+        assert values[column] == pytest.approx(truth[column], rel=1e-9)
+
+
+@pytest.mark.parametrize("high", [False, True])
+@pytest.mark.parametrize("run", [1, 2, 3, 4])
+def test_glitches_are_runs_of_up_to_three_points_either_way_and_a_longer_one_is_a_reading(run: int, high: bool) -> None:
+    current = np.full(12, 1e-5)
+    current[4 : 4 + run] = 3e-5 if high else 3e-6
+    assert np.flatnonzero(glitches(current)).tolist() == (list(range(4, 4 + run)) if run <= 3 else [])
+
+
+def test_a_spike_before_a_breakdown_is_not_the_current_it_fell_from(clean) -> None:
+    vg, current, _ = clean
+    broken = current.copy()
+    broken[SPIKE_AT + 1 :] /= 50
+    broken[SPIKE_AT] = 1e-3
+    assert breakdown_at(broken) == SPIKE_AT + 1
+    _, remarks = ivg_quantities(vg, broken, VDS, SETTINGS)
+    assert remarks[0] == ("IVg: the channel broke down at Vg -2.45 V (|I| 2.1e-05 → 4.2e-07 A, for good): the "
+                          "quantities are of the sweep before it")
+
+
+FLAT_REMARK = ("no minimum clear of the noise (the curve is flat: max/min |I| {}, a span under 16× its "
+               "point-to-point noise)")
+
+
+def test_a_flat_curve_has_no_dirac_point() -> None:
+    """A gate that does not move the current: 50 µA × (1 + 1e-4 noise) read cnp_fwd 0.785 V, cnp_bwd 3.07 V and a
+    hysteresis of 2.29 V, with no remark. The current it measured is still given."""
+    vg = np.array(sweep(-5, 5, 0.05, "loop"))
+    current = 5e-5 * (1 + 1e-4 * np.random.default_rng(0).standard_normal(vg.size))
+    values, remarks = ivg_quantities(vg, current, VDS, SETTINGS)
+    assert remarks == [f"cnp_fwd_v: {FLAT_REMARK.format('1.0006')}", f"cnp_bwd_v: {FLAT_REMARK.format('1.0006')}"]
+    assert all(values[column] is None for column in ("cnp_fwd_v", "cnp_bwd_v", "cnp_v", "hysteresis_v"))
+    assert values["i_min_a"] == current.min() and values["on_off_ratio"] == current.max() / current.min()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_v_as_shallow_and_noisy_as_the_flattest_real_leg_keeps_its_dirac_point(seed: int) -> None:
+    """The flattest real leg: max/min |I| 1.29, its span 28 × its noise. Its 1 % noise alone has none."""
+    vg = np.array(sweep(-5, 5, 0.05, "loop"))
+    noise = 1 + 0.01 * np.random.default_rng(seed).standard_normal(vg.size)
+    shallow = 6e-6 * (1 + 0.05 * (np.sqrt(1 + (vg - 1.3) ** 2) - 1)) * noise
+    values, remarks = ivg_quantities(vg, shallow, VDS, SETTINGS)
+    assert values["cnp_fwd_v"] is not None and values["cnp_bwd_v"] is not None
+    assert not any("clear of the noise" in remark for remark in remarks)
+    values, remarks = ivg_quantities(vg, 6e-6 * noise, VDS, SETTINGS)
+    assert values["cnp_fwd_v"] is None and remarks[0].startswith("cnp_fwd_v: no minimum clear of the noise")
+
+
+def test_a_spike_is_no_breakdown_in_the_figure_either(tmp_path: Path) -> None:
+    """The figure marks the table's Dirac points on the same legs: a spike cut neither of them off, nor raised the
+    figure's gm."""
+    lab = Lab(tmp_path)
+    vg, current = graphene_loop()
+    current[SPIKE_AT] = 1e-3
+    rows = data_rows(zip(vg, current, strict=True), len(COLUMNS["IVg"]))
+    params = {"VG start": "-5 V", "VG end": "5 V", "VG step": "0.05 V"}
+    lab.write("2025-09-15/IVg2025-09-15_1.csv", raw_csv("IVg", rows=rows, params=params))
+    lab.stage()
+    run = read_metrics(lab.config).row(0, named=True)
+    assert run["cnp_fwd_v"] == pytest.approx(UP, abs=0.01) and run["cnp_bwd_v"] == pytest.approx(DOWN, abs=0.01)
+    assert not any("broke down" in remark for remark in run["remarks"])
+    spec = build_plots(lab.manifest(), lab.stage_root, PlotOptions(), settings=lab.config.metrics)[0]
+    assert sorted(marker.x for marker in spec.markers) == pytest.approx(
+        sorted([run["cnp_fwd_v"], run["cnp_bwd_v"]]), abs=1e-6)
+    # nor a gm 25 times the sweep's: the figure's gm leaves the glitch out, as the table's does
+    gm = build_plots(lab.manifest(), lab.stage_root, PlotOptions(gm=True), settings=lab.config.metrics)[0]
+    peak = max(float(np.abs(series.y).max()) for series in gm.series) * {"nS": 1e-9, "µS": 1e-6}[gm.y_unit]
+    assert peak < 1.5 * max(run["gm_max_hole_s"], run["gm_max_electron_s"])
