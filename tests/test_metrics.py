@@ -397,6 +397,24 @@ def test_an_instruments_overflow_mark_is_a_gap_said_not_a_current() -> None:
         "IVg: fewer than 3 finite points"]
 
 
+def test_a_window_mostly_without_readings_is_not_averaged() -> None:
+    """A dark window whose samples were NaN but one gave i_dark of that one sample, and a photoresponse, without a
+    word. A window under 90 % of its samples is said; one a few samples short is still read."""
+    t, current, vl = pulse()
+    gaps = np.where((t >= 15.2) & (t < 20), np.nan, current)  # 4 of the 100 samples of the 15–20 s window left
+    values, remarks = it_quantities(t, gaps, vl, 0.1, SETTINGS)
+    assert values["i_dark_a"] is None and values["delta_i_a"] is None
+    assert remarks == ["It: 4 of the ~100 samples in the 5 s dark window are readings (the rest NaN or overflow "
+                       "marks): too few to average"]
+    lit_gaps = np.where((t >= 36) & (t < 40), np.nan, current)
+    assert it_quantities(t, lit_gaps, vl, 0.1, SETTINGS)[1] == [
+        "It: 20 of the ~100 samples in the 5 s lit window are readings (the rest NaN or overflow marks): too few to "
+        "average"]
+    few = np.where((t >= 17) & (t < 17.2), np.nan, current)  # 96 of 100: read, as from those 96
+    dark = few[(t >= 15) & (t < 20)]
+    assert it_quantities(t, few, vl, 0.1, SETTINGS)[0]["i_dark_a"] == pytest.approx(np.nanmean(dark))
+
+
 def test_the_dark_trend_leaves_out_the_settling_at_the_start() -> None:
     """Real runs often start with a transient that has settled long before switch-on: a line through the whole
     dark part would be steep with it, and its extrapolation under the light would swamp ΔI."""

@@ -29,8 +29,12 @@ def it_quantities(
     have 80k+ samples: no whole-array masks beyond the one that finds the laser edges).
     """
     values: dict[str, float | None] = dict.fromkeys(COLUMNS)
+    step = None  # the clock's step, where samples were left out: a window must still hold its share of them
     if not all_finite(t, i):
         keep = np.isfinite(t) & np.isfinite(i)
+        clock = t[np.isfinite(t)]
+        if clock.size > 1:
+            step = float(clock[-1] - clock[0]) / (clock.size - 1)
         t, i, vl = t[keep], i[keep], vl[keep]
     if t.size < 3:
         return values, ["It: fewer than 3 finite points"]
@@ -53,6 +57,8 @@ def it_quantities(
     dark = dark_window(t, k_on, window)
     if dark.start >= dark.stop:
         return values, ["It: no sample in the dark window"]
+    if (thin := _thin(dark, window, step, "dark")) is not None:
+        return values, [thin]
     values["i_dark_a"] = i_dark = _mean(i[dark])
     settled = slice(int(np.searchsorted(t, t_on - settings.it_drift_window_s)), k_on)  # the start's transient left out
     values["drift_a_per_s"] = drift = fit_line(t[settled], i[settled])[0]
@@ -68,11 +74,24 @@ def it_quantities(
     lit = slice(max(int(np.searchsorted(t, t_off - window)), k_on), k_off)
     if lit.start >= lit.stop:
         return values, ["photoresponse: no sample in the window before switch-off"]
+    if (thin := _thin(lit, min(window, t_off - t_on), step, "lit")) is not None:
+        return values, [thin]
     values["delta_i_a"] = delta = _mean(i[lit]) - i_dark
     values["delta_i_rel"] = delta / i_dark if i_dark else None
     if drift is not None:
         values["delta_i_drift_corrected_a"] = delta - drift * (_mean(t[lit]) - _mean(t[dark]))
     return values, _times(t, i, k_on, k_off, i_dark, delta, settled, values, settings)
+
+
+def _thin(samples: slice, span: float, step: float | None, name: str) -> str | None:
+    """Why a window of `span` seconds cannot be averaged: it holds under _COVERAGE of the samples the clock's `step`
+    puts in it, the others no readings (NaN, an overflow mark); None when it holds enough, or none were left out."""
+    expected = span / step if step else 0.0
+    held = samples.stop - samples.start
+    if held >= _COVERAGE * expected:
+        return None
+    return (f"It: {held} of the ~{expected:.0f} samples in the {span:g} s {name} window are readings (the rest NaN "
+            "or overflow marks): too few to average")
 
 
 def dark_window(t: np.ndarray, k_on: int, window: float) -> slice:
