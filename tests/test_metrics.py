@@ -482,6 +482,20 @@ def test_a_trace_whose_clock_goes_back_or_whose_laser_is_unrecorded_gives_no_pho
     assert all(value is None for value in values.values()) and "VL column holds no value" in remarks[0]
 
 
+def test_a_vl_misread_for_a_sample_mid_pulse_does_not_switch_the_laser_off() -> None:
+    """One VL sample of 0 V in the middle of the pulse switched the laser off there: ΔI read half-way up the step,
+    half its size, with no remark. Two samples are a misread too; three are a switch."""
+    t, current, vl = pulse()
+    expected = it_quantities(t, current, vl, 0.1, SETTINGS)
+    for misread in ([500], [500, 501]):  # 25 s, 15 s before the switch-off at 40 s
+        flickered = vl.copy()
+        flickered[misread] = 0.0
+        assert it_quantities(t, current, flickered, 0.1, SETTINGS) == expected
+    flickered = vl.copy()
+    flickered[[500, 501, 502]] = 0.0  # off at 25 s, 5 s after the switch-on: ΔI is of 20–25 s
+    assert it_quantities(t, current, flickered, 0.1, SETTINGS)[0]["delta_i_a"] < 0.9 * expected[0]["delta_i_a"]
+
+
 def test_a_laser_reading_missing_while_lit_does_not_switch_the_laser_off(tmp_path: Path) -> None:
     """A blank VL field in the lit part (a missed read-back, staged as a missing value) was taken as the switch-off:
     ΔI from the wrong window, a rise time cut short and a decay time measured from the middle of the pulse."""

@@ -32,7 +32,8 @@ from labtui.core.parquet_footer import footer_bytes
 # (negated at Vds < 0). 15: a value of ±1e30 or more (an instrument's overflow mark, 9.9e37) is a gap, not a reading.
 # 16: contact glitches are runs of up to 3 points, spikes too (no breakdown, no on-current, no gm); a flat leg has no
 # Dirac point; a lit run at 0 nm (a dark run's wavelength) is priced by no calibration; an It window of which under
-# 90 % of the samples are readings is not averaged.
+# 90 % of the samples are readings is not averaged, and a VL held 2 samples or fewer switches the laser neither on
+# nor off.
 METRICS_VERSION = 16
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

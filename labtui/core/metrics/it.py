@@ -18,6 +18,25 @@ from labtui.core.metrics.ivg import all_finite
 COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "delta_i_snr",
            "tau_rise_s", "tau_decay_s")
 _COVERAGE = 0.9  # a window counts when the run covers this share of it (samples are ~0.08 s apart)
+FLICKER_SAMPLES = 2  # a laser state held this few samples between two stretches of the other is a misread VL
+
+
+def laser_on(vl: np.ndarray, threshold: float) -> np.ndarray:
+    """Whether the laser is on at each sample: VL ≥ `threshold`. A sample whose VL is missing (NaN) keeps the state
+    of the last recorded one (none: off), and a state held for at most FLICKER_SAMPLES samples is a misread VL, not
+    a switch (one 0 V sample mid-pulse switched the laser off a minute early: half the ΔI): it takes the state of
+    the last stretch held longer (the first, before any). The metrics read the pulse and the plots shade it from
+    this one answer."""
+    on = vl >= threshold  # NaN compares False
+    if (missing := np.isnan(vl)).any():
+        on = on[np.maximum.accumulate(np.where(missing, 0, np.arange(vl.size)))]
+    starts = np.flatnonzero(np.concatenate([[True], on[1:] != on[:-1]]))  # of each stretch of one state
+    lengths = np.diff(np.append(starts, on.size))
+    held = lengths > FLICKER_SAMPLES
+    if held.all() or not held.any():  # no misread (every real run), or no stretch to trust
+        return on
+    last_held = np.maximum.accumulate(np.where(held, np.arange(starts.size), -1))
+    return np.repeat(on[starts][np.where(last_held >= 0, last_held, int(np.argmax(held)))], lengths)
 
 
 def it_quantities(
@@ -43,7 +62,7 @@ def it_quantities(
                         "rows out of order or two runs in one file"]
     if not (math.isfinite(vl[0]) or np.isfinite(vl).any()):  # the first sample answers for every real run
         return values, ["It: the VL column holds no value: when the laser was on is unknown"]
-    on = vl >= settings.light_threshold_v  # NaN compares False: dark
+    on = laser_on(vl, settings.light_threshold_v)
     k_on = int(np.argmax(on))
     if not on[k_on]:
         values["i_dark_a"] = _mean(i)
@@ -64,7 +83,7 @@ def it_quantities(
     values["drift_a_per_s"] = drift = fit_line(t[settled], i[settled])[0]
     if vds_v and abs(i_dark / vds_v) < settings.dead_conductance_s:
         return values, [f"photoresponse: dead channel (|I| {abs(i_dark):.2g} A at Vds {vds_v:g} V)"]
-    off = vl[k_on:] < settings.light_threshold_v  # NaN compares False: a VL not recorded switches nothing off
+    off = ~on[k_on:]
     k_off = k_on + int(np.argmax(off))
     if not off[k_off - k_on]:
         return values, ["photoresponse: the laser never switched off (aborted run)"]

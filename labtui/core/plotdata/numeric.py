@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 # The sweep helpers live with the IVg quantities, so a plotted Dirac point or gm is the tabulated one.
+from labtui.core.metrics.it import laser_on
 from labtui.core.metrics.ivg import Leg as Leg
 from labtui.core.metrics.ivg import collapse_repeats as collapse_repeats
 from labtui.core.metrics.ivg import savgol_derivative as savgol_derivative
@@ -132,12 +133,9 @@ def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.nd
 
 
 def laser_windows(t: np.ndarray, vl: np.ndarray, threshold: float) -> list[tuple[float, float]]:
-    """(t_on, t_off) for each stretch where VL ≥ `threshold` (the metrics' light threshold: the shading is the laser
-    ON the table reads, and as there a sample whose VL is missing switches nothing); t_off is the first OFF sample,
-    or the last t if still ON."""
-    on = vl >= threshold  # NaN compares False
-    if (missing := np.isnan(vl)).any():  # each takes the state of the last recorded sample before it (none: OFF)
-        on = on[np.maximum.accumulate(np.where(missing, 0, np.arange(vl.size)))]
+    """(t_on, t_off) for each stretch where the laser is on (`laser_on`, with the metrics' light threshold: the
+    shading is the laser ON the table reads); t_off is the first OFF sample, or the last t if still ON."""
+    on = laser_on(vl, threshold)
     edges = np.diff(on.astype(np.int8))
     rises = np.flatnonzero(edges == 1) + 1
     falls = np.flatnonzero(edges == -1) + 1
