@@ -319,7 +319,7 @@ def test_a_misspelt_store_is_refused_by_the_commands_that_read_one(lab: Lab, tmp
     ("raw/derived", "is in the raw folder"),
     ("store/raw_measurements", "is in the store"),
     ("store/_manifest", "is in the store"),
-    ("nowhere/derived", "the derived root's folder {tmp}/nowhere does not exist"),
+    ("nowhere/derived", "the folder {tmp}/nowhere of --derived-root does not exist"),
 ])
 @pytest.mark.parametrize("command", [("stage",), ("metrics", "--rebuild")])
 def test_a_derived_root_in_the_raw_folder_the_store_or_nowhere_is_refused(

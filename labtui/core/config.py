@@ -178,8 +178,8 @@ class StagingConfig:
 
     def derived_root_problem(self) -> str | None:
         """Why the derived tables must not go where `derived_root` says (None: they may): into the raw folder (which
-        labtui never writes), into the store (a file among its runs is a foreign file; its `_manifest/` is the
-        commit's), or under a folder that is not there (a mistyped path is said, not created)."""
+        labtui never writes), or into the store (a file among its runs is a foreign file; its `_manifest/` is the
+        commit's)."""
         if self.derived_root is None:
             return None
         target = Path(os.path.realpath(self.derived_root))
@@ -187,8 +187,6 @@ class StagingConfig:
             if target.is_relative_to(os.path.realpath(folder)):
                 return (f"the derived root {self.derived_root} is in {what} ({folder}): give a folder outside both "
                         "(by default it is beside the store)")
-        if not target.parent.is_dir():
-            return f"the derived root's folder {target.parent} does not exist: create it first, or check the path"
         return None
 
     def output_problem(self, path: Path) -> str | None:

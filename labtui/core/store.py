@@ -108,7 +108,7 @@ def check_location(config: StagingConfig) -> None:
     - a folder that is neither empty nor a store (never scatter `_manifest/` into someone's documents);
     - a file where the store or its stage root should be;
     - a link to a folder that is not there (its disk not mounted): staging would write in the mount point;
-    - a derived root in the raw folder or the store, or in a folder that is not there.
+    - a derived root in the raw folder or the store.
     """
     store, stage = config.store_root, config.stage_root
     if (problem := config.derived_root_problem()) is not None:
