@@ -37,7 +37,7 @@ from labtui.core.metrics import (
 from labtui.core.metrics import per_run as metrics_per_run
 from labtui.core.metrics import table as metrics_table
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities, power_at
-from labtui.core.metrics.it import it_quantities, moving_average
+from labtui.core.metrics.it import it_quantities, lit_vl_disagrees, moving_average
 from labtui.core.metrics.ivg import (
     all_finite,
     breakdown_at,
@@ -494,6 +494,29 @@ def test_a_vl_misread_for_a_sample_mid_pulse_does_not_switch_the_laser_off() -> 
     flickered = vl.copy()
     flickered[[500, 501, 502]] = 0.0  # off at 25 s, 5 s after the switch-on: ΔI is of 20–25 s
     assert it_quantities(t, current, flickered, 0.1, SETTINGS)[0]["delta_i_a"] < 0.9 * expected[0]["delta_i_a"]
+
+
+def test_a_vl_column_that_disagrees_with_the_header_is_said_by_the_stage_and_a_rebuild(tmp_path: Path) -> None:
+    """The power is priced at the header's laser voltage: a header that says 1.15 V on a run the VL column says was
+    driven at 3.52 V got a responsivity of another power without a word. Every real lit run's VL is its header's."""
+    lab = Lab(tmp_path)
+    lab.write("d/It2025-10-13_1.csv", raw_csv("It", rows=it_rows(voltage=3.52)))
+    lab.write("d/It2025-10-13_2.csv", raw_csv("It", start=1760371999.5))  # 1.15 V in both
+    said = ("It: the VL column reads 3.52 V while lit, the header's laser voltage 1.15 V (power_w is priced at the "
+            "header's)")
+
+    def remarks() -> dict[str, list[str]]:
+        table = read_metrics(lab.config).join(lab.manifest().select("run_id", "source_file"), on="run_id")
+        return dict(table.select("source_file", "remarks").iter_rows())
+
+    lab.stage()
+    staged = remarks()
+    assert said in staged["d/It2025-10-13_1.csv"] and not any("VL column" in r for r in staged["d/It2025-10-13_2.csv"])
+    update_metrics(lab.config, rebuild=True)  # read back from the Parquet: the same
+    assert remarks() == staged
+    vl = pulse()[2]
+    assert lit_vl_disagrees(vl, 2.0, 0.1) == [] and lit_vl_disagrees(vl, None, 0.1) == []
+    assert lit_vl_disagrees(vl, 0.05, 0.1) == []  # a header that says dark: the VL column's pulses are said elsewhere
 
 
 def test_a_laser_reading_missing_while_lit_does_not_switch_the_laser_off(tmp_path: Path) -> None:

@@ -178,7 +178,7 @@ class ChunkWorker:
         row, frame = file.row, file.frame
         assert row is not None and frame is not None
         family = self.registry.family(row.proc)
-        file.derived = from_data(family, frame, row.vds_v, self.config.metrics)
+        file.derived = from_data(family, frame, row.vds_v, self.config.metrics, row.laser_voltage_v)
         file.curve = curve_of(frame) if family == "LaserCalibration" else None
 
     def _write(self, files: list[_File]) -> None:

@@ -5,7 +5,7 @@ The engine API (headless; the CLI, the app, figures and notebooks read the table
     read_metrics(config_or_path) -> pl.DataFrame   # the committed table, stable schema (METRICS_SCHEMA), lock-free
     update_metrics(config, manifest=None, rebuild=False) -> MetricsUpdate   # incremental; hold the writer lock
     refresh_metrics(config, rebuild=False) -> MetricsUpdate   # takes the writer lock, then update_metrics
-    from_data(proc, frame, vds_v, settings), curve_of(frame)   # what the stager computes from a frame it parsed
+    from_data(proc, frame, vds_v, settings, laser_v), curve_of(frame)   # the stager's, from a frame it parsed
     QUANTITIES / BY_COLUMN / columns_of(proc)        # each quantity's column, unit, procedure and definition
 
 One row per IVg, It and LaserCalibration run, keyed by `run_id` (join it with the manifest or the annotations);

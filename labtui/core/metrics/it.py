@@ -13,7 +13,7 @@ import numpy as np
 
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.definitions import RESOLVED_SIGMAS
-from labtui.core.metrics.ivg import all_finite
+from labtui.core.metrics.ivg import all_finite, median
 
 COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "delta_i_snr",
            "tau_rise_s", "tau_decay_s")
@@ -100,6 +100,22 @@ def it_quantities(
     if drift is not None:
         values["delta_i_drift_corrected_a"] = delta - drift * (_mean(t[lit]) - _mean(t[dark]))
     return values, _times(t, i, k_on, k_off, i_dark, delta, settled, values, settings)
+
+
+VL_AGREES = 0.01  # the VL column while lit and the header's laser voltage agree within this share (real runs: equal)
+
+
+def lit_vl_disagrees(vl: np.ndarray, laser_v: float | None, threshold: float) -> list[str]:
+    """A remark when the VL column reads another voltage while lit (its median over the samples ≥ `threshold`) than
+    the header's `laser_v`, which prices the run's power: a header written for another setting (0.5 V in the header,
+    3.52 V driven, made a responsivity 9× the run's) or a VL logged in other units."""
+    if laser_v is None or not laser_v >= threshold:
+        return []
+    lit = vl[vl >= threshold]
+    if not lit.size or abs((level := median(lit)) - laser_v) <= VL_AGREES * laser_v:
+        return []
+    return [f"It: the VL column reads {level:.4g} V while lit, the header's laser voltage {laser_v:g} V (power_w "
+            "is priced at the header's)"]
 
 
 def _thin(samples: slice, span: float, step: float | None, name: str) -> str | None:

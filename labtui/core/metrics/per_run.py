@@ -22,7 +22,7 @@ from labtui.core.errors import first_line
 from labtui.core.layout import run_parquet_path
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities
 from labtui.core.metrics.definitions import QUANTITIES
-from labtui.core.metrics.it import it_quantities
+from labtui.core.metrics.it import it_quantities, lit_vl_disagrees
 from labtui.core.metrics.ivg import ivg_quantities
 from labtui.core.metrics.schema import METRICS_SCHEMA
 from labtui.core.metrics_stamp import METRICS_VERSION
@@ -46,7 +46,8 @@ def compute_runs(config: StagingConfig, todo: pl.DataFrame, family: pl.Expr, ver
     calibration read back goes into `curves` (run_id → (content hash, curve)): pricing reads none twice."""
     results: list[tuple[Derived, str | None]] = []
     to_read: list[tuple[Any, ...]] = []
-    rows = todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256", family.alias("family"))
+    rows = todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256", "laser_voltage_v",
+                       family.alias("family"))
     for row in rows.iter_rows():
         known = computed.get(row[0])
         if known is not None and known[0] == row[4] and known[1]:
@@ -101,17 +102,17 @@ def _read_chunk(config: StagingConfig, rows: list[tuple[Any, ...]]) -> list[pl.D
 
 def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]], frames: list[pl.DataFrame | Exception],
                  curves: dict[str, tuple[str, Curve]]) -> list[tuple[Derived, str | None]]:
-    """The from-data rows of runs (run_id, proc, date_local, vds_v, source_sha256, family) read back; a run whose
-    Parquet could not be read gets an empty row without a hash (so it is retried) and a problem."""
+    """The from-data rows of runs (run_id, proc, date_local, vds_v, source_sha256, laser_voltage_v, family) read
+    back; a run whose Parquet could not be read gets an empty row without a hash (so it is retried) and a problem."""
     results: list[tuple[Derived, str | None]] = []
-    for (run_id, proc, date_local, vds_v, sha256, family), frame in zip(rows, frames, strict=True):
+    for (run_id, proc, date_local, vds_v, sha256, laser_v, family), frame in zip(rows, frames, strict=True):
         if isinstance(frame, Exception):
             path = run_parquet_path(config.stage_root, proc, date_local, run_id)
             problem = f"{proc} run {run_id}: cannot read {path}: {first_line(frame)}"
             results.append(((run_id, *[None] * len(DATA_COLUMNS),
                              [f"run: cannot read its Parquet ({first_line(frame)})"], None), problem))
         else:
-            derived = from_data(family, frame, vds_v, config.metrics)
+            derived = from_data(family, frame, vds_v, config.metrics, laser_v)
             results.append(((run_id, *derived, sha256), None))
             if family == "LaserCalibration":
                 curves[run_id] = (sha256, curve_of(frame))
@@ -126,10 +127,12 @@ def read_run(path: Path, columns: list[str]) -> pl.DataFrame | Exception:
         return error
 
 
-def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: MetricsSettings) -> Derived:
+def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: MetricsSettings,
+              laser_v: float | None = None) -> Derived:
     """The from-data quantities (in `DATA_COLUMNS` order) and the remarks of one run's data frame (as staged, or
     read back), or () for a procedure without metrics. The stager calls it in its workers on the frame it just
-    parsed, so a stage never reads its own Parquet back."""
+    parsed, so a stage never reads its own Parquet back. `laser_v`: the header's laser voltage, which prices a lit
+    It run's power: said when the VL column reads another while lit."""
     if proc not in READ_COLUMNS:
         return ()
     try:
@@ -144,6 +147,7 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
             elif proc == "It":
                 t, i, vl = columns
                 values, remarks = it_quantities(t, i, vl, vds_v, settings)
+                remarks += lit_vl_disagrees(vl, laser_v, settings.light_threshold_v)
             else:
                 values, remarks = calibration_quantities(*columns)
     except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:  # data no fit can describe
