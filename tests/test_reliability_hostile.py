@@ -595,6 +595,8 @@ def test_a_folder_that_cannot_be_listed_is_said_and_loses_nothing(
         assert _outcomes(lab) == {**before, "d/IVg2025-09-15_4.csv": STAGED}
         findings = {finding.code: finding for finding in validate(lab.config).findings}
         assert findings["raw_unlisted"].items == ["locked/ (Permission denied)"]
+        assert findings["raw_unlisted"].fix == ("give the user running labtui read access to them (chmod, chown), or "
+                                                "move their files out")
         assert {"raw_missing", "rejects_stale"}.isdisjoint(findings), list(findings)
         apply_fixes(lab.config, validate(lab.config))
         assert _outcomes(lab) == {**before, "d/IVg2025-09-15_4.csv": STAGED}
@@ -853,3 +855,22 @@ def test_a_latin1_named_file_is_found_from_its_key(tmp_path: Path) -> None:
     report = validate(lab.config)
     assert [finding.restage for finding in report.findings if finding.restage] == [(key,)]
     assert apply_fixes(lab.config, report).stage_reports[0].staged == 1
+
+
+def test_a_folder_whose_path_is_too_long_is_not_said_to_need_read_access(tmp_path: Path) -> None:
+    """A raw path over the system's limit (4096 bytes) was listed as unreadable with the fix `chmod, chown`."""
+    lab = Lab(tmp_path)
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
+    lab.stage()
+    folder = os.open(lab.raw, os.O_RDONLY)  # made a level at a time: no single path names the deepest folder
+    try:
+        for _ in range(20):
+            os.mkdir("x" * 250, dir_fd=folder)
+            inner = os.open("x" * 250, os.O_RDONLY, dir_fd=folder)
+            os.close(folder)
+            folder = inner
+    finally:
+        os.close(folder)
+    finding = {f.code: f for f in validate(lab.config).findings}["raw_unlisted"]
+    assert "(File name too long)" in finding.items[0]
+    assert finding.fix == "shorten their paths (longer than the system allows), or move their files out"

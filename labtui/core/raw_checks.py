@@ -3,6 +3,7 @@ rejected). Raw files are hashed only where size or mtime changed, unless `hash_a
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -115,8 +116,7 @@ def raw_findings(
                   "move or copy the folder itself into the raw tree (labtui follows no links), or remove the link"),
         *_finding(FindingCode.RAW_UNLISTED, "warning", "folders in the raw tree that cannot be listed: their files "
                   "were not checked, nor staged",
-                  list(passed.unlisted_named(config.raw_root).values()),
-                  "give the user running labtui read access to them (chmod, chown), or move their files out"),
+                  list(passed.unlisted_named(config.raw_root).values()), _unlisted_fix(passed)),
     ]
     return findings, present, {"raw_files": len(candidates), "rejects": len(outstanding), "hashed": len(hashes)}
 
@@ -135,3 +135,17 @@ def hash_files(raw_root: Path, sources: list[str], workers: int) -> list[str | N
         return [digest(source) for source in sources]
     with ThreadPoolExecutor(workers, thread_name_prefix="labtui-hash") as pool:
         return list(pool.map(digest, sources))
+
+
+def _unlisted_fix(passed: PassedOver) -> str:
+    """What makes the unlisted folders listable, by why they were not: a path too long is no permission problem
+    (`chmod` was the advice for both)."""
+    reasons = {error.errno for error in passed.unlisted.values()}
+    fixes = []
+    if reasons & {errno.EACCES, errno.EPERM}:
+        fixes.append("give the user running labtui read access to them (chmod, chown)")
+    if errno.ENAMETOOLONG in reasons:
+        fixes.append("shorten their paths (longer than the system allows)")
+    if reasons - {errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}:
+        fixes.append("check them (the reason is after each)")
+    return f"{', '.join(fixes)}, or move their files out"
