@@ -218,6 +218,11 @@ def test_cli_exports(lab: Lab, capsys, monkeypatch) -> None:
     assert "--out" in capsys.readouterr().err and not (lab.root / "none").exists()
     assert main(lab.args("export", "metadata", "--out", "-")) == 2  # made a folder named `-`
     assert "not to the standard output" in capsys.readouterr().err and not (lab.root / "-").exists()
+    # the store's options before the kind, as every other command takes them before its own
+    assert main(["export", "--config", str(lab.config_file), "--store", str(lab.store_root), "histories", "--out",
+                 str(lab.root / "before")]) == 0
+    assert "Alisson67_history.csv" in [p.name for p in (lab.root / "before").iterdir()]
+    capsys.readouterr()
     lab.configure(histories_dir=str(lab.root / "h.csv"))  # the config's folder, not an --out the user never gave
     assert main(lab.args("export", "histories")) == 2
     assert capsys.readouterr().err == (f"labtui: the config's histories_dir: {lab.root / 'h.csv'} is a file: an export "

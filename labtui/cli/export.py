@@ -21,8 +21,9 @@ ITEMS_PRINTED = 5
 
 
 def register_export(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    export = add_command(sub, "export", examples=("labtui export histories --out histories/",
-                                                  "labtui export metadata --date 2025-10-21"))
+    # the store's options before KIND too (`export --store DIR histories`), as after it
+    export = add_command(sub, "export", common, examples=("labtui export histories --out histories/",
+                                                          "labtui export metadata --date 2025-10-21"))
     kinds = export.add_subparsers(dest="kind", metavar="KIND", required=True)
     histories = kinds.add_parser(
         "histories", parents=[common], help="one <chip>_history.csv per chip",
