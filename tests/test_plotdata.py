@@ -436,6 +436,8 @@ def test_laser_windows_from_vl_and_their_union():
     flicker[[15, 21, 22]] = 0.0  # a misread VL of one sample, and of two, mid-pulse: no switch; nor one while off
     flicker[[29, 30, 35]] = [0.0, 2.0, 2.0]  # nor a flicker at the switch-off: it is where the off stretch starts
     assert laser_windows(np.arange(40.0), flicker, 0.1) == [(10.0, 31.0)]
+    # rows newest first: one window, forwards (a misread takes the state before it in the file's order)
+    assert laser_windows(np.arange(40.0)[::-1], flicker[::-1], 0.1) == [(9.0, 28.0)]
     assert merge_spans([(60.1, 120.1), (0.0, 1.0), (60.0, 120.0)]) == [(0.0, 1.0), (60.0, 120.1)]
 
 
@@ -489,6 +491,15 @@ def test_it_overlay_warns_about_durations_and_light_dark_mix(tmp_path):
     reversed_rows = {name: values[::-1] for name, values in step_run().items()}  # a file written backwards
     rows[2] = stage(tmp_path, run_row(3, "It", laser_voltage_v=2.0), reversed_rows)
     assert only(build_plots(manifest(rows), tmp_path, PlotOptions())).warnings == spec.warnings[1:]  # its span: 180 s
+
+
+def test_a_lone_run_written_newest_first_is_shaded_without_a_warning_of_other_runs(tmp_path):
+    """Its rows in reverse gave each laser window backwards, and the plot of that one run warned that the "laser ON
+    windows differ between runs"."""
+    run = {name: values[::-1] for name, values in step_run().items()}
+    spec = only(build_plots(manifest([stage(tmp_path, run_row(1, "It"), run)]), tmp_path, PlotOptions()))
+    assert np.allclose(spec.spans, [(60.0, 120.0)], atol=0.11)
+    assert not any("between runs" in warning for warning in spec.warnings), spec.warnings
 
 
 def test_it_overlay_of_other_laser_windows_says_the_shading_is_their_union(tmp_path):

@@ -143,7 +143,8 @@ def laser_windows(t: np.ndarray, vl: np.ndarray, threshold: float) -> list[tuple
         rises = np.concatenate([[0], rises])
     if on.size and on[-1]:
         falls = np.concatenate([falls, [on.size - 1]])
-    return [(float(t[a]), float(t[b])) for a, b in zip(rises, falls, strict=False)]
+    # as (earlier, later): rows written newest first give each window backwards
+    return [(float(min(t[a], t[b])), float(max(t[a], t[b]))) for a, b in zip(rises, falls, strict=False)]
 
 
 def merge_spans(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:

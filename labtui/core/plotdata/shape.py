@@ -148,7 +148,8 @@ def _draft_it(
     draft.messages += [f"{', '.join(runs)}: {note}" for note, runs in fell_back.items()]
     draft.spans = merge_spans(draft.spans)
     draft.warnings = _it_warnings(rows, group.columns)
-    if any(_seconds(windows) != _seconds(_within(draft.spans, start, end)) for start, end, windows in lit.values()):
+    if len(lit) > 1 and any(_seconds(windows) != _seconds(_within(draft.spans, start, end))
+                            for start, end, windows in lit.values()):
         # periods of 240 and 360 s: one shading from 120 to 360 s read as both runs' ON (a run that merely ends
         # sooner, aborted while ON, is shaded as it was lit)
         by_windows: dict[str, list[str]] = {}  # runs of one design said once: 48 runs were a 9-line warning
