@@ -28,6 +28,8 @@ def laser_on(vl: np.ndarray, threshold: float) -> np.ndarray:
     the last stretch held longer (the first, before any). The metrics read the pulse and the plots shade it from
     this one answer."""
     on = vl >= threshold  # NaN compares False
+    if not on.any():  # a dark run (80k samples, most of a stage's): nothing to switch
+        return on
     if (missing := np.isnan(vl)).any():
         on = on[np.maximum.accumulate(np.where(missing, 0, np.arange(vl.size)))]
     starts = np.flatnonzero(np.concatenate([[True], on[1:] != on[:-1]]))  # of each stretch of one state
@@ -112,7 +114,9 @@ def lit_vl_disagrees(vl: np.ndarray, laser_v: float | None, threshold: float) ->
     if laser_v is None or not laser_v >= threshold:
         return []
     lit = vl[vl >= threshold]
-    if not lit.size or abs((level := median(lit)) - laser_v) <= VL_AGREES * laser_v:
+    if not lit.size or VL_AGREES * laser_v >= max(laser_v - float(lit.min()), float(lit.max()) - laser_v):
+        return []  # every lit sample agrees (every real run): no median to take
+    if abs((level := median(lit)) - laser_v) <= VL_AGREES * laser_v:
         return []
     return [f"It: the VL column reads {level:.4g} V while lit, the header's laser voltage {laser_v:g} V (power_w "
             "is priced at the header's)"]
