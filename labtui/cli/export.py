@@ -61,9 +61,11 @@ def register_parity(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
     check.set_defaults(func=run_parity)
 
 
-def out_folder(path: Path, named: str = "--out") -> Path:
-    """An export's --out is a folder: a file there is a usage error, not an operating-system one, and so is `-`
-    (the standard output, to other commands: here it made a folder named `-`). `named`: where the user gave it."""
+def out_folder(given: Path | None, default: Path, setting: str) -> Path:
+    """An export's folder: `--out` when `given`, else the config's `setting`, `default`. A file there is a usage
+    error, not an operating-system one, and so is `-` (the standard output, to other commands: here it made a folder
+    named `-`); said as where the user gave it."""
+    path, named = (given, "--out") if given is not None else (default, f"the config's {setting}:")
     if str(path) == "-":
         raise UsageError(f"{named} -: an export writes a folder of files, not to the standard output; give a folder")
     if path.exists() and not path.is_dir():
@@ -77,7 +79,7 @@ def run_histories(args: argparse.Namespace) -> int:
     from labtui.core.history import load_manifest
 
     config = config_from(args)
-    out = out_folder(args.out) if args.out else out_folder(config.histories_dir, "the config's histories_dir:")
+    out = out_folder(args.out, config.histories_dir, "histories_dir")
     written = export_histories(
         load_manifest(config), out, tz=config.local_tz, min_experiments=args.min_experiments,
         source_prefix=args.source_prefix, annotations=current_annotations(config.store_root),
@@ -101,7 +103,7 @@ def run_metadata(args: argparse.Namespace) -> int:
     from labtui.core.history import load_manifest
 
     config = config_from(args)
-    out = out_folder(args.out) if args.out else out_folder(config.exports_dir / "metadata", "the config's exports_dir:")
+    out = out_folder(args.out, config.exports_dir / "metadata", "exports_dir")
     written = export_metadata(
         load_manifest(config), out, tz=config.local_tz, on_date=args.date, source_prefix=args.source_prefix,
         procedures_file=config.procedures_file,

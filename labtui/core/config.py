@@ -180,23 +180,28 @@ class StagingConfig:
         """Why the derived tables must not go where `derived_root` says (None: they may): into the raw folder (which
         labtui never writes), or into the store (a file among its runs is a foreign file; its `_manifest/` is the
         commit's)."""
-        if self.derived_root is None:
+        if self.derived_root is None or (inside := self._inside(self.derived_root)) is None:
             return None
-        target = Path(os.path.realpath(self.derived_root))
+        folder, what = inside
+        return (f"the derived root {self.derived_root} is in {what} ({folder}): give a folder outside both "
+                "(by default it is beside the store)")
+
+    def _inside(self, path: Path) -> tuple[Path, str] | None:
+        """The raw folder or the store that holds `path` (links followed) and how it is named; None: neither."""
+        target = Path(os.path.realpath(path))
         for folder, what in ((self.raw_root, "the raw folder"), (self.store_root, "the store")):
             if target.is_relative_to(os.path.realpath(folder)):
-                return (f"the derived root {self.derived_root} is in {what} ({folder}): give a folder outside both "
-                        "(by default it is beside the store)")
+                return folder, what
         return None
 
     def output_problem(self, path: Path) -> str | None:
         """Why an output the user named (`--out`) must not be written at `path`, its links followed: a file there
         would replace a raw file, a store file or the metrics table (an output is written by a rename, which
         replaces whatever has the name), and a device or a pipe is not a file to replace."""
+        if (inside := self._inside(path)) is not None:
+            folder, what = inside
+            return f"{path} is in {what} ({folder}): labtui writes its outputs elsewhere"
         target = Path(os.path.realpath(path))
-        for folder, what in ((self.raw_root, "the raw folder"), (self.store_root, "the store")):
-            if target.is_relative_to(os.path.realpath(folder)):
-                return f"{path} is in {what} ({folder}): labtui writes its outputs elsewhere"
         if target == Path(os.path.realpath(self.metrics_path)):
             return f"{path} is the metrics table labtui keeps: write the output elsewhere"
         try:

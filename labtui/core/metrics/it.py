@@ -52,8 +52,9 @@ def it_quantities(
     values: dict[str, float | None] = dict.fromkeys(COLUMNS)
     step = None  # the clock's step, where samples were left out: a window must still hold its share of them
     if not all_finite(t, i):
-        keep = np.isfinite(t) & np.isfinite(i)
-        clock = t[np.isfinite(t)]
+        timed = np.isfinite(t)
+        keep = timed & np.isfinite(i)
+        clock = t[timed]
         if clock.size > 1:
             step = float(clock[-1] - clock[0]) / (clock.size - 1)
         t, i, vl = t[keep], i[keep], vl[keep]

@@ -62,7 +62,6 @@ def _label_unit(raw_name: str) -> tuple[str, str]:
     return (match["label"] or raw_name, match["unit"].strip()) if match else (raw_name.strip(), "")
 
 
-
 KINDS: dict[str, Kind] = {
     "It": Kind("t_s", "i_a", "t", "s", "I", "A", extra=("vl_v",)),
     "IVg": Kind("vg_v", "i_a", "Vg", "V", "I", "A"),
