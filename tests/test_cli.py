@@ -651,6 +651,14 @@ def test_a_value_past_the_configs_bounds_is_the_command_lines(lab: Lab, capsys) 
     assert err == "labtui: invalid value on the command line: workers: must be ≤ 64, not 1000\n"
 
 
+def test_a_store_given_with_store_is_named_so_in_a_configuration_error(lab: Lab, capsys) -> None:
+    """A raw folder inside the store given with `--store` was blamed on `--stage-root`, an option not typed."""
+    store = lab.root / "store"
+    assert main(["stage", "--raw-root", str(store / "raw_measurements"), "--store", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert "--store" in err and "--stage-root" not in err and "must not contain each other" in err
+
+
 def test_a_table_for_a_terminal_leaves_out_empty_columns_and_cuts_text_never_numbers() -> None:
     from labtui.cli.history import render_table
 

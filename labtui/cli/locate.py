@@ -34,7 +34,8 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
         stage_root = stage_root_of(args.store, store=True)
     elif stage_root is not None:
         stage_root = stage_root_of(stage_root, store=False)
-    config = load_config(args.config, raw_root=args.raw_root, stage_root=stage_root,
+    flags = {"stage_root": "--store"} if getattr(args, "store", None) is not None else None
+    config = load_config(args.config, flags=flags, raw_root=args.raw_root, stage_root=stage_root,
                          derived_root=getattr(args, "derived_root", None), **overrides)
     if is_store(config.stage_root):  # the config file names the store folder, as the app does
         config = replace(config, stage_root=stage_root_of(config.stage_root, store=True))

@@ -321,8 +321,10 @@ def project_dir_of(config_file: Path) -> Path:
     return folder.parent if folder.name == "config" else folder
 
 
-def load_config(config_file: Path | None = None, **overrides: Any) -> StagingConfig:
-    """Read and validate the config, apply non-None overrides (CLI flags), resolve relative paths."""
+def load_config(config_file: Path | None = None, *, flags: dict[str, str] | None = None,
+                **overrides: Any) -> StagingConfig:
+    """Read and validate the config, apply non-None overrides (CLI flags), resolve relative paths. `flags` names
+    an override's option when it is not `--key` (`--store` gives the stage root), for the error to name it."""
     path = find_config(config_file)
     data: dict[str, Any] = {}
     if path is not None:
@@ -347,7 +349,7 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> StagingCon
         failing = {problem.split(":", 1)[0] for problem in exc.problems}
         if any(value is not None and key in failing for key, value in overrides.items()):  # `--workers 1000`
             raise ConfigError(f"invalid value on the command line: {exc}") from None
-        given = [f"--{key.replace('_', '-')}" for key, value in overrides.items()
+        given = [(flags or {}).get(key, f"--{key.replace('_', '-')}") for key, value in overrides.items()
                  if value is not None and key in _PATH_FIELDS]
         where = f" in {path}" if path else ""
         if given:  # the file may be right: `--raw-root data --stage-root data/01_raw` is the command line's
