@@ -22,7 +22,7 @@ from labtui.core.store import DIRTY_MARKER
 from labtui.core.validate import validate
 from labtui.synth import LabSpec
 from labtui.synth.demo import write_demo
-from tests.lab import REJECT, REPO, Lab, cli_env, epoch, raw_csv, tui_lab
+from tests.lab import REJECT, REPO, Lab, cli_env, epoch, local, raw_csv, tui_lab
 
 STAGE = [sys.executable, "-m", "labtui", "stage", "--workers", "1"]
 
@@ -44,6 +44,18 @@ def test_history_leaves_the_wavelength_of_dark_runs_blank(lab: Lab, capsys: pyte
     table = capsys.readouterr().out.splitlines()
     dark_ivg = next(line for line in table if "IVg2025-10-13_1.csv" in line)
     assert "455" not in dark_ivg
+
+
+def test_history_of_a_procedure_the_runs_lack_names_the_ones_they_have(lab: Lab, capsys) -> None:
+    """`history --calibrations --proc It` and `history 67 --proc IV` printed "0 of N runs" and nothing else."""
+    lab.write_run("2025-10-13/LaserCalibration2025-10-13_1.csv", "LaserCalibration", start=local("2025-10-13 07:00"))
+    lab.stage()
+    assert main(lab.args("history", "--calibrations", "--proc", "It")) == 0
+    assert "labtui: none of the setup's runs is It (they are LaserCalibration)" in capsys.readouterr().err
+    assert main(lab.args("history", "67", "--proc", "IV,ITS")) == 0
+    assert "labtui: none of chip 67's runs is IV or It (they are IVg)" not in capsys.readouterr().err  # It: some
+    assert main(lab.args("history", "67", "--proc", "IV")) == 0
+    assert "labtui: none of chip 67's runs is IV (they are IVg, It)" in capsys.readouterr().err
 
 
 def test_store_options_count_before_and_after_the_command(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:

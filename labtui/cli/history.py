@@ -134,6 +134,11 @@ def run_history(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"labtui: {exc} (store {config.store_root})", file=sys.stderr)
         return int(exc.exit_code)
+    held = set(every.get_column("proc").drop_nulls().unique().to_list())
+    if filters.procs and held and not held & set(filters.procs):  # "0 of 12 runs" read as a filter that failed
+        whose = "the setup's runs" if args.calibrations else f"chip {args.number}'s runs"
+        print(f"labtui: none of {whose} is {' or '.join(filters.procs)} (they are {', '.join(sorted(held))})",
+              file=sys.stderr)
     marked = AnnotationFilter(starred=args.starred, tag=args.tag, include_excluded=args.include_excluded)
     annotated = annotate_runs(config.store_root, every.filter(filters.expression()))
     runs, hidden = marked.apply(annotated)
