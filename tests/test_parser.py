@@ -427,9 +427,11 @@ def test_conflicting_duplicate_parameter_names_both_lines() -> None:
     assert "'0.1 V'" in problem.reason and "'0.2 V'" in problem.reason and problem.line is not None
 
 
-def test_identical_duplicate_parameter_is_harmless() -> None:
-    header, _, _ = parse(raw_csv("It").replace(b"#Metadata:", b"#\tVDS: 0.1 V\r\n#Metadata:"))
-    assert header.fields["vds_v"] == pytest.approx(0.1)
+@pytest.mark.parametrize("again", [b"0.1 V", b"100 mV", b"0.1V", b"1e-1 V"])
+def test_a_parameter_given_twice_with_one_value_is_harmless(again: bytes) -> None:
+    """`VDS: 0.1 V`, then `VDS: 100 mV` (one number written two ways) was rejected as conflicting."""
+    header, _, _ = parse(raw_csv("It").replace(b"#Metadata:", b"#\tVDS: " + again + b"\r\n#Metadata:"))
+    assert header.fields["vds_v"] == 0.1 and header.raw["VDS"] == "0.1 V"
 
 
 def test_a_second_procedure_line_naming_another_procedure_is_a_conflict() -> None:

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 from labtui.core.chip_name import group_spelling
 from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, typed_value
 from labtui.core.integers import INT64_MAX
-from labtui.core.registry import ProcedureSpec, Registry, snake_column
+from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import RejectKind, reject_text
 from labtui.core.wording import counted, quoted
 
@@ -192,7 +192,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             key, value = _printable(key, value, number, spelled, warnings)
         key = key.strip()
         key = key if key in typed_keys else spelled.get(key.casefold(), key)
-        if key in raw and raw[key].strip() != value.strip():
+        if key in raw and raw[key].strip() != value.strip() and not _same_value(key, raw[key], value, typed_keys):
             raise Reject(
                 "conflicting_parameter",
                 f"parameter {quoted(key)} is given twice with different values ({quoted(raw[key])} on line "
@@ -298,6 +298,15 @@ def _unescaped(escape: re.Match[str]) -> str:
         return _ESCAPED_CHARACTER[text[1]]
     code = int(text[2:], 16)
     return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else text
+
+
+def _same_value(key: str, first: str, second: str, typed_keys: dict[str, ParameterSpec]) -> bool:
+    """Whether a parameter given twice says one number twice (`VDS: 0.1 V`, then `VDS: 100 mV`): not a conflict."""
+    spec = typed_keys.get(key)
+    if spec is None or spec.type == "str":
+        return False
+    values = [typed_value(key, text, spec, 0, []) for text in (first, second)]
+    return values[0] is not None and values[0] == values[1]
 
 
 def _printable(key: str, value: str, line: int, spelled: dict[str, str], warnings: list[str]) -> tuple[str, str]:
