@@ -48,6 +48,7 @@ from labtui.core.metrics.ivg import (
     savgol_derivative,
 )
 from labtui.core.metrics.spread import reach
+from labtui.core.metrics.definitions import MOBILITY_LIMIT
 from labtui.core.overview import last_dirac_points
 from labtui.core.plotdata import PlotOptions, build_plots
 from labtui.core.plotdata.selection import chip_runs
@@ -723,6 +724,26 @@ def test_a_sweep_at_vds_0_says_so_not_that_the_header_lacks_it(tmp_path: Path) -
     lab.stage()
     ivg = read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)
     assert ivg["mobility_hole_cm2_vs"] is None and "mobility: the drain voltage (Vds) is 0 V" in ivg["remarks"]
+
+
+def test_a_mobility_beyond_any_graphenes_is_no_number_and_says_why(tmp_path: Path) -> None:
+    """`VDS: 0.1 mV` for 0.1 V (or a width in nm for µm) gave a mobility of 5e6 cm²/(V·s) and no remark."""
+    lab = small_lab(tmp_path)
+    write_run(lab.raw / "2025-10-14", "IVg", file_idx=2, start_utc=START + dt.timedelta(minutes=50),
+              params={"VDS": "0.1 mV"})
+    (tmp_path / "config" / "chip_params.yaml").write_text(
+        "Alisson67:\n  channel_length_um: 10\n  channel_width_um: 5\n"
+        "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
+    lab.stage()
+    sweeps = read_metrics(lab.config).filter(pl.col("proc") == "IVg").sort("vds_v")
+    tiny, usual = sweeps.row(0, named=True), sweeps.row(1, named=True)
+    assert tiny["vds_v"] == pytest.approx(1e-4) and tiny["gm_max_hole_s"] is not None
+    assert tiny["mobility_hole_cm2_vs"] is None and tiny["mobility_electron_cm2_vs"] is None
+    remark = next(text for text in tiny["remarks"] if text.startswith("mobility:"))
+    assert re.fullmatch(r"mobility: 8\.\d+e6 cm²/\(V·s\) is beyond any graphene's \(over 1e6\): check Vds "
+                        r"\(0\.0001 V\) and the geometry of Alisson67 in chip_params\.yaml", remark), remark
+    assert 0 < usual["mobility_hole_cm2_vs"] <= MOBILITY_LIMIT
+    assert not any(text.startswith("mobility:") for text in usual["remarks"])
 
 
 def test_a_lit_run_at_0_nm_is_not_priced_by_a_calibration_at_0_nm(tmp_path: Path) -> None:

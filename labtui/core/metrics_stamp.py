@@ -33,8 +33,9 @@ from labtui.core.parquet_footer import footer_bytes
 # 16: contact glitches are runs of up to 3 points, spikes too (no breakdown, no on-current, no gm); a flat leg has no
 # Dirac point; a lit run at 0 nm (a dark run's wavelength) is priced by no calibration; an It window of which under
 # 90 % of the samples are readings is not averaged, and a VL held 2 samples or fewer switches the laser neither on
-# nor off; a lit It run whose VL column disagrees with its header's laser voltage says so.
-METRICS_VERSION = 16
+# nor off; a lit It run whose VL column disagrees with its header's laser voltage says so. 17: a mobility above 1e6
+# cm²/(V·s), beyond any graphene's, is no number (a Vds or a geometry in the wrong unit).
+METRICS_VERSION = 17
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

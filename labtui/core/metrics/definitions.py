@@ -15,6 +15,7 @@ from labtui.core.config import MetricsSettings
 
 RESOLVED_SIGMAS = 5.0  # a photoresponse is resolved from this many noise σ (delta_i_snr) up: only then τ is read
 CALIBRATIONS_DISAGREE = 2.0  # calibration_spread from which a run's power_w, and its responsivity, are in doubt
+MOBILITY_LIMIT = 1e6  # cm²/(V·s): above suspended graphene's at low temperature; higher is a unit slip, not a device
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 
@@ -87,7 +88,8 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("gm_max_electron_s", "S", "IVg", "the same right of the CNP"),
     Quantity("mobility_hole_cm2_vs", "cm²/(V·s)", "IVg",
              "field-effect mobility μ = (L/W)·gm_max_hole_s/(C·|Vds|), C the gate capacitance per area of the "
-             "chip's dielectric stack (config/chip_params.yaml); only where the chip's geometry is known",
+             "chip's dielectric stack (config/chip_params.yaml); only where the chip's geometry is known, and none "
+             f"above {MOBILITY_LIMIT:.0e} (more than any graphene's: a Vds or a geometry in the wrong unit)",
              from_data=False, read_from="gm_max_hole_s"),
     Quantity("mobility_electron_cm2_vs", "cm²/(V·s)", "IVg", "the same from gm_max_electron_s", from_data=False,
              read_from="gm_max_electron_s"),

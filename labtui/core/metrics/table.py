@@ -33,7 +33,7 @@ from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import addresses_a_run, run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics.calibration import power_at
-from labtui.core.metrics.definitions import ABORTED_TOPIC, PROCEDURES, QUANTITIES
+from labtui.core.metrics.definitions import ABORTED_TOPIC, MOBILITY_LIMIT, PROCEDURES, QUANTITIES
 from labtui.core.metrics.per_run import (
     DATA_COLUMNS,
     READ_COLUMNS,
@@ -219,8 +219,14 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
                               pl.col("chip_name"))))
     mobility = {q.column: pl.col(q.read_from) * per_gm for q in QUANTITIES if q.column.startswith("mobility_")
                 and q.read_from is not None}
+    highest = pl.max_horizontal(*mobility.values())
+    reason = reason.when(is_ivg & (highest > MOBILITY_LIMIT)).then(pl.format(
+        f"mobility: {{}}e6 cm²/(V·s) is beyond any graphene's (over {MOBILITY_LIMIT / 1e6:g}e6): check Vds ({{}} V) "
+        "and the geometry of {} in chip_params.yaml", (highest / 1e6).round_sig_figs(3), pl.col("vds_v"),
+        pl.col("chip_name")))
     return table.with_columns(
-        **{name: pl.when(value.is_finite() & (per_gm != 0)).then(value) for name, value in mobility.items()},
+        **{name: pl.when(value.is_finite() & (per_gm != 0) & (value <= MOBILITY_LIMIT)).then(value)
+           for name, value in mobility.items()},
         _mobility_remark=reason,
     )
 
