@@ -37,6 +37,7 @@ from labtui.core.metrics import (
 from labtui.core.metrics import per_run as metrics_per_run
 from labtui.core.metrics import table as metrics_table
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities, power_at
+from labtui.core.metrics.definitions import MOBILITY_LIMIT
 from labtui.core.metrics.it import it_quantities, lit_vl_disagrees, moving_average
 from labtui.core.metrics.ivg import (
     all_finite,
@@ -48,7 +49,6 @@ from labtui.core.metrics.ivg import (
     savgol_derivative,
 )
 from labtui.core.metrics.spread import reach
-from labtui.core.metrics.definitions import MOBILITY_LIMIT
 from labtui.core.overview import last_dirac_points
 from labtui.core.plotdata import PlotOptions, build_plots
 from labtui.core.plotdata.selection import chip_runs
