@@ -90,6 +90,33 @@ def test_glitches_are_runs_of_up_to_three_points_either_way_and_a_longer_one_is_
     assert np.flatnonzero(glitches(current)).tolist() == (list(range(4, 4 + run)) if run <= 3 else [])
 
 
+@pytest.mark.parametrize(("end", "factor"), [("first", 10.0), ("first", 0.01), ("last", 10.0)])
+def test_a_glitch_at_an_end_of_the_sweep_is_passed_over(clean, end: str, factor: float) -> None:
+    """The first point ×10 read as a breakdown at the second (`for good`: every quantity null); the last ×10 was
+    the on-current (on/off 16.9 for 2.9). An end has one side: its points are held to the two beside them."""
+    vg, current, truth = clean
+    at = 0 if end == "first" else current.size - 1
+    hit = current.copy()
+    hit[at] *= factor
+    assert np.flatnonzero(glitches(hit)).tolist() == [at] and breakdown_at(hit) is None
+    values, remarks = ivg_quantities(vg, hit, VDS, SETTINGS)
+    assert remarks == []
+    for column in ("cnp_bwd_v", "i_min_a", "on_off_ratio", "gm_max_hole_s", "gm_max_electron_s"):
+        assert values[column] == pytest.approx(truth[column], rel=1e-6), column
+
+
+@pytest.mark.parametrize("run", [1, 2, 3, 4])
+def test_a_sweep_that_ends_low_ends_in_a_breakdown_not_a_glitch(run: int) -> None:
+    """A fall at the last points may be the channel breaking: it stays a breakdown. A run of more than GLITCH_RUN
+    points at either end is a reading."""
+    current = np.full(12, 1e-5)
+    current[12 - run :] = 3e-6
+    assert not glitches(current).any() and breakdown_at(current) == 12 - run
+    current = np.full(12, 1e-5)
+    current[:run] = 3e-5
+    assert np.flatnonzero(glitches(current)).tolist() == (list(range(run)) if run <= 3 else [])
+
+
 def test_a_spike_before_a_breakdown_is_not_the_current_it_fell_from(clean) -> None:
     vg, current, _ = clean
     broken = current.copy()
