@@ -38,7 +38,8 @@ from labtui.core.metrics import per_run as metrics_per_run
 from labtui.core.metrics import table as metrics_table
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities, power_at
 from labtui.core.metrics.definitions import MOBILITY_LIMIT
-from labtui.core.metrics.it import it_quantities, lit_vl_disagrees, moving_average
+from labtui.core.metrics.it import COLUMNS as IT_QUANTITIES
+from labtui.core.metrics.it import dark_level, it_quantities, lit_vl_disagrees, moving_average
 from labtui.core.metrics.ivg import (
     all_finite,
     breakdown_at,
@@ -376,6 +377,25 @@ def test_it_photoresponse_drift_and_time_constants() -> None:
         3.0, abs=0.15
     )
     assert remarks == []
+
+
+@pytest.mark.parametrize("glitch", ["spike", "dropout"])
+def test_a_contact_glitch_in_an_it_window_is_no_reading(glitch: str) -> None:
+    """One sample ×10 in the lit window made ΔI 37× and the responsivity with it; one of 0 A in the dark window
+    made ΔI 4.9×, with no remark. A spike or a dropout of up to GLITCH_RUN samples is passed over, as in a sweep,
+    and the plot's ΔI baseline is the table's i_dark_a."""
+    t, current, vl = pulse()
+    current *= 1 + 1e-5 * np.random.default_rng(3).standard_normal(t.size)  # noise to measure the SNR by
+    clean, clean_remarks = it_quantities(t, current, vl, 0.1, SETTINGS)
+    hit = current.copy()
+    at = np.flatnonzero((t >= 37) & (t < 37.1)) if glitch == "spike" else np.flatnonzero((t >= 17) & (t < 17.15))
+    hit[at] = hit[at] * 10 if glitch == "spike" else 0.0
+    hit[0] *= 10  # the first sample too: an end has one side
+    values, remarks = it_quantities(t, hit, vl, 0.1, SETTINGS)
+    assert remarks == clean_remarks == []
+    for column in IT_QUANTITIES:
+        assert values[column] == pytest.approx(clean[column], rel=0.02), column  # the glitched lost 1–3 samples
+    assert dark_level(t, hit, 20.0, SETTINGS.it_window_s) == values["i_dark_a"]
 
 
 def test_an_instruments_overflow_mark_is_a_gap_said_not_a_current() -> None:

@@ -97,8 +97,9 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("i_dark_a", "A", "It",
              "mean I over the {it_window_s:g} s before the first laser switch-on (the first sample with VL ≥ "
              "{light_threshold_v:g} V; a VL held for 2 samples or fewer is a misread, no switch); a dark run: mean I "
-             "over the whole run. A window of which under 90 % of the "
-             "samples are readings (the others NaN or overflow marks) is not averaged: no value, and a remark"),
+             "over the whole run. Every It quantity passes over contact glitches (a spike or a dropout of up to 3 "
+             "samples, over 2× or under ½ of the samples around it). A window of which under 90 % of the samples "
+             "are readings (the others NaN or overflow marks) is not averaged: no value, and a remark"),
     Quantity("delta_i_a", "A", "It", "mean I over the {it_window_s:g} s before the laser switches off − i_dark_a"),
     Quantity("delta_i_rel", "", "It", "delta_i_a / i_dark_a (shown in %)", percent=True),
     Quantity("drift_a_per_s", "A/s", "It",

@@ -13,7 +13,7 @@ import numpy as np
 
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.definitions import RESOLVED_SIGMAS
-from labtui.core.metrics.ivg import all_finite, median
+from labtui.core.metrics.ivg import BREAKDOWN_FALL, all_finite, glitches, median
 
 COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "delta_i_snr",
            "tau_rise_s", "tau_decay_s")
@@ -51,10 +51,8 @@ def it_quantities(
     """
     values: dict[str, float | None] = dict.fromkeys(COLUMNS)
     step = None  # the clock's step, where samples were left out: a window must still hold its share of them
-    if not all_finite(t, i):
-        timed = np.isfinite(t)
-        keep = timed & np.isfinite(i)
-        clock = t[timed]
+    if (keep := readings(t, i)) is not None:
+        clock = t[np.isfinite(t)]
         if clock.size > 1:
             step = float(clock[-1] - clock[0]) / (clock.size - 1)
         t, i, vl = t[keep], i[keep], vl[keep]
@@ -134,6 +132,28 @@ def _thin(samples: slice, span: float, step: float | None, name: str) -> str | N
             "or overflow marks): too few to average")
 
 
+def readings(t: np.ndarray, i: np.ndarray) -> np.ndarray | None:
+    """Which samples are readings of the channel: t and I finite, and no contact glitch (`glitches`: a spike or a
+    dropout of up to GLITCH_RUN samples, which made ΔI 37× with one sample in a window); None when all are.
+
+    A run whose |I| stays within ×BREAKDOWN_FALL of its least (every real one: a photoresponse is a few %) can
+    hold no glitch: two reductions instead of the comparisons over 80k samples."""
+    keep = None if all_finite(t, i) else np.isfinite(t) & np.isfinite(i)
+    current = i if keep is None else i[keep]
+    if not current.size:
+        return keep
+    low, high = float(current.min()), float(current.max())
+    if 0 < low and high < BREAKDOWN_FALL * low or high < 0 and -low < BREAKDOWN_FALL * -high:
+        return keep
+    glitch = glitches(np.abs(current))
+    if not glitch.any():
+        return keep
+    if keep is None:
+        return ~glitch
+    keep[np.flatnonzero(keep)[glitch]] = False
+    return keep
+
+
 def dark_window(t: np.ndarray, k_on: int, window: float) -> slice:
     """The samples i_dark_a averages: those of the `window` seconds before sample `k_on`, the switch-on."""
     return slice(int(np.searchsorted(t, t[k_on] - window)), k_on)
@@ -143,9 +163,10 @@ def dark_level(t: np.ndarray, i: np.ndarray, t_on: float, window: float) -> floa
     """i_dark_a of a switch-on at `t_on`: the mean I of its `dark_window`, finite samples only (the first sample's I
     when none precedes it). The plot's ΔI baseline, so that a ΔI read off the plot is the table's."""
     # a dark run's period/2 past its end (aborted): the window before its last sample
+    if (keep := readings(t, i)) is not None and keep.any():
+        t, i = t[keep], i[keep]
     k_on = min(int(np.searchsorted(t, t_on)), t.size - 1)
     dark = i[dark_window(t, k_on, window)]
-    dark = dark[np.isfinite(dark)]
     return _mean(dark) if dark.size else float(i[0])
 
 
