@@ -36,7 +36,7 @@ from labtui.core.metrics import (
 )
 from labtui.core.metrics import per_run as metrics_per_run
 from labtui.core.metrics import table as metrics_table
-from labtui.core.metrics.calibration import calibration_curve, calibration_quantities, power_at
+from labtui.core.metrics.calibration import calibration_curve, calibration_quantities, power_at, powers_at
 from labtui.core.metrics.definitions import MOBILITY_LIMIT
 from labtui.core.metrics.it import COLUMNS as IT_QUANTITIES
 from labtui.core.metrics.it import dark_level, it_quantities, lit_vl_disagrees, moving_average
@@ -588,6 +588,17 @@ def test_slow_decay_is_null_when_not_reached() -> None:
 
 
 # --- LaserCalibration ---------------------------------------------------------------------------------------------
+
+
+def test_a_curve_whose_last_setpoint_carries_float_drift_prices_its_end() -> None:
+    """A cumulative 0.1 V sum writes the last setpoint as 4.999999999999998: a run at 5 V was `outside the calibrated
+    0–5 V`, the remark contradicting itself (8 real It runs are at 5 V)."""
+    vl = np.cumsum(np.full(51, 0.1)) - 0.1
+    power = 1e-6 * vl
+    assert vl[-1] < 5.0
+    assert power_at(vl, power, 5.0) == (power[-1], None)
+    assert powers_at(vl, power, np.array([5.0, 5.01]))[0] == power[-1] and np.isnan(powers_at(vl, power, [5.01])[0])
+    assert power_at(vl, power, 5.01)[1] == "power_w: VL 5.01 V is outside the calibrated 0–5 V"
 
 
 def test_calibration_slope_threshold_and_interpolation() -> None:
