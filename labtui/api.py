@@ -153,14 +153,19 @@ class Store:
         """Every sample of the selected runs as a LazyFrame: `run_id`, `proc`, `date_local`, `seq`, the run-level
         `columns` asked for (any manifest, history or annotation column: `chip_name`, `has_light`, `excluded`, …),
         then every data column of those runs, the union across procedures (null where a procedure lacks one).
-        Excluded runs are in it unless `include_excluded=False`, as in `runs`.
+        Excluded runs are in it unless `include_excluded=False`, as in `runs`. A run column that the runs' data has
+        too (`vds_v`: a Vt or VVg run's measured VDS) is refused, its footers read at once to say so here: a data
+        column keeps its name, whatever `columns` holds.
         """
         wanted = None if run_ids is None else _names(run_ids, "run_ids", "a run_id or a list of them")
         extra = _names(columns, "columns", "a column name or a list of them")
         selected = self.runs(chip, group=group, proc=proc, include_excluded=include_excluded)
         if wanted is not None:
             selected = selected.filter(pl.col("run_id").is_in(list(wanted)))
-        return _RunScan(self, self._run_table(selected, extra)).lazy()
+        source = _RunScan(self, self._run_table(selected, extra))
+        if extra:
+            source.data_schema()  # a run column its data also has is refused here: inside collect, Polars wraps it
+        return source.lazy()
 
     @property
     def metrics(self) -> pl.DataFrame:
@@ -300,23 +305,35 @@ class _RunScan:
         return register_io_source(self._batches, schema=lambda: pl.Schema(self.schema()), explain_name="labtui store")
 
     def schema(self) -> dict[str, pl.DataType]:
-        """Run-level columns, then the union of the selected runs' data columns (their footers, read once per
-        file version, in threads: reading a footer is mostly waiting)."""
+        """Run-level columns, then the union of the selected runs' data columns."""
         if self._schema is None:
-            stamps = self.store.manifest.select("run_id", "ingested_at_utc")
-            keys = self.runs.join(stamps, on="run_id", how="left").select("path", "ingested_at_utc").rows()
-            todo = [key for key in keys if key not in self._footers]
-            with ThreadPoolExecutor(_READ_THREADS) as pool:
-                for key, footer in zip(todo, pool.map(lambda key: _footer(Path(key[0])), todo), strict=True):
-                    if footer is not None:
-                        self._footers[key] = footer
-            data: dict[str, pl.DataType] = {}
-            for key in keys:
-                for name, dtype in self._footers.get(key, {}).items():
-                    data[name] = dtype if name not in data else _supertype(name, data[name], dtype)
-            extra = {name: dtype for name, dtype in data.items() if name not in self.run_schema}
-            self._schema = self.run_schema | extra
+            self._schema = self.run_schema | self.data_schema()
         return self._schema
+
+    def data_schema(self) -> dict[str, pl.DataType]:
+        """The union of the selected runs' data columns (their footers, read once per file version, in threads:
+        reading a footer is mostly waiting). A run column asked for that a run's data also has is refused: one
+        name would hold the header's value (VDS of a Vt run's manifest row) where the run's data has its own."""
+        stamps = self.store.manifest.select("run_id", "ingested_at_utc")
+        rows = self.runs.join(stamps, on="run_id", how="left").select("path", "ingested_at_utc", "proc").rows()
+        todo = [(path, stamp) for path, stamp, _ in rows if (path, stamp) not in self._footers]
+        with ThreadPoolExecutor(_READ_THREADS) as pool:
+            for key, footer in zip(todo, pool.map(lambda key: _footer(Path(key[0])), todo), strict=True):
+                if footer is not None:
+                    self._footers[key] = footer
+        data: dict[str, pl.DataType] = {}
+        clashes: dict[str, list[str]] = {}  # a run column asked for → the procedures whose data has it too
+        for path, stamp, proc in rows:
+            for name, dtype in self._footers.get((path, stamp), {}).items():
+                data[name] = dtype if name not in data else _supertype(name, data[name], dtype)
+                if name in self.run_schema and name not in RUN_COLUMNS:
+                    clashes.setdefault(name, []).append(proc)
+        if clashes:
+            name, procs = next(iter(clashes.items()))
+            raise UsageError(f"columns: {name} is a run column and a data column of the "
+                             f"{', '.join(dict.fromkeys(procs))} runs, which a scan keeps under its name: leave it out "
+                             f"of columns (store.runs() has the run's {name}, to join on run_id)")
+        return {name: dtype for name, dtype in data.items() if name not in RUN_COLUMNS}
 
     def _batches(
         self, with_columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, _batch_size: int | None

@@ -23,7 +23,7 @@ from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics import METRICS_SCHEMA, read_metrics, refresh_metrics
 from labtui.core.registry import load_registry
-from tests.lab import Lab, all_procedures_lab, local
+from tests.lab import BASE_PARAMS, Lab, all_procedures_lab, data_rows, local, raw_csv
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +223,28 @@ def test_scan_selects_runs_and_keeps_the_history_numbering(lab: Lab, store: Stor
     assert store.scan(run_ids=[]).collect().height == 0
     with pytest.raises(UsageError, match="unknown run column"):
         store.scan(columns=["chip"])
+
+
+def test_a_run_column_never_takes_the_place_of_a_data_column_of_its_name(tmp_path: Path) -> None:
+    """A Vt run's measured VDS is its data's `vds_v`; `columns=["vds_v"]` (the header's VDS, in the manifest) put
+    0.1 V on every row in its place, without a word. Now refused, naming both; runs without such data take it."""
+    lab = Lab(tmp_path)
+    measured = data_rows(((k * 0.1, 0.37 + 1e-3 * (k % 2), 1.15 if 10 <= k < 20 else 0.0) for k in range(31)), 3)
+    lab.write("2025-09-08/Vt2025-09-08_1.csv", raw_csv(
+        "Vt", params={**BASE_PARAMS, "Laser ON+OFF period": "2 s", "VG": "-0.35 V", "Drain-Source current": "1e-6 A"},
+        start=repr(local("2025-09-08 09:00").timestamp()), columns=("t (s)", "VDS (V)", "VL (V)"), rows=measured))
+    lab.write_run("2025-09-08/It2025-09-08_2.csv", "It", start=local("2025-09-08 10:30"))
+    lab.stage()
+    store = open_store(lab.config.store_root)
+    vt = store.scan(proc="Vt").collect()
+    assert vt["vds_v"].min() == 0.37 and vt["vds_v"].max() == 0.371
+    assert raised(UsageError, lambda: store.scan(proc="Vt", columns=["chip_name", "vds_v"])) == (
+        "columns: vds_v is a run column and a data column of the Vt runs, which a scan keeps under its name: "
+        "leave it out of columns (store.runs() has the run's vds_v, to join on run_id)")
+    with pytest.raises(UsageError, match="data column of the Vt runs"):
+        store.scan(columns="vds_v")  # a Vt run among others
+    its = store.scan(proc="It", columns="vds_v").collect()  # the It runs' data has no vds_v: the manifest's
+    assert its["vds_v"].unique().to_list() == [0.1]
 
 
 def test_filters_on_run_columns_prune_files_before_opening_them(tmp_path: Path) -> None:
