@@ -38,7 +38,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from labtui.core.annotations import AnnotationFilter, annotate_runs
+from labtui.core.annotations import AnnotationFilter, annotate_runs, current_annotations
 from labtui.core.config import StagingConfig, default_derived_root, known_zone
 from labtui.core.errors import LabtuiError, UsageError
 from labtui.core.history import HistoryFilter, cached_manifest, history, timeline
@@ -166,6 +166,12 @@ class Store:
         if extra:
             source.data_schema()  # a run column its data also has is refused here: inside collect, Polars wraps it
         return source.lazy()
+
+    @property
+    def annotations(self) -> pl.DataFrame:
+        """One row per annotated run (`run_id` and the five columns `runs` carries), as the last annotation left it:
+        the annotations alone, for a frame of your own (`runs` and `scan` already join them)."""
+        return current_annotations(self.root)
 
     @property
     def metrics(self) -> pl.DataFrame:

@@ -183,6 +183,10 @@ def test_runs_carry_the_annotations_and_filter_by_them(tmp_path: Path) -> None:
         "starred": False, "excluded": True, "exclude_reason": "contact lost", "tags": ["batch 2"], "note": None}
     assert marked.row(1, named=True) == second | {
         "starred": True, "excluded": False, "exclude_reason": None, "tags": [], "note": "re-mounted"}
+    assert store.annotations.sort("starred").rows() == [  # `current_annotations(store)` was a TypeError
+        (first["run_id"], False, True, "contact lost", ["batch 2"], None),
+        (second["run_id"], True, False, None, [], "re-mounted"),
+    ]
     assert store.runs(chip=67, include_excluded=False).height == runs.height - 1
     assert store.runs(starred=True)["run_id"].to_list() == [second["run_id"]]
     assert store.runs(tag="batch 2")["run_id"].to_list() == [first["run_id"]]
