@@ -22,7 +22,7 @@ from labtui.core.store import DIRTY_MARKER
 from labtui.core.validate import validate
 from labtui.synth import LabSpec
 from labtui.synth.demo import write_demo
-from tests.lab import REJECT, REPO, Lab, cli_env, epoch, local, raw_csv, tui_lab
+from tests.lab import REJECT, REPO, Lab, cli_env, epoch, local, raw_csv, sha_tree, tui_lab
 
 STAGE = [sys.executable, "-m", "labtui", "stage", "--workers", "1"]
 
@@ -195,7 +195,7 @@ def test_usage_errors_are_one_line_naming_the_command(lab: Lab, capsys, argv: tu
         (["--raw-rot", "data", "stage"], "unrecognized option --raw-rot; did you mean '--raw-root'?"),  # not 'data'
         (["--versoin"], "unrecognized arguments: --versoin; did you mean '--version'?"),
         (["zzz"], "invalid choice: 'zzz' (choose from stage,"),  # nothing close: no guess
-        (["chips", "--st", "x"], "ambiguous option: --st could match --store, --stage-root"),  # not __main__.py's usage
+        (["--stor", "x", "chips"], "unrecognized option --stor; did you mean '--store'?"),  # not the command 'x'
     ],
 )
 def test_a_mistyped_command_or_option_names_the_one_meant(capsys, argv: list[str], message: str) -> None:
@@ -203,6 +203,27 @@ def test_a_mistyped_command_or_option_names_the_one_meant(capsys, argv: list[str
         main(argv)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith("labtui: error: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("argv", "meant"), [
+    (("stage", "--forc"), "'--force'"),
+    (("validate", "--fi"), "'--fix'"),
+    (("prune", "--y"), "'--yes'"),
+    (("history", "67", "--form=json"), "'--format'"),
+    (("chips", "--st", "x"), "'--store' or '--stage-root'"),
+])
+def test_the_start_of_an_option_is_no_option(lab: Lab, capsys, argv: tuple[str, ...], meant: str) -> None:
+    """argparse read a prefix as the option it starts: `stage --forc` re-staged everything, `validate --fi` ran the
+    fixes, `prune --y` dropped runs. A prefix is answered as a typo is, naming the option meant, and changes
+    nothing."""
+    (lab.raw / "2025-10-13/It2025-10-13_2.csv").unlink()  # a run `prune --yes` would drop
+    before = sha_tree(lab.store_root)
+    with pytest.raises(SystemExit) as exit_:
+        main(lab.args(*argv))
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert f"unrecognized arguments: {' '.join(argv[2 if argv[0] == 'history' else 1:])}; did you mean {meant}?" in err
+    assert sha_tree(lab.store_root) == before
 
 
 def test_rejects_are_listed_in_the_labs_local_time(lab: Lab, capsys) -> None:

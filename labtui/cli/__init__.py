@@ -72,10 +72,12 @@ class HelpFormatter(argparse.HelpFormatter):
 class Parser(argparse.ArgumentParser):
     """Each (sub)command reports its own usage errors: argparse hands a subcommand's unknown arguments up to the
     top-level parser, whose usage then says nothing about the command that was typed. Help is laid out by
-    `HelpFormatter`."""
+    `HelpFormatter`. No option is read from a prefix of its name: `stage --forc` re-staged everything and `prune --y`
+    dropped runs; a prefix is answered as a typo is, with the option meant."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
@@ -128,14 +130,18 @@ def did_you_mean(word: str, known: Sequence[str]) -> str:
 
 def unrecognized(words: Sequence[str], parser: argparse.ArgumentParser) -> str:
     """argparse's `unrecognized arguments: …`, naming the option meant by the first mistyped one (`--raw-rot`)."""
-    typed = next((word for word in words if word.startswith("--")), None)
+    typed = next((word for word in words if word.startswith("--") and word != "--"), None)
     return f"unrecognized arguments: {' '.join(words)}{option_meant(typed, parser) if typed else ''}"
 
 
 def option_meant(typed: str, parser: argparse.ArgumentParser) -> str:
-    """`; did you mean '--raw-root'?` for a mistyped option (`--raw-rot` or `--raw-rot=DIR`) when one is close."""
-    options = [option for option in parser._option_string_actions if option.startswith("--")]
-    return did_you_mean(typed.split("=")[0], [*options, "--help", "--version"])
+    """`; did you mean '--raw-root'?` for a mistyped option (`--raw-rot` or `--raw-rot=DIR`) when one is close, or
+    the options it is the start of (`--d`: `'--deep' or '--derived-root'`)."""
+    typed = typed.split("=")[0]
+    options = list(dict.fromkeys([*(option for option in parser._option_string_actions if option.startswith("--")),
+                                  "--help", "--version"]))
+    started = [option for option in options if option.startswith(typed)]
+    return f"; did you mean {' or '.join(map(repr, started))}?" if started else did_you_mean(typed, options)
 
 
 def report_bug() -> int:
@@ -311,8 +317,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 class FirstPass(argparse.ArgumentParser):
-    """The parse that finds the command: what it cannot read (an ambiguous `--st`) is said as every usage error (it
-    printed argparse's usage, headed `__main__.py`)."""
+    """The parse that finds the command: what it cannot read (`--store` without its folder) is said as every usage
+    error (it printed argparse's usage, headed `__main__.py`)."""
 
     error = Parser.error
 
@@ -321,7 +327,7 @@ def _commands_to_build(argv: Sequence[str], *parents: argparse.ArgumentParser) -
     """The command the arguments name (none: `labtui --help`, the app); every command when they name an unknown one
     or do not parse, so that the full parser says what is wrong."""
     first = FirstPass(prog="labtui", add_help=False, parents=list(parents), exit_on_error=False,
-                      formatter_class=HelpFormatter)
+                      formatter_class=HelpFormatter, allow_abbrev=False)
     first.add_argument("command", nargs="?")
     try:
         parsed, extras = first.parse_known_args(argv)
