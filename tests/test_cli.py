@@ -382,6 +382,17 @@ def test_a_command_asked_for_json_fails_in_json_too(lab: Lab, capsys, command: t
     assert json.loads(captured.out) == {"error": message, "exit_code": 2} and "is in the raw folder" in message
 
 
+@pytest.mark.parametrize("chip", [("677", "--format", "json"), ("677", "--json"), ("Alisson677", "--json"),
+                                  ("67", "--group", "Foo", "--json")])
+def test_history_of_an_unknown_chip_asked_for_json_fails_in_json(lab: Lab, capsys, chip: tuple[str, ...]) -> None:
+    """`history` printed its own error and returned, so `main` never answered the JSON request: stdout was empty."""
+    assert main(lab.args("history", *chip)) == 2
+    captured = capsys.readouterr()
+    message = captured.err.removeprefix("labtui: ").rstrip("\n")
+    assert json.loads(captured.out) == {"error": message, "exit_code": 2}
+    assert message.startswith("no runs of chip") and message.endswith(f"(store {lab.store_root})")
+
+
 def interrupted(
     command: list[str], ready: Callable[[subprocess.Popen[str]], bool]
 ) -> subprocess.CompletedProcess[str]:

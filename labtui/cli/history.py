@@ -131,9 +131,8 @@ def run_history(args: argparse.Namespace) -> int:
             if args.calibrations
             else history(manifest, args.number, args.group, tz=config.local_tz)
         )
-    except UsageError as exc:
-        print(f"labtui: {exc} (store {config.store_root})", file=sys.stderr)
-        return int(exc.exit_code)
+    except UsageError as exc:  # raised, not printed: `main` answers a JSON request with JSON
+        raise UsageError(f"{exc} (store {config.store_root})") from None
     held = set(every.get_column("proc").drop_nulls().unique().to_list())
     if filters.procs and held and not held & set(filters.procs):  # "0 of 12 runs" read as a filter that failed
         whose = "the setup's runs" if args.calibrations else f"chip {args.number}'s runs"
