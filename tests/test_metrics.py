@@ -777,6 +777,30 @@ def test_a_mobility_beyond_any_graphenes_is_no_number_and_says_why(tmp_path: Pat
     assert not any(text.startswith("mobility:") for text in usual["remarks"])
 
 
+def test_a_calibration_that_stops_short_of_a_runs_voltage_leaves_it_to_the_next_nearest(tmp_path: Path) -> None:
+    """An aborted calibration 1.5 min before a run at 2 V, cut at 1.4 V, was its nearest: `VL 2 V is outside the
+    calibrated 0–1.4 V`, no power, beside a complete one of its wavelength 4 h later. The nearest whose range
+    reaches the run's voltage prices it, and a later update keeps that choice."""
+    lab = Lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    write_run(day, "LaserCalibration", file_idx=1, start_utc=START, params={"Laser wavelength": 455}, n_rows=15)
+    write_run(day, "It", file_idx=1, start_utc=START + dt.timedelta(minutes=10), params={"Laser voltage": 2.0,
+                                                                                           "Laser wavelength": 455})
+    write_run(day, "LaserCalibration", file_idx=2, start_utc=START + dt.timedelta(hours=4),
+              params={"Laser wavelength": 455})
+    lab.stage()
+    table = read_metrics(lab.config)
+    cut, complete = table.filter(pl.col("proc") == "LaserCalibration").sort("start_time_utc")["run_id"]
+    lit = table.filter(pl.col("proc") == "It").row(0, named=True)
+    assert lit["calibration_run_id"] == complete and lit["power_w"] > 0
+    assert lit["calibration_age_h"] == pytest.approx(-4 + 10 / 60)
+    assert not any(text.startswith("power_w") for text in lit["remarks"])
+    write_run(day, "IVg", file_idx=1, start_utc=START + dt.timedelta(hours=5))  # an update that keeps the price
+    lab.stage()
+    again = read_metrics(lab.config).filter(pl.col("proc") == "It").row(0, named=True)
+    assert again == lit and cut != complete
+
+
 def test_a_lit_run_at_0_nm_is_not_priced_by_a_calibration_at_0_nm(tmp_path: Path) -> None:
     """0 nm is what a dark run's header writes: a lit It run at 0 nm was priced by a calibration that also said
     0 nm, and given a power and a responsivity of no known laser."""

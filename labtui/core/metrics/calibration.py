@@ -77,6 +77,11 @@ def powers_at(vl: np.ndarray, power: np.ndarray, laser_vs: np.ndarray) -> np.nda
     return np.where((laser_vs >= vl[0] - slack) & (laser_vs <= vl[-1] + slack) & (at > 0), at, np.nan)
 
 
+def in_range(vl: np.ndarray, laser_v: float) -> bool:
+    """Whether a sorted curve's VL range holds `laser_v` (allowing for its float drift, `_slack`)."""
+    return vl[0] - (slack := _slack(vl)) <= laser_v <= vl[-1] + slack
+
+
 def _slack(vl: np.ndarray) -> float:
     """How far past a curve's ends a laser voltage is still in its range: float drift of the setpoints (a cumulative
     0.1 V sum writes 5 V as 4.999999999999998, which priced no run at 5 V). `np.interp` holds the end's power."""
@@ -88,7 +93,7 @@ def power_at(vl: np.ndarray, power: np.ndarray, laser_v: float) -> tuple[float |
     no power where the curve gives none above 0 W (a responsivity over it would be infinite or of the wrong sign)."""
     if (why := _no_curve(vl)) is not None:
         return None, f"power_w: the calibration has {why}" if vl.size < 2 else f"power_w: the calibration's {why}"
-    if not vl[0] - (slack := _slack(vl)) <= laser_v <= vl[-1] + slack:
+    if not in_range(vl, laser_v):
         return None, f"power_w: VL {laser_v:g} V is outside the calibrated {vl[0]:g}–{vl[-1]:g} V"
     with np.errstate(all="ignore"):  # points near ±1e308 overflow between them: NaN, refused below
         at = float(np.interp(laser_v, vl, power))

@@ -32,7 +32,7 @@ from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import addresses_a_run, run_parquet_path
 from labtui.core.manifest import read_manifest
-from labtui.core.metrics.calibration import power_at
+from labtui.core.metrics.calibration import in_range, power_at
 from labtui.core.metrics.definitions import ABORTED_TOPIC, MOBILITY_LIMIT, PROCEDURES, QUANTITIES
 from labtui.core.metrics.per_run import (
     DATA_COLUMNS,
@@ -249,6 +249,7 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     at_us = it["start_time_utc"].dt.epoch("us").to_numpy()
     nm = it["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
     best = np.full(it.height, -1)
+    pools: dict[float, np.ndarray] = {}  # per wavelength, the calibrations that can price (the nearest may end early)
     refused = np.full(it.height, -1)  # of a run no calibration can price: the nearest one, which its remark names
     reaches: list[Reach] = []  # per wavelength: the usable calibrations in reach of each lit run
     window_us = settings.calibration_stale_h * 3.6e9
@@ -259,6 +260,7 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
         usable = candidates[priceable[candidates]]
         if usable.size:
             best[of_wavelength] = usable[_nearest(cal_us[usable], at_us[of_wavelength])]
+            pools[wavelength] = usable
             reaches.append(reach(cal_us, usable, at_us, np.flatnonzero(of_wavelength), window_us))
         elif candidates.size:
             refused[of_wavelength] = candidates[_nearest(cal_us[candidates], at_us[of_wavelength])]
@@ -297,6 +299,9 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     spreads = Spreads(reaches, it, calibrations, old)
     curves = _curves(config, calibrations, staged_curves, [*redo["calibration_run_id"].drop_nulls(), *spreads.needed()])
     priced: list[tuple[str, float | None, str | None]] = []
+    reached: list[tuple[str, int]] = []  # a run priced by a farther calibration than the nearest, whose VL range ends
+    # before the run's laser voltage (an aborted one): its index in `calibrations`
+    row_of = {run_id: k for k, run_id in enumerate(it["run_id"].to_list())} if redo.height else {}
     for run_id, laser_v, wavelength, cal_id, refused_by in redo.select(
         "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id", "_refused"
     ).iter_rows():
@@ -315,7 +320,21 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
         if (curve := curves[cal_id]) is None:
             priced.append((run_id, None, f"{UNREADABLE_CALIBRATION} ({cal_id}): read again at the next update"))
             continue
+        if not in_range(curve[0], laser_v):
+            pool = pools[wavelength]
+            at = at_us[row_of[run_id]]
+            farther = pool[np.lexsort((cal_us[pool], np.abs(cal_us[pool] - at)))][1:]  # the nearest first
+            if (reaching := _reaching(config, calibrations, staged_curves, curves, farther, laser_v)) is not None:
+                reached.append((run_id, reaching[0]))
+                curve = reaching[1]
         priced.append((run_id, *power_at(*curve, laser_v)))
+    if reached:
+        assigned = assigned.update(pl.DataFrame({
+            "run_id": [run_id for run_id, _ in reached],
+            "calibration_run_id": [cal_ids[k] for _, k in reached],
+            "calibration_sha256": calibrations["source_sha256"].gather([k for _, k in reached]),
+            "calibration_age_h": [(at_us[row_of[run_id]] - cal_us[k]) / 3.6e9 for run_id, k in reached],
+        }), on="run_id")
     powers = pl.concat(
         [
             kept.select("run_id", "power_w", "_power_remark"),
@@ -368,6 +387,19 @@ def _curves(config: StagingConfig, calibrations: pl.DataFrame, staged: Mapping[s
     curves.update(zip(to_read, map_in_threads(config, lambda cal_id: _curve(config, cal_id, dates[cal_id]), to_read),
                       strict=True))
     return curves
+
+
+def _reaching(config: StagingConfig, calibrations: pl.DataFrame, staged: Mapping[str, tuple[str, Curve]],
+              curves: dict[str, Curve | None], order: np.ndarray, laser_v: float) -> tuple[int, Curve] | None:
+    """The first calibration in `order` (indices into `calibrations`) whose curve reaches `laser_v`, and its curve
+    (read into `curves`); None when none does. Read one at a time: a nearest calibration that stops short is rare."""
+    ids = calibrations["run_id"]
+    for k in order.tolist():
+        if (cal_id := ids[k]) not in curves:
+            curves.update(_curves(config, calibrations, staged, [cal_id]))
+        if (curve := curves[cal_id]) is not None and in_range(curve[0], laser_v):
+            return k, curve
+    return None
 
 
 def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
