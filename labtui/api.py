@@ -43,11 +43,11 @@ from labtui.core.config import StagingConfig, default_derived_root, known_zone
 from labtui.core.errors import LabtuiError, UsageError
 from labtui.core.history import HistoryFilter, cached_manifest, history, timeline
 from labtui.core.layout import addresses_a_run, run_parquet_path, run_parquet_paths
-from labtui.core.manifest import MANIFEST_SCHEMA, read_manifest
+from labtui.core.manifest import MANIFEST_NAME, MANIFEST_SCHEMA, read_manifest
 from labtui.core.store import MANIFEST_DIR, locate_store
 from labtui.core.wording import cut
 
-MANIFEST_FILE = Path(MANIFEST_DIR) / "manifest.parquet"
+MANIFEST_FILE = Path(MANIFEST_DIR) / MANIFEST_NAME
 RUN_COLUMNS = ("run_id", "proc", "date_local", "seq")  # always in a scan, before the data columns
 _READ_THREADS = 8  # file reads wait on the disk as much as on the CPU; more threads than cores hide it
 _FILES_PER_BATCH = 64

@@ -20,7 +20,7 @@ from labtui.core.annotations import ANNOTATION_COLUMNS, Change, annotate
 from labtui.core.errors import UsageError
 from labtui.core.history import HistoryFilter, history, load_manifest
 from labtui.core.layout import run_parquet_path
-from labtui.core.manifest import read_manifest
+from labtui.core.manifest import ManifestDamaged, read_manifest
 from labtui.core.metrics import METRICS_SCHEMA, read_metrics, refresh_metrics
 from labtui.core.registry import load_registry
 from tests.lab import BASE_PARAMS, Lab, all_procedures_lab, data_rows, local, raw_csv
@@ -323,3 +323,16 @@ def test_manifest_text_is_large_string_and_string_typed_manifests_still_read(lab
     pq.write_table(table.cast(as_string), old)  # how manifests were written for a while
     assert pq.read_schema(old).field("run_id").type == pa.string()
     assert read_manifest(old).equals(lab.manifest())
+
+
+def test_a_folder_given_for_the_manifest_is_named_not_called_damage(lab: Lab, tmp_path: Path) -> None:
+    """`read_manifest(store)` said the healthy store's manifest was damaged and sent its user to `labtui repair`."""
+    root = lab.config.store_root
+    takes = f"read_manifest takes the manifest file ({lab.config.manifest_path})"
+    for folder in (root, root / "_manifest", lab.config.stage_root):
+        assert raised(UsageError, lambda folder=folder: read_manifest(folder)) == f"{folder} is a folder: {takes}"
+    assert raised(UsageError, lambda: read_manifest(tmp_path)) == (
+        f"{tmp_path} is a folder: read_manifest takes the manifest file (a store's _manifest/manifest.parquet)")
+    (tmp_path / "_manifest" / "manifest.parquet").mkdir(parents=True)  # a folder in the manifest's place: damage
+    with pytest.raises(ManifestDamaged, match=r"\(a folder, not a file\): run `labtui repair`"):
+        read_manifest(tmp_path / "_manifest" / "manifest.parquet")

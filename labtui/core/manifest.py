@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from labtui.core.atomic import atomic_write, read_parquet_pinned
-from labtui.core.errors import LabtuiError, OperationFailed, first_line
+from labtui.core.errors import LabtuiError, OperationFailed, UsageError, first_line
 from labtui.core.overview import OVERVIEW_NAME
 from labtui.core.stat_index import INDEX_NAME
 from labtui.core.wording import counted
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from labtui.core.manifest_row import ManifestRow
 
 SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.parquet"  # in _manifest/
 PREVIOUS_DIR = "previous"  # in _manifest/: the last few committed manifests
 PREVIOUS_KEPT = 3
 LEGACY_RECORDS_DIR = "events"  # in _manifest/: each run's record, as an older labtui kept it (now in its Parquet)
@@ -70,7 +71,7 @@ def read_manifest(path: Path) -> pl.DataFrame:
     except (pl.exceptions.PolarsError, ValueError) as exc:
         raise ManifestDamaged(path, f"not a readable Parquet file: {first_line(exc)[:120]}") from None
     except IsADirectoryError:
-        raise ManifestDamaged(path, "a folder, not a file") from None
+        raise _folder_given(path) from None
     if frame is None:
         return empty_manifest()
     if "run_id" not in frame.columns:
@@ -88,6 +89,20 @@ def read_manifest(path: Path) -> pl.DataFrame:
     if isinstance(newest, str) and newest >= min(_OLD_ICONS.values()):
         frame = frame.with_columns(summary=_conditions())
     return frame
+
+
+def _folder_given(path: Path) -> LabtuiError:
+    """A folder where the manifest file goes: damage as `_manifest/manifest.parquet`, anywhere else a folder given
+    for the file (the store, its `_manifest/`), which `labtui repair` would not change."""
+    from labtui.core.store import MANIFEST_DIR, locate_store
+
+    if (path.parent.name, path.name) == (MANIFEST_DIR, MANIFEST_NAME):
+        return ManifestDamaged(path, "a folder, not a file")
+    try:
+        file = str(locate_store(path.parent if path.name == MANIFEST_DIR else path)[0] / MANIFEST_DIR / MANIFEST_NAME)
+    except UsageError:  # no store there either
+        file = f"a store's {MANIFEST_DIR}/{MANIFEST_NAME}"
+    return UsageError(f"{path} is a folder: read_manifest takes the manifest file ({file})")
 
 
 # Rows staged before the summary held only data stored a display line in it: light icon, procedure, chip,
