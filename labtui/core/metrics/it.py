@@ -143,7 +143,7 @@ def readings(t: np.ndarray, i: np.ndarray) -> np.ndarray | None:
     if not current.size:
         return keep
     low, high = float(current.min()), float(current.max())
-    if 0 < low and high < BREAKDOWN_FALL * low or high < 0 and -low < BREAKDOWN_FALL * -high:
+    if (low > 0 and high < BREAKDOWN_FALL * low) or (high < 0 and -low < BREAKDOWN_FALL * -high):
         return keep
     glitch = glitches(np.abs(current))
     if not glitch.any():
