@@ -801,6 +801,32 @@ def test_a_calibration_that_stops_short_of_a_runs_voltage_leaves_it_to_the_next_
     assert again == lit and cut != complete
 
 
+def test_a_swept_column_in_another_unit_than_its_headers_gives_no_quantities(tmp_path: Path) -> None:
+    """Vg logged in mV under `Vg (V)` made a Dirac point of 417 V; VL so in a calibration priced an It run's power
+    357× low (its responsivity 357× high). Both staged complete, with no remark. A swept column reaching more than
+    twice as far from 0 as its header's sweep is in another unit: no quantities, said why, the same read back."""
+    lab = Lab(tmp_path)
+    day = "2025-10-14"
+    ivg = data_rows(((1000 * vg, 1e-6 * (1 + abs(vg - 0.2))) for vg in sweep(-1, 1, 0.5, "loop")), len(COLUMNS["IVg"]))
+    lab.write(f"{day}/IVg{day}_1.csv", raw_csv("IVg", rows=ivg))
+    cal = data_rows(((500.0 * k, 1e-4 * k) for k in range(5)), 2)  # 0…2000 "V", its header's 0…2 V
+    lab.write(f"{day}/LaserCalibration{day}_1.csv", raw_csv("LaserCalibration", rows=cal))
+    lab.write(f"{day}/It{day}_1.csv", raw_csv("It"))
+    lab.stage()
+    staged = read_metrics(lab.config).sort("proc")
+    sweep_row, lit, calibration = (staged.filter(pl.col("proc") == proc).row(0, named=True)
+                                   for proc in ("IVg", "It", "LaserCalibration"))
+    assert sweep_row["cnp_v"] is None and sweep_row["on_off_ratio"] is None
+    assert sweep_row["remarks"][0] == ("IVg: Vg reaches -1000…1000 V, past the header's sweep of -1…1 V: logged in "
+                                       "another unit? No quantities from it")
+    assert calibration["p_max_w"] is None and calibration["remarks"] == [
+        "LaserCalibration: VL reaches 0…2000 V, past the header's sweep of 0…2 V: logged in another unit? No "
+        "quantities from it"]
+    assert lit["power_w"] is None and lit["responsivity_a_per_w"] is None
+    assert main(lab.args("metrics", "--rebuild", "--format", "json")) == 0
+    assert read_metrics(lab.config).sort("proc").equals(staged)
+
+
 def test_a_lit_run_at_0_nm_is_not_priced_by_a_calibration_at_0_nm(tmp_path: Path) -> None:
     """0 nm is what a dark run's header writes: a lit It run at 0 nm was priced by a calibration that also said
     0 nm, and given a power and a responsivity of no known laser."""

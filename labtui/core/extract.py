@@ -13,17 +13,16 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from labtui.core.extraction_rules import EXTRACTION_RULES
-from labtui.core.header_values import parse_number
+from labtui.core.header_values import ANY_UNIT, parse_number
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parser import Header
-from labtui.core.registry import Completeness, ParameterSpec, snake_column
+from labtui.core.registry import Completeness, snake_column
 from labtui.core.scan import mtime_of
 
 if TYPE_CHECKING:
     import numpy as np
 
 LIGHT_THRESHOLD_V = 0.1  # the lab's rule: light ⇔ Laser voltage ≥ 0.1 V
-_ANY_UNIT = ParameterSpec(field="value", unit=None)
 
 
 def run_id_for(source_file: str, start_time_utc: dt.datetime) -> str:
@@ -84,7 +83,7 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         spec = header.spec.parameters.get(key)
         if spec is not None:
             return header.fields.get(spec.field)
-        value = parse_number(header.raw[key], _ANY_UNIT)
+        value = parse_number(header.raw[key], ANY_UNIT)
         return value if value is not None and math.isfinite(value) else None
 
     if rule.kind == "duration":

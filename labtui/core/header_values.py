@@ -8,8 +8,10 @@ import re
 from typing import Any
 
 from labtui.core.integers import INT64_MAX, INT64_MIN, int_of_digits
-from labtui.core.registry import ParameterSpec
+from labtui.core.registry import ParameterSpec, ProcedureSpec
 from labtui.core.wording import quoted
+
+ANY_UNIT = ParameterSpec(field="value", unit=None)  # a number in whatever unit it is written
 
 # One number, then optionally whitespace and one unit word (`0.1 V`, `50 mV`, `25 degC`): `67b`, `6 7`, `67.0x` are
 # not numbers. Possessive quantifiers keep it linear on a hostile header's 8 MB line.
@@ -78,3 +80,18 @@ def typed_value(key: str, text: str, spec: ParameterSpec, line: int, warnings: l
     unit = f" {spec.unit}" if spec.unit else ""
     warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is {out_of_range}{unit}; left empty")
     return None
+
+
+def sweep_limits(spec: ProcedureSpec | None, raw: dict[str, str]) -> tuple[float, float] | None:
+    """The header's limits of the column a sweep sweeps (its `completeness` rule's start and end parameters: VG
+    start/end, Laser voltage start/end), lowest first, from the header's texts (a run's as parsed, or its manifest
+    `parameters`); None for other procedures, or when either is missing or no number."""
+    if spec is None or (rule := spec.completeness) is None or rule.kind != "sweep":
+        return None
+    limits = []
+    for key in (rule.start_parameter, rule.end_parameter):
+        value = parse_number(raw[key], spec.parameters.get(key, ANY_UNIT)) if key and key in raw else None
+        if value is None or not math.isfinite(value):
+            return None
+        limits.append(value)
+    return min(limits), max(limits)

@@ -161,6 +161,8 @@ NOT_COMPUTED = (
     "IV, and every other procedure (IVgT, ITt, Vt, …): no row in the table",
     "It runs of several laser pulses: only the first switch-on and switch-off are read",
     "mobility from a chip without a complete geometry in config/chip_params.yaml",
+    "a sweep or a calibration whose Vg or VL reaches more than twice as far from 0 as its header's sweep (logged in "
+    "another unit): no quantities, and a remark",
     "the contact resistance: mobilities are extrinsic field-effect values from the two-terminal gm",
 )
 

@@ -5,6 +5,7 @@ few chunks ahead of the thread that computes). `table` joins them with the chips
 
 from __future__ import annotations
 
+import json
 import math
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -19,6 +20,7 @@ from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
 from labtui.core.config import MetricsSettings, StagingConfig
 from labtui.core.datablock import NO_READING
 from labtui.core.errors import first_line
+from labtui.core.header_values import sweep_limits
 from labtui.core.layout import run_parquet_path
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities
 from labtui.core.metrics.definitions import QUANTITIES
@@ -26,6 +28,7 @@ from labtui.core.metrics.it import it_quantities, lit_vl_disagrees
 from labtui.core.metrics.ivg import ivg_quantities
 from labtui.core.metrics.schema import METRICS_SCHEMA
 from labtui.core.metrics_stamp import METRICS_VERSION
+from labtui.core.registry import load_registry
 from labtui.core.wording import counted
 
 DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
@@ -46,7 +49,7 @@ def compute_runs(config: StagingConfig, todo: pl.DataFrame, family: pl.Expr, ver
     calibration read back goes into `curves` (run_id → (content hash, curve)): pricing reads none twice."""
     results: list[tuple[Derived, str | None]] = []
     to_read: list[tuple[Any, ...]] = []
-    rows = todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256", "laser_voltage_v",
+    rows = todo.select("run_id", "proc", "date_local", "vds_v", "source_sha256", "laser_voltage_v", "parameters",
                        family.alias("family"))
     for row in rows.iter_rows():
         known = computed.get(row[0])
@@ -102,17 +105,21 @@ def _read_chunk(config: StagingConfig, rows: list[tuple[Any, ...]]) -> list[pl.D
 
 def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]], frames: list[pl.DataFrame | Exception],
                  curves: dict[str, tuple[str, Curve]]) -> list[tuple[Derived, str | None]]:
-    """The from-data rows of runs (run_id, proc, date_local, vds_v, source_sha256, laser_voltage_v, family) read
-    back; a run whose Parquet could not be read gets an empty row without a hash (so it is retried) and a problem."""
+    """The from-data rows of runs (run_id, proc, date_local, vds_v, source_sha256, laser_voltage_v, parameters,
+    family) read back; a run whose Parquet could not be read gets an empty row without a hash (so it is retried) and
+    a problem."""
     results: list[tuple[Derived, str | None]] = []
-    for (run_id, proc, date_local, vds_v, sha256, laser_v, family), frame in zip(rows, frames, strict=True):
+    registry = load_registry(config.procedures_file)
+    for (run_id, proc, date_local, vds_v, sha256, laser_v, parameters, family), frame in zip(rows, frames,
+                                                                                             strict=True):
         if isinstance(frame, Exception):
             path = run_parquet_path(config.stage_root, proc, date_local, run_id)
             problem = f"{proc} run {run_id}: cannot read {path}: {first_line(frame)}"
             results.append(((run_id, *[None] * len(DATA_COLUMNS),
                              [f"run: cannot read its Parquet ({first_line(frame)})"], None), problem))
         else:
-            derived = from_data(family, frame, vds_v, config.metrics, laser_v)
+            limits = sweep_limits(registry.get(proc), json.loads(parameters)) if family != "It" else None
+            derived = from_data(family, frame, vds_v, config.metrics, laser_v, limits)
             results.append(((run_id, *derived, sha256), None))
             if family == "LaserCalibration":
                 curves[run_id] = (sha256, curve_of(frame))
@@ -128,17 +135,20 @@ def read_run(path: Path, columns: list[str]) -> pl.DataFrame | Exception:
 
 
 def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: MetricsSettings,
-              laser_v: float | None = None) -> Derived:
+              laser_v: float | None = None, limits: tuple[float, float] | None = None) -> Derived:
     """The from-data quantities (in `DATA_COLUMNS` order) and the remarks of one run's data frame (as staged, or
     read back), or () for a procedure without metrics. The stager calls it in its workers on the frame it just
     parsed, so a stage never reads its own Parquet back. `laser_v`: the header's laser voltage, which prices a lit
-    It run's power: said when the VL column reads another while lit."""
+    It run's power: said when the VL column reads another while lit. `limits`: the header's sweep limits
+    (`extract.sweep_limits`), which a swept column reaching far past says is in another unit."""
     if proc not in READ_COLUMNS:
         return ()
     try:
         columns, gaps = _readings(frame, READ_COLUMNS[proc])
     except pl.exceptions.ColumnNotFoundError as error:
         return (*[None] * len(DATA_COLUMNS), [f"run: no column {error}"])
+    if proc != "It" and (beyond := _past_limits(proc, columns[0], limits)) is not None:
+        return (*[None] * len(DATA_COLUMNS), [*gaps, beyond])
     try:
         with np.errstate(all="ignore"):  # absurd values (1e308) overflow to inf: a null with its reason, no warning
             if proc == "IVg":
@@ -153,6 +163,28 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
     except (ArithmeticError, ValueError, np.linalg.LinAlgError) as error:  # data no fit can describe
         return (*[None] * len(DATA_COLUMNS), [f"run: no metrics from these data ({error})"])
     return (*[_finite(values.get(name)) for name in DATA_COLUMNS], gaps + remarks)
+
+
+SWEPT_NAMES = {"IVg": "Vg", "LaserCalibration": "VL"}
+PAST_LIMITS = 2.0  # a swept column reaching this many times as far from 0 as its header's sweep is in another unit
+
+
+def _past_limits(proc: str, swept: np.ndarray, limits: tuple[float, float] | None) -> str | None:
+    """A remark when the swept column reaches PAST_LIMITS × farther from 0 than the header's sweep: a Vg or VL logged
+    in mV under a (V) name, which made a Dirac point of 417 V and priced a run's power 357× low, both with no remark.
+    The remark of a calibration starts with its procedure: no part of such a curve prices a run."""
+    if limits is None or not (reach := max(-limits[0], limits[1])) > 0 or not swept.size:
+        return None
+    low, high = float(swept.min()), float(swept.max())
+    if not (math.isfinite(low) and math.isfinite(high)):  # a NaN or an inf is no reading: the others decide
+        finite = swept[np.isfinite(swept)]
+        if not finite.size:
+            return None
+        low, high = float(finite.min()), float(finite.max())
+    if not max(-low, high) > PAST_LIMITS * reach:
+        return None
+    return (f"{proc}: {SWEPT_NAMES[proc]} reaches {low:g}…{high:g} V, past the header's sweep of {limits[0]:g}…"
+            f"{limits[1]:g} V: logged in another unit? No quantities from it")
 
 
 def curve_of(frame: pl.DataFrame) -> Curve:
