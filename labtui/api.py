@@ -119,8 +119,9 @@ class Store:
         tag: str | None = None,
         include_excluded: bool = True,
     ) -> pl.DataFrame:
-        """Runs oldest first with the columns and filters of `labtui history`, plus the annotation columns
-        (`starred`, `excluded`, `exclude_reason`, `tags`, `note`); every run when `chip` is None.
+        """Runs oldest first with the columns and filters of `labtui history --format json`, typed, the annotation
+        columns (`starred`, `excluded`, `exclude_reason`, `tags`, `note`) among them; but its `start_time` (epoch
+        seconds: `start_time_utc` here), and `summary` the conditions alone. Every run when `chip` is None.
 
         `seq` numbers each chip's whole history (filters never renumber); `proc` accepts aliases (`ITS` = It).
         Excluded runs are returned, marked, unless `include_excluded=False` (a notebook decides what to leave out).
@@ -175,12 +176,17 @@ class Store:
 
     @property
     def metrics(self) -> pl.DataFrame:
-        """The derived per-run metrics (`<derived_root>/metrics.parquet`, schema `METRICS_SCHEMA`); no rows until
-        they have been computed (`labtui metrics`, or any stage). Excluded runs included, unmarked:
+        """The derived per-run metrics (`<derived_root>/metrics.parquet`, schema `METRICS_SCHEMA`) with `seq` after
+        `chip_name`, as `labtui metrics` numbers them (a chip's history; the calibrations' own); no rows until they
+        have been computed (`labtui metrics`, or any stage). Excluded runs included, unmarked:
         `annotate_runs(store.root, store.metrics)` adds the annotation columns."""
         from labtui.core.metrics import read_metrics
 
-        return read_metrics(self.derived_root)
+        table = read_metrics(self.derived_root)
+        columns = table.columns
+        columns.insert(columns.index("chip_name") + 1, "seq")
+        seq = timeline(self.manifest, tz=self.local_tz).select("run_id", "seq")
+        return table.join(seq, on="run_id", how="left", maintain_order="left").select(columns)
 
     def _run_table(self, selected: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
         """One row per selected run: the run-level columns of a scan plus `path`, the run's Parquet."""

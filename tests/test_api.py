@@ -4,6 +4,7 @@ mid-read), the derived metrics, and an `import labtui` that stays light."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import pytest
 
 from labtui import Store, open_store
 from labtui.api import DamagedRun
+from labtui.cli import main
 from labtui.core.annotations import ANNOTATION_COLUMNS, Change, annotate
 from labtui.core.errors import UsageError
 from labtui.core.history import HistoryFilter, history, load_manifest
@@ -292,12 +294,55 @@ def test_a_commit_between_scan_and_collect_is_read_whole(tmp_path: Path) -> None
 
 def test_metrics_are_the_derived_table_or_empty(lab: Lab, tmp_path: Path) -> None:
     store = open_store(lab.config.store_root, derived_root=tmp_path / "derived")
-    assert store.metrics.is_empty() and store.metrics.schema == METRICS_SCHEMA
+    assert store.metrics.is_empty() and store.metrics.drop("seq").schema == METRICS_SCHEMA
     config = replace(lab.config, derived_root=tmp_path / "derived")
     table = refresh_metrics(config).table
-    assert not table.is_empty() and store.metrics.equals(read_metrics(config))
+    assert not table.is_empty() and store.metrics.drop("seq").equals(read_metrics(config))
     assert open_store(lab.config.store_root).derived_root == lab.config.store_root.parent / "store_derived"
     assert open_store(lab.config.store_root).derived_root == lab.config.derived_dir  # as the CLI and the app
+
+
+def as_json(value: object) -> object:
+    """A value as the CLI's JSON writes it: dates ISO, UTC times `…Z`."""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def test_runs_and_metrics_differ_from_the_cli_as_the_readme_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README called them `labtui history …` and `labtui metrics`: the CLI's history has `start_time`, its
+    metrics `seq`, which the API had not. `seq` is in `store.metrics` now; what still differs, the README says."""
+    lab = all_procedures_lab(tmp_path)
+    store = open_store(lab.config.store_root)
+
+    def cli_rows(*args: str) -> dict[str, dict[str, object]]:
+        assert main(lab.args(*args, "--include-excluded", "--format", "json")) == 0
+        return {row["run_id"]: row for row in json.loads(capsys.readouterr().out)}
+
+    def differing(api: pl.DataFrame, cli: dict[str, dict[str, object]]) -> set[str]:
+        """The columns whose values differ on some run of `api`."""
+        return {name for row in api.iter_rows(named=True) for name in row
+                if name in cli[row["run_id"]] and as_json(row[name]) != cli[row["run_id"]][name]}
+
+    history, cli = store.runs(chip=67, proc="It", light=True), cli_rows("history", "67", "--proc", "It", "--light")
+    assert set(next(iter(cli.values()))) - set(history.columns) == {"start_time"}  # the epoch: start_time_utc here
+    assert set(history.columns) <= set(next(iter(cli.values()))) and list(cli) == history["run_id"].to_list()
+    assert differing(history, cli) == {"summary"}
+    for row in history.iter_rows(named=True):
+        line = cli[row["run_id"]]
+        assert line["summary"] == f"{row['light']} It {row['chip_name']} {row['summary']} #{row['file_idx']}"
+        assert line["start_time"] == pytest.approx(row["start_time_utc"].timestamp(), abs=1e-6)
+    metrics, cli = store.metrics, cli_rows("metrics")
+    assert set(metrics.columns) - set(next(iter(cli.values()))) == {
+        "chip_group", "chip_number", "source_sha256", "calibration_sha256", "calibration_set", "metrics_version",
+        "settings_hash"}
+    assert set(next(iter(cli.values()))) - set(metrics.columns) == set(ANNOTATION_COLUMNS)
+    assert sorted(cli) == sorted(metrics["run_id"])
+    assert differing(metrics.filter(pl.col("has_light")), cli) == set()
+    assert differing(metrics, cli) == {"laser_wavelength_nm"}  # a dark run's header keeps one: the CLI blanks it
+    assert {cli[run_id]["laser_wavelength_nm"] for run_id in metrics.filter(~pl.col("has_light"))["run_id"]} == {None}
 
 
 def test_import_labtui_stays_light() -> None:
