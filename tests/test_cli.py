@@ -348,6 +348,20 @@ def test_a_misspelt_store_is_refused_by_the_commands_that_read_one(lab: Lab, tmp
     assert not typo.exists() and not (tmp_path / "02_stge_derived").exists()
 
 
+@pytest.mark.parametrize("command", [("history", "67"), ("chips",), ("stage", "--quiet")])
+@pytest.mark.parametrize("cwd", ["the lab", "elsewhere"])
+def test_a_store_given_by_the_folder_holding_it_names_the_store_below(lab: Lab, tmp_path_factory, capsys, monkeypatch,
+                                                                       command: tuple[str, ...], cwd: str) -> None:
+    """`--store` given the lab folder said from there that the store and a default raw root the user never set
+    "must not contain each other", and from elsewhere that the folder was "not empty"."""
+    if cwd == "elsewhere":
+        monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))  # no config here nor above
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    assert main([*command, "--store", str(lab.root)]) == 2
+    assert capsys.readouterr().err == (f"labtui: no labtui store at {lab.root} (it has no _manifest/ folder); "
+                                       f"{lab.store_root} is one: give --store {lab.store_root}\n")
+
+
 @pytest.mark.parametrize(("where", "said"), [
     ("raw/derived", "is in the raw folder"),
     ("store/raw_measurements", "is in the store"),

@@ -25,7 +25,7 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     from dataclasses import replace
 
     from labtui.core.config import load_config  # only for commands that read the config
-    from labtui.core.store import MANIFEST_DIR, check_location, is_store, stage_root_of
+    from labtui.core.store import check_location, check_named_store, is_store, stage_root_of
 
     stage_root = args.stage_root
     if getattr(args, "store", None) is not None:
@@ -34,20 +34,19 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
         stage_root = stage_root_of(args.store, store=True)
     elif stage_root is not None:
         stage_root = stage_root_of(stage_root, store=False)
+    named = getattr(args, "store", None) or args.stage_root
+    if stage_root is not None:
+        check_named_store(stage_root, named, reading=args.command not in CREATE_STORES)
     flags = {"stage_root": "--store"} if getattr(args, "store", None) is not None else None
     config = load_config(args.config, flags=flags, raw_root=args.raw_root, stage_root=stage_root,
                          derived_root=getattr(args, "derived_root", None), **overrides)
     if is_store(config.stage_root):  # the config file names the store folder, as the app does
         config = replace(config, stage_root=stage_root_of(config.stage_root, store=True))
-    named = getattr(args, "store", None) or args.stage_root
-    check_location(config)  # first: a folder inside a store is named as such, not advised to become one
-    if named is not None and not is_store(config.store_root):
-        if args.command not in CREATE_STORES:
-            raise UsageError(f"no labtui store at {named} (it has no {MANIFEST_DIR}/ folder): check the path, or "
-                             f"stage into it first (`labtui stage --store {named}`)")
-        if not config.store_root.parent.is_dir():  # a typo would build a second store, and folders, anywhere
-            raise UsageError(f"the folder {config.store_root.parent} does not exist: create it first, or check the "
-                             f"path (a new store goes in a folder that exists)")
+    check_location(config)
+    if named is not None and not is_store(config.store_root) and not config.store_root.parent.is_dir():
+        # a new store (`stage`): a typo would build a second store, and folders, anywhere
+        raise UsageError(f"the folder {config.store_root.parent} does not exist: create it first, or check the "
+                         f"path (a new store goes in a folder that exists)")
     derived = getattr(args, "derived_root", None)
     if derived is not None and not os.path.isdir(folder := os.path.dirname(os.path.realpath(derived))):
         raise UsageError(f"the folder {folder} of --derived-root does not exist: create it first, or check the path")

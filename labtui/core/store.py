@@ -113,15 +113,7 @@ def check_location(config: StagingConfig) -> None:
     store, stage = config.store_root, config.stage_root
     if (problem := config.derived_root_problem()) is not None:
         raise UsageError(problem)
-    for path in (store, stage):
-        if path.is_symlink() and not path.exists():
-            raise UsageError(f"{path} is a link to {os.readlink(path)}, which is not there (a disk not mounted?): "
-                             "mount it, or mend the link")
-        if path.exists() and not path.is_dir():
-            raise UsageError(f"{path} is a file, not a folder: the store {store} cannot be there")
-    for parent in store.parents:
-        if is_store(parent):
-            raise UsageError(f"{store} is inside the store {parent}: give {parent} itself (--store {parent})")
+    check_store_paths(store, stage)
     if is_store(store):
         identity = read_identity(identity_path(config))
         kept = store / (identity.stage_dir if identity else DEFAULT_STAGE_DIR)
@@ -136,6 +128,47 @@ def check_location(config: StagingConfig) -> None:
                      else "")  # a stage root named like a store: --stage-root names the runs folder inside one
             raise UsageError(f"{store} is not a labtui store and is not empty ({shown}): "
                              f"give an empty folder or an existing store{meant}")
+
+
+def check_store_paths(store: Path, stage: Path) -> None:
+    """What a store's path alone can show is wrong (no config needed): a link to a folder that is not there, a file
+    where a folder should be, a folder inside another store."""
+    for path in (store, stage):
+        if path.is_symlink() and not path.exists():
+            raise UsageError(f"{path} is a link to {os.readlink(path)}, which is not there (a disk not mounted?): "
+                             "mount it, or mend the link")
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"{path} is a file, not a folder: the store {store} cannot be there")
+    for parent in store.parents:
+        if is_store(parent):
+            raise UsageError(f"{store} is inside the store {parent}: give {parent} itself (--store {parent})")
+
+
+def check_named_store(stage: Path, named: Path, *, reading: bool) -> None:
+    """A store given on the command line (`named`, whose stage root is `stage`), checked before the config is read:
+    its defaults (a raw root below the working folder) are not what is wrong with it. A command `reading` a store
+    needs one there; any command is told of a store just below (`--store` given the folder that holds it)."""
+    store = stage.parent
+    check_store_paths(store, stage)
+    if is_store(store):
+        return
+    below = stores_in(Path(os.path.abspath(store)))  # `--store .` names `store/` by a path that says where
+    if below:
+        which = f"{below[0]} is one: give --store {below[0]}" if len(below) == 1 else \
+            f"{', '.join(map(str, below[:3]))}{' …' if len(below) > 3 else ''} are stores: give one as --store"
+        raise UsageError(f"no labtui store at {named} (it has no {MANIFEST_DIR}/ folder); {which}")
+    if reading:
+        raise UsageError(f"no labtui store at {named} (it has no {MANIFEST_DIR}/ folder): check the path, or stage "
+                         f"into it first (`labtui stage --store {named}`)")
+
+
+def stores_in(folder: Path) -> list[Path]:
+    """The stores directly inside `folder`, by name (none when it cannot be listed)."""
+    try:
+        children = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+    except OSError:
+        return []
+    return [folder / name for name in children if is_store(folder / name)]
 
 
 def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) -> StoreIdentity | None:
