@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -366,7 +367,8 @@ def test_a_store_given_by_the_folder_holding_it_names_the_store_below(lab: Lab, 
     ("raw/derived", "is in the raw folder"),
     ("store/raw_measurements", "is in the store"),
     ("store/_manifest", "is in the store"),
-    ("nowhere/derived", "the folder {tmp}/nowhere of --derived-root does not exist"),
+    ("nowhere/derived", "the derived root {tmp}/nowhere/derived does not exist: create it first"),
+    ("nowhere", "the derived root {tmp}/nowhere does not exist: create it first"),  # store_dervied: a second table
 ])
 @pytest.mark.parametrize("command", [("stage",), ("metrics", "--rebuild")])
 def test_a_derived_root_in_the_raw_folder_the_store_or_nowhere_is_refused(
@@ -377,12 +379,30 @@ def test_a_derived_root_in_the_raw_folder_the_store_or_nowhere_is_refused(
     a folder a typo created."""
     places = {"raw": lab.raw, "store": lab.store_root, "nowhere": tmp_path / "nowhere"}
     top, _, rest = where.partition("/")
-    derived = places[top] / rest
+    derived = places[top] / rest if rest else places[top]
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     assert main(lab.args(*command, "--store", str(lab.store_root), "--derived-root", str(derived))) == 2
     err = capsys.readouterr().err
     assert err.startswith("labtui: ") and said.format(tmp=tmp_path) in err and err.count("\n") == 1, err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written anywhere
+
+
+@pytest.mark.parametrize("command", [("stage", "--quiet"), ("metrics", "67"), ("chips",)])
+def test_a_configured_derived_root_that_is_not_there_is_refused(lab: Lab, tmp_path: Path, capsys,
+                                                                 command: tuple[str, ...]) -> None:
+    """`derived_root:` in the config with its last folder mistyped made the folder and a second metrics table."""
+    lab.configure(derived_root="store_dervied")
+    assert main(lab.args(*command)) == 2
+    assert capsys.readouterr().err == (f"labtui: the derived root {tmp_path / 'store_dervied'} does not exist: create "
+                                       "it first, or check the path (labtui makes only its default one, beside the "
+                                       "store)\n")
+    assert not (tmp_path / "store_dervied").exists()
+    (tmp_path / "derived").mkdir()
+    lab.configure(derived_root="derived")
+    assert main(lab.args(*command)) == 0
+    lab.configure(derived_root=None)  # the default folder is labtui's to make
+    shutil.rmtree(lab.config.derived_dir, ignore_errors=True)
+    assert main(lab.args("metrics")) == 0 and lab.config.metrics_path.is_file()
 
 
 @pytest.mark.parametrize("command", [("stage", "--json"), ("validate", "--json"), ("history", "67", "--json"),

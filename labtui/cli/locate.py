@@ -47,9 +47,6 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
         # a new store (`stage`): a typo would build a second store, and folders, anywhere
         raise UsageError(f"the folder {config.store_root.parent} does not exist: create it first, or check the "
                          f"path (a new store goes in a folder that exists)")
-    derived = getattr(args, "derived_root", None)
-    if derived is not None and not os.path.isdir(folder := os.path.dirname(os.path.realpath(derived))):
-        raise UsageError(f"the folder {folder} of --derived-root does not exist: create it first, or check the path")
     if named is not None and args.raw_root is None and not config.raw_root.exists():  # the store alone: its own
         config = replace(config, raw_root=recorded_raw_root(config) or config.raw_root)  # (not a missing folder's)
     if (out := getattr(args, "out", None)) is not None:

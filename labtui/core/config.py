@@ -178,13 +178,19 @@ class StagingConfig:
 
     def derived_root_problem(self) -> str | None:
         """Why the derived tables must not go where `derived_root` says (None: they may): into the raw folder (which
-        labtui never writes), or into the store (a file among its runs is a foreign file; its `_manifest/` is the
-        commit's)."""
-        if self.derived_root is None or (inside := self._inside(self.derived_root)) is None:
+        labtui never writes), into the store (a file among its runs is a foreign file; its `_manifest/` is the
+        commit's), or into a folder that is not there (a typo made one, and a second metrics table in it)."""
+        if self.derived_root is None:
             return None
-        folder, what = inside
-        return (f"the derived root {self.derived_root} is in {what} ({folder}): give a folder outside both "
-                "(by default it is beside the store)")
+        if (inside := self._inside(self.derived_root)) is not None:
+            folder, what = inside
+            return (f"the derived root {self.derived_root} is in {what} ({folder}): give a folder outside both "
+                    "(by default it is beside the store)")
+        if not self.derived_root.is_dir():
+            state = "is a file, not a folder" if self.derived_root.exists() else "does not exist"
+            return (f"the derived root {self.derived_root} {state}: create it first, or check the path (labtui makes "
+                    "only its default one, beside the store)")
+        return None
 
     def _inside(self, path: Path) -> tuple[Path, str] | None:
         """The raw folder or the store that holds `path` (links followed) and how it is named; None: neither."""
