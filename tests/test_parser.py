@@ -434,6 +434,17 @@ def test_a_parameter_given_twice_with_one_value_is_harmless(again: bytes) -> Non
     assert header.fields["vds_v"] == 0.1 and header.raw["VDS"] == "0.1 V"
 
 
+@pytest.mark.parametrize("spelled", ["Laser  voltage", "Laser\u00a0voltage", "\ufeffLaser voltage",
+                                     "Laser\u200b voltage", "LASER VOLTAGE "])
+def test_a_key_typed_with_extra_spaces_or_invisible_characters_is_the_key(spelled: str) -> None:
+    """`Laser  voltage` (two spaces), with a no-break space, a BOM or a zero-width space lost the laser voltage: the
+    run read as of unknown light, said nowhere. Set apart like case, and said (but case alone)."""
+    header, _, _ = parse(raw_csv("It").replace(b"#\tLaser voltage:", f"#\t{spelled}:".encode()))
+    assert header.fields["laser_voltage_v"] == 1.15
+    said = [text for text in header.warnings if "read as 'Laser voltage'" in text]
+    assert len(said) == (spelled != "LASER VOLTAGE ")
+
+
 def test_a_second_procedure_line_naming_another_procedure_is_a_conflict() -> None:
     """Two runs' headers in one file (staged as the first's procedure, the second's `#Procedure` a parameter); a
     queued run's header repeated by its own run, which agrees, stays one run."""

@@ -157,7 +157,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     seen_at: dict[str, int] = {}
     warnings: list[str] = []
     typed_keys = {**registry.parameters_of(spec), **registry.metadata}
-    spelled = {key.casefold(): key for key in typed_keys}  # `Chip Number`, `vds` as a hand retypes them
+    spelled = {_folded(key): key for key in typed_keys}  # `Chip Number`, `vds`, `Laser  voltage` as a hand retypes them
     for number, line in enumerate(lines[1:], start=2):
         text = line.rstrip("\r\n")
         if text.strip() in ("", "#", "#Parameters:", "#Metadata:"):
@@ -191,7 +191,10 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         if not plain:
             key, value = _printable(key, value, number, spelled, warnings)
         key = key.strip()
-        key = key if key in typed_keys else spelled.get(key.casefold(), key)
+        if key not in typed_keys and (known := spelled.get(fold := _folded(key))) is not None:
+            if fold != key.casefold():  # a case apart is the same key; a space or an invisible character is said
+                warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(known)}")
+            key = known
         if key in raw and raw[key].strip() != value.strip() and not _same_value(key, raw[key], value, typed_keys):
             raise Reject(
                 "conflicting_parameter",
@@ -309,6 +312,15 @@ def _same_value(key: str, first: str, second: str, typed_keys: dict[str, Paramet
     return values[0] is not None and values[0] == values[1]
 
 
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))  # soft hyphen, zero widths, BOM
+
+
+def _folded(key: str) -> str:
+    """A header key as matched against the registry's: its case, runs of spaces (NBSP too) and invisible characters
+    set aside (`Laser  voltage`, `Laser<NBSP>voltage` and a BOM before `VDS` lost the field without a word)."""
+    return " ".join(key.translate(_INVISIBLE).split()).casefold()
+
+
 def _printable(key: str, value: str, line: int, spelled: dict[str, str], warnings: list[str]) -> tuple[str, str]:
     """A header line's key and value with each control character as a space: a CR that joined two lines, an escape
     sequence, a tab within a value would reach the manifest and every table printed from it; a warning says so
@@ -316,7 +328,7 @@ def _printable(key: str, value: str, line: int, spelled: dict[str, str], warning
     wrote, and a run filed under it would start a chip of its own."""
     clean_key, inner = _CONTROL.sub(" ", key).strip(), value.strip()
     if clean_key != key.strip() or _CONTROL.search(inner):
-        if _CONTROL.search(inner) and spelled.get(clean_key.casefold()) == "Chip group name":
+        if _CONTROL.search(inner) and spelled.get(_folded(clean_key)) == "Chip group name":
             raise Reject("bad_chip_group", f"'Chip group name' {quoted(inner)} holds control characters (two header "
                                            "lines run together?): fix the line to name the chip", line)
         warnings.append(f"line {line}: control characters in {quoted(f'{key.strip()}: {inner}')} are stored as spaces")
