@@ -175,6 +175,17 @@ def test_a_chip_is_found_by_the_name_the_chips_list_gives_it(tmp_path) -> None:
         resolve_chip(manifest, "A.B5")
 
 
+def test_a_chip_whose_group_is_digits_is_found_by_the_number_its_name_reads_as(tmp_path, capsys) -> None:
+    """Group `67`'s chip 72 is listed as 6772; `labtui history 6772` read chip number 6772 and said `no runs of
+    chip number 6772`, where the API's `runs(chip="6772")` found it."""
+    lab = Lab(tmp_path)
+    lab.write_run("d/It2025-10-14_1.csv", "It", start=local("2025-10-14 12:00"), number=72, group="67")
+    lab.stage()
+    assert resolve_chip(lab.manifest(), 6772) == resolve_chip(lab.manifest(), "6772") == ("67", 72)
+    assert main(lab.args("history", "6772")) == 0
+    assert "It2025-10-14_1.csv" in capsys.readouterr().out
+
+
 def test_a_group_is_found_by_the_letters_it_shows(tmp_path) -> None:
     """A store staged before groups were normalised keeps a decomposed `Peña`: the name typed in a terminal finds it,
     and a new run's header spelling it either way joins the same chip."""

@@ -173,6 +173,8 @@ def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = No
             return groups[0], number
         if groups:
             raise AmbiguousChip(number, groups)
+        if (found := _named_chip(manifest, str(number), None)) is not None:  # `6772`: group 67's chip 72, so named
+            return found
         raise ChipNotFound(f"no runs of chip number {number} in the manifest{_known_numbers(manifest)}")
     groups_named = f"{'group' if len(groups) == 1 else 'groups'} {', '.join(map(_group_label, groups))}"
     elsewhere = f"; chip {number} exists in {groups_named}" if groups else ""
