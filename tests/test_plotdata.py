@@ -249,7 +249,7 @@ def test_savgol_handles_legs_shorter_than_the_window(n):
 
 def test_gm_collapses_repeated_vg_and_drops_one_point_legs(tmp_path):
     vg = np.array([0.0, 0.5, 0.5, 1.0, 1.5, 1.5])
-    row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": vg, "i_a": 3e-6 * vg})
+    row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": vg, "i_a": 3e-6 * (vg + 1)})  # 0 A first: a dropout
     spec = only(build_plots(manifest([row]), tmp_path, PlotOptions(gm=True, gm_method=GmMethod.GRADIENT)))
     assert np.array_equal(spec.series[0].x, [0.0, 0.5, 1.0, 1.5])
     assert np.allclose(spec.series[0].y, 3.0)
@@ -877,6 +877,7 @@ def test_axis_ticks_are_round_and_within_the_data(low: float, high: float, count
     (1e-3, 100.0, ["0.001", "0.01", "0.1", "1", "10", "100"]),  # too many for 1-2-5: the decades
     (1e-12, 1e3, ["1e-12", "1e-09", "1e-06", "0.001", "1", "1000"]),  # too many decades: every third
     (24.3, 78.3, ["30", "40", "50", "60", "70"]),  # within a decade: round values
+    (12.38, 12.47, ["12.38", "12.40", "12.42", "12.44", "12.46"]),  # one number of decimals (it read 12.4 by 12.42)
     (0.0, 10.0, []),  # nothing on a log axis is ≤ 0
 ])
 def test_log_axis_ticks(low: float, high: float, labels: list[str]) -> None:

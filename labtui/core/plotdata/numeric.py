@@ -78,9 +78,9 @@ def log_ticks(low: float, high: float, count: int) -> tuple[list[float], list[st
             break
     if len(values) > count:  # many decades: every nth
         values = values[:: -(-len(values) // count)]
-    if len(values) < 2:  # within about a decade
-        values, _ = nice_ticks(low, high, count)
-        values = [value for value in values if value > 0]
+    if len(values) < 2:  # within about a decade: labelled as a linear axis is, with one number of decimals
+        ticks = [(value, label) for value, label in zip(*nice_ticks(low, high, count), strict=True) if value > 0]
+        return [value for value, _ in ticks], [label for _, label in ticks]
     return values, [f"{value:g}" for value in values]
 
 
