@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 
 import polars as pl
@@ -227,6 +228,48 @@ def test_cli_exports(lab: Lab, capsys, monkeypatch) -> None:
     assert main(lab.args("export", "histories")) == 2
     assert capsys.readouterr().err == (f"labtui: the config's histories_dir: {lab.root / 'h.csv'} is a file: an export "
                                        "writes a folder of files, give a folder\n")
+
+
+FORMULA = "=cmd|' /C calc'!A0"
+
+
+def test_csv_outputs_neutralise_spreadsheet_formulas_in_text_only(tmp_path, monkeypatch) -> None:
+    """A header's `Information: =cmd|' /C calc'!A0` landed verbatim in the CSVs the lab opens in Excel, which runs
+    it. A text cell starting with = + - @, a tab or a CR gets a leading `'`; numbers (a Vg of -0.4) stay numbers."""
+    lab = Lab(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    lab.write_run("d/It2025-09-08_1.csv", "It", start=local("2025-09-08 10:00"), information=FORMULA, vg=-0.4)
+    lab.write_run("d/IVg2025-09-08_2.csv", "IVg", start=local("2025-09-08 11:00"), information="@SUM(1+1)",
+                  group="-x", number=68, light=False)
+    lab.stage()
+    for argv in (("export", "histories", "--out", "h"), ("export", "metadata", "--out", "m"),
+                 ("history", "67", "--out", "history.csv"), ("metrics", "--out", "metrics.csv"),
+                 ("chips", "--out", "chips.csv")):
+        assert main(lab.args(*argv)) == 0
+    cells: dict[str, list[str]] = {}
+    for path in tmp_path.glob("**/*.csv"):
+        if lab.raw not in path.parents:
+            with path.open(newline="", encoding="utf-8") as handle:
+                cells[path.relative_to(tmp_path).as_posix()] = [cell for row in csv.reader(handle) for cell in row]
+    assert sorted(cells) == ["chips.csv", "h/-x68_history.csv", "h/Alisson67_history.csv", "history.csv",
+                             "m/d/metadata.csv", "metrics.csv"]
+    for name, texts in cells.items():
+        risky = [cell for cell in texts if cell[:1] in ("=", "+", "-", "@", "\t", "\r") and not numbers(cell)]
+        assert risky == [], name
+    for name in ("h/Alisson67_history.csv", "history.csv", "m/d/metadata.csv"):
+        assert "'" + FORMULA in cells[name], name
+    assert "'@SUM(1+1)" in cells["m/d/metadata.csv"] and "'-x68" in cells["chips.csv"]
+    assert "-0.4" in cells["history.csv"] and "-0.4" in cells["m/d/metadata.csv"]  # a number, as it was
+    assert "-1→1" in cells["h/-x68_history.csv"]  # the sweep's Vg range: numbers too
+
+
+def numbers(text: str) -> bool:
+    """A number, or a sweep's range of two (`-1→1`): written as it is."""
+    try:
+        [float(part) for part in text.split("→", 1)]
+    except ValueError:
+        return False
+    return True
 
 
 @pytest.mark.realdata

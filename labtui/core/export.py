@@ -38,6 +38,24 @@ MAX_FILE_NAME = 100  # bytes: far under any file system's 255, with room for the
 DISTINCT_MARK = "@"  # never in a readable file name (`_UNSAFE_NAME` replaces it): a distinct name cannot clash
 HASH_DIGITS = 8
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.+-]+")
+FORMULA_START = r"^[=+\-@\t\r]"  # what a spreadsheet reads as a formula at the start of a cell (OWASP's list)
+_NUMBER = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
+PLAIN_NUMBER = rf"^{_NUMBER}(→{_NUMBER})?$"  # `-0.4` as text, a sweep's `-1→1`: numbers, nothing a spreadsheet runs
+
+
+def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` for a CSV that Excel opens: a text cell or column name starting with `=`, `+`, `-`, `@`, a tab or a
+    CR (and not numbers, `PLAIN_NUMBER`) gets a leading `'` (OWASP's rule), or a raw header's `Information: =cmd|' /C
+    calc'!A0` runs as a formula on the lab's PC. Number columns stay numbers."""
+    def risky(text: pl.Expr) -> pl.Expr:
+        return text.str.contains(FORMULA_START) & ~text.str.contains(PLAIN_NUMBER)
+
+    names = {name: f"'{name}" for name in frame.columns
+             if re.match(FORMULA_START, name) and not re.match(PLAIN_NUMBER, name) and f"'{name}" not in frame.columns}
+    return frame.with_columns(
+        pl.when(risky(pl.col(name))).then(pl.lit("'") + pl.col(name)).otherwise(pl.col(name)).alias(name)
+        for name, dtype in frame.schema.items() if dtype == pl.String
+    ).rename(names)
 
 
 def write_csv_set(files: list[tuple[Path, pl.DataFrame]], out_dir: Path, noun: str, plural: str) -> None:
@@ -57,7 +75,7 @@ def write_csv_set(files: list[tuple[Path, pl.DataFrame]], out_dir: Path, noun: s
             for stale in stale_temps(path):
                 stale.unlink(missing_ok=True)
         temps = write_temps([path for path, _ in files], lambda paths: [
-            frame.write_csv(temp) for (_, frame), temp in zip(files, paths, strict=True)
+            spreadsheet_safe(frame).write_csv(temp) for (_, frame), temp in zip(files, paths, strict=True)
         ])
         publish([(temp, path) for temp, (path, _) in zip(temps, files, strict=True)], out_dir)
     except OSError as error:
