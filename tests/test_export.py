@@ -71,7 +71,31 @@ def test_min_experiments_and_source_prefix(lab: Lab, tmp_path) -> None:
 
 def test_history_file_names_are_safe() -> None:
     assert history_file_name("Alisson67") == "Alisson67_history.csv"
-    assert history_file_name("../evil group/3") == ".._evil_group_3_history.csv"
+    assert history_file_name("../evil group/3") == "__evil_group_3_history.csv"  # never a hidden file
+    assert distinct_file_name(".x72", ".x", 72).startswith("_x72@")
+
+
+def test_a_chip_group_starting_with_a_dot_is_not_exported_as_a_hidden_file(tmp_path, capsys) -> None:
+    """Group `../..` chip 72 was written as `.._..72_history.csv`, which a file browser does not show."""
+    lab = Lab(tmp_path)
+    lab.write_run("d/IVg2025-09-01_1.csv", "IVg", start=local("2025-09-01 10:00"), group="../..", number=72,
+                  light=False)
+    lab.stage()
+    assert main(lab.args("export", "histories")) == 0
+    assert [path.name for path in (tmp_path / "histories").iterdir()] == ["__..72_history.csv"]
+
+
+@pytest.mark.parametrize(("more", "said"), [((), "no chip runs: nothing written\n"),
+                                            (("--min-experiments", "2"), "no chip has 2 runs or more: nothing written\n")])
+def test_an_export_with_no_history_to_write_says_so(tmp_path, capsys, more: tuple[str, ...], said: str) -> None:
+    """It printed `wrote 0 chip histories to DIR`, naming a folder it did not make."""
+    lab = Lab(tmp_path)
+    if more:
+        lab.write_run("d/IVg2025-09-01_1.csv", "IVg", start=local("2025-09-01 10:00"), light=False)
+    lab.write_run("d/LaserCalibration2025-09-01_1.csv", "LaserCalibration", start=local("2025-09-01 09:00"))
+    lab.stage()
+    assert main(lab.args("export", "histories", *more)) == 0
+    assert capsys.readouterr().out == said and not (tmp_path / "histories").exists()
 
 
 def test_chips_whose_names_make_one_file_name_get_a_file_each(tmp_path, capsys) -> None:

@@ -84,6 +84,10 @@ def run_histories(args: argparse.Namespace) -> int:
         load_manifest(config), out, tz=config.local_tz, min_experiments=args.min_experiments,
         source_prefix=args.source_prefix, annotations=current_annotations(config.store_root),
     )
+    if not written:  # "wrote 0 chip histories to DIR" named a folder it did not make
+        few = f"no chip has {args.min_experiments} runs or more" if args.min_experiments > 1 else "no chip runs"
+        print(f"{few}: nothing written")
+        return EXIT_OK
     print(f"wrote {counted(len(written), 'chip history', 'chip histories')} to {out}")
     apart = [file for file in written if file.path.name != history_file_name(file.chip_name)]
     if apart:

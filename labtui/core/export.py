@@ -37,7 +37,7 @@ HISTORY_SUFFIX = "_history.csv"
 MAX_FILE_NAME = 100  # bytes: far under any file system's 255, with room for the temp name of an atomic write
 DISTINCT_MARK = "@"  # never in a readable file name (`_UNSAFE_NAME` replaces it): a distinct name cannot clash
 HASH_DIGITS = 8
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.+-]+")
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.+-]+|^\.+")  # leading dots too: `.x72` exported as a hidden file
 FORMULA_START = r"^[=+\-@\t\r]"  # what a spreadsheet reads as a formula at the start of a cell (OWASP's list)
 _NUMBER = r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?"
 PLAIN_NUMBER = rf"^{_NUMBER}(→{_NUMBER})?$"  # `-0.4` as text, a sweep's `-1→1`: numbers, nothing a spreadsheet runs
@@ -127,7 +127,8 @@ class HistoryFile(NamedTuple):
 
 
 def history_file_name(chip_name: str) -> str:
-    """The readable file name of a chip's history: its name, each run of characters unsafe in a file name as `_`."""
+    """The readable file name of a chip's history: its name, each run of characters unsafe in a file name (or dots
+    it starts with) as `_`."""
     return f"{_UNSAFE_NAME.sub('_', chip_name)}{HISTORY_SUFFIX}"
 
 
