@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,6 +106,14 @@ def test_a_figure_of_derived_quantities_records_their_definitions_and_redrawn_sa
         assert (changed in err) == (name != "its"), (name, err)
         stale = "labtui plot: the metrics table was computed by another labtui or under other `metrics:` windows"
         assert (stale in err) == (name == "cnp"), (name, err)
+
+
+def test_the_readme_shows_no_metrics_version_but_the_current_one() -> None:
+    """The README's record example said `metrics_version=14` while labtui stamped 17."""
+    from labtui.core.metrics_stamp import METRICS_VERSION
+
+    shown = re.findall(r"metrics_version=(\d+)", (ROOT / "README.md").read_text(encoding="utf-8"))
+    assert [int(version) for version in shown if int(version) != METRICS_VERSION] == []
 
 
 def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsys):
