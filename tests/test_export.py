@@ -85,8 +85,10 @@ def test_a_chip_group_starting_with_a_dot_is_not_exported_as_a_hidden_file(tmp_p
     assert [path.name for path in (tmp_path / "histories").iterdir()] == ["__..72_history.csv"]
 
 
-@pytest.mark.parametrize(("more", "said"), [((), "no chip runs: nothing written\n"),
-                                            (("--min-experiments", "2"), "no chip has 2 runs or more: nothing written\n")])
+@pytest.mark.parametrize(("more", "said"), [
+    ((), "no chip runs: nothing written\n"),
+    (("--min-experiments", "2"), "no chip has 2 runs or more: nothing written\n"),
+])
 def test_an_export_with_no_history_to_write_says_so(tmp_path, capsys, more: tuple[str, ...], said: str) -> None:
     """It printed `wrote 0 chip histories to DIR`, naming a folder it did not make."""
     lab = Lab(tmp_path)
