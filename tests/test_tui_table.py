@@ -203,3 +203,36 @@ async def test_fixed_columns_stay_in_view_while_the_others_scroll(selectable: bo
         await pilot.press("left", "left", "left", "left")
         await pilot.pause()
         assert table.scroll_x == 0 and table.render_line(0).text.startswith(pinned + "column 2 ")
+
+
+class NumbersApp(App[None]):
+    """A history's shape: seq and date pinned, then right-aligned numbers of several widths."""
+
+    def compose(self) -> ComposeResult:
+        yield FrameTable([Column("seq", "seq", right=True), Column("date", "date"),
+                          *(Column(f"v{i}", f"v{i}", right=True) for i in range(8))],
+                         key="seq", selectable=True, fixed=2)
+
+
+async def test_a_value_is_shown_whole_or_not_at_all_at_every_scroll_and_width() -> None:
+    """A history scrolled to its end (80 columns, a vertical scrollbar) began mid-column, `5→5` for `-5→5`, and cut
+    the column at the right edge before its unit (`-286 …` for `-286 mA/W`)."""
+    values = {f"v{i}": [f"-{i}.21→{'5' * (i + 2)}" for _ in range(40)] for i in range(8)}  # 40 rows: a scrollbar
+    frame = pl.DataFrame({"seq": range(1, 41), "date": ["2025-09-01"] * 40, **values})
+    whole = {"1", "2025-09-01", *(value[0] for value in values.values())}  # the first row's values
+    app = NumbersApp()
+    async with app.run_test(size=(49, 12)) as pilot:
+        table = app.query_one(FrameTable)
+        table.focus()
+        table.show(frame)  # at 49: the scrollbar its rows bring moved the last stop, and no resize said so
+        for width in (49, 40, 53, 63, 76):
+            await pilot.resize_terminal(width, 12)
+            await pilot.press("home")
+            seen: set[str] = set()
+            for _ in range(10):
+                await pilot.pause()
+                tokens = set(table.render_line(1).text.split())
+                assert tokens <= whole | {"…"}, (width, table.render_line(1).text)
+                seen |= tokens
+                await pilot.press("right")
+            assert seen >= whole, width  # and every column was reached

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
@@ -111,8 +112,7 @@ class FrameTable(ScrollView, can_focus=True):
         line = self.cursor - round(self.scroll_y)  # the cursor's line on the screen
         self._rows = rows
         self._widths = [self._fit(i, column) for i, column in enumerate(self.columns)]
-        width = sum(self._widths) + len(self._widths) + (2 if self.selectable else 0) + 1
-        self.virtual_size = Size(width, rows.height + 1)
+        self._size_virtually()
         found = rows.find(self.key, keep) if keep is not None and self.key is not None else None
         self.cursor = found if found is not None else min(self.cursor, max(rows.height - 1, 0))
         if not rows.height:  # the titles alone, and the empty text, from the left edge
@@ -196,15 +196,11 @@ class FrameTable(ScrollView, can_focus=True):
         history took sixty presses to reach its summary)."""
         if not self._widths:
             return
-        # the scroll that puts each column beside the pinned ones (else at the left edge, after a space); the
-        # first's is the table's own (with a selection mark, it began at 3 and → scrolled back to 0: never moved)
-        starts = self._starts()
-        lefts = [0] + [start - (self._pinned() or 1) for start in starts[self.fixed + 1 :]]
-        x = self.scroll_x
+        stops, x = self._stops(self.scrollable_content_region.width), self._stop()
         if direction > 0:
-            target = next((left for left in lefts if left > x), x)
+            target = next((left for left in stops if left > x), x)
         else:
-            target = next((left for left in reversed(lefts) if left < x), 0)
+            target = next((left for left in reversed(stops) if left < x), 0)
         self.scroll_to(x=target, animate=False)
 
     def action_jump(self, index: int) -> None:
@@ -234,6 +230,29 @@ class FrameTable(ScrollView, can_focus=True):
             at += width + 1
         return starts
 
+    def _stops(self, width: int) -> list[int]:
+        """The sideways scrolls that put a column beside the pinned ones (else at the left edge, after a space), up
+        to the first that shows the last column: the first is the table's own (with a selection mark, it began at 3
+        and → scrolled back to 0: never moved)."""
+        starts, total = self._starts(), self._line_width()
+        lefts = [0] + [start - (self._pinned() or 1) for start in starts[self.fixed + 1 :]]
+        last = next((i for i, left in enumerate(lefts) if left + width >= total), len(lefts) - 1)
+        return lefts[: last + 1]
+
+    def _stop(self) -> int:
+        """The stop at or left of the scroll (a mouse scrolls by cells): the columns are drawn from there."""
+        stops = self._stops(self.scrollable_content_region.width)
+        return max(stop for stop in stops if stop <= self.scroll_x)
+
+    def _line_width(self) -> int:
+        return sum(self._widths) + len(self._widths) + (2 if self.selectable else 0) + 1
+
+    def _size_virtually(self) -> None:
+        """Wide enough to scroll to the last stop: a scroll clamped short of it began mid-column (`5→5` for
+        `-5→5`)."""
+        width = self.scrollable_content_region.width
+        self.virtual_size = Size(max(self._line_width(), self._stops(width)[-1] + width), self._rows.height + 1)
+
     def _pinned(self) -> int:
         """Cells of each line that stay in view when it scrolls sideways: the fixed columns and a space after (where
         `_starts` puts the first column that scrolls; summed here, as every line drawn asks)."""
@@ -249,7 +268,7 @@ class FrameTable(ScrollView, can_focus=True):
         return (f" {mark}" if self.selectable else "") + " " + " ".join(parts)
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
+        scroll_y = self.scroll_offset.y
         width = self.scrollable_content_region.width
         if y == 0:
             text = self._line((self._title(column) for column in self.columns), " ")
@@ -268,15 +287,34 @@ class FrameTable(ScrollView, can_focus=True):
                 style += self.get_component_rich_style("frame-table--selected")
             if index == self.cursor:
                 style += self.get_component_rich_style("frame-table--cursor")
-        line = Strip([Segment(text, style)])
+        return self._in_view(Strip([Segment(text, style)]), style, width)
+
+    def _in_view(self, line: Strip, style: Style, width: int) -> Strip:
+        """The pinned cells, then the columns that fit whole from the scroll's stop, and `…` when more follow: a
+        value cut at either edge read as a whole one (`.21` for `-3.21`, `-286 …` for `-286 mA/W`). Only a column
+        wider than the view is cut (with `…`), or it could never be read."""
         pinned = min(self._pinned(), width)
+        x = self._stop()
+        begin, edge = x + pinned, x + width
+        ends = [start + cells for start, cells in zip(self._starts(), self._widths, strict=True)][self.fixed :]
+        end = edge
+        if ends and ends[-1] > edge:  # a space and the `…` after the last column shown (`-5.21…` read as cut)
+            end = max((end for end in ends if begin < end <= edge - 2), default=edge - 1)
         head = line.crop(0, pinned) if pinned else Strip([])
-        if width > 1 and line.crop(scroll_x + width, line.cell_length).text.strip():  # more to the right: say so
-            return Strip.join([head, line.crop(scroll_x + pinned, scroll_x + width - 1), Strip([Segment("…", style)])])
-        return Strip.join([head, line.crop_extend(scroll_x + pinned, scroll_x + width, style)])
+        if begin >= edge:  # the pinned cells fill the view
+            return head
+        body = line.crop_extend(begin, end, style)
+        if end < edge and width > 1 and line.crop(end, line.cell_length).text.strip():  # more to the right: say so
+            body = Strip.join([body, Strip.blank(edge - end - 1, style), Strip([Segment("…", style)])])
+        return Strip.join([head, body]).extend_cell_length(width, style)
 
     def on_resize(self) -> None:
+        self._size_virtually()  # the last stop moves with the width
         self.cursor = self.cursor  # keep the cursor row in view
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        """The vertical scrollbar takes cells from the width (a history grown past a screenful): no resize says so."""
+        self.call_after_refresh(self._size_virtually)
 
 
 def _cell(text: str, width: int, right: bool) -> str:
