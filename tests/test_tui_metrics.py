@@ -50,16 +50,16 @@ def test_key_quantities_are_si_prefixed_and_blank_where_undefined() -> None:
         for name, dtype in read_metrics(Path("/nonexistent")).schema.items()))
     shown = with_metrics(runs, metrics)
     assert shown["seq"].to_list() == [1, 2, 3]  # the history's order and rows, whatever the metrics hold
-    assert shown.select(pl.col("^.*_text$")).rows() == [
-        ("-350 mV", None, None, None), (None, "12.3 nA", "5.23 %", "4.1 µA/W"), (None, None, None, None)]
+    assert shown.select(pl.col("^.*_text$")).rows() == [  # the mark's place kept (right-aligned, the units line up)
+        ("-350 mV", None, None, None), (None, "12.3 nA", "5.23 %", "4.1 µA/W  "), (None, None, None, None)]
     assert shown["cnp_v"].to_list() == [-0.35, None, None]  # the value stays, for sorting
     stale = with_metrics(runs, metrics.with_columns(calibration_stale=pl.col("run_id") == "b"))
     assert stale["responsivity_a_per_w_text"].to_list() == [None, "4.1 µA/W ⚠", None]
     assert stale.columns == shown.columns
-    for snr, text in ((4.99, "4.1 µA/W ⚠"), (5.0, "4.1 µA/W")):  # a ΔI the dark noise could make is doubted too
+    for snr, text in ((4.99, "4.1 µA/W ⚠"), (5.0, "4.1 µA/W  ")):  # a ΔI the dark noise could make is doubted too
         noisy = with_metrics(runs, metrics.with_columns(delta_i_snr=pl.lit(snr)))
         assert noisy["responsivity_a_per_w_text"].to_list() == [None, text, None]
-    for spread, text in ((2.0, "4.1 µA/W ⚠"), (1.99, "4.1 µA/W")):  # and a power the calibrations disagree on
+    for spread, text in ((2.0, "4.1 µA/W ⚠"), (1.99, "4.1 µA/W  ")):  # and a power the calibrations disagree on
         disputed = with_metrics(runs, metrics.with_columns(calibration_spread=pl.lit(spread)))
         assert disputed["responsivity_a_per_w_text"].to_list() == [None, text, None]
 

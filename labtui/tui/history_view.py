@@ -33,10 +33,9 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
         pl.when(pl.col("tags").list.len() > 0).then(pl.lit("#")).otherwise(pl.lit(" ")),
         pl.when(pl.col("note").is_not_null()).then(pl.lit("✎")).otherwise(pl.lit(" ")),
     ), width=4), "starred"),
-    # the key derived quantities: text formatted once per reload (`with_metrics`), sorted by value
-    # a responsivity's 12: `-83.8 mA/W ⚠` (at 11 its mark was cut to `…` on every negative one, most of them)
-    *[(Column(f"{column}_text", title, right=True, max_width=12 if column == "responsivity_a_per_w" else 11), column)
-      for column, title in KEY_QUANTITIES],
+    # the key derived quantities: text formatted once per reload (`with_metrics`), sorted by value; as wide as their
+    # longest (a width cut `-83.8 mA/W ⚠` to `-83.8 mA/…`: a number never loses digits, unit or mark)
+    *[(Column(f"{column}_text", title, right=True), column) for column, title in KEY_QUANTITIES],
     # the summary line without its heading: icon, procedure and chip have their own columns here
     (Column("summary", "summary", summary_line(heading=False), max_width=56), None),
     (Column("vg", "Vg V", right=True), "vg_order"),
@@ -141,7 +140,8 @@ def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
     value, for sorting, and its SI-prefixed text, formatted here once so that filtering and sorting never do. A
     responsivity priced by a stale calibration or by one its neighbours disagree with (`calibration_spread` from
     `CALIBRATIONS_DISAGREE`), or of a ΔI the noise could make (`delta_i_snr` under `RESOLVED_SIGMAS`), is marked
-    (`DOUBT_MARK`, the detail says which): it read as sure as any other."""
+    (`DOUBT_MARK`, the detail says which): it read as sure as any other. The others keep the mark's cells blank: a
+    marked value, right-aligned, stood two cells left of its neighbours' units."""
     columns = [column for column, _ in KEY_QUANTITIES]
     doubts = ("calibration_stale", "calibration_spread", "delta_i_snr")
     joined = runs.join(metrics.select("run_id", *columns, *doubts), on="run_id", how="left", maintain_order="left")
@@ -151,9 +151,8 @@ def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
              | (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False)
              | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False))
     responsivity = pl.col("responsivity_a_per_w_text")
-    return texts.with_columns(
-        responsivity_a_per_w_text=pl.when(doubt).then(responsivity + DOUBT_MARK).otherwise(responsivity)
-    ).drop(doubts)
+    mark = pl.when(doubt).then(pl.lit(DOUBT_MARK)).otherwise(pl.lit(" " * len(DOUBT_MARK)))
+    return texts.with_columns(responsivity_a_per_w_text=responsivity + mark).drop(doubts)
 
 
 def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | None = None,
