@@ -170,7 +170,7 @@ class StageScreen(LabScreen):
     HELP = (
         "Stages new and changed raw files into the store. Esc cancels cleanly: what was committed stays valid and "
         "the rest stages next time. When another labtui holds the store, w waits for it; otherwise w turns watching "
-        "on or off, as on every screen."
+        "on or off, as on every screen. Once done, r opens the rejects in this screen's place."
     )
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="cancel_stage"),  # while staging; afterwards esc goes back
@@ -236,6 +236,9 @@ class StageScreen(LabScreen):
         return True
 
     def action_rejects(self) -> None:
+        """The rejects in this screen's place: its summary counts the files this staging rejected, and Esc from the
+        rejects, some of them fixed there, came back to `2 files rejected` with 1 left."""
+        self.app.pop_screen()
         self.lab.action_open("rejects")
 
     def action_wait(self) -> None:
