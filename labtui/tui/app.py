@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from difflib import get_close_matches
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
@@ -94,12 +95,8 @@ class LabApp(App[None]):
     def on_mount(self) -> None:
         freeze_long_lived()
         self.theme = DARK
-        unknown = sorted(set(self.config.keys) - binding_ids()) if self.config.keys else []
-        if unknown:
-            known = ", ".join(sorted(binding_ids()))
-            actions = "action" if len(unknown) == 1 else "actions"
-            self.notify(f"config keys: unknown {actions} {', '.join(unknown)}; known: {known}",
-                        severity="warning", timeout=10)
+        if unknown := unknown_actions(self.config.keys):
+            self.notify(f"config keys: {unknown}", severity="warning", timeout=10)
         for taken in key_conflicts(self.config.keys):
             self.notify(f"config keys: {taken}: give one of them another key", severity="warning", timeout=10)
         self.push_screen(DashboardScreen(stage=self.stage_on_start))
@@ -284,6 +281,19 @@ def binding_ids() -> set[str]:
     """The actions `config.keys` can remap."""
     return {binding.id for cls in _binding_classes() for binding in cls.BINDINGS
             if isinstance(binding, Binding) and binding.id}
+
+
+def unknown_actions(keymap: dict[str, str]) -> str:
+    """`unknown action chip (chips?): ...`, the ids in `keymap` no action has, each with its close match; empty when
+    there is none. The ids themselves are in the help (`?`): listed here, all 60, the warning was taller than an 80×24
+    screen and began mid-list, the unknown one cut off."""
+    known = binding_ids()
+    unknown = sorted(set(keymap) - known)
+    if not unknown:
+        return ""
+    names = [f"{name} ({close[0]}?)" if (close := get_close_matches(name, known, n=1)) else name for name in unknown]
+    actions = "action" if len(unknown) == 1 else "actions"
+    return f"unknown {actions} {', '.join(names)}: ? lists each screen's keys with their action ids"
 
 
 def key_conflicts(keymap: dict[str, str]) -> list[str]:

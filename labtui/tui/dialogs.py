@@ -157,6 +157,9 @@ def field_text(value: object) -> str:
     return f"{text[:SHOWN_CHARACTERS]}… ({len(text):,} characters in all)"
 
 
+REMAP_HINT = "the dim names are action ids: keys: {id: key} in config/labtui.yaml remaps a key"
+
+
 def task_bindings(screen: Screen) -> list[ActiveBinding]:
     """The keys of a screen worth listing: its own and the app's first, then its tables' moves; never a text
     field's editing keys (a filter's 25 of them buried the screen's) nor Textual's system ones."""
@@ -181,7 +184,9 @@ def help_text(help: str) -> Text:
 
 
 class HelpDialog(Dialog):
-    """What the screen below is for and every key it answers to, from its live bindings (remaps included)."""
+    """What the screen below is for and every key it answers to, from its live bindings (remaps included), each
+    with its action id: the name `keys:` in the config remaps it by, listed nowhere else (the app's warning about an
+    unknown one listed them all, a toast taller than an 80×24 screen)."""
 
     BINDINGS = [Binding("question_mark,f1", "close", "Close", show=False)]
 
@@ -189,6 +194,7 @@ class HelpDialog(Dialog):
         keys = Table.grid(padding=(0, 2))
         keys.add_column(style="bold", no_wrap=True)
         keys.add_column()
+        keys.add_column(style="dim")
         seen: set[str] = set()
         listed = [active.binding for active in task_bindings(screen)]
         for binding in listed:
@@ -196,9 +202,11 @@ class HelpDialog(Dialog):
                 continue
             seen.add(binding.description)
             same = [other for other in listed if other.description == binding.description]
-            keys.add_row(" ".join(screen.app.get_key_display(b) for b in same), escape(binding.description))
+            keys.add_row(" ".join(screen.app.get_key_display(b) for b in same), escape(binding.description),
+                         next((b.id for b in same if b.id), ""))  # ^q, Textual's own, has none: q's
         body = Table.grid()
         body.add_row(help_text(getattr(screen, "HELP", "") or ""))
         body.add_row("")
         body.add_row(keys)
+        body.add_row(Text(f"\n{REMAP_HINT}", style="dim italic"))
         super().__init__(f"Help — {screen.title or screen.app.title}", body)
