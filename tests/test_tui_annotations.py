@@ -328,6 +328,11 @@ async def test_text_that_cannot_be_stored_is_asked_for_again_and_nothing_is_writ
         assert isinstance(app.screen, TextDialog) and app.screen.query_one(Input).value == "x" * 201  # kept
         assert "a tag holds at most 200 characters (this one has 201)" in problem(app)
         await pilot.press("escape")
+        for nothing in ("", "-"):  # said what to type, not what a tag may not hold
+            await pilot.press("number_sign")
+            await answer(pilot, nothing)
+            assert isinstance(app.screen, TextDialog) and problem(app) == "type a tag, or -tag to remove one"
+            await pilot.press("escape")
         await pilot.press("number_sign")
         await answer(pilot, "-455 nm")  # a tag no run here has: removing it would change nothing
         assert isinstance(app.screen, TextDialog) and problem(app).endswith("no run here has the tag '455 nm'")

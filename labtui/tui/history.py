@@ -375,10 +375,13 @@ class HistoryScreen(FilteredScreen):
 
 def _tag_change(rows: pl.DataFrame, text: str) -> Change:
     """A tag as typed: `-tag` removes it, from runs that have it (else nothing would change, yet a record would
-    say it was removed)."""
+    say it was removed). Nothing typed is asked for again saying what to type (the store's `a tag is one line of
+    text without ';' (got '')` said what a tag may not be)."""
+    tag = text.removeprefix("-").strip()
+    if not tag:
+        raise AnnotationError("type a tag, or -tag to remove one")
     if not text.startswith("-"):
         return Change("tag", text)
-    tag = text[1:].strip()
     if not rows.select(pl.col("tags").list.contains(tag).any()).item():
         raise AnnotationError(f"no run here has the tag {tag!r}")
     return Change("untag", tag)
