@@ -36,6 +36,7 @@ from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
 from labtui.core.manifest import read_manifest
 from labtui.core.overview import overview_path
+from labtui.core.pace import Pace
 from labtui.core.rejects import load_rejects
 from labtui.tui.app import LabApp
 from labtui.tui.chips import ChipsScreen
@@ -1039,6 +1040,8 @@ async def test_restage_all_rejects_shows_progress(lab: Lab) -> None:
         await pilot.press("R")
         await settle(pilot)
         assert isinstance(app.screen, StageScreen) and app.screen.report.staged == 1
+        assert text_of(app, "#numbers").startswith("1 / 1 file · ")  # `1 / 1 files`, and `1 files/s`:
+        assert Pace(clock=iter([0.0, 1.0]).__next__).text(1, 1) == "1 file/s · ETA 0 s"  # its rate, one a second
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, RejectsScreen) and column(app, "source_file") == []

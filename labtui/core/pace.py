@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from labtui.core.wording import counted
+
 
 @dataclass
 class Pace:
@@ -30,6 +32,6 @@ class Pace:
         return (done - self.settled) / elapsed if elapsed > 0 else 0.0
 
     def text(self, done: int, total: int) -> str:
-        """`120 files/s · ETA 4 s`, or `— files/s` before the rate is known."""
+        """`120 files/s · ETA 4 s` (`1 file/s`), or `— files/s` before the rate is known."""
         rate = self.rate(done)
-        return f"{rate:.0f} files/s · ETA {(total - done) / rate:.0f} s" if rate > 0 else "— files/s"
+        return f"{counted(round(rate), 'file')}/s · ETA {(total - done) / rate:.0f} s" if rate > 0 else "— files/s"

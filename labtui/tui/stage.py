@@ -288,7 +288,7 @@ class StageScreen(LabScreen):
         self.query_one(ProgressBar).update(total=self.total or 1, progress=done if self.total else 1)
         speed = self.pace.text(done, self.total)
         tally = "   ".join(f"{ICONS[o]} {o.value} {counts.get(o, 0)}" for o in Outcome)
-        self.numbers = f"{done} / {self.total} files · {speed}\n{tally}"
+        self.numbers = f"{done} / {counted(self.total, 'file')} · {speed}\n{tally}"
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "stage" or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
