@@ -491,6 +491,10 @@ def test_it_overlay_warns_about_durations_and_light_dark_mix(tmp_path):
     reversed_rows = {name: values[::-1] for name, values in step_run().items()}  # a file written backwards
     rows[2] = stage(tmp_path, run_row(3, "It", laser_voltage_v=2.0), reversed_rows)
     assert only(build_plots(manifest(rows), tmp_path, PlotOptions())).warnings == spec.warnings[1:]  # its span: 180 s
+    longer = [rows[0], stage(tmp_path, run_row(4, "It"), step_run(duration=11.8)),
+              stage(tmp_path, run_row(5, "It"), step_run(duration=6750.0, dt_s=1.0))]
+    spec = only(build_plots(manifest(longer), tmp_path, PlotOptions()))
+    assert spec.warnings[0] == "durations differ by more than 10% (12–6750 s)"  # as `dur s` says them, not 6.75e+03
 
 
 def test_a_lone_run_written_newest_first_is_shaded_without_a_warning_of_other_runs(tmp_path):

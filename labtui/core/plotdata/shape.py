@@ -210,11 +210,18 @@ def _it_warnings(rows: list[dict[str, Any]], columns: tuple[dict[str, np.ndarray
     # (a reversed file) gave a negative duration
     if durations and max(durations) > (1 + DURATION_TOLERANCE) * min(durations):
         warnings.append(
-            f"durations differ by more than {DURATION_TOLERANCE:.0%} ({min(durations):.3g}–{max(durations):.3g} s)"
+            f"durations differ by more than {DURATION_TOLERANCE:.0%} "
+            f"({_duration(min(durations))}–{_duration(max(durations))} s)"
         )
     if {True, False} <= {row.get("has_light") for row in rows}:
         warnings.append("the selection mixes light and dark runs")
     return warnings
+
+
+def _duration(seconds: float) -> str:
+    """A run's length as the history's `dur s` column gives it, in whole seconds (`.3g` wrote 6750 s as
+    `6.75e+03`); under 10 s, to 2 figures."""
+    return f"{seconds:.0f}" if abs(seconds) >= 10 else f"{seconds:.2g}"
 
 
 def _draft_ivg(
