@@ -175,9 +175,10 @@ def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame, who
     """Print (or write to --out) the chosen format: an aligned text table, CSV or JSON rows, each made from its own
     frame, and only the chosen one made; the table's `whole` columns (values written as text) are never cut."""
     from labtui.core.errors import OperationFailed
-    from labtui.core.export import spreadsheet_safe
 
     if args.format == "csv":
+        from labtui.core.export import spreadsheet_safe  # here: a table or JSON loads none of the export's imports
+
         text = spreadsheet_safe(csv()).write_csv()
     elif args.format == "json":
         text = json().write_json()
