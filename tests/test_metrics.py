@@ -197,7 +197,7 @@ def test_a_one_point_dropout_is_no_dirac_point_in_the_table_nor_in_the_figure(tm
 def test_a_sweep_whose_smallest_current_is_0_a_says_why_it_has_no_on_off_ratio() -> None:
     vg = np.array(sweep(-2, 2, 0.1, "loop"))
     current = 1e-6 * (1 + (vg - 0.2) ** 2)
-    current[:2] = 0.0  # two readings of 0 A: no one-point glitch
+    current[:4] = 0.0  # four readings of 0 A: longer than a contact glitch
     values, remarks = ivg_quantities(vg, current, 0.1, SETTINGS)
     assert values["on_off_ratio"] is None and "on_off_ratio: the smallest |I| is 0 A" in remarks
 
@@ -473,8 +473,9 @@ def test_a_photoresponses_snr_is_its_size_over_the_smoothed_dark_noise() -> None
     assert values["delta_i_snr"] == pytest.approx(expected, rel=0.1)
     flat = np.where(t < 20, 0.0, current)  # a dark trace without noise (no Vds: not called dead): no ratio to give
     values, remarks = it_quantities(t, flat, vl, None, SETTINGS)
-    assert values["delta_i_snr"] is None and values["tau_rise_s"] is not None
+    assert values["delta_i_snr"] is None and values["delta_i_a"] is not None
     assert "delta_i_snr: the smoothed dark trace holds no noise (σ = 0 A)" in remarks
+    assert any(text.startswith("tau_rise_s: faster than the trace resolves") for text in remarks)  # 0 → 10 µA at once
 
 
 def test_dark_runs_and_unfinished_pulses_say_why_there_is_no_photoresponse() -> None:
@@ -579,6 +580,20 @@ def test_the_figure_shades_the_laser_on_where_the_table_reads_it_on(tmp_path: Pa
     shaded = [build_plots(runs[k : k + 1], lab.stage_root, PlotOptions(), settings=lab.config.metrics)[0].spans
               for k in range(2)]
     assert shaded[0] == () and np.allclose(shaded[1], [(10.0, 20.0)])
+
+
+def test_a_step_faster_than_the_trace_resolves_has_no_time_constant() -> None:
+    """An instant step read τ = 0 s (the smoothed trace past 1 − 1/e at the first lit sample): no device's time."""
+    t, current, vl = pulse(tau=1e-3)
+    current *= 1 + 1e-5 * np.random.default_rng(5).standard_normal(t.size)
+    values, remarks = it_quantities(t, current, vl, 0.1, SETTINGS)
+    assert values["tau_rise_s"] is None and values["tau_decay_s"] is None and values["delta_i_a"] > 0
+    assert remarks == [
+        "tau_rise_s: faster than the trace resolves (1 − 1/e of the step already at the first sample, smoothed over "
+        "1 s)",
+        "tau_decay_s: faster than the trace resolves (1/e of the step already at the first sample, smoothed over 1 s)"]
+    values, _ = it_quantities(t, *pulse(tau=0.3)[1:], 0.1, SETTINGS)
+    assert values["tau_rise_s"] == pytest.approx(0.3, abs=0.1)  # resolved: a sample or more after switch-on
 
 
 def test_slow_decay_is_null_when_not_reached() -> None:
@@ -804,7 +819,7 @@ def test_a_calibration_that_stops_short_of_a_runs_voltage_leaves_it_to_the_next_
 def test_a_swept_column_in_another_unit_than_its_headers_gives_no_quantities(tmp_path: Path) -> None:
     """Vg logged in mV under `Vg (V)` made a Dirac point of 417 V; VL so in a calibration priced an It run's power
     357× low (its responsivity 357× high). Both staged complete, with no remark. A swept column reaching more than
-    twice as far from 0 as its header's sweep is in another unit: no quantities, said why, the same read back."""
+    10 times as far from 0 as its header's sweep is in another unit: no quantities, said why, the same read back."""
     lab = Lab(tmp_path)
     day = "2025-10-14"
     ivg = data_rows(((1000 * vg, 1e-6 * (1 + abs(vg - 0.2))) for vg in sweep(-1, 1, 0.5, "loop")), len(COLUMNS["IVg"]))
@@ -1106,6 +1121,7 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
     table = capsys.readouterr().out
     assert "cnp_fwd_v" in table and "delta_i_a" not in table
     assert re.search(r" -?\d+(\.\d+)? [mµ]?V ", table.splitlines()[1])  # read with unit and prefix: -840 mV
+    (tmp_path / "elsewhere").mkdir()  # a derived root is a folder that exists (a typo no longer makes one)
     assert main(lab.args("metrics", "--rebuild", "--derived-root", str(tmp_path / "elsewhere"))) == 0
     registry = tmp_path / "lab_procedures.yaml"  # the lab's own registry names IVg "gate" too: both commands know it
     registry.write_text(default_registry_path().read_text().replace("  IVg:\n", "  IVg:\n    aliases: [gate]\n"))

@@ -114,10 +114,12 @@ QUANTITIES: tuple[Quantity, ...] = (
              "(below, τ is not read, and the app and the trends flag the responsivity)"),
     Quantity("tau_rise_s", "s", "It",
              "time from switch-on until the trace ({it_smoothing_s:g} s moving average) first reaches 1 − 1/e of "
-             f"delta_i_a; null when not reached or when delta_i_snr < {RESOLVED_SIGMAS:g}"),
+             f"delta_i_a; null when not reached, when reached at the first lit sample (faster than the trace "
+             f"resolves) or when delta_i_snr < {RESOLVED_SIGMAS:g}"),
     Quantity("tau_decay_s", "s", "It",
              "time from switch-off until the smoothed trace first falls to 1/e of delta_i_a above i_dark_a; "
-             "null when not reached by the end of the run (persistent photoconductivity) or when delta_i_snr < "
+             "null when not reached by the end of the run (persistent photoconductivity), when reached at the first "
+             "dark sample or when delta_i_snr < "
              f"{RESOLVED_SIGMAS:g}"),
     Quantity("power_w", "W", "It",
              "irradiated power: the LaserCalibration of the same wavelength (within {wavelength_tolerance_nm:g} nm) "
@@ -161,8 +163,8 @@ NOT_COMPUTED = (
     "IV, and every other procedure (IVgT, ITt, Vt, …): no row in the table",
     "It runs of several laser pulses: only the first switch-on and switch-off are read",
     "mobility from a chip without a complete geometry in config/chip_params.yaml",
-    "a sweep or a calibration whose Vg or VL reaches more than twice as far from 0 as its header's sweep (logged in "
-    "another unit): no quantities, and a remark",
+    "a sweep or a calibration whose Vg or VL reaches more than 10 times as far from 0 as its header's sweep (logged "
+    "in another unit): no quantities, and a remark",
     "the contact resistance: mobilities are extrinsic field-effect values from the two-terminal gm",
 )
 

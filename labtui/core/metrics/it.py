@@ -241,14 +241,23 @@ def _times(
                 "delta_i_snr)"]
     rise = (moving_average(i[k_on:k_off], points) - i_dark) / delta
     reached = np.flatnonzero(rise >= 1 - 1 / math.e)
-    if reached.size:
+    if reached.size and reached[0]:
         values["tau_rise_s"] = float(t[k_on + reached[0]] - t[k_on])
     else:
-        remarks.append("tau_rise_s: 1 − 1/e of the step not reached while lit")
+        remarks.append(_unread("tau_rise_s", "1 − 1/e", "while lit", reached.size, settings))
     decay = (moving_average(i[k_off:], points) - i_dark) / delta
     fallen = np.flatnonzero(decay <= 1 / math.e)
-    if fallen.size:
+    if fallen.size and fallen[0]:
         values["tau_decay_s"] = float(t[k_off + fallen[0]] - t[k_off])
     else:
-        remarks.append("tau_decay_s: 1/e of the step not reached by the end of the run")
+        remarks.append(_unread("tau_decay_s", "1/e", "by the end of the run", fallen.size, settings))
     return remarks
+
+
+def _unread(name: str, level: str, within: str, crossed: int, settings: MetricsSettings) -> str:
+    """Why a time constant has no value: its level never crossed, or crossed at the first sample already (a step
+    faster than the smoothed trace resolves: it read 0 s, a time no device has)."""
+    if not crossed:
+        return f"{name}: {level} of the step not reached {within}"
+    return (f"{name}: faster than the trace resolves ({level} of the step already at the first sample, smoothed over "
+            f"{settings.it_smoothing_s:g} s)")

@@ -166,7 +166,8 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
 
 
 SWEPT_NAMES = {"IVg": "Vg", "LaserCalibration": "VL"}
-PAST_LIMITS = 2.0  # a swept column reaching this many times as far from 0 as its header's sweep is in another unit
+PAST_LIMITS = 10.0  # a swept column reaching this many times as far from 0 as its header's sweep is in another unit
+# (a prefix apart is 1000×; a header edited apart from its data, 3×, keeps its quantities)
 
 
 def _past_limits(proc: str, swept: np.ndarray, limits: tuple[float, float] | None) -> str | None:
