@@ -253,6 +253,21 @@ async def test_the_dashboard_tells_an_empty_raw_folder_from_a_staged_one_and_cou
         assert not text_of(app, "#staged").startswith("never") and text_of(app, "#rejects").startswith("1")
 
 
+async def test_the_runs_card_counts_every_procedure_at_80_columns(lab: Lab) -> None:
+    """The compact card's one line of detail drew `It 329 · IVg 217 · L…`: the calibrations and IV runs unseen."""
+    lab.write("2025-10-15/LaserCalibration2025-10-15_1.csv", raw_csv("LaserCalibration", start=epoch(2025, 10, 15)))
+    lab.write("2025-10-15/IV2025-10-15_2.csv", raw_csv("IV", start=epoch(2025, 10, 15, 13)))
+    lab.stage()
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        card = drawn(app.screen.query_one("#runs")).replace("\xa0", " ")
+        assert all(count in card for count in ("8  ", "IVg 3,", "It 3,", "LaserCal… 1,", "IV 1 ")), card
+        await pilot.resize_terminal(80, 40)  # room for the names whole, under the total
+        await settle(pilot)
+        assert text_of(app, "#runs") == "8\nIVg\xa03, It\xa03, LaserCalibration\xa01, IV\xa01"
+
+
 def drawn(widget: Widget) -> str:
     """What the widget draws, its lines run together."""
     return "".join(segment.text for strip in widget.render_lines(Region(0, 0, *widget.outer_size)) for segment in strip)

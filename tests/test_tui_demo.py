@@ -49,7 +49,7 @@ async def test_demo_opens_on_the_dashboard_and_stages_there(demo_dir: Path, caps
         assert any("The demo lab: synthetic runs in" in message for message in messages)
         staged = next(message for message in messages if " runs staged" in message)
         assert "r shows why" in staged  # the demo's irregularities
-        assert int(str(screen.query_one("#runs").render()).split("\n")[0]) == int(staged.split()[0]) > 100
+        assert int(str(screen.query_one("#runs").render()).split()[0]) == int(staged.split()[0]) > 100
 
     second = app_for("--demo")  # a second start stages nothing new, and says nothing about it
     async with second.run_test(size=(100, 30)) as pilot:

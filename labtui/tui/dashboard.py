@@ -96,6 +96,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     loaded = False  # the store's numbers and latest runs are painted (what a cold start waits for)
     refresh_seconds = 10.0  # how often the screen in view looks for new raw files and a store another process changed
     _shown: object = None  # the store's signature when its numbers were last read
+    runs_by_proc: tuple[int, dict[str, int]] | None = None  # the runs, and of each procedure (`_show_runs`)
     # what the screen shows, as the workers last found it: each bound to its line (`Shown`) in `compose`
     runs_card: reactive[Text | str] = reactive("…")
     chips_card: reactive[Text | str] = reactive("…")
@@ -163,6 +164,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < SHORT_ROWS, "-short")
+        self._show_runs()
         self.query_one("#dirac", FrameTable).display = self.size.height >= DIRAC_MIN_ROWS
 
     def on_screen_resume(self) -> None:
@@ -328,9 +330,22 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     def _card(self, card_id: str, value: str, detail: str) -> None:
         setattr(self, f"{card_id}_card", Text.assemble((value, "bold"), "\n", (detail, "dim")))
 
+    def _show_runs(self) -> None:
+        """The runs, and how many of each procedure, a count never parted from its name (no-break spaces). The
+        compact card's one line of detail cut `It 329 · IVg 217 · L…`, the other procedures unseen: there the counts
+        follow the total and wrap onto the next line, a name past 9 letters cut to 8 (`LaserCal…`, as the latest
+        runs' proc column cuts it)."""
+        if self.runs_by_proc is None:
+            return
+        runs, procs = self.runs_by_proc
+        short = self.has_class("-short")
+        names = {proc: proc if not short or len(proc) <= 9 else f"{proc[:8]}…" for proc in procs}
+        detail = ", ".join(f"{names[proc]}\xa0{n}" for proc, n in procs.items()) or "none yet"  # `·` began a line
+        self.runs_card = Text.assemble((f"{runs}", "bold"), "  " if short else "\n", (detail, "dim"))
+
     def _show_overview(self, status: Overview, rejects: list[RejectRecord], holder: Holder | None) -> None:
-        procs = " · ".join(f"{proc} {n}" for proc, n in status.procs.items())
-        self._card("runs", f"{status.runs}", procs or "none yet")
+        self.runs_by_proc = status.runs, status.procs
+        self._show_runs()
         self._card("chips", f"{status.chips}", "by group and number")
         staged = [t for t in (status.last_staged_utc, *(r.rejected_at_utc for r in rejects)) if t is not None]
         if not staged:  # a staging that only rejected files still counts: it read them
