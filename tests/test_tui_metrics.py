@@ -184,6 +184,7 @@ async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab
         await pilot.press(*"alisson67")
         await pilot.pause()
         info = text_of(app, "#chip-info")  # each piece one: no line breaks inside (no-break spaces)
+        assert info.startswith("Alisson67: ")  # named, as a chip without an entry is
         assert "channel\xa0L\xa0×\xa0W:\xa010\xa0µm\xa0×\xa05\xa0µm" in info
         assert "gate\xa0capacitance:\xa0151\xa0nF/cm²" in info
         await pilot.press(*["backspace"] * 9, *"other")

@@ -42,7 +42,8 @@ def chip_columns(chips: pl.DataFrame) -> list[Column]:
 
 def chip_info(name: str | None, params: ChipParamsRead, path: Path | None) -> Text:
     """What the chip parameters file (`path`) says about a chip (geometry, gate capacitance), or why there is
-    nothing to say."""
+    nothing to say; after the chip's name, as the list's highlight may be out of view (a chip with an entry, the
+    demo's, was the one not named)."""
     chips, error = params
     if error is not None:
         return Text(error, style="bold red")
@@ -52,9 +53,9 @@ def chip_info(name: str | None, params: ChipParamsRead, path: Path | None) -> Te
                  f"no chip parameters file ({short_path(path)} does not exist)" if path is not None else
                  "no chip parameters file (chip_params_file is not set)")
         return Text(f"{name or 'this chip'}: {where}: geometry unknown, no mobility", style="italic")
-    return Text("   ").join(  # each a whole line's piece: `32` and `nF/cm²` were wrapped onto two lines
-        Text.assemble((f"{label}: ".replace(" ", "\u00a0"), "bold"), value.replace(" ", "\u00a0"))
-        for label, value in entry.describe())
+    pieces = (Text.assemble((f"{label}: ".replace(" ", "\u00a0"), "bold"), value.replace(" ", "\u00a0"))
+              for label, value in entry.describe())  # each a whole line's piece: `32` and `nF/cm²` were wrapped apart
+    return Text(f"{name}: ", style="bold") + Text("   ").join(pieces)
 
 
 def filter_chips(chips: pl.DataFrame, text: str) -> pl.DataFrame:
