@@ -242,6 +242,17 @@ def test_every_damage_is_found(lab: Lab, damage: str) -> None:
     assert report.ok == (severity != "error" and not any(f.severity == "error" for f in report.findings))
 
 
+def test_a_sweep_that_never_came_back_to_0_is_aborted_in_words_that_fit_it(lab: Lab) -> None:
+    """Every row of a sweep there, its last not back at 0 V: listed as `fewer rows than the header promises`."""
+    vg = [*sweep(-1, 1, 0.5, "loop")[:-1], 1.0]  # the count kept, the last at +1 V
+    rows = data_rows(((v, 1e-6) for v in vg), len(COLUMNS["IVg"]))
+    lab.write("2025-10-14/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows))
+    lab.stage()
+    finding = by_code(lab)["incomplete"]
+    assert finding.count == 1 and finding.items[0].endswith(" 2025-10-14/IVg2025-10-14_1.csv")
+    assert finding.title == "aborted runs (short of the sweep or the time their header promises)"
+
+
 def test_a_table_that_names_no_run_is_one_finding_not_one_per_row(lab: Lab) -> None:
     pl.DataFrame({"a": [1, 2]}).write_parquet(lab.config.manifest_path)
     report = validate(lab.config)

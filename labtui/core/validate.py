@@ -175,7 +175,8 @@ def _row_findings(
     )
     aborted = frame.filter(~pl.col("is_complete"))
     findings += _finding(
-        FindingCode.INCOMPLETE, "info", "aborted runs (fewer rows than the header promises)", label(aborted),
+        FindingCode.INCOMPLETE, "info", "aborted runs (short of the sweep or the time their header promises)",
+        label(aborted),
         "nothing to do: aborted runs are kept and flagged is_complete = false",
     )
     findings += _finding(
