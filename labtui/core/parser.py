@@ -191,10 +191,10 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         if not plain:
             key, value = _printable(key, value, number, spelled, warnings)
         key = key.strip()
-        if key not in typed_keys and (registered := spelled.get(fold := _folded(key))) is not None:
+        if key not in typed_keys and (spelling := spelled.get(fold := _folded(key))) is not None:
             if fold != key.casefold():  # a case apart is the same key; a space or an invisible character is said
-                warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(registered)}")
-            key = registered
+                warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(spelling)}")
+            key = spelling
         if key in raw and raw[key].strip() != value.strip() and not _same_value(key, raw[key], value, typed_keys):
             raise Reject(
                 "conflicting_parameter",
