@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gc
-from difflib import get_close_matches
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from difflib import get_close_matches
 from functools import partial
 from importlib import import_module
 from pathlib import Path
@@ -287,6 +287,8 @@ def unknown_actions(keymap: dict[str, str]) -> str:
     """`unknown action chip (chips?): ...`, the ids in `keymap` no action has, each with its close match; empty when
     there is none. The ids themselves are in the help (`?`): listed here, all 60, the warning was taller than an 80×24
     screen and began mid-list, the unknown one cut off."""
+    if not keymap:  # the screens' classes `binding_ids` imports bring Polars: not before the first paint
+        return ""
     known = binding_ids()
     unknown = sorted(set(keymap) - known)
     if not unknown:
