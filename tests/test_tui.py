@@ -42,11 +42,11 @@ from labtui.tui.app import LabApp
 from labtui.tui.chips import ChipsScreen
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.dialogs import (
+    REMAP_HINT,
     SHOWN_CHARACTERS,
     ConfirmDialog,
     ErrorDialog,
     FieldsDialog,
-    REMAP_HINT,
     HelpDialog,
     field_text,
     help_text,
@@ -102,6 +102,30 @@ async def open_chip(pilot, query: str) -> None:
     await settle(pilot)
     await pilot.press(*query, "enter")
     await settle(pilot)
+
+
+async def test_the_setups_calibrations_open_from_the_chips_screen_as_a_history_that_plots_them(lab: Lab) -> None:
+    """LaserCalibration runs belong to no chip: no history listed them, and the app could not plot them."""
+    for day in (15, 16):
+        lab.write(f"2025-10-{day}/LaserCalibration2025-10-{day}_1.csv",
+                  raw_csv("LaserCalibration", start=epoch(2025, 10, day)))
+    lab.stage()
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        shown = [str(key.render()) for key in app.screen.query("FooterKey") if key.visible]
+        assert any("Calibrations" in key for key in shown), shown  # found where the chips are, at 80 columns
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen) and screen.title == "History · setup calibrations"
+        assert column(app, "proc") == ["LaserCalibration"] * 2 and column(app, "seq") == [1, 2]
+        assert not screen.check_action("trends", ())  # no chip: no trends
+        await pilot.press("space", "down", "space", "p")
+        await settle(pilot)
+        assert isinstance(app.screen, PlotScreen) and app.screen.spec.kind == "LaserCalibration"
+        assert len(app.screen.spec.series) == 2
 
 
 @pytest.mark.parametrize(
@@ -191,7 +215,7 @@ async def test_dashboard_shows_the_store_and_new_raw_files(lab: Lab) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, DashboardScreen)
-        cards = {card: text_of(app, f"#{card}").split("\n")[0] for card in ("runs", "chips", "waiting", "rejects")}
+        cards = {card: text_of(app, f"#{card}").split()[0] for card in ("runs", "chips", "waiting", "rejects")}
         assert cards == {"runs": "6", "chips": "3", "waiting": "0", "rejects": "1"}
         assert text_of(app, "#staged").startswith("2025-10-26 12:00")  # 15:00 UTC in Santiago (UTC-3)
         await pilot.press("f")  # follow, while not watching: says how a run being measured would show

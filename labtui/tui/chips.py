@@ -83,7 +83,8 @@ class ChipsScreen(FilteredScreen):
     HELP = (
         "Every chip in the store with its runs per procedure. Type to filter (e.g. `alis 67`); ↑ ↓ and page up / "
         "page down move in the list, enter opens the highlighted chip's history. Below the list: the chip's "
-        "parameters from chip_params.yaml (channel L × W, gate dielectric and its capacitance per area)."
+        "parameters from chip_params.yaml (channel L × W, gate dielectric and its capacitance per area). ctrl+l "
+        "lists the setup's calibrations (LaserCalibration runs) as a history, where p plots them."
     )
     BINDINGS = [
         # priority: the filter field holds the focus, and its own keys would hide these from the footer
@@ -94,6 +95,7 @@ class ChipsScreen(FilteredScreen):
         Binding("enter", "open", "Open history", id="chips_open", priority=True),
         # The filter field holds the focus and takes every printable key: the history's T is ctrl+g here.
         Binding("ctrl+g", "trends", "Trends", id="chips_trends"),
+        Binding("ctrl+l", "calibrations", "Calibrations", id="chips_calibrations"),
     ]
     AUTO_FOCUS = "#filter"
     DEFAULT_CSS = """
@@ -185,6 +187,11 @@ class ChipsScreen(FilteredScreen):
         row = self.query_one(FrameTable).row
         if row is not None:
             self.app.push_screen(TrendsScreen(row["chip_group"], row["chip_number"]))
+
+    def action_calibrations(self) -> None:
+        """The setup's runs (LaserCalibration), no chip's: listed in no chip's history, they had no place in the app
+        (`labtui history --calibrations` and `plot --calibrations` on the command line)."""
+        self.app.push_screen(HistoryScreen(None, None))
 
     def action_move(self, delta: int) -> None:
         self.query_one(FrameTable).action_move(delta)

@@ -50,6 +50,7 @@ from labtui.tui.table import FrameTable
 if TYPE_CHECKING:
     from labtui.tui.app import LabApp
 
+SETUP_TITLE = "History · setup calibrations"
 RUN_ACTIONS = {"select", "select_all", "plot", "cycle_proc", "cycle_light", "cycle_sort", "reverse_sort", "copy_paths",
                "copy_rows", "star", "exclude", "tag", "note", "undo", "toggle_starred", "show_excluded"}
 
@@ -89,10 +90,10 @@ class HistoryScreen(FilteredScreen):
 
     status: reactive[str] = reactive("")  # runs shown and selected, and the view
 
-    def __init__(self, group: str | None, number: int, *, focus_run: str | None = None) -> None:
+    def __init__(self, group: str | None, number: int | None, *, focus_run: str | None = None) -> None:
         super().__init__()
         self.group = group
-        self.number = number
+        self.number = number  # None: the setup's runs (calibrations), no chip's
         self.focus_run = focus_run
         self.runs = pl.DataFrame()
         self.loaded = False  # until the chip's runs are read and shown (a moment for a large chip), its run keys wait
@@ -110,8 +111,9 @@ class HistoryScreen(FilteredScreen):
         yield LabFooter()
 
     def on_mount(self) -> None:
-        self.title = f"History · {self.group or ''}{self.number}"
-        self.view = replace(self.view, procedures_file=self.lab.config.procedures_file)
+        self.title = f"History · {self.group or ''}{self.number}" if self.number is not None else SETUP_TITLE
+        self.view = replace(self.view, procedures_file=self.lab.config.procedures_file,
+                            whose="this chip" if self.number is not None else "the setup (calibrations)")
         self.reload()
 
     def reload(self) -> None:
@@ -163,6 +165,8 @@ class HistoryScreen(FilteredScreen):
         (`a`, `p`, `y`, a sort or a filter) they crashed the app on the empty frame before it."""
         if not self.loaded and action in RUN_ACTIONS:
             return None
+        if action == "trends" and self.number is None:  # the setup's runs: no chip's trends
+            return False
         if action == "show_excluded":
             return parameters[0] != self.view.include_excluded
         return super().check_action(action, parameters)
@@ -242,7 +246,8 @@ class HistoryScreen(FilteredScreen):
     def action_trends(self) -> None:
         from labtui.tui.trends import TrendsScreen  # the metrics engine: loaded when first asked for
 
-        if self.app.screen is self:  # `T T` typed ahead: the first one opened it
+        # `T T` typed ahead: the first one opened it; the setup's runs have no trends (`check_action` hides T)
+        if self.app.screen is self and self.number is not None:
             self.app.push_screen(TrendsScreen(self.group, self.number))
 
     def action_copy_paths(self) -> None:

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from labtui.core.annotations import AnnotationFilter, hidden_note
 from labtui.core.config import MetricsSettings
-from labtui.core.history import HistoryFilter, chip_rows, number_text, summary_line, timeline
+from labtui.core.history import HistoryFilter, calibrations, chip_rows, number_text, summary_line, timeline
 from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, CALIBRATIONS_DISAGREE, RESOLVED_SIGMAS, columns_of
 from labtui.core.registry import proc_family
 from labtui.tui.table import Column
@@ -66,6 +66,7 @@ class View:
     starred: bool = False
     include_excluded: bool = False
     procedures_file: Path | None = None  # the lab's registry, where `proc` is looked up
+    whose: str = "this chip"  # the runs' owner, as an empty history says it
 
     @property
     def marked(self) -> AnnotationFilter:
@@ -109,7 +110,7 @@ class View:
             return f"every run in this view is excluded ({hidden_note(hidden)}): X shows them"
         if filters := self._filters():
             return f"no run matches {' · '.join(filters)} (/ t l S change the filters)"
-        return "the store holds no run of this chip"
+        return f"the store holds no run of {self.whose}"
 
     def _filters(self) -> list[str]:
         """The filters in force on the runs, as said after the sort."""
@@ -125,10 +126,11 @@ class View:
         return parts
 
 
-def load_history(manifest: pl.DataFrame, group: str | None, number: int, tz: str) -> pl.DataFrame:
-    """The chip's history as `labtui history` builds it; the group is exact (None is a group of its own here)."""
-    return timeline(chip_rows(manifest, group, number), tz=tz).with_columns(
-        vg_order=pl.coalesce("vg_fixed_v", "vg_start_v"))
+def load_history(manifest: pl.DataFrame, group: str | None, number: int | None, tz: str) -> pl.DataFrame:
+    """The chip's history as `labtui history` builds it; the group is exact (None is a group of its own here).
+    No number: the runs of the setup, no chip's (LaserCalibration), as `labtui history --calibrations` lists them."""
+    runs = calibrations(manifest, tz=tz) if number is None else timeline(chip_rows(manifest, group, number), tz=tz)
+    return runs.with_columns(vg_order=pl.coalesce("vg_fixed_v", "vg_start_v"))
 
 
 DRIFT_SHARE = 0.5  # a ΔI whose dark drift carried on under the light makes this share of it or more is doubted
