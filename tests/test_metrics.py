@@ -357,7 +357,7 @@ def pulse(tau: float = 3.0, drift: float = 1e-10, laser: float = 2.0) -> tuple[n
     t = np.arange(0, 60, 0.05)
     vl = np.where((t >= 20) & (t < 40), laser, 0.0)
     step = np.where(t >= 20, 1 - np.exp(-np.clip(t - 20, 0, None) / tau), 0.0)
-    step = np.where(t >= 40, (1 - math.exp(-20 / tau)) * np.exp(-(t - 40) / tau), step)
+    step = np.where(t >= 40, (1 - math.exp(-20 / tau)) * np.exp(-np.clip(t - 40, 0, None) / tau), step)
     return t, 1e-5 + drift * t + 1e-6 * step, vl
 
 
