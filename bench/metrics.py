@@ -62,6 +62,8 @@ def one_round(raw: Path, held_back: Path, bare_first: bool, root: Path) -> tuple
     the full stage's threads spent inside the derived step's hooks (its own cost, free of the file system's noise
     that moves whole stages)."""
     linked_tree(raw, root / "raw", held_back)
+    for name in ("bare", "store"):
+        (root / name / "derived").mkdir(parents=True)  # a derived root is a folder that exists
     configs = [
         load_config(None, raw_root=root / "raw", stage_root=root / name / "store" / "raw_measurements",
                     derived_root=root / name / "derived")
