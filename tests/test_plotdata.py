@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -245,6 +246,19 @@ def test_savgol_smooths_noise_that_gradient_passes_through():
 def test_savgol_handles_legs_shorter_than_the_window(n):
     x = np.linspace(-1.0, 1.0, n)
     assert np.allclose(savgol_derivative(x, 4.0 * x, 11, 2), 4.0)
+
+
+def test_the_figures_csv_neutralises_a_formula_as_every_csv_does(tmp_path):
+    """The app's `e` wrote its CSV's text as it was: a label of `=HYPERLINK(…)` ran in the spreadsheet."""
+    from labtui.core.plotdata.figure import write_figure_set
+
+    row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": np.array([0.0, 0.5, 1.0]), "i_a": np.array([1e-6, 2e-6, 3e-6])})
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
+    spec = dataclasses.replace(spec, series=(dataclasses.replace(spec.series[0], label="=HYPERLINK(1)"),))
+    paths = [tmp_path / f"figure.{ext}" for ext in ("pdf", "png", "csv")]
+    write_figure_set(spec, paths)
+    exported = pl.read_csv(paths[2])
+    assert exported["label"].unique().to_list() == ["'=HYPERLINK(1)"] and exported["y"].dtype == pl.Float64
 
 
 def test_gm_collapses_repeated_vg_and_drops_one_point_legs(tmp_path):

@@ -588,6 +588,8 @@ async def test_history_sorts_and_reverses(lab: Lab) -> None:
 
 
 async def test_history_select_copy_and_plot(lab: Lab) -> None:
+    noted = lab.manifest().filter(pl.col("source_file") == "2025-10-13/It2025-10-13_2.csv")
+    annotate(lab.config.store_root, noted, [Change("note", "=1+1")], author="bo")  # a formula, for a spreadsheet
     app = LabApp(lab.config)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
@@ -613,6 +615,7 @@ async def test_history_select_copy_and_plot(lab: Lab) -> None:
         assert header.startswith("seq\tdate\ttime_hms\tproc") and [row.split("\t")[0] for row in rows] == ["2", "3"]
         assert header.endswith("\tcnp_v\tdelta_i_a\tdelta_i_rel\tresponsivity_a_per_w\tstarred\texcluded"
                                "\texclude_reason\ttags\tnote")  # what the table shows, not only the manifest's
+        assert rows[0].endswith("\t'=1+1")  # neutralised, as in every CSV labtui writes
         expected = table(app).frame.filter(pl.col("seq").is_in([2, 3]))["run_id"].to_list()
         history_screen = app.screen
         for _ in range(3):  # `p p p` typed ahead: all three handled before the first plot opens

@@ -257,13 +257,16 @@ class HistoryScreen(FilteredScreen):
 
     def action_copy_rows(self) -> None:
         """What the table shows, for a spreadsheet: the history's columns, the key quantities in SI units (A, V,
-        A/W) and the annotations (tags joined by `; `, as `labtui history --format csv` writes them)."""
+        A/W) and the annotations (tags joined by `; `, as `labtui history --format csv` writes them), formulas
+        neutralised as in every CSV labtui writes."""
+        from labtui.core.export import spreadsheet_safe
+
         rows = self.chosen()
         copied = rows.select(
             *HISTORY_COLUMNS, *(column for column, _ in KEY_QUANTITIES),
             *(pl.col(name).list.join("; ") if name == "tags" else pl.col(name) for name in ANNOTATION_COLUMNS),
         )
-        self._copy(copied.write_csv(separator="\t"), f"{counted(rows.height, 'row')} as TSV")
+        self._copy(spreadsheet_safe(copied).write_csv(separator="\t"), f"{counted(rows.height, 'row')} as TSV")
 
     def _copy(self, text: str, what: str) -> None:
         if text.strip():

@@ -13,6 +13,7 @@ from pathlib import Path
 from labtui.core.atomic import atomic_write, atomic_write_bytes
 from labtui.core.drawing import LEGEND_MAX, PNG_DPI, Drawing, Trace, legend_entries, render
 from labtui.core.errors import OperationFailed, UsageError
+from labtui.core.export import spreadsheet_safe
 from labtui.core.plotdata.export import export_frame
 from labtui.core.plotdata.model import PlotSpec
 from labtui.core.plotdata.view import plot_title
@@ -74,6 +75,6 @@ def write_figure_set(full: PlotSpec, paths: Sequence[Path], *, drawn: PlotSpec |
     for path in (pdf, png):
         write_figure(drawn or full, path)
     try:
-        atomic_write(csv, lambda handle: export_frame(full).write_csv(handle))
+        atomic_write(csv, lambda handle: spreadsheet_safe(export_frame(full)).write_csv(handle))
     except OSError as error:
         raise OperationFailed("write", csv, error) from None
