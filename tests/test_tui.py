@@ -128,6 +128,21 @@ async def test_the_setups_calibrations_open_from_the_chips_screen_as_a_history_t
         assert len(app.screen.spec.series) == 2
 
 
+async def test_a_calibration_among_the_latest_runs_opens_in_the_setups_history(lab: Lab) -> None:
+    """Enter on a calibration in the dashboard's latest runs opened its fields alone: now the setup's history, at it."""
+    lab.write("2025-10-16/LaserCalibration2025-10-16_1.csv", raw_csv("LaserCalibration", start=epoch(2025, 10, 16)))
+    lab.stage()
+    newest = lab.manifest().filter(pl.col("proc") == "LaserCalibration")["run_id"][0]
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#latest", FrameTable).row["run_id"] == newest  # the newest run: on top
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen) and app.screen.title == "History · setup calibrations"
+        assert table(app).row["run_id"] == newest
+
+
 @pytest.mark.parametrize(
     ("imported", "absent"),
     [

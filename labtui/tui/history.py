@@ -428,16 +428,15 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -
 
 
 def run_screen(manifest: pl.DataFrame, run_id: str, lab: LabApp) -> Screen | None:
-    """Where a run is shown: its chip's history with the cursor on it, or its fields for a setup run (no chip);
-    None when the manifest no longer holds it (re-staged under a new run_id or pruned from another terminal since
-    the screen that names it was drawn)."""
+    """Where a run is shown: its chip's history with the cursor on it (a setup run's, a calibration's: the setup's
+    history, as the Chips screen's ctrl+l opens it); None when the manifest no longer holds it (re-staged under a new
+    run_id or pruned from another terminal since the screen that names it was drawn)."""
     rows = manifest.filter(pl.col("run_id") == run_id)
     if not rows.height:
         return None
     run = rows.row(0, named=True)
-    if run["chip_number"] is None:  # LaserCalibration: no chip history to open
-        return run_dialog(manifest, run_id, lab)
-    return HistoryScreen(run["chip_group"], run["chip_number"], focus_run=run_id)
+    return HistoryScreen(run["chip_group"] if run["chip_number"] is not None else None, run["chip_number"],
+                         focus_run=run_id)
 
 
 def _these(rows: pl.DataFrame) -> str:
