@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import polars as pl
 import pytest
@@ -236,3 +237,28 @@ async def test_a_value_is_shown_whole_or_not_at_all_at_every_scroll_and_width() 
                 seen |= tokens
                 await pilot.press("right")
             assert seen >= whole, width  # and every column was reached
+
+
+class ProseApp(App[None]):
+    """A dashboard's latest runs: a date, a value, then a summary (prose)."""
+
+    def compose(self) -> ComposeResult:
+        yield FrameTable([Column("date", "date"), Column("vg", "Vg", right=True),
+                          Column("summary", "summary", max_width=60, prose=True)], key="date")
+
+
+async def test_prose_is_read_cut_at_the_right_edge_where_a_value_is_left_out() -> None:
+    """Text columns went behind `…` with the values, and the dashboard's latest runs lost their summary at 80
+    columns: a summary reads cut (`VG=-0.35 V VDS…`), a number never does."""
+    frame = pl.DataFrame({"date": ["2025-09-01"], "vg": ["-3.21"], "summary": ["VG=-0.35 V VDS=0.1 V λ=365 nm"]})
+    app = ProseApp()
+    async with app.run_test(size=(30, 5)) as pilot:
+        table = app.query_one(FrameTable)
+        table.show(frame)
+        await pilot.pause()
+        line = table.render_line(1).text
+        assert line.rstrip().endswith("…") and " -3.21 VG=-0.35" in line, line
+        table.columns[2] = replace(table.columns[2], prose=False)  # the same text as a value: left out
+        table.show(frame)
+        await pilot.pause()
+        assert "VG=" not in table.render_line(1).text

@@ -45,7 +45,7 @@ LATEST_COLUMNS = [  # the overview's text of each latest run, headed as in the h
     Column("chip_name", "chip"),
     Column("proc", "proc", max_width=9),  # "LaserCal…": the whole name widened the column past the summary at 80
     Column("light", "💡", width=2),
-    Column("summary", "summary", max_width=60),
+    Column("summary", "summary", max_width=60, prose=True),
 ]
 
 

@@ -37,15 +37,15 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
     # longest (a width cut `-83.8 mA/W ⚠` to `-83.8 mA/…`: a number never loses digits, unit or mark)
     *[(Column(f"{column}_text", title, right=True), column) for column, title in KEY_QUANTITIES],
     # the summary line without its heading: icon, procedure and chip have their own columns here
-    (Column("summary", "summary", summary_line(heading=False), max_width=56), None),
+    (Column("summary", "summary", summary_line(heading=False), max_width=56, prose=True), None),
     (Column("vg", "Vg V", right=True), "vg_order"),
     (Column("vds_v", "Vds V", number_text("vds_v"), right=True), "vds_v"),
     (Column("laser_voltage_v", "VL V", number_text("laser_voltage_v"), right=True), "laser_voltage_v"),
     (Column("laser_wavelength_nm", "λ nm", number_text("laser_wavelength_nm"), right=True), "laser_wavelength_nm"),
     (Column("duration_s", "dur s", pl.col("duration_s").round(0).cast(pl.Int64), right=True), "duration_s"),
     (Column("n_rows", "rows", right=True), "n_rows"),
-    (Column("tags", "tags", pl.col("tags").list.join(", "), max_width=30), None),
-    (Column("information", "information", max_width=40), "information"),
+    (Column("tags", "tags", pl.col("tags").list.join(", "), max_width=30, prose=True), None),
+    (Column("information", "information", max_width=40, prose=True), "information"),
 ]
 _SORT_NAMES = {"marks": "★ starred", "light": "light"}  # as the status line says a sort by a symbol column
 SORTABLE = [(_SORT_NAMES.get(column.key, column.title), key, column.key) for column, key in COLUMNS

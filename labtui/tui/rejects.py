@@ -38,7 +38,7 @@ COLUMNS = [
     Column("kind", "kind", max_width=20),
     Column("line", "line", right=True),
     Column("when", "rejected"),
-    Column("reason", "reason", max_width=200),
+    Column("reason", "reason", max_width=200, prose=True),
 ]
 
 

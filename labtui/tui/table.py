@@ -41,6 +41,7 @@ class Column:
     width: int | None = None  # fixed cell width; None fits the content up to max_width
     max_width: int = 40
     right: bool = False
+    prose: bool = False  # free text (a summary, a reason): read cut at the view's edge, with `…`, unlike a value
 
 
 class FrameTable(ScrollView, can_focus=True):
@@ -292,7 +293,7 @@ class FrameTable(ScrollView, can_focus=True):
     def _in_view(self, line: Strip, style: Style, width: int) -> Strip:
         """The pinned cells, then the columns that fit whole from the scroll's stop, and `…` when more follow: a
         value cut at either edge read as a whole one (`.21` for `-3.21`, `-286 …` for `-286 mA/W`). Only a column
-        wider than the view is cut (with `…`), or it could never be read."""
+        wider than the view, or of prose cut at the right edge, is cut (with `…`), or it could never be read."""
         pinned = min(self._pinned(), width)
         x = self._stop()
         begin, edge = x + pinned, x + width
@@ -300,6 +301,9 @@ class FrameTable(ScrollView, can_focus=True):
         end = edge
         if ends and ends[-1] > edge:  # a space and the `…` after the last column shown (`-5.21…` read as cut)
             end = max((end for end in ends if begin < end <= edge - 2), default=edge - 1)
+            cut = next(k for k, column_end in enumerate(ends) if column_end > end) + self.fixed
+            if self.columns[cut].prose and self._starts()[cut] < edge - 2:  # text reads cut: the summary stays
+                end = edge - 1
         head = line.crop(0, pinned) if pinned else Strip([])
         if begin >= edge:  # the pinned cells fill the view
             return head
