@@ -367,6 +367,7 @@ def test_a_store_given_by_the_folder_holding_it_names_the_store_below(lab: Lab, 
     ("raw/derived", "is in the raw folder"),
     ("store/raw_measurements", "is in the store"),
     ("store/_manifest", "is in the store"),
+    ("other/raw_measurements", "is in another labtui store ({tmp}/other)"),  # it broke that store's readers
     ("nowhere/derived", "the derived root {tmp}/nowhere/derived does not exist: create it first"),
     ("nowhere", "the derived root {tmp}/nowhere does not exist: create it first"),  # store_dervied: a second table
 ])
@@ -377,7 +378,9 @@ def test_a_derived_root_in_the_raw_folder_the_store_or_nowhere_is_refused(
     """`--derived-root` was taken as given: the metrics table landed in the raw folder labtui promises never to
     write, among the store's runs (then a foreign file to `validate` and a schema clash to pyarrow's reader), or in
     a folder a typo created."""
-    places = {"raw": lab.raw, "store": lab.store_root, "nowhere": tmp_path / "nowhere"}
+    places = {"raw": lab.raw, "store": lab.store_root, "nowhere": tmp_path / "nowhere", "other": tmp_path / "other"}
+    for folder in ("_manifest", "raw_measurements"):  # another store's shape
+        (tmp_path / "other" / folder).mkdir(parents=True)
     top, _, rest = where.partition("/")
     derived = places[top] / rest if rest else places[top]
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))

@@ -184,8 +184,8 @@ class StagingConfig:
             return None
         if (inside := self._inside(self.derived_root)) is not None:
             folder, what = inside
-            return (f"the derived root {self.derived_root} is in {what} ({folder}): give a folder outside both "
-                    "(by default it is beside the store)")
+            return (f"the derived root {self.derived_root} is in {what} ({folder}): give a folder outside the raw "
+                    "folder and every store (by default it is beside the store)")
         if not self.derived_root.is_dir():
             state = "is a file, not a folder" if self.derived_root.exists() else "does not exist"
             return (f"the derived root {self.derived_root} {state}: create it first, or check the path (labtui makes "
@@ -193,12 +193,14 @@ class StagingConfig:
         return None
 
     def _inside(self, path: Path) -> tuple[Path, str] | None:
-        """The raw folder or the store that holds `path` (links followed) and how it is named; None: neither."""
+        """The raw folder, the store or another labtui store that holds `path` (links followed), and how it is
+        named; None: none does (a metrics table in another store's runs broke its readers, DuckDB's and pyarrow's)."""
         target = Path(os.path.realpath(path))
         for folder, what in ((self.raw_root, "the raw folder"), (self.store_root, "the store")):
             if target.is_relative_to(os.path.realpath(folder)):
                 return folder, what
-        return None
+        other = next((folder for folder in (target, *target.parents) if (folder / "_manifest").is_dir()), None)
+        return (other, "another labtui store") if other is not None else None
 
     def output_problem(self, path: Path) -> str | None:
         """Why an output the user named (`--out`) must not be written at `path`, its links followed: a file there
