@@ -479,11 +479,15 @@ def test_a_deleted_manifest_of_a_store_without_run_records_is_damage_too(lab: La
     assert manifest_rows(lab)["run_id"].equals(before["run_id"])
 
 
+@pytest.mark.parametrize("named", [False, True])
 @pytest.mark.parametrize("deleted", ["manifest, stat index and overview", "all of _manifest/"])
-def test_a_store_whose_manifest_files_are_deleted_is_damaged_not_new(lab: Lab, tmp_path: Path, deleted: str) -> None:
+def test_a_store_whose_manifest_files_are_deleted_is_damaged_not_new(lab: Lab, tmp_path: Path, deleted: str,
+                                                                     named: bool) -> None:
     """One commit (no kept manifest, no record file): with the manifest, stat index and overview deleted the store
     looked new, so `stage` staged the raw files afresh and the run of a raw file gone since became an orphan folder
-    that `validate --fix` deleted, though its Parquet carried its record."""
+    that `validate --fix` deleted, though its Parquet carried its record. Named with `--store`, a store without its
+    `_manifest/` was `no labtui store` (stage into it first), and `repair` refused it."""
+    store = ("--store", str(lab.store_root)) if named else ()
     before = manifest_rows(lab)
     assert not list((lab.config.manifest_dir / "previous").glob("*.parquet"))
     gone = lab.raw / FILES[0]
@@ -494,11 +498,11 @@ def test_a_store_whose_manifest_files_are_deleted_is_damaged_not_new(lab: Lab, t
         for name in ("manifest.parquet", "stat_index.json", "overview.json"):
             (lab.config.manifest_dir / name).unlink()
     for command in ("chips", "stage", "validate"):
-        result = lab.cli(command)
+        result = lab.cli(command, *store)
         assert result.returncode == 1 and "Traceback" not in result.stderr, (command, result.stderr)
         assert "labtui repair" in result.stderr + result.stdout, (command, result.stdout)
     assert not lab.config.manifest_path.exists()  # `stage` staged nothing
-    repaired = lab.cli("repair")
+    repaired = lab.cli("repair", *store)
     assert repaired.returncode == 0 and f"restored {before.height} runs" in repaired.stdout, repaired.stderr
     assert manifest_rows(lab).equals(before)
     assert lab.cli("validate", "--fix").returncode == 0

@@ -36,7 +36,8 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
         stage_root = stage_root_of(stage_root, store=False)
     named = getattr(args, "store", None) or args.stage_root
     if stage_root is not None:
-        check_named_store(stage_root, named, reading=args.command not in CREATE_STORES)
+        check_named_store(stage_root, named, reading=args.command not in CREATE_STORES,
+                          repairing=args.command == "repair")
     flags = {"stage_root": "--store"} if getattr(args, "store", None) is not None else None
     config = load_config(args.config, flags=flags, raw_root=args.raw_root, stage_root=stage_root,
                          derived_root=getattr(args, "derived_root", None), **overrides)

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.config import StagingConfig
+from labtui.core.errors import OperationFailed
 from labtui.core.layout import PART_NAME, addresses_a_run, run_dir
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
@@ -83,6 +84,10 @@ DROPPED = "dropped-runs"  # the quarantine folder of runs dropped on request
 def repair(config: StagingConfig) -> RepairReport:
     """Rebuild a damaged manifest from the run records, the kept manifests and the Parquet present, under the lock."""
     report = RepairReport()
+    try:  # a deleted `_manifest/` (the runs still there) holds the lock too
+        config.manifest_dir.mkdir(exist_ok=True)
+    except OSError as error:
+        raise OperationFailed("create", config.manifest_dir, error) from None
     with lock_store(config):
         try:
             read_manifest(config.manifest_path)

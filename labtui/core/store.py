@@ -144,14 +144,22 @@ def check_store_paths(store: Path, stage: Path) -> None:
             raise UsageError(f"{store} is inside the store {parent}: give {parent} itself (--store {parent})")
 
 
-def check_named_store(stage: Path, named: Path, *, reading: bool) -> None:
+def check_named_store(stage: Path, named: Path, *, reading: bool, repairing: bool = False) -> None:
     """A store given on the command line (`named`, whose stage root is `stage`), checked before the config is read:
     its defaults (a raw root below the working folder) are not what is wrong with it. A command `reading` a store
-    needs one there; any command is told of a store just below (`--store` given the folder that holds it)."""
+    needs one there; any command is told of a store just below (`--store` given the folder that holds it). A store
+    whose `_manifest/` is gone but whose runs are there is damaged: `repairing` rebuilds it, the others say so."""
     store = stage.parent
     check_store_paths(store, stage)
     if is_store(store):
         return
+    if any(stage.glob("proc=*")):  # `no labtui store` and `stage into it first` read as a wrong path
+        if repairing:
+            return
+        from labtui.core.manifest import ManifestDamaged
+
+        gone = f"its {MANIFEST_DIR}/ folder is gone; the runs are in {stage.name}/"
+        raise ManifestDamaged(store / MANIFEST_DIR / "manifest.parquet", gone)
     below = stores_in(Path(os.path.abspath(store)))  # `--store .` names `store/` by a path that says where
     if below:
         which = f"{below[0]} is one: give --store {below[0]}" if len(below) == 1 else \
