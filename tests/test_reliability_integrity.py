@@ -75,6 +75,19 @@ def test_staging_from_a_sub_folder_or_another_folder_is_refused(lab: Lab, tmp_pa
     assert manifest_rows(lab).equals(before)
 
 
+def test_the_folder_holding_the_raw_root_or_the_store_swapped_is_refused_with_what_to_do(lab: Lab) -> None:
+    """Staged from raw/d1, then from raw: `it contains the store's raw root`, and nothing to do next. The raw root
+    and the store swapped: `no labtui store at raw … stage into it first`, a stage that is then refused."""
+    sub = Lab(lab.root, raw_root="raw/d1", stage_root="d1store/raw_measurements")
+    assert sub.cli("stage").returncode == 0
+    one_line_error(sub.cli("stage", "--raw-root", str(lab.raw)), 2, "contains the store's raw root: to stage the "
+                   "whole tree, stage it into a new store (--store NEW_FOLDER)")
+    for command in (("history", "67"), ("stage",)):
+        one_line_error(lab.cli(*command, "--raw-root", str(lab.store_root), "--store", str(lab.raw)), 2,
+                       f"--raw-root {lab.store_root} is a labtui store, and {lab.raw} is not: were the raw folder "
+                       "and the store swapped?")
+
+
 def test_a_moved_raw_tree_keeps_its_run_ids_with_the_explicit_flag(lab: Lab, tmp_path: Path) -> None:
     before = manifest_rows(lab)
     moved = tmp_path / "moved-raw"

@@ -35,6 +35,10 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     elif stage_root is not None:
         stage_root = stage_root_of(stage_root, store=False)
     named = getattr(args, "store", None) or args.stage_root
+    if stage_root is not None and args.raw_root is not None and is_store(args.raw_root) \
+            and not is_store(stage_root.parent):
+        raise UsageError(f"--raw-root {args.raw_root} is a labtui store, and {named} is not: were the raw folder "
+                         "and the store swapped?")
     if stage_root is not None:
         check_named_store(stage_root, named, reading=args.command not in CREATE_STORES,
                           repairing=args.command == "repair")

@@ -206,12 +206,13 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
                                  and _moved_together(raw, store, recorded, Path(identity.store_root)))):
         return fresh
     if moved:  # a sub-folder or another tree staged its files again under new run_ids, beside the old ones
-        raise UsageError(f"none of the store's staged files is under {raw}: --raw-root-moved is for the same raw "
-                         f"tree in a new place (the store {config.store_root} was built from {recorded})")
+        raise UsageError(f"not all of the store's staged files are under {raw}: --raw-root-moved is for the same "
+                         f"raw tree in a new place (the store {config.store_root} was built from {recorded})")
     if recorded in raw.parents:
         why = "it is a sub-folder of the store's raw root: stage the whole raw root (new files are found there)"
     elif raw in recorded.parents:
-        why = "it contains the store's raw root"
+        why = ("it contains the store's raw root: to stage the whole tree, stage it into a new store (--store "
+               "NEW_FOLDER)")
     elif sources and _found_under(raw, sources):
         why = "the staged files are there: if the lab moved the raw tree, pass --raw-root-moved"
     else:
