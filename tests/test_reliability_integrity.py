@@ -270,6 +270,8 @@ def test_prune_refuses_a_raw_root_that_would_drop_runs_whose_files_are_elsewhere
     unmounted share (its mount point an empty folder) dropped them all."""
     sub = (lab.raw / FILES[0]).parent
     one_line_error(lab.cli("prune", "--yes", "--raw-root", str(sub)), 2, "sub-folder of the store's raw root")
+    for validating in (("validate",), ("validate", "--fix")):  # it said `store healthy` and advised both refused
+        one_line_error(lab.cli(*validating, "--raw-root", str(sub)), 2, "sub-folder of the store's raw root")
     away = tmp_path / "away"
     shutil.move(lab.raw, away)
     lab.raw.mkdir()  # the share unmounted: its mount point is an empty folder

@@ -12,6 +12,7 @@ from labtui.core.wording import counted, shown
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
+    from labtui.core.config import StagingConfig
     from labtui.core.findings import ValidationReport
 
 ITEMS_PRINTED = 5
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from labtui.core.validate import validate
 
     config = config_from(args)
+    check_raw_root_of(config)
     depth = {"hash_all": args.hash or args.deep, "decode_all": args.deep}
     if args.deep and not args.json and sys.stderr.isatty():  # it takes long enough to wonder about
         print("validating deeply: every raw file hashed, every run's Parquet decoded…", file=sys.stderr, flush=True)
@@ -76,6 +78,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(report, verbose=args.verbose)
     return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def check_raw_root_of(config: StagingConfig) -> None:
+    """A sub-folder or another tree as the raw root is refused, as `stage` and `prune` refuse it: every run looked
+    gone and every file new, and the report advised those refused commands under `store healthy`."""
+    from labtui.core.manifest import ManifestDamaged, read_manifest
+    from labtui.core.store import check_raw_root
+
+    if not config.raw_root.is_dir():  # a raw root not there is a finding of its own
+        return
+    try:
+        sources = read_manifest(config.manifest_path)["source_file"].to_list()
+    except ManifestDamaged:  # the damage is the finding
+        return
+    check_raw_root(config, sources, moved=False)
 
 
 def print_report(report: ValidationReport, *, verbose: bool) -> None:
