@@ -1065,6 +1065,18 @@ def test_a_rebuild_reads_around_an_unreadable_parquet_and_retries_it_next_time(t
     assert retried.computed == 1 and retried.table.equals(staged)
 
 
+def test_a_folder_where_the_table_goes_is_said_not_read_as_no_table(tmp_path: Path) -> None:
+    """A folder at metrics.parquet was read as no table yet: `plot --trend` said the runs had no CNP."""
+    lab = small_lab(tmp_path)
+    lab.stage()
+    path = lab.config.metrics_path
+    path.unlink()
+    (path / "sub").mkdir(parents=True)
+    trend = lab.cli("plot", "67", "--trend", "cnp", "--out", str(tmp_path / "cnp.svg"))
+    assert trend.returncode == 1 and trend.stderr.count("\n") == 1, trend.stderr
+    assert f"the metrics table {path} is damaged (a folder, not a file: move it away)" in trend.stderr
+
+
 @pytest.mark.parametrize("damage", ["cut", "empty", "retyped"])
 def test_a_damaged_table_is_said_in_one_line_and_recomputed_by_a_writer(tmp_path: Path, damage: str) -> None:
     """The table cut short, emptied, or re-saved with another column type (a notebook's round trip): `plot --trend`,

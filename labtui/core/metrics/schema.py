@@ -54,14 +54,14 @@ def read_metrics(source: StagingConfig | Path) -> pl.DataFrame:
     empty when nothing was computed yet; `MetricsDamaged` when it cannot be read as one. Lock-free: a writer
     replaces the file whole."""
     path = source.metrics_path if isinstance(source, StagingConfig) else Path(source)
-    if path.is_dir():
+    if not isinstance(source, StagingConfig) and path.is_dir():  # a folder where the table is is damage, not none
         path = path / "metrics.parquet"
     try:
         frame = read_parquet_pinned(path)
     except FileNotFoundError:
         return empty_metrics()
     except IsADirectoryError:
-        raise MetricsDamaged(path, "a folder, not a file") from None
+        raise MetricsDamaged(path, "a folder, not a file: move it away") from None
     except (pl.exceptions.PolarsError, ValueError) as exc:
         raise MetricsDamaged(path, f"not a readable Parquet file: {first_line(exc)[:120]}") from None
     wrong = [f"{name} is {dtype}, not {METRICS_SCHEMA[name]}" for name, dtype in frame.schema.items()
