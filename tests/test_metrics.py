@@ -897,7 +897,7 @@ def test_every_definition_writes_in_the_windows_it_is_computed_with() -> None:
                             it_window_s=2.5, it_smoothing_s=0.5, it_drift_window_s=30, wavelength_tolerance_nm=2)
     quoted = " ".join(quantity.defined(other) for quantity in QUANTITIES)
     for phrase in ("within 0.3 V of it", "within 0.25 V of the leg's ends", "slope over 0.8 V", "VL ≥ 0.2 V",
-                   "the 2.5 s before the first", "(0.5 s moving average)", "the 30 s before switch-on",
+                   "the 2.5 s before the first", "k = round(0.5 s / the run's", "the 30 s before switch-on",
                    "(within 2 nm)", "> 24 h"):
         assert phrase in quoted, phrase
 

@@ -67,10 +67,12 @@ QUANTITIES: tuple[Quantity, ...] = (
              "Dirac point (charge-neutrality point) of the forward leg (the longest up-sweep; of two as long, the "
              "later: an aborted loop's first leg only leaves 0 V): the Vg of min |I| (passing over contact glitches: "
              "runs of up to 3 points all under half, or all over twice, both points around them, as graphene's "
-             "current changes smoothly with Vg), refined by a least-squares parabola through the other points within "
-             "{cnp_fit_window_v:g} V of it (at least its two neighbours); undefined when the leg (of 10 points or "
-             "more) spans an |I| range under 16 times its point-to-point noise (the median |third difference|, in σ "
-             "of white noise: a flat curve, the gate does not move the current), or when that minimum lies within "
+             "current changes smoothly with Vg), refined by the vertex of a least-squares parabola of |I| against Vg "
+             "through the points within {cnp_fit_window_v:g} V of it (at least its two neighbours; a parabola that "
+             "opens downwards or puts its vertex outside that window or the leg leaves the raw minimum, with a "
+             "remark); undefined when the leg (of 10 points or more) spans an |I| range under 16 times its "
+             "point-to-point noise (the median |third difference| / (0.6745·√20), white noise's σ: a flat curve, the "
+             "gate does not move the current), or when that minimum lies within "
              "{cnp_edge_margin_v:g} V of the leg's ends (the Dirac point is outside the sweep)"),
     Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),
     Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v"),
@@ -84,7 +86,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              "i_min_a"),
     Quantity("gm_max_hole_s", "S", "IVg",
              "largest |dI/dVg| on the forward leg left of its CNP (Savitzky–Golay slope over {gm_window_v:g} V, "
-             "quadratic, contact glitches left out)"),
+             "quadratic, contact glitches left out; the window is round({gm_window_v:g} V / step) + 1 points made "
+             "odd upwards, at least 3, the step the median |ΔVg| of the leg, and shifted inward at the leg's ends, "
+             "as SciPy's mode='interp')"),
     Quantity("gm_max_electron_s", "S", "IVg", "the same right of the CNP"),
     Quantity("mobility_hole_cm2_vs", "cm²/(V·s)", "IVg",
              "field-effect mobility μ = (L/W)·gm_max_hole_s/(C·|Vds|), C the gate capacitance per area of the "
@@ -103,21 +107,28 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("delta_i_a", "A", "It", "mean I over the {it_window_s:g} s before the laser switches off − i_dark_a"),
     Quantity("delta_i_rel", "", "It", "delta_i_a / i_dark_a (shown in %)", percent=True),
     Quantity("drift_a_per_s", "A/s", "It",
-             "least-squares slope of I against t over the {it_drift_window_s:g} s before switch-on, after the start's "
-             "settling (a dark run: the whole run)"),
+             "least-squares slope of I against t over the samples of the {it_drift_window_s:g} s before switch-on "
+             "(t ≥ t_on − {it_drift_window_s:g} s, before the switch-on sample; the run's first seconds, its "
+             "settling, left out; a dark run: the whole run)"),
     Quantity("delta_i_drift_corrected_a", "A", "It",
              "delta_i_a − drift_a_per_s × (mean t of the ON window − mean t of the dark window): the dark trend "
              "extrapolated under the light removed"),
     Quantity("delta_i_snr", "", "It",
-             "|delta_i_a| / σ, σ the spread of the trace ({it_smoothing_s:g} s moving average) about its "
-             f"least-squares line over the drift window: the photoresponse is resolved from {RESOLVED_SIGMAS:g} up "
+             "|delta_i_a| / σ, σ the root-mean-square residual (over n, not n − 1) of the smoothed trace about its "
+             "least-squares line over the drift window; smoothed: a centred mean over 2·⌊k/2⌋ + 1 samples, k = "
+             "round({it_smoothing_s:g} s / the run's mean sample interval), of the dark samples before switch-on "
+             "alone (no lit sample reaches into it: the windows shrink there and at the run's start): the "
+             "photoresponse is resolved from "
+             f"{RESOLVED_SIGMAS:g} up "
              "(below, τ is not read, and the app and the trends flag the responsivity)"),
     Quantity("tau_rise_s", "s", "It",
-             "time from switch-on until the trace ({it_smoothing_s:g} s moving average) first reaches 1 − 1/e of "
+             "time from switch-on until the trace (the lit samples alone, smoothed as for delta_i_snr, the windows "
+             "shrinking at switch-on and switch-off) first reaches 1 − 1/e of "
              f"delta_i_a; null when not reached, when reached at the first lit sample (faster than the trace "
              f"resolves) or when delta_i_snr < {RESOLVED_SIGMAS:g}"),
     Quantity("tau_decay_s", "s", "It",
-             "time from switch-off until the smoothed trace first falls to 1/e of delta_i_a above i_dark_a; "
+             "time from switch-off until the trace (the samples from switch-off on, smoothed alike) first falls to "
+             "1/e of delta_i_a above i_dark_a; "
              "null when not reached by the end of the run (persistent photoconductivity), when reached at the first "
              "dark sample or when delta_i_snr < "
              f"{RESOLVED_SIGMAS:g}"),
