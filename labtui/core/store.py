@@ -156,10 +156,10 @@ def check_named_store(stage: Path, named: Path, *, reading: bool, repairing: boo
     if any(stage.glob("proc=*")):  # `no labtui store` and `stage into it first` read as a wrong path
         if repairing:
             return
-        from labtui.core.manifest import ManifestDamaged
+        from labtui.core.manifest import MANIFEST_NAME, ManifestDamaged
 
         gone = f"its {MANIFEST_DIR}/ folder is gone; the runs are in {stage.name}/"
-        raise ManifestDamaged(store / MANIFEST_DIR / "manifest.parquet", gone)
+        raise ManifestDamaged(store / MANIFEST_DIR / MANIFEST_NAME, gone)
     below = stores_in(Path(os.path.abspath(store)))  # `--store .` names `store/` by a path that says where
     if below:
         which = f"{below[0]} is one: give --store {below[0]}" if len(below) == 1 else \

@@ -140,7 +140,7 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
     read back), or () for a procedure without metrics. The stager calls it in its workers on the frame it just
     parsed, so a stage never reads its own Parquet back. `laser_v`: the header's laser voltage, which prices a lit
     It run's power: said when the VL column reads another while lit. `limits`: the header's sweep limits
-    (`extract.sweep_limits`), which a swept column reaching far past says is in another unit."""
+    (`header_values.sweep_limits`), which a swept column reaching far past says is in another unit."""
     if proc not in READ_COLUMNS:
         return ()
     try:

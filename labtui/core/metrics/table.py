@@ -266,7 +266,8 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
             refused[of_wavelength] = candidates[_nearest(cal_us[candidates], at_us[of_wavelength])]
     found = best >= 0
     ages = np.where(found, (at_us - cal_us[best]) / 3.6e9, np.nan) if cal_ids.size else np.full(it.height, np.nan)
-    assigned = it.select("run_id", "laser_voltage_v", "laser_wavelength_nm").with_columns(
+    assigned = it.select("run_id", "laser_voltage_v", "laser_wavelength_nm",
+                         _at_us=pl.col("start_time_utc").dt.epoch("us")).with_columns(
         calibration_run_id=pl.Series([cal_ids[b] if b >= 0 else None for b in best.tolist()], dtype=pl.String),
         _refused=pl.Series([f"{cal_ids[r]}: {unpriced[r]}" if r >= 0 else None for r in refused.tolist()],
                            dtype=pl.String),
@@ -299,11 +300,10 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
     spreads = Spreads(reaches, it, calibrations, old)
     curves = _curves(config, calibrations, staged_curves, [*redo["calibration_run_id"].drop_nulls(), *spreads.needed()])
     priced: list[tuple[str, float | None, str | None]] = []
-    reached: list[tuple[str, int]] = []  # a run priced by a farther calibration than the nearest, whose VL range ends
-    # before the run's laser voltage (an aborted one): its index in `calibrations`
-    row_of = {run_id: k for k, run_id in enumerate(it["run_id"].to_list())} if redo.height else {}
-    for run_id, laser_v, wavelength, cal_id, refused_by in redo.select(
-        "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id", "_refused"
+    reached: list[tuple[str, int, int]] = []  # a run priced by a farther calibration than the nearest, whose VL
+    # range ends before the run's laser voltage (an aborted one): its index in `calibrations`, and the run's start
+    for run_id, laser_v, wavelength, cal_id, refused_by, at in redo.select(
+        "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id", "_refused", "_at_us"
     ).iter_rows():
         if refused_by is not None:
             priced.append((run_id, None, f"power_w: no LaserCalibration of {wavelength:g} nm can price it (the "
@@ -322,18 +322,17 @@ def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, o
             continue
         if not in_range(curve[0], laser_v):
             pool = pools[wavelength]
-            at = at_us[row_of[run_id]]
             farther = pool[np.lexsort((cal_us[pool], np.abs(cal_us[pool] - at)))][1:]  # the nearest first
             if (reaching := _reaching(config, calibrations, staged_curves, curves, farther, laser_v)) is not None:
-                reached.append((run_id, reaching[0]))
+                reached.append((run_id, reaching[0], at))
                 curve = reaching[1]
         priced.append((run_id, *power_at(*curve, laser_v)))
     if reached:
         assigned = assigned.update(pl.DataFrame({
-            "run_id": [run_id for run_id, _ in reached],
-            "calibration_run_id": [cal_ids[k] for _, k in reached],
-            "calibration_sha256": calibrations["source_sha256"].gather([k for _, k in reached]),
-            "calibration_age_h": [(at_us[row_of[run_id]] - cal_us[k]) / 3.6e9 for run_id, k in reached],
+            "run_id": [run_id for run_id, _, _ in reached],
+            "calibration_run_id": [cal_ids[k] for _, k, _ in reached],
+            "calibration_sha256": calibrations["source_sha256"].gather([k for _, k, _ in reached]),
+            "calibration_age_h": [(at - cal_us[k]) / 3.6e9 for _, k, at in reached],
         }), on="run_id")
     powers = pl.concat(
         [
