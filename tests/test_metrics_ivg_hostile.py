@@ -12,7 +12,8 @@ import pytest
 
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics import read_metrics
-from labtui.core.metrics.ivg import breakdown_at, glitches, ivg_quantities
+from labtui.core.metrics.glitches import glitches
+from labtui.core.metrics.ivg import breakdown_at, ivg_quantities
 from labtui.core.plotdata import PlotOptions, build_plots
 from tests.lab import COLUMNS, Lab, data_rows, raw_csv, sweep
 

@@ -13,7 +13,8 @@ import numpy as np
 
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.definitions import RESOLVED_SIGMAS
-from labtui.core.metrics.ivg import BREAKDOWN_FALL, all_finite, glitches, median
+from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches
+from labtui.core.metrics.ivg import all_finite, median
 
 COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "delta_i_snr",
            "tau_rise_s", "tau_decay_s")

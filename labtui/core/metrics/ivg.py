@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from labtui.core.config import MetricsSettings
+from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches
 
 Remarks = list[str]
 
@@ -164,8 +165,6 @@ def median(values: np.ndarray) -> float:
     return float((low + high) / 2)
 
 
-BREAKDOWN_FALL = 2.0  # |I| divided by this from one setpoint to the next, never to come back: the channel broke down
-GLITCH_RUN = 3  # the most points a contact glitch takes (0.27 s at 0.09 s a point): a 2-point dropout, and one more
 FLAT_SPAN = 16  # a leg whose |I| spans fewer times its point-to-point noise than this is flat: no Dirac point
 FLAT_MIN_POINTS = 10  # a leg shorter than this is too short to tell its noise from its V (`flat`)
 
@@ -186,54 +185,6 @@ def breakdown_at(current: np.ndarray) -> int | None:
         if float(level[k:].max()) * BREAKDOWN_FALL < float(level[k - 1]):
             return int(kept[k])
     return None
-
-
-def glitches(current: np.ndarray) -> np.ndarray:
-    """Which points are no reading of the channel: runs of up to GLITCH_RUN consecutive points all under
-    1/BREAKDOWN_FALL of both points around the run (a contact dropout), or all over BREAKDOWN_FALL × both (a spike).
-
-    Graphene's current changes smoothly with Vg: in the real sweeps no run of 1 to 6 points stands more than ×1.16
-    off the points around it. A dropout starts with a fall of ×BREAKDOWN_FALL and a spike ends with one: a sweep
-    without such a fall, or a rise at its ends (every real sweep but one), costs three comparisons. A run at an end
-    has one side, held to the two points after (or before) it, which must agree: the first points may be a spike or
-    a dropout, the last ones a spike (a fall there may be a breakdown: `breakdown_at`).
-    """
-    n = current.size
-    glitch = np.zeros(n, dtype=bool)
-    if n < 3:
-        return glitch
-    head, tail = current[: GLITCH_RUN + 1], current[-GLITCH_RUN - 1 :]
-    if not ((current[1:] * BREAKDOWN_FALL < current[:-1]).any() or (head[:-1] * BREAKDOWN_FALL < head[1:]).any()
-            or (tail[:-1] * BREAKDOWN_FALL < tail[1:]).any()):
-        return glitch
-    highest = lowest = current[1:-1]  # of the run of `length` points from each of the points 1, 2, …
-    for length in range(1, min(GLITCH_RUN, n - 2) + 1):
-        if length > 1:
-            highest = np.maximum(highest[:-1], current[length:-1])
-            lowest = np.minimum(lowest[:-1], current[length:-1])
-        before, after = current[: n - length - 1], current[length + 1 :]
-        dropout = highest * BREAKDOWN_FALL < np.minimum(before, after)
-        run = dropout | (lowest > BREAKDOWN_FALL * np.maximum(before, after))
-        for offset in range(length):
-            glitch[1 + offset : n - length + offset] |= run
-    for length in range(min(GLITCH_RUN, n - 3), 0, -1):  # the longest first: a run's first point is no run alone
-        if _stands_off(current[:length], current[length : length + 2], dropout=True):
-            glitch[:length] = True
-            break
-    for length in range(min(GLITCH_RUN, n - 3), 0, -1):
-        if _stands_off(current[n - length :], current[n - length - 2 : n - length], dropout=False):
-            glitch[n - length :] = True
-            break
-    return glitch
-
-
-def _stands_off(run: np.ndarray, beside: np.ndarray, *, dropout: bool) -> bool:
-    """Whether the points of `run`, at a sweep's end, are all over BREAKDOWN_FALL × the two points `beside` it (or,
-    with `dropout`, all under 1/BREAKDOWN_FALL of them), which agree with each other: a glitch with one side."""
-    low, high = float(beside.min()), float(beside.max())
-    if not high < BREAKDOWN_FALL * low:
-        return False
-    return float(run.min()) > BREAKDOWN_FALL * high or (dropout and float(run.max()) * BREAKDOWN_FALL < low)
 
 
 class Dirac(NamedTuple):
