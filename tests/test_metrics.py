@@ -35,6 +35,7 @@ from labtui.core.metrics import (
     update_metrics,
 )
 from labtui.core.metrics import per_run as metrics_per_run
+from labtui.core.metrics import pricing as metrics_pricing
 from labtui.core.metrics import table as metrics_table
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities, power_at, powers_at
 from labtui.core.metrics.definitions import MOBILITY_LIMIT
@@ -1005,7 +1006,7 @@ def test_a_stage_reads_nothing_back_and_equals_a_rebuild(tmp_path: Path, monkeyp
         raise AssertionError(f"the stage read a Parquet back: {args[1:]}")
 
     monkeypatch.setattr(metrics_per_run, "_read_chunk", read_back)
-    monkeypatch.setattr(metrics_table, "_curve", read_back)
+    monkeypatch.setattr(metrics_pricing, "_curve", read_back)
     lab.stage()
     monkeypatch.undo()
     staged = read_metrics(lab.config)

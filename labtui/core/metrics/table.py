@@ -6,9 +6,9 @@ Update protocol (`update_metrics`, run by the stager under the writer lock after
    computed under another `metrics_version` or window settings (`settings_hash`); each such run's Parquet is read
    once, only the columns it needs, in worker threads;
 2. the joined quantities are redone for every row, as they are cheap: context copied from the manifest, mobility
-   from the chip geometry, the nearest calibration of each lit It run; a calibration curve is read only for runs
-   whose calibration (`calibration_run_id`, `calibration_sha256`) or laser voltage changed, and not at all when
-   the stager kept it from the frame it parsed;
+   from the chip geometry, the nearest calibration of each lit It run (`pricing`); a calibration curve is read only
+   for runs whose calibration (`calibration_run_id`, `calibration_sha256`) or laser voltage changed, and not at all
+   when the stager kept it from the frame it parsed;
 3. the table is written whole, atomically and durably like the manifest, and only when it changed or its footer
    lacks this labtui's stamp (`metrics_stamp`: a stage with nothing to stage redoes a table without it).
 Runs gone from the manifest leave the table. Deleting the file, or `rebuild=True`, recomputes it from the store.
@@ -16,44 +16,30 @@ Runs gone from the manifest leave the table. Deleting the file, or `rebuild=True
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from labtui.core.atomic import atomic_write
 from labtui.core.chip_params import ChipParams, load_chip_params
 from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError, OperationFailed
-from labtui.core.layout import addresses_a_run, run_parquet_path
+from labtui.core.layout import addresses_a_run
 from labtui.core.manifest import read_manifest
-from labtui.core.metrics.calibration import in_range, power_at
 from labtui.core.metrics.definitions import ABORTED_TOPIC, MOBILITY_LIMIT, PROCEDURES, QUANTITIES
-from labtui.core.metrics.per_run import (
-    DATA_COLUMNS,
-    READ_COLUMNS,
-    Curve,
-    Derived,
-    compute_runs,
-    curve_of,
-    map_in_threads,
-    read_run,
-)
+from labtui.core.metrics.per_run import DATA_COLUMNS, Curve, Derived, compute_runs
+from labtui.core.metrics.pricing import calibrate
 from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, MetricsDamaged, empty_metrics, read_metrics
-from labtui.core.metrics.spread import Reach, Spreads, reach
 from labtui.core.metrics_stamp import METRICS_VERSION, STAMP_KEY, is_current, metrics_stamp, settings_hash
 from labtui.core.registry import family_expr
 from labtui.core.wording import counted
 
 ABORTED = f"{ABORTED_TOPIC}: its quantities are of the rows it has (the manifest's is_complete is false)"
 JOINED_TOPICS = ("mobility", "power_w", "responsivity", ABORTED_TOPIC)  # remarks the join makes start with one
-UNREADABLE_CALIBRATION = "power_w: the calibration's Parquet could not be read"
-WHOLE_CURVE = ("LaserCalibration: ", "run: ")  # a calibration's remarks that no part of its curve can be used
 
 
 @dataclass
@@ -170,7 +156,7 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
     aborted = pl.when(~pl.col("is_complete")).then(pl.lit(ABORTED)).alias("_aborted_remark")  # a cut sweep's CNP
     table = runs.select(*CONTEXT_SCHEMA, aborted).join(data, on="run_id", how="inner")
     table = _mobility(table, load_chip_params(config.chip_params_file), config.chip_params_file, family)
-    table = _calibrate(config, runs, table, old, curves, family)
+    table = calibrate(config, runs, table, old, curves, family)
     responsivity = pl.col("delta_i_a") / pl.col("power_w")  # both finite, power_w > 0: only an overflow is not
     # the conductance's change, not the current's: a run biased at −Vds has the opposite ΔI for the same physics
     responsivity = pl.when(pl.col("vds_v") < 0).then(-responsivity).otherwise(responsivity)
@@ -229,193 +215,6 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
            for name, value in mobility.items()},
         _mobility_remark=reason,
     )
-
-
-def _calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame,
-               staged_curves: Mapping[str, tuple[str, Curve]], family: pl.Expr) -> pl.DataFrame:
-    """Each lit It run's nearest calibration of its wavelength that can price power, its age, and the power it gives
-    at the run's VL; a run whose calibrations all cannot is told why the nearest cannot. Also how far the powers of
-    the calibrations within the stale window disagree (`calibration_spread`, over `calibration_set`)."""
-    settings = config.metrics
-    calibrations = runs.filter(family == "LaserCalibration")
-    cal_ids = calibrations["run_id"].to_numpy()
-    unpriced = _why_unpriced(calibrations, table)
-    priceable = np.array([reason is None for reason in unpriced], dtype=bool)
-    cal_us = calibrations["start_time_utc"].dt.epoch("us").to_numpy()  # whole µs: two as near are a tie, not a
-    # rounding of float hours (which decided a quarter of such ties for the later one)
-    cal_nm = calibrations["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
-    lit = (family == "It") & (pl.col("laser_voltage_v") >= settings.light_threshold_v)
-    it = table.filter(lit).select("run_id", "start_time_utc", "laser_wavelength_nm", "laser_voltage_v")
-    at_us = it["start_time_utc"].dt.epoch("us").to_numpy()
-    nm = it["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
-    best = np.full(it.height, -1)
-    pools: dict[float, np.ndarray] = {}  # per wavelength, the calibrations that can price (the nearest may end early)
-    refused = np.full(it.height, -1)  # of a run no calibration can price: the nearest one, which its remark names
-    reaches: list[Reach] = []  # per wavelength: the usable calibrations in reach of each lit run
-    window_us = settings.calibration_stale_h * 3.6e9
-    # not np.unique: its first call imports ~7 ms; 0 nm is the header's mark of a dark run, no laser to price
-    for wavelength in sorted(set(nm[np.isfinite(nm) & (nm > 0)].tolist())):
-        of_wavelength = nm == wavelength
-        candidates = np.flatnonzero(np.abs(cal_nm - wavelength) <= settings.wavelength_tolerance_nm)
-        usable = candidates[priceable[candidates]]
-        if usable.size:
-            best[of_wavelength] = usable[_nearest(cal_us[usable], at_us[of_wavelength])]
-            pools[wavelength] = usable
-            reaches.append(reach(cal_us, usable, at_us, np.flatnonzero(of_wavelength), window_us))
-        elif candidates.size:
-            refused[of_wavelength] = candidates[_nearest(cal_us[candidates], at_us[of_wavelength])]
-    found = best >= 0
-    ages = np.where(found, (at_us - cal_us[best]) / 3.6e9, np.nan) if cal_ids.size else np.full(it.height, np.nan)
-    assigned = it.select("run_id", "laser_voltage_v", "laser_wavelength_nm",
-                         _at_us=pl.col("start_time_utc").dt.epoch("us")).with_columns(
-        calibration_run_id=pl.Series([cal_ids[b] if b >= 0 else None for b in best.tolist()], dtype=pl.String),
-        _refused=pl.Series([f"{cal_ids[r]}: {unpriced[r]}" if r >= 0 else None for r in refused.tolist()],
-                           dtype=pl.String),
-        # from a list: Polars' first Series built from an array imports numpy.ma (~5 ms of a stage)
-        calibration_age_h=pl.Series(ages.tolist(), dtype=pl.Float64).fill_nan(None),
-    ).join(calibrations.select(pl.col("run_id").alias("calibration_run_id"),
-                               pl.col("source_sha256").alias("calibration_sha256")),
-           on="calibration_run_id", how="left")
-    before = old.filter(  # a price of another definition is redone; so is every run without a calibration (no read)
-        pl.col("metrics_version") == METRICS_VERSION, pl.col("calibration_run_id").is_not_null(),
-        ~pl.col("remarks").list.eval(pl.element().str.starts_with(UNREADABLE_CALIBRATION)).list.any(),
-    ).select(
-        "run_id",
-        "calibration_run_id",
-        "calibration_sha256",
-        "laser_voltage_v",
-        "power_w",
-        pl.col("remarks")
-        .list.eval(pl.element().filter(pl.element().str.starts_with("power_w")))
-        .list.first()
-        .alias("_power_remark"),
-    )
-    kept = assigned.join(
-        before,
-        on=["run_id", "calibration_run_id", "calibration_sha256", "laser_voltage_v"],
-        how="inner",
-        nulls_equal=True,
-    )
-    redo = assigned.join(kept, on="run_id", how="anti")
-    spreads = Spreads(reaches, it, calibrations, old)
-    curves = _curves(config, calibrations, staged_curves, [*redo["calibration_run_id"].drop_nulls(), *spreads.needed()])
-    priced: list[tuple[str, float | None, str | None]] = []
-    reached: list[tuple[str, int, int]] = []  # a run priced by a farther calibration than the nearest, whose VL
-    # range ends before the run's laser voltage (an aborted one): its index in `calibrations`, and the run's start
-    for run_id, laser_v, wavelength, cal_id, refused_by, at in redo.select(
-        "run_id", "laser_voltage_v", "laser_wavelength_nm", "calibration_run_id", "_refused", "_at_us"
-    ).iter_rows():
-        if refused_by is not None:
-            priced.append((run_id, None, f"power_w: no LaserCalibration of {wavelength:g} nm can price it (the "
-                                         f"nearest, {refused_by})"))
-            continue
-        if cal_id is None:
-            if wavelength == 0:  # lit by its VL, dark by its wavelength: which laser is unknown
-                priced.append((run_id, None, "power_w: the header's wavelength is 0 nm (a dark run's), though its "
-                                             "laser voltage lights it: no calibration can price it"))
-                continue
-            what = f"of {wavelength:g} nm" if wavelength is not None else "(the run has no wavelength)"
-            priced.append((run_id, None, f"power_w: no LaserCalibration {what} in the store"))
-            continue
-        if (curve := curves[cal_id]) is None:
-            priced.append((run_id, None, f"{UNREADABLE_CALIBRATION} ({cal_id}): read again at the next update"))
-            continue
-        if not in_range(curve[0], laser_v):
-            pool = pools[wavelength]
-            farther = pool[np.lexsort((cal_us[pool], np.abs(cal_us[pool] - at)))][1:]  # the nearest first
-            if (reaching := _reaching(config, calibrations, staged_curves, curves, farther, laser_v)) is not None:
-                reached.append((run_id, reaching[0], at))
-                curve = reaching[1]
-        priced.append((run_id, *power_at(*curve, laser_v)))
-    if reached:
-        assigned = assigned.update(pl.DataFrame({
-            "run_id": [run_id for run_id, _, _ in reached],
-            "calibration_run_id": [cal_ids[k] for _, k, _ in reached],
-            "calibration_sha256": calibrations["source_sha256"].gather([k for _, k, _ in reached]),
-            "calibration_age_h": [(at - cal_us[k]) / 3.6e9 for _, k, at in reached],
-        }), on="run_id")
-    powers = pl.concat(
-        [
-            kept.select("run_id", "power_w", "_power_remark"),
-            pl.DataFrame(
-                priced, schema={"run_id": pl.String, "power_w": pl.Float64, "_power_remark": pl.String}, orient="row"
-            ),
-        ]
-    )
-    joined = assigned.select("run_id", "calibration_run_id", "calibration_sha256", "calibration_age_h").join(
-        powers, on="run_id", how="left"
-    ).join(spreads.computed(curves), on="run_id", how="left")
-    # a photoresponse (the VL column pulses) where the header's voltage says dark: priced by neither, said why
-    unlit = (family == "It") & pl.col("delta_i_a").is_not_null() & ~lit.fill_null(False)
-    header_v = pl.col("laser_voltage_v")
-    return table.join(joined, on="run_id", how="left").with_columns(
-        _power_remark=pl.when(unlit & header_v.is_null())
-        .then(pl.lit("power_w: the header gives no 'Laser voltage', though VL pulses in the data"))
-        .when(unlit)
-        .then(pl.format("power_w: the header's 'Laser voltage' ({} V) says the laser was off, though VL pulses in "
-                        "the data", header_v))
-        .otherwise("_power_remark"))
-
-
-def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame) -> list[str | None]:
-    """Why each calibration can price no power at all (None where it can), from its row alone, so that choosing one
-    reads no curve: the remark on its whole curve (fewer than 2 points, no rise above the dark reading, an
-    unreadable run), or no Power above 0 W."""
-    rows = calibrations.select("run_id").join(
-        table.select("run_id", "p_max_w", "remarks"), on="run_id", how="left", maintain_order="left"
-    )
-    reasons: list[str | None] = []
-    for p_max, remarks in rows.select("p_max_w", "remarks").iter_rows():
-        whole = [remark.split(": ", 1)[1] for remark in remarks or () if remark.startswith(WHOLE_CURVE)]
-        reasons.append(whole[0] if whole else None if p_max is not None and p_max > 0 else "no Power above 0 W")
-    return reasons
-
-
-def _curves(config: StagingConfig, calibrations: pl.DataFrame, staged: Mapping[str, tuple[str, Curve]],
-            cal_ids: list[str]) -> dict[str, Curve | None]:
-    """The curves of these calibrations, each read once: the stager's (`staged`: run_id → (content hash, curve))
-    where the content still matches, the others read back from the store in threads; None where the Parquet cannot
-    be read (a price from it is refused and redone at the next update, not a remark kept for good)."""
-    ids = calibrations["run_id"].to_list()
-    dates = dict(zip(ids, calibrations["date_local"].to_list(), strict=True))
-    shas = dict(zip(ids, calibrations["source_sha256"].to_list(), strict=True))
-    needed = list(dict.fromkeys(cal_ids))
-    curves: dict[str, Curve | None] = {cal_id: staged[cal_id][1] for cal_id in needed
-                                       if cal_id in staged and staged[cal_id][0] == shas[cal_id]}
-    to_read = [cal_id for cal_id in needed if cal_id not in curves]
-    curves.update(zip(to_read, map_in_threads(config, lambda cal_id: _curve(config, cal_id, dates[cal_id]), to_read),
-                      strict=True))
-    return curves
-
-
-def _reaching(config: StagingConfig, calibrations: pl.DataFrame, staged: Mapping[str, tuple[str, Curve]],
-              curves: dict[str, Curve | None], order: np.ndarray, laser_v: float) -> tuple[int, Curve] | None:
-    """The first calibration in `order` (indices into `calibrations`) whose curve reaches `laser_v`, and its curve
-    (read into `curves`); None when none does. Read one at a time: a nearest calibration that stops short is rare."""
-    ids = calibrations["run_id"]
-    for k in order.tolist():
-        if (cal_id := ids[k]) not in curves:
-            curves.update(_curves(config, calibrations, staged, [cal_id]))
-        if (curve := curves[cal_id]) is not None and in_range(curve[0], laser_v):
-            return k, curve
-    return None
-
-
-def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Index into `sorted_or_not` of the value nearest to each of `at`; of two as near, the smaller (the earlier
-    calibration)."""
-    order = np.argsort(sorted_or_not, kind="stable")
-    values = sorted_or_not[order]
-    right = np.clip(np.searchsorted(values, at), 0, values.size - 1)
-    left = np.clip(right - 1, 0, values.size - 1)
-    return order[np.where(np.abs(at - values[left]) <= np.abs(values[right] - at), left, right)]
-
-
-def _curve(config: StagingConfig, run_id: str, date_local: dt.date) -> Curve | None:
-    """A calibration's curve read back; None when its Parquet cannot be read."""
-    path = run_parquet_path(config.stage_root, "LaserCalibration", date_local, run_id)
-    frame = read_run(path, list(READ_COLUMNS["LaserCalibration"]))
-    return None if isinstance(frame, Exception) else curve_of(frame)
 
 
 def refresh_metrics(config: StagingConfig, *, rebuild: bool = False) -> MetricsUpdate:
