@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import resource
 import shutil
 import signal
@@ -300,6 +301,8 @@ def test_a_write_the_disk_refuses_is_one_line_naming_it_and_nothing_half_written
     traceback and exit 70 from `stage`, `repair` and `metrics`, a bare "operating-system error" from `export`."""
     if command[0] == "repair":
         lab.config.manifest_path.write_bytes(lab.config.manifest_path.read_bytes()[:100])  # repair has work
+    if command[0] == "plot":  # matplotlib's first run writes its font cache: here, not cut short by the limit
+        import matplotlib.font_manager  # noqa: F401
     args = (*command[:1], "67", "--group", "Alisson", *command[1:]) if command[0] == "plot" else command
     before = store_bytes(lab.store_root)
     argv = [sys.executable, "-m", "labtui", *args, "--config", str(lab.config_file)]  # after `export histories`
@@ -370,6 +373,31 @@ def test_a_full_stage_root_on_another_filesystem_leaves_no_temp_file(tmp_path: P
             put(lab.raw / f"It2025-10-14_{index}.csv",
                 raw_csv("It", start=1760371684 + index, rows=rows, params={"Laser ON+OFF period": "260 s"}), OLD_MTIME)
         (lab.store_root / "_manifest").mkdir()  # a store already, so that the stage root is not made in its place
+        one_line_error(lab.cli("stage"), 74, "No space left on device")
+        assert not temp_files(lab.store_root)
+    finally:
+        subprocess.run(["umount", "-l", str(lab.stage_root)], capture_output=True, check=False)
+
+
+def test_runs_written_after_another_chunk_failed_leave_no_temp_file(tmp_path: Path) -> None:
+    """A chunk that fails on a full disk frees its space; the chunk queued behind it then writes its runs, which no
+    commit publishes now. Their temp files, beside their targets on a stage root of its own, went unremoved."""
+    lab = Lab(tmp_path / "lab", workers=1)
+    lab.stage_root.mkdir(parents=True)
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(lab.stage_root)],
+                                           capture_output=True, check=False).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        noise = random.Random(7)
+        for index in range(5):  # the first chunk (a MiB of raw bytes): more Parquet than the disk holds
+            rows = [f"{i * 0.1!r},{noise.random()!r},{noise.random()!r},nan,nan,nan" for i in range(4000)]
+            put(lab.raw / f"It2025-10-14_a{index:02}.csv",
+                raw_csv("It", start=1760371684 + index, rows=rows, params={"Laser ON+OFF period": "260 s"}), OLD_MTIME)
+        for index in range(16):  # the second: a few rows each, which fit once the first chunk's temps are gone
+            put(lab.raw / f"It2025-10-14_b{index:02}.csv",
+                raw_csv("It", start=1760381684 + index, rows=it_rows(10), params={"Laser ON+OFF period": "260 s"}),
+                OLD_MTIME)
+        (lab.store_root / "_manifest").mkdir()
         one_line_error(lab.cli("stage"), 74, "No space left on device")
         assert not temp_files(lab.store_root)
     finally:

@@ -298,30 +298,43 @@ class Stager:
                     running[pool.submit(worker.stage, chunk)] = chunk
 
             refill()
-            while running:
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    running.pop(future)
-                    for cand, result in future.result():
-                        outcome = self._collect(cand, result, rejects)
-                        if outcome is Outcome.REJECTED:  # as booked: naming the run kept of a file that broke
-                            result = rejects[cand.source_file]
-                        done += 1
-                        self.report.counts[outcome] += 1
-                        self._emit(
-                            EventKind.FILE,
-                            done=done,
-                            total=total,
-                            source_file=cand.source_file,
-                            outcome=outcome,
-                            message=self._message(result),
-                        )
-                if time.monotonic() - last_commit >= self.config.commit_interval_seconds:
-                    manifest = self._commit(manifest, rejects, index=False)
-                    last_commit = time.monotonic()
-                refill()
+            try:
+                while running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        running.pop(future)
+                        for cand, result in future.result():
+                            outcome = self._collect(cand, result, rejects)
+                            if outcome is Outcome.REJECTED:  # as booked: naming the run kept of a file that broke
+                                result = rejects[cand.source_file]
+                            done += 1
+                            self.report.counts[outcome] += 1
+                            self._emit(
+                                EventKind.FILE,
+                                done=done,
+                                total=total,
+                                source_file=cand.source_file,
+                                outcome=outcome,
+                                message=self._message(result),
+                            )
+                    if time.monotonic() - last_commit >= self.config.commit_interval_seconds:
+                        manifest = self._commit(manifest, rejects, index=False)
+                        last_commit = time.monotonic()
+                    refill()
+            except BaseException:
+                self._abandon(running)
+                raise
         self.report.cancelled = self.cancel.is_set() and done < total
         return self._commit(manifest, rejects, writing=self._compute_metrics)
+
+    def _abandon(self, running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]]) -> None:
+        """A chunk failed (a full disk, whose space its removed temps then gave back): the chunks still in flight
+        finish, and the runs they wrote go with the uncommitted ones (`discard_uncommitted`), not left as temp files
+        beside their targets."""
+        wait(running)
+        for future in running:
+            if not future.cancelled() and future.exception() is None:
+                self._committer.pending += [result for _, result in future.result() if isinstance(result, Staged)]
 
     def _compute_metrics(self, manifest: pl.DataFrame) -> None:
         """The metrics' table for the manifest the last commit writes, computed in a thread while that commit waits
