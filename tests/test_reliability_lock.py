@@ -183,3 +183,21 @@ def test_readers_see_whole_manifests_while_a_writer_commits_many_times(tmp_path:
     assert writer.returncode == 0, writer.communicate()[1]
     assert reads > 20
     assert not errors, f"{len(errors)} torn reads out of {reads + len(errors)}: {errors[:3]}"
+
+
+def test_of_stages_racing_into_a_new_store_only_the_first_says_it_started_it(tmp_path: Path) -> None:
+    """Each stage decided "new store" before it waited for the lock: racing first stages both said they started
+    the store, or, when the lock's folder was made before they looked, neither did."""
+    lab = Lab(tmp_path)
+    _fill(lab, 2)
+    holder = WriterLock(lab.config.lock_path, command="first-writer")
+    holder.acquire(0)  # makes `_manifest/`, as a racing stage's lock does
+    try:
+        racers = [lab.popen("stage", "--lock-timeout", "60") for _ in range(2)]
+        for racer in racers:
+            assert racer.stderr is not None and "waiting for the store lock" in racer.stderr.readline()
+    finally:
+        holder.release()
+    said = [racer.communicate(timeout=60)[1] for racer in racers]
+    assert [racer.returncode for racer in racers] == [0, 0], said
+    assert sum(f"this started a new store at {lab.store_root}" in err for err in said) == 1, said

@@ -112,7 +112,6 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         only = raw_files(config.raw_root, only)
     if problem := config.raw_root_problem():
         raise raw_root_error(problem, args)
-    new_store = not config.manifest_dir.is_dir()  # a new lab, or a misspelt --store: either way, said at the end
     try:
         stager = Stager(
             config,
@@ -142,7 +141,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         print(report.line())
         for folder in report.unlisted_folders:
             print(shown(f"labtui: cannot list the raw folder {folder}: its files were not staged"), file=sys.stderr)
-        if new_store and config.manifest_dir.is_dir():
+        if report.new_store:  # a new lab, or a misspelt --store: either way, said
             print(f"labtui: this started a new store at {config.store_root}", file=sys.stderr)
         if only is None and not report.cancelled and not stager.report_total():  # a Ctrl+C before the first file
             print(f"labtui: {config.no_raw_files()}", file=sys.stderr)

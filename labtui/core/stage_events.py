@@ -53,6 +53,7 @@ class StageReport:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
     elapsed_s: float = 0.0
     cancelled: bool = False
+    new_store: bool = False  # nothing staged into it before this stage took the lock (its first, of racing ones)
     staged_run_ids: list[str] = field(default_factory=list)
     staged_files: list[str] = field(default_factory=list)
     busy_files: list[str] = field(default_factory=list)  # deferred: still being written

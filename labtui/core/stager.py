@@ -37,7 +37,7 @@ from labtui.core.scan import (
 from labtui.core.stage_chunk import CHUNK_FILES, ChunkResult, ChunkWorker, chunks
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
 from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
-from labtui.core.store import check_location, check_raw_root, lock_store, write_identity
+from labtui.core.store import check_location, check_raw_root, identity_path, lock_store, write_identity
 from labtui.core.wording import counted
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
@@ -185,6 +185,7 @@ class Stager:
         check_location(self.config)
         lock = lock_store(self.config, self.cancel, lambda holder: self._emit(EventKind.LOCK_WAIT, holder=holder))
         try:
+            self.report.new_store = not identity_path(self.config).exists() and not self.config.manifest_path.exists()
             self._committer.recover_if_dirty()
             recovered = self._committer.dirty  # a writer died mid-stage: the table of its last commit may be missing
             rejects = load_rejects(self.config.rejects_dir)
