@@ -625,6 +625,27 @@ def test_a_line_of_empty_fields_is_a_row_of_missing_values_a_blank_line_no_row()
     assert whole.equals(frame)
 
 
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n", b" \t\r\n"])
+def test_a_long_tail_of_blank_lines_costs_no_more_than_its_bytes(line_end: bytes) -> None:
+    """Each blank line was read as a row of nulls, then found by splitting the whole block into Python lines: a
+    real sweep padded with 12 MB of line ends took 8 s and 2 GB to stage."""
+    import tracemalloc
+
+    data = raw_csv("IVg", rows=ivg_rows())
+    _, frame, warnings = parse(data)
+    padded = data + line_end * 2_000_000
+    block = data_block(padded, parse_header(padded, REGISTRY, "It2025-10-14_3"))
+    assert len(block.data) <= len(data)  # Polars never reads the tail
+    tracemalloc.start()
+    try:
+        _, read, padded_warnings = parse(padded)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert read.equals(frame) and padded_warnings == warnings
+    assert peak < len(line_end) * 2_000_000, peak  # no Python object per line
+
+
 def test_rows_parted_by_lone_carriage_returns_at_the_end_are_no_row_cut_short() -> None:
     """Without a final newline, the rows after the last one were taken for one row cut short and dropped: 551 of
     601 rows gone, the run staged as aborted."""
