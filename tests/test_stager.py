@@ -33,7 +33,7 @@ from labtui.core.rawread import Busy
 from labtui.core.registry import load_registry
 from labtui.core.scan import Candidate, Outcome, scan_raw
 from labtui.core.stage_chunk import CHUNK_BYTES, CHUNK_FILES, ChunkWorker, chunks
-from labtui.core.stage_events import StageEvent
+from labtui.core.stage_events import EventKind, StageEvent
 from labtui.core.stager import Stager
 from labtui.core.validate import validate
 from tests.lab import Lab, epoch, it_rows, raw_csv
@@ -134,6 +134,27 @@ def test_a_raw_file_moved_to_another_folder_is_said_when_staged_again(lab: Lab) 
     assert report.warned == {"2025-10-14/It2025-10-13_1.csv": [
         "the content of 2025-10-13/It2025-10-13_1.csv, staged and its raw file gone: moved? `labtui prune --yes` "
         "drops the run of the old path"]}
+
+
+def test_a_copy_of_a_staged_raw_file_is_said_when_staged(lab: Lab) -> None:
+    """A raw file copied under another name was staged as a second run without a word (`29 staged`, the dashboard
+    healthy): histories and trends counted each run twice, and only `validate` told. The stage now says which."""
+    events: list[StageEvent] = []
+    lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    lab.write("copies/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("copies/It2025-10-13_9.csv", raw_csv("It", start=epoch(2025, 10, 13, 12)))
+    lab.write("copies/It2025-10-13_9 (copy).csv", raw_csv("It", start=epoch(2025, 10, 13, 12)))
+    report = lab.stage(on_event=events.append)
+    def copy_of(other: str) -> list[str]:
+        return [f"the same content as {other}, staged too: a copy? Move one out of the raw tree (labtui never deletes "
+                "raw data), then `labtui prune`"]
+
+    pair = ["copies/It2025-10-13_9 (copy).csv", "copies/It2025-10-13_9.csv"]  # the one staged second is said
+    assert report.warned in ({"copies/It2025-10-13_1.csv": copy_of("2025-10-13/It2025-10-13_1.csv"),
+                              second: copy_of(first)} for first, second in (pair, pair[::-1]))
+    assert {event.source_file: event.message for event in events if event.kind is EventKind.FILE} == {
+        source: "; ".join(report.warned.get(source, ())) for source in report.staged_files}
 
 
 def test_incomplete_runs_are_staged_and_flagged(lab: Lab) -> None:

@@ -88,6 +88,7 @@ class Stager:
         self._staged_rows: dict[str, int] | None = None  # its n_rows by run_id, made when a staged file is re-read
         self._present: set[str] = set()
         self._gone: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is gone
+        self._held: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is here
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
         self._curves: dict[str, tuple[str, Curve]] = {}  # calibration run_id -> (hash, its curve)
         self._metrics: Future[MetricsUpdate] | None = None  # computed while the last commit writes (`_compute_metrics`)
@@ -287,6 +288,8 @@ class Stager:
 
         gone = manifest.filter(~pl.col("source_file").is_in(list(present)) & pl.col("source_sha256").is_not_null())
         self._gone = dict(zip(gone["source_sha256"].to_list(), gone["source_file"].to_list(), strict=True))
+        held = manifest.filter(pl.col("source_file").is_in(list(present)) & pl.col("source_sha256").is_not_null())
+        self._held = dict(zip(held["source_sha256"].to_list(), held["source_file"].to_list(), strict=True))
         self._staged, self._staged_rows = manifest, None
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
             running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]] = {}
@@ -345,13 +348,12 @@ class Stager:
         self._metrics = _aside(partial(compute_update, self.config, manifest, computed=self._derived,
                                        curves=self._curves), "metrics")
 
-    @staticmethod
-    def _message(result: ChunkResult) -> str:
+    def _message(self, result: ChunkResult) -> str:
         if isinstance(result, RejectRecord):
             return result.describe()
         if isinstance(result, Busy):
             return result.reason
-        return "; ".join(result.warnings)
+        return "; ".join(self.report.warned.get(result.row.source_file, ()))
 
     def _collect(self, cand: Candidate, result: ChunkResult, rejects: dict[str, RejectRecord]) -> Outcome:
         """Book one worker result (run_id conflicts were settled by `_claim` before any Parquet was written)."""
@@ -363,9 +365,13 @@ class Stager:
             self.report.staged_run_ids.append(result.row.run_id)
             self.report.staged_files.append(result.row.source_file)
             warnings = result.warnings
-            if (moved_from := self._gone.get(result.row.source_sha256)) is not None:  # a second run of one file
+            sha, source = result.row.source_sha256, result.row.source_file
+            if (moved_from := self._gone.get(sha)) is not None:  # a second run of one file
                 warnings = [*warnings, f"the content of {moved_from}, staged and its raw file gone: moved? "
                                        "`labtui prune --yes` drops the run of the old path"]
+            elif (copy_of := self._held.setdefault(sha, source)) != source:  # counted twice in histories and trends
+                warnings = [*warnings, f"the same content as {copy_of}, staged too: a copy? Move one out of the raw "
+                                       "tree (labtui never deletes raw data), then `labtui prune`"]
             if warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
                 self.report.warned[result.row.source_file] = warnings
             self._derived[result.row.run_id] = (result.row.source_sha256, result.derived)
