@@ -36,7 +36,7 @@ from labtui.core.stage_chunk import CHUNK_BYTES, CHUNK_FILES, ChunkWorker, chunk
 from labtui.core.stage_events import EventKind, StageEvent
 from labtui.core.stager import Stager
 from labtui.core.validate import validate
-from tests.lab import Lab, epoch, it_rows, raw_csv
+from tests.lab import Lab, epoch, it_rows, ivg_rows, raw_csv
 from tests.promises import run_content, temp_files
 
 SANTIAGO = "America/Santiago"
@@ -155,6 +155,25 @@ def test_a_copy_of_a_staged_raw_file_is_said_when_staged(lab: Lab) -> None:
                               second: copy_of(first)} for first, second in (pair, pair[::-1]))
     assert {event.source_file: event.message for event in events if event.kind is EventKind.FILE} == {
         source: "; ".join(report.warned.get(source, ())) for source in report.staged_files}
+
+
+def test_two_runs_in_one_file_are_said_not_only_their_span_judged(lab: Lab) -> None:
+    """A run resumed into its file (its data block twice), or a stray row far past the end, was staged complete
+    without a note: completeness read only the time column's span and counted only rows too few."""
+    sweep, trace = ivg_rows(), it_rows()
+    lab.write("a/IVg2025-10-13_1.csv", raw_csv("IVg", rows=sweep + sweep))
+    lab.write("a/It2025-10-13_2.csv", raw_csv("It", rows=trace + trace, start=epoch(2025, 10, 13, 11)))
+    lab.write("a/It2025-10-13_3.csv", raw_csv("It", rows=[*trace[:10], "99999.0,1e-6,1.15,nan,nan,nan"],
+                                             start=epoch(2025, 10, 13, 12)))
+    report = lab.stage()
+    assert report.staged == 3
+    span = "rows out of order, or two runs in one file (its duration and completeness are read from the span)"
+    assert report.warned == {
+        "a/IVg2025-10-13_1.csv": [f"{2 * len(sweep)} rows where its sweep parameters imply {len(sweep)}: two sweeps "
+                                  "in one file (a run resumed?)"],
+        "a/It2025-10-13_2.csv": [f"t (s) goes back from 3 to 0: {span}"],
+        "a/It2025-10-13_3.csv": [f"t (s) leaps from 0.9 to 99999: {span}"],
+    }
 
 
 def test_incomplete_runs_are_staged_and_flagged(lab: Lab) -> None:

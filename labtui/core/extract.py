@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from labtui.core.datablock import NO_READING
 from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.header_values import ANY_UNIT, parse_number
 from labtui.core.manifest_row import ManifestRow
@@ -75,19 +76,8 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     if values is None:
         return False, f"no finite values in {rule.column!r}"
 
-    def number(key: str | None) -> float | None:
-        """As typed when the procedure knows the parameter (in its unit, out-of-range values left empty), else
-        parsed as any number."""
-        if not key or key not in header.raw:
-            return None
-        spec = header.spec.parameters.get(key)
-        if spec is not None:
-            return header.fields.get(spec.field)
-        value = parse_number(header.raw[key], ANY_UNIT)
-        return value if value is not None and math.isfinite(value) else None
-
     if rule.kind == "duration":
-        period = number(rule.period_parameter)
+        period = _number(header, rule.period_parameter)
         if period is None:
             return True, f"cannot judge completeness: no {rule.period_parameter!r}"
         if not period > 0:
@@ -102,11 +92,11 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         if spanned >= expected - min(0.01 * expected, _median_step(values)):
             return True, None
         return False, f"aborted: {rule.column} spans {spanned:g} of {expected:g}"
-    start, end = number(rule.start_parameter), number(rule.end_parameter)
+    start, end = _number(header, rule.start_parameter), _number(header, rule.end_parameter)
     if start is None or end is None:
         return True, "cannot judge completeness: sweep limits missing"
     low, high = min(start, end), max(start, end)
-    given_step = abs(number(rule.step_parameter) or 0.0)
+    given_step = abs(_number(header, rule.step_parameter) or 0.0)
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
     if rows is not None and frame.height < rows:
         return False, f"aborted: {frame.height} of the {rows} rows its sweep parameters imply"
@@ -119,6 +109,46 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     if rule.returns_to_zero and abs(float(values[-1])) > 1.01 * (given_step or _median_step(values) or step):
         return False, f"aborted: the sweep stopped at {float(values[-1]):g} instead of returning to 0"
     return True, None
+
+
+def _number(header: Header, key: str | None) -> float | None:
+    """A parameter as typed when the procedure knows it (in its unit, out-of-range values left empty), else parsed
+    as any number."""
+    if not key or key not in header.raw:
+        return None
+    spec = header.spec.parameters.get(key)
+    if spec is not None:
+        return header.fields.get(spec.field)
+    value = parse_number(header.raw[key], ANY_UNIT)
+    return value if value is not None and math.isfinite(value) else None
+
+
+def disorder(rule: Completeness | None, header: Header, frame: pl.DataFrame) -> str | None:
+    """What completeness does not see: a time column that goes back, or leaps past the whole run in one step (a
+    stray row), and a sweep of half as many rows again as its parameters imply (real sweeps add a few around 0 V).
+    Two runs in one file, or rows out of order: the span alone looked complete."""
+    if rule is None:
+        return None
+    if rule.kind == "sweep":
+        start, end = _number(header, rule.start_parameter), _number(header, rule.end_parameter)
+        step = abs(_number(header, rule.step_parameter) or 0.0)
+        rows = rule.expected_rows(start, end, step) if start is not None and end is not None and step > 0 else None
+        if rows is None or 2 * frame.height <= 3 * rows:
+            return None
+        return f"{frame.height} rows where its sweep parameters imply {rows}: two sweeps in one file (a run resumed?)"
+    period, times = _number(header, rule.period_parameter), _finite(frame, rule.column)
+    if period is None or not period > 0 or times is None:
+        return None
+    import numpy as np  # loaded by `_finite` already
+
+    times = times[np.abs(times) < NO_READING]  # an overflow mark is a gap, said by the derived quantities
+    steps = np.diff(times)
+    odd = np.flatnonzero((steps < 0) | (steps > rule.periods * period))
+    if not odd.size:
+        return None
+    at = int(odd[0])
+    return (f"{rule.column} {'goes back' if steps[at] < 0 else 'leaps'} from {times[at]:g} to {times[at + 1]:g}: "
+            "rows out of order, or two runs in one file (its duration and completeness are read from the span)")
 
 
 def _median_step(values: np.ndarray) -> float:
@@ -198,7 +228,7 @@ def build_row(
         ingested_at_utc=ingested_at,
         **known,
     )
-    return row, [note] if note else []
+    return row, [note for note in (note, disorder(header.spec.completeness, header, frame)) if note]
 
 
 _FIELD_COLUMNS = (
