@@ -117,6 +117,13 @@ def test_free_text_kept_verbatim_with_colons_trailing_spaces_and_latin1() -> Non
     assert header.fields["information"] == "test 71 muertó :( a: b  "
 
 
+def test_a_line_of_utf8_and_latin1_bytes_keeps_both() -> None:
+    """The whole line was read as latin-1 when any byte was not UTF-8: `medición µA` was stored `mediciÃ³n µA`."""
+    data = raw_csv("It", params={"Information": "MIXED"}).replace(b"MIXED", "medición".encode() + b" \xb5A")
+    header, _, _ = parse(data)
+    assert header.fields["information"] == "medición µA"
+
+
 def test_a_file_index_past_a_64_bit_integer_is_left_empty() -> None:
     """The index of a file's name orders runs; one too large to store rejected the run ('header values out of
     range: file_idx')."""

@@ -8,6 +8,7 @@ applies, a line.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import math
 import re
@@ -85,11 +86,19 @@ class Header:
 
 
 def decode_line(line: bytes) -> str:
-    """Header lines are ASCII; free text may carry UTF-8 or latin-1 bytes (Spanish notes)."""
-    try:
-        return line.decode("utf-8")
-    except UnicodeDecodeError:
-        return line.decode("latin-1")
+    """Header lines are ASCII; free text may carry UTF-8 or latin-1 bytes (Spanish notes), even both in one line (a
+    note typed on two machines): each byte that is no UTF-8 is read as latin-1, not the whole line (`medición µA`
+    read as `mediciÃ³n µA`)."""
+    return line.decode("utf-8", _LATIN_1_BYTES)
+
+
+def _as_latin_1(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)  # registered for decoding only
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
+
+_LATIN_1_BYTES = "labtui-latin-1"
+codecs.register_error(_LATIN_1_BYTES, _as_latin_1)
 
 
 def _decode_lines(header: bytes) -> list[str]:
