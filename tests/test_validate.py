@@ -26,6 +26,7 @@ from labtui.core.lock import LockBusy, WriterLock
 from labtui.core.manifest import write_manifest
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import read_footer
+from labtui.core.store import DIRTY_MARKER
 from labtui.core.validate import _schema_errors, validate
 from tests.lab import COLUMNS, Lab, chip67_lab, damage_a_data_page, data_rows, local, raw_csv, sha_tree, sweep
 
@@ -349,13 +350,19 @@ def test_a_store_that_is_not_there_is_said_so(tmp_path, capsys: pytest.CaptureFi
     assert capsys.readouterr().out.splitlines()[-1].startswith("store healthy: 0 errors")
 
 
-def test_an_active_writer_is_mentioned(lab: Lab) -> None:
+def test_an_active_writer_is_mentioned_and_its_marker_not_taken_for_an_interrupted_one(lab: Lab) -> None:
+    """A stage running while `validate` looked showed "a writer was interrupted" beside "a writer is using the
+    store": the `.dirty` marker was the running writer's own."""
+    marker = lab.config.manifest_dir / DIRTY_MARKER
     lock = WriterLock(lab.config.lock_path, command="labtui stage")
     lock.acquire(0)
     try:
-        assert "labtui stage" in by_code(lab)["writer_active"].items[0]
+        marker.write_text(str(os.getpid()))
+        found = by_code(lab)
+        assert "labtui stage" in found["writer_active"].items[0] and "interrupted_writer" not in found
     finally:
         lock.release()
+    assert by_code(lab)["interrupted_writer"].items == [str(marker)]  # left after the writer is gone: interrupted
 
 
 def test_a_run_whose_raw_file_is_gone_cannot_be_restaged(lab: Lab) -> None:

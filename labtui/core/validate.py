@@ -343,7 +343,9 @@ def _store_findings(config: StagingConfig) -> list[Finding]:
             FindingCode.INTERRUPTED_WRITER,
             "warning",
             "a writer was interrupted (its .dirty marker is still there)",
-            [str(config.manifest_dir / DIRTY_MARKER)] if (config.manifest_dir / DIRTY_MARKER).exists() else [],
+            # while a writer holds the lock the marker is its own, not one an interrupted writer left
+            [str(config.manifest_dir / DIRTY_MARKER)] if not holder and (config.manifest_dir / DIRTY_MARKER).exists()
+            else [],
             "run `labtui stage` (or `--fix`): it sweeps what the interrupted writer left",
         ),
         *_finding(
