@@ -676,6 +676,18 @@ def test_a_number_after_a_blank_polars_does_not_skip_is_rejected_at_its_line(bla
     assert problem.line == raw_csv("It", rows=rows).split(b"\n").index(rows[3].encode() + b"\r") + 1
 
 
+def test_a_data_line_missing_or_twice_is_said_as_such() -> None:
+    """Each was blamed on another line: a column row with no `#Data:` above it as "a header line does not start
+    with '#'", a second `#Data:` as the column row ("IVg needs the columns …; the file has #Data:")."""
+    data = raw_csv("IVg", rows=ivg_rows())
+    missing = rejected(data.replace(b"#Data:\r\n", b""))
+    assert missing.reason.startswith("the column row 'Vg (V),I (A),") and missing.reason.endswith(
+        "has no #Data: line above it: the header ends with a line of just `#Data:`")
+    twice = rejected(data.replace(b"#Data:\r\n", b"#Data:\r\n# Data:\r\n"))
+    assert twice.reason == "the #Data: line is there twice: the column names follow a single one"
+    assert twice.line == data.split(b"\n").index(b"#Data:\r") + 2
+
+
 def test_header_line_without_hash_is_rejected() -> None:
     data = raw_csv("It").replace(b"#Parameters:\r\n", b"#Parameters:\r\nstray text\r\n")
     assert rejected(data).kind == "not_this_format"

@@ -37,6 +37,7 @@ _SNIFF = 4096
 HEADER_LIMIT = 64 * 1024
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
+_DATA_LINE = re.compile(r"(?i)#[ \t]*data:")  # stripped: `DATA_TAG`'s line as text
 _DATA_WITH_TEXT = re.compile(r"(?i)#[ \t]*data:[ \t]*\S")  # `#Data: Vg (V),…`: the column row moved up a line
 # `#Data`, `#Data :`, `#Data:\r\r`, `#Data:` + NBSP: not the tag, so the column row below it was blamed
 _DATA_MISWRITTEN = re.compile(r"(?i)#[ \t]*data\b")
@@ -185,6 +186,10 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             if _DATA_MISWRITTEN.match(above := lines[number - 2].rstrip("\n").removesuffix("\r")):
                 raise Reject("not_this_format", f"the #Data: line is written {quoted(above)}: the rows follow a "
                                                 "line of just `#Data:`", number - 1)
+            named = {_unquoted(name.strip()) for name in text.split(",")}
+            if spec.required_columns and set(spec.required_columns) <= named:
+                raise Reject("not_this_format", f"the column row {quoted(text)} has no #Data: line above it: the "
+                                                "header ends with a line of just `#Data:`", number)
             raise Reject("not_this_format", f"a header line does not start with '#': {quoted(text)}", number)
         body = text[1:].lstrip("\t ")
         if "\\" in body:
@@ -251,6 +256,9 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     column_text = decode_line(data[row_start : len(data) if row_end < 0 else row_end]).strip()
     if not column_text:
         raise Reject("no_columns", "no column-name row after #Data:", column_line)
+    if _DATA_LINE.fullmatch(column_text):
+        raise Reject("bad_columns", "the #Data: line is there twice: the column names follow a single one",
+                     column_line)
     if "\r" in column_text:
         raise Reject("bad_columns", "a carriage return alone (\\r) ends the column row, which runs into the next line "
                                     "(lines converted from classic Mac OS?)", column_line)
