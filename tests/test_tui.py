@@ -1325,8 +1325,8 @@ async def test_a_remapped_key_that_another_action_of_its_screen_has_is_said(tmp_
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         warnings = [n.message for n in said(app) if n.message.startswith("config keys")]
-        assert warnings == ["config keys: stage → r is also the key of rejects, restage, stage_rejects, "
-                            "trends_responsivity: give one of them another key"]
+        # the dashboard's own: stage is not an every-screen key, so Rejects' `r` (re-stage) is no conflict
+        assert warnings == ["config keys: stage → r is also the key of rejects: give one of them another key"]
 
 
 async def test_help_lists_the_screen_keys_and_the_palette_runs_them(lab: Lab) -> None:
@@ -1362,7 +1362,38 @@ async def test_help_lists_the_screen_keys_and_the_palette_runs_them(lab: Lab) ->
         titles = {command.title for command in app.get_system_commands(screen)}
         assert {"Open history", "Trends", "Theme"} <= titles and not titles & {"Keys", "Delete left", "Maximize"}
         assert {"Stage", "Watch", "Quit"} <= titles  # keys the filter field takes as text: the palette has them
+        assert {"Rejects", "Validate"} <= titles  # the dashboard's tasks, from every screen
         assert "palette" not in titles  # ctrl+p's own entry, in the palette, only opened the palette again
+
+
+async def test_ctrl_c_says_how_to_quit_in_words_not_markup(lab: Lab) -> None:
+    """Textual's note for ctrl+c is markup, shown as typed by the app's plain notifications: `Press [b]ctrl+q[/b]`."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+c")
+        await settle(pilot)
+        said = [str(note.message) for note in app._notifications if note.title == "Do you want to quit?"]
+        assert said == ["press q or ^q to quit labtui"]
+
+
+async def test_stage_is_the_dashboards_key_not_a_slip_beside_historys_starred(lab: Lab) -> None:
+    """`s` staged from every screen: in a history, a slip on `S` (starred runs only) threw the user onto the stage
+    screen. It is the dashboard's key now, and the palette's everywhere."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        await pilot.press("s")
+        await settle(pilot)
+        assert app.screen is history
+        stage = next(command for command in app.get_system_commands(history) if command.title == "Stage")
+        assert stage.help == "key: dashboard: s"
+        await stage.callback()
+        await settle(pilot)
+        assert isinstance(app.screen, StageScreen)
 
 
 async def test_rejects_help_offers_no_enter_that_does_nothing(lab: Lab) -> None:

@@ -62,8 +62,6 @@ class LabApp(App[None]):
     CSS_PATH = Path(__file__).with_name("labtui.tcss")  # absolute, so subclasses elsewhere find it
     TITLE = "labtui"
     BINDINGS = [
-        # everywhere, but in the footer of the dashboard only: a plot's or the trends' own keys need the room
-        Binding("s", "stage", "Stage", id="stage", show=False),
         # `w` twice, one enabled by the state (`check_action`): the footer and help say what it will do
         Binding("w", "watch(True)", "Watch", id="watch", show=False),
         Binding("w", "watch(False)", "Stop watching", id="watch", show=False),
@@ -228,6 +226,13 @@ class LabApp(App[None]):
                 return True
         return False
 
+    def action_help_quit(self) -> None:
+        """Ctrl+C, a reflex to quit: how to. Textual's own note is markup, which this app's plain notifications showed
+        as `Press [b]ctrl+q[/b] to quit`."""
+        keys = sorted({self.get_key_display(active.binding) for active in self.active_bindings.values()
+                       if active.binding.action in ("quit", "app.quit")}, key=len)
+        self.notify(f"press {' or '.join(keys)} to quit labtui", title="Do you want to quit?")
+
     def action_help(self) -> None:
         from labtui.tui.dialogs import HelpDialog
 
@@ -265,16 +270,20 @@ class LabApp(App[None]):
                                 partial(self.run_action, binding.action, active.node))
         if screen.is_modal:
             return
-        # the app's own, whose keys a text field with the focus types into it (`s` in the chips' filter): there the
-        # palette is the way to them, so it lists them on every screen
-        for binding in (entry for entry in self.BINDINGS if isinstance(entry, Binding)):
-            _, name, parameters = parse(binding.action)
+        # the app's own keys, which a text field with the focus types into (`w` in the chips' filter), and the
+        # dashboard's tasks (chips, rejects, validate, stage: its keys alone, `s` beside History's `S` staged): the
+        # palette is the way to them from every screen
+        tasks = [(binding, "dashboard: ") for binding in DashboardScreen.BINDINGS
+                 if isinstance(binding, Binding) and binding.action.startswith("app.")]
+        for binding, where in [*((entry, "") for entry in self.BINDINGS if isinstance(entry, Binding)), *tasks]:
+            action = binding.action.removeprefix("app.")
+            _, name, parameters = parse(action)
             if binding.description in names or not self.check_action(name, parameters):
                 continue
             names.add(binding.description)
             key = self.get_key_display(replace(binding, key=self.config.keys.get(binding.id or "", binding.key)))
-            yield SystemCommand(binding.description, f"key: {key} (not in a text field)",
-                                partial(self.run_action, binding.action))
+            yield SystemCommand(binding.description, f"key: {where}{key}" if where else f"key: {key} (not in a text "
+                                "field)", partial(self.run_action, action))
 
 
 def binding_ids() -> set[str]:
