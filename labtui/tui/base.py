@@ -97,7 +97,11 @@ class LabFooter(Footer):
 class LabScreen(Screen[None]):
     HELP = ""  # shown by `?` above the list of keys
 
-    BINDINGS = [Binding("escape", "back", "Back", id="back")]
+    # the app's `?`, second in the footer: a narrow terminal hides a screen's last keys, and `?` lists them all
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("question_mark,f1", "app.help", "Help", id="help"),
+    ]
 
     @property
     def lab(self) -> LabApp:

@@ -89,7 +89,8 @@ class ChipsScreen(FilteredScreen):
     BINDINGS = [
         # priority: the filter field holds the focus, and its own keys would hide these from the footer
         Binding("up", "move(-1)", "Up", show=False, priority=True),
-        Binding("down", "move(1)", "Move", key_display="↑↓", id="chips_move", priority=True),
+        # not in the footer, where 80 columns keep ctrl+l and f1's help instead: the arrows are no secret
+        Binding("down", "move(1)", "Move", key_display="↑↓", id="chips_move", priority=True, show=False),
         Binding("pageup", "page(-1)", "Page up", show=False, priority=True),
         Binding("pagedown", "page(1)", "Page down", show=False, priority=True),
         Binding("enter", "open", "Open history", id="chips_open", priority=True),

@@ -67,20 +67,21 @@ class HistoryScreen(FilteredScreen):
     )
     AUTO_FOCUS = "#runs"
     BINDINGS = [
-        Binding("space", "select", "Select/unselect", id="select"),
+        # in the footer's order: what a narrow terminal shows first (the annotations before the filters)
+        Binding("space", "select", "Select", id="select"),
         Binding("a", "select_all", "Select all/none shown", id="select_all", show=False),
         Binding("p", "plot", "Plot", id="plot"),
+        Binding("asterisk", "star", "Star", id="star"),
+        Binding("x", "exclude", "Exclude", id="exclude"),
+        Binding("number_sign", "tag", "Tag", id="tag"),
+        Binding("n", "note", "Note", id="note"),
         Binding("T", "trends", "Trends", id="trends"),
         Binding("t", "cycle_proc", "Procedure", id="proc_filter"),
         Binding("l", "cycle_light", "Light/dark", id="light_filter"),
         Binding("o", "cycle_sort", "Sort", id="sort"),
         Binding("O", "reverse_sort", "Reverse sort", id="sort_reverse", show=False),
-        Binding("y", "copy_paths", "Copy paths", id="copy_paths"),
+        Binding("y", "copy_paths", "Copy paths", id="copy_paths", show=False),
         Binding("Y", "copy_rows", "Copy rows as TSV", id="copy_rows", show=False),
-        Binding("asterisk", "star", "Star", id="star"),
-        Binding("x", "exclude", "Exclude", id="exclude"),
-        Binding("number_sign", "tag", "Tag", id="tag", show=False),
-        Binding("n", "note", "Note", id="note", show=False),
         Binding("u", "undo", "Undo annotation", id="undo_annotation", show=False),
         Binding("S", "toggle_starred", "Starred only", id="starred_filter", show=False),
         # X twice, one enabled by the state (`check_action`): the help says what it will do
