@@ -15,7 +15,7 @@ from labtui.core.metrics import BY_COLUMN, read_metrics
 from labtui.core.overview import last_dirac_points
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import FieldsDialog
-from labtui.tui.history_view import quantity_items, with_metrics
+from labtui.tui.history_view import definition_items, quantity_items, with_metrics
 from labtui.tui.plot import PlotScreen
 from labtui.tui.store import short_path
 from labtui.tui.table import FrameTable
@@ -119,8 +119,8 @@ def test_a_null_mobility_gives_the_reason_of_the_gm_it_is_read_from() -> None:
         pl.col(name).cast(dtype) if name in ("run_id", "proc", "remarks") else pl.lit(None, dtype=dtype).alias(name)
         for name, dtype in empty.schema.items())
     items = dict(quantity_items(metrics, "a"))
-    for column in ("gm_max_hole_s", "mobility_hole_cm2_vs"):
-        assert "the hole branch spans less than 0.5 V of the sweep" in items[column].plain, column
+    assert items["gm_max_hole_s"].plain == "—  the hole branch spans less than 0.5 V of the sweep"
+    assert items["mobility_hole_cm2_vs"].plain == "—  (as for gm_max_hole_s)"
     assert "hole branch" not in items["mobility_electron_cm2_vs"].plain
 
 
@@ -130,10 +130,24 @@ def test_the_detail_defines_a_quantity_with_the_labs_windows() -> None:
     metrics = pl.DataFrame({"run_id": ["a"], "proc": ["It"], "remarks": [[]]}).select(
         pl.col(name).cast(dtype) if name in ("run_id", "proc", "remarks") else pl.lit(None, dtype=dtype).alias(name)
         for name, dtype in empty.schema.items())
-    lab_windows = dict(quantity_items(metrics, "a", settings=MetricsSettings(it_window_s=4, calibration_stale_h=12)))
+    lab_windows = dict(definition_items("It", settings=MetricsSettings(it_window_s=4, calibration_stale_h=12)))
     assert "mean I over the 4 s before the laser switches off" in lab_windows["delta_i_a"].plain
     assert "|calibration_age_h| > 12 h" in lab_windows["calibration_stale"].plain
-    assert "mean I over the 5 s before" in dict(quantity_items(metrics, "a"))["delta_i_a"].plain
+    assert "mean I over the 5 s before" in dict(definition_items("It"))["delta_i_a"].plain
+    assert list(lab_windows) == [column for column, _ in quantity_items(metrics, "a")]
+
+
+def test_a_reason_of_many_nulls_is_said_once() -> None:
+    """A dark run's detail repeated "the laser never switched on (…)" beside each of a dozen quantities, each with
+    a definition of 10–20 lines: the run's own fields began five pages down."""
+    empty = read_metrics(Path("/nonexistent"))
+    remarks = ["laser_on: the laser never switched on (a dark run, or one stopped before its pulse)"]
+    metrics = pl.DataFrame({"run_id": ["a"], "proc": ["It"], "remarks": [remarks]}).select(
+        pl.col(name).cast(dtype) if name in ("run_id", "proc", "remarks") else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in empty.schema.items())
+    items = {column: text.plain for column, text in quantity_items(metrics, "a")}
+    assert items["i_dark_a"] == "—  the laser never switched on (a dark run, or one stopped before its pulse)"
+    assert items["delta_i_a"] == items["tau_rise_s"] == "—  (as for i_dark_a)"
 
 
 def test_an_aborted_runs_remark_is_said_once_not_as_the_reason_of_a_null() -> None:
@@ -163,16 +177,21 @@ async def test_history_shows_the_key_quantities_and_the_detail_defines_every_one
         await pilot.press("enter")
         assert isinstance(app.screen, FieldsDialog)
         body = " ".join(dialog_text(app).split())
-        assert "cnp_fwd_v 167 mV Dirac point (charge-neutrality point) of the forward leg" in body
+        assert body.startswith("run 🌙 IVg Alisson67 VDS=0.1 V VG:-1→1 V step 0.5 #1 · 2025-10-13 10:00 cnp_fwd_v "
+                               "167 mV cnp_bwd_v")  # the run at a glance, then its values, their definitions last
+        assert body.endswith(f"= mobility_electron_cm2_vs {BY_COLUMN['mobility_electron_cm2_vs'].defined()}")
+        assert "= cnp_fwd_v Dirac point (charge-neutrality point) of the forward leg" in body
         assert "hysteresis_v" in body and "delta_i_a" not in body  # the quantities of the run's procedure
         mobility = read_metrics(lab.config).filter(pl.col("run_id") == frame["run_id"][0])["mobility_hole_cm2_vs"]
-        assert f"mobility_hole_cm2_vs {mobility.item():.4g} cm²/(V·s) field-effect mobility" in body
+        assert f"mobility_hole_cm2_vs {mobility.item():.4g} cm²/(V·s) mobility_electron_cm2_vs" in body
         await pilot.press("escape", "j", "enter")
         body = " ".join(dialog_text(app).split())
-        assert "delta_i_a — the laser switched on 1 s into the run, before a 5 s dark window mean I over" in body
-        assert "power_w — no LaserCalibration of 455 nm in the store irradiated power:" in body
-        assert ("responsivity_a_per_w — the laser switched on 1 s into the run, before a 5 s dark window; no "
-                f"LaserCalibration of 455 nm in the store {BY_COLUMN['responsivity_a_per_w'].defined()}") in body
+        assert ("i_dark_a — the laser switched on 1 s into the run, before a 5 s dark window delta_i_a — (as for "
+                "i_dark_a)") in body
+        assert ("power_w — no LaserCalibration of 455 nm in the store calibration_run_id — the laser switched on 1 s "
+                "into the run, before a 5 s dark window; no LaserCalibration of 455 nm in the store") in body
+        assert "responsivity_a_per_w — (as for calibration_run_id) annotations" in body
+        assert f"= responsivity_a_per_w {BY_COLUMN['responsivity_a_per_w'].defined()}" in body
 
 
 async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab) -> None:

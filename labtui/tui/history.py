@@ -29,7 +29,7 @@ from labtui.core.annotations import (
     with_annotations,
 )
 from labtui.core.errors import LabtuiError
-from labtui.core.history import HISTORY_COLUMNS
+from labtui.core.history import HISTORY_COLUMNS, summary_line
 from labtui.core.manifest import run_parameters
 from labtui.core.wording import counted, quoted
 from labtui.tui.base import FilteredScreen, LabFooter, Shown
@@ -40,6 +40,7 @@ from labtui.tui.history_view import (
     LIGHT_STATES,
     SORTABLE,
     View,
+    definition_items,
     load_history,
     quantity_items,
     with_metrics,
@@ -410,7 +411,10 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -
     fields = rows.row(0, named=True)
     text = fields.pop("parameters")
     parameters = run_parameters(text)
-    items: list[tuple[str, object]] = []
+    glance = rows.select(summary_line()).item()
+    if lab is not None:
+        glance += f" · {fields['start_time_utc'].astimezone(lab.config.zone):%Y-%m-%d %H:%M}"
+    items: list[tuple[str, object]] = [("run", glance)]  # at a glance, first
     if lab is not None:
         items += quantity_items(lab.store.metrics(), run_id, lab.config.procedures_file, lab.config.metrics)
         lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
@@ -425,6 +429,9 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -
                                   f"--force {fields['source_file']}` reads its raw file again"))
     else:
         items += [(f"· {key}", value) for key, value in parameters.items()]
+    if lab is not None:  # last: a dozen definitions put the run's own fields pages down
+        items += [(f"= {column}", definition) for column, definition in
+                  definition_items(fields["proc"], lab.config.procedures_file, lab.config.metrics)]
     return FieldsDialog(f"Run {run_id} · {fields['source_file']}", items)
 
 

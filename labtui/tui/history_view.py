@@ -160,7 +160,8 @@ def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
 def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | None = None,
                    settings: MetricsSettings | None = None) -> list[tuple[str, Text]]:
     """Each derived quantity of a run (those of its family in `procedures_file`'s registry: IVg's for IVgT): its
-    value with unit, the one-line definition with the lab's windows (`settings`), and the remark when null."""
+    value with unit and doubts, and the remark when null; a remark said for an earlier null one is not said again
+    (a dark run's dozen nulls each repeated "the laser never switched on"). Their definitions: `definition_items`."""
     rows = metrics.filter(pl.col("run_id") == run_id)
     if not rows.height:
         return []
@@ -169,6 +170,7 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
     general = [why for topic, why in remarks if topic not in BY_COLUMN and topic != ABORTED_TOPIC]
     # first, of all the values: no reason for one of them to be null
     items = [(ABORTED_TOPIC, Text(why, style="italic")) for topic, why in remarks if topic == ABORTED_TOPIC]
+    said: dict[str, str] = {}  # a null's reason -> the first quantity it was said for
     for column in columns_of(proc_family(run["proc"], procedures_file)):
         quantity, value = BY_COLUMN[column], run[column]
         text = Text(quantity.format(value), style="bold")
@@ -184,10 +186,18 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
                 why for topic, why in remarks if topic == quantity.read_from] or general + [
                 why for topic, why in remarks if topic == "power_w" and not quantity.from_data]
             if own:
-                text.append(f"  {'; '.join(own)}", style="italic")
-        text.append(f"\n{quantity.defined(settings)}", style="dim")
+                why = "; ".join(own)
+                first = said.setdefault(why, column)
+                text.append(f"  {why}" if first == column else f"  (as for {first})", style="italic")
         items.append((column, text))
     return items
+
+
+def definition_items(proc: str, procedures_file: Path | None = None,
+                     settings: MetricsSettings | None = None) -> list[tuple[str, Text]]:
+    """The definition of each derived quantity of a `proc` run, with the lab's windows (`settings`)."""
+    return [(column, Text(BY_COLUMN[column].defined(settings), style="dim"))
+            for column in columns_of(proc_family(proc, procedures_file))]
 
 
 def _calibration_doubts(run: dict[str, Any], settings: MetricsSettings) -> str:
