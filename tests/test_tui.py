@@ -940,6 +940,26 @@ async def test_stage_while_another_writer_holds_the_lock_offers_to_wait(lab: Lab
         lock.release()
 
 
+async def test_the_stage_screen_says_when_the_writer_it_was_refused_by_is_done(lab: Lab) -> None:
+    """"The store is being written by …" stayed on the screen after that writer had finished, until w was pressed."""
+    lock = WriterLock(lab.config.lock_path, command="labtui stage")
+    lock.acquire(0)
+    app = LabApp(lab.config)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("s")
+            await settle(pilot)
+            screen = app.screen
+            assert isinstance(screen, StageScreen) and screen.state == "locked"
+            lock.release()
+            await wait_until(pilot, lambda: text_of(app, "#notice").startswith("✔ The other writer is done."))
+            await pilot.press("w")
+            await wait_until(pilot, lambda: screen.state == "done")
+    finally:
+        lock.release()
+
+
 async def open_rejects(app: LabApp, pilot: Pilot) -> None:
     """From the dashboard, `r`: the rejects screen, listing the lab's one reject."""
     await settle(pilot)

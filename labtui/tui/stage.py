@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.events import Resize
 from textual.message import Message
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Header, ProgressBar, RichLog
 from textual.worker import Worker, WorkerState
 
@@ -29,6 +30,7 @@ from labtui.core.stage_events import EventKind, StageEvent, StageReport
 from labtui.core.wording import counted
 from labtui.tui.base import LabFooter, LabScreen, Shown
 
+LOCK_POLL_SECONDS = 1.0  # how often a screen refused by the lock looks whether it is free
 clock = time.monotonic  # what rates and elapsed times are measured with (frozen in snapshot tests)
 POST_INTERVAL_S = 0.1
 SHOWN_REJECTS = 5  # in the summary; the rejects screen has them all
@@ -193,6 +195,7 @@ class StageScreen(LabScreen):
         self.report: StageReport | None = None
         self.pace = Pace(clock=lambda: clock())  # looked up at each call: snapshot tests freeze `clock`
         self.total = 0
+        self._lock_poll: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -332,3 +335,10 @@ class StageScreen(LabScreen):
         self.state = "locked"
         self.notice = (f"⚠ The store is being written by {holder_text(holder, self.lab.config.zone)}.\n"
                        "w: wait until it is done, then stage · esc: back")
+        if self._lock_poll is None:
+            self._lock_poll = self.set_interval(LOCK_POLL_SECONDS, self._check_lock)
+
+    def _check_lock(self) -> None:
+        """Say when the other writer is done: its notice stayed until w was pressed, long after it had gone."""
+        if self.state == "locked" and self.lab.store.holder() is None:
+            self.notice = "✔ The other writer is done.\nw: stage now · esc: back"
