@@ -59,7 +59,14 @@ class FigureScreen(LabScreen):
             self.paths = paths
             self.notes = notes  # what the figure leaves out (its legend, when too long)
 
+    BINDINGS = [
+        Binding("pagedown", "legend(1)", "Legend: page down", id="legend_down", show=False),
+        Binding("pageup", "legend(-1)", "Legend: page up", id="legend_up", show=False),
+    ]
     saved: tuple[Path, ...] = ()  # files of the last export of this view
+
+    def action_legend(self, pages: int) -> None:
+        self.query_one(LegendBox).page(pages)
 
     def on_mount(self) -> None:
         """Redrawn in a new theme's colours. Textual calls every class's handler: this one runs after the screen's."""

@@ -146,8 +146,8 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
 
 
 class LegendBox(Vertical):
-    """The legend beside the plot, scrolled (by the mouse) where it is longer than the plot is high; a line below it
-    then says how many of its lines are out of sight (at 80×24 a trend's 24 series showed 16, without a word)."""
+    """The legend beside the plot, scrolled (pgdn / pgup, the mouse) where it is longer than the plot is high; a line
+    below it then says how many of its lines are out of sight (at 80×24 a trend's 24 series showed 16, unsaid)."""
 
     DEFAULT_CSS = """
     LegendBox {
@@ -179,7 +179,12 @@ class LegendBox(Vertical):
             more.display = overflows
             self.call_after_refresh(self._say_hidden)  # the legend's own height changed with it: count again
         below = scroll.virtual_size.height - scroll.size.height - round(scroll.scroll_y)
-        more.update(f"↓ {counted(below, 'more line')} (scroll)" if below > 0 else "↑ scroll up for the rest")
+        more.update(f"↓ {below} more (pgdn)" if below > 0 else "↑ pgup for the rest")  # whole in a 30-cell box
+
+    def page(self, pages: int) -> None:
+        """Scroll by a page: the screen's pgdn / pgup, as the line below the legend says (the mouse alone did)."""
+        scroll = self.query_one(VerticalScroll)
+        (scroll.scroll_page_down if pages > 0 else scroll.scroll_page_up)(animate=False)
 
 
 def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...], gm_window_v: float) -> Content:
