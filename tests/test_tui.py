@@ -1107,6 +1107,20 @@ async def test_a_file_restored_since_it_was_found_cut_short_is_restaged_without_
     assert run["source_file"] not in {record.source_file for record in lab.rejects().values()}
 
 
+async def test_a_stage_with_nothing_new_says_so_not_a_rate_never_known(lab: Lab) -> None:
+    """A stage that read no file showed `— files/s` and "553 raw files: 0 to read, 553 skipped" beside its tally."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, StageScreen) and app.screen.state == "done")
+        screen = app.screen
+        staged = lab.manifest().height
+        assert text_of(app, "#numbers").startswith(f"{staged + 1} / {staged + 1} files · nothing to read\n")
+        log = "\n".join(line.text for line in screen.query_one("#log").lines)
+        assert f"0 to read; {staged} unchanged; 1 rejected before, unchanged" in log
+
+
 async def test_restage_all_rejects_shows_progress(lab: Lab) -> None:
     lab.write(REJECT, fixed_reject())
     app = LabApp(lab.config)

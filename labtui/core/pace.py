@@ -32,6 +32,9 @@ class Pace:
         return (done - self.settled) / elapsed if elapsed > 0 else 0.0
 
     def text(self, done: int, total: int) -> str:
-        """`120 files/s · ETA 4 s` (`1 file/s`), or `— files/s` before the rate is known."""
+        """`120 files/s · ETA 4 s` (`1 file/s`), or `— files/s` before the rate is known; `nothing to read` at the
+        end of a stage that read no file (not a rate never known)."""
+        if done >= total and done <= self.settled:
+            return "nothing to read"
         rate = self.rate(done)
         return f"{counted(round(rate), 'file')}/s · ETA {(total - done) / rate:.0f} s" if rate > 0 else "— files/s"

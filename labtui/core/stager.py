@@ -52,6 +52,11 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
 T = TypeVar("T")
 
 
+# the files a stage does not read, as its scan says them ("0 to read; 552 unchanged; 1 rejected before, unchanged")
+_LEFT_AS_THEY_ARE = {Outcome.UNCHANGED: "unchanged", Outcome.REJECTED: "rejected before, unchanged",
+                     Outcome.BUSY: "still being written (deferred)"}
+
+
 class Stager:
     """One staging run. Use `stage()`; the class only keeps the run's state together."""
 
@@ -226,7 +231,9 @@ class Stager:
                     self.report.known_rejects.append(rejects[cand.source_file])
             self.report.read_again = sum(read_again(cand, staged, rejects) for cand in work)
             again = f" ({self.report.read_again} again, by newer rules)" if self.report.read_again else ""
-            self._emit(EventKind.SCAN, total=total, message=f"{len(work)} to read{again}, {len(skipped)} skipped")
+            left = [f"{self.report.counts[outcome]} {words}" for outcome, words in _LEFT_AS_THEY_ARE.items()
+                    if self.report.counts[outcome]]
+            self._emit(EventKind.SCAN, total=total, message="; ".join([f"{len(work)} to read{again}", *left]))
             unchanged = {cand.source_file for cand, outcome in skipped if outcome is Outcome.UNCHANGED}
             self._committer.drop_stale_rejects(rejects, present, unchanged)
             if work:
