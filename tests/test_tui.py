@@ -262,7 +262,7 @@ async def test_a_chip_measured_lately_without_a_dirac_point_says_so(lab: Lab) ->
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         dirac = app.screen.query_one("#dirac", FrameTable)
-        assert dirac.frame.select("chip_name", "cnp").row(0) == ("Alisson80", "none yet")  # not an empty row
+        assert dirac.frame.select("chip_name", "cnp").row(0) == ("Alisson80", "no sweep")  # not an empty row
         assert dirac.frame["cnp"].to_list()[1:] == ["167 mV"] * 3
         await pilot.press("tab")  # from the latest runs to the Dirac points
         assert app.focused is dirac

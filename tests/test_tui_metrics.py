@@ -253,7 +253,7 @@ async def test_a_chip_whose_newest_sweep_has_no_dirac_point_says_so(lab: Lab) ->
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(pilot)
         dirac = app.screen.query_one("#dirac", FrameTable)
-        assert dirac.frame.select("chip_name", "cnp").row(0) == ("Alisson67", "no CNP")
+        assert dirac.frame.select("chip_name", "cnp").row(0) == ("Alisson67", "dead channel")  # why, not "no CNP"
         assert str(dirac.frame["date_local"][0]) == "2025-10-20"
 
 

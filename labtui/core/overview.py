@@ -123,7 +123,8 @@ def last_dirac_points(
 ) -> pl.DataFrame:
     """The chips measured last (by their newest run of any procedure), newest first, each with its newest IVg (or
     a run like one: IVgT): its Dirac point (`cnp_v`, null when the sweep gave none: a dead channel, a Dirac point
-    beyond the sweep), local date and run_id; all null when the chip has no sweep yet. Not the newest sweep that has
+    beyond the sweep; `no_cnp_why` says which in a few words), local date and run_id; all null when the chip has no
+    sweep yet. Not the newest sweep that has
     one: a chip dead for a week showed the Dirac point of its last good day, and looked fine.
     Excluded runs are left out, as in every derived view."""
     import polars as pl
@@ -137,10 +138,14 @@ def last_dirac_points(
     # the metrics table is written after the manifest and not by every writer (`prune`, `repair` drop runs from the
     # manifest alone): a run it still holds that the manifest does not is no longer the store's
     ivg = metrics.filter((family_expr(procedures_file) == "IVg") & pl.col("run_id").is_in(manifest["run_id"].implode()))
-    points = with_annotations(ivg
-                              .select("run_id", "chip_name", "start_time_utc", "date_local", "cnp_v"), annotations)
+    # why a sweep has no Dirac point, in a few words: `IVg: dead channel (max |I| …)` → `dead channel`
+    why = (pl.col("remarks").list.eval(pl.element().filter(pl.element().str.contains(r"^(IVg|cnp_fwd_v|cnp_bwd_v): ")))
+           .list.first().str.replace(r"^[^:]+: ", "").str.replace(r" \(.*$", ""))
+    points = with_annotations(ivg.select("run_id", "chip_name", "start_time_utc", "date_local", "cnp_v",
+                                         pl.when(pl.col("cnp_v").is_null()).then(why).alias("no_cnp_why")),
+                              annotations)
     newest = (points.filter(~pl.col("excluded")).sort("start_time_utc")
-              .group_by("chip_name").last().select("chip_name", "cnp_v", "date_local", "run_id"))
+              .group_by("chip_name").last().select("chip_name", "cnp_v", "no_cnp_why", "date_local", "run_id"))
     return recent.join(newest, on="chip_name", how="left").sort("last_run_utc", "chip_name", descending=[True, False])
 
 

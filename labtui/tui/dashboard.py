@@ -53,8 +53,9 @@ SHORT_ROWS = 32  # a shorter terminal gets the compact cards (one line of detail
 DIRAC_MIN_ROWS = 22  # a shorter one keeps the runs-per-day panel whole and leaves the Dirac points out
 DIRAC_COLUMNS = [
     Column("chip_name", "chip"),
-    Column("cnp", "CNP", right=True),
     Column("measured", "on"),  # see `load_dirac_points`
+    # last, and as wide as an 80-column panel has room for: a sweep's reason for no CNP is cut (enter shows it whole)
+    Column("cnp", "CNP", right=True, max_width=10, prose=True),
 ]
 
 
@@ -214,7 +215,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         # (the full date was cut to "20…" at 80 columns)
         one_year = points["date_local"].drop_nulls().dt.year().n_unique() <= 1
         # a chip measured lately without a sweep yet says so, not an empty row; a sweep without a Dirac point too
-        none = pl.when(pl.col("run_id").is_null()).then(pl.lit("none yet")).otherwise(pl.lit("no CNP"))
+        none = (pl.when(pl.col("run_id").is_null()).then(pl.lit("no sweep"))
+                .otherwise(pl.coalesce("no_cnp_why", pl.lit("no CNP"))))  # `dead channel`: why the sweep has none
         dirac.show(points.with_columns(cnp=pl.coalesce(cnp.format_each(points["cnp_v"]), none),
                                        measured=pl.col("date_local").dt.strftime("%m-%d" if one_year else "%Y-%m-%d")))
 
