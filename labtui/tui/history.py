@@ -58,7 +58,9 @@ RUN_ACTIONS = {"select", "select_all", "plot", "cycle_proc", "cycle_light", "cyc
 
 class HistoryScreen(FilteredScreen):
     HELP = (
-        "Every run of the chip, oldest first; seq numbers the whole history and never changes with a filter. "
+        "Every run of the chip, oldest first; seq numbers the whole history and never changes with a filter; done "
+        "✗ marks an aborted run (short of the sweep or the time its header promises: its quantities are of the rows "
+        "it has); ★⊘#✎ a star, an exclusion, tags and a note. "
         "t and l filter by procedure and light, / by text in the information, summary, tags or note. space selects "
         "(or unselects) the run under the cursor for p (plot; excluded runs stay out unless X shows them) and y / Y "
         "(copy). CNP (IVg), ΔI, ΔI/I and responsivity (It) are the derived quantities (`labtui metrics`); enter "
