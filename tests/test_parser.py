@@ -234,7 +234,7 @@ def test_an_it_run_whose_period_cannot_judge_its_length_says_which_way(period: s
     """A period of 0 s was noted as "no 'Laser ON+OFF period'", though the header gives one."""
     header, frame, _ = parse(raw_csv("It", params={"Laser ON+OFF period": period}))
     assert header.spec.completeness is not None
-    assert is_complete(header.spec.completeness, header, frame) == (True, note)
+    assert is_complete(header.spec.completeness, header, frame) == (True, [note])
 
 
 @pytest.mark.parametrize("step", [None, "0,5 V"])
@@ -245,9 +245,9 @@ def test_a_sweep_cut_away_from_0_is_aborted_also_without_its_step(step: str | No
     cut = rows[: next(at for at, row in enumerate(rows) if row.startswith("1.0,")) + 1]
     header, frame, _ = parse(raw_csv("IVg", params={"VG step": step}, rows=cut), "IVg2025-10-14_3")
     assert is_complete(header.spec.completeness, header, frame) == (
-        False, "aborted: the sweep stopped at 1 instead of returning to 0")
+        False, ["aborted: the sweep stopped at 1 instead of returning to 0"])
     header, frame, _ = parse(raw_csv("IVg", params={"VG step": step}), "IVg2025-10-14_3")
-    assert is_complete(header.spec.completeness, header, frame) == (True, None)
+    assert is_complete(header.spec.completeness, header, frame) == (True, [])
 
 
 def test_a_voltage_beyond_any_source_measure_unit_is_left_empty_with_a_warning() -> None:

@@ -68,47 +68,68 @@ def duration_s(header: Header, frame: pl.DataFrame) -> float | None:
     return span if math.isfinite(span) else None
 
 
-def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) -> tuple[bool, str | None]:
-    """Whether the run reached the end its header promises; a run that cannot be judged counts as complete."""
+def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) -> tuple[bool, list[str]]:
+    """Whether the run reached the end its header promises (a run that cannot be judged counts as complete), and
+    notes: why not, and what the span alone does not see (`_time_disorder`, too many rows): two runs in one file,
+    or rows out of order, whose span looked complete."""
     if rule is None:
-        return True, None
+        return True, []
     values = _finite(frame, rule.column)
     if values is None:
-        return False, f"no finite values in {rule.column!r}"
+        return False, [f"no finite values in {rule.column!r}"]
 
     if rule.kind == "duration":
         period = _number(header, rule.period_parameter)
         if period is None:
-            return True, f"cannot judge completeness: no {rule.period_parameter!r}"
+            return True, [f"cannot judge completeness: no {rule.period_parameter!r}"]
         if not period > 0:
-            return True, f"cannot judge completeness: {rule.period_parameter!r} is {period:g}, not a period"
+            return True, [f"cannot judge completeness: {rule.period_parameter!r} is {period:g}, not a period"]
         expected = rule.periods * period
-        spanned = float(values.max()) - float(values.min())  # not the largest t: a clock starting at 1000 s
-        if spanned >= expected:
-            return True, None
+        least, most = float(values.min()), float(values.max())
+        spanned = most - least  # not the largest t: a clock starting at 1000 s
+        notes = _time_disorder(values, least, most, expected, rule.column)
         # short by at most one sample (every real It run spans 1.5 periods or more): 1 % of the run let a cut one
         # lose 19 samples of a 120 s period, and 67 s of a 4500 s one, and still be complete. The sample's median
-        # is taken only here: for every It run it was 5 % of a stage's Python time
-        if spanned >= expected - min(0.01 * expected, _median_step(values)):
-            return True, None
-        return False, f"aborted: {rule.column} spans {spanned:g} of {expected:g}"
+        # is taken only when short: for every It run it was 5 % of a stage's Python time
+        if spanned >= expected or spanned >= expected - min(0.01 * expected, _median_step(values)):
+            return True, notes
+        return False, [f"aborted: {rule.column} spans {spanned:g} of {expected:g}", *notes]
     start, end = _number(header, rule.start_parameter), _number(header, rule.end_parameter)
     if start is None or end is None:
-        return True, "cannot judge completeness: sweep limits missing"
+        return True, ["cannot judge completeness: sweep limits missing"]
     low, high = min(start, end), max(start, end)
     given_step = abs(_number(header, rule.step_parameter) or 0.0)
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
     if rows is not None and frame.height < rows:
-        return False, f"aborted: {frame.height} of the {rows} rows its sweep parameters imply"
+        return False, [f"aborted: {frame.height} of the {rows} rows its sweep parameters imply"]
+    # half as many rows again (a few more are the real sweeps' points around 0 V)
+    extra = ([f"{frame.height} rows where its sweep parameters imply {rows}: two sweeps in one file (a run "
+              "resumed?)"] if rows is not None and 2 * frame.height > 3 * rows else [])
     step = given_step or (high - low) / 100 or 1e-9
     tolerance = 0.51 * step
     if float(values.min()) > low + tolerance or float(values.max()) < high - tolerance:
-        return False, f"aborted: the sweep covered {float(values.min()):g}…{float(values.max()):g} of {low:g}…{high:g}"
+        return False, [f"aborted: the sweep covered {float(values.min()):g}…{float(values.max()):g} of "
+                       f"{low:g}…{high:g}", *extra]
     # within a step of 0: the header's, else the data's own (a sweep cut at +5 V was complete when its `VG step`
     # line was missing or unreadable)
     if rule.returns_to_zero and abs(float(values[-1])) > 1.01 * (given_step or _median_step(values) or step):
-        return False, f"aborted: the sweep stopped at {float(values[-1]):g} instead of returning to 0"
-    return True, None
+        return False, [f"aborted: the sweep stopped at {float(values[-1]):g} instead of returning to 0", *extra]
+    return True, extra
+
+
+def _time_disorder(times: np.ndarray, least: float, most: float, expected: float, column: str) -> list[str]:
+    """A note when the time column goes back, or leaps past the whole run in one step (a stray row): two
+    reductions for a run in order, as every real one is. An overflow mark is a gap, which the metrics say."""
+    import numpy as np  # loaded by `_finite` already
+
+    if least <= -NO_READING or most >= NO_READING:
+        times = times[np.abs(times) < NO_READING]
+    steps = np.diff(times)
+    if not steps.size or (steps.min() >= 0 and steps.max() <= expected):
+        return []
+    at = int(np.flatnonzero((steps < 0) | (steps > expected))[0])
+    return [f"{column} {'goes back' if steps[at] < 0 else 'leaps'} from {times[at]:g} to {times[at + 1]:g}: rows "
+            "out of order, or two runs in one file (its duration and completeness are read from the span)"]
 
 
 def _number(header: Header, key: str | None) -> float | None:
@@ -121,34 +142,6 @@ def _number(header: Header, key: str | None) -> float | None:
         return header.fields.get(spec.field)
     value = parse_number(header.raw[key], ANY_UNIT)
     return value if value is not None and math.isfinite(value) else None
-
-
-def disorder(rule: Completeness | None, header: Header, frame: pl.DataFrame) -> str | None:
-    """What completeness does not see: a time column that goes back, or leaps past the whole run in one step (a
-    stray row), and a sweep of half as many rows again as its parameters imply (real sweeps add a few around 0 V).
-    Two runs in one file, or rows out of order: the span alone looked complete."""
-    if rule is None:
-        return None
-    if rule.kind == "sweep":
-        start, end = _number(header, rule.start_parameter), _number(header, rule.end_parameter)
-        step = abs(_number(header, rule.step_parameter) or 0.0)
-        rows = rule.expected_rows(start, end, step) if start is not None and end is not None and step > 0 else None
-        if rows is None or 2 * frame.height <= 3 * rows:
-            return None
-        return f"{frame.height} rows where its sweep parameters imply {rows}: two sweeps in one file (a run resumed?)"
-    period, times = _number(header, rule.period_parameter), _finite(frame, rule.column)
-    if period is None or not period > 0 or times is None:
-        return None
-    import numpy as np  # loaded by `_finite` already
-
-    times = times[np.abs(times) < NO_READING]  # an overflow mark is a gap, said by the derived quantities
-    steps = np.diff(times)
-    odd = np.flatnonzero((steps < 0) | (steps > rule.periods * period))
-    if not odd.size:
-        return None
-    at = int(odd[0])
-    return (f"{rule.column} {'goes back' if steps[at] < 0 else 'leaps'} from {times[at]:g} to {times[at + 1]:g}: "
-            "rows out of order, or two runs in one file (its duration and completeness are read from the span)")
 
 
 def _median_step(values: np.ndarray) -> float:
@@ -202,7 +195,7 @@ def build_row(
     fields = header.fields
     light = has_light(header)
     chip = chip_name_of(fields.get("chip_group"), fields.get("chip_number"))
-    complete, note = is_complete(header.spec.completeness, header, frame)
+    complete, notes = is_complete(header.spec.completeness, header, frame)
     known: dict[str, Any] = {name: fields.get(name) for name in _FIELD_COLUMNS}
     row = ManifestRow(
         run_id=run_id_for(source_file, header.start_time_utc),
@@ -228,7 +221,7 @@ def build_row(
         ingested_at_utc=ingested_at,
         **known,
     )
-    return row, [note for note in (note, disorder(header.spec.completeness, header, frame)) if note]
+    return row, notes
 
 
 _FIELD_COLUMNS = (
