@@ -252,8 +252,8 @@ class LabApp(App[None]):
                                     self.config.procedures_file))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """The palette lists every key of the current screen next to Textual's own commands, but ctrl+p's own: its
-        `palette` entry only opened the palette again."""
+        """The palette lists the current screen's keys next to Textual's own commands, but ctrl+p's own (its `palette`
+        entry only opened the palette again) and its tables' moves (`Column left`, `First row`: the help lists them)."""
         from labtui.tui.dialogs import task_bindings
 
         # Textual's key panel and maximize: the help dialog lists the keys, and the panel outlived escape
@@ -264,6 +264,8 @@ class LabApp(App[None]):
         for active in task_bindings(screen):
             binding = active.binding
             if not active.enabled or binding.description in names or binding.action == "command_palette":
+                continue
+            if active.node not in (screen, self) and not binding.show:  # a table's moves: keys, not commands
                 continue
             names.add(binding.description)
             yield SystemCommand(binding.description, f"key: {self.get_key_display(binding)}",
