@@ -359,35 +359,43 @@ def test_a_path_that_is_no_store_is_refused_and_nothing_is_created(lab: Lab, tmp
     assert sorted(str(path) for path in tmp_path.rglob("*")) == listing
 
 
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """`folder` (made) as a tmpfs of `size` for the test's span; skipped where it cannot be mounted (not root)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                                           capture_output=True, check=False).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+
+
+def write_long_it_runs(raw: Path, count: int) -> None:
+    """`count` It runs of 4,000 samples each: ~25 kB of Parquet apiece, to fill a small disk."""
+    rows = [f"{i * 0.1!r},{1e-6 + i * 1e-9!r},{1.0!r},nan,nan,nan" for i in range(4000)]
+    for index in range(count):
+        put(raw / f"It2025-10-14_{index}.csv",
+            raw_csv("It", start=1760371684 + index, rows=rows, params={"Laser ON+OFF period": "260 s"}), OLD_MTIME)
+
+
 def test_a_full_stage_root_on_another_filesystem_leaves_no_temp_file(tmp_path: Path) -> None:
     """With the stage root on a filesystem of its own, temp files are written beside their targets, inside the
     dataset (a rename cannot cross filesystems): a failed stage removes them at once, not only the staging area's."""
     lab = Lab(tmp_path / "lab", workers=1)
-    lab.stage_root.mkdir(parents=True)
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(lab.stage_root)],
-                                           capture_output=True, check=False).returncode:
-        pytest.skip("cannot mount a small tmpfs here")
-    try:
-        for index in range(40):
-            rows = [f"{i * 0.1!r},{1e-6 + i * 1e-9!r},{1.0!r},nan,nan,nan" for i in range(4000)]
-            put(lab.raw / f"It2025-10-14_{index}.csv",
-                raw_csv("It", start=1760371684 + index, rows=rows, params={"Laser ON+OFF period": "260 s"}), OLD_MTIME)
+    with small_disk(lab.stage_root, "300k"):
+        write_long_it_runs(lab.raw, 40)
         (lab.store_root / "_manifest").mkdir()  # a store already, so that the stage root is not made in its place
         one_line_error(lab.cli("stage"), 74, "No space left on device")
         assert not temp_files(lab.store_root)
-    finally:
-        subprocess.run(["umount", "-l", str(lab.stage_root)], capture_output=True, check=False)
 
 
 def test_runs_written_after_another_chunk_failed_leave_no_temp_file(tmp_path: Path) -> None:
     """A chunk that fails on a full disk frees its space; the chunk queued behind it then writes its runs, which no
     commit publishes now. Their temp files, beside their targets on a stage root of its own, went unremoved."""
     lab = Lab(tmp_path / "lab", workers=1)
-    lab.stage_root.mkdir(parents=True)
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(lab.stage_root)],
-                                           capture_output=True, check=False).returncode:
-        pytest.skip("cannot mount a small tmpfs here")
-    try:
+    with small_disk(lab.stage_root, "300k"):
         noise = random.Random(7)
         for index in range(5):  # the first chunk (a MiB of raw bytes): more Parquet than the disk holds
             rows = [f"{i * 0.1!r},{noise.random()!r},{noise.random()!r},nan,nan,nan" for i in range(4000)]
@@ -400,26 +408,17 @@ def test_runs_written_after_another_chunk_failed_leave_no_temp_file(tmp_path: Pa
         (lab.store_root / "_manifest").mkdir()
         one_line_error(lab.cli("stage"), 74, "No space left on device")
         assert not temp_files(lab.store_root)
-    finally:
-        subprocess.run(["umount", "-l", str(lab.stage_root)], capture_output=True, check=False)
 
 
 def test_a_disk_that_fills_under_polars_writer_is_said_full_not_a_bug(tmp_path: Path, real_raw: Path) -> None:
     """With a few hundred KiB left, Polars' Parquet writer failed as `Invalid thrift: transport error`, naming no
     OS error: `stage` printed a traceback and exit 70 in four runs of five (real files, a 3 MiB disk)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)],
-                                           capture_output=True, check=False).returncode:
-        pytest.skip("cannot mount a small tmpfs here")
-    lab = Lab(tmp_path / "lab", raw=real_raw / "Alisson_23_sept", stage_root=disk / "store" / "raw_measurements")
-    try:
+    with small_disk(tmp_path / "disk", "3m") as disk:
+        lab = Lab(tmp_path / "lab", raw=real_raw / "Alisson_23_sept", stage_root=disk / "store" / "raw_measurements")
         for filler_kib in (2820, 2900, 2980):
             (disk / "filler").write_bytes(bytes(filler_kib << 10))
             one_line_error(lab.cli("stage"), 74, "No space left on device")
             assert not temp_files(disk)
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
 
 
 def test_readers_name_the_store_they_looked_in(tmp_path: Path) -> None:
@@ -768,31 +767,14 @@ def test_a_store_of_another_user_is_read_only_for_a_non_root_user(lab: Lab, tmp_
 def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path: Path, size: str) -> None:
     """The line names what was being written and where (a run record's write said only the OS error), and no
     temp file of the failed write is left taking the space that is short."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if (
-        os.geteuid() != 0
-        or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True, check=False
-        ).returncode
-    ):
-        pytest.skip("cannot mount a small tmpfs here")
-    try:
+    with small_disk(tmp_path / "disk", size) as disk:
         lab = Lab(disk, raw=tmp_path / "raw", workers=1)
-        for index in range(40):
-            rows = [f"{i * 0.1!r},{1e-6 + i * 1e-9!r},{1.0!r},nan,nan,nan" for i in range(4000)]
-            put(
-                lab.raw / f"It2025-10-14_{index}.csv",
-                raw_csv("It", start=1760371684 + index, rows=rows, params={"Laser ON+OFF period": "260 s"}),
-                OLD_MTIME,
-            )
+        write_long_it_runs(lab.raw, 40)
         result = lab.cli("stage")
         one_line_error(result, 74, "No space left on device")
         assert result.stderr.startswith("labtui: cannot write "), result.stderr
         assert not temp_files(lab.store_root)
         read_manifest(lab.config.manifest_path)  # whatever was committed is whole
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], capture_output=True, check=False)
 
 
 def test_an_unwritable_output_and_demo_folder_are_one_line(lab: Lab, tmp_path: Path) -> None:

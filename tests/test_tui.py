@@ -919,7 +919,10 @@ async def test_escape_cancels_staging_cleanly(tmp_path: Path, monkeypatch: pytes
         assert isinstance(app.screen, DashboardScreen)
 
 
-async def test_stage_while_another_writer_holds_the_lock_offers_to_wait(lab: Lab) -> None:
+@pytest.mark.parametrize("wait_first", [True, False])
+async def test_stage_while_another_writer_holds_the_lock_offers_to_wait(lab: Lab, wait_first: bool) -> None:
+    """w waits for the lock; pressed after the writer is gone, it stages at once. The screen says when the writer is
+    done: "The store is being written by …" stayed after that writer had finished, until w was pressed."""
     lab.write("2025-10-15/IVg2025-10-15_1.csv", raw_csv("IVg", start=epoch(2025, 10, 15)))
     lock = WriterLock(lab.config.lock_path, command="labtui stage --force")
     lock.acquire(0)
@@ -930,32 +933,17 @@ async def test_stage_while_another_writer_holds_the_lock_offers_to_wait(lab: Lab
             await pilot.press("s")
             await settle(pilot)
             screen = app.screen
-            assert screen.state == "locked" and "labtui stage --force" in text_of(app, "#notice")
-            await pilot.press("w")
-            await wait_until(pilot, lambda: screen.state == "running")  # waiting for the lock, not failing
-            lock.release()
-            await settle(pilot)
-            assert screen.state == "done" and screen.report.staged == 1
-    finally:
-        lock.release()
-
-
-async def test_the_stage_screen_says_when_the_writer_it_was_refused_by_is_done(lab: Lab) -> None:
-    """"The store is being written by …" stayed on the screen after that writer had finished, until w was pressed."""
-    lock = WriterLock(lab.config.lock_path, command="labtui stage")
-    lock.acquire(0)
-    app = LabApp(lab.config)
-    try:
-        async with app.run_test(size=(100, 30)) as pilot:
-            await settle(pilot)
-            await pilot.press("s")
-            await settle(pilot)
-            screen = app.screen
             assert isinstance(screen, StageScreen) and screen.state == "locked"
+            assert "labtui stage --force" in text_of(app, "#notice")
+            if wait_first:
+                await pilot.press("w")
+                await wait_until(pilot, lambda: screen.state == "running")  # waiting for the lock, not failing
             lock.release()
-            await wait_until(pilot, lambda: text_of(app, "#notice").startswith("✔ The other writer is done."))
-            await pilot.press("w")
+            if not wait_first:
+                await wait_until(pilot, lambda: text_of(app, "#notice").startswith("✔ The other writer is done."))
+                await pilot.press("w")
             await wait_until(pilot, lambda: screen.state == "done")
+            assert screen.report is not None and screen.report.staged == 1
     finally:
         lock.release()
 
