@@ -293,10 +293,9 @@ class Stager:
         self._owned = dict(zip(manifest["source_file"].to_list(), manifest["run_id"].to_list(), strict=True))
         import polars as pl
 
-        gone = manifest.filter(~pl.col("source_file").is_in(list(present)) & pl.col("source_sha256").is_not_null())
-        self._gone = dict(zip(gone["source_sha256"].to_list(), gone["source_file"].to_list(), strict=True))
-        held = manifest.filter(pl.col("source_file").is_in(list(present)) & pl.col("source_sha256").is_not_null())
-        self._held = dict(zip(held["source_sha256"].to_list(), held["source_file"].to_list(), strict=True))
+        here, hashed = pl.col("source_file").is_in(list(present)), pl.col("source_sha256").is_not_null()
+        self._gone = _by_hash(manifest.filter(~here & hashed))
+        self._held = _by_hash(manifest.filter(here & hashed))
         self._staged, self._staged_rows = manifest, None
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
             running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]] = {}
@@ -413,6 +412,10 @@ class Stager:
         fields.setdefault("counts", dict(self.report.counts))
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
 
+
+def _by_hash(runs: pl.DataFrame) -> dict[str, str]:
+    """Content hash -> raw file of the manifest's `runs`."""
+    return dict(zip(runs["source_sha256"].to_list(), runs["source_file"].to_list(), strict=True))
 
 def _aside(work: Callable[[], T], name: str) -> Future[T]:
     """`work` in a thread of its own, while the caller goes on (its thread ends with it)."""
