@@ -165,8 +165,13 @@ def test_two_runs_in_one_file_are_said_not_only_their_span_judged(lab: Lab) -> N
     lab.write("a/It2025-10-13_2.csv", raw_csv("It", rows=trace + trace, start=epoch(2025, 10, 13, 11)))
     lab.write("a/It2025-10-13_3.csv", raw_csv("It", rows=[*trace[:10], "99999.0,1e-6,1.15,nan,nan,nan"],
                                              start=epoch(2025, 10, 13, 12)))
+    shuffled = sweep[:1] + sweep[5:6] + sweep[2:5] + sweep[1:2] + sweep[6:]  # two rows swapped
+    lab.write("a/IVg2025-10-13_4.csv", raw_csv("IVg", rows=shuffled, start=epoch(2025, 10, 13, 13)))
     report = lab.stage()
-    assert report.staged == 3
+    assert report.staged == 4
+    leap = report.warned.pop("a/IVg2025-10-13_4.csv")
+    assert leap[-1].startswith("Vg (V) leaps from ") and leap[-1].endswith(
+        "rows out of order, or a sweep resumed elsewhere"), leap
     span = "rows out of order, or two runs in one file (its duration and completeness are read from the span)"
     assert report.warned == {
         "a/IVg2025-10-13_1.csv": [f"{2 * len(sweep)} rows where its sweep parameters imply {len(sweep)}: two sweeps "

@@ -23,6 +23,7 @@ from labtui.core.scan import mtime_of
 if TYPE_CHECKING:
     import numpy as np
 
+SWEEP_JUMP_STEPS = 2.5  # a sweep leaping more of its steps than this between two rows is said (real ones: 1)
 LIGHT_THRESHOLD_V = 0.1  # the lab's rule: light ⇔ Laser voltage ≥ 0.1 V
 
 
@@ -105,6 +106,7 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     # half as many rows again (a few more are the real sweeps' points around 0 V)
     extra = ([f"{frame.height} rows where its sweep parameters imply {rows}: two sweeps in one file (a run "
               "resumed?)"] if rows is not None and 2 * frame.height > 3 * rows else [])
+    extra += _sweep_jump(values, given_step, rule.column)
     step = given_step or (high - low) / 100 or 1e-9
     tolerance = 0.51 * step
     if float(values.min()) > low + tolerance or float(values.max()) < high - tolerance:
@@ -115,6 +117,21 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     if rule.returns_to_zero and abs(float(values[-1])) > 1.01 * (given_step or _median_step(values) or step):
         return False, [f"aborted: the sweep stopped at {float(values[-1]):g} instead of returning to 0", *extra]
     return True, extra
+
+
+def _sweep_jump(values: np.ndarray, step: float, column: str) -> list[str]:
+    """A note when the swept column leaps more than `SWEEP_JUMP_STEPS` of its header's steps between two rows (no
+    real sweep leaps more than one): rows shuffled or sorted, a sweep resumed elsewhere."""
+    import numpy as np  # loaded by `_finite` already
+
+    if not step > 0 or values.size < 2:
+        return []
+    jumps = np.abs(np.diff(values))
+    if not jumps.max() > SWEEP_JUMP_STEPS * step:  # NaN-free: `_finite`'s values
+        return []
+    at = int(np.argmax(jumps > SWEEP_JUMP_STEPS * step))
+    return [f"{column} leaps from {values[at]:g} to {values[at + 1]:g} ({jumps[at] / step:.0f} of its {step:g} steps): "
+            "rows out of order, or a sweep resumed elsewhere"]
 
 
 def _time_disorder(times: np.ndarray, least: float, most: float, expected: float, column: str) -> list[str]:
