@@ -124,14 +124,16 @@ def _sweep_jump(values: np.ndarray, step: float, column: str) -> list[str]:
     real sweep leaps more than one): rows shuffled or sorted, a sweep resumed elsewhere."""
     import numpy as np  # loaded by `_finite` already
 
+    values = values[np.abs(values) < NO_READING]  # an overflow mark is a gap, which the metrics say
     if not step > 0 or values.size < 2:
         return []
     jumps = np.abs(np.diff(values))
     if not jumps.max() > SWEEP_JUMP_STEPS * step:  # NaN-free: `_finite`'s values
         return []
     at = int(np.argmax(jumps > SWEEP_JUMP_STEPS * step))
-    return [f"{column} leaps from {values[at]:g} to {values[at + 1]:g} ({jumps[at] / step:.0f} of its {step:g} steps): "
-            "rows out of order, or a sweep resumed elsewhere"]
+    steps = float(jumps[at]) / step  # a Python float: inf past 1e308, where NumPy's division warned on stderr
+    return [f"{column} leaps from {values[at]:g} to {values[at + 1]:g} ({steps:.3g} of its {step:g} steps): rows out "
+            "of order, or a sweep resumed elsewhere"]
 
 
 def _time_disorder(times: np.ndarray, least: float, most: float, expected: float, column: str) -> list[str]:
