@@ -653,6 +653,23 @@ def test_a_long_tail_of_blank_lines_costs_no_more_than_its_bytes(line_end: bytes
     assert peak < len(line_end) * 2_000_000, peak  # no Python object per line
 
 
+@pytest.mark.parametrize(("last_line_end", "tail_line"), [
+    (b"\t \r\n", b"\r\n"), (b"\r\r\n", b"\r\n"), (b"\r\n", b"\x0c\n"), (b"\r\n", b"\r\r\n"), (b"\r\n", b" \t\n")])
+def test_a_file_is_judged_alike_whatever_the_length_of_its_blank_tail(last_line_end: bytes, tail_line: bytes) -> None:
+    """The tail's cut stripped the last row's own trailing tab or `\r\r\n`, and lines of form feeds: a file rejected
+    with 10 blank lines was staged with 3,000."""
+
+    def outcome(lines: int) -> object:
+        data = raw_csv("IVg", rows=ivg_rows()).removesuffix(b"\r\n") + last_line_end + tail_line * lines
+        try:
+            _, frame, warnings = parse(data)
+        except Reject as problem:
+            return problem.kind, problem.reason, problem.line
+        return frame.height, warnings
+
+    assert outcome(3000) == outcome(10)
+
+
 def test_rows_parted_by_lone_carriage_returns_at_the_end_are_no_row_cut_short() -> None:
     """Without a final newline, the rows after the last one were taken for one row cut short and dropped: 551 of
     601 rows gone, the run staged as aborted."""

@@ -44,6 +44,7 @@ class DataBlock:
 
 LONE_CR = "a carriage return alone (\\r) inside the line runs two rows together"
 _QUOTED_ROW_LIMIT = 64 * 1024  # a longer row with a quote is counted by its commas
+_BLANK_BYTES = b" \t\r\n"  # a blank line's, as `_BLANK_LINES` and Polars skip them
 BLANK_TAIL_PROBE = 4096  # a block ending in more blank bytes than this has them cut before Polars reads it
 RAGGED_CHECK_BYTES = 1 << 20  # a block this large has its fields counted before Polars reads it (~0.3 ms a MiB)
 
@@ -84,12 +85,26 @@ def data_block(data: bytes, header: Header) -> DataBlock:
 
 
 def _without_blank_tail(data: bytes, start: int) -> bytes:
-    """The block without the blank lines that end it, when they are many: Polars reads each as a row of nulls and
-    `_blank_rows` then finds them line by line (12 MB of line ends took 8 s and 2 GB). A few are left: cutting them
-    would copy every file's block."""
-    if len(data) - start <= BLANK_TAIL_PROBE or data[-BLANK_TAIL_PROBE:].strip():
+    """The block without the blank lines that end it (spaces and tabs, a CR before the line end), when they are
+    many: Polars reads each as a row of nulls and `_blank_rows` then finds them line by line (12 MB of line ends took
+    8 s and 2 GB). The last row keeps its whole line, its line end with it: what it holds (a trailing tab, `\r\r\n`)
+    is judged as it would be without the tail. A few blank lines are left: cutting them would copy every block."""
+    if len(data) - start <= BLANK_TAIL_PROBE or data[-BLANK_TAIL_PROBE:].strip(_BLANK_BYTES):
         return data
-    return data.rstrip() + b"\n"
+    end = data.find(b"\n", _blank_from(data, start)) + 1
+    if data.count(b"\r", end) != data.count(b"\r\n", end):  # a CR not ending its line: no line Polars reads as blank
+        return data
+    return data[:end]
+
+
+def _blank_from(data: bytes, start: int) -> int:
+    """Where the blank bytes that end `data` begin (`start` at the least), read back a probe at a time: `rstrip`
+    would copy the whole block."""
+    for window_end in range(len(data), start, -BLANK_TAIL_PROBE):
+        window_start = max(window_end - BLANK_TAIL_PROBE, start)
+        if visible := len(data[window_start:window_end].rstrip(_BLANK_BYTES)):
+            return window_start + visible
+    return start
 
 
 def _blocks(data: bytes, start: int, overlap: int = 0) -> Iterator[np.ndarray]:
