@@ -155,6 +155,9 @@ def test_a_copy_of_a_staged_raw_file_is_said_when_staged(lab: Lab) -> None:
                               second: copy_of(first)} for first, second in (pair, pair[::-1]))
     assert {event.source_file: event.message for event in events if event.kind is EventKind.FILE} == {
         source: "; ".join(report.warned.get(source, ())) for source in report.staged_files}
+    lab.write("copies/It2025-10-13_1.csv", raw_csv("It", params={"Information": "edited"}))  # no copy now
+    lab.write("backup/It2025-10-13_1.csv", raw_csv("It"))  # while the edit stages: the old hash is no file's
+    assert lab.stage().warned == {"backup/It2025-10-13_1.csv": copy_of("2025-10-13/It2025-10-13_1.csv")}
 
 
 def test_two_runs_in_one_file_are_said_not_only_their_span_judged(lab: Lab) -> None:

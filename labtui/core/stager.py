@@ -295,7 +295,9 @@ class Stager:
 
         here, hashed = pl.col("source_file").is_in(list(present)), pl.col("source_sha256").is_not_null()
         self._gone = _by_hash(manifest.filter(~here & hashed))
-        self._held = _by_hash(manifest.filter(here & hashed))
+        # the files read now have their new hashes booked as they come (`_collect`): their old ones may be stale
+        unread = pl.col("source_file").is_in([cand.source_file for cand in work]).not_()
+        self._held = _by_hash(manifest.filter(here & hashed & unread))
         self._staged, self._staged_rows = manifest, None
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
             running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]] = {}
