@@ -1412,7 +1412,7 @@ async def test_stage_is_the_dashboards_key_not_a_slip_beside_historys_starred(la
         await settle(pilot)
         assert app.screen is history
         commands = list(app.get_system_commands(history))
-        assert not {command.title for command in commands} & {"Column left", "First row", "Page up"}  # keys
+        assert not {command.title for command in commands} & {"Column left", "First row", "Page up", "Next table"}
         stage = next(command for command in commands if command.title == "Stage")
         assert stage.help == "key: dashboard: s"
         await stage.callback()

@@ -276,7 +276,7 @@ class LabApp(App[None]):
         # dashboard's tasks (chips, rejects, validate, stage: its keys alone, `s` beside History's `S` staged): the
         # palette is the way to them from every screen
         tasks = [(binding, "dashboard: ") for binding in DashboardScreen.BINDINGS
-                 if isinstance(binding, Binding) and binding.action.startswith("app.")]
+                 if isinstance(binding, Binding) and binding.action.startswith("app.") and binding.show]
         for binding, where in [*((entry, "") for entry in self.BINDINGS if isinstance(entry, Binding)), *tasks]:
             action = binding.action.removeprefix("app.")
             _, name, parameters = parse(action)
