@@ -941,6 +941,10 @@ async def test_stage_while_another_writer_holds_the_lock_offers_to_wait(lab: Lab
             lock.release()
             if not wait_first:
                 await wait_until(pilot, lambda: text_of(app, "#notice").startswith("✔ The other writer is done."))
+                lock.acquire(0)  # another writer since: said again
+                await wait_until(pilot, lambda: text_of(app, "#notice").startswith("⚠ The store is being written"))
+                lock.release()
+                await wait_until(pilot, lambda: text_of(app, "#notice").startswith("✔ The other writer is done."))
                 await pilot.press("w")
             await wait_until(pilot, lambda: screen.state == "done")
             assert screen.report is not None and screen.report.staged == 1

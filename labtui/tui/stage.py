@@ -333,12 +333,20 @@ class StageScreen(LabScreen):
 
     def _locked(self, holder: Holder | None) -> None:
         self.state = "locked"
-        self.notice = (f"⚠ The store is being written by {holder_text(holder, self.lab.config.zone)}.\n"
-                       "w: wait until it is done, then stage · esc: back")
+        self._say_lock(holder)
         if self._lock_poll is None:
             self._lock_poll = self.set_interval(LOCK_POLL_SECONDS, self._check_lock)
 
     def _check_lock(self) -> None:
-        """Say when the other writer is done: its notice stayed until w was pressed, long after it had gone."""
-        if self.state == "locked" and self.lab.store.holder() is None:
+        """Say when the other writer is done, and when another takes the lock since: the notice of the first stayed
+        until w was pressed, long after it had gone."""
+        if self.state == "locked":
+            self._say_lock(self.lab.store.holder())
+
+    def _say_lock(self, holder: Holder | None) -> None:
+        """Who holds the lock, or that no one does now."""
+        if holder is None:
             self.notice = "✔ The other writer is done.\nw: stage now · esc: back"
+        else:
+            self.notice = (f"⚠ The store is being written by {holder_text(holder, self.lab.config.zone)}.\n"
+                           "w: wait until it is done, then stage · esc: back")
