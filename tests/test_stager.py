@@ -170,11 +170,20 @@ def test_two_runs_in_one_file_are_said_not_only_their_span_judged(lab: Lab) -> N
                                              start=epoch(2025, 10, 13, 12)))
     shuffled = sweep[:1] + sweep[5:6] + sweep[2:5] + sweep[1:2] + sweep[6:]  # two rows swapped
     lab.write("a/IVg2025-10-13_4.csv", raw_csv("IVg", rows=shuffled, start=epoch(2025, 10, 13, 13)))
+    # not two runs: a time in ms, and a sweep finer than its header's step
+    in_ms = [",".join([str(float(row.split(",")[0]) * 1000), *row.split(",")[1:]]) for row in trace]
+    lab.write("a/It2025-10-13_5.csv", raw_csv("It", rows=in_ms, start=epoch(2025, 10, 13, 14)))
+    lab.write("a/IVg2025-10-13_6.csv", raw_csv("IVg", rows=sweep, params={"VG step": "1 V"},
+                                              start=epoch(2025, 10, 13, 15)))
     report = lab.stage()
-    assert report.staged == 4
+    assert report.staged == 6
     leap = report.warned.pop("a/IVg2025-10-13_4.csv")
     assert leap[-1].startswith("Vg (V) leaps from ") and leap[-1].endswith(
         "rows out of order, or a sweep resumed elsewhere"), leap
+    assert report.warned.pop("a/It2025-10-13_5.csv") == [
+        "t (s) spans 3000 where its header promises 3: a time in another unit (ms)?"]
+    assert report.warned.pop("a/IVg2025-10-13_6.csv") == [
+        "Vg (V) steps by 0.5 where its header says 1: 13 rows for its 7"]
     span = "rows out of order, or two runs in one file (its duration and completeness are read from the span)"
     assert report.warned == {
         "a/IVg2025-10-13_1.csv": [f"{2 * len(sweep)} rows where its sweep parameters imply {len(sweep)}: two sweeps "

@@ -23,6 +23,7 @@ from labtui.core.scan import mtime_of
 if TYPE_CHECKING:
     import numpy as np
 
+TIME_SCALE_OFF = 10  # an It run spanning this many times its header's length has its time in another unit
 SWEEP_JUMP_STEPS = 2.5  # a sweep leaping more of its steps than this between two rows is said (real ones: 1)
 LIGHT_THRESHOLD_V = 0.1  # the lab's rule: light ⇔ Laser voltage ≥ 0.1 V
 
@@ -88,7 +89,13 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         expected = rule.periods * period
         least, most = float(values.min()), float(values.max())
         spanned = most - least  # not the largest t: a clock starting at 1000 s
-        notes = _time_disorder(values, least, most, expected, rule.column)
+        # its regular steps spanning 10× the header's length: the unit is what to say (each step would leap), not
+        # a stray row's leap (which spans it alone)
+        if spanned > TIME_SCALE_OFF * expected and spanned < 2 * _median_step(values) * values.size:
+            notes = [f"{rule.column} spans {spanned:g} where its header promises {expected:g}: a time in another "
+                     "unit (ms)?"]
+        else:
+            notes = _time_disorder(values, least, most, expected, rule.column)
         # short by at most one sample (every real It run spans 1.5 periods or more): 1 % of the run let a cut one
         # lose 19 samples of a 120 s period, and 67 s of a 4500 s one, and still be complete. The sample's median
         # is taken only when short: for every It run it was 5 % of a stage's Python time
@@ -103,9 +110,7 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
     if rows is not None and frame.height < rows:
         return False, [f"aborted: {frame.height} of the {rows} rows its sweep parameters imply"]
-    # half as many rows again (a few more are the real sweeps' points around 0 V)
-    extra = ([f"{frame.height} rows where its sweep parameters imply {rows}: two sweeps in one file (a run "
-              "resumed?)"] if rows is not None and 2 * frame.height > 3 * rows else [])
+    extra = _extra_rows(values, frame.height, rows, given_step, rule.column) if rows is not None else []
     extra += _sweep_jump(values, given_step, rule.column)
     step = given_step or (high - low) / 100 or 1e-9
     tolerance = 0.51 * step
@@ -117,6 +122,16 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     if rule.returns_to_zero and abs(float(values[-1])) > 1.01 * (given_step or _median_step(values) or step):
         return False, [f"aborted: the sweep stopped at {float(values[-1]):g} instead of returning to 0", *extra]
     return True, extra
+
+
+def _extra_rows(values: np.ndarray, height: int, rows: int, step: float, column: str) -> list[str]:
+    """A note when a sweep has half as many rows again as its parameters imply (a few more are the real sweeps'
+    points around 0 V): finer steps than its header says, else two sweeps in one file."""
+    if 2 * height <= 3 * rows:
+        return []
+    if (taken := _median_step(values)) < 0.75 * step:
+        return [f"{column} steps by {taken:g} where its header says {step:g}: {height} rows for its {rows}"]
+    return [f"{height} rows where its sweep parameters imply {rows}: two sweeps in one file (a run resumed?)"]
 
 
 def _sweep_jump(values: np.ndarray, step: float, column: str) -> list[str]:
