@@ -179,8 +179,9 @@ async def test_history_shows_the_key_quantities_and_the_detail_defines_every_one
         body = " ".join(dialog_text(app).split())
         assert body.startswith("run 🌙 IVg Alisson67 VDS=0.1 V VG:-1→1 V step 0.5 #1 · 2025-10-13 10:00 cnp_fwd_v "
                                "167 mV cnp_bwd_v")  # the run at a glance, then its values, their definitions last
-        assert body.endswith(f"= mobility_electron_cm2_vs {BY_COLUMN['mobility_electron_cm2_vs'].defined()}")
-        assert "= cnp_fwd_v Dirac point (charge-neutrality point) of the forward leg" in body
+        assert body.endswith(f"mobility_electron_cm2_vs {BY_COLUMN['mobility_electron_cm2_vs'].defined()}")
+        assert "definitions of the quantities above, with the lab's windows cnp_fwd_v Dirac point (charge-neutrality " \
+               "point) of the forward leg" in body
         assert "hysteresis_v" in body and "delta_i_a" not in body  # the quantities of the run's procedure
         mobility = read_metrics(lab.config).filter(pl.col("run_id") == frame["run_id"][0])["mobility_hole_cm2_vs"]
         assert f"mobility_hole_cm2_vs {mobility.item():.4g} cm²/(V·s) mobility_electron_cm2_vs" in body
@@ -191,7 +192,7 @@ async def test_history_shows_the_key_quantities_and_the_detail_defines_every_one
         assert ("power_w — no LaserCalibration of 455 nm in the store calibration_run_id — the laser switched on 1 s "
                 "into the run, before a 5 s dark window; no LaserCalibration of 455 nm in the store") in body
         assert "responsivity_a_per_w — (as for calibration_run_id) annotations" in body
-        assert f"= responsivity_a_per_w {BY_COLUMN['responsivity_a_per_w'].defined()}" in body
+        assert f"responsivity_a_per_w {BY_COLUMN['responsivity_a_per_w'].defined()}" in body
 
 
 async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab) -> None:

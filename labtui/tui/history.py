@@ -432,8 +432,8 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -
     else:
         items += [(f"· {key}", value) for key, value in parameters.items()]
     if lab is not None:  # last: a dozen definitions put the run's own fields pages down
-        items += [(f"= {column}", definition) for column, definition in
-                  definition_items(fields["proc"], lab.config.procedures_file, lab.config.metrics)]
+        items.append(("definitions", "of the quantities above, with the lab's windows"))
+        items += definition_items(fields["proc"], lab.config.procedures_file, lab.config.metrics)
     return FieldsDialog(f"Run {run_id} · {fields['source_file']}", items)
 
 
