@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
+from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -54,9 +55,10 @@ DIRAC_MIN_ROWS = 22  # a shorter one keeps the runs-per-day panel whole and leav
 DIRAC_COLUMNS = [
     Column("chip_name", "chip"),
     Column("measured", "on"),  # see `load_dirac_points`
-    # last, and as wide as an 80-column panel has room for: a sweep's reason for no CNP is cut (enter shows it whole)
+    # last, at least as wide as an 80-column panel has room for: a long reason for no CNP is cut (enter: all of it)
     Column("cnp", "CNP", right=True, max_width=10, prose=True),
 ]
+DIRAC_OTHER_CELLS = 20  # the chip's name and the day, their gaps and the scrollbar: what the CNP column leaves
 
 
 class DashboardScreen(LabScreen, inherit_bindings=False):
@@ -217,8 +219,12 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         # a chip measured lately without a sweep yet says so, not an empty row; a sweep without a Dirac point too
         none = (pl.when(pl.col("run_id").is_null()).then(pl.lit("no sweep"))
                 .otherwise(pl.coalesce("no_cnp_why", pl.lit("no CNP"))))  # `dead channel`: why the sweep has none
+        # the CNP column as wide as the panel leaves it (a reason cut at 10 cells at 80 columns, not at 120)
+        fit = [replace(column, max_width=max(column.max_width, dirac.size.width - DIRAC_OTHER_CELLS))
+               if column.key == "cnp" else column for column in DIRAC_COLUMNS]
         dirac.show(points.with_columns(cnp=pl.coalesce(cnp.format_each(points["cnp_v"]), none),
-                                       measured=pl.col("date_local").dt.strftime("%m-%d" if one_year else "%Y-%m-%d")))
+                                       measured=pl.col("date_local").dt.strftime("%m-%d" if one_year else "%Y-%m-%d")),
+                   columns=fit)
 
     @work(group="waiting", exclusive=True, exit_on_error=False)
     async def load_waiting(self) -> None:
