@@ -111,11 +111,12 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     if rows is not None and frame.height < rows:
         return False, [f"aborted: {frame.height} of the {rows} rows its sweep parameters imply"]
     extra = _extra_rows(values, frame.height, rows, given_step, rule.column) if rows is not None else []
-    extra += _sweep_jump(values, given_step, rule.column)
+    least, most = float(values.min()), float(values.max())
+    extra += _sweep_jump(values, least, most, given_step, rule.column)
     step = given_step or (high - low) / 100 or 1e-9
     tolerance = 0.51 * step
-    if float(values.min()) > low + tolerance or float(values.max()) < high - tolerance:
-        return False, [f"aborted: the sweep covered {float(values.min()):g}…{float(values.max()):g} of "
+    if least > low + tolerance or most < high - tolerance:
+        return False, [f"aborted: the sweep covered {least:g}…{most:g} of "
                        f"{low:g}…{high:g}", *extra]
     # within a step of 0: the header's, else the data's own (a sweep cut at +5 V was complete when its `VG step`
     # line was missing or unreadable)
@@ -134,12 +135,13 @@ def _extra_rows(values: np.ndarray, height: int, rows: int, step: float, column:
     return [f"{height} rows where its sweep parameters imply {rows}: two sweeps in one file (a run resumed?)"]
 
 
-def _sweep_jump(values: np.ndarray, step: float, column: str) -> list[str]:
+def _sweep_jump(values: np.ndarray, least: float, most: float, step: float, column: str) -> list[str]:
     """A note when the swept column leaps more than `SWEEP_JUMP_STEPS` of its header's steps between two rows (no
     real sweep leaps more than one): rows shuffled or sorted, a sweep resumed elsewhere."""
     import numpy as np  # loaded by `_finite` already
 
-    values = values[np.abs(values) < NO_READING]  # an overflow mark is a gap, which the metrics say
+    if least <= -NO_READING or most >= NO_READING:  # an overflow mark is a gap, which the metrics say
+        values = values[np.abs(values) < NO_READING]
     if not step > 0 or values.size < 2:
         return []
     jumps = np.abs(np.diff(values))
