@@ -952,6 +952,22 @@ async def test_stage_while_another_writer_holds_the_lock_offers_to_wait(lab: Lab
         lock.release()
 
 
+async def test_a_lock_whose_holder_has_not_written_its_note_is_still_said_held(lab: Lab) -> None:
+    """A holder that has the lock but no note yet (`read_holder` None) is "another labtui process", not a free lock."""
+    import fcntl
+
+    lab.config.lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lab.config.lock_path, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        app = LabApp(lab.config)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await pilot.press("s")
+            await settle(pilot)
+            assert isinstance(app.screen, StageScreen) and app.screen.state == "locked"
+            assert text_of(app, "#notice").startswith("⚠ The store is being written by another labtui process.")
+
+
 async def open_rejects(app: LabApp, pilot: Pilot) -> None:
     """From the dashboard, `r`: the rejects screen, listing the lab's one reject."""
     await settle(pilot)

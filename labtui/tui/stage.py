@@ -31,6 +31,7 @@ from labtui.core.wording import counted
 from labtui.tui.base import LabFooter, LabScreen, Shown
 
 LOCK_POLL_SECONDS = 1.0  # how often a screen refused by the lock looks whether it is free
+FREE_AGAIN = "✔ The other writer is done.\nw: stage now · esc: back"
 clock = time.monotonic  # what rates and elapsed times are measured with (frozen in snapshot tests)
 POST_INTERVAL_S = 0.1
 SHOWN_REJECTS = 5  # in the summary; the rejects screen has them all
@@ -333,7 +334,7 @@ class StageScreen(LabScreen):
 
     def _locked(self, holder: Holder | None) -> None:
         self.state = "locked"
-        self._say_lock(holder)
+        self.notice = self._busy(holder)  # a holder whose note cannot be read yet still holds it
         if self._lock_poll is None:
             self._lock_poll = self.set_interval(LOCK_POLL_SECONDS, self._check_lock)
 
@@ -341,12 +342,9 @@ class StageScreen(LabScreen):
         """Say when the other writer is done, and when another takes the lock since: the notice of the first stayed
         until w was pressed, long after it had gone."""
         if self.state == "locked":
-            self._say_lock(self.lab.store.holder())
+            holder = self.lab.store.holder()
+            self.notice = self._busy(holder) if holder is not None else FREE_AGAIN
 
-    def _say_lock(self, holder: Holder | None) -> None:
-        """Who holds the lock, or that no one does now."""
-        if holder is None:
-            self.notice = "✔ The other writer is done.\nw: stage now · esc: back"
-        else:
-            self.notice = (f"⚠ The store is being written by {holder_text(holder, self.lab.config.zone)}.\n"
-                           "w: wait until it is done, then stage · esc: back")
+    def _busy(self, holder: Holder | None) -> str:
+        return (f"⚠ The store is being written by {holder_text(holder, self.lab.config.zone)}.\n"
+                "w: wait until it is done, then stage · esc: back")
