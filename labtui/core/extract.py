@@ -116,8 +116,7 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     step = given_step or (high - low) / 100 or 1e-9
     tolerance = 0.51 * step
     if least > low + tolerance or most < high - tolerance:
-        return False, [f"aborted: the sweep covered {least:g}…{most:g} of "
-                       f"{low:g}…{high:g}", *extra]
+        return False, [f"aborted: the sweep covered {least:g}…{most:g} of {low:g}…{high:g}", *extra]
     # within a step of 0: the header's, else the data's own (a sweep cut at +5 V was complete when its `VG step`
     # line was missing or unreadable)
     if rule.returns_to_zero and abs(float(values[-1])) > 1.01 * (given_step or _median_step(values) or step):
@@ -140,9 +139,10 @@ def _sweep_jump(values: np.ndarray, least: float, most: float, step: float, colu
     real sweep leaps more than one): rows shuffled or sorted, a sweep resumed elsewhere."""
     import numpy as np  # loaded by `_finite` already
 
-    if least <= -NO_READING or most >= NO_READING:  # an overflow mark is a gap, which the metrics say
-        values = values[np.abs(values) < NO_READING]
-    if not step > 0 or values.size < 2:
+    if not step > 0:
+        return []
+    values = _readings(values, least, most)
+    if values.size < 2:
         return []
     jumps = np.abs(np.diff(values))
     if not jumps.max() > SWEEP_JUMP_STEPS * step:  # NaN-free: `_finite`'s values
@@ -155,17 +155,26 @@ def _sweep_jump(values: np.ndarray, least: float, most: float, step: float, colu
 
 def _time_disorder(times: np.ndarray, least: float, most: float, expected: float, column: str) -> list[str]:
     """A note when the time column goes back, or leaps past the whole run in one step (a stray row): two
-    reductions for a run in order, as every real one is. An overflow mark is a gap, which the metrics say."""
+    reductions for a run in order, as every real one is."""
     import numpy as np  # loaded by `_finite` already
 
-    if least <= -NO_READING or most >= NO_READING:
-        times = times[np.abs(times) < NO_READING]
+    times = _readings(times, least, most)
     steps = np.diff(times)
     if not steps.size or (steps.min() >= 0 and steps.max() <= expected):
         return []
     at = int(np.flatnonzero((steps < 0) | (steps > expected))[0])
     return [f"{column} {'goes back' if steps[at] < 0 else 'leaps'} from {times[at]:g} to {times[at + 1]:g}: rows "
             "out of order, or two runs in one file (its duration and completeness are read from the span)"]
+
+
+def _readings(values: np.ndarray, least: float, most: float) -> np.ndarray:
+    """`values` (whose least and greatest are given) without overflow marks: a gap, which the metrics say."""
+    if least > -NO_READING and most < NO_READING:  # every real run: no copy
+        return values
+    import numpy as np  # loaded by `_finite` already
+
+    read: np.ndarray = values[np.abs(values) < NO_READING]
+    return read
 
 
 def _number(header: Header, key: str | None) -> float | None:
