@@ -315,20 +315,7 @@ class Stager:
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
                         running.pop(future)
-                        for cand, result in future.result():
-                            outcome = self._collect(cand, result, rejects)
-                            if outcome is Outcome.REJECTED:  # as booked: naming the run kept of a file that broke
-                                result = rejects[cand.source_file]
-                            done += 1
-                            self.report.counts[outcome] += 1
-                            self._emit(
-                                EventKind.FILE,
-                                done=done,
-                                total=total,
-                                source_file=cand.source_file,
-                                outcome=outcome,
-                                message=self._message(result),
-                            )
+                        done = self._book(future.result(), rejects, done, total)
                     if time.monotonic() - last_commit >= self.config.commit_interval_seconds:
                         manifest = self._commit(manifest, rejects, index=False)
                         last_commit = time.monotonic()
@@ -338,6 +325,19 @@ class Stager:
                 raise
         self.report.cancelled = self.cancel.is_set() and done < total
         return self._commit(manifest, rejects, writing=self._compute_metrics)
+
+    def _book(self, results: list[tuple[Candidate, ChunkResult]], rejects: dict[str, RejectRecord], done: int,
+              total: int) -> int:
+        """Collect a finished chunk's results, each said as an event; the count of files done after them."""
+        for cand, result in results:
+            outcome = self._collect(cand, result, rejects)
+            if outcome is Outcome.REJECTED:  # as booked: naming the run kept of a file that broke
+                result = rejects[cand.source_file]
+            done += 1
+            self.report.counts[outcome] += 1
+            self._emit(EventKind.FILE, done=done, total=total, source_file=cand.source_file, outcome=outcome,
+                       message=self._message(result))
+        return done
 
     def _abandon(self, running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]]) -> None:
         """A chunk failed (a full disk, whose space its removed temps then gave back): the chunks still in flight
@@ -381,10 +381,10 @@ class Stager:
                 warnings = [*warnings, f"the same content as {copy_of}, staged too: a copy? Move one out of the raw "
                                        "tree (labtui never deletes raw data), then `labtui prune`"]
             if warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
-                self.report.warned[result.row.source_file] = warnings
-            self._derived[result.row.run_id] = (result.row.source_sha256, result.derived)
+                self.report.warned[source] = warnings
+            self._derived[result.row.run_id] = (sha, result.derived)
             if result.curve is not None:
-                self._curves[result.row.run_id] = (result.row.source_sha256, result.curve)
+                self._curves[result.row.run_id] = (sha, result.curve)
             return Outcome.STAGED
         if (kept := self._owned.get(cand.source_file)) is not None:  # broken since it was staged: the run stays
             result = replace(result, previous_run_id=kept)
@@ -418,6 +418,7 @@ class Stager:
 def _by_hash(runs: pl.DataFrame) -> dict[str, str]:
     """Content hash -> raw file of the manifest's `runs`."""
     return dict(zip(runs["source_sha256"].to_list(), runs["source_file"].to_list(), strict=True))
+
 
 def _aside(work: Callable[[], T], name: str) -> Future[T]:
     """`work` in a thread of its own, while the caller goes on (its thread ends with it)."""
