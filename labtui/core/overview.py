@@ -124,9 +124,8 @@ def last_dirac_points(
     """The chips measured last (by their newest run of any procedure), newest first, each with its newest IVg (or
     a run like one: IVgT): its Dirac point (`cnp_v`, null when the sweep gave none: a dead channel, a Dirac point
     beyond the sweep; `no_cnp_why` says which in a few words), local date and run_id; all null when the chip has no
-    sweep yet. Not the newest sweep that has
-    one: a chip dead for a week showed the Dirac point of its last good day, and looked fine.
-    Excluded runs are left out, as in every derived view."""
+    sweep yet. Not the newest sweep that has one: a chip dead for a week showed the Dirac point of its last good day,
+    and looked fine. Excluded runs are left out, as in every derived view."""
     import polars as pl
 
     from labtui.core.annotations import with_annotations
