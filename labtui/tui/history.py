@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -25,27 +24,24 @@ from labtui.core.annotations import (
     Change,
     check_length,
     hidden_note,
-    log_lines,
     with_annotations,
 )
 from labtui.core.errors import LabtuiError
-from labtui.core.history import HISTORY_COLUMNS, summary_line
-from labtui.core.manifest import run_parameters
-from labtui.core.wording import counted, quoted
+from labtui.core.history import HISTORY_COLUMNS
+from labtui.core.wording import counted
 from labtui.tui.base import FilteredScreen, LabFooter, Shown
-from labtui.tui.dialogs import FieldsDialog, TextDialog
+from labtui.tui.dialogs import TextDialog
 from labtui.tui.history_view import (
     COLUMNS,
     KEY_QUANTITIES,
     LIGHT_STATES,
     SORTABLE,
     View,
-    definition_items,
     load_history,
-    quantity_items,
     with_metrics,
 )
 from labtui.tui.messages import PlotRequested
+from labtui.tui.run_detail import run_dialog
 from labtui.tui.table import FrameTable
 
 if TYPE_CHECKING:
@@ -401,40 +397,6 @@ def _tag_change(rows: pl.DataFrame, text: str) -> Change:
 
 def _runs_label(rows: pl.DataFrame) -> str:
     return f"seq {rows['seq'][0]}" if rows.height == 1 else f"{rows.height} runs"
-
-
-def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -> FieldsDialog | None:
-    """What a physicist opens a run for first: its derived quantities with their definitions and every annotation
-    (who, when in the lab's time, and what); then every manifest field (each UTC time also in the lab's zone) and
-    its header parameters spelled out. The quantities came after ~40 lines of fields, below the dialog's fold."""
-    rows = manifest.filter(pl.col("run_id") == run_id)
-    if not rows.height:
-        return None
-    fields = rows.row(0, named=True)
-    text = fields.pop("parameters")
-    parameters = run_parameters(text)
-    glance = rows.select(summary_line()).item()
-    if lab is not None:
-        glance += f" · {fields['start_time_utc'].astimezone(lab.config.zone):%Y-%m-%d %H:%M}"
-    items: list[tuple[str, object]] = [("run", glance)]  # at a glance, first
-    if lab is not None:
-        items += quantity_items(lab.store.metrics(), run_id, lab.config.procedures_file, lab.config.metrics)
-        lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
-        items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
-    for name, value in fields.items():
-        items.append((name, value))
-        if lab is not None and isinstance(value, dt.datetime) and name.endswith("_utc"):
-            zone, local = lab.config.zone, value.astimezone(lab.config.zone)
-            items.append((f"{name.removesuffix('_utc')}_local", f"{local:%Y-%m-%d %H:%M:%S} {local:%Z} ({zone.key})"))
-    if parameters is None:  # a hand edit of the manifest: said, where the header's values would be
-        items.append(("· header", f"not readable from the manifest ({quoted(text or 'null')}): `labtui restage "
-                                  f"--force {fields['source_file']}` reads its raw file again"))
-    else:
-        items += [(f"· {key}", value) for key, value in parameters.items()]
-    if lab is not None:  # last: a dozen definitions put the run's own fields pages down
-        items.append(("definitions", "of the quantities above, with the lab's windows"))
-        items += definition_items(fields["proc"], lab.config.procedures_file, lab.config.metrics)
-    return FieldsDialog(f"Run {run_id} · {fields['source_file']}", items)
 
 
 def run_screen(manifest: pl.DataFrame, run_id: str, lab: LabApp) -> Screen | None:

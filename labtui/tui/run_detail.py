@@ -1,0 +1,53 @@
+"""One run's detail, as Enter in a history opens it: the run at a glance, its derived quantities, its annotations,
+every manifest field and header parameter, and the quantities' definitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from labtui.core.annotations import log_lines
+from labtui.core.history import summary_line
+from labtui.core.manifest import run_parameters
+from labtui.core.wording import quoted
+from labtui.tui.dialogs import FieldsDialog
+from labtui.tui.history_view import definition_items, quantity_items
+
+if TYPE_CHECKING:
+    from labtui.tui.app import LabApp
+
+
+def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -> FieldsDialog | None:
+    """What a physicist opens a run for first: its derived quantities with their definitions and every annotation
+    (who, when in the lab's time, and what); then every manifest field (each UTC time also in the lab's zone) and
+    its header parameters spelled out. The quantities came after ~40 lines of fields, below the dialog's fold."""
+    rows = manifest.filter(pl.col("run_id") == run_id)
+    if not rows.height:
+        return None
+    fields = rows.row(0, named=True)
+    text = fields.pop("parameters")
+    parameters = run_parameters(text)
+    glance = rows.select(summary_line()).item()
+    if lab is not None:
+        glance += f" · {fields['start_time_utc'].astimezone(lab.config.zone):%Y-%m-%d %H:%M}"
+    items: list[tuple[str, object]] = [("run", glance)]  # at a glance, first
+    if lab is not None:
+        items += quantity_items(lab.store.metrics(), run_id, lab.config.procedures_file, lab.config.metrics)
+        lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
+        items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
+    for name, value in fields.items():
+        items.append((name, value))
+        if lab is not None and isinstance(value, dt.datetime) and name.endswith("_utc"):
+            zone, local = lab.config.zone, value.astimezone(lab.config.zone)
+            items.append((f"{name.removesuffix('_utc')}_local", f"{local:%Y-%m-%d %H:%M:%S} {local:%Z} ({zone.key})"))
+    if parameters is None:  # a hand edit of the manifest: said, where the header's values would be
+        items.append(("· header", f"not readable from the manifest ({quoted(text or 'null')}): `labtui restage "
+                                  f"--force {fields['source_file']}` reads its raw file again"))
+    else:
+        items += [(f"· {key}", value) for key, value in parameters.items()]
+    if lab is not None:  # last: a dozen definitions put the run's own fields pages down
+        items.append(("definitions", "of the quantities above, with the lab's windows"))
+        items += definition_items(fields["proc"], lab.config.procedures_file, lab.config.metrics)
+    return FieldsDialog(f"Run {run_id} · {fields['source_file']}", items)
