@@ -37,7 +37,7 @@ from labtui.core.config import StagingConfig
 from labtui.core.datablock import data_block, parse_many
 from labtui.core.extract import build_row
 from labtui.core.metrics import from_data
-from labtui.core.parser import Reject, parse_header
+from labtui.core.parser import Reject, parse_header  # parser re-exports Reject: older checkouts define it there
 from labtui.core.registry import load_registry
 from labtui.core.stage_chunk import run_record
 

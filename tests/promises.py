@@ -24,8 +24,9 @@ from labtui.core.datablock import parse_data, parse_many
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.parquet_footer import read_run_record
-from labtui.core.parser import Header, Reject, parse_header
+from labtui.core.parser import Header, parse_header
 from labtui.core.registry import load_registry
+from labtui.core.rejects import Reject
 from tests.lab import raw_csv
 
 CRASH_EXIT = 86

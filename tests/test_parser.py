@@ -12,8 +12,9 @@ import pytest
 from labtui.core.datablock import RAGGED_CHECK_BYTES, _count, _cr_ends_a_field, data_block
 from labtui.core.extract import is_complete
 from labtui.core.header_values import parse_number
-from labtui.core.parser import FUTURE_SLACK, Header, Reject, parse_header
+from labtui.core.parser import FUTURE_SLACK, Header, parse_header
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
+from labtui.core.rejects import Reject
 from tests.lab import IT_COLUMNS, it_rows, ivg_rows, raw_csv
 from tests.promises import parse_alone_and_batched
 

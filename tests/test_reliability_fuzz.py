@@ -28,8 +28,9 @@ from labtui.core import faults
 from labtui.core.extract import build_row
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import rows_to_frame
-from labtui.core.parser import Reject, parse_header
+from labtui.core.parser import parse_header
 from labtui.core.registry import load_registry
+from labtui.core.rejects import Reject
 from tests.lab import OLD_MTIME, PROCS, Lab, put, render_run
 from tests.promises import (
     CRASH_EXIT,

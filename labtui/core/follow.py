@@ -13,8 +13,9 @@ from typing import cast
 import polars as pl
 
 from labtui.core.extract import chip_name_of, has_light
-from labtui.core.parser import DATA_TAG, HEADER_LIMIT, Header, Reject, parse_header
+from labtui.core.parser import DATA_TAG, HEADER_LIMIT, Header, parse_header
 from labtui.core.registry import Registry
+from labtui.core.rejects import Reject
 from labtui.core.wording import counted
 
 _COMPLETE_HEADER = re.compile(DATA_TAG + rb"\n[^\n]*\n")  # the data tag and the column row

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from labtui.core.chip_name import group_spelling
+from labtui.core.column_row import column_names, unquoted
 from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, typed_value
 from labtui.core.integers import INT64_MAX
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
-from labtui.core.rejects import RejectKind, reject_text
+from labtui.core.rejects import Reject
 from labtui.core.wording import counted, quoted
 
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -50,21 +51,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # `\xb5A`, a tab as `\t`, a backslash as `\\`. The escapes that codec writes are read back, no others.
 _PYMEASURE_ESCAPE = re.compile(r"\\(?:[\\tnr]|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})")
 _ESCAPED_CHARACTER = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
-
-
-class Reject(Exception):
-    """A file that cannot be identified or trusted; becomes a reject record, never a crash."""
-
-    def __init__(self, kind: RejectKind, reason: str, line: int | None = None, *,
-                 plausible_from: dt.datetime | None = None) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
-        self.line = line
-        self.plausible_from = plausible_from  # see `RejectRecord.plausible_from_utc`
-
-    def __str__(self) -> str:
-        return reject_text(self.reason, self.line)
 
 
 @dataclass
@@ -186,7 +172,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             if _DATA_MISWRITTEN.match(above := lines[number - 2].rstrip("\n").removesuffix("\r")):
                 raise Reject("not_this_format", f"the #Data: line is written {quoted(above)}: the rows follow a "
                                                 "line of just `#Data:`", number - 1)
-            named = {_unquoted(name.strip()) for name in text.split(",")}
+            named = {unquoted(name.strip()) for name in text.split(",")}
             if spec.required_columns and set(spec.required_columns) <= named:
                 raise Reject("not_this_format", f"the column row {quoted(text)} has no #Data: line above it: the "
                                                 "header ends with a line of just `#Data:`", number)
@@ -262,18 +248,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     if "\r" in column_text:
         raise Reject("bad_columns", "a carriage return alone (\\r) ends the column row, which runs into the next line "
                                     "(lines converted from classic Mac OS?)", column_line)
-    columns = [_unquoted(name.strip()) for name in column_text.split(",")]
-    if all(_is_number(name) for name in columns):  # else `column 'nan' appears twice`, or a missing 'VL (V)'
-        raise Reject("no_columns", f"the line after #Data: is a data row ({quoted(column_text)}), not the column "
-                                   "names: the column row is missing (a hand edit?)", column_line)
-    if len(columns) == 1 and (separator := next((sep for sep in ("\t", ";") if sep in column_text), None)):
-        raise Reject("bad_columns", f"the columns are separated by {_SEPARATORS[separator]}, not commas (a "
-                                    "spreadsheet's export?): stage the acquisition's own CSV", column_line)
-    _check_columns(spec, columns, column_line, warnings)
-    registered = {*spec.required_columns, *spec.optional_columns, *spec.text_columns}
-    extra = [name for name in columns if name not in registered]
-    if extra:
-        warnings.append(f"line {column_line}: columns not in the registry kept as numbers: {_names(extra)}")
+    columns = column_names(column_text, spec, column_line, warnings)
     if header_end > HEADER_LIMIT:
         longest = max(range(len(lines)), key=lambda k: len(lines[k]))
         raise Reject("header_too_large", f"the header above #Data: is {header_end:,} bytes, a measurement's a few "
@@ -435,52 +410,3 @@ def _file_index(stem: str, warnings: list[str]) -> int | None:
         warnings.append(f"the file name's index {quoted(match.group(1), 30)} is past a 64-bit integer; left empty")
         return None
     return index
-
-
-_SEPARATORS = {"\t": "tabs", ";": "semicolons"}
-
-
-def _is_number(name: str) -> bool:
-    """A column name that is a number, as a data row's fields are (`0.0`, `nan`, `2.3e-05`)."""
-    try:
-        float(name)
-    except ValueError:
-        return False
-    return True
-
-
-def _unquoted(name: str) -> str:
-    """A column name as CSV quotes it (`"I (A)"`, a tool that quotes every field) is the name."""
-    return name[1:-1].replace('""', '"').strip() if len(name) >= 2 and name[0] == name[-1] == '"' else name
-
-
-def _check_columns(spec: ProcedureSpec, columns: list[str], line: int, warnings: list[str]) -> None:
-    seen: dict[str, str] = {}
-    for name in columns:
-        if not name:
-            raise Reject("bad_columns", "the column row has an empty column name", line)
-        stored = snake_column(name)
-        if stored in seen:
-            twin = f" (same stored name as {quoted(seen[stored])})" if seen[stored] != name else ""
-            raise Reject("duplicate_column", f"column {quoted(name)} appears twice{twin}", line)
-        seen[stored] = name
-        if stored.endswith("_"):  # only a name readers add gets one (`snake_column`)
-            warnings.append(f"line {line}: column {quoted(name)} is stored as {stored!r}: readers add a column "
-                            f"{stored[:-1]!r} to every row (the run's folder in the store, or a scan's run columns)")
-    missing = [name for name in spec.required_columns if name not in columns]
-    if missing:
-        raise Reject(
-            "missing_column",
-            f"{spec.name} needs {'the column' if len(missing) == 1 else 'the columns'} "
-            f"{', '.join(map(repr, missing))}; the file has {_names(columns)}",
-            line,
-        )
-
-
-def _names(columns: list[str], shown: int = 12) -> str:
-    """A file's column names for a message: the first `shown`, each cut to 40 characters, and how many there are.
-    A name with an unusual space or a control character is quoted with it escaped: `Vg\xa0(V)` read as `Vg (V)`, so
-    "needs the column 'Vg (V)'; the file has Vg (V)" named no difference."""
-    names = ", ".join(quoted(name, 40) if not name.isprintable() else name if len(name) <= 40 else f"{name[:40]}…"
-                      for name in columns[:shown])
-    return names if len(columns) <= shown else f"{names}, … ({len(columns):,} columns)"

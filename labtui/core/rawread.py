@@ -39,7 +39,7 @@ class Busy:
 
 def read_raw(cand: Candidate) -> tuple[bytes, os.stat_result] | Busy:
     """The file's bytes, read-only and without following links; busy if it changes while we look."""
-    from labtui.core.parser import Reject
+    from labtui.core.rejects import Reject
 
     if cand.is_symlink:
         raise Reject(

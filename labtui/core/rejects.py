@@ -39,6 +39,21 @@ def reject_text(reason: str, line: int | None) -> str:
     return f"{reason} (line {line})" if line else reason
 
 
+class Reject(Exception):
+    """A file that cannot be identified or trusted; becomes a reject record, never a crash."""
+
+    def __init__(self, kind: RejectKind, reason: str, line: int | None = None, *,
+                 plausible_from: dt.datetime | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.line = line
+        self.plausible_from = plausible_from  # see `RejectRecord.plausible_from_utc`
+
+    def __str__(self) -> str:
+        return reject_text(self.reason, self.line)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RejectRecord:
     source_file: str  # relative to the raw root, forward slashes

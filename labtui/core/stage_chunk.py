@@ -35,8 +35,9 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
 
     from labtui.core.manifest_row import ManifestRow
     from labtui.core.metrics.per_run import Curve
-    from labtui.core.parser import Header, Reject
+    from labtui.core.parser import Header
     from labtui.core.registry import Registry
+    from labtui.core.rejects import Reject
 
 ChunkResult = Staged | RejectRecord | Busy
 CHUNK_FILES = 16  # files a worker takes at once (see `ChunkWorker.stage`) ...
@@ -129,7 +130,7 @@ class ChunkWorker:
     def _parse(self, files: list[_File]) -> None:
         """The chunk's data blocks, in one Polars query; the raw bytes are let go here."""
         from labtui.core.datablock import parse_many
-        from labtui.core.parser import Reject
+        from labtui.core.rejects import Reject
 
         loaded: list[tuple[bytes, Header]] = []
         for file in files:
@@ -148,7 +149,7 @@ class ChunkWorker:
         from pydantic import ValidationError
 
         from labtui.core.extract import build_row
-        from labtui.core.parser import Reject
+        from labtui.core.rejects import Reject
 
         assert file.header is not None and file.frame is not None and file.as_read is not None
         try:
@@ -269,7 +270,7 @@ def run_record(row: ManifestRow, warnings: list[str], extraction_version: str) -
 def _per_file(step: Callable[[_File], None], lock: threading.Lock | None = None) -> Callable[[list[_File]], None]:
     """A phase that takes a chunk's files one by one, holding `lock` if given: a `Reject` settles only its own
     file."""
-    from labtui.core.parser import Reject
+    from labtui.core.rejects import Reject
 
     def phase(files: list[_File]) -> None:
         with lock or nullcontext():

@@ -149,7 +149,7 @@ class Stager:
         """Reserve the row's run_id before its Parquet is written: a second file with the same run_id (a case
         twin) is rejected without touching the Parquet of the file that owns the run; so is a file cut short (its
         rows end on `last_line`)."""
-        from labtui.core.parser import Reject
+        from labtui.core.rejects import Reject
 
         with self._claim_lock:
             owner = self._claimed.get(row.run_id)
@@ -173,7 +173,7 @@ class Stager:
         is complete at any length, and its run was replaced by 40 of its 2135 rows. Another run under the file's
         name is no cut: it replaces the old one as before."""
 
-        from labtui.core.parser import Reject
+        from labtui.core.rejects import Reject
 
         assert self._staged is not None  # set before any chunk is staged
         if self._staged_rows is None:  # once: a filter per file re-read took 230 µs of the claim lock at 65k runs

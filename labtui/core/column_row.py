@@ -1,0 +1,72 @@
+"""The column row under `#Data:`: its names, checked against the procedure's registry entry before a row is read."""
+
+from __future__ import annotations
+
+from labtui.core.registry import ProcedureSpec, snake_column
+from labtui.core.rejects import Reject
+from labtui.core.wording import quoted
+
+_SEPARATORS = {"\t": "tabs", ";": "semicolons"}
+
+
+def column_names(text: str, spec: ProcedureSpec, line: int, warnings: list[str]) -> list[str]:
+    """The names of the column row `text` (stripped, on `line`), in file order; a row that holds no names, or names
+    the procedure cannot be read with, raises `Reject`. Columns the registry does not know are kept and said."""
+    columns = [unquoted(name.strip()) for name in text.split(",")]
+    if all(_is_number(name) for name in columns):  # else `column 'nan' appears twice`, or a missing 'VL (V)'
+        raise Reject("no_columns", f"the line after #Data: is a data row ({quoted(text)}), not the column names: the "
+                                   "column row is missing (a hand edit?)", line)
+    if len(columns) == 1 and (separator := next((sep for sep in ("\t", ";") if sep in text), None)):
+        raise Reject("bad_columns", f"the columns are separated by {_SEPARATORS[separator]}, not commas (a "
+                                    "spreadsheet's export?): stage the acquisition's own CSV", line)
+    _check_columns(spec, columns, line, warnings)
+    registered = {*spec.required_columns, *spec.optional_columns, *spec.text_columns}
+    if extra := [name for name in columns if name not in registered]:
+        warnings.append(f"line {line}: columns not in the registry kept as numbers: {_names(extra)}")
+    return columns
+
+
+def _is_number(name: str) -> bool:
+    """A column name that is a number, as a data row's fields are (`0.0`, `nan`, `2.3e-05`)."""
+    try:
+        float(name)
+    except ValueError:
+        return False
+    return True
+
+
+def unquoted(name: str) -> str:
+    """A column name as CSV quotes it (`"I (A)"`, a tool that quotes every field) is the name."""
+    return name[1:-1].replace('""', '"').strip() if len(name) >= 2 and name[0] == name[-1] == '"' else name
+
+
+def _check_columns(spec: ProcedureSpec, columns: list[str], line: int, warnings: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for name in columns:
+        if not name:
+            raise Reject("bad_columns", "the column row has an empty column name", line)
+        stored = snake_column(name)
+        if stored in seen:
+            twin = f" (same stored name as {quoted(seen[stored])})" if seen[stored] != name else ""
+            raise Reject("duplicate_column", f"column {quoted(name)} appears twice{twin}", line)
+        seen[stored] = name
+        if stored.endswith("_"):  # only a name readers add gets one (`snake_column`)
+            warnings.append(f"line {line}: column {quoted(name)} is stored as {stored!r}: readers add a column "
+                            f"{stored[:-1]!r} to every row (the run's folder in the store, or a scan's run columns)")
+    missing = [name for name in spec.required_columns if name not in columns]
+    if missing:
+        raise Reject(
+            "missing_column",
+            f"{spec.name} needs {'the column' if len(missing) == 1 else 'the columns'} "
+            f"{', '.join(map(repr, missing))}; the file has {_names(columns)}",
+            line,
+        )
+
+
+def _names(columns: list[str], shown: int = 12) -> str:
+    """A file's column names for a message: the first `shown`, each cut to 40 characters, and how many there are.
+    A name with an unusual space or a control character is quoted with it escaped: `Vg\xa0(V)` read as `Vg (V)`, so
+    "needs the column 'Vg (V)'; the file has Vg (V)" named no difference."""
+    names = ", ".join(quoted(name, 40) if not name.isprintable() else name if len(name) <= 40 else f"{name[:40]}…"
+                      for name in columns[:shown])
+    return names if len(columns) <= shown else f"{names}, … ({len(columns):,} columns)"
