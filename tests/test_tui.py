@@ -26,7 +26,7 @@ from textual.command import CommandList
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import ProgressBar, RichLog
+from textual.widgets import OptionList, ProgressBar, RichLog
 
 import labtui.core.datablock
 from labtui.cli import EXIT_USAGE, main
@@ -121,7 +121,11 @@ async def test_the_setups_calibrations_open_from_the_chips_screen_as_a_history_t
         screen = app.screen
         assert isinstance(screen, HistoryScreen) and screen.title == "History · setup calibrations"
         assert column(app, "proc") == ["LaserCalibration"] * 2 and column(app, "seq") == [1, 2]
-        assert not screen.check_action("trends", ())  # no chip: no trends
+        assert not screen.check_action("trends", ())  # no chip: no trends in the footer
+        await pilot.press("T")  # a T learnt on a chip's history said nothing here: now it says why
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen)
+        assert any("trends are a chip's" in str(note.message) for note in said(app))
         await pilot.press("space", "down", "space", "p")
         await settle(pilot)
         assert isinstance(app.screen, PlotScreen) and app.screen.spec.kind == "LaserCalibration"
@@ -575,7 +579,7 @@ async def test_keys_pressed_while_a_history_loads_wait_for_its_runs(lab: Lab) ->
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
         app.push_screen(HistoryScreen("Alisson", 67))
-        await pilot.press("a", "y", "o", "slash", *"ivg")  # the first at least is handled before the runs are read
+        await pilot.press("a", "y", "O", "slash", *"ivg")  # the first at least is handled before the runs are read
         await settle(pilot)
         assert app.is_running and isinstance(app.screen, HistoryScreen)
         assert column(app, "proc") == ["IVg"]  # the filter typed meanwhile applies
@@ -591,15 +595,56 @@ async def test_history_sorts_and_reverses(lab: Lab) -> None:
         assert column(app, "seq") == [4, 3, 2, 1]
         header = table(app).render_line(0).text
         assert "seq ↓" in header and "↑" not in header  # the sorted column's header says so
-        await pilot.press("o", "o")  # seq → date → proc, ascending again
+        await pilot.press("o")  # a list of the columns, the current one highlighted and its order said
+        await settle(pilot)
+        choices = app.screen.query_one(OptionList)
+        assert choices.highlighted == 0 and str(choices.get_option_at_index(0).prompt) == "seq ↓"
+        await pilot.press("j", "down", "enter")  # seq → date → proc, ascending
         await settle(pilot)
         assert column(app, "proc") == ["IVg", "It", "It", "It"]
         assert "sort: proc ↑" in text_of(app, "#status")
         header = table(app).render_line(0).text
         assert "proc ↑" in header and "seq ↓" not in header
-        await pilot.press(*"ooo")  # light, done, then the marks column: fixed width, widened for its arrow
+        await pilot.press("o", "enter")  # the current column again: the other way
+        await settle(pilot)
+        assert column(app, "proc") == ["It", "It", "It", "IVg"] and "sort: proc ↓" in text_of(app, "#status")
+        await pilot.press("o", "escape")  # nothing chosen: as it was
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen) and "sort: proc ↓" in text_of(app, "#status")
+        await pilot.press("o", *"jjj", "enter")  # light, done, then the marks column: fixed width, widened for its arrow
         await settle(pilot)
         assert "★⊘#✎ ↑" in table(app).render_line(0).text
+
+
+async def test_a_click_on_a_column_title_sorts_by_it(lab: Lab) -> None:
+    """Clicked, a title sorts by its column, the pinned ones and those scrolled sideways alike; again, the other
+    way. The time sorts as the date does; a text column says it does not sort."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        runs = table(app)
+
+        async def click(title: str) -> None:
+            header = runs.render_line(0).text
+            await pilot.click(runs, offset=(header.index(title) + 1, 0))
+            await settle(pilot)
+
+        await click("proc")
+        assert column(app, "proc") == ["IVg", "It", "It", "It"] and "sort: proc ↑" in text_of(app, "#status")
+        await click("proc")
+        assert "sort: proc ↓" in text_of(app, "#status")
+        await click("time")
+        assert "sort: date ↑" in text_of(app, "#status")
+        await pilot.press(*["right"] * 12)  # far to the right: the pinned seq stays, the others have moved
+        await settle(pilot)
+        await click("information")
+        assert "sort: information ↑" in text_of(app, "#status")
+        await click("seq")
+        assert "sort: seq ↑" in text_of(app, "#status")
+        await click("tags")
+        assert "sort: seq ↑" in text_of(app, "#status")
+        assert any("tags column does not sort" in str(note.message) for note in said(app))
 
 
 async def test_history_select_copy_and_plot(lab: Lab) -> None:

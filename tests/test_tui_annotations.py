@@ -389,7 +389,7 @@ async def test_the_history_status_keeps_every_filter_in_view_at_80_columns(lab: 
         while "proc: It" not in text_of(app, "#status"):
             await pilot.press("t")
             await settle(pilot)
-        await pilot.press("l", "o")
+        await pilot.press("l", "o", "j", "enter")  # sorted by date
         await settle(pilot)
         status = app.screen.query_one("#status")
         assert "💡 light" in text_of(app, "#status")

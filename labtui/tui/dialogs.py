@@ -1,4 +1,5 @@
-"""Modal screens: an error, a yes/no question, a line of text, the fields of one record, the keys of a screen."""
+"""Modal screens: an error, a yes/no question, a line of text, a choice among a few, the fields of one record, the keys
+of a screen."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.visual import VisualType
-from textual.widgets import Input, Static
+from textual.widgets import Input, OptionList, Static
 
 from labtui.core.wording import shown
 from labtui.tui.base import plain
@@ -112,6 +113,43 @@ class TextDialog(ModalScreen[str | None]):
         if typed.strip() and typed != self.value and box.border_subtitle != self.DISCARD_HINT:
             box.border_subtitle = self.DISCARD_HINT
             return
+        self.dismiss(None)
+
+
+class ChoiceDialog(ModalScreen[int | None]):
+    """Pick one of a few options (↑ ↓ or j k, then enter, or a click): answers its index; Esc answers None."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("j", "down", "Down", show=False),
+        Binding("k", "up", "Up", show=False),
+    ]
+
+    def __init__(self, title: str, options: Iterable[str], current: int = 0) -> None:
+        super().__init__()
+        self.box_title, self.options, self.current = title, list(options), current
+
+    def compose(self) -> ComposeResult:
+        with DialogBox(id="dialog") as box:
+            box.border_title = Content(shown(self.box_title))
+            box.border_subtitle = "enter choose · esc cancel"
+            yield OptionList(*map(Content, self.options), id="dialog-choices")
+
+    def on_mount(self) -> None:
+        choices = self.query_one(OptionList)
+        choices.highlighted = self.current
+        choices.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option_index)
+
+    def action_down(self) -> None:
+        self.query_one(OptionList).action_cursor_down()
+
+    def action_up(self) -> None:
+        self.query_one(OptionList).action_cursor_up()
+
+    def action_cancel(self) -> None:
         self.dismiss(None)
 
 

@@ -30,7 +30,7 @@ from labtui.core.errors import LabtuiError
 from labtui.core.history import HISTORY_COLUMNS
 from labtui.core.wording import counted
 from labtui.tui.base import FilteredScreen, LabFooter, Shown
-from labtui.tui.dialogs import TextDialog
+from labtui.tui.dialogs import ChoiceDialog, TextDialog
 from labtui.tui.history_view import (
     COLUMNS,
     KEY_QUANTITIES,
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from labtui.tui.app import LabApp
 
 SETUP_TITLE = "History · setup calibrations"
-RUN_ACTIONS = {"select", "select_all", "plot", "cycle_proc", "cycle_light", "cycle_sort", "reverse_sort", "copy_paths",
+RUN_ACTIONS = {"select", "select_all", "plot", "cycle_proc", "cycle_light", "sort_by", "reverse_sort", "copy_paths",
                "copy_rows", "star", "exclude", "tag", "note", "undo", "toggle_starred", "show_excluded"}
 
 
@@ -59,7 +59,8 @@ class HistoryScreen(FilteredScreen):
         "it has); ★⊘#✎ a star, an exclusion, tags and a note. "
         "t and l filter by procedure and light, / by text in the information, summary, tags or note. space selects "
         "(or unselects) the run under the cursor for p (plot; excluded runs stay out unless X shows them) and y / Y "
-        "(copy). CNP (IVg), ΔI, ΔI/I and responsivity (It) are the derived quantities (`labtui metrics`); enter "
+        "(copy). o sorts by a column chosen from a list (or click its title; the same column again reverses), O "
+        "reverses. CNP (IVg), ΔI, ΔI/I and responsivity (It) are the derived quantities (`labtui metrics`); enter "
         "shows every field of a run, all its quantities with their definitions, and its annotations. "
         "* stars, x excludes (with a reason; again re-includes), # tags (-tag removes), n writes a note, u undoes "
         "your last annotation; S shows starred runs only, X shows excluded runs too (hidden by default)."
@@ -75,9 +76,10 @@ class HistoryScreen(FilteredScreen):
         Binding("number_sign", "tag", "Tag", id="tag"),
         Binding("n", "note", "Note", id="note"),
         Binding("T", "trends", "Trends", id="trends"),
+        Binding("T", "no_trends", "Trends", id="trends", show=False),  # the setup's runs: T says why there are none
         Binding("t", "cycle_proc", "Procedure", id="proc_filter"),
         Binding("l", "cycle_light", "Light/dark", id="light_filter"),
-        Binding("o", "cycle_sort", "Sort", id="sort"),
+        Binding("o", "sort_by", "Sort", id="sort"),
         Binding("O", "reverse_sort", "Reverse sort", id="sort_reverse", show=False),
         Binding("y", "copy_paths", "Copy paths", id="copy_paths", show=False),
         Binding("Y", "copy_rows", "Copy rows as TSV", id="copy_rows", show=False),
@@ -165,7 +167,7 @@ class HistoryScreen(FilteredScreen):
         (`a`, `p`, `y`, a sort or a filter) they crashed the app on the empty frame before it."""
         if not self.loaded and action in RUN_ACTIONS:
             return None
-        if action == "trends" and self.number is None:  # the setup's runs: no chip's trends
+        if action in ("trends", "no_trends") and (action == "trends") != (self.number is not None):
             return False
         if action == "show_excluded":
             return parameters[0] != self.view.include_excluded
@@ -195,8 +197,25 @@ class HistoryScreen(FilteredScreen):
     def action_cycle_light(self) -> None:
         self._set_view(light=LIGHT_STATES[(LIGHT_STATES.index(self.view.light) + 1) % len(LIGHT_STATES)])
 
-    def action_cycle_sort(self) -> None:
-        self._set_view(sort=(self.view.sort + 1) % len(SORTABLE), descending=False)
+    def action_sort_by(self) -> None:
+        """The sortable columns in a list, the current one highlighted (choosing it again reverses the order): a
+        history's fifteen were cycled through one `o` at a time."""
+        arrow = "↓" if self.view.descending else "↑"
+        names = [f"{name} {arrow}" if index == self.view.sort else name for index, (name, _, _) in enumerate(SORTABLE)]
+        self.app.push_screen(ChoiceDialog("Sort by", names, self.view.sort), self._sort)
+
+    @on(FrameTable.HeaderClicked)
+    def _header_clicked(self, event: FrameTable.HeaderClicked) -> None:
+        key = next(key for column, key in COLUMNS if column.key == event.column.key)
+        index = next((index for index, (_, by, _) in enumerate(SORTABLE) if by == key), None)
+        if index is None:
+            self.notify(f"the {event.column.title} column does not sort: / filters by its text", title="Sort")
+        self._sort(index)
+
+    def _sort(self, index: int | None) -> None:
+        """Sort by SORTABLE[index], ascending; by the current column again, the other way (None: as it was)."""
+        if index is not None:
+            self._set_view(sort=index, descending=not self.view.descending if index == self.view.sort else False)
 
     def action_reverse_sort(self) -> None:
         self._set_view(descending=not self.view.descending)
@@ -246,9 +265,13 @@ class HistoryScreen(FilteredScreen):
     def action_trends(self) -> None:
         from labtui.tui.trends import TrendsScreen  # the metrics engine: loaded when first asked for
 
-        # `T T` typed ahead: the first one opened it; the setup's runs have no trends (`check_action` hides T)
-        if self.app.screen is self and self.number is not None:
+        if self.app.screen is self and self.number is not None:  # `T T` typed ahead: the first one opened it
             self.app.push_screen(TrendsScreen(self.group, self.number))
+
+    def action_no_trends(self) -> None:
+        """T on the setup's runs, which have no trends: said, where a T learnt on a chip's history did nothing."""
+        self.notify("trends are a chip's (its Dirac point, photoresponse, dark current): open a chip's history; the "
+                    "calibrations' own values: `labtui metrics --proc LaserCalibration`", title="Trends")
 
     def action_copy_paths(self) -> None:
         rows = self.chosen()

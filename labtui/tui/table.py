@@ -79,6 +79,18 @@ class FrameTable(ScrollView, can_focus=True):
 
         row: dict  # never None: enter on an empty table chooses nothing
 
+    class HeaderClicked(Message):
+        """A click on a column's title (to sort by it)."""
+
+        def __init__(self, table: FrameTable, column: Column) -> None:
+            super().__init__()
+            self.table = table
+            self.column = column
+
+        @property
+        def control(self) -> FrameTable:
+            return self.table
+
     def __init__(
         self, columns: Iterable[Column], *, key: str | None = None, selectable: bool = False, id: str | None = None,
         choosable: bool = True, fixed: int = 0,
@@ -221,6 +233,15 @@ class FrameTable(ScrollView, can_focus=True):
     async def _on_click(self, event: events.Click) -> None:
         if event.y >= 1:
             self.cursor = int(self.scroll_y) + event.y - 1
+        elif (column := self.column_at(event.x)) is not None:
+            self.post_message(self.HeaderClicked(self, column))
+
+    def column_at(self, x: int) -> Column | None:
+        """The column drawn at cell `x` of a line in view (None: between two, or past the last); the pinned columns
+        stay put, the others move with the sideways scroll (`_in_view`)."""
+        at = x if x < min(self._pinned(), self.scrollable_content_region.width) else x + self._stop()
+        return next((column for column, start, width in zip(self.columns, self._starts(), self._widths, strict=True)
+                     if start <= at < start + width), None)
 
     # -- drawing ----------------------------------------------------------------------------------------------
     def _starts(self) -> list[int]:
