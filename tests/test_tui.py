@@ -26,7 +26,7 @@ from textual.command import CommandList
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import OptionList, ProgressBar, RichLog
+from textual.widgets import Input, OptionList, ProgressBar, RichLog
 
 import labtui.core.datablock
 from labtui.cli import EXIT_USAGE, main
@@ -537,6 +537,12 @@ async def test_history_filters_by_procedure_light_and_text(lab: Lab) -> None:
         await pilot.press("slash", *"qqq", "enter", "p")  # nothing matches: p says so instead of doing nothing
         await settle(pilot)
         assert column(app, "seq") == [] and any("no run in view" in note.message for note in said(app))
+        await pilot.press("slash", "escape")  # esc clears the filter, back on the runs (enter kept it)
+        await settle(pilot)
+        assert column(app, "seq") == [2, 3] and app.screen.focused is table(app)
+        assert app.screen.query_one("#filter", Input).value == ""
+        await pilot.press("escape")  # from the runs: back to the chips
+        assert isinstance(app.screen, ChipsScreen)
 
 
 async def test_an_empty_history_view_says_why(lab: Lab) -> None:

@@ -57,7 +57,8 @@ class HistoryScreen(FilteredScreen):
         "Every run of the chip, oldest first; seq numbers the whole history and never changes with a filter; done "
         "✗ marks an aborted run (short of the sweep or the time its header promises: its quantities are of the rows "
         "it has); ★⊘#✎ a star, an exclusion, tags and a note. "
-        "t and l filter by procedure and light, / by text in the information, summary, tags or note. space selects "
+        "t and l filter by procedure and light, / by text in the information, summary, tags or note (enter keeps "
+        "the text, esc clears it). space selects "
         "(or unselects) the run under the cursor for p (plot; excluded runs stay out unless X shows them) and y / Y "
         "(copy). o sorts by a column chosen from a list (or click its title; the same column again reverses), O "
         "reverses. CNP (IVg), ΔI, ΔI/I and responsivity (It) are the derived quantities (`labtui metrics`); enter "
@@ -106,7 +107,8 @@ class HistoryScreen(FilteredScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="/ filter: text in information, summary, tags or note", id="filter")
+        yield Input(placeholder="/ filter: text in information, summary, tags or note (enter keeps, esc clears)",
+                    id="filter")
         yield FrameTable([column for column, _ in COLUMNS], key="run_id", selectable=True, id="runs",
                          fixed=2)  # seq and date: which run a row is, however far it scrolls
         yield Shown(id="status").data_bind(text=HistoryScreen.status)
@@ -183,8 +185,10 @@ class HistoryScreen(FilteredScreen):
         self.set_focus(self.query_one(FrameTable))
 
     def action_back(self) -> None:
-        """Esc leaves the filter field first (keeping the filter), then the screen."""
-        if isinstance(self.focused, Input):
+        """Esc in the filter field clears it and goes back to the runs (enter keeps it), as in a pager's search;
+        from the runs it leaves the screen."""
+        if isinstance(field := self.focused, Input):
+            field.clear()
             self.set_focus(self.query_one(FrameTable))
         else:
             super().action_back()
