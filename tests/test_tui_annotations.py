@@ -359,6 +359,37 @@ async def test_run_detail_lists_every_annotation_with_who_and_when(lab: Lab) -> 
         assert "bo  starred" in text and "bo  note: good one" in text
 
 
+async def test_the_annotation_keys_in_a_run_detail_act_on_that_run_and_show_it_again(lab: Lab) -> None:
+    """The detail said `none (* star, x exclude, # tag, n note)` and those keys did nothing there. Now each acts on
+    the run shown, not on the history's selection, and the detail opens again with the annotation in it; a question
+    cancelled opens it again unchanged."""
+    runs = read_runs(lab)
+    shown, selected = runs["run_id"][1], runs["run_id"][0]
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_chip(pilot, "67")
+        await pilot.press("space", "j", "enter")  # the first run selected, the detail of the second
+        await settle(pilot)
+        assert "* star · x exclude · # tag · n note · esc close" in app.screen.query_one("#dialog").border_subtitle
+        await pilot.press("asterisk")
+        await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "starred" in dialog_text(app))
+        assert marks(lab)[shown]["starred"] and selected not in marks(lab)
+        await pilot.press("n")
+        await answer(pilot, "gate leak at -5 V")
+        await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "gate leak" in dialog_text(app))
+        await pilot.press("number_sign")
+        await settle(pilot)
+        await pilot.press("escape")  # the tag's question cancelled: the detail again, as it was
+        await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog))
+        await pilot.press("x")
+        await answer(pilot, "contact lost")
+        await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "contact lost" in dialog_text(app))
+        assert marks(lab)[shown]["excluded"] and not marks(lab)[shown]["tags"]
+        await pilot.press("escape")
+        assert isinstance(app.screen, HistoryScreen)
+        assert table(app).selected == {selected}  # the history's selection is as it was
+
+
 async def test_annotations_from_another_process_show_up_by_themselves(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 30)) as pilot:

@@ -302,17 +302,28 @@ class HistoryScreen(FilteredScreen):
 
     # -- annotations ------------------------------------------------------------------------------------------
     def action_star(self) -> None:
-        rows = self.chosen()
-        if rows.height:
-            self.annotate(rows, _star_or_unstar)
+        self._star(self.chosen())
 
     def action_exclude(self) -> None:
+        self._exclude(self.chosen())
+
+    def action_tag(self) -> None:
+        self._tag(self.chosen())
+
+    def action_note(self) -> None:
+        self._note(self.chosen())
+
+    def _star(self, rows: pl.DataFrame, then: Callable[[], object] | None = None) -> None:
+        """`then`: called when the change is done (or asked for and cancelled); a run's detail opens again."""
+        if rows.height:
+            self.annotate(rows, _star_or_unstar, then=then)
+
+    def _exclude(self, rows: pl.DataFrame, then: Callable[[], object] | None = None) -> None:
         """Exclude, asking why; on runs that are all excluded already, include them again."""
-        rows = self.chosen()
         if not rows.height:
             return
         if rows["excluded"].all():
-            self.annotate(rows, Change("include"))
+            self.annotate(rows, Change("include"), then=then)
             return
         self._ask(
             rows,
@@ -320,10 +331,10 @@ class HistoryScreen(FilteredScreen):
             f"Why leave {_these(rows)} out of trends and figures? (e.g. contact lost at 40 s)",
             "",
             partial(Change, "exclude"),  # an empty reason is refused, said and asked for again
+            then,
         )
 
-    def action_tag(self) -> None:
-        rows = self.chosen()
+    def _tag(self, rows: pl.DataFrame, then: Callable[[], object] | None = None) -> None:
         if rows.height:
             self._ask(
                 rows,
@@ -331,10 +342,10 @@ class HistoryScreen(FilteredScreen):
                 f"A tag for {_these(rows)} (e.g. 455 nm power series); -tag removes it",
                 "",
                 partial(_tag_change, rows),
+                then,
             )
 
-    def action_note(self) -> None:
-        rows = self.chosen()
+    def _note(self, rows: pl.DataFrame, then: Callable[[], object] | None = None) -> None:
         if rows.height:
             self._ask(
                 rows,
@@ -342,35 +353,40 @@ class HistoryScreen(FilteredScreen):
                 f"The note of {_these(rows)} (empty clears it)",
                 rows["note"][0] or "",
                 lambda text: Change("note", text),
+                then,
             )
 
     def _ask(
-        self, rows: pl.DataFrame, title: str, prompt: str, value: str, change: Callable[[str], Change | None]
+        self, rows: pl.DataFrame, title: str, prompt: str, value: str, change: Callable[[str], Change],
+        then: Callable[[], object] | None,
     ) -> None:
         what = f"{title} · {_runs_label(rows)}"
 
         def answered(text: str | None) -> None:
             if text is None:
+                if then is not None:
+                    then()
                 return
             try:
                 wanted = change(text.strip())
-                if wanted is not None:
-                    check_length(wanted)
+                check_length(wanted)
             except LabtuiError as exc:  # what was typed cannot be stored (a `;` in a tag, too long): ask again,
                 self.app.push_screen(TextDialog(what, prompt, text, problem=str(exc)), answered)  # saying why
                 return
-            if wanted is not None:  # not written (a read-only store): asked again with the text, saying why
-                self.annotate(rows, wanted, lambda problem: self.app.push_screen(
-                    TextDialog(what, prompt, text, problem=problem), answered))
+            # not written (a read-only store): asked again with the text, saying why
+            self.annotate(rows, wanted, lambda problem: self.app.push_screen(
+                TextDialog(what, prompt, text, problem=problem), answered), then=then)
 
         self.app.push_screen(TextDialog(what, prompt, value), answered)
 
     @work(group="annotate", exit_on_error=False)
     async def annotate(self, rows: pl.DataFrame, change: Change | Callable[[pl.DataFrame], Change],
-                       not_written: Callable[[str], object] | None = None) -> None:
+                       not_written: Callable[[str], object] | None = None, *,
+                       then: Callable[[], object] | None = None) -> None:
         """Apply `change`, or the change a toggle makes of the runs' annotations as stored now: the table's rows
         are those of its last reload, so a second * pressed before it starred the runs again. `not_written` gets
-        the problem when the store refuses the change (else it is the worker's error): a typed text is not lost."""
+        the problem when the store refuses the change (else it is the worker's error): a typed text is not lost.
+        `then` is called once the change is stored or found needless."""
         async with self.annotating:
             if callable(change):
                 change = change(await asyncio.to_thread(self.lab.store.as_annotated, rows))
@@ -383,12 +399,15 @@ class HistoryScreen(FilteredScreen):
                 return
             if action is None:
                 self.notify(f"nothing to change: {_runs_label(rows)} already as asked", title="Annotation")
-                return
-            changed = len(action.run_ids)  # the others were already so
-            label = _runs_label(rows) if changed == rows.height else f"{counted(changed, 'run')} of {rows.height}"
-            self.undoable.append((action, label))  # under the lock: a u waiting for it undoes this change
-        self.notify(f"{action.describe()}: {label} · u undoes", title="Annotation")
-        self.reload()
+            else:
+                changed = len(action.run_ids)  # the others were already so
+                label = _runs_label(rows) if changed == rows.height else f"{counted(changed, 'run')} of {rows.height}"
+                self.undoable.append((action, label))  # under the lock: a u waiting for it undoes this change
+        if action is not None:
+            self.notify(f"{action.describe()}: {label} · u undoes", title="Annotation")
+            self.reload()
+        if then is not None:
+            then()
 
     @work(group="annotate", exit_on_error=False)
     async def action_undo(self) -> None:
@@ -403,9 +422,18 @@ class HistoryScreen(FilteredScreen):
 
     @on(FrameTable.Chosen, "#runs")
     def _detail(self, event: FrameTable.Chosen) -> None:
-        dialog = run_dialog(self.lab.store.manifest(), event.row["run_id"], self.lab)
+        self._open_detail(event.row["run_id"])
+
+    def _open_detail(self, run_id: str) -> None:
+        dialog = run_dialog(self.lab.store.manifest(), run_id, self.lab, partial(self._annotate_shown, run_id))
         if dialog is not None:
             self.app.push_screen(dialog)
+
+    def _annotate_shown(self, run_id: str, action: str) -> None:
+        """An annotation key in a run's detail: on that run alone, then its detail again, the annotation in it."""
+        rows = self.runs.filter(pl.col("run_id") == run_id)
+        act = {"star": self._star, "exclude": self._exclude, "tag": self._tag, "note": self._note}[action]
+        act(rows, partial(self._open_detail, run_id))
 
 
 def _tag_change(rows: pl.DataFrame, text: str) -> Change:

@@ -1,12 +1,14 @@
 """One run's detail, as Enter in a history opens it: the run at a glance, its derived quantities, its annotations,
-every manifest field and header parameter, and the quantities' definitions."""
+every manifest field and header parameter, and the quantities' definitions; the annotation keys act on the run."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import polars as pl
+from textual.binding import Binding
 
 from labtui.core.annotations import log_lines
 from labtui.core.history import summary_line
@@ -19,10 +21,33 @@ if TYPE_CHECKING:
     from labtui.tui.app import LabApp
 
 
-def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -> FieldsDialog | None:
+class RunDetail(FieldsDialog):
+    """A run's fields; `*`, `x`, `#` and `n` close it and hand `annotate` the action for this run alone (in the
+    history they act on its selection), which it shows again after: it said `none (* star, …)`, and those keys did
+    nothing here."""
+
+    BINDINGS = [
+        Binding("asterisk", "annotate('star')", "Star"),
+        Binding("x", "annotate('exclude')", "Exclude"),
+        Binding("number_sign", "annotate('tag')", "Tag"),
+        Binding("n", "annotate('note')", "Note"),
+    ]
+    hint = "* star · x exclude · # tag · n note · esc close"
+
+    def __init__(self, title: str, fields: Iterable[tuple[str, object]], annotate: Callable[[str], object]) -> None:
+        super().__init__(title, fields)
+        self.annotate = annotate
+
+    def action_annotate(self, action: str) -> None:
+        self.dismiss(False)
+        self.annotate(action)
+
+
+def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp, annotate: Callable[[str], object]) -> RunDetail | None:
     """What a physicist opens a run for first: its derived quantities with their definitions and every annotation
     (who, when in the lab's time, and what); then every manifest field (each UTC time also in the lab's zone) and
-    its header parameters spelled out. The quantities came after ~40 lines of fields, below the dialog's fold."""
+    its header parameters spelled out. The quantities came after ~40 lines of fields, below the dialog's fold.
+    `annotate`: what an annotation key in it does (`RunDetail`)."""
     rows = manifest.filter(pl.col("run_id") == run_id)
     if not rows.height:
         return None
@@ -30,16 +55,14 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -
     text = fields.pop("parameters")
     parameters = run_parameters(text)
     glance = rows.select(summary_line()).item()
-    if lab is not None:
-        glance += f" · {fields['start_time_utc'].astimezone(lab.config.zone):%Y-%m-%d %H:%M}"
+    glance += f" · {fields['start_time_utc'].astimezone(lab.config.zone):%Y-%m-%d %H:%M}"
     items: list[tuple[str, object]] = [("run", glance)]  # at a glance, first
-    if lab is not None:
-        items += quantity_items(lab.store.metrics(), run_id, lab.config.procedures_file, lab.config.metrics)
-        lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
-        items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
+    items += quantity_items(lab.store.metrics(), run_id, lab.config.procedures_file, lab.config.metrics)
+    lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
+    items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
     for name, value in fields.items():
         items.append((name, value))
-        if lab is not None and isinstance(value, dt.datetime) and name.endswith("_utc"):
+        if isinstance(value, dt.datetime) and name.endswith("_utc"):
             zone, local = lab.config.zone, value.astimezone(lab.config.zone)
             items.append((f"{name.removesuffix('_utc')}_local", f"{local:%Y-%m-%d %H:%M:%S} {local:%Z} ({zone.key})"))
     if parameters is None:  # a hand edit of the manifest: said, where the header's values would be
@@ -47,7 +70,7 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp | None = None) -
                                   f"--force {fields['source_file']}` reads its raw file again"))
     else:
         items += [(f"· {key}", value) for key, value in parameters.items()]
-    if lab is not None:  # last: a dozen definitions put the run's own fields pages down
-        items.append(("definitions", "of the quantities above, with the lab's windows"))
-        items += definition_items(fields["proc"], lab.config.procedures_file, lab.config.metrics)
-    return FieldsDialog(f"Run {run_id} · {fields['source_file']}", items)
+    # last: a dozen definitions put the run's own fields pages down
+    items.append(("definitions", "of the quantities above, with the lab's windows"))
+    items += definition_items(fields["proc"], lab.config.procedures_file, lab.config.metrics)
+    return RunDetail(f"Run {run_id} · {fields['source_file']}", items, annotate)
