@@ -193,6 +193,29 @@ def test_two_runs_in_one_file_are_said_not_only_their_span_judged(lab: Lab) -> N
     }
 
 
+def test_a_run_dated_far_from_its_path_and_a_column_without_a_reading_are_said(lab: Lab) -> None:
+    """A header from a computer whose clock was reset (2001 among 2025's runs) and a current that is all NaN were
+    staged without a word. An overnight run, a day after its folder's date, is no news; nor is a path without a day
+    or a sensor column all NaN (the sensor off, as in every real file)."""
+    lab.write("2025-10-13/IVg2025-10-13_1.csv", raw_csv("IVg", start=epoch(2001, 9, 8, 12)))
+    lab.write("2025-10-13/It2025-10-13_2.csv", raw_csv("It", start=epoch(2025, 10, 14, 11)))  # overnight
+    lab.write("misc/It_3.csv", raw_csv("It", start=epoch(2025, 1, 1, 12)))
+    no_current = [",".join([row.split(",")[0], "nan", *row.split(",")[2:]]) for row in it_rows()]
+    lab.write("2025-10-13/It2025-10-13_4.csv", raw_csv("It", rows=no_current, start=epoch(2025, 10, 13, 13)))
+    report = lab.stage()
+    assert report.staged == 4
+    assert report.warned == {
+        "2025-10-13/IVg2025-10-13_1.csv": [
+            "the header's start time is on 2001-09-08, 8,801 days from the 2025-10-13 its path names: the "
+            "acquisition computer's clock was off? The run is dated by its header"],
+        "2025-10-13/It2025-10-13_4.csv": [
+            "no reading in 'I (A)': not one finite value (the instrument off, or not connected?)"],
+    }
+    [dated] = [finding for finding in validate(lab.config).findings if finding.code == FindingCode.DATED_APART]
+    assert dated.severity == "warning" and [item.split()[-1] for item in dated.items] == [
+        "2025-10-13/IVg2025-10-13_1.csv"]
+
+
 def test_incomplete_runs_are_staged_and_flagged(lab: Lab) -> None:
     lab.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:12]))
     lab.write("a/IVg2025-10-13_2.csv", raw_csv("IVg", rows=["0.0,1e-6,nan,nan,nan", "-0.5,1e-6,nan,nan,nan"]))

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 TIME_SCALE_OFF = 10  # an It run spanning this many times its header's length has its time in another unit
 SWEEP_JUMP_STEPS = 2.5  # a sweep leaping more of its steps than this between two rows is said (real ones: 1)
 LIGHT_THRESHOLD_V = 0.1  # the lab's rule: light ⇔ Laser voltage ≥ 0.1 V
+DATE_IN_PATH = r"\d{4}-\d{2}-\d{2}"  # a day in a raw file's path (`2025-10-13/IVg2025-10-13_1.csv`): the last names it
+DATE_SLACK_DAYS = 1  # a run queued on day D may start on D+1 (an overnight queue): only more is said
 
 
 def run_id_for(source_file: str, start_time_utc: dt.datetime) -> str:
@@ -241,12 +244,14 @@ def build_row(
     light = has_light(header)
     chip = chip_name_of(fields.get("chip_group"), fields.get("chip_number"))
     complete, notes = is_complete(header.spec.completeness, header, frame)
+    date = local_date(header.start_time_utc, zone)
+    notes += _unread_columns(header, frame) + _dated_apart(source_file, date)
     known: dict[str, Any] = {name: fields.get(name) for name in _FIELD_COLUMNS}
     row = ManifestRow(
         run_id=run_id_for(source_file, header.start_time_utc),
         source_file=source_file,
         proc=header.proc,
-        date_local=local_date(header.start_time_utc, zone),
+        date_local=date,
         start_time_utc=header.start_time_utc,
         file_idx=fields.get("file_idx"),
         chip_name=chip,
@@ -267,6 +272,33 @@ def build_row(
         **known,
     )
     return row, notes
+
+
+def _unread_columns(header: Header, frame: pl.DataFrame) -> list[str]:
+    """A note for each of the procedure's columns (its completeness column aside, which `is_complete` judges) with
+    not one finite value: a run whose current is all NaN staged as done, said only by its metrics' remarks."""
+    judged = header.spec.completeness.column if header.spec.completeness else None
+    names = [name for name in header.spec.required_columns if name != judged and name not in header.spec.text_columns]
+    stored = [snake_column(name) for name in names]
+    if not names or not frame.height or frame.select(stored).dtypes != [pl.Float64] * len(stored):
+        return []
+    read = frame.select(pl.col(stored).is_finite().any()).row(0)
+    return [f"no reading in {name!r}: not one finite value (the instrument off, or not connected?)"
+            for name, any_finite in zip(names, read, strict=True) if not any_finite]
+
+
+def _dated_apart(source_file: str, date: dt.date) -> list[str]:
+    """A note when the run's local date is more than `DATE_SLACK_DAYS` from the last day its path names: a header
+    from a computer whose clock was reset dated a run 2001 among 2025's, and nothing said so."""
+    named = re.findall(DATE_IN_PATH, source_file)
+    try:
+        day = dt.date.fromisoformat(named[-1]) if named else None
+    except ValueError:  # `2025-13-45`: no day
+        return []
+    if day is None or abs((date - day).days) <= DATE_SLACK_DAYS:
+        return []
+    return [f"the header's start time is on {date}, {abs((date - day).days):,} days from the {day} its path names: "
+            "the acquisition computer's clock was off? The run is dated by its header"]
 
 
 _FIELD_COLUMNS = (

@@ -30,6 +30,7 @@ class FindingCode(StrEnum):
     ROW_COUNT_MISMATCH = "row_count_mismatch"
     PARQUET_OF_ANOTHER_RUN = "parquet_of_another_run"
     DATE_LOCAL_MISMATCH = "date_local_mismatch"
+    DATED_APART = "dated_apart"
     ORPHAN_PARQUET = "orphan_parquet"
     DUPLICATE_CONTENT = "duplicate_content"
     SAME_START = "same_start"

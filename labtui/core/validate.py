@@ -24,6 +24,7 @@ from labtui.core.atomic import read_parquet_pinned
 from labtui.core.chip_name import group_spelling
 from labtui.core.config import ConfigError, StagingConfig, default_registry_path
 from labtui.core.errors import first_line
+from labtui.core.extract import DATE_IN_PATH, DATE_SLACK_DAYS
 from labtui.core.findings import MANIFEST_FILE_CODES, SEVERITY_ORDER, Finding, FindingCode, ValidationReport
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
 from labtui.core.lock import read_holder
@@ -172,6 +173,14 @@ def _row_findings(
         FindingCode.DATE_LOCAL_MISMATCH, "error", f"date_local differs from the start time's date in {config.local_tz}",
         label(shifted), "re-stage them (was local_tz changed? `labtui stage` or `--fix` moves them to their dates)",
         restageable(shifted),
+    )
+    named = pl.col("source_file").str.extract_all(DATE_IN_PATH).list.last().str.to_date(strict=False)
+    apart = frame.filter((pl.col("date_local") - named).dt.total_days().abs() > DATE_SLACK_DAYS)
+    findings += _finding(
+        FindingCode.DATED_APART, "warning",
+        f"runs whose start is more than {counted(DATE_SLACK_DAYS, 'day')} from the day in their raw file's path",
+        label(apart), "the acquisition computer's clock was off? Each run is dated by its header's Start time: "
+        "correct it in the raw file, then `labtui restage FILE`",
     )
     aborted = frame.filter(~pl.col("is_complete"))
     findings += _finding(
