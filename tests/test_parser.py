@@ -104,10 +104,28 @@ def test_a_prefixed_unit_gives_the_number_written_without_it(text: str, unit: st
         ("Run ID", "run_id_"),
         ("date", "date_"),
         ("Proc.", "proc_"),
+        # letters outside ASCII spelt in it: dropped, `I (µA)` read as amperes, `Δt (s)` as `t (s)`
+        ("I (µA)", "i_ua"),
+        ("I (μA)", "i_ua"),  # the Greek mu, as the micro sign
+        ("R (kΩ)", "r_kohm"),
+        ("T (°C)", "t_degc"),
+        ("λ (nm)", "lambda_nm"),
+        ("Δt (s)", "delta_t_s"),
+        ("Medición", "medicion"),
+        ("I² (A²)", "i2_a2"),
+        ("😀 (V)", "v"),
     ],
 )
 def test_snake_column_names(raw: str, stored: str) -> None:
     assert snake_column(raw) == stored
+
+
+def test_a_column_named_apart_by_a_greek_letter_alone_is_no_duplicate() -> None:
+    """`Δt (s)` beside `t (s)` was rejected as `column 'Δt (s)' appears twice`: both were stored as `t_s`."""
+    columns = [*IT_COLUMNS, "Δt (s)", "Ig (µA)"]
+    rows = [f"{row},0.1,2.5" for row in it_rows()]
+    header = parse_header(raw_csv("It", columns=columns, rows=rows), REGISTRY)
+    assert header.stored_columns[-2:] == ["delta_t_s", "ig_ua"]
 
 
 def test_free_text_kept_verbatim_with_colons_trailing_spaces_and_latin1() -> None:

@@ -617,7 +617,7 @@ async def test_history_sorts_and_reverses(lab: Lab) -> None:
         await pilot.press("o", "escape")  # nothing chosen: as it was
         await settle(pilot)
         assert isinstance(app.screen, HistoryScreen) and "sort: proc ↓" in text_of(app, "#status")
-        await pilot.press("o", *"jjj", "enter")  # light, done, then the marks column: fixed width, widened for its arrow
+        await pilot.press("o", *"jjj", "enter")  # light, done, then the marks: fixed width, widened for its arrow
         await settle(pilot)
         assert "★⊘#✎ ↑" in table(app).render_line(0).text
 

@@ -12,4 +12,6 @@ labtui would read differently from the same file.
 # 2: a sweep that stops away from 0 is aborted also when its header's step is missing or unreadable (judged by the
 # data's own step); a quote left open in a text column rejects the file (it swallowed the rows up to the next one).
 # 3: a row records its procedure's registry entry (`procedure_rules`), which a later edit of the entry is judged by.
-EXTRACTION_RULES = 3
+# 4: a column name's letters outside ASCII are spelt in it (`I (µA)` stored as `i_ua`, was `i_a`; `Δt (s)` as
+# `delta_t_s`, was `t_s`, which rejected a file that also had `t (s)`).
+EXTRACTION_RULES = 4

@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import string
+import unicodedata
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -35,9 +36,31 @@ READER_COLUMNS = PARTITION_KEYS | {"date_local", "seq"}
 def snake_column(raw_name: str) -> str:
     """`Vg (V)` → `vg_v`, `Plate T (degC)` → `plate_t_degc`: the stored name of a data column. A name readers add
     (`READER_COLUMNS`: `Date` → `date_`, `Seq` → `seq_`) gets a trailing `_`, which no other stored name has: else
-    the reader's value would take the data's place."""
-    name = _SNAKE.sub("_", raw_name.strip().lower()).strip("_") or "column"
+    the reader's value would take the data's place. Letters outside ASCII are spelt in it (`_in_ascii`)."""
+    ascii_name = raw_name if raw_name.isascii() else _in_ascii(raw_name)
+    name = _SNAKE.sub("_", ascii_name.strip().lower()).strip("_") or "column"
     return f"{name}_" if name in READER_COLUMNS else name
+
+
+# as units spell them in ASCII (NFKD makes the µ and Ω signs these), and λ as English does (Unicode: `lamda`)
+_SPELT = {"μ": "u", "Ω": "ohm", "°": "deg", "λ": " lambda "}
+
+
+def _in_ascii(name: str) -> str:
+    """`I (µA)` → `I (uA)`, `R (kΩ)` → `R (kohm)`, `T (°C)` → `T (degC)`, `Δt (s)` → ` delta t (s)`, `é` → `e`:
+    dropped, these letters took the unit from a name (`I (µA)` stored as `i_a`, in amperes) or made two names one
+    (`Δt (s)` and `t (s)`, a file rejected for a duplicate column it did not have)."""
+    spelt = []
+    for char in unicodedata.normalize("NFKD", name):
+        if char.isascii():
+            spelt.append(char)
+        elif char in _SPELT:
+            spelt.append(_SPELT[char])
+        elif unicodedata.name(char, "").startswith("GREEK"):  # `GREEK CAPITAL LETTER DELTA` → ` delta `
+            spelt.append(f" {unicodedata.name(char).split()[-1].lower()} ")
+        elif not unicodedata.combining(char):  # an accent goes with its letter (é → e); any other sign separates
+            spelt.append(" ")
+    return "".join(spelt)
 
 
 class ParameterSpec(BaseModel):
