@@ -120,6 +120,16 @@ def test_snake_column_names(raw: str, stored: str) -> None:
     assert snake_column(raw) == stored
 
 
+def test_a_text_parameter_pymeasure_left_unset_is_no_value() -> None:
+    """PyMeasure writes an unset parameter as `None`: a chip was filed as `None80`, and 39 real files' Information
+    read `None` as if someone had typed it. A number's `None` was already no number, said."""
+    header = parse_header(raw_csv("It", params={"Chip group name": "None", "Information": " None"}), REGISTRY)
+    assert header.fields["chip_group"] is None and header.fields["information"] is None
+    assert header.fields["chip_number"] == 67 and not header.warnings
+    assert parse_header(raw_csv("It", params={"Information": "None of the pulses"}), REGISTRY).fields[
+        "information"] == "None of the pulses"
+
+
 def test_a_column_named_apart_by_a_greek_letter_alone_is_no_duplicate() -> None:
     """`Δt (s)` beside `t (s)` was rejected as `column 'Δt (s)' appears twice`: both were stored as `t_s`."""
     columns = [*IT_COLUMNS, "Δt (s)", "Ig (µA)"]

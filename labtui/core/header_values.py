@@ -61,9 +61,11 @@ def parse_integer(text: str) -> int | None:
 
 def typed_value(key: str, text: str, spec: ParameterSpec, line: int, warnings: list[str]) -> Any:
     """Header parameter `key`'s text on `line` as its registry `spec` types it; None, with a warning, for a value that
-    is no such number or lies outside the spec's bounds (a slip: the run stages, the field is empty)."""
+    is no such number or lies outside the spec's bounds (a slip: the run stages, the field is empty). A text of
+    `None` is how PyMeasure writes a parameter left unset: no value (a chip filed as `None80`, an Information of
+    `None` shown as if someone had typed it)."""
     if spec.type == "str":
-        return text
+        return None if text.strip() == "None" else text
     value = parse_integer(text) if spec.type == "int" else parse_number(text, spec)
     if value is None or not (spec.type == "int" or math.isfinite(value)):
         expected = "an integer" if spec.type == "int" else f"a finite number{f' in {spec.unit}' if spec.unit else ''}"
