@@ -88,11 +88,31 @@ def test_undo_puts_back_the_previous_state_as_new_records(lab: Lab) -> None:
                                         Change("star")], author="ana")
     before = read_log(store).height
     undone = undo(store, action.id, author="ana")
-    assert undone is not None and set(undone.run_ids) == set(runs["run_id"][:2])
+    assert undone is not None and undone.action is not None and set(undone.action.run_ids) == set(runs["run_id"][:2])
+    assert undone.kept == 0 and undone.describe() == ""
     assert state(lab) == {1: {"starred": False, "excluded": True, "exclude_reason": "noisy", "tags": ["keep"],
                               "note": None}}
     assert read_log(store).height > before  # the undo is a new action; the undone one is still in the log
     assert undo(store, "no-such-action", author="ana") is None
+
+
+def test_undo_leaves_an_annotation_someone_changed_since(lab: Lab) -> None:
+    """A colleague re-excluded a run (from the CLI) after ana's exclusion: ana's undo put back the state before hers
+    and erased the colleague's without a word. Now that annotation stays as the colleague left it, and it is said;
+    the rest of the action (its other run, its tag) is undone."""
+    store, runs = lab.config.store_root, chip(lab)
+    action = annotate(store, runs[:2], [Change("exclude", "reason A"), Change("tag", "t")], author="ana")
+    annotate(store, runs[:1], [Change("include")], author="bo")
+    annotate(store, runs[:1], [Change("exclude", "reason B")], author="bo")
+    undone = undo(store, action.id, author="ana")
+    assert undone is not None and undone.kept == 1 and undone.kept_by == ("bo",)
+    assert undone.describe() == "; 1 annotation left as bo changed it since"
+    assert state(lab) == {1: {"starred": False, "excluded": True, "exclude_reason": "reason B", "tags": [],
+                              "note": None}}
+    again = annotate(store, runs[1:2], [Change("star")], author="ana")
+    annotate(store, runs[1:2], [Change("unstar")], author="bo")
+    everything_changed = undo(store, again.id, author="ana")
+    assert everything_changed is not None and everything_changed.action is None and everything_changed.kept == 1
 
 
 @pytest.mark.parametrize(("kind", "value"), [("exclude", " "), ("tag", "a;b"), ("tag", ""), ("untag", "x\ny"),

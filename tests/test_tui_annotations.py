@@ -55,6 +55,23 @@ async def test_the_star_key_toggles_as_often_as_it_is_pressed(lab: Lab) -> None:
         assert not marks(lab).get(first, {"starred": False})["starred"]
 
 
+async def test_undo_says_what_a_colleague_changed_since_and_leaves_it(lab: Lab) -> None:
+    """u put back the state before the user's exclusion, erasing the one a colleague made since from the CLI."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        runs = read_runs(lab)
+        await pilot.press("x")
+        await answer(pilot, "reason A")
+        annotate(lab.config.store_root, runs.head(1), [Change("include")], author="bo")
+        annotate(lab.config.store_root, runs.head(1), [Change("exclude", "reason B")], author="bo")
+        await pilot.press("u")
+        await settle(pilot)
+        assert marks(lab)[runs["run_id"][0]]["exclude_reason"] == "reason B"
+        assert said(app)[-1].message == ("nothing undone: excluded: reason A: seq 1; 1 annotation left as bo changed "
+                                         "it since")
+
+
 async def test_a_note_the_store_refuses_is_asked_again_with_its_text(lab: Lab) -> None:
     """On a read-only store the typed text was lost: the error said, and `n` opened an empty field."""
     app = LabApp(lab.config)

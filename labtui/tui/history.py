@@ -416,8 +416,11 @@ class HistoryScreen(FilteredScreen):
                 self.notify("no annotation of yours to undo here", title="Undo")
                 return
             last, runs = self.undoable.pop()
-            await asyncio.to_thread(self.lab.store.undo, last)
-        self.notify(f"undone: {last.describe()}: {runs}", title="Annotation")
+            undone = await asyncio.to_thread(self.lab.store.undo, last)
+        if undone is not None and undone.action is None:
+            self.notify(f"nothing undone: {last.describe()}: {runs}{undone.describe()}", title="Annotation")
+            return
+        self.notify(f"undone: {last.describe()}: {runs}{undone.describe() if undone else ''}", title="Annotation")
         self.reload()
 
     @on(FrameTable.Chosen, "#runs")

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # imported when first used: the dashboard is painted from the
     # (and everything that reads with it) is loaded; the writers, the watcher and the checks come later still
     import polars as pl
 
-    from labtui.core.annotations import Action, Change
+    from labtui.core.annotations import Action, Change, Undone
     from labtui.core.chip_params import ChipParams
     from labtui.core.findings import ValidationReport
     from labtui.core.fixes import FixReport
@@ -235,10 +235,11 @@ class Store:
         runs = staged_now(runs.select("run_id", "source_file"), self.manifest())
         return annotate(self.config.store_root, runs, [change], author=default_author(self.config.user))
 
-    def undo(self, action: Action) -> None:
+    def undo(self, action: Action) -> Undone | None:
         from labtui.core.annotations import default_author, undo
 
-        undo(self.config.store_root, action.id, author=default_author(self.config.user), manifest=self.manifest())
+        return undo(self.config.store_root, action.id, author=default_author(self.config.user),
+                    manifest=self.manifest())
 
     def watcher(
         self, on_event: Callable[[WatchEvent], object], on_measuring: Callable[[tuple[Measured, ...]], object]

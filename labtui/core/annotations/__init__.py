@@ -5,7 +5,7 @@ now (the current annotations, joined onto runs, filtered, shown); `edits.py` the
 annotation of the runs it changes, undo, re-attaching the annotations of re-staged runs).
 """
 
-from labtui.core.annotations.edits import Orphans, annotate, orphans, reattach, undo
+from labtui.core.annotations.edits import Orphans, Undone, annotate, orphans, reattach, undo
 from labtui.core.annotations.log import (
     ACTIONS_DIR,
     KINDS,
@@ -46,6 +46,7 @@ __all__ = [
     "AnnotationKind",
     "Change",
     "Orphans",
+    "Undone",
     "annotate",
     "annotate_runs",
     "annotation_log",

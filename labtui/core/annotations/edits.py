@@ -38,8 +38,28 @@ def annotate(store_root: Path, runs: pl.DataFrame, changes: Sequence[Change], *,
     return write_action(store_root, records, author=author) if records else None
 
 
-def undo(store_root: Path, action_id: str, *, author: str, manifest: pl.DataFrame | None = None) -> Action | None:
+@dataclass(frozen=True)
+class Undone:
+    """What `undo` did: the action that put annotations back (None when none was left to put back), and who changed
+    the annotations it left alone (`undo`)."""
+
+    action: Action | None
+    kept: int = 0  # a run's annotation (its star, exclusion, a tag or its note) changed again since the undone action
+    kept_by: tuple[str, ...] = ()  # the authors of those later changes
+
+    def describe(self) -> str:
+        """`; 1 run's annotation left as bo changed it since`, or nothing when every change was put back."""
+        if not self.kept:
+            return ""
+        whose = "annotation" if self.kept == 1 else "annotations"
+        return f"; {self.kept} {whose} left as {', '.join(self.kept_by)} changed it since"
+
+
+def undo(store_root: Path, action_id: str, *, author: str, manifest: pl.DataFrame | None = None) -> Undone | None:
     """Undo an action by writing a new one that puts back what it changed (nothing is deleted); None if unknown.
+
+    A run's annotation that a later action changed again (a colleague's exclusion, from another process) is left as
+    that action made it: putting back the state before the undone action erased the later one without a word.
 
     With the `manifest`, a run re-staged since under a new run_id (its annotations re-attached there) is put back
     under that one: its old run_id is no run any more."""
@@ -48,23 +68,38 @@ def undo(store_root: Path, action_id: str, *, author: str, manifest: pl.DataFram
     if done.is_empty():
         return None
     state = {row["run_id"]: row for row in current_view(log.head(done["_at"].min())).iter_rows(named=True)}  # type: ignore[arg-type]
+    now = staged_as(manifest) if manifest is not None else {}
+    later = {}  # (run_id, what) → the author who changed it after the action, by the run_id it is staged as now
+    for run_id, source, kind, value, by in log.filter(pl.col("_at") > done["_at"].max()).select(
+            "run_id", "source_file", "kind", "value", "author").iter_rows():
+        later[(now.get(source, run_id), _annotation(kind, value))] = by
     restore: dict[tuple[str, str], tuple[str, str, Change]] = {}  # (run_id, what) → the record that restores it
+    kept: set[tuple[str, str]] = set()
     for run_id, source, kind, value in done.select("run_id", "source_file", "kind", "value").iter_rows():
-        was = state.get(run_id, {})
+        was, what, target = state.get(run_id, {}), _annotation(kind, value), now.get(source, run_id)
+        if (target, what) in later:
+            kept.add((target, what))
+            continue
         if kind in ("star", "unstar"):
-            what, change = "star", Change("star" if was.get("starred") else "unstar")
+            change = Change("star" if was.get("starred") else "unstar")
         elif kind in ("exclude", "include"):
-            what = "exclude"
             change = Change("exclude", was["exclude_reason"]) if was.get("excluded") else Change("include")
         elif kind in ("tag", "untag"):
-            what, change = f"tag {value}", Change("tag" if value in (was.get("tags") or []) else "untag", value)
+            change = Change("tag" if value in (was.get("tags") or []) else "untag", value)
         else:
-            what, change = "note", Change("note", was.get("note") or "")
-        restore[(run_id, what)] = (run_id, source, change)
-    if manifest is not None:
-        now = staged_as(manifest)
-        restore = {key: (now.get(source, run_id), source, change) for key, (run_id, source, change) in restore.items()}
-    return write_action(store_root, list(restore.values()), author=author)
+            change = Change("note", was.get("note") or "")
+        restore[(target, what)] = (target, source, change)
+    action = write_action(store_root, list(restore.values()), author=author) if restore else None
+    return Undone(action, len(kept), tuple(sorted({later[key] for key in kept})))
+
+
+def _annotation(kind: str, value: str | None) -> str:
+    """Which of a run's annotations a record sets: its star, its exclusion, one tag, or its note."""
+    if kind in ("star", "unstar"):
+        return "star"
+    if kind in ("exclude", "include"):
+        return "exclude"
+    return f"tag {value}" if kind in ("tag", "untag") else "note"
 
 
 def staged_as(manifest: pl.DataFrame) -> dict[str, str]:
