@@ -597,6 +597,24 @@ def test_cancel_leaves_a_consistent_store_and_the_rest_stages_later(lab: Lab) ->
     assert rest.staged == 20 - report.staged and lab.manifest().height == 20
 
 
+def test_a_run_being_recorded_is_deferred_until_its_cut_row_is_old(lab: Lab) -> None:
+    """A plain stage between two of the acquisition's writes took the run being measured for an aborted one. A file
+    whose last row is cut and that was written seconds ago is busy, and says so; one cut long ago (an acquisition
+    that stopped mid-row) stages, its cut row dropped and said. A file that ends with its row is judged as ever."""
+    cut = raw_csv("It")[:-20]
+    lab.write("a/It2025-10-13_1.csv", cut)
+    live = lab.raw / "a/It2025-10-13_1.csv"
+    now = time.time()
+    os.utime(live, (now, now))
+    report = lab.stage()
+    assert report.staged == 0 and report.busy_files["a/It2025-10-13_1.csv"].startswith(
+        "its last row is cut and it was written 0 s ago: still being recorded? Staged once it is 30 s old")
+    assert "busy a/It2025-10-13_1.csv: its last row is cut" in lab.cli("stage").stdout  # which file, and why
+    os.utime(live, (now - 31, now - 31))
+    report = lab.stage()
+    assert report.staged == 1 and "the last line was unterminated" in report.warned["a/It2025-10-13_1.csv"][0]
+
+
 def test_a_file_renamed_while_staging_is_deferred_not_rejected(lab: Lab) -> None:
     """A name gone since the scan was a reject ("cannot be read: No such file or directory") for a file that no
     longer exists; the new name stages at the next run."""
@@ -609,7 +627,7 @@ def test_a_file_renamed_while_staging_is_deferred_not_rejected(lab: Lab) -> None
             old.rename(new)
 
     report = Stager(replace(lab.config, workers=1), on_event=on_event).run()
-    assert (report.staged, report.rejected, report.busy_files) == (1, 0, ["a/It2025-10-13_2.csv"])
+    assert (report.staged, report.rejected, list(report.busy_files)) == (1, 0, ["a/It2025-10-13_2.csv"])
     assert lab.stage().staged == 1 and lab.manifest().height == 2 and lab.rejects() == {}
 
 

@@ -138,6 +138,8 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
             for record in report.known_rejects:
                 print(shown(f"still rejected {record.headline()} (unchanged since; --force reads it again)"))
         print_warned(report.warned)
+        for source, why in sorted(report.busy_files.items())[:SHOWN_WARNED]:  # which file, and until when
+            print(shown(f"busy {source}: {why}"))
         print(report.line())
         for folder in report.unlisted_folders:
             print(shown(f"labtui: cannot list the raw folder {folder}: its files were not staged"), file=sys.stderr)
@@ -270,4 +272,5 @@ def report_dict(report: StageReport) -> dict[str, object]:
         ],
         "notes": [{"source_file": source, "notes": warnings} for source, warnings in sorted(report.warned.items())],
         "unlisted_folders": report.unlisted_folders,
+        "busy": [{"source_file": source, "why": why} for source, why in sorted(report.busy_files.items())],
     }

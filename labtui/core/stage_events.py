@@ -56,7 +56,7 @@ class StageReport:
     new_store: bool = False  # nothing staged into it before this stage took the lock (its first, of racing ones)
     staged_run_ids: list[str] = field(default_factory=list)
     staged_files: list[str] = field(default_factory=list)
-    busy_files: list[str] = field(default_factory=list)  # deferred: still being written
+    busy_files: dict[str, str] = field(default_factory=dict)  # deferred (still being written) → why
     unlisted_folders: list[str] = field(default_factory=list)  # raw folders that cannot be listed, and why
     new_rejects: list[RejectRecord] = field(default_factory=list)
     known_rejects: list[RejectRecord] = field(default_factory=list)  # unchanged files, rejected before

@@ -226,7 +226,8 @@ class Stager:
             for cand, outcome in skipped:
                 self.report.counts[outcome] += 1
                 if outcome is Outcome.BUSY:
-                    self.report.busy_files.append(cand.source_file)
+                    why = f"written within the last {self.settle:g} s (settle_seconds)"
+                    self.report.busy_files[cand.source_file] = why
                 elif outcome is Outcome.REJECTED:
                     self.report.known_rejects.append(rejects[cand.source_file])
             self.report.read_again = sum(read_again(cand, staged, rejects) for cand in work)
@@ -366,7 +367,7 @@ class Stager:
     def _collect(self, cand: Candidate, result: ChunkResult, rejects: dict[str, RejectRecord]) -> Outcome:
         """Book one worker result (run_id conflicts were settled by `_claim` before any Parquet was written)."""
         if isinstance(result, Busy):
-            self.report.busy_files.append(cand.source_file)
+            self.report.busy_files[cand.source_file] = result.reason
             return Outcome.BUSY
         if isinstance(result, Staged):
             self._committer.pending.append(result)
