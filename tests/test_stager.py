@@ -36,7 +36,7 @@ from labtui.core.stage_chunk import CHUNK_BYTES, CHUNK_FILES, ChunkWorker, chunk
 from labtui.core.stage_events import EventKind, StageEvent
 from labtui.core.stager import Stager
 from labtui.core.validate import validate
-from tests.lab import Lab, epoch, it_rows, ivg_rows, raw_csv
+from tests.lab import OLD_MTIME, Lab, epoch, it_rows, ivg_rows, raw_csv
 from tests.promises import run_content, temp_files
 
 SANTIAGO = "America/Santiago"
@@ -397,7 +397,7 @@ def test_chunks_keep_case_twins_together_and_bound_files_and_bytes() -> None:
 def test_one_chunk_of_good_and_bad_files_stages_each_as_it_would_alone(tmp_path: Path) -> None:
     """One worker reads all six files as one chunk: a file Polars cannot read fails the chunk's single query, and
     then each file is read alone, so the bad one is rejected with its line and the others stage unchanged."""
-    lab = Lab(tmp_path, workers=1)
+    lab = Lab(tmp_path, workers=1, mtime=OLD_MTIME)  # written long ago: the cut one is no run being recorded
     good = [raw_csv("It", start=epoch(2025, 10, 13, 10, n)) for n in range(3)]
     bad_token = raw_csv("It", start=epoch(2025, 10, 13, 11), rows=[*it_rows()[:3], "0.3,abc,0,nan,nan,nan"])
     blank_line = raw_csv("It", start=epoch(2025, 10, 13, 12), rows=[*it_rows()[:2], "", *it_rows()[2:4]])

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from textual.widgets import Tab
 
 from labtui.cli import main
 from labtui.core.annotations import Change, annotate, current_annotations
@@ -295,6 +296,11 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         assert screen.spec.kind == "trend-photoresponse"
         await pilot.press("r")
         assert screen.spec.kind == "trend-responsivity" and screen.spec.y_unit.endswith("A/W")
+        tab = screen.query_one("#trend-photoresponse", Tab)
+        assert str(tab.label) == "Responsivity"  # it read Photoresponse over a responsivity's axis
+        await pilot.press("r")
+        assert screen.spec.kind == "trend-photoresponse" and str(tab.label) == "Photoresponse"
+        await pilot.press("r")
         await pilot.press("tab", "tab")
         assert screen.spec.kind == "trend-dark"
         x_says = lambda: screen.active_bindings["X"].binding.description  # noqa: E731

@@ -534,9 +534,11 @@ async def test_history_filters_by_procedure_light_and_text(lab: Lab) -> None:
         assert column(app, "seq") == [3]  # seq keeps the numbering of the whole history
         assert "1 of 4 runs" in text_of(app, "#status")
         assert app.screen.focused is table(app)
-        await pilot.press("slash", *"qqq", "enter", "p")  # nothing matches: p says so instead of doing nothing
+        await pilot.press("slash", *"qqq", "enter", "p", "Y")  # nothing matches: p and Y say so, not doing nothing
         await settle(pilot)
-        assert column(app, "seq") == [] and any("no run in view" in note.message for note in said(app))
+        assert column(app, "seq") == [] and [note.message for note in said(app)].count(
+            "no run in view: the filter matches nothing (/ changes it)") == 2
+        assert not any("copied" in note.message for note in said(app))  # not "copied 0 rows as TSV"
         await pilot.press("slash", "escape")  # esc clears the filter, back on the runs (enter kept it)
         await settle(pilot)
         assert column(app, "seq") == [2, 3] and app.screen.focused is table(app)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import os
 import stat
-import time
 from dataclasses import dataclass
 
 from labtui.core.atomic import LIBC
@@ -14,7 +13,6 @@ from labtui.core.scan import Candidate
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt(3) parameter
 LARGE_BUFFER = 1 << 20  # bytes: a raw file's bytes and its data block are often larger
 MAX_RAW_BYTES = 1 << 30  # a file is read whole: the longest real run is ~5 MB, a day of It samples ~60 MB
-RECORDING_SECONDS = 30  # a file whose last row is cut, written this recently, is being recorded (a row a second)
 
 
 @functools.cache
@@ -69,10 +67,5 @@ def read_raw(cand: Candidate) -> tuple[bytes, os.stat_result] | Busy:
     seen = {(cand.size, cand.mtime_ns), (before.st_size, before.st_mtime_ns), (after.st_size, after.st_mtime_ns)}
     if len(seen) > 1 or len(data) != after.st_size:
         return Busy("the file changed while it was read (still being written)")
-    if data and not data.endswith(b"\n") and 0 <= (age := time.time_ns() - after.st_mtime_ns) < RECORDING_SECONDS * 1e9:
-        # between two reads of the acquisition's: a plain stage took a run being measured for an aborted one. Later
-        # (an acquisition stopped mid-row) it stages, its cut row dropped and said
-        return Busy(f"its last row is cut and it was written {age / 1e9:.0f} s ago: still being recorded? Staged once "
-                    f"it is {RECORDING_SECONDS} s old")
     return data, after
 

@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
 ChunkResult = Staged | RejectRecord | Busy
 CHUNK_FILES = 16  # files a worker takes at once (see `ChunkWorker.stage`) ...
 CHUNK_BYTES = 1 << 20  # ... and their raw bytes, held until the chunk is parsed (its frames until written)
+RECORDING_SECONDS = 30  # a file whose last row is cut, written this recently, is being recorded (a row a second)
 
 
 @dataclass
@@ -62,13 +64,20 @@ class _File:
     result: ChunkResult | None = None
 
 
+def _row_cut(data: bytes, rows_at: int) -> bool:
+    """The file ends inside a data row (rows from byte `rows_at`): not after a line end, nor after blanks."""
+    from labtui.core.parser import VISIBLE
+
+    return not data.endswith(b"\n") and VISIBLE.search(data, max(data.rfind(b"\n") + 1, rows_at)) is not None
+
+
 class ChunkWorker:
     """The phases of one stage's chunks; the stager's threads share one. `claim` reserves a row's run_id across
     them (`Stager._claim`); `temp_dir` is the staging area (None: temp files beside their targets)."""
 
     def __init__(self, config: StagingConfig, registry: Registry, version: str, temp_dir: Path | None,
                  claim: Callable[[ManifestRow, int], None], cancel: threading.Event,
-                 registry_sha256: str | None = None) -> None:
+                 registry_sha256: str | None = None, recording_s: float = 0) -> None:
         self.config = config
         self.registry = registry
         self.version = version
@@ -77,6 +86,7 @@ class ChunkWorker:
         self.cancel = cancel
         self.python = threading.Lock()  # held by the per-file phases: one thread runs them at a time (see `stage`)
         self.registry_sha256 = registry_sha256  # the registry's digest, recorded in each reject (`rejected_as_is`)
+        self.recording_s = recording_s  # a file whose last row is cut, written this recently, is busy (`_header`)
         # threads that wait on the chunks' writes (see `_write`), started once: one started per chunk waited for
         # the GIL to start, 5 % of a stage's samples
         self.writer = ThreadPoolExecutor(config.workers, thread_name_prefix="labtui-write")
@@ -126,6 +136,13 @@ class ChunkWorker:
         from labtui.core.parser import parse_header
 
         file.header = parse_header(file.data, self.registry, Path(file.cand.path).stem)
+        assert file.as_read is not None  # read before its header
+        age = time.time_ns() - file.as_read.mtime_ns
+        if 0 <= age < self.recording_s * 1e9 and _row_cut(file.data, file.header.data_offset):
+            # read between two of the acquisition's writes: a plain stage took the run being measured for an aborted
+            # one. Older (an acquisition stopped mid-row), it stages: its cut row dropped, and said
+            file.result = Busy(f"its last row is cut and it was written {age / 1e9:.0f} s ago: still being "
+                               f"recorded? Staged once it is {self.recording_s:g} s old")
 
     def _parse(self, files: list[_File]) -> None:
         """The chunk's data blocks, in one Polars query; the raw bytes are let go here."""

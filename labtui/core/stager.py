@@ -34,7 +34,7 @@ from labtui.core.scan import (
     scan_raw,
     staged_signatures,
 )
-from labtui.core.stage_chunk import CHUNK_FILES, ChunkResult, ChunkWorker, chunks
+from labtui.core.stage_chunk import CHUNK_FILES, RECORDING_SECONDS, ChunkResult, ChunkWorker, chunks
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
 from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
 from labtui.core.store import check_location, check_raw_root, identity_path, lock_store, write_identity
@@ -70,6 +70,7 @@ class Stager:
         raw_root_moved: bool = False,
         take_cut_short: bool = False,
         settle_seconds: float | None = None,
+        recording_seconds: float = RECORDING_SECONDS,
         on_event: EventCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> None:
@@ -82,6 +83,7 @@ class Stager:
         # unless the user named it (`only`) to be taken as it is (`restage --force`, a yes in the app): see `_claim`
         self.take_cut_short = take_cut_short and self.only is not None
         self.settle = config.settle_seconds if settle_seconds is None else settle_seconds
+        self.recording_s = recording_seconds  # a cut last row this fresh: being recorded (`ChunkWorker`); 0: never
         self.on_event = on_event or (lambda event: None)
         self.cancel = cancel or threading.Event()
         self.report = StageReport()
@@ -245,7 +247,7 @@ class Stager:
                     manifest = self._manifest()
                 with ChunkWorker(  # the registry and version loaded once here, not racing in the workers
                     self.config, self.registry, version.result(), self._committer.staging_area(), self._claim,
-                    self.cancel, registry,
+                    self.cancel, registry, self.recording_s,
                 ) as worker:
                     manifest = self._run_pool(worker, work, manifest, rejects, present, total, len(skipped))
             if self._index_stale and self.config.manifest_path.exists():

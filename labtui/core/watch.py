@@ -213,6 +213,7 @@ class Watcher:
             only=[source_path(self.config.raw_root, source) for source in ready],
             force=False,  # the first full scan lists every file: the manifest decides what really changed
             settle_seconds=0,
+            recording_seconds=0,  # settled by the watcher's clock: a cut row unchanged for its settle time is final
             on_event=self.on_stage_event,
             cancel=self.cancel,
         )

@@ -289,6 +289,8 @@ class HistoryScreen(FilteredScreen):
         from labtui.core.export import spreadsheet_safe
 
         rows = self.chosen()
+        if not rows.height:  # no run in view (`chosen` said so): not "copied 0 rows"
+            return
         copied = rows.select(
             *HISTORY_COLUMNS, *(column for column, _ in KEY_QUANTITIES),
             *(pl.col(name).list.join("; ") if name == "tags" else pl.col(name) for name in ANNOTATION_COLUMNS),

@@ -176,7 +176,10 @@ class TrendsScreen(FigureScreen):
             self._changed_view()
 
     def action_toggle_responsivity(self) -> None:
+        """The tab says which of the two it shows: it read Photoresponse over a responsivity's axis."""
         self.responsivity = not self.responsivity
+        self.query_one(f"#trend-{Trend.PHOTORESPONSE}", Tab).label = "Responsivity" if self.responsivity \
+            else TABS[Trend.PHOTORESPONSE]
         self._changed_view()
 
     def action_show_excluded(self, shown: bool) -> None:

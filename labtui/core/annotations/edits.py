@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import polars as pl
 
@@ -58,8 +58,8 @@ class Undone:
 def undo(store_root: Path, action_id: str, *, author: str, manifest: pl.DataFrame | None = None) -> Undone | None:
     """Undo an action by writing a new one that puts back what it changed (nothing is deleted); None if unknown.
 
-    A run's annotation that a later action changed again (a colleague's exclusion, from another process) is left as
-    that action made it: putting back the state before the undone action erased the later one without a word.
+    A run's annotation that is no longer as the action left it (a colleague's exclusion since, from another
+    process) is left as it is now: putting back the state before the action erased the later one without a word.
 
     With the `manifest`, a run re-staged since under a new run_id (its annotations re-attached there) is put back
     under that one: its old run_id is no run any more."""
@@ -67,22 +67,20 @@ def undo(store_root: Path, action_id: str, *, author: str, manifest: pl.DataFram
     done = log.filter(pl.col("action") == action_id)
     if done.is_empty():
         return None
-    state = {row["run_id"]: row for row in current_view(log.head(done["_at"].min())).iter_rows(named=True)}  # type: ignore[arg-type]
+    first, last = cast(int, done["_at"].min()), cast(int, done["_at"].max())
+    before, after, current = ({row["run_id"]: row for row in current_view(records).iter_rows(named=True)}
+                              for records in (log.head(first), log.head(last + 1), log))
     now = staged_as(manifest) if manifest is not None else {}
-    later = {}  # (run_id, what) → the author who changed it after the action, by the run_id it is staged as now
-    for run_id, source, kind, value, by in log.filter(pl.col("_at") > done["_at"].max()).select(
-            "run_id", "source_file", "kind", "value", "author").iter_rows():
-        later[(now.get(source, run_id), _annotation(kind, value))] = by
     restore: dict[tuple[str, str], tuple[str, str, Change]] = {}  # (run_id, what) → the record that restores it
-    kept: set[tuple[str, str]] = set()
+    kept: dict[tuple[str, str], str] = {}  # (run_id, what) → who changed it since
     for run_id, source, kind, value in done.select("run_id", "source_file", "kind", "value").iter_rows():
-        was, what, target = state.get(run_id, {}), _annotation(kind, value), now.get(source, run_id)
-        if (target, what) in later:
-            kept.add((target, what))
+        was, target, what = before.get(run_id, {}), now.get(source, run_id), _annotation(kind, value)
+        if _state(after.get(run_id, {}), what) != _state(current.get(target, {}), what):
+            kept[(target, what)] = _last_author(log, last, {run_id, target}, what)
             continue
-        if kind in ("star", "unstar"):
+        if what == "star":
             change = Change("star" if was.get("starred") else "unstar")
-        elif kind in ("exclude", "include"):
+        elif what == "exclude":
             change = Change("exclude", was["exclude_reason"]) if was.get("excluded") else Change("include")
         elif kind in ("tag", "untag"):
             change = Change("tag" if value in (was.get("tags") or []) else "untag", value)
@@ -90,7 +88,7 @@ def undo(store_root: Path, action_id: str, *, author: str, manifest: pl.DataFram
             change = Change("note", was.get("note") or "")
         restore[(target, what)] = (target, source, change)
     action = write_action(store_root, list(restore.values()), author=author) if restore else None
-    return Undone(action, len(kept), tuple(sorted({later[key] for key in kept})))
+    return Undone(action, len(kept), tuple(sorted(set(kept.values()))))
 
 
 def _annotation(kind: str, value: str | None) -> str:
@@ -100,6 +98,25 @@ def _annotation(kind: str, value: str | None) -> str:
     if kind in ("exclude", "include"):
         return "exclude"
     return f"tag {value}" if kind in ("tag", "untag") else "note"
+
+
+def _state(run: dict[str, Any], what: str) -> object:
+    """One annotation of a run (a row of `current_view`; {} for a run without any) as compared by `undo`."""
+    if what == "star":
+        return bool(run.get("starred"))
+    if what == "exclude":
+        return (bool(run.get("excluded")), run.get("exclude_reason"))
+    if what.startswith("tag "):
+        return what.removeprefix("tag ") in (run.get("tags") or [])
+    return run.get("note")
+
+
+def _last_author(log: pl.DataFrame, since: int, run_ids: set[str], what: str) -> str:
+    """Who last set annotation `what` of the run (under any of its `run_ids`) after log row `since`."""
+    later = log.filter((pl.col("_at") > since) & pl.col("run_id").is_in(list(run_ids)))
+    authors = [by for kind, value, by in later.select("kind", "value", "author").iter_rows()
+               if _annotation(kind, value) == what]
+    return authors[-1] if authors else "someone"
 
 
 def staged_as(manifest: pl.DataFrame) -> dict[str, str]:
