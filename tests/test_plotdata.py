@@ -33,9 +33,10 @@ from labtui.core.plotdata import (
     sweep_legs,
 )
 from labtui.core.plotdata.live import live_group
-from labtui.core.plotdata.numeric import format_si_each, laser_windows, log_ticks, merge_spans, nice_ticks
+from labtui.core.plotdata.numeric import laser_windows, log_ticks, merge_spans, nice_ticks
 from labtui.core.plotdata.view import controls, default_options, file_suffix, runs_text, view_parts
 from labtui.core.registry import load_registry
+from labtui.core.si import format_si_each
 from tests.lab import SANTIAGO, raw_csv
 
 DAY = dt.date(2025, 10, 13)

@@ -47,7 +47,7 @@ class Quantity:
 
     def format_each(self, values: pl.Series) -> pl.Series:
         """`format` of a whole numeric column at once (a table of 10k runs), null where the value is null."""
-        from labtui.core.plotdata.numeric import format_si_each
+        from labtui.core.si import format_si_each
 
         present = values.is_not_null()
         numbers = values.filter(present).cast(pl.Float64).to_numpy() + 0.0  # -0.0 is shown as 0, as format_si does

@@ -236,7 +236,7 @@ def _times(
     if not delta:
         return [*remarks, "tau: delta_i_a is 0 A"]
     if abs(delta) < RESOLVED_SIGMAS * noise:
-        from labtui.core.plotdata.numeric import format_si  # a σ as every current is written (not 1.5e-08 A)
+        from labtui.core.si import format_si  # a σ as every current is written (not 1.5e-08 A)
 
         return [f"tau: delta_i_a is within {RESOLVED_SIGMAS:g}σ of the smoothed dark noise ({format_si(noise, 'A')}; "
                 "delta_i_snr)"]

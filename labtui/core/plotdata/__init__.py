@@ -35,14 +35,13 @@ from labtui.core.plotdata.model import (
     Series,
 )
 from labtui.core.plotdata.numeric import (
-    format_si,
     minmax_downsample,
     sanitize_log,
     savgol_derivative,
-    si_scale,
     sweep_legs,
 )
 from labtui.core.plotdata.shape import shape
+from labtui.core.si import format_si, si_scale
 
 
 def build_plots(

@@ -28,7 +28,6 @@ from labtui.core.plotdata.model import (
 from labtui.core.plotdata.numeric import (
     Leg,
     collapse_repeats,
-    format_si,
     laser_windows,
     log_middle,
     max_abs,
@@ -36,9 +35,9 @@ from labtui.core.plotdata.numeric import (
     minmax_downsample,
     sanitize_log,
     savgol_derivative,
-    si_scale,
     sweep_legs,
 )
+from labtui.core.si import format_si, si_scale
 from labtui.core.wording import counted
 
 DURATION_TOLERANCE = 0.10  # overlaid It runs whose lengths differ more than this are not like for like

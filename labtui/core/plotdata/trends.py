@@ -24,8 +24,9 @@ from labtui.core.metrics.definitions import CALIBRATIONS_DISAGREE, RESOLVED_SIGM
 from labtui.core.plotdata.labels import TITLE_PARTS, chip_names
 from labtui.core.plotdata.load import drawable_rows, left_out
 from labtui.core.plotdata.model import PlotSpec, Series
-from labtui.core.plotdata.numeric import max_abs, si_scale
+from labtui.core.plotdata.numeric import max_abs
 from labtui.core.registry import family_expr
+from labtui.core.si import si_scale
 from labtui.core.wording import counted
 
 TIME = "time"  # the x column of the time trends: local start time, made relative below
