@@ -681,7 +681,7 @@ async def test_history_select_copy_and_plot(lab: Lab) -> None:
         await pilot.press("Y")
         header, *rows = app.clipboard.splitlines()
         assert header.startswith("seq\tdate\ttime_hms\tproc") and [row.split("\t")[0] for row in rows] == ["2", "3"]
-        assert header.endswith("\tcnp_v\tdelta_i_a\tdelta_i_rel\tresponsivity_a_per_w\tstarred\texcluded"
+        assert header.endswith("\tcnp_v\tdelta_i_a\tdelta_i_rel\tpower_w\tresponsivity_a_per_w\tstarred\texcluded"
                                "\texclude_reason\ttags\tnote")  # what the table shows, not only the manifest's
         assert rows[0].endswith("\t'=1+1")  # neutralised, as in every CSV labtui writes
         expected = table(app).frame.filter(pl.col("seq").is_in([2, 3]))["run_id"].to_list()

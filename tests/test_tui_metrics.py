@@ -44,14 +44,16 @@ def test_key_quantities_are_si_prefixed_and_blank_where_undefined() -> None:
     runs = pl.DataFrame({"run_id": ["a", "b", "c"], "seq": [1, 2, 3]})
     metrics = read_metrics(Path("/nonexistent")).vstack(pl.DataFrame(
         {"run_id": ["b", "a"], "cnp_v": [None, -0.35], "delta_i_a": [1.23e-8, None], "delta_i_rel": [0.0523, None],
-         "responsivity_a_per_w": [4.1e-6, None]}).select(
-        pl.col(name).cast(dtype) if name in ("run_id", "cnp_v", "delta_i_a", "delta_i_rel", "responsivity_a_per_w")
+         "power_w": [3e-6, None], "responsivity_a_per_w": [4.1e-6, None]}).select(
+        pl.col(name).cast(dtype) if name in ("run_id", "cnp_v", "delta_i_a", "delta_i_rel", "power_w",
+                                             "responsivity_a_per_w")
         else pl.lit(None, dtype=dtype).alias(name)
         for name, dtype in read_metrics(Path("/nonexistent")).schema.items()))
     shown = with_metrics(runs, metrics)
     assert shown["seq"].to_list() == [1, 2, 3]  # the history's order and rows, whatever the metrics hold
     assert shown.select(pl.col("^.*_text$")).rows() == [  # the mark's place kept (right-aligned, the units line up)
-        ("-350 mV", None, None, None), (None, "12.3 nA", "5.23 %", "4.1 µA/W  "), (None, None, None, None)]
+        ("-350 mV", None, None, None, None), (None, "12.3 nA", "5.23 %", "3 µW", "4.1 µA/W  "),
+        (None, None, None, None, None)]
     assert shown["cnp_v"].to_list() == [-0.35, None, None]  # the value stays, for sorting
     stale = with_metrics(runs, metrics.with_columns(calibration_stale=pl.col("run_id") == "b"))
     assert stale["responsivity_a_per_w_text"].to_list() == [None, "4.1 µA/W ⚠", None]

@@ -17,7 +17,9 @@ from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, CALIBRATIONS_DISAGREE,
 from labtui.core.registry import proc_family
 from labtui.tui.table import Column
 
-KEY_QUANTITIES = (("cnp_v", "CNP"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("responsivity_a_per_w", "resp"))
+# the irradiated power between ΔI and the responsivity ΔI / P: ΔI against P was read one run's detail at a time
+KEY_QUANTITIES = (("cnp_v", "CNP"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("power_w", "P"),
+                  ("responsivity_a_per_w", "resp"))
 COLUMNS = [  # (column, sort key): the sort key is a value column, never display text
     (Column("seq", "seq", right=True), "seq"),
     (Column("date", "date"), "start_time_utc"),
