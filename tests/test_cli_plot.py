@@ -48,7 +48,7 @@ def test_plot_writes_the_figure_and_its_record(lab, tmp_path, capsys):
     assert [run["seq"] for run in record["runs"]] == [1, 2]
     assert {k: record["options"][k] for k in ("baseline", "baseline_time_s", "log_y")} == {
         "baseline": "fixed", "baseline_time_s": 5.0, "log_y": True}
-    assert f"wrote {out} (2 traces of 2 runs) and its.pdf.json" in capsys.readouterr().out
+    assert f"wrote {out} (2 traces of 2 runs) and {out}.json" in capsys.readouterr().out
 
 
 def test_a_record_that_cannot_be_replaced_leaves_the_figure_as_it_was(lab, tmp_path, capsys):
@@ -125,7 +125,7 @@ def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsy
         capsys.readouterr().out)
     assert [run["seq"] for run in json.loads((tmp_path / "its.svg.json").read_text(encoding="utf-8"))["runs"]] == [1]
     assert main(lab.args("plot", "67", "--seq", "1-2", "--include-excluded", "--out", str(out))) == 0
-    assert f"wrote {out} (2 traces of 2 runs) and its.svg.json" in capsys.readouterr().out
+    assert f"wrote {out} (2 traces of 2 runs) and {out}.json" in capsys.readouterr().out
     both = tmp_path / "both.svg.json"  # its record: redrawn, the excluded run is drawn, as recorded, and said
     both.write_bytes((tmp_path / "its.svg.json").read_bytes())
     assert main(lab.args("plot", "--from", str(both), "--out", str(tmp_path / "again.svg"))) == 0
@@ -137,7 +137,7 @@ def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsy
         "labtui: the chosen run is excluded (--include-excluded draws them)")
     assert not (tmp_path / "none.svg").exists()
     assert main(lab.args("plot", "67", "--proc", "IVg", "--out", str(out))) == 0  # seq 2 is an It run: not counted
-    assert f"wrote {out} (3 traces of 1 run) and its.svg.json" in capsys.readouterr().out  # a sweep's legs
+    assert f"wrote {out} (3 traces of 1 run) and {out}.json" in capsys.readouterr().out  # a sweep's legs
 
 
 def test_the_runs_counted_are_the_runs_drawn(tmp_path):
@@ -151,7 +151,8 @@ def test_the_runs_counted_are_the_runs_drawn(tmp_path):
     done = lab.cli("plot", "67", "--proc", "IVg", "--align-cnp", "--out", str(tmp_path / "aligned.png"))
     assert done.returncode == 0, done.stderr
     assert "1 run without a forward Dirac point (cnp_fwd_v) left out of the aligned overlay: seq 2" in done.stderr
-    assert " of 1 run; 1 more not drawn, as said above) and aligned.png.json" in done.stdout, done.stdout
+    record = tmp_path / "aligned.png.json"
+    assert f" of 1 run; 1 more not drawn, as said above) and {record}" in done.stdout, done.stdout
 
 
 def test_calibrations_of_a_day(lab, tmp_path, capsys):

@@ -21,7 +21,7 @@ from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import PlotOptions, export_frame, load_group, shape
 from labtui.core.plotdata.figure import drawing_of
 from labtui.core.plotdata.model import PlotSpec, Series
-from labtui.core.plotdata.selection import chip_runs
+from labtui.core.plotdata.selection import FigureRecord, chip_runs
 from labtui.core.plotdata.trends import (
     Trend,
     gaps,
@@ -309,7 +309,9 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         assert "excluded runs shown" in text_of(screen, "#plot-status") and x_says() == "Hide excluded"
         await pilot.press("e")
         await settle(pilot)
-        assert [path.suffix for path in screen.saved] == [".pdf", ".png", ".csv"]
+        assert [path.suffix for path in screen.saved] == [".pdf", ".png", ".csv", ".json"]
+        recorded = FigureRecord.read(screen.saved[3])  # as `labtui plot --trend` writes one: `--from` redraws it
+        assert recorded.trend == {"name": "dark", "include_excluded": True} and recorded.metrics is not None
         exported = pl.read_csv(screen.saved[2])
         assert exported.columns[:2] == ["run_id", "seq"] and exported.height == points(screen.spec).height
         assert screen.saved[0].name.endswith("_with-excluded.pdf")

@@ -32,6 +32,7 @@ from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.plotdata import Baseline, GmMethod, PlotOptions, shape
 from labtui.core.plotdata.model import PlotSpec, Series
+from labtui.core.plotdata.selection import FigureRecord
 from labtui.core.plotdata.view import file_suffix, plot_rows, plot_title
 from labtui.core.stager import stage
 from labtui.synth import write_run
@@ -266,8 +267,11 @@ async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path, mo
         stem = config.exports_dir / "Alisson67_It_seq1-2-3_dI-auto"
         pdf, png, csv = (stem.with_name(f"{stem.name}.{ext}") for ext in ("pdf", "png", "csv"))
         assert pdf.read_bytes().startswith(b"%PDF-") and png.read_bytes().startswith(b"\x89PNG")
-        assert screen.saved == (pdf, png, csv)
-        assert said(app)[-1].message == f"PDF, PNG, CSV written to {config.exports_dir}"  # the names: status line
+        record = pdf.with_name(f"{pdf.name}.json")  # as `labtui plot` writes one: `--from` redraws the figure
+        assert screen.saved == (pdf, png, csv, record)
+        assert said(app)[-1].message == f"PDF, PNG, CSV, JSON written to {config.exports_dir}"  # names: status line
+        recorded = FigureRecord.read(record)
+        assert recorded.run_ids == tuple(screen.groups["It"].runs["run_id"]) and recorded.options == screen.current
         assert pdf.name in status_text(screen)
         exported = pl.read_csv(csv)
         full = shape(screen.groups["It"], screen.current)

@@ -210,7 +210,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     drawn = len({series.run_id for series in spec.series})  # not a run the overlay left out (no Dirac point)
     missing = f"; {runs.height - drawn} more not drawn, as said above" if runs.height > drawn else ""
     traces = f"{counted(len(spec.series), 'trace')} of {counted(drawn, 'run')}{missing}{left_out}"
-    print(f"wrote {args.out} ({traces}) and {sidecar.name}")
+    print(f"wrote {args.out} ({traces}) and {sidecar}")
     return EXIT_OK
 
 
@@ -308,5 +308,5 @@ def draw_trend(
         print(f"labtui plot: {line}", file=sys.stderr)
     points = sum(s.x.size for s in spec.series)
     print(f"wrote {args.out} ({name} trend: {counted(points, 'point')} of {counted(spec.runs.height, 'run')}) and "
-          f"{sidecar.name}")
+          f"{sidecar}")
     return EXIT_OK

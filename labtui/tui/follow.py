@@ -26,6 +26,8 @@ FOLLOW_SECONDS = 1.0  # how often the follow screen looks for new rows
 class FollowScreen(PlotScreen):
     """The run being measured, redrawn as rows arrive; the plot screen's keys (baseline, log, export) apply."""
 
+    recorded = False  # its export has no record: the record names staged runs, and this one is not yet
+
     HELP = (
         "The run being measured, drawn from the rows written so far and updated every second. It is staged once "
         "the file stops changing. The plot keys apply as for staged runs; e saves what is drawn now."

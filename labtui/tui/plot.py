@@ -106,10 +106,16 @@ class FigureScreen(LabScreen):
         pressed again."""
         self.notify("writing the figure (PDF, PNG) and its points (CSV)…", timeout=4)
 
-    def write_figures(self, full: PlotSpec, paths: tuple[Path, ...], drawn: PlotSpec | None = None) -> None:
-        """Called from an export worker: write the files, then tell the screen on the UI thread (a failure is the
-        worker's error, which the app shows as it shows every other)."""
+    def write_figures(self, full: PlotSpec, paths: tuple[Path, ...], drawn: PlotSpec | None = None, *,
+                      record: tuple[pl.DataFrame, PlotOptions, dict[str, object] | None] | None = None) -> None:
+        """Called from an export worker: write the files (and, given the runs, options and trend of `record`, the
+        figure's record beside the PDF, as `labtui plot` writes one), then tell the screen on the UI thread (a
+        failure is the worker's error, which the app shows as it shows every other)."""
         self.lab.store.write_figures(full, paths, drawn=drawn)
+        if record is not None:
+            runs, options, trend = record
+            derived = trend is not None or options.align_cnp or bool(full.markers)
+            paths = (*paths, self.lab.store.write_record(paths[0], runs, options, trend, derived=derived))
         self.post_message(self.Exported(paths, tuple(legend_left_out(drawn or full))))
 
     def on_figure_screen_exported(self, message: Exported) -> None:
@@ -127,6 +133,8 @@ class FigureScreen(LabScreen):
 
 class PlotScreen(FigureScreen):
     """`PlotScreen(runs)`: `runs` are manifest rows (with `seq`) of the selection, any procedures."""
+
+    recorded = True  # an export writes the figure's record too (`labtui plot --from` redraws it)
 
     HELP = (
         "The selected runs, one tab per procedure (tab / shift+tab). It: b cycles the baseline (raw, first point, "
@@ -349,4 +357,6 @@ class PlotScreen(FigureScreen):
         folder = self.lab.config.exports_dir
         paths = tuple(folder / export_file_name(full, file_suffix(full.kind, options, f".{ext}"))
                       for ext in ("pdf", "png", "csv"))
-        self.write_figures(full, paths, drawn=shape(group, options, DRAW_BUCKETS, self.lab.config.metrics))
+        record = (group.runs, options, None) if self.recorded else None  # a run being measured is in no store yet
+        self.write_figures(full, paths, drawn=shape(group, options, DRAW_BUCKETS, self.lab.config.metrics),
+                           record=record)

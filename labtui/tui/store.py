@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # imported when first used: the dashboard is painted from the
     from labtui.core.fixes import FixReport
     from labtui.core.follow import FollowedRun
     from labtui.core.measuring import Measured, MeasuringWatcher
-    from labtui.core.plotdata import LoadedGroup, PlotSpec
+    from labtui.core.plotdata import LoadedGroup, PlotOptions, PlotSpec
     from labtui.core.stage_events import EventCallback, StageReport
     from labtui.core.watch import WatchEvent
 
@@ -255,6 +255,15 @@ class Store:
         from labtui.core.plotdata.figure import write_figure_set  # matplotlib: only when exporting
 
         write_figure_set(full, paths, drawn=drawn)
+
+    def write_record(self, figure: Path, runs: pl.DataFrame, options: PlotOptions,
+                     trend: dict[str, object] | None = None, *, derived: bool) -> Path:
+        """The record beside a figure the app exported, as `labtui plot` writes one: `labtui plot --from` redraws it
+        (`derived`: it drew derived quantities, whose definitions and windows the record names)."""
+        from labtui.core.metrics_stamp import metrics_stamp
+        from labtui.core.plotdata.selection import write_sidecar
+
+        return write_sidecar(figure, runs, options, trend, metrics_stamp(self.config.metrics) if derived else None)
 
 
 def short_path(path: Path) -> str:

@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Header, Static, Tab, Tabs
 
-from labtui.core.plotdata import PlotSpec, export_file_name
+from labtui.core.plotdata import PlotOptions, PlotSpec, export_file_name
 from labtui.core.plotdata.selection import chip_runs
 from labtui.core.plotdata.trends import Trend, thinned, trend_rows, trend_spec
 from labtui.core.wording import counted
@@ -191,10 +191,12 @@ class TrendsScreen(FigureScreen):
         """The figure as `labtui plot CHIP --trend` draws it (PDF, PNG) and its points with their runs (CSV)."""
         assert self.spec is not None  # `check_action` offers `e` only then
         self.say_exporting()
-        self.export(self.spec, "_with-excluded" if self.include_excluded else "")
+        self.export(self.spec, "_with-excluded" if self.include_excluded else "",
+                    {"name": str(self.trend), "include_excluded": self.include_excluded})
 
     @work(thread=True, group="trends-export", exit_on_error=False)
-    def export(self, spec: PlotSpec, tag: str) -> None:
+    def export(self, spec: PlotSpec, tag: str, trend: dict[str, object]) -> None:
+        """`trend`: what the figure's record names, as `labtui plot --trend` writes it."""
         folder = self.lab.config.exports_dir
         paths = tuple(folder / export_file_name(spec, f"{tag}.{ext}") for ext in ("pdf", "png", "csv"))
-        self.write_figures(spec, paths)
+        self.write_figures(spec, paths, record=(spec.runs, PlotOptions(), trend))
