@@ -185,6 +185,9 @@ async def test_f_follows_the_run_being_measured(lab: Lab) -> None:
         await wait_until(pilot, lambda: staged(lab, NEW) == 1 and screen.title.startswith("Measured: "))
         # its progress (`… of 180 s`) read as still going on
         assert "· stopped growing: staged as it is" in str(screen.query_one("#plot-status").render())
+        toast = next(n for n in said(app) if n.title == "1 run staged")  # the toast says it is short too
+        assert toast.message.startswith(f"{NEW}: ") and "aborted: t (s) spans 2 of 3" in toast.message
+        assert toast.severity == "warning"
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen) and screen.cancel.is_set()
         append(path, data[3])  # it wrote on

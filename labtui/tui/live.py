@@ -89,12 +89,14 @@ class WatchController:
             self.app.notify(event.message, title="Watching", severity="warning" if warning else "information")
             return
         rejects = event.report.new_rejects if event.report else []
-        lines = [*event.staged[:SHOWN_FILES]]
+        warned = event.report.warned if event.report else {}  # an aborted run said here, not only on its plot
+        lines = [f"{source}: {'; '.join(warned[source])}" if source in warned else source
+                 for source in event.staged[:SHOWN_FILES]]
         if len(event.staged) > SHOWN_FILES:
             lines.append(f"… and {len(event.staged) - SHOWN_FILES} more")
         lines += [f"✘ {record.headline()}" for record in rejects[:SHOWN_FILES]]
         title = f"{counted(len(event.staged), 'run')} staged" if event.staged else "Watching"  # a grown file's run
-        self.app.notify("\n".join(lines) or event.message, severity="warning" if rejects else "information",
+        self.app.notify("\n".join(lines) or event.message, severity="warning" if rejects or warned else "information",
                         title=title)  # is staged again: "new run" was not always true
 
     def measured(self, message: Measuring) -> bool:
