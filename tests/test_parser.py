@@ -343,6 +343,17 @@ def test_text_columns_of_the_registry_are_strings() -> None:
     assert frame["polarity"].to_list() == ["positive", "negative"]
 
 
+def test_text_a_windows_tool_wrote_in_latin_1_is_read_and_said() -> None:
+    """`negación` in latin-1 in a text column failed Polars' whole block: the file was rejected as "could not be
+    parsed as numbers", with no line. It is read as latin-1, as the header's text is, and said with its line."""
+    data = raw_csv("IVsaw", columns=["Vsd (V)", "I (A)", "polarity"], rows=["0.0,1e-9,positive", "0.1,2e-9,negative"])
+    data = data.replace(b"negative", "negación µ".encode("latin-1"))
+    header, frame, warnings = parse(data, "IVsaw2025-10-13_1")
+    assert frame["polarity"].to_list() == ["positive", "negación µ"]
+    assert warnings == [f"line {header.column_line + 2}: text that is not UTF-8 is read as latin-1 (written by a "
+                        "Windows tool?)"]
+
+
 # -- what is rejected, and how it is said -----------------------------------------------------------------------
 def _rows_from(data: bytes) -> list[bytes]:
     """[the file up to its first data row, the data rows]."""

@@ -78,11 +78,26 @@ def data_block(data: bytes, header: Header) -> DataBlock:
         # it: 4 rows of an IVsaw run were one `polarity`, staged as complete
         _diagnose(data[header.data_offset :], header)
     text = set(header.spec.text_columns)
+    if text:
+        data = _text_in_utf8(data, start, warnings)
     schema: dict[str, type[pl.DataType]] = {
         stored: pl.String if name in text else pl.Float64
         for name, stored in zip(header.columns, header.stored_columns, strict=False)
     }
     return DataBlock(data, data.count(b"\n", 0, start), schema, warnings)
+
+
+def _text_in_utf8(data: bytes, start: int, warnings: list[str]) -> bytes:
+    """The rows in UTF-8, which Polars reads text columns in: a byte that is no UTF-8 (`negación` written in
+    latin-1 by a Windows tool) is read as latin-1, as the header's are (`decode_line`), and said. Polars failed the
+    whole block on it, and the file was rejected as "could not be parsed as numbers"."""
+    try:
+        data[start:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, start + error.start) + 1
+        warnings.append(f"line {line}: text that is not UTF-8 is read as latin-1 (written by a Windows tool?)")
+        return data[:start] + decode_line(data[start:]).encode("utf-8")
+    return data
 
 
 def _without_blank_tail(data: bytes, start: int) -> bytes:
