@@ -173,6 +173,8 @@ def test_a_chip_is_found_by_the_name_the_chips_list_gives_it(tmp_path) -> None:
     assert resolve_chip(manifest, "G-215") == ("G", 215)  # a separator: no chip's name, read as group and number
     with pytest.raises(UsageError, match="not a chip number or name"):
         resolve_chip(manifest, "A.B5")
+    # the chips list tells the two G215 apart by the group `--group` takes, where it showed two identical rows
+    assert chips(manifest)["chip_name"].to_list() == ["A.B4", "Batch-37", "G215 (group G2)", "G215 (group G)"]
 
 
 def test_a_chip_whose_group_is_digits_is_found_by_the_number_its_name_reads_as(tmp_path, capsys) -> None:

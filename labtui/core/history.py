@@ -146,6 +146,10 @@ def chips(manifest: pl.DataFrame) -> pl.DataFrame:
             pl.col("date_local").max().alias("last_date"),
         )
         .sort(["chip_number", "chip_group"], nulls_last=True)
+        .with_columns(  # Alisson8's chip 80 and Alisson's chip 880 are both Alisson880: two rows read as one chip
+            chip_name=pl.when(pl.col("chip_name").is_duplicated())
+            .then(pl.format("{} (group {})", "chip_name", pl.col("chip_group").fill_null("none")))
+            .otherwise("chip_name"))
     )
 
 

@@ -206,7 +206,9 @@ class ChipsScreen(FilteredScreen):
         info: Text | str = ""
         if event.row is not None:
             # asked at each move: an edit of chip_params.yaml while the list is open shows at once (a stat when not)
-            info = chip_info(event.row["chip_name"], self.lab.store.chip_params(), self.lab.config.chip_params_file)
+            # its name in chip_params.yaml: the list's names the group too where two chips share it (`chips`)
+            name = f"{event.row['chip_group'] or ''}{event.row['chip_number']}"
+            info = chip_info(name, self.lab.store.chip_params(), self.lab.config.chip_params_file)
         elif text:
             info = f"no chip matches “{text}”: type part of a group name or a number"
         self.query_one("#chip-info", Static).update(plain(info))
