@@ -98,7 +98,7 @@ def test_dark_sweep_summary_hides_the_stale_wavelength(lab: Lab) -> None:
     lab.stage()
     row = only_row(lab)
     assert row["has_light"] is False and row["is_complete"] is True
-    assert row["summary"] == "VDS=0.1 V VG:-1→1 V step 0.5"
+    assert row["summary"] == "VDS=0.1 V VG:-1→1 V step 0.5 V"
     assert (row["vg_start_v"], row["vg_end_v"]) == (-1.0, 1.0)
 
 

@@ -179,7 +179,7 @@ async def test_history_shows_the_key_quantities_and_the_detail_defines_every_one
         await pilot.press("enter")
         assert isinstance(app.screen, FieldsDialog)
         body = " ".join(dialog_text(app).split())
-        assert body.startswith("run 🌙 IVg Alisson67 VDS=0.1 V VG:-1→1 V step 0.5 #1 · 2025-10-13 10:00 cnp_fwd_v "
+        assert body.startswith("run 🌙 IVg Alisson67 VDS=0.1 V VG:-1→1 V step 0.5 V #1 · 2025-10-13 10:00 cnp_fwd_v "
                                "167 mV cnp_bwd_v")  # the run at a glance, then its values, their definitions last
         assert body.endswith(f"mobility_electron_cm2_vs {BY_COLUMN['mobility_electron_cm2_vs'].defined()}")
         assert "definitions of the quantities above, with the lab's windows cnp_fwd_v Dirac point (charge-neutrality " \
