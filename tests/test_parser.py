@@ -638,12 +638,20 @@ def test_a_hash_line_among_the_rows_is_named_where_it_is(inserted: str, reason: 
     assert problem.reason == reason and data.decode().split("\r\n")[problem.line - 1] == inserted
 
 
-def test_a_number_followed_by_a_space_is_named_with_its_line() -> None:
+def test_blanks_after_a_number_are_read_past_as_those_before_it() -> None:
+    """`nan ` at a line's end, `1.5\t,` mid-row: Polars reads a blank before a number, not after it, and the whole
+    file was rejected for it. They are read past and said; a form feed is no blank, and a bad value beside blanks
+    is still named with its line."""
     rows = it_rows()
-    rows[5] = rows[5] + " "  # a hand edit left a space at the end of the line
+    rows[5] += " "  # a hand edit left a space at the end of the line
+    rows[6] = rows[6].replace(",", " \t,", 1)
+    _, frame, warnings = parse(raw_csv("It", rows=rows))
+    assert frame.height == len(rows) and frame.equals(parse(raw_csv("It"))[1])
+    assert warnings == ["spaces or tabs after some values (a hand edit?) are read past"]
+    rows[7] += "\x0c"
     problem = rejected(raw_csv("It", rows=rows))
-    assert problem.kind == "bad_value" and "ends with a space or tab" in problem.reason
-    assert problem.line == rejected(raw_csv("It", rows=[*it_rows()[:5], "x", *it_rows()[6:]])).line
+    assert problem.kind == "bad_value" and problem.reason == "'nan\\x0c' in column 'Clock (ms)' is not a number"
+    assert problem.line == rejected(raw_csv("It", rows=[*it_rows()[:7], "x", *it_rows()[8:]])).line
 
 
 def test_reject_str_includes_line() -> None:

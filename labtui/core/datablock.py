@@ -6,6 +6,7 @@ cannot read is diagnosed row by row, for a reject that names the bad line.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -172,9 +173,28 @@ def parse_data(data: bytes, header: Header) -> tuple[pl.DataFrame, list[str]]:
     try:
         frame = pl.read_csv(block.data, **_csv_options(block))
     except _PARSE_ERRORS:
-        _diagnose(block.data[header.data_offset :], header)
-        raise Reject("bad_data", "the data block could not be parsed as numbers") from None  # no line found to name
+        frame, block = _past_trailing_blanks(block, header)
     return _rows(frame, block, header)
+
+
+_TRAILING_BLANKS = re.compile(rb"[ \t]+(?=,|\r?\n|\r?$)")
+
+
+def _past_trailing_blanks(block: DataBlock, header: Header) -> tuple[pl.DataFrame, DataBlock]:
+    """A block Polars failed on, read again without the spaces and tabs after its values (`1.5 ,` or `nan ` at a
+    line's end: a hand edit, another tool), which Polars does not read past as it does those before a number: the
+    file was rejected, though its leading blanks are read. Said once; a block that still fails is diagnosed."""
+    rows_at = header.data_offset
+    cleaned = block.data[:rows_at] + _TRAILING_BLANKS.sub(b"", block.data[rows_at:])
+    if len(cleaned) < len(block.data):
+        block = dataclasses.replace(block, data=cleaned, warnings=[
+            *block.warnings, "spaces or tabs after some values (a hand edit?) are read past"])
+        try:
+            return pl.read_csv(block.data, **_csv_options(block)), block
+        except _PARSE_ERRORS:
+            pass
+    _diagnose(block.data[rows_at:], header)
+    raise Reject("bad_data", "the data block could not be parsed as numbers") from None  # no line found to name
 
 
 def parse_many(files: list[tuple[bytes, Header]]) -> list[tuple[pl.DataFrame, list[str]] | Reject]:
@@ -276,14 +296,10 @@ def _diagnose(body: bytes, header: Header) -> None:
             raise Reject("bad_row", f"a data row has {counted(fields, 'field')}, the column row has {width}", line)
         for name, written in zip(header.columns, cells if cells is not None else row.lstrip().split(","),
                                  strict=True):
-            token = written.strip(" \t")  # the blanks Polars skips before a number; not NBSP, a form feed, …
-            if token and name not in header.spec.text_columns:
-                if written.rstrip() != written:  # Polars takes a space before a number, not after it
-                    raise Reject("bad_value", f"{quoted(written, 40)} in column {quoted(name)} ends with a space or "
-                                              "tab (a hand edit?)", line)
-                if not _reads_as_number(token):
-                    problem = f"{quoted(token, 40)} in column {quoted(name)} is not a number"
-                    raise Reject("bad_value", problem, line)
+            # the blanks read past around a number (`_past_trailing_blanks`); not NBSP, a form feed, …
+            token = written.strip(" \t")
+            if token and name not in header.spec.text_columns and not _reads_as_number(token):
+                raise Reject("bad_value", f"{quoted(token, 40)} in column {quoted(name)} is not a number", line)
 
 
 def _reads_as_number(token: str) -> bool:

@@ -15,5 +15,6 @@ labtui would read differently from the same file.
 # 4: a column name's letters outside ASCII are spelt in it (`I (µA)` stored as `i_ua`, was `i_a`; `Δt (s)` as
 # `delta_t_s`, was `t_s`, which rejected a file that also had `t (s)`); a text parameter of `None` (PyMeasure's unset
 # value) is no value (`Chip group name: None` filed chip 80 as `None80`; 39 real files' `Information: None`); a text
-# column's bytes that are no UTF-8 are read as latin-1 (the file was rejected).
+# column's bytes that are no UTF-8 are read as latin-1, and spaces or tabs after a number are read past (each file
+# was rejected).
 EXTRACTION_RULES = 4
