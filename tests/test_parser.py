@@ -638,6 +638,22 @@ def test_a_hash_line_among_the_rows_is_named_where_it_is(inserted: str, reason: 
     assert problem.reason == reason and data.decode().split("\r\n")[problem.line - 1] == inserted
 
 
+def test_empty_fields_are_said_with_their_first_line_and_a_short_row_among_them_is_named() -> None:
+    """An empty field is a missing value, said with the line of the first and how many rows have one (the note
+    named none). Only the rows with one are diagnosed: a 15 MB run with one empty field took 2.9 s, not 0.8."""
+    rows = it_rows()
+    for index in (3, 6):  # `0.3,,…`: the current left empty
+        fields = rows[index].split(",")
+        rows[index] = ",".join([fields[0], "", *fields[2:]])
+    header, frame, warnings = parse(raw_csv("It", rows=rows))
+    assert frame["i_a"].null_count() == 2
+    assert warnings == [f"line {header.column_line + 4}: some data fields are empty (2 rows); they are stored as "
+                        "missing values"]
+    rows[8] = rows[8].rsplit(",", 1)[0]  # a row one field short is read with a null too: it is named, not stored
+    problem = rejected(raw_csv("It", rows=rows))
+    assert problem.reason == "a data row has 5 fields, the column row has 6" and problem.line == header.column_line + 9
+
+
 def test_blanks_after_a_number_are_read_past_as_those_before_it() -> None:
     """`nan ` at a line's end, `1.5\t,` mid-row: Polars reads a blank before a number, not after it, and the whole
     file was rejected for it. They are read past and said; a form feed is no blank, and a bad value beside blanks

@@ -9,7 +9,7 @@ import csv
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -227,10 +227,17 @@ def _rows(frame: pl.DataFrame, block: DataBlock, header: Header) -> tuple[pl.Dat
     thousand of them left a run of 1,057 rows staged as complete, without a word."""
     warnings = [*block.warnings, *_infinities(frame, header)]
     if _has_nulls(frame):
-        frame = frame.filter(~pl.int_range(pl.len()).is_in(_blank_rows(frame, block)))
-        if _has_nulls(frame):
-            _diagnose(block.data[header.data_offset :], header)
-            warnings.append("some data fields are empty; they are stored as missing values")
+        blank = _blank_rows(frame, block)
+        nulls = frame.select(pl.any_horizontal(pl.all().is_null()).arg_true()).to_series()
+        gaps = nulls.filter(~nulls.is_in(blank)).to_list()  # rows with an empty field, as lines from the first row
+        if gaps:
+            # those lines alone are diagnosed (a short row is filled with nulls): one empty field in a 15 MB run
+            # sent every line through Python, 0.8 → 2.9 s
+            lead = block.skip_lines - block.data.count(b"\n", 0, header.data_offset)  # blank lines before row 0
+            _diagnose(block.data[header.data_offset :], header, [lead + row for row in gaps])
+            warnings.append(f"line {header.column_line + 1 + lead + gaps[0]}: some data fields are empty "
+                            f"({counted(len(gaps), 'row')}); they are stored as missing values")
+        frame = frame.filter(~pl.int_range(pl.len()).is_in(blank))
     if frame.height == 0:
         raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
     return frame, warnings
@@ -264,11 +271,14 @@ def _has_nulls(frame: pl.DataFrame) -> bool:
     return any(column.has_nulls() for column in frame.iter_columns())
 
 
-def _diagnose(body: bytes, header: Header) -> None:
+def _diagnose(body: bytes, header: Header, offsets: Iterable[int] | None = None) -> None:
     """Find the first bad row for a precise reject message: when the fast parse failed, or before it where Polars
-    would read a bad block without failing (see `data_block`)."""
+    would read a bad block without failing (see `data_block`). `offsets`: only these lines of `body` (0: its
+    first), else all."""
     width = len(header.columns)
-    for offset, raw_line in enumerate(body.split(b"\n")):
+    lines = body.split(b"\n")
+    for offset in range(len(lines)) if offsets is None else offsets:
+        raw_line = lines[offset]
         row = decode_line(raw_line).rstrip("\r")
         text = row.strip()
         if not text:
