@@ -15,7 +15,7 @@ from labtui.core.metrics import BY_COLUMN, read_metrics
 from labtui.core.overview import last_dirac_points
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import FieldsDialog
-from labtui.tui.history_view import definition_items, quantity_items, with_metrics
+from labtui.tui.history_view import KEY_QUANTITIES, definition_items, quantity_items, with_metrics
 from labtui.tui.plot import PlotScreen
 from labtui.tui.store import short_path
 from labtui.tui.table import FrameTable
@@ -51,7 +51,8 @@ def test_key_quantities_are_si_prefixed_and_blank_where_undefined() -> None:
         for name, dtype in read_metrics(Path("/nonexistent")).schema.items()))
     shown = with_metrics(runs, metrics)
     assert shown["seq"].to_list() == [1, 2, 3]  # the history's order and rows, whatever the metrics hold
-    assert shown.select(pl.col("^.*_text$")).rows() == [  # the mark's place kept (right-aligned, the units line up)
+    assert shown.select(f"{column}_text" for column, _ in KEY_QUANTITIES).rows() == [  # the mark's place kept
+        # (right-aligned, the units line up)
         ("-350 mV", None, None, None, None), (None, "12.3 nA", "5.23 %", "3 µW", "4.1 µA/W  "),
         (None, None, None, None, None)]
     assert shown["cnp_v"].to_list() == [-0.35, None, None]  # the value stays, for sorting

@@ -35,7 +35,8 @@ from labtui.tui.history_view import (
     COLUMNS,
     KEY_QUANTITIES,
     LIGHT_STATES,
-    SORTABLE,
+    SETUP_COLUMNS,
+    SETUP_QUANTITIES,
     View,
     load_history,
     with_metrics,
@@ -100,7 +101,7 @@ class HistoryScreen(FilteredScreen):
         self.focus_run = focus_run
         self.runs = pl.DataFrame()
         self.loaded = False  # until the chip's runs are read and shown (a moment for a large chip), its run keys wait
-        self.view = View()
+        self.view = View(columns=tuple(COLUMNS if number is not None else SETUP_COLUMNS))
         self.hidden = 0  # excluded runs the view leaves out
         self.undoable: list[tuple[Action, str]] = []  # this screen's annotation actions and their runs, last first
         self.annotating = asyncio.Lock()  # one change at a time, each judged by the store as the last one left it
@@ -109,7 +110,7 @@ class HistoryScreen(FilteredScreen):
         yield Header()
         yield Input(placeholder="/ filter: text in information, summary, tags or note (enter keeps, esc clears)",
                     id="filter")
-        yield FrameTable([column for column, _ in COLUMNS], key="run_id", selectable=True, id="runs",
+        yield FrameTable([column for column, _ in self.view.columns], key="run_id", selectable=True, id="runs",
                          fixed=2)  # seq and date: which run a row is, however far it scrolls
         yield Shown(id="status").data_bind(text=HistoryScreen.status)
         yield LabFooter()
@@ -205,19 +206,21 @@ class HistoryScreen(FilteredScreen):
         """The sortable columns in a list, the current one highlighted (choosing it again reverses the order): a
         history's fifteen were cycled through one `o` at a time."""
         arrow = "↓" if self.view.descending else "↑"
-        names = [f"{name} {arrow}" if index == self.view.sort else name for index, (name, _, _) in enumerate(SORTABLE)]
+        names = [f"{name} {arrow}" if index == self.view.sort else name
+                 for index, (name, _, _) in enumerate(self.view.sortable)]
         self.app.push_screen(ChoiceDialog("Sort by", names, self.view.sort), self._sort)
 
     @on(FrameTable.HeaderClicked)
     def _header_clicked(self, event: FrameTable.HeaderClicked) -> None:
-        key = next(key for column, key in COLUMNS if column.key == event.column.key)
-        index = next((index for index, (_, by, _) in enumerate(SORTABLE) if by == key), None)
+        key = next(key for column, key in self.view.columns if column.key == event.column.key)
+        index = next((index for index, (_, by, _) in enumerate(self.view.sortable) if by == key), None)
         if index is None:
             self.notify(f"the {event.column.title} column does not sort: / filters by its text", title="Sort")
         self._sort(index)
 
     def _sort(self, index: int | None) -> None:
-        """Sort by SORTABLE[index], ascending; by the current column again, the other way (None: as it was)."""
+        """Sort by the view's sortable column `index`, ascending; by the current one again, the other way (None: as
+        it was)."""
         if index is not None:
             self._set_view(sort=index, descending=not self.view.descending if index == self.view.sort else False)
 
@@ -291,8 +294,9 @@ class HistoryScreen(FilteredScreen):
         rows = self.chosen()
         if not rows.height:  # no run in view (`chosen` said so): not "copied 0 rows"
             return
+        quantities = KEY_QUANTITIES if self.number is not None else SETUP_QUANTITIES  # as the table shows them
         copied = rows.select(
-            *HISTORY_COLUMNS, *(column for column, _ in KEY_QUANTITIES),
+            *HISTORY_COLUMNS, *(column for column, _ in quantities),
             *(pl.col(name).list.join("; ") if name == "tags" else pl.col(name) for name in ANNOTATION_COLUMNS),
         )
         self._copy(spreadsheet_safe(copied).write_csv(separator="\t"), f"{counted(rows.height, 'row')} as TSV")

@@ -20,7 +20,18 @@ from labtui.tui.table import Column
 # the irradiated power between ΔI and the responsivity ΔI / P: ΔI against P was read one run's detail at a time
 KEY_QUANTITIES = (("cnp_v", "CNP"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("power_w", "P"),
                   ("responsivity_a_per_w", "resp"))
-COLUMNS = [  # (column, sort key): the sort key is a value column, never display text
+# a calibration's own: the setup's history showed the chips' quantities, empty, and these only in a run's detail
+SETUP_QUANTITIES = (("p_max_w", "P max"), ("slope_w_per_v", "slope"), ("threshold_v", "VL th"))
+SortedColumn = tuple[Column, str | None]  # a column and its sort key: a value column, never display text
+
+
+def _quantities(quantities: tuple[tuple[str, str], ...]) -> list[SortedColumn]:
+    """The derived quantities' columns: text formatted once per reload (`with_metrics`), sorted by value; as wide as
+    their longest (a width cut `-83.8 mA/W ⚠` to `-83.8 mA/…`: a number never loses digits, unit or mark)."""
+    return [(Column(f"{column}_text", title, right=True), column) for column, title in quantities]
+
+
+_RUN: list[SortedColumn] = [  # which run a row is, and its marks: first in either history
     (Column("seq", "seq", right=True), "seq"),
     (Column("date", "date"), "start_time_utc"),
     (Column("time_hms", "time"), "start_time_utc"),
@@ -35,23 +46,38 @@ COLUMNS = [  # (column, sort key): the sort key is a value column, never display
         pl.when(pl.col("tags").list.len() > 0).then(pl.lit("#")).otherwise(pl.lit(" ")),
         pl.when(pl.col("note").is_not_null()).then(pl.lit("✎")).otherwise(pl.lit(" ")),
     ), width=4), "starred"),
-    # the key derived quantities: text formatted once per reload (`with_metrics`), sorted by value; as wide as their
-    # longest (a width cut `-83.8 mA/W ⚠` to `-83.8 mA/…`: a number never loses digits, unit or mark)
-    *[(Column(f"{column}_text", title, right=True), column) for column, title in KEY_QUANTITIES],
-    # the summary line without its heading: icon, procedure and chip have their own columns here
-    (Column("summary", "summary", summary_line(heading=False), max_width=56, prose=True), None),
-    (Column("vg", "Vg V", right=True), "vg_order"),
-    (Column("vds_v", "Vds V", number_text("vds_v"), right=True), "vds_v"),
-    (Column("laser_voltage_v", "VL V", number_text("laser_voltage_v"), right=True), "laser_voltage_v"),
-    (Column("laser_wavelength_nm", "λ nm", number_text("laser_wavelength_nm"), right=True), "laser_wavelength_nm"),
+]
+# the summary line without its heading: icon, procedure and chip have their own columns here
+_SUMMARY: SortedColumn = (Column("summary", "summary", summary_line(heading=False), max_width=56, prose=True), None)
+_WAVELENGTH: SortedColumn = (Column("laser_wavelength_nm", "λ nm", number_text("laser_wavelength_nm"), right=True),
+                             "laser_wavelength_nm")
+_LAST: list[SortedColumn] = [
     (Column("duration_s", "dur s", pl.col("duration_s").round(0).cast(pl.Int64), right=True), "duration_s"),
     (Column("n_rows", "rows", right=True), "n_rows"),
     (Column("tags", "tags", pl.col("tags").list.join(", "), max_width=30, prose=True), None),
     (Column("information", "information", max_width=40, prose=True), "information"),
 ]
+COLUMNS: list[SortedColumn] = [
+    *_RUN, *_quantities(KEY_QUANTITIES), _SUMMARY,
+    (Column("vg", "Vg V", right=True), "vg_order"),
+    (Column("vds_v", "Vds V", number_text("vds_v"), right=True), "vds_v"),
+    (Column("laser_voltage_v", "VL V", number_text("laser_voltage_v"), right=True), "laser_voltage_v"),
+    _WAVELENGTH, *_LAST,
+]
+# the setup's runs (laser calibrations): by wavelength, with their curve's quantities; no gate, no drain
+SETUP_COLUMNS: list[SortedColumn] = [
+    *[column for column in _RUN if column[0].key != "light"], _WAVELENGTH, *_quantities(SETUP_QUANTITIES), _SUMMARY,
+    *_LAST,
+]
 _SORT_NAMES = {"marks": "★ starred", "light": "light"}  # as the status line says a sort by a symbol column
-SORTABLE = [(_SORT_NAMES.get(column.key, column.title), key, column.key) for column, key in COLUMNS
-            if key is not None and column.key != "time_hms"]  # (name, sort key, the column that shows it)
+
+
+def sortable(columns: list[SortedColumn]) -> list[tuple[str, str, str]]:
+    """(name, sort key, the column that shows it) of each column a history sorts by; the time sorts as the date."""
+    return [(_SORT_NAMES.get(column.key, column.title), key, column.key) for column, key in columns
+            if key is not None and column.key != "time_hms"]
+
+
 LIGHT_STATES = (None, True, False)
 LIGHT_NAMES = {True: "💡 light", False: "🌙 dark"}
 
@@ -63,12 +89,17 @@ class View:
     proc: str | None = None
     light: bool | None = None
     text: str = ""
-    sort: int = 0  # index into SORTABLE
+    sort: int = 0  # index into `sortable(columns)`
     descending: bool = False
     starred: bool = False
     include_excluded: bool = False
     procedures_file: Path | None = None  # the lab's registry, where `proc` is looked up
     whose: str = "this chip"  # the runs' owner, as an empty history says it
+    columns: tuple[SortedColumn, ...] = tuple(COLUMNS)  # the history's (SETUP_COLUMNS: the setup's calibrations)
+
+    @property
+    def sortable(self) -> list[tuple[str, str, str]]:
+        return sortable(list(self.columns))
 
     @property
     def marked(self) -> AnnotationFilter:
@@ -77,13 +108,13 @@ class View:
     @property
     def sorted_by(self) -> tuple[str, bool]:
         """The column the rows are sorted by, and whether descending (the table marks its header)."""
-        return SORTABLE[self.sort][2], self.descending
+        return self.sortable[self.sort][2], self.descending
 
     def shown(self, runs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         """The rows to show, sorted, and how many excluded runs the view hides."""
         chosen = HistoryFilter(procs=(self.proc,) if self.proc else (), light=self.light,
                                procedures_file=self.procedures_file)
-        key = SORTABLE[self.sort][1]
+        key = self.sortable[self.sort][1]
         by = list(dict.fromkeys([key, "seq"]))  # seq breaks ties, so equal keys keep the history's order
         rows, hidden = self.marked.apply(runs.filter(chosen.expression() & self._text_expression()))
         return rows.sort(by, descending=self.descending, nulls_last=True), hidden
@@ -100,7 +131,7 @@ class View:
     def describe(self) -> str:
         """The sort, then the filters in force (none said when a view shows everything): the status line must
         fit 80 columns with the counts before it."""
-        title = SORTABLE[self.sort][0]
+        title = self.sortable[self.sort][0]
         arrow = "↓" if self.descending else "↑"
         shown = ["excluded shown"] if self.include_excluded else []
         return " · ".join([f"sort: {title} {arrow}", *self._filters(), *shown])
@@ -146,7 +177,7 @@ def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
     `CALIBRATIONS_DISAGREE`), or of a ΔI the noise could make (`delta_i_snr` under `RESOLVED_SIGMAS`), is marked
     (`DOUBT_MARK`, the detail says which): it read as sure as any other. The others keep the mark's cells blank: a
     marked value, right-aligned, stood two cells left of its neighbours' units."""
-    columns = [column for column, _ in KEY_QUANTITIES]
+    columns = [column for column, _ in KEY_QUANTITIES + SETUP_QUANTITIES]
     doubts = ("calibration_stale", "calibration_spread", "delta_i_snr")
     joined = runs.join(metrics.select("run_id", *columns, *doubts), on="run_id", how="left", maintain_order="left")
     texts = joined.with_columns(BY_COLUMN[column].format_each(joined[column]).alias(f"{column}_text")
