@@ -1387,6 +1387,8 @@ def test_calibrations_in_reach_that_disagree_give_the_runs_calibration_spread(tm
     lab.stage()
     lit = read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light"))
     assert lit["calibration_spread"].to_list() == [None] and lit["calibration_set"].to_list() == [None]  # one
+    assert ("calibration_spread: fewer than two calibrations within 24 h price it (or their ratio overflows): "
+            "nothing to compare") in lit["remarks"][0]  # the null's reason, as every null quantity has one
     later = START + dt.timedelta(hours=2)
     second = recalibrate(write_run(day, "LaserCalibration", file_idx=2, start_utc=later,
                                    params={"Laser wavelength": 455}), lambda vl: 3e-6 * vl)
@@ -1425,6 +1427,7 @@ def test_calibrations_in_reach_that_disagree_give_the_runs_calibration_spread(tm
     incremental = read_metrics(lab.config)
     new = incremental.filter(pl.col("source_file") == "2025-10-14/It2025-10-14_3.csv").row(0, named=True)
     assert new["power_w"] is not None and new["calibration_spread"] == pytest.approx(2.0)
+    assert not [remark for remark in new["remarks"] if remark.startswith("calibration_spread")]  # redone by the join
     metrics_table.update_metrics(lab.config, rebuild=True)
     assert read_metrics(lab.config).equals(incremental)
 

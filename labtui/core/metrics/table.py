@@ -39,7 +39,7 @@ from labtui.core.registry import family_expr
 from labtui.core.wording import counted
 
 ABORTED = f"{ABORTED_TOPIC}: its quantities are of the rows it has (the manifest's is_complete is false)"
-JOINED_TOPICS = ("mobility", "power_w", "responsivity", ABORTED_TOPIC)  # remarks the join makes start with one
+JOINED_TOPICS = ("mobility", "power_w", "responsivity", "calibration_spread", ABORTED_TOPIC)  # the join's remarks
 
 
 @dataclass
@@ -161,8 +161,12 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
     # the conductance's change, not the current's: a run biased at −Vds has the opposite ΔI for the same physics
     responsivity = pl.when(pl.col("vds_v") < 0).then(-responsivity).otherwise(responsivity)
     overflow = pl.when(~responsivity.is_finite()).then(pl.lit("responsivity_a_per_w: delta_i_a / power_w overflows"))
+    alone = pl.when(pl.col("power_w").is_not_null() & pl.col("calibration_spread").is_null()).then(pl.lit(
+        f"calibration_spread: fewer than two calibrations within {config.metrics.calibration_stale_h:g} h price it "
+        "(or their ratio overflows): nothing to compare"))
     # list.eval's drop_nulls, not list.drop_nulls: the same lists, 6 ms instead of 42 at 65k runs (Polars 2.1)
-    remarks = pl.concat_list("remarks", "_mobility_remark", "_power_remark", overflow, "_aborted_remark").list.eval(
+    remarks = pl.concat_list("remarks", "_mobility_remark", "_power_remark", alone, overflow,
+                             "_aborted_remark").list.eval(
         pl.element().drop_nulls())
     table = table.with_columns(
         remarks=remarks,
