@@ -21,6 +21,7 @@ from labtui.core.history import (
     load_manifest,
     resolve_chip,
     summary_line,
+    told_apart,
 )
 from labtui.core.manifest import read_manifest, write_manifest
 from tests.lab import Lab, chip67_lab, local
@@ -174,7 +175,10 @@ def test_a_chip_is_found_by_the_name_the_chips_list_gives_it(tmp_path) -> None:
     with pytest.raises(UsageError, match="not a chip number or name"):
         resolve_chip(manifest, "A.B5")
     # the chips list tells the two G215 apart by the group `--group` takes, where it showed two identical rows
-    assert chips(manifest)["chip_name"].to_list() == ["A.B4", "Batch-37", "G215 (group G2)", "G215 (group G)"]
+    listed = chips(manifest)
+    assert listed.select(told_apart())["chip_name"].to_list() == ["A.B4", "Batch-37", "G215 (group G2)",
+                                                                  "G215 (group G)"]
+    assert listed["chip_name"].to_list() == ["A.B4", "Batch-37", "G215", "G215"]  # as the manifest's, for scripts
 
 
 def test_a_chip_whose_group_is_digits_is_found_by_the_number_its_name_reads_as(tmp_path, capsys) -> None:

@@ -343,6 +343,17 @@ def test_text_columns_of_the_registry_are_strings() -> None:
     assert frame["polarity"].to_list() == ["positive", "negative"]
 
 
+def test_blanks_beside_a_text_column_are_the_texts_and_after_a_number_still_named() -> None:
+    """Read past in every field, the blanks of a text column went too (`pos  ` stored as `pos`, a quoted `"a ,b"`
+    as `a,b`): where the procedure has text columns they are kept, and a number's trailing blank is named."""
+    columns = ["Vsd (V)", "I (A)", "polarity"]
+    data = raw_csv("IVsaw", columns=columns, rows=['0.0,1e-9,pos  ', '0.1,2e-9,"a ,b"'])
+    assert parse(data, "IVsaw2025-10-13_1")[1]["polarity"].to_list() == ["pos  ", "a ,b"]
+    problem = rejected(raw_csv("IVsaw", columns=columns, rows=['0.0 ,1e-9,pos  ', '0.1,2e-9,"a ,b"']),
+                       "IVsaw2025-10-13_1")
+    assert problem.reason == "'0.0 ' in column 'Vsd (V)' ends with a space or tab (a hand edit?)"
+
+
 def test_text_a_windows_tool_wrote_in_latin_1_is_read_and_said() -> None:
     """`negación` in latin-1 in a text column failed Polars' whole block: the file was rejected as "could not be
     parsed as numbers", with no line. It is read as latin-1, as the header's text is, and said with its line."""
@@ -664,6 +675,8 @@ def test_blanks_after_a_number_are_read_past_as_those_before_it() -> None:
     _, frame, warnings = parse(raw_csv("It", rows=rows))
     assert frame.height == len(rows) and frame.equals(parse(raw_csv("It"))[1])
     assert warnings == ["spaces or tabs after some values (a hand edit?) are read past"]
+    long_run = [*rows[:7], rows[7] + " " * 100_000 + "x", *rows[8:]]  # read past from its first blank only: the
+    assert rejected(raw_csv("It", rows=long_run)).reason.endswith("is not a number")  # regex took 46 s for 40k
     rows[7] += "\x0c"
     problem = rejected(raw_csv("It", rows=rows))
     assert problem.kind == "bad_value" and problem.reason == "'nan\\x0c' in column 'Clock (ms)' is not a number"

@@ -610,6 +610,8 @@ def test_a_run_being_recorded_is_deferred_until_its_cut_row_is_old(lab: Lab) -> 
     assert report.staged == 0 and report.busy_files["a/It2025-10-13_1.csv"].startswith(
         "its last row is cut and it was written 0 s ago: still being recorded? Staged once it is 30 s old")
     assert "busy a/It2025-10-13_1.csv: its last row is cut" in lab.cli("stage").stdout  # which file, and why
+    listed = json.loads(lab.cli("stage", "--json").stdout)
+    assert listed["busy"] == 1 and listed["busy_files"][0]["source_file"] == "a/It2025-10-13_1.csv"  # the count kept
     os.utime(live, (now - 31, now - 31))
     report = lab.stage()
     assert report.staged == 1 and "the last line was unterminated" in report.warned["a/It2025-10-13_1.csv"][0]

@@ -55,6 +55,22 @@ async def test_the_star_key_toggles_as_often_as_it_is_pressed(lab: Lab) -> None:
         assert not marks(lab).get(first, {"starred": False})["starred"]
 
 
+async def test_a_run_detail_takes_the_annotation_keys_the_config_gives(tmp_path: Path, monkeypatch) -> None:
+    """`keys: {star: s}` moved the history's star to `s`; the detail kept `*`, and its hint said so."""
+    monkeypatch.chdir(tmp_path)
+    lab = tui_lab(tmp_path, keys={"star": "s"})
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_chip(pilot, "67")
+        run = table(app).row["run_id"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.query_one("#dialog").border_subtitle.startswith("s star · x exclude · # tag · n note")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "starred" in dialog_text(app))
+        assert marks(lab)[run]["starred"]
+
+
 async def test_undo_says_what_a_colleague_changed_since_and_leaves_it(lab: Lab) -> None:
     """u put back the state before the user's exclusion, erasing the one a colleague made since from the CLI."""
     app = LabApp(lab.config)
@@ -216,6 +232,25 @@ async def test_u_undoes_on_the_run_as_it_is_now_after_a_restage_and_reattach(lab
         await pilot.press("u")
         await settle(pilot)
         assert new_id not in marks(lab) or not marks(lab)[new_id]["excluded"]
+
+
+async def test_u_undoes_a_re_staged_runs_annotation_not_re_attached_yet(lab: Lab) -> None:
+    """x, then the run is re-staged under a new run_id, its exclusion not re-attached yet: u compared the old
+    run_id's state with the new one's and said "nothing undone … left as someone changed it since". It is undone
+    where it is, so re-attaching moves nothing back."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        source, old_id = table(app).row["source_file"], table(app).row["run_id"]
+        await pilot.press("x")
+        await answer(pilot, "contact lost")
+        restage_corrected(lab, source)
+        await pilot.press("u")
+        await settle(pilot)
+        assert said(app)[-1].message.startswith("undone: excluded: contact lost")
+        assert not marks(lab).get(old_id, {"excluded": False})["excluded"]
+        lab.cli("validate", "--fix")
+        assert not marks(lab).get(lab.run_of(source)["run_id"], {"excluded": False})["excluded"]
 
 
 async def test_annotations_another_user_made_unreadable_are_said_once_not_a_crash(lab: Lab, monkeypatch) -> None:

@@ -84,7 +84,7 @@ def iso_date(text: str) -> dt.date:
 
 
 def run_chips(args: argparse.Namespace) -> int:
-    from labtui.core.history import chips, load_manifest
+    from labtui.core.history import chips, load_manifest, told_apart
 
     config = config_from(args)
     table = chips(load_manifest(config))
@@ -93,7 +93,8 @@ def run_chips(args: argparse.Namespace) -> int:
         return EXIT_OK
     names = {"chip_name": "CHIP", "n_runs": "RUNS", "n_light": "LIGHT", "n_dark": "DARK", "first_date": "FIRST",
              "last_date": "LAST"}
-    shown = table.drop("chip_group", "chip_number").rename(lambda name: names.get(name, name.removeprefix("n_")))
+    shown = table.with_columns(told_apart()).drop("chip_group", "chip_number").rename(
+        lambda name: names.get(name, name.removeprefix("n_")))
     emit(args, table=lambda: shown, csv=lambda: table, json=lambda: table)
     return EXIT_OK
 

@@ -19,7 +19,7 @@ from labtui.cli.locate import config_from
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted, shown
 
-SHOWN_WARNED = 10  # staged files with notes listed after a stage; `--json` has them all
+SHOWN_FILES = 10  # staged files with notes, and busy files, listed after a stage; `--json` has them all
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     import threading
@@ -137,9 +137,10 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
         if only is not None:  # files named to restage: each one still rejected says why, as a new reject does
             for record in report.known_rejects:
                 print(shown(f"still rejected {record.headline()} (unchanged since; --force reads it again)"))
-        print_warned(report.warned)
-        for source, why in sorted(report.busy_files.items())[:SHOWN_WARNED]:  # which file, and until when
-            print(shown(f"busy {source}: {why}"))
+        print_first([f"note {source}: {'; '.join(notes)}" for source, notes in sorted(report.warned.items())],
+                    "more file", "staged with notes")
+        print_first([f"busy {source}: {why}" for source, why in sorted(report.busy_files.items())],  # and until when
+                    "more busy file")
         print(report.line())
         for folder in report.unlisted_folders:
             print(shown(f"labtui: cannot list the raw folder {folder}: its files were not staged"), file=sys.stderr)
@@ -248,13 +249,13 @@ def run_watch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def print_warned(warned: dict[str, list[str]]) -> None:
-    """The staged files with something to say (an aborted run, a parameter left empty), the first few of them."""
-    for source, warnings in sorted(warned.items())[:SHOWN_WARNED]:
-        print(shown(f"note {source}: {'; '.join(warnings)}"))
-    if len(warned) > SHOWN_WARNED:
-        more = counted(len(warned) - SHOWN_WARNED, "more file")
-        print(f"… and {more} staged with notes (stage --json lists them all)")
+def print_first(lines: list[str], more: str, what: str = "") -> None:
+    """The first `SHOWN_FILES` lines (files staged with notes, files busy), then how many `more` there are."""
+    for line in lines[:SHOWN_FILES]:
+        print(shown(line))
+    if len(lines) > SHOWN_FILES:
+        print(f"… and {counted(len(lines) - SHOWN_FILES, more)}{f' {what}' if what else ''} (stage --json lists them "
+              "all)")
 
 
 def report_dict(report: StageReport) -> dict[str, object]:
@@ -272,5 +273,5 @@ def report_dict(report: StageReport) -> dict[str, object]:
         ],
         "notes": [{"source_file": source, "notes": warnings} for source, warnings in sorted(report.warned.items())],
         "unlisted_folders": report.unlisted_folders,
-        "busy": [{"source_file": source, "why": why} for source, why in sorted(report.busy_files.items())],
+        "busy_files": [{"source_file": source, "why": why} for source, why in sorted(report.busy_files.items())],
     }

@@ -146,11 +146,15 @@ def chips(manifest: pl.DataFrame) -> pl.DataFrame:
             pl.col("date_local").max().alias("last_date"),
         )
         .sort(["chip_number", "chip_group"], nulls_last=True)
-        .with_columns(  # Alisson8's chip 80 and Alisson's chip 880 are both Alisson880: two rows read as one chip
-            chip_name=pl.when(pl.col("chip_name").is_duplicated())
-            .then(pl.format("{} (group {})", "chip_name", pl.col("chip_group").fill_null("none")))
-            .otherwise("chip_name"))
     )
+
+
+def told_apart() -> pl.Expr:
+    """A chip's name as a list of `chips` shows it: with its group, which `--group` takes, where two chips share it
+    (Alisson8's chip 80 and Alisson's chip 880 are both Alisson880: two identical rows)."""
+    name = pl.col("chip_name")
+    return (pl.when(name.is_duplicated()).then(pl.format("{} (group {})", name, pl.col("chip_group").fill_null("none")))
+            .otherwise(name))
 
 
 def resolve_chip(manifest: pl.DataFrame, chip: int | str, group: str | None = None) -> tuple[str | None, int]:

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Header, Input, Static
 
+from labtui.core.history import told_apart
 from labtui.core.wording import counted
 from labtui.tui.base import FilteredScreen, LabFooter, plain
 from labtui.tui.history import HistoryScreen
@@ -30,7 +31,7 @@ def chip_columns(chips: pl.DataFrame) -> list[Column]:
     """Group + number, then runs per procedure as the store has them, light/dark and dates."""
     procs = [name for name in chips.columns if name.startswith("n_") and name not in _NOT_PROCS]
     return [
-        Column("chip_name", "chip"),
+        Column("chip_name", "chip", told_apart()),
         Column("n_runs", "runs", right=True),
         *(Column(name, name[2:], right=True) for name in procs),
         Column("n_light", "💡", right=True),
@@ -206,9 +207,7 @@ class ChipsScreen(FilteredScreen):
         info: Text | str = ""
         if event.row is not None:
             # asked at each move: an edit of chip_params.yaml while the list is open shows at once (a stat when not)
-            # its name in chip_params.yaml: the list's names the group too where two chips share it (`chips`)
-            name = f"{event.row['chip_group'] or ''}{event.row['chip_number']}"
-            info = chip_info(name, self.lab.store.chip_params(), self.lab.config.chip_params_file)
+            info = chip_info(event.row["chip_name"], self.lab.store.chip_params(), self.lab.config.chip_params_file)
         elif text:
             info = f"no chip matches “{text}”: type part of a group name or a number"
         self.query_one("#chip-info", Static).update(plain(info))

@@ -14,7 +14,7 @@ from labtui.core.annotations import log_lines
 from labtui.core.history import summary_line
 from labtui.core.manifest import run_parameters
 from labtui.core.wording import quoted
-from labtui.tui.dialogs import FieldsDialog
+from labtui.tui.dialogs import DialogBox, FieldsDialog
 from labtui.tui.history_view import definition_items, quantity_items
 
 if TYPE_CHECKING:
@@ -26,17 +26,24 @@ class RunDetail(FieldsDialog):
     history they act on its selection), which it shows again after: it said `none (* star, …)`, and those keys did
     nothing here."""
 
-    BINDINGS = [
-        Binding("asterisk", "annotate('star')", "Star"),
-        Binding("x", "annotate('exclude')", "Exclude"),
-        Binding("number_sign", "annotate('tag')", "Tag"),
-        Binding("n", "annotate('note')", "Note"),
+    BINDINGS = [  # the history's ids: a key the lab's config gives them (`keys:`) is theirs here too
+        Binding("asterisk", "annotate('star')", "Star", id="star"),
+        Binding("x", "annotate('exclude')", "Exclude", id="exclude"),
+        Binding("number_sign", "annotate('tag')", "Tag", id="tag"),
+        Binding("n", "annotate('note')", "Note", id="note"),
     ]
-    hint = "* star · x exclude · # tag · n note · esc close"
 
     def __init__(self, title: str, fields: Iterable[tuple[str, object]], annotate: Callable[[str], object]) -> None:
         super().__init__(title, fields)
         self.annotate = annotate
+
+    def on_mount(self) -> None:
+        """The frame's hint names the annotation keys as they are bound (a `keys:` remapping included)."""
+        super().on_mount()
+        bound = {active.binding.id: active.binding for active in self.active_bindings.values() if active.node is self}
+        keys = [f"{self.app.get_key_display(bound[binding.id])} {binding.description.lower()}"
+                for binding in self.BINDINGS if isinstance(binding, Binding) and binding.id in bound]
+        self.query_one(DialogBox).border_subtitle = " · ".join([*keys, self.hint])
 
     def action_annotate(self, action: str) -> None:
         self.dismiss(False)

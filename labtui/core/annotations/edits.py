@@ -62,7 +62,8 @@ def undo(store_root: Path, action_id: str, *, author: str, manifest: pl.DataFram
     process) is left as it is now: putting back the state before the action erased the later one without a word.
 
     With the `manifest`, a run re-staged since under a new run_id (its annotations re-attached there) is put back
-    under that one: its old run_id is no run any more."""
+    under that one: its old run_id is no run any more. Not re-attached yet, they are put back where they are, and
+    re-attaching moves them."""
     log = read_log(store_root).with_row_index("_at")
     done = log.filter(pl.col("action") == action_id)
     if done.is_empty():
@@ -75,6 +76,8 @@ def undo(store_root: Path, action_id: str, *, author: str, manifest: pl.DataFram
     kept: dict[tuple[str, str], str] = {}  # (run_id, what) → who changed it since
     for run_id, source, kind, value in done.select("run_id", "source_file", "kind", "value").iter_rows():
         was, target, what = before.get(run_id, {}), now.get(source, run_id), _annotation(kind, value)
+        if target not in current:  # re-staged, its annotations not re-attached yet (`validate --fix`): still here
+            target = run_id
         if _state(after.get(run_id, {}), what) != _state(current.get(target, {}), what):
             kept[(target, what)] = _last_author(log, last, {run_id, target}, what)
             continue
