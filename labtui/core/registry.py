@@ -33,6 +33,7 @@ MAX_SWEEP_STEPS = 1e9  # a sweep the acquisition could take has far fewer; above
 READER_COLUMNS = PARTITION_KEYS | {"date_local", "seq"}
 
 
+@lru_cache(maxsize=4096)  # a stage asks it of every column of every file: a lab has a few dozen names
 def snake_column(raw_name: str) -> str:
     """`Vg (V)` → `vg_v`, `Plate T (degC)` → `plate_t_degc`: the stored name of a data column. A name readers add
     (`READER_COLUMNS`: `Date` → `date_`, `Seq` → `seq_`) gets a trailing `_`, which no other stored name has: else
