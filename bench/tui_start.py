@@ -108,12 +108,14 @@ async def history_timings(config: StagingConfig) -> tuple[int, dict[str, float]]
             await pilot.pause(0.01)
         timings["dashboard + background validation"] = time.perf_counter() - started
         busiest = app.store.chips().sort("n_runs", descending=True).row(0, named=True)
-        for label, key in (("open", None), ("filter t", "t"), ("sort o", "o"), ("scroll to end", "end")):
+        steps = (("open", ()), ("filter t", ("t",)), ("o: the sort list", ("o",)), ("j", ("j",)),
+                 ("enter: sorted by date", ("enter",)), ("scroll to end", ("end",)))
+        for label, keys in steps:
             started = time.perf_counter()
-            if key is None:
+            if not keys:
                 await app.push_screen(HistoryScreen(busiest["chip_group"], busiest["chip_number"]))
             else:
-                await pilot.press(key)
+                await pilot.press(*keys)
             await pilot.pause()
             await app.workers.wait_for_complete()
             await pilot.pause()

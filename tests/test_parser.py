@@ -113,6 +113,9 @@ def test_a_prefixed_unit_gives_the_number_written_without_it(text: str, unit: st
         ("Δt (s)", "delta_t_s"),
         ("Medición", "medicion"),
         ("I² (A²)", "i2_a2"),
+        ("ø (mm)", "o_mm"),  # letters NFKD leaves as they are, by their Unicode names: two Cyrillic names were one
+        ("Ток (А)", "te_o_ka_a"),
+        ("电压 (V)", "ideograph_7535_ideograph_538b_v"),
         ("😀 (V)", "v"),
     ],
 )

@@ -57,11 +57,21 @@ def _in_ascii(name: str) -> str:
             spelt.append(char)
         elif char in _SPELT:
             spelt.append(_SPELT[char])
-        elif unicodedata.name(char, "").startswith("GREEK"):  # `GREEK CAPITAL LETTER DELTA` → ` delta `
-            spelt.append(f" {unicodedata.name(char).split()[-1].lower()} ")
+        elif unicodedata.category(char).startswith("L"):  # a letter by its name: `GREEK CAPITAL LETTER DELTA` →
+            spelt.append(f" {_letter_name(char)} ")  # ` delta `, `CYRILLIC SMALL LETTER TE` → ` te `, ø → ` o `
         elif not unicodedata.combining(char):  # an accent goes with its letter (é → e); any other sign separates
             spelt.append(" ")
     return "".join(spelt)
+
+
+def _letter_name(char: str) -> str:
+    """A letter NFKD leaves outside ASCII, by its Unicode name: the words after LETTER, without what it is WITH
+    (`LATIN SMALL LETTER O WITH STROKE` → `o`, `LATIN SMALL LETTER SHARP S` → `sharp s`); an ideograph, by its name's
+    last word (`ideograph-7535`). Dropped, two Cyrillic names were one, and the file a duplicate column."""
+    name = unicodedata.name(char, "")
+    if " LETTER " in name:
+        return name.split(" LETTER ", 1)[1].split(" WITH ", 1)[0].lower()
+    return name.rsplit(" ", 1)[-1].lower()
 
 
 class ParameterSpec(BaseModel):
