@@ -27,6 +27,7 @@ import pytest
 
 from labtui.core.drawing import COLUMN_IN, LEGEND_MAX, OKABE_ITO, Drawing, Trace, draw_axes, render, series_style
 from labtui.core.errors import UsageError
+from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import KINDS, LoadedGroup, PlotOptions, load_group, shape
 from labtui.core.plotdata.figure import DRAW_BUCKETS, drawing_of, legend_left_out, write_figure
 from labtui.core.plotdata.model import PlotSpec, Series
@@ -38,6 +39,7 @@ from labtui.core.plotdata.selection import (
     sidecar_path,
     write_sidecar,
 )
+from labtui.core.plotdata.trends import with_plotted_quantities
 from labtui.core.renderer import Renderer, RendererFailed, figure_format, worth_a_process
 from labtui.core.seqs import missing_seqs, parse_seqs
 from labtui.synth import write_run
@@ -64,8 +66,11 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
 
 
 def spec_of(lab: Lab, seqs: list[int], options: PlotOptions | None = None, width: int | None = DRAW_BUCKETS):
+    """As `labtui plot` shapes the runs: It runs with their powers (their legend says them)."""
     config = lab.config
     proc, runs = one_procedure(chip_runs(lab.manifest(), 67, None, seqs, tz=config.local_tz), None)
+    if proc == "It":
+        runs = with_plotted_quantities(runs, read_metrics(config))
     return shape(load_group(proc, runs, config.stage_root), options or PlotOptions(), width)
 
 

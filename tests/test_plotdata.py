@@ -902,3 +902,21 @@ def test_axis_ticks_are_round_and_within_the_data(low: float, high: float, count
 def test_log_axis_ticks(low: float, high: float, labels: list[str]) -> None:
     ticks, said = log_ticks(low, high, 7)
     assert said == labels and all(low <= tick <= high for tick in ticks)
+
+
+def test_a_lit_runs_power_is_said_beside_its_laser_voltage():
+    """A legend of VL alone left the reader to price each run: a lit It run's power (`power_w`, joined from the
+    metrics) follows its VL, with its prefix; a dark run has none to say, a lit one the metrics could not price
+    says `?`, and one power shared by every run goes to the title with the others shared."""
+    from labtui.core.plotdata.labels import legend_labels, title
+
+    def row(seq, vl, power, light=True):
+        return {"seq": seq, "chip_name": "Alisson67", "laser_voltage_v": vl, "laser_wavelength_nm": 455.0,
+                "vg_fixed_v": -0.4, "has_light": light, "power_w": power, "date_local": None, "file_idx": seq}
+
+    rows = [row(1, 1.0, 3.84e-6), row(2, 2.0, 8.64e-6), row(3, 0.0, None, light=False), row(4, 3.0, None)]
+    assert legend_labels(rows) == ["VL=1 V, P=3.84 µW, λ=455 nm", "VL=2 V, P=8.64 µW, λ=455 nm", "VL=0 V",
+                                   "VL=3 V, P=? W, λ=455 nm"]
+    shared = [row(1, 1.0, 3.84e-6), row(2, 1.0, 3.84e-6)]
+    assert title("It", shared) == "Alisson67 · It · VL=1 V · P=3.84 µW · λ=455 nm · VG=-0.4 V"
+    assert "P=" not in title("It", [{**r, "power_w": None} for r in shared])  # no metrics: nothing said

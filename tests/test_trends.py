@@ -28,7 +28,7 @@ from labtui.core.plotdata.trends import (
     thinned,
     trend_rows,
     trend_spec,
-    with_dirac_points,
+    with_plotted_quantities,
 )
 from labtui.core.wording import counted
 from labtui.synth import LabSpec
@@ -209,7 +209,7 @@ def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path) ->
 
 
 def test_aligned_overlay_puts_every_dirac_point_at_zero(lab: DemoLab) -> None:
-    runs = with_dirac_points(lab.runs.filter(pl.col("proc") == "IVg").head(4), lab.metrics)
+    runs = with_plotted_quantities(lab.runs.filter(pl.col("proc") == "IVg").head(4), lab.metrics)
     runs = runs.with_columns(cnp_fwd_v=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise("cnp_fwd_v"))
     spec = shape(load_group("IVg", runs, lab.config.stage_root), PlotOptions(align_cnp=True))
     assert spec.x_label == "Vg − V_CNP"

@@ -164,7 +164,9 @@ async def test_p_opens_the_plot_and_b_cycles_the_it_baseline(lab):
         spec = screen.spec
         assert (spec.kind, len(spec.series), spec.x_title) == ("It", 3, "t (s)")
         assert spec.y_title == "ΔI (nA)" and spec.spans  # laser window from the VL column
-        assert [s.label for s in spec.series] == ["VL=1 V, λ=455 nm", "VL=2 V, λ=455 nm", "VL=0 V"]  # lit runs' λ
+        # lit runs' λ, and their power beside the laser voltage it is priced from
+        assert [s.label for s in spec.series] == ["VL=1 V, P=3.84 µW, λ=455 nm", "VL=2 V, P=8.64 µW, λ=455 nm",
+                                                  "VL=0 V"]
         assert plot_title(spec) == "Alisson67 · It · VG=-0.4 V · seq 1–3"
         assert "just before laser ON" in status_text(screen)
         assert "mixes light and dark" in status_text(screen)
@@ -278,7 +280,8 @@ async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path, mo
         assert exported["label"].unique(maintain_order=True).to_list() == [s.label for s in full.series]
         assert exported.height == sum(s.x.size for s in full.series) > points(screen)  # not the downsampled view
         assert (exported["x_unit"][0], exported["y_unit"][0]) == (full.x_unit, full.y_unit)
-        assert exported.filter(pl.col("label") == "VL=2 V, λ=455 nm")["y"].to_numpy() == pytest.approx(full.series[1].y)
+        second = exported.filter(pl.col("label") == "VL=2 V, P=8.64 µW, λ=455 nm")["y"].to_numpy()
+        assert second == pytest.approx(full.series[1].y)
         assert str(csv) in status_text(screen)
 
 
@@ -319,14 +322,14 @@ async def test_a_run_restaged_under_a_new_run_id_while_plotted_stays_in_the_plot
     app = Host(config, lab.ids("it_1v", "it_2v"))
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_plot(pilot)
-        assert [s.label for s in screen.spec.series] == ["VL=1 V", "VL=2 V"]
+        assert [s.label.split(",")[0] for s in screen.spec.series] == ["VL=1 V", "VL=2 V"]
         write_run(config.raw_root / "2025-10-13", "It", file_idx=2, chip_group="Alisson", chip_number=67,
                   start_utc=START + dt.timedelta(minutes=12), params={"Laser voltage": 2.0}, seed=7)
         assert stage(config).counts["staged"] == 1
         assert lab.run_ids["it_2v"] not in read_manifest(config.manifest_path)["run_id"].to_list()
         screen.reload()  # what the app's store poll does when the manifest changed
         await settle(pilot)
-        assert [s.label for s in screen.spec.series] == ["VL=1 V", "VL=2 V"]
+        assert [s.label.split(",")[0] for s in screen.spec.series] == ["VL=1 V", "VL=2 V"]
         assert "cannot read" not in status_text(screen)
 
 

@@ -145,7 +145,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         write_sidecar,
     )
     from labtui.core.plotdata.shape import shape
-    from labtui.core.plotdata.trends import with_dirac_points
+    from labtui.core.plotdata.trends import with_plotted_quantities
     from labtui.core.plotdata.view import default_options
     from labtui.core.registry import proc_family
     from labtui.core.seqs import parse_seqs
@@ -193,15 +193,17 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     check_view_args(args, proc, family)
     options = replace(options, **changes)
     column = args.column or (record is not None and record.column)  # a column figure's redraw is one too
-    if options.align_cnp:
+    powered = family == "It" and config.metrics_path.exists()  # a lit run's power, beside its laser voltage
+    if options.align_cnp or powered:
         notes += stale_metrics(config)
-        runs = with_dirac_points(runs, read_metrics(config))
+        runs = with_plotted_quantities(runs, read_metrics(config))
     group = load_group(proc, runs, config.stage_root, config.procedures_file)
     spec = shape(group, options, DRAW_BUCKETS, config.metrics)
     if not spec.series:
         raise UsageError(f"nothing to draw: {'; '.join(spec.messages) or 'no data points'}")
     write_figure(spec, args.out, renderer=renderer, column=column)
-    derived = options.align_cnp or bool(spec.markers)  # Dirac points: from the metrics' definitions and windows
+    # Dirac points and powers: from the metrics' definitions and windows
+    derived = options.align_cnp or bool(spec.markers) or (powered and group.runs["power_w"].is_not_null().any())
     sidecar = write_sidecar(args.out, group.runs, options, metrics=metrics_stamp(config.metrics) if derived else None,
                             column=column)
     for line in (*notes, *spec.warnings, *spec.messages, *legend_left_out(spec)):

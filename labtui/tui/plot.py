@@ -31,7 +31,7 @@ from labtui.core.plotdata import (
 )
 from labtui.core.plotdata.figure import DRAW_BUCKETS, legend_left_out
 from labtui.core.plotdata.model import baseline_time
-from labtui.core.plotdata.trends import with_dirac_points
+from labtui.core.plotdata.trends import with_plotted_quantities
 from labtui.core.plotdata.view import controls, current_rows, default_options, file_suffix
 from labtui.core.registry import proc_family
 from labtui.core.wording import counted
@@ -114,7 +114,8 @@ class FigureScreen(LabScreen):
         self.lab.store.write_figures(full, paths, drawn=drawn)
         if record is not None:
             runs, options, trend = record
-            derived = trend is not None or options.align_cnp or bool(full.markers)
+            derived = trend is not None or options.align_cnp or bool(full.markers) or (
+                "power_w" in runs.columns and runs["power_w"].is_not_null().any())  # a legend's powers
             paths = (*paths, self.lab.store.write_record(paths[0], runs, options, trend, derived=derived))
         self.post_message(self.Exported(paths, tuple(legend_left_out(drawn or full))))
 
@@ -215,8 +216,8 @@ class PlotScreen(FigureScreen):
         store = self.lab.store
         # a run re-staged under a new run_id since it was chosen is read under that one (its old Parquet is gone)
         runs = self.runs = current_rows(self.runs, store.manifest(), store.config.local_tz)
-        if "IVg" in self.families.values():  # each sweep's Dirac point, for the aligned overlay (`a`)
-            runs = with_dirac_points(runs, store.metrics())
+        if {"IVg", "It"} & set(self.families.values()):  # Dirac points (the aligned overlay, `a`), It runs' powers
+            runs = with_plotted_quantities(runs, store.metrics())
         self.post_message(self.Loaded(store.load_runs(runs)))
 
     def on_plot_screen_loaded(self, message: Loaded) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from labtui.core.plotdata.load import Row, run_ident
+from labtui.core.si import format_si
 
 TITLE_PARTS = " · "  # between a title's parts: chips, procedure, each shared parameter, the runs
 
@@ -14,7 +15,7 @@ class Param(NamedTuple):
     name: str
     unit: str
     in_the_dark: bool = True  # False: meaningless for a dark run (it keeps the last wavelength, or 0)
-
+    prefixed: bool = False  # written with an SI prefix (`P=2.73 µW`), not as the header writes it
     def applies(self, row: Row) -> bool:
         """Whether the run has this parameter at all (a dark run has no wavelength; an unknown one it has)."""
         return self.in_the_dark or row.get("has_light") is not False
@@ -23,12 +24,17 @@ class Param(NamedTuple):
         return row.get(self.column) if self.applies(row) else None
 
     def format(self, value: float | None) -> str:
-        return f"{self.name}={'?' if value is None else format(value, 'g')} {self.unit}"
+        if value is None:
+            return f"{self.name}=? {self.unit}"
+        return f"{self.name}={format_si(value, self.unit) if self.prefixed else f'{value:g} {self.unit}'}"
 
 
 WAVELENGTH = Param("laser_wavelength_nm", "λ", "nm", in_the_dark=False)
+# the irradiated power, when the runs have it (`trends.with_plotted_quantities`: a lit It run's `power_w`), beside
+# the laser voltage it is priced from: a legend of VL alone left the reader to price each run
+POWER = Param("power_w", "P", "W", in_the_dark=False, prefixed=True)
 # In the order the lab compares runs: illumination first, then the gate.
-PARAMS = (Param("laser_voltage_v", "VL", "V"), WAVELENGTH, Param("vg_fixed_v", "VG", "V"))
+PARAMS = (Param("laser_voltage_v", "VL", "V"), POWER, WAVELENGTH, Param("vg_fixed_v", "VG", "V"))
 
 
 def legend_labels(rows: list[Row]) -> list[str]:

@@ -74,10 +74,14 @@ PLANS: dict[Trend, _Plan] = {
 }
 
 
-def with_dirac_points(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
-    """`runs` with each IVg run's forward-leg Dirac point (`cnp_fwd_v`), what an aligned overlay shifts by."""
-    return runs.drop("cnp_fwd_v", strict=False).join(
-        metrics.select("run_id", "cnp_fwd_v"), on="run_id", how="left", maintain_order="left"
+PLOTTED_QUANTITIES = ("cnp_fwd_v", "power_w")  # what an aligned overlay shifts by; the power a lit It run's legend says
+
+
+def with_plotted_quantities(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
+    """`runs` with each IVg run's forward-leg Dirac point (`cnp_fwd_v`) and each lit It run's irradiated power
+    (`power_w`, said beside its laser voltage: a legend of VL alone made the reader price it)."""
+    return runs.drop(PLOTTED_QUANTITIES, strict=False).join(
+        metrics.select("run_id", *PLOTTED_QUANTITIES), on="run_id", how="left", maintain_order="left"
     )
 
 
