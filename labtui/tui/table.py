@@ -62,34 +62,35 @@ class FrameTable(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, always_update=True)
 
-    class CursorMoved(Message):
-        """The cursor is on another row (None: the table is empty)."""
+    class Said(Message):
+        """A message of this table: handlers find it by the table's id (`@on(..., "#runs")`)."""
 
-        def __init__(self, table: FrameTable, row: dict | None) -> None:
+        def __init__(self, table: FrameTable) -> None:
             super().__init__()
             self.table = table
-            self.row = row
 
         @property
         def control(self) -> FrameTable:
             return self.table
+
+    class CursorMoved(Said):
+        """The cursor is on another row (None: the table is empty)."""
+
+        def __init__(self, table: FrameTable, row: dict | None) -> None:
+            super().__init__(table)
+            self.row = row
 
     class Chosen(CursorMoved):
         """Enter on a row."""
 
         row: dict  # never None: enter on an empty table chooses nothing
 
-    class HeaderClicked(Message):
+    class HeaderClicked(Said):
         """A click on a column's title (to sort by it)."""
 
         def __init__(self, table: FrameTable, column: Column) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.column = column
-
-        @property
-        def control(self) -> FrameTable:
-            return self.table
 
     def __init__(
         self, columns: Iterable[Column], *, key: str | None = None, selectable: bool = False, id: str | None = None,
