@@ -275,19 +275,13 @@ def build_row(
 
 
 def _unread_columns(header: Header, frame: pl.DataFrame) -> list[str]:
-    """A note for each of the procedure's columns (its completeness column aside, which `is_complete` judges) with
-    not one finite value: a run whose current is all NaN staged as done, said only by its metrics' remarks."""
-    import numpy as np
-
+    """A note for each of the procedure's number columns (its completeness column aside, which `is_complete` judges)
+    with not one finite value: a run whose current is all NaN staged as done, said only by its metrics' remarks. A
+    column at a time (`_finite`): a Polars query per file took 60 ms of the corpus's CPU."""
     judged = header.spec.completeness.column if header.spec.completeness else None
-    unread = []
-    for name in header.spec.required_columns:
-        column = frame.get_column(snake_column(name), default=None)
-        if name == judged or column is None or column.dtype != pl.Float64 or not frame.height:
-            continue
-        if not np.isfinite(column.to_numpy()).any():  # a column at a time: a Polars query per file took 60 ms
-            unread.append(f"no reading in {name!r}: not one finite value (the instrument off, or not connected?)")
-    return unread
+    return [f"no reading in {name!r}: not one finite value (the instrument off, or not connected?)"
+            for name in header.spec.required_columns
+            if name != judged and name not in header.spec.text_columns and _finite(frame, name) is None]
 
 
 def _dated_apart(source_file: str, date: dt.date) -> list[str]:
