@@ -138,6 +138,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         FigureRecord,
         calibration_runs,
         chip_runs,
+        draws_derived,
         excluded_notes,
         one_procedure,
         sidecar_path,
@@ -202,8 +203,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     if not spec.series:
         raise UsageError(f"nothing to draw: {'; '.join(spec.messages) or 'no data points'}")
     write_figure(spec, args.out, renderer=renderer, column=column)
-    # Dirac points and powers: from the metrics' definitions and windows
-    derived = options.align_cnp or bool(spec.markers) or (powered and group.runs["power_w"].is_not_null().any())
+    derived = draws_derived(spec, group.runs, options)
     sidecar = write_sidecar(args.out, group.runs, options, metrics=metrics_stamp(config.metrics) if derived else None,
                             column=column)
     for line in (*notes, *spec.warnings, *spec.messages, *legend_left_out(spec)):

@@ -31,6 +31,7 @@ from labtui.core.plotdata import (
 )
 from labtui.core.plotdata.figure import DRAW_BUCKETS, legend_left_out
 from labtui.core.plotdata.model import baseline_time
+from labtui.core.plotdata.selection import draws_derived
 from labtui.core.plotdata.trends import with_plotted_quantities
 from labtui.core.plotdata.view import controls, current_rows, default_options, file_suffix
 from labtui.core.registry import proc_family
@@ -114,8 +115,7 @@ class FigureScreen(LabScreen):
         self.lab.store.write_figures(full, paths, drawn=drawn)
         if record is not None:
             runs, options, trend = record
-            derived = trend is not None or options.align_cnp or bool(full.markers) or (
-                "power_w" in runs.columns and runs["power_w"].is_not_null().any())  # a legend's powers
+            derived = trend is not None or draws_derived(full, runs, options)
             paths = (*paths, self.lab.store.write_record(paths[0], runs, options, trend, derived=derived))
         self.post_message(self.Exported(paths, tuple(legend_left_out(drawn or full))))
 

@@ -19,7 +19,7 @@ from labtui.core.atomic import atomic_write_bytes
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.history import calibrations, canonical_proc, chip_rows, resolve_chip, timeline
 from labtui.core.plotdata.load import group_by_proc, run_ident
-from labtui.core.plotdata.model import PlotOptions
+from labtui.core.plotdata.model import PlotOptions, PlotSpec
 from labtui.core.plotdata.view import plot_rows
 from labtui.core.seqs import missing_seqs
 from labtui.core.wording import counted
@@ -205,6 +205,13 @@ class FigureRecord:
         staged = manifest.filter(pl.col("source_file").is_in(list(by_source)) & ~pl.col("run_id").is_in(self.run_ids))
         single = staged.filter(pl.len().over("source_file") == 1)  # a file staged as two runs names neither
         return {by_source[source]: run_id for source, run_id in single.select("source_file", "run_id").iter_rows()}
+
+
+def draws_derived(spec: PlotSpec, runs: pl.DataFrame, options: PlotOptions) -> bool:
+    """Whether a figure of `runs` draws derived quantities, whose definitions and windows its record then names:
+    Dirac points (markers, an aligned overlay) or a lit run's power in its legend (a trend's always are)."""
+    powers = "power_w" in runs.columns and runs["power_w"].is_not_null().any()
+    return options.align_cnp or bool(spec.markers) or powers
 
 
 def sidecar_path(figure: Path) -> Path:
