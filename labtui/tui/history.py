@@ -33,10 +33,8 @@ from labtui.tui.base import FilteredScreen, LabFooter, Shown
 from labtui.tui.dialogs import ChoiceDialog, TextDialog
 from labtui.tui.history_view import (
     COLUMNS,
-    KEY_QUANTITIES,
     LIGHT_STATES,
     SETUP_COLUMNS,
-    SETUP_QUANTITIES,
     View,
     load_history,
     with_metrics,
@@ -294,9 +292,8 @@ class HistoryScreen(FilteredScreen):
         rows = self.chosen()
         if not rows.height:  # no run in view (`chosen` said so): not "copied 0 rows"
             return
-        quantities = KEY_QUANTITIES if self.number is not None else SETUP_QUANTITIES  # as the table shows them
         copied = rows.select(
-            *HISTORY_COLUMNS, *(column for column, _ in quantities),
+            *HISTORY_COLUMNS, *self.view.quantities,  # the quantities as the table shows them
             *(pl.col(name).list.join("; ") if name == "tags" else pl.col(name) for name in ANNOTATION_COLUMNS),
         )
         self._copy(spreadsheet_safe(copied).write_csv(separator="\t"), f"{counted(rows.height, 'row')} as TSV")

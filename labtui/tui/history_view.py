@@ -102,6 +102,11 @@ class View:
         return sortable(list(self.columns))
 
     @property
+    def quantities(self) -> list[str]:
+        """The derived quantities the table shows (each in a `<quantity>_text` column, sorted by its value)."""
+        return [by for column, by in self.columns if by is not None and column.key == f"{by}_text"]
+
+    @property
     def marked(self) -> AnnotationFilter:
         return AnnotationFilter(starred=self.starred, include_excluded=self.include_excluded)
 

@@ -16,6 +16,7 @@ class Param(NamedTuple):
     unit: str
     in_the_dark: bool = True  # False: meaningless for a dark run (it keeps the last wavelength, or 0)
     prefixed: bool = False  # written with an SI prefix (`P=2.73 µW`), not as the header writes it
+
     def applies(self, row: Row) -> bool:
         """Whether the run has this parameter at all (a dark run has no wavelength; an unknown one it has)."""
         return self.in_the_dark or row.get("has_light") is not False
