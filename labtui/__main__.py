@@ -4,6 +4,8 @@ import gc
 import os
 import sys
 
+JEMALLOC = {"narenas": "1", "tcache_max": "4096", "tcache_nslots_small_max": "32"}  # see tune_native_libraries
+
 
 def tune_native_libraries() -> None:
     """Settings the native libraries read once, when they load: call it before NumPy and Polars are imported. Each
@@ -15,13 +17,19 @@ def tune_native_libraries() -> None:
     - Polars' allocator (jemalloc) with one arena: by default each thread that allocates gets one of 4 per core,
       and each keeps the pages its thread freed for a while. With one arena the workers reuse each other's pages:
       a stage peaks 12 MiB lower, 13–19 MiB at 10× the corpus, at the same speed (4–10 interleaved pairs).
-      Polars appends this variable to its own allocator settings and writes the result back, so a process that
-      imported Polars passes its settings on to a `labtui` it starts: the arenas are added to any settings that do
-      not name them."""
+    - Smaller thread caches in it: each thread kept up to 200 freed blocks of each small size and freed blocks up to
+      32 KiB, for its next allocations. With 32 blocks a size, up to 4 KiB, a stage peaks 6–8 MiB lower, 11 MiB at
+      10× the corpus, at the same speed (3–5 interleaved runs). No cache at all (`tcache:false`) saved 3 MiB more,
+      but every allocation would take the one arena's locks, which many cores would contend for.
+
+    Polars appends this variable to its own allocator settings and writes the result back, so a process that
+    imported Polars passes its settings on to a `labtui` it starts: each of these is added unless the settings
+    name it."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     allocator = os.environ.get("_RJEM_MALLOC_CONF", "")
-    if "narenas" not in allocator:
-        os.environ["_RJEM_MALLOC_CONF"] = f"{allocator},narenas:1" if allocator else "narenas:1"
+    named = {pair.split(":", 1)[0] for pair in allocator.split(",")}
+    added = [f"{name}:{value}" for name, value in JEMALLOC.items() if name not in named]
+    os.environ["_RJEM_MALLOC_CONF"] = ",".join(filter(None, [allocator, *added]))
 
 
 def run() -> int:

@@ -193,13 +193,18 @@ def test_every_commands_help_ends_with_examples_it_takes_as_written(capsys) -> N
             assert build_parser(argv).parse_args(argv).command == command[0], example
 
 
+CACHES = "tcache_max:4096,tcache_nslots_small_max:32"
+
+
 @pytest.mark.parametrize(
     ("chosen", "threads", "allocator"),
     [
-        ({}, "1", "narenas:1"),
-        ({"OPENBLAS_NUM_THREADS": "2", "_RJEM_MALLOC_CONF": "narenas:2"}, "2", "narenas:2"),
-        # what a process that imported Polars passes on: Polars' own settings, which name no arenas
-        ({"_RJEM_MALLOC_CONF": "dirty_decay_ms:500,muzzy_decay_ms:1000"}, "1", "narenas:1"),
+        ({}, "1", f"narenas:1,{CACHES}"),
+        ({"OPENBLAS_NUM_THREADS": "2", "_RJEM_MALLOC_CONF": "narenas:2"}, "2", f"narenas:2,{CACHES}"),
+        ({"_RJEM_MALLOC_CONF": "tcache:false"}, "1", f"tcache:false,narenas:1,{CACHES}"),  # no cache: sizes moot
+        # what a process that imported Polars passes on: Polars' own settings, which name no arenas nor caches
+        ({"_RJEM_MALLOC_CONF": "dirty_decay_ms:500,muzzy_decay_ms:1000"}, "1",
+         f"dirty_decay_ms:500,muzzy_decay_ms:1000,narenas:1,{CACHES}"),
     ],
 )
 def test_the_command_tunes_numpy_and_polars_unless_told(lab: Lab, chosen: dict[str, str], threads: str,
@@ -216,4 +221,4 @@ def test_the_command_tunes_numpy_and_polars_unless_told(lab: Lab, chosen: dict[s
     assert run.returncode == 0, run.stderr
     status, numpy, polars, blas, jemalloc = run.stdout.split()[-5:]
     assert (status, numpy, polars, blas) == ("0", "True", "True", threads), run.stdout
-    assert jemalloc.split(",")[-1] == allocator and jemalloc.count("narenas") == 1, jemalloc  # after Polars' own
+    assert jemalloc.endswith("," + allocator) and jemalloc.count("narenas") == 1, jemalloc  # after Polars' own
