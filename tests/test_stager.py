@@ -31,7 +31,7 @@ from labtui.core.parquet_footer import read_run_record
 from labtui.core.parser import parse_header
 from labtui.core.rawread import Busy
 from labtui.core.registry import load_registry
-from labtui.core.scan import Candidate, Outcome, scan_raw
+from labtui.core.scan import Candidate, Outcome, Waiting, pending_files, scan_raw
 from labtui.core.stage_chunk import CHUNK_BYTES, CHUNK_FILES, ChunkWorker, chunks
 from labtui.core.stage_events import EventKind, StageEvent
 from labtui.core.stager import Stager
@@ -464,6 +464,24 @@ def test_case_twins_with_one_start_time_are_one_run(lab: Lab) -> None:
     assert record.kind == "duplicate_run" and "letter case" in record.reason
 
 
+def test_a_case_twin_takes_the_run_once_the_file_that_owned_it_is_gone(lab: Lab) -> None:
+    """A twin's reject depends on another file: moved away, the twin is read again and staged, not left rejected
+    for a file no longer there (and `prune` then dropped the run with both files' data gone from the store).
+    While the owner is there and as staged, the twin's reject holds without a read."""
+    twin = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("a/IT2025-10-13_1.csv", raw_csv("It"))  # the first in name order: it owns the run
+    lab.stage()
+    (record,) = lab.rejects().values()
+    assert record.owner_file == "a/IT2025-10-13_1.csv"
+    assert lab.stage().counts[Outcome.REJECTED] == 1  # unchanged, and so is its owner: not read
+    assert pending_files(lab.config, lab.manifest()) == Waiting([], 0)
+    (lab.raw / "a" / "IT2025-10-13_1.csv").rename(lab.root / "moved.csv")
+    assert pending_files(lab.config, lab.manifest()).files == ["a/It2025-10-13_1.csv"]
+    report = lab.stage()
+    assert (report.staged, report.rejected) == (1, 0) and lab.rejects() == {}
+    assert lab.manifest()["source_file"].to_list() == [twin.relative_to(lab.raw).as_posix()]
+
+
 def test_restage_only_reads_the_given_files(lab: Lab) -> None:
     a = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     lab.stage()
@@ -746,8 +764,10 @@ def test_records_written_before_pydantic_left_the_read_path_read_and_write_the_s
     record = records["2025-10-14/It2025-10-14_3.csv"]
     assert unreadable == [] and record.line == 12 and record.rejected_at_utc.tzinfo is not None
     assert write_reject(tmp_path / "again", record).read_bytes() == reject.replace(
-        b'null\n}', b'null,\n  "registry_sha256": null,\n  "extraction_rules": 0,\n  "plausible_from_utc": null\n}')
-    # a record without the registry and the extraction rules it was judged by (0: older than any), nor a clock
+        b'null\n}', b'null,\n  "registry_sha256": null,\n  "extraction_rules": 0,\n  "plausible_from_utc": null,\n'
+                                                                           b'  "owner_file": null\n}')
+    # a record without the registry and the extraction rules it was judged by (0: older than any), nor a clock, nor
+    # the run's owner (a twin's)
 
     (tmp_path / "rejects" / "bad.json").write_bytes(reject.replace(b'"bad_row"', b'"no_such_kind"'))
     assert read_rejects(tmp_path / "rejects")[1] == ["bad.json"]

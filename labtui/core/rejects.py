@@ -43,12 +43,13 @@ class Reject(Exception):
     """A file that cannot be identified or trusted; becomes a reject record, never a crash."""
 
     def __init__(self, kind: RejectKind, reason: str, line: int | None = None, *,
-                 plausible_from: dt.datetime | None = None) -> None:
+                 plausible_from: dt.datetime | None = None, owner: str | None = None) -> None:
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
         self.line = line
         self.plausible_from = plausible_from  # see `RejectRecord.plausible_from_utc`
+        self.owner = owner  # see `RejectRecord.owner_file`
 
     def __str__(self) -> str:
         return reject_text(self.reason, self.line)
@@ -69,6 +70,9 @@ class RejectRecord:
     # a start time in the future of the staging computer's clock: the moment that clock makes it plausible, from which
     # the file is read again (a clock 420 days behind, set right); None for a reject the file alone decides
     plausible_from_utc: dt.datetime | None = None
+    # a case twin's (`duplicate_run`): the file that owns the run, whose reject holds only while that file is there
+    # and as staged (`scan.known_outcome`); None for a reject the file alone decides
+    owner_file: str | None = None
 
     def plausible_now(self) -> bool:
         """Its start time, in the future when it was judged, is not any more by this computer's clock."""

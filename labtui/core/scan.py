@@ -237,15 +237,29 @@ def staged_signatures(manifest: pl.DataFrame, rules: Mapping[str, str] | None, l
 
 
 def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRecord],
-                  registry: str | None = None) -> Outcome | None:
+                  registry: str | None = None, present: Mapping[str, Candidate] | None = None) -> Outcome | None:
     """UNCHANGED or REJECTED when the file is as it was when last staged or rejected (by the registry whose
-    `registry_digest` is `registry`); None when it must be read."""
+    `registry_digest` is `registry`); None when it must be read. A case twin's reject holds while the file that
+    owns the run is among `present` (`owners_present`) and as staged: gone, renamed or changed, the twin may be
+    the run's file now."""
     if staged.get(cand.source_file) == (cand.size, mtime_us(cand.mtime_ns)):
         return Outcome.UNCHANGED
     record = rejects.get(cand.source_file)  # also of a file broken since it was staged (its run is kept)
-    if record is None or record.extraction_rules < EXTRACTION_RULES:
+    if record is None or record.extraction_rules < EXTRACTION_RULES or not rejected_as_is(cand, record, registry):
         return None
-    return Outcome.REJECTED if rejected_as_is(cand, record, registry) else None
+    if record.kind == "duplicate_run":
+        owner = (present or {}).get(record.owner_file or "")
+        if owner is None or staged.get(owner.source_file) != (owner.size, mtime_us(owner.mtime_ns)):
+            return None
+    return Outcome.REJECTED
+
+
+def owners_present(candidates: list[Candidate], rejects: dict[str, RejectRecord]) -> dict[str, Candidate]:
+    """The scanned files by name, for `known_outcome` to find the owners of case twins' runs; empty (no pass over
+    the scan) when no reject is a twin's."""
+    if not any(record.kind == "duplicate_run" for record in rejects.values()):
+        return {}
+    return {cand.source_file: cand for cand in candidates}
 
 
 def rejected_as_is(cand: Candidate, record: RejectRecord, registry: str | None = None) -> bool:
@@ -285,7 +299,9 @@ def pending_files(config: StagingConfig, manifest: pl.DataFrame, passed: PassedO
     registry = registry_digest(config.procedures_file)
     staged = staged_signatures(manifest, procedure_rules(config.procedures_file), config.local_tz)
     rejects = load_rejects(config.rejects_dir)
-    work = [c for c in scan_raw(config.raw_root, passed) if known_outcome(c, staged, rejects, registry) is None]
+    candidates = scan_raw(config.raw_root, passed)
+    present = owners_present(candidates, rejects)
+    work = [c for c in candidates if known_outcome(c, staged, rejects, registry, present) is None]
     return Waiting([c.source_file for c in work], sum(read_again(c, staged, rejects) for c in work))
 
 

@@ -318,6 +318,7 @@ def _rejected(cand: Candidate, problem: Reject) -> RejectRecord:
         source_mtime_ns=cand.mtime_ns,
         extraction_rules=EXTRACTION_RULES,
         plausible_from_utc=problem.plausible_from,
+        owner_file=problem.owner,
     )
 
 

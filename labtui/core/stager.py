@@ -29,6 +29,7 @@ from labtui.core.scan import (
     Outcome,
     PassedOver,
     known_outcome,
+    owners_present,
     read_again,
     relative_source,
     scan_raw,
@@ -115,10 +116,11 @@ class Stager:
         now_ns = time.time_ns()
         work: list[Candidate] = []
         skipped: list[tuple[Candidate, Outcome]] = []
+        present = owners_present(candidates, rejects)
         for cand in candidates:
             if self.only is not None and cand.source_file not in self.only:
                 continue
-            known = None if self.force else known_outcome(cand, staged, rejects, registry)
+            known = None if self.force else known_outcome(cand, staged, rejects, registry, present)
             if known is not None:
                 skipped.append((cand, known))
             elif not cand.is_symlink and abs(now_ns - cand.mtime_ns) < self.settle * 1e9:
@@ -159,6 +161,7 @@ class Stager:
                 raise Reject(
                     "duplicate_run",
                     f"maps to the same run as {owner} (paths equal but for letter case, same start time)",
+                    owner=owner,
                 )
             old = self._owned.get(row.source_file)
             if old == row.run_id and not self.take_cut_short:
