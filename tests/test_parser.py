@@ -181,6 +181,21 @@ def test_line_endings(eol: str) -> None:
     assert frame.height == len(it_rows())
 
 
+@pytest.mark.parametrize("key", [b"Laser voltage", b"Start time"])  # a parameter; the line above #Data:
+def test_a_carriage_return_alone_ending_a_header_line_is_read_as_its_line_break(key: bytes) -> None:
+    """A header line whose \\n was lost ran into the next one: one value held both (`Sample: other # Step time: 0 s`)
+    and the next parameter was lost; on the line above `#Data:` the file was rejected for a tag it has. Read as
+    the line break it was, and said."""
+    data = raw_csv("It")
+    line = next(line for line in data.split(b"\r\n") if key in line)
+    header, frame, _ = parse(data.replace(line + b"\r\n", line + b"\r", 1))
+    as_written, rows, _ = parse(data)
+    assert header.fields == as_written.fields and header.columns == as_written.columns and frame.equals(rows)
+    number = data.split(b"\r\n").index(line) + 1
+    assert f"line {number}: a carriage return alone (\\r) ended it, before the next '#' line: read as a line " \
+           "break" in header.warnings
+
+
 def test_csv_quoting_of_every_field_is_read_through() -> None:
     """A tool that quotes every field (`"t (s)","I (A)"`) writes the same table."""
     head, _, rows = raw_csv("It").partition(b"#Data:\r\n")
@@ -405,8 +420,11 @@ def _rows_from(data: bytes) -> list[bytes]:
         # past Python's 4300 digits of text to int: a traceback that stopped every stage
         (raw_csv("It", params={"Chip number": "6" * 4301}), "bad_chip_number", "(4,301 characters) is too large"),
         (raw_csv("It", params={"Chip number": None}), "no_chip_number", "Chip number"),
-        (raw_csv("It", params={"Chip group name": "Alisson\r#\tChip number: 5"}), "bad_chip_group",
-         "'Alisson\\r#\\tChip number: 5' holds control characters"),
+        (raw_csv("It", params={"Chip group name": "Alisson\r\t#Chip number: 5"}), "bad_chip_group",
+         "'Alisson\\r\\t#Chip number: 5' holds control characters"),
+        # a carriage return before '#' is a line's end (below): the chip number given twice, one of them smuggled
+        (raw_csv("It", params={"Chip group name": "Alisson\r#\tChip number: 5"}), "conflicting_parameter",
+         "'Chip number' is given twice"),
         (raw_csv("It", columns=("t (s)", "I (A)")), "missing_column", "'VL (V)'"),
         (raw_csv("It", columns=("t (s)", "I (A)", "VL\xa0(V)")), "missing_column",  # a no-break space looks like one
          "needs the column 'VL (V)'; the file has t (s), I (A), 'VL\\xa0(V)'"),

@@ -16,5 +16,6 @@ labtui would read differently from the same file.
 # `delta_t_s`, was `t_s`, which rejected a file that also had `t (s)`); a text parameter of `None` (PyMeasure's unset
 # value) is no value (`Chip group name: None` filed chip 80 as `None80`; 39 real files' `Information: None`); a text
 # column's bytes that are no UTF-8 are read as latin-1, and spaces or tabs after a number are read past (each file
-# was rejected).
-EXTRACTION_RULES = 4
+# was rejected). 5: a carriage return alone before a header line's '#' ends the line before it (the two lines were one
+# value, the second parameter lost; above `#Data:`, the file was rejected).
+EXTRACTION_RULES = 5

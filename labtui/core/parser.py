@@ -38,6 +38,7 @@ _SNIFF = 4096
 HEADER_LIMIT = 64 * 1024
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
+_LONE_CR = b"\r#"  # a header line's end without its \n: the next line runs into it
 _DATA_LINE = re.compile(r"(?i)#[ \t]*data:")  # stripped: `DATA_TAG`'s line as text
 _DATA_WITH_TEXT = re.compile(r"(?i)#[ \t]*data:[ \t]*\S")  # `#Data: Vg (V),…`: the column row moved up a line
 # `#Data`, `#Data :`, `#Data:\r\r`, `#Data:` + NBSP: not the tag, so the column row below it was blamed
@@ -125,6 +126,9 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     text_end = _sniff(data)
     if data.startswith(b"\xef\xbb\xbf"):
         data = b"   " + data[3:]  # keep byte offsets; the BOM is not part of the text
+    broken = data.find(_LONE_CR, 0, HEADER_LIMIT)
+    if broken >= 0:  # a header line's own line end, lost: read as one, in place (the byte offsets hold)
+        data = data[:HEADER_LIMIT].replace(_LONE_CR, b"\n#") + data[HEADER_LIMIT:]
     data_tag = re.search(DATA_TAG + rb"$", data)
     header_end = data_tag.start() if data_tag else text_end  # a queued run's header, NUL bytes after it
     lines = _decode_lines(data[:header_end])
@@ -152,6 +156,10 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     raw: dict[str, str] = {}
     seen_at: dict[str, int] = {}
     warnings: list[str] = []
+    if broken >= 0:
+        number = data.count(b"\n", 0, broken) + 1
+        warnings.append(f"line {number}: a carriage return alone (\\r) ended it, before the next '#' line: read as "
+                        "a line break")
     typed_keys = {**registry.parameters_of(spec), **registry.metadata}
     spelled = {_folded(key): key for key in typed_keys}  # `Chip Number`, `vds`, `Laser  voltage` as a hand retypes them
     for number, line in enumerate(lines[1:], start=2):
