@@ -15,6 +15,7 @@ from labtui.core.header_values import parse_number
 from labtui.core.parser import FUTURE_SLACK, Header, parse_header
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
 from labtui.core.rejects import Reject
+from labtui.core.wording import quoted
 from tests.lab import IT_COLUMNS, it_rows, ivg_rows, raw_csv
 from tests.promises import parse_alone_and_batched
 
@@ -194,6 +195,17 @@ def test_a_carriage_return_alone_ending_a_header_line_is_read_as_its_line_break(
     number = data.split(b"\r\n").index(line) + 1
     assert f"line {number}: a carriage return alone (\\r) ended it, before the next '#' line: read as a line " \
            "break" in header.warnings
+
+
+@pytest.mark.parametrize("written", ["VL(V)", "vl (V)", "VL\xa0(V)", "VL  (V)"])
+def test_a_column_spelt_otherwise_with_the_same_stored_name_is_the_registrys_column(written: str) -> None:
+    """`VL(V)`, `vl (V)` or a no-break space: the registry's `VL (V)` (they are stored alike), said; the file was
+    rejected for a missing column it has."""
+    data = raw_csv("It")
+    header, frame, _ = parse(data.replace(b",VL (V),", f",{written},".encode(), 1))
+    as_written, rows, _ = parse(data)
+    assert header.columns == as_written.columns and frame.equals(rows)
+    assert f"line {header.column_line}: column {quoted(written)} read as 'VL (V)'" in header.warnings
 
 
 def test_csv_quoting_of_every_field_is_read_through() -> None:
@@ -426,8 +438,8 @@ def _rows_from(data: bytes) -> list[bytes]:
         (raw_csv("It", params={"Chip group name": "Alisson\r#\tChip number: 5"}), "conflicting_parameter",
          "'Chip number' is given twice"),
         (raw_csv("It", columns=("t (s)", "I (A)")), "missing_column", "'VL (V)'"),
-        (raw_csv("It", columns=("t (s)", "I (A)", "VL\xa0(V)")), "missing_column",  # a no-break space looks like one
-         "needs the column 'VL (V)'; the file has t (s), I (A), 'VL\\xa0(V)'"),
+        (raw_csv("It", columns=("t (s)", "I (A)", "VL (mV)")), "missing_column",  # another unit: another column
+         "needs the column 'VL (V)'; the file has t (s), I (A), VL (mV)"),
         (raw_csv("It", columns=("t (s)", "I (A)", "VL (V)", "I (A)", "x", "y")), "duplicate_column", "twice"),
         (raw_csv("It", columns=(*IT_COLUMNS, "date", "date_")), "duplicate_column", "same stored name as 'date'"),
         (raw_csv("It", rows=[]), "no_rows", "zero data rows"),

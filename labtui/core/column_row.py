@@ -19,8 +19,8 @@ def column_names(text: str, spec: ProcedureSpec, line: int, warnings: list[str])
     if len(columns) == 1 and (separator := next((sep for sep in ("\t", ";") if sep in text), None)):
         raise Reject("bad_columns", f"the columns are separated by {_SEPARATORS[separator]}, not commas (a "
                                     "spreadsheet's export?): stage the acquisition's own CSV", line)
-    _check_columns(spec, columns, line, warnings)
     registered = {*spec.required_columns, *spec.optional_columns, *spec.text_columns}
+    columns = _check_columns(spec, columns, registered, line, warnings)
     if extra := [name for name in columns if name not in registered]:
         warnings.append(f"line {line}: columns not in the registry kept as numbers: {_names(extra)}")
     return columns
@@ -40,7 +40,11 @@ def unquoted(name: str) -> str:
     return name[1:-1].replace('""', '"').strip() if len(name) >= 2 and name[0] == name[-1] == '"' else name
 
 
-def _check_columns(spec: ProcedureSpec, columns: list[str], line: int, warnings: list[str]) -> None:
+def _check_columns(spec: ProcedureSpec, columns: list[str], registered: set[str], line: int,
+                   warnings: list[str]) -> list[str]:
+    """The names, each spelt as the registry spells a column of the same stored name (`Vg(V)`, `VG (V)` and
+    `Vg<no-break space>(V)` are `Vg (V)`, said: they were missing columns, and stored alike when kept); a name
+    that is empty, twice, or a required one missing raises `Reject`."""
     seen: dict[str, str] = {}
     for name in columns:
         if not name:
@@ -53,7 +57,12 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], line: int, warnings:
         if stored.endswith("_"):  # only a name readers add gets one (`snake_column`)
             warnings.append(f"line {line}: column {quoted(name)} is stored as {stored!r}: readers add a column "
                             f"{stored[:-1]!r} to every row (the run's folder in the store, or a scan's run columns)")
-    missing = [name for name in spec.required_columns if name not in columns]
+    spelt = {snake_column(name): name for name in registered}
+    respelt = [name if name in registered else spelt.get(snake_column(name), name) for name in columns]
+    for name, spelling in zip(columns, respelt, strict=True):
+        if spelling != name:
+            warnings.append(f"line {line}: column {quoted(name)} read as {quoted(spelling)}")
+    missing = [name for name in spec.required_columns if name not in respelt]
     if missing:
         raise Reject(
             "missing_column",
@@ -61,6 +70,7 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], line: int, warnings:
             f"{', '.join(map(repr, missing))}; the file has {_names(columns)}",
             line,
         )
+    return respelt
 
 
 def _names(columns: list[str], shown: int = 12) -> str:

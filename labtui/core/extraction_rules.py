@@ -17,5 +17,7 @@ labtui would read differently from the same file.
 # value) is no value (`Chip group name: None` filed chip 80 as `None80`; 39 real files' `Information: None`); a text
 # column's bytes that are no UTF-8 are read as latin-1, and spaces or tabs after a number are read past (each file
 # was rejected). 5: a carriage return alone before a header line's '#' ends the line before it (the two lines were one
-# value, the second parameter lost; above `#Data:`, the file was rejected).
+# value, the second parameter lost; above `#Data:`, the file was rejected); a column spelt otherwise than the registry
+# spells one of the same stored name is that column (`Vg(V)`, `VG (V)`: a required one was missing, a text one was
+# read as numbers).
 EXTRACTION_RULES = 5
