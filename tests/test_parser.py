@@ -438,6 +438,8 @@ def _rows_from(data: bytes) -> list[bytes]:
         (raw_csv("It", params={"Chip group name": "Alisson\r#\tChip number: 5"}), "conflicting_parameter",
          "'Chip number' is given twice"),
         (raw_csv("It", columns=("t (s)", "I (A)")), "missing_column", "'VL (V)'"),
+        (raw_csv("It").replace(b",VL (V),", b",VL (V)" + b"z" * 2000 + b",", 1), "bad_columns",
+         "a column is named 'VL (V)zzzz"),
         (raw_csv("It", columns=("t (s)", "I (A)", "VL (mV)")), "missing_column",  # another unit: another column
          "needs the column 'VL (V)'; the file has t (s), I (A), VL (mV)"),
         (raw_csv("It", columns=("t (s)", "I (A)", "VL (V)", "I (A)", "x", "y")), "duplicate_column", "twice"),

@@ -7,6 +7,7 @@ from labtui.core.rejects import Reject
 from labtui.core.wording import quoted
 
 _SEPARATORS = {"\t": "tabs", ";": "semicolons"}
+NAME_LIMIT = 1024  # characters of a column's name: a few words in a measurement; the Parquet footer holds each thrice
 
 
 def column_names(text: str, spec: ProcedureSpec, line: int, warnings: list[str]) -> list[str]:
@@ -49,6 +50,9 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], registered: set[str]
     for name in columns:
         if not name:
             raise Reject("bad_columns", "the column row has an empty column name", line)
+        if len(name) > NAME_LIMIT:  # a 10 MB name made a 43 MB Parquet of a 25 KB file
+            raise Reject("bad_columns", f"a column is named {quoted(name, 40)}: a measurement names its columns in "
+                                        f"a few words (labtui stores up to {NAME_LIMIT:,} characters)", line)
         stored = snake_column(name)
         if stored in seen:
             twin = f" (same stored name as {quoted(seen[stored])})" if seen[stored] != name else ""
