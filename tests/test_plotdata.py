@@ -470,7 +470,7 @@ def test_auto_baseline_falls_back_to_first_point_with_a_message(tmp_path):
     row = stage(tmp_path, run_row(1, "It", laser_period_s=None), step_run(light=False))
     spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
     assert spec.series[0].y[0] == 0.0
-    assert spec.messages == ("seq 1: no laser edge and no period: baseline at the first point",)
+    assert spec.warnings == ("no laser edge and no period: baseline at the first point (seq 1)",)
 
 
 def test_fixed_baseline_interpolates_and_notes_out_of_range_times(tmp_path):
@@ -481,13 +481,18 @@ def test_fixed_baseline_interpolates_and_notes_out_of_range_times(tmp_path):
     assert inside.series[0].y[0] == pytest.approx(-33.33)
     outside = only(build_plots(manifest([row]), tmp_path, PlotOptions(baseline="fixed", baseline_time_s=500)))
     assert outside.series[0].y[-1] == pytest.approx(0.0)
-    assert "outside the run" in outside.messages[0]
+    assert "outside the run" in outside.warnings[0] and not outside.messages
 
 
-def test_a_baseline_that_falls_back_in_many_runs_is_one_line_naming_them(tmp_path):
+def test_a_baseline_that_falls_back_in_many_runs_is_one_warning_naming_a_few(tmp_path):
+    """Its reason first: eighty runs named before it ran past the foot of the screen."""
     rows = [stage(tmp_path, run_row(seq, "It"), step_run()) for seq in (1, 2, 3)]
     spec = only(build_plots(manifest(rows), tmp_path, PlotOptions(baseline="fixed", baseline_time_s=500)))
-    assert spec.messages == ("seq 1, seq 2, seq 3: baseline time 500 s is outside the run, used its nearest end",)
+    assert spec.warnings == ("baseline time 500 s is outside the run, used its nearest end (seq 1, seq 2, seq 3)",)
+    rows += [stage(tmp_path, run_row(seq, "It"), step_run()) for seq in range(4, 9)]
+    spec = only(build_plots(manifest(rows), tmp_path, PlotOptions(baseline="fixed", baseline_time_s=500)))
+    assert spec.warnings == ("baseline time 500 s is outside the run, used its nearest end (seq 1, seq 2, seq 3 and "
+                             "5 more)",) and not spec.messages
 
 
 def test_it_overlay_warns_about_durations_and_light_dark_mix(tmp_path):

@@ -131,7 +131,8 @@ def _draft_it(
     group: LoadedGroup, rows: list[dict[str, Any]], labels: list[str], options: PlotOptions, settings: MetricsSettings
 ) -> _Draft:
     """I (or ΔI) vs t, one trace per run, with the laser-ON windows read from the VL column. A baseline that fell
-    back is said once for the runs it fell back in (a t= past the end of fifty runs is one line, not fifty)."""
+    back is said once for the runs it fell back in (a t= past the end of fifty runs is one line, not fifty), as a
+    warning naming the first few."""
     draft = _Draft("I" if options.baseline is Baseline.RAW else "ΔI", "A", [])
     fell_back: dict[str, list[str]] = {}
     lit: dict[str, tuple[float, float, list[tuple[float, float]]]] = {}  # each lit run's span and ON windows
@@ -145,9 +146,9 @@ def _draft_it(
         if note:
             fell_back.setdefault(note, []).append(run_ident(row))
         draft.series.append(_series(row, index, labels[index], t, i - reference))
-    draft.messages += [f"{', '.join(runs)}: {note}" for note, runs in fell_back.items()]
     draft.spans = merge_spans(draft.spans)
-    draft.warnings = _it_warnings(rows, group.columns)
+    # a warning (the runs are drawn), its reason first: a list of 80 runs before it ran past the screen's foot
+    draft.warnings = _it_warnings(rows, group.columns) + [f"{note} ({_some(runs)})" for note, runs in fell_back.items()]
     if len(lit) > 1 and any(_seconds(windows) != _seconds(_within(draft.spans, start, end))
                             for start, end, windows in lit.values()):
         # periods of 240 and 360 s: one shading from 120 to 360 s read as both runs' ON (a run that merely ends
