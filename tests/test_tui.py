@@ -540,8 +540,8 @@ async def test_history_filters_by_procedure_light_and_text(lab: Lab) -> None:
         assert app.screen.focused is table(app)
         await pilot.press("slash", *"qqq", "enter", "p", "Y")  # nothing matches: p and Y say so, not doing nothing
         await settle(pilot)
-        assert column(app, "seq") == [] and [note.message for note in said(app)].count(
-            "no run in view: the filter matches nothing (/ changes it)") == 2
+        assert column(app, "seq") == [] and [note.message for note in said(app)].count(  # the filters in force, named
+            "no run in view: no run matches proc: It · 💡 light · text: “qqq” (/ t l S change the filters)") == 2
         assert not any("copied" in note.message for note in said(app))  # not "copied 0 rows as TSV"
         await pilot.press("slash", "escape")  # esc clears the filter, back on the runs (enter kept it)
         await settle(pilot)

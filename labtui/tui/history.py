@@ -242,7 +242,7 @@ class HistoryScreen(AnnotatingScreen):
         if table.selected:
             return self.runs.filter(pl.col("run_id").is_in(list(table.selected)))
         if not table.frame.height:
-            self.notify("no run in view: the filter matches nothing (/ changes it)", title="History")
+            self.notify(f"no run in view: {self.view.why_empty(self.hidden)}", title="History")  # what the table says
         return table.frame.slice(table.cursor, 1)
 
     def action_plot(self) -> None:
