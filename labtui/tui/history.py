@@ -54,7 +54,9 @@ class HistoryScreen(AnnotatingScreen):
         "(or unselects) the run under the cursor for p (plot; excluded runs stay out unless X shows them) and y / Y "
         "(copy). o sorts by a column chosen from a list (or click its title; the same column again reverses), O "
         "reverses. CNP (IVg), ΔI, ΔI/I, the power P and responsivity (It) are the derived quantities (`labtui "
-        "metrics`); enter shows every field of a run, all its quantities with their definitions, and its annotations. "
+        "metrics`); ⚠ after a responsivity doubts it (a stale calibration, calibrations that disagree, or a ΔI "
+        "within the noise: the run's detail says which); enter shows every field of a run, all its quantities with "
+        "their definitions, and its annotations. "
         "* stars, x excludes (with a reason; again re-includes), # tags (-tag removes), n writes a note, u undoes "
         "your last annotation; S shows starred runs only, X shows excluded runs too (hidden by default)."
     )
