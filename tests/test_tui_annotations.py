@@ -53,6 +53,14 @@ async def test_the_star_key_toggles_as_often_as_it_is_pressed(lab: Lab) -> None:
         app.screen.action_undo()  # right after: it undid nothing ("no annotation of yours to undo here")
         await settle(pilot)
         assert not marks(lab).get(first, {"starred": False})["starred"]
+        await pilot.press("escape")  # back on the chips, the chip under the cursor
+        await settle(pilot)
+        await pilot.press("enter")  # the history anew: an annotation from before it opened is changed by its key
+        await settle(pilot)
+        app.screen.action_undo()
+        await settle(pilot)
+        assert said(app)[-1].message == ("nothing to undo: no annotation made here since this history opened (* x # n "
+                                         "change earlier ones)")
 
 
 async def test_a_run_detail_takes_the_annotation_keys_the_config_gives(tmp_path: Path, monkeypatch) -> None:

@@ -144,7 +144,9 @@ class AnnotatingScreen(FilteredScreen):
     async def action_undo(self) -> None:
         async with self.annotating:  # after the change it follows: u pressed right after * undid nothing
             if not self.undoable:
-                self.notify("no annotation of yours to undo here", title="Undo")
+                # the undo list is this screen's, since it opened: an annotation from before is changed by its key
+                self.notify("nothing to undo: no annotation made here since this history opened (* x # n change "
+                            "earlier ones)", title="Undo")
                 return
             last, runs = self.undoable.pop()
             undone = await asyncio.to_thread(self.lab.store.undo, last)
