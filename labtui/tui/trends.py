@@ -53,7 +53,9 @@ class TrendsScreen(FigureScreen):
         "One point per run of the chip, from the metrics table (`labtui metrics`). tab / shift+tab switch between "
         "the Dirac point (forward and backward leg) against time, the photoresponse against the irradiated power "
         "(one series per wavelength; r toggles ΔI and the responsivity ΔI / P), the spectral response "
-        "(responsivity against wavelength) and the dark current against time. Runs without the quantity are left "
+        "(responsivity against wavelength) and the dark current against time. An It trend is split further where "
+        "its runs differ in gate voltage (each VG is another quantity) or, lit, in laser period (ΔI is read at a "
+        "pulse's end): the legend names each series. Runs without the quantity are left "
         "out and counted below the plot. X shows the runs marked excluded (hidden by default). e saves the figure "
         "as PDF and PNG and its points (with run_id and seq) as CSV in the exports folder."
     )
