@@ -263,6 +263,24 @@ def test_trend_series_within_the_palette_look_as_before():
         assert looks == [(color, "o", "-") for color in OKABE_ITO[:count]]
 
 
+def test_a_trends_points_in_doubt_are_ringed_and_named_in_the_legend():
+    """A point priced by a stale calibration or within the noise was drawn as sure as any other: only the notes
+    counted them. It is ringed, hollow, where it is; the legend names the rings once."""
+    from matplotlib.figure import Figure
+
+    x = np.array([6e-6, 1.2e-5, 1.8e-5])
+    drawing = Drawing("Alisson68 · photoresponse against power", "P (µW)", "ΔI (µA)", (Trace(x, 2 * x, "455 nm"),),
+                      points=True, doubted=((1.2e-5, 2.4e-5),), doubted_label="value in doubt")
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing)
+    (rings,) = [line for line in ax.get_lines() if line.get_gid() == "doubted-points"]
+    assert (rings.get_xdata(), rings.get_ydata()) == ((1.2e-5,), (2.4e-5,)) and rings.get_markerfacecolor() == "none"
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["455 nm", "value in doubt"]
+    ax = Figure().add_subplot()
+    draw_axes(ax, replace(drawing, doubted=()))
+    assert not [line for line in ax.get_lines() if line.get_gid() == "doubted-points"]
+
+
 def calibration_spec(wavelengths: list[float | None]) -> PlotSpec:
     """The plot of laser calibrations at these wavelengths, one run each, in history order."""
     x = np.linspace(0.0, 5.0, 11)

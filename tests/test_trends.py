@@ -154,6 +154,15 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
         "1 point whose calibrations disagree 2× or more (calibration_spread)",)
     exported = points(disputed_spec)  # the CSV says which point
     assert exported.filter(pl.col("calibration_spread") >= 2)["run_id"].to_list() == [one]
+    # and the plot: the one point in doubt is drawn hollow, at its place, for each kind of doubt; none without one
+    for metrics, trend in ((stale, Trend.PHOTORESPONSE), (unresolved, Trend.RESPONSIVITY), (disputed, Trend.SPECTRAL)):
+        spec = trend_spec(trend, trend_rows(lab.runs, metrics, current_annotations(lab.config.store_root)),
+                          tz=lab.config.local_tz)
+        drawn = points(spec).filter(pl.col("run_id") == one)
+        assert spec.doubted == ((drawn["x"][0], drawn["y"][0]),), trend
+    assert trend_spec(Trend.RESPONSIVITY, trend_rows(lab.runs, resolved, current_annotations(lab.config.store_root)),
+                      tz=lab.config.local_tz).doubted == ()
+    assert lab.spec(Trend.CNP).doubted == ()
     rows = trend_rows(lab.runs, stale, current_annotations(lab.config.store_root))
     photoresponse = lab.spec(Trend.PHOTORESPONSE)  # joined only where no power repeats (else vertical zig-zags)
     assert photoresponse.joined == all(np.unique(s.x).size == s.x.size for s in photoresponse.series)

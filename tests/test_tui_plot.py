@@ -543,6 +543,21 @@ def test_axis_and_plot_titles_are_cut_to_fit_rather_than_left_out():
     assert "… (d)" in drawn and "Alisson68 · Dirac point against time" in drawn
 
 
+def test_a_trends_points_in_doubt_are_drawn_hollow_and_named_in_the_legend():
+    """Drawn as sure as any other, a point priced by a stale calibration or within the noise read as sure: only the
+    notes under the plot counted them."""
+    plt = Plot()
+    plt.plotsize(40, 12)
+    spec = PlotSpec("trend", "Alisson81 · photoresponse against power", "P", "µW", "ΔI", "µA", False,
+                    (Series("455 nm", np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]), "", None),), (), (), (),
+                    (), pl.DataFrame(), points=True, joined=False, doubted=((2.0, 2.0),))
+    palette = palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"})
+    draw_spec(plt, spec, palette, 40)
+    drawn = plt.build()
+    assert drawn.count("○") == 1 and drawn.count("●") == 2
+    assert str(legend(spec, palette)).splitlines() == ["● 455 nm", "○ value in doubt"]
+
+
 async def test_a_plot_title_too_long_for_the_terminal_keeps_whole_parts(lab):
     """Cut at a word, the title parted a value from its unit (`VG=-0.4…` at 75 columns) or ended on a dangling
     `·`: it keeps its first parts whole, each value with its unit."""

@@ -119,6 +119,8 @@ class Drawing:
     y_title: str
     traces: tuple[Trace, ...]
     dirac_points: tuple[tuple[float, float], ...] = ()
+    doubted: tuple[tuple[float, float], ...] = ()  # trends: points in doubt, ringed
+    doubted_label: str = ""
     laser_on: tuple[tuple[float, float], ...] = ()  # x spans
     log_y: bool = False
     points: bool = False  # one marker per point (trends), joined unless `joined` is False (a scatter)
@@ -273,6 +275,10 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         xs, ys = zip(*drawing.dirac_points, strict=True)
         ax.plot(xs, ys, "D", color="black", ms=4, mfc="white", mew=1.0, ls="none", label="Dirac point", zorder=3,
                 gid="dirac-points")
+    if drawing.doubted:  # a ring around the point's own marker: its series still reads, and that it is in doubt
+        xs, ys = zip(*drawing.doubted, strict=True)
+        ax.plot(xs, ys, "o", color="black", ms=7, mfc="none", mew=0.8, ls="none", label=drawing.doubted_label,
+                zorder=3, gid="doubted-points")
     if drawing.log_y:
         ax.set_yscale("log")  # ticks as plain numbers in the axis unit (40, 60, 100 µA), not 4×10¹
         ax.yaxis.set_major_formatter(_plain_log_formatter())
@@ -362,7 +368,7 @@ def _plain_log_formatter(minor_thresholds: tuple[float, float] | None = None) ->
 
 def legend_entries(drawing: Drawing) -> int:
     """The entries of the figure's legend: a run's, a leg's or a group's label each, the two directions of sweeps
-    drawn by run, the laser's ON span, the Dirac points."""
+    drawn by run, the laser's ON span, the Dirac points, the points in doubt."""
     looks = _looks(drawing)
     by_run, by_seq = _legend_by_run(drawing.traces), looks.by_seq
     if looks.by_group:
@@ -370,4 +376,4 @@ def legend_entries(drawing: Drawing) -> int:
     else:
         names = set() if by_seq else {trace.run_label if by_run else trace.label for trace in drawing.traces}
     directions = (by_run or by_seq) and any(trace.direction for trace in drawing.traces)
-    return len(names) + 2 * directions + bool(drawing.laser_on) + bool(drawing.dirac_points)
+    return len(names) + 2 * directions + bool(drawing.laser_on) + bool(drawing.dirac_points) + bool(drawing.doubted)

@@ -96,6 +96,9 @@ class Marker:
     run_id: str
 
 
+DOUBTED_LABEL = "value in doubt"  # the legend's entry for a trend's points in doubt (`doubted`): the notes say why
+
+
 @dataclass(frozen=True, eq=False)
 class PlotSpec:
     """Everything one plot needs. `runs` are the manifest rows of the plotted runs (for export names)."""
@@ -115,6 +118,8 @@ class PlotSpec:
     runs: pl.DataFrame
     points: bool = False  # one point per run (trends): draw a marker at each, joined where the series is ordered
     joined: bool = True  # with `points`: False for a scatter (several runs share an x)
+    # trends: the points whose value is in doubt (`trends.DOUBTED`), in axis units, drawn hollow over their marker
+    doubted: tuple[tuple[float, float], ...] = ()
 
     @property
     def x_title(self) -> str:

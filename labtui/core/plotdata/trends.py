@@ -74,6 +74,12 @@ PLANS: dict[Trend, _Plan] = {
 }
 
 
+# A lit run's value in doubt: priced by a stale calibration or by calibrations that disagree, or a ΔI the dark noise
+# could make. Its point is drawn hollow (the warnings count each kind): drawn as any other, it read as sure.
+DOUBTED = (pl.col("calibration_stale").fill_null(False)
+           | (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False)
+           | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False))
+
 PLOTTED_QUANTITIES = ("cnp_fwd_v", "power_w")  # what an aligned overlay shifts by; the power a lit It run's legend says
 
 
@@ -111,6 +117,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     if plan.x == TIME:
         rows, x_label, x_unit = _local_time(rows, tz)
     series: list[Series] = []
+    doubted: list[tuple[float, float]] = []
     used: set[str] = set()
     keys = _series_keys(rows, plan)
     groups = rows.partition_by(keys, maintain_order=True) if keys else [rows]
@@ -127,6 +134,8 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
             if points.is_empty():
                 continue
             used.update(points["run_id"])
+            if plan.lit_only:
+                doubted += points.filter(DOUBTED).select(plan.x, column).rows()
             series.append(Series(
                 label=name, x=points[plan.x].to_numpy().astype(float), y=points[column].to_numpy().astype(float),
                 run_id="", seq=None, run_index=len(series), direction=-1 if column == "cnp_bwd_v" else 0,
@@ -142,7 +151,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         x_factor = 1.0
     y_factor, y_prefix = si_scale(max_abs([s.y for s in series]))
     plotted = rows.filter(pl.col("run_id").is_in(list(used))).sort("seq")
-    warnings = []
+    warnings = []  # each kind of doubt: its points are drawn hollow (`DOUBTED`)
     if plan.lit_only and (stale := plotted["calibration_stale"].fill_null(False).sum()):
         warnings.append(f"{stale} point{'s' if stale != 1 else ''} use{'s' if stale == 1 else ''} a stale laser "
                         "calibration (calibration_stale: measured far in time from the run)")
@@ -170,6 +179,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         # a line through one series in x order reads as a curve; where an x repeats (runs at one power on several
         # days) it would draw vertical zig-zags between them: markers only
         joined=plan.joined and all(np.unique(s.x).size == s.x.size for s in series),
+        doubted=tuple((x * x_factor, y * y_factor) for x, y in doubted),
     )
 
 
