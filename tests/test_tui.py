@@ -628,6 +628,29 @@ async def test_history_sorts_and_reverses(lab: Lab) -> None:
         assert "★⊘#✎ ↑" in table(app).render_line(0).text
 
 
+async def test_a_history_opened_again_is_as_it_was_left_but_for_its_filters(lab: Lab) -> None:
+    """Back on the chips and into the same history, its sort, selection and cursor were gone. They are kept for the
+    session; its filters are not (a history that opened filtered would hide runs without a word)."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        await pilot.press("O", "space", "t")  # seq ↓, the cursor's run (seq 1) selected; IVg only
+        await settle(pilot)
+        await pilot.press("t")  # It only
+        await settle(pilot)
+        await pilot.press("down")  # the cursor on seq 3
+        await settle(pilot)
+        assert column(app, "seq") == [4, 3, 2] and table(app).row["seq"] == 3
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert column(app, "seq") == [4, 3, 2, 1] and table(app).row["seq"] == 3
+        assert table(app).selected == {table(app).frame["run_id"][3]} and "1 selected" in text_of(app, "#status")
+        assert "sort: seq ↓" in text_of(app, "#status") and "proc" not in text_of(app, "#status")
+
+
 async def test_a_click_on_a_column_title_sorts_by_it(lab: Lab) -> None:
     """Clicked, a title sorts by its column, the pinned ones and those scrolled sideways alike; again, the other
     way. The time sorts as the date does; a text column says it does not sort."""

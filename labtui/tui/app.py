@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from textual.dom import DOMNode
 
     from labtui.core.findings import ValidationReport
+    from labtui.tui.history import HistoryPlace
 
 DARK, LIGHT = "textual-dark", "textual-light"
 # The screens a key opens, imported when first opened: a cold start paints the dashboard without them (the plot
@@ -84,6 +85,8 @@ class LabApp(App[None]):
         self.watch_on_start = watch
         self.last_validation: ValidationReport | None = None  # shown on the dashboard
         self.validated: Signature | None = None  # the store's signature when last_validation was made
+        # each history left this session: its sort, selection and the run under the cursor (`HistoryScreen.left`)
+        self.histories: dict[tuple[str | None, int | None], HistoryPlace] = {}
         self.set_keymap(config.keys)
         self._signature = self.store.signature()
         self._errors_shown: set[str] = set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import polars as pl
 from textual import on, work
@@ -42,6 +42,16 @@ if TYPE_CHECKING:
 SETUP_TITLE = "History · setup calibrations"
 RUN_ACTIONS = {"select", "select_all", "plot", "cycle_proc", "cycle_light", "sort_by", "reverse_sort", "copy_paths",
                "copy_rows", "star", "exclude", "tag", "note", "undo", "toggle_starred", "show_excluded"}
+
+
+class HistoryPlace(NamedTuple):
+    """Where the user left a chip's history: opened again in the session, it is as they left it (its filters are
+    not kept: a history that opens filtered hides runs without a word)."""
+
+    sort: int
+    descending: bool
+    selected: frozenset[str]
+    cursor: str | None
 
 
 class HistoryScreen(AnnotatingScreen):
@@ -109,6 +119,10 @@ class HistoryScreen(AnnotatingScreen):
         self.title = f"History · {self.group or ''}{self.number}" if self.number is not None else SETUP_TITLE
         self.view = replace(self.view, procedures_file=self.lab.config.procedures_file,
                             whose="this chip" if self.number is not None else "the setup (calibrations)")
+        if (place := self.lab.histories.get((self.group, self.number))) is not None:
+            self.view = replace(self.view, sort=place.sort, descending=place.descending)
+            self.query_one(FrameTable).selected = set(place.selected)
+            self.focus_run = self.focus_run or place.cursor  # a run asked for (a finding's) before the one left on
         self.reload()
 
     def reload(self) -> None:
@@ -121,9 +135,11 @@ class HistoryScreen(AnnotatingScreen):
         self.runs = await asyncio.to_thread(lambda: with_metrics(
             with_annotations(load_history(store.manifest(), group, number, tz), store.annotations()), store.metrics()))
         table = self.query_one(FrameTable)
-        if table.selected:  # by raw file: a run re-staged under a new run_id (its start time corrected) stays selected
+        if table.selected and before.height:  # by raw file: a run re-staged under a new run_id stays selected
             chosen = before.filter(pl.col("run_id").is_in(list(table.selected)))["source_file"]
             table.selected = set(self.runs.filter(pl.col("source_file").is_in(chosen.implode()))["run_id"].to_list())
+        elif table.selected:  # as the history was left (`HistoryPlace`): of its runs still in the store
+            table.selected &= set(self.runs["run_id"].to_list())
         self.show_view()
 
     @work(group="view", exclusive=True, exit_on_error=False)
@@ -177,11 +193,15 @@ class HistoryScreen(AnnotatingScreen):
 
     def action_back(self) -> None:
         """Esc in the filter field clears it and goes back to the runs (enter keeps it), as in a pager's search;
-        from the runs it leaves the screen."""
+        from the runs it leaves the screen, as the session will open it again (`HistoryPlace`)."""
         if isinstance(field := self.focused, Input):
             field.clear()
             self.set_focus(self.query_one(FrameTable))
         else:
+            table = self.query_one(FrameTable)
+            cursor = row["run_id"] if (row := table.row) is not None else None
+            self.lab.histories[self.group, self.number] = HistoryPlace(
+                self.view.sort, self.view.descending, frozenset(table.selected), cursor)
             super().action_back()
 
     def action_cycle_proc(self) -> None:
