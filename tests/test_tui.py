@@ -1351,6 +1351,23 @@ async def test_the_deep_check_finds_a_damaged_data_page_the_quick_one_cannot(lab
         assert [finding.code for finding in errors] == ["parquet_unreadable"] and row["run_id"] in errors[0].items[0]
 
 
+async def test_the_deep_check_keeps_the_findings_the_user_opened_open(lab: Lab) -> None:
+    """`d` rebuilt the tree with every finding closed: the one being read had to be found and opened again."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await open_validate(app, pilot)
+        tree = screen.query_one("#findings")
+        assert "rejected raw files" in str(tree.cursor_node.label) and not tree.cursor_node.is_expanded
+        await pilot.press("enter")  # opens it
+        await pilot.pause()
+        before = screen.report
+        await pilot.press("d")
+        await wait_until(pilot, lambda: screen.report is not before and "deep check" in text_of(app, "#summary"))
+        await settle(pilot)
+        assert "rejected raw files" in str(tree.cursor_node.label) and tree.cursor_node.is_expanded
+        assert [node.is_expanded for node in tree.codes] == [code == "rejects" for code in tree.codes.values()]
+
+
 @pytest.mark.parametrize("width", [80, 200])
 async def test_a_findings_line_the_tree_cuts_off_is_shown_whole_below_it(lab: Lab, width: int) -> None:
     """At 80 columns a reject's reason does not fit its line: it ends in "…", and the highlighted line is shown in

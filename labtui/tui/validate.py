@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import polars as pl
 from rich.style import Style
@@ -40,6 +41,10 @@ class FindingsTree(Tree[str]):
         Binding("k", "cursor_up", "Up", show=False),
     ]
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.codes: dict[TreeNode[str], str] = {}  # each finding's node → its code: what a new report opens again
+
     def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
         label = super().render_label(node, base_style, style)
         room = self.scrollable_content_region.width - indent(node) * self.guide_depth
@@ -57,9 +62,13 @@ def fix_here(fix: str) -> str:
     return fix.replace("`labtui validate --fix`", "`f` here")
 
 
-def show_report(tree: Tree[str], report: ValidationReport) -> None:
-    """Severity → finding → its items; an item's data is the item text, which `locate` turns into a place."""
+def show_report(tree: FindingsTree, report: ValidationReport) -> None:
+    """Severity → finding → its items; an item's data is the item text, which `locate` turns into a place. The
+    findings the user had opened are open in the new report (a deep check closed them all), the cursor on the
+    first of them."""
+    opened = {code for node, code in tree.codes.items() if node.is_expanded}
     tree.clear()
+    tree.codes = {}
     for severity, label, style in SEVERITIES:
         findings = [finding for finding in report.findings if finding.severity == severity]
         if not findings:
@@ -67,13 +76,17 @@ def show_report(tree: Tree[str], report: ValidationReport) -> None:
         group = tree.root.add(Text(f"{label} ({len(findings)})", style=style), expand=True)
         for finding in findings:
             mark = " · fixable" if finding.fixable else ""
-            node = group.add(Text.assemble(f"{finding.title} ", (f"({finding.count}){mark}", "dim")))
+            node = group.add(Text.assemble(f"{finding.title} ", (f"({finding.count}){mark}", "dim")),
+                             expand=finding.code in opened)
+            tree.codes[node] = finding.code
             node.add_leaf(help_text(f"→ {fix_here(finding.fix)}"))
             for item in finding.items:
                 node.add_leaf(Text(shown(item)), data=item)  # it names files: a `[/]` is not markup
             if finding.count > len(finding.items):
                 node.add_leaf(Text(f"… and {finding.count - len(finding.items)} more", style="dim"))
-    if report.findings:
+    if again := [node for node, code in tree.codes.items() if code in opened]:
+        tree.call_after_refresh(tree.move_cursor, again[0])
+    elif report.findings:
         tree.cursor_line = 1  # the first finding: enter opens it
 
 
