@@ -208,6 +208,16 @@ def test_a_column_spelt_otherwise_with_the_same_stored_name_is_the_registrys_col
     assert f"line {header.column_line}: column {quoted(written)} read as 'VL (V)'" in header.warnings
 
 
+@pytest.mark.parametrize("tag", ["#procedure:", "# Procedure :", "#PROCEDURE:\t"])
+def test_the_procedure_tag_retyped_by_hand_is_read_as_the_data_tag_is(tag: str) -> None:
+    """`#data:` and `# Data:` were read, `#procedure:` rejected the file as "not a PyMeasure measurement file"."""
+    data = raw_csv("It")
+    header, frame, _ = parse(data.replace(b"#Procedure:", tag.encode(), 1))
+    as_written, rows, _ = parse(data)
+    assert header.proc == as_written.proc and header.fields == as_written.fields and frame.equals(rows)
+    assert f"line 1: {quoted(tag.rstrip())} read as '#Procedure:'" in header.warnings
+
+
 def test_csv_quoting_of_every_field_is_read_through() -> None:
     """A tool that quotes every field (`"t (s)","I (A)"`) writes the same table."""
     head, _, rows = raw_csv("It").partition(b"#Data:\r\n")

@@ -38,6 +38,7 @@ _SNIFF = 4096
 HEADER_LIMIT = 64 * 1024
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
+_PROCEDURE_TAG = re.compile(r"(?i)#[ \t]*procedure[ \t]*:")  # `#procedure:`, `# Procedure :` as hands retype it
 _LONE_CR = b"\r#"  # a header line's end without its \n: the next line runs into it
 _DATA_LINE = re.compile(r"(?i)#[ \t]*data:")  # stripped: `DATA_TAG`'s line as text
 _DATA_WITH_TEXT = re.compile(r"(?i)#[ \t]*data:[ \t]*\S")  # `#Data: Vg (V),…`: the column row moved up a line
@@ -97,6 +98,15 @@ def _decode_lines(header: bytes) -> list[str]:
         return [decode_line(line) for line in header.split(b"\n")]
 
 
+def _procedure_line(text: str) -> tuple[str, str]:
+    """A `#Procedure:` line as the acquisition spells its tag, and the tag as written where it was spelt otherwise
+    (`#procedure:`, `# Procedure :`; else "")."""
+    tag = _PROCEDURE_TAG.match(text)
+    if tag is None or tag.group() == "#Procedure:":
+        return text, ""
+    return "#Procedure:" + text[tag.end():], tag.group()
+
+
 def _sniff(data: bytes) -> int:
     """Where the file's text ends: at its end, or where the NUL bytes that end a small file begin."""
     head = data[:_SNIFF]
@@ -132,7 +142,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     data_tag = re.search(DATA_TAG + rb"$", data)
     header_end = data_tag.start() if data_tag else text_end  # a queued run's header, NUL bytes after it
     lines = _decode_lines(data[:header_end])
-    first = lines[0].strip()
+    first, retyped = _procedure_line(lines[0].strip())
     if first.endswith(",") or (data_tag is None and re.search(DATA_TAG + rb",+[ \t]*\r?$", data)):
         raise Reject("not_this_format", "the header lines end with commas: a spreadsheet re-saved the file (and may "
                                         "have rounded its numbers): stage the acquisition's own CSV")
@@ -156,6 +166,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     raw: dict[str, str] = {}
     seen_at: dict[str, int] = {}
     warnings: list[str] = []
+    if retyped:
+        warnings.append(f"line 1: {quoted(retyped)} read as '#Procedure:'")
     if broken >= 0:
         number = data.count(b"\n", 0, broken) + 1
         warnings.append(f"line {number}: a carriage return alone (\\r) ended it, before the next '#' line: read as "
@@ -166,8 +178,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         text = line.rstrip("\r\n")
         if text.strip() in ("", "#", "#Parameters:", "#Metadata:"):
             continue
-        if text.startswith("#Procedure:"):  # a queued run's header, then its own: one run only if they agree
-            again = _PROCEDURE.match(text.strip())
+        if _PROCEDURE_TAG.match(text):  # a queued run's header, then its own: one run only if they agree
+            again = _PROCEDURE.match(_procedure_line(text.strip())[0])
             if again is None or again.group(1).rsplit(".", 1)[-1] != proc:
                 raise Reject("conflicting_parameter", f"a second #Procedure line ({quoted(text.strip(), 80)}) names "
                                                       f"another procedure than {quoted(proc)}: a file holds one run",
