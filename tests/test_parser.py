@@ -247,6 +247,10 @@ def test_nul_bytes_ending_a_file_are_a_cut_tail_whatever_its_size(copies: int) -
     _, frame, warnings = parse(raw_csv("It", rows=rows) + b"9.9,1e-06" + b"\x00" * 4096)
     assert frame.height == len(rows) and any("ends in NUL bytes" in warning for warning in warnings)
     assert "header only" in rejected(raw_csv("It").split(b"#Metadata:")[0] + b"\x00" * 4096).reason
+    # after a whole last row: no row was cut, and the note does not say one was (it said "the last line … dropped")
+    _, frame, warnings = parse(raw_csv("It", rows=rows) + b"\x00" * 5000)
+    assert frame.height == len(rows) and "5000 NUL bytes after the last row dropped (a write lost in a crash?)" in \
+        warnings and not any("unterminated" in warning for warning in warnings)
 
 
 def test_unknown_parameters_and_columns_are_information_not_errors() -> None:

@@ -60,7 +60,10 @@ def data_block(data: bytes, header: Header) -> DataBlock:
         end = max(data.rfind(b"\n", start) + 1, start)
         if b"\r" in data[end:].rstrip(b"\r"):  # not a row cut short: rows parted by a lone CR, hundreds of them
             raise Reject("bad_row", LONE_CR, data.count(b"\n", 0, end) + 1)
-        if VISIBLE.search(data, end):
+        if not data[end:].strip(b"\x00" + _BLANK_BYTES):  # NUL bytes after a whole last row: no row was cut
+            if nul := data.count(b"\x00", end):
+                warnings.append(f"{counted(nul, 'NUL byte')} after the last row dropped (a write lost in a crash?)")
+        elif VISIBLE.search(data, end):
             lost = data.find(b"\x00", end) >= 0  # its length was written and its bytes never were
             why = "it ends in NUL bytes: a write lost in a crash?" if lost else "acquisition stopped mid-row"
             warnings.append(f"the last line was unterminated ({why}) and was dropped")
