@@ -426,6 +426,9 @@ def _rows_from(data: bytes) -> list[bytes]:
         (gzip.compress(raw_csv("It")), "not_this_format", "gzip"),
         (raw_csv("It").decode().encode("utf-16"), "not_this_format", "UTF-16"),
         (raw_csv("It").decode().encode("utf-32"), "not_this_format", "UTF-32"),  # its BOM begins as UTF-16's
+        *[(raw_csv("It").decode().encode(codec), "not_this_format", "UTF-16 text (without its byte-order mark)")
+          for codec in ("utf-16-le", "utf-16-be")],  # it was "binary data"
+        (b"#Procedure: <a.It>\r\n\x00\x01\x02\x03" * 8, "not_this_format", "holds binary data"),
         (raw_csv("It").decode().encode("utf-32-be"), "not_this_format", "binary"),
         (b"<html><body>502 Bad Gateway</body></html>", "not_this_format", "not a PyMeasure"),
         (b"t (s),I (A)\r\n0,1\r\n", "not_this_format", "'#Procedure:'"),
