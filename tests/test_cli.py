@@ -241,7 +241,7 @@ def test_rejects_are_listed_in_the_labs_local_time(lab: Lab, capsys) -> None:
 def test_rejects_columns_line_up_for_every_kind(tmp_path) -> None:
     """A kind longer than 20 characters (`conflicting_parameter`) pushed its row's time and reason a column right."""
     lab = Lab(tmp_path)
-    lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It").replace(b"#\tNPLC: 1", b"#\tNPLC: 1\r\n#\tNPLC: 2"))
+    lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It").replace(b"#Metadata:", b"#\tVDS: 0.2 V\r\n#Metadata:"))
     lab.write("2025-10-14/It2025-10-14_2.csv", b"")
     lab.stage()
     result = lab.cli("rejects")

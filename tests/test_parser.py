@@ -537,6 +537,16 @@ def test_conflicting_duplicate_parameter_names_both_lines() -> None:
     assert "'0.1 V'" in problem.reason and "'0.2 V'" in problem.reason and problem.line is not None
 
 
+def test_a_parameter_the_registry_reads_nothing_from_given_twice_keeps_the_first_and_says_so() -> None:
+    """`NPLC: 1`, then `NPLC: 2` rejected the whole run, though no field is read from it: which one the instrument
+    used is said, the data staged. A parameter a field is read from still rejects (above)."""
+    header, frame, _ = parse(raw_csv("It").replace(b"#\tNPLC: 1", b"#\tNPLC: 1\r\n#\tNPLC: 2"))
+    assert header.raw["NPLC"] == "1" and frame.height == len(it_rows())
+    line = raw_csv("It").split(b"\r\n").index(b"#\tNPLC: 1") + 2
+    assert f"line {line}: parameter 'NPLC' given again with another value ('2'; line {line - 1} said '1'): the " \
+           "first is kept" in header.warnings
+
+
 @pytest.mark.parametrize("again", [b"0.1 V", b"100 mV", b"0.1V", b"1e-1 V"])
 def test_a_parameter_given_twice_with_one_value_is_harmless(again: bytes) -> None:
     """`VDS: 0.1 V`, then `VDS: 100 mV` (one number written two ways) was rejected as conflicting."""

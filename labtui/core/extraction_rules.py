@@ -19,5 +19,6 @@ labtui would read differently from the same file.
 # was rejected). 5: a carriage return alone before a header line's '#' ends the line before it (the two lines were one
 # value, the second parameter lost; above `#Data:`, the file was rejected); a column spelt otherwise than the registry
 # spells one of the same stored name is that column (`Vg(V)`, `VG (V)`: a required one was missing, a text one was
-# read as numbers); a `#procedure:` or `# Procedure :` tag is the `#Procedure:` line (the file was rejected).
+# read as numbers); a `#procedure:` or `# Procedure :` tag is the `#Procedure:` line, and a parameter the registry
+# reads nothing from, given twice with two values, keeps the first (each file was rejected).
 EXTRACTION_RULES = 5

@@ -229,6 +229,10 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
                 warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(spelling)}")
             key = spelling
         if key in raw and raw[key].strip() != value.strip() and not _same_value(key, raw[key], value, typed_keys):
+            if key not in typed_keys:  # the registry reads nothing from it: kept as first given, the other said
+                warnings.append(f"line {number}: parameter {quoted(key)} given again with another value "
+                                f"({quoted(value)}; line {seen_at[key]} said {quoted(raw[key])}): the first is kept")
+                continue
             raise Reject(
                 "conflicting_parameter",
                 f"parameter {quoted(key)} is given twice with different values ({quoted(raw[key])} on line "
