@@ -136,6 +136,29 @@ def test_a_raw_file_moved_to_another_folder_is_said_when_staged_again(lab: Lab) 
         "drops the run of the old path"]}
 
 
+def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> None:
+    """`Chip group name: alisson` among Alisson67's runs filed them under a chip of their own (two histories), said
+    only by `validate`. The stage says so, for a run among the store's and among its own new ones."""
+    lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It", start=epoch(2025, 10, 14), params={"Chip group name":
+                                                                                                 "alisson"}))
+    lab.write("2025-10-14/It2025-10-14_2.csv", raw_csv("It", start=epoch(2025, 10, 14, 12), params={
+        "Chip group name": "ALISSON", "Chip number": "68"}))
+    lab.write("2025-10-14/It2025-10-14_3.csv", raw_csv("It", start=epoch(2025, 10, 14, 13), params={
+        "Chip group name": "Alisson", "Chip number": "68"}))
+    report = lab.stage()
+
+    def said(name: str, other: str) -> list[str]:
+        return [f"chip {name}: the chip's group is written {other!r} in the store's other runs (typed in another way? "
+                "two histories): correct its 'Chip group name'"]
+
+    # of two new runs, the one booked second is said (the workers finish in either order)
+    assert report.staged == 3 and report.warned.pop("2025-10-14/It2025-10-14_1.csv") == said("alisson67", "Alisson67")
+    assert report.warned in ({"2025-10-14/It2025-10-14_3.csv": said("Alisson68", "ALISSON68")},
+                             {"2025-10-14/It2025-10-14_2.csv": said("ALISSON68", "Alisson68")})
+
+
 def test_a_copy_of_a_staged_raw_file_is_said_when_staged(lab: Lab) -> None:
     """A raw file copied under another name was staged as a second run without a word (`29 staged`, the dashboard
     healthy): histories and trends counted each run twice, and only `validate` told. The stage now says which."""

@@ -17,6 +17,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from labtui.core.chip_name import group_spelling
 from labtui.core.commit import Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, registry_digest
 from labtui.core.errors import OperationFailed
@@ -39,7 +40,7 @@ from labtui.core.stage_chunk import CHUNK_FILES, RECORDING_SECONDS, ChunkResult,
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
 from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
 from labtui.core.store import check_location, check_raw_root, identity_path, lock_store, write_identity
-from labtui.core.wording import counted
+from labtui.core.wording import counted, quoted
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
     import polars as pl
@@ -97,6 +98,7 @@ class Stager:
         self._present: set[str] = set()
         self._gone: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is gone
         self._held: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is here
+        self._chips: dict[tuple[str, int], str] = {}  # each chip (group in any case, number) -> its runs' name
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
         self._curves: dict[str, tuple[str, Curve]] = {}  # calibration run_id -> (hash, its curve)
         self._metrics: Future[MetricsUpdate] | None = None  # computed while the last commit writes (`_compute_metrics`)
@@ -305,6 +307,7 @@ class Stager:
         unread = pl.col("source_file").is_in([cand.source_file for cand in work]).not_()
         self._held = _by_hash(manifest.filter(here & hashed & unread))
         self._staged, self._staged_rows = manifest, None
+        self._chips = _chip_spellings(manifest)
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
             running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]] = {}
 
@@ -386,6 +389,10 @@ class Stager:
             elif (copy_of := self._held.setdefault(sha, source)) != source:  # counted twice in histories and trends
                 warnings = [*warnings, f"the same content as {copy_of}, staged too: a copy? Move one out of the raw "
                                        "tree (labtui never deletes raw data), then `labtui prune`"]
+            if (other := self._other_spelling(result.row)) is not None:  # two histories of one chip
+                warnings = [*warnings, f"chip {result.row.chip_name}: the chip's group is written {other} in the "
+                                       "store's other runs (typed in another way? two histories): correct its 'Chip "
+                                       "group name'"]
             if warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
                 self.report.warned[source] = warnings
             self._derived[result.row.run_id] = (sha, result.derived)
@@ -398,6 +405,14 @@ class Stager:
         self.report.new_rejects.append(result)
         rejects[cand.source_file] = result
         return Outcome.REJECTED
+
+    def _other_spelling(self, row: ManifestRow) -> str | None:
+        """How the store's other runs write this run's chip (its group in another case: `alisson80` among
+        `Alisson80`'s runs), where they do; the first spelling staged of a chip is its own."""
+        if row.chip_group is None or row.chip_number is None or row.chip_name is None:
+            return None
+        spelt = self._chips.setdefault((group_spelling(row.chip_group).casefold(), row.chip_number), row.chip_name)
+        return quoted(spelt) if spelt != row.chip_name else None
 
     def _commit(
         self,
@@ -419,6 +434,13 @@ class Stager:
     def _emit(self, kind: EventKind, **fields: object) -> None:
         fields.setdefault("counts", dict(self.report.counts))
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
+
+
+def _chip_spellings(manifest: pl.DataFrame) -> dict[tuple[str, int], str]:
+    """Each chip of the store (its group as `chip_name.group_spelling` reads it, in any case, and its number) →
+    the name its runs have (`Stager._other_spelling`)."""
+    chips = manifest.select("chip_group", "chip_number", "chip_name").drop_nulls().unique(maintain_order=True)
+    return {(group_spelling(group).casefold(), number): name for group, number, name in chips.iter_rows()}
 
 
 def _by_hash(runs: pl.DataFrame) -> dict[str, str]:
