@@ -218,6 +218,16 @@ def test_the_procedure_tag_retyped_by_hand_is_read_as_the_data_tag_is(tag: str) 
     assert f"line 1: {quoted(tag.rstrip())} read as '#Procedure:'" in header.warnings
 
 
+def test_a_second_procedure_line_retyped_is_one_and_a_parameter_named_procedure_is_not() -> None:
+    """`#   Procedure: <…IVg>` in an It file was taken for a parameter (a queued run's header, unsaid), and a tab-
+    indented `Procedure: tuning` parameter for a second procedure line (the file rejected)."""
+    data = raw_csv("It")
+    queued = data.replace(b"#Parameters:", b"#   Procedure: <laser_setup.procedures.IVg.IVg>\r\n#Parameters:", 1)
+    assert rejected(queued).kind == "conflicting_parameter"
+    header, _, _ = parse(data.replace(b"#Parameters:", b"#Parameters:\r\n#\tProcedure: tuning", 1))
+    assert header.raw["Procedure"] == "tuning"
+
+
 def test_csv_quoting_of_every_field_is_read_through() -> None:
     """A tool that quotes every field (`"t (s)","I (A)"`) writes the same table."""
     head, _, rows = raw_csv("It").partition(b"#Data:\r\n")

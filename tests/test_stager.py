@@ -157,6 +157,11 @@ def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> No
     assert report.staged == 3 and report.warned.pop("2025-10-14/It2025-10-14_1.csv") == said("alisson67", "Alisson67")
     assert report.warned in ({"2025-10-14/It2025-10-14_3.csv": said("Alisson68", "ALISSON68")},
                              {"2025-10-14/It2025-10-14_2.csv": said("ALISSON68", "Alisson68")})
+    # the store's spelling is its runs' most common one; a run being corrected is none of "the other runs"
+    lab.write("2025-10-15/It2025-10-15_1.csv", raw_csv("It", start=epoch(2025, 10, 15)))
+    assert lab.stage().warned == {}  # Alisson67 (one run) over alisson67 (one run): by name, and Alisson67 has two now
+    lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It", start=epoch(2025, 10, 14)))  # alisson67 corrected
+    assert lab.stage().warned == {}
 
 
 def test_a_copy_of_a_staged_raw_file_is_said_when_staged(lab: Lab) -> None:
@@ -503,6 +508,22 @@ def test_a_case_twin_takes_the_run_once_the_file_that_owned_it_is_gone(lab: Lab)
     report = lab.stage()
     assert (report.staged, report.rejected) == (1, 0) and lab.rejects() == {}
     assert lab.manifest()["source_file"].to_list() == [twin.relative_to(lab.raw).as_posix()]
+
+
+def test_a_case_twins_reject_holds_while_the_file_owning_the_run_is_broken(lab: Lab) -> None:
+    """The owner broken since (rejected, its run kept): the twin was read again, and rejected again, at every stage,
+    the manifest rewritten each time (the store's state machine found it). Its reject holds as the owner's does."""
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("a/IT2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    lab.write("a/IT2025-10-13_1.csv", raw_csv("It").replace(b"I (A)", b"Q (A)"))  # the owner loses its current
+    report = lab.stage()  # the twin read once more: its owner changed
+    assert sorted(record.kind for record in report.new_rejects) == ["duplicate_run", "missing_column"]
+    manifest = lab.config.manifest_path.read_bytes()
+    again = lab.stage()
+    assert (again.staged, again.new_rejects, again.counts[Outcome.REJECTED]) == (0, [], 2)
+    assert lab.config.manifest_path.read_bytes() == manifest
+    assert pending_files(lab.config, lab.manifest()) == Waiting([], 0)
 
 
 def test_restage_only_reads_the_given_files(lab: Lab) -> None:

@@ -190,8 +190,11 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         text = line.rstrip("\r\n")
         if text.strip() in ("", "#", "#Parameters:", "#Metadata:"):
             continue
-        # a queued run's header, then its own: one run only if they agree (the regex only on a line that may be it)
-        if text[1:4].lstrip(" \t")[:1] in ("P", "p") and _PROCEDURE_TAG.match(text):
+        # a queued run's header, then its own: one run only if they agree. Retyped (`# Procedure:`), only where it
+        # names a class as PyMeasure does (`<…>`): `#\tProcedure: tuning` is a parameter (the regex only on a line
+        # that may be one)
+        if text.startswith("#Procedure:") or (text[1:].lstrip(" \t")[:1] in ("P", "p") and "<" in text
+                                              and _PROCEDURE_TAG.match(text)):
             again = _PROCEDURE.match(_procedure_line(text.strip())[0])
             if again is None or again.group(1).rsplit(".", 1)[-1] != proc:
                 raise Reject("conflicting_parameter", f"a second #Procedure line ({quoted(text.strip(), 80)}) names "

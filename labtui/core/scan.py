@@ -247,11 +247,22 @@ def known_outcome(cand: Candidate, staged: Signatures, rejects: dict[str, Reject
     record = rejects.get(cand.source_file)  # also of a file broken since it was staged (its run is kept)
     if record is None or record.extraction_rules < EXTRACTION_RULES or not rejected_as_is(cand, record, registry):
         return None
-    if record.kind == "duplicate_run":
-        owner = (present or {}).get(record.owner_file or "")
-        if owner is None or staged.get(owner.source_file) != (owner.size, mtime_us(owner.mtime_ns)):
-            return None
+    if record.kind == "duplicate_run" and not _owner_holds(record, staged, rejects, registry, present or {}):
+        return None
     return Outcome.REJECTED
+
+
+def _owner_holds(record: RejectRecord, staged: Signatures, rejects: dict[str, RejectRecord], registry: str | None,
+                 present: Mapping[str, Candidate]) -> bool:
+    """Whether the file owning a twin's run is there and will not be read: as staged, or broken since and rejected
+    as it is (its run stays: read again, the twin was rejected again at every stage)."""
+    owner = present.get(record.owner_file or "")
+    if owner is None:
+        return False
+    if staged.get(owner.source_file) == (owner.size, mtime_us(owner.mtime_ns)):
+        return True
+    broken = rejects.get(owner.source_file)
+    return broken is not None and broken.kind != "duplicate_run" and rejected_as_is(owner, broken, registry)
 
 
 def owners_present(candidates: list[Candidate], rejects: dict[str, RejectRecord]) -> dict[str, Candidate]:

@@ -307,7 +307,7 @@ class Stager:
         unread = pl.col("source_file").is_in([cand.source_file for cand in work]).not_()
         self._held = _by_hash(manifest.filter(here & hashed & unread))
         self._staged, self._staged_rows = manifest, None
-        self._chips = _chip_spellings(manifest)
+        self._chips = _chip_spellings(manifest.filter(unread))  # the rows of files read now may be corrected
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
             running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]] = {}
 
@@ -436,11 +436,17 @@ class Stager:
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
 
 
-def _chip_spellings(manifest: pl.DataFrame) -> dict[tuple[str, int], str]:
-    """Each chip of the store (its group as `chip_name.group_spelling` reads it, in any case, and its number) →
-    the name its runs have (`Stager._other_spelling`)."""
-    chips = manifest.select("chip_group", "chip_number", "chip_name").drop_nulls().unique(maintain_order=True)
-    return {(group_spelling(group).casefold(), number): name for group, number, name in chips.iter_rows()}
+def _chip_spellings(runs: pl.DataFrame) -> dict[tuple[str, int], str]:
+    """Each chip of `runs` (its group as `chip_name.group_spelling` reads it, in any case, and its number) → the
+    name most of its runs have (`Stager._other_spelling`): a store that holds a typo's run too names the chip as
+    the others do."""
+    names = (runs.select("chip_group", "chip_number", "chip_name").drop_nulls()
+             .group_by("chip_group", "chip_number", "chip_name").len()
+             .sort(["len", "chip_name"], descending=[True, False]))
+    spellings: dict[tuple[str, int], str] = {}
+    for group, number, name, _ in names.iter_rows():
+        spellings.setdefault((group_spelling(group).casefold(), number), name)
+    return spellings
 
 
 def _by_hash(runs: pl.DataFrame) -> dict[str, str]:
