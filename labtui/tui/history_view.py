@@ -14,6 +14,7 @@ from labtui.core.annotations import AnnotationFilter, hidden_note
 from labtui.core.config import MetricsSettings
 from labtui.core.history import HistoryFilter, calibrations, chip_rows, number_text, summary_line, timeline
 from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, CALIBRATIONS_DISAGREE, RESOLVED_SIGMAS, columns_of
+from labtui.core.metrics.definitions import DOUBT_COLUMNS, IN_DOUBT
 from labtui.core.registry import proc_family
 from labtui.tui.table import Column
 
@@ -183,16 +184,13 @@ def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
     (`DOUBT_MARK`, the detail says which): it read as sure as any other. The others keep the mark's cells blank: a
     marked value, right-aligned, stood two cells left of its neighbours' units."""
     columns = [column for column, _ in KEY_QUANTITIES + SETUP_QUANTITIES]
-    doubts = ("calibration_stale", "calibration_spread", "delta_i_snr")
-    joined = runs.join(metrics.select("run_id", *columns, *doubts), on="run_id", how="left", maintain_order="left")
+    joined = runs.join(metrics.select("run_id", *columns, *DOUBT_COLUMNS), on="run_id", how="left",
+                       maintain_order="left")
     texts = joined.with_columns(BY_COLUMN[column].format_each(joined[column]).alias(f"{column}_text")
                                 for column in columns)
-    doubt = (pl.col("calibration_stale").fill_null(False)
-             | (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False)
-             | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False))
     responsivity = pl.col("responsivity_a_per_w_text")
-    mark = pl.when(doubt).then(pl.lit(DOUBT_MARK)).otherwise(pl.lit(" " * len(DOUBT_MARK)))
-    return texts.with_columns(responsivity_a_per_w_text=responsivity + mark).drop(doubts)
+    mark = pl.when(IN_DOUBT).then(pl.lit(DOUBT_MARK)).otherwise(pl.lit(" " * len(DOUBT_MARK)))
+    return texts.with_columns(responsivity_a_per_w_text=responsivity + mark).drop(DOUBT_COLUMNS)
 
 
 def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | None = None,

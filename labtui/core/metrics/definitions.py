@@ -15,6 +15,12 @@ from labtui.core.config import MetricsSettings
 
 RESOLVED_SIGMAS = 5.0  # a photoresponse is resolved from this many noise σ (delta_i_snr) up: only then τ is read
 CALIBRATIONS_DISAGREE = 2.0  # calibration_spread from which a run's power_w, and its responsivity, are in doubt
+# A lit run's responsivity in doubt: priced by a stale calibration or by calibrations that disagree, or of a ΔI the
+# dark noise could make. The history marks it, a trend draws its point hollow: shown as any other, it read as sure.
+DOUBT_COLUMNS = ("calibration_stale", "calibration_spread", "delta_i_snr")
+IN_DOUBT = (pl.col("calibration_stale").fill_null(False)
+            | (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False)
+            | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False))
 MOBILITY_LIMIT = 1e6  # cm²/(V·s): above suspended graphene's at low temperature; higher is a unit slip, not a device
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 

@@ -118,7 +118,7 @@ class PlotSpec:
     runs: pl.DataFrame
     points: bool = False  # one point per run (trends): draw a marker at each, joined where the series is ordered
     joined: bool = True  # with `points`: False for a scatter (several runs share an x)
-    # trends: the points whose value is in doubt (`trends.DOUBTED`), in axis units, drawn hollow over their marker
+    # trends: the points whose value is in doubt (`metrics.definitions.IN_DOUBT`), in axis units, drawn hollow
     doubted: tuple[tuple[float, float], ...] = ()
 
     @property

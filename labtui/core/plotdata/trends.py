@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from labtui.core.annotations import AnnotationFilter, hidden_note, with_annotations
-from labtui.core.metrics.definitions import CALIBRATIONS_DISAGREE, RESOLVED_SIGMAS
+from labtui.core.metrics.definitions import CALIBRATIONS_DISAGREE, IN_DOUBT, RESOLVED_SIGMAS
 from labtui.core.plotdata.labels import TITLE_PARTS, chip_names
 from labtui.core.plotdata.load import drawable_rows, left_out
 from labtui.core.plotdata.model import PlotSpec, Series
@@ -73,12 +73,6 @@ PLANS: dict[Trend, _Plan] = {
     Trend.DARK: _Plan("dark current against time", "It", TIME, "", "", (("i_dark_a", "I dark"),), "I dark", "A"),
 }
 
-
-# A lit run's value in doubt: priced by a stale calibration or by calibrations that disagree, or a ΔI the dark noise
-# could make. Its point is drawn hollow (the warnings count each kind): drawn as any other, it read as sure.
-DOUBTED = (pl.col("calibration_stale").fill_null(False)
-           | (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False)
-           | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False))
 
 PLOTTED_QUANTITIES = ("cnp_fwd_v", "power_w")  # what an aligned overlay shifts by; the power a lit It run's legend says
 
@@ -135,7 +129,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
                 continue
             used.update(points["run_id"])
             if plan.lit_only:
-                doubted += points.filter(DOUBTED).select(plan.x, column).rows()
+                doubted += points.filter(IN_DOUBT).select(plan.x, column).rows()
             series.append(Series(
                 label=name, x=points[plan.x].to_numpy().astype(float), y=points[column].to_numpy().astype(float),
                 run_id="", seq=None, run_index=len(series), direction=-1 if column == "cnp_bwd_v" else 0,
@@ -151,7 +145,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         x_factor = 1.0
     y_factor, y_prefix = si_scale(max_abs([s.y for s in series]))
     plotted = rows.filter(pl.col("run_id").is_in(list(used))).sort("seq")
-    warnings = []  # each kind of doubt: its points are drawn hollow (`DOUBTED`)
+    warnings = []  # each kind of doubt: its points are drawn hollow (`IN_DOUBT`)
     if plan.lit_only and (stale := plotted["calibration_stale"].fill_null(False).sum()):
         warnings.append(f"{stale} point{'s' if stale != 1 else ''} use{'s' if stale == 1 else ''} a stale laser "
                         "calibration (calibration_stale: measured far in time from the run)")
