@@ -38,7 +38,7 @@ def drawing_of(spec: PlotSpec, *, column: bool = False) -> Drawing:
                            s.group_index) for s in spec.series),
         dirac_points=tuple((marker.x, marker.y) for marker in spec.markers),
         doubted=spec.doubted,
-        doubted_label=DOUBTED_LABEL if spec.doubted else "",
+        doubted_label=DOUBTED_LABEL,
         laser_on=spec.spans,
         log_y=spec.log_y,
         points=spec.points,
