@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
-from labtui.core.parser import SECTIONS, VISIBLE, Header, decode_line
+from labtui.core.parser import SECTIONS, Header
+from labtui.core.raw_text import VISIBLE, decode_line
 from labtui.core.rejects import Reject
 from labtui.core.wording import counted, quoted
 

@@ -13,7 +13,8 @@ from typing import cast
 import polars as pl
 
 from labtui.core.extract import chip_name_of, has_light
-from labtui.core.parser import DATA_TAG, HEADER_LIMIT, Header, parse_header
+from labtui.core.parser import HEADER_LIMIT, Header, parse_header
+from labtui.core.raw_text import DATA_TAG
 from labtui.core.registry import Registry
 from labtui.core.rejects import Reject
 from labtui.core.wording import counted

@@ -8,20 +8,20 @@ applies, a line.
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any
 
 from labtui.core.chip_name import group_spelling
 from labtui.core.column_row import column_names, unquoted
 from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, typed_value
 from labtui.core.integers import INT64_MAX
+from labtui.core.raw_text import DATA_TAG, VISIBLE, decode_line, decode_lines, not_a_measurement, text_end
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import Reject
-from labtui.core.wording import counted, quoted
+from labtui.core.wording import quoted
 
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
@@ -32,12 +32,10 @@ _LAST_TIMESTAMP = dt.datetime(9999, 1, 1, tzinfo=dt.UTC).timestamp()
 _PROCEDURE = re.compile(r"^#Procedure:\s*+<?\s*+([A-Za-z_][\w.]*+)(?:\s++object at 0x[0-9a-fA-F]++)?\s*+>?$")
 _FILE_CHIP = re.compile(r"^(?P<group>[A-Za-z][A-Za-z_-]*?)(?P<number>\d+)_(?P<idx>\d+)$")
 _FILE_IDX = re.compile(r"_(\d+)$")
-_SNIFF = 4096
 # A measurement's header is a few hundred bytes (the real corpus: 492 at most); it is stored in the manifest, which
 # every command reads, and in its run's Parquet footer, which every plot reads: a larger one is a file of another kind
 HEADER_LIMIT = 64 * 1024
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
-DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
 _PROCEDURE_TAG = re.compile(r"(?i)#[ \t]*procedure[ \t]*:")  # `#procedure:`, `# Procedure :` as hands retype it
 _LONE_CR = b"\r#"  # a header line's end without its \n: the next line runs into it
 _DATA_LINE = re.compile(r"(?i)#[ \t]*data:")  # stripped: `DATA_TAG`'s line as text
@@ -45,7 +43,6 @@ _DATA_WITH_TEXT = re.compile(r"(?i)#[ \t]*data:[ \t]*\S")  # `#Data: Vg (V),…`
 # `#Data`, `#Data :`, `#Data:\r\r`, `#Data:` + NBSP: not the tag, so the column row below it was blamed
 _DATA_MISWRITTEN = re.compile(r"(?i)#[ \t]*data\b")
 _START_TIME_LINE = re.compile(rb"(?m)^#[ \t]*Start time:")
-VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
 # C0 controls and DEL (a tab, a CR, an escape). Not C1 (U+0080–U+009F): a line that is not UTF-8 is read as latin-1,
 # where Windows-1252's dashes and quotes (0x80–0x9F) land; the tables show those escaped instead (`shown`).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -74,38 +71,6 @@ class Header:
         return [snake_column(name) for name in self.columns]
 
 
-def decode_line(line: bytes) -> str:
-    """Header lines are ASCII; free text may carry UTF-8 or latin-1 bytes (Spanish notes), even both in one line (a
-    note typed on two machines): each byte that is no UTF-8 is read as latin-1, not the whole line (`medición µA`
-    read as `mediciÃ³n µA`)."""
-    return line.decode("utf-8", _LATIN_1_BYTES)
-
-
-def _as_latin_1(error: UnicodeError) -> tuple[str, int]:
-    assert isinstance(error, UnicodeDecodeError)  # registered for decoding only
-    return error.object[error.start : error.end].decode("latin-1"), error.end
-
-
-_LATIN_1_BYTES = "labtui-latin-1"
-codecs.register_error(_LATIN_1_BYTES, _as_latin_1)
-
-
-def _decode_lines(header: bytes) -> list[str]:
-    """The header's lines as text: decoded at once when it is all UTF-8 (nearly always), else line by line."""
-    try:
-        return header.decode("utf-8").split("\n")
-    except UnicodeDecodeError:
-        return [decode_line(line) for line in header.split(b"\n")]
-
-
-def _utf16_without_bom(head: bytes) -> bool:
-    """ASCII text written as UTF-16 without a byte-order mark: every other byte NUL, the others text."""
-    for text, nuls in ((head[0::2], head[1::2]), (head[1::2], head[0::2])):  # little-endian, then big-endian
-        if len(nuls) > 8 and not nuls.strip(b"\x00") and text.isascii() and b"\x00" not in text:
-            return True
-    return False
-
-
 def _procedure_line(text: str) -> tuple[str, str]:
     """A `#Procedure:` line as the acquisition spells its tag, and the tag as written where it was spelt otherwise
     (`#procedure:`, `# Procedure :`; else "")."""
@@ -115,34 +80,9 @@ def _procedure_line(text: str) -> tuple[str, str]:
     return "#Procedure:" + text[tag.end():], tag.group()
 
 
-def _sniff(data: bytes) -> int:
-    """Where the file's text ends: at its end, or where the NUL bytes that end a small file begin."""
-    head = data[:_SNIFF]
-    if not VISIBLE.search(data):
-        raise Reject("empty", "the file is empty")
-    if head.startswith(b"\x1f\x8b"):
-        raise Reject("not_this_format", "the file is gzip-compressed, not a measurement CSV: decompress it first")
-    nul = head.find(b"\x00")
-    # NUL bytes from there to the end are a write lost in a crash, dropped with the cut last line (`data_block`) as
-    # in a file larger than the sniff; a small file with them was "binary data"
-    padding = nul > 0 and data.count(b"\x00", nul) == len(data) - nul
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (nul >= 0 and not padding):
-        kind = ("UTF-32 text" if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"))
-                else "UTF-16 text" if head[:2] in (b"\xff\xfe", b"\xfe\xff")
-                else "UTF-16 text (without its byte-order mark)" if _utf16_without_bom(head) else "binary data")
-        raise Reject("not_this_format", f"the file holds {kind}, not an ASCII measurement CSV")
-    if b"\r" in head and b"\n" not in head:
-        raise Reject("not_this_format", "the lines end with a carriage return alone (classic Mac OS line ends): "
-                                        "convert them to newlines")
-    if head.find(b"\r\r\n") == head.find(b"\n") - 2 >= 0:  # else "a header line does not start with '#'"
-        raise Reject("not_this_format", "the lines end in two carriage returns (\\r\\r\\n: the file's line ends "
-                                        "converted twice?)", 1)
-    return nul if padding else len(data)
-
-
 def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header:
     """Parse and check everything above the data rows; raises Reject for an untrustworthy file."""
-    text_end = _sniff(data)
+    end_of_text = text_end(data)
     if data.startswith(b"\xef\xbb\xbf"):
         data = b"   " + data[3:]  # keep byte offsets; the BOM is not part of the text
     data_tag = re.search(DATA_TAG + rb"$", data)
@@ -152,15 +92,15 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     if broken >= 0:
         data = data[:HEADER_LIMIT].replace(_LONE_CR, b"\n#") + data[HEADER_LIMIT:]
         data_tag = re.search(DATA_TAG + rb"$", data)
-    header_end = data_tag.start() if data_tag else text_end  # a queued run's header, NUL bytes after it
-    lines = _decode_lines(data[:header_end])
+    header_end = data_tag.start() if data_tag else end_of_text  # a queued run's header, NUL bytes after it
+    lines = decode_lines(data[:header_end])
     first, retyped = _procedure_line(lines[0].strip())
     if first.endswith(",") or (data_tag is None and re.search(DATA_TAG + rb",+[ \t]*\r?$", data)):
         raise Reject("not_this_format", "the header lines end with commas: a spreadsheet re-saved the file (and may "
                                         "have rounded its numbers): stage the acquisition's own CSV")
     proc_match = _PROCEDURE.match(first)
     if not first.startswith("#Procedure:"):
-        _not_a_measurement(data)
+        not_a_measurement(data)
     if "<" in first and not first.endswith(">"):  # the class name may be cut too: not worth looking up
         raise Reject("no_procedure", f"the #Procedure line is cut off: {quoted(first, 80)} (a truncated file?)", 1)
     if not proc_match:
@@ -305,24 +245,6 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         column_line=column_line,
         warnings=warnings,
     )
-
-
-def _not_a_measurement(data: bytes) -> NoReturn:
-    """The reject of a file whose first line is not `#Procedure:`, naming what the file starts with instead."""
-    first = VISIBLE.search(data)
-    if first is None:  # a BOM alone
-        raise Reject("empty", "the file is empty")
-    line = data.count(b"\n", 0, first.start()) + 1
-    end = data.find(b"\n", first.start())
-    text = decode_line(data[first.start() : len(data) if end < 0 else end]).strip()
-    if line > 1 and text.startswith("#Procedure:"):
-        raise Reject("not_this_format", f"the file starts with {counted(line - 1, 'blank line')} before its "
-                                        "'#Procedure:' line (a hand edit?): remove them", 1)
-    if re.match(DATA_TAG, data[first.start() :]):
-        raise Reject("not_this_format", "the file starts with its #Data: line: the header above it (#Procedure:, "
-                                        "#Parameters:, #Metadata:) is missing", line)
-    raise Reject("not_this_format", f"not a PyMeasure measurement file: it starts with {quoted(text)}, not "
-                                    "'#Procedure:'", line)
 
 
 def _unescaped(escape: re.Match[str]) -> str:

@@ -66,14 +66,14 @@ class _File:
 
 def _row_cut(data: bytes, rows_at: int) -> bool:
     """The file ends inside a data row (rows from byte `rows_at`): not after a line end, nor after blanks."""
-    from labtui.core.parser import VISIBLE
+    from labtui.core.raw_text import VISIBLE
 
     return not data.endswith(b"\n") and VISIBLE.search(data, max(data.rfind(b"\n") + 1, rows_at)) is not None
 
 
 class ChunkWorker:
     """The phases of one stage's chunks; the stager's threads share one. `claim` reserves a row's run_id across
-    them (`Stager._claim`); `temp_dir` is the staging area (None: temp files beside their targets)."""
+    them (`RunClaims.claim`); `temp_dir` is the staging area (None: temp files beside their targets)."""
 
     def __init__(self, config: StagingConfig, registry: Registry, version: str, temp_dir: Path | None,
                  claim: Callable[[ManifestRow, int], None], cancel: threading.Event,

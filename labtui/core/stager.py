@@ -25,6 +25,7 @@ from labtui.core.metrics_stamp import is_current
 from labtui.core.overview import read_overview
 from labtui.core.rawread import Busy, release_large_buffers
 from labtui.core.rejects import RejectRecord, load_rejects
+from labtui.core.run_claims import RunClaims
 from labtui.core.scan import (
     Candidate,
     Outcome,
@@ -82,7 +83,7 @@ class Stager:
         self.force = (self.only is not None) if force is None else force  # files named by the user are re-read
         self.raw_root_moved = raw_root_moved  # the lab moved the raw tree: record the new root (see core.store)
         # a file cut short since its run was staged (a copy that failed, an edit) is rejected and its run kept,
-        # unless the user named it (`only`) to be taken as it is (`restage --force`, a yes in the app): see `_claim`
+        # unless the user named it (`only`) to be taken as it is (`restage --force`, a yes in the app): see `RunClaims`
         self.take_cut_short = take_cut_short and self.only is not None
         self.settle = config.settle_seconds if settle_seconds is None else settle_seconds
         self.recording_s = recording_seconds  # a cut last row this fresh: being recorded (`ChunkWorker`); 0: never
@@ -90,12 +91,7 @@ class Stager:
         self.cancel = cancel or threading.Event()
         self.report = StageReport()
         self._committer = StoreCommit(config)
-        self._claim_lock = threading.Lock()
-        self._claimed: dict[str, str] = {}  # run_id -> source_file that owns it (see _claim)
-        self._owned: dict[str, str] = {}  # source_file -> its run_id
-        self._staged: pl.DataFrame | None = None  # the manifest the work started from (`_claim`: a file's old run)
-        self._staged_rows: dict[str, int] | None = None  # its n_rows by run_id, made when a staged file is re-read
-        self._present: set[str] = set()
+        self._claims: RunClaims | None = None  # which file owns each run, from the manifest the work started from
         self._gone: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is gone
         self._held: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is here
         self._chips: dict[tuple[str, int], str] = {}  # each chip (group in any case, number) -> its runs' name
@@ -150,47 +146,6 @@ class Stager:
         sources = [cand.source_file for cand in named]
         digests = hash_files(self.config.raw_root, sources, self.config.workers)
         return {source for source, digest in zip(sources, digests, strict=True) if digest != staged.get(source)}
-
-    def _claim(self, row: ManifestRow, last_line: int) -> None:
-        """Reserve the row's run_id before its Parquet is written: a second file with the same run_id (a case
-        twin) is rejected without touching the Parquet of the file that owns the run; so is a file cut short (its
-        rows end on `last_line`)."""
-        from labtui.core.rejects import Reject
-
-        with self._claim_lock:
-            owner = self._claimed.get(row.run_id)
-            if owner is not None and owner != row.source_file and owner in self._present:
-                raise Reject(
-                    "duplicate_run",
-                    f"maps to the same run as {owner} (paths equal but for letter case, same start time)",
-                    owner=owner,
-                )
-            old = self._owned.get(row.source_file)
-            if old == row.run_id and not self.take_cut_short:
-                self._refuse_cut_short(row, last_line)
-            if old is not None and old != row.run_id and self._claimed.get(old) == row.source_file:
-                del self._claimed[old]  # the file's start time moved: its old run_id is free
-            self._claimed[row.run_id] = row.source_file
-            self._owned[row.source_file] = row.run_id
-
-    def _refuse_cut_short(self, row: ManifestRow, last_line: int) -> None:
-        """A run with fewer rows than the same run (same file, same start time) as staged is a file cut short (a
-        copy that failed, a bad edit; the acquisition only ever appends): rejected, so the staged run stays
-        (`_collect`). Whether or not it reads as complete: a procedure without a completeness rule (It2, IVT, …)
-        is complete at any length, and its run was replaced by 40 of its 2135 rows. Another run under the file's
-        name is no cut: it replaces the old one as before."""
-
-        from labtui.core.rejects import Reject
-
-        assert self._staged is not None  # set before any chunk is staged
-        if self._staged_rows is None:  # once: a filter per file re-read took 230 µs of the claim lock at 65k runs
-            self._staged_rows = dict(zip(self._staged["run_id"].to_list(), self._staged["n_rows"].to_list(),
-                                         strict=True))
-        before = self._staged_rows.get(row.run_id)
-        if before is not None and row.n_rows < before:
-            raise Reject("cut_short", f"cut short: {counted(row.n_rows, 'data row')} left of the {before} of its "
-                                      "staged run; restore the file, or `labtui restage --force` it to stage what is "
-                                      "left", last_line)
 
     # -- the run ----------------------------------------------------------------------------------------------
     def run(self) -> StageReport:
@@ -250,8 +205,9 @@ class Stager:
                 release_large_buffers()
                 if manifest is None:
                     manifest = self._manifest()
+                self._claims = RunClaims(manifest, present, self.take_cut_short)
                 with ChunkWorker(  # the registry and version loaded once here, not racing in the workers
-                    self.config, self.registry, version.result(), self._committer.staging_area(), self._claim,
+                    self.config, self.registry, version.result(), self._committer.staging_area(), self._claims.claim,
                     self.cancel, registry, self.recording_s,
                 ) as worker:
                     manifest = self._run_pool(worker, work, manifest, rejects, present, total, len(skipped))
@@ -296,9 +252,6 @@ class Stager:
         per_worker = -(-len(work) // self.config.workers)  # rounded up: a small stage still reaches every worker
         queue = chunks(work, max_files=min(CHUNK_FILES, per_worker))
         last_commit = time.monotonic()
-        self._claimed = dict(zip(manifest["run_id"].to_list(), manifest["source_file"].to_list(), strict=True))
-        self._present = present
-        self._owned = dict(zip(manifest["source_file"].to_list(), manifest["run_id"].to_list(), strict=True))
         import polars as pl
 
         here, hashed = pl.col("source_file").is_in(list(present)), pl.col("source_sha256").is_not_null()
@@ -306,7 +259,6 @@ class Stager:
         # the files read now have their new hashes booked as they come (`_collect`): their old ones may be stale
         unread = pl.col("source_file").is_in([cand.source_file for cand in work]).not_()
         self._held = _by_hash(manifest.filter(here & hashed & unread))
-        self._staged, self._staged_rows = manifest, None
         self._chips = _chip_spellings(manifest.filter(unread))  # the rows of files read now may be corrected
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
             running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]] = {}
@@ -373,7 +325,7 @@ class Stager:
         return "; ".join(self.report.warned.get(result.row.source_file, ()))
 
     def _collect(self, cand: Candidate, result: ChunkResult, rejects: dict[str, RejectRecord]) -> Outcome:
-        """Book one worker result (run_id conflicts were settled by `_claim` before any Parquet was written)."""
+        """Book one worker result (run_id conflicts were settled by `RunClaims.claim` before any Parquet was written)."""
         if isinstance(result, Busy):
             self.report.busy_files[cand.source_file] = result.reason
             return Outcome.BUSY
@@ -399,7 +351,8 @@ class Stager:
             if result.curve is not None:
                 self._curves[result.row.run_id] = (sha, result.curve)
             return Outcome.STAGED
-        if (kept := self._owned.get(cand.source_file)) is not None:  # broken since it was staged: the run stays
+        assert self._claims is not None  # made before any chunk is staged
+        if (kept := self._claims.run_of(cand.source_file)) is not None:  # broken since it was staged: the run stays
             result = replace(result, previous_run_id=kept)
         self._committer.pending_rejects.append(result)
         self.report.new_rejects.append(result)

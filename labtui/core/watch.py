@@ -19,7 +19,8 @@ from pathlib import Path
 
 from labtui.core.config import StagingConfig
 from labtui.core.lock import LockBusy
-from labtui.core.parser import DATA_TAG, HEADER_LIMIT, VISIBLE
+from labtui.core.parser import HEADER_LIMIT
+from labtui.core.raw_text import DATA_TAG, VISIBLE
 from labtui.core.rejects import load_rejects
 from labtui.core.scan import PassedOver, scan_raw, source_path
 from labtui.core.stage_events import StageEvent, StageReport, WatchEventKind

@@ -1,0 +1,91 @@
+"""A raw file's bytes before its header is read: where its text ends (`text_end`: what it holds if it is no ASCII
+CSV), its header lines as text (`decode_line`, `decode_lines`), and the reject of a file that is no measurement at
+all (`not_a_measurement`). The parser reads the header from what these leave."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from typing import NoReturn
+
+from labtui.core.rejects import Reject
+from labtui.core.wording import counted, quoted
+
+_SNIFF = 4096
+DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
+VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
+
+
+def decode_line(line: bytes) -> str:
+    """Header lines are ASCII; free text may carry UTF-8 or latin-1 bytes (Spanish notes), even both in one line (a
+    note typed on two machines): each byte that is no UTF-8 is read as latin-1, not the whole line (`medición µA`
+    read as `mediciÃ³n µA`)."""
+    return line.decode("utf-8", _LATIN_1_BYTES)
+
+
+def _as_latin_1(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)  # registered for decoding only
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
+
+_LATIN_1_BYTES = "labtui-latin-1"
+codecs.register_error(_LATIN_1_BYTES, _as_latin_1)
+
+
+def decode_lines(header: bytes) -> list[str]:
+    """The header's lines as text: decoded at once when it is all UTF-8 (nearly always), else line by line."""
+    try:
+        return header.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return [decode_line(line) for line in header.split(b"\n")]
+
+
+def utf16_without_bom(head: bytes) -> bool:
+    """ASCII text written as UTF-16 without a byte-order mark: every other byte NUL, the others text."""
+    for text, nuls in ((head[0::2], head[1::2]), (head[1::2], head[0::2])):  # little-endian, then big-endian
+        if len(nuls) > 8 and not nuls.strip(b"\x00") and text.isascii() and b"\x00" not in text:
+            return True
+    return False
+
+
+def text_end(data: bytes) -> int:
+    """Where the file's text ends: at its end, or where the NUL bytes that end a small file begin."""
+    head = data[:_SNIFF]
+    if not VISIBLE.search(data):
+        raise Reject("empty", "the file is empty")
+    if head.startswith(b"\x1f\x8b"):
+        raise Reject("not_this_format", "the file is gzip-compressed, not a measurement CSV: decompress it first")
+    nul = head.find(b"\x00")
+    # NUL bytes from there to the end are a write lost in a crash, dropped with the cut last line (`data_block`) as
+    # in a file larger than the sniff; a small file with them was "binary data"
+    padding = nul > 0 and data.count(b"\x00", nul) == len(data) - nul
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (nul >= 0 and not padding):
+        kind = ("UTF-32 text" if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"))
+                else "UTF-16 text" if head[:2] in (b"\xff\xfe", b"\xfe\xff")
+                else "UTF-16 text (without its byte-order mark)" if utf16_without_bom(head) else "binary data")
+        raise Reject("not_this_format", f"the file holds {kind}, not an ASCII measurement CSV")
+    if b"\r" in head and b"\n" not in head:
+        raise Reject("not_this_format", "the lines end with a carriage return alone (classic Mac OS line ends): "
+                                        "convert them to newlines")
+    if head.find(b"\r\r\n") == head.find(b"\n") - 2 >= 0:  # else "a header line does not start with '#'"
+        raise Reject("not_this_format", "the lines end in two carriage returns (\\r\\r\\n: the file's line ends "
+                                        "converted twice?)", 1)
+    return nul if padding else len(data)
+
+
+def not_a_measurement(data: bytes) -> NoReturn:
+    """The reject of a file whose first line is not `#Procedure:`, naming what the file starts with instead."""
+    first = VISIBLE.search(data)
+    if first is None:  # a BOM alone
+        raise Reject("empty", "the file is empty")
+    line = data.count(b"\n", 0, first.start()) + 1
+    end = data.find(b"\n", first.start())
+    text = decode_line(data[first.start() : len(data) if end < 0 else end]).strip()
+    if line > 1 and text.startswith("#Procedure:"):
+        raise Reject("not_this_format", f"the file starts with {counted(line - 1, 'blank line')} before its "
+                                        "'#Procedure:' line (a hand edit?): remove them", 1)
+    if re.match(DATA_TAG, data[first.start() :]):
+        raise Reject("not_this_format", "the file starts with its #Data: line: the header above it (#Procedure:, "
+                                        "#Parameters:, #Metadata:) is missing", line)
+    raise Reject("not_this_format", f"not a PyMeasure measurement file: it starts with {quoted(text)}, not "
+                                    "'#Procedure:'", line)
