@@ -18,6 +18,7 @@ from labtui.core.config import StagingConfig, load_config
 from labtui.core.drawing import draw_axes
 from labtui.core.history import load_manifest
 from labtui.core.metrics import read_metrics
+from labtui.core.metrics.definitions import DRIFT_ALONE
 from labtui.core.plotdata import PlotOptions, export_frame, load_group, shape
 from labtui.core.plotdata.figure import drawing_of
 from labtui.core.plotdata.model import PlotSpec, Series
@@ -30,6 +31,7 @@ from labtui.core.plotdata.trends import (
     trend_spec,
     with_plotted_quantities,
 )
+from labtui.core.si import format_si
 from labtui.core.wording import counted
 from labtui.synth import LabSpec
 from labtui.synth.demo import config_file_of, write_demo
@@ -135,10 +137,14 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
     labels = [s.label for s in trend_spec(Trend.RESPONSIVITY, apart_rows, tz=lab.config.local_tz).series]
     assert labels and not any("period" in label for label in labels)
     weak = lit.drop_nulls("power_w").filter(pl.col("delta_i_snr") < 5).height  # the demo's faintest pulses
+    drifting = lit.drop_nulls("power_w").filter(DRIFT_ALONE).height  # and its steepest dark drifts
+    assert weak and drifting
     assert lab.spec(Trend.PHOTORESPONSE).warnings == (
-        (f"{counted(weak, 'point')} with a ΔI under 5σ of the dark noise (delta_i_snr): not resolved",) if weak else ())
+        f"{counted(weak, 'point')} with a ΔI under 5σ of the dark noise (delta_i_snr): not resolved",
+        f"{counted(drifting, 'point')} whose ΔI the dark drift alone, carried on under the light, could make "
+        "(delta_i_drift_corrected_a)")
     one = lit.drop_nulls("power_w")["run_id"][0]
-    resolved = lab.metrics.with_columns(delta_i_snr=pl.lit(100.0))
+    resolved = lab.metrics.with_columns(delta_i_snr=pl.lit(100.0), delta_i_drift_corrected_a=pl.col("delta_i_a"))
     stale = resolved.with_columns(calibration_stale=pl.col("calibration_stale") | (pl.col("run_id") == one))
     rows = trend_rows(lab.runs, stale, current_annotations(lab.config.store_root))
     assert trend_spec(Trend.PHOTORESPONSE, rows, tz=lab.config.local_tz).warnings == (
@@ -154,8 +160,18 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
         "1 point whose calibrations disagree 2× or more (calibration_spread)",)
     exported = points(disputed_spec)  # the CSV says which point
     assert exported.filter(pl.col("calibration_spread") >= 2)["run_id"].to_list() == [one]
+    # a ΔI the dark drift alone could make: a settling current with no step at the switches read +1.5 A/W
+    drift = resolved.with_columns(delta_i_drift_corrected_a=pl.when(pl.col("run_id") == one)
+                                  .then(-0.2 * pl.col("delta_i_a")).otherwise(pl.col("delta_i_a")))
+    drift_rows = trend_rows(lab.runs, drift, current_annotations(lab.config.store_root))
+    drift_spec = trend_spec(Trend.PHOTORESPONSE, drift_rows, tz=lab.config.local_tz)
+    assert drift_spec.warnings == ("1 point whose ΔI the dark drift alone, carried on under the light, could make "
+                                   "(delta_i_drift_corrected_a)",)
+    exported = points(drift_spec)
+    assert exported.filter(pl.col("delta_i_drift_corrected_a") != pl.col("delta_i_a"))["run_id"].to_list() == [one]
     # and the plot: the one point in doubt is drawn hollow, at its place, for each kind of doubt; none without one
-    for metrics, trend in ((stale, Trend.PHOTORESPONSE), (unresolved, Trend.RESPONSIVITY), (disputed, Trend.SPECTRAL)):
+    for metrics, trend in ((stale, Trend.PHOTORESPONSE), (unresolved, Trend.RESPONSIVITY), (disputed, Trend.SPECTRAL),
+                           (drift, Trend.RESPONSIVITY)):
         spec = trend_spec(trend, trend_rows(lab.runs, metrics, current_annotations(lab.config.store_root)),
                           tz=lab.config.local_tz)
         drawn = points(spec).filter(pl.col("run_id") == one)
@@ -172,6 +188,14 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
     assert spectral.x_unit == "nm" and not spectral.joined
     assert sorted(points(spectral)["x"].unique()) == sorted(lit.drop_nulls("responsivity_a_per_w")
                                                             ["laser_wavelength_nm"].unique())
+    # R depends on power: a spectrum of points at several powers says so (split by VG, its legend no longer did)
+    powers = lit.drop_nulls("responsivity_a_per_w")["power_w"]
+    assert powers.max() >= 1.5 * powers.min()
+    assert (f"R at powers from {format_si(powers.min(), 'W')} to {format_si(powers.max(), 'W')}: it depends on power "
+            "(the responsivity trend shows how), so compare wavelengths at one power") in spectral.messages
+    one_power = trend_rows(lab.runs, lab.metrics.with_columns(power_w=pl.lit(6e-6)),
+                           current_annotations(lab.config.store_root))
+    assert not any("R at powers" in m for m in trend_spec(Trend.SPECTRAL, one_power, tz=lab.config.local_tz).messages)
 
 
 def test_a_terminal_draws_one_point_per_cell_and_joins_only_sparse_series(lab: DemoLab) -> None:

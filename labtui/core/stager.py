@@ -325,7 +325,8 @@ class Stager:
         return "; ".join(self.report.warned.get(result.row.source_file, ()))
 
     def _collect(self, cand: Candidate, result: ChunkResult, rejects: dict[str, RejectRecord]) -> Outcome:
-        """Book one worker result (run_id conflicts were settled by `RunClaims.claim` before any Parquet was written)."""
+        """Book one worker result (run_id conflicts were settled by `RunClaims.claim` before any Parquet was
+        written)."""
         if isinstance(result, Busy):
             self.report.busy_files[cand.source_file] = result.reason
             return Outcome.BUSY

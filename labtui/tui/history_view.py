@@ -14,7 +14,7 @@ from labtui.core.annotations import AnnotationFilter, hidden_note
 from labtui.core.config import MetricsSettings
 from labtui.core.history import HistoryFilter, calibrations, chip_rows, number_text, summary_line, timeline
 from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, CALIBRATIONS_DISAGREE, RESOLVED_SIGMAS, columns_of
-from labtui.core.metrics.definitions import DOUBT_COLUMNS, IN_DOUBT
+from labtui.core.metrics.definitions import DOUBT_COLUMNS, DRIFT_MAKES_ALL, IN_DOUBT
 from labtui.core.registry import proc_family
 from labtui.tui.table import Column
 
@@ -172,25 +172,26 @@ def load_history(manifest: pl.DataFrame, group: str | None, number: int | None, 
     return runs.with_columns(vg_order=pl.coalesce("vg_fixed_v", "vg_start_v"))
 
 
-DRIFT_SHARE = 0.5  # a ΔI whose dark drift carried on under the light makes this share of it or more is doubted
-DOUBT_MARK = " ⚠"  # after a responsivity priced by a stale or disputed calibration, or of a ΔI within the noise
+DRIFT_SHARE = 0.5  # a ΔI whose dark drift carried on under the light makes this share of it or more: said
+DOUBT_MARK = " ⚠"  # after a responsivity in doubt (`IN_DOUBT`): its calibration, or a ΔI within the noise or drift
 
 
 def with_metrics(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
     """The history plus its key derived quantities (blank where undefined or not of the run's procedure): each
     value, for sorting, and its SI-prefixed text, formatted here once so that filtering and sorting never do. A
     responsivity priced by a stale calibration or by one its neighbours disagree with (`calibration_spread` from
-    `CALIBRATIONS_DISAGREE`), or of a ΔI the noise could make (`delta_i_snr` under `RESOLVED_SIGMAS`), is marked
+    `CALIBRATIONS_DISAGREE`), or of a ΔI the noise or the dark drift alone could make (`IN_DOUBT`), is marked
     (`DOUBT_MARK`, the detail says which): it read as sure as any other. The others keep the mark's cells blank: a
     marked value, right-aligned, stood two cells left of its neighbours' units."""
     columns = [column for column, _ in KEY_QUANTITIES + SETUP_QUANTITIES]
-    joined = runs.join(metrics.select("run_id", *columns, *DOUBT_COLUMNS), on="run_id", how="left",
+    doubts = [column for column in DOUBT_COLUMNS if column not in columns]  # read for the mark only
+    joined = runs.join(metrics.select("run_id", *columns, *doubts), on="run_id", how="left",
                        maintain_order="left")
     texts = joined.with_columns(BY_COLUMN[column].format_each(joined[column]).alias(f"{column}_text")
                                 for column in columns)
     responsivity = pl.col("responsivity_a_per_w_text")
     mark = pl.when(IN_DOUBT).then(pl.lit(DOUBT_MARK)).otherwise(pl.lit(" " * len(DOUBT_MARK)))
-    return texts.with_columns(responsivity_a_per_w_text=responsivity + mark).drop(DOUBT_COLUMNS)
+    return texts.with_columns(responsivity_a_per_w_text=responsivity + mark).drop(doubts)
 
 
 def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | None = None,
@@ -251,14 +252,19 @@ def _calibration_doubts(run: dict[str, Any], settings: MetricsSettings) -> str:
 
 def _photoresponse_doubts(run: dict[str, Any]) -> str:
     """What may make a run's ΔI (and the responsivity read from it) not the light's: a step the dark noise could
-    make (⚠, as the table marks it), and a dark drift that, carried on under the light, makes half of it or more
-    (said without the mark: half the real lit runs have one, and the correction's own slope is uncertain)."""
+    make, or the dark drift alone (⚠, as the table marks it: `IN_DOUBT`), and a dark drift that, carried on under
+    the light, makes half of ΔI or more (said without the mark: half the real lit runs have one, and the
+    correction's own slope is uncertain)."""
     doubts = []
     if (snr := run["delta_i_snr"]) is not None and snr < RESOLVED_SIGMAS:
         doubts.append(f"ΔI is {snr:.2g}σ of the dark noise: not resolved")
     delta, corrected = run["delta_i_a"], run["delta_i_drift_corrected_a"]
     drift = ""
     if delta and corrected is not None and (share := abs(delta - corrected) / abs(delta)) >= DRIFT_SHARE:
-        drift = (f" · the dark drift carried on under the light makes {share:.0%} of ΔI "
-                 f"(drift-corrected {BY_COLUMN['delta_i_a'].format(corrected)})")
+        said = (f"the dark drift carried on under the light makes {share:.0%} of ΔI (drift-corrected "
+                f"{BY_COLUMN['delta_i_a'].format(corrected)})")
+        if share >= DRIFT_MAKES_ALL:
+            doubts.append(f"{said}: the drift alone could make the step")
+        else:
+            drift = f" · {said}"
     return "".join(f"{DOUBT_MARK} {doubt}" for doubt in doubts) + drift

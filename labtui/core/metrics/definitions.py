@@ -15,12 +15,17 @@ from labtui.core.config import MetricsSettings
 
 RESOLVED_SIGMAS = 5.0  # a photoresponse is resolved from this many noise σ (delta_i_snr) up: only then τ is read
 CALIBRATIONS_DISAGREE = 2.0  # calibration_spread from which a run's power_w, and its responsivity, are in doubt
+DRIFT_MAKES_ALL = 1.0  # the share of ΔI the dark drift, carried on under the light, makes from which ΔI is in doubt
 # A lit run's responsivity in doubt: priced by a stale calibration or by calibrations that disagree, or of a ΔI the
-# dark noise could make. The history marks it, a trend draws its point hollow: shown as any other, it read as sure.
-DOUBT_COLUMNS = ("calibration_stale", "calibration_spread", "delta_i_snr")
+# dark noise could make, or the dark drift alone (a settling current with no step at the switches read +1.5 A/W,
+# the corpus's largest). The history marks it, a trend draws its point hollow: shown as any other, it read as sure.
+DOUBT_COLUMNS = ("calibration_stale", "calibration_spread", "delta_i_snr", "delta_i_a", "delta_i_drift_corrected_a")
+DRIFT_ALONE = ((pl.col("delta_i_a") - pl.col("delta_i_drift_corrected_a")).abs()
+               >= DRIFT_MAKES_ALL * pl.col("delta_i_a").abs()).fill_null(False)
 IN_DOUBT = (pl.col("calibration_stale").fill_null(False)
             | (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False)
-            | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False))
+            | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False)
+            | DRIFT_ALONE)
 MOBILITY_LIMIT = 1e6  # cm²/(V·s): above suspended graphene's at low temperature; higher is a unit slip, not a device
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
@@ -118,7 +123,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "settling, left out; a dark run: the whole run)"),
     Quantity("delta_i_drift_corrected_a", "A", "It",
              "delta_i_a − drift_a_per_s × (mean t of the ON window − mean t of the dark window): the dark trend "
-             "extrapolated under the light removed"),
+             "extrapolated under the light removed. Where that trend makes all of delta_i_a or more, the dark drift "
+             "alone could make the step: the app and the trends flag the responsivity"),
     Quantity("delta_i_snr", "", "It",
              "|delta_i_a| / σ, σ the root-mean-square residual (over n, not n − 1) of the smoothed trace about its "
              "least-squares line over the drift window; smoothed: a centred mean over 2·⌊k/2⌋ + 1 samples, k = "
@@ -130,7 +136,8 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("tau_rise_s", "s", "It",
              "time from switch-on until the trace (the lit samples alone, smoothed as for delta_i_snr, the windows "
              "shrinking at switch-on and switch-off) first reaches 1 − 1/e of "
-             f"delta_i_a; null when not reached, when reached at the first lit sample (faster than the trace "
+             f"delta_i_a (the step at the pulse's end, which a slow device has not settled by: compare runs of one "
+             f"laser period); null when not reached, when reached at the first lit sample (faster than the trace "
              f"resolves) or when delta_i_snr < {RESOLVED_SIGMAS:g}"),
     Quantity("tau_decay_s", "s", "It",
              "time from switch-off until the trace (the samples from switch-off on, smoothed alike) first falls to "
@@ -139,13 +146,15 @@ QUANTITIES: tuple[Quantity, ...] = (
              "dark sample or when delta_i_snr < "
              f"{RESOLVED_SIGMAS:g}"),
     Quantity("power_w", "W", "It",
-             "irradiated power: the LaserCalibration of the same wavelength (within {wavelength_tolerance_nm:g} nm) "
-             "nearest in start time (of two as near, the earlier) of those whose Power rises above their dark reading "
-             "and above 0 W over at least two laser voltages and whose VL range reaches the run's (an aborted one may "
-             "stop short: the next nearest then), its Power (readings repeated at one VL taken as their "
-             "mean) linearly interpolated at the run's laser voltage; null outside the calibrated VL range (no "
-             "extrapolation), where that Power is not above 0 W, and for dark runs (by the header's laser voltage; "
-             "a run whose VL column pulses under a header that says dark has a remark)", from_data=False),
+             "irradiated power (the beam's, as the calibration's power sensor reads it, not the share the channel "
+             "intercepts: the responsivity is the device's external one): the LaserCalibration of the same wavelength "
+             "(within {wavelength_tolerance_nm:g} nm) nearest in start time (of two as near, the earlier) of those "
+             "whose Power rises above their dark reading and above 0 W over at least two laser voltages and whose VL "
+             "range reaches the run's (an aborted one may stop short: the next nearest then), its Power (readings "
+             "repeated at one VL taken as their mean) linearly interpolated at the run's laser voltage; null outside "
+             "the calibrated VL range (no extrapolation), where that Power is not above 0 W, and for dark runs (by "
+             "the header's laser voltage; a run whose VL column pulses under a header that says dark has a remark)",
+             from_data=False),
     Quantity("calibration_run_id", "", "It", "run_id of the calibration power_w comes from", pl.String,
              from_data=False),
     Quantity("calibration_age_h", "h", "It",

@@ -6,14 +6,13 @@ import re
 
 import polars as pl
 
+from labtui.core.metrics.definitions import DOUBT_COLUMNS
 from labtui.core.plotdata.labels import chip_names
 from labtui.core.plotdata.load import Row
 from labtui.core.plotdata.model import PlotSpec
 
 MAX_LISTED = 10  # beyond this many runs a file name gives the range instead of every number
 _SCHEMA = {"run_id": pl.String, "seq": pl.Int64, "label": pl.String, "x": pl.Float64, "y": pl.Float64}
-# a photoresponse point's doubts, which its trend's warnings count
-DOUBTS = ("delta_i_snr", "calibration_stale", "calibration_spread")
 
 
 def export_frame(spec: PlotSpec) -> pl.DataFrame:
@@ -31,8 +30,8 @@ def export_frame(spec: PlotSpec) -> pl.DataFrame:
         x_unit=pl.lit(spec.x_unit), y_unit=pl.lit(spec.y_unit), x_label=pl.lit(spec.x_label),
         y_label=pl.lit(spec.y_label),
     )
-    # beside each point of a lit trend: which of them the warnings count (the figure draws them all alike)
-    doubts = [name for name in DOUBTS if name in spec.runs.columns and spec.runs[name].is_not_null().any()]
+    # beside each point of a lit trend: what makes it in doubt, which the warnings count and the figure draws hollow
+    doubts = [name for name in DOUBT_COLUMNS if name in spec.runs.columns and spec.runs[name].is_not_null().any()]
     if doubts:
         points = points.join(spec.runs.select("run_id", *doubts), on="run_id", how="left", maintain_order="left")
     return points

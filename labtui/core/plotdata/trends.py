@@ -20,13 +20,13 @@ import numpy as np
 import polars as pl
 
 from labtui.core.annotations import AnnotationFilter, hidden_note, with_annotations
-from labtui.core.metrics.definitions import CALIBRATIONS_DISAGREE, IN_DOUBT, RESOLVED_SIGMAS
+from labtui.core.metrics.definitions import CALIBRATIONS_DISAGREE, DRIFT_ALONE, IN_DOUBT, RESOLVED_SIGMAS
 from labtui.core.plotdata.labels import TITLE_PARTS, chip_names
 from labtui.core.plotdata.load import drawable_rows, left_out
 from labtui.core.plotdata.model import PlotSpec, Series
 from labtui.core.plotdata.numeric import max_abs
 from labtui.core.registry import family_expr
-from labtui.core.si import si_scale
+from labtui.core.si import format_si, si_scale
 from labtui.core.wording import counted
 
 TIME = "time"  # the x column of the time trends: local start time, made relative below
@@ -155,6 +155,11 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     if plan.lit_only and (disputed := plotted.filter(pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).height):
         warnings.append(f"{counted(disputed, 'point')} whose calibrations disagree {CALIBRATIONS_DISAGREE:g}× or more "
                         "(calibration_spread)")
+    if plan.lit_only and (drifting := plotted.filter(DRIFT_ALONE).height):
+        warnings.append(f"{counted(drifting, 'point')} whose ΔI the dark drift alone, carried on under the light, "
+                        "could make (delta_i_drift_corrected_a)")
+    if plan.x == "laser_wavelength_nm" and (powers := _power_span(plotted)):
+        messages.append(powers)
     return PlotSpec(
         kind=f"trend-{trend}",
         title=TITLE_PARTS.join([*chips, plan.title]),
@@ -175,6 +180,20 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         joined=plan.joined and all(np.unique(s.x).size == s.x.size for s in series),
         doubted=tuple((x * x_factor, y * y_factor) for x, y in doubted),
     )
+
+
+POWERS_APART = 1.5  # a spectral trend whose points' powers span this factor or more says so: R depends on power
+
+
+def _power_span(plotted: pl.DataFrame) -> str | None:
+    """A note when a spectral trend's points were measured at powers POWERS_APART or more apart: a graphene
+    photoresponse is sublinear in power (at one chip and VG, R fell from 0.51 to 0.17 A/W from 6 to 30 µW), so a
+    wavelength measured at more powers spreads, and one measured at another power shifts."""
+    low, high = plotted["power_w"].min(), plotted["power_w"].max()
+    if not isinstance(low, float) or not isinstance(high, float) or not 0 < low * POWERS_APART <= high:
+        return None
+    return (f"R at powers from {format_si(low, 'W')} to {format_si(high, 'W')}: it depends on power (the "
+            "responsivity trend shows how), so compare wavelengths at one power")
 
 
 def gaps(x: np.ndarray) -> tuple[int, ...]:
