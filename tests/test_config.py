@@ -9,7 +9,7 @@ import pytest
 
 from labtui.core.chip_params import load_chip_params
 from labtui.core.config import ConfigError, extraction_version, find_config, load_config
-from labtui.core.registry import default_registry_path, load_registry
+from labtui.core.registry import FIELD_TYPES, default_registry_path, load_registry
 
 
 def write(path: Path, text: str) -> Path:
@@ -170,6 +170,15 @@ def test_registry_knows_every_procedure_of_the_acquisition_software() -> None:
         ("procedures:\n  X:\n    parameters: {VDS: {field: vds_v}}\n    summary: ['{vds_v.__class__}']\n",
          "is not a field name"),
         ("procedures:\n  X:\n    summary: ['{0}']\n", "is not a field name"),
+        # a field the manifest types, read as another type: a chip number as text stopped every stage (a traceback),
+        # as a float (`type:` left out) it named the chip Alisson67.0
+        ("common_parameters: {Chip number: {field: chip_number, type: str}}\nprocedures: {}\n",
+         r"common_parameters\.Chip number: the manifest stores chip_number as an integer: give it `type: int`, "
+         r"not str$"),
+        ("common_parameters: {Chip number: {field: chip_number}}\nprocedures: {}\n", "give it `type: int`, not float"),
+        ("procedures:\n  X:\n    parameters: {VDS: {field: vds_v, type: str}}\n",
+         "the manifest stores vds_v as a number: give it `type: float`, not str"),
+        ("procedures:\n  X:\n    parameters: {Sample: {field: sample, type: int}}\n", "sample as text"),
         # a legacy name read as another procedure: that one must exist, and be read as itself
         ("procedures:\n  X: {like: IVgg}\n", "procedure X is like 'IVgg', which the registry does not define"),
         ("procedures:\n  A: {}\n  B: {like: A}\n  X: {like: B}\n", "procedure X is like B, which is itself like A"),
@@ -183,6 +192,16 @@ def test_registry_knows_every_procedure_of_the_acquisition_software() -> None:
 def test_bad_registry_is_a_config_error(tmp_path: Path, text: str, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         load_registry(write(tmp_path / "procedures.yaml", text))
+
+
+def test_the_typed_fields_are_the_manifests() -> None:
+    """`registry.FIELD_TYPES` spells the types of `ManifestRow`'s fields a header parameter fills."""
+    from labtui.core.manifest_row import ManifestRow
+
+    kinds = {"int": int | None, "float": float | None, "str": str | None}
+    for field, types in FIELD_TYPES.items():
+        if field != "start_time":  # read into start_time_utc
+            assert ManifestRow.model_fields[field].annotation == kinds[types[0]], field
 
 
 def test_missing_registry_is_a_config_error(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from labtui import open_store
 from labtui.cli import main
 from labtui.core.annotations import annotations_dir
-from labtui.core.config import default_registry_path
+from labtui.core.config import ConfigError, default_registry_path
 from labtui.core.findings import Finding
 from labtui.core.fixes import apply_fixes
 from labtui.core.layout import run_dir, run_parquet_path
@@ -28,7 +28,7 @@ from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import read_footer
 from labtui.core.store import DIRTY_MARKER
 from labtui.core.validate import _schema_errors, validate
-from tests.lab import COLUMNS, Lab, chip67_lab, damage_a_data_page, data_rows, local, raw_csv, sha_tree, sweep
+from tests.lab import COLUMNS, Lab, chip67_lab, damage_a_data_page, data_rows, epoch, local, raw_csv, sha_tree, sweep
 
 IT = "Alisson_08_sept/It2025-09-08_1.csv"
 IVG = "Alisson_05_sept/IVg2025-09-05_1.csv"
@@ -671,3 +671,21 @@ def test_a_lab_registry_without_the_like_lines_is_said_with_the_lines_to_add(lab
     assert main(lab.args("metrics", "--out", str(lab.root / "m.json"), "--format", "json")) == 0
     ivgt = [row for row in json.loads((lab.root / "m.json").read_text()) if row["proc"] == "IVgT"]
     assert len(ivgt) == 1 and ivgt[0]["cnp_fwd_v"] == pytest.approx(0.3, abs=0.05)
+
+
+def test_a_registry_that_does_not_load_is_said_and_a_stage_it_stops_leaves_no_marker(lab: Lab) -> None:
+    """A broken registry passed a stage with nothing to read and `validate` ("store healthy"); the next stage with a
+    file to read failed after marking the store dirty, and validate then sent the user back to that stage."""
+    lab.write("2025-10-13/IVg2025-10-13_1.csv", raw_csv("IVg"))
+    lab.stage()
+    registry = lab.root / "procedures.yaml"
+    registry.write_text(default_registry_path().read_text(encoding="utf-8") + "  Bogus: [\n", encoding="utf-8")
+    lab.configure(procedures_file=registry)
+    finding = by_code(lab)["registry_invalid"]
+    assert finding.severity == "error" and finding.title == "the procedure registry does not load"
+    assert finding.items[0].startswith(f"procedure registry {registry} is not valid YAML"), finding.items
+    lab.write("2025-10-13/IVg2025-10-13_2.csv", raw_csv("IVg", start=epoch(2025, 10, 13, 12)))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        lab.stage()
+    assert not (lab.config.manifest_dir / DIRTY_MARKER).exists()
+    assert set(by_code(lab)) == {"registry_invalid", "raw_new"}

@@ -74,6 +74,16 @@ def _letter_name(char: str) -> str:
     return name.rsplit(" ", 1)[-1].lower()
 
 
+# The types a parameter may be read as to fill each typed manifest field (`ManifestRow`): a chip number read as
+# text stopped every stage with a traceback, read as a float it named chips `Alisson67.0`. Other fields are kept in
+# the row's `parameters`, any type.
+_NUMBER, _TEXT = ("float", "int"), ("str",)
+FIELD_TYPES = {"chip_number": ("int",), "file_idx": ("int",), "start_time": _NUMBER,
+               **dict.fromkeys(("chip_group", "sample", "information", "procedure_version"), _TEXT),
+               **dict.fromkeys(("laser_voltage_v", "laser_wavelength_nm", "laser_period_s", "vg_start_v", "vg_end_v",
+                                "vg_fixed_v", "vds_v", "duration_s"), _NUMBER)}
+
+
 class ParameterSpec(BaseModel):
     """How one header parameter maps to a manifest field."""
 
@@ -84,6 +94,14 @@ class ParameterSpec(BaseModel):
     unit: str | None = None  # the SI unit the field is stored in; prefixed units (mV, nA) are converted
     minimum: float | None = None  # a value below it is a slip (a negative wavelength): left empty, with a warning
     maximum: float | None = None  # a value above it is a slip (a gate at 100 kV): left empty, with a warning
+
+    @model_validator(mode="after")
+    def _fits_the_field(self) -> ParameterSpec:
+        if self.type not in (allowed := FIELD_TYPES.get(self.field, (self.type,))):
+            kind = {"int": "an integer", "float": "a number", "str": "text"}[allowed[0]]
+            raise ValueError(f"the manifest stores {self.field} as {kind}: give it `type: {allowed[0]}`, not "
+                             f"{self.type}")
+        return self
 
 
 class Completeness(BaseModel):

@@ -200,14 +200,15 @@ class Stager:
             unchanged = {cand.source_file for cand, outcome in skipped if outcome is Outcome.UNCHANGED}
             self._committer.drop_stale_rejects(rejects, present, unchanged)
             if work:
-                self._committer.mark_dirty()
                 version = _aside(extraction_version, "version")  # a checkout's `git describe` while the registry loads
+                loaded = self.registry  # before the marker: a registry that does not load leaves none behind
+                self._committer.mark_dirty()
                 release_large_buffers()
                 if manifest is None:
                     manifest = self._manifest()
                 self._claims = RunClaims(manifest, present, self.take_cut_short)
                 with ChunkWorker(  # the registry and version loaded once here, not racing in the workers
-                    self.config, self.registry, version.result(), self._committer.staging_area(), self._claims.claim,
+                    self.config, loaded, version.result(), self._committer.staging_area(), self._claims.claim,
                     self.cancel, registry, self.recording_s,
                 ) as worker:
                     manifest = self._run_pool(worker, work, manifest, rejects, present, total, len(skipped))

@@ -279,15 +279,17 @@ def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Fin
 
 # -- the lab's procedure registry -----------------------------------------------------------------------------------
 def _registry_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Finding]:
-    """Runs of a legacy procedure that the lab's own registry (a copy of labtui's from before `like:`) reads as a
-    procedure of its own, where labtui's reads them as another's (IVgT like IVg): they get no derived quantities, no
-    trends and not their family's plot options. Said with the line to add."""
+    """The lab's registry when it does not load (a stage with nothing to read passes it by: the next file read fails
+    it), and runs of a legacy procedure that the lab's own registry (a copy of labtui's from before `like:`) reads
+    as a procedure of its own, where labtui's reads them as another's (IVgT like IVg): they get no derived
+    quantities, no trends and not their family's plot options. Said with the line to add."""
     lab_file = config.procedures_file
-    if lab_file is None or frame.is_empty() or lab_file.resolve() == default_registry_path().resolve():
-        return []
     try:
         lab = load_registry(lab_file)
-    except ConfigError:  # a registry that does not load is every stage's error, said there
+    except ConfigError as error:
+        return _finding(FindingCode.REGISTRY_INVALID, "error", "the procedure registry does not load",
+                        [first_line(error)], "fix the registry: every stage with a file to read fails until then")
+    if lab_file is None or frame.is_empty() or lab_file.resolve() == default_registry_path().resolve():
         return []
     own = load_registry()
     counts = frame.group_by("proc").len().sort("proc").iter_rows()
