@@ -41,11 +41,12 @@ def _separated(data: bytes, separator: bytes) -> bytes:
     return head + b"#Data:\r\n" + rows.replace(b",", separator)
 
 
-def _padded(data: bytes, from_line: int = 0) -> bytes:
-    """The file as a spreadsheet saves it: every line padded with commas to the widest row's width."""
-    lines = data.split(b"\r\n")
-    width = max(line.count(b",") for line in lines)
-    return b"\r\n".join(line + b"," * (width - line.count(b",")) if number >= from_line and line else line
+def _padded(data: bytes, from_line: int = 0, separator: bytes = b",") -> bytes:
+    """The file as a spreadsheet saves it: every line padded with commas to the widest row's width (with
+    `separator`, every comma that separator first: a locale's own)."""
+    lines = data.replace(b",", separator).split(b"\r\n")
+    width = max(line.count(separator) for line in lines)
+    return b"\r\n".join(line + separator * (width - line.count(separator)) if number >= from_line and line else line
                          for number, line in enumerate(lines))
 
 
@@ -481,6 +482,10 @@ def _rows_from(data: bytes) -> list[bytes]:
         (raw_csv("It").replace(b"\r\n", b"\r\r\n"), "not_this_format", "two carriage returns"),
         (_padded(raw_csv("It")), "not_this_format", "a spreadsheet re-saved the file"),
         (_padded(raw_csv("It"), from_line=2), "not_this_format", "a spreadsheet re-saved the file"),
+        # a locale whose separator is `;` (Chile's Excel): "the #Procedure line is cut off (a truncated file?)"
+        (_padded(raw_csv("It"), separator=b";"), "not_this_format", "the header lines end with semicolons: a "
+                                                                    "spreadsheet re-saved the file"),
+        (_padded(raw_csv("It"), from_line=2, separator=b";"), "not_this_format", "end with semicolons"),
         (_separated(raw_csv("It"), b"\t"), "bad_columns", "separated by tabs, not commas"),
         (_separated(raw_csv("It"), b";"), "bad_columns", "separated by semicolons, not commas"),
         # a #Data: line written otherwise: "a header line does not start with '#'" blamed the column row below it

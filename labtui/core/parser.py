@@ -95,9 +95,14 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     header_end = data_tag.start() if data_tag else end_of_text  # a queued run's header, NUL bytes after it
     lines = decode_lines(data[:header_end])
     first, retyped = _procedure_line(lines[0].strip())
-    if first.endswith(",") or (data_tag is None and re.search(DATA_TAG + rb",+[ \t]*\r?$", data)):
-        raise Reject("not_this_format", "the header lines end with commas: a spreadsheet re-saved the file (and may "
-                                        "have rounded its numbers): stage the acquisition's own CSV")
+    # a spreadsheet pads every line to the widest row, with its locale's separator (a Chilean Excel's is `;`)
+    padding = first[-1:] if first.endswith((",", ";")) else None
+    if padding is None and data_tag is None and (tail := re.search(DATA_TAG + rb"([,;])+[ \t]*\r?$", data)):
+        padding = tail.group(1).decode()
+    if padding is not None:
+        raise Reject("not_this_format", f"the header lines end with {'semicolons' if padding == ';' else 'commas'}: "
+                                        "a spreadsheet re-saved the file (and may have rounded its numbers): stage "
+                                        "the acquisition's own CSV")
     proc_match = _PROCEDURE.match(first)
     if not first.startswith("#Procedure:"):
         not_a_measurement(data)
