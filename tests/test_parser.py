@@ -264,6 +264,15 @@ def test_nul_bytes_ending_a_file_are_a_cut_tail_whatever_its_size(copies: int) -
         warnings and not any("unterminated" in warning for warning in warnings)
 
 
+def test_a_dos_end_of_file_mark_after_the_last_row_is_dropped_and_said_as_what_it_is() -> None:
+    """Some Windows tools end a text file with Ctrl+Z: it was "the last line was unterminated (acquisition stopped
+    mid-row)", though no row was lost."""
+    rows = it_rows()
+    _, frame, warnings = parse(raw_csv("It", rows=rows) + b"\x1a")
+    assert frame.height == len(rows)
+    assert warnings == ["a DOS end-of-file mark (0x1A, Ctrl+Z) after the last row dropped"]
+
+
 def test_unknown_parameters_and_columns_are_information_not_errors() -> None:
     columns = (*IT_COLUMNS, "Extra (V)")
     rows = [row + ",1.5" for row in it_rows()]

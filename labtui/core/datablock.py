@@ -47,6 +47,7 @@ class DataBlock:
 
 LONE_CR = "a carriage return alone (\\r) inside the line runs two rows together"
 _QUOTED_ROW_LIMIT = 64 * 1024  # a longer row with a quote is counted by its commas
+DOS_EOF = b"\x1a"
 _BLANK_BYTES = b" \t\r\n"  # a blank line's, as `_BLANK_LINES` and Polars skip them
 BLANK_TAIL_PROBE = 4096  # a block ending in more blank bytes than this has them cut before Polars reads it
 RAGGED_CHECK_BYTES = 1 << 20  # a block this large has its fields counted before Polars reads it (~0.3 ms a MiB)
@@ -61,9 +62,13 @@ def data_block(data: bytes, header: Header) -> DataBlock:
         end = max(data.rfind(b"\n", start) + 1, start)
         if b"\r" in data[end:].rstrip(b"\r"):  # not a row cut short: rows parted by a lone CR, hundreds of them
             raise Reject("bad_row", LONE_CR, data.count(b"\n", 0, end) + 1)
-        if not data[end:].strip(b"\x00" + _BLANK_BYTES):  # NUL bytes after a whole last row: no row was cut
+        # NUL bytes or a DOS end-of-file mark (Ctrl+Z, which some Windows tools append) after a whole last row: no
+        # row was cut
+        if not data[end:].strip(b"\x00" + DOS_EOF + _BLANK_BYTES):
             if nul := data.count(b"\x00", end):
                 warnings.append(f"{counted(nul, 'NUL byte')} after the last row dropped (a write lost in a crash?)")
+            if DOS_EOF in data[end:]:
+                warnings.append("a DOS end-of-file mark (0x1A, Ctrl+Z) after the last row dropped")
         elif VISIBLE.search(data, end):
             lost = data.find(b"\x00", end) >= 0  # its length was written and its bytes never were
             why = "it ends in NUL bytes: a write lost in a crash?" if lost else "acquisition stopped mid-row"
