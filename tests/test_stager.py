@@ -134,6 +134,16 @@ def test_a_raw_file_moved_to_another_folder_is_said_when_staged_again(lab: Lab) 
     assert report.warned == {"2025-10-14/It2025-10-13_1.csv": [
         "the content of 2025-10-13/It2025-10-13_1.csv, staged and its raw file gone: moved? `labtui prune --yes` "
         "drops the run of the old path"]}
+    # a new name in another letter case is the same run (its run_id reads the path in lower case), taken over: it
+    # sent the user to a `prune` that had nothing to drop
+    os.rename(lab.raw / "2025-10-13/It2025-10-13_2.csv", lab.raw / "2025-10-13/it2025-10-13_2.csv")
+    before = lab.manifest().filter(pl.col("source_file") == "2025-10-13/It2025-10-13_2.csv")["run_id"].to_list()
+    report = lab.stage()
+    assert report.warned == {"2025-10-13/it2025-10-13_2.csv": [
+        "renamed from 2025-10-13/It2025-10-13_2.csv (letter case only): the same run, under this name"]}
+    assert report.staged_run_ids == before
+    assert lab.manifest().filter(pl.col("run_id") == before[0])["source_file"].to_list() == [
+        "2025-10-13/it2025-10-13_2.csv"]
 
 
 def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> None:

@@ -337,7 +337,10 @@ class Stager:
             self.report.staged_files.append(result.row.source_file)
             warnings = result.warnings
             sha, source = result.row.source_sha256, result.row.source_file
-            if (moved_from := self._gone.get(sha)) is not None:  # a second run of one file
+            if (moved_from := self._gone.get(sha)) is not None and moved_from.lower() == source.lower():
+                # the run_id reads the path in lower case: the same run, taken over (prune has nothing to drop)
+                warnings = [*warnings, f"renamed from {moved_from} (letter case only): the same run, under this name"]
+            elif moved_from is not None:  # a second run of one file
                 warnings = [*warnings, f"the content of {moved_from}, staged and its raw file gone: moved? "
                                        "`labtui prune --yes` drops the run of the old path"]
             elif (copy_of := self._held.setdefault(sha, source)) != source:  # counted twice in histories and trends
