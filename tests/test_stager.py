@@ -320,11 +320,18 @@ def test_start_time_change_replaces_the_old_run_and_its_parquet(lab: Lab) -> Non
     lab.stage()
     old = only_row(lab)
     path.write_bytes(raw_csv("It", start=1760371999.0))
-    lab.stage()
+    report = lab.stage()
     new = only_row(lab)
     assert new["run_id"] != old["run_id"]
     folders = [p.name for p in lab.config.stage_root.rglob("run_id=*")]
     assert folders == [f"run_id={new['run_id']}"]
+    # said: another measurement copied over the file (an acquisition PC that restarted its numbering) took the
+    # old run's data out of the store with `1 staged` alone
+    assert report.warned == {"a/It2025-10-13_1.csv": [
+        f"replaces the file's staged run {old['run_id']} (started {old['start_time_utc']:%Y-%m-%d %H:%M:%S} UTC, "
+        f"{old['n_rows']} rows): its start time is now 2025-10-13 16:13:19 UTC. If another measurement was copied "
+        "over the file, restore the old one from a backup under a name of its own"]}
+    assert lab.stage().warned == {}  # said once
 
 
 def test_reject_then_fixed_removes_the_reject_record(lab: Lab) -> None:

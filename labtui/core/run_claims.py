@@ -5,7 +5,7 @@ rejected without touching the Parquet of the run it would replace."""
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labtui.core.rejects import Reject
 from labtui.core.wording import counted
@@ -29,10 +29,20 @@ class RunClaims:
         self._claimed = dict(zip(runs, sources, strict=True))  # run_id -> source_file that owns it
         self._owned = dict(zip(sources, runs, strict=True))  # source_file -> its run_id
         self._staged_rows: dict[str, int] | None = None  # n_rows by run_id, made when a staged file is re-read
+        self.replaced: dict[str, str] = {}  # source_file -> the run_id it held, where its new run is another
 
     def run_of(self, source_file: str) -> str | None:
         """The run the file holds: as staged, or as claimed in this stage."""
         return self._owned.get(source_file)
+
+    def replaced_run(self, source_file: str) -> dict[str, Any] | None:
+        """The manifest row of the run a file held as staged that its new run replaces (another start time: the
+        run_id reads it); None where the file's run is the same, or it held none."""
+        import polars as pl
+
+        if (run_id := self.replaced.get(source_file)) is None:
+            return None
+        return self._staged.row(by_predicate=pl.col("run_id") == run_id, named=True)
 
     def claim(self, row: ManifestRow, last_line: int) -> None:
         """Reserve the row's run_id; raises `Reject` for a case twin of a present file and for a file cut short (its
@@ -50,6 +60,7 @@ class RunClaims:
                 self._refuse_cut_short(row, last_line)
             if old is not None and old != row.run_id and self._claimed.get(old) == row.source_file:
                 del self._claimed[old]  # the file's start time moved: its old run_id is free
+                self.replaced[row.source_file] = old
             self._claimed[row.run_id] = row.source_file
             self._owned[row.source_file] = row.run_id
 

@@ -331,6 +331,7 @@ class Stager:
         if isinstance(result, Busy):
             self.report.busy_files[cand.source_file] = result.reason
             return Outcome.BUSY
+        assert self._claims is not None  # made before any chunk is staged
         if isinstance(result, Staged):
             self._committer.pending.append(result)
             self.report.staged_run_ids.append(result.row.run_id)
@@ -346,6 +347,12 @@ class Stager:
             elif (copy_of := self._held.setdefault(sha, source)) != source:  # counted twice in histories and trends
                 warnings = [*warnings, f"the same content as {copy_of}, staged too: a copy? Move one out of the raw "
                                        "tree (labtui never deletes raw data), then `labtui prune`"]
+            if (old := self._claims.replaced_run(source)) is not None:  # said: the old run's data leave the store
+                warnings = [*warnings, f"replaces the file's staged run {old['run_id']} (started "
+                                       f"{old['start_time_utc']:%Y-%m-%d %H:%M:%S} UTC, {old['n_rows']} rows): its "
+                                       f"start time is now {result.row.start_time_utc:%Y-%m-%d %H:%M:%S} UTC. If "
+                                       "another measurement was copied over the file, restore the old one from a "
+                                       "backup under a name of its own"]
             if (other := self._other_spelling(result.row)) is not None:  # two histories of one chip
                 warnings = [*warnings, f"chip {result.row.chip_name}: the chip's group is written {other} in the "
                                        "store's other runs (typed in another way? two histories): correct its 'Chip "
@@ -356,7 +363,6 @@ class Stager:
             if result.curve is not None:
                 self._curves[result.row.run_id] = (sha, result.curve)
             return Outcome.STAGED
-        assert self._claims is not None  # made before any chunk is staged
         if (kept := self._claims.run_of(cand.source_file)) is not None:  # broken since it was staged: the run stays
             result = replace(result, previous_run_id=kept)
         self._committer.pending_rejects.append(result)
