@@ -130,7 +130,9 @@ def test_a_text_parameter_pymeasure_left_unset_is_no_value() -> None:
     read `None` as if someone had typed it. A number's `None` was already no number, said."""
     header = parse_header(raw_csv("It", params={"Chip group name": "None", "Information": " None"}), REGISTRY)
     assert header.fields["chip_group"] is None and header.fields["information"] is None
-    assert header.fields["chip_number"] == 67 and not header.warnings
+    assert header.fields["chip_number"] == 67
+    assert header.warnings == ["line 5: 'Chip group name' names no group: filed as chip 67 with no group, a history "
+                               "apart from a group's chip 67"]
     assert parse_header(raw_csv("It", params={"Information": "None of the pulses"}), REGISTRY).fields[
         "information"] == "None of the pulses"
 
@@ -1010,3 +1012,13 @@ def test_two_spellings_of_one_field_keep_the_procedures_own_and_say_so() -> None
     assert agree.fields["laser_wavelength_nm"] == 385 and not any("both give" in w for w in agree.warnings)
     unreadable = header_with("x nm")  # left empty, with its warning: the other spelling's value stays
     assert unreadable.fields["laser_wavelength_nm"] == 385
+
+
+@pytest.mark.parametrize(("group", "where"), [("", "line 5: 'Chip group name' names no group"),
+                                              (None, "the header has no 'Chip group name'")])
+def test_a_chip_number_without_a_group_is_said(group: str | None, where: str) -> None:
+    """An empty `Chip group name:` filed the run as chip 67, beside Alisson67, with no word: `history 67` then
+    named two chips."""
+    header = parse_header(raw_csv("It", params={"Chip group name": group}), REGISTRY)
+    assert header.fields.get("chip_group") is None and header.fields["chip_number"] == 67
+    assert header.warnings == [f"{where}: filed as chip 67 with no group, a history apart from a group's chip 67"]
