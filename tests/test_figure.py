@@ -598,6 +598,11 @@ def test_the_record_redraws_and_notices_changed_or_missing_runs(lab, tmp_path):
         FigureRecord.read(tmp_path / "bad.json")
     with pytest.raises(UsageError, match="cannot read the figure record"):
         FigureRecord.read(tmp_path / "gone.json")
+    (tmp_path / "f.pdf").write_bytes(b"%PDF-1.4\n\xac\xff binary")  # the figure given for its record
+    (tmp_path / "f.pdf.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(UsageError, match=f"^{tmp_path / 'f.pdf'} is a figure, not its record: give "
+                                         f"{tmp_path / 'f.pdf.json'}$"):
+        FigureRecord.read(tmp_path / "f.pdf")
     written = json.loads(record.to_json(tmp_path / "f.pdf", runs))
     for key, value, why in (("runs", [{**written["runs"][0], "run_id": 5}], "a text run_id"),
                             ("runs", {"run_id": "x"}, "a list of runs"), ("options", [], "not a mapping"),

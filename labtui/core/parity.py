@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from labtui.core.errors import OperationFailed
+from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.history import history, resolve_chip
 
 OLD_RAW_PREFIX = r"^(?:.*/)?raw_data/"
@@ -60,10 +60,12 @@ class ParityReport:
 
 
 def read_legacy_history(path: Path) -> pl.DataFrame:
-    """An old tool's history CSV (that very file: no pattern), every column as text; `OperationFailed` when it
-    cannot be read, ValueError when it is not a CSV with what matching needs."""
+    """An old tool's history CSV (that very file: no pattern), every column as text; `UsageError` when there is no
+    such file, `OperationFailed` when it cannot be read, ValueError when it is not a CSV with what matching needs."""
     try:
         data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError) as exc:  # a path typed wrong, as a figure record's
+        raise UsageError(f"cannot read the old history {path}: {exc.strerror}") from None
     except OSError as exc:
         raise OperationFailed("read", path, exc) from None
     try:

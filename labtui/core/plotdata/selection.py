@@ -171,6 +171,8 @@ class FigureRecord:
         except OSError as error:
             raise UsageError(f"cannot read the figure record {path}: {error.strerror or error}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as error:
+            if (record := sidecar_path(path)).is_file():  # the figure given for its record
+                raise UsageError(f"{path} is a figure, not its record: give {record}") from None
             raise UsageError(f"{path} is not a labtui figure record ({error})") from None
 
     def check(self, manifest: pl.DataFrame, *, tz: str, metrics: str) -> tuple[pl.DataFrame, list[str]]:
