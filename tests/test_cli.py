@@ -160,6 +160,11 @@ def test_table_commands_take_json_as_the_report_commands_spell_it(lab: Lab, caps
         (("history", "67", "--since", "2025-10-14", "--until", "2025-10-13"),
          "--since 2025-10-14 is after --until 2025-10-13"),
         (("history",), "give a chip number, or --calibrations"),
+        (("history", "67", "--calibrations"), "give a chip number or --calibrations, not both"),
+        # each was dropped without a word: a forced re-stage that never happened
+        (("stage", "--watch", "--force"), "--force does not apply to --watch, which stages each file as it comes (a "
+                                          "plain `labtui stage` takes them)"),
+        (("stage", "--watch", "--json", "--strict"), "--strict and --json do not apply to --watch"),
         (("history", "--calibrations", "--group", "other"),  # it was dropped: every calibration was listed
          "calibrations belong to the setup, not to a chip: --group does not apply"),
         (("history", "67", "--proc", "Sweep"), "unknown procedure"),

@@ -100,7 +100,9 @@ def run_chips(args: argparse.Namespace) -> int:
 
 
 def run_history(args: argparse.Namespace) -> int:
-    if (args.number is None) == (not args.calibrations):
+    if args.number is not None and args.calibrations:  # the setup's runs belong to no chip
+        raise CommandUsage("give a chip number or --calibrations, not both")
+    if args.number is None and not args.calibrations:
         raise CommandUsage("give a chip number, or --calibrations")
     if args.calibrations and args.group is not None:
         raise CommandUsage("calibrations belong to the setup, not to a chip: --group does not apply")

@@ -223,6 +223,11 @@ def run_watch(args: argparse.Namespace) -> int:
 
     from labtui.core.watch import Watcher
 
+    given = [option for option, value in (("--force", args.force), ("--strict", args.strict), ("--json", args.json),
+                                          ("--raw-root-moved", args.raw_root_moved)) if value]
+    if given:  # each was dropped without a word: a forced re-stage that never happened
+        raise CommandUsage(f"{' and '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to --watch, which "
+                           "stages each file as it comes (a plain `labtui stage` takes them)")
     config = config_from(
         args, workers=args.workers, lock_timeout_seconds=args.lock_timeout, watch_settle_seconds=args.settle
     )
