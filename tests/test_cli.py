@@ -424,6 +424,24 @@ def test_a_command_asked_for_json_fails_in_json_too(lab: Lab, capsys, command: t
     assert json.loads(captured.out) == {"error": message, "exit_code": 2} and "is in the raw folder" in message
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (("history", "67", "--json", "--since", "2025-13-01"), "argument --since: not a date (YYYY-MM-DD): '2025-13-01'"),
+    (("history", "67", "--format=json", "--bogus"), "unrecognized arguments: --bogus"),
+    (("history", "67", "--calibrations", "--format", "json"), "give a chip number or --calibrations, not both"),
+])
+def test_a_usage_error_of_a_command_asked_for_json_is_json_too(lab: Lab, capsys, argv: tuple[str, ...],
+                                                               message: str) -> None:
+    """An option argparse or the command refused printed its line on stderr and nothing on stdout."""
+    try:
+        code = main(lab.args(*argv))
+    except SystemExit as refused:  # argparse's own errors leave as the exit labtui's process ends with
+        code = refused.code
+    assert code == 2
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"error": message, "exit_code": 2}
+    assert captured.err == f"labtui history: error: {message} (labtui history --help lists the options)\n"
+
+
 @pytest.mark.parametrize("chip", [("677", "--format", "json"), ("677", "--json"), ("Alisson677", "--json"),
                                   ("67", "--group", "Foo", "--json")])
 def test_history_of_an_unknown_chip_asked_for_json_fails_in_json(lab: Lab, capsys, chip: tuple[str, ...]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import itertools
 import os
 import sys
 from collections.abc import Sequence
@@ -69,6 +70,14 @@ class HelpFormatter(argparse.HelpFormatter):
         return "\n".join(blocks)
 
 
+class ArgumentsRefused(SystemExit):
+    """argparse's exit on arguments it cannot parse, with its message: a command asked for JSON answers in JSON."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ExitCode.USAGE)
+        self.message = message
+
+
 class Parser(argparse.ArgumentParser):
     """Each (sub)command reports its own usage errors: argparse hands a subcommand's unknown arguments up to the
     top-level parser, whose usage then says nothing about the command that was typed. Help is laid out by
@@ -82,7 +91,8 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """One line, as every other error: the usage of a command with twenty options buried the message."""
-        self.exit(ExitCode.USAGE, usage_line(self.prog, message))
+        sys.stderr.write(usage_line(self.prog, message))
+        raise ArgumentsRefused(message)
 
     def _check_value(self, action: argparse.Action, value: object) -> None:
         """argparse's check of a choice (a command, a --format), naming the choice meant when one is close."""
@@ -342,9 +352,19 @@ def _commands_to_build(argv: Sequence[str], *parents: argparse.ArgumentParser) -
     return {named} if named in COMMANDS else set(COMMANDS)
 
 
-def wants_json(args: argparse.Namespace | None) -> bool:
-    """Whether the command was asked for JSON (`--json`, `--format json`): its errors are then JSON on stdout too."""
-    return args is not None and (getattr(args, "json", False) is True or getattr(args, "format", None) == "json")
+def wants_json(args: argparse.Namespace | None, argv: Sequence[str] = ()) -> bool:
+    """Whether the command was asked for JSON (`--json`, `--format json`): its errors are then JSON on stdout too.
+    From `argv` where its arguments did not parse."""
+    if args is None:
+        return "--json" in argv or "--format=json" in argv or ("--format", "json") in itertools.pairwise(argv)
+    return getattr(args, "json", False) is True or getattr(args, "format", None) == "json"
+
+
+def json_error(message: str, code: int) -> None:
+    """The error as JSON on stdout, for a script that reads the JSON it asked for (an empty stdout it cannot parse)."""
+    import json
+
+    print(json.dumps({"error": message, "exit_code": code}))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -372,13 +392,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandUsage as exc:
         assert args is not None  # raised by a command, after its arguments parsed
         sys.stderr.write(usage_line(args.command_parser.prog, str(exc)))  # as argparse's own errors
+        if wants_json(args):
+            json_error(str(exc), int(exc.exit_code))
         return int(exc.exit_code)
     except LabtuiError as exc:
         print(error_line(exc), file=sys.stderr)
-        if wants_json(args):  # a script reading the JSON gets JSON too, not an empty stdout it cannot parse
-            import json
-
-            print(json.dumps({"error": str(exc), "exit_code": int(exc.exit_code)}))
+        if wants_json(args):
+            json_error(str(exc), int(exc.exit_code))
         return int(exc.exit_code)
     except BrokenPipeError:
         return int(ExitCode.OK)
@@ -400,6 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         return report_bug()
     except BaseException as exc:  # argparse's SystemExit passes, its help flushed here; a Ctrl+C is said in one line
+        if isinstance(exc, ArgumentsRefused) and wants_json(None, argv or ()):
+            json_error(exc.message, int(ExitCode.USAGE))
         if isinstance(exc, SystemExit):
             try:
                 sys.stdout.flush()
