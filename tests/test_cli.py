@@ -240,7 +240,7 @@ def test_rejects_are_listed_in_the_labs_local_time(lab: Lab, capsys) -> None:
         record.write_text("{not json")
     assert main(lab.args("rejects")) == 0
     out, err = capsys.readouterr()
-    assert out == "no rejected files\n" and "1 reject record cannot be read" in err  # not silently 'none'
+    assert out == f"no rejected files in {lab.store_root}\n" and "1 reject record cannot be read" in err  # not 'none'
 
 
 def test_rejects_columns_line_up_for_every_kind(tmp_path) -> None:

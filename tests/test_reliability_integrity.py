@@ -422,9 +422,12 @@ def test_a_disk_that_fills_under_polars_writer_is_said_full_not_a_bug(tmp_path: 
 
 
 def test_readers_name_the_store_they_looked_in(tmp_path: Path) -> None:
+    """A user in the wrong folder was told "no rejected files"."""
     empty = Lab(tmp_path)
     result = empty.cli("chips")
     assert result.returncode == 0 and f"no chip runs staged yet in {empty.store_root}" in result.stdout
+    result = empty.cli("rejects")
+    assert result.returncode == 0 and result.stdout == f"no rejected files in {empty.store_root}\n"
 
 
 # -- 3. the manifest can always be rebuilt from the store alone ----------------------------------------------------

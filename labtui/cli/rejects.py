@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         print_data(json.dumps([as_json(record) for record in records], indent=2, ensure_ascii=False))
         return 0
     if not records:
-        print("no rejected files")
+        print(f"no rejected files in {config.store_root}")  # where it looked, as `chips` says: a store or none
         return 0
     width = max(len(record.source_file) for record in records)
     when_title = f"WHEN ({config.local_tz})"  # the lab's time, as everywhere else
