@@ -174,6 +174,20 @@ def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> No
     assert lab.stage().warned == {}
 
 
+def test_a_chip_without_a_group_beside_a_grouped_one_of_its_number_is_said(lab: Lab) -> None:
+    """An empty `Chip group name` filed an Alisson67 run as chip 67, a history apart, with no word; a lab that never
+    gives groups (PyMeasure writes `None`) hears nothing."""
+    lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("2025-10-13/It2025-10-13_2.csv", raw_csv("It", start=epoch(2025, 10, 13, 12),
+                                                       params={"Chip group name": "None", "Chip number": "68"}))
+    assert lab.stage().warned == {}
+    lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It", start=epoch(2025, 10, 14),
+                                                       params={"Chip group name": ""}))
+    assert lab.stage().warned == {"2025-10-14/It2025-10-14_1.csv": [
+        "chip 67: its header gives no chip group, and the store has chip 'Alisson67': filed as a chip apart (two "
+        "histories of one chip?): give its 'Chip group name'"]}
+
+
 def test_a_copy_of_a_staged_raw_file_is_said_when_staged(lab: Lab) -> None:
     """A raw file copied under another name was staged as a second run without a word (`29 staged`, the dashboard
     healthy): histories and trends counted each run twice, and only `validate` told. The stage now says which."""

@@ -65,7 +65,8 @@ def test_key_quantities_are_si_prefixed_and_blank_where_undefined() -> None:
     for spread, text in ((2.0, "4.1 µA/W ⚠"), (1.99, "4.1 µA/W  ")):  # and a power the calibrations disagree on
         disputed = with_metrics(runs, metrics.with_columns(calibration_spread=pl.lit(spread)))
         assert disputed["responsivity_a_per_w_text"].to_list() == [None, text, None]
-    for corrected, text in ((0.0, "4.1 µA/W ⚠"), (1e-12, "4.1 µA/W  ")):  # and a ΔI the dark drift alone could make
+    # and a ΔI the dark drift alone could make; not one the drift ran against (the step is larger than read)
+    for corrected, text in ((0.0, "4.1 µA/W ⚠"), (1e-12, "4.1 µA/W  "), (2.46e-8, "4.1 µA/W  "), (-1e-9, "4.1 µA/W ⚠")):
         drifting = with_metrics(runs, metrics.with_columns(delta_i_drift_corrected_a=pl.lit(corrected)))
         assert drifting["responsivity_a_per_w_text"].to_list() == [None, text, None]
         assert drifting.columns == shown.columns
@@ -114,6 +115,9 @@ def test_the_detail_doubts_a_photoresponse_the_noise_or_the_drift_could_make() -
     drifting = firsts(metrics.with_columns(delta_i_snr=pl.lit(40.0), delta_i_drift_corrected_a=pl.lit(1.2e-8)))
     assert drifting["delta_i_a"] == ("31.9 nA · the dark drift carried on under the light makes 62% of ΔI "
                                      "(drift-corrected 12 nA)")
+    against = firsts(metrics.with_columns(delta_i_snr=pl.lit(40.0), delta_i_drift_corrected_a=pl.lit(6.4e-8)))
+    assert against["delta_i_a"] == "31.9 nA · the dark drift ran against the step (drift-corrected 64 nA)"
+    assert "⚠" not in against["responsivity_a_per_w"]
     settling = firsts(metrics.with_columns(delta_i_snr=pl.lit(40.0), delta_i_drift_corrected_a=pl.lit(-1.2e-8)))
     for column in ("delta_i_a", "responsivity_a_per_w"):  # the drift alone could make the step: in doubt, marked
         assert settling[column].endswith(" ⚠ the dark drift carried on under the light makes 138% of ΔI "

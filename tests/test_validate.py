@@ -689,3 +689,8 @@ def test_a_registry_that_does_not_load_is_said_and_a_stage_it_stops_leaves_no_ma
         lab.stage()
     assert not (lab.config.manifest_dir / DIRTY_MARKER).exists()
     assert set(by_code(lab)) == {"registry_invalid", "raw_new"}
+    # nor a first stage, which records the raw folder's identity first (a marker, then the identity file)
+    first = Lab(lab.root / "first", raw=lab.raw, procedures_file=registry)
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        first.stage()
+    assert not (first.config.manifest_dir / DIRTY_MARKER).exists()

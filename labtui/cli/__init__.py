@@ -91,7 +91,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """One line, as every other error: the usage of a command with twenty options buried the message."""
-        sys.stderr.write(usage_line(self.prog, message))
+        self._print_message(usage_line(self.prog, message), sys.stderr)  # argparse's: a closed stderr is no error
         raise ArgumentsRefused(message)
 
     def _check_value(self, action: argparse.Action, value: object) -> None:

@@ -58,6 +58,7 @@ def data_block(data: bytes, header: Header) -> DataBlock:
     # Blank lines before the first row are skipped: Polars would take the blank first line for a 1-column row
     start = _BLANK_LINES.match(data, header.data_offset).end()  # type: ignore[union-attr]  # matches anywhere
     warnings: list[str] = []
+    cut = ""
     if len(data) > start and not data.endswith(b"\n"):
         end = max(data.rfind(b"\n", start) + 1, start)
         if b"\r" in data[end:].rstrip(b"\r"):  # not a row cut short: rows parted by a lone CR, hundreds of them
@@ -73,10 +74,10 @@ def data_block(data: bytes, header: Header) -> DataBlock:
             lost = data.find(b"\x00", end) >= 0  # its length was written and its bytes never were
             why = "it ends in NUL bytes: a write lost in a crash?" if lost else "acquisition stopped mid-row"
             warnings.append(f"the last line was unterminated ({why}) and was dropped")
+            cut = " (its only row was cut off mid-line: acquisition stopped?)"
         data = data[:end]
     data = _without_blank_tail(data, start)
     if not VISIBLE.search(data, start):
-        cut = " (its only row was cut off mid-line: acquisition stopped?)" if warnings else ""
         raise Reject("no_rows", f"the file has a header but zero data rows{cut}", header.column_line + 1)
     first_row_fields = data.count(b",", start, data.find(b"\n", start)) + 1
     if first_row_fields != len(header.columns) or (len(data) - start > RAGGED_CHECK_BYTES and (

@@ -263,7 +263,7 @@ def _parameter_column(name: str, values: Iterable[str | None], unit: str | None)
         numbers = [None if split is None else split[0] for split in splits]
         one_unit = len({split[1] for split in splits if split is not None} - {None}) <= 1
     else:
-        spec = ParameterSpec(field=name, unit=unit)
+        spec = ParameterSpec(field="value", unit=unit)  # a number in `unit`, no manifest field's type
         numbers = [None if text is None else parse_number(text, spec) for text in texts]
         one_unit = all(number is not None for number, text in zip(numbers, texts, strict=True) if text is not None)
     return pl.Series(name, numbers, dtype=pl.Float64) if one_unit else pl.Series(name, texts, dtype=pl.String)

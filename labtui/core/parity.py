@@ -64,7 +64,7 @@ def read_legacy_history(path: Path) -> pl.DataFrame:
     such file, `OperationFailed` when it cannot be read, ValueError when it is not a CSV with what matching needs."""
     try:
         data = path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError) as exc:  # a path typed wrong, as a figure record's
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:  # a path typed wrong
         raise UsageError(f"cannot read the old history {path}: {exc.strerror}") from None
     except OSError as exc:
         raise OperationFailed("read", path, exc) from None

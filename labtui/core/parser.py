@@ -365,11 +365,6 @@ def _chip_identity(
             warnings.append(f"line {line}: 'Chip group name' {quoted(written.strip())} is stored as "
                             f"{fields['chip_group']!r} (invisible characters or another Unicode spelling of the same "
                             "letters would start a chip of its own)")
-    if fields.get("chip_group") is None:  # a chip of its own, beside the group's of the same number: said
-        where = (f"line {seen_at['Chip group name']}: 'Chip group name' names no group" if "Chip group name" in seen_at
-                 else "the header has no 'Chip group name'")
-        number = fields["chip_number"]
-        warnings.append(f"{where}: filed as chip {number} with no group, a history apart from a group's chip {number}")
 
 
 def _file_index(stem: str, warnings: list[str]) -> int | None:

@@ -13,7 +13,9 @@ from labtui.core.wording import counted, quoted
 
 _SNIFF = 4096
 DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:` and `#DATA:` as hands retype it
-VISIBLE = re.compile(rb"\S")  # finds the first non-blank byte without copying the file like bytes.strip() does
+# the first byte of content, without copying the file as bytes.strip() does; a DOS end-of-file mark (Ctrl+Z, which
+# some Windows tools append) is none
+VISIBLE = re.compile(rb"[^\s\x1a]")
 
 
 def decode_line(line: bytes) -> str:

@@ -181,6 +181,7 @@ class Stager:
                 staged = staged_signatures(manifest, procedure_rules(self.config.procedures_file), self.config.local_tz)
             identity = check_raw_root(self.config, list(staged), moved=self.raw_root_moved)
             if identity is not None:
+                _ = self.registry  # loaded before any marker: one that does not load leaves none behind
                 self._committer.mark_dirty()  # a crash while recording it leaves a temp file the next writer sweeps
                 write_identity(self.config, identity)
             work, skipped = self._plan(candidates, staged, rejects, registry)
@@ -201,14 +202,14 @@ class Stager:
             self._committer.drop_stale_rejects(rejects, present, unchanged)
             if work:
                 version = _aside(extraction_version, "version")  # a checkout's `git describe` while the registry loads
-                loaded = self.registry  # before the marker: a registry that does not load leaves none behind
+                _ = self.registry  # (a marker sent `validate`'s user back to the stage that had failed)
                 self._committer.mark_dirty()
                 release_large_buffers()
                 if manifest is None:
                     manifest = self._manifest()
                 self._claims = RunClaims(manifest, present, self.take_cut_short)
                 with ChunkWorker(  # the registry and version loaded once here, not racing in the workers
-                    self.config, loaded, version.result(), self._committer.staging_area(), self._claims.claim,
+                    self.config, self.registry, version.result(), self._committer.staging_area(), self._claims.claim,
                     self.cancel, registry, self.recording_s,
                 ) as worker:
                     manifest = self._run_pool(worker, work, manifest, rejects, present, total, len(skipped))
@@ -353,10 +354,8 @@ class Stager:
                                        f"start time is now {result.row.start_time_utc:%Y-%m-%d %H:%M:%S} UTC. If "
                                        "another measurement was copied over the file, restore the old one from a "
                                        "backup under a name of its own"]
-            if (other := self._other_spelling(result.row)) is not None:  # two histories of one chip
-                warnings = [*warnings, f"chip {result.row.chip_name}: the chip's group is written {other} in the "
-                                       "store's other runs (typed in another way? two histories): correct its 'Chip "
-                                       "group name'"]
+            if (chip := self._chip_note(result.row)) is not None:  # two histories of one chip
+                warnings = [*warnings, chip]
             if warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
                 self.report.warned[source] = warnings
             self._derived[result.row.run_id] = (sha, result.derived)
@@ -370,13 +369,22 @@ class Stager:
         rejects[cand.source_file] = result
         return Outcome.REJECTED
 
-    def _other_spelling(self, row: ManifestRow) -> str | None:
-        """How the store's other runs write this run's chip (its group in another case: `alisson80` among
-        `Alisson80`'s runs), where they do; the first spelling staged of a chip is its own."""
-        if row.chip_group is None or row.chip_number is None or row.chip_name is None:
+    def _chip_note(self, row: ManifestRow) -> str | None:
+        """Why the run's chip may be another's, filed apart (two histories): the store's other runs write its group
+        otherwise (`alisson80` among `Alisson80`'s runs; the first spelling staged of a chip is its own), or it has
+        no group where the store has a grouped chip of its number (an empty `Chip group name`). A lab that never
+        gives groups hears nothing."""
+        if row.chip_number is None or row.chip_name is None:
             return None
+        if row.chip_group is None:
+            grouped = next((name for (_, number), name in self._chips.items() if number == row.chip_number), None)
+            return None if grouped is None else (
+                f"chip {row.chip_name}: its header gives no chip group, and the store has chip {quoted(grouped)}: "
+                "filed as a chip apart (two histories of one chip?): give its 'Chip group name'")
         spelt = self._chips.setdefault((group_spelling(row.chip_group).casefold(), row.chip_number), row.chip_name)
-        return quoted(spelt) if spelt != row.chip_name else None
+        return None if spelt == row.chip_name else (
+            f"chip {row.chip_name}: the chip's group is written {quoted(spelt)} in the store's other runs (typed in "
+            "another way? two histories): correct its 'Chip group name'")
 
     def _commit(
         self,
@@ -402,7 +410,7 @@ class Stager:
 
 def _chip_spellings(runs: pl.DataFrame) -> dict[tuple[str, int], str]:
     """Each chip of `runs` (its group as `chip_name.group_spelling` reads it, in any case, and its number) → the
-    name most of its runs have (`Stager._other_spelling`): a store that holds a typo's run too names the chip as
+    name most of its runs have (`Stager._chip_note`): a store that holds a typo's run too names the chip as
     the others do."""
     names = (runs.select("chip_group", "chip_number", "chip_name").drop_nulls()
              .group_by("chip_group", "chip_number", "chip_name").len()

@@ -3,6 +3,7 @@ Polars, and the derived quantities of each run; pure functions of frames, which 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -260,11 +261,13 @@ def _photoresponse_doubts(run: dict[str, Any]) -> str:
         doubts.append(f"ΔI is {snr:.2g}σ of the dark noise: not resolved")
     delta, corrected = run["delta_i_a"], run["delta_i_drift_corrected_a"]
     drift = ""
-    if delta and corrected is not None and (share := abs(delta - corrected) / abs(delta)) >= DRIFT_SHARE:
-        said = (f"the dark drift carried on under the light makes {share:.0%} of ΔI (drift-corrected "
-                f"{BY_COLUMN['delta_i_a'].format(corrected)})")
+    if delta and corrected is not None and math.isfinite(share := (delta - corrected) / delta):
+        corrected_text = f"drift-corrected {BY_COLUMN['delta_i_a'].format(corrected)}"
+        said = f"the dark drift carried on under the light makes {share:.0%} of ΔI ({corrected_text})"
         if share >= DRIFT_MAKES_ALL:
             doubts.append(f"{said}: the drift alone could make the step")
-        else:
+        elif share >= DRIFT_SHARE:
             drift = f" · {said}"
+        elif share <= -DRIFT_SHARE:  # the step is larger than read, not in doubt
+            drift = f" · the dark drift ran against the step ({corrected_text})"
     return "".join(f"{DOUBT_MARK} {doubt}" for doubt in doubts) + drift

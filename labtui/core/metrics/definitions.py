@@ -20,8 +20,9 @@ DRIFT_MAKES_ALL = 1.0  # the share of ΔI the dark drift, carried on under the l
 # dark noise could make, or the dark drift alone (a settling current with no step at the switches read +1.5 A/W,
 # the corpus's largest). The history marks it, a trend draws its point hollow: shown as any other, it read as sure.
 DOUBT_COLUMNS = ("calibration_stale", "calibration_spread", "delta_i_snr", "delta_i_a", "delta_i_drift_corrected_a")
-DRIFT_ALONE = ((pl.col("delta_i_a") - pl.col("delta_i_drift_corrected_a")).abs()
-               >= DRIFT_MAKES_ALL * pl.col("delta_i_a").abs()).fill_null(False)
+# the share of ΔI the drift makes, signed: a drift against the step (a corrected ΔI larger still) makes none of it
+DRIFT_SHARE_OF_DELTA = (pl.col("delta_i_a") - pl.col("delta_i_drift_corrected_a")) / pl.col("delta_i_a")
+DRIFT_ALONE = (DRIFT_SHARE_OF_DELTA.is_finite() & (DRIFT_SHARE_OF_DELTA >= DRIFT_MAKES_ALL)).fill_null(False)
 IN_DOUBT = (pl.col("calibration_stale").fill_null(False)
             | (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False)
             | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False)
@@ -123,8 +124,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              "settling, left out; a dark run: the whole run)"),
     Quantity("delta_i_drift_corrected_a", "A", "It",
              "delta_i_a − drift_a_per_s × (mean t of the ON window − mean t of the dark window): the dark trend "
-             "extrapolated under the light removed. Where that trend makes all of delta_i_a or more, the dark drift "
-             "alone could make the step: the app and the trends flag the responsivity"),
+             "extrapolated under the light removed. Where that trend, running as the step does, makes all of "
+             "delta_i_a or more, the dark drift alone could make the step: the app and the trends flag the "
+             "responsivity"),
     Quantity("delta_i_snr", "", "It",
              "|delta_i_a| / σ, σ the root-mean-square residual (over n, not n − 1) of the smoothed trace about its "
              "least-squares line over the drift window; smoothed: a centred mean over 2·⌊k/2⌋ + 1 samples, k = "
