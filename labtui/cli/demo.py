@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from contextlib import contextmanager
 
-from labtui.cli import EXIT_OK, CommandUsage, add_command, path_arg
+from labtui.cli import EXIT_OK, CommandUsage, add_command
+from labtui.cli.arg_types import path_arg
 
 TYPE_CHECKING = False  # as in labtui.cli: pathlib is not imported by `labtui demo --help`
 if TYPE_CHECKING:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, count_arg, examples_text, path_arg
+from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, examples_text
+from labtui.cli.arg_types import count_arg, path_arg
 from labtui.cli.history import iso_date
 from labtui.cli.locate import config_from
 from labtui.cli.output import print_data

@@ -11,9 +11,9 @@ from labtui.cli import (
     add_chip_arguments,
     add_command,
     add_table_output,
-    finite_arg,
     terminal_columns,
 )
+from labtui.cli.arg_types import finite_arg
 from labtui.cli.locate import config_from
 from labtui.cli.output import print_data
 from labtui.core.errors import UsageError

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from labtui.cli import EXIT_OK, add_chip_arguments, add_command, file_arg, path_arg
+from labtui.cli import EXIT_OK, add_chip_arguments, add_command
+from labtui.cli.arg_types import file_arg, path_arg
 from labtui.cli.history import iso_date
 from labtui.cli.locate import config_from
 from labtui.core.wording import counted

@@ -11,10 +11,8 @@ from labtui.cli import (
     EXIT_OK,
     CommandUsage,
     add_command,
-    count_arg,
-    path_arg,
-    seconds_arg,
 )
+from labtui.cli.arg_types import count_arg, path_arg, seconds_arg
 from labtui.cli.locate import config_from
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted, shown
