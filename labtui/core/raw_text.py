@@ -42,7 +42,7 @@ def decode_lines(header: bytes) -> list[str]:
         return [decode_line(line) for line in header.split(b"\n")]
 
 
-def utf16_without_bom(head: bytes) -> bool:
+def _utf16_without_bom(head: bytes) -> bool:
     """ASCII text written as UTF-16 without a byte-order mark: every other byte NUL, the others text."""
     for text, nuls in ((head[0::2], head[1::2]), (head[1::2], head[0::2])):  # little-endian, then big-endian
         if len(nuls) > 8 and not nuls.strip(b"\x00") and text.isascii() and b"\x00" not in text:
@@ -64,7 +64,7 @@ def text_end(data: bytes) -> int:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (nul >= 0 and not padding):
         kind = ("UTF-32 text" if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"))
                 else "UTF-16 text" if head[:2] in (b"\xff\xfe", b"\xfe\xff")
-                else "UTF-16 text (without its byte-order mark)" if utf16_without_bom(head) else "binary data")
+                else "UTF-16 text (without its byte-order mark)" if _utf16_without_bom(head) else "binary data")
         raise Reject("not_this_format", f"the file holds {kind}, not an ASCII measurement CSV")
     if b"\r" in head and b"\n" not in head:
         raise Reject("not_this_format", "the lines end with a carriage return alone (classic Mac OS line ends): "

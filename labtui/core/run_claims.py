@@ -29,7 +29,7 @@ class RunClaims:
         self._claimed = dict(zip(runs, sources, strict=True))  # run_id -> source_file that owns it
         self._owned = dict(zip(sources, runs, strict=True))  # source_file -> its run_id
         self._staged_rows: dict[str, int] | None = None  # n_rows by run_id, made when a staged file is re-read
-        self.replaced: dict[str, str] = {}  # source_file -> the run_id it held, where its new run is another
+        self._replaced: dict[str, str] = {}  # source_file -> the run_id it held, where its new run is another
 
     def run_of(self, source_file: str) -> str | None:
         """The run the file holds: as staged, or as claimed in this stage."""
@@ -40,7 +40,7 @@ class RunClaims:
         run_id reads it); None where the file's run is the same, or it held none."""
         import polars as pl
 
-        if (run_id := self.replaced.get(source_file)) is None:
+        if (run_id := self._replaced.get(source_file)) is None:
             return None
         return self._staged.row(by_predicate=pl.col("run_id") == run_id, named=True)
 
@@ -60,7 +60,7 @@ class RunClaims:
                 self._refuse_cut_short(row, last_line)
             if old is not None and old != row.run_id and self._claimed.get(old) == row.source_file:
                 del self._claimed[old]  # the file's start time moved: its old run_id is free
-                self.replaced[row.source_file] = old
+                self._replaced[row.source_file] = old
             self._claimed[row.run_id] = row.source_file
             self._owned[row.source_file] = row.run_id
 

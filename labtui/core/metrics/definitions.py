@@ -21,8 +21,8 @@ DRIFT_MAKES_ALL = 1.0  # the share of ΔI the dark drift, carried on under the l
 # the corpus's largest). The history marks it, a trend draws its point hollow: shown as any other, it read as sure.
 DOUBT_COLUMNS = ("calibration_stale", "calibration_spread", "delta_i_snr", "delta_i_a", "delta_i_drift_corrected_a")
 # the share of ΔI the drift makes, signed: a drift against the step (a corrected ΔI larger still) makes none of it
-DRIFT_SHARE_OF_DELTA = (pl.col("delta_i_a") - pl.col("delta_i_drift_corrected_a")) / pl.col("delta_i_a")
-DRIFT_ALONE = (DRIFT_SHARE_OF_DELTA.is_finite() & (DRIFT_SHARE_OF_DELTA >= DRIFT_MAKES_ALL)).fill_null(False)
+_DRIFT_SHARE_OF_DELTA = (pl.col("delta_i_a") - pl.col("delta_i_drift_corrected_a")) / pl.col("delta_i_a")
+DRIFT_ALONE = (_DRIFT_SHARE_OF_DELTA.is_finite() & (_DRIFT_SHARE_OF_DELTA >= DRIFT_MAKES_ALL)).fill_null(False)
 IN_DOUBT = (pl.col("calibration_stale").fill_null(False)
             | (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False)
             | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False)
