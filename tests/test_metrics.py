@@ -58,7 +58,7 @@ from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
 from labtui.tui.history_view import quantity_items
-from tests.lab import COLUMNS, PARAMS, Lab, data_rows, it_rows, raw_csv, sweep
+from tests.lab import COLUMNS, PARAMS, Lab, data_rows, it_rows, lock_held_elsewhere, raw_csv, sweep
 from tests.promises import CRASH_EXIT
 
 SETTINGS = MetricsSettings()
@@ -1374,6 +1374,94 @@ def test_a_responsivity_is_signed_by_the_conductance_not_by_the_bias(tmp_path: P
     assert reverse["responsivity_a_per_w"] == pytest.approx(-reverse["delta_i_a"] / reverse["power_w"])
     assert forward["responsivity_a_per_w"] == pytest.approx(forward["delta_i_a"] / forward["power_w"])
     assert forward["responsivity_a_per_w"] * reverse["responsivity_a_per_w"] > 0  # ... the conductance's does not
+
+
+def test_an_excluded_calibration_prices_no_run_and_its_runs_are_repriced_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A LaserCalibration the lab excluded (its sensor moved) still priced the lit runs nearest to it, in the table
+    and every responsivity from it. Excluding it reprices them at once by the next nearest; including it again, or
+    undoing the exclusion, gives them back; with no other calibration, the run says why none prices it. The stage
+    and a rebuild price by the same rule."""
+    from labtui.core.annotations import Change, annotate, undo
+
+    lab = small_lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    near = recalibrate(day / "LaserCalibration2025-10-14_1.csv", lambda vl: 1e-6 * vl)
+    lab.stage()
+    near_id = lab.run_of(str(near.relative_to(lab.raw)))["run_id"]
+
+    def priced() -> dict[str, object]:
+        return read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light")).row(0, named=True)
+
+    assert main(lab.args("annotate", "--run", str(near_id), "--exclude", "sensor moved")) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == ("power_w repriced: 1 lit It run now priced by another "
+                                                        "calibration (or by none)")
+    alone = priced()
+    assert alone["calibration_run_id"] is None and alone["power_w"] is None and alone["responsivity_a_per_w"] is None
+    assert (f"power_w: no LaserCalibration of 455 nm can price it (the nearest, {near_id}: excluded: sensor moved)"
+            in alone["remarks"])
+    far = recalibrate(write_run(day, "LaserCalibration", file_idx=2, start_utc=START + dt.timedelta(hours=5),
+                                params={"Laser wavelength": 455}), lambda vl: 3e-6 * vl)
+    lab.stage()  # the stage prices by the exclusion too
+    far_id = lab.run_of(str(far.relative_to(lab.raw)))["run_id"]
+    assert priced()["calibration_run_id"] == far_id and priced()["power_w"] == pytest.approx(6e-6)
+    incremental = read_metrics(lab.config)
+    metrics_table.update_metrics(lab.config, rebuild=True)
+    assert read_metrics(lab.config).equals(incremental)
+    included = annotate(lab.config.store_root, lab.manifest().filter(pl.col("run_id") == near_id),
+                        [Change("include")], author="ana")
+    assert included is not None and included.excludes()
+    assert metrics_table.reprice_after(lab.config, included.run_ids) == ("power_w repriced: 1 lit It run now priced "
+                                                                         "by another calibration (or by none)")
+    assert priced()["calibration_run_id"] == near_id and priced()["power_w"] == pytest.approx(2e-6)
+    undone = undo(lab.config.store_root, included.id, author="ana")
+    assert undone is not None and undone.action is not None
+    metrics_table.reprice_after(lab.config, undone.action.run_ids)
+    assert priced()["calibration_run_id"] == far_id
+    assert metrics_table.reprice_after(lab.config, [priced()["run_id"]]) is None  # not a calibration: no update
+
+
+def test_an_exclusion_reattached_to_a_restaged_calibration_reprices_its_runs(tmp_path: Path) -> None:
+    """A calibration whose start time was corrected is staged under a new run_id, its exclusion still on the old
+    one: it priced its runs again, and `validate --fix`, which re-attaches the exclusion, left them so."""
+    from labtui.core.annotations import Change, annotate
+    from labtui.core.fixes import apply_fixes
+    from labtui.core.validate import validate
+
+    lab = small_lab(tmp_path)
+    lab.stage()
+    source = "2025-10-14/LaserCalibration2025-10-14_1.csv"
+    annotate(lab.config.store_root, lab.manifest().filter(pl.col("source_file") == source),
+             [Change("exclude", "sensor moved")], author="ana")
+    write_run(lab.raw / "2025-10-14", "LaserCalibration", file_idx=1, start_utc=START + dt.timedelta(minutes=1),
+              params={"Laser wavelength": 455})
+    lab.stage()
+    new_id = lab.run_of(source)["run_id"]
+    lit = pl.col("proc") == "It", pl.col("has_light")
+    assert read_metrics(lab.config).filter(*lit)["calibration_run_id"].to_list() == [new_id]
+    done = apply_fixes(lab.config, validate(lab.config))
+    assert "power_w repriced: 1 lit It run now priced by another calibration (or by none)" in done.lines
+    assert read_metrics(lab.config).filter(*lit)["calibration_run_id"].to_list() == [None]
+
+
+def test_a_calibration_excluded_while_another_process_stages_says_the_table_is_behind(tmp_path: Path) -> None:
+    """The annotation is written (the log takes no lock); the table, which takes the writer lock, waits for it and,
+    held past the timeout, is said to be behind, with the command that brings it up to date."""
+    from labtui.core.annotations import Change, annotate, excluded_runs
+
+    lab = small_lab(tmp_path)
+    lab.stage()
+    calibration = lab.manifest().filter(pl.col("proc") == "LaserCalibration")
+    action = annotate(lab.config.store_root, calibration, [Change("exclude", "sensor moved")], author="ana")
+    assert action is not None
+    with lock_held_elsewhere(lab.config.lock_path, "labtui stage"):
+        line = metrics_table.reprice_after(replace(lab.config, lock_timeout_seconds=0), action.run_ids)
+    assert line is not None and line.startswith("power_w not repriced (") and line.endswith(
+        "): `labtui metrics` reprices")
+    assert excluded_runs(lab.config.store_root) == {calibration["run_id"][0]: "sensor moved"}
+    assert main(lab.args("metrics", "--proc", "It", "--format", "csv")) == 0  # the command it names
+    assert read_metrics(lab.config).filter(pl.col("proc") == "It")["calibration_run_id"].to_list() == [None, None]
 
 
 def test_calibrations_in_reach_that_disagree_give_the_runs_calibration_spread(tmp_path: Path) -> None:

@@ -13,10 +13,11 @@ from textual.widgets import Input
 
 from labtui.core.annotations import Change, annotate, current_annotations, read_log
 from labtui.core.annotations.log import ACTIONS_DIR, annotations_dir
+from labtui.core.metrics import read_metrics
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import ErrorDialog, FieldsDialog, TextDialog
 from labtui.tui.history import HistoryScreen
-from tests.lab import Lab, tui_lab, unwritable
+from tests.lab import Lab, epoch, raw_csv, tui_lab, unwritable
 from tests.pilot import record_notifications, said, settle, wait_until
 from tests.test_tui import column, dialog_text, open_chip, table, text_of
 
@@ -486,3 +487,30 @@ async def test_the_history_status_keeps_every_filter_in_view_at_80_columns(lab: 
         assert "💡 light" in text_of(app, "#status")
         drawn = "".join(strip.text for strip in status.render_lines(status.region.reset_offset))
         assert "light" in drawn
+
+
+async def test_excluding_a_calibration_in_the_app_reprices_the_runs_it_priced(lab: Lab) -> None:
+    """x on a setup calibration hid it from histories and plots, yet it still priced the lit runs near it (their
+    power and responsivity): the app reprices them at once and says how many, and u gives them back."""
+    lab.write("2025-10-13/LaserCalibration2025-10-13_5.csv", raw_csv("LaserCalibration", start=epoch(2025, 10, 13, 12)))
+    lab.stage()
+
+    def priced_by() -> list[str | None]:
+        lit = read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light"))
+        return lit["calibration_run_id"].to_list()
+
+    calibration = lab.run_of("2025-10-13/LaserCalibration2025-10-13_5.csv")["run_id"]
+    assert calibration in priced_by()
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        await pilot.press("x")
+        await answer(pilot, "power meter moved")
+        await wait_until(pilot, lambda: said(app)[-1].title == "Metrics")
+        assert said(app)[-1].message == "power_w repriced: 1 lit It run now priced by another calibration (or by none)"
+        assert calibration not in priced_by()
+        await pilot.press("u")
+        await wait_until(pilot, lambda: calibration in priced_by() and said(app)[-1].title == "Metrics")

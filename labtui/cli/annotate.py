@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     from labtui.core.annotations import Change, annotate, default_author
     from labtui.core.history import history, load_manifest
+    from labtui.core.metrics import reprice_after
     from labtui.core.seqs import missing_seqs
 
     changes = [
@@ -105,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{action.describe()}: {counted(len(action.run_ids), 'run')} of {target}")
     else:
         print(f"{action.describe()}: {target}")
+    if action is not None and action.excludes() and (repriced := reprice_after(config, action.run_ids)) is not None:
+        print(repriced)
     return EXIT_OK
 
 

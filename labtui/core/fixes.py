@@ -13,6 +13,7 @@ from labtui.core.annotations import default_author, reattach
 from labtui.core.config import StagingConfig
 from labtui.core.findings import FIX_ACTION, MANIFEST_FILE_CODES, FixAction, ValidationReport
 from labtui.core.manifest import read_manifest
+from labtui.core.metrics.table import reprice_after
 from labtui.core.quarantine import foreign_files, quarantine
 from labtui.core.recovery import orphan_run_dirs
 from labtui.core.rejects import unreadable_rejects
@@ -84,5 +85,7 @@ def apply_fixes(
     if FixAction.REATTACH in actions and not cancel.is_set():
         moved = reattach(config.store_root, read_manifest(config.manifest_path), author=default_author(config.user))
         done.lines.append(f"re-attached the annotations of {counted(len(moved), 're-staged run')} to their new run_id")
+        if moved and (repriced := reprice_after(config, [new for _, new in moved])) is not None:  # an exclusion moved
+            done.lines.append(repriced)
     done.cancelled = cancel.is_set() or any(r.cancelled for r in done.stage_reports)
     return done

@@ -39,7 +39,8 @@ from labtui.core.parquet_footer import footer_bytes
 # an It run passes over contact glitches as a sweep does (one sample ×10 in the lit window made ΔI 37×); a run is
 # priced by the nearest calibration whose VL range reaches its voltage (an aborted nearest one left it unpriced); a
 # sweep or calibration whose Vg or VL reaches past 10× its header's sweep (another unit) has no quantities.
-METRICS_VERSION = 17
+# 18: a calibration the lab excluded prices no run (the next nearest does; it still priced them).
+METRICS_VERSION = 18
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

@@ -137,6 +137,7 @@ class AnnotatingScreen(FilteredScreen):
         if action is not None:
             self.notify(f"{action.describe()}: {label} · u undoes", title="Annotation")
             self.reload()
+            await self._reprice(action)
         if then is not None:
             then()
 
@@ -155,6 +156,14 @@ class AnnotatingScreen(FilteredScreen):
             return
         self.notify(f"undone: {last.describe()}: {runs}{undone.describe() if undone else ''}", title="Annotation")
         self.reload()
+        if undone is not None and undone.action is not None:
+            await self._reprice(undone.action)
+
+    async def _reprice(self, action: Action) -> None:
+        """A calibration excluded or included again reprices the lit runs near it: said, and shown."""
+        if (line := await asyncio.to_thread(self.lab.store.reprice, action)) is not None:
+            self.notify(line, title="Metrics")
+            self.reload()
 
     def _open_detail(self, run_id: str) -> None:
         dialog = run_dialog(self.lab.store.manifest(), run_id, self.lab, partial(self._annotate_shown, run_id))

@@ -115,6 +115,10 @@ class Action:
     def describe(self) -> str:
         return ", ".join(change.describe() for change in self.changes)
 
+    def excludes(self) -> bool:
+        """Whether it excluded runs or included them again: of a calibration, that reprices runs (`reprice_after`)."""
+        return any(change.kind in ("exclude", "include") for change in self.changes)
+
 
 def annotations_dir(store_root: Path) -> Path:
     return Path(store_root) / ANNOTATIONS_DIR

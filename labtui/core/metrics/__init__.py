@@ -40,11 +40,12 @@ if TYPE_CHECKING:
         MetricsUpdate,
         compute_update,
         refresh_metrics,
+        reprice_after,
         update_after_stage,
         update_metrics,
     )
 
-_COMPUTING = {"MetricsUpdate": "table", "compute_update": "table", "refresh_metrics": "table",
+_COMPUTING = {"MetricsUpdate": "table", "compute_update": "table", "refresh_metrics": "table", "reprice_after": "table",
               "update_after_stage": "table", "update_metrics": "table", "curve_of": "per_run", "from_data": "per_run"}
 
 
@@ -76,6 +77,7 @@ __all__ = [
     "from_data",
     "read_metrics",
     "refresh_metrics",
+    "reprice_after",
     "update_after_stage",
     "update_metrics",
 ]

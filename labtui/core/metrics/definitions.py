@@ -151,11 +151,12 @@ QUANTITIES: tuple[Quantity, ...] = (
              "irradiated power (the beam's, as the calibration's power sensor reads it, not the share the channel "
              "intercepts: the responsivity is the device's external one): the LaserCalibration of the same wavelength "
              "(within {wavelength_tolerance_nm:g} nm) nearest in start time (of two as near, the earlier) of those "
-             "whose Power rises above their dark reading and above 0 W over at least two laser voltages and whose VL "
-             "range reaches the run's (an aborted one may stop short: the next nearest then), its Power (readings "
-             "repeated at one VL taken as their mean) linearly interpolated at the run's laser voltage; null outside "
-             "the calibrated VL range (no extrapolation), where that Power is not above 0 W, and for dark runs (by "
-             "the header's laser voltage; a run whose VL column pulses under a header that says dark has a remark)",
+             "not excluded (`labtui annotate --exclude`), whose Power rises above their dark reading and above 0 W "
+             "over at least two laser voltages and whose VL range reaches the run's (an aborted one may stop short: "
+             "the next nearest then), its Power (readings repeated at one VL taken as their mean) linearly "
+             "interpolated at the run's laser voltage; null outside the calibrated VL range (no extrapolation), where "
+             "that Power is not above 0 W, and for dark runs (by the header's laser voltage; a run whose VL column "
+             "pulses under a header that says dark has a remark)",
              from_data=False),
     Quantity("calibration_run_id", "", "It", "run_id of the calibration power_w comes from", pl.String,
              from_data=False),

@@ -23,14 +23,16 @@ WHOLE_CURVE = ("LaserCalibration: ", "run: ")  # a calibration's remarks that no
 
 
 def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame,
-               staged_curves: Mapping[str, tuple[str, Curve]], family: pl.Expr) -> pl.DataFrame:
+               staged_curves: Mapping[str, tuple[str, Curve]], family: pl.Expr,
+               excluded: Mapping[str, str]) -> pl.DataFrame:
     """Each lit It run's nearest calibration of its wavelength that can price power, its age, and the power it gives
     at the run's VL; a run whose calibrations all cannot is told why the nearest cannot. Also how far the powers of
-    the calibrations within the stale window disagree (`calibration_spread`, over `calibration_set`)."""
+    the calibrations within the stale window disagree (`calibration_spread`, over `calibration_set`). `excluded`:
+    run_id → reason of the runs the lab excluded (`excluded_runs`): such a calibration prices no run."""
     settings = config.metrics
     calibrations = runs.filter(family == "LaserCalibration")
     cal_ids = calibrations["run_id"].to_numpy()
-    unpriced = _why_unpriced(calibrations, table)
+    unpriced = _why_unpriced(calibrations, table, excluded)
     priceable = np.array([reason is None for reason in unpriced], dtype=bool)
     cal_us = calibrations["start_time_utc"].dt.epoch("us").to_numpy()  # whole µs: two as near are a tie, not a
     # rounding of float hours (which decided a quarter of such ties for the later one)
@@ -148,17 +150,22 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
         .otherwise("_power_remark"))
 
 
-def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame) -> list[str | None]:
+def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame, excluded: Mapping[str, str]) -> list[str | None]:
     """Why each calibration can price no power at all (None where it can), from its row alone, so that choosing one
-    reads no curve: the remark on its whole curve (fewer than 2 points, no rise above the dark reading, an
-    unreadable run), or no Power above 0 W."""
+    reads no curve: excluded by the lab (a sensor misplaced, a wrong filter: its reason), the remark on its whole
+    curve (fewer than 2 points, no rise above the dark reading, an unreadable run), or no Power above 0 W."""
     rows = calibrations.select("run_id").join(
         table.select("run_id", "p_max_w", "remarks"), on="run_id", how="left", maintain_order="left"
     )
     reasons: list[str | None] = []
-    for p_max, remarks in rows.select("p_max_w", "remarks").iter_rows():
+    for run_id, p_max, remarks in rows.select("run_id", "p_max_w", "remarks").iter_rows():
         whole = [remark.split(": ", 1)[1] for remark in remarks or () if remark.startswith(WHOLE_CURVE)]
-        reasons.append(whole[0] if whole else None if p_max is not None and p_max > 0 else "no Power above 0 W")
+        if run_id in excluded:
+            reasons.append(f"excluded: {excluded[run_id]}")
+        elif whole:
+            reasons.append(whole[0])
+        else:
+            reasons.append(None if p_max is not None and p_max > 0 else "no Power above 0 W")
     return reasons
 
 

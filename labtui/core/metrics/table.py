@@ -17,17 +17,18 @@ Runs gone from the manifest leave the table. Deleting the file, or `rebuild=True
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
+from labtui.core.annotations import excluded_runs
 from labtui.core.atomic import atomic_write
 from labtui.core.chip_params import ChipParams, load_chip_params
 from labtui.core.config import StagingConfig
-from labtui.core.errors import LabtuiError, OperationFailed
+from labtui.core.errors import LabtuiError, OperationFailed, first_line
 from labtui.core.layout import addresses_a_run
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics.definitions import ABORTED_TOPIC, MOBILITY_LIMIT, PROCEDURES, QUANTITIES
@@ -156,7 +157,7 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
     aborted = pl.when(~pl.col("is_complete")).then(pl.lit(ABORTED)).alias("_aborted_remark")  # a cut sweep's CNP
     table = runs.select(*CONTEXT_SCHEMA, aborted).join(data, on="run_id", how="inner")
     table = _mobility(table, load_chip_params(config.chip_params_file), config.chip_params_file, family)
-    table = calibrate(config, runs, table, old, curves, family)
+    table = calibrate(config, runs, table, old, curves, family, excluded_runs(config.store_root))
     responsivity = pl.col("delta_i_a") / pl.col("power_w")  # both finite, power_w > 0: only an overflow is not
     # the conductance's change, not the current's: a run biased at −Vds has the opposite ΔI for the same physics
     responsivity = pl.when(pl.col("vds_v") < 0).then(-responsivity).otherwise(responsivity)
@@ -241,6 +242,29 @@ def refresh_metrics(config: StagingConfig, *, rebuild: bool = False) -> MetricsU
         return update_metrics(config, rebuild=rebuild)
     finally:
         lock.release()
+
+
+def reprice_after(config: StagingConfig, run_ids: Iterable[str]) -> str | None:
+    """After runs were excluded or included again (an annotation, its undo, annotations re-attached): when one is a
+    calibration, the table updated at once (the lit runs it priced take the next nearest, or it prices them again)
+    and a line that says how many lit runs another calibration now prices; None when none is a calibration, or no
+    table is written yet (the stage that writes it reads the exclusions)."""
+    if not config.metrics_path.exists():
+        return None
+    family = family_expr(config.procedures_file)
+    changed = read_manifest(config.manifest_path).filter(pl.col("run_id").is_in(list(run_ids)),
+                                                         family == "LaserCalibration")
+    if changed.is_empty():
+        return None
+    before = _previous_table(config).select("run_id", "calibration_run_id")
+    try:
+        update = refresh_metrics(config)
+    except LabtuiError as error:  # the lock held past its timeout: the annotation stands, the table is behind
+        return f"power_w not repriced ({first_line(error)}): `labtui metrics` reprices"
+    moved = update.table.select("run_id", "calibration_run_id").join(before, on="run_id", how="left").filter(
+        pl.col("calibration_run_id").ne_missing(pl.col("calibration_run_id_right")))
+    line = f"power_w repriced: {counted(moved.height, 'lit It run')} now priced by another calibration (or by none)"
+    return "; ".join([line, *update.problems])
 
 
 def update_after_stage(
