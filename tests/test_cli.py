@@ -180,6 +180,10 @@ def test_table_commands_take_json_as_the_report_commands_spell_it(lab: Lab, caps
         (("history", "67", "--format", "tabel"), "invalid choice: 'tabel'; did you mean 'table'? (choose from table,"),
         (("export", "histories", "--date", "2025-10-13"), "unrecognized arguments: --date"),
         (("demo", "lab", "--chips", "0"), "at least one chip"),
+        # a required option mistyped was "the following arguments are required: --out": the typo, said as one
+        (("plot", "67", "--seq", "1", "--outt", "a.png"), "unrecognized arguments: --outt; did you mean '--out'?"),
+        (("plot", "67", "--seq", "1", "--outt=a.png"), "unrecognized arguments: --outt=a.png; did you mean '--out'?"),
+        (("plot", "67", "--seq", "1"), "the following arguments are required: --out"),  # nothing mistyped
     ],
 )
 def test_usage_errors_are_one_line_naming_the_command(lab: Lab, capsys, argv: tuple[str, ...], message: str) -> None:
@@ -440,6 +444,16 @@ def test_a_usage_error_of_a_command_asked_for_json_is_json_too(lab: Lab, capsys,
     captured = capsys.readouterr()
     assert json.loads(captured.out) == {"error": message, "exit_code": 2}
     assert captured.err == f"labtui history: error: {message} (labtui history --help lists the options)\n"
+
+
+def test_a_command_without_json_refuses_json_in_plain_text(lab: Lab, capsys) -> None:
+    """`plot --json`: the option is refused as any it does not know, and JSON printed on stdout for it promised a
+    JSON mode the command does not have."""
+    with pytest.raises(SystemExit) as refused:
+        main(lab.args("plot", "67", "--seq", "1", "--out", "a.png", "--json"))
+    captured = capsys.readouterr()
+    assert refused.value.code == 2 and captured.out == ""
+    assert captured.err.startswith("labtui plot: error: unrecognized arguments: --json")
 
 
 @pytest.mark.parametrize("chip", [("677", "--format", "json"), ("677", "--json"), ("Alisson677", "--json"),

@@ -71,11 +71,13 @@ class HelpFormatter(argparse.HelpFormatter):
 
 
 class ArgumentsRefused(SystemExit):
-    """argparse's exit on arguments it cannot parse, with its message: a command asked for JSON answers in JSON."""
+    """argparse's exit on arguments it cannot parse, with its message: a command asked for JSON answers in JSON
+    (`answers_json`: the refusing command has a JSON mode; `plot --json` is refused as any unknown option is)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, answers_json: bool = False) -> None:
         super().__init__(ExitCode.USAGE)
         self.message = message
+        self.answers_json = answers_json
 
 
 class Parser(argparse.ArgumentParser):
@@ -90,9 +92,13 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
-        """One line, as every other error: the usage of a command with twenty options buried the message."""
+        """One line, as every other error: the usage of a command with twenty options buried the message. A required
+        argument found missing because its option was mistyped (`plot --outt a.png`: "required: --out") is said as
+        the typo it is, with the option meant."""
+        if message.startswith("the following arguments are required") and (typos := self._mistyped()):
+            message = unrecognized(typos, self)
         self._print_message(usage_line(self.prog, message), sys.stderr)  # argparse's: a closed stderr is no error
-        raise ArgumentsRefused(message)
+        raise ArgumentsRefused(message, answers_json="--json" in self._option_string_actions)
 
     def _check_value(self, action: argparse.Action, value: object) -> None:
         """argparse's check of a choice (a command, a --format), naming the choice meant when one is close."""
@@ -112,7 +118,14 @@ class Parser(argparse.ArgumentParser):
             arg_string = os_text(arg_string)
         return super()._get_value(action, arg_string)
 
+    def _mistyped(self) -> list[str]:
+        """The options of the arguments being parsed that this command does not know (`--outt`, `--outt=a.png`)."""
+        options = itertools.takewhile(lambda word: word != "--", self._parsing)  # after `--`, only values
+        known = self._option_string_actions
+        return [word for word in options if word.startswith("--") and word.split("=")[0] not in known]
+
     def parse_known_args(self, args=None, namespace=None):
+        self._parsing = list(sys.argv[1:] if args is None else args)  # for `error`, which argparse gives no arguments
         parsed, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(unrecognized(extras, self))
@@ -371,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         return report_bug()
     except BaseException as exc:  # argparse's SystemExit passes, its help flushed here; a Ctrl+C is said in one line
-        if isinstance(exc, ArgumentsRefused) and wants_json(None, argv or ()):
+        if isinstance(exc, ArgumentsRefused) and exc.answers_json and wants_json(None, argv or ()):
             json_error(exc.message, int(ExitCode.USAGE))
         if isinstance(exc, SystemExit):
             try:
