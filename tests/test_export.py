@@ -229,9 +229,21 @@ def test_metadata_for_one_local_date(lab: Lab) -> None:
 
 def test_cli_exports(lab: Lab, capsys, monkeypatch) -> None:
     monkeypatch.chdir(lab.root)
+    assert main(lab.args("export", "histories")) == 0
     assert main(lab.args("export", "histories", "--min-experiments", "3")) == 0
-    assert "wrote 1 chip history to" in capsys.readouterr().out
-    assert [p.name for p in (lab.root / "histories").iterdir()] == ["Alisson67_history.csv"]
+    out = capsys.readouterr().out
+    assert "wrote 1 chip history to" in out
+    # the first export's history of the chip now under --min-experiments: said, not deleted
+    assert out.splitlines()[-1] == (f"left alone: 1 chip history in {lab.root / 'histories'} not of this export (an "
+                                    "earlier one's: a chip pruned, renamed or under --min-experiments): "
+                                    "other67_history.csv")
+    assert sorted(p.name for p in (lab.root / "histories").iterdir()) == ["Alisson67_history.csv",
+                                                                          "other67_history.csv"]
+    assert main(lab.args("export", "histories", "--min-experiments", "99")) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "no chip has 99 runs or more: nothing written",
+        f"left alone: 2 chip histories in {lab.root / 'histories'} not of this export (an earlier one's: a chip "
+        "pruned, renamed or under --min-experiments): Alisson67_history.csv, other67_history.csv"]
     assert main(lab.args("export", "metadata", "--date", "2025-09-08", "--source-prefix", "raw_data/")) == 0
     table = pl.read_csv(lab.root / "exports" / "metadata" / "Alisson_08_sept" / "metadata.csv")
     assert table["source_file"].str.starts_with("raw_data/Alisson_08_sept/").all()

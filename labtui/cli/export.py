@@ -16,6 +16,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which ev
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from labtui.core.export import HistoryFile
     from labtui.core.parity import ParityReport
 
 ITEMS_PRINTED = 5
@@ -88,6 +89,7 @@ def run_histories(args: argparse.Namespace) -> int:
     if not written:  # "wrote 0 chip histories to DIR" named a folder it did not make
         few = f"no chip has {args.min_experiments} runs or more" if args.min_experiments > 1 else "no chip runs"
         print(f"{few}: nothing written")
+        _say_other_histories(out, written)
         return EXIT_OK
     print(f"wrote {counted(len(written), 'chip history', 'chip histories')} to {out}")
     apart = [file for file in written if file.path.name != history_file_name(file.chip_name)]
@@ -95,7 +97,18 @@ def run_histories(args: argparse.Namespace) -> int:
         print("named apart (another chip's name makes the same file name, or the name is too long):")
     for file in apart:
         print(f"  {file.path.name}  {chip_label(file.chip_group, file.chip_number)}")
+    _say_other_histories(out, written)
     return EXIT_OK
+
+
+def _say_other_histories(out: Path, written: list[HistoryFile]) -> None:
+    """The chip histories of an earlier export left in `out` (`other_histories`), named."""
+    from labtui.core.export import other_histories
+
+    if others := other_histories(out, written):
+        shown = ", ".join(path.name for path in others[:ITEMS_PRINTED]) + (", …" if len(others) > ITEMS_PRINTED else "")
+        print(f"left alone: {counted(len(others), 'chip history', 'chip histories')} in {out} not of this export "
+              f"(an earlier one's: a chip pruned, renamed or under --min-experiments): {shown}")
 
 
 def chip_label(group: str | None, number: int) -> str:

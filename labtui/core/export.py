@@ -201,6 +201,16 @@ def export_histories(
     return files
 
 
+def other_histories(out_dir: Path, written: list[HistoryFile]) -> list[Path]:
+    """The chip histories in `out_dir` this export did not write: an earlier export's, of a chip pruned, renamed or
+    now under --min-experiments. Left in place (labtui deletes no file it did not just write), and said: a reader of
+    `*_history.csv` took them for current."""
+    ours = {file.path.name for file in written}
+    if not out_dir.is_dir():
+        return []
+    return sorted(path for path in out_dir.glob(f"*{HISTORY_SUFFIX}") if path.name not in ours and path.is_file())
+
+
 def metadata_tables(
     manifest: pl.DataFrame, *, tz: str, on_date: dt.date | None = None, source_prefix: str = "",
     procedures_file: Path | None = None,
