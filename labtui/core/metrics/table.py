@@ -85,9 +85,11 @@ def compute_update(
     rebuild: bool = False,
     computed: Mapping[str, tuple[str, Derived]] | None = None,
     curves: Mapping[str, tuple[str, Curve]] | None = None,
+    excluded: Mapping[str, str] | None = None,
 ) -> MetricsUpdate:
     """Steps 1 and 2 of `update_metrics`: the table, not yet written (reads only: a thread may compute it while a
-    commit writes the manifest it is given, see `update_after_stage`)."""
+    commit writes the manifest it is given, see `update_after_stage`). `excluded`: the runs the lab excluded
+    (`excluded_runs`), when the caller has read them; else read here."""
     started, cpu = time.monotonic(), time.process_time()
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
     family = family_expr(config.procedures_file)  # an IVgT row is computed, joined and priced as an IVg one
@@ -106,7 +108,8 @@ def compute_update(
     data = pl.concat([current.select(["run_id", *DATA_COLUMNS, "remarks", "source_sha256", "metrics_version",
                                       "settings_hash"]), fresh], how="vertical")
     data = data.with_columns(pl.col("remarks").list.eval(pl.element().filter(~_joined_remark(pl.element()))))
-    table = _join(config, runs, data, old, curves, family)
+    excluded = excluded_runs(config.store_root) if excluded is None else excluded
+    table = _join(config, runs, data, old, curves, family, excluded)
     stale = rebuild or not table.equals(old) or not is_current(config.metrics_path, config.metrics)
     return MetricsUpdate(table, computed=todo.height, stale=stale, problems=problems,
                          elapsed_s=time.monotonic() - started, cpu_s=time.process_time() - cpu)
@@ -152,12 +155,13 @@ def _joined_remark(remark: pl.Expr) -> pl.Expr:
 
 # -- step 2: joined quantities ------------------------------------------------------------------------------------
 def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl.DataFrame,
-          curves: Mapping[str, tuple[str, Curve]], family: pl.Expr) -> pl.DataFrame:
-    """`family`: each run's procedure family (`Registry.family`), which says which quantities it has."""
+          curves: Mapping[str, tuple[str, Curve]], family: pl.Expr, excluded: Mapping[str, str]) -> pl.DataFrame:
+    """`family`: each run's procedure family (`Registry.family`), which says which quantities it has; `excluded`:
+    the runs the lab excluded, whose calibrations price no run."""
     aborted = pl.when(~pl.col("is_complete")).then(pl.lit(ABORTED)).alias("_aborted_remark")  # a cut sweep's CNP
     table = runs.select(*CONTEXT_SCHEMA, aborted).join(data, on="run_id", how="inner")
     table = _mobility(table, load_chip_params(config.chip_params_file), config.chip_params_file, family)
-    table = calibrate(config, runs, table, old, curves, family, excluded_runs(config.store_root))
+    table = calibrate(config, runs, table, old, curves, family, excluded)
     responsivity = pl.col("delta_i_a") / pl.col("power_w")  # both finite, power_w > 0: only an overflow is not
     # the conductance's change, not the current's: a run biased at −Vds has the opposite ΔI for the same physics
     responsivity = pl.when(pl.col("vds_v") < 0).then(-responsivity).otherwise(responsivity)
