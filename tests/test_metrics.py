@@ -50,6 +50,7 @@ from labtui.core.metrics.ivg import (
     parabola_vertex,
     savgol_derivative,
 )
+from labtui.core.metrics.reprice import reprice_after
 from labtui.core.metrics.spread import reach
 from labtui.core.overview import last_dirac_points
 from labtui.core.plotdata import PlotOptions, build_plots
@@ -1395,8 +1396,7 @@ def test_an_excluded_calibration_prices_no_run_and_its_runs_are_repriced_at_once
         return read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light")).row(0, named=True)
 
     assert main(lab.args("annotate", "--run", str(near_id), "--exclude", "sensor moved")) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == ("power_w repriced: 1 lit It run now priced by another "
-                                                        "calibration (or by none)")
+    assert capsys.readouterr().out.splitlines()[-1] == "power_w repriced: 1 lit It run (1 by none)"
     alone = priced()
     assert alone["calibration_run_id"] is None and alone["power_w"] is None and alone["responsivity_a_per_w"] is None
     assert (f"power_w: no LaserCalibration of 455 nm can price it (the nearest, {near_id}: excluded: sensor moved)"
@@ -1412,14 +1412,24 @@ def test_an_excluded_calibration_prices_no_run_and_its_runs_are_repriced_at_once
     included = annotate(lab.config.store_root, lab.manifest().filter(pl.col("run_id") == near_id),
                         [Change("include")], author="ana")
     assert included is not None and included.excludes()
-    assert metrics_table.reprice_after(lab.config, included.run_ids) == ("power_w repriced: 1 lit It run now priced "
-                                                                         "by another calibration (or by none)")
+    assert reprice_after(lab.config, included.run_ids) == "power_w repriced: 1 lit It run (1 by it again)"
     assert priced()["calibration_run_id"] == near_id and priced()["power_w"] == pytest.approx(2e-6)
+    assert priced()["calibration_spread"] == pytest.approx(3.0)  # the far one in reach, 3× the near one's power
+    farther = annotate(lab.config.store_root, lab.manifest().filter(pl.col("run_id") == far_id),
+                       [Change("exclude", "wrong filter")], author="ana")
+    assert farther is not None  # in reach of the run, not its nearest: its spread alone is redone
+    assert reprice_after(lab.config, farther.run_ids) == ("power_w: no lit It run priced by it, none repriced; "
+                                                          "calibration_spread redone for 1 run it was in reach of")
+    assert priced()["calibration_run_id"] == near_id and priced()["calibration_spread"] is None
+    farther = annotate(lab.config.store_root, lab.manifest().filter(pl.col("run_id") == far_id),
+                       [Change("include")], author="ana")
+    assert farther is not None and reprice_after(lab.config, farther.run_ids) is not None
     undone = undo(lab.config.store_root, included.id, author="ana")
     assert undone is not None and undone.action is not None
-    metrics_table.reprice_after(lab.config, undone.action.run_ids)
+    assert reprice_after(lab.config, undone.action.run_ids) == ("power_w repriced: 1 lit It run (1 by another "
+                                                                "calibration)")
     assert priced()["calibration_run_id"] == far_id
-    assert metrics_table.reprice_after(lab.config, [priced()["run_id"]]) is None  # not a calibration: no update
+    assert reprice_after(lab.config, [priced()["run_id"]]) is None  # not a calibration: no update
 
 
 def test_an_exclusion_reattached_to_a_restaged_calibration_reprices_its_runs(tmp_path: Path) -> None:
@@ -1441,7 +1451,7 @@ def test_an_exclusion_reattached_to_a_restaged_calibration_reprices_its_runs(tmp
     lit = pl.col("proc") == "It", pl.col("has_light")
     assert read_metrics(lab.config).filter(*lit)["calibration_run_id"].to_list() == [new_id]
     done = apply_fixes(lab.config, validate(lab.config))
-    assert "power_w repriced: 1 lit It run now priced by another calibration (or by none)" in done.lines
+    assert "power_w repriced: 1 lit It run (1 by none)" in done.lines
     assert read_metrics(lab.config).filter(*lit)["calibration_run_id"].to_list() == [None]
 
 
@@ -1456,7 +1466,7 @@ def test_a_calibration_excluded_while_another_process_stages_says_the_table_is_b
     action = annotate(lab.config.store_root, calibration, [Change("exclude", "sensor moved")], author="ana")
     assert action is not None
     with lock_held_elsewhere(lab.config.lock_path, "labtui stage"):
-        line = metrics_table.reprice_after(replace(lab.config, lock_timeout_seconds=0), action.run_ids)
+        line = reprice_after(replace(lab.config, lock_timeout_seconds=0), action.run_ids)
     assert line is not None and line.startswith("power_w not repriced (") and line.endswith(
         "): `labtui metrics` reprices")
     assert excluded_runs(lab.config.store_root) == {calibration["run_id"][0]: "sensor moved"}

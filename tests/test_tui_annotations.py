@@ -510,7 +510,7 @@ async def test_excluding_a_calibration_in_the_app_reprices_the_runs_it_priced(la
         await pilot.press("x")
         await answer(pilot, "power meter moved")
         await wait_until(pilot, lambda: said(app)[-1].title == "Metrics")
-        assert said(app)[-1].message == "power_w repriced: 1 lit It run now priced by another calibration (or by none)"
+        assert said(app)[-1].message == "power_w repriced: 1 lit It run (1 by none)"
         assert calibration not in priced_by()
         await pilot.press("u")
         await wait_until(pilot, lambda: calibration in priced_by() and said(app)[-1].title == "Metrics")

@@ -13,7 +13,7 @@ from labtui.core.annotations import default_author, reattach
 from labtui.core.config import StagingConfig
 from labtui.core.findings import FIX_ACTION, MANIFEST_FILE_CODES, FixAction, ValidationReport
 from labtui.core.manifest import read_manifest
-from labtui.core.metrics.table import reprice_after
+from labtui.core.metrics.reprice import reprice_after
 from labtui.core.quarantine import foreign_files, quarantine
 from labtui.core.recovery import orphan_run_dirs
 from labtui.core.rejects import unreadable_rejects

@@ -36,17 +36,18 @@ from labtui.core.metrics_stamp import METRICS_VERSION
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from labtui.core.metrics.per_run import curve_of, from_data
+    from labtui.core.metrics.reprice import reprice_after
     from labtui.core.metrics.table import (
         MetricsUpdate,
         compute_update,
         refresh_metrics,
-        reprice_after,
         update_after_stage,
         update_metrics,
     )
 
-_COMPUTING = {"MetricsUpdate": "table", "compute_update": "table", "refresh_metrics": "table", "reprice_after": "table",
-              "update_after_stage": "table", "update_metrics": "table", "curve_of": "per_run", "from_data": "per_run"}
+_COMPUTING = {"MetricsUpdate": "table", "compute_update": "table", "refresh_metrics": "table",
+              "update_after_stage": "table", "update_metrics": "table", "curve_of": "per_run", "from_data": "per_run",
+              "reprice_after": "reprice"}
 
 
 def __getattr__(name: str) -> object:

@@ -17,7 +17,7 @@ Runs gone from the manifest leave the table. Deleting the file, or `rebuild=True
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +28,7 @@ from labtui.core.annotations import excluded_runs
 from labtui.core.atomic import atomic_write
 from labtui.core.chip_params import ChipParams, load_chip_params
 from labtui.core.config import StagingConfig
-from labtui.core.errors import LabtuiError, OperationFailed, first_line
+from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import addresses_a_run
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics.definitions import ABORTED_TOPIC, MOBILITY_LIMIT, PROCEDURES, QUANTITIES
@@ -246,29 +246,6 @@ def refresh_metrics(config: StagingConfig, *, rebuild: bool = False) -> MetricsU
         return update_metrics(config, rebuild=rebuild)
     finally:
         lock.release()
-
-
-def reprice_after(config: StagingConfig, run_ids: Iterable[str]) -> str | None:
-    """After runs were excluded or included again (an annotation, its undo, annotations re-attached): when one is a
-    calibration, the table updated at once (the lit runs it priced take the next nearest, or it prices them again)
-    and a line that says how many lit runs another calibration now prices; None when none is a calibration, or no
-    table is written yet (the stage that writes it reads the exclusions)."""
-    if not config.metrics_path.exists():
-        return None
-    family = family_expr(config.procedures_file)
-    changed = read_manifest(config.manifest_path).filter(pl.col("run_id").is_in(list(run_ids)),
-                                                         family == "LaserCalibration")
-    if changed.is_empty():
-        return None
-    before = _previous_table(config).select("run_id", "calibration_run_id")
-    try:
-        update = refresh_metrics(config)
-    except LabtuiError as error:  # the lock held past its timeout: the annotation stands, the table is behind
-        return f"power_w not repriced ({first_line(error)}): `labtui metrics` reprices"
-    moved = update.table.select("run_id", "calibration_run_id").join(before, on="run_id", how="left").filter(
-        pl.col("calibration_run_id").ne_missing(pl.col("calibration_run_id_right")))
-    line = f"power_w repriced: {counted(moved.height, 'lit It run')} now priced by another calibration (or by none)"
-    return "; ".join([line, *update.problems])
 
 
 def update_after_stage(
