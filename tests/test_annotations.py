@@ -371,6 +371,18 @@ def test_cli_annotates_by_seq_or_run_id_in_one_line(lab: Lab, capsys: pytest.Cap
     assert state(lab)[5]["tags"] == ["455 nm power series"]
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (("--seq", "3", "--star"), "say which runs: --run RUN_ID, a chip number with --seq, or --calibrations with --seq"),
+    (("67", "--calibrations", "--seq", "1", "--star"), "a chip number and --calibrations both name runs: --run RUN_ID,"),
+    (("--calibrations", "--star"), "say which runs of the setup's calibrations: --seq 4-7 or --seq 1,3,5"),
+    (("--calibrations", "--seq", "9", "--star"), "the setup's calibrations have no run with seq 9 (their seq are 1–1)"),
+    (("--calibrations", "--group", "Alisson", "--seq", "1", "--star"), "--group does not apply"),
+])
+def test_cli_says_which_runs_to_name(lab: Lab, capsys, argv: tuple[str, ...], message: str) -> None:
+    """`--seq 3` alone was told "give --run RUN_ID, or a chip number with --seq (not both)": not both of none."""
+    assert main(lab.args("annotate", *argv)) == 2
+    assert message in capsys.readouterr().err
+
 
 @pytest.mark.parametrize("again", [("--star",), ("--unstar",), ("--include",), ("--untag", "absent"),
                                    ("--tag", "455 nm"), ("--exclude", "noisy"), ("--note", "re-mounted"),
@@ -410,7 +422,7 @@ def test_an_action_records_only_the_runs_it_changes(lab: Lab, capsys) -> None:
     (("67", "--group", "Alisson", "--seq", "9", "--star"), "Alisson67 has no run with seq 9 (its seq are 1–5)"),
     (("67", "--group", "Alisson", "--seq", "1"), "say what to do"),
     (("--run", "abc", "--star"), "too short"),
-    (("--star",), "give --run RUN_ID, or a chip number with --seq"),
+    (("--star",), "say which runs: --run RUN_ID, a chip number with --seq"),
     # --seq beside --run was dropped: the --run run was tagged, not seq 2
     (("--run", "abcdef12", "--seq", "2", "--star"), "--run names the runs: --seq chooses a chip's runs"),
     (("--run", "abcdef12", "--group", "other", "--star"), "--run names the runs: --group chooses a chip's runs"),

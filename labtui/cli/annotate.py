@@ -24,12 +24,16 @@ def register_annotate(sub: argparse._SubParsersAction, common: argparse.Argument
             "labtui annotate 67 --seq 12 --note \"sample re-mounted before this run\"",
             "labtui annotate --run 3f9c0a1b2d4e --exclude \"contact lost at 40 s\"",
             "labtui annotate 67 --seq 12 --include   # undo an exclusion",
+            "labtui annotate --calibrations --seq 4 --exclude \"power meter moved\"   # it prices no run then",
         ),
-        description="Annotate runs by run_id or by a chip's seq numbers (as `labtui history` shows them). "
+        description="Annotate runs by run_id, by a chip's seq numbers or the setup calibrations' (as `labtui history` "
+                    "and `labtui history --calibrations` show them). "
                     "Several annotations at once are one action; nothing is ever overwritten.",
     )
     add_chip_arguments(parser, "chip number or name, with --seq (e.g. 67 or Alisson67)")
     parser.add_argument("--seq", type=seq_numbers, metavar="4-7|1,3,5", help="runs of the chip's history")
+    parser.add_argument("--calibrations", action="store_true",
+                        help="the setup's LaserCalibration runs, with --seq (`labtui history --calibrations`)")
     parser.add_argument("--run", action="append", default=[], metavar="RUN_ID",
                         help=f"a run_id or a unique prefix of at least {MIN_PREFIX} characters; repeat for more")
     marks = parser.add_argument_group("annotations")
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
 
     from labtui.core.annotations import Change, annotate, default_author
-    from labtui.core.history import history, load_manifest
+    from labtui.core.history import calibrations, history, load_manifest
     from labtui.core.metrics import reprice_after
     from labtui.core.seqs import missing_seqs
 
@@ -79,25 +83,36 @@ def run(args: argparse.Namespace) -> int:
                          "--clear-note")
     if both := sorted({tag.strip() for tag in args.tag} & {tag.strip() for tag in args.untag}):
         raise UsageError(f"--tag and --untag both name {', '.join(map(repr, both))}: say which")
-    if bool(args.run) == (args.number is not None):
-        raise UsageError("give --run RUN_ID, or a chip number with --seq (not both)")
+    chosen = [how for how, given in (("--run", args.run), ("a chip number", args.number is not None),
+                                     ("--calibrations", args.calibrations)) if given]
+    if len(chosen) != 1:
+        which = "say which runs" if not chosen else f"{' and '.join(chosen)} both name runs"
+        raise UsageError(f"{which}: --run RUN_ID, a chip number with --seq, or --calibrations with --seq")
     if args.run and (given := [flag for flag, value in (("--seq", args.seq), ("--group", args.group))
                                if value is not None]):
         raise UsageError(f"--run names the runs: {', '.join(given)} chooses a chip's runs, give it with a chip number "
                          "instead of --run")
+    if args.calibrations and args.group is not None:
+        raise UsageError("calibrations belong to the setup, not to a chip: --group does not apply")
     config = config_from(args)
     manifest = load_manifest(config)
     if args.run:
         runs = pl.concat([_run_by_id(manifest, text) for text in args.run]).unique("run_id", maintain_order=True)
         target = _run_label(runs["run_id"][0], runs["source_file"][0]) if runs.height == 1 else f"{runs.height} runs"
     else:
+        whose = "the setup's calibrations" if args.calibrations else f"chip {args.number}"
         if args.seq is None:
-            raise UsageError(f"say which runs of chip {args.number}: --seq 4-7 or --seq 1,3,5")
-        chip = history(manifest, args.number, args.group, tz=config.local_tz)
-        name = chip["chip_name"][0]
-        if missing := missing_seqs(args.seq, chip.height):
-            raise UsageError(f"{name} has no run with seq {missing} (its seq are 1–{chip.height})")
-        runs = chip.filter(pl.col("seq").is_in(list(args.seq)))
+            raise UsageError(f"say which runs of {whose}: --seq 4-7 or --seq 1,3,5")
+        if args.calibrations:
+            listed, name = calibrations(manifest, tz=config.local_tz), "the setup's calibrations"
+        else:
+            listed = history(manifest, args.number, args.group, tz=config.local_tz)
+            name = listed["chip_name"][0]
+        if missing := missing_seqs(args.seq, listed.height):
+            has, its = ("have", "their") if args.calibrations else ("has", "its")
+            seqs = f"{its} seq are 1–{listed.height}" if listed.height else "none is staged"
+            raise UsageError(f"{name} {has} no run with seq {missing} ({seqs})")
+        runs = listed.filter(pl.col("seq").is_in(list(args.seq)))
         target = f"{counted(runs.height, 'run')} of {name} (seq {_ranges(args.seq)})"
     action = annotate(config.store_root, runs, changes, author=default_author(config.user))
     if action is None:
