@@ -514,3 +514,17 @@ async def test_excluding_a_calibration_in_the_app_reprices_the_runs_it_priced(la
         assert calibration not in priced_by()
         await pilot.press("u")
         await wait_until(pilot, lambda: calibration in priced_by() and said(app)[-1].title == "Metrics")
+
+
+async def test_a_key_on_selected_runs_out_of_view_says_so(lab: Lab) -> None:
+    """Runs selected, then excluded and hidden, stay selected (filters do not unselect) and a key applies to them:
+    `starred: 2 runs` did not say that neither was on the screen."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        await pilot.press("space", "j", "space", "x")
+        await answer(pilot, "contact lost")
+        assert "2 selected (2 not in view)" in text_of(app, "#status")
+        await pilot.press("asterisk")
+        await wait_until(pilot, lambda: said(app)[-1].message.startswith("starred"))
+        assert said(app)[-1].message == "starred: 2 runs (2 not in view) · u undoes"

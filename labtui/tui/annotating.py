@@ -32,6 +32,16 @@ class AnnotatingScreen(FilteredScreen):
         """The runs an annotation key applies to."""
         raise NotImplementedError
 
+    def not_in_view(self, rows: pl.DataFrame) -> int:
+        """How many of `rows` the screen does not show (selected, then filtered out or hidden)."""
+        raise NotImplementedError
+
+    def label(self, rows: pl.DataFrame) -> str:
+        """`seq 3` or `4 runs`, and how many of them are not in view: a key applies to those too, and `starred: 2
+        runs` said nothing of a run selected before it was excluded and hidden."""
+        away = self.not_in_view(rows)
+        return _runs_label(rows) + (f" ({away} not in view)" if away else "")
+
     def action_star(self) -> None:
         self._star(self.chosen())
 
@@ -91,7 +101,7 @@ class AnnotatingScreen(FilteredScreen):
         self, rows: pl.DataFrame, title: str, prompt: str, value: str, change: Callable[[str], Change],
         then: Callable[[], object] | None,
     ) -> None:
-        what = f"{title} · {_runs_label(rows)}"
+        what = f"{title} · {self.label(rows)}"
 
         def answered(text: str | None) -> None:
             if text is None:
@@ -129,10 +139,12 @@ class AnnotatingScreen(FilteredScreen):
                 not_written(str(exc))
                 return
             if action is None:
-                self.notify(f"nothing to change: {_runs_label(rows)} already as asked", title="Annotation")
+                self.notify(f"nothing to change: {self.label(rows)} already as asked", title="Annotation")
             else:
                 changed = len(action.run_ids)  # the others were already so
-                label = _runs_label(rows) if changed == rows.height else f"{counted(changed, 'run')} of {rows.height}"
+                label = self.label(rows)
+                if changed < rows.height:
+                    label = f"{counted(changed, 'run')} of {label}"
                 self.undoable.append((action, label))  # under the lock: a u waiting for it undoes this change
         if action is not None:
             self.notify(f"{action.describe()}: {label} · u undoes", title="Annotation")

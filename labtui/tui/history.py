@@ -267,6 +267,9 @@ class HistoryScreen(AnnotatingScreen):
             self.notify(f"no run in view: {self.view.why_empty(self.hidden)}", title="History")  # what the table says
         return table.frame.slice(table.cursor, 1)
 
+    def not_in_view(self, rows: pl.DataFrame) -> int:
+        return rows.height - int(rows["run_id"].is_in(self.query_one(FrameTable).frame["run_id"].implode()).sum())
+
     def action_plot(self) -> None:
         """Plot the chosen runs; excluded ones (selected before they were excluded) stay out unless X shows them."""
         rows, hidden = self.chosen(), 0
