@@ -1222,6 +1222,11 @@ def test_cli_metrics_hides_excluded_runs_and_carries_the_annotations(
     assert err == ""
     assert main(lab.args("metrics", "67", "--proc", "It")) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "1 excluded run hidden (--include-excluded shows them)"
+    # the terminal table had none of them: which row was excluded could not be told
+    assert main(lab.args("metrics", "67", "--proc", "It", "--include-excluded")) == 0
+    header, excluded, tagged = capsys.readouterr().out.splitlines()
+    assert header.split()[-1] == "annotations"
+    assert excluded.endswith("⊘ contact lost  # a") and tagged.endswith("# a, b")
 
 
 # --- accuracy -----------------------------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ def run_history(args: argparse.Namespace) -> int:
         raise CommandUsage(f"--tag names a tag, not {args.tag!r}")
     import polars as pl
 
-    from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summary
+    from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summaries
     from labtui.core.history import HistoryFilter, calibrations, history, load_manifest
 
     config = config_from(args)
@@ -150,11 +150,9 @@ def run_history(args: argparse.Namespace) -> int:
               file=sys.stderr)
 
     def table() -> pl.DataFrame:
-        marks = [summary(row) for row in runs.select("starred", "excluded", "exclude_reason", "tags", "note")
-                 .iter_rows(named=True)]
         return runs.with_columns(
             complete=pl.when(~pl.col("is_complete")).then(pl.lit("aborted")).otherwise(pl.lit("✓")),
-            marks=pl.Series(marks, dtype=pl.String),
+            marks=summaries(runs),
         ).select(list(HISTORY_TABLE)).rename(HISTORY_TABLE)
 
     def rows() -> pl.DataFrame:

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         AnnotationFilter,
         annotate_runs,
         hidden_note,
+        summaries,
     )
     from labtui.core.errors import UsageError
     from labtui.core.export import TAG_SEPARATOR
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     shown = [column for family in families for column in columns_of(family)]
     measured = [name for name in CONDITIONS if any(name in CONDITIONS_SHOWN.get(family, ()) for family in families)]
     emit(args, table=lambda: _readable(flat.select("chip_name", "seq", "proc", "date_local", *measured, *shown,
-                                                   "source_file", "remarks")),
+                                                   "source_file", "remarks", annotations=summaries(rows))),
          csv=lambda: utc_text(flat), json=lambda: utc_text(rows), whole=shown)
     if hidden and to_terminal:
         print(hidden_line)

@@ -31,6 +31,7 @@ from labtui.core.annotations.views import (
     excluded_runs,
     hidden_note,
     log_lines,
+    summaries,
     summary,
     with_annotations,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "orphans",
     "read_log",
     "reattach",
+    "summaries",
     "summary",
     "undo",
     "unreadable_actions",

@@ -174,6 +174,12 @@ def summary(row: dict[str, Any], width: int = 40) -> str:
     return "  ".join(part for part in parts if part)
 
 
+def summaries(runs: pl.DataFrame) -> pl.Series:
+    """`summary` of each of `runs` (with the annotation columns): a listing's ANNOTATIONS column."""
+    rows = runs.select(ANNOTATION_COLUMNS).iter_rows(named=True)
+    return pl.Series("marks", [summary(row) for row in rows], dtype=pl.String)
+
+
 def _brief(text: str, width: int) -> str:
     line = " ".join(text.split())
     return line if len(line) <= width else line[: width - 1] + "…"
