@@ -144,7 +144,7 @@ def test_a_change_is_said_with_its_control_characters_escaped_and_a_long_note_cu
     """`labtui annotate` and the app's toast say the change: an escape sequence pasted into a note coloured the
     terminal, and a pasted page filled it. The note is stored whole."""
     note = "\x1b[31mred\nnext" + "x" * 300
-    assert Change("note", note).describe() == "note: \\x1b[31mred\\nnext" + "x" * 187 + "… (313 characters)"
+    assert Change("note", note).describe() == "note “\\x1b[31mred\\nnext" + "x" * 187 + "… (313 characters)”"
     assert Change("tag", "t\x07ag").describe() == "tagged “t\\x07ag”"
 
 
@@ -366,7 +366,7 @@ def test_cli_annotates_by_seq_or_run_id_in_one_line(lab: Lab, capsys: pytest.Cap
     assert capsys.readouterr().out == "starred, tagged “455 nm power series”: 3 runs of Alisson67 (seq 2–3, 5)\n"
     run_id = chip(lab)["run_id"][0]
     assert main(lab.args("annotate", "--run", run_id[:8], "--exclude", "contact lost at 40 s")) == 0
-    assert capsys.readouterr().out.startswith(f"excluded: contact lost at 40 s: run {run_id} (")
+    assert capsys.readouterr().out.startswith(f"excluded “contact lost at 40 s”: run {run_id} (")
     assert state(lab)[1]["exclude_reason"] == "contact lost at 40 s"
     assert state(lab)[5]["tags"] == ["455 nm power series"]
 
@@ -384,7 +384,21 @@ def test_cli_says_which_runs_to_name(lab: Lab, capsys, argv: tuple[str, ...], me
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("again", [("--star",), ("--unstar",), ("--include",), ("--untag", "absent"),
+def test_cli_refuses_to_untag_a_tag_no_run_has(lab: Lab, capsys) -> None:
+    """A typo (`455 nm serie`) was "nothing to change: … already as asked": the real tag stayed on, unsaid."""
+    seq = ("67", "--group", "Alisson", "--seq", "2-3")
+    assert main(lab.args("annotate", *seq, "--tag", "455 nm series")) == 0
+    capsys.readouterr()
+    assert main(lab.args("annotate", *seq, "--untag", "455 nm serie")) == 2
+    assert capsys.readouterr().err == ("labtui: 2 runs of Alisson67 (seq 2–3): no tag '455 nm serie' to remove; did "
+                                       "you mean '455 nm series'?\n")
+    assert main(lab.args("annotate", *seq, "--tag", "")) == 2
+    assert "a tag cannot be empty" in capsys.readouterr().err
+    assert main(lab.args("annotate", *seq, "--untag", "455 nm series")) == 0
+    assert 2 not in state(lab) and 3 not in state(lab)  # no annotation left
+
+
+@pytest.mark.parametrize("again", [("--star",), ("--unstar",), ("--include",),
                                    ("--tag", "455 nm"), ("--exclude", "noisy"), ("--note", "re-mounted"),
                                    ("--clear-note",)])
 def test_cli_records_nothing_for_what_is_already_so(lab: Lab, capsys, again: tuple[str, ...]) -> None:

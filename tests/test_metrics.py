@@ -1402,7 +1402,7 @@ def test_an_excluded_calibration_prices_no_run_and_its_runs_are_repriced_at_once
 
     # by its seq in `labtui history --calibrations`, as a run_id is nowhere on the screen
     assert main(lab.args("annotate", "--calibrations", "--seq", "1", "--exclude", "sensor moved")) == 0
-    assert capsys.readouterr().out.splitlines() == ["excluded: sensor moved: 1 run of the setup's calibrations (seq 1)",
+    assert capsys.readouterr().out.splitlines() == ["excluded “sensor moved”: 1 run of the setup's calibrations (seq 1)",
                                                     "power_w repriced: 1 lit It run (1 by none)"]
     alone = priced()
     assert alone["calibration_run_id"] is None and alone["power_w"] is None and alone["responsivity_a_per_w"] is None

@@ -60,8 +60,8 @@ async def test_the_star_key_toggles_as_often_as_it_is_pressed(lab: Lab) -> None:
         await settle(pilot)
         app.screen.action_undo()
         await settle(pilot)
-        assert said(app)[-1].message == ("nothing to undo: no annotation made here since this history opened (* x # n "
-                                         "change earlier ones)")
+        assert said(app)[-1].message == ("nothing to undo: u takes back the annotations made since this history "
+                                         "opened; change an earlier one with its key (* x # n)")
 
 
 async def test_a_run_detail_takes_the_annotation_keys_the_config_gives(tmp_path: Path, monkeypatch) -> None:
@@ -93,7 +93,7 @@ async def test_undo_says_what_a_colleague_changed_since_and_leaves_it(lab: Lab) 
         await pilot.press("u")
         await settle(pilot)
         assert marks(lab)[runs["run_id"][0]]["exclude_reason"] == "reason B"
-        assert said(app)[-1].message == ("nothing undone: excluded: reason A: seq 1; 1 annotation left as bo changed "
+        assert said(app)[-1].message == ("nothing undone: excluded “reason A”: seq 1; 1 annotation left as bo changed "
                                          "it since")
 
 
@@ -170,7 +170,7 @@ async def test_star_exclude_tag_note_and_undo_from_the_history(lab: Lab) -> None
         await settle(pilot)
         assert not marks(lab)[first]["excluded"] and second not in marks(lab)
         assert read_log(lab.config.store_root)["kind"].to_list().count("include") == 2
-        assert said(app)[-1].message == "undone: excluded: contact lost: 2 runs"  # which runs, as when done
+        assert said(app)[-1].message == "undone: excluded “contact lost”: 2 runs"  # which runs, as when done
         await pilot.press("S")  # starred only
         await settle(pilot)
         assert column(app, "run_id") == [first]
@@ -256,7 +256,7 @@ async def test_u_undoes_a_re_staged_runs_annotation_not_re_attached_yet(lab: Lab
         restage_corrected(lab, source)
         await pilot.press("u")
         await settle(pilot)
-        assert said(app)[-1].message.startswith("undone: excluded: contact lost")
+        assert said(app)[-1].message.startswith("undone: excluded “contact lost”")
         assert not marks(lab).get(old_id, {"excluded": False})["excluded"]
         lab.cli("validate", "--fix")
         assert not marks(lab).get(lab.run_of(source)["run_id"], {"excluded": False})["excluded"]
@@ -417,7 +417,7 @@ async def test_run_detail_lists_every_annotation_with_who_and_when(lab: Lab) -> 
         await settle(pilot)
         assert isinstance(app.screen, FieldsDialog)
         text = dialog_text(app)
-        assert "bo  starred" in text and "bo  note: good one" in text
+        assert "bo  starred" in text and "bo  note “good one”" in text
 
 
 async def test_the_annotation_keys_in_a_run_detail_act_on_that_run_and_show_it_again(lab: Lab) -> None:

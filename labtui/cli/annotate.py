@@ -11,7 +11,11 @@ from labtui.core.wording import counted
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import polars as pl
+
+    from labtui.core.annotations import Change
 
 MIN_PREFIX = 6  # a run_id prefix this long is almost always unique in a lab's store
 
@@ -114,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{name} {has} no run with seq {missing} ({seqs})")
         runs = listed.filter(pl.col("seq").is_in(list(args.seq)))
         target = f"{counted(runs.height, 'run')} of {name} (seq {_ranges(args.seq)})"
+    _check_untagged(config.store_root, runs, changes, target)
     action = annotate(config.store_root, runs, changes, author=default_author(config.user))
     if action is None:
         print(f"nothing to change: {target} already as asked (nothing recorded)")
@@ -124,6 +129,20 @@ def run(args: argparse.Namespace) -> int:
     if action is not None and action.excludes() and (repriced := reprice_after(config, action.run_ids)) is not None:
         print(repriced)
     return EXIT_OK
+
+
+def _check_untagged(store_root: Path, runs: pl.DataFrame, changes: list[Change], target: str) -> None:
+    """An --untag of a tag none of the runs has is a typo (`365 nm power serie`), refused naming the tag meant, as
+    the app's `-tag` is: "nothing to change" left the real tag on."""
+    from labtui.cli import did_you_mean
+    from labtui.core.annotations import annotate_runs
+
+    untags = [change.value for change in changes if change.kind == "untag" and change.value]
+    if not untags:
+        return
+    tags = set(annotate_runs(store_root, runs.select("run_id"))["tags"].explode().drop_nulls().to_list())
+    if missing := next((tag for tag in untags if tag not in tags), None):
+        raise UsageError(f"{target}: no tag {missing!r} to remove{did_you_mean(missing, sorted(tags))}")
 
 
 def _run_by_id(manifest: pl.DataFrame, text: str) -> pl.DataFrame:

@@ -158,8 +158,8 @@ class AnnotatingScreen(FilteredScreen):
         async with self.annotating:  # after the change it follows: u pressed right after * undid nothing
             if not self.undoable:
                 # the undo list is this screen's, since it opened: an annotation from before is changed by its key
-                self.notify("nothing to undo: no annotation made here since this history opened (* x # n change "
-                            "earlier ones)", title="Undo")
+                self.notify("nothing to undo: u takes back the annotations made since this history opened; change an "
+                            "earlier one with its key (* x # n)", title="Undo")
                 return
             last, runs = self.undoable.pop()
             undone = await asyncio.to_thread(self.lab.store.undo, last)

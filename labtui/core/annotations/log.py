@@ -83,23 +83,26 @@ class Change:
         value = (self.value or "").strip()
         if self.kind == "exclude" and not value:
             raise AnnotationError("an exclusion needs a reason (e.g. \"contact lost at 40 s\")")
-        if self.kind in ("tag", "untag") and (not value or ";" in value or len(value.splitlines()) > 1):  # \r too
+        if self.kind in ("tag", "untag") and not value:
+            raise AnnotationError("a tag cannot be empty: type its text")
+        if self.kind in ("tag", "untag") and (";" in value or len(value.splitlines()) > 1):  # \r too
             raise AnnotationError(f"a tag is one line of text without ';' (got {self.value!r})")
         object.__setattr__(self, "value", value)
 
     def describe(self) -> str:
-        """What the change did, as a history line says it: `excluded: contact lost`, `tagged “455 nm”`; the value
-        as a terminal line shows it (an escape sequence pasted into a note coloured the terminal), a long note cut."""
+        """What the change did, as a history line says it: `excluded “contact lost”`, `tagged “455 nm”`, each text
+        quoted (a reason with a colon ran into the line's own); the value as a terminal line shows it (an escape
+        sequence pasted into a note coloured the terminal), a long note cut."""
         value = cut(self.value or "", DESCRIBED_CHARACTERS, shown)
         match self.kind:
             case "exclude":
-                return f"excluded: {value}"
+                return f"excluded “{value}”"
             case "include":
                 return "included again"
             case "tag" | "untag":
                 return f"{self.kind}ged “{value}”"
             case "note":
-                return f"note: {value}" if value else "note cleared"
+                return f"note “{value}”" if value else "note cleared"
             case _:
                 return f"{self.kind}red"
 
