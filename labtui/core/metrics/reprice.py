@@ -10,7 +10,7 @@ import polars as pl
 from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError, first_line
 from labtui.core.manifest import read_manifest
-from labtui.core.metrics.table import _previous_table, refresh_metrics
+from labtui.core.metrics.table import previous_table, refresh_metrics
 from labtui.core.registry import family_expr
 from labtui.core.wording import counted
 
@@ -28,7 +28,7 @@ def reprice_after(config: StagingConfig, run_ids: Iterable[str]) -> str | None:
         pl.col("run_id").is_in(list(run_ids)), family_expr(config.procedures_file) == "LaserCalibration")
     if changed.is_empty():
         return None
-    before = _previous_table(config).select(_COMPARED)
+    before = previous_table(config).select(_COMPARED)
     try:
         update = refresh_metrics(config)
     except LabtuiError as error:  # the lock held past its timeout: the annotation stands, the table is behind
