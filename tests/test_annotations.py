@@ -373,7 +373,7 @@ def test_cli_annotates_by_seq_or_run_id_in_one_line(lab: Lab, capsys: pytest.Cap
 
 @pytest.mark.parametrize(("argv", "message"), [
     (("--seq", "3", "--star"), "say which runs: --run RUN_ID, a chip number with --seq, or --calibrations with --seq"),
-    (("67", "--calibrations", "--seq", "1", "--star"), "a chip number and --calibrations both name runs: --run RUN_ID,"),
+    (("67", "--calibrations", "--seq", "1", "--star"), "a chip number and --calibrations both name runs: --run"),
     (("--calibrations", "--star"), "say which runs of the setup's calibrations: --seq 4-7 or --seq 1,3,5"),
     (("--calibrations", "--seq", "9", "--star"), "the setup's calibrations have no run with seq 9 (their seq are 1–1)"),
     (("--calibrations", "--group", "Alisson", "--seq", "1", "--star"), "--group does not apply"),

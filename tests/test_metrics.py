@@ -643,6 +643,39 @@ def test_a_calibration_whose_vl_never_changes_gives_no_curve_whatever_its_rows_o
             None, "power_w: the calibration's VL never changes (1.05 V): a power at one voltage is no curve")
 
 
+def test_a_calibrations_glitch_prices_no_run() -> None:
+    """One reading of a calibration at 0 W (a sensor dropout) at a run's VL, written 1.4000000000000001 V by the
+    acquisition, priced the run at 1.3e-20 W: a responsivity of -1e12 A/W, unflagged; a reading of 1e-10 W gave
+    -145 A/W, and a 100× spike was p_max and priced its run 100× high. A dropout or a spike of up to 3 readings
+    between two others is passed over, as the sweeps' contact glitches are; the dark readings a curve starts with
+    are its own (not a dropout), and so is the last reading."""
+    vl = np.round(np.arange(0, 3.05, 0.1), 10)
+    power = np.where(vl >= 0.5, 1e-6 * (vl - 0.4), 3e-9)
+    at = 1.4000000000000001
+    clean = power_at(*calibration_curve(vl, power), at)
+    assert clean == (pytest.approx(1e-6), None)
+    for reading in (0.0, 1e-10, 1e-4):  # a dropout, a dropout to the dark floor, a spike
+        glitched = power.copy()
+        glitched[14] = reading
+        assert power_at(*calibration_curve(vl, glitched), at) == (pytest.approx(clean[0], rel=1e-12), None), reading
+        assert calibration_quantities(vl, glitched)[0] == pytest.approx(calibration_quantities(vl, power)[0]), reading
+    assert calibration_quantities(vl, power)[0]["threshold_v"] == pytest.approx(0.5)  # its dark start kept
+    ends = power.copy()
+    ends[-1] = 1e-4  # a steep last reading: a reading, not a spike (it may be the laser's top)
+    assert calibration_curve(vl, ends)[1][-1] == 1e-4
+
+
+def test_a_run_at_a_vl_below_its_calibrations_threshold_has_no_power() -> None:
+    """Below the threshold the sensor reads its dark offset, not the laser: a power of 3 nW there gave a responsivity
+    orders of magnitude off. power_w is null there, saying why, as the spread's powers are."""
+    vl = np.round(np.arange(0, 3.05, 0.1), 10)
+    curve = calibration_curve(vl, np.where(vl >= 0.5, 1e-6 * (vl - 0.4), 3e-9))
+    assert power_at(*curve, 0.3) == (None, "power_w: the calibration gives 3e-09 W at VL 0.3 V, not above its laser's "
+                                           "threshold (2.9e-08 W: its dark reading and 1 % of its rise): no light to "
+                                           "price")
+    assert np.isnan(powers_at(*curve, np.array([0.3]))[0]) and powers_at(*curve, np.array([1.4]))[0] > 0
+
+
 def test_readings_repeated_at_one_vl_are_their_mean_whatever_the_rows_order() -> None:
     """A calibration that measured 1 V twice (3 µW, then 1 µW): `np.interp` priced a run at 1 V with the repeat that
     sorted last (3 µW, 1.5× the mean), and its responsivity with it. The repeats are one point, their mean, in the
@@ -653,7 +686,7 @@ def test_readings_repeated_at_one_vl_are_their_mean_whatever_the_rows_order() ->
     assert power_at(*forward, 1.0) == (2e-6, None) and power_at(*forward, 0.5) == (pytest.approx(1.0005e-6), None)
     values, remarks = calibration_quantities(vl, power)
     assert values["threshold_v"] == 1.0 and values["slope_w_per_v"] == pytest.approx(2e-6) and not remarks
-    huge = calibration_curve(np.array([0.0, 1.0, 1.0, 2.0]), np.array([0.0, 1.7e308, 1.7e308, 4e-6]))[1]
+    huge = calibration_curve(np.array([0.0, 1.0, 1.0, 2.0]), np.array([0.0, 1.7e308, 1.7e308, 1.7e308]))[1]
     assert huge[1] == 1.7e308  # repeats near the limit of a float: their mean, not an overflow to inf
 
 
@@ -1402,8 +1435,9 @@ def test_an_excluded_calibration_prices_no_run_and_its_runs_are_repriced_at_once
 
     # by its seq in `labtui history --calibrations`, as a run_id is nowhere on the screen
     assert main(lab.args("annotate", "--calibrations", "--seq", "1", "--exclude", "sensor moved")) == 0
-    assert capsys.readouterr().out.splitlines() == ["excluded “sensor moved”: 1 run of the setup's calibrations (seq 1)",
-                                                    "power_w repriced: 1 lit It run (1 by none)"]
+    assert capsys.readouterr().out.splitlines() == [
+        "excluded “sensor moved”: 1 run of the setup's calibrations (seq 1)",
+        "power_w repriced: 1 lit It run (1 by none)"]
     alone = priced()
     assert alone["calibration_run_id"] is None and alone["power_w"] is None and alone["responsivity_a_per_w"] is None
     assert (f"power_w: no LaserCalibration of 455 nm can price it (the nearest, {near_id}: excluded: sensor moved)"

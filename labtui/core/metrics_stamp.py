@@ -39,8 +39,10 @@ from labtui.core.parquet_footer import footer_bytes
 # an It run passes over contact glitches as a sweep does (one sample ×10 in the lit window made ΔI 37×); a run is
 # priced by the nearest calibration whose VL range reaches its voltage (an aborted nearest one left it unpriced); a
 # sweep or calibration whose Vg or VL reaches past 10× its header's sweep (another unit) has no quantities.
-# 18: a calibration the lab excluded prices no run (the next nearest does; it still priced them).
-METRICS_VERSION = 18
+# 18: a calibration the lab excluded prices no run (the next nearest does; it still priced them). 19: a calibration's
+# glitches (a dropout or a spike of up to 3 readings between two others) are passed over, and a run whose VL is below
+# its calibration's laser threshold has no power (a 0 W reading at its VL priced it at 1e-20 W).
+METRICS_VERSION = 19
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from labtui.core.metrics.glitches import glitches
 from labtui.core.metrics.it import fit_line
 
 COLUMNS = ("p_max_w", "slope_w_per_v", "threshold_v")
@@ -46,9 +47,19 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
 
 
 def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Finite points sorted by VL, ready for `np.interp`; readings repeated at one VL are one point, their mean (the
-    best estimate of the power there: `np.interp` took whichever sorted last, the largest, and the curve's dark
-    reading, p_max and slope the extremes of the repeats)."""
+    """Finite points sorted by VL, ready for `np.interp`, without the sensor's glitches (`glitches`: a dropout or a
+    spike of up to 3 readings between two others; one reading of 0 W at a run's VL priced it at 1e-20 W, a
+    responsivity of 1e12 A/W, unflagged); readings repeated at one VL are one point, their mean (the best estimate
+    of the power there: `np.interp` took whichever sorted last, the largest, and the curve's dark reading, p_max and
+    slope the extremes of the repeats)."""
+    vl, power = _merged(vl, power)
+    with np.errstate(all="ignore"):  # readings near ±1e308 overflow when doubled: compared as inf, no warning
+        glitch = glitches(np.abs(power), ends=False)  # the dark readings start far below the lit ones
+    return (vl[~glitch], power[~glitch]) if glitch.any() else (vl, power)  # a monotone curve has none
+
+
+def _merged(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The finite points sorted by VL, readings repeated at one VL made one point, their mean."""
     keep = np.isfinite(vl) & np.isfinite(power)
     order = np.lexsort((power[keep], vl[keep]))  # repeats by power too: their mean's rounding is the rows' order's
     vl, power = vl[keep][order], power[keep][order]
@@ -68,13 +79,22 @@ def _no_curve(vl: np.ndarray) -> str | None:
 
 def powers_at(vl: np.ndarray, power: np.ndarray, laser_vs: np.ndarray) -> np.ndarray:
     """The powers `power_at` gives at many voltages at once; NaN where it gives none (outside the curve's VL range,
-    not above 0 W, or no curve)."""
+    not above its laser's threshold or 0 W, or no curve)."""
     if _no_curve(vl) is not None:
         return np.full(laser_vs.shape, np.nan)
     with np.errstate(all="ignore"):
         at = np.interp(laser_vs, vl, power)
+        lasing = at > _lasing_level(power)
     slack = _slack(vl)
-    return np.where((laser_vs >= vl[0] - slack) & (laser_vs <= vl[-1] + slack) & (at > 0), at, np.nan)
+    return np.where((laser_vs >= vl[0] - slack) & (laser_vs <= vl[-1] + slack) & lasing, at, np.nan)
+
+
+def _lasing_level(power: np.ndarray) -> float:
+    """The power a curve must exceed for its laser to be on: its dark reading (the lowest VL's) plus LASING of its rise
+    to p_max (`threshold_v`'s level), and 0 W. Below it the sensor reads its own offset, no light: a responsivity
+    over it is off by orders of magnitude."""
+    dark = float(power[0])
+    return max(dark + LASING * (float(power.max()) - dark), 0.0)
 
 
 def in_range(vl: np.ndarray, laser_v: float) -> bool:
@@ -97,6 +117,10 @@ def power_at(vl: np.ndarray, power: np.ndarray, laser_v: float) -> tuple[float |
         return None, f"power_w: VL {laser_v:g} V is outside the calibrated {vl[0]:g}–{vl[-1]:g} V"
     with np.errstate(all="ignore"):  # points near ±1e308 overflow between them: NaN, refused below
         at = float(np.interp(laser_v, vl, power))
+        lasing = _lasing_level(power)
     if not at > 0:
         return None, f"power_w: the calibration gives {at:.3g} W at VL {laser_v:g} V, no power above 0 W"
+    if not at > lasing:
+        return None, (f"power_w: the calibration gives {at:.3g} W at VL {laser_v:g} V, not above its laser's threshold "
+                      f"({lasing:.3g} W: its dark reading and 1 % of its rise): no light to price")
     return at, None

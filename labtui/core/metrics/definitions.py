@@ -153,9 +153,11 @@ QUANTITIES: tuple[Quantity, ...] = (
              "(within {wavelength_tolerance_nm:g} nm) nearest in start time (of two as near, the earlier) of those "
              "not excluded (`labtui annotate --exclude`), whose Power rises above their dark reading and above 0 W "
              "over at least two laser voltages and whose VL range reaches the run's (an aborted one may stop short: "
-             "the next nearest then), its Power (readings repeated at one VL taken as their mean) linearly "
-             "interpolated at the run's laser voltage; null outside the calibrated VL range (no extrapolation), where "
-             "that Power is not above 0 W, and for dark runs (by the header's laser voltage; a run whose VL column "
+             "the next nearest then), its Power (readings repeated at one VL taken as their mean, a dropout or a spike "
+             "of up to 3 readings between two others passed over) linearly interpolated at the run's laser voltage; "
+             "null outside the calibrated VL range (no extrapolation), where that Power is not above 0 W nor above "
+             "the calibration's dark reading by 1 % of its rise (threshold_v's level: below it the sensor reads no "
+             "light), and for dark runs (by the header's laser voltage; a run whose VL column "
              "pulses under a header that says dark has a remark)",
              from_data=False),
     Quantity("calibration_run_id", "", "It", "run_id of the calibration power_w comes from", pl.String,
@@ -177,7 +179,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "whatever the bias polarity (the current's sign where the header gives no Vds); null where it overflows",
              from_data=False),
     # LaserCalibration --------------------------------------------------------------------------------------------
-    Quantity("p_max_w", "W", "LaserCalibration", "largest Power of the calibration"),
+    Quantity("p_max_w", "W", "LaserCalibration",
+             "largest Power of the calibration (a spike of up to 3 readings between two others passed over)"),
     Quantity("slope_w_per_v", "W/V", "LaserCalibration",
              "least-squares slope of Power against VL over the linear part (10–90 % of p_max_w)"),
     Quantity("threshold_v", "V", "LaserCalibration",

@@ -10,9 +10,10 @@ BREAKDOWN_FALL = 2.0  # |I| divided by this from one setpoint to the next, never
 GLITCH_RUN = 3  # the most points a contact glitch takes (0.27 s at 0.09 s a point): a 2-point dropout, and one more
 
 
-def glitches(current: np.ndarray) -> np.ndarray:
+def glitches(current: np.ndarray, *, ends: bool = True) -> np.ndarray:
     """Which points are no reading of the channel: runs of up to GLITCH_RUN consecutive points all under
     1/BREAKDOWN_FALL of both points around the run (a contact dropout), or all over BREAKDOWN_FALL × both (a spike).
+    Without `ends`, the interior's alone: a calibration's dark readings start far below its lit ones.
 
     Graphene's current changes smoothly with Vg: in the real sweeps no run of 1 to 6 points stands more than ×1.16
     off the points around it. A dropout starts with a fall of ×BREAKDOWN_FALL and a spike ends with one: a sweep
@@ -38,6 +39,8 @@ def glitches(current: np.ndarray) -> np.ndarray:
         run = dropout | (lowest > BREAKDOWN_FALL * np.maximum(before, after))
         for offset in range(length):
             glitch[1 + offset : n - length + offset] |= run
+    if not ends:
+        return glitch
     for length in range(min(GLITCH_RUN, n - 3), 0, -1):  # the longest first: a run's first point is no run alone
         if _stands_off(current[:length], current[length : length + 2], dropout=True):
             glitch[:length] = True
