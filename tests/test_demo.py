@@ -52,3 +52,21 @@ def test_default_demo_dir_honours_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("LABTUI_DEMO_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "c"))
     assert default_demo_dir() == tmp_path / "c" / "labtui" / "demo"
+
+
+def test_a_command_given_demo_reads_the_demo_lab(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The README sends a new user from `labtui --demo` to `labtui history 68`: run beside the demo, the command read
+    the empty lab of the folder it ran in, and `labtui --demo chips` ignored --demo."""
+    folder = tmp_path / "demo"
+    monkeypatch.setenv("LABTUI_DEMO_DIR", str(folder))
+    monkeypatch.chdir(tmp_path)
+    ensure_demo(folder, SMALL)
+    assert main(["--demo", "stage", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["--demo", "chips"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("CHIP") and "Alisson" in out  # the demo's chips
+    assert main(["--demo", "chips", "--store", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == "labtui: --demo names the lab: not with --store\n"
+    assert not (tmp_path / "data").exists()  # nothing of a lab written where the command ran

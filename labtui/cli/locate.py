@@ -27,6 +27,8 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     from labtui.core.config import load_config  # only for commands that read the config
     from labtui.core.store import check_location, check_named_store, is_store, stage_root_of
 
+    if getattr(args, "demo", False) and args.command not in (None, "tui"):
+        args.config = demo_config(args)
     stage_root = args.stage_root
     if getattr(args, "store", None) is not None:
         if stage_root is not None:
@@ -68,6 +70,24 @@ def require_store(config: StagingConfig) -> StagingConfig:
         raise UsageError(f"no labtui store at {config.store_root}: stage the raw files first (`labtui stage`), or "
                          "name the store (--store DIR)")
     return config
+
+
+def demo_config(args: argparse.Namespace) -> Path:
+    """`labtui --demo COMMAND`: the demo lab's config, as the app opens it (written first if it is not there yet):
+    `labtui history 68`, as the README's first example, found nothing beside the demo, and `--demo` was ignored."""
+    import sys
+
+    from labtui.cli.demo import demo_errors
+    from labtui.synth.demo import default_demo_dir, ensure_demo
+
+    given = [flag for flag, value in (("--config", args.config), ("--store", getattr(args, "store", None)),
+                                      ("--stage-root", args.stage_root), ("--raw-root", args.raw_root)) if value]
+    if given:
+        raise UsageError(f"--demo names the lab: not with {', '.join(given)}")
+    folder = default_demo_dir()
+    with demo_errors(folder):
+        return ensure_demo(folder, announce=lambda folder: print(
+            f"labtui: writing the demo lab into {folder} (the first time only: a few seconds)…", file=sys.stderr))
 
 
 def recorded_raw_root(config: StagingConfig) -> Path | None:

@@ -23,7 +23,7 @@ def app_options(default: object = None) -> argparse.ArgumentParser:
                        help="watch the raw folder: stage each new run once it stops changing (w toggles it)")
     group.add_argument("--demo", action="store_true",
                        help="open a built-in demo lab (generated once in ~/.cache/labtui/demo or $LABTUI_DEMO_DIR) "
-                            "and stage it")
+                            "and stage it; before a command, the command reads it (labtui --demo history 68)")
     return options
 
 
