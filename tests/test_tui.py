@@ -614,6 +614,9 @@ async def test_history_sorts_and_reverses(lab: Lab) -> None:
         await pilot.press("j", "down", "enter")  # seq → date → proc, ascending
         await settle(pilot)
         assert column(app, "proc") == ["IVg", "It", "It", "It"]
+        # on its first row: kept on its run (seq 4), the cursor showed the end of the order, where runs without
+        # the sorted quantity are (sorted by responsivity, a screen of blanks)
+        assert table(app).cursor == 0 and table(app).row["seq"] == 1
         assert "sort: proc ↑" in text_of(app, "#status")
         header = table(app).render_line(0).text
         assert "proc ↑" in header and "seq ↓" not in header

@@ -102,6 +102,7 @@ class HistoryScreen(AnnotatingScreen):
         self.group = group
         self.number = number  # None: the setup's runs (calibrations), no chip's
         self.focus_run = focus_run
+        self.sorted_anew: bool | None = None  # a sort was asked for: its first row is shown, the cursor on it
         self.loaded = False  # until the chip's runs are read and shown (a moment for a large chip), its run keys wait
         self.view = View(columns=tuple(COLUMNS if number is not None else SETUP_COLUMNS))
         self.hidden = 0  # excluded runs the view leaves out
@@ -147,8 +148,10 @@ class HistoryScreen(AnnotatingScreen):
         shown, self.hidden = await asyncio.to_thread(self.view.shown, self.runs)
         table = self.query_one(FrameTable)
         table.empty_text = self.view.why_empty(self.hidden)
+        if self.sorted_anew and shown.height:  # the top of the new order: kept on its run, the cursor took the view
+            self.focus_run = shown["run_id"][0]  # to the blank tail (a run without the sorted quantity sorts last)
         table.show(shown, keep=self.focus_run, sorted_by=self.view.sorted_by)
-        self.focus_run = None
+        self.focus_run = self.sorted_anew = None
         self._status()
         if not self.loaded:
             self.loaded = True
@@ -232,6 +235,7 @@ class HistoryScreen(AnnotatingScreen):
         """Sort by the view's sortable column `index`, ascending; by the current one again, the other way (None: as
         it was)."""
         if index is not None:
+            self.sorted_anew = True
             self._set_view(sort=index, descending=not self.view.descending if index == self.view.sort else False)
 
     def action_reverse_sort(self) -> None:
