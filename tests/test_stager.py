@@ -342,10 +342,29 @@ def test_start_time_change_replaces_the_old_run_and_its_parquet(lab: Lab) -> Non
     # said: another measurement copied over the file (an acquisition PC that restarted its numbering) took the
     # old run's data out of the store with `1 staged` alone
     assert report.warned == {"a/It2025-10-13_1.csv": [
-        f"replaces the file's staged run {old['run_id']} (started {old['start_time_utc']:%Y-%m-%d %H:%M:%S} UTC, "
-        f"{old['n_rows']} rows): its start time is now 2025-10-13 16:13:19 UTC. If another measurement was copied "
-        "over the file, restore the old one from a backup under a name of its own"]}
+        f"replaces the file's staged run {old['run_id']} (It, started {old['start_time_utc']:%Y-%m-%d %H:%M:%S} "
+        f"UTC, {old['n_rows']} rows): its start time is now 2025-10-13 16:13:19 UTC. If another measurement was "
+        "copied over the file, restore the old one from a backup under a name of its own"]}
     assert lab.stage().warned == {}  # said once
+
+
+@pytest.mark.parametrize("proc", ["It", "LaserCalibration"])
+def test_another_procedure_written_over_a_staged_file_is_said_not_taken_for_a_cut(lab: Lab, proc: str) -> None:
+    """An It run written over a staged IVg at the same start replaced the sweep with `1 staged` alone, and a
+    calibration (fewer rows) was refused as the sweep "cut short", `restage --force` advised. Another procedure is
+    another measurement: staged, the old run named as the one it replaces."""
+    path = lab.write("a/IVg2025-10-13_1.csv", raw_csv("IVg"))
+    lab.stage()
+    old = only_row(lab)
+    path.write_bytes(raw_csv(proc))
+    report = lab.stage()
+    new = only_row(lab)
+    assert (report.staged, report.rejected, new["proc"], new["run_id"]) == (1, 0, proc, old["run_id"])
+    assert report.warned["a/IVg2025-10-13_1.csv"][-1].startswith(
+        f"replaces the file's staged run {old['run_id']} (IVg, started {old['start_time_utc']:%Y-%m-%d %H:%M:%S} UTC, "
+        f"{old['n_rows']} rows): it now holds a {proc} run. If another measurement was copied over the file")
+    assert [p.parent.parent.name for p in lab.config.stage_root.rglob("run_id=*")] == [f"proc={proc}"]
+    assert validate(lab.config).ok
 
 
 def test_reject_then_fixed_removes_the_reject_record(lab: Lab) -> None:

@@ -25,7 +25,7 @@ from labtui.core.metrics_stamp import is_current
 from labtui.core.overview import read_overview
 from labtui.core.rawread import Busy, release_large_buffers
 from labtui.core.rejects import RejectRecord, load_rejects
-from labtui.core.run_claims import RunClaims
+from labtui.core.run_claims import RunClaims, replaced_note
 from labtui.core.scan import (
     Candidate,
     Outcome,
@@ -356,11 +356,7 @@ class Stager:
                 warnings = [*warnings, f"the same content as {copy_of}, staged too: a copy? Move one out of the raw "
                                        "tree (labtui never deletes raw data), then `labtui prune`"]
             if (old := self._claims.replaced_run(source)) is not None:  # said: the old run's data leave the store
-                warnings = [*warnings, f"replaces the file's staged run {old['run_id']} (started "
-                                       f"{old['start_time_utc']:%Y-%m-%d %H:%M:%S} UTC, {old['n_rows']} rows): its "
-                                       f"start time is now {result.row.start_time_utc:%Y-%m-%d %H:%M:%S} UTC. If "
-                                       "another measurement was copied over the file, restore the old one from a "
-                                       "backup under a name of its own"]
+                warnings = [*warnings, replaced_note(old, result.row)]
             if (chip := self._chip_note(result.row)) is not None:  # two histories of one chip
                 warnings = [*warnings, chip]
             if warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
