@@ -502,6 +502,10 @@ def test_a_trace_whose_clock_goes_back_or_whose_laser_is_unrecorded_gives_no_pho
     values, remarks = it_quantities(restarted, np.concatenate([current[:400]] * 2), np.concatenate([vl[:400]] * 2),
                                     0.1, SETTINGS)
     assert all(value is None for value in values.values()) and "goes back at sample 401" in remarks[0]
+    jitter = t.copy()
+    jitter[301] = jitter[300] - 1e-6  # back by a µs: said with the digits that tell the two apart
+    remarks = it_quantities(jitter, current, vl, 0.1, SETTINGS)[1]
+    assert f"({jitter[300]:.9g} → {jitter[301]:.9g} s)" in remarks[0]
     values, remarks = it_quantities(t, current, np.full(t.size, np.nan), 0.1, SETTINGS)
     assert all(value is None for value in values.values()) and "VL column holds no value" in remarks[0]
 

@@ -20,6 +20,7 @@ from labtui.core.manifest_row import ManifestRow
 from labtui.core.parser import Header
 from labtui.core.registry import Completeness, snake_column
 from labtui.core.scan import mtime_of
+from labtui.core.wording import told_apart
 
 if TYPE_CHECKING:
     import numpy as np
@@ -166,7 +167,8 @@ def _time_disorder(times: np.ndarray, least: float, most: float, expected: float
     if not steps.size or (steps.min() >= 0 and steps.max() <= expected):
         return []
     at = int(np.flatnonzero((steps < 0) | (steps > expected))[0])
-    return [f"{column} {'goes back' if steps[at] < 0 else 'leaps'} from {times[at]:g} to {times[at + 1]:g}: rows "
+    before, after = told_apart(times[at], times[at + 1])
+    return [f"{column} {'goes back' if steps[at] < 0 else 'leaps'} from {before} to {after}: rows "
             "out of order, or two runs in one file (its duration and completeness are read from the span)"]
 
 

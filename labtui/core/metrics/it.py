@@ -15,6 +15,7 @@ from labtui.core.config import MetricsSettings
 from labtui.core.metrics.definitions import RESOLVED_SIGMAS
 from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches
 from labtui.core.metrics.ivg import all_finite, median
+from labtui.core.wording import told_apart
 
 COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "delta_i_snr",
            "tau_rise_s", "tau_decay_s")
@@ -60,7 +61,8 @@ def it_quantities(
     if t.size < 3:
         return values, ["It: fewer than 3 finite points"]
     if (back := np.flatnonzero(t[1:] < t[:-1])).size:  # every window below is found by bisection on t
-        return values, [f"It: t (s) goes back at sample {int(back[0]) + 2} ({t[back[0]]:g} → {t[back[0] + 1]:g} s): "
+        before, after = told_apart(t[back[0]], t[back[0] + 1])
+        return values, [f"It: t (s) goes back at sample {int(back[0]) + 2} ({before} → {after} s): "
                         "rows out of order or two runs in one file"]
     if not (math.isfinite(vl[0]) or np.isfinite(vl).any()):  # the first sample answers for every real run
         return values, ["It: the VL column holds no value: when the laser was on is unknown"]
@@ -88,7 +90,7 @@ def it_quantities(
     off = ~on[k_on:]
     k_off = k_on + int(np.argmax(off))
     if not off[k_off - k_on]:
-        return values, ["photoresponse: the laser never switched off (aborted run)"]
+        return values, ["photoresponse: the laser never switched off before the run ended (no dark after the pulse)"]
     t_off = float(t[k_off])
     if t_off - t_on < _COVERAGE * window:
         return values, [f"photoresponse: the laser was on {t_off - t_on:.3g} s, less than the {window:g} s window"]

@@ -222,8 +222,8 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
         "{}e{}", (highest / pl.lit(10.0).pow(exponent)).round(2), exponent.cast(pl.Int64, strict=False))
     ).otherwise(pl.lit("past a float's range:"))
     reason = reason.when(is_ivg & (highest > MOBILITY_LIMIT)).then(pl.format(
-        f"mobility: {{}} cm²/(V·s) is beyond any graphene's (over {MOBILITY_LIMIT / 1e6:g}e6): check Vds ({{}} V) and the "
-        "geometry of {} in chip_params.yaml", shown, pl.col("vds_v"), pl.col("chip_name")))
+        f"mobility: {{}} cm²/(V·s) is beyond any graphene's (over {MOBILITY_LIMIT / 1e6:g}e6): check Vds ({{}} V) "
+        "and the geometry of {} in chip_params.yaml", shown, pl.col("vds_v"), pl.col("chip_name")))
     return table.with_columns(
         **{name: pl.when(value.is_finite() & (per_gm != 0) & (value <= MOBILITY_LIMIT)).then(value)
            for name, value in mobility.items()},
