@@ -548,6 +548,9 @@ _METADATA = b"#Metadata:\r\n#\tStart time: 1760371684.3180444\r\n"
      "the line after #Data: is a data row ('0.0,1e-06,0.0,nan,nan,nan'), not the column names: the column row is "
      "missing", 18),
     (raw_csv("LaserCalibration").replace(b"VL (V),Power (W)\r\n", b""), "a data row ('0.0,0.0')", 13),
+    # a parameter written after the tag was "the columns are separated by tabs, not commas"
+    (IT.replace(b"#Data:\r\n", b"#Data:\r\n#\tVDS: 0.1 V\r\n"), "the line after #Data: is a header line ('#\\tVDS: "
+     "0.1 V'), not the column names", 18),
 ])
 def test_a_reject_names_what_is_wrong_and_where(data: bytes, words: str, line: int) -> None:
     """Each was rejected for something else (`it starts with ''`, `no 'Start time'`, `column 'nan' appears twice`,

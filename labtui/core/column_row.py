@@ -17,6 +17,9 @@ def column_names(text: str, spec: ProcedureSpec, line: int, warnings: list[str])
     if all(_is_number(name) for name in columns):  # else `column 'nan' appears twice`, or a missing 'VL (V)'
         raise Reject("no_columns", f"the line after #Data: is a data row ({quoted(text)}), not the column names: the "
                                    "column row is missing (a hand edit?)", line)
+    if text.startswith("#"):  # a parameter line written after the tag (`#\tVDS: 0.1 V`) read as tab-separated
+        raise Reject("bad_columns", f"the line after #Data: is a header line ({quoted(text)}), not the column names: "
+                                    "the header's lines go before #Data: (a hand edit?)", line)
     if len(columns) == 1 and (separator := next((sep for sep in ("\t", ";") if sep in text), None)):
         raise Reject("bad_columns", f"the columns are separated by {_SEPARATORS[separator]}, not commas (a "
                                     "spreadsheet's export?): stage the acquisition's own CSV", line)
