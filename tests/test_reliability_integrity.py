@@ -818,6 +818,8 @@ def test_restage_takes_paths_relative_to_the_raw_root_and_force_re_extracts(lab:
                            (linked, "is behind a link to a folder"),
                            ("~$It2025-10-14_9.csv", "lock file Excel")):  # a stage never reads them: said, not 0 staged
         one_line_error(lab.cli("restage", given), 2, given, problem)
+    (lab.raw / "It2025-10-14_9.csv\r").write_bytes(b"x")  # its CR wrote the rest of the line over its name
+    one_line_error(lab.cli("restage", "It2025-10-14_9.csv\r"), 2, "It2025-10-14_9.csv\\r", "is not a CSV file")
 
 
 # -- 6. foreign files in the stage root ----------------------------------------------------------------------------

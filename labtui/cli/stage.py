@@ -83,15 +83,16 @@ def run_restage(args: argparse.Namespace) -> int:
 def raw_files(raw_root: Path, given: list[Path]) -> list[Path]:
     """The raw files the user means: a path as labtui prints it (relative to the raw root) or a real path."""
     from labtui.core.scan import not_scanned
+    from labtui.core.wording import shown
 
     found, missing = [], []
     for path in given:
         candidates = [path] if path.is_absolute() else [raw_root / path, path]
         hit = next((c for c in candidates if c.exists() or c.is_symlink()), None)
         if hit is None:
-            missing.append(str(path))
-        elif problem := not_scanned(hit, raw_root):
-            raise UsageError(f"{path} {problem}: labtui stages the *.csv files under the raw root")
+            missing.append(shown(str(path)))
+        elif problem := not_scanned(hit, raw_root):  # a name ending in a CR wrote over the line it was said on
+            raise UsageError(f"{shown(str(path))} {problem}: labtui stages the *.csv files under the raw root")
         else:
             found.append(hit)
     if missing:
