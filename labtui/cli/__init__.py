@@ -124,6 +124,8 @@ class Parser(argparse.ArgumentParser):
         known = self._option_string_actions
         return [word for word in options if word.startswith("--") and word.split("=")[0] not in known]
 
+    _parsing: Sequence[str] = ()  # the arguments `parse_known_args` is parsing (none: `error` called outside it)
+
     def parse_known_args(self, args=None, namespace=None):
         self._parsing = list(sys.argv[1:] if args is None else args)  # for `error`, which argparse gives no arguments
         parsed, extras = super().parse_known_args(args, namespace)

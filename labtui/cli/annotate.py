@@ -28,7 +28,7 @@ def register_annotate(sub: argparse._SubParsersAction, common: argparse.Argument
             "labtui annotate 67 --seq 12 --note \"sample re-mounted before this run\"",
             "labtui annotate --run 3f9c0a1b2d4e --exclude \"contact lost at 40 s\"",
             "labtui annotate 67 --seq 12 --include   # undo an exclusion",
-            "labtui annotate --calibrations --seq 4 --exclude \"power meter moved\"   # it prices no run then",
+            "labtui annotate --calibrations --seq 4 --exclude \"meter moved\"",
         ),
         description="Annotate runs by run_id, by a chip's seq numbers or the setup calibrations' (as `labtui history` "
                     "and `labtui history --calibrations` show them). "
