@@ -667,6 +667,16 @@ def test_a_calibrations_glitch_prices_no_run() -> None:
     ends = power.copy()
     ends[-1] = 1e-4  # a steep last reading: a reading, not a spike (it may be the laser's top)
     assert calibration_curve(vl, ends)[1][-1] == 1e-4
+    # the dark readings' noise is no glitch: a dark reading before the knee passed over as a "dropout" priced a run
+    # below the threshold by a line from the dark level to the first lit reading (600× its power)
+    knee = np.where(vl >= 2.2, 1e-6 * (vl - 2.1), 1e-9)
+    knee[18] = 3e-9  # 1.8 V
+    assert np.array_equal(calibration_curve(vl, knee)[1], knee)
+    assert power_at(*calibration_curve(vl, knee), 2.0)[0] is None
+    rng = np.random.default_rng(7)
+    for _ in range(20):  # dark readings of 50 % noise, some below 0 W: none passed over
+        noisy = np.where(vl >= 2.2, 1e-6 * (vl - 2.1), 1e-9 * (1 + 0.5 * rng.standard_normal(vl.size)))
+        assert calibration_curve(vl, noisy)[1].size == vl.size
 
 
 def test_a_run_at_a_vl_below_its_calibrations_threshold_has_no_power() -> None:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from labtui.core.metrics.glitches import glitches
+from labtui.core.metrics.glitches import GLITCH_RUN, glitches
 from labtui.core.metrics.it import fit_line
 
 COLUMNS = ("p_max_w", "slope_w_per_v", "threshold_v")
@@ -53,9 +53,29 @@ def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np
     of the power there: `np.interp` took whichever sorted last, the largest, and the curve's dark reading, p_max and
     slope the extremes of the repeats)."""
     vl, power = _merged(vl, power)
-    with np.errstate(all="ignore"):  # readings near ±1e308 overflow when doubled: compared as inf, no warning
-        glitch = glitches(np.abs(power), ends=False)  # the dark readings start far below the lit ones
+    glitch = _lit_glitches(power)
     return (vl[~glitch], power[~glitch]) if glitch.any() else (vl, power)  # a monotone curve has none
+
+
+def _lit_glitches(power: np.ndarray) -> np.ndarray:
+    """The glitches of a curve's lit part: runs (`glitches`, the interior's) whose readings on both sides are lit,
+    above the dark reading by LASING of the rise to the curve's 4th largest reading (which 3 spikes cannot lift).
+    The dark readings' noise is no glitch: a dark reading before the knee passed over as a "dropout" let `np.interp`
+    draw a line from the dark level to the first lit one, pricing a run below the threshold at 600× its power."""
+    if power.size < 3:
+        return np.zeros(power.size, dtype=bool)
+    with np.errstate(all="ignore"):  # readings near ±1e308 overflow when doubled: compared as inf, no warning
+        glitch = glitches(np.abs(power), ends=False)
+    if not glitch.any():
+        return glitch
+    fourth = max(power.size - 1 - GLITCH_RUN, 0)
+    dark, top = float(power[0]), float(np.partition(power, fourth)[fourth])
+    lit = power > dark + LASING * (top - dark)
+    edges = np.flatnonzero(np.diff(np.r_[False, glitch, False].astype(np.int8)))  # each run's start, then its end
+    for start, end in zip(edges[::2], edges[1::2], strict=True):
+        if not (lit[start - 1] and lit[end]):  # `ends=False`: every run has a reading on each side
+            glitch[start:end] = False
+    return glitch
 
 
 def _merged(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
