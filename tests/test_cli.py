@@ -454,6 +454,9 @@ def test_a_command_without_json_refuses_json_in_plain_text(lab: Lab, capsys) -> 
     captured = capsys.readouterr()
     assert refused.value.code == 2 and captured.out == ""
     assert captured.err.startswith("labtui plot: error: unrecognized arguments: --json")
+    with pytest.raises(SystemExit):  # refused before a command is known: answered as asked
+        main(["--confg", "x", "history", "67", "--json"])
+    assert json.loads(capsys.readouterr().out)["error"].startswith("unrecognized option --confg")
 
 
 @pytest.mark.parametrize("chip", [("677", "--format", "json"), ("677", "--json"), ("Alisson677", "--json"),

@@ -98,7 +98,9 @@ class Parser(argparse.ArgumentParser):
         if message.startswith("the following arguments are required") and (typos := self._mistyped()):
             message = unrecognized(typos, self)
         self._print_message(usage_line(self.prog, message), sys.stderr)  # argparse's: a closed stderr is no error
-        raise ArgumentsRefused(message, answers_json="--json" in self._option_string_actions)
+        # a command's parser knows whether it has a JSON mode; the top one (`labtui`: `--confg x history 67 --json`)
+        # does not know the command, and answers as asked
+        raise ArgumentsRefused(message, answers_json="--json" in self._option_string_actions or " " not in self.prog)
 
     def _check_value(self, action: argparse.Action, value: object) -> None:
         """argparse's check of a choice (a command, a --format), naming the choice meant when one is close."""
