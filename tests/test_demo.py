@@ -62,11 +62,12 @@ def test_a_command_given_demo_reads_the_demo_lab(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("LABTUI_DEMO_DIR", str(folder))
     monkeypatch.chdir(tmp_path)
     ensure_demo(folder, SMALL)
-    assert main(["--demo", "stage", "-q"]) == 0
-    capsys.readouterr()
+    assert main(["--demo", "chips"]) == 0  # staged first, as the app stages it when it opens
+    out, err = capsys.readouterr()
+    assert out.startswith("CHIP") and "Alisson" in out
+    assert err == "labtui: staging the demo lab (the first time only)…\n"
     assert main(["--demo", "chips"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("CHIP") and "Alisson" in out  # the demo's chips
+    assert capsys.readouterr().err == ""
     assert main(["--demo", "chips", "--store", str(tmp_path)]) == 2
     assert capsys.readouterr().err == "labtui: --demo names the lab: not with --store\n"
     assert not (tmp_path / "data").exists()  # nothing of a lab written where the command ran

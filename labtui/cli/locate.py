@@ -73,11 +73,13 @@ def require_store(config: StagingConfig) -> StagingConfig:
 
 
 def demo_config(args: argparse.Namespace) -> Path:
-    """`labtui --demo COMMAND`: the demo lab's config, as the app opens it (written first if it is not there yet):
-    `labtui history 68`, as the README's first example, found nothing beside the demo, and `--demo` was ignored."""
+    """`labtui --demo COMMAND`: the demo lab's config, as the app opens it (written and staged first if it is not
+    there yet): `labtui history 68`, as the README's first example, found nothing beside the demo, and `--demo` was
+    ignored."""
     import sys
 
     from labtui.cli.demo import demo_errors
+    from labtui.core.config import load_config
     from labtui.synth.demo import default_demo_dir, ensure_demo
 
     given = [flag for flag, value in (("--config", args.config), ("--store", getattr(args, "store", None)),
@@ -86,8 +88,15 @@ def demo_config(args: argparse.Namespace) -> Path:
         raise UsageError(f"--demo names the lab: not with {', '.join(given)}")
     folder = default_demo_dir()
     with demo_errors(folder):
-        return ensure_demo(folder, announce=lambda folder: print(
+        config_file = ensure_demo(folder, announce=lambda folder: print(
             f"labtui: writing the demo lab into {folder} (the first time only: a few seconds)…", file=sys.stderr))
+    config = load_config(config_file)
+    if args.command != "stage" and not config.manifest_path.exists():  # the app stages it as it opens: so here
+        from labtui.core.stager import stage
+
+        print("labtui: staging the demo lab (the first time only)…", file=sys.stderr)
+        stage(config)
+    return config_file
 
 
 def recorded_raw_root(config: StagingConfig) -> Path | None:
