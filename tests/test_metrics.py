@@ -1473,7 +1473,7 @@ def test_an_excluded_calibration_prices_no_run_and_its_runs_are_repriced_at_once
     assert read_metrics(lab.config).equals(incremental)
     included = annotate(lab.config.store_root, lab.manifest().filter(pl.col("run_id") == near_id),
                         [Change("include")], author="ana")
-    assert included is not None and included.excludes()
+    assert included is not None and included.changes_exclusion()
     assert reprice_after(lab.config, included.run_ids) == "power_w repriced: 1 lit It run (1 by it again)"
     assert priced()["calibration_run_id"] == near_id and priced()["power_w"] == pytest.approx(2e-6)
     assert priced()["calibration_spread"] == pytest.approx(3.0)  # the far one in reach, 3× the near one's power
@@ -1515,6 +1515,35 @@ def test_an_exclusion_reattached_to_a_restaged_calibration_reprices_its_runs(tmp
     done = apply_fixes(lab.config, validate(lab.config))
     assert "power_w repriced: 1 lit It run (1 by none)" in done.lines
     assert read_metrics(lab.config).filter(*lit)["calibration_run_id"].to_list() == [None]
+
+
+def test_repricing_a_damaged_table_or_a_starred_calibration_says_what_it_did(tmp_path: Path) -> None:
+    """Over a damaged table, repricing computes it anew (and said "no lit It run priced by it"); re-attaching a
+    calibration's star alone reprices nothing (and said the same line)."""
+    from labtui.core.annotations import Change, annotate
+    from labtui.core.fixes import apply_fixes
+    from labtui.core.validate import validate
+
+    lab = small_lab(tmp_path)
+    lab.stage()
+    source = "2025-10-14/LaserCalibration2025-10-14_1.csv"
+    calibration = lab.manifest().filter(pl.col("source_file") == source)
+    action = annotate(lab.config.store_root, calibration, [Change("star")], author="ana")
+    assert action is not None and not action.changes_exclusion()
+    write_run(lab.raw / "2025-10-14", "LaserCalibration", file_idx=1, start_utc=START + dt.timedelta(minutes=1),
+              params={"Laser wavelength": 455})
+    lab.stage()
+    done = apply_fixes(lab.config, validate(lab.config))
+    assert "re-attached the annotations of 1 re-staged run to their new run_id" in done.lines
+    assert not [line for line in done.lines if line.startswith("power_w")]  # a star prices nothing
+    excluded = annotate(lab.config.store_root, lab.manifest().filter(pl.col("source_file") == source),
+                        [Change("exclude", "sensor moved")], author="ana")
+    assert excluded is not None
+    lab.config.metrics_path.write_bytes(b"PAR1 torn")
+    assert reprice_after(lab.config, excluded.run_ids) == ("power_w repriced: the metrics table was damaged, and is "
+                                                           "computed anew")
+    assert read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light"))[
+        "calibration_run_id"].to_list() == [None]
 
 
 def test_a_calibration_excluded_while_another_process_stages_says_the_table_is_behind(tmp_path: Path) -> None:

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{action.describe()}: {counted(len(action.run_ids), 'run')} of {target}")
     else:
         print(f"{action.describe()}: {target}")
-    if action is not None and action.excludes() and (repriced := reprice_after(config, action.run_ids)) is not None:
+    if action is not None and action.changes_exclusion() and (repriced := reprice_after(config, action.run_ids)):
         print(repriced)
     return EXIT_OK
 

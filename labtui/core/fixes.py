@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from labtui.core.annotations import default_author, reattach
+from labtui.core.annotations import default_author, excluded_runs, reattach
 from labtui.core.config import StagingConfig
 from labtui.core.findings import FIX_ACTION, MANIFEST_FILE_CODES, FixAction, ValidationReport
 from labtui.core.manifest import read_manifest
@@ -85,7 +85,8 @@ def apply_fixes(
     if FixAction.REATTACH in actions and not cancel.is_set():
         moved = reattach(config.store_root, read_manifest(config.manifest_path), author=default_author(config.user))
         done.lines.append(f"re-attached the annotations of {counted(len(moved), 're-staged run')} to their new run_id")
-        if moved and (repriced := reprice_after(config, [new for _, new in moved])) is not None:  # an exclusion moved
+        excluded = excluded_runs(config.store_root) if moved else {}  # an exclusion re-attached to a calibration
+        if (now := [new for _, new in moved if new in excluded]) and (repriced := reprice_after(config, now)):
             done.lines.append(repriced)
     done.cancelled = cancel.is_set() or any(r.cancelled for r in done.stage_reports)
     return done

@@ -149,9 +149,10 @@ class AnnotatingScreen(FilteredScreen):
         if action is not None:
             self.notify(f"{action.describe()}: {label} · u undoes", title="Annotation")
             self.reload()
-            await self._reprice(action)
-        if then is not None:
+        if then is not None:  # the run's detail again at once: the repricing may wait seconds for a stage's lock
             then()
+        if action is not None:
+            await self._reprice(action)
 
     @work(group="annotate", exit_on_error=False)
     async def action_undo(self) -> None:
@@ -172,8 +173,14 @@ class AnnotatingScreen(FilteredScreen):
             await self._reprice(undone.action)
 
     async def _reprice(self, action: Action) -> None:
-        """A calibration excluded or included again reprices the lit runs near it: said, and shown."""
-        if (line := await asyncio.to_thread(self.lab.store.reprice, action)) is not None:
+        """A calibration excluded or included again reprices the lit runs near it: said, and shown. The annotation
+        is stored whatever happens here (a damaged manifest): said, not the worker's error."""
+        try:
+            line = await asyncio.to_thread(self.lab.store.reprice, action)
+        except LabtuiError as exc:
+            self.notify(f"power_w not repriced: {exc}", title="Metrics", severity="warning")
+            return
+        if line is not None:
             self.notify(line, title="Metrics")
             self.reload()
 

@@ -46,7 +46,6 @@ if TYPE_CHECKING:  # imported when first used: the dashboard is painted from the
     ChipParamsRead = tuple[dict[str, ChipParams], str | None]
 
 Signature = tuple[Identity, Identity, Identity]
-REPRICE_WAIT_S = 10.0  # for a stage in progress to release the lock, before the app says `labtui metrics` reprices
 
 
 class Store:
@@ -237,14 +236,11 @@ class Store:
         return annotate(self.config.store_root, runs, [change], author=default_author(self.config.user))
 
     def reprice(self, action: Action) -> str | None:
-        """After `action` excluded or included runs: the metrics updated when one is a calibration (`reprice_after`),
-        waiting at most REPRICE_WAIT_S for a stage in progress (a thread blocked on the lock held the app's exit)."""
+        """After `action` excluded or included runs: the metrics updated when one is a calibration (`reprice_after`,
+        which waits for a stage in progress a few seconds at most: a thread blocked on the lock held the app's exit)."""
         from labtui.core.metrics import reprice_after
 
-        if not action.excludes():
-            return None
-        waiting = min(self.config.lock_timeout_seconds, REPRICE_WAIT_S)
-        return reprice_after(replace(self.config, lock_timeout_seconds=waiting), action.run_ids)
+        return reprice_after(self.config, action.run_ids) if action.changes_exclusion() else None
 
     def undo(self, action: Action) -> Undone | None:
         from labtui.core.annotations import default_author, undo

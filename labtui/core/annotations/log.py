@@ -118,7 +118,7 @@ class Action:
     def describe(self) -> str:
         return ", ".join(change.describe() for change in self.changes)
 
-    def excludes(self) -> bool:
+    def changes_exclusion(self) -> bool:
         """Whether it excluded runs or included them again: of a calibration, that reprices runs (`reprice_after`)."""
         return any(change.kind in ("exclude", "include") for change in self.changes)
 

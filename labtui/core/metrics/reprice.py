@@ -4,35 +4,52 @@ the lit runs such a calibration priced (and those it was in reach of) change whe
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import polars as pl
 
 from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError, first_line
 from labtui.core.manifest import read_manifest
-from labtui.core.metrics.table import previous_table, refresh_metrics
+from labtui.core.metrics.schema import MetricsDamaged, read_metrics
+from labtui.core.metrics.table import update_metrics
 from labtui.core.registry import family_expr
 from labtui.core.wording import counted
 
+REPRICE_WAIT_S = 10.0  # for a stage in progress to release the lock: then `labtui metrics` reprices (the app's exit,
+# a command's prompt, never wait the lock's whole timeout on it)
 _COMPARED = ("run_id", "calibration_run_id", "calibration_set")
 
 
 def reprice_after(config: StagingConfig, run_ids: Iterable[str]) -> str | None:
     """After runs were excluded or included again (an annotation, its undo, annotations re-attached): when one is a
-    calibration, the table updated at once (the lit runs it priced take the next nearest, or it prices them again)
-    and a line that says what changed; None when none is a calibration, or no table is written yet (the stage that
-    writes it reads the exclusions)."""
+    calibration, the table updated at once under the writer lock (the lit runs it priced take the next nearest, or it
+    prices them again) and a line that says what changed; None when none is a calibration, or no table is written
+    yet (the stage that writes it reads the exclusions)."""
+    from labtui.core.store import StoreReadOnly, lock_store
+
     if not config.metrics_path.exists():
         return None
     changed = read_manifest(config.manifest_path).filter(
         pl.col("run_id").is_in(list(run_ids)), family_expr(config.procedures_file) == "LaserCalibration")
     if changed.is_empty():
         return None
-    before = previous_table(config).select(_COMPARED)
     try:
-        update = refresh_metrics(config)
-    except LabtuiError as error:  # the lock held past its timeout: the annotation stands, the table is behind
+        lock = lock_store(replace(config, lock_timeout_seconds=min(config.lock_timeout_seconds, REPRICE_WAIT_S)))
+    except StoreReadOnly as error:
+        return f"power_w not repriced: {first_line(error)}"
+    except LabtuiError as error:  # the lock held past the wait: the annotation stands, the table is behind
         return f"power_w not repriced ({first_line(error)}): `labtui metrics` reprices"
+    try:
+        try:
+            before = read_metrics(config).select(_COMPARED)  # under the lock: a stage's new runs are not "repriced"
+        except MetricsDamaged:
+            update = update_metrics(config)
+            return "; ".join(["power_w repriced: the metrics table was damaged, and is computed anew",
+                              *update.problems])
+        update = update_metrics(config)
+    finally:
+        lock.release()
     return "; ".join([_what_changed(before, update.table.select(_COMPARED), changed["run_id"]), *update.problems])
 
 

@@ -94,7 +94,7 @@ def compute_update(
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
     family = family_expr(config.procedures_file)  # an IVgT row is computed, joined and priced as an IVg one
     runs = _with_metrics(manifest, family)
-    old = empty_metrics() if rebuild else previous_table(config)
+    old = empty_metrics() if rebuild else _previous_table(config)
     version = settings_hash(config.metrics)
     # a run the stager has just computed takes its new values, also one of the same content: re-read because its
     # registry entry was edited (a `like:` fixed), the old values are another family's
@@ -121,7 +121,7 @@ def _with_metrics(manifest: pl.DataFrame, family: pl.Expr) -> pl.DataFrame:
     return manifest.filter(family.is_in(PROCEDURES) & addresses_a_run())
 
 
-def previous_table(config: StagingConfig) -> pl.DataFrame:
+def _previous_table(config: StagingConfig) -> pl.DataFrame:
     """The table as last written, or none to start from when it is damaged: it is derived from the store alone, so
     the update recomputes every row and replaces it."""
     try:
