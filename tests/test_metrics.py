@@ -835,15 +835,15 @@ def test_a_mobility_beyond_any_graphenes_is_no_number_and_says_why(tmp_path: Pat
     assert tiny["vds_v"] == pytest.approx(1e-4) and tiny["gm_max_hole_s"] is not None
     assert tiny["mobility_hole_cm2_vs"] is None and tiny["mobility_electron_cm2_vs"] is None
     remark = next(text for text in tiny["remarks"] if text.startswith("mobility:"))
-    assert re.fullmatch(r"mobility: 8\.\d\d?e6 cm²/\(V·s\) is beyond any graphene's \(over 1e6\): check Vds "
-                        r"\(0\.0001 V\) and the geometry of Alisson67 in chip_params\.yaml", remark), remark
+    assert re.fullmatch(r"mobility: 8\.\d\d?e6 cm²/\(V·s\) is beyond any graphene's \(over 1e6 cm²/\(V·s\)\): "
+                        r"check Vds \(0\.0001 V\) and the geometry of Alisson67 in chip_params\.yaml", remark), remark
     # past a float's range (a Vds of 1e-300 V): no number to write, 1.99e297 was written 1.9900000000000012e+297e6
     write_run(lab.raw / "2025-10-14", "IVg", file_idx=3, start_utc=START + dt.timedelta(minutes=55),
               params={"VDS": "1e-300 V"})
     lab.stage()
     least = read_metrics(lab.config).filter(pl.col("proc") == "IVg").sort("vds_v").row(0, named=True)
     remark = next(text for text in least["remarks"] if text.startswith("mobility:"))
-    assert re.fullmatch(r"mobility: (\d\.\d\d?e\d+|past a float's range:) cm²/\(V·s\) is beyond .*", remark), remark
+    assert re.fullmatch(r"mobility: (\d\.\d\d?e\d+ cm²/\(V·s\)|past a float's range) is beyond .*", remark), remark
     assert 0 < usual["mobility_hole_cm2_vs"] <= MOBILITY_LIMIT
     assert not any(text.startswith("mobility:") for text in usual["remarks"])
 
@@ -1461,7 +1461,7 @@ def test_an_excluded_calibration_prices_no_run_and_its_runs_are_repriced_at_once
         "power_w repriced: 1 lit It run (1 by none)"]
     alone = priced()
     assert alone["calibration_run_id"] is None and alone["power_w"] is None and alone["responsivity_a_per_w"] is None
-    assert (f"power_w: no LaserCalibration of 455 nm can price it (the nearest, {near_id}: excluded: sensor moved)"
+    assert (f"power_w: no LaserCalibration of 455 nm can price it (the nearest, {near_id}: excluded “sensor moved”)"
             in alone["remarks"])
     far = recalibrate(write_run(day, "LaserCalibration", file_idx=2, start_utc=START + dt.timedelta(hours=5),
                                 params={"Laser wavelength": 455}), lambda vl: 3e-6 * vl)

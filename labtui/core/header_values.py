@@ -69,8 +69,8 @@ def typed_value(key: str, text: str, spec: ParameterSpec, line: int, warnings: l
     value = parse_integer(text) if spec.type == "int" else parse_number(text, spec)
     if value is None or not (spec.type == "int" or math.isfinite(value)):
         expected = "an integer" if spec.type == "int" else f"a finite number{f' in {spec.unit}' if spec.unit else ''}"
-        if spec.type != "int" and spec.unit and (split := split_number(text)) is not None and split[1] is not None \
-                and math.isfinite(split[0]):  # `1.4 A` for a voltage was "not a finite number in V"
+        if value is None and spec.type != "int" and spec.unit and (split := split_number(text)) is not None \
+                and split[1] is not None:  # `1.4 A` for a voltage was "not a finite number in V"
             expected = f"in {spec.unit} (its unit is {quoted(split[1], 20)})"
         warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is not {expected}; left empty")
         return None

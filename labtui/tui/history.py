@@ -102,7 +102,7 @@ class HistoryScreen(AnnotatingScreen):
         self.group = group
         self.number = number  # None: the setup's runs (calibrations), no chip's
         self.focus_run = focus_run
-        self.sorted_anew: bool | None = None  # a sort was asked for: its first row is shown, the cursor on it
+        self.sorted_anew = False  # a sort was asked for: its first row is shown, the cursor on it
         self.loaded = False  # until the chip's runs are read and shown (a moment for a large chip), its run keys wait
         self.view = View(columns=tuple(COLUMNS if number is not None else SETUP_COLUMNS))
         self.hidden = 0  # excluded runs the view leaves out
@@ -151,7 +151,7 @@ class HistoryScreen(AnnotatingScreen):
         if self.sorted_anew and shown.height:  # the top of the new order: kept on its run, the cursor took the view
             self.focus_run = shown["run_id"][0]  # to the blank tail (a run without the sorted quantity sorts last)
         table.show(shown, keep=self.focus_run, sorted_by=self.view.sorted_by)
-        self.focus_run = self.sorted_anew = None
+        self.focus_run, self.sorted_anew = None, False
         self._status()
         if not self.loaded:
             self.loaded = True

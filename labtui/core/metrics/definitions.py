@@ -155,7 +155,7 @@ QUANTITIES: tuple[Quantity, ...] = (
              "over at least two laser voltages and whose VL range reaches the run's (an aborted one may stop short: "
              "the next nearest then), its Power (readings repeated at one VL taken as their mean, a dropout or a spike "
              "of up to 3 readings between two others passed over) linearly interpolated at the run's laser voltage; "
-             "null outside the calibrated VL range (no extrapolation), where that Power is not above 0 W nor above "
+             "null outside the calibrated VL range (no extrapolation), where that Power is not above 0 W or not above "
              "the calibration's dark reading by 1 % of its rise (threshold_v's level: below it the sensor reads no "
              "light), and for dark runs (by the header's laser voltage; a run whose VL column "
              "pulses under a header that says dark has a remark)",

@@ -161,7 +161,7 @@ def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame, excluded: Map
     for run_id, p_max, remarks in rows.select("run_id", "p_max_w", "remarks").iter_rows():
         whole = [remark.split(": ", 1)[1] for remark in remarks or () if remark.startswith(WHOLE_CURVE)]
         if run_id in excluded:
-            reasons.append(f"excluded: {excluded[run_id]}")
+            reasons.append(f"excluded “{excluded[run_id]}”")
         elif whole:
             reasons.append(whole[0])
         else:

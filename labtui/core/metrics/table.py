@@ -217,12 +217,13 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
     highest = pl.max_horizontal(*mobility.values())
     # 3 digits and a power of ten of its own: `round_sig_figs` wrote 1e297 as 1.9900000000000012e+297, and past a
     # float's range (a Vds of 1e-300 V) there is no number to write
-    exponent = highest.log10().floor()
+    rounded = highest.round_sig_figs(3)  # 9.996e6 is 1.0e7, not 10.0e6
+    exponent = rounded.log10().floor()
     shown = pl.when(highest.is_finite()).then(pl.format(
-        "{}e{}", (highest / pl.lit(10.0).pow(exponent)).round(2), exponent.cast(pl.Int64, strict=False))
-    ).otherwise(pl.lit("past a float's range:"))
+        "{}e{} cm²/(V·s)", (rounded / pl.lit(10.0).pow(exponent)).round(2), exponent.cast(pl.Int64, strict=False))
+    ).otherwise(pl.lit("past a float's range"))
     reason = reason.when(is_ivg & (highest > MOBILITY_LIMIT)).then(pl.format(
-        f"mobility: {{}} cm²/(V·s) is beyond any graphene's (over {MOBILITY_LIMIT / 1e6:g}e6): check Vds ({{}} V) "
+        f"mobility: {{}} is beyond any graphene's (over {MOBILITY_LIMIT / 1e6:g}e6 cm²/(V·s)): check Vds ({{}} V) "
         "and the geometry of {} in chip_params.yaml", shown, pl.col("vds_v"), pl.col("chip_name")))
     return table.with_columns(
         **{name: pl.when(value.is_finite() & (per_gm != 0) & (value <= MOBILITY_LIMIT)).then(value)
