@@ -237,6 +237,14 @@ async def test_a_value_is_shown_whole_or_not_at_all_at_every_scroll_and_width() 
                 seen |= tokens
                 await pilot.press("right")
             assert seen >= whole, width  # and every column was reached
+        await pilot.press("home")
+        await pilot.pause()
+        # the titles' row says more columns follow to the right, where → goes (at 80 columns a history's power
+        # and responsivity were there, unsaid); scrolled to the end, nothing follows
+        assert table.render_line(0).text.rstrip().endswith("→") and table.render_line(1).text.rstrip().endswith("…")
+        await pilot.press("end", *["right"] * 10)
+        await pilot.pause()
+        assert not table.render_line(0).text.rstrip().endswith("→")
 
 
 class ProseApp(App[None]):

@@ -310,12 +310,13 @@ class FrameTable(ScrollView, can_focus=True):
                 style += self.get_component_rich_style("frame-table--selected")
             if index == self.cursor:
                 style += self.get_component_rich_style("frame-table--cursor")
-        return self._in_view(Strip([Segment(text, style)]), style, width)
+        return self._in_view(Strip([Segment(text, style)]), style, width, more="→" if y == 0 else "…")
 
-    def _in_view(self, line: Strip, style: Style, width: int) -> Strip:
-        """The pinned cells, then the columns that fit whole from the scroll's stop, and `…` when more follow: a
-        value cut at either edge read as a whole one (`.21` for `-3.21`, `-286 …` for `-286 mA/W`). Only a column
-        wider than the view, or of prose cut at the right edge, is cut (with `…`), or it could never be read."""
+    def _in_view(self, line: Strip, style: Style, width: int, more: str) -> Strip:
+        """The pinned cells, then the columns that fit whole from the scroll's stop, and `more` when more follow
+        (the titles' `→`: at 80 columns a history's power and responsivity were there, and no key said how to reach
+        them): a value cut at either edge read as a whole one (`.21` for `-3.21`, `-286 …` for `-286 mA/W`). Only a
+        column wider than the view, or of prose cut at the right edge, is cut (with `…`), or it could never be read."""
         pinned = min(self._pinned(), width)
         x = self._stop()
         begin, edge = x + pinned, x + width
@@ -331,7 +332,7 @@ class FrameTable(ScrollView, can_focus=True):
             return head
         body = line.crop_extend(begin, end, style)
         if end < edge and width > 1 and line.crop(end, line.cell_length).text.strip():  # more to the right: say so
-            body = Strip.join([body, Strip.blank(edge - end - 1, style), Strip([Segment("…", style)])])
+            body = Strip.join([body, Strip.blank(edge - end - 1, style), Strip([Segment(more, style)])])
         return Strip.join([head, body]).extend_cell_length(width, style)
 
     def on_resize(self) -> None:
