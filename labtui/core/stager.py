@@ -98,7 +98,6 @@ class Stager:
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
         self._curves: dict[str, tuple[str, Curve]] = {}  # calibration run_id -> (hash, its curve)
         self._metrics: Future[MetricsUpdate] | None = None  # computed while the last commit writes (`_compute_metrics`)
-        self._exclusions: Future[dict[str, str]] | None = None  # the lab's, read while the files are staged
         self._index_stale = False  # the stat index and overview do not describe the manifest committed last
 
     @cached_property
@@ -203,7 +202,6 @@ class Stager:
             self._committer.drop_stale_rejects(rejects, present, unchanged)
             if work:
                 version = _aside(extraction_version, "version")  # a checkout's `git describe` while the registry loads
-                self._exclusions = _read_exclusions(self.config)
                 _ = self.registry  # (a marker sent `validate`'s user back to the stage that had failed)
                 self._committer.mark_dirty()
                 release_large_buffers()
@@ -318,13 +316,8 @@ class Stager:
         on the disk (renames, the manifest, the stat index); `run` writes it after the commit (`update_after_stage`)."""
         from labtui.core.metrics import compute_update
 
-        exclusions = self._exclusions
-
-        def compute() -> MetricsUpdate:
-            return compute_update(self.config, manifest, computed=self._derived, curves=self._curves,
-                                  excluded=exclusions.result() if exclusions is not None else None)
-
-        self._metrics = _aside(compute, "metrics")
+        self._metrics = _aside(partial(compute_update, self.config, manifest, computed=self._derived,
+                                       curves=self._curves), "metrics")
 
     def _message(self, result: ChunkResult) -> str:
         if isinstance(result, RejectRecord):
@@ -435,14 +428,6 @@ def _aside(work: Callable[[], T], name: str) -> Future[T]:
     done = thread.submit(work)
     thread.shutdown(wait=False)
     return done
-
-
-def _read_exclusions(config: StagingConfig) -> Future[dict[str, str]]:
-    """The runs the lab excluded (the metrics' pricing passes over such calibrations), read in a thread while the
-    files are staged: 20–25 ms of a one-run stage with a few hundred annotations, on its path when read after."""
-    from labtui.core.annotations import excluded_runs
-
-    return _aside(partial(excluded_runs, config.store_root), "exclusions")
 
 
 def stage(config: StagingConfig, **options: object) -> StageReport:

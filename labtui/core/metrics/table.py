@@ -85,11 +85,9 @@ def compute_update(
     rebuild: bool = False,
     computed: Mapping[str, tuple[str, Derived]] | None = None,
     curves: Mapping[str, tuple[str, Curve]] | None = None,
-    excluded: Mapping[str, str] | None = None,
 ) -> MetricsUpdate:
     """Steps 1 and 2 of `update_metrics`: the table, not yet written (reads only: a thread may compute it while a
-    commit writes the manifest it is given, see `update_after_stage`). `excluded`: the runs the lab excluded
-    (`excluded_runs`), when the caller has read them; else read here."""
+    commit writes the manifest it is given, see `update_after_stage`)."""
     started, cpu = time.monotonic(), time.process_time()
     manifest = read_manifest(config.manifest_path) if manifest is None else manifest
     family = family_expr(config.procedures_file)  # an IVgT row is computed, joined and priced as an IVg one
@@ -108,8 +106,7 @@ def compute_update(
     data = pl.concat([current.select(["run_id", *DATA_COLUMNS, "remarks", "source_sha256", "metrics_version",
                                       "settings_hash"]), fresh], how="vertical")
     data = data.with_columns(pl.col("remarks").list.eval(pl.element().filter(~_joined_remark(pl.element()))))
-    excluded = excluded_runs(config.store_root) if excluded is None else excluded
-    table = _join(config, runs, data, old, curves, family, excluded)
+    table = _join(config, runs, data, old, curves, family, excluded_runs(config.store_root))
     stale = rebuild or not table.equals(old) or not is_current(config.metrics_path, config.metrics)
     return MetricsUpdate(table, computed=todo.height, stale=stale, problems=problems,
                          elapsed_s=time.monotonic() - started, cpu_s=time.process_time() - cpu)
