@@ -25,7 +25,7 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
     if p_max <= dark:
         return values, ["LaserCalibration: the power never rises above the dark reading"]
     remarks = []
-    off = np.flatnonzero(power <= dark + LASING * (p_max - dark))  # never empty: the dark reading itself
+    off = np.flatnonzero(power <= _lit_from(dark, p_max))  # never empty: the dark reading itself
     if off[-1] + 1 < vl.size:
         values["threshold_v"] = float(vl[off[-1] + 1])
     else:
@@ -70,7 +70,7 @@ def _lit_glitches(power: np.ndarray) -> np.ndarray:
         return glitch
     fourth = max(power.size - 1 - GLITCH_RUN, 0)
     dark, top = float(power[0]), float(np.partition(power, fourth)[fourth])
-    lit = power > dark + LASING * (top - dark)
+    lit = power > _lit_from(dark, top)
     edges = np.flatnonzero(np.diff(np.r_[False, glitch, False].astype(np.int8)))  # each run's start, then its end
     for start, end in zip(edges[::2], edges[1::2], strict=True):
         if not (lit[start - 1] and lit[end]):  # `ends=False`: every run has a reading on each side
@@ -110,11 +110,15 @@ def powers_at(vl: np.ndarray, power: np.ndarray, laser_vs: np.ndarray) -> np.nda
 
 
 def _lasing_level(power: np.ndarray) -> float:
-    """The power a curve must exceed for its laser to be on: its dark reading (the lowest VL's) plus LASING of its rise
-    to p_max (`threshold_v`'s level), and 0 W. Below it the sensor reads its own offset, no light: a responsivity
-    over it is off by orders of magnitude."""
-    dark = float(power[0])
-    return max(dark + LASING * (float(power.max()) - dark), 0.0)
+    """The power a curve must exceed for its laser to be on: `_lit_from` its dark reading (the lowest VL's) and p_max
+    (`threshold_v`'s level), and 0 W. Below it the sensor reads its own offset, no light: a responsivity over it is
+    off by orders of magnitude."""
+    return max(_lit_from(float(power[0]), float(power.max())), 0.0)
+
+
+def _lit_from(dark: float, top: float) -> float:
+    """The power from which a curve's laser is on: its `dark` reading and LASING of its rise to `top`."""
+    return dark + LASING * (top - dark)
 
 
 def in_range(vl: np.ndarray, laser_v: float) -> bool:
