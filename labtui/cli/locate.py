@@ -78,18 +78,13 @@ def demo_config(args: argparse.Namespace) -> Path:
     ignored."""
     import sys
 
-    from labtui.cli.demo import demo_errors
     from labtui.core.config import load_config
-    from labtui.synth.demo import default_demo_dir, ensure_demo
 
     given = [flag for flag, value in (("--config", args.config), ("--store", getattr(args, "store", None)),
                                       ("--stage-root", args.stage_root), ("--raw-root", args.raw_root)) if value]
     if given:
         raise UsageError(f"--demo names the lab: not with {', '.join(given)}")
-    folder = default_demo_dir()
-    with demo_errors(folder):
-        config_file = ensure_demo(folder, announce=lambda folder: print(
-            f"labtui: writing the demo lab into {folder} (the first time only: a few seconds)…", file=sys.stderr))
+    config_file = demo_config_file()
     config = load_config(config_file)
     if args.command != "stage" and not config.manifest_path.exists():  # the app stages it as it opens: so here
         from labtui.core.stager import stage
@@ -97,6 +92,22 @@ def demo_config(args: argparse.Namespace) -> Path:
         print("labtui: staging the demo lab (the first time only)…", file=sys.stderr)
         stage(config)
     return config_file
+
+
+def demo_config_file() -> Path:
+    """The demo lab's config file (`$LABTUI_DEMO_DIR` or the user's cache), the lab written first when it is not
+    there yet: seconds, said before they pass (the app cannot draw meanwhile)."""
+    import sys
+
+    from labtui.cli.demo import demo_errors
+    from labtui.synth.demo import default_demo_dir, ensure_demo
+    from labtui.tui.store import short_path
+
+    folder = default_demo_dir()  # $LABTUI_DEMO_DIR naming a file or a full folder was "operating-system error"
+    with demo_errors(folder):
+        return ensure_demo(folder, announce=lambda folder: print(
+            f"labtui: writing the demo lab into {short_path(folder)} (the first time only: a few seconds)…",
+            file=sys.stderr, flush=True))
 
 
 def recorded_raw_root(config: StagingConfig) -> Path | None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from labtui.cli import EXIT_OK, EXIT_USAGE, HelpFormatter, add_command, report_bug
-from labtui.cli.locate import config_from
+from labtui.cli.locate import config_from, demo_config_file
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -55,9 +55,7 @@ def build_app(args: argparse.Namespace) -> LabApp:
     Plain `labtui` on a lab with no raw file and no store yet (a fresh checkout) opens the demo instead, saying so
     in the app; `labtui tui` and `--watch` (waiting for the first run) always open the configured lab.
     """
-    from labtui.cli.demo import demo_errors
     from labtui.core.config import load_config
-    from labtui.synth.demo import default_demo_dir, ensure_demo
     from labtui.tui.app import LabApp
     from labtui.tui.store import short_path
 
@@ -68,11 +66,7 @@ def build_app(args: argparse.Namespace) -> LabApp:
             return LabApp(config, watch=args.watch)
         notice = (f"No raw CSV file in {short_path(config.raw_root)} and no store yet, so this is the demo lab; "
                   "`labtui tui` opens your empty lab.")
-    folder = default_demo_dir()  # $LABTUI_DEMO_DIR naming a file or a full folder was "operating-system error"
-    with demo_errors(folder):
-        demo = load_config(ensure_demo(folder, announce=lambda folder: print(
-            f"labtui: writing the demo lab into {short_path(folder)} (the first time only: a few seconds)…",
-            file=sys.stderr, flush=True)))
+    demo = load_config(demo_config_file())
     # why plain `labtui` opened the demo stays long enough to be read; where `--demo`'s files are, a moment
     seconds = 20 if notice else 8
     notice = notice or f"The demo lab: synthetic runs in {short_path(demo.raw_root)}, staged as it opens."
