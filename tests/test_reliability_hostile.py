@@ -204,6 +204,7 @@ def _non_candidates(raw: Path, outside: Path) -> dict[str, Expect]:
     os.mkfifo(raw / "d" / "pipe.csv")  # never opened: opening a FIFO would block
     owner = b"\x05labtu" + b"\x20" * 49 + b"\x05\x00l\x00a\x00b\x00t\x00u\x00" + b"\x20\x00" * 49  # Excel's lock
     plant(raw, "d/~$IVg2025-09-15_7.csv", owner)
+    plant(raw, "d/IVg2025-09-15_8.csv ", valid("IVg", file_idx=8))  # a blank typed after the name: still a CSV
     return {
         "d/x.csv/IVg2025-09-15_1.csv": STAGED,
         "d/.IVg2025-09-15_2.csv": IGNORED,
@@ -214,6 +215,7 @@ def _non_candidates(raw: Path, outside: Path) -> dict[str, Expect]:
         "d/IVG2025-09-15_6.CSV": STAGED,
         "d/pipe.csv": IGNORED,
         "d/~$IVg2025-09-15_7.csv": IGNORED,
+        "d/IVg2025-09-15_8.csv ": STAGED,
     }
 
 
