@@ -51,14 +51,16 @@ def has_light(header: Header) -> bool | None:
 
 
 def _finite(frame: pl.DataFrame, raw_column: str) -> np.ndarray | None:
-    """Finite values of a Float64 column in row order (numpy: per-call Polars overhead dominates on small runs)."""
+    """Finite values of a Float64 column in row order (numpy: per-call Polars overhead dominates on small runs);
+    the column itself, no copy, where its sum is finite (every real run's)."""
     import numpy as np  # here, not at the top: the app's live view and follow use this module's naming without NumPy
 
     column = frame.get_column(snake_column(raw_column), default=None)  # `frame.schema` would build a whole Schema
     if column is None or column.dtype != pl.Float64:
         return None
     values = column.to_numpy()
-    values = values[np.isfinite(values)]
+    if not math.isfinite(values.sum()):  # a NaN or an inf among them (or finite ones overflowing the sum): masked
+        values = values[np.isfinite(values)]
     return values if values.size else None
 
 

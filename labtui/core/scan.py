@@ -90,7 +90,7 @@ def source_path(raw_root: Path, source_file: str) -> Path:
 def is_csv_name(name: str) -> bool:
     """`*.csv` in any case, blanks after it allowed: `IVg_3.csv ` (a blank typed after a rename, which Windows
     drops and a Linux share keeps) was neither staged nor said."""
-    return name.rstrip().lower().endswith(".csv")
+    return name.rstrip(" ").lower().endswith(".csv")
 
 
 OWNER_FILE_PREFIX = "~$"  # Excel's owner file beside a workbook it has open (`~$IVg….csv`: 165 bytes of lock, no data)
