@@ -3,8 +3,10 @@ validation and re-attachment, and the CLI (`annotate`, `history` filters, export
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -32,7 +34,9 @@ from labtui.core.annotations import (
     undo,
     with_annotations,
 )
-from labtui.core.annotations.log import COMPACT_AFTER
+from labtui.core.annotations import exclusions
+from labtui.core.annotations.exclusions import DIGEST, excluded_runs
+from labtui.core.annotations.log import COMPACT_AFTER, write_action
 from labtui.core.fixes import apply_fixes
 from labtui.core.history import history, load_manifest
 from labtui.core.lock import WriterLock
@@ -157,7 +161,7 @@ def test_annotations_live_apart_and_survive_a_forced_restage(lab: Lab) -> None:
     assert len(state(lab)) == runs.height
     assert not set(ANNOTATION_COLUMNS) & set(lab.manifest().columns)
     assert lab.manifest()["run_id"].to_list() == manifest_before["run_id"].to_list()
-    assert sorted(path.name for path in annotations_dir(store).iterdir()) == [ACTIONS_DIR]
+    assert sorted(path.name for path in annotations_dir(store).iterdir()) == [ACTIONS_DIR, DIGEST]
 
 
 def test_annotating_does_not_wait_for_a_running_stage(lab: Lab) -> None:
@@ -265,6 +269,60 @@ def test_a_damaged_action_file_is_ignored_and_reported(lab: Lab) -> None:
     assert state(lab)[1]["tags"] == ["x"]
     finding = next(f for f in validate(lab.config).findings if f.code == "annotations_unreadable")
     assert sorted(item.rsplit("-", 1)[-1] for item in finding.items) == ["broken.json", "list.json", "number.json"]
+
+
+def excluded_now(store: Path) -> dict[str, str]:
+    """The reference: the runs the whole log's current view says are excluded, with their reasons."""
+    view = current_annotations(store).filter(pl.col("excluded"))
+    return dict(view.select("run_id", "exclude_reason").iter_rows())
+
+
+def test_the_exclusions_digest_follows_each_new_action_as_the_whole_log_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once built, the digest is brought up to date from the new action files alone (the log is not read again),
+    the latest word of a run winning in the log's order: a copy written with an older time (as `reattach` writes)
+    loses to a newer word already in the digest."""
+    runs = pl.DataFrame({"run_id": [f"{i:016x}" for i in range(4)], "source_file": [f"d/{i}.csv" for i in range(4)]})
+    annotate(tmp_path, runs[:2], [Change("exclude", "sensor moved")], author="ana")
+    assert excluded_runs(tmp_path) == excluded_now(tmp_path) == dict.fromkeys(runs["run_id"][:2], "sensor moved")
+    monkeypatch.setattr(exclusions, "_from_log", None)  # from here on, a read of the whole log fails the test
+    rng = random.Random(7)
+    changes = [Change("exclude", "bad contact"), Change("exclude", "noisy"), Change("include"), Change("star")]
+    for step in range(40):
+        picked = runs.sample(rng.randint(1, 3), seed=step)
+        if step % 5 == 4:  # an old word, copied late: it must not win over newer ones
+            old = dt.datetime(2020, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=step)
+            write_action(tmp_path, [(run_id, source, rng.choice(changes)) for run_id, source in picked.iter_rows()],
+                         author="bo", at=old)
+        else:
+            annotate(tmp_path, picked, [rng.choice(changes)], author="ana")
+        assert excluded_runs(tmp_path) == excluded_now(tmp_path), step
+    digest = json.loads((annotations_dir(tmp_path) / DIGEST).read_text())
+    assert len(digest["actions"]) == len(list((annotations_dir(tmp_path) / ACTIONS_DIR).iterdir()))
+
+
+def test_a_digest_damaged_behind_or_unwritable_leaves_the_exclusions_right(tmp_path: Path) -> None:
+    """The digest is a cache: damaged, naming an action file that is gone, behind by an action that cannot be read
+    (whose copy the snapshot may still hold), or impossible to write (here a folder in its place), the answer comes
+    from the whole log."""
+    runs = pl.DataFrame({"run_id": ["0123456789abcdef", "fedcba9876543210"], "source_file": ["a.csv", "b.csv"]})
+    first = annotate(tmp_path, runs[:1], [Change("exclude", "sensor moved")], author="ana")
+    annotate(tmp_path, runs[1:], [Change("exclude", "noisy")], author="ana")
+    digest, actions = annotations_dir(tmp_path) / DIGEST, annotations_dir(tmp_path) / ACTIONS_DIR
+    expected = {"0123456789abcdef": "sensor moved", "fedcba9876543210": "noisy"}
+    for damage in (b"", b"{", b'{"format": 99}', b'[1, 2]'):
+        digest.write_bytes(damage)
+        assert excluded_runs(tmp_path) == expected
+        assert json.loads(digest.read_text())["format"] == exclusions.DIGEST_FORMAT  # rebuilt
+    assert first is not None
+    (actions / f"{first.id}.json").unlink()  # by hand: the digest names an action that is gone
+    assert excluded_runs(tmp_path) == excluded_now(tmp_path) == {"fedcba9876543210": "noisy"}
+    (actions / "20300101T000000000000Z-broken.json").write_text('{"action": "x", "rec')
+    assert excluded_runs(tmp_path) == excluded_now(tmp_path)
+    digest.unlink()
+    digest.mkdir()
+    annotate(tmp_path, runs[1:], [Change("include")], author="ana")
+    assert excluded_runs(tmp_path) == excluded_now(tmp_path) == {}
 
 
 def test_validate_reattaches_annotations_when_a_raw_file_is_restaged_under_a_new_run_id(lab: Lab) -> None:

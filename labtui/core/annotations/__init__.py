@@ -1,11 +1,13 @@
 """Annotations: star, exclude (with a reason), tag and note runs, kept apart from the data in `<store>/_annotations/`.
 
 `log.py` is the append-only log on disk (format, writing, compaction, cached reading); `views.py` what it means
-now (the current annotations, joined onto runs, filtered, shown); `edits.py` the writes derived from it (an
+now (the current annotations, joined onto runs, filtered, shown); `exclusions.py` the runs excluded now, from a
+digest kept up to date beside the log; `edits.py` the writes derived from it (an
 annotation of the runs it changes, undo, re-attaching the annotations of re-staged runs).
 """
 
 from labtui.core.annotations.edits import Orphans, Undone, annotate, orphans, reattach, undo
+from labtui.core.annotations.exclusions import excluded_runs
 from labtui.core.annotations.log import (
     ACTIONS_DIR,
     KINDS,
@@ -28,7 +30,6 @@ from labtui.core.annotations.views import (
     annotate_runs,
     current_annotations,
     current_view,
-    excluded_runs,
     hidden_note,
     log_lines,
     summaries,

@@ -183,7 +183,7 @@ def _compact_if_due(store_root: Path) -> None:
         _, pending = _pending(root, cache)
         damaged = cache.snapshot_damaged
     if len(pending) >= COMPACT_AFTER or damaged:
-        log = _load(store_root)
+        log, _ = _load(store_root)
         with contextlib.suppress(OSError):  # only a cache: the actions are written, the next writer compacts
             atomic_write(root / SNAPSHOT, lambda handle: log.write_parquet(handle), durable=False)
         _sweep_stale_temps(root)
@@ -254,7 +254,7 @@ def _list_actions(folder: Path, cache: _Cache) -> tuple[str, ...]:
     return cache.names
 
 
-def _read_action(path: Path) -> list[dict[str, Any]]:
+def read_action(path: Path) -> list[dict[str, Any]]:
     """The records of one action file; an unreadable one (hand-edited, truncated copy) counts as empty here and is
     reported by `unreadable_actions`."""
     try:
@@ -295,14 +295,15 @@ def _pending(root: Path, cache: _Cache) -> tuple[tuple[str, ...], list[str]]:
     return names, cache.pending
 
 
-def _load(store_root: Path) -> pl.DataFrame:
-    """The whole log in order: the snapshot plus the action files it does not hold yet."""
+def _load(store_root: Path) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """The whole log in order: the snapshot plus the action files it does not hold yet; and the listing of the
+    action files it was built from."""
     root = annotations_dir(store_root)
     with _lock:
         cache = _cache_of(root)
         names, pending = _pending(root, cache)
         if names is not cache.log_key:
-            cache.parsed = {name: cache.parsed.get(name) or _read_action(root / ACTIONS_DIR / name) for name in pending}
+            cache.parsed = {name: cache.parsed.get(name) or read_action(root / ACTIONS_DIR / name) for name in pending}
             rows = [record for records in cache.parsed.values() for record in records]
             fresh = (
                 pl.DataFrame(rows, schema={**LOG_SCHEMA, "time_utc": pl.String}).with_columns(
@@ -313,7 +314,7 @@ def _load(store_root: Path) -> pl.DataFrame:
             )
             cache.log = pl.concat([cache.snapshot, fresh.select(list(LOG_SCHEMA))]).sort(LOG_ORDER)
             cache.log_key = names
-        return cache.log
+        return cache.log, names
 
 
 def _empty_log() -> pl.DataFrame:
@@ -322,7 +323,19 @@ def _empty_log() -> pl.DataFrame:
 
 def read_log(store_root: Path) -> pl.DataFrame:
     """Every annotation record ever written, oldest first."""
+    return _load(store_root)[0]
+
+
+def read_log_listed(store_root: Path) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """`read_log`, and the names of the action files it holds (whatever was written since is not in it)."""
     return _load(store_root)
+
+
+def listed_actions(store_root: Path) -> tuple[str, ...]:
+    """The names of the action files (`<action>.json`), as this process last listed them (`_list_actions`)."""
+    root = annotations_dir(store_root)
+    with _lock:
+        return _list_actions(root / ACTIONS_DIR, _cache_of(root))
 
 
 def annotation_log(store_root: Path, run_id: str) -> pl.DataFrame:
@@ -344,5 +357,5 @@ def unreadable_actions(store_root: Path) -> list[str]:
     if not folder.is_dir():
         return damaged
     names = sorted(n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith("."))
-    return [*damaged, *(str(folder / name) for name in names if not _read_action(folder / name))]
+    return [*damaged, *(str(folder / name) for name in names if not read_action(folder / name))]
 

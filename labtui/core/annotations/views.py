@@ -35,12 +35,6 @@ def current_annotations(store_root: Path) -> pl.DataFrame:
         return cached[1]
 
 
-def excluded_runs(store_root: Path) -> dict[str, str]:
-    """run_id → reason of each run the lab has excluded now: the calibrations `power_w`'s rule passes over."""
-    current = current_annotations(store_root)
-    return dict(current.filter(pl.col("excluded")).select("run_id", "exclude_reason").iter_rows())
-
-
 def current_view(log: pl.DataFrame) -> pl.DataFrame:
     """The last word of each pair per run; runs whose annotations were all taken back have no row."""
     if log.is_empty():  # most stores: no query to run
