@@ -28,13 +28,13 @@ from labtui.core.annotations import (
     annotation_log,
     annotations_dir,
     current_annotations,
+    exclusions,
     log_lines,
     read_log,
     summary,
     undo,
     with_annotations,
 )
-from labtui.core.annotations import exclusions
 from labtui.core.annotations.exclusions import DIGEST, excluded_runs
 from labtui.core.annotations.log import COMPACT_AFTER, write_action
 from labtui.core.fixes import apply_fixes

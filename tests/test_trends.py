@@ -241,6 +241,23 @@ def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path) ->
     assert not set(ivg["run_id"]) & {run["run_id"] for run in record["runs"]}
 
 
+def test_a_trend_redrawn_from_its_record_draws_a_run_excluded_since_and_says_so(tmp_path: Path, capsys) -> None:
+    """A trace figure's `--from` drew a run excluded since (the figure is of the runs it records) and a trend's
+    dropped it without a word: its record no longer redrew the figure."""
+    lab = DemoLab(tmp_path)
+    out, again = tmp_path / "cnp.svg", tmp_path / "again.svg"
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", "cnp", "--out", str(out))) == 0
+    drawn = json.loads((tmp_path / "cnp.svg.json").read_text(encoding="utf-8"))["runs"]
+    run = lab.runs.filter(pl.col("run_id") == drawn[0]["run_id"])
+    annotate(lab.config.store_root, run, [Change("exclude", "gate leak")], author="test")
+    capsys.readouterr()
+    assert main(lab.cli("plot", "--from", str(out) + ".json", "--out", str(again))) == 0
+    redrawn = json.loads((tmp_path / "again.svg.json").read_text(encoding="utf-8"))["runs"]
+    assert [r["run_id"] for r in redrawn] == [r["run_id"] for r in drawn]
+    said = capsys.readouterr().err
+    assert f"(run {run['run_id'][0]}) is excluded (gate leak); drawn, as the figure records it" in said
+
+
 def test_aligned_overlay_puts_every_dirac_point_at_zero(lab: DemoLab) -> None:
     runs = with_plotted_quantities(lab.runs.filter(pl.col("proc") == "IVg").head(4), lab.metrics)
     runs = runs.with_columns(cnp_fwd_v=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise("cnp_fwd_v"))

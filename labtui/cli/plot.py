@@ -168,7 +168,9 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
             raise UsageError(f"{args.record} is a trend's record, one point per run: {', '.join(given)} does not "
                              "apply")
         runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config.metrics))
-        return draw_trend(args, config, runs, notes, record.trend, renderer, column=args.column or record.column)
+        notes += excluded_notes(config.store_root, runs)  # drawn: the figure is of the runs it records
+        return draw_trend(args, config, runs, notes, record.trend, renderer, column=args.column or record.column,
+                          recorded=True)
     if args.trend is not None:
         runs = chip_runs(manifest, args.number, args.group, None, tz=config.local_tz)
         trend = {"name": args.trend, "include_excluded": args.include_excluded}
@@ -276,10 +278,11 @@ def check_trend_args(args: argparse.Namespace) -> None:
 
 def draw_trend(
     args: argparse.Namespace, config: StagingConfig, runs: pl.DataFrame, notes: list[str], trend: dict[str, object],
-    renderer: Renderer, *, column: bool,
+    renderer: Renderer, *, column: bool, recorded: bool = False,
 ) -> int:
     """Write a trend figure (at a journal column's size if `column`) and its record (the trend's name and switch, and
-    the runs it drew)."""
+    the runs it drew). `recorded`: `runs` are a figure's record's, each drawn, excluded since or not (a redraw
+    dropped a run excluded after the figure, which a trace figure's redraw keeps)."""
     from labtui.core.annotations import current_annotations
     from labtui.core.errors import UsageError
     from labtui.core.metrics import read_metrics
@@ -299,7 +302,7 @@ def draw_trend(
                          "`labtui metrics` computes it, and every stage keeps it up to date")
     notes = [*notes, *stale_metrics(config)]
     rows = trend_rows(runs, read_metrics(config), current_annotations(config.store_root))
-    spec = trend_spec(name, rows, include_excluded=include, tz=config.local_tz,
+    spec = trend_spec(name, rows, include_excluded=include or recorded, tz=config.local_tz,
                       procedures_file=config.procedures_file)
     if not spec.series:
         reasons = "; ".join(spec.messages) or "no point to draw"
