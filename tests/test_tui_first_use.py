@@ -84,6 +84,9 @@ async def test_the_run_detail_shows_the_start_in_the_labs_local_time(lab: Lab) -
         text = console.export_text()
     # the fixture's first run starts 2025-10-13 13:00 UTC: 10:00 in Santiago (UTC-3)
     assert re.search(r"start_time_local\s+2025-10-13 10:00:00 -03 \(America/Santiago\)", text), text
+    # a dark sweep whose header keeps the last lit run's wavelength: a history shows none, the detail says whose
+    assert re.search(r"laser_wavelength_nm\s+455 \(the header's, left from the last lit run: this run is dark\)",
+                     text), text
 
 
 async def test_the_dashboard_lists_the_latest_runs_and_the_runs_per_day(lab: Lab) -> None:

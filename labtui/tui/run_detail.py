@@ -68,6 +68,8 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp, annotate: Calla
     lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
     items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
     for name, value in fields.items():
+        if name == "laser_wavelength_nm" and value is not None and fields["has_light"] is False:
+            value = f"{value:g} (the header's, left from the last lit run: this run is dark)"  # a history shows none
         items.append((name, value))
         if isinstance(value, dt.datetime) and name.endswith("_utc"):
             zone, local = lab.config.zone, value.astimezone(lab.config.zone)
