@@ -1268,11 +1268,17 @@ def test_cli_metrics_hides_excluded_runs_and_carries_the_annotations(
     rows = pl.read_csv(out.encode())
     assert rows["run_id"].to_list() == [its[1]["run_id"]] and rows["tags"].to_list() == ["a; b"]
     assert rows.columns[-5:] == ["starred", "excluded", "exclude_reason", "tags", "note"]
+    assert rows["metrics_version"].to_list() == [METRICS_VERSION] and rows["source_sha256"][0]
     assert err.strip() == "labtui metrics: 1 excluded run hidden (--include-excluded shows them)"
     assert main(lab.args("metrics", "67", "--proc", "It", "--format", "json", "--include-excluded")) == 0
     out, err = capsys.readouterr()
     shown = json.loads(out)
     assert [row["exclude_reason"] for row in shown] == ["contact lost", None] and shown[1]["tags"] == ["a", "b"]
+    # what each row was computed from, as the table says it: a CSV or JSON without it could not be traced
+    table = read_metrics(lab.config).filter(pl.col("run_id") == shown[0]["run_id"]).row(0, named=True)
+    for name in ("source_sha256", "calibration_run_id", "calibration_sha256", "calibration_set", "settings_hash"):
+        assert shown[0][name] == table[name], name
+    assert table["calibration_sha256"]  # priced: the comparison is of something
     assert err == ""
     assert main(lab.args("metrics", "67", "--proc", "It")) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "1 excluded run hidden (--include-excluded shows them)"

@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         timeline,
     )
     from labtui.core.metrics import QUANTITIES, columns_of, refresh_metrics
+    from labtui.core.metrics.schema import PROVENANCE_SCHEMA
     from labtui.core.registry import family_expr
 
     config = require_store(config_from(args))
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     conditions = (pl.when(dark).then(None).otherwise(pl.col(name)).alias(name) if name == "laser_wavelength_nm"
                   else pl.col(name) for name in CONDITIONS)
     rows = annotate_runs(config.store_root, table.join(seq, on="run_id", how="left")).select(
-        *ID_COLUMNS, *conditions, *(q.column for q in QUANTITIES), "remarks", *ANNOTATION_COLUMNS)
+        *ID_COLUMNS, *conditions, *(q.column for q in QUANTITIES), *PROVENANCE_SCHEMA, *ANNOTATION_COLUMNS)
     rows, hidden = AnnotationFilter(include_excluded=args.include_excluded).apply(rows)
     hidden_line = f"{hidden_note(hidden)} (--include-excluded shows them)" if hidden else ""
     to_terminal = args.format == "table" and args.out is None
