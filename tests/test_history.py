@@ -24,6 +24,8 @@ from labtui.core.history import (
     told_apart,
 )
 from labtui.core.manifest import read_manifest, write_manifest
+from labtui.core.metrics import read_metrics
+from labtui.core.si import format_si
 from tests.lab import Lab, chip67_lab, local
 
 TZ = "America/Santiago"
@@ -313,7 +315,13 @@ def test_an_ambiguous_chip_says_how_to_name_its_group_in_every_command(lab: Lab,
 
 def test_cli_calibrations_and_chips(lab: Lab, capsys) -> None:
     assert main(lab.args("history", "--calibrations")) == 0
-    assert "LaserCalibration" in capsys.readouterr().out
+    out = capsys.readouterr().out.splitlines()
+    # the curve's quantities and the information where a chip's gate, drain and period columns stood empty
+    assert out[0].split()[:9] == ["SEQ", "DATE", "TIME", "λ", "(nm)", "P", "MAX", "SLOPE", "VL"]
+    assert "VG (V)" not in out[0] and "INFORMATION" in out[0] and "LaserCalibration" in out[1]
+    curve = read_metrics(lab.config).filter(pl.col("proc") == "LaserCalibration").row(0, named=True)
+    for name, unit in (("p_max_w", "W"), ("slope_w_per_v", "W/V")):
+        assert f" {format_si(curve[name], unit)} " in out[1], name
     assert main(lab.args("chips")) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["CHIP", "RUNS", "IV", "IVg", "It", "LIGHT", "DARK", "FIRST", "LAST"]

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
     import polars as pl
 
+    from labtui.core.config import StagingConfig
+
     Frame = Callable[[], pl.DataFrame]  # a frame made only when its output format is the one asked for
 
 HISTORY_TABLE = {
@@ -33,6 +35,33 @@ HISTORY_TABLE = {
     "laser_voltage_v": "VL (V)", "laser_wavelength_nm": "λ (nm)", "laser_period_s": "PERIOD (s)",
     "duration_s": "DUR (s)", "n_rows": "ROWS", "complete": "DONE", "source_file": "FILE", "marks": "ANNOTATIONS",
 }
+
+
+# the setup's runs: their curve's quantities, and the information that tells a driver setting from another, where
+# a chip's gate, drain and period columns stood empty
+CALIBRATIONS_TABLE = {
+    "seq": "SEQ", "date": "DATE", "time_hms": "TIME", "laser_wavelength_nm": "λ (nm)", "p_max": "P MAX",
+    "slope": "SLOPE", "threshold": "VL TH", "duration_s": "DUR (s)", "n_rows": "ROWS", "complete": "DONE",
+    "source_file": "FILE", "information": "INFORMATION", "marks": "ANNOTATIONS",
+}
+
+
+def _with_curves(runs: pl.DataFrame, config: StagingConfig) -> pl.DataFrame:
+    """The calibrations with their p_max_w, slope_w_per_v and threshold_v as the metrics table has them, written as
+    a physicist reads them (`Quantity.format`); none where it has no row, and a damaged table is said."""
+    from labtui.core.errors import LabtuiError
+    from labtui.core.metrics import BY_COLUMN, read_metrics
+    from labtui.core.metrics.schema import empty_metrics
+
+    try:
+        table = read_metrics(config)
+    except LabtuiError as exc:
+        print(f"labtui: {exc}", file=sys.stderr)
+        table = empty_metrics()
+    joined = runs.join(table.select("run_id", "p_max_w", "slope_w_per_v", "threshold_v"), on="run_id", how="left")
+    return joined.with_columns(BY_COLUMN[name].format_each(joined[name]).alias(alias)
+                               for name, alias in (("p_max_w", "p_max"), ("slope_w_per_v", "slope"),
+                                                   ("threshold_v", "threshold")))
 
 
 def register_chips(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -150,10 +179,13 @@ def run_history(args: argparse.Namespace) -> int:
               file=sys.stderr)
 
     def table() -> pl.DataFrame:
-        return runs.with_columns(
+        shown = runs.with_columns(
             complete=pl.when(~pl.col("is_complete")).then(pl.lit("aborted")).otherwise(pl.lit("✓")),
             marks=summaries(runs),
-        ).select(list(HISTORY_TABLE)).rename(HISTORY_TABLE)
+        )
+        if args.calibrations:
+            return _with_curves(shown, config).select(list(CALIBRATIONS_TABLE)).rename(CALIBRATIONS_TABLE)
+        return shown.select(list(HISTORY_TABLE)).rename(HISTORY_TABLE)
 
     def rows() -> pl.DataFrame:
         """One column set and one timestamp style for CSV and JSON."""
