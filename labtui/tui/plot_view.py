@@ -199,8 +199,9 @@ def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...], gm_win
     shown = spec.markers if len(spec.markers) <= MARKER_LINES else spec.markers[: MARKER_LINES - 1]
     lines += [Content(marker.text) for marker in shown]  # one a line: a paragraph of them wrapped mid-value
     if len(shown) < len(spec.markers):
-        lines.append(Content(f"… and {len(spec.markers) - len(shown)} more Dirac points (the history's CNP column has "
-                             "each run's)"))
+        # the history's CNP is the legs' mean: a run's detail (Enter there) has each leg's
+        lines.append(Content(f"… and {len(spec.markers) - len(shown)} more Dirac points (each leg's in a run's detail: "
+                             "Enter in the history)"))
     lines += [Content.assemble(("✗ " + message, "$text-error")) for message in spec.messages]
     return Content("\n").join([*lines, *saved_line(saved)])
 
