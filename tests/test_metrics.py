@@ -1442,6 +1442,36 @@ def test_a_responsivity_is_signed_by_the_conductance_not_by_the_bias(tmp_path: P
     assert forward["responsivity_a_per_w"] * reverse["responsivity_a_per_w"] > 0  # ... the conductance's does not
 
 
+def test_a_responsivity_without_a_vds_is_signed_by_the_dark_current_and_one_against_vds_is_said(
+        tmp_path: Path) -> None:
+    """Without a Vds in the header the current's sign is the bias's, as the definition says: a run at −0.1 V whose
+    VDS line was lost had the opposite responsivity of the same run with it. A dark current flowing against Vds (an
+    ammeter wired the other way) was signed by Vds without a word."""
+    lab = small_lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    for file_idx, minutes in ((3, 21), (4, 22), (5, 23)):
+        write_run(day, "It", file_idx=file_idx, start_utc=START + dt.timedelta(minutes=minutes),
+                  params={"Laser voltage": 2.0, "VDS": -0.1})
+    lost, swapped = day / "It2025-10-14_4.csv", day / "It2025-10-14_5.csv"
+    lost.write_bytes(re.sub(rb"#\tVDS: [^\r\n]*\r?\n", b"", lost.read_bytes()))
+    swapped.write_bytes(swapped.read_bytes().replace(b"#\tVDS: -0.1 V", b"#\tVDS: 0.1 V"))
+    lab.stage()
+    table = read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light"))
+    rows = {row["source_file"].rsplit("_", 1)[1]: row for row in table.iter_rows(named=True)}
+    reverse, no_vds, against = rows["3.csv"], rows["4.csv"], rows["5.csv"]
+    assert no_vds["vds_v"] is None and no_vds["i_dark_a"] < 0 and reverse["vds_v"] == -0.1
+    for run in (reverse, no_vds):  # negated, as at −0.1 V: the same sign for the same physics
+        assert run["responsivity_a_per_w"] == pytest.approx(-run["delta_i_a"] / run["power_w"])
+    assert no_vds["responsivity_a_per_w"] * reverse["responsivity_a_per_w"] > 0
+    assert against["vds_v"] == 0.1 and against["responsivity_a_per_w"] == pytest.approx(
+        against["delta_i_a"] / against["power_w"])
+    said = [remark for remark in against["remarks"] if "against the bias" in remark]
+    assert said == ["responsivity_a_per_w: i_dark_a and Vds have opposite signs, a current against the bias, as no "
+                    "channel's flows (an ammeter wired the other way?): signed by Vds"], against["remarks"]
+    assert against["i_dark_a"] < 0 and not [remark for row in rows.values() if row is not against
+                                            for remark in row["remarks"] if "against the bias" in remark]
+
+
 def test_an_excluded_calibration_prices_no_run_and_its_runs_are_repriced_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -42,7 +42,9 @@ from labtui.core.parquet_footer import footer_bytes
 # 18: a calibration the lab excluded prices no run (the next nearest does; it still priced them). 19: a calibration's
 # glitches (a dropout or a spike of up to 3 readings between two others) are passed over, and a run whose VL is below
 # its calibration's laser threshold has no power (a 0 W reading at its VL priced it at 1e-20 W).
-METRICS_VERSION = 19
+# 20: without a Vds in the header (or at 0 V), a responsivity is signed by the dark current, as its definition said
+# (it was not negated for a negative current).
+METRICS_VERSION = 20
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

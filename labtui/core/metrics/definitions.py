@@ -175,8 +175,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              "trends flag the responsivity",
              from_data=False),
     Quantity("responsivity_a_per_w", "A/W", "It",
-             "delta_i_a / power_w, negated when Vds < 0: positive when the light raises the channel's conductance, "
-             "whatever the bias polarity (the current's sign where the header gives no Vds); null where it overflows",
+             "delta_i_a / power_w, negated when Vds < 0 (where the header gives no Vds, or 0 V, when the dark "
+             "current is below 0): positive when the light raises the channel's conductance, whatever the bias "
+             "polarity; a dark current against Vds is said. Null where it overflows",
              from_data=False),
     # LaserCalibration --------------------------------------------------------------------------------------------
     Quantity("p_max_w", "W", "LaserCalibration",
