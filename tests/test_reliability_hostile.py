@@ -204,7 +204,9 @@ def _non_candidates(raw: Path, outside: Path) -> dict[str, Expect]:
     os.mkfifo(raw / "d" / "pipe.csv")  # never opened: opening a FIFO would block
     owner = b"\x05labtu" + b"\x20" * 49 + b"\x05\x00l\x00a\x00b\x00t\x00u\x00" + b"\x20\x00" * 49  # Excel's lock
     plant(raw, "d/~$IVg2025-09-15_7.csv", owner)
-    plant(raw, "d/IVg2025-09-15_8.csv ", valid("IVg", file_idx=8))  # a blank typed after the name: still a CSV
+    for index, end in enumerate((" ", ".", "\t", "\u00a0 "), start=8):  # typed after the name: still a CSV
+        plant(raw, f"d/IVg2025-09-15_{index}.csv{end}", valid("IVg", file_idx=index))
+    plant(raw, "d/IVg2025-09-15_12.csv\n", valid("IVg", file_idx=12))  # a script's line end: no name it meant
     return {
         "d/x.csv/IVg2025-09-15_1.csv": STAGED,
         "d/.IVg2025-09-15_2.csv": IGNORED,
@@ -215,7 +217,8 @@ def _non_candidates(raw: Path, outside: Path) -> dict[str, Expect]:
         "d/IVG2025-09-15_6.CSV": STAGED,
         "d/pipe.csv": IGNORED,
         "d/~$IVg2025-09-15_7.csv": IGNORED,
-        "d/IVg2025-09-15_8.csv ": STAGED,
+        **{f"d/IVg2025-09-15_{index}.csv{end}": STAGED for index, end in enumerate((" ", ".", "\t", "\u00a0 "), 8)},
+        "d/IVg2025-09-15_12.csv\n": IGNORED,
     }
 
 

@@ -87,10 +87,13 @@ def source_path(raw_root: Path, source_file: str) -> Path:
     return raw_root / os.fsdecode(name)
 
 
+TRAILING_BLANKS = " \t\u00a0."  # after `.csv`: Windows drops blanks and dots there, a Linux share keeps them
+
+
 def is_csv_name(name: str) -> bool:
-    """`*.csv` in any case, blanks after it allowed: `IVg_3.csv ` (a blank typed after a rename, which Windows
-    drops and a Linux share keeps) was neither staged nor said."""
-    return name.rstrip(" ").lower().endswith(".csv")
+    """`*.csv` in any case, blanks or dots after it allowed: `IVg_3.csv ` and `IVg_3.csv.` (typed after a rename)
+    were neither staged nor said. Not a line end: a script's CR or LF written into a name is no file it meant."""
+    return name.rstrip(TRAILING_BLANKS).lower().endswith(".csv")
 
 
 OWNER_FILE_PREFIX = "~$"  # Excel's owner file beside a workbook it has open (`~$IVg….csv`: 165 bytes of lock, no data)
