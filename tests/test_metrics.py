@@ -898,6 +898,32 @@ def test_a_swept_column_in_another_unit_than_its_headers_gives_no_quantities(tmp
     assert read_metrics(lab.config).sort("proc").equals(staged)
 
 
+def test_a_current_in_another_unit_than_its_meters_range_gives_no_quantities(tmp_path: Path) -> None:
+    """I logged in mA under `I (A)` (a sweep's 1 µA read 1 mA against a 1 mA range, its gm 1000× high) or in nA (a
+    dark current of 47 kA, a responsivity of −6e7 A/W) staged with no remark, though the header's `Irange` bounds
+    every reading (the real runs' largest |I| is 1.05× theirs). Past 10× it: no quantities, said why, the same read
+    back; within it, or without an Irange, the run keeps its quantities."""
+    lab = Lab(tmp_path)
+    day = "2025-10-14"
+    ivg = data_rows(((vg, 1e-3 * (1 + abs(vg - 0.2))) for vg in sweep(-1, 1, 0.5, "loop")), len(COLUMNS["IVg"]))
+    lab.write(f"{day}/IVg{day}_1.csv", raw_csv("IVg", rows=ivg, params={"Irange": "0.0001 A"}))  # µA read as mA
+    lab.write(f"{day}/IVg{day}_2.csv", raw_csv("IVg", rows=ivg, params={"Irange": "1e-2 A"}))  # 10 mA: within
+    lab.write(f"{day}/IVg{day}_3.csv", raw_csv("IVg", rows=ivg, params={"Irange": None}))
+    nano = [",".join([t, str(1e9 * float(i)), *rest]) for t, i, *rest in (row.split(",") for row in it_rows())]
+    lab.write(f"{day}/It{day}_4.csv", raw_csv("It", rows=nano))  # its header's 1 mA range
+    lab.stage()
+    staged = read_metrics(lab.config)
+    rows = {row["source_file"].rsplit("_", 1)[1]: row for row in staged.iter_rows(named=True)}
+    assert rows["1.csv"]["i_min_a"] is None and rows["1.csv"]["remarks"][0] == (
+        "IVg: I reaches 0.0012…0.0022 A, past the header's Irange of 0.0001 A: logged in another unit? No quantities "
+        "from it")
+    assert rows["2.csv"]["i_min_a"] == rows["3.csv"]["i_min_a"] == pytest.approx(1.2e-3)
+    assert rows["4.csv"]["i_dark_a"] is None and rows["4.csv"]["remarks"][0] == (
+        "It: I reaches 1000…1200 A, past the header's Irange of 0.001 A: logged in another unit? No quantities from it")
+    assert main(lab.args("metrics", "--rebuild", "--format", "json")) == 0
+    assert read_metrics(lab.config).equals(staged)
+
+
 def test_a_lit_run_at_0_nm_is_not_priced_by_a_calibration_at_0_nm(tmp_path: Path) -> None:
     """0 nm is what a dark run's header writes: a lit It run at 0 nm was priced by a calibration that also said
     0 nm, and given a power and a responsivity of no known laser."""

@@ -100,3 +100,14 @@ def sweep_limits(spec: ProcedureSpec | None, raw: dict[str, str]) -> tuple[float
             return None
         limits.append(value)
     return min(limits), max(limits)
+
+
+CURRENT_RANGE = "Irange"  # the source meter's current range, as the acquisition writes it (`Irange: 0.001 A`)
+_AMPERES = ParameterSpec(field="irange", unit="A")
+
+
+def current_range(raw: dict[str, str]) -> float | None:
+    """The header's current range in A (a run's parameters as parsed, or its manifest `parameters`): no reading of
+    the meter goes past it (the real runs' largest |I| is 1.05× theirs); None when absent, no number, or not > 0."""
+    value = parse_number(raw[CURRENT_RANGE], _AMPERES) if CURRENT_RANGE in raw else None
+    return value if value is not None and 0 < value < math.inf else None

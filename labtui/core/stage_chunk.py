@@ -191,14 +191,15 @@ class ChunkWorker:
 
     def _derive(self, file: _File) -> None:
         """The run's from-data metrics (and a calibration's curve, which the metrics interpolate It runs' power on)."""
-        from labtui.core.header_values import sweep_limits
+        from labtui.core.header_values import current_range, sweep_limits
         from labtui.core.metrics import curve_of, from_data
 
         row, frame, header = file.row, file.frame, file.header
         assert row is not None and frame is not None and header is not None
         family = self.registry.family(row.proc)
         limits = sweep_limits(header.spec, header.raw) if family != "It" else None
-        file.derived = from_data(family, frame, row.vds_v, self.config.metrics, row.laser_voltage_v, limits)
+        file.derived = from_data(family, frame, row.vds_v, self.config.metrics, row.laser_voltage_v, limits,
+                                 current_range(header.raw))
         file.curve = curve_of(frame) if family == "LaserCalibration" else None
 
     def _write(self, files: list[_File]) -> None:
