@@ -545,6 +545,9 @@ def test_a_vl_column_that_disagrees_with_the_header_is_said_by_the_stage_and_a_r
     vl = pulse()[2]
     assert lit_vl_disagrees(vl, 2.0, 0.1) == [] and lit_vl_disagrees(vl, None, 0.1) == []
     assert lit_vl_disagrees(vl, 0.05, 0.1) == []  # a header that says dark: the VL column's pulses are said elsewhere
+    assert lit_vl_disagrees(np.zeros(5), 2.0, 0.1) == [  # a header that says lit, a VL column that never is
+        "It: the VL column never reaches 0.1 V, the header's laser voltage 2 V (power_w is priced at the header's)"]
+    assert lit_vl_disagrees(np.full(5, np.nan), 2.0, 0.1) == lit_vl_disagrees(np.zeros(0), 2.0, 0.1) == []
 
 
 def test_a_laser_reading_missing_while_lit_does_not_switch_the_laser_off(tmp_path: Path) -> None:

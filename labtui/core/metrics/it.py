@@ -112,10 +112,15 @@ VL_AGREES = 0.01  # the VL column while lit and the header's laser voltage agree
 def lit_vl_disagrees(vl: np.ndarray, laser_v: float | None, threshold: float) -> list[str]:
     """A remark when the VL column reads another voltage while lit (its median over the samples ≥ `threshold`) than
     the header's `laser_v`, which prices the run's power: a header written for another setting (0.5 V in the header,
-    3.52 V driven, made a responsivity 9× the run's) or a VL logged in other units."""
+    3.52 V driven, made a responsivity 9× the run's) or a VL logged in other units; or never lit at all (a power
+    beside "the laser never switched on", unsaid)."""
     if laser_v is None or not laser_v >= threshold:
         return []
     lit = vl[vl >= threshold]
+    if not lit.size and np.isfinite(vl).any():  # a header written for a lit run the laser never reached (no VL
+        # at all is said by `it_quantities`)
+        return [f"It: the VL column never reaches {threshold:g} V, the header's laser voltage {laser_v:g} V (power_w "
+                "is priced at the header's)"]
     if not lit.size or VL_AGREES * laser_v >= max(laser_v - float(lit.min()), float(lit.max()) - laser_v):
         return []  # every lit sample agrees (every real run): no median to take
     if abs((level := median(lit)) - laser_v) <= VL_AGREES * laser_v:
