@@ -160,8 +160,8 @@ def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> No
     report = lab.stage()
 
     def said(name: str, other: str) -> list[str]:
-        return [f"chip {name}: the chip's group is written {other!r} in the store's other runs (typed in another way? "
-                "two histories): correct its 'Chip group name'"]
+        return [f"chip {name!a}: the chip is written {other!a} in the store's other runs (typed in another "
+                "way? two histories): correct its 'Chip group name'"]
 
     # of two new runs, the one booked second is said (the workers finish in either order)
     assert report.staged == 3 and report.warned.pop("2025-10-14/It2025-10-14_1.csv") == said("alisson67", "Alisson67")
@@ -172,6 +172,13 @@ def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> No
     assert lab.stage().warned == {}  # Alisson67 (one run) over alisson67 (one run): by name, and Alisson67 has two now
     lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It", start=epoch(2025, 10, 14)))  # alisson67 corrected
     assert lab.stage().warned == {}
+    # what looks the same: a Cyrillic А (which no one can type for --group), quotes or a dot around the group
+    for index, group in enumerate(("\u0410lisson", '"Alisson"', "Alisson.", "Alis son"), start=2):
+        lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, index),
+                                                                  params={"Chip group name": group}))
+    assert lab.stage().warned == {f"2025-10-15/It2025-10-15_{index}.csv": said(f"{group}67", "Alisson67")
+                                  for index, group in enumerate(("\u0410lisson", '"Alisson"', "Alisson.", "Alis son"),
+                                                                start=2)}
 
 
 def test_a_chip_without_a_group_beside_a_grouped_one_of_its_number_is_said(lab: Lab) -> None:

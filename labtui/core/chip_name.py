@@ -31,6 +31,22 @@ def group_spelling(text: str) -> str:
     return "".join(c for c in plain if unicodedata.category(c) != "Cf").strip()
 
 
+def look_alike(group: str) -> str:
+    """What a group looks like, to say that two spellings may be one group: `group_spelling` in any case, its
+    letters and digits alone (`"Alisson"`, `Alisson.`, `Alisson_` are `alisson`), and a letter of another script
+    named as a Latin one read as it (a Cyrillic `А`, which no one can type for `--group`)."""
+    key = []
+    for char in group_spelling(group).casefold():
+        if not char.isalnum():
+            continue
+        if not char.isascii():
+            name = unicodedata.name(char, "")
+            latin = name.rsplit(" ", 1)[-1]
+            char = latin.lower() if " LETTER " in name and len(latin) == 1 and latin.isascii() else char
+        key.append(char)
+    return "".join(key)
+
+
 def merge_groups(named: str | None, given: str | None, chip: str) -> str | None:
     """The group of a chip named `chip` (giving `named`) and a group given apart from it: they must agree."""
     if named is not None and given is not None and group_spelling(named).casefold() != group_spelling(given).casefold():

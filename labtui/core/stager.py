@@ -17,7 +17,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from labtui.core.chip_name import group_spelling
+from labtui.core.chip_name import look_alike
 from labtui.core.commit import Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, registry_digest
 from labtui.core.errors import OperationFailed
@@ -41,7 +41,7 @@ from labtui.core.stage_chunk import CHUNK_FILES, RECORDING_SECONDS, ChunkResult,
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
 from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
 from labtui.core.store import check_location, check_raw_root, identity_path, lock_store, write_identity
-from labtui.core.wording import counted, quoted
+from labtui.core.wording import counted, cut, quoted
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
     import polars as pl
@@ -377,10 +377,10 @@ class Stager:
             return None if grouped is None else (
                 f"chip {row.chip_name}: its header gives no chip group, and the store has chip {quoted(grouped)}: "
                 "filed as a chip apart (two histories of one chip?): give its 'Chip group name'")
-        spelt = self._chips.setdefault((group_spelling(row.chip_group).casefold(), row.chip_number), row.chip_name)
+        spelt = self._chips.setdefault((look_alike(row.chip_group), row.chip_number), row.chip_name)
         return None if spelt == row.chip_name else (
-            f"chip {row.chip_name}: the chip's group is written {quoted(spelt)} in the store's other runs (typed in "
-            "another way? two histories): correct its 'Chip group name'")
+            f"chip {cut(row.chip_name, 60, ascii)}: the chip is written {cut(spelt, 60, ascii)} in the store's other "
+            "runs (typed in another way? two histories): correct its 'Chip group name'")  # ascii: a Cyrillic А seen
 
     def _commit(
         self,
@@ -405,7 +405,7 @@ class Stager:
 
 
 def _chip_spellings(runs: pl.DataFrame) -> dict[tuple[str, int], str]:
-    """Each chip of `runs` (its group as `chip_name.group_spelling` reads it, in any case, and its number) → the
+    """Each chip of `runs` (its group as it looks, `chip_name.look_alike`, and its number) → the
     name most of its runs have (`Stager._chip_note`): a store that holds a typo's run too names the chip as
     the others do."""
     names = (runs.select("chip_group", "chip_number", "chip_name").drop_nulls()
@@ -413,7 +413,7 @@ def _chip_spellings(runs: pl.DataFrame) -> dict[tuple[str, int], str]:
              .sort(["len", "chip_name"], descending=[True, False]))
     spellings: dict[tuple[str, int], str] = {}
     for group, number, name, _ in names.iter_rows():
-        spellings.setdefault((group_spelling(group).casefold(), number), name)
+        spellings.setdefault((look_alike(group), number), name)
     return spellings
 
 
