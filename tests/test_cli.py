@@ -372,6 +372,19 @@ def test_a_store_given_by_the_folder_holding_it_names_the_store_below(lab: Lab, 
                                        f"{lab.store_root} is one: give --store {lab.store_root}\n")
 
 
+@pytest.mark.parametrize("command", [("history", "67"), ("chips",), ("validate",), ("stage", "--quiet")])
+def test_a_command_run_in_the_stores_own_folder_reads_it(lab: Lab, tmp_path_factory, capsys, monkeypatch,
+                                                         command: tuple[str, ...]) -> None:
+    """`cd store && labtui history 67 --store .` said that the store and a default raw root the user never gave
+    (`store/data/01_raw`, not there) "must not contain each other"; from any other folder it worked."""
+    store = tmp_path_factory.mktemp("elsewhere") / "store"  # no config file here nor above: the defaults apply
+    shutil.copytree(lab.store_root, store)
+    monkeypatch.chdir(store)
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    assert main([*command, "--store", "."]) == 0, capsys.readouterr().err
+    assert "must not contain" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("where", "said"), [
     ("raw/derived", "is in the raw folder"),
     ("store/raw_measurements", "is in the store"),

@@ -128,7 +128,10 @@ class StagingConfig:
             raise ValueError(f"local_tz: {exc}") from None
         raw, stage = self.raw_root.resolve(), self.stage_root.resolve()
         store = stage if (stage / "_manifest").is_dir() else stage.parent  # a config may name the store folder
-        if stage == raw or raw in stage.parents or store in raw.parents:  # the store folder holds no raw root either
+        # a raw root that is not there inside a store that is holds nothing to mix up: the default `data/01_raw` of a
+        # command run in the store's folder, which the store's recorded raw root replaces (`cli.locate`)
+        unmixed = not raw.exists() and (store / "_manifest").is_dir()
+        if (stage == raw or raw in stage.parents or store in raw.parents) and not unmixed:  # nor a store in raw
             raise ValueError(f"the store {store} and raw_root {raw} must not contain each other")
 
     @property
