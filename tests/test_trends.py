@@ -258,6 +258,25 @@ def test_a_trend_redrawn_from_its_record_draws_a_run_excluded_since_and_says_so(
     assert f"(run {run['run_id'][0]}) is excluded (gate leak); drawn, as the figure records it" in said
 
 
+def test_a_trace_figures_legend_power_in_doubt_is_warned_as_a_trends_point_is(lab: DemoLab) -> None:
+    """A figure of It runs names each lit run's P in its legend: one from a calibration 141 h away, or from
+    calibrations 5× apart, was drawn with no warning, while the same run's trend point was hollow and counted."""
+    lit = lab.runs.filter(pl.col("proc") == "It").join(
+        lab.metrics.drop_nulls("power_w").select("run_id"), on="run_id").head(3)
+    first, second = lit["run_id"][0], lit["run_id"][1]
+    doubted = lab.metrics.with_columns(
+        calibration_stale=pl.col("run_id") == first,
+        calibration_spread=pl.when(pl.col("run_id") == second).then(5.0).otherwise(1.0))
+    spec = shape(load_group("It", with_plotted_quantities(lit, doubted), lab.config.stage_root), PlotOptions())
+    seq = dict(lit.select("run_id", "seq").iter_rows())
+    assert [w for w in spec.warnings if w.startswith("P of")] == [
+        f"P of seq {seq[first]} from a stale laser calibration (calibration_stale: measured far in time from the run)",
+        f"P of seq {seq[second]}: the calibrations in reach disagree 2× or more (calibration_spread)"]
+    plain = lab.metrics.with_columns(calibration_stale=pl.lit(False), calibration_spread=pl.lit(1.0))
+    spec = shape(load_group("It", with_plotted_quantities(lit, plain), lab.config.stage_root), PlotOptions())
+    assert not [w for w in spec.warnings if w.startswith("P of")]
+
+
 def test_aligned_overlay_puts_every_dirac_point_at_zero(lab: DemoLab) -> None:
     runs = with_plotted_quantities(lab.runs.filter(pl.col("proc") == "IVg").head(4), lab.metrics)
     runs = runs.with_columns(cnp_fwd_v=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise("cnp_fwd_v"))

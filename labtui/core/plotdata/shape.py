@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from labtui.core.config import MetricsSettings
+from labtui.core.metrics.definitions import CALIBRATIONS_DISAGREE
 from labtui.core.metrics.glitches import glitches
 from labtui.core.metrics.it import dark_level
 from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep, window_points
@@ -216,6 +217,14 @@ def _it_warnings(rows: list[dict[str, Any]], columns: tuple[dict[str, np.ndarray
         )
     if {True, False} <= {row.get("has_light") for row in rows}:
         warnings.append("the selection mixes light and dark runs")
+    # the legend's P of a run (`trends.with_plotted_quantities`) in doubt, as a trend's points say it
+    priced = [row for row in rows if row.get("power_w") is not None]
+    if stale := [run_ident(row) for row in priced if row.get("calibration_stale")]:
+        warnings.append(f"P of {_some(stale)} from a stale laser calibration (calibration_stale: measured far in time "
+                        "from the run)")
+    if disputed := [run_ident(row) for row in priced if (row.get("calibration_spread") or 0) >= CALIBRATIONS_DISAGREE]:
+        warnings.append(f"P of {_some(disputed)}: the calibrations in reach disagree {CALIBRATIONS_DISAGREE:g}× or "
+                        "more (calibration_spread)")
     return warnings
 
 

@@ -74,7 +74,8 @@ PLANS: dict[Trend, _Plan] = {
 }
 
 
-PLOTTED_QUANTITIES = ("cnp_fwd_v", "power_w")  # what an aligned overlay shifts by; the power a lit It run's legend says
+# what an aligned overlay shifts by; the power a lit It run's legend says, and the doubts on it (`shape._it_warnings`)
+PLOTTED_QUANTITIES = ("cnp_fwd_v", "power_w", "calibration_stale", "calibration_spread")
 
 
 def with_plotted_quantities(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
