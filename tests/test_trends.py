@@ -13,6 +13,7 @@ import pytest
 from textual.widgets import Tab
 
 from labtui.cli import main
+from labtui.cli.plot import TRENDS
 from labtui.core.annotations import Change, annotate, current_annotations
 from labtui.core.config import StagingConfig, load_config
 from labtui.core.drawing import draw_axes
@@ -258,6 +259,18 @@ def test_a_trend_redrawn_from_its_record_draws_a_run_excluded_since_and_says_so(
     assert f"(run {run['run_id'][0]}) is excluded (gate leak); drawn, as the figure records it" in said
 
 
+def test_the_hysteresis_trend_is_each_sweeps_backward_minus_forward_dirac_point(lab: DemoLab) -> None:
+    """"Is the hysteresis growing?" was read off the gap between the Dirac point trend's two lines."""
+    spec = lab.spec(Trend.HYSTERESIS)
+    drawn = points(spec).select("run_id", "y")
+    ivg = lab.metrics.filter(pl.col("proc") == "IVg", pl.col("run_id").is_in(lab.runs["run_id"].to_list()))
+    expected = ivg.drop_nulls("hysteresis_v")
+    assert drawn.height == expected.height > 0 and spec.y_unit.endswith("V")
+    scale = {"V": 1.0, "mV": 1e-3}[spec.y_unit]
+    joined = drawn.join(expected.select("run_id", "hysteresis_v"), on="run_id")
+    assert joined.height == drawn.height and np.allclose(joined["y"] * scale, joined["hysteresis_v"], rtol=1e-12)
+
+
 def test_a_trace_figures_legend_power_in_doubt_is_warned_as_a_trends_point_is(lab: DemoLab) -> None:
     """A figure of It runs names each lit run's P in its legend: one from a calibration 141 h away, or from
     calibrations 5× apart, was drawn with no warning, while the same run's trend point was hollow and counted."""
@@ -290,7 +303,8 @@ def test_aligned_overlay_puts_every_dirac_point_at_zero(lab: DemoLab) -> None:
 
 
 def test_cli_trends_write_every_format_and_redraw(lab: DemoLab, tmp_path: Path, capsys) -> None:
-    for trend, name in zip(Trend, ("c.pdf", "p.svg", "r.svg", "s.svg", "d.png"), strict=True):
+    assert tuple(Trend) == TRENDS  # the command line's choices, written out so that `--help` imports nothing
+    for trend, name in zip(Trend, ("c.pdf", "h.svg", "p.svg", "r.svg", "s.svg", "d.png"), strict=True):
         out = tmp_path / name
         assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", str(trend),
                             "--out", str(out))) == 0, trend
@@ -348,7 +362,10 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         assert screen.spec.kind == "trend-cnp" and "excluded" not in text_of(screen, "#plot-status")  # none to hide
         assert not screen.check_action("toggle_responsivity", ())  # r only where ΔI / R applies
         screen.action_next_trend()  # the trend on show at once, not when the Tabs' message comes: a key pressed
-        assert screen.spec.kind == "trend-photoresponse"  # in between (`e`) worked on the trend before
+        assert screen.spec.kind == "trend-hysteresis"  # in between (`e`) worked on the trend before
+        await settle(pilot)
+        assert screen.spec.kind == "trend-hysteresis" and not screen.check_action("toggle_responsivity", ())
+        screen.action_next_trend()
         await settle(pilot)
         assert screen.spec.kind == "trend-photoresponse"
         shown: list[str] = []

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from labtui.core.renderer import Renderer
 
 BASELINES = ("auto", "raw", "first")
-TRENDS = ("cnp", "photoresponse", "responsivity", "spectral", "dark")  # `plotdata.trends.Trend`, not imported here
+# `plotdata.trends.Trend`, not imported here
+TRENDS = ("cnp", "hysteresis", "photoresponse", "responsivity", "spectral", "dark")
 
 
 def figure_arg(text: str) -> Path:
@@ -76,7 +77,8 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
                       help="IVg: overlay against Vg − each run's forward-leg Dirac point (from the metrics table)")
     trend = parser.add_argument_group("trends of a chip (one point per run, from the metrics table)")
     trend.add_argument("--trend", choices=TRENDS,
-                       help="cnp: Dirac point (forward, backward) against time; photoresponse / responsivity: ΔI or "
+                       help="cnp: Dirac point (forward, backward) against time; hysteresis: backward minus "
+                            "forward Dirac point against time; photoresponse / responsivity: ΔI or "
                             "ΔI/P against power, per wavelength; spectral: responsivity against wavelength; "
                             "dark: dark current against time")
     parser.add_argument("--out", type=figure_arg, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")

@@ -26,8 +26,8 @@ from labtui.tui.plot import FigureScreen
 from labtui.tui.plot_view import LegendBox, PlotView, legend, palette_for, saved_line
 
 # The four views; the photoresponse view shows ΔI or, with `r`, the responsivity ΔI / P.
-TABS = {Trend.CNP: "Dirac point", Trend.PHOTORESPONSE: "Photoresponse", Trend.SPECTRAL: "Spectral",
-        Trend.DARK: "Dark current"}
+TABS = {Trend.CNP: "Dirac point", Trend.HYSTERESIS: "Hysteresis", Trend.PHOTORESPONSE: "Photoresponse",
+        Trend.SPECTRAL: "Spectral", Trend.DARK: "Dark current"}
 
 
 def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...], *, no_table: bool = False) -> Content:

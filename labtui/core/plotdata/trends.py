@@ -38,6 +38,7 @@ GAP_SHARE, GAP_STEPS = 0.1, 5
 
 class Trend(StrEnum):
     CNP = "cnp"  # Dirac point of each IVg run (forward and backward legs) against time
+    HYSTERESIS = "hysteresis"  # backward minus forward Dirac point of each IVg run against time
     PHOTORESPONSE = "photoresponse"  # ΔI of each lit It run against its irradiated power, one series per λ
     RESPONSIVITY = "responsivity"  # the same as responsivity (ΔI / P)
     SPECTRAL = "spectral"  # responsivity against wavelength
@@ -64,6 +65,8 @@ class _Plan:
 PLANS: dict[Trend, _Plan] = {
     Trend.CNP: _Plan("Dirac point against time", "IVg", TIME, "", "",
                      (("cnp_fwd_v", "CNP forward"), ("cnp_bwd_v", "CNP backward")), "V_CNP", "V"),
+    Trend.HYSTERESIS: _Plan("hysteresis against time", "IVg", TIME, "", "", (("hysteresis_v", "hysteresis"),),
+                            "V_CNP,bwd − V_CNP,fwd", "V"),
     Trend.PHOTORESPONSE: _Plan("photoresponse against power", "It", "power_w", "P", "W",
                                (("delta_i_a", "ΔI"),), "ΔI", "A", by_wavelength=True, lit_only=True),
     Trend.RESPONSIVITY: _Plan("responsivity against power", "It", "power_w", "P", "W",
