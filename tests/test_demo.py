@@ -27,8 +27,12 @@ def test_demo_command_writes_a_lab_that_stages(tmp_path: Path, capsys: pytest.Ca
     work = tmp_path / "work"  # someone's folder: the demo's config would steer every command run there
     (work / "02_stage").mkdir(parents=True)
     (work / "notes.txt").write_text("mine")
+    afile = work / "notes.txt"  # a file where the folder goes: the user's mistake (2), not the system's (74)
     for argv, message in (([str(folder)], "already holds files"),  # never overwrites a lab
                           ([str(work)], f"{work} is not empty (it holds 02_stage, notes.txt)"),
+                          ([str(afile)], f"cannot write the demo lab into {afile}: Not a directory ({afile} is a "
+                                         "file where a folder is needed)"),
+                          ([str(afile / "lab")], f"({afile} is a file where a folder is needed)"),
                           ([str(tmp_path / "other"), "--seed", "-5"], "the seed is a whole number ≥ 0, not -5")):
         assert main(["demo", *argv]) == 2
         assert message in capsys.readouterr().err

@@ -66,11 +66,13 @@ def run(args: argparse.Namespace) -> int:
 @contextmanager
 def demo_errors(folder: Path) -> Iterator[None]:
     """Writing a demo lab into `folder` (`labtui demo DIR`, or `--demo`'s folder) fails in one line that names it."""
-    from labtui.core.errors import OperationFailed
+    from labtui.core.errors import OperationFailed, os_reason
 
     try:
         yield
     except FileExistsError as exc:  # a folder with other things in it: choose another
         raise CommandUsage(str(exc)) from None
+    except NotADirectoryError as exc:  # `labtui demo afile`: the user's mistake (exit 2), not the system's (74)
+        raise CommandUsage(f"cannot write the demo lab into {folder}: {os_reason(exc, folder)}") from None
     except OSError as exc:
         raise OperationFailed("write the demo lab into", folder, exc) from None
