@@ -736,6 +736,9 @@ def test_a_concave_calibration_starts_where_the_laser_is_on_not_where_its_line_p
     values, remarks = calibration_quantities(vl, np.full(vl.size, 2.9e-9))
     assert values["threshold_v"] is None
     assert remarks == ["LaserCalibration: the power never rises above the dark reading"]
+    values, remarks = calibration_quantities(vl, power - 2 * power.max())  # a negative offset, and no light
+    assert values == dict.fromkeys(values) and remarks == [
+        "LaserCalibration: no Power reading above 0 W: no light reached the sensor"]
 
 
 # --- chip geometry ------------------------------------------------------------------------------------------------
@@ -1815,8 +1818,8 @@ def test_a_calibration_that_cannot_price_power_is_passed_over(tmp_path: Path) ->
     assert unpriced["calibration_run_id"] is None and unpriced["power_w"] is None
     assert unpriced["responsivity_a_per_w"] is None and unpriced["delta_i_a"] is not None
     blocked_id = lab.run_of(str(blocked.relative_to(lab.raw)))["run_id"]
-    assert (f"power_w: no LaserCalibration of 385 nm can price it (the nearest, {blocked_id}: the power never "
-            "rises above the dark reading)") in unpriced["remarks"]
+    assert (f"power_w: no LaserCalibration of 385 nm can price it (the nearest, {blocked_id}: no Power reading "
+            "above 0 W: no light reached the sensor)") in unpriced["remarks"]
 
 
 def test_no_power_where_the_calibration_gives_none_at_the_runs_voltage(tmp_path: Path) -> None:

@@ -43,7 +43,8 @@ from labtui.core.parquet_footer import footer_bytes
 # glitches (a dropout or a spike of up to 3 readings between two others) are passed over, and a run whose VL is below
 # its calibration's laser threshold has no power (a 0 W reading at its VL priced it at 1e-20 W).
 # 20: without a Vds in the header (or at 0 V), a responsivity is signed by the dark current, as its definition said
-# (it was not negated for a negative current); a current 10× past the header's Irange gives no quantities.
+# (it was not negated for a negative current); a current 10× past the header's Irange gives no quantities; a
+# calibration with no Power reading above 0 W has no p_max_w.
 METRICS_VERSION = 20
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

@@ -20,7 +20,10 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
     vl, power = calibration_curve(vl, power)
     if (why := _no_curve(vl)) is not None:
         return values, [f"LaserCalibration: {why}"]
-    values["p_max_w"] = p_max = float(power.max())
+    p_max = float(power.max())
+    if not p_max > 0:  # a sensor's negative offset alone (−1.3 nW read as the laser's largest power)
+        return values, ["LaserCalibration: no Power reading above 0 W: no light reached the sensor"]
+    values["p_max_w"] = p_max
     dark = float(power[0])
     if p_max <= dark:
         return values, ["LaserCalibration: the power never rises above the dark reading"]

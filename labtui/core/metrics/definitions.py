@@ -181,7 +181,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              from_data=False),
     # LaserCalibration --------------------------------------------------------------------------------------------
     Quantity("p_max_w", "W", "LaserCalibration",
-             "largest Power of the calibration (a spike of up to 3 readings between two others passed over)"),
+             "largest Power of the calibration (a spike of up to 3 readings between two others passed over); null "
+             "where no reading is above 0 W (a sensor's offset alone)"),
     Quantity("slope_w_per_v", "W/V", "LaserCalibration",
              "least-squares slope of Power against VL over the linear part (10–90 % of p_max_w)"),
     Quantity("threshold_v", "V", "LaserCalibration",
