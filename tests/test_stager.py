@@ -234,8 +234,13 @@ def test_two_runs_in_one_file_are_said_not_only_their_span_judged(lab: Lab) -> N
     lab.write("a/It2025-10-13_5.csv", raw_csv("It", rows=in_ms, start=epoch(2025, 10, 13, 14)))
     lab.write("a/IVg2025-10-13_6.csv", raw_csv("IVg", rows=sweep, params={"VG step": "1 V"},
                                               start=epoch(2025, 10, 13, 15)))
+    lab.write("a/IVg2025-10-13_7.csv", raw_csv("IVg", rows=[*sweep[:3], *[sweep[3]] * 20, *sweep[3:]],
+                                              start=epoch(2025, 10, 13, 16)))  # one point read 20 times more
     report = lab.stage()
-    assert report.staged == 6
+    assert report.staged == 7
+    assert report.warned.pop("a/IVg2025-10-13_7.csv") == [
+        f"Vg (V) repeats its points (most rows at the value of the row before): {len(sweep) + 20} rows for the "
+        f"{len(sweep)} its sweep parameters imply"]
     leap = report.warned.pop("a/IVg2025-10-13_4.csv")
     assert leap[-1].startswith("Vg (V) leaps from ") and leap[-1].endswith(
         "rows out of order, or a sweep resumed elsewhere"), leap

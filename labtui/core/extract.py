@@ -135,7 +135,10 @@ def _extra_rows(values: np.ndarray, height: int, rows: int, step: float, column:
     points around 0 V): finer steps than its header says, else two sweeps in one file."""
     if 2 * height <= 3 * rows:
         return []
-    if (taken := _median_step(values)) < 0.75 * step:
+    if not (taken := _median_step(values)):  # most rows at a point already read: "steps by 0" said nothing
+        return [f"{column} repeats its points (most rows at the value of the row before): {height} rows for the "
+                f"{rows} its sweep parameters imply"]
+    if taken < 0.75 * step:
         return [f"{column} steps by {taken:g} where its header says {step:g}: {height} rows for its {rows}"]
     return [f"{height} rows where its sweep parameters imply {rows}: two sweeps in one file (a run resumed?)"]
 
