@@ -806,8 +806,31 @@ def test_a_table_for_a_terminal_leaves_out_empty_columns_and_cuts_text_never_num
     assert "1.23457e-06" in lines[1] and "…/IVg2025-09-01_1.csv" in lines[1] and "…/It2025-09-01_12.csv" in lines[2]
     assert lines[1].endswith("…") and "a long descr" in lines[1]  # the widest text column gave way first
     units = pl.DataFrame({"mobility": ["4479 cm²/(V·s)"], "FILE": ["Alisson_01_sept/IVg2025-09-01_1.csv"]})
-    line = render_table(units, width=30, whole=("mobility",)).splitlines()[1]
+    line = render_table(units, width=40, whole=("mobility",)).splitlines()[1]
     assert line.startswith("4479 cm²/(V·s)  …/IVg")  # a value written as text is never cut, only the path
+
+
+def test_a_table_too_wide_for_the_terminal_leaves_out_a_column_or_two_or_is_shown_by_row() -> None:
+    """An It run's metrics at 80 columns wrapped each row over 3–5 lines mid-value, and a history at 120 over two:
+    a column or two too many are left out and named; more, and each row is a block of its `name value` pairs."""
+    from labtui.cli.history import render_table
+
+    wide = pl.DataFrame({"SEQ": [1, 2], "DATE": ["2025-10-15", "2025-10-17"], "DELTA_I": ["-901 nA", "-1.11 µA"],
+                         "POWER": ["1.23 µW", "2.73 µW"], "FILE": ["2025-10-15/It2025-10-15_1.csv", "d/It_2.csv"]})
+    lines = render_table(wide, width=40).splitlines()
+    assert lines[0].split() == ["SEQ", "DATE", "DELTA_I", "POWER"] and all(len(line) <= 40 for line in lines[:-1])
+    assert lines[-1] == "(FILE left out at 40 columns: --format csv or --out FILE has every column)"
+    remark = "tau_decay_s: 1/e of the step not reached by the end of the run; calibration_spread: nothing to compare"
+    metrics = wide.with_columns(RESPONSIVITY=pl.lit("-732 mA/W"), REMARKS=pl.Series([remark, None]),
+                                EMPTY=pl.lit(None, pl.String))
+    blocks = render_table(metrics, width=40).split("\n\n")
+    assert blocks[0].splitlines() == [
+        "SEQ 1  DATE 2025-10-15  DELTA_I -901 nA", "  POWER 1.23 µW", "  FILE 2025-10-15/It2025-10-15_1.csv",
+        "  RESPONSIVITY -732 mA/W", "  REMARKS tau_decay_s: 1/e of the step", "    not reached by the end of the run;",
+        "    calibration_spread: nothing to", "    compare"]
+    assert blocks[1] == "SEQ 2  DATE 2025-10-17  DELTA_I -1.11 µA\n  POWER 2.73 µW  FILE d/It_2.csv\n  RESPONSIVITY " \
+                        "-732 mA/W\n"
+    assert "EMPTY" not in render_table(metrics, width=40) and "EMPTY" in render_table(metrics)  # a pipe: the table
 
 
 def test_a_new_stage_root_of_another_name_is_the_store_folder(lab: Lab, tmp_path: Path, capsys) -> None:

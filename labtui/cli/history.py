@@ -234,14 +234,19 @@ def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame, who
 
 
 TEXT_MIN = 12  # a text column (a path, a summary) cut to fit a terminal keeps at least this many characters
+LAST_LEFT_OUT = 2  # a table this many columns too wide for a terminal leaves them out; wider, it is shown by row
 
 
 def render_table(frame: pl.DataFrame, width: int | None = None, whole: Collection[str] = ()) -> str:
     """An aligned text table; emoji count as two terminal columns. For a terminal `width` columns wide, columns
     with nothing in them are left out and the widest text columns are cut with … until the table fits (numbers,
-    and the `whole` columns, never: a cut number reads as another number); a file or a pipe gets every column."""
+    and the `whole` columns, never: a cut number reads as another number); where it still does not, its last
+    column or two are left out and named under it, or, were more in the way, each row is a block of `name value`
+    pairs (`_records`): the terminal wrapped each row over 2–5 lines mid-value (a history, an It run's metrics at
+    80 columns). A file or a pipe gets every column."""
     import polars as pl
 
+    note = ""
     if width is not None:
         frame = frame.select(name for name in frame.columns if frame[name].cast(pl.String).fill_null("").str
                              .len_chars().max() or not frame.height)
@@ -256,10 +261,43 @@ def render_table(frame: pl.DataFrame, width: int | None = None, whole: Collectio
         while excess > 0 and (cuttable := [i for i in least if widths[i] > least[i]]):
             widths[max(cuttable, key=lambda i: widths[i])] -= 1
             excess -= 1
-    return "\n".join(
-        "  ".join(_fitted(text, width) for text, width in zip(row, widths, strict=True)).rstrip()
+        dropped = 0
+        while excess > 0 and dropped < LAST_LEFT_OUT and len(widths) > dropped + 1:  # a column or two too many
+            dropped += 1
+            excess -= widths[-dropped] + 2
+        if excess > 0:
+            return _records(frame.columns, cells[1:], width)
+        if dropped:
+            widths = widths[:-dropped]
+            left_out = ", ".join(frame.columns[-dropped:])
+            note = f"({left_out} left out at {width} columns: --format csv or --out FILE has every column)\n"
+    table = "\n".join(
+        "  ".join(_fitted(text, width) for text, width in zip(row, widths, strict=False)).rstrip()
         for row in cells
     ) + "\n"
+    return table + note
+
+
+def _records(names: list[str], rows: list[list[str]], width: int) -> str:
+    """Each row as its `name value` pairs (the empty ones left out) packed into lines of `width` columns, a pair
+    never split but one longer than a line (a remark) wrapped at its words, rows apart by a blank line."""
+    import textwrap
+
+    blocks = []
+    for row in rows:
+        lines: list[str] = []
+        for name, text in zip(names, row, strict=True):
+            if not text:
+                continue
+            pair = f"{name} {text}"
+            if lines and display_width(lines[-1]) + 2 + display_width(pair) <= width:
+                lines[-1] += f"  {pair}"
+            elif display_width(pair) + 2 <= width or not lines:
+                lines.append(pair if not lines else f"  {pair}")
+            else:
+                lines += textwrap.wrap(pair, width, initial_indent="  ", subsequent_indent="    ")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
 
 
 def _fitted(text: str, width: int) -> str:
