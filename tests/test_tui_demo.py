@@ -12,7 +12,6 @@ import pytest
 
 from labtui.cli import CommandUsage, build_parser
 from labtui.cli.tui import build_app
-from labtui.core.errors import OperationFailed
 from labtui.synth import LabSpec
 from labtui.synth.demo import ensure_demo
 from labtui.tui.dashboard import DashboardScreen
@@ -88,7 +87,7 @@ def test_a_lab_with_raw_files_opens_without_a_store(demo_dir: Path) -> None:
 
 @pytest.mark.parametrize(("holds", "error", "message"), [
     ("notes.txt", CommandUsage, "is not empty (it holds notes.txt)"),
-    (None, OperationFailed, "cannot write the demo lab into"),  # $LABTUI_DEMO_DIR names a file
+    (None, CommandUsage, "cannot write the demo lab into"),  # $LABTUI_DEMO_DIR names a file: the user's mistake
 ])
 def test_a_demo_folder_that_cannot_take_the_lab_is_said_by_name(demo_dir: Path, holds: str | None,
                                                                error: type[Exception], message: str) -> None:
