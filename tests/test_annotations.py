@@ -35,6 +35,7 @@ from labtui.core.annotations import (
     undo,
     with_annotations,
 )
+from labtui.core.annotations import log as annotation_log_module
 from labtui.core.annotations.exclusions import DIGEST, excluded_runs
 from labtui.core.annotations.log import COMPACT_AFTER, write_action
 from labtui.core.fixes import apply_fixes
@@ -310,19 +311,31 @@ def test_a_digest_damaged_behind_or_unwritable_leaves_the_exclusions_right(tmp_p
     annotate(tmp_path, runs[1:], [Change("exclude", "noisy")], author="ana")
     digest, actions = annotations_dir(tmp_path) / DIGEST, annotations_dir(tmp_path) / ACTIONS_DIR
     expected = {"0123456789abcdef": "sensor moved", "fedcba9876543210": "noisy"}
-    for damage in (b"", b"{", b'{"format": 99}', b'[1, 2]'):
+    shapes = ({"r": ["x"]}, {"r": None}, {"r": ["t", "a", "0", "exclude", "x"]})  # a hand's edit, another labtui's
+    for damage in (b"", b"{", b'{"format": 99}', b'[1, 2]', *(json.dumps({"format": exclusions.DIGEST_FORMAT,
+                   "actions": [], "words": words}).encode() for words in shapes),
+                   json.dumps({"format": exclusions.DIGEST_FORMAT, "actions": [[1]], "words": {}}).encode()):
         digest.write_bytes(damage)
         assert excluded_runs(tmp_path) == expected
         assert json.loads(digest.read_text())["format"] == exclusions.DIGEST_FORMAT  # rebuilt
     assert first is not None
     (actions / f"{first.id}.json").unlink()  # by hand: the digest names an action that is gone
     assert excluded_runs(tmp_path) == excluded_now(tmp_path) == {"fedcba9876543210": "noisy"}
-    (actions / "20300101T000000000000Z-broken.json").write_text('{"action": "x", "rec')
-    assert excluded_runs(tmp_path) == excluded_now(tmp_path)
+    # a copy still being written: nothing of it read, and read once it is whole (it was taken as read for good)
+    cut = actions / "20300101T000000000000Z-0a1b2c3d4e5f.json"
+    whole = json.dumps({"action": cut.stem, "records": [
+        {"run_id": "0123456789abcdef", "source_file": "a.csv", "kind": "exclude", "value": "sensor moved again",
+         "author": "bo", "time_utc": "2030-01-01T00:00:00.000000Z"}]})
+    cut.write_text(whole[:40])
+    assert excluded_runs(tmp_path) == excluded_now(tmp_path) == {"fedcba9876543210": "noisy"}
+    cut.write_text(whole)
+    annotation_log_module._caches.clear()  # as a new process reads it (one process takes action files as immutable)
+    assert excluded_runs(tmp_path) == excluded_now(tmp_path) == {
+        "fedcba9876543210": "noisy", "0123456789abcdef": "sensor moved again"}
     digest.unlink()
     digest.mkdir()
     annotate(tmp_path, runs[1:], [Change("include")], author="ana")
-    assert excluded_runs(tmp_path) == excluded_now(tmp_path) == {}
+    assert excluded_runs(tmp_path) == excluded_now(tmp_path) == {"0123456789abcdef": "sensor moved again"}
 
 
 def test_validate_reattaches_annotations_when_a_raw_file_is_restaged_under_a_new_run_id(lab: Lab) -> None:

@@ -2,12 +2,13 @@
 beside the log: `_annotations/exclusions.json` holds the last exclude/include word of each run and the action files
 it has read. Action files are never changed nor deleted, so the words are brought up to date by reading the actions
 written since (a few small JSON files) instead of the whole log: in a store of 300 annotation actions, a stage paid
-~45 ms to read and fold the log (its Parquet snapshot, the pending actions, a dozen Polars queries) to learn which
+~35 ms to read and fold the log (its Parquet snapshot, the pending actions, a dozen Polars queries) to learn which
 runs were excluded.
 
 The digest is a cache, never the authority: one that is missing, damaged, or names an action file that is gone is
 rebuilt from the log; an action file that cannot be read (which the log's snapshot may still hold) sends the answer
-to the log too; one that cannot be written (a read-only share) leaves the answer right and the next reader to try.
+to the log too, and is read again by the next reader (a copy still being written, another user's file); a digest
+that cannot be written (a read-only share) leaves the answer right and the next reader to try.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from labtui.core.annotations.log import (
     ACTIONS_DIR,
     COMPACT_AFTER,
+    SNAPSHOT,
     TIME_FORMAT,
     annotations_dir,
     listed_actions,
@@ -36,34 +38,41 @@ Word = list[Any]  # [time_utc as written, action, index, kind, reason]: the last
 
 def excluded_runs(store_root: Path) -> dict[str, str]:
     """run_id → reason of each run the lab has excluded now (the current view's `excluded`, `exclude_reason`)."""
+    root = annotations_dir(store_root)
     names = listed_actions(store_root)
-    if not names:  # a store nobody annotated
+    if not names and not (root / SNAPSHOT).exists():  # a store nobody annotated
         return {}
-    path = annotations_dir(store_root) / DIGEST
-    digest = _read_digest(path)
+    digest = _read_digest(root / DIGEST)
     covered = set(digest["actions"]) if digest else set()
     new = [name for name in names if name not in covered]
     words = None
     if digest and len(new) <= COMPACT_AFTER and len(covered) + len(new) == len(names):  # none of it gone
-        words = _brought_up_to_date(digest["words"], annotations_dir(store_root) / ACTIONS_DIR, new)
+        words = _brought_up_to_date(digest["words"], root / ACTIONS_DIR, new)
     if rebuilt := words is None:
         words, names = _from_log(store_root)
     if new or rebuilt:
         document = {"format": DIGEST_FORMAT, "actions": sorted(names), "words": words}
         with contextlib.suppress(OSError):  # only a cache: the next reader builds it again
-            atomic_write_bytes(path, json.dumps(document, ensure_ascii=False).encode("utf-8"), durable=False)
+            atomic_write_bytes(root / DIGEST, json.dumps(document, ensure_ascii=False).encode("utf-8"), durable=False)
     return {run_id: word[4] for run_id, word in words.items() if word[3] == "exclude"}
 
 
 def _read_digest(path: Path) -> dict[str, Any] | None:
+    """The digest, or None when it is missing or not one (damaged, another format, a hand's edit)."""
     try:
         digest = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
     if not (isinstance(digest, dict) and digest.get("format") == DIGEST_FORMAT
-            and isinstance(digest.get("actions"), list) and isinstance(digest.get("words"), dict)):
+            and isinstance(actions := digest.get("actions"), list) and isinstance(words := digest.get("words"), dict)
+            and all(isinstance(name, str) for name in actions) and all(map(_is_word, words.values()))):
         return None
     return digest
+
+
+def _is_word(word: object) -> bool:
+    return (isinstance(word, list) and len(word) == 5 and isinstance(word[0], str) and isinstance(word[1], str)
+            and isinstance(word[2], int) and word[3] in _KINDS and isinstance(word[4], str | None))
 
 
 def _brought_up_to_date(words: dict[str, Word], folder: Path, new: list[str]) -> dict[str, Word] | None:
@@ -85,7 +94,8 @@ def _brought_up_to_date(words: dict[str, Word], folder: Path, new: list[str]) ->
 
 
 def _from_log(store_root: Path) -> tuple[dict[str, Word], tuple[str, ...]]:
-    """Each run's last exclude/include word from the whole log, and the action files it was read from."""
+    """Each run's last exclude/include word from the whole log, and the action files whose records it holds: not
+    one it could not read (cut short by a copy, another user's), which the next reader tries again."""
     import polars as pl
 
     log, names = read_log_listed(store_root)
@@ -93,4 +103,5 @@ def _from_log(store_root: Path) -> tuple[dict[str, Word], tuple[str, ...]]:
     words = {run_id: [time.strftime(TIME_FORMAT), action, index, kind, value]
              for run_id, time, action, index, kind, value
              in last.select("run_id", "time_utc", "action", "index", "kind", "value").iter_rows()}
-    return words, names
+    held = set(log["action"].unique().to_list())
+    return words, tuple(name for name in names if name.removesuffix(".json") in held)
