@@ -461,6 +461,14 @@ def test_a_file_named_with_an_index_past_a_64_bit_integer_is_staged(lab: Lab) ->
     assert lab.manifest()["file_idx"].to_list() == [None]
 
 
+def test_a_file_named_with_a_dot_or_a_blank_after_csv_keeps_its_index(lab: Lab) -> None:
+    """`It…_3.csv.` staged (Windows drops the dot, a share keeps it) without the index its name gives."""
+    for index, end in ((3, "."), (4, " "), (5, "\t")):
+        lab.write(f"a/It2025-10-13_{index}.csv{end}", raw_csv("It", start=1760371684.0 + index))
+    assert lab.stage().staged == 3
+    assert sorted(lab.manifest()["file_idx"].to_list()) == [3, 4, 5]
+
+
 def test_file_that_changes_between_scan_and_read_is_busy(lab: Lab) -> None:
     path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     info = path.stat()

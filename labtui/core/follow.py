@@ -17,6 +17,7 @@ from labtui.core.parser import HEADER_LIMIT, Header, parse_header
 from labtui.core.raw_text import DATA_TAG
 from labtui.core.registry import Registry
 from labtui.core.rejects import Reject
+from labtui.core.scan import csv_stem
 from labtui.core.wording import counted
 
 _COMPLETE_HEADER = re.compile(DATA_TAG + rb"\n[^\n]*\n")  # the data tag and the column row
@@ -73,7 +74,7 @@ class FollowedRun:
         if match is None:
             return False  # the acquisition has not written the column row yet
         try:
-            self.header = parse_header(self._pending[: match.end()], self.registry, self.path.stem)
+            self.header = parse_header(self._pending[: match.end()], self.registry, csv_stem(self.path.name))
         except Reject as exc:
             self.problem = str(exc)
             if self._offset <= HEADER_LIMIT:  # read again: PyMeasure inserts the start time as a queued run begins

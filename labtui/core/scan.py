@@ -96,6 +96,13 @@ def is_csv_name(name: str) -> bool:
     return name.rstrip(TRAILING_BLANKS).lower().endswith(".csv")
 
 
+def csv_stem(name: str) -> str:
+    """A raw file's name without `.csv` and what `is_csv_name` allows after it: what the header's parser reads a
+    file index and a chip from (`Path.stem` of `IVg_9.csv.` kept `.csv.`: no file index, no chip)."""
+    plain = name.rstrip(TRAILING_BLANKS)
+    return plain[:-4] if plain.lower().endswith(".csv") else Path(name).stem
+
+
 OWNER_FILE_PREFIX = "~$"  # Excel's owner file beside a workbook it has open (`~$IVg….csv`: 165 bytes of lock, no data)
 
 

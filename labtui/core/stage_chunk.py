@@ -29,7 +29,7 @@ from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.layout import RUN_COMPRESSION, RUN_COMPRESSION_LEVEL, RUN_RECORD_KEY, run_parquet_path
 from labtui.core.rawread import Busy, read_raw
 from labtui.core.rejects import RejectRecord
-from labtui.core.scan import Candidate, Outcome
+from labtui.core.scan import Candidate, Outcome, csv_stem
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read
     import polars as pl
@@ -135,7 +135,7 @@ class ChunkWorker:
     def _header(self, file: _File) -> None:
         from labtui.core.parser import parse_header
 
-        file.header = parse_header(file.data, self.registry, Path(file.cand.path).stem)
+        file.header = parse_header(file.data, self.registry, csv_stem(os.path.basename(file.cand.path)))
         assert file.as_read is not None  # read before its header
         age = time.time_ns() - file.as_read.mtime_ns
         if 0 <= age < self.recording_s * 1e9 and _row_cut(file.data, file.header.data_offset):
