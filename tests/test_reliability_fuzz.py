@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -425,6 +426,23 @@ PLAUSIBLE = {  # a run of each procedure with metrics, before its cells are made
     "It": {"t_s": _T, "i_a": 1e-5 + 1e-7 * ((_T > 10) & (_T < 20)), "vl_v": np.where((_T > 10) & (_T < 20), 2.0, 0.0)},
     "LaserCalibration": {"vl_v": _T / 6, "power_w": 1e-6 * np.clip(_T / 6 - 0.5, 0, None)},
 }
+
+
+@pytest.mark.parametrize(("values", "finite"), [
+    ([1e308, 1e308], [1e308, 1e308]),  # finite, yet their sum overflows
+    ([math.inf, -math.inf, 2.0], [2.0]),  # inf − inf: NaN, with NumPy's "invalid value" warning
+    ([math.nan], None),
+    ([1.0, 2.0], [1.0, 2.0]),
+])
+def test_a_columns_finite_values_come_without_a_warning(values: list[float], finite: list[float] | None) -> None:
+    """A staged It file with two times of 1e308 printed NumPy's "overflow encountered in reduce" on the terminal
+    (over the app's screen in a stage it runs)."""
+    from labtui.core.extract import _finite
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = _finite(pl.DataFrame({"t_s": values}), "t (s)")
+    assert (None if got is None else got.tolist()) == finite
 
 
 @FUZZ

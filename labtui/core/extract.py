@@ -59,7 +59,9 @@ def _finite(frame: pl.DataFrame, raw_column: str) -> np.ndarray | None:
     if column is None or column.dtype != pl.Float64:
         return None
     values = column.to_numpy()
-    if not math.isfinite(values.sum()):  # a NaN or an inf among them (or finite ones overflowing the sum): masked
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e308 + 1e308, inf − inf: no warning on the terminal
+        total = values.sum()
+    if not math.isfinite(total):  # a NaN or an inf among them (or finite ones overflowing the sum): masked
         values = values[np.isfinite(values)]
     return values if values.size else None
 
