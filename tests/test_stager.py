@@ -159,8 +159,8 @@ def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> No
         "Chip group name": "Alisson", "Chip number": "68"}))
     report = lab.stage()
 
-    def said(name: str, other: str) -> list[str]:
-        return [f"chip {name!a}: the chip is written {other!a} in the store's other runs (typed in another "
+    def said(name: str, other: str, letters: str = "") -> list[str]:
+        return [f"chip {name}: the chip is written {other!r} in the store's other runs ({letters}typed in another "
                 "way? two histories): correct its 'Chip group name'"]
 
     # of two new runs, the one booked second is said (the workers finish in either order)
@@ -176,9 +176,22 @@ def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> No
     for index, group in enumerate(("\u0410lisson", '"Alisson"', "Alisson.", "Alis son"), start=2):
         lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, index),
                                                                   params={"Chip group name": group}))
-    assert lab.stage().warned == {f"2025-10-15/It2025-10-15_{index}.csv": said(f"{group}67", "Alisson67")
-                                  for index, group in enumerate(("\u0410lisson", '"Alisson"', "Alisson.", "Alis son"),
-                                                                start=2)}
+    cyrillic = "'\u0410' is CYRILLIC CAPITAL LETTER A; "
+    assert lab.stage().warned == {
+        f"2025-10-15/It2025-10-15_{index}.csv": said(f"{group}67", "Alisson67", cyrillic if index == 2 else "")
+        for index, group in enumerate(("\u0410lisson", '"Alisson"', "Alisson.", "Alis son"), start=2)}
+
+
+def test_a_group_looks_alike_by_its_latin_letters_in_any_case_and_script() -> None:
+    """The look-alikes are Unicode's confusables of Latin letters (Cyrillic е, р, с, ѕ; Greek Ι, Ο), not any letter
+    whose name ends in a Latin one: a Cyrillic и is no i, a Spanish ñ no n."""
+    from labtui.core.chip_name import foreign_letters, look_alike
+
+    assert look_alike("\u0420\u0435rez") == look_alike("Perez") == look_alike("PEREZ.") == "perez"
+    assert look_alike("Ali\u0455son") == look_alike("\u0391lisson") == "alisson"  # a Cyrillic ѕ, a Greek Α
+    assert look_alike("Pe\u00f1a") == "pe\u00f1a" != look_alike("Pena") and look_alike("\u0438") == "\u0438"
+    assert foreign_letters("\u0420e\u0440ez Pe\u00f1a") == [
+        "'\u0420' is CYRILLIC CAPITAL LETTER ER", "'\u0440' is CYRILLIC SMALL LETTER ER"]
 
 
 def test_a_chip_without_a_group_beside_a_grouped_one_of_its_number_is_said(lab: Lab) -> None:

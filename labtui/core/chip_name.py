@@ -31,20 +31,25 @@ def group_spelling(text: str) -> str:
     return "".join(c for c in plain if unicodedata.category(c) != "Cf").strip()
 
 
+# letters of other scripts a group may be typed with that read as Latin ones (after casefold), as Unicode's
+# confusables (UTS #39) list them: a Cyrillic `А` on a keyboard set to Russian, a Greek `Ο`
+_LOOK_ALIKE = str.maketrans({
+    **dict(zip("авеёкмнорстухѕіїјԁһӏԛԝ", "abeekmhopctyxsiijdhlqw", strict=True)),  # Cyrillic
+    **dict(zip("αβεζηικμνορτυχ", "abezhikmnoptyx", strict=True)),  # Greek
+})
+
+
 def look_alike(group: str) -> str:
     """What a group looks like, to say that two spellings may be one group: `group_spelling` in any case, its
-    letters and digits alone (`"Alisson"`, `Alisson.`, `Alisson_` are `alisson`), and a letter of another script
-    named as a Latin one read as it (a Cyrillic `А`, which no one can type for `--group`)."""
-    key = []
-    for char in group_spelling(group).casefold():
-        if not char.isalnum():
-            continue
-        if not char.isascii():
-            name = unicodedata.name(char, "")
-            latin = name.rsplit(" ", 1)[-1]
-            char = latin.lower() if " LETTER " in name and len(latin) == 1 and latin.isascii() else char
-        key.append(char)
-    return "".join(key)
+    letters and digits alone (`"Alisson"`, `Alisson.`, `Alisson_` are `alisson`), a Cyrillic or Greek letter that
+    reads as a Latin one read as it (`Аlisson` with a Cyrillic `А`, which no one can type for `--group`)."""
+    return "".join(char for char in group_spelling(group).casefold() if char.isalnum()).translate(_LOOK_ALIKE)
+
+
+def foreign_letters(text: str) -> list[str]:
+    """The letters of `text` that only look Latin (`_LOOK_ALIKE`), named: `'А' is CYRILLIC CAPITAL LETTER A`."""
+    odd = dict.fromkeys(char for char in text if not char.isascii() and ord(char.casefold()[0]) in _LOOK_ALIKE)
+    return [f"{char!r} is {unicodedata.name(char, 'a letter of no name')}" for char in odd]
 
 
 def merge_groups(named: str | None, given: str | None, chip: str) -> str | None:

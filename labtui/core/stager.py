@@ -17,7 +17,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from labtui.core.chip_name import look_alike
+from labtui.core.chip_name import foreign_letters, look_alike
 from labtui.core.commit import Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, registry_digest
 from labtui.core.errors import OperationFailed
@@ -41,7 +41,7 @@ from labtui.core.stage_chunk import CHUNK_FILES, RECORDING_SECONDS, ChunkResult,
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
 from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
 from labtui.core.store import check_location, check_raw_root, identity_path, lock_store, write_identity
-from labtui.core.wording import counted, cut, quoted
+from labtui.core.wording import counted, quoted
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
     import polars as pl
@@ -379,8 +379,9 @@ class Stager:
                 "filed as a chip apart (two histories of one chip?): give its 'Chip group name'")
         spelt = self._chips.setdefault((look_alike(row.chip_group), row.chip_number), row.chip_name)
         return None if spelt == row.chip_name else (
-            f"chip {cut(row.chip_name, 60, ascii)}: the chip is written {cut(spelt, 60, ascii)} in the store's other "
-            "runs (typed in another way? two histories): correct its 'Chip group name'")  # ascii: a Cyrillic А seen
+            f"chip {row.chip_name}: the chip is written {quoted(spelt)} in the store's other runs ("
+            f"{''.join(f'{letter}; ' for letter in foreign_letters(row.chip_name + spelt))}typed in another way? two "
+            "histories): correct its 'Chip group name'")
 
     def _commit(
         self,
