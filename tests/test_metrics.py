@@ -1498,8 +1498,8 @@ def test_a_responsivity_without_a_vds_is_signed_by_the_dark_current_and_one_agai
     assert against["vds_v"] == 0.1 and against["responsivity_a_per_w"] == pytest.approx(
         against["delta_i_a"] / against["power_w"])
     said = [remark for remark in against["remarks"] if "against the bias" in remark]
-    assert said == ["responsivity_a_per_w: i_dark_a and Vds have opposite signs, a current against the bias, as no "
-                    "channel's flows (an ammeter wired the other way?): signed by Vds"], against["remarks"]
+    assert said == ["responsivity_a_per_w: i_dark_a and Vds have opposite signs, a current against the bias, which "
+                    "no channel carries (an ammeter wired the other way?): signed by Vds"], against["remarks"]
     assert against["i_dark_a"] < 0 and not [remark for row in rows.values() if row is not against
                                             for remark in row["remarks"] if "against the bias" in remark]
 

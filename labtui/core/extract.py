@@ -135,7 +135,7 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
 def _extra_rows(values: np.ndarray, height: int, rows: int, step: float, column: str) -> list[str]:
     """A note when a sweep has half as many rows again as its parameters imply (a few more are the real sweeps'
     points around 0 V): finer steps than its header says, else two sweeps in one file."""
-    if 2 * height <= 3 * rows:
+    if 2 * height <= 3 * rows or values.size < 2:  # a single finite value: the rows are gaps, said elsewhere
         return []
     if not (taken := _median_step(values)):  # most rows at a point already read: "steps by 0" said nothing
         return [f"{column} repeats its points (most rows at the value of the row before): {height} rows for the "

@@ -25,7 +25,7 @@ from labtui.tui.base import LabFooter
 from labtui.tui.plot import FigureScreen
 from labtui.tui.plot_view import LegendBox, PlotView, legend, palette_for, saved_line
 
-# The four views; the photoresponse view shows ΔI or, with `r`, the responsivity ΔI / P.
+# The views, one a tab; the photoresponse view shows ΔI or, with `r`, the responsivity ΔI / P.
 TABS = {Trend.CNP: "Dirac point", Trend.HYSTERESIS: "Hysteresis", Trend.PHOTORESPONSE: "Photoresponse",
         Trend.SPECTRAL: "Spectral", Trend.DARK: "Dark current"}
 

@@ -166,9 +166,10 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
     negated = pl.when(biased).then(pl.col("vds_v") < 0).otherwise(pl.col("i_dark_a") < 0)
     responsivity = pl.when(negated).then(-responsivity).otherwise(responsivity)
     overflow = pl.when(~responsivity.is_finite()).then(pl.lit("responsivity_a_per_w: delta_i_a / power_w overflows"))
-    against = pl.when(pl.col("power_w").is_not_null() & biased & (pl.col("i_dark_a") * pl.col("vds_v") < 0)).then(
-        pl.lit("responsivity_a_per_w: i_dark_a and Vds have opposite signs, a current against the bias, as no "
-               "channel's flows (an ammeter wired the other way?): signed by Vds"))
+    # where there is a responsivity to sign: a dead channel's ±1 pA (no ΔI) is no current against anything
+    against = pl.when(responsivity.is_not_null() & biased & (pl.col("i_dark_a") * pl.col("vds_v") < 0)).then(
+        pl.lit("responsivity_a_per_w: i_dark_a and Vds have opposite signs, a current against the bias, which no "
+               "channel carries (an ammeter wired the other way?): signed by Vds"))
     alone = pl.when(pl.col("power_w").is_not_null() & pl.col("calibration_spread").is_null()).then(pl.lit(
         f"calibration_spread: fewer than two calibrations within {config.metrics.calibration_stale_h:g} h price it "
         "(or their ratio overflows): nothing to compare"))

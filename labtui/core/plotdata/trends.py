@@ -83,7 +83,8 @@ PLOTTED_QUANTITIES = ("cnp_fwd_v", "power_w", "calibration_stale", "calibration_
 
 def with_plotted_quantities(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
     """`runs` with each IVg run's forward-leg Dirac point (`cnp_fwd_v`) and each lit It run's irradiated power
-    (`power_w`, said beside its laser voltage: a legend of VL alone made the reader price it)."""
+    (`power_w`, said beside its laser voltage: a legend of VL alone made the reader price it), and the doubts on that
+    power (`calibration_stale`, `calibration_spread`), which the figure's warnings count."""
     return runs.drop(PLOTTED_QUANTITIES, strict=False).join(
         metrics.select("run_id", *PLOTTED_QUANTITIES), on="run_id", how="left", maintain_order="left"
     )
