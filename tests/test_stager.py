@@ -249,8 +249,11 @@ def test_two_runs_in_one_file_are_said_not_only_their_span_judged(lab: Lab) -> N
                                               start=epoch(2025, 10, 13, 15)))
     lab.write("a/IVg2025-10-13_7.csv", raw_csv("IVg", rows=[*sweep[:3], *[sweep[3]] * 20, *sweep[3:]],
                                               start=epoch(2025, 10, 13, 16)))  # one point read 20 times more
+    lab.write("a/IVg2025-10-13_8.csv", raw_csv("IVg", rows=sweep, params={"VG step": "5e-324 V"},
+                                              start=epoch(2025, 10, 13, 17)))  # no step to leap by: "inf of its steps"
     report = lab.stage()
-    assert report.staged == 7
+    assert report.staged == 8 and "a/IVg2025-10-13_8.csv" not in report.warned, report.warned.get(
+        "a/IVg2025-10-13_8.csv")
     assert report.warned.pop("a/IVg2025-10-13_7.csv") == [
         f"Vg (V) repeats its points (most rows at the value of the row before): {len(sweep) + 20} rows for the "
         f"{len(sweep)} its sweep parameters imply"]

@@ -18,7 +18,7 @@ from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.header_values import ANY_UNIT, parse_number
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parser import Header
-from labtui.core.registry import Completeness, snake_column
+from labtui.core.registry import MAX_SWEEP_STEPS, Completeness, snake_column
 from labtui.core.scan import mtime_of
 from labtui.core.wording import told_apart
 
@@ -150,8 +150,8 @@ def _sweep_jump(values: np.ndarray, least: float, most: float, step: float, colu
     real sweep leaps more than one): rows shuffled or sorted, a sweep resumed elsewhere."""
     import numpy as np  # loaded by `_finite` already
 
-    if not step > 0:
-        return []
+    if not step > 0 or not (most - least) / step < MAX_SWEEP_STEPS:  # a step of 5e-324 V: no step to leap by
+        return []  # (every row "leapt inf of its steps")
     values = _readings(values, least, most)
     if values.size < 2:
         return []
