@@ -633,7 +633,8 @@ async def test_history_sorts_and_reverses(lab: Lab) -> None:
 
 async def test_a_history_opened_again_is_as_it_was_left_but_for_its_filters(lab: Lab) -> None:
     """Back on the chips and into the same history, its sort, selection and cursor were gone. They are kept for the
-    session; its filters are not (a history that opened filtered would hide runs without a word)."""
+    session; its filters are not (a history that opened filtered would hide runs without a word). A selection kept
+    is said: a key pressed on one run acted on runs selected long before."""
     app = LabApp(lab.config)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
@@ -652,6 +653,9 @@ async def test_a_history_opened_again_is_as_it_was_left_but_for_its_filters(lab:
         assert column(app, "seq") == [4, 3, 2, 1] and table(app).row["seq"] == 3
         assert table(app).selected == {table(app).frame["run_id"][3]} and "1 selected" in text_of(app, "#status")
         assert "sort: seq ↓" in text_of(app, "#status") and "proc" not in text_of(app, "#status")
+        assert [n.message for n in said(app) if n.title == "History"] == [
+            "1 run still selected, as you left this history: the keys act on them (space unselects the run under the "
+            "cursor)"]
 
 
 async def test_a_click_on_a_column_title_sorts_by_it(lab: Lab) -> None:

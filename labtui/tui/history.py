@@ -123,6 +123,9 @@ class HistoryScreen(AnnotatingScreen):
         if (place := self.lab.histories.get((self.group, self.number))) is not None:
             self.view = replace(self.view, sort=place.sort, descending=place.descending)
             self.query_one(FrameTable).selected = set(place.selected)
+            if place.selected:  # `*` on one run starred the 12 selected an hour before: the status line alone said so
+                self.notify(f"{counted(len(place.selected), 'run')} still selected, as you left this history: the "
+                            "keys act on them (space unselects the run under the cursor)", title="History")
             self.focus_run = self.focus_run or place.cursor  # a run asked for (a finding's) before the one left on
         self.reload()
 
