@@ -80,12 +80,14 @@ QUANTITIES: tuple[Quantity, ...] = (
              "later: an aborted loop's first leg only leaves 0 V): the Vg of min |I| (passing over contact glitches: "
              "runs of up to 3 points all under half, or all over twice, both points around them, as graphene's "
              "current changes smoothly with Vg), refined by the vertex of a least-squares parabola of |I| against Vg "
-             "through the points within {cnp_fit_window_v:g} V of it (at least its two neighbours; a parabola that "
+             "through the points within {cnp_fit_window_v:g} V of it, that distance included (at least its two "
+             "neighbours; a parabola that "
              "opens downwards or puts its vertex outside that window or the leg leaves the raw minimum, with a "
              "remark); undefined when the leg (of 10 points or more) spans an |I| range under 16 times its "
              "point-to-point noise (the median |third difference| / (0.6745·√20), white noise's σ: a flat curve, the "
              "gate does not move the current), or when that minimum lies within "
-             "{cnp_edge_margin_v:g} V of the leg's ends (the Dirac point is outside the sweep)"),
+             "{cnp_edge_margin_v:g} V of the leg's ends, nearer than that (the Dirac point is outside the sweep). "
+             "Distances are to 1e-6 of the leg's Vg span: setpoints are written 0.30000000000000004"),
     Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),
     Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v"),
     Quantity("hysteresis_v", "V", "IVg", "cnp_bwd_v − cnp_fwd_v"),
@@ -95,7 +97,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "that comes back is no breakdown), every IVg quantity is of the part before, with a remark"),
     Quantity("on_off_ratio", "", "IVg",
              "largest |I| of the sweep (passing over contact glitches, as i_min_a does: a spike is no on-current) / "
-             "i_min_a"),
+             "i_min_a; null for a dead channel (max |I| / |Vds| under {dead_conductance_s:g} S: a ratio of noise), "
+             "which has no CNP and no gm either"),
     Quantity("gm_max_hole_s", "S", "IVg",
              "largest |dI/dVg| on the forward leg left of its CNP (Savitzky–Golay slope over {gm_window_v:g} V, "
              "quadratic, contact glitches left out; the window is round({gm_window_v:g} V / step) + 1 points made "
@@ -112,10 +115,11 @@ QUANTITIES: tuple[Quantity, ...] = (
     # It ----------------------------------------------------------------------------------------------------------
     Quantity("i_dark_a", "A", "It",
              "mean I over the {it_window_s:g} s before the first laser switch-on (the first sample with VL ≥ "
-             "{light_threshold_v:g} V; a VL held for 2 samples or fewer is a misread, no switch); a dark run: mean I "
+             "{light_threshold_v:g} V; a VL state, on or off, held for 2 samples or fewer is a misread, no switch); a "
+             "dark run: mean I "
              "over the whole run. Every It quantity passes over contact glitches (a spike or a dropout of up to 3 "
              "samples, over 2× or under ½ of the samples around it). A window of which under 90 % of the samples "
-             "are readings (the others NaN or overflow marks) is not averaged: no value, and a remark"),
+             "are readings (the others NaN, overflow marks or glitches) is not averaged: no value, and a remark"),
     Quantity("delta_i_a", "A", "It", "mean I over the {it_window_s:g} s before the laser switches off − i_dark_a"),
     Quantity("delta_i_rel", "", "It", "delta_i_a / i_dark_a (shown in %)", percent=True),
     Quantity("drift_a_per_s", "A/s", "It",
@@ -131,13 +135,14 @@ QUANTITIES: tuple[Quantity, ...] = (
              "|delta_i_a| / σ, σ the root-mean-square residual (over n, not n − 1) of the smoothed trace about its "
              "least-squares line over the drift window; smoothed: a centred mean over 2·⌊k/2⌋ + 1 samples, k = "
              "round({it_smoothing_s:g} s / the run's mean sample interval), of the dark samples before switch-on "
-             "alone (no lit sample reaches into it: the windows shrink there and at the run's start): the "
+             "alone (no lit sample reaches into it: near switch-on and the run's start a window is cut off there, "
+             "the mean of the samples left in it, no longer centred): the "
              "photoresponse is resolved from "
              f"{RESOLVED_SIGMAS:g} up "
              "(below, τ is not read, and the app and the trends flag the responsivity)"),
     Quantity("tau_rise_s", "s", "It",
              "time from switch-on until the trace (the lit samples alone, smoothed as for delta_i_snr, the windows "
-             "shrinking at switch-on and switch-off) first reaches 1 − 1/e of "
+             "cut off at switch-on and switch-off) first reaches 1 − 1/e of "
              f"delta_i_a (the step at the pulse's end, which a slow device has not settled by: compare runs of one "
              f"laser period); null when not reached, when reached at the first lit sample (faster than the trace "
              f"resolves) or when delta_i_snr < {RESOLVED_SIGMAS:g}"),
