@@ -126,6 +126,24 @@ def test_the_detail_doubts_a_photoresponse_the_noise_or_the_drift_could_make() -
     assert not any("⚠" in text or "drift" in text for text in clear.values()), clear
 
 
+def test_a_null_hysteresis_gives_the_reason_of_the_dirac_point_it_is_read_from() -> None:
+    """A broken-down sweep's detail said its hysteresis was null because the channel broke down and there was no
+    chip geometry (the mobility's reason): its backward Dirac point, outside the sweep, was the reason."""
+    empty = read_metrics(Path("/nonexistent"))
+    outside = "min |I| within 0.2 V of the leg's end: the Dirac point is outside the sweep"
+    values = {"run_id": "a", "proc": "IVg", "cnp_fwd_v": 0.3, "cnp_v": 0.3, "gm_max_hole_s": 1e-5, "remarks": [
+        f"cnp_bwd_v: {outside}", "IVg: the channel broke down at Vg 11.5 V: the quantities are of the sweep before it",
+        "mobility: no chip geometry: config/chip_params.yaml does not exist"]}
+    metrics = pl.DataFrame({name: [value] for name, value in values.items()}).select(
+        pl.col(name).cast(dtype) if name in values else pl.lit(None, dtype=dtype).alias(name)
+        for name, dtype in empty.schema.items())
+    items = {column: text.plain for column, text in quantity_items(metrics, "a")}
+    assert items["cnp_bwd_v"] == f"—  {outside}"
+    assert items["hysteresis_v"] == "—  (as for cnp_bwd_v)"
+    assert items["mobility_hole_cm2_vs"] == "—  no chip geometry: config/chip_params.yaml does not exist"
+    assert sum("geometry" in text for text in items.values()) == 1
+
+
 def test_a_null_mobility_gives_the_reason_of_the_gm_it_is_read_from() -> None:
     """`labtui metrics` said why gm_max_hole_s was null; the app's detail showed the mobility read from it blank."""
     empty = read_metrics(Path("/nonexistent"))

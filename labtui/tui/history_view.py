@@ -205,7 +205,9 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
         return []
     run = rows.row(0, named=True)
     remarks = [tuple(remark.split(": ", 1)) for remark in run["remarks"] or [] if ": " in remark]
-    general = [why for topic, why in remarks if topic not in BY_COLUMN and topic != ABORTED_TOPIC]
+    # the run's own (IVg, It, run): not a remark on a topic of some quantities (mobility, gm, tau), said for those
+    general = [why for topic, why in remarks if topic not in BY_COLUMN and topic != ABORTED_TOPIC
+               and not any(column.startswith(topic) for column in BY_COLUMN)]
     # first, of all the values: no reason for one of them to be null
     items = [(ABORTED_TOPIC, Text(why, style="italic")) for topic, why in remarks if topic == ABORTED_TOPIC]
     said: dict[str, str] = {}  # a null's reason -> the first quantity it was said for
@@ -221,7 +223,7 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
             # mobility's gm), else the run's (and, for the quantities joined from the calibration, why power_w is null)
             own = [why for topic, why in remarks if topic == column] or [
                 why for topic, why in remarks if topic not in BY_COLUMN and column.startswith(topic)] or [
-                why for topic, why in remarks if topic == quantity.read_from] or general + [
+                why for topic, why in remarks if topic in quantity.read_from and run[topic] is None] or general + [
                 why for topic, why in remarks if topic == "power_w" and not quantity.from_data]
             if own:
                 why = "; ".join(own)

@@ -40,7 +40,7 @@ class Quantity:
     dtype: type[pl.DataType] | pl.DataType = pl.Float64
     from_data: bool = True
     percent: bool = False  # a ratio read as a percentage (ΔI/I: `3.94 %`, not 0.03936)
-    read_from: str | None = None  # the quantity this one is computed from: a null there is this one's reason too
+    read_from: tuple[str, ...] = ()  # the quantities this one is computed from: a null there is its reason too
 
     def defined(self, settings: MetricsSettings | None = None) -> str:
         """The definition with the windows `settings` computes under (the defaults: issue 11's) written in."""
@@ -89,8 +89,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              "{cnp_edge_margin_v:g} V of the leg's ends, nearer than that (the Dirac point is outside the sweep). "
              "Distances are to 1e-6 of the leg's Vg span: setpoints are written 0.30000000000000004"),
     Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),
-    Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v"),
-    Quantity("hysteresis_v", "V", "IVg", "cnp_bwd_v − cnp_fwd_v"),
+    Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v",
+             read_from=("cnp_fwd_v", "cnp_bwd_v")),
+    Quantity("hysteresis_v", "V", "IVg", "cnp_bwd_v − cnp_fwd_v", read_from=("cnp_fwd_v", "cnp_bwd_v")),
     Quantity("i_min_a", "A", "IVg",
              "smallest |I| of the sweep (passing over contact glitches, as cnp_fwd_v does); of a sweep whose |I| "
              "falls to under half from one setpoint to the next and stays there (the channel broke down; a glitch "
@@ -109,9 +110,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              "field-effect mobility μ = (L/W)·gm_max_hole_s/(C·|Vds|), C the gate capacitance per area of the "
              "chip's dielectric stack (config/chip_params.yaml); only where the chip's geometry is known, and none "
              f"above {MOBILITY_LIMIT:.0e} (more than any graphene's: a Vds or a geometry in the wrong unit)",
-             from_data=False, read_from="gm_max_hole_s"),
+             from_data=False, read_from=("gm_max_hole_s",)),
     Quantity("mobility_electron_cm2_vs", "cm²/(V·s)", "IVg", "the same from gm_max_electron_s", from_data=False,
-             read_from="gm_max_electron_s"),
+             read_from=("gm_max_electron_s",)),
     # It ----------------------------------------------------------------------------------------------------------
     Quantity("i_dark_a", "A", "It",
              "mean I over the {it_window_s:g} s before the first laser switch-on (the first sample with VL ≥ "

@@ -216,8 +216,7 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
               .when(is_ivg & (per_gm == 0))  # L/W below the smallest float: every mobility would read 0
               .then(pl.format("mobility: the geometry of {} in chip_params.yaml underflows a float",
                               pl.col("chip_name"))))
-    mobility = {q.column: pl.col(q.read_from) * per_gm for q in QUANTITIES if q.column.startswith("mobility_")
-                and q.read_from is not None}
+    mobility = {q.column: pl.col(q.read_from[0]) * per_gm for q in QUANTITIES if q.column.startswith("mobility_")}
     highest = pl.max_horizontal(*mobility.values())
     # 3 digits and a power of ten of its own: `round_sig_figs` wrote 1e297 as 1.9900000000000012e+297, and past a
     # float's range (a Vds of 1e-300 V) there is no number to write
