@@ -819,7 +819,11 @@ def test_a_table_too_wide_for_the_terminal_leaves_out_a_column_or_two_or_is_show
                          "POWER": ["1.23 µW", "2.73 µW"], "FILE": ["2025-10-15/It2025-10-15_1.csv", "d/It_2.csv"]})
     lines = render_table(wide, width=40).splitlines()
     assert lines[0].split() == ["SEQ", "DATE", "DELTA_I", "POWER"] and all(len(line) <= 40 for line in lines[:-1])
-    assert lines[-1] == "(FILE left out at 40 columns: --format csv or --out FILE has every column)"
+    assert lines[-1] == "(left out at 40 columns: FILE; --format csv has them)"
+    # the caller's order: what tells runs apart least goes first (an aborted run's mark stayed out of a history)
+    lines = render_table(wide, width=33, optional=("FILE", "DATE", "SEQ")).splitlines()
+    assert lines[0].split() == ["SEQ", "DELTA_I", "POWER"] and lines[-1] == (
+        "(left out at 33 columns: DATE, FILE; --format csv has them)")
     remark = "tau_decay_s: 1/e of the step not reached by the end of the run; calibration_spread: nothing to compare"
     metrics = wide.with_columns(RESPONSIVITY=pl.lit("-732 mA/W"), REMARKS=pl.Series([remark, None]),
                                 EMPTY=pl.lit(None, pl.String))

@@ -37,6 +37,9 @@ HISTORY_TABLE = {
 }
 
 
+# what a terminal too narrow for a history leaves out first: where the file is, its size, then the run's settings
+# that least tell runs apart (an aborted run's DONE, its λ and VL stay)
+HISTORY_OPTIONAL = ("FILE", "ROWS", "DUR (s)", "PERIOD (s)", "TIME", "VDS (V)")
 # the setup's runs: their curve's quantities, and the information that tells a driver setting from another, where
 # a chip's gate, drain and period columns stood empty
 CALIBRATIONS_TABLE = {
@@ -44,6 +47,7 @@ CALIBRATIONS_TABLE = {
     "slope": "SLOPE", "threshold": "VL TH", "duration_s": "DUR (s)", "n_rows": "ROWS", "complete": "DONE",
     "source_file": "FILE", "information": "INFORMATION", "marks": "ANNOTATIONS",
 }
+CALIBRATIONS_OPTIONAL = ("FILE", "ROWS", "DUR (s)", "TIME", "INFORMATION")
 
 
 def _with_curves(runs: pl.DataFrame, config: StagingConfig) -> pl.DataFrame:
@@ -193,7 +197,8 @@ def run_history(args: argparse.Namespace) -> int:
 
         return history_view(with_parameters(runs, manifest))
 
-    emit(args, table=table, csv=rows, json=lambda: rows().with_columns(runs.get_column("tags")))  # JSON: tags a list
+    emit(args, table=table, csv=rows, json=lambda: rows().with_columns(runs.get_column("tags")),  # JSON: tags a list
+         optional=CALIBRATIONS_OPTIONAL if args.calibrations else HISTORY_OPTIONAL)
     hidden_line = f"{hidden_note(hidden)} (--include-excluded shows them)" if hidden else ""
     if args.format == "table" and args.out is None:
         filtered = runs.height + hidden < every.height  # "0 runs" alone read as a chip never measured
@@ -204,7 +209,8 @@ def run_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame, whole: Collection[str] = ()) -> None:
+def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame, whole: Collection[str] = (),
+         optional: Collection[str] = ()) -> None:
     """Print (or write to --out) the chosen format: an aligned text table, CSV or JSON rows, each made from its own
     frame, and only the chosen one made; the table's `whole` columns (values written as text) are never cut."""
     from labtui.core.errors import OperationFailed
@@ -217,7 +223,7 @@ def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame, who
         text = json().write_json()
     else:
         to_terminal = args.out is None and sys.stdout.isatty()
-        text = render_table(table(), width=terminal_columns() if to_terminal else None, whole=whole)
+        text = render_table(table(), width=terminal_columns() if to_terminal else None, whole=whole, optional=optional)
     if args.out is None:
         if args.format == "table":
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -237,13 +243,14 @@ TEXT_MIN = 12  # a text column (a path, a summary) cut to fit a terminal keeps a
 LAST_LEFT_OUT = 2  # a table this many columns too wide for a terminal leaves them out; wider, it is shown by row
 
 
-def render_table(frame: pl.DataFrame, width: int | None = None, whole: Collection[str] = ()) -> str:
+def render_table(frame: pl.DataFrame, width: int | None = None, whole: Collection[str] = (),
+                 optional: Collection[str] = ()) -> str:
     """An aligned text table; emoji count as two terminal columns. For a terminal `width` columns wide, columns
     with nothing in them are left out and the widest text columns are cut with … until the table fits (numbers,
-    and the `whole` columns, never: a cut number reads as another number); where it still does not, its last
-    column or two are left out and named under it, or, were more in the way, each row is a block of `name value`
-    pairs (`_records`): the terminal wrapped each row over 2–5 lines mid-value (a history, an It run's metrics at
-    80 columns). A file or a pipe gets every column."""
+    and the `whole` columns, never: a cut number reads as another number); where it still does not, the `optional`
+    columns are left out in their order (else the last column or two) and named under it, and were more in the way,
+    each row is a block of `name value` pairs (`_records`): the terminal wrapped each row over 2–5 lines mid-value
+    (a history, an It run's metrics at 80 columns). A file or a pipe gets every column."""
     import polars as pl
 
     note = ""
@@ -257,25 +264,39 @@ def render_table(frame: pl.DataFrame, width: int | None = None, whole: Collectio
         least = {i: max([TEXT_MIN, *(display_width(row[i].rsplit("/", 1)[-1]) + 2 for row in cells[1:]
                                      if "/" in row[i])])
                  for i, (name, dtype) in enumerate(frame.schema.items()) if dtype == pl.String and name not in whole}
-        excess = sum(widths) + 2 * (len(widths) - 1) - width
-        while excess > 0 and (cuttable := [i for i in least if widths[i] > least[i]]):
-            widths[max(cuttable, key=lambda i: widths[i])] -= 1
-            excess -= 1
-        dropped = 0
-        while excess > 0 and dropped < LAST_LEFT_OUT and len(widths) > dropped + 1:  # a column or two too many
-            dropped += 1
-            excess -= widths[-dropped] + 2
-        if excess > 0:
+        order = [frame.columns.index(name) for name in optional if name in frame.columns] if optional else \
+            list(range(frame.width - 1, 0, -1))[:LAST_LEFT_OUT]
+        keep = list(range(frame.width))
+        fitted = _cut_to(widths, least, keep, width)
+        for column in order:
+            if fitted is not None:
+                break
+            keep.remove(column)
+            fitted = _cut_to(widths, least, keep, width)
+        if fitted is None:
             return _records(frame.columns, cells[1:], width)
-        if dropped:
-            widths = widths[:-dropped]
-            left_out = ", ".join(frame.columns[-dropped:])
-            note = f"({left_out} left out at {width} columns: --format csv or --out FILE has every column)\n"
+        if len(keep) < frame.width:
+            left_out = ", ".join(name for i, name in enumerate(frame.columns) if i not in keep)
+            note = f"(left out at {width} columns: {left_out}; --format csv has them)\n"
+        cells = [[row[i] for i in keep] for row in cells]
+        widths = fitted
     table = "\n".join(
-        "  ".join(_fitted(text, width) for text, width in zip(row, widths, strict=False)).rstrip()
+        "  ".join(_fitted(text, width) for text, width in zip(row, widths, strict=True)).rstrip()
         for row in cells
     ) + "\n"
     return table + note
+
+
+def _cut_to(widths: list[int], least: dict[int, int], keep: list[int], width: int) -> list[int] | None:
+    """The widths of the columns `keep`, the widest text ones cut by one at a time (each to its `least` at most)
+    until the row fits `width`; None when it cannot."""
+    cut = [widths[i] for i in keep]
+    floor = [min(widths[i], least.get(i, widths[i])) for i in keep]
+    excess = sum(cut) + 2 * (len(cut) - 1) - width
+    while excess > 0 and (cuttable := [k for k in range(len(cut)) if cut[k] > floor[k]]):
+        cut[max(cuttable, key=lambda k: cut[k])] -= 1
+        excess -= 1
+    return cut if excess <= 0 else None
 
 
 def _records(names: list[str], rows: list[list[str]], width: int) -> str:
