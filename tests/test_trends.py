@@ -233,6 +233,10 @@ def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path) ->
     assert not set(ivg["run_id"]) & set(points(spec)["run_id"])
     everything = lab.spec(Trend.CNP, include_excluded=True)
     assert set(ivg["run_id"]) <= set(points(everything)["run_id"]) and not everything.messages
+    # drawn like the others: the CSV says which were excluded, and why
+    marked = points(everything).filter(pl.col("excluded")).select("run_id", "exclude_reason").unique()
+    assert set(marked["run_id"]) == set(ivg["run_id"]) and set(marked["exclude_reason"]) == {"gate leak"}
+    assert "excluded" not in points(lab.spec(Trend.CNP)).columns  # none drawn: no column of them
     assert lab.spec(Trend.DARK).messages == ()  # the hidden runs are IVg: the dark trend lost nothing
 
     out = tmp_path / "cnp.svg"

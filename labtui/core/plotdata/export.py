@@ -32,6 +32,9 @@ def export_frame(spec: PlotSpec) -> pl.DataFrame:
     )
     # beside each point of a lit trend: what makes it in doubt, which the warnings count and the figure draws hollow
     doubts = [name for name in DOUBT_COLUMNS if name in spec.runs.columns and spec.runs[name].is_not_null().any()]
+    # and, where excluded runs are drawn (X, --include-excluded), which they are and why: they look like the others
+    if "excluded" in spec.runs.columns and spec.runs["excluded"].fill_null(False).any():
+        doubts += ["excluded", "exclude_reason"]
     if doubts:
         points = points.join(spec.runs.select("run_id", *doubts), on="run_id", how="left", maintain_order="left")
     return points

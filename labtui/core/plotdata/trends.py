@@ -66,7 +66,7 @@ PLANS: dict[Trend, _Plan] = {
     Trend.CNP: _Plan("Dirac point against time", "IVg", TIME, "", "",
                      (("cnp_fwd_v", "CNP forward"), ("cnp_bwd_v", "CNP backward")), "V_CNP", "V"),
     Trend.HYSTERESIS: _Plan("hysteresis against time", "IVg", TIME, "", "", (("hysteresis_v", "hysteresis"),),
-                            "V_CNP,bwd − V_CNP,fwd", "V"),
+                            "hysteresis", "V"),  # a longer title took the terminal's x title's line
     Trend.PHOTORESPONSE: _Plan("photoresponse against power", "It", "power_w", "P", "W",
                                (("delta_i_a", "ΔI"),), "ΔI", "A", by_wavelength=True, lit_only=True),
     Trend.RESPONSIVITY: _Plan("responsivity against power", "It", "power_w", "P", "W",
