@@ -406,6 +406,7 @@ async def test_t_opens_a_labelled_field_that_says_what_it_does(lab):
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_plot(pilot)
         await pilot.press("t")
+        await pilot.pause()  # laid out: on a loaded machine the label had no region yet
         field = screen.query_one("#baseline-time", Input)
         assert screen.focused is field and field.value == ""  # no unexplained "0"
         label = screen.query_one("#baseline-time-label", Label)
