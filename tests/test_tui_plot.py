@@ -413,6 +413,7 @@ async def test_t_opens_a_labelled_field_that_says_what_it_does(lab):
         assert label.display and label.region.width and "Baseline at t (s)" in str(label.render())
         assert "esc" in field.placeholder and "I(t)" in field.placeholder
         await pilot.press("2", "0", "enter")
+        await pilot.pause()
         assert not label.region.width  # the field closes once applied
         await pilot.press("t")
         assert field.value == "20"  # reopening shows the time in force
