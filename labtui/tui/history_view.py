@@ -68,7 +68,8 @@ COLUMNS: list[SortedColumn] = [
 ]
 # the setup's runs (laser calibrations): by wavelength, with their curve's quantities; no gate, no drain
 SETUP_COLUMNS: list[SortedColumn] = [
-    *[column for column in _RUN if column[0].key != "light"], _WAVELENGTH, *_quantities(SETUP_QUANTITIES), _SUMMARY,
+    *[column for column in _RUN if column[0].key not in ("light", "proc")], _WAVELENGTH,  # all LaserCalibration
+    *_quantities(SETUP_QUANTITIES), _SUMMARY,
     *_LAST,
 ]
 _SORT_NAMES = {"marks": "★ starred", "light": "light"}  # as the status line says a sort by a symbol column
