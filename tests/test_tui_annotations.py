@@ -435,6 +435,8 @@ async def test_the_annotation_keys_in_a_run_detail_act_on_that_run_and_show_it_a
         await pilot.press("asterisk")
         await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "starred" in dialog_text(app))
         assert marks(lab)[shown]["starred"] and selected not in marks(lab)
+        # said at its top: the dialog clears the toasts, and the change was seen only pages down
+        assert dialog_text(app).lstrip().startswith("just now") and "starred: seq 2 · u undoes" in dialog_text(app)
         await pilot.press("n")
         await answer(pilot, "gate leak at -5 V")
         await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "gate leak" in dialog_text(app))
@@ -442,6 +444,7 @@ async def test_the_annotation_keys_in_a_run_detail_act_on_that_run_and_show_it_a
         await settle(pilot)
         await pilot.press("escape")  # the tag's question cancelled: the detail again, as it was
         await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog))
+        assert "just now" not in dialog_text(app)
         await pilot.press("x")
         await answer(pilot, "contact lost")
         await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "contact lost" in dialog_text(app))

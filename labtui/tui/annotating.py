@@ -27,6 +27,7 @@ class AnnotatingScreen(FilteredScreen):
         self.runs = pl.DataFrame()
         self.undoable: list[tuple[Action, str]] = []  # this screen's annotation actions and their runs, last first
         self.annotating = asyncio.Lock()  # one change at a time, each judged by the store as the last one left it
+        self.just_said: str | None = None  # what the last change from a run's detail did, said at the detail's top
 
     def chosen(self) -> pl.DataFrame:
         """The runs an annotation key applies to."""
@@ -139,7 +140,8 @@ class AnnotatingScreen(FilteredScreen):
                 not_written(str(exc))
                 return
             if action is None:
-                self.notify(f"nothing to change: {self.label(rows)} already as asked", title="Annotation")
+                said = f"nothing to change: {self.label(rows)} already as asked"
+                self.notify(said, title="Annotation")
             else:
                 changed = len(action.run_ids)  # the others were already so
                 label = self.label(rows)
@@ -147,9 +149,11 @@ class AnnotatingScreen(FilteredScreen):
                     label = f"{counted(changed, 'run')} of {label}"
                 self.undoable.append((action, label))  # under the lock: a u waiting for it undoes this change
         if action is not None:
-            self.notify(f"{action.describe()}: {label} · u undoes", title="Annotation")
+            said = f"{action.describe()}: {label} · u undoes"
+            self.notify(said, title="Annotation")
             self.reload()
         if then is not None:  # the run's detail again at once: the repricing may wait seconds for a stage's lock
+            self.just_said = said
             then()
         if action is not None:
             await self._reprice(action)
@@ -185,7 +189,10 @@ class AnnotatingScreen(FilteredScreen):
             self.reload()
 
     def _open_detail(self, run_id: str) -> None:
-        dialog = run_dialog(self.lab.store.manifest(), run_id, self.lab, partial(self._annotate_shown, run_id))
+        """The run's detail; again after a change made from it, which it says first: a dialog clears the toasts (one
+        hid its keys at 80×24), and the change was seen only by paging down to the annotations."""
+        done, self.just_said = self.just_said, None
+        dialog = run_dialog(self.lab.store.manifest(), run_id, self.lab, partial(self._annotate_shown, run_id), done)
         if dialog is not None:
             self.app.push_screen(dialog)
 

@@ -50,11 +50,12 @@ class RunDetail(FieldsDialog):
         self.annotate(action)
 
 
-def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp, annotate: Callable[[str], object]) -> RunDetail | None:
+def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp, annotate: Callable[[str], object],
+               done: str | None = None) -> RunDetail | None:
     """What a physicist opens a run for first: its derived quantities with their definitions and every annotation
     (who, when in the lab's time, and what); then every manifest field (each UTC time also in the lab's zone) and
     its header parameters spelled out. The quantities came after ~40 lines of fields, below the dialog's fold.
-    `annotate`: what an annotation key in it does (`RunDetail`)."""
+    `annotate`: what an annotation key in it does (`RunDetail`); `done`: what the last one did, said first."""
     rows = manifest.filter(pl.col("run_id") == run_id)
     if not rows.height:
         return None
@@ -63,7 +64,8 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp, annotate: Calla
     parameters = run_parameters(text)
     glance = rows.select(summary_line()).item()
     glance += f" · {fields['start_time_utc'].astimezone(lab.config.zone):%Y-%m-%d %H:%M}"
-    items: list[tuple[str, object]] = [("run", glance)]  # at a glance, first
+    items: list[tuple[str, object]] = [("just now", done)] if done else []
+    items.append(("run", glance))  # at a glance, first
     items += quantity_items(lab.store.metrics(), run_id, lab.config.procedures_file, lab.config.metrics)
     lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
     items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
