@@ -11,7 +11,15 @@ from typing import Any, cast
 
 import polars as pl
 
-from labtui.core.annotations.log import Action, AnnotationError, Change, check_length, read_log, write_action
+from labtui.core.annotations.log import (
+    EXCLUSION_KINDS,
+    Action,
+    AnnotationError,
+    Change,
+    check_length,
+    read_log,
+    write_action,
+)
 from labtui.core.annotations.views import altered, current_annotations, current_view, with_annotations
 
 _TICK = dt.timedelta(microseconds=1)  # the log's resolution
@@ -98,7 +106,7 @@ def _annotation(kind: str, value: str | None) -> str:
     """Which of a run's annotations a record sets: its star, its exclusion, one tag, or its note."""
     if kind in ("star", "unstar"):
         return "star"
-    if kind in ("exclude", "include"):
+    if kind in EXCLUSION_KINDS:
         return "exclude"
     return f"tag {value}" if kind in ("tag", "untag") else "note"
 

@@ -21,6 +21,7 @@ from typing import Any
 from labtui.core.annotations.log import (
     ACTIONS_DIR,
     COMPACT_AFTER,
+    EXCLUSION_KINDS,
     SNAPSHOT,
     TIME_FORMAT,
     annotations_dir,
@@ -32,7 +33,6 @@ from labtui.core.atomic import atomic_write_bytes
 
 DIGEST = "exclusions.json"
 DIGEST_FORMAT = 1
-_KINDS = ("exclude", "include")
 Word = list[Any]  # [time_utc as written, action, index, kind, reason]: the last of a run's exclude/include records
 
 
@@ -72,7 +72,7 @@ def _read_digest(path: Path) -> dict[str, Any] | None:
 
 def _is_word(word: object) -> bool:
     return (isinstance(word, list) and len(word) == 5 and isinstance(word[0], str) and isinstance(word[1], str)
-            and isinstance(word[2], int) and word[3] in _KINDS and isinstance(word[4], str | None))
+            and isinstance(word[2], int) and word[3] in EXCLUSION_KINDS and isinstance(word[4], str | None))
 
 
 def _brought_up_to_date(words: dict[str, Word], folder: Path, new: list[str]) -> dict[str, Word] | None:
@@ -84,7 +84,7 @@ def _brought_up_to_date(words: dict[str, Word], folder: Path, new: list[str]) ->
         if not records:
             return None
         for record in records:
-            if record["kind"] not in _KINDS:
+            if record["kind"] not in EXCLUSION_KINDS:
                 continue
             word = [record["time_utc"], record["action"], record["index"], record["kind"], record["value"]]
             last = words.get(record["run_id"])
@@ -99,7 +99,8 @@ def _from_log(store_root: Path) -> tuple[dict[str, Word], tuple[str, ...]]:
     import polars as pl
 
     log, names = read_log_listed(store_root)
-    last = log.filter(pl.col("kind").is_in(_KINDS)).group_by("run_id").agg(pl.all().last())  # the log is in order
+    # the log is in order: each run's last record is its last word
+    last = log.filter(pl.col("kind").is_in(EXCLUSION_KINDS)).group_by("run_id").agg(pl.all().last())
     words = {run_id: [time.strftime(TIME_FORMAT), action, index, kind, value]
              for run_id, time, action, index, kind, value
              in last.select("run_id", "time_utc", "action", "index", "kind", "value").iter_rows()}

@@ -43,6 +43,7 @@ COMPACT_AFTER = 64  # actions outside the snapshot before a writer compacts them
 STALE_TEMP_S = 60  # an annotation or a compaction is written in milliseconds: a temp file this old is a killed writer's
 AnnotationKind = Literal["star", "unstar", "exclude", "include", "tag", "untag", "note"]
 KINDS: tuple[AnnotationKind, ...] = get_args(AnnotationKind)
+EXCLUSION_KINDS: tuple[AnnotationKind, ...] = ("exclude", "include")  # the pair whose last word excludes a run
 _NEEDS_VALUE = {"exclude", "tag", "untag", "note"}
 DESCRIBED_CHARACTERS = 200  # of a value in the line that says a change: a pasted page of text is cut
 MAX_CHARACTERS = {"exclude": 200, "tag": 200, "untag": 200, "note": 4000}  # of a new annotation's text (`annotate`)
@@ -120,7 +121,7 @@ class Action:
 
     def changes_exclusion(self) -> bool:
         """Whether it excluded runs or included them again: of a calibration, that reprices runs (`reprice_after`)."""
-        return any(change.kind in ("exclude", "include") for change in self.changes)
+        return any(change.kind in EXCLUSION_KINDS for change in self.changes)
 
 
 def annotations_dir(store_root: Path) -> Path:
