@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -166,7 +167,7 @@ class HistoryScreen(AnnotatingScreen):
         if table.frame.height != self.runs.height:
             shown = f"{table.frame.height} of {shown}"
         selected = f" · {len(table.selected)} selected" if table.selected else ""
-        if away := len(table.selected) - table.frame["run_id"].is_in(list(table.selected)).sum():
+        if away := self._out_of_view(table.selected):
             selected += f" ({away} not in view)"  # the actions apply to them too: filters do not unselect
         hidden = f" · {hidden_note(self.hidden)} (X shows)" if self.hidden else ""
         self.status = f"{shown}{selected}{hidden} · {self.view.describe()}"
@@ -275,7 +276,11 @@ class HistoryScreen(AnnotatingScreen):
         return table.frame.slice(table.cursor, 1)
 
     def not_in_view(self, rows: pl.DataFrame) -> int:
-        return rows.height - int(rows["run_id"].is_in(self.query_one(FrameTable).frame["run_id"].implode()).sum())
+        return self._out_of_view(rows["run_id"].to_list())
+
+    def _out_of_view(self, run_ids: Collection[str]) -> int:
+        """How many of `run_ids` (distinct) the table does not show: the status line's and an annotation's count."""
+        return len(run_ids) - int(self.query_one(FrameTable).frame["run_id"].is_in(list(run_ids)).sum())
 
     def action_plot(self) -> None:
         """Plot the chosen runs; excluded ones (selected before they were excluded) stay out unless X shows them."""
