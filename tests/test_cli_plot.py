@@ -14,7 +14,7 @@ import pytest
 from labtui.cli import main
 from labtui.core.history import load_manifest
 from labtui.core.plotdata import PlotOptions, build_plots
-from labtui.core.plotdata.selection import chip_runs
+from labtui.core.plotdata.selection import as_recorded, chip_runs, without_excluded
 from labtui.synth import write_run
 from tests.lab import COLUMNS, Lab, data_rows, raw_csv, sweep, unwritable
 
@@ -126,6 +126,12 @@ def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsy
     assert [run["seq"] for run in json.loads((tmp_path / "its.svg.json").read_text(encoding="utf-8"))["runs"]] == [1]
     assert main(lab.args("plot", "67", "--seq", "1-2", "--include-excluded", "--out", str(out))) == 0
     assert f"wrote {out} (2 traces of 2 runs) and {out}.json" in capsys.readouterr().out
+    runs = chip_runs(load_manifest(lab.config), 67, None, [1, 2], tz=lab.config.local_tz)
+    for drawn in (without_excluded(lab.config.store_root, runs, include=True)[0],  # the figure's runs, and a redraw's
+                  as_recorded(lab.config.store_root, runs)[0]):  # drawn, and said to be excluded where it is drawn
+        said = {s.run_id: s.label.endswith("excluded)") for s in build_plots(drawn, lab.config.stage_root,
+                                                                              PlotOptions())[0].series}
+        assert said == {run_id: seq == 2 for run_id, seq in runs.select("run_id", "seq").iter_rows()}
     both = tmp_path / "both.svg.json"  # its record: redrawn, the excluded run is drawn, as recorded, and said
     both.write_bytes((tmp_path / "its.svg.json").read_bytes())
     assert main(lab.args("plot", "--from", str(both), "--out", str(tmp_path / "again.svg"))) == 0

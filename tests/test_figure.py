@@ -25,7 +25,17 @@ import numpy as np
 import polars as pl
 import pytest
 
-from labtui.core.drawing import COLUMN_IN, LEGEND_MAX, OKABE_ITO, Drawing, Trace, draw_axes, render, series_style
+from labtui.core.drawing import (
+    COLUMN_IN,
+    LEGEND_MAX,
+    OKABE_ITO,
+    Drawing,
+    Trace,
+    draw_axes,
+    legend_entries,
+    render,
+    series_style,
+)
 from labtui.core.errors import UsageError
 from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import KINDS, LoadedGroup, PlotOptions, load_group, shape
@@ -279,6 +289,23 @@ def test_a_trends_points_in_doubt_are_ringed_and_named_in_the_legend():
     ax = Figure().add_subplot()
     draw_axes(ax, replace(drawing, doubted=()))
     assert not [line for line in ax.get_lines() if line.get_gid() == "doubted-points"]
+
+
+def test_a_trends_points_of_excluded_runs_are_crossed_out_and_named_in_the_legend():
+    """Drawn with the excluded runs (`--include-excluded`, a redraw), their points looked like any other: only the
+    CSV told them apart. Each is crossed out where it is; the legend names the crosses once."""
+    from matplotlib.figure import Figure
+
+    x = np.array([1.0, 2.0, 3.0])
+    drawing = Drawing("Alisson67 · Dirac point against time", "time (d)", "V_CNP (V)", (Trace(x, x / 10, "forward"),),
+                      points=True, excluded=((2.0, 0.2), (3.0, 0.3)), excluded_label="excluded run")
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing)
+    (crosses,) = [line for line in ax.get_lines() if line.get_gid() == "excluded-points"]
+    assert (tuple(crosses.get_xdata()), tuple(crosses.get_ydata())) == ((2.0, 3.0), (0.2, 0.3))
+    assert crosses.get_marker() == "x"
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["forward", "excluded run"]
+    assert legend_entries(drawing) == 2 and legend_entries(replace(drawing, excluded=())) == 1
 
 
 def calibration_spec(wavelengths: list[float | None]) -> PlotSpec:

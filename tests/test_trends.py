@@ -236,6 +236,10 @@ def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path) ->
     # drawn like the others: the CSV says which were excluded, and why
     marked = points(everything).filter(pl.col("excluded")).select("run_id", "exclude_reason").unique()
     assert set(marked["run_id"]) == set(ivg["run_id"]) and set(marked["exclude_reason"]) == {"gate leak"}
+    # and drawn crossed out, where they are: they looked like the others, only the CSV told them apart
+    crossed = points(everything).filter(pl.col("excluded")).select("x", "y").rows()
+    assert sorted(everything.excluded) == sorted(crossed) and len(crossed) >= 3
+    assert lab.spec(Trend.CNP).excluded == ()
     assert "excluded" not in points(lab.spec(Trend.CNP)).columns  # none drawn: no column of them
     assert lab.spec(Trend.DARK).messages == ()  # the hidden runs are IVg: the dark trend lost nothing
 

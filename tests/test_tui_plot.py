@@ -560,6 +560,20 @@ def test_a_trends_points_in_doubt_are_drawn_hollow_and_named_in_the_legend():
     assert str(legend(spec, palette)).splitlines() == ["● 455 nm", "○ value in doubt"]
 
 
+def test_a_trends_points_of_excluded_runs_are_crossed_out_and_named_in_the_legend():
+    """Shown with the excluded runs (X), their points looked like the others': only the CSV told them apart."""
+    plt = Plot()
+    plt.plotsize(40, 12)
+    spec = PlotSpec("trend", "Alisson67 · Dirac point against time", "time", "d", "V_CNP", "V", False,
+                    (Series("forward", np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]), "", None),), (), (), (),
+                    (), pl.DataFrame(), points=True, joined=False, excluded=((3.0, 3.0),))
+    palette = palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"})
+    draw_spec(plt, spec, palette, 40)
+    drawn = plt.build()
+    assert drawn.count("×") == 1 and drawn.count("●") == 2
+    assert str(legend(spec, palette)).splitlines() == ["● forward", "× excluded run"]
+
+
 async def test_a_plot_title_too_long_for_the_terminal_keeps_whole_parts(lab):
     """Cut at a word, the title parted a value from its unit (`VG=-0.4…` at 75 columns) or ended on a dangling
     `·`: it keeps its first parts whole, each value with its unit."""

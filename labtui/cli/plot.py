@@ -139,10 +139,10 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     from labtui.core.plotdata.load import load_group
     from labtui.core.plotdata.selection import (
         FigureRecord,
+        as_recorded,
         calibration_runs,
         chip_runs,
         draws_derived,
-        excluded_notes,
         one_procedure,
         sidecar_path,
         without_excluded,
@@ -170,7 +170,8 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
             raise UsageError(f"{args.record} is a trend's record, one point per run: {', '.join(given)} does not "
                              "apply")
         runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config.metrics))
-        notes += excluded_notes(config.store_root, runs)  # drawn: the figure is of the runs it records
+        runs, excluded = as_recorded(config.store_root, runs)
+        notes += excluded
         return draw_trend(args, config, runs, notes, record.trend, renderer, column=args.column or record.column,
                           recorded=True)
     if args.trend is not None:
@@ -179,7 +180,8 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         return draw_trend(args, config, runs, notes, trend, renderer, column=args.column)
     if record is not None:
         runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config.metrics))
-        notes += excluded_notes(config.store_root, runs)
+        runs, excluded = as_recorded(config.store_root, runs)
+        notes += excluded
         proc, runs = one_procedure(runs, None)
     else:
         seqs = parse_seqs(args.seq) if args.seq is not None else None  # `--seq ""` is no list, not "all"

@@ -121,6 +121,8 @@ class Drawing:
     dirac_points: tuple[tuple[float, float], ...] = ()
     doubted: tuple[tuple[float, float], ...] = ()  # trends: points in doubt, ringed
     doubted_label: str = ""
+    excluded: tuple[tuple[float, float], ...] = ()  # trends: points of excluded runs, crossed out
+    excluded_label: str = ""
     laser_on: tuple[tuple[float, float], ...] = ()  # x spans
     log_y: bool = False
     points: bool = False  # one marker per point (trends), joined unless `joined` is False (a scatter)
@@ -279,6 +281,10 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         xs, ys = zip(*drawing.doubted, strict=True)
         ax.plot(xs, ys, "o", color="black", ms=7, mfc="none", mew=0.8, ls="none", label=drawing.doubted_label,
                 zorder=3, gid="doubted-points")
+    if drawing.excluded:  # a cross over the point's own marker: its series still reads, and that the lab excluded it
+        xs, ys = zip(*drawing.excluded, strict=True)
+        ax.plot(xs, ys, "x", color="black", ms=6, mew=0.8, ls="none", label=drawing.excluded_label, zorder=3,
+                gid="excluded-points")
     if drawing.log_y:
         ax.set_yscale("log")  # ticks as plain numbers in the axis unit (40, 60, 100 µA), not 4×10¹
         ax.yaxis.set_major_formatter(_plain_log_formatter())
@@ -368,7 +374,7 @@ def _plain_log_formatter(minor_thresholds: tuple[float, float] | None = None) ->
 
 def legend_entries(drawing: Drawing) -> int:
     """The entries of the figure's legend: a run's, a leg's or a group's label each, the two directions of sweeps
-    drawn by run, the laser's ON span, the Dirac points, the points in doubt."""
+    drawn by run, the laser's ON span, the Dirac points, the points in doubt, the points of excluded runs."""
     looks = _looks(drawing)
     by_run, by_seq = _legend_by_run(drawing.traces), looks.by_seq
     if looks.by_group:
@@ -376,4 +382,5 @@ def legend_entries(drawing: Drawing) -> int:
     else:
         names = set() if by_seq else {trace.run_label if by_run else trace.label for trace in drawing.traces}
     directions = (by_run or by_seq) and any(trace.direction for trace in drawing.traces)
-    return len(names) + 2 * directions + bool(drawing.laser_on) + bool(drawing.dirac_points) + bool(drawing.doubted)
+    return (len(names) + 2 * directions + bool(drawing.laser_on) + bool(drawing.dirac_points) + bool(drawing.doubted)
+            + bool(drawing.excluded))

@@ -21,7 +21,7 @@ from textual_plotext.plot import Plot
 from labtui.core.drawing import groups, seq_orders
 from labtui.core.plotdata import PlotOptions, PlotSpec, Series
 from labtui.core.plotdata.labels import TITLE_PARTS
-from labtui.core.plotdata.model import DOUBTED_LABEL
+from labtui.core.plotdata.model import DOUBTED_LABEL, EXCLUDED_LABEL
 from labtui.core.plotdata.numeric import log_ticks, nice_ticks
 from labtui.core.plotdata.view import plot_title, view_parts
 from labtui.core.wording import counted
@@ -37,7 +37,8 @@ SERIES_COLORS: dict[bool, tuple[RGB, ...]] = {
     False: ((0, 90, 170), (190, 75, 0), (0, 120, 55), (190, 20, 40), (110, 60, 170),
             (120, 95, 0), (170, 35, 125), (0, 115, 125), (80, 105, 0), (140, 70, 40)),
 }
-LINE, DOTS, DIRAC, POINT, DOUBTED = "braille", "·", "◆", "●", "○"  # backward legs dotted: the two legs read apart
+# backward legs dotted: the two legs read apart; a trend's points in doubt ringed, an excluded run's crossed out
+LINE, DOTS, DIRAC, POINT, DOUBTED, EXCLUDED = "braille", "·", "◆", "●", "○", "×"
 X_TICKS, Y_TICKS = 5, 7  # at most, as plotext's own: it splits the data limits evenly into that many
 MARKER_LINES = 4  # Dirac points listed under a plot, one a line; past that, how many more
 SWATCH = {LINE: "━━", DOTS: "··", POINT: "●"}
@@ -145,6 +146,8 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
         lines.append(Content.assemble((f"{DIRAC} ", _rgb(palette.marker)), " Dirac point"))
     if spec.doubted:
         lines.append(Content.assemble((DOUBTED, _rgb(palette.marker)), f" {DOUBTED_LABEL}"))
+    if spec.excluded:
+        lines.append(Content.assemble((EXCLUDED, _rgb(palette.marker)), f" {EXCLUDED_LABEL}"))
     return Content("\n").join(lines)
 
 
@@ -241,6 +244,9 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
         plt.scatter([m.x for m in spec.markers], [m.y for m in spec.markers], marker=DIRAC, color=palette.marker)
     if spec.doubted:  # over their points, in their series' place: hollow
         plt.scatter([x for x, _ in spec.doubted], [y for _, y in spec.doubted], marker=DOUBTED, color=palette.marker)
+    if spec.excluded:  # over their points too: crossed out
+        plt.scatter([x for x, _ in spec.excluded], [y for _, y in spec.excluded], marker=EXCLUDED,
+                    color=palette.marker)
     x = [*(series.x for series in spec.series), np.array([edge for span in spec.spans for edge in span]),
          np.array([marker.x for marker in spec.markers])]
     y = np.concatenate([*(series.y for series in spec.series), np.array([marker.y for marker in spec.markers])])

@@ -15,7 +15,7 @@ from labtui.core.drawing import LEGEND_MAX, PNG_DPI, Drawing, Trace, legend_entr
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.export import spreadsheet_safe
 from labtui.core.plotdata.export import export_frame
-from labtui.core.plotdata.model import DOUBTED_LABEL, PlotSpec
+from labtui.core.plotdata.model import DOUBTED_LABEL, EXCLUDED_LABEL, PlotSpec
 from labtui.core.plotdata.view import plot_title
 from labtui.core.renderer import figure_format
 
@@ -39,6 +39,8 @@ def drawing_of(spec: PlotSpec, *, column: bool = False) -> Drawing:
         dirac_points=tuple((marker.x, marker.y) for marker in spec.markers),
         doubted=spec.doubted,
         doubted_label=DOUBTED_LABEL,
+        excluded=spec.excluded,
+        excluded_label=EXCLUDED_LABEL,
         laser_on=spec.spans,
         log_y=spec.log_y,
         points=spec.points,

@@ -97,6 +97,7 @@ class Marker:
 
 
 DOUBTED_LABEL = "value in doubt"  # the legend's entry for a trend's points in doubt (`doubted`): the notes say why
+EXCLUDED_LABEL = "excluded run"  # the legend's entry for a trend's points of excluded runs, when they are drawn
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,6 +121,8 @@ class PlotSpec:
     joined: bool = True  # with `points`: False for a scatter (several runs share an x)
     # trends: the points whose value is in doubt (`metrics.definitions.IN_DOUBT`), in axis units, drawn hollow
     doubted: tuple[tuple[float, float], ...] = ()
+    # trends drawn with the excluded runs (`--include-excluded`, a redraw): their points, in axis units, crossed out
+    excluded: tuple[tuple[float, float], ...] = ()
 
     @property
     def x_title(self) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from labtui import __version__
-from labtui.core.annotations import ANNOTATION_COLUMNS, AnnotationFilter, annotate_runs
+from labtui.core.annotations import AnnotationFilter, annotate_runs
 from labtui.core.atomic import atomic_write_bytes
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.history import calibrations, canonical_proc, chip_rows, resolve_chip, timeline
@@ -64,23 +64,25 @@ def calibration_runs(
 
 
 def without_excluded(store_root: Path, runs: pl.DataFrame, *, include: bool) -> tuple[pl.DataFrame, int]:
-    """The chosen runs a figure draws: the excluded ones left out (and counted) unless `include`; when every chosen
-    run is excluded that is an error saying so, not an empty figure."""
+    """The chosen runs a figure draws, with their annotations (an excluded run drawn says so in its legend): the
+    excluded ones left out (and counted) unless `include`; when every chosen run is excluded that is an error saying
+    so, not an empty figure."""
+    annotated = annotate_runs(store_root, runs)
     if include:
-        return runs, 0
-    kept, hidden = AnnotationFilter().apply(annotate_runs(store_root, runs))
+        return annotated, 0
+    kept, hidden = AnnotationFilter().apply(annotated)
     if kept.is_empty() and hidden:
         raise UsageError(f"{'the chosen run is' if hidden == 1 else f'all {hidden} chosen runs are'} excluded "
                          "(--include-excluded draws them)")
-    return kept.drop(ANNOTATION_COLUMNS), hidden
+    return kept, hidden
 
 
-def excluded_notes(store_root: Path, runs: pl.DataFrame) -> list[str]:
-    """A line for each excluded run among a redrawn figure's: the figure draws the runs it records, excluded or not,
-    and says which the lab excluded, and why."""
-    excluded = annotate_runs(store_root, runs).filter(pl.col("excluded"))
-    return [f"{run_ident(row)} (run {row['run_id']}) is excluded ({row['exclude_reason']}); drawn, as the figure "
-            "records it" for row in excluded.iter_rows(named=True)]
+def as_recorded(store_root: Path, runs: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """A redrawn figure's runs, every one it records, with their annotations, and a line for each the lab excluded
+    since, and why: drawn, marked as excluded, as the figure is of the runs it records."""
+    annotated = annotate_runs(store_root, runs)
+    return annotated, [f"{run_ident(row)} (run {row['run_id']}) is excluded ({row['exclude_reason']}); drawn, as the "
+                       "figure records it" for row in annotated.filter(pl.col("excluded")).iter_rows(named=True)]
 
 
 def one_procedure(

@@ -112,9 +112,11 @@ def _with_points(series: Series, x: np.ndarray, y: np.ndarray) -> Series:
 
 def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.ndarray, direction: int = 0,
             leg: str = "") -> Series:
-    """A run's trace (`leg`: the sweep leg it is, named after the run's label)."""
+    """A run's trace (`leg`: the sweep leg it is, named after the run's label), said incomplete or excluded (drawn
+    with the excluded runs, or redrawn from a record) where it is."""
     incomplete = row.get("is_complete") is False
-    suffix = " (incomplete)" if incomplete else ""
+    states = [word for word, state in (("incomplete", incomplete), ("excluded", row.get("excluded") is True)) if state]
+    suffix = f" ({', '.join(states)})" if states else ""
     return Series(
         label=f"{label} {leg}{suffix}" if leg else f"{label}{suffix}",
         run_label=f"{label}{suffix}" if leg else "",

@@ -117,6 +117,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         rows, x_label, x_unit = _local_time(rows, tz)
     series: list[Series] = []
     doubted: list[tuple[float, float]] = []
+    excluded: list[tuple[float, float]] = []
     used: set[str] = set()
     keys = _series_keys(rows, plan)
     groups = rows.partition_by(keys, maintain_order=True) if keys else [rows]
@@ -135,6 +136,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
             used.update(points["run_id"])
             if plan.lit_only:
                 doubted += points.filter(IN_DOUBT).select(plan.x, column).rows()
+            excluded += points.filter(pl.col("excluded")).select(plan.x, column).rows()
             series.append(Series(
                 label=name, x=points[plan.x].to_numpy().astype(float), y=points[column].to_numpy().astype(float),
                 run_id="", seq=None, run_index=len(series), direction=-1 if column == "cnp_bwd_v" else 0,
@@ -184,6 +186,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         # days) it would draw vertical zig-zags between them: markers only
         joined=plan.joined and all(np.unique(s.x).size == s.x.size for s in series),
         doubted=tuple((x * x_factor, y * y_factor) for x, y in doubted),
+        excluded=tuple((x * x_factor, y * y_factor) for x, y in excluded),
     )
 
 
