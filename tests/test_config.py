@@ -59,6 +59,29 @@ def test_a_command_run_from_a_sub_folder_finds_the_projects_config(tmp_path: Pat
     assert find_config() == Path("config") / "labtui.yaml"
 
 
+@pytest.mark.parametrize("named", ["data/02_stage/raw_measurements", "data/02_stage"])
+def test_a_store_named_from_outside_its_project_reads_the_projects_config(tmp_path: Path, named: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`labtui --store ~/lab/data/02_stage metrics 68` from the home folder read no config: the lab's chip geometry
+    (no mobility), its procedures and its metrics windows went unread. The config above the store is read when it
+    names that store; one naming another store is not."""
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    write(tmp_path / "lab" / "config" / "labtui.yaml",
+          f"stage_root: {named}\nlocal_tz: UTC\nmetrics:\n  cnp_fit_window_v: 0.3\n")
+    (tmp_path / "home").mkdir()
+    monkeypatch.chdir(tmp_path / "home")
+    store_runs = tmp_path / "lab" / "data" / "02_stage" / "raw_measurements"
+    config = load_config(None, stage_root=store_runs)
+    assert (config.local_tz, config.metrics.cnp_fit_window_v) == ("UTC", 0.3)
+    assert config.chip_params_file == (tmp_path / "lab" / "config" / "chip_params.yaml").resolve()
+    assert config.stage_root == store_runs  # as given
+    other = load_config(None, stage_root=tmp_path / "lab" / "data" / "other" / "raw_measurements")
+    assert (other.local_tz, other.chip_params_file) == ("America/Santiago", tmp_path / "home" / "config" /
+                                                        "chip_params.yaml")
+    write(tmp_path / "home" / "config" / "labtui.yaml", "local_tz: Europe/Paris\n")  # the working folder's first
+    assert load_config(None, stage_root=store_runs).local_tz == "Europe/Paris"
+
+
 def test_a_config_may_name_the_store_folder_beside_the_raw_root(tmp_path: Path) -> None:
     """`stage_root: data/02_stage` (the store itself, as the app names it) beside `data/01_raw`: the store is that
     folder, not `data/`, which holds the raw root (the overlap check took it for the store and refused the config)."""

@@ -267,6 +267,28 @@ def find_config(explicit: Path | None = None) -> Path | None:
     return None
 
 
+def config_of_store(stage_root: Path) -> Path | None:
+    """The config of the project a store named on the command line lives in, for a command run outside the project
+    (`labtui --store ~/lab/data/02_stage metrics 68` from the home folder): the nearest config/labtui.yaml above the
+    store, when its `stage_root` is that store. Run from elsewhere, the command read no config: the lab's chip
+    geometry (no mobility, said in every row), its procedures and its metrics windows went unread. A config of
+    another store, or one that cannot be read, is not this store's: None."""
+    stage_root = Path(os.path.realpath(_resolve(None, stage_root)))
+    for folder in stage_root.parents:
+        if not (candidate := folder / DEFAULT_CONFIG).is_file():
+            continue
+        try:
+            data = read_yaml(candidate, "config file")
+        except ConfigError:
+            return None
+        named = data.get("stage_root", StagingConfig.stage_root) if isinstance(data, dict) else None
+        if not isinstance(named, str | Path):
+            return None
+        named_root = os.path.realpath(_resolve(folder, Path(named)))  # the store's runs, or its folder (as the app)
+        return candidate if named_root in (str(stage_root), str(stage_root.parent)) else None
+    return None
+
+
 def working_dir() -> Path:
     """The working folder, which a shell can sit in after it was deleted: that said in one line (it was "labtui:
     operating-system error: No such file or directory", naming nothing), and only when a relative path needs it."""
@@ -337,6 +359,8 @@ def load_config(config_file: Path | None = None, *, flags: dict[str, str] | None
     """Read and validate the config, apply non-None overrides (CLI flags), resolve relative paths. `flags` names
     an override's option when it is not `--key` (`--store` gives the stage root), for the error to name it."""
     path = find_config(config_file)
+    if path is None and overrides.get("stage_root") is not None:
+        path = config_of_store(Path(overrides["stage_root"]))
     data: dict[str, Any] = {}
     if path is not None:
         loaded = read_yaml(path, "config file")
