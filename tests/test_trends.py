@@ -94,6 +94,22 @@ def test_cnp_trend_points_are_the_metrics_tables_values(lab: DemoLab) -> None:
     assert "delta_i_snr" not in drawn.columns  # a photoresponse's doubt: not a column of every sweep's point
 
 
+def test_a_trend_against_time_is_drawn_by_run_with_the_same_points_and_pauses(lab: DemoLab) -> None:
+    """Sessions weeks apart squeezed each session's runs into one vertical smear on a time axis (a real chip: 20
+    sweeps whose Dirac point drifts 2 V within a session, drawn as one column at day 7.5): by run, one step each."""
+    rows = trend_rows(lab.runs, lab.metrics, current_annotations(lab.config.store_root))
+    for trend in (Trend.CNP, Trend.HYSTERESIS, Trend.DARK):
+        in_time = trend_spec(trend, rows, tz=lab.config.local_tz)
+        by_run = trend_spec(trend, rows, tz=lab.config.local_tz, by_seq=True)
+        assert (by_run.x_label, by_run.x_unit, by_run.title.endswith(" by run")) == ("run (seq)", "", True), trend
+        for timed, ordered in zip(in_time.series, by_run.series, strict=True):
+            assert ordered.x.tolist() == list(ordered.point_seqs) == list(timed.point_seqs)  # x: each run's seq
+            assert ordered.y.tolist() == timed.y.tolist() and ordered.breaks == timed.breaks  # a pause still lifts
+    assert any(s.breaks for s in trend_spec(Trend.CNP, rows, tz=lab.config.local_tz, by_seq=True).series)
+    with pytest.raises(ValueError, match="not drawn against time"):
+        trend_spec(Trend.SPECTRAL, rows, tz=lab.config.local_tz, by_seq=True)
+
+
 def test_a_cnp_of_a_sentinel_sweep_is_left_out_of_the_trend_and_said(lab: DemoLab) -> None:
     """A sweep whose Vg column read 5e307 gave that Dirac point: the trend's axis overflowed plotext (the app
     crashed); it is left out like the plots' points of ±1e30 or more, and counted."""
@@ -267,6 +283,30 @@ def test_a_trend_redrawn_from_its_record_draws_a_run_excluded_since_and_says_so(
     assert f"(run {run['run_id'][0]}) is excluded (gate leak); drawn, as the figure records it" in said
 
 
+def test_plot_by_seq_records_its_axis_and_is_refused_where_there_is_no_time_axis(lab: DemoLab, tmp_path: Path,
+                                                                                 capsys) -> None:
+    chip = (str(lab.number), "--group", "Alisson")
+    out, again = tmp_path / "cnp.svg", tmp_path / "again.svg"
+    assert main(lab.cli("plot", *chip, "--trend", "cnp", "--by-seq", "--out", str(out))) == 0
+    record = json.loads((tmp_path / "cnp.svg.json").read_text(encoding="utf-8"))
+    assert record["trend"] == {"name": "cnp", "include_excluded": False, "by_seq": True}
+    assert main(lab.cli("plot", "--from", str(out) + ".json", "--out", str(again))) == 0  # redrawn by run too
+    assert json.loads((tmp_path / "again.svg.json").read_text(encoding="utf-8"))["trend"] == record["trend"]
+    capsys.readouterr()
+    for args, said in (
+        (("plot", *chip, "--trend", "spectral", "--by-seq"), "the spectral trend is not drawn against time: --by-seq "
+                                                              "is for cnp, hysteresis and dark"),
+        (("plot", *chip, "--by-seq"), "--by-seq draws a trend against the runs' order: give it with --trend"),
+    ):
+        assert main(lab.cli(*args, "--out", str(tmp_path / "no.svg"))) == 2
+        assert said in capsys.readouterr().err
+    record["trend"]["by_seq"] = "no"  # a hand-edited record: text is no switch (it read as true)
+    (tmp_path / "edited.json").write_text(json.dumps(record), encoding="utf-8")
+    assert main(lab.cli("plot", "--from", str(tmp_path / "edited.json"), "--out", str(tmp_path / "no.svg"))) == 2
+    assert "its trend's by_seq must be true or false, got 'no'" in capsys.readouterr().err
+    assert not (tmp_path / "no.svg").exists()
+
+
 def test_the_hysteresis_trend_is_each_sweeps_backward_minus_forward_dirac_point(lab: DemoLab) -> None:
     """"Is the hysteresis growing?" was read off the gap between the Dirac point trend's two lines."""
     spec = lab.spec(Trend.HYSTERESIS)
@@ -368,6 +408,10 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         screen = app.screen
         assert isinstance(screen, TrendsScreen) and screen.spec is not None
         assert screen.spec.kind == "trend-cnp" and "excluded" not in text_of(screen, "#plot-status")  # none to hide
+        o_says = lambda: screen.active_bindings["o"].binding.description  # noqa: E731
+        assert o_says() == "Against seq" and "time since" in screen.spec.x_label
+        await pilot.press("o")
+        assert screen.spec.x_label == "run (seq)" and o_says() == "Against time"
         assert not screen.check_action("toggle_responsivity", ())  # r only where ΔI / R applies
         screen.action_next_trend()  # the trend on show at once, not when the Tabs' message comes: a key pressed
         assert screen.spec.kind == "trend-hysteresis"  # in between (`e`) worked on the trend before
@@ -394,9 +438,10 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         assert str(tab.label) == "Responsivity"  # it read Photoresponse over a responsivity's axis
         await pilot.press("r")
         assert screen.spec.kind == "trend-photoresponse" and str(tab.label) == "Photoresponse"
+        assert "o" not in screen.active_bindings  # no time axis to switch
         await pilot.press("r")
         await pilot.press("tab", "tab")
-        assert screen.spec.kind == "trend-dark"
+        assert screen.spec.kind == "trend-dark" and screen.spec.x_label == "run (seq)"  # the choice stays
         x_says = lambda: screen.active_bindings["X"].binding.description  # noqa: E731
         assert x_says() == "Show excluded"
         await pilot.press("X")
@@ -405,10 +450,11 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         await settle(pilot)
         assert [path.suffix for path in screen.saved] == [".pdf", ".png", ".csv", ".json"]
         recorded = FigureRecord.read(screen.saved[3])  # as `labtui plot --trend` writes one: `--from` redraws it
-        assert recorded.trend == {"name": "dark", "include_excluded": True} and recorded.metrics is not None
+        assert recorded.trend == {"name": "dark", "include_excluded": True, "by_seq": True}
+        assert recorded.metrics is not None
         exported = pl.read_csv(screen.saved[2])
         assert exported.columns[:2] == ["run_id", "seq"] and exported.height == points(screen.spec).height
-        assert screen.saved[0].name.endswith("_with-excluded.pdf")
+        assert screen.saved[0].name.endswith("_by-seq_with-excluded.pdf")
         await pilot.press("escape")
         assert isinstance(app.screen, HistoryScreen)
 

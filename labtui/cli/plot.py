@@ -81,6 +81,10 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
                             "forward Dirac point against time; photoresponse / responsivity: ΔI or "
                             "ΔI/P against power, per wavelength; spectral: responsivity against wavelength; "
                             "dark: dark current against time")
+    trend.add_argument("--by-seq", action="store_true",
+                       help="cnp, hysteresis, dark: against the runs' order (seq) instead of time, one step a run: "
+                            "sessions weeks apart squeeze each session's runs into one vertical smear on a time axis "
+                            "(the line still breaks across a long pause)")
     parser.add_argument("--out", type=figure_arg, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")
     parser.add_argument("--column", action="store_true",
                         help="a journal column's figure: 3.4 in wide, text of 7-8 pt, a long legend below the plot "
@@ -109,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     fmt = figure_format(args.out)  # an unknown extension fails before any data is read
     if args.trend is not None:
         check_trend_args(args)
+    elif args.by_seq and args.record is None:
+        raise UsageError("--by-seq draws a trend against the runs' order: give it with --trend (cnp, hysteresis, dark)")
     sources = (args.number is not None) + args.calibrations + (args.record is not None)
     if sources != 1:
         raise UsageError("give a chip number, --calibrations or --from FIGURE.json (one of them)")
@@ -178,6 +184,8 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         runs = chip_runs(manifest, args.number, args.group, None, tz=config.local_tz)
         trend = {"name": args.trend, "include_excluded": args.include_excluded}
         return draw_trend(args, config, runs, notes, trend, renderer, column=args.column)
+    if args.by_seq:
+        raise UsageError(f"{args.record} is a figure of runs, not a trend's: --by-seq does not apply")
     if record is not None:
         runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config.metrics))
         runs, excluded = as_recorded(config.store_root, runs)
@@ -268,6 +276,17 @@ def check_view_args(args: argparse.Namespace, proc: str, family: str) -> None:
         raise UsageError("--gm-method chooses how --gm is drawn: give it with --gm")
 
 
+def _switch(args: argparse.Namespace, trend: dict[str, object], name: str) -> bool:
+    """A trend record's switch: true or false, or absent (false); text such as "no" is a damaged record, not true."""
+    from labtui.core.errors import UsageError
+
+    value = trend.get(name, False)
+    if not isinstance(value, bool):
+        raise UsageError(f"{args.record} is not a labtui figure record: its trend's {name} must be true or false, "
+                         f"got {value!r}")
+    return value
+
+
 def check_trend_args(args: argparse.Namespace) -> None:
     """A trend draws all of one chip's runs, one point each: run choices and trace options do not apply."""
     from labtui.core.errors import UsageError
@@ -294,26 +313,29 @@ def draw_trend(
     from labtui.core.plotdata.figure import write_figure
     from labtui.core.plotdata.model import PlotOptions
     from labtui.core.plotdata.selection import write_sidecar
-    from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec
+    from labtui.core.plotdata.trends import PLANS, TIME, Trend, trend_rows, trend_spec
 
     try:
         name = Trend(str(trend.get("name")))
     except ValueError:
         raise UsageError(f"{args.record} names no known trend ({trend.get('name')!r})") from None
-    include = bool(args.include_excluded or trend.get("include_excluded"))
+    include = args.include_excluded or _switch(args, trend, "include_excluded")
+    by_seq = args.by_seq or _switch(args, trend, "by_seq")
+    if by_seq and PLANS[name].x != TIME:
+        raise UsageError(f"the {name} trend is not drawn against time: --by-seq is for cnp, hysteresis and dark")
     if not config.metrics_path.exists():
         raise UsageError(f"nothing to draw for the {name} trend: no metrics table yet ({config.metrics_path}); "
                          "`labtui metrics` computes it, and every stage keeps it up to date")
     notes = [*notes, *stale_metrics(config)]
     rows = trend_rows(runs, read_metrics(config), current_annotations(config.store_root))
     spec = trend_spec(name, rows, include_excluded=include or recorded, tz=config.local_tz,
-                      procedures_file=config.procedures_file)
+                      procedures_file=config.procedures_file, by_seq=by_seq)
     if not spec.series:
         reasons = "; ".join(spec.messages) or "no point to draw"
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
     write_figure(spec, args.out, renderer=renderer, column=column)
-    sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), {"name": str(name), "include_excluded": include},
-                            metrics_stamp(config.metrics), column)
+    switches = {"name": str(name), "include_excluded": include, **({"by_seq": True} if by_seq else {})}
+    sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), switches, metrics_stamp(config.metrics), column)
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
     points = sum(s.x.size for s in spec.series)

@@ -19,7 +19,7 @@ from textual.widgets import Header, Static, Tab, Tabs
 
 from labtui.core.plotdata import PlotOptions, PlotSpec, export_file_name
 from labtui.core.plotdata.selection import chip_runs
-from labtui.core.plotdata.trends import Trend, thinned, trend_rows, trend_spec
+from labtui.core.plotdata.trends import PLANS, TIME, Trend, thinned, trend_rows, trend_spec
 from labtui.core.wording import counted
 from labtui.tui.base import LabFooter
 from labtui.tui.plot import FigureScreen
@@ -56,13 +56,18 @@ class TrendsScreen(FigureScreen):
         "(responsivity against wavelength) and the dark current against time. An It trend is split further where "
         "its runs differ in gate voltage (each VG is another quantity) or, lit, in laser period (ΔI is read at a "
         "pulse's end): the legend names each series. Runs without the quantity are left "
-        "out and counted below the plot. X shows the runs marked excluded (hidden by default). e saves the figure "
+        "out and counted below the plot. o draws a trend against time against the runs' order (seq) instead, one "
+        "step a run: sessions weeks apart no longer squeeze each session's runs into one vertical smear. X shows "
+        "the runs marked excluded (hidden by default). e saves the figure "
         "as PDF and PNG and its points (with run_id and seq) as CSV in the exports folder."
     )
     BINDINGS = [
         Binding("tab", "next_trend", "Next trend", id="trends_next"),
         Binding("shift+tab", "previous_trend", "Previous trend", id="trends_previous", show=False),
         Binding("r", "toggle_responsivity", "ΔI / responsivity", id="trends_responsivity"),
+        # o twice too: the footer names the axis it switches to
+        Binding("o", "by_seq(True)", "Against seq", id="trends_by_seq"),
+        Binding("o", "by_seq(False)", "Against time", id="trends_by_seq"),
         # X twice, one enabled by the state (`check_action`): the footer says what it will do
         Binding("X", "show_excluded(True)", "Show excluded", id="trends_excluded"),
         Binding("X", "show_excluded(False)", "Hide excluded", id="trends_excluded"),
@@ -91,6 +96,7 @@ class TrendsScreen(FigureScreen):
         self.tab = Trend.CNP
         self.responsivity = False  # the photoresponse tab: ΔI (False) or ΔI / P
         self.include_excluded = False
+        self.by_seq = False  # a trend against time drawn against the runs' seq (`o`)
         self.rows: pl.DataFrame | None = None  # None until the worker has read them
         self.no_table = False  # the store has no metrics table yet (the worker looked)
         self.spec: PlotSpec | None = None
@@ -128,6 +134,11 @@ class TrendsScreen(FigureScreen):
         self.show()
 
     @property
+    def drawn_by_seq(self) -> bool:
+        """Against seq: chosen, and the trend is one against time (the choice stays for the next such tab)."""
+        return self.by_seq and PLANS[self.trend].x == TIME
+
+    @property
     def trend(self) -> Trend:
         if self.tab is Trend.PHOTORESPONSE and self.responsivity:
             return Trend.RESPONSIVITY
@@ -139,7 +150,8 @@ class TrendsScreen(FigureScreen):
         if self.rows is None or not plot.size.width:
             return
         self.spec = trend_spec(self.trend, self.rows, include_excluded=self.include_excluded,
-                               tz=self.lab.config.local_tz, procedures_file=self.lab.config.procedures_file)
+                               tz=self.lab.config.local_tz, procedures_file=self.lab.config.procedures_file,
+                               by_seq=self.drawn_by_seq)
         palette = palette_for(self.app.theme_variables)
         plot.draw(thinned(self.spec, plot.size.width, plot.size.height), palette)
         self.query_one(LegendBox).show(legend(self.spec, palette))
@@ -157,6 +169,8 @@ class TrendsScreen(FigureScreen):
             return self.spec is not None and bool(self.spec.series)
         if action == "show_excluded":
             return parameters[0] != self.include_excluded
+        if action == "by_seq":
+            return PLANS[self.trend].x == TIME and parameters[0] != self.by_seq
         return True
 
     def _changed_view(self) -> None:
@@ -184,6 +198,10 @@ class TrendsScreen(FigureScreen):
             else TABS[Trend.PHOTORESPONSE]
         self._changed_view()
 
+    def action_by_seq(self, by_seq: bool) -> None:
+        self.by_seq = by_seq
+        self._changed_view()
+
     def action_show_excluded(self, shown: bool) -> None:
         self.include_excluded = shown
         self._changed_view()
@@ -193,8 +211,9 @@ class TrendsScreen(FigureScreen):
         """The figure as `labtui plot CHIP --trend` draws it (PDF, PNG) and its points with their runs (CSV)."""
         assert self.spec is not None  # `check_action` offers `e` only then
         self.say_exporting()
-        self.export(self.spec, "_with-excluded" if self.include_excluded else "",
-                    {"name": str(self.trend), "include_excluded": self.include_excluded})
+        tag = "_by-seq" * self.drawn_by_seq + "_with-excluded" * self.include_excluded
+        self.export(self.spec, tag, {"name": str(self.trend), "include_excluded": self.include_excluded,
+                                     **({"by_seq": True} if self.drawn_by_seq else {})})
 
     @work(thread=True, group="trends-export", exit_on_error=False)
     def export(self, spec: PlotSpec, tag: str, trend: dict[str, object]) -> None:

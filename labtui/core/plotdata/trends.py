@@ -30,6 +30,9 @@ from labtui.core.si import format_si, si_scale
 from labtui.core.wording import counted
 
 TIME = "time"  # the x column of the time trends: local start time, made relative below
+# their x axis drawn against the runs' order instead (`trend_spec(by_seq=True)`): a chip measured in sessions weeks
+# apart has each session's runs, and their drift within it, squeezed into one vertical smear on a time axis
+BY_SEQ = "run (seq)"
 HOURS_UP_TO_DAYS = 2  # a history shorter than this many days reads in hours, a longer one in days
 # A line against time breaks across a gap longer than this share of its span and this many of its median steps:
 # weeks without a measurement drawn as a straight line read as a measured drift.
@@ -98,12 +101,15 @@ def trend_rows(runs: pl.DataFrame, metrics: pl.DataFrame, annotations: pl.DataFr
 
 
 def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool = False, tz: str,
-               procedures_file: Path | None = None) -> PlotSpec:
+               procedures_file: Path | None = None, by_seq: bool = False) -> PlotSpec:
     """The trend of `trend_rows`' output: points in axis units; excluded runs of the trend's procedure hidden
     unless `include_excluded`, and they and the runs without the quantity counted in `messages`. A run of a
-    procedure like the trend's (IVgT like IVg, in `procedures_file`'s registry) is one of its runs."""
+    procedure like the trend's (IVgT like IVg, in `procedures_file`'s registry) is one of its runs. `by_seq`: a
+    trend against time drawn against the runs' seq instead (`BY_SEQ`)."""
     trend = Trend(trend)
     plan = PLANS[trend]
+    if by_seq and plan.x != TIME:
+        raise ValueError(f"the {trend} trend is not drawn against time: it has no run-order axis")
     chips = chip_names(rows.head(1).to_dicts())
     rows = rows.filter(family_expr(procedures_file) == plan.proc)
     if plan.lit_only:
@@ -112,9 +118,11 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     messages = [note] if (note := hidden_note(hidden)) else []
     if rows.is_empty() and not hidden:
         messages.append(f"the chip has no {'lit ' if plan.lit_only else ''}{plan.proc} run")
-    x_label, x_unit = plan.x_label, plan.x_unit
+    x, x_label, x_unit = plan.x, plan.x_label, plan.x_unit
     if plan.x == TIME:
         rows, x_label, x_unit = _local_time(rows, tz)
+        if by_seq:
+            x, x_label, x_unit = "seq", BY_SEQ, ""
     series: list[Series] = []
     doubted: list[tuple[float, float]] = []
     excluded: list[tuple[float, float]] = []
@@ -127,7 +135,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         for group in groups:
             if group.is_empty():
                 continue
-            points, absurd = drawable_rows(group.drop_nulls([plan.x, column]).sort(plan.x, "seq"), plan.x, column)
+            points, absurd = drawable_rows(group.drop_nulls([plan.x, x, column]).sort(x, "seq"), x, column)
             name = ", ".join(_SERIES_NAMES[key](group[key][0]) for key in keys) or label
             if absurd:
                 messages.append(f"{name}: {left_out(absurd)}")
@@ -135,16 +143,15 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
                 continue
             used.update(points["run_id"])
             if plan.lit_only:
-                doubted += points.filter(IN_DOUBT).select(plan.x, column).rows()
-            excluded += points.filter(pl.col("excluded")).select(plan.x, column).rows()
+                doubted += points.filter(IN_DOUBT).select(x, column).rows()
+            excluded += points.filter(pl.col("excluded")).select(x, column).rows()
             series.append(Series(
-                label=name, x=points[plan.x].to_numpy().astype(float), y=points[column].to_numpy().astype(float),
+                label=name, x=points[x].to_numpy().astype(float), y=points[column].to_numpy().astype(float),
                 run_id="", seq=None, run_index=len(series), direction=-1 if column == "cnp_bwd_v" else 0,
                 point_run_ids=tuple(points["run_id"]), point_seqs=tuple(points["seq"]),
+                breaks=gaps(points[TIME].to_numpy()) if plan.x == TIME else (),  # a long pause, in either axis
             ))
         messages += _missing(rows, plan, column)
-    if plan.x == TIME:
-        series = [replace(s, breaks=gaps(s.x)) for s in series]
     if plan.x == "power_w":  # power is the one x that needs a prefix (µW, mW)
         x_factor, x_prefix = si_scale(max_abs([s.x for s in series]))
         x_unit = x_prefix + x_unit
@@ -169,7 +176,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         messages.append(powers)
     return PlotSpec(
         kind=f"trend-{trend}",
-        title=TITLE_PARTS.join([*chips, plan.title]),
+        title=TITLE_PARTS.join([*chips, plan.title.replace("against time", "by run") if by_seq else plan.title]),
         x_label=x_label,
         x_unit=x_unit,
         y_label=plan.y_label,
