@@ -1047,3 +1047,25 @@ def test_a_reader_racing_the_first_commit_reads_it_instead_of_calling_the_store_
     path.unlink()
     with pytest.raises(ManifestDamaged, match="it is missing, but the store holds runs"):
         read_manifest(path)
+
+
+def test_a_store_file_of_json_nested_past_any_depth_is_a_damaged_file_not_a_traceback(lab: Lab,
+                                                                                   tmp_path: Path) -> None:
+    """`[` × 100 000 in a reject record, the store's record, its index, an annotation or a figure record: `json`
+    raises RecursionError, which no reader took for a damaged file: every command (and `validate --fix`, the way
+    out) ended in a traceback, exit 70. Each such file now reads as damaged, as a truncated one does."""
+    lab.write("broken/It2025-09-15_9.csv", b"#Procedure: <laser_setup.procedures.It.It>\n", mtime=OLD_MTIME)
+    assert lab.cli("stage").returncode == 0 and lab.rejects()
+    assert lab.cli("annotate", "67", "--seq", "1", "--star").returncode == 0
+    figure = tmp_path / "f.svg"
+    assert lab.cli("plot", "67", "--seq", "1", "--out", str(figure)).returncode == 0
+    manifest = lab.store_root / "_manifest"
+    nested = b"[" * 100_000
+    for damaged in (next((lab.store_root / "_rejects").glob("*.json")), manifest / "store.json",
+                    manifest / "stat_index.json", manifest / "overview.json",
+                    next((lab.store_root / "_annotations").rglob("*.json")), Path(f"{figure}.json")):
+        damaged.write_bytes(nested)
+    for command in (["rejects"], ["history", "67"], ["chips"], ["stage"], ["validate"], ["validate", "--fix"],
+                    ["plot", "--from", f"{figure}.json", "--out", str(tmp_path / "g.svg")]):
+        result = lab.cli(*command)
+        assert result.returncode != ExitCode.BUG and "Traceback" not in result.stderr, (command, result.stderr)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labtui.core.errors import ExitCode, LabtuiError
+from labtui.core.json_text import parse_json
 
 
 def host_name() -> str:
@@ -78,7 +79,7 @@ def read_holder(path: Path) -> Holder | None:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             try:
-                return Holder(**json.loads(os.pread(fd, 4096, 0) or b"null"))
+                return Holder(**parse_json(os.pread(fd, 4096, 0) or b"null"))
             except (ValueError, TypeError):
                 return None
         fcntl.flock(fd, fcntl.LOCK_UN)

@@ -17,6 +17,7 @@ import polars as pl
 
 from labtui.core.atomic import atomic_write, read_parquet_pinned
 from labtui.core.errors import LabtuiError, OperationFailed, UsageError, first_line
+from labtui.core.json_text import parse_json
 from labtui.core.overview import OVERVIEW_NAME
 from labtui.core.stat_index import INDEX_NAME
 from labtui.core.wording import counted
@@ -125,10 +126,9 @@ def _conditions() -> pl.Expr:
 def run_parameters(text: str | None) -> dict[str, Any] | None:
     """A row's `parameters` (its header's values, as JSON): None when they are not a JSON object, which only a hand
     edit of the manifest makes (`labtui validate` reports it: the row fails `ManifestRow`)."""
-    import json
 
     try:
-        value = json.loads(text) if text is not None else None
+        value = parse_json(text) if text is not None else None
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

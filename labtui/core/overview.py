@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from labtui.core.atomic import atomic_write_bytes
 from labtui.core.fields import CONVERTERS
+from labtui.core.json_text import parse_json
 
 if TYPE_CHECKING:
     import polars as pl
@@ -90,7 +91,7 @@ def read_overview(manifest_path: Path, tz: str, digest: str | None) -> Overview 
     """The recorded overview when it describes the manifest now committed (`digest`: its `manifest_digest`), in
     zone `tz`; else None."""
     try:
-        record = json.loads(overview_path(manifest_path).read_bytes())
+        record = parse_json(overview_path(manifest_path).read_bytes())
         if (record["format"], record["local_tz"]) != (FORMAT, tz) or digest is None or (
                 record["manifest_sha256"] != digest):
             return None

@@ -3,11 +3,11 @@ count and the run its record names; and the whole record, read by pyarrow, for r
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from labtui.core.json_text import parse_json
 from labtui.core.layout import RUN_RECORD_KEY
 
 _RECORD_RUN_ID = b'{"run_id":"'  # how a run's record begins (`stage_chunk.run_record`); a run_id is 16 hex digits
@@ -76,7 +76,7 @@ def read_run_record(path: Path) -> dict[str, Any] | None:
 
     try:
         value = (pq.read_metadata(path).metadata or {}).get(RUN_RECORD_KEY.encode())
-        return None if value is None else json.loads(value)
+        return None if value is None else parse_json(value)
     except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
         return None
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import BinaryIO, Literal, get_args
 from labtui.core.atomic import atomic_write_bytes, is_temp
 from labtui.core.errors import OperationFailed
 from labtui.core.fields import build, json_bytes, one_of
+from labtui.core.json_text import parse_json
 
 HEAD_LINES = 30  # lines shown from the top of a rejected file
 CONTEXT = 6  # lines shown around an offending line further down
@@ -85,7 +85,7 @@ class RejectRecord:
     @classmethod
     def from_json(cls, text: bytes) -> RejectRecord:
         """A record from its file; `ValueError` naming every bad field (`json.JSONDecodeError` is one)."""
-        return build(cls, json.loads(text), types={"RejectKind": _KIND})
+        return build(cls, parse_json(text), types={"RejectKind": _KIND})
 
     def headline(self) -> str:
         """`2025-10-14/It2025-10-14_3.csv: the file is empty`: the file and why, on one line."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.config import StagingConfig
 from labtui.core.errors import OperationFailed
+from labtui.core.json_text import parse_json
 from labtui.core.layout import PART_NAME, addresses_a_run, run_dir
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
@@ -146,7 +146,7 @@ def _pruned(config: StagingConfig) -> dict[str, dt.datetime]:
 def _record_row(config: StagingConfig, path: Path, run_id: str) -> ManifestRow | None:
     """The row of the run's record: in its Parquet, else in the JSON file an older labtui wrote."""
     try:
-        record = read_run_record(path) or json.loads((config.legacy_records_dir / f"{run_id}.json").read_bytes())
+        record = read_run_record(path) or parse_json((config.legacy_records_dir / f"{run_id}.json").read_bytes())
         return ManifestRow.model_validate(record["row"])
     except (OSError, ValueError, KeyError, TypeError, ValidationError):
         return None

@@ -20,6 +20,7 @@ from typing import Any
 
 from labtui.core.atomic import atomic_write_bytes
 from labtui.core.extraction_rules import EXTRACTION_RULES
+from labtui.core.json_text import parse_json
 
 INDEX_NAME = "stat_index.json"
 COLUMNS = ("source_file", "size", "mtime_us", "run_id")
@@ -65,7 +66,7 @@ def read_stat_index(manifest_path: Path, digest: str | None, registry: str | Non
     `manifest_digest`, which the caller takes once for every record it checks) by the registry now there
     (`registry`: its `registry_digest`) in the lab's zone now (`local_tz`); else None (read the manifest)."""
     try:
-        record = json.loads(index_path(manifest_path).read_bytes())
+        record = parse_json(index_path(manifest_path).read_bytes())
         if (record["format"] != FORMAT or digest is None or record["manifest_sha256"] != digest
                 or record["extraction_rules"] != EXTRACTION_RULES  # its sizes say which rows are read again
                 or record["registry_sha256"] != registry or record.get("local_tz") != local_tz):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import json
 import os
 import threading
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from pathlib import Path
 from labtui.core.config import StagingConfig
 from labtui.core.errors import ExitCode, LabtuiError, OperationFailed, UsageError
 from labtui.core.fields import build, json_bytes
+from labtui.core.json_text import parse_json
 from labtui.core.lock import Holder, WriterLock
 
 MANIFEST_DIR = "_manifest"
@@ -89,7 +89,7 @@ def read_identity(path: Path) -> StoreIdentity | None:
     stage_dir is not one folder name (a hand edit: an absolute path or `..` made `--store` stage a new store outside
     the store given, where readers found none)."""
     try:
-        identity = build(StoreIdentity, json.loads(path.read_bytes()), extra="ignore")
+        identity = build(StoreIdentity, parse_json(path.read_bytes()), extra="ignore")
     except (OSError, ValueError):  # json.JSONDecodeError is a ValueError
         return None
     one_folder = identity.stage_dir not in ("", "..") and Path(identity.stage_dir).name == identity.stage_dir

@@ -30,6 +30,7 @@ from labtui.core.annotations.log import (
     read_log_listed,
 )
 from labtui.core.atomic import atomic_write_bytes
+from labtui.core.json_text import parse_json
 
 DIGEST = "exclusions.json"
 DIGEST_FORMAT = 1
@@ -60,7 +61,7 @@ def excluded_runs(store_root: Path) -> dict[str, str]:
 def _read_digest(path: Path) -> dict[str, Any] | None:
     """The digest, or None when it is missing or not one (damaged, another format, a hand's edit)."""
     try:
-        digest = json.loads(path.read_bytes())
+        digest = parse_json(path.read_bytes())
     except (OSError, ValueError):
         return None
     if not (isinstance(digest, dict) and digest.get("format") == DIGEST_FORMAT

@@ -34,6 +34,7 @@ import polars as pl
 
 from labtui.core.atomic import TEMP_SUFFIX, atomic_write, atomic_write_bytes, read_parquet_pinned
 from labtui.core.errors import OperationFailed, UsageError
+from labtui.core.json_text import parse_json
 from labtui.core.wording import cut, os_text, shown
 
 ANNOTATIONS_DIR = "_annotations"
@@ -259,7 +260,7 @@ def read_action(path: Path) -> list[dict[str, Any]]:
     """The records of one action file; an unreadable one (hand-edited, truncated copy) counts as empty here and is
     reported by `unreadable_actions`."""
     try:
-        document = json.loads(path.read_bytes())
+        document = parse_json(path.read_bytes())
         action = document["action"]
         records = [{**record, "action": action, "index": i} for i, record in enumerate(document["records"])]
         for record in records:

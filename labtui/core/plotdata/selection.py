@@ -18,6 +18,7 @@ from labtui.core.annotations import AnnotationFilter, annotate_runs
 from labtui.core.atomic import atomic_write_bytes
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.history import calibrations, canonical_proc, chip_rows, resolve_chip, timeline
+from labtui.core.json_text import parse_json
 from labtui.core.plotdata.load import group_by_proc, run_ident
 from labtui.core.plotdata.model import PlotOptions, PlotSpec
 from labtui.core.plotdata.view import plot_rows
@@ -141,7 +142,7 @@ class FigureRecord:
     @classmethod
     def read(cls, path: Path) -> FigureRecord:
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            document = parse_json(path.read_text(encoding="utf-8"))
             if not isinstance(document, dict) or "labtui_figure" not in document:
                 raise ValueError("not the JSON object labtui writes beside a figure")
             if document["labtui_figure"] != SIDECAR_FORMAT:
