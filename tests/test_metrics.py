@@ -848,8 +848,11 @@ def test_a_mobility_beyond_any_graphenes_is_no_number_and_says_why(tmp_path: Pat
               params={"VDS": "1e-300 V"})
     lab.stage()
     least = read_metrics(lab.config).filter(pl.col("proc") == "IVg").sort("vds_v").row(0, named=True)
-    remark = next(text for text in least["remarks"] if text.startswith("mobility:"))
-    assert re.fullmatch(r"mobility: (\d\.\d\d?e\d+ cm²/\(V·s\)|past a float's range) is beyond .*", remark), remark
+    remark = next(text for text in least["remarks"] if text.startswith(("mobility:", "gm:")))
+    # its current is the meter's noise alone: a flat sweep, without gm (since version 21), else a mobility past any
+    assert re.fullmatch(r"mobility: (\d\.\d\d?e\d+ cm²/\(V·s\)|past a float's range) is beyond .*|gm: the "
+                        r"up-sweep leg is flat .*", remark), remark
+    assert least["mobility_hole_cm2_vs"] is None
     assert 0 < usual["mobility_hole_cm2_vs"] <= MOBILITY_LIMIT
     assert not any(text.startswith("mobility:") for text in usual["remarks"])
 
@@ -926,6 +929,41 @@ def test_a_current_in_another_unit_than_its_meters_range_gives_no_quantities(tmp
     assert rows["2.csv"]["i_min_a"] == rows["3.csv"]["i_min_a"] == pytest.approx(1.2e-3)
     assert rows["4.csv"]["i_dark_a"] is None and rows["4.csv"]["remarks"][0] == (
         "It: I reaches 1000…1200 A, past the header's Irange of 0.001 A: logged in another unit? No quantities from it")
+    assert main(lab.args("metrics", "--rebuild", "--format", "json")) == 0
+    assert read_metrics(lab.config).equals(staged)
+
+
+def test_a_current_or_a_power_in_another_unit_without_a_header_bound_gives_no_quantities(tmp_path: Path) -> None:
+    """Without an `Irange` (or with one of 0 A or `auto`) a current logged in µA under `I (A)` made a dark current of
+    47 A with no remark; a calibration's Power logged in µW under `Power (W)` (24.9 "W" from an S120VC sensor, whose
+    full scale is 50 mW) priced every run 10⁶× high. Past 10× what the instrument reads: no quantities, said why."""
+    lab = Lab(tmp_path)
+    day = "2025-10-14"
+    # its 1.2 µA in nA (the review's 47 µA channel logged in µA read 47 A: as far past as these)
+    nano = [",".join([t, str(1e9 * float(i)), *rest]) for t, i, *rest in (row.split(",") for row in it_rows())]
+    for index, irange in enumerate((None, "0 A", "auto"), start=1):
+        lab.write(f"{day}/It{day}_{index}.csv", raw_csv("It", rows=nano, params={"Irange": irange}))
+    powers = data_rows(((0.5 * k, 20.0 * k + 1e-3) for k in range(5)), 2)  # 1 mW…80 W: "W" that are µW
+    for index, sensor in enumerate(("S120VC", None), start=1):
+        lab.write(f"{day}/LaserCalibration{day}_{index}.csv",
+                  raw_csv("LaserCalibration", rows=powers, params={"Sensor model": sensor}))
+    lab.write(f"{day}/It{day}_9.csv", raw_csv("It"))  # lit, at the calibrations' wavelength: priced by neither
+    lab.stage()
+    staged = read_metrics(lab.config)
+    rows = {row["source_file"].rsplit("/", 1)[1]: row for row in staged.iter_rows(named=True)}
+    for index in (1, 2, 3):
+        row = rows[f"It{day}_{index}.csv"]
+        assert row["remarks"][0].startswith("It: I reaches "), row["remarks"]
+        assert row["remarks"][0].endswith(" A, past 1 A (no Irange in the header: a source-meter's largest range): "
+                                          "logged in another unit? No quantities from it")
+    known, unknown = (rows[f"LaserCalibration{day}_{index}.csv"] for index in (1, 2))
+    assert known["p_max_w"] is None and known["remarks"] == [
+        "LaserCalibration: Power reaches 0.001…80.001 W, past the S120VC sensor's full scale of 0.05 W: logged in "
+        "another unit? No quantities from it"]
+    assert unknown["remarks"] == ["LaserCalibration: Power reaches 0.001…80.001 W, past 1 W (more than a bench source "
+                                  "gives a chip): logged in another unit? No quantities from it"]
+    lit = rows[f"It{day}_9.csv"]
+    assert lit["power_w"] is None and any("S120VC sensor's full scale" in remark for remark in lit["remarks"])
     assert main(lab.args("metrics", "--rebuild", "--format", "json")) == 0
     assert read_metrics(lab.config).equals(staged)
 

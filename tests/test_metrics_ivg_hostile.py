@@ -139,9 +139,23 @@ def test_a_flat_curve_has_no_dirac_point() -> None:
     vg = np.array(sweep(-5, 5, 0.05, "loop"))
     current = 5e-5 * (1 + 1e-4 * np.random.default_rng(0).standard_normal(vg.size))
     values, remarks = ivg_quantities(vg, current, VDS, SETTINGS)
-    assert remarks == [f"cnp_fwd_v: {FLAT_REMARK.format('1.0006')}", f"cnp_bwd_v: {FLAT_REMARK.format('1.0006')}"]
+    assert remarks == [f"cnp_fwd_v: {FLAT_REMARK.format('1.0006')}", f"cnp_bwd_v: {FLAT_REMARK.format('1.0006')}",
+                       GM_FLAT]
     assert all(values[column] is None for column in ("cnp_fwd_v", "cnp_bwd_v", "cnp_v", "hysteresis_v"))
     assert values["i_min_a"] == current.min() and values["on_off_ratio"] == current.max() / current.min()
+
+
+GM_FLAT = "gm: the up-sweep leg is flat (see cnp_fwd_v): a gate that does not move the current has no transconductance"
+
+
+@pytest.mark.parametrize("noise", [2e-4, 0.0])
+def test_a_flat_curve_has_no_transconductance_either(noise: float) -> None:
+    """gm is read on each side of the CNP: a flat sweep has none, yet its noise gave gm 5e-8 S and a mobility of 28
+    cm²/(V·s) (a constant current: 8e-20 S), with no remark, a plausible dirty device (hostile review 9)."""
+    vg = np.array(sweep(-5, 5, 0.05, "loop"))
+    current = 2.5e-5 * (1 + noise * np.random.default_rng(1).standard_normal(vg.size))
+    values, remarks = ivg_quantities(vg, current, VDS, SETTINGS)
+    assert values["gm_max_hole_s"] is None and values["gm_max_electron_s"] is None and GM_FLAT in remarks
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from labtui.core.integers import INT64_MAX, INT64_MIN, int_of_digits
 from labtui.core.registry import ParameterSpec, ProcedureSpec
@@ -104,6 +104,18 @@ def sweep_limits(spec: ProcedureSpec | None, raw: dict[str, str]) -> tuple[float
 
 CURRENT_RANGE = "Irange"  # the source meter's current range, as the acquisition writes it (`Irange: 0.001 A`)
 _AMPERES = ParameterSpec(field="irange", unit="A")
+SENSOR_MODEL = "Sensor model"  # a calibration's power sensor, in its #Metadata (`Sensor model: S120VC`)
+SENSOR_FULL_SCALE_W = {"S120C": 0.05, "S120VC": 0.05}  # the photodiode sensors' full scale, as Thorlabs rates them
+# Without a header bound: the most any reading of the kind can be. A source-meter's largest range is 1 A (a Keithley
+# 24xx's; the real runs' currents are µA), and a bench source on a chip gives µW–mW (the real calibrations 6–84 µW).
+ANY_CURRENT_A, ANY_POWER_W = 1.0, 1.0
+
+
+class ReadingLimit(NamedTuple):
+    """The most a run's measured column (an IVg's or an It's I, a calibration's Power) can read, and what says so."""
+
+    value: float
+    source: str  # "the header's Irange of 0.001 A"
 
 
 def current_range(raw: dict[str, str]) -> float | None:
@@ -111,3 +123,18 @@ def current_range(raw: dict[str, str]) -> float | None:
     the meter goes past it (the real runs' largest |I| is 1.05× theirs); None when absent, no number, or not > 0."""
     value = parse_number(raw[CURRENT_RANGE], _AMPERES) if CURRENT_RANGE in raw else None
     return value if value is not None and 0 < value < math.inf else None
+
+
+def reading_limit(family: str, raw: dict[str, str]) -> ReadingLimit:
+    """The bound of a run's measured column, from its header (the meter's `Irange`, the sensor's model) or, without
+    one, the most any such instrument reads: a µA current or a µW power logged under `(A)` or `(W)` reads 10⁶× more,
+    and past 10× the bound the run has no quantities (`metrics.per_run`). A header without an Irange, or with one
+    of 0 A or `auto`, left a current logged in µA unsaid (a dark current of 47 A)."""
+    if family == "LaserCalibration":
+        model = raw.get(SENSOR_MODEL, "").strip()
+        if (full_scale := SENSOR_FULL_SCALE_W.get(model.upper())) is not None:
+            return ReadingLimit(full_scale, f"the {model} sensor's full scale of {full_scale:g} W")
+        return ReadingLimit(ANY_POWER_W, f"{ANY_POWER_W:g} W (more than a bench source gives a chip)")
+    if (irange := current_range(raw)) is not None:
+        return ReadingLimit(irange, f"the header's Irange of {irange:g} A")
+    return ReadingLimit(ANY_CURRENT_A, f"{ANY_CURRENT_A:g} A (no Irange in the header: a source-meter's largest range)")

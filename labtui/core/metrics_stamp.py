@@ -45,7 +45,9 @@ from labtui.core.parquet_footer import footer_bytes
 # 20: without a Vds in the header (or at 0 V), a responsivity is signed by the dark current, as its definition said
 # (it was not negated for a negative current); a current 10× past the header's Irange gives no quantities; a
 # calibration with no Power reading above 0 W has no p_max_w.
-METRICS_VERSION = 20
+# 21: a flat sweep (no CNP clear of its noise) has no gm, hence no mobility; a current 10× past 1 A where the header
+# gives no Irange, and a calibration's Power 10× past its sensor's full scale (or 1 W), give no quantities.
+METRICS_VERSION = 21
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

@@ -191,7 +191,7 @@ class ChunkWorker:
 
     def _derive(self, file: _File) -> None:
         """The run's from-data metrics (and a calibration's curve, which the metrics interpolate It runs' power on)."""
-        from labtui.core.header_values import current_range, sweep_limits
+        from labtui.core.header_values import reading_limit, sweep_limits
         from labtui.core.metrics import curve_of, from_data
 
         row, frame, header = file.row, file.frame, file.header
@@ -199,7 +199,7 @@ class ChunkWorker:
         family = self.registry.family(row.proc)
         limits = sweep_limits(header.spec, header.raw) if family != "It" else None
         file.derived = from_data(family, frame, row.vds_v, self.config.metrics, row.laser_voltage_v, limits,
-                                 current_range(header.raw))
+                                 reading_limit(family, header.raw))
         file.curve = curve_of(frame) if family == "LaserCalibration" else None
 
     def _write(self, files: list[_File]) -> None:

@@ -101,10 +101,11 @@ QUANTITIES: tuple[Quantity, ...] = (
              "i_min_a; null for a dead channel (max |I| / |Vds| under {dead_conductance_s:g} S: a ratio of noise), "
              "which has no CNP and no gm either"),
     Quantity("gm_max_hole_s", "S", "IVg",
-             "largest |dI/dVg| on the forward leg left of its CNP (Savitzky–Golay slope over {gm_window_v:g} V, "
-             "quadratic, contact glitches left out; the window is round({gm_window_v:g} V / step) + 1 points made "
-             "odd upwards, at least 3, the step the median |ΔVg| of the leg, and shifted inward at the leg's ends, "
-             "as SciPy's mode='interp')"),
+             "largest |dI/dVg| on the forward leg left of its CNP (of its smallest |I| where the CNP is outside the "
+             "sweep; Savitzky–Golay slope over {gm_window_v:g} V, quadratic, contact glitches left out; the window "
+             "is round({gm_window_v:g} V / step) + 1 points made odd upwards, at least 3, the step the median |ΔVg| "
+             "of the leg, and shifted inward at the leg's ends, as SciPy's mode='interp'); null where the forward "
+             "leg is flat (no CNP clear of its noise: a gate that does not move the current)"),
     Quantity("gm_max_electron_s", "S", "IVg", "the same right of the CNP"),
     Quantity("mobility_hole_cm2_vs", "cm²/(V·s)", "IVg",
              "field-effect mobility μ = (L/W)·gm_max_hole_s/(C·|Vds|), C the gate capacitance per area of the "

@@ -188,11 +188,13 @@ def breakdown_at(current: np.ndarray) -> int | None:
 
 
 class Dirac(NamedTuple):
-    """The Dirac point of one leg: `vg` refined (None when outside the sweep), `at` the index of the raw min |I|."""
+    """The Dirac point of one leg: `vg` refined (None when outside the sweep), `at` the index of the raw min |I|;
+    `flat`: the gate does not move the leg's |I| beyond its noise (`flat`), which has no gm either."""
 
     vg: float | None
     at: int
     remark: str | None
+    flat: bool = False
 
 
 def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.2, edge_margin_v: float = 0.2) -> Dirac:
@@ -214,7 +216,7 @@ def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.2, edg
     glitch = glitches(current)
     k = int(np.where(glitch, np.inf, current).argmin())
     if (why := flat(current[~glitch] if glitch.any() else current)) is not None:
-        return Dirac(None, k, why)
+        return Dirac(None, k, why, flat=True)
     low, high = float(vg.min()), float(vg.max())
     slack = 1e-6 * (high - low)
     if vg[k] - low < edge_margin_v - slack or high - vg[k] < edge_margin_v - slack:
@@ -361,6 +363,7 @@ def ivg_quantities(
     else:
         remarks.append("on_off_ratio: the smallest |I| is 0 A")
     forward, backward = cnp_legs(vg)
+    flat_forward = False
     for column, leg, name in (("cnp_fwd_v", forward, "up-sweep"), ("cnp_bwd_v", backward, "down-sweep")):
         if leg is None:
             remarks.append(f"{column}: no {name} leg")
@@ -372,6 +375,7 @@ def ivg_quantities(
             edge_margin_v=settings.cnp_edge_margin_v,
         )
         values[column] = found.vg
+        flat_forward = flat_forward or (found.flat and leg is forward)
         if found.remark:
             remarks.append(f"{column}: {found.remark}")
     defined = [v for v in (values["cnp_fwd_v"], values["cnp_bwd_v"]) if v is not None]
@@ -380,6 +384,9 @@ def ivg_quantities(
         values["hysteresis_v"] = values["cnp_bwd_v"] - values["cnp_fwd_v"]  # type: ignore[operator]
     if forward is None:
         remarks.append("gm: no up-sweep leg to read it on")
+    elif flat_forward:  # its largest slope is of the noise: it made mobilities of 28 cm²/(V·s) from a constant I
+        remarks.append("gm: the up-sweep leg is flat (see cnp_fwd_v): a gate that does not move the current has no "
+                       "transconductance")
     else:
         up = slice(forward.start, forward.stop)
         remarks += _gm_maxima(vg[up], i[up], glitch[up], values, settings)

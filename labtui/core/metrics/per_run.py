@@ -20,7 +20,7 @@ from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
 from labtui.core.config import MetricsSettings, StagingConfig
 from labtui.core.datablock import NO_READING
 from labtui.core.errors import first_line
-from labtui.core.header_values import current_range, sweep_limits
+from labtui.core.header_values import ReadingLimit, reading_limit, sweep_limits
 from labtui.core.layout import run_parquet_path
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities
 from labtui.core.metrics.definitions import QUANTITIES
@@ -120,7 +120,7 @@ def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]], frames: lis
         else:
             raw = json.loads(parameters)
             limits = sweep_limits(registry.get(proc), raw) if family != "It" else None
-            derived = from_data(family, frame, vds_v, config.metrics, laser_v, limits, current_range(raw))
+            derived = from_data(family, frame, vds_v, config.metrics, laser_v, limits, reading_limit(family, raw))
             results.append(((run_id, *derived, sha256), None))
             if family == "LaserCalibration":
                 curves[run_id] = (sha256, curve_of(frame))
@@ -137,13 +137,14 @@ def read_run(path: Path, columns: list[str]) -> pl.DataFrame | Exception:
 
 def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: MetricsSettings,
               laser_v: float | None = None, limits: tuple[float, float] | None = None,
-              irange: float | None = None) -> Derived:
+              reading: ReadingLimit | None = None) -> Derived:
     """The from-data quantities (in `DATA_COLUMNS` order) and the remarks of one run's data frame (as staged, or
     read back), or () for a procedure without metrics. The stager calls it in its workers on the frame it just
     parsed, so a stage never reads its own Parquet back. `laser_v`: the header's laser voltage, which prices a lit
     It run's power: said when the VL column reads another while lit. `limits`: the header's sweep limits
-    (`header_values.sweep_limits`), which a swept column reaching far past says is in another unit; `irange`: the
-    meter's current range (`header_values.current_range`), which a current reaching far past says the same of."""
+    (`header_values.sweep_limits`), which a swept column reaching far past says is in another unit; `reading`: the
+    bound of the measured column (`header_values.reading_limit`: the meter's current range, the power sensor's full
+    scale), which a current or a power reaching far past says the same of."""
     if proc not in READ_COLUMNS:
         return ()
     try:
@@ -152,7 +153,7 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
         return (*[None] * len(DATA_COLUMNS), [f"run: no column {error}"])
     if proc != "It" and (beyond := _past_limits(proc, columns[0], limits)) is not None:
         return (*[None] * len(DATA_COLUMNS), [*gaps, beyond])
-    if proc != "LaserCalibration" and (beyond := _past_range(proc, columns[1], irange)) is not None:
+    if (beyond := _past_range(proc, columns[1], reading)) is not None:
         return (*[None] * len(DATA_COLUMNS), [*gaps, beyond])
     try:
         with np.errstate(all="ignore"):  # absurd values (1e308) overflow to inf: a null with its reason, no warning
@@ -188,17 +189,22 @@ def _past_limits(proc: str, swept: np.ndarray, limits: tuple[float, float] | Non
             f"{limits[1]:g} V: logged in another unit? No quantities from it")
 
 
-def _past_range(proc: str, current: np.ndarray, irange: float | None) -> str | None:
-    """A remark when the current reaches PAST_LIMITS × past the meter's range: an I logged in mA or nA under `I (A)`
-    made a dark current of 47 kA and a responsivity of −6e7 A/W, with no remark (a meter reads 9.9e37 past its
+MEASURED_NAMES = {"IVg": ("I", "A"), "It": ("I", "A"), "LaserCalibration": ("Power", "W")}
+
+
+def _past_range(proc: str, measured: np.ndarray, reading: ReadingLimit | None) -> str | None:
+    """A remark when the measured column (I, a calibration's Power) reaches PAST_LIMITS × past what its instrument
+    reads: an I logged in mA or nA under `I (A)` made a dark current of 47 kA and a responsivity of −6e7 A/W, a
+    calibration's Power in µW under `Power (W)` priced runs 10⁶× high, with no remark (a meter reads 9.9e37 past its
     range, which `_readings` takes as a gap)."""
-    if irange is None or not current.size:
+    if reading is None or not measured.size:
         return None
-    low, high = _finite_span(current)
-    if not max(-low, high) > PAST_LIMITS * irange:  # NaN (no finite reading) passes: the others say it
+    low, high = _finite_span(measured)
+    if not max(-low, high) > PAST_LIMITS * reading.value:  # NaN (no finite reading) passes: the others say it
         return None
-    return (f"{proc}: I reaches {low:g}…{high:g} A, past the header's Irange of {irange:g} A: logged in another "
-            "unit? No quantities from it")
+    name, unit = MEASURED_NAMES[proc]
+    return f"{proc}: {name} reaches {low:g}…{high:g} {unit}, past {reading.source}: logged in another unit? No " \
+           "quantities from it"
 
 
 def _finite_span(values: np.ndarray) -> tuple[float, float]:
