@@ -103,6 +103,10 @@ def test_a_config_may_name_the_store_folder_beside_the_raw_root(tmp_path: Path) 
         ("workers: many\n", "workers: must be a whole number"),
         ("raw_root: 5\n", "raw_root: must be a path"),
         ("metrics: {it_window_s: 0, bogus: 1}\n", "metrics.bogus: unknown; metrics.it_window_s: must be > 0"),
+        # accepted, .inf deferred every file forever (settle) or called every channel dead (dead_conductance_s)
+        ("settle_seconds: .inf\n", "settle_seconds: must be a finite number, not inf"),
+        ("metrics: {dead_conductance_s: .inf}\n", "metrics.dead_conductance_s: must be a finite number, not inf"),
+        ("lock_timeout_seconds: -.inf\n", "lock_timeout_seconds: must be a finite number, not -inf"),
         ("keys: {quit: 1}\n", "keys: must be a mapping of names to text"),
         ("user: ''\n", "user: must not be empty"),
         ("raw_root: [unclosed\n", "not valid YAML"),

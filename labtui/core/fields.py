@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, asdict, fields
@@ -48,6 +49,8 @@ def _number(value: Any, kind: type) -> Any:
             value = kind(value.strip())
     if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
         raise ValueError(f"must be {'a whole number' if kind is int else 'a number'}, not {value!r}")
+    if math.isinf(value):  # `settle_seconds: .inf` deferred every file forever, unsaid (NaN fails every bound)
+        raise ValueError(f"must be a finite number, not {value!r}")
     return kind(value)
 
 
