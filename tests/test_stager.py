@@ -180,6 +180,11 @@ def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> No
     assert lab.stage().warned == {
         f"2025-10-15/It2025-10-15_{index}.csv": said(f"{group}67", "Alisson67", cyrillic if index == 2 else "")
         for index, group in enumerate(("\u0410lisson", '"Alisson"', "Alisson.", "Alis son"), start=2)}
+    # groups of no letter nor digit look like no other group: `..80` and `*80` were "written" like each other
+    for index, group in enumerate(("..", "*", "\U0001f9ea"), start=6):
+        lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, index),
+                                                                  params={"Chip group name": group}))
+    assert lab.stage().warned == {}
 
 
 def test_a_group_looks_alike_by_its_latin_letters_in_any_case_and_script() -> None:

@@ -377,7 +377,9 @@ class Stager:
             return None if grouped is None else (
                 f"chip {row.chip_name}: its header gives no chip group, and the store has chip {quoted(grouped)}: "
                 "filed as a chip apart (two histories of one chip?): give its 'Chip group name'")
-        spelt = self._chips.setdefault((look_alike(row.chip_group), row.chip_number), row.chip_name)
+        if not (looks := look_alike(row.chip_group)):  # no letter nor digit (`..`, `*`, an emoji): like no other
+            return None
+        spelt = self._chips.setdefault((looks, row.chip_number), row.chip_name)
         return None if spelt == row.chip_name else (
             f"chip {row.chip_name}: the chip is written {quoted(spelt)} in the store's other runs ("
             f"{''.join(f'{letter}; ' for letter in foreign_letters(row.chip_name + spelt))}typed in another way? two "
@@ -414,7 +416,8 @@ def _chip_spellings(runs: pl.DataFrame) -> dict[tuple[str, int], str]:
              .sort(["len", "chip_name"], descending=[True, False]))
     spellings: dict[tuple[str, int], str] = {}
     for group, number, name, _ in names.iter_rows():
-        spellings.setdefault((look_alike(group), number), name)
+        if looks := look_alike(group):
+            spellings.setdefault((looks, number), name)
     return spellings
 
 
