@@ -237,10 +237,14 @@ def test_run_choices_a_source_does_not_use_are_refused_not_dropped(lab, tmp_path
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
-    ("baseline_time_s", "5", "baseline_time_s must be a number of seconds ≥ 0, got '5'"),
-    ("baseline_time_s", None, "baseline_time_s must be a number of seconds ≥ 0, got None"),
+    ("baseline_time_s", "soon", "baseline_time_s: must be a number, not 'soon'"),
+    ("baseline_time_s", None, "baseline_time_s: must be given (it cannot be empty)"),
     ("baseline_time_s", -5.0, "baseline_time_s must be a number of seconds ≥ 0, got -5.0"),
-    ("log_y", "no", "log_y must be true or false, got 'no'"),
+    ("log_y", "no", "log_y: must be true or false, not 'no'"),
+    # each named as the record's field, where Python's words were said ('<=' not supported between 'int' and 'str')
+    ("sg_polyorder", "two", "sg_polyorder: must be a whole number, not 'two'"),
+    ("gm_method", "fast", "gm_method: must be one of gradient, savgol, not 'fast'"),
+    ("log_x", True, "log_x: unknown (did you mean log_y?)"),
 ])
 def test_a_record_edited_by_hand_is_one_line_exit_2_and_no_file(lab, tmp_path, capsys, option, value, message):
     """A fixed baseline's time as text or null ended in a NumPy traceback (exit 70) while shaping the It runs; a

@@ -86,7 +86,14 @@ def _text_map(value: Any) -> dict[str, str]:
     return dict(value)
 
 
+def _switch(value: Any) -> bool:
+    if not isinstance(value, bool):  # "no" is a true string
+        raise ValueError(f"must be true or false, not {value!r}")
+    return value
+
+
 CONVERTERS: dict[str, Convert] = {
+    "bool": _switch,
     "int": lambda value: _number(value, int),
     "float": lambda value: _number(value, float),
     "str": _text,

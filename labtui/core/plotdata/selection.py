@@ -17,10 +17,11 @@ from labtui import __version__
 from labtui.core.annotations import AnnotationFilter, annotate_runs
 from labtui.core.atomic import atomic_write_bytes
 from labtui.core.errors import OperationFailed, UsageError
+from labtui.core.fields import build, one_of
 from labtui.core.history import calibrations, canonical_proc, chip_rows, resolve_chip, timeline
 from labtui.core.json_text import parse_json
 from labtui.core.plotdata.load import group_by_proc, run_ident
-from labtui.core.plotdata.model import PlotOptions, PlotSpec
+from labtui.core.plotdata.model import Baseline, GmMethod, PlotOptions, PlotSpec
 from labtui.core.plotdata.view import plot_rows
 from labtui.core.seqs import missing_seqs
 from labtui.core.wording import counted
@@ -107,6 +108,9 @@ def one_procedure(
     return groups[0]
 
 
+_OPTION_TYPES = {"Baseline": one_of(tuple(Baseline)), "GmMethod": one_of(tuple(GmMethod))}
+
+
 @dataclass(frozen=True)
 class FigureRecord:
     """What a figure shows, as written beside it: enough to draw it again and to notice the data moved on."""
@@ -160,7 +164,7 @@ class FigureRecord:
             if not isinstance(document["options"], dict):
                 raise ValueError("its options are not a mapping")
             trend = document.get("trend")
-            if trend is not None and not isinstance(trend, dict):
+            if "trend" in document and not isinstance(trend, dict):  # null too: it redrew a trend as its runs' traces
                 raise ValueError("its trend is not a mapping")
             metrics = document.get("metrics")
             if metrics is not None and not isinstance(metrics, str):
@@ -168,7 +172,8 @@ class FigureRecord:
             if not isinstance(column := document.get("column", False), bool):
                 raise ValueError("its column is not true or false")
             sources = {run["run_id"]: run["source_file"] for run in runs if isinstance(run.get("source_file"), str)}
-            return cls(tuple(run["run_id"] for run in runs), PlotOptions(**document["options"]),
+            options = build(PlotOptions, document["options"], types=_OPTION_TYPES)  # each wrong one named
+            return cls(tuple(run["run_id"] for run in runs), options,
                        {run["run_id"]: {k: run.get(k) for k in _HASHED} for run in runs}, trend, metrics, column,
                        sources)
         except OSError as error:
