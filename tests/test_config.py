@@ -239,3 +239,15 @@ def test_missing_registry_is_a_config_error(tmp_path: Path) -> None:
 def test_registry_that_is_not_a_mapping_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_registry(write(tmp_path / "procedures.yaml", "- It\n- IVg\n"))
+
+
+def test_a_link_to_the_store_has_the_stores_derived_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--store link` (a link to the store) made `link_derived/`, a second metrics table that went stale while the
+    store's own was repriced: a link to the store is the same folder, its tables too."""
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lab_a" / "_manifest").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "lab_a")
+    via_link = load_config(None, stage_root=tmp_path / "link" / "raw_measurements")
+    direct = load_config(None, stage_root=tmp_path / "lab_a" / "raw_measurements")
+    assert via_link.metrics_path == direct.metrics_path == tmp_path / "lab_a_derived" / "metrics.parquet"

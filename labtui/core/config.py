@@ -87,7 +87,10 @@ def default_derived_root(store_root: Path) -> Path:
     """Where a store's derived tables go unless `derived_root` says: `03_derived` beside the lab layout's store
     folder (`data/02_stage` → `data/03_derived`); beside a store folder of another name, `<name>_derived`
     (`stores/lab_a` → `stores/lab_a_derived`). Two stores kept in one folder thus never share one metrics table,
-    which each would rewrite for its own runs, leaving the other's trends and figures without their quantities."""
+    which each would rewrite for its own runs, leaving the other's trends and figures without their quantities.
+    A link to the store is the store: its tables are the target's (`link_derived/` was a second table, stale)."""
+    if store_root.is_symlink():
+        store_root = Path(os.path.realpath(store_root))
     if store_root.name == "02_stage":
         return store_root.parent / "03_derived"
     return store_root.parent / f"{store_root.name}_derived"
