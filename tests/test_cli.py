@@ -412,6 +412,29 @@ def test_a_derived_root_in_the_raw_folder_the_store_or_nowhere_is_refused(
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing written anywhere
 
 
+def test_a_derived_root_in_the_raw_folder_the_store_recorded_is_refused(lab: Lab, tmp_path: Path, capsys,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run with `--store` alone (no config: the raw root is the one the store recorded), `--derived-root raw` wrote
+    metrics.parquet into the raw tree; and a raw folder named like the store's default derived folder took it too."""
+    lab.config_file.unlink()  # the raw root is the store's record alone
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main(["metrics", "--store", str(lab.store_root), "--derived-root", str(lab.raw)]) == 2, (
+        capsys.readouterr())
+    assert "is in the raw folder" in capsys.readouterr().err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    shutil.rmtree(tmp_path / "store_derived")
+    lab.raw.rename(tmp_path / "store_derived")  # the raw folder where the store's tables go by default
+    assert main(["stage", "--raw-root", str(tmp_path / "store_derived"), "--store", str(lab.store_root),
+                 "--raw-root-moved"]) == 2
+    assert capsys.readouterr().err == (
+        f"labtui: the store's derived tables would go in the raw folder ({tmp_path / 'store_derived'}): their folder "
+        f"{tmp_path / 'store_derived'} is beside the store; give --derived-root a folder outside it\n")
+    assert not (tmp_path / "store_derived" / "metrics.parquet").exists()
+
+
 @pytest.mark.parametrize("command", [("stage", "--quiet"), ("metrics", "67"), ("chips",)])
 def test_a_configured_derived_root_that_is_not_there_is_refused(lab: Lab, tmp_path: Path, capsys,
                                                                  command: tuple[str, ...]) -> None:

@@ -49,13 +49,13 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
                          derived_root=getattr(args, "derived_root", None), **overrides)
     if is_store(config.stage_root):  # the config file names the store folder, as the app does
         config = replace(config, stage_root=stage_root_of(config.stage_root, store=True))
-    check_location(config)
     if named is not None and not is_store(config.store_root) and not config.store_root.parent.is_dir():
         # a new store (`stage`): a typo would build a second store, and folders, anywhere
         raise UsageError(f"the folder {config.store_root.parent} does not exist: create it first, or check the "
                          f"path (a new store goes in a folder that exists)")
     if named is not None and args.raw_root is None and not config.raw_root.exists():  # the store alone: its own
         config = replace(config, raw_root=recorded_raw_root(config) or config.raw_root)  # (not a missing folder's)
+    check_location(config)  # with the raw root the store recorded: a derived root in it wrote into the raw tree
     if (out := getattr(args, "out", None)) is not None:
         args.out = checked_output(config, out)
     return config

@@ -186,7 +186,10 @@ class StagingConfig:
         """Why the derived tables must not go where `derived_root` says (None: they may): into the raw folder (which
         labtui never writes), into the store (a file among its runs is a foreign file; its `_manifest/` is the
         commit's), or into a folder that is not there (a typo made one, and a second metrics table in it)."""
-        if self.derived_root is None:
+        if self.derived_root is None:  # beside the store: in the raw folder only when the raw folder holds the store
+            if (inside := self._inside(self.derived_dir)) is not None and inside[1] == "the raw folder":
+                return (f"the store's derived tables would go in the raw folder ({inside[0]}): their folder "
+                        f"{self.derived_dir} is beside the store; give --derived-root a folder outside it")
             return None
         if (inside := self._inside(self.derived_root)) is not None:
             folder, what = inside
