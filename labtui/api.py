@@ -44,7 +44,7 @@ from labtui.core.errors import LabtuiError, UsageError
 from labtui.core.history import HistoryFilter, cached_manifest, history, timeline
 from labtui.core.layout import addresses_a_run, run_parquet_path, run_parquet_paths
 from labtui.core.manifest import MANIFEST_NAME, MANIFEST_SCHEMA, read_manifest
-from labtui.core.store import MANIFEST_DIR, locate_store
+from labtui.core.store import MANIFEST_DIR, locate_store, recorded_zone
 from labtui.core.wording import cut
 
 MANIFEST_FILE = Path(MANIFEST_DIR) / MANIFEST_NAME
@@ -56,13 +56,15 @@ _FILES_PER_BATCH = 64
 def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: str | Path | None = None) -> Store:
     """The store at `path`: the store folder (`data/02_stage`, holding `_manifest/`) or its `raw_measurements`.
 
-    `local_tz` dates and numbers histories (the lab's zone by default); `derived_root` holds the derived tables
+    `local_tz` dates and numbers histories (by default the lab's: the zone the store's last stage dated its runs
+    in, recorded in the store); `derived_root` holds the derived tables
     (by default `data/03_derived` beside `data/02_stage`; see `default_derived_root`).
     """
     folder = _path(path, "path")
-    zone = _text(local_tz, "local_tz", 'an IANA time zone name ("America/Santiago") or None') or StagingConfig.local_tz
+    zone = _text(local_tz, "local_tz", 'an IANA time zone name ("America/Santiago") or None')
     derived = None if derived_root is None else _path(derived_root, "derived_root")
     root, stage_root = locate_store(folder)
+    zone = zone or recorded_zone(root) or StagingConfig.local_tz
     try:
         known_zone(zone)
     except ValueError as exc:

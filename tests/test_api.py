@@ -69,6 +69,28 @@ def test_open_store_accepts_the_store_or_its_raw_measurements(lab: Lab, tmp_path
         open_store(config.store_root, local_tz="Mars/Olympus")
 
 
+def test_a_store_is_read_and_staged_in_the_zone_its_runs_are_dated_in(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Tokyo lab's runs were dated in Santiago by a notebook's `open_store` (a run of the 22nd listed on the 21st,
+    `since` the 22nd found none) and by a command run from another folder, whose stage moved 481 of 552 runs to
+    other date partitions. The store records the zone its stage dated them in; a reader without one uses it."""
+    lab = Lab(tmp_path / "lab", local_tz="Asia/Tokyo")
+    lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It", start=dt.datetime(2025, 10, 13, 20, tzinfo=dt.UTC)
+                                                       .timestamp()))  # 05:00 on the 14th in Tokyo
+    lab.stage()
+    config = lab.config
+    assert open_store(config.store_root).local_tz == "Asia/Tokyo"
+    assert open_store(config.store_root).runs()["date"].to_list() == [dt.date(2025, 10, 14)]
+    assert open_store(lab.config.store_root, local_tz="UTC").local_tz == "UTC"  # given: as given
+    lab.config_file.unlink()  # no config: a command from another folder, with the store alone
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    before = read_manifest(config.manifest_path)
+    assert main(["stage", "--quiet", "--store", str(config.store_root)]) == 0
+    assert read_manifest(config.manifest_path).equals(before)  # no run re-dated
+
+
 def test_runs_are_the_cli_history_with_its_filters(lab: Lab, store: Store) -> None:
     manifest = load_manifest(lab.config)
     expected = history(manifest, 67, tz="America/Santiago", filters=HistoryFilter(procs=("ITS",), light=True))

@@ -382,6 +382,8 @@ def load_config(config_file: Path | None = None, *, flags: dict[str, str] | None
             data[key] = _resolve(None, Path(value)) if key in _PATH_FIELDS else value
     for key in ("raw_root", "stage_root", "histories_dir", "exports_dir", "chip_params_file"):
         data.setdefault(key, _resolve(base, getattr(StagingConfig, key)))
+    if "local_tz" not in data and (zone := _store_zone(data["stage_root"])) is not None:
+        data["local_tz"] = zone  # no zone set: the store's, not the default (a Tokyo lab's runs dated in Santiago)
     if "procedures_file" not in data and (lab_registry := base / "config" / "procedures.yaml").is_file():
         data["procedures_file"] = lab_registry.resolve()  # the lab's registry; else labtui's own (None)
     try:
@@ -396,6 +398,23 @@ def load_config(config_file: Path | None = None, *, flags: dict[str, str] | None
         if given:  # the file may be right: `--raw-root data --stage-root data/01_raw` is the command line's
             where = f" ({path} with {', '.join(given)})" if path else f" ({', '.join(given)})"
         raise ConfigError(f"invalid configuration{where}: {exc}") from None
+
+
+def _store_zone(stage_root: object) -> str | None:
+    """The zone the store at `stage_root` (its runs' folder, or the store folder a config may name) recorded, when it
+    is a zone this machine knows."""
+    from labtui.core.store import recorded_zone  # the store's module reads configs: imported here, not at the top
+
+    if not isinstance(stage_root, Path):
+        return None
+    for store_root in (stage_root.parent, stage_root):
+        if (zone := recorded_zone(store_root)) is not None:
+            try:
+                known_zone(zone)
+            except ValueError:
+                return None
+            return zone
+    return None
 
 
 def _resolve(base: Path | None, path: Path) -> Path:

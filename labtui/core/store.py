@@ -40,6 +40,7 @@ class StoreIdentity:
     stage_dir: str  # the stage root's folder name inside the store
     recorded_at_utc: dt.datetime
     store_root: str | None = None  # absolute, where the store was then (None: recorded by an older labtui)
+    local_tz: str | None = None  # the zone its runs are dated in (None: recorded by an older labtui)
 
 
 class StoreReadOnly(LabtuiError):
@@ -98,6 +99,14 @@ def read_identity(path: Path) -> StoreIdentity | None:
 
 def identity_path(config: StagingConfig) -> Path:
     return config.manifest_dir / IDENTITY_FILE
+
+
+def recorded_zone(store_root: Path) -> str | None:
+    """The zone the store's runs are dated in, as its last stage recorded it: the lab's, for a reader that has no
+    config (a notebook's `open_store`, a command run from another folder), whose default zone dated runs otherwise
+    and, staging, moved 481 of 552 runs to other date partitions."""
+    identity = read_identity(store_root / MANIFEST_DIR / IDENTITY_FILE)
+    return None if identity is None else identity.local_tz
 
 
 def check_location(config: StagingConfig) -> None:
@@ -189,7 +198,7 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     raw, store = Path(os.path.abspath(config.raw_root)), Path(os.path.abspath(config.store_root))
     identity = read_identity(identity_path(config))
     fresh = StoreIdentity(raw_root=str(raw), stage_dir=config.stage_root.name, store_root=str(store),
-                          recorded_at_utc=dt.datetime.now(dt.UTC))
+                          recorded_at_utc=dt.datetime.now(dt.UTC), local_tz=config.local_tz)
     if identity is None:
         if not sources or moved or _found_under(raw, sources):
             return fresh
@@ -198,7 +207,8 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     recorded = Path(identity.raw_root)
     if same_folder(recorded, raw):  # a link to it, or the link's target, is the same folder
         same_store = identity.store_root is not None and same_folder(Path(identity.store_root), store)
-        return None if same_store else fresh  # the store moved alone, or an older record
+        # the store moved alone, its zone changed, or an older record
+        return None if same_store and identity.local_tz == config.local_tz else fresh
     if not sources:  # no run yet (a first stage from a mistyped, empty folder): nothing binds it to that root
         return fresh
     holds_them = _found_under(raw, sources)
