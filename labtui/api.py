@@ -395,11 +395,14 @@ class _RunScan:
                     return None  # removed by a commit since the manifest was read: no longer in the store
                 row = moved.row(0, named=True)  # re-staged elsewhere (its procedure changed): read it there
                 run = run | {name: row[name] for name in run if name in row}
-                path = run_parquet_path(self.store.stage_root, row["proc"], row["date_local"], row["run_id"])
+                staged = run_parquet_path(self.store.stage_root, row["proc"], row["date_local"], row["run_id"])
+                if staged == path:  # the manifest still names it: deleted outside labtui (it was left out, unsaid)
+                    raise DamagedRun(path, FileNotFoundError("the file is missing")) from None
+                path = staged
                 continue
             literals = {name: pl.lit(run[name], dtype=dtype) for name, dtype in self.run_schema.items()}
             return frame.with_columns(**literals)
-        return None
+        raise DamagedRun(path, FileNotFoundError("the run kept moving while it was read"))
 
 
 def _footer(path: Path) -> dict[str, pl.DataType] | None:

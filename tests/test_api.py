@@ -291,6 +291,17 @@ def test_filters_on_run_columns_prune_files_before_opening_them(tmp_path: Path) 
         scan.filter(pl.col("i_a") > 0).collect()  # not a run-level filter: every file is read, the damage found
 
 
+def test_a_run_file_deleted_outside_labtui_is_a_damaged_run_not_a_run_left_out(tmp_path: Path) -> None:
+    """`rm -r` of one run's folder: a scan left its samples out, unsaid (21 of a chip's 22 runs), while a truncated
+    file raised. The manifest still names it: it is damaged, said as a truncated one is."""
+    lab = all_procedures_lab(tmp_path)
+    store = open_store(lab.config.store_root)
+    gone = lab.run_of("2025-09-08/IVg2025-09-08_1.csv")
+    run_parquet_path(store.stage_root, gone["proc"], gone["date_local"], gone["run_id"]).unlink()
+    with pytest.raises(DamagedRun, match=r"damaged run file .*part-000\.parquet: the file is missing"):
+        store.scan().collect()
+
+
 def test_a_commit_between_scan_and_collect_is_read_whole(tmp_path: Path) -> None:
     """A pending scan meets the store of the next commit: a re-staged run is read in its new version, a run that
     moved partition (its procedure was corrected) is found in its new place, a replaced run is gone."""
