@@ -68,7 +68,8 @@ def duckdb_queries(store: Path, group: str, number: int) -> dict[str, Callable[[
     history = f"""SELECT * FROM manifest WHERE chip_group = '{group}' AND chip_number = {number}
                   ORDER BY start_time_utc, file_idx, source_file"""
     dark = """SELECT chip_name, date AS date_local, avg(i_a) AS dark_current_a
-              FROM samples JOIN manifest USING (run_id)
+              FROM samples JOIN manifest ON samples.run_id = manifest.run_id AND samples.proc = manifest.proc
+                  AND samples.date = manifest.date_local
               WHERE samples.proc = 'It' AND NOT has_light GROUP BY ALL"""
     return {"chip history": lambda: db.sql(history).pl(), "dark current": lambda: db.sql(dark).pl()}
 

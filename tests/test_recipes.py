@@ -32,9 +32,12 @@ def test_the_readme_has_every_recipe() -> None:
     assert all(code.count(PLACEHOLDER) == 1 for code in RECIPES.values())
 
 
-@pytest.fixture(scope="module", params=["lab", "odd path [v2]/Ana's lab"], ids=["plain_path", "odd_path"])
+@pytest.fixture(scope="module", params=["lab", "odd path [v2]/Ana's lab", "backup/date=2026-01-01/batch=3"],
+                ids=["plain_path", "odd_path", "hive_named_path"])
 def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Lab:
-    """The store in a plain folder, and in one whose path has a glob's `[`, a space and an SQL string's quote."""
+    """The store in a plain folder, in one whose path has a glob's `[`, a space and an SQL string's quote, and below
+    `key=value` folders (a dated backup, a data lake): DuckDB dated every sample by the `date=` above the store
+    (its `labeled` empty), Polars's scan raised on `batch`."""
     return all_procedures_lab(tmp_path_factory.mktemp("recipes") / request.param)
 
 
