@@ -358,6 +358,21 @@ def test_a_misspelt_store_is_refused_by_the_commands_that_read_one(lab: Lab, tmp
     assert not typo.exists() and not (tmp_path / "02_stge_derived").exists()
 
 
+@pytest.mark.parametrize("command", [("history", "67"), ("history", "--calibrations"), ("rejects",),
+                                     ("export", "histories"), ("plot", "67", "--out", "a.png"),
+                                     ("annotate", "67", "--seq", "1", "--star")])
+def test_a_command_in_a_folder_without_a_store_says_so(tmp_path: Path, capsys, monkeypatch,
+                                                       command: tuple[str, ...]) -> None:
+    """Run where no store is (no config, the default data/02_stage absent), these read an empty store: an empty
+    calibrations table, "no rejected files", "nothing written", "no runs of chip 67"."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    assert main(list(command)) == 2
+    assert capsys.readouterr().err == (f"labtui: no labtui store at {tmp_path / 'data' / '02_stage'}: stage the raw "
+                                       "files first (`labtui stage`), or name the store (--store DIR)\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("command", [("history", "67"), ("chips",), ("stage", "--quiet")])
 @pytest.mark.parametrize("cwd", ["the lab", "elsewhere"])
 def test_a_store_given_by_the_folder_holding_it_names_the_store_below(lab: Lab, tmp_path_factory, capsys, monkeypatch,

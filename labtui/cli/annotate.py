@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from labtui.cli import EXIT_OK, add_chip_arguments, add_command
-from labtui.cli.locate import config_from
+from labtui.cli.locate import config_from, require_store
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted
 
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                          "instead of --run")
     if args.calibrations and args.group is not None:
         raise UsageError("calibrations belong to the setup, not to a chip: --group does not apply")
-    config = config_from(args)
+    config = require_store(config_from(args))
     manifest = load_manifest(config)
     if args.run:
         runs = pl.concat([_run_by_id(manifest, text) for text in args.run]).unique("run_id", maintain_order=True)

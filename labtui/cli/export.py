@@ -7,7 +7,7 @@ import argparse
 from labtui.cli import EXIT_ERROR, EXIT_OK, CommandUsage, add_command, examples_text
 from labtui.cli.arg_types import count_arg, path_arg
 from labtui.cli.history import iso_date
-from labtui.cli.locate import config_from
+from labtui.cli.locate import config_from, require_store
 from labtui.cli.output import print_data
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted, cut
@@ -80,7 +80,7 @@ def run_histories(args: argparse.Namespace) -> int:
     from labtui.core.export import export_histories, history_file_name
     from labtui.core.history import load_manifest
 
-    config = config_from(args)
+    config = require_store(config_from(args))
     out = out_folder(args.out, config.histories_dir, "histories_dir")
     written = export_histories(
         load_manifest(config), out, tz=config.local_tz, min_experiments=args.min_experiments,
@@ -120,7 +120,7 @@ def run_metadata(args: argparse.Namespace) -> int:
     from labtui.core.export import export_metadata
     from labtui.core.history import load_manifest
 
-    config = config_from(args)
+    config = require_store(config_from(args))
     out = out_folder(args.out, config.exports_dir / "metadata", "exports_dir")
     written = export_metadata(
         load_manifest(config), out, tz=config.local_tz, on_date=args.date, source_prefix=args.source_prefix,
@@ -137,7 +137,7 @@ def run_parity(args: argparse.Namespace) -> int:
     from labtui.core.history import load_manifest
     from labtui.core.parity import parity, read_legacy_history
 
-    config = config_from(args)
+    config = require_store(config_from(args))
     try:
         old = read_legacy_history(args.old_history)
         report = parity(

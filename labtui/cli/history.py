@@ -14,7 +14,7 @@ from labtui.cli import (
     terminal_columns,
 )
 from labtui.cli.arg_types import finite_arg
-from labtui.cli.locate import config_from
+from labtui.cli.locate import config_from, require_store
 from labtui.cli.output import print_data
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted, shown
@@ -151,7 +151,7 @@ def run_history(args: argparse.Namespace) -> int:
     from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summaries
     from labtui.core.history import HistoryFilter, calibrations, history, load_manifest
 
-    config = config_from(args)
+    config = require_store(config_from(args))
     manifest = load_manifest(config)
     try:
         filters = HistoryFilter(

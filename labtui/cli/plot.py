@@ -12,7 +12,7 @@ import sys
 from labtui.cli import EXIT_OK, add_chip_arguments, add_command
 from labtui.cli.arg_types import file_arg, path_arg
 from labtui.cli.history import iso_date
-from labtui.cli.locate import config_from
+from labtui.cli.locate import config_from, require_store
 from labtui.core.wording import counted
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -160,7 +160,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     from labtui.core.registry import proc_family
     from labtui.core.seqs import parse_seqs
 
-    config = config_from(args)
+    config = require_store(config_from(args))
     if (sidecar := sidecar_path(args.out)).is_dir():  # found before the figure is written, not after
         raise UsageError(f"cannot write the figure record {sidecar}: a folder has its name")
     try:  # nor a record that cannot be replaced: a new figure beside the old record redraws another with --from

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from labtui.cli import add_command
-from labtui.cli.locate import config_from
+from labtui.cli.locate import config_from, require_store
 from labtui.cli.output import print_data
 from labtui.core.wording import counted, shown
 
@@ -23,7 +23,7 @@ def register_rejects(sub: argparse._SubParsersAction, common: argparse.ArgumentP
 def run(args: argparse.Namespace) -> int:
     from labtui.core.rejects import read_rejects
 
-    config = config_from(args)
+    config = require_store(config_from(args))
     readable, unreadable = read_rejects(config.rejects_dir)
     records = sorted(readable.values(), key=lambda r: r.source_file)
     if unreadable:  # not listed below: said, and what to do
