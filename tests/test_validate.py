@@ -59,6 +59,16 @@ def test_a_fresh_store_is_clean(lab: Lab) -> None:
     assert report.stats["raw_files"] == 7 and report.stats["hashed"] == 0
 
 
+def test_a_damaged_metrics_table_is_an_error_with_its_mend(lab: Lab) -> None:
+    """A truncated metrics.parquet read "store healthy", while every trend and `labtui metrics` failed on it."""
+    table = lab.config.metrics_path
+    table.write_bytes(table.read_bytes()[:100])
+    finding = by_code(lab)["metrics_damaged"]
+    assert finding.severity == "error" and not validate(lab.config).ok
+    assert finding.items[0].startswith(f"the metrics table {table} is damaged (not a readable Parquet file")
+    assert finding.fix == "`labtui metrics --rebuild` recomputes it from the store"
+
+
 def copy_a_raw_file(lab: Lab) -> None:
     (lab.raw / "copies").mkdir()
     shutil.copy2(lab.raw / IT, lab.raw / "copies" / "It.csv")

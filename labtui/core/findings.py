@@ -60,6 +60,7 @@ class FindingCode(StrEnum):
     ANNOTATIONS_UNREADABLE = "annotations_unreadable"
     REGISTRY_WITHOUT_LIKE = "registry_without_like"
     REGISTRY_INVALID = "registry_invalid"
+    METRICS_DAMAGED = "metrics_damaged"
 
 
 MANIFEST_FILE_CODES = {FindingCode.MANIFEST_MISSING, FindingCode.MANIFEST_UNREADABLE, FindingCode.MANIFEST_COLUMNS}

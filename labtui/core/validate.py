@@ -304,6 +304,20 @@ def _registry_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Findi
     )
 
 
+# -- the derived tables -------------------------------------------------------------------------------------------
+def _metrics_findings(config: StagingConfig) -> list[Finding]:
+    """The metrics table when it cannot be read as one (cut short, overwritten): `validate` called such a store
+    healthy while every trend and `metrics` failed on it. It is derived from the store alone: a rebuild mends it."""
+    from labtui.core.metrics.schema import MetricsDamaged, read_metrics
+
+    try:
+        read_metrics(config)
+    except (MetricsDamaged, OSError) as damaged:  # OSError: unreadable (another user's file)
+        return _finding(FindingCode.METRICS_DAMAGED, "error", "the metrics table cannot be read",
+                        [first_line(damaged)], "`labtui metrics --rebuild` recomputes it from the store")
+    return []
+
+
 # -- the store as a whole ------------------------------------------------------------------------------------------
 def _file_for_folder(path: Path) -> bool:
     return path.exists() and not path.is_dir()
@@ -395,7 +409,7 @@ def validate(
     # `file_for_folder`'s (reading it stopped validate with an operating-system error)
     if trusted and not _file_for_folder(annotations_dir(config.store_root)):
         findings += _annotation_findings(valid, config)
-    findings += _store_findings(config) + _registry_findings(frame, config)
+    findings += _store_findings(config) + _registry_findings(frame, config) + _metrics_findings(config)
     findings.sort(key=lambda finding: SEVERITY_ORDER[finding.severity])
     owned = frame.filter(pl.col("chip_number").is_not_null())
     stats = {
