@@ -373,6 +373,23 @@ def test_a_command_in_a_folder_without_a_store_says_so(tmp_path: Path, capsys, m
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_store_whose_raw_tree_moved_names_it_and_how_to_follow_it(lab: Lab, tmp_path: Path, capsys,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Given the store alone after its raw tree was renamed, `stage` named `data/01_raw` below the working folder,
+    a path the user never gave, and said to set raw_root in a config there is none of."""
+    lab.config_file.unlink()
+    lab.raw.rename(tmp_path / "raw_renamed")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    assert main(["stage", "--store", str(lab.store_root)]) == 2
+    assert capsys.readouterr().err == (
+        f"labtui: the raw folder {lab.raw} does not exist (the store was staged from it: mount it, or if the raw tree "
+        "moved, give its new place with --raw-root NEW --raw-root-moved)\n")
+    assert main(["stage", "--quiet", "--store", str(lab.store_root), "--raw-root", str(tmp_path / "raw_renamed"),
+                 "--raw-root-moved"]) == 0
+
+
 @pytest.mark.parametrize("command", [("history", "67"), ("chips",), ("stage", "--quiet")])
 @pytest.mark.parametrize("cwd", ["the lab", "elsewhere"])
 def test_a_store_given_by_the_folder_holding_it_names_the_store_below(lab: Lab, tmp_path_factory, capsys, monkeypatch,

@@ -426,8 +426,10 @@ def test_readers_name_the_store_they_looked_in(tmp_path: Path) -> None:
     empty = Lab(tmp_path)
     result = empty.cli("chips")
     assert result.returncode == 0 and f"no chip runs staged yet in {empty.store_root}" in result.stdout
-    result = empty.cli("rejects")
-    assert result.returncode == 0 and result.stdout == f"no rejected files in {empty.store_root}\n"
+    result = empty.cli("rejects")  # no store there at all: said so, as the other readers say it
+    assert result.returncode == 2 and result.stderr == (f"labtui: no labtui store at {empty.store_root}: stage the "
+                                                        "raw files first (`labtui stage`), or name the store (--store "
+                                                        "DIR)\n")
 
 
 # -- 3. the manifest can always be rebuilt from the store alone ----------------------------------------------------

@@ -54,7 +54,7 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
         raise UsageError(f"the folder {config.store_root.parent} does not exist: create it first, or check the "
                          f"path (a new store goes in a folder that exists)")
     if named is not None and args.raw_root is None and not config.raw_root.exists():  # the store alone: its own
-        config = replace(config, raw_root=recorded_raw_root(config) or config.raw_root)  # (not a missing folder's)
+        config = replace(config, raw_root=recorded_raw_root(config) or config.raw_root)
     check_location(config)  # with the raw root the store recorded: a derived root in it wrote into the raw tree
     if (out := getattr(args, "out", None)) is not None:
         args.out = checked_output(config, out)
@@ -111,14 +111,15 @@ def demo_config_file() -> Path:
 
 
 def recorded_raw_root(config: StagingConfig) -> Path | None:
-    """The raw root the store records it was built from, when that folder is there: what a command given the store
-    alone (`--store DIR`, no config) means, instead of the default `data/01_raw` below the working folder."""
+    """The raw root the store records it was built from: what a command given the store alone (`--store DIR`, no
+    config) means, instead of the default `data/01_raw` below the working folder; gone (moved, not mounted), it is
+    still the folder to name (the default named a path the user never gave)."""
     from pathlib import Path
 
     from labtui.core.store import identity_path, read_identity
 
     identity = read_identity(identity_path(config))
-    return Path(identity.raw_root) if identity is not None and Path(identity.raw_root).is_dir() else None
+    return Path(identity.raw_root) if identity is not None else None
 
 
 def checked_output(config: StagingConfig, out: Path) -> Path:

@@ -13,7 +13,7 @@ from labtui.cli import (
     add_command,
 )
 from labtui.cli.arg_types import count_arg, path_arg, seconds_arg
-from labtui.cli.locate import config_from
+from labtui.cli.locate import config_from, recorded_raw_root
 from labtui.core.errors import UsageError
 from labtui.core.wording import counted, shown
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import TypeVar
 
+    from labtui.core.config import StagingConfig
     from labtui.core.stage_events import StageReport
     from labtui.core.stager import Stager
     from labtui.core.watch import WatchEvent
@@ -110,7 +111,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
     if only is not None:
         only = raw_files(config.raw_root, only)
     if problem := config.raw_root_problem():
-        raise raw_root_error(problem, args)
+        raise raw_root_error(problem, args, config)
     try:
         stager = Stager(
             config,
@@ -154,9 +155,15 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
     return EXIT_ERROR if args.strict and report.rejected else EXIT_OK
 
 
-def raw_root_error(problem: str, args: argparse.Namespace) -> UsageError:
-    """The raw folder's problem, with where it came from: the --raw-root given, else the config."""
-    hint = "check --raw-root" if args.raw_root is not None else "set raw_root in the config or pass --raw-root"
+def raw_root_error(problem: str, args: argparse.Namespace, config: StagingConfig) -> UsageError:
+    """The raw folder's problem, with where it came from: the --raw-root given, the store's record, or the config."""
+    if args.raw_root is not None:
+        hint = "check --raw-root"
+    elif config.raw_root == recorded_raw_root(config):
+        hint = ("the store was staged from it: mount it, or if the raw tree moved, give its new place with --raw-root "
+                "NEW --raw-root-moved")
+    else:
+        hint = "set raw_root in the config or pass --raw-root"
     return UsageError(f"{problem} ({hint})")
 
 
@@ -231,7 +238,7 @@ def run_watch(args: argparse.Namespace) -> int:
         args, workers=args.workers, lock_timeout_seconds=args.lock_timeout, watch_settle_seconds=args.settle
     )
     if config.raw_root.is_dir() and (problem := config.raw_root_problem()):  # a missing one may be a share: retried
-        raise raw_root_error(problem, args)
+        raise raw_root_error(problem, args, config)
 
     def report(event: WatchEvent) -> None:
         stamp = dt.datetime.now(config.zone).strftime("%H:%M:%S")  # the lab's time, as the app and histories say
