@@ -601,3 +601,16 @@ def test_a_login_name_the_c_locale_cannot_spell_is_kept_as_typed(lab: Lab) -> No
                             text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert read_log(lab.config.store_root)["author"].to_list() == ["josé"]
+
+
+def test_an_action_written_after_another_comes_after_it_whatever_the_clocks_say(lab: Lab) -> None:
+    """A lab PC an hour behind another (or a clock stepped back) wrote its `--include` an hour before the `--exclude`
+    it answered: `annotate` said "included again" and the run stayed excluded. A new action now comes last."""
+    run = chip(lab).head(1)
+    row = (run["run_id"][0], run["source_file"][0])
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)  # the other PC's clock
+    write_action(lab.store_root, [(*row, Change("exclude", "bad contact"))], author="ana", at=ahead)
+    write_action(lab.store_root, [(*row, Change("include"))], author="ben")  # this PC's clock: an hour behind
+    assert not current_annotations(lab.store_root).filter(pl.col("run_id") == row[0], pl.col("excluded")).height
+    assert list(annotation_log(lab.store_root, row[0])["kind"]) == ["exclude", "include"]
+    assert not excluded_runs(lab.store_root)

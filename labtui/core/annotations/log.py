@@ -23,6 +23,7 @@ import datetime as dt
 import getpass
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -153,9 +154,14 @@ def write_action(
 ) -> Action:
     """One action file holding `records`, written whole under a unique name; then compact if many are pending.
 
-    `at` (default now) lets re-attached copies keep their original time, so newer annotations still win.
+    `at` (default now) lets re-attached copies keep their original time, so newer annotations still win. A new
+    action comes after every action already written, whatever the clocks say: a lab PC whose clock was an hour
+    behind wrote an `--include` older than the `--exclude` it answered, said it had included the run, and the run
+    stayed excluded.
     """
     now = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    if at is None and (newest := _newest_action_time(store_root)) is not None and now <= newest:
+        now = newest + dt.timedelta(microseconds=1)
     action = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex[:12]}"
     document = {"action": action, "records": [
         {"run_id": run_id, "source_file": source, "kind": change.kind, "value": change.value, "author": author,
@@ -170,6 +176,17 @@ def write_action(
     _compact_if_due(store_root)
     run_ids = tuple(dict.fromkeys(run_id for run_id, _, _ in records))
     return Action(action, run_ids, tuple(dict.fromkeys(change for _, _, change in records)))
+
+
+_ACTION_TIME = re.compile(r"\d{8}T\d{12}Z-")  # an action file's name: its time, to the microsecond
+
+
+def _newest_action_time(store_root: Path) -> dt.datetime | None:
+    """The time of the newest action file, by its name (names sort as their times do)."""
+    timed = [name for name in listed_actions(store_root) if _ACTION_TIME.match(name)]
+    if not timed:
+        return None
+    return dt.datetime.strptime(max(timed)[:21], "%Y%m%dT%H%M%S%f").replace(tzinfo=dt.UTC)
 
 
 def _compact_if_due(store_root: Path) -> None:
