@@ -61,14 +61,15 @@ def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: s
     (by default `data/03_derived` beside `data/02_stage`; see `default_derived_root`).
     """
     folder = _path(path, "path")
-    zone = _text(local_tz, "local_tz", 'an IANA time zone name ("America/Santiago") or None')
+    given = _text(local_tz, "local_tz", 'an IANA time zone name ("America/Santiago") or None')
     derived = None if derived_root is None else _path(derived_root, "derived_root")
     root, stage_root = locate_store(folder)
-    zone = zone or recorded_zone(root) or StagingConfig.local_tz
+    zone = given or recorded_zone(root) or StagingConfig.local_tz
     try:
         known_zone(zone)
     except ValueError as exc:
-        raise UsageError(f"local_tz: {exc}") from None
+        where = "local_tz" if given else f"the zone the store records ({root / MANIFEST_DIR}/store.json): pass local_tz"
+        raise UsageError(f"{where}: {exc}") from None
     return Store(root=root, stage_root=stage_root, local_tz=zone, derived_root=derived or default_derived_root(root))
 
 

@@ -89,6 +89,12 @@ def test_a_store_is_read_and_staged_in_the_zone_its_runs_are_dated_in(tmp_path: 
     before = read_manifest(config.manifest_path)
     assert main(["stage", "--quiet", "--store", str(config.store_root)]) == 0
     assert read_manifest(config.manifest_path).equals(before)  # no run re-dated
+    identity = config.manifest_dir / "store.json"  # a zone this machine does not know: said, not the default's
+    identity.write_text(identity.read_text(encoding="utf-8").replace("Asia/Tokyo", "Mars/Olympus"), encoding="utf-8")
+    with pytest.raises(UsageError, match=r"the zone the store records \(.*store\.json\): pass local_tz: unknown"):
+        open_store(config.store_root)
+    assert main(["stage", "--quiet", "--store", str(config.store_root)]) == 2
+    assert read_manifest(config.manifest_path).equals(before)
 
 
 def test_runs_are_the_cli_history_with_its_filters(lab: Lab, store: Store) -> None:

@@ -382,8 +382,8 @@ def load_config(config_file: Path | None = None, *, flags: dict[str, str] | None
             data[key] = _resolve(None, Path(value)) if key in _PATH_FIELDS else value
     for key in ("raw_root", "stage_root", "histories_dir", "exports_dir", "chip_params_file"):
         data.setdefault(key, _resolve(base, getattr(StagingConfig, key)))
-    if "local_tz" not in data and (zone := _store_zone(data["stage_root"])) is not None:
-        data["local_tz"] = zone  # no zone set: the store's, not the default (a Tokyo lab's runs dated in Santiago)
+    if path is None and "local_tz" not in data and (zone := _store_zone(data["stage_root"])) is not None:
+        data["local_tz"] = zone  # no config at all: the store's zone, not the default (a Tokyo lab's runs in Santiago)
     if "procedures_file" not in data and (lab_registry := base / "config" / "procedures.yaml").is_file():
         data["procedures_file"] = lab_registry.resolve()  # the lab's registry; else labtui's own (None)
     try:
@@ -401,8 +401,8 @@ def load_config(config_file: Path | None = None, *, flags: dict[str, str] | None
 
 
 def _store_zone(stage_root: object) -> str | None:
-    """The zone the store at `stage_root` (its runs' folder, or the store folder a config may name) recorded, when it
-    is a zone this machine knows."""
+    """The zone the store at `stage_root` (its runs' folder, or the store folder a config may name) recorded; one this
+    machine does not know is said, not replaced by the default (which would date its runs otherwise)."""
     from labtui.core.store import recorded_zone  # the store's module reads configs: imported here, not at the top
 
     if not isinstance(stage_root, Path):
@@ -411,8 +411,9 @@ def _store_zone(stage_root: object) -> str | None:
         if (zone := recorded_zone(store_root)) is not None:
             try:
                 known_zone(zone)
-            except ValueError:
-                return None
+            except ValueError as exc:
+                raise ConfigError(f"the store {store_root} records its runs' zone as {zone!r}, which this machine "
+                                  f"does not know ({exc}): set local_tz in the config") from None
             return zone
     return None
 
