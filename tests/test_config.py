@@ -247,7 +247,15 @@ def test_a_link_to_the_store_has_the_stores_derived_tables(tmp_path: Path, monke
     monkeypatch.delenv("LABTUI_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "lab_a" / "_manifest").mkdir(parents=True)
+    (tmp_path / "lab_a_derived").mkdir()
+    (tmp_path / "lab_a_derived" / "metrics.parquet").touch()
     (tmp_path / "link").symlink_to(tmp_path / "lab_a")
     via_link = load_config(None, stage_root=tmp_path / "link" / "raw_measurements")
     direct = load_config(None, stage_root=tmp_path / "lab_a" / "raw_measurements")
     assert via_link.metrics_path == direct.metrics_path == tmp_path / "lab_a_derived" / "metrics.parquet"
+    # a project's store folder linked to a larger disk keeps its tables beside the link, where it made them
+    (tmp_path / "lab" / "data" / "03_derived").mkdir(parents=True)
+    (tmp_path / "lab" / "data" / "03_derived" / "metrics.parquet").touch()
+    (tmp_path / "lab" / "data" / "02_stage").symlink_to(tmp_path / "lab_a")
+    linked = load_config(None, stage_root=tmp_path / "lab" / "data" / "02_stage" / "raw_measurements")
+    assert linked.metrics_path == tmp_path / "lab" / "data" / "03_derived" / "metrics.parquet"

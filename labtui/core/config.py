@@ -20,6 +20,7 @@ from labtui.core.fields import FieldError, bounds, build
 
 CONFIG_ENV = "LABTUI_CONFIG"
 DEFAULT_CONFIG = Path("config") / "labtui.yaml"
+METRICS_FILE = "metrics.parquet"  # in the derived root
 
 
 class ConfigError(UsageError):
@@ -88,9 +89,18 @@ def default_derived_root(store_root: Path) -> Path:
     folder (`data/02_stage` → `data/03_derived`); beside a store folder of another name, `<name>_derived`
     (`stores/lab_a` → `stores/lab_a_derived`). Two stores kept in one folder thus never share one metrics table,
     which each would rewrite for its own runs, leaving the other's trends and figures without their quantities.
-    A link to the store is the store: its tables are the target's (`link_derived/` was a second table, stale)."""
-    if store_root.is_symlink():
-        store_root = Path(os.path.realpath(store_root))
+    A store named through a link (`--store link`) finds the tables beside the link's target when there are none
+    beside the link: `link_derived/` was a second table, left stale (a project whose `data/02_stage` links to a
+    larger disk keeps its `data/03_derived`)."""
+    beside = _derived_beside(store_root)
+    if store_root.is_symlink() and not (beside / METRICS_FILE).exists():
+        target = _derived_beside(Path(os.path.realpath(store_root)))
+        if (target / METRICS_FILE).exists():
+            return target
+    return beside
+
+
+def _derived_beside(store_root: Path) -> Path:
     if store_root.name == "02_stage":
         return store_root.parent / "03_derived"
     return store_root.parent / f"{store_root.name}_derived"
@@ -239,7 +249,7 @@ class StagingConfig:
 
     @property
     def metrics_path(self) -> Path:
-        return self.derived_dir / "metrics.parquet"
+        return self.derived_dir / METRICS_FILE
 
     @property
     def zone(self) -> ZoneInfo:

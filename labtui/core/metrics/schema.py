@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from labtui.core.atomic import read_parquet_pinned
-from labtui.core.config import StagingConfig
+from labtui.core.config import METRICS_FILE, StagingConfig
 from labtui.core.errors import LabtuiError, first_line
 from labtui.core.metrics.definitions import QUANTITIES
 from labtui.core.wording import counted
@@ -55,7 +55,7 @@ def read_metrics(source: StagingConfig | Path) -> pl.DataFrame:
     replaces the file whole."""
     path = source.metrics_path if isinstance(source, StagingConfig) else Path(source)
     if not isinstance(source, StagingConfig) and path.is_dir():  # a folder where the table is is damage, not none
-        path = path / "metrics.parquet"
+        path = path / METRICS_FILE
     try:
         frame = read_parquet_pinned(path)
     except FileNotFoundError:
