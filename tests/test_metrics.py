@@ -1168,6 +1168,22 @@ def test_a_run_whose_parquet_lacks_its_columns_is_said_in_one_line(tmp_path: Pat
     assert "i_a" in problem and "\n" not in problem and remarks and not any("\n" in remark for remark in remarks)
 
 
+@pytest.mark.parametrize("parameters", ["[]", "[" * 100_000, "not json"])
+def test_a_rebuild_reads_a_hand_edited_rows_parameters_as_none(tmp_path: Path, parameters: str) -> None:
+    """A manifest row's `parameters` edited into a list, garbage or JSON nested past any depth ended `metrics
+    --rebuild` in a traceback (`'list' object has no attribute 'get'`, RecursionError): no header values, then."""
+    lab = small_lab(tmp_path)
+    lab.stage()
+    staged = read_metrics(lab.config)
+    manifest = read_manifest(lab.config.manifest_path)
+    edited = manifest.with_columns(parameters=pl.when(pl.col("proc") == "LaserCalibration").then(pl.lit(parameters))
+                                   .otherwise(pl.col("parameters")))
+    edited.write_parquet(lab.config.manifest_path)
+    rebuilt = update_metrics(lab.config, rebuild=True).table
+    assert rebuilt.height == staged.height and not rebuilt.filter(pl.col("proc") == "LaserCalibration")["p_max_w"] \
+        .is_null().any()
+
+
 def test_a_rebuild_reads_around_an_unreadable_parquet_and_retries_it_next_time(tmp_path: Path) -> None:
     """One damaged file fails its chunk's query: each file is then read alone, the damaged run gets an empty row
     without a hash (so the next update reads it again) and every other run its values."""

@@ -5,7 +5,6 @@ few chunks ahead of the thread that computes). `table` joins them with the chips
 
 from __future__ import annotations
 
-import json
 import math
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +21,7 @@ from labtui.core.datablock import NO_READING
 from labtui.core.errors import first_line
 from labtui.core.header_values import ReadingLimit, reading_limit, sweep_limits
 from labtui.core.layout import run_parquet_path
+from labtui.core.manifest import run_parameters
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities
 from labtui.core.metrics.definitions import QUANTITIES
 from labtui.core.metrics.it import it_quantities, lit_vl_disagrees
@@ -118,7 +118,7 @@ def _from_frames(config: StagingConfig, rows: list[tuple[Any, ...]], frames: lis
             results.append(((run_id, *[None] * len(DATA_COLUMNS),
                              [f"run: cannot read its Parquet ({first_line(frame)})"], None), problem))
         else:
-            raw = json.loads(parameters)
+            raw = run_parameters(parameters) or {}  # a hand-edited row's `[]` or garbage: no header values
             limits = sweep_limits(registry.get(proc), raw) if family != "It" else None
             derived = from_data(family, frame, vds_v, config.metrics, laser_v, limits, reading_limit(family, raw))
             results.append(((run_id, *derived, sha256), None))
