@@ -614,3 +614,10 @@ def test_an_action_written_after_another_comes_after_it_whatever_the_clocks_say(
     assert not current_annotations(lab.store_root).filter(pl.col("run_id") == row[0], pl.col("excluded")).height
     assert list(annotation_log(lab.store_root, row[0])["kind"]) == ["exclude", "include"]
     assert not excluded_runs(lab.store_root)
+    # a clock gone wrong (a year ahead) is not followed, and a hand-made name that is no time is passed over
+    actions = lab.store_root / "_annotations" / "actions"
+    for name in ("99991231T235959999999Z-0.json", "20991399T000000000000Z-0.json"):
+        (actions / name).write_text('{"action": "x", "records": []}', encoding="utf-8")
+    write_action(lab.store_root, [(*row, Change("exclude", "after all"))], author="ben")
+    assert list(annotation_log(lab.store_root, row[0])["kind"]) == ["exclude", "include", "exclude"]
+    assert excluded_runs(lab.store_root) == {row[0]: "after all"}  # the last written wins

@@ -160,7 +160,7 @@ def write_action(
     stayed excluded.
     """
     now = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    if at is None and (newest := _newest_action_time(store_root)) is not None and now <= newest:
+    if at is None and (newest := _newest_action_time(store_root, now + CLOCKS_APART)) is not None and now <= newest:
         now = newest + dt.timedelta(microseconds=1)
     action = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex[:12]}"
     document = {"action": action, "records": [
@@ -179,19 +179,28 @@ def write_action(
 
 
 _ACTION_TIME = re.compile(r"\d{8}T\d{12}Z-")  # an action file's name: its time, to the microsecond
+# A newer action at most this far ahead of this machine's clock is another's clock running ahead; further, a clock
+# gone wrong (a year ahead), which every later action would otherwise be dated after.
+CLOCKS_APART = dt.timedelta(days=1)
 
 
-def _newest_action_time(store_root: Path) -> dt.datetime | None:
-    """The time of the newest action file, by its name (names sort as their times do)."""
-    timed = [name for name in listed_actions(store_root) if _ACTION_TIME.match(name)]
-    if not timed:
-        return None
-    return dt.datetime.strptime(max(timed)[:21], "%Y%m%dT%H%M%S%f").replace(tzinfo=dt.UTC)
+def _newest_action_time(store_root: Path, until: dt.datetime) -> dt.datetime | None:
+    """The time of the newest action file up to `until`, by its name (names sort as their times do); a name that is
+    no time (a hand-made file) is passed over."""
+    for name in sorted((name for name in listed_actions(store_root) if _ACTION_TIME.match(name)), reverse=True):
+        try:
+            when = dt.datetime.strptime(name[:21], "%Y%m%dT%H%M%S%f").replace(tzinfo=dt.UTC)
+        except ValueError:  # `20991399T…`
+            continue
+        if when <= until:
+            return when
+    return None
 
 
 def _compact_if_due(store_root: Path) -> None:
     """Compact once COMPACT_AFTER actions are pending; counted from this process's last listing plus its own writes
-    since, so an annotation does not pay for listing a folder of 10k files (other writers count their own)."""
+    since, so an annotation does not pay for reading the pending actions of a folder of 10k files (other writers
+    count their own)."""
     root = annotations_dir(store_root)
     with _lock:
         cache = _cache_of(root)
