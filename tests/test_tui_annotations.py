@@ -17,6 +17,7 @@ from labtui.core.metrics import read_metrics
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import ErrorDialog, FieldsDialog, TextDialog
 from labtui.tui.history import HistoryScreen
+from labtui.tui.plot import PlotScreen
 from tests.lab import Lab, epoch, raw_csv, tui_lab, unwritable
 from tests.pilot import record_notifications, said, settle, wait_until
 from tests.test_tui import column, dialog_text, open_chip, table, text_of
@@ -405,6 +406,11 @@ async def test_text_that_cannot_be_stored_is_asked_for_again_and_nothing_is_writ
         await pilot.press("p")  # only excluded runs chosen: hidden from the plot, and nothing opens
         await settle(pilot)
         assert said(app)[-1].message == "nothing to plot: 1 excluded run hidden (X shows excluded runs)"
+        await pilot.press("X", "p")  # shown: plotted, and said excluded in its legend (it looked like any other)
+        await settle(pilot)
+        assert isinstance(app.screen, PlotScreen)
+        labels = [series.label for series in app.screen.spec.series]  # the run's sweep legs
+        assert labels and all(label.endswith("(excluded)") for label in labels), labels
 
 
 async def test_run_detail_lists_every_annotation_with_who_and_when(lab: Lab) -> None:

@@ -149,6 +149,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         calibration_runs,
         chip_runs,
         draws_derived,
+        excluded_drawn,
         one_procedure,
         sidecar_path,
         without_excluded,
@@ -200,6 +201,8 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         if args.proc is not None:  # first: an excluded run of another procedure was not going to be drawn
             runs = one_procedure(runs, args.proc, config.procedures_file)[1]
         runs, hidden = without_excluded(config.store_root, runs, include=args.include_excluded)
+        if args.include_excluded:
+            notes += excluded_drawn(runs, "--include-excluded")
         proc, runs = one_procedure(runs, args.proc, config.procedures_file)
     family = proc_family(proc, config.procedures_file)  # IVg for IVgT runs: its options and how they are drawn
     options = record.options if record is not None else default_options(family, runs)

@@ -246,13 +246,15 @@ class LabApp(App[None]):
         self.theme = LIGHT if self.theme == DARK else DARK
 
     def on_plot_requested(self, message: PlotRequested) -> None:
+        from labtui.core.annotations import with_annotations
         from labtui.core.plotdata.view import plot_rows
         from labtui.tui.plot import PlotScreen
 
         if isinstance(self.screen, PlotScreen):  # `p p p` typed ahead: the first one opened it
             return
-        self.push_screen(PlotScreen(plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz),
-                                    self.config.procedures_file))
+        rows = plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz)
+        # with their annotations: an excluded run shown (X) and plotted is said so in its legend
+        self.push_screen(PlotScreen(with_annotations(rows, self.store.annotations()), self.config.procedures_file))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette lists the current screen's keys next to Textual's own commands, but ctrl+p's own (its `palette`

@@ -83,8 +83,14 @@ def as_recorded(store_root: Path, runs: pl.DataFrame) -> tuple[pl.DataFrame, lis
     """A redrawn figure's runs, every one it records, with their annotations, and a line for each the lab excluded
     since, and why: drawn, marked as excluded, as the figure is of the runs it records."""
     annotated = annotate_runs(store_root, runs)
-    return annotated, [f"{run_ident(row)} (run {row['run_id']}) is excluded ({row['exclude_reason']}); drawn, as the "
-                       "figure records it" for row in annotated.filter(pl.col("excluded")).iter_rows(named=True)]
+    return annotated, excluded_drawn(annotated, "as the figure records it")
+
+
+def excluded_drawn(runs: pl.DataFrame, why: str) -> list[str]:
+    """A line for each excluded run among `runs` (with their annotations) a figure draws, with its reason and why it
+    is drawn: past a palette's runs the legend is a colour bar, where no "(excluded)" label shows."""
+    return [f"{run_ident(row)} (run {row['run_id']}) is excluded ({row['exclude_reason']}); drawn, {why}"
+            for row in runs.filter(pl.col("excluded")).iter_rows(named=True)]
 
 
 def one_procedure(
