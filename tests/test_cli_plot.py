@@ -127,7 +127,8 @@ def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsy
     assert main(lab.args("plot", "67", "--seq", "1-2", "--include-excluded", "--out", str(out))) == 0
     out_text, err = capsys.readouterr()  # said: past a palette's runs the legend is a colour bar, with no labels
     assert f"wrote {out} (2 traces of 2 runs) and {out}.json" in out_text
-    assert re.fullmatch(r"labtui plot: seq 2 \(run \w+\) is excluded \(contact lost\); drawn, --include-excluded\n", err)
+    assert re.fullmatch(r"labtui plot: seq 2 \(run \w+\) is excluded \(contact lost\); drawn, --include-excluded\n",
+                        err)
     runs = chip_runs(load_manifest(lab.config), 67, None, [1, 2], tz=lab.config.local_tz)
     for drawn in (without_excluded(lab.config.store_root, runs, include=True)[0],  # the figure's runs, and a redraw's
                   as_recorded(lab.config.store_root, runs)[0]):  # drawn, and said to be excluded where it is drawn

@@ -304,6 +304,11 @@ def test_plot_by_seq_records_its_axis_and_is_refused_where_there_is_no_time_axis
     (tmp_path / "edited.json").write_text(json.dumps(record), encoding="utf-8")
     assert main(lab.cli("plot", "--from", str(tmp_path / "edited.json"), "--out", str(tmp_path / "no.svg"))) == 2
     assert "its trend's by_seq must be true or false, got 'no'" in capsys.readouterr().err
+    record["trend"] = {"name": "spectral", "include_excluded": False, "by_seq": True}  # named as the record has it
+    (tmp_path / "edited.json").write_text(json.dumps(record), encoding="utf-8")
+    assert main(lab.cli("plot", "--from", str(tmp_path / "edited.json"), "--out", str(tmp_path / "no.svg"))) == 2
+    assert f"the spectral trend is not drawn against time: {tmp_path / 'edited.json'}'s by_seq is for cnp" in (
+        capsys.readouterr().err)
     assert not (tmp_path / "no.svg").exists()
 
 

@@ -279,17 +279,6 @@ def check_view_args(args: argparse.Namespace, proc: str, family: str) -> None:
         raise UsageError("--gm-method chooses how --gm is drawn: give it with --gm")
 
 
-def _switch(args: argparse.Namespace, trend: dict[str, object], name: str) -> bool:
-    """A trend record's switch: true or false, or absent (false); text such as "no" is a damaged record, not true."""
-    from labtui.core.errors import UsageError
-
-    value = trend.get(name, False)
-    if not isinstance(value, bool):
-        raise UsageError(f"{args.record} is not a labtui figure record: its trend's {name} must be true or false, "
-                         f"got {value!r}")
-    return value
-
-
 def check_trend_args(args: argparse.Namespace) -> None:
     """A trend draws all of one chip's runs, one point each: run choices and trace options do not apply."""
     from labtui.core.errors import UsageError
@@ -322,10 +311,11 @@ def draw_trend(
         name = Trend(str(trend.get("name")))
     except ValueError:
         raise UsageError(f"{args.record} names no known trend ({trend.get('name')!r})") from None
-    include = args.include_excluded or _switch(args, trend, "include_excluded")
-    by_seq = args.by_seq or _switch(args, trend, "by_seq")
+    include = bool(args.include_excluded or trend.get("include_excluded"))  # a record's: checked as true or false
+    by_seq = bool(args.by_seq or trend.get("by_seq"))
     if by_seq and PLANS[name].x != TIME:
-        raise UsageError(f"the {name} trend is not drawn against time: --by-seq is for cnp, hysteresis and dark")
+        given = "--by-seq" if args.by_seq else f"{args.record}'s by_seq"
+        raise UsageError(f"the {name} trend is not drawn against time: {given} is for cnp, hysteresis and dark")
     if not config.metrics_path.exists():
         raise UsageError(f"nothing to draw for the {name} trend: no metrics table yet ({config.metrics_path}); "
                          "`labtui metrics` computes it, and every stage keeps it up to date")
