@@ -308,6 +308,18 @@ def test_a_trends_points_of_excluded_runs_are_crossed_out_and_named_in_the_legen
     assert legend_entries(drawing) == 2 and legend_entries(replace(drawing, excluded=())) == 1
 
 
+def test_a_trend_by_run_has_whole_run_numbers_on_its_axis():
+    """Two runs by seq were ticked 1.0, 1.2 … 2.0 under "run (seq)"."""
+    from matplotlib.figure import Figure
+
+    drawing = Drawing("Alisson74 · Dirac point by run", "run (seq)", "V_CNP (V)",
+                      (Trace(np.array([1.0, 2.0]), np.array([0.1, 0.2]), "forward"),), points=True, integer_x=True)
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing)
+    ax.figure.canvas.draw()
+    assert [tick for tick in ax.get_xticks() if 1 <= tick <= 2] == [1.0, 2.0]
+
+
 def calibration_spec(wavelengths: list[float | None]) -> PlotSpec:
     """The plot of laser calibrations at these wavelengths, one run each, in history order."""
     x = np.linspace(0.0, 5.0, 11)

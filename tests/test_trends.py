@@ -23,6 +23,7 @@ from labtui.core.metrics.definitions import DRIFT_ALONE
 from labtui.core.plotdata import PlotOptions, export_frame, load_group, shape
 from labtui.core.plotdata.figure import drawing_of
 from labtui.core.plotdata.model import PlotSpec, Series
+from labtui.core.plotdata.numeric import nice_ticks
 from labtui.core.plotdata.selection import FigureRecord, chip_runs
 from labtui.core.plotdata.trends import (
     Trend,
@@ -105,7 +106,11 @@ def test_a_trend_against_time_is_drawn_by_run_with_the_same_points_and_pauses(la
         for timed, ordered in zip(in_time.series, by_run.series, strict=True):
             assert ordered.x.tolist() == list(ordered.point_seqs) == list(timed.point_seqs)  # x: each run's seq
             assert ordered.y.tolist() == timed.y.tolist() and ordered.breaks == timed.breaks  # a pause still lifts
-    assert any(s.breaks for s in trend_spec(Trend.CNP, rows, tz=lab.config.local_tz, by_seq=True).series)
+    by_run = trend_spec(Trend.CNP, rows, tz=lab.config.local_tz, by_seq=True)
+    assert any(s.breaks for s in by_run.series)
+    assert by_run.integer_x and not trend_spec(Trend.CNP, rows, tz=lab.config.local_tz).integer_x  # no run 1.2
+    assert nice_ticks(1, 2, 5, integer=True) == ([1.0, 2.0], ["1", "2"])
+    assert nice_ticks(1, 69, 5, integer=True) == ([20.0, 40.0, 60.0], ["20", "40", "60"])
     with pytest.raises(ValueError, match="not drawn against time"):
         trend_spec(Trend.SPECTRAL, rows, tz=lab.config.local_tz, by_seq=True)
 

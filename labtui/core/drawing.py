@@ -123,6 +123,7 @@ class Drawing:
     doubted_label: str = ""
     excluded: tuple[tuple[float, float], ...] = ()  # trends: points of excluded runs, crossed out
     excluded_label: str = ""
+    integer_x: bool = False  # ticks on whole numbers only (x counts runs)
     laser_on: tuple[tuple[float, float], ...] = ()  # x spans
     log_y: bool = False
     points: bool = False  # one marker per point (trends), joined unless `joined` is False (a scatter)
@@ -224,6 +225,10 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
     ax.set_title(_BOUND.sub("\u00a0", typeset(drawing.title)), wrap=True)
     ax.set_xlabel(typeset(drawing.x_title))
     ax.set_ylabel(typeset(drawing.y_title))
+    if drawing.integer_x:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for number, (start, stop) in enumerate(drawing.laser_on):
         ax.axvspan(start, stop, color=LASER_ON, alpha=0.35, lw=0, zorder=0, label="laser ON" if number == 0 else None,
                    gid=f"laser-on-{number}")

@@ -250,7 +250,7 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
     x = [*(series.x for series in spec.series), np.array([edge for span in spec.spans for edge in span]),
          np.array([marker.x for marker in spec.markers])]
     y = np.concatenate([*(series.y for series in spec.series), np.array([marker.y for marker in spec.markers])])
-    _round_ticks(plt.xticks, nice_ticks(*_limits(np.concatenate(x)), X_TICKS))
+    _round_ticks(plt.xticks, nice_ticks(*_limits(np.concatenate(x)), X_TICKS, integer=spec.integer_x))
     positive = y[(y > 0) & np.isfinite(y)]  # plotext's limits are those of the logs
     if spec.log_y and positive.size:  # a log axis without values fails in plotext's ticks: an empty plot is linear
         plt.yscale("log")

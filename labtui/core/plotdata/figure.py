@@ -41,6 +41,7 @@ def drawing_of(spec: PlotSpec, *, column: bool = False) -> Drawing:
         doubted_label=DOUBTED_LABEL,
         excluded=spec.excluded,
         excluded_label=EXCLUDED_LABEL,
+        integer_x=spec.integer_x,
         laser_on=spec.spans,
         log_y=spec.log_y,
         points=spec.points,

@@ -123,6 +123,7 @@ class PlotSpec:
     doubted: tuple[tuple[float, float], ...] = ()
     # trends drawn with the excluded runs (`--include-excluded`, a redraw): their points, in axis units, crossed out
     excluded: tuple[tuple[float, float], ...] = ()
+    integer_x: bool = False  # x counts runs (a trend by seq): its ticks are whole numbers, never run 1.2
 
     @property
     def x_title(self) -> str:

@@ -16,14 +16,18 @@ from labtui.core.metrics.ivg import sweep_legs as sweep_legs
 _LOG_FLOOR = 1e-15  # where |y| has no positive value at all; far below any current the setup resolves
 
 
-def nice_ticks(low: float, high: float, count: int) -> tuple[list[float], list[str]]:
+def nice_ticks(low: float, high: float, count: int, *, integer: bool = False) -> tuple[list[float], list[str]]:
     """Round ticks within [low, high] — 1, 2, 2.5 or 5 × 10^k apart, the closest apart that gives at most `count` —
     and their labels, with the decimals the step needs: `0`, never the `-0.0` or `78.3` of evenly split data
-    limits. Empty for a range that is not a finite, positive span."""
+    limits; `integer`: whole numbers only (1 apart or more). Empty for a range that is not a finite, positive
+    span."""
     if not (math.isfinite(low) and math.isfinite(high)) or high <= low or count < 2:
         return [], []
     power = math.floor(math.log10((high - low) / (count - 1)))
-    for step in sorted(m * 10.0**e for e in (power - 1, power, power + 1) for m in (1.0, 2.0, 2.5, 5.0)):
+    steps = sorted(m * 10.0**e for e in (power - 1, power, power + 1) for m in (1.0, 2.0, 2.5, 5.0))
+    if integer:  # whole steps of 1 or more
+        steps = [step for step in steps if step >= 1 and step.is_integer()] or [1.0]
+    for step in steps:
         multiples = range(math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9) + 1)
         if len(multiples) <= count:
             break

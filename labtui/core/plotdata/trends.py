@@ -194,6 +194,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         joined=plan.joined and all(np.unique(s.x).size == s.x.size for s in series),
         doubted=tuple((x * x_factor, y * y_factor) for x, y in doubted),
         excluded=tuple((x * x_factor, y * y_factor) for x, y in excluded),
+        integer_x=x == "seq",
     )
 
 
