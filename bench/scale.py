@@ -62,9 +62,12 @@ def duckdb_queries(store: Path, group: str, number: int) -> dict[str, Callable[[
 
     db = duckdb.connect()
     db.sql(f"CREATE VIEW manifest AS SELECT * FROM read_parquet('{store}/_manifest/manifest.parquet')")
-    db.sql(f"""CREATE VIEW samples AS SELECT * FROM read_parquet('{store}/raw_measurements/*/*/*/*.parquet',
-               hive_partitioning = true, union_by_name = true,
-               hive_types = {{'proc': VARCHAR, 'date': DATE, 'run_id': VARCHAR}})""")
+    keys = r"proc=([^/]*)/date=([^/]*)/run_id=([^/]*)/[^/]*$"  # docs/scale.md's query: a run's own three folders
+    db.sql(f"""CREATE VIEW samples AS SELECT * EXCLUDE (filename, run_keys),
+                   run_keys.proc, CAST(run_keys.date AS DATE) AS date, run_keys.run_id
+               FROM (SELECT *, regexp_extract(filename, '{keys}', ['proc', 'date', 'run_id']) AS run_keys
+                     FROM read_parquet('{store}/raw_measurements/*/*/*/*.parquet', union_by_name = true,
+                                       filename = true, hive_partitioning = false))""")
     history = f"""SELECT * FROM manifest WHERE chip_group = '{group}' AND chip_number = {number}
                   ORDER BY start_time_utc, file_idx, source_file"""
     dark = """SELECT chip_name, date AS date_local, avg(i_a) AS dark_current_a

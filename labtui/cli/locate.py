@@ -63,7 +63,8 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
 
 def require_store(config: StagingConfig) -> StagingConfig:
     """`config`, when its store exists (its `_manifest/` or its stage root): a command that writes into a store it
-    only maintains (metrics, repair) must not start one in an empty folder, or inside a raw tree."""
+    only maintains (metrics, repair) must not start one in an empty folder, or inside a raw tree, and one that reads
+    it (history, plot, …) must not read a store that is not there as an empty one."""
     from labtui.core.store import is_store
 
     if not (is_store(config.store_root) or config.stage_root.is_dir()):

@@ -56,8 +56,8 @@ class TrendsScreen(FigureScreen):
         "(responsivity against wavelength) and the dark current against time. An It trend is split further where "
         "its runs differ in gate voltage (each VG is another quantity) or, lit, in laser period (ΔI is read at a "
         "pulse's end): the legend names each series. Runs without the quantity are left "
-        "out and counted below the plot. o draws a trend against time against the runs' order (seq) instead, one "
-        "step a run: sessions weeks apart no longer squeeze each session's runs into one vertical smear. X shows "
+        "out and counted below the plot. o draws the trends against time by run (seq) instead, one step a run: "
+        "sessions weeks apart no longer squeeze each session's runs into one vertical smear. X shows "
         "the runs marked excluded (hidden by default). e saves the figure "
         "as PDF and PNG and its points (with run_id and seq) as CSV in the exports folder."
     )
