@@ -51,8 +51,10 @@ from labtui.tui.plot_view import (
     fitted,
     legend,
     palette_for,
+    status,
 )
 from labtui.tui.store import Store
+from labtui.tui.trends import trend_status
 from tests.pilot import record_notifications, said
 
 TZ = "America/Santiago"
@@ -558,6 +560,17 @@ def test_a_trends_points_in_doubt_are_drawn_hollow_and_named_in_the_legend():
     drawn = plt.build()
     assert drawn.count("○") == 1 and drawn.count("●") == 2
     assert str(legend(spec, palette)).splitlines() == ["● 455 nm", "○ value in doubt"]
+
+
+def test_what_was_left_out_is_a_note_under_a_plot_not_an_error():
+    """"✗ 1 excluded run hidden" in red, under a plot and a trend, read as a failure: a note, muted."""
+    spec = PlotSpec("IVg", "Alisson67 · IVg", "Vg", "V", "I", "A", False, (), (), (), ("calibration stale",),
+                    ("1 excluded run hidden",), pl.DataFrame({"run_id": ["a"]}))
+    for shown in (status(spec, PlotOptions(), (), 0.5), trend_status(spec, False, ())):
+        lines = shown.plain.splitlines()
+        assert "· 1 excluded run hidden" in lines and "⚠ calibration stale" in lines and "✗" not in shown.plain
+        note = next(span for span in shown.spans if shown.plain[span.start:span.end].startswith("· 1 excluded"))
+        assert "muted" in str(note.style)
 
 
 def test_a_trends_points_of_excluded_runs_are_crossed_out_and_named_in_the_legend():

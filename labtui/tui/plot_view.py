@@ -205,7 +205,8 @@ def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...], gm_win
         # the history's CNP is the legs' mean: a run's detail (Enter there) has each leg's
         lines.append(Content(f"… and {len(spec.markers) - len(shown)} more Dirac points (each leg's in a run's detail: "
                              "Enter in the history)"))
-    lines += [Content.assemble(("✗ " + message, "$text-error")) for message in spec.messages]
+    # what was left out or shaped otherwise, and why: notes, not errors (✗ in red read as a failure)
+    lines += [Content.assemble(("· " + message, "$text-muted")) for message in spec.messages]
     return Content("\n").join([*lines, *saved_line(saved)])
 
 

@@ -38,7 +38,7 @@ def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]
              *(["excluded runs shown"] if include_excluded else [])]  # hidden ones: counted below
     lines = [Content(" · ".join(state))]
     lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
-    lines += [Content.assemble(("✗ " + message, "$text-warning")) for message in spec.messages]
+    lines += [Content.assemble(("· " + message, "$text-muted")) for message in spec.messages]  # notes, as a plot's
     if not spec.series:
         why = ("no metrics table yet: a stage (s on the dashboard) or `labtui metrics` computes it" if no_table
                else "no run of this chip has the quantity")
