@@ -1168,20 +1168,22 @@ def test_a_run_whose_parquet_lacks_its_columns_is_said_in_one_line(tmp_path: Pat
     assert "i_a" in problem and "\n" not in problem and remarks and not any("\n" in remark for remark in remarks)
 
 
-@pytest.mark.parametrize("parameters", ["[]", "[" * 100_000, "not json"])
+@pytest.mark.parametrize("parameters", ["[]", "[" * 100_000, "not json",
+                                        '{"Irange": null, "Sensor model": 5, "Laser voltage start": []}'])
 def test_a_rebuild_reads_a_hand_edited_rows_parameters_as_none(tmp_path: Path, parameters: str) -> None:
-    """A manifest row's `parameters` edited into a list, garbage or JSON nested past any depth ended `metrics
-    --rebuild` in a traceback (`'list' object has no attribute 'get'`, RecursionError): no header values, then."""
+    """A manifest row's `parameters` edited into a list, garbage, JSON nested past any depth or values that are no
+    text ended `metrics --rebuild` in a traceback (`'list' object has no attribute 'get'`, RecursionError): no header
+    values, then."""
     lab = small_lab(tmp_path)
     lab.stage()
     staged = read_metrics(lab.config)
     manifest = read_manifest(lab.config.manifest_path)
-    edited = manifest.with_columns(parameters=pl.when(pl.col("proc") == "LaserCalibration").then(pl.lit(parameters))
+    edited = manifest.with_columns(parameters=pl.when(pl.col("proc") != "IV").then(pl.lit(parameters))
                                    .otherwise(pl.col("parameters")))
     edited.write_parquet(lab.config.manifest_path)
     rebuilt = update_metrics(lab.config, rebuild=True).table
     assert rebuilt.height == staged.height and not rebuilt.filter(pl.col("proc") == "LaserCalibration")["p_max_w"] \
-        .is_null().any()
+        .is_null().any() and rebuilt.filter(pl.col("proc") == "IVg")["cnp_v"].is_not_null().all()
 
 
 def test_a_rebuild_reads_around_an_unreadable_parquet_and_retries_it_next_time(tmp_path: Path) -> None:

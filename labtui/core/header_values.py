@@ -87,6 +87,13 @@ def typed_value(key: str, text: str, spec: ParameterSpec, line: int, warnings: l
     return None
 
 
+def header_text(raw: dict[str, str], key: str) -> str | None:
+    """A header value as its text; None when absent, or not text (a manifest's `parameters` edited by hand to hold
+    `"Irange": null` or a number: a traceback in the metrics)."""
+    value = raw.get(key)
+    return value if isinstance(value, str) else None
+
+
 def sweep_limits(spec: ProcedureSpec | None, raw: dict[str, str]) -> tuple[float, float] | None:
     """The header's limits of the column a sweep sweeps (its `completeness` rule's start and end parameters: VG
     start/end, Laser voltage start/end), lowest first, from the header's texts (a run's as parsed, or its manifest
@@ -95,7 +102,8 @@ def sweep_limits(spec: ProcedureSpec | None, raw: dict[str, str]) -> tuple[float
         return None
     limits = []
     for key in (rule.start_parameter, rule.end_parameter):
-        value = parse_number(raw[key], spec.parameters.get(key, ANY_UNIT)) if key and key in raw else None
+        text = header_text(raw, key) if key else None
+        value = parse_number(text, spec.parameters.get(key, ANY_UNIT)) if key and text is not None else None
         if value is None or not math.isfinite(value):
             return None
         limits.append(value)
@@ -121,7 +129,7 @@ class ReadingLimit(NamedTuple):
 def current_range(raw: dict[str, str]) -> float | None:
     """The header's current range in A (a run's parameters as parsed, or its manifest `parameters`): no reading of
     the meter goes past it (the real runs' largest |I| is 1.05× theirs); None when absent, no number, or not > 0."""
-    value = parse_number(raw[CURRENT_RANGE], _AMPERES) if CURRENT_RANGE in raw else None
+    value = parse_number(text, _AMPERES) if (text := header_text(raw, CURRENT_RANGE)) is not None else None
     return value if value is not None and 0 < value < math.inf else None
 
 
@@ -131,7 +139,7 @@ def reading_limit(family: str, raw: dict[str, str]) -> ReadingLimit:
     and past 10× the bound the run has no quantities (`metrics.per_run`). A header without an Irange, or with one
     of 0 A or `auto`, left a current logged in µA unsaid (a dark current of 47 A)."""
     if family == "LaserCalibration":
-        model = raw.get(SENSOR_MODEL, "").strip()
+        model = (header_text(raw, SENSOR_MODEL) or "").strip()
         if (full_scale := SENSOR_FULL_SCALE_W.get(model.upper())) is not None:
             return ReadingLimit(full_scale, f"the {model} sensor's full scale of {full_scale:g} W")
         return ReadingLimit(ANY_POWER_W, f"{ANY_POWER_W:g} W (more than a bench source gives a chip)")
