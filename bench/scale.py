@@ -63,17 +63,17 @@ def duckdb_queries(store: Path, group: str, number: int) -> dict[str, Callable[[
     db = duckdb.connect()
     db.sql(f"CREATE VIEW manifest AS SELECT * FROM read_parquet('{store}/_manifest/manifest.parquet')")
     keys = r"proc=([^/]*)/date=([^/]*)/run_id=([^/]*)/[^/]*$"  # docs/scale.md's query: a run's own three folders
-    db.sql(f"""CREATE VIEW samples AS SELECT * EXCLUDE (filename, run_keys),
+    db.sql(f"""CREATE MACRO samples(files) AS TABLE SELECT * EXCLUDE (filename, run_keys),
                    run_keys.proc, CAST(run_keys.date AS DATE) AS date, run_keys.run_id
                FROM (SELECT *, regexp_extract(filename, '{keys}', ['proc', 'date', 'run_id']) AS run_keys
-                     FROM read_parquet('{store}/raw_measurements/*/*/*/*.parquet', union_by_name = true,
-                                       filename = true, hive_partitioning = false))""")
+                     FROM read_parquet(files, union_by_name = true, filename = true, hive_partitioning = false))""")
     history = f"""SELECT * FROM manifest WHERE chip_group = '{group}' AND chip_number = {number}
                   ORDER BY start_time_utc, file_idx, source_file"""
-    dark = """SELECT chip_name, date AS date_local, avg(i_a) AS dark_current_a
-              FROM samples JOIN manifest ON samples.run_id = manifest.run_id AND samples.proc = manifest.proc
-                  AND samples.date = manifest.date_local
-              WHERE samples.proc = 'It' AND NOT has_light GROUP BY ALL"""
+    dark = f"""SELECT chip_name, date AS date_local, avg(i_a) AS dark_current_a
+               FROM samples('{store}/raw_measurements/proc=It/*/*/*.parquet') AS samples JOIN manifest
+                   ON samples.run_id = manifest.run_id AND samples.proc = manifest.proc
+                   AND samples.date = manifest.date_local
+               WHERE NOT has_light GROUP BY ALL"""
     return {"chip history": lambda: db.sql(history).pl(), "dark current": lambda: db.sql(dark).pl()}
 
 
