@@ -292,7 +292,15 @@ def test_a_dead_channel_has_no_dirac_point() -> None:
     vg = loop()
     values, remarks = ivg_quantities(vg, np.full(vg.size, 1e-8) + 1e-11 * np.sin(vg * 7), 0.1, SETTINGS)
     assert values["cnp_fwd_v"] is None and values["gm_max_hole_s"] is None and values["i_min_a"] > 0
-    assert any("dead channel" in remark for remark in remarks)
+    assert any("dead channel" in remark for remark in remarks) and not any("unit" in remark for remark in remarks)
+
+
+def test_a_dead_channel_at_a_vds_no_transistor_takes_asks_after_its_unit() -> None:
+    """`VDS: 0.1 kV` (100 V for 100 mV) called a channel carrying 47 µA dead, and said no more."""
+    vg = loop()
+    _, remarks = ivg_quantities(vg, 2.5e-5 * (1 + 0.1 * np.abs(vg)), 100.0, SETTINGS)
+    assert remarks[0].startswith("IVg: dead channel (max |I| 3.8e-05 A at Vds 100 V") and remarks[0].endswith(
+        "S): or a Vds in another unit (mV written V)?")
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 7, 8, 600, 601])

@@ -14,7 +14,7 @@ import numpy as np
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.definitions import RESOLVED_SIGMAS
 from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches
-from labtui.core.metrics.ivg import all_finite, median
+from labtui.core.metrics.ivg import all_finite, median, vds_doubt
 from labtui.core.wording import told_apart
 
 COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "delta_i_snr",
@@ -86,7 +86,7 @@ def it_quantities(
     settled = slice(int(np.searchsorted(t, t_on - settings.it_drift_window_s)), k_on)  # the start's transient left out
     values["drift_a_per_s"] = drift = fit_line(t[settled], i[settled])[0]
     if vds_v and abs(i_dark / vds_v) < settings.dead_conductance_s:
-        return values, [f"photoresponse: dead channel (|I| {abs(i_dark):.2g} A at Vds {vds_v:g} V)"]
+        return values, [f"photoresponse: dead channel (|I| {abs(i_dark):.2g} A at Vds {vds_v:g} V){vds_doubt(vds_v)}"]
     off = ~on[k_on:]
     k_off = k_on + int(np.argmax(off))
     if not off[k_off - k_on]:

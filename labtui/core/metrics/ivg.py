@@ -291,6 +291,15 @@ def longest_leg(vg: np.ndarray, legs: list[Leg], direction: int) -> Leg | None:
     return [leg for leg, span in zip(chosen, spans, strict=True) if span >= widest][-1]
 
 
+VDS_PLAUSIBLE_V = 10.0  # a drain bias past this is no graphene transistor's (the real runs: 0.01–1 V)
+
+
+def vds_doubt(vds_v: float) -> str:
+    """What a dead channel's remark adds when its Vds is past any such device's: `VDS: 0.1 kV` (or 100 V written for
+    100 mV) called a channel carrying 47 µA dead."""
+    return ": or a Vds in another unit (mV written V)?" if abs(vds_v) > VDS_PLAUSIBLE_V else ""
+
+
 class ReadSweep(NamedTuple):
     """The points of a sweep its quantities are read on: the finite ones, up to a breakdown; `at` their positions in
     the sweep as measured (None: the first ones, in order). `usable` False: no quantity but `i_min_a` is read (too
@@ -317,7 +326,7 @@ def read_sweep(vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: Met
     if vds_v and i_max / abs(vds_v) < settings.dead_conductance_s:
         return ReadSweep(vg, i, at, False, [
             f"IVg: dead channel (max |I| {i_max:.2g} A at Vds {vds_v:g} V, conductance below "
-            f"{settings.dead_conductance_s:g} S)"
+            f"{settings.dead_conductance_s:g} S){vds_doubt(vds_v)}"
         ])
     if (broken := breakdown_at(current)) is None:
         return ReadSweep(vg, i, at, True, [])
