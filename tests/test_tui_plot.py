@@ -547,19 +547,23 @@ def test_axis_and_plot_titles_are_cut_to_fit_rather_than_left_out():
     assert "… (d)" in drawn and "Alisson68 · Dirac point against time" in drawn
 
 
-def test_a_trends_points_in_doubt_are_drawn_hollow_and_named_in_the_legend():
-    """Drawn as sure as any other, a point priced by a stale calibration or within the noise read as sure: only the
-    notes under the plot counted them."""
+@pytest.mark.parametrize(("overlay", "marker", "entry"), [("doubted", "○", "value in doubt"),
+                                                        ("excluded", "×", "excluded run")])
+def test_a_trends_marked_points_are_drawn_over_their_own_and_named_in_the_legend(overlay: str, marker: str,
+                                                                                   entry: str) -> None:
+    """A point priced by a stale calibration or within the noise, or one of an excluded run shown with X, was drawn
+    as sure as any other: only the notes, or the CSV, told them apart. Ringed or crossed out where it is, named once
+    in the legend."""
     plt = Plot()
     plt.plotsize(40, 12)
     spec = PlotSpec("trend", "Alisson81 · photoresponse against power", "P", "µW", "ΔI", "µA", False,
                     (Series("455 nm", np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]), "", None),), (), (), (),
-                    (), pl.DataFrame(), points=True, joined=False, doubted=((2.0, 2.0),))
+                    (), pl.DataFrame(), points=True, joined=False, **{overlay: ((2.0, 2.0),)})
     palette = palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"})
     draw_spec(plt, spec, palette, 40)
     drawn = plt.build()
-    assert drawn.count("○") == 1 and drawn.count("●") == 2
-    assert str(legend(spec, palette)).splitlines() == ["● 455 nm", "○ value in doubt"]
+    assert drawn.count(marker) == 1 and drawn.count("●") == 2
+    assert str(legend(spec, palette)).splitlines() == ["● 455 nm", f"{marker} {entry}"]
 
 
 def test_what_was_left_out_is_a_note_under_a_plot_not_an_error():
@@ -571,20 +575,6 @@ def test_what_was_left_out_is_a_note_under_a_plot_not_an_error():
         assert "· 1 excluded run hidden" in lines and "⚠ calibration stale" in lines and "✗" not in shown.plain
         note = next(span for span in shown.spans if shown.plain[span.start:span.end].startswith("· 1 excluded"))
         assert "muted" in str(note.style)
-
-
-def test_a_trends_points_of_excluded_runs_are_crossed_out_and_named_in_the_legend():
-    """Shown with the excluded runs (X), their points looked like the others': only the CSV told them apart."""
-    plt = Plot()
-    plt.plotsize(40, 12)
-    spec = PlotSpec("trend", "Alisson67 · Dirac point against time", "time", "d", "V_CNP", "V", False,
-                    (Series("forward", np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]), "", None),), (), (), (),
-                    (), pl.DataFrame(), points=True, joined=False, excluded=((3.0, 3.0),))
-    palette = palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"})
-    draw_spec(plt, spec, palette, 40)
-    drawn = plt.build()
-    assert drawn.count("×") == 1 and drawn.count("●") == 2
-    assert str(legend(spec, palette)).splitlines() == ["● forward", "× excluded run"]
 
 
 async def test_a_plot_title_too_long_for_the_terminal_keeps_whole_parts(lab):
