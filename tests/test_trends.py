@@ -93,6 +93,10 @@ def test_cnp_trend_points_are_the_metrics_tables_values(lab: DemoLab) -> None:
     # the CSV's x is hours or days since a midnight: the file names it, as the axis title does
     assert export_frame(spec)["x_label"].unique().to_list() == [spec.x_label]
     assert "delta_i_snr" not in drawn.columns  # a photoresponse's doubt: not a column of every sweep's point
+    # each point says when its run was measured: a trend by seq, or in days since a date, said it nowhere
+    measured = drawn.join(lab.runs.select("run_id", "date_local", when="start_time_utc"), on="run_id")
+    assert measured.height == drawn.height and measured["start_time_utc"].equals(measured["when"])
+    assert measured["date_local"].equals(measured["date_local_right"])
 
 
 def test_a_trend_against_time_is_drawn_by_run_with_the_same_points_and_pauses(lab: DemoLab) -> None:

@@ -35,8 +35,11 @@ def export_frame(spec: PlotSpec) -> pl.DataFrame:
     # and, where excluded runs are drawn (X, --include-excluded), which they are and why: they look like the others
     if "excluded" in spec.runs.columns and spec.runs["excluded"].fill_null(False).any():
         doubts += ["excluded", "exclude_reason"]
-    if doubts:
-        points = points.join(spec.runs.select("run_id", *doubts), on="run_id", how="left", maintain_order="left")
+    # a trend's point is a run: when it was measured (a trend by seq, or one of hours since a date, gave no date)
+    when = ["date_local", "start_time_utc"] if spec.points and "start_time_utc" in spec.runs.columns else []
+    if doubts or when:
+        points = points.join(spec.runs.select("run_id", *when, *doubts), on="run_id", how="left",
+                             maintain_order="left")
     return points
 
 
