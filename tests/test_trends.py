@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -117,6 +118,19 @@ def test_a_trend_against_time_is_drawn_by_run_with_the_same_points_and_pauses(la
     assert nice_ticks(1, 69, 5, integer=True) == ([20.0, 40.0, 60.0], ["20", "40", "60"])
     with pytest.raises(ValueError, match="not drawn against time"):
         trend_spec(Trend.SPECTRAL, rows, tz=lab.config.local_tz, by_seq=True)
+
+
+def test_a_chips_trends_against_time_share_one_origin(lab: DemoLab) -> None:
+    """The Dirac point's axis read "time since 2025-09-08", the dark current's "since 2025-09-15" (each from its own
+    first run): panels of one chip did not line up, and hiding a first run moved the origin."""
+    rows = trend_rows(lab.runs, lab.metrics, current_annotations(lab.config.store_root))
+    first = lab.runs.sort("start_time_utc")["start_time_utc"][0].astimezone(ZoneInfo(lab.config.local_tz))
+    early = pl.col("start_time_utc") < pl.col("start_time_utc").min() + dt.timedelta(days=1)
+    hidden = rows.with_columns(excluded=early, exclude_reason=pl.lit("test"))  # the first day's runs excluded
+    for trend in (Trend.CNP, Trend.HYSTERESIS, Trend.DARK):
+        for chosen in (rows, hidden):
+            label = trend_spec(trend, chosen, tz=lab.config.local_tz).x_label
+            assert label == f"time since {first:%Y-%m-%d}, {lab.config.local_tz}", (trend, label)
 
 
 def test_a_cnp_of_a_sentinel_sweep_is_left_out_of_the_trend_and_said(lab: DemoLab) -> None:

@@ -275,7 +275,7 @@ def fitted(label: str, unit: str, room: int) -> str:
         cut = cut[:part_end]
     elif label[len(cut)] != " " and " " in cut:  # at a word's end: "time since… (d)", not "time since 2025-09-0…"
         cut = cut[: cut.rfind(" ")]
-    return cut.rstrip() + tail
+    return cut.rstrip().rstrip(",;:") + tail  # "2025-09-01…", not "2025-09-01,…"
 
 
 def _round_ticks(set_ticks: Callable[..., None], ticks: tuple[list[float], list[str]]) -> None:

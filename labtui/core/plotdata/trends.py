@@ -108,6 +108,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     trend against time drawn against the runs' seq instead (`BY_SEQ`)."""
     trend = Trend(trend)
     plan = PLANS[trend]
+    chip_rows = rows
     if by_seq and plan.x != TIME:
         raise ValueError(f"the {trend} trend is not drawn against time: it has no run-order axis")
     chips = chip_names(rows.head(1).to_dicts())
@@ -120,7 +121,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         messages.append(f"the chip has no {'lit ' if plan.lit_only else ''}{plan.proc} run")
     x, x_label, x_unit = plan.x, plan.x_label, plan.x_unit
     if plan.x == TIME:
-        rows, x_label, x_unit = _local_time(rows, tz)
+        rows, x_label, x_unit = _local_time(rows, chip_rows, tz)
         if by_seq:
             x, x_label, x_unit = "seq", BY_SEQ, ""
     series: list[Series] = []
@@ -248,20 +249,23 @@ def thinned(spec: PlotSpec, columns: int, rows: int) -> PlotSpec:
     return replace(spec, series=tuple(series), joined=joined)
 
 
-def _local_time(rows: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, str, str]:
-    """x = time since local midnight of the first run's day, in hours (short histories) or days."""
-    local = rows.select(pl.col("start_time_utc").dt.convert_time_zone(tz).dt.replace_time_zone(None))[
-        "start_time_utc"
-    ]
+def _local_time(rows: pl.DataFrame, chip_rows: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, str, str]:
+    """x = time since local midnight of the chip's first run's day (of any procedure: a chip's trends share one
+    origin, which showing excluded runs does not move), in hours (short histories) or days."""
+    def local_times(frame: pl.DataFrame) -> pl.Series:
+        return frame.select(pl.col("start_time_utc").dt.convert_time_zone(tz).dt.replace_time_zone(None))[
+            "start_time_utc"]
+
+    local = local_times(rows)
     if local.drop_nulls().is_empty():
         return rows.with_columns(pl.lit(None, pl.Float64).alias(TIME)), "time", "h"
-    first: dt.datetime = local.min()  # type: ignore[assignment]  # a Datetime column's min and max are datetimes
+    first: dt.datetime = local_times(chip_rows).min()  # type: ignore[assignment]  # a Datetime column's min: datetime
     last: dt.datetime = local.max()  # type: ignore[assignment]
     origin = dt.datetime.combine(first.date(), dt.time())
     span_days = (last - origin).total_seconds() / 86400
     unit, seconds = ("h", 3600) if span_days < HOURS_UP_TO_DAYS else ("d", 86400)
     since = ((local - origin).dt.total_microseconds() / (seconds * 1e6)).alias(TIME)
-    return rows.with_columns(since), f"time since {origin:%Y-%m-%d} ({tz})", unit  # from that day's midnight
+    return rows.with_columns(since), f"time since {origin:%Y-%m-%d}, {tz}", unit  # from that day's midnight
 
 
 def _missing(rows: pl.DataFrame, plan: _Plan, column: str) -> list[str]:
