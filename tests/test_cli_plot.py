@@ -228,6 +228,9 @@ def test_run_choices_a_source_does_not_use_are_refused_not_dropped(lab, tmp_path
     assert lab.cli("plot", "67", "--seq", "1-2", "--out", str(record)).returncode == 0
     for args, message in [
         (("--from", f"{record}.json", "--seq", "2"), "--from redraws the runs its record names: --seq does not apply"),
+        # it drew them as recorded, and its record said include_excluded: true of a figure that hid them
+        (("--from", f"{record}.json", "--include-excluded"),
+         "--from redraws the runs its record names: --include-excluded does not apply"),
         (("--from", f"{record}.json", "--proc", "IVg", "--group", "Alisson"),
          "--from redraws the runs its record names: --proc, --group does not apply"),
         (("--calibrations", "--group", "other"),

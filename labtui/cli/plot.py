@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     if args.date is not None and not args.calibrations:
         raise UsageError("--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)")
     if args.record is not None and (given := [flag for flag, value in (("--seq", args.seq), ("--proc", args.proc),
-                                                                       ("--group", args.group)) if value is not None]):
+                                                                       ("--group", args.group)) if value is not None]
+                                    + ["--include-excluded"] * args.include_excluded):  # it drew them, excluded or not
         raise UsageError(f"--from redraws the runs its record names: {', '.join(given)} does not apply")
     if args.calibrations and args.group is not None:
         raise UsageError("calibrations belong to the setup, not to a chip: --group does not apply")
