@@ -278,6 +278,11 @@ def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path) ->
     # and drawn crossed out, where they are: they looked like the others, only the CSV told them apart
     crossed = points(everything).filter(pl.col("excluded")).select("x", "y").rows()
     assert sorted(everything.excluded) == sorted(crossed) and len(crossed) >= 3
+    for drawn in everything.series:  # the line stops on both sides of each: it ran through them, read as the trend
+        for at, run_id in enumerate(drawn.point_run_ids):
+            if run_id in set(ivg["run_id"]):
+                assert at == 0 or at in drawn.breaks, (drawn.label, at, drawn.breaks)
+                assert at + 1 == drawn.x.size or at + 1 in drawn.breaks, (drawn.label, at, drawn.breaks)
     assert lab.spec(Trend.CNP).excluded == ()
     assert "excluded" not in points(lab.spec(Trend.CNP)).columns  # none drawn: no column of them
     assert lab.spec(Trend.DARK).messages == ()  # the hidden runs are IVg: the dark trend lost nothing

@@ -150,7 +150,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
                 label=name, x=points[x].to_numpy().astype(float), y=points[column].to_numpy().astype(float),
                 run_id="", seq=None, run_index=len(series), direction=-1 if column == "cnp_bwd_v" else 0,
                 point_run_ids=tuple(points["run_id"]), point_seqs=tuple(points["seq"]),
-                breaks=gaps(points[TIME].to_numpy()) if plan.x == TIME else (),  # a long pause, in either axis
+                breaks=_breaks(points, plan),
             ))
         messages += _missing(rows, plan, column)
     if plan.x == "power_w":  # power is the one x that needs a prefix (µW, mW)
@@ -211,6 +211,18 @@ def _power_span(plotted: pl.DataFrame) -> str | None:
         return None
     return (f"R at powers from {format_si(low, 'W')} to {format_si(high, 'W')}: it depends on power (the "
             "responsivity trend shows how), so compare wavelengths at one power")
+
+
+def _breaks(points: pl.DataFrame, plan: _Plan) -> tuple[int, ...]:
+    """Where a series' line stops: across a long pause (`gaps`, in either axis of a time trend), and on both sides of
+    an excluded run's point drawn (`--include-excluded`): the line ran through it, and the eye read the crossed-out
+    point as part of the trend."""
+    pauses = gaps(points[TIME].to_numpy()) if plan.x == TIME else ()
+    apart = np.flatnonzero(points["excluded"].fill_null(False).to_numpy())
+    if not apart.size:
+        return pauses
+    around = {int(at) + side for at in apart for side in (0, 1)}
+    return tuple(sorted((set(pauses) | around) & set(range(1, points.height))))
 
 
 def gaps(x: np.ndarray) -> tuple[int, ...]:
