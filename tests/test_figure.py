@@ -318,6 +318,11 @@ def test_a_trend_by_run_has_whole_run_numbers_on_its_axis():
     draw_axes(ax, drawing)
     ax.figure.canvas.draw()
     assert [tick for tick in ax.get_xticks() if 1 <= tick <= 2] == [1.0, 2.0]
+    dated = Figure().add_subplot()
+    draw_axes(dated, replace(drawing, sessions=((0.5, "2025-09-08"), (1.5, "2025-09-15"))))
+    (top,) = dated.child_axes  # each day's date on an axis above the points, a faint line where it starts
+    assert [label.get_text() for label in top.get_xticklabels()] == ["2025-09-08", "2025-09-15"]
+    assert len([line for line in dated.get_lines() if str(line.get_gid()).startswith("session-")]) == 2
 
 
 def calibration_spec(wavelengths: list[float | None]) -> PlotSpec:

@@ -113,6 +113,16 @@ def test_a_trend_against_time_is_drawn_by_run_with_the_same_points_and_pauses(la
             assert ordered.y.tolist() == timed.y.tolist() and ordered.breaks == timed.breaks  # a pause still lifts
     by_run = trend_spec(Trend.CNP, rows, tz=lab.config.local_tz, by_seq=True)
     assert any(s.breaks for s in by_run.series)
+    # each measuring day's start marked with its date, between the runs either side: by seq a pause of days read as
+    # one step, and nothing said when anything was measured
+    plotted = points(by_run).select("seq", "date_local").unique().sort("seq")
+    days = plotted.group_by("date_local").agg(pl.col("seq").min()).sort("seq")
+    assert [day for _, day in by_run.sessions] == [f"{day:%Y-%m-%d}" for day in days["date_local"]]
+    assert by_run.sessions[0][0] == days["seq"][0] - 0.5
+    assert all(prev < at < first for (at, _), first, prev in zip(
+        by_run.sessions[1:], days["seq"][1:], [plotted.filter(pl.col("seq") < s)["seq"].max() for s in days["seq"][1:]],
+        strict=True))
+    assert trend_spec(Trend.CNP, rows, tz=lab.config.local_tz).sessions == ()  # a time axis says when itself
     assert by_run.integer_x and not trend_spec(Trend.CNP, rows, tz=lab.config.local_tz).integer_x  # no run 1.2
     assert nice_ticks(1, 2, 5, integer=True) == ([1.0, 2.0], ["1", "2"])
     assert nice_ticks(1, 69, 5, integer=True) == ([20.0, 40.0, 60.0], ["20", "40", "60"])

@@ -124,6 +124,7 @@ class Drawing:
     excluded: tuple[tuple[float, float], ...] = ()  # trends: points of excluded runs, crossed out
     excluded_label: str = ""
     integer_x: bool = False  # ticks on whole numbers only (x counts runs)
+    sessions: tuple[tuple[float, str], ...] = ()  # a line where each measuring day starts, with its date
     laser_on: tuple[tuple[float, float], ...] = ()  # x spans
     log_y: bool = False
     points: bool = False  # one marker per point (trends), joined unless `joined` is False (a scatter)
@@ -282,6 +283,13 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         xs, ys = zip(*drawing.dirac_points, strict=True)
         ax.plot(xs, ys, "D", color="black", ms=4, mfc="white", mew=1.0, ls="none", label="Dirac point", zorder=3,
                 gid="dirac-points")
+    if drawing.sessions:  # a faint line behind the points where each day starts, its date on the axis above them
+        for number, (at, _) in enumerate(drawing.sessions):
+            ax.axvline(at, color="0.8", lw=0.6, zorder=0, gid=f"session-{number}")
+        dates = ax.secondary_xaxis("top")
+        dates.set_xticks([at for at, _ in drawing.sessions], labels=[day for _, day in drawing.sessions],
+                         fontsize="x-small", rotation=30, ha="left", rotation_mode="anchor")
+        dates.tick_params(length=2, pad=1)
     if drawing.doubted:  # a ring around the point's own marker: its series still reads, and that it is in doubt
         xs, ys = zip(*drawing.doubted, strict=True)
         ax.plot(xs, ys, "o", color="black", ms=7, mfc="none", mew=0.8, ls="none", label=drawing.doubted_label,

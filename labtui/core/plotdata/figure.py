@@ -42,6 +42,7 @@ def drawing_of(spec: PlotSpec, *, column: bool = False) -> Drawing:
         excluded=spec.excluded,
         excluded_label=EXCLUDED_LABEL,
         integer_x=spec.integer_x,
+        sessions=spec.sessions,
         laser_on=spec.spans,
         log_y=spec.log_y,
         points=spec.points,

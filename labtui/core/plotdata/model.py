@@ -124,6 +124,7 @@ class PlotSpec:
     # trends drawn with the excluded runs (`--include-excluded`, a redraw): their points, in axis units, crossed out
     excluded: tuple[tuple[float, float], ...] = ()
     integer_x: bool = False  # x counts runs (a trend by seq): its ticks are whole numbers, never run 1.2
+    sessions: tuple[tuple[float, str], ...] = ()  # a trend by seq: where each measuring day starts, and its date
 
     @property
     def x_title(self) -> str:

@@ -196,6 +196,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         doubted=tuple((x * x_factor, y * y_factor) for x, y in doubted),
         excluded=tuple((x * x_factor, y * y_factor) for x, y in excluded),
         integer_x=x == "seq",
+        sessions=_sessions(plotted) if x == "seq" else (),
     )
 
 
@@ -211,6 +212,23 @@ def _power_span(plotted: pl.DataFrame) -> str | None:
         return None
     return (f"R at powers from {format_si(low, 'W')} to {format_si(high, 'W')}: it depends on power (the "
             "responsivity trend shows how), so compare wavelengths at one power")
+
+
+SESSION_LABELS = 12  # a trend by run marks each measuring day up to this many, else only those after a long pause
+
+
+def _sessions(plotted: pl.DataFrame) -> tuple[tuple[float, str], ...]:
+    """Where each measuring day starts on a trend by run (between the runs either side), with its date: by seq, a
+    pause of days read as one step, and nothing said when anything was measured. Past SESSION_LABELS days, only the
+    days after a long pause (`gaps`)."""
+    timed = plotted.drop_nulls([TIME, "date_local"]).sort("seq")
+    if timed.is_empty():
+        return ()
+    seqs, days = timed["seq"].to_numpy().astype(float), timed["date_local"].to_list()
+    starts = [0, *(k for k in range(1, len(days)) if days[k] != days[k - 1])]
+    if len(starts) > SESSION_LABELS:
+        starts = [0, *gaps(timed[TIME].to_numpy())]
+    return tuple(((seqs[k - 1] + seqs[k]) / 2 if k else seqs[0] - 0.5, f"{days[k]:%Y-%m-%d}") for k in starts)
 
 
 def _breaks(points: pl.DataFrame, plan: _Plan) -> tuple[int, ...]:
