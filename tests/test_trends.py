@@ -273,7 +273,7 @@ def test_dark_trend_has_every_it_run_in_a_series_per_gate_voltage(lab: DemoLab) 
     assert [s.label for s in trend_spec(Trend.DARK, one_gate, tz=lab.config.local_tz).series] == ["I dark"]
 
 
-def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path) -> None:
+def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path, capsys) -> None:
     lab = DemoLab(tmp_path)
     ivg = lab.runs.filter(pl.col("proc") == "IVg").head(3)
     annotate(lab.config.store_root, ivg, [Change("exclude", "gate leak")], author="test")
@@ -302,6 +302,10 @@ def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path) ->
     record = json.loads((tmp_path / "cnp.svg.json").read_text(encoding="utf-8"))
     assert record["trend"] == {"name": "cnp", "include_excluded": False}
     assert not set(ivg["run_id"]) & {run["run_id"] for run in record["runs"]}
+    capsys.readouterr()
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", "cnp", "--include-excluded",
+                        "--out", str(out))) == 0  # which points are crossed out, and why, said as a trace figure's
+    assert capsys.readouterr().err.count("is excluded (gate leak); drawn, --include-excluded") == ivg.height
 
 
 def test_a_trend_redrawn_from_its_record_draws_a_run_excluded_since_and_says_so(tmp_path: Path, capsys) -> None:

@@ -305,7 +305,7 @@ def draw_trend(
     from labtui.core.metrics_stamp import metrics_stamp
     from labtui.core.plotdata.figure import write_figure
     from labtui.core.plotdata.model import PlotOptions
-    from labtui.core.plotdata.selection import write_sidecar
+    from labtui.core.plotdata.selection import excluded_drawn, write_sidecar
     from labtui.core.plotdata.trends import PLANS, TIME, Trend, trend_rows, trend_spec
 
     try:
@@ -328,6 +328,8 @@ def draw_trend(
         reasons = "; ".join(spec.messages) or "no point to draw"
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
     write_figure(spec, args.out, renderer=renderer, column=column)
+    if include and not recorded:  # which of the points are crossed out, and why (a redraw's notes said it already)
+        notes += excluded_drawn(spec.runs, "--include-excluded")
     switches = {"name": str(name), "include_excluded": include, **({"by_seq": True} if by_seq else {})}
     sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), switches, metrics_stamp(config.metrics), column)
     for line in (*notes, *spec.warnings, *spec.messages):
