@@ -306,6 +306,8 @@ def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path, ca
     assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", "cnp", "--include-excluded",
                         "--out", str(out))) == 0  # which points are crossed out, and why, said as a trace figure's
     assert capsys.readouterr().err.count("is excluded (gate leak); drawn, --include-excluded") == ivg.height
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", "cnp", "--out", str(out))) == 0
+    assert "labtui plot: 3 excluded runs hidden, --include-excluded draws them\n" in capsys.readouterr().err
 
 
 def test_a_trend_redrawn_from_its_record_draws_a_run_excluded_since_and_says_so(tmp_path: Path, capsys) -> None:

@@ -323,7 +323,7 @@ def draw_trend(
     notes = [*notes, *stale_metrics(config)]
     rows = trend_rows(runs, read_metrics(config), current_annotations(config.store_root))
     spec = trend_spec(name, rows, include_excluded=include or recorded, tz=config.local_tz,
-                      procedures_file=config.procedures_file, by_seq=by_seq)
+                      procedures_file=config.procedures_file, by_seq=by_seq, reveal="--include-excluded draws them")
     if not spec.series:
         reasons = "; ".join(spec.messages) or "no point to draw"
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")

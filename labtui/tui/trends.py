@@ -151,7 +151,7 @@ class TrendsScreen(FigureScreen):
             return
         self.spec = trend_spec(self.trend, self.rows, include_excluded=self.include_excluded,
                                tz=self.lab.config.local_tz, procedures_file=self.lab.config.procedures_file,
-                               by_seq=self.drawn_by_seq)
+                               by_seq=self.drawn_by_seq, reveal="X shows them")
         palette = palette_for(self.app.theme_variables)
         plot.draw(thinned(self.spec, plot.size.width, plot.size.height), palette)
         self.query_one(LegendBox).show(legend(self.spec, palette))

@@ -101,11 +101,12 @@ def trend_rows(runs: pl.DataFrame, metrics: pl.DataFrame, annotations: pl.DataFr
 
 
 def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool = False, tz: str,
-               procedures_file: Path | None = None, by_seq: bool = False) -> PlotSpec:
+               procedures_file: Path | None = None, by_seq: bool = False, reveal: str = "") -> PlotSpec:
     """The trend of `trend_rows`' output: points in axis units; excluded runs of the trend's procedure hidden
     unless `include_excluded`, and they and the runs without the quantity counted in `messages`. A run of a
     procedure like the trend's (IVgT like IVg, in `procedures_file`'s registry) is one of its runs. `by_seq`: a
-    trend against time drawn against the runs' seq instead (`BY_SEQ`)."""
+    trend against time drawn against the runs' seq instead (`BY_SEQ`). `reveal`: how the caller draws the excluded
+    runs too (`--include-excluded draws them`), said beside their count."""
     trend = Trend(trend)
     plan = PLANS[trend]
     chip_rows = rows
@@ -116,7 +117,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     if plan.lit_only:
         rows = rows.filter(pl.col("has_light").fill_null(False))
     rows, hidden = AnnotationFilter(include_excluded=include_excluded).apply(rows)
-    messages = [note] if (note := hidden_note(hidden)) else []
+    messages = [", ".join(filter(None, (note, reveal)))] if (note := hidden_note(hidden)) else []
     if rows.is_empty() and not hidden:
         messages.append(f"the chip has no {'lit ' if plan.lit_only else ''}{plan.proc} run")
     x, x_label, x_unit = plan.x, plan.x_label, plan.x_unit
