@@ -32,6 +32,7 @@ from labtui.core.drawing import (
     Drawing,
     Trace,
     draw_axes,
+    figure_size,
     legend_entries,
     render,
     series_style,
@@ -744,3 +745,7 @@ def test_a_column_figure_is_a_journal_column_wide_with_its_long_legend_below(rea
     done = real_plot(real_store, tmp_path, "67", "--seq", "3,7,9,13", "--column", "--out", "its.png")
     assert done.returncode == 0, done.stderr
     assert imread(tmp_path / "its.png").shape[:2] == (780, 1020)  # a legend of 5 sits in the plot
+    # one of 8 (a dark trend's gate voltages) hid a third of a column's points: below the plot, as a longer one
+    series = tuple(Trace(np.arange(3.0), np.arange(3.0) + k, f"VG={k} V") for k in range(8))
+    eight = Drawing("Alisson71 · dark current by run", "run (seq)", "I dark (nA)", series, points=True, column=True)
+    assert figure_size(eight)[1] > COLUMN_IN[1] and figure_size(replace(eight, traces=series[:6]))[1] == COLUMN_IN[1]

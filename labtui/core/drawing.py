@@ -62,6 +62,8 @@ DASHES = (("-", "--"), (":", "-."))
 GROUP_LOOKS = (("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"))
 LASER_ON = "#F0E442"
 LEGEND_INSIDE = 8  # more entries than this go beside the axes
+# a journal column's axes are 3.4 in wide: a legend of 8 entries inside hid a third of a trend's points
+COLUMN_LEGEND_INSIDE = 6
 LEGEND_COLUMN = 24  # entries a column beside the axes holds
 # Beyond two columns the axes shrank to nothing (matplotlib warned on stderr): no legend then. The title counts the
 # series, the record names the runs.
@@ -313,7 +315,7 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
 
         handles = [directions.get(label, handle) for handle, label in zip(handles, labels, strict=True)]
         options["handler_map"] = {tuple: HandlerTuple(ndivide=None)}
-    if entries <= LEGEND_INSIDE:
+    if entries <= _legend_inside(drawing):
         ax.legend(handles, labels, loc="best", **options)
     elif drawing.column:  # below the axes: beside them, it left the plot a third of a column and ran off the page
         ax.figure.legend(handles=handles, labels=labels, loc="outside lower center", ncols=COLUMN_LEGEND_COLUMNS,
@@ -329,8 +331,13 @@ def figure_size(drawing: Drawing) -> tuple[float, float]:
     if not drawing.column:
         return SIZE_IN
     entries = legend_entries(drawing)
-    below = -(-entries // COLUMN_LEGEND_COLUMNS) if LEGEND_INSIDE < entries <= LEGEND_MAX else 0
+    below = -(-entries // COLUMN_LEGEND_COLUMNS) if _legend_inside(drawing) < entries <= LEGEND_MAX else 0
     return COLUMN_IN[0], COLUMN_IN[1] + below * COLUMN_LEGEND_ROW_IN + (0.05 if below else 0.0)
+
+
+def _legend_inside(drawing: Drawing) -> int:
+    """The most legend entries drawn inside the axes; more go beside them, or below a column figure's."""
+    return COLUMN_LEGEND_INSIDE if drawing.column else LEGEND_INSIDE
 
 
 def typeset(text: str) -> str:
