@@ -81,6 +81,10 @@ def test_cnp_trend_points_are_the_metrics_tables_values(lab: DemoLab) -> None:
     spec = lab.spec(Trend.CNP)
     assert [s.label for s in spec.series] == ["CNP forward", "CNP backward"]
     assert spec.y_unit == "V" and spec.x_unit in ("h", "d") and "time since" in spec.x_label
+    # in V whatever the range: one chip's axis read mV and another's V, side by side on a slide
+    small = trend_rows(lab.runs, lab.metrics.with_columns(pl.col("cnp_fwd_v", "cnp_bwd_v", "hysteresis_v") / 1000),
+                       current_annotations(lab.config.store_root))
+    assert {trend_spec(trend, small, tz=lab.config.local_tz).y_unit for trend in (Trend.CNP, Trend.HYSTERESIS)} == {"V"}
     drawn = points(spec)
     ivg = lab.metrics.filter(pl.col("proc") == "IVg")
     for series, column in zip(spec.series, ("cnp_fwd_v", "cnp_bwd_v"), strict=True):

@@ -63,13 +63,14 @@ class _Plan:
     by_wavelength: bool = False
     lit_only: bool = False
     joined: bool = True
+    prefixed: bool = True  # the y unit takes an SI prefix (µA, nA); a gate voltage stays in V
 
 
 PLANS: dict[Trend, _Plan] = {
     Trend.CNP: _Plan("Dirac point against time", "IVg", TIME, "", "",
-                     (("cnp_fwd_v", "CNP forward"), ("cnp_bwd_v", "CNP backward")), "V_CNP", "V"),
+                     (("cnp_fwd_v", "CNP forward"), ("cnp_bwd_v", "CNP backward")), "V_CNP", "V", prefixed=False),
     Trend.HYSTERESIS: _Plan("hysteresis against time", "IVg", TIME, "", "", (("hysteresis_v", "hysteresis"),),
-                            "hysteresis", "V"),  # a longer title took the terminal's x title's line
+                            "hysteresis", "V", prefixed=False),  # a longer title took the terminal's x title's line
     Trend.PHOTORESPONSE: _Plan("photoresponse against power", "It", "power_w", "P", "W",
                                (("delta_i_a", "ΔI"),), "ΔI", "A", by_wavelength=True, lit_only=True),
     Trend.RESPONSIVITY: _Plan("responsivity against power", "It", "power_w", "P", "W",
@@ -159,7 +160,8 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         x_unit = x_prefix + x_unit
     else:
         x_factor = 1.0
-    y_factor, y_prefix = si_scale(max_abs([s.y for s in series]))
+    # gate voltages in V on every chip: one chip's V_CNP axis read mV and another's V, side by side on a slide
+    y_factor, y_prefix = si_scale(max_abs([s.y for s in series])) if plan.prefixed else (1.0, "")
     plotted = rows.filter(pl.col("run_id").is_in(list(used))).sort("seq")
     warnings = []  # each kind of doubt: its points are drawn hollow (`IN_DOUBT`)
     if plan.lit_only and (stale := plotted["calibration_stale"].fill_null(False).sum()):
