@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
@@ -285,14 +286,14 @@ def thinned(spec: PlotSpec, columns: int, rows: int) -> PlotSpec:
 def _local_time(rows: pl.DataFrame, chip_rows: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, str, str]:
     """x = time since local midnight of the chip's first run's day (of any procedure: a chip's trends share one
     origin, which showing excluded runs does not move), in hours (short histories) or days."""
-    def local_times(frame: pl.DataFrame) -> pl.Series:
-        return frame.select(pl.col("start_time_utc").dt.convert_time_zone(tz).dt.replace_time_zone(None))[
-            "start_time_utc"]
-
-    local = local_times(rows)
+    local = rows.select(pl.col("start_time_utc").dt.convert_time_zone(tz).dt.replace_time_zone(None))[
+        "start_time_utc"
+    ]
     if local.drop_nulls().is_empty():
         return rows.with_columns(pl.lit(None, pl.Float64).alias(TIME)), "time", "h"
-    first: dt.datetime = local_times(chip_rows).min()  # type: ignore[assignment]  # a Datetime column's min: datetime
+    # the earliest instant is the earliest local time: the chip's one value converted, not its every run's
+    earliest: dt.datetime = chip_rows["start_time_utc"].min()  # type: ignore[assignment]  # a Datetime's min: datetime
+    first = earliest.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
     last: dt.datetime = local.max()  # type: ignore[assignment]
     origin = dt.datetime.combine(first.date(), dt.time())
     span_days = (last - origin).total_seconds() / 86400
