@@ -157,7 +157,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         write_sidecar,
     )
     from labtui.core.plotdata.shape import shape
-    from labtui.core.plotdata.trends import with_plotted_quantities
+    from labtui.core.plotdata.trends import trend_record, with_plotted_quantities
     from labtui.core.plotdata.view import default_options
     from labtui.core.registry import proc_family
     from labtui.core.seqs import parse_seqs
@@ -184,7 +184,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
                           recorded=True)
     if args.trend is not None:
         runs = chip_runs(manifest, args.number, args.group, None, tz=config.local_tz)
-        trend = {"name": args.trend, "include_excluded": args.include_excluded}
+        trend = trend_record(args.trend, include_excluded=args.include_excluded, by_seq=args.by_seq)
         return draw_trend(args, config, runs, notes, trend, renderer, column=args.column)
     if args.by_seq:
         raise UsageError(f"{args.record} is a figure of runs, not a trend's: --by-seq does not apply")
@@ -306,7 +306,7 @@ def draw_trend(
     from labtui.core.plotdata.figure import write_figure
     from labtui.core.plotdata.model import PlotOptions
     from labtui.core.plotdata.selection import excluded_drawn, write_sidecar
-    from labtui.core.plotdata.trends import PLANS, TIME, Trend, trend_rows, trend_spec
+    from labtui.core.plotdata.trends import Trend, against_time, trend_record, trend_rows, trend_spec
 
     try:
         name = Trend(str(trend.get("name")))
@@ -314,7 +314,7 @@ def draw_trend(
         raise UsageError(f"{args.record} names no known trend ({trend.get('name')!r})") from None
     include = bool(args.include_excluded or trend.get("include_excluded"))  # a record's: checked as true or false
     by_seq = bool(args.by_seq or trend.get("by_seq"))
-    if by_seq and PLANS[name].x != TIME:
+    if by_seq and not against_time(name):
         given = "--by-seq" if args.by_seq else f"{args.record}'s by_seq"
         raise UsageError(f"the {name} trend is not drawn against time: {given} is for cnp, hysteresis and dark")
     if not config.metrics_path.exists():
@@ -330,8 +330,8 @@ def draw_trend(
     write_figure(spec, args.out, renderer=renderer, column=column)
     if include and not recorded:  # which of the points are crossed out, and why (a redraw's notes said it already)
         notes += excluded_drawn(spec.runs, "--include-excluded")
-    switches = {"name": str(name), "include_excluded": include, **({"by_seq": True} if by_seq else {})}
-    sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), switches, metrics_stamp(config.metrics), column)
+    drawn = trend_record(name, include_excluded=include, by_seq=by_seq)
+    sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), drawn, metrics_stamp(config.metrics), column)
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
     points = sum(s.x.size for s in spec.series)

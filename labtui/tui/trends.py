@@ -19,7 +19,7 @@ from textual.widgets import Header, Static, Tab, Tabs
 
 from labtui.core.plotdata import PlotOptions, PlotSpec, export_file_name
 from labtui.core.plotdata.selection import chip_runs
-from labtui.core.plotdata.trends import PLANS, TIME, Trend, thinned, trend_rows, trend_spec
+from labtui.core.plotdata.trends import Trend, against_time, thinned, trend_record, trend_rows, trend_spec
 from labtui.core.wording import counted
 from labtui.tui.base import LabFooter
 from labtui.tui.plot import FigureScreen
@@ -136,7 +136,7 @@ class TrendsScreen(FigureScreen):
     @property
     def drawn_by_seq(self) -> bool:
         """Against seq: chosen, and the trend is one against time (the choice stays for the next such tab)."""
-        return self.by_seq and PLANS[self.trend].x == TIME
+        return self.by_seq and against_time(self.trend)
 
     @property
     def trend(self) -> Trend:
@@ -170,7 +170,7 @@ class TrendsScreen(FigureScreen):
         if action == "show_excluded":
             return parameters[0] != self.include_excluded
         if action == "by_seq":
-            return PLANS[self.trend].x == TIME and parameters[0] != self.by_seq
+            return against_time(self.trend) and parameters[0] != self.by_seq
         return True
 
     def _changed_view(self) -> None:
@@ -212,8 +212,8 @@ class TrendsScreen(FigureScreen):
         assert self.spec is not None  # `check_action` offers `e` only then
         self.say_exporting()
         tag = "_by-seq" * self.drawn_by_seq + "_with-excluded" * self.include_excluded
-        self.export(self.spec, tag, {"name": str(self.trend), "include_excluded": self.include_excluded,
-                                     **({"by_seq": True} if self.drawn_by_seq else {})})
+        self.export(self.spec, tag, trend_record(self.trend, include_excluded=self.include_excluded,
+                                                 by_seq=self.drawn_by_seq))
 
     @work(thread=True, group="trends-export", exit_on_error=False)
     def export(self, spec: PlotSpec, tag: str, trend: dict[str, object]) -> None:

@@ -82,6 +82,17 @@ PLANS: dict[Trend, _Plan] = {
 }
 
 
+def against_time(trend: Trend | str) -> bool:
+    """Whether the trend is drawn against time, and so can be drawn by run instead (`trend_spec(by_seq=True)`)."""
+    return PLANS[Trend(trend)].x == TIME
+
+
+def trend_record(trend: Trend | str, *, include_excluded: bool, by_seq: bool) -> dict[str, object]:
+    """What a trend figure's record names, as `labtui plot --from` reads it back: its name and switches (`by_seq`
+    only when set, as records written before it have none)."""
+    return {"name": str(Trend(trend)), "include_excluded": include_excluded, **({"by_seq": True} if by_seq else {})}
+
+
 # what an aligned overlay shifts by; the power a lit It run's legend says, and the doubts on it (`shape._it_warnings`)
 PLOTTED_QUANTITIES = ("cnp_fwd_v", "power_w", "calibration_stale", "calibration_spread")
 
@@ -112,7 +123,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     trend = Trend(trend)
     plan = PLANS[trend]
     chip_rows = rows
-    if by_seq and plan.x != TIME:
+    if by_seq and not against_time(trend):
         raise ValueError(f"the {trend} trend is not drawn against time: it has no run-order axis")
     chips = chip_names(rows.head(1).to_dicts())
     rows = rows.filter(family_expr(procedures_file) == plan.proc)
