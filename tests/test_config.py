@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from labtui.core.chip_params import load_chip_params
-from labtui.core.config import ConfigError, extraction_version, find_config, load_config
+from labtui.core.config import extraction_version, find_config, load_config
+from labtui.core.lab_files import ConfigError
 from labtui.core.registry import FIELD_TYPES, default_registry_path, load_registry
 
 

@@ -20,8 +20,9 @@ import pytest
 from labtui.cli import main
 from labtui.core.annotations import current_annotations
 from labtui.core.chip_params import ChipParams, load_chip_params
-from labtui.core.config import ConfigError, MetricsSettings, default_registry_path, load_config
+from labtui.core.config import MetricsSettings, default_registry_path, load_config
 from labtui.core.history import load_manifest
+from labtui.core.lab_files import ConfigError
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics import (

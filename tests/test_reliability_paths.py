@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from labtui.core.config import ConfigError
+from labtui.core.lab_files import ConfigError
 from labtui.core.registry import load_registry
 from labtui.core.stager import Stager
 from tests.lab import OLD_MTIME, Lab, put, render_run
@@ -215,7 +215,7 @@ def test_yaml_is_only_ever_safe_loaded() -> None:
         if unsafe_loader or re.search(r"yaml\.(unsafe_load|full_load|load_all)\(", text):
             offenders.append(str(path.relative_to(REPO)))
     assert not offenders
-    assert "SafeLoader" in (REPO / "labtui" / "core" / "config.py").read_text(encoding="utf-8")
+    assert "SafeLoader" in (REPO / "labtui" / "core" / "lab_files.py").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("layout", ["stage_in_raw", "raw_in_stage", "same", "stage_link_into_raw"])

@@ -18,9 +18,10 @@ from pydantic import ValidationError
 from labtui import open_store
 from labtui.cli import main
 from labtui.core.annotations import annotations_dir
-from labtui.core.config import ConfigError, default_registry_path
+from labtui.core.config import default_registry_path
 from labtui.core.findings import Finding
 from labtui.core.fixes import apply_fixes
+from labtui.core.lab_files import ConfigError
 from labtui.core.layout import run_dir, run_parquet_path
 from labtui.core.lock import LockBusy, WriterLock
 from labtui.core.manifest import write_manifest

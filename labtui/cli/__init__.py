@@ -372,7 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.OK)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) and exc.filename is None:  # a relative path (`--out x.csv`) resolved
-            from labtui.core.config import ConfigError, working_dir  # in a working folder deleted under the shell
+            from labtui.core.config import working_dir  # in a working folder deleted under the shell
+            from labtui.core.lab_files import ConfigError
 
             try:
                 working_dir()

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from labtui.core.config import ConfigError, read_yaml
 from labtui.core.errors import first_invalid
+from labtui.core.lab_files import ConfigError, read_yaml
 
 EPSILON_0_F_PER_M = 8.8541878128e-12
 

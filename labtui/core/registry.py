@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from labtui.core.config import ConfigError, default_registry_path, file_sha256, read_yaml
+from labtui.core.config import default_registry_path
 from labtui.core.errors import first_invalid
+from labtui.core.lab_files import ConfigError, file_sha256, read_yaml
 from labtui.core.layout import PARTITION_KEYS
 
 if TYPE_CHECKING:

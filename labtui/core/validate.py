@@ -22,11 +22,12 @@ from labtui.core.annotations import annotations_dir, unreadable_actions
 from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.chip_name import group_spelling
-from labtui.core.config import ConfigError, StagingConfig, default_registry_path
+from labtui.core.config import StagingConfig, default_registry_path
 from labtui.core.errors import first_line
 from labtui.core.extract import DATE_IN_PATH, DATE_SLACK_DAYS
 from labtui.core.findings import MANIFEST_FILE_CODES, SEVERITY_ORDER, Finding, FindingCode, ValidationReport
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
+from labtui.core.lab_files import ConfigError
 from labtui.core.lock import read_holder
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
