@@ -51,7 +51,8 @@ def _binary() -> bytes:
 
 def scenario_trees() -> tuple[dict[str, tuple[bytes, float]], dict[str, tuple[bytes, float]]]:
     """Two states of one raw tree whose second stage passes every step of the commit protocol:
-    new, unchanged, modified in place (same run_id), moved in time (new run_id, old Parquet removed), staged then
+    new, unchanged, touched (its content as staged, its new mtime recorded), modified in place (same run_id), moved in
+    time (new run_id, old Parquet removed), staged then
     broken (reject with previous_run_id, its run kept), rejected then fixed (reject removed), rejected then
     deleted (stale reject removed), staged then deleted, new and broken, and junk that is no candidate."""
     d = f"{DAY}/"
@@ -85,6 +86,8 @@ def scenario_trees() -> tuple[dict[str, tuple[bytes, float]], dict[str, tuple[by
     first = {rel: (data, OLD_MTIME + i) for i, (rel, data) in enumerate(sorted(before.items()))}
     second = {rel: (data, first[rel][1] if rel in first and first[rel][0] == data else mtimes[rel] + 1000)
               for rel, data in after.items()}
+    touched = d + "IV2025-09-15_3.csv"
+    second[touched] = (second[touched][0], second[touched][1] + 500)
     return first, second
 
 
@@ -145,7 +148,7 @@ def test_crash_at_every_protocol_step_converges(
 
     reference = lab_from_template("reference")
     report = reference.stage()
-    assert (report.staged, report.rejected) == (5, 2), report.line()
+    assert (report.staged, report.rejected, report.touched) == (5, 2, 1), report.line()
     expected = store_state(reference.config)
     assert_settled(reference.config)
 

@@ -348,6 +348,57 @@ def test_force_restage_is_identical_apart_from_ingest_times(lab: Lab) -> None:
     assert lab.manifest().drop(volatile).equals(manifest.drop(volatile))
 
 
+def test_a_touched_file_has_its_new_time_recorded_and_is_not_staged_again(lab: Lab) -> None:
+    """A `touch`, or a copy of the raw tree that does not keep times: each file is hashed, found as staged, and its
+    row records its new stat; its Parquet and staging time stay (a copied tree was staged again whole)."""
+    path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("a/IVg2025-10-13_2.csv", raw_csv("IVg", start=1760371784.5))
+    lab.stage()
+    manifest, parquets = lab.manifest(), tree_snapshot(lab.config.stage_root)
+    moved = path.stat().st_mtime_ns - 3600 * 10**9
+    os.utime(path, ns=(moved, moved))
+    events: list[StageEvent] = []
+    report = lab.stage(on_event=events.append)
+    assert (report.staged, report.unchanged, report.touched, report.commits) == (0, 2, 1, 1)
+    assert "0 staged, 2 unchanged (1 touched: content as staged, new times recorded)," in report.line()
+    assert [event.message for event in events if event.source_file == "a/It2025-10-13_1.csv"] == [
+        "touched: its content is as staged, its new time recorded"]
+    assert any(event.message == "committed 0 runs, 0 rejects, the new times of 1 touched file" for event in events)
+    assert tree_snapshot(lab.config.stage_root) == parquets
+    after = lab.manifest()
+    assert after.drop("source_mtime").equals(manifest.drop("source_mtime"))  # its staging time too
+    assert after.filter(pl.col("source_file") == "a/It2025-10-13_1.csv")["source_mtime"].dt.epoch("us").item() \
+        == moved // 1000
+    again = lab.stage()
+    assert (again.staged, again.unchanged, again.touched, again.commits) == (0, 2, 0, 0)
+    assert FindingCode.RAW_TOUCHED not in {finding.code for finding in validate(lab.config).findings}
+    os.utime(path, ns=(moved - 10**9,) * 2)
+    listed = json.loads(lab.cli("stage", "--json").stdout)
+    assert (listed["staged"], listed["unchanged"], listed["touched"]) == (0, 2, 1)
+
+
+def test_a_touched_file_is_staged_again_when_its_run_needs_it(lab: Lab) -> None:
+    """Only touched, but its Parquet gone: staged again (a re-stage had restored it, and still does); `--force`
+    stages it again as asked; a file broken since staging and restored as it was loses its reject, as when staged."""
+    path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    parquet = next(lab.config.stage_root.rglob("*.parquet"))
+    parquet.unlink()
+    stamp = path.stat().st_mtime_ns
+    for step, options in enumerate(({}, {"force": True}), start=1):
+        os.utime(path, ns=(stamp - step * 10**9,) * 2)
+        report = lab.stage(**options)
+        assert (report.staged, report.touched) == (1, 0) and parquet.is_file()
+    good = path.read_bytes()
+    path.write_bytes(b"#Procedure: <laser_setup.procedures.It.It>\r\n")
+    assert lab.stage().rejected == 1 and set(lab.rejects()) == {"a/It2025-10-13_1.csv"}
+    path.write_bytes(good)
+    os.utime(path, ns=(stamp - 10 * 10**9,) * 2)
+    report = lab.stage()
+    assert (report.staged, report.touched, report.rejected) == (0, 1, 0) and lab.rejects() == {}
+    assert lab.stage().unchanged == 1
+
+
 def test_modified_file_is_restaged_in_place(lab: Lab) -> None:
     path = lab.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:5]))
     lab.stage()

@@ -192,6 +192,19 @@ def test_a_store_of_older_extraction_rules_is_read_again_by_a_plain_stage(lab: L
         assert (report.staged, report.read_again, report.unchanged) == (0, 0, 2)
 
 
+def test_a_touched_file_of_older_rules_is_staged_again(lab: Lab) -> None:
+    """A touched file's new stat is recorded without staging it only when its row is what this labtui would make:
+    a row of older rules is made again, the file touched or not."""
+    path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    as_an_older_labtui_left_it(lab, EXTRACTION_RULES - 1)
+    moved = path.stat().st_mtime_ns - 10**9
+    os.utime(path, ns=(moved, moved))
+    report = lab.stage()
+    assert (report.staged, report.touched) == (1, 0)
+    assert lab.manifest()["extraction_rules"].to_list() == [EXTRACTION_RULES]
+
+
 def test_a_registry_that_cannot_be_read_fails_a_stage_with_nothing_to_read(lab: Lab, tmp_path: Path) -> None:
     """A mistyped `procedures_file` passed every stage that had no file to read (exit 0, `0 staged`), until a new
     file failed on it: said at once, and the store left as it was."""

@@ -274,6 +274,7 @@ def report_dict(report: StageReport) -> dict[str, object]:
 
     return {
         **{str(key): value for key, value in report.counts.items()},
+        "touched": report.touched,  # of the unchanged: their new stat recorded, their runs as they were
         "elapsed_s": round(report.elapsed_s, 3),
         "cancelled": report.cancelled,
         # every file this run counts as rejected: new ones, and unchanged ones rejected before

@@ -4,7 +4,8 @@ leaves for the next writer.
 Commit protocol (one writer, under the lock):
 1. workers parse a file, claim its run_id (a case twin never overwrites the owner's Parquet) and write its Parquet,
    its run record in the footer (`layout.RUN_RECORD_KEY`), to a hidden temp file in `_manifest/tmp/` (outside the
-   dataset: the stage root holds only whole Parquet);
+   dataset: the stage root holds only whole Parquet); a file only touched (its content as staged) writes nothing:
+   its new stat goes into its row with the manifest (`Retimed`);
 2. every `commit_interval_seconds` and at the end, the calling thread makes the batch's temp files durable,
    replaces them into place and makes that durable (one `syncfs` each where the OS has it, else fsyncs), writes
    reject records, then replaces the manifest (the commit point), then removes what the commit made obsolete
@@ -35,7 +36,7 @@ from labtui.core.layout import addresses_a_run, run_dir
 from labtui.core.overview import write_overview
 from labtui.core.recovery import sweep_store
 from labtui.core.rejects import RejectRecord, reject_path, remove_reject, write_reject
-from labtui.core.scan import stat_columns
+from labtui.core.scan import mtime_us, stat_columns
 from labtui.core.stat_index import manifest_digest, write_stat_index
 from labtui.core.store import DIRTY_MARKER
 
@@ -63,10 +64,22 @@ class Staged:
 
 
 @dataclass(frozen=True)
+class Retimed:
+    """A raw file whose size or mtime changed and whose content is the one staged (a `touch`, a copy that does not
+    keep times): the next commit records its new stat in its row, and rewrites no Parquet."""
+
+    source_file: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
 class Committed:
     manifest: pl.DataFrame
     runs: int
     rejects: int
+    retimed: int
 
 
 class StoreCommit:
@@ -76,6 +89,7 @@ class StoreCommit:
         self.config = config
         self.pending: list[Staged] = []
         self.pending_rejects: list[RejectRecord] = []
+        self.pending_retimes: list[Retimed] = []
         self.dirty = False
 
     # -- the .dirty marker and crash recovery -----------------------------------------------------------------
@@ -172,13 +186,15 @@ class StoreCommit:
         older manifest (a reader then uses the manifest): a long stage's periodic commits, whose last commit
         writes them. `writing` is told the manifest the commit writes before it writes anything (the stager
         starts its metrics' computation there, while the commit waits on the disk)."""
-        from labtui.core.manifest import upsert, write_manifest
+        from labtui.core.manifest import retime, upsert, write_manifest
 
-        if not self.pending and not self.pending_rejects:
+        if not self.pending and not self.pending_rejects and not self.pending_retimes:
             return None
         staged, self.pending = self.pending, []
         new_rejects, self.pending_rejects = self.pending_rejects, []
-        updated = upsert(manifest, [item.row for item in staged])
+        retimed, self.pending_retimes = self.pending_retimes, []
+        stats = {item.source_file: (item.size, mtime_us(item.mtime_ns)) for item in retimed}
+        updated = retime(upsert(manifest, [item.row for item in staged]), stats)
         # the run folders no row addresses any more: a run replaced by one of another run_id (its file's start
         # time moved), or moved to another date (the lab's zone changed); a join, not a dict of every run built at
         # each commit (30 ms and megabytes of short-lived objects at 65k runs); a row that addresses no folder (a
@@ -203,13 +219,12 @@ class StoreCommit:
             faults.point("after_obsolete_run_remove")
         rejects_dir = self.config.rejects_dir
         recorded = _file_names(rejects_dir)  # one listing, not a failing unlink for each staged run
-        for item in staged:
-            source = item.row.source_file
+        for source in [item.row.source_file for item in staged] + list(stats):  # broken once, now as staged
             if reject_path(rejects_dir, source).name in recorded and remove_reject(rejects_dir, source):
                 rejects.pop(source, None)
                 faults.point("after_reject_remove")
         self._drop_legacy_records([run_id for run_id, *_ in obsolete] + [item.row.run_id for item in staged])
-        return Committed(updated, len(staged), len(new_rejects))
+        return Committed(updated, len(staged), len(new_rejects), len(retimed))
 
     def _drop_legacy_records(self, run_ids: list[str]) -> None:
         """An older labtui kept each run's record in a JSON file of its own: the record of a run now removed or

@@ -87,7 +87,7 @@ FIX_ACTION = {
     FindingCode.PARQUET_OF_ANOTHER_RUN: FixAction.RESTAGE,
     FindingCode.DATE_LOCAL_MISMATCH: FixAction.RESTAGE,
     FindingCode.RAW_CHANGED: FixAction.RESTAGE,
-    FindingCode.RAW_TOUCHED: FixAction.RESTAGE,
+    FindingCode.RAW_TOUCHED: FixAction.STAGE,  # a stage records their new stat, and stages none again
     FindingCode.RAW_NEW: FixAction.STAGE,
     FindingCode.REJECTS_STALE: FixAction.STAGE,
     FindingCode.INTERRUPTED_WRITER: FixAction.STAGE,

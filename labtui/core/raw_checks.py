@@ -94,8 +94,8 @@ def raw_findings(
         *_finding(FindingCode.RAW_TOUCHED, "info",
                   "raw files touched since staging (size or mtime changed, content identical)",
                   touched.get_column("source_file").to_list(),
-                  "re-stage them to record the new size/mtime (`labtui validate --fix`)",
-                  touched.get_column("source_file").to_list()),
+                  "`labtui stage` (or `labtui validate --fix`) records their new size and mtime; their runs stay as "
+                  "they are"),
         *_finding(FindingCode.RAW_OLDER_RULES, "info",
                   "raw files read by older rules (an older labtui's extraction rules, or a registry entry "
                   "edited since)", older_rules,

@@ -13,7 +13,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from labtui.core import faults
 from labtui.core.atomic import write_temps
-from labtui.core.commit import Staged
+from labtui.core.commit import Retimed, Staged
 from labtui.core.config import StagingConfig
 from labtui.core.errors import OperationFailed, os_error_in
 from labtui.core.extraction_rules import EXTRACTION_RULES
@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where
     from labtui.core.registry import Registry
     from labtui.core.rejects import Reject
 
-ChunkResult = Staged | RejectRecord | Busy
+ChunkResult = Staged | Retimed | RejectRecord | Busy
 CHUNK_FILES = 16  # files a worker takes at once (see `ChunkWorker.stage`) ...
 CHUNK_BYTES = 1 << 20  # ... and their raw bytes, held until the chunk is parsed (its frames until written)
 RECORDING_SECONDS = 30  # a file whose last row is cut, written this recently, is being recorded (a row a second)
@@ -73,11 +73,14 @@ def _row_cut(data: bytes, rows_at: int) -> bool:
 
 class ChunkWorker:
     """The phases of one stage's chunks; the stager's threads share one. `claim` reserves a row's run_id across
-    them (`RunClaims.claim`); `temp_dir` is the staging area (None: temp files beside their targets)."""
+    them (`RunClaims.claim`); `temp_dir` is the staging area (None: temp files beside their targets); `as_staged`:
+    source file → (content hash, run Parquet) of the files read whose row this labtui would make again as it is
+    (only their stat changed): one whose content is that and whose Parquet is there was only touched (`Retimed`)."""
 
     def __init__(self, config: StagingConfig, registry: Registry, version: str, temp_dir: Path | None,
                  claim: Callable[[ManifestRow, int], None], cancel: threading.Event,
-                 registry_sha256: str | None = None, recording_s: float = 0) -> None:
+                 registry_sha256: str | None = None, recording_s: float = 0,
+                 as_staged: Mapping[str, tuple[str, Path]] | None = None) -> None:
         self.config = config
         self.registry = registry
         self.version = version
@@ -87,6 +90,7 @@ class ChunkWorker:
         self.python = threading.Lock()  # held by the per-file phases: one thread runs them at a time (see `stage`)
         self.registry_sha256 = registry_sha256  # the registry's digest, recorded in each reject (`rejected_as_is`)
         self.recording_s = recording_s  # a file whose last row is cut, written this recently, is busy (`_header`)
+        self.as_staged = as_staged or {}
         # threads that wait on the chunks' writes (see `_write`), started once: one started per chunk waited for
         # the GIL to start, 5 % of a stage's samples
         self.writer = ThreadPoolExecutor(config.workers, thread_name_prefix="labtui-write")
@@ -122,13 +126,18 @@ class ChunkWorker:
 
     def _read(self, file: _File) -> None:
         """Read and hash one file (neither holds the GIL for long). Its bytes are kept for the chunk's parse: a
-        chunk holds about `CHUNK_BYTES`."""
+        chunk holds about `CHUNK_BYTES`. A file with the content staged, only touched, goes no further: a tree
+        copied without its times is hashed, not staged again."""
         read = read_raw(file.cand)
         if isinstance(read, Busy):
             file.result = read
             return
         data, after = read
         file.sha256 = hashlib.sha256(data).hexdigest()
+        staged = self.as_staged.get(file.cand.source_file)
+        if staged is not None and staged[0] == file.sha256 and os.path.isfile(staged[1]):
+            file.result = Retimed(file.cand.source_file, file.sha256, after.st_size, after.st_mtime_ns)
+            return
         file.as_read = Candidate(file.cand.source_file, file.cand.path, after.st_size, after.st_mtime_ns, False)
         file.data = data
 

@@ -63,6 +63,7 @@ class StageReport:
     warned: dict[str, list[str]] = field(default_factory=dict)  # staged files → what was not as expected
     commits: int = 0
     read_again: int = 0  # unchanged raw files read again: made by older extraction rules or registry entries
+    touched: int = 0  # of the unchanged, files read because their stat changed, whose content is as staged
     metrics: MetricsUpdate | None = None  # the derived table's update after the commits (None: nothing to do)
 
     @property
@@ -87,7 +88,8 @@ class StageReport:
     def tally(self) -> str:
         """The files by outcome, as the command line and the app's stage screen say them."""
         again = f" ({self.read_again} read again by newer rules)" if self.read_again else ""
-        return (f"{self.staged} staged{again}, {self.unchanged} unchanged, {self.busy} busy (deferred), "
+        touched = f" ({self.touched} touched: content as staged, new times recorded)" if self.touched else ""
+        return (f"{self.staged} staged{again}, {self.unchanged} unchanged{touched}, {self.busy} busy (deferred), "
                 f"{self.rejected} rejected")
 
 

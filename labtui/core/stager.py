@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from labtui.core.chip_name import foreign_letters, look_alike
-from labtui.core.commit import Staged, StoreCommit
+from labtui.core.commit import Retimed, Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, registry_digest
 from labtui.core.errors import OperationFailed
+from labtui.core.layout import run_parquet_path
 from labtui.core.metrics_stamp import is_current
 from labtui.core.overview import read_overview
 from labtui.core.rawread import Busy, release_large_buffers
@@ -210,7 +211,8 @@ class Stager:
                 self._claims = RunClaims(manifest, present, self.take_cut_short)
                 with ChunkWorker(  # the registry and version loaded once here, not racing in the workers
                     self.config, self.registry, version.result(), self._committer.staging_area(), self._claims.claim,
-                    self.cancel, registry, self.recording_s,
+                    self.cancel, registry, self.recording_s, None if self.force else as_staged(self.config, manifest,
+                                                                                           work, staged),
                 ) as worker:
                     manifest = self._run_pool(worker, work, manifest, rejects, present, total, len(skipped))
             if self._index_stale and self.config.manifest_path.exists():
@@ -324,6 +326,8 @@ class Stager:
             return result.describe()
         if isinstance(result, Busy):
             return result.reason
+        if isinstance(result, Retimed):
+            return "touched: its content is as staged, its new time recorded"
         return "; ".join(self.report.warned.get(result.row.source_file, ()))
 
     def _collect(self, cand: Candidate, result: ChunkResult, rejects: dict[str, RejectRecord]) -> Outcome:
@@ -332,6 +336,11 @@ class Stager:
         if isinstance(result, Busy):
             self.report.busy_files[cand.source_file] = result.reason
             return Outcome.BUSY
+        if isinstance(result, Retimed):
+            self._committer.pending_retimes.append(result)
+            self._held.setdefault(result.sha256, result.source_file)
+            self.report.touched += 1
+            return Outcome.UNCHANGED
         assert self._claims is not None  # made before any chunk is staged
         if isinstance(result, Staged):
             self._committer.pending.append(result)
@@ -399,6 +408,8 @@ class Stager:
         self._index_stale = not index
         self.report.commits += 1
         done = f"{counted(committed.runs, 'run')}, {counted(committed.rejects, 'reject')}"
+        if committed.retimed:
+            done += f", the new times of {counted(committed.retimed, 'touched file')}"
         self._emit(EventKind.COMMIT, message=f"committed {done}")
         return committed.manifest
 
@@ -419,6 +430,25 @@ def _chip_spellings(runs: pl.DataFrame) -> dict[tuple[str, int], str]:
         if looks := look_alike(group):
             spellings.setdefault((looks, number), name)
     return spellings
+
+
+def as_staged(config: StagingConfig, manifest: pl.DataFrame, work: list[Candidate],
+              staged: Signatures) -> dict[str, tuple[str, Path]]:
+    """Source file → (content hash, run Parquet) of the files to read whose size is the one staged, by a row this
+    labtui would make again (`stat_columns` gives another row a size no file has): only their mtime changed, and a
+    worker that finds their content as staged records their new stat instead of staging them (`Retimed`)."""
+    import polars as pl
+
+    from labtui.core.layout import addresses_a_run
+
+    sources = [cand.source_file for cand in work if (staged.get(cand.source_file) or (None,))[0] == cand.size]
+    if not sources:
+        return {}
+    rows = manifest.filter(pl.col("source_file").is_in(sources) & pl.col("source_sha256").is_not_null()
+                           & addresses_a_run())
+    return {source: (sha256, run_parquet_path(config.stage_root, proc, date_local, run_id))
+            for source, sha256, proc, date_local, run_id
+            in rows.select("source_file", "source_sha256", "proc", "date_local", "run_id").iter_rows()}
 
 
 def _by_hash(runs: pl.DataFrame) -> dict[str, str]:

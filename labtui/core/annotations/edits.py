@@ -188,8 +188,8 @@ def reattach(store_root: Path, manifest: pl.DataFrame, *, author: str) -> list[t
 def _taken_back(records: pl.DataFrame) -> dt.datetime | None:
     """When a run's annotations were last taken back by a re-attachment that moved them to another run_id (the
     action `reattach` writes: unstar, include and an empty note, with any untags), None if never: the end of the
-    run_id's earlier life. Its staging time is no such bound: a re-stage of the same run_id (`stage --force`, a
-    file touched, `validate --fix` re-staging it) moves it past the annotations written since, which the copies
+    run_id's earlier life. Its staging time is no such bound: a re-stage of the same run_id (`stage --force`,
+    `validate --fix` re-staging it) moves it past the annotations written since, which the copies
     then overrode. `records` are those older than the run_id's staging: the lab's own unstar, include and cleared
     note in one action (`labtui annotate --unstar --include --clear-note`) reads the same."""
     cleared = records.group_by("action").agg(
