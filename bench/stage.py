@@ -2,19 +2,18 @@
 
     .venv/bin/python bench/stage.py [--raw DIR] [--rounds 5] [--scale 10] [--scale-runs 3]
 
-Prints, interleaved per round: the floor (explicit-schema parse + Parquet write of every file, threads on all
-cores), labtui's full stage (and the same without the derived quantities' step), the lab's other tool
-(bench/other_tool.py: its design reproduced), the seed plan's naive stager (bench/naive_stager.py) and both
-no-change re-runs; then the medians' ratios against the targets
-(full ≤ 1.2× floor, re-run < 3 % of full) and to the naive stager. The other tool is compared as the issue measured
-it, whole processes side by side (`labtui stage` against the tool's command, start-ups included: ≤ 1/3), and by
-staging alone (labtui's engine against the tool from its pool's start); the other tool's time over the naive
-stager's shows how close the reproduction comes to the real tool (the issue measured 5.06 / 2.82 s), and the floor
-plus a bare import of the libraries a stage must load is the least a whole process can take. Then the peak
-memory (RSS) of a full stage at 1× (median of the rounds' full stages) and at `--scale`× a copy of the data
-(median of `--scale-runs` stages; flat, ≤ 1.3×, and ≤ 200 MB: the engine streams files instead of holding them;
-one sample each swung the ratio 1.28–1.33). Whole-process times of the command line (start-up included) are
-bench/cli_start.py's.
+Prints, interleaved per round: the floor (explicit-schema parse + Parquet write of every file, threads on all cores),
+labtui's full stage (and the same without the derived quantities' step), the lab's other tool (bench/other_tool.py:
+its design reproduced), the seed plan's naive stager (bench/naive_stager.py), both no-change re-runs and a stage after
+every raw file was touched (in a copy of the tree); then the medians' ratios against the targets (full ≤ 1.2× floor,
+re-run < 3 % of full) and to the naive stager. The other tool is compared as the issue measured it, whole processes
+side by side (`labtui stage` against the tool's command, start-ups included: ≤ 1/3), and by staging alone (labtui's
+engine against the tool from its pool's start); the other tool's time over the naive stager's shows how close the
+reproduction comes to the real tool (the issue measured 5.06 / 2.82 s), and the floor plus a bare import of the
+libraries a stage must load is the least a whole process can take. Then the peak memory (RSS) of a full stage at 1×
+(median of the rounds' full stages) and at `--scale`× a copy of the data (median of `--scale-runs` stages; flat, ≤
+1.3×, and ≤ 200 MB: the engine streams files instead of holding them; one sample each swung the ratio 1.28–1.33).
+Whole-process times of the command line (start-up included) are bench/cli_start.py's.
 """
 
 from __future__ import annotations
@@ -116,6 +115,15 @@ def reproduction(script: str, raw: Path, out: Path, env: dict[str, str]) -> tupl
     return float(printed.split()[0]), time.perf_counter() - started
 
 
+def touched_rerun(copied: Path, workers: int | None, round_no: int) -> float:
+    """A stage after every file of the staged copy `copied/raw` got a new mtime (`touch`, `cp` without `-p`): its
+    engine's wall time."""
+    stamp = time.time_ns() - (3600 - round_no) * 10**9  # an hour ago: past any settle time
+    for path in csv_files(copied / "raw"):
+        os.utime(path, ns=(stamp, stamp))
+    return labtui_stage(copied / "raw", copied / "store", workers)[0]
+
+
 def scaled_copy(raw: Path, target: Path, scale: int) -> Path:
     """`scale` copies of the raw tree under distinct top folders: same files, scale× the volume."""
     for copy in range(scale):
@@ -144,13 +152,16 @@ def main() -> None:
     )
     samples: dict[str, list[float]] = {name: [] for name in (
         "floor", "full", "underived", "other", "naive", "rerun", "naive_rerun", "full_process", "other_process",
-        "naive_process", "imports")}
+        "naive_process", "imports", "touched")}
     peaks, libraries = [], []
     with tempfile.TemporaryDirectory(prefix="bench-stage-") as tmp:  # kept until every round is timed (_timing)
         env = process_env(Path(tmp) / "pycache")
         labtui_process(args.raw, Path(tmp) / "warm", env)  # bytecode and file caches warm before the first round
         for script in ("other_tool.py", "naive_stager.py"):
             reproduction(script, args.raw, Path(tmp) / "warm" / script, env)
+        copied = Path(tmp) / "copied"  # a copy of the raw tree, whose times each round moves (never the lab's own)
+        shutil.copytree(args.raw, copied / "raw")
+        labtui_stage(copied / "raw", copied / "store", workers)
         for round_no in range(1, args.rounds + 1):
             work = Path(tmp) / f"round{round_no}"
             floor = run_floor(files, args.floor_threads, work / "floor")
@@ -162,11 +173,12 @@ def main() -> None:
             naive, naive_process = reproduction("naive_stager.py", args.raw, work / "naive", env)
             rerun, _, _ = labtui_stage(args.raw, work / "labtui", workers)
             naive_rerun, _ = reproduction("naive_stager.py", args.raw, work / "naive", env)
+            touched = touched_rerun(copied, workers, round_no)
             for name, value in (("floor", floor), ("full", full), ("underived", underived), ("other", other),
                                 ("naive", naive),
                                 ("rerun", rerun), ("naive_rerun", naive_rerun), ("full_process", full_process),
                                 ("other_process", other_process), ("naive_process", naive_process),
-                                ("imports", imports)):
+                                ("imports", imports), ("touched", touched)):
                 samples[name].append(value)
             peaks.append(peak)
             libraries.append(library)
@@ -174,7 +186,8 @@ def main() -> None:
                 f"round {round_no}: floor {floor:.3f} s | labtui full {full:.3f} s ({full / floor:.2f}× floor; without "
                 f"the derived step {underived:.3f} s, {underived / floor:.2f}×) | "
                 f"other tool {other:.3f} s | naive stager {naive:.3f} s | no-change re-run {rerun * 1000:.1f} ms "
-                f"({rerun / full:.1%} of full; the naive stager's {naive_rerun * 1000:.1f} ms) | whole processes: "
+                f"({rerun / full:.1%} of full; the naive stager's {naive_rerun * 1000:.1f} ms) | every file touched "
+                f"{touched:.3f} s | whole processes: "
                 f"labtui {full_process:.3f} s, other tool {other_process:.3f} s, naive stager {naive_process:.3f} s"
             )
     median = {name: statistics.median(values) for name, values in samples.items()}
@@ -183,6 +196,8 @@ def main() -> None:
         f"median: floor {floor:.3f} s, full {full:.3f} s = {full / floor:.2f}× floor (target ≤ 1.2×), "
         f"re-run {rerun * 1000:.1f} ms = {rerun / full:.1%} of full (target < 3 %)"
     )
+    print(f"every raw file touched (a tree copied without its times: hashed, its new times recorded, nothing staged "
+          f"again): {median['touched']:.3f} s = {median['touched'] / full:.2f}× a full stage")
     underived = median["underived"]
     print(
         f"without the derived quantities' step (issue 16 set the floor's target before they existed, and gave them "
