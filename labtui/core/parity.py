@@ -136,7 +136,7 @@ def _match(old: pl.DataFrame, manifest: pl.DataFrame) -> pl.DataFrame:
     old = old.select(name for name in READ_COLUMNS if name in old.columns)
     old = old.with_row_index("old_row").with_columns(
         source=pl.col("source_file").str.strip_chars().str.replace(OLD_RAW_PREFIX, ""),
-        start_us=(pl.col("start_time").cast(pl.Float64, strict=False) * 1e6).round().cast(pl.Int64),
+        start_us=(pl.col("start_time").cast(pl.Float64, strict=False) * 1e6).round().cast(pl.Int64, strict=False),
         day_folder=pl.col("day_folder") if "day_folder" in old.columns else pl.lit(None, dtype=pl.String),
     )
     staged = manifest.select(
