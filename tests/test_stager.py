@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import threading
@@ -378,17 +379,28 @@ def test_a_touched_file_has_its_new_time_recorded_and_is_not_staged_again(lab: L
 
 
 def test_a_touched_file_is_staged_again_when_its_run_needs_it(lab: Lab) -> None:
-    """Only touched, but its Parquet gone: staged again (a re-stage had restored it, and still does); `--force`
-    stages it again as asked; a file broken since staging and restored as it was loses its reject, as when staged."""
+    """Only touched, but its Parquet gone, cut or another run's: staged again (a re-stage had restored it, and still
+    does); `--force` stages it again as asked; a file broken since staging and restored as it was loses its reject,
+    as when staged."""
     path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.write("a/It2025-10-13_2.csv", raw_csv("It", start=1760371784.5))
     lab.stage()
-    parquet = next(lab.config.stage_root.rglob("*.parquet"))
-    parquet.unlink()
+    parquet = run_parquet_path(lab.config.stage_root, **{key: lab.run_of("a/It2025-10-13_1.csv")[key]
+                                                         for key in ("proc", "date_local", "run_id")})
+    other = run_parquet_path(lab.config.stage_root, **{key: lab.run_of("a/It2025-10-13_2.csv")[key]
+                                                       for key in ("proc", "date_local", "run_id")})
+    whole, data = parquet.read_bytes(), pl.read_parquet(parquet)
     stamp = path.stat().st_mtime_ns
-    for step, options in enumerate(({}, {"force": True}), start=1):
+    damages = (parquet.unlink, lambda: os.truncate(parquet, len(whole) // 2), lambda: shutil.copy(other, parquet),
+               lambda: None)
+    forced = {"force": True}  # every file, the other too
+    for step, (damage, options) in enumerate(zip(damages, ({}, {}, {}, forced), strict=True), start=1):
+        damage()
         os.utime(path, ns=(stamp - step * 10**9,) * 2)
         report = lab.stage(**options)
-        assert (report.staged, report.touched) == (1, 0) and parquet.is_file()
+        assert (report.staged, report.touched) == (2 if options else 1, 0) and pl.read_parquet(parquet).equals(data)
+        assert read_run_record(parquet)["row"]["source_mtime"] == lab.run_of("a/It2025-10-13_1.csv")[
+            "source_mtime"].isoformat().replace("+00:00", "Z")
     good = path.read_bytes()
     path.write_bytes(b"#Procedure: <laser_setup.procedures.It.It>\r\n")
     assert lab.stage().rejected == 1 and set(lab.rejects()) == {"a/It2025-10-13_1.csv"}
@@ -396,7 +408,7 @@ def test_a_touched_file_is_staged_again_when_its_run_needs_it(lab: Lab) -> None:
     os.utime(path, ns=(stamp - 10 * 10**9,) * 2)
     report = lab.stage()
     assert (report.staged, report.touched, report.rejected) == (0, 1, 0) and lab.rejects() == {}
-    assert lab.stage().unchanged == 1
+    assert lab.stage().unchanged == 2
 
 
 def test_modified_file_is_restaged_in_place(lab: Lab) -> None:

@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from labtui.core import faults
 from labtui.core.atomic import write_temps
@@ -44,6 +44,25 @@ ChunkResult = Staged | Retimed | RejectRecord | Busy
 CHUNK_FILES = 16  # files a worker takes at once (see `ChunkWorker.stage`) ...
 CHUNK_BYTES = 1 << 20  # ... and their raw bytes, held until the chunk is parsed (its frames until written)
 RECORDING_SECONDS = 30  # a file whose last row is cut, written this recently, is being recorded (a row a second)
+
+
+class StagedRun(NamedTuple):
+    """A staged run as its manifest row has it: what a file only touched must still match."""
+
+    sha256: str  # its raw file's content
+    parquet: Path
+    run_id: str
+    rows: int
+
+    def in_place(self) -> bool:
+        """Its Parquet is whole (a footer, read in a few µs) and holds its rows and its record: a touch re-staged a
+        damaged one before its new stat was recorded without staging, and still does."""
+        from labtui.core.parquet_footer import read_footer
+
+        try:
+            return read_footer(self.parquet) == (self.rows, self.run_id)
+        except (OSError, ValueError, IndexError):  # missing, cut, overwritten: a footer that does not decode
+            return False
 
 
 @dataclass
@@ -74,13 +93,13 @@ def _row_cut(data: bytes, rows_at: int) -> bool:
 class ChunkWorker:
     """The phases of one stage's chunks; the stager's threads share one. `claim` reserves a row's run_id across
     them (`RunClaims.claim`); `temp_dir` is the staging area (None: temp files beside their targets); `as_staged`:
-    source file → (content hash, run Parquet) of the files read whose row this labtui would make again as it is
-    (only their stat changed): one whose content is that and whose Parquet is there was only touched (`Retimed`)."""
+    the runs of the files read whose row this labtui would make again as it is (only their stat changed): a file
+    whose content is its run's, and whose run's Parquet is whole, was only touched (`Retimed`)."""
 
     def __init__(self, config: StagingConfig, registry: Registry, version: str, temp_dir: Path | None,
                  claim: Callable[[ManifestRow, int], None], cancel: threading.Event,
                  registry_sha256: str | None = None, recording_s: float = 0,
-                 as_staged: Mapping[str, tuple[str, Path]] | None = None) -> None:
+                 as_staged: Mapping[str, StagedRun] | None = None) -> None:
         self.config = config
         self.registry = registry
         self.version = version
@@ -135,7 +154,7 @@ class ChunkWorker:
         data, after = read
         file.sha256 = hashlib.sha256(data).hexdigest()
         staged = self.as_staged.get(file.cand.source_file)
-        if staged is not None and staged[0] == file.sha256 and os.path.isfile(staged[1]):
+        if staged is not None and staged.sha256 == file.sha256 and staged.in_place():
             file.result = Retimed(file.cand.source_file, file.sha256, after.st_size, after.st_mtime_ns)
             return
         file.as_read = Candidate(file.cand.source_file, file.cand.path, after.st_size, after.st_mtime_ns, False)
