@@ -360,6 +360,21 @@ def test_plot_by_seq_records_its_axis_and_is_refused_where_there_is_no_time_axis
     assert not (tmp_path / "no.svg").exists()
 
 
+def test_lit_sweeps_dirac_points_are_a_series_apart_from_the_dark_ones(lab: DemoLab) -> None:
+    """A lit sweep's Dirac point moves with the light (photogating): drawn on the dark sweeps' line, a real chip's
+    lit sweep at −0.66 V read as the chip drifting."""
+    ivg_seqs = lab.runs.filter(pl.col("proc") == "IVg")["seq"].to_list()
+    lit = lab.runs.with_columns(has_light=pl.col("has_light") | pl.col("seq").is_in(ivg_seqs[1:3]))
+    rows = trend_rows(lit, lab.metrics, current_annotations(lab.config.store_root))
+    cnp = trend_spec(Trend.CNP, rows, tz=lab.config.local_tz)
+    assert [s.label for s in cnp.series] == ["CNP forward, dark", "CNP forward, lit", "CNP backward, dark",
+                                             "CNP backward, lit"]
+    assert [s.point_seqs for s in cnp.series if s.label.endswith("lit")] == [tuple(ivg_seqs[1:3])] * 2
+    hysteresis = trend_spec(Trend.HYSTERESIS, rows, tz=lab.config.local_tz)
+    assert [s.label for s in hysteresis.series] == ["dark", "lit"]
+    assert [s.label for s in lab.spec(Trend.HYSTERESIS).series] == ["hysteresis"]  # every sweep dark: one series
+
+
 def test_the_hysteresis_trend_is_each_sweeps_backward_minus_forward_dirac_point(lab: DemoLab) -> None:
     """"Is the hysteresis growing?" was read off the gap between the Dirac point trend's two lines."""
     spec = lab.spec(Trend.HYSTERESIS)

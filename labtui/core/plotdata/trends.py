@@ -151,7 +151,8 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
             if group.is_empty():
                 continue
             points, absurd = drawable_rows(group.drop_nulls([plan.x, x, column]).sort(x, "seq"), x, column)
-            name = ", ".join(_SERIES_NAMES[key](group[key][0]) for key in keys) or label
+            parts = [_SERIES_NAMES[key](group[key][0]) for key in keys]
+            name = ", ".join([label, *parts] if parts and len(plan.ys) > 1 else parts) or label
             if absurd:
                 messages.append(f"{name}: {left_out(absurd)}")
             if points.is_empty():
@@ -333,6 +334,9 @@ def _series_keys(rows: pl.DataFrame, plan: _Plan) -> list[str]:
     where a series would hold several (ΔI is read at the end of a pulse the device has not settled in: at one chip,
     λ, VG and power, pulses of 60, 120 and 180 s gave rise times of 26, 49 and 66 s)."""
     keys = ["laser_wavelength_nm"] if plan.by_wavelength else []
+    if plan.proc == "IVg" and rows["has_light"].n_unique() > 1:  # a lit sweep's Dirac point moves with the light
+        # (photogating): on one line with the dark sweeps, a lit one's −0.66 V read as the chip's drift
+        keys.append("has_light")
     if plan.proc == "It" and rows["vg_fixed_v"].n_unique() > 1:
         keys.append("vg_fixed_v")
     # only where one of those series would mix periods: a legend of 20 entries was unreadable in a terminal
@@ -354,7 +358,12 @@ def _period(value: float | None) -> str:
     return "period unknown" if value is None else f"period {value:g} s"
 
 
-_SERIES_NAMES = {"laser_wavelength_nm": _wavelength, "vg_fixed_v": _gate, "laser_period_s": _period}
+def _light(value: bool | None) -> str:
+    return "light unknown" if value is None else "lit" if value else "dark"
+
+
+_SERIES_NAMES = {"laser_wavelength_nm": _wavelength, "vg_fixed_v": _gate, "laser_period_s": _period,
+                 "has_light": _light}
 
 
 def _scaled(series: Series, x_factor: float, y_factor: float) -> Series:
