@@ -712,6 +712,25 @@ def test_a_wrapped_title_keeps_a_number_with_its_unit_and_seq_with_its_numbers()
     assert "seq\u00a07–68" in lines[-1] and "365\u00a0nm" in ax.get_title()
 
 
+@pytest.mark.parametrize("fmt", ["png", "svg", "pdf"])
+def test_a_dollar_sign_is_a_dollar_sign_and_v_cnp_has_its_subscript(fmt):
+    """A chip group `a$\\frac{$b` ended the figure in a traceback (matplotlib read a formula between two `$`), and
+    `Ali$son$67` set `son` in italics; the Dirac point's axis read `V_CNP` with an underscore."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    drawing = Drawing("a$\\frac{$b67 · Ali$son$67", "Vg − V_CNP", "V_CNP", (Trace(np.arange(3.0), np.arange(3.0),
+                                                                                   "x$^$ seq 1"),))
+    assert render(drawing, fmt)  # drawn, no traceback
+    figure = Figure()
+    ax = figure.add_subplot()
+    draw_axes(ax, drawing)
+    FigureCanvasAgg(figure).draw()
+    assert "a\\$\\frac{\\$b67" in ax.get_title() and "Ali\\$son\\$67" in ax.get_title()
+    assert legend_of(drawing) == ["x\\$^\\$ seq 1"]
+    assert ax.get_ylabel() == "V$_\\mathregular{CNP}$" and ax.get_xlabel() == "Vg − V$_\\mathregular{CNP}$"
+
+
 def real_plot(config, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`labtui plot` on the real lab's store."""
     store = ["--raw-root", str(config.raw_root), "--stage-root", str(config.stage_root),
