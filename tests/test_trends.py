@@ -375,6 +375,21 @@ def test_lit_sweeps_dirac_points_are_a_series_apart_from_the_dark_ones(lab: Demo
     assert [s.label for s in lab.spec(Trend.HYSTERESIS).series] == ["hysteresis"]  # every sweep dark: one series
 
 
+def test_an_aligned_sweeps_dirac_points_are_said_as_the_table_says_them(real_store: StagingConfig) -> None:
+    """Aligned, the backward leg's Dirac point is the run's hysteresis: the real chip 67's −86.1497 mV was rounded
+    to µV first (−86.150) and said −86.2 mV, beside the table's −86.1 mV."""
+    runs = chip_runs(load_manifest(real_store), 67, "Alisson", None, tz=real_store.local_tz)
+    metrics = read_metrics(real_store)
+    rows = with_plotted_quantities(runs.filter(pl.col("proc") == "IVg"), metrics)
+    spec = shape(load_group("IVg", rows, real_store.stage_root), PlotOptions(align_cnp=True), None,
+                 real_store.metrics)
+    table = dict(metrics.select("run_id", "hysteresis_v").drop_nulls().iter_rows())
+    said = [marker for marker in spec.markers if marker.run_id in table and abs(marker.x) > 1e-6]
+    assert len(said) >= 10
+    for marker in said:
+        assert f"Dirac Vg − V_CNP={format_si(table[marker.run_id], 'V')}," in marker.text
+
+
 def test_the_hysteresis_trend_is_each_sweeps_backward_minus_forward_dirac_point(lab: DemoLab) -> None:
     """"Is the hysteresis growing?" was read off the gap between the Dirac point trend's two lines."""
     spec = lab.spec(Trend.HYSTERESIS)

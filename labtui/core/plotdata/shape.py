@@ -332,8 +332,9 @@ def _dirac_markers(
             continue
         found = dirac_point(s.x, s.y, fit_window_v=settings.cnp_fit_window_v, edge_margin_v=settings.cnp_edge_margin_v)
         if found.vg is not None:
-            # Setpoints carry float drift (±1.8e-14 for 0 V): µV is far below a step; + 0.0 turns -0.0 into 0.0.
-            vg = round(found.vg, 6) + 0.0
+            # Setpoints carry float drift (±1.8e-14 for 0 V), which reads 0 (−0.0 too): µV is far below a step.
+            # Not rounded to µV: −86.1497 mV became −86.150, said −86.2 mV beside the table's −86.1 mV
+            vg = found.vg if abs(found.vg) >= 1e-6 else 0.0
             y = float(s.y[found.at])
             text = f"{s.label}: Dirac {x_label}={format_si(vg, 'V')}, {y_label}={format_si(y, y_unit)}"
             markers.append(Marker(vg, y, text, s.run_id))
