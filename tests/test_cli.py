@@ -178,6 +178,7 @@ def test_table_commands_take_json_as_the_report_commands_spell_it(lab: Lab, caps
         (("stage", "--wait"), "unrecognized arguments: --wait"),
         (("stage", "--raw-rot", "data"), "unrecognized arguments: --raw-rot data; did you mean '--raw-root'?"),
         (("history", "67", "--format", "tabel"), "invalid choice: 'tabel'; did you mean 'table'? (choose from table,"),
+        (("plot", "67", "--trend", "cpn", "--out", "a.png"), "invalid choice: 'cpn'; did you mean 'cnp'? (choose from"),
         (("export", "histories", "--date", "2025-10-13"), "unrecognized arguments: --date"),
         (("demo", "lab", "--chips", "0"), "at least one chip"),
         # a required option mistyped was "the following arguments are required: --out": the typo, said as one

@@ -87,6 +87,10 @@ def test_the_folder_holding_the_raw_root_or_the_store_swapped_is_refused_with_wh
         one_line_error(lab.cli(*command, "--raw-root", str(lab.store_root), "--store", str(lab.raw)), 2,
                        f"--raw-root {lab.store_root} is a labtui store, and {lab.raw} is not: were the raw folder "
                        "and the store swapped?")
+    for folder in (lab.raw, lab.raw / "d1"):  # the raw folder, or a day's, given as the store alone: what it is
+        one_line_error(lab.cli("history", "67", "--store", str(folder)), 2, f"no labtui store at {folder}: it holds "
+                       f"raw measurement files (.csv), so give it as --raw-root, and the store as --store (`labtui "
+                       f"stage --raw-root {folder} --store STORE`)")
 
 
 def test_a_moved_raw_tree_keeps_its_run_ids_with_the_explicit_flag(lab: Lab, tmp_path: Path) -> None:

@@ -151,7 +151,9 @@ def did_you_mean(word: str, known: Sequence[str]) -> str:
     """`; did you mean 'stage'?` when one of `known` is close to a mistyped `word`, else nothing."""
     from difflib import get_close_matches
 
-    close = get_close_matches(word, known, n=1, cutoff=0.7)
+    # two letters swapped read as far in a short word (`cpn` for `cnp`) as an unrelated one (`--bogus`, `--out`)
+    swapped = [name for name in known if sorted(name) == sorted(word) and sum(map(str.__ne__, name, word)) == 2]
+    close = swapped or get_close_matches(word, known, n=1, cutoff=0.7)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 

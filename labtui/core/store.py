@@ -174,9 +174,31 @@ def check_named_store(stage: Path, named: Path, *, reading: bool, repairing: boo
         which = f"{below[0]} is one: give --store {below[0]}" if len(below) == 1 else \
             f"{', '.join(map(str, below[:3]))}{' …' if len(below) > 3 else ''} are stores: give one as --store"
         raise UsageError(f"no labtui store at {named} (it has no {MANIFEST_DIR}/ folder); {which}")
+    if reading and holds_raw_files(store):  # staging into it, as said below, is refused: it is a raw tree
+        raise UsageError(f"no labtui store at {named}: it holds raw measurement files (.csv), so give it as "
+                         f"--raw-root, and the store as --store (`labtui stage --raw-root {named} --store STORE`)")
     if reading:
         raise UsageError(f"no labtui store at {named} (it has no {MANIFEST_DIR}/ folder): check the path, or stage "
                          f"into it first (`labtui stage --store {named}`)")
+
+
+def holds_raw_files(folder: Path) -> bool:
+    """Whether `folder`, or a folder directly in it (a day's), holds a file named as a raw file (`.csv`)."""
+    from labtui.core.scan import is_csv_name
+
+    try:
+        with os.scandir(folder) as entries:
+            children = list(entries)
+        if any(is_csv_name(entry.name) for entry in children):
+            return True
+        for entry in children:
+            if entry.is_dir(follow_symlinks=False):
+                with os.scandir(entry.path) as inner:
+                    if any(is_csv_name(item.name) for item in inner):
+                        return True
+    except OSError:  # unreadable: the plain message
+        return False
+    return False
 
 
 def stores_in(folder: Path) -> list[Path]:
