@@ -1754,6 +1754,41 @@ def test_calibrations_in_reach_that_disagree_give_the_runs_calibration_spread(tm
     assert read_metrics(lab.config).equals(incremental)
 
 
+def test_a_calibration_far_from_its_wavelengths_others_prices_no_run_and_says_why(tmp_path: Path) -> None:
+    """A calibration's Power logged in mW under `Power (W)` read 0.01 "W", under its sensor's full scale: it priced
+    the run it was nearest to 1000× high (a responsivity 1000× low), unsaid. Against the median of the store's
+    other calibrations of its wavelength (two at least) it is 1000× apart: said on its row, and it prices none."""
+    lab = small_lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    recalibrate(day / "LaserCalibration2025-10-14_1.csv", lambda vl: 1e-6 * vl)
+    slipped = recalibrate(write_run(day, "LaserCalibration", file_idx=2, start_utc=START + dt.timedelta(minutes=19),
+                                    params={"Laser wavelength": 455}), lambda vl: 2e-3 * vl)
+    lab.stage()  # one other calibration: which of the two is in another unit cannot be told
+
+    def lit() -> dict[str, object]:
+        return read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light")).row(0, named=True)
+
+    mw_id = lab.run_of(str(slipped.relative_to(lab.raw)))["run_id"]
+    assert lit()["calibration_run_id"] == mw_id and lit()["power_w"] == pytest.approx(4e-3)
+    earlier = [recalibrate(write_run(lab.raw / "2025-10-10", "LaserCalibration", file_idx=k,
+                                     start_utc=START - dt.timedelta(days=4, hours=k), params={"Laser wavelength": 455}),
+                           lambda vl, k=k: (0.8 + 0.2 * k) * 1e-6 * vl) for k in (1, 2)]
+    assert earlier
+    lab.stage()
+    table = read_metrics(lab.config)
+    row = table.filter(pl.col("run_id") == mw_id).row(0, named=True)
+    assert row["p_max_w"] == pytest.approx(1e-2)  # the data's value, kept
+    assert ("LaserCalibration: P max 10 mW is 2000× the median of the store's 3 other calibrations of 455 nm (5 µW): "
+            "its Power logged in another unit? It prices no run") in row["remarks"]
+    assert lit()["calibration_run_id"] == lab.run_of("2025-10-14/LaserCalibration2025-10-14_1.csv")["run_id"]
+    assert lit()["power_w"] == pytest.approx(2e-6)
+    others = table.filter(pl.col("proc") == "LaserCalibration", pl.col("run_id") != mw_id)["remarks"]
+    assert not any(remark.startswith("LaserCalibration: P max") for remarks in others for remark in remarks)
+    incremental = read_metrics(lab.config)
+    metrics_table.update_metrics(lab.config, rebuild=True)
+    assert read_metrics(lab.config).equals(incremental)
+
+
 def test_a_spread_is_computed_again_when_its_calibrations_change_but_not_their_ends_or_count(tmp_path: Path) -> None:
     """The middle calibration re-measured at another wavelength left the run's reach, and one of a nearby wavelength
     joined it under a wider tolerance: same first and last, same count, and the old spread was kept."""

@@ -15,6 +15,8 @@ from labtui.core.config import MetricsSettings
 
 RESOLVED_SIGMAS = 5.0  # a photoresponse is resolved from this many noise σ (delta_i_snr) up: only then τ is read
 CALIBRATIONS_DISAGREE = 2.0  # calibration_spread from which a run's power_w, and its responsivity, are in doubt
+UNITS_APART = 300.0  # a calibration's P max this many times above or below its wavelength's others' is in another
+# unit (a prefix apart is 1000×; the real lab's calibrations of one wavelength lie within 6× of each other)
 DRIFT_MAKES_ALL = 1.0  # the share of ΔI the dark drift, carried on under the light, makes from which ΔI is in doubt
 # A lit run's responsivity in doubt: priced by a stale calibration or by calibrations that disagree, or of a ΔI the
 # dark noise could make, or the dark drift alone (a settling current with no step at the switches read +1.5 A/W,
@@ -159,7 +161,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              "intercepts: the responsivity is the device's external one): the LaserCalibration of the same wavelength "
              "(within {wavelength_tolerance_nm:g} nm) nearest in start time (of two as near, the earlier) of those "
              "not excluded (`labtui annotate --exclude`), whose Power rises above their dark reading and above 0 W "
-             "over at least two laser voltages and whose VL range reaches the run's (an aborted one may stop short: "
+             f"over at least two laser voltages, whose p_max_w lies within {UNITS_APART:g}× of the median of the "
+             "store's other calibrations of their wavelength (where there are two or more: further, its Power is in "
+             "another unit) and whose VL range reaches the run's (an aborted one may stop short: "
              "the next nearest then), its Power (readings repeated at one VL taken as their mean, a dropout or a spike "
              "of up to 3 readings between two others passed over) linearly interpolated at the run's laser voltage; "
              "null outside the calibrated VL range (no extrapolation), where that Power is not above 0 W or not above "

@@ -14,6 +14,7 @@ import polars as pl
 from labtui.core.config import StagingConfig
 from labtui.core.layout import run_parquet_path
 from labtui.core.metrics.calibration import in_range, power_at
+from labtui.core.metrics.definitions import UNITS_APART
 from labtui.core.metrics.per_run import READ_COLUMNS, Curve, curve_of, map_in_threads, read_run
 from labtui.core.metrics.spread import Reach, Spreads, reach
 from labtui.core.metrics_stamp import METRICS_VERSION
@@ -32,7 +33,7 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
     settings = config.metrics
     calibrations = runs.filter(family == "LaserCalibration")
     cal_ids = calibrations["run_id"].to_numpy()
-    unpriced = _why_unpriced(calibrations, table, excluded)
+    unpriced, apart = _why_unpriced(calibrations, table, excluded, settings.wavelength_tolerance_nm)
     priceable = np.array([reason is None for reason in unpriced], dtype=bool)
     cal_us = calibrations["start_time_utc"].dt.epoch("us").to_numpy()  # whole µs: two as near are a tie, not a
     # rounding of float hours (which decided a quarter of such ties for the later one)
@@ -141,8 +142,11 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
     # a photoresponse (the VL column pulses) where the header's voltage says dark: priced by neither, said why
     unlit = (family == "It") & pl.col("delta_i_a").is_not_null() & ~lit.fill_null(False)
     header_v = pl.col("laser_voltage_v")
+    of_another_unit = pl.col("run_id").replace_strict(apart, default=None, return_dtype=pl.String)
     return table.join(joined, on="run_id", how="left").with_columns(
-        _power_remark=pl.when(unlit & header_v.is_null())
+        _power_remark=pl.when(of_another_unit.is_not_null())  # said on the calibration's own row too
+        .then(pl.lit("LaserCalibration: ") + of_another_unit)
+        .when(unlit & header_v.is_null())
         .then(pl.lit("power_w: the header gives no 'Laser voltage', though VL pulses in the data"))
         .when(unlit)
         .then(pl.format("power_w: the header's 'Laser voltage' ({} V) says the laser was off, though VL pulses in "
@@ -150,22 +154,52 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
         .otherwise("_power_remark"))
 
 
-def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame, excluded: Mapping[str, str]) -> list[str | None]:
-    """Why each calibration can price no power at all (None where it can), from its row alone, so that choosing one
+def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame, excluded: Mapping[str, str],
+                  tolerance_nm: float) -> tuple[list[str | None], dict[str, str]]:
+    """Why each calibration can price no power at all (None where it can), from the rows alone, so that choosing one
     reads no curve: excluded by the lab (a sensor misplaced, a wrong filter: its reason), the remark on its whole
-    curve (fewer than 2 points, no rise above the dark reading, an unreadable run), or no Power above 0 W."""
-    rows = calibrations.select("run_id").join(
+    curve (fewer than 2 points, no rise above the dark reading, an unreadable run), no Power above 0 W, or a P max
+    far from its wavelength's other calibrations (`_apart`: also returned by run_id, said on its own row)."""
+    rows = calibrations.select("run_id", "laser_wavelength_nm").join(
         table.select("run_id", "p_max_w", "remarks"), on="run_id", how="left", maintain_order="left"
     )
+    apart = _apart(rows["p_max_w"].to_numpy(), rows["laser_wavelength_nm"].to_numpy(), tolerance_nm)
     reasons: list[str | None] = []
-    for run_id, p_max, remarks in rows.select("run_id", "p_max_w", "remarks").iter_rows():
+    for (run_id, p_max, remarks), far in zip(rows.select("run_id", "p_max_w", "remarks").iter_rows(), apart,
+                                             strict=True):
         whole = [remark.split(": ", 1)[1] for remark in remarks or () if remark.startswith(WHOLE_CURVE)]
         if run_id in excluded:
             reasons.append(f"excluded “{excluded[run_id]}”")
         elif whole:
             reasons.append(whole[0])
+        elif far is not None:
+            reasons.append(far)
         else:
             reasons.append(None if p_max is not None and p_max > 0 else "no Power above 0 W")
+    return reasons, {run_id: far for run_id, far in zip(rows["run_id"], apart, strict=True) if far is not None}
+
+
+def _apart(p_max: np.ndarray, nm: np.ndarray, tolerance_nm: float) -> list[str | None]:
+    """Why each calibration's P max cannot be a power of its laser (None where it can): UNITS_APART or more from
+    the median of at least two other calibrations of its wavelength. A Power logged in mW under `Power (W)` read
+    0.02 "W", under its sensor's full scale, and priced every run 1000× high and its responsivity 1000× low, unsaid."""
+    from labtui.core.si import format_si
+
+    valid = np.isfinite(p_max) & (p_max > 0) & np.isfinite(nm)
+    reasons: list[str | None] = [None] * p_max.size
+    for k in np.flatnonzero(valid).tolist():
+        others = valid & (np.abs(nm - nm[k]) <= tolerance_nm)
+        others[k] = False
+        if np.count_nonzero(others) < 2:
+            continue
+        median = float(np.median(p_max[others]))
+        ratio = p_max[k] / median
+        if 1 / UNITS_APART < ratio < UNITS_APART:
+            continue
+        how_far = f"{ratio:.0f}×" if ratio > 1 else f"1/{1 / ratio:.0f}"
+        reasons[k] = (f"P max {format_si(float(p_max[k]), 'W')} is {how_far} the median of the store's "
+                      f"{np.count_nonzero(others)} other calibrations of {nm[k]:g} nm ({format_si(median, 'W')}): "
+                      "its Power logged in another unit? It prices no run")
     return reasons
 
 
