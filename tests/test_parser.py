@@ -345,6 +345,21 @@ def test_a_sweep_cut_away_from_0_is_aborted_also_without_its_step(step: str | No
     assert is_complete(header.spec.completeness, header, frame) == (True, [])
 
 
+@pytest.mark.parametrize("limits", [{"VG start": "\u22121 V"}, {"VG end": "1 Volt"}, {"VG start": None}])
+def test_a_sweep_cut_away_from_0_is_aborted_also_without_its_limits(limits: dict[str, str | None]) -> None:
+    """A sweep cut at +1 V whose `VG start` read `−1 V` (a Unicode minus), `1 Volt` or nothing: "cannot judge
+    completeness", so complete, its Dirac point not said to be of a cut run. Its data say it stopped short."""
+    rows = ivg_rows()
+    cut = rows[: next(at for at, row in enumerate(rows) if row.startswith("1.0,")) + 1]
+    header, frame, _ = parse(raw_csv("IVg", params=limits, rows=cut), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (
+        False, ["aborted: the sweep stopped at 1 instead of returning to 0 (its sweep limits are missing: judged by "
+                "its data)"])
+    header, frame, _ = parse(raw_csv("IVg", params=limits), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (True, ["cannot judge completeness: sweep limits "
+                                                                           "missing"])
+
+
 def test_a_voltage_beyond_any_source_measure_unit_is_left_empty_with_a_warning() -> None:
     """100000 V for a gate (digits slipped, or kV for mV): no such value reaches the manifest or the metrics."""
     header = parse_header(raw_csv("IVg", params={"VDS": "100000 V", "VG start": "-0.1 MV", "VG end": "5 V"}),

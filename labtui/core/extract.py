@@ -111,10 +111,13 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
             return True, notes
         return False, [f"aborted: {rule.column} spans {spanned:g} of {expected:g}", *notes]
     start, end = _number(header, rule.start_parameter), _number(header, rule.end_parameter)
-    if start is None or end is None:
+    given_step = abs(_number(header, rule.step_parameter) or 0.0)
+    if start is None or end is None:  # the data still say whether the sweep came back to 0 (a sweep cut at +2 V
+        # whose `VG start` read `−5 V`, a Unicode minus, was complete, and its Dirac point unsaid as of a cut run)
+        if (stopped := _stopped_short(rule, values, given_step)) is not None:
+            return False, [f"{stopped} (its sweep limits are missing: judged by its data)"]
         return True, ["cannot judge completeness: sweep limits missing"]
     low, high = min(start, end), max(start, end)
-    given_step = abs(_number(header, rule.step_parameter) or 0.0)
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
     if rows is not None and frame.height < rows:
         return False, [f"aborted: {frame.height} of the {rows} rows its sweep parameters imply"]
@@ -125,11 +128,17 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     tolerance = 0.51 * step
     if least > low + tolerance or most < high - tolerance:
         return False, [f"aborted: the sweep covered {least:g}…{most:g} of {low:g}…{high:g}", *extra]
-    # within a step of 0: the header's, else the data's own (a sweep cut at +5 V was complete when its `VG step`
-    # line was missing or unreadable)
-    if rule.returns_to_zero and abs(float(values[-1])) > 1.01 * (given_step or _median_step(values) or step):
-        return False, [f"aborted: the sweep stopped at {float(values[-1]):g} instead of returning to 0", *extra]
+    if (stopped := _stopped_short(rule, values, given_step or _median_step(values) or step)) is not None:
+        return False, [stopped, *extra]
     return True, extra
+
+
+def _stopped_short(rule: Completeness, values: np.ndarray, step: float) -> str | None:
+    """Why a sweep that returns to 0 did not: its last point further than a step from 0 (the header's step, else
+    the data's own: a sweep cut at +5 V was complete when its `VG step` line was missing or unreadable)."""
+    if not rule.returns_to_zero or not abs(last := float(values[-1])) > 1.01 * (step or _median_step(values)):
+        return None
+    return f"aborted: the sweep stopped at {last:g} instead of returning to 0"
 
 
 def _extra_rows(values: np.ndarray, height: int, rows: int, step: float, column: str) -> list[str]:
