@@ -191,3 +191,24 @@ def test_a_spike_is_no_breakdown_in_the_figure_either(tmp_path: Path) -> None:
     gm = build_plots(lab.manifest(), lab.stage_root, PlotOptions(gm=True), settings=lab.config.metrics)[0]
     peak = max(float(np.abs(series.y).max()) for series in gm.series) * {"nS": 1e-9, "µS": 1e-6}[gm.y_unit]
     assert peak < 1.5 * max(run["gm_max_hole_s"], run["gm_max_electron_s"])
+
+
+def test_rows_sorted_or_shuffled_give_no_dirac_point_and_say_why(clean) -> None:
+    """A script that sorts a sweep by Vg before saving it put each setpoint's up- and down-sweep readings side by
+    side: read as one leg, its "forward" Dirac point mixed both legs (0.355 V of a real sweep whose legs read 0.474 and
+    0.160 V). Shuffled, the Dirac point read 3.6e-13 V. Neither is a sweep as measured: no CNP nor gm, and why."""
+    vg, current, truth = clean
+    order = np.argsort(vg, kind="stable")
+    values, remarks = ivg_quantities(vg[order], current[order], VDS, SETTINGS)
+    assert values["cnp_fwd_v"] is None and values["gm_max_hole_s"] is None
+    assert values["i_min_a"] == truth["i_min_a"]  # the least current is the least whatever the order
+    assert remarks == ["IVg: 400 of its 601 rows repeat the Vg before them: rows sorted by Vg? No Dirac point nor gm "
+                       "from them"]
+    shuffled = np.random.default_rng(1).permutation(vg.size)
+    values, remarks = ivg_quantities(vg[shuffled], current[shuffled], VDS, SETTINGS)
+    assert values["cnp_fwd_v"] is None and len(remarks) == 1
+    assert remarks[0].startswith("IVg: Vg turns back ") and remarks[0].endswith(" times in 601 rows: rows out of "
+                                                                               "order? No Dirac point nor gm from them")
+    resumed = np.concatenate([np.arange(100), np.arange(150, vg.size)])  # a sweep resumed 2.5 V further: its legs
+    values, remarks = ivg_quantities(vg[resumed], current[resumed], VDS, SETTINGS)  # still read
+    assert values["cnp_fwd_v"] == pytest.approx(UP, abs=0.01) and not any("out of order" in r for r in remarks)

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from labtui.core.config import MetricsSettings
+from labtui.core.metrics.definitions import OUT_OF_ORDER_ROWS, TURNS_APART
 from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches
 
 Remarks = list[str]
@@ -312,6 +313,23 @@ class ReadSweep(NamedTuple):
     remarks: Remarks
 
 
+def out_of_order(vg: np.ndarray) -> str | None:
+    """Why a sweep's rows are not in the order they were measured in (None for every real sweep, which steps one
+    setpoint at a time and turns at its limits): a third of its rows repeat the Vg before them (sorted by Vg: each
+    setpoint's up- and down-sweep readings side by side, read as one leg whose Dirac point mixed both), or it turns
+    back at more than a tenth of its rows (shuffled: a Dirac point of 3.6e-13 V)."""
+    if vg.size < OUT_OF_ORDER_ROWS:
+        return None
+    steps = vg[1:] - vg[:-1]
+    moved = steps[np.abs(steps) > 1e-9 * float(np.abs(vg).max())]  # a repeat within float noise, as `sweep_legs`
+    if 3 * (repeats := steps.size - moved.size) >= steps.size:
+        return f"IVg: {repeats} of its {vg.size} rows repeat the Vg before them: rows sorted by Vg? No Dirac point " \
+               "nor gm from them"
+    if (turns := int(np.count_nonzero((moved[1:] > 0) != (moved[:-1] > 0)))) * TURNS_APART > vg.size:
+        return f"IVg: Vg turns back {turns} times in {vg.size} rows: rows out of order? No Dirac point nor gm from them"
+    return None
+
+
 def read_sweep(vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: MetricsSettings) -> ReadSweep:
     """The part of one sweep `ivg_quantities` reads, and why it reads less than all of it; the plot marks the
     Dirac points on the same legs (`cnp_legs`)."""
@@ -321,6 +339,8 @@ def read_sweep(vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: Met
         vg, i, at = vg[keep], i[keep], np.flatnonzero(keep)
     if vg.size < 3:
         return ReadSweep(vg, i, at, False, ["IVg: fewer than 3 finite points"])
+    if (disorder := out_of_order(vg)) is not None:
+        return ReadSweep(vg, i, at, False, [disorder])
     current = np.abs(i)
     i_max = float(current.max())
     if vds_v and i_max / abs(vds_v) < settings.dead_conductance_s:
