@@ -360,6 +360,23 @@ def test_a_sweep_cut_away_from_0_is_aborted_also_without_its_limits(limits: dict
                                                                            "missing"])
 
 
+def test_a_sweep_its_header_does_not_describe_is_said_to_be_one() -> None:
+    """A ±1 V loop under a ±0.5 V header was "two sweeps in one file (a run resumed?)"; under a ±2 V one, "aborted",
+    though it came back to 0. Its data say what differs."""
+    header, frame, _ = parse(raw_csv("IVg", params={"VG start": "-0.5 V", "VG end": "0.5 V"}), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (True, [
+        "Vg (V) reaches -1…1, beyond its header's sweep of -0.5…0.5: its header written for another sweep?"])
+    header, frame, _ = parse(raw_csv("IVg", params={"VG start": "-2 V", "VG end": "2 V"}), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (False, [
+        "aborted: 13 of the 25 rows its sweep parameters imply (its data sweep -1…1 and come back to 0: its header "
+        "written for another sweep?)"])
+    rows = ivg_rows()
+    cut = rows[: next(at for at, row in enumerate(rows) if row.startswith("1.0,")) + 1]
+    header, frame, _ = parse(raw_csv("IVg", params={"VG start": "-2 V", "VG end": "2 V"}, rows=cut), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame)[1] == [
+        "aborted: 7 of the 25 rows its sweep parameters imply"]  # cut: not back at 0
+
+
 def test_a_voltage_beyond_any_source_measure_unit_is_left_empty_with_a_warning() -> None:
     """100000 V for a gate (digits slipped, or kV for mV): no such value reaches the manifest or the metrics."""
     header = parse_header(raw_csv("IVg", params={"VDS": "100000 V", "VG start": "-0.1 MV", "VG end": "5 V"}),

@@ -118,14 +118,23 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
             return False, [f"{stopped} (its sweep limits are missing: judged by its data)"]
         return True, ["cannot judge completeness: sweep limits missing"]
     low, high = min(start, end), max(start, end)
+    least, most = float(values.min()), float(values.max())
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
     if rows is not None and frame.height < rows:
-        return False, [f"aborted: {frame.height} of the {rows} rows its sweep parameters imply"]
-    extra = _extra_rows(values, frame.height, rows, given_step, rule.column) if rows is not None else []
-    least, most = float(values.min()), float(values.max())
-    extra += _sweep_jump(values, least, most, given_step, rule.column)
+        came_back = rule.returns_to_zero and _stopped_short(rule, values, given_step) is None
+        return False, [f"aborted: {frame.height} of the {rows} rows its sweep parameters imply" + (
+            f" (its data sweep {least:g}…{most:g} and come back to 0: its header written for another sweep?)"
+            if came_back else "")]
     step = given_step or (high - low) / 100 or 1e-9
     tolerance = 0.51 * step
+    read = _readings(values, least, most)  # an overflow mark is a gap, not a reach
+    if read.size and (float(read.min()) < low - tolerance or float(read.max()) > high + tolerance):
+        # more rows than the header's sweep then say nothing of two sweeps in one file
+        extra = [f"{rule.column} reaches {float(read.min()):g}…{float(read.max()):g}, beyond its header's sweep of "
+                 f"{low:g}…{high:g}: its header written for another sweep?"]
+    else:
+        extra = _extra_rows(values, frame.height, rows, given_step, rule.column) if rows is not None else []
+    extra += _sweep_jump(values, least, most, given_step, rule.column)
     if least > low + tolerance or most < high - tolerance:
         return False, [f"aborted: the sweep covered {least:g}…{most:g} of {low:g}…{high:g}", *extra]
     if (stopped := _stopped_short(rule, values, given_step or _median_step(values) or step)) is not None:
