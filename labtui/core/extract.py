@@ -119,14 +119,17 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         return True, ["cannot judge completeness: sweep limits missing"]
     low, high = min(start, end), max(start, end)
     least, most = float(values.min()), float(values.max())
-    rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
-    if rows is not None and frame.height < rows:
-        came_back = rule.returns_to_zero and _stopped_short(rule, values, given_step) is None
-        return False, [f"aborted: {frame.height} of the {rows} rows its sweep parameters imply" + (
-            f" (its data sweep {least:g}…{most:g} and come back to 0: its header written for another sweep?)"
-            if came_back else "")]
     step = given_step or (high - low) / 100 or 1e-9
     tolerance = 0.51 * step
+    rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
+    if rows is not None and frame.height < rows:
+        # a narrower loop that came back to 0 is another sweep than its header says, not one cut short (a real one
+        # that went 0 → −5 → 5 → 0, its header's whole span, was stopped there: aborted alone)
+        narrower = least > low + tolerance or most < high - tolerance
+        if narrower and rule.returns_to_zero and _stopped_short(rule, values, given_step) is None:
+            return False, [f"aborted: {frame.height} of the {rows} rows its sweep parameters imply (its data sweep "
+                           f"{least:g}…{most:g} and come back to 0: its header written for another sweep?)"]
+        return False, [f"aborted: {frame.height} of the {rows} rows its sweep parameters imply"]
     read = _readings(values, least, most)  # an overflow mark is a gap, not a reach
     if read.size and (float(read.min()) < low - tolerance or float(read.max()) > high + tolerance):
         # more rows than the header's sweep then say nothing of two sweeps in one file
