@@ -16,7 +16,8 @@ from labtui.core.config import MetricsSettings
 RESOLVED_SIGMAS = 5.0  # a photoresponse is resolved from this many noise σ (delta_i_snr) up: only then τ is read
 CALIBRATIONS_DISAGREE = 2.0  # calibration_spread from which a run's power_w, and its responsivity, are in doubt
 OUT_OF_ORDER_ROWS = 8  # rows from which a sweep's repeats and turns say its order (fewer: a test of a few points)
-TURNS_APART = 10  # a sweep turning back once per this many rows or more often is out of order (a real loop: 3 turns)
+TURNS_APART = 10  # a sweep turning back once per this many rows or more often is out of order ...
+LOOP_TURNS = 3  # ... and more often than two loops (0 → start → end → start → 0) turn: a sweep of a few points
 UNITS_APART = 300.0  # a calibration's P max this many times above or below its wavelength's others' is in another
 # unit (a prefix apart is 1000×; the real lab's calibrations of one wavelength lie within 6× of each other)
 DRIFT_MAKES_ALL = 1.0  # the share of ΔI the dark drift, carried on under the light, makes from which ΔI is in doubt
@@ -92,8 +93,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "gate does not move the current), or when that minimum lies within "
              "{cnp_edge_margin_v:g} V of the leg's ends, nearer than that (the Dirac point is outside the sweep), "
              f"or the sweep's rows are out of order (of {OUT_OF_ORDER_ROWS} rows or more: a third repeat the Vg "
-             f"before them, as sorted by Vg, or it turns back once per {TURNS_APART} rows or more often, as "
-             "shuffled). "
+             f"before them, as sorted by Vg, or it turns back once per {TURNS_APART} rows or more often, and more "
+             f"than {2 * LOOP_TURNS} times, as shuffled). "
              "Distances are to 1e-6 of the leg's Vg span: setpoints are written 0.30000000000000004"),
     Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),
     Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v",

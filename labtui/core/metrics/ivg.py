@@ -14,7 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from labtui.core.config import MetricsSettings
-from labtui.core.metrics.definitions import OUT_OF_ORDER_ROWS, TURNS_APART
+from labtui.core.metrics.definitions import LOOP_TURNS, OUT_OF_ORDER_ROWS, TURNS_APART
 from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches
 
 Remarks = list[str]
@@ -317,7 +317,7 @@ def out_of_order(vg: np.ndarray) -> str | None:
     """Why a sweep's rows are not in the order they were measured in (None for every real sweep, which steps one
     setpoint at a time and turns at its limits): a third of its rows repeat the Vg before them (sorted by Vg: each
     setpoint's up- and down-sweep readings side by side, read as one leg whose Dirac point mixed both), or it turns
-    back at more than a tenth of its rows (shuffled: a Dirac point of 3.6e-13 V)."""
+    back at more than a tenth of its rows, and more than two loops do (shuffled: a Dirac point of 3.6e-13 V)."""
     if vg.size < OUT_OF_ORDER_ROWS:
         return None
     steps = vg[1:] - vg[:-1]
@@ -325,7 +325,8 @@ def out_of_order(vg: np.ndarray) -> str | None:
     if 3 * (repeats := steps.size - moved.size) >= steps.size:
         return f"IVg: {repeats} of its {vg.size} rows repeat the Vg before them: rows sorted by Vg? No Dirac point " \
                "nor gm from them"
-    if (turns := int(np.count_nonzero((moved[1:] > 0) != (moved[:-1] > 0)))) * TURNS_APART > vg.size:
+    turns = int(np.count_nonzero((moved[1:] > 0) != (moved[:-1] > 0)))
+    if turns > 2 * LOOP_TURNS and turns * TURNS_APART > vg.size:
         return f"IVg: Vg turns back {turns} times in {vg.size} rows: rows out of order? No Dirac point nor gm from them"
     return None
 
