@@ -47,8 +47,10 @@ class AmbiguousChip(UsageError):
         self.number = number
         self.groups = groups
         names = ", ".join(_group_label(group) for group in groups)
+        chips = [f"{group}{number}" for group in groups if group is not None and cut(group) == group][:4]
         super().__init__(f"chip number {number} exists in several groups ({names}): say which group "
-                         "(--group on the command line, group= in Python)")
+                         "(--group on the command line, group= in Python)"
+                         + (f", or name the chip ({', '.join(chips)})" if chips else ""))
 
 
 def _group_label(group: str | None) -> str:

@@ -51,7 +51,8 @@ class TrendsScreen(FigureScreen):
 
     HELP = (
         "One point per run of the chip, from the metrics table (`labtui metrics`). tab / shift+tab switch between "
-        "the Dirac point (forward and backward leg) against time, the photoresponse against the irradiated power "
+        "the Dirac point (forward and backward leg; lit sweeps a series apart) against time, the hysteresis (each "
+        "sweep's backward minus forward Dirac point) against time, the photoresponse against the irradiated power "
         "(one series per wavelength; r toggles ΔI and the responsivity ΔI / P), the spectral response "
         "(responsivity against wavelength) and the dark current against time. An It trend is split further where "
         "its runs differ in gate voltage (each VG is another quantity) or, lit, in laser period (ΔI is read at a "
