@@ -537,3 +537,9 @@ async def test_a_key_on_selected_runs_out_of_view_says_so(lab: Lab) -> None:
         await pilot.press("asterisk")
         await wait_until(pilot, lambda: said(app)[-1].message.startswith("starred"))
         assert said(app)[-1].message == "starred: 2 runs (2 not in view) · u undoes"
+        await pilot.press("X")  # the excluded runs shown: the undo says them as they are now, in view
+        await settle(pilot)
+        assert "2 selected" in text_of(app, "#status") and "not in view" not in text_of(app, "#status")
+        await pilot.press("u")
+        await wait_until(pilot, lambda: said(app)[-1].message.startswith("undone"))
+        assert said(app)[-1].message == "undone: starred: 2 runs"

@@ -25,7 +25,8 @@ class AnnotatingScreen(FilteredScreen):
     def __init__(self) -> None:
         super().__init__()
         self.runs = pl.DataFrame()
-        self.undoable: list[tuple[Action, str]] = []  # this screen's annotation actions and their runs, last first
+        self.undoable: list[tuple[Action, pl.DataFrame]] = []  # this screen's annotation actions and their runs,
+        # last first: said as they are in view when undone (a run hidden when it was noted may be shown by then)
         self.annotating = asyncio.Lock()  # one change at a time, each judged by the store as the last one left it
         self.just_said: str | None = None  # what the last change from a run's detail did, said at the detail's top
 
@@ -42,6 +43,11 @@ class AnnotatingScreen(FilteredScreen):
         runs` said nothing of a run selected before it was excluded and hidden."""
         away = self.not_in_view(rows)
         return _runs_label(rows) + (f" ({away} not in view)" if away else "")
+
+    def _changed(self, action: Action, rows: pl.DataFrame) -> str:
+        """The runs `action` changed of the chosen `rows` (`label`): `1 run of 3 runs` where the others were so."""
+        label = self.label(rows)
+        return label if len(action.run_ids) >= rows.height else f"{counted(len(action.run_ids), 'run')} of {label}"
 
     def action_star(self) -> None:
         self._star(self.chosen())
@@ -143,11 +149,8 @@ class AnnotatingScreen(FilteredScreen):
                 said = f"nothing to change: {self.label(rows)} already as asked"
                 self.notify(said, title="Annotation")
             else:
-                changed = len(action.run_ids)  # the others were already so
-                label = self.label(rows)
-                if changed < rows.height:
-                    label = f"{counted(changed, 'run')} of {label}"
-                self.undoable.append((action, label))  # under the lock: a u waiting for it undoes this change
+                label = self._changed(action, rows)
+                self.undoable.append((action, rows))  # under the lock: a u waiting for it undoes this change
         if action is not None:
             said = f"{action.describe()}: {label} · u undoes"
             self.notify(said, title="Annotation")
@@ -166,7 +169,8 @@ class AnnotatingScreen(FilteredScreen):
                 self.notify("nothing to undo: u takes back the annotations made since this history opened; change an "
                             "earlier one with its key (* x # n)", title="Undo")
                 return
-            last, runs = self.undoable.pop()
+            last, rows = self.undoable.pop()
+            runs = self._changed(last, rows)
             undone = await asyncio.to_thread(self.lab.store.undo, last)
         if undone is not None and undone.action is None:
             self.notify(f"nothing undone: {last.describe()}: {runs}{undone.describe()}", title="Annotation")
