@@ -191,6 +191,9 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
                         "could make (delta_i_drift_corrected_a)")
     if plan.x == "laser_wavelength_nm" and (powers := _power_span(plotted)):
         messages.append(powers)
+    if plan.x == "laser_wavelength_nm" and (measured := plotted["laser_wavelength_nm"].unique()).len() == 1:
+        messages.append(f"every point at {measured[0]:g} nm: a spectral response needs lit runs at two wavelengths "
+                        "or more")
     return PlotSpec(
         kind=f"trend-{trend}",
         title=TITLE_PARTS.join([*chips, plan.title.replace("against time", "by run") if by_seq else plan.title]),
