@@ -817,7 +817,8 @@ def test_a_chip_params_file_that_is_not_there_is_named_in_the_mobility_remark(tm
     ivg = read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)
     assert ivg["mobility_hole_cm2_vs"] is None
     missing = tmp_path / "config" / "chip_param.yaml"
-    assert f"mobility: no chip geometry: {missing} does not exist (chip_params_file)" in ivg["remarks"]
+    assert (f"mobility: no chip geometry: {missing} does not exist (chip_params_file; its format: the README, Chip "
+            "geometry)") in ivg["remarks"]
     lab.configure(chip_params_file=None)  # the default, config/chip_params.yaml, is there
     lab.stage(force=True)
     assert read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)["mobility_hole_cm2_vs"] > 0

@@ -198,7 +198,8 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
     if path is None:
         unknown = pl.lit("mobility: no chip geometry: the config sets no chip_params_file")
     elif not path.exists():
-        unknown = pl.lit(f"mobility: no chip geometry: {path} does not exist (chip_params_file)")
+        unknown = pl.lit(f"mobility: no chip geometry: {path} does not exist (chip_params_file; its format: the "
+                         "README, Chip geometry)")
     known = {name: (p.channel_length_um / p.channel_width_um / p.capacitance_f_per_m2)  # type: ignore[operator]
              for name, p in chips.items() if p.has_geometry}
     factor = pl.col("chip_name").replace_strict(known, default=None, return_dtype=pl.Float64)
