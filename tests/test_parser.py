@@ -250,6 +250,19 @@ def test_unterminated_last_line_is_dropped_with_a_warning() -> None:
     assert any("unterminated" in warning for warning in warnings)
 
 
+def test_a_whole_last_row_without_its_line_end_is_kept() -> None:
+    """A complete file rewritten by a script without its last CRLF: its last row, whole, was dropped as cut
+    ("aborted: 150 of the 151 rows"), and a staged run's file was then rejected as cut short. A last field of `nan`
+    (the sensor's columns) cannot be a longer value cut; a number can, and its row is still dropped."""
+    data = raw_csv("It").rstrip(b"\r\n")
+    _, frame, warnings = parse(data)
+    assert frame.height == len(it_rows()) and not any("unterminated" in warning for warning in warnings)
+    assert frame.equals(parse(raw_csv("It"))[1])
+    for cut in (data[:-1], data.rsplit(b",", 3)[0]):  # `…,na`; `…,0.0`: the sensor's fields not written yet
+        _, frame, warnings = parse(cut)
+        assert frame.height == len(it_rows()) - 1 and any("unterminated" in warning for warning in warnings)
+
+
 @pytest.mark.parametrize("copies", [1, 4])  # under and over the 4 KiB the first checks read
 def test_nul_bytes_ending_a_file_are_a_cut_tail_whatever_its_size(copies: int) -> None:
     """A crash leaves a file's length written and its last bytes NUL: a file under 4 KiB was rejected as "binary

@@ -53,6 +53,14 @@ BLANK_TAIL_PROBE = 4096  # a block ending in more blank bytes than this has them
 RAGGED_CHECK_BYTES = 1 << 20  # a block this large has its fields counted before Polars reads it (~0.3 ms a MiB)
 
 
+def _whole_row(line: bytes, columns: int) -> bool:
+    """Whether an unterminated last line is a whole row, not one cut mid-write: every field there, the last one a
+    `nan` (the sensor columns of a run without the sensor), which no longer value can be cut to. A number may be one
+    cut short (`1.23e-0`, or `1.23` of `1.23e-06`): such a line is dropped, as the acquisition writes each row's end."""
+    fields = line.rstrip(b"\r").split(b",")
+    return len(fields) == columns and fields[-1].strip().lower() in (b"nan", b"-nan", b"+nan")
+
+
 def data_block(data: bytes, header: Header) -> DataBlock:
     """The block to read; a partial last line is dropped with a warning, a block without rows is a `Reject`."""
     # Blank lines before the first row are skipped: Polars would take the blank first line for a 1-column row
@@ -70,6 +78,8 @@ def data_block(data: bytes, header: Header) -> DataBlock:
                 warnings.append(f"{counted(nul, 'NUL byte')} after the last row dropped (a write lost in a crash?)")
             if DOS_EOF in data[end:]:
                 warnings.append("a DOS end-of-file mark (0x1A, Ctrl+Z) after the last row dropped")
+        elif _whole_row(data[end:], len(header.columns)):  # a file rewritten without its last line end
+            end = len(data)
         elif VISIBLE.search(data, end):
             lost = data.find(b"\x00", end) >= 0  # its length was written and its bytes never were
             why = "it ends in NUL bytes: a write lost in a crash?" if lost else "acquisition stopped mid-row"

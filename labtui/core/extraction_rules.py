@@ -21,5 +21,6 @@ labtui would read differently from the same file.
 # spells one of the same stored name is that column (`Vg(V)`, `VG (V)`: a required one was missing, a text one was
 # read as numbers); a `#procedure:` or `# Procedure :` tag is the `#Procedure:` line, and a parameter the registry
 # reads nothing from, given twice with two values, keeps the first (each file was rejected). 6: a sweep that returns
-# to 0 and whose limits cannot be read is judged by its data (cut away from 0, it was complete).
+# to 0 and whose limits cannot be read is judged by its data (cut away from 0, it was complete); an unterminated last
+# line of every field, the last one `nan`, is a whole row (it was dropped as cut).
 EXTRACTION_RULES = 6
