@@ -74,7 +74,10 @@ def test_it_file_parses_into_typed_fields_and_float_columns() -> None:
     [("0.1 V", "V", 0.1), ("50 mV", "V", 0.05), ("455", "nm", 455.0), ("120 s", "s", 120.0), ("1e-3 A", "A", 1e-3),
      ("-5.04 V", "V", -5.04), ("3 A", "V", None), ("abc", "V", None), ("", "V", None),
      ("0.1V", "V", 0.1), ("50mV", "V", 0.05), ("2.11 v", "V", 2.11), ("2 min", "s", 120.0), ("1 h", "s", 3600.0),
-     ("5 MV", "V", 5e6), ("2 min", "V", None), ("2e", "V", None)],
+     ("5 MV", "V", 5e6), ("2 min", "V", None), ("2e", "V", None),
+     # a unit with a prefix of its own (nm) takes the others of its base: `0.455 um` was "not in nm", left empty
+     ("0.455 um", "nm", 455.0), ("0.455 µm", "nm", 455.0), ("4.55e-7 m", "nm", 455.0), ("100 ms", "s", 0.1),
+     ("0.455 uV", "nm", None)],
 )
 def test_parse_number_reads_value_and_unit(text: str, unit: str, expected: float | None) -> None:
     value = parse_number(text, ParameterSpec(field="x", unit=unit))

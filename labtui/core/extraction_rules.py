@@ -22,5 +22,6 @@ labtui would read differently from the same file.
 # read as numbers); a `#procedure:` or `# Procedure :` tag is the `#Procedure:` line, and a parameter the registry
 # reads nothing from, given twice with two values, keeps the first (each file was rejected). 6: a sweep that returns
 # to 0 and whose limits cannot be read is judged by its data (cut away from 0, it was complete); an unterminated last
-# line of every field, the last one `nan`, is a whole row (it was dropped as cut).
+# line of every field, the last one `nan`, is a whole row (it was dropped as cut); a value in another prefix of a
+# prefixed unit (`0.455 um` for nm) is converted (it was left empty).
 EXTRACTION_RULES = 6

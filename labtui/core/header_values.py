@@ -41,12 +41,22 @@ def parse_number(text: str, spec: ParameterSpec) -> float | None:
         return None  # counts and identifiers (Chip number) carry no unit
     if unit is None or spec.unit is None or unit.lower() == spec.unit.lower():
         return value
-    if len(unit) == len(spec.unit) + 1 and unit.endswith(spec.unit) and unit[0] in _SI_PREFIX:
-        power = _SI_PREFIX[unit[0]]  # divided by an exact 10**n, rounded once: `10 uA` is 1e-05 as `1e-5 A` is
-        return value * 10.0**power if power > 0 else value / 10.0**-power  # (10 * 1e-6 is 9.999999999999999e-06)
+    if (power := _prefix_apart(unit, spec.unit)) is not None:
+        # divided by an exact 10**n, rounded once: `10 uA` is 1e-05 as `1e-5 A` is (10 * 1e-6 is 9.999999999999999e-06)
+        return value * 10.0**power if power > 0 else value / 10.0**-power
     if spec.unit == "s" and unit in _IN_SECONDS:
         return value * _IN_SECONDS[unit]
     return None
+
+
+def _prefix_apart(unit: str, wanted: str) -> int | None:
+    """The power of ten from `unit` to `wanted` where they are one unit with SI prefixes (`mV` → `V`: −3, `um` → `nm`:
+    3, `m` → `nm`: 9); None where they are not (a wavelength of `0.455 um` was "not in nm", left empty)."""
+    def split(name: str) -> tuple[int, str]:
+        return (_SI_PREFIX[name[0]], name[1:]) if len(name) > 1 and name[0] in _SI_PREFIX else (0, name)
+
+    (given, base), (target, wanted_base) = split(unit), split(wanted)
+    return given - target if base == wanted_base and given != target else None
 
 
 _INTEGER = re.compile(r"\s*+([-+]?\d+)(?:\.0*)?\s*+")  # `67`, and `67.0` as a float formatting writes it
