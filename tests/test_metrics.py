@@ -1303,6 +1303,24 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
     assert errors[0].startswith("labtui: no runs of chip number 99") and errors[1].startswith("labtui: unknown")
 
 
+def test_cli_metrics_columns_shows_only_the_quantities_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """"The Dirac points over the weeks" printed five or six lines a run at 80 columns, every IVg quantity beside
+    them: `--columns` names the ones to show, in their order; a misspelt one is named."""
+    lab = small_lab(tmp_path)
+    lab.stage()
+    capsys.readouterr()
+    assert main(lab.args("metrics", "67", "--proc", "IVg", "--columns", "cnp_bwd_v, cnp_fwd_v")) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split() == ["chip_name", "seq", "proc", "date_local", "cnp_bwd_v", "cnp_fwd_v"] and len(rows) == 1
+    assert main(lab.args("metrics", "67", "--columns", "cnp_v,remarks", "--format", "csv")) == 0
+    table = pl.read_csv(capsys.readouterr().out.encode(), infer_schema=False)
+    assert table.columns == ["run_id", "source_file", "chip_name", "seq", "proc", "date_local", "start_time_utc",
+                             "cnp_v", "remarks"]
+    assert main(lab.args("metrics", "67", "--columns", "cnp_fwd")) == 2
+    assert capsys.readouterr().err == ("labtui: --columns: no column 'cnp_fwd'; did you mean 'cnp_fwd_v'? (the "
+                                       "README's Derived quantities lists them)\n")
+
+
 def test_a_registry_entry_read_like_another_family_gets_that_familys_quantities_at_the_next_stage(
         tmp_path: Path) -> None:
     """A lab's It2 entry said `like: IVg` by mistake; fixed to `like: It`, the next stage read its files again, but

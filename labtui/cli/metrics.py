@@ -27,6 +27,7 @@ def register_metrics(sub: argparse._SubParsersAction, common: argparse.ArgumentP
                          examples=(
                              "labtui metrics 67 --proc IVg                # Dirac points, gm, mobility",
                              "labtui metrics 67 --proc It --out a67_photoresponse.csv",
+                             "labtui metrics 67 --columns cnp_fwd_v,cnp_bwd_v  # the Dirac points alone",
                              "labtui metrics --rebuild                    # recompute from the store",
                          ),
                          description="One row per IVg, It and LaserCalibration run; definitions in the README "
@@ -34,6 +35,9 @@ def register_metrics(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     add_chip_arguments(parser, "chip number or name (e.g. 67 or Alisson67); all runs when omitted")
     parser.add_argument("--proc", metavar="PROC", help="IVg, It (or ITS) or LaserCalibration")
     add_table_output(parser)
+    parser.add_argument("--columns", metavar="COL,…", type=column_list,
+                        help="only these quantities, in this order (e.g. cnp_fwd_v,cnp_bwd_v; names as in the README's "
+                             "Derived quantities); each run's chip, seq, procedure and date stay")
     parser.add_argument("--rebuild", action="store_true",
                         help="recompute every run from the store (e.g. after changing the windows)")
     parser.add_argument("--include-excluded", action="store_true",
@@ -100,6 +104,14 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     flat = rows.with_columns(pl.col("remarks").list.join("; "),
                              pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags").list.join(TAG_SEPARATOR)))
+    if args.columns is not None:
+        chosen = _chosen(args.columns, [name for name in rows.columns if name not in ID_COLUMNS])
+        emit(args, table=lambda: _readable(flat.select("chip_name", "seq", "proc", "date_local", *chosen)),
+             csv=lambda: utc_text(flat.select(*ID_COLUMNS, *chosen)),
+             json=lambda: utc_text(rows.select(*ID_COLUMNS, *chosen)), whole=chosen)
+        if hidden and to_terminal:
+            print(hidden_line)
+        return EXIT_OK
     families = rows.select(family_expr(config.procedures_file)).to_series().unique(maintain_order=True).to_list()
     shown = [column for family in families for column in columns_of(family)]
     measured = [name for name in CONDITIONS if any(name in CONDITIONS_SHOWN.get(family, ()) for family in families)]
@@ -109,6 +121,25 @@ def run(args: argparse.Namespace) -> int:
     if hidden and to_terminal:
         print(hidden_line)
     return EXIT_OK
+
+
+def column_list(text: str) -> list[str]:
+    """`--columns`' names, comma-separated (blanks around them ignored): at least one."""
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError("name at least one column (e.g. cnp_fwd_v,cnp_bwd_v)")
+    return names
+
+
+def _chosen(names: list[str], known: list[str]) -> list[str]:
+    """`names` as the table has them; a name it does not have is a usage error naming the one meant."""
+    from labtui.cli import did_you_mean
+    from labtui.core.errors import UsageError
+
+    if unknown := [name for name in names if name not in known]:
+        raise UsageError(f"--columns: no column {unknown[0]!r}{did_you_mean(unknown[0], known)} (the README's "
+                         "Derived quantities lists them)")
+    return names
 
 
 def utc_text(frame: pl.DataFrame) -> pl.DataFrame:
