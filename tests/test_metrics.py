@@ -1303,7 +1303,8 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
     assert errors[0].startswith("labtui: no runs of chip number 99") and errors[1].startswith("labtui: unknown")
 
 
-def test_cli_metrics_columns_shows_only_the_quantities_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_metrics_columns_shows_only_the_quantities_named(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
     """"The Dirac points over the weeks" printed five or six lines a run at 80 columns, every IVg quantity beside
     them: `--columns` names the ones to show, in their order; a misspelt one is named."""
     lab = small_lab(tmp_path)
@@ -1775,37 +1776,56 @@ def test_calibrations_in_reach_that_disagree_give_the_runs_calibration_spread(tm
 
 def test_a_calibration_far_from_its_wavelengths_others_prices_no_run_and_says_why(tmp_path: Path) -> None:
     """A calibration's Power logged in mW under `Power (W)` read 0.01 "W", under its sensor's full scale: it priced
-    the run it was nearest to 1000× high (a responsivity 1000× low), unsaid. Against the median of the store's
-    other calibrations of its wavelength (two at least) it is 1000× apart: said on its row, and it prices none."""
+    the run it was nearest to 1000× high (a responsivity 1000× low), unsaid. Against the median of its wavelength's
+    usable calibrations (three at least, itself among them) it is 1000× apart: said on its row, and it prices none;
+    the others, and dark or excluded ones, are not judged by it. The remark is the join's: the next update makes it
+    again, from the calibrations as they are then (kept as a from-data one, it grew by one at each update)."""
+    from labtui.core.annotations import Change, annotate
+
     lab = small_lab(tmp_path)
     day = lab.raw / "2025-10-14"
     recalibrate(day / "LaserCalibration2025-10-14_1.csv", lambda vl: 1e-6 * vl)
     slipped = recalibrate(write_run(day, "LaserCalibration", file_idx=2, start_utc=START + dt.timedelta(minutes=19),
                                     params={"Laser wavelength": 455}), lambda vl: 2e-3 * vl)
-    lab.stage()  # one other calibration: which of the two is in another unit cannot be told
+    lab.stage()  # two: which of them is in another unit cannot be told
 
     def lit() -> dict[str, object]:
         return read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light")).row(0, named=True)
 
+    def judged() -> dict[str, list[str]]:
+        rows = read_metrics(lab.config).filter(pl.col("proc") == "LaserCalibration")
+        return {source: [remark for remark in remarks if remark.startswith("pricing")]
+                for source, remarks in rows.select("source_file", "remarks").iter_rows()}
+
     mw_id = lab.run_of(str(slipped.relative_to(lab.raw)))["run_id"]
     assert lit()["calibration_run_id"] == mw_id and lit()["power_w"] == pytest.approx(4e-3)
-    earlier = [recalibrate(write_run(lab.raw / "2025-10-10", "LaserCalibration", file_idx=k,
-                                     start_utc=START - dt.timedelta(days=4, hours=k), params={"Laser wavelength": 455}),
-                           lambda vl, k=k: (0.8 + 0.2 * k) * 1e-6 * vl) for k in (1, 2)]
-    assert earlier
+    dark = recalibrate(write_run(lab.raw / "2025-10-10", "LaserCalibration", file_idx=3,
+                                 start_utc=START - dt.timedelta(days=4), params={"Laser wavelength": 455}),
+                       lambda vl: 1e-9)  # a laser that never came on: no say in the median
     lab.stage()
-    table = read_metrics(lab.config)
-    row = table.filter(pl.col("run_id") == mw_id).row(0, named=True)
+    assert not any(judged().values())
+    earlier = write_run(lab.raw / "2025-10-10", "LaserCalibration", file_idx=1, start_utc=START - dt.timedelta(days=5),
+                        params={"Laser wavelength": 455})
+    recalibrate(earlier, lambda vl: 1.2e-6 * vl)
+    lab.stage()  # three usable ones, one of them 2000× the others
+    said = ("pricing: P max 10 mW is 1667× the median of the store's 3 calibrations of 455 nm (6 µW): its Power "
+            "logged in another unit? It prices no run")
+    assert judged() == {path: ([said] if path == str(slipped.relative_to(lab.raw)) else [])
+                        for path in judged()} and str(dark.relative_to(lab.raw)) in judged()
+    row = read_metrics(lab.config).filter(pl.col("run_id") == mw_id).row(0, named=True)
     assert row["p_max_w"] == pytest.approx(1e-2)  # the data's value, kept
-    assert ("LaserCalibration: P max 10 mW is 2000× the median of the store's 3 other calibrations of 455 nm (5 µW): "
-            "its Power logged in another unit? It prices no run") in row["remarks"]
     assert lit()["calibration_run_id"] == lab.run_of("2025-10-14/LaserCalibration2025-10-14_1.csv")["run_id"]
     assert lit()["power_w"] == pytest.approx(2e-6)
-    others = table.filter(pl.col("proc") == "LaserCalibration", pl.col("run_id") != mw_id)["remarks"]
-    assert not any(remark.startswith("LaserCalibration: P max") for remarks in others for remark in remarks)
-    incremental = read_metrics(lab.config)
+    table = read_metrics(lab.config)
+    metrics_table.update_metrics(lab.config)
+    metrics_table.update_metrics(lab.config)
+    assert read_metrics(lab.config).equals(table)  # made again, not carried over and added to
     metrics_table.update_metrics(lab.config, rebuild=True)
-    assert read_metrics(lab.config).equals(incremental)
+    assert read_metrics(lab.config).equals(table)
+    annotate(lab.config.store_root, lab.manifest().filter(pl.col("run_id") == mw_id), [Change("exclude", "mW")],
+             author="ana")
+    metrics_table.update_metrics(lab.config)
+    assert not any(judged().values())  # excluded: the lab has said why; the others are two again
 
 
 def test_a_spread_is_computed_again_when_its_calibrations_change_but_not_their_ends_or_count(tmp_path: Path) -> None:

@@ -47,8 +47,8 @@ from labtui.core.parquet_footer import footer_bytes
 # calibration with no Power reading above 0 W has no p_max_w.
 # 21: a flat sweep (no CNP clear of its noise) has no gm, hence no mobility; a current 10× past 1 A where the header
 # gives no Irange, and a calibration's Power 10× past its sensor's full scale (or 1 W), give no quantities.
-# 22: a calibration whose P max is 300× or more from the median of two or more others of its wavelength prices no run;
-# a sweep whose rows are out of order (sorted by Vg, shuffled) has no Dirac point nor gm.
+# 22: a calibration whose P max is 300× or more from the median of its wavelength's usable ones (3 or more) prices
+# no run; a sweep whose rows are out of order (sorted by Vg, shuffled) has no Dirac point nor gm.
 METRICS_VERSION = 22
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

@@ -21,6 +21,7 @@ from labtui.core.metrics_stamp import METRICS_VERSION
 
 UNREADABLE_CALIBRATION = "power_w: the calibration's Parquet could not be read"
 WHOLE_CURVE = ("LaserCalibration: ", "run: ")  # a calibration's remarks that no part of its curve can be used
+PRICING_TOPIC = "pricing"  # a calibration's remark of the join: why it prices no run (`_apart`)
 
 
 def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame,
@@ -144,8 +145,8 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
     header_v = pl.col("laser_voltage_v")
     of_another_unit = pl.col("run_id").replace_strict(apart, default=None, return_dtype=pl.String)
     return table.join(joined, on="run_id", how="left").with_columns(
-        _power_remark=pl.when(of_another_unit.is_not_null())  # said on the calibration's own row too
-        .then(pl.lit("LaserCalibration: ") + of_another_unit)
+        _power_remark=pl.when(of_another_unit.is_not_null())  # said on the calibration's own row too, as a remark
+        .then(pl.lit(f"{PRICING_TOPIC}: ") + of_another_unit)  # of the join (a from-data one would stay for good)
         .when(unlit & header_v.is_null())
         .then(pl.lit("power_w: the header gives no 'Laser voltage', though VL pulses in the data"))
         .when(unlit)
@@ -163,43 +164,43 @@ def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame, excluded: Map
     rows = calibrations.select("run_id", "laser_wavelength_nm").join(
         table.select("run_id", "p_max_w", "remarks"), on="run_id", how="left", maintain_order="left"
     )
-    apart = _apart(rows["p_max_w"].to_numpy(), rows["laser_wavelength_nm"].to_numpy(), tolerance_nm)
     reasons: list[str | None] = []
-    for (run_id, p_max, remarks), far in zip(rows.select("run_id", "p_max_w", "remarks").iter_rows(), apart,
-                                             strict=True):
+    for run_id, p_max, remarks in rows.select("run_id", "p_max_w", "remarks").iter_rows():
         whole = [remark.split(": ", 1)[1] for remark in remarks or () if remark.startswith(WHOLE_CURVE)]
         if run_id in excluded:
             reasons.append(f"excluded “{excluded[run_id]}”")
         elif whole:
             reasons.append(whole[0])
-        elif far is not None:
-            reasons.append(far)
         else:
             reasons.append(None if p_max is not None and p_max > 0 else "no Power above 0 W")
+    usable = np.array([reason is None for reason in reasons], dtype=bool)
+    apart = _apart(rows["p_max_w"].to_numpy(), rows["laser_wavelength_nm"].to_numpy(), usable, tolerance_nm)
+    reasons = [far if far is not None else reason for reason, far in zip(reasons, apart, strict=True)]
     return reasons, {run_id: far for run_id, far in zip(rows["run_id"], apart, strict=True) if far is not None}
 
 
-def _apart(p_max: np.ndarray, nm: np.ndarray, tolerance_nm: float) -> list[str | None]:
-    """Why each calibration's P max cannot be a power of its laser (None where it can): UNITS_APART or more from
-    the median of at least two other calibrations of its wavelength. A Power logged in mW under `Power (W)` read
-    0.02 "W", under its sensor's full scale, and priced every run 1000× high and its responsivity 1000× low, unsaid."""
+def _apart(p_max: np.ndarray, nm: np.ndarray, usable: np.ndarray, tolerance_nm: float) -> list[str | None]:
+    """Why each `usable` calibration's P max cannot be a power of its laser (None where it can): UNITS_APART or more
+    from the median of the usable calibrations of its wavelength, three at least, itself among them (at three, one
+    in mW beside two in µW cannot move it; excluded and dark ones have no say). A Power logged in mW under `Power
+    (W)` read 0.02 "W", under its sensor's full scale, and priced every run 1000× high, unsaid. One median per
+    wavelength: a store's thousands of calibrations are a few sorts."""
     from labtui.core.si import format_si
 
-    valid = np.isfinite(p_max) & (p_max > 0) & np.isfinite(nm)
+    valid = usable & np.isfinite(p_max) & np.isfinite(nm)
     reasons: list[str | None] = [None] * p_max.size
-    for k in np.flatnonzero(valid).tolist():
-        others = valid & (np.abs(nm - nm[k]) <= tolerance_nm)
-        others[k] = False
-        if np.count_nonzero(others) < 2:
+    for wavelength in sorted(set(nm[valid].tolist())):
+        group = valid & (np.abs(nm - wavelength) <= tolerance_nm)
+        if (count := int(np.count_nonzero(group))) < 3:
             continue
-        median = float(np.median(p_max[others]))
-        ratio = p_max[k] / median
-        if 1 / UNITS_APART < ratio < UNITS_APART:
-            continue
-        how_far = f"{ratio:.0f}×" if ratio > 1 else f"1/{1 / ratio:.0f}"
-        reasons[k] = (f"P max {format_si(float(p_max[k]), 'W')} is {how_far} the median of the store's "
-                      f"{np.count_nonzero(others)} other calibrations of {nm[k]:g} nm ({format_si(median, 'W')}): "
-                      "its Power logged in another unit? It prices no run")
+        median = float(np.median(p_max[group]))
+        for k in np.flatnonzero(group & (nm == wavelength)).tolist():
+            if 1 / UNITS_APART < (ratio := float(p_max[k]) / median) < UNITS_APART:
+                continue
+            how_far = f"{ratio:.0f}×" if ratio > 1 else f"1/{1 / ratio:.0f}"
+            reasons[k] = (f"P max {format_si(float(p_max[k]), 'W')} is {how_far} the median of the store's {count} "
+                          f"calibrations of {wavelength:g} nm ({format_si(median, 'W')}): its Power logged in another "
+                          "unit? It prices no run")
     return reasons
 
 

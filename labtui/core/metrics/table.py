@@ -33,14 +33,15 @@ from labtui.core.layout import addresses_a_run
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics.definitions import ABORTED_TOPIC, MOBILITY_LIMIT, PROCEDURES, QUANTITIES
 from labtui.core.metrics.per_run import DATA_COLUMNS, Curve, Derived, compute_runs
-from labtui.core.metrics.pricing import calibrate
+from labtui.core.metrics.pricing import PRICING_TOPIC, calibrate
 from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, MetricsDamaged, empty_metrics, read_metrics
 from labtui.core.metrics_stamp import METRICS_VERSION, STAMP_KEY, is_current, metrics_stamp, settings_hash
 from labtui.core.registry import family_expr
 from labtui.core.wording import counted
 
 ABORTED = f"{ABORTED_TOPIC}: its quantities are of the rows it has (the manifest's is_complete is false)"
-JOINED_TOPICS = ("mobility", "power_w", "responsivity", "calibration_spread", ABORTED_TOPIC)  # the join's remarks
+JOINED_TOPICS = ("mobility", "power_w", "responsivity", "calibration_spread", PRICING_TOPIC,  # the join's remarks
+                 ABORTED_TOPIC)
 
 
 @dataclass
