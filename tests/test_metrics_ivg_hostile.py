@@ -209,6 +209,9 @@ def test_rows_sorted_or_shuffled_give_no_dirac_point_and_say_why(clean) -> None:
     assert values["cnp_fwd_v"] is None and len(remarks) == 1
     assert remarks[0].startswith("IVg: Vg turns back ") and remarks[0].endswith(" times in 601 rows: rows out of "
                                                                                "order? No Dirac point nor gm from them")
+    twice = np.repeat(np.arange(vg.size), 2)  # a loop that reads each setpoint twice: half its rows repeat, it turns
+    values, remarks = ivg_quantities(vg[twice], current[twice], VDS, SETTINGS)
+    assert values["cnp_fwd_v"] == pytest.approx(UP, abs=0.01) and not any("rows sorted" in r for r in remarks)
     resumed = np.concatenate([np.arange(100), np.arange(150, vg.size)])  # a sweep resumed 2.5 V further: its legs
     values, remarks = ivg_quantities(vg[resumed], current[resumed], VDS, SETTINGS)  # still read
     assert values["cnp_fwd_v"] == pytest.approx(UP, abs=0.01) and not any("out of order" in r for r in remarks)

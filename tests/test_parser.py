@@ -391,6 +391,10 @@ def test_a_sweep_its_header_does_not_describe_is_said_to_be_one() -> None:
     header, frame, _ = parse(raw_csv("IVg", params={"VG start": "-2 V", "VG end": "2 V"}, rows=cut), "IVg2025-10-14_3")
     assert is_complete(header.spec.completeness, header, frame)[1] == [
         "aborted: 7 of the 25 rows its sweep parameters imply"]  # cut: not back at 0
+    header, frame, _ = parse(raw_csv("IVg", params={"VG start": "-2 V", "VG end": "2 V"}, rows=rows[:2]),
+                             "IVg2025-10-14_3")  # stopped a step away from 0: no sweep to speak of
+    assert is_complete(header.spec.completeness, header, frame)[1] == [
+        "aborted: 2 of the 25 rows its sweep parameters imply"]
 
 
 def test_a_voltage_beyond_any_source_measure_unit_is_left_empty_with_a_warning() -> None:

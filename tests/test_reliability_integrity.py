@@ -91,6 +91,11 @@ def test_the_folder_holding_the_raw_root_or_the_store_swapped_is_refused_with_wh
         one_line_error(lab.cli("history", "67", "--store", str(folder)), 2, f"no labtui store at {folder}: it holds "
                        f"raw measurement files (.csv), so give it as --raw-root, and the store as --store (`labtui "
                        f"stage --raw-root {folder} --store STORE`)")
+    exports = lab.root / "project"  # a folder of exported histories is CSV too, and no raw tree
+    (exports / "histories").mkdir(parents=True)
+    (exports / "histories" / "Alisson67.csv").write_text("seq,date,proc\n1,2025-10-13,It\n")
+    one_line_error(lab.cli("history", "67", "--store", str(exports)), 2, f"no labtui store at {exports} (it has no "
+                   "_manifest/ folder): check the path")
 
 
 def test_a_moved_raw_tree_keeps_its_run_ids_with_the_explicit_flag(lab: Lab, tmp_path: Path) -> None:

@@ -123,9 +123,10 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     tolerance = 0.51 * step
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
     if rows is not None and frame.height < rows:
-        # a narrower loop that came back to 0 is another sweep than its header says, not one cut short (a real one
-        # that went 0 → −5 → 5 → 0, its header's whole span, was stopped there: aborted alone)
-        narrower = least > low + tolerance or most < high - tolerance
+        # a narrower loop that left 0 and came back to it is another sweep than its header says, not one cut short
+        # (a real one that went 0 → −5 → 5 → 0, its header's whole span, was stopped there: aborted alone; a step away
+        # and back was "a sweep of -0.05…0 come back to 0")
+        narrower = (least > low + tolerance or most < high - tolerance) and max(-least, most) > 1.5 * step
         if narrower and rule.returns_to_zero and _stopped_short(rule, values, given_step) is None:
             return False, [f"aborted: {frame.height} of the {rows} rows its sweep parameters imply (its data sweep "
                            f"{least:g}…{most:g} and come back to 0: its header written for another sweep?)"]

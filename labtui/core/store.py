@@ -183,22 +183,33 @@ def check_named_store(stage: Path, named: Path, *, reading: bool, repairing: boo
 
 
 def holds_raw_files(folder: Path) -> bool:
-    """Whether `folder`, or a folder directly in it (a day's), holds a file named as a raw file (`.csv`)."""
+    """Whether `folder`, or a folder directly in it (a day's), holds a measurement file: a `.csv` whose first bytes
+    have a `#Procedure:` line (a project folder's exported histories are CSV too). The first few found decide."""
     from labtui.core.scan import is_csv_name
 
+    found: list[str] = []
     try:
         with os.scandir(folder) as entries:
             children = list(entries)
-        if any(is_csv_name(entry.name) for entry in children):
-            return True
+        found += [entry.path for entry in children if is_csv_name(entry.name)]
         for entry in children:
-            if entry.is_dir(follow_symlinks=False):
+            if len(found) < RAW_FILES_LOOKED_AT and entry.is_dir(follow_symlinks=False):
                 with os.scandir(entry.path) as inner:
-                    if any(is_csv_name(item.name) for item in inner):
-                        return True
+                    found += [item.path for item in inner if is_csv_name(item.name)]
     except OSError:  # unreadable: the plain message
+        pass
+    return any(_a_measurement(path) for path in found[:RAW_FILES_LOOKED_AT])
+
+
+RAW_FILES_LOOKED_AT = 5
+
+
+def _a_measurement(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return b"#procedure" in handle.read(4096).lower()
+    except OSError:
         return False
-    return False
 
 
 def stores_in(folder: Path) -> list[Path]:

@@ -93,7 +93,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "gate does not move the current), or when that minimum lies within "
              "{cnp_edge_margin_v:g} V of the leg's ends, nearer than that (the Dirac point is outside the sweep), "
              f"or the sweep's rows are out of order (of {OUT_OF_ORDER_ROWS} rows or more: a third repeat the Vg "
-             f"before them, as sorted by Vg, or it turns back once per {TURNS_APART} rows or more often, and more "
+             f"before them and it never turns back, as sorted by Vg, or it turns back once per {TURNS_APART} rows or "
+             "more often, and more "
              f"than {2 * LOOP_TURNS} times, as shuffled). "
              "Distances are to 1e-6 of the leg's Vg span: setpoints are written 0.30000000000000004"),
     Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),

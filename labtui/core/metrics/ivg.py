@@ -315,17 +315,18 @@ class ReadSweep(NamedTuple):
 
 def out_of_order(vg: np.ndarray) -> str | None:
     """Why a sweep's rows are not in the order they were measured in (None for every real sweep, which steps one
-    setpoint at a time and turns at its limits): a third of its rows repeat the Vg before them (sorted by Vg: each
-    setpoint's up- and down-sweep readings side by side, read as one leg whose Dirac point mixed both), or it turns
+    setpoint at a time and turns at its limits): a third of its rows repeat the Vg before them and it never turns
+    (sorted by Vg: each setpoint's up- and down-sweep readings side by side, read as one leg whose Dirac point mixed
+    both; a loop that reads each setpoint twice turns at its limits), or it turns
     back at more than a tenth of its rows, and more than two loops do (shuffled: a Dirac point of 3.6e-13 V)."""
     if vg.size < OUT_OF_ORDER_ROWS:
         return None
     steps = vg[1:] - vg[:-1]
     moved = steps[np.abs(steps) > 1e-9 * float(np.abs(vg).max())]  # a repeat within float noise, as `sweep_legs`
-    if 3 * (repeats := steps.size - moved.size) >= steps.size:
+    turns = int(np.count_nonzero((moved[1:] > 0) != (moved[:-1] > 0)))
+    if not turns and 3 * (repeats := steps.size - moved.size) >= steps.size:  # a loop read twice a setpoint turns
         return f"IVg: {repeats} of its {vg.size} rows repeat the Vg before them: rows sorted by Vg? No Dirac point " \
                "nor gm from them"
-    turns = int(np.count_nonzero((moved[1:] > 0) != (moved[:-1] > 0)))
     if turns > 2 * LOOP_TURNS and turns * TURNS_APART > vg.size:
         return f"IVg: Vg turns back {turns} times in {vg.size} rows: rows out of order? No Dirac point nor gm from them"
     return None
