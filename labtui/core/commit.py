@@ -65,12 +65,11 @@ class Staged:
 
 @dataclass(frozen=True)
 class Retimed:
-    """A raw file whose size or mtime changed and whose content is the one staged (a `touch`, a copy that does not
+    """A raw file whose mtime changed and whose content is the one staged (a `touch`, a copy that does not
     keep times): the next commit records its new stat in its row, and rewrites no Parquet."""
 
     source_file: str
     sha256: str
-    size: int
     mtime_ns: int
 
 
@@ -193,8 +192,8 @@ class StoreCommit:
         staged, self.pending = self.pending, []
         new_rejects, self.pending_rejects = self.pending_rejects, []
         retimed, self.pending_retimes = self.pending_retimes, []
-        stats = {item.source_file: (item.size, mtime_us(item.mtime_ns)) for item in retimed}
-        updated = retime(upsert(manifest, [item.row for item in staged]), stats)
+        mtimes = {item.source_file: mtime_us(item.mtime_ns) for item in retimed}
+        updated = retime(upsert(manifest, [item.row for item in staged]), mtimes)
         # the run folders no row addresses any more: a run replaced by one of another run_id (its file's start
         # time moved), or moved to another date (the lab's zone changed); a join, not a dict of every run built at
         # each commit (30 ms and megabytes of short-lived objects at 65k runs); a row that addresses no folder (a
@@ -219,7 +218,7 @@ class StoreCommit:
             faults.point("after_obsolete_run_remove")
         rejects_dir = self.config.rejects_dir
         recorded = _file_names(rejects_dir)  # one listing, not a failing unlink for each staged run
-        for source in [item.row.source_file for item in staged] + list(stats):  # broken once, now as staged
+        for source in [item.row.source_file for item in staged] + list(mtimes):  # broken once, now as staged
             if reject_path(rejects_dir, source).name in recorded and remove_reject(rejects_dir, source):
                 rejects.pop(source, None)
                 faults.point("after_reject_remove")

@@ -210,22 +210,16 @@ def upsert(current: pl.DataFrame, rows: list[ManifestRow]) -> pl.DataFrame:
     return sort_manifest(pl.concat([kept, new], how="vertical"))
 
 
-def retime(current: pl.DataFrame, stats: dict[str, tuple[int, int]]) -> pl.DataFrame:
-    """The rows of raw files whose size and mtime changed but not their content (a `touch`, a copy that does not keep
-    times: `stats`, source file → (size, mtime µs)) with their new stat: the next stage finds them unchanged, and
-    their runs, Parquet and staging time stay as they were."""
-    if not stats:
+def retime(current: pl.DataFrame, mtimes: dict[str, int]) -> pl.DataFrame:
+    """The rows of raw files whose mtime changed but not their content (a `touch`, a copy that does not keep times:
+    `mtimes`, source file → its mtime in µs) with their new mtime: the next stage finds them unchanged, and their
+    runs, Parquet and staging time stay as they were."""
+    if not mtimes:
         return current
     source = pl.col("source_file")
-    listed = source.is_in(list(stats)).fill_null(False)
-    sizes = {key: size for key, (size, _) in stats.items()}
-    times = {key: mtime for key, (_, mtime) in stats.items()}
-    new_mtime = pl.from_epoch(source.replace_strict(times, default=None, return_dtype=pl.Int64), time_unit="us")
-    return current.with_columns(
-        source_size=pl.when(listed).then(source.replace_strict(sizes, default=None, return_dtype=pl.Int64))
-        .otherwise(pl.col("source_size")),
-        source_mtime=pl.when(listed).then(new_mtime.dt.replace_time_zone("UTC")).otherwise(pl.col("source_mtime")),
-    )
+    new_mtime = pl.from_epoch(source.replace_strict(mtimes, default=None, return_dtype=pl.Int64), time_unit="us")
+    return current.with_columns(source_mtime=pl.when(source.is_in(list(mtimes)).fill_null(False))
+                                .then(new_mtime.dt.replace_time_zone("UTC")).otherwise(pl.col("source_mtime")))
 
 
 def write_manifest(frame: pl.DataFrame, path: Path) -> None:

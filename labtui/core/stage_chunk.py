@@ -155,7 +155,7 @@ class ChunkWorker:
         file.sha256 = hashlib.sha256(data).hexdigest()
         staged = self.as_staged.get(file.cand.source_file)
         if staged is not None and staged.sha256 == file.sha256 and staged.in_place():
-            file.result = Retimed(file.cand.source_file, file.sha256, after.st_size, after.st_mtime_ns)
+            file.result = Retimed(file.cand.source_file, file.sha256, after.st_mtime_ns)
             return
         file.as_read = Candidate(file.cand.source_file, file.cand.path, after.st_size, after.st_mtime_ns, False)
         file.data = data
