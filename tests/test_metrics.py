@@ -620,6 +620,20 @@ def test_slow_decay_is_null_when_not_reached() -> None:
     assert values["tau_decay_s"] is None and any(r.startswith("tau_decay_s:") for r in remarks)
 
 
+def test_a_second_pulse_is_said_and_the_decay_read_before_it() -> None:
+    """A run with a second pulse had only its first read, unsaid (the definitions said so, the run's row did not),
+    and the decay was read into the next pulse: with a slow decay, its rise made a tau_decay_s of the wrong pulse."""
+    t, current, vl = pulse(tau=8.0)
+    second = (t >= 52) & (t < 56)
+    vl = np.where(second, 2.0, vl)
+    current = np.where(t >= 52, current + 1e-6 * (1 - np.exp(-(t - 52) / 0.5)), current)  # lit again at 52 s
+    values, remarks = it_quantities(t, current, vl, 0.1, SETTINGS)
+    assert remarks[0] == "photoresponse: the laser switched on again at 52 s (several pulses in one run): only the " \
+                         "first is read"
+    single, _ = it_quantities(*pulse(tau=8.0), 0.1, SETTINGS)
+    assert values["delta_i_a"] == single["delta_i_a"] and values["tau_decay_s"] == pytest.approx(8.0, abs=0.5)
+
+
 # --- LaserCalibration ---------------------------------------------------------------------------------------------
 
 

@@ -48,7 +48,8 @@ from labtui.core.parquet_footer import footer_bytes
 # 21: a flat sweep (no CNP clear of its noise) has no gm, hence no mobility; a current 10× past 1 A where the header
 # gives no Irange, and a calibration's Power 10× past its sensor's full scale (or 1 W), give no quantities.
 # 22: a calibration whose P max is 300× or more from the median of its wavelength's usable ones (3 or more) prices
-# no run; a sweep whose rows are out of order (sorted by Vg, shuffled) has no Dirac point nor gm.
+# no run; a sweep whose rows are out of order (sorted by Vg, shuffled) has no Dirac point nor gm; an It run of
+# several pulses says so, and its tau_decay_s is read before the next one.
 METRICS_VERSION = 22
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

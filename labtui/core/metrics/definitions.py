@@ -158,9 +158,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              f"laser period); null when not reached, when reached at the first lit sample (faster than the trace "
              f"resolves) or when delta_i_snr < {RESOLVED_SIGMAS:g}"),
     Quantity("tau_decay_s", "s", "It",
-             "time from switch-off until the trace (the samples from switch-off on, smoothed alike) first falls to "
-             "1/e of delta_i_a above i_dark_a; "
-             "null when not reached by the end of the run (persistent photoconductivity), when reached at the first "
+             "time from switch-off until the trace (the samples from switch-off on, up to the laser's next switch-on "
+             "if any, smoothed alike) first falls to 1/e of delta_i_a above i_dark_a; "
+             "null when not reached by then (persistent photoconductivity), when reached at the first "
              "dark sample or when delta_i_snr < "
              f"{RESOLVED_SIGMAS:g}"),
     Quantity("power_w", "W", "It",
@@ -214,7 +214,7 @@ ABORTED_TOPIC = "aborted run"  # a remark of a run the manifest says aborted: of
 PROCEDURES: tuple[str, ...] = ("IVg", "It", "LaserCalibration")  # other procedures get no row
 NOT_COMPUTED = (
     "IV, and every other procedure (IVgT, ITt, Vt, …): no row in the table",
-    "It runs of several laser pulses: only the first switch-on and switch-off are read",
+    "It runs of several laser pulses: only the first switch-on and switch-off are read (a remark says so)",
     "mobility from a chip without a complete geometry in config/chip_params.yaml",
     "a sweep or a calibration whose Vg or VL reaches more than 10 times as far from 0 as its header's sweep (logged "
     "in another unit): no quantities, and a remark",

@@ -92,18 +92,24 @@ def it_quantities(
     if not off[k_off - k_on]:
         return values, ["photoresponse: the laser never switched off before the run ended (no dark after the pulse)"]
     t_off = float(t[k_off])
+    k_end, remarks = t.size, []  # the dark after the pulse ends where the laser switches on again
+    if (again := on[k_off:]).any():  # only the first pulse is read (the definitions say so): said, as its data show it
+        k_end = k_off + int(np.argmax(again))
+        remarks = [f"photoresponse: the laser switched on again at {float(t[k_end]):.4g} s (several pulses in one "
+                   "run): only the first is read"]
     if t_off - t_on < _COVERAGE * window:
-        return values, [f"photoresponse: the laser was on {t_off - t_on:.3g} s, less than the {window:g} s window"]
+        return values, [*remarks, f"photoresponse: the laser was on {t_off - t_on:.3g} s, less than the {window:g} s "
+                                  "window"]
     lit = slice(max(int(np.searchsorted(t, t_off - window)), k_on), k_off)
     if lit.start >= lit.stop:
-        return values, ["photoresponse: no sample in the window before switch-off"]
+        return values, [*remarks, "photoresponse: no sample in the window before switch-off"]
     if (thin := _thin(lit, min(window, t_off - t_on), step, "lit")) is not None:
-        return values, [thin]
+        return values, [*remarks, thin]
     values["delta_i_a"] = delta = _mean(i[lit]) - i_dark
     values["delta_i_rel"] = delta / i_dark if i_dark else None
     if drift is not None:
         values["delta_i_drift_corrected_a"] = delta - drift * (_mean(t[lit]) - _mean(t[dark]))
-    return values, _times(t, i, k_on, k_off, i_dark, delta, settled, values, settings)
+    return values, [*remarks, *_times(t, i, k_on, k_off, k_end, i_dark, delta, settled, values, settings)]
 
 
 VL_AGREES = 0.01  # the VL column while lit and the header's laser voltage agree within this share (real runs: equal)
@@ -225,13 +231,15 @@ def _times(
     i: np.ndarray,
     k_on: int,
     k_off: int,
+    k_end: int,
     i_dark: float,
     delta: float,
     settled: slice,
     values: dict[str, float | None],
     settings: MetricsSettings,
 ) -> list[str]:
-    """delta_i_snr, and tau_rise_s and tau_decay_s from the trace smoothed separately while lit and after switch-off;
+    """delta_i_snr, and tau_rise_s and tau_decay_s from the trace smoothed separately while lit and after switch-off
+    (up to `k_end`, where a next pulse starts);
     the times only off a step clear of the noise, measured on the smoothed dark trace itself (a wandering baseline
     is not white noise)."""
     interval = float(t[-1] - t[0]) / (t.size - 1)
@@ -253,7 +261,7 @@ def _times(
         values["tau_rise_s"] = float(t[k_on + reached[0]] - t[k_on])
     else:
         remarks.append(_unread("tau_rise_s", "1 − 1/e", "while lit", reached.size, settings))
-    decay = (moving_average(i[k_off:], points) - i_dark) / delta
+    decay = (moving_average(i[k_off:k_end], points) - i_dark) / delta  # not into a next pulse
     fallen = np.flatnonzero(decay <= 1 / math.e)
     if fallen.size and fallen[0]:
         values["tau_decay_s"] = float(t[k_off + fallen[0]] - t[k_off])
