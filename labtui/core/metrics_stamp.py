@@ -49,7 +49,8 @@ from labtui.core.parquet_footer import footer_bytes
 # gives no Irange, and a calibration's Power 10× past its sensor's full scale (or 1 W), give no quantities.
 # 22: a calibration whose P max is 300× or more from the median of its wavelength's usable ones (3 or more) prices
 # no run; a sweep whose rows are out of order (sorted by Vg, shuffled) has no Dirac point nor gm; an It run of
-# several pulses says so, and its tau_decay_s is read before the next one.
+# several pulses says so, and its tau_decay_s is read before the next one; a sweep's rows without a finite Vg or I
+# are said.
 METRICS_VERSION = 22
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

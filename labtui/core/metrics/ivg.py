@@ -335,27 +335,31 @@ def out_of_order(vg: np.ndarray) -> str | None:
 def read_sweep(vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: MetricsSettings) -> ReadSweep:
     """The part of one sweep `ivg_quantities` reads, and why it reads less than all of it; the plot marks the
     Dirac points on the same legs (`cnp_legs`)."""
-    at = None
+    at, gaps = None, []
     if not all_finite(vg, i):
         keep = np.isfinite(vg) & np.isfinite(i)
+        if (missing := vg.size - int(np.count_nonzero(keep))) and (kept := vg.size - missing) >= 3:
+            # half a sweep's currents NaN read as a whole sweep, unsaid
+            gaps = [f"IVg: {missing} of its {vg.size} rows have no finite Vg or I: its quantities are of the other "
+                    f"{kept}"]
         vg, i, at = vg[keep], i[keep], np.flatnonzero(keep)
     if vg.size < 3:
         return ReadSweep(vg, i, at, False, ["IVg: fewer than 3 finite points"])
     if (disorder := out_of_order(vg)) is not None:
-        return ReadSweep(vg, i, at, False, [disorder])
+        return ReadSweep(vg, i, at, False, [*gaps, disorder])
     current = np.abs(i)
     i_max = float(current.max())
     if vds_v and i_max / abs(vds_v) < settings.dead_conductance_s:
-        return ReadSweep(vg, i, at, False, [
+        return ReadSweep(vg, i, at, False, [*gaps,
             f"IVg: dead channel (max |I| {i_max:.2g} A at Vds {vds_v:g} V, conductance below "
             f"{settings.dead_conductance_s:g} S){vds_doubt(vds_v)}"
         ])
     if (broken := breakdown_at(current)) is None:
-        return ReadSweep(vg, i, at, True, [])
+        return ReadSweep(vg, i, at, True, gaps)
     before = np.flatnonzero(~glitches(current)[:broken])[-1]  # the last reading before it: not a spike
     remark = (f"IVg: the channel broke down at Vg {vg[broken]:g} V (|I| {current[before]:.2g} → "
               f"{current[broken]:.2g} A, for good): the quantities are of the sweep before it")
-    return ReadSweep(vg[:broken], i[:broken], None if at is None else at[:broken], True, [remark])
+    return ReadSweep(vg[:broken], i[:broken], None if at is None else at[:broken], True, [*gaps, remark])
 
 
 def cnp_legs(vg: np.ndarray) -> tuple[Leg | None, Leg | None]:
