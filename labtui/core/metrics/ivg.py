@@ -322,7 +322,7 @@ def out_of_order(vg: np.ndarray) -> str | None:
     if vg.size < OUT_OF_ORDER_ROWS:
         return None
     steps = vg[1:] - vg[:-1]
-    moved = steps[np.abs(steps) > 1e-9 * float(np.abs(vg).max())]  # a repeat within float noise, as `sweep_legs`
+    moved = steps[_moves(steps, vg)]  # a repeat within float noise, as `sweep_legs` reads one
     turns = int(np.count_nonzero((moved[1:] > 0) != (moved[:-1] > 0)))
     if not turns and 3 * (repeats := steps.size - moved.size) >= steps.size:  # a loop read twice a setpoint turns
         return f"IVg: {repeats} of its {vg.size} rows repeat the Vg before them: rows sorted by Vg? No Dirac point " \
