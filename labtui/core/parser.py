@@ -36,7 +36,7 @@ _FILE_IDX = re.compile(r"_(\d+)$")
 # every command reads, and in its run's Parquet footer, which every plot reads: a larger one is a file of another kind
 HEADER_LIMIT = 64 * 1024
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
-_PROCEDURE_TAG = re.compile(r"(?i)#[ \t]*procedure[ \t]*:")  # `#procedure:`, `# Procedure :` as hands retype it
+PROCEDURE_TAG = re.compile(r"(?i)#[ \t]*procedure[ \t]*:")  # `#procedure:`, `# Procedure :` as hands retype it
 _LONE_CR = b"\r#"  # a header line's end without its \n: the next line runs into it
 _DATA_LINE = re.compile(r"(?i)#[ \t]*data:")  # stripped: `DATA_TAG`'s line as text
 _DATA_WITH_TEXT = re.compile(r"(?i)#[ \t]*data:[ \t]*\S")  # `#Data: Vg (V),…`: the column row moved up a line
@@ -74,7 +74,7 @@ class Header:
 def _procedure_line(text: str) -> tuple[str, str]:
     """A `#Procedure:` line as the acquisition spells its tag, and the tag as written where it was spelt otherwise
     (`#procedure:`, `# Procedure :`; else "")."""
-    tag = _PROCEDURE_TAG.match(text)
+    tag = PROCEDURE_TAG.match(text)
     if tag is None or tag.group() == "#Procedure:":
         return text, ""
     return "#Procedure:" + text[tag.end():], tag.group()
@@ -139,7 +139,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         # names a class as PyMeasure does (`<…>`): `#\tProcedure: tuning` is a parameter (the regex only on a line
         # that may be one)
         if text.startswith("#Procedure:") or (text[1:].lstrip(" \t")[:1] in ("P", "p") and "<" in text
-                                              and _PROCEDURE_TAG.match(text)):
+                                              and PROCEDURE_TAG.match(text)):
             again = _PROCEDURE.match(_procedure_line(text.strip())[0])
             if again is None or again.group(1).rsplit(".", 1)[-1] != proc:
                 raise Reject("conflicting_parameter", f"a second #Procedure line ({quoted(text.strip(), 80)}) names "

@@ -205,9 +205,12 @@ RAW_FILES_LOOKED_AT = 5
 
 
 def _a_measurement(path: str) -> bool:
+    """Whether the file's first bytes hold a procedure tag, as the parser reads one (`parser.PROCEDURE_TAG`)."""
+    from labtui.core.parser import PROCEDURE_TAG
+
     try:
         with open(path, "rb") as handle:
-            return b"#procedure" in handle.read(4096).lower()
+            return PROCEDURE_TAG.search(handle.read(4096).decode("latin-1")) is not None
     except OSError:
         return False
 
