@@ -104,19 +104,18 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     flat = rows.with_columns(pl.col("remarks").list.join("; "),
                              pl.when(pl.col("tags").list.len() > 0).then(pl.col("tags").list.join(TAG_SEPARATOR)))
-    if args.columns is not None:
-        chosen = _chosen(args.columns, [name for name in rows.columns if name not in ID_COLUMNS])
-        emit(args, table=lambda: _readable(flat.select("chip_name", "seq", "proc", "date_local", *chosen)),
-             csv=lambda: utc_text(flat.select(*ID_COLUMNS, *chosen)),
-             json=lambda: utc_text(rows.select(*ID_COLUMNS, *chosen)), whole=chosen)
-        if hidden and to_terminal:
-            print(hidden_line)
-        return EXIT_OK
-    families = rows.select(family_expr(config.procedures_file)).to_series().unique(maintain_order=True).to_list()
-    shown = [column for family in families for column in columns_of(family)]
-    measured = [name for name in CONDITIONS if any(name in CONDITIONS_SHOWN.get(family, ()) for family in families)]
-    emit(args, table=lambda: _readable(flat.select("chip_name", "seq", "proc", "date_local", *measured, *shown,
-                                                   "source_file", "remarks", annotations=summaries(rows))),
+    terminal = ["chip_name", "seq", "proc", "date_local"]
+    if args.columns is not None:  # those alone, after the run's identity
+        shown = _chosen(args.columns, [name for name in rows.columns if name not in ID_COLUMNS])
+        terminal += shown
+        flat, rows = (frame.select(*ID_COLUMNS, *shown) for frame in (flat, rows))
+    else:
+        families = rows.select(family_expr(config.procedures_file)).to_series().unique(maintain_order=True).to_list()
+        shown = [column for family in families for column in columns_of(family)]
+        measured = [name for name in CONDITIONS if any(name in CONDITIONS_SHOWN.get(family, ()) for family in families)]
+        terminal += [*measured, *shown, "source_file", "remarks"]
+    marked = args.columns is None  # the annotations' summary, made only for a terminal table
+    emit(args, table=lambda: _readable(flat.select(terminal, **({"annotations": summaries(rows)} if marked else {}))),
          csv=lambda: utc_text(flat), json=lambda: utc_text(rows), whole=shown)
     if hidden and to_terminal:
         print(hidden_line)
