@@ -26,10 +26,11 @@ from labtui.core.commit import Retimed, Staged
 from labtui.core.config import StagingConfig
 from labtui.core.errors import OperationFailed, os_error_in
 from labtui.core.extraction_rules import EXTRACTION_RULES
-from labtui.core.layout import RUN_COMPRESSION, RUN_COMPRESSION_LEVEL, RUN_RECORD_KEY, run_parquet_path
+from labtui.core.layout import RUN_COMPRESSION, RUN_COMPRESSION_LEVEL, RUN_RECORD_KEY, addresses_a_run, run_parquet_path
 from labtui.core.rawread import Busy, read_raw
 from labtui.core.rejects import RejectRecord
 from labtui.core.scan import Candidate, Outcome, csv_stem
+from labtui.core.stat_index import Signatures
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read
     import polars as pl
@@ -63,6 +64,23 @@ class StagedRun(NamedTuple):
             return read_footer(self.parquet) == (self.rows, self.run_id)
         except (OSError, ValueError, IndexError):  # missing, cut, overwritten: a footer that does not decode
             return False
+
+
+def as_staged(config: StagingConfig, manifest: pl.DataFrame, work: list[Candidate],
+              staged: Signatures) -> dict[str, StagedRun]:
+    """The runs of the files to read whose size is the one staged, by a row this labtui would make again
+    (`stat_columns` gives another row a size no file has): only their mtime changed, and a worker that finds their
+    content as staged records their new stat instead of staging them (`Retimed`)."""
+    import polars as pl
+
+    sources = [cand.source_file for cand in work if (staged.get(cand.source_file) or (None,))[0] == cand.size]
+    if not sources:
+        return {}
+    rows = manifest.filter(pl.col("source_file").is_in(sources) & pl.col("source_sha256").is_not_null()
+                           & pl.col("n_rows").is_not_null() & addresses_a_run())
+    return {source: StagedRun(sha256, run_parquet_path(config.stage_root, proc, date_local, run_id), run_id, rows)
+            for source, sha256, proc, date_local, run_id, rows
+            in rows.select("source_file", "source_sha256", "proc", "date_local", "run_id", "n_rows").iter_rows()}
 
 
 @dataclass

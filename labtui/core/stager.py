@@ -21,7 +21,6 @@ from labtui.core.chip_name import foreign_letters, look_alike
 from labtui.core.commit import Retimed, Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, registry_digest
 from labtui.core.errors import OperationFailed
-from labtui.core.layout import run_parquet_path
 from labtui.core.metrics_stamp import is_current
 from labtui.core.overview import read_overview
 from labtui.core.rawread import Busy, release_large_buffers
@@ -38,7 +37,7 @@ from labtui.core.scan import (
     scan_raw,
     staged_signatures,
 )
-from labtui.core.stage_chunk import CHUNK_FILES, RECORDING_SECONDS, ChunkResult, ChunkWorker, StagedRun, chunks
+from labtui.core.stage_chunk import CHUNK_FILES, RECORDING_SECONDS, ChunkResult, ChunkWorker, as_staged, chunks
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
 from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
 from labtui.core.store import check_location, check_raw_root, identity_path, lock_store, write_identity
@@ -430,25 +429,6 @@ def _chip_spellings(runs: pl.DataFrame) -> dict[tuple[str, int], str]:
         if looks := look_alike(group):
             spellings.setdefault((looks, number), name)
     return spellings
-
-
-def as_staged(config: StagingConfig, manifest: pl.DataFrame, work: list[Candidate],
-              staged: Signatures) -> dict[str, StagedRun]:
-    """The runs of the files to read whose size is the one staged, by a row this labtui would make again
-    (`stat_columns` gives another row a size no file has): only their mtime changed, and a worker that finds their
-    content as staged records their new stat instead of staging them (`Retimed`)."""
-    import polars as pl
-
-    from labtui.core.layout import addresses_a_run
-
-    sources = [cand.source_file for cand in work if (staged.get(cand.source_file) or (None,))[0] == cand.size]
-    if not sources:
-        return {}
-    rows = manifest.filter(pl.col("source_file").is_in(sources) & pl.col("source_sha256").is_not_null()
-                           & pl.col("n_rows").is_not_null() & addresses_a_run())
-    return {source: StagedRun(sha256, run_parquet_path(config.stage_root, proc, date_local, run_id), run_id, rows)
-            for source, sha256, proc, date_local, run_id, rows
-            in rows.select("source_file", "source_sha256", "proc", "date_local", "run_id", "n_rows").iter_rows()}
 
 
 def _by_hash(runs: pl.DataFrame) -> dict[str, str]:
