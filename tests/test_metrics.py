@@ -38,20 +38,14 @@ from labtui.core.metrics import (
 from labtui.core.metrics import per_run as metrics_per_run
 from labtui.core.metrics import pricing as metrics_pricing
 from labtui.core.metrics import table as metrics_table
+from labtui.core.metrics.arrays import all_finite, median
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities, power_at, powers_at
 from labtui.core.metrics.definitions import MOBILITY_LIMIT
 from labtui.core.metrics.it import COLUMNS as IT_QUANTITIES
 from labtui.core.metrics.it import dark_level, it_quantities, lit_vl_disagrees, moving_average
-from labtui.core.metrics.ivg import (
-    all_finite,
-    breakdown_at,
-    dirac_point,
-    ivg_quantities,
-    median,
-    parabola_vertex,
-    savgol_derivative,
-)
+from labtui.core.metrics.ivg import breakdown_at, dirac_point, ivg_quantities, parabola_vertex
 from labtui.core.metrics.reprice import reprice_after
+from labtui.core.metrics.savgol import savgol_derivative
 from labtui.core.metrics.spread import reach
 from labtui.core.overview import last_dirac_points
 from labtui.core.plotdata import PlotOptions, build_plots

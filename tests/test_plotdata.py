@@ -227,7 +227,7 @@ def test_savgol_is_exact_on_a_quadratic_with_uneven_spacing():
 
 @pytest.mark.parametrize("x", [np.linspace(-2.0, 3.0, 41), np.linspace(3.0, -2.0, 41)], ids=["rising", "falling"])
 def test_savgol_on_an_even_grid_is_exact_at_the_edges_too(x):
-    from labtui.core.metrics.ivg import _local_fits
+    from labtui.core.metrics.savgol import _local_fits
 
     """An even grid takes the fixed-weights path (interior and both edges): a cubic is exact with polyorder 3."""
     y = x**3 - 2 * x

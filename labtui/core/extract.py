@@ -228,7 +228,7 @@ def _median_step(values: np.ndarray) -> float:
     numpy.ma the first time)."""
     import numpy as np  # loaded by `_finite` already
 
-    from labtui.core.metrics.ivg import median
+    from labtui.core.metrics.arrays import median
 
     with np.errstate(all="ignore"):  # steps near ±1e308 overflow to inf: then 1 % bounds it (and no warning)
         return median(np.abs(np.diff(values))) if values.size > 1 else 0.0

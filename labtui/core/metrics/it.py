@@ -12,9 +12,10 @@ import math
 import numpy as np
 
 from labtui.core.config import MetricsSettings
+from labtui.core.metrics.arrays import all_finite, median
 from labtui.core.metrics.definitions import RESOLVED_SIGMAS
 from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches
-from labtui.core.metrics.ivg import all_finite, median, vds_doubt
+from labtui.core.metrics.ivg import vds_doubt
 from labtui.core.wording import told_apart
 
 COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "delta_i_snr",

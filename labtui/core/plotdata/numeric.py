@@ -6,12 +6,13 @@ import math
 
 import numpy as np
 
-# The sweep helpers live with the IVg quantities, so a plotted Dirac point or gm is the tabulated one.
+# The sweep helpers live with the IVg quantities (gm's derivative in savgol), so a plotted Dirac point or gm is the
+# tabulated one.
 from labtui.core.metrics.it import laser_on
 from labtui.core.metrics.ivg import Leg as Leg
 from labtui.core.metrics.ivg import collapse_repeats as collapse_repeats
-from labtui.core.metrics.ivg import savgol_derivative as savgol_derivative
 from labtui.core.metrics.ivg import sweep_legs as sweep_legs
+from labtui.core.metrics.savgol import savgol_derivative as savgol_derivative
 
 _LOG_FLOOR = 1e-15  # where |y| has no positive value at all; far below any current the setup resolves
 

@@ -15,7 +15,8 @@ from labtui.core.config import MetricsSettings
 from labtui.core.metrics.definitions import CALIBRATIONS_DISAGREE
 from labtui.core.metrics.glitches import glitches
 from labtui.core.metrics.it import dark_level
-from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep, window_points
+from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep
+from labtui.core.metrics.savgol import window_points
 from labtui.core.plotdata.labels import WAVELENGTH, legend_labels, title
 from labtui.core.plotdata.load import LoadedGroup, run_ident
 from labtui.core.plotdata.model import (
