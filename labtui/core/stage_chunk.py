@@ -114,13 +114,13 @@ class ChunkWorker:
     the runs of the files read whose row this labtui would make again as it is (only their stat changed): a file
     whose content is its run's, and whose run's Parquet is whole, was only touched (`Retimed`)."""
 
-    def __init__(self, config: StagingConfig, registry: Registry, version: str, temp_dir: Path | None,
+    def __init__(self, config: StagingConfig, registry: Registry, version: str | Future[str], temp_dir: Path | None,
                  claim: Callable[[ManifestRow, int], None], cancel: threading.Event,
                  registry_sha256: str | None = None, recording_s: float = 0,
                  as_staged: Mapping[str, StagedRun] | None = None) -> None:
         self.config = config
         self.registry = registry
-        self.version = version
+        self._version = version
         self.temp_dir = temp_dir
         self.claim = claim
         self.cancel = cancel
@@ -131,6 +131,12 @@ class ChunkWorker:
         # threads that wait on the chunks' writes (see `_write`), started once: one started per chunk waited for
         # the GIL to start, 5 % of a stage's samples
         self.writer = ThreadPoolExecutor(config.workers, thread_name_prefix="labtui-write")
+
+    @property
+    def version(self) -> str:
+        """The extraction version, awaited at the first row: a checkout's `git describe` (17 ms) runs while the first
+        chunks are read and parsed, not before they start."""
+        return self._version if isinstance(self._version, str) else self._version.result()
 
     def __enter__(self) -> ChunkWorker:
         return self

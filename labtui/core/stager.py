@@ -201,15 +201,15 @@ class Stager:
             unchanged = {cand.source_file for cand, outcome in skipped if outcome is Outcome.UNCHANGED}
             self._committer.drop_stale_rejects(rejects, present, unchanged)
             if work:
-                version = _aside(extraction_version, "version")  # a checkout's `git describe` while the registry loads
+                version = _aside(extraction_version, "version")  # a checkout's `git describe`, awaited at the first row
                 _ = self.registry  # (a marker sent `validate`'s user back to the stage that had failed)
                 self._committer.mark_dirty()
                 release_large_buffers()
                 if manifest is None:
                     manifest = self._manifest()
                 self._claims = RunClaims(manifest, present, self.take_cut_short)
-                with ChunkWorker(  # the registry and version loaded once here, not racing in the workers
-                    self.config, self.registry, version.result(), self._committer.staging_area(), self._claims.claim,
+                with ChunkWorker(  # the registry loaded once here, not racing in the workers
+                    self.config, self.registry, version, self._committer.staging_area(), self._claims.claim,
                     self.cancel, registry, self.recording_s, None if self.force else as_staged(self.config, manifest,
                                                                                            work, staged),
                 ) as worker:
