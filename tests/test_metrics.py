@@ -1004,6 +1004,26 @@ def test_a_lit_run_at_0_nm_is_not_priced_by_a_calibration_at_0_nm(tmp_path: Path
             "calibration can price it") in lit["remarks"]
 
 
+def test_a_drain_bias_past_any_graphene_transistors_gives_no_mobility_and_says_why(tmp_path: Path) -> None:
+    """`VDS: 100 V` for 100 mV divided gm by 1000× the bias: a mobility 1000× low, with no remark (a channel that
+    still carried current past the dead threshold; a dead one's remark already doubted the unit)."""
+    lab = small_lab(tmp_path)
+    write_run(lab.raw / "2025-10-14", "IVg", file_idx=2, start_utc=START + dt.timedelta(minutes=50),
+              params={"VDS": "0.1 kV"})
+    (tmp_path / "config" / "chip_params.yaml").write_text(
+        "Alisson67:\n  channel_length_um: 10\n  channel_width_um: 5\n"
+        "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
+    lab.configure(metrics={"dead_conductance_s": 1e-9})  # the synthetic channel's current does not scale with Vds
+    lab.stage()
+    sweeps = read_metrics(lab.config).filter(pl.col("proc") == "IVg").sort("vds_v")
+    usual, past = sweeps.row(0, named=True), sweeps.row(-1, named=True)
+    assert past["vds_v"] == pytest.approx(100) and past["gm_max_hole_s"] is not None
+    assert past["mobility_hole_cm2_vs"] is None and past["mobility_electron_cm2_vs"] is None
+    assert ("mobility: Vds 100.0 V is past any graphene transistor's bias (10 V): in another unit (mV written V)? No "
+            "mobility from it") in past["remarks"]
+    assert usual["mobility_hole_cm2_vs"] > 0 and not any(text.startswith("mobility:") for text in usual["remarks"])
+
+
 def test_a_chip_params_entry_spelt_in_another_case_is_named_in_the_mobility_remark(tmp_path: Path) -> None:
     """`alisson67:` in chip_params.yaml is not chip Alisson67 (two groups may differ by case alone), but the remark
     said only `no complete geometry for Alisson67 in chip_params.yaml` beside an entry the lab can see."""

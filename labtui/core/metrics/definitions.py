@@ -32,6 +32,7 @@ IN_DOUBT = (pl.col("calibration_stale").fill_null(False)
             | (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False)
             | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False)
             | DRIFT_ALONE)
+VDS_PLAUSIBLE_V = 10.0  # a drain bias past this is no graphene transistor's (the real runs: 0.01–1 V)
 MOBILITY_LIMIT = 1e6  # cm²/(V·s): above suspended graphene's at low temperature; higher is a unit slip, not a device
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
@@ -119,7 +120,8 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("mobility_hole_cm2_vs", "cm²/(V·s)", "IVg",
              "field-effect mobility μ = (L/W)·gm_max_hole_s/(C·|Vds|), C the gate capacitance per area of the "
              "chip's dielectric stack (config/chip_params.yaml); only where the chip's geometry is known, and none "
-             f"above {MOBILITY_LIMIT:.0e} (more than any graphene's: a Vds or a geometry in the wrong unit)",
+             f"above {MOBILITY_LIMIT:.0e} (more than any graphene's: a Vds or a geometry in the wrong unit), nor at a "
+             f"|Vds| past {VDS_PLAUSIBLE_V:g} V (no graphene transistor's bias: mV written V)",
              from_data=False, read_from=("gm_max_hole_s",)),
     Quantity("mobility_electron_cm2_vs", "cm²/(V·s)", "IVg", "the same from gm_max_electron_s", from_data=False,
              read_from=("gm_max_electron_s",)),

@@ -14,7 +14,7 @@ import numpy as np
 
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.arrays import all_finite, median
-from labtui.core.metrics.definitions import LOOP_TURNS, OUT_OF_ORDER_ROWS, TURNS_APART
+from labtui.core.metrics.definitions import LOOP_TURNS, OUT_OF_ORDER_ROWS, TURNS_APART, VDS_PLAUSIBLE_V
 from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches
 from labtui.core.metrics.savgol import savgol_derivative, window_points
 
@@ -191,9 +191,6 @@ def longest_leg(vg: np.ndarray, legs: list[Leg], direction: int) -> Leg | None:
     spans = [abs(float(vg[leg.stop - 1] - vg[leg.start])) for leg in chosen]
     widest = max(spans) - 1e-6 * float(vg.max() - vg.min())
     return [leg for leg, span in zip(chosen, spans, strict=True) if span >= widest][-1]
-
-
-VDS_PLAUSIBLE_V = 10.0  # a drain bias past this is no graphene transistor's (the real runs: 0.01–1 V)
 
 
 def vds_doubt(vds_v: float) -> str:

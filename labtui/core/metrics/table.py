@@ -31,7 +31,13 @@ from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import addresses_a_run
 from labtui.core.manifest import read_manifest
-from labtui.core.metrics.definitions import ABORTED_TOPIC, MOBILITY_LIMIT, PROCEDURES, QUANTITIES
+from labtui.core.metrics.definitions import (
+    ABORTED_TOPIC,
+    MOBILITY_LIMIT,
+    PROCEDURES,
+    QUANTITIES,
+    VDS_PLAUSIBLE_V,
+)
 from labtui.core.metrics.per_run import DATA_COLUMNS, Curve, Derived, compute_runs
 from labtui.core.metrics.pricing import PRICING_TOPIC, calibrate
 from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, MetricsDamaged, empty_metrics, read_metrics
@@ -205,6 +211,7 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
              for name, p in chips.items() if p.has_geometry}
     factor = pl.col("chip_name").replace_strict(known, default=None, return_dtype=pl.Float64)
     per_gm = factor / pl.col("vds_v").abs() * 1e4  # m² → cm²
+    implausible = pl.col("vds_v").abs() > VDS_PLAUSIBLE_V
     is_ivg = family == "IVg"
     reason = (pl.when(is_ivg & factor.is_null())
               .then(unknown)
@@ -212,6 +219,9 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
               .then(pl.lit("mobility: no drain voltage (Vds) in the header"))
               .when(is_ivg & (pl.col("vds_v") == 0))  # the header gives it, as 0: no current to divide by it
               .then(pl.lit("mobility: the drain voltage (Vds) is 0 V"))
+              .when(is_ivg & implausible)  # 100 mV written V: gm divided by 1000× the bias, a mobility 1000× low
+              .then(pl.format(f"mobility: Vds {{}} V is past any graphene transistor's bias ({VDS_PLAUSIBLE_V:g} V): "
+                              "in another unit (mV written V)? No mobility from it", pl.col("vds_v")))
               .when(is_ivg & ~per_gm.is_finite())  # extreme but valid numbers: no number, not ±inf
               .then(pl.format("mobility: the geometry of {} in chip_params.yaml overflows a float",
                               pl.col("chip_name")))
@@ -231,7 +241,7 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
         f"mobility: {{}} is beyond any graphene's (over {MOBILITY_LIMIT / 1e6:g}e6 cm²/(V·s)): check Vds ({{}} V) "
         "and the geometry of {} in chip_params.yaml", shown, pl.col("vds_v"), pl.col("chip_name")))
     return table.with_columns(
-        **{name: pl.when(value.is_finite() & (per_gm != 0) & (value <= MOBILITY_LIMIT)).then(value)
+        **{name: pl.when(value.is_finite() & (per_gm != 0) & (value <= MOBILITY_LIMIT) & ~implausible).then(value)
            for name, value in mobility.items()},
         _mobility_remark=reason,
     )
