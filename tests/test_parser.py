@@ -266,6 +266,20 @@ def test_a_whole_last_row_without_its_line_end_is_kept() -> None:
         assert frame.height == len(it_rows()) - 1 and any("unterminated" in warning for warning in warnings)
 
 
+def test_a_whole_last_row_whose_last_number_has_its_whole_exponent_is_kept() -> None:
+    """A calibration saved without its last CRLF lost its 5 V point (`aborted: 50 of the 51 rows`), and a lit run at
+    5 V was left unpriced. Its Power is written as the acquisition writes it, with an exponent of two digits: a cut
+    loses all or part of the exponent (`8.95e-0`, `8.95`), which the row before still has."""
+    rows = [f"{k / 10:.1f},{(k + 1) * 1.7e-07!r}" for k in range(51)]
+    data = raw_csv("LaserCalibration", rows=rows).rstrip(b"\r\n")
+    _, frame, warnings = parse(data, "LaserCalibration2025-10-14_3")
+    assert frame.height == 51 and frame[:, -1][-1] == pytest.approx(8.67e-06)
+    assert not any("unterminated" in warning for warning in warnings)
+    for cut in (data[:-1], data[:-3], data.rsplit(b"e", 1)[0]):  # `…e-0`, `…e`, `8.67`: a longer value cut
+        _, frame, warnings = parse(cut, "LaserCalibration2025-10-14_3")
+        assert frame.height == 50 and any("unterminated" in warning for warning in warnings)
+
+
 @pytest.mark.parametrize("copies", [1, 4])  # under and over the 4 KiB the first checks read
 def test_nul_bytes_ending_a_file_are_a_cut_tail_whatever_its_size(copies: int) -> None:
     """A crash leaves a file's length written and its last bytes NUL: a file under 4 KiB was rejected as "binary

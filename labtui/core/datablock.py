@@ -49,16 +49,26 @@ LONE_CR = "a carriage return alone (\\r) inside the line runs two rows together"
 _QUOTED_ROW_LIMIT = 64 * 1024  # a longer row with a quote is counted by its commas
 DOS_EOF = b"\x1a"
 _BLANK_BYTES = b" \t\r\n"  # a blank line's, as `_BLANK_LINES` and Polars skip them
+_EXPONENT = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?(\d+)")  # a number with an exponent; its digits
 BLANK_TAIL_PROBE = 4096  # a block ending in more blank bytes than this has them cut before Polars reads it
 RAGGED_CHECK_BYTES = 1 << 20  # a block this large has its fields counted before Polars reads it (~0.3 ms a MiB)
 
 
-def _whole_row(line: bytes, columns: int) -> bool:
-    """Whether an unterminated last line is a whole row, not one cut mid-write: every field there, the last one a
-    `nan` (the sensor columns of a run without the sensor), which no longer value can be cut to. A number may be one
-    cut short (`1.23e-0`, or `1.23` of `1.23e-06`): such a line is dropped, as the acquisition writes each row's end."""
-    fields = line.rstrip(b"\r").split(b",")
-    return len(fields) == columns and fields[-1].strip().lower() in (b"nan", b"-nan", b"+nan")
+def _whole_row(data: bytes, start: int, end: int, columns: int) -> bool:
+    """Whether the unterminated last line (at `end`, the rows from `start`) is a whole row, not one cut mid-write:
+    every field there, and a last one that no longer value can be cut to: a `nan` (the sensor columns of a run
+    without the sensor), or a number with an exponent of as many digits as the row before's last one (the acquisition
+    writes `8.95e-06`: a cut loses all or part of the exponent, `8.95e-0` or `8.95`). A number without one may be
+    one cut short (`0.16` of `0.1673`): such a line is dropped, as the acquisition writes each row's end."""
+    fields = data[end:].rstrip(b"\r").split(b",")
+    if len(fields) != columns:
+        return False
+    last = fields[-1].strip()
+    if last.lower() in (b"nan", b"-nan", b"+nan"):
+        return True
+    previous = data[data.rfind(b"\n", start, end - 1) + 1:end - 1].rstrip(b"\r") if end > start else b""
+    exponent, before = _EXPONENT.fullmatch(last), _EXPONENT.fullmatch(previous.rsplit(b",", 1)[-1].strip())
+    return exponent is not None and before is not None and len(exponent[1]) == len(before[1])
 
 
 def data_block(data: bytes, header: Header) -> DataBlock:
@@ -78,7 +88,7 @@ def data_block(data: bytes, header: Header) -> DataBlock:
                 warnings.append(f"{counted(nul, 'NUL byte')} after the last row dropped (a write lost in a crash?)")
             if DOS_EOF in data[end:]:
                 warnings.append("a DOS end-of-file mark (0x1A, Ctrl+Z) after the last row dropped")
-        elif _whole_row(data[end:], len(header.columns)):  # a file rewritten without its last line end
+        elif _whole_row(data, start, end, len(header.columns)):  # a file rewritten without its last line end
             end = len(data)
         elif VISIBLE.search(data, end):
             lost = data.find(b"\x00", end) >= 0  # its length was written and its bytes never were

@@ -24,4 +24,6 @@ labtui would read differently from the same file.
 # to 0 and whose limits cannot be read is judged by its data (cut away from 0, it was complete); an unterminated last
 # line of every field, the last one `nan`, is a whole row (it was dropped as cut); a value in another prefix of a
 # prefixed unit (`0.455 um` for nm) is converted (it was left empty).
-EXTRACTION_RULES = 6
+# 7: an unterminated last line whose last number has an exponent of as many digits as the row before's is a whole
+# row (a calibration saved without its last line end lost its 5 V point).
+EXTRACTION_RULES = 7
