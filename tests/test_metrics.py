@@ -426,6 +426,24 @@ def test_an_instruments_overflow_mark_is_a_gap_said_not_a_current() -> None:
         "IVg: fewer than 3 finite points"]
 
 
+def test_a_photocurrent_at_zero_bias_is_read_not_passed_over_as_dropouts() -> None:
+    """At Vds 0 V a photocurrent is pA of noise around 0: a sample's |I| under half of its neighbours' is noise, not
+    a contact dropout. A third of the samples were passed over as glitches, the dark window then read as too thin
+    ("the rest NaN or overflow marks", of which it held none), and ΔI was lost."""
+    t, _, vl = pulse()
+    noise = 2e-12 * np.random.default_rng(4).standard_normal(t.size)
+    current = noise + np.where(vl > 0, 1e-10, 0.0)
+    values, remarks = it_quantities(t, current, vl, 0.0, SETTINGS)
+    dark, lit = (t >= 15) & (t < 20), (t >= 35) & (t < 40)
+    assert values["delta_i_a"] == pytest.approx(current[lit].mean() - current[dark].mean())
+    assert values["delta_i_a"] == pytest.approx(1e-10, abs=1e-12)
+    assert not [remark for remark in remarks if remark.startswith("It:")], remarks
+    dropped = np.abs(current) + 1e-9  # a current of one sign keeps its glitches: a dropout at 15 s is passed over
+    dropped[300] = 1e-12
+    dark[300] = False
+    assert it_quantities(t, dropped, vl, 0.0, SETTINGS)[0]["i_dark_a"] == pytest.approx(dropped[dark].mean())
+
+
 def test_a_window_mostly_without_readings_is_not_averaged() -> None:
     """A dark window whose samples were NaN but one gave i_dark of that one sample, and a photoresponse, without a
     word. A window under 90 % of its samples is said; one a few samples short is still read."""
@@ -433,12 +451,12 @@ def test_a_window_mostly_without_readings_is_not_averaged() -> None:
     gaps = np.where((t >= 15.2) & (t < 20), np.nan, current)  # 4 of the 100 samples of the 15–20 s window left
     values, remarks = it_quantities(t, gaps, vl, 0.1, SETTINGS)
     assert values["i_dark_a"] is None and values["delta_i_a"] is None
-    assert remarks == ["It: 4 of the ~100 samples in the 5 s dark window are readings (the rest NaN or overflow "
-                       "marks): too few to average"]
+    assert remarks == ["It: 4 of the ~100 samples in the 5 s dark window are readings (the rest NaN, overflow "
+                       "marks or contact glitches): too few to average"]
     lit_gaps = np.where((t >= 36) & (t < 40), np.nan, current)
     assert it_quantities(t, lit_gaps, vl, 0.1, SETTINGS)[1] == [
-        "It: 20 of the ~100 samples in the 5 s lit window are readings (the rest NaN or overflow marks): too few to "
-        "average"]
+        "It: 20 of the ~100 samples in the 5 s lit window are readings (the rest NaN, overflow marks or contact "
+        "glitches): too few to average"]
     few = np.where((t >= 17) & (t < 17.2), np.nan, current)  # 96 of 100: read, as from those 96
     dark = few[(t >= 15) & (t < 20)]
     assert it_quantities(t, few, vl, 0.1, SETTINGS)[0]["i_dark_a"] == pytest.approx(np.nanmean(dark))

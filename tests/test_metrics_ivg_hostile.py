@@ -83,6 +83,41 @@ def test_a_two_point_dropout_is_no_dirac_point(clean) -> None:
         assert values[column] == pytest.approx(truth[column], rel=1e-9)
 
 
+def sharp_v(step: float, rounding: float, dirac: float) -> tuple[np.ndarray, np.ndarray]:
+    """A loop 0 → −5 → +5 → −5 → 0 V of a V whose bottom is rounded over `rounding` volts (graphene_loop's is 1.2 V):
+    the sharper, the higher its on/off (250 at 0.02 V)."""
+    vg = np.array(sweep(-5, 5, step, "loop"))
+    return vg, 2.1e-5 * np.sqrt(1 + ((vg - dirac) / rounding) ** 2)
+
+
+@pytest.mark.parametrize(("step", "rounding"), [(0.1, 0.02), (0.1, 0.05), (1.0, 0.3), (0.5, 0.1)])
+@pytest.mark.parametrize("offset", [0.1, 0.3, 0.5])  # of a step, the Dirac point from the nearest setpoint
+def test_the_bottom_of_a_sharp_or_coarsely_swept_v_is_its_dirac_point_not_a_dropout(step: float, rounding: float,
+                                                                                   offset: float) -> None:
+    """The setpoint nearest the Dirac point of a sharp V (on/off over ~100 at 0.1 V) or of a V swept at 1 V reads
+    under half of both its neighbours: it was passed over as a contact dropout, and the Dirac point read a step or
+    two off (−2 V for −0.86 V), i_min and on/off of a neighbour, with no remark or "no parabola fits"."""
+    dirac = -1.2 + offset * step
+    vg, current = sharp_v(step, rounding, dirac)
+    values, remarks = ivg_quantities(vg, current, VDS, SETTINGS)
+    assert not [remark for remark in remarks if remark.startswith(("cnp", "i_min", "on_off"))], remarks
+    for column in ("cnp_fwd_v", "cnp_bwd_v"):
+        assert values[column] == pytest.approx(dirac, abs=step / 2), column
+    assert values["i_min_a"] == current.min() and values["on_off_ratio"] == pytest.approx(current.max() / current.min())
+
+
+def test_a_dropout_at_the_bottom_of_a_round_v_is_still_a_glitch(clean) -> None:
+    """The bottom of a V is not a dropout when the arms' lines reach it; a reading far below where they meet is."""
+    vg, current, truth = clean
+    up = np.flatnonzero(np.diff(vg, prepend=vg[0]) > 0)
+    bottom = int(up[np.argmin(current[up])])
+    dropped = current.copy()
+    dropped[bottom] = current[bottom] / 10
+    assert np.flatnonzero(glitches(dropped)).tolist() == [bottom]
+    values, _ = ivg_quantities(vg, dropped, VDS, SETTINGS)
+    assert values["cnp_fwd_v"] == pytest.approx(UP, abs=0.05) and values["i_min_a"] >= truth["i_min_a"]
+
+
 @pytest.mark.parametrize("high", [False, True])
 @pytest.mark.parametrize("run", [1, 2, 3, 4])
 def test_glitches_are_runs_of_up_to_three_points_either_way_and_a_longer_one_is_a_reading(run: int, high: bool) -> None:

@@ -51,7 +51,9 @@ from labtui.core.parquet_footer import footer_bytes
 # no run; a sweep whose rows are out of order (sorted by Vg, shuffled) has no Dirac point nor gm; an It run of
 # several pulses says so, and its tau_decay_s is read before the next one; a sweep's rows without a finite Vg or I
 # are said.
-# 23: a sweep at a |Vds| past 10 V (no graphene transistor's bias: mV written V) has no mobility.
+# 23: a sweep at a |Vds| past 10 V (no graphene transistor's bias: mV written V) has no mobility; the bottom of a
+# sharp or coarsely swept V is its Dirac point (under half of both its neighbours, it was passed over as a dropout);
+# an It current of both signs (at Vds 0 V) has no contact glitches told (a third of its samples were passed over).
 METRICS_VERSION = 23
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

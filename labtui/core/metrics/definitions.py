@@ -85,9 +85,10 @@ QUANTITIES: tuple[Quantity, ...] = (
              "Dirac point (charge-neutrality point) of the forward leg (the longest up-sweep; of two as long, the "
              "later: an aborted loop's first leg only leaves 0 V): the Vg of min |I| (passing over contact glitches: "
              "runs of up to 3 points all under half, or all over twice, both points around them, as graphene's "
-             "current changes smoothly with Vg), refined by the vertex of a least-squares parabola of |I| against Vg "
-             "through the points within {cnp_fit_window_v:g} V of it, that distance included (at least its two "
-             "neighbours; a parabola that "
+             "current changes smoothly with Vg; but not the bottom of a V, which the two points on each side fall "
+             "into and rise out of, no deeper than half of where the lower arm's line reaches it), refined by the "
+             "vertex of a least-squares parabola of |I| against Vg through the points within {cnp_fit_window_v:g} V "
+             "of it, that distance included (at least its two neighbours; a parabola that "
              "opens downwards or puts its vertex outside that window or the leg leaves the raw minimum, with a "
              "remark); undefined when the leg (of 10 points or more) spans an |I| range under 16 times its "
              "point-to-point noise (the median |third difference| / (0.6745·√20), white noise's σ: a flat curve, the "
@@ -131,8 +132,10 @@ QUANTITIES: tuple[Quantity, ...] = (
              "{light_threshold_v:g} V; a VL state, on or off, held for 2 samples or fewer is a misread, no switch); a "
              "dark run: mean I "
              "over the whole run. Every It quantity passes over contact glitches (a spike or a dropout of up to 3 "
-             "samples, over 2× or under ½ of the samples around it). A window of which under 90 % of the samples "
-             "are readings (the others NaN, overflow marks or glitches) is not averaged: no value, and a remark"),
+             "samples, over 2× or under ½ of the samples around it; none in a current of both signs in 5 % of its "
+             "samples or more, as at Vds 0 V, whose |I| is noise around 0). A window of which under 90 % of the "
+             "samples are readings (the others NaN, overflow marks or glitches) is not averaged: no value, and a "
+             "remark"),
     Quantity("delta_i_a", "A", "It", "mean I over the {it_window_s:g} s before the laser switches off − i_dark_a"),
     Quantity("delta_i_rel", "", "It", "delta_i_a / i_dark_a (shown in %)", percent=True),
     Quantity("drift_a_per_s", "A/s", "It",

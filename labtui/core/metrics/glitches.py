@@ -59,3 +59,31 @@ def _stands_off(run: np.ndarray, beside: np.ndarray, *, dropout: bool) -> bool:
     if not high < BREAKDOWN_FALL * low:
         return False
     return float(run.min()) > BREAKDOWN_FALL * high or (dropout and float(run.max()) * BREAKDOWN_FALL < low)
+
+
+def sweep_glitches(current: np.ndarray) -> np.ndarray:
+    """`glitches` of a gate sweep's |I|, but for the bottom of its V: at a coarse step (1 V) or on a sharp V (on/off
+    over ~100 at 0.1 V), the setpoint nearest the Dirac point reads under half of both its neighbours, and it was
+    passed over as a dropout (a Dirac point 1 V off, a flat curve, an i_min of a neighbour)."""
+    glitch = glitches(current)
+    if not glitch.any():
+        return glitch
+    edges = np.flatnonzero(np.diff(np.r_[False, glitch, False].astype(np.int8)))  # each run's start, then its end
+    for start, end in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+        if _v_bottom(current, start, end):
+            glitch[start:end] = False
+    return glitch
+
+
+def _v_bottom(current: np.ndarray, start: int, end: int) -> bool:
+    """Whether the run `current[start:end]` is the bottom of a V, not a dropout: below the points on both sides, the
+    two points before it falling into it and the two after rising out of it, and no deeper than 1/BREAKDOWN_FALL of
+    where the lower of the two arms' lines reaches it (on a V of straight arms it is at that line or above; a
+    dropout falls far below both)."""
+    if start < 2 or end + 2 > current.size:
+        return False
+    before, into = float(current[start - 2]), float(current[start - 1])
+    out, after = float(current[end]), float(current[end + 1])
+    if not (before > into and after > out and float(current[start:end].max()) < min(into, out)):  # no spike
+        return False
+    return float(current[start:end].min()) * BREAKDOWN_FALL >= min(2 * into - before, 2 * out - after)

@@ -21,6 +21,7 @@ from labtui.core.wording import told_apart
 COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "delta_i_snr",
            "tau_rise_s", "tau_decay_s")
 _COVERAGE = 0.9  # a window counts when the run covers this share of it (samples are ~0.08 s apart)
+ZERO_CROSSING = 0.05  # a current of either sign in this share of its samples or more crosses 0: no glitch is told
 FLICKER_SAMPLES = 2  # a laser state held this few samples between two stretches of the other is a misread VL
 
 
@@ -143,8 +144,8 @@ def _thin(samples: slice, span: float, step: float | None, name: str) -> str | N
     held = samples.stop - samples.start
     if held >= _COVERAGE * expected:
         return None
-    return (f"It: {held} of the ~{expected:.0f} samples in the {span:g} s {name} window are readings (the rest NaN "
-            "or overflow marks): too few to average")
+    return (f"It: {held} of the ~{expected:.0f} samples in the {span:g} s {name} window are readings (the rest NaN, "
+            "overflow marks or contact glitches): too few to average")
 
 
 def readings(t: np.ndarray, i: np.ndarray) -> np.ndarray | None:
@@ -152,7 +153,9 @@ def readings(t: np.ndarray, i: np.ndarray) -> np.ndarray | None:
     dropout of up to GLITCH_RUN samples, which made ΔI 37× with one sample in a window); None when all are.
 
     A run whose |I| stays within ×BREAKDOWN_FALL of its least (every real one: a photoresponse is a few %) can
-    hold no glitch: two reductions instead of the comparisons over 80k samples."""
+    hold no glitch: two reductions instead of the comparisons over 80k samples. Nor can a current that crosses 0
+    throughout (a photocurrent at Vds 0 V, pA of noise around 0): its |I| under half its neighbours' is noise, not a
+    dropout (a third of such a run's samples were passed over, and its dark window left too thin to average)."""
     keep = None if all_finite(t, i) else np.isfinite(t) & np.isfinite(i)
     current = i if keep is None else i[keep]
     if not current.size:
@@ -160,6 +163,10 @@ def readings(t: np.ndarray, i: np.ndarray) -> np.ndarray | None:
     low, high = float(current.min()), float(current.max())
     if (low > 0 and high < BREAKDOWN_FALL * low) or (high < 0 and -low < BREAKDOWN_FALL * -high):
         return keep
+    if low < 0 < high:
+        negative = int(np.count_nonzero(current < 0))
+        if min(negative, current.size - negative) > ZERO_CROSSING * current.size:
+            return keep
     glitch = glitches(np.abs(current))
     if not glitch.any():
         return keep

@@ -15,7 +15,7 @@ import numpy as np
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.arrays import all_finite, median
 from labtui.core.metrics.definitions import LOOP_TURNS, OUT_OF_ORDER_ROWS, TURNS_APART, VDS_PLAUSIBLE_V
-from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches
+from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches, sweep_glitches
 from labtui.core.metrics.savgol import savgol_derivative, window_points
 
 Remarks = list[str]
@@ -107,15 +107,15 @@ def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.2, edg
     it leaned toward the shallower arm, a quarter of the real Dirac points landing beyond the sampled minimum's
     neighbours (on the synthetic lab, the error's 95th percentile 36 mV, 11 mV at ±0.2 V).
 
-    A contact glitch (`glitches`: a dropout or a spike of up to GLITCH_RUN points) is no reading of the channel: it
-    is passed over, in the minimum and in the fit. A leg whose |I| the gate does not move beyond its noise has no
-    Dirac point (`flat`); nor has one whose minimum lies within `edge_margin_v` of its ends (the Dirac point is
-    outside the sweep). A parabola that opens downwards or puts its vertex outside the window or the leg (a noisy
-    flat bottom) falls back to the raw minimum, with a remark. Distances allow for setpoints written as
-    0.30000000000000004.
+    A contact glitch (`sweep_glitches`: a dropout or a spike of up to GLITCH_RUN points, not the V's bottom) is no
+    reading of the channel: it is passed over, in the minimum and in the fit. A leg whose |I| the gate does not
+    move beyond its noise has no Dirac point (`flat`); nor has one whose minimum lies within `edge_margin_v` of its
+    ends (the Dirac point is outside the sweep). A parabola that opens downwards or puts its vertex outside the
+    window or the leg (a noisy flat bottom) falls back to the raw minimum, with a remark. Distances allow for
+    setpoints written as 0.30000000000000004.
     """
     current = np.abs(i)
-    glitch = glitches(current)
+    glitch = sweep_glitches(current)
     k = int(np.where(glitch, np.inf, current).argmin())
     if (why := flat(current[~glitch] if glitch.any() else current)) is not None:
         return Dirac(None, k, why, flat=True)
@@ -286,7 +286,7 @@ def ivg_quantities(
     if vg.size < 3:
         return values, remarks
     current = np.abs(i)
-    glitch = glitches(current)
+    glitch = sweep_glitches(current)
     read = current[~glitch] if glitch.any() else current  # a dropout is no minimum, a spike no maximum
     values["i_min_a"] = i_min = float(read.min())
     if not usable:

@@ -13,7 +13,7 @@ import numpy as np
 
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.definitions import CALIBRATIONS_DISAGREE
-from labtui.core.metrics.glitches import glitches
+from labtui.core.metrics.glitches import sweep_glitches
 from labtui.core.metrics.it import dark_level
 from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep
 from labtui.core.metrics.savgol import window_points
@@ -301,7 +301,7 @@ def _transconductance(
     """gm = dI/dVg on one monotonic leg; empty when the leg has fewer than two distinct Vg. Savitzky–Golay's window
     is by default the metrics' (`gm_window_v` at the leg's step): the plot's peak is the table's `gm_max_*` (11 points
     at a 0.2 V step smoothed it to a third below), contact glitches left out as there."""
-    if (glitch := glitches(np.abs(i))).any():
+    if (glitch := sweep_glitches(np.abs(i))).any():
         vg, i = vg[~glitch], i[~glitch]
     vg, i = collapse_repeats(vg, i)
     if vg.size < 2:
