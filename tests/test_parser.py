@@ -475,6 +475,23 @@ def test_text_columns_of_the_registry_are_strings() -> None:
     assert frame["polarity"].to_list() == ["positive", "negative"]
 
 
+def test_a_column_of_text_the_registry_does_not_name_is_rejected_with_how_to_keep_it() -> None:
+    """Another acquisition's `Timestamp` column rejected the run as "… is not a number", with no way on: the reject
+    says how to have it stored (a text column of the registry), and so listed the run stages with it as text."""
+    columns = ["Vg (V)", "I (A)", "Timestamp"]
+    data = raw_csv("IVg", columns=columns, rows=["0.0,1e-05,2025-09-23T10:22:17", "0.1,2e-05,2025-09-23T10:22:18"])
+    assert rejected(data, "IVg2025-10-13_1").reason == (
+        "'2025-09-23T10:22:17' in column 'Timestamp' is not a number (a column of text? list it under text_columns "
+        "of IVg in config/procedures.yaml)")
+    damaged = raw_csv("IVg", columns=columns, rows=["0.0,1e-05,1.0", "0.1,2e-05,x1.0"])  # a number gone bad: damage
+    assert rejected(damaged, "IVg2025-10-13_1").reason == "'x1.0' in column 'Timestamp' is not a number"
+    spec = REGISTRY.procedures["IVg"]
+    listed = REGISTRY.model_copy(update={"procedures": {**REGISTRY.procedures, "IVg": spec.model_copy(
+        update={"text_columns": ("Timestamp",)})}})
+    frame = parse_alone_and_batched(data, parse_header(data, listed, "IVg2025-10-13_1"))[0]
+    assert frame["timestamp"].to_list() == ["2025-09-23T10:22:17", "2025-09-23T10:22:18"]
+
+
 def test_blanks_beside_a_text_column_are_the_texts_and_after_a_number_still_named() -> None:
     """Read past in every field, the blanks of a text column went too (`pos  ` stored as `pos`, a quoted `"a ,b"`
     as `a,b`): where the procedure has text columns they are kept, and a number's trailing blank is named."""

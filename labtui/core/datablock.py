@@ -311,6 +311,7 @@ def _diagnose(body: bytes, header: Header, offsets: Iterable[int] | None = None)
     first), else all."""
     width = len(header.columns)
     lines = body.split(b"\n")
+    first = next((offset for offset, line in enumerate(lines) if line.strip()), 0)  # the first row's
     for offset in range(len(lines)) if offsets is None else offsets:
         raw_line = lines[offset]
         row = decode_line(raw_line).rstrip("\r")
@@ -346,7 +347,17 @@ def _diagnose(body: bytes, header: Header, offsets: Iterable[int] | None = None)
                     raise Reject("bad_value", f"{quoted(written, 40)} in column {quoted(name)} ends with a space or "
                                               "tab (a hand edit?)", line)
                 if not _reads_as_number(token):
-                    raise Reject("bad_value", f"{quoted(token, 40)} in column {quoted(name)} is not a number", line)
+                    raise Reject("bad_value", f"{quoted(token, 40)} in column {quoted(name)} is not a number"
+                                 + _text_hint(name, header, offset == first), line)
+
+
+def _text_hint(name: str, header: Header, first_row: bool) -> str:
+    """What a reject adds for text from the first row on in a column the registry does not name (another
+    acquisition's `Timestamp`): how to have it stored as text. A number gone bad later in a column is damage."""
+    spec = header.spec
+    if not first_row or name in spec.required_columns or name in spec.optional_columns:
+        return ""
+    return f" (a column of text? list it under text_columns of {header.proc} in config/procedures.yaml)"
 
 
 def _reads_as_number(token: str) -> bool:
