@@ -677,6 +677,18 @@ def test_a_key_typed_with_extra_spaces_or_invisible_characters_is_the_key(spelle
     assert len(said) == (spelled != "LASER VOLTAGE ")
 
 
+@pytest.mark.parametrize(("line", "read"), [("VDS (V): 0.1", "0.1 V"), ("VDS (mV): 100", "100 mV"),
+                                            ("VDS (V): 0.1 V", "0.1 V")])
+def test_a_key_written_with_its_unit_as_a_column_is_the_key(line: str, read: str) -> None:
+    """`VDS (V): 0.1`, as the columns name their units, lost the drain voltage without a word: no mobility, and the
+    key's unit is the value's."""
+    data = raw_csv("It", params={"VDS": None}).replace(b"#Metadata:", f"#\t{line}\r\n#Metadata:".encode())
+    header, _, _ = parse(data)
+    assert header.fields["vds_v"] == pytest.approx(0.1) and header.raw["VDS"] == read
+    at = data.split(b"\n").index(f"#\t{line}\r".encode()) + 1
+    assert f"line {at}: header key '{line.split(':')[0]}' read as 'VDS': '{read}'" in header.warnings
+
+
 def test_a_second_procedure_line_naming_another_procedure_is_a_conflict() -> None:
     """Two runs' headers in one file (staged as the first's procedure, the second's `#Procedure` a parameter); a
     queued run's header repeated by its own run, which agrees, stays one run."""

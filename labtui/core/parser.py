@@ -16,7 +16,7 @@ from typing import Any
 
 from labtui.core.chip_name import group_spelling
 from labtui.core.column_row import column_names, unquoted
-from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, typed_value
+from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, split_number, typed_value
 from labtui.core.integers import INT64_MAX
 from labtui.core.raw_text import DATA_TAG, VISIBLE, decode_line, decode_lines, not_a_measurement, text_end
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
@@ -176,6 +176,13 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             if fold != key.casefold():  # a case apart is the same key; a space or an invisible character is said
                 warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(spelling)}")
             key = spelling
+        elif key not in typed_keys and (united := _KEY_WITH_UNIT.fullmatch(key)) is not None and (
+                spelling := spelled.get(_folded(united[1]))) is not None:
+            # `VDS (V): 0.1`, as a column is named: the field was lost without a word
+            if (reading := split_number(value)) is not None and reading[1] is None:  # a bare number takes the unit
+                value = f"{value.strip()} {united[2].strip()}"
+            warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(spelling)}: {quoted(value)}")
+            key = spelling
         if key in raw and raw[key].strip() != value.strip() and not _same_value(key, raw[key], value, typed_keys):
             if key not in typed_keys:  # the registry reads nothing from it: kept as first given, the other said
                 warnings.append(f"line {number}: parameter {quoted(key)} given again with another value "
@@ -272,6 +279,9 @@ def _same_value(key: str, first: str, second: str, typed_keys: dict[str, Paramet
 
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))  # soft hyphen, zero widths, BOM
+
+
+_KEY_WITH_UNIT = re.compile(r"(.+?)\s*\(([^()]+)\)")  # `VDS (V)`: a key with its unit, as columns are named
 
 
 def _folded(key: str) -> str:
