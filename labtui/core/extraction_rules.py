@@ -25,5 +25,6 @@ labtui would read differently from the same file.
 # line of every field, the last one `nan`, is a whole row (it was dropped as cut); a value in another prefix of a
 # prefixed unit (`0.455 um` for nm) is converted (it was left empty).
 # 7: an unterminated last line whose last number has an exponent of as many digits as the row before's is a whole
-# row (a calibration saved without its last line end lost its 5 V point).
+# row (a calibration saved without its last line end lost its 5 V point); a header key written with its unit
+# (`VDS (V): 0.1`) is the key, the unit the value's (the field was lost unsaid).
 EXTRACTION_RULES = 7
