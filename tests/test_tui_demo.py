@@ -77,6 +77,17 @@ def test_an_empty_lab_opens_as_it_is_when_asked_for(argv: tuple[str, ...], demo_
     assert not demo_dir.exists()
 
 
+@pytest.mark.parametrize("option", ["--store", "--raw-root", "--stage-root"])
+def test_a_lab_named_on_the_command_line_opens_even_empty(option: str, demo_dir: Path) -> None:
+    """`labtui --store /tmp/empty` opened the demo lab, saying "no raw CSV file in data/01_raw": not the folder
+    named. A lab named by an option is the one asked for, as `labtui tui` opens the configured one."""
+    named = demo_dir.parent / "named"
+    named.mkdir()
+    app = app_for(option, str(named))
+    assert not app.stage_on_start and not demo_dir.exists()
+    assert named in (app.config.store_root, app.config.raw_root, app.config.stage_root)
+
+
 def test_a_lab_with_raw_files_opens_without_a_store(demo_dir: Path) -> None:
     raw = demo_dir.parent / "data" / "01_raw" / "2025-10-14"
     raw.mkdir(parents=True)

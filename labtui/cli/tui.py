@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from labtui.tui.app import LabApp
 
 
+LAB_OPTIONS = ("config", "raw_root", "store", "stage_root", "derived_root")  # a lab named on the command line
+
+
 def app_options(default: object = None) -> argparse.ArgumentParser:
     """What the app starts with; accepted by plain `labtui` and by `labtui tui` (whose copy, as the common options,
     leaves an option it was not given unset)."""
@@ -53,7 +56,8 @@ def build_app(args: argparse.Namespace) -> LabApp:
     """The app the command line asks for: the configured lab, or the demo lab, staged at start.
 
     Plain `labtui` on a lab with no raw file and no store yet (a fresh checkout) opens the demo instead, saying so
-    in the app; `labtui tui` and `--watch` (waiting for the first run) always open the configured lab.
+    in the app; `labtui tui`, `--watch` (waiting for the first run) and a lab named by an option (`--store`,
+    `--config`, …) always open the lab asked for.
     """
     from labtui.core.config import load_config
     from labtui.tui.app import LabApp
@@ -62,7 +66,8 @@ def build_app(args: argparse.Namespace) -> LabApp:
     notice = ""
     if not args.demo:
         config = config_from(args)
-        if args.command is not None or args.watch or not is_empty(config):
+        named = any(getattr(args, option, None) is not None for option in LAB_OPTIONS)
+        if args.command is not None or args.watch or named or not is_empty(config):
             return LabApp(config, watch=args.watch)
         notice = (f"No raw CSV file in {short_path(config.raw_root)} and no store yet, so this is the demo lab; "
                   "`labtui tui` opens your empty lab.")
