@@ -58,14 +58,17 @@ from labtui.tui.stage import StageScreen, WrappedLog
 from labtui.tui.table import FrameTable
 from labtui.tui.validate import ValidateScreen
 from tests.lab import (
+    IVG_COLUMNS,
     REJECT,
     TUI_RUNS,
     Lab,
     damage_a_data_page,
+    data_rows,
     epoch,
     fixed_reject,
     lock_held_elsewhere,
     raw_csv,
+    sweep,
     tui_lab,
     unlistable,
 )
@@ -279,6 +282,31 @@ async def test_a_chip_measured_lately_without_a_dirac_point_says_so(lab: Lab) ->
         await pilot.press("down", "enter")  # the newest IVg of the chip on that row
         await settle(pilot)
         assert isinstance(app.screen, HistoryScreen) and "other71" in app.screen.title
+
+
+async def test_the_dirac_points_fit_their_panel_again_after_a_resize(lab: Lab) -> None:
+    """Fitted once at load: started at 80 columns and widened, a dead chip's `dead chan…` stayed cut beside empty
+    cells; started wide and narrowed, the table ran over its card."""
+    dead = data_rows(((vg, 1e-10) for vg in sweep(-1, 1, 0.5, "loop")), len(IVG_COLUMNS))
+    lab.write("2025-10-20/IVg2025-10-20_1.csv", raw_csv("IVg", params={"Chip number": "80"}, rows=dead,
+                                                        start=epoch(2025, 10, 20)))
+    lab.stage()
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await settle(pilot)
+        dirac = app.screen.query_one("#dirac", FrameTable)
+        assert dirac.frame.select("chip_name", "cnp").row(0) == ("Alisson80", "dead channel")
+
+        def row_text() -> str:
+            return dirac.render_line(1).text
+
+        assert "dead channel" not in row_text()  # cut at 80 columns
+        await pilot.resize_terminal(140, 40)
+        await settle(pilot)
+        assert "dead channel" in row_text()
+        await pilot.resize_terminal(80, 30)
+        await settle(pilot)
+        assert "dead channel" not in row_text() and len(row_text()) <= dirac.size.width
 
 
 async def test_the_dashboard_tells_an_empty_raw_folder_from_a_staged_one_and_counts_a_rejecting_stage(

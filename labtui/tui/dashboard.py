@@ -30,6 +30,8 @@ from labtui.tui.store import short_path
 from labtui.tui.table import Column, FrameTable
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from labtui.tui.stage import Progress
 
 CARDS = (  # id, title, the binding id of the key that acts on it
@@ -117,6 +119,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self.stage_on_open = stage  # `labtui --demo`: stage in the background, progress shown here
         self.staging = False
         self.cancel = threading.Event()
+        self._dirac_rows: pl.DataFrame | None = None  # the Dirac points as shown, fitted again at each resize
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -169,6 +172,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self.set_class(self.size.height < SHORT_ROWS, "-short")
         self._show_runs()
         self.query_one("#dirac", FrameTable).display = self.size.height >= DIRAC_MIN_ROWS
+        self.call_after_refresh(self._show_dirac)  # its panel's new width, once laid out
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -219,12 +223,20 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         # a chip measured lately without a sweep yet says so, not an empty row; a sweep without a Dirac point too
         none = (pl.when(pl.col("run_id").is_null()).then(pl.lit("no sweep"))
                 .otherwise(pl.coalesce("no_cnp_why", pl.lit("no CNP"))))  # `dead channel`: why the sweep has none
-        # the CNP column as wide as the panel leaves it (a reason cut at 10 cells at 80 columns, not at 120)
+        self._dirac_rows = points.with_columns(
+            cnp=pl.coalesce(cnp.format_each(points["cnp_v"]), none),
+            measured=pl.col("date_local").dt.strftime("%m-%d" if one_year else "%Y-%m-%d"))
+        self._show_dirac()
+
+    def _show_dirac(self) -> None:
+        """The Dirac points, the CNP column as wide as the panel leaves it (a reason cut at 10 cells at 80 columns,
+        not at 120): fitted again at each resize (fitted once, it stayed cut at 120, and overran the card at 80)."""
+        if self._dirac_rows is None:
+            return
+        dirac = self.query_one("#dirac", FrameTable)
         fit = [replace(column, max_width=max(column.max_width, dirac.size.width - DIRAC_OTHER_CELLS))
                if column.key == "cnp" else column for column in DIRAC_COLUMNS]
-        dirac.show(points.with_columns(cnp=pl.coalesce(cnp.format_each(points["cnp_v"]), none),
-                                       measured=pl.col("date_local").dt.strftime("%m-%d" if one_year else "%Y-%m-%d")),
-                   columns=fit)
+        dirac.show(self._dirac_rows, columns=fit)
 
     @work(group="waiting", exclusive=True, exit_on_error=False)
     async def load_waiting(self) -> None:
