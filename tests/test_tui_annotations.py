@@ -81,6 +81,22 @@ async def test_a_run_detail_takes_the_annotation_keys_the_config_gives(tmp_path:
         assert marks(lab)[run]["starred"]
 
 
+async def test_an_exclusion_undone_is_said_in_view_and_the_cursor_goes_back_to_its_run(lab: Lab) -> None:
+    """`undone: excluded “…”: seq 1 (1 not in view)` with seq 1 back on screen, and the cursor on the next run: a
+    tag then went to seq 2."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        run = table(app).row["run_id"]
+        await pilot.press("x")
+        await answer(pilot, "contact lost")
+        assert run not in column(app, "run_id")  # hidden by default
+        await pilot.press("u")
+        await settle(pilot)
+        assert said(app)[-1].message == "undone: excluded “contact lost”: seq 1"
+        assert table(app).row["run_id"] == run
+
+
 async def test_undo_says_what_a_colleague_changed_since_and_leaves_it(lab: Lab) -> None:
     """u put back the state before the user's exclusion, erasing the one a colleague made since from the CLI."""
     app = LabApp(lab.config)

@@ -26,7 +26,8 @@ class AnnotatingScreen(FilteredScreen):
         super().__init__()
         self.runs = pl.DataFrame()
         self.undoable: list[tuple[Action, pl.DataFrame]] = []  # this screen's annotation actions and their runs,
-        # last first: said as they are in view when undone (a run hidden when it was noted may be shown by then)
+        # last first
+        self.focus_run: str | None = None  # the run the next reload puts the cursor on
         self.annotating = asyncio.Lock()  # one change at a time, each judged by the store as the last one left it
         self.just_said: str | None = None  # what the last change from a run's detail did, said at the detail's top
 
@@ -44,9 +45,9 @@ class AnnotatingScreen(FilteredScreen):
         away = self.not_in_view(rows)
         return _runs_label(rows) + (f" ({away} not in view)" if away else "")
 
-    def _changed(self, action: Action, rows: pl.DataFrame) -> str:
+    def _changed(self, action: Action, rows: pl.DataFrame, label: str | None = None) -> str:
         """The runs `action` changed of the chosen `rows` (`label`): `1 run of 3 runs` where the others were so."""
-        label = self.label(rows)
+        label = label or self.label(rows)
         return label if len(action.run_ids) >= rows.height else f"{counted(len(action.run_ids), 'run')} of {label}"
 
     def action_star(self) -> None:
@@ -170,12 +171,14 @@ class AnnotatingScreen(FilteredScreen):
                             "earlier one with its key (* x # n)", title="Undo")
                 return
             last, rows = self.undoable.pop()
-            runs = self._changed(last, rows)
+            runs = self._changed(last, rows)  # as they are in view now
             undone = await asyncio.to_thread(self.lab.store.undo, last)
         if undone is not None and undone.action is None:
             self.notify(f"nothing undone: {last.describe()}: {runs}{undone.describe()}", title="Annotation")
             return
+        runs = self._changed(last, rows, _runs_label(rows))  # an exclusion undone shows its run: not "not in view"
         self.notify(f"undone: {last.describe()}: {runs}{undone.describe() if undone else ''}", title="Annotation")
+        self.focus_run = rows["run_id"][0]  # the cursor on the run undone (it stayed on the next one shown)
         self.reload()
         if undone is not None and undone.action is not None:
             await self._reprice(undone.action)
