@@ -284,6 +284,20 @@ async def test_a_chip_measured_lately_without_a_dirac_point_says_so(lab: Lab) ->
         assert isinstance(app.screen, HistoryScreen) and "other71" in app.screen.title
 
 
+async def test_the_latest_runs_at_80_columns_date_a_run_in_one_column_for_the_summary(lab: Lab) -> None:
+    """At 80 columns the date and the time to the second left the summary 5 cells (`VG=-…`)."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 30)) as pilot:
+        await settle(pilot)
+        latest = app.screen.query_one("#latest", FrameTable)
+        newest = lab.manifest().sort("start_time_utc")[-1]["start_time_utc"][0].astimezone(lab.config.zone)
+        assert [column.key for column in latest.columns][:2] == ["when", "chip_name"]
+        assert latest.render_line(1).text.split()[:2] == [f"{newest:%m-%d}", f"{newest:%H:%M}"]
+        await pilot.resize_terminal(140, 40)
+        await settle(pilot)
+        assert [column.key for column in latest.columns][:2] == ["date", "time_hms"]
+
+
 async def test_the_dirac_points_fit_their_panel_again_after_a_resize(lab: Lab) -> None:
     """Fitted once at load: started at 80 columns and widened, a dead chip's `dead chan…` stayed cut beside empty
     cells; started wide and narrowed, the table ran over its card."""

@@ -50,6 +50,10 @@ LATEST_COLUMNS = [  # the overview's text of each latest run, headed as in the h
     Column("light", "💡", width=2),
     Column("summary", "summary", max_width=60, prose=True),
 ]
+# a narrow panel (80 columns) dates a run to the minute in one column: 9 cells more for the summary, which showed
+# 5 (`VG=-…`)
+NARROW_LATEST = 60
+COMPACT_LATEST = [Column("when", "when"), *LATEST_COLUMNS[2:]]
 
 
 SHORT_ROWS = 32  # a shorter terminal gets the compact cards (one line of detail each), leaving room for the runs
@@ -120,6 +124,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self.staging = False
         self.cancel = threading.Event()
         self._dirac_rows: pl.DataFrame | None = None  # the Dirac points as shown, fitted again at each resize
+        self._latest_rows: list[dict[str, str | None]] = []  # the latest runs, their columns chosen at each resize
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -173,6 +178,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self._show_runs()
         self.query_one("#dirac", FrameTable).display = self.size.height >= DIRAC_MIN_ROWS
         self.call_after_refresh(self._show_dirac)  # its panel's new width, once laid out
+        self.call_after_refresh(self._show_latest)
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -375,10 +381,10 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             self._card("staged", local.strftime("%Y-%m-%d %H:%M"), self.lab.config.local_tz)
         self._card("rejects", f"{len(rejects)}", "could not be staged" if rejects else "none")
         self._show_lock(holder)
-        latest = self.query_one("#latest", FrameTable)
-        latest.empty_text = "no runs yet"  # as the Dirac points': said once read
-        newest = status.latest[0]["run_id"] if status.latest and latest.cursor == 0 else None
-        latest.show_text(status.latest, keep=newest)  # a cursor on the newest run stays on the newest
+        self.query_one("#latest", FrameTable).empty_text = "no runs yet"  # as the Dirac points': said once read
+        self._latest_rows = [{**row, "when": f"{(row['date'] or '')[5:]} {(row['time_hms'] or '')[:5]}"}
+                             for row in status.latest]
+        self._show_latest()
         sparkline = self.query_one("#sparkline", Sparkline)
         sparkline.data = status.per_day
         sparkline.display = bool(status.per_day)
@@ -389,6 +395,12 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
             caption = (f"{days} to {last_day:%m-%d}:\n{counted(sum(status.per_day), 'run')}\n"  # days first: no total
                        f"busiest day: {counted(max(status.per_day), 'run')}")
         self.per_day_caption = caption
+
+    def _show_latest(self) -> None:
+        latest = self.query_one("#latest", FrameTable)
+        latest.columns = COMPACT_LATEST if latest.size.width < NARROW_LATEST else LATEST_COLUMNS
+        newest = self._latest_rows[0]["run_id"] if self._latest_rows and latest.cursor == 0 else None
+        latest.show_text(self._latest_rows, keep=newest)  # a cursor on the newest run stays on the newest
 
     def _show_lock(self, holder: Holder | None) -> None:
         if holder is None or holder.is_this_process():  # the app's own staging shows as its progress line
