@@ -1778,7 +1778,8 @@ def test_calibrations_in_reach_that_disagree_give_the_runs_calibration_spread(tm
     lab.stage()
     lit = read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light"))
     assert lit["calibration_spread"].to_list() == [None] and lit["calibration_set"].to_list() == [None]  # one
-    assert ("calibration_spread: fewer than two calibrations within 24 h price it (or their ratio overflows): "
+    assert ("calibration_spread: fewer than two calibrations within 24 h price it (or one prices it at a power too "
+            "near 0 W to divide by): "
             "nothing to compare") in lit["remarks"][0]  # the null's reason, as every null quantity has one
     later = START + dt.timedelta(hours=2)
     second = recalibrate(write_run(day, "LaserCalibration", file_idx=2, start_utc=later,

@@ -195,8 +195,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "largest over smallest power that the LaserCalibrations of the run's wavelength (within "
              "{wavelength_tolerance_nm:g} nm) started within {calibration_stale_h:g} h of it give at its laser "
              "voltage, of those that price it by power_w's rule (`calibration_set` names the ones in reach); null "
-             f"with fewer than two, or where the ratio overflows. From {CALIBRATIONS_DISAGREE:g} up, the app and the "
-             "trends flag the responsivity",
+             f"with fewer than two, or where one is too near 0 W to divide by. From {CALIBRATIONS_DISAGREE:g} up, "
+             "the app and the trends flag the responsivity",
              from_data=False),
     Quantity("responsivity_a_per_w", "A/W", "It",
              "delta_i_a / power_w, negated when Vds < 0 (where the header gives no Vds, or 0 V, when the dark "
