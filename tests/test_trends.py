@@ -610,6 +610,24 @@ async def test_the_trends_screen_says_when_the_store_has_no_metrics_table_yet(tm
         assert "nothing to draw: no metrics table yet: a stage (s on the dashboard) or `labtui metrics`" in status
 
 
+async def test_the_notes_under_a_trend_take_fewer_lines_on_a_short_terminal(tmp_path: Path) -> None:
+    """At 80×24 six warnings and two status lines left a trend's plot 7 rows: the notes scroll past 4 lines there,
+    past 8 on a taller terminal."""
+    lab = Lab(tmp_path)
+    lab.write_run("d/IVg2025-10-14_1.csv", "IVg", start=dt.datetime(2025, 10, 14, 12, tzinfo=dt.UTC))
+    lab.stage()
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(TrendsScreen("Alisson", 67))
+        await settle(pilot)
+        box = app.screen.query_one("#status-box")
+        assert box.styles.max_height is not None and box.styles.max_height.value == 4
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        assert box.styles.max_height is not None and box.styles.max_height.value == 8
+
+
 def test_a_line_against_time_stops_across_weeks_without_a_run():
     """Runs every few hours for days, then none for a month: the line breaks there, never between days."""
     days = np.array([0.0, 0.1, 0.2, 1.0, 1.1, 2.0, 2.2, 3.0, 33.0, 33.2, 34.0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import re
 import shutil
 import warnings
 import weakref
@@ -564,6 +565,20 @@ def test_a_trends_marked_points_are_drawn_over_their_own_and_named_in_the_legend
     drawn = plt.build()
     assert drawn.count(marker) == 1 and drawn.count("●") == 2
     assert str(legend(spec, palette)).splitlines() == ["● 455 nm", f"{marker} {entry}"]
+
+
+def test_a_trends_points_at_the_ends_of_its_axes_are_drawn_clear_of_the_frame() -> None:
+    """The points at the least x and the largest y were drawn on the frame's lines: at 80 columns most of a
+    responsivity trend sat in the frame's column."""
+    plt = Plot()
+    plt.plotsize(40, 12)
+    spec = PlotSpec("trend", "Alisson81 · photoresponse against power", "P", "µW", "ΔI", "µA", False,
+                    (Series("455 nm", np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]), "", None),), (), (), (),
+                    (), pl.DataFrame(), points=True, joined=False)
+    draw_spec(plt, spec, palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"}), 40)
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", plt.build()).splitlines()  # without its colours
+    assert sum(line.count("●") for line in lines) == 3
+    assert not any(re.search("[│┤]●|●[│├]", line) or ("●" in line and re.search("[┌└]", line)) for line in lines)
 
 
 def test_what_was_left_out_is_a_note_under_a_plot_not_an_error():

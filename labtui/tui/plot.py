@@ -49,6 +49,9 @@ ACTION_CONTROLS = {
     "cycle_gm_method": "gm_method",
     "toggle_align": "align_cnp",
 }
+SHORT_ROWS = 30  # a shorter terminal keeps fewer lines of notes under a figure
+
+
 class FigureScreen(LabScreen):
     """A screen whose `e` writes its figure (PDF, PNG) and the CSV of every point from a worker, then says where."""
 
@@ -64,7 +67,19 @@ class FigureScreen(LabScreen):
         Binding("pagedown", "legend(1)", "Legend: page down", id="legend_down", show=False),
         Binding("pageup", "legend(-1)", "Legend: page up", id="legend_up", show=False),
     ]
+    # the notes under the figure scroll past 8 lines, past 4 on a short terminal: at 80×24 six warnings left the
+    # plot 7 rows
+    DEFAULT_CSS = """
+    FigureScreen {
+        #plot-row { height: 1fr; }
+        #status-box { height: auto; max-height: 8; padding: 0 1; background: $panel; color: $text-muted; }
+        &.-short #status-box { max-height: 4; }
+    }
+    """
     saved: tuple[Path, ...] = ()  # files of the last export of this view
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < SHORT_ROWS, "-short")
 
     def action_legend(self, pages: int) -> None:
         self.query_one(LegendBox).page(pages)
@@ -158,9 +173,7 @@ class PlotScreen(FigureScreen):
     ]
     DEFAULT_CSS = """
     PlotScreen {
-        #plot-row { height: 1fr; }
         #legend-box { width: 34; max-width: 35%; }
-        #status-box { height: auto; max-height: 8; padding: 0 1; background: $panel; color: $text-muted; }
         #baseline-time-box { display: none; height: 1; background: $primary 20%; }
         #baseline-time-box.editing { display: block; }
         #baseline-time-label { width: auto; padding: 0 1; text-style: bold; }

@@ -252,12 +252,16 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
          np.array([marker.x for marker in spec.markers])]
     y = np.concatenate([*(series.y for series in spec.series), np.array([marker.y for marker in spec.markers])])
     _round_ticks(plt.xticks, nice_ticks(*_limits(np.concatenate(x)), X_TICKS, integer=spec.integer_x))
+    if spec.points:  # a trend's points clear of the frame, which drew over those at the axes' ends
+        plt.xlim(*_padded(_limits(np.concatenate(x))))
     positive = y[(y > 0) & np.isfinite(y)]  # plotext's limits are those of the logs
     if spec.log_y and positive.size:  # a log axis without values fails in plotext's ticks: an empty plot is linear
         plt.yscale("log")
         _round_ticks(plt.yticks, log_ticks(float(positive.min()), float(positive.max()), Y_TICKS))
     else:
         _round_ticks(plt.yticks, nice_ticks(*_limits(y), Y_TICKS))
+        if spec.points:
+            plt.ylim(*_padded(_limits(y)))
 
 
 def fitted(label: str, unit: str, room: int) -> str:
@@ -291,6 +295,15 @@ def _limits(values: np.ndarray) -> tuple[float, float]:
     if low != high:
         return low, high
     return (0.5 * low, 1.5 * low) if low else (-1.0, 1.0)
+
+
+POINTS_PAD = 0.03  # of an axis's span, each side of a trend's points
+
+
+def _padded(limits: tuple[float, float]) -> tuple[float, float]:
+    low, high = limits
+    pad = (high - low) * POINTS_PAD
+    return low - pad, high + pad
 
 
 MIN_PLOT_ROWS = 7  # a title, the frame, two rows of data, the x ticks and the x label: plotext wrote the y ticks of

@@ -76,9 +76,7 @@ class TrendsScreen(FigureScreen):
     ]
     DEFAULT_CSS = """
     TrendsScreen {
-        #plot-row { height: 1fr; }
         #legend-box { width: 30; max-width: 35%; }
-        #status-box { height: auto; max-height: 8; padding: 0 1; background: $panel; color: $text-muted; }
     }
     """
 
