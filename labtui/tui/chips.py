@@ -82,7 +82,8 @@ class ChipsScreen(FilteredScreen):
     highlight in the list, enter opens the highlighted chip."""
 
     HELP = (
-        "Every chip in the store with its runs per procedure. Type to filter (e.g. `alis 67`); ↑ ↓ and page up / "
+        "Every chip in the store with its runs per procedure. Type to filter (e.g. `alis 67`; esc clears it, then "
+        "goes back); ↑ ↓ and page up / "
         "page down move in the list, enter opens the highlighted chip's history. Below the list: the chip's "
         "parameters from chip_params.yaml (channel L × W, gate dielectric and its capacitance per area). ctrl+l "
         "lists the setup's calibrations (LaserCalibration runs) as a history, where p plots them."
@@ -143,6 +144,14 @@ class ChipsScreen(FilteredScreen):
         self._filter()
         if self.open_when_loaded:
             self.action_open()
+
+    def action_back(self) -> None:
+        """Esc clears the filter's text first, as a history's does (it left the screen with the filter kept); on an
+        empty filter it leaves."""
+        if (field := self.query_one("#filter", Input)).value:
+            field.clear()
+        else:
+            super().action_back()
 
     @on(Input.Changed, "#filter")
     def _filter(self) -> None:
