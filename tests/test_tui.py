@@ -1551,7 +1551,7 @@ async def test_help_lists_the_screen_keys_and_the_palette_runs_them(lab: Lab) ->
         await pilot.press("question_mark")
         body = dialog_text(app)
         assert "Open history" in body and "Delete" not in body  # the filter field's editing keys are not listed
-        assert "(e.g. alis 67)" in body and "`" not in body  # what to type is set apart, not quoted in backticks
+        assert "(e.g. alis 67; esc clears it" in body and "`" not in body  # what to type is set apart, not quoted in backticks
         assert body.index("Open history") < body.index("Quit")  # the screen's own keys first
         screen = app.screen_stack[-2]
         titles = {command.title for command in app.get_system_commands(screen)}
@@ -1611,7 +1611,7 @@ async def test_rejects_help_offers_no_enter_that_does_nothing(lab: Lab) -> None:
 
 def test_help_sets_what_to_type_apart_from_the_prose() -> None:
     text = help_text("Type to filter (e.g. `alis 67`); see `labtui metrics`.")
-    assert text.plain == "Type to filter (e.g. alis 67); see labtui metrics."
+    assert text.plain == "Type to filter (e.g. alis 67; esc clears it; see labtui metrics."
     code = [text.plain[span.start : span.end] for span in text.spans if span.style == "not italic bold"]
     assert code == ["alis 67", "labtui metrics"] and text.style == "italic"
 
