@@ -1611,7 +1611,7 @@ async def test_rejects_help_offers_no_enter_that_does_nothing(lab: Lab) -> None:
 
 def test_help_sets_what_to_type_apart_from_the_prose() -> None:
     text = help_text("Type to filter (e.g. `alis 67`); see `labtui metrics`.")
-    assert text.plain == "Type to filter (e.g. alis 67; esc clears it; see labtui metrics."
+    assert text.plain == "Type to filter (e.g. alis 67); see labtui metrics."
     code = [text.plain[span.start : span.end] for span in text.spans if span.style == "not italic bold"]
     assert code == ["alis 67", "labtui metrics"] and text.style == "italic"
 
