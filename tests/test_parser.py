@@ -35,10 +35,11 @@ def rejected(data: bytes, stem: str = "It2025-10-14_3") -> Reject:
     return info.value
 
 
-def _separated(data: bytes, separator: bytes) -> bytes:
-    """The file as a spreadsheet re-saves it: another separator between the columns of the column row and rows."""
+def _separated(data: bytes, separator: bytes, line_end: bytes = b"\r\n") -> bytes:
+    """The file as a spreadsheet re-saves it: another separator between the columns of the column row and rows,
+    or another line end after them (`,\r\n`: every line ending with a comma)."""
     head, _, rows = data.partition(b"#Data:\r\n")
-    return head + b"#Data:\r\n" + rows.replace(b",", separator)
+    return head + b"#Data:\r\n" + rows.replace(b",", separator).replace(b"\r\n", line_end)
 
 
 def _padded(data: bytes, from_line: int = 0, separator: bytes = b",") -> bytes:
@@ -580,6 +581,7 @@ def _rows_from(data: bytes) -> list[bytes]:
         (_padded(raw_csv("It"), separator=b";"), "not_this_format", "the header lines end with semicolons: a "
                                                                     "spreadsheet re-saved the file"),
         (_padded(raw_csv("It"), from_line=2, separator=b";"), "not_this_format", "end with semicolons"),
+        (_separated(raw_csv("It"), b",", b",\r\n"), "bad_columns", "empty column name (it ends with a comma"),
         (_separated(raw_csv("It"), b"\t"), "bad_columns", "separated by tabs, not commas"),
         (_separated(raw_csv("It"), b";"), "bad_columns", "separated by semicolons, not commas"),
         # a #Data: line written otherwise: "a header line does not start with '#'" blamed the column row below it

@@ -1551,7 +1551,8 @@ async def test_help_lists_the_screen_keys_and_the_palette_runs_them(lab: Lab) ->
         await pilot.press("question_mark")
         body = dialog_text(app)
         assert "Open history" in body and "Delete" not in body  # the filter field's editing keys are not listed
-        assert "(e.g. alis 67; esc clears it" in body and "`" not in body  # what to type is set apart, not quoted in backticks
+        # what to type is set apart, not quoted in backticks
+        assert "(e.g. alis 67; esc clears it" in body and "`" not in body
         assert body.index("Open history") < body.index("Quit")  # the screen's own keys first
         screen = app.screen_stack[-2]
         titles = {command.title for command in app.get_system_commands(screen)}

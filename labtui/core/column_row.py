@@ -50,9 +50,11 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], registered: set[str]
     `Vg<no-break space>(V)` are `Vg (V)`, said: they were missing columns, and stored alike when kept); a name
     that is empty, twice, or a required one missing raises `Reject`."""
     seen: dict[str, str] = {}
-    for name in columns:
+    for k, name in enumerate(columns):
         if not name:
-            raise Reject("bad_columns", "the column row has an empty column name", line)
+            where = " (it ends with a comma, as a spreadsheet's export may end every line)" if k == len(columns) - 1 \
+                else ""
+            raise Reject("bad_columns", f"the column row has an empty column name{where}", line)
         if len(name) > NAME_LIMIT:  # a 10 MB name made a 43 MB Parquet of a 25 KB file
             raise Reject("bad_columns", f"a column is named {quoted(name, 40)}: a measurement names its columns in "
                                         f"a few words (labtui stores up to {NAME_LIMIT:,} characters)", line)
