@@ -16,7 +16,7 @@ from labtui.core.parser import FUTURE_SLACK, Header, parse_header
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
 from labtui.core.rejects import Reject
 from labtui.core.wording import quoted
-from tests.lab import IT_COLUMNS, it_rows, ivg_rows, raw_csv
+from tests.lab import IT_COLUMNS, IVG_COLUMNS, data_rows, it_rows, ivg_rows, raw_csv, sweep
 from tests.promises import parse_alone_and_batched
 
 REGISTRY = load_registry()
@@ -389,6 +389,19 @@ def test_a_sweep_cut_away_from_0_is_aborted_also_without_its_limits(limits: dict
     header, frame, _ = parse(raw_csv("IVg", params=limits), "IVg2025-10-14_3")
     assert is_complete(header.spec.completeness, header, frame) == (True, ["cannot judge completeness: sweep limits "
                                                                            "missing"])
+
+
+def test_a_loop_swept_from_its_start_not_from_0_is_complete_as_swept() -> None:
+    """Another acquisition's loop −1 → +1 → −1, every step of it, was "aborted: 9 of the 13 rows" the procedure's
+    path 0 → −1 → +1 → −1 → 0 implies. Cut short, it is still aborted."""
+    there = sweep(-1, 1, 0.5, "once")
+    rows = data_rows(((vg, 1e-6 * (1 + abs(vg - 0.2))) for vg in [*there, *there[-2::-1]]), len(IVG_COLUMNS))
+    header, frame, _ = parse(raw_csv("IVg", rows=rows), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (True, [
+        "its sweep goes -1 → 1 → -1, not from 0 and back as its procedure's path: complete as swept (another "
+        "acquisition's?)"])
+    header, frame, _ = parse(raw_csv("IVg", rows=rows[:-2]), "IVg2025-10-14_3")
+    assert not is_complete(header.spec.completeness, header, frame)[0]
 
 
 def test_a_sweep_its_header_does_not_describe_is_said_to_be_one() -> None:

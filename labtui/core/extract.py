@@ -78,6 +78,13 @@ def duration_s(header: Header, frame: pl.DataFrame) -> float | None:
     return span if math.isfinite(span) else None
 
 
+def _from_its_start(values: np.ndarray, start: float, end: float, step: float, tolerance: float) -> bool:
+    """Whether a loop was swept start → end → start, every step of it, not 0 → start → end → start → 0: another
+    acquisition's path (its 401 rows of a ±5 V sweep were "aborted: 401 of the 601 rows")."""
+    return (values.size == round(2 * abs(end - start) / step) + 1 and abs(values[0] - start) <= tolerance
+            and abs(values[values.size // 2] - end) <= tolerance and abs(values[-1] - start) <= tolerance)
+
+
 def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) -> tuple[bool, list[str]]:
     """Whether the run reached the end its header promises (a run that cannot be judged counts as complete), and
     notes: why not, and what the span alone does not see (`_time_disorder`, too many rows): two runs in one file,
@@ -123,6 +130,9 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     tolerance = 0.51 * step
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
     if rows is not None and frame.height < rows:
+        if rule.path == "loop" and _from_its_start(values, start, end, given_step, tolerance):
+            return True, [f"its sweep goes {start:g} → {end:g} → {start:g}, not from 0 and back as its procedure's "
+                          "path: complete as swept (another acquisition's?)"]
         # a narrower loop that left 0 and came back to it is another sweep than its header says, not one cut short
         # (a real one that went 0 → −5 → 5 → 0, its header's whole span, was stopped there: aborted alone; a step away
         # and back was "a sweep of -0.05…0 come back to 0")

@@ -26,5 +26,6 @@ labtui would read differently from the same file.
 # prefixed unit (`0.455 um` for nm) is converted (it was left empty).
 # 7: an unterminated last line whose last number has an exponent of as many digits as the row before's is a whole
 # row (a calibration saved without its last line end lost its 5 V point); a header key written with its unit
-# (`VDS (V): 0.1`) is the key, the unit the value's (the field was lost unsaid).
+# (`VDS (V): 0.1`) is the key, the unit the value's (the field was lost unsaid); a loop swept start → end → start,
+# every step of it, is complete (it was aborted against the path 0 → start → end → start → 0).
 EXTRACTION_RULES = 7
