@@ -391,6 +391,14 @@ def test_a_sweep_cut_away_from_0_is_aborted_also_without_its_limits(limits: dict
                                                                            "missing"])
 
 
+def test_a_file_of_a_procedure_named_by_an_alias_is_told_how_to_stage_it() -> None:
+    """`<laser_setup.procedures.ITS.ITS>`: ITS is It's alias in filters (older notes), not a class the registry
+    reads; the reject said only "unknown procedure 'ITS'", beside It among the known."""
+    problem = rejected(raw_csv("It").replace(b"procedures.It.It>", b"procedures.ITS.ITS>"))
+    assert problem.kind == "unknown_procedure" and problem.reason.endswith(
+        "add it to config/procedures.yaml (ITS names It in filters only: its entry says `like: It`, as ITt's does)")
+
+
 def test_a_loop_swept_from_its_start_not_from_0_is_complete_as_swept() -> None:
     """Another acquisition's loop −1 → +1 → −1, every step of it, was "aborted: 9 of the 13 rows" the procedure's
     path 0 → −1 → +1 → −1 → 0 implies. Cut short, it is still aborted."""

@@ -114,11 +114,11 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     spec = registry.get(proc)
     if spec is None:
         known = ", ".join(sorted(registry.procedures))
-        raise Reject(
-            "unknown_procedure",
-            f"unknown procedure {quoted(proc)} (known: {known}); add it to config/procedures.yaml",
-            1,
-        )
+        # an alias names a procedure in filters (older notes' ITS for It), not a file's class: said how to stage it
+        alias = (f" ({proc} names {alias_of} in filters only: its entry says `like: {alias_of}`, as ITt's does)"
+                 if (alias_of := registry.canonical(proc)) is not None else "")
+        raise Reject("unknown_procedure",
+                     f"unknown procedure {quoted(proc)} (known: {known}); add it to config/procedures.yaml{alias}", 1)
 
     raw: dict[str, str] = {}
     seen_at: dict[str, int] = {}
