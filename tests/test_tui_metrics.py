@@ -15,7 +15,7 @@ from labtui.core.metrics import BY_COLUMN, read_metrics
 from labtui.core.overview import last_dirac_points
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import FieldsDialog
-from labtui.tui.history_view import KEY_QUANTITIES, definition_items, quantity_items, with_metrics
+from labtui.tui.history_view import KEY_QUANTITIES, View, definition_items, quantity_items, with_metrics
 from labtui.tui.plot import PlotScreen
 from labtui.tui.store import short_path
 from labtui.tui.table import FrameTable
@@ -228,6 +228,16 @@ async def test_history_shows_the_key_quantities_and_the_detail_defines_every_one
         assert f"responsivity_a_per_w {BY_COLUMN['responsivity_a_per_w'].defined()}" in body
 
 
+def test_a_history_leaves_out_the_quantities_none_of_its_rows_has() -> None:
+    """A view of sweeps (t: IVg) headed ΔI, ΔI/I, P and resp over empty cells; with no row, every title stays."""
+    view = View()
+    sweeps = pl.DataFrame({column: [None] for column, _ in KEY_QUANTITIES}, schema=dict.fromkeys(
+        (column for column, _ in KEY_QUANTITIES), pl.Float64)).with_columns(cnp_v=pl.lit(0.17))
+    keys = [column.key for column in view.displayed(sweeps)]
+    assert "cnp_v_text" in keys and not {"delta_i_a_text", "power_w_text", "responsivity_a_per_w_text"} & set(keys)
+    assert [column.key for column in view.displayed(sweeps.clear())] == [column.key for column, _ in view.columns]
+
+
 async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -249,13 +259,13 @@ async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab
         await pilot.pause()
         assert "12\xa0µm\xa0×\xa05\xa0µm" in text_of(app, "#chip-info")
         lab.config.chip_params_file.write_text("Alisson67:\n  channel_length_um: -1\n", encoding="utf-8")
-        await pilot.press("escape", "c")
+        await pilot.press("escape", "escape", "c")  # the filter cleared, then back
         await settle(pilot)
         info = text_of(app, "#chip-info")
         assert info.startswith("chip parameters ")
         assert "chip Alisson67, channel_length_um: Input should be greater" in info
         lab.config.chip_params_file.unlink()  # a lab without the file: it is the file that is missing, not an entry
-        await pilot.press("escape", "c")
+        await pilot.press("escape", "escape", "c")  # the filter cleared, then back
         await settle(pilot)
         missing = short_path(lab.config.chip_params_file)
         assert text_of(app, "#chip-info") == (f"Alisson67: no chip parameters file ({missing} does not exist): "

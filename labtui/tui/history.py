@@ -154,7 +154,7 @@ class HistoryScreen(AnnotatingScreen):
         table.empty_text = self.view.why_empty(self.hidden)
         if self.sorted_anew and shown.height:  # the top of the new order: kept on its run, the cursor took the view
             self.focus_run = shown["run_id"][0]  # to the blank tail (a run without the sorted quantity sorts last)
-        table.show(shown, keep=self.focus_run, sorted_by=self.view.sorted_by)
+        table.show(shown, columns=self.view.displayed(shown), keep=self.focus_run, sorted_by=self.view.sorted_by)
         self.focus_run, self.sorted_anew = None, False
         self._status()
         if not self.loaded:

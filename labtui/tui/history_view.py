@@ -118,6 +118,12 @@ class View:
         """The column the rows are sorted by, and whether descending (the table marks its header)."""
         return self.sortable[self.sort][2], self.descending
 
+    def displayed(self, shown: pl.DataFrame) -> list[Column]:
+        """The table's columns for these rows: a derived quantity none of them has is left out (the It quantities'
+        empty titles beside a view of sweeps); every one while there is no row, titles over the empty text."""
+        empty = {by for by in self.quantities if shown.height and shown[by].null_count() == shown.height}
+        return [column for column, by in self.columns if by not in empty or column.key != f"{by}_text"]
+
     def shown(self, runs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         """The rows to show, sorted, and how many excluded runs the view hides."""
         chosen = HistoryFilter(procs=(self.proc,) if self.proc else (), light=self.light,
