@@ -12,7 +12,7 @@ import pytest
 
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics import read_metrics
-from labtui.core.metrics.glitches import glitches
+from labtui.core.metrics.glitches import glitches, sweep_glitches
 from labtui.core.metrics.ivg import breakdown_at, ivg_quantities
 from labtui.core.plotdata import PlotOptions, build_plots
 from tests.lab import COLUMNS, Lab, data_rows, raw_csv, sweep
@@ -113,9 +113,27 @@ def test_a_dropout_at_the_bottom_of_a_round_v_is_still_a_glitch(clean) -> None:
     bottom = int(up[np.argmin(current[up])])
     dropped = current.copy()
     dropped[bottom] = current[bottom] / 10
-    assert np.flatnonzero(glitches(dropped)).tolist() == [bottom]
+    assert np.flatnonzero(sweep_glitches(dropped)).tolist() == [bottom]
     values, _ = ivg_quantities(vg, dropped, VDS, SETTINGS)
     assert values["cnp_fwd_v"] == pytest.approx(UP, abs=0.05) and values["i_min_a"] >= truth["i_min_a"]
+
+
+@pytest.mark.parametrize(("rounding", "beside", "depth"), [(0.3, -1, 0.45), (0.05, 0, 1e-3)])
+def test_a_dropout_beside_or_at_a_sharp_vs_bottom_is_still_a_glitch(rounding: float, beside: int,
+                                                                    depth: float) -> None:
+    """Judged against the lower of the arms' lines (near 0 beside a steep arm), a ×0.45 dropout one setpoint off
+    the bottom (on/off 21 at 0.1 V) read the Dirac point 64 mV off, i_min half and on/off 44; a ×1e-3 one at a sharp
+    V's bottom an on/off of 1e5: no remark. A V's bottom is on or above both lines."""
+    dirac = -1.17
+    vg, current = sharp_v(0.1, rounding, dirac)
+    up = np.flatnonzero(np.diff(vg, prepend=vg[0]) > 0)
+    at = int(up[np.argmin(current[up])]) + beside
+    dropped = current.copy()
+    dropped[at] *= depth
+    assert at in np.flatnonzero(sweep_glitches(dropped)).tolist()
+    values, _ = ivg_quantities(vg, dropped, VDS, SETTINGS)
+    assert values["cnp_fwd_v"] == pytest.approx(dirac, abs=0.05)
+    assert values["on_off_ratio"] == pytest.approx(current.max() / current.min(), rel=0.3)
 
 
 @pytest.mark.parametrize("high", [False, True])

@@ -86,7 +86,7 @@ QUANTITIES: tuple[Quantity, ...] = (
              "later: an aborted loop's first leg only leaves 0 V): the Vg of min |I| (passing over contact glitches: "
              "runs of up to 3 points all under half, or all over twice, both points around them, as graphene's "
              "current changes smoothly with Vg; but not the bottom of a V, which the two points on each side fall "
-             "into and rise out of, no deeper than half of where the lower arm's line reaches it), refined by the "
+             "into and rise out of, no deeper than half of where the higher arm's line reaches it), refined by the "
              "vertex of a least-squares parabola of |I| against Vg through the points within {cnp_fit_window_v:g} V "
              "of it, that distance included (at least its two neighbours; a parabola that "
              "opens downwards or puts its vertex outside that window or the leg leaves the raw minimum, with a "

@@ -78,12 +78,12 @@ def sweep_glitches(current: np.ndarray) -> np.ndarray:
 def _v_bottom(current: np.ndarray, start: int, end: int) -> bool:
     """Whether the run `current[start:end]` is the bottom of a V, not a dropout: below the points on both sides, the
     two points before it falling into it and the two after rising out of it, and no deeper than 1/BREAKDOWN_FALL of
-    where the lower of the two arms' lines reaches it (on a V of straight arms it is at that line or above; a
-    dropout falls far below both)."""
+    where the higher of the two arms' lines reaches it (a convex V's bottom is on or above both lines; the lower
+    one, beside a steep arm, reaches near 0 or below, and let a dropout beside the bottom pass)."""
     if start < 2 or end + 2 > current.size:
         return False
     before, into = float(current[start - 2]), float(current[start - 1])
     out, after = float(current[end]), float(current[end + 1])
     if not (before > into and after > out and float(current[start:end].max()) < min(into, out)):  # no spike
         return False
-    return float(current[start:end].min()) * BREAKDOWN_FALL >= min(2 * into - before, 2 * out - after)
+    return float(current[start:end].min()) * BREAKDOWN_FALL >= max(2 * into - before, 2 * out - after)
