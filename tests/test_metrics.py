@@ -438,10 +438,27 @@ def test_a_photocurrent_at_zero_bias_is_read_not_passed_over_as_dropouts() -> No
     assert values["delta_i_a"] == pytest.approx(current[lit].mean() - current[dark].mean())
     assert values["delta_i_a"] == pytest.approx(1e-10, abs=1e-12)
     assert not [remark for remark in remarks if remark.startswith("It:")], remarks
+    spiked = current.copy()  # a spike stands off the noise: passed over, as in a run of one sign
+    spiked[np.searchsorted(t, 37)] = 1e-7
+    assert it_quantities(t, spiked, vl, 0.0, SETTINGS)[0]["delta_i_a"] == pytest.approx(values["delta_i_a"], rel=0.01)
     dropped = np.abs(current) + 1e-9  # a current of one sign keeps its glitches: a dropout at 15 s is passed over
     dropped[300] = 1e-12
     dark[300] = False
     assert it_quantities(t, dropped, vl, 0.0, SETTINGS)[0]["i_dark_a"] == pytest.approx(dropped[dark].mean())
+
+
+def test_a_stretch_of_noise_around_0_leaves_the_rest_of_a_runs_glitches_passed_over() -> None:
+    """A contact opened for the last 10 s of a 10 µA run (pA around 0 there, both signs): glitch detection was
+    switched off for the whole run, and a 1 mA spike in the dark window read i_dark 2e-5 A and flipped ΔI's sign."""
+    t, current, vl = pulse(drift=0.0)
+    rng = np.random.default_rng(5)
+    current = current * (1 + 2.4e-4 * rng.standard_normal(t.size))
+    current[t >= 50] = 2e-12 * rng.standard_normal(int((t >= 50).sum()))
+    clean = it_quantities(t, current, vl, 0.1, SETTINGS)[0]
+    current[np.searchsorted(t, 17)] = 1e-3
+    values = it_quantities(t, current, vl, 0.1, SETTINGS)[0]
+    assert values["i_dark_a"] == pytest.approx(clean["i_dark_a"], rel=1e-4)
+    assert values["delta_i_a"] == pytest.approx(clean["delta_i_a"], rel=1e-3)
 
 
 def test_a_window_mostly_without_readings_is_not_averaged() -> None:

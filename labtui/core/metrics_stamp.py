@@ -53,7 +53,7 @@ from labtui.core.parquet_footer import footer_bytes
 # are said.
 # 23: a sweep at a |Vds| past 10 V (no graphene transistor's bias: mV written V) has no mobility; the bottom of a
 # sharp or coarsely swept V is its Dirac point (under half of both its neighbours, it was passed over as a dropout);
-# an It current of both signs (at Vds 0 V) has no contact glitches told (a third of its samples were passed over).
+# an It run's noise around 0 (at Vds 0 V) is no contact glitch (a third of its samples were passed over).
 METRICS_VERSION = 23
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

@@ -132,8 +132,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              "{light_threshold_v:g} V; a VL state, on or off, held for 2 samples or fewer is a misread, no switch); a "
              "dark run: mean I "
              "over the whole run. Every It quantity passes over contact glitches (a spike or a dropout of up to 3 "
-             "samples, over 2× or under ½ of the samples around it; none in a current of both signs in 5 % of its "
-             "samples or more, as at Vds 0 V, whose |I| is noise around 0). A window of which under 90 % of the "
+             "samples, over 2× or under ½ of the samples around it; not noise around 0, as at Vds 0 V: a run "
+             "within 5σ of 0 with the samples beside it, σ the trace's median |difference| / (0.6745·√2)). A window "
+             "of which under 90 % of the "
              "samples are readings (the others NaN, overflow marks or glitches) is not averaged: no value, and a "
              "remark"),
     Quantity("delta_i_a", "A", "It", "mean I over the {it_window_s:g} s before the laser switches off − i_dark_a"),

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from labtui.core.metrics.arrays import median
+
 BREAKDOWN_FALL = 2.0  # |I| divided by this from one setpoint to the next, never to come back: the channel broke down
 GLITCH_RUN = 3  # the most points a contact glitch takes (0.27 s at 0.09 s a point): a 2-point dropout, and one more
 
@@ -68,11 +70,35 @@ def sweep_glitches(current: np.ndarray) -> np.ndarray:
     glitch = glitches(current)
     if not glitch.any():
         return glitch
-    edges = np.flatnonzero(np.diff(np.r_[False, glitch, False].astype(np.int8)))  # each run's start, then its end
-    for start, end in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+    for start, end in _runs(glitch):
         if _v_bottom(current, start, end):
             glitch[start:end] = False
     return glitch
+
+
+NOISE_SIGMAS = 5.0  # a reading this many σ of the trace's point-to-point noise from 0, or nearer, may be noise
+
+
+def trace_glitches(current: np.ndarray) -> np.ndarray:
+    """`glitches` of a current trace's |I|, but for noise around 0: a run whose readings and the readings on each
+    side are within NOISE_SIGMAS σ of 0 (σ of the trace's point-to-point differences) is no glitch. At Vds 0 V a
+    photocurrent is pA around 0: a third of its samples read under half their neighbours' |I| and were passed over,
+    its dark window too thin to average. A dropout's neighbours carry the channel's current; a spike stands off."""
+    glitch = glitches(np.abs(current))
+    if not glitch.any() or not float(current.min()) < 0 < float(current.max()):
+        return glitch
+    sigma = median(np.abs(np.diff(current))) / (0.6745 * np.sqrt(2))  # white noise's, from the median difference
+    near = np.abs(current) <= NOISE_SIGMAS * sigma
+    for start, end in _runs(glitch):
+        if near[max(start - 1, 0) : end + 1].all():
+            glitch[start:end] = False
+    return glitch
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Each run of True in `mask`: its start and its end (past its last)."""
+    edges = np.flatnonzero(np.diff(np.r_[False, mask, False].astype(np.int8)))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 def _v_bottom(current: np.ndarray, start: int, end: int) -> bool:

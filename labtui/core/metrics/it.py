@@ -14,14 +14,13 @@ import numpy as np
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.arrays import all_finite, median
 from labtui.core.metrics.definitions import RESOLVED_SIGMAS
-from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches
+from labtui.core.metrics.glitches import BREAKDOWN_FALL, trace_glitches
 from labtui.core.metrics.ivg import vds_doubt
 from labtui.core.wording import told_apart
 
 COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "delta_i_snr",
            "tau_rise_s", "tau_decay_s")
 _COVERAGE = 0.9  # a window counts when the run covers this share of it (samples are ~0.08 s apart)
-ZERO_CROSSING = 0.05  # a current of either sign in this share of its samples or more crosses 0: no glitch is told
 FLICKER_SAMPLES = 2  # a laser state held this few samples between two stretches of the other is a misread VL
 
 
@@ -153,9 +152,8 @@ def readings(t: np.ndarray, i: np.ndarray) -> np.ndarray | None:
     dropout of up to GLITCH_RUN samples, which made ΔI 37× with one sample in a window); None when all are.
 
     A run whose |I| stays within ×BREAKDOWN_FALL of its least (every real one: a photoresponse is a few %) can
-    hold no glitch: two reductions instead of the comparisons over 80k samples. Nor can a current that crosses 0
-    throughout (a photocurrent at Vds 0 V, pA of noise around 0): its |I| under half its neighbours' is noise, not a
-    dropout (a third of such a run's samples were passed over, and its dark window left too thin to average)."""
+    hold no glitch: two reductions instead of the comparisons over 80k samples. Noise around 0 is none either
+    (`trace_glitches`: a photocurrent at Vds 0 V)."""
     keep = None if all_finite(t, i) else np.isfinite(t) & np.isfinite(i)
     current = i if keep is None else i[keep]
     if not current.size:
@@ -163,11 +161,7 @@ def readings(t: np.ndarray, i: np.ndarray) -> np.ndarray | None:
     low, high = float(current.min()), float(current.max())
     if (low > 0 and high < BREAKDOWN_FALL * low) or (high < 0 and -low < BREAKDOWN_FALL * -high):
         return keep
-    if low < 0 < high:
-        negative = int(np.count_nonzero(current < 0))
-        if min(negative, current.size - negative) > ZERO_CROSSING * current.size:
-            return keep
-    glitch = glitches(np.abs(current))
+    glitch = trace_glitches(current)
     if not glitch.any():
         return keep
     if keep is None:
