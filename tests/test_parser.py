@@ -712,6 +712,17 @@ def test_a_key_written_with_its_unit_as_a_column_is_the_key(line: str, read: str
     assert f"line {at}: header key '{line.split(':')[0]}' read as 'VDS': '{read}'" in header.warnings
 
 
+@pytest.mark.parametrize("line", ["Laser voltage (max): 5 V", "Chip number (#): 67", "VDS (V): 0.2 V"])
+def test_a_key_with_words_in_brackets_that_are_no_unit_of_it_is_another_parameter(line: str) -> None:
+    """`Laser voltage (max): 5 V` beside `Laser voltage` was read as a second laser voltage and rejected as a
+    conflict; `Chip number (#): 67` as `67 #`. Only a unit of the key's own is its unit, and a key given plainly
+    keeps its value."""
+    header, _, _ = parse(raw_csv("It").replace(b"#Metadata:", f"#\t{line}\r\n#Metadata:".encode()))
+    assert header.raw[line.split(":")[0]] == line.split(": ")[1]
+    assert header.fields["laser_voltage_v"] == 1.15 and header.fields["vds_v"] == 0.1
+    assert not any("read as" in warning for warning in header.warnings)
+
+
 def test_a_second_procedure_line_naming_another_procedure_is_a_conflict() -> None:
     """Two runs' headers in one file (staged as the first's procedure, the second's `#Procedure` a parameter); a
     queued run's header repeated by its own run, which agrees, stays one run."""

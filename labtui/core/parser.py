@@ -16,7 +16,7 @@ from typing import Any
 
 from labtui.core.chip_name import group_spelling
 from labtui.core.column_row import column_names, unquoted
-from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, split_number, typed_value
+from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, parse_number, split_number, typed_value
 from labtui.core.integers import INT64_MAX
 from labtui.core.raw_text import DATA_TAG, VISIBLE, decode_line, decode_lines, not_a_measurement, text_end
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
@@ -177,10 +177,13 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
                 warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(spelling)}")
             key = spelling
         elif key not in typed_keys and (united := _KEY_WITH_UNIT.fullmatch(key)) is not None and (
-                spelling := spelled.get(_folded(united[1]))) is not None:
-            # `VDS (V): 0.1`, as a column is named: the field was lost without a word
-            if (reading := split_number(value)) is not None and reading[1] is None:  # a bare number takes the unit
-                value = f"{value.strip()} {united[2].strip()}"
+                spelling := spelled.get(_folded(united[1]))) is not None and spelling not in raw and (
+                typed_keys[spelling].unit is not None
+                and parse_number(f"1 {united[2].strip()}", typed_keys[spelling]) is not None):
+            # `VDS (V): 0.1`, as a column is named: the field was lost without a word. Only a unit of its own
+            # (`Laser voltage (max): 5 V` is another parameter), and not beside the key itself (kept as it is)
+            if (reading := split_number(value)) is not None and reading[1] is None and math.isfinite(reading[0]):
+                value = f"{value.strip()} {united[2].strip()}"  # a bare number takes the unit
             warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(spelling)}: {quoted(value)}")
             key = spelling
         if key in raw and raw[key].strip() != value.strip() and not _same_value(key, raw[key], value, typed_keys):
