@@ -397,6 +397,9 @@ def test_a_file_of_a_procedure_named_by_an_alias_is_told_how_to_stage_it() -> No
     problem = rejected(raw_csv("It").replace(b"procedures.It.It>", b"procedures.ITS.ITS>"))
     assert problem.kind == "unknown_procedure" and problem.reason.endswith(
         "add it to config/procedures.yaml (ITS names It in filters only: its entry says `like: It`, as ITt's does)")
+    problem = rejected(raw_csv("It").replace(b"procedures.It.It>", b"procedures.it.it>"))  # a case apart: no alias
+    assert problem.reason.endswith("add it to config/procedures.yaml (spelt It there: a class name is matched with "
+                                   "its case)")
 
 
 def test_a_loop_swept_from_its_start_not_from_0_is_complete_as_swept() -> None:

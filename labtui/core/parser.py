@@ -115,8 +115,11 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     if spec is None:
         known = ", ".join(sorted(registry.procedures))
         # an alias names a procedure in filters (older notes' ITS for It), not a file's class: said how to stage it
-        alias = (f" ({proc} names {alias_of} in filters only: its entry says `like: {alias_of}`, as ITt's does)"
-                 if (alias_of := registry.canonical(proc)) is not None else "")
+        alias = ""
+        if (canonical := registry.canonical(proc)) is not None and proc.lower() == canonical.lower():
+            alias = f" (spelt {canonical} there: a class name is matched with its case)"
+        elif canonical is not None:
+            alias = f" ({proc} names {canonical} in filters only: its entry says `like: {canonical}`, as ITt's does)"
         raise Reject("unknown_procedure",
                      f"unknown procedure {quoted(proc)} (known: {known}); add it to config/procedures.yaml{alias}", 1)
 
