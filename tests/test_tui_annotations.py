@@ -95,6 +95,13 @@ async def test_an_exclusion_undone_is_said_in_view_and_the_cursor_goes_back_to_i
         await settle(pilot)
         assert said(app)[-1].message == "undone: excluded “contact lost”: seq 1"
         assert table(app).row["run_id"] == run
+        await pilot.press("x")  # hidden by a filter meanwhile, a run undone is said out of view
+        await answer(pilot, "contact lost")
+        await pilot.press("slash", *"no such text", "enter")
+        await settle(pilot)
+        await pilot.press("u")
+        await settle(pilot)
+        assert said(app)[-1].message == "undone: excluded “contact lost”: seq 1 (1 not in view)"
 
 
 async def test_undo_says_what_a_colleague_changed_since_and_leaves_it(lab: Lab) -> None:

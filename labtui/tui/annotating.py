@@ -28,6 +28,7 @@ class AnnotatingScreen(FilteredScreen):
         self.undoable: list[tuple[Action, pl.DataFrame]] = []  # this screen's annotation actions and their runs,
         # last first
         self.focus_run: str | None = None  # the run the next reload puts the cursor on
+        self.after_reload: Callable[[], object] | None = None  # said once the next reload shows the runs
         self.annotating = asyncio.Lock()  # one change at a time, each judged by the store as the last one left it
         self.just_said: str | None = None  # what the last change from a run's detail did, said at the detail's top
 
@@ -45,9 +46,9 @@ class AnnotatingScreen(FilteredScreen):
         away = self.not_in_view(rows)
         return _runs_label(rows) + (f" ({away} not in view)" if away else "")
 
-    def _changed(self, action: Action, rows: pl.DataFrame, label: str | None = None) -> str:
+    def _changed(self, action: Action, rows: pl.DataFrame) -> str:
         """The runs `action` changed of the chosen `rows` (`label`): `1 run of 3 runs` where the others were so."""
-        label = label or self.label(rows)
+        label = self.label(rows)
         return label if len(action.run_ids) >= rows.height else f"{counted(len(action.run_ids), 'run')} of {label}"
 
     def action_star(self) -> None:
@@ -176,8 +177,10 @@ class AnnotatingScreen(FilteredScreen):
         if undone is not None and undone.action is None:
             self.notify(f"nothing undone: {last.describe()}: {runs}{undone.describe()}", title="Annotation")
             return
-        runs = self._changed(last, rows, _runs_label(rows))  # an exclusion undone shows its run: not "not in view"
-        self.notify(f"undone: {last.describe()}: {runs}{undone.describe() if undone else ''}", title="Annotation")
+        left = undone.describe() if undone else ""
+        # in view as the reload shows them: an exclusion undone shows its run again (said "1 not in view" beside it)
+        self.after_reload = lambda: self.notify(f"undone: {last.describe()}: {self._changed(last, rows)}{left}",
+                                                title="Annotation")
         self.focus_run = rows["run_id"][0]  # the cursor on the run undone (it stayed on the next one shown)
         self.reload()
         if undone is not None and undone.action is not None:

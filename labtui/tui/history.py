@@ -157,6 +157,9 @@ class HistoryScreen(AnnotatingScreen):
         table.show(shown, columns=self.view.displayed(shown), keep=self.focus_run, sorted_by=self.view.sorted_by)
         self.focus_run, self.sorted_anew = None, False
         self._status()
+        if (said := self.after_reload) is not None:
+            self.after_reload = None
+            said()
         if not self.loaded:
             self.loaded = True
             self.refresh_bindings()
