@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from labtui.tui.app import LabApp
 
 
-LAB_OPTIONS = ("config", "raw_root", "store", "stage_root", "derived_root")  # a lab named on the command line
+LAB_OPTIONS = ("config", "raw_root", "store", "stage_root")  # a lab named on the command line
 
 
 def app_options(default: object = None) -> argparse.ArgumentParser:

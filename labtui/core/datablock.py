@@ -66,7 +66,7 @@ def _whole_row(data: bytes, start: int, end: int, columns: int) -> bool:
     last = fields[-1].strip()
     if last.lower() in (b"nan", b"-nan", b"+nan"):
         return True
-    previous = data[data.rfind(b"\n", start, end - 1) + 1:end - 1].rstrip(b"\r") if end > start else b""
+    previous = data[max(data.rfind(b"\n", start, end - 1) + 1, start):end - 1].rstrip(b"\r") if end > start else b""
     exponent, before = _EXPONENT.fullmatch(last), _EXPONENT.fullmatch(previous.rsplit(b",", 1)[-1].strip())
     return exponent is not None and before is not None and len(exponent[1]) == len(before[1])
 

@@ -19,7 +19,7 @@ from textual.widgets import Header, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from labtui.core.lock import Holder
-from labtui.core.overview import Overview
+from labtui.core.overview import LatestRun, Overview
 from labtui.core.rejects import RejectRecord
 from labtui.core.scan import PassedOver
 from labtui.core.stage_events import EventKind, StageReport
@@ -54,6 +54,11 @@ LATEST_COLUMNS = [  # the overview's text of each latest run, headed as in the h
 # 5 (`VG=-…`)
 NARROW_LATEST = 60
 COMPACT_LATEST = [Column("when", "when"), *LATEST_COLUMNS[2:]]
+
+
+def _month_day_minute(run: LatestRun) -> str:
+    """`10-24 01:48` of a latest run's date and time (either may be missing)."""
+    return " ".join(filter(None, ((run["date"] or "")[5:], (run["time_hms"] or "")[:5])))
 
 
 SHORT_ROWS = 32  # a shorter terminal gets the compact cards (one line of detail each), leaving room for the runs
@@ -124,7 +129,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self.staging = False
         self.cancel = threading.Event()
         self._dirac_rows: pl.DataFrame | None = None  # the Dirac points as shown, fitted again at each resize
-        self._latest_rows: list[dict[str, str | None]] = []  # the latest runs, their columns chosen at each resize
+        self._latest_rows: list[LatestRun] = []  # the latest runs, their columns chosen at each resize
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -382,8 +387,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self._card("rejects", f"{len(rejects)}", "could not be staged" if rejects else "none")
         self._show_lock(holder)
         self.query_one("#latest", FrameTable).empty_text = "no runs yet"  # as the Dirac points': said once read
-        self._latest_rows = [{**row, "when": f"{(row['date'] or '')[5:]} {(row['time_hms'] or '')[:5]}"}
-                             for row in status.latest]
+        self._latest_rows = [{**row, "when": _month_day_minute(row)} for row in status.latest]
         self._show_latest()
         sparkline = self.query_one("#sparkline", Sparkline)
         sparkline.data = status.per_day
