@@ -534,7 +534,7 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         x_says = lambda: screen.active_bindings["X"].binding.description  # noqa: E731
         assert x_says() == "Show excluded"
         await pilot.press("X")
-        assert "excluded runs shown" in text_of(screen, "#plot-status") and x_says() == "Hide excluded"
+        assert "excluded runs shown (none)" in text_of(screen, "#plot-status") and x_says() == "Hide excluded"
         await pilot.press("e")
         await settle(pilot)
         assert [path.suffix for path in screen.saved] == [".pdf", ".png", ".csv", ".json"]

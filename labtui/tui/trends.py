@@ -35,7 +35,8 @@ def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]
     metrics table yet), and the last export."""
     points = sum(series.x.size for series in spec.series)
     state = [f"{counted(points, 'point')} of {counted(spec.runs.height, 'run')}",
-             *(["excluded runs shown"] if include_excluded else [])]  # hidden ones: counted below
+             # hidden ones: counted below; shown, crossed out (X in a chip without one seemed to do nothing)
+             *([f"excluded runs shown{'' if spec.excluded else ' (none)'}"] if include_excluded else [])]
     lines = [Content(" · ".join(state))]
     lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
     lines += [Content.assemble(("· " + message, "$text-muted")) for message in spec.messages]  # notes, as a plot's
