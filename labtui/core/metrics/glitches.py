@@ -68,12 +68,15 @@ def sweep_glitches(current: np.ndarray) -> np.ndarray:
     over ~100 at 0.1 V), the setpoint nearest the Dirac point reads under half of both its neighbours, and it was
     passed over as a dropout (a Dirac point 1 V off, a flat curve, an i_min of a neighbour)."""
     glitch = glitches(current)
-    if not glitch.any():
-        return glitch
+    return glitch & ~v_bottoms(current, glitch) if glitch.any() else glitch
+
+
+def v_bottoms(current: np.ndarray, glitch: np.ndarray) -> np.ndarray:
+    """Which of the `glitch` points (`glitches` of a sweep's |I|) are a V's bottom (`_v_bottom`), not a dropout."""
+    bottoms = np.zeros(current.size, dtype=bool)
     for start, end in _runs(glitch):
-        if _v_bottom(current, start, end):
-            glitch[start:end] = False
-    return glitch
+        bottoms[start:end] = _v_bottom(current, start, end)
+    return bottoms
 
 
 NOISE_SIGMAS = 5.0  # a reading this many σ of the trace's point-to-point noise from 0, or nearer, may be noise

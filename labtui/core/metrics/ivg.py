@@ -15,7 +15,7 @@ import numpy as np
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.arrays import all_finite, median
 from labtui.core.metrics.definitions import LOOP_TURNS, OUT_OF_ORDER_ROWS, TURNS_APART, VDS_PLAUSIBLE_V
-from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches, sweep_glitches
+from labtui.core.metrics.glitches import BREAKDOWN_FALL, glitches, sweep_glitches, v_bottoms
 from labtui.core.metrics.savgol import savgol_derivative, window_points
 
 Remarks = list[str]
@@ -286,7 +286,12 @@ def ivg_quantities(
     if vg.size < 3:
         return values, remarks
     current = np.abs(i)
-    glitch = sweep_glitches(current)
+    glitch = glitches(current)
+    if glitch.any() and (bottoms := v_bottoms(current, glitch)).any():
+        glitch &= ~bottoms
+        # as deep as a dropout, it may be one: a dropout there read i_min 2.2× low, said nowhere
+        remarks.append("i_min_a: the V's bottom reads under half of both its neighbours (a V sharper than the "
+                       "sweep's step resolves, or a dropout there): read as the minimum")
     read = current[~glitch] if glitch.any() else current  # a dropout is no minimum, a spike no maximum
     values["i_min_a"] = i_min = float(read.min())
     if not usable:
