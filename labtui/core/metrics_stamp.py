@@ -52,7 +52,8 @@ from labtui.core.parquet_footer import footer_bytes
 # several pulses says so, and its tau_decay_s is read before the next one; a sweep's rows without a finite Vg or I
 # are said.
 # 23: a sweep at a |Vds| past 10 V (no graphene transistor's bias: mV written V) has no mobility; the bottom of a
-# sharp or coarsely swept V is its Dirac point (under half of both its neighbours, it was passed over as a dropout);
+# sharp or coarsely swept V is its Dirac point and i_min (under half of both its neighbours, it was passed over as a
+# dropout), said;
 # an It run's noise around 0 (at Vds 0 V) is no contact glitch (a third of its samples were passed over).
 METRICS_VERSION = 23
 STAMP_KEY = "labtui.metrics"
