@@ -836,6 +836,13 @@ def test_a_gate_stack_without_a_finite_capacitance_is_refused_by_name(tmp_path: 
         load_chip_params(path)
 
 
+def write_geometry(tmp_path: Path, chip: str = "Alisson67") -> None:
+    """A chip's complete geometry (10 × 5 µm under 90 nm of SiO₂) in the small lab's chip_params.yaml."""
+    (tmp_path / "config" / "chip_params.yaml").write_text(
+        f"{chip}:\n  channel_length_um: 10\n  channel_width_um: 5\n"
+        "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
+
+
 @pytest.mark.parametrize(("length", "width", "what"), [("1e300", "1e-300", "overflows"),
                                                        ("1e-300", "1e300", "underflows")])  # it read 0 cm²/Vs
 def test_a_geometry_beyond_a_float_gives_no_mobility_and_says_why(tmp_path: Path, length: str, width: str,
@@ -855,9 +862,7 @@ def test_a_chip_params_file_that_is_not_there_is_named_in_the_mobility_remark(tm
     names the file labtui looked for, where it said only `no complete geometry for Alisson67 in chip_params.yaml`
     (a file that has that chip, under another name)."""
     lab = small_lab(tmp_path)
-    (tmp_path / "config" / "chip_params.yaml").write_text(
-        "Alisson67:\n  channel_length_um: 10\n  channel_width_um: 5\n"
-        "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
+    write_geometry(tmp_path)
     lab.configure(chip_params_file="config/chip_param.yaml")
     lab.stage()
     ivg = read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)
@@ -875,9 +880,7 @@ def test_a_sweep_at_vds_0_says_so_not_that_the_header_lacks_it(tmp_path: Path) -
     lab = small_lab(tmp_path)
     write_run(lab.raw / "2025-10-14", "IVg", file_idx=1, start_utc=START + dt.timedelta(minutes=10),
               params={"VDS": 0})
-    (tmp_path / "config" / "chip_params.yaml").write_text(
-        "Alisson67:\n  channel_length_um: 10\n  channel_width_um: 5\n"
-        "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
+    write_geometry(tmp_path)
     lab.stage()
     ivg = read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)
     assert ivg["mobility_hole_cm2_vs"] is None and "mobility: the drain voltage (Vds) is 0 V" in ivg["remarks"]
@@ -888,9 +891,7 @@ def test_a_mobility_beyond_any_graphenes_is_no_number_and_says_why(tmp_path: Pat
     lab = small_lab(tmp_path)
     write_run(lab.raw / "2025-10-14", "IVg", file_idx=2, start_utc=START + dt.timedelta(minutes=50),
               params={"VDS": "0.1 mV"})
-    (tmp_path / "config" / "chip_params.yaml").write_text(
-        "Alisson67:\n  channel_length_um: 10\n  channel_width_um: 5\n"
-        "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
+    write_geometry(tmp_path)
     lab.stage()
     sweeps = read_metrics(lab.config).filter(pl.col("proc") == "IVg").sort("vds_v")
     tiny, usual = sweeps.row(0, named=True), sweeps.row(1, named=True)
@@ -1045,9 +1046,7 @@ def test_a_drain_bias_past_any_graphene_transistors_gives_no_mobility_and_says_w
     lab = small_lab(tmp_path)
     write_run(lab.raw / "2025-10-14", "IVg", file_idx=2, start_utc=START + dt.timedelta(minutes=50),
               params={"VDS": "0.1 kV"})
-    (tmp_path / "config" / "chip_params.yaml").write_text(
-        "Alisson67:\n  channel_length_um: 10\n  channel_width_um: 5\n"
-        "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
+    write_geometry(tmp_path)
     lab.configure(metrics={"dead_conductance_s": 1e-9})  # the synthetic channel's current does not scale with Vds
     lab.stage()
     sweeps = read_metrics(lab.config).filter(pl.col("proc") == "IVg").sort("vds_v")
@@ -1063,9 +1062,7 @@ def test_a_chip_params_entry_spelt_in_another_case_is_named_in_the_mobility_rema
     """`alisson67:` in chip_params.yaml is not chip Alisson67 (two groups may differ by case alone), but the remark
     said only `no complete geometry for Alisson67 in chip_params.yaml` beside an entry the lab can see."""
     lab = small_lab(tmp_path)
-    (tmp_path / "config" / "chip_params.yaml").write_text(
-        "alisson67:\n  channel_length_um: 10\n  channel_width_um: 5\n"
-        "  dielectric: [{thickness_nm: 90, relative_permittivity: 3.9}]\n", encoding="utf-8")
+    write_geometry(tmp_path, "alisson67")
     lab.stage()
     ivg = read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)
     assert ivg["mobility_hole_cm2_vs"] is None

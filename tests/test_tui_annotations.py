@@ -81,15 +81,22 @@ async def test_a_run_detail_takes_the_annotation_keys_the_config_gives(tmp_path:
         assert marks(lab)[run]["starred"]
 
 
+async def exclude_the_first_run(pilot, app: LabApp, reason: str = "contact lost") -> dict:
+    """Alisson67's history opened and its first run excluded (x, and a reason): that run's row."""
+    await open_chip(pilot, "67")
+    row = table(app).row
+    assert row is not None
+    await pilot.press("x")
+    await answer(pilot, reason)
+    return row
+
+
 async def test_an_exclusion_undone_is_said_in_view_and_the_cursor_goes_back_to_its_run(lab: Lab) -> None:
     """`undone: excluded “…”: seq 1 (1 not in view)` with seq 1 back on screen, and the cursor on the next run: a
     tag then went to seq 2."""
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 30)) as pilot:
-        await open_chip(pilot, "67")
-        run = table(app).row["run_id"]
-        await pilot.press("x")
-        await answer(pilot, "contact lost")
+        run = (await exclude_the_first_run(pilot, app))["run_id"]
         assert run not in column(app, "run_id")  # hidden by default
         await pilot.press("u")
         await settle(pilot)
@@ -254,10 +261,7 @@ async def test_u_undoes_on_the_run_as_it_is_now_after_a_restage_and_reattach(lab
     there; u wrote its "include" under the old run_id and the run stayed excluded while the app said "undone"."""
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 30)) as pilot:
-        await open_chip(pilot, "67")
-        source = table(app).row["source_file"]
-        await pilot.press("x")
-        await answer(pilot, "contact lost")
+        source = (await exclude_the_first_run(pilot, app))["source_file"]
         restage_corrected(lab, source)
         fixed = lab.cli("validate", "--fix")
         assert "re-attached the annotations of 1 re-staged run" in fixed.stdout, fixed.stdout + fixed.stderr
