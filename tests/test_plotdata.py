@@ -901,6 +901,7 @@ def test_axis_ticks_are_round_and_within_the_data(low: float, high: float, count
     (1e-3, 100.0, ["0.001", "0.01", "0.1", "1", "10", "100"]),  # too many for 1-2-5: the decades
     (1e-12, 1e3, ["1e-12", "1e-09", "1e-06", "0.001", "1", "1000"]),  # too many decades: every third
     (24.3, 78.3, ["30", "40", "50", "60", "70"]),  # within a decade: round values
+    (9.0, 45.0, ["10", "20", "30", "40"]),  # 1-2-5 gave 10 and 20 alone: the upper half unlabelled
     (12.38, 12.47, ["12.38", "12.40", "12.42", "12.44", "12.46"]),  # one number of decimals (it read 12.4 by 12.42)
     (0.0, 10.0, []),  # nothing on a log axis is ≤ 0
 ])

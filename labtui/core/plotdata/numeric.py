@@ -50,7 +50,9 @@ def log_ticks(low: float, high: float, count: int) -> tuple[list[float], list[st
             break
     if len(values) > count:  # many decades: every nth
         values = values[:: -(-len(values) // count)]
-    if len(values) < 2:  # within about a decade: labelled as a linear axis is, with one number of decimals
+    # within about a decade: labelled as a linear axis is, with one number of decimals (10 and 20 alone left the
+    # upper half of 9–45 µA unlabelled)
+    if len(values) < 3:
         ticks = [(value, label) for value, label in zip(*nice_ticks(low, high, count), strict=True) if value > 0]
         return [value for value, _ in ticks], [label for _, label in ticks]
     return values, [f"{value:g}" for value in values]
