@@ -122,6 +122,22 @@ def test_a_dropout_at_a_sharp_vs_bottom_read_as_its_bottom_is_said() -> None:
     assert BOTTOM_READ in ivg_quantities(vg, current, VDS, SETTINGS)[1]
 
 
+def test_a_loops_first_reading_at_the_bottom_of_its_v_is_read_but_a_dropout_there_is_not() -> None:
+    """A loop starts at 0 V, near many Dirac points: at 1 V steps its first reading, the sweep's least, was passed
+    over as a dropout (i_min 1.1–1.4× high on real sweeps resampled so), and its return there read as the channel
+    breaking down ("broke down at Vg 0 V", on 13 of them). One arm judges it there; a dropout at the first reading
+    of a finer sweep is still passed over."""
+    vg, current = sharp_v(1.0, 0.3, 0.1)
+    current[-1] *= 1.2  # back at 0 V a little higher (its history): the first reading is the least
+    values, remarks = ivg_quantities(vg, current, VDS, SETTINGS)
+    assert values["i_min_a"] == current[0] == current.min() and BOTTOM_READ in remarks
+    assert breakdown_at(current) is None and not [remark for remark in remarks if "broke down" in remark]
+    vg, current = sharp_v(0.1, 0.3, 0.6)  # rising away from 0 V as the loop goes negative
+    dropped = current.copy()
+    dropped[0] *= 0.1
+    assert sweep_glitches(dropped)[0] and ivg_quantities(vg, dropped, VDS, SETTINGS)[0]["i_min_a"] > dropped[0]
+
+
 def test_a_dropout_at_the_bottom_of_a_round_v_is_still_a_glitch(clean) -> None:
     """The bottom of a V is not a dropout when the arms' lines reach it; a reading far below where they meet is."""
     vg, current, truth = clean

@@ -53,7 +53,7 @@ from labtui.core.parquet_footer import footer_bytes
 # are said.
 # 23: a sweep at a |Vds| past 10 V (no graphene transistor's bias: mV written V) has no mobility; the bottom of a
 # sharp or coarsely swept V is its Dirac point and i_min (under half of both its neighbours, it was passed over as a
-# dropout), said;
+# dropout), said, also at a loop's ends (a return there was a breakdown);
 # an It run's noise around 0 (at Vds 0 V) is no contact glitch (a third of its samples were passed over).
 METRICS_VERSION = 23
 STAMP_KEY = "labtui.metrics"

@@ -105,14 +105,27 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _v_bottom(current: np.ndarray, start: int, end: int) -> bool:
-    """Whether the run `current[start:end]` is the bottom of a V, not a dropout: below the points on both sides, the
-    two points before it falling into it and the two after rising out of it, and no deeper than 1/BREAKDOWN_FALL of
+    """Whether the run `current[start:end]` is the bottom of a V, not a dropout: below the points beside it, the two
+    points before it falling into it and the two after rising out of it, and no deeper than 1/BREAKDOWN_FALL of
     where the higher of the two arms' lines reaches it (a convex V's bottom is on or above both lines; the lower
-    one, beside a steep arm, reaches near 0 or below, and let a dropout beside the bottom pass)."""
-    if start < 2 or end + 2 > current.size:
+    one, beside a steep arm, reaches near 0 or below, and let a dropout beside the bottom pass). At a sweep's ends
+    one arm judges it: a loop starts at 0 V, near many Dirac points, and at 1 V steps its first reading, the
+    sweep's least, was passed over as a dropout."""
+    beside, lines = [], []
+    if start >= 1:
+        beside.append(float(current[start - 1]))
+    if start >= 2:
+        before, into = float(current[start - 2]), float(current[start - 1])
+        if not before > into:
+            return False
+        lines.append(2 * into - before)
+    if end < current.size:
+        beside.append(float(current[end]))
+    if end + 2 <= current.size:
+        out, after = float(current[end]), float(current[end + 1])
+        if not after > out:
+            return False
+        lines.append(2 * out - after)
+    if not lines or float(current[start:end].max()) >= min(beside):  # no arm to judge by; a spike
         return False
-    before, into = float(current[start - 2]), float(current[start - 1])
-    out, after = float(current[end]), float(current[end + 1])
-    if not (before > into and after > out and float(current[start:end].max()) < min(into, out)):  # no spike
-        return False
-    return float(current[start:end].min()) * BREAKDOWN_FALL >= max(2 * into - before, 2 * out - after)
+    return float(current[start:end].min()) * BREAKDOWN_FALL >= max(lines)
