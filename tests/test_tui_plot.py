@@ -753,7 +753,7 @@ async def test_snapshot(lab, runs, keys, snapshot):
     async with app.run_test(size=(120, 40)) as pilot:
         await open_plot(pilot)
         await pilot.press(*keys)
-        await pilot.pause()
+        await settle(pilot)  # a key's redraw may wait on a worker: one pause read the screen before it, under load
         assert app.export_screenshot() == snapshot(extension_class=SVGImageSnapshotExtension)
 
 
