@@ -72,10 +72,10 @@ def sweep_glitches(current: np.ndarray) -> np.ndarray:
 
 
 def v_bottoms(current: np.ndarray, glitch: np.ndarray) -> np.ndarray:
-    """Which of the `glitch` points (`glitches` of a sweep's |I|) are a V's bottom (`_v_bottom`), not a dropout."""
+    """Which of the `glitch` points (`glitches` of a sweep's |I|) are a V's bottom (`v_bottom`), not a dropout."""
     bottoms = np.zeros(current.size, dtype=bool)
     for start, end in _runs(glitch):
-        bottoms[start:end] = _v_bottom(current, start, end)
+        bottoms[start:end] = v_bottom(current, start, end)
     return bottoms
 
 
@@ -104,7 +104,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
-def _v_bottom(current: np.ndarray, start: int, end: int) -> bool:
+def v_bottom(current: np.ndarray, start: int, end: int) -> bool:
     """Whether the run `current[start:end]` is the bottom of a V, not a dropout: below the points beside it, the two
     points before it falling into it and the two after rising out of it, and no deeper than 1/BREAKDOWN_FALL of
     where the higher of the two arms' lines reaches it (a convex V's bottom is on or above both lines; the lower

@@ -15,7 +15,7 @@ import numpy as np
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.arrays import all_finite, median
 from labtui.core.metrics.definitions import LOOP_TURNS, OUT_OF_ORDER_ROWS, TURNS_APART, VDS_PLAUSIBLE_V
-from labtui.core.metrics.glitches import BREAKDOWN_FALL, GLITCH_RUN, glitches, sweep_glitches, v_bottoms
+from labtui.core.metrics.glitches import BREAKDOWN_FALL, GLITCH_RUN, glitches, sweep_glitches, v_bottom, v_bottoms
 from labtui.core.metrics.savgol import savgol_derivative, window_points
 
 Remarks = list[str]
@@ -75,7 +75,7 @@ def breakdown_at(current: np.ndarray) -> int | None:
     """The first point after the channel broke down: |I| falls to under half of the point before and stays under
     that for the rest of the sweep. Graphene's current changes smoothly with Vg (the real sweeps' steepest step is
     ×1.45), and a dropout or a spike comes back: a glitch (`glitches`) is passed over, so the fall back from a spike
-    is no breakdown; nor is a fall into the V's bottom at the sweep's last points (`v_bottoms`). None when the sweep
+    is no breakdown; nor is a fall into the V's bottom at the sweep's last points (`v_bottom`). None when the sweep
     has no such fall (a sweep without any fall of ×BREAKDOWN_FALL, every real sweep but one, costs one
     comparison)."""
     falls = np.flatnonzero(current[1:] * BREAKDOWN_FALL < current[:-1]) + 1
@@ -86,9 +86,7 @@ def breakdown_at(current: np.ndarray) -> int | None:
     falls = np.flatnonzero(level[1:] * BREAKDOWN_FALL < level[:-1]) + 1
     for k in falls.tolist():
         if float(level[k:].max()) * BREAKDOWN_FALL < float(level[k - 1]):
-            tail = np.zeros(level.size, dtype=bool)
-            tail[k:] = True
-            if level.size - k <= GLITCH_RUN and v_bottoms(level, tail)[k]:
+            if level.size - k <= GLITCH_RUN and v_bottom(level, k, level.size):
                 continue  # a loop back at its V's bottom: at 1 V steps it ends at 0 V, near many Dirac points
             return int(kept[k])
     return None
