@@ -179,16 +179,10 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             if fold != key.casefold():  # a case apart is the same key; a space or an invisible character is said
                 warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(spelling)}")
             key = spelling
-        elif key not in typed_keys and (united := _KEY_WITH_UNIT.fullmatch(key)) is not None and (
-                spelling := spelled.get(_folded(united[1]))) is not None and spelling not in raw and (
-                typed_keys[spelling].unit is not None
-                and parse_number(f"1 {united[2].strip()}", typed_keys[spelling]) is not None):
-            # `VDS (V): 0.1`, as a column is named: the field was lost without a word. Only a unit of its own
-            # (`Laser voltage (max): 5 V` is another parameter), and not beside the key itself (kept as it is)
-            if (reading := split_number(value)) is not None and reading[1] is None and math.isfinite(reading[0]):
-                value = f"{value.strip()} {united[2].strip()}"  # a bare number takes the unit
-            warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(spelling)}: {quoted(value)}")
-            key = spelling
+        elif key not in typed_keys and (read := _unit_in_key(key, value, spelled, typed_keys)) is not None and (
+                read[0] not in raw):  # not beside the key itself: kept as it is
+            warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(read[0])}: {quoted(read[1])}")
+            key, value = read
         if key in raw and raw[key].strip() != value.strip() and not _same_value(key, raw[key], value, typed_keys):
             if key not in typed_keys:  # the registry reads nothing from it: kept as first given, the other said
                 warnings.append(f"line {number}: parameter {quoted(key)} given again with another value "
@@ -288,6 +282,20 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))  # 
 
 
 _KEY_WITH_UNIT = re.compile(r"(.+?)\s*\(([^()]+)\)")  # `VDS (V)`: a key with its unit, as columns are named
+
+
+def _unit_in_key(key: str, value: str, spelled: dict[str, str], typed_keys: dict[str, ParameterSpec]
+                 ) -> tuple[str, str] | None:
+    """`VDS (V): 0.1`, written as a column is named, as `VDS: 0.1 V` (the field was lost without a word); None where
+    the brackets are no unit of the parameter they follow (`Laser voltage (max): 5 V` is another parameter)."""
+    if (united := _KEY_WITH_UNIT.fullmatch(key)) is None or (spelling := spelled.get(_folded(united[1]))) is None:
+        return None
+    unit, spec = united[2].strip(), typed_keys[spelling]
+    if spec.unit is None or parse_number(f"1 {unit}", spec) is None:
+        return None
+    if (reading := split_number(value)) is not None and reading[1] is None and math.isfinite(reading[0]):
+        value = f"{value.strip()} {unit}"  # a bare number takes the unit
+    return spelling, value
 
 
 def _folded(key: str) -> str:
