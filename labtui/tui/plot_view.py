@@ -251,17 +251,19 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
     x = [*(series.x for series in spec.series), np.array([edge for span in spec.spans for edge in span]),
          np.array([marker.x for marker in spec.markers])]
     y = np.concatenate([*(series.y for series in spec.series), np.array([marker.y for marker in spec.markers])])
-    _round_ticks(plt.xticks, nice_ticks(*_limits(np.concatenate(x)), X_TICKS, integer=spec.integer_x))
+    x_limits = _limits(np.concatenate(x))
+    _round_ticks(plt.xticks, nice_ticks(*x_limits, X_TICKS, integer=spec.integer_x))
     if spec.points:  # a trend's points clear of the frame, which drew over those at the axes' ends
-        plt.xlim(*_padded(_limits(np.concatenate(x))))
+        plt.xlim(*_padded(x_limits))
     positive = y[(y > 0) & np.isfinite(y)]  # plotext's limits are those of the logs
     if spec.log_y and positive.size:  # a log axis without values fails in plotext's ticks: an empty plot is linear
         plt.yscale("log")
         _round_ticks(plt.yticks, log_ticks(float(positive.min()), float(positive.max()), Y_TICKS))
     else:
-        _round_ticks(plt.yticks, nice_ticks(*_limits(y), Y_TICKS))
+        y_limits = _limits(y)
+        _round_ticks(plt.yticks, nice_ticks(*y_limits, Y_TICKS))
         if spec.points:
-            plt.ylim(*_padded(_limits(y)))
+            plt.ylim(*_padded(y_limits))
 
 
 def fitted(label: str, unit: str, room: int) -> str:
