@@ -189,11 +189,8 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     if plan.lit_only and (drifting := plotted.filter(DRIFT_ALONE).height):
         warnings.append(f"{counted(drifting, 'point')} whose ΔI the dark drift alone, carried on under the light, "
                         "could make (delta_i_drift_corrected_a)")
-    if plan.x == "laser_wavelength_nm" and (powers := _power_span(plotted)):
-        messages.append(powers)
-    if plan.x == "laser_wavelength_nm" and (measured := plotted["laser_wavelength_nm"].unique()).len() == 1:
-        messages.append(f"every point at {measured[0]:g} nm: a spectral response needs lit runs at two wavelengths "
-                        "or more")
+    if plan.x == "laser_wavelength_nm":
+        messages[:0] = _spectral_notes(plotted)
     return PlotSpec(
         kind=f"trend-{trend}",
         title=TITLE_PARTS.join([*chips, plan.title.replace("against time", "by run") if by_seq else plan.title]),
@@ -222,15 +219,19 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
 POWERS_APART = 1.5  # a spectral trend whose points' powers span this factor or more says so: R depends on power
 
 
-def _power_span(plotted: pl.DataFrame) -> str | None:
-    """A note when a spectral trend's points were measured at powers POWERS_APART or more apart: a graphene
-    photoresponse is sublinear in power (at one chip and VG, R fell from 0.51 to 0.17 A/W from 6 to 30 µW), so a
-    wavelength measured at more powers spreads, and one measured at another power shifts."""
+def _spectral_notes(plotted: pl.DataFrame) -> list[str]:
+    """What a spectral trend cannot show, first among its notes (at 80×24 the notes past four lines scroll out of
+    sight): a spectrum of one wavelength is no spectrum (nothing to compare, so its powers go unsaid); else a note
+    when its points were measured at powers POWERS_APART or more apart: a graphene photoresponse is sublinear in power
+    (at one chip and VG, R fell from 0.51 to 0.17 A/W from 6 to 30 µW), so a wavelength measured at more powers
+    spreads, and one measured at another power shifts."""
+    if (measured := plotted["laser_wavelength_nm"].drop_nulls().unique()).len() == 1:
+        return [f"every point at {measured[0]:g} nm: a spectral response needs lit runs at two wavelengths or more"]
     low, high = plotted["power_w"].min(), plotted["power_w"].max()
     if not isinstance(low, float) or not isinstance(high, float) or not 0 < low * POWERS_APART <= high:
-        return None
-    return (f"R at powers from {format_si(low, 'W')} to {format_si(high, 'W')}: it depends on power (the "
-            "responsivity trend shows how), so compare wavelengths at one power")
+        return []
+    return [f"R at powers from {format_si(low, 'W')} to {format_si(high, 'W')}: it depends on power (the "
+            "responsivity trend shows how), so compare wavelengths at one power"]
 
 
 SESSION_LABELS = 12  # a trend by run marks each measuring day up to this many, else only those after a long pause
