@@ -967,14 +967,17 @@ def test_a_swept_column_in_another_unit_than_its_headers_gives_no_quantities(tmp
 def test_a_current_in_another_unit_than_its_meters_range_gives_no_quantities(tmp_path: Path) -> None:
     """I logged in mA under `I (A)` (a sweep's 1 µA read 1 mA against a 1 mA range, its gm 1000× high) or in nA (a
     dark current of 47 kA, a responsivity of −6e7 A/W) staged with no remark, though the header's `Irange` bounds
-    every reading (the real runs' largest |I| is 1.05× theirs). Past 10× it: no quantities, said why, the same read
-    back; within it, or without an Irange, the run keeps its quantities."""
+    every reading (the real runs' largest |I| is 1.05× theirs). Past 1.5× it (a 4.7 µA channel logged in mA under a
+    1 mA range read 4.7× it, priced at −6.3 A/W, unsaid while the bound was 10×): no quantities, said why, the same
+    read back; within it, or without an Irange, the run keeps its quantities."""
     lab = Lab(tmp_path)
     day = "2025-10-14"
     ivg = data_rows(((vg, 1e-3 * (1 + abs(vg - 0.2))) for vg in sweep(-1, 1, 0.5, "loop")), len(COLUMNS["IVg"]))
     lab.write(f"{day}/IVg{day}_1.csv", raw_csv("IVg", rows=ivg, params={"Irange": "0.0001 A"}))  # µA read as mA
     lab.write(f"{day}/IVg{day}_2.csv", raw_csv("IVg", rows=ivg, params={"Irange": "1e-2 A"}))  # 10 mA: within
     lab.write(f"{day}/IVg{day}_3.csv", raw_csv("IVg", rows=ivg, params={"Irange": None}))
+    lab.write(f"{day}/IVg{day}_5.csv", raw_csv("IVg", rows=ivg, params={"Irange": "1e-3 A"}))  # 2.2× its range
+    lab.write(f"{day}/IVg{day}_6.csv", raw_csv("IVg", rows=ivg, params={"Irange": "2.1e-3 A"}))  # 1.05×: a meter's
     nano = [",".join([t, str(1e9 * float(i)), *rest]) for t, i, *rest in (row.split(",") for row in it_rows())]
     lab.write(f"{day}/It{day}_4.csv", raw_csv("It", rows=nano))  # its header's 1 mA range
     lab.stage()
@@ -983,7 +986,10 @@ def test_a_current_in_another_unit_than_its_meters_range_gives_no_quantities(tmp
     assert rows["1.csv"]["i_min_a"] is None and rows["1.csv"]["remarks"][0] == (
         "IVg: I reaches 0.0012…0.0022 A, past the header's Irange of 0.0001 A: logged in another unit? No quantities "
         "from it")
-    assert rows["2.csv"]["i_min_a"] == rows["3.csv"]["i_min_a"] == pytest.approx(1.2e-3)
+    assert rows["2.csv"]["i_min_a"] == rows["3.csv"]["i_min_a"] == rows["6.csv"]["i_min_a"] == pytest.approx(1.2e-3)
+    assert rows["5.csv"]["i_min_a"] is None and rows["5.csv"]["remarks"][0] == (
+        "IVg: I reaches 0.0012…0.0022 A, past the header's Irange of 0.001 A: logged in another unit? No quantities "
+        "from it")
     assert rows["4.csv"]["i_dark_a"] is None and rows["4.csv"]["remarks"][0] == (
         "It: I reaches 1000…1200 A, past the header's Irange of 0.001 A: logged in another unit? No quantities from it")
     assert main(lab.args("metrics", "--rebuild", "--format", "json")) == 0

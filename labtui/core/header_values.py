@@ -129,11 +129,20 @@ SENSOR_FULL_SCALE_W = {"S120C": 0.05, "S120VC": 0.05}  # the photodiode sensors'
 ANY_CURRENT_A, ANY_POWER_W = 1.0, 1.0
 
 
+# How far past its bound a reading may go before the run is taken as logged in another unit. An instrument the header
+# names reads at most a little past its range (a source-meter 5 %: the real runs' largest |I| is 1.050× their
+# Irange), so 1.5×: a µA channel logged in mA under a 1 mA range read 1.05–10× it, and priced runs 1000× high. The
+# bounds of no named instrument (1 A, 1 W) are the most one could read: 10×.
+NAMED_INSTRUMENT_SLACK, ANY_INSTRUMENT_SLACK = 1.5, 10.0
+
+
 class ReadingLimit(NamedTuple):
-    """The most a run's measured column (an IVg's or an It's I, a calibration's Power) can read, and what says so."""
+    """The most a run's measured column (an IVg's or an It's I, a calibration's Power) can read, what says so, and
+    how many times that a reading may reach before it is in another unit."""
 
     value: float
     source: str  # "the header's Irange of 0.001 A"
+    slack: float
 
 
 def current_range(raw: dict[str, str]) -> float | None:
@@ -146,13 +155,16 @@ def current_range(raw: dict[str, str]) -> float | None:
 def reading_limit(family: str, raw: dict[str, str]) -> ReadingLimit:
     """The bound of a run's measured column, from its header (the meter's `Irange`, the sensor's model) or, without
     one, the most any such instrument reads: a µA current or a µW power logged under `(A)` or `(W)` reads 10⁶× more,
-    and past 10× the bound the run has no quantities (`metrics.per_run`). A header without an Irange, or with one
+    and past the bound's slack the run has no quantities (`metrics.per_run`). A header without an Irange, or with one
     of 0 A or `auto`, left a current logged in µA unsaid (a dark current of 47 A)."""
     if family == "LaserCalibration":
         model = (header_text(raw, SENSOR_MODEL) or "").strip()
         if (full_scale := SENSOR_FULL_SCALE_W.get(model.upper())) is not None:
-            return ReadingLimit(full_scale, f"the {model} sensor's full scale of {full_scale:g} W")
-        return ReadingLimit(ANY_POWER_W, f"{ANY_POWER_W:g} W (more than a bench source gives a chip)")
+            return ReadingLimit(full_scale, f"the {model} sensor's full scale of {full_scale:g} W",
+                                NAMED_INSTRUMENT_SLACK)
+        return ReadingLimit(ANY_POWER_W, f"{ANY_POWER_W:g} W (more than a bench source gives a chip)",
+                            ANY_INSTRUMENT_SLACK)
     if (irange := current_range(raw)) is not None:
-        return ReadingLimit(irange, f"the header's Irange of {irange:g} A")
-    return ReadingLimit(ANY_CURRENT_A, f"{ANY_CURRENT_A:g} A (no Irange in the header: a source-meter's largest range)")
+        return ReadingLimit(irange, f"the header's Irange of {irange:g} A", NAMED_INSTRUMENT_SLACK)
+    return ReadingLimit(ANY_CURRENT_A, f"{ANY_CURRENT_A:g} A (no Irange in the header: a source-meter's largest range)",
+                        ANY_INSTRUMENT_SLACK)

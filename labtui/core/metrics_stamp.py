@@ -55,7 +55,9 @@ from labtui.core.parquet_footer import footer_bytes
 # sharp or coarsely swept V is its Dirac point and i_min (under half of both its neighbours, it was passed over as a
 # dropout), said, also at a loop's ends (a return there was a breakdown);
 # an It run's noise around 0 (at Vds 0 V) is no contact glitch (a third of its samples were passed over).
-METRICS_VERSION = 23
+# 24: a current past 1.5× the header's Irange (a meter reads 5 % past its range), or a Power past 1.5× its sensor's
+# full scale, gives no quantities (10× before: a µA channel logged in mA under a 1 mA range priced runs 1000× high).
+METRICS_VERSION = 24
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

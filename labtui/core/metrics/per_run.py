@@ -193,14 +193,15 @@ MEASURED_NAMES = {"IVg": ("I", "A"), "It": ("I", "A"), "LaserCalibration": ("Pow
 
 
 def _past_range(proc: str, measured: np.ndarray, reading: ReadingLimit | None) -> str | None:
-    """A remark when the measured column (I, a calibration's Power) reaches PAST_LIMITS × past what its instrument
-    reads: an I logged in mA or nA under `I (A)` made a dark current of 47 kA and a responsivity of −6e7 A/W, a
-    calibration's Power in µW under `Power (W)` priced runs 10⁶× high, with no remark (a meter reads 9.9e37 past its
-    range, which `_readings` takes as a gap)."""
+    """A remark when the measured column (I, a calibration's Power) reaches past what its instrument reads (the
+    limit's slack: a meter the header names reads 5 % past its range, a bound of no named one is a guess): an I
+    logged in mA or nA under `I (A)` made a dark current of 47 kA and a responsivity of −6e7 A/W, a calibration's
+    Power in µW under `Power (W)` priced runs 10⁶× high, with no remark (a meter reads 9.9e37 past its range, which
+    `_readings` takes as a gap)."""
     if reading is None or not measured.size:
         return None
     low, high = _finite_span(measured)
-    if not max(-low, high) > PAST_LIMITS * reading.value:  # NaN (no finite reading) passes: the others say it
+    if not max(-low, high) > reading.slack * reading.value:  # NaN (no finite reading) passes: the others say it
         return None
     name, unit = MEASURED_NAMES[proc]
     return f"{proc}: {name} reaches {low:g}…{high:g} {unit}, past {reading.source}: logged in another unit? No " \
