@@ -822,12 +822,16 @@ def test_restage_takes_paths_relative_to_the_raw_root_and_force_re_extracts(lab:
     folder = FILES[0].rsplit("/", 1)[0]
     os.mkfifo(lab.raw / "pipe.csv")
     (lab.raw / "~$It2025-10-14_9.csv").write_bytes(b"\x05labtu")
+    (lab.raw / "#recycle" / folder).mkdir(parents=True)
+    shutil.copy(lab.raw / FILES[0], lab.raw / "#recycle" / FILES[0])
     (lab.raw / "linked").symlink_to(lab.raw / folder)
     linked = f"linked/{FILES[0].rsplit('/', 1)[1]}"
     for given, problem in ((folder, "is a folder"), ("notes.txt", "is not a CSV file"),
                            (".hidden/It2025-10-14_9.csv", "is hidden"), ("pipe.csv", "is not a regular file"),
                            (linked, "is behind a link to a folder"),
-                           ("~$It2025-10-14_9.csv", "lock file Excel")):  # a stage never reads them: said, not 0 staged
+                           ("~$It2025-10-14_9.csv", "lock file Excel"),
+                           (f"#recycle/{FILES[0]}", "is in #recycle/, a recycle bin or snapshot folder")):
+        # a stage never reads them: said, not 0 staged
         one_line_error(lab.cli("restage", given), 2, given, problem)
     (lab.raw / "It2025-10-14_9.csv\r").write_bytes(b"x")  # its CR wrote the rest of the line over its name
     one_line_error(lab.cli("restage", "It2025-10-14_9.csv\r"), 2, "It2025-10-14_9.csv\\r", "is not a CSV file")

@@ -620,6 +620,11 @@ def test_candidates_ignore_hidden_junk_and_non_csv(lab: Lab) -> None:
     lab.write("a/.DS_Store", b"\x00\x01")
     lab.write("a/.hidden.csv", raw_csv("It"))
     lab.write(".git/x.csv", raw_csv("It"))
+    # a file server's or an OS's own folders: a run the lab deleted (in the recycle bin), or every run again (a
+    # snapshot), staged as runs of their own
+    for system in ("#recycle/a", "#snapshot/GMT+01-2025.10.14-12.00.00/a", "@eaDir", "@Recycle",
+                   "$RECYCLE.BIN/S-1-5-21", "$Recycle.Bin", "System Volume Information"):
+        lab.write(f"{system}/It2025-10-13_2.csv", raw_csv("It"))
     lab.write("a/notes.txt", b"hello")
     (lab.raw / "a" / "folder.csv").mkdir()
     os.mkfifo(lab.raw / "a" / "pipe.csv")

@@ -104,6 +104,14 @@ def csv_stem(name: str) -> str:
 
 
 OWNER_FILE_PREFIX = "~$"  # Excel's owner file beside a workbook it has open (`~$IVg….csv`: 165 bytes of lock, no data)
+# Folders a file server or an OS keeps on a share or a drive: its recycle bin (a run the lab deleted came back, and
+# `prune` then dropped the good copy's run), its snapshots (every run again), its thumbnails. As hidden folders, never
+# scanned; compared casefolded (`$RECYCLE.BIN` is `$Recycle.Bin` on some Windows versions).
+SYSTEM_FOLDERS = frozenset({
+    "#recycle", "#snapshot", "@eadir",  # Synology
+    "@recycle", "@recently-snapshot",  # QNAP
+    "$recycle.bin", "system volume information",  # Windows, on every drive it writes
+})
 
 
 def not_scanned(path: Path, raw_root: Path) -> str | None:
@@ -120,6 +128,8 @@ def not_scanned(path: Path, raw_root: Path) -> str | None:
         return "is the lock file Excel keeps while it has a file open"
     if any(part.startswith(".") for part in inside):
         return "is hidden (a name starting with '.')"
+    if system := next((part for part in inside[:-1] if part.casefold() in SYSTEM_FOLDERS), None):
+        return f"is in {system}/, a recycle bin or snapshot folder the file server or the OS keeps"
     if any(Path(raw_root, *inside[:depth]).is_symlink() for depth in range(1, len(inside))):
         return "is behind a link to a folder (labtui does not follow them)"
     if path.exists() and not path.is_symlink() and not path.is_file():
@@ -146,7 +156,8 @@ class PassedOver:
 
 
 def scan_raw(raw_root: Path, passed: PassedOver | None = None) -> list[Candidate]:
-    """Every candidate file under the raw root, sorted; directory links are not followed, hidden entries skipped.
+    """Every candidate file under the raw root, sorted; directory links are not followed, hidden entries and
+    `SYSTEM_FOLDERS` skipped.
     What it passes over that a person should hear of goes into `passed` when given."""
     found: list[Candidate] = []
     for rel, entry in files_under(raw_root, hidden=False, unlisted=None if passed is None else passed.unlisted):
@@ -181,7 +192,8 @@ def files_under(
     root: Path, *, hidden: bool = True, unlisted: dict[str, OSError] | None = None
 ) -> Iterator[tuple[str, os.DirEntry[str]]]:
     """(path relative to `root` with `/`, entry) of everything under it that is not a folder (links included, never
-    followed); without `hidden`, no entry whose name starts with a dot, nor anything in such a folder. A folder that
+    followed); without `hidden`, no entry whose name starts with a dot, nor anything in such a folder or in one of
+    `SYSTEM_FOLDERS` (only folders are looked up: a 65k-file scan casefolds no file's name). A folder that
     vanished holds nothing to see; one that cannot be listed (no permission, an I/O error) is put in `unlisted` when
     given, as its relative path ending in `/` (the root: ''), with the error. One `scandir` per folder, paths built
     as it goes (`os.walk` stats every folder again, and `relpath` per file was 0.9 s of a 65k-run store's 2.6 s
@@ -206,7 +218,8 @@ def files_under(
             except OSError:
                 continue
             if is_folder:
-                folders.append((entry.path, f"{prefix}{entry.name}/"))
+                if hidden or entry.name.casefold() not in SYSTEM_FOLDERS:
+                    folders.append((entry.path, f"{prefix}{entry.name}/"))
             else:
                 yield prefix + entry.name, entry
 
