@@ -794,6 +794,12 @@ def test_a_concave_calibration_starts_where_the_laser_is_on_not_where_its_line_p
     values, remarks = calibration_quantities(vl, power - 2 * power.max())  # a negative offset, and no light
     assert values == dict.fromkeys(values) and remarks == [
         "LaserCalibration: no Power reading above 0 W: no light reached the sensor"]
+    # a sensor zeroed with light on it: every reading 4 µW low, its dark ones below 0 W, and runs priced low unsaid
+    values, remarks = calibration_quantities(vl, power - 4e-6)
+    assert values == dict.fromkeys(values) and remarks == [
+        "LaserCalibration: the dark reading is -4 µW, below 0 W by 15% of P max: a sensor zeroed with light on it "
+        "reads every power that much low. No quantities from it"]
+    assert calibration_quantities(vl, power - 4e-9)[0]["p_max_w"] == pytest.approx(power.max() - 4e-9)  # its noise
 
 
 # --- chip geometry ------------------------------------------------------------------------------------------------

@@ -23,8 +23,14 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
     p_max = float(power.max())
     if not p_max > 0:  # a sensor's negative offset alone (−1.3 nW read as the laser's largest power)
         return values, ["LaserCalibration: no Power reading above 0 W: no light reached the sensor"]
-    values["p_max_w"] = p_max
     dark = float(power[0])
+    if dark < -LASING * p_max:  # the real calibrations' dark readings are +0.5–20 nW, ≥ −0.006 % of their p_max
+        from labtui.core.si import format_si
+
+        return values, [f"LaserCalibration: the dark reading is {format_si(dark, 'W')}, below 0 W by "
+                        f"{-dark / p_max:.0%} of P max: a sensor zeroed with light on it reads every power that much "
+                        "low. No quantities from it"]
+    values["p_max_w"] = p_max
     if p_max <= dark:
         return values, ["LaserCalibration: the power never rises above the dark reading"]
     remarks = []
