@@ -257,8 +257,19 @@ def test_two_runs_in_one_file_are_said_not_only_their_span_judged(lab: Lab) -> N
                                               start=epoch(2025, 10, 13, 16)))  # one point read 20 times more
     lab.write("a/IVg2025-10-13_8.csv", raw_csv("IVg", rows=sweep, params={"VG step": "5e-324 V"},
                                               start=epoch(2025, 10, 13, 17)))  # no step to leap by: "inf of its steps"
+    # a whole sweep coarser than its header's step: complete as swept (it was "aborted: 13 of the 25 rows"), said;
+    # cut short at that step, aborted
+    lab.write("a/IVg2025-10-13_9.csv", raw_csv("IVg", rows=sweep, params={"VG step": "0.25 V"},
+                                              start=epoch(2025, 10, 13, 18)))
+    lab.write("a/IVg2025-10-13_10.csv", raw_csv("IVg", rows=sweep[:-3], params={"VG step": "0.25 V"},
+                                               start=epoch(2025, 10, 13, 19)))
     report = lab.stage()
-    assert report.staged == 8 and "a/IVg2025-10-13_8.csv" not in report.warned, report.warned.get(
+    assert lab.run_of("a/IVg2025-10-13_9.csv")["is_complete"]
+    assert not lab.run_of("a/IVg2025-10-13_10.csv")["is_complete"]
+    assert report.warned.pop("a/IVg2025-10-13_9.csv") == [
+        "Vg (V) steps by 0.5 where its header says 0.25: 13 rows for its 25"]
+    assert report.warned.pop("a/IVg2025-10-13_10.csv") == ["aborted: 10 of the 25 rows its sweep parameters imply"]
+    assert report.staged == 10 and "a/IVg2025-10-13_8.csv" not in report.warned, report.warned.get(
         "a/IVg2025-10-13_8.csv")
     assert report.warned.pop("a/IVg2025-10-13_7.csv") == [
         f"Vg (V) repeats its points (most rows at the value of the row before): {len(sweep) + 20} rows for the "

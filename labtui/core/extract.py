@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 TIME_SCALE_OFF = 10  # an It run spanning this many times its header's length has its time in another unit
 SWEEP_JUMP_STEPS = 2.5  # a sweep leaping more of its steps than this between two rows is said (real ones: 1)
+COARSER = 1.5  # a sweep whose data step this many times its header's step is judged at its own (a whole loop
+# at 0.1 V under `VG step: 0.05 V` was "aborted: 301 of the 601 rows")
 LIGHT_THRESHOLD_V = 0.1  # the lab's rule: light ⇔ Laser voltage ≥ 0.1 V
 DATE_IN_PATH = r"\d{4}-\d{2}-\d{2}"  # a day in a raw file's path (`2025-10-13/IVg2025-10-13_1.csv`): the last names it
 DATE_SLACK_DAYS = 1  # a run queued on day D may start on D+1 (an overnight queue): only more is said
@@ -129,6 +131,12 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     step = given_step or (high - low) / 100 or 1e-9
     tolerance = 0.51 * step
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
+    coarser = []  # a sweep whose data step coarser than its header says is judged at its own step
+    if rows is not None and frame.height < rows and (taken := _median_step(values)) > COARSER * given_step and \
+            (own := rule.expected_rows(start, end, taken)) is not None and frame.height >= own - 1:
+        coarser = [f"{rule.column} steps by {taken:g} where its header says {given_step:g}: {frame.height} rows for "
+                   f"its {rows}"]
+        given_step, rows = taken, own
     if rows is not None and frame.height < rows:
         if rule.path == "loop" and _from_its_start(values, start, end, given_step, tolerance):
             return True, [f"its sweep goes {start:g} → {end:g} → {start:g}, not from 0 and back as its procedure's "
@@ -149,7 +157,7 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
                  f"{low:g}…{high:g}: its header written for another sweep?"]
     else:
         extra = _extra_rows(values, frame.height, rows, given_step, rule.column) if rows is not None else []
-    extra += _sweep_jump(values, least, most, given_step, rule.column)
+    extra += _sweep_jump(values, least, most, given_step, rule.column) + coarser
     if least > low + tolerance or most < high - tolerance:
         return False, [f"aborted: the sweep covered {least:g}…{most:g} of {low:g}…{high:g}", *extra]
     if (stopped := _stopped_short(rule, values, given_step or _median_step(values) or step)) is not None:

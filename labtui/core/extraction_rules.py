@@ -28,4 +28,6 @@ labtui would read differently from the same file.
 # row (a calibration saved without its last line end lost its 5 V point); a header key written with its unit
 # (`VDS (V): 0.1`) is the key, the unit the value's (the field was lost unsaid); a loop swept start → end → start,
 # every step of it, is complete (it was aborted against the path 0 → start → end → start → 0).
-EXTRACTION_RULES = 7
+# 8: a sweep whose data step 1.5× or more its header's step is judged at its own step (a whole loop at 0.1 V
+# under `VG step: 0.05 V` was aborted).
+EXTRACTION_RULES = 8
