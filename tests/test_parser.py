@@ -683,6 +683,13 @@ def test_a_parameter_the_registry_reads_nothing_from_given_twice_keeps_the_first
     line = raw_csv("It").split(b"\r\n").index(b"#\tNPLC: 1") + 2
     assert f"line {line}: parameter 'NPLC' given again with another value ('2'; line {line - 1} said '1'): the " \
            "first is kept" in header.warnings
+    # a description given again (a note added by hand) lost the whole run: kept as first given, the other said
+    data = raw_csv("It", params={"Information": "first"})
+    header, frame, _ = parse(data.replace(b"#\tInformation: first", b"#\tInformation: first\r\n#\tInformation: "
+                                                                     b"monitoring after anneal"))
+    assert header.fields["information"] == "first" and frame.height == len(it_rows())
+    assert any("parameter 'Information' given again with another value ('monitoring after anneal'" in warning
+               for warning in header.warnings), header.warnings
 
 
 @pytest.mark.parametrize("again", [b"0.1 V", b"100 mV", b"0.1V", b"1e-1 V"])

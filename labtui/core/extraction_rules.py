@@ -29,5 +29,6 @@ labtui would read differently from the same file.
 # (`VDS (V): 0.1`) is the key, the unit the value's (the field was lost unsaid); a loop swept start → end → start,
 # every step of it, is complete (it was aborted against the path 0 → start → end → start → 0).
 # 8: a sweep whose data step 1.5× or more its header's step is judged at its own step (a whole loop at 0.1 V
-# under `VG step: 0.05 V` was aborted).
+# under `VG step: 0.05 V` was aborted); an `Information` or `Procedure version` given twice with two values keeps
+# the first (the file was rejected).
 EXTRACTION_RULES = 8

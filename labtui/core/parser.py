@@ -35,6 +35,9 @@ _FILE_IDX = re.compile(r"_(\d+)$")
 # A measurement's header is a few hundred bytes (the real corpus: 492 at most); it is stored in the manifest, which
 # every command reads, and in its run's Parquet footer, which every plot reads: a larger one is a file of another kind
 HEADER_LIMIT = 64 * 1024
+# fields that describe a run and decide nothing of it: given twice with two values (a note added by hand under the
+# acquisition's), the first is kept and the other said, as for a parameter the registry reads nothing from
+DESCRIPTIVE_FIELDS = frozenset({"information", "procedure_version"})
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 PROCEDURE_TAG = re.compile(r"(?i)#[ \t]*procedure[ \t]*:")  # `#procedure:`, `# Procedure :` as hands retype it
 _LONE_CR = b"\r#"  # a header line's end without its \n: the next line runs into it
@@ -184,7 +187,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(read[0])}: {quoted(read[1])}")
             key, value = read
         if key in raw and raw[key].strip() != value.strip() and not _same_value(key, raw[key], value, typed_keys):
-            if key not in typed_keys:  # the registry reads nothing from it: kept as first given, the other said
+            if key not in typed_keys or typed_keys[key].field in DESCRIPTIVE_FIELDS:  # nothing read from it, or a
+                # description: kept as first given, the other said (a note added by hand lost the whole run)
                 warnings.append(f"line {number}: parameter {quoted(key)} given again with another value "
                                 f"({quoted(value)}; line {seen_at[key]} said {quoted(raw[key])}): the first is kept")
                 continue
