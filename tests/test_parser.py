@@ -530,13 +530,14 @@ def test_blanks_beside_a_text_column_are_the_texts_and_after_a_number_still_name
 
 def test_text_a_windows_tool_wrote_in_latin_1_is_read_and_said() -> None:
     """`negación` in latin-1 in a text column failed Polars' whole block: the file was rejected as "could not be
-    parsed as numbers", with no line. It is read as latin-1, as the header's text is, and said with its line."""
+    parsed as numbers", with no line. It is read as Windows-1252 (latin-1's letters, and dashes and quotes), as the
+    header's text is, and said with its line."""
     data = raw_csv("IVsaw", columns=["Vsd (V)", "I (A)", "polarity"], rows=["0.0,1e-9,positive", "0.1,2e-9,negative"])
     data = data.replace(b"negative", "negación µ".encode("latin-1"))
     header, frame, warnings = parse(data, "IVsaw2025-10-13_1")
     assert frame["polarity"].to_list() == ["positive", "negación µ"]
-    assert warnings == [f"line {header.column_line + 2}: text that is not UTF-8 is read as latin-1 (written by a "
-                        "Windows tool?)"]
+    assert warnings == [f"line {header.column_line + 2}: text that is not UTF-8 is read as Windows-1252 (written by "
+                        "a Windows tool?)"]
 
 
 # -- what is rejected, and how it is said -----------------------------------------------------------------------
@@ -1044,12 +1045,13 @@ def test_control_characters_in_header_values_are_stored_as_spaces_with_a_warning
 
 
 def test_windows_1252_punctuation_is_text_not_control_characters() -> None:
-    """A line that is not UTF-8 is read as latin-1, where Windows-1252's dashes and quotes fall in U+0080–U+009F:
-    kept as they are (the tables show them escaped), no warning, and a group with one is a chip's name."""
-    data = raw_csv("It").replace(b"Sample: other", "Sample: muestra – 2 V, sample’s".encode("cp1252"))
+    """A line that is not UTF-8 is read as Windows-1252, its dashes, quotes and € the characters they are (read as
+    latin-1, they were stored as C1 controls, U+0080–U+009F, which the exports dropped), no warning, and a group with
+    one is a chip's name. Its 5 unused bytes are read as latin-1."""
+    data = raw_csv("It").replace(b"Sample: other", "Sample: muestra – 2 V, “limpio” 5€".encode("cp1252") + b"\x81")
     data = data.replace(b"Chip group name: Alisson", "Chip group name: Alisson–B".encode("cp1252"))
     header, _, _ = parse(data)
-    assert header.raw["Sample"] == "muestra \x96 2 V, sample\x92s" and header.fields["chip_group"] == "Alisson\x96B"
+    assert header.raw["Sample"] == "muestra – 2 V, “limpio” 5€\x81" and header.fields["chip_group"] == "Alisson–B"
     assert not [warning for warning in header.warnings if "control characters" in warning]
 
 

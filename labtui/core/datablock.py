@@ -120,13 +120,13 @@ def data_block(data: bytes, header: Header) -> DataBlock:
 
 def _text_in_utf8(data: bytes, start: int, warnings: list[str]) -> bytes:
     """The rows in UTF-8, which Polars reads text columns in: a byte that is no UTF-8 (`negación` written in
-    latin-1 by a Windows tool) is read as latin-1, as the header's are (`decode_line`), and said. Polars failed the
-    whole block on it, and the file was rejected as "could not be parsed as numbers"."""
+    Windows-1252 by a Windows tool) is read as such, as the header's are (`decode_line`), and said. Polars failed
+    the whole block on it, and the file was rejected as "could not be parsed as numbers"."""
     try:
         data[start:].decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, start + error.start) + 1
-        warnings.append(f"line {line}: text that is not UTF-8 is read as latin-1 (written by a Windows tool?)")
+        warnings.append(f"line {line}: text that is not UTF-8 is read as Windows-1252 (written by a Windows tool?)")
         return data[:start] + decode_line(data[start:]).encode("utf-8")
     return data
 

@@ -30,5 +30,6 @@ labtui would read differently from the same file.
 # every step of it, is complete (it was aborted against the path 0 → start → end → start → 0).
 # 8: a sweep whose data step 1.5× or more its header's step is judged at its own step (a whole loop at 0.1 V
 # under `VG step: 0.05 V` was aborted); an `Information` or `Procedure version` given twice with two values keeps
-# the first (the file was rejected).
+# the first (the file was rejected); text that is not UTF-8 is read as Windows-1252, not latin-1 (its dashes and
+# quotes were stored as C1 controls).
 EXTRACTION_RULES = 8

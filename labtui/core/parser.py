@@ -46,8 +46,8 @@ _DATA_WITH_TEXT = re.compile(r"(?i)#[ \t]*data:[ \t]*\S")  # `#Data: Vg (V),…`
 # `#Data`, `#Data :`, `#Data:\r\r`, `#Data:` + NBSP: not the tag, so the column row below it was blamed
 _DATA_MISWRITTEN = re.compile(r"(?i)#[ \t]*data\b")
 _START_TIME_LINE = re.compile(rb"(?m)^#[ \t]*Start time:")
-# C0 controls and DEL (a tab, a CR, an escape). Not C1 (U+0080–U+009F): a line that is not UTF-8 is read as latin-1,
-# where Windows-1252's dashes and quotes (0x80–0x9F) land; the tables show those escaped instead (`shown`).
+# C0 controls and DEL (a tab, a CR, an escape). Not C1 (U+0080–U+009F): a line that is not UTF-8 is read as
+# Windows-1252, which has none but for its 5 unused bytes; the tables show those escaped instead (`shown`).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # PyMeasure writes a header value as `str(value).encode("unicode_escape")`: `medición` as `medici\xf3n`, `µA` as
 # `\xb5A`, a tab as `\t`, a backslash as `\\`. The escapes that codec writes are read back, no others.

@@ -19,19 +19,29 @@ VISIBLE = re.compile(rb"[^\s\x1a]")
 
 
 def decode_line(line: bytes) -> str:
-    """Header lines are ASCII; free text may carry UTF-8 or latin-1 bytes (Spanish notes), even both in one line (a
-    note typed on two machines): each byte that is no UTF-8 is read as latin-1, not the whole line (`medición µA`
-    read as `mediciÃ³n µA`)."""
-    return line.decode("utf-8", _LATIN_1_BYTES)
+    """Header lines are ASCII; free text may carry UTF-8 or Windows-1252 bytes (Spanish notes), even both in one line
+    (a note typed on two machines): each byte that is no UTF-8 is read as Windows-1252, not the whole line (`medición
+    µA` read as `mediciÃ³n µA`). Windows-1252 is latin-1 with dashes, quotes and € where latin-1 has C1 controls
+    (`– “limpio” 5€` was stored as U+0096 U+0093 U+0094 U+0080, which exports dropped); its 5 unused bytes are
+    read as latin-1."""
+    return line.decode("utf-8", _WINDOWS_1252_BYTES)
 
 
-def _as_latin_1(error: UnicodeError) -> tuple[str, int]:
+def _as_windows_1252(error: UnicodeError) -> tuple[str, int]:
     assert isinstance(error, UnicodeDecodeError)  # registered for decoding only
-    return error.object[error.start : error.end].decode("latin-1"), error.end
+    return "".join(_WINDOWS_1252[byte] for byte in error.object[error.start : error.end]), error.end
 
 
-_LATIN_1_BYTES = "labtui-latin-1"
-codecs.register_error(_LATIN_1_BYTES, _as_latin_1)
+def _windows_1252(byte: int) -> str:
+    try:
+        return bytes((byte,)).decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: no character in Windows-1252
+        return chr(byte)
+
+
+_WINDOWS_1252 = [_windows_1252(byte) for byte in range(256)]
+_WINDOWS_1252_BYTES = "labtui-windows-1252"
+codecs.register_error(_WINDOWS_1252_BYTES, _as_windows_1252)
 
 
 def decode_lines(header: bytes) -> list[str]:
