@@ -869,10 +869,13 @@ def test_a_wide_first_row_is_rejected_before_polars_however_many_rows_follow() -
     ("inserted", "reason"),
     [("# laser switched on here", "a comment line (#) among the data rows"),
      ("#Procedure: <laser_setup.procedures.It.It>",
-      "a second run's header starts here (#Procedure:): a file holds one run")],
+      "a second run's header starts here (#Procedure:): a file holds one run"),
+     # two files' data blocks joined: "'t (s)' in column 't (s)' is not a number" said what, not why
+     (",".join(IT_COLUMNS), "the column row again among the data rows: two files joined into one?")],
 )
 def test_a_hash_line_among_the_rows_is_named_where_it_is(inserted: str, reason: str) -> None:
-    """Not the first data row: the comment a person added, or the second run an acquisition appended."""
+    """Not the first data row: the comment a person added, the second run an acquisition appended, or the column
+    row of a second file joined to the first."""
     rows = it_rows()
     rows.insert(5, inserted)
     data = raw_csv("It", rows=rows)

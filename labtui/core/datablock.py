@@ -347,6 +347,9 @@ def _diagnose(body: bytes, header: Header, offsets: Iterable[int] | None = None)
                     raise Reject("bad_value", f"{quoted(written, 40)} in column {quoted(name)} ends with a space or "
                                               "tab (a hand edit?)", line)
                 if not _reads_as_number(token):
+                    if token == name:  # "'Vg (V)' in column 'Vg (V)' is not a number" said what, not why
+                        raise Reject("bad_row", "the column row again among the data rows: two files joined into "
+                                                "one?", line)
                     raise Reject("bad_value", f"{quoted(token, 40)} in column {quoted(name)} is not a number"
                                  + _text_hint(name, header, offset == first), line)
 
