@@ -548,6 +548,23 @@ def test_axis_and_plot_titles_are_cut_to_fit_rather_than_left_out():
     assert "… (d)" in drawn and "Alisson68 · Dirac point against time" in drawn
 
 
+@pytest.mark.parametrize("width", [49, 60, 79])
+@pytest.mark.parametrize("decades", [1, 6, 9])
+def test_a_title_is_drawn_over_a_log_axis_of_wide_ticks(width: int, decades: int) -> None:
+    """plotext centres the title on the frame, right of the y ticks, and leaves out one that would end past the plot:
+    at 80 columns a log |ΔI| axis ticked `100000`, `1e+06` moved the centre right, and the title went blank."""
+    plt = Plot()
+    plt.plotsize(width, 16)
+    title = "Alisson67 · It · VG=-0.4 V · seq 7"
+    title += " · " + "9" * (width - 4 - len(title) - 3)  # as long as the room it was given (the plot's width less 4)
+    spec = PlotSpec("It", title, "t", "s", "|ΔI|", "pA", True,
+                    (Series("seq 7", np.arange(50.0), np.logspace(-3, decades, 50), "r", 7),), (), (), (), (),
+                    pl.DataFrame())
+    draw_spec(plt, spec, palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"}), width)
+    first = re.sub(r"\x1b\[[0-9;]*m", "", plt.build()).splitlines()[0].strip()
+    assert first.startswith("Alisson67 · It"), first
+
+
 @pytest.mark.parametrize(("overlay", "marker", "entry"), [("doubted", "○", "value in doubt"),
                                                         ("excluded", "×", "excluded run")])
 def test_a_trends_marked_points_are_drawn_over_their_own_and_named_in_the_legend(overlay: str, marker: str,

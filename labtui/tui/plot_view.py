@@ -223,7 +223,6 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
     """The plotext calls for one spec `width` cells wide, on a cleared figure (PlotextPlot sets size and theme when
     it renders)."""
     plt.clear_figure()
-    plt.title(fitted(plot_title(spec), "", width - 4))
     plt.ylabel(spec.y_title)
     plt.xlabel(fitted(spec.x_label, spec.x_unit, width + 3 - 2 * len(spec.y_title)))  # centred, clear of y's
     for edge in (edge for span in spec.spans for edge in span):
@@ -258,12 +257,23 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
     positive = y[(y > 0) & np.isfinite(y)]  # plotext's limits are those of the logs
     if spec.log_y and positive.size:  # a log axis without values fails in plotext's ticks: an empty plot is linear
         plt.yscale("log")
-        _round_ticks(plt.yticks, log_ticks(float(positive.min()), float(positive.max()), Y_TICKS))
+        y_ticks = log_ticks(float(positive.min()), float(positive.max()), Y_TICKS)
     else:
         y_limits = _limits(y)
-        _round_ticks(plt.yticks, nice_ticks(*y_limits, Y_TICKS))
+        y_ticks = nice_ticks(*y_limits, Y_TICKS)
         if spec.points:
             plt.ylim(*_padded(y_limits))
+    _round_ticks(plt.yticks, y_ticks)
+    plt.title(fitted(plot_title(spec), "", _title_room(width, max(map(len, y_ticks[1])) if y_ticks[0] else 3)))
+
+
+def _title_room(width: int, tick_width: int) -> int:
+    """The longest title plotext draws over a plot `width` cells wide whose y tick labels are `tick_width` wide: it
+    centres the title on the frame (right of the labels and a space, between two axis lines) and leaves out one that
+    would end past the plot (a log axis's `100000` left the title blank at 80 columns)."""
+    frame_start = tick_width + 2
+    centre = frame_start + (width - frame_start - 1) // 2
+    return 2 * (width - centre)
 
 
 def fitted(label: str, unit: str, room: int) -> str:
