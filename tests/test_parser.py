@@ -1058,6 +1058,23 @@ def test_windows_1252_punctuation_is_text_not_control_characters() -> None:
     assert not [warning for warning in header.warnings if "control characters" in warning]
 
 
+def test_a_chip_named_by_the_file_and_numbered_by_the_header_is_one_chip_and_a_disagreement_is_said() -> None:
+    """`Alisson67_8.csv` with `Chip number: 67` and no group was filed as chip `67`, a chip of its own; named
+    `Alisson68_4.csv` over a header of chip Alisson67, it was filed under Alisson67 unsaid."""
+    header, _, _ = parse(raw_csv("It", params={"Chip group name": None}), "Alisson67_8")
+    assert (header.fields["chip_group"], header.fields["chip_number"]) == ("Alisson", 67)
+    assert "the header gives no 'Chip group name': 'Alisson' is read from the file name" in header.warnings
+    header, _, _ = parse(raw_csv("It"), "Alisson68_4")
+    assert (header.fields["chip_group"], header.fields["chip_number"]) == ("Alisson", 67)
+    assert ("the file name names chip Alisson68, its header chip Alisson67: the run is filed under its header's" in
+            header.warnings)
+    for agreeing in ("Alisson67_4", "alisson67_4", "It67_1", "It2025-10-14_3"):  # a procedure's name is no chip's
+        assert not [w for w in parse(raw_csv("It"), agreeing)[0].warnings if "file name" in w], agreeing
+    header, _, _ = parse(raw_csv("It", params={"Chip group name": None}), "Alisson68_4")  # no group, another number
+    assert header.fields.get("chip_group") is None and any("names chip Alisson68, its header chip 67" in w
+                                                       for w in header.warnings)
+
+
 @pytest.mark.parametrize("written", [
     "Pen\u0303a",  # decomposed: n + combining tilde
     "Pe\u00f1a\u200b",  # a zero-width space

@@ -31,5 +31,6 @@ labtui would read differently from the same file.
 # 8: a sweep whose data step 1.5× or more its header's step is judged at its own step (a whole loop at 0.1 V
 # under `VG step: 0.05 V` was aborted); an `Information` or `Procedure version` given twice with two values keeps
 # the first (the file was rejected); text that is not UTF-8 is read as Windows-1252, not latin-1 (its dashes and
-# quotes were stored as C1 controls).
+# quotes were stored as C1 controls); a `<Group><Number>_<idx>` file name over a header of that chip number without
+# a group gives the group (the run was filed as chip `67`).
 EXTRACTION_RULES = 8

@@ -369,19 +369,23 @@ def _chip_identity(
         fields.pop("chip_number", None)
         fields.pop("chip_group", None)
         return
+    match = _FILE_CHIP.match(stem)
+    if match and registry.get(match.group("group")) is not None:  # `It67_1`: a procedure's name, not a chip's
+        match = None
     if "Chip number" in raw:
         number = fields.get("chip_number")
         if number is None or number <= 0:
             given = raw["Chip number"].strip()
             what = "too large for a chip number" if (parse_integer(given) or 0) > 0 else "not a positive integer"
             raise Reject("bad_chip_number", f"'Chip number' {quoted(given)} is {what}", seen_at["Chip number"])
+        if match:
+            _chip_of_the_name(match, fields, warnings)
+    elif not match:
+        raise Reject(
+            "no_chip_number",
+            f"{spec.name} runs belong to a chip, but the header has no 'Chip number' (nor does the file name)",
+        )
     else:
-        match = _FILE_CHIP.match(stem)
-        if not match or registry.get(match.group("group")) is not None:
-            raise Reject(
-                "no_chip_number",
-                f"{spec.name} runs belong to a chip, but the header has no 'Chip number' (nor does the file name)",
-            )
         fields["chip_number"] = int(match.group("number"))
         if fields["chip_number"] <= 0:
             raise Reject("bad_chip_number", f"the file name {stem!r} gives chip number 0; chip numbers are positive")
@@ -393,6 +397,21 @@ def _chip_identity(
             warnings.append(f"line {line}: 'Chip group name' {quoted(written.strip())} is stored as "
                             f"{fields['chip_group']!r} (invisible characters or another Unicode spelling of the same "
                             "letters would start a chip of its own)")
+
+
+def _chip_of_the_name(match: re.Match[str], fields: dict[str, Any], warnings: list[str]) -> None:
+    """A `<Group><Number>_<idx>` file name beside a header that numbers its chip: of the same number, it gives the
+    group a header left out (`Alisson67_8.csv` with `Chip number: 67` was filed as chip `67`); of another chip, the
+    run is filed by its header, and said (a file renamed, or a header copied from another chip's run)."""
+    named = (match.group("group"), int(match.group("number")))
+    if fields.get("chip_group") is None and named[1] == fields["chip_number"]:
+        fields["chip_group"] = named[0]
+        warnings.append(f"the header gives no 'Chip group name': {named[0]!r} is read from the file name")
+    elif (group_spelling(fields.get("chip_group") or "").casefold(), fields["chip_number"]) != (
+            named[0].casefold(), named[1]):
+        header_chip = f"{fields.get('chip_group') or ''}{fields['chip_number']}"
+        warnings.append(f"the file name names chip {named[0]}{named[1]}, its header chip {header_chip}: the run is "
+                        "filed under its header's")
 
 
 def _file_index(stem: str, warnings: list[str]) -> int | None:
