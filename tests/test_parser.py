@@ -588,8 +588,8 @@ def _rows_from(data: bytes) -> list[bytes]:
         (raw_csv("It", columns=("t (s)", "I (A)")), "missing_column", "'VL (V)'"),
         (raw_csv("It").replace(b",VL (V),", b",VL (V)" + b"z" * 2000 + b",", 1), "bad_columns",
          "a column is named 'VL (V)zzzz"),
-        (raw_csv("It", columns=("t (s)", "I (A)", "VL (mV)")), "missing_column",  # another unit: another column
-         "needs the column 'VL (V)'; the file has t (s), I (A), VL (mV)"),
+        (raw_csv("It", columns=("t (s)", "I (A)", "VL (%)")), "missing_column",  # another unit: another column
+         "needs the column 'VL (V)'; the file has t (s), I (A), VL (%)"),
         (raw_csv("It", columns=("t (s)", "I (A)", "VL (V)", "I (A)", "x", "y")), "duplicate_column", "twice"),
         (raw_csv("It", columns=(*IT_COLUMNS, "date", "date_")), "duplicate_column", "same stored name as 'date'"),
         (raw_csv("It", rows=[]), "no_rows", "zero data rows"),
@@ -1056,6 +1056,21 @@ def test_windows_1252_punctuation_is_text_not_control_characters() -> None:
     header, _, _ = parse(data)
     assert header.raw["Sample"] == "muestra – 2 V, “limpio” 5€\x81" and header.fields["chip_group"] == "Alisson–B"
     assert not [warning for warning in header.warnings if "control characters" in warning]
+
+
+def test_a_column_in_another_prefix_of_its_unit_is_that_column_in_si() -> None:
+    """`I (mA)`, `t (ms)`, `VL (mV)` (another acquisition's, a channel logged in mA) were rejected as missing `I (A)`:
+    read as the registered column, its values in SI (divided by an exact power of ten, rounded once, as a header's
+    `10 uA`), and said. Beside the column itself, another prefix is a column of its own, as written."""
+    rows = [f"{t},{i},{vl},nan,nan,nan" for t, i, vl in ((0, 4.7, 0), (500, 4.8, 1150), (1000, 10.0, 0), (1500, "", 0))]
+    header, frame, _ = parse(raw_csv("It", columns=("t (ms)", "I (mA)", "VL (mV)", *IT_COLUMNS[3:]), rows=rows))
+    assert header.columns[:3] == ["t (s)", "I (A)", "VL (V)"] and header.column_scales == {"t_s": -3, "i_a": -3,
+                                                                                          "vl_v": -3}
+    assert frame["t_s"].to_list() == [0.0, 0.5, 1.0, 1.5] and frame["vl_v"].to_list() == [0.0, 1.15, 0.0, 0.0]
+    assert frame["i_a"].to_list() == [0.0047, 0.0048, 0.01, None]  # 1150 / 1000 is 1.15; an empty field stays empty
+    assert "line 18: column 'I (mA)' read as 'I (A)', its values × 1e-3" in header.warnings
+    header, frame, _ = parse(raw_csv("It", columns=(*IT_COLUMNS, "I (nA)"), rows=[row + ",5" for row in it_rows()]))
+    assert "i_na" in frame.columns and not header.column_scales
 
 
 def test_a_chip_named_by_the_file_and_numbered_by_the_header_is_one_chip_and_a_disagreement_is_said() -> None:

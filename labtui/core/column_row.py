@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
+from labtui.core.header_values import prefix_apart
 from labtui.core.registry import ProcedureSpec, snake_column
 from labtui.core.rejects import Reject
 from labtui.core.wording import quoted
 
 _SEPARATORS = {"\t": "tabs", ";": "semicolons"}
 NAME_LIMIT = 1024  # characters of a column's name: a few words in a measurement; the Parquet footer holds each thrice
+_NAME_AND_UNIT = re.compile(r"(?P<name>.*?)\s*[(\[](?P<unit>[^()\[\]]+)[)\]]")  # `I (mA)`, `I [mA]`
 
 
-def column_names(text: str, spec: ProcedureSpec, line: int, warnings: list[str]) -> list[str]:
+def column_names(text: str, spec: ProcedureSpec, line: int, warnings: list[str],
+                 scales: dict[str, int] | None = None) -> list[str]:
     """The names of the column row `text` (stripped, on `line`), in file order; a row that holds no names, or names
-    the procedure cannot be read with, raises `Reject`. Columns the registry does not know are kept and said."""
+    the procedure cannot be read with, raises `Reject`. Columns the registry does not know are kept and said. A
+    registered column written in another prefix of its unit (`I (mA)` for `I (A)`) is that column, its stored name's
+    power of ten to SI put in `scales` (`{"i_a": -3}`)."""
     columns = [unquoted(name.strip()) for name in text.split(",")]
     if all(_is_number(name) for name in columns):  # else `column 'nan' appears twice`, or a missing 'VL (V)'
         raise Reject("no_columns", f"the line after #Data: is a data row ({quoted(text)}), not the column names: the "
@@ -24,7 +31,7 @@ def column_names(text: str, spec: ProcedureSpec, line: int, warnings: list[str])
         raise Reject("bad_columns", f"the columns are separated by {_SEPARATORS[separator]}, not commas (a "
                                     "spreadsheet's export?): stage the acquisition's own CSV", line)
     registered = {*spec.required_columns, *spec.optional_columns, *spec.text_columns}
-    columns = _check_columns(spec, columns, registered, line, warnings)
+    columns = _check_columns(spec, columns, registered, line, warnings, {} if scales is None else scales)
     if extra := [name for name in columns if name not in registered]:
         warnings.append(f"line {line}: columns not in the registry kept as numbers: {_names(extra)}")
     return columns
@@ -45,7 +52,7 @@ def unquoted(name: str) -> str:
 
 
 def _check_columns(spec: ProcedureSpec, columns: list[str], registered: set[str], line: int,
-                   warnings: list[str]) -> list[str]:
+                   warnings: list[str], scales: dict[str, int]) -> list[str]:
     """The names, each spelt as the registry spells a column of the same stored name (`Vg(V)`, `VG (V)` and
     `Vg<no-break space>(V)` are `Vg (V)`, said: they were missing columns, and stored alike when kept); a name
     that is empty, twice, or a required one missing raises `Reject`."""
@@ -68,9 +75,14 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], registered: set[str]
                             f"{stored[:-1]!r} to every row (the run's folder in the store, or a scan's run columns)")
     spelt = {snake_column(name): name for name in registered}
     respelt = [name if name in registered else spelt.get(snake_column(name), name) for name in columns]
-    for name, spelling in zip(columns, respelt, strict=True):
-        if spelling != name:
-            warnings.append(f"line {line}: column {quoted(name)} read as {quoted(spelling)}")
+    for k, name in enumerate(columns):
+        if respelt[k] != name:
+            warnings.append(f"line {line}: column {quoted(name)} read as {quoted(respelt[k])}")
+        elif name not in registered and (prefixed := _in_another_prefix(name, registered)) is not None and \
+                prefixed[0] not in respelt:  # `I (A)` and `I (mA)` both: two columns, as written
+            respelt[k], scales[snake_column(prefixed[0])] = prefixed
+            warnings.append(f"line {line}: column {quoted(name)} read as {quoted(prefixed[0])}, its values × "
+                            f"1e{prefixed[1]:+d}")
     missing = [name for name in spec.required_columns if name not in respelt]
     if missing:
         raise Reject(
@@ -80,6 +92,19 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], registered: set[str]
             line,
         )
     return respelt
+
+
+def _in_another_prefix(name: str, registered: set[str]) -> tuple[str, int] | None:
+    """The registered column `name` is in another SI prefix of the unit of (`I (mA)` of `I (A)`, `t (ms)` of `t (s)`),
+    and the power of ten from its unit to that column's; else None. Another acquisition's columns, or a channel
+    logged in mA, were rejected as missing their column."""
+    if (written := _NAME_AND_UNIT.fullmatch(name)) is None:
+        return None
+    for candidate in sorted(registered):
+        if (own := _NAME_AND_UNIT.fullmatch(candidate)) and snake_column(own["name"]) == snake_column(
+                written["name"]) and (power := prefix_apart(written["unit"].strip(), own["unit"])) is not None:
+            return candidate, power
+    return None
 
 
 def _names(columns: list[str], shown: int = 12) -> str:

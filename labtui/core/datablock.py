@@ -274,7 +274,7 @@ def _rows(frame: pl.DataFrame, block: DataBlock, header: Header) -> tuple[pl.Dat
         frame = frame.filter(~pl.int_range(pl.len()).is_in(blank))
     if frame.height == 0:
         raise Reject("no_rows", "the file has a header but zero data rows", header.column_line + 1)
-    return frame, warnings
+    return header.in_si(frame), warnings
 
 
 def _blank_rows(frame: pl.DataFrame, block: DataBlock) -> list[int]:

@@ -66,7 +66,7 @@ class FollowedRun:
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError) as exc:
             self.problem = f"unreadable rows in {self.path.name}: {exc}".splitlines()[0]
             return 0
-        self._chunks.append(rows)
+        self._chunks.append(self.header.in_si(rows))
         return rows.height
 
     def _read_header(self) -> bool:

@@ -41,7 +41,7 @@ def parse_number(text: str, spec: ParameterSpec) -> float | None:
         return None  # counts and identifiers (Chip number) carry no unit
     if unit is None or spec.unit is None or unit.lower() == spec.unit.lower():
         return value
-    if (power := _prefix_apart(unit, spec.unit)) is not None:
+    if (power := prefix_apart(unit, spec.unit)) is not None:
         # divided by an exact 10**n, rounded once: `10 uA` is 1e-05 as `1e-5 A` is (10 * 1e-6 is 9.999999999999999e-06)
         return value * 10.0**power if power > 0 else value / 10.0**-power
     if spec.unit == "s" and unit in _IN_SECONDS:
@@ -49,7 +49,7 @@ def parse_number(text: str, spec: ParameterSpec) -> float | None:
     return None
 
 
-def _prefix_apart(unit: str, wanted: str) -> int | None:
+def prefix_apart(unit: str, wanted: str) -> int | None:
     """The power of ten from `unit` to `wanted` where they are one unit with SI prefixes (`mV` → `V`: −3, `um` → `nm`:
     3, `m` → `nm`: 9); None where they are not (a wavelength of `0.455 um` was "not in nm", left empty)."""
     def split(name: str) -> tuple[int, str]:

@@ -12,7 +12,7 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labtui.core.chip_name import group_spelling
 from labtui.core.column_row import column_names, unquoted
@@ -22,6 +22,9 @@ from labtui.core.raw_text import DATA_TAG, VISIBLE, decode_line, decode_lines, n
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import Reject
 from labtui.core.wording import quoted
+
+if TYPE_CHECKING:
+    import polars as pl
 
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
@@ -68,10 +71,28 @@ class Header:
     data_offset: int  # byte offset of the first data row
     column_line: int  # 1-based line number of the column row
     warnings: list[str] = field(default_factory=list)
+    # stored column → the power of ten its values are multiplied by: written in another prefix of its unit (`I (mA)`)
+    column_scales: dict[str, int] = field(default_factory=dict)
 
     @property
     def stored_columns(self) -> list[str]:
         return [snake_column(name) for name in self.columns]
+
+    def in_si(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The data rows read with the columns written in another prefix (`column_scales`) in the registry's unit,
+        each value divided by an exact power of ten and rounded once, as a header's `10 uA` is 1e-05: NumPy's
+        division, where Polars' reads 1150 mV as 1.1500000000000001 V. An empty field stays a missing value."""
+        if not self.column_scales:
+            return frame
+        return frame.with_columns(_scaled(frame[name], power) for name, power in self.column_scales.items())
+
+
+def _scaled(series: pl.Series, power: int) -> pl.Series:
+    import polars as pl  # the header is parsed without it (`labtui --help` does not load it)
+
+    values = series.to_numpy()  # a null reads NaN here: put back below
+    scaled = pl.Series(series.name, values * 10.0**power if power > 0 else values / 10.0**-power)
+    return scaled.scatter(series.is_null().arg_true(), None) if series.has_nulls() else scaled
 
 
 def _procedure_line(text: str) -> tuple[str, str]:
@@ -244,7 +265,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     if "\r" in column_text:
         raise Reject("bad_columns", "a carriage return alone (\\r) ends the column row, which runs into the next line "
                                     "(lines converted from classic Mac OS?)", column_line)
-    columns = column_names(column_text, spec, column_line, warnings)
+    scales: dict[str, int] = {}
+    columns = column_names(column_text, spec, column_line, warnings, scales)
     if header_end > HEADER_LIMIT:
         longest = max(range(len(lines)), key=lambda k: len(lines[k]))
         raise Reject("header_too_large", f"the header above #Data: is {header_end:,} bytes, a measurement's a few "
@@ -260,6 +282,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         data_offset=len(data) if row_end < 0 else row_end + 1,
         column_line=column_line,
         warnings=warnings,
+        column_scales=scales,
     )
 
 
