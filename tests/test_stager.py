@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -832,7 +833,8 @@ def test_cancel_leaves_a_consistent_store_and_the_rest_stages_later(lab: Lab) ->
 def test_a_run_being_recorded_is_deferred_until_its_cut_row_is_old(lab: Lab) -> None:
     """A plain stage between two of the acquisition's writes took the run being measured for an aborted one. A file
     whose last row is cut and that was written seconds ago is busy, and says so; one cut long ago (an acquisition
-    that stopped mid-row) stages, its cut row dropped and said. A file that ends with its row is judged as ever."""
+    that stopped mid-row) stages, its cut row dropped and said. A file that ends with its row is judged as ever. A
+    mtime up to an hour ahead of this computer's clock (a share's clock ahead) is as fresh."""
     cut = raw_csv("It")[:-20]
     lab.write("a/It2025-10-13_1.csv", cut)
     live = lab.raw / "a/It2025-10-13_1.csv"
@@ -844,6 +846,10 @@ def test_a_run_being_recorded_is_deferred_until_its_cut_row_is_old(lab: Lab) -> 
     assert "busy a/It2025-10-13_1.csv: its last row is cut" in lab.cli("stage").stdout  # which file, and why
     listed = json.loads(lab.cli("stage", "--json").stdout)
     assert listed["busy"] == 1 and listed["busy_files"][0]["source_file"] == "a/It2025-10-13_1.csv"  # the count kept
+    os.utime(live, (now + 600, now + 600))  # a share whose clock is ahead: its mtime was taken for an old one
+    ahead = lab.stage().busy_files["a/It2025-10-13_1.csv"]
+    assert re.match(r"its last row is cut and it was written (599|600) s ahead of this computer's clock \(the share's "
+                    r"clock ahead\?\): still being recorded\?", ahead), ahead
     os.utime(live, (now - 31, now - 31))
     report = lab.stage()
     assert report.staged == 1 and "the last line was unterminated" in report.warned["a/It2025-10-13_1.csv"][0]

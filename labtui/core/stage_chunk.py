@@ -45,6 +45,9 @@ ChunkResult = Staged | Retimed | RejectRecord | Busy
 CHUNK_FILES = 16  # files a worker takes at once (see `ChunkWorker.stage`) ...
 CHUNK_BYTES = 1 << 20  # ... and their raw bytes, held until the chunk is parsed (its frames until written)
 RECORDING_SECONDS = 30  # a file whose last row is cut, written this recently, is being recorded (a row a second)
+# ... or written this far ahead of this computer's clock: a share's clock ahead (its mtime "in the future" was taken
+# for an old one, the run being measured staged as aborted). Farther ahead, a clock set wrong: judged as old.
+CLOCK_AHEAD_SECONDS = 3600
 
 
 class StagedRun(NamedTuple):
@@ -190,11 +193,14 @@ class ChunkWorker:
         file.header = parse_header(file.data, self.registry, csv_stem(os.path.basename(file.cand.path)))
         assert file.as_read is not None  # read before its header
         age = time.time_ns() - file.as_read.mtime_ns
-        if 0 <= age < self.recording_s * 1e9 and _row_cut(file.data, file.header.data_offset):
+        if self.recording_s and -CLOCK_AHEAD_SECONDS * 1e9 <= age < self.recording_s * 1e9 and _row_cut(
+                file.data, file.header.data_offset):
             # read between two of the acquisition's writes: a plain stage took the run being measured for an aborted
             # one. Older (an acquisition stopped mid-row), it stages: its cut row dropped, and said
-            file.result = Busy(f"its last row is cut and it was written {age / 1e9:.0f} s ago: still being "
-                               f"recorded? Staged once it is {self.recording_s:g} s old")
+            when = f"written {age / 1e9:.0f} s ago" if age >= 0 else \
+                f"written {-age / 1e9:.0f} s ahead of this computer's clock (the share's clock ahead?)"
+            file.result = Busy(f"its last row is cut and it was {when}: still being recorded? Staged once it is "
+                               f"{self.recording_s:g} s old")
 
     def _parse(self, files: list[_File]) -> None:
         """The chunk's data blocks, in one Polars query; the raw bytes are let go here."""
