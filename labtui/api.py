@@ -42,7 +42,7 @@ from labtui.core.errors import UsageError
 from labtui.core.history import HistoryFilter, cached_manifest, history, timeline
 from labtui.core.layout import addresses_a_run, run_parquet_paths
 from labtui.core.manifest import MANIFEST_NAME, MANIFEST_SCHEMA
-from labtui.core.store import MANIFEST_DIR, locate_store, recorded_zone
+from labtui.core.store import MANIFEST_DIR, locate_store, recorded_derived_root, recorded_zone
 from labtui.core.wording import cut
 from labtui.run_scan import RUN_COLUMNS, DamagedRun, RunScan
 
@@ -55,8 +55,8 @@ def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: s
     """The store at `path`: the store folder (`data/02_stage`, holding `_manifest/`) or its `raw_measurements`.
 
     `local_tz` dates and numbers histories (by default the lab's: the zone the store's last stage dated its runs
-    in, recorded in the store); `derived_root` holds the derived tables
-    (by default `data/03_derived` beside `data/02_stage`; see `default_derived_root`).
+    in, recorded in the store); `derived_root` holds the derived tables (by default where the store's last stage was
+    told to put them, else `data/03_derived` beside `data/02_stage`; see `default_derived_root`).
     """
     folder = _path(path, "path")
     given = _text(local_tz, "local_tz", 'an IANA time zone name ("America/Santiago") or None')
@@ -68,7 +68,8 @@ def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: s
     except ValueError as exc:
         where = "local_tz" if given else f"the zone the store records ({root / MANIFEST_DIR}/store.json): pass local_tz"
         raise UsageError(f"{where}: {exc}") from None
-    return Store(root=root, stage_root=stage_root, local_tz=zone, derived_root=derived or default_derived_root(root))
+    return Store(root=root, stage_root=stage_root, local_tz=zone,
+                 derived_root=derived or recorded_derived_root(root) or default_derived_root(root))
 
 
 class WrongType(UsageError, TypeError):

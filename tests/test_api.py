@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from labtui import Store, open_store
 from labtui.api import DamagedRun
 from labtui.cli import main
 from labtui.core.annotations import ANNOTATION_COLUMNS, Change, annotate
+from labtui.core.config import default_derived_root
 from labtui.core.errors import UsageError
 from labtui.core.history import HistoryFilter, history, load_manifest
 from labtui.core.layout import run_parquet_path
@@ -339,6 +341,23 @@ def test_metrics_are_the_derived_table_or_empty(lab: Lab, tmp_path: Path) -> Non
     assert not table.is_empty() and store.metrics.drop("seq").equals(read_metrics(config))
     assert open_store(lab.config.store_root).derived_root == lab.config.store_root.parent / "store_derived"
     assert open_store(lab.config.store_root).derived_root == lab.config.derived_dir  # as the CLI and the app
+
+
+def test_a_derived_root_a_stage_was_given_is_the_stores_until_it_is_gone(tmp_path: Path) -> None:
+    """Staged with `--derived-root`, the store's metrics were read empty by `open_store` and by `labtui metrics
+    --store` not told again, which built a second table beside the store, unsaid. The last stage's derived root is
+    recorded in the store and read by default, while that folder is there."""
+    lab = Lab(tmp_path / "lab")
+    lab.write("2025-10-13/IVg2025-10-13_1.csv", raw_csv("IVg"))
+    derived = tmp_path / "elsewhere"
+    derived.mkdir()
+    bare = ["--store", str(lab.store_root), "--raw-root", str(lab.raw)]
+    assert main(["stage", "--quiet", *bare, "--derived-root", str(derived)]) == 0
+    assert open_store(lab.store_root).derived_root == derived and open_store(lab.store_root).metrics.height == 1
+    assert main(["metrics", "--store", str(lab.store_root), "--format", "json"]) == 0
+    assert not default_derived_root(lab.store_root).exists()  # no second table
+    shutil.rmtree(derived)  # gone: the default again, as any store's
+    assert open_store(lab.store_root).derived_root == default_derived_root(lab.store_root)
 
 
 def as_json(value: object) -> object:

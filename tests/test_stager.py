@@ -1002,7 +1002,8 @@ def test_records_written_before_pydantic_left_the_read_path_read_and_write_the_s
                                  recorded_at_utc=dt.datetime(2025, 10, 14, 12, tzinfo=dt.UTC))
     write_identity(config, read)
     assert (config.manifest_dir / "store.json").read_bytes() == identity.replace(
-        b',\n  "written_by_a_newer_labtui": 1', b',\n  "store_root": null,\n  "local_tz": null')  # an older record
+        b',\n  "written_by_a_newer_labtui": 1', b',\n  "store_root": null,\n  "local_tz": null,\n  "derived_root": null')
+    # an older record, read and written again
 
 
 _HOLD_A_LARGE_BLOCK = """

@@ -324,6 +324,8 @@ def load_config(config_file: Path | None = None, *, flags: dict[str, str] | None
         data.setdefault(key, _resolve(base, getattr(StagingConfig, key)))
     if path is None and "local_tz" not in data and (zone := _store_zone(data["stage_root"])) is not None:
         data["local_tz"] = zone  # no config at all: the store's zone, not the default (a Tokyo lab's runs in Santiago)
+    if "derived_root" not in data and (derived := _store_derived_root(data["stage_root"])) is not None:
+        data["derived_root"] = derived  # where its last stage was told to put them, not a second table beside it
     if "procedures_file" not in data and (lab_registry := base / "config" / "procedures.yaml").is_file():
         data["procedures_file"] = lab_registry.resolve()  # the lab's registry; else labtui's own (None)
     try:
@@ -356,6 +358,17 @@ def _store_zone(stage_root: object) -> str | None:
                                   f"does not know ({exc}): set local_tz in the config") from None
             return zone
     return None
+
+
+def _store_derived_root(stage_root: object) -> Path | None:
+    """The derived tables' folder the store at `stage_root` (its runs' folder, or the store folder a config may name)
+    recorded at its last stage (`store.recorded_derived_root`)."""
+    from labtui.core.store import recorded_derived_root  # the store's module reads configs: imported here
+
+    if not isinstance(stage_root, Path):
+        return None
+    return next(filter(None, (recorded_derived_root(store_root) for store_root in (stage_root.parent, stage_root))),
+                None)
 
 
 def _resolve(base: Path | None, path: Path) -> Path:

@@ -41,6 +41,7 @@ class StoreIdentity:
     recorded_at_utc: dt.datetime
     store_root: str | None = None  # absolute, where the store was then (None: recorded by an older labtui)
     local_tz: str | None = None  # the zone its runs are dated in (None: recorded by an older labtui)
+    derived_root: str | None = None  # where its last stage put the derived tables, when told (None: beside the store)
 
 
 class StoreReadOnly(LabtuiError):
@@ -107,6 +108,16 @@ def recorded_zone(store_root: Path) -> str | None:
     and, staging, moved 481 of 552 runs to other date partitions."""
     identity = read_identity(store_root / MANIFEST_DIR / IDENTITY_FILE)
     return None if identity is None else identity.local_tz
+
+
+def recorded_derived_root(store_root: Path) -> Path | None:
+    """Where the store's last stage was told to put its derived tables (`--derived-root`), while that folder is
+    there: a command or a notebook not told again read an empty metrics table, or built a second one beside the
+    store, unsaid."""
+    identity = read_identity(store_root / MANIFEST_DIR / IDENTITY_FILE)
+    if identity is None or identity.derived_root is None:
+        return None
+    return folder if (folder := Path(identity.derived_root)).is_dir() else None
 
 
 def check_location(config: StagingConfig) -> None:
@@ -233,8 +244,9 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     """
     raw, store = Path(os.path.abspath(config.raw_root)), Path(os.path.abspath(config.store_root))
     identity = read_identity(identity_path(config))
+    derived = None if config.derived_root is None else os.path.abspath(config.derived_root)
     fresh = StoreIdentity(raw_root=str(raw), stage_dir=config.stage_root.name, store_root=str(store),
-                          recorded_at_utc=dt.datetime.now(dt.UTC), local_tz=config.local_tz)
+                          recorded_at_utc=dt.datetime.now(dt.UTC), local_tz=config.local_tz, derived_root=derived)
     if identity is None:
         if not sources or moved or _found_under(raw, sources):
             return fresh
@@ -243,8 +255,9 @@ def check_raw_root(config: StagingConfig, sources: list[str], *, moved: bool) ->
     recorded = Path(identity.raw_root)
     if same_folder(recorded, raw):  # a link to it, or the link's target, is the same folder
         same_store = identity.store_root is not None and same_folder(Path(identity.store_root), store)
-        # the store moved alone, its zone changed, or an older record
-        return None if same_store and identity.local_tz == config.local_tz else fresh
+        # the store moved alone, its zone or its derived tables' folder changed, or an older record
+        return None if same_store and (identity.local_tz, identity.derived_root) == (config.local_tz, derived) \
+            else fresh
     if not sources:  # no run yet (a first stage from a mistyped, empty folder): nothing binds it to that root
         return fresh
     holds_them = _found_under(raw, sources)
