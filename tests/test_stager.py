@@ -1001,9 +1001,9 @@ def test_records_written_before_pydantic_left_the_read_path_read_and_write_the_s
     assert read == StoreIdentity(raw_root="/lab/raw", stage_dir="raw_measurements",
                                  recorded_at_utc=dt.datetime(2025, 10, 14, 12, tzinfo=dt.UTC))
     write_identity(config, read)
-    assert (config.manifest_dir / "store.json").read_bytes() == identity.replace(
-        b',\n  "written_by_a_newer_labtui": 1', b',\n  "store_root": null,\n  "local_tz": null,\n  "derived_root": null')
-    # an older record, read and written again
+    assert (config.manifest_dir / "store.json").read_bytes() == identity.replace(  # an older record, written again
+        b',\n  "written_by_a_newer_labtui": 1',
+        b',\n  "store_root": null,\n  "local_tz": null,\n  "derived_root": null')
 
 
 _HOLD_A_LARGE_BLOCK = """
