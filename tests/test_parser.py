@@ -1081,13 +1081,19 @@ def test_a_chip_named_by_the_file_and_numbered_by_the_header_is_one_chip_and_a_d
     assert "the header gives no 'Chip group name': 'Alisson' is read from the file name" in header.warnings
     header, _, _ = parse(raw_csv("It"), "Alisson68_4")
     assert (header.fields["chip_group"], header.fields["chip_number"]) == ("Alisson", 67)
-    assert ("the file name names chip Alisson68, its header chip Alisson67: the run is filed under its header's" in
-            header.warnings)
+    assert ("the file name names chip 'Alisson68', its header chip 'Alisson67': the run is filed under its header's"
+            in header.warnings)
     for agreeing in ("Alisson67_4", "alisson67_4", "It67_1", "It2025-10-14_3"):  # a procedure's name is no chip's
         assert not [w for w in parse(raw_csv("It"), agreeing)[0].warnings if "file name" in w], agreeing
     header, _, _ = parse(raw_csv("It", params={"Chip group name": None}), "Alisson68_4")  # no group, another number
-    assert header.fields.get("chip_group") is None and any("names chip Alisson68, its header chip 67" in w
+    assert header.fields.get("chip_group") is None and any("names chip 'Alisson68', its header chip '67'" in w
                                                        for w in header.warnings)
+    header, _, _ = parse(raw_csv("It", params={"Chip group name": ""}), "Alisson67_8")  # an empty group is none
+    assert (header.fields["chip_group"], header.fields["chip_number"]) == ("Alisson", 67)
+    for procedure in ("ITS67_7", "IVG67_6"):  # an alias, a case apart: a procedure's name still, no group
+        assert parse(raw_csv("It", params={"Chip group name": None}), procedure)[0].fields.get("chip_group") is None
+    header, _, _ = parse(raw_csv("It", params={"Chip group name": "Alisson2", "Chip number": "72"}), "Alisson272_4")
+    assert not [w for w in header.warnings if "file name" in w]  # one chip, Alisson2's 72, read two ways
 
 
 @pytest.mark.parametrize("written", [

@@ -393,7 +393,7 @@ def _chip_identity(
         fields.pop("chip_group", None)
         return
     match = _FILE_CHIP.match(stem)
-    if match and registry.get(match.group("group")) is not None:  # `It67_1`: a procedure's name, not a chip's
+    if match and registry.canonical(match.group("group")) is not None:  # `It67_1`, `ITS67_1`: a procedure's name
         match = None
     if "Chip number" in raw:
         number = fields.get("chip_number")
@@ -424,16 +424,18 @@ def _chip_identity(
 
 def _chip_of_the_name(match: re.Match[str], fields: dict[str, Any], warnings: list[str]) -> None:
     """A `<Group><Number>_<idx>` file name beside a header that numbers its chip: of the same number, it gives the
-    group a header left out (`Alisson67_8.csv` with `Chip number: 67` was filed as chip `67`); of another chip, the
-    run is filed by its header, and said (a file renamed, or a header copied from another chip's run)."""
-    named = (match.group("group"), int(match.group("number")))
-    if fields.get("chip_group") is None and named[1] == fields["chip_number"]:
-        fields["chip_group"] = named[0]
-        warnings.append(f"the header gives no 'Chip group name': {named[0]!r} is read from the file name")
-    elif (group_spelling(fields.get("chip_group") or "").casefold(), fields["chip_number"]) != (
-            named[0].casefold(), named[1]):
-        header_chip = f"{fields.get('chip_group') or ''}{fields['chip_number']}"
-        warnings.append(f"the file name names chip {named[0]}{named[1]}, its header chip {header_chip}: the run is "
+    group a header left out or empty (`Alisson67_8.csv` with `Chip number: 67` was filed as chip `67`); of another
+    chip, the run is filed by its header, and said (a file renamed, or a header copied from another chip's run).
+    Chips are compared by their whole names: `Alisson272_4.csv` is chip 72 of a group `Alisson2`."""
+    group, number = match.group("group"), int(match.group("number"))
+    header_group = (fields.get("chip_group") or "").strip()
+    if not header_group and number == fields["chip_number"]:
+        fields["chip_group"] = group
+        warnings.append(f"the header gives no 'Chip group name': {group!r} is read from the file name")
+        return
+    named, headed = f"{group}{number}", f"{header_group}{fields['chip_number']}"
+    if named.casefold() != headed.casefold():
+        warnings.append(f"the file name names chip {quoted(named)}, its header chip {quoted(headed)}: the run is "
                         "filed under its header's")
 
 
