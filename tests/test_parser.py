@@ -691,6 +691,13 @@ def test_a_parameter_the_registry_reads_nothing_from_given_twice_keeps_the_first
     assert header.fields["information"] == "first" and frame.height == len(it_rows())
     assert any("parameter 'Information' given again with another value ('monitoring after anneal'" in warning
                for warning in header.warnings), header.warnings
+    # under a value never set (PyMeasure writes `None`) or left empty, the note is the value (it was said, and lost)
+    for unset in (b"None", b""):
+        header, _, _ = parse(raw_csv("It").replace(b"#\tInformation: ", b"#\tInformation: " + unset + b"\r\n"
+                                                   b"#\tInformation: after calibration, ", 1))
+        assert header.fields["information"].startswith("after calibration, ") and header.raw["Information"] == \
+            header.fields["information"]
+        assert any("after line" in warning and "left it unset" in warning for warning in header.warnings)
 
 
 @pytest.mark.parametrize("again", [b"0.1 V", b"100 mV", b"0.1V", b"1e-1 V"])

@@ -33,5 +33,6 @@ labtui would read differently from the same file.
 # the first (the file was rejected); text that is not UTF-8 is read as Windows-1252, not latin-1 (its dashes and
 # quotes were stored as C1 controls); a `<Group><Number>_<idx>` file name over a header of that chip number without
 # a group gives the group (the run was filed as chip `67`); a registered column written in another prefix of its
-# unit (`I (mA)`, `t (ms)`) is that column, its values in SI (the file was rejected as missing `I (A)`).
+# unit (`I (mA)`, `t (ms)`) is that column, its values in SI (the file was rejected as missing `I (A)`); a parameter
+# given again after a line that left it unset (`None`, empty) takes the second value.
 EXTRACTION_RULES = 8

@@ -41,6 +41,7 @@ HEADER_LIMIT = 64 * 1024
 # fields that describe a run and decide nothing of it: given twice with two values (a note added by hand under the
 # acquisition's), the first is kept and the other said, as for a parameter the registry reads nothing from
 DESCRIPTIVE_FIELDS = frozenset({"information", "procedure_version"})
+UNSET = ("", "None")  # a parameter's value as PyMeasure writes one never set (`str(None)`), or left empty
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 PROCEDURE_TAG = re.compile(r"(?i)#[ \t]*procedure[ \t]*:")  # `#procedure:`, `# Procedure :` as hands retype it
 _LONE_CR = b"\r#"  # a header line's end without its \n: the next line runs into it
@@ -208,6 +209,11 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(read[0])}: {quoted(read[1])}")
             key, value = read
         if key in raw and raw[key].strip() != value.strip() and not _same_value(key, raw[key], value, typed_keys):
+            if raw[key].strip() in UNSET:  # a note written under the acquisition's unset one: the note is the value
+                warnings.append(f"line {number}: parameter {quoted(key)} given again ({quoted(value)}) after line "
+                                f"{seen_at[key]} left it unset ({quoted(raw[key])}): the second is kept")
+                raw[key], seen_at[key] = value, number
+                continue
             if key not in typed_keys or typed_keys[key].field in DESCRIPTIVE_FIELDS:  # nothing read from it, or a
                 # description: kept as first given, the other said (a note added by hand lost the whole run)
                 warnings.append(f"line {number}: parameter {quoted(key)} given again with another value "
