@@ -797,9 +797,14 @@ def test_a_concave_calibration_starts_where_the_laser_is_on_not_where_its_line_p
     # a sensor zeroed with light on it: every reading 4 µW low, its dark ones below 0 W, and runs priced low unsaid
     values, remarks = calibration_quantities(vl, power - 4e-6)
     assert values == dict.fromkeys(values) and remarks == [
-        "LaserCalibration: the dark reading is -4 µW, below 0 W by 15% of P max: a sensor zeroed with light on it "
-        "reads every power that much low. No quantities from it"]
+        "LaserCalibration: its readings at the lowest laser voltages are below 0 W (-4 µW, 15% of P max): a sensor "
+        "zeroed with light on it reads every power low by as much. No quantities from it"]
     assert calibration_quantities(vl, power - 4e-9)[0]["p_max_w"] == pytest.approx(power.max() - 4e-9)  # its noise
+    glitch = power.copy()
+    glitch[0] = -4e-6  # one reading below 0 W beside dark ones above it: a glitch, no offset
+    assert calibration_quantities(vl, glitch)[0]["p_max_w"] == pytest.approx(power.max())
+    faint = power / 300 - 1.3e-9  # a 100 nW laser: 1.3 nW of offset is the sensor's noise, not 1 % of its P max
+    assert calibration_quantities(vl, faint)[0]["p_max_w"] == pytest.approx(faint.max())
 
 
 # --- chip geometry ------------------------------------------------------------------------------------------------
