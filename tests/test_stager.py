@@ -269,7 +269,9 @@ def test_two_runs_in_one_file_are_said_not_only_their_span_judged(lab: Lab) -> N
     assert not lab.run_of("a/IVg2025-10-13_10.csv")["is_complete"]
     assert report.warned.pop("a/IVg2025-10-13_9.csv") == [
         "Vg (V) steps by 0.5 where its header says 0.25: 13 rows for its 25"]
-    assert report.warned.pop("a/IVg2025-10-13_10.csv") == ["aborted: 10 of the 25 rows its sweep parameters imply"]
+    assert report.warned.pop("a/IVg2025-10-13_10.csv") == [
+        "aborted: 10 of the 13 rows its sweep takes at its step of 0.5",
+        "Vg (V) steps by 0.5 where its header says 0.25: 10 rows for its 25"]
     assert report.staged == 10 and "a/IVg2025-10-13_8.csv" not in report.warned, report.warned.get(
         "a/IVg2025-10-13_8.csv")
     assert report.warned.pop("a/IVg2025-10-13_7.csv") == [

@@ -132,11 +132,12 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     tolerance = 0.51 * step
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
     coarser = []  # a sweep whose data step coarser than its header says is judged at its own step
+    implied = "its sweep parameters imply"
     if rows is not None and frame.height < rows and (taken := _median_step(values)) > COARSER * given_step and \
-            (own := rule.expected_rows(start, end, taken)) is not None and frame.height >= own - 1:
+            (own := rule.expected_rows(start, end, taken)) is not None:
         coarser = [f"{rule.column} steps by {taken:g} where its header says {given_step:g}: {frame.height} rows for "
                    f"its {rows}"]
-        given_step, rows = taken, own
+        given_step, rows, implied = taken, own, f"its sweep takes at its step of {taken:g}"
     if rows is not None and frame.height < rows:
         if rule.path == "loop" and _from_its_start(values, start, end, given_step, tolerance):
             return True, [f"its sweep goes {start:g} → {end:g} → {start:g}, not from 0 and back as its procedure's "
@@ -147,9 +148,9 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         # and back was "a sweep of -0.05…0 come back to 0")
         narrower = (least > low + tolerance or most < high - tolerance) and max(-least, most) > 1.5 * step
         if narrower and rule.returns_to_zero and _stopped_short(rule, values, given_step) is None:
-            return False, [f"aborted: {frame.height} of the {rows} rows its sweep parameters imply (its data sweep "
-                           f"{least:g}…{most:g} and come back to 0: its header written for another sweep?)"]
-        return False, [f"aborted: {frame.height} of the {rows} rows its sweep parameters imply"]
+            return False, [f"aborted: {frame.height} of the {rows} rows {implied} (its data sweep {least:g}…{most:g} "
+                           "and come back to 0: its header written for another sweep?)", *coarser]
+        return False, [f"aborted: {frame.height} of the {rows} rows {implied}", *coarser]
     read = _readings(values, least, most)  # an overflow mark is a gap, not a reach
     if read.size and (float(read.min()) < low - tolerance or float(read.max()) > high + tolerance):
         # more rows than the header's sweep then say nothing of two sweeps in one file
