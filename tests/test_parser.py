@@ -877,8 +877,11 @@ def test_a_wide_first_row_is_rejected_before_polars_however_many_rows_follow() -
     [("# laser switched on here", "a comment line (#) among the data rows"),
      ("#Procedure: <laser_setup.procedures.It.It>",
       "a second run's header starts here (#Procedure:): a file holds one run"),
-     # two files' data blocks joined: "'t (s)' in column 't (s)' is not a number" said what, not why
-     (",".join(IT_COLUMNS), "the column row again among the data rows: two files joined into one?")],
+     # two files' data blocks joined: "'t (s)' in column 't (s)' is not a number" said what, not why; its names
+     # as another acquisition writes them, read as the registry's (`VG (V)` as `Vg (V)`, `I (mA)` as `I (A)`)
+     (",".join(IT_COLUMNS), "the column row again among the data rows: two files joined into one?"),
+     (",".join(["T (S)", "I (mA)", *IT_COLUMNS[2:]]), "the column row again among the data rows: two files joined "
+      "into one?")],
 )
 def test_a_hash_line_among_the_rows_is_named_where_it_is(inserted: str, reason: str) -> None:
     """Not the first data row: the comment a person added, the second run an acquisition appended, or the column

@@ -339,17 +339,17 @@ def _diagnose(body: bytes, header: Header, offsets: Iterable[int] | None = None)
         fields = len(cells) if cells is not None else row.count(",") + 1
         if fields != width:
             raise Reject("bad_row", f"a data row has {counted(fields, 'field')}, the column row has {width}", line)
-        for name, written in zip(header.columns, cells if cells is not None else row.lstrip().split(","),
-                                 strict=True):
+        cells = cells if cells is not None else row.lstrip().split(",")
+        if all((token := cell.strip(" \t")) and not _reads_as_number(token) for cell in cells):  # the names again,
+            # as written (`VG (V)`): "'VG (V)' in column 'Vg (V)' is not a number" said what, not why
+            raise Reject("bad_row", "the column row again among the data rows: two files joined into one?", line)
+        for name, written in zip(header.columns, cells, strict=True):
             token = written.strip(" \t")  # the blanks Polars skips before a number; not NBSP, a form feed, …
             if token and name not in header.spec.text_columns:
                 if written.rstrip(" \t") != written:  # after it, read past (`_past_trailing_blanks`) but beside text
                     raise Reject("bad_value", f"{quoted(written, 40)} in column {quoted(name)} ends with a space or "
                                               "tab (a hand edit?)", line)
                 if not _reads_as_number(token):
-                    if token == name:  # "'Vg (V)' in column 'Vg (V)' is not a number" said what, not why
-                        raise Reject("bad_row", "the column row again among the data rows: two files joined into "
-                                                "one?", line)
                     raise Reject("bad_value", f"{quoted(token, 40)} in column {quoted(name)} is not a number"
                                  + _text_hint(name, header, offset == first), line)
 
