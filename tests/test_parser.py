@@ -1081,6 +1081,8 @@ def test_a_column_in_another_prefix_of_its_unit_is_that_column_in_si() -> None:
     assert "line 18: column 'I (mA)' read as 'I (A)', its values × 1e-3" in header.warnings
     header, frame, _ = parse(raw_csv("It", columns=(*IT_COLUMNS, "I (nA)"), rows=[row + ",5" for row in it_rows()]))
     assert "i_na" in frame.columns and not header.column_scales
+    # in capitals, `MA` is mA typed so, not a mega-ampere: not read as I (A) 10⁹× too large
+    assert rejected(raw_csv("It", columns=("t (s)", "I (MA)", *IT_COLUMNS[2:]))).kind == "missing_column"
 
 
 def test_a_chip_named_by_the_file_and_numbered_by_the_header_is_one_chip_and_a_disagreement_is_said() -> None:

@@ -98,8 +98,8 @@ def _in_another_prefix(name: str, registered: set[str]) -> tuple[str, int] | Non
     """The registered column `name` is in another SI prefix of the unit of (`I (mA)` of `I (A)`, `t (ms)` of `t (s)`),
     and the power of ten from its unit to that column's; else None. Another acquisition's columns, or a channel
     logged in mA, were rejected as missing their column."""
-    if (written := _NAME_AND_UNIT.fullmatch(name)) is None:
-        return None
+    if (written := _NAME_AND_UNIT.fullmatch(name)) is None or written["unit"].strip().startswith("M"):
+        return None  # `I (MA)`: mA typed in capitals (column names are read case-blind), not a mega-ampere
     for candidate in sorted(registered):
         if (own := _NAME_AND_UNIT.fullmatch(candidate)) and snake_column(own["name"]) == snake_column(
                 written["name"]) and (power := prefix_apart(written["unit"].strip(), own["unit"])) is not None:
