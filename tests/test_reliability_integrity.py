@@ -176,6 +176,19 @@ def test_prune_lists_runs_whose_raw_file_is_gone_and_drops_them_only_when_confir
     assert lab.cli("validate").returncode == 0
 
 
+def test_prune_says_a_run_staged_from_a_recycle_bin_is_there_unscanned_not_gone(lab: Lab) -> None:
+    """A run staged from `#recycle/` before such folders were passed over was listed as "raw file gone", though
+    its file is there: where no scan looks."""
+    binned = f"#recycle/{FILES[0]}"
+    (lab.raw / binned).parent.mkdir(parents=True)
+    (lab.raw / FILES[0]).rename(lab.raw / binned)
+    manifest = manifest_rows(lab).with_columns(pl.col("source_file").replace(FILES[0], binned))
+    manifest.write_parquet(lab.config.manifest_path)
+    dry = lab.cli("prune")
+    assert dry.returncode == 0 and "in #recycle/, a recycle bin or snapshot folder labtui does not scan" in dry.stdout
+    assert "raw file gone" not in dry.stdout, dry.stdout
+
+
 def test_prune_of_a_run_whose_parquet_is_gone_too_names_no_folder(lab: Lab) -> None:
     """With nothing left to quarantine, prune said "their Parquet and records are in None"."""
     (lab.raw / FILES[0]).unlink()

@@ -34,7 +34,7 @@ from labtui.core.manifest import (
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import read_footer, read_run_record
 from labtui.core.quarantine import STAMP_FORMAT, quarantine, quarantine_root
-from labtui.core.scan import PassedOver, scan_raw
+from labtui.core.scan import PassedOver, scan_raw, system_folder_of
 from labtui.core.store import lock_store
 from labtui.core.validate import outside_raw_root
 from labtui.core.wording import counted
@@ -233,8 +233,12 @@ def prunable(config: StagingConfig, manifest: pl.DataFrame, passed: PassedOver) 
     outside = manifest.filter(outside_raw_root(pl.col("source_file")))
     inside = manifest.filter(~outside_raw_root(pl.col("source_file")))
     present = {candidate.source_file for candidate in scan_raw(config.raw_root, passed)}
-    gone = [source not in present and not passed.unseen(source) for source in inside["source_file"]]
+    gone = inside.filter(pl.Series([source not in present and not passed.unseen(source)
+                                    for source in inside["source_file"]], dtype=pl.Boolean))
+    # staged before such folders were passed over: the file is there, where no scan looks
+    why = [f"in {folder}/, a recycle bin or snapshot folder labtui does not scan"
+           if (folder := system_folder_of(source.split("/"))) else "raw file gone" for source in gone["source_file"]]
     return pl.concat([
         outside.with_columns(why=pl.lit("not under the raw root")),
-        inside.filter(pl.Series(gone, dtype=pl.Boolean)).with_columns(why=pl.lit("raw file gone")),
+        gone.with_columns(why=pl.Series(why, dtype=pl.String)),
     ]).sort("source_file")

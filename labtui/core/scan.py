@@ -128,13 +128,19 @@ def not_scanned(path: Path, raw_root: Path) -> str | None:
         return "is the lock file Excel keeps while it has a file open"
     if any(part.startswith(".") for part in inside):
         return "is hidden (a name starting with '.')"
-    if system := next((part for part in inside[:-1] if part.casefold() in SYSTEM_FOLDERS), None):
+    if system := system_folder_of(inside):
         return f"is in {system}/, a recycle bin or snapshot folder the file server or the OS keeps"
     if any(Path(raw_root, *inside[:depth]).is_symlink() for depth in range(1, len(inside))):
         return "is behind a link to a folder (labtui does not follow them)"
     if path.exists() and not path.is_symlink() and not path.is_file():
         return "is not a regular file (a pipe, a device or a socket)"
     return None
+
+
+def system_folder_of(parts: list[str]) -> str | None:
+    """The first of a raw file's folders (`parts`, its path's, the file's name last) that is one of
+    `SYSTEM_FOLDERS`, which no scan enters; None when there is none."""
+    return next((part for part in parts[:-1] if part.casefold() in SYSTEM_FOLDERS), None)
 
 
 @dataclass

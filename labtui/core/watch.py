@@ -22,7 +22,7 @@ from labtui.core.lock import LockBusy
 from labtui.core.parser import HEADER_LIMIT
 from labtui.core.raw_text import DATA_TAG, VISIBLE
 from labtui.core.rejects import load_rejects
-from labtui.core.scan import PassedOver, scan_raw, source_path
+from labtui.core.scan import SYSTEM_FOLDERS, PassedOver, scan_raw, source_path
 from labtui.core.stage_events import StageEvent, StageReport, WatchEventKind
 from labtui.core.stager import Stager
 
@@ -111,8 +111,9 @@ class Watcher:
             folder = stack.pop()
             try:
                 folders[folder] = folder.stat().st_mtime_ns
-                stack.extend(Path(e.path) for e in os.scandir(folder)
-                             if not e.name.startswith(".") and e.is_dir(follow_symlinks=False))
+                stack.extend(Path(e.path) for e in os.scandir(folder)  # the folders a scan enters (`files_under`)
+                             if not e.name.startswith(".") and e.name.casefold() not in SYSTEM_FOLDERS
+                             and e.is_dir(follow_symlinks=False))
             except OSError:
                 continue
         return folders
