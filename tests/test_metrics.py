@@ -797,8 +797,12 @@ def test_a_concave_calibration_starts_where_the_laser_is_on_not_where_its_line_p
     # a sensor zeroed with light on it: every reading 4 µW low, its dark ones below 0 W, and runs priced low unsaid
     values, remarks = calibration_quantities(vl, power - 4e-6)
     assert values == dict.fromkeys(values) and remarks == [
-        "LaserCalibration: its readings at the lowest laser voltages are below 0 W (-4 µW, 15% of P max): a sensor "
+        "LaserCalibration: its reading at the lowest laser voltage is below 0 W (-4 µW, 15% of P max): a sensor "
         "zeroed with light on it reads every power low by as much. No quantities from it"]
+    # one dark reading, the next already lit (as many real curves): the offset is told all the same, and in a curve
+    # of two points
+    assert calibration_quantities(vl[2:], power[2:] - 4e-6)[0]["p_max_w"] is None
+    assert calibration_quantities(np.array([0.0, 1.0]), np.array([-1e-6, 5e-6]))[0]["p_max_w"] is None
     assert calibration_quantities(vl, power - 4e-9)[0]["p_max_w"] == pytest.approx(power.max() - 4e-9)  # its noise
     glitch = power.copy()
     glitch[0] = -4e-6  # one reading below 0 W beside dark ones above it: a glitch, no offset

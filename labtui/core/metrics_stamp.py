@@ -57,8 +57,8 @@ from labtui.core.parquet_footer import footer_bytes
 # an It run's noise around 0 (at Vds 0 V) is no contact glitch (a third of its samples were passed over).
 # 24: a current past 1.5× the header's Irange (a meter reads 5 % past its range), or a Power past 1.5× its sensor's
 # full scale, gives no quantities (10× before: a µA channel logged in mA under a 1 mA range priced runs 1000× high);
-# nor does a calibration whose readings at its 3 lowest VLs read below 0 W by more than 1 % of its P max and 10 nW
-# (their median: a sensor zeroed under light).
+# nor does a calibration whose reading at its lowest VL is below 0 W by more than 1 % of its P max and 10 nW, the
+# next one no dark reading near 0 W (a sensor zeroed under light).
 METRICS_VERSION = 24
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

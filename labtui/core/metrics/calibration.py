@@ -52,22 +52,23 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
 
 
 SENSOR_NOISE_W = 10e-9  # a photodiode sensor's dark readings scatter by a few nW (the real ones: +0.5–20 nW)
-DARK_END = 3  # the readings at the lowest VLs that tell a sensor's offset (the real curves have 1–2 dark ones)
 
 
 def _zeroed_under_light(power: np.ndarray, p_max: float) -> str | None:
-    """Why a curve's powers all read low, when the median of its DARK_END readings at the lowest VLs is below 0 W by
-    more than LASING of p_max and SENSOR_NOISE_W: a sensor zeroed with light on it reads every power low by as much,
-    and priced runs low unsaid. A median: one glitch below 0 W beside dark readings above it is no offset (an offset
-    moves them all)."""
-    from labtui.core.metrics.arrays import median
-
-    if not (low := median(power[:DARK_END])) < -max(LASING * p_max, SENSOR_NOISE_W):
+    """Why a curve's powers all read low, when its reading at the lowest VL is below 0 W by more than LASING of
+    p_max and SENSOR_NOISE_W: a sensor zeroed with light on it reads every power low by as much, and priced runs low
+    unsaid. Not where the next reading is a dark one near 0 W (within the noise below it, under LASING of p_max above
+    it): then the first is a glitch, which an offset is not (it moves them all). Many real curves have one dark
+    reading, so no median of several can tell the offset."""
+    first = float(power[0])
+    if not first < -max(LASING * p_max, SENSOR_NOISE_W):
+        return None
+    if power.size > 1 and -SENSOR_NOISE_W <= float(power[1]) <= LASING * p_max:
         return None
     from labtui.core.si import format_si
 
-    return (f"its readings at the lowest laser voltages are below 0 W ({format_si(low, 'W')}, {-low / p_max:.0%} of "
-            "P max): a sensor zeroed with light on it reads every power low by as much")
+    return (f"its reading at the lowest laser voltage is below 0 W ({format_si(first, 'W')}, {-first / p_max:.0%} of P "
+            "max): a sensor zeroed with light on it reads every power low by as much")
 
 
 def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

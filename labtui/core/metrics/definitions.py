@@ -207,8 +207,9 @@ QUANTITIES: tuple[Quantity, ...] = (
     # LaserCalibration --------------------------------------------------------------------------------------------
     Quantity("p_max_w", "W", "LaserCalibration",
              "largest Power of the calibration (a spike of up to 3 readings between two others passed over); null "
-             "where no reading is above 0 W (a sensor's offset alone), or where the median of the readings at the 3 "
-             "lowest VLs is below 0 W by more than 1 % of it and 10 nW (a sensor zeroed with light on it)"),
+             "where no reading is above 0 W (a sensor's offset alone), or where the reading at the lowest VL is below "
+             "0 W by more than 1 % of it and 10 nW, the next one no dark reading near 0 W (a sensor zeroed with light "
+             "on it; beside one, a glitch)"),
     Quantity("slope_w_per_v", "W/V", "LaserCalibration",
              "least-squares slope of Power against VL over the linear part (10–90 % of p_max_w)"),
     Quantity("threshold_v", "V", "LaserCalibration",
