@@ -347,15 +347,22 @@ def test_a_derived_root_a_stage_was_given_is_the_stores_until_it_is_gone(tmp_pat
     """Staged with `--derived-root`, the store's metrics were read empty by `open_store` and by `labtui metrics
     --store` not told again, which built a second table beside the store, unsaid. The last stage's derived root is
     recorded in the store and read by default, while that folder is there."""
-    lab = Lab(tmp_path / "lab")
+    lab = Lab(tmp_path / "one" / "lab")
     lab.write("2025-10-13/IVg2025-10-13_1.csv", raw_csv("IVg"))
-    derived = tmp_path / "elsewhere"
+    derived = tmp_path / "one" / "elsewhere"
     derived.mkdir()
     bare = ["--store", str(lab.store_root), "--raw-root", str(lab.raw)]
     assert main(["stage", "--quiet", *bare, "--derived-root", str(derived)]) == 0
     assert open_store(lab.store_root).derived_root == derived and open_store(lab.store_root).metrics.height == 1
     assert main(["metrics", "--store", str(lab.store_root), "--format", "json"]) == 0
     assert not default_derived_root(lab.store_root).exists()  # no second table
+    # the lab folder copied whole (store and table): the copy's stage updates the copy's table, not the original's
+    shutil.copytree(tmp_path / "one", tmp_path / "two")
+    copy = Lab(tmp_path / "two" / "lab")
+    copy.write("2025-10-13/IVg2025-10-13_2.csv", raw_csv("IVg", start=1760371684.0 + 600))
+    assert main(["stage", "--quiet", "--store", str(copy.store_root), "--raw-root", str(copy.raw)]) == 0
+    assert open_store(copy.store_root).metrics.height == 2 and open_store(lab.store_root).metrics.height == 1
+    assert open_store(copy.store_root).derived_root == tmp_path / "two" / "elsewhere"
     shutil.rmtree(derived)  # gone: the default again, as any store's
     assert open_store(lab.store_root).derived_root == default_derived_root(lab.store_root)
 

@@ -113,11 +113,18 @@ def recorded_zone(store_root: Path) -> str | None:
 def recorded_derived_root(store_root: Path) -> Path | None:
     """Where the store's last stage was told to put its derived tables (`--derived-root`), while that folder is
     there: a command or a notebook not told again read an empty metrics table, or built a second one beside the
-    store, unsaid."""
+    store, unsaid. A store moved or copied since (its recorded path another) finds it where it was relative to the
+    store: a copied lab folder's stage wrote into the original's table."""
     identity = read_identity(store_root / MANIFEST_DIR / IDENTITY_FILE)
     if identity is None or identity.derived_root is None:
         return None
-    return folder if (folder := Path(identity.derived_root)).is_dir() else None
+    folder = Path(identity.derived_root)
+    if identity.store_root is not None and not same_folder(Path(identity.store_root), store_root):
+        try:
+            folder = Path(os.path.normpath(store_root / os.path.relpath(folder, identity.store_root)))
+        except ValueError:  # Windows: the two on different drives have no relative path
+            return None
+    return folder if folder.is_dir() else None
 
 
 def check_location(config: StagingConfig) -> None:
