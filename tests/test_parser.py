@@ -881,7 +881,8 @@ def test_a_wide_first_row_is_rejected_before_polars_however_many_rows_follow() -
      # as another acquisition writes them, read as the registry's (`VG (V)` as `Vg (V)`, `I (mA)` as `I (A)`)
      (",".join(IT_COLUMNS), "the column row again among the data rows: two files joined into one?"),
      (",".join(["T (S)", "I (mA)", *IT_COLUMNS[2:]]), "the column row again among the data rows: two files joined "
-      "into one?")],
+      "into one?"),
+     (",".join(["None"] * len(IT_COLUMNS)), "'None' in column 't (s)' is not a number")],  # words, not the names
 )
 def test_a_hash_line_among_the_rows_is_named_where_it_is(inserted: str, reason: str) -> None:
     """Not the first data row: the comment a person added, the second run an acquisition appended, or the column

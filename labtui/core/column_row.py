@@ -94,6 +94,16 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], registered: set[str]
     return respelt
 
 
+def names_again(cells: list[str], columns: list[str]) -> bool:
+    """Whether a row's `cells` are the column row's names (`columns`, as read) again, each as any spelling or unit
+    of it writes it (`VG (V)` or `I (mA)` for `Vg (V)`, `I (A)`): two files joined into one."""
+    def name(text: str) -> str:
+        return snake_column(written["name"] if (written := _NAME_AND_UNIT.fullmatch(text)) else text)
+
+    return len(cells) == len(columns) and all(name(unquoted(cell.strip())) == name(column)
+                                              for cell, column in zip(cells, columns, strict=True))
+
+
 def _in_another_prefix(name: str, registered: set[str]) -> tuple[str, int] | None:
     """The registered column `name` is in another SI prefix of the unit of (`I (mA)` of `I (A)`, `t (ms)` of `t (s)`),
     and the power of ten from its unit to that column's; else None. Another acquisition's columns, or a channel

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
+from labtui.core.column_row import names_again
 from labtui.core.parser import SECTIONS, Header
 from labtui.core.raw_text import VISIBLE, decode_line
 from labtui.core.rejects import Reject
@@ -340,8 +341,8 @@ def _diagnose(body: bytes, header: Header, offsets: Iterable[int] | None = None)
         if fields != width:
             raise Reject("bad_row", f"a data row has {counted(fields, 'field')}, the column row has {width}", line)
         cells = cells if cells is not None else row.lstrip().split(",")
-        if all((token := cell.strip(" \t")) and not _reads_as_number(token) for cell in cells):  # the names again,
-            # as written (`VG (V)`): "'VG (V)' in column 'Vg (V)' is not a number" said what, not why
+        if not _reads_as_number(cells[0].strip(" \t")) and names_again(cells, header.columns):  # "'VG (V)' in
+            # column 'Vg (V)' is not a number" said what, not why
             raise Reject("bad_row", "the column row again among the data rows: two files joined into one?", line)
         for name, written in zip(header.columns, cells, strict=True):
             token = written.strip(" \t")  # the blanks Polars skips before a number; not NBSP, a form feed, …
