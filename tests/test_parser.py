@@ -413,6 +413,11 @@ def test_a_loop_swept_from_its_start_not_from_0_is_complete_as_swept() -> None:
         "acquisition's?)"])
     header, frame, _ = parse(raw_csv("IVg", rows=rows[:-2]), "IVg2025-10-14_3")
     assert not is_complete(header.spec.completeness, header, frame)[0]
+    # at a coarser step than its header's, as swept still, and the step said (the note was left out)
+    header, frame, _ = parse(raw_csv("IVg", rows=rows, params={"VG step": "0.25 V"}), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (True, [
+        "its sweep goes -1 → 1 → -1, not from 0 and back as its procedure's path: complete as swept (another "
+        "acquisition's?)", "Vg (V) steps by 0.5 where its header says 0.25: 9 rows for its 25"])
 
 
 def test_a_sweep_its_header_does_not_describe_is_said_to_be_one() -> None:
@@ -698,6 +703,9 @@ def test_a_parameter_the_registry_reads_nothing_from_given_twice_keeps_the_first
         assert header.fields["information"].startswith("after calibration, ") and header.raw["Information"] == \
             header.fields["information"]
         assert any("after line" in warning and "left it unset" in warning for warning in header.warnings)
+    # and the other way round, of any parameter: unset again (`none`, in any case), the value given stays
+    header, _, _ = parse(raw_csv("It").replace(b"#\tVDS: 0.1 V", b"#\tVDS: 0.1 V\r\n#\tVDS: none", 1))
+    assert header.fields["vds_v"] == 0.1 and any("left unset ('none')" in warning for warning in header.warnings)
 
 
 @pytest.mark.parametrize("again", [b"0.1 V", b"100 mV", b"0.1V", b"1e-1 V"])
@@ -1107,6 +1115,8 @@ def test_a_chip_named_by_the_file_and_numbered_by_the_header_is_one_chip_and_a_d
         assert parse(raw_csv("It", params={"Chip group name": None}), procedure)[0].fields.get("chip_group") is None
     header, _, _ = parse(raw_csv("It", params={"Chip group name": "Alisson2", "Chip number": "72"}), "Alisson272_4")
     assert not [w for w in header.warnings if "file name" in w]  # one chip, Alisson2's 72, read two ways
+    header, _, _ = parse(raw_csv("It", params={"Chip group name": "\uff21lisson"}), "Alisson67_1")  # a full-width Ａ
+    assert header.fields["chip_group"] == "Alisson" and not [w for w in header.warnings if "file name" in w]
 
 
 @pytest.mark.parametrize("written", [

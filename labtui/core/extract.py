@@ -142,7 +142,7 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         if rule.path == "loop" and _from_its_start(values, start, end, given_step, tolerance):
             return True, [f"its sweep goes {start:g} → {end:g} → {start:g}, not from 0 and back as its procedure's "
                           "path: complete as swept (another acquisition's?)",
-                          *_sweep_jump(values, least, most, given_step, rule.column)]
+                          *_sweep_jump(values, least, most, given_step, rule.column), *coarser]
         # a narrower loop that left 0 and came back to it is another sweep than its header says, not one cut short
         # (a real one that went 0 → −5 → 5 → 0, its header's whole span, was stopped there: aborted alone; a step away
         # and back was "a sweep of -0.05…0 come back to 0")

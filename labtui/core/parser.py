@@ -41,7 +41,6 @@ HEADER_LIMIT = 64 * 1024
 # fields that describe a run and decide nothing of it: given twice with two values (a note added by hand under the
 # acquisition's), the first is kept and the other said, as for a parameter the registry reads nothing from
 DESCRIPTIVE_FIELDS = frozenset({"information", "procedure_version"})
-UNSET = ("", "None")  # a parameter's value as PyMeasure writes one never set (`str(None)`), or left empty
 SECTIONS = ("#Procedure:", "#Parameters:", "#Metadata:", "#Data:")  # a header's section lines
 PROCEDURE_TAG = re.compile(r"(?i)#[ \t]*procedure[ \t]*:")  # `#procedure:`, `# Procedure :` as hands retype it
 _LONE_CR = b"\r#"  # a header line's end without its \n: the next line runs into it
@@ -209,10 +208,14 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(read[0])}: {quoted(read[1])}")
             key, value = read
         if key in raw and raw[key].strip() != value.strip() and not _same_value(key, raw[key], value, typed_keys):
-            if raw[key].strip() in UNSET:  # a note written under the acquisition's unset one: the note is the value
+            if _unset(raw[key]):  # a note written under the acquisition's unset one: the note is the value
                 warnings.append(f"line {number}: parameter {quoted(key)} given again ({quoted(value)}) after line "
                                 f"{seen_at[key]} left it unset ({quoted(raw[key])}): the second is kept")
                 raw[key], seen_at[key] = value, number
+                continue
+            if _unset(value):  # and the other way round: unset again, the value stays
+                warnings.append(f"line {number}: parameter {quoted(key)} left unset ({quoted(value)}) after line "
+                                f"{seen_at[key]} gave it ({quoted(raw[key])}): the first is kept")
                 continue
             if key not in typed_keys or typed_keys[key].field in DESCRIPTIVE_FIELDS:  # nothing read from it, or a
                 # description: kept as first given, the other said (a note added by hand lost the whole run)
@@ -382,6 +385,11 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
     return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
+def _unset(value: str) -> bool:
+    """A parameter's value as PyMeasure writes one never set (`str(None)`), in any case, or left empty."""
+    return value.strip().casefold() in ("", "none")
+
+
 def _chip_identity(
     spec: ProcedureSpec,
     raw: dict[str, str],
@@ -440,7 +448,8 @@ def _chip_of_the_name(match: re.Match[str], fields: dict[str, Any], warnings: li
         warnings.append(f"the header gives no 'Chip group name': {group!r} is read from the file name")
         return
     named, headed = f"{group}{number}", f"{header_group}{fields['chip_number']}"
-    if named.casefold() != headed.casefold():
+    spelt = f"{group_spelling(header_group) or header_group}{fields['chip_number']}"  # as it is filed (`Ａlisson`)
+    if named.casefold() != spelt.casefold():
         warnings.append(f"the file name names chip {quoted(named)}, its header chip {quoted(headed)}: the run is "
                         "filed under its header's")
 
