@@ -70,6 +70,17 @@ def test_a_file_written_in_pieces_is_staged_once_after_it_settles(lab: Lab) -> N
     assert len([e for e in events if e.kind == "staged"]) == 1 and watcher.growing() == []
 
 
+def test_the_watcher_looks_at_no_folder_a_scan_passes_over(lab: Lab) -> None:
+    """A Synology share keeps an `@eaDir` in every folder, and a recycle bin beside them: the watcher stat'ed each
+    at every poll, for files no scan stages. It watches the folders a scan enters."""
+    clock, events = Clock(), []
+    for folder in ("2025-10-14/@eaDir", "#recycle/2025-10-14", ".hidden"):
+        (lab.raw / folder).mkdir(parents=True)
+    watcher = watcher_for(lab, clock, events)
+    watcher.poll()
+    assert sorted(watcher.state.folders) == [lab.raw, lab.raw / "2025-10-14"]
+
+
 def test_a_start_time_the_clock_has_reached_is_staged_by_the_watcher(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
