@@ -1111,6 +1111,8 @@ def test_a_chip_named_by_the_file_and_numbered_by_the_header_is_one_chip_and_a_d
                                                        for w in header.warnings)
     header, _, _ = parse(raw_csv("It", params={"Chip group name": ""}), "Alisson67_8")  # an empty group is none
     assert (header.fields["chip_group"], header.fields["chip_number"]) == ("Alisson", 67)
+    header, _, _ = parse(raw_csv("It", params={"Chip number": "None"}), "Alisson72_1")  # PyMeasure's unset: absent
+    assert (header.fields["chip_group"], header.fields["chip_number"]) == ("Alisson", 72)
     for procedure in ("ITS67_7", "IVG67_6"):  # an alias, a case apart: a procedure's name still, no group
         assert parse(raw_csv("It", params={"Chip group name": None}), procedure)[0].fields.get("chip_group") is None
     header, _, _ = parse(raw_csv("It", params={"Chip group name": "Alisson2", "Chip number": "72"}), "Alisson272_4")

@@ -409,7 +409,7 @@ def _chip_identity(
     match = _FILE_CHIP.match(stem)
     if match and registry.canonical(match.group("group")) is not None:  # `It67_1`, `ITS67_1`: a procedure's name
         match = None
-    if "Chip number" in raw:
+    if "Chip number" in raw and not _unset(raw["Chip number"]):  # `None`: PyMeasure's unset, as if absent
         number = fields.get("chip_number")
         if number is None or number <= 0:
             given = raw["Chip number"].strip()
