@@ -71,6 +71,11 @@ def test_dates_and_times_are_local_across_dst_and_utc_midnight(lab: Lab) -> None
     # another zone moves the same runs (the frame is not just echoing date_local)
     utc = history(lab.manifest(), 67, "Alisson", tz="UTC")
     assert utc.filter(pl.col("source_file").str.ends_with("2025-09-08_2.csv"))["date"].item() == dt.date(2025, 9, 9)
+    # the night Santiago's clocks go back (2026-04-05 00:00 → 04-04 23:00), 23:30 comes twice: each with its offset
+    # (the history printed 23:30:00 for both, or a later run before an earlier one)
+    night = [dt.datetime(2026, 4, 5, 2, 30, tzinfo=dt.UTC), dt.datetime(2026, 4, 5, 3, 30, tzinfo=dt.UTC)]
+    rows = lab.manifest().head(2).with_columns(start_time_utc=pl.Series(night).dt.cast_time_unit("us"))
+    assert history(rows, 67, "Alisson", tz=TZ)["time_hms"].to_list() == ["23:30:00 -03", "23:30:00 -04"]
 
 
 def test_filters_select_rows_and_keep_seq(lab: Lab) -> None:
