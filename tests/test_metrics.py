@@ -776,6 +776,23 @@ def test_a_calibration_of_absurd_values_has_no_slope_and_says_why_without_a_warn
     assert remarks == ["slope_w_per_v: no finite fit (VL or Power near the limits of a float)"]
 
 
+def test_a_calibration_clipped_by_its_meters_range_prices_no_run_past_the_clip() -> None:
+    """A meter on a fixed range writes its full scale past it: the top of the curve read a flat 5 µW, and a run at
+    4.67 V was priced at 5 µW for 6 µW (a responsivity 20 % high), unsaid. The curve ends where the clip begins,
+    and says so; a run past it is unpriced."""
+    vl = np.round(np.arange(0, 5.05, 0.1), 10)
+    power = np.where(vl > 0.2, 2.9e-9 + 1.3e-6 * (vl - 0.2), 2.9e-9)
+    clipped = np.minimum(power, 5e-6)
+    values, remarks = calibration_quantities(vl, clipped)
+    first = float(vl[np.argmax(clipped == 5e-6)])
+    assert values["p_max_w"] == pytest.approx(float(clipped[clipped < 5e-6].max()))
+    assert remarks == [f"p_max_w: the Power reads a flat 5 µW from VL {first:g} V on: the meter's range clipped it; "
+                       "no run at those voltages is priced"]
+    curve = calibration_curve(vl, clipped)
+    assert power_at(*curve, 4.67)[0] is None and power_at(*curve, 2.0)[0] == pytest.approx(power[20])
+    assert calibration_curve(vl, power)[0].size == vl.size  # a curve whose largest reading is once: whole
+
+
 def test_a_concave_calibration_starts_where_the_laser_is_on_not_where_its_line_points() -> None:
     """The real curves bend: a line through 10–90 % of p_max reaches the dark reading at a negative VL (−0.27 V
     for a real 565 nm calibration, lit from 0.1 V); here dark up to 0.2 V."""

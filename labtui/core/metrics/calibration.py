@@ -17,7 +17,14 @@ LASING = 0.01  # of the rise from the dark reading to p_max: the laser is on
 def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str, float | None], list[str]]:
     """p_max_w, and the slope and threshold of the straight part of the curve (see `definitions`)."""
     values: dict[str, float | None] = dict.fromkeys(COLUMNS)
-    vl, power = calibration_curve(vl, power)
+    vl, power = _read_curve(vl, power)
+    clipped = []
+    if flat := _clipped(power):
+        from labtui.core.si import format_si
+
+        clipped = [f"p_max_w: the Power reads a flat {format_si(float(power[-1]), 'W')} from VL {vl[-flat]:g} V on: "
+                   "the meter's range clipped it; no run at those voltages is priced"]
+        vl, power = vl[:-flat], power[:-flat]
     if (why := _no_curve(vl)) is not None:
         return values, [f"LaserCalibration: {why}"]
     p_max = float(power.max())
@@ -29,7 +36,7 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
     dark = float(power[0])
     if p_max <= dark:
         return values, ["LaserCalibration: the power never rises above the dark reading"]
-    remarks = []
+    remarks = clipped
     off = np.flatnonzero(power <= _lit_from(dark, p_max))  # never empty: the dark reading itself
     if off[-1] + 1 < vl.size:
         values["threshold_v"] = float(vl[off[-1] + 1])
@@ -72,6 +79,12 @@ def _zeroed_under_light(power: np.ndarray, p_max: float) -> str | None:
 
 
 def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The curve a run is priced by (`_read_curve`), up to where its meter's range clipped it (`_clipped`)."""
+    vl, power = _read_curve(vl, power)
+    return (vl[:-flat], power[:-flat]) if (flat := _clipped(power)) else (vl, power)
+
+
+def _read_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Finite points sorted by VL, ready for `np.interp`, without the sensor's glitches (`glitches`: a dropout or a
     spike of up to 3 readings between two others; one reading of 0 W at a run's VL priced it at 1e-20 W, a
     responsivity of 1e12 A/W, unflagged); readings repeated at one VL are one point, their mean (the best estimate
@@ -80,6 +93,17 @@ def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np
     vl, power = _merged(vl, power)
     glitch = _lit_glitches(power)
     return (vl[~glitch], power[~glitch]) if glitch.any() else (vl, power)  # a monotone curve has none
+
+
+def _clipped(power: np.ndarray) -> int:
+    """How many readings at a curve's highest VLs read exactly its largest Power, when two or more do (else 0): a
+    meter on a fixed range writes its full scale past it (no real curve repeats its largest reading), and a run at
+    those voltages was priced at the clip, 20 % low, unsaid."""
+    if power.size < 2 or not power[-1] > 0 or power[-1] != power[-2] or power[-1] != power.max():
+        return 0
+    below = np.flatnonzero(power != power[-1])
+    flat = power.size - int(below[-1]) - 1 if below.size else power.size
+    return flat if power.size - flat >= 2 else 0  # a curve flat throughout, or all but one reading: no clip to tell
 
 
 def _lit_glitches(power: np.ndarray) -> np.ndarray:

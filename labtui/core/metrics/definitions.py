@@ -206,7 +206,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              from_data=False),
     # LaserCalibration --------------------------------------------------------------------------------------------
     Quantity("p_max_w", "W", "LaserCalibration",
-             "largest Power of the calibration (a spike of up to 3 readings between two others passed over); null "
+             "largest Power of the calibration (a spike of up to 3 readings between two others passed over; a flat "
+             "top, two or more readings at the highest VLs equal to it, is the meter's range and left out, and no "
+             "run there priced); null "
              "where no reading is above 0 W (a sensor's offset alone), or where the reading at the lowest VL is below "
              "0 W by more than 1 % of it and 10 nW, the next one no dark reading near 0 W (a sensor zeroed with light "
              "on it; beside one, a glitch)"),
