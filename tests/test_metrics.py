@@ -79,6 +79,20 @@ def test_dirac_point_is_refined_between_setpoints_and_refused_at_a_legs_end() ->
     assert outside.vg is None and "outside the sweep" in outside.remark
 
 
+def test_a_minimum_beside_a_gap_of_rows_wider_than_the_fit_window_is_no_dirac_point() -> None:
+    """NaN currents over Vg 0…0.5 V around a V's bottom (the rows dropped, as `read_sweep` drops them): the gap's edge
+    was read as the minimum and the parabola fitted across the gap, a Dirac point 42 mV off, said only as rows
+    missing. A gap within the fit window (3 rows at 0.05 V) is read across."""
+    vg = np.round(np.arange(-5, 5.025, 0.05), 10)
+    current = 1e-5 + 1e-6 * np.abs(vg - 0.27) ** 1.2
+    wide = (vg >= 0) & (vg <= 0.5)
+    found = dirac_point(vg[~wide], current[~wide])
+    assert found.vg is None and found.remark == ("min |I| beside a gap in the readings (Vg -0.05…0.55 V, rows without "
+                                                 "a finite Vg or I): the Dirac point may lie in it")
+    narrow = (vg >= 0.25) & (vg <= 0.35)
+    assert dirac_point(vg[~narrow], current[~narrow]).vg == pytest.approx(0.27, abs=0.02)
+
+
 def test_the_fit_window_holds_setpoints_written_with_float_drift() -> None:
     """The acquisition adds up its 0.1 V steps: points 0.5 V from the minimum lie 0.5000000000000004 V away and
     still belong to the fit."""

@@ -59,7 +59,8 @@ from labtui.core.parquet_footer import footer_bytes
 # full scale, gives no quantities (10× before: a µA channel logged in mA under a 1 mA range priced runs 1000× high);
 # nor does a calibration whose reading at its lowest VL is below 0 W by more than 1 % of its P max and 10 nW, the
 # next one no dark reading near 0 W (a sensor zeroed under light); a calibration's flat top (its largest Power read
-# twice or more at its highest VLs: the meter's range) is left out, and prices no run.
+# twice or more at its highest VLs: the meter's range) is left out, and prices no run; a leg's minimum beside a gap
+# of rows wider than the fit window (NaN currents) is no Dirac point.
 METRICS_VERSION = 24
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

@@ -128,12 +128,31 @@ def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.2, edg
         return Dirac(
             None, k, f"min |I| within {edge_margin_v:g} V of the leg's end: the Dirac point is outside the sweep"
         )
+    if (gap := _gap_beside(vg, k, fit_window_v)) is not None:
+        low_v, high_v = (round(v, 9) + 0.0 for v in gap)  # setpoints summed in 0.05 V steps: -1.77636e-14 is 0
+        return Dirac(None, k, f"min |I| beside a gap in the readings (Vg {low_v:g}…{high_v:g} V, rows without a "
+                              "finite Vg or I): the Dirac point may lie in it")
     window = max(fit_window_v, *(abs(float(vg[j] - vg[k])) for j in (k - 1, k + 1) if 0 <= j < vg.size))
     near = (np.abs(vg - vg[k]) <= window + slack) & ~glitch
     vertex = parabola_vertex(vg[near] - vg[k], current[near] / (float(current[k]) or 1.0))
     if vertex is not None and abs(vertex) <= window and low <= vg[k] + vertex <= high:
         return Dirac(float(vg[k] + vertex), k, None)
     return Dirac(float(vg[k]), k, "no parabola fits the minimum: the raw minimum is given")
+
+
+GAP_STEPS = 2.5  # a step this many times the steps beyond it, beside a leg's minimum, is a gap in its readings
+
+
+def _gap_beside(vg: np.ndarray, k: int, fit_window_v: float) -> tuple[float, float] | None:
+    """The Vg span of a gap beside the minimum `k` (rows without a finite Vg or I dropped), when the step to a
+    neighbour is wider than the fit window and GAP_STEPS × the step beyond it: the minimum read was the gap's edge,
+    and the fit reached across it (a 0.5 V gap moved a Dirac point 42 mV, and the hysteresis read 18× smaller, said
+    only as rows missing). A gap within the window (3 rows at 0.05 V: 8 mV) is read across."""
+    for near, far in ((k - 1, k - 2), (k + 1, k + 2)):
+        if 0 <= far < vg.size and 0 <= near < vg.size and abs(float(vg[near] - vg[k])) > max(
+                fit_window_v, GAP_STEPS * abs(float(vg[far] - vg[near]))) and vg[far] != vg[near]:
+            return min(float(vg[k]), float(vg[near])), max(float(vg[k]), float(vg[near]))
+    return None
 
 
 NOISE_PER_D3 = 0.6745 * math.sqrt(20)  # median |third difference| of white noise, in σ (its variance is 20 σ²)
