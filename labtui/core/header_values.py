@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from labtui.core.integers import INT64_MAX, INT64_MIN, int_of_digits
 from labtui.core.registry import ParameterSpec, ProcedureSpec
 from labtui.core.wording import quoted
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ANY_UNIT = ParameterSpec(field="value", unit=None)  # a number in whatever unit it is written
 
@@ -42,11 +45,19 @@ def parse_number(text: str, spec: ParameterSpec) -> float | None:
     if unit is None or spec.unit is None or unit.lower() == spec.unit.lower():
         return value
     if (power := prefix_apart(unit, spec.unit)) is not None:
-        # divided by an exact 10**n, rounded once: `10 uA` is 1e-05 as `1e-5 A` is (10 * 1e-6 is 9.999999999999999e-06)
-        return value * 10.0**power if power > 0 else value / 10.0**-power
+        return times_ten_to(value, power)
     if spec.unit == "s" and unit in _IN_SECONDS:
         return value * _IN_SECONDS[unit]
     return None
+
+
+Scaled = TypeVar("Scaled", float, "np.ndarray")
+
+
+def times_ten_to(value: Scaled, power: int) -> Scaled:
+    """`value` × 10**`power` (a number, or a column's values), divided by an exact 10**n and rounded once: `10 uA` is
+    1e-05 as `1e-5 A` is (10 * 1e-6 is 9.999999999999999e-06), and 1150 mV is 1.15 V."""
+    return value * 10.0**power if power > 0 else value / 10.0**-power
 
 
 def prefix_apart(unit: str, wanted: str) -> int | None:

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from labtui.core.chip_name import group_spelling
 from labtui.core.column_row import column_names, unquoted
-from labtui.core.header_values import NUMBER_WITH_UNIT, parse_integer, parse_number, split_number, typed_value
+from labtui.core.header_values import (
+    NUMBER_WITH_UNIT,
+    parse_integer,
+    parse_number,
+    split_number,
+    times_ten_to,
+    typed_value,
+)
 from labtui.core.integers import INT64_MAX
 from labtui.core.raw_text import DATA_TAG, VISIBLE, decode_line, decode_lines, not_a_measurement, text_end
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
@@ -90,8 +97,7 @@ class Header:
 def _scaled(series: pl.Series, power: int) -> pl.Series:
     import polars as pl  # the header is parsed without it (`labtui --help` does not load it)
 
-    values = series.to_numpy()  # a null reads NaN here: put back below
-    scaled = pl.Series(series.name, values * 10.0**power if power > 0 else values / 10.0**-power)
+    scaled = pl.Series(series.name, times_ten_to(series.to_numpy(), power))  # a null reads NaN there: put back
     return scaled.scatter(series.is_null().arg_true(), None) if series.has_nulls() else scaled
 
 
