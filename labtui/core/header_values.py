@@ -70,6 +70,11 @@ def prefix_apart(unit: str, wanted: str) -> int | None:
     return given - target if base == wanted_base and given != target else None
 
 
+def unset(value: str) -> bool:
+    """A parameter's value as PyMeasure writes one never set (`str(None)`), in any case, or left empty."""
+    return value.strip().casefold() in ("", "none")
+
+
 _INTEGER = re.compile(r"\s*+([-+]?\d+)(?:\.0*)?\s*+")  # `67`, and `67.0` as a float formatting writes it
 
 

@@ -14,15 +14,15 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from labtui.core.chip_name import group_spelling
 from labtui.core.column_row import column_names, unquoted
+from labtui.core.header_chip import chip_identity
 from labtui.core.header_values import (
     NUMBER_WITH_UNIT,
-    parse_integer,
     parse_number,
     split_number,
     times_ten_to,
     typed_value,
+    unset,
 )
 from labtui.core.integers import INT64_MAX
 from labtui.core.raw_text import DATA_TAG, VISIBLE, decode_line, decode_lines, not_a_measurement, text_end
@@ -40,7 +40,6 @@ _LAST_TIMESTAMP = dt.datetime(9999, 1, 1, tzinfo=dt.UTC).timestamp()
 # `\s*(\S.*?)?\s*$` forms it and `header_values.NUMBER_WITH_UNIT` replace backtracked quadratically: an 8 MB line
 # hung the stager).
 _PROCEDURE = re.compile(r"^#Procedure:\s*+<?\s*+([A-Za-z_][\w.]*+)(?:\s++object at 0x[0-9a-fA-F]++)?\s*+>?$")
-_FILE_CHIP = re.compile(r"^(?P<group>[A-Za-z][A-Za-z_-]*?)(?P<number>\d+)_(?P<idx>\d+)$")
 _FILE_IDX = re.compile(r"_(\d+)$")
 # A measurement's header is a few hundred bytes (the real corpus: 492 at most); it is stored in the manifest, which
 # every command reads, and in its run's Parquet footer, which every plot reads: a larger one is a file of another kind
@@ -214,12 +213,12 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(read[0])}: {quoted(read[1])}")
             key, value = read
         if key in raw and raw[key].strip() != value.strip() and not _same_value(key, raw[key], value, typed_keys):
-            if _unset(raw[key]):  # a note written under the acquisition's unset one: the note is the value
+            if unset(raw[key]):  # a note written under the acquisition's unset one: the note is the value
                 warnings.append(f"line {number}: parameter {quoted(key)} given again ({quoted(value)}) after line "
                                 f"{seen_at[key]} left it unset ({quoted(raw[key])}): the second is kept")
                 raw[key], seen_at[key] = value, number
                 continue
-            if _unset(value):  # and the other way round: unset again, the value stays
+            if unset(value):  # and the other way round: unset again, the value stays
                 warnings.append(f"line {number}: parameter {quoted(key)} left unset ({quoted(value)}) after line "
                                 f"{seen_at[key]} gave it ({quoted(raw[key])}): the first is kept")
                 continue
@@ -267,7 +266,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
                               "hand edit?); #Data: must be the header's last line")
             problem.line = data.count(b"\n", 0, late.start()) + 1
         raise
-    _chip_identity(spec, raw, seen_at, fields, file_stem, registry, warnings)
+    chip_identity(spec, raw, seen_at, fields, file_stem, registry, warnings)
     fields["file_idx"] = _file_index(file_stem, warnings)
 
     column_line = len(lines) + 1
@@ -389,75 +388,6 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
         raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is rounded (a spreadsheet re-saved the "
                                        "file?): the run cannot be dated to the second", line)
     return dt.datetime.fromtimestamp(value, dt.UTC)
-
-
-def _unset(value: str) -> bool:
-    """A parameter's value as PyMeasure writes one never set (`str(None)`), in any case, or left empty."""
-    return value.strip().casefold() in ("", "none")
-
-
-def _chip_identity(
-    spec: ProcedureSpec,
-    raw: dict[str, str],
-    seen_at: dict[str, int],
-    fields: dict[str, Any],
-    stem: str,
-    registry: Registry,
-    warnings: list[str],
-) -> None:
-    """Chip = group + number from the header; the `<Group><Number>_<idx>` file name only as a fallback. A setup
-    procedure (`chip: false`, a laser calibration) belongs to no chip even when its header names one: the chip's
-    history and the calibrations list must not split over it (the values stay in the run's parameters)."""
-    if not spec.chip:
-        fields.pop("chip_number", None)
-        fields.pop("chip_group", None)
-        return
-    match = _FILE_CHIP.match(stem)
-    if match and registry.canonical(match.group("group")) is not None:  # `It67_1`, `ITS67_1`: a procedure's name
-        match = None
-    if "Chip number" in raw and not _unset(raw["Chip number"]):  # `None`: PyMeasure's unset, as if absent
-        number = fields.get("chip_number")
-        if number is None or number <= 0:
-            given = raw["Chip number"].strip()
-            what = "too large for a chip number" if (parse_integer(given) or 0) > 0 else "not a positive integer"
-            raise Reject("bad_chip_number", f"'Chip number' {quoted(given)} is {what}", seen_at["Chip number"])
-        if match:
-            _chip_of_the_name(match, fields, warnings)
-    elif not match:
-        raise Reject(
-            "no_chip_number",
-            f"{spec.name} runs belong to a chip, but the header has no 'Chip number' (nor does the file name)",
-        )
-    else:
-        fields["chip_number"] = int(match.group("number"))
-        if fields["chip_number"] <= 0:
-            raise Reject("bad_chip_number", f"the file name {stem!r} gives chip number 0; chip numbers are positive")
-        fields.setdefault("chip_group", match.group("group"))
-    if (written := fields.get("chip_group")) is not None:
-        fields["chip_group"] = group_spelling(written) or None
-        if fields["chip_group"] not in (None, written.strip()):
-            line = seen_at.get("Chip group name", "?")
-            warnings.append(f"line {line}: 'Chip group name' {quoted(written.strip())} is stored as "
-                            f"{fields['chip_group']!r} (invisible characters or another Unicode spelling of the same "
-                            "letters would start a chip of its own)")
-
-
-def _chip_of_the_name(match: re.Match[str], fields: dict[str, Any], warnings: list[str]) -> None:
-    """A `<Group><Number>_<idx>` file name beside a header that numbers its chip: of the same number, it gives the
-    group a header left out or empty (`Alisson67_8.csv` with `Chip number: 67` was filed as chip `67`); of another
-    chip, the run is filed by its header, and said (a file renamed, or a header copied from another chip's run).
-    Chips are compared by their whole names: `Alisson272_4.csv` is chip 72 of a group `Alisson2`."""
-    group, number = match.group("group"), int(match.group("number"))
-    header_group = (fields.get("chip_group") or "").strip()
-    if not header_group and number == fields["chip_number"]:
-        fields["chip_group"] = group
-        warnings.append(f"the header gives no 'Chip group name': {group!r} is read from the file name")
-        return
-    named, headed = f"{group}{number}", f"{header_group}{fields['chip_number']}"
-    spelt = f"{group_spelling(header_group) or header_group}{fields['chip_number']}"  # as it is filed (`Ａlisson`)
-    if named.casefold() != spelt.casefold():
-        warnings.append(f"the file name names chip {quoted(named)}, its header chip {quoted(headed)}: the run is "
-                        "filed under its header's")
 
 
 def _file_index(stem: str, warnings: list[str]) -> int | None:
