@@ -2183,3 +2183,14 @@ def test_a_legacy_procedures_run_gets_the_quantities_of_the_procedure_it_is_like
     capsys.readouterr()
     assert main(lab.args("metrics", "--proc", legacy)) == 0
     assert quantities[0] in capsys.readouterr().out
+
+
+def test_a_pulse_whose_current_is_unread_while_lit_is_no_dark_run() -> None:
+    """NaN currents over the whole lit window left no lit sample among the readings: the run was said to be one whose
+    laser "never switched on", with a dark current and drift taken over the pulse's tail."""
+    t, current, vl = pulse()
+    unread = np.where(vl >= SETTINGS.light_threshold_v, np.nan, current)
+    values, remarks = it_quantities(t, unread, vl, 0.1, SETTINGS)
+    assert all(value is None for value in values.values())
+    assert remarks == [f"photoresponse: the laser switched on at {t[np.argmax(vl >= 0.1)]:.4g} s, but I holds no "
+                       "reading while it was on (NaN, overflow marks or contact glitches)"]

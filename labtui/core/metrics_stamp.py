@@ -61,7 +61,9 @@ from labtui.core.parquet_footer import footer_bytes
 # next one no dark reading near 0 W (a sensor zeroed under light); a calibration's flat top (its largest Power read
 # twice or more at its highest VLs: the meter's range) is left out, and prices no run; a leg's minimum beside a gap
 # of rows wider than the fit window (NaN currents) is no Dirac point.
-METRICS_VERSION = 24
+# 25: an It run whose current holds no reading while lit is no dark run (it had a dark current and drift taken over
+# its pulse's tail, "the laser never switched on").
+METRICS_VERSION = 25
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

@@ -54,6 +54,7 @@ def it_quantities(
     """
     values: dict[str, float | None] = dict.fromkeys(COLUMNS)
     step = None  # the clock's step, where samples were left out: a window must still hold its share of them
+    recorded_t, recorded_vl = t, vl
     if (keep := readings(t, i)) is not None:
         clock = t[np.isfinite(t)]
         if clock.size > 1:
@@ -70,6 +71,9 @@ def it_quantities(
     on = laser_on(vl, settings.light_threshold_v)
     k_on = int(np.argmax(on))
     if not on[k_on]:
+        if keep is not None and (was_on := laser_on(recorded_vl, settings.light_threshold_v)).any():  # not dark
+            return values, [f"photoresponse: the laser switched on at {float(recorded_t[np.argmax(was_on)]):.4g} s, "
+                            "but I holds no reading while it was on (NaN, overflow marks or contact glitches)"]
         values["i_dark_a"] = _mean(i)
         values["drift_a_per_s"] = fit_line(t, i)[0]
         return values, ["photoresponse: the laser never switched on (a dark run, or one stopped before its pulse)"]
