@@ -1223,3 +1223,22 @@ def test_two_spellings_of_one_field_keep_the_procedures_own_and_say_so() -> None
     unreadable = header_with("x nm")  # left empty, with its warning: the other spelling's value stays
     assert unreadable.fields["laser_wavelength_nm"] == 385
 
+
+
+def test_a_sweep_whose_every_setpoint_is_offset_is_whole_and_said() -> None:
+    """−0.95…1.05 for a header's −1…1 in 0.05 V steps (every Vg offset by a step) read as "aborted: the sweep covered
+    −0.95…1.05 of −1…1"; it is the whole sweep, shifted. Shifted and cut short, it is still aborted."""
+    fine = {"VG step": "0.05 V"}
+    shifted = [round(vg + 0.05, 9) for vg in sweep(-1, 1, 0.05, "loop")]
+    rows = data_rows(((vg, 1e-6 * (1 + abs(vg - 0.2))) for vg in shifted), len(IVG_COLUMNS))
+    header, frame, _ = parse(raw_csv("IVg", rows=rows, params=fine), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (True, [
+        "Vg (V) sweeps -0.95…1.05, its header's -1…1 shifted by +0.05 (a setpoint offset?)"])
+    header, frame, _ = parse(raw_csv("IVg", rows=rows[:-20] + rows[-21:-20] * 20, params=fine), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (False, [
+        "aborted: the sweep stopped at -0.95 instead of returning to 0.05",
+        "Vg (V) sweeps -0.95…1.05, its header's -1…1 shifted by +0.05 (a setpoint offset?)"])
+    wide = [vg * 1.5 for vg in sweep(-1, 1, 0.05, "loop")]  # not a shift: beyond the header, as before
+    header, frame, _ = parse(raw_csv("IVg", rows=data_rows(((vg, 1e-6) for vg in wide), len(IVG_COLUMNS)),
+                                     params=fine), "IVg2025-10-14_3")
+    assert "beyond its header's sweep" in is_complete(header.spec.completeness, header, frame)[1][0]

@@ -152,6 +152,12 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
                            "and come back to 0: its header written for another sweep?)", *coarser]
         return False, [f"aborted: {frame.height} of the {rows} rows {implied}", *coarser]
     read = _readings(values, least, most)  # an overflow mark is a gap, not a reach
+    if (shift := _shifted(least, most, low, high, tolerance)) is not None:  # all setpoints offset: the sweep whole
+        notes = [f"{rule.column} sweeps {least:g}…{most:g}, its header's {low:g}…{high:g} shifted by {shift:+g} (a "
+                 "setpoint offset?)", *_sweep_jump(values, least, most, given_step, rule.column), *coarser]
+        if (stopped := _stopped_short(rule, values, given_step or step, shift)) is not None:
+            return False, [stopped, *notes]
+        return True, notes
     if read.size and (float(read.min()) < low - tolerance or float(read.max()) > high + tolerance):
         # more rows than the header's sweep then say nothing of two sweeps in one file
         extra = [f"{rule.column} reaches {float(read.min()):g}…{float(read.max()):g}, beyond its header's sweep of "
@@ -166,12 +172,23 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     return True, extra
 
 
-def _stopped_short(rule: Completeness, values: np.ndarray, step: float) -> str | None:
-    """Why a sweep that returns to 0 did not: its last point further than a step from 0 (the header's step, else
-    the data's own: a sweep cut at +5 V was complete when its `VG step` line was missing or unreadable)."""
-    if not rule.returns_to_zero or not abs(last := float(values[-1])) > 1.01 * (step or _median_step(values)):
+def _shifted(least: float, most: float, low: float, high: float, tolerance: float) -> float | None:
+    """How far a sweep's data lie from its header's limits when they span its width, shifted by up to a tenth of it
+    (−4.95…5.05 for −5…5: every setpoint offset, not a sweep cut short); None when they are not."""
+    shift = least - low
+    if abs(shift) <= tolerance or abs((most - least) - (high - low)) > tolerance or abs(shift) > 0.1 * (high - low):
         return None
-    return f"aborted: the sweep stopped at {last:g} instead of returning to 0"
+    return shift
+
+
+def _stopped_short(rule: Completeness, values: np.ndarray, step: float, origin: float = 0.0) -> str | None:
+    """Why a sweep that returns to 0 (`origin`, a shifted one's) did not: its last point further than a step from it
+    (the header's step, else the data's own: a sweep cut at +5 V was complete when its `VG step` line was missing or
+    unreadable)."""
+    last = float(values[-1])
+    if not rule.returns_to_zero or not abs(last - origin) > 1.01 * (step or _median_step(values)):
+        return None
+    return f"aborted: the sweep stopped at {last:g} instead of returning to {origin:g}"
 
 
 def _extra_rows(values: np.ndarray, height: int, rows: int, step: float, column: str) -> list[str]:

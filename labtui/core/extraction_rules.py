@@ -35,4 +35,6 @@ labtui would read differently from the same file.
 # a group gives the group (the run was filed as chip `67`); a registered column written in another prefix of its
 # unit (`I (mA)`, `t (ms)`) is that column, its values in SI (the file was rejected as missing `I (A)`); a parameter
 # given again after a line that left it unset (`None`, empty) takes the second value.
-EXTRACTION_RULES = 8
+# 9: a sweep whose data span its header's limits shifted by up to a tenth of the span (every setpoint offset) is
+# whole, and said so (it was aborted as "covered −4.95…5.05 of −5…5").
+EXTRACTION_RULES = 9
