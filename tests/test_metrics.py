@@ -807,6 +807,61 @@ def test_a_calibration_clipped_by_its_meters_range_prices_no_run_past_the_clip()
     assert calibration_curve(vl, power)[0].size == vl.size  # a curve whose largest reading is once: whole
 
 
+def test_a_calibration_missing_readings_prices_no_run_across_its_gap() -> None:
+    """NaN Power at 0.1–0.3 V, the curve's knee: np.interp drew a line from the dark reading to the first lit one and
+    priced a run at 0.2 V 54 % high, and the threshold read 0.4 V, unsaid. No power across the gap, and no threshold
+    inside it, each said; a reading beside it is still priced as read."""
+    vl = np.round(np.arange(0, 3.05, 0.1), 10)
+    power = np.where(vl >= 0.15, 1e-6 * (vl - 0.1), 3e-9)
+    gappy = np.where((vl > 0.05) & (vl < 0.35), np.nan, power)
+    values, remarks = calibration_quantities(vl, gappy)
+    assert values["threshold_v"] is None and values["slope_w_per_v"] == pytest.approx(1e-6)
+    assert remarks == ["curve: no Power reading at VL 0.1, 0.2 and 0.3 V: no run between their neighbours is "
+                       "priced", "threshold_v: the laser switches on between VL 0 and 0.4 V, where the Power has no "
+                       "reading"]
+    curve = calibration_curve(vl, gappy)
+    assert power_at(*curve, 0.2) == (None, "power_w: the calibration has no Power reading next to VL 0.2 V: none is "
+                                           "drawn across")
+    assert power_at(*curve, 0.4) == (pytest.approx(3e-7), None)  # a reading beside the gap: itself
+    assert power_at(*curve, 1.25) == (pytest.approx(1.15e-6), None)
+    assert np.isnan(powers_at(*curve, np.array([0.25])))[0] and powers_at(*curve, np.array([0.4]))[0] > 0
+    assert calibration_quantities(vl, power)[0]["threshold_v"] == pytest.approx(0.2)  # whole: as before
+
+
+def test_a_calibration_with_no_dark_reading_prices_runs_as_it_measured_them() -> None:
+    """Its 0 V reading missing, or a sweep from 0.5 V: the lowest reading, lit, was taken for the dark one. The
+    threshold moved up a step, unsaid, and a run at that lowest VL was refused as "not above its laser's threshold",
+    though the curve measured 1.35 µW there."""
+    vl = np.round(np.arange(0, 3.05, 0.1), 10)
+    power = 1.35e-6 + 1e-6 * vl  # lasing from 0 V on
+    for from_vl, curve_vl, curve_power in ((0.1, vl, np.where(vl == 0, np.nan, power)),
+                                           (0.5, vl[vl >= 0.45], power[vl >= 0.45])):
+        values, remarks = calibration_quantities(curve_vl, curve_power)
+        at = 1.35e-6 + 1e-6 * from_vl
+        assert values["threshold_v"] is None and values["slope_w_per_v"] == pytest.approx(1e-6)
+        assert f"threshold_v: the Power reads {at * 1e6:.3g} µW at VL {from_vl:g} V, its lowest: the curve starts " \
+               "lit, with no dark reading to tell where the laser switches on" in remarks
+        assert power_at(*calibration_curve(curve_vl, curve_power), from_vl) == (pytest.approx(at), None)
+    dark = np.where(vl >= 0.2, power, 1.5e-8)  # a real dark start of 15 nW: the dark reading, as before
+    assert calibration_quantities(vl, dark)[0]["threshold_v"] == pytest.approx(0.2)
+
+
+def test_a_calibrations_first_reading_spiking_above_its_dark_ones_is_left_out() -> None:
+    """A settling spike of 5 µW at 0 V was the dark reading: the threshold read 1.3 V for 0.2 V, every run below it
+    was refused, and the slope fitted the spike (−5.5 %). It is left out and said; the curve is read from 0.1 V."""
+    vl = np.round(np.arange(0, 5.05, 0.1), 10)
+    power = np.where(vl >= 0.2, 4e-6 * (vl - 0.15), 3e-9)
+    spiked = power.copy()
+    spiked[0] = 5e-6
+    values, remarks = calibration_quantities(vl, spiked)
+    assert values == pytest.approx(calibration_quantities(vl, power)[0])
+    assert values["threshold_v"] == pytest.approx(0.2)
+    assert remarks == ["curve: its first reading (5 µW at VL 0 V) stands above the dark readings after it, "
+                       "a settling spike: left out"]
+    assert power_at(*calibration_curve(vl, spiked), 1.0) == (pytest.approx(3.4e-6), None)
+    assert power_at(*calibration_curve(vl, spiked), 0.05)[1] == "power_w: VL 0.05 V is outside the calibrated 0.1–5 V"
+
+
 def test_a_concave_calibration_starts_where_the_laser_is_on_not_where_its_line_points() -> None:
     """The real curves bend: a line through 10–90 % of p_max reaches the dark reading at a negative VL (−0.27 V
     for a real 565 nm calibration, lit from 0.1 V); here dark up to 0.2 V."""
@@ -2194,3 +2249,21 @@ def test_a_pulse_whose_current_is_unread_while_lit_is_no_dark_run() -> None:
     assert all(value is None for value in values.values())
     assert remarks == [f"photoresponse: the laser switched on at {t[np.argmax(vl >= 0.1)]:.4g} s, but I holds no "
                        "reading while it was on (NaN, overflow marks or contact glitches)"]
+
+
+def test_a_calibrations_gap_unprices_the_runs_inside_it_alone(tmp_path: Path) -> None:
+    """A calibration with no Power reading around a run's VL: the run is unpriced and says why, the calibration's
+    row says where its gap is, and it still prices a run beside the gap (its remark is no whole-curve refusal)."""
+    lab = small_lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    recalibrate(day / "LaserCalibration2025-10-14_1.csv", lambda vl: math.nan if 1.5 < vl < 2.5 else 1e-6 * vl)
+    write_run(day, "It", file_idx=3, start_utc=START + dt.timedelta(minutes=21), params={"Laser voltage": 3.0})
+    lab.stage()
+    table = read_metrics(lab.config)
+    calibration = table.filter(pl.col("proc") == "LaserCalibration").row(0, named=True)
+    assert [remark for remark in calibration["remarks"] if remark.startswith("curve: ")] == [
+        "curve: no Power reading at 9 VLs from 1.6 to 2.4 V: no run between their neighbours is priced"]
+    inside, beside = table.filter(pl.col("proc") == "It", pl.col("has_light")).sort("laser_voltage_v").rows(named=True)
+    assert inside["laser_voltage_v"] == 2.0 and inside["power_w"] is None
+    assert "power_w: the calibration has no Power reading next to VL 2 V: none is drawn across" in inside["remarks"]
+    assert beside["power_w"] == pytest.approx(3e-6)

@@ -62,7 +62,10 @@ from labtui.core.parquet_footer import footer_bytes
 # twice or more at its highest VLs: the meter's range) is left out, and prices no run; a leg's minimum beside a gap
 # of rows wider than the fit window (NaN currents) is no Dirac point.
 # 25: an It run whose current holds no reading while lit is no dark run (it had a dark current and drift taken over
-# its pulse's tail, "the laser never switched on").
+# its pulse's tail, "the laser never switched on"); a calibration draws no line across VLs with no Power reading
+# (3 NaN readings of its knee priced a run 54 % high) and has no threshold in such a gap; its lowest reading, lit,
+# is no dark reading (a sweep from 0.5 V, its 0 V reading missing: runs there were refused); a first reading lit
+# before a dark one is a settling spike, left out (the threshold read 1.3 V for 0.2 V).
 METRICS_VERSION = 25
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

@@ -17,7 +17,11 @@ LASING = 0.01  # of the rise from the dark reading to p_max: the laser is on
 def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str, float | None], list[str]]:
     """p_max_w, and the slope and threshold of the straight part of the curve (see `definitions`)."""
     values: dict[str, float | None] = dict.fromkeys(COLUMNS)
-    vl, power = _read_curve(vl, power)
+    missing = _missing(vl, power)
+    vl, power, remarks = _read_curve(vl, power)
+    if missing.size:
+        remarks.append(f"curve: no Power reading at {_voltages(missing)}: no run between their neighbours "
+                       "is priced")
     clipped = []
     if flat := _clipped(power):
         from labtui.core.si import format_si
@@ -33,15 +37,21 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
     if (zeroed := _zeroed_under_light(power, p_max)) is not None:
         return values, [f"LaserCalibration: {zeroed}. No quantities from it"]
     values["p_max_w"] = p_max
-    dark = float(power[0])
-    if p_max <= dark:
+    remarks += clipped
+    if (dark := _dark_reading(power)) is None:
+        from labtui.core.si import format_si
+
+        remarks.append(f"threshold_v: the Power reads {format_si(float(power[0]), 'W')} at VL {vl[0]:g} V, its lowest: "
+                       "the curve starts lit, with no dark reading to tell where the laser switches on")
+    elif p_max <= dark:
         return values, ["LaserCalibration: the power never rises above the dark reading"]
-    remarks = clipped
-    off = np.flatnonzero(power <= _lit_from(dark, p_max))  # never empty: the dark reading itself
-    if off[-1] + 1 < vl.size:
-        values["threshold_v"] = float(vl[off[-1] + 1])
+    elif (last_off := int(np.flatnonzero(power <= _lit_from(dark, p_max))[-1])) + 1 == vl.size:  # never empty:
+        remarks.append("threshold_v: the power falls back to the dark reading at the highest VL")  # the dark one
+    elif missing.size and ((missing > vl[last_off]) & (missing < vl[last_off + 1])).any():
+        remarks.append(f"threshold_v: the laser switches on between VL {vl[last_off]:g} and {vl[last_off + 1]:g} V, "
+                       "where the Power has no reading")
     else:
-        remarks.append("threshold_v: the power falls back to the dark reading at the highest VL")
+        values["threshold_v"] = float(vl[last_off + 1])
     linear = (power >= LINEAR_PART[0] * p_max) & (power <= LINEAR_PART[1] * p_max)
     vl_linear = vl[linear]  # sorted, as `vl` is
     # fewer than 3 distinct VL; not np.unique, whose first call imports for ~7 ms in a stage
@@ -79,20 +89,75 @@ def _zeroed_under_light(power: np.ndarray, p_max: float) -> str | None:
 
 
 def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The curve a run is priced by (`_read_curve`), up to where its meter's range clipped it (`_clipped`)."""
-    vl, power = _read_curve(vl, power)
-    return (vl[:-flat], power[:-flat]) if (flat := _clipped(power)) else (vl, power)
+    """The curve a run is priced by (`_read_curve`), up to where its meter's range clipped it (`_clipped`), with a
+    NaN Power at each VL that has no reading (`_missing`): `interpolated` gives no power next to one."""
+    missing = _missing(vl, power)
+    vl, power, _ = _read_curve(vl, power)
+    if flat := _clipped(power):
+        vl, power = vl[:-flat], power[:-flat]
+    if not missing.size:  # every real calibration
+        return vl, power
+    at = np.searchsorted(vl, missing)
+    return np.insert(vl, at, missing), np.insert(power, at, np.nan)
 
 
-def _read_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _read_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Finite points sorted by VL, ready for `np.interp`, without the sensor's glitches (`glitches`: a dropout or a
     spike of up to 3 readings between two others; one reading of 0 W at a run's VL priced it at 1e-20 W, a
-    responsivity of 1e12 A/W, unflagged); readings repeated at one VL are one point, their mean (the best estimate
-    of the power there: `np.interp` took whichever sorted last, the largest, and the curve's dark reading, p_max and
-    slope the extremes of the repeats)."""
+    responsivity of 1e12 A/W, unflagged) nor a first reading that spikes above the dark ones after it (`_spike_first`,
+    said in the remarks); readings repeated at one VL are one point, their mean (the best estimate of the power there:
+    `np.interp` took whichever sorted last, the largest, and the curve's dark reading, p_max and slope the extremes
+    of the repeats)."""
     vl, power = _merged(vl, power)
-    glitch = _lit_glitches(power)
-    return (vl[~glitch], power[~glitch]) if glitch.any() else (vl, power)  # a monotone curve has none
+    remarks = []
+    if _spike_first(power):
+        from labtui.core.si import format_si
+
+        remarks.append(f"curve: its first reading ({format_si(float(power[0]), 'W')} at VL {vl[0]:g} V) "
+                       "stands above the dark readings after it, a settling spike: left out")
+        vl, power = vl[1:], power[1:]
+    if (glitch := _lit_glitches(power)).any():  # a monotone curve has none
+        vl, power = vl[~glitch], power[~glitch]
+    return vl, power, remarks
+
+
+def _missing(vl: np.ndarray, power: np.ndarray) -> np.ndarray:
+    """The VLs at which a curve has no Power reading (NaN, an overflow mark: `per_run._readings`), sorted; where a
+    finite reading at one of them is also there, it is read. `np.interp` drew a line across three missing readings
+    of a curve's knee, 54 % over the run's power, unsaid."""
+    if (read_power := np.isfinite(power)).all():  # a calibration's few points: no sums to overflow (`all_finite`)
+        return np.empty(0)
+    read = vl[np.isfinite(vl) & read_power]
+    gaps = vl[np.isfinite(vl) & ~read_power]
+    return np.sort(gaps[~np.isin(gaps, read)])
+
+
+def _voltages(values: np.ndarray) -> str:
+    """Sorted VLs for a remark: `VL 0.1, 0.2 and 0.3 V`; past three, `9 VLs from 1.6 to 2.4 V`."""
+    texts = [f"{value:g}" for value in values.tolist()]
+    if len(texts) > 3:
+        return f"{len(texts)} VLs from {texts[0]} to {texts[-1]} V"
+    return f"VL {texts[0]} V" if len(texts) == 1 else f"VL {', '.join(texts[:-1])} and {texts[-1]} V"
+
+
+def _lit_alone(reading: float, p_max: float) -> bool:
+    """Whether a reading is the laser's light with no dark reading to compare it with: above LASING of the curve's
+    p_max and above the sensor's dark scatter (the real dark readings: 0.5–20 nW, at most 0.3 % of their p_max)."""
+    return reading > max(LASING * p_max, 2 * SENSOR_NOISE_W)
+
+
+def _spike_first(power: np.ndarray) -> bool:
+    """Whether a curve's first reading is a settling spike: lit (`_lit_alone`) before a dark one. As the dark
+    reading it moved the threshold to 1.3 V for 0.2 V and refused every run below it; `glitches` reads no end."""
+    return power.size >= 3 and _lit_alone(float(power[0]), p_max := float(power.max())) and \
+        not _lit_alone(float(power[1]), p_max)
+
+
+def _dark_reading(power: np.ndarray) -> float | None:
+    """A curve's dark reading: its first (at its lowest VL); None when that one is lit (`_lit_alone`: a sweep from
+    0.5 V, or its 0 V reading missing): the threshold is then unknown, and a run is priced as the curve measured it.
+    As the dark reading, a lit one refused runs at its own VL as "not above its laser's threshold"."""
+    return None if _lit_alone(first := float(power[0]), float(np.nanmax(power))) else first
 
 
 def _clipped(power: np.ndarray) -> int:
@@ -152,17 +217,32 @@ def powers_at(vl: np.ndarray, power: np.ndarray, laser_vs: np.ndarray) -> np.nda
     if _no_curve(vl) is not None:
         return np.full(laser_vs.shape, np.nan)
     with np.errstate(all="ignore"):
-        at = np.interp(laser_vs, vl, power)
+        at = interpolated(vl, power, laser_vs)
         lasing = at > _lasing_level(power)
     slack = _slack(vl)
     return np.where((laser_vs >= vl[0] - slack) & (laser_vs <= vl[-1] + slack) & lasing, at, np.nan)
 
 
+def interpolated(vl: np.ndarray, power: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The curve's Power at the voltages `at`, linear between readings; NaN between a reading and a VL with none
+    (`calibration_curve`'s NaN), not a line across the gap. np.interp alone gives NaN there too, but also at a
+    reading beside a gap."""
+    if not np.isfinite(power).all():  # every real calibration has a reading at each VL
+        read = np.isfinite(power)
+        values = np.interp(at, vl[read], power[read])
+        left = np.clip(np.searchsorted(vl, at, side="right") - 1, 0, vl.size - 1)
+        right = np.minimum(left + 1, vl.size - 1)
+        return np.where((read[left] & (vl[left] == at)) | (read[left] & read[right]), values, np.nan)
+    return np.interp(at, vl, power)
+
+
 def _lasing_level(power: np.ndarray) -> float:
-    """The power a curve must exceed for its laser to be on: `_lit_from` its dark reading (the lowest VL's) and p_max
-    (`threshold_v`'s level), and 0 W. Below it the sensor reads its own offset, no light: a responsivity over it is
-    off by orders of magnitude."""
-    return max(_lit_from(float(power[0]), float(power.max())), 0.0)
+    """The power a curve must exceed for its laser to be on: `_lit_from` its dark reading (`_dark_reading`; without
+    one, 0 W) and p_max (`threshold_v`'s level), and 0 W. Below it the sensor reads its own offset, no light: a
+    responsivity over it is off by orders of magnitude."""
+    read = power[np.isfinite(power)]
+    dark = _dark_reading(read)
+    return 0.0 if dark is None else max(_lit_from(dark, float(read.max())), 0.0)
 
 
 def _lit_from(dark: float, top: float) -> float:
@@ -189,8 +269,10 @@ def power_at(vl: np.ndarray, power: np.ndarray, laser_v: float) -> tuple[float |
     if not in_range(vl, laser_v):
         return None, f"power_w: VL {laser_v:g} V is outside the calibrated {vl[0]:g}–{vl[-1]:g} V"
     with np.errstate(all="ignore"):  # points near ±1e308 overflow between them: NaN, refused below
-        at = float(np.interp(laser_v, vl, power))
+        at = float(interpolated(vl, power, np.array([laser_v]))[0])
         lasing = _lasing_level(power)
+    if math.isnan(at) and not np.isfinite(power).all():
+        return None, f"power_w: the calibration has no Power reading next to VL {laser_v:g} V: none is drawn across"
     if not at > 0:
         return None, f"power_w: the calibration gives {at:.3g} W at VL {laser_v:g} V, no power above 0 W"
     if not at > lasing:

@@ -181,11 +181,13 @@ QUANTITIES: tuple[Quantity, ...] = (
              "further, its Power is in another unit) and whose VL range reaches the run's (an aborted one may stop "
              "short: "
              "the next nearest then), its Power (readings repeated at one VL taken as their mean, a dropout or a spike "
-             "of up to 3 readings between two others passed over) linearly interpolated at the run's laser voltage; "
-             "null outside the calibrated VL range (no extrapolation), where that Power is not above 0 W or not above "
+             "of up to 3 readings between two others passed over, and a first reading lit before a dark one) "
+             "linearly interpolated at the run's laser voltage; "
+             "null outside the calibrated VL range (no extrapolation), next to a VL with no Power reading (NaN: no "
+             "line is drawn across the gap), where that Power is not above 0 W or not above "
              "the calibration's dark reading by 1 % of its rise (threshold_v's level: below it the sensor reads no "
-             "light), and for dark runs (by the header's laser voltage; a run whose VL column "
-             "pulses under a header that says dark has a remark)",
+             "light; a curve whose lowest reading is lit has none), and for dark runs (by the header's laser "
+             "voltage; a run whose VL column pulses under a header that says dark has a remark)",
              from_data=False),
     Quantity("calibration_run_id", "", "It", "run_id of the calibration power_w comes from", pl.String,
              from_data=False),
@@ -218,7 +220,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              "least-squares slope of Power against VL over the linear part (10–90 % of p_max_w)"),
     Quantity("threshold_v", "V", "LaserCalibration",
              "the lowest VL from which the Power stays above the dark reading (the Power at the lowest VL) by more "
-             "than 1 % of its rise to p_max_w: the first setpoint with the laser on"),
+             "than 1 % of its rise to p_max_w: the first setpoint with the laser on; null where the lowest reading is "
+             "itself lit (above 1 % of p_max_w and 20 nW: no dark reading), or a VL with no Power reading lies "
+             "between that setpoint and the one before"),
 )
 
 BY_COLUMN: dict[str, Quantity] = {q.column: q for q in QUANTITIES}
