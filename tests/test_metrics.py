@@ -2267,3 +2267,21 @@ def test_a_calibrations_gap_unprices_the_runs_inside_it_alone(tmp_path: Path) ->
     assert inside["laser_voltage_v"] == 2.0 and inside["power_w"] is None
     assert "power_w: the calibration has no Power reading next to VL 2 V: none is drawn across" in inside["remarks"]
     assert beside["power_w"] == pytest.approx(3e-6)
+
+
+def test_a_calibration_without_a_wavelength_says_it_prices_no_run(tmp_path: Path) -> None:
+    """With its `Laser wavelength` line gone, a calibration priced nothing, and its row said nothing; the lit run
+    said "no LaserCalibration of 455 nm in the store" beside it."""
+    lab = Lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    path = write_run(day, "LaserCalibration", file_idx=1, start_utc=START, params={"Laser wavelength": 455})
+    path.write_bytes(re.sub(rb"#\tLaser wavelength: [^\n]*\n", b"", path.read_bytes()))
+    write_run(day, "It", file_idx=1, start_utc=START + dt.timedelta(minutes=20), params={"Laser voltage": 2.0})
+    lab.stage()
+    table = read_metrics(lab.config)
+    calibration = table.filter(pl.col("proc") == "LaserCalibration").row(0, named=True)
+    assert calibration["p_max_w"] is not None and "pricing: its header gives no laser wavelength: of which laser it " \
+        "is is unknown, and it prices no run" in calibration["remarks"]
+    lit = table.filter(pl.col("proc") == "It").row(0, named=True)
+    assert lit["power_w"] is None and "power_w: no LaserCalibration of 455 nm in the store (1 LaserCalibration " \
+        "without a wavelength)" in lit["remarks"]

@@ -18,10 +18,12 @@ from labtui.core.metrics.definitions import UNITS_APART
 from labtui.core.metrics.per_run import READ_COLUMNS, Curve, curve_of, map_in_threads, read_run
 from labtui.core.metrics.spread import Reach, Spreads, reach
 from labtui.core.metrics_stamp import METRICS_VERSION
+from labtui.core.wording import counted
 
 UNREADABLE_CALIBRATION = "power_w: the calibration's Parquet could not be read"
 WHOLE_CURVE = ("LaserCalibration: ", "run: ")  # a calibration's remarks that no part of its curve can be used
-PRICING_TOPIC = "pricing"  # a calibration's remark of the join: why it prices no run (`_apart`)
+PRICING_TOPIC = "pricing"  # a calibration's remark of the join: why it prices no run (`_apart`, NO_WAVELENGTH)
+NO_WAVELENGTH = "its header gives no laser wavelength: of which laser it is is unknown, and it prices no run"
 
 
 def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame,
@@ -95,6 +97,8 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
     spreads = Spreads(reaches, it, calibrations, old)
     curves = _curves(config, calibrations, staged_curves, [*redo["calibration_run_id"].drop_nulls(), *spreads.needed()])
     priced: list[tuple[str, float | None, str | None]] = []
+    unlabelled = sum(reason == NO_WAVELENGTH for reason in unpriced)  # said to a run that finds none of its own
+    without = f" ({counted(unlabelled, 'LaserCalibration')} without a wavelength)" if unlabelled else ""
     reached: list[tuple[str, int, int]] = []  # a run priced by a farther calibration than the nearest, whose VL
     # range ends before the run's laser voltage (an aborted one): its index in `calibrations`, and the run's start
     for run_id, laser_v, wavelength, cal_id, refused_by, at in redo.select(
@@ -110,7 +114,7 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
                                              "laser voltage lights it: no calibration can price it"))
                 continue
             what = f"of {wavelength:g} nm" if wavelength is not None else "(the run has no wavelength)"
-            priced.append((run_id, None, f"power_w: no LaserCalibration {what} in the store"))
+            priced.append((run_id, None, f"power_w: no LaserCalibration {what} in the store{without}"))
             continue
         if (curve := curves[cal_id]) is None:
             priced.append((run_id, None, f"{UNREADABLE_CALIBRATION} ({cal_id}): read again at the next update"))
@@ -159,8 +163,9 @@ def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame, excluded: Map
                   tolerance_nm: float) -> tuple[list[str | None], dict[str, str]]:
     """Why each calibration can price no power at all (None where it can), from the rows alone, so that choosing one
     reads no curve: excluded by the lab (a sensor misplaced, a wrong filter: its reason), the remark on its whole
-    curve (fewer than 2 points, no rise above the dark reading, an unreadable run), no Power above 0 W, or a P max
-    far from its wavelength's other calibrations (`_apart`: also returned by run_id, said on its own row)."""
+    curve (fewer than 2 points, no rise above the dark reading, an unreadable run), no Power above 0 W, a P max
+    far from its wavelength's other calibrations (`_apart`) or no wavelength; the last two are also returned by
+    run_id, said on its own row (nothing else says why a usable curve prices nothing)."""
     rows = calibrations.select("run_id", "laser_wavelength_nm").join(
         table.select("run_id", "p_max_w", "remarks"), on="run_id", how="left", maintain_order="left"
     )
@@ -173,10 +178,13 @@ def _why_unpriced(calibrations: pl.DataFrame, table: pl.DataFrame, excluded: Map
             reasons.append(whole[0])
         else:
             reasons.append(None if p_max is not None and p_max > 0 else "no Power above 0 W")
+    nm = rows["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
     usable = np.array([reason is None for reason in reasons], dtype=bool)
-    apart = _apart(rows["p_max_w"].to_numpy(), rows["laser_wavelength_nm"].to_numpy(), usable, tolerance_nm)
-    reasons = [far if far is not None else reason for reason, far in zip(reasons, apart, strict=True)]
-    return reasons, {run_id: far for run_id, far in zip(rows["run_id"], apart, strict=True) if far is not None}
+    said = _apart(rows["p_max_w"].to_numpy(), nm, usable, tolerance_nm)
+    for k in np.flatnonzero(usable & ~(nm > 0)).tolist():  # NaN compares False: no wavelength, or a dark run's 0 nm
+        said[k] = NO_WAVELENGTH
+    reasons = [own if own is not None else reason for reason, own in zip(reasons, said, strict=True)]
+    return reasons, {run_id: own for run_id, own in zip(rows["run_id"], said, strict=True) if own is not None}
 
 
 def _apart(p_max: np.ndarray, nm: np.ndarray, usable: np.ndarray, tolerance_nm: float) -> list[str | None]:
