@@ -44,9 +44,9 @@ from labtui.core.layout import addresses_a_run, run_parquet_paths
 from labtui.core.manifest import MANIFEST_NAME, MANIFEST_SCHEMA
 from labtui.core.store import MANIFEST_DIR, locate_store, recorded_derived_root, recorded_zone
 from labtui.core.wording import cut
-from labtui.run_scan import RUN_COLUMNS, DamagedRun, RunScan
+from labtui.run_scan import RUN_COLUMNS, DamagedRun, RunScan, StoreGone, present
 
-__all__ = ["DamagedRun", "Store", "WrongType", "open_store"]
+__all__ = ["DamagedRun", "Store", "StoreGone", "WrongType", "open_store"]
 
 MANIFEST_FILE = Path(MANIFEST_DIR) / MANIFEST_NAME
 
@@ -95,7 +95,9 @@ class Store:
 
     @property
     def manifest(self) -> pl.DataFrame:
-        """One row per run, as committed (re-read only when a writer has committed since)."""
+        """One row per run, as committed (re-read only when a writer has committed since); `StoreGone` when the
+        store's folder is no longer there."""
+        present(self)
         return cached_manifest(self.manifest_path)
 
     def runs(
@@ -290,6 +292,6 @@ def _date(value: object, argument: str) -> dt.date | None:
 
 def _path(value: object, argument: str) -> Path:
     """A folder as a str or a path, `~` expanded."""
-    if isinstance(value, str | os.PathLike):
-        return Path(value).expanduser()
+    if isinstance(value, str | os.PathLike):  # absolute: a notebook's `%cd` later must not move the store it names
+        return Path(value).expanduser().absolute()
     raise WrongType(argument, "a folder (a str or pathlib.Path)", value)

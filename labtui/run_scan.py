@@ -34,6 +34,21 @@ class DamagedRun(LabtuiError):
         super().__init__(f"damaged run file {path}: {error} (`labtui validate` reports it)")
 
 
+class StoreGone(LabtuiError):
+    """The store's folder is no longer where it was opened (moved, renamed or unmounted while a reader held it): its
+    runs read as none, an empty result no reader could tell from "no such runs"."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(f"the store {root} is gone: moved, renamed or unmounted since it was opened (open_store it "
+                         "where it is now)")
+
+
+def present(store: Store) -> None:
+    """Raise `StoreGone` when the store's `_manifest/` folder is gone."""
+    if not store.manifest_path.parent.is_dir():
+        raise StoreGone(store.root)
+
+
 class RunScan:
     """A Polars IO source over the runs of a run table: pruning, projection and a pinned read of each file."""
 
@@ -121,6 +136,7 @@ class RunScan:
             try:
                 frame = _read_columns(path, columns)
             except FileNotFoundError:
+                present(self.store)
                 moved = read_manifest(self.store.manifest_path).filter(
                     (pl.col("run_id") == run["run_id"]) & addresses_a_run())
                 if moved.is_empty():

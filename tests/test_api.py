@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from labtui import Store, open_store
-from labtui.api import DamagedRun
+from labtui.api import DamagedRun, StoreGone
 from labtui.cli import main
 from labtui.core.annotations import ANNOTATION_COLUMNS, Change, annotate
 from labtui.core.config import default_derived_root
@@ -310,6 +310,25 @@ def test_a_run_file_deleted_outside_labtui_is_a_damaged_run_not_a_run_left_out(t
         store.scan().collect()
 
 
+def test_a_store_gone_since_it_was_opened_is_said_not_read_as_empty(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Renamed or unmounted while a notebook held it, a store read as no runs (a scan as part of them), and one
+    opened by a relative path read as none after a `%cd`: an empty result no reader could tell from "no such runs"."""
+    lab = all_procedures_lab(tmp_path / "lab")
+    monkeypatch.chdir(lab.config.store_root.parent)
+    relative = open_store(lab.config.store_root.name)
+    pending = relative.scan(chip=67).select("run_id")
+    monkeypatch.chdir(tmp_path)
+    assert relative.root == lab.config.store_root and pending.collect().height > 0
+    pending = relative.scan().select("run_id")
+    pending.collect_schema()
+    lab.config.store_root.rename(tmp_path / "moved")
+    with pytest.raises(StoreGone, match=rf"the store {lab.config.store_root} is gone: moved, renamed or unmounted"):
+        relative.runs()
+    with pytest.raises(StoreGone):
+        pending.collect()
+
+
 def test_a_commit_between_scan_and_collect_is_read_whole(tmp_path: Path) -> None:
     """A pending scan meets the store of the next commit: a re-staged run is read in its new version, a run that
     moved partition (its procedure was corrected) is found in its new place, a replaced run is gone."""
@@ -363,6 +382,10 @@ def test_a_derived_root_a_stage_was_given_is_the_stores_until_it_is_gone(tmp_pat
     assert main(["stage", "--quiet", "--store", str(copy.store_root), "--raw-root", str(copy.raw)]) == 0
     assert open_store(copy.store_root).metrics.height == 2 and open_store(lab.store_root).metrics.height == 1
     assert open_store(copy.store_root).derived_root == tmp_path / "two" / "elsewhere"
+    # the store folder alone copied beside the original: the recorded table would be the original's, not its own
+    shutil.copytree(lab.store_root, lab.store_root.parent / "store_copy")
+    assert open_store(lab.store_root.parent / "store_copy").derived_root == default_derived_root(
+        lab.store_root.parent / "store_copy")
     shutil.rmtree(derived)  # gone: the default again, as any store's
     assert open_store(lab.store_root).derived_root == default_derived_root(lab.store_root)
 

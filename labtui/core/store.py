@@ -114,16 +114,19 @@ def recorded_derived_root(store_root: Path) -> Path | None:
     """Where the store's last stage was told to put its derived tables (`--derived-root`), while that folder is
     there: a command or a notebook not told again read an empty metrics table, or built a second one beside the
     store, unsaid. A store moved or copied since (its recorded path another) finds it where it was relative to the
-    store: a copied lab folder's stage wrote into the original's table."""
+    store: a copied lab folder's stage wrote into the original's table. A copy whose table would be the original's
+    (the store folder alone copied beside it) has none recorded: its annotations repriced the original's runs."""
     identity = read_identity(store_root / MANIFEST_DIR / IDENTITY_FILE)
     if identity is None or identity.derived_root is None:
         return None
     folder = Path(identity.derived_root)
-    if identity.store_root is not None and not same_folder(Path(identity.store_root), store_root):
+    if identity.store_root is not None and not same_folder(original := Path(identity.store_root), store_root):
         try:
-            folder = Path(os.path.normpath(store_root / os.path.relpath(folder, identity.store_root)))
+            folder = Path(os.path.normpath(store_root / os.path.relpath(folder, original)))
         except ValueError:  # Windows: the two on different drives have no relative path
             return None
+        if (original / MANIFEST_DIR).is_dir() and same_folder(folder, Path(identity.derived_root)):
+            return None  # a copy beside the original, which is still there: the table is the original's
     return folder if folder.is_dir() else None
 
 
