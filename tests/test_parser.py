@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from labtui.core.datablock import RAGGED_CHECK_BYTES, _count, _cr_ends_a_field, data_block
-from labtui.core.extract import is_complete
+from labtui.core.extract import duration_s, is_complete
 from labtui.core.header_values import parse_number
 from labtui.core.parser import FUTURE_SLACK, Header, parse_header
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
@@ -1242,3 +1242,12 @@ def test_a_sweep_whose_every_setpoint_is_offset_is_whole_and_said() -> None:
     header, frame, _ = parse(raw_csv("IVg", rows=data_rows(((vg, 1e-6) for vg in wide), len(IVG_COLUMNS)),
                                      params=fine), "IVg2025-10-14_3")
     assert "beyond its header's sweep" in is_complete(header.spec.completeness, header, frame)[1][0]
+
+
+def test_an_overflow_mark_in_the_clock_is_no_end_of_the_run() -> None:
+    """An aborted It run whose last t read 9.9e37 (an overflow mark) was complete, its duration 9.9e37 s."""
+    rows = it_rows()[:21]  # 0–2 s of the 3 s its header's 1.5 periods take
+    rows[-1] = "9.9e+37" + rows[-1][rows[-1].index(","):]
+    header, frame, _ = parse(raw_csv("It", rows=rows), "It2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (False, ["aborted: t (s) spans 1.9 of 3"])
+    assert duration_s(header, frame) == pytest.approx(1.9)

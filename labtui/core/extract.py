@@ -72,7 +72,8 @@ def duration_s(header: Header, frame: pl.DataFrame) -> float | None:
     """Span of the time column; else of the sensor clock (ms) when the sensor was on. None when the span overflows
     (values near ±1e308): subtracted as Python floats, which overflow to inf without NumPy's warning on stderr."""
     if header.spec.time_column and (times := _finite(frame, header.spec.time_column)) is not None:
-        span = float(times.max()) - float(times.min())
+        _, least, most = _read_span(times)
+        span = most - least
     elif (clock := _finite(frame, "Clock (ms)")) is not None:
         span = (float(clock.max()) - float(clock.min())) / 1000.0
     else:
@@ -104,7 +105,7 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         if not period > 0:
             return True, [f"cannot judge completeness: {rule.period_parameter!r} is {period:g}, not a period"]
         expected = rule.periods * period
-        least, most = float(values.min()), float(values.max())
+        values, least, most = _read_span(values)
         spanned = most - least  # not the largest t: a clock starting at 1000 s
         # its regular steps spanning 10× the header's length: the unit is what to say (each step would leap), not
         # a stray row's leap (which spans it alone)
@@ -236,6 +237,15 @@ def _time_disorder(times: np.ndarray, least: float, most: float, expected: float
     before, after = told_apart(times[at], times[at + 1])
     return [f"{column} {'goes back' if steps[at] < 0 else 'leaps'} from {before} to {after}: rows "
             "out of order, or two runs in one file (its duration and completeness are read from the span)"]
+
+
+def _read_span(values: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """A clock's values without overflow marks (`_readings`), and their least and greatest: one mark of 9.9e37
+    in an aborted run's t made it complete, its duration 9.9e37 s."""
+    least, most = float(values.min()), float(values.max())
+    if (read := _readings(values, least, most)) is not values and read.size:
+        return read, float(read.min()), float(read.max())
+    return values, least, most
 
 
 def _readings(values: np.ndarray, least: float, most: float) -> np.ndarray:
