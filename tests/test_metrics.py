@@ -49,6 +49,7 @@ from labtui.core.metrics.savgol import savgol_derivative
 from labtui.core.metrics.spread import reach
 from labtui.core.overview import last_dirac_points
 from labtui.core.plotdata import PlotOptions, build_plots
+from labtui.core.plotdata.numeric import laser_windows
 from labtui.core.plotdata.selection import chip_runs
 from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec
 from labtui.synth import LabSpec, write_run
@@ -565,17 +566,19 @@ def test_a_trace_whose_clock_goes_back_or_whose_laser_is_unrecorded_gives_no_pho
     assert all(value is None for value in values.values()) and "VL column holds no value" in remarks[0]
 
 
-def test_a_vl_misread_for_a_sample_mid_pulse_does_not_switch_the_laser_off() -> None:
+def test_a_vl_misread_mid_pulse_does_not_switch_the_laser_off() -> None:
     """One VL sample of 0 V in the middle of the pulse switched the laser off there: ΔI read half-way up the step,
-    half its size, with no remark. Two samples are a misread too; three are a switch."""
+    half its size, with no remark. Two samples are a misread too, and so are more held under a tenth of the 5 s
+    window (3 samples, 0.25 s, read as a second pulse, flipped a real run's ΔI); 0.5 s is a switch."""
     t, current, vl = pulse()
     expected = it_quantities(t, current, vl, 0.1, SETTINGS)
-    for misread in ([500], [500, 501]):  # 25 s, 15 s before the switch-off at 40 s
+    for misread in ([500], [500, 501], list(range(500, 509))):  # from 25 s, 15 s before the switch-off at 40 s
         flickered = vl.copy()
         flickered[misread] = 0.0
         assert it_quantities(t, current, flickered, 0.1, SETTINGS) == expected
+        assert laser_windows(t, flickered, 0.1, SETTINGS.it_window_s) == [(20.0, 40.0)]  # the plot's shading too
     flickered = vl.copy()
-    flickered[[500, 501, 502]] = 0.0  # off at 25 s, 5 s after the switch-on: ΔI is of 20–25 s
+    flickered[500:510] = 0.0  # off at 25 s for 0.5 s, 5 s after the switch-on: ΔI is of 20–25 s
     assert it_quantities(t, current, flickered, 0.1, SETTINGS)[0]["delta_i_a"] < 0.9 * expected[0]["delta_i_a"]
 
 

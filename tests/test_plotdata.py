@@ -444,15 +444,15 @@ def test_auto_baseline_is_the_tables_dark_current_so_the_plotted_delta_i_is_the_
 def test_laser_windows_from_vl_and_their_union():
     t = np.arange(30.0)
     vl = np.repeat([1.0, 1.0, 0.0, np.nan, 2.0, 2.0, 0.0, 0.0, 3.0, 3.0], 3)  # ON at the start and at the end
-    assert laser_windows(t, vl, 0.1) == [(0.0, 6.0), (12.0, 18.0), (24.0, 29.0)]
+    assert laser_windows(t, vl, 0.1, 5.0) == [(0.0, 6.0), (12.0, 18.0), (24.0, 29.0)]
     blank = np.repeat([np.nan, 0.0, 1.0, 1.0, np.nan, 1.0, 0.0, np.nan, 0.0, 0.0], 3)  # a VL not recorded while ON
-    assert laser_windows(t, blank, 0.1) == [(6.0, 18.0)]  # switches nothing, as in the metrics (`it_quantities`)
+    assert laser_windows(t, blank, 0.1, 5.0) == [(6.0, 18.0)]  # switches nothing, as in the metrics (`it_quantities`)
     flicker = np.repeat([0.0, 2.0, 2.0, 0.0], 10)  # on from 10 to 30
     flicker[[15, 21, 22]] = 0.0  # a misread VL of one sample, and of two, mid-pulse: no switch; nor one while off
     flicker[[29, 30, 35]] = [0.0, 2.0, 2.0]  # nor a flicker at the switch-off: it is where the off stretch starts
-    assert laser_windows(np.arange(40.0), flicker, 0.1) == [(10.0, 31.0)]
+    assert laser_windows(np.arange(40.0), flicker, 0.1, 5.0) == [(10.0, 31.0)]
     # rows newest first: one window, forwards (a misread takes the state before it in the file's order)
-    assert laser_windows(np.arange(40.0)[::-1], flicker[::-1], 0.1) == [(9.0, 28.0)]
+    assert laser_windows(np.arange(40.0)[::-1], flicker[::-1], 0.1, 5.0) == [(9.0, 28.0)]
     assert merge_spans([(60.1, 120.1), (0.0, 1.0), (60.0, 120.0)]) == [(0.0, 1.0), (60.0, 120.1)]
 
 

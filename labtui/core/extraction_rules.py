@@ -36,5 +36,6 @@ labtui would read differently from the same file.
 # unit (`I (mA)`, `t (ms)`) is that column, its values in SI (the file was rejected as missing `I (A)`); a parameter
 # given again after a line that left it unset (`None`, empty) takes the second value.
 # 9: a sweep whose data span its header's limits shifted by up to a tenth of the span (every setpoint offset) is
-# whole, and said so (it was aborted as "covered −4.95…5.05 of −5…5").
+# whole, and said so (it was aborted as "covered −4.95…5.05 of −5…5"); an overflow mark in a run's clock is no
+# end of it (one of 9.9e37 made an aborted run complete, its duration 9.9e37 s).
 EXTRACTION_RULES = 9

@@ -22,13 +22,16 @@ COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_dri
            "tau_rise_s", "tau_decay_s")
 _COVERAGE = 0.9  # a window counts when the run covers this share of it (samples are ~0.08 s apart)
 FLICKER_SAMPLES = 2  # a laser state held this few samples between two stretches of the other is a misread VL
+MISREAD_SHARE = 0.1  # a state held between two of the other for less than this share of the window is one too
 
 
-def laser_on(vl: np.ndarray, threshold: float) -> np.ndarray:
+def laser_on(vl: np.ndarray, threshold: float, t: np.ndarray | None = None, window_s: float = 0.0) -> np.ndarray:
     """Whether the laser is on at each sample: VL ≥ `threshold`. A sample whose VL is missing (NaN) keeps the state
     of the last recorded one (none: off), and a state held for at most FLICKER_SAMPLES samples is a misread VL, not
     a switch (one 0 V sample mid-pulse switched the laser off a minute early: half the ΔI): it takes the state of
-    the last stretch held longer (the first, before any). The metrics read the pulse and the plots shade it from
+    the last stretch held longer (the first, before any). So is one between two stretches of the other state held
+    for less than MISREAD_SHARE of the averaging window `window_s` by the clock `t` (3 samples of 0 V, 0.25 s
+    mid-pulse, read as a second pulse, flipped ΔI's sign). The metrics read the pulse and the plots shade it from
     this one answer."""
     on = vl >= threshold  # NaN compares False
     if not on.any():  # a dark run (80k samples, most of a stage's): nothing to switch
@@ -38,6 +41,9 @@ def laser_on(vl: np.ndarray, threshold: float) -> np.ndarray:
     starts = np.flatnonzero(np.concatenate([[True], on[1:] != on[:-1]]))  # of each stretch of one state
     lengths = np.diff(np.append(starts, on.size))
     held = lengths > FLICKER_SAMPLES
+    if t is not None and window_s > 0 and starts.size > 2:  # a stretch between two others, to the next one's start
+        spans = np.abs(t[starts[2:]] - t[starts[1:-1]])  # (a real run's pulse, a minute or more)
+        held[1:-1] &= ~(spans < MISREAD_SHARE * window_s)  # NaN compares False: held
     if held.all() or not held.any():  # no misread (every real run), or no stretch to trust
         return on
     last_held = np.maximum.accumulate(np.where(held, np.arange(starts.size), -1))
@@ -68,7 +74,7 @@ def it_quantities(
                         "rows out of order or two runs in one file"]
     if not (math.isfinite(vl[0]) or np.isfinite(vl).any()):  # the first sample answers for every real run
         return values, ["It: the VL column holds no value: when the laser was on is unknown"]
-    on = laser_on(vl, settings.light_threshold_v)
+    on = laser_on(vl, settings.light_threshold_v, t, settings.it_window_s)
     k_on = int(np.argmax(on))
     if not on[k_on]:
         if keep is not None and (was_on := laser_on(recorded_vl, settings.light_threshold_v)).any():  # not dark

@@ -106,10 +106,10 @@ def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.nd
     return x[index], y[index]
 
 
-def laser_windows(t: np.ndarray, vl: np.ndarray, threshold: float) -> list[tuple[float, float]]:
-    """(t_on, t_off) for each stretch where the laser is on (`laser_on`, with the metrics' light threshold: the
-    shading is the laser ON the table reads); t_off is the first OFF sample, or the last t if still ON."""
-    on = laser_on(vl, threshold)
+def laser_windows(t: np.ndarray, vl: np.ndarray, threshold: float, window_s: float) -> list[tuple[float, float]]:
+    """(t_on, t_off) for each stretch where the laser is on (`laser_on`, with the metrics' light threshold and
+    window: the shading is the laser ON the table reads); t_off is the first OFF sample, or the last t if still ON."""
+    on = laser_on(vl, threshold, t, window_s)
     edges = np.diff(on.astype(np.int8))
     rises = np.flatnonzero(edges == 1) + 1
     falls = np.flatnonzero(edges == -1) + 1
