@@ -1657,7 +1657,8 @@ def test_hostile_numbers_give_nulls_not_errors() -> None:
 
 @pytest.mark.parametrize(("given", "remark"), [
     ("0 V", "power_w: the header's 'Laser voltage' (0.0 V) says the laser was off, though VL pulses in the data"),
-    (None, "power_w: the header gives no 'Laser voltage', though VL pulses in the data"),
+    (None, "power_w: the header gives no readable 'Laser voltage', though VL pulses in the data"),
+    ("1,0 V", "power_w: the header gives no readable 'Laser voltage', though VL pulses in the data"),  # it said none
 ])
 def test_a_pulse_under_a_header_that_says_dark_is_not_priced_and_says_why(tmp_path: Path, given: str | None,
                                                                            remark: str) -> None:

@@ -1251,3 +1251,17 @@ def test_an_overflow_mark_in_the_clock_is_no_end_of_the_run() -> None:
     header, frame, _ = parse(raw_csv("It", rows=rows), "It2025-10-14_3")
     assert is_complete(header.spec.completeness, header, frame) == (False, ["aborted: t (s) spans 1.9 of 3"])
     assert duration_s(header, frame) == pytest.approx(1.9)
+
+
+def test_a_sweep_whose_turns_are_unread_is_whole_and_said() -> None:
+    """NaN Vg at the sweep's turns (every row there) read as "aborted: the sweep covered −0.95…0.95 of −1…1"."""
+    fine = {"VG step": "0.05 V"}
+    values = sweep(-1, 1, 0.05, "loop")
+    rows = data_rows(((vg, 1e-6 * (1 + abs(vg - 0.2))) for vg in values), len(IVG_COLUMNS))
+    turns = [rows[k].replace(rows[k].split(",")[0], "nan", 1) if abs(values[k]) == 1 else rows[k]
+             for k in range(len(rows))]
+    header, frame, _ = parse(raw_csv("IVg", rows=turns, params=fine), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (True, [
+        "Vg (V) reads -0.95…0.95 of -1…1 with every row there: its turns unread (NaN)"])
+    header, frame, _ = parse(raw_csv("IVg", rows=turns[:-30], params=fine), "IVg2025-10-14_3")
+    assert not is_complete(header.spec.completeness, header, frame)[0]  # cut short too: aborted

@@ -167,7 +167,11 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         extra = _extra_rows(values, frame.height, rows, given_step, rule.column) if rows is not None else []
     extra += _sweep_jump(values, least, most, given_step, rule.column) + coarser
     if least > low + tolerance or most < high - tolerance:
-        return False, [f"aborted: the sweep covered {least:g}…{most:g} of {low:g}…{high:g}", *extra]
+        if rows is None or frame.height < rows or values.size == frame.height or \
+                least > low + 1.01 * step or most < high - 1.01 * step:
+            return False, [f"aborted: the sweep covered {least:g}…{most:g} of {low:g}…{high:g}", *extra]
+        extra.append(f"{rule.column} reads {least:g}…{most:g} of {low:g}…{high:g} with every row there: its turns "
+                     "unread (NaN)")  # (NaN at the turns: the rows are all there, the reach a step short)
     if (stopped := _stopped_short(rule, values, given_step or _median_step(values) or step)) is not None:
         return False, [stopped, *extra]
     return True, extra

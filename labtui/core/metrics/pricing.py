@@ -152,7 +152,7 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
         _power_remark=pl.when(of_another_unit.is_not_null())  # said on the calibration's own row too, as a remark
         .then(pl.lit(f"{PRICING_TOPIC}: ") + of_another_unit)  # of the join (a from-data one would stay for good)
         .when(unlit & header_v.is_null())
-        .then(pl.lit("power_w: the header gives no 'Laser voltage', though VL pulses in the data"))
+        .then(pl.lit("power_w: the header gives no readable 'Laser voltage', though VL pulses in the data"))
         .when(unlit)
         .then(pl.format("power_w: the header's 'Laser voltage' ({} V) says the laser was off, though VL pulses in "
                         "the data", header_v))
