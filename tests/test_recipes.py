@@ -143,24 +143,27 @@ def test_recipe_keeps_an_all_digit_run_id_as_text(name: str, digits_lab: Lab) ->
 
 @pytest.fixture(scope="module")
 def keys_lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
-    """A run whose data has columns named as the partition keys (`run_id`, `date`, `proc`), beside a plain run."""
+    """A run whose data has columns named as the partition keys (`run_id`, `date`, `proc`) and as the columns the
+    recipes add (`chip_name`, `filename`, `run_keys`), beside a plain run."""
     lab = Lab(tmp_path_factory.mktemp("keys"))
     lab.write_run("2025-09-08/It2025-09-08_1.csv", "It", start=local("2025-09-08 10:00"))
-    keyed = raw_csv("It", columns=(*IT_COLUMNS, "run_id", "date", "proc"), rows=[f"{row},1,2,3" for row in it_rows()])
+    keyed = raw_csv("It", columns=(*IT_COLUMNS, "run_id", "date", "proc", "chip_name", "filename", "run_keys"),
+                    rows=[f"{row},1,2,3,4,5,6" for row in it_rows()])
     lab.write("2025-10-13/It2025-10-13_2.csv", keyed)
     lab.stage()
     return lab
 
 
 @ENGINES
-def test_recipe_reads_data_columns_named_as_partition_keys(name: str, keys_lab: Lab) -> None:
+def test_recipe_reads_data_columns_named_as_partition_keys_or_recipe_columns(name: str, keys_lab: Lab) -> None:
     namespace = run_recipe(name, keys_lab)
     samples, labeled = as_polars(namespace["samples"]), as_polars(namespace["labeled"])
     assert samples.schema["run_id"] == pl.String
     assert sorted(samples["run_id"].unique()) == sorted(keys_lab.manifest()["run_id"])
-    renamed = samples.select("run_id_", "date_", "proc_").drop_nulls()
-    assert renamed.height == len(it_rows()) and renamed.unique().rows() == [(1.0, 2.0, 3.0)]
+    renamed = samples.select("run_id_", "date_", "proc_", "chip_name_", "filename_", "run_keys_").drop_nulls()
+    assert renamed.height == len(it_rows()) and renamed.unique().rows() == [(1.0, 2.0, 3.0, 4.0, 5.0, 6.0)]
     assert labeled.height == samples.height
+    assert set(labeled["chip_name"]) == set(keys_lab.manifest()["chip_name"])  # the manifest's, not the data's
 
 
 @pytest.fixture(scope="module")

@@ -38,5 +38,6 @@ labtui would read differently from the same file.
 # 9: a sweep whose data span its header's limits shifted by up to a tenth of the span (every setpoint offset) is
 # whole, and said so (it was aborted as "covered −4.95…5.05 of −5…5"); an overflow mark in a run's clock is no
 # end of it (one of 9.9e37 made an aborted run complete, its duration 9.9e37 s); a sweep with every row, its turns
-# NaN, is whole and said (it was aborted as "covered −4.95…4.95 of −5…5").
+# NaN, is whole and said (it was aborted as "covered −4.95…4.95 of −5…5"); a data column named `chip_name`,
+# `filename` or `run_keys`, as the README's recipes name a column they add, is stored with a trailing `_`.
 EXTRACTION_RULES = 9

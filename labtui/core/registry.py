@@ -30,8 +30,10 @@ MAX_SWEEP_STEPS = 1e9  # a sweep the acquisition could take has far fewer; above
 
 
 # Names readers add beside a run's data: the partition keys (a Hive reader puts the run's folder value in their
-# place, or fails on the two types) and the run columns every `labtui.api` scan starts with
-READER_COLUMNS = PARTITION_KEYS | {"date_local", "seq"}
+# place, or fails on the two types), the run columns every `labtui.api` scan starts with, and those the README's
+# recipes add (`chip_name` joined from the manifest: a data column of that name took its place; DuckDB's `filename`
+# and `run_keys`: its read failed on the clash)
+READER_COLUMNS = PARTITION_KEYS | {"date_local", "seq", "chip_name", "filename", "run_keys"}
 
 
 @lru_cache(maxsize=4096)  # a stage asks it of every column of every file: a lab has a few dozen names
