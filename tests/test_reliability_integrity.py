@@ -34,7 +34,7 @@ from labtui.core.registry import load_registry
 from labtui.core.repair import repair
 from labtui.core.scan import Waiting, pending_files
 from tests.lab import OLD_MTIME, REAL_RAW, Lab, cli_env, default_rows, it_rows, ivg_rows, put, raw_csv, render_run
-from tests.promises import store_bytes, temp_files
+from tests.promises import store_bytes, temp_files, tree_listing
 
 FILES = ("d1/IVg2025-09-15_1.csv", "d1/It2025-09-15_2.csv", "d2/IV2025-09-16_1.csv", "d2/IVg2025-09-16_2.csv")
 
@@ -162,6 +162,22 @@ def test_a_store_record_naming_a_stage_folder_outside_the_store_is_not_followed(
     assert json.loads(identity.read_text(encoding="utf-8"))["stage_dir"] == "raw_measurements"
     listed = lab.cli("history", "67")
     assert listed.returncode == 0, listed.stderr
+
+
+def test_a_store_record_naming_a_stage_folder_that_is_not_there_is_refused(lab: Lab) -> None:
+    """store.json edited to `"stage_dir": "foo"`: a stage put a changed run in `foo/`, left the others in
+    `raw_measurements/`, and the recipes read the old run (a store split in two, unsaid). It is refused, and said
+    (a config naming `raw_measurements` was refused already)."""
+    identity = lab.store_root / "_manifest" / "store.json"
+    recorded = json.loads(identity.read_text(encoding="utf-8"))
+    identity.write_text(json.dumps({**recorded, "stage_dir": "foo"}), encoding="utf-8")
+    before = tree_listing(lab.store_root)
+    for command in ("stage", "history"):
+        refused = lab.cli(command, "--store", str(lab.store_root), *(["67"] if command == "history" else []))
+        assert refused.returncode == 2 and refused.stderr.splitlines() == [
+            f"labtui: the store {lab.store_root} records its runs in {lab.store_root / 'foo'}, which is not there, "
+            "though it holds runs: its _manifest/store.json edited, or that folder moved? Mend it"], refused.stderr
+    assert tree_listing(lab.store_root) == before
 
 
 def test_prune_lists_runs_whose_raw_file_is_gone_and_drops_them_only_when_confirmed(lab: Lab) -> None:
