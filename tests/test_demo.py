@@ -11,6 +11,7 @@ from labtui.core.config import load_config
 from labtui.core.manifest import read_manifest
 from labtui.synth import LabSpec
 from labtui.synth.demo import MARKER, default_demo_dir, ensure_demo
+from tests.lab import cli_env
 
 SMALL = LabSpec(chips=2, days=2, seed=3)
 
@@ -75,3 +76,24 @@ def test_a_command_given_demo_reads_the_demo_lab(monkeypatch: pytest.MonkeyPatch
     assert main(["--demo", "chips", "--store", str(tmp_path)]) == 2
     assert capsys.readouterr().err == "labtui: --demo names the lab: not with --store\n"
     assert not (tmp_path / "data").exists()  # nothing of a lab written where the command ran
+
+
+def test_a_demo_that_runs_out_of_room_leaves_no_part_of_a_lab(tmp_path: Path) -> None:
+    """A full disk (here a file-size limit: the OS refuses the write, as on a full disk) left an empty raw file
+    behind, and `labtui demo` there again refused the folder as one that "already holds files"."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails (EFBIG) instead of the process dying
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    folder = tmp_path / "lab"
+    full = subprocess.run([sys.executable, "-m", "labtui", "demo", str(folder), "--chips", "2", "--days", "2"],
+                          preexec_fn=small_files, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env=cli_env())
+    assert full.returncode == 74 and "File too large" in full.stderr, full.stderr
+    assert not (folder / "data" / "01_raw").exists() and not (folder / "config" / "labtui.yaml").exists()
+    assert main(["demo", str(folder), "--chips", "2", "--days", "2"]) == 0  # room again: the demo is written

@@ -54,17 +54,24 @@ def write_demo(folder: Path, spec: LabSpec | None = None) -> LabSummary:
         shown = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
         raise FileExistsError(f"{folder} is not empty (it holds {shown}): the demo lab, and the config that every "
                               "labtui command run there reads, need an empty or new folder")
-    summary = generate_lab(raw, spec)
     config = config_file_of(folder)
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(CONFIG_TEXT.format(tz=spec.tz), encoding="utf-8")
-    header = "# The demo chips' geometry (see config/chip_params.yaml of labtui): it gives their mobilities.\n"
-    (config.parent / "chip_params.yaml").write_text(
-        header + yaml.safe_dump(dict(summary.chip_params), sort_keys=False, allow_unicode=True), encoding="utf-8")
-    write_ground_truth(folder / GROUND_TRUTH, summary)
-    described = {k: v for k, v in asdict(spec).items() if k != "kinds"}
-    described["irregularities"] = sorted(spec.kinds)
-    (folder / MARKER).write_text(json.dumps(described, default=str, indent=2), encoding="utf-8")
+    written = (config, config.parent / "chip_params.yaml", folder / GROUND_TRUTH, folder / MARKER)
+    try:
+        summary = generate_lab(raw, spec)
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(CONFIG_TEXT.format(tz=spec.tz), encoding="utf-8")
+        header = "# The demo chips' geometry (see config/chip_params.yaml of labtui): it gives their mobilities.\n"
+        written[1].write_text(
+            header + yaml.safe_dump(dict(summary.chip_params), sort_keys=False, allow_unicode=True), encoding="utf-8")
+        write_ground_truth(written[2], summary)
+        described = {k: v for k, v in asdict(spec).items() if k != "kinds"}
+        described["irregularities"] = sorted(spec.kinds)
+        written[3].write_text(json.dumps(described, default=str, indent=2), encoding="utf-8")
+    except BaseException:  # a full disk, a Ctrl+C: no part of a lab left (its raw files refused the next demo there)
+        shutil.rmtree(raw, ignore_errors=True)
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return summary
 
 
