@@ -46,12 +46,12 @@ RUN_ACTIONS = {"select", "select_all", "plot", "cycle_proc", "cycle_light", "sor
 
 
 class HistoryPlace(NamedTuple):
-    """Where the user left a chip's history: opened again in the session, it is as they left it (its filters are
-    not kept: a history that opens filtered hides runs without a word)."""
+    """Where the user left a chip's history: opened again in the session, its sort and cursor are as they left them.
+    Not its filters (a history that opens filtered hides runs without a word) nor its selection: a `*` on the run
+    under the cursor starred four runs selected on an earlier visit, and `u`, of that visit, could not undo it."""
 
     sort: int
     descending: bool
-    selected: frozenset[str]
     cursor: str | None
 
 
@@ -123,10 +123,6 @@ class HistoryScreen(AnnotatingScreen):
                             whose="this chip" if self.number is not None else "the setup (calibrations)")
         if (place := self.lab.histories.get((self.group, self.number))) is not None:
             self.view = replace(self.view, sort=place.sort, descending=place.descending)
-            self.query_one(FrameTable).selected = set(place.selected)
-            if place.selected:  # `*` on one run starred the 12 selected an hour before: the status line alone said so
-                self.notify(f"{counted(len(place.selected), 'run')} still selected, as you left this history: the "
-                            "keys act on them (space unselects the run under the cursor)", title="History")
             self.focus_run = self.focus_run or place.cursor  # a run asked for (a finding's) before the one left on
         self.reload()
 
@@ -143,8 +139,6 @@ class HistoryScreen(AnnotatingScreen):
         if table.selected and before.height:  # by raw file: a run re-staged under a new run_id stays selected
             chosen = before.filter(pl.col("run_id").is_in(list(table.selected)))["source_file"]
             table.selected = set(self.runs.filter(pl.col("source_file").is_in(chosen.implode()))["run_id"].to_list())
-        elif table.selected:  # as the history was left (`HistoryPlace`): of its runs still in the store
-            table.selected &= set(self.runs["run_id"].to_list())
         self.show_view()
 
     @work(group="view", exclusive=True, exit_on_error=False)
@@ -210,8 +204,7 @@ class HistoryScreen(AnnotatingScreen):
         else:
             table = self.query_one(FrameTable)
             cursor = row["run_id"] if (row := table.row) is not None else None
-            self.lab.histories[self.group, self.number] = HistoryPlace(
-                self.view.sort, self.view.descending, frozenset(table.selected), cursor)
+            self.lab.histories[self.group, self.number] = HistoryPlace(self.view.sort, self.view.descending, cursor)
             super().action_back()
 
     def action_cycle_proc(self) -> None:
