@@ -465,7 +465,8 @@ async def test_the_annotation_keys_in_a_run_detail_act_on_that_run_and_show_it_a
         await open_chip(pilot, "67")
         await pilot.press("space", "j", "enter")  # the first run selected, the detail of the second
         await settle(pilot)
-        assert "* star · x exclude · # tag · n note · esc close" in app.screen.query_one("#dialog").border_subtitle
+        assert "* star · x exclude · # tag · n note · u undo · esc close" in app.screen.query_one(
+            "#dialog").border_subtitle
         await pilot.press("asterisk")
         await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "starred" in dialog_text(app))
         assert marks(lab)[shown]["starred"] and selected not in marks(lab)
@@ -483,8 +484,10 @@ async def test_the_annotation_keys_in_a_run_detail_act_on_that_run_and_show_it_a
         await answer(pilot, "contact lost")
         await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "contact lost" in dialog_text(app))
         assert marks(lab)[shown]["excluded"] and not marks(lab)[shown]["tags"]
-        await pilot.press("escape")
-        assert isinstance(app.screen, HistoryScreen)
+        assert "· u undoes" in dialog_text(app)
+        await pilot.press("u")  # as it says (it did nothing here): the exclusion undone, said in the history
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen) and not marks(lab)[shown]["excluded"])
+        await wait_until(pilot, lambda: any(n.message.startswith("undone: excluded") for n in said(app)))
         assert table(app).selected == {selected}  # the history's selection is as it was
 
 

@@ -207,7 +207,11 @@ class AnnotatingScreen(FilteredScreen):
             self.app.push_screen(dialog)
 
     def _annotate_shown(self, run_id: str, action: str) -> None:
-        """An annotation key in a run's detail: on that run alone, then its detail again, the annotation in it."""
+        """An annotation key in a run's detail: on that run alone, then its detail again, the annotation in it; `u`
+        undoes as in the history, which then shows what it undid."""
+        if action == "undo":
+            self.action_undo()
+            return
         rows = self.runs.filter(pl.col("run_id") == run_id)
         act = {"star": self._star, "exclude": self._exclude, "tag": self._tag, "note": self._note}[action]
         act(rows, partial(self._open_detail, run_id))

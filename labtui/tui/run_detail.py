@@ -24,13 +24,14 @@ if TYPE_CHECKING:
 class RunDetail(FieldsDialog):
     """A run's fields; `*`, `x`, `#` and `n` close it and hand `annotate` the action for this run alone (in the
     history they act on its selection), which it shows again after: it said `none (* star, …)`, and those keys did
-    nothing here."""
+    nothing here. `u` closes it and undoes the screen's last annotation, as in the history."""
 
     BINDINGS = [  # the history's ids: a key the lab's config gives them (`keys:`) is theirs here too
         Binding("asterisk", "annotate('star')", "Star", id="star"),
         Binding("x", "annotate('exclude')", "Exclude", id="exclude"),
         Binding("number_sign", "annotate('tag')", "Tag", id="tag"),
         Binding("n", "annotate('note')", "Note", id="note"),
+        Binding("u", "annotate('undo')", "Undo", id="undo"),  # "· u undoes" after a change made here did nothing
     ]
 
     def __init__(self, title: str, fields: Iterable[tuple[str, object]], annotate: Callable[[str], object]) -> None:
