@@ -38,7 +38,7 @@ from labtui.core.manifest import read_manifest
 from labtui.core.overview import overview_path
 from labtui.core.pace import Pace
 from labtui.core.rejects import load_rejects
-from labtui.tui.app import LabApp
+from labtui.tui.app import LabApp, QuitWhileStaging
 from labtui.tui.chips import ChipsScreen
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.dialogs import (
@@ -1050,6 +1050,38 @@ async def test_escape_cancels_staging_cleanly(tmp_path: Path, monkeypatch: pytes
         assert read_manifest(lab.config.manifest_path).height == report.staged  # what was committed is valid
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_q_while_staging_asks_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`q`, meant to close a screen, stopped a stage at 27 % at once. While a staging runs it asks: n stays (the
+    staging goes on), q again quits."""
+    lab = tui_lab(tmp_path, staged=False, commit_interval_seconds=0.01)
+    for n in range(10):
+        lab.write(f"2025-10-20/It2025-10-20_{n + 1}.csv", raw_csv("It", start=epoch(2025, 10, 20, 10, n)))
+    slow_parse = labtui.core.datablock.parse_many
+    gate = threading.Event()
+
+    def parse(*args: object):
+        gate.wait(5)  # the chunks in flight wait until the test has answered
+        return slow_parse(*args)
+
+    monkeypatch.setattr(labtui.core.datablock, "parse_many", parse)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        screen = app.screen
+        assert isinstance(screen, StageScreen) and screen.running
+        await pilot.press("q")  # no settling: it waits for the staging, which waits for the test
+        await wait_until(pilot, lambda: isinstance(app.screen, QuitWhileStaging))
+        assert app.is_running
+        await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert screen.running and not screen.cancel.is_set()
+        await pilot.press("q", "q")
+        await wait_until(pilot, lambda: app.return_code is not None)
+        gate.set()
+    assert read_manifest(lab.config.manifest_path).height <= 10  # what it committed stays valid: read whole
 
 
 @pytest.mark.parametrize("wait_first", [True, False])

@@ -24,6 +24,7 @@ from labtui.core.lock import LockBusy
 from labtui.core.stage_events import WatchEventKind
 from labtui.tui.base import WithoutControls
 from labtui.tui.dashboard import DashboardScreen
+from labtui.tui.dialogs import ConfirmDialog
 from labtui.tui.live import LiveChanged, Measuring, WatchController, Watched
 from labtui.tui.messages import PlotRequested, StoreChanged
 from labtui.tui.store import Signature, Store, short_path
@@ -55,6 +56,13 @@ def freeze_long_lived() -> None:
     after another (in tests) must not pin the first one's garbage for good."""
     if not gc.get_freeze_count():
         gc.freeze()
+
+
+class QuitWhileStaging(ConfirmDialog):
+    """The question `q` asks while a staging runs; `q` again on it quits."""
+
+    BINDINGS = [Binding("q", "answer(True)", "Quit", show=False)]
+    hint = "y / q quit · n / esc stay"
 
 
 class LabApp(App[None]):
@@ -219,6 +227,20 @@ class LabApp(App[None]):
             self.notify("the raw files are being staged: the dashboard shows the progress", title="Staging")
         elif not self._reveal(StageScreen, lambda screen: isinstance(screen, StageScreen) and screen.running):
             self.push_screen(StageScreen())
+
+    async def action_quit(self) -> None:
+        """`q` quits at once, but while a staging runs it asks first: a `q` meant to close a screen stopped a stage
+        at 27 % (what it committed stays valid; the next stage does the rest)."""
+        from labtui.tui.stage import StageScreen
+
+        if not any((isinstance(screen, StageScreen) and screen.running) or
+                   (isinstance(screen, DashboardScreen) and screen.staging) for screen in self.screen_stack):
+            self.exit()
+            return
+        body = ("A staging is running. Quit stops it after the files in progress: what it committed stays in the "
+                "store, and the next stage does the rest.")
+        self.push_screen(QuitWhileStaging("Quit while staging?", body),
+                         lambda quit_now: self.exit() if quit_now else None)
 
     def _reveal(self, kind: type[Screen], wanted: Callable[[Screen], bool] = lambda screen: True) -> bool:
         """Go back to an open screen of this kind instead of stacking a second one; False when none is open."""
