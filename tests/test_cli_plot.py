@@ -92,7 +92,7 @@ def test_a_figure_of_derived_quantities_records_their_definitions_and_redrawn_sa
     assert main(lab.args("plot", "67", "--seq", "3", "--out", str(ivg))) == 0
     assert main(lab.args("plot", "67", "--seq", "1-2", "--out", str(its))) == 0
     assert main(lab.args("plot", "67", "--trend", "cnp", "--out", str(tmp_path / "cnp.svg"))) == 0
-    stamp = metrics_stamp(lab.config.metrics)
+    stamp = metrics_stamp(lab.config)
     records = {name: json.loads((tmp_path / f"{name}.svg.json").read_text(encoding="utf-8")) for name in
                ("ivg", "its", "cnp")}
     assert records["ivg"]["metrics"] == records["cnp"]["metrics"] == records["its"]["metrics"] == stamp

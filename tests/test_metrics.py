@@ -979,6 +979,26 @@ def test_a_chip_params_file_that_is_not_there_is_named_in_the_mobility_remark(tm
     assert read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)["mobility_hole_cm2_vs"] > 0
 
 
+def test_an_edited_chip_geometry_is_in_the_table_after_a_stage_with_nothing_to_stage(tmp_path: Path) -> None:
+    """W doubled in chip_params.yaml: a stage with nothing to stage kept the old mobility (and the app showed it)
+    until `labtui metrics`. The table's stamp holds the geometry file's fingerprint, so the stage redoes the join; a
+    stage with nothing changed at all writes nothing."""
+    lab = small_lab(tmp_path)
+    write_geometry(tmp_path)
+    lab.stage()
+
+    def mobility() -> float:
+        return read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)["mobility_hole_cm2_vs"]
+
+    narrow = mobility()
+    path = tmp_path / "config" / "chip_params.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("channel_width_um: 5", "channel_width_um: 10"),
+                    encoding="utf-8")
+    assert lab.stage().staged == 0 and mobility() == pytest.approx(narrow / 2)
+    written = lab.config.metrics_path.stat().st_mtime_ns
+    assert lab.stage().staged == 0 and lab.config.metrics_path.stat().st_mtime_ns == written
+
+
 def test_a_sweep_at_vds_0_says_so_not_that_the_header_lacks_it(tmp_path: Path) -> None:
     """`VDS: 0 V` gave the remark `no drain voltage (Vds) in the header`, which the header gives, as 0."""
     lab = small_lab(tmp_path)

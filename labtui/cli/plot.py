@@ -177,7 +177,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         if given := [flag for flag, value in _view_options(args).items() if value]:  # as `--trend` says it
             raise UsageError(f"{args.record} is a trend's record, one point per run: {', '.join(given)} does not "
                              "apply")
-        runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config.metrics))
+        runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config))
         runs, excluded = as_recorded(config.store_root, runs)
         notes += excluded
         return draw_trend(args, config, runs, notes, record.trend, renderer, column=args.column or record.column,
@@ -189,7 +189,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     if args.by_seq:
         raise UsageError(f"{args.record} is a figure of runs, not a trend's: --by-seq does not apply")
     if record is not None:
-        runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config.metrics))
+        runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config))
         runs, excluded = as_recorded(config.store_root, runs)
         notes += excluded
         proc, runs = one_procedure(runs, None)
@@ -223,7 +223,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         raise UsageError(f"nothing to draw: {'; '.join(spec.messages) or 'no data points'}")
     write_figure(spec, args.out, renderer=renderer, column=column)
     derived = draws_derived(spec, group.runs, options)
-    sidecar = write_sidecar(args.out, group.runs, options, metrics=metrics_stamp(config.metrics) if derived else None,
+    sidecar = write_sidecar(args.out, group.runs, options, metrics=metrics_stamp(config) if derived else None,
                             column=column)
     for line in (*notes, *spec.warnings, *spec.messages, *legend_left_out(spec)):
         print(f"labtui plot: {line}", file=sys.stderr)
@@ -240,7 +240,7 @@ def stale_metrics(config: StagingConfig) -> list[str]:
     windows (an upgrade, an edited config): its values are not this labtui's until a stage redoes them."""
     from labtui.core.metrics_stamp import is_current
 
-    if not config.metrics_path.exists() or is_current(config.metrics_path, config.metrics):
+    if not config.metrics_path.exists() or is_current(config):
         return []
     return ["the metrics table was computed by another labtui or under other `metrics:` windows (derived values "
             "stale): `labtui stage` or `labtui metrics` recomputes it"]
@@ -331,7 +331,7 @@ def draw_trend(
     if include and not recorded:  # which of the points are crossed out, and why (a redraw's notes said it already)
         notes += excluded_drawn(spec.runs, "--include-excluded")
     drawn = trend_record(name, include_excluded=include, by_seq=by_seq)
-    sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), drawn, metrics_stamp(config.metrics), column)
+    sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), drawn, metrics_stamp(config), column)
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
     points = sum(s.x.size for s in spec.series)

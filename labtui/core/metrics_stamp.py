@@ -9,9 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict
-from pathlib import Path
 
-from labtui.core.config import MetricsSettings
+from labtui.core.config import MetricsSettings, StagingConfig
 from labtui.core.parquet_footer import footer_bytes
 
 # Bump when a definition changes: every row is then recomputed. 3: an It trace whose clock goes back, or whose
@@ -79,14 +78,29 @@ def settings_hash(settings: MetricsSettings) -> str:
     return hashlib.sha1(json.dumps(used, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def metrics_stamp(settings: MetricsSettings) -> str:
-    return f"metrics_version={METRICS_VERSION} settings_hash={settings_hash(settings)}"
+def join_hash(config: StagingConfig) -> str:
+    """Fingerprint of what the joined quantities depend on beyond the runs: the join settings and the chip geometry
+    file's bytes. A `chip_params.yaml` edited left the mobilities of the old geometry in the table (and in the app)
+    until `labtui metrics`: a stage with nothing to stage kept them."""
+    used = {name: getattr(config.metrics, name) for name in sorted(_JOIN_SETTINGS)}
+    digest = hashlib.sha1(json.dumps(used, sort_keys=True).encode())
+    if config.chip_params_file is not None:
+        try:
+            digest.update(config.chip_params_file.read_bytes())
+        except OSError as error:  # missing (no geometry yet) or unreadable: said by the update that reads it
+            digest.update(type(error).__name__.encode())
+    return digest.hexdigest()[:12]
 
 
-def is_current(path: Path, settings: MetricsSettings) -> bool:
-    """Whether the table at `path` was written under this labtui's stamp (False when missing, unreadable, or
-    written before tables carried one)."""
+def metrics_stamp(config: StagingConfig) -> str:
+    return (f"metrics_version={METRICS_VERSION} settings_hash={settings_hash(config.metrics)} "
+            f"join_hash={join_hash(config)}")
+
+
+def is_current(config: StagingConfig) -> bool:
+    """Whether the config's table was written under this labtui's stamp, for its windows, join settings and chip
+    geometry (False when missing, unreadable, or written before tables carried one)."""
     try:
-        return metrics_stamp(settings).encode() in footer_bytes(path)
+        return metrics_stamp(config).encode() in footer_bytes(config.metrics_path)
     except (OSError, ValueError):
         return False

@@ -216,7 +216,7 @@ class Stager:
                     manifest = self._run_pool(worker, work, manifest, rejects, present, total, len(skipped))
             if self._index_stale and self.config.manifest_path.exists():
                 self._committer.index_manifest(manifest if manifest is not None else self._manifest())
-            if work or recovered or not is_current(self.config.metrics_path, self.config.metrics):  # else no Polars
+            if work or recovered or not is_current(self.config):  # else no Polars
                 from labtui.core.metrics import update_after_stage
 
                 self.report.metrics = update_after_stage(

@@ -152,7 +152,7 @@ class Store:
         (a store of an older labtui): the next stage redoes them."""
         from labtui.core.metrics_stamp import is_current
 
-        return bool(self.manifest().height) and not is_current(self.config.metrics_path, self.config.metrics)
+        return bool(self.manifest().height) and not is_current(self.config)
 
     def holder(self) -> Holder | None:
         """Who writes the store now (None: nobody)."""
@@ -270,7 +270,7 @@ class Store:
         from labtui.core.metrics_stamp import metrics_stamp
         from labtui.core.plotdata.selection import write_sidecar
 
-        return write_sidecar(figure, runs, options, trend, metrics_stamp(self.config.metrics) if derived else None)
+        return write_sidecar(figure, runs, options, trend, metrics_stamp(self.config) if derived else None)
 
 
 def short_path(path: Path) -> str:

@@ -114,7 +114,7 @@ def compute_update(
                                       "settings_hash"]), fresh], how="vertical")
     data = data.with_columns(pl.col("remarks").list.eval(pl.element().filter(~_joined_remark(pl.element()))))
     table = _join(config, runs, data, old, curves, family, excluded_runs(config.store_root))
-    stale = rebuild or not table.equals(old) or not is_current(config.metrics_path, config.metrics)
+    stale = rebuild or not table.equals(old) or not is_current(config)
     return MetricsUpdate(table, computed=todo.height, stale=stale, problems=problems,
                          elapsed_s=time.monotonic() - started, cpu_s=time.process_time() - cpu)
 
@@ -138,7 +138,7 @@ def write_update(config: StagingConfig, update: MetricsUpdate) -> MetricsUpdate:
     """Step 3 of `update_metrics`: the table written where it changed; the caller holds the writer lock."""
     started, cpu = time.monotonic(), time.process_time()
     if update.stale:
-        write_metrics(update.table, config.metrics_path, metrics_stamp(config.metrics))
+        write_metrics(update.table, config.metrics_path, metrics_stamp(config))
         update.written = True
     update.elapsed_s += time.monotonic() - started
     update.cpu_s += time.process_time() - cpu
@@ -285,7 +285,7 @@ def update_after_stage(
     A problem here (a bad chip_params.yaml, a full disk) must not fail a stage whose runs are committed: it is
     returned as a problem of the update, and the next stage or `labtui metrics` tries again.
     """
-    if not changed and is_current(config.metrics_path, config.metrics):
+    if not changed and is_current(config):
         return None
     try:
         if computing is None:
