@@ -54,7 +54,7 @@ from labtui.tui.dialogs import (
 from labtui.tui.history import HistoryScreen
 from labtui.tui.plot import PlotScreen
 from labtui.tui.rejects import RejectsScreen, choose_editor
-from labtui.tui.stage import StageScreen, WrappedLog
+from labtui.tui.stage import LOCK_POLL_SECONDS, StageScreen, WrappedLog
 from labtui.tui.table import FrameTable
 from labtui.tui.validate import ValidateScreen
 from tests.lab import (
@@ -1118,7 +1118,8 @@ async def test_stage_while_another_writer_holds_the_lock_offers_to_wait(lab: Lab
 
 
 async def test_a_lock_whose_holder_has_not_written_its_note_is_still_said_held(lab: Lab) -> None:
-    """A holder that has the lock but no note yet (`read_holder` None) is "another labtui process", not a free lock."""
+    """A holder that has the lock but no note yet (`read_holder` None) is "another labtui process", not a free lock,
+    also after the screen looks again (it said "✔ The other writer is done." a second later, the lock still held)."""
     import fcntl
 
     lab.config.lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -1130,6 +1131,8 @@ async def test_a_lock_whose_holder_has_not_written_its_note_is_still_said_held(l
             await pilot.press("s")
             await settle(pilot)
             assert isinstance(app.screen, StageScreen) and app.screen.state == "locked"
+            assert text_of(app, "#notice").startswith("⚠ The store is being written by another labtui process.")
+            await pilot.pause(3 * LOCK_POLL_SECONDS)
             assert text_of(app, "#notice").startswith("⚠ The store is being written by another labtui process.")
 
 

@@ -70,20 +70,27 @@ class LockBusy(LabtuiError):
 
 def read_holder(path: Path) -> Holder | None:
     """Who holds the lock now (None when it is free or unreadable); lock-free, for status displays."""
+    return lock_state(path)[1]
+
+
+def lock_state(path: Path) -> tuple[bool, Holder | None]:
+    """Whether the lock is held now, and by whom (None when its note cannot be read: being written, or a process
+    that is no labtui holds it): a display that took an unreadable note for a free lock said "the other writer is
+    done" while it held on. Lock-free."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
-        return None
+        return False, None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             try:
-                return Holder(**parse_json(os.pread(fd, 4096, 0) or b"null"))
+                return True, Holder(**parse_json(os.pread(fd, 4096, 0) or b"null"))
             except (ValueError, TypeError):
-                return None
+                return True, None
         fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
+        return False, None
     finally:
         os.close(fd)
 

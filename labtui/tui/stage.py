@@ -23,7 +23,7 @@ from textual.widgets import Header, ProgressBar, RichLog
 from textual.worker import Worker, WorkerState
 
 from labtui.core.errors import LabtuiError
-from labtui.core.lock import Holder, LockBusy, holder_text, waiting_text
+from labtui.core.lock import Holder, LockBusy, holder_text, lock_state, waiting_text
 from labtui.core.pace import Pace
 from labtui.core.scan import Outcome
 from labtui.core.stage_events import EventKind, StageEvent, StageReport
@@ -342,8 +342,8 @@ class StageScreen(LabScreen):
         """Say when the other writer is done, and when another takes the lock since: the notice of the first stayed
         until w was pressed, long after it had gone."""
         if self.state == "locked":
-            holder = self.lab.store.holder()
-            self.notice = self._busy(holder) if holder is not None else FREE_AGAIN
+            held, holder = lock_state(self.lab.config.lock_path)
+            self.notice = self._busy(holder) if held else FREE_AGAIN
 
     def _busy(self, holder: Holder | None) -> str:
         return (f"⚠ The store is being written by {holder_text(holder, self.lab.config.zone)}.\n"
