@@ -199,6 +199,16 @@ def test_usage_errors_are_one_line_naming_the_command(lab: Lab, capsys, argv: tu
     assert err.endswith(f"(labtui {command} --help lists the options)\n")
 
 
+def test_a_folder_given_without_its_option_names_the_option(lab: Lab, capsys) -> None:
+    """`labtui stage ~/raw`, the natural form, said only `unrecognized arguments: ~/raw`."""
+    for argv, meant in ((["stage", str(lab.raw)], f"; a raw folder is given as --raw-root {lab.raw}"),
+                        (["validate", str(lab.config.stage_root)], f"; a store is given as --store {lab.store_root}"),
+                        (["validate", str(lab.store_root)], f"; a store is given as --store {lab.store_root}")):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2 and f"unrecognized arguments: {argv[1]}{meant}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

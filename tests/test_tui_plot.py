@@ -466,7 +466,7 @@ async def test_a_plot_too_low_for_a_figure_says_so_and_draws_once_it_is_not(lab)
         screen = await open_plot(pilot)
         view = screen.query_one(PlotView)
         assert view.size.height < MIN_PLOT_ROWS
-        assert str(view.render()) == f"{view.size.height} rows are too few to plot: a plot needs {MIN_PLOT_ROWS}"
+        assert str(view.render()) == f"{view.size.height} rows: too few to plot (a plot needs {MIN_PLOT_ROWS})"
         await pilot.resize_terminal(40, 20)
         await pilot.pause()
         assert view.size.height >= MIN_PLOT_ROWS

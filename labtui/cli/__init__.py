@@ -158,9 +158,26 @@ def did_you_mean(word: str, known: Sequence[str]) -> str:
 
 
 def unrecognized(words: Sequence[str], parser: argparse.ArgumentParser) -> str:
-    """argparse's `unrecognized arguments: …`, naming the option meant by the first mistyped one (`--raw-rot`)."""
+    """argparse's `unrecognized arguments: …`, naming the option meant by the first mistyped one (`--raw-rot`), or
+    the option a folder is given with (`labtui stage ~/raw`: `--raw-root`, a store's `--store`)."""
     typed = next((word for word in words if word.startswith("--") and word != "--"), None)
-    return f"unrecognized arguments: {' '.join(words)}{option_meant(typed, parser) if typed else ''}"
+    meant = option_meant(typed, parser) if typed else folder_meant(words, parser)
+    return f"unrecognized arguments: {' '.join(words)}{meant}"
+
+
+def folder_meant(words: Sequence[str], parser: argparse.ArgumentParser) -> str:
+    """`; a raw folder is given as --raw-root DIR` when the first of `words` is a folder and the command takes one."""
+    from pathlib import Path
+
+    if not words or not Path(words[0]).is_dir():
+        return ""
+    from labtui.core.store import is_store
+
+    folder = Path(words[0])
+    if "--store" in parser._option_string_actions and (store := next(filter(is_store, (folder, folder.parent)),
+                                                                     None)) is not None:
+        return f"; a store is given as --store {store}"
+    return f"; a raw folder is given as --raw-root {folder}" if "--raw-root" in parser._option_string_actions else ""
 
 
 def option_meant(typed: str, parser: argparse.ArgumentParser) -> str:

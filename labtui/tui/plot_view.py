@@ -359,7 +359,7 @@ class PlotView(PlotextPlot):
         ANSI decoded by `ansi_text`, to the same text 6× faster than Rich's decoder.
         """
         if self._drawn is not None and self.size.height < MIN_PLOT_ROWS:
-            return Content.styled(f"{self.size.height} rows are too few to plot: a plot needs {MIN_PLOT_ROWS}",
+            return Content.styled(f"{counted(self.size.height, 'row')}: too few to plot (a plot needs {MIN_PLOT_ROWS})",
                                   "italic $text-muted")
         theme = self._get_plotext_theme_name(self.app.theme)
         wanted = (self.size.width, self.size.height, theme)
