@@ -587,9 +587,9 @@ def test_resizing_reshapes_without_reading_parquet_again(tmp_path):
         (
             [{"vg_fixed_v": -0.4}, {"vg_fixed_v": 0.3}],
             ["VG=-0.4 V", "VG=0.3 V"],
-            "Alisson67 · It · VL=1.15 V · λ=455 nm",
+            "Alisson67 · It · λ=455 nm · VL=1.15 V",
         ),
-        ([{}, {}], ["seq 1", "seq 2"], "Alisson67 · It · VL=1.15 V · λ=455 nm · VG=-0.4 V"),
+        ([{}, {}], ["seq 1", "seq 2"], "Alisson67 · It · λ=455 nm · VL=1.15 V · VG=-0.4 V"),
         (  # dark runs keep the last wavelength: it names nothing
             [{"laser_voltage_v": 0.0, "has_light": False}, {"laser_voltage_v": 0.0, "has_light": False}],
             ["seq 1", "seq 2"],
@@ -924,5 +924,5 @@ def test_a_lit_runs_power_is_said_beside_its_laser_voltage():
     assert legend_labels(rows) == ["VL=1 V, P=3.84 µW, λ=455 nm", "VL=2 V, P=8.64 µW, λ=455 nm", "VL=0 V",
                                    "VL=3 V, P=? W, λ=455 nm"]
     shared = [row(1, 1.0, 3.84e-6), row(2, 1.0, 3.84e-6)]
-    assert title("It", shared) == "Alisson67 · It · VL=1 V · P=3.84 µW · λ=455 nm · VG=-0.4 V"
+    assert title("It", shared) == "Alisson67 · It · λ=455 nm · VL=1 V · P=3.84 µW · VG=-0.4 V"
     assert "P=" not in title("It", [{**r, "power_w": None} for r in shared])  # no metrics: nothing said

@@ -34,8 +34,10 @@ WAVELENGTH = Param("laser_wavelength_nm", "λ", "nm", in_the_dark=False)
 # the irradiated power, when the runs have it (`trends.with_plotted_quantities`: a lit It run's `power_w`), beside
 # the laser voltage it is priced from: a legend of VL alone left the reader to price each run
 POWER = Param("power_w", "P", "W", in_the_dark=False, prefixed=True)
-# In the order the lab compares runs: illumination first, then the gate.
+# In the order the lab compares runs: illumination first, then the gate. A title names the wavelength first: the
+# one that names which laser, and at 80 columns the end of a title is cut (λ was, after VL and P).
 PARAMS = (Param("laser_voltage_v", "VL", "V"), POWER, WAVELENGTH, Param("vg_fixed_v", "VG", "V"))
+TITLE_PARAMS = (WAVELENGTH, *(param for param in PARAMS if param is not WAVELENGTH))
 
 
 def legend_labels(rows: list[Row]) -> list[str]:
@@ -60,7 +62,7 @@ def title(proc: str, rows: list[Row]) -> str:
     chips = chip_names(rows)
     shared = [
         p.format(values.pop())
-        for p in PARAMS
+        for p in TITLE_PARAMS
         if len(values := {p.value(row) for row in rows}) == 1 and None not in values
     ]
     return TITLE_PARTS.join([", ".join(chips), proc, *shared] if chips else [proc, *shared])
