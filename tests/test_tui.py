@@ -298,6 +298,25 @@ async def test_the_latest_runs_at_80_columns_date_a_run_in_one_column_for_the_su
         assert [column.key for column in latest.columns][:2] == ["date", "time_hms"]
 
 
+async def test_a_chip_staged_since_comes_first_in_view_in_the_dirac_points(tmp_path: Path) -> None:
+    """At 80×24 the card has two lines; after a stage its cursor stayed on the chip it was on, now the second row,
+    and the chip just measured, first, was scrolled out of view."""
+    lab = tui_lab(tmp_path)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        dirac = app.screen.query_one("#dirac", FrameTable)
+        await wait_until(pilot, lambda: dirac.row_count > 0)
+        assert dirac.frame["chip_name"][0] != "Alisson81"
+        lab.write("2025-10-21/IVg2025-10-21_1.csv", raw_csv("IVg", params={"Chip number": "81"},
+                                                            start=epoch(2025, 10, 21)))
+        lab.stage()
+        app.check_store()
+        await wait_until(pilot, lambda: dirac.row_count and dirac.frame["chip_name"][0] == "Alisson81")
+        await settle(pilot)
+        assert dirac.cursor == 0 and dirac.scroll_y == 0 and "Alisson81" in dirac.render_line(1).text
+
+
 async def test_the_dirac_points_fit_their_panel_again_after_a_resize(lab: Lab) -> None:
     """Fitted once at load: started at 80 columns and widened, a dead chip's `dead chan…` stayed cut beside empty
     cells; started wide and narrowed, the table ran over its card."""

@@ -237,17 +237,21 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         self._dirac_rows = points.with_columns(
             cnp=pl.coalesce(cnp.format_each(points["cnp_v"]), none),
             measured=pl.col("date_local").dt.strftime("%m-%d" if one_year else "%Y-%m-%d"))
-        self._show_dirac()
+        # the newest chip first, unless the user is in the card: its cursor on a chip seen before kept the chips a
+        # stage brought out of its two lines at 80×24
+        newest = None if dirac.has_focus or not self._dirac_rows.height else self._dirac_rows["chip_name"][0]
+        self._show_dirac(newest)
 
-    def _show_dirac(self) -> None:
+    def _show_dirac(self, keep: str | None = None) -> None:
         """The Dirac points, the CNP column as wide as the panel leaves it (a reason cut at 10 cells at 80 columns,
-        not at 120): fitted again at each resize (fitted once, it stayed cut at 120, and overran the card at 80)."""
+        not at 120): fitted again at each resize (fitted once, it stayed cut at 120, and overran the card at 80);
+        the cursor on the chip `keep` (default: the one it is on)."""
         if self._dirac_rows is None:
             return
         dirac = self.query_one("#dirac", FrameTable)
         fit = [replace(column, max_width=max(column.max_width, dirac.size.width - DIRAC_OTHER_CELLS))
                if column.key == "cnp" else column for column in DIRAC_COLUMNS]
-        dirac.show(self._dirac_rows, columns=fit)
+        dirac.show(self._dirac_rows, columns=fit, keep=keep)
 
     @work(group="waiting", exclusive=True, exit_on_error=False)
     async def load_waiting(self) -> None:
