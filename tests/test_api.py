@@ -67,6 +67,9 @@ def test_open_store_accepts_the_store_or_its_raw_measurements(lab: Lab, tmp_path
     (tmp_path / "store" / "other").mkdir()
     with pytest.raises(UsageError, match=r"not a labtui store: .*other"):
         open_store(tmp_path / "store" / "other")
+    # a project's data folder: the store below it is named, as the command line names it
+    with pytest.raises(UsageError, match=rf"not a labtui store: {tmp_path}; {tmp_path / 'store'} is one: give it$"):
+        open_store(tmp_path)
     with pytest.raises(UsageError, match="unknown time zone 'Mars/Olympus'"):
         open_store(config.store_root, local_tz="Mars/Olympus")
 

@@ -77,6 +77,9 @@ def locate_store(path: Path) -> tuple[Path, Path]:
         return path.parent, path
     if not path.exists():
         raise UsageError(f"no such store folder: {path}")
+    if below := stores_in(path):  # a project's `data/`: the store is a folder below, as the command line says
+        which = f"{below[0]} is one" if len(below) == 1 else f"{', '.join(map(str, below[:3]))} are stores"
+        raise UsageError(f"not a labtui store: {path}; {which}: give it")
     raise UsageError(f"not a labtui store: {path} (give the folder holding {MANIFEST_DIR}/, e.g. data/02_stage, "
                      f"or its stage root, {DEFAULT_STAGE_DIR}/)")
 
