@@ -1265,3 +1265,17 @@ def test_a_sweep_whose_turns_are_unread_is_whole_and_said() -> None:
         "Vg (V) reads -0.95…0.95 of -1…1 with every row there: its turns unread (NaN)"])
     header, frame, _ = parse(raw_csv("IVg", rows=turns[:-30], params=fine), "IVg2025-10-14_3")
     assert not is_complete(header.spec.completeness, header, frame)[0]  # cut short too: aborted
+
+
+def test_a_sweep_of_two_steps_is_said_with_both() -> None:
+    """Every 0.05 V step kept within ±0.5 V and only every 0.2 V beyond: "Vg (V) steps by 0.125" (a real file so
+    cut), a step it never takes; with fewer steps near 0 the same loop was "two sweeps in one file" against the
+    rows its median step implies. Its steps' range is said, and its span judges it."""
+    fine = [vg for vg in sweep(-3, 3, 0.05, "loop") if abs(vg) <= 0.5 or round(vg / 0.2, 6).is_integer()]
+    rows = data_rows(((vg, 1e-6 * (1 + abs(vg - 0.2))) for vg in fine), len(IVG_COLUMNS))
+    params = {"VG start": "-3 V", "VG end": "3 V", "VG step": "0.05 V"}
+    header, frame, _ = parse(raw_csv("IVg", rows=rows, params=params), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (True, [
+        "Vg (V) steps by 0.05 to 0.2 where its header says 0.05: 139 rows for its 361, judged by its span"])
+    header, frame, _ = parse(raw_csv("IVg", rows=rows[:-20], params=params), "IVg2025-10-14_3")
+    assert not is_complete(header.spec.completeness, header, frame)[0]  # cut short: aborted

@@ -134,11 +134,16 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
     coarser = []  # a sweep whose data step coarser than its header says is judged at its own step
     implied = "its sweep parameters imply"
-    if rows is not None and frame.height < rows and (taken := _median_step(values)) > COARSER * given_step and \
-            (own := rule.expected_rows(start, end, taken)) is not None:
-        coarser = [f"{rule.column} steps by {taken:g} where its header says {given_step:g}: {frame.height} rows for "
-                   f"its {rows}"]
-        given_step, rows, implied = taken, own, f"its sweep takes at its step of {taken:g}"
+    if rows is not None and frame.height < rows and (taken := _median_step(values)) > COARSER * given_step:
+        finest, widest = _step_range(values, taken)
+        if widest > 1.1 * finest:  # steps of two sizes (fine near 0, coarse beyond): no count of rows to expect
+            coarser = [f"{rule.column} steps by {finest:g} to {widest:g} where its header says {given_step:g}: "
+                       f"{frame.height} rows for its {rows}, judged by its span"]
+            given_step, rows = widest, None  # ("steps by 0.125", their median, is a step it never takes)
+        elif (own := rule.expected_rows(start, end, taken)) is not None:
+            coarser = [f"{rule.column} steps by {taken:g} where its header says {given_step:g}: {frame.height} rows "
+                       f"for its {rows}"]
+            given_step, rows, implied = taken, own, f"its sweep takes at its step of {taken:g}"
     if rows is not None and frame.height < rows:
         if rule.path == "loop" and _from_its_start(values, start, end, given_step, tolerance):
             return True, [f"its sweep goes {start:g} → {end:g} → {start:g}, not from 0 and back as its procedure's "
@@ -272,6 +277,17 @@ def _number(header: Header, key: str | None) -> float | None:
         return header.fields.get(spec.field)
     value = parse_number(header.raw[key], ANY_UNIT)
     return value if value is not None and math.isfinite(value) else None
+
+
+def _step_range(values: np.ndarray, median_step: float) -> tuple[float, float]:
+    """The least and the greatest step of a sweep whose median step is `median_step`, leaving out the repeats and
+    float rounding at its turns."""
+    import numpy as np  # loaded by `_finite` already
+
+    with np.errstate(all="ignore"):
+        steps = np.abs(np.diff(values))
+    steps = steps[steps > 0.2 * median_step]
+    return (float(steps.min()), float(steps.max())) if steps.size else (median_step, median_step)
 
 
 def _median_step(values: np.ndarray) -> float:

@@ -39,5 +39,7 @@ labtui would read differently from the same file.
 # whole, and said so (it was aborted as "covered −4.95…5.05 of −5…5"); an overflow mark in a run's clock is no
 # end of it (one of 9.9e37 made an aborted run complete, its duration 9.9e37 s); a sweep with every row, its turns
 # NaN, is whole and said (it was aborted as "covered −4.95…4.95 of −5…5"); a data column named `chip_name`,
-# `filename` or `run_keys`, as the README's recipes name a column they add, is stored with a trailing `_`.
+# `filename` or `run_keys`, as the README's recipes name a column they add, is stored with a trailing `_`; a sweep
+# of two step sizes (fine near 0, coarse beyond) is judged by its span, its steps said (against the rows its median
+# step implies it was "two sweeps in one file", its step said as the median, 0.125 V, which it never takes).
 EXTRACTION_RULES = 9
