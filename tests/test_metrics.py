@@ -582,6 +582,24 @@ def test_a_vl_misread_mid_pulse_does_not_switch_the_laser_off() -> None:
     assert it_quantities(t, current, flickered, 0.1, SETTINGS)[0]["delta_i_a"] < 0.9 * expected[0]["delta_i_a"]
 
 
+def test_a_short_pulse_or_a_train_of_them_is_no_misread() -> None:
+    """The misread rule of a tenth of the window took a real 0.4 s pulse for one: a dark run, its dark current and
+    drift over the pulse. Only a laser off inside a pulse, ten times shorter than either side, is a misread; an
+    unrelated NaN current beside a lit blip said the blip's samples held no reading."""
+    t = np.arange(0, 30, 0.0835)
+    vl = np.where((t >= 15) & (t < 15.4), 2.0, 0.0)
+    current = 1e-5 + 1e-6 * (vl > 0)
+    values, remarks = it_quantities(t, current, vl, 0.1, SETTINGS)
+    assert values["i_dark_a"] == pytest.approx(1e-5) and values["delta_i_a"] is None  # of the 5 s before it
+    assert remarks == ["photoresponse: the laser was on 0.418 s, less than the 5 s window"]
+    train = np.where((t >= 15) & ((t - 15) % 0.8 < 0.4), 2.0, 0.0)  # 0.4 s on, 0.4 s off: pulses, not misreads
+    assert len(laser_windows(t, train, 0.1, SETTINGS.it_window_s)) > 10
+    unread = current.copy()
+    unread[48] = np.nan  # 4 s, far from the pulse
+    values, remarks = it_quantities(t, unread, vl, 0.1, SETTINGS)
+    assert remarks == ["photoresponse: the laser was on 0.418 s, less than the 5 s window"]
+
+
 def test_a_vl_column_that_disagrees_with_the_header_is_said_by_the_stage_and_a_rebuild(tmp_path: Path) -> None:
     """The power is priced at the header's laser voltage: a header that says 1.15 V on a run the VL column says was
     driven at 3.52 V got a responsivity of another power without a word. Every real lit run's VL is its header's."""
@@ -808,6 +826,8 @@ def test_a_calibration_clipped_by_its_meters_range_prices_no_run_past_the_clip()
     curve = calibration_curve(vl, clipped)
     assert power_at(*curve, 4.67)[0] is None and power_at(*curve, 2.0)[0] == pytest.approx(power[20])
     assert calibration_curve(vl, power)[0].size == vl.size  # a curve whose largest reading is once: whole
+    past = np.where(vl == 4.8, np.nan, clipped)  # a reading missing past the clip: of the clip, not a gap
+    assert power_at(*calibration_curve(vl, past), 4.67) == power_at(*curve, 4.67)
 
 
 def test_a_calibration_missing_readings_prices_no_run_across_its_gap() -> None:
@@ -850,19 +870,49 @@ def test_a_calibration_with_no_dark_reading_prices_runs_as_it_measured_them() ->
 
 
 def test_a_calibrations_first_reading_spiking_above_its_dark_ones_is_left_out() -> None:
-    """A settling spike of 5 µW at 0 V was the dark reading: the threshold read 1.3 V for 0.2 V, every run below it
-    was refused, and the slope fitted the spike (−5.5 %). It is left out and said; the curve is read from 0.1 V."""
+    """A settling spike of 5 µW at 0 V was the dark reading: the threshold read 1.3 V for 0.2 V (a real curve), every
+    run below it was refused, and the slope fitted the spike (−5.5 %). Before two dark readings it is left out and
+    said; the curve is read from 0.1 V."""
     vl = np.round(np.arange(0, 5.05, 0.1), 10)
-    power = np.where(vl >= 0.2, 4e-6 * (vl - 0.15), 3e-9)
+    power = np.where(vl >= 0.3, 4e-6 * (vl - 0.25), 3e-9)
     spiked = power.copy()
     spiked[0] = 5e-6
     values, remarks = calibration_quantities(vl, spiked)
     assert values == pytest.approx(calibration_quantities(vl, power)[0])
-    assert values["threshold_v"] == pytest.approx(0.2)
+    assert values["threshold_v"] == pytest.approx(0.3)
     assert remarks == ["curve: its first reading (5 µW at VL 0 V) stands above the dark readings after it, "
                        "a settling spike: left out"]
-    assert power_at(*calibration_curve(vl, spiked), 1.0) == (pytest.approx(3.4e-6), None)
+    assert power_at(*calibration_curve(vl, spiked), 1.0) == (pytest.approx(3e-6), None)
     assert power_at(*calibration_curve(vl, spiked), 0.05)[1] == "power_w: VL 0.05 V is outside the calibrated 0.1–5 V"
+
+
+def test_a_calibrations_odd_start_and_ends_are_read_by_their_shape() -> None:
+    """From the review of the rules above: a lit start whose next reading dropped out was taken for a spike before a
+    dark reading (a run priced 2× low); a dark start of 21 nW, or one raised by ambient light, for a lit one (no
+    threshold, runs below it priced at the sensor's offset); a NaN at the top VL padded the curve's range, so the
+    next nearest calibration no longer priced a run there; a setpoint written 0.30000000000000004 beside a gap was
+    refused; and a curve of no reading raised."""
+    vl = np.round(np.arange(0.5, 5.05, 0.1), 10)
+    lit = 1e-6 + 4e-6 * vl
+    dropped = lit.copy()
+    dropped[1] = 0.0  # 0.6 V: a dropout; the lit start before it is no spike
+    assert not any("spike" in remark for remark in calibration_quantities(vl, dropped)[1])
+    assert power_at(*calibration_curve(vl, dropped), 0.65)[0] is None  # beside the dropout: refused, as before
+    full = np.round(np.arange(0, 5.05, 0.1), 10)
+    for offset in (21e-9, 300e-9):  # a flat start as high as a lit reading: still the dark one
+        raised = np.where(full >= 0.2, 19e-6 * (full - 0.1) / 4.9, 0.0) + offset
+        raised[1] += 1e-9
+        assert calibration_quantities(full, raised)[0]["threshold_v"] == pytest.approx(0.2)
+        assert power_at(*calibration_curve(full, raised), 0.1)[0] is None  # below the threshold: no light
+    top = np.where(full == 5.0, np.nan, 1e-6 * full)
+    curve = calibration_curve(full, top)
+    assert curve[0][-1] == 4.9 and power_at(*curve, 5.0) == (None, "power_w: VL 5 V is outside the calibrated 0–4.9 V")
+    drifted = full.copy()
+    drifted[3] = 0.30000000000000004
+    gap = np.where(full == 0.2, np.nan, 1e-6 * full + 1e-6)
+    assert power_at(*calibration_curve(drifted, gap), 0.3) == (pytest.approx(1.3e-6), None)
+    assert power_at(full, np.full(full.size, np.nan), 1.0)[0] is None
+    assert np.isnan(powers_at(full, np.full(full.size, np.nan), np.array([1.0]))).all()
 
 
 def test_a_concave_calibration_starts_where_the_laser_is_on_not_where_its_line_points() -> None:

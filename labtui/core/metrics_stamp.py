@@ -64,9 +64,9 @@ from labtui.core.parquet_footer import footer_bytes
 # its pulse's tail, "the laser never switched on"); a calibration draws no line across VLs with no Power reading
 # (3 NaN readings of its knee priced a run 54 % high) and has no threshold in such a gap; its lowest reading, lit,
 # is no dark reading (a sweep from 0.5 V, its 0 V reading missing: runs there were refused); a first reading lit
-# before a dark one is a settling spike, left out (the threshold read 1.3 V for 0.2 V); a laser state held between
-# two of the other for under a tenth of the averaging window is a misread VL (0.25 s of 0 V mid-pulse was a second
-# pulse, and flipped ΔI's sign).
+# before two dark ones is a settling spike, left out (the threshold read 1.3 V for 0.2 V); a laser off inside a
+# pulse for under a tenth of the averaging window and of the pulse either side is a misread VL (0.25 s of 0 V
+# mid-pulse was a second pulse, and flipped ΔI's sign).
 METRICS_VERSION = 25
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

@@ -19,9 +19,9 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
     values: dict[str, float | None] = dict.fromkeys(COLUMNS)
     missing = _missing(vl, power)
     vl, power, remarks = _read_curve(vl, power)
-    if missing.size:
-        remarks.append(f"curve: no Power reading at {_voltages(missing)}: no run between their neighbours "
-                       "is priced")
+    if (inside := missing[(missing > vl[0]) & (missing < vl[-1])] if vl.size else missing).size:
+        remarks.append(f"curve: no Power reading at {_voltages(inside)}: no run between their neighbours is "
+                       "priced")
     clipped = []
     if flat := _clipped(power):
         from labtui.core.si import format_si
@@ -95,6 +95,8 @@ def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np
     vl, power, _ = _read_curve(vl, power)
     if flat := _clipped(power):
         vl, power = vl[:-flat], power[:-flat]
+    if vl.size:  # a VL missing past an end shortens the curve (a farther calibration may reach the run), or is of
+        missing = missing[(missing > vl[0]) & (missing < vl[-1])]  # the clip: no gap to mark
     if not missing.size:  # every real calibration
         return vl, power
     at = np.searchsorted(vl, missing)
@@ -102,7 +104,7 @@ def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np
 
 
 def _read_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Finite points sorted by VL, ready for `np.interp`, without the sensor's glitches (`glitches`: a dropout or a
+    """Finite points sorted by VL, without the sensor's glitches (`glitches`: a dropout or a
     spike of up to 3 readings between two others; one reading of 0 W at a run's VL priced it at 1e-20 W, a
     responsivity of 1e12 A/W, unflagged) nor a first reading that spikes above the dark ones after it (`_spike_first`,
     said in the remarks); readings repeated at one VL are one point, their mean (the best estimate of the power there:
@@ -133,9 +135,9 @@ def _missing(vl: np.ndarray, power: np.ndarray) -> np.ndarray:
 
 
 def _voltages(values: np.ndarray) -> str:
-    """Sorted VLs for a remark: `VL 0.1, 0.2 and 0.3 V`; past three, `9 VLs from 1.6 to 2.4 V`."""
+    """Sorted VLs for a remark: `VL 0.1, 0.3 and 4.5 V`; past six, `9 VLs from 1.6 to 2.4 V`."""
     texts = [f"{value:g}" for value in values.tolist()]
-    if len(texts) > 3:
+    if len(texts) > 6:
         return f"{len(texts)} VLs from {texts[0]} to {texts[-1]} V"
     return f"VL {texts[0]} V" if len(texts) == 1 else f"VL {', '.join(texts[:-1])} and {texts[-1]} V"
 
@@ -147,17 +149,25 @@ def _lit_alone(reading: float, p_max: float) -> bool:
 
 
 def _spike_first(power: np.ndarray) -> bool:
-    """Whether a curve's first reading is a settling spike: lit (`_lit_alone`) before a dark one. As the dark
-    reading it moved the threshold to 1.3 V for 0.2 V and refused every run below it; `glitches` reads no end."""
-    return power.size >= 3 and _lit_alone(float(power[0]), p_max := float(power.max())) and \
-        not _lit_alone(float(power[1]), p_max)
+    """Whether a curve's first reading is a settling spike: lit (`_lit_alone`) before two dark ones. As the dark
+    reading it moved the threshold to 1.3 V for 0.2 V and refused every run below it; `glitches` reads no end. Before
+    one dark reading alone it may be a lit start whose next reading dropped out (a glitch, passed over after)."""
+    if power.size < 4:
+        return False
+    p_max = float(power.max())
+    return _lit_alone(float(power[0]), p_max) and not (_lit_alone(float(power[1]), p_max)
+                                                       or _lit_alone(float(power[2]), p_max))
 
 
 def _dark_reading(power: np.ndarray) -> float | None:
-    """A curve's dark reading: its first (at its lowest VL); None when that one is lit (`_lit_alone`: a sweep from
-    0.5 V, or its 0 V reading missing): the threshold is then unknown, and a run is priced as the curve measured it.
-    As the dark reading, a lit one refused runs at its own VL as "not above its laser's threshold"."""
-    return None if _lit_alone(first := float(power[0]), float(np.nanmax(power))) else first
+    """A curve's dark reading (of its finite points): its first, at its lowest VL; None when the curve starts lit, its
+    first reading lit (`_lit_alone`) and the next above it by LASING of p_max (a sweep from 0.5 V, or its 0 V reading
+    missing): the threshold is then unknown, and a run is priced as the curve measured it. As the dark reading, a lit
+    one refused runs at its own VL as "not above its laser's threshold". A start as high but flat (an ambient
+    offset, a weak laser's sensor) is dark."""
+    first, p_max = float(power[0]), float(power.max())
+    climbs = power.size > 1 and float(power[1]) - first > LASING * p_max
+    return None if climbs and _lit_alone(first, p_max) else first
 
 
 def _clipped(power: np.ndarray) -> int:
@@ -227,20 +237,24 @@ def interpolated(vl: np.ndarray, power: np.ndarray, at: np.ndarray) -> np.ndarra
     """The curve's Power at the voltages `at`, linear between readings; NaN between a reading and a VL with none
     (`calibration_curve`'s NaN), not a line across the gap. np.interp alone gives NaN there too, but also at a
     reading beside a gap."""
-    if not np.isfinite(power).all():  # every real calibration has a reading at each VL
-        read = np.isfinite(power)
-        values = np.interp(at, vl[read], power[read])
-        left = np.clip(np.searchsorted(vl, at, side="right") - 1, 0, vl.size - 1)
-        right = np.minimum(left + 1, vl.size - 1)
-        return np.where((read[left] & (vl[left] == at)) | (read[left] & read[right]), values, np.nan)
-    return np.interp(at, vl, power)
+    if (read := np.isfinite(power)).all():  # every real calibration has a reading at each VL
+        return np.interp(at, vl, power)
+    if not read.any():
+        return np.full(np.shape(at), np.nan)
+    values = np.interp(at, vl[read], power[read])
+    left = np.clip(np.searchsorted(vl, at, side="right") - 1, 0, vl.size - 1)
+    right = np.minimum(left + 1, vl.size - 1)
+    slack = _slack(vl)  # a setpoint written 0.30000000000000004 is the reading at 0.3 V
+    on_reading = (read[left] & (np.abs(vl[left] - at) <= slack)) | (read[right] & (np.abs(vl[right] - at) <= slack))
+    return np.where(on_reading | (read[left] & read[right]), values, np.nan)
 
 
 def _lasing_level(power: np.ndarray) -> float:
     """The power a curve must exceed for its laser to be on: `_lit_from` its dark reading (`_dark_reading`; without
     one, 0 W) and p_max (`threshold_v`'s level), and 0 W. Below it the sensor reads its own offset, no light: a
     responsivity over it is off by orders of magnitude."""
-    read = power[np.isfinite(power)]
+    if not (read := power[np.isfinite(power)]).size:  # no reading at all: no power either (`interpolated`)
+        return 0.0
     dark = _dark_reading(read)
     return 0.0 if dark is None else max(_lit_from(dark, float(read.max())), 0.0)
 

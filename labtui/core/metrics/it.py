@@ -22,17 +22,18 @@ COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_dri
            "tau_rise_s", "tau_decay_s")
 _COVERAGE = 0.9  # a window counts when the run covers this share of it (samples are ~0.08 s apart)
 FLICKER_SAMPLES = 2  # a laser state held this few samples between two stretches of the other is a misread VL
-MISREAD_SHARE = 0.1  # a state held between two of the other for less than this share of the window is one too
+MISREAD_SHARE = 0.1  # a laser off within a pulse for less than this share of the window is one too
 
 
 def laser_on(vl: np.ndarray, threshold: float, t: np.ndarray | None = None, window_s: float = 0.0) -> np.ndarray:
     """Whether the laser is on at each sample: VL ≥ `threshold`. A sample whose VL is missing (NaN) keeps the state
     of the last recorded one (none: off), and a state held for at most FLICKER_SAMPLES samples is a misread VL, not
     a switch (one 0 V sample mid-pulse switched the laser off a minute early: half the ΔI): it takes the state of
-    the last stretch held longer (the first, before any). So is one between two stretches of the other state held
-    for less than MISREAD_SHARE of the averaging window `window_s` by the clock `t` (3 samples of 0 V, 0.25 s
-    mid-pulse, read as a second pulse, flipped ΔI's sign). The metrics read the pulse and the plots shade it from
-    this one answer."""
+    the last stretch held longer (the first, before any). So is a laser off between two stretches on, held for less
+    than MISREAD_SHARE of the averaging window `window_s` by the clock `t` and ten times shorter than each of them:
+    a blip inside a pulse (3 samples of 0 V, 0.25 s mid-pulse, read as a second pulse, flipped ΔI's sign), not a
+    train of short pulses, nor a short pulse (a laser on is never a misread by its time). The metrics read the pulse
+    and the plots shade it from this one answer."""
     on = vl >= threshold  # NaN compares False
     if not on.any():  # a dark run (80k samples, most of a stage's): nothing to switch
         return on
@@ -41,9 +42,11 @@ def laser_on(vl: np.ndarray, threshold: float, t: np.ndarray | None = None, wind
     starts = np.flatnonzero(np.concatenate([[True], on[1:] != on[:-1]]))  # of each stretch of one state
     lengths = np.diff(np.append(starts, on.size))
     held = lengths > FLICKER_SAMPLES
-    if t is not None and window_s > 0 and starts.size > 2:  # a stretch between two others, to the next one's start
-        spans = np.abs(t[starts[2:]] - t[starts[1:-1]])  # (a real run's pulse, a minute or more)
-        held[1:-1] &= ~(spans < MISREAD_SHARE * window_s)  # NaN compares False: held
+    if t is not None and window_s > 0 and starts.size > 2:  # each stretch's time, to the next one's first sample
+        spans = np.abs(np.diff(t[np.append(starts, t.size - 1)]))  # NaN compares False below: held
+        blip = ~on[starts[1:-1]] & (spans[1:-1] < MISREAD_SHARE * window_s) & \
+            (10 * spans[1:-1] < spans[:-2]) & (10 * spans[1:-1] < spans[2:])
+        held[1:-1] &= ~blip
     if held.all() or not held.any():  # no misread (every real run), or no stretch to trust
         return on
     last_held = np.maximum.accumulate(np.where(held, np.arange(starts.size), -1))
@@ -77,9 +80,13 @@ def it_quantities(
     on = laser_on(vl, settings.light_threshold_v, t, settings.it_window_s)
     k_on = int(np.argmax(on))
     if not on[k_on]:
-        if keep is not None and (was_on := laser_on(recorded_vl, settings.light_threshold_v)).any():  # not dark
+        # not a dark run: its lit samples lost to readings of I that are none
+        if keep is not None and (was_on := laser_on(recorded_vl, settings.light_threshold_v, recorded_t,
+                                                     settings.it_window_s)).any() and \
+                (read := int(np.count_nonzero(keep[was_on]))) < (lit_samples := int(np.count_nonzero(was_on))):
+            held = "no reading" if not read else f"{read} readings of its {lit_samples} samples"
             return values, [f"photoresponse: the laser switched on at {float(recorded_t[np.argmax(was_on)]):.4g} s, "
-                            "but I holds no reading while it was on (NaN, overflow marks or contact glitches)"]
+                            f"but I holds {held} while it was on (NaN, overflow marks or contact glitches)"]
         values["i_dark_a"] = _mean(i)
         values["drift_a_per_s"] = fit_line(t, i)[0]
         return values, ["photoresponse: the laser never switched on (a dark run, or one stopped before its pulse)"]

@@ -35,7 +35,8 @@ DATA_COLUMNS = tuple(q.column for q in QUANTITIES if q.from_data)
 T = TypeVar("T")
 R = TypeVar("R")
 Derived = tuple[Any, ...]  # one run's from-data quantities in DATA_COLUMNS order, then its remarks
-Curve = tuple[np.ndarray, np.ndarray]  # a calibration's finite (VL, Power) points sorted by VL (`calibration_curve`)
+Curve = tuple[np.ndarray, np.ndarray]  # a calibration's (VL, Power) points sorted by VL, NaN Power at a VL with no
+# reading between two with one (`calibration_curve`)
 READ_COLUMNS = {"IVg": ("vg_v", "i_a"), "It": ("t_s", "i_a", "vl_v"), "LaserCalibration": ("vl_v", "power_w")}
 READ_BACK_CHUNK = 32  # runs whose Parquet one query reads back (`_read_chunk`)
 
