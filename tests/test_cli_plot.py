@@ -104,7 +104,7 @@ def test_a_figure_of_derived_quantities_records_their_definitions_and_redrawn_sa
         err = capsys.readouterr().err
         changed = f"labtui plot: its derived quantities were computed under {stamp}, this labtui's are under "
         assert changed in err, (name, err)
-        stale = "labtui plot: the metrics table was computed by another labtui or under other `metrics:` windows"
+        stale = "labtui plot: the metrics table was computed by another labtui, under other `metrics:` windows or with"
         assert (stale in err) == (name in ("cnp", "its")), (name, err)  # the tables read: the trend's, the powers'
 
 

@@ -2354,8 +2354,8 @@ def test_a_calibration_without_a_wavelength_says_it_prices_no_run(tmp_path: Path
     lab.stage()
     table = read_metrics(lab.config)
     calibration = table.filter(pl.col("proc") == "LaserCalibration").row(0, named=True)
-    assert calibration["p_max_w"] is not None and "pricing: its header gives no laser wavelength: of which laser it " \
-        "is is unknown, and it prices no run" in calibration["remarks"]
+    assert calibration["p_max_w"] is not None and "pricing: its header gives no laser wavelength (or 0 nm): which " \
+        "laser it measured is unknown; it prices no run" in calibration["remarks"]
     lit = table.filter(pl.col("proc") == "It").row(0, named=True)
     assert lit["power_w"] is None and "power_w: no LaserCalibration of 455 nm in the store (1 LaserCalibration " \
         "without a wavelength)" in lit["remarks"]

@@ -1238,6 +1238,13 @@ def test_a_sweep_whose_every_setpoint_is_offset_is_whole_and_said() -> None:
     assert is_complete(header.spec.completeness, header, frame) == (False, [
         "aborted: the sweep stopped at -0.95 instead of returning to 0.05",
         "Vg (V) sweeps -0.95…1.05, its header's -1…1 shifted by +0.05 (a setpoint offset?)"])
+    twice = raw_csv("IVg", rows=rows + rows[1:], params=fine)  # two shifted sweeps in one file: said, as unshifted
+    header, frame, _ = parse(twice, "IVg2025-10-14_3")
+    assert "two sweeps in one file" in " ".join(is_complete(header.spec.completeness, header, frame)[1])
+    far = [round(vg + 0.2, 9) for vg in sweep(-1, 1, 0.05, "loop")]  # 4 steps off: a header for another sweep
+    header, frame, _ = parse(raw_csv("IVg", rows=data_rows(((vg, 1e-6) for vg in far), len(IVG_COLUMNS)),
+                                     params=fine), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame)[0] is False
     wide = [vg * 1.5 for vg in sweep(-1, 1, 0.05, "loop")]  # not a shift: beyond the header, as before
     header, frame, _ = parse(raw_csv("IVg", rows=data_rows(((vg, 1e-6) for vg in wide), len(IVG_COLUMNS)),
                                      params=fine), "IVg2025-10-14_3")

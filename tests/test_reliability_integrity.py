@@ -164,19 +164,25 @@ def test_a_store_record_naming_a_stage_folder_outside_the_store_is_not_followed(
     assert listed.returncode == 0, listed.stderr
 
 
-def test_a_store_record_naming_a_stage_folder_that_is_not_there_is_refused(lab: Lab) -> None:
-    """store.json edited to `"stage_dir": "foo"`: a stage put a changed run in `foo/`, left the others in
-    `raw_measurements/`, and the recipes read the old run (a store split in two, unsaid). It is refused, and said
-    (a config naming `raw_measurements` was refused already)."""
+@pytest.mark.parametrize("how", ["record_edited", "folder_moved"])
+def test_a_store_whose_runs_folder_is_not_there_is_not_staged_into(lab: Lab, tmp_path: Path, how: str) -> None:
+    """store.json edited to `"stage_dir": "foo"`, or `raw_measurements/` moved away: a stage put a changed run in a
+    new folder and left the others where they were (or orphaned), and the recipes read the old run: a store split in
+    two, unsaid. It is refused, and said."""
     identity = lab.store_root / "_manifest" / "store.json"
-    recorded = json.loads(identity.read_text(encoding="utf-8"))
-    identity.write_text(json.dumps({**recorded, "stage_dir": "foo"}), encoding="utf-8")
+    if how == "record_edited":
+        recorded = json.loads(identity.read_text(encoding="utf-8"))
+        identity.write_text(json.dumps({**recorded, "stage_dir": "foo"}), encoding="utf-8")
+        runs = lab.store_root / "foo"
+    else:
+        runs = lab.config.stage_root
+        runs.rename(tmp_path / "moved")
+    lab.write("d3/IVg2025-09-17_1.csv", raw_csv("IVg", start=1758110000))  # a file to stage
     before = tree_listing(lab.store_root)
-    for command in ("stage", "history"):
-        refused = lab.cli(command, "--store", str(lab.store_root), *(["67"] if command == "history" else []))
-        assert refused.returncode == 2 and refused.stderr.splitlines() == [
-            f"labtui: the store {lab.store_root} records its runs in {lab.store_root / 'foo'}, which is not there, "
-            "though it holds runs: its _manifest/store.json edited, or that folder moved? Mend it"], refused.stderr
+    refused = lab.cli("stage", "--store", str(lab.store_root))
+    assert refused.returncode == 2 and refused.stderr.splitlines() == [
+        f"labtui: the store {lab.store_root} lists runs in {runs}, which is not there (the folder moved or deleted, "
+        "or its _manifest/store.json edited?): mend it, or `labtui validate` lists what is missing"], refused.stderr
     assert tree_listing(lab.store_root) == before
 
 

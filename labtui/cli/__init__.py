@@ -169,13 +169,16 @@ def folder_meant(words: Sequence[str], parser: argparse.ArgumentParser) -> str:
     """`; a raw folder is given as --raw-root DIR` when the first of `words` is a folder and the command takes one."""
     from pathlib import Path
 
-    if not words or not Path(words[0]).is_dir():
-        return ""
     from labtui.core.store import is_store
 
-    folder = Path(words[0])
-    if "--store" in parser._option_string_actions and (store := next(filter(is_store, (folder, folder.parent)),
-                                                                     None)) is not None:
+    folder = Path(words[0]) if words else None
+    try:  # a name too long, a folder not ours to look into: no folder to name
+        if folder is None or not folder.is_dir():
+            return ""
+        store = next(filter(is_store, (folder, folder.parent)), None)
+    except OSError:
+        return ""
+    if store is not None and "--store" in parser._option_string_actions:
         return f"; a store is given as --store {store}"
     return f"; a raw folder is given as --raw-root {folder}" if "--raw-root" in parser._option_string_actions else ""
 

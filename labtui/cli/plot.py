@@ -242,8 +242,8 @@ def stale_metrics(config: StagingConfig) -> list[str]:
 
     if not config.metrics_path.exists() or is_current(config):
         return []
-    return ["the metrics table was computed by another labtui or under other `metrics:` windows (derived values "
-            "stale): `labtui stage` or `labtui metrics` recomputes it"]
+    return ["the metrics table was computed by another labtui, under other `metrics:` windows or with another "
+            "chip_params.yaml (derived values stale): `labtui stage` or `labtui metrics` recomputes it"]
 
 
 VIEW_FLAGS: dict[str, tuple[str, ...] | None] = {  # a view option and the procedures it changes (None: as the app)

@@ -158,9 +158,10 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
                            "and come back to 0: its header written for another sweep?)", *coarser]
         return False, [f"aborted: {frame.height} of the {rows} rows {implied}", *coarser]
     read = _readings(values, least, most)  # an overflow mark is a gap, not a reach
-    if (shift := _shifted(least, most, low, high, tolerance)) is not None:  # all setpoints offset: the sweep whole
+    if (shift := _shifted(least, most, low, high, step)) is not None:  # all setpoints offset: the sweep whole
+        extra = _extra_rows(values, frame.height, rows, given_step, rule.column) if rows is not None else []
         notes = [f"{rule.column} sweeps {least:g}…{most:g}, its header's {low:g}…{high:g} shifted by {shift:+g} (a "
-                 "setpoint offset?)", *_sweep_jump(values, least, most, given_step, rule.column), *coarser]
+                 "setpoint offset?)", *extra, *_sweep_jump(values, least, most, given_step, rule.column), *coarser]
         if (stopped := _stopped_short(rule, values, given_step or step, shift)) is not None:
             return False, [stopped, *notes]
         return True, notes
@@ -182,11 +183,12 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     return True, extra
 
 
-def _shifted(least: float, most: float, low: float, high: float, tolerance: float) -> float | None:
-    """How far a sweep's data lie from its header's limits when they span its width, shifted by up to a tenth of it
-    (−4.95…5.05 for −5…5: every setpoint offset, not a sweep cut short); None when they are not."""
-    shift = least - low
-    if abs(shift) <= tolerance or abs((most - least) - (high - low)) > tolerance or abs(shift) > 0.1 * (high - low):
+def _shifted(least: float, most: float, low: float, high: float, step: float) -> float | None:
+    """How far a sweep's data lie from its header's limits when they span its width, shifted by up to two of its
+    steps (−4.95…5.05 for −5…5: every setpoint offset, not a sweep cut short); None when they are not (further, its
+    header was written for another sweep)."""
+    shift, tolerance = least - low, 0.51 * step
+    if abs(shift) <= tolerance or abs((most - least) - (high - low)) > tolerance or abs(shift) > 2.01 * step:
         return None
     return shift
 

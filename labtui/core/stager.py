@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from labtui.core.chip_name import foreign_letters, look_alike
 from labtui.core.commit import Retimed, Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, registry_digest
-from labtui.core.errors import OperationFailed
+from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.metrics_stamp import is_current
 from labtui.core.overview import read_overview
 from labtui.core.rawread import Busy, release_large_buffers
@@ -179,6 +179,10 @@ class Stager:
 
                 manifest = self._manifest()
                 staged = staged_signatures(manifest, procedure_rules(self.config.procedures_file), self.config.local_tz)
+            if staged and not self.config.stage_root.is_dir():  # its folder moved, or its record edited: staging
+                raise UsageError(f"the store {self.config.store_root} lists runs in {self.config.stage_root}, which is "
+                                 "not there (the folder moved or deleted, or its _manifest/store.json edited?): mend "
+                                 "it, or `labtui validate` lists what is missing")  # would split the store in two
             identity = check_raw_root(self.config, list(staged), moved=self.raw_root_moved)
             if identity is not None:
                 _ = self.registry  # loaded before any marker: one that does not load leaves none behind

@@ -152,12 +152,6 @@ def check_location(config: StagingConfig) -> None:
         kept = store / (identity.stage_dir if identity else DEFAULT_STAGE_DIR)
         if kept != stage and (identity is not None or (config.manifest_path.exists() and not stage.is_dir())):
             raise UsageError(f"the store {store} keeps its runs in {kept}, not in {stage}")
-        if not kept.exists() and identity is not None and identity.stage_dir != DEFAULT_STAGE_DIR:
-            from labtui.core.manifest import holds_runs
-
-            if holds_runs(config.manifest_dir):  # a record edited by hand: staging would split the store in two
-                raise UsageError(f"the store {store} records its runs in {kept}, which is not there, though it holds "
-                                 f"runs: its {MANIFEST_DIR}/{IDENTITY_FILE} edited, or that folder moved? Mend it")
         return
     if store.is_dir():
         strangers = sorted(name for name in os.listdir(store) if name not in STORE_ENTRIES and name != stage.name)

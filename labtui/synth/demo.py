@@ -56,6 +56,7 @@ def write_demo(folder: Path, spec: LabSpec | None = None) -> LabSummary:
                               "labtui command run there reads, need an empty or new folder")
     config = config_file_of(folder)
     written = (config, config.parent / "chip_params.yaml", folder / GROUND_TRUTH, folder / MARKER)
+    kept = {path for path in written if path.exists()}  # the lab's own (`config/` may be there): never removed
     try:
         summary = generate_lab(raw, spec)
         config.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +70,7 @@ def write_demo(folder: Path, spec: LabSpec | None = None) -> LabSummary:
         written[3].write_text(json.dumps(described, default=str, indent=2), encoding="utf-8")
     except BaseException:  # a full disk, a Ctrl+C: no part of a lab left (its raw files refused the next demo there)
         shutil.rmtree(raw, ignore_errors=True)
-        for path in written:
+        for path in set(written) - kept:
             path.unlink(missing_ok=True)
         raise
     return summary

@@ -148,8 +148,8 @@ class Store:
         return bool(self.manifest().height or self.rejects())
 
     def derived_outdated(self) -> bool:
-        """Whether the runs' derived quantities are missing or were computed by another labtui or other windows
-        (a store of an older labtui): the next stage redoes them."""
+        """Whether the runs' derived quantities are missing or were computed by another labtui, other windows or
+        another chip geometry (a store of an older labtui, an edited chip_params.yaml): the next stage redoes them."""
         from labtui.core.metrics_stamp import is_current
 
         return bool(self.manifest().height) and not is_current(self.config)

@@ -23,7 +23,7 @@ from labtui.core.wording import counted
 UNREADABLE_CALIBRATION = "power_w: the calibration's Parquet could not be read"
 WHOLE_CURVE = ("LaserCalibration: ", "run: ")  # a calibration's remarks that no part of its curve can be used
 PRICING_TOPIC = "pricing"  # a calibration's remark of the join: why it prices no run (`_apart`, NO_WAVELENGTH)
-NO_WAVELENGTH = "its header gives no laser wavelength: of which laser it is is unknown, and it prices no run"
+NO_WAVELENGTH = "its header gives no laser wavelength (or 0 nm): which laser it measured is unknown; it prices no run"
 
 
 def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame,

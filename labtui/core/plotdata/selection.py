@@ -211,7 +211,8 @@ class FigureRecord:
             raise UsageError(f"none of the figure's {counted(len(self.run_ids), 'run')} is in the store any more")
         if self.metrics is not None and metrics != self.metrics:
             notes.append(f"its derived quantities were computed under {self.metrics}, this labtui's are under "
-                         f"{metrics}: a definition or a `metrics:` window changed since, so they may differ")
+                         f"{metrics}: a definition, a `metrics:` window or chip_params.yaml changed since, so they "
+                         "may differ")
         return runs, notes
 
     def _restaged(self, manifest: pl.DataFrame) -> dict[str, str]:
