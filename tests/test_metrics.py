@@ -149,6 +149,35 @@ def test_an_aborted_loop_takes_its_backward_leg_after_the_forward_one() -> None:
     assert remarks == []
 
 
+def test_gm_is_the_branch_s_own_slope_not_a_step_the_wrong_way() -> None:
+    """|dI/dVg| took a contact recovering at −3 V on the hole branch (a rise of |I| where it falls toward the CNP)
+    for the transconductance: 22 µS for 16, a mobility 41 % high (two real sweeps: twice and five times theirs). Each
+    branch's gm is its own sign's: the fall of |I| left of the CNP, the rise right of it."""
+    vg = loop()
+    up = np.zeros(vg.size, dtype=bool)
+    up[100:301] = True  # the forward leg, −5 → +5 V, its turning point included
+    current = 1e-5 + 4e-6 * np.abs(vg - 0.5)
+    clean, _ = ivg_quantities(vg, current, 0.1, SETTINGS)
+    recovered = np.where(up & (vg < -3), 0.7 * current, current)
+    values, _ = ivg_quantities(vg, recovered, 0.1, SETTINGS)
+    assert values["gm_max_hole_s"] == pytest.approx(clean["gm_max_hole_s"], rel=0.05)
+    assert values["gm_max_electron_s"] == pytest.approx(4e-6, rel=0.01)
+    negative, _ = ivg_quantities(vg, -current, -0.1, SETTINGS)  # a negative bias: |I| alike, gm alike
+    assert negative["gm_max_hole_s"] == pytest.approx(clean["gm_max_hole_s"])
+
+
+def test_a_sweep_at_vds_0_has_no_dirac_point() -> None:
+    """At Vds 0 V the current is the gate's leakage: a Dirac point −0.6 V forward, +0.6 V backward, 1.2 V of
+    hysteresis and an on/off of 2185 were read from it, unsaid. None, said."""
+    vg = loop()
+    rising = np.concatenate([[1], np.sign(np.diff(vg))]) > 0
+    leak = vg / 2e9 + 0.3e-9 * np.where(rising, 1, -1)
+    values, remarks = ivg_quantities(vg, leak, 0.0, SETTINGS)
+    assert all(value is None for name, value in values.items() if name != "i_min_a")  # a reading, as a dead one's
+    assert remarks[0] == ("IVg: at Vds 0 V no current is driven through the channel: its I is the gate's leakage or "
+                          "an offset, no Dirac point")
+
+
 def test_a_sweep_aborted_in_its_first_leg_says_why_it_has_no_gm(tmp_path: Path) -> None:
     """Stopped on its way 0 → −V, a sweep has no up-sweep leg and so no gm: the remarks said so of cnp_fwd_v only,
     and the app showed gm_max_hole_s and gm_max_electron_s blank with no reason."""

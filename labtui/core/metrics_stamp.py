@@ -66,7 +66,9 @@ from labtui.core.parquet_footer import footer_bytes
 # is no dark reading (a sweep from 0.5 V, its 0 V reading missing: runs there were refused); a first reading lit
 # before two dark ones is a settling spike, left out (the threshold read 1.3 V for 0.2 V); a laser off inside a
 # pulse for under a tenth of the averaging window and of the pulse either side is a misread VL (0.25 s of 0 V
-# mid-pulse was a second pulse, and flipped ΔI's sign).
+# mid-pulse was a second pulse, and flipped ΔI's sign); a sweep at Vds 0 V has no Dirac point (a gate's leakage read
+# one, 1.2 V of hysteresis); gm is the fall of |I| left of the CNP and its rise right of it (|dI/dVg| took a step the
+# wrong way: two real sweeps' gm 2× and 5× theirs).
 METRICS_VERSION = 25
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

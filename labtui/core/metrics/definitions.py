@@ -99,8 +99,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              f"(of {OUT_OF_ORDER_ROWS} rows or more: a third repeat the Vg "
              f"before them and it never turns back, as sorted by Vg, or it turns back once per {TURNS_APART} rows or "
              "more often, and more "
-             f"than {2 * LOOP_TURNS} times, as shuffled). "
-             "Distances are to 1e-6 of the leg's Vg span: setpoints are written 0.30000000000000004"),
+             f"than {2 * LOOP_TURNS} times, as shuffled), or at Vds 0 V (no current driven through the channel: "
+             "its I is the gate's leakage). Distances are to 1e-6 of the leg's Vg span: setpoints are written "
+             "0.30000000000000004"),
     Quantity("cnp_bwd_v", "V", "IVg", "the same on the backward leg (the longest down-sweep)"),
     Quantity("cnp_v", "V", "IVg", "mean of the defined ones of cnp_fwd_v and cnp_bwd_v",
              read_from=("cnp_fwd_v", "cnp_bwd_v")),
@@ -114,12 +115,15 @@ QUANTITIES: tuple[Quantity, ...] = (
              "i_min_a; null for a dead channel (max |I| / |Vds| under {dead_conductance_s:g} S: a ratio of noise), "
              "which has no CNP and no gm either"),
     Quantity("gm_max_hole_s", "S", "IVg",
-             "largest |dI/dVg| on the forward leg left of its CNP (of its smallest |I| where the CNP is outside the "
+             "largest fall of |I| with Vg, −d|I|/dVg, on the forward leg left of its CNP (the way |I| goes toward "
+             "the CNP: a step of |I| the other way is no transconductance; of its smallest |I| where the CNP is "
+             "outside the "
              "sweep; Savitzky–Golay slope over {gm_window_v:g} V, quadratic, contact glitches left out; the window "
              "is round({gm_window_v:g} V / step) + 1 points made odd upwards, at least 3, the step the median |ΔVg| "
              "of the leg, and shifted inward at the leg's ends, as SciPy's mode='interp'); null where the forward "
-             "leg is flat (no CNP clear of its noise: a gate that does not move the current)"),
-    Quantity("gm_max_electron_s", "S", "IVg", "the same right of the CNP"),
+             "leg is flat (no CNP clear of its noise: a gate that does not move the current), or |I| never falls "
+             "there"),
+    Quantity("gm_max_electron_s", "S", "IVg", "the same right of the CNP, of the rise of |I|, d|I|/dVg"),
     Quantity("mobility_hole_cm2_vs", "cm²/(V·s)", "IVg",
              "field-effect mobility μ = (L/W)·gm_max_hole_s/(C·|Vds|), C the gate capacitance per area of the "
              "chip's dielectric stack (config/chip_params.yaml); only where the chip's geometry is known, and none "

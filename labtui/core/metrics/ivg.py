@@ -267,6 +267,9 @@ def read_sweep(vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: Met
         return ReadSweep(vg, i, at, False, ["IVg: fewer than 3 finite points"])
     if (disorder := out_of_order(vg)) is not None:
         return ReadSweep(vg, i, at, False, [*gaps, disorder])
+    if vds_v == 0:  # no bias, no channel current: a gate's leakage read a Dirac point, 1.2 V of hysteresis
+        return ReadSweep(vg, i, at, False, [*gaps, "IVg: at Vds 0 V no current is driven through the channel: its I "
+                                                   "is the gate's leakage or an offset, no Dirac point"])
     current = np.abs(i)
     i_max = float(current.max())
     if vds_v and i_max / abs(vds_v) < settings.dead_conductance_s:
@@ -356,23 +359,29 @@ def ivg_quantities(
 def _gm_maxima(
     vg: np.ndarray, i: np.ndarray, glitch: np.ndarray, values: dict[str, float | None], settings: MetricsSettings
 ) -> Remarks:
-    """max |dI/dVg| on each side of the forward CNP (or of the raw minimum when the CNP is outside the sweep), the
-    sweep's glitches left out (one spike of 1 mA made it 0.9 mS, 25 times the sweep's)."""
+    """The largest fall of |I| with Vg left of the forward CNP (or of the raw minimum when the CNP is outside the
+    sweep), and its largest rise right of it, the sweep's glitches left out (one spike of 1 mA made it 0.9 mS, 25
+    times the sweep's). Signed so: |dI/dVg| took a step the wrong way (a contact recovering, the fall before a
+    breakdown) for the transconductance, twice or five times the branch's (two real sweeps)."""
     if glitch.any():
         vg, i = vg[~glitch], i[~glitch]
     x, y = collapse_repeats(vg, i)
     if x.size < 3:
         return ["gm: fewer than 3 distinct Vg on the forward leg"]
-    gm = np.abs(savgol_derivative(x, y, window_points(x, settings.gm_window_v), 2))
+    rise = np.sign(y) * savgol_derivative(x, y, window_points(x, settings.gm_window_v), 2)  # d|I|/dVg
     split = values["cnp_fwd_v"]
     if split is None:
         split = float(x[int(np.abs(y).argmin())])
     remarks = []
     # x rises (a forward leg, its repeats averaged): each branch is a slice, found by bisection
     hole, electron = slice(0, int(x.searchsorted(split, "left"))), slice(int(x.searchsorted(split, "right")), x.size)
-    for column, side, name in (("gm_max_hole_s", hole, "hole"), ("gm_max_electron_s", electron, "electron")):
+    for column, side, name, gm in (("gm_max_hole_s", hole, "hole", -rise),
+                                   ("gm_max_electron_s", electron, "electron", rise)):
         if side.stop - side.start < 2 or x[side.stop - 1] - x[side.start] < settings.gm_window_v:
             remarks.append(f"{column}: the {name} branch spans less than {settings.gm_window_v:g} V of the sweep")
+        elif (largest := float(gm[side].max())) > 0:
+            values[column] = largest
         else:
-            values[column] = float(gm[side].max())
+            remarks.append(f"{column}: |I| never {'falls' if name == 'hole' else 'rises'} with Vg on the {name} "
+                           "branch")
     return remarks
