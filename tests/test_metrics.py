@@ -1058,6 +1058,23 @@ def test_a_chip_params_file_that_is_not_there_is_named_in_the_mobility_remark(tm
     assert read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)["mobility_hole_cm2_vs"] > 0
 
 
+def test_a_chip_name_two_chips_share_gives_neither_a_mobility(tmp_path: Path) -> None:
+    """Group `Alisson6` number 7 is named `Alisson67`, as group `Alisson` number 67 is: the geometry of Alisson67 in
+    chip_params.yaml gave the other chip a mobility 3× the real one's, unsaid."""
+    lab = small_lab(tmp_path)
+    write_geometry(tmp_path)
+    lab.stage()
+    alone = read_metrics(lab.config).filter(pl.col("proc") == "IVg").row(0, named=True)["mobility_hole_cm2_vs"]
+    assert alone is not None
+    lab.write("2025-10-14/IVg2025-10-14_9.csv", raw_csv("IVg", params={"Chip group name": "Alisson6",
+                                                                      "Chip number": "7"}, start=1760379999.0))
+    lab.stage()
+    sweeps = read_metrics(lab.config).filter(pl.col("proc") == "IVg")
+    assert sweeps.height == 2 and sweeps["mobility_hole_cm2_vs"].null_count() == 2
+    assert all("mobility: Alisson67 is the name of several chips (their groups and numbers apart): whose geometry "
+               "chip_params.yaml gives is unknown" in remarks for remarks in sweeps["remarks"])
+
+
 def test_an_edited_chip_geometry_is_in_the_table_after_a_stage_with_nothing_to_stage(tmp_path: Path) -> None:
     """W doubled in chip_params.yaml: a stage with nothing to stage kept the old mobility (and the app showed it)
     until `labtui metrics`. The table's stamp holds the geometry file's fingerprint, so the stage redoes the join; a

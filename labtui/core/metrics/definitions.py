@@ -126,7 +126,8 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("gm_max_electron_s", "S", "IVg", "the same right of the CNP, of the rise of |I|, d|I|/dVg"),
     Quantity("mobility_hole_cm2_vs", "cm²/(V·s)", "IVg",
              "field-effect mobility μ = (L/W)·gm_max_hole_s/(C·|Vds|), C the gate capacitance per area of the "
-             "chip's dielectric stack (config/chip_params.yaml); only where the chip's geometry is known, and none "
+             "chip's dielectric stack (config/chip_params.yaml); only where the chip's geometry is known (and its "
+             "name is of one chip: group `Alisson6` number 7 is named `Alisson67` too), and none "
              f"above {MOBILITY_LIMIT:.0e} (more than any graphene's: a Vds or a geometry in the wrong unit), nor at a "
              f"|Vds| past {VDS_PLAUSIBLE_V:g} V (no graphene transistor's bias: mV written V)",
              from_data=False, read_from=("gm_max_hole_s",)),

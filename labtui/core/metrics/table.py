@@ -209,7 +209,16 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
                          "README, Chip geometry)")
     known = {name: (p.channel_length_um / p.channel_width_um / p.capacitance_f_per_m2)  # type: ignore[operator]
              for name, p in chips.items() if p.has_geometry}
-    factor = pl.col("chip_name").replace_strict(known, default=None, return_dtype=pl.Float64)
+    # a name two chips share (group `Alisson6` number 7, `Alisson` 67): the geometry of one gave the other a mobility
+    shared = (table.filter(pl.col("chip_name").is_in(list(known))).group_by("chip_name")
+              .agg(pl.struct("chip_group", "chip_number").n_unique().alias("chips"))
+              .filter(pl.col("chips") > 1)["chip_name"].to_list())
+    is_shared = pl.col("chip_name").is_in(shared)
+    factor = pl.when(is_shared).then(None).otherwise(
+        pl.col("chip_name").replace_strict(known, default=None, return_dtype=pl.Float64))
+    unknown = pl.when(is_shared).then(pl.format(
+        "mobility: {} is the name of several chips (their groups and numbers apart): whose geometry chip_params.yaml "
+        "gives is unknown", pl.col("chip_name"))).otherwise(unknown)
     per_gm = factor / pl.col("vds_v").abs() * 1e4  # m² → cm²
     implausible = pl.col("vds_v").abs() > VDS_PLAUSIBLE_V
     is_ivg = family == "IVg"
