@@ -619,6 +619,11 @@ def test_resizing_reshapes_without_reading_parquet_again(tmp_path):
             ["VL=0 V", "VL=1.15 V, λ=455 nm"],
             "Alisson67 · It · VG=-0.4 V",
         ),
+        (  # runs at other biases (a ΔI 5× apart) were `seq 1 / seq 2`, their title claiming what they share
+            [{"vds_v": 0.1}, {"vds_v": 0.5}],
+            ["VDS=0.1 V", "VDS=0.5 V"],
+            "Alisson67 · It · λ=455 nm · VL=1.15 V · VG=-0.4 V",
+        ),
         (
             [{"laser_voltage_v": 1.0}, {"laser_voltage_v": 1.0}, {"laser_voltage_v": 2.0}],
             ["VL=1 V seq 1", "VL=1 V seq 2", "VL=2 V seq 3"],

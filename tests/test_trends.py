@@ -285,6 +285,19 @@ def test_dark_trend_has_every_it_run_in_a_series_per_gate_voltage(lab: DemoLab) 
     assert [s.label for s in trend_spec(Trend.DARK, one_gate, tz=lab.config.local_tz).series] == ["I dark"]
 
 
+def test_a_trend_of_runs_at_several_biases_is_a_series_per_bias(lab: DemoLab) -> None:
+    """Runs at Vds 0.1 V and at 0.5 V (a dark current, a ΔI, 5× apart) were one series: it zig-zagged between them."""
+    runs = lab.runs.with_columns(vds_v=pl.when(pl.col("seq") % 2 == 0).then(0.5).otherwise(pl.col("vds_v")))
+    rows = trend_rows(runs, lab.metrics, current_annotations(lab.config.store_root))
+    spec = trend_spec(Trend.CNP, rows, tz=lab.config.local_tz)
+    ivgs = runs.filter(pl.col("proc") == "IVg")
+    biases = {series.label.rsplit("VDS=", 1)[1] for series in spec.series}  # `CNP forward, VDS=0.5 V`
+    assert biases == {f"{v:g} V" for v in ivgs["vds_v"].unique()} and len(biases) == 2
+    for series in spec.series:
+        assert set(ivgs.filter(pl.col("run_id").is_in(series.point_run_ids))["vds_v"]) == {
+            float(series.label.rsplit("VDS=", 1)[1].removesuffix(" V"))}
+
+
 def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path, capsys) -> None:
     lab = DemoLab(tmp_path)
     ivg = lab.runs.filter(pl.col("proc") == "IVg").head(3)

@@ -34,10 +34,12 @@ WAVELENGTH = Param("laser_wavelength_nm", "λ", "nm", in_the_dark=False)
 # the irradiated power, when the runs have it (`trends.with_plotted_quantities`: a lit It run's `power_w`), beside
 # the laser voltage it is priced from: a legend of VL alone left the reader to price each run
 POWER = Param("power_w", "P", "W", in_the_dark=False, prefixed=True)
-# In the order the lab compares runs: illumination first, then the gate. A title names the wavelength first: the
-# one that names which laser, and at 80 columns the end of a title is cut (λ was, after VL and P).
-PARAMS = (Param("laser_voltage_v", "VL", "V"), POWER, WAVELENGTH, Param("vg_fixed_v", "VG", "V"))
-TITLE_PARAMS = (WAVELENGTH, *(param for param in PARAMS if param is not WAVELENGTH))
+# In the order the lab compares runs: illumination first, then the gate, then the bias (runs at Vds 0.1, −0.1, 0.5
+# and 0 V were drawn as `seq 1 / 3 / 17 / 18`). A title names the wavelength first: the one that names which laser,
+# and at 80 columns the end of a title is cut (λ was, after VL and P); a bias all share it leaves out, as before.
+BIAS = Param("vds_v", "VDS", "V")
+PARAMS = (Param("laser_voltage_v", "VL", "V"), POWER, WAVELENGTH, Param("vg_fixed_v", "VG", "V"), BIAS)
+TITLE_PARAMS = (WAVELENGTH, *(param for param in PARAMS if param not in (WAVELENGTH, BIAS)))
 
 
 def legend_labels(rows: list[Row]) -> list[str]:

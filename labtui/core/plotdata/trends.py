@@ -334,7 +334,8 @@ def _missing(rows: pl.DataFrame, plan: _Plan, column: str) -> list[str]:
 def _series_keys(rows: pl.DataFrame, plan: _Plan) -> list[str]:
     """The columns whose values split a trend's points into series: the wavelength where the plan says so, an It
     run's gate voltage where the runs have several (a dark current or a ΔI at VG = −0.4 V and at +0.4 V are other
-    quantities: in one series, the dark current zig-zagged from 33 to 135 µA in a day), and a lit run's laser period
+    quantities: in one series, the dark current zig-zagged from 33 to 135 µA in a day), the runs' bias where they
+    have several (a ΔI at Vds 0.5 V is 5× one at 0.1 V), and a lit run's laser period
     where a series would hold several (ΔI is read at the end of a pulse the device has not settled in: at one chip,
     λ, VG and power, pulses of 60, 120 and 180 s gave rise times of 26, 49 and 66 s)."""
     keys = ["laser_wavelength_nm"] if plan.by_wavelength else []
@@ -343,6 +344,8 @@ def _series_keys(rows: pl.DataFrame, plan: _Plan) -> list[str]:
         keys.append("has_light")
     if plan.proc == "It" and rows["vg_fixed_v"].n_unique() > 1:
         keys.append("vg_fixed_v")
+    if rows["vds_v"].n_unique() > 1:  # a current, ΔI or R at Vds 0.5 V beside one at 0.1 V: 5× apart, one series
+        keys.append("vds_v")
     # only where one of those series would mix periods: a legend of 20 entries was unreadable in a terminal
     if plan.lit_only and rows.group_by(keys or pl.lit(0)).agg(pl.col("laser_period_s").n_unique() > 1)[
             "laser_period_s"].any():
@@ -358,6 +361,10 @@ def _gate(value: float | None) -> str:
     return "VG unknown" if value is None else f"VG={value:g} V"
 
 
+def _bias(value: float | None) -> str:
+    return "VDS unknown" if value is None else f"VDS={value:g} V"
+
+
 def _period(value: float | None) -> str:
     return "period unknown" if value is None else f"period {value:g} s"
 
@@ -366,7 +373,7 @@ def _light(value: bool | None) -> str:
     return "light unknown" if value is None else "lit" if value else "dark"
 
 
-_SERIES_NAMES = {"laser_wavelength_nm": _wavelength, "vg_fixed_v": _gate, "laser_period_s": _period,
+_SERIES_NAMES = {"laser_wavelength_nm": _wavelength, "vg_fixed_v": _gate, "vds_v": _bias, "laser_period_s": _period,
                  "has_light": _light}
 
 
