@@ -289,6 +289,21 @@ def test_ivg_legs_and_dirac_points(tmp_path):
     assert "Dirac Vg=1 V, I=100 nA" in spec.markers[0].text
 
 
+def test_a_sweep_leg_s_line_stops_across_rows_without_a_reading(tmp_path):
+    """NaN currents over −0.6…0.6 V of the up-sweep: the leg was drawn as a straight chord where the V's bottom was
+    (the table said there was no Dirac point, beside the gap). The line stops there; the other legs are whole."""
+    vg = ivg_sweep()
+    i = 1e-5 + 2e-6 * np.abs(vg - 0.1)
+    rising = np.concatenate([[False], np.diff(vg) > 0])
+    i = np.where(rising & (np.abs(vg) < 0.6) & (np.arange(vg.size) < vg.size // 2), np.nan, i)
+    row = stage(tmp_path, run_row(1, "IVg", vg_fixed_v=None), {"vg_v": vg, "i_a": i})
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
+    up = spec.series[1]
+    assert up.label == "seq 1 -5→5 V" and len(up.breaks) == 1
+    assert up.x[up.breaks[0] - 1] < -0.55 and up.x[up.breaks[0]] > 0.55  # the gap's two sides
+    assert [s.breaks for s in spec.series if s is not up] == [(), (), ()]
+
+
 @pytest.mark.parametrize("log_y", [False, True])
 def test_no_dirac_marker_past_a_breakdown_as_in_the_metrics(tmp_path, log_y):
     """The plot marks what the table gives: the forward leg's Dirac point before the collapse, none after."""

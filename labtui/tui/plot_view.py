@@ -237,9 +237,12 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
                     plt.plot(series.x[start:stop].tolist(), series.y[start:stop].tolist(), marker=LINE, color=color)
             plt.scatter(series.x.tolist(), series.y.tolist(), marker=POINT, color=color)
             continue
-        draw = plt.scatter if series.direction < 0 else plt.plot
-        draw(series.x.tolist(), series.y.tolist(), marker=DOTS if series.direction < 0 else LINE,
-             color=color_of(series))
+        if series.direction < 0:
+            plt.scatter(series.x.tolist(), series.y.tolist(), marker=DOTS, color=color_of(series))
+            continue
+        for start, stop in itertools.pairwise((0, *series.breaks, series.x.size)):  # lifted across rows without
+            plt.plot(series.x[start:stop].tolist(), series.y[start:stop].tolist(), marker=LINE,  # a reading
+                     color=color_of(series))
     if spec.markers:
         plt.scatter([m.x for m in spec.markers], [m.y for m in spec.markers], marker=DIRAC, color=palette.marker)
     if spec.doubted:  # over their points, in their series' place: hollow

@@ -191,10 +191,25 @@ def _path(row: Row, proc: str, stage_root: Path) -> Path:
     return run_parquet_path(stage_root, proc, row["date_local"], row["run_id"])
 
 
+ROW = "_row"  # beside the plotted columns where rows were left out: each kept row's place in the run
+
+
 def _columns(frame: pl.DataFrame, kind: Kind) -> tuple[dict[str, np.ndarray], int]:
-    """The plotted columns as floats, of the rows a plot can draw (`drawable_rows`), and the count of those beyond."""
-    frame, absurd = drawable_rows(frame.select(pl.all().cast(pl.Float64)), kind.x, kind.y)
+    """The plotted columns as floats, of the rows a plot can draw (`drawable_rows`), and the count of those beyond;
+    where some were left out, also each row's place in the run (`ROW`), so a line stops across the gap."""
+    height = frame.height
+    frame, absurd = drawable_rows(frame.select(pl.all().cast(pl.Float64)).with_row_index(ROW), kind.x, kind.y)
+    if frame.height == height:  # every row drawn (every real run): no places to keep
+        frame = frame.drop(ROW)
     return {name: frame[name].to_numpy() for name in frame.columns}, absurd
+
+
+def row_gaps(columns: dict[str, np.ndarray], start: int, stop: int) -> tuple[int, ...]:
+    """Where, in the kept rows `start:stop` of a run, rows were left out before a row (`ROW`): a line stops there
+    (an IVg leg drew a straight chord across 24 NaN currents where the V's bottom was)."""
+    if ROW not in columns:
+        return ()
+    return tuple((np.flatnonzero(np.diff(columns[ROW][start:stop]) > 1) + 1).tolist())
 
 
 def drawable_rows(frame: pl.DataFrame, x: str, y: str) -> tuple[pl.DataFrame, int]:

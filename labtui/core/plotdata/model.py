@@ -79,7 +79,8 @@ class Series:
     # Trends: one point per run, so each point names its own run (empty: the whole series is `run_id`'s).
     point_run_ids: tuple[str, ...] = ()
     point_seqs: tuple[int | None, ...] = ()
-    breaks: tuple[int, ...] = ()  # a joined trend's line stops before these points (no run measured for long)
+    breaks: tuple[int, ...] = ()  # the line stops before these points (a trend's: no run measured for long; a
+    # sweep leg's: rows without a reading)
     # A calibration's wavelength (`λ=455 nm`) and its place among the plot's, by λ: past the palette's runs, a plot
     # colours the runs by it and names each wavelength once, not each run.
     group: str = ""

@@ -18,7 +18,7 @@ from labtui.core.metrics.it import dark_level
 from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep
 from labtui.core.metrics.savgol import window_points
 from labtui.core.plotdata.labels import WAVELENGTH, legend_labels, title
-from labtui.core.plotdata.load import LoadedGroup, run_ident
+from labtui.core.plotdata.load import LoadedGroup, row_gaps, run_ident
 from labtui.core.plotdata.model import (
     Baseline,
     GmMethod,
@@ -267,7 +267,9 @@ def _draft_ivg(
             elif broken is not None and broken < leg.stop:  # the metrics read no Dirac point past a breakdown
                 draft.broken[len(draft.series)] = float(x[broken - leg.start]) if broken > leg.start else None
             if x.size:
-                draft.series.append(_series(row, index, labels[index], x, y, leg.direction, name))
+                gaps = () if options.gm else row_gaps(columns, leg.start, leg.stop)
+                draft.series.append(replace(_series(row, index, labels[index], x, y, leg.direction, name),
+                                            breaks=gaps))
     if unaligned:
         draft.messages.append(f"{counted(len(unaligned), 'run')} without a forward Dirac "
                               f"point (cnp_fwd_v) left out of the aligned overlay: {', '.join(unaligned)}")
