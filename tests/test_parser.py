@@ -1286,3 +1286,16 @@ def test_a_sweep_of_two_steps_is_said_with_both() -> None:
         "Vg (V) steps by 0.05 to 0.2 where its header says 0.05: 139 rows for its 361, judged by its span"])
     header, frame, _ = parse(raw_csv("IVg", rows=rows[:-20], params=params), "IVg2025-10-14_3")
     assert not is_complete(header.spec.completeness, header, frame)[0]  # cut short: aborted
+
+
+def test_a_loop_sorted_by_vg_has_every_row_and_says_so() -> None:
+    """A loop's rows sorted by Vg in a spreadsheet: "aborted: the sweep stopped at 1 instead of returning to 0",
+    every row there (its metrics say "rows sorted by Vg?")."""
+    values = sorted(sweep(-1, 1, 0.5, "loop"))
+    rows = data_rows(((vg, 1e-6 * (1 + abs(vg - 0.2))) for vg in values), len(IVG_COLUMNS))
+    header, frame, _ = parse(raw_csv("IVg", rows=rows), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (True, [
+        "its rows are in the order of Vg (V)'s values, not of the sweep's path (sorted in a spreadsheet?): every row "
+        "there"])
+    header, frame, _ = parse(raw_csv("IVg", rows=rows[:-3]), "IVg2025-10-14_3")
+    assert not is_complete(header.spec.completeness, header, frame)[0]  # rows missing too: aborted

@@ -179,8 +179,19 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         extra.append(f"{rule.column} reads {least:g}…{most:g} of {low:g}…{high:g} with every row there: its turns "
                      "unread (NaN)")  # (NaN at the turns: the rows are all there, the reach a step short)
     if (stopped := _stopped_short(rule, values, given_step or _median_step(values) or step)) is not None:
+        if rows is not None and frame.height >= rows and _in_value_order(values):  # every row, sorted by Vg: it
+            return True, [*extra, f"its rows are in the order of {rule.column}'s values, not of the sweep's path "
+                                  "(sorted in a spreadsheet?): every row there"]  # was "stopped at 5 V"
         return False, [stopped, *extra]
     return True, extra
+
+
+def _in_value_order(values: np.ndarray) -> bool:
+    """Whether a sweep's rows run in the order of its values, one way (a loop never does: it turns)."""
+    import numpy as np  # loaded by `_finite` already
+
+    steps = np.diff(values)
+    return bool((steps >= 0).all() or (steps <= 0).all())
 
 
 def _shifted(least: float, most: float, low: float, high: float, step: float) -> float | None:
