@@ -10,7 +10,7 @@ from labtui.cli import main
 from labtui.core.config import load_config
 from labtui.core.manifest import read_manifest
 from labtui.synth import LabSpec
-from labtui.synth.demo import MARKER, default_demo_dir, ensure_demo
+from labtui.synth.demo import MARKER, default_demo_dir, ensure_demo, write_demo
 from tests.lab import cli_env
 
 SMALL = LabSpec(chips=2, days=2, seed=3)
@@ -91,12 +91,16 @@ def test_a_demo_that_runs_out_of_room_leaves_no_part_of_a_lab(tmp_path: Path) ->
         resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 
     folder = tmp_path / "lab"
-    own = folder / "config" / "labtui.yaml"  # a config the lab wrote before (`config/` may be there): kept
+    own = folder / "config" / "labtui.yaml"  # a config the lab wrote: refused, never written over
     own.parent.mkdir(parents=True)
     own.write_text("raw_root: elsewhere\n", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="is a config of its own, not the demo's"):
+        write_demo(folder, SMALL)
+    assert own.read_text(encoding="utf-8") == "raw_root: elsewhere\n" and not (folder / "data").exists()
+    own.unlink()
     full = subprocess.run([sys.executable, "-m", "labtui", "demo", str(folder), "--chips", "2", "--days", "2"],
                           preexec_fn=small_files, capture_output=True, text=True, timeout=120, cwd=tmp_path,
                           env=cli_env())
     assert full.returncode == 74 and "File too large" in full.stderr, full.stderr
-    assert not (folder / "data" / "01_raw").exists() and own.read_text(encoding="utf-8") == "raw_root: elsewhere\n"
-    assert not (folder / "config" / "chip_params.yaml").exists()
+    assert not (folder / "data" / "01_raw").exists() and not own.exists()
+    assert main(["demo", str(folder), "--chips", "2", "--days", "2"]) == 0  # room again: the demo is written

@@ -611,6 +611,26 @@ def test_a_vl_misread_mid_pulse_does_not_switch_the_laser_off() -> None:
     assert it_quantities(t, current, flickered, 0.1, SETTINGS)[0]["delta_i_a"] < 0.9 * expected[0]["delta_i_a"]
 
 
+def test_a_blip_near_a_pulse_s_edges_or_a_spark_in_the_dark_is_a_misread() -> None:
+    """Read against each neighbour alone, a blip 0.5 s after the switch-on, or 1 s before the switch-off, split the
+    pulse ("switched on again", a ΔI of 0.5 s or none), and a 3-sample spark of light in the dark lead-in was the
+    pulse read; in a run its header says is dark, VL noise reaching the threshold was read as pulses, the dark
+    current a 5 s mean before the first and the drift 70× off."""
+    t, current, vl = pulse()
+    expected = it_quantities(t, current, vl, 0.1, SETTINGS)
+    for at, level in ((410, 0.0), (780, 0.0), (200, 2.0)):  # 20.5 s, 39 s: off; 10 s: on
+        blipped = vl.copy()
+        blipped[at:at + 3] = level
+        assert it_quantities(t, current, blipped, 0.1, SETTINGS) == expected, at
+    dark = 1e-5 + 1e-12 * t
+    noise = np.zeros(t.size)
+    noise[[100, 101, 102, 600, 601, 602]] = 0.12  # two 0.15 s slivers past the 0.1 V threshold
+    values, remarks = it_quantities(t, dark, noise, 0.1, SETTINGS, laser_v=0.0)
+    assert values["i_dark_a"] == pytest.approx(dark.mean()) and values["drift_a_per_s"] == pytest.approx(1e-12)
+    assert remarks == ["photoresponse: the laser never switched on (a dark run, or one stopped before its pulse)"]
+    assert laser_windows(t, noise, 0.1, SETTINGS.it_window_s, 0.0) == []  # nor shaded
+
+
 def test_a_short_pulse_or_a_train_of_them_is_no_misread() -> None:
     """The misread rule of a tenth of the window took a real 0.4 s pulse for one: a dark run, its dark current and
     drift over the pulse. Only a laser off inside a pulse, ten times shorter than either side, is a misread; an
@@ -857,6 +877,7 @@ def test_a_calibration_clipped_by_its_meters_range_prices_no_run_past_the_clip()
     assert calibration_curve(vl, power)[0].size == vl.size  # a curve whose largest reading is once: whole
     past = np.where(vl == 4.8, np.nan, clipped)  # a reading missing past the clip: of the clip, not a gap
     assert power_at(*calibration_curve(vl, past), 4.67) == power_at(*curve, 4.67)
+    assert not any(remark.startswith("curve:") for remark in calibration_quantities(vl, past)[1])
 
 
 def test_a_calibration_missing_readings_prices_no_run_across_its_gap() -> None:
@@ -899,19 +920,19 @@ def test_a_calibration_with_no_dark_reading_prices_runs_as_it_measured_them() ->
 
 
 def test_a_calibrations_first_reading_spiking_above_its_dark_ones_is_left_out() -> None:
-    """A settling spike of 5 µW at 0 V was the dark reading: the threshold read 1.3 V for 0.2 V (a real curve), every
-    run below it was refused, and the slope fitted the spike (−5.5 %). Before two dark readings it is left out and
-    said; the curve is read from 0.1 V."""
+    """A settling spike of 5 µW at 0 V was the dark reading: the threshold read 1.3 V for 0.2 V, every run below it
+    was refused, and the slope fitted the spike (−5.5 %). It is left out and said; the curve is read from 0.1 V (the
+    real curves are lit from 0.1 or 0.2 V: one dark reading follows the 0 V one, at most)."""
     vl = np.round(np.arange(0, 5.05, 0.1), 10)
-    power = np.where(vl >= 0.3, 4e-6 * (vl - 0.25), 3e-9)
+    power = np.where(vl >= 0.2, 4e-6 * (vl - 0.15), 3e-9)
     spiked = power.copy()
     spiked[0] = 5e-6
     values, remarks = calibration_quantities(vl, spiked)
     assert values == pytest.approx(calibration_quantities(vl, power)[0])
-    assert values["threshold_v"] == pytest.approx(0.3)
+    assert values["threshold_v"] == pytest.approx(0.2)
     assert remarks == ["curve: its first reading (5 µW at VL 0 V) stands above the dark readings after it, "
                        "a settling spike: left out"]
-    assert power_at(*calibration_curve(vl, spiked), 1.0) == (pytest.approx(3e-6), None)
+    assert power_at(*calibration_curve(vl, spiked), 1.0) == (pytest.approx(3.4e-6), None)
     assert power_at(*calibration_curve(vl, spiked), 0.05)[1] == "power_w: VL 0.05 V is outside the calibrated 0.1–5 V"
 
 
@@ -924,9 +945,13 @@ def test_a_calibrations_odd_start_and_ends_are_read_by_their_shape() -> None:
     vl = np.round(np.arange(0.5, 5.05, 0.1), 10)
     lit = 1e-6 + 4e-6 * vl
     dropped = lit.copy()
-    dropped[1] = 0.0  # 0.6 V: a dropout; the lit start before it is no spike
-    assert not any("spike" in remark for remark in calibration_quantities(vl, dropped)[1])
-    assert power_at(*calibration_curve(vl, dropped), 0.65)[0] is None  # beside the dropout: refused, as before
+    dropped[1] = 0.0  # 0.6 V: a dropout, passed over; the lit start before it is no spike
+    values, remarks = calibration_quantities(vl, dropped)
+    assert values["threshold_v"] is None and not any("spike" in remark for remark in remarks)
+    assert power_at(*calibration_curve(vl, dropped), 0.65) == (pytest.approx(1e-6 + 4e-6 * 0.65), None)
+    fine = np.round(np.arange(1.0, 5.001, 0.02), 10)  # a lit start in fine steps (each 0.4 % of p_max): it climbs
+    assert calibration_quantities(fine, 4e-6 * (fine - 0.3))[0]["threshold_v"] is None
+    assert power_at(*calibration_curve(fine, 4e-6 * (fine - 0.3)), 1.0) == (pytest.approx(2.8e-6), None)
     full = np.round(np.arange(0, 5.05, 0.1), 10)
     for offset in (21e-9, 300e-9):  # a flat start as high as a lit reading: still the dark one
         raised = np.where(full >= 0.2, 19e-6 * (full - 0.1) / 4.9, 0.0) + offset
@@ -1877,6 +1902,64 @@ def test_a_responsivity_without_a_vds_is_signed_by_the_dark_current_and_one_agai
                     "no channel carries (an ammeter wired the other way?): signed by Vds"], against["remarks"]
     assert against["i_dark_a"] < 0 and not [remark for row in rows.values() if row is not against
                                             for remark in row["remarks"] if "against the bias" in remark]
+
+
+def cut_calibration(path: Path, top_v: float) -> Path:
+    """A written LaserCalibration stopped at `top_v` (aborted): its rows past it dropped."""
+    head, data = path.read_bytes().decode().split("VL (V),Power (W)\r\n")
+    rows = "".join(f"{line}\r\n" for line in data.splitlines() if line and float(line.split(",")[0]) <= top_v)
+    path.write_bytes(f"{head}VL (V),Power (W)\r\n{rows}".encode())
+    return path
+
+
+def test_a_run_its_nearest_calibration_cannot_price_is_priced_by_one_that_comes_later(tmp_path: Path) -> None:
+    """The nearest calibration stopped at 1.5 V, below the run's 2 V: unpriced, rightly. A full one staged later was
+    never tried: the run's row matched its nearest again at every update (`metrics` and `stage --force` alike)."""
+    lab = small_lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    cut_calibration(day / "LaserCalibration2025-10-14_1.csv", 1.5)
+    lab.stage()
+
+    def lit() -> dict[str, object]:
+        return read_metrics(lab.config).filter(pl.col("proc") == "It", pl.col("has_light")).row(0, named=True)
+
+    assert lit()["power_w"] is None
+    full = write_run(day, "LaserCalibration", file_idx=2, start_utc=START + dt.timedelta(hours=5),
+                     params={"Laser wavelength": 455})
+    lab.stage()
+    assert lit()["power_w"] is not None
+    full_id = lab.run_of(str(full.relative_to(lab.raw)))["run_id"]
+    assert lit()["calibration_run_id"] == full_id
+    from labtui.core.annotations import Change, annotate
+
+    excluded = annotate(lab.config.store_root, lab.manifest().filter(pl.col("run_id") == full_id),
+                        [Change("exclude", "sensor moved")], author="ana")
+    assert excluded is not None  # the nearest still cannot price it: "by none", not "by another calibration"
+    assert reprice_after(lab.config, excluded.run_ids) == "power_w repriced: 1 lit It run (1 by none)"
+    included = annotate(lab.config.store_root, lab.manifest().filter(pl.col("run_id") == full_id),
+                        [Change("include")], author="ana")
+    assert included is not None and lit()["power_w"] is None
+    assert reprice_after(lab.config, included.run_ids) == "power_w repriced: 1 lit It run (1 by it again)"
+    assert lit()["power_w"] is not None
+
+
+@pytest.mark.parametrize("cut_first", [True, False])
+def test_of_two_calibrations_started_together_the_one_that_reaches_prices(tmp_path: Path, cut_first: bool) -> None:
+    """Two calibrations of one start time (a truncated backup copy beside the whole file), one stopped short of the
+    run's VL: by the order of their run_ids the run was priced by a third, 10 h away, at another power."""
+    lab = Lab(tmp_path)
+    day = lab.raw / "2025-10-14"
+    twins = [write_run(day, "LaserCalibration", file_idx=n, start_utc=START, params={"Laser wavelength": 455})
+             for n in (1, 2)]
+    cut_calibration(twins[0 if cut_first else 1], 1.5)
+    far = recalibrate(write_run(day, "LaserCalibration", file_idx=3, start_utc=START + dt.timedelta(hours=11),
+                                params={"Laser wavelength": 455}), lambda vl: 3e-6 * vl)
+    write_run(day, "It", file_idx=1, start_utc=START + dt.timedelta(hours=1), params={"Laser voltage": 2.0})
+    lab.stage()
+    whole = twins[1 if cut_first else 0]
+    run = read_metrics(lab.config).filter(pl.col("proc") == "It").row(0, named=True)
+    assert run["calibration_run_id"] == lab.run_of(str(whole.relative_to(lab.raw)))["run_id"]
+    assert run["calibration_run_id"] != lab.run_of(str(far.relative_to(lab.raw)))["run_id"]
 
 
 def test_an_excluded_calibration_prices_no_run_and_its_runs_are_repriced_at_once(

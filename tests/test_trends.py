@@ -296,6 +296,14 @@ def test_a_trend_of_runs_at_several_biases_is_a_series_per_bias(lab: DemoLab) ->
     for series in spec.series:
         assert set(ivgs.filter(pl.col("run_id").is_in(series.point_run_ids))["vds_v"]) == {
             float(series.label.rsplit("VDS=", 1)[1].removesuffix(" V"))}
+    # sweeps at 0 V have no Dirac point: the runs drawn are of one bias, and no series is named by it
+    zero = runs.with_columns(vds_v=pl.when(pl.col("seq") % 2 == 0).then(0.0).otherwise(pl.col("vds_v")))
+    unread = lab.metrics.with_columns(
+        **{column: pl.when(pl.col("run_id").is_in(zero.filter(pl.col("vds_v") == 0)["run_id"].implode()))
+           .then(None).otherwise(pl.col(column)) for column in ("cnp_fwd_v", "cnp_bwd_v")})
+    spec = trend_spec(Trend.CNP, trend_rows(zero, unread, current_annotations(lab.config.store_root)),
+                      tz=lab.config.local_tz)
+    assert [series.label for series in spec.series] == ["CNP forward", "CNP backward"]
 
 
 def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path, capsys) -> None:

@@ -64,9 +64,10 @@ from labtui.core.parquet_footer import footer_bytes
 # its pulse's tail, "the laser never switched on"); a calibration draws no line across VLs with no Power reading
 # (3 NaN readings of its knee priced a run 54 % high) and has no threshold in such a gap; its lowest reading, lit,
 # is no dark reading (a sweep from 0.5 V, its 0 V reading missing: runs there were refused); a first reading lit
-# before two dark ones is a settling spike, left out (the threshold read 1.3 V for 0.2 V); a laser off inside a
-# pulse for under a tenth of the averaging window and of the pulse either side is a misread VL (0.25 s of 0 V
-# mid-pulse was a second pulse, and flipped ΔI's sign); a sweep at Vds 0 V has no Dirac point (a gate's leakage read
+# before a dark one is a settling spike, left out (the threshold read 1.3 V for 0.2 V); a VL state between two of
+# the other for under a tenth of the averaging window and of the two around it is a misread (0.25 s of 0 V
+# mid-pulse was a second pulse, and flipped ΔI's sign), a laser on only beside a longer pulse or in a run its
+# header says is dark; a sweep at Vds 0 V has no Dirac point (a gate's leakage read
 # one, 1.2 V of hysteresis); gm is the fall of |I| left of the CNP and its rise right of it (|dI/dVg| took a step the
 # wrong way: two real sweeps' gm 2× and 5× theirs).
 METRICS_VERSION = 25

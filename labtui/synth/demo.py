@@ -55,12 +55,16 @@ def write_demo(folder: Path, spec: LabSpec | None = None) -> LabSummary:
         raise FileExistsError(f"{folder} is not empty (it holds {shown}): the demo lab, and the config that every "
                               "labtui command run there reads, need an empty or new folder")
     config = config_file_of(folder)
+    config_text = CONFIG_TEXT.format(tz=spec.tz)
+    if config.exists() and config.read_text(encoding="utf-8", errors="replace") != config_text:
+        raise FileExistsError(f"{config} is a config of its own, not the demo's: the demo lab needs an empty or new "
+                              "folder")  # it was written over
     written = (config, config.parent / "chip_params.yaml", folder / GROUND_TRUTH, folder / MARKER)
-    kept = {path for path in written if path.exists()}  # the lab's own (`config/` may be there): never removed
+    kept = {path for path in written if path.exists()}  # an interrupted demo's: redone, never removed
     try:
         summary = generate_lab(raw, spec)
         config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(CONFIG_TEXT.format(tz=spec.tz), encoding="utf-8")
+        config.write_text(config_text, encoding="utf-8")
         header = "# The demo chips' geometry (see config/chip_params.yaml of labtui): it gives their mobilities.\n"
         written[1].write_text(
             header + yaml.safe_dump(dict(summary.chip_params), sort_keys=False, allow_unicode=True), encoding="utf-8")

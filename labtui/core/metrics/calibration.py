@@ -19,9 +19,6 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
     values: dict[str, float | None] = dict.fromkeys(COLUMNS)
     missing = _missing(vl, power)
     vl, power, remarks = _read_curve(vl, power)
-    if (inside := missing[(missing > vl[0]) & (missing < vl[-1])] if vl.size else missing).size:
-        remarks.append(f"curve: no Power reading at {_voltages(inside)}: no run between their neighbours is "
-                       "priced")
     clipped = []
     if flat := _clipped(power):
         from labtui.core.si import format_si
@@ -29,6 +26,9 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
         clipped = [f"p_max_w: the Power reads a flat {format_si(float(power[-1]), 'W')} from VL {vl[-flat]:g} V on: "
                    "the meter's range clipped it; no run at those voltages is priced"]
         vl, power = vl[:-flat], power[:-flat]
+    if (inside := missing[(missing > vl[0]) & (missing < vl[-1])] if vl.size else missing).size:  # a VL missing
+        remarks.append(f"curve: no Power reading at {_voltages(inside)}: no run between their neighbours is "  # past
+                       "priced")  # an end (or in the clip) is no gap: the curve ends before it
     if (why := _no_curve(vl)) is not None:
         return values, [f"LaserCalibration: {why}"]
     p_max = float(power.max())
@@ -38,7 +38,7 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
         return values, [f"LaserCalibration: {zeroed}. No quantities from it"]
     values["p_max_w"] = p_max
     remarks += clipped
-    if (dark := _dark_reading(power)) is None:
+    if (dark := _dark_reading(vl, power)) is None:
         from labtui.core.si import format_si
 
         remarks.append(f"threshold_v: the Power reads {format_si(float(power[0]), 'W')} at VL {vl[0]:g} V, its lowest: "
@@ -118,7 +118,7 @@ def _read_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarr
         remarks.append(f"curve: its first reading ({format_si(float(power[0]), 'W')} at VL {vl[0]:g} V) "
                        "stands above the dark readings after it, a settling spike: left out")
         vl, power = vl[1:], power[1:]
-    if (glitch := _lit_glitches(power)).any():  # a monotone curve has none
+    if (glitch := _lit_glitches(vl, power)).any():  # a monotone curve has none
         vl, power = vl[~glitch], power[~glitch]
     return vl, power, remarks
 
@@ -149,25 +149,31 @@ def _lit_alone(reading: float, p_max: float) -> bool:
 
 
 def _spike_first(power: np.ndarray) -> bool:
-    """Whether a curve's first reading is a settling spike: lit (`_lit_alone`) before two dark ones. As the dark
-    reading it moved the threshold to 1.3 V for 0.2 V and refused every run below it; `glitches` reads no end. Before
-    one dark reading alone it may be a lit start whose next reading dropped out (a glitch, passed over after)."""
-    if power.size < 4:
+    """Whether a curve's first reading is a settling spike: lit (`_lit_alone`) before a dark one, and above the
+    reading after that (a lit start whose next reading dropped out climbs on past it: a glitch, passed over after).
+    As the dark reading a spike moved the threshold to 1.3 V for 0.2 V and refused every run below it; `glitches`
+    reads no end."""
+    if power.size < 3:
         return False
-    p_max = float(power.max())
-    return _lit_alone(float(power[0]), p_max) and not (_lit_alone(float(power[1]), p_max)
-                                                       or _lit_alone(float(power[2]), p_max))
-
-
-def _dark_reading(power: np.ndarray) -> float | None:
-    """A curve's dark reading (of its finite points): its first, at its lowest VL; None when the curve starts lit, its
-    first reading lit (`_lit_alone`) and the next above it by LASING of p_max (a sweep from 0.5 V, or its 0 V reading
-    missing): the threshold is then unknown, and a run is priced as the curve measured it. As the dark reading, a lit
-    one refused runs at its own VL as "not above its laser's threshold". A start as high but flat (an ambient
-    offset, a weak laser's sensor) is dark."""
     first, p_max = float(power[0]), float(power.max())
-    climbs = power.size > 1 and float(power[1]) - first > LASING * p_max
-    return None if climbs and _lit_alone(first, p_max) else first
+    return _lit_alone(first, p_max) and not _lit_alone(float(power[1]), p_max) and float(power[2]) < first
+
+
+CLIMB_V = 0.1  # a curve's start climbs where its next readings within this much VL (two at least) rise above it
+
+
+def _dark_reading(vl: np.ndarray, power: np.ndarray) -> float | None:
+    """A curve's dark reading (of its finite points): its first, at its lowest VL; None when the curve starts lit:
+    its first reading lit (`_lit_alone`), at a VL above 0 V, and the readings within CLIMB_V after it (two at least,
+    whatever the step: a dropout among them is passed over) rising above it by LASING of p_max (a sweep from 0.5 V,
+    or its 0 V reading missing). The threshold is then unknown, and a run is priced as the curve measured it: as
+    the dark reading, a lit one refused runs at its own VL as "not above its laser's threshold". A start as high
+    but flat (an ambient offset, a weak laser's sensor), or at 0 V (the laser not driven), is dark."""
+    first, p_max = float(power[0]), float(power.max())
+    if vl[0] <= 0 or not _lit_alone(first, p_max):
+        return first
+    ahead = power[1 : max(int(np.searchsorted(vl, vl[0] + CLIMB_V, side="right")), 3)]
+    return None if ahead.size and float(ahead.max()) - first > LASING * p_max else first
 
 
 def _clipped(power: np.ndarray) -> int:
@@ -181,9 +187,10 @@ def _clipped(power: np.ndarray) -> int:
     return flat if power.size - flat >= 2 else 0  # a curve flat throughout, or all but one reading: no clip to tell
 
 
-def _lit_glitches(power: np.ndarray) -> np.ndarray:
+def _lit_glitches(vl: np.ndarray, power: np.ndarray) -> np.ndarray:
     """The glitches of a curve's lit part: runs (`glitches`, the interior's) whose readings on both sides are lit,
-    above the dark reading by LASING of the rise to the curve's 4th largest reading (which 3 spikes cannot lift).
+    above the dark reading (`_dark_reading`; a curve that starts lit has none: 0 W) by LASING of the rise to the
+    curve's 4th largest reading (which 3 spikes cannot lift).
     The dark readings' noise is no glitch: a dark reading before the knee passed over as a "dropout" let `np.interp`
     draw a line from the dark level to the first lit one, pricing a run below the threshold at 600× its power."""
     if power.size < 3:
@@ -193,7 +200,8 @@ def _lit_glitches(power: np.ndarray) -> np.ndarray:
     if not glitch.any():
         return glitch
     fourth = max(power.size - 1 - GLITCH_RUN, 0)
-    dark, top = float(power[0]), float(np.partition(power, fourth)[fourth])
+    dark, top = _dark_reading(vl, power), float(np.partition(power, fourth)[fourth])
+    dark = 0.0 if dark is None else dark  # a lit start whose next reading dropped out: the dropout is one
     lit = power > _lit_from(dark, top)
     edges = np.flatnonzero(np.diff(np.r_[False, glitch, False].astype(np.int8)))  # each run's start, then its end
     for start, end in zip(edges[::2], edges[1::2], strict=True):
@@ -228,7 +236,7 @@ def powers_at(vl: np.ndarray, power: np.ndarray, laser_vs: np.ndarray) -> np.nda
         return np.full(laser_vs.shape, np.nan)
     with np.errstate(all="ignore"):
         at = interpolated(vl, power, laser_vs)
-        lasing = at > _lasing_level(power)
+        lasing = at > _lasing_level(vl, power)
     slack = _slack(vl)
     return np.where((laser_vs >= vl[0] - slack) & (laser_vs <= vl[-1] + slack) & lasing, at, np.nan)
 
@@ -249,14 +257,14 @@ def interpolated(vl: np.ndarray, power: np.ndarray, at: np.ndarray) -> np.ndarra
     return np.where(on_reading | (read[left] & read[right]), values, np.nan)
 
 
-def _lasing_level(power: np.ndarray) -> float:
+def _lasing_level(vl: np.ndarray, power: np.ndarray) -> float:
     """The power a curve must exceed for its laser to be on: `_lit_from` its dark reading (`_dark_reading`; without
     one, 0 W) and p_max (`threshold_v`'s level), and 0 W. Below it the sensor reads its own offset, no light: a
     responsivity over it is off by orders of magnitude."""
-    if not (read := power[np.isfinite(power)]).size:  # no reading at all: no power either (`interpolated`)
+    if not (read := np.isfinite(power)).any():  # no reading at all: no power either (`interpolated`)
         return 0.0
-    dark = _dark_reading(read)
-    return 0.0 if dark is None else max(_lit_from(dark, float(read.max())), 0.0)
+    dark = _dark_reading(vl[read], power[read])
+    return 0.0 if dark is None else max(_lit_from(dark, float(power[read].max())), 0.0)
 
 
 def _lit_from(dark: float, top: float) -> float:
@@ -284,7 +292,7 @@ def power_at(vl: np.ndarray, power: np.ndarray, laser_v: float) -> tuple[float |
         return None, f"power_w: VL {laser_v:g} V is outside the calibrated {vl[0]:g}–{vl[-1]:g} V"
     with np.errstate(all="ignore"):  # points near ±1e308 overflow between them: NaN, refused below
         at = float(interpolated(vl, power, np.array([laser_v]))[0])
-        lasing = _lasing_level(power)
+        lasing = _lasing_level(vl, power)
     if math.isnan(at) and not np.isfinite(power).all():
         return None, f"power_w: the calibration has no Power reading next to VL {laser_v:g} V: none is drawn across"
     if not at > 0:

@@ -136,9 +136,10 @@ QUANTITIES: tuple[Quantity, ...] = (
     # It ----------------------------------------------------------------------------------------------------------
     Quantity("i_dark_a", "A", "It",
              "mean I over the {it_window_s:g} s before the first laser switch-on (the first sample with VL ≥ "
-             "{light_threshold_v:g} V; a VL state, on or off, held for 2 samples or fewer, or a laser off inside a "
-             "pulse for under a tenth of that window and of the pulse on either side, is a misread, no switch); a "
-             "dark run: mean I "
+             "{light_threshold_v:g} V; a VL state, on or off, held for 2 samples or fewer, or between two of the "
+             "other for under a tenth of that window and of the two around it — a laser on only beside a longer "
+             "pulse, or in a run whose header's laser voltage says dark, where any on that short is — is a misread, "
+             "no switch); a dark run: mean I "
              "over the whole run. Every It quantity passes over contact glitches (a spike or a dropout of up to 3 "
              "samples, over 2× or under ½ of the samples around it; not noise around 0, as at Vds 0 V: a run "
              "within 5σ of 0 with the samples beside it, σ the trace's median |difference| / (0.6745·√2)). A window "

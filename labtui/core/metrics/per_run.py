@@ -163,7 +163,7 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
                 values, remarks = ivg_quantities(vg, i, vds_v, settings)
             elif proc == "It":
                 t, i, vl = columns
-                values, remarks = it_quantities(t, i, vl, vds_v, settings)
+                values, remarks = it_quantities(t, i, vl, vds_v, settings, laser_v)
                 remarks += lit_vl_disagrees(vl, laser_v, settings.light_threshold_v)
             else:
                 values, remarks = calibration_quantities(*columns)

@@ -75,6 +75,7 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
            on="calibration_run_id", how="left")
     before = old.filter(  # a price of another definition is redone; so is every run without a calibration (no read)
         pl.col("metrics_version") == METRICS_VERSION, pl.col("calibration_run_id").is_not_null(),
+        pl.col("power_w").is_not_null(),  # unpriced by its nearest: a farther one that reaches it may have come
         ~pl.col("remarks").list.eval(pl.element().str.starts_with(UNREADABLE_CALIBRATION)).list.any(),
     ).select(
         "run_id",
@@ -121,7 +122,8 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
             continue
         if not in_range(curve[0], laser_v):
             pool = pools[wavelength]
-            farther = pool[np.lexsort((cal_us[pool], np.abs(cal_us[pool] - at)))][1:]  # the nearest first
+            nearest_first = pool[np.lexsort((cal_us[pool], np.abs(cal_us[pool] - at)))]  # (the nearest: not always
+            farther = nearest_first[cal_ids[nearest_first] != cal_id]  # first, beside a twin of its start time)
             if (reaching := _reaching(config, calibrations, staged_curves, curves, farther, laser_v)) is not None:
                 reached.append((run_id, reaching[0], at))
                 curve = reaching[1]

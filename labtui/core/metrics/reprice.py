@@ -18,7 +18,7 @@ from labtui.core.wording import counted
 
 REPRICE_WAIT_S = 10.0  # for a stage in progress to release the lock: then `labtui metrics` reprices (the app's exit,
 # a command's prompt, never wait the lock's whole timeout on it)
-_COMPARED = ("run_id", "calibration_run_id", "calibration_set")
+_COMPARED = ("run_id", "calibration_run_id", "power_w", "calibration_set")
 
 
 def reprice_after(config: StagingConfig, run_ids: Iterable[str]) -> str | None:
@@ -57,12 +57,16 @@ def _what_changed(before: pl.DataFrame, after: pl.DataFrame, calibrations: pl.Se
     """`power_w repriced: 31 lit It runs (31 by it again)`, and the runs whose calibrations in reach changed alone
     (their `calibration_spread` redone)."""
     joined = after.join(before, on="run_id", how="left", suffix="_before")
-    moved = joined.filter(pl.col("calibration_run_id").ne_missing(pl.col("calibration_run_id_before")))
-    reach = joined.filter(pl.col("calibration_run_id").eq_missing(pl.col("calibration_run_id_before")),
-                          pl.col("calibration_set").ne_missing(pl.col("calibration_set_before"))).height
+    # by another calibration, or priced where it was not (or the other way): a run its nearest calibration cannot
+    # price keeps that one's run_id beside a null power
+    moved_expr = pl.col("calibration_run_id").ne_missing(pl.col("calibration_run_id_before")) | (
+        pl.col("power_w").is_null() != pl.col("power_w_before").is_null())
+    moved = joined.filter(moved_expr)
+    reach = joined.filter(~moved_expr, pl.col("calibration_set").ne_missing(pl.col("calibration_set_before"))).height
     it = "it" if calibrations.len() == 1 else "them"
-    again = moved.filter(pl.col("calibration_run_id").is_in(calibrations.implode())).height
-    unpriced = moved.filter(pl.col("calibration_run_id").is_null()).height
+    unpriced = moved.filter(pl.col("power_w").is_null()).height
+    again = moved.filter(pl.col("power_w").is_not_null(), pl.col("calibration_run_id").is_in(calibrations.implode())
+                         ).height
     parts = [f"{count} {how}" for count, how in ((again, f"by {it} again"),
                                                   (moved.height - again - unpriced, "by another calibration"),
                                                   (unpriced, "by none")) if count]

@@ -142,7 +142,8 @@ def _draft_it(
     lit: dict[str, tuple[float, float, list[tuple[float, float]]]] = {}  # each lit run's span and ON windows
     for index, (row, columns) in enumerate(zip(rows, group.columns, strict=False)):
         t, i = columns["t_s"], columns["i_a"]
-        windows = laser_windows(t, columns["vl_v"], settings.light_threshold_v, settings.it_window_s)
+        windows = laser_windows(t, columns["vl_v"], settings.light_threshold_v, settings.it_window_s,
+                                row.get("laser_voltage_v"))
         draft.spans.extend(windows)
         if windows:
             lit[run_ident(row)] = (float(np.nanmin(t)), float(np.nanmax(t)), windows)
@@ -355,7 +356,7 @@ def _draft_xy(
         draft.series.append(_series(row, index, labels[index], columns[kind.x], columns[kind.y]))
         if "vl_v" in kind.extra:  # a timed run under the pulsed laser (Vt, Pt): its ON windows shaded, as It's
             draft.spans += laser_windows(columns[kind.x], columns["vl_v"], settings.light_threshold_v,
-                                         settings.it_window_s)
+                                         settings.it_window_s, row.get("laser_voltage_v"))
     draft.spans = merge_spans(draft.spans)
     return draft
 

@@ -344,8 +344,9 @@ def _series_keys(rows: pl.DataFrame, plan: _Plan) -> list[str]:
         keys.append("has_light")
     if plan.proc == "It" and rows["vg_fixed_v"].n_unique() > 1:
         keys.append("vg_fixed_v")
-    if rows["vds_v"].n_unique() > 1:  # a current, ΔI or R at Vds 0.5 V beside one at 0.1 V: 5× apart, one series
-        keys.append("vds_v")
+    drawn = rows.filter(pl.any_horizontal(pl.col(column).is_not_null() for column, _ in plan.ys))
+    if drawn["vds_v"].n_unique() > 1:  # a current, ΔI or R at Vds 0.5 V beside one at 0.1 V: 5× apart, one series
+        keys.append("vds_v")  # (of the runs drawn: a sweep at 0 V has no Dirac point to split off)
     # only where one of those series would mix periods: a legend of 20 entries was unreadable in a terminal
     if plan.lit_only and rows.group_by(keys or pl.lit(0)).agg(pl.col("laser_period_s").n_unique() > 1)[
             "laser_period_s"].any():
