@@ -1283,9 +1283,18 @@ def test_a_sweep_of_two_steps_is_said_with_both() -> None:
     params = {"VG start": "-3 V", "VG end": "3 V", "VG step": "0.05 V"}
     header, frame, _ = parse(raw_csv("IVg", rows=rows, params=params), "IVg2025-10-14_3")
     assert is_complete(header.spec.completeness, header, frame) == (True, [
-        "Vg (V) steps by 0.05 to 0.2 where its header says 0.05: 139 rows for its 361, judged by its span"])
+        "Vg (V) steps by 0.05 to 0.2 where its header says 0.05: 139 rows for its 361, judged by its path"])
     header, frame, _ = parse(raw_csv("IVg", rows=rows[:-20], params=params), "IVg2025-10-14_3")
     assert not is_complete(header.spec.completeness, header, frame)[0]  # cut short: aborted
+    back = next(k for k in range(len(fine) - 1, 0, -1) if fine[k] == 3.0)  # cut at 0.2 V on the way back from +3 V
+    cut = rows[: next(k for k in range(back, len(fine)) if fine[k] <= 0.2) + 1]
+    header, frame, _ = parse(raw_csv("IVg", rows=cut, params=params), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame)[1][0] == (
+        "aborted: the sweep never reached -3 on its way loop -3 → 3")  # it spanned −3…3 and stopped near 0
+    uniform = data_rows(((vg, 1e-6) for vg in sweep(-3, 3, 0.1, "loop")), len(IVG_COLUMNS))
+    holed = uniform[:50] + uniform[51:-40]  # one row dropped (no second step size), and cut: aborted by its rows
+    header, frame, _ = parse(raw_csv("IVg", rows=holed, params=params), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame)[1][0].startswith("aborted: 140 of the 181 rows")
 
 
 def test_a_loop_sorted_by_vg_has_every_row_and_says_so() -> None:

@@ -134,12 +134,14 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
     coarser = []  # a sweep whose data step coarser than its header says is judged at its own step
     implied = "its sweep parameters imply"
+    two_sizes = False  # a sweep of two step sizes: judged by the corners of its path, not by a count of rows
     if rows is not None and frame.height < rows and (taken := _median_step(values)) > COARSER * given_step:
-        finest, widest = _step_range(values, taken)
+        finest, widest = _step_range(_readings(values, float(values.min()), float(values.max())), taken)
         if widest > 1.1 * finest:  # steps of two sizes (fine near 0, coarse beyond): no count of rows to expect
             coarser = [f"{rule.column} steps by {finest:g} to {widest:g} where its header says {given_step:g}: "
-                       f"{frame.height} rows for its {rows}, judged by its span"]
-            given_step, rows = widest, None  # ("steps by 0.125", their median, is a step it never takes)
+                       f"{frame.height} rows for its {rows}, judged by its path"]
+            given_step, rows, two_sizes = widest, None, True  # ("steps by 0.125", their median, is a step it never
+            # takes)
         elif (own := rule.expected_rows(start, end, taken)) is not None:
             coarser = [f"{rule.column} steps by {taken:g} where its header says {given_step:g}: {frame.height} rows "
                        f"for its {rows}"]
@@ -178,6 +180,9 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
             return False, [f"aborted: the sweep covered {least:g}…{most:g} of {low:g}…{high:g}", *extra]
         extra.append(f"{rule.column} reads {least:g}…{most:g} of {low:g}…{high:g} with every row there: its turns "
                      "unread (NaN)")  # (NaN at the turns: the rows are all there, the reach a step short)
+    if two_sizes and (missed := _corner_missed(rule, values, start, end, 0.51 * given_step)) is not None:
+        return False, [f"aborted: the sweep never reached {missed:g} on its way {rule.path} {start:g} → {end:g}",
+                       *extra]
     if (stopped := _stopped_short(rule, values, given_step or _median_step(values) or step)) is not None:
         if rows is not None and frame.height >= rows and _in_value_order(values):  # every row, sorted by Vg: it
             return True, [*extra, f"its rows are in the order of {rule.column}'s values, not of the sweep's path "
@@ -293,14 +298,36 @@ def _number(header: Header, key: str | None) -> float | None:
 
 
 def _step_range(values: np.ndarray, median_step: float) -> tuple[float, float]:
-    """The least and the greatest step of a sweep whose median step is `median_step`, leaving out the repeats and
-    float rounding at its turns."""
+    """The finest and the widest step a sweep whose median step is `median_step` takes (5th and 95th percentiles:
+    a row dropped leaves a step twice as wide, no second size), leaving out the repeats and float rounding at its
+    turns."""
     import numpy as np  # loaded by `_finite` already
 
     with np.errstate(all="ignore"):
         steps = np.abs(np.diff(values))
     steps = steps[steps > 0.2 * median_step]
-    return (float(steps.min()), float(steps.max())) if steps.size else (median_step, median_step)
+    if not steps.size:
+        return median_step, median_step
+    finest, widest = np.percentile(steps, [5, 95])
+    return float(finest), float(widest)
+
+
+_CORNERS = {"once": ("end",), "loop": ("start", "end", "start"), "through_zero": ("start", "zero", "end")}
+
+
+def _corner_missed(rule: Completeness, values: np.ndarray, start: float, end: float, tolerance: float) -> float | None:
+    """The first corner of the sweep's path (`Completeness.path`: 0 → start → end → start → 0 for a loop) its data
+    never reach in order, within `tolerance`; None when they reach each. A loop of two step sizes cut on its way
+    back still spanned its header's limits."""
+    import numpy as np  # loaded by `_finite` already
+
+    at = 0
+    for corner in (start if name == "start" else end if name == "end" else 0.0 for name in _CORNERS[rule.path]):
+        reached = np.flatnonzero(np.abs(values[at:] - corner) <= tolerance)
+        if not reached.size:
+            return corner
+        at += int(reached[0]) + 1
+    return None
 
 
 def _median_step(values: np.ndarray) -> float:

@@ -40,7 +40,8 @@ labtui would read differently from the same file.
 # end of it (one of 9.9e37 made an aborted run complete, its duration 9.9e37 s); a sweep with every row, its turns
 # NaN, is whole and said (it was aborted as "covered −4.95…4.95 of −5…5"); a data column named `chip_name`,
 # `filename` or `run_keys`, as the README's recipes name a column they add, is stored with a trailing `_`; a sweep
-# of two step sizes (fine near 0, coarse beyond) is judged by its span, its steps said (against the rows its median
-# step implies it was "two sweeps in one file", its step said as the median, 0.125 V, which it never takes); a loop
+# of two step sizes (fine near 0, coarse beyond) is judged by the corners of its path, its steps said (against the
+# rows its median step implies it was "two sweeps in one file", its step said as the median, 0.125 V, which it never
+# takes); a loop
 # with every row, sorted by Vg, is whole and said (it "stopped at 5 instead of returning to 0").
 EXTRACTION_RULES = 9
