@@ -47,7 +47,9 @@ def laser_on(vl: np.ndarray, threshold: float, t: np.ndarray | None = None, wind
     starts = np.flatnonzero(np.concatenate([[True], on[1:] != on[:-1]]))  # of each stretch of one state
     lengths = np.diff(np.append(starts, on.size))
     held = lengths > FLICKER_SAMPLES
-    if t is not None and window_s > 0:
+    # a pulse (dark, lit, dark: every real lit run) in a run its header says is lit holds no blip: no clock to read
+    pulse = starts.size == 3 and on[starts[1]] and header_lit is not False
+    if t is not None and window_s > 0 and not pulse:
         with np.errstate(invalid="ignore"):  # a clock of inf: NaN spans, compared False below (held)
             spans = np.abs(np.diff(t[np.append(starts, t.size - 1)]))  # each stretch's, to the next one's start
         short, lit = spans < MISREAD_SHARE * window_s, on[starts]
