@@ -26,9 +26,9 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
         clipped = [f"p_max_w: the Power reads a flat {format_si(float(power[-1]), 'W')} from VL {vl[-flat]:g} V on: "
                    "the meter's range clipped it; no run at those voltages is priced"]
         vl, power = vl[:-flat], power[:-flat]
-    if (inside := missing[(missing > vl[0]) & (missing < vl[-1])] if vl.size else missing).size:  # a VL missing
-        remarks.append(f"curve: no Power reading at {_voltages(inside)}: no run between their neighbours is "  # past
-                       "priced")  # an end (or in the clip) is no gap: the curve ends before it
+    # a VL missing past an end (or in the clip) is no gap: the curve ends before it
+    if missing.size and (inside := missing[(missing > vl[0]) & (missing < vl[-1])] if vl.size else missing).size:
+        remarks.append(f"curve: no Power reading at {_voltages(inside)}: no run between their neighbours is priced")
     if (why := _no_curve(vl)) is not None:
         return values, [f"LaserCalibration: {why}"]
     p_max = float(power.max())
@@ -261,10 +261,12 @@ def _lasing_level(vl: np.ndarray, power: np.ndarray) -> float:
     """The power a curve must exceed for its laser to be on: `_lit_from` its dark reading (`_dark_reading`; without
     one, 0 W) and p_max (`threshold_v`'s level), and 0 W. Below it the sensor reads its own offset, no light: a
     responsivity over it is off by orders of magnitude."""
-    if not (read := np.isfinite(power)).any():  # no reading at all: no power either (`interpolated`)
-        return 0.0
-    dark = _dark_reading(vl[read], power[read])
-    return 0.0 if dark is None else max(_lit_from(dark, float(power[read].max())), 0.0)
+    if not (read := np.isfinite(power)).all():  # a curve with gaps (`calibration_curve`): its readings
+        if not read.any():  # no reading at all: no power either (`interpolated`)
+            return 0.0
+        vl, power = vl[read], power[read]
+    dark = _dark_reading(vl, power)
+    return 0.0 if dark is None else max(_lit_from(dark, float(power.max())), 0.0)
 
 
 def _lit_from(dark: float, top: float) -> float:

@@ -212,7 +212,7 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
     # a name two chips share (group `Alisson6` number 7, `Alisson` 67): the geometry of one gave the other a mobility
     shared = (table.filter(pl.col("chip_name").is_in(list(known))).group_by("chip_name")
               .agg(pl.struct("chip_group", "chip_number").n_unique().alias("chips"))
-              .filter(pl.col("chips") > 1)["chip_name"].to_list())
+              .filter(pl.col("chips") > 1)["chip_name"].to_list()) if known else []
     is_shared = pl.col("chip_name").is_in(shared)
     factor = pl.when(is_shared).then(None).otherwise(
         pl.col("chip_name").replace_strict(known, default=None, return_dtype=pl.Float64))
