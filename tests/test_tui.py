@@ -1041,18 +1041,25 @@ async def test_a_damaged_manifest_is_said_by_validate_and_by_a_stage_each_time(t
         assert text_of(app, "#notice").startswith("Staging failed: ") and "labtui repair" in text_of(app, "#notice")
 
 
-async def test_escape_cancels_staging_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def gated_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int) -> tuple[Lab, threading.Event]:
+    """A lab of `files` It runs to stage, whose staging waits in its chunks in flight until the gate is set (up to
+    5 s): a staging the test catches while it runs."""
     lab = tui_lab(tmp_path, staged=False, commit_interval_seconds=0.01)
-    for n in range(40):
+    for n in range(files):
         lab.write(f"2025-10-20/It2025-10-20_{n + 1}.csv", raw_csv("It", start=epoch(2025, 10, 20, 10, n)))
     slow_parse = labtui.core.datablock.parse_many
     gate = threading.Event()
 
     def parse(*args: object):
-        gate.wait(5)  # the chunks in flight wait until the test has pressed Esc
+        gate.wait(5)
         return slow_parse(*args)
 
     monkeypatch.setattr(labtui.core.datablock, "parse_many", parse)  # the stager imports it per chunk
+    return lab, gate
+
+
+async def test_escape_cancels_staging_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab, gate = gated_lab(tmp_path, monkeypatch, 40)
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -1074,17 +1081,7 @@ async def test_escape_cancels_staging_cleanly(tmp_path: Path, monkeypatch: pytes
 async def test_q_while_staging_asks_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`q`, meant to close a screen, stopped a stage at 27 % at once. While a staging runs it asks: n stays (the
     staging goes on), q again quits."""
-    lab = tui_lab(tmp_path, staged=False, commit_interval_seconds=0.01)
-    for n in range(10):
-        lab.write(f"2025-10-20/It2025-10-20_{n + 1}.csv", raw_csv("It", start=epoch(2025, 10, 20, 10, n)))
-    slow_parse = labtui.core.datablock.parse_many
-    gate = threading.Event()
-
-    def parse(*args: object):
-        gate.wait(5)  # the chunks in flight wait until the test has answered
-        return slow_parse(*args)
-
-    monkeypatch.setattr(labtui.core.datablock, "parse_many", parse)
+    lab, gate = gated_lab(tmp_path, monkeypatch, 10)
     app = LabApp(lab.config)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
