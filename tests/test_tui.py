@@ -1058,14 +1058,20 @@ def gated_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int) -> tu
     return lab, gate
 
 
+async def start_staging(app: LabApp, pilot: Pilot) -> StageScreen:
+    """`s` on the dashboard: the stage screen, its staging running."""
+    await settle(pilot)
+    await pilot.press("s")
+    screen = app.screen
+    assert isinstance(screen, StageScreen) and screen.running
+    return screen
+
+
 async def test_escape_cancels_staging_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lab, gate = gated_lab(tmp_path, monkeypatch, 40)
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        screen = app.screen
-        assert isinstance(screen, StageScreen) and screen.running
+        screen = await start_staging(app, pilot)
         await pilot.press("escape")
         assert screen.state == "cancelling" and screen.cancel.is_set()
         gate.set()
@@ -1084,10 +1090,7 @@ async def test_q_while_staging_asks_first(tmp_path: Path, monkeypatch: pytest.Mo
     lab, gate = gated_lab(tmp_path, monkeypatch, 10)
     app = LabApp(lab.config)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        screen = app.screen
-        assert isinstance(screen, StageScreen) and screen.running
+        screen = await start_staging(app, pilot)
         await pilot.press("q")  # no settling: it waits for the staging, which waits for the test
         await wait_until(pilot, lambda: isinstance(app.screen, QuitWhileStaging))
         assert app.is_running
