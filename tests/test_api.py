@@ -365,7 +365,8 @@ def test_metrics_are_the_derived_table_or_empty(lab: Lab, tmp_path: Path) -> Non
     assert open_store(lab.config.store_root).derived_root == lab.config.derived_dir  # as the CLI and the app
 
 
-def test_a_derived_root_a_stage_was_given_is_the_stores_until_it_is_gone(tmp_path: Path) -> None:
+def test_a_derived_root_a_stage_was_given_is_the_stores_until_it_is_gone(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """Staged with `--derived-root`, the store's metrics were read empty by `open_store` and by `labtui metrics
     --store` not told again, which built a second table beside the store, unsaid. The last stage's derived root is
     recorded in the store and read by default, while that folder is there."""
@@ -389,8 +390,13 @@ def test_a_derived_root_a_stage_was_given_is_the_stores_until_it_is_gone(tmp_pat
     shutil.copytree(lab.store_root, lab.store_root.parent / "store_copy")
     assert open_store(lab.store_root.parent / "store_copy").derived_root == default_derived_root(
         lab.store_root.parent / "store_copy")
-    shutil.rmtree(derived)  # gone: the default again, as any store's
+    shutil.rmtree(derived)  # gone: the default again, as any store's, and a command says so (it read an empty table)
     assert open_store(lab.store_root).derived_root == default_derived_root(lab.store_root)
+    capsys.readouterr()
+    assert main(["history", "--store", str(lab.store_root), "--calibrations"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"labtui: the store keeps its derived tables in {derived}, which is not there (a share not mounted?): reading "
+        f"{default_derived_root(lab.store_root)} instead; give --derived-root {derived} once it is back"]
 
 
 def as_json(value: object) -> object:

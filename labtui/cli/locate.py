@@ -25,7 +25,7 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     from dataclasses import replace
 
     from labtui.core.config import load_config  # only for commands that read the config
-    from labtui.core.store import check_location, check_named_store, is_store, stage_root_of
+    from labtui.core.store import check_location, check_named_store, derived_root_gone, is_store, stage_root_of
 
     if getattr(args, "demo", False) and args.command not in (None, "tui"):
         args.config = demo_config(args)
@@ -56,6 +56,11 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
     if named is not None and args.raw_root is None and not config.raw_root.exists():  # the store alone: its own
         config = replace(config, raw_root=recorded_raw_root(config) or config.raw_root)
     check_location(config)  # with the raw root the store recorded: a derived root in it wrote into the raw tree
+    if config.derived_root is None and (gone := derived_root_gone(config.store_root)) is not None:  # not told one
+        import sys
+
+        print(f"labtui: the store keeps its derived tables in {gone}, which is not there (a share not mounted?): "
+              f"reading {config.derived_dir} instead; give --derived-root {gone} once it is back", file=sys.stderr)
     if (out := getattr(args, "out", None)) is not None:
         args.out = checked_output(config, out)
     return config

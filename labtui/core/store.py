@@ -113,6 +113,20 @@ def recorded_zone(store_root: Path) -> str | None:
     return None if identity is None else identity.local_tz
 
 
+def derived_root_gone(store_root: Path) -> Path | None:
+    """The derived tables' folder the store's last stage recorded (as given, absolute) when it is not there now (a
+    share not mounted, the folder deleted); None when none is recorded, or it is there. Commands say so: they read
+    and write the store's default table instead, unsaid, and a lab reading an empty table took it for none."""
+    identity = read_identity(store_root / MANIFEST_DIR / IDENTITY_FILE)
+    if identity is None or identity.derived_root is None or recorded_derived_root(store_root) is not None:
+        return None
+    folder = Path(identity.derived_root)
+    if identity.store_root is not None and not same_folder(Path(identity.store_root), store_root) and (
+            Path(identity.store_root) / MANIFEST_DIR).is_dir():
+        return None  # a copy beside its original: the original's table is not the copy's (`recorded_derived_root`)
+    return folder
+
+
 def recorded_derived_root(store_root: Path) -> Path | None:
     """Where the store's last stage was told to put its derived tables (`--derived-root`), while that folder is
     there: a command or a notebook not told again read an empty metrics table, or built a second one beside the
