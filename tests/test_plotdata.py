@@ -297,11 +297,12 @@ def test_a_sweep_leg_s_line_stops_across_rows_without_a_reading(tmp_path):
     rising = np.concatenate([[False], np.diff(vg) > 0])
     i = np.where(rising & (np.abs(vg) < 0.6) & (np.arange(vg.size) < vg.size // 2), np.nan, i)
     row = stage(tmp_path, run_row(1, "IVg", vg_fixed_v=None), {"vg_v": vg, "i_a": i})
-    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
-    up = spec.series[1]
-    assert up.label == "seq 1 -5→5 V" and len(up.breaks) == 1
-    assert up.x[up.breaks[0] - 1] < -0.55 and up.x[up.breaks[0]] > 0.55  # the gap's two sides
-    assert [s.breaks for s in spec.series if s is not up] == [(), (), ()]
+    for width in (None, 60):  # 60 columns: the leg thinned to 120 points, its break with it (it stayed at 88)
+        spec = only(build_plots(manifest([row]), tmp_path, PlotOptions(), width=width))
+        up = spec.series[1]
+        assert up.label == "seq 1 -5→5 V" and len(up.breaks) == 1
+        assert up.x[up.breaks[0] - 1] < -0.55 and up.x[up.breaks[0]] > 0.55  # the gap's two sides
+        assert [s.breaks for s in spec.series if s is not up] == [(), (), ()]
 
 
 @pytest.mark.parametrize("log_y", [False, True])

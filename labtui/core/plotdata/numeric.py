@@ -93,17 +93,22 @@ def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.nd
     Unlike striding, this keeps every spike, the global extremes and a step edge (to within one bucket).
     Expects finite y.
     """
+    index = minmax_index(y, buckets)
+    return (x, y) if index is None else (x[index], y[index])
+
+
+def minmax_index(y: np.ndarray, buckets: int) -> np.ndarray | None:
+    """The points `minmax_downsample` keeps, in order; None when it keeps them all."""
     n = y.size
     if buckets < 1 or n <= 2 * buckets:
-        return x, y
+        return None
     size = -(-n // buckets)
     rows = -(-n // size)
     pad = rows * size - n
     lows = np.argmin(np.concatenate([y, np.full(pad, np.inf)]).reshape(rows, size), axis=1)
     highs = np.argmax(np.concatenate([y, np.full(pad, -np.inf)]).reshape(rows, size), axis=1)
     index = (np.sort(np.stack([lows, highs], axis=1), axis=1) + (np.arange(rows) * size)[:, None]).ravel()
-    index = index[np.concatenate([[True], index[1:] != index[:-1]])]  # a flat bucket has min == max
-    return x[index], y[index]
+    return index[np.concatenate([[True], index[1:] != index[:-1]])]  # a flat bucket has min == max
 
 
 def laser_windows(t: np.ndarray, vl: np.ndarray, threshold: float, window_s: float,

@@ -34,7 +34,7 @@ from labtui.core.plotdata.numeric import (
     log_middle,
     max_abs,
     merge_spans,
-    minmax_downsample,
+    minmax_index,
     sanitize_log,
     savgol_derivative,
     sweep_legs,
@@ -87,7 +87,7 @@ def shape(
         y_label = f"|{y_label}|"
     markers = _dirac_markers(series, draft, draft.x_label or kind.x_label, y_label, settings) if draft.dirac else []
     if width is not None:
-        series = [_with_points(s, *minmax_downsample(s.x, s.y, width)) for s in series]
+        series = [_thinned(s, width) for s in series]
     x_factor, x_prefix = si_scale(max_abs([s.x for s in series])) if kind.x_si else (1.0, "")
     y_factor, y_prefix = si_scale((log_middle if log_y else max_abs)([s.y for s in series])) if kind.y_si else (1.0, "")
     return PlotSpec(
@@ -109,6 +109,16 @@ def shape(
 
 def _with_points(series: Series, x: np.ndarray, y: np.ndarray) -> Series:
     return replace(series, x=x, y=y)
+
+
+def _thinned(series: Series, width: int) -> Series:
+    """The series in at most 2·`width` points (`minmax_downsample`), its line's breaks before the first point kept
+    after each (left at its full resolution's, a leg's break over a gap of rows moved to another Vg, and the chord
+    was drawn again at 80 columns)."""
+    if (index := minmax_index(series.y, width)) is None:
+        return series
+    breaks = tuple(dict.fromkeys(np.searchsorted(index, series.breaks).tolist()))
+    return replace(series, x=series.x[index], y=series.y[index], breaks=breaks)
 
 
 def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.ndarray, direction: int = 0,
