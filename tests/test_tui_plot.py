@@ -56,7 +56,7 @@ from labtui.tui.plot_view import (
 )
 from labtui.tui.store import Store
 from labtui.tui.trends import trend_status
-from tests.pilot import record_notifications, said
+from tests.pilot import record_notifications, said, wait_until
 
 TZ = "America/Santiago"
 START = dt.datetime(2025, 10, 13, 15, 0, tzinfo=dt.UTC)
@@ -468,8 +468,7 @@ async def test_a_plot_too_low_for_a_figure_says_so_and_draws_once_it_is_not(lab)
         assert view.size.height < MIN_PLOT_ROWS
         assert str(view.render()) == f"{view.size.height} rows: too few to plot (a plot needs {MIN_PLOT_ROWS})"
         await pilot.resize_terminal(40, 20)
-        await pilot.pause()
-        assert view.size.height >= MIN_PLOT_ROWS
+        await wait_until(pilot, lambda: view.size.height >= MIN_PLOT_ROWS)  # one pause was not always enough
         frame = str(view.render())
         assert "┌" in frame and "too few" not in frame
 
