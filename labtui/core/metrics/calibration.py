@@ -17,18 +17,10 @@ LASING = 0.01  # of the rise from the dark reading to p_max: the laser is on
 def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str, float | None], list[str]]:
     """p_max_w, and the slope and threshold of the straight part of the curve (see `definitions`)."""
     values: dict[str, float | None] = dict.fromkeys(COLUMNS)
-    missing = _missing(vl, power)
-    vl, power, remarks = _read_curve(vl, power)
-    clipped = []
-    if flat := _clipped(power):
-        from labtui.core.si import format_si
-
-        clipped = [f"p_max_w: the Power reads a flat {format_si(float(power[-1]), 'W')} from VL {vl[-flat]:g} V on: "
-                   "the meter's range clipped it; no run at those voltages is priced"]
-        vl, power = vl[:-flat], power[:-flat]
-    # a VL missing past an end (or in the clip) is no gap: the curve ends before it
-    if missing.size and (inside := missing[(missing > vl[0]) & (missing < vl[-1])] if vl.size else missing).size:
-        remarks.append(f"curve: no Power reading at {_voltages(inside)}: no run between their neighbours is priced")
+    vl, power, missing, remarks, clip = _cut_curve(vl, power)
+    clipped = [] if clip is None else [clip]
+    if missing.size:
+        remarks.append(f"curve: no Power reading at {_voltages(missing)}: no run between their neighbours is priced")
     if (why := _no_curve(vl)) is not None:
         return values, [f"LaserCalibration: {why}"]
     p_max = float(power.max())
@@ -89,18 +81,31 @@ def _zeroed_under_light(power: np.ndarray, p_max: float) -> str | None:
 
 
 def calibration_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The curve a run is priced by (`_read_curve`), up to where its meter's range clipped it (`_clipped`), with a
-    NaN Power at each VL that has no reading (`_missing`): `interpolated` gives no power next to one."""
-    missing = _missing(vl, power)
-    vl, power, _ = _read_curve(vl, power)
-    if flat := _clipped(power):
-        vl, power = vl[:-flat], power[:-flat]
-    if vl.size:  # a VL missing past an end shortens the curve (a farther calibration may reach the run), or is of
-        missing = missing[(missing > vl[0]) & (missing < vl[-1])]  # the clip: no gap to mark
+    """The curve a run is priced by (`_cut_curve`), with a NaN Power at each VL inside it that has no reading:
+    `interpolated` gives no power next to one."""
+    vl, power, missing, _, _ = _cut_curve(vl, power)
     if not missing.size:  # every real calibration
         return vl, power
     at = np.searchsorted(vl, missing)
     return np.insert(vl, at, missing), np.insert(power, at, np.nan)
+
+
+def _cut_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], str | None]:
+    """The read curve (`_read_curve`) up to where its meter's range clipped it (`_clipped`), the VLs inside it with no
+    reading (`_missing`), the read's remarks, and the clip's remark (None: no clip). A VL missing past an end (or in
+    the clip) is no gap: the curve ends before it, and a farther calibration may reach the run."""
+    missing = _missing(vl, power)
+    vl, power, remarks = _read_curve(vl, power)
+    clip = None
+    if flat := _clipped(power):
+        from labtui.core.si import format_si
+
+        clip = (f"p_max_w: the Power reads a flat {format_si(float(power[-1]), 'W')} from VL {vl[-flat]:g} V on: the "
+                "meter's range clipped it; no run at those voltages is priced")
+        vl, power = vl[:-flat], power[:-flat]
+    if missing.size and vl.size:
+        missing = missing[(missing > vl[0]) & (missing < vl[-1])]
+    return vl, power, missing, remarks, clip
 
 
 def _read_curve(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
