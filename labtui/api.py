@@ -68,14 +68,14 @@ def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: s
     except ValueError as exc:
         where = "local_tz" if given else f"the zone the store records ({root / MANIFEST_DIR}/store.json): pass local_tz"
         raise UsageError(f"{where}: {exc}") from None
-    if derived is None and (gone := derived_root_gone(root)) is not None:  # an empty table, read as none computed
+    if derived is None and (derived := recorded_derived_root(root)) is None and (
+            gone := derived_root_gone(root)) is not None:  # an empty table, read as none computed
         import warnings
 
         warnings.warn(f"the store keeps its derived tables in {gone}, which is not there (a share not mounted?): "
                       f"reading {default_derived_root(root)} instead; pass derived_root={str(gone)!r} once it is back",
                       stacklevel=2)
-    return Store(root=root, stage_root=stage_root, local_tz=zone,
-                 derived_root=derived or recorded_derived_root(root) or default_derived_root(root))
+    return Store(root=root, stage_root=stage_root, local_tz=zone, derived_root=derived or default_derived_root(root))
 
 
 class WrongType(UsageError, TypeError):

@@ -114,25 +114,26 @@ def recorded_zone(store_root: Path) -> str | None:
 
 
 def derived_root_gone(store_root: Path) -> Path | None:
-    """The derived tables' folder the store's last stage recorded (as given, absolute) when it is not there now (a
+    """The derived tables' folder the store's last stage recorded (`_recorded_derived`) when it is not there now (a
     share not mounted, the folder deleted); None when none is recorded, or it is there. Commands say so: they read
     and write the store's default table instead, unsaid, and a lab reading an empty table took it for none."""
-    identity = read_identity(store_root / MANIFEST_DIR / IDENTITY_FILE)
-    if identity is None or identity.derived_root is None or recorded_derived_root(store_root) is not None:
-        return None
-    folder = Path(identity.derived_root)
-    if identity.store_root is not None and not same_folder(Path(identity.store_root), store_root) and (
-            Path(identity.store_root) / MANIFEST_DIR).is_dir():
-        return None  # a copy beside its original: the original's table is not the copy's (`recorded_derived_root`)
-    return folder
+    folder = _recorded_derived(store_root)
+    return folder if folder is not None and not folder.is_dir() else None
 
 
 def recorded_derived_root(store_root: Path) -> Path | None:
-    """Where the store's last stage was told to put its derived tables (`--derived-root`), while that folder is
+    """Where the store's last stage was told to put its derived tables (`_recorded_derived`), while that folder is
     there: a command or a notebook not told again read an empty metrics table, or built a second one beside the
-    store, unsaid. A store moved or copied since (its recorded path another) finds it where it was relative to the
-    store: a copied lab folder's stage wrote into the original's table. A copy whose table would be the original's
-    (the store folder alone copied beside it) has none recorded: its annotations repriced the original's runs."""
+    store, unsaid."""
+    folder = _recorded_derived(store_root)
+    return folder if folder is not None and folder.is_dir() else None
+
+
+def _recorded_derived(store_root: Path) -> Path | None:
+    """The derived root the store's last stage recorded (`--derived-root`), there or not. A store moved or copied
+    since (its recorded path another) finds it where it was relative to the store: a copied lab folder's stage wrote
+    into the original's table. A copy whose table would be the original's (the store folder alone copied beside it)
+    has none: its annotations repriced the original's runs."""
     identity = read_identity(store_root / MANIFEST_DIR / IDENTITY_FILE)
     if identity is None or identity.derived_root is None:
         return None
@@ -144,7 +145,7 @@ def recorded_derived_root(store_root: Path) -> Path | None:
             return None
         if (original / MANIFEST_DIR).is_dir() and same_folder(folder, Path(identity.derived_root)):
             return None  # a copy beside the original, which is still there: the table is the original's
-    return folder if folder.is_dir() else None
+    return folder
 
 
 def check_location(config: StagingConfig) -> None:
