@@ -26,7 +26,7 @@ MISREAD_SHARE = 0.1  # a laser off within a pulse for less than this share of th
 
 
 def laser_on(vl: np.ndarray, threshold: float, t: np.ndarray | None = None, window_s: float = 0.0,
-             header_lit: bool | None = None) -> np.ndarray:
+             laser_v: float | None = None) -> np.ndarray:
     """Whether the laser is on at each sample: VL ≥ `threshold`. A sample whose VL is missing (NaN) keeps the state
     of the last recorded one (none: off), and a state held for at most FLICKER_SAMPLES samples is a misread VL, not
     a switch (one 0 V sample mid-pulse switched the laser off a minute early: half the ΔI): it takes the state of
@@ -35,10 +35,10 @@ def laser_on(vl: np.ndarray, threshold: float, t: np.ndarray | None = None, wind
     With the clock `t` and the averaging window `window_s`, so is a blip: a state between two of the other, held
     under MISREAD_SHARE of the window and a tenth of the two around it (3 samples of 0 V, 0.25 s mid-pulse, or
     0.5 s after the switch-on, read as a second pulse, flipped ΔI's sign) — a laser off always, a laser on only
-    beside a longer pulse or in a run its header says is dark (`header_lit` False: VL noise reaching the threshold
-    read as pulses). A lone short pulse, or a train of them, stays what it is; in a run the header says is dark, an
-    on shorter than that anywhere is a misread too. The metrics read the pulse and the plots shade it from this one
-    answer."""
+    beside a longer pulse or in a run its header says is dark (its laser voltage `laser_v` under the threshold: VL
+    noise reaching the threshold read as pulses). A lone short pulse, or a train of them, stays what it is; in a run
+    the header says is dark, an on shorter than that anywhere is a misread too. The metrics read the pulse and the
+    plots shade it from this one answer."""
     on = vl >= threshold  # NaN compares False
     if not on.any():  # a dark run (80k samples, most of a stage's): nothing to switch
         return on
@@ -48,17 +48,18 @@ def laser_on(vl: np.ndarray, threshold: float, t: np.ndarray | None = None, wind
     lengths = np.diff(np.append(starts, on.size))
     held = lengths > FLICKER_SAMPLES
     # a pulse (dark, lit, dark: every real lit run) in a run its header says is lit holds no blip: no clock to read
-    pulse = starts.size == 3 and on[starts[1]] and header_lit is not False
+    header_dark = laser_v is not None and not laser_v >= threshold
+    pulse = starts.size == 3 and on[starts[1]] and not header_dark
     if t is not None and window_s > 0 and not pulse:
         with np.errstate(invalid="ignore"):  # a clock of inf: NaN spans, compared False below (held)
             spans = np.abs(np.diff(t[np.append(starts, t.size - 1)]))  # each stretch's, to the next one's start
         short, lit = spans < MISREAD_SHARE * window_s, on[starts]
-        if header_lit is False and not (lit & ~short).any():  # only slivers of light where the header says dark
+        if header_dark and not (lit & ~short).any():  # only slivers of light where the header says dark
             return np.zeros(on.size, dtype=bool)
         if starts.size > 2:
             longer_pulse = bool((lit & ~short).any())
             blip = short[1:-1] & (10 * spans[1:-1] < spans[:-2] + spans[2:]) & (
-                ~lit[1:-1] | longer_pulse | (header_lit is False))
+                ~lit[1:-1] | longer_pulse | header_dark)
             held[1:-1] &= ~blip
     if held.all() or not held.any():  # no misread (every real run), or no stretch to trust
         return on
@@ -92,13 +93,12 @@ def it_quantities(
                         "rows out of order or two runs in one file"]
     if not (math.isfinite(vl[0]) or np.isfinite(vl).any()):  # the first sample answers for every real run
         return values, ["It: the VL column holds no value: when the laser was on is unknown"]
-    header_lit = None if laser_v is None else laser_v >= settings.light_threshold_v
-    on = laser_on(vl, settings.light_threshold_v, t, settings.it_window_s, header_lit)
+    on = laser_on(vl, settings.light_threshold_v, t, settings.it_window_s, laser_v)
     k_on = int(np.argmax(on))
     if not on[k_on]:
         # not a dark run: its lit samples lost to readings of I that are none
         if keep is not None and (was_on := laser_on(recorded_vl, settings.light_threshold_v, recorded_t,
-                                                     settings.it_window_s, header_lit)).any() and \
+                                                     settings.it_window_s, laser_v)).any() and \
                 (read := int(np.count_nonzero(keep[was_on]))) < (lit_samples := int(np.count_nonzero(was_on))):
             held = "no reading" if not read else f"{read} readings of its {lit_samples} samples"
             return values, [f"photoresponse: the laser switched on at {float(recorded_t[np.argmax(was_on)]):.4g} s, "

@@ -116,7 +116,7 @@ def laser_windows(t: np.ndarray, vl: np.ndarray, threshold: float, window_s: flo
     """(t_on, t_off) for each stretch where the laser is on (`laser_on`, with the metrics' light threshold and
     window, and the run's header `laser_v`: the shading is the laser ON the table reads); t_off is the first OFF
     sample, or the last t if still ON."""
-    on = laser_on(vl, threshold, t, window_s, None if laser_v is None else laser_v >= threshold)
+    on = laser_on(vl, threshold, t, window_s, laser_v)
     edges = np.diff(on.astype(np.int8))
     rises = np.flatnonzero(edges == 1) + 1
     falls = np.flatnonzero(edges == -1) + 1
