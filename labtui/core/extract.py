@@ -312,17 +312,15 @@ def _step_range(values: np.ndarray, median_step: float) -> tuple[float, float]:
     return float(finest), float(widest)
 
 
-_CORNERS = {"once": ("end",), "loop": ("start", "end", "start"), "through_zero": ("start", "zero", "end")}
-
-
 def _corner_missed(rule: Completeness, values: np.ndarray, start: float, end: float, tolerance: float) -> float | None:
-    """The first corner of the sweep's path (`Completeness.path`: 0 → start → end → start → 0 for a loop) its data
-    never reach in order, within `tolerance`; None when they reach each. A loop of two step sizes cut on its way
-    back still spanned its header's limits."""
+    """The first corner of the sweep's path (`Completeness.path_points`: 0 → start → end → start → 0 for a loop) its
+    data never reach in order, within `tolerance`; None when they reach each (the return to 0 is `_stopped_short`'s
+    to judge). A loop of two step sizes cut on its way back still spanned its header's limits."""
     import numpy as np  # loaded by `_finite` already
 
+    points = rule.path_points(start, end)
     at = 0
-    for corner in (start if name == "start" else end if name == "end" else 0.0 for name in _CORNERS[rule.path]):
+    for corner in points[1:] if rule.path == "once" else points[1:-1]:
         reached = np.flatnonzero(np.abs(values[at:] - corner) <= tolerance)
         if not reached.size:
             return corner

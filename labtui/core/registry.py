@@ -6,6 +6,7 @@ The parser is driven by it, so a new procedure of the acquisition software is on
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import string
@@ -124,15 +125,16 @@ class Completeness(BaseModel):
     # `loop` 0 → start → end → start → 0 (IVg), `through_zero` 0 → start → 0 → end → 0 (IV)
     path: Literal["once", "loop", "through_zero"] = "once"
 
+    def path_points(self, start: float, end: float) -> tuple[float, ...]:
+        """Where the sweep's path starts, turns and ends, in order (`path`)."""
+        return {"once": (start, end), "loop": (0.0, start, end, start, 0.0),
+                "through_zero": (0.0, start, 0.0, end, 0.0)}[self.path]
+
     def expected_rows(self, start: float, end: float, step: float) -> int | None:
         """Rows of a complete sweep: one per step along the path, plus the first point; None when the parameters
         imply no countable number (a step of 1e-320 V, limits of 1e308 V)."""
-        length = {
-            "once": abs(end - start),
-            "loop": 2 * abs(start) + 2 * abs(end - start),
-            "through_zero": 2 * abs(start) + 2 * abs(end),
-        }[self.path]
-        steps = length / step
+        points = self.path_points(start, end)
+        steps = sum(abs(b - a) for a, b in itertools.pairwise(points)) / step
         return round(steps) + 1 if steps < MAX_SWEEP_STEPS else None
 
     @model_validator(mode="after")
