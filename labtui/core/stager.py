@@ -17,7 +17,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from labtui.core.chip_name import foreign_letters, look_alike
+from labtui.core.chip_spelling import ChipSpellings
 from labtui.core.commit import Retimed, Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, registry_digest
 from labtui.core.errors import OperationFailed, UsageError
@@ -41,12 +41,11 @@ from labtui.core.stage_chunk import CHUNK_FILES, RECORDING_SECONDS, ChunkResult,
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
 from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
 from labtui.core.store import check_location, check_raw_root, identity_path, lock_store, write_identity
-from labtui.core.wording import counted, quoted
+from labtui.core.wording import counted
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
     import polars as pl
 
-    from labtui.core.manifest_row import ManifestRow
     from labtui.core.metrics import MetricsUpdate
     from labtui.core.metrics.per_run import Curve
     from labtui.core.registry import Registry
@@ -94,7 +93,7 @@ class Stager:
         self._claims: RunClaims | None = None  # which file owns each run, from the manifest the work started from
         self._gone: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is gone
         self._held: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is here
-        self._chips: dict[tuple[str, int], str] = {}  # each chip (group in any case, number) -> its runs' name
+        self._chips = ChipSpellings()  # each chip's name in the store's runs
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
         self._curves: dict[str, tuple[str, Curve]] = {}  # calibration run_id -> (hash, its curve)
         self._metrics: Future[MetricsUpdate] | None = None  # computed while the last commit writes (`_compute_metrics`)
@@ -266,7 +265,7 @@ class Stager:
         # the files read now have their new hashes booked as they come (`_collect`): their old ones may be stale
         unread = pl.col("source_file").is_in([cand.source_file for cand in work]).not_()
         self._held = _by_hash(manifest.filter(here & hashed & unread))
-        self._chips = _chip_spellings(manifest.filter(unread))  # the rows of files read now may be corrected
+        self._chips = ChipSpellings(manifest.filter(unread))  # the rows of files read now may be corrected
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
             running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]] = {}
 
@@ -362,7 +361,7 @@ class Stager:
                                        "tree (labtui never deletes raw data), then `labtui prune`"]
             if (old := self._claims.replaced_run(source)) is not None:  # said: the old run's data leave the store
                 warnings = [*warnings, replaced_note(old, result.row)]
-            if (chip := self._chip_note(result.row)) is not None:  # two histories of one chip
+            if (chip := self._chips.note(result.row)) is not None:  # two histories of one chip
                 warnings = [*warnings, chip]
             if warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
                 self.report.warned[source] = warnings
@@ -376,26 +375,6 @@ class Stager:
         self.report.new_rejects.append(result)
         rejects[cand.source_file] = result
         return Outcome.REJECTED
-
-    def _chip_note(self, row: ManifestRow) -> str | None:
-        """Why the run's chip may be another's, filed apart (two histories): the store's other runs write its group
-        otherwise (`alisson80` among `Alisson80`'s runs; the first spelling staged of a chip is its own), or it has
-        no group where the store has a grouped chip of its number (an empty `Chip group name`). A lab that never
-        gives groups hears nothing."""
-        if row.chip_number is None or row.chip_name is None:
-            return None
-        if row.chip_group is None:
-            grouped = next((name for (_, number), name in self._chips.items() if number == row.chip_number), None)
-            return None if grouped is None else (
-                f"chip {row.chip_name}: its header gives no chip group, and the store has chip {quoted(grouped)}: "
-                "filed as a chip apart (two histories of one chip?): give its 'Chip group name'")
-        if not (looks := look_alike(row.chip_group)):  # no letter nor digit (`..`, `*`, an emoji): like no other
-            return None
-        spelt = self._chips.setdefault((looks, row.chip_number), row.chip_name)
-        return None if spelt == row.chip_name else (
-            f"chip {row.chip_name}: the chip is written {quoted(spelt)} in the store's other runs ("
-            f"{''.join(f'{letter}; ' for letter in foreign_letters(row.chip_name + spelt))}typed in another way? two "
-            "histories): correct its 'Chip group name'")
 
     def _commit(
         self,
@@ -419,20 +398,6 @@ class Stager:
     def _emit(self, kind: EventKind, **fields: object) -> None:
         fields.setdefault("counts", dict(self.report.counts))
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
-
-
-def _chip_spellings(runs: pl.DataFrame) -> dict[tuple[str, int], str]:
-    """Each chip of `runs` (its group as it looks, `chip_name.look_alike`, and its number) → the
-    name most of its runs have (`Stager._chip_note`): a store that holds a typo's run too names the chip as
-    the others do."""
-    names = (runs.select("chip_group", "chip_number", "chip_name").drop_nulls()
-             .group_by("chip_group", "chip_number", "chip_name").len()
-             .sort(["len", "chip_name"], descending=[True, False]))
-    spellings: dict[tuple[str, int], str] = {}
-    for group, number, name, _ in names.iter_rows():
-        if looks := look_alike(group):
-            spellings.setdefault((looks, number), name)
-    return spellings
 
 
 def _by_hash(runs: pl.DataFrame) -> dict[str, str]:

@@ -22,6 +22,7 @@ from labtui.core.annotations import annotations_dir, unreadable_actions
 from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.chip_name import group_spelling
+from labtui.core.chip_spelling import shared_names
 from labtui.core.config import StagingConfig, default_registry_path
 from labtui.core.errors import first_line
 from labtui.core.extract import DATE_IN_PATH, DATE_SLACK_DAYS
@@ -231,12 +232,7 @@ def _chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
         .filter(pl.col("chip_name").list.len() > 1)
         .sort("chip_name")
     )
-    clashes = (
-        chips.group_by("chip_name")
-        .agg(pl.struct("chip_group", "chip_number").n_unique().alias("chips"))
-        .filter(pl.col("chips") > 1)
-        .sort("chip_name")
-    )
+    clashes = shared_names(chips).sort("chip_name")
     items = [f"{' / '.join(names)}: one chip, its group typed in two ways?" for names in
              spelled.get_column("chip_name").to_list()]
     items += [f"{name}: the name of {count} different chips (group and number)" for name, count in

@@ -27,6 +27,7 @@ import polars as pl
 from labtui.core.annotations import excluded_runs
 from labtui.core.atomic import atomic_write
 from labtui.core.chip_params import ChipParams, load_chip_params
+from labtui.core.chip_spelling import shared_names
 from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import addresses_a_run
@@ -210,9 +211,7 @@ def _mobility(table: pl.DataFrame, chips: dict[str, ChipParams], path: Path | No
     known = {name: (p.channel_length_um / p.channel_width_um / p.capacitance_f_per_m2)  # type: ignore[operator]
              for name, p in chips.items() if p.has_geometry}
     # a name two chips share (group `Alisson6` number 7, `Alisson` 67): the geometry of one gave the other a mobility
-    shared = (table.filter(pl.col("chip_name").is_in(list(known))).group_by("chip_name")
-              .agg(pl.struct("chip_group", "chip_number").n_unique().alias("chips"))
-              .filter(pl.col("chips") > 1)["chip_name"].to_list()) if known else []
+    shared = shared_names(table.filter(pl.col("chip_name").is_in(list(known))))["chip_name"].to_list() if known else []
     is_shared = pl.col("chip_name").is_in(shared)
     factor = pl.when(is_shared).then(None).otherwise(
         pl.col("chip_name").replace_strict(known, default=None, return_dtype=pl.Float64))
