@@ -59,19 +59,20 @@ def write_demo(folder: Path, spec: LabSpec | None = None) -> LabSummary:
     if config.exists() and config.read_text(encoding="utf-8", errors="replace") != config_text:
         raise FileExistsError(f"{config} is a config of its own, not the demo's: the demo lab needs an empty or new "
                               "folder")  # it was written over
-    written = (config, config.parent / "chip_params.yaml", folder / GROUND_TRUTH, folder / MARKER)
+    chip_params, truth, marker = config.parent / "chip_params.yaml", folder / GROUND_TRUTH, folder / MARKER
+    written = (config, chip_params, truth, marker)
     kept = {path for path in written if path.exists()}  # an interrupted demo's: redone, never removed
     try:
         summary = generate_lab(raw, spec)
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(config_text, encoding="utf-8")
         header = "# The demo chips' geometry (see config/chip_params.yaml of labtui): it gives their mobilities.\n"
-        written[1].write_text(
+        chip_params.write_text(
             header + yaml.safe_dump(dict(summary.chip_params), sort_keys=False, allow_unicode=True), encoding="utf-8")
-        write_ground_truth(written[2], summary)
+        write_ground_truth(truth, summary)
         described = {k: v for k, v in asdict(spec).items() if k != "kinds"}
         described["irregularities"] = sorted(spec.kinds)
-        written[3].write_text(json.dumps(described, default=str, indent=2), encoding="utf-8")
+        marker.write_text(json.dumps(described, default=str, indent=2), encoding="utf-8")
     except BaseException:  # a full disk, a Ctrl+C: no part of a lab left (its raw files refused the next demo there)
         shutil.rmtree(raw, ignore_errors=True)
         for path in set(written) - kept:
