@@ -78,7 +78,9 @@ def test_it_file_parses_into_typed_fields_and_float_columns() -> None:
      ("5 MV", "V", 5e6), ("2 min", "V", None), ("2e", "V", None),
      # a unit with a prefix of its own (nm) takes the others of its base: `0.455 um` was "not in nm", left empty
      ("0.455 um", "nm", 455.0), ("0.455 µm", "nm", 455.0), ("4.55e-7 m", "nm", 455.0), ("100 ms", "s", 0.1),
-     ("0.455 uV", "nm", None)],
+     ("0.455 uV", "nm", None),
+     # one prefix spelt three ways (micro sign, Greek mu, u): `5 µA` was "not in uA", left empty
+     ("5 µA", "uA", 5.0), ("5 μA", "µA", 5.0), ("5 uA", "μA", 5.0)],
 )
 def test_parse_number_reads_value_and_unit(text: str, unit: str, expected: float | None) -> None:
     value = parse_number(text, ParameterSpec(field="x", unit=unit))
@@ -374,6 +376,19 @@ def test_a_sweep_cut_away_from_0_is_aborted_also_without_its_step(step: str | No
         False, ["aborted: the sweep stopped at 1 instead of returning to 0"])
     header, frame, _ = parse(raw_csv("IVg", params={"VG step": step}), "IVg2025-10-14_3")
     assert is_complete(header.spec.completeness, header, frame) == (True, [])
+
+
+def test_a_sweep_whose_header_step_is_no_step_of_it_is_judged_by_its_data() -> None:
+    """`VG step: 1e-300 V` (a slip: 1e300 steps) judged a whole loop against that step: "aborted: the sweep stopped
+    at -0.0095 instead of returning to 0", a step of its own from 0. Said, and judged by its data's step."""
+    note = "its header's step of 1e-300 is no step of a -1…1 sweep: judged by its data's"
+    header, frame, _ = parse(raw_csv("IVg", params={"VG step": "1e-300 V"}), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (True, [note])
+    rows = ivg_rows()
+    cut = rows[: next(at for at, row in enumerate(rows) if row.startswith("1.0,")) + 1]
+    header, frame, _ = parse(raw_csv("IVg", params={"VG step": "1e-300 V"}, rows=cut), "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (
+        False, ["aborted: the sweep stopped at 1 instead of returning to 0", note])
 
 
 @pytest.mark.parametrize("limits", [{"VG start": "\u22121 V"}, {"VG end": "1 Volt"}, {"VG start": None}])
@@ -738,7 +753,7 @@ def test_a_key_written_with_its_unit_as_a_column_is_the_key(line: str, read: str
     assert f"line {at}: header key '{line.split(':')[0]}' read as 'VDS': '{read}'" in header.warnings
 
 
-@pytest.mark.parametrize("line", ["Laser voltage (max): 5 V", "Chip number (#): 67", "VDS (V): 0.2 V"])
+@pytest.mark.parametrize("line", ["Laser voltage (max): 5 V", "Chip number (#): 67"])
 def test_a_key_with_words_in_brackets_that_are_no_unit_of_it_is_another_parameter(line: str) -> None:
     """`Laser voltage (max): 5 V` beside `Laser voltage` was read as a second laser voltage and rejected as a
     conflict; `Chip number (#): 67` as `67 #`. Only a unit of the key's own is its unit, and a key given plainly
@@ -747,6 +762,27 @@ def test_a_key_with_words_in_brackets_that_are_no_unit_of_it_is_another_paramete
     assert header.raw[line.split(":")[0]] == line.split(": ")[1]
     assert header.fields["laser_voltage_v"] == 1.15 and header.fields["vds_v"] == 0.1
     assert not any("read as" in warning for warning in header.warnings)
+
+
+@pytest.mark.parametrize("second_first", [False, True])
+def test_a_key_with_its_unit_beside_the_key_itself_is_one_parameter_given_twice(second_first: bool) -> None:
+    """`VDS (V): 0.5` after `VDS: 0.1 V` was kept apart, unsaid (the run staged at 0.1 V), and before it rejected as
+    a conflict: in either order a conflict, and the same value twice is none."""
+    lines = ["#\tVDS (V): 0.5", "#\tVDS: 0.1 V"] if second_first else ["#\tVDS: 0.1 V", "#\tVDS (V): 0.5"]
+    data = raw_csv("It", params={"VDS": None})
+    problem = rejected(data.replace(b"#Metadata:", "\r\n".join([*lines, "#Metadata:"]).encode()))
+    assert problem.kind == "conflicting_parameter" and "'VDS'" in problem.reason
+    header, _, _ = parse(data.replace(b"#Metadata:", b"#\tVDS: 0.1 V\r\n#\tVDS (mV): 100\r\n#Metadata:"))
+    assert header.fields["vds_v"] == pytest.approx(0.1) and "VDS (mV)" not in header.raw
+
+
+@pytest.mark.parametrize(("first", "second"), [("NaN V", "nan V"), ("inf V", "1e999 V")])
+def test_one_non_number_written_twice_is_no_conflict(first: str, second: str) -> None:
+    """`Laser voltage: NaN V`, then `nan V`: no value either way, rejected as given twice with different values."""
+    data = raw_csv("It", params={"Laser voltage": None})
+    header, _, _ = parse(data.replace(b"#Metadata:", f"#\tLaser voltage: {first}\r\n#\tLaser voltage: {second}\r\n"
+                                                    "#Metadata:".encode()))
+    assert header.fields["laser_voltage_v"] is None and any("Laser voltage" in text for text in header.warnings)
 
 
 def test_a_second_procedure_line_naming_another_procedure_is_a_conflict() -> None:
@@ -1308,3 +1344,15 @@ def test_a_loop_sorted_by_vg_has_every_row_and_says_so() -> None:
         "there"])
     header, frame, _ = parse(raw_csv("IVg", rows=rows[:-3]), "IVg2025-10-14_3")
     assert not is_complete(header.spec.completeness, header, frame)[0]  # rows missing too: aborted
+
+
+def test_every_voltage_of_the_registry_is_bounded_by_what_a_source_measure_unit_applies() -> None:
+    """IV's, IVgT's and the calibration's sweep limits had no bounds: `VSD start: -5000 V` (a slip of unit) made a
+    whole IV run "aborted: the sweep covered -0.1…0.1 of -5000…0.1", where IVg's left the field empty, said."""
+    specs = [*REGISTRY.common_parameters.items(),
+             *((key, spec) for procedure in REGISTRY.procedures.values() for key, spec in procedure.parameters.items())]
+    volts = [(key, spec) for key, spec in specs if spec.unit == "V"]
+    assert len(volts) > 20 and all((spec.minimum, spec.maximum) == (-1100, 1100) for _, spec in volts), volts
+    data = raw_csv("IV", params={"VSD start": "-5000 V"})
+    header = parse_header(data, REGISTRY, "IV2025-10-14_1")
+    assert header.fields["vsd_start_v"] is None and any("below -1100 V" in text for text in header.warnings)

@@ -81,8 +81,8 @@ def _check_columns(spec: ProcedureSpec, columns: list[str], registered: set[str]
         elif name not in registered and (prefixed := _in_another_prefix(name, registered)) is not None and \
                 prefixed[0] not in respelt:  # `I (A)` and `I (mA)` both: two columns, as written
             respelt[k], scales[snake_column(prefixed[0])] = prefixed
-            warnings.append(f"line {line}: column {quoted(name)} read as {quoted(prefixed[0])}, its values × "
-                            f"1e{prefixed[1]:+d}")
+            scaled = f", its values × 1e{prefixed[1]:+d}" if prefixed[1] else ""  # `µA` for `uA`: one prefix
+            warnings.append(f"line {line}: column {quoted(name)} read as {quoted(prefixed[0])}{scaled}")
     missing = [name for name in spec.required_columns if name not in respelt]
     if missing:
         raise Reject(

@@ -129,10 +129,14 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         return True, ["cannot judge completeness: sweep limits missing"]
     low, high = min(start, end), max(start, end)
     least, most = float(values.min()), float(values.max())
+    coarser = []  # a sweep whose data step coarser than its header says is judged at its own step
+    if given_step and not (high - low) / given_step < MAX_SWEEP_STEPS:  # a slip (1e-300 V): judged as without one
+        # (its last point "stopped at -0.0095 instead of returning to 0", a step of the data's own away)
+        coarser = [f"its header's step of {given_step:g} is no step of a {low:g}…{high:g} sweep: judged by its data's"]
+        given_step = 0.0
     step = given_step or (high - low) / 100 or 1e-9
     tolerance = 0.51 * step
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
-    coarser = []  # a sweep whose data step coarser than its header says is judged at its own step
     implied = "its sweep parameters imply"
     two_sizes = False  # a sweep of two step sizes: judged by the corners of its path, not by a count of rows
     if rows is not None and frame.height < rows and (taken := _median_step(values)) > COARSER * given_step:

@@ -44,4 +44,9 @@ labtui would read differently from the same file.
 # rows its median step implies it was "two sweeps in one file", its step said as the median, 0.125 V, which it never
 # takes); a loop
 # with every row, sorted by Vg, is whole and said (it "stopped at 5 instead of returning to 0").
-EXTRACTION_RULES = 9
+# 10: a unit's micro prefix spelt another way than the registry's (`µA`, `μA`, `uA`) is that unit (the value was
+# left empty); a key written with its unit beside the key itself (`VDS: 0.1 V`, `VDS (V): 0.5`) is one parameter
+# given twice, a conflict in either order (the second was kept apart, unsaid); one non-number written twice (`NaN V`,
+# `nan V`) is no conflict (the file was rejected); a sweep whose header's step is no step of it (1e-300 V) is judged
+# by its data's (it was "aborted: stopped at -0.0095 instead of returning to 0").
+EXTRACTION_RULES = 10

@@ -62,12 +62,13 @@ def times_ten_to(value: Scaled, power: int) -> Scaled:
 
 def prefix_apart(unit: str, wanted: str) -> int | None:
     """The power of ten from `unit` to `wanted` where they are one unit with SI prefixes (`mV` → `V`: −3, `um` → `nm`:
-    3, `m` → `nm`: 9); None where they are not (a wavelength of `0.455 um` was "not in nm", left empty)."""
+    3, `m` → `nm`: 9, `µA` → `uA`: 0, one prefix spelt three ways); None where they are not (a wavelength of
+    `0.455 um` was "not in nm", left empty)."""
     def split(name: str) -> tuple[int, str]:
         return (_SI_PREFIX[name[0]], name[1:]) if len(name) > 1 and name[0] in _SI_PREFIX else (0, name)
 
     (given, base), (target, wanted_base) = split(unit), split(wanted)
-    return given - target if base == wanted_base and given != target else None
+    return given - target if base == wanted_base else None
 
 
 def unset(value: str) -> bool:

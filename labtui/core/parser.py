@@ -18,6 +18,7 @@ from labtui.core.column_row import column_names, unquoted
 from labtui.core.header_chip import chip_identity
 from labtui.core.header_values import (
     NUMBER_WITH_UNIT,
+    parse_integer,
     parse_number,
     split_number,
     times_ten_to,
@@ -208,8 +209,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
             if fold != key.casefold():  # a case apart is the same key; a space or an invisible character is said
                 warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(spelling)}")
             key = spelling
-        elif key not in typed_keys and (read := _unit_in_key(key, value, spelled, typed_keys)) is not None and (
-                read[0] not in raw):  # not beside the key itself: kept as it is
+        elif key not in typed_keys and (read := _unit_in_key(key, value, spelled, typed_keys)) is not None:
+            # beside the key itself too: one parameter given twice (kept apart, a second VDS went unsaid)
             warnings.append(f"line {number}: header key {quoted(key)} read as {quoted(read[0])}: {quoted(read[1])}")
             key, value = read
         if key in raw and raw[key].strip() != value.strip() and not _same_value(key, raw[key], value, typed_keys):
@@ -311,12 +312,14 @@ def _unescaped(escape: re.Match[str]) -> str:
 
 
 def _same_value(key: str, first: str, second: str, typed_keys: dict[str, ParameterSpec]) -> bool:
-    """Whether a parameter given twice says one number twice (`VDS: 0.1 V`, then `VDS: 100 mV`): not a conflict."""
+    """Whether a parameter given twice says one number twice (`VDS: 0.1 V`, then `VDS: 100 mV`), or one non-number
+    (`NaN V`, then `nan V`: no value either way, which was rejected as a conflict): not a conflict."""
     spec = typed_keys.get(key)
     if spec is None or spec.type == "str":
         return False
-    values = [typed_value(key, text, spec, 0, []) for text in (first, second)]
-    return values[0] is not None and values[0] == values[1]
+    values = [parse_integer(text) if spec.type == "int" else parse_number(text, spec) for text in (first, second)]
+    return values[0] is not None and (values[0] == values[1] or (
+        values[1] is not None and math.isnan(values[0]) and math.isnan(values[1])))
 
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))  # soft hyphen, zero widths, BOM
