@@ -127,8 +127,10 @@ async def test_the_setups_calibrations_open_from_the_chips_screen_as_a_history_t
         header = table(app).render_line(0).text
         assert "λ nm" in header and "P max" in header and "CNP" not in header  # a calibration's, not the chips'
         assert "proc 💡" not in header  # no gate, no drain, no light column: a calibration's laser is its sweep
-        # nor `LaserCalibration` on every row: its 16 columns pushed the slope and the threshold off 80 columns
-        assert "proc" not in header.split() and "slope" in header and "VL th" in header
+        # nor `LaserCalibration` on every row: its 16 columns pushed the slope and the threshold off 80 columns;
+        # the procedure of a run that is no calibration (Pt, Tt: of no chip either), blank here
+        assert "proc" in header.split() and "slope" in header and "VL th" in header
+        assert "LaserCalibration" not in table(app).render_line(1).text
         assert table(app).row["p_max_w_text"] == "400 µW"  # the largest power of its curve
         assert not screen.check_action("trends", ())  # no chip: no trends in the footer
         await pilot.press("T")  # a T learnt on a chip's history said nothing here: now it says why
@@ -917,7 +919,8 @@ async def test_files_read_again_for_an_edited_registry_are_said_so_on_the_stage_
     card called them `new or changed` before."""
     lab = tui_lab(tmp_path)
     registry = tmp_path / "procedures.yaml"
-    step = "VG step: {field: vg_step_v, unit: V, minimum: -1100, maximum: 1100}"  # IVg's alone
+    step = "      VG step: {field: vg_step_v, unit: V, minimum: -1100, maximum: 1100}\n"  # IVg's alone (in a
+    # line of its own: IVgT's and VVg's share theirs)
     assert default_registry_path().read_text().count(step) == 1
     registry.write_text(default_registry_path().read_text().replace(step, step.replace("1100}", "1000}")))
     lab.configure(procedures_file=registry)
