@@ -59,6 +59,23 @@ def test_history_of_a_procedure_the_runs_lack_names_the_ones_they_have(lab: Lab,
     assert "labtui: none of chip 67's runs is IV (they are IVg, It)" in capsys.readouterr().err
 
 
+def test_the_setup_history_names_each_run_s_procedure_and_validate_counts_only_calibrations(lab: Lab,
+                                                                                            capsys) -> None:
+    """A Pt run (a procedure of no chip) listed among the calibrations without its procedure read as a calibration
+    with no curve, and `validate` counted it as one."""
+    lab.write_run("2025-10-13/LaserCalibration2025-10-13_1.csv", "LaserCalibration", start=local("2025-10-13 07:00"))
+    pt = raw_csv("Pt", params={"Chip number": None, "Chip group name": None},
+                 start=local("2025-10-13 07:30").timestamp(), columns=("t (s)", "P (W)", "VL (V)"),
+                 rows=[f"{t},1e-6,{1 if 1 <= t < 2 else 0}" for t in range(4)])
+    lab.write("2025-10-13/Pt2025-10-13_1.csv", pt)
+    report = lab.stage()
+    assert report.staged == 2, report
+    assert main(lab.args("history", "--calibrations")) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "PROC" in lines[0] and " Pt " in next(line for line in lines if "07:30" in line)
+    assert validate(lab.config).stats["calibrations"] == 1  # this one; the Pt run none
+
+
 def test_store_options_count_before_and_after_the_command(lab: Lab, tmp_path: Path, capsys, monkeypatch) -> None:
     """`labtui --store DIR chips` is `labtui chips --store DIR`; given twice, the one after the command wins."""
     monkeypatch.chdir(tmp_path / "raw")  # no config file here: only the options name the store

@@ -43,7 +43,7 @@ HISTORY_OPTIONAL = ("FILE", "ROWS", "DUR (s)", "PERIOD (s)", "TIME", "VDS (V)")
 # the setup's runs: their curve's quantities, and the information that tells a driver setting from another, where
 # a chip's gate, drain and period columns stood empty
 CALIBRATIONS_TABLE = {
-    "seq": "SEQ", "date": "DATE", "time_hms": "TIME", "laser_wavelength_nm": "λ (nm)", "p_max": "P MAX",
+    "seq": "SEQ", "date": "DATE", "time_hms": "TIME", "proc": "PROC", "laser_wavelength_nm": "λ (nm)", "p_max": "P MAX",
     "slope": "SLOPE", "threshold": "VL TH", "duration_s": "DUR (s)", "n_rows": "ROWS", "complete": "DONE",
     "source_file": "FILE", "information": "INFORMATION", "marks": "ANNOTATIONS",
 }
@@ -86,7 +86,9 @@ def register_history(sub: argparse._SubParsersAction, common: argparse.ArgumentP
         "labtui history --calibrations",
     ))
     add_chip_arguments(parser, "chip number or name (e.g. 67 or Alisson67)")
-    parser.add_argument("--calibrations", action="store_true", help="the setup's runs (LaserCalibration), not a chip's")
+    parser.add_argument("--calibrations", action="store_true",
+                        help="the setup's runs, not a chip's: its laser calibrations, and any run of a procedure of no "
+                             "chip (Pt, Pwl, Tt)")
     filters = parser.add_argument_group("filters (they select rows; seq keeps the whole history's numbering)")
     filters.add_argument("--proc", action="append", default=[], metavar="PROC",
                          help="procedure (ITS = It); repeat or separate with commas")

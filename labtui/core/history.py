@@ -257,7 +257,8 @@ def chip_rows(manifest: pl.DataFrame, group: str | None, number: int) -> pl.Data
 
 
 def calibrations(manifest: pl.DataFrame, *, tz: str, filters: HistoryFilter | None = None) -> pl.DataFrame:
-    """Runs that belong to the setup rather than a chip (LaserCalibration), as a history of their own."""
+    """Runs that belong to the setup rather than a chip (LaserCalibration; Pt, Pwl, Tt: a procedure of no chip), as a
+    history of their own."""
     return _filtered(timeline(manifest.filter(pl.col("chip_number").is_null()), tz=tz), filters)
 
 

@@ -275,6 +275,15 @@ def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Fin
 
 
 # -- the lab's procedure registry -----------------------------------------------------------------------------------
+def _calibrations(frame: pl.DataFrame, config: StagingConfig) -> int:
+    """The laser calibrations among the runs (those like one too): a Pt or a Tt run, of no chip either, is none."""
+    try:
+        families = load_registry(config.procedures_file).families()
+    except ConfigError:  # said by `_registry_findings`
+        families = {}
+    return frame.filter(pl.col("proc").replace(families) == "LaserCalibration").height
+
+
 def _registry_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Finding]:
     """The lab's registry when it does not load (a stage with nothing to read passes it by: the next file read fails
     it), and runs of a legacy procedure that the lab's own registry (a copy of labtui's from before `like:`) reads
@@ -412,7 +421,7 @@ def validate(
     stats = {
         "runs": frame.height,
         "chips": owned.select(pl.struct("chip_group", "chip_number").n_unique()).item() if owned.height else 0,
-        "calibrations": frame.height - owned.height,
+        "calibrations": _calibrations(frame, config),
         **raw_stats,
     }
     return ValidationReport(findings, stats, time.perf_counter() - started)

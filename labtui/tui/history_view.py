@@ -66,9 +66,14 @@ COLUMNS: list[SortedColumn] = [
     (Column("laser_voltage_v", "VL V", number_text("laser_voltage_v"), right=True), "laser_voltage_v"),
     _WAVELENGTH, *_LAST,
 ]
-# the setup's runs (laser calibrations): by wavelength, with their curve's quantities; no gate, no drain
+# the setup's runs: by wavelength, with their curve's quantities; no gate, no drain. The procedure only where it
+# is no calibration (a Pt or a Tt run, of no chip either, read as a calibration with no curve): a column of
+# "LaserCalibration" put the threshold past 80 columns
+_OTHER_PROC: SortedColumn = (Column("proc", "proc", pl.when(pl.col("proc") != "LaserCalibration").then("proc")),
+                             "proc")
 SETUP_COLUMNS: list[SortedColumn] = [
-    *[column for column in _RUN if column[0].key not in ("light", "proc")], _WAVELENGTH,  # all LaserCalibration
+    *[column if column[0].key != "proc" else _OTHER_PROC for column in _RUN if column[0].key != "light"],
+    _WAVELENGTH,
     *_quantities(SETUP_QUANTITIES), _SUMMARY,
     *_LAST,
 ]
