@@ -148,10 +148,11 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
     scale), which a current or a power reaching far past says the same of."""
     if proc not in READ_COLUMNS:
         return ()
-    try:
-        columns, gaps = _readings(frame, READ_COLUMNS[proc])
-    except pl.exceptions.ColumnNotFoundError as error:
-        return (*[None] * len(DATA_COLUMNS), [f"run: no column {error}"])
+    if missing := [name for name in READ_COLUMNS[proc] if name not in frame.columns]:  # a registry entry `like:` a
+        # procedure whose columns its data lack (the remark was Polars' `no column "vl_v" not found`)
+        return (*[None] * len(DATA_COLUMNS), [f"run: its data have no {' nor '.join(missing)} column, which {proc}'s "
+                                              "quantities are read from"])
+    columns, gaps = _readings(frame, READ_COLUMNS[proc])
     if proc != "It" and (beyond := _past_limits(proc, columns[0], limits)) is not None:
         return (*[None] * len(DATA_COLUMNS), [*gaps, beyond])
     if (beyond := _past_range(proc, columns[1], reading)) is not None:
