@@ -621,3 +621,21 @@ def test_an_action_written_after_another_comes_after_it_whatever_the_clocks_say(
     write_action(lab.store_root, [(*row, Change("exclude", "after all"))], author="ben")
     assert list(annotation_log(lab.store_root, row[0])["kind"]) == ["exclude", "include", "exclude"]
     assert excluded_runs(lab.store_root) == {row[0]: "after all"}  # the last written wins
+
+
+def test_an_action_of_runs_a_clock_far_ahead_annotated_is_dated_after_it_and_validate_says_so(lab: Lab) -> None:
+    """A PC a year ahead excluded a run: every `--include` after it was dated before it, said "included again" and
+    changed nothing, and `validate` said "store healthy". An action of those runs is dated after it; validate names
+    the record; the other runs' actions keep this machine's time."""
+    run, other = chip(lab).head(2).iter_rows(named=True)
+    row, other_row = (run["run_id"], run["source_file"]), (other["run_id"], other["source_file"])
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
+    write_action(lab.store_root, [(*row, Change("exclude", "bad contact"))], author="ana", at=ahead)
+    assert excluded_runs(lab.store_root) == {row[0]: "bad contact"}
+    write_action(lab.store_root, [(*row, Change("include"))], author="ben")
+    assert not excluded_runs(lab.store_root)
+    assert annotation_log(lab.store_root, row[0])["time_utc"].to_list()[-1] > ahead
+    write_action(lab.store_root, [(*other_row, Change("star"))], author="ben")
+    assert annotation_log(lab.store_root, other_row[0])["time_utc"][0] < ahead - dt.timedelta(days=300)
+    (finding,) = [found for found in validate(lab.config).findings if found.code == "annotations_ahead"]
+    assert finding.severity == "warning" and len(finding.items) == 2 and "by ana" in finding.items[0]

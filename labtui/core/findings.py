@@ -58,6 +58,7 @@ class FindingCode(StrEnum):
     ANNOTATIONS_ORPHANED = "annotations_orphaned"
     ANNOTATIONS_REATTACHABLE = "annotations_reattachable"
     ANNOTATIONS_UNREADABLE = "annotations_unreadable"
+    ANNOTATIONS_AHEAD = "annotations_ahead"
     REGISTRY_WITHOUT_LIKE = "registry_without_like"
     REGISTRY_INVALID = "registry_invalid"
     METRICS_DAMAGED = "metrics_damaged"

@@ -18,7 +18,7 @@ import polars as pl
 from pydantic_core import SchemaValidator, ValidationError
 from pydantic_core.core_schema import list_schema
 
-from labtui.core.annotations import annotations_dir, unreadable_actions
+from labtui.core.annotations import ahead_of_clock, annotations_dir, unreadable_actions
 from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.chip_name import group_spelling
@@ -270,6 +270,14 @@ def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Fin
             "annotation files that cannot be read (their records are ignored)",
             unreadable_actions(config.store_root),
             "restore them from a backup, or move them out of the store",
+        ),
+        *_finding(
+            FindingCode.ANNOTATIONS_AHEAD,
+            "warning",
+            "annotations dated more than a day ahead of this machine's clock (a clock ahead wrote them): a later "
+            "annotation of their runs is dated after them",
+            ahead_of_clock(config.store_root),
+            "set the clock of the PC that wrote them; nothing to mend in the store",
         ),
     ]
 

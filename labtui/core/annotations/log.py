@@ -157,11 +157,15 @@ def write_action(
     `at` (default now) lets re-attached copies keep their original time, so newer annotations still win. A new
     action comes after every action already written, whatever the clocks say: a lab PC whose clock was an hour
     behind wrote an `--include` older than the `--exclude` it answered, said it had included the run, and the run
-    stayed excluded.
+    stayed excluded. An action of the same runs further ahead (a PC whose clock ran a year ahead) is answered too:
+    its `--exclude` outlived every `--include` dated before it, each said as done (`ahead_of_clock` names it).
     """
     now = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    if at is None and (newest := _newest_action_time(store_root, now + CLOCKS_APART)) is not None and now <= newest:
-        now = newest + dt.timedelta(microseconds=1)
+    if at is None:
+        same_runs = read_log(store_root).filter(pl.col("run_id").is_in([run_id for run_id, _, _ in records]))
+        for newest in (_newest_action_time(store_root, now + CLOCKS_APART), same_runs.get_column("time_utc").max()):
+            if isinstance(newest, dt.datetime) and now <= newest:
+                now = newest + dt.timedelta(microseconds=1)
     action = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{uuid.uuid4().hex[:12]}"
     document = {"action": action, "records": [
         {"run_id": run_id, "source_file": source, "kind": change.kind, "value": change.value, "author": author,
@@ -371,6 +375,16 @@ def annotation_log(store_root: Path, run_id: str) -> pl.DataFrame:
     return read_log(store_root).filter(pl.col("run_id") == run_id).select("time_utc", "author", "kind", "value")
 
 
+
+
+def ahead_of_clock(store_root: Path) -> list[str]:
+    """Annotation records dated more than CLOCKS_APART after this machine's clock (a clock ahead wrote them): a later
+    annotation of their runs is dated after them, so that it counts."""
+    log = read_log(store_root)
+    ahead = log.filter(pl.col("time_utc") > dt.datetime.now(dt.UTC) + CLOCKS_APART)
+    return [f"{run_id} {source} ({kind}) dated {when:%Y-%m-%d %H:%M} UTC by {author}"
+            for run_id, source, kind, when, author in ahead.select("run_id", "source_file", "kind", "time_utc",
+                                                                    "author").iter_rows()]
 
 
 def unreadable_actions(store_root: Path) -> list[str]:
