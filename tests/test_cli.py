@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from labtui.cli import main
-from labtui.core.config import load_config
+from labtui.core.config import default_registry_path, load_config
 from labtui.core.store import DIRTY_MARKER
 from labtui.core.validate import validate
 from labtui.synth import LabSpec
@@ -708,6 +708,21 @@ def test_an_output_never_replaces_a_lab_file_a_link_or_a_device(lab: Lab, tmp_pa
                                                      "or a socket)\n", piped.stderr
     assert main(lab.args("plot", "67", "--seq", "1", "--out", str(lab.config.store_root / "fig.png"))) == 2
     assert not (lab.config.store_root / "fig.png").exists()
+
+
+def test_an_output_never_replaces_a_file_labtui_reads(lab: Lab, tmp_path: Path, capsys) -> None:
+    """`history 69 --out config/labtui.yaml` wrote its table over the lab's config (every later command failed on
+    it), `metrics --out config/chip_params.yaml` over the chip geometry, and so the lab's registry."""
+    chips, registry = tmp_path / "geometry.yaml", tmp_path / "procedures.yaml"
+    chips.write_text("{}\n")
+    registry.write_text(default_registry_path().read_text())
+    lab.configure(chip_params_file=str(chips), procedures_file=str(registry))
+    kept = {path: path.read_bytes() for path in (lab.config_file, chips, registry)}
+    for target, said in ((lab.config_file, "a labtui config"), (chips, "the chip geometry file (chip_params_file)"),
+                         (registry, "the procedure registry (procedures_file)")):
+        assert main(lab.args("metrics", "--out", str(target))) == 2, target
+        assert capsys.readouterr().err == f"labtui: {target} is {said} labtui reads: write the output elsewhere\n"
+    assert {path: path.read_bytes() for path in kept} == kept
 
 
 def test_a_terminal_that_cannot_show_greek_or_emoji_gets_question_marks(lab: Lab) -> None:

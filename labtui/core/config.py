@@ -212,6 +212,9 @@ class StagingConfig:
         target = Path(os.path.realpath(path))
         if target == Path(os.path.realpath(self.metrics_path)):
             return f"{path} is the metrics table labtui keeps: write the output elsewhere"
+        if (read := self._read_file(target)) is not None:  # `history 69 --out config/labtui.yaml`: every later
+            # command failed on the table written in its place
+            return f"{path} is {read} labtui reads: write the output elsewhere"
         try:
             kind = os.stat(path).st_mode  # through the link: /dev/stdout's realpath names no file when it is a pipe
         except OSError:
@@ -221,6 +224,18 @@ class StagingConfig:
         if not target.parent.exists():  # a mistyped folder is said, not created (anywhere, as whoever runs labtui)
             link = f" ({path} links to {target})" if target != Path(os.path.abspath(path)) else ""
             return f"the folder {target.parent} does not exist{link}: create it first, or check the path"
+        return None
+
+    def _read_file(self, target: Path) -> str | None:
+        """What `target` (a real path) is when it is a file labtui reads: a config, the chip geometry, the registry."""
+        if target.name == DEFAULT_CONFIG.name or any(
+                found is not None and target == Path(os.path.realpath(found))
+                for found in (find_config(), config_of_store(self.stage_root))):
+            return "a labtui config"
+        for name, what in (("chip_params_file", "the chip geometry file"),
+                           ("procedures_file", "the procedure registry")):
+            if (read := getattr(self, name)) is not None and target == Path(os.path.realpath(read)):
+                return f"{what} ({name})"
         return None
 
     @property
