@@ -331,6 +331,19 @@ def test_a_raw_root_that_is_a_file_is_named_as_such(tmp_path: Path, capsys) -> N
     assert f"the raw folder {raw} is a file, not a folder (check --raw-root)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("target", "said"), [("raw", "is a symbolic link that loops (to itself, or through others): "
+                                                     "mend the link"),
+                                              ("gone", "is a symbolic link to gone, which does not exist")])
+def test_a_raw_root_that_is_a_link_to_nothing_or_that_loops_is_named_as_such(tmp_path: Path, capsys, target: str,
+                                                                             said: str) -> None:
+    """A raw root that is a link looping to itself stopped `stage`, `validate` and `prune` with a RuntimeError's
+    traceback (Python 3.11's `Path.resolve`)."""
+    raw = tmp_path / "raw"
+    raw.symlink_to(target)
+    assert main(["stage", "--raw-root", str(raw), "--stage-root", str(tmp_path / "s" / "raw_measurements")]) == 2
+    assert capsys.readouterr().err == f"labtui: the raw folder {raw} {said} (check --raw-root)\n"
+
+
 def test_restage_of_a_file_still_rejected_says_why(lab: Lab, capsys) -> None:
     assert main(lab.args("restage", REJECT)) == 0
     out = capsys.readouterr().out  # unchanged: not read again, but the reason is said (it printed "1 rejected" only)

@@ -315,7 +315,7 @@ async def test_annotations_another_user_made_unreadable_are_said_once_not_a_cras
             app.check_store()
             await settle(pilot)
             assert app.is_running and isinstance(app.screen, ErrorDialog)
-            said_once = f"labtui: operating-system error on {folder / 'log.parquet'}: Permission denied"
+            said_once = f"labtui: cannot read the annotations in {folder / 'log.parquet'}: Permission denied"
             assert dialog_text(app).strip() == said_once  # in the CLI's words, not "Something went wrong"
             await pilot.press("escape")
             app.check_store()  # the same problem is not said again at every poll,

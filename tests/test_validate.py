@@ -231,11 +231,19 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
     # a rejected file was neither staged nor rejected ("cannot write the reject record … File exists"), and
     # validate called the store healthy
     **{f"a file named as the {name} folder": (
-        lambda lab, folder=folder: (shutil.rmtree(folder(lab), ignore_errors=True), folder(lab).write_text("")),
+        lambda lab, folder=folder: (shutil.rmtree(folder(lab), ignore_errors=True),
+                                    folder(lab).parent.mkdir(parents=True, exist_ok=True), folder(lab).write_text("")),
         "file_for_folder", "error", False, name,
     ) for name, folder in (("_rejects", lambda lab: lab.config.rejects_dir),
                            ("derived", lambda lab: lab.config.derived_dir),
-                           ("_annotations", lambda lab: annotations_dir(lab.config.store_root)))},
+                           ("_annotations", lambda lab: annotations_dir(lab.config.store_root)),
+                           ("actions", lambda lab: annotations_dir(lab.config.store_root) / "actions"))},
+    # a link that loops where the annotations' folder is: a RuntimeError traceback in every command
+    "a link that loops as the _annotations folder": (
+        lambda lab: (shutil.rmtree(annotations_dir(lab.config.store_root), ignore_errors=True),
+                     annotations_dir(lab.config.store_root).symlink_to("_annotations")),
+        "file_for_folder", "error", False, "_annotations",
+    ),
 }
 
 
@@ -252,6 +260,18 @@ def test_every_damage_is_found(lab: Lab, damage: str) -> None:
     assert any(item in listed for listed in finding.items), finding.items
     assert all(isinstance(listed, str) for every in report.findings for listed in every.items)  # the CLI prints them
     assert report.ok == (severity != "error" and not any(f.severity == "error" for f in report.findings))
+
+
+@pytest.mark.parametrize("damage", ["a file named as the actions folder", "a link that loops as the _annotations "
+                                                                          "folder"])
+def test_a_command_that_cannot_read_the_annotations_says_so_in_one_line(lab: Lab, damage: str, capsys) -> None:
+    """"operating-system error on …/actions: Not a directory" named no operation; a link that loops, a traceback."""
+    DAMAGES[damage][0](lab)
+    for command in (("history", "Alisson67"), ("annotate", "Alisson67", "--seq", "1", "--star")):
+        assert main(lab.args(*command)) == 74
+        err = capsys.readouterr().err
+        assert err.startswith(f"labtui: cannot read the annotations in {annotations_dir(lab.config.store_root)}") \
+            and err.count("\n") == 1, err
 
 
 def test_a_sweep_that_never_came_back_to_0_is_aborted_in_words_that_fit_it(lab: Lab) -> None:

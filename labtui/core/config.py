@@ -6,6 +6,7 @@ Relative paths in a config file are resolved against the project folder, i.e. th
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -120,7 +121,8 @@ class StagingConfig:
             known_zone(self.local_tz)
         except ValueError as exc:  # said as every other setting's problem: the key, then what is wrong
             raise ValueError(f"local_tz: {exc}") from None
-        raw, stage = self.raw_root.resolve(), self.stage_root.resolve()
+        # realpath: a link that loops is its own path, no RuntimeError (Python 3.11's `resolve`): its reads say it
+        raw, stage = Path(os.path.realpath(self.raw_root)), Path(os.path.realpath(self.stage_root))
         store = stage if (stage / "_manifest").is_dir() else stage.parent  # a config may name the store folder
         # a raw root that is not there inside a store that is holds nothing to mix up: the default `data/01_raw` of a
         # command run in the store's folder, which the store's recorded raw root replaces (`cli.locate`)
@@ -158,8 +160,7 @@ class StagingConfig:
         """Why nothing can be staged from `raw_root` (None: it is a folder of raw files): it is missing, a file,
         cannot be listed, or is a labtui store or its Parquet folder (a mix-up of the two paths)."""
         if not self.raw_root.is_dir():
-            state = "is a file, not a folder" if self.raw_root.exists() else "does not exist"
-            return f"the raw folder {self.raw_root} {state}"
+            return f"the raw folder {self.raw_root} {no_folder(self.raw_root)}"
         try:
             os.scandir(self.raw_root).close()
         except OSError as error:
@@ -263,6 +264,20 @@ _PATH_FIELDS = (
 )
 
 
+def no_folder(path: Path) -> str:
+    """What `path`, which is no folder, is instead: a file, a link that loops or to nothing, or nothing."""
+    if path.exists():
+        return "is a file, not a folder"
+    if not path.is_symlink():
+        return "does not exist"
+    try:
+        path.stat()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "is a symbolic link that loops (to itself, or through others): mend the link"
+    return f"is a symbolic link to {os.readlink(path)}, which does not exist"
+
+
 def find_config(explicit: Path | None = None) -> Path | None:
     """The config file to use: --config, then $LABTUI_CONFIG, then config/labtui.yaml in the working folder or the
     nearest folder above it that has one (as git finds its repository: a command run from a sub-folder of the
@@ -311,7 +326,7 @@ def working_dir() -> Path:
 
 
 def project_dir_of(config_file: Path) -> Path:
-    folder = config_file.resolve().parent
+    folder = Path(os.path.realpath(config_file)).parent
     return folder.parent if folder.name == "config" else folder
 
 
@@ -342,7 +357,7 @@ def load_config(config_file: Path | None = None, *, flags: dict[str, str] | None
     if "derived_root" not in data and (derived := _store_derived_root(data["stage_root"])) is not None:
         data["derived_root"] = derived  # where its last stage was told to put them, not a second table beside it
     if "procedures_file" not in data and (lab_registry := base / "config" / "procedures.yaml").is_file():
-        data["procedures_file"] = lab_registry.resolve()  # the lab's registry; else labtui's own (None)
+        data["procedures_file"] = Path(os.path.realpath(lab_registry))  # the lab's registry; else labtui's own (None)
     try:
         return build(StagingConfig, data, types={"MetricsSettings": lambda value: build(MetricsSettings, value)})
     except FieldError as exc:

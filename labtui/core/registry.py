@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import re
 import string
 import unicodedata
@@ -316,5 +317,5 @@ def procedure_rules(procedures_file: Path | None = None) -> dict[str, str] | Non
 def load_registry(path: Path | None = None) -> Registry:
     """The registry at `path` (else labtui's own), loaded once per content: an edit that keeps the file's mtime (two
     saves within a share's clock tick) is a new registry, as `registry_digest` (which the stat index records) says."""
-    path = (path or default_registry_path()).resolve()
+    path = Path(os.path.realpath(path or default_registry_path()))
     return _load(path, file_sha256(path, "procedure registry"))

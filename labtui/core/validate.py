@@ -18,7 +18,7 @@ import polars as pl
 from pydantic_core import SchemaValidator, ValidationError
 from pydantic_core.core_schema import list_schema
 
-from labtui.core.annotations import ahead_of_clock, annotations_dir, unreadable_actions
+from labtui.core.annotations import ACTIONS_DIR, ahead_of_clock, annotations_dir, unreadable_actions
 from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.atomic import read_parquet_pinned
 from labtui.core.chip_name import group_spelling
@@ -303,7 +303,7 @@ def _registry_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Findi
     except ConfigError as error:
         return _finding(FindingCode.REGISTRY_INVALID, "error", "the procedure registry does not load",
                         [first_line(error)], "fix the registry: every stage with a file to read fails until then")
-    if lab_file is None or frame.is_empty() or lab_file.resolve() == default_registry_path().resolve():
+    if lab_file is None or frame.is_empty() or os.path.realpath(lab_file) == os.path.realpath(default_registry_path()):
         return []
     own = load_registry()
     counts = frame.group_by("proc").len().sort("proc").iter_rows()
@@ -334,7 +334,13 @@ def _metrics_findings(config: StagingConfig) -> list[Finding]:
 
 # -- the store as a whole ------------------------------------------------------------------------------------------
 def _file_for_folder(path: Path) -> bool:
-    return path.exists() and not path.is_dir()
+    """Something stands where the store keeps a folder: a file, or a link to nothing or that loops."""
+    return os.path.lexists(path) and not path.is_dir()
+
+
+def _annotation_folders(config: StagingConfig) -> tuple[Path, Path]:
+    """The annotations' folder and its actions' (a file copied in as `actions` stopped validate itself)."""
+    return annotations_dir(config.store_root), annotations_dir(config.store_root) / ACTIONS_DIR
 
 
 def outside_raw_root(source: pl.Expr) -> pl.Expr:
@@ -366,8 +372,8 @@ def _store_findings(config: StagingConfig) -> list[Finding]:
             FindingCode.FILE_FOR_FOLDER,
             "error",
             "files where the store keeps a folder (every stage stops on them)",
-            [str(path) for path in (config.stage_root, config.rejects_dir, config.derived_dir,
-                                    annotations_dir(config.store_root)) if _file_for_folder(path)],
+            [str(path) for path in (config.stage_root, config.rejects_dir, config.derived_dir, *_annotation_folders(
+                config)) if _file_for_folder(path)],
             "move each away (rename it): labtui makes the folder again",
         ),
         *_finding(
@@ -421,7 +427,7 @@ def validate(
     findings += [finding for finding in raw if not (lost and finding.code is FindingCode.RAW_NEW)]
     # without a readable manifest every annotated run would look orphaned; a file as the annotations' folder is
     # `file_for_folder`'s (reading it stopped validate with an operating-system error)
-    if trusted and not _file_for_folder(annotations_dir(config.store_root)):
+    if trusted and not any(map(_file_for_folder, _annotation_folders(config))):
         findings += _annotation_findings(valid, config)
     findings += _store_findings(config) + _registry_findings(frame, config) + _metrics_findings(config)
     findings.sort(key=lambda finding: SEVERITY_ORDER[finding.severity])

@@ -128,8 +128,9 @@ class LabApp(App[None]):
         signature = self.store.signature()
         try:
             annotated = self.store.annotated()
-        except OSError as exc:  # `_annotations/` made by another user's `labtui annotate` (umask 077), a share's
-            # hiccup: said once, in the CLI's words, and polled again; it crashed the app (this runs on its timer)
+        except (OSError, LabtuiError) as exc:  # `_annotations/` made by another user's `labtui annotate` (umask
+            # 077: an OperationFailed that names it), a share's hiccup: said once, in the CLI's words, and polled
+            # again; it crashed the app (this runs on its timer)
             annotated = False
             self.show_error(exc)
         if annotated and self._reports_annotations():  # stale now (`validate --fix` re-attached them, say); not

@@ -27,6 +27,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -257,7 +258,7 @@ _lock = threading.Lock()
 
 
 def _cache_of(root: Path) -> _Cache:
-    key = root.resolve()
+    key = Path(os.path.realpath(root))  # a link that loops is no RuntimeError: its reads say it
     cache = _caches.get(key)
     if cache is None:
         cache = _caches[key] = _Cache()
@@ -331,7 +332,7 @@ def _load(store_root: Path) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """The whole log in order: the snapshot plus the action files it does not hold yet; and the listing of the
     action files it was built from."""
     root = annotations_dir(store_root)
-    with _lock:
+    with _lock, _reading(root):
         cache = _cache_of(root)
         names, pending = _pending(root, cache)
         if names is not cache.log_key:
@@ -347,6 +348,16 @@ def _load(store_root: Path) -> tuple[pl.DataFrame, tuple[str, ...]]:
             cache.log = pl.concat([cache.snapshot, fresh.select(list(LOG_SCHEMA))]).sort(LOG_ORDER)
             cache.log_key = names
         return cache.log, names
+
+
+@contextlib.contextmanager
+def _reading(root: Path) -> Iterator[None]:
+    """An OS error reading the annotations as one that names the operation (a file copied in as `actions`, a link
+    that loops: "operating-system error on …: Not a directory" said neither what nor where to mend)."""
+    try:
+        yield
+    except OSError as exc:
+        raise OperationFailed("read the annotations in", exc.filename or root, exc) from exc
 
 
 def _empty_log() -> pl.DataFrame:
@@ -366,7 +377,7 @@ def read_log_listed(store_root: Path) -> tuple[pl.DataFrame, tuple[str, ...]]:
 def listed_actions(store_root: Path) -> tuple[str, ...]:
     """The names of the action files (`<action>.json`), as this process last listed them (`_list_actions`)."""
     root = annotations_dir(store_root)
-    with _lock:
+    with _lock, _reading(root):
         return _list_actions(root / ACTIONS_DIR, _cache_of(root))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ _lock = threading.Lock()
 def current_annotations(store_root: Path) -> pl.DataFrame:
     """One row per annotated run: run_id, starred, excluded, exclude_reason, tags (oldest first), note."""
     log = read_log(store_root)
-    key = annotations_dir(store_root).resolve()
+    key = Path(os.path.realpath(annotations_dir(store_root)))
     with _lock:
         cached = _current.get(key)
         if cached is None or cached[0] is not log:
