@@ -263,13 +263,15 @@ def test_a_damaged_action_file_is_ignored_and_reported(lab: Lab) -> None:
     for name, value in (("number", 5), ("list", ["a"])):  # valid JSON of another shape (hand-edited)
         record = {**written["records"][0], "kind": "tag", "value": value}
         (actions / f"20250101T000000000001Z-{name}.json").write_text(json.dumps({**written, "records": [record]}))
+    os.mkfifo(actions / "20250101T000000000002Z-fifo.json")  # hung every command that read the annotations
     assert state(lab)[1]["starred"]
     edited = {**written, "records": [{**written["records"][0], "kind": "tag", "value": "x", "time_utc":
                                       "2030-01-01T00:00:30.5Z"}]}  # a hand's time: fewer digits, still a time
     (actions / "20300101T000030500000Z-short.json").write_text(json.dumps(edited))
     assert state(lab)[1]["tags"] == ["x"]
     finding = next(f for f in validate(lab.config).findings if f.code == "annotations_unreadable")
-    assert sorted(item.rsplit("-", 1)[-1] for item in finding.items) == ["broken.json", "list.json", "number.json"]
+    assert sorted(item.rsplit("-", 1)[-1] for item in finding.items) == ["broken.json", "fifo.json", "list.json",
+                                                                        "number.json"]
 
 
 def excluded_now(store: Path) -> dict[str, str]:

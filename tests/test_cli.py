@@ -344,6 +344,15 @@ def test_a_raw_root_that_is_a_link_to_nothing_or_that_loops_is_named_as_such(tmp
     assert capsys.readouterr().err == f"labtui: the raw folder {raw} {said} (check --raw-root)\n"
 
 
+def test_an_error_naming_a_path_with_a_newline_stays_one_line(tmp_path: Path, capsys) -> None:
+    """A store folder named with a newline (a pasted path) split the error over two lines, and an escape sequence in
+    one would have acted on the terminal."""
+    store = tmp_path / "lab\nwork\x1b[2J" / "nowhere"
+    assert main(["--store", str(store), "chips"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lab\\nwork\\x1b[2J" in err and "\x1b" not in err, err
+
+
 def test_restage_of_a_file_still_rejected_says_why(lab: Lab, capsys) -> None:
     assert main(lab.args("restage", REJECT)) == 0
     out = capsys.readouterr().out  # unchanged: not read again, but the reason is said (it printed "1 rejected" only)

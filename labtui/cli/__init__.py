@@ -21,6 +21,7 @@ from labtui import __version__
 from labtui.cli.arg_types import file_arg, path_arg
 from labtui.cli.output import said_output
 from labtui.core.errors import ExitCode, LabtuiError, OperationFailed, UsageError, error_line
+from labtui.core.wording import shown
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
@@ -402,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ConfigError as gone:
                 print(error_line(gone), file=sys.stderr)
                 return int(gone.exit_code)
-        print(f"labtui: {describe_os_error(exc)}", file=sys.stderr)
+        print(shown(f"labtui: {describe_os_error(exc)}"), file=sys.stderr)
         read_only = isinstance(exc, PermissionError) or exc.errno == errno.EROFS
         return int(ExitCode.READ_ONLY if read_only else ExitCode.IO)
     except Exception:

@@ -11,6 +11,7 @@ import ctypes
 import glob
 import io
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -163,6 +164,19 @@ def sync_filesystem(folder: Path) -> bool:
     fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         return bool(LIBC.syncfs(fd) == 0)
+    finally:
+        os.close(fd)
+
+
+def read_record(path: Path) -> bytes:
+    """A small record the store keeps (an annotation's action, a reject record), read without blocking: a FIFO
+    named `*.json` dropped into its folder hung every command that read them. `ValueError` for no regular file."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return handle.read()
     finally:
         os.close(fd)
 

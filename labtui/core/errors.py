@@ -11,6 +11,8 @@ import os
 import re
 from enum import IntEnum
 
+from labtui.core.wording import shown
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -39,8 +41,9 @@ class LabtuiError(Exception):
 
 
 def error_line(error: LabtuiError) -> str:
-    """A user's problem in one line, as the CLI prints it and the app shows it."""
-    return f"labtui: {error}"
+    """A user's problem in one line, as the CLI prints it and the app shows it: a newline or an escape in a path
+    it names escaped (a store folder named with a newline split the error over two lines)."""
+    return shown(f"labtui: {error}")
 
 
 def described(error: BaseException) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal, get_args
 
-from labtui.core.atomic import atomic_write_bytes, is_temp
+from labtui.core.atomic import atomic_write_bytes, is_temp, read_record
 from labtui.core.errors import OperationFailed
 from labtui.core.fields import build, json_bytes, one_of
 from labtui.core.json_text import parse_json
@@ -127,7 +127,7 @@ def read_rejects(rejects_dir: Path) -> tuple[dict[str, RejectRecord], list[str]]
         if is_temp(path.name):
             continue
         try:
-            record = RejectRecord.from_json(path.read_bytes())
+            record = RejectRecord.from_json(read_record(path))
         except (OSError, ValueError):
             unreadable.append(path.name)
             continue

@@ -34,7 +34,7 @@ from typing import Any, Literal, cast, get_args
 
 import polars as pl
 
-from labtui.core.atomic import TEMP_SUFFIX, atomic_write, atomic_write_bytes, read_parquet_pinned
+from labtui.core.atomic import TEMP_SUFFIX, atomic_write, atomic_write_bytes, read_parquet_pinned, read_record
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.json_text import parse_json
 from labtui.core.wording import cut, os_text, shown
@@ -291,7 +291,7 @@ def read_action(path: Path) -> list[dict[str, Any]]:
     """The records of one action file; an unreadable one (hand-edited, truncated copy) counts as empty here and is
     reported by `unreadable_actions`."""
     try:
-        document = parse_json(path.read_bytes())
+        document = parse_json(read_record(path))
         action = document["action"]
         records = [{**record, "action": action, "index": i} for i, record in enumerate(document["records"])]
         for record in records:
