@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -201,3 +202,33 @@ def test_of_stages_racing_into_a_new_store_only_the_first_says_it_started_it(tmp
     said = [racer.communicate(timeout=60)[1] for racer in racers]
     assert [racer.returncode for racer in racers] == [0, 0], said
     assert sum(f"this started a new store at {lab.store_root}" in err for err in said) == 1, said
+
+
+_HOLDER_UNWRITABLE = """
+import errno, resource, signal, sys
+from pathlib import Path
+from labtui.core.lock import LockBusy, WriterLock
+path = Path(sys.argv[1])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit a write fails (EFBIG), as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+try:
+    WriterLock(path).acquire(0)
+    raise SystemExit("the holder's record was written past the limit")
+except OSError as error:
+    assert error.errno == errno.EFBIG, error
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+try:
+    with WriterLock(path):  # the same process tries again, the disk freed: the app's second `s`
+        print("taken")
+except LockBusy:
+    print("busy")
+"""
+
+
+def test_a_holder_record_that_cannot_be_written_leaves_the_lock_free(tmp_path: Path) -> None:
+    """A full disk failed the holder's record after the lock was taken: the app kept the lock until it quit, and
+    every later stage, its own and another terminal's, said the store was being written by another process."""
+    path = tmp_path / "_manifest" / ".lock"
+    done = subprocess.run([sys.executable, "-c", _HOLDER_UNWRITABLE, str(path)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert (done.returncode, done.stdout, done.stderr) == (0, "taken\n", "")

@@ -111,30 +111,38 @@ class WriterLock:
     ) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._lock(fd, timeout, cancel, on_wait)
+            holder = Holder(
+                pid=os.getpid(),
+                host=host_name(),
+                command=self.command,
+                since=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            )
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(holder.__dict__).encode(), 0)
+        except BaseException:  # closing unlocks: a full disk failed the holder's record after the lock was taken,
+            os.close(fd)  # and the app held the store's lock until it quit (every stage "busy", its own too)
+            raise
+        self._fd = fd
+
+    def _lock(self, fd: int, timeout: float, cancel: threading.Event | None,
+              on_wait: Callable[[Holder | None], None] | None) -> None:
+        """Take the lock on `fd`, waiting up to `timeout` seconds; `LockBusy` when another holds it longer."""
         started = time.monotonic()
         told = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                return
             except BlockingIOError:
                 waited = time.monotonic() - started
                 if waited >= timeout or (cancel is not None and cancel.is_set()):
-                    os.close(fd)
                     raise LockBusy(self.path, read_holder(self.path), waited) from None
                 if on_wait is not None and not told:
                     on_wait(read_holder(self.path))
                     told = True
                 time.sleep(min(0.1, max(timeout - waited, 0.01)))
-        holder = Holder(
-            pid=os.getpid(),
-            host=host_name(),
-            command=self.command,
-            since=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        )
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(holder.__dict__).encode(), 0)
-        self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:
