@@ -1039,3 +1039,22 @@ def test_a_stage_hands_large_buffers_back_to_the_system(lab: Lab, first: str, ow
     out = subprocess.run([sys.executable, "-c", _HOLD_A_LARGE_BLOCK, first, str(lab.raw), str(lab.stage_root)],
                          capture_output=True, text=True, check=True, env=env).stdout
     assert int(out) == own_mmaps
+
+
+def test_a_restage_while_the_raw_folder_is_gone_keeps_the_reject_record(lab: Lab) -> None:
+    """The raw folder unmounted, `r` on a reject read it as a folder of no files: the record was dropped ("the file
+    is no longer in the raw folder") and the file was neither staged nor rejected until the next full stage."""
+    from labtui.core.errors import UsageError
+    from labtui.core.rejects import load_rejects
+
+    lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()))
+    reject = "2025-10-13/It2025-10-13_2.csv"
+    lab.write(reject, b"#Procedure: <laser_setup.procedures.It.It>\r\n")
+    lab.stage()
+    assert reject in load_rejects(lab.config.rejects_dir)
+    gone = lab.raw.with_name("raw.unmounted")
+    lab.raw.rename(gone)
+    with pytest.raises(UsageError, match=f"^the raw folder {re.escape(str(lab.raw))} does not exist$"):
+        Stager(lab.config, only=[lab.raw / reject]).run()
+    gone.rename(lab.raw)
+    assert reject in load_rejects(lab.config.rejects_dir)

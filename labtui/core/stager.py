@@ -150,6 +150,8 @@ class Stager:
     def run(self) -> StageReport:
         started = time.monotonic()
         check_location(self.config)
+        if (problem := self.config.raw_root_problem()) is not None:  # read as a folder of no files, it dropped the
+            raise UsageError(problem)  # reject records of a restage (an unmounted share): "no longer in the raw folder"
         lock = lock_store(self.config, self.cancel, lambda holder: self._emit(EventKind.LOCK_WAIT, holder=holder))
         try:
             self.report.new_store = not identity_path(self.config).exists() and not self.config.manifest_path.exists()
