@@ -1044,6 +1044,28 @@ async def test_a_damaged_manifest_is_said_by_validate_and_by_a_stage_each_time(t
         assert text_of(app, "#notice").startswith("Staging failed: ") and "labtui repair" in text_of(app, "#notice")
 
 
+async def test_a_damaged_metrics_table_leaves_a_history_its_runs_and_says_why_their_values_are_blank(
+        tmp_path: Path) -> None:
+    """Every history opened empty (no row, no status line) once the dialog on a damaged metrics table was seen: the
+    manifest was whole, only the table derived from it was cut."""
+    lab = tui_lab(tmp_path / "lab")
+    lab.config.metrics_path.write_bytes(lab.config.metrics_path.read_bytes()[:200])
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        while isinstance(app.screen, ErrorDialog):  # the start-up's word on it
+            await pilot.press("escape")
+            await settle(pilot)
+        await open_chip(pilot, "67")
+        assert table(app).frame.height == lab.manifest().filter(pl.col("chip_number") == 67).height > 0
+        status = text_of(app, "#status")
+        assert status.startswith("⚠ metrics table damaged (labtui metrics --rebuild): no derived values · "), status
+        await pilot.press("enter")  # the run's detail says it where its values stand
+        assert isinstance(app.screen, FieldsDialog)
+        assert "derived the metrics table is damaged: `labtui metrics --rebuild` recomputes it" in " ".join(
+            dialog_text(app).split())
+
+
 def gated_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int) -> tuple[Lab, threading.Event]:
     """A lab of `files` It runs to stage, whose staging waits in its chunks in flight until the gate is set (up to
     5 s): a staging the test catches while it runs."""

@@ -107,6 +107,7 @@ class HistoryScreen(AnnotatingScreen):
         self.loaded = False  # until the chip's runs are read and shown (a moment for a large chip), its run keys wait
         self.view = View(columns=tuple(COLUMNS if number is not None else SETUP_COLUMNS))
         self.hidden = 0  # excluded runs the view leaves out
+        self.metrics_damaged = False  # the derived columns are blank: the metrics table cannot be read
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -133,8 +134,12 @@ class HistoryScreen(AnnotatingScreen):
     async def load(self) -> None:
         store, group, number, tz = self.lab.store, self.group, self.number, self.lab.config.local_tz
         before = self.runs
-        self.runs = await asyncio.to_thread(lambda: with_metrics(
-            with_annotations(load_history(store.manifest(), group, number, tz), store.annotations()), store.metrics()))
+        def read() -> pl.DataFrame:
+            metrics, self.metrics_damaged = store.metrics_or_empty()
+            return with_metrics(with_annotations(load_history(store.manifest(), group, number, tz),
+                                                 store.annotations()), metrics)
+
+        self.runs = await asyncio.to_thread(read)
         table = self.query_one(FrameTable)
         if table.selected and before.height:  # by raw file: a run re-staged under a new run_id stays selected
             chosen = before.filter(pl.col("run_id").is_in(list(table.selected)))["source_file"]
@@ -168,6 +173,8 @@ class HistoryScreen(AnnotatingScreen):
             selected += f" ({away} not in view)"  # the actions apply to them too: filters do not unselect
         hidden = f" · {hidden_note(self.hidden)} (X shows)" if self.hidden else ""
         self.status = f"{shown}{selected}{hidden} · {self.view.describe()}"
+        if self.metrics_damaged:
+            self.status = f"⚠ metrics table damaged (labtui metrics --rebuild): no derived values · {self.status}"
 
     def _set_view(self, **changes: Any) -> None:
         self.view = replace(self.view, **changes)

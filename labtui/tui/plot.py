@@ -230,7 +230,7 @@ class PlotScreen(FigureScreen):
         # a run re-staged under a new run_id since it was chosen is read under that one (its old Parquet is gone)
         runs = self.runs = current_rows(self.runs, store.manifest(), store.config.local_tz)
         if {"IVg", "It"} & set(self.families.values()):  # Dirac points (the aligned overlay, `a`), It runs' powers
-            runs = with_plotted_quantities(runs, store.metrics())
+            runs = with_plotted_quantities(runs, store.metrics_or_empty()[0])  # damaged: the data drawn alone
         self.post_message(self.Loaded(store.load_runs(runs)))
 
     def on_plot_screen_loaded(self, message: Loaded) -> None:

@@ -67,7 +67,9 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp, annotate: Calla
     glance += f" · {fields['start_time_utc'].astimezone(lab.config.zone):%Y-%m-%d %H:%M}"
     items: list[tuple[str, object]] = [("just now", done)] if done else []
     items.append(("run", glance))  # at a glance, first
-    items += quantity_items(lab.store.metrics(), run_id, lab.config.procedures_file, lab.config.metrics)
+    metrics, damaged = lab.store.metrics_or_empty()
+    items += [("derived", "the metrics table is damaged: `labtui metrics --rebuild` recomputes it")] if damaged \
+        else quantity_items(metrics, run_id, lab.config.procedures_file, lab.config.metrics)
     lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
     items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
     for name, value in fields.items():

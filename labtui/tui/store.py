@@ -110,6 +110,16 @@ class Store:
 
         return self._metrics.get(identity(self.config.metrics_path), lambda: read_metrics(self.config))
 
+    def metrics_or_empty(self) -> tuple[pl.DataFrame, bool]:
+        """`metrics()`, and False; an empty table and True when it is damaged: a screen shows its runs with their
+        derived values blank, and says so (a history opened empty and unexplained, its error dialog shown once)."""
+        from labtui.core.metrics.schema import MetricsDamaged, empty_metrics
+
+        try:
+            return self.metrics(), False
+        except MetricsDamaged:
+            return empty_metrics(), True
+
     def chip_params(self) -> ChipParamsRead:
         """`config/chip_params.yaml` as (chip name → parameters, None), or ({}, its one-line error) when it is bad;
         re-read only when the file changed."""
