@@ -279,6 +279,14 @@ async def test_a_chip_measured_lately_without_a_dirac_point_says_so(lab: Lab) ->
         dirac = app.screen.query_one("#dirac", FrameTable)
         assert dirac.frame.select("chip_name", "cnp").row(0) == ("Alisson80", "no sweep")  # not an empty row
         assert dirac.frame["cnp"].to_list()[1:] == ["167 mV"] * 3
+        lab.config.metrics_path.unlink()  # moved away, or never computed: the chips' sweeps are not computed
+        app.screen.load_dirac_points()
+        await settle(pilot)
+        assert dirac.frame["cnp"].to_list() == ["no sweep", *["not computed"] * 3]  # "no sweep" beside their dozens
+        lab.stage()  # a stage with nothing to stage writes the table again
+        app.screen.load_dirac_points()
+        await settle(pilot)
+        assert dirac.frame["cnp"].to_list() == ["no sweep", *["167 mV"] * 3]
         await pilot.press("tab")  # from the latest runs to the Dirac points
         assert app.focused is dirac
         await pilot.press("down", "enter")  # the newest IVg of the chip on that row

@@ -125,19 +125,21 @@ def last_dirac_points(
     """The chips measured last (by their newest run of any procedure), newest first, each with its newest IVg (or
     a run like one: IVgT): its Dirac point (`cnp_v`, null when the sweep gave none: a dead channel, a Dirac point
     beyond the sweep; `no_cnp_why` says which in a few words), local date and run_id; all null when the chip has no
-    sweep yet. Not the newest sweep that has one: a chip dead for a week showed the Dirac point of its last good day,
-    and looked fine. Excluded runs are left out, as in every derived view."""
+    sweep in the metrics table (`swept`: whether it has one in the store: its metrics not computed yet). Not the
+    newest sweep that has one: a chip dead for a week showed the Dirac point of its last good day, and looked fine.
+    Excluded runs are left out, as in every derived view."""
     import polars as pl
 
     from labtui.core.annotations import with_annotations
     from labtui.core.registry import family_expr
 
+    is_ivg = family_expr(procedures_file) == "IVg"
     recent = (manifest.filter(pl.col("chip_number").is_not_null())
-              .group_by("chip_name").agg(pl.col("start_time_utc").max().alias("last_run_utc"))
+              .group_by("chip_name").agg(pl.col("start_time_utc").max().alias("last_run_utc"), swept=is_ivg.any())
               .top_k(chips, by="last_run_utc"))
     # the metrics table is written after the manifest and not by every writer (`prune`, `repair` drop runs from the
     # manifest alone): a run it still holds that the manifest does not is no longer the store's
-    ivg = metrics.filter((family_expr(procedures_file) == "IVg") & pl.col("run_id").is_in(manifest["run_id"].implode()))
+    ivg = metrics.filter(is_ivg & pl.col("run_id").is_in(manifest["run_id"].implode()))
     # why a sweep has no Dirac point, in a few words: `IVg: dead channel (max |I| …)` → `dead channel`
     why = (pl.col("remarks").list.eval(pl.element().filter(pl.element().str.contains(r"^(IVg|cnp_fwd_v|cnp_bwd_v): ")))
            .list.first().str.replace(r"^[^:]+: ", "").str.replace(r" \(.*$", ""))

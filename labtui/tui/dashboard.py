@@ -232,7 +232,9 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         # (the full date was cut to "20…" at 80 columns)
         one_year = points["date_local"].drop_nulls().dt.year().n_unique() <= 1
         # a chip measured lately without a sweep yet says so, not an empty row; a sweep without a Dirac point too
-        none = (pl.when(pl.col("run_id").is_null()).then(pl.lit("no sweep"))
+        none = (pl.when(pl.col("run_id").is_null())  # a chip whose sweeps the metrics table lacks (none computed,
+                # a damaged table) has sweeps: it read "no sweep" beside its dozens
+                .then(pl.when(pl.col("swept")).then(pl.lit("not computed")).otherwise(pl.lit("no sweep")))
                 .otherwise(pl.coalesce("no_cnp_why", pl.lit("no CNP"))))  # `dead channel`: why the sweep has none
         self._dirac_rows = points.with_columns(
             cnp=pl.coalesce(cnp.format_each(points["cnp_v"]), none),

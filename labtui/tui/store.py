@@ -147,7 +147,7 @@ class Store:
 
     def dirac_points(self) -> pl.DataFrame:
         """The dashboard's Dirac points (`last_dirac_points` of the store as it is now)."""
-        return last_dirac_points(self.manifest(), self.metrics(), self.annotations(),
+        return last_dirac_points(self.manifest(), self.metrics_or_empty()[0], self.annotations(),
                                  procedures_file=self.config.procedures_file)
 
     def rejects(self) -> list[RejectRecord]:
