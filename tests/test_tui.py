@@ -1052,6 +1052,31 @@ async def test_a_damaged_manifest_is_said_by_validate_and_by_a_stage_each_time(t
         assert text_of(app, "#notice").startswith("Staging failed: ") and "labtui repair" in text_of(app, "#notice")
 
 
+async def test_a_manifest_damaged_while_the_app_runs_leaves_no_number_of_before_on_the_dashboard(
+        tmp_path: Path) -> None:
+    """The cards kept the counts of before, "nothing new" and "✔ healthy" with four files waiting, the latest runs
+    and the Dirac points too, once the dialog was seen: all said unreadable now, the validation run again; back
+    once `labtui repair` mends it."""
+    lab = tui_lab(tmp_path / "lab")
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        whole = lab.config.manifest_path.read_bytes()
+        lab.config.manifest_path.write_bytes(whole[:100])
+        app.check_store()
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorDialog))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert text_of(app, "#runs") == "damaged\nlabtui repair"
+        assert text_of(app, "#waiting") == text_of(app, "#chips") == "?\nno manifest to read"
+        assert [app.screen.query_one(f"#{name}", FrameTable).frame.height for name in ("latest", "dirac")] == [0, 0]
+        await wait_until(pilot, lambda: text_of(app, "#validation").startswith("✘"))
+        assert lab.cli("repair").returncode == 0
+        app.check_store()
+        await wait_until(pilot, lambda: text_of(app, "#runs").startswith(str(lab.manifest().height)))
+        assert app.screen.query_one("#latest", FrameTable).frame.height > 0
+
+
 async def test_a_damaged_metrics_table_leaves_a_history_its_runs_and_says_why_their_values_are_blank(
         tmp_path: Path) -> None:
     """Every history opened empty (no row, no status line) once the dialog on a damaged metrics table was seen: the

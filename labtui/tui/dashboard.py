@@ -204,7 +204,33 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     @work(group="status", exclusive=True, exit_on_error=False)
     async def load_status(self) -> None:
-        self._show_status(await asyncio.to_thread(self.lab.store.overview))
+        from labtui.core.manifest import ManifestDamaged  # with Polars: the overview's worker needs it anyway
+
+        try:
+            overview = await asyncio.to_thread(self.lab.store.overview)
+        except ManifestDamaged:  # its dialog is shown once: the cards kept the numbers of before, "nothing new"
+            self._show_damaged()
+            raise
+        self._show_status(overview)
+
+    def _show_damaged(self) -> None:
+        """The dashboard of a store whose manifest cannot be read: no number nor run from before it was damaged,
+        and the validation (which names the mend) run again."""
+        store = self.lab.store
+        self._show_overview(Overview(0, 0, {}, None, [], [], None), store.rejects(), store.holder())
+        self.runs_by_proc = None
+        self._card("runs", "damaged", "labtui repair")
+        for card in ("chips", "waiting"):
+            self._card(card, "?", "no manifest to read")
+        self.query_one("#latest", FrameTable).empty_text = "the manifest cannot be read (labtui repair)"
+        self.per_day_caption = ""
+        if self._dirac_rows is not None:
+            self.query_one("#dirac", FrameTable).empty_text = "no manifest to read"
+            self._dirac_rows = self._dirac_rows.clear()
+            self._show_dirac()
+        self.loaded = True
+        if self.app.screen is self and self.lab.validated != self.lab.store.signature():
+            self.revalidate()
 
     def _show_status(self, overview: Overview) -> None:
         store = self.lab.store
