@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
+import time
 
 import polars as pl
 import pytest
 
 from labtui.cli import main
+from labtui.core.atomic import STALE_TEMP_S
 from labtui.core.export import (
     HISTORY_CSV_COLUMNS,
     LEGACY_HISTORY_COLUMNS,
@@ -57,9 +60,13 @@ def test_an_export_sweeps_the_temp_files_of_one_killed_before_it(lab: Lab, tmp_p
     left = [out / ".Alisson67_history.csv.0123456789ab.tmp", out / ".other67_history.csv.ba9876543210.tmp"]
     for path in left:
         path.write_text("seq,da")  # cut mid-row
+        os.utime(path, (time.time() - STALE_TEMP_S - 1,) * 2)
+    # another export's into the same folder, being written now: a second export swept it, and the first failed
+    live = out / ".Alisson67_history.csv.fedcba987654.tmp"
+    live.write_text("seq,date")
     (out / ".notes.tmp").write_text("the lab's own")
     written = [file.path for file in export_histories(lab.manifest(), out, tz=TZ)]
-    assert sorted(out.iterdir()) == sorted([*written, out / ".notes.tmp"])
+    assert sorted(out.iterdir()) == sorted([*written, out / ".notes.tmp", live])
 
 
 def test_min_experiments_and_source_prefix(lab: Lab, tmp_path) -> None:

@@ -13,6 +13,7 @@ import io
 import os
 import stat
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -70,9 +71,19 @@ def atomic_write_bytes(path: Path, data: bytes | memoryview, *, durable: bool = 
         fsync_dir(path.parent)
 
 
+STALE_TEMP_S = 60  # a temp file is written in seconds at most: one this old is a killed writer's, not a live one's
+
+
 def stale_temps(path: Path) -> list[Path]:
-    """The temp files of `path` (`temp_path_for`) a writer killed before its rename left beside it."""
-    return list(path.parent.glob(f".{glob.escape(path.name)}.*{TEMP_SUFFIX}"))
+    """The temp files of `path` (`temp_path_for`) a writer killed before its rename left beside it: those older than
+    STALE_TEMP_S (a second export into the same folder swept the first's as it wrote them, which then failed)."""
+    stale = time.time() - STALE_TEMP_S
+    found = []
+    for temp in path.parent.glob(f".{glob.escape(path.name)}.*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):  # renamed meanwhile by its writer
+            if temp.stat().st_mtime < stale:
+                found.append(temp)
+    return found
 
 
 def fsync_dir(folder: Path) -> None:

@@ -78,10 +78,12 @@ def write_csv_set(files: list[tuple[Path, pl.DataFrame]], out_dir: Path, noun: s
             spreadsheet_safe(frame).write_csv(temp) for (_, frame), temp in zip(files, paths, strict=True)
         ])
         publish([(temp, path) for temp, (path, _) in zip(temps, files, strict=True)], out_dir)
-    except OSError as error:
-        for temp in temps:  # those not renamed into place when a rename failed
+    except BaseException as error:  # a full disk, a rename refused, a Ctrl+C: no temp file left in the lab's folder
+        for temp in temps:  # those not renamed into place
             temp.unlink(missing_ok=True)
-        raise OperationFailed(f"write the {plural} to", error.filename2 or out_dir, error) from error
+        if isinstance(error, OSError):
+            raise OperationFailed(f"write the {plural} to", error.filename2 or out_dir, error) from error
+        raise
 
 
 def start_epoch() -> pl.Expr:

@@ -34,7 +34,14 @@ from typing import Any, Literal, cast, get_args
 
 import polars as pl
 
-from labtui.core.atomic import TEMP_SUFFIX, atomic_write, atomic_write_bytes, read_parquet_pinned, read_record
+from labtui.core.atomic import (
+    STALE_TEMP_S,
+    TEMP_SUFFIX,
+    atomic_write,
+    atomic_write_bytes,
+    read_parquet_pinned,
+    read_record,
+)
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.json_text import parse_json
 from labtui.core.wording import cut, os_text, shown
@@ -43,7 +50,6 @@ ANNOTATIONS_DIR = "_annotations"
 ACTIONS_DIR = "actions"
 SNAPSHOT = "log.parquet"
 COMPACT_AFTER = 64  # actions outside the snapshot before a writer compacts them into it
-STALE_TEMP_S = 60  # an annotation or a compaction is written in milliseconds: a temp file this old is a killed writer's
 AnnotationKind = Literal["star", "unstar", "exclude", "include", "tag", "untag", "note"]
 KINDS: tuple[AnnotationKind, ...] = get_args(AnnotationKind)
 EXCLUSION_KINDS: tuple[AnnotationKind, ...] = ("exclude", "include")  # the pair whose last word excludes a run
