@@ -65,6 +65,24 @@ def test_a_record_that_cannot_be_replaced_leaves_the_figure_as_it_was(lab, tmp_p
     assert sorted(path.name for path in tmp_path.iterdir()) == ["its.pdf", "its.pdf.json"]  # no temp file
 
 
+def test_a_figure_and_its_record_are_written_both_or_neither_whatever_the_length_of_their_names(lab, tmp_path,
+                                                                                                capsys):
+    """A name of 231 bytes was written, its record then failed ("File name too long", exit 74: the figure left
+    without it); one of 240 bytes was refused, though a file name holds 255: its temp file's name was longer."""
+    allowed = tmp_path / f"{'a' * 231}.pdf"
+    assert main(lab.args("plot", "67", "--seq", "1", "--out", str(allowed))) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == [allowed.name, f"{allowed.name}.json"]
+    capsys.readouterr()
+    no_room = tmp_path / f"{'b' * 247}.pdf"  # allowed, its record's name not
+    assert main(lab.args("plot", "67", "--seq", "1", "--out", str(no_room))) == 2
+    assert "its name, with .json, is past the 255 bytes a file name holds" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # an OS error before (exit 74), said as no operation's
+        main(lab.args("history", "67", "--out", str(tmp_path / f"{'c' * 300}.csv")))
+    assert exit_info.value.code == 2
+    assert "a name of 304 bytes, past the 255 a file or folder name holds" in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == [allowed.name, f"{allowed.name}.json"]
+
+
 def test_from_redraws_and_says_when_a_run_changed(lab, tmp_path, capsys):
     out = tmp_path / "ivg.svg"
     assert main(lab.args("plot", "67", "--seq", "3", "--gm", "--gm-method", "gradient", "--out", str(out))) == 0

@@ -18,7 +18,13 @@ def path_arg(text: str) -> Path:
 
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path (give a folder or file; . is the current folder)")
+    if too_long := next((part for part in Path(text).parts if len(os.fsencode(part)) > NAME_MAX), None):
+        raise argparse.ArgumentTypeError(f"{too_long[:40]}…: a name of {len(os.fsencode(too_long))} bytes, past the "
+                                         f"{NAME_MAX} a file or folder name holds")
     return Path(text)
+
+
+NAME_MAX = 255  # bytes of one file or folder name (every file system labs use): longer, "operating-system error"
 
 
 def file_arg(text: str) -> Path:

@@ -7,10 +7,11 @@ starts the renderer process (`labtui.core.renderer`) before it imports the engin
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from labtui.cli import EXIT_OK, add_chip_arguments, add_command
-from labtui.cli.arg_types import file_arg, path_arg
+from labtui.cli.arg_types import NAME_MAX, file_arg, path_arg
 from labtui.cli.history import iso_date
 from labtui.cli.locate import config_from, require_store
 from labtui.core.wording import counted
@@ -151,10 +152,10 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         chip_runs,
         draws_derived,
         excluded_drawn,
+        figure_record,
         one_procedure,
         sidecar_path,
         without_excluded,
-        write_sidecar,
     )
     from labtui.core.plotdata.shape import shape
     from labtui.core.plotdata.trends import trend_record, with_plotted_quantities
@@ -163,7 +164,10 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     from labtui.core.seqs import parse_seqs
 
     config = require_store(config_from(args))
-    if (sidecar := sidecar_path(args.out)).is_dir():  # found before the figure is written, not after
+    if len(os.fsencode((sidecar := sidecar_path(args.out)).name)) > NAME_MAX:  # the figure's is allowed, not its
+        raise UsageError(f"cannot write the figure record beside {args.out}: its name, with .json, is past the "
+                         f"{NAME_MAX} bytes a file name holds: give --out a shorter name")
+    if sidecar.is_dir():  # found before the figure is written, not after
         raise UsageError(f"cannot write the figure record {sidecar}: a folder has its name")
     try:  # nor a record that cannot be replaced: a new figure beside the old record redraws another with --from
         check_replaceable((args.out, sidecar))
@@ -221,10 +225,11 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     spec = shape(group, options, DRAW_BUCKETS, config.metrics)
     if not spec.series:
         raise UsageError(f"nothing to draw: {'; '.join(spec.messages) or 'no data points'}")
-    write_figure(spec, args.out, renderer=renderer, column=column)
     derived = draws_derived(spec, group.runs, options)
-    sidecar = write_sidecar(args.out, group.runs, options, metrics=metrics_stamp(config) if derived else None,
+    written = figure_record(args.out, group.runs, options, metrics=metrics_stamp(config) if derived else None,
                             column=column)
+    write_figure(spec, args.out, renderer=renderer, column=column, record=written)
+    sidecar = written[0]
     for line in (*notes, *spec.warnings, *spec.messages, *legend_left_out(spec)):
         print(f"labtui plot: {line}", file=sys.stderr)
     left_out = f"; {hidden_note(hidden)}, --include-excluded draws them" if hidden else ""
@@ -305,7 +310,7 @@ def draw_trend(
     from labtui.core.metrics_stamp import metrics_stamp
     from labtui.core.plotdata.figure import write_figure
     from labtui.core.plotdata.model import PlotOptions
-    from labtui.core.plotdata.selection import excluded_drawn, write_sidecar
+    from labtui.core.plotdata.selection import excluded_drawn, figure_record
     from labtui.core.plotdata.trends import Trend, against_time, trend_record, trend_rows, trend_spec
 
     try:
@@ -327,11 +332,12 @@ def draw_trend(
     if not spec.series:
         reasons = "; ".join(spec.messages) or "no point to draw"
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
-    write_figure(spec, args.out, renderer=renderer, column=column)
+    drawn = trend_record(name, include_excluded=include, by_seq=by_seq)
+    written = figure_record(args.out, spec.runs, PlotOptions(), drawn, metrics_stamp(config), column)
+    write_figure(spec, args.out, renderer=renderer, column=column, record=written)
+    sidecar = written[0]
     if include and not recorded:  # which of the points are crossed out, and why (a redraw's notes said it already)
         notes += excluded_drawn(spec.runs, "--include-excluded")
-    drawn = trend_record(name, include_excluded=include, by_seq=by_seq)
-    sidecar = write_sidecar(args.out, spec.runs, PlotOptions(), drawn, metrics_stamp(config), column)
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
     points = sum(s.x.size for s in spec.series)

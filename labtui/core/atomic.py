@@ -34,7 +34,18 @@ def temp_path_for(path: Path) -> Path:
 
 def _temp_name(name: str) -> str:
     """48 random bits: unique among a store's temp files (a `uuid4()` object costs several times more per file)."""
-    return f".{name}.{os.urandom(6).hex()}{TEMP_SUFFIX}"
+    return f".{temp_stem(name)}.{os.urandom(6).hex()}{TEMP_SUFFIX}"
+
+
+_NAME_MAX = 255  # bytes of a file name (ext4, XFS, APFS, NTFS's 255 UTF-16 units are as many or more)
+
+
+def temp_stem(name: str) -> str:
+    """`name` as its temp files start with (after the dot): cut to leave room for the dot, the 12 hex digits and
+    the suffix, so that a file whose name is allowed can be written (a `--out` name of 250 bytes "was too long")."""
+    room = _NAME_MAX - len(f"..{'0' * 12}{TEMP_SUFFIX}")
+    encoded = name.encode()
+    return name if len(encoded) <= room else encoded[:room].decode(errors="ignore")
 
 
 def is_temp(name: str) -> bool:
@@ -79,7 +90,7 @@ def stale_temps(path: Path) -> list[Path]:
     STALE_TEMP_S (a second export into the same folder swept the first's as it wrote them, which then failed)."""
     stale = time.time() - STALE_TEMP_S
     found = []
-    for temp in path.parent.glob(f".{glob.escape(path.name)}.*{TEMP_SUFFIX}"):
+    for temp in path.parent.glob(f".{glob.escape(temp_stem(path.name))}.*{TEMP_SUFFIX}"):
         with contextlib.suppress(OSError):  # renamed meanwhile by its writer
             if temp.stat().st_mtime < stale:
                 found.append(temp)

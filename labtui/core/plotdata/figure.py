@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from labtui.core.atomic import atomic_write, atomic_write_bytes
+from labtui.core.atomic import atomic_write, publish, temp_stem, write_temps
 from labtui.core.drawing import LEGEND_MAX, PNG_DPI, Drawing, Trace, legend_entries, render
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.export import spreadsheet_safe
@@ -60,18 +60,31 @@ def legend_left_out(spec: PlotSpec) -> list[str]:
 
 
 def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI, renderer: Renderer | None = None,
-                 column: bool = False) -> None:
+                 column: bool = False, record: tuple[Path, bytes] | None = None) -> None:
     """Render (in `renderer`'s process when given; a journal column's size if `column`) and write atomically: a
     failure leaves no partial file; a path whose folder is a file is a usage error, an operating-system error (a full
-    disk) one of its own."""
+    disk) one of its own. `record`: the figure's record (`selection.figure_record`), written with it, both or
+    neither (the figure was written, then its record failed: exit 74, and a figure without its record, or beside
+    the record of the one before)."""
     if path.parent.exists() and not path.parent.is_dir():
         raise UsageError(f"cannot write the figure {path}: {path.parent} is not a folder")
     drawing, fmt = drawing_of(spec, column=column), figure_format(path)
     data = renderer.render(drawing, fmt, dpi=dpi) if renderer is not None else render(drawing, fmt, dpi=dpi)
+    files = [(path, data), *([record] if record is not None else [])]
+    temps: list[Path] = []
     try:
-        atomic_write_bytes(path, data)
-    except OSError as error:
-        raise OperationFailed("write the figure", path, error) from None
+        temps = write_temps([target for target, _ in files], lambda paths: [
+            temp.write_bytes(content) for temp, (_, content) in zip(paths, files, strict=True)])
+        publish([(temp, target) for temp, (target, _) in zip(temps, files, strict=True)], path.parent)
+    except OSError as error:  # named by the file it is about, not by its temp file's name
+        failed = Path(error.filename or path).name
+        target = next((target for target, _ in files if failed == target.name
+                       or failed.startswith(f".{temp_stem(target.name)}.")), path)
+        what = "the figure record" if record is not None and target == record[0] else "the figure"
+        raise OperationFailed(f"write {what}", target, error) from None
+    finally:
+        for temp in temps:  # those not renamed into place (a rename refused)
+            temp.unlink(missing_ok=True)
 
 
 def write_figure_set(full: PlotSpec, paths: Sequence[Path], *, drawn: PlotSpec | None = None) -> None:

@@ -238,13 +238,22 @@ def sidecar_path(figure: Path) -> Path:
     return figure.with_name(figure.name + ".json")
 
 
+def figure_record(
+    figure: Path, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None,
+    metrics: str | None = None, column: bool = False,
+) -> tuple[Path, bytes]:
+    """The record beside `figure` (its path, its bytes), from which `labtui plot --from` redraws it."""
+    return sidecar_path(figure), FigureRecord.of(runs, options, trend, metrics, column).to_json(figure, runs)
+
+
 def write_sidecar(
     figure: Path, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None,
     metrics: str | None = None, column: bool = False,
 ) -> Path:
-    path = sidecar_path(figure)
+    """`figure_record` written beside a figure written before (the app's export)."""
+    path, data = figure_record(figure, runs, options, trend, metrics, column)
     try:
-        atomic_write_bytes(path, FigureRecord.of(runs, options, trend, metrics, column).to_json(figure, runs))
+        atomic_write_bytes(path, data)
     except OSError as error:
         raise OperationFailed("write the figure record", path, error) from None
     return path
