@@ -491,6 +491,28 @@ async def test_the_annotation_keys_in_a_run_detail_act_on_that_run_and_show_it_a
         assert table(app).selected == {selected}  # the history's selection is as it was
 
 
+async def test_a_key_in_a_detail_a_colleague_annotated_since_shows_it_first(lab: Lab) -> None:
+    """The detail said `none`; a colleague starred the run meanwhile; `*` there, meant to star it, unstarred it (the
+    star key toggles by the store's state). Now it shows the detail again with the colleague's star, and acts on
+    the next key."""
+    runs = read_runs(lab)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await open_chip(pilot, "67")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "none (* star" in dialog_text(app))
+        annotate(lab.config.store_root, runs.head(1), [Change("star")], author="bo")
+        app.check_store()
+        await pilot.press("asterisk")
+        await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "annotated meanwhile" in
+                         dialog_text(app))
+        assert "starred" in dialog_text(app) and marks(lab)[runs["run_id"][0]]["starred"]
+        await pilot.press("asterisk")  # the key again: now on what it shows
+        await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "unstarred: seq 1" in
+                         dialog_text(app))
+        assert runs["run_id"][0] not in marks(lab)
+
+
 async def test_annotations_from_another_process_show_up_by_themselves(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 30)) as pilot:

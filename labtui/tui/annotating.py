@@ -206,11 +206,17 @@ class AnnotatingScreen(FilteredScreen):
         if dialog is not None:
             self.app.push_screen(dialog)
 
-    def _annotate_shown(self, run_id: str, action: str) -> None:
+    def _annotate_shown(self, run_id: str, action: str, records: int) -> None:
         """An annotation key in a run's detail: on that run alone, then its detail again, the annotation in it; `u`
-        undoes as in the history, which then shows what it undid."""
+        undoes as in the history, which then shows what it undid. Annotated by someone else since the detail showed
+        `records` of its records (a `*` on "none" unstarred a colleague's star): not done, its detail shown again."""
         if action == "undo":
             self.action_undo()
+            return
+        if self.lab.store.annotation_log(run_id).height != records:
+            self.just_said = "annotated meanwhile, in another app or terminal: see its annotations below; the key " \
+                             "again changes them"
+            self._open_detail(run_id)
             return
         rows = self.runs.filter(pl.col("run_id") == run_id)
         act = {"star": self._star, "exclude": self._exclude, "tag": self._tag, "note": self._note}[action]

@@ -34,9 +34,11 @@ class RunDetail(FieldsDialog):
         Binding("u", "annotate('undo')", "Undo", id="undo"),  # "· u undoes" after a change made here did nothing
     ]
 
-    def __init__(self, title: str, fields: Iterable[tuple[str, object]], annotate: Callable[[str], object]) -> None:
+    def __init__(self, title: str, fields: Iterable[tuple[str, object]], annotate: Callable[[str, int], object],
+                 records: int = 0) -> None:
         super().__init__(title, fields)
         self.annotate = annotate
+        self.records = records  # the run's annotation records it shows: a key acts on what it showed
 
     def on_mount(self) -> None:
         """The frame's hint names the annotation keys as they are bound (a `keys:` remapping included)."""
@@ -48,10 +50,10 @@ class RunDetail(FieldsDialog):
 
     def action_annotate(self, action: str) -> None:
         self.dismiss(False)
-        self.annotate(action)
+        self.annotate(action, self.records)
 
 
-def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp, annotate: Callable[[str], object],
+def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp, annotate: Callable[[str, int], object],
                done: str | None = None) -> RunDetail | None:
     """What a physicist opens a run for first: its derived quantities with their definitions and every annotation
     (who, when in the lab's time, and what); then every manifest field (each UTC time also in the lab's zone) and
@@ -70,7 +72,8 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp, annotate: Calla
     metrics, damaged = lab.store.metrics_or_empty()
     items += [("derived", "the metrics table is damaged: `labtui metrics --rebuild` recomputes it")] if damaged \
         else quantity_items(metrics, run_id, lab.config.procedures_file, lab.config.metrics)
-    lines = log_lines(lab.store.annotation_log(run_id), lab.config.local_tz)
+    log = lab.store.annotation_log(run_id)
+    lines = log_lines(log, lab.config.local_tz)
     items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
     for name, value in fields.items():
         if name == "laser_wavelength_nm" and value is not None and fields["has_light"] is False:
@@ -87,4 +90,4 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp, annotate: Calla
     # last: a dozen definitions put the run's own fields pages down
     items.append(("definitions", "of the quantities above, with the lab's windows"))
     items += definition_items(fields["proc"], lab.config.procedures_file, lab.config.metrics)
-    return RunDetail(f"Run {run_id} · {fields['source_file']}", items, annotate)
+    return RunDetail(f"Run {run_id} · {fields['source_file']}", items, annotate, log.height)
