@@ -1099,6 +1099,25 @@ async def test_a_damaged_metrics_table_leaves_a_history_its_runs_and_says_why_th
             dialog_text(app).split())
 
 
+async def test_a_staging_that_failed_shows_no_rate_eta_nor_count_of_it(tmp_path: Path) -> None:
+    """After "Staging failed: cannot write Parquet into …", the screen kept "6 files/s · ETA 8 s" and "staged 1",
+    which was not committed (the retry staged every file)."""
+    lab = tui_lab(tmp_path, staged=False)
+    (lab.config.manifest_dir).mkdir(parents=True, exist_ok=True)
+    (lab.config.manifest_dir / "tmp").write_text("a file where the staging area's folder goes")
+    app = LabApp(lab.config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: any(isinstance(screen, StageScreen) and screen.state == "done"
+                                            for screen in app.screen_stack))
+        while isinstance(app.screen, ErrorDialog):
+            await pilot.press("escape")
+            await settle(pilot)
+        assert text_of(app, "#notice").startswith("Staging failed: cannot make the folder ")  # it named none
+        assert text_of(app, "#numbers") == ""
+
+
 def gated_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int) -> tuple[Lab, threading.Event]:
     """A lab of `files` It runs to stage, whose staging waits in its chunks in flight until the gate is set (up to
     5 s): a staging the test catches while it runs."""

@@ -237,7 +237,8 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
     ) for name, folder in (("_rejects", lambda lab: lab.config.rejects_dir),
                            ("derived", lambda lab: lab.config.derived_dir),
                            ("_annotations", lambda lab: annotations_dir(lab.config.store_root)),
-                           ("actions", lambda lab: annotations_dir(lab.config.store_root) / "actions"))},
+                           ("actions", lambda lab: annotations_dir(lab.config.store_root) / "actions"),
+                           ("tmp", lambda lab: lab.config.manifest_dir / "tmp"))},
     # a link that loops where the annotations' folder is: a RuntimeError traceback in every command
     "a link that loops as the _annotations folder": (
         lambda lab: (shutil.rmtree(annotations_dir(lab.config.store_root), ignore_errors=True),

@@ -32,7 +32,7 @@ from labtui.core import faults
 from labtui.core.atomic import fsync_dir, publish
 from labtui.core.config import StagingConfig, registry_digest
 from labtui.core.errors import OperationFailed
-from labtui.core.layout import addresses_a_run, run_dir
+from labtui.core.layout import STAGING_AREA, addresses_a_run, run_dir
 from labtui.core.overview import write_overview
 from labtui.core.recovery import sweep_store
 from labtui.core.rejects import RejectRecord, reject_path, remove_reject, write_reject
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from labtui.core.manifest_row import ManifestRow
     from labtui.core.metrics.per_run import Curve
 
-STAGING_AREA = "tmp"  # in _manifest/: Parquet written by workers, published into the stage root at commit
 
 
 @dataclass
@@ -131,8 +130,11 @@ class StoreCommit:
         directory scan of the stage root only ever meets whole Parquet files. Beside the target (hidden) when the
         stage root is another filesystem, as `os.replace` cannot cross filesystems."""
         area = self.config.manifest_dir / STAGING_AREA
-        area.mkdir(parents=True, exist_ok=True)
-        self.config.stage_root.mkdir(parents=True, exist_ok=True)
+        for folder in (area, self.config.stage_root):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:  # a file in its place: "operating-system error on …" named no operation
+                raise OperationFailed("make the folder", folder, error) from error
         return area if area.stat().st_dev == self.config.stage_root.stat().st_dev else None
 
     def discard_uncommitted(self) -> None:

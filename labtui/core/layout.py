@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 PART_NAME = "part-000.parquet"
+STAGING_AREA = "tmp"  # in _manifest/: Parquet written by workers, published into the stage root at commit
 PARTITION_KEYS = frozenset({"proc", "date", "run_id"})  # `run_dir`'s folder keys: Hive readers add them to every row
 # A run's Parquet: zstd at level 2 writes the real corpus with 15 % less CPU than Polars' default level 3, the files
 # 0.7 % larger and read as fast (15 shuffled rounds, single-threaded); level 1 saves no more and is 6 % larger.

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from labtui.core.chip_spelling import ChipSpellings
 from labtui.core.commit import Retimed, Staged, StoreCommit
-from labtui.core.config import StagingConfig, extraction_version, registry_digest
+from labtui.core.config import StagingConfig, extraction_version, no_folder, registry_digest
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.metrics_stamp import is_current
 from labtui.core.overview import read_overview
@@ -150,8 +150,8 @@ class Stager:
     def run(self) -> StageReport:
         started = time.monotonic()
         check_location(self.config)
-        if (problem := self.config.raw_root_problem()) is not None:  # read as a folder of no files, it dropped the
-            raise UsageError(problem)  # reject records of a restage (an unmounted share): "no longer in the raw folder"
+        if not self.config.raw_root.is_dir():  # read as a folder of no files, it dropped the reject records of a
+            raise UsageError(f"the raw folder {self.config.raw_root} {no_folder(self.config.raw_root)}")  # restage
         lock = lock_store(self.config, self.cancel, lambda holder: self._emit(EventKind.LOCK_WAIT, holder=holder))
         try:
             self.report.new_store = not identity_path(self.config).exists() and not self.config.manifest_path.exists()

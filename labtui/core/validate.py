@@ -29,6 +29,7 @@ from labtui.core.extract import DATE_IN_PATH, DATE_SLACK_DAYS
 from labtui.core.findings import MANIFEST_FILE_CODES, SEVERITY_ORDER, Finding, FindingCode, ValidationReport
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
 from labtui.core.lab_files import ConfigError
+from labtui.core.layout import STAGING_AREA
 from labtui.core.lock import read_holder
 from labtui.core.manifest import (
     MANIFEST_SCHEMA,
@@ -372,8 +373,9 @@ def _store_findings(config: StagingConfig) -> list[Finding]:
             FindingCode.FILE_FOR_FOLDER,
             "error",
             "files where the store keeps a folder (every stage stops on them)",
-            [str(path) for path in (config.stage_root, config.rejects_dir, config.derived_dir, *_annotation_folders(
-                config)) if _file_for_folder(path)],
+            [str(path) for path in (config.stage_root, config.rejects_dir, config.derived_dir,
+                                    config.manifest_dir / STAGING_AREA, *_annotation_folders(config))
+             if _file_for_folder(path)],
             "move each away (rename it): labtui makes the folder again",
         ),
         *_finding(

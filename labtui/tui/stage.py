@@ -308,6 +308,7 @@ class StageScreen(LabScreen):
             why = f": {error}" if isinstance(error, LabtuiError) else ""
             self.notice = f"Staging failed{why}; what was committed before the error stays valid."
             self.query_one(ProgressBar).display = False  # it would pulse on as if staging went on
+            self.numbers = ""  # its ETA, speed and "staged 1" (not committed: the retry staged them all) were stale
         self.refresh_bindings()
         self.lab.check_store()
 
