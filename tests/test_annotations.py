@@ -254,7 +254,7 @@ def test_a_reader_sees_each_new_action_at_once(lab: Lab) -> None:
         assert len(current_annotations(store)["tags"][0]) == count
 
 
-def test_a_damaged_action_file_is_ignored_and_reported(lab: Lab) -> None:
+def test_a_damaged_action_file_is_ignored_and_reported(lab: Lab, capsys) -> None:
     store = lab.config.store_root
     action = annotate(store, chip(lab)[:1], [Change("star")], author="ana")
     actions = annotations_dir(store) / ACTIONS_DIR
@@ -272,6 +272,11 @@ def test_a_damaged_action_file_is_ignored_and_reported(lab: Lab) -> None:
     finding = next(f for f in validate(lab.config).findings if f.code == "annotations_unreadable")
     assert sorted(item.rsplit("-", 1)[-1] for item in finding.items) == ["broken.json", "fifo.json", "list.json",
                                                                         "number.json"]
+    # and a reader says so (an exclusion in one was gone, the run drawn again and `--include` "already as asked")
+    said = "labtui: 4 annotation files cannot be read: their records are left out (`labtui validate` names the files)"
+    for command in (("history", "Alisson67"), ("annotate", "Alisson67", "--seq", "1", "--star")):
+        assert main(lab.args(*command)) == 0
+        assert capsys.readouterr().err == f"{said}\n"
 
 
 def excluded_now(store: Path) -> dict[str, str]:

@@ -150,7 +150,7 @@ def run_history(args: argparse.Namespace) -> int:
         raise CommandUsage(f"--tag names a tag, not {args.tag!r}")
     import polars as pl
 
-    from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summaries
+    from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summaries, unread_note
     from labtui.core.history import HistoryFilter, calibrations, history, load_manifest
 
     config = require_store(config_from(args))
@@ -178,6 +178,8 @@ def run_history(args: argparse.Namespace) -> int:
               file=sys.stderr)
     marked = AnnotationFilter(starred=args.starred, tag=args.tag, include_excluded=args.include_excluded)
     annotated = annotate_runs(config.store_root, every.filter(filters.expression()))
+    if (unread := unread_note(config.store_root)) is not None:  # an exclusion among them: the run shown, unsaid
+        print(f"labtui: {unread}", file=sys.stderr)
     runs, hidden = marked.apply(annotated)
     if args.tag is not None and runs.is_empty():  # a typo read as "0 runs": say which tags there are
         tags = sorted(annotated.get_column("tags").explode().drop_nulls().unique().to_list())

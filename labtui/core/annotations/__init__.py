@@ -22,6 +22,7 @@ from labtui.core.annotations.log import (
     check_length,
     default_author,
     read_log,
+    unread_note,
     unreadable_actions,
 )
 from labtui.core.annotations.views import (
@@ -69,6 +70,7 @@ __all__ = [
     "summaries",
     "summary",
     "undo",
+    "unread_note",
     "unreadable_actions",
     "with_annotations",
 ]

@@ -44,7 +44,7 @@ from labtui.core.atomic import (
 )
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.json_text import parse_json
-from labtui.core.wording import cut, os_text, shown
+from labtui.core.wording import counted, cut, os_text, shown
 
 ANNOTATIONS_DIR = "_annotations"
 ACTIONS_DIR = "actions"
@@ -402,6 +402,19 @@ def ahead_of_clock(store_root: Path) -> list[str]:
     return [f"{run_id} {source} ({kind}) dated {when:%Y-%m-%d %H:%M} UTC by {author}"
             for run_id, source, kind, when, author in ahead.select("run_id", "source_file", "kind", "time_utc",
                                                                     "author").iter_rows()]
+
+
+def unread_note(store_root: Path) -> str | None:
+    """What a reader of the annotations says when action files among them cannot be read (their records, an
+    exclusion say, are left out: the run was drawn again, unsaid); None when every one is read."""
+    _load(store_root)
+    with _lock:
+        cache = _cache_of(annotations_dir(store_root))
+        unread = sum(1 for name in cache.pending if not cache.parsed.get(name))
+    if not unread:
+        return None
+    return (f"{counted(unread, 'annotation file')} cannot be read: {'its' if unread == 1 else 'their'} records are "
+            "left out (`labtui validate` names the files)")
 
 
 def unreadable_actions(store_root: Path) -> list[str]:
