@@ -513,6 +513,24 @@ async def test_a_key_in_a_detail_a_colleague_annotated_since_shows_it_first(lab:
         assert runs["run_id"][0] not in marks(lab)
 
 
+async def test_selected_runs_pruned_in_another_terminal_are_said_gone(lab: Lab, monkeypatch) -> None:
+    """Two runs selected, one pruned elsewhere: the status line dropped to one, unsaid, and the next `*` acted on
+    the run under the cursor once none was left."""
+    record_notifications(monkeypatch)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        await pilot.press("space", "j", "space")
+        first = column(app, "source_file")[0]
+        (lab.raw / first).unlink()
+        assert lab.cli("prune", "--yes").returncode == 0
+        app.check_store()
+        await wait_until(pilot, lambda: len(table(app).selected) == 1)
+        await settle(pilot)
+        assert {note.message for note in said(app) if note.title == "Selection"} == {
+            "1 selected run left this history (pruned, or staged anew under another chip): 1 still selected"}
+
+
 async def test_annotations_from_another_process_show_up_by_themselves(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 30)) as pilot:

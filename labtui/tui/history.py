@@ -108,6 +108,7 @@ class HistoryScreen(AnnotatingScreen):
         self.view = View(columns=tuple(COLUMNS if number is not None else SETUP_COLUMNS))
         self.hidden = 0  # excluded runs the view leaves out
         self.metrics_damaged = False  # the derived columns are blank: the metrics table cannot be read
+        self.gone_said: set[str] = set()  # raw files of selected runs said to have left this history
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -143,7 +144,14 @@ class HistoryScreen(AnnotatingScreen):
         table = self.query_one(FrameTable)
         if table.selected and before.height:  # by raw file: a run re-staged under a new run_id stays selected
             chosen = before.filter(pl.col("run_id").is_in(list(table.selected)))["source_file"]
-            table.selected = set(self.runs.filter(pl.col("source_file").is_in(chosen.implode()))["run_id"].to_list())
+            kept = self.runs.filter(pl.col("source_file").is_in(chosen.implode()))
+            table.selected = set(kept["run_id"].to_list())
+            if gone := set(chosen) - set(kept["source_file"]) - self.gone_said:  # pruned in another terminal: the
+                # selection shrank unsaid, and the next key acted on the run under the cursor
+                self.gone_said |= gone
+                left = f"{len(table.selected)} still selected" if table.selected else "nothing is selected now"
+                self.notify(f"{counted(len(gone), 'selected run')} left this history (pruned, or staged anew under "
+                            f"another chip): {left}", title="Selection", severity="warning")
         self.show_view()
 
     @work(group="view", exclusive=True, exit_on_error=False)
