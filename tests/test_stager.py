@@ -614,8 +614,11 @@ def test_one_chunk_of_good_and_bad_files_stages_each_as_it_would_alone(tmp_path:
         assert stored.equals(alone) and stored.height == (4 if name == names[3] else alone.height)
 
 
-def test_write_temps_leaves_no_temp_file_when_the_write_fails(tmp_path: Path) -> None:
-    targets = [tmp_path / "a" / "one.parquet", tmp_path / "b" / "two.parquet"]
+def test_write_temps_leaves_no_temp_file_nor_folder_it_made_when_the_write_fails(tmp_path: Path) -> None:
+    """A full disk left the folders an export had made for its files (`export metadata`'s day folders), empty."""
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "kept.txt").write_text("the lab's own")
+    targets = [tmp_path / "a" / "deep" / "one.parquet", tmp_path / "b" / "two.parquet"]
 
     def write_one_then_fail(temps: list[Path]) -> None:
         temps[0].write_bytes(b"half")
@@ -623,7 +626,7 @@ def test_write_temps_leaves_no_temp_file_when_the_write_fails(tmp_path: Path) ->
 
     with pytest.raises(OSError):
         write_temps(targets, write_one_then_fail)
-    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["b", "b/kept.txt"]
     temps = write_temps(targets, lambda temps: [temp.write_bytes(b"x") for temp in temps])  # no temp_dir: beside
     assert [temp.parent for temp in temps] == [target.parent for target in targets]
     assert all(is_temp(temp.name) for temp in temps)

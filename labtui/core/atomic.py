@@ -120,8 +120,10 @@ def write_temps(paths: list[Path], write: Callable[[list[Path]], object], temp_d
     hold nothing but Parquet files, or a directory scan (`pl.scan_parquet(folder)`) fails on the stranger. The caller
     makes `temp_dir` once.
     """
+    made: list[Path] = []  # the folders made here, removed again on failure (a full disk left them, empty)
     if temp_dir is None:
         for folder in {path.parent for path in paths}:
+            made += [missing for missing in (*reversed(folder.parents), folder) if not missing.exists()]
             folder.mkdir(parents=True, exist_ok=True)
     temps = [(temp_dir or path.parent) / _temp_name(path.name) for path in paths]
     try:
@@ -129,6 +131,9 @@ def write_temps(paths: list[Path], write: Callable[[list[Path]], object], temp_d
     except BaseException:
         for temp in temps:
             temp.unlink(missing_ok=True)
+        for folder in reversed(made):  # the deepest first; one holding another's file stays
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     return temps
 
