@@ -577,6 +577,11 @@ def test_dark_runs_and_unfinished_pulses_say_why_there_is_no_photoresponse() -> 
     assert values["i_dark_a"] is not None and values["delta_i_a"] is None and "never switched off" in remarks[0]
     values, remarks = it_quantities(t, current, vl, 0.1, replace(SETTINGS, it_window_s=30.0))
     assert values["i_dark_a"] is None and "dark window" in remarks[0]
+    whole = it_quantities(t, current, vl, 0.1, SETTINGS)[0]
+    off = int(np.argmax((vl[1:] < 0.1) & (vl[:-1] >= 0.1))) + 1  # the first sample after the switch-off
+    for after in (1, 2):  # a run stopped a sample or two after its switch-off "never switched off", no ΔI
+        values, remarks = it_quantities(t[:off + after], current[:off + after], vl[:off + after], 0.1, SETTINGS)
+        assert values["delta_i_a"] == whole["delta_i_a"] and not any("never switched off" in text for text in remarks)
 
 
 def test_a_trace_whose_clock_goes_back_or_whose_laser_is_unrecorded_gives_no_photoresponse() -> None:

@@ -70,7 +70,9 @@ from labtui.core.parquet_footer import footer_bytes
 # header says is dark; a sweep at Vds 0 V has no Dirac point (a gate's leakage read
 # one, 1.2 V of hysteresis); gm is the fall of |I| left of the CNP and its rise right of it (|dI/dVg| took a step the
 # wrong way: two real sweeps' gm 2× and 5× theirs).
-METRICS_VERSION = 25
+# 26: a laser off over an It run's last one or two samples is a switch-off the run ended at, not a misread VL (it
+# read "the laser never switched off", and the run had no ΔI).
+METRICS_VERSION = 26
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

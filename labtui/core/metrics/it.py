@@ -47,6 +47,8 @@ def laser_on(vl: np.ndarray, threshold: float, t: np.ndarray | None = None, wind
     starts = np.flatnonzero(np.concatenate([[True], on[1:] != on[:-1]]))  # of each stretch of one state
     lengths = np.diff(np.append(starts, on.size))
     held = lengths > FLICKER_SAMPLES
+    held[-1] |= not on[starts[-1]]  # a laser off for the run's last samples is a switch-off it ended at, no misread:
+    # one or two of them read as "never switched off", and the run lost its ΔI
     # a pulse (dark, lit, dark: every real lit run) in a run its header says is lit holds no blip: no clock to read
     header_dark = laser_v is not None and not laser_v >= threshold
     pulse = starts.size == 3 and on[starts[1]] and not header_dark
