@@ -93,6 +93,14 @@ def text_of(app: LabApp, selector: str) -> str:
     return str(app.screen.query_one(selector).render())
 
 
+async def close_errors(app: LabApp, pilot) -> None:
+    """Once the app settled, close the error dialogs on top (each said once), as a user reading them would."""
+    await settle(pilot)
+    while isinstance(app.screen, ErrorDialog):
+        await pilot.press("escape")
+        await settle(pilot)
+
+
 def dialog_text(app: LabApp) -> str:
     """A dialog's body (a Rich renderable) as plain text."""
     console = Console(width=200, file=io.StringIO(), record=True)
@@ -1035,19 +1043,13 @@ async def test_a_damaged_manifest_is_said_by_validate_and_by_a_stage_each_time(t
     lab.config.manifest_path.write_bytes(lab.config.manifest_path.read_bytes()[:100])
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        while isinstance(app.screen, ErrorDialog):  # the start-up's word on it
-            await pilot.press("escape")
-            await settle(pilot)
+        await close_errors(app, pilot)  # the start-up's word on it
         await pilot.press("v")
         await wait_until(pilot, lambda: isinstance(app.screen, ValidateScreen) and app.screen.report is not None)
         assert [f.code for f in app.screen.report.findings][:1] == ["manifest_unreadable"]
         assert "problems" in text_of(app, "#summary")
         await pilot.press("escape", "s")
-        await settle(pilot)
-        while isinstance(app.screen, ErrorDialog):
-            await pilot.press("escape")
-            await settle(pilot)
+        await close_errors(app, pilot)
         assert isinstance(app.screen, StageScreen)
         assert text_of(app, "#notice").startswith("Staging failed: ") and "labtui repair" in text_of(app, "#notice")
 
@@ -1085,10 +1087,7 @@ async def test_a_damaged_metrics_table_leaves_a_history_its_runs_and_says_why_th
     lab.config.metrics_path.write_bytes(lab.config.metrics_path.read_bytes()[:200])
     app = LabApp(lab.config)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        while isinstance(app.screen, ErrorDialog):  # the start-up's word on it
-            await pilot.press("escape")
-            await settle(pilot)
+        await close_errors(app, pilot)  # the start-up's word on it
         await open_chip(pilot, "67")
         assert table(app).frame.height == lab.manifest().filter(pl.col("chip_number") == 67).height > 0
         status = text_of(app, "#status")
@@ -1111,9 +1110,7 @@ async def test_a_staging_that_failed_shows_no_rate_eta_nor_count_of_it(tmp_path:
         await pilot.press("s")
         await wait_until(pilot, lambda: any(isinstance(screen, StageScreen) and screen.state == "done"
                                             for screen in app.screen_stack))
-        while isinstance(app.screen, ErrorDialog):
-            await pilot.press("escape")
-            await settle(pilot)
+        await close_errors(app, pilot)
         assert text_of(app, "#notice").startswith("Staging failed: cannot make the folder ")  # it named none
         assert text_of(app, "#numbers") == ""
 
