@@ -44,8 +44,8 @@ def temp_stem(name: str) -> str:
     """`name` as its temp files start with (after the dot): cut to leave room for the dot, the 12 hex digits and
     the suffix, so that a file whose name is allowed can be written (a `--out` name of 250 bytes "was too long")."""
     room = _NAME_MAX - len(f"..{'0' * 12}{TEMP_SUFFIX}")
-    encoded = name.encode()
-    return name if len(encoded) <= room else encoded[:room].decode(errors="ignore")
+    encoded = os.fsencode(name)  # a name of bytes that are no UTF-8 (`caf\xe9`) too: its surrogates encode back
+    return name if len(encoded) <= room else os.fsdecode(encoded[:room])
 
 
 def is_temp(name: str) -> bool:
