@@ -346,9 +346,10 @@ def test_a_raw_root_that_is_a_link_to_nothing_or_that_loops_is_named_as_such(tmp
 
 def test_an_output_named_in_bytes_that_are_no_utf8_is_written(lab: Lab, tmp_path: Path) -> None:
     """`--out $'caf\\xe9.txt'` (a Latin-1 name from an older tool): a traceback in the temp file's name, exit 70."""
-    out = tmp_path / os.fsdecode(b"caf\xe9.csv")
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / os.fsdecode(b"caf\xe9.csv")
     assert main(lab.args("history", "67", "--format", "csv", "--out", str(out))) == 0
-    assert os.listdir(os.fsencode(tmp_path)) == [b"caf\xe9.csv"]
+    assert os.listdir(os.fsencode(tmp_path / "out")) == [b"caf\xe9.csv"]
 
 
 def test_an_error_naming_a_path_with_a_newline_stays_one_line(tmp_path: Path, capsys) -> None:
