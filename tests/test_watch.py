@@ -181,6 +181,24 @@ def test_watching_survives_a_deleted_folder_and_a_held_lock(lab: Lab) -> None:
     assert kinds == ["recovered", "staged"] and lab.manifest().height == 2
 
 
+def test_a_stage_that_fails_in_labtuis_words_is_retried_not_fatal(lab: Lab) -> None:
+    """A stage's own error (a folder it cannot make, a share gone between the poll's look and the stage's) escaped
+    the watcher, which caught the OS's errors alone: `stage --watch` ended, and the app's watching stopped unsaid."""
+    clock, events = Clock(), []
+    watcher = watcher_for(lab, clock, events, settle=0)
+    lab.write("d/It2025-10-14_1.csv", raw_csv("It"), mtime=clock.now - 10)
+    blocker = lab.config.manifest_dir / "tmp"  # where the staging area's folder goes
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file in the way")
+    watcher.poll()
+    assert events[-1].kind == "error" and events[-1].message.startswith(
+        f"staging failed: cannot make the folder {blocker}: ") and events[-1].message.endswith("; will retry")
+    blocker.unlink()
+    clock.advance(1)
+    watcher.poll()
+    assert events[-1].kind == "staged" and lab.manifest().height == 1
+
+
 def test_a_folder_the_watcher_cannot_list_is_said_once_and_its_files_staged_when_it_can(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labtui.core.config import StagingConfig
+from labtui.core.errors import LabtuiError
 from labtui.core.lock import LockBusy
 from labtui.core.parser import HEADER_LIMIT
 from labtui.core.raw_text import DATA_TAG, VISIBLE
@@ -224,8 +225,8 @@ class Watcher:
         except LockBusy as exc:  # a watcher that does not wait for the lock (the app's) meets it at every poll
             said, self._locked_out = self._locked_out, True
             return None if said else WatchEvent(WatchEventKind.WAITING, f"{exc}; will retry")
-        except OSError as exc:
-            return WatchEvent(WatchEventKind.ERROR, f"staging failed: {exc}; will retry")
+        except (OSError, LabtuiError) as exc:  # a full disk, a share gone between the poll's look and the stage's:
+            return WatchEvent(WatchEventKind.ERROR, f"staging failed: {exc}; will retry")  # retried, never fatal
         self._locked_out = False
         busy, now = set(report.busy_files), self.wall()
         # re-stat'ed for an hour: what this stage read anew; not the unchanged files a first scan lists (10k of
