@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -511,6 +512,25 @@ async def test_a_key_in_a_detail_a_colleague_annotated_since_shows_it_first(lab:
         await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "unstarred: seq 1" in
                          dialog_text(app))
         assert runs["run_id"][0] not in marks(lab)
+
+
+async def test_annotations_that_cannot_be_read_are_said_by_enter_and_p_not_a_crash(lab: Lab) -> None:
+    """A file in place of the annotations' actions folder: Enter on a run (its detail reads its annotations) and `p`
+    exited the app with a traceback; the app says it, in the CLI's words, and goes on."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        actions = annotations_dir(lab.config.store_root) / ACTIONS_DIR
+        actions.parent.mkdir(exist_ok=True)
+        if actions.exists():
+            shutil.rmtree(actions)
+        actions.write_text("restored from a backup by hand")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ErrorDialog))
+        assert dialog_text(app).strip().startswith(f"labtui: cannot read the annotations in {actions}: Not a directory")
+        await pilot.press("escape", "p")  # said once already: the dialog is not shown again until the store changes
+        await settle(pilot)
+        assert app.is_running and isinstance(app.screen, HistoryScreen)
 
 
 async def test_selected_runs_pruned_in_another_terminal_are_said_gone(lab: Lab, monkeypatch) -> None:

@@ -14,7 +14,7 @@ from textual import work
 from labtui.core.annotations import Action, AnnotationError, Change, check_length
 from labtui.core.errors import LabtuiError
 from labtui.core.wording import counted
-from labtui.tui.base import FilteredScreen
+from labtui.tui.base import FilteredScreen, said_errors
 from labtui.tui.dialogs import TextDialog
 from labtui.tui.run_detail import run_dialog
 
@@ -198,6 +198,7 @@ class AnnotatingScreen(FilteredScreen):
             self.notify(line, title="Metrics")
             self.reload()
 
+    @said_errors
     def _open_detail(self, run_id: str) -> None:
         """The run's detail; again after a change made from it, which it says first: a dialog clears the toasts (one
         hid its keys at 80×24), and the change was seen only by paging down to the annotations."""
@@ -206,6 +207,7 @@ class AnnotatingScreen(FilteredScreen):
         if dialog is not None:
             self.app.push_screen(dialog)
 
+    @said_errors
     def _annotate_shown(self, run_id: str, action: str, records: int) -> None:
         """An annotation key in a run's detail: on that run alone, then its detail again, the annotation in it; `u`
         undoes as in the history, which then shows what it undid. Annotated by someone else since the detail showed

@@ -22,7 +22,7 @@ from labtui.core.config import StagingConfig
 from labtui.core.errors import LabtuiError, described, error_line
 from labtui.core.lock import LockBusy
 from labtui.core.stage_events import WatchEventKind
-from labtui.tui.base import WithoutControls
+from labtui.tui.base import WithoutControls, said_errors
 from labtui.tui.dashboard import DashboardScreen
 from labtui.tui.dialogs import ConfirmDialog
 from labtui.tui.live import LiveChanged, Measuring, WatchController, Watched
@@ -268,6 +268,7 @@ class LabApp(App[None]):
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.theme == DARK else DARK
 
+    @said_errors
     def on_plot_requested(self, message: PlotRequested) -> None:
         from labtui.core.annotations import with_annotations
         from labtui.core.plotdata.view import plot_rows

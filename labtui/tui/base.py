@@ -3,7 +3,9 @@ dialog when one of its workers fails."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, cast
 
 from rich.segment import Segment
 from textual.app import App
@@ -19,11 +21,28 @@ from textual.widgets import Footer, Input, Static
 from textual.widgets._footer import FooterKey  # not exported by textual.widgets
 from textual.worker import Worker, WorkerState
 
+from labtui.core.errors import LabtuiError
 from labtui.core.wording import CONTROL_CODES, shown
 from labtui.tui.messages import StoreChanged
 
 if TYPE_CHECKING:
     from labtui.tui.app import LabApp
+
+P = ParamSpec("P")
+
+
+def said_errors(handler: Callable[P, None]) -> Callable[P, None]:
+    """A key or message handler that reads the store on the UI thread (not in a worker, whose errors the app says):
+    a user's problem it meets (annotations that cannot be read, a damaged file) is said by the app, not a crash
+    (Enter on a run in a history whose annotations' folder a file took exited with a traceback)."""
+    @functools.wraps(handler)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            handler(*args, **kwargs)
+        except (OSError, LabtuiError) as error:
+            node = cast("Screen | App[object]", args[0])
+            cast("LabApp", node if isinstance(node, App) else node.app).show_error(error)
+    return run
 
 
 def plain(text: VisualType) -> VisualType:
