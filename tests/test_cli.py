@@ -748,11 +748,20 @@ def test_an_output_never_replaces_a_file_labtui_reads(lab: Lab, tmp_path: Path, 
     registry.write_text(default_registry_path().read_text())
     lab.configure(chip_params_file=str(chips), procedures_file=str(registry))
     kept = {path: path.read_bytes() for path in (lab.config_file, chips, registry)}
-    for target, said in ((lab.config_file, "a labtui config"), (chips, "the chip geometry file (chip_params_file)"),
-                         (registry, "the procedure registry (procedures_file)")):
-        assert main(lab.args("metrics", "--out", str(target))) == 2, target
-        assert capsys.readouterr().err == f"labtui: {target} is {said} labtui reads: write the output elsewhere\n"
+    named = tmp_path / "mylab.yaml"  # a config named by --config, not found by its name
+    named.write_text(lab.config_file.read_text())
+    kept[named] = named.read_bytes()
+    for target, said, config in (
+            (lab.config_file, "the config", lab.config_file), (named, "the config", named),
+            (chips, "the chip geometry file (chip_params_file)", lab.config_file),
+            (registry, "the procedure registry (procedures_file)", lab.config_file)):
+        assert main(["metrics", "--config", str(config), "--out", str(target)]) == 2, target
+        assert capsys.readouterr().err == f"labtui: {target} is {said}, which labtui reads: write the output " \
+                                          "elsewhere\n"
     assert {path: path.read_bytes() for path in kept} == kept
+    other = tmp_path / "elsewhere" / "labtui.yaml"  # a file of that name labtui does not read: an output may go there
+    other.parent.mkdir()
+    assert main(lab.args("metrics", "--out", str(other))) == 0 and other.exists()
 
 
 def test_a_terminal_that_cannot_show_greek_or_emoji_gets_question_marks(lab: Lab) -> None:

@@ -62,7 +62,7 @@ def config_from(args: argparse.Namespace, **overrides: object) -> StagingConfig:
         print(f"labtui: the store keeps its derived tables in {gone}, which is not there (a share not mounted?): "
               f"reading {config.derived_dir} instead; give --derived-root {gone} once it is back", file=sys.stderr)
     if (out := getattr(args, "out", None)) is not None:
-        args.out = checked_output(config, out)
+        args.out = checked_output(config, out, args.config)
     return config
 
 
@@ -128,13 +128,14 @@ def recorded_raw_root(config: StagingConfig) -> Path | None:
     return Path(identity.raw_root) if identity is not None else None
 
 
-def checked_output(config: StagingConfig, out: Path) -> Path:
-    """`out` as the file to write (a link's target), or the one-line reason it must not be written."""
+def checked_output(config: StagingConfig, out: Path, config_file: Path | None = None) -> Path:
+    """`out` as the file to write (a link's target), or the one-line reason it must not be written (`config_file`:
+    the config `--config` named)."""
     from pathlib import Path
 
     from labtui.core.errors import OperationFailed
 
-    if problem := config.output_problem(out):
+    if problem := config.output_problem(out, config_file):
         raise UsageError(problem)
     target = Path(os.path.realpath(out)) if out.is_symlink() else out
     if target.is_file() and not os.access(target, os.W_OK):

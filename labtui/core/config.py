@@ -203,19 +203,20 @@ class StagingConfig:
         other = next((folder for folder in (target, *target.parents) if (folder / "_manifest").is_dir()), None)
         return (other, "another labtui store") if other is not None else None
 
-    def output_problem(self, path: Path) -> str | None:
+    def output_problem(self, path: Path, config_file: Path | None = None) -> str | None:
         """Why an output the user named (`--out`) must not be written at `path`, its links followed: a file there
-        would replace a raw file, a store file or the metrics table (an output is written by a rename, which
-        replaces whatever has the name), and a device or a pipe is not a file to replace."""
+        would replace a raw file, a store file, the metrics table or a file labtui reads (`config_file`: the one
+        named by `--config`), an output being written by a rename, which replaces whatever has the name; and a
+        device or a pipe is not a file to replace."""
         if (inside := self._inside(path)) is not None:
             folder, what = inside
             return f"{path} is in {what} ({folder}): labtui writes its outputs elsewhere"
         target = Path(os.path.realpath(path))
         if target == Path(os.path.realpath(self.metrics_path)):
             return f"{path} is the metrics table labtui keeps: write the output elsewhere"
-        if (read := self._read_file(target)) is not None:  # `history 69 --out config/labtui.yaml`: every later
-            # command failed on the table written in its place
-            return f"{path} is {read} labtui reads: write the output elsewhere"
+        if (read := self._read_file(target, config_file)) is not None:  # `history 69 --out config/labtui.yaml`:
+            # every later command failed on the table written in its place
+            return f"{path} is {read}, which labtui reads: write the output elsewhere"
         try:
             kind = os.stat(path).st_mode  # through the link: /dev/stdout's realpath names no file when it is a pipe
         except OSError:
@@ -227,12 +228,11 @@ class StagingConfig:
             return f"the folder {target.parent} does not exist{link}: create it first, or check the path"
         return None
 
-    def _read_file(self, target: Path) -> str | None:
+    def _read_file(self, target: Path, config_file: Path | None) -> str | None:
         """What `target` (a real path) is when it is a file labtui reads: a config, the chip geometry, the registry."""
-        if target.name == DEFAULT_CONFIG.name or any(
-                found is not None and target == Path(os.path.realpath(found))
-                for found in (find_config(), config_of_store(self.stage_root))):
-            return "a labtui config"
+        if any(found is not None and target == Path(os.path.realpath(found))
+               for found in (config_file, find_config(), config_of_store(self.stage_root))):
+            return "the config"
         for name, what in (("chip_params_file", "the chip geometry file"),
                            ("procedures_file", "the procedure registry")):
             if (read := getattr(self, name)) is not None and target == Path(os.path.realpath(read)):
