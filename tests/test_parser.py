@@ -389,6 +389,12 @@ def test_a_sweep_whose_header_step_is_no_step_of_it_is_judged_by_its_data() -> N
     header, frame, _ = parse(raw_csv("IVg", params={"VG step": "1e-300 V"}, rows=cut), "IVg2025-10-14_3")
     assert is_complete(header.spec.completeness, header, frame) == (
         False, ["aborted: the sweep stopped at 1 instead of returning to 0", note])
+    # its limits missing too: judged by the data's step, not by the slip (review)
+    near_0 = [*rows[:-1], rows[-1].replace("0.0,", "-0.0095,", 1)]  # its last setpoint a hair from 0 V
+    header, frame, _ = parse(raw_csv("IVg", params={"VG step": "1e-300 V", "VG start": None}, rows=near_0),
+                             "IVg2025-10-14_3")
+    assert is_complete(header.spec.completeness, header, frame) == (
+        True, ["cannot judge completeness: sweep limits missing", note])
 
 
 @pytest.mark.parametrize("limits", [{"VG start": "\u22121 V"}, {"VG end": "1 Volt"}, {"VG start": None}])

@@ -122,18 +122,19 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         return False, [f"aborted: {rule.column} spans {spanned:g} of {expected:g}", *notes]
     start, end = _number(header, rule.start_parameter), _number(header, rule.end_parameter)
     given_step = abs(_number(header, rule.step_parameter) or 0.0)
-    if start is None or end is None:  # the data still say whether the sweep came back to 0 (a sweep cut at +2 V
-        # whose `VG start` read `−5 V`, a Unicode minus, was complete, and its Dirac point unsaid as of a cut run)
-        if (stopped := _stopped_short(rule, values, given_step)) is not None:
-            return False, [f"{stopped} (its sweep limits are missing: judged by its data)"]
-        return True, ["cannot judge completeness: sweep limits missing"]
-    low, high = min(start, end), max(start, end)
-    least, most = float(values.min()), float(values.max())
     coarser = []  # a sweep whose data step coarser than its header says is judged at its own step
+    low, high = (min(start, end), max(start, end)) if start is not None and end is not None else (
+        float(values.min()), float(values.max()))  # without its limits: the span its data take
     if given_step and not (high - low) / given_step < MAX_SWEEP_STEPS:  # a slip (1e-300 V): judged as without one
         # (its last point "stopped at -0.0095 instead of returning to 0", a step of the data's own away)
         coarser = [f"its header's step of {given_step:g} is no step of a {low:g}…{high:g} sweep: judged by its data's"]
         given_step = 0.0
+    if start is None or end is None:  # the data still say whether the sweep came back to 0 (a sweep cut at +2 V
+        # whose `VG start` read `−5 V`, a Unicode minus, was complete, and its Dirac point unsaid as of a cut run)
+        if (stopped := _stopped_short(rule, values, given_step)) is not None:
+            return False, [f"{stopped} (its sweep limits are missing: judged by its data)", *coarser]
+        return True, ["cannot judge completeness: sweep limits missing", *coarser]
+    least, most = float(values.min()), float(values.max())
     step = given_step or (high - low) / 100 or 1e-9
     tolerance = 0.51 * step
     rows = rule.expected_rows(start, end, given_step) if given_step > 0 else None
