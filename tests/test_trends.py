@@ -631,6 +631,18 @@ async def test_the_trends_screen_says_when_the_store_has_no_metrics_table_yet(tm
         await settle(pilot)
         status = text_of(app.screen, "#plot-status")
         assert "nothing to draw: no metrics table yet: a stage (s on the dashboard) or `labtui metrics`" in status
+        app.pop_screen()
+        lab.stage()
+        lab.config.metrics_path.write_bytes(lab.config.metrics_path.read_bytes()[:200])  # damaged: "loading…" for
+        for _ in range(2):  # ever, once the dialog saying so was seen
+            app.push_screen(TrendsScreen("Alisson", 67))
+            await settle(pilot)
+            while not isinstance(app.screen, TrendsScreen):  # the error dialog, the first time
+                await pilot.press("escape")
+                await settle(pilot)
+            assert "nothing to draw: the metrics table is damaged: `labtui metrics --rebuild` recomputes it" in \
+                text_of(app.screen, "#plot-status")
+            app.pop_screen()
 
 
 async def test_the_notes_under_a_trend_take_fewer_lines_on_a_short_terminal(tmp_path: Path) -> None:

@@ -292,6 +292,11 @@ async def test_a_chip_measured_lately_without_a_dirac_point_says_so(lab: Lab) ->
         await settle(pilot)
         assert dirac.frame["cnp"].to_list() == ["no sweep", *["not computed"] * 3]  # "no sweep" beside their dozens
         lab.stage()  # a stage with nothing to stage writes the table again
+        lab.config.metrics_path.write_bytes(lab.config.metrics_path.read_bytes()[:200])  # and damaged: said so
+        app.screen.load_dirac_points()
+        await settle(pilot)
+        assert dirac.frame["cnp"].to_list() == ["no sweep", *["metrics damaged"] * 3]
+        lab.stage()
         app.screen.load_dirac_points()
         await settle(pilot)
         assert dirac.frame["cnp"].to_list() == ["no sweep", *["167 mV"] * 3]

@@ -250,7 +250,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
         from labtui.core.metrics import BY_COLUMN
 
-        points = await asyncio.to_thread(self.lab.store.dirac_points)
+        points, damaged = await asyncio.to_thread(self.lab.store.dirac_points)
         cnp = BY_COLUMN["cnp_v"]
         dirac = self.query_one("#dirac", FrameTable)
         dirac.empty_text = "no chip measured yet"  # once read: an empty table before is one still loading
@@ -260,7 +260,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         # a chip measured lately without a sweep yet says so, not an empty row; a sweep without a Dirac point too
         none = (pl.when(pl.col("run_id").is_null())  # a chip whose sweeps the metrics table lacks (none computed,
                 # a damaged table) has sweeps: it read "no sweep" beside its dozens
-                .then(pl.when(pl.col("swept")).then(pl.lit("not computed")).otherwise(pl.lit("no sweep")))
+                .then(pl.when(pl.col("swept")).then(pl.lit("metrics damaged" if damaged else "not computed"))
+                      .otherwise(pl.lit("no sweep")))
                 .otherwise(pl.coalesce("no_cnp_why", pl.lit("no CNP"))))  # `dead channel`: why the sweep has none
         self._dirac_rows = points.with_columns(
             cnp=pl.coalesce(cnp.format_each(points["cnp_v"]), none),

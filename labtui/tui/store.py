@@ -145,10 +145,12 @@ class Store:
         """The dashboard's numbers computed from the manifest (where none is recorded)."""
         return overview(self.manifest(), self.config.local_tz)
 
-    def dirac_points(self) -> pl.DataFrame:
-        """The dashboard's Dirac points (`last_dirac_points` of the store as it is now)."""
-        return last_dirac_points(self.manifest(), self.metrics_or_empty()[0], self.annotations(),
-                                 procedures_file=self.config.procedures_file)
+    def dirac_points(self) -> tuple[pl.DataFrame, bool]:
+        """The dashboard's Dirac points (`last_dirac_points` of the store as it is now), and whether the metrics table
+        is damaged (read as none)."""
+        metrics, damaged = self.metrics_or_empty()
+        return last_dirac_points(self.manifest(), metrics, self.annotations(),
+                                 procedures_file=self.config.procedures_file), damaged
 
     def rejects(self) -> list[RejectRecord]:
         return sorted(load_rejects(self.config.rejects_dir).values(), key=lambda record: record.source_file)

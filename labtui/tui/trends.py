@@ -30,9 +30,10 @@ TABS = {Trend.CNP: "Dirac point", Trend.HYSTERESIS: "Hysteresis", Trend.PHOTORES
         Trend.SPECTRAL: "Spectral", Trend.DARK: "Dark current"}
 
 
-def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...], *, no_table: bool = False) -> Content:
-    """What is drawn, whether excluded runs are in it, what was left out and why (`no_table`: the store has no
-    metrics table yet), and the last export."""
+def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...], *,
+                 no_table: str | None = None) -> Content:
+    """What is drawn, whether excluded runs are in it, what was left out and why (`no_table`: why the store has no
+    metrics table to read), and the last export."""
     points = sum(series.x.size for series in spec.series)
     state = [f"{counted(points, 'point')} of {counted(spec.runs.height, 'run')}",
              # hidden ones: counted below; shown, crossed out (X in a chip without one seemed to do nothing)
@@ -41,8 +42,7 @@ def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]
     lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
     lines += [Content.assemble(("· " + message, "$text-muted")) for message in spec.messages]  # notes, as a plot's
     if not spec.series:
-        why = ("no metrics table yet: a stage (s on the dashboard) or `labtui metrics` computes it" if no_table
-               else "no run of this chip has the quantity")
+        why = no_table or "no run of this chip has the quantity"
         lines.append(Content.assemble((f"nothing to draw: {why}", "$text-error")))
     return Content("\n").join([*lines, *saved_line(saved)])
 
@@ -85,7 +85,7 @@ class TrendsScreen(FigureScreen):
     class Loaded(Message):
         """The worker joined the chip's runs with their metrics and annotations (posted from its thread)."""
 
-        def __init__(self, rows: pl.DataFrame, no_table: bool) -> None:
+        def __init__(self, rows: pl.DataFrame, no_table: str | None) -> None:
             super().__init__()
             self.rows = rows
             self.no_table = no_table
@@ -99,7 +99,7 @@ class TrendsScreen(FigureScreen):
         self.include_excluded = False
         self.by_seq = False  # a trend against time drawn against the runs' seq (`o`)
         self.rows: pl.DataFrame | None = None  # None until the worker has read them
-        self.no_table = False  # the store has no metrics table yet (the worker looked)
+        self.no_table: str | None = None  # why the store has no metrics table to read (the worker looked)
         self.spec: PlotSpec | None = None
 
     def compose(self) -> ComposeResult:
@@ -123,8 +123,12 @@ class TrendsScreen(FigureScreen):
     def load(self) -> None:
         store = self.lab.store
         runs = chip_runs(store.manifest(), self.number, self.group, None, tz=store.config.local_tz)
-        rows = trend_rows(runs, store.metrics(), store.annotations())
-        self.post_message(self.Loaded(rows, not store.config.metrics_path.exists()))
+        metrics, damaged = store.metrics_or_empty()  # damaged: "loading…" for ever once its dialog was seen
+        rows = trend_rows(runs, metrics, store.annotations())
+        no_table = ("the metrics table is damaged: `labtui metrics --rebuild` recomputes it" if damaged else
+                    "no metrics table yet: a stage (s on the dashboard) or `labtui metrics` computes it"
+                    if not store.config.metrics_path.exists() else None)
+        self.post_message(self.Loaded(rows, no_table))
 
     def on_trends_screen_loaded(self, message: Loaded) -> None:
         self.rows, self.no_table = message.rows, message.no_table
