@@ -38,7 +38,8 @@ def register_annotate(sub: argparse._SubParsersAction, common: argparse.Argument
     add_chip_arguments(parser, "chip number or name, with --seq (e.g. 67 or Alisson67)")
     parser.add_argument("--seq", type=seq_numbers, metavar="4-7|1,3,5", help="runs of the chip's history")
     parser.add_argument("--calibrations", action="store_true",
-                        help="the setup's LaserCalibration runs, with --seq (`labtui history --calibrations`)")
+                        help="the setup's runs (its laser calibrations; Pt, Pwl, Tt), with --seq (`labtui history "
+                             "--calibrations`)")
     parser.add_argument("--run", action="append", default=[], metavar="RUN_ID",
                         help=f"a run_id or a unique prefix of at least {MIN_PREFIX} characters; repeat for more")
     marks = parser.add_argument_group("annotations")

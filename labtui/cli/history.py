@@ -192,7 +192,10 @@ def run_history(args: argparse.Namespace) -> int:
             marks=summaries(runs),
         )
         if args.calibrations:
-            return _with_curves(shown, config).select(list(CALIBRATIONS_TABLE)).rename(CALIBRATIONS_TABLE)
+            other = pl.when(pl.col("proc") != "LaserCalibration").then("proc").otherwise(pl.lit(""))  # as the app:
+            # "LaserCalibration" on every row took the information's place at 80 columns
+            return _with_curves(shown.with_columns(proc=other), config).select(list(CALIBRATIONS_TABLE)).rename(
+                CALIBRATIONS_TABLE)
         return shown.select(list(HISTORY_TABLE)).rename(HISTORY_TABLE)
 
     def rows() -> pl.DataFrame:

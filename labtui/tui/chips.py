@@ -86,7 +86,7 @@ class ChipsScreen(FilteredScreen):
         "goes back); ↑ ↓ and page up / "
         "page down move in the list, enter opens the highlighted chip's history. Below the list: the chip's "
         "parameters from chip_params.yaml (channel L × W, gate dielectric and its capacitance per area). ctrl+l "
-        "lists the setup's calibrations (LaserCalibration runs) as a history, where p plots them."
+        "lists the setup's runs (its laser calibrations, and any Pt, Pwl or Tt run) as a history, where p plots them."
     )
     BINDINGS = [
         # priority: the filter field holds the focus, and its own keys would hide these from the footer
