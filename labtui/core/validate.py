@@ -275,10 +275,10 @@ def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Fin
         *_finding(
             FindingCode.ANNOTATIONS_AHEAD,
             "warning",
-            "annotations dated more than a day ahead of this machine's clock (a clock ahead wrote them): a later "
-            "annotation of their runs is dated after them",
+            "annotations dated more than a day ahead of this machine's clock: a clock ahead wrote the first of each "
+            "run's, and labtui dates every later one of the run after it, so that it counts",
             ahead_of_clock(config.store_root),
-            "set the clock of the PC that wrote them; nothing to mend in the store",
+            "set the clock of the PC that wrote the first: nothing is lost, the dates stay as written",
         ),
     ]
 

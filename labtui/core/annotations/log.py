@@ -395,13 +395,17 @@ def annotation_log(store_root: Path, run_id: str) -> pl.DataFrame:
 
 
 def ahead_of_clock(store_root: Path) -> list[str]:
-    """Annotation records dated more than CLOCKS_APART after this machine's clock (a clock ahead wrote them): a later
-    annotation of their runs is dated after them, so that it counts."""
-    log = read_log(store_root)
-    ahead = log.filter(pl.col("time_utc") > dt.datetime.now(dt.UTC) + CLOCKS_APART)
-    return [f"{run_id} {source} ({kind}) dated {when:%Y-%m-%d %H:%M} UTC by {author}"
-            for run_id, source, kind, when, author in ahead.select("run_id", "source_file", "kind", "time_utc",
-                                                                    "author").iter_rows()]
+    """The runs with annotation records dated more than CLOCKS_APART after this machine's clock, one line each: the
+    first of them a clock ahead wrote; the later ones `write_action` dated after it, so that they count (an action
+    of several runs, all of them)."""
+    ahead = read_log(store_root).filter(pl.col("time_utc") > dt.datetime.now(dt.UTC) + CLOCKS_APART)
+    runs = ahead.group_by("run_id", maintain_order=True).agg(
+        pl.col("source_file").first(), pl.len(), pl.col("time_utc").first().alias("first"),
+        pl.col("author").first(), pl.col("time_utc").last().alias("last"))
+    minute = "%Y-%m-%d %H:%M"
+    return [f"{run_id} {source}: {counted(records, 'record')} dated {first:{minute}}"
+            f"{f' to {last:{minute}}' if f'{last:{minute}}' != f'{first:{minute}}' else ''} UTC, the first by {author}"
+            for run_id, source, records, first, author, last in runs.iter_rows()]
 
 
 def unread_note(store_root: Path) -> str | None:
