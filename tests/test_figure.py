@@ -46,9 +46,9 @@ from labtui.core.plotdata.selection import (
     FigureRecord,
     calibration_runs,
     chip_runs,
+    figure_record,
     one_procedure,
     sidecar_path,
-    write_sidecar,
 )
 from labtui.core.plotdata.trends import with_plotted_quantities
 from labtui.core.renderer import Renderer, RendererFailed, figure_format, worth_a_process
@@ -611,7 +611,8 @@ def test_the_record_redraws_and_notices_changed_or_missing_runs(lab, tmp_path):
     manifest, tz = lab.manifest(), lab.config.local_tz
     runs = chip_runs(manifest, 67, None, [1, 2, 3], tz=tz)
     options = PlotOptions(baseline="fixed", baseline_time_s=20.0, log_y=True)
-    path = write_sidecar(tmp_path / "its.pdf", runs, options)
+    path, record_bytes = figure_record(tmp_path / "its.pdf", runs, options)
+    path.write_bytes(record_bytes)
     assert path == sidecar_path(tmp_path / "its.pdf") == tmp_path / "its.pdf.json"
     record = FigureRecord.read(path)
     assert record.options == options and record.run_ids == tuple(runs["run_id"])

@@ -262,6 +262,26 @@ def test_the_figures_csv_neutralises_a_formula_as_every_csv_does(tmp_path):
     assert exported["label"].unique().to_list() == ["'=HYPERLINK(1)"] and exported["y"].dtype == pl.Float64
 
 
+def test_the_apps_export_writes_its_figure_points_and_record_as_one_set(tmp_path):
+    """The app's `e` wrote the figure, its points and its record one by one: a record that could not be written
+    left the new figure beside the last export's record, which `labtui plot --from` then redrew as another."""
+    from labtui.core.errors import OperationFailed
+    from labtui.core.plotdata.figure import write_figure_set
+
+    row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": np.array([0.0, 0.5, 1.0]), "i_a": np.array([1e-6, 2e-6, 3e-6])})
+    spec = only(build_plots(manifest([row]), tmp_path, PlotOptions()))
+    out = tmp_path / "exports"
+    paths = [out / f"figure.{ext}" for ext in ("pdf", "png", "csv")]
+    record = out / "figure.pdf.json"
+    record.mkdir(parents=True)  # a folder in its place
+    with pytest.raises(OperationFailed, match=f"^cannot write the figure record {record}: a folder has its name"):
+        write_figure_set(spec, paths, record=(record, b"{}"))
+    assert [path.name for path in out.iterdir()] == [record.name]
+    record.rmdir()
+    write_figure_set(spec, paths, record=(record, b"{}"))
+    assert sorted(path.name for path in out.iterdir()) == ["figure.csv", "figure.pdf", "figure.pdf.json", "figure.png"]
+
+
 def test_gm_collapses_repeated_vg_and_drops_one_point_legs(tmp_path):
     vg = np.array([0.0, 0.5, 0.5, 1.0, 1.5, 1.5])
     row = stage(tmp_path, run_row(1, "IVg"), {"vg_v": vg, "i_a": 3e-6 * (vg + 1)})  # 0 A first: a dropout

@@ -127,11 +127,12 @@ class FigureScreen(LabScreen):
         """Called from an export worker: write the files (and, given the runs, options and trend of `record`, the
         figure's record beside the PDF, as `labtui plot` writes one), then tell the screen on the UI thread (a
         failure is the worker's error, which the app shows as it shows every other)."""
-        self.lab.store.write_figures(full, paths, drawn=drawn)
+        drawing = None
         if record is not None:
             runs, options, trend = record
-            derived = trend is not None or draws_derived(full, runs, options)
-            paths = (*paths, self.lab.store.write_record(paths[0], runs, options, trend, derived=derived))
+            drawing = (runs, options, trend, trend is not None or draws_derived(full, runs, options))
+        sidecar = self.lab.store.write_figures(full, paths, drawn=drawn, record=drawing)
+        paths = (*paths, sidecar) if sidecar is not None else paths
         self.post_message(self.Exported(paths, tuple(legend_left_out(drawn or full))))
 
     def on_figure_screen_exported(self, message: Exported) -> None:

@@ -270,19 +270,22 @@ class Store:
 
         return MeasuringWatcher(self._writing(False), on_event=on_event, on_measuring=on_measuring)
 
-    def write_figures(self, full: PlotSpec, paths: tuple[Path, ...], drawn: PlotSpec | None = None) -> None:
-        from labtui.core.plotdata.figure import write_figure_set  # matplotlib: only when exporting
-
-        write_figure_set(full, paths, drawn=drawn)
-
-    def write_record(self, figure: Path, runs: pl.DataFrame, options: PlotOptions,
-                     trend: dict[str, object] | None = None, *, derived: bool) -> Path:
-        """The record beside a figure the app exported, as `labtui plot` writes one: `labtui plot --from` redraws it
-        (`derived`: it drew derived quantities, whose definitions and windows the record names)."""
+    def write_figures(self, full: PlotSpec, paths: tuple[Path, ...], drawn: PlotSpec | None = None, *,
+                      record: tuple[pl.DataFrame, PlotOptions, dict[str, object] | None, bool] | None = None
+                      ) -> Path | None:
+        """The app's export (`write_figure_set`), with the figure's record beside its PDF when `record` gives its
+        runs, options, trend and whether it drew derived quantities (whose definitions and windows the record
+        names), as `labtui plot` writes one: `labtui plot --from` redraws it. The record's path, if written."""
         from labtui.core.metrics_stamp import metrics_stamp
-        from labtui.core.plotdata.selection import write_sidecar
+        from labtui.core.plotdata.figure import write_figure_set  # matplotlib: only when exporting
+        from labtui.core.plotdata.selection import figure_record
 
-        return write_sidecar(figure, runs, options, trend, metrics_stamp(self.config) if derived else None)
+        written = None
+        if record is not None:
+            runs, options, trend, derived = record
+            written = figure_record(paths[0], runs, options, trend, metrics_stamp(self.config) if derived else None)
+        write_figure_set(full, paths, drawn=drawn, record=written)
+        return written[0] if written is not None else None
 
 
 def short_path(path: Path) -> str:

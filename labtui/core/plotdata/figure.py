@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from labtui.core.atomic import atomic_write, publish, temp_stem, write_temps
+from labtui.core.atomic import check_replaceable, publish, temp_stem, write_temps
 from labtui.core.drawing import LEGEND_MAX, PNG_DPI, Drawing, Trace, legend_entries, render
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.export import spreadsheet_safe
@@ -66,34 +66,48 @@ def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI, renderer: Re
     disk) one of its own. `record`: the figure's record (`selection.figure_record`), written with it, both or
     neither (the figure was written, then its record failed: exit 74, and a figure without its record, or beside
     the record of the one before)."""
-    if path.parent.exists() and not path.parent.is_dir():
-        raise UsageError(f"cannot write the figure {path}: {path.parent} is not a folder")
+    _check_folder(path)
     drawing, fmt = drawing_of(spec, column=column), figure_format(path)
     data = renderer.render(drawing, fmt, dpi=dpi) if renderer is not None else render(drawing, fmt, dpi=dpi)
-    files = [(path, data), *([record] if record is not None else [])]
+    write_set([(path, data), *([record] if record is not None else [])])
+
+
+def write_figure_set(full: PlotSpec, paths: Sequence[Path], *, drawn: PlotSpec | None = None,
+                     record: tuple[Path, bytes] | None = None) -> None:
+    """The app's `e`: the figure as PDF and PNG (`drawn`, downsampled for drawing, when given), the CSV of every
+    point of `full` and the figure's `record`, as one set (each was written alone: a failure of the record left
+    the new figure beside the last export's record); any failure is one `LabtuiError` line."""
+    pdf, png, csv = paths
+    _check_folder(pdf)
+    drawing = drawing_of(drawn or full)
+    points = spreadsheet_safe(export_frame(full)).write_csv().encode("utf-8")
+    write_set([(pdf, render(drawing, "pdf")), (png, render(drawing, "png", dpi=PNG_DPI)), (csv, points),
+               *([record] if record is not None else [])])
+
+
+def _check_folder(path: Path) -> None:
+    if path.parent.exists() and not path.parent.is_dir():
+        raise UsageError(f"cannot write the figure {path}: {path.parent} is not a folder")
+
+
+def write_set(files: list[tuple[Path, bytes]]) -> None:
+    """Every file of `files` (path, bytes) written, or none: each to a temp file first, then all renamed into place,
+    once each can be (a folder of its name, a read-only file: refused before any is written); an error names the
+    file it is about (a figure, its record, its points), not its temp file."""
     temps: list[Path] = []
     try:
+        if (folder := next((target for target, _ in files if target.is_dir()), None)) is not None:
+            raise IsADirectoryError(21, "a folder has its name", str(folder))
+        check_replaceable(target for target, _ in files)
         temps = write_temps([target for target, _ in files], lambda paths: [
             temp.write_bytes(content) for temp, (_, content) in zip(paths, files, strict=True)])
-        publish([(temp, target) for temp, (target, _) in zip(temps, files, strict=True)], path.parent)
-    except OSError as error:  # named by the file it is about, not by its temp file's name
-        failed = Path(error.filename or path).name
+        publish([(temp, target) for temp, (target, _) in zip(temps, files, strict=True)], files[0][0].parent)
+    except OSError as error:
+        failed = Path(error.filename or files[0][0]).name
         target = next((target for target, _ in files if failed == target.name
-                       or failed.startswith(f".{temp_stem(target.name)}.")), path)
-        what = "the figure record" if record is not None and target == record[0] else "the figure"
+                       or failed.startswith(f".{temp_stem(target.name)}.")), files[0][0])
+        what = {".json": "the figure record", ".csv": "the figure's points"}.get(target.suffix, "the figure")
         raise OperationFailed(f"write {what}", target, error) from None
     finally:
         for temp in temps:  # those not renamed into place (a rename refused)
             temp.unlink(missing_ok=True)
-
-
-def write_figure_set(full: PlotSpec, paths: Sequence[Path], *, drawn: PlotSpec | None = None) -> None:
-    """The app's `e`: the figure as PDF and PNG (`drawn`, downsampled for drawing, when given) and the CSV of
-    every point of `full`; any failure is one `LabtuiError` line, and no partial file is left."""
-    pdf, png, csv = paths
-    for path in (pdf, png):
-        write_figure(drawn or full, path)
-    try:
-        atomic_write(csv, lambda handle: spreadsheet_safe(export_frame(full)).write_csv(handle))
-    except OSError as error:
-        raise OperationFailed("write", csv, error) from None

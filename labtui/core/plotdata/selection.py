@@ -15,8 +15,7 @@ import polars as pl
 
 from labtui import __version__
 from labtui.core.annotations import AnnotationFilter, annotate_runs
-from labtui.core.atomic import atomic_write_bytes
-from labtui.core.errors import OperationFailed, UsageError
+from labtui.core.errors import UsageError
 from labtui.core.fields import build, one_of
 from labtui.core.history import calibrations, canonical_proc, chip_rows, resolve_chip, timeline
 from labtui.core.json_text import parse_json
@@ -244,16 +243,3 @@ def figure_record(
 ) -> tuple[Path, bytes]:
     """The record beside `figure` (its path, its bytes), from which `labtui plot --from` redraws it."""
     return sidecar_path(figure), FigureRecord.of(runs, options, trend, metrics, column).to_json(figure, runs)
-
-
-def write_sidecar(
-    figure: Path, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None,
-    metrics: str | None = None, column: bool = False,
-) -> Path:
-    """`figure_record` written beside a figure written before (the app's export)."""
-    path, data = figure_record(figure, runs, options, trend, metrics, column)
-    try:
-        atomic_write_bytes(path, data)
-    except OSError as error:
-        raise OperationFailed("write the figure record", path, error) from None
-    return path
