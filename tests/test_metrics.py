@@ -1655,7 +1655,7 @@ def test_a_registry_entry_read_like_another_family_gets_that_familys_quantities_
     lab.write("a/It22025-10-13_1.csv", raw_csv("It2", params=PARAMS["It"], columns=COLUMNS["It"], rows=it_rows()))
     lab.stage()
     (row,) = read_metrics(lab.config).rows(named=True)
-    said = "run: its data have no vg_v column, which IVg's quantities are read from"
+    said = "run: its data have no Vg (V) column, which IVg's quantities are read from"
     assert row["delta_i_a"] is None and said in row["remarks"]
     registry.write_text(default_registry_path().read_text())
     assert lab.stage().read_again == 1

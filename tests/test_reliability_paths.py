@@ -303,8 +303,14 @@ def test_a_runs_folder_linked_to_another_disk_keeps_its_store_however_it_is_name
     for command in ("stage", "validate"):
         refused = lab.cli(command)
         assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
-        assert f"{lab.stage_root} is a link to {disk}, which is not there" in refused.stderr
+        assert f"{lab.stage_root} is a symbolic link to {disk}, which does not exist (a disk not mounted?)" in \
+            refused.stderr
     assert sorted(os.listdir(tmp_path / "disk")) == []
+    lab.stage_root.unlink()
+    lab.stage_root.symlink_to(lab.stage_root.name)  # a link that loops: "not there" too
+    refused = lab.cli("validate")
+    assert refused.returncode == 2 and refused.stderr == (
+        f"labtui: {lab.stage_root} is a symbolic link that loops (to itself, or through others): mend the link\n")
 
 
 def test_a_raw_root_named_through_a_link_is_the_same_raw_root(tmp_path: Path) -> None:

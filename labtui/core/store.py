@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from labtui.core.config import StagingConfig
+from labtui.core.config import StagingConfig, no_folder
 from labtui.core.errors import ExitCode, LabtuiError, OperationFailed, UsageError
 from labtui.core.fields import build, json_bytes
 from labtui.core.json_text import parse_json
@@ -182,9 +182,10 @@ def check_store_paths(store: Path, stage: Path) -> None:
     """What a store's path alone can show is wrong (no config needed): a link to a folder that is not there, a file
     where a folder should be, a folder inside another store."""
     for path in (store, stage):
-        if path.is_symlink() and not path.exists():
-            raise UsageError(f"{path} is a link to {os.readlink(path)}, which is not there (a disk not mounted?): "
-                             "mount it, or mend the link")
+        if path.is_symlink() and not path.exists():  # to nothing, or a loop (it was "not there" too)
+            why = no_folder(path)
+            raise UsageError(f"{path} {why}" if why.endswith("mend the link") else
+                             f"{path} {why} (a disk not mounted?): mount it, or mend the link")
         if path.exists() and not path.is_dir():
             raise UsageError(f"{path} is a file, not a folder: the store {store} cannot be there")
     for parent in store.parents:

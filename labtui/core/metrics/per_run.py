@@ -38,6 +38,7 @@ Derived = tuple[Any, ...]  # one run's from-data quantities in DATA_COLUMNS orde
 Curve = tuple[np.ndarray, np.ndarray]  # a calibration's (VL, Power) points sorted by VL, NaN Power at a VL with no
 # reading between two with one (`calibration_curve`)
 READ_COLUMNS = {"IVg": ("vg_v", "i_a"), "It": ("t_s", "i_a", "vl_v"), "LaserCalibration": ("vl_v", "power_w")}
+WRITTEN_AS = {"vg_v": "Vg (V)", "i_a": "I (A)", "t_s": "t (s)", "vl_v": "VL (V)", "power_w": "Power (W)"}  # in a file
 READ_BACK_CHUNK = 32  # runs whose Parquet one query reads back (`_read_chunk`)
 
 
@@ -150,8 +151,9 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
         return ()
     if missing := [name for name in READ_COLUMNS[proc] if name not in frame.columns]:  # a registry entry `like:` a
         # procedure whose columns its data lack (the remark was Polars' `no column "vl_v" not found`)
-        return (*[None] * len(DATA_COLUMNS), [f"run: its data have no {' nor '.join(missing)} column, which {proc}'s "
-                                              "quantities are read from"])
+        written = " nor ".join(WRITTEN_AS[name] for name in missing)
+        return (*[None] * len(DATA_COLUMNS), [f"run: its data have no {written} column, which {proc}'s quantities "
+                                              "are read from"])
     columns, gaps = _readings(frame, READ_COLUMNS[proc])
     if proc != "It" and (beyond := _past_limits(proc, columns[0], limits)) is not None:
         return (*[None] * len(DATA_COLUMNS), [*gaps, beyond])
