@@ -16,6 +16,7 @@ class Param(NamedTuple):
     unit: str
     in_the_dark: bool = True  # False: meaningless for a dark run (it keeps the last wavelength, or 0)
     prefixed: bool = False  # written with an SI prefix (`P=2.73 µW`), not as the header writes it
+    doubt: str | None = None  # the column that puts the value in doubt, said beside it (`STALE`)
 
     def applies(self, row: Row) -> bool:
         """Whether the run has this parameter at all (a dark run has no wavelength; an unknown one it has)."""
@@ -24,16 +25,24 @@ class Param(NamedTuple):
     def value(self, row: Row) -> float | None:
         return row.get(self.column) if self.applies(row) else None
 
-    def format(self, value: float | None) -> str:
+    def format(self, value: float | None, doubted: bool = False) -> str:
         if value is None:
             return f"{self.name}=? {self.unit}"
-        return f"{self.name}={format_si(value, self.unit) if self.prefixed else f'{value:g} {self.unit}'}"
+        text = f"{self.name}={format_si(value, self.unit) if self.prefixed else f'{value:g} {self.unit}'}"
+        return f"{text}{STALE}" if doubted else text
+
+    def doubted(self, rows: list[Row]) -> bool:
+        """Whether the value of any of `rows` is in doubt (its `doubt` column true)."""
+        return self.doubt is not None and any(row.get(self.doubt) and self.value(row) is not None for row in rows)
 
 
 WAVELENGTH = Param("laser_wavelength_nm", "λ", "nm", in_the_dark=False)
 # the irradiated power, when the runs have it (`trends.with_plotted_quantities`: a lit It run's `power_w`), beside
 # the laser voltage it is priced from: a legend of VL alone left the reader to price each run
-POWER = Param("power_w", "P", "W", in_the_dark=False, prefixed=True)
+# and whether its calibration was measured far in time from the run, said on the figure (a paper's legend read
+# `P=5.91 µW` from a calibration 141 h away, its doubt only on stderr)
+STALE = " (stale calibration)"
+POWER = Param("power_w", "P", "W", in_the_dark=False, prefixed=True, doubt="calibration_stale")
 # In the order the lab compares runs: illumination first, then the gate, then the bias (runs at Vds 0.1, −0.1, 0.5
 # and 0 V were drawn as `seq 1 / 3 / 17 / 18`). A title names the wavelength first: the one that names which laser,
 # and at 80 columns the end of a title is cut (λ was, after VL and P); a bias all share it leaves out, as before.
@@ -53,7 +62,8 @@ def legend_labels(rows: list[Row]) -> list[str]:
     varying = [p for p in PARAMS if len({p.value(row) for row in rows}) > 1]
     if not varying:
         return [run_ident(row) for row in rows]
-    labels = [", ".join(p.format(p.value(row)) for p in varying if p.applies(row)) or run_ident(row) for row in rows]
+    labels = [", ".join(p.format(p.value(row), p.doubted([row])) for p in varying if p.applies(row)) or run_ident(row)
+              for row in rows]
     if len(set(labels)) < len(labels):
         labels = [f"{label} {run_ident(row)}" for label, row in zip(labels, rows, strict=False)]
     return labels
@@ -63,7 +73,7 @@ def title(proc: str, rows: list[Row]) -> str:
     """Chip(s) · procedure · the parameters every plotted run shares (e.g. a single calibration's λ)."""
     chips = chip_names(rows)
     shared = [
-        p.format(values.pop())
+        p.format(values.pop(), p.doubted(rows))
         for p in TITLE_PARAMS
         if len(values := {p.value(row) for row in rows}) == 1 and None not in values
     ]
