@@ -67,7 +67,7 @@ DIRAC_COLUMNS = [
     Column("chip_name", "chip"),
     Column("measured", "on"),  # see `load_dirac_points`
     # last, at least as wide as an 80-column panel has room for: a long reason for no CNP is cut (enter: all of it)
-    Column("cnp", "CNP", right=True, max_width=10, prose=True),
+    Column("cnp", "CNP mean", right=True, max_width=10, prose=True),  # of the two legs: no plot marks that one
 ]
 DIRAC_OTHER_CELLS = 20  # the chip's name and the day, their gaps and the scrollbar: what the CNP column leaves
 

@@ -20,7 +20,8 @@ from labtui.core.registry import proc_family
 from labtui.tui.table import Column
 
 # the irradiated power between ΔI and the responsivity ΔI / P: ΔI against P was read one run's detail at a time
-KEY_QUANTITIES = (("cnp_v", "CNP"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("power_w", "P"),
+# the CNP is the mean of the sweep's two legs (`cnp_v`), said: a plot marks each leg's, neither at this value
+KEY_QUANTITIES = (("cnp_v", "CNP mean"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("power_w", "P"),
                   ("responsivity_a_per_w", "resp"))
 # a calibration's own: the setup's history showed the chips' quantities, empty, and these only in a run's detail
 SETUP_QUANTITIES = (("p_max_w", "P max"), ("slope_w_per_v", "slope"), ("threshold_v", "VL th"))
