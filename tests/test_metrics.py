@@ -1622,6 +1622,20 @@ def test_cli_metrics_formats_filters_and_errors(tmp_path: Path, capsys: pytest.C
     assert errors[0].startswith("labtui: no runs of chip number 99") and errors[1].startswith("labtui: unknown")
 
 
+def test_cli_metrics_definitions_print_each_quantity_with_the_labs_windows(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The README said the definitions were what the command line shows too, and no command printed them (`metrics
+    --help` sent the reader to the README, whose windows are the defaults, not the lab's)."""
+    lab = Lab(tmp_path)
+    lab.configure(metrics={"it_window_s": 7.0})
+    assert main(lab.args("metrics", "--definitions", "--proc", "ITS", "--columns", "i_dark_a,delta_i_a,cnp_v")) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("i_dark_a (A, It runs)\n  mean I over the 7 s before the first laser switch-on")
+    assert "delta_i_a (A, It runs)\n" in out and "cnp_v" not in out  # --proc and --columns both choose
+    assert main(lab.args("metrics", "--definitions", "67")) == 2
+    assert "--definitions prints what each quantity is" in capsys.readouterr().err
+
+
 def test_cli_metrics_columns_shows_only_the_quantities_named(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """"The Dirac points over the weeks" printed five or six lines a run at 80 columns, every IVg quantity beside

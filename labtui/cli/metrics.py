@@ -30,14 +30,18 @@ def register_metrics(sub: argparse._SubParsersAction, common: argparse.ArgumentP
                              "labtui metrics 67 --columns cnp_fwd_v,cnp_bwd_v  # the Dirac points alone",
                              "labtui metrics --rebuild                    # recompute from the store",
                          ),
-                         description="One row per IVg, It and LaserCalibration run; definitions in the README "
-                                     "(Derived quantities). Other procedures have no row.")
+                         description="One row per IVg, It and LaserCalibration run; --definitions prints what each "
+                                     "quantity is, with the lab's windows (the README's Derived quantities). Other "
+                                     "procedures have no row.")
     add_chip_arguments(parser, "chip number or name (e.g. 67 or Alisson67); all runs when omitted")
     parser.add_argument("--proc", metavar="PROC", help="IVg, It (or ITS) or LaserCalibration")
     add_table_output(parser)
     parser.add_argument("--columns", metavar="COL,…", type=column_list,
                         help="only these quantities, in this order (e.g. cnp_fwd_v,cnp_bwd_v; names as in the README's "
                              "Derived quantities); each run's chip, seq, procedure and date stay")
+    parser.add_argument("--definitions", action="store_true",
+                        help="print each quantity's definition with the lab's windows (of --proc, --columns), not "
+                             "the table")
     parser.add_argument("--rebuild", action="store_true",
                         help="recompute every run from the store (e.g. after changing the windows)")
     parser.add_argument("--include-excluded", action="store_true",
@@ -46,6 +50,8 @@ def register_metrics(sub: argparse._SubParsersAction, common: argparse.ArgumentP
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.definitions:
+        return print_definitions(args)
     import polars as pl
 
     from labtui.cli.history import emit
@@ -161,3 +167,29 @@ def _readable(frame):
     return frame.with_columns(
         BY_COLUMN[name].format_each(frame[name]) if name in BY_COLUMN
         else pl.col(name).map_elements(lambda value: f"{value:.4g}", return_dtype=pl.String) for name in floats)
+
+
+def print_definitions(args: argparse.Namespace) -> int:
+    """`--definitions`: each quantity (of `--proc`, of `--columns`) as the metrics define it under the lab's windows
+    (its config's), one paragraph each: the README's table, and the app's run detail, at the command line."""
+    import textwrap
+
+    from labtui.cli.locate import config_from
+    from labtui.core.errors import UsageError
+    from labtui.core.history import canonical_proc
+    from labtui.core.metrics import QUANTITIES
+    from labtui.core.registry import proc_family
+
+    if args.rebuild or args.number is not None:
+        raise UsageError("--definitions prints what each quantity is: give it alone, or with --proc or --columns")
+    config = config_from(args)
+    family = proc_family(canonical_proc(args.proc, config.procedures_file), config.procedures_file) if args.proc \
+        else None
+    chosen = [q for q in QUANTITIES if (family is None or q.procedure == family)
+              and (args.columns is None or q.column in args.columns)]
+    for quantity in chosen:
+        print(f"{quantity.column} ({quantity.unit or 'no unit'}, {quantity.procedure} runs)")
+        print(textwrap.fill(quantity.defined(config.metrics), width=100, initial_indent="  ",
+                            subsequent_indent="  "))
+    return EXIT_OK
+
