@@ -180,16 +180,17 @@ class Store:
     @property
     def metrics(self) -> pl.DataFrame:
         """The derived per-run metrics (`<derived_root>/metrics.parquet`, schema `METRICS_SCHEMA`) with `seq` after
-        `chip_name`, as `labtui metrics` numbers them (a chip's history; the calibrations' own); no rows until they
-        have been computed (`labtui metrics`, or any stage). Excluded runs included, unmarked:
-        `annotate_runs(store.root, store.metrics)` adds the annotation columns."""
+        `chip_name`, as `labtui metrics` numbers them (a chip's history; the calibrations' own), and the annotation
+        columns last (`starred`, `excluded`, `exclude_reason`, `tags`, `note`, as `runs` has them); no rows until
+        they have been computed (`labtui metrics`, or any stage). Excluded runs are in it, marked: a mean over the
+        table took a run the lab had excluded, unmarked (`labtui metrics` hides them)."""
         from labtui.core.metrics import read_metrics
 
         table = read_metrics(self.derived_root)
         columns = table.columns
         columns.insert(columns.index("chip_name") + 1, "seq")
         seq = timeline(self.manifest, tz=self.local_tz).select("run_id", "seq")
-        return table.join(seq, on="run_id", how="left", maintain_order="left").select(columns)
+        return annotate_runs(self.root, table.join(seq, on="run_id", how="left", maintain_order="left").select(columns))
 
     def _run_table(self, selected: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
         """One row per selected run: the run-level columns of a scan plus `path`, the run's Parquet."""
