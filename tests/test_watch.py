@@ -322,8 +322,9 @@ def test_a_refused_stage_is_said_in_its_own_words_while_the_app_watches(lab: Lab
     (other / "2025-10-14" / "It2025-10-14_2.csv").write_bytes(raw_csv("It", start=1760371684.0 + 600))
     watcher.poll()
     assert [event.kind for event in events] == ["error"]
-    assert events[0].message.startswith(f"the store {lab.config.store_root} was built from the raw root")
-    assert events[0].message.endswith("pass --raw-root-moved; retrying")
+    assert events[0].message.startswith(f"staging failed: the store {lab.config.store_root} was built from the raw "
+                                        "root")  # as `stage --watch` says it, where it ended the watcher
+    assert events[0].message.endswith("pass --raw-root-moved; will retry")
 
 
 def test_a_queued_run_is_not_rejected_while_it_waits_for_its_turn(lab: Lab) -> None:
