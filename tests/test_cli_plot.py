@@ -51,6 +51,29 @@ def test_plot_writes_the_figure_and_its_record(lab, tmp_path, capsys):
     assert f"wrote {out} (2 traces of 2 runs) and {out}.json" in capsys.readouterr().out
 
 
+def test_plot_points_writes_every_point_of_the_figure_as_the_apps_export_does(lab, tmp_path, capsys):
+    """Only the app's `e` wrote a figure's points: a scripted figure and its data (a paper's supplementary material)
+    could not come from the command line."""
+    import polars as pl
+
+    out, points = tmp_path / "its.pdf", tmp_path / "its.csv"
+    assert main(lab.args("plot", "67", "--seq", "1-2", "--out", str(out), "--points", str(points))) == 0
+    assert f"wrote {out} (2 traces of 2 runs), {out}.json and {points}" in capsys.readouterr().out
+    table = pl.read_csv(points)
+    assert {"label", "x", "y", "x_unit", "y_unit"} <= set(table.columns) and table["label"].n_unique() == 2
+    assert table.height == 2 * 400  # every sample of both runs: the full series, not the drawing's buckets
+    trend = tmp_path / "cnp.csv"
+    assert main(lab.args("plot", "67", "--trend", "cnp", "--out", str(tmp_path / "cnp.png"), "--points",
+                         str(trend))) == 0
+    assert pl.read_csv(trend).height >= 1
+    with pytest.raises(SystemExit):
+        main(lab.args("plot", "67", "--seq", "1", "--out", str(out), "--points", str(tmp_path / "its.txt")))
+    assert "the points are written as CSV; name a .csv file" in capsys.readouterr().err
+    assert main(lab.args("plot", "67", "--seq", "1", "--out", str(out), "--points",
+                         str(lab.config.store_root / "p.csv"))) == 2  # checked as --out is
+    assert "labtui writes its outputs elsewhere" in capsys.readouterr().err
+
+
 def test_a_record_that_cannot_be_replaced_leaves_the_figure_as_it_was(lab, tmp_path, capsys):
     """The figure was replaced, then its record failed: a new figure beside the old record, which `--from` redraws
     as another."""

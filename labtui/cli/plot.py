@@ -13,7 +13,7 @@ import sys
 from labtui.cli import EXIT_OK, add_chip_arguments, add_command
 from labtui.cli.arg_types import NAME_MAX, file_arg, path_arg
 from labtui.cli.history import iso_date
-from labtui.cli.locate import config_from, require_store
+from labtui.cli.locate import checked_output, config_from, require_store
 from labtui.core.wording import counted
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
@@ -37,6 +37,14 @@ def figure_arg(text: str) -> Path:
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a file name (give the figure to write, e.g. fig.pdf)") \
             from None
+
+
+def points_arg(text: str) -> Path:
+    """`--points`: a file name ending in .csv (the points of a figure are a table, whatever the figure's type)."""
+    path = file_arg(text)
+    if path.suffix.lower() != ".csv":
+        raise argparse.ArgumentTypeError(f"{text!r}: the points are written as CSV; name a .csv file")
+    return path
 
 
 def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -87,6 +95,9 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
                             "sessions weeks apart squeeze each session's runs into one vertical smear on a time axis "
                             "(the line still breaks across a long pause)")
     parser.add_argument("--out", type=figure_arg, required=True, metavar="FILE", help="the figure: .pdf, .svg or .png")
+    parser.add_argument("--points", type=points_arg, metavar="FILE.csv",
+                        help="also every point of the figure's series (full resolution, as the app's e writes them): "
+                             "label, x, y and their units")
     parser.add_argument("--column", action="store_true",
                         help="a journal column's figure: 3.4 in wide, text of 7-8 pt, a long legend below the plot "
                              "(default: 6.4 × 4.2 in, 9 pt)")
@@ -143,7 +154,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     from labtui.core.history import load_manifest
     from labtui.core.metrics import read_metrics
     from labtui.core.metrics_stamp import metrics_stamp
-    from labtui.core.plotdata.figure import DRAW_BUCKETS, legend_left_out, write_figure
+    from labtui.core.plotdata.figure import DRAW_BUCKETS, legend_left_out, points_csv, write_figure
     from labtui.core.plotdata.load import load_group
     from labtui.core.plotdata.selection import (
         FigureRecord,
@@ -164,6 +175,8 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     from labtui.core.seqs import parse_seqs
 
     config = require_store(config_from(args))
+    if args.points is not None:  # checked as --out is: never over a lab file, a link's target written
+        args.points = checked_output(config, args.points, args.config)
     if len(os.fsencode((sidecar := sidecar_path(args.out)).name)) > NAME_MAX:  # the figure's is allowed, not its
         raise UsageError(f"cannot write the figure record beside {args.out}: its name, with .json, is past the "
                          f"{NAME_MAX} bytes a file name holds: give --out a shorter name")
@@ -228,7 +241,8 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     derived = draws_derived(spec, group.runs, options)
     written = figure_record(args.out, group.runs, options, metrics=metrics_stamp(config) if derived else None,
                             column=column)
-    write_figure(spec, args.out, renderer=renderer, column=column, record=written)
+    table = [] if args.points is None else [(args.points, points_csv(shape(group, options, None, config.metrics)))]
+    write_figure(spec, args.out, renderer=renderer, column=column, beside=[written, *table])
     sidecar = written[0]
     for line in (*notes, *spec.warnings, *spec.messages, *legend_left_out(spec)):
         print(f"labtui plot: {line}", file=sys.stderr)
@@ -236,7 +250,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     drawn = len({series.run_id for series in spec.series})  # not a run the overlay left out (no Dirac point)
     missing = f"; {runs.height - drawn} more not drawn, as said above" if runs.height > drawn else ""
     traces = f"{counted(len(spec.series), 'trace')} of {counted(drawn, 'run')}{missing}{left_out}"
-    print(f"wrote {args.out} ({traces}) and {sidecar}")
+    print(f"wrote {args.out} ({traces}){_beside(sidecar, args.points)}")
     return EXIT_OK
 
 
@@ -308,7 +322,7 @@ def draw_trend(
     from labtui.core.errors import UsageError
     from labtui.core.metrics import read_metrics
     from labtui.core.metrics_stamp import metrics_stamp
-    from labtui.core.plotdata.figure import write_figure
+    from labtui.core.plotdata.figure import points_csv, write_figure
     from labtui.core.plotdata.model import PlotOptions
     from labtui.core.plotdata.selection import excluded_drawn, figure_record
     from labtui.core.plotdata.trends import Trend, against_time, trend_record, trend_rows, trend_spec
@@ -334,13 +348,21 @@ def draw_trend(
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
     drawn = trend_record(name, include_excluded=include, by_seq=by_seq)
     written = figure_record(args.out, spec.runs, PlotOptions(), drawn, metrics_stamp(config), column)
-    write_figure(spec, args.out, renderer=renderer, column=column, record=written)
+    table = [] if args.points is None else [(args.points, points_csv(spec))]
+    write_figure(spec, args.out, renderer=renderer, column=column, beside=[written, *table])
     sidecar = written[0]
     if include and not recorded:  # which of the points are crossed out, and why (a redraw's notes said it already)
         notes += excluded_drawn(spec.runs, "--include-excluded")
     for line in (*notes, *spec.warnings, *spec.messages):
         print(f"labtui plot: {line}", file=sys.stderr)
     points = sum(s.x.size for s in spec.series)
-    print(f"wrote {args.out} ({name} trend: {counted(points, 'point')} of {counted(spec.runs.height, 'run')}) and "
-          f"{sidecar}")
+    print(f"wrote {args.out} ({name} trend: {counted(points, 'point')} of {counted(spec.runs.height, 'run')})"
+          f"{_beside(sidecar, args.points)}")
     return EXIT_OK
+
+
+def _beside(record: Path, points: Path | None) -> str:
+    """The files written beside a figure, as its line names them: ` and its.pdf.json`, or `, its.pdf.json and
+    its.csv`."""
+    return f", {record} and {points}" if points is not None else f" and {record}"
+

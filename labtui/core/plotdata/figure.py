@@ -60,16 +60,22 @@ def legend_left_out(spec: PlotSpec) -> list[str]:
 
 
 def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI, renderer: Renderer | None = None,
-                 column: bool = False, record: tuple[Path, bytes] | None = None) -> None:
+                 column: bool = False, beside: Sequence[tuple[Path, bytes]] = ()) -> None:
     """Render (in `renderer`'s process when given; a journal column's size if `column`) and write atomically: a
     failure leaves no partial file; a path whose folder is a file is a usage error, an operating-system error (a full
-    disk) one of its own. `record`: the figure's record (`selection.figure_record`), written with it, both or
-    neither (the figure was written, then its record failed: exit 74, and a figure without its record, or beside
-    the record of the one before)."""
+    disk) one of its own. `beside`: files written with it, all or none (its record, `selection.figure_record`;
+    its points, `points_csv`): the figure was written, then its record failed (exit 74), and a figure was left
+    without its record, or beside the record of the one before."""
     _check_folder(path)
     drawing, fmt = drawing_of(spec, column=column), figure_format(path)
     data = renderer.render(drawing, fmt, dpi=dpi) if renderer is not None else render(drawing, fmt, dpi=dpi)
-    write_set([(path, data), *([record] if record is not None else [])])
+    write_set([(path, data), *beside])
+
+
+def points_csv(spec: PlotSpec) -> bytes:
+    """Every point of `spec`'s series as CSV (label, x, y, their units), a formula's text made harmless: the figure's
+    data, for a paper's supplementary material."""
+    return spreadsheet_safe(export_frame(spec)).write_csv().encode("utf-8")
 
 
 def write_figure_set(full: PlotSpec, paths: Sequence[Path], *, drawn: PlotSpec | None = None,
@@ -80,8 +86,7 @@ def write_figure_set(full: PlotSpec, paths: Sequence[Path], *, drawn: PlotSpec |
     pdf, png, csv = paths
     _check_folder(pdf)
     drawing = drawing_of(drawn or full)
-    points = spreadsheet_safe(export_frame(full)).write_csv().encode("utf-8")
-    write_set([(pdf, render(drawing, "pdf")), (png, render(drawing, "png", dpi=PNG_DPI)), (csv, points),
+    write_set([(pdf, render(drawing, "pdf")), (png, render(drawing, "png", dpi=PNG_DPI)), (csv, points_csv(full)),
                *([record] if record is not None else [])])
 
 
