@@ -274,7 +274,7 @@ async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path, mo
         assert pdf.read_bytes().startswith(b"%PDF-") and png.read_bytes().startswith(b"\x89PNG")
         record = pdf.with_name(f"{pdf.name}.json")  # as `labtui plot` writes one: `--from` redraws the figure
         assert screen.saved == (pdf, png, csv, record)
-        assert said(app)[-1].message == f"PDF, PNG, CSV, JSON written to {config.exports_dir}"  # names: status line
+        assert said(app)[-1].message == f"{pdf.name} and its PNG, CSV, JSON written to {config.exports_dir}"
         recorded = FigureRecord.read(record)
         assert recorded.run_ids == tuple(screen.groups["It"].runs["run_id"]) and recorded.options == screen.current
         assert pdf.name in status_text(screen)

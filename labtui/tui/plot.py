@@ -137,10 +137,10 @@ class FigureScreen(LabScreen):
 
     def on_figure_screen_exported(self, message: Exported) -> None:
         self.saved = message.paths
-        kinds = ", ".join(path.suffix.lstrip(".").upper() for path in message.paths)
-        folders = {short_path(path.parent) for path in message.paths}  # the names: in the status line, not here too
+        first, *others = message.paths  # named: "PDF, PNG, CSV written to exports" left the reader to find them
+        also = f" and its {', '.join(path.suffix.lstrip('.').upper() for path in others)}" if others else ""
         said = "".join(f"; {note}" for note in message.notes)
-        self.notify(f"{kinds} written to {', '.join(sorted(folders))}{said}", title="Exported", timeout=5)
+        self.notify(f"{first.name}{also} written to {short_path(first.parent)}{said}", title="Exported", timeout=5)
         self._show_status()
 
     def _show_status(self) -> None:
