@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import polars as pl
+
 from labtui.core.atomic import check_replaceable, publish, temp_stem, write_temps
 from labtui.core.drawing import LEGEND_MAX, PNG_DPI, Drawing, Trace, legend_entries, render
 from labtui.core.errors import OperationFailed, UsageError
-from labtui.core.export import spreadsheet_safe
+from labtui.core.export import UTC_TEXT, spreadsheet_safe
 from labtui.core.plotdata.export import export_frame
 from labtui.core.plotdata.model import DOUBTED_LABEL, EXCLUDED_LABEL, PlotSpec
 from labtui.core.plotdata.view import plot_title
@@ -75,7 +77,9 @@ def write_figure(spec: PlotSpec, path: Path, *, dpi: int = PNG_DPI, renderer: Re
 def points_csv(spec: PlotSpec) -> bytes:
     """Every point of `spec`'s series as CSV (label, x, y, their units), a formula's text made harmless: the figure's
     data, for a paper's supplementary material."""
-    return spreadsheet_safe(export_frame(spec)).write_csv().encode("utf-8")
+    frame = export_frame(spec)  # its times as every CSV of labtui writes them (`…Z`, not Polars' `+0000`)
+    frame = frame.with_columns(pl.col(pl.Datetime).dt.strftime(UTC_TEXT))
+    return spreadsheet_safe(frame).write_csv().encode("utf-8")
 
 
 def write_figure_set(full: PlotSpec, paths: Sequence[Path], *, drawn: PlotSpec | None = None,
