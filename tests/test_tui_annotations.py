@@ -551,6 +551,23 @@ async def test_selected_runs_pruned_in_another_terminal_are_said_gone(lab: Lab, 
             "1 selected run left this history (pruned, or staged anew under another chip): 1 still selected"}
 
 
+async def test_runs_staged_before_the_ones_shown_say_they_renumbered_the_history(lab: Lab, monkeypatch) -> None:
+    """A day copied in late renumbered an open history silently: seq 6 became seq 33, and a seq noted for `labtui
+    annotate 67 --seq …` named another run."""
+    record_notifications(monkeypatch)
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        height = table(app).frame.height
+        lab.write("2025-09-01/It2025-09-01_1.csv", raw_csv("It", start=epoch(2025, 9, 1)))  # before every run
+        lab.stage()
+        app.check_store()
+        await wait_until(pilot, lambda: table(app).frame.height == height + 1)
+        await settle(pilot)
+        assert {note.message for note in said(app) if note.title == "History"} == {
+            f"{height} runs of this history renumbered by runs staged or pruned before them: seq 1 is seq 2 now"}
+
+
 async def test_annotations_from_another_process_show_up_by_themselves(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 30)) as pilot:

@@ -152,7 +152,19 @@ class HistoryScreen(AnnotatingScreen):
                 left = f"{len(table.selected)} still selected" if table.selected else "nothing is selected now"
                 self.notify(f"{counted(len(gone), 'selected run')} left this history (pruned, or staged anew under "
                             f"another chip): {left}", title="Selection", severity="warning")
+        if before.height:
+            self._say_renumbered(before)
         self.show_view()
+
+    def _say_renumbered(self, before: pl.DataFrame) -> None:
+        """Runs staged before the ones shown (a day copied in late), or pruned, renumber the history: said, with an
+        example, or a seq noted for `labtui annotate 80 --seq …` named another run."""
+        moved = before.select("source_file", was="seq").join(self.runs.select("source_file", "seq"),
+                                                             on="source_file").filter(pl.col("was") != pl.col("seq"))
+        if moved.height:
+            was, now = moved.row(0)[1:]
+            self.notify(f"{counted(moved.height, 'run')} of this history renumbered by runs staged or pruned before "
+                        f"them: seq {was} is seq {now} now", title="History")
 
     @work(group="view", exclusive=True, exit_on_error=False)
     async def show_view(self) -> None:
