@@ -295,7 +295,7 @@ async def test_a_chip_measured_lately_without_a_dirac_point_says_so(lab: Lab) ->
         lab.config.metrics_path.write_bytes(lab.config.metrics_path.read_bytes()[:200])  # and damaged: said so
         app.screen.load_dirac_points()
         await settle(pilot)
-        assert dirac.frame["cnp"].to_list() == ["no sweep", *["metrics damaged"] * 3]
+        assert dirac.frame["cnp"].to_list() == ["no sweep", *["damaged"] * 3]
         lab.stage()
         app.screen.load_dirac_points()
         await settle(pilot)
@@ -1053,6 +1053,13 @@ async def test_a_damaged_manifest_is_said_by_validate_and_by_a_stage_each_time(t
         await wait_until(pilot, lambda: isinstance(app.screen, ValidateScreen) and app.screen.report is not None)
         assert [f.code for f in app.screen.report.findings][:1] == ["manifest_unreadable"]
         assert "problems" in text_of(app, "#summary")
+        tree = app.screen.query_one("#findings")  # Enter on the finding's item: it read the manifest, a traceback
+        tree.select_node(next(node for severity in tree.root.children for finding in severity.children
+                              for node in finding.children if node.data is not None))  # the rejected file
+        await settle(pilot)
+        assert app.is_running
+        await close_errors(app, pilot)
+        assert isinstance(app.screen, ValidateScreen)
         await pilot.press("escape", "s")
         await close_errors(app, pilot)
         assert isinstance(app.screen, StageScreen)

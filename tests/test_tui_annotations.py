@@ -514,9 +514,11 @@ async def test_a_key_in_a_detail_a_colleague_annotated_since_shows_it_first(lab:
         assert runs["run_id"][0] not in marks(lab)
 
 
-async def test_annotations_that_cannot_be_read_are_said_by_enter_and_p_not_a_crash(lab: Lab) -> None:
+async def test_annotations_that_cannot_be_read_are_said_by_enter_and_p_not_a_crash(lab: Lab, monkeypatch) -> None:
     """A file in place of the annotations' actions folder: Enter on a run (its detail reads its annotations) and `p`
-    exited the app with a traceback; the app says it, in the CLI's words, and goes on."""
+    exited the app with a traceback; the app says it, in the CLI's words, and goes on (a key pressed again, its
+    dialog seen, says it in a toast: it did nothing at all)."""
+    record_notifications(monkeypatch)
     app = LabApp(lab.config)
     async with app.run_test(size=(140, 30)) as pilot:
         await open_chip(pilot, "67")
@@ -531,6 +533,7 @@ async def test_annotations_that_cannot_be_read_are_said_by_enter_and_p_not_a_cra
         await pilot.press("escape", "p")  # said once already: the dialog is not shown again until the store changes
         await settle(pilot)
         assert app.is_running and isinstance(app.screen, HistoryScreen)
+        assert said(app)[-1].message.startswith(f"labtui: cannot read the annotations in {actions}")
 
 
 async def test_selected_runs_pruned_in_another_terminal_are_said_gone(lab: Lab, monkeypatch) -> None:

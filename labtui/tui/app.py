@@ -153,12 +153,12 @@ class LabApp(App[None]):
         """Plain text unless a caller asks for markup: messages name files, quote reasons and notes (see `plain`)."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
-    def show_error(self, error: BaseException) -> None:
+    def show_error(self, error: BaseException, *, asked: bool = False) -> None:
         """What the app does with any error of a worker (`LabScreen` hands them here): another writer holding the
         store is said in a notification (it passes; the screen offers to try again), any other user's problem in a
         dialog, both in the CLI's words (`labtui: <message>`); anything else is a bug, shown with its type. Each
         dialog is shown once until the store changes: screens reload when they come back, and a damaged manifest
-        must not reopen the dialog after every Esc."""
+        must not reopen the dialog after every Esc; a key's own error (`asked`), seen before, is said in a toast."""
         if isinstance(error, LockBusy):
             self.notify(error_line(error), title="Store busy", severity="warning", timeout=8)
             return
@@ -175,6 +175,8 @@ class LabApp(App[None]):
             from labtui.tui.dialogs import ErrorDialog
 
             self.push_screen(ErrorDialog(title, body))
+        elif asked:  # a key pressed for something it cannot do: said each time (its dialog was seen already), or
+            self.notify(body, title=title, severity="error", timeout=6)  # the key did nothing at all
 
     def _tell_screens(self, message: type[StoreChanged | LiveChanged]) -> None:
         for screen in self.screen_stack:

@@ -41,7 +41,7 @@ def said_errors(handler: Callable[P, None]) -> Callable[P, None]:
             handler(*args, **kwargs)
         except (OSError, LabtuiError) as error:
             node = cast("Screen | App[object]", args[0])
-            cast("LabApp", node if isinstance(node, App) else node.app).show_error(error)
+            cast("LabApp", node if isinstance(node, App) else node.app).show_error(error, asked=True)
     return run
 
 

@@ -24,7 +24,7 @@ from labtui.core.rejects import RejectRecord
 from labtui.core.scan import PassedOver
 from labtui.core.stage_events import EventKind, StageReport
 from labtui.core.wording import counted
-from labtui.tui.base import LabFooter, LabScreen, Shown
+from labtui.tui.base import LabFooter, LabScreen, Shown, said_errors
 from labtui.tui.live import LiveChanged
 from labtui.tui.store import short_path
 from labtui.tui.table import Column, FrameTable
@@ -260,7 +260,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         # a chip measured lately without a sweep yet says so, not an empty row; a sweep without a Dirac point too
         none = (pl.when(pl.col("run_id").is_null())  # a chip whose sweeps the metrics table lacks (none computed,
                 # a damaged table) has sweeps: it read "no sweep" beside its dozens
-                .then(pl.when(pl.col("swept")).then(pl.lit("metrics damaged" if damaged else "not computed"))
+                .then(pl.when(pl.col("swept")).then(pl.lit("damaged" if damaged else "not computed"))
                       .otherwise(pl.lit("no sweep")))
                 .otherwise(pl.coalesce("no_cnp_why", pl.lit("no CNP"))))  # `dead channel`: why the sweep has none
         self._dirac_rows = points.with_columns(
@@ -377,6 +377,7 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
     # -- what the store holds -----------------------------------------------------------------------------------
     @on(FrameTable.Chosen, "#latest")
     @on(FrameTable.Chosen, "#dirac")
+    @said_errors
     def _open_run(self, event: FrameTable.Chosen) -> None:
         """The run in its chip's history (a chip without a Dirac point yet has no run to open)."""
         from labtui.tui.history import run_screen  # the histories' screens: imported when first opened

@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerState
 from labtui.core.findings import ValidationReport
 from labtui.core.fixes import FixReport
 from labtui.core.wording import counted, shown
-from labtui.tui.base import LabFooter, LabScreen, Shown
+from labtui.tui.base import LabFooter, LabScreen, Shown, said_errors
 from labtui.tui.dialogs import ConfirmDialog, help_text
 from labtui.tui.history import run_screen
 from labtui.tui.rejects import RejectsScreen
@@ -191,6 +191,7 @@ class ValidateScreen(LabScreen):
         self.whole_line = node.label if width > tree.scrollable_content_region.width else ""
 
     @on(Tree.NodeSelected, "#findings")
+    @said_errors  # a damaged manifest, the finding Enter was pressed on: a traceback
     def _jump(self, event: Tree.NodeSelected[str]) -> None:
         if event.node.data is None:
             return
