@@ -193,6 +193,10 @@ def test_a_stage_that_fails_in_labtuis_words_is_retried_not_fatal(lab: Lab) -> N
     watcher.poll()
     assert events[-1].kind == "error" and events[-1].message.startswith(
         f"staging failed: cannot make the folder {blocker}: ") and events[-1].message.endswith("; will retry")
+    for _ in range(3):  # retried at every poll, said once (a service's log took the line every second)
+        clock.advance(1)
+        watcher.poll()
+    assert [event.kind for event in events] == ["error"]
     blocker.unlink()
     clock.advance(1)
     watcher.poll()

@@ -73,6 +73,7 @@ class Watcher:
         self._last_full = -float("inf")
         self._failing = False
         self._locked_out = False  # the last staging found the store locked (said once, retried every poll)
+        self._failed: str | None = None  # what the last staging failed on (said once, retried every poll)
         self._unlisted: set[str] = set()  # raw folders the last full scan could not list (each said once)
         self.cancel = threading.Event()
 
@@ -226,8 +227,10 @@ class Watcher:
             said, self._locked_out = self._locked_out, True
             return None if said else WatchEvent(WatchEventKind.WAITING, f"{exc}; will retry")
         except (OSError, LabtuiError) as exc:  # a full disk, a share gone between the poll's look and the stage's:
-            return WatchEvent(WatchEventKind.ERROR, f"staging failed: {exc}; will retry")  # retried, never fatal
-        self._locked_out = False
+            failed, self._failed = self._failed, f"staging failed: {exc}; will retry"  # retried, never fatal; said
+            return None if failed == self._failed else WatchEvent(WatchEventKind.ERROR, self._failed)  # once (every
+            # poll printed it: 86,000 lines a day in a service's log)
+        self._locked_out, self._failed = False, None
         busy, now = set(report.busy_files), self.wall()
         # re-stat'ed for an hour: what this stage read anew; not the unchanged files a first scan lists (10k of
         # them, stat'ed every second, were 5 % of a core)
