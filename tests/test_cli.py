@@ -762,6 +762,12 @@ def test_an_output_never_replaces_a_file_labtui_reads(lab: Lab, tmp_path: Path, 
     other = tmp_path / "elsewhere" / "labtui.yaml"  # a file of that name labtui does not read: an output may go there
     other.parent.mkdir()
     assert main(lab.args("metrics", "--out", str(other))) == 0 and other.exists()
+    lab3 = tmp_path / "lab3" / "config" / "labtui.yaml"  # another project's, where labtui finds it: refused
+    lab3.parent.mkdir(parents=True)
+    lab3.write_text("stage_root: data/02_stage\n")
+    assert main(lab.args("metrics", "--out", str(lab3))) == 2
+    assert capsys.readouterr().err.endswith(f"{lab3} is a lab's config, which labtui reads: write the output "
+                                            "elsewhere\n") and lab3.read_text() == "stage_root: data/02_stage\n"
 
 
 def test_a_terminal_that_cannot_show_greek_or_emoji_gets_question_marks(lab: Lab) -> None:

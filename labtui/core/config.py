@@ -233,6 +233,8 @@ class StagingConfig:
         if any(found is not None and target == Path(os.path.realpath(found))
                for found in (config_file, find_config(), config_of_store(self.stage_root))):
             return "the config"
+        if target.parts[-2:] == DEFAULT_CONFIG.parts:  # another project's, where `labtui` finds it from its folder
+            return "a lab's config"
         for name, what in (("chip_params_file", "the chip geometry file"),
                            ("procedures_file", "the procedure registry")):
             if (read := getattr(self, name)) is not None and target == Path(os.path.realpath(read)):
