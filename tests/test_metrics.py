@@ -1632,8 +1632,13 @@ def test_cli_metrics_definitions_print_each_quantity_with_the_labs_windows(tmp_p
     out = capsys.readouterr().out
     assert out.startswith("i_dark_a (A, It runs)\n  mean I over the 7 s before the first laser switch-on")
     assert "delta_i_a (A, It runs)\n" in out and "cnp_v" not in out  # --proc and --columns both choose
-    assert main(lab.args("metrics", "--definitions", "67")) == 2
-    assert "--definitions prints what each quantity is" in capsys.readouterr().err
+    for extra, said in ((["67"], "a chip does not apply"), (["--out", "def.csv"], "--out does not apply"),
+                        (["--proc", "Nope"], "unknown procedure 'Nope'"), (["--columns", "cnp_v,nope"], "no column "
+                         "'nope'"), (["--proc", "IVg", "--columns", "delta_i_a"], "no derived quantity of IVg runs "
+                         "is among --columns"), (["--proc", "IV"], "IV runs have no derived quantities")):
+        assert main(lab.args("metrics", "--definitions", *extra)) == 2, extra  # each printed nothing, exit 0, or
+        assert said in capsys.readouterr().err, extra  # a traceback (an unknown procedure)
+    assert not (tmp_path / "def.csv").exists()
 
 
 def test_cli_metrics_columns_shows_only_the_quantities_named(tmp_path: Path,

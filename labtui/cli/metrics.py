@@ -177,16 +177,29 @@ def print_definitions(args: argparse.Namespace) -> int:
     from labtui.cli.locate import config_from
     from labtui.core.errors import UsageError
     from labtui.core.history import canonical_proc
-    from labtui.core.metrics import QUANTITIES
+    from labtui.core.metrics import PROCEDURES, QUANTITIES
     from labtui.core.registry import proc_family
 
-    if args.rebuild or args.number is not None:
-        raise UsageError("--definitions prints what each quantity is: give it alone, or with --proc or --columns")
+    given = [flag for flag, value in (("a chip", args.number is not None), ("--rebuild", args.rebuild),
+                                      ("--out", args.out is not None),
+                                      ("--format", args.format != "table" and args.out is None),  # --out's own
+                                      ("--include-excluded", args.include_excluded)) if value]
+    if given:  # each was dropped without a word: `--out def.csv` wrote no file
+        verb = "does" if len(given) == 1 else "do"
+        raise UsageError(f"--definitions prints what each quantity is: {' and '.join(given)} {verb} not apply (give "
+                         "it alone, or with --proc or --columns)")
     config = config_from(args)
-    family = proc_family(canonical_proc(args.proc, config.procedures_file), config.procedures_file) if args.proc \
-        else None
-    chosen = [q for q in QUANTITIES if (family is None or q.procedure == family)
-              and (args.columns is None or q.column in args.columns)]
+    try:
+        family = proc_family(canonical_proc(args.proc, config.procedures_file), config.procedures_file) \
+            if args.proc else None
+    except ValueError as exc:  # an unknown procedure: as the table says it
+        raise UsageError(str(exc)) from None
+    names = _chosen(args.columns, [q.column for q in QUANTITIES]) if args.columns is not None else None
+    chosen = [q for q in QUANTITIES if (family is None or q.procedure == family) and (names is None or q.column in
+                                                                                      names)]
+    if not chosen:
+        raise UsageError(f"no derived quantity of {family} runs is among --columns" if family in PROCEDURES and names
+                         else f"{args.proc} runs have no derived quantities (IVg, It and LaserCalibration runs have)")
     for quantity in chosen:
         print(f"{quantity.column} ({quantity.unit or 'no unit'}, {quantity.procedure} runs)")
         print(textwrap.fill(quantity.defined(config.metrics), width=100, initial_indent="  ",
