@@ -969,5 +969,5 @@ def test_a_lit_runs_power_is_said_beside_its_laser_voltage():
     assert "P=" not in title("It", [{**r, "power_w": None} for r in shared])  # no metrics: nothing said
     # a power priced by a calibration far in time from the run is said so on the figure (it was on stderr alone)
     stale = [{**rows[0], "calibration_stale": True}, {**rows[1], "calibration_stale": False}]
-    assert legend_labels(stale) == ["VL=1 V, P=3.84 µW (stale calibration)", "VL=2 V, P=8.64 µW"]
-    assert "P=3.84 µW (stale calibration)" in title("It", [{**r, "calibration_stale": r["seq"] == 2} for r in shared])
+    assert legend_labels(stale) == ["VL=1 V, P=3.84 µW (stale cal.)", "VL=2 V, P=8.64 µW"]
+    assert "P=3.84 µW (stale cal.)" in title("It", [{**r, "calibration_stale": r["seq"] == 2} for r in shared])

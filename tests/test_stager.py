@@ -632,6 +632,20 @@ def test_write_temps_leaves_no_temp_file_nor_folder_it_made_when_the_write_fails
     assert all(is_temp(temp.name) for temp in temps)
 
 
+def test_a_temp_files_name_fits_a_file_name_and_stays_utf8_where_its_name_is(tmp_path: Path) -> None:
+    """A 250-byte `--out` name was refused ("File name too long": its temp file's was longer); cut to fit, a name of
+    accented letters was cut inside one, which APFS and SMB shares refuse; a name of bytes that are no UTF-8 keeps
+    them."""
+    from labtui.core.atomic import temp_path_for
+
+    for name in ("a" * 250 + ".pdf", "é" * 123 + ".pdf", os.fsdecode(b"caf\xe9" * 60 + b".csv")):
+        temp = temp_path_for(tmp_path / name)
+        assert len(os.fsencode(temp.name)) <= 255 and is_temp(temp.name)
+        temp.write_bytes(b"x")  # the file system takes it
+        if name.isascii() or "é" in name:
+            os.fsencode(temp.name).decode("utf-8")  # whole characters
+
+
 def test_candidates_ignore_hidden_junk_and_non_csv(lab: Lab) -> None:
     lab.write("a/It2025-10-13_1.CSV", raw_csv("It"))
     lab.write("a/.DS_Store", b"\x00\x01")

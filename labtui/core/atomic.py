@@ -45,7 +45,14 @@ def temp_stem(name: str) -> str:
     the suffix, so that a file whose name is allowed can be written (a `--out` name of 250 bytes "was too long")."""
     room = _NAME_MAX - len(f"..{'0' * 12}{TEMP_SUFFIX}")
     encoded = os.fsencode(name)  # a name of bytes that are no UTF-8 (`caf\xe9`) too: its surrogates encode back
-    return name if len(encoded) <= room else os.fsdecode(encoded[:room])
+    if len(encoded) <= room:
+        return name
+    try:
+        name.encode("utf-8")  # text, no byte that is no UTF-8 in it
+    except UnicodeEncodeError:
+        return os.fsdecode(encoded[:room])  # such a name's bytes, cut as bytes
+    return encoded[:room].decode("utf-8", errors="ignore")  # whole characters: APFS and SMB refuse a name that is
+    # no UTF-8
 
 
 def is_temp(name: str) -> bool:

@@ -64,7 +64,7 @@ class HistoryScreen(AnnotatingScreen):
         "the text, esc clears it). space selects "
         "(or unselects) the run under the cursor for p (plot; excluded runs stay out unless X shows them) and y / Y "
         "(copy). o sorts by a column chosen from a list (or click its title; the same column again reverses), O "
-        "reverses. CNP (IVg), ΔI, ΔI/I, the power P and responsivity (It) are the derived quantities (`labtui "
+        "reverses. CNP mean (IVg), ΔI, ΔI/I, the power P and responsivity (It) are the derived quantities (`labtui "
         "metrics`); ⚠ after a responsivity doubts it (a stale calibration, calibrations that disagree, or a ΔI "
         "within the noise: the run's detail says which); enter shows every field of a run, all its quantities with "
         "their definitions, and its annotations. "

@@ -113,8 +113,9 @@ def write_set(files: list[tuple[Path, bytes]]) -> None:
         publish([(temp, target) for temp, (target, _) in zip(temps, files, strict=True)], files[0][0].parent)
     except OSError as error:
         failed = Path(error.filename or files[0][0]).name
-        target = next((target for target, _ in files if failed == target.name
-                       or failed.startswith(f".{temp_stem(target.name)}.")), files[0][0])
+        target = next((target for target, _ in sorted(files, key=lambda file: -len(file[0].name))  # the longest
+                       if failed == target.name or failed.startswith(f".{temp_stem(target.name)}.")), files[0][0])
+        # first: a record's temp name `.f.pdf.json.….tmp` starts with its figure's `.f.pdf.`
         what = {".json": "the figure record", ".csv": "the figure's points"}.get(target.suffix, "the figure")
         raise OperationFailed(f"write {what}", target, error) from None
     finally:

@@ -41,7 +41,7 @@ WAVELENGTH = Param("laser_wavelength_nm", "λ", "nm", in_the_dark=False)
 # the laser voltage it is priced from: a legend of VL alone left the reader to price each run
 # and whether its calibration was measured far in time from the run, said on the figure (a paper's legend read
 # `P=5.91 µW` from a calibration 141 h away, its doubt only on stderr)
-STALE = " (stale calibration)"
+STALE = " (stale cal.)"  # short: one stale run's legend line took half a figure's width
 POWER = Param("power_w", "P", "W", in_the_dark=False, prefixed=True, doubt="calibration_stale")
 # In the order the lab compares runs: illumination first, then the gate, then the bias (runs at Vds 0.1, −0.1, 0.5
 # and 0 V were drawn as `seq 1 / 3 / 17 / 18`). A title names the wavelength first: the one that names which laser,
