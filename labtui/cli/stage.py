@@ -127,6 +127,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
     except ValueError as exc:  # a restage path outside the raw root
         raise CommandUsage(str(exc)) from None
     report = run_cancellable(stager)
+    report.cancelled |= stager.cancel.is_set()  # a Ctrl+C after the last file: said "stopping…", then exited 0
     if args.json:
         import json
 
@@ -150,7 +151,7 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
             print(f"labtui: {config.no_raw_files()}", file=sys.stderr)
     for problem in report.metrics.problems if report.metrics is not None else ():
         print(f"labtui: {problem}", file=sys.stderr)  # the runs are staged; the derived table is retried next time
-    if report.cancelled or stager.cancel.is_set():  # a Ctrl+C after the last file: "stopping…" said, then exit 0
+    if report.cancelled:
         return EXIT_INTERRUPTED
     return EXIT_ERROR if args.strict and report.rejected else EXIT_OK
 
