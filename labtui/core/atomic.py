@@ -145,6 +145,19 @@ def write_temps(paths: list[Path], write: Callable[[list[Path]], object], temp_d
     return temps
 
 
+def replace_all(targets: list[Path], write: Callable[[list[Path]], object], anchor: Path) -> None:
+    """`targets` written through `write` (given their temp paths, `write_temps`) and renamed into place (`publish`),
+    all of them or none: the temp files not renamed (a write or a rename failed, a Ctrl+C) are removed. Raises what
+    the write or the rename raised."""
+    temps: list[Path] = []
+    try:
+        temps = write_temps(targets, write)
+        publish(list(zip(temps, targets, strict=True)), anchor)
+    finally:
+        for temp in temps:  # those not renamed into place
+            temp.unlink(missing_ok=True)
+
+
 def check_replaceable(paths: Iterable[Path]) -> None:
     """Raise the OSError (naming the file) of the first existing file that cannot be opened for writing: a file
     locked by another program (a spreadsheet open on a share), immutable, or read-only to this user. Called before a

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import polars as pl
 
 from labtui.core.annotations import ANNOTATION_COLUMNS, CURRENT_SCHEMA, with_annotations
-from labtui.core.atomic import check_replaceable, publish, stale_temps, write_temps
+from labtui.core.atomic import check_replaceable, replace_all, stale_temps
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.header_values import parse_number, split_number
 from labtui.core.history import CHIP_KEYS, HISTORY_COLUMNS, summary_line, timeline
@@ -69,21 +69,15 @@ def write_csv_set(files: list[tuple[Path, pl.DataFrame]], out_dir: Path, noun: s
         check_replaceable(path for path, _ in files)
     except OSError as error:
         raise OperationFailed(f"replace the {noun}", error.filename, error) from error
-    temps: list[Path] = []
     try:
         for path, _ in files:  # an export killed mid-write left its temp files: nothing else sweeps this folder
             for stale in stale_temps(path):
                 stale.unlink(missing_ok=True)
-        temps = write_temps([path for path, _ in files], lambda paths: [
+        replace_all([path for path, _ in files], lambda paths: [  # no temp file left in the lab's folder
             spreadsheet_safe(frame).write_csv(temp) for (_, frame), temp in zip(files, paths, strict=True)
-        ])
-        publish([(temp, path) for temp, (path, _) in zip(temps, files, strict=True)], out_dir)
-    except BaseException as error:  # a full disk, a rename refused, a Ctrl+C: no temp file left in the lab's folder
-        for temp in temps:  # those not renamed into place
-            temp.unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise OperationFailed(f"write the {plural} to", error.filename2 or out_dir, error) from error
-        raise
+        ], out_dir)
+    except OSError as error:
+        raise OperationFailed(f"write the {plural} to", error.filename2 or out_dir, error) from error
 
 
 def start_epoch() -> pl.Expr:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from labtui.core.atomic import check_replaceable, publish, temp_stem, write_temps
+from labtui.core.atomic import check_replaceable, replace_all, temp_stem
 from labtui.core.drawing import LEGEND_MAX, PNG_DPI, Drawing, Trace, legend_entries, render
 from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.export import UTC_TEXT, spreadsheet_safe
@@ -103,14 +103,12 @@ def write_set(files: list[tuple[Path, bytes]]) -> None:
     """Every file of `files` (path, bytes) written, or none: each to a temp file first, then all renamed into place,
     once each can be (a folder of its name, a read-only file: refused before any is written); an error names the
     file it is about (a figure, its record, its points), not its temp file."""
-    temps: list[Path] = []
     try:
         if (folder := next((target for target, _ in files if target.is_dir()), None)) is not None:
             raise IsADirectoryError(21, "a folder has its name", str(folder))
         check_replaceable(target for target, _ in files)
-        temps = write_temps([target for target, _ in files], lambda paths: [
-            temp.write_bytes(content) for temp, (_, content) in zip(paths, files, strict=True)])
-        publish([(temp, target) for temp, (target, _) in zip(temps, files, strict=True)], files[0][0].parent)
+        replace_all([target for target, _ in files], lambda paths: [
+            temp.write_bytes(content) for temp, (_, content) in zip(paths, files, strict=True)], files[0][0].parent)
     except OSError as error:
         failed = Path(error.filename or files[0][0]).name
         target = next((target for target, _ in sorted(files, key=lambda file: -len(file[0].name))  # the longest
@@ -118,6 +116,3 @@ def write_set(files: list[tuple[Path, bytes]]) -> None:
         # first: a record's temp name `.f.pdf.json.….tmp` starts with its figure's `.f.pdf.`
         what = {".json": "the figure record", ".csv": "the figure's points"}.get(target.suffix, "the figure")
         raise OperationFailed(f"write {what}", target, error) from None
-    finally:
-        for temp in temps:  # those not renamed into place (a rename refused)
-            temp.unlink(missing_ok=True)
