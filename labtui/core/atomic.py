@@ -93,11 +93,16 @@ STALE_TEMP_S = 60  # a temp file is written in seconds at most: one this old is 
 
 
 def stale_temps(path: Path) -> list[Path]:
-    """The temp files of `path` (`temp_path_for`) a writer killed before its rename left beside it: those older than
-    STALE_TEMP_S (a second export into the same folder swept the first's as it wrote them, which then failed)."""
+    """The temp files of `path` (`temp_path_for`) a writer killed before its rename left beside it (`left_behind`: a
+    second export into the same folder swept the first's as it wrote them, which then failed)."""
+    return left_behind(path.parent.glob(f".{glob.escape(temp_stem(path.name))}.*{TEMP_SUFFIX}"))
+
+
+def left_behind(temps: Iterable[Path]) -> list[Path]:
+    """Of `temps`, those older than STALE_TEMP_S: a killed writer's, not a live one's (no lock guards every writer)."""
     stale = time.time() - STALE_TEMP_S
     found = []
-    for temp in path.parent.glob(f".{glob.escape(temp_stem(path.name))}.*{TEMP_SUFFIX}"):
+    for temp in temps:
         with contextlib.suppress(OSError):  # renamed meanwhile by its writer
             if temp.stat().st_mtime < stale:
                 found.append(temp)

@@ -35,10 +35,10 @@ from typing import Any, Literal, cast, get_args
 import polars as pl
 
 from labtui.core.atomic import (
-    STALE_TEMP_S,
     TEMP_SUFFIX,
     atomic_write,
     atomic_write_bytes,
+    left_behind,
     read_parquet_pinned,
     read_record,
 )
@@ -230,13 +230,11 @@ def _compact_if_due(store_root: Path) -> None:
 
 def _sweep_stale_temps(root: Path) -> None:
     """Remove the temp files of writers killed before their rename (`labtui annotate`, a compaction). No lock guards
-    the log, so a temp file is a leftover only once it is older than any write takes."""
-    stale = time.time() - STALE_TEMP_S
+    the log, so a temp file is a leftover only once it is older than any write takes (`left_behind`)."""
     for folder in (root, root / ACTIONS_DIR):
-        for path in folder.glob(f".*{TEMP_SUFFIX}"):
+        for path in left_behind(folder.glob(f".*{TEMP_SUFFIX}")):
             with contextlib.suppress(OSError):  # gone meanwhile (its writer renamed it), or not ours to remove
-                if path.stat().st_mtime < stale:
-                    path.unlink()
+                path.unlink()
 
 
 # -- reading -----------------------------------------------------------------------------------------------------
