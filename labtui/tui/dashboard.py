@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
@@ -25,6 +24,7 @@ from labtui.core.scan import PassedOver
 from labtui.core.stage_events import EventKind, StageReport
 from labtui.core.wording import counted
 from labtui.tui.base import LabFooter, LabScreen, Shown, said_errors
+from labtui.tui.dirac_card import DIRAC_COLUMNS, dirac_rows, fitted_columns
 from labtui.tui.live import LiveChanged
 from labtui.tui.store import short_path
 from labtui.tui.table import Column, FrameTable
@@ -63,13 +63,6 @@ def _month_day_minute(run: LatestRun) -> str:
 
 SHORT_ROWS = 32  # a shorter terminal gets the compact cards (one line of detail each), leaving room for the runs
 DIRAC_MIN_ROWS = 22  # a shorter one keeps the runs-per-day panel whole and leaves the Dirac points out
-DIRAC_COLUMNS = [
-    Column("chip_name", "chip"),
-    Column("measured", "on"),  # see `load_dirac_points`
-    # last, at least as wide as an 80-column panel has room for: a long reason for no CNP is cut (enter: all of it)
-    Column("cnp", "CNP mean", right=True, max_width=10, prose=True),  # of the two legs: no plot marks that one
-]
-DIRAC_OTHER_CELLS = 20  # the chip's name and the day, their gaps and the scrollbar: what the CNP column leaves
 
 
 class DashboardScreen(LabScreen, inherit_bindings=False):
@@ -246,41 +239,22 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
 
     @work(group="dirac", exclusive=True, exit_on_error=False)
     async def load_dirac_points(self) -> None:
-        import polars as pl
-
-        from labtui.core.metrics import BY_COLUMN
-
         points, damaged = await asyncio.to_thread(self.lab.store.dirac_points)
-        cnp = BY_COLUMN["cnp_v"]
         dirac = self.query_one("#dirac", FrameTable)
         dirac.empty_text = "no chip measured yet"  # once read: an empty table before is one still loading
-        # the day as month-day when the chips were all measured in one year, as the runs-per-day caption writes it
-        # (the full date was cut to "20…" at 80 columns)
-        one_year = points["date_local"].drop_nulls().dt.year().n_unique() <= 1
-        # a chip measured lately without a sweep yet says so, not an empty row; a sweep without a Dirac point too
-        none = (pl.when(pl.col("run_id").is_null())  # a chip whose sweeps the metrics table lacks (none computed,
-                # a damaged table) has sweeps: it read "no sweep" beside its dozens
-                .then(pl.when(pl.col("swept")).then(pl.lit("damaged" if damaged else "not computed"))
-                      .otherwise(pl.lit("no sweep")))
-                .otherwise(pl.coalesce("no_cnp_why", pl.lit("no CNP"))))  # `dead channel`: why the sweep has none
-        self._dirac_rows = points.with_columns(
-            cnp=pl.coalesce(cnp.format_each(points["cnp_v"]), none),
-            measured=pl.col("date_local").dt.strftime("%m-%d" if one_year else "%Y-%m-%d"))
+        self._dirac_rows = dirac_rows(points, damaged)
         # the newest chip first, unless the user is in the card: its cursor on a chip seen before kept the chips a
         # stage brought out of its two lines at 80×24
         newest = None if dirac.has_focus or not self._dirac_rows.height else self._dirac_rows["chip_name"][0]
         self._show_dirac(newest)
 
     def _show_dirac(self, keep: str | None = None) -> None:
-        """The Dirac points, the CNP column as wide as the panel leaves it (a reason cut at 10 cells at 80 columns,
-        not at 120): fitted again at each resize (fitted once, it stayed cut at 120, and overran the card at 80);
-        the cursor on the chip `keep` (default: the one it is on)."""
+        """The Dirac points fitted to the panel's width (`fitted_columns`), the cursor on the chip `keep` (default:
+        the one it is on)."""
         if self._dirac_rows is None:
             return
         dirac = self.query_one("#dirac", FrameTable)
-        fit = [replace(column, max_width=max(column.max_width, dirac.size.width - DIRAC_OTHER_CELLS))
-               if column.key == "cnp" else column for column in DIRAC_COLUMNS]
-        dirac.show(self._dirac_rows, columns=fit, keep=keep)
+        dirac.show(self._dirac_rows, columns=fitted_columns(dirac.size.width), keep=keep)
 
     @work(group="waiting", exclusive=True, exit_on_error=False)
     async def load_waiting(self) -> None:
