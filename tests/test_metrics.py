@@ -523,6 +523,34 @@ def test_a_window_mostly_without_readings_is_not_averaged() -> None:
     assert it_quantities(t, few, vl, 0.1, SETTINGS)[0]["i_dark_a"] == pytest.approx(np.nanmean(dark))
 
 
+def test_rows_missing_in_time_leave_the_windows_and_times_they_fall_in_unread() -> None:
+    """A real It run with the rows of 62–119.5 s deleted (a hand edit, a lost block) read τ_rise 59.5 s (35 s
+    whole), the first sample after the gap, and ΔI from 6 samples of the lit window's last 0.5 s, with no remark:
+    a window over half without samples is not averaged, and a time reached across a gap is not read. A pause of
+    the acquisition (real runs: up to 1.1 s at 0.084 s a sample) changes neither."""
+    t, current, vl = pulse()
+    whole, _ = it_quantities(t, current, vl, 0.1, SETTINGS)
+    lit_cut = (t < 21.5) | (t >= 39.5)  # the lit samples but the first 1.5 s and the last 0.5 s deleted
+    values, remarks = it_quantities(t[lit_cut], current[lit_cut], vl[lit_cut], 0.1, SETTINGS)
+    assert values["i_dark_a"] == whole["i_dark_a"] and values["delta_i_a"] is None
+    assert remarks == ["It: no sample between 35 and 39.5 s, over half the 5 s lit window (rows missing): too little "
+                       "of it to average"]
+    dark_cut = (t < 14) | (t >= 19.5)
+    assert it_quantities(t[dark_cut], current[dark_cut], vl[dark_cut], 0.1, SETTINGS)[1] == [
+        "It: no sample between 15 and 19.5 s, over half the 5 s dark window (rows missing): too little of it to "
+        "average"]
+    rise_cut = (t < 21) | (t >= 24)  # the 1 − 1/e crossing (23 s) inside the gap
+    values, remarks = it_quantities(t[rise_cut], current[rise_cut], vl[rise_cut], 0.1, SETTINGS)
+    assert values["tau_rise_s"] is None and values["tau_decay_s"] == whole["tau_decay_s"]
+    assert values["delta_i_a"] == pytest.approx(whole["delta_i_a"])
+    assert remarks == ["tau_rise_s: 1 − 1/e of the step reached across 3.05 s without a sample (rows missing from "
+                       "20.95 s): when it was crossed is unknown"]
+    paused = (t < 22.6) | (t >= 23.3)  # a pause of 15 intervals at the crossing, as real runs', and one in a window
+    paused &= (t < 36) | (t >= 37)
+    values, remarks = it_quantities(t[paused], current[paused], vl[paused], 0.1, SETTINGS)
+    assert remarks == [] and values["tau_rise_s"] == pytest.approx(whole["tau_rise_s"], abs=0.55)
+
+
 def test_the_dark_trend_leaves_out_the_settling_at_the_start() -> None:
     """Real runs often start with a transient that has settled long before switch-on: a line through the whole
     dark part would be steep with it, and its extrapolation under the light would swamp ΔI."""

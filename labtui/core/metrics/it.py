@@ -13,7 +13,7 @@ import numpy as np
 
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.arrays import all_finite, median
-from labtui.core.metrics.definitions import RESOLVED_SIGMAS
+from labtui.core.metrics.definitions import GAP_INTERVALS, RESOLVED_SIGMAS
 from labtui.core.metrics.glitches import BREAKDOWN_FALL, trace_glitches
 from labtui.core.metrics.ivg import vds_doubt
 from labtui.core.wording import told_apart
@@ -116,7 +116,8 @@ def it_quantities(
     dark = dark_window(t, k_on, window)
     if dark.start >= dark.stop:
         return values, ["It: no sample in the dark window"]
-    if (thin := _thin(dark, window, step, "dark")) is not None:
+    interval = float(t[-1] - t[0]) / (t.size - 1)
+    if (thin := _thin(dark, window, step, "dark") or _gap(t, dark, t_on, window, interval, "dark")) is not None:
         return values, [thin]
     values["i_dark_a"] = i_dark = _mean(i[dark])
     settled = slice(int(np.searchsorted(t, t_on - settings.it_drift_window_s)), k_on)  # the start's transient left out
@@ -139,13 +140,14 @@ def it_quantities(
     lit = slice(max(int(np.searchsorted(t, t_off - window)), k_on), k_off)
     if lit.start >= lit.stop:
         return values, [*remarks, "photoresponse: no sample in the window before switch-off"]
-    if (thin := _thin(lit, min(window, t_off - t_on), step, "lit")) is not None:
+    span = min(window, t_off - t_on)
+    if (thin := _thin(lit, span, step, "lit") or _gap(t, lit, t_off, span, interval, "lit")) is not None:
         return values, [*remarks, thin]
     values["delta_i_a"] = delta = _mean(i[lit]) - i_dark
     values["delta_i_rel"] = delta / i_dark if i_dark else None
     if drift is not None:
         values["delta_i_drift_corrected_a"] = delta - drift * (_mean(t[lit]) - _mean(t[dark]))
-    return values, [*remarks, *_times(t, i, k_on, k_off, k_end, i_dark, delta, settled, values, settings)]
+    return values, [*remarks, *_times(t, i, k_on, k_off, k_end, i_dark, delta, settled, values, interval, settings)]
 
 
 VL_AGREES = 0.01  # the VL column while lit and the header's laser voltage agree within this share (real runs: equal)
@@ -180,6 +182,19 @@ def _thin(samples: slice, span: float, step: float | None, name: str) -> str | N
         return None
     return (f"It: {held} of the ~{expected:.0f} samples in the {span:g} s {name} window are readings (the rest NaN, "
             "overflow marks or contact glitches): too few to average")
+
+
+def _gap(t: np.ndarray, samples: slice, edge: float, span: float, interval: float, name: str) -> str | None:
+    """Why the `span` seconds before `edge` cannot be averaged: a stretch of over half of them holds no sample, and
+    is a gap (GAP_INTERVALS of the run's mean `interval`, rows missing): 6 samples of the last 0.5 s read as a
+    lit window's 5 s. None when the samples cover it."""
+    around = np.concatenate([[edge - span], t[samples], [edge]])
+    stretches = np.diff(around)
+    at = int(np.argmax(stretches))
+    if not stretches[at] > max(span / 2, GAP_INTERVALS * interval):
+        return None
+    return (f"It: no sample between {around[at]:.6g} and {around[at + 1]:.6g} s, over half the {span:g} s {name} "
+            "window (rows missing): too little of it to average")
 
 
 def readings(t: np.ndarray, i: np.ndarray) -> np.ndarray | None:
@@ -273,13 +288,13 @@ def _times(
     delta: float,
     settled: slice,
     values: dict[str, float | None],
+    interval: float,
     settings: MetricsSettings,
 ) -> list[str]:
     """delta_i_snr, and tau_rise_s and tau_decay_s from the trace smoothed separately while lit and after switch-off
     (up to `k_end`, where a next pulse starts);
     the times only off a step clear of the noise, measured on the smoothed dark trace itself (a wandering baseline
-    is not white noise)."""
-    interval = float(t[-1] - t[0]) / (t.size - 1)
+    is not white noise); `interval`: the run's mean sample interval."""
     points = max(1, round(settings.it_smoothing_s / interval))
     reach = max(settled.start - points // 2, 0)  # the smoothing windows of the settled span start here
     noise = fit_line(t[settled], moving_average(i[reach:k_on], points)[settled.start - reach:])[1]
@@ -294,16 +309,21 @@ def _times(
                 "delta_i_snr)"]
     rise = (moving_average(i[k_on:k_off], points) - i_dark) / delta
     reached = np.flatnonzero(rise >= 1 - 1 / math.e)
-    if reached.size and reached[0]:
-        values["tau_rise_s"] = float(t[k_on + reached[0]] - t[k_on])
-    else:
-        remarks.append(_unread("tau_rise_s", "1 − 1/e", "while lit", reached.size, settings))
-    decay = (moving_average(i[k_off:k_end], points) - i_dark) / delta  # not into a next pulse
-    fallen = np.flatnonzero(decay <= 1 / math.e)
-    if fallen.size and fallen[0]:
-        values["tau_decay_s"] = float(t[k_off + fallen[0]] - t[k_off])
-    else:
-        remarks.append(_unread("tau_decay_s", "1/e", "by the end of the run", fallen.size, settings))
+    fallen = np.flatnonzero((moving_average(i[k_off:k_end], points) - i_dark) / delta <= 1 / math.e)  # not into a
+    # next pulse
+    for name, level, within, start, crossed in (("tau_rise_s", "1 − 1/e", "while lit", k_on, reached),
+                                                ("tau_decay_s", "1/e", "by the end of the run", k_off, fallen)):
+        if not (crossed.size and crossed[0]):
+            remarks.append(_unread(name, level, within, crossed.size, settings))
+            continue
+        at = start + int(crossed[0])  # a gap within the smoothing's reach back from it hides when the level was met
+        before = t[max(at - points // 2 - 1, start):at + 1]
+        steps = np.diff(before)
+        if steps[gap := int(np.argmax(steps))] > GAP_INTERVALS * interval:
+            remarks.append(f"{name}: {level} of the step reached across {steps[gap]:.3g} s without a sample (rows "
+                           f"missing from {before[gap]:.6g} s): when it was crossed is unknown")
+        else:
+            values[name] = float(t[at] - t[start])
     return remarks
 
 
