@@ -952,6 +952,8 @@ def test_a_chip_number_that_is_not_one_positive_integer_rejects_the_file(empty: 
     ("-0.35x", "is not in V (its unit is 'x')"), ("6 7", "is not a finite number in V"),
     ("1.4 A", "is not in V (its unit is 'A')"),  # a wrong unit, not a wrong number
     ("nan V", "is not a finite number in V"), ("1e308 kV", "is not a finite number in V"),  # its overflow, said
+    *[(comma, "is not a finite number in V (a comma in the number: written with a decimal point and no thousands "
+              "separator, it is read)") for comma in ("1,37 V", "-0,5", "1,200 V")],  # a spreadsheet's locale
 ])
 def test_another_parameter_that_is_not_a_number_is_left_empty_with_a_warning(empty: Lab, value: str,
                                                                               said: str) -> None:
