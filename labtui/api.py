@@ -11,7 +11,8 @@ store.scan(chip=67, proc="It").collect()               # every data column of th
 Read-only and lock-free, with the guarantees of every reader of the store: the manifest is read through one open
 handle (the previous or the next commit, never a torn one); each run's Parquet is read through one memory map, so
 a writer replacing it mid-read hands over the old or the new file, whole; a run whose file a commit removed is
-looked up again in the newest manifest (re-staged under another path: read there; gone: skipped).
+looked up again in the newest manifest (re-staged under another path: read there; its raw file another run now:
+`StoreChanged`, scan again; pruned: skipped).
 
 `scan` is lazy and builds its file list from the manifest, never from a directory listing: filters on run-level
 columns (`run_id`, `proc`, `date_local`, `seq`, the manifest columns asked for) prune whole files before any is
@@ -44,9 +45,9 @@ from labtui.core.layout import addresses_a_run, run_parquet_paths
 from labtui.core.manifest import MANIFEST_NAME, MANIFEST_SCHEMA
 from labtui.core.store import MANIFEST_DIR, derived_root_gone, locate_store, recorded_derived_root, recorded_zone
 from labtui.core.wording import cut
-from labtui.run_scan import RUN_COLUMNS, DamagedRun, RunScan, StoreGone, present
+from labtui.run_scan import RUN_COLUMNS, DamagedRun, RunScan, StoreChanged, StoreGone, present
 
-__all__ = ["DamagedRun", "Store", "StoreGone", "WrongType", "open_store"]
+__all__ = ["DamagedRun", "Store", "StoreChanged", "StoreGone", "WrongType", "open_store"]
 
 MANIFEST_FILE = Path(MANIFEST_DIR) / MANIFEST_NAME
 
@@ -166,7 +167,7 @@ class Store:
         selected = self.runs(chip, group=group, proc=proc, include_excluded=include_excluded)
         if wanted is not None:
             selected = selected.filter(pl.col("run_id").is_in(list(wanted)))
-        source = RunScan(self, self._run_table(selected, extra))
+        source = RunScan(self, self._run_table(selected, extra), dict(selected.select("run_id", "source_file").rows()))
         if extra:
             source.data_schema()  # a run column its data also has is refused here: inside collect, Polars wraps it
         return source.lazy()

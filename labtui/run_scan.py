@@ -3,7 +3,8 @@
 Each run's Parquet is read through one memory map (a writer replacing it mid-read hands over the old or the new
 file, whole), the runs' footers give the union of their columns (a type two procedures disagree on is said, not
 guessed), and a run whose file a commit removed is looked up again in the newest manifest: re-staged elsewhere,
-it is read there; gone, it is left out; still listed, it is a `DamagedRun`.
+it is read there; its raw file staged as another run since, the scan is `StoreChanged`; gone (pruned), it is left
+out; still listed, it is a `DamagedRun`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ class StoreGone(LabtuiError):
                          "where it is now)")
 
 
+class StoreChanged(LabtuiError):
+    """A run a scan selected was replaced by a stage while the scan read the store: its raw file is another run now
+    (edited, its start time changed). Left out, the file's samples were missing from the result, unsaid."""
+
+    def __init__(self, run_id: object, source_file: str, replaced_by: str) -> None:
+        super().__init__(f"run {run_id} ({source_file}) was staged again as run {replaced_by} while this scan read the "
+                         "store: scan it again (store.scan(...) anew) for the store as it is now")
+
+
 def present(store: Store) -> None:
     """Raise `StoreGone` when the store's `_manifest/` folder is gone."""
     if not store.manifest_path.parent.is_dir():
@@ -54,9 +64,10 @@ class RunScan:
 
     _footers: ClassVar[dict[tuple[str, object], dict[str, pl.DataType]]] = {}  # by (path, ingested_at_utc)
 
-    def __init__(self, store: Store, runs: pl.DataFrame) -> None:
+    def __init__(self, store: Store, runs: pl.DataFrame, sources: dict[str, str]) -> None:
         self.store = store
         self.runs = runs
+        self.sources = sources  # run_id → its raw file, to tell a run replaced from one pruned (`_read`)
         self.run_schema = {name: dtype for name, dtype in runs.schema.items() if name != "path"}
         self._schema: dict[str, pl.DataType] | None = None
 
@@ -137,10 +148,13 @@ class RunScan:
                 frame = _read_columns(path, columns)
             except FileNotFoundError:
                 present(self.store)
-                moved = read_manifest(self.store.manifest_path).filter(
-                    (pl.col("run_id") == run["run_id"]) & addresses_a_run())
+                latest = read_manifest(self.store.manifest_path).filter(addresses_a_run())
+                moved = latest.filter(pl.col("run_id") == run["run_id"])
                 if moved.is_empty():
-                    return None  # removed by a commit since the manifest was read: no longer in the store
+                    source = self.sources.get(str(run["run_id"]), "")
+                    if not (now := latest.filter(pl.col("source_file") == source)).is_empty():
+                        raise StoreChanged(run["run_id"], source, now["run_id"][0]) from None
+                    return None  # pruned by a commit since the manifest was read: no longer in the store
                 row = moved.row(0, named=True)  # re-staged elsewhere (its procedure changed): read it there
                 run = run | {name: row[name] for name in run if name in row}
                 staged = run_parquet_path(self.store.stage_root, row["proc"], row["date_local"], row["run_id"])

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from labtui import Store, open_store
-from labtui.api import DamagedRun, StoreGone
+from labtui.api import DamagedRun, StoreChanged, StoreGone
 from labtui.cli import main
 from labtui.core.annotations import ANNOTATION_COLUMNS, Change, annotate
 from labtui.core.config import default_derived_root
@@ -27,6 +27,7 @@ from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import ManifestDamaged, read_manifest
 from labtui.core.metrics import METRICS_SCHEMA, read_metrics, refresh_metrics
 from labtui.core.registry import load_registry
+from labtui.core.repair import drop_runs
 from tests.lab import BASE_PARAMS, Lab, all_procedures_lab, data_rows, local, raw_csv
 
 
@@ -334,7 +335,8 @@ def test_a_store_gone_since_it_was_opened_is_said_not_read_as_empty(tmp_path: Pa
 
 def test_a_commit_between_scan_and_collect_is_read_whole(tmp_path: Path) -> None:
     """A pending scan meets the store of the next commit: a re-staged run is read in its new version, a run that
-    moved partition (its procedure was corrected) is found in its new place, a replaced run is gone."""
+    moved partition (its procedure was corrected) is found in its new place, a pruned run is gone; a run whose raw
+    file is another run now is said (it was left out, the file's samples missing from the result, unsaid)."""
     lab = all_procedures_lab(tmp_path)
     store = open_store(lab.config.store_root)
     pending = store.scan(columns=["information"])
@@ -342,8 +344,9 @@ def test_a_commit_between_scan_and_collect_is_read_whole(tmp_path: Path) -> None
     lab.write_run("2025-09-08/IV2025-09-08_3.csv", "It", start=local("2025-09-08 11:00"), number=71, group="other")
     lab.write_run("2025-09-08/It2025-09-08_2.csv", "It", start=local("2025-09-08 10:30"), information="fixed note")
     gone = lab.run_of("2025-09-08/IVg2025-09-08_1.csv")
-    lab.write_run("2025-09-08/IVg2025-09-08_1.csv", "IVg", start=local("2025-09-08 10:05"), light=False)
+    (lab.raw / "2025-09-08/IVg2025-09-08_1.csv").unlink()
     lab.stage()
+    drop_runs(lab.config, {gone["source_file"]})
     assert lab.run_of("2025-09-08/IV2025-09-08_3.csv")["run_id"] == moved["run_id"]
     old = run_parquet_path(store.stage_root, moved["proc"], moved["date_local"], moved["run_id"])
     old.unlink(missing_ok=True)  # what the next writer's orphan clean-up does (the stager leaves it for now)
@@ -353,6 +356,14 @@ def test_a_commit_between_scan_and_collect_is_read_whole(tmp_path: Path) -> None
     assert set(relocated["proc"]) == {"It"} and relocated["t_s"].null_count() == 0
     assert relocated.height == lab.run_of("2025-09-08/IV2025-09-08_3.csv")["n_rows"]
     assert store.scan(columns=["information"]).filter(pl.col("information") == "fixed note").collect().height > 0
+    replaced = lab.run_of("2025-09-08/It2025-09-08_2.csv")
+    pending = store.scan()
+    lab.write_run("2025-09-08/It2025-09-08_2.csv", "It", start=local("2025-09-08 10:40"))
+    lab.stage()
+    now = lab.run_of("2025-09-08/It2025-09-08_2.csv")["run_id"]
+    with pytest.raises(StoreChanged, match=rf"^run {replaced['run_id']} \(2025-09-08/It2025-09-08_2.csv\) was staged "
+                       rf"again as run {now} while this scan read the store: scan it again"):
+        pending.collect()
 
 
 def test_metrics_are_the_derived_table_or_empty(lab: Lab, tmp_path: Path) -> None:
