@@ -184,14 +184,16 @@ class Store:
         `chip_name`, as `labtui metrics` numbers them (a chip's history; the calibrations' own), and the annotation
         columns last (`starred`, `excluded`, `exclude_reason`, `tags`, `note`, as `runs` has them); no rows until
         they have been computed (`labtui metrics`, or any stage). Excluded runs are in it, marked: a mean over the
-        table took a run the lab had excluded, unmarked (`labtui metrics` hides them)."""
+        table took a run the lab had excluded, unmarked (`labtui metrics` hides them). Only the manifest's runs: a
+        row of a run a commit replaced (the table is written after the manifest; a stage killed in between leaves
+        it behind until the next stage) read as a run of no history; a run staged since has no row until then."""
         from labtui.core.metrics import read_metrics
 
         table = read_metrics(self.derived_root)
         columns = table.columns
         columns.insert(columns.index("chip_name") + 1, "seq")
         seq = timeline(self.manifest, tz=self.local_tz).select("run_id", "seq")
-        return annotate_runs(self.root, table.join(seq, on="run_id", how="left", maintain_order="left").select(columns))
+        return annotate_runs(self.root, table.join(seq, on="run_id", maintain_order="left").select(columns))
 
     def _run_table(self, selected: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
         """One row per selected run: the run-level columns of a scan plus `path`, the run's Parquet."""

@@ -22,6 +22,7 @@ from labtui.cli import main
 from labtui.core.annotations import ANNOTATION_COLUMNS, Change, annotate
 from labtui.core.config import default_derived_root
 from labtui.core.errors import UsageError
+from labtui.core.faults import CRASH_EXIT_CODE
 from labtui.core.history import HistoryFilter, history, load_manifest
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import ManifestDamaged, read_manifest
@@ -364,6 +365,19 @@ def test_a_commit_between_scan_and_collect_is_read_whole(tmp_path: Path) -> None
     with pytest.raises(StoreChanged, match=rf"^run {replaced['run_id']} \(2025-09-08/It2025-09-08_2.csv\) was staged "
                        rf"again as run {now} while this scan read the store: scan it again"):
         pending.collect()
+
+
+def test_metrics_are_of_the_manifests_runs_after_a_stage_killed_before_the_table(tmp_path: Path) -> None:
+    """A stage killed after its manifest commit, before the table's: the replaced run's row was in `store.metrics`,
+    a run of no history (`seq` null), beside its file's new run."""
+    lab = all_procedures_lab(tmp_path)
+    refresh_metrics(lab.config)
+    old = lab.run_of("2025-09-08/It2025-09-08_2.csv")["run_id"]
+    lab.write_run("2025-09-08/It2025-09-08_2.csv", "It", start=local("2025-09-08 10:40"))
+    assert lab.cli("stage", crash_at="after_manifest_replace").returncode == CRASH_EXIT_CODE
+    metrics = open_store(lab.config.store_root).metrics
+    assert old not in metrics["run_id"].to_list() and metrics["seq"].null_count() == 0
+    assert set(metrics["run_id"]) < set(lab.manifest()["run_id"])
 
 
 def test_metrics_are_the_derived_table_or_empty(lab: Lab, tmp_path: Path) -> None:
