@@ -37,7 +37,7 @@ from pathlib import Path
 
 import polars as pl
 
-from labtui.core.annotations import AnnotationFilter, annotate_runs, current_annotations
+from labtui.core.annotations import AnnotationFilter, annotate_runs, current_annotations, unread_note
 from labtui.core.config import StagingConfig, default_derived_root, known_zone
 from labtui.core.errors import UsageError
 from labtui.core.history import HistoryFilter, cached_manifest, history, timeline
@@ -47,7 +47,7 @@ from labtui.core.store import MANIFEST_DIR, derived_root_gone, locate_store, rec
 from labtui.core.wording import cut
 from labtui.run_scan import RUN_COLUMNS, DamagedRun, RunScan, StoreChanged, StoreGone, present
 
-__all__ = ["DamagedRun", "Store", "StoreChanged", "StoreGone", "WrongType", "open_store"]
+__all__ = ["AnnotationsUnread", "DamagedRun", "Store", "StoreChanged", "StoreGone", "WrongType", "open_store"]
 
 MANIFEST_FILE = Path(MANIFEST_DIR) / MANIFEST_NAME
 
@@ -85,6 +85,11 @@ class WrongType(UsageError, TypeError):
 
     def __init__(self, argument: str, takes: str, value: object, hint: str = "") -> None:
         super().__init__(_takes(argument, takes, value) + hint)
+
+
+class AnnotationsUnread(UserWarning):
+    """Annotation files that cannot be read: their records (an exclusion, a star) are left out of what `runs`,
+    `metrics` and `annotations` return."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,7 @@ class Store:
             runs = timeline(manifest, tz=self.local_tz).filter(filters.expression())
         else:
             runs = history(manifest, chip, group, tz=self.local_tz, filters=filters)
-        return annotate_runs(self.root, runs).filter(marked.expression())
+        return self._annotated(runs).filter(marked.expression())
 
     def scan(
         self,
@@ -176,6 +181,7 @@ class Store:
     def annotations(self) -> pl.DataFrame:
         """One row per annotated run (`run_id` and the five columns `runs` carries), as the last annotation left it:
         the annotations alone, for a frame of your own (`runs` and `scan` already join them)."""
+        self._say_unread()
         return current_annotations(self.root)
 
     @property
@@ -193,7 +199,20 @@ class Store:
         columns = table.columns
         columns.insert(columns.index("chip_name") + 1, "seq")
         seq = timeline(self.manifest, tz=self.local_tz).select("run_id", "seq")
-        return annotate_runs(self.root, table.join(seq, on="run_id", maintain_order="left").select(columns))
+        return self._annotated(table.join(seq, on="run_id", maintain_order="left").select(columns))
+
+    def _annotated(self, runs: pl.DataFrame) -> pl.DataFrame:
+        """`runs` with their annotation columns, and a warning when action files among them cannot be read."""
+        self._say_unread()
+        return annotate_runs(self.root, runs)
+
+    def _say_unread(self) -> None:
+        """A warning (once per place, as Python shows one) when annotation files cannot be read: an exclusion among
+        them left its run counted in every mean, unsaid (`history` says it; `validate` names the files)."""
+        if (unread := unread_note(self.root)) is not None:
+            import warnings
+
+            warnings.warn(unread, AnnotationsUnread, stacklevel=2)
 
     def _run_table(self, selected: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
         """One row per selected run: the run-level columns of a scan plus `path`, the run's Parquet."""
