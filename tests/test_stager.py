@@ -682,6 +682,16 @@ def test_case_twins_with_one_start_time_are_one_run(lab: Lab) -> None:
     assert record.kind == "duplicate_run" and "letter case" in record.reason
 
 
+def test_a_case_twin_with_an_upper_case_extension_leaves_the_run_to_the_acquisitions_file(lab: Lab) -> None:
+    """An 8.3/FAT-style copy `…_1.CSV` beside its original `…_1.csv`: the copy, first in name order, took the run,
+    and the acquisition's own file was the one rejected."""
+    lab.write("a/IVg2025-10-15_1.csv", raw_csv("IVg"))
+    lab.write("a/IVg2025-10-15_1.CSV", raw_csv("IVg"))
+    lab.stage()
+    assert lab.manifest()["source_file"].to_list() == ["a/IVg2025-10-15_1.csv"]
+    assert lab.rejects()["a/IVg2025-10-15_1.CSV"].owner_file == "a/IVg2025-10-15_1.csv"
+
+
 def test_a_case_twin_takes_the_run_once_the_file_that_owned_it_is_gone(lab: Lab) -> None:
     """A twin's reject depends on another file: moved away, the twin is read again and staged, not left rejected
     for a file no longer there (and `prune` then dropped the run with both files' data gone from the store).

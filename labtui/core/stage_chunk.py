@@ -383,13 +383,16 @@ def _rejected(cand: Candidate, problem: Reject) -> RejectRecord:
 
 def chunks(work: list[Candidate], max_files: int) -> Iterator[list[Candidate]]:
     """The work in chunks of up to `max_files` files and about `CHUNK_BYTES`. Names equal but for letter case can
-    be one run_id: they go to one chunk, in name order, so which one owns the run never depends on thread timing."""
+    be one run_id: they go to one chunk, the name the acquisition writes (`.csv`) first, then in name order, so which
+    one owns the run never depends on thread timing (by name alone, a `.CSV` copy took the run from its original)."""
     groups: dict[str, list[Candidate]] = {}
     for cand in work:
         groups.setdefault(cand.source_file.lower(), []).append(cand)
     chunk: list[Candidate] = []
     size = 0
     for group in groups.values():
+        if len(group) > 1:
+            group.sort(key=lambda cand: (not cand.source_file.endswith(".csv"), cand.source_file))
         if chunk and (len(chunk) + len(group) > max_files or size >= CHUNK_BYTES):
             yield chunk
             chunk, size = [], 0
