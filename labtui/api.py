@@ -55,9 +55,11 @@ MANIFEST_FILE = Path(MANIFEST_DIR) / MANIFEST_NAME
 def open_store(path: str | Path, *, local_tz: str | None = None, derived_root: str | Path | None = None) -> Store:
     """The store at `path`: the store folder (`data/02_stage`, holding `_manifest/`) or its `raw_measurements`.
 
-    `local_tz` dates and numbers histories (by default the lab's: the zone the store's last stage dated its runs
-    in, recorded in the store); `derived_root` holds the derived tables (by default where the store's last stage was
-    told to put them, else `data/03_derived` beside `data/02_stage`; see `default_derived_root`).
+    `local_tz` dates and numbers histories (`runs`' `date`, `seq`; by default the lab's: the zone the store's last
+    stage dated its runs in, recorded in the store); a scan's `date_local` stays the store's partition date, the
+    stage's zone, whatever `local_tz` says (in another zone, a run near midnight has two dates). `derived_root`
+    holds the derived tables (by default where the store's last stage was told to put them, else `data/03_derived`
+    beside `data/02_stage`; see `default_derived_root`).
     """
     folder = _path(path, "path")
     given = _text(local_tz, "local_tz", 'an IANA time zone name ("America/Santiago") or None')
@@ -180,7 +182,8 @@ class Store:
     @property
     def annotations(self) -> pl.DataFrame:
         """One row per annotated run (`run_id` and the five columns `runs` carries), as the last annotation left it:
-        the annotations alone, for a frame of your own (`runs` and `scan` already join them)."""
+        the annotations alone, for a frame of your own (`runs` and `scan` already join them). Runs no longer in the
+        manifest keep theirs (a run re-staged under a new run_id: `labtui validate --fix` carries them over)."""
         self._say_unread()
         return current_annotations(self.root)
 
