@@ -22,6 +22,7 @@ import pytest
 
 from labtui.cli import EXIT_LOCKED, main
 from labtui.core import metrics
+from labtui.core.annotations import Change, annotate
 from labtui.core.atomic import is_temp, write_temps
 from labtui.core.datablock import parse_data
 from labtui.core.extract import run_id_for
@@ -456,6 +457,19 @@ def test_start_time_change_replaces_the_old_run_and_its_parquet(lab: Lab) -> Non
         f"UTC, {old['n_rows']} rows): its start time is now 2025-10-13 16:13:19 UTC. If another measurement was "
         "copied over the file, restore the old one from a backup under a name of its own"]}
     assert lab.stage().warned == {}  # said once
+
+
+def test_a_replaced_run_s_annotations_are_said_left_behind(lab: Lab) -> None:
+    """A file re-timed (the acquisition PC's clock corrected) stages a new run_id: its exclusion stayed with the old
+    one, unsaid, and the run was counted in every mean until someone ran `validate --fix`."""
+    path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    old = only_row(lab)
+    annotate(lab.config.store_root, lab.manifest(), [Change("exclude", "contact lost"), Change("star")], author="ana")
+    path.write_bytes(raw_csv("It", start=1760371999.0))
+    (note,) = lab.stage().warned["a/It2025-10-13_1.csv"]
+    assert f"UTC. Its annotations (★  ⊘ contact lost) stay with run {old['run_id']}, not on the new one: `labtui " \
+           "validate --fix` carries them over if it is the same measurement. If another" in note
 
 
 @pytest.mark.parametrize("proc", ["It", "LaserCalibration"])

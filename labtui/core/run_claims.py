@@ -88,11 +88,14 @@ class RunClaims:
                                       "left", last_line)
 
 
-def replaced_note(old: dict[str, Any], row: ManifestRow) -> str:
+def replaced_note(old: dict[str, Any], row: ManifestRow, marks: str = "") -> str:
     """What a stage says of a file whose new run replaced its staged one (`RunClaims.replaced_run`): the old run's
-    data leave the store, and where another measurement was copied over the file, only a backup brings it back."""
+    data leave the store, and where another measurement was copied over the file, only a backup brings it back; the
+    old run's annotations (`marks`) stay with it until carried over."""
     staged = f"{old['proc']}, started {old['start_time_utc']:%Y-%m-%d %H:%M:%S} UTC, {old['n_rows']} rows"
     now = (f"it now holds a {row.proc} run" if old["proc"] != row.proc
            else f"its start time is now {row.start_time_utc:%Y-%m-%d %H:%M:%S} UTC")
-    return (f"replaces the file's staged run {old['run_id']} ({staged}): {now}. If another measurement was copied over "
-            "the file, restore the old one from a backup under a name of its own")
+    kept = (f". Its annotations ({marks}) stay with run {old['run_id']}, not on the new one: `labtui validate --fix` "
+            "carries them over if it is the same measurement") if marks else ""
+    return (f"replaces the file's staged run {old['run_id']} ({staged}): {now}{kept}. If another measurement was "
+            "copied over the file, restore the old one from a backup under a name of its own")

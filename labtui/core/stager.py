@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 from labtui.core.chip_spelling import ChipSpellings
 from labtui.core.commit import Retimed, Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, no_folder, registry_digest
-from labtui.core.errors import OperationFailed, UsageError
+from labtui.core.errors import LabtuiError, OperationFailed, UsageError
 from labtui.core.metrics_stamp import is_current
 from labtui.core.overview import read_overview
 from labtui.core.rawread import Busy, release_large_buffers
@@ -334,6 +334,19 @@ class Stager:
             return "touched: its content is as staged, its new time recorded"
         return "; ".join(self.report.warned.get(result.row.source_file, ()))
 
+    def _marks(self, run_id: str) -> str:
+        """The annotations of a run a file's new run replaces (`★ ⊘ contact lost`), '' for none: they stay with its
+        run_id, and an exclusion lapsed unsaid (the new run counted in every mean)."""
+        import polars as pl
+
+        from labtui.core.annotations import current_annotations, summary
+
+        try:
+            marks = current_annotations(self.config.store_root).filter(pl.col("run_id") == run_id)
+        except LabtuiError:  # annotations that cannot be read: said by every reader, and by validate
+            return ""
+        return summary(marks.row(0, named=True)) if marks.height else ""
+
     def _collect(self, cand: Candidate, result: ChunkResult, rejects: dict[str, RejectRecord]) -> Outcome:
         """Book one worker result (run_id conflicts were settled by `RunClaims.claim` before any Parquet was
         written)."""
@@ -362,7 +375,7 @@ class Stager:
                 warnings = [*warnings, f"the same content as {copy_of}, staged too: a copy? Move one out of the raw "
                                        "tree (labtui never deletes raw data), then `labtui prune`"]
             if (old := self._claims.replaced_run(source)) is not None:  # said: the old run's data leave the store
-                warnings = [*warnings, replaced_note(old, result.row)]
+                warnings = [*warnings, replaced_note(old, result.row, self._marks(old["run_id"]))]
             if (chip := self._chips.note(result.row)) is not None:  # two histories of one chip
                 warnings = [*warnings, chip]
             if warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
