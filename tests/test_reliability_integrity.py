@@ -977,6 +977,17 @@ def test_blank_lines_never_become_rows(empty: Lab, before: list[str]) -> None:
     assert staged["vg_v"].head(2).to_list() == [float(row.split(",")[0]) for row in rows[:2]]
 
 
+def test_a_sweep_with_rows_missing_inside_it_is_not_said_aborted(empty: Lab) -> None:
+    """Rows deleted mid-sweep (a hand edit), the sweep at both its ends and back at 0: "aborted" said it stopped."""
+    rows = ivg_rows()  # 0 → −1 → 1 → −1 → 0
+    empty.write("a/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows[:3] + rows[5:]), mtime=OLD_MTIME)
+    report = empty.stage()
+    assert not empty.manifest()["is_complete"].item()
+    assert report.warned["a/IVg2025-10-14_1.csv"] == [
+        "rows missing: 11 of the 13 rows its sweep parameters imply, though it swept -1…1 and came back to 0 (rows "
+        "deleted or lost inside it)"]
+
+
 def test_a_sweep_with_fewer_rows_than_its_parameters_imply_is_incomplete(empty: Lab) -> None:
     rows = ivg_rows()  # 0 → −1 → 1 → −1 → 0 in 0.5 V steps: 13 rows
     empty.write("a/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows[:9]), mtime=OLD_MTIME)  # stopped at 0 V on the way

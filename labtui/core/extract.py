@@ -163,6 +163,12 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         if narrower and rule.returns_to_zero and _stopped_short(rule, values, given_step) is None:
             return False, [f"aborted: {frame.height} of the {rows} rows {implied} (its data sweep {least:g}…{most:g} "
                            "and come back to 0: its header written for another sweep?)", *coarser]
+        if rule.returns_to_zero and least <= low + tolerance and most >= high - tolerance and \
+                abs(float(values[-1])) <= tolerance and _largest_step(values) > 1.5 * given_step:
+            # both ends reached, back at 0, a leap on the way: rows left out (a path of its own, 0 → −5 → 5 → 0 in
+            # even steps where the header's loop goes on to −5, is a sweep stopped early, as before)
+            return False, [f"rows missing: {frame.height} of the {rows} rows {implied}, though it swept "
+                           f"{least:g}…{most:g} and came back to 0 (rows deleted or lost inside it)", *coarser]
         return False, [f"aborted: {frame.height} of the {rows} rows {implied}", *coarser]
     read = _readings(values, least, most)  # an overflow mark is a gap, not a reach
     if (shift := _shifted(least, most, low, high, step)) is not None:  # all setpoints offset: the sweep whole
@@ -194,6 +200,13 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
                                   "(sorted in a spreadsheet?): every row there"]  # was "stopped at 5 V"
         return False, [stopped, *extra]
     return True, extra
+
+
+def _largest_step(values: np.ndarray) -> float:
+    """The widest step between two rows of a sweep."""
+    import numpy as np  # loaded by `_finite` already
+
+    return float(np.abs(np.diff(values)).max()) if values.size > 1 else 0.0
 
 
 def _in_value_order(values: np.ndarray) -> bool:
