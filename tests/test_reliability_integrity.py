@@ -988,6 +988,18 @@ def test_a_sweep_with_rows_missing_inside_it_is_not_said_aborted(empty: Lab) -> 
         "deleted or lost inside it)"]
 
 
+def test_a_sweep_run_the_other_way_round_from_its_header_is_said(empty: Lab) -> None:
+    """A sweep that went to +1 V first under `VG start: -1 V` staged as `VG:-1→1`, its header's limits swapped
+    unsaid (its Dirac points are read from its data's legs, as ever)."""
+    mirrored = [",".join([str(-float(row.split(",")[0]) + 0.0), *row.split(",")[1:]]) for row in ivg_rows()]
+    empty.write("a/IVg2025-10-14_1.csv", raw_csv("IVg", rows=mirrored), mtime=OLD_MTIME)
+    report = empty.stage()
+    assert empty.manifest()["is_complete"].item()
+    assert report.warned["a/IVg2025-10-14_1.csv"] == [
+        "Vg (V) goes up first, its header's VG start of -1 down: the sweep ran the other way round (its header's "
+        "limits swapped?)"]
+
+
 def test_a_sweep_with_fewer_rows_than_its_parameters_imply_is_incomplete(empty: Lab) -> None:
     rows = ivg_rows()  # 0 → −1 → 1 → −1 → 0 in 0.5 V steps: 13 rows
     empty.write("a/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows[:9]), mtime=OLD_MTIME)  # stopped at 0 V on the way

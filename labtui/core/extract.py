@@ -184,7 +184,9 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
                  f"{low:g}…{high:g}: its header written for another sweep?"]
     else:
         extra = _extra_rows(values, frame.height, rows, given_step, rule.column) if rows is not None else []
-    extra += _sweep_jump(values, least, most, given_step, rule.column) + coarser
+    # rows out of order (a leap) say why it may leave 0 the other way
+    extra += _sweep_jump(values, least, most, given_step, rule.column) or _other_way(rule, values, start, tolerance)
+    extra += coarser
     if least > low + tolerance or most < high - tolerance:
         if rows is None or frame.height < rows or values.size == frame.height or \
                 least > low + 1.01 * step or most < high - 1.01 * step:
@@ -200,6 +202,21 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
                                   "(sorted in a spreadsheet?): every row there"]  # was "stopped at 5 V"
         return False, [stopped, *extra]
     return True, extra
+
+
+def _other_way(rule: Completeness, values: np.ndarray, start: float, tolerance: float) -> list[str]:
+    """A note when a sweep whose path leaves 0 toward its start (`loop`, `through_zero`) first goes the other way:
+    its header's limits swapped (the manifest's summary reads `VG:-5→5` of a sweep that went to +5 first)."""
+    import numpy as np  # loaded by `_finite` already
+
+    if rule.path == "once" or not abs(start) > tolerance:
+        return []
+    away = np.flatnonzero(np.abs(values) > tolerance)
+    if not away.size or (first := float(values[away[0]])) * start > 0:
+        return []
+    return [f"{rule.column} goes {'up' if first > 0 else 'down'} first, its header's {rule.start_parameter} of "
+            f"{start:g} {'down' if first > 0 else 'up'}: the sweep ran the other way round (its header's limits "
+            "swapped?)"]
 
 
 def _largest_step(values: np.ndarray) -> float:
