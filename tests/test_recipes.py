@@ -2,7 +2,8 @@
 so the docs cannot drift): every column of every procedure, `run_id` as text, a join with the manifest.
 
 Checked against each run's file read on its own: every column's count of non-null values, not just the rows; on a
-store whose path a glob or an SQL string would misread too, and on one holding a moved run's old copy beside the new.
+store whose path a glob or an SQL string would misread too, on one holding a moved run's old copy beside the new, and
+on ones whose run folders hold a file beside the run's own (a copy, macOS's `._` file, `Thumbs.db`, a `.tmp`).
 Spark runs where pyspark and Java are installed (it is not a dependency), and is skipped otherwise.
 """
 
@@ -43,6 +44,10 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
 @pytest.fixture(scope="module")
 def truth(lab: Lab) -> pl.DataFrame:
+    return each_run_read_alone(lab)
+
+
+def each_run_read_alone(lab: Lab) -> pl.DataFrame:
     """Every run's file read on its own, with the run's identity and chip from the manifest."""
     config = lab.config
     return pl.concat(
@@ -102,6 +107,15 @@ ENGINES = pytest.mark.parametrize(
 @ENGINES
 def test_recipe_reads_every_column_with_run_id_as_text(name: str, lab: Lab, truth: pl.DataFrame) -> None:
     namespace = run_recipe(name, lab)
+    assert_every_sample_once(name, namespace, truth)
+    if name == "labtui":
+        assert namespace["history"]["proc"].unique().to_list() == ["It"]
+        assert namespace["dark_mean"].columns == ["chip_name", "date_local", "mean_dark_current_a"]
+        assert namespace["dark_mean"].height == 1
+
+
+def assert_every_sample_once(name: str, namespace: dict[str, Any], truth: pl.DataFrame) -> None:
+    """`samples` and `labeled` hold each run's samples once, every column as the run's own file has it."""
     samples, labeled = as_polars(namespace["samples"]), as_polars(namespace["labeled"])
     data_columns = [column for column in truth.columns if column not in ("run_id", "proc", "chip_name")]
     assert {"t_s", "vg_v", "vsd_v", "vl_v", "power_w", "i_a"} <= set(data_columns)
@@ -115,10 +129,6 @@ def test_recipe_reads_every_column_with_run_id_as_text(name: str, lab: Lab, trut
     assert per_run.equals(truth.group_by("run_id", "proc").agg(pl.col(data_columns).count()).sort("run_id"))
     assert labeled.height == truth.height
     assert labeled["chip_name"].count() == truth["chip_name"].count() > 0
-    if name == "labtui":
-        assert namespace["history"]["proc"].unique().to_list() == ["It"]
-        assert namespace["dark_mean"].columns == ["chip_name", "date_local", "mean_dark_current_a"]
-        assert namespace["dark_mean"].height == 1
 
 
 @pytest.fixture(scope="module")
@@ -197,3 +207,28 @@ def test_recipe_labels_each_run_once_beside_its_old_copy(name: str, moved_lab: L
     assert labeled["chip_name"].count() == labeled.height
     if name in ("labtui", "polars"):  # they start from the manifest: their samples are the listed copies
         assert samples.height == listed["n_rows"].sum()
+
+
+APPLEDOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x02" + bytes(64)  # macOS's `._` file on a share
+FOREIGN = {  # what a person, a sync client or an OS leaves beside a run's file
+    "part-000 copy.parquet": lambda part: part,  # a Finder or Dropbox copy: a whole Parquet, the run a second time
+    "._part-000.parquet": lambda part: APPLEDOUBLE,
+    "Thumbs.db": lambda part: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504),  # Windows Explorer's
+    "part-000.parquet.tmp": lambda part: part[: len(part) // 2],  # a sync client's download, cut short
+}
+
+
+@pytest.fixture(scope="module", params=list(FOREIGN))
+def foreign_lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    """Every run folder holds a file that is not the run's `part-000.parquet`."""
+    lab = all_procedures_lab(tmp_path_factory.mktemp("foreign") / "lab")
+    for part in lab.stage_root.glob("*/*/*/part-000.parquet"):
+        (part.parent / request.param).write_bytes(FOREIGN[request.param](part.read_bytes()))
+    return lab
+
+
+@ENGINES
+def test_recipe_reads_only_the_runs_files_beside_foreign_ones(name: str, foreign_lab: Lab) -> None:
+    """A run's file is named `part-000.parquet`: a copy beside it is not the run twice, and a file that is no Parquet
+    (or not a whole one) is not read."""
+    assert_every_sample_once(name, run_recipe(name, foreign_lab), each_run_read_alone(foreign_lab))
