@@ -3,16 +3,22 @@ so the docs cannot drift): every column of every procedure, `run_id` as text, a 
 
 Checked against each run's file read on its own: every column's count of non-null values, not just the rows; on a
 store whose path a glob or an SQL string would misread too, on one holding a moved run's old copy beside the new, and
-on ones whose run folders hold a file beside the run's own (a copy, macOS's `._` file, `Thumbs.db`, a `.tmp`).
+on ones whose run folders hold a file beside the run's own (a copy, macOS's `._` file, `Thumbs.db`, a `.tmp`). A
+stage committing between any two of a recipe's statements leaves its `labeled` as one manifest lists the runs; one
+committing after the recipe, as the manifest it read.
 Spark runs where pyspark and Java are installed (it is not a dependency), and is skipped otherwise.
 """
 
 from __future__ import annotations
 
+import ast
+import gc
 import importlib.util
 import re
 import shutil
+import warnings
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import polars as pl
@@ -70,6 +76,14 @@ def run_recipe(name: str, lab: Lab) -> dict[str, Any]:
     namespace: dict[str, Any] = {}
     exec(compile(code, f"README.md recipe {name}", "exec"), namespace)  # the README's own code
     return namespace
+
+
+def recipe_statements(name: str, lab: Lab) -> list[CodeType]:
+    """The recipe's top-level statements, each compiled on its own (its README line numbers kept): to run a stage
+    between two of them."""
+    code = RECIPES[name].replace(PLACEHOLDER, repr(str(lab.config.store_root)))
+    return [compile(ast.Module(body=[statement], type_ignores=[]), f"README.md recipe {name}", "exec")
+            for statement in ast.parse(code).body]
 
 
 def as_polars(frame: Any) -> pl.DataFrame:
@@ -200,13 +214,22 @@ def test_recipe_labels_each_run_once_beside_its_old_copy(name: str, moved_lab: L
     """`labeled` joins the manifest on the run's partition too: each run once, the copy the manifest lists."""
     namespace = run_recipe(name, moved_lab)
     samples, labeled = as_polars(namespace["samples"]), as_polars(namespace["labeled"])
-    listed = moved_lab.manifest().select("run_id", "proc", "date_local", "n_rows").sort("run_id")
-    date = "date_local" if name == "labtui" else "date"
-    runs = labeled.group_by("run_id", "proc", date).agg(n_rows=pl.len().cast(pl.Int64)).sort("run_id")
-    assert runs.rename({date: "date_local"}).equals(listed), f"{name}: {runs}"
+    runs = runs_in(labeled, name)
+    assert runs.equals(listed(moved_lab.manifest())), f"{name}: {runs}"
     assert labeled["chip_name"].count() == labeled.height
     if name in ("labtui", "polars"):  # they start from the manifest: their samples are the listed copies
-        assert samples.height == listed["n_rows"].sum()
+        assert samples.height == runs["n_rows"].sum()
+
+
+def runs_in(labeled: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Each run `labeled` holds, by the manifest's address of it, with its rows: as `listed` gives a manifest's."""
+    date = "date_local" if name == "labtui" else "date"
+    return (labeled.group_by("run_id", "proc", date).agg(n_rows=pl.len().cast(pl.Int64)).rename({date: "date_local"})
+            .sort("run_id"))
+
+
+def listed(manifest: pl.DataFrame) -> pl.DataFrame:
+    return manifest.select("run_id", "proc", "date_local", "n_rows").sort("run_id")
 
 
 APPLEDOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        \x00\x02" + bytes(64)  # macOS's `._` file on a share
@@ -232,3 +255,71 @@ def test_recipe_reads_only_the_runs_files_beside_foreign_ones(name: str, foreign
     """A run's file is named `part-000.parquet`: a copy beside it is not the run twice, and a file that is no Parquet
     (or not a whole one) is not read."""
     assert_every_sample_once(name, run_recipe(name, foreign_lab), each_run_read_alone(foreign_lab))
+
+
+@ENGINES
+def test_recipe_leaves_no_file_open(name: str, digits_lab: Lab) -> None:
+    """What a recipe opens, it closes (the Polars one left the manifest's file to the garbage collector)."""
+    gc.collect()  # another test's garbage is not this recipe's
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        namespace = run_recipe(name, digits_lab)
+        for result in ("samples", "labeled"):
+            as_polars(namespace[result])
+        del namespace
+        gc.collect()
+    assert [str(warning.message) for warning in caught if warning.category is ResourceWarning] == []
+
+
+RESTAGED = "2025-09-08/It2025-09-08_2.csv"
+
+
+@pytest.fixture(scope="module")
+def before_a_restage(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    """A staged lab (`all_procedures_lab`) whose It run's raw file now says another start time: the next stage
+    re-stages it under a new run_id, and removes its old folder after the commit."""
+    lab = all_procedures_lab(tmp_path_factory.mktemp("restage") / "lab")
+    lab.write_run(RESTAGED, "It", start=local("2025-09-08 10:40"))  # was 10:30
+    return lab
+
+
+def commit_the_restage(lab: Lab) -> pl.DataFrame:
+    """The stage, killed after its commit (as by `kill -9`) before it removed the run's old folder: the store as any
+    stage leaves it for a moment. The manifest it committed."""
+    old = lab.run_of(RESTAGED)["run_id"]
+    assert lab.cli("stage", crash_at="after_manifest_replace").returncode == CRASH_EXIT_CODE
+    assert lab.run_of(RESTAGED)["run_id"] != old
+    return lab.manifest()
+
+
+@ENGINES
+def test_recipe_labels_each_run_once_while_a_stage_commits(name: str, before_a_restage: Lab,
+                                                         tmp_path: Path) -> None:
+    """A stage re-staging a run under a new run_id commits between any two of the recipe's statements, its old copy
+    still there: `labeled` holds each run once, as one manifest lists it (pyarrow, and Spark, which reads when a query
+    runs, read the data first and the manifest after, which no longer listed the run they had read)."""
+    before = listed(before_a_restage.manifest())
+    for cut in range(len(recipe_statements(name, before_a_restage)) + 1):
+        shutil.copytree(before_a_restage.root, tmp_path / f"{cut}")
+        lab = Lab(tmp_path / f"{cut}")
+        statements, namespace = recipe_statements(name, lab), dict[str, Any]()
+        for statement in statements[:cut]:
+            exec(statement, namespace)
+        after = listed(commit_the_restage(lab))
+        for statement in statements[cut:]:
+            exec(statement, namespace)
+        runs = runs_in(as_polars(namespace["labeled"]), name)
+        assert runs.equals(before) or runs.equals(after), f"{name}, the stage before statement {cut}: {runs}"
+
+
+@ENGINES
+def test_recipe_reads_the_manifest_once(name: str, before_a_restage: Lab, tmp_path: Path) -> None:
+    """The recipe reads the manifest once, through one handle (promise 4: a read by path opens it more than once, and
+    a commit in between tears it): a stage committing after the recipe ran leaves `labeled` as the manifest it read
+    lists the runs (DuckDB's view read it again by path at each query, and Spark when a query ran)."""
+    shutil.copytree(before_a_restage.root, tmp_path / "lab")
+    lab = Lab(tmp_path / "lab")
+    namespace = run_recipe(name, lab)
+    before = listed(lab.manifest())
+    commit_the_restage(lab)
+    assert runs_in(as_polars(namespace["labeled"]), name).equals(before)
