@@ -70,7 +70,7 @@ def duckdb_queries(store: Path, group: str, number: int) -> dict[str, Callable[[
     history = f"""SELECT * FROM manifest WHERE chip_group = '{group}' AND chip_number = {number}
                   ORDER BY start_time_utc, file_idx, source_file"""
     dark = f"""SELECT chip_name, date AS date_local, avg(i_a) AS dark_current_a
-               FROM samples('{store}/raw_measurements/proc=It/*/*/*.parquet') AS samples JOIN manifest
+               FROM samples('{store}/raw_measurements/proc=It/*/*/part-000.parquet') AS samples JOIN manifest
                    ON samples.run_id = manifest.run_id AND samples.proc = manifest.proc
                    AND samples.date = manifest.date_local
                WHERE NOT has_light GROUP BY ALL"""
