@@ -149,6 +149,12 @@ def test_a_raw_file_moved_to_another_folder_is_said_when_staged_again(lab: Lab) 
         "2025-10-13/it2025-10-13_2.csv"]
 
 
+def spelt_otherwise(name: str, other: str, letters: str = "") -> str:
+    """The stage's note on a run of a chip whose most runs write it `other`."""
+    return (f"chip {name}: the chip is written {other!r} in the store's other runs ({letters}typed in another way? "
+            "two histories): correct its 'Chip group name'")
+
+
 def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> None:
     """`Chip group name: alisson` among Alisson67's runs filed them under a chip of their own (two histories), said
     only by `validate`. The stage says so, for a run among the store's and among its own new ones."""
@@ -161,18 +167,13 @@ def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> No
     lab.write("2025-10-14/It2025-10-14_3.csv", raw_csv("It", start=epoch(2025, 10, 14, 13), params={
         "Chip group name": "Alisson", "Chip number": "68"}))
     report = lab.stage()
-
-    def said(name: str, other: str, letters: str = "") -> list[str]:
-        return [f"chip {name}: the chip is written {other!r} in the store's other runs ({letters}typed in another "
-                "way? two histories): correct its 'Chip group name'"]
-
-    # of two new runs, the one booked second is said (the workers finish in either order)
-    assert report.staged == 3 and report.warned.pop("2025-10-14/It2025-10-14_1.csv") == said("alisson67", "Alisson67")
-    assert report.warned in ({"2025-10-14/It2025-10-14_3.csv": said("Alisson68", "ALISSON68")},
-                             {"2025-10-14/It2025-10-14_2.csv": said("ALISSON68", "Alisson68")})
+    assert report.staged == 3 and report.warned.pop("2025-10-14/It2025-10-14_1.csv") == [
+        spelt_otherwise("alisson67", "Alisson67")]
+    # of two new runs, one each: the one that started second is said, whichever the workers finished first
+    assert report.warned == {"2025-10-14/It2025-10-14_3.csv": [spelt_otherwise("Alisson68", "ALISSON68")]}
     # the store's spelling is its runs' most common one; a run being corrected is none of "the other runs"
     lab.write("2025-10-15/It2025-10-15_1.csv", raw_csv("It", start=epoch(2025, 10, 15)))
-    assert lab.stage().warned == {}  # Alisson67 (one run) over alisson67 (one run): by name, and Alisson67 has two now
+    assert lab.stage().warned == {}  # Alisson67 (one run, the first) over alisson67 (one run), and it has two now
     lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It", start=epoch(2025, 10, 14)))  # alisson67 corrected
     assert lab.stage().warned == {}
     # what looks the same: a Cyrillic А (which no one can type for --group), quotes or a dot around the group
@@ -181,13 +182,55 @@ def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> No
                                                                   params={"Chip group name": group}))
     cyrillic = "'\u0410' is CYRILLIC CAPITAL LETTER A; "
     assert lab.stage().warned == {
-        f"2025-10-15/It2025-10-15_{index}.csv": said(f"{group}67", "Alisson67", cyrillic if index == 2 else "")
+        f"2025-10-15/It2025-10-15_{index}.csv": [spelt_otherwise(f"{group}67", "Alisson67",
+                                                                 cyrillic if index == 2 else "")]
         for index, group in enumerate(("\u0410lisson", '"Alisson"', "Alisson.", "Alis son"), start=2)}
     # groups of no letter nor digit look like no other group: `..80` and `*80` were "written" like each other
     for index, group in enumerate(("..", "*", "\U0001f9ea"), start=6):
         lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, index),
                                                                   params={"Chip group name": group}))
     assert lab.stage().warned == {}
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_chip_typed_two_ways_in_one_stage_is_said_on_the_runs_of_the_fewer_spelling(
+        tmp_path: Path, workers: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """Six runs of a new chip, the first typed `alisson`: the five right ones were each told to correct their group
+    (with one worker; with three, whichever was booked first won). Counted over the stage's runs once all are read,
+    the typo's run is said, in every way the stage says its notes."""
+    lab = Lab(tmp_path, workers=workers)
+    for index in range(1, 7):
+        group = "alisson" if index == 1 else "Alisson"
+        lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, 10 + index),
+                                                                  params={"Chip group name": group}))
+    note = spelt_otherwise("alisson67", "Alisson67")
+    assert main(lab.args("stage", "--json")) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == [
+        {"source_file": "2025-10-15/It2025-10-15_1.csv", "notes": [note]}]
+    events: list[StageEvent] = []
+    assert lab.stage(force=True, on_event=events.append).warned == {"2025-10-15/It2025-10-15_1.csv": [note]}
+    assert [(event.source_file, event.message) for event in events if event.kind is EventKind.NOTE] == [
+        ("2025-10-15/It2025-10-15_1.csv", note)]  # after the files' events, which said no chip
+    files = [str(path) for path in sorted((lab.raw / "2025-10-15").iterdir())]
+    assert main(lab.args("restage", "--force", "--quiet", *files)) == 0
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("note")] == [
+        f"note 2025-10-15/It2025-10-15_1.csv: {note}"]
+
+
+def test_a_typo_staged_first_is_not_the_chips_spelling_once_outnumbered(lab: Lab) -> None:
+    """As `stage --watch` stages a new chip run by run: its first run typed `ALISSON` (caps lock), then right ones.
+    One against one, the spelling of the run that started first stands; two against one, the right runs are not
+    told to change (they were: `ALISSON67` came first in name order), and the typo's run is `validate`'s to say."""
+    def run(index: int, group: str) -> Path:
+        return lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, 10 + index),
+                                                                         params={"Chip group name": group}))
+
+    assert lab.stage(only=[run(1, "ALISSON")]).warned == {}
+    assert lab.stage(only=[run(2, "Alisson")]).warned == {
+        "2025-10-15/It2025-10-15_2.csv": [spelt_otherwise("Alisson67", "ALISSON67")]}
+    assert lab.stage(only=[run(3, "Alisson")]).warned == {}
+    clash = next(finding for finding in validate(lab.config).findings if finding.code is FindingCode.CHIP_NAME_CLASH)
+    assert clash.items == ["ALISSON67 / Alisson67: one chip, its group typed in two ways?"]
 
 
 def test_a_group_looks_alike_by_its_latin_letters_in_any_case_and_script() -> None:

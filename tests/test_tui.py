@@ -923,6 +923,22 @@ async def test_stage_shows_progress_and_a_summary_with_the_rejects(tmp_path: Pat
         assert not any(isinstance(screen, StageScreen) for screen in app.screen_stack)
 
 
+async def test_the_stage_screen_says_which_runs_write_their_chip_otherwise(tmp_path: Path) -> None:
+    """Which runs of a chip typed two ways are the odd ones is known once the stage's runs are all read: said at
+    the end of the stage's log, after each file's line, the typo's run and not the right ones."""
+    lab = Lab(tmp_path, workers=1)
+    for index, group in enumerate(("alisson", "Alisson", "Alisson"), start=1):
+        lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, 10 + index),
+                                                                  params={"Chip group name": group}))
+    async with staged_from_the_app(lab, (100, 30)) as (app, _):
+        assert isinstance(app.screen, StageScreen) and app.screen.state == "done"
+        log = " ".join(" ".join(line.text.split()) for line in app.screen.query_one("#log").lines)  # lines unwrapped
+        note = ("⚠ 2025-10-15/It2025-10-15_1.csv chip alisson67: the chip is written 'Alisson67' in the store's other "
+                "runs (typed in another way? two histories): correct its 'Chip group name'")
+        assert note in log and log.count("typed in another way") == 1
+        assert log.index(note) > log.index("✔ 2025-10-15/It2025-10-15_3.csv")
+
+
 async def test_a_stage_that_finds_no_raw_file_says_where_it_looked(tmp_path: Path) -> None:
     """An empty raw folder (or the wrong one) staged to `Done: 0 staged, 0 unchanged, …` and nothing more, where
     `labtui stage` asks whether it is the raw folder."""

@@ -20,6 +20,7 @@ class EventKind(StrEnum):
     LOCK_WAIT = "lock_wait"  # another writer holds the lock; `holder` says who
     SCAN = "scan"  # the plan is made: `total` files, `message` says how many need reading
     FILE = "file"  # one file read: `outcome`, `done` of `total`
+    NOTE = "note"  # a note on a staged file known once the stage's files are all read: `source_file`, `message`
     COMMIT = "commit"  # a batch is committed
     DONE = "done"  # the run ended; `message` is the report's line
 

@@ -17,7 +17,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from labtui.core.chip_spelling import ChipSpellings
+from labtui.core.chip_spelling import spelling_notes
 from labtui.core.commit import Retimed, Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, no_folder, registry_digest
 from labtui.core.errors import LabtuiError, OperationFailed, UsageError
@@ -46,6 +46,7 @@ from labtui.core.wording import counted
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
     import polars as pl
 
+    from labtui.core.manifest_row import ManifestRow
     from labtui.core.metrics import MetricsUpdate
     from labtui.core.metrics.per_run import Curve
     from labtui.core.registry import Registry
@@ -93,7 +94,7 @@ class Stager:
         self._claims: RunClaims | None = None  # which file owns each run, from the manifest the work started from
         self._gone: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is gone
         self._held: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is here
-        self._chips = ChipSpellings()  # each chip's name in the store's runs
+        self._staged_rows: list[ManifestRow] = []  # of the runs staged, to say their chips' spellings at the end
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
         self._curves: dict[str, tuple[str, Curve]] = {}  # calibration run_id -> (hash, its curve)
         self._metrics: Future[MetricsUpdate] | None = None  # computed while the last commit writes (`_compute_metrics`)
@@ -267,7 +268,6 @@ class Stager:
         # the files read now have their new hashes booked as they come (`_collect`): their old ones may be stale
         unread = pl.col("source_file").is_in([cand.source_file for cand in work]).not_()
         self._held = _by_hash(manifest.filter(here & hashed & unread))
-        self._chips = ChipSpellings(manifest.filter(unread))  # the rows of files read now may be corrected
         with ThreadPoolExecutor(self.config.workers, thread_name_prefix="labtui-stage") as pool:
             running: dict[Future[list[tuple[Candidate, ChunkResult]]], list[Candidate]] = {}
 
@@ -293,6 +293,7 @@ class Stager:
                 self._abandon(running)
                 raise
         self.report.cancelled = self.cancel.is_set() and done < total
+        self._note_chips(manifest)
         return self._commit(manifest, rejects, writing=self._compute_metrics)
 
     def _book(self, results: list[tuple[Candidate, ChunkResult]], rejects: dict[str, RejectRecord], done: int,
@@ -376,8 +377,7 @@ class Stager:
                                        "tree (labtui never deletes raw data), then `labtui prune`"]
             if (old := self._claims.replaced_run(source)) is not None:  # said: the old run's data leave the store
                 warnings = [*warnings, replaced_note(old, result.row, self._marks(old["run_id"]))]
-            if (chip := self._chips.note(result.row)) is not None:  # two histories of one chip
-                warnings = [*warnings, chip]
+            self._staged_rows.append(result.row)
             if warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
                 self.report.warned[source] = warnings
             self._derived[result.row.run_id] = (sha, result.derived)
@@ -390,6 +390,17 @@ class Stager:
         self.report.new_rejects.append(result)
         rejects[cand.source_file] = result
         return Outcome.REJECTED
+
+    def _note_chips(self, manifest: pl.DataFrame) -> None:
+        """Each staged run whose chip most runs name otherwise (two histories of one chip), said once the stage's
+        runs are all read (`spelling_notes`): its note joins the run's others, after the file's own event."""
+        import polars as pl
+
+        # the store's runs but the staged files': their old rows replaced, their new ones maybe committed already
+        store = manifest.filter(pl.col("source_file").is_in(self.report.staged_files).not_())
+        for source, note in spelling_notes(store, self._staged_rows).items():
+            self.report.warned[source] = [*self.report.warned.get(source, ()), note]
+            self._emit(EventKind.NOTE, source_file=source, message=note)
 
     def _commit(
         self,

@@ -162,6 +162,8 @@ def log_line(event: StageEvent, zone: ZoneInfo) -> Text:
         if event.message:
             line.append(f"  {event.message}", style="dim")
         return line
+    if event.kind == EventKind.NOTE:  # after the files' lines: known once they were all read
+        return Text(f"⚠ {event.source_file}  {event.message}", style="yellow")
     if event.kind == EventKind.LOCK_WAIT:
         return Text(waiting_text(event.holder, zone), style="yellow")
     if event.kind == EventKind.SCAN:
