@@ -233,14 +233,27 @@ def test_a_typo_staged_first_is_not_the_chips_spelling_once_outnumbered(lab: Lab
     assert clash.items == ["ALISSON67 / Alisson67: one chip, its group typed in two ways?"]
 
 
+def test_a_group_typed_with_an_accent_is_said_by_the_stage_and_by_validate(lab: Lab) -> None:
+    """`Alissón` (a Spanish keyboard) among Alisson67's runs started a chip of its own without a word, from the
+    stage or `validate`; both now say it, by one rule."""
+    for index, group in enumerate(("Alisson", "Alisson", "Aliss\u00f3n"), start=1):
+        lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, 10 + index),
+                                                                  params={"Chip group name": group}))
+    assert lab.stage().warned == {"2025-10-15/It2025-10-15_3.csv": [spelt_otherwise("Aliss\u00f3n67", "Alisson67")]}
+    clash = next(finding for finding in validate(lab.config).findings if finding.code is FindingCode.CHIP_NAME_CLASH)
+    assert clash.items == ["Alisson67 / Aliss\u00f3n67: one chip, its group typed in two ways?"]
+
+
 def test_a_group_looks_alike_by_its_latin_letters_in_any_case_and_script() -> None:
     """The look-alikes are Unicode's confusables of Latin letters (Cyrillic е, р, с, ѕ; Greek Ι, Ο), not any letter
-    whose name ends in a Latin one: a Cyrillic и is no i, a Spanish ñ no n."""
+    whose name ends in a Latin one: a Cyrillic и is no i. A letter's accent is left out: a Spanish ñ looks as an n
+    (`Peña` typed on an English keyboard)."""
     from labtui.core.chip_name import foreign_letters, look_alike
 
     assert look_alike("\u0420\u0435rez") == look_alike("Perez") == look_alike("PEREZ.") == "perez"
     assert look_alike("Ali\u0455son") == look_alike("\u0391lisson") == "alisson"  # a Cyrillic ѕ, a Greek Α
-    assert look_alike("Pe\u00f1a") == "pe\u00f1a" != look_alike("Pena") and look_alike("\u0438") == "\u0438"
+    assert look_alike("Pe\u00f1a") == look_alike("Pen\u0303a") == look_alike("Pena") == "pena"  # ñ, n + tilde
+    assert look_alike("Aliss\u00f3n") == "alisson" and look_alike("\u0438") == "\u0438"
     assert foreign_letters("\u0420e\u0440ez Pe\u00f1a") == [
         "'\u0420' is CYRILLIC CAPITAL LETTER ER", "'\u0440' is CYRILLIC SMALL LETTER ER"]
 

@@ -41,9 +41,12 @@ _LOOK_ALIKE = str.maketrans({
 
 def look_alike(group: str) -> str:
     """What a group looks like, to say that two spellings may be one group: `group_spelling` in any case, its
-    letters and digits alone (`"Alisson"`, `Alisson.`, `Alisson_` are `alisson`), a Cyrillic or Greek letter that
-    reads as a Latin one read as it (`Аlisson` with a Cyrillic `А`, which no one can type for `--group`)."""
-    return "".join(char for char in group_spelling(group).casefold() if char.isalnum()).translate(_LOOK_ALIKE)
+    letters and digits alone without their accents (`"Alisson"`, `Alisson.`, `Alisson_` and `Alissón`, typed on a
+    Spanish keyboard, are `alisson`: NFKD leaves an accent a combining mark, which is no letter), a Cyrillic or
+    Greek letter that reads as a Latin one read as it (`Аlisson` with a Cyrillic `А`, which no one can type for
+    `--group`)."""
+    letters = unicodedata.normalize("NFKD", group_spelling(group).casefold())
+    return "".join(char for char in letters if char.isalnum()).translate(_LOOK_ALIKE)
 
 
 def foreign_letters(text: str) -> list[str]:

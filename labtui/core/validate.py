@@ -21,7 +21,7 @@ from pydantic_core.core_schema import list_schema
 from labtui.core.annotations import ACTIONS_DIR, ahead_of_clock, annotations_dir, unreadable_actions
 from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.atomic import read_parquet_pinned
-from labtui.core.chip_name import group_spelling
+from labtui.core.chip_name import look_alike
 from labtui.core.chip_spelling import shared_names
 from labtui.core.config import StagingConfig, default_registry_path
 from labtui.core.errors import first_line
@@ -220,15 +220,16 @@ def _files_sharing(frame: pl.DataFrame, *keys: str, other_bytes: bool = False) -
 
 
 def _chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
-    """One chip written two ways (`Alisson` and `alisson`, or a zero-width space or another Unicode spelling that a
-    store staged before `chip_name.group_spelling` kept: two histories), or two chips with one name (`Alisson7` chip
-    2 and `Alisson` chip 72 are both Alisson72: the chip parameters are looked up by that name)."""
+    """One chip written two ways (`Alisson` and `alisson` or `Alissón`, or a zero-width space or another Unicode
+    spelling that a store staged before `chip_name.group_spelling` kept: two histories), or two chips with one name
+    (`Alisson7` chip 2 and `Alisson` chip 72 are both Alisson72: the chip parameters are looked up by that name)."""
     named = pl.col("chip_number").is_not_null() & pl.col("chip_name").is_not_null()  # null: a hand edit, no spelling
     chips = frame.filter(named).select("chip_group", "chip_number", "chip_name").unique()
-    # the parser's own rule, once per chip (not per run)
-    letters = pl.col("chip_group").map_elements(group_spelling, return_dtype=pl.String).str.to_lowercase()
+    # the key the stage says them by (`chip_spelling`), once per chip, not per run; a group of no letter nor digit
+    # (`..`, `*`) is like no other
+    looks = pl.col("chip_group").map_elements(look_alike, return_dtype=pl.String)
     spelled = (
-        chips.group_by(letters.alias("group"), "chip_number")
+        chips.filter(looks != "").group_by(looks.alias("group"), "chip_number")
         .agg(pl.col("chip_name").unique().sort())
         .filter(pl.col("chip_name").list.len() > 1)
         .sort("chip_name")
