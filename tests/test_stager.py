@@ -244,6 +244,17 @@ def test_a_group_typed_with_an_accent_is_said_by_the_stage_and_by_validate(lab: 
     assert clash.items == ["Alisson67 / Aliss\u00f3n67: one chip, its group typed in two ways?"]
 
 
+def test_a_group_ending_with_its_chip_number_is_said(lab: Lab) -> None:
+    """`Chip group name: Alisson67` with `Chip number: 67` filed the run as chip Alisson6767 without a word."""
+    lab.write("2025-10-15/It2025-10-15_1.csv", raw_csv("It", start=epoch(2025, 10, 15, 11), params={
+        "Chip group name": "Alisson67"}))
+    lab.write("2025-10-15/It2025-10-15_2.csv", raw_csv("It", start=epoch(2025, 10, 15), params={
+        "Chip group name": "Alisson167"}))  # group Alisson1, not the number again
+    assert lab.stage().warned == {"2025-10-15/It2025-10-15_1.csv": [
+        "line 5: 'Chip group name' 'Alisson67' ends with the chip number 67 (typed into the group too?): the run is "
+        "filed as chip 'Alisson6767'"]}
+
+
 def test_a_group_looks_alike_by_its_latin_letters_in_any_case_and_script() -> None:
     """The look-alikes are Unicode's confusables of Latin letters (Cyrillic е, р, с, ѕ; Greek Ι, Ο), not any letter
     whose name ends in a Latin one: a Cyrillic и is no i. A letter's accent is left out: a Spanish ñ looks as an n
