@@ -7,15 +7,15 @@ command line does not pay for it.
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["Store", "__version__", "open_store"]
+__all__ = ["AnnotationsUnread", "Store", "StoreChanged", "__version__", "open_store"]
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
-    from labtui.api import Store, open_store
+    from labtui.api import AnnotationsUnread, Store, StoreChanged, open_store
 
 
 def __getattr__(name: str) -> object:
-    if name in ("Store", "open_store"):
+    if name in ("AnnotationsUnread", "Store", "StoreChanged", "open_store"):
         from labtui import api
 
         return getattr(api, name)

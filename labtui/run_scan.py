@@ -45,12 +45,13 @@ class StoreGone(LabtuiError):
 
 
 class StoreChanged(LabtuiError):
-    """A run a scan selected was replaced by a stage while the scan read the store: its raw file is another run now
-    (edited, its start time changed). Left out, the file's samples were missing from the result, unsaid."""
+    """A run a scan selected left the store while the scan read it, and its raw file is another run now (edited, its
+    start time changed; or pruned, and another measurement saved under its name). Left out, the file's samples were
+    missing from the result, unsaid."""
 
     def __init__(self, run_id: object, source_file: str, replaced_by: str) -> None:
-        super().__init__(f"run {run_id} ({source_file}) was staged again as run {replaced_by} while this scan read the "
-                         "store: scan it again (store.scan(...) anew) for the store as it is now")
+        super().__init__(f"run {run_id} ({source_file}) left the store while this scan read it, and its raw file now "
+                         f"holds run {replaced_by}: scan again (store.scan(...) anew) for the store as it is now")
 
 
 def present(store: Store) -> None:

@@ -363,8 +363,8 @@ def test_a_commit_between_scan_and_collect_is_read_whole(tmp_path: Path) -> None
     lab.write_run("2025-09-08/It2025-09-08_2.csv", "It", start=local("2025-09-08 10:40"))
     lab.stage()
     now = lab.run_of("2025-09-08/It2025-09-08_2.csv")["run_id"]
-    with pytest.raises(StoreChanged, match=rf"^run {replaced['run_id']} \(2025-09-08/It2025-09-08_2.csv\) was staged "
-                       rf"again as run {now} while this scan read the store: scan it again"):
+    with pytest.raises(StoreChanged, match=rf"^run {replaced['run_id']} \(2025-09-08/It2025-09-08_2.csv\) left the "
+                       rf"store while this scan read it, and its raw file now holds run {now}: scan again"):
         pending.collect()
 
 
@@ -390,8 +390,9 @@ def test_annotation_files_that_cannot_be_read_are_warned_of(lab: Lab) -> None:
     action.write_bytes(action.read_bytes()[:40])
     store = open_store(lab.config.store_root)
     for read in (store.runs, lambda: store.metrics, lambda: store.annotations):
-        with pytest.warns(AnnotationsUnread, match=r"^1 annotation file cannot be read: its records are left out "):
+        with pytest.warns(AnnotationsUnread, match=r"^1 annotation file cannot be read: its records are left") as said:
             read()
+        assert said[0].filename == __file__  # the reader's own line, not labtui's
     action.unlink()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
