@@ -536,7 +536,13 @@ def test_a_replaced_run_s_annotations_are_said_left_behind(lab: Lab) -> None:
     path.write_bytes(raw_csv("It", start=1760371999.0))
     (note,) = lab.stage().warned["a/It2025-10-13_1.csv"]
     assert f"UTC. Its annotations (★  ⊘ contact lost) stay with run {old['run_id']}, not on the new one: `labtui " \
-           "validate --fix` carries them over if it is the same measurement. If another" in note
+           "validate --fix` carries them over (for the same measurement re-timed, not another one copied over the " \
+           "file). If another" in note
+    annotate(lab.config.store_root, lab.manifest(), [Change("exclude", "contact lost")], author="ana")
+    path.write_bytes(raw_csv("IVg", start=1760371999.0))  # another procedure at the same start: the same run_id
+    (note,) = lab.stage().warned["a/It2025-10-13_1.csv"]
+    assert "it now holds an IVg run. Its annotations (⊘ contact lost) now mark the new run, which keeps its run_id: " \
+           f"`labtui annotate --run {only_row(lab)['run_id']}` takes back those of the old measurement." in note
 
 
 @pytest.mark.parametrize("proc", ["It", "LaserCalibration"])
@@ -553,7 +559,8 @@ def test_another_procedure_written_over_a_staged_file_is_said_not_taken_for_a_cu
     assert (report.staged, report.rejected, new["proc"], new["run_id"]) == (1, 0, proc, old["run_id"])
     assert report.warned["a/IVg2025-10-13_1.csv"][-1].startswith(
         f"replaces the file's staged run {old['run_id']} (IVg, started {old['start_time_utc']:%Y-%m-%d %H:%M:%S} UTC, "
-        f"{old['n_rows']} rows): it now holds a {proc} run. If another measurement was copied over the file")
+        f"{old['n_rows']} rows): it now holds {'an' if proc == 'It' else 'a'} {proc} run. If another measurement was "
+        "copied over the file")
     assert [p.parent.parent.name for p in lab.config.stage_root.rglob("run_id=*")] == [f"proc={proc}"]
     assert validate(lab.config).ok
 

@@ -93,9 +93,16 @@ def replaced_note(old: dict[str, Any], row: ManifestRow, marks: str = "") -> str
     data leave the store, and where another measurement was copied over the file, only a backup brings it back; the
     old run's annotations (`marks`) stay with it until carried over."""
     staged = f"{old['proc']}, started {old['start_time_utc']:%Y-%m-%d %H:%M:%S} UTC, {old['n_rows']} rows"
-    now = (f"it now holds a {row.proc} run" if old["proc"] != row.proc
+    article = "an" if row.proc[:1] in "AEIOU" else "a"
+    now = (f"it now holds {article} {row.proc} run" if old["proc"] != row.proc
            else f"its start time is now {row.start_time_utc:%Y-%m-%d %H:%M:%S} UTC")
-    kept = (f". Its annotations ({marks}) stay with run {old['run_id']}, not on the new one: `labtui validate --fix` "
-            "carries them over if it is the same measurement") if marks else ""
+    if not marks:
+        kept = ""
+    elif old["run_id"] == row.run_id:  # another procedure at the same start: one run_id, the marks on the new run
+        kept = (f". Its annotations ({marks}) now mark the new run, which keeps its run_id: `labtui annotate --run "
+                f"{row.run_id}` takes back those of the old measurement")
+    else:
+        kept = (f". Its annotations ({marks}) stay with run {old['run_id']}, not on the new one: `labtui validate "
+                "--fix` carries them over (for the same measurement re-timed, not another one copied over the file)")
     return (f"replaces the file's staged run {old['run_id']} ({staged}): {now}{kept}. If another measurement was "
             "copied over the file, restore the old one from a backup under a name of its own")
