@@ -953,7 +953,7 @@ def test_a_chip_number_that_is_not_one_positive_integer_rejects_the_file(empty: 
     ("1.4 A", "is not in V (its unit is 'A')"),  # a wrong unit, not a wrong number
     ("nan V", "is not a finite number in V"), ("1e308 kV", "is not a finite number in V"),  # its overflow, said
     *[(comma, "is not a finite number in V (a comma in the number: written with a decimal point and no thousands "
-              "separator, it is read)") for comma in ("1,37 V", "-0,5", "1,200 V")],  # a spreadsheet's locale
+              "separator, it is read)") for comma in ("1,37 V", "-0,5", "1,200 V", "1.200,5 V")],  # a spreadsheet's
 ])
 def test_another_parameter_that_is_not_a_number_is_left_empty_with_a_warning(empty: Lab, value: str,
                                                                               said: str) -> None:
@@ -986,6 +986,9 @@ def test_a_sweep_with_rows_missing_inside_it_is_not_said_aborted(empty: Lab) -> 
     assert report.warned["a/IVg2025-10-14_1.csv"] == [
         "rows missing: 11 of the 13 rows its sweep parameters imply, though it swept -1…1 and came back to 0 (rows "
         "deleted or lost inside it)"]
+    stopped = rows[:7] + rows[-1:]  # stopped at 1 V, then a last row at 0
+    empty.write("a/IVg2025-10-14_2.csv", raw_csv("IVg", rows=stopped, start=1760371999), mtime=OLD_MTIME)
+    assert empty.stage().warned["a/IVg2025-10-14_2.csv"] == ["aborted: 8 of the 13 rows its sweep parameters imply"]
 
 
 def test_a_sweep_run_the_other_way_round_from_its_header_is_said(empty: Lab) -> None:
@@ -996,7 +999,7 @@ def test_a_sweep_run_the_other_way_round_from_its_header_is_said(empty: Lab) -> 
     report = empty.stage()
     assert empty.manifest()["is_complete"].item()
     assert report.warned["a/IVg2025-10-14_1.csv"] == [
-        "Vg (V) goes up first, its header's VG start of -1 down: the sweep ran the other way round (its header's "
+        "Vg (V) leaves 0 upward, though its header's VG start is -1: the sweep ran the other way round (its header's "
         "limits swapped?)"]
 
 

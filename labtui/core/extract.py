@@ -164,9 +164,10 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
             return False, [f"aborted: {frame.height} of the {rows} rows {implied} (its data sweep {least:g}…{most:g} "
                            "and come back to 0: its header written for another sweep?)", *coarser]
         if rule.returns_to_zero and least <= low + tolerance and most >= high - tolerance and \
-                abs(float(values[-1])) <= tolerance and _largest_step(values) > 1.5 * given_step:
-            # both ends reached, back at 0, a leap on the way: rows left out (a path of its own, 0 → −5 → 5 → 0 in
-            # even steps where the header's loop goes on to −5, is a sweep stopped early, as before)
+                abs(float(values[-1])) <= tolerance and _largest_step(values[:-1]) > 1.5 * given_step:
+            # both ends reached, back at 0, a leap on the way, not into its last row: rows left out (a path of its
+            # own, 0 → −5 → 5 → 0 in even steps where the header's loop goes on to −5, is a sweep stopped early, as is
+            # one stopped at +5 with a last row at 0)
             return False, [f"rows missing: {frame.height} of the {rows} rows {implied}, though it swept "
                            f"{least:g}…{most:g} and came back to 0 (rows deleted or lost inside it)", *coarser]
         return False, [f"aborted: {frame.height} of the {rows} rows {implied}", *coarser]
@@ -214,9 +215,8 @@ def _other_way(rule: Completeness, values: np.ndarray, start: float, tolerance: 
     away = np.flatnonzero(np.abs(values) > tolerance)
     if not away.size or (first := float(values[away[0]])) * start > 0:
         return []
-    return [f"{rule.column} goes {'up' if first > 0 else 'down'} first, its header's {rule.start_parameter} of "
-            f"{start:g} {'down' if first > 0 else 'up'}: the sweep ran the other way round (its header's limits "
-            "swapped?)"]
+    return [f"{rule.column} leaves 0 {'upward' if first > 0 else 'downward'}, though its header's "
+            f"{rule.start_parameter} is {start:g}: the sweep ran the other way round (its header's limits swapped?)"]
 
 
 def _largest_step(values: np.ndarray) -> float:
