@@ -407,10 +407,15 @@ def test_a_dirac_point_beyond_the_sweep_leaves_one_branch() -> None:
 def pulse(tau: float = 3.0, drift: float = 1e-10, laser: float = 2.0) -> tuple[np.ndarray, ...]:
     """Dark 0–20 s, lit 20–40 s, dark 40–60 s: an exponential step of 1 µA on a drifting 10 µA baseline."""
     t = np.arange(0, 60, 0.05)
+    return (t, *pulse_at(t, tau, drift, laser))
+
+
+def pulse_at(t: np.ndarray, tau: float = 3.0, drift: float = 1e-10, laser: float = 2.0) -> tuple[np.ndarray, ...]:
+    """`pulse`'s current and VL on the clock `t`."""
     vl = np.where((t >= 20) & (t < 40), laser, 0.0)
     step = np.where(t >= 20, 1 - np.exp(-np.clip(t - 20, 0, None) / tau), 0.0)
     step = np.where(t >= 40, (1 - math.exp(-20 / tau)) * np.exp(-np.clip(t - 40, 0, None) / tau), step)
-    return t, 1e-5 + drift * t + 1e-6 * step, vl
+    return 1e-5 + drift * t + 1e-6 * step, vl
 
 
 def test_it_photoresponse_drift_and_time_constants() -> None:
@@ -526,29 +531,42 @@ def test_a_window_mostly_without_readings_is_not_averaged() -> None:
 def test_rows_missing_in_time_leave_the_windows_and_times_they_fall_in_unread() -> None:
     """A real It run with the rows of 62–119.5 s deleted (a hand edit, a lost block) read τ_rise 59.5 s (35 s
     whole), the first sample after the gap, and ΔI from 6 samples of the lit window's last 0.5 s, with no remark:
-    a window over half without samples is not averaged, and a time reached across a gap is not read. A pause of
-    the acquisition (real runs: up to 1.1 s at 0.084 s a sample) changes neither."""
+    a window over half without readings is not averaged, and a τ with a gap at its switch, or within the smoothing's
+    reach of its crossing on either side, is not read. A pause of the acquisition (real runs: up to 1.1 s at 0.084 s
+    a sample, a few % of their τ; under a tenth of it, τ is read to a tenth) changes neither, nor does a slow clock."""
     t, current, vl = pulse()
     whole, _ = it_quantities(t, current, vl, 0.1, SETTINGS)
-    lit_cut = (t < 21.5) | (t >= 39.5)  # the lit samples but the first 1.5 s and the last 0.5 s deleted
-    values, remarks = it_quantities(t[lit_cut], current[lit_cut], vl[lit_cut], 0.1, SETTINGS)
+
+    def cut(start: float, end: float, clock: np.ndarray = t) -> tuple[dict[str, float | None], list[str]]:
+        kept = (clock < start) | (clock >= end)
+        trace = pulse() if clock is t else (clock, *pulse_at(clock))
+        return it_quantities(trace[0][kept], trace[1][kept], trace[2][kept], 0.1, SETTINGS)
+
+    values, remarks = cut(35, 39.5)  # the lit window but its last 0.5 s
     assert values["i_dark_a"] == whole["i_dark_a"] and values["delta_i_a"] is None
-    assert remarks == ["It: no sample between 35 and 39.5 s, over half the 5 s lit window (rows missing): too little "
-                       "of it to average"]
-    dark_cut = (t < 14) | (t >= 19.5)
-    assert it_quantities(t[dark_cut], current[dark_cut], vl[dark_cut], 0.1, SETTINGS)[1] == [
-        "It: no sample between 15 and 19.5 s, over half the 5 s dark window (rows missing): too little of it to "
-        "average"]
-    rise_cut = (t < 21) | (t >= 24)  # the 1 − 1/e crossing (23 s) inside the gap
-    values, remarks = it_quantities(t[rise_cut], current[rise_cut], vl[rise_cut], 0.1, SETTINGS)
-    assert values["tau_rise_s"] is None and values["tau_decay_s"] == whole["tau_decay_s"]
-    assert values["delta_i_a"] == pytest.approx(whole["delta_i_a"])
-    assert remarks == ["tau_rise_s: 1 − 1/e of the step reached across 3.05 s without a sample (rows missing from "
-                       "20.95 s): when it was crossed is unknown"]
-    paused = (t < 22.6) | (t >= 23.3)  # a pause of 15 intervals at the crossing, as real runs', and one in a window
-    paused &= (t < 36) | (t >= 37)
-    values, remarks = it_quantities(t[paused], current[paused], vl[paused], 0.1, SETTINGS)
-    assert remarks == [] and values["tau_rise_s"] == pytest.approx(whole["tau_rise_s"], abs=0.55)
+    assert remarks == ["It: no reading between 35 and 39.5 s, over half the 5 s lit window (rows missing, or NaN, "
+                       "overflow marks or glitches): too little of it to average"]
+    assert cut(14, 19.5)[1] == ["It: no reading between 15 and 19.5 s, over half the 5 s dark window (rows missing, "
+                                "or NaN, overflow marks or glitches): too little of it to average"]
+    for start, end, unread, since in ((21, 24, "tau_rise_s", 20.95),  # the 1 − 1/e crossing (23 s) inside the gap
+                                      (23.05, 25, "tau_rise_s", 23),  # just after it, within the smoothing's reach
+                                      (19.5, 21.4, "tau_rise_s", 19.45),  # the switch-on inside the gap
+                                      (40, 42.4, "tau_decay_s", 39.95)):  # the switch-off inside the gap
+        values, remarks = cut(start, end)
+        assert values[unread] is None and [remark.split(" without")[0] for remark in remarks] == [
+            f"{unread}: {end - since:.3g} s"], (start, end)
+        level = "1 − 1/e" if "rise" in unread else "1/e"
+        assert remarks[0].endswith(f"from {since:g} s, at the switch or where {level} of the step is reached (rows "
+                                   "missing, or NaN, overflow marks or glitches): when is unknown")
+    assert cut(21, 24)[0]["tau_decay_s"] == whole["tau_decay_s"]
+    values, remarks = cut(22.8, 23.05)  # a pause of 0.3 s (6 intervals, a tenth of τ = 3 s) at the crossing
+    assert remarks == [] and values["tau_rise_s"] == pytest.approx(whole["tau_rise_s"], abs=0.3)
+    assert cut(36, 37)[1] == []  # a 1 s pause in the lit window
+    slow = np.arange(0, 60, 0.3)  # a slow clock: 5 s of rows missing at the crossing are still a gap
+    assert cut(21, 26, slow)[0]["tau_rise_s"] is None
+    assert cut(30, 30, slow)[0]["tau_rise_s"] == pytest.approx(3, abs=0.4)
+    sparse = np.arange(0, 60, 3.0)  # a run sampled every 3 s: its windows hold a sample or two, no gap
+    assert not any("no reading" in remark for remark in cut(0, 0, sparse)[1])
 
 
 def test_the_dark_trend_leaves_out_the_settling_at_the_start() -> None:

@@ -72,8 +72,8 @@ from labtui.core.parquet_footer import footer_bytes
 # wrong way: two real sweeps' gm 2× and 5× theirs).
 # 26: a laser off over an It run's last one or two samples is a switch-off the run ended at, not a misread VL (it
 # read "the laser never switched off", and the run had no ΔI).
-# 27: an It window over half without samples (rows missing) is not averaged, and a τ reached across such a gap is
-# not read (a run with 57 s of rows deleted read τ_rise at the first sample after them, ΔI from 0.5 s of its window).
+# 27: an It window over half without readings (rows missing) is not averaged, and a τ with a gap at its switch or its
+# crossing is not read (57 s of rows deleted read τ_rise at the first sample after them, ΔI from 0.5 s of its window).
 METRICS_VERSION = 27
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

@@ -14,8 +14,10 @@ import polars as pl
 from labtui.core.config import MetricsSettings
 
 RESOLVED_SIGMAS = 5.0  # a photoresponse is resolved from this many noise σ (delta_i_snr) up: only then τ is read
-GAP_INTERVALS = 20  # an It run's stretch of t without a sample this many of its mean intervals long: rows missing (a
-# hand edit, a lost block); real runs' longest is 13 (a 1.1 s pause of the acquisition at 0.084 s a sample)
+# An interval without a reading this many of an It run's usual sample intervals long, and this share of the time
+# constant it is in, leaves that τ unread: rows missing (a hand edit, a lost block) or readings left out. Real runs
+# pause up to 13 intervals (1.1 s at 0.084 s a sample), a few % of their τ.
+GAP_SPACINGS, GAP_SHARE = 3, 0.1
 CALIBRATIONS_DISAGREE = 2.0  # calibration_spread from which a run's power_w, and its responsivity, are in doubt
 OUT_OF_ORDER_ROWS = 8  # rows from which a sweep's repeats and turns say its order (fewer: a test of a few points)
 TURNS_APART = 10  # a sweep turning back once per this many rows or more often is out of order ...
@@ -146,7 +148,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "to 3 samples, over 2× or under ½ of the samples around it; not noise around 0, as at Vds 0 V: a run "
              "within 5σ of 0 with the samples beside it, σ the trace's median |difference| / (0.6745·√2)). A window "
              "of which under 90 % of the samples are readings (the others NaN, overflow marks or glitches), or over "
-             "half of which passes without a sample (rows missing), is not averaged: no value, and a remark"),
+             "half of which passes without a reading (and over 2 of the run's usual sample intervals: rows "
+             "missing), is not averaged: no value, and a remark"),
     Quantity("delta_i_a", "A", "It", "mean I over the {it_window_s:g} s before the laser switches off − i_dark_a"),
     Quantity("delta_i_rel", "", "It", "delta_i_a / i_dark_a (shown in %)", percent=True),
     Quantity("drift_a_per_s", "A/s", "It",
@@ -172,13 +175,15 @@ QUANTITIES: tuple[Quantity, ...] = (
              "cut off at switch-on and switch-off) first reaches 1 − 1/e of "
              f"delta_i_a (the step at the pulse's end, which a slow device has not settled by: compare runs of one "
              f"laser period); null when not reached, when reached at the first lit sample (faster than the trace "
-             f"resolves), when reached across a gap (over {GAP_INTERVALS} of the run's mean sample intervals without a "
-             f"sample, within the smoothing's reach: rows missing) or when delta_i_snr < {RESOLVED_SIGMAS:g}"),
+             f"resolves), when a gap lies at the switch or within the smoothing's reach of that sample (an interval "
+             f"without a reading over {GAP_SPACINGS} of the run's usual ones, the median over the drift window, and "
+             f"over {GAP_SHARE:g} of the time read: rows missing, or readings left out) or when delta_i_snr < "
+             f"{RESOLVED_SIGMAS:g}"),
     Quantity("tau_decay_s", "s", "It",
              "time from switch-off until the trace (the samples from switch-off on, up to the laser's next switch-on "
              "if any, smoothed alike) first falls to 1/e of delta_i_a above i_dark_a; "
              "null when not reached by then (persistent photoconductivity), when reached at the first "
-             "dark sample, when reached across a gap or when delta_i_snr < "
+             "dark sample, across a gap (as for tau_rise_s) or when delta_i_snr < "
              f"{RESOLVED_SIGMAS:g}"),
     Quantity("power_w", "W", "It",
              "irradiated power (the beam's, as the calibration's power sensor reads it, not the share the channel "

@@ -13,7 +13,7 @@ import numpy as np
 
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.arrays import all_finite, median
-from labtui.core.metrics.definitions import GAP_INTERVALS, RESOLVED_SIGMAS
+from labtui.core.metrics.definitions import GAP_SHARE, GAP_SPACINGS, RESOLVED_SIGMAS
 from labtui.core.metrics.glitches import BREAKDOWN_FALL, trace_glitches
 from labtui.core.metrics.ivg import vds_doubt
 from labtui.core.wording import told_apart
@@ -116,11 +116,11 @@ def it_quantities(
     dark = dark_window(t, k_on, window)
     if dark.start >= dark.stop:
         return values, ["It: no sample in the dark window"]
-    interval = float(t[-1] - t[0]) / (t.size - 1)
-    if (thin := _thin(dark, window, step, "dark") or _gap(t, dark, t_on, window, interval, "dark")) is not None:
+    settled = slice(int(np.searchsorted(t, t_on - settings.it_drift_window_s)), k_on)  # the start's transient left out
+    spacing = sample_spacing(t, settled)
+    if (thin := _thin(dark, window, step, "dark") or _gap(t, dark, t_on, window, spacing, "dark")) is not None:
         return values, [thin]
     values["i_dark_a"] = i_dark = _mean(i[dark])
-    settled = slice(int(np.searchsorted(t, t_on - settings.it_drift_window_s)), k_on)  # the start's transient left out
     values["drift_a_per_s"] = drift = fit_line(t[settled], i[settled])[0]
     if vds_v and abs(i_dark / vds_v) < settings.dead_conductance_s:
         return values, [f"photoresponse: dead channel (|I| {abs(i_dark):.2g} A at Vds {vds_v:g} V){vds_doubt(vds_v)}"]
@@ -141,13 +141,13 @@ def it_quantities(
     if lit.start >= lit.stop:
         return values, [*remarks, "photoresponse: no sample in the window before switch-off"]
     span = min(window, t_off - t_on)
-    if (thin := _thin(lit, span, step, "lit") or _gap(t, lit, t_off, span, interval, "lit")) is not None:
+    if (thin := _thin(lit, span, step, "lit") or _gap(t, lit, t_off, span, spacing, "lit")) is not None:
         return values, [*remarks, thin]
     values["delta_i_a"] = delta = _mean(i[lit]) - i_dark
     values["delta_i_rel"] = delta / i_dark if i_dark else None
     if drift is not None:
         values["delta_i_drift_corrected_a"] = delta - drift * (_mean(t[lit]) - _mean(t[dark]))
-    return values, [*remarks, *_times(t, i, k_on, k_off, k_end, i_dark, delta, settled, values, interval, settings)]
+    return values, [*remarks, *_times(t, i, k_on, k_off, k_end, i_dark, delta, settled, values, spacing, settings)]
 
 
 VL_AGREES = 0.01  # the VL column while lit and the header's laser voltage agree within this share (real runs: equal)
@@ -184,17 +184,24 @@ def _thin(samples: slice, span: float, step: float | None, name: str) -> str | N
             "overflow marks or contact glitches): too few to average")
 
 
-def _gap(t: np.ndarray, samples: slice, edge: float, span: float, interval: float, name: str) -> str | None:
-    """Why the `span` seconds before `edge` cannot be averaged: a stretch of over half of them holds no sample, and
-    is a gap (GAP_INTERVALS of the run's mean `interval`, rows missing): 6 samples of the last 0.5 s read as a
-    lit window's 5 s. None when the samples cover it."""
+def sample_spacing(t: np.ndarray, samples: slice) -> float:
+    """The run's usual interval between samples: the median over `samples` (the drift window's, a few hundred:
+    a gap in them changes it not), else over the run."""
+    clock = t[samples] if samples.stop - samples.start > 2 else t
+    return median(np.diff(clock))
+
+
+def _gap(t: np.ndarray, samples: slice, edge: float, span: float, spacing: float, name: str) -> str | None:
+    """Why the `span` seconds before `edge` cannot be averaged: a stretch of over half of them holds no reading (and
+    over 2 of the run's usual `spacing`: a run sampled every 3 s is no gap): rows missing, or readings left out (6
+    samples of the last 0.5 s read as a lit window's 5 s). None when the readings cover it."""
     around = np.concatenate([[edge - span], t[samples], [edge]])
     stretches = np.diff(around)
     at = int(np.argmax(stretches))
-    if not stretches[at] > max(span / 2, GAP_INTERVALS * interval):
+    if not stretches[at] > max(span / 2, 2 * spacing):
         return None
-    return (f"It: no sample between {around[at]:.6g} and {around[at + 1]:.6g} s, over half the {span:g} s {name} "
-            "window (rows missing): too little of it to average")
+    return (f"It: no reading between {around[at]:.6g} and {around[at + 1]:.6g} s, over half the {span:g} s {name} "
+            "window (rows missing, or NaN, overflow marks or glitches): too little of it to average")
 
 
 def readings(t: np.ndarray, i: np.ndarray) -> np.ndarray | None:
@@ -288,13 +295,14 @@ def _times(
     delta: float,
     settled: slice,
     values: dict[str, float | None],
-    interval: float,
+    spacing: float,
     settings: MetricsSettings,
 ) -> list[str]:
     """delta_i_snr, and tau_rise_s and tau_decay_s from the trace smoothed separately while lit and after switch-off
     (up to `k_end`, where a next pulse starts);
     the times only off a step clear of the noise, measured on the smoothed dark trace itself (a wandering baseline
-    is not white noise); `interval`: the run's mean sample interval."""
+    is not white noise); `spacing`: the run's usual sample interval (`sample_spacing`)."""
+    interval = float(t[-1] - t[0]) / (t.size - 1)
     points = max(1, round(settings.it_smoothing_s / interval))
     reach = max(settled.start - points // 2, 0)  # the smoothing windows of the settled span start here
     noise = fit_line(t[settled], moving_average(i[reach:k_on], points)[settled.start - reach:])[1]
@@ -316,15 +324,31 @@ def _times(
         if not (crossed.size and crossed[0]):
             remarks.append(_unread(name, level, within, crossed.size, settings))
             continue
-        at = start + int(crossed[0])  # a gap within the smoothing's reach back from it hides when the level was met
-        before = t[max(at - points // 2 - 1, start):at + 1]
-        steps = np.diff(before)
-        if steps[gap := int(np.argmax(steps))] > GAP_INTERVALS * interval:
-            remarks.append(f"{name}: {level} of the step reached across {steps[gap]:.3g} s without a sample (rows "
-                           f"missing from {before[gap]:.6g} s): when it was crossed is unknown")
+        at = start + int(crossed[0])
+        tau = float(t[at] - t[start])
+        if (gap := _timing_gap(t, start, at, k_end if start == k_off else k_off, points // 2, spacing, tau)):
+            width, since = gap
+            remarks.append(f"{name}: {width:.3g} s without a reading from {since:.6g} s, at the switch or where "
+                           f"{level} of the step is reached (rows missing, or NaN, overflow marks or glitches): when "
+                           "is unknown")
         else:
-            values[name] = float(t[at] - t[start])
+            values[name] = tau
     return remarks
+
+
+def _timing_gap(t: np.ndarray, switch: int, at: int, stop: int, half: int, spacing: float,
+                tau: float) -> tuple[float, float] | None:
+    """The widest interval without a reading that a time constant `tau`, read from the switch at sample `switch` to
+    sample `at`, spans at either end: into the switch, or within the smoothing's reach (`half` samples) either side
+    of `at` (up to `stop`); (its width, its start) when it is a gap, over GAP_SPACINGS of the run's usual `spacing`
+    and GAP_SHARE of `tau` (rows deleted across a crossing read τ at the first sample after them); else None."""
+    near = t[max(at - half - 1, switch):min(at + half + 1, stop)]
+    steps = np.diff(near)
+    widest = int(np.argmax(steps)) if steps.size else 0
+    width, since = (float(steps[widest]), float(near[widest])) if steps.size else (0.0, 0.0)
+    if (edge := float(t[switch] - t[switch - 1])) > width:
+        width, since = edge, float(t[switch - 1])
+    return (width, since) if width > max(GAP_SPACINGS * spacing, GAP_SHARE * tau) else None
 
 
 def _unread(name: str, level: str, within: str, crossed: int, settings: MetricsSettings) -> str:
