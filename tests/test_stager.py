@@ -155,6 +155,18 @@ def spelt_otherwise(name: str, other: str, letters: str = "") -> str:
             "two histories): correct its 'Chip group name'")
 
 
+def spelt_as_often(name: str, other: str) -> str:
+    """The stage's note on a run of a chip as many of whose runs write it `other`."""
+    return (f"chip {name}: the chip is written {other!r} in as many of the store's runs (typed in another way? two "
+            "histories): correct the runs typed wrong, their 'Chip group name'")
+
+
+def stored_otherwise(name: str, other: str, source: str) -> str:
+    """The stage's note on its first run of a chip one run of which the store writes `other`."""
+    return (f"chip {name}: 1 run of the store writes it {other!r} ({source}): typed in another way? two histories: "
+            "correct its 'Chip group name'")
+
+
 def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> None:
     """`Chip group name: alisson` among Alisson67's runs filed them under a chip of their own (two histories), said
     only by `validate`. The stage says so, for a run among the store's and among its own new ones."""
@@ -167,13 +179,16 @@ def test_a_chips_group_typed_in_another_case_is_said_when_staged(lab: Lab) -> No
     lab.write("2025-10-14/It2025-10-14_3.csv", raw_csv("It", start=epoch(2025, 10, 14, 13), params={
         "Chip group name": "Alisson", "Chip number": "68"}))
     report = lab.stage()
-    assert report.staged == 3 and report.warned.pop("2025-10-14/It2025-10-14_1.csv") == [
-        spelt_otherwise("alisson67", "Alisson67")]
-    # of two new runs, one each: the one that started second is said, whichever the workers finished first
-    assert report.warned == {"2025-10-14/It2025-10-14_3.csv": [spelt_otherwise("Alisson68", "ALISSON68")]}
-    # the store's spelling is its runs' most common one; a run being corrected is none of "the other runs"
+    # one run each way: neither is told it is the one typed wrong (a first run may be the typo)
+    assert report.staged == 3 and report.warned == {
+        "2025-10-14/It2025-10-14_1.csv": [spelt_as_often("alisson67", "Alisson67")],
+        "2025-10-14/It2025-10-14_2.csv": [spelt_as_often("ALISSON68", "Alisson68")],
+        "2025-10-14/It2025-10-14_3.csv": [spelt_as_often("Alisson68", "ALISSON68")]}
+    # outnumbered, the store's run typed otherwise is named, once, by the stage's run; a run being corrected is
+    # none of "the other runs"
     lab.write("2025-10-15/It2025-10-15_1.csv", raw_csv("It", start=epoch(2025, 10, 15)))
-    assert lab.stage().warned == {}  # Alisson67 (one run, the first) over alisson67 (one run), and it has two now
+    assert lab.stage().warned == {"2025-10-15/It2025-10-15_1.csv": [
+        stored_otherwise("Alisson67", "alisson67", "2025-10-14/It2025-10-14_1.csv")]}
     lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It", start=epoch(2025, 10, 14)))  # alisson67 corrected
     assert lab.stage().warned == {}
     # what looks the same: a Cyrillic А (which no one can type for --group), quotes or a dot around the group
@@ -219,16 +234,17 @@ def test_a_chip_typed_two_ways_in_one_stage_is_said_on_the_runs_of_the_fewer_spe
 
 def test_a_typo_staged_first_is_not_the_chips_spelling_once_outnumbered(lab: Lab) -> None:
     """As `stage --watch` stages a new chip run by run: its first run typed `ALISSON` (caps lock), then right ones.
-    One against one, the spelling of the run that started first stands; two against one, the right runs are not
-    told to change (they were: `ALISSON67` came first in name order), and the typo's run is `validate`'s to say."""
+    One against one, neither run is told it is the typo (the second, right one was told to adopt the typo); two
+    against one, the store's run typed otherwise is named, and `validate` says the chip's two spellings."""
     def run(index: int, group: str) -> Path:
         return lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, 10 + index),
                                                                          params={"Chip group name": group}))
 
     assert lab.stage(only=[run(1, "ALISSON")]).warned == {}
     assert lab.stage(only=[run(2, "Alisson")]).warned == {
-        "2025-10-15/It2025-10-15_2.csv": [spelt_otherwise("Alisson67", "ALISSON67")]}
-    assert lab.stage(only=[run(3, "Alisson")]).warned == {}
+        "2025-10-15/It2025-10-15_2.csv": [spelt_as_often("Alisson67", "ALISSON67")]}
+    assert lab.stage(only=[run(3, "Alisson")]).warned == {
+        "2025-10-15/It2025-10-15_3.csv": [stored_otherwise("Alisson67", "ALISSON67", "2025-10-15/It2025-10-15_1.csv")]}
     clash = next(finding for finding in validate(lab.config).findings if finding.code is FindingCode.CHIP_NAME_CLASH)
     assert clash.items == ["ALISSON67 / Alisson67: one chip, its group typed in two ways?"]
 
@@ -244,15 +260,18 @@ def test_a_group_typed_with_an_accent_is_said_by_the_stage_and_by_validate(lab: 
     assert clash.items == ["Alisson67 / Aliss\u00f3n67: one chip, its group typed in two ways?"]
 
 
-def test_a_group_ending_with_its_chip_number_is_said(lab: Lab) -> None:
-    """`Chip group name: Alisson67` with `Chip number: 67` filed the run as chip Alisson6767 without a word."""
-    lab.write("2025-10-15/It2025-10-15_1.csv", raw_csv("It", start=epoch(2025, 10, 15, 11), params={
-        "Chip group name": "Alisson67"}))
-    lab.write("2025-10-15/It2025-10-15_2.csv", raw_csv("It", start=epoch(2025, 10, 15), params={
-        "Chip group name": "Alisson167"}))  # group Alisson1, not the number again
+def test_a_group_ending_with_its_chip_number_is_said_beside_that_chip(lab: Lab) -> None:
+    """`Chip group name: Alisson67` with `Chip number: 67` filed the run as chip Alisson6767 beside Alisson67's
+    runs without a word. A group that ends in its number by name (`Sample2`, chip 2) is no slip: said only where
+    the store has that chip without the digits."""
+    lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It", start=epoch(2025, 10, 14)))  # Alisson67
+    for index, (group, number) in enumerate((("Alisson67", "67"), ("Alisson167", "67"), ("Sample2", "2")), start=1):
+        lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, 10 + index),
+                                                                  params={"Chip group name": group,
+                                                                          "Chip number": number}))
     assert lab.stage().warned == {"2025-10-15/It2025-10-15_1.csv": [
-        "line 5: 'Chip group name' 'Alisson67' ends with the chip number 67 (typed into the group too?): the run is "
-        "filed as chip 'Alisson6767'"]}
+        "chip Alisson6767: its 'Chip group name' 'Alisson67' ends with its chip number 67, and the store has chip "
+        "'Alisson67': the number typed into the group too? (two histories)"]}
 
 
 def test_a_group_looks_alike_by_its_latin_letters_in_any_case_and_script() -> None:

@@ -5,14 +5,12 @@ mobility reads the second."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from labtui.core.chip_name import foreign_letters, look_alike
-from labtui.core.wording import quoted
+from labtui.core.wording import counted, quoted
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     import polars as pl
 
     from labtui.core.manifest_row import ManifestRow
@@ -20,49 +18,92 @@ if TYPE_CHECKING:
 
 def spelling_notes(store: pl.DataFrame, staged: list[ManifestRow]) -> dict[str, str]:
     """The staged runs' source files → why the run's chip may be another's, filed apart (two histories): most runs
-    of the chip write its group otherwise (`alisson80` among `Alisson80`'s runs), or it has no group where the store
-    has a grouped chip of its number (an empty `Chip group name`). A lab that never gives groups hears nothing.
-    `store`: its runs but the `staged` ones. Said once the stage's runs are all read: said as they were booked, the
-    first spelling staged was the chip's (five right runs after a typo were each told to correct their group, and
-    with more workers it was whichever finished first). A run staged before, whose spelling the stage's runs now
-    outnumber, is `validate`'s to say."""
-    names = _names(store, staged)
+    of the chip write its group otherwise (`alisson80` among `Alisson80`'s runs), as many write it otherwise (one
+    typo against one right run: neither is told to change), the store holds runs of the chip written otherwise
+    (said once, on the stage's first run of the chip), its group ends with its chip number where the store has
+    that chip (`Alisson67` number 67 beside Alisson67), or it has no group where the store has a grouped chip of
+    its number (an empty `Chip group name`). A lab that never gives groups hears nothing. `store`: its runs but the
+    `staged` ones. Said once the stage's runs are all read, in name order: said as they were booked, the first
+    spelling staged was the chip's (five right runs after a typo were each told to correct their group, and with
+    more workers it was whichever finished first)."""
+    chips = _spellings(store, staged)
     said: dict[str, str] = {}
-    for row in staged:
+    told: set[str] = set()  # the chips whose store runs written otherwise were said
+    for row in sorted(staged, key=lambda row: row.source_file):
         if row.chip_number is None or row.chip_name is None:
             continue
         if row.chip_group is None:
-            grouped = next((name for (_, number), name in names.items() if number == row.chip_number), None)
+            grouped = next((name for (_, number), names in chips.items() if number == row.chip_number
+                            for name in [_most(names)] if name is not None), None)
             if grouped is not None:
                 said[row.source_file] = (
                     f"chip {row.chip_name}: its header gives no chip group, and the store has chip {quoted(grouped)}: "
                     "filed as a chip apart (two histories of one chip?): give its 'Chip group name'")
-        elif (spelt := names.get((look_alike(row.chip_group), row.chip_number), row.chip_name)) != row.chip_name:
-            said[row.source_file] = (
-                f"chip {row.chip_name}: the chip is written {quoted(spelt)} in the store's other runs ("
-                f"{''.join(f'{letter}; ' for letter in foreign_letters(row.chip_name + spelt))}typed in another way? "
-                "two histories): correct its 'Chip group name'")
+        elif note := _spelling_note(row, chips, told):
+            said[row.source_file] = note
     return said
 
 
-def _names(store: pl.DataFrame, staged: list[ManifestRow]) -> dict[tuple[str, int], str]:
-    """Each chip of the runs (its group as it looks, `chip_name.look_alike`, and its number) → the name most of them
-    have; a tie goes to the name whose first run started first, then to the first in order: never to the run a
-    worker finished first."""
+class _Spelling(NamedTuple):
+    runs: int  # of the store and the stage
+    stored: list[str]  # the store's runs' source files (not the stage's)
+
+
+def _spelling_note(row: ManifestRow, chips: dict[tuple[str, int], dict[str, _Spelling]],
+                   told: set[str]) -> str | None:
+    """The note on a grouped run's chip (`spelling_notes`); `told`: the chips whose store runs written otherwise a
+    run before it in the stage said (once a chip a stage), added to."""
+    assert row.chip_group is not None and row.chip_number is not None and row.chip_name is not None
+    names = chips.get((look_alike(row.chip_group), row.chip_number), {})
+    others = [name for name in names if name != row.chip_name]
+    if others and (best := _most(names)) != row.chip_name:
+        other = best or others[0]
+        how = "in the store's other runs" if best else "in as many of the store's runs"
+        return (f"chip {row.chip_name}: the chip is written {quoted(other)} {how} ("
+                f"{''.join(f'{letter}; ' for letter in foreign_letters(row.chip_name + other))}typed in another way? "
+                f"two histories): {'correct its' if best else 'correct the runs typed wrong, their'} 'Chip group name'")
+    stored = [(name, names[name].stored) for name in others if names[name].stored]
+    if stored and row.chip_name not in told:
+        told.add(row.chip_name)
+        name, files = stored[0]
+        one = len(files) == 1
+        return (f"chip {row.chip_name}: {counted(len(files), 'run')} of the store {'writes' if one else 'write'} it "
+                f"{quoted(name)} ({files[0]}{'' if one else ', …'}): typed in another way? two histories: correct "
+                f"{'its' if one else 'their'} 'Chip group name'")
+    number = str(row.chip_number)
+    if row.chip_group.endswith(number) and (bare := look_alike(row.chip_group[:-len(number)])) and \
+            (chip := _most(chips.get((bare, row.chip_number), {}))) is not None:
+        return (f"chip {row.chip_name}: its 'Chip group name' {quoted(row.chip_group)} ends with its chip number "
+                f"{number}, and the store has chip {quoted(chip)}: the number typed into the group too? (two "
+                "histories)")
+    return None
+
+
+def _most(names: dict[str, _Spelling]) -> str | None:
+    """The name most runs of a chip have; None when two have as many."""
+    ranked = sorted(names, key=lambda name: -names[name].runs)
+    if not ranked or (len(ranked) > 1 and names[ranked[0]].runs == names[ranked[1]].runs):
+        return None
+    return ranked[0]
+
+
+def _spellings(store: pl.DataFrame, staged: list[ManifestRow]) -> dict[tuple[str, int], dict[str, _Spelling]]:
+    """Each chip of the runs (its group as it looks, `chip_name.look_alike`, and its number) → each name its runs
+    have → how many, and the store's runs' files."""
     import polars as pl
 
-    counts = (store.select("chip_group", "chip_number", "chip_name", "start_time_utc").drop_nulls()
-              .group_by("chip_group", "chip_number", "chip_name").agg(pl.len(), pl.col("start_time_utc").min()))
-    new = [(row.chip_group, row.chip_number, row.chip_name, 1, row.start_time_utc) for row in staged
-           if row.chip_group is not None and row.chip_number is not None and row.chip_name is not None]
-    runs: dict[tuple[str, int], dict[str, tuple[int, dt.datetime]]] = {}  # chip → name → its runs, the first's start
-    for group, number, name, count, first in [*counts.iter_rows(), *new]:
+    counts = (store.select("chip_group", "chip_number", "chip_name", "source_file").drop_nulls()
+              .group_by("chip_group", "chip_number", "chip_name").agg(pl.len(), pl.col("source_file").sort()))
+    new: list[tuple[str, int, str, int, list[str]]] = [
+        (row.chip_group, row.chip_number, row.chip_name, 1, []) for row in staged
+        if row.chip_group is not None and row.chip_number is not None and row.chip_name is not None]
+    chips: dict[tuple[str, int], dict[str, _Spelling]] = {}
+    for group, number, name, count, files in [*counts.iter_rows(), *new]:
         if looks := look_alike(group):  # no letter nor digit (`..`, `*`, an emoji): like no other
-            spellings = runs.setdefault((looks, number), {})
-            had, earliest = spellings.get(name, (0, first))
-            spellings[name] = (had + count, min(earliest, first))
-    return {chip: min(spellings, key=lambda name: (-spellings[name][0], spellings[name][1], name))
-            for chip, spellings in sorted(runs.items())}
+            names = chips.setdefault((looks, number), {})
+            had = names.get(name, _Spelling(0, []))
+            names[name] = _Spelling(had.runs + count, had.stored + files)
+    return chips
 
 
 def shared_names(runs: pl.DataFrame) -> pl.DataFrame:

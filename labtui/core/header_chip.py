@@ -13,7 +13,6 @@ from labtui.core.rejects import Reject
 from labtui.core.wording import quoted
 
 _FILE_CHIP = re.compile(r"^(?P<group>[A-Za-z][A-Za-z_-]*?)(?P<number>\d+)_(?P<idx>\d+)$")
-_TRAILING_DIGITS = re.compile(r"\d+$")
 
 
 def chip_identity(
@@ -55,16 +54,11 @@ def chip_identity(
         fields.setdefault("chip_group", match.group("group"))
     if (written := fields.get("chip_group")) is not None:
         fields["chip_group"] = group_spelling(written) or None
-        line = seen_at.get("Chip group name", "?")
         if fields["chip_group"] not in (None, written.strip()):
+            line = seen_at.get("Chip group name", "?")
             warnings.append(f"line {line}: 'Chip group name' {quoted(written.strip())} is stored as "
                             f"{fields['chip_group']!r} (invisible characters or another Unicode spelling of the same "
                             "letters would start a chip of its own)")
-        if (digits := _TRAILING_DIGITS.search(fields["chip_group"] or "")) and digits[0] == str(fields["chip_number"]):
-            # `Alisson67` with chip number 67: filed as chip Alisson6767, a history apart from Alisson67's
-            warnings.append(f"line {line}: 'Chip group name' {quoted(fields['chip_group'])} ends with the chip number "
-                            f"{fields['chip_number']} (typed into the group too?): the run is filed as chip "
-                            f"{quoted(fields['chip_group'] + str(fields['chip_number']))}")
 
 
 def _chip_of_the_name(match: re.Match[str], fields: dict[str, Any], warnings: list[str]) -> None:
