@@ -548,16 +548,18 @@ def test_rows_missing_in_time_leave_the_windows_and_times_they_fall_in_unread() 
                        "overflow marks or glitches): too little of it to average"]
     assert cut(14, 19.5)[1] == ["It: no reading between 15 and 19.5 s, over half the 5 s dark window (rows missing, "
                                 "or NaN, overflow marks or glitches): too little of it to average"]
-    for start, end, unread, since in ((21, 24, "tau_rise_s", 20.95),  # the 1 − 1/e crossing (23 s) inside the gap
-                                      (23.05, 25, "tau_rise_s", 23),  # just after it, within the smoothing's reach
-                                      (19.5, 21.4, "tau_rise_s", 19.45),  # the switch-on inside the gap
-                                      (40, 42.4, "tau_decay_s", 39.95)):  # the switch-off inside the gap
+    crossing, switch = "around where {} of the step is reached", "before the switch-{}"
+    for start, end, unread, since, where in (
+            (21, 24, "tau_rise_s", 20.95, crossing.format("1 − 1/e")),  # the crossing (23 s) inside the gap
+            (23.05, 25, "tau_rise_s", 23, crossing.format("1 − 1/e")),  # just after it, within the smoothing's reach
+            (19.5, 21.4, "tau_rise_s", 19.45, switch.format("on")),  # the switch-on inside the gap
+            (19.5, 20.5, "tau_rise_s", 19.45, switch.format("on")),  # ... and the crossing at its first sample after
+            (40, 42.4, "tau_decay_s", 39.95, switch.format("off"))):  # the switch-off inside the gap
         values, remarks = cut(start, end)
-        assert values[unread] is None and [remark.split(" without")[0] for remark in remarks] == [
-            f"{unread}: {end - since:.3g} s"], (start, end)
-        level = "1 − 1/e" if "rise" in unread else "1/e"
-        assert remarks[0].endswith(f"from {since:g} s, at the switch or where {level} of the step is reached (rows "
-                                   "missing, or NaN, overflow marks or glitches): when is unknown")
+        unknown = "when it switched" if "switch" in where else "when it was reached"
+        assert values[unread] is None and remarks == [
+            f"{unread}: no reading for {end - since:.3g} s {where} (from {since:g} s: rows missing, or NaN, overflow "
+            f"marks or glitches): {unknown} is unknown"], (start, end)
     assert cut(21, 24)[0]["tau_decay_s"] == whole["tau_decay_s"]
     values, remarks = cut(22.8, 23.05)  # a pause of 0.3 s (6 intervals, a tenth of τ = 3 s) at the crossing
     assert remarks == [] and values["tau_rise_s"] == pytest.approx(whole["tau_rise_s"], abs=0.3)

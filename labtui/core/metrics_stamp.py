@@ -74,7 +74,9 @@ from labtui.core.parquet_footer import footer_bytes
 # read "the laser never switched off", and the run had no ΔI).
 # 27: an It window over half without readings (rows missing) is not averaged, and a τ with a gap at its switch or its
 # crossing is not read (57 s of rows deleted read τ_rise at the first sample after them, ΔI from 0.5 s of its window).
-METRICS_VERSION = 27
+# 28: the gap rules of 27 measure by the run's usual sample interval (the drift window's median: rows missing made
+# the mean's longer), look both ways from a τ's crossing and into its switch, and read τ to a tenth of itself.
+METRICS_VERSION = 28
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

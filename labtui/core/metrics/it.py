@@ -302,6 +302,8 @@ def _times(
     (up to `k_end`, where a next pulse starts);
     the times only off a step clear of the noise, measured on the smoothed dark trace itself (a wandering baseline
     is not white noise); `spacing`: the run's usual sample interval (`sample_spacing`)."""
+    # the smoothing counts samples by the run's mean interval, as ever: by its median, 43 real runs' delta_i_snr and
+    # 16 τ_rise moved (one 28 → 35 s); rows missing far from every window still change it a little
     interval = float(t[-1] - t[0]) / (t.size - 1)
     points = max(1, round(settings.it_smoothing_s / interval))
     reach = max(settled.start - points // 2, 0)  # the smoothing windows of the settled span start here
@@ -319,36 +321,38 @@ def _times(
     reached = np.flatnonzero(rise >= 1 - 1 / math.e)
     fallen = np.flatnonzero((moving_average(i[k_off:k_end], points) - i_dark) / delta <= 1 / math.e)  # not into a
     # next pulse
-    for name, level, within, start, crossed in (("tau_rise_s", "1 − 1/e", "while lit", k_on, reached),
-                                                ("tau_decay_s", "1/e", "by the end of the run", k_off, fallen)):
-        if not (crossed.size and crossed[0]):
-            remarks.append(_unread(name, level, within, crossed.size, settings))
-            continue
-        at = start + int(crossed[0])
+    for name, level, within, start, stop, crossed, switch in (
+            ("tau_rise_s", "1 − 1/e", "while lit", k_on, k_off, reached, "on"),
+            ("tau_decay_s", "1/e", "by the end of the run", k_off, k_end, fallen, "off")):
+        at = start + int(crossed[0]) if crossed.size else start
         tau = float(t[at] - t[start])
-        if (gap := _timing_gap(t, start, at, k_end if start == k_off else k_off, points // 2, spacing, tau)):
-            width, since = gap
-            remarks.append(f"{name}: {width:.3g} s without a reading from {since:.6g} s, at the switch or where "
-                           f"{level} of the step is reached (rows missing, or NaN, overflow marks or glitches): when "
-                           "is unknown")
+        if crossed.size and (gap := _timing_gap(t, start, at, stop, points // 2, spacing, tau)) is not None:
+            width, since, at_switch = gap
+            where, unknown = (f"before the switch-{switch}", "when it switched") if at_switch else (
+                f"around where {level} of the step is reached", "when it was reached")
+            remarks.append(f"{name}: no reading for {width:.3g} s {where} (from {since:.6g} s: rows missing, or NaN, "
+                           f"overflow marks or glitches): {unknown} is unknown")
+        elif not (crossed.size and crossed[0]):
+            remarks.append(_unread(name, level, within, crossed.size, settings))
         else:
             values[name] = tau
     return remarks
 
 
 def _timing_gap(t: np.ndarray, switch: int, at: int, stop: int, half: int, spacing: float,
-                tau: float) -> tuple[float, float] | None:
+                tau: float) -> tuple[float, float, bool] | None:
     """The widest interval without a reading that a time constant `tau`, read from the switch at sample `switch` to
     sample `at`, spans at either end: into the switch, or within the smoothing's reach (`half` samples) either side
-    of `at` (up to `stop`); (its width, its start) when it is a gap, over GAP_SPACINGS of the run's usual `spacing`
-    and GAP_SHARE of `tau` (rows deleted across a crossing read τ at the first sample after them); else None."""
+    of `at` (up to `stop`); (its width, its start, whether it is the switch's) when it is a gap, over GAP_SPACINGS
+    of the run's usual `spacing` and GAP_SHARE of `tau` (rows deleted across a crossing read τ at the first sample
+    after them); else None."""
     near = t[max(at - half - 1, switch):min(at + half + 1, stop)]
     steps = np.diff(near)
     widest = int(np.argmax(steps)) if steps.size else 0
-    width, since = (float(steps[widest]), float(near[widest])) if steps.size else (0.0, 0.0)
+    width, since, at_switch = (float(steps[widest]), float(near[widest]), False) if steps.size else (0.0, 0.0, False)
     if (edge := float(t[switch] - t[switch - 1])) > width:
-        width, since = edge, float(t[switch - 1])
-    return (width, since) if width > max(GAP_SPACINGS * spacing, GAP_SHARE * tau) else None
+        width, since, at_switch = edge, float(t[switch - 1]), True
+    return (width, since, at_switch) if width > max(GAP_SPACINGS * spacing, GAP_SHARE * tau) else None
 
 
 def _unread(name: str, level: str, within: str, crossed: int, settings: MetricsSettings) -> str:
