@@ -206,17 +206,21 @@ class Store:
 
     def _annotated(self, runs: pl.DataFrame) -> pl.DataFrame:
         """`runs` with their annotation columns, and a warning when action files among them cannot be read."""
-        self._say_unread(calls=2)
+        self._say_unread()
         return annotate_runs(self.root, runs)
 
-    def _say_unread(self, calls: int = 1) -> None:
-        """A warning, at the line of the caller's code (`calls`: the Store methods between it and this one), when
-        annotation files cannot be read: an exclusion among them left its run counted in every mean, unsaid
-        (`history` says it; `validate` names the files). Python shows it once per line of that code."""
-        if (unread := unread_note(self.root)) is not None:
-            import warnings
+    def _say_unread(self) -> None:
+        """A warning, at the line of the reader's own code (the first frame outside labtui), when annotation files
+        cannot be read: an exclusion among them left its run counted in every mean, unsaid (`history` says it;
+        `validate` names the files). Python shows it once per line of that code."""
+        if (unread := unread_note(self.root)) is None:
+            return
+        import warnings
 
-            warnings.warn(unread, AnnotationsUnread, stacklevel=calls + 2)
+        package, frame, level = str(Path(__file__).parent), sys._getframe(1), 2
+        while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+            frame, level = frame.f_back, level + 1
+        warnings.warn(unread, AnnotationsUnread, stacklevel=level)
 
     def _run_table(self, selected: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
         """One row per selected run: the run-level columns of a scan plus `path`, the run's Parquet."""

@@ -389,7 +389,7 @@ def test_annotation_files_that_cannot_be_read_are_warned_of(lab: Lab) -> None:
     action = next((lab.config.store_root / "_annotations" / "actions").glob("*.json"))
     action.write_bytes(action.read_bytes()[:40])
     store = open_store(lab.config.store_root)
-    for read in (store.runs, lambda: store.metrics, lambda: store.annotations):
+    for read in (store.runs, lambda: store.metrics, lambda: store.annotations, store.scan):
         with pytest.warns(AnnotationsUnread, match=r"^1 annotation file cannot be read: its records are left") as said:
             read()
         assert said[0].filename == __file__  # the reader's own line, not labtui's

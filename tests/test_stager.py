@@ -560,8 +560,10 @@ def test_a_replaced_run_s_annotations_are_said_left_behind(lab: Lab) -> None:
     annotate(lab.config.store_root, lab.manifest(), [Change("exclude", "contact lost")], author="ana")
     path.write_bytes(raw_csv("IVg", start=1760371999.0))  # another procedure at the same start: the same run_id
     (note,) = lab.stage().warned["a/It2025-10-13_1.csv"]
-    assert "it now holds an IVg run. Its annotations (⊘ contact lost) now mark the new run, which keeps its run_id: " \
-           f"`labtui annotate --run {only_row(lab)['run_id']}` takes back those of the old measurement." in note
+    assert "it now holds an IVg run. Its annotations (⊘ contact lost) now mark the new run, which keeps its " \
+           f"run_id: `labtui annotate --run {only_row(lab)['run_id']} --include` takes them back if they were of " \
+           "the old measurement alone." in note
+    assert main(lab.args("annotate", "--run", only_row(lab)["run_id"], "--include")) == 0  # the command, as said
 
 
 @pytest.mark.parametrize("proc", ["It", "LaserCalibration"])

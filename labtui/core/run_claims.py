@@ -88,21 +88,33 @@ class RunClaims:
                                       "left", last_line)
 
 
-def replaced_note(old: dict[str, Any], row: ManifestRow, marks: str = "") -> str:
+def replaced_note(old: dict[str, Any], row: ManifestRow, marks: dict[str, Any] | None = None) -> str:
     """What a stage says of a file whose new run replaced its staged one (`RunClaims.replaced_run`): the old run's
     data leave the store, and where another measurement was copied over the file, only a backup brings it back; the
-    old run's annotations (`marks`) stay with it until carried over."""
+    old run's annotations (`marks`, its row of `current_annotations`) stay with it until carried over, or, under its
+    run_id, now mark the new run."""
     staged = f"{old['proc']}, started {old['start_time_utc']:%Y-%m-%d %H:%M:%S} UTC, {old['n_rows']} rows"
     article = "an" if row.proc[:1] in "AEIOU" else "a"
     now = (f"it now holds {article} {row.proc} run" if old["proc"] != row.proc
            else f"its start time is now {row.start_time_utc:%Y-%m-%d %H:%M:%S} UTC")
-    if not marks:
-        kept = ""
-    elif old["run_id"] == row.run_id:  # another procedure at the same start: one run_id, the marks on the new run
-        kept = (f". Its annotations ({marks}) now mark the new run, which keeps its run_id: `labtui annotate --run "
-                f"{row.run_id}` takes back those of the old measurement")
-    else:
-        kept = (f". Its annotations ({marks}) stay with run {old['run_id']}, not on the new one: `labtui validate "
-                "--fix` carries them over (for the same measurement re-timed, not another one copied over the file)")
-    return (f"replaces the file's staged run {old['run_id']} ({staged}): {now}{kept}. If another measurement was "
-            "copied over the file, restore the old one from a backup under a name of its own")
+    return (f"replaces the file's staged run {old['run_id']} ({staged}): {now}{_kept(old, row, marks)}. If another "
+            "measurement was copied over the file, restore the old one from a backup under a name of its own")
+
+
+def _kept(old: dict[str, Any], row: ManifestRow, marks: dict[str, Any] | None) -> str:
+    """Where the replaced run's annotations are now, and how to move or take them back."""
+    if marks is None:
+        return ""
+    import shlex
+
+    from labtui.core.annotations import summary
+
+    if old["run_id"] != row.run_id:
+        return (f". Its annotations ({summary(marks)}) stay with run {old['run_id']}, not on the new one: `labtui "
+                "validate --fix` carries them over (for the same measurement re-timed, not another one copied over "
+                "the file)")
+    undo = [*(["--unstar"] if marks["starred"] else []), *(["--include"] if marks["excluded"] else []),
+            *(f"--untag {shlex.quote(tag)}" for tag in marks["tags"] or ()),
+            *(["--clear-note"] if marks["note"] else [])]
+    return (f". Its annotations ({summary(marks)}) now mark the new run, which keeps its run_id: `labtui annotate "
+            f"--run {row.run_id} {' '.join(undo)}` takes them back if they were of the old measurement alone")

@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from labtui.core.chip_spelling import spelling_notes
 from labtui.core.commit import Retimed, Staged, StoreCommit
@@ -335,18 +335,18 @@ class Stager:
             return "touched: its content is as staged, its new time recorded"
         return "; ".join(self.report.warned.get(result.row.source_file, ()))
 
-    def _marks(self, run_id: str) -> str:
-        """The annotations of a run a file's new run replaces (`★ ⊘ contact lost`), '' for none: they stay with its
-        run_id, and an exclusion lapsed unsaid (the new run counted in every mean)."""
+    def _marks(self, run_id: str) -> dict[str, Any] | None:
+        """The annotations of a run a file's new run replaces (its row of `current_annotations`), None for none: an
+        exclusion of the old run lapsed unsaid (the new run counted in every mean)."""
         import polars as pl
 
-        from labtui.core.annotations import current_annotations, summary
+        from labtui.core.annotations import current_annotations
 
         try:
             marks = current_annotations(self.config.store_root).filter(pl.col("run_id") == run_id)
         except LabtuiError:  # annotations that cannot be read: said by every reader, and by validate
-            return ""
-        return summary(marks.row(0, named=True)) if marks.height else ""
+            return None
+        return marks.row(0, named=True) if marks.height else None
 
     def _collect(self, cand: Candidate, result: ChunkResult, rejects: dict[str, RejectRecord]) -> Outcome:
         """Book one worker result (run_id conflicts were settled by `RunClaims.claim` before any Parquet was
