@@ -8,6 +8,8 @@ Windows are measured back from those two edges.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import cache, partial
 
 import numpy as np
 
@@ -117,7 +119,7 @@ def it_quantities(
     if dark.start >= dark.stop:
         return values, ["It: no sample in the dark window"]
     settled = slice(int(np.searchsorted(t, t_on - settings.it_drift_window_s)), k_on)  # the start's transient left out
-    spacing = sample_spacing(t, settled)
+    spacing = cache(partial(sample_spacing, t, settled))  # taken only where a stretch may be a gap
     if (thin := _thin(dark, window, step, "dark") or _gap(t, dark, t_on, window, spacing, "dark")) is not None:
         return values, [thin]
     values["i_dark_a"] = i_dark = _mean(i[dark])
@@ -191,16 +193,21 @@ def sample_spacing(t: np.ndarray, samples: slice) -> float:
     return median(np.diff(clock))
 
 
-def _gap(t: np.ndarray, samples: slice, edge: float, span: float, spacing: float, name: str) -> str | None:
+def _gap(t: np.ndarray, samples: slice, edge: float, span: float, spacing: Callable[[], float],
+         name: str) -> str | None:
     """Why the `span` seconds before `edge` cannot be averaged: a stretch of over half of them holds no reading (and
-    over 2 of the run's usual `spacing`: a run sampled every 3 s is no gap): rows missing, or readings left out (6
+    over 2 of the run's usual `spacing()`: a run sampled every 3 s is no gap): rows missing, or readings left out (6
     samples of the last 0.5 s read as a lit window's 5 s). None when the readings cover it."""
-    around = np.concatenate([[edge - span], t[samples], [edge]])
-    stretches = np.diff(around)
-    at = int(np.argmax(stretches))
-    if not stretches[at] > max(span / 2, 2 * spacing):
+    inside = t[samples]
+    stretches = np.diff(inside)
+    at = int(np.argmax(stretches)) if stretches.size else 0
+    stretch, since = (float(stretches[at]), float(inside[at])) if stretches.size else (0.0, 0.0)
+    for width, start in ((float(inside[0]) - (edge - span), edge - span), (edge - float(inside[-1]), inside[-1])):
+        if width > stretch:
+            stretch, since = width, float(start)
+    if not (stretch > span / 2 and stretch > 2 * spacing()):
         return None
-    return (f"It: no reading between {around[at]:.6g} and {around[at + 1]:.6g} s, over half the {span:g} s {name} "
+    return (f"It: no reading between {since:.6g} and {since + stretch:.6g} s, over half the {span:g} s {name} "
             "window (rows missing, or NaN, overflow marks or glitches): too little of it to average")
 
 
@@ -295,13 +302,13 @@ def _times(
     delta: float,
     settled: slice,
     values: dict[str, float | None],
-    spacing: float,
+    spacing: Callable[[], float],
     settings: MetricsSettings,
 ) -> list[str]:
     """delta_i_snr, and tau_rise_s and tau_decay_s from the trace smoothed separately while lit and after switch-off
     (up to `k_end`, where a next pulse starts);
     the times only off a step clear of the noise, measured on the smoothed dark trace itself (a wandering baseline
-    is not white noise); `spacing`: the run's usual sample interval (`sample_spacing`)."""
+    is not white noise); `spacing()`: the run's usual sample interval (`sample_spacing`)."""
     # the smoothing counts samples by the run's mean interval, as ever: by its median, 43 real runs' delta_i_snr and
     # 16 τ_rise moved (one 28 → 35 s); rows missing far from every window still change it a little
     interval = float(t[-1] - t[0]) / (t.size - 1)
@@ -339,12 +346,12 @@ def _times(
     return remarks
 
 
-def _timing_gap(t: np.ndarray, switch: int, at: int, stop: int, half: int, spacing: float,
+def _timing_gap(t: np.ndarray, switch: int, at: int, stop: int, half: int, spacing: Callable[[], float],
                 tau: float) -> tuple[float, float, bool] | None:
     """The widest interval without a reading that a time constant `tau`, read from the switch at sample `switch` to
     sample `at`, spans at either end: into the switch, or within the smoothing's reach (`half` samples) either side
     of `at` (up to `stop`); (its width, its start, whether it is the switch's) when it is a gap, over GAP_SPACINGS
-    of the run's usual `spacing` and GAP_SHARE of `tau` (rows deleted across a crossing read τ at the first sample
+    of the run's usual `spacing()` and GAP_SHARE of `tau` (rows deleted across a crossing read τ at the first sample
     after them); else None."""
     near = t[max(at - half - 1, switch):min(at + half + 1, stop)]
     steps = np.diff(near)
@@ -352,7 +359,7 @@ def _timing_gap(t: np.ndarray, switch: int, at: int, stop: int, half: int, spaci
     width, since, at_switch = (float(steps[widest]), float(near[widest]), False) if steps.size else (0.0, 0.0, False)
     if (edge := float(t[switch] - t[switch - 1])) > width:
         width, since, at_switch = edge, float(t[switch - 1]), True
-    return (width, since, at_switch) if width > max(GAP_SPACINGS * spacing, GAP_SHARE * tau) else None
+    return (width, since, at_switch) if width > GAP_SHARE * tau and width > GAP_SPACINGS * spacing() else None
 
 
 def _unread(name: str, level: str, within: str, crossed: int, settings: MetricsSettings) -> str:
