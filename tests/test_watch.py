@@ -247,7 +247,7 @@ def test_follow_reads_only_new_rows_and_describes_the_run(lab: Lab) -> None:
 def test_stage_watch_headless_stops_cleanly_on_ctrl_c(lab: Lab, stop: signal.Signals) -> None:
     """Ctrl+C, and what systemd stops a service with (SIGTERM) or a closed terminal sends (SIGHUP): those two killed
     the watcher at once, its temp files left for the next stage."""
-    lab.write("d/It2025-10-14_1.csv", raw_csv("It"), mtime=time.time() - 60)
+    lab.write("d/It2025-10-14_1.csv", raw_csv("It", params={"VG": "6 7"}), mtime=time.time() - 60)  # a note
     lab.write("d/bad.csv", b"not a measurement", mtime=time.time() - 60)
     process = subprocess.Popen(
         [sys.executable, "-m", "labtui", "stage", "--watch", "--config", str(lab.config_file), "--settle", "0"],
@@ -258,6 +258,7 @@ def test_stage_watch_headless_stops_cleanly_on_ctrl_c(lab: Lab, stop: signal.Sig
     while said[-1] and "staged:" not in said[-1]:
         said.append(process.stdout.readline())
     assert any(" rejected d/bad.csv: " in line for line in said), said  # named, as a one-shot stage names it
+    assert any("   note: line " in line and "'6 7' is not a finite number in V" in line for line in said), said
     process.send_signal(stop)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err

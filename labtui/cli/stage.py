@@ -243,8 +243,11 @@ def run_watch(args: argparse.Namespace) -> int:
 
     def report(event: WatchEvent) -> None:
         stamp = dt.datetime.now(config.zone).strftime("%H:%M:%S")  # the lab's time, as the app and histories say
+        warned = event.report.warned if event.report is not None else {}
         for source in event.staged:
             print(shown(f"{stamp} staged {source}"))
+            for note in warned.get(source, ()):  # an aborted run, a chip written otherwise: as a one-shot stage says
+                print(shown(f"{stamp}   note: {note}"))
         for record in event.report.new_rejects if event.report is not None else ():  # as a one-shot stage says
             print(shown(f"{stamp} rejected {record.headline()}"))  # them: the count alone named no file
         print(shown(f"{stamp} {event.kind}: {event.message}"), flush=True)
