@@ -13,6 +13,12 @@ from tests.lab import REAL_RAW, Lab
 from tests.pilot import record_notifications
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tests first (10–25 s each, a store killed at every step): met last, one kept a worker busy while
+    the other had nothing left (xdist's workers steal from each other's ends)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def lab(tmp_path: Path) -> Lab:
     return Lab(tmp_path)

@@ -887,7 +887,7 @@ def test_a_full_disk_behind_a_redirection_is_one_line(lab: Lab) -> None:
                 ["validate", "--json"], ["rejects"], ["rejects", "--json"], ["stage"], ["annotate", "--help"])
     for unbuffered in (False, True):
         env = {key: value for key, value in cli_env().items() if key != "PYTHONUNBUFFERED"}
-        for command in commands:
+        for command in commands if not unbuffered else (["history", "67"], ["validate", "--json"], ["stage"]):
             with open("/dev/full", "w") as full:
                 result = subprocess.run(lab.command(*command), stdout=full, stderr=subprocess.PIPE, text=True,
                                         env=env | ({"PYTHONUNBUFFERED": "1"} if unbuffered else {}), timeout=60)

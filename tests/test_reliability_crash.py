@@ -128,6 +128,7 @@ PROTOCOL_POINTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("commit_interval", [3600.0, 1e-6], ids=["one-commit", "commit-per-file"])
 def test_crash_at_every_protocol_step_converges(
     scenario: dict[str, object], commit_interval: float, monkeypatch: pytest.MonkeyPatch
@@ -260,6 +261,7 @@ class _Reader(threading.Thread):
             self.looks += 1
 
 
+@pytest.mark.slow
 def test_random_kill_9_during_a_large_stage_converges(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     n_files = _bulk_raw(raw)

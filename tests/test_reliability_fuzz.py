@@ -401,7 +401,7 @@ class StoreMachine(RuleBasedStateMachine):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-TestStoreMachine = StoreMachine.TestCase
+TestStoreMachine = pytest.mark.slow(StoreMachine.TestCase)
 # no shrinking: a failing sequence is reported at once (derandomized, it replays exactly) instead of after
 # minutes of re-running subprocess crashes. 16 sequences: 25 took 30 s of the suite's 5 minutes, and the crash tests
 # (test_reliability_crash.py) kill a stage at every fault point besides
