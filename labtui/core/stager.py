@@ -17,7 +17,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from labtui.core.chip_spelling import spelling_notes
+from labtui.core.chip_spelling import StagedChip, spelling_notes
 from labtui.core.commit import Retimed, Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, no_folder, registry_digest
 from labtui.core.errors import LabtuiError, OperationFailed, UsageError
@@ -46,7 +46,6 @@ from labtui.core.wording import counted
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
     import polars as pl
 
-    from labtui.core.manifest_row import ManifestRow
     from labtui.core.metrics import MetricsUpdate
     from labtui.core.metrics.per_run import Curve
     from labtui.core.registry import Registry
@@ -94,7 +93,7 @@ class Stager:
         self._claims: RunClaims | None = None  # which file owns each run, from the manifest the work started from
         self._gone: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is gone
         self._held: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is here
-        self._staged_rows: list[ManifestRow] = []  # of the runs staged, to say their chips' spellings at the end
+        self._staged_chips: list[StagedChip] = []  # of the runs staged, to say their chips' spellings at the end
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
         self._curves: dict[str, tuple[str, Curve]] = {}  # calibration run_id -> (hash, its curve)
         self._metrics: Future[MetricsUpdate] | None = None  # computed while the last commit writes (`_compute_metrics`)
@@ -377,7 +376,8 @@ class Stager:
                                        "tree (labtui never deletes raw data), then `labtui prune`"]
             if (old := self._claims.replaced_run(source)) is not None:  # said: the old run's data leave the store
                 warnings = [*warnings, replaced_note(old, result.row, self._marks(old["run_id"]))]
-            self._staged_rows.append(result.row)
+            row = result.row
+            self._staged_chips.append(StagedChip(source, row.chip_group, row.chip_number, row.chip_name))
             if warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
                 self.report.warned[source] = warnings
             self._derived[result.row.run_id] = (sha, result.derived)
@@ -398,7 +398,7 @@ class Stager:
 
         # the store's runs but the staged files': their old rows replaced, their new ones maybe committed already
         store = manifest.filter(pl.col("source_file").is_in(self.report.staged_files).not_())
-        for source, note in spelling_notes(store, self._staged_rows).items():
+        for source, note in spelling_notes(store, self._staged_chips).items():
             self.report.warned[source] = [*self.report.warned.get(source, ()), note]
             self._emit(EventKind.NOTE, source_file=source, message=note)
 
