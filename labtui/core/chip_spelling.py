@@ -34,6 +34,8 @@ def spelling_notes(store: pl.DataFrame, staged: list[StagedChip]) -> dict[str, s
     `staged` ones. Said once the stage's runs are all read, in name order: said as they were booked, the first
     spelling staged was the chip's (five right runs after a typo were each told to correct their group, and with
     more workers it was whichever finished first)."""
+    if not staged:  # a stage that staged nothing: the store's spellings are validate's
+        return {}
     chips = _spellings(store, staged)
     said: dict[str, str] = {}
     told: set[str] = set()  # the chips whose store runs written otherwise were said
@@ -54,7 +56,8 @@ def spelling_notes(store: pl.DataFrame, staged: list[StagedChip]) -> dict[str, s
 
 class _Spelling(NamedTuple):
     runs: int  # of the store and the stage
-    stored: list[str]  # the store's runs' source files (not the stage's)
+    stored: int  # of the store alone
+    first_stored: str  # the first of the store's runs' source files ('' for none)
 
 
 def _spelling_note(row: StagedChip, chips: dict[tuple[str, int], dict[str, _Spelling]],
@@ -70,14 +73,14 @@ def _spelling_note(row: StagedChip, chips: dict[tuple[str, int], dict[str, _Spel
         return (f"chip {row.chip_name}: the chip is written {quoted(other)} {how} ("
                 f"{''.join(f'{letter}; ' for letter in foreign_letters(row.chip_name + other))}typed in another way? "
                 f"two histories): {'correct its' if best else 'correct the runs typed wrong, their'} 'Chip group name'")
-    stored = [(name, names[name].stored) for name in others if names[name].stored]
+    stored = [name for name in others if names[name].stored]
     if stored and row.chip_name not in told:
         told.add(row.chip_name)
-        name, files = stored[0]
-        one = len(files) == 1
-        return (f"chip {row.chip_name}: {counted(len(files), 'run')} of the store {'writes' if one else 'write'} it "
-                f"{quoted(name)} ({files[0]}{'' if one else ', …'}): typed in another way? two histories: correct "
-                f"{'its' if one else 'their'} 'Chip group name'")
+        spelt = names[stored[0]]
+        one = spelt.stored == 1
+        return (f"chip {row.chip_name}: {counted(spelt.stored, 'run')} of the store {'writes' if one else 'write'} it "
+                f"{quoted(stored[0])} ({spelt.first_stored}{'' if one else ', …'}): typed in another way? two "
+                f"histories: correct {'its' if one else 'their'} 'Chip group name'")
     number = str(row.chip_number)
     if row.chip_group.endswith(number) and (bare := look_alike(row.chip_group[:-len(number)])) and \
             (chip := _most(chips.get((bare, row.chip_number), {}))) is not None:
@@ -97,20 +100,22 @@ def _most(names: dict[str, _Spelling]) -> str | None:
 
 def _spellings(store: pl.DataFrame, staged: list[StagedChip]) -> dict[tuple[str, int], dict[str, _Spelling]]:
     """Each chip of the runs (its group as it looks, `chip_name.look_alike`, and its number) → each name its runs
-    have → how many, and the store's runs' files."""
+    have → how many, of them the store's, and the store's first one's file."""
     import polars as pl
 
     counts = (store.select("chip_group", "chip_number", "chip_name", "source_file").drop_nulls()
-              .group_by("chip_group", "chip_number", "chip_name").agg(pl.len(), pl.col("source_file").sort()))
-    new: list[tuple[str, int, str, int, list[str]]] = [
-        (row.chip_group, row.chip_number, row.chip_name, 1, []) for row in staged
+              .group_by("chip_group", "chip_number", "chip_name")
+              .agg(pl.len().alias("runs"), pl.len().alias("stored"), pl.col("source_file").min()))
+    new: list[tuple[str, int, str, int, int, str]] = [
+        (row.chip_group, row.chip_number, row.chip_name, 1, 0, "") for row in staged
         if row.chip_group is not None and row.chip_number is not None and row.chip_name is not None]
     chips: dict[tuple[str, int], dict[str, _Spelling]] = {}
-    for group, number, name, count, files in [*counts.iter_rows(), *new]:
+    for group, number, name, runs, stored, first in [*counts.iter_rows(), *new]:
         if looks := look_alike(group):  # no letter nor digit (`..`, `*`, an emoji): like no other
             names = chips.setdefault((looks, number), {})
-            had = names.get(name, _Spelling(0, []))
-            names[name] = _Spelling(had.runs + count, had.stored + files)
+            had = names.get(name, _Spelling(0, 0, ""))
+            names[name] = _Spelling(had.runs + runs, had.stored + stored,
+                                    min(filter(None, (had.first_stored, first)), default=""))
     return chips
 
 
