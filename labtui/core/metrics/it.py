@@ -199,9 +199,7 @@ def _gap(t: np.ndarray, samples: slice, edge: float, span: float, spacing: Calla
     over 2 of the run's usual `spacing()`: a run sampled every 3 s is no gap): rows missing, or readings left out (6
     samples of the last 0.5 s read as a lit window's 5 s). None when the readings cover it."""
     inside = t[samples]
-    stretches = np.diff(inside)
-    at = int(np.argmax(stretches)) if stretches.size else 0
-    stretch, since = (float(stretches[at]), float(inside[at])) if stretches.size else (0.0, 0.0)
+    stretch, since = _widest_interval(inside)
     for width, start in ((float(inside[0]) - (edge - span), edge - span), (edge - float(inside[-1]), inside[-1])):
         if width > stretch:
             stretch, since = width, float(start)
@@ -209,6 +207,15 @@ def _gap(t: np.ndarray, samples: slice, edge: float, span: float, spacing: Calla
         return None
     return (f"It: no reading between {since:.6g} and {since + stretch:.6g} s, over half the {span:g} s {name} "
             "window (rows missing, or NaN, overflow marks or glitches): too little of it to average")
+
+
+def _widest_interval(times: np.ndarray) -> tuple[float, float]:
+    """The widest interval between two consecutive `times`, and the time it starts at; (0, 0) for fewer than two."""
+    steps = np.diff(times)
+    if not steps.size:
+        return 0.0, 0.0
+    at = int(np.argmax(steps))
+    return float(steps[at]), float(times[at])
 
 
 def readings(t: np.ndarray, i: np.ndarray) -> np.ndarray | None:
@@ -353,10 +360,8 @@ def _timing_gap(t: np.ndarray, switch: int, at: int, stop: int, half: int, spaci
     of `at` (up to `stop`); (its width, its start, whether it is the switch's) when it is a gap, over GAP_SPACINGS
     of the run's usual `spacing()` and GAP_SHARE of `tau` (rows deleted across a crossing read τ at the first sample
     after them); else None."""
-    near = t[max(at - half - 1, switch):min(at + half + 1, stop)]
-    steps = np.diff(near)
-    widest = int(np.argmax(steps)) if steps.size else 0
-    width, since, at_switch = (float(steps[widest]), float(near[widest]), False) if steps.size else (0.0, 0.0, False)
+    width, since = _widest_interval(t[max(at - half - 1, switch):min(at + half + 1, stop)])
+    at_switch = False
     if (edge := float(t[switch] - t[switch - 1])) > width:
         width, since, at_switch = edge, float(t[switch - 1]), True
     return (width, since, at_switch) if width > GAP_SHARE * tau and width > GAP_SPACINGS * spacing() else None
