@@ -229,7 +229,7 @@ def _chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
     # (`..`, `*`) is like no other
     looks = pl.col("chip_group").map_elements(look_alike, return_dtype=pl.String)
     spelled = (
-        chips.filter(looks != "").group_by(looks.alias("group"), "chip_number")
+        chips.with_columns(looks.alias("group")).filter(pl.col("group") != "").group_by("group", "chip_number")
         .agg(pl.col("chip_name").unique().sort())
         .filter(pl.col("chip_name").list.len() > 1)
         .sort("chip_name")
