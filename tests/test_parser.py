@@ -9,8 +9,8 @@ import math
 import polars as pl
 import pytest
 
+from labtui.core.completeness import duration_s, is_complete
 from labtui.core.datablock import RAGGED_CHECK_BYTES, _count, _cr_ends_a_field, data_block
-from labtui.core.extract import duration_s, is_complete
 from labtui.core.header_values import parse_number
 from labtui.core.parser import FUTURE_SLACK, Header, parse_header
 from labtui.core.registry import ParameterSpec, load_registry, snake_column

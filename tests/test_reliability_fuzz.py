@@ -438,11 +438,11 @@ PLAUSIBLE = {  # a run of each procedure with metrics, before its cells are made
 def test_a_columns_finite_values_come_without_a_warning(values: list[float], finite: list[float] | None) -> None:
     """A staged It file with two times of 1e308 printed NumPy's "overflow encountered in reduce" on the terminal
     (over the app's screen in a stage it runs)."""
-    from labtui.core.extract import _finite
+    from labtui.core.completeness import finite_values
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = _finite(pl.DataFrame({"t_s": values}), "t (s)")
+        got = finite_values(pl.DataFrame({"t_s": values}), "t (s)")
     assert (None if got is None else got.tolist()) == finite
 
 
