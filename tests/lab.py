@@ -293,15 +293,21 @@ def unlistable(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """`folder` cannot be listed: no read permission, or (root reads everything) its `scandir` denied as the OS
     would deny it."""
     if os.geteuid() == 0:
-        real_scandir = os.scandir
+        real_scandir, real_stat = os.scandir, os.stat
 
         def deny(path: object = ".") -> object:
             if os.fspath(path) == os.fspath(folder):  # type: ignore[arg-type]
                 raise PermissionError(13, "Permission denied", os.fspath(folder))
             return real_scandir(path)  # type: ignore[arg-type]
 
+        def deny_inside(path: object, *args: object, **kwargs: object) -> os.stat_result:
+            if os.path.dirname(os.fspath(path)) == os.fspath(folder):  # type: ignore[arg-type]
+                raise PermissionError(13, "Permission denied", os.fspath(path))  # type: ignore[arg-type]
+            return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
         with monkeypatch.context() as patch:
             patch.setattr(os, "scandir", deny)
+            patch.setattr(os, "stat", deny_inside)  # a folder without read (x) permission: nothing in it stats
             yield
         return
     folder.chmod(0)

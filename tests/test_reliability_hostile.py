@@ -617,6 +617,23 @@ def test_a_folder_that_cannot_be_listed_is_said_and_loses_nothing(
         assert _outcomes(lab) == {**before, "d/IVg2025-09-15_4.csv": STAGED}
 
 
+def test_a_copied_project_with_a_folder_it_cannot_read_stages_the_rest_and_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project copied to another disk (its store recorded the old raw root) checked that its staged files were
+    there: the first in a folder it could not read stopped stage and validate on an operating-system error."""
+    original = Lab(tmp_path / "original")
+    plant(original.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
+    plant(original.raw, "locked/IVg2025-09-15_2.csv", valid("IVg", file_idx=2, start_utc=1757948090.0))
+    original.stage()
+    lab = Lab(Path(shutil.copytree(original.root, tmp_path / "copy")))
+    with unlistable(lab.raw / "locked", monkeypatch):
+        report = lab.stage()
+        assert report.unlisted_folders == ["locked/ (Permission denied)"]
+        assert [f.code for f in validate(lab.config).findings] == ["raw_unlisted"]
+    assert len(read_manifest(lab.config.manifest_path)) == 2
+
+
 def test_a_raw_root_that_cannot_be_listed_stops_the_stage_and_fixes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -326,7 +326,16 @@ def _found_under(raw: Path, sources: list[str]) -> bool:
     """Whether the raw root holds the store's files: a sample of them exists at the same relative paths."""
     step = max(1, len(sources) // SAMPLED_SOURCES)
     sample = sources[::step][:SAMPLED_SOURCES]
-    return sum((raw / source).is_file() for source in sample) * 2 > len(sample)
+    return sum(_present(raw / source) for source in sample) * 2 > len(sample)
+
+
+def _present(path: Path) -> bool:
+    """Whether a staged file is there; one in a folder that cannot be read counts (a copied project with a folder
+    of another user's): the stage names that folder when it lists the tree, where this raised on the first one."""
+    try:
+        return path.is_file()
+    except OSError:
+        return True
 
 
 def write_identity(config: StagingConfig, identity: StoreIdentity) -> None:
