@@ -618,10 +618,13 @@ def test_a_folder_that_cannot_be_listed_is_said_and_loses_nothing(
 
 
 def test_a_copied_project_with_a_folder_it_cannot_read_stages_the_rest_and_names_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A project copied to another disk (its store recorded the old raw root) checked that its staged files were
-    there: the first in a folder it could not read stopped stage and validate on an operating-system error."""
+    there: the first in a folder it could not read stopped stage and validate on an operating-system error (exit
+    73, the code of a store that cannot be written)."""
+    from labtui.cli import main
+
     original = Lab(tmp_path / "original")
     plant(original.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
     plant(original.raw, "locked/IVg2025-09-15_2.csv", valid("IVg", file_idx=2, start_utc=1757948090.0))
@@ -631,6 +634,10 @@ def test_a_copied_project_with_a_folder_it_cannot_read_stages_the_rest_and_names
         report = lab.stage()
         assert report.unlisted_folders == ["locked/ (Permission denied)"]
         assert [f.code for f in validate(lab.config).findings] == ["raw_unlisted"]
+        capsys.readouterr()  # a file named in it: said, and the exit code of an unreadable file, not the store's 73
+        assert main(lab.args("restage", "locked/IVg2025-09-15_2.csv")) == 74
+        assert capsys.readouterr().err == f"labtui: cannot look for the raw file {lab.raw}/locked/" \
+                                          "IVg2025-09-15_2.csv: Permission denied\n"
     assert len(read_manifest(lab.config.manifest_path)) == 2
 
 
@@ -649,8 +656,9 @@ def test_a_raw_root_that_cannot_be_listed_stops_the_stage_and_fixes_nothing(
     before = _outcomes(lab)
     with unlistable(lab.raw, monkeypatch):
         assert lab.config.raw_root_problem() == f"cannot list the raw folder {lab.raw}: Permission denied"
-        with pytest.raises(OperationFailed, match=f"^cannot list the raw folder {lab.raw}: Permission denied$"):
+        with pytest.raises(OperationFailed, match=f"^cannot list the raw folder {lab.raw}: Permission denied$") as how:
             lab.stage()
+        assert how.value.exit_code == 74  # an unreadable folder, not a store that cannot be written (73)
         report = validate(lab.config)
         assert [(f.code, f.severity) for f in report.findings] == [("raw_root_unreadable", "warning")]
         apply_fixes(lab.config, report)

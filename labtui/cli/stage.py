@@ -14,7 +14,7 @@ from labtui.cli import (
 )
 from labtui.cli.arg_types import count_arg, path_arg, seconds_arg
 from labtui.cli.locate import config_from, recorded_raw_root
-from labtui.core.errors import UsageError
+from labtui.core.errors import OperationFailed, UsageError
 from labtui.core.wording import counted, shown
 
 SHOWN_FILES = 10  # staged files with notes, and busy files, listed after a stage; `--json` has them all
@@ -89,7 +89,7 @@ def raw_files(raw_root: Path, given: list[Path]) -> list[Path]:
     found, missing = [], []
     for path in given:
         candidates = [path] if path.is_absolute() else [raw_root / path, path]
-        hit = next((c for c in candidates if c.exists() or c.is_symlink()), None)
+        hit = next((c for c in candidates if _there(c)), None)
         if hit is None:
             missing.append(shown(str(path)))
         elif problem := not_scanned(hit, raw_root):  # a name ending in a CR wrote over the line it was said on
@@ -101,6 +101,15 @@ def raw_files(raw_root: Path, given: list[Path]) -> list[Path]:
             f"no such raw file (neither under the raw root {raw_root} nor from here): {', '.join(missing)}"
         )
     return found
+
+
+def _there(path: Path) -> bool:
+    """Whether a named raw file is there (a link too, broken or not); a folder on its way that cannot be read is
+    said as such, where it was "operating-system error on <the file>" and exit 73, the store's read-only code."""
+    try:
+        return path.exists() or path.is_symlink()
+    except OSError as exc:
+        raise OperationFailed("look for the raw file", path, exc, reading=True) from None
 
 
 def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> int:

@@ -72,16 +72,17 @@ class UsageError(LabtuiError):
 
 
 class OperationFailed(LabtuiError):
-    """An operating-system error, said as: what labtui was doing, on which path, and why."""
+    """An operating-system error, said as: what labtui was doing, on which path, and why. A write refused exits
+    READ_ONLY (73); a read refused (`reading`: a raw folder of another user's) is an unreadable file, IO (74)."""
 
     exit_code = ExitCode.IO
 
-    def __init__(self, operation: str, path: object, error: OSError) -> None:
+    def __init__(self, operation: str, path: object, error: OSError, *, reading: bool = False) -> None:
         super().__init__(f"cannot {operation} {path}: {os_reason(error, path)}")
         self.operation = operation
         self.path = path
         self.error = error
-        if isinstance(error, PermissionError) or getattr(error, "errno", None) == 30:  # EROFS
+        if not reading and (isinstance(error, PermissionError) or getattr(error, "errno", None) == 30):  # EROFS
             self.exit_code = ExitCode.READ_ONLY
 
 

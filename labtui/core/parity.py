@@ -67,7 +67,7 @@ def read_legacy_history(path: Path) -> pl.DataFrame:
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:  # a path typed wrong
         raise UsageError(f"cannot read the old history {path}: {exc.strerror}") from None
     except OSError as exc:
-        raise OperationFailed("read", path, exc) from None
+        raise OperationFailed("read", path, exc, reading=True) from None
     try:
         frame = pl.read_csv(data, infer_schema=False)
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:

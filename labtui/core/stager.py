@@ -161,7 +161,7 @@ class Stager:
             passed = PassedOver()
             candidates = scan_raw(self.config.raw_root, passed)
             if (error := passed.unlisted.get("")) is not None:
-                raise OperationFailed("list the raw folder", self.config.raw_root, error)
+                raise OperationFailed("list the raw folder", self.config.raw_root, error, reading=True)
             self.report.unlisted_folders = list(passed.unlisted_named(self.config.raw_root).values())
             present = {cand.source_file for cand in candidates}
             present |= {source for source in rejects if passed.unseen(source)}  # whose records must stay

@@ -361,7 +361,7 @@ def _reading(root: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        raise OperationFailed("read the annotations in", exc.filename or root, exc) from exc
+        raise OperationFailed("read the annotations in", exc.filename or root, exc, reading=True) from exc
 
 
 def _empty_log() -> pl.DataFrame:
