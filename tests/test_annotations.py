@@ -428,6 +428,41 @@ def test_a_clearing_written_on_the_new_run_id_is_no_earlier_life_of_it(lab: Lab)
     assert current_annotations(store).filter(pl.col("run_id") == new_id).is_empty()  # bo's word is the newest
 
 
+def test_annotations_follow_a_moved_raw_folder_when_prune_drops_the_old_runs(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A raw folder moved into another (`Alisson_08_sept/` into `2025/`) is staged again under new run_ids; the
+    prune its note advises dropped the old runs with their annotations: the excluded run came back into every mean,
+    and validate said they would come back. A content staged from two paths (a copy) is not guessed."""
+    store = lab.config.store_root
+    runs = chip(lab).filter(pl.col("source_file").str.starts_with("Alisson_08_sept/It"))
+    excluded, starred = (runs.filter(pl.col("source_file") == f"Alisson_08_sept/It2025-09-08_{n}.csv") for n in (1, 2))
+    annotate(store, excluded, [Change("exclude", "contact lost")], author="ana")
+    annotate(store, starred, [Change("star"), Change("tag", "overnight")], author="bo")
+    (lab.raw / "2025").mkdir()
+    (lab.raw / "Alisson_08_sept").rename(lab.raw / "2025" / "Alisson_08_sept")
+    copy = lab.raw / "copies" / "It2025-09-08_2.csv"  # the starred run's content, staged from two paths now
+    copy.parent.mkdir()
+    copy.write_bytes((lab.raw / "2025/Alisson_08_sept/It2025-09-08_2.csv").read_bytes())
+    report = lab.stage()
+    assert report.warned["2025/Alisson_08_sept/It2025-09-08_1.csv"] == [
+        "the content of Alisson_08_sept/It2025-09-08_1.csv, staged and its raw file gone: moved? `labtui prune "
+        "--yes` drops the run of the old path, and moves its annotations (⊘ contact lost) to this one"]
+    capsys.readouterr()
+    assert main(lab.args("prune", "--yes")) == 0
+    new_excluded = lab.run_of("2025/Alisson_08_sept/It2025-09-08_1.csv")["run_id"]
+    said = capsys.readouterr().out.splitlines()
+    assert f"moved the annotations of 1 run to the run staged from its file's new path: {excluded['run_id'][0]} → " \
+           f"{new_excluded}" in said, said
+    now = current_annotations(store)
+    assert now.filter(pl.col("run_id") == new_excluded).select("excluded", "exclude_reason").row(0) == (
+        True, "contact lost")
+    assert set(annotation_log(store, new_excluded)["author"].to_list()) == {"ana"}  # who annotated, not who pruned
+    assert new_excluded in excluded_runs(store)  # left out of every mean again
+    orphaned = {f.code: f.items for f in validate(lab.config).findings}["annotations_orphaned"]
+    assert orphaned == [f"{starred['run_id'][0]} Alisson_08_sept/It2025-09-08_2.csv"]  # two runs hold its content
+
+
 def test_annotations_of_a_run_no_longer_staged_are_reported_and_kept(lab: Lab) -> None:
     store = lab.config.store_root
     ghost = pl.DataFrame({"run_id": ["0123456789abcdef"], "source_file": ["gone/It2025-01-01_1.csv"]})

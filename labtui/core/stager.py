@@ -91,7 +91,8 @@ class Stager:
         self.report = StageReport()
         self._committer = StoreCommit(config)
         self._claims: RunClaims | None = None  # which file owns each run, from the manifest the work started from
-        self._gone: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is gone
+        self._gone: dict[str, tuple[str, str]] = {}  # content hash -> (source_file, run_id) of a run whose raw file is
+        # gone
         self._held: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is here
         self._staged_chips: list[StagedChip] = []  # of the runs staged, to say their chips' spellings at the end
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
@@ -263,7 +264,9 @@ class Stager:
         import polars as pl
 
         here, hashed = pl.col("source_file").is_in(list(present)), pl.col("source_sha256").is_not_null()
-        self._gone = _by_hash(manifest.filter(~here & hashed))
+        gone = manifest.filter(~here & hashed)
+        self._gone = {sha: (source, run_id) for sha, source, run_id in gone.select(
+            "source_sha256", "source_file", "run_id").iter_rows()}
         # the files read now have their new hashes booked as they come (`_collect`): their old ones may be stale
         unread = pl.col("source_file").is_in([cand.source_file for cand in work]).not_()
         self._held = _by_hash(manifest.filter(here & hashed & unread))
@@ -365,12 +368,12 @@ class Stager:
             self.report.staged_files.append(result.row.source_file)
             warnings = result.warnings
             sha, source = result.row.source_sha256, result.row.source_file
-            if (moved_from := self._gone.get(sha)) is not None and moved_from.lower() == source.lower():
+            moved_from, moved_run = self._gone.get(sha, (None, None))
+            if moved_from is not None and moved_from.lower() == source.lower():
                 # the run_id reads the path in lower case: the same run, taken over (prune has nothing to drop)
                 warnings = [*warnings, f"renamed from {moved_from} (letter case only): the same run, under this name"]
-            elif moved_from is not None:  # a second run of one file
-                warnings = [*warnings, f"the content of {moved_from}, staged and its raw file gone: moved? "
-                                       "`labtui prune --yes` drops the run of the old path"]
+            elif moved_from is not None and moved_run is not None:  # a second run of one file
+                warnings = [*warnings, moved_note(moved_from, self._marks(moved_run))]
             elif (copy_of := self._held.setdefault(sha, source)) != source:  # counted twice in histories and trends
                 warnings = [*warnings, f"the same content as {copy_of}, staged too: a copy? Move one out of the raw "
                                        "tree (labtui never deletes raw data), then `labtui prune`"]
@@ -424,6 +427,16 @@ class Stager:
     def _emit(self, kind: EventKind, **fields: object) -> None:
         fields.setdefault("counts", dict(self.report.counts))
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
+
+
+def moved_note(moved_from: str, marks: dict[str, Any] | None) -> str:
+    """What a stage says of a file holding the content of a staged run whose raw file is gone; that run's
+    annotations (`marks`) follow the file when the old run is pruned."""
+    from labtui.core.annotations import summary
+
+    follow = f", and moves its annotations ({summary(marks)}) to this one" if marks is not None else ""
+    return f"the content of {moved_from}, staged and its raw file gone: moved? `labtui prune --yes` drops the run " \
+           f"of the old path{follow}"
 
 
 def _by_hash(runs: pl.DataFrame) -> dict[str, str]:
