@@ -159,6 +159,27 @@ def test_a_cnp_of_a_sentinel_sweep_is_left_out_of_the_trend_and_said(lab: DemoLa
     assert first not in spec.series[0].point_run_ids and first in spec.series[1].point_run_ids
 
 
+def test_the_table_names_why_a_responsivity_is_in_doubt_for_exports(
+    lab: DemoLab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The app marks a doubted responsivity ⚠ and a trend draws it hollow; `labtui metrics --format csv` and
+    `open_store().metrics` carried the +1.5 A/W of a settling current with nothing to say so."""
+    lit = lab.metrics.filter(pl.col("proc") == "It", pl.col("has_light"))
+    weak = lit.filter(pl.col("delta_i_snr") < 5)["run_id"].to_list()
+    drifting = lit.filter(DRIFT_ALONE)["run_id"].to_list()
+    assert weak and drifting  # the demo's faintest pulses and steepest dark drifts
+    doubt = dict(lab.metrics.select("run_id", "responsivity_doubt").iter_rows())
+    assert all("ΔI under 5 σ of the dark noise" in doubt[run_id] for run_id in weak)
+    assert all("the dark drift alone could make ΔI" in doubt[run_id] for run_id in drifting)
+    sure = lab.metrics.filter(~pl.col("run_id").is_in(weak + drifting), ~pl.col("calibration_stale").fill_null(False),
+                              ~(pl.col("calibration_spread") >= 2).fill_null(False))
+    assert sure.height and sure["responsivity_doubt"].is_null().all()
+    capsys.readouterr()
+    assert main(lab.cli("metrics", "--format", "csv")) == 0
+    exported = pl.read_csv(capsys.readouterr().out.encode())
+    assert dict(exported.select("run_id", "responsivity_doubt").iter_rows()) == doubt
+
+
 def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab: DemoLab) -> None:
     lit = lab.metrics.filter(pl.col("proc") == "It", pl.col("has_light"))
     without_power = lit.filter(pl.col("power_w").is_null()).height

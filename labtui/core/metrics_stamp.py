@@ -76,7 +76,8 @@ from labtui.core.parquet_footer import footer_bytes
 # crossing is not read (57 s of rows deleted read τ_rise at the first sample after them, ΔI from 0.5 s of its window).
 # 28: the gap rules of 27 measure by the run's usual sample interval (the drift window's median: rows missing made
 # the mean's longer), look both ways from a τ's crossing and into its switch, and read τ to a tenth of itself.
-METRICS_VERSION = 28
+# 29: the table names why a responsivity is in doubt (`responsivity_doubt`), as the app and the trends mark it.
+METRICS_VERSION = 29
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

@@ -224,7 +224,7 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
     # first, of all the values: no reason for one of them to be null
     items = [(ABORTED_TOPIC, Text(why, style="italic")) for topic, why in remarks if topic == ABORTED_TOPIC]
     said: dict[str, str] = {}  # a null's reason -> the first quantity it was said for
-    for column in columns_of(proc_family(run["proc"], procedures_file)):
+    for column in _detailed(proc_family(run["proc"], procedures_file)):
         quantity, value = BY_COLUMN[column], run[column]
         text = Text(quantity.format(value), style="bold")
         if value is not None and column in ("power_w", "responsivity_a_per_w"):
@@ -250,7 +250,13 @@ def definition_items(proc: str, procedures_file: Path | None = None,
                      settings: MetricsSettings | None = None) -> list[tuple[str, Text]]:
     """The definition of each derived quantity of a `proc` run, with the lab's windows (`settings`)."""
     return [(column, Text(BY_COLUMN[column].defined(settings), style="dim"))
-            for column in columns_of(proc_family(proc, procedures_file))]
+            for column in _detailed(proc_family(proc, procedures_file))]
+
+
+def _detailed(family: str) -> list[str]:
+    """The quantities a run's detail lists: `responsivity_doubt` (for exports) is said on the responsivity's line,
+    with the numbers behind each doubt."""
+    return [column for column in columns_of(family) if column != "responsivity_doubt"]
 
 
 def _calibration_doubts(run: dict[str, Any], settings: MetricsSettings) -> str:

@@ -32,10 +32,19 @@ DOUBT_COLUMNS = ("calibration_stale", "calibration_spread", "delta_i_snr", "delt
 # the share of ΔI the drift makes, signed: a drift against the step (a corrected ΔI larger still) makes none of it
 _DRIFT_SHARE_OF_DELTA = (pl.col("delta_i_a") - pl.col("delta_i_drift_corrected_a")) / pl.col("delta_i_a")
 DRIFT_ALONE = (_DRIFT_SHARE_OF_DELTA.is_finite() & (_DRIFT_SHARE_OF_DELTA >= DRIFT_MAKES_ALL)).fill_null(False)
-IN_DOUBT = (pl.col("calibration_stale").fill_null(False)
-            | (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False)
-            | (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False)
-            | DRIFT_ALONE)
+# each doubt, as `responsivity_doubt` names it: the table carries the reasons the app and the trends mark, so that an
+# export (`labtui metrics --format csv`, `open_store().metrics`) does not hand +1.5 A/W of a settling current to a
+# paper's pipeline unmarked
+DOUBTS: tuple[tuple[str, pl.Expr], ...] = (
+    ("calibration stale", pl.col("calibration_stale").fill_null(False)),
+    (f"calibrations disagree ≥ {CALIBRATIONS_DISAGREE:g}×", (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE)
+     .fill_null(False)),
+    (f"ΔI under {RESOLVED_SIGMAS:g} σ of the dark noise", (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False)),
+    ("the dark drift alone could make ΔI", DRIFT_ALONE),
+)
+IN_DOUBT = pl.any_horizontal(doubt for _, doubt in DOUBTS)
+RESPONSIVITY_DOUBT = pl.when(IN_DOUBT).then(pl.concat_str([pl.when(doubt).then(pl.lit(reason)) for reason, doubt
+                                                           in DOUBTS], separator="; ", ignore_nulls=True))
 VDS_PLAUSIBLE_V = 10.0  # a drain bias past this is no graphene transistor's (the real runs: 0.01–1 V)
 MOBILITY_LIMIT = 1e6  # cm²/(V·s): above suspended graphene's at low temperature; higher is a unit slip, not a device
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
@@ -222,6 +231,11 @@ QUANTITIES: tuple[Quantity, ...] = (
              "current is below 0): positive when the light raises the channel's conductance, whatever the bias "
              "polarity; a dark current against Vds is said. Null where it overflows",
              from_data=False),
+    Quantity("responsivity_doubt", "", "It",
+             "why this lit run's responsivity (or the ΔI and the power it is read from) is in doubt, the reasons "
+             "joined by `; `: " + "; ".join(reason for reason, _ in DOUBTS) + " (calibration_stale, "
+             "calibration_spread, delta_i_snr, delta_i_drift_corrected_a); null when none holds. The app marks such "
+             "a responsivity ⚠, the trends draw its point hollow", pl.String, from_data=False),
     # LaserCalibration --------------------------------------------------------------------------------------------
     Quantity("p_max_w", "W", "LaserCalibration",
              "largest Power of the calibration (a spike of up to 3 readings between two others passed over; a flat "

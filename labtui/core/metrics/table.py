@@ -37,6 +37,7 @@ from labtui.core.metrics.definitions import (
     MOBILITY_LIMIT,
     PROCEDURES,
     QUANTITIES,
+    RESPONSIVITY_DOUBT,
     VDS_PLAUSIBLE_V,
 )
 from labtui.core.metrics.per_run import DATA_COLUMNS, Curve, Derived, compute_runs
@@ -189,7 +190,7 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
         remarks=remarks,
         responsivity_a_per_w=pl.when(responsivity.is_finite()).then(responsivity),
         calibration_stale=pl.col("calibration_age_h").abs() > config.metrics.calibration_stale_h,
-    )
+    ).with_columns(responsivity_doubt=RESPONSIVITY_DOUBT)
     return table.select(list(METRICS_SCHEMA)).sort(["start_time_utc", "run_id"])
 
 
