@@ -513,6 +513,20 @@ def test_repair_rebuilds_a_damaged_manifest_without_the_raw_files(lab: Lab, dama
     assert "nothing to repair" in lab.cli("repair").stdout
 
 
+def test_a_manifest_a_newer_labtui_wrote_is_neither_rebuilt_nor_rewritten(lab: Lab) -> None:
+    """Two PCs on one share, one upgraded: a manifest of a higher schema_version with a column this labtui does not
+    know. validate sent the lab to `repair`, repair found it readable, and the next stage rewrote it without that
+    column (its rows still saying the newer schema)."""
+    path = lab.config.manifest_path
+    pl.read_parquet(path).with_columns(schema_version=pl.lit(2, pl.Int64), newer=pl.lit("x")).write_parquet(path)
+    written = path.read_bytes()
+    lab.write("d1/It2025-09-15_9.csv", raw_csv("It", start=1757950000), mtime=OLD_MTIME)  # work for a stage
+    for command in ("stage", "validate", "repair", "chips"):
+        one_line_error(lab.cli(command), 1, f"the manifest {path} was written by a newer labtui (manifest schema 2; "
+                                            "this labtui knows 1): upgrade labtui")
+    assert path.read_bytes() == written
+
+
 def staged_by_an_older_labtui(config: StagingConfig, *, records_as_files: bool) -> None:
     """The runs' Parquet without the record in its footer, as labtui wrote it before 2026-12: each record in a JSON
     file of its own, or (earlier still) nowhere."""

@@ -64,9 +64,20 @@ class ManifestDamaged(LabtuiError):
         self.reason = reason
 
 
+class ManifestNewer(LabtuiError):
+    """The manifest was written by a newer labtui (a higher `schema_version`: two PCs on one share, one upgraded).
+    Not damage: `repair` must not rebuild it, nor a stage rewrite it without the columns this labtui does not know."""
+
+    def __init__(self, path: Path, version: int) -> None:
+        super().__init__(f"the manifest {path} was written by a newer labtui (manifest schema {version}; this labtui "
+                         f"knows {SCHEMA_VERSION}): upgrade labtui on this computer to read or write this store")
+        self.path = path
+
+
 def read_manifest(path: Path) -> pl.DataFrame:
     """The committed manifest (the previous or the next one while a writer commits, never a torn one), or an empty
-    one with the full schema when nothing has been staged yet; `ManifestDamaged` when it cannot be trusted."""
+    one with the full schema when nothing has been staged yet; `ManifestDamaged` when it cannot be trusted,
+    `ManifestNewer` when a newer labtui wrote it."""
     try:
         frame = _read_if_committed(path)
     except (pl.exceptions.PolarsError, ValueError) as exc:
@@ -82,6 +93,9 @@ def read_manifest(path: Path) -> pl.DataFrame:
     if wrong:
         raise ManifestDamaged(path, f"{counted(len(wrong), 'column')} of another type: {'; '.join(wrong[:3])}"
                                     f"{'; …' if len(wrong) > 3 else ''}")
+    version = frame["schema_version"].max() if "schema_version" in frame.columns else None
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise ManifestNewer(path, version)
     missing = [name for name in MANIFEST_SCHEMA if name not in frame.columns]
     if missing:
         frame = frame.with_columns(pl.lit(MISSING_COLUMNS.get(n), dtype=MANIFEST_SCHEMA[n]).alias(n) for n in missing)
