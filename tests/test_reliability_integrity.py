@@ -1005,6 +1005,28 @@ def test_a_sweep_with_rows_missing_inside_it_is_not_said_aborted(empty: Lab) -> 
     assert empty.stage().warned["a/IVg2025-10-14_2.csv"] == ["aborted: 8 of the 13 rows its sweep parameters imply"]
 
 
+def test_an_it_run_with_rows_missing_inside_it_is_said_and_not_complete(empty: Lab) -> None:
+    """4 s of rows deleted inside the lit window of a run that reaches its end: complete, unsaid (only a τ remark
+    in the metrics hinted at it), where an IVg sweep with rows missing is said and not complete. A slow clock (a
+    sample every 3 s) and one stray pause are no such gap."""
+    rows = it_rows(period=20.0)  # 30 s, a sample every 0.1 s
+    empty.write("a/It2025-10-14_1.csv", raw_csv("It", params={"Laser ON+OFF period": "20 s"},
+                                                 rows=rows[:120] + rows[161:]), mtime=OLD_MTIME)
+    report = empty.stage()
+    assert not empty.manifest()["is_complete"].item()
+    assert report.warned["a/It2025-10-14_1.csv"] == [
+        "rows missing: t (s) leaps from 11.9 to 16.1 with no row between, about 41 rows at its usual interval, though "
+        "the run reaches its end (rows deleted or lost inside it)"]
+    slow = it_rows(period=120.0, dt_s=3.0)
+    paused = [*rows[:120], f"{12.9},{rows[120].split(',', 1)[1]}", *rows[130:]]  # 1 s without a sample
+    for name, period, data in (("2", "120 s", slow), ("3", "20 s", paused)):
+        empty.write(f"a/It2025-10-14_{name}.csv", raw_csv("It", params={"Laser ON+OFF period": period}, rows=data,
+                                                          start=1760371999 + int(name)), mtime=OLD_MTIME)
+    report = empty.stage()
+    assert report.staged == 2 and not report.warned, report.warned
+    assert empty.manifest().sort("source_file")["is_complete"].to_list() == [False, True, True]
+
+
 def test_a_sweep_run_the_other_way_round_from_its_header_is_said(empty: Lab) -> None:
     """A sweep that went to +1 V first under `VG start: -1 V` staged as `VG:-1→1`, its header's limits swapped
     unsaid (its Dirac points are read from its data's legs, as ever)."""

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from labtui.core.parser import Header
 
 TIME_SCALE_OFF = 10  # an It run spanning this many times its header's length has its time in another unit
+# A clock leaping this many of a run's mean sample intervals, and this share of its span, in one step: rows missing
+# inside it (a hand edit, a lost block). Real runs pause up to 13 intervals (1.1 s at 0.084 s a sample), < 1 %.
+ROWS_MISSING_SPACINGS, ROWS_MISSING_SHARE = 20, 0.02
 SWEEP_JUMP_STEPS = 2.5  # a sweep leaping more of its steps than this between two rows is said (real ones: 1)
 COARSER = 1.5  # a sweep whose data step this many times its header's step is judged at its own (a whole loop
 # at 0.1 V under `VG step: 0.05 V` was "aborted: 301 of the 601 rows")
@@ -91,9 +94,11 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         # short by at most one sample (every real It run spans 1.5 periods or more): 1 % of the run let a cut one
         # lose 19 samples of a 120 s period, and 67 s of a 4500 s one, and still be complete. The sample's median
         # is taken only when short: for every It run it was 5 % of a stage's Python time
-        if spanned >= expected or spanned >= expected - min(0.01 * expected, _median_step(values)):
-            return True, notes
-        return False, [f"aborted: {rule.column} spans {spanned:g} of {expected:g}", *notes]
+        if not (spanned >= expected or spanned >= expected - min(0.01 * expected, _median_step(values))):
+            return False, [f"aborted: {rule.column} spans {spanned:g} of {expected:g}", *notes]
+        if not notes and (missing := _rows_missing(values, spanned, rule.column)) is not None:
+            return False, [missing]  # its end reached, as IVg's sweep with rows missing: not complete either
+        return True, notes
     start, end = _number(header, rule.start_parameter), _number(header, rule.end_parameter)
     given_step = abs(_number(header, rule.step_parameter) or 0.0)
     coarser = []  # a sweep whose data step coarser than its header says is judged at its own step
@@ -273,6 +278,23 @@ def _time_disorder(times: np.ndarray, least: float, most: float, expected: float
     before, after = told_apart(times[at], times[at + 1])
     return [f"{column} {'goes back' if steps[at] < 0 else 'leaps'} from {before} to {after}: rows "
             "out of order, or two runs in one file (its duration and completeness are read from the span)"]
+
+
+def _rows_missing(times: np.ndarray, spanned: float, column: str) -> str | None:
+    """A note when a run that spans its whole length has a stretch without rows inside it (ΔI and τ read across it
+    were said only in the metrics' remarks, the run complete): one reduction more for a run in order."""
+    import numpy as np  # loaded by `finite_values` already
+
+    steps = np.diff(times)
+    at = int(steps.argmax()) if steps.size else 0
+    usual = spanned / max(steps.size, 1)
+    if not steps.size or steps[at] <= max(ROWS_MISSING_SPACINGS * usual, ROWS_MISSING_SHARE * spanned):
+        return None
+    before, after = told_apart(times[at], times[at + 1])
+    usual = (spanned - steps[at]) / max(steps.size - 1, 1)  # the interval of the rows there (the gap stretched it)
+    return (f"rows missing: {column} leaps from {before} to {after} with no row between, about "
+            f"{round(steps[at] / usual) - 1} rows at its usual interval, though the run reaches its end (rows "
+            "deleted or lost inside it)")
 
 
 def _read_span(values: np.ndarray) -> tuple[np.ndarray, float, float]:

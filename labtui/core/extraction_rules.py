@@ -49,4 +49,6 @@ labtui would read differently from the same file.
 # given twice, a conflict in either order (the second was kept apart, unsaid); one non-number written twice (`NaN V`,
 # `nan V`) is no conflict (the file was rejected); a sweep whose header's step is no step of it (1e-300 V) is judged
 # by its data's (it was "aborted: stopped at -0.0095 instead of returning to 0").
-EXTRACTION_RULES = 10
+# 11: an It run that spans its whole length with a stretch of rows missing inside it (over 20 of its mean sample
+# intervals and 2 % of its span) is not complete, and said (it was complete, unsaid, as IVg's is since 10).
+EXTRACTION_RULES = 11
