@@ -537,11 +537,14 @@ def test_start_time_change_replaces_the_old_run_and_its_parquet(lab: Lab) -> Non
     folders = [p.name for p in lab.config.stage_root.rglob("run_id=*")]
     assert folders == [f"run_id={new['run_id']}"]
     # said: another measurement copied over the file (an acquisition PC that restarted its numbering) took the
-    # old run's data out of the store with `1 staged` alone
+    # old run's data out of the store with `1 staged` alone; its Parquet, maybe the last copy of it, was deleted
     assert report.warned == {"a/It2025-10-13_1.csv": [
         f"replaces the file's staged run {old['run_id']} (It, started {old['start_time_utc']:%Y-%m-%d %H:%M:%S} "
         f"UTC, {old['n_rows']} rows): its start time is now 2025-10-13 16:13:19 UTC. If another measurement was "
-        "copied over the file, restore the old one from a backup under a name of its own"]}
+        "copied over the file (its Parquet is set aside in the store's _quarantine/ (replaced-runs)), restore the "
+        "old file from a backup under a name of its own"]}
+    (kept,) = lab.config.store_root.glob(f"_quarantine/*-replaced-runs/*/proc=It/*/run_id={old['run_id']}")
+    assert pl.read_parquet(kept / "part-000.parquet").height == old["n_rows"]
     assert lab.stage().warned == {}  # said once
 
 

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING
 from labtui.core import faults
 from labtui.core.atomic import fsync_dir, publish
 from labtui.core.config import StagingConfig, registry_digest
-from labtui.core.errors import OperationFailed
+from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import STAGING_AREA, addresses_a_run, run_dir
 from labtui.core.overview import write_overview
+from labtui.core.quarantine import REPLACED_RUNS, quarantine
 from labtui.core.recovery import sweep_store
 from labtui.core.rejects import RejectRecord, reject_path, remove_reject, write_reject
 from labtui.core.scan import mtime_us, stat_columns
@@ -187,6 +188,8 @@ class StoreCommit:
         older manifest (a reader then uses the manifest): a long stage's periodic commits, whose last commit
         writes them. `writing` is told the manifest the commit writes before it writes anything (the stager
         starts its metrics' computation there, while the commit waits on the disk)."""
+        import polars as pl
+
         from labtui.core.manifest import retime, upsert, write_manifest
 
         if not self.pending and not self.pending_rejects and not self.pending_retimes:
@@ -215,9 +218,19 @@ class StoreCommit:
         faults.point("after_manifest_replace")
         if index:
             self.index_manifest(updated)
-        for run_id, proc, date_local in obsolete:
+        # a run re-dated (the lab's zone changed) is the same data at its new address: removed; one replaced by a
+        # run of another run_id (its file re-timed, or another measurement copied over it) may be the last copy of
+        # its data: set aside, as prune and the crash sweep set runs aside (it was deleted)
+        still = set(updated.filter(pl.col("run_id").is_in([run_id for run_id, *_ in obsolete]))["run_id"])
+        redated = [(run_id, proc, date) for run_id, proc, date in obsolete if run_id in still]
+        replaced = [run_dir(self.config.stage_root, proc, date, run_id)
+                    for run_id, proc, date in obsolete if run_id not in still]
+        for run_id, proc, date_local in redated:
             shutil.rmtree(run_dir(self.config.stage_root, proc, date_local, run_id), ignore_errors=True)
             faults.point("after_obsolete_run_remove")
+        with contextlib.suppress(LabtuiError):  # a folder that cannot be moved: the next sweep sets it aside
+            quarantine(self.config, [folder for folder in replaced if folder.exists()], REPLACED_RUNS)
+        faults.point("after_obsolete_run_remove")
         rejects_dir = self.config.rejects_dir
         recorded = _file_names(rejects_dir)  # one listing, not a failing unlink for each staged run
         for source in [item.row.source_file for item in staged] + list(mtimes):  # broken once, now as staged

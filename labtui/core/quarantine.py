@@ -39,6 +39,7 @@ def foreign_files(config: StagingConfig) -> list[str]:
 
 
 STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"  # a quarantine folder is named <when, UTC>-<why>
+REPLACED_RUNS = "replaced-runs"  # the why of the runs a stage replaced by a run of another run_id from their file
 
 
 def quarantine(config: StagingConfig, paths: list[Path], why: str) -> Path | None:
