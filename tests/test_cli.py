@@ -961,12 +961,12 @@ def test_a_table_too_wide_for_the_terminal_leaves_out_a_column_or_two_or_is_show
     wide = pl.DataFrame({"SEQ": [1, 2], "DATE": ["2025-10-15", "2025-10-17"], "DELTA_I": ["-901 nA", "-1.11 µA"],
                          "POWER": ["1.23 µW", "2.73 µW"], "FILE": ["2025-10-15/It2025-10-15_1.csv", "d/It_2.csv"]})
     lines = render_table(wide, width=40).splitlines()
-    assert lines[0].split() == ["SEQ", "DATE", "DELTA_I", "POWER"] and all(len(line) <= 40 for line in lines[:-1])
-    assert lines[-1] == "(left out at 40 columns: FILE; --format csv has them)"
+    assert lines[0].split() == ["SEQ", "DATE", "DELTA_I", "POWER"] and all(len(line) <= 40 for line in lines)
+    assert lines[-2:] == ["(left out at 40 columns: FILE; --format", "csv has them)"]
     # the caller's order: what tells runs apart least goes first (an aborted run's mark stayed out of a history)
     lines = render_table(wide, width=33, optional=("FILE", "DATE", "SEQ")).splitlines()
-    assert lines[0].split() == ["SEQ", "DELTA_I", "POWER"] and lines[-1] == (
-        "(left out at 33 columns: DATE, FILE; --format csv has them)")
+    assert lines[0].split() == ["SEQ", "DELTA_I", "POWER"] and lines[-2:] == [
+        "(left out at 33 columns: DATE,", "FILE; --format csv has them)"]
     remark = "tau_decay_s: 1/e of the step not reached by the end of the run; calibration_spread: nothing to compare"
     metrics = wide.with_columns(RESPONSIVITY=pl.lit("-732 mA/W"), REMARKS=pl.Series([remark, None]),
                                 EMPTY=pl.lit(None, pl.String))
@@ -978,6 +978,24 @@ def test_a_table_too_wide_for_the_terminal_leaves_out_a_column_or_two_or_is_show
     assert blocks[1] == "SEQ 2  DATE 2025-10-17  DELTA_I -1.11 µA\n  POWER 2.73 µW  FILE d/It_2.csv\n  RESPONSIVITY " \
                         "-732 mA/W\n"
     assert "EMPTY" not in render_table(metrics, width=40) and "EMPTY" in render_table(metrics)  # a pipe: the table
+
+
+def test_a_history_too_wide_for_80_columns_keeps_the_time_and_wraps_its_note() -> None:
+    """Two runs of a day told apart by their time alone: an annotation's column left TIME out first (and an
+    aborted run's DONE took 7 columns), and the note naming what was left out wrapped mid-word."""
+    from labtui.cli.history import HISTORY_OPTIONAL, render_table
+
+    history = pl.DataFrame({
+        "SEQ": [13, 15, 16], "DATE": ["2025-10-19"] * 3, "TIME": ["14:04:28", "18:44:20", "14:59:53"],
+        "PROC": ["It"] * 3, "L": ["💡", "💡", "🌙"], "VG (V)": ["-0.4"] * 3, "VDS (V)": ["0.1"] * 3,
+        "VL (V)": ["4.6", "4.6", "0"], "λ (nm)": ["365", "365", None], "PERIOD (s)": ["120"] * 3,
+        "DUR (s)": ["180"] * 3, "ROWS": ["2148"] * 3, "DONE": ["✓", "✓", "✗"],
+        "FILE": ["2025-10-19/It2025-10-19_1.csv"] * 3, "ANNOTATIONS": ["★  # 365 nm power series", None, None]})
+    lines = render_table(history, width=80, optional=HISTORY_OPTIONAL).splitlines()
+    assert "TIME" in lines[0].split() and "18:44:20" in lines[2]
+    assert all(len(line) <= 80 for line in lines), lines
+    assert lines[-2:] == ["(left out at 80 columns: VDS (V), PERIOD (s), DUR (s), ROWS, FILE; --format csv",
+                          "has them)"]
 
 
 def test_a_new_stage_root_of_another_name_is_the_store_folder(lab: Lab, tmp_path: Path, capsys) -> None:

@@ -39,7 +39,8 @@ HISTORY_TABLE = {
 
 # what a terminal too narrow for a history leaves out first: where the file is, its size, then the run's settings
 # that least tell runs apart (an aborted run's DONE, its λ and VL stay)
-HISTORY_OPTIONAL = ("FILE", "ROWS", "DUR (s)", "PERIOD (s)", "TIME", "VDS (V)")
+HISTORY_OPTIONAL = ("FILE", "ROWS", "DUR (s)", "PERIOD (s)", "VDS (V)", "TIME")  # TIME last: two runs of a day
+# differ by their time alone
 # the setup's runs: their curve's quantities, and the information that tells a driver setting from another, where
 # a chip's gate, drain and period columns stood empty
 CALIBRATIONS_TABLE = {
@@ -188,7 +189,7 @@ def run_history(args: argparse.Namespace) -> int:
 
     def table() -> pl.DataFrame:
         shown = runs.with_columns(
-            complete=pl.when(~pl.col("is_complete")).then(pl.lit("aborted")).otherwise(pl.lit("✓")),
+            complete=pl.when(~pl.col("is_complete")).then(pl.lit("✗")).otherwise(pl.lit("✓")),
             marks=summaries(runs),
         )
         if args.calibrations:
@@ -258,6 +259,8 @@ def render_table(frame: pl.DataFrame, width: int | None = None, whole: Collectio
     columns are left out in their order (else the last column or two) and named under it, and were more in the way,
     each row is a block of `name value` pairs (`_records`): the terminal wrapped each row over 2–5 lines mid-value
     (a history, an It run's metrics at 80 columns). A file or a pipe gets every column."""
+    import textwrap
+
     import polars as pl
 
     note = ""
@@ -284,7 +287,8 @@ def render_table(frame: pl.DataFrame, width: int | None = None, whole: Collectio
             return _records(frame.columns, cells[1:], width)
         if len(keep) < frame.width:
             left_out = ", ".join(name for i, name in enumerate(frame.columns) if i not in keep)
-            note = f"(left out at {width} columns: {left_out}; --format csv has them)\n"
+            note = "\n".join(textwrap.wrap(f"(left out at {width} columns: {left_out}; --format csv has them)",
+                                           width, break_on_hyphens=False)) + "\n"
         cells = [[row[i] for i in keep] for row in cells]
         widths = fitted
     table = "\n".join(
