@@ -93,6 +93,8 @@ def test_filters_select_rows_and_keep_seq(lab: Lab) -> None:
         HistoryFilter(vg_v=0.2): [4],
         HistoryFilter(text="RELAXATION"): [5],
         HistoryFilter(text="alisson67 vds"): [1, 2],  # the summary is searched too
+        HistoryFilter(text="It2025-09-08"): [4, 5],  # and the file, and the local date and time: a lab's first
+        HistoryFilter(text="09-08 09:15"): [4],  # searches found nothing
         HistoryFilter(procs=("IVg",), text="nothing like this"): [],
     }
     for filters, expected in cases.items():

@@ -100,7 +100,8 @@ def register_history(sub: argparse._SubParsersAction, common: argparse.ArgumentP
     filters.add_argument("--until", type=iso_date, metavar="YYYY-MM-DD", help="up to this local date")
     filters.add_argument("--wavelength", type=finite_arg, metavar="NM", help="lit runs at this laser wavelength")
     filters.add_argument("--vg", type=finite_arg, metavar="V", help="runs at this fixed gate voltage")
-    filters.add_argument("--search", metavar="TEXT", help="text in the Information note or the summary")
+    filters.add_argument("--search", metavar="TEXT",
+                         help="text in the Information note, the summary, the file or the local date and time")
     marks = parser.add_argument_group("annotations (see `labtui annotate`)")
     marks.add_argument("--starred", action="store_true", help="starred runs only ★")
     marks.add_argument("--tag", metavar="TAG", help="runs with this tag")

@@ -121,12 +121,13 @@ class HistoryFilter:
             conditions.append(pl.col("has_light") & near)
         if self.vg_v is not None:
             conditions.append((pl.col("vg_fixed_v") - self.vg_v).abs() <= VG_TOLERANCE_V)
-        if self.text:
+        if self.text:  # also the file and the local date and time: a lab's first search is `10-20` or a file name
             needle = self.text.lower()
             conditions.append(
                 pl.any_horizontal(
                     text.str.to_lowercase().str.contains(needle, literal=True)
-                    for text in (pl.col("information"), summary_line())
+                    for text in (pl.col("information"), summary_line(), pl.col("source_file"),
+                                 pl.concat_str(pl.col("date").cast(pl.String), pl.col("time_hms"), separator=" "))
                 )
             )
         return pl.all_horizontal(conditions).fill_null(False)

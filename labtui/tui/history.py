@@ -112,7 +112,7 @@ class HistoryScreen(AnnotatingScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="/ filter: text in information, summary, tags or note (enter keeps, esc clears)",
+        yield Input(placeholder="filter: information, summary, file, date, tags, note (enter keeps, esc clears)",
                     id="filter")
         yield FrameTable([column for column, _ in self.view.columns], key="run_id", selectable=True, id="runs",
                          fixed=2)  # seq and date: which run a row is, however far it scrolls
