@@ -33,7 +33,20 @@ from labtui.core.parquet_footer import read_run_record
 from labtui.core.registry import load_registry
 from labtui.core.repair import repair
 from labtui.core.scan import Waiting, pending_files
-from tests.lab import OLD_MTIME, REAL_RAW, Lab, cli_env, default_rows, it_rows, ivg_rows, put, raw_csv, render_run
+from tests.lab import (
+    IT_COLUMNS,
+    OLD_MTIME,
+    REAL_RAW,
+    Lab,
+    cli_env,
+    data_rows,
+    default_rows,
+    it_rows,
+    ivg_rows,
+    put,
+    raw_csv,
+    render_run,
+)
 from tests.promises import store_bytes, temp_files, tree_listing
 
 FILES = ("d1/IVg2025-09-15_1.csv", "d1/It2025-09-15_2.csv", "d2/IV2025-09-16_1.csv", "d2/IVg2025-09-16_2.csv")
@@ -1025,6 +1038,26 @@ def test_an_it_run_with_rows_missing_inside_it_is_said_and_not_complete(empty: L
     report = empty.stage()
     assert report.staged == 2 and not report.warned, report.warned
     assert empty.manifest().sort("source_file")["is_complete"].to_list() == [False, True, True]
+
+
+def test_a_header_whose_light_the_vl_column_contradicts_is_said(empty: Lab) -> None:
+    """`Laser voltage: 0 V` in the header of a run whose VL column pulses (a hand edit, a header of another run):
+    stored dark, as the lab's rule says, unsaid but for a remark on its power; lit with a VL column never lit,
+    likewise. A VL over the threshold for two samples is a misread, no pulse."""
+    pulsed, unlit = it_rows(), it_rows(voltage=0.0)
+    blip = data_rows([(k * 0.1, 1e-6, 0.5 if k in (5, 6) else 0.0) for k in range(31)], len(IT_COLUMNS))
+    cases = {"1": ("0 V", pulsed), "2": ("1.15 V", unlit), "3": ("0 V", blip)}
+    for name, (voltage, rows) in cases.items():
+        empty.write(f"a/It2025-10-14_{name}.csv", raw_csv("It", params={"Laser voltage": voltage}, rows=rows,
+                                                          start=1760371999 + int(name)), mtime=OLD_MTIME)
+    report = empty.stage()
+    assert report.staged == 3
+    assert report.warned == {
+        "a/It2025-10-14_1.csv": ["its header's laser voltage (0 V) says dark, though its 'VL (V)' column reaches 1.15 "
+                                 "V over 10 samples: stored dark, as the header says (correct it if the run was lit)"],
+        "a/It2025-10-14_2.csv": ["its header's laser voltage (1.15 V) says lit, though its 'VL (V)' column never "
+                                 "reaches 0.1 V: the laser did not switch on? Stored lit, as the header says"]}
+    assert empty.manifest().sort("source_file")["has_light"].to_list() == [False, True, False]
 
 
 def test_a_sweep_run_the_other_way_round_from_its_header_is_said(empty: Lab) -> None:

@@ -17,7 +17,9 @@ import polars as pl
 from labtui.core.completeness import duration_s, finite_values, is_complete
 from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.manifest_row import ManifestRow
+from labtui.core.metrics.definitions import FLICKER_SAMPLES
 from labtui.core.parser import Header
+from labtui.core.registry import LASER_COLUMN
 from labtui.core.scan import mtime_of
 
 LIGHT_THRESHOLD_V = 0.1  # the lab's rule: light ⇔ Laser voltage ≥ 0.1 V
@@ -85,7 +87,7 @@ def build_row(
     chip = chip_name_of(fields.get("chip_group"), fields.get("chip_number"))
     complete, notes = is_complete(header.spec.completeness, header, frame)
     date = local_date(header.start_time_utc, zone)
-    notes += _unread_columns(header, frame) + _dated_apart(source_file, date)
+    notes += _unread_columns(header, frame) + _light_unlike_data(header, frame, light) + _dated_apart(source_file, date)
     known: dict[str, Any] = {name: fields.get(name) for name in _FIELD_COLUMNS}
     row = ManifestRow(
         run_id=run_id_for(source_file, header.start_time_utc),
@@ -122,6 +124,26 @@ def _unread_columns(header: Header, frame: pl.DataFrame) -> list[str]:
     return [f"no reading in {name!r}: not one finite value (the instrument off, or not connected?)"
             for name in header.spec.required_columns
             if name != judged and name not in header.spec.text_columns and finite_values(frame, name) is None]
+
+
+def _light_unlike_data(header: Header, frame: pl.DataFrame, light: bool | None) -> list[str]:
+    """A note when the header's laser voltage says dark and the VL column pulses (a hand edit, a header written for
+    another run), or lit and the VL column never lit: the header decides (the lab's rule), unsaid but for a remark
+    on the run's power. A VL over the threshold for 2 samples or fewer is a misread, as the metrics take it."""
+    if light is None or header.spec.light != "laser_voltage":
+        return []
+    values = finite_values(frame, LASER_COLUMN)
+    if values is None:  # a procedure without a VL column
+        return []
+    lit_samples = int((values >= LIGHT_THRESHOLD_V).sum())
+    said = f"its header's laser voltage ({header.fields['laser_voltage_v']:g} V)"
+    if not light and lit_samples > FLICKER_SAMPLES:
+        return [f"{said} says dark, though its {LASER_COLUMN!r} column reaches {float(values.max()):g} V over "
+                f"{lit_samples} samples: stored dark, as the header says (correct it if the run was lit)"]
+    if light and not lit_samples:
+        return [f"{said} says lit, though its {LASER_COLUMN!r} column never reaches {LIGHT_THRESHOLD_V:g} V: the "
+                "laser did not switch on? Stored lit, as the header says"]
+    return []
 
 
 def _dated_apart(source_file: str, date: dt.date) -> list[str]:

@@ -18,6 +18,7 @@ RESOLVED_SIGMAS = 5.0  # a photoresponse is resolved from this many noise σ (de
 # constant it is in, leaves that τ unread: rows missing (a hand edit, a lost block) or readings left out. Real runs
 # pause up to 13 intervals (1.1 s at 0.084 s a sample), a few % of their τ.
 GAP_SPACINGS, GAP_SHARE = 3, 0.1
+FLICKER_SAMPLES = 2  # a laser state held this few samples between two stretches of the other is a misread VL
 CALIBRATIONS_DISAGREE = 2.0  # calibration_spread from which a run's power_w, and its responsivity, are in doubt
 OUT_OF_ORDER_ROWS = 8  # rows from which a sweep's repeats and turns say its order (fewer: a test of a few points)
 TURNS_APART = 10  # a sweep turning back once per this many rows or more often is out of order ...

@@ -15,7 +15,7 @@ import numpy as np
 
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.arrays import all_finite, median
-from labtui.core.metrics.definitions import GAP_SHARE, GAP_SPACINGS, RESOLVED_SIGMAS
+from labtui.core.metrics.definitions import FLICKER_SAMPLES, GAP_SHARE, GAP_SPACINGS, RESOLVED_SIGMAS
 from labtui.core.metrics.glitches import BREAKDOWN_FALL, trace_glitches
 from labtui.core.metrics.ivg import vds_doubt
 from labtui.core.wording import told_apart
@@ -23,7 +23,6 @@ from labtui.core.wording import told_apart
 COLUMNS = ("i_dark_a", "delta_i_a", "delta_i_rel", "drift_a_per_s", "delta_i_drift_corrected_a", "delta_i_snr",
            "tau_rise_s", "tau_decay_s")
 _COVERAGE = 0.9  # a window counts when the run covers this share of it (samples are ~0.08 s apart)
-FLICKER_SAMPLES = 2  # a laser state held this few samples between two stretches of the other is a misread VL
 MISREAD_SHARE = 0.1  # a laser off within a pulse for less than this share of the window is one too
 
 

@@ -14,7 +14,7 @@ from labtui.core.atomic import read_parquet_pinned, read_parquets_pinned
 from labtui.core.datablock import NO_READING
 from labtui.core.errors import first_line
 from labtui.core.layout import addresses_a_run, run_parquet_path
-from labtui.core.registry import PlotAxes, Registry, load_registry, snake_column
+from labtui.core.registry import LASER_COLUMN, PlotAxes, Registry, load_registry, snake_column
 from labtui.core.wording import counted
 
 
@@ -83,7 +83,6 @@ def kind_of(family: str, registry: Registry) -> Kind | None:
     return replace(kind, extra=(snake_column(LASER_COLUMN),)) if lit else kind
 
 
-LASER_COLUMN = "VL (V)"  # the laser's drive voltage, sampled with the data: ON above the light threshold
 
 
 @dataclass(frozen=True, eq=False)
