@@ -260,6 +260,26 @@ def test_a_group_typed_with_an_accent_is_said_by_the_stage_and_by_validate(lab: 
     assert clash.items == ["Alisson67 / Aliss\u00f3n67: one chip, its group typed in two ways?"]
 
 
+def test_a_group_one_letter_off_is_said_by_the_stage_and_by_validate(lab: Lab) -> None:
+    """`Alison` for Alisson with chip 67's number started a chip of its own without a word from the stage or
+    validate (only look-alike spellings were said). The fewer runs are told; one against one, neither. Short groups
+    and groups with digits (`BatchA`, `BatchB`; `Run2`, `Run3`) are two groups, often."""
+    for index, (group, number) in enumerate((("Alisson", "67"), ("Alisson", "67"), ("Alison", "67"), ("BatchA", "5"),
+                                             ("BatchB", "5"), ("Run2", "5"), ("Run3", "5")), start=1):
+        lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, 10 + index),
+                                                                  params={"Chip group name": group,
+                                                                          "Chip number": number}))
+    assert lab.stage().warned == {"2025-10-15/It2025-10-15_3.csv": [
+        "chip Alison67: the store has chip 'Alisson67' (2 runs), its group one letter from this one's (1 run): typed "
+        "in another way? two histories: correct the 'Chip group name' of the runs typed wrong"]}
+    clash = next(finding for finding in validate(lab.config).findings if finding.code is FindingCode.CHIP_NAME_CLASH)
+    assert clash.items == ["Alison67 / Alisson67: one chip, its group typed in two ways (one letter apart)?"]
+    from labtui.core.chip_name import one_letter_apart
+
+    assert [one_letter_apart("alisson", typo) for typo in ("alison", "alisosn", "laisson", "alissoon", "alisso",
+                                                           "alissom", "aliossn", "other")] == [True] * 5 + [False] * 3
+
+
 def test_a_group_ending_with_its_chip_number_is_said_beside_that_chip(lab: Lab) -> None:
     """`Chip group name: Alisson67` with `Chip number: 67` filed the run as chip Alisson6767 beside Alisson67's
     runs without a word. A group that ends in its number by name (`Sample2`, chip 2) is no slip: said only where

@@ -49,6 +49,27 @@ def look_alike(group: str) -> str:
     return "".join(char for char in letters if char.isalnum()).translate(_LOOK_ALIKE)
 
 
+TYPO_MIN_LETTERS = 5  # groups this long or longer, of letters alone, one letter apart are one group typed twice?
+# (shorter ones, or with digits — `Run2`, `Run3` — are too often two groups)
+
+
+def one_letter_apart(a: str, b: str) -> bool:
+    """Whether two look-alike groups (`look_alike`) differ by one letter typed wrong, left out, added or swapped
+    with the next (`alison`, `alisosn` for `alisson`): a typo, where two groups of a lab sharing chip numbers differ
+    by more. Only groups of `TYPO_MIN_LETTERS` letters or more, digits none, and not the last letter alone other
+    (`BatchA`, `BatchB`: a series)."""
+    if a == b or not (a.isalpha() and b.isalpha()) or min(len(a), len(b)) < TYPO_MIN_LETTERS \
+            or abs(len(a) - len(b)) > 1:
+        return False
+    start = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    if len(a) != len(b):  # one letter left out or added
+        longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+        return longer[start + 1:] == shorter[start:]
+    swapped = a[start:start + 2] == b[start:start + 2][::-1] and a[start + 2:] == b[start + 2:]
+    # the last letter alone other (`batcha`, `batchb`) names a series: two groups
+    return (a[start + 1:] == b[start + 1:] and start < len(a) - 1) or swapped
+
+
 def foreign_letters(text: str) -> list[str]:
     """The letters of `text` that only look Latin (`_LOOK_ALIKE`), named: `'А' is CYRILLIC CAPITAL LETTER A`."""
     odd = dict.fromkeys(char for char in text if not char.isascii() and ord(char.casefold()[0]) in _LOOK_ALIKE)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from functools import cache
+from itertools import combinations
 from pathlib import Path
 from types import NoneType, UnionType
 from typing import Annotated, Union, get_args, get_origin
@@ -21,7 +22,7 @@ from pydantic_core.core_schema import list_schema
 from labtui.core.annotations import ACTIONS_DIR, ahead_of_clock, annotations_dir, unreadable_actions
 from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.atomic import read_parquet_pinned
-from labtui.core.chip_name import look_alike
+from labtui.core.chip_name import look_alike, one_letter_apart
 from labtui.core.chip_spelling import shared_names
 from labtui.core.config import StagingConfig, default_registry_path
 from labtui.core.errors import first_line
@@ -237,12 +238,23 @@ def _chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
     clashes = shared_names(chips).sort("chip_name")
     items = [f"{' / '.join(names)}: one chip, its group typed in two ways?" for names in
              spelled.get_column("chip_name").to_list()]
+    items += _one_letter_apart(chips.with_columns(looks.alias("group")))
     items += [f"{name}: the name of {count} different chips (group and number)" for name, count in
               clashes.select("chip_name", "chips").iter_rows()]
     return _finding(
         FindingCode.CHIP_NAME_CLASH, "warning", "chips whose names are ambiguous", items,
         "correct the 'Chip group name' in the raw files (and re-stage them), so that each chip has one name",
     )
+
+
+def _one_letter_apart(chips: pl.DataFrame) -> list[str]:
+    """Chips of one number whose groups are one letter apart (`Alison80` and `Alisson80`: `one_letter_apart`)."""
+    by_number: dict[int, dict[str, str]] = {}
+    for group, number, name in chips.select("group", "chip_number", "chip_name").sort("chip_name").iter_rows():
+        by_number.setdefault(number, {}).setdefault(group, name)
+    return [f"{one} / {other}: one chip, its group typed in two ways (one letter apart)?"
+            for named in by_number.values() for (a, one), (b, other) in combinations(named.items(), 2)
+            if one_letter_apart(a, b)]
 
 
 # -- annotations ---------------------------------------------------------------------------------------------------
