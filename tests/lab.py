@@ -140,8 +140,11 @@ def raw_csv(
     data_section: bool = True,
 ) -> bytes:
     """A raw file in the acquisition's exact layout; `params` override header values and None removes a key.
-    A procedure labtui does not know gets an IVg sweep under its name."""
+    A procedure labtui does not know gets an IVg sweep under its name; a dark It run (`Laser voltage: 0 V`) rows
+    whose VL stays at 0 V."""
     merged = {**PARAMS.get(proc, PARAMS["IVg"]), **(params or {})}
+    if rows is None and proc == "It" and merged.get("Laser voltage") == "0 V":
+        rows = it_rows(voltage=0.0)
     return raw_text(
         proc,
         {key: value for key, value in merged.items() if value is not None},
@@ -174,7 +177,8 @@ def raw_file(
         params["VG"] = None
     width = len(COLUMNS[proc])
     if proc == "It":
-        lines = data_rows(((k * 0.1, 1e-6 + 1e-8 * k, 1.15 if 10 <= k < 20 else 0.0) for k in range(31)), width)
+        lines = data_rows(((k * 0.1, 1e-6 + 1e-8 * k, 1.15 if light and 10 <= k < 20 else 0.0) for k in range(31)),
+                          width)  # a dark run's VL at 0 V throughout
     else:
         lines = default_rows(proc)
     return raw_csv(proc, params=params, start=repr(start.timestamp()), rows=lines[:rows])

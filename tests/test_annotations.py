@@ -428,12 +428,10 @@ def test_a_clearing_written_on_the_new_run_id_is_no_earlier_life_of_it(lab: Lab)
     assert current_annotations(store).filter(pl.col("run_id") == new_id).is_empty()  # bo's word is the newest
 
 
-def test_annotations_follow_a_moved_raw_folder_when_prune_drops_the_old_runs(
-    lab: Lab, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A raw folder moved into another (`Alisson_08_sept/` into `2025/`) is staged again under new run_ids; the
-    prune its note advises dropped the old runs with their annotations: the excluded run came back into every mean,
-    and validate said they would come back. A content staged from two paths (a copy) is not guessed."""
+def test_annotations_follow_a_moved_raw_folder_to_its_new_runs(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    """A raw folder moved into another (`Alisson_08_sept/` into `2025/`) is staged again under new run_ids, without
+    the old runs' annotations: the excluded run counted in every mean again, and after the prune its note advises,
+    for good. Of two files holding a gone run's content, the first is the moved one, the other a copy."""
     store = lab.config.store_root
     runs = chip(lab).filter(pl.col("source_file").str.starts_with("Alisson_08_sept/It"))
     excluded, starred = (runs.filter(pl.col("source_file") == f"Alisson_08_sept/It2025-09-08_{n}.csv") for n in (1, 2))
@@ -441,26 +439,40 @@ def test_annotations_follow_a_moved_raw_folder_when_prune_drops_the_old_runs(
     annotate(store, starred, [Change("star"), Change("tag", "overnight")], author="bo")
     (lab.raw / "2025").mkdir()
     (lab.raw / "Alisson_08_sept").rename(lab.raw / "2025" / "Alisson_08_sept")
-    copy = lab.raw / "copies" / "It2025-09-08_2.csv"  # the starred run's content, staged from two paths now
+    copy = lab.raw / "zz_copies" / "It2025-09-08_2.csv"  # the starred run's content, from two paths now
     copy.parent.mkdir()
     copy.write_bytes((lab.raw / "2025/Alisson_08_sept/It2025-09-08_2.csv").read_bytes())
     report = lab.stage()
     assert report.warned["2025/Alisson_08_sept/It2025-09-08_1.csv"] == [
-        "the content of Alisson_08_sept/It2025-09-08_1.csv, staged and its raw file gone: moved? `labtui prune "
-        "--yes` drops the run of the old path, and moves its annotations (⊘ contact lost) to this one"]
-    capsys.readouterr()
-    assert main(lab.args("prune", "--yes")) == 0
-    new_excluded = lab.run_of("2025/Alisson_08_sept/It2025-09-08_1.csv")["run_id"]
-    said = capsys.readouterr().out.splitlines()
-    assert f"moved the annotations of 1 run to the run staged from its file's new path: {excluded['run_id'][0]} → " \
-           f"{new_excluded}" in said, said
+        "the content of Alisson_08_sept/It2025-09-08_1.csv, staged and its raw file gone: moved? Its annotations "
+        "(⊘ contact lost) now mark this run too; `labtui prune --yes` drops the run of the old path"]
+    moved = lab.run_of("2025/Alisson_08_sept/It2025-09-08_1.csv")["run_id"]
+    assert moved in excluded_runs(store)  # at once, not only after a prune
+    assert set(annotation_log(store, moved)["author"].to_list()) == {"ana"}  # who annotated, not who staged
+    holders = ["2025/Alisson_08_sept/It2025-09-08_2.csv", "zz_copies/It2025-09-08_2.csv"]  # whichever is read first
+    notes = sorted(report.warned[holder][0].split(":")[0] for holder in holders)
+    assert notes == ["the content of Alisson_08_sept/It2025-09-08_2.csv, staged and its raw file gone",
+                     f"the same content as {holders[0]}, staged too"] or notes[1].endswith(holders[1] + ", staged too")
     now = current_annotations(store)
-    assert now.filter(pl.col("run_id") == new_excluded).select("excluded", "exclude_reason").row(0) == (
-        True, "contact lost")
-    assert set(annotation_log(store, new_excluded)["author"].to_list()) == {"ana"}  # who annotated, not who pruned
-    assert new_excluded in excluded_runs(store)  # left out of every mean again
-    orphaned = {f.code: f.items for f in validate(lab.config).findings}["annotations_orphaned"]
-    assert orphaned == [f"{starred['run_id'][0]} Alisson_08_sept/It2025-09-08_2.csv"]  # two runs hold its content
+    starred_now = now.filter(pl.col("run_id").is_in([lab.run_of(holder)["run_id"] for holder in holders]))
+    assert starred_now.select("starred", "tags").rows() == [(True, ["overnight"])]  # one of them: not the copy too
+    assert main(lab.args("prune", "--yes")) == 0
+    assert moved in excluded_runs(store) and lab.stage().warned == {}
+
+
+def test_a_copy_pruned_leaves_its_original_as_it_was(lab: Lab) -> None:
+    """A copy staged beside its original, excluded as a duplicate, then deleted: the prune handed its exclusion to
+    the original, the one copy of the measurement left, which dropped out of every mean."""
+    store, original = lab.config.store_root, "Alisson_08_sept/It2025-09-08_1.csv"
+    copy = lab.raw / "copies" / "It2025-09-08_1.csv"
+    copy.parent.mkdir()
+    copy.write_bytes((lab.raw / original).read_bytes())
+    lab.stage()
+    annotate(store, lab.manifest().filter(pl.col("source_file") == "copies/It2025-09-08_1.csv"),
+             [Change("exclude", "duplicate of the original")], author="ana")
+    copy.unlink()
+    assert main(lab.args("prune", "--yes")) == 0
+    assert lab.run_of(original)["run_id"] not in excluded_runs(store)
 
 
 def test_annotations_of_a_run_no_longer_staged_are_reported_and_kept(lab: Lab) -> None:

@@ -69,13 +69,9 @@ def run_prune(args: argparse.Namespace) -> int:
         print(f"{counted(runs.height, 'run')} would be dropped from {config.store_root}; "
               "run again with --yes to drop them")
     else:
-        dropped = drop_runs(config, set(runs["source_file"].to_list()))
-        folder = dropped.folder
+        dropped, folder, problems = drop_runs(config, set(runs["source_file"].to_list()))
         kept = f"; their Parquet and records are in {folder}" if folder else " (no Parquet of theirs to set aside)"
-        print(f"dropped {counted(dropped.runs, 'run')}{kept}")
-        if dropped.annotations_moved:
-            print(f"moved the annotations of {counted(len(dropped.annotations_moved), 'run')} to the run staged "
-                  "from its file's new path: " + ", ".join(f"{old} → {new}" for old, new in dropped.annotations_moved))
-        for problem in dropped.problems:
+        print(f"dropped {counted(dropped, 'run')}{kept}")
+        for problem in problems:
             print(shown(f"labtui: {problem}; the next stage computes the derived quantities again"), file=sys.stderr)
     return EXIT_OK

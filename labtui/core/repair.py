@@ -196,25 +196,12 @@ def _one_row_per_source(vouched: list[_Vouched]) -> tuple[list[_Vouched], list[_
     return list(newest.values()), older
 
 
-@dataclass(frozen=True)
-class Dropped:
-    """What `drop_runs` did: runs dropped, the quarantine folder their files went to, the (old, new) run_ids whose
-    annotations moved with their raw file, and the metrics table's problems."""
-
-    runs: int
-    folder: Path | None = None
-    annotations_moved: list[tuple[str, str]] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-
-def drop_runs(config: StagingConfig, sources: set[str]) -> Dropped:
-    """Remove the runs of these raw files from the manifest (their Parquet and records go to the quarantine). By raw
-    file, as `prunable` finds them: a row whose run_id a hand edit made null is dropped too. An annotated run whose
-    content is staged from another path (its file moved) hands its annotations to that run first: a crash after
-    them leaves the old run, unannotated, for the next prune. The metrics table follows, as after a stage: a power
-    priced by a dropped calibration is priced again. Where that update fails (a broken chip_params.yaml), the table
-    is removed, so that the next stage computes it again rather than keep the dropped runs' prices."""
-    from labtui.core.annotations import default_author, follow_moved_files
+def drop_runs(config: StagingConfig, sources: set[str]) -> tuple[int, Path | None, list[str]]:
+    """Remove the runs of these raw files from the manifest (their Parquet and records go to the quarantine); (runs
+    dropped, folder, problems). By raw file, as `prunable` finds them: a row whose run_id a hand edit made null is
+    dropped too. The metrics table follows, as after a stage: a power priced by a dropped calibration is priced
+    again. Where that update fails (a broken chip_params.yaml), the table is removed, so that the next stage
+    computes it again rather than keep the dropped runs' prices; its problems are returned."""
     from labtui.core.metrics import update_after_stage
 
     with lock_store(config):
@@ -222,9 +209,8 @@ def drop_runs(config: StagingConfig, sources: set[str]) -> Dropped:
         pruned = pl.col("source_file").is_in(list(sources)).fill_null(False)
         dropped = manifest.filter(pruned)
         if dropped.is_empty():
-            return Dropped(0)
+            return 0, None, []
         kept = manifest.filter(~pruned)
-        moved = follow_moved_files(config.store_root, kept, dropped, author=default_author(config.user))
         write_manifest(kept, config.manifest_path)
         update = update_after_stage(config, kept, changed=True)
         problems = update.problems if update is not None and not update.written else []
@@ -236,7 +222,7 @@ def drop_runs(config: StagingConfig, sources: set[str]) -> Dropped:
                  for run_id, proc, date in addressed.select("run_id", "proc", "date_local").iter_rows()]
         paths += [config.legacy_records_dir / f"{run_id}.json" for run_id in addressed["run_id"]]
         folder = quarantine(config, [path for path in paths if path.exists()], DROPPED)
-    return Dropped(dropped.height, folder, moved, problems)
+    return dropped.height, folder, problems
 
 
 def prunable(config: StagingConfig, manifest: pl.DataFrame, passed: PassedOver) -> pl.DataFrame:

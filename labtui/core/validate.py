@@ -276,8 +276,8 @@ def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Fin
             "info",
             "annotations of runs that are no longer staged (kept in the log)",
             [f"{run_id} {found.sources.get(run_id, '')}".rstrip() for run_id in lost],
-            "nothing to do: they come back if a raw file is staged again at that path (a file moved since is a new "
-            "run: `labtui annotate` marks it)",
+            "nothing to do: kept for the record, they come back if a raw file is staged again at that path (a "
+            "file moved elsewhere was staged with a copy of them)",
         ),
         *_finding(
             FindingCode.ANNOTATIONS_UNREADABLE,

@@ -6,7 +6,7 @@ digest kept up to date beside the log; `edits.py` the writes derived from it (an
 annotation of the runs it changes, undo, re-attaching the annotations of re-staged runs).
 """
 
-from labtui.core.annotations.edits import Orphans, Undone, annotate, follow_moved_files, orphans, reattach, undo
+from labtui.core.annotations.edits import Orphans, Undone, annotate, carry_over, orphans, reattach, undo
 from labtui.core.annotations.exclusions import excluded_runs
 from labtui.core.annotations.log import (
     ACTIONS_DIR,
@@ -57,12 +57,12 @@ __all__ = [
     "annotate_runs",
     "annotation_log",
     "annotations_dir",
+    "carry_over",
     "check_length",
     "current_annotations",
     "current_view",
     "default_author",
     "excluded_runs",
-    "follow_moved_files",
     "hidden_note",
     "log_lines",
     "orphans",
