@@ -213,7 +213,8 @@ def test_an_aborted_runs_quantities_say_they_are_of_the_rows_it_has(tmp_path: Pa
     assert lab.manifest().sort("source_file")["is_complete"].to_list() == [False, True, True]
     cut, whole, _ = table.iter_rows(named=True)
     assert cut["cnp_fwd_v"] == pytest.approx(0.2) and cut["remarks"][-1] == (
-        "aborted run: its quantities are of the rows it has (the manifest's is_complete is false)")
+        "run not complete: its quantities are of the rows it has (stopped short, or rows missing inside it: the "
+        "manifest's is_complete is false)")
     assert cut["remarks"].count(cut["remarks"][-1]) == 1 and not any("aborted run" in r for r in whole["remarks"])
 
 

@@ -28,11 +28,12 @@ from labtui.core import manifest as manifest_module
 from labtui.core.config import StagingConfig
 from labtui.core.errors import ExitCode
 from labtui.core.layout import run_parquet_path
-from labtui.core.manifest import ManifestDamaged, read_manifest
+from labtui.core.manifest import ManifestDamaged, ManifestNewer, read_manifest
 from labtui.core.parquet_footer import read_run_record
 from labtui.core.registry import load_registry
 from labtui.core.repair import repair
 from labtui.core.scan import Waiting, pending_files
+from labtui.core.validate import validate
 from tests.lab import (
     IT_COLUMNS,
     OLD_MTIME,
@@ -531,13 +532,18 @@ def test_a_manifest_a_newer_labtui_wrote_is_neither_rebuilt_nor_rewritten(lab: L
     know. validate sent the lab to `repair`, repair found it readable, and the next stage rewrote it without that
     column (its rows still saying the newer schema)."""
     path = lab.config.manifest_path
-    pl.read_parquet(path).with_columns(schema_version=pl.lit(2, pl.Int64), newer=pl.lit("x")).write_parquet(path)
-    written = path.read_bytes()
     lab.write("d1/It2025-09-15_9.csv", raw_csv("It", start=1757950000), mtime=OLD_MTIME)  # work for a stage
-    for command in ("stage", "validate", "repair", "chips"):
-        one_line_error(lab.cli(command), 1, f"the manifest {path} was written by a newer labtui (manifest schema 2; "
-                                            "this labtui knows 1): upgrade labtui")
-    assert path.read_bytes() == written
+    newer = pl.read_parquet(path).with_columns(schema_version=pl.lit(2, pl.Int64), newer=pl.lit("x"))
+    # a column of another type too: it read as damage, and repair rebuilt the manifest without the newer column
+    for manifest in (newer, newer.with_columns(pl.col("n_rows").cast(pl.Int32))):
+        manifest.write_parquet(path)
+        written = path.read_bytes()
+        for command in ("stage", "validate", "repair", "chips"):
+            one_line_error(lab.cli(command), 1, f"the manifest {path} was written by a newer labtui (manifest schema "
+                                                "2; this labtui knows 1): upgrade labtui")
+        assert path.read_bytes() == written
+        with pytest.raises(ManifestNewer):  # the app's validation, which reads the file itself
+            validate(lab.config)
 
 
 def staged_by_an_older_labtui(config: StagingConfig, *, records_as_files: bool) -> None:

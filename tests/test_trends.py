@@ -20,7 +20,7 @@ from labtui.core.config import StagingConfig, load_config
 from labtui.core.drawing import draw_axes
 from labtui.core.history import load_manifest
 from labtui.core.metrics import read_metrics
-from labtui.core.metrics.definitions import DRIFT_ALONE
+from labtui.core.metrics.definitions import DRIFT_ALONE, IN_DOUBT
 from labtui.core.plotdata import PlotOptions, export_frame, load_group, shape
 from labtui.core.plotdata.figure import drawing_of
 from labtui.core.plotdata.model import PlotSpec, Series
@@ -165,8 +165,9 @@ def test_the_table_names_why_a_responsivity_is_in_doubt_for_exports(
     """The app marks a doubted responsivity ⚠ and a trend draws it hollow; `labtui metrics --format csv` and
     `open_store().metrics` carried the +1.5 A/W of a settling current with nothing to say so."""
     lit = lab.metrics.filter(pl.col("proc") == "It", pl.col("has_light"))
-    weak = lit.filter(pl.col("delta_i_snr") < 5)["run_id"].to_list()
-    drifting = lit.filter(DRIFT_ALONE)["run_id"].to_list()
+    priced = lit.filter(pl.col("responsivity_a_per_w").is_not_null())
+    weak = priced.filter(pl.col("delta_i_snr") < 5)["run_id"].to_list()
+    drifting = priced.filter(DRIFT_ALONE)["run_id"].to_list()
     assert weak and drifting  # the demo's faintest pulses and steepest dark drifts
     doubt = dict(lab.metrics.select("run_id", "responsivity_doubt").iter_rows())
     assert all("ΔI under 5 σ of the dark noise" in doubt[run_id] for run_id in weak)
@@ -174,6 +175,9 @@ def test_the_table_names_why_a_responsivity_is_in_doubt_for_exports(
     sure = lab.metrics.filter(~pl.col("run_id").is_in(weak + drifting), ~pl.col("calibration_stale").fill_null(False),
                               ~(pl.col("calibration_spread") >= 2).fill_null(False))
     assert sure.height and sure["responsivity_doubt"].is_null().all()
+    # no responsivity, no doubt of one (a lit run no calibration prices: its ΔI's doubts are delta_i_snr's)
+    unpriced = lit.filter(pl.col("responsivity_a_per_w").is_null(), IN_DOUBT)
+    assert unpriced.height and unpriced["responsivity_doubt"].is_null().all()
     capsys.readouterr()
     assert main(lab.cli("metrics", "--format", "csv")) == 0
     exported = pl.read_csv(capsys.readouterr().out.encode())

@@ -188,12 +188,13 @@ def test_an_aborted_runs_remark_is_said_once_not_as_the_reason_of_a_null() -> No
     not after each null value as the reason it is null."""
     empty = read_metrics(Path("/nonexistent"))
     remarks = ["gm_max_hole_s: the hole branch spans less than 0.5 V of the sweep",
-               "aborted run: its quantities are of the rows it has (the manifest's is_complete is false)"]
+               "run not complete: its quantities are of the rows it has (stopped short, or rows missing inside it: the "
+               "manifest's is_complete is false)"]
     metrics = pl.DataFrame({"run_id": ["a"], "proc": ["IVg"], "remarks": [remarks]}).select(
         pl.col(name).cast(dtype) if name in ("run_id", "proc", "remarks") else pl.lit(None, dtype=dtype).alias(name)
         for name, dtype in empty.schema.items())
     items = quantity_items(metrics, "a")
-    assert items[0][0] == "aborted run" and items[0][1].plain.startswith("its quantities are of the rows it has")
+    assert items[0][0] == "run not complete" and items[0][1].plain.startswith("its quantities are of the rows it has")
     assert not any("rows it has" in text.plain for _, text in items[1:])
     assert "the hole branch spans less than 0.5 V" in dict(items)["gm_max_hole_s"].plain
 

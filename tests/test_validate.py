@@ -283,7 +283,8 @@ def test_a_sweep_that_never_came_back_to_0_is_aborted_in_words_that_fit_it(lab: 
     lab.stage()
     finding = by_code(lab)["incomplete"]
     assert finding.count == 1 and finding.items[0].endswith(" 2025-10-14/IVg2025-10-14_1.csv")
-    assert finding.title == "aborted runs (short of the sweep or the time their header promises)"
+    assert finding.title == ("runs not complete (stopped short of the sweep or the time their header promises, or rows "
+                             "missing inside them)")
 
 
 def test_a_table_that_names_no_run_is_one_finding_not_one_per_row(lab: Lab) -> None:

@@ -96,7 +96,9 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         # is taken only when short: for every It run it was 5 % of a stage's Python time
         if not (spanned >= expected or spanned >= expected - min(0.01 * expected, _median_step(values))):
             return False, [f"aborted: {rule.column} spans {spanned:g} of {expected:g}", *notes]
-        if not notes and (missing := _rows_missing(values, spanned, rule.column)) is not None:
+        # rows whose time is NaN or an overflow mark are there: no rows missing is read across them
+        if not notes and values.size == frame.height and \
+                (missing := _rows_missing(values, spanned, rule.column)) is not None:
             return False, [missing]  # its end reached, as IVg's sweep with rows missing: not complete either
         return True, notes
     start, end = _number(header, rule.start_parameter), _number(header, rule.end_parameter)

@@ -74,6 +74,16 @@ class ManifestNewer(LabtuiError):
         self.path = path
 
 
+def refuse_newer(path: Path, frame: pl.DataFrame) -> None:
+    """`ManifestNewer` when a newer labtui wrote the manifest `frame` read from `path` (whatever type its
+    `schema_version` column has there)."""
+    if "schema_version" not in frame.columns:  # a store older than the column: version 1
+        return
+    version = frame["schema_version"].cast(pl.Int64, strict=False).max()
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise ManifestNewer(path, version)
+
+
 def read_manifest(path: Path) -> pl.DataFrame:
     """The committed manifest (the previous or the next one while a writer commits, never a torn one), or an empty
     one with the full schema when nothing has been staged yet; `ManifestDamaged` when it cannot be trusted,
@@ -88,14 +98,12 @@ def read_manifest(path: Path) -> pl.DataFrame:
         return empty_manifest()
     if "run_id" not in frame.columns:
         raise ManifestDamaged(path, "no run_id column: another table written in its place?")
+    refuse_newer(path, frame)  # before the columns' types, which a newer schema may change
     wrong = [f"{name} is {dtype}, not {MANIFEST_SCHEMA[name]}" for name, dtype in frame.schema.items()
              if name in MANIFEST_SCHEMA and dtype != MANIFEST_SCHEMA[name]]
     if wrong:
         raise ManifestDamaged(path, f"{counted(len(wrong), 'column')} of another type: {'; '.join(wrong[:3])}"
                                     f"{'; …' if len(wrong) > 3 else ''}")
-    version = frame["schema_version"].max() if "schema_version" in frame.columns else None
-    if isinstance(version, int) and version > SCHEMA_VERSION:
-        raise ManifestNewer(path, version)
     missing = [name for name in MANIFEST_SCHEMA if name not in frame.columns]
     if missing:
         frame = frame.with_columns(pl.lit(MISSING_COLUMNS.get(n), dtype=MANIFEST_SCHEMA[n]).alias(n) for n in missing)

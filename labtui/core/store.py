@@ -334,7 +334,7 @@ def _present(path: Path) -> bool:
     of another user's): the stage names that folder when it lists the tree, where this raised on the first one."""
     try:
         return path.is_file()
-    except OSError:
+    except PermissionError:  # a hung share's EIO or ESTALE says nothing of where the files are
         return True
 
 

@@ -37,6 +37,7 @@ from labtui.core.manifest import (
     MISSING_COLUMNS,
     empty_manifest,
     holds_runs,
+    refuse_newer,
 )
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_checks import parquet_findings
@@ -64,6 +65,7 @@ def _read_manifest_file(config: StagingConfig) -> tuple[pl.DataFrame, list[Findi
             FindingCode.MANIFEST_UNREADABLE, "error", "the manifest cannot be read", [f"{path}: {first_line(exc)}"],
             "run `labtui repair`: it rebuilds the manifest from the store (no raw file needed)",
         )
+    refuse_newer(path, frame)  # not damage: the one line every command says, where repair would downgrade it
     return _conform(frame)
 
 
@@ -186,11 +188,11 @@ def _row_findings(
         label(apart), "the acquisition computer's clock was off? Each run is dated by its header's Start time: "
         "correct it in the raw file, then `labtui restage FILE`",
     )
-    aborted = frame.filter(~pl.col("is_complete"))
+    incomplete = frame.filter(~pl.col("is_complete"))
     findings += _finding(
-        FindingCode.INCOMPLETE, "info", "aborted runs (short of the sweep or the time their header promises)",
-        label(aborted),
-        "nothing to do: aborted runs are kept and flagged is_complete = false",
+        FindingCode.INCOMPLETE, "info", "runs not complete (stopped short of the sweep or the time their header "
+        "promises, or rows missing inside them)", label(incomplete),
+        "nothing to do: they are kept and flagged is_complete = false (their staging note says why)",
     )
     findings += _finding(
         FindingCode.DUPLICATE_CONTENT, "warning", "raw files with identical content",

@@ -58,9 +58,10 @@ class HistoryPlace(NamedTuple):
 class HistoryScreen(AnnotatingScreen):
     HELP = (
         "Every run of the chip, oldest first; seq numbers the whole history and never changes with a filter; done "
-        "✗ marks an aborted run (short of the sweep or the time its header promises: its quantities are of the rows "
-        "it has); ★⊘#✎ a star, an exclusion, tags and a note. "
-        "t and l filter by procedure and light, / by text in the information, summary, tags or note (enter keeps "
+        "✗ marks a run not complete (stopped short of the sweep or the time its header promises, or rows missing "
+        "inside it: its quantities are of the rows it has); ★⊘#✎ a star, an exclusion, tags and a note. "
+        "t and l filter by procedure and light, / by text in the information, summary, file, local date and time, "
+        "tags or note (enter keeps "
         "the text, esc clears it). space selects "
         "(or unselects) the run under the cursor for p (plot; excluded runs stay out unless X shows them) and y / Y "
         "(copy). o sorts by a column chosen from a list (or click its title; the same column again reverses), O "

@@ -14,7 +14,7 @@ from rich.text import Text
 from labtui.core.annotations import AnnotationFilter, hidden_note
 from labtui.core.config import MetricsSettings
 from labtui.core.history import HistoryFilter, calibrations, chip_rows, number_text, summary_line, timeline
-from labtui.core.metrics import ABORTED_TOPIC, BY_COLUMN, CALIBRATIONS_DISAGREE, RESOLVED_SIGMAS, columns_of
+from labtui.core.metrics import BY_COLUMN, CALIBRATIONS_DISAGREE, INCOMPLETE_TOPIC, RESOLVED_SIGMAS, columns_of
 from labtui.core.metrics.definitions import DOUBT_COLUMNS, DRIFT_MAKES_ALL, IN_DOUBT
 from labtui.core.registry import proc_family
 from labtui.tui.table import Column
@@ -219,10 +219,10 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
     run = rows.row(0, named=True)
     remarks = [tuple(remark.split(": ", 1)) for remark in run["remarks"] or [] if ": " in remark]
     # the run's own (IVg, It, run): not a remark on a topic of some quantities (mobility, gm, tau), said for those
-    general = [why for topic, why in remarks if topic not in BY_COLUMN and topic != ABORTED_TOPIC
+    general = [why for topic, why in remarks if topic not in BY_COLUMN and topic != INCOMPLETE_TOPIC
                and not any(column.startswith(topic) for column in BY_COLUMN)]
     # first, of all the values: no reason for one of them to be null
-    items = [(ABORTED_TOPIC, Text(why, style="italic")) for topic, why in remarks if topic == ABORTED_TOPIC]
+    items = [(INCOMPLETE_TOPIC, Text(why, style="italic")) for topic, why in remarks if topic == INCOMPLETE_TOPIC]
     said: dict[str, str] = {}  # a null's reason -> the first quantity it was said for
     for column in _detailed(proc_family(run["proc"], procedures_file)):
         quantity, value = BY_COLUMN[column], run[column]

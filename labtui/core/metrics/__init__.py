@@ -19,9 +19,9 @@ columns start without them.
 from __future__ import annotations
 
 from labtui.core.metrics.definitions import (
-    ABORTED_TOPIC,
     BY_COLUMN,
     CALIBRATIONS_DISAGREE,
+    INCOMPLETE_TOPIC,
     NOT_COMPUTED,
     PROCEDURES,
     QUANTITIES,
@@ -59,9 +59,9 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
-    "ABORTED_TOPIC",
     "BY_COLUMN",
     "CALIBRATIONS_DISAGREE",
+    "INCOMPLETE_TOPIC",
     "METRICS_SCHEMA",
     "METRICS_VERSION",
     "NOT_COMPUTED",

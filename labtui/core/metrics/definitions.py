@@ -44,8 +44,8 @@ DOUBTS: tuple[tuple[str, pl.Expr], ...] = (
     ("the dark drift alone could make ΔI", DRIFT_ALONE),
 )
 IN_DOUBT = pl.any_horizontal(doubt for _, doubt in DOUBTS)
-RESPONSIVITY_DOUBT = pl.when(IN_DOUBT).then(pl.concat_str([pl.when(doubt).then(pl.lit(reason)) for reason, doubt
-                                                           in DOUBTS], separator="; ", ignore_nulls=True))
+RESPONSIVITY_DOUBT = pl.when(IN_DOUBT & pl.col("responsivity_a_per_w").is_not_null()).then(pl.concat_str(
+    [pl.when(doubt).then(pl.lit(reason)) for reason, doubt in DOUBTS], separator="; ", ignore_nulls=True))
 VDS_PLAUSIBLE_V = 10.0  # a drain bias past this is no graphene transistor's (the real runs: 0.01–1 V)
 MOBILITY_LIMIT = 1e6  # cm²/(V·s): above suspended graphene's at low temperature; higher is a unit slip, not a device
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
@@ -235,8 +235,9 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("responsivity_doubt", "", "It",
              "why this lit run's responsivity (or the ΔI and the power it is read from) is in doubt, the reasons "
              "joined by `; `: " + "; ".join(reason for reason, _ in DOUBTS) + " (calibration_stale, "
-             "calibration_spread, delta_i_snr, delta_i_drift_corrected_a); null when none holds. The app marks such "
-             "a responsivity ⚠, the trends draw its point hollow", pl.String, from_data=False),
+             "calibration_spread, delta_i_snr, delta_i_drift_corrected_a); null when none holds or there is no "
+             "responsivity. The app marks such a responsivity ⚠, the trends draw its point hollow", pl.String,
+             from_data=False),
     # LaserCalibration --------------------------------------------------------------------------------------------
     Quantity("p_max_w", "W", "LaserCalibration",
              "largest Power of the calibration (a spike of up to 3 readings between two others passed over; a flat "
@@ -255,7 +256,8 @@ QUANTITIES: tuple[Quantity, ...] = (
 )
 
 BY_COLUMN: dict[str, Quantity] = {q.column: q for q in QUANTITIES}
-ABORTED_TOPIC = "aborted run"  # a remark of a run the manifest says aborted: of all its values, not why one is null
+INCOMPLETE_TOPIC = "run not complete"  # a remark of a run the manifest says is not complete (stopped short, or rows
+# missing inside it): of all its values, not why one is null
 PROCEDURES: tuple[str, ...] = ("IVg", "It", "LaserCalibration")  # other procedures get no row
 NOT_COMPUTED = (
     "IV, and every other procedure (IVgT, ITt, Vt, …): no row in the table",

@@ -33,7 +33,7 @@ from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import addresses_a_run
 from labtui.core.manifest import read_manifest
 from labtui.core.metrics.definitions import (
-    ABORTED_TOPIC,
+    INCOMPLETE_TOPIC,
     MOBILITY_LIMIT,
     PROCEDURES,
     QUANTITIES,
@@ -47,9 +47,10 @@ from labtui.core.metrics_stamp import METRICS_VERSION, STAMP_KEY, is_current, me
 from labtui.core.registry import family_expr
 from labtui.core.wording import counted
 
-ABORTED = f"{ABORTED_TOPIC}: its quantities are of the rows it has (the manifest's is_complete is false)"
+INCOMPLETE = (f"{INCOMPLETE_TOPIC}: its quantities are of the rows it has (stopped short, or rows missing inside it: "
+              "the manifest's is_complete is false)")
 JOINED_TOPICS = ("mobility", "power_w", "responsivity", "calibration_spread", PRICING_TOPIC,  # the join's remarks
-                 ABORTED_TOPIC)
+                 INCOMPLETE_TOPIC)
 
 
 @dataclass
@@ -164,7 +165,7 @@ def _join(config: StagingConfig, runs: pl.DataFrame, data: pl.DataFrame, old: pl
           curves: Mapping[str, tuple[str, Curve]], family: pl.Expr, excluded: Mapping[str, str]) -> pl.DataFrame:
     """`family`: each run's procedure family (`Registry.family`), which says which quantities it has; `excluded`:
     the runs the lab excluded, whose calibrations price no run."""
-    aborted = pl.when(~pl.col("is_complete")).then(pl.lit(ABORTED)).alias("_aborted_remark")  # a cut sweep's CNP
+    aborted = pl.when(~pl.col("is_complete")).then(pl.lit(INCOMPLETE)).alias("_aborted_remark")  # a cut sweep's CNP
     table = runs.select(*CONTEXT_SCHEMA, aborted).join(data, on="run_id", how="inner")
     table = _mobility(table, load_chip_params(config.chip_params_file), config.chip_params_file, family)
     table = calibrate(config, runs, table, old, curves, family, excluded)
