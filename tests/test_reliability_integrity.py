@@ -1038,12 +1038,13 @@ def test_an_it_run_with_rows_missing_inside_it_is_said_and_not_complete(empty: L
         "the run reaches its end (rows deleted or lost inside it)"]
     slow = it_rows(period=120.0, dt_s=3.0)
     paused = [*rows[:120], f"{12.9},{rows[120].split(',', 1)[1]}", *rows[130:]]  # 1 s without a sample
-    for name, period, data in (("2", "120 s", slow), ("3", "20 s", paused)):
+    unread = [*rows[:120], *(f"nan,{row.split(',', 1)[1]}" for row in rows[120:161]), *rows[161:]]  # rows there
+    for name, period, data in (("2", "120 s", slow), ("3", "20 s", paused), ("4", "20 s", unread)):
         empty.write(f"a/It2025-10-14_{name}.csv", raw_csv("It", params={"Laser ON+OFF period": period}, rows=data,
                                                           start=1760371999 + int(name)), mtime=OLD_MTIME)
     report = empty.stage()
-    assert report.staged == 2 and not report.warned, report.warned
-    assert empty.manifest().sort("source_file")["is_complete"].to_list() == [False, True, True]
+    assert report.staged == 3 and not report.warned, report.warned
+    assert empty.manifest().sort("source_file")["is_complete"].to_list() == [False, True, True, True]
 
 
 def test_a_header_whose_light_the_vl_column_contradicts_is_said(empty: Lab) -> None:

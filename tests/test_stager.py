@@ -560,12 +560,30 @@ def test_start_time_change_replaces_the_old_run_and_its_parquet(lab: Lab) -> Non
     # old run's data out of the store with `1 staged` alone; its Parquet, maybe the last copy of it, was deleted
     assert report.warned == {"a/It2025-10-13_1.csv": [
         f"replaces the file's staged run {old['run_id']} (It, started {old['start_time_utc']:%Y-%m-%d %H:%M:%S} "
-        f"UTC, {old['n_rows']} rows): its start time is now 2025-10-13 16:13:19 UTC. If another measurement was "
-        "copied over the file (its Parquet is set aside in the store's _quarantine/ (replaced-runs)), restore the "
-        "old file from a backup under a name of its own"]}
+        f"UTC, {old['n_rows']} rows): its start time is now 2025-10-13 16:13:19 UTC. Its Parquet is set aside in "
+        "the store's _quarantine/…-replaced-runs/: if another measurement was copied over the file, the old one's "
+        "data are there; restore its raw file from a backup under a name of its own"]}
     (kept,) = lab.config.store_root.glob(f"_quarantine/*-replaced-runs/*/proc=It/*/run_id={old['run_id']}")
     assert pl.read_parquet(kept / "part-000.parquet").height == old["n_rows"]
     assert lab.stage().warned == {}  # said once
+
+
+def test_a_replaced_run_that_cannot_be_set_aside_is_left_to_the_next_writer(lab: Lab) -> None:
+    """A `_quarantine` that cannot be written (another user's, a file): the replaced run's folder stayed in the
+    stage root, unsaid, read by every directory scan, though the note said it was set aside."""
+    path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
+    lab.stage()
+    old = only_row(lab)
+    (lab.store_root / "_quarantine").write_text("not a folder")
+    path.write_bytes(raw_csv("It", start=1760371999.0))
+    lab.stage()
+    folders = sorted(p.name for p in lab.config.stage_root.rglob("run_id=*"))
+    assert f"run_id={old['run_id']}" in folders and (lab.config.manifest_dir / ".dirty").exists()
+    (lab.store_root / "_quarantine").unlink()
+    lab.stage()  # nothing to stage: the marker still makes it sweep
+    assert [p.name for p in lab.config.stage_root.rglob("run_id=*")] == [f"run_id={only_row(lab)['run_id']}"]
+    assert list(lab.store_root.glob(f"_quarantine/*/*/proc=It/*/run_id={old['run_id']}"))
+    assert not (lab.config.manifest_dir / ".dirty").exists()
 
 
 def test_a_replaced_run_s_annotations_are_said_left_behind(lab: Lab) -> None:
@@ -579,7 +597,7 @@ def test_a_replaced_run_s_annotations_are_said_left_behind(lab: Lab) -> None:
     (note,) = lab.stage().warned["a/It2025-10-13_1.csv"]
     assert f"UTC. Its annotations (★  ⊘ contact lost) stay with run {old['run_id']}, not on the new one: `labtui " \
            "validate --fix` carries them over (for the same measurement re-timed, not another one copied over the " \
-           "file). If another" in note
+           "file). Its Parquet is set aside" in note
     annotate(lab.config.store_root, lab.manifest(), [Change("exclude", "contact lost")], author="ana")
     path.write_bytes(raw_csv("IVg", start=1760371999.0))  # another procedure at the same start: the same run_id
     (note,) = lab.stage().warned["a/It2025-10-13_1.csv"]

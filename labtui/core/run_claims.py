@@ -97,11 +97,11 @@ def replaced_note(old: dict[str, Any], row: ManifestRow, marks: dict[str, Any] |
     article = "an" if row.proc[:1] in "AEIOU" else "a"
     now = (f"it now holds {article} {row.proc} run" if old["proc"] != row.proc
            else f"its start time is now {row.start_time_utc:%Y-%m-%d %H:%M:%S} UTC")
-    data = ("its Parquet is set aside in the store's _quarantine/ (replaced-runs)" if old["run_id"] != row.run_id
-            else "its Parquet is replaced")
-    return (f"replaces the file's staged run {old['run_id']} ({staged}): {now}{_kept(old, row, marks)}. If another "
-            f"measurement was copied over the file ({data}), restore the old file from a backup under a name of its "
-            "own")
+    kept = (". Its Parquet is set aside in the store's _quarantine/…-replaced-runs/: if another measurement was "
+            "copied over the file, the old one's data are there; restore its raw file from a backup under a name of "
+            "its own" if old["run_id"] != row.run_id else ". If another measurement was copied over the file, "
+            "restore the old one from a backup under a name of its own")
+    return f"replaces the file's staged run {old['run_id']} ({staged}): {now}{_kept(old, row, marks)}{kept}"
 
 
 def _kept(old: dict[str, Any], row: ManifestRow, marks: dict[str, Any] | None) -> str:
