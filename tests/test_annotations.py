@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import random
+import shlex
 import subprocess
 import sys
 import time
@@ -428,36 +429,29 @@ def test_a_clearing_written_on_the_new_run_id_is_no_earlier_life_of_it(lab: Lab)
     assert current_annotations(store).filter(pl.col("run_id") == new_id).is_empty()  # bo's word is the newest
 
 
-def test_annotations_follow_a_moved_raw_folder_to_its_new_runs(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_moved_raw_folder_s_note_gives_the_command_that_marks_its_new_runs_alike(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A raw folder moved into another (`Alisson_08_sept/` into `2025/`) is staged again under new run_ids, without
-    the old runs' annotations: the excluded run counted in every mean again, and after the prune its note advises,
-    for good. Of two files holding a gone run's content, the first is the moved one, the other a copy."""
+    the old runs' annotations, unsaid: the excluded run counted in every mean again, for good after the prune its
+    note advises. The note says where they are, and the command that marks the new run alike."""
     store = lab.config.store_root
     runs = chip(lab).filter(pl.col("source_file").str.starts_with("Alisson_08_sept/It"))
-    excluded, starred = (runs.filter(pl.col("source_file") == f"Alisson_08_sept/It2025-09-08_{n}.csv") for n in (1, 2))
-    annotate(store, excluded, [Change("exclude", "contact lost")], author="ana")
-    annotate(store, starred, [Change("star"), Change("tag", "overnight")], author="bo")
+    excluded = runs.filter(pl.col("source_file") == "Alisson_08_sept/It2025-09-08_1.csv")
+    annotate(store, excluded, [Change("exclude", "contact lost"), Change("star"), Change("tag", "365 nm"),
+                               Change("note", "Ana's")], author="ana")
     (lab.raw / "2025").mkdir()
     (lab.raw / "Alisson_08_sept").rename(lab.raw / "2025" / "Alisson_08_sept")
-    copy = lab.raw / "zz_copies" / "It2025-09-08_2.csv"  # the starred run's content, from two paths now
-    copy.parent.mkdir()
-    copy.write_bytes((lab.raw / "2025/Alisson_08_sept/It2025-09-08_2.csv").read_bytes())
     report = lab.stage()
-    assert report.warned["2025/Alisson_08_sept/It2025-09-08_1.csv"] == [
-        "the content of Alisson_08_sept/It2025-09-08_1.csv, staged and its raw file gone: moved? Its annotations "
-        "(⊘ contact lost) now mark this run too; `labtui prune --yes` drops the run of the old path"]
     moved = lab.run_of("2025/Alisson_08_sept/It2025-09-08_1.csv")["run_id"]
-    assert moved in excluded_runs(store)  # at once, not only after a prune
-    assert set(annotation_log(store, moved)["author"].to_list()) == {"ana"}  # who annotated, not who staged
-    holders = ["2025/Alisson_08_sept/It2025-09-08_2.csv", "zz_copies/It2025-09-08_2.csv"]  # whichever is read first
-    notes = sorted(report.warned[holder][0].split(":")[0] for holder in holders)
-    assert notes == ["the content of Alisson_08_sept/It2025-09-08_2.csv, staged and its raw file gone",
-                     f"the same content as {holders[0]}, staged too"] or notes[1].endswith(holders[1] + ", staged too")
-    now = current_annotations(store)
-    starred_now = now.filter(pl.col("run_id").is_in([lab.run_of(holder)["run_id"] for holder in holders]))
-    assert starred_now.select("starred", "tags").rows() == [(True, ["overnight"])]  # one of them: not the copy too
-    assert main(lab.args("prune", "--yes")) == 0
-    assert moved in excluded_runs(store) and lab.stage().warned == {}
+    (note,) = report.warned["2025/Alisson_08_sept/It2025-09-08_1.csv"]
+    command = f"labtui annotate --run {moved} --star --exclude 'contact lost' --tag '365 nm' --note 'Ana'\"'\"'s'"
+    assert note == ("the content of Alisson_08_sept/It2025-09-08_1.csv, staged and its raw file gone: moved? `labtui "
+                    "prune --yes` drops the run of the old path. Its annotations (★  ⊘ contact lost  # 365 nm  ✎ "
+                    f"Ana's) stay with that run, not on this one: `{command}` marks this one alike")
+    assert main(lab.args(*shlex.split(command)[1:])) == 0
+    assert current_annotations(store).filter(pl.col("run_id") == moved).select(
+        "starred", "exclude_reason", "tags", "note").row(0) == (True, "contact lost", ["365 nm"], "Ana's")
 
 
 def test_a_copy_pruned_leaves_its_original_as_it_was(lab: Lab) -> None:

@@ -350,18 +350,6 @@ class Stager:
             return None
         return marks.row(0, named=True) if marks.height else None
 
-    def _carry(self, old: str, new: str, source: str) -> tuple[dict[str, Any] | None, bool]:
-        """The annotations of run `old`, whose file moved to `source` (staged as run `new`), and whether they were
-        copied to it (`carry_over`: before the commit, so that a stage killed after it leaves none uncopied)."""
-        from labtui.core.annotations import carry_over
-
-        if (marks := self._marks(old)) is None:
-            return None, False
-        try:
-            return marks, carry_over(self.config.store_root, old, new, source)
-        except (OSError, LabtuiError):  # annotations that cannot be written (a read-only `_annotations/`): said
-            return marks, False
-
     def _collect(self, cand: Candidate, result: ChunkResult, rejects: dict[str, RejectRecord]) -> Outcome:
         """Book one worker result (run_id conflicts were settled by `RunClaims.claim` before any Parquet was
         written)."""
@@ -380,16 +368,12 @@ class Stager:
             self.report.staged_files.append(result.row.source_file)
             warnings = result.warnings
             sha, source = result.row.source_sha256, result.row.source_file
-            # the first file read holding the content of a run whose file is gone is that file moved; another is a
-            # copy of it
-            moved_from, moved_run = self._gone.pop(sha, (None, None))
-            if moved_from is not None:
-                self._held.setdefault(sha, source)
+            moved_from, moved_run = self._gone.get(sha, (None, None))
             if moved_from is not None and moved_from.lower() == source.lower():
                 # the run_id reads the path in lower case: the same run, taken over (prune has nothing to drop)
                 warnings = [*warnings, f"renamed from {moved_from} (letter case only): the same run, under this name"]
             elif moved_from is not None and moved_run is not None:  # a second run of one file
-                warnings = [*warnings, moved_note(moved_from, *self._carry(moved_run, result.row.run_id, source))]
+                warnings = [*warnings, moved_note(moved_from, result.row.run_id, self._marks(moved_run))]
             elif (copy_of := self._held.setdefault(sha, source)) != source:  # counted twice in histories and trends
                 warnings = [*warnings, f"the same content as {copy_of}, staged too: a copy? Move one out of the raw "
                                        "tree (labtui never deletes raw data), then `labtui prune`"]
@@ -445,19 +429,25 @@ class Stager:
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
 
 
-def moved_note(moved_from: str, marks: dict[str, Any] | None, carried: bool) -> str:
-    """What a stage says of a file holding the content of a staged run whose raw file is gone, and where that run's
-    annotations (`marks`) are: copied to this run (`carried`), or left (this run has annotations of its own)."""
+def moved_note(moved_from: str, run_id: str, marks: dict[str, Any] | None) -> str:
+    """What a stage says of a file (staged as `run_id`) holding the content of a staged run whose raw file is gone,
+    and that run's annotations (`marks`): they stay with it, and the command that marks the new run alike is said
+    (which of two files holding the content is the moved one, and whether the lab meant the old marks for it, only
+    the lab knows: a copied annotation, of a copy, excluded an original)."""
+    said = f"the content of {moved_from}, staged and its raw file gone: moved? `labtui prune --yes` drops the run " \
+           "of the old path"
+    if marks is None:
+        return said
+    import shlex
+
     from labtui.core.annotations import summary
 
-    said = f"the content of {moved_from}, staged and its raw file gone: moved?"
-    prune = "`labtui prune --yes` drops the run of the old path"
-    if marks is None:
-        return f"{said} {prune}"
-    if carried:
-        return f"{said} Its annotations ({summary(marks)}) now mark this run too; {prune}"
-    return (f"{said} Its annotations ({summary(marks)}) stay with that run, not copied here (this run has "
-            f"annotations of its own, or they could not be written); {prune}, and they with it")
+    flags = [*(["--star"] if marks["starred"] else []),
+             *([f"--exclude {shlex.quote(marks['exclude_reason'] or 'excluded')}"] if marks["excluded"] else []),
+             *(f"--tag {shlex.quote(tag)}" for tag in marks["tags"] or ()),
+             *([f"--note {shlex.quote(marks['note'])}"] if marks["note"] else [])]
+    return (f"{said}. Its annotations ({summary(marks)}) stay with that run, not on this one: `labtui annotate --run "
+            f"{run_id} {' '.join(flags)}` marks this one alike")
 
 
 def _by_hash(runs: pl.DataFrame) -> dict[str, str]:

@@ -6,7 +6,7 @@ digest kept up to date beside the log; `edits.py` the writes derived from it (an
 annotation of the runs it changes, undo, re-attaching the annotations of re-staged runs).
 """
 
-from labtui.core.annotations.edits import Orphans, Undone, annotate, carry_over, orphans, reattach, undo
+from labtui.core.annotations.edits import Orphans, Undone, annotate, orphans, reattach, undo
 from labtui.core.annotations.exclusions import excluded_runs
 from labtui.core.annotations.log import (
     ACTIONS_DIR,
@@ -57,7 +57,6 @@ __all__ = [
     "annotate_runs",
     "annotation_log",
     "annotations_dir",
-    "carry_over",
     "check_length",
     "current_annotations",
     "current_view",

@@ -157,9 +157,8 @@ def orphans(store_root: Path, manifest: pl.DataFrame) -> Orphans:
 
 
 def reattach(store_root: Path, manifest: pl.DataFrame, *, author: str) -> list[tuple[str, str]]:
-    """Move the annotations of re-staged runs to their new run_id (the run now staged from the same raw file): the
-    old records are copied with their original author and time (so newer annotations of the new run still win),
-    then the old run's are taken back.
+    """Move the annotations of re-staged runs to their new run_id: the old records are copied with their original
+    author and time (so newer annotations of the new run still win), then the old run's are taken back.
 
     A new run_id can have had a life before (a start time corrected, then put back): its records from then end with
     those that took its annotations back when they moved away. Copies older than those follow them by a tick each,
@@ -172,37 +171,18 @@ def reattach(store_root: Path, manifest: pl.DataFrame, *, author: str) -> list[t
         source = found.sources[old]
         records = log.filter(pl.col("run_id") == old)
         # its earlier life ended before it was staged again: a clearing written since is the lab's, not a move's
-        _copy(store_root, records, new, source,
-              _taken_back(log.filter((pl.col("run_id") == new) & (pl.col("time_utc") < staged_at[new]))))
+        taken_back = _taken_back(log.filter((pl.col("run_id") == new) & (pl.col("time_utc") < staged_at[new])))
+        groups = records.group_by("time_utc", "author", maintain_order=True)  # oldest first: the log is in order
+        for index, ((when, who), group) in enumerate(groups):
+            changes = group.select("kind", "value").iter_rows()
+            copies = [(new, source, Change.read(kind, value)) for kind, value in changes]
+            # older than the records that took the new run_id's annotations back: just after them, order kept
+            at = cast(dt.datetime, when) if taken_back is None else max(when, taken_back + _TICK * (index + 1))
+            write_action(store_root, copies, author=str(who), at=at)
         tags = current_view(records)["tags"].explode().drop_nulls().to_list()
         clear = [Change("unstar"), Change("include"), Change("note", ""), *(Change("untag", tag) for tag in tags)]
         write_action(store_root, [(old, source, change) for change in clear], author=author)
     return list(found.reattachable.items())
-
-
-def carry_over(store_root: Path, old: str, new: str, new_source: str) -> bool:
-    """Copy the annotations of run `old` to run `new` (staged from `new_source`), both kept: a raw folder moved or
-    renamed stages its files again under new run_ids, beside the old runs (whose files are gone) until a prune
-    drops them, and an excluded run counted in every mean again. Only onto a run with no annotation record of its
-    own (a stage killed before its commit copied them once; the lab's own are never overridden). Whether any were
-    copied."""
-    log = read_log(store_root)
-    records = log.filter(pl.col("run_id") == old)
-    if records.is_empty() or current_view(records).is_empty() or (log["run_id"] == new).any():
-        return False
-    _copy(store_root, records, new, new_source, None)
-    return True
-
-
-def _copy(store_root: Path, records: pl.DataFrame, new: str, source: str, taken_back: dt.datetime | None) -> None:
-    """Write `records` (one run's, in log order) again on run `new`, action by action, with their author and time;
-    `taken_back`: when the new run_id's annotations were last taken back (`_taken_back`), after which copies older
-    than it follow by a tick each, order kept."""
-    groups = records.group_by("time_utc", "author", maintain_order=True)  # oldest first: the log is in order
-    for index, ((when, who), group) in enumerate(groups):
-        copies = [(new, source, Change.read(kind, value)) for kind, value in group.select("kind", "value").iter_rows()]
-        at = cast(dt.datetime, when) if taken_back is None else max(when, taken_back + _TICK * (index + 1))
-        write_action(store_root, copies, author=str(who), at=at)
 
 
 def _taken_back(records: pl.DataFrame) -> dt.datetime | None:
