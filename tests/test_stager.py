@@ -27,6 +27,7 @@ from labtui.core.atomic import is_temp, write_temps
 from labtui.core.datablock import parse_data
 from labtui.core.extract import run_id_for
 from labtui.core.findings import FindingCode
+from labtui.core.fixes import apply_fixes
 from labtui.core.layout import run_parquet_path
 from labtui.core.lock import WriterLock
 from labtui.core.manifest_row import ManifestRow
@@ -261,23 +262,25 @@ def test_a_group_typed_with_an_accent_is_said_by_the_stage_and_by_validate(lab: 
 
 
 def test_a_group_one_letter_off_is_said_by_the_stage_and_by_validate(lab: Lab) -> None:
-    """`Alison` for Alisson with chip 67's number started a chip of its own without a word from the stage or
-    validate (only look-alike spellings were said). The fewer runs are told; one against one, neither. Short groups
-    and groups with digits (`BatchA`, `BatchB`; `Run2`, `Run3`) are two groups, often."""
-    for index, (group, number) in enumerate((("Alisson", "67"), ("Alisson", "67"), ("Alison", "67"), ("BatchA", "5"),
-                                             ("BatchB", "5"), ("Run2", "5"), ("Run3", "5")), start=1):
+    """`Alison` for Alisson with chip 80's number started a chip of its own without a word from the stage or
+    validate (only look-alike spellings were said). A typo names one chip; two groups one letter apart that each
+    name several chips are two groups (two students, Daniel and Daniela, each with chips 1 and 2)."""
+    runs = [("Alisson", "67"), ("Alisson", "80"), ("Alison", "80"), ("Daniel", "1"), ("Daniel", "2"),
+            ("Daniela", "1"), ("Daniela", "2")]
+    for index, (group, number) in enumerate(runs, start=1):
         lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, 10 + index),
                                                                   params={"Chip group name": group,
                                                                           "Chip number": number}))
     assert lab.stage().warned == {"2025-10-15/It2025-10-15_3.csv": [
-        "chip Alison67: the store has chip 'Alisson67' (2 runs), its group one letter from this one's (1 run): typed "
-        "in another way? two histories: correct the 'Chip group name' of the runs typed wrong"]}
+        "chip Alison80: its group names no other chip, and is one letter from that of chip 'Alisson80' (a group of "
+        "several chips): typed in another way? two histories"]}
     clash = next(finding for finding in validate(lab.config).findings if finding.code is FindingCode.CHIP_NAME_CLASH)
-    assert clash.items == ["Alison67 / Alisson67: one chip, its group typed in two ways (one letter apart)?"]
+    assert clash.items == ["Alison80 / Alisson80: one chip, its group typed in two ways (one letter apart)?"]
     from labtui.core.chip_name import one_letter_apart
 
     assert [one_letter_apart("alisson", typo) for typo in ("alison", "alisosn", "laisson", "alissoon", "alisso",
-                                                           "alissom", "aliossn", "other")] == [True] * 5 + [False] * 3
+                                                           "alissom", "aliossn", "other", "alis")] == \
+        [True] * 6 + [False] * 3
 
 
 def test_a_group_ending_with_its_chip_number_is_said_beside_that_chip(lab: Lab) -> None:
@@ -568,22 +571,24 @@ def test_start_time_change_replaces_the_old_run_and_its_parquet(lab: Lab) -> Non
     assert lab.stage().warned == {}  # said once
 
 
-def test_a_replaced_run_that_cannot_be_set_aside_is_left_to_the_next_writer(lab: Lab) -> None:
-    """A `_quarantine` that cannot be written (another user's, a file): the replaced run's folder stayed in the
-    stage root, unsaid, read by every directory scan, though the note said it was set aside."""
+def test_a_replaced_run_that_cannot_be_set_aside_is_left_for_validate(lab: Lab) -> None:
+    """A `_quarantine` that cannot be written (another user's, a file): the replaced run's folder stays in the stage
+    root (the stage does not fail after its commit, nor delete the data), and validate names it and sets it aside
+    once it can."""
     path = lab.write("a/It2025-10-13_1.csv", raw_csv("It"))
     lab.stage()
     old = only_row(lab)
     (lab.store_root / "_quarantine").write_text("not a folder")
     path.write_bytes(raw_csv("It", start=1760371999.0))
     lab.stage()
-    folders = sorted(p.name for p in lab.config.stage_root.rglob("run_id=*"))
-    assert f"run_id={old['run_id']}" in folders and (lab.config.manifest_dir / ".dirty").exists()
+    assert f"run_id={old['run_id']}" in [p.name for p in lab.config.stage_root.rglob("run_id=*")]
+    assert lab.stage().staged == 0  # the next stages are not blocked by it
     (lab.store_root / "_quarantine").unlink()
-    lab.stage()  # nothing to stage: the marker still makes it sweep
+    report = validate(lab.config)
+    assert [f.code for f in report.findings if f.severity != "info"] == ["orphan_parquet"]
+    apply_fixes(lab.config, report)
     assert [p.name for p in lab.config.stage_root.rglob("run_id=*")] == [f"run_id={only_row(lab)['run_id']}"]
     assert list(lab.store_root.glob(f"_quarantine/*/*/proc=It/*/run_id={old['run_id']}"))
-    assert not (lab.config.manifest_dir / ".dirty").exists()
 
 
 def test_a_replaced_run_s_annotations_are_said_left_behind(lab: Lab) -> None:

@@ -38,7 +38,7 @@ HISTORY_TABLE = {
 
 
 # what a terminal too narrow for a history leaves out first: where the file is, its size, then the run's settings
-# that least tell runs apart (an aborted run's DONE, its λ and VL stay)
+# that least tell runs apart (a run's DONE, its λ and VL stay)
 HISTORY_OPTIONAL = ("FILE", "ROWS", "DUR (s)", "PERIOD (s)", "VDS (V)", "TIME")  # TIME last: two runs of a day
 # differ by their time alone
 # the setup's runs: their curve's quantities, and the information that tells a driver setting from another, where

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 
 from labtui.core.errors import UsageError
 from labtui.core.integers import INT64_MAX, int_of_digits
@@ -56,8 +57,7 @@ TYPO_MIN_LETTERS = 5  # groups this long or longer, of letters alone, one letter
 def one_letter_apart(a: str, b: str) -> bool:
     """Whether two look-alike groups (`look_alike`) differ by one letter typed wrong, left out, added or swapped
     with the next (`alison`, `alisosn` for `alisson`): a typo, where two groups of a lab sharing chip numbers differ
-    by more. Only groups of `TYPO_MIN_LETTERS` letters or more, digits none, and not the last letter alone other
-    (`BatchA`, `BatchB`: a series)."""
+    by more. Only groups of `TYPO_MIN_LETTERS` letters or more, digits none."""
     if a == b or not (a.isalpha() and b.isalpha()) or min(len(a), len(b)) < TYPO_MIN_LETTERS \
             or abs(len(a) - len(b)) > 1:
         return False
@@ -66,8 +66,17 @@ def one_letter_apart(a: str, b: str) -> bool:
         longer, shorter = (a, b) if len(a) > len(b) else (b, a)
         return longer[start + 1:] == shorter[start:]
     swapped = a[start:start + 2] == b[start:start + 2][::-1] and a[start + 2:] == b[start + 2:]
-    # the last letter alone other (`batcha`, `batchb`) names a series: two groups
-    return (a[start + 1:] == b[start + 1:] and start < len(a) - 1) or swapped
+    return a[start + 1:] == b[start + 1:] or swapped
+
+
+def typo_of(group: str, number: int, numbers: Mapping[str, set[int]]) -> str | None:
+    """The group (look-alike key) that `group` (one) may be a typo of, for a chip of `number`: `group` names no other
+    chip, and a group one letter from it names this one and others (`alison` 80 beside `alisson`'s chips 67, 80…).
+    Two groups of a lab whose names are one letter apart (`daniel`, `daniela`) each name several chips; a typo, one."""
+    if numbers.get(group) != {number}:
+        return None
+    return next((other for other, theirs in numbers.items() if number in theirs and len(theirs) > 1
+                 and one_letter_apart(group, other)), None)
 
 
 def foreign_letters(text: str) -> list[str]:

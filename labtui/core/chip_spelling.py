@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from labtui.core.chip_name import foreign_letters, look_alike, one_letter_apart
+from labtui.core.chip_name import foreign_letters, look_alike, typo_of
 from labtui.core.wording import counted, quoted
 
 if TYPE_CHECKING:
@@ -29,18 +29,18 @@ def spelling_notes(store: pl.DataFrame, staged: list[StagedChip]) -> dict[str, s
     of the chip write its group otherwise (`alisson80` among `Alisson80`'s runs), as many write it otherwise (one
     typo against one right run: neither is told to change), the store holds runs of the chip written otherwise
     (said once, on the stage's first run of the chip), its group ends with its chip number where the store has
-    that chip (`Alisson67` number 67 beside Alisson67), its group is one letter from that of more runs of its
-    number (`Alison80`), or it has no group where the store has a grouped chip of its number (an empty `Chip group
-    name`). A lab that never gives groups hears nothing. `store`: its runs but the
-    `staged` ones. Said once the stage's runs are all read, in name order: said as they were booked, the first
-    spelling staged was the chip's (five right runs after a typo were each told to correct their group, and with
-    more workers it was whichever finished first)."""
+    that chip (`Alisson67` number 67 beside Alisson67), its group names no other chip and is one letter from a
+    group of several chips that has its number (`Alison80`: `typo_of`), or it has no group where the store has a
+    grouped chip of its number (an empty `Chip group name`). A lab that never gives groups hears nothing. `store`:
+    its runs but the `staged` ones. Said once the stage's runs are all read, in name order: said as they were
+    booked, the first spelling staged was the chip's (five right runs after a typo were each told to correct their
+    group, and with more workers it was whichever finished first)."""
     if not staged:  # a stage that staged nothing: the store's spellings are validate's
         return {}
     chips = _spellings(store, staged)
-    numbered: dict[int, list[tuple[str, int]]] = {}
-    for key in chips:
-        numbered.setdefault(key[1], []).append(key)
+    numbers: dict[str, set[int]] = {}
+    for group, number in chips:
+        numbers.setdefault(group, set()).add(number)
     said: dict[str, str] = {}
     told: set[str] = set()  # the chips whose store runs written otherwise were said
     for row in sorted(staged, key=lambda row: row.source_file):
@@ -53,7 +53,7 @@ def spelling_notes(store: pl.DataFrame, staged: list[StagedChip]) -> dict[str, s
                 said[row.source_file] = (
                     f"chip {row.chip_name}: its header gives no chip group, and the store has chip {quoted(grouped)}: "
                     "filed as a chip apart (two histories of one chip?): give its 'Chip group name'")
-        elif note := _spelling_note(row, chips, numbered, told):
+        elif note := _spelling_note(row, chips, numbers, told):
             said[row.source_file] = note
     return said
 
@@ -65,9 +65,10 @@ class _Spelling(NamedTuple):
 
 
 def _spelling_note(row: StagedChip, chips: dict[tuple[str, int], dict[str, _Spelling]],
-                   numbered: dict[int, list[tuple[str, int]]], told: set[str]) -> str | None:
-    """The note on a grouped run's chip (`spelling_notes`); `numbered`: the chips' keys by their number; `told`: the
-    chips whose store runs written otherwise a run before it in the stage said (once a chip a stage), added to."""
+                   numbers: dict[str, set[int]], told: set[str]) -> str | None:
+    """The note on a grouped run's chip (`spelling_notes`); `numbers`: each group's chip numbers (`typo_of`);
+    `told`: the chips whose store runs written otherwise a run before it in the stage said (once a chip a stage),
+    added to."""
     assert row.chip_group is not None and row.chip_number is not None and row.chip_name is not None
     names = chips.get((look_alike(row.chip_group), row.chip_number), {})
     others = [name for name in names if name != row.chip_name]
@@ -91,21 +92,11 @@ def _spelling_note(row: StagedChip, chips: dict[tuple[str, int], dict[str, _Spel
         return (f"chip {row.chip_name}: its 'Chip group name' {quoted(row.chip_group)} ends with its chip number "
                 f"{number}, and the store has chip {quoted(chip)}: the number typed into the group too? (two "
                 "histories)")
-    return _typo_note(row, names, [chips[key] for key in numbered.get(row.chip_number, ())
-                                   if one_letter_apart(key[0], look_alike(row.chip_group))])
-
-
-def _typo_note(row: StagedChip, names: dict[str, _Spelling], near: list[dict[str, _Spelling]]) -> str | None:
-    """The note on a run whose chip's group is one letter from a group of more runs with its number (`Alison80`
-    beside Alisson80's runs: `one_letter_apart`): the fewer are told, as many neither."""
-    runs = sum(spelling.runs for spelling in names.values())
-    more = [(sum(spelling.runs for spelling in other.values()), chip) for other in near
-            if (chip := _most(other)) is not None]
-    if not more or (best := max(more))[0] <= runs:
+    if (group := typo_of(look_alike(row.chip_group), row.chip_number, numbers)) is None or \
+            (chip := _most(chips[(group, row.chip_number)])) is None:
         return None
-    return (f"chip {row.chip_name}: the store has chip {quoted(best[1])} ({counted(best[0], 'run')}), its group one "
-            f"letter from this one's ({counted(runs, 'run')}): typed in another way? two histories: correct the "
-            "'Chip group name' of the runs typed wrong")
+    return (f"chip {row.chip_name}: its group names no other chip, and is one letter from that of chip "
+            f"{quoted(chip)} (a group of several chips): typed in another way? two histories")
 
 
 def _most(names: dict[str, _Spelling]) -> str | None:

@@ -90,7 +90,6 @@ class StoreCommit:
         self.pending_rejects: list[RejectRecord] = []
         self.pending_retimes: list[Retimed] = []
         self.dirty = False
-        self.leftovers = False  # a replaced run's folder that could not be set aside: the marker stays for the sweep
 
     # -- the .dirty marker and crash recovery -----------------------------------------------------------------
     @property
@@ -122,8 +121,6 @@ class StoreCommit:
 
     def clear_dirty(self) -> None:
         faults.point("before_clear_dirty")
-        if self.leftovers:  # a replaced run's folder not set aside: left for the next writer's sweep
-            return
         self.marker.unlink(missing_ok=True)
         fsync_dir(self.config.manifest_dir)
         self.dirty = False
@@ -231,10 +228,10 @@ class StoreCommit:
         for run_id, proc, date_local in redated:
             shutil.rmtree(run_dir(self.config.stage_root, proc, date_local, run_id), ignore_errors=True)
             faults.point("after_obsolete_run_remove")
-        try:
+        # `_quarantine/` not writable (another user's): the folder stays, a run folder no row names, which validate
+        # reports and `validate --fix` sets aside (a stage that failed on it here, or after, would lose nothing)
+        with contextlib.suppress(LabtuiError):
             quarantine(self.config, [folder for folder in replaced if folder.exists()], REPLACED_RUNS)
-        except LabtuiError:  # `_quarantine/` not writable: the store stays marked, and the next writer's sweep
-            self.leftovers = True  # sets the folder aside (a directory scan reads it meanwhile; validate says so)
         faults.point("after_obsolete_run_remove")
         rejects_dir = self.config.rejects_dir
         recorded = _file_names(rejects_dir)  # one listing, not a failing unlink for each staged run

@@ -96,9 +96,7 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         # is taken only when short: for every It run it was 5 % of a stage's Python time
         if not (spanned >= expected or spanned >= expected - min(0.01 * expected, _median_step(values))):
             return False, [f"aborted: {rule.column} spans {spanned:g} of {expected:g}", *notes]
-        # rows whose time is NaN or an overflow mark are there: no rows missing is read across them
-        if not notes and values.size == frame.height and \
-                (missing := _rows_missing(values, spanned, rule.column)) is not None:
+        if not notes and (missing := _rows_missing(values, frame, spanned, rule.column)) is not None:
             return False, [missing]  # its end reached, as IVg's sweep with rows missing: not complete either
         return True, notes
     start, end = _number(header, rule.start_parameter), _number(header, rule.end_parameter)
@@ -282,12 +280,17 @@ def _time_disorder(times: np.ndarray, least: float, most: float, expected: float
             "out of order, or two runs in one file (its duration and completeness are read from the span)"]
 
 
-def _rows_missing(times: np.ndarray, spanned: float, column: str) -> str | None:
+def _rows_missing(times: np.ndarray, frame: pl.DataFrame, spanned: float, column: str) -> str | None:
     """A note when a run that spans its whole length has a stretch without rows inside it (ΔI and τ read across it
-    were said only in the metrics' remarks, the run complete): one reduction more for a run in order."""
+    were said only in the metrics' remarks, the run complete): one reduction more for a run in order. `times`: the
+    readings of the clock; rows whose time is NaN or an overflow mark are there, and no gap is read across them."""
     import numpy as np  # loaded by `finite_values` already
 
     steps = np.diff(times)
+    if times.size != frame.height:  # the steps between rows next to each other alone
+        clock = frame.get_column(snake_column(column)).to_numpy()
+        rows = np.flatnonzero(np.isfinite(clock) & (np.abs(clock) < NO_READING))
+        steps = np.where(np.diff(rows) == 1, steps, 0.0)
     at = int(steps.argmax()) if steps.size else 0
     usual = spanned / max(steps.size, 1)
     if not steps.size or steps[at] <= max(ROWS_MISSING_SPACINGS * usual, ROWS_MISSING_SHARE * spanned):

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from labtui.core.completeness import duration_s, finite_values, is_complete
+from labtui.core.datablock import NO_READING
 from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.metrics.definitions import FLICKER_SAMPLES
@@ -129,18 +130,23 @@ def _unread_columns(header: Header, frame: pl.DataFrame) -> list[str]:
 def _light_unlike_data(header: Header, frame: pl.DataFrame, light: bool | None) -> list[str]:
     """A note when the header's laser voltage says dark and the VL column pulses (a hand edit, a header written for
     another run), or lit and the VL column never lit: the header decides (the lab's rule), unsaid but for a remark
-    on the run's power. A VL over the threshold for 2 samples or fewer is a misread, as the metrics take it."""
+    on the run's power. A VL over the threshold for 2 samples in a row or fewer is a misread, as the metrics take
+    it."""
     if light is None or header.spec.light != "laser_voltage":
         return []
     values = finite_values(frame, LASER_COLUMN)
     if values is None:  # a procedure without a VL column
         return []
-    lit_samples = int((values >= LIGHT_THRESHOLD_V).sum())
+    import numpy as np  # loaded by `finite_values` already
+
+    on = (values >= LIGHT_THRESHOLD_V) & (values < NO_READING)  # an overflow mark is no reading, nor a pulse
+    edges = np.flatnonzero(np.diff(on, prepend=False, append=False))  # each stretch of samples on: start, end
+    longest = int((edges[1::2] - edges[::2]).max()) if edges.size else 0
     said = f"its header's laser voltage ({header.fields['laser_voltage_v']:g} V)"
-    if not light and lit_samples > FLICKER_SAMPLES:
-        return [f"{said} says dark, though its {LASER_COLUMN!r} column reaches {float(values.max()):g} V over "
-                f"{lit_samples} samples: stored dark, as the header says (correct it if the run was lit)"]
-    if light and not lit_samples:
+    if not light and longest > FLICKER_SAMPLES:
+        return [f"{said} says dark, though its {LASER_COLUMN!r} column pulses to {float(values[on].max()):g} V "
+                f"({longest} samples on in a row): stored dark, as the header says (correct it if the run was lit)"]
+    if light and not on.any():
         return [f"{said} says lit, though its {LASER_COLUMN!r} column never reaches {LIGHT_THRESHOLD_V:g} V: the "
                 "laser did not switch on? Stored lit, as the header says"]
     return []

@@ -96,9 +96,9 @@ def read_manifest(path: Path) -> pl.DataFrame:
         raise _folder_given(path) from None
     if frame is None:
         return empty_manifest()
+    refuse_newer(path, frame)  # before the columns, which a newer schema may change
     if "run_id" not in frame.columns:
         raise ManifestDamaged(path, "no run_id column: another table written in its place?")
-    refuse_newer(path, frame)  # before the columns' types, which a newer schema may change
     wrong = [f"{name} is {dtype}, not {MANIFEST_SCHEMA[name]}" for name, dtype in frame.schema.items()
              if name in MANIFEST_SCHEMA and dtype != MANIFEST_SCHEMA[name]]
     if wrong:

@@ -77,7 +77,9 @@ from labtui.core.parquet_footer import footer_bytes
 # 28: the gap rules of 27 measure by the run's usual sample interval (the drift window's median: rows missing made
 # the mean's longer), look both ways from a τ's crossing and into its switch, and read τ to a tenth of itself.
 # 29: the table names why a responsivity is in doubt (`responsivity_doubt`), as the app and the trends mark it.
-METRICS_VERSION = 29
+# 30: that column null where there is no responsivity; a run not complete's remark so worded (`run not complete`,
+# it was `aborted run`: a run with rows missing reached its end).
+METRICS_VERSION = 30
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 from functools import cache
-from itertools import combinations
 from pathlib import Path
 from types import NoneType, UnionType
 from typing import Annotated, Union, get_args, get_origin
@@ -22,7 +21,7 @@ from pydantic_core.core_schema import list_schema
 from labtui.core.annotations import ACTIONS_DIR, ahead_of_clock, annotations_dir, unreadable_actions
 from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.atomic import read_parquet_pinned
-from labtui.core.chip_name import look_alike, one_letter_apart
+from labtui.core.chip_name import look_alike, typo_of
 from labtui.core.chip_spelling import shared_names
 from labtui.core.config import StagingConfig, default_registry_path
 from labtui.core.errors import first_line
@@ -250,13 +249,15 @@ def _chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
 
 
 def _one_letter_apart(chips: pl.DataFrame) -> list[str]:
-    """Chips of one number whose groups are one letter apart (`Alison80` and `Alisson80`: `one_letter_apart`)."""
-    by_number: dict[int, dict[str, str]] = {}
+    """Chips whose group, naming no other chip, is one letter from a group of several chips with their number
+    (`Alison80` beside Alisson's chips: `typo_of`), as the stage says them."""
+    numbers: dict[str, set[int]] = {}
+    names: dict[tuple[str, int], str] = {}
     for group, number, name in chips.select("group", "chip_number", "chip_name").sort("chip_name").iter_rows():
-        by_number.setdefault(number, {}).setdefault(group, name)
-    return [f"{one} / {other}: one chip, its group typed in two ways (one letter apart)?"
-            for named in by_number.values() for (a, one), (b, other) in combinations(named.items(), 2)
-            if one_letter_apart(a, b)]
+        numbers.setdefault(group, set()).add(number)
+        names.setdefault((group, number), name)
+    return [f"{name} / {names[(typo, number)]}: one chip, its group typed in two ways (one letter apart)?"
+            for (group, number), name in names.items() if (typo := typo_of(group, number, numbers)) is not None]
 
 
 # -- annotations ---------------------------------------------------------------------------------------------------
