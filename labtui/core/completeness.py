@@ -86,17 +86,22 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         spanned = most - least  # not the largest t: a clock starting at 1000 s
         # its regular steps spanning 10× the header's length: the unit is what to say (each step would leap), not
         # a stray row's leap (which spans it alone)
+        steps = None
         if spanned > TIME_SCALE_OFF * expected and spanned < 2 * _median_step(values) * values.size:
             notes = [f"{rule.column} spans {spanned:g} where its header promises {expected:g}: a time in another "
                      "unit (ms)?"]
         else:
-            notes = _time_disorder(values, least, most, expected, rule.column)
+            import numpy as np  # loaded by `finite_values` already
+
+            steps = np.diff(values)  # of the clock's readings (`_read_span`): both checks below read them
+            notes = _time_disorder(values, steps, expected, rule.column)
         # short by at most one sample (every real It run spans 1.5 periods or more): 1 % of the run let a cut one
         # lose 19 samples of a 120 s period, and 67 s of a 4500 s one, and still be complete. The sample's median
         # is taken only when short: for every It run it was 5 % of a stage's Python time
         if not (spanned >= expected or spanned >= expected - min(0.01 * expected, _median_step(values))):
             return False, [f"aborted: {rule.column} spans {spanned:g} of {expected:g}", *notes]
-        if not notes and (missing := _rows_missing(values, frame, spanned, rule.column)) is not None:
+        if steps is not None and not notes and \
+                (missing := _rows_missing(values, steps, frame, spanned, rule.column)) is not None:
             return False, [missing]  # its end reached, as IVg's sweep with rows missing: not complete either
         return True, notes
     start, end = _number(header, rule.start_parameter), _number(header, rule.end_parameter)
@@ -265,13 +270,11 @@ def _sweep_jump(values: np.ndarray, least: float, most: float, step: float, colu
             "of order, or a sweep resumed elsewhere"]
 
 
-def _time_disorder(times: np.ndarray, least: float, most: float, expected: float, column: str) -> list[str]:
+def _time_disorder(times: np.ndarray, steps: np.ndarray, expected: float, column: str) -> list[str]:
     """A note when the time column goes back, or leaps past the whole run in one step (a stray row): two
-    reductions for a run in order, as every real one is."""
+    reductions for a run in order, as every real one is. `steps`: between the clock's readings `times`."""
     import numpy as np  # loaded by `finite_values` already
 
-    times = _readings(times, least, most)
-    steps = np.diff(times)
     if not steps.size or (steps.min() >= 0 and steps.max() <= expected):
         return []
     at = int(np.flatnonzero((steps < 0) | (steps > expected))[0])
@@ -280,20 +283,23 @@ def _time_disorder(times: np.ndarray, least: float, most: float, expected: float
             "out of order, or two runs in one file (its duration and completeness are read from the span)"]
 
 
-def _rows_missing(times: np.ndarray, frame: pl.DataFrame, spanned: float, column: str) -> str | None:
+def _rows_missing(times: np.ndarray, steps: np.ndarray, frame: pl.DataFrame, spanned: float,
+                  column: str) -> str | None:
     """A note when a run that spans its whole length has a stretch without rows inside it (ΔI and τ read across it
     were said only in the metrics' remarks, the run complete): one reduction more for a run in order. `times`: the
-    readings of the clock; rows whose time is NaN or an overflow mark are there, and no gap is read across them."""
+    readings of the clock, `steps` between them; rows whose time is NaN or an overflow mark are there, and no gap
+    is read across them."""
     import numpy as np  # loaded by `finite_values` already
 
-    steps = np.diff(times)
+    usual = spanned / max(steps.size, 1)
+    if not steps.size or steps.max() <= max(ROWS_MISSING_SPACINGS * usual, ROWS_MISSING_SHARE * spanned):
+        return None  # every real run: its widest step alone read
     if times.size != frame.height:  # the steps between rows next to each other alone
         clock = frame.get_column(snake_column(column)).to_numpy()
         rows = np.flatnonzero(np.isfinite(clock) & (np.abs(clock) < NO_READING))
         steps = np.where(np.diff(rows) == 1, steps, 0.0)
-    at = int(steps.argmax()) if steps.size else 0
-    usual = spanned / max(steps.size, 1)
-    if not steps.size or steps[at] <= max(ROWS_MISSING_SPACINGS * usual, ROWS_MISSING_SHARE * spanned):
+    at = int(steps.argmax())
+    if steps[at] <= max(ROWS_MISSING_SPACINGS * usual, ROWS_MISSING_SHARE * spanned):
         return None
     before, after = told_apart(times[at], times[at + 1])
     usual = (spanned - steps[at]) / max(steps.size - 1, 1)  # the interval of the rows there (the gap stretched it)

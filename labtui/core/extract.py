@@ -135,8 +135,9 @@ def _light_unlike_data(header: Header, frame: pl.DataFrame, light: bool | None) 
     if light is None or header.spec.light != "laser_voltage":
         return []
     values = finite_values(frame, LASER_COLUMN)
-    if values is None:  # a procedure without a VL column
-        return []
+    if values is None or (light and values.max() >= LIGHT_THRESHOLD_V) or (not light and values.max() <
+                                                                          LIGHT_THRESHOLD_V):
+        return []  # no VL column, or as the header says: one reduction for every real run
     import numpy as np  # loaded by `finite_values` already
 
     on = (values >= LIGHT_THRESHOLD_V) & (values < NO_READING)  # an overflow mark is no reading, nor a pulse
