@@ -27,6 +27,7 @@ import pytest
 
 from labtui.core.drawing import (
     COLUMN_IN,
+    COLUMN_LEGEND_ROW_IN,
     LEGEND_MAX,
     OKABE_ITO,
     Drawing,
@@ -740,6 +741,27 @@ def real_plot(config, tmp_path: Path, *args: str) -> subprocess.CompletedProcess
                           capture_output=True, text=True, timeout=120, check=False)
 
 
+def test_a_legend_inside_the_axes_never_hides_a_curve() -> None:
+    """matplotlib's `best` place is the one with the fewest points under it, not none: three It curves that fill
+    the plot ran under a column figure's legend. It goes below a column figure, beside a full one; where a corner is
+    free, it stays inside."""
+    from matplotlib.figure import Figure
+
+    t = np.linspace(0, 180, 500)
+    filling = tuple(Trace(t, np.sin(t / 9 + k) + 0.3 * k, f"VL={k} V, P={k}.5 µW (stale cal.)") for k in range(3))
+    free = tuple(Trace(t, t / 180 * (k + 1), f"run {k}") for k in range(3))  # the upper left corner is empty
+    for column in (True, False):
+        figure = Figure(figsize=figure_size(Drawing("It", "t (s)", "ΔI (µA)", filling, column=column)))
+        ax = figure.add_subplot()
+        draw_axes(ax, Drawing("It", "t (s)", "ΔI (µA)", filling, column=column))
+        assert (ax.get_legend() is None) == column and (len(figure.legends) == 1) == column
+        if not column:  # beside the axes: anchored outside them
+            assert ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted()).x0 > 1
+        ax = Figure().add_subplot()
+        draw_axes(ax, Drawing("It", "t (s)", "ΔI (µA)", free, column=column))
+        assert ax.get_legend() is not None and ax.get_legend()._loc == 0  # `best`, inside
+
+
 def test_a_column_figure_is_a_journal_column_wide_with_its_long_legend_below(real_store, tmp_path):
     """`--column`: chip 79's 15 sweeps (19 legend entries) at a two-column journal's column width, 3.4 in, the
     legend below the plot (beside it, it left the plot a third of the width and ran off the page) and nothing cut
@@ -764,7 +786,9 @@ def test_a_column_figure_is_a_journal_column_wide_with_its_long_legend_below(rea
     assert not (ink[:3].any() or ink[-3:].any() or ink[:, :3].any() or ink[:, -3:].any())  # nothing at the edges
     done = real_plot(real_store, tmp_path, "67", "--seq", "3,7,9,13", "--column", "--out", "its.png")
     assert done.returncode == 0, done.stderr
-    assert imread(tmp_path / "its.png").shape[:2] == (780, 1020)  # a legend of 5 sits in the plot
+    # a legend of 5 sat in the plot over the ΔI curves (at matplotlib's `best`): below it, in one column
+    assert imread(tmp_path / "its.png").shape[:2] == (round((COLUMN_IN[1] + 5 * COLUMN_LEGEND_ROW_IN + 0.05) * 300),
+                                                        1020)
     # one of 8 (a dark trend's gate voltages) hid a third of a column's points: below the plot, as a longer one
     series = tuple(Trace(np.arange(3.0), np.arange(3.0) + k, f"VG={k} V") for k in range(8))
     eight = Drawing("Alisson71 · dark current by run", "run (seq)", "I dark (nA)", series, points=True, column=True)

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from matplotlib.artist import Artist
     from matplotlib.axes import Axes
     from matplotlib.colors import Colormap
+    from matplotlib.figure import Figure
+    from matplotlib.legend import Legend
     from matplotlib.lines import Line2D
     from matplotlib.ticker import LogFormatter
 
@@ -315,11 +317,16 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
 
         handles = [directions.get(label, handle) for handle, label in zip(handles, labels, strict=True)]
         options["handler_map"] = {tuple: HandlerTuple(ndivide=None)}
-    if entries <= _legend_inside(drawing):
-        ax.legend(handles, labels, loc="best", **options)
-    elif drawing.column:  # below the axes: beside them, it left the plot a third of a column and ran off the page
-        ax.figure.legend(handles=handles, labels=labels, loc="outside lower center", ncols=COLUMN_LEGEND_COLUMNS,
-                         **options)
+    inside = entries <= _legend_inside(drawing)
+    if inside and not _hides_data(ax, ax.legend(handles, labels, loc="best", **options)):
+        return
+    if drawing.column:  # below the axes: beside them, it left the plot a third of a column and ran off the page
+        if inside:  # a few entries that hid data, in one column (two of their long labels ran off the page), the
+            # figure grown by their rows as for a long legend (`figure_size`)
+            width, height = figure_size(drawing)
+            _figure(ax).set_size_inches(width, height + entries * COLUMN_LEGEND_ROW_IN + 0.05)
+        ax.figure.legend(handles=handles, labels=labels, loc="outside lower center",
+                         ncols=1 if inside else COLUMN_LEGEND_COLUMNS, **options)
     else:  # beside the axes, where it hides no data
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN),
                   **options)
@@ -333,6 +340,31 @@ def figure_size(drawing: Drawing) -> tuple[float, float]:
     entries = legend_entries(drawing)
     below = -(-entries // COLUMN_LEGEND_COLUMNS) if _legend_inside(drawing) < entries <= LEGEND_MAX else 0
     return COLUMN_IN[0], COLUMN_IN[1] + below * COLUMN_LEGEND_ROW_IN + (0.05 if below else 0.0)
+
+
+def _figure(ax: Axes) -> Figure:
+    figure = ax.get_figure(root=True)
+    assert figure is not None  # axes made by a figure's add_subplot
+    return figure
+
+
+def _hides_data(ax: Axes, legend: Legend) -> bool:
+    """Whether a legend placed inside the axes (at matplotlib's `best`, the place with the fewest points under it)
+    covers any point of a curve: the ΔI of three It runs ran under a column figure's `laser ON` entry. Removed
+    then, to go beside or below the axes. Up to 2,000 points of each curve are looked at."""
+    import numpy as np
+
+    _figure(ax).draw_without_rendering()  # where `best` puts it is found as the figure is laid out
+    box = legend.get_window_extent()
+    for line in ax.get_lines():
+        points = np.asarray(line.get_xydata(), dtype=float)
+        points = points[:: max(1, len(points) // 2000)]
+        shown = ax.transData.transform(points[np.isfinite(points).all(axis=1)])
+        if shown.size and ((shown[:, 0] > box.x0) & (shown[:, 0] < box.x1) & (shown[:, 1] > box.y0)
+                           & (shown[:, 1] < box.y1)).any():
+            legend.remove()
+            return True
+    return False
 
 
 def _legend_inside(drawing: Drawing) -> int:
