@@ -261,16 +261,20 @@ def test_a_group_typed_with_an_accent_is_said_by_the_stage_and_by_validate(lab: 
     assert clash.items == ["Alisson67 / Aliss\u00f3n67: one chip, its group typed in two ways?"]
 
 
+def write_chips(lab: Lab, chips: list[tuple[str, str]]) -> None:
+    """An It run of each (Chip group name, Chip number), one an hour from 2025-10-15 11:00 UTC."""
+    for index, (group, number) in enumerate(chips, start=1):
+        lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, 10 + index),
+                                                                  params={"Chip group name": group,
+                                                                          "Chip number": number}))
+
+
 def test_a_group_one_letter_off_is_said_by_the_stage_and_by_validate(lab: Lab) -> None:
     """`Alison` for Alisson with chip 80's number started a chip of its own without a word from the stage or
     validate (only look-alike spellings were said). A typo names one chip; two groups one letter apart that each
     name several chips are two groups (two students, Daniel and Daniela, each with chips 1 and 2)."""
-    runs = [("Alisson", "67"), ("Alisson", "80"), ("Alison", "80"), ("Daniel", "1"), ("Daniel", "2"),
-            ("Daniela", "1"), ("Daniela", "2")]
-    for index, (group, number) in enumerate(runs, start=1):
-        lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, 10 + index),
-                                                                  params={"Chip group name": group,
-                                                                          "Chip number": number}))
+    write_chips(lab, [("Alisson", "67"), ("Alisson", "80"), ("Alison", "80"), ("Daniel", "1"), ("Daniel", "2"),
+                      ("Daniela", "1"), ("Daniela", "2")])
     assert lab.stage().warned == {"2025-10-15/It2025-10-15_3.csv": [
         "chip Alison80: its group names no other chip, and is one letter from that of chip 'Alisson80' (a group of "
         "several chips): typed in another way? two histories"]}
@@ -288,10 +292,7 @@ def test_a_group_ending_with_its_chip_number_is_said_beside_that_chip(lab: Lab) 
     runs without a word. A group that ends in its number by name (`Sample2`, chip 2) is no slip: said only where
     the store has that chip without the digits."""
     lab.write("2025-10-14/It2025-10-14_1.csv", raw_csv("It", start=epoch(2025, 10, 14)))  # Alisson67
-    for index, (group, number) in enumerate((("Alisson67", "67"), ("Alisson167", "67"), ("Sample2", "2")), start=1):
-        lab.write(f"2025-10-15/It2025-10-15_{index}.csv", raw_csv("It", start=epoch(2025, 10, 15, 10 + index),
-                                                                  params={"Chip group name": group,
-                                                                          "Chip number": number}))
+    write_chips(lab, [("Alisson67", "67"), ("Alisson167", "67"), ("Sample2", "2")])
     assert lab.stage().warned == {"2025-10-15/It2025-10-15_1.csv": [
         "chip Alisson6767: its 'Chip group name' 'Alisson67' ends with its chip number 67, and the store has chip "
         "'Alisson67': the number typed into the group too? (two histories)"]}
