@@ -438,20 +438,26 @@ def test_a_moved_raw_folder_s_note_gives_the_command_that_marks_its_new_runs_ali
     store = lab.config.store_root
     runs = chip(lab).filter(pl.col("source_file").str.starts_with("Alisson_08_sept/It"))
     excluded = runs.filter(pl.col("source_file") == "Alisson_08_sept/It2025-09-08_1.csv")
-    annotate(store, excluded, [Change("exclude", "contact lost"), Change("star"), Change("tag", "365 nm"),
-                               Change("note", "Ana's")], author="ana")
+    # text a shell or argparse would change: a tag like an option, a note over two lines
+    annotate(store, excluded, [Change("exclude", "contact lost"), Change("star"), Change("tag", "-dash"),
+                               Change("tag", "365 nm"), Change("note", "Ana's\nsecond line")], author="ana")
     (lab.raw / "2025").mkdir()
     (lab.raw / "Alisson_08_sept").rename(lab.raw / "2025" / "Alisson_08_sept")
     report = lab.stage()
     moved = lab.run_of("2025/Alisson_08_sept/It2025-09-08_1.csv")["run_id"]
     (note,) = report.warned["2025/Alisson_08_sept/It2025-09-08_1.csv"]
-    command = f"labtui annotate --run {moved} --star --exclude 'contact lost' --tag '365 nm' --note 'Ana'\"'\"'s'"
-    assert note == ("the content of Alisson_08_sept/It2025-09-08_1.csv, staged and its raw file gone: moved? `labtui "
-                    "prune --yes` drops the run of the old path. Its annotations (★  ⊘ contact lost  # 365 nm  ✎ "
-                    f"Ana's) stay with that run, not on this one: `{command}` marks this one alike")
+    command = f"labtui annotate --run {moved} --like {excluded['run_id'][0]}"
+    assert note.startswith("the content of Alisson_08_sept/It2025-09-08_1.csv, staged and its raw file gone: moved? "
+                           "`labtui prune --yes` drops the run of the old path. Its annotations (★  ⊘ contact lost")
+    assert note.endswith(f"stay with that run, not on this one: `{command}` marks this one alike")
+    assert main(lab.args("prune", "--yes")) == 0  # the old run's annotations stay in the log: --like still finds them
     assert main(lab.args(*shlex.split(command)[1:])) == 0
     assert current_annotations(store).filter(pl.col("run_id") == moved).select(
-        "starred", "exclude_reason", "tags", "note").row(0) == (True, "contact lost", ["365 nm"], "Ana's")
+        "starred", "exclude_reason", "tags", "note").row(0) == (True, "contact lost", ["-dash", "365 nm"],
+                                                               "Ana's\nsecond line")
+    capsys.readouterr()
+    assert main(lab.args("annotate", "--run", moved, "--like", "0123456789")) == 2
+    assert "--like 0123456789: no annotated run has that run_id" in capsys.readouterr().err
 
 
 def test_a_copy_pruned_leaves_its_original_as_it_was(lab: Lab) -> None:

@@ -54,6 +54,8 @@ def register_annotate(sub: argparse._SubParsersAction, common: argparse.Argument
     note = marks.add_mutually_exclusive_group()
     note.add_argument("--note", metavar="TEXT", help="the runs' note (replaces the previous one)")
     note.add_argument("--clear-note", action="store_true", help="remove the note")
+    marks.add_argument("--like", metavar="RUN_ID", help="mark the runs as this run is marked (its star, exclusion, "
+                       "tags and note): a moved file's run, staged again under a new run_id")
     parser.set_defaults(func=run)
 
 
@@ -84,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
         *([Change("note", args.note)] if args.note is not None else []),
         *([Change("note", "")] if args.clear_note else []),
     ]
-    if not changes:
+    if not changes and args.like is None:
         raise UsageError("say what to do: --star, --unstar, --exclude REASON, --include, --tag, --untag, --note, "
-                         "--clear-note")
+                         "--clear-note, --like RUN_ID")
     if both := sorted({tag.strip() for tag in args.tag} & {tag.strip() for tag in args.untag}):
         raise UsageError(f"--tag and --untag both name {', '.join(map(repr, both))}: say which")
     chosen = [how for how, given in (("--run", args.run), ("a chip number", args.number is not None),
@@ -101,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     if args.calibrations and args.group is not None:
         raise UsageError("calibrations belong to the setup, not to a chip: --group does not apply")
     config = require_store(config_from(args))
+    if args.like is not None:
+        changes = [*_marks_of(config.store_root, args.like), *changes]
     manifest = load_manifest(config)
     if args.run:
         runs = pl.concat([_run_by_id(manifest, text) for text in args.run]).unique("run_id", maintain_order=True)
@@ -133,6 +137,25 @@ def run(args: argparse.Namespace) -> int:
     if action is not None and action.changes_exclusion() and (repriced := reprice_after(config, action.run_ids)):
         print(repriced)
     return EXIT_OK
+
+
+def _marks_of(store_root: Path, text: str) -> list[Change]:
+    """The changes that mark a run as run `text` (a run_id or a unique prefix of 6 characters or more) is marked now;
+    a run no longer staged too, whose annotations the log keeps."""
+    import polars as pl
+
+    from labtui.core.annotations import Change, current_annotations
+
+    marked = current_annotations(store_root)
+    found = marked.filter(pl.col("run_id") == text) if text in marked["run_id"] else marked.filter(
+        pl.col("run_id").str.starts_with(text)) if len(text) >= 6 else marked.clear()
+    if found.height != 1:
+        why = "no annotated run has" if found.is_empty() else f"{found.height} annotated runs have"
+        raise UsageError(f"--like {text}: {why} that run_id (its full run_id, or 6 characters or more of it)")
+    row = found.row(0, named=True)
+    return [*([Change("star")] if row["starred"] else []),
+            *([Change("exclude", row["exclude_reason"])] if row["excluded"] else []),
+            *(Change("tag", tag) for tag in row["tags"] or ()), *([Change("note", row["note"])] if row["note"] else [])]
 
 
 def _check_untagged(store_root: Path, runs: pl.DataFrame, changes: list[Change], target: str) -> None:

@@ -373,7 +373,7 @@ class Stager:
                 # the run_id reads the path in lower case: the same run, taken over (prune has nothing to drop)
                 warnings = [*warnings, f"renamed from {moved_from} (letter case only): the same run, under this name"]
             elif moved_from is not None and moved_run is not None:  # a second run of one file
-                warnings = [*warnings, moved_note(moved_from, result.row.run_id, self._marks(moved_run))]
+                warnings = [*warnings, moved_note(moved_from, result.row.run_id, moved_run, self._marks(moved_run))]
             elif (copy_of := self._held.setdefault(sha, source)) != source:  # counted twice in histories and trends
                 warnings = [*warnings, f"the same content as {copy_of}, staged too: a copy? Move one out of the raw "
                                        "tree (labtui never deletes raw data), then `labtui prune`"]
@@ -429,25 +429,19 @@ class Stager:
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
 
 
-def moved_note(moved_from: str, run_id: str, marks: dict[str, Any] | None) -> str:
-    """What a stage says of a file (staged as `run_id`) holding the content of a staged run whose raw file is gone,
-    and that run's annotations (`marks`): they stay with it, and the command that marks the new run alike is said
-    (which of two files holding the content is the moved one, and whether the lab meant the old marks for it, only
-    the lab knows: a copied annotation, of a copy, excluded an original)."""
+def moved_note(moved_from: str, run_id: str, old_run: str, marks: dict[str, Any] | None) -> str:
+    """What a stage says of a file (staged as `run_id`) holding the content of a staged run (`old_run`) whose raw
+    file is gone, and that run's annotations (`marks`): they stay with it, and the command that marks the new run
+    alike is said (which of two files holding the content is the moved one, and whether the lab meant the old marks
+    for it, only the lab knows: a copied annotation, of a copy, excluded an original)."""
     said = f"the content of {moved_from}, staged and its raw file gone: moved? `labtui prune --yes` drops the run " \
            "of the old path"
     if marks is None:
         return said
-    import shlex
-
     from labtui.core.annotations import summary
 
-    flags = [*(["--star"] if marks["starred"] else []),
-             *([f"--exclude {shlex.quote(marks['exclude_reason'] or 'excluded')}"] if marks["excluded"] else []),
-             *(f"--tag {shlex.quote(tag)}" for tag in marks["tags"] or ()),
-             *([f"--note {shlex.quote(marks['note'])}"] if marks["note"] else [])]
     return (f"{said}. Its annotations ({summary(marks)}) stay with that run, not on this one: `labtui annotate --run "
-            f"{run_id} {' '.join(flags)}` marks this one alike")
+            f"{run_id} --like {old_run}` marks this one alike")
 
 
 def _by_hash(runs: pl.DataFrame) -> dict[str, str]:

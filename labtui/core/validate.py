@@ -280,8 +280,7 @@ def _annotation_findings(frame: pl.DataFrame, config: StagingConfig) -> list[Fin
             "annotations of runs that are no longer staged (kept in the log)",
             [f"{run_id} {found.sources.get(run_id, '')}".rstrip() for run_id in lost],
             "nothing to do: kept for the record, they come back if a raw file is staged again at that path (a "
-            "file moved elsewhere is another run: its stage's note gave the `labtui annotate` command that marks "
-            "it alike)",
+            "file moved elsewhere is another run: `labtui annotate --run NEW --like OLD` marks it alike)",
         ),
         *_finding(
             FindingCode.ANNOTATIONS_UNREADABLE,
