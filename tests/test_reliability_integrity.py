@@ -1034,7 +1034,7 @@ def test_an_it_run_with_rows_missing_inside_it_is_said_and_not_complete(empty: L
     report = empty.stage()
     assert not empty.manifest()["is_complete"].item()
     assert report.warned["a/It2025-10-14_1.csv"] == [
-        "rows missing: t (s) leaps from 11.9 to 16.1 with no row between, about 41 rows at its usual interval, though "
+        "rows missing: t (s) leaps from 11.9 to 16.1, about 41 rows at its usual interval, though "
         "the run reaches its end (rows deleted or lost inside it)"]
     slow = it_rows(period=120.0, dt_s=3.0)
     paused = [*rows[:120], f"{12.9},{rows[120].split(',', 1)[1]}", *rows[130:]]  # 1 s without a sample
@@ -1045,11 +1045,11 @@ def test_an_it_run_with_rows_missing_inside_it_is_said_and_not_complete(empty: L
     report = empty.stage()
     assert report.staged == 3 and not report.warned, report.warned
     assert empty.manifest().sort("source_file")["is_complete"].to_list() == [False, True, True, True]
-    # rows deleted, and one row's time unread elsewhere: the gap is still read (it was not, once any time was NaN)
-    gapped = [*rows[:20], f"nan,{rows[20].split(',', 1)[1]}", *rows[21:120], *rows[161:]]
+    # rows deleted, one row's time unread beside them: the gap is still read (it was not, once any time was NaN)
+    gapped = [*rows[:119], f"nan,{rows[119].split(',', 1)[1]}", *rows[161:]]
     empty.write("a/It2025-10-14_5.csv", raw_csv("It", params={"Laser ON+OFF period": "20 s"}, rows=gapped,
                                                  start=1760371999 + 5), mtime=OLD_MTIME)
-    assert empty.stage().warned["a/It2025-10-14_5.csv"][0].startswith("rows missing: t (s) leaps from 11.9 to 16.1")
+    assert empty.stage().warned["a/It2025-10-14_5.csv"][0].startswith("rows missing: t (s) leaps from 11.8 to 16.1")
 
 
 def test_a_header_whose_light_the_vl_column_contradicts_is_said(empty: Lab) -> None:
@@ -1060,19 +1060,21 @@ def test_a_header_whose_light_the_vl_column_contradicts_is_said(empty: Lab) -> N
     blip = data_rows([(k * 0.1, 1e-6, 0.5 if k in (5, 6, 12, 13, 20, 21) else 0.0) for k in range(31)],
                      len(IT_COLUMNS))  # three slivers of 2 samples: misreads, not a pulse
     marks = data_rows([(k * 0.1, 1e-6, 9.9e37 if k in (5, 6, 7) else 0.0) for k in range(31)], len(IT_COLUMNS))
-    cases = {"1": ("0 V", pulsed), "2": ("1.15 V", unlit), "3": ("0 V", blip), "4": ("0 V", marks)}
+    cases = {"1": ("0 V", pulsed), "2": ("1.15 V", unlit), "3": ("0 V", blip), "4": ("0 V", marks),
+             "5": ("1.15 V", marks)}  # lit by its header, its VL at 0 V but for overflow marks: never lit
     for name, (voltage, rows) in cases.items():
         empty.write(f"a/It2025-10-14_{name}.csv", raw_csv("It", params={"Laser voltage": voltage}, rows=rows,
                                                           start=1760371999 + int(name)), mtime=OLD_MTIME)
     report = empty.stage()
-    assert report.staged == 4
+    assert report.staged == 5
+    never = ("its header's laser voltage (1.15 V) says lit, though its 'VL (V)' column never reaches 0.1 V: the laser "
+             "did not switch on? Stored lit, as the header says")
     assert report.warned == {
         "a/It2025-10-14_1.csv": ["its header's laser voltage (0 V) says dark, though its 'VL (V)' column pulses to "
                                  "1.15 V (10 samples on in a row): stored dark, as the header says (correct it if the "
                                  "run was lit)"],
-        "a/It2025-10-14_2.csv": ["its header's laser voltage (1.15 V) says lit, though its 'VL (V)' column never "
-                                 "reaches 0.1 V: the laser did not switch on? Stored lit, as the header says"]}
-    assert empty.manifest().sort("source_file")["has_light"].to_list() == [False, True, False, False]
+        "a/It2025-10-14_2.csv": [never], "a/It2025-10-14_5.csv": [never]}
+    assert empty.manifest().sort("source_file")["has_light"].to_list() == [False, True, False, False, True]
 
 
 def test_a_sweep_run_the_other_way_round_from_its_header_is_said(empty: Lab) -> None:

@@ -57,7 +57,8 @@ TYPO_MIN_LETTERS = 5  # groups this long or longer, of letters alone, one letter
 def one_letter_apart(a: str, b: str) -> bool:
     """Whether two look-alike groups (`look_alike`) differ by one letter typed wrong, left out, added or swapped
     with the next (`alison`, `alisosn` for `alisson`): a typo, where two groups of a lab sharing chip numbers differ
-    by more. Only groups of `TYPO_MIN_LETTERS` letters or more, digits none."""
+    by more. Only groups of `TYPO_MIN_LETTERS` letters or more, digits none, and not the last letter alone other
+    (`BatchA`, `BatchB`: a series)."""
     if a == b or not (a.isalpha() and b.isalpha()) or min(len(a), len(b)) < TYPO_MIN_LETTERS \
             or abs(len(a) - len(b)) > 1:
         return False
@@ -66,7 +67,8 @@ def one_letter_apart(a: str, b: str) -> bool:
         longer, shorter = (a, b) if len(a) > len(b) else (b, a)
         return longer[start + 1:] == shorter[start:]
     swapped = a[start:start + 2] == b[start:start + 2][::-1] and a[start + 2:] == b[start + 2:]
-    return a[start + 1:] == b[start + 1:] or swapped
+    # the last letter alone other (`batcha`, `batchb`) names a series: two groups
+    return (a[start + 1:] == b[start + 1:] and start < len(a) - 1) or swapped
 
 
 def typo_of(group: str, number: int, numbers: Mapping[str, set[int]]) -> str | None:

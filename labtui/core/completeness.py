@@ -294,18 +294,17 @@ def _rows_missing(times: np.ndarray, steps: np.ndarray, frame: pl.DataFrame, spa
     usual = spanned / max(steps.size, 1)
     if not steps.size or steps.max() <= max(ROWS_MISSING_SPACINGS * usual, ROWS_MISSING_SHARE * spanned):
         return None  # every real run: its widest step alone read
-    if times.size != frame.height:  # the steps between rows next to each other alone
+    if times.size != frame.height:  # rows whose time is unread are there: each step less their usual time
         clock = frame.get_column(snake_column(column)).to_numpy()
-        rows = np.flatnonzero(np.isfinite(clock) & (np.abs(clock) < NO_READING))
-        steps = np.where(np.diff(rows) == 1, steps, 0.0)
+        steps = steps - (np.diff(np.flatnonzero(np.isfinite(clock) & (np.abs(clock) < NO_READING))) - 1) * usual
     at = int(steps.argmax())
     if steps[at] <= max(ROWS_MISSING_SPACINGS * usual, ROWS_MISSING_SHARE * spanned):
         return None
     before, after = told_apart(times[at], times[at + 1])
-    usual = (spanned - steps[at]) / max(steps.size - 1, 1)  # the interval of the rows there (the gap stretched it)
-    return (f"rows missing: {column} leaps from {before} to {after} with no row between, about "
-            f"{round(steps[at] / usual) - 1} rows at its usual interval, though the run reaches its end (rows "
-            "deleted or lost inside it)")
+    leap = float(times[at + 1] - times[at])
+    usual = (spanned - leap) / max(steps.size - 1, 1)  # the interval of the rows there (the gap stretched it)
+    return (f"rows missing: {column} leaps from {before} to {after}, about {round(leap / usual) - 1} rows at its "
+            "usual interval, though the run reaches its end (rows deleted or lost inside it)")
 
 
 def _read_span(values: np.ndarray) -> tuple[np.ndarray, float, float]:

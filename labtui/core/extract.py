@@ -134,13 +134,16 @@ def _light_unlike_data(header: Header, frame: pl.DataFrame, light: bool | None) 
     it."""
     if light is None or header.spec.light != "laser_voltage":
         return []
-    values = finite_values(frame, LASER_COLUMN)
-    if values is None or (light and values.max() >= LIGHT_THRESHOLD_V) or (not light and values.max() <
-                                                                          LIGHT_THRESHOLD_V):
-        return []  # no VL column, or as the header says: one reduction for every real run
+    if (values := finite_values(frame, LASER_COLUMN)) is None:  # no VL column, or no reading in it (said)
+        return []
+    if (top := float(values.max())) >= NO_READING:  # an overflow mark is no reading, nor a pulse
+        values = values[values < NO_READING]
+        top = float(values.max()) if values.size else -math.inf
+    if (top >= LIGHT_THRESHOLD_V) == light:  # as the header says: one reduction for every real run
+        return []
     import numpy as np  # loaded by `finite_values` already
 
-    on = (values >= LIGHT_THRESHOLD_V) & (values < NO_READING)  # an overflow mark is no reading, nor a pulse
+    on = values >= LIGHT_THRESHOLD_V
     edges = np.flatnonzero(np.diff(on, prepend=False, append=False))  # each stretch of samples on: start, end
     longest = int((edges[1::2] - edges[::2]).max()) if edges.size else 0
     said = f"its header's laser voltage ({header.fields['laser_voltage_v']:g} V)"
