@@ -142,13 +142,9 @@ def run(args: argparse.Namespace) -> int:
 def _marks_of(store_root: Path, text: str) -> list[Change]:
     """The changes that mark a run as run `text` (a run_id or a unique prefix of 6 characters or more) is marked now;
     a run no longer staged too, whose annotations the log keeps."""
-    import polars as pl
-
     from labtui.core.annotations import Change, current_annotations
 
-    marked = current_annotations(store_root)
-    found = marked.filter(pl.col("run_id") == text) if text in marked["run_id"] else marked.filter(
-        pl.col("run_id").str.starts_with(text)) if len(text) >= 6 else marked.clear()
+    found = _by_prefix(current_annotations(store_root), text)
     if found.height != 1:
         why = "no annotated run has" if found.is_empty() else f"{found.height} annotated runs have"
         raise UsageError(f"--like {text}: {why} that run_id (its full run_id, or 6 characters or more of it)")
@@ -173,17 +169,23 @@ def _check_untagged(store_root: Path, runs: pl.DataFrame, changes: list[Change],
 
 
 def _run_by_id(manifest: pl.DataFrame, text: str) -> pl.DataFrame:
-    import polars as pl
-
-    wanted = text.strip().lower()
-    if len(wanted) < MIN_PREFIX:
+    if len(text.strip()) < MIN_PREFIX:
         raise UsageError(f"run_id {text!r} is too short: give at least {MIN_PREFIX} characters")
-    rows = manifest.filter(pl.col("run_id").str.starts_with(wanted))
+    rows = _by_prefix(manifest, text)
     if rows.height == 1:
         return rows
     if rows.is_empty():
         raise UsageError(f"no run with run_id {text!r} in the manifest")
     raise UsageError(f"run_id {text!r} is ambiguous ({rows.height} runs start with it): give more characters")
+
+
+def _by_prefix(runs: pl.DataFrame, text: str) -> pl.DataFrame:
+    """The rows of `runs` whose run_id starts with `text` (blanks and case aside); none for fewer than `MIN_PREFIX`
+    characters."""
+    import polars as pl
+
+    wanted = text.strip().lower()
+    return runs.filter(pl.col("run_id").str.starts_with(wanted)) if len(wanted) >= MIN_PREFIX else runs.clear()
 
 
 def _run_label(run_id: str, source_file: str) -> str:
