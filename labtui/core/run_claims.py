@@ -1,6 +1,7 @@
 """Which raw file owns each run while a stage reads files in several threads: a run_id is claimed before its Parquet
 is written, so a second file mapping to the same run (a case twin) or a file cut short since it was staged is
-rejected without touching the Parquet of the run it would replace."""
+rejected without touching the Parquet of the run it would replace. Also what a stage says of a file whose new run
+stands for another run: one it replaces (`replaced_note`), one whose file moved (`moved_note`)."""
 
 from __future__ import annotations
 
@@ -121,3 +122,18 @@ def _kept(old: dict[str, Any], row: ManifestRow, marks: dict[str, Any] | None) -
             *(["--clear-note"] if marks["note"] else [])]
     return (f". Its annotations ({summary(marks)}) now mark the new run, which keeps its run_id: `labtui annotate "
             f"--run {row.run_id} {' '.join(undo)}` takes them back if they were of the old measurement alone")
+
+
+def moved_note(moved_from: str, run_id: str, old_run: str, marks: dict[str, Any] | None) -> str:
+    """What a stage says of a file (staged as `run_id`) holding the content of a staged run (`old_run`) whose raw
+    file is gone, and that run's annotations (`marks`): they stay with it, and the command that marks the new run
+    alike is said (which of two files holding the content is the moved one, and whether the lab meant the old marks
+    for it, only the lab knows: a copied annotation, of a copy, excluded an original)."""
+    said = f"the content of {moved_from}, staged and its raw file gone: moved? `labtui prune --yes` drops the run " \
+           "of the old path"
+    if marks is None:
+        return said
+    from labtui.core.annotations import summary
+
+    return (f"{said}. Its annotations ({summary(marks)}) stay with that run, not on this one: `labtui annotate --run "
+            f"{run_id} --like {old_run}` marks this one alike")

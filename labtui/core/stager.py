@@ -25,7 +25,7 @@ from labtui.core.metrics_stamp import is_current
 from labtui.core.overview import read_overview
 from labtui.core.rawread import Busy, release_large_buffers
 from labtui.core.rejects import RejectRecord, load_rejects
-from labtui.core.run_claims import RunClaims, replaced_note
+from labtui.core.run_claims import RunClaims, moved_note, replaced_note
 from labtui.core.scan import (
     Candidate,
     Outcome,
@@ -368,12 +368,12 @@ class Stager:
             self.report.staged_files.append(result.row.source_file)
             warnings = result.warnings
             sha, source = result.row.source_sha256, result.row.source_file
-            moved_from, moved_run = self._gone.get(sha, (None, None))
-            if moved_from is not None and moved_from.lower() == source.lower():
+            moved = self._gone.get(sha)  # (source_file, run_id) of a staged run of this content, its file gone
+            if moved is not None and moved[0].lower() == source.lower():
                 # the run_id reads the path in lower case: the same run, taken over (prune has nothing to drop)
-                warnings = [*warnings, f"renamed from {moved_from} (letter case only): the same run, under this name"]
-            elif moved_from is not None and moved_run is not None:  # a second run of one file
-                warnings = [*warnings, moved_note(moved_from, result.row.run_id, moved_run, self._marks(moved_run))]
+                warnings = [*warnings, f"renamed from {moved[0]} (letter case only): the same run, under this name"]
+            elif moved is not None:  # a second run of one file
+                warnings = [*warnings, moved_note(moved[0], result.row.run_id, moved[1], self._marks(moved[1]))]
             elif (copy_of := self._held.setdefault(sha, source)) != source:  # counted twice in histories and trends
                 warnings = [*warnings, f"the same content as {copy_of}, staged too: a copy? Move one out of the raw "
                                        "tree (labtui never deletes raw data), then `labtui prune`"]
@@ -427,21 +427,6 @@ class Stager:
     def _emit(self, kind: EventKind, **fields: object) -> None:
         fields.setdefault("counts", dict(self.report.counts))
         self.on_event(StageEvent(kind=kind, **fields))  # type: ignore[arg-type]
-
-
-def moved_note(moved_from: str, run_id: str, old_run: str, marks: dict[str, Any] | None) -> str:
-    """What a stage says of a file (staged as `run_id`) holding the content of a staged run (`old_run`) whose raw
-    file is gone, and that run's annotations (`marks`): they stay with it, and the command that marks the new run
-    alike is said (which of two files holding the content is the moved one, and whether the lab meant the old marks
-    for it, only the lab knows: a copied annotation, of a copy, excluded an original)."""
-    said = f"the content of {moved_from}, staged and its raw file gone: moved? `labtui prune --yes` drops the run " \
-           "of the old path"
-    if marks is None:
-        return said
-    from labtui.core.annotations import summary
-
-    return (f"{said}. Its annotations ({summary(marks)}) stay with that run, not on this one: `labtui annotate --run "
-            f"{run_id} --like {old_run}` marks this one alike")
 
 
 def _by_hash(runs: pl.DataFrame) -> dict[str, str]:
