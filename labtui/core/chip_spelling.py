@@ -1,13 +1,14 @@
 """How a store's runs name their chips: one chip written two ways (two histories of it), and two chips under one
 name (`Alisson7` chip 2 and `Alisson` chip 72 are both Alisson72: the chip parameters are looked up by that name).
-The stager says the first of the runs it staged, once it read them all; `validate` says both, and the metrics'
-mobility reads the second."""
+The stager says the first of the runs it staged, once it read them all (`spelling_notes`); `validate` says both
+(`chip_name_findings`), and the metrics' mobility reads the second (`shared_names`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
 from labtui.core.chip_name import foreign_letters, look_alike, typo_of
+from labtui.core.findings import Finding, FindingCode, make_finding
 from labtui.core.wording import counted, quoted
 
 if TYPE_CHECKING:
@@ -134,3 +135,44 @@ def shared_names(runs: pl.DataFrame) -> pl.DataFrame:
 
     return (runs.group_by("chip_name").agg(pl.struct("chip_group", "chip_number").n_unique().alias("chips"))
             .filter(pl.col("chips") > 1))
+
+
+def chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
+    """One chip written two ways (`Alisson` and `alisson` or `Alissón`, or a zero-width space or another Unicode
+    spelling that a store staged before `chip_name.group_spelling` kept: two histories), or two chips with one name
+    (`Alisson7` chip 2 and `Alisson` chip 72 are both Alisson72: the chip parameters are looked up by that name)."""
+    import polars as pl
+
+    named = pl.col("chip_number").is_not_null() & pl.col("chip_name").is_not_null()  # null: a hand edit, no spelling
+    chips = frame.filter(named).select("chip_group", "chip_number", "chip_name").unique()
+    # the key the stage says them by (`chip_spelling`), once per chip, not per run; a group of no letter nor digit
+    # (`..`, `*`) is like no other
+    looks = pl.col("chip_group").map_elements(look_alike, return_dtype=pl.String)
+    spelled = (
+        chips.with_columns(looks.alias("group")).filter(pl.col("group") != "").group_by("group", "chip_number")
+        .agg(pl.col("chip_name").unique().sort())
+        .filter(pl.col("chip_name").list.len() > 1)
+        .sort("chip_name")
+    )
+    clashes = shared_names(chips).sort("chip_name")
+    items = [f"{' / '.join(names)}: one chip, its group typed in two ways?" for names in
+             spelled.get_column("chip_name").to_list()]
+    items += _one_letter_apart(chips.with_columns(looks.alias("group")))
+    items += [f"{name}: the name of {count} different chips (group and number)" for name, count in
+              clashes.select("chip_name", "chips").iter_rows()]
+    return make_finding(
+        FindingCode.CHIP_NAME_CLASH, "warning", "chips whose names are ambiguous", items,
+        "correct the 'Chip group name' in the raw files (and re-stage them), so that each chip has one name",
+    )
+
+
+def _one_letter_apart(chips: pl.DataFrame) -> list[str]:
+    """Chips whose group, naming no other chip, is one letter from a group of several chips with their number
+    (`Alison80` beside Alisson's chips: `typo_of`), as the stage says them."""
+    numbers: dict[str, set[int]] = {}
+    names: dict[tuple[str, int], str] = {}
+    for group, number, name in chips.select("group", "chip_number", "chip_name").sort("chip_name").iter_rows():
+        numbers.setdefault(group, set()).add(number)
+        names.setdefault((group, number), name)
+    return [f"{name} / {names[(typo, number)]}: one chip, its group typed in two ways (one letter apart)?"
+            for (group, number), name in names.items() if (typo := typo_of(group, number, numbers)) is not None]

@@ -21,8 +21,7 @@ from pydantic_core.core_schema import list_schema
 from labtui.core.annotations import ACTIONS_DIR, ahead_of_clock, annotations_dir, unreadable_actions
 from labtui.core.annotations import orphans as annotation_orphans
 from labtui.core.atomic import read_parquet_pinned
-from labtui.core.chip_name import look_alike, typo_of
-from labtui.core.chip_spelling import shared_names
+from labtui.core.chip_spelling import chip_name_findings
 from labtui.core.config import StagingConfig, default_registry_path
 from labtui.core.errors import first_line
 from labtui.core.extract import DATE_IN_PATH, DATE_SLACK_DAYS
@@ -205,7 +204,7 @@ def _row_findings(
         "one is a copy edited afterwards: keep the file you trust in the raw tree, move the other out, then "
         "`labtui prune` (each counts as a run until then)",
     )
-    return findings + _chip_name_findings(frame)
+    return findings + chip_name_findings(frame)
 
 
 def _files_sharing(frame: pl.DataFrame, *keys: str, other_bytes: bool = False) -> list[list[str]]:
@@ -219,45 +218,6 @@ def _files_sharing(frame: pl.DataFrame, *keys: str, other_bytes: bool = False) -
     if other_bytes:
         groups = groups.filter(pl.col("versions") > 1)
     return groups.sort("source_file").get_column("source_file").to_list()
-
-
-def _chip_name_findings(frame: pl.DataFrame) -> list[Finding]:
-    """One chip written two ways (`Alisson` and `alisson` or `Alissón`, or a zero-width space or another Unicode
-    spelling that a store staged before `chip_name.group_spelling` kept: two histories), or two chips with one name
-    (`Alisson7` chip 2 and `Alisson` chip 72 are both Alisson72: the chip parameters are looked up by that name)."""
-    named = pl.col("chip_number").is_not_null() & pl.col("chip_name").is_not_null()  # null: a hand edit, no spelling
-    chips = frame.filter(named).select("chip_group", "chip_number", "chip_name").unique()
-    # the key the stage says them by (`chip_spelling`), once per chip, not per run; a group of no letter nor digit
-    # (`..`, `*`) is like no other
-    looks = pl.col("chip_group").map_elements(look_alike, return_dtype=pl.String)
-    spelled = (
-        chips.with_columns(looks.alias("group")).filter(pl.col("group") != "").group_by("group", "chip_number")
-        .agg(pl.col("chip_name").unique().sort())
-        .filter(pl.col("chip_name").list.len() > 1)
-        .sort("chip_name")
-    )
-    clashes = shared_names(chips).sort("chip_name")
-    items = [f"{' / '.join(names)}: one chip, its group typed in two ways?" for names in
-             spelled.get_column("chip_name").to_list()]
-    items += _one_letter_apart(chips.with_columns(looks.alias("group")))
-    items += [f"{name}: the name of {count} different chips (group and number)" for name, count in
-              clashes.select("chip_name", "chips").iter_rows()]
-    return _finding(
-        FindingCode.CHIP_NAME_CLASH, "warning", "chips whose names are ambiguous", items,
-        "correct the 'Chip group name' in the raw files (and re-stage them), so that each chip has one name",
-    )
-
-
-def _one_letter_apart(chips: pl.DataFrame) -> list[str]:
-    """Chips whose group, naming no other chip, is one letter from a group of several chips with their number
-    (`Alison80` beside Alisson's chips: `typo_of`), as the stage says them."""
-    numbers: dict[str, set[int]] = {}
-    names: dict[tuple[str, int], str] = {}
-    for group, number, name in chips.select("group", "chip_number", "chip_name").sort("chip_name").iter_rows():
-        numbers.setdefault(group, set()).add(number)
-        names.setdefault((group, number), name)
-    return [f"{name} / {names[(typo, number)]}: one chip, its group typed in two ways (one letter apart)?"
-            for (group, number), name in names.items() if (typo := typo_of(group, number, numbers)) is not None]
 
 
 # -- annotations ---------------------------------------------------------------------------------------------------
