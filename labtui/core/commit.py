@@ -222,12 +222,12 @@ class StoreCommit:
         # run of another run_id (its file re-timed, or another measurement copied over it) may be the last copy of
         # its data: set aside, as prune and the crash sweep set runs aside (it was deleted)
         still = set(updated.filter(pl.col("run_id").is_in([run_id for run_id, *_ in obsolete]))["run_id"])
-        redated = [(run_id, proc, date) for run_id, proc, date in obsolete if run_id in still]
-        replaced = [run_dir(self.config.stage_root, proc, date, run_id)
-                    for run_id, proc, date in obsolete if run_id not in still]
-        for run_id, proc, date_local in redated:
-            shutil.rmtree(run_dir(self.config.stage_root, proc, date_local, run_id), ignore_errors=True)
+        folders = [(run_id in still, run_dir(self.config.stage_root, proc, date, run_id))
+                   for run_id, proc, date in obsolete]
+        for folder in [folder for redated, folder in folders if redated]:
+            shutil.rmtree(folder, ignore_errors=True)
             faults.point("after_obsolete_run_remove")
+        replaced = [folder for redated, folder in folders if not redated]
         # `_quarantine/` not writable (another user's): the folder stays, a run folder no row names, which validate
         # reports and `validate --fix` sets aside (a stage that failed on it here, or after, would lose nothing)
         with contextlib.suppress(LabtuiError):

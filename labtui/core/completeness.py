@@ -292,13 +292,14 @@ def _rows_missing(times: np.ndarray, steps: np.ndarray, frame: pl.DataFrame, spa
     import numpy as np  # loaded by `finite_values` already
 
     usual = spanned / max(steps.size, 1)
-    if not steps.size or steps.max() <= max(ROWS_MISSING_SPACINGS * usual, ROWS_MISSING_SHARE * spanned):
+    limit = max(ROWS_MISSING_SPACINGS * usual, ROWS_MISSING_SHARE * spanned)
+    if not steps.size or steps.max() <= limit:
         return None  # every real run: its widest step alone read
     if times.size != frame.height:  # rows whose time is unread are there: each step less their usual time
         clock = frame.get_column(snake_column(column)).to_numpy()
         steps = steps - (np.diff(np.flatnonzero(np.isfinite(clock) & (np.abs(clock) < NO_READING))) - 1) * usual
     at = int(steps.argmax())
-    if steps[at] <= max(ROWS_MISSING_SPACINGS * usual, ROWS_MISSING_SHARE * spanned):
+    if steps[at] <= limit:
         return None
     before, after = told_apart(times[at], times[at + 1])
     leap = float(times[at + 1] - times[at])
