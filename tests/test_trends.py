@@ -227,7 +227,7 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
     stale = resolved.with_columns(calibration_stale=pl.col("calibration_stale") | (pl.col("run_id") == one))
     rows = trend_rows(lab.runs, stale, current_annotations(lab.config.store_root))
     assert trend_spec(Trend.PHOTORESPONSE, rows, tz=lab.config.local_tz).warnings == (
-        "1 point uses a stale laser calibration (calibration_stale: measured far in time from the run)",)
+        "1 point from a stale laser calibration (calibration_stale: measured far in time from the run)",)
     unresolved = resolved.with_columns(delta_i_snr=pl.when(pl.col("run_id") == one).then(4.9).otherwise(100.0))
     rows = trend_rows(lab.runs, unresolved, current_annotations(lab.config.store_root))
     assert trend_spec(Trend.RESPONSIVITY, rows, tz=lab.config.local_tz).warnings == (
@@ -469,7 +469,7 @@ def test_a_trace_figures_legend_power_in_doubt_is_warned_as_a_trends_point_is(la
     seq = dict(lit.select("run_id", "seq").iter_rows())
     assert [w for w in spec.warnings if w.startswith("P of")] == [
         f"P of seq {seq[first]} from a stale laser calibration (calibration_stale: measured far in time from the run)",
-        f"P of seq {seq[second]}: the calibrations in reach disagree 2× or more (calibration_spread)"]
+        f"P of seq {seq[second]} whose calibrations disagree 2× or more (calibration_spread)"]
     plain = lab.metrics.with_columns(calibration_stale=pl.lit(False), calibration_spread=pl.lit(1.0))
     spec = shape(load_group("It", with_plotted_quantities(lit, plain), lab.config.stage_root), PlotOptions())
     assert not [w for w in spec.warnings if w.startswith("P of")]

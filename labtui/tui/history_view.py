@@ -3,7 +3,6 @@ Polars, and the derived quantities of each run; pure functions of frames, which 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,8 @@ from rich.text import Text
 from labtui.core.annotations import AnnotationFilter, hidden_note
 from labtui.core.config import MetricsSettings
 from labtui.core.history import HistoryFilter, calibrations, chip_rows, number_text, summary_line, timeline
-from labtui.core.metrics import BY_COLUMN, CALIBRATIONS_DISAGREE, INCOMPLETE_TOPIC, RESOLVED_SIGMAS, columns_of
-from labtui.core.metrics.definitions import DOUBT_COLUMNS, DRIFT_MAKES_ALL, IN_DOUBT
+from labtui.core.metrics import BY_COLUMN, INCOMPLETE_TOPIC, columns_of
+from labtui.core.metrics.definitions import DOUBT_COLUMNS, DOUBTS, DRIFT_MAKES_ALL, DRIFT_WORDS, IN_DOUBT, drift_of
 from labtui.core.registry import proc_family
 from labtui.tui.table import Column
 
@@ -217,6 +216,7 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
     if not rows.height:
         return []
     run = rows.row(0, named=True)
+    holding = rows.select(doubt.holds.alias(doubt.reason) for doubt in DOUBTS).row(0, named=True)
     remarks = [tuple(remark.split(": ", 1)) for remark in run["remarks"] or [] if ": " in remark]
     # the run's own (IVg, It, run): not a remark on a topic of some quantities (mobility, gm, tau), said for those
     general = [why for topic, why in remarks if topic not in BY_COLUMN and topic != INCOMPLETE_TOPIC
@@ -228,9 +228,9 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
         quantity, value = BY_COLUMN[column], run[column]
         text = Text(quantity.format(value), style="bold")
         if value is not None and column in ("power_w", "responsivity_a_per_w"):
-            text.append(_calibration_doubts(run, settings or MetricsSettings()), style="yellow")
+            text.append(_doubts_said(run, holding, True, settings or MetricsSettings()), style="yellow")
         if value is not None and column in ("delta_i_a", "responsivity_a_per_w"):
-            text.append(_photoresponse_doubts(run), style="yellow")
+            text.append(_doubts_said(run, holding, False, settings or MetricsSettings()), style="yellow")
         if value is None:
             # its own remark, else its topic's (tau, gm, mobility), else that of the quantity it is read from (a
             # mobility's gm), else the run's (and, for the quantities joined from the calibration, why power_w is null)
@@ -259,36 +259,23 @@ def _detailed(family: str) -> list[str]:
     return [column for column in columns_of(family) if column != "responsivity_doubt"]
 
 
-def _calibration_doubts(run: dict[str, Any], settings: MetricsSettings) -> str:
-    """What makes a run's power (and the responsivity over it) uncertain: a calibration far in time from the run,
-    and calibrations in reach of it that disagree on the power at its laser voltage."""
-    doubts = []
-    if run["calibration_stale"]:
-        age = run["calibration_age_h"]
-        doubts.append(f"from a calibration {abs(age):.0f} h {'after' if age < 0 else 'before'} the run: stale")
-    if (spread := run["calibration_spread"]) is not None and spread >= CALIBRATIONS_DISAGREE:
-        doubts.append(f"the calibrations within {settings.calibration_stale_h:g} h of the run disagree "
-                      f"{spread:.2g}× on its power")
-    return "".join(f"{DOUBT_MARK} {doubt}" for doubt in doubts)
-
-
-def _photoresponse_doubts(run: dict[str, Any]) -> str:
-    """What may make a run's ΔI (and the responsivity read from it) not the light's: a step the dark noise could
-    make, or the dark drift alone (⚠, as the table marks it: `IN_DOUBT`), and a dark drift that, carried on under
-    the light, makes half of ΔI or more (said without the mark: half the real lit runs have one, and the
-    correction's own slope is uncertain)."""
-    doubts = []
-    if (snr := run["delta_i_snr"]) is not None and snr < RESOLVED_SIGMAS:
-        doubts.append(f"ΔI is {snr:.2g}σ of the dark noise: not resolved")
-    delta, corrected = run["delta_i_a"], run["delta_i_drift_corrected_a"]
-    drift = ""
-    if delta and corrected is not None and math.isfinite(share := (delta - corrected) / delta):
-        corrected_text = f"drift-corrected {BY_COLUMN['delta_i_a'].format(corrected)}"
-        said = f"the dark drift carried on under the light makes {share:.0%} of ΔI ({corrected_text})"
-        if share >= DRIFT_MAKES_ALL:
-            doubts.append(f"{said}: the drift alone could make the step")
-        elif share >= DRIFT_SHARE:
-            drift = f" · {said}"
-        elif share <= -DRIFT_SHARE:  # the step is larger than read, not in doubt
-            drift = f" · the dark drift ran against the step ({corrected_text})"
-    return "".join(f"{DOUBT_MARK} {doubt}" for doubt in doubts) + drift
+def _doubts_said(run: dict[str, Any], holding: dict[str, bool], on_power: bool, settings: MetricsSettings) -> str:
+    """The doubts (`DOUBTS`) that hold on a run's power (its calibration) or on its ΔI, each with the run's numbers,
+    ⚠ as the table marks them. ΔI's line also says a dark drift that, carried on under the light, makes half of it or
+    more, without the mark: half the real lit runs have one, and the correction's own slope is uncertain."""
+    said = "".join(f"{DOUBT_MARK} {doubt.said(run, settings)}" for doubt in DOUBTS
+                   if doubt.on_power == on_power and holding[doubt.reason])
+    if on_power or not (drift := drift_of(run)):
+        return said
+    share, corrected = drift
+    if DRIFT_SHARE <= share < DRIFT_MAKES_ALL:  # from DRIFT_MAKES_ALL up, a doubt said above
+        return f"{said} · {DRIFT_WORDS.format(share=share, corrected=corrected)}"
+    if share <= -DRIFT_SHARE:  # the step is larger than read, not in doubt
+        return f"{said} · the dark drift ran against the step ({corrected})"
+    return said
+    share, words = drift
+    if share >= DRIFT_SHARE:
+        return f"{said} · {words}"
+    if share <= -DRIFT_SHARE:  # the step is larger than read, not in doubt
+        return f"{said} · the dark drift ran against the step ({words.split('(', 1)[1]}"
+    return said

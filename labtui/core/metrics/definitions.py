@@ -7,7 +7,10 @@ the run changes); the others are joined from elsewhere (chip geometry, the neare
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import polars as pl
 
@@ -26,26 +29,71 @@ LOOP_TURNS = 3  # ... and more often than two loops (0 → start → end → sta
 UNITS_APART = 300.0  # a calibration's P max this many times above or below its wavelength's others' is in another
 # unit (a prefix apart is 1000×; the real lab's calibrations of one wavelength lie within 6× of each other)
 DRIFT_MAKES_ALL = 1.0  # the share of ΔI the dark drift, carried on under the light, makes from which ΔI is in doubt
-# A lit run's responsivity in doubt: priced by a stale calibration or by calibrations that disagree, or of a ΔI the
-# dark noise could make, or the dark drift alone (a settling current with no step at the switches read +1.5 A/W,
-# the corpus's largest). The history marks it, a trend draws its point hollow: shown as any other, it read as sure.
+# A lit run's responsivity in doubt (`DOUBTS`): priced by a stale calibration or by calibrations that disagree, or of
+# a ΔI the dark noise could make, or the dark drift alone (a settling current with no step at the switches read
+# +1.5 A/W, the corpus's largest). The history marks it, a trend draws its point hollow: shown as any other, it read
+# as sure.
 DOUBT_COLUMNS = ("calibration_stale", "calibration_spread", "delta_i_snr", "delta_i_a", "delta_i_drift_corrected_a")
 # the share of ΔI the drift makes, signed: a drift against the step (a corrected ΔI larger still) makes none of it
 _DRIFT_SHARE_OF_DELTA = (pl.col("delta_i_a") - pl.col("delta_i_drift_corrected_a")) / pl.col("delta_i_a")
 DRIFT_ALONE = (_DRIFT_SHARE_OF_DELTA.is_finite() & (_DRIFT_SHARE_OF_DELTA >= DRIFT_MAKES_ALL)).fill_null(False)
-# each doubt, as `responsivity_doubt` names it: the table carries the reasons the app and the trends mark, so that an
-# export (`labtui metrics --format csv`, `open_store().metrics`) does not hand +1.5 A/W of a settling current to a
-# paper's pipeline unmarked
-DOUBTS: tuple[tuple[str, pl.Expr], ...] = (
-    ("calibration stale", pl.col("calibration_stale").fill_null(False)),
-    (f"calibrations disagree ≥ {CALIBRATIONS_DISAGREE:g}×", (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE)
-     .fill_null(False)),
-    (f"ΔI under {RESOLVED_SIGMAS:g} σ of the dark noise", (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False)),
-    ("the dark drift alone could make ΔI", DRIFT_ALONE),
+
+
+DRIFT_WORDS = "the dark drift carried on under the light makes {share:.0%} of ΔI ({corrected})"
+
+
+def drift_of(run: dict[str, Any]) -> tuple[float, str] | None:
+    """The share of a run's ΔI its dark drift makes (`DRIFT_ALONE`'s), and its drift-corrected ΔI in words
+    (`drift-corrected 12 nA`); None where there is no share (no ΔI, or no corrected one)."""
+    delta, corrected = run["delta_i_a"], run["delta_i_drift_corrected_a"]
+    if not delta or corrected is None or not math.isfinite(share := (delta - corrected) / delta):
+        return None
+    return share, f"drift-corrected {BY_COLUMN['delta_i_a'].format(corrected)}"
+
+
+def _stale_said(run: dict[str, Any], _settings: MetricsSettings) -> str:
+    age = run["calibration_age_h"]
+    return f"from a calibration {abs(age):.0f} h {'after' if age < 0 else 'before'} the run: stale"
+
+
+def _drift_alone_said(run: dict[str, Any], _settings: MetricsSettings) -> str:
+    share, corrected = drift_of(run) or (math.nan, "")  # there is one where the doubt holds
+    return DRIFT_WORDS.format(share=share, corrected=corrected) + ": the drift alone could make the step"
+
+
+@dataclass(frozen=True)
+class Doubt:
+    """One reason a lit run's responsivity is in doubt, in every place that says it: `responsivity_doubt` in the
+    table and its exports, the ⚠ of the app's history and detail, a trend's hollow points and a figure's warnings."""
+
+    reason: str  # `responsivity_doubt`'s words
+    holds: pl.Expr  # on a metrics row; false where its columns are null
+    of_points: str  # a figure's words after what it counts (`3 points …`, `P of seq 4 …`), naming the column
+    on_power: bool  # a doubt on the power (its calibration), else on the photoresponse ΔI
+    said: Callable[[dict[str, Any], MetricsSettings], str]  # the run's detail: the doubt with the run's numbers
+
+
+# Each doubt. An export (`labtui metrics --format csv`, `open_store().metrics`) that handed +1.5 A/W of a settling
+# current to a paper's pipeline unmarked is why the table carries the reasons the app and the trends mark.
+DOUBTS: tuple[Doubt, ...] = (
+    Doubt("calibration stale", pl.col("calibration_stale").fill_null(False),
+          "from a stale laser calibration (calibration_stale: measured far in time from the run)", True, _stale_said),
+    Doubt(f"calibrations disagree ≥ {CALIBRATIONS_DISAGREE:g}×",
+          (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False),
+          f"whose calibrations disagree {CALIBRATIONS_DISAGREE:g}× or more (calibration_spread)", True,
+          lambda run, settings: f"the calibrations within {settings.calibration_stale_h:g} h of the run disagree "
+                                f"{run['calibration_spread']:.2g}× on its power"),
+    Doubt(f"ΔI under {RESOLVED_SIGMAS:g} σ of the dark noise",
+          (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False),
+          f"with a ΔI under {RESOLVED_SIGMAS:g}σ of the dark noise (delta_i_snr): not resolved", False,
+          lambda run, _settings: f"ΔI is {run['delta_i_snr']:.2g}σ of the dark noise: not resolved"),
+    Doubt("the dark drift alone could make ΔI", DRIFT_ALONE,
+          "whose ΔI the dark drift alone, carried on under the light, could make (delta_i_drift_corrected_a)", False,
+          _drift_alone_said),
 )
-IN_DOUBT = pl.any_horizontal(doubt for _, doubt in DOUBTS)
+IN_DOUBT = pl.any_horizontal(doubt.holds for doubt in DOUBTS)
 RESPONSIVITY_DOUBT = pl.when(IN_DOUBT & pl.col("responsivity_a_per_w").is_not_null()).then(pl.concat_str(
-    [pl.when(doubt).then(pl.lit(reason)) for reason, doubt in DOUBTS], separator="; ", ignore_nulls=True))
+    [pl.when(doubt.holds).then(pl.lit(doubt.reason)) for doubt in DOUBTS], separator="; ", ignore_nulls=True))
 VDS_PLAUSIBLE_V = 10.0  # a drain bias past this is no graphene transistor's (the real runs: 0.01–1 V)
 MOBILITY_LIMIT = 1e6  # cm²/(V·s): above suspended graphene's at low temperature; higher is a unit slip, not a device
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
@@ -234,7 +282,7 @@ QUANTITIES: tuple[Quantity, ...] = (
              from_data=False),
     Quantity("responsivity_doubt", "", "It",
              "why this lit run's responsivity (or the ΔI and the power it is read from) is in doubt, the reasons "
-             "joined by `; `: " + "; ".join(reason for reason, _ in DOUBTS) + " (calibration_stale, "
+             "joined by `; `: " + "; ".join(doubt.reason for doubt in DOUBTS) + " (calibration_stale, "
              "calibration_spread, delta_i_snr, delta_i_drift_corrected_a); null when none holds or there is no "
              "responsivity. The app marks such a responsivity ⚠, the trends draw its point hollow", pl.String,
              from_data=False),

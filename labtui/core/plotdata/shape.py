@@ -10,9 +10,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from labtui.core.config import MetricsSettings
-from labtui.core.metrics.definitions import CALIBRATIONS_DISAGREE
+from labtui.core.metrics.definitions import DOUBTS
 from labtui.core.metrics.glitches import sweep_glitches
 from labtui.core.metrics.it import dark_level
 from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep
@@ -232,13 +233,11 @@ def _it_warnings(rows: list[dict[str, Any]], columns: tuple[dict[str, np.ndarray
     if {True, False} <= {row.get("has_light") for row in rows}:
         warnings.append("the selection mixes light and dark runs")
     # the legend's P of a run (`trends.with_plotted_quantities`) in doubt, as a trend's points say it
-    priced = [row for row in rows if row.get("power_w") is not None]
-    if stale := [run_ident(row) for row in priced if row.get("calibration_stale")]:
-        warnings.append(f"P of {_some(stale)} from a stale laser calibration (calibration_stale: measured far in time "
-                        "from the run)")
-    if disputed := [run_ident(row) for row in priced if (row.get("calibration_spread") or 0) >= CALIBRATIONS_DISAGREE]:
-        warnings.append(f"P of {_some(disputed)}: the calibrations in reach disagree {CALIBRATIONS_DISAGREE:g}× or "
-                        "more (calibration_spread)")
+    priced = pl.DataFrame([(run_ident(row), row.get("calibration_stale"), row.get("calibration_spread"))
+                           for row in rows if row.get("power_w") is not None], orient="row",
+                          schema={"run": pl.String, "calibration_stale": pl.Boolean, "calibration_spread": pl.Float64})
+    warnings += [f"P of {_some(doubted)} {doubt.of_points}" for doubt in DOUBTS if doubt.on_power
+                 and (doubted := priced.filter(doubt.holds)["run"].to_list())]
     return warnings
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from labtui.core.annotations import AnnotationFilter, hidden_note, with_annotations
-from labtui.core.metrics.definitions import CALIBRATIONS_DISAGREE, DRIFT_ALONE, IN_DOUBT, RESOLVED_SIGMAS
+from labtui.core.metrics.definitions import DOUBTS, IN_DOUBT
 from labtui.core.plotdata.labels import TITLE_PARTS, chip_names
 from labtui.core.plotdata.load import drawable_rows, left_out
 from labtui.core.plotdata.model import PlotSpec, Series
@@ -176,19 +176,9 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     # gate voltages in V on every chip: one chip's V_CNP axis read mV and another's V, side by side on a slide
     y_factor, y_prefix = si_scale(max_abs([s.y for s in series])) if plan.prefixed else (1.0, "")
     plotted = rows.filter(pl.col("run_id").is_in(list(used))).sort("seq")
-    warnings = []  # each kind of doubt: its points are drawn hollow (`IN_DOUBT`)
-    if plan.lit_only and (stale := plotted["calibration_stale"].fill_null(False).sum()):
-        warnings.append(f"{stale} point{'s' if stale != 1 else ''} use{'s' if stale == 1 else ''} a stale laser "
-                        "calibration (calibration_stale: measured far in time from the run)")
-    if plan.lit_only and (weak := plotted.filter(pl.col("delta_i_snr") < RESOLVED_SIGMAS).height):
-        warnings.append(f"{counted(weak, 'point')} with a ΔI under {RESOLVED_SIGMAS:g}σ of the dark noise "
-                        "(delta_i_snr): not resolved")
-    if plan.lit_only and (disputed := plotted.filter(pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).height):
-        warnings.append(f"{counted(disputed, 'point')} whose calibrations disagree {CALIBRATIONS_DISAGREE:g}× or more "
-                        "(calibration_spread)")
-    if plan.lit_only and (drifting := plotted.filter(DRIFT_ALONE).height):
-        warnings.append(f"{counted(drifting, 'point')} whose ΔI the dark drift alone, carried on under the light, "
-                        "could make (delta_i_drift_corrected_a)")
+    # each kind of doubt: its points are drawn hollow (`IN_DOUBT`)
+    warnings = [f"{counted(count, 'point')} {doubt.of_points}" for doubt in DOUBTS
+                if plan.lit_only and (count := plotted.filter(doubt.holds).height)]
     if plan.x == "laser_wavelength_nm":
         messages[:0] = _spectral_notes(plotted)
     return PlotSpec(
