@@ -79,7 +79,8 @@ from labtui.core.parquet_footer import footer_bytes
 # 29: the table names why a responsivity is in doubt (`responsivity_doubt`), as the app and the trends mark it.
 # 30: that column null where there is no responsivity; a run not complete's remark so worded (`run not complete`,
 # it was `aborted run`: a run with rows missing reached its end).
-METRICS_VERSION = 30
+# 31: a sweep that runs its loop more than once (two sweeps in one file) is remarked: read on its last loop.
+METRICS_VERSION = 31
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 
