@@ -456,6 +456,30 @@ def test_a_contact_glitch_in_an_it_window_is_no_reading(glitch: str) -> None:
     assert dark_level(t, hit, 20.0, SETTINGS.it_window_s) == values["i_dark_a"]
 
 
+def test_a_contact_dropout_longer_than_a_glitch_is_passed_over_and_said() -> None:
+    """A contact lost for 4 samples (0.33 s) in the real It2025-10-21_3's ON window made ΔI 53 % larger, τ_rise
+    3×, and the SNR higher; 8 in its dark window flipped ΔI's sign; neither said. A dropout that comes back is no
+    reading, whatever its length: passed over, and said; one that never comes back is not one (a contact opened)."""
+    t, current, vl = pulse()
+    current *= 1 + 1e-5 * np.random.default_rng(3).standard_normal(t.size)
+    clean, clean_remarks = it_quantities(t, current, vl, 0.1, SETTINGS)
+    for start, samples in ((37.0, 4), (17.0, 8), (36.0, 60)):  # lit, dark, and most of the lit window
+        hit = current.copy()
+        at = np.flatnonzero(t >= start)[:samples]
+        hit[at] = 2.1e-11
+        values, remarks = it_quantities(t, hit, vl, 0.1, SETTINGS)
+        assert remarks[0] == (f"It: a contact dropout of {samples} samples (t {t[at[0]]:.4g}–{t[at[-1]]:.4g} s, |I| "
+                              "under 1/2 of the readings beside it) passed over"), remarks
+        if samples < 60:
+            for column in ("i_dark_a", "delta_i_a", "delta_i_rel"):
+                assert values[column] == pytest.approx(clean[column], rel=0.02), (start, column)
+            assert len(remarks) == 1, remarks
+        else:  # too little of the window left to average: said as for NaN
+            assert values["delta_i_a"] is None and remarks[1].startswith("It: 40 of the ~100 samples in the 5 s lit")
+        assert dark_level(t, hit, 20.0, SETTINGS.it_window_s) == values["i_dark_a"]
+    assert clean_remarks == []
+
+
 def test_an_instruments_overflow_mark_is_a_gap_said_not_a_current() -> None:
     """A Keithley meter out of range writes 9.9e37: in the dark window it made i_dark 2e37 A and the responsivity
     -3e42 A/W, said nowhere. Values of ±1e30 or more read as gaps, said per column; the rest is as without them."""

@@ -169,11 +169,13 @@ def test_a_dropout_beside_or_at_a_sharp_vs_bottom_is_still_a_glitch(rounding: fl
 
 
 @pytest.mark.parametrize("high", [False, True])
-@pytest.mark.parametrize("run", [1, 2, 3, 4])
-def test_glitches_are_runs_of_up_to_three_points_either_way_and_a_longer_one_is_a_reading(run: int, high: bool) -> None:
-    current = np.full(12, 1e-5)
+@pytest.mark.parametrize("run", [1, 2, 3, 4, 7])
+def test_a_spike_is_up_to_three_points_and_a_dropout_any_number_that_comes_back(run: int, high: bool) -> None:
+    current = np.full(16, 1e-5)
     current[4 : 4 + run] = 3e-5 if high else 3e-6
-    assert np.flatnonzero(glitches(current)).tolist() == (list(range(4, 4 + run)) if run <= 3 else [])
+    assert np.flatnonzero(glitches(current)).tolist() == (list(range(4, 4 + run)) if run <= 3 or not high else [])
+    current[4 + run :] = 2.1e-5  # back to more than twice the reading before: a change of the current, no dropout
+    assert not glitches(current)[4 + run - 1] or run <= 3
 
 
 @pytest.mark.parametrize(("end", "factor"), [("first", 10.0), ("first", 0.01), ("last", 10.0)])
@@ -317,3 +319,19 @@ def test_two_sweeps_in_one_file_are_read_on_the_last_loop_and_said(clean) -> Non
     assert values["gm_max_hole_s"] == pytest.approx(1.5 * truth["gm_max_hole_s"])  # the last loop's
     aborted = vg.size * 3 // 4 + 1  # 0 → −5 → +5 → 0
     assert ivg_quantities(vg[:aborted], current[:aborted], VDS, SETTINGS)[1] == []
+
+
+@pytest.mark.parametrize(("points", "level"), [(4, 2e-11), (10, 2e-11), (4, 0.0)])
+def test_a_contact_dropout_longer_than_a_glitch_is_no_dirac_point_and_is_said(clean, points: int,
+                                                                               level: float) -> None:
+    """Four readings of 2e-11 A at Vg 2.5–2.65 V on the up-sweep (0.36 s of a real sweep) read as the V's bottom:
+    cnp_fwd_v 2.56 V (0.07 V), a hysteresis of −2.56 V and on/off 1.6e6, with no remark; four of 0 A likewise.
+    A dropout that comes back is passed over whatever its length, and said."""
+    vg, current, truth = clean
+    dropped = current.copy()
+    dropped[250 : 250 + points] = level
+    values, remarks = ivg_quantities(vg, dropped, VDS, SETTINGS)
+    assert remarks == [f"IVg: a contact dropout of {points} points (Vg {vg[250]:g} to {vg[249 + points]:g} V, |I| "
+                       "under 1/2 of the readings beside it) passed over"]
+    for column in ("cnp_fwd_v", "cnp_bwd_v", "i_min_a", "on_off_ratio", "gm_max_hole_s", "gm_max_electron_s"):
+        assert values[column] == pytest.approx(truth[column], rel=0.05), column

@@ -80,7 +80,9 @@ from labtui.core.parquet_footer import footer_bytes
 # 30: that column null where there is no responsivity; a run not complete's remark so worded (`run not complete`,
 # it was `aborted run`: a run with rows missing reached its end).
 # 31: a sweep that runs its loop more than once (two sweeps in one file) is remarked: read on its last loop.
-METRICS_VERSION = 31
+# 32: a contact dropout of any length that comes back is passed over (it was up to 3 points: 4 read as a sweep's
+# Dirac point, 2.56 V off), and one over 3 points is remarked.
+METRICS_VERSION = 32
 STAMP_KEY = "labtui.metrics"
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 

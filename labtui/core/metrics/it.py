@@ -16,7 +16,7 @@ import numpy as np
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.arrays import all_finite, median
 from labtui.core.metrics.definitions import FLICKER_SAMPLES, GAP_SHARE, GAP_SPACINGS, RESOLVED_SIGMAS
-from labtui.core.metrics.glitches import BREAKDOWN_FALL, trace_glitches
+from labtui.core.metrics.glitches import BREAKDOWN_FALL, long_dropouts, trace_glitches
 from labtui.core.metrics.ivg import vds_doubt
 from labtui.core.wording import told_apart
 
@@ -78,12 +78,23 @@ def it_quantities(
     laser voltage, which says whether the run is meant lit (`laser_on`).
 
     Times are the acquisition's monotonic clock, so windows are index ranges found by bisection (long dark runs
-    have 80k+ samples: no whole-array masks beyond the one that finds the laser edges).
+    have 80k+ samples: no whole-array masks beyond the one that finds the laser edges). A contact dropout passed
+    over is said first, whatever else is.
     """
+    keep, dropped = readings(t, i)
+    values, remarks = _quantities(t, i, vl, keep, vds_v, settings, laser_v)
+    return values, [*dropped, *remarks]
+
+
+def _quantities(
+    t: np.ndarray, i: np.ndarray, vl: np.ndarray, keep: np.ndarray | None, vds_v: float | None,
+    settings: MetricsSettings, laser_v: float | None,
+) -> tuple[dict[str, float | None], list[str]]:
+    """`it_quantities` of the samples `keep` (None: all) says are readings."""
     values: dict[str, float | None] = dict.fromkeys(COLUMNS)
     step = None  # the clock's step, where samples were left out: a window must still hold its share of them
     recorded_t, recorded_vl = t, vl
-    if (keep := readings(t, i)) is not None:
+    if keep is not None:
         clock = t[np.isfinite(t)]
         if clock.size > 1:
             step = float(clock[-1] - clock[0]) / (clock.size - 1)
@@ -217,9 +228,10 @@ def _widest_interval(times: np.ndarray) -> tuple[float, float]:
     return float(steps[at]), float(times[at])
 
 
-def readings(t: np.ndarray, i: np.ndarray) -> np.ndarray | None:
-    """Which samples are readings of the channel: t and I finite, and no contact glitch (`glitches`: a spike or a
-    dropout of up to GLITCH_RUN samples, which made ΔI 37× with one sample in a window); None when all are.
+def readings(t: np.ndarray, i: np.ndarray) -> tuple[np.ndarray | None, list[str]]:
+    """Which samples are readings of the channel: t and I finite, and no contact glitch (`glitches`: a spike of up to
+    GLITCH_RUN samples, which made ΔI 37× with one sample in a window, or a dropout); None when all are. And a remark
+    for each dropout longer than a glitch: passed over, but said.
 
     A run whose |I| stays within ×BREAKDOWN_FALL of its least (every real one: a photoresponse is a few %) can
     hold no glitch: two reductions instead of the comparisons over 80k samples. Noise around 0 is none either
@@ -227,17 +239,21 @@ def readings(t: np.ndarray, i: np.ndarray) -> np.ndarray | None:
     keep = None if all_finite(t, i) else np.isfinite(t) & np.isfinite(i)
     current = i if keep is None else i[keep]
     if not current.size:
-        return keep
+        return keep, []
     low, high = float(current.min()), float(current.max())
     if (low > 0 and high < BREAKDOWN_FALL * low) or (high < 0 and -low < BREAKDOWN_FALL * -high):
-        return keep
+        return keep, []
     glitch = trace_glitches(current)
     if not glitch.any():
-        return keep
+        return keep, []
+    times = t if keep is None else t[keep]
+    remarks = [f"It: a contact dropout of {end - start} samples (t {times[start]:.4g}–{times[end - 1]:.4g} s, |I| "
+               f"under 1/{BREAKDOWN_FALL:g} of the readings beside it) passed over"
+               for start, end in long_dropouts(glitch)]
     if keep is None:
-        return ~glitch
+        return ~glitch, remarks
     keep[np.flatnonzero(keep)[glitch]] = False
-    return keep
+    return keep, remarks
 
 
 def dark_window(t: np.ndarray, k_on: int, window: float) -> slice:
@@ -249,7 +265,7 @@ def dark_level(t: np.ndarray, i: np.ndarray, t_on: float, window: float) -> floa
     """i_dark_a of a switch-on at `t_on`: the mean I of its `dark_window`, finite samples only (the first sample's I
     when none precedes it). The plot's ΔI baseline, so that a ΔI read off the plot is the table's."""
     # a dark run's period/2 past its end (aborted): the window before its last sample
-    if (keep := readings(t, i)) is not None and keep.any():
+    if (keep := readings(t, i)[0]) is not None and keep.any():
         t, i = t[keep], i[keep]
     k_on = min(int(np.searchsorted(t, t_on)), t.size - 1)
     dark = i[dark_window(t, k_on, window)]

@@ -15,7 +15,15 @@ import numpy as np
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.arrays import all_finite, median
 from labtui.core.metrics.definitions import LOOP_TURNS, OUT_OF_ORDER_ROWS, TURNS_APART, VDS_PLAUSIBLE_V
-from labtui.core.metrics.glitches import BREAKDOWN_FALL, GLITCH_RUN, glitches, sweep_glitches, v_bottom, v_bottoms
+from labtui.core.metrics.glitches import (
+    BREAKDOWN_FALL,
+    GLITCH_RUN,
+    glitches,
+    long_dropouts,
+    sweep_glitches,
+    v_bottom,
+    v_bottoms,
+)
 from labtui.core.metrics.savgol import savgol_derivative, window_points
 
 Remarks = list[str]
@@ -331,8 +339,10 @@ def ivg_quantities(
                        "sweep's step resolves, or a dropout there): read as the minimum")
     read = current[~glitch] if glitch.any() else current  # a dropout is no minimum, a spike no maximum
     values["i_min_a"] = i_min = float(read.min())
-    if not usable:
+    if not usable:  # (rows out of order: their falls and returns are no dropouts to say)
         return values, remarks
+    remarks += [f"IVg: a contact dropout of {end - start} points (Vg {vg[start]:g} to {vg[end - 1]:g} V, |I| under "
+                f"1/{BREAKDOWN_FALL:g} of the readings beside it) passed over" for start, end in long_dropouts(glitch)]
     if i_min > 0:
         values["on_off_ratio"] = float(read.max()) / i_min
     else:
