@@ -25,8 +25,8 @@ from labtui.core.plotdata import (
     format_si,
     group_by_proc,
     load_selection,
+    log_drawable,
     minmax_downsample,
-    sanitize_log,
     savgol_derivative,
     shape,
     si_scale,
@@ -37,7 +37,7 @@ from labtui.core.plotdata.numeric import laser_windows, log_ticks, merge_spans, 
 from labtui.core.plotdata.view import controls, default_options, file_suffix, runs_text, view_parts
 from labtui.core.registry import load_registry
 from labtui.core.si import format_si_each
-from tests.lab import SANTIAGO, raw_csv
+from tests.lab import COLUMNS, SANTIAGO, Lab, data_rows, raw_csv, sweep
 
 DAY = dt.date(2025, 10, 13)
 
@@ -194,14 +194,23 @@ def test_aborted_sweep_gives_fewer_legs():
     assert sweep_legs(np.array([0.0])) == [(0, 1, 0)]
 
 
-def test_log_sanitising_never_yields_non_positive_or_nan():
-    x = np.arange(7.0)
+def test_a_log_axis_draws_the_finite_nonzero_points_and_says_the_zeros_it_leaves_out(tmp_path: Path) -> None:
+    """Four readings of 0 A at a sweep's −5 V were lifted to the leg's smallest |I| on a log axis: a second Dirac
+    point drawn at −5 V, and exported by `--points` as values nobody measured."""
     y = np.array([1e-6, 0.0, -2e-6, np.nan, np.inf, -np.inf, 3e-9])
-    xs, ys = sanitize_log(x, y)
-    assert np.all(np.isfinite(ys)) and np.all(ys > 0)
-    assert list(xs) == [0, 1, 2, 6]
-    assert ys[1] == pytest.approx(3e-9)  # zero floored at the smallest real |I|
-    assert np.all(sanitize_log(x[:2], np.zeros(2))[1] > 0)
+    assert log_drawable(y).tolist() == [0, 2, 6]
+    lab = Lab(tmp_path)
+    vg = np.array(sweep(-2, 2, 0.1, "loop"))
+    current = 1e-6 * (1 + (vg - 0.2) ** 2)
+    current[20:24] = 0.0  # −2 V, at the turn: 4 readings of 0 A
+    lab.write("2025-10-14/IVg2025-10-14_1.csv", raw_csv("IVg", rows=data_rows(zip(vg, current, strict=True),
+                                                                              len(COLUMNS["IVg"]))))
+    lab.stage()
+    spec = build_plots(lab.manifest(), lab.stage_root, PlotOptions(log_y=True))[0]
+    drawn = np.concatenate([s.y for s in spec.series])
+    assert (drawn > 0).all() and spec.y_unit == "µA" and float(drawn.min()) == pytest.approx(1.0)  # at 0.2 V
+    # the 4, and the turn at −2 V again: the first leg's last point is the next one's first
+    assert spec.messages == ("5 points of I = 0 left out: a log axis has no 0",)
 
 
 # --- transconductance ----------------------------------------------------------------------------------

@@ -35,8 +35,8 @@ from labtui.core.plotdata.model import (
     Series,
 )
 from labtui.core.plotdata.numeric import (
+    log_drawable,
     minmax_downsample,
-    sanitize_log,
     savgol_derivative,
     sweep_legs,
 )
@@ -69,8 +69,8 @@ __all__ = [
     "group_by_proc",
     "load_group",
     "load_selection",
+    "log_drawable",
     "minmax_downsample",
-    "sanitize_log",
     "savgol_derivative",
     "shape",
     "si_scale",

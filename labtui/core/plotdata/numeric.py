@@ -14,8 +14,6 @@ from labtui.core.metrics.ivg import collapse_repeats as collapse_repeats
 from labtui.core.metrics.ivg import sweep_legs as sweep_legs
 from labtui.core.metrics.savgol import savgol_derivative as savgol_derivative
 
-_LOG_FLOOR = 1e-15  # where |y| has no positive value at all; far below any current the setup resolves
-
 
 def nice_ticks(low: float, high: float, count: int, *, integer: bool = False) -> tuple[list[float], list[str]]:
     """Round ticks within [low, high] — 1, 2, 2.5 or 5 × 10^k apart, the closest apart that gives at most `count` —
@@ -74,17 +72,11 @@ def log_middle(arrays: list[np.ndarray]) -> float:
     return math.sqrt(low * high)
 
 
-def sanitize_log(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Make y safe for a log axis: |y|, non-finite points dropped, zeros lifted to the smallest positive |y|.
-
-    plotext crashes on a value ≤ 0 on a log axis. Flooring at the series' own smallest positive value keeps
-    exact zeros at the bottom of the real range instead of stretching the axis by many decades.
-    """
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], np.abs(y[keep])
-    positive = y[y > 0]
-    floor = max(float(positive.min()), _LOG_FLOOR) if positive.size else _LOG_FLOOR
-    return x, np.maximum(y, floor)
+def log_drawable(y: np.ndarray) -> np.ndarray:
+    """The indices of the points a log axis draws: finite, and |y| above 0. plotext crashes on a value ≤ 0 there,
+    and an exact zero lifted to the smallest |I| (as it once was) drew a second Dirac point at a sweep's end, and
+    the `--points` CSV exported that value, which nobody measured."""
+    return np.flatnonzero(np.isfinite(y) & (y != 0))
 
 
 def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:

@@ -32,11 +32,11 @@ from labtui.core.plotdata.numeric import (
     Leg,
     collapse_repeats,
     laser_windows,
+    log_drawable,
     log_middle,
     max_abs,
     merge_spans,
     minmax_index,
-    sanitize_log,
     savgol_derivative,
     sweep_legs,
 )
@@ -84,7 +84,10 @@ def shape(
         messages.append(f"log scale does not apply to {draft.y_label}")
     series, y_label = draft.series, draft.y_label
     if log_y:
-        series = [_with_points(s, *sanitize_log(s.x, s.y)) for s in series]
+        drawn = [log_drawable(s.y) for s in series]
+        if zeros := sum(int(np.isfinite(s.y).sum()) - index.size for s, index in zip(series, drawn, strict=True)):
+            messages.append(f"{counted(zeros, 'point')} of {y_label} = 0 left out: a log axis has no 0")
+        series = [_at(s, index, np.abs(s.y[index])) for s, index in zip(series, drawn, strict=True)]
         y_label = f"|{y_label}|"
     markers = _dirac_markers(series, draft, draft.x_label or kind.x_label, y_label, settings) if draft.dirac else []
     if width is not None:
@@ -113,13 +116,18 @@ def _with_points(series: Series, x: np.ndarray, y: np.ndarray) -> Series:
 
 
 def _thinned(series: Series, width: int) -> Series:
-    """The series in at most 2·`width` points (`minmax_downsample`), its line's breaks before the first point kept
-    after each (left at its full resolution's, a leg's break over a gap of rows moved to another Vg, and the chord
-    was drawn again at 80 columns)."""
+    """The series in at most 2·`width` points (`minmax_downsample`)."""
     if (index := minmax_index(series.y, width)) is None:
         return series
+    return _at(series, index, series.y[index])
+
+
+def _at(series: Series, index: np.ndarray, y: np.ndarray) -> Series:
+    """The series' points at `index` (sorted), with `y` there, its line's breaks before the first point kept after
+    each (left at its full resolution's, a leg's break over a gap of rows moved to another Vg, and the chord was
+    drawn again at 80 columns)."""
     breaks = tuple(dict.fromkeys(np.searchsorted(index, series.breaks).tolist()))
-    return replace(series, x=series.x[index], y=series.y[index], breaks=breaks)
+    return replace(series, x=series.x[index], y=y, breaks=breaks)
 
 
 def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.ndarray, direction: int = 0,
