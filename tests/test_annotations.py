@@ -275,9 +275,13 @@ def test_a_damaged_action_file_is_ignored_and_reported(lab: Lab, capsys) -> None
                                                                         "number.json"]
     # and a reader says so (an exclusion in one was gone, the run drawn again and `--include` "already as asked")
     said = "labtui: 4 annotation files cannot be read: their records are left out (`labtui validate` names the files)"
-    for command in (("history", "Alisson67"), ("annotate", "Alisson67", "--seq", "1", "--star")):
-        assert main(lab.args(*command)) == 0
-        assert capsys.readouterr().err == f"{said}\n"
+    # metrics, plot and export listed, drew and exported such a run too, without a word
+    figure = lab.root / "figure.svg"
+    for command in (("history", "Alisson67"), ("annotate", "Alisson67", "--seq", "1", "--star"),
+                    ("metrics", "Alisson67"), ("plot", "Alisson67", "--seq", "1", "--out", str(figure)),
+                    ("export", "histories", "--out", str(lab.root / "histories"))):
+        assert main(lab.args(*command)) == 0, command
+        assert said in capsys.readouterr().err.splitlines(), command
 
 
 def excluded_now(store: Path) -> dict[str, str]:

@@ -656,3 +656,20 @@ async def test_a_key_on_selected_runs_out_of_view_says_so(lab: Lab) -> None:
         await pilot.press("u")
         await wait_until(pilot, lambda: said(app)[-1].message.startswith("undone"))
         assert said(app)[-1].message == "undone: starred: 2 runs"
+
+
+async def test_annotation_files_that_cannot_be_read_are_said_once_by_the_history(lab: Lab) -> None:
+    """A damaged action file's exclusion is lost: the run was listed and plotted again in the app, unsaid, while
+    `labtui history` said it on stderr."""
+    actions = annotations_dir(lab.config.store_root) / ACTIONS_DIR
+    actions.mkdir(parents=True, exist_ok=True)
+    (actions / "20250101T000000000000Z-broken.json").write_text('{"action": "x", "rec')
+    app = LabApp(lab.config)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await open_chip(pilot, "67")
+        app.screen.reload()  # a second read (any annotation, a stage) does not say it again
+        await settle(pilot)
+        warned = [note for note in said(app) if note.title == "Annotations"]
+        assert [note.message for note in warned] == [
+            "1 annotation file cannot be read: its records are left out (`labtui validate` names the files); `v` on "
+            "the dashboard validates"]

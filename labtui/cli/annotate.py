@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from labtui.cli import EXIT_OK, add_chip_arguments, add_command
 from labtui.cli.locate import config_from, require_store
@@ -72,7 +71,8 @@ def seq_numbers(text: str) -> tuple[int, ...]:
 def run(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from labtui.core.annotations import Change, annotate, default_author, unread_note
+    from labtui.cli.history import say_unread_annotations
+    from labtui.core.annotations import Change, annotate, default_author
     from labtui.core.history import calibrations, history, load_manifest
     from labtui.core.metrics import reprice_after
     from labtui.core.seqs import missing_seqs
@@ -125,8 +125,7 @@ def run(args: argparse.Namespace) -> int:
         runs = listed.filter(pl.col("seq").is_in(list(args.seq)))
         target = f"{counted(runs.height, 'run')} of {name} (seq {_ranges(args.seq)})"
     _check_untagged(config.store_root, runs, changes, target)
-    if (unread := unread_note(config.store_root)) is not None:  # "already as asked" may be of records left out
-        print(f"labtui: {unread}", file=sys.stderr)
+    say_unread_annotations(config.store_root)  # "already as asked" may be of records left out
     action = annotate(config.store_root, runs, changes, author=default_author(config.user))
     if action is None:
         print(f"nothing to change: {target} already as asked (nothing recorded)")

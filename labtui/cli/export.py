@@ -76,11 +76,13 @@ def out_folder(given: Path | None, default: Path, setting: str) -> Path:
 
 
 def run_histories(args: argparse.Namespace) -> int:
+    from labtui.cli.history import say_unread_annotations
     from labtui.core.annotations import current_annotations
     from labtui.core.export import export_histories, history_file_name
     from labtui.core.history import load_manifest
 
     config = require_store(config_from(args))
+    say_unread_annotations(config.store_root)  # the histories' annotation columns are of the records read
     out = out_folder(args.out, config.histories_dir, "histories_dir")
     written = export_histories(
         load_manifest(config), out, tz=config.local_tz, min_experiments=args.min_experiments,

@@ -23,6 +23,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which ev
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable, Collection
+    from pathlib import Path
 
     import polars as pl
 
@@ -152,7 +153,7 @@ def run_history(args: argparse.Namespace) -> int:
         raise CommandUsage(f"--tag names a tag, not {args.tag!r}")
     import polars as pl
 
-    from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summaries, unread_note
+    from labtui.core.annotations import AnnotationFilter, annotate_runs, hidden_note, summaries
     from labtui.core.history import HistoryFilter, calibrations, history, load_manifest
 
     config = require_store(config_from(args))
@@ -180,8 +181,7 @@ def run_history(args: argparse.Namespace) -> int:
               file=sys.stderr)
     marked = AnnotationFilter(starred=args.starred, tag=args.tag, include_excluded=args.include_excluded)
     annotated = annotate_runs(config.store_root, every.filter(filters.expression()))
-    if (unread := unread_note(config.store_root)) is not None:  # an exclusion among them: the run shown, unsaid
-        print(f"labtui: {unread}", file=sys.stderr)
+    say_unread_annotations(config.store_root)
     runs, hidden = marked.apply(annotated)
     if args.tag is not None and runs.is_empty():  # a typo read as "0 runs": say which tags there are
         tags = sorted(annotated.get_column("tags").explode().drop_nulls().unique().to_list())
@@ -216,6 +216,16 @@ def run_history(args: argparse.Namespace) -> int:
     elif hidden:
         print(f"labtui history: {hidden_line}", file=sys.stderr)
     return EXIT_OK
+
+
+def say_unread_annotations(store_root: Path) -> None:
+    """On stderr, that annotation files cannot be read (`unread_note`): an exclusion among their records lost, its
+    run was listed, computed, drawn and exported again by every command that reads them, and said by `history`
+    alone."""
+    from labtui.core.annotations import unread_note
+
+    if (unread := unread_note(store_root)) is not None:
+        print(f"labtui: {unread}", file=sys.stderr)
 
 
 def emit(args: argparse.Namespace, *, table: Frame, csv: Frame, json: Frame, whole: Collection[str] = (),

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         return print_definitions(args)
     import polars as pl
 
-    from labtui.cli.history import emit
+    from labtui.cli.history import emit, say_unread_annotations
     from labtui.core.annotations import (
         ANNOTATION_COLUMNS,
         AnnotationFilter,
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from labtui.core.registry import family_expr
 
     config = require_store(config_from(args))
+    say_unread_annotations(config.store_root)  # its excluded runs are listed or left out as annotated
     update = refresh_metrics(config, rebuild=args.rebuild)
     if update.computed:
         print(update.line(), file=sys.stderr)

@@ -148,6 +148,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     """Choose and load the runs, shape them as the app's plot does, and write the figure and its record."""
     from dataclasses import replace
 
+    from labtui.cli.history import say_unread_annotations
     from labtui.core.annotations import hidden_note
     from labtui.core.atomic import check_replaceable
     from labtui.core.errors import OperationFailed, UsageError
@@ -187,6 +188,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     except OSError as error:
         raise OperationFailed("replace", error.filename, error) from error
     manifest = load_manifest(config)
+    say_unread_annotations(config.store_root)  # an excluded run is drawn or left out as annotated
     notes: list[str] = []
     hidden = 0
     record = FigureRecord.read(args.record) if args.record is not None else None

@@ -110,6 +110,7 @@ class HistoryScreen(AnnotatingScreen):
         self.hidden = 0  # excluded runs the view leaves out
         self.metrics_damaged = False  # the derived columns are blank: the metrics table cannot be read
         self.gone_said: set[str] = set()  # raw files of selected runs said to have left this history
+        self.unread_said = False  # that annotation files cannot be read: said once
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -136,12 +137,16 @@ class HistoryScreen(AnnotatingScreen):
     async def load(self) -> None:
         store, group, number, tz = self.lab.store, self.group, self.number, self.lab.config.local_tz
         before = self.runs
-        def read() -> pl.DataFrame:
+        def read() -> tuple[pl.DataFrame, str | None]:
             metrics, self.metrics_damaged = store.metrics_or_empty()
-            return with_metrics(with_annotations(load_history(store.manifest(), group, number, tz),
+            runs = with_metrics(with_annotations(load_history(store.manifest(), group, number, tz),
                                                  store.annotations()), metrics)
+            return runs, store.unread_annotations()
 
-        self.runs = await asyncio.to_thread(read)
+        self.runs, unread = await asyncio.to_thread(read)
+        if unread is not None and not self.unread_said:  # an exclusion among them lost: its run back, unsaid
+            self.unread_said = True
+            self.notify(f"{unread}; `v` on the dashboard validates", title="Annotations", severity="warning")
         table = self.query_one(FrameTable)
         if table.selected and before.height:  # by raw file: a run re-staged under a new run_id stays selected
             chosen = before.filter(pl.col("run_id").is_in(list(table.selected)))["source_file"]

@@ -79,6 +79,12 @@ class Store:
             self._annotations_seen = current
         return current
 
+    def unread_annotations(self) -> str | None:
+        """Why some annotations are left out (`unread_note`: action files that cannot be read), or None."""
+        from labtui.core.annotations import unread_note
+
+        return unread_note(self.config.store_root)
+
     def annotated(self) -> bool:
         """Whether anyone annotated since the annotations were first read here, or since this last said so. False
         while nothing has read them: nothing on screen can be out of date (and the dashboard's first paint needs
