@@ -273,6 +273,14 @@ def test_cli_exports(lab: Lab, capsys, monkeypatch) -> None:
     assert main(lab.args("export", "histories")) == 2
     assert capsys.readouterr().err == (f"labtui: the config's histories_dir: {lab.root / 'h.csv'} is a file: an export "
                                        "writes a folder of files, give a folder\n")
+    # a default relative to the working folder, run from the raw folder: 15 CSVs written there, each a reject next
+    lab.configure(histories_dir=str(lab.raw / "histories"))
+    assert main(lab.args("export", "histories")) == 2
+    assert capsys.readouterr().err == (f"labtui: the config's histories_dir: {lab.raw / 'histories'} is in the raw "
+                                       f"folder ({lab.raw}): labtui writes its outputs elsewhere; give --out DIR\n")
+    assert main(lab.args("export", "metadata", "--out", str(lab.store_root / "meta"))) == 2
+    assert "is in the store" in capsys.readouterr().err
+    assert not (lab.raw / "histories").exists() and not (lab.store_root / "meta").exists()
 
 
 FORMULA = "=cmd|' /C calc'!A0"

@@ -16,6 +16,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which ev
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from labtui.core.config import StagingConfig
     from labtui.core.export import HistoryFile
     from labtui.core.parity import ParityReport
 
@@ -63,11 +64,15 @@ def register_parity(sub: argparse._SubParsersAction, common: argparse.ArgumentPa
     check.set_defaults(func=run_parity)
 
 
-def out_folder(given: Path | None, default: Path, setting: str) -> Path:
+def out_folder(config: StagingConfig, given: Path | None, default: Path, setting: str) -> Path:
     """An export's folder: `--out` when `given`, else the config's `setting`, `default`. A file there is a usage
     error, not an operating-system one, and so is `-` (the standard output, to other commands: here it made a folder
-    named `-`); said as where the user gave it."""
+    named `-`); said as where the user gave it. Nor is it in the raw folder or the store (`inside_problem`): the
+    default, relative to the working folder, wrote 15 CSVs into the raw folder from a shell there (each then a
+    reject), or into the store (a `foreign_files` error)."""
     path, named = (given, "--out") if given is not None else (default, f"the config's {setting}:")
+    if (problem := config.inside_problem(path)) is not None:
+        raise UsageError(f"{named} {problem}" + ("" if given is not None else "; give --out DIR"))
     if str(path) == "-":
         raise UsageError(f"{named} -: an export writes a folder of files, not to the standard output; give a folder")
     if path.exists() and not path.is_dir():
@@ -83,7 +88,7 @@ def run_histories(args: argparse.Namespace) -> int:
 
     config = require_store(config_from(args))
     say_unread_annotations(config.store_root)  # the histories' annotation columns are of the records read
-    out = out_folder(args.out, config.histories_dir, "histories_dir")
+    out = out_folder(config, args.out, config.histories_dir, "histories_dir")
     written = export_histories(
         load_manifest(config), out, tz=config.local_tz, min_experiments=args.min_experiments,
         source_prefix=args.source_prefix, annotations=current_annotations(config.store_root),
@@ -123,7 +128,7 @@ def run_metadata(args: argparse.Namespace) -> int:
     from labtui.core.history import load_manifest
 
     config = require_store(config_from(args))
-    out = out_folder(args.out, config.exports_dir / "metadata", "exports_dir")
+    out = out_folder(config, args.out, config.exports_dir / "metadata", "exports_dir")
     written = export_metadata(
         load_manifest(config), out, tz=config.local_tz, on_date=args.date, source_prefix=args.source_prefix,
         procedures_file=config.procedures_file,

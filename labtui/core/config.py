@@ -203,14 +203,20 @@ class StagingConfig:
         other = next((folder for folder in (target, *target.parents) if (folder / "_manifest").is_dir()), None)
         return (other, "another labtui store") if other is not None else None
 
+    def inside_problem(self, path: Path) -> str | None:
+        """Why no output goes to `path`: it is in the raw folder, the store or another labtui store (`_inside`)."""
+        if (inside := self._inside(path)) is None:
+            return None
+        folder, what = inside
+        return f"{path} is in {what} ({folder}): labtui writes its outputs elsewhere"
+
     def output_problem(self, path: Path, config_file: Path | None = None) -> str | None:
         """Why an output the user named (`--out`) must not be written at `path`, its links followed: a file there
         would replace a raw file, a store file, the metrics table or a file labtui reads (`config_file`: the one
         named by `--config`), an output being written by a rename, which replaces whatever has the name; and a
         device or a pipe is not a file to replace."""
-        if (inside := self._inside(path)) is not None:
-            folder, what = inside
-            return f"{path} is in {what} ({folder}): labtui writes its outputs elsewhere"
+        if (inside := self.inside_problem(path)) is not None:
+            return inside
         target = Path(os.path.realpath(path))
         if target == Path(os.path.realpath(self.metrics_path)):
             return f"{path} is the metrics table labtui keeps: write the output elsewhere"
