@@ -129,7 +129,7 @@ DAMAGES: dict[str, tuple[Callable[[Lab], object], str, str, bool, str]] = {
     "overwrite a Parquet with text": (
         lambda lab: parquet_of(lab, IT).write_text("run,values\n1,2\n"), "parquet_unreadable", "error", True, IT,
     ),
-    "add an orphan folder": (add_orphan, "orphan_parquet", "warning", True, "run_id=" + "a" * 16),
+    "add an orphan folder": (add_orphan, "orphan_parquet", "error", True, "run_id=" + "a" * 16),
     "another run's Parquet copied over": (
         lambda lab: shutil.copyfile(parquet_of(lab, IVG), parquet_of(lab, IT)), "parquet_of_another_run", "error", True,
         f"{IT}: its record names run ",

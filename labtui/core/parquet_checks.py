@@ -75,7 +75,9 @@ def parquet_findings(
                   [f"{run_id} {source}: {why}" for run_id, source, why in mismatched], fix, restageable(mismatched)),
         *_finding(FindingCode.PARQUET_OF_ANOTHER_RUN, "error", "runs whose Parquet holds another run's data",
                   [f"{run_id} {source}: {why}" for run_id, source, why in foreign], fix, restageable(foreign)),
-        *_finding(FindingCode.ORPHAN_PARQUET, "warning", "Parquet folders the manifest does not reference", orphans,
+        *_finding(FindingCode.ORPHAN_PARQUET, "error", "Parquet folders the manifest does not reference (directory-"
+                  "scan readers such as DuckDB, pyarrow and Spark read them as runs: a copied run folder counted "
+                  "twice, a copied day folder `date=… (1)` failed them)", orphans,
                   "move them to the quarantine (`labtui validate --fix`); they hold no run the manifest knows"),
     ]
 
