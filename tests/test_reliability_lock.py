@@ -186,6 +186,28 @@ def test_readers_see_whole_manifests_while_a_writer_commits_many_times(tmp_path:
     assert not errors, f"{len(errors)} torn reads out of {reads + len(errors)}: {errors[:3]}"
 
 
+def test_a_waiting_repair_or_prune_says_whose_lock_it_waits_for(tmp_path: Path) -> None:
+    """`repair` waited up to three minutes for another writer's lock without a word, as `prune --yes` did: a stage
+    says it."""
+    lab = Lab(tmp_path, lock_timeout_seconds=60)
+    names = _fill(lab, 2)
+    assert lab.cli("stage").returncode == 0
+    (lab.raw / names[0]).unlink()  # a run for prune to drop
+    holder = WriterLock(lab.config.lock_path, command="slow-writer")
+    holder.acquire(0)
+    try:
+        waiters = [lab.popen("repair"), lab.popen("prune", "--yes")]
+        for waiter in waiters:
+            assert waiter.stderr is not None
+            assert waiter.stderr.readline().startswith("waiting for the store lock held by slow-writer")
+    finally:
+        holder.release()
+    for waiter in waiters:
+        out, err = waiter.communicate(timeout=60)
+        assert waiter.returncode == 0, err
+    assert names[0] not in _manifest_sources(lab)
+
+
 def test_of_stages_racing_into_a_new_store_only_the_first_says_it_started_it(tmp_path: Path) -> None:
     """Each stage decided "new store" before it waited for the lock: racing first stages both said they started
     the store, or, when the lock's folder was made before they looked, neither did."""

@@ -7,11 +7,16 @@ import sys
 import time
 from typing import TextIO
 
-from labtui.core.lock import waiting_text
+from labtui.core.lock import Holder, waiting_text
 from labtui.core.pace import Pace
 from labtui.core.scan import Outcome
 from labtui.core.stage_events import EventKind, StageEvent
 from labtui.core.wording import shown
+
+
+def say_waiting(holder: Holder | None) -> None:
+    """On stderr, that a command waits for another writer's lock (`lock_store`'s `on_wait`), as a stage says it."""
+    print(waiting_text(holder), file=sys.stderr, flush=True)
 
 
 class ProgressBar:
@@ -25,8 +30,7 @@ class ProgressBar:
 
     def __call__(self, event: StageEvent) -> None:
         if event.kind == EventKind.LOCK_WAIT:
-            self.stream.write(waiting_text(event.holder) + "\n")
-            self.stream.flush()
+            print(waiting_text(event.holder), file=self.stream, flush=True)
             return
         if event.kind == EventKind.SCAN:
             self.pace.restart(sum(event.counts.values()))

@@ -31,14 +31,16 @@ def register_prune(sub: argparse._SubParsersAction, common: argparse.ArgumentPar
 
 
 def run_repair(args: argparse.Namespace) -> int:
+    from labtui.cli.progress import say_waiting
     from labtui.core.repair import repair
 
-    for line in repair(require_store(config_from(args))).lines():
+    for line in repair(require_store(config_from(args)), say_waiting).lines():
         print(line)
     return EXIT_OK
 
 
 def run_prune(args: argparse.Namespace) -> int:
+    from labtui.cli.progress import say_waiting
     from labtui.core.manifest import read_manifest
     from labtui.core.repair import drop_runs, prunable
     from labtui.core.scan import PassedOver
@@ -69,7 +71,7 @@ def run_prune(args: argparse.Namespace) -> int:
         print(f"{counted(runs.height, 'run')} would be dropped from {config.store_root}; "
               "run again with --yes to drop them")
     else:
-        dropped, folder, problems = drop_runs(config, set(runs["source_file"].to_list()))
+        dropped, folder, problems = drop_runs(config, set(runs["source_file"].to_list()), say_waiting)
         kept = f"; their Parquet and records are in {folder}" if folder else " (no Parquet of theirs to set aside)"
         print(f"dropped {counted(dropped, 'run')}{kept}")
         for problem in problems:

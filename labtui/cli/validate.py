@@ -43,7 +43,7 @@ def register_validate(sub: argparse._SubParsersAction, common: argparse.Argument
 
 
 def run(args: argparse.Namespace) -> int:
-    from labtui.cli.progress import ProgressBar
+    from labtui.cli.progress import ProgressBar, say_waiting
     from labtui.cli.stage import run_interruptible
     from labtui.core.fixes import apply_fixes
     from labtui.core.validate import validate
@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         import threading
 
         progress, cancel = ProgressBar(enabled=False if args.quiet or args.json else None), threading.Event()
-        done = run_interruptible(lambda: apply_fixes(config, report, on_event=progress, cancel=cancel), cancel,
+        done = run_interruptible(lambda: apply_fixes(config, report, on_event=progress, cancel=cancel,
+                                                     on_wait=say_waiting), cancel,
                                  "stopping after the current repair…")
         fixes = done.lines
         if done.cancelled:

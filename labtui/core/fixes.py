@@ -20,7 +20,7 @@ from labtui.core.rejects import unreadable_rejects
 from labtui.core.scan import source_path
 from labtui.core.stage_events import EventCallback, StageReport
 from labtui.core.stager import stage
-from labtui.core.store import lock_store
+from labtui.core.store import LockWait, lock_store
 from labtui.core.wording import counted
 
 
@@ -37,6 +37,7 @@ def apply_fixes(
     *,
     on_event: EventCallback | None = None,
     cancel: threading.Event | None = None,
+    on_wait: LockWait | None = None,
 ) -> FixReport:
     """Repair the fixable findings of `report`; safe when the report is stale.
 
@@ -51,7 +52,7 @@ def apply_fixes(
         done.lines.append("nothing done: the manifest is damaged (the engine would stop on it); run `labtui repair`")
         return done
     if FixAction.QUARANTINE in actions and not cancel.is_set():  # first: a file where a run's folder belongs
-        with lock_store(config, cancel):  # stopped its re-stage ("File exists"), and nothing was moved
+        with lock_store(config, cancel, on_wait):  # stopped its re-stage ("File exists"), and nothing was moved
             strangers = foreign_files(config)
             folder = quarantine(config, [config.stage_root / rel for rel in strangers], "foreign-files")
             done.lines.append(f"moved {counted(len(strangers), 'foreign file')} out of the stage root to {folder}")
@@ -68,7 +69,7 @@ def apply_fixes(
     if restage:
         actions.add(FixAction.QUARANTINE_ORPHANS)  # a run re-staged at another date leaves its old folder behind
     if actions & {FixAction.QUARANTINE_ORPHANS, FixAction.REMOVE_BAD_REJECTS} and not cancel.is_set():
-        with lock_store(config, cancel):
+        with lock_store(config, cancel, on_wait):
             # no manifest: everything looks orphaned
             if FixAction.QUARANTINE_ORPHANS in actions and config.manifest_path.exists():
                 orphans = orphan_run_dirs(config)  # each holds its run's record: set aside, never deleted

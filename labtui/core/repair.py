@@ -35,7 +35,7 @@ from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import read_footer, read_run_record
 from labtui.core.quarantine import STAMP_FORMAT, quarantine, quarantine_root
 from labtui.core.scan import PassedOver, scan_raw, system_folder_of
-from labtui.core.store import lock_store
+from labtui.core.store import LockWait, lock_store
 from labtui.core.validate import outside_raw_root
 from labtui.core.wording import counted
 
@@ -81,14 +81,14 @@ class RepairReport:
 DROPPED = "dropped-runs"  # the quarantine folder of runs dropped on request
 
 
-def repair(config: StagingConfig) -> RepairReport:
+def repair(config: StagingConfig, on_wait: LockWait | None = None) -> RepairReport:
     """Rebuild a damaged manifest from the run records, the kept manifests and the Parquet present, under the lock."""
     report = RepairReport()
     try:  # a deleted `_manifest/` (the runs still there) holds the lock too
         config.manifest_dir.mkdir(exist_ok=True)
     except OSError as error:
         raise OperationFailed("create", config.manifest_dir, error) from None
-    with lock_store(config):
+    with lock_store(config, on_wait=on_wait):  # `on_wait`: told once while another writer holds it
         try:
             read_manifest(config.manifest_path)
             return report
@@ -196,7 +196,8 @@ def _one_row_per_source(vouched: list[_Vouched]) -> tuple[list[_Vouched], list[_
     return list(newest.values()), older
 
 
-def drop_runs(config: StagingConfig, sources: set[str]) -> tuple[int, Path | None, list[str]]:
+def drop_runs(config: StagingConfig, sources: set[str],
+              on_wait: LockWait | None = None) -> tuple[int, Path | None, list[str]]:
     """Remove the runs of these raw files from the manifest (their Parquet and records go to the quarantine); (runs
     dropped, folder, problems). By raw file, as `prunable` finds them: a row whose run_id a hand edit made null is
     dropped too. The metrics table follows, as after a stage: a power priced by a dropped calibration is priced
@@ -204,7 +205,7 @@ def drop_runs(config: StagingConfig, sources: set[str]) -> tuple[int, Path | Non
     computes it again rather than keep the dropped runs' prices; its problems are returned."""
     from labtui.core.metrics import update_after_stage
 
-    with lock_store(config):
+    with lock_store(config, on_wait=on_wait):
         manifest = read_manifest(config.manifest_path)
         pruned = pl.col("source_file").is_in(list(sources)).fill_null(False)
         dropped = manifest.filter(pruned)

@@ -348,12 +348,16 @@ def write_identity(config: StagingConfig, identity: StoreIdentity) -> None:
         raise OperationFailed("record the raw root in", path, exc) from exc
 
 
+LockWait = Callable[[Holder | None], None]  # told once, when a writer starts waiting for another's lock
+
+
 def lock_store(
     config: StagingConfig,
     cancel: threading.Event | None = None,
-    on_wait: Callable[[Holder | None], None] | None = None,
+    on_wait: LockWait | None = None,
 ) -> WriterLock:
-    """The writer lock of the store, held; a store that cannot be written says so (`StoreReadOnly`)."""
+    """The writer lock of the store, held; a store that cannot be written says so (`StoreReadOnly`). `on_wait` is
+    told who holds it, once, if it must wait (up to `lock_timeout_seconds`): `repair` waited three minutes unsaid."""
     lock = WriterLock(config.lock_path)
     try:
         lock.acquire(config.lock_timeout_seconds, cancel, on_wait)
