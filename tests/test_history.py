@@ -325,11 +325,11 @@ def test_cli_calibrations_and_chips(lab: Lab, capsys) -> None:
     assert main(lab.args("history", "--calibrations")) == 0
     out = capsys.readouterr().out.splitlines()
     # the curve's quantities and the information where a chip's gate, drain and period columns stood empty
-    assert out[0].split()[:10] == ["SEQ", "DATE", "TIME", "PROC", "λ", "(nm)", "P", "MAX", "SLOPE", "VL"]
     # the procedure said only of a run that is no calibration: "LaserCalibration" on every row took the
-    # information's place at 80 columns
+    # information's place at 80 columns; a PROC and a DUR blank on every row are left out
+    assert out[0].split()[:9] == ["SEQ", "DATE", "TIME", "λ", "(nm)", "P", "MAX", "SLOPE", "VL"]
     assert "VG (V)" not in out[0] and "INFORMATION" in out[0] and "LaserCalibration" in out[1]  # its file
-    assert out[1].split()[3] == "455", out[1]  # λ right after the time: the PROC cell blank
+    assert out[1].split()[3] == "455", out[1]  # λ right after the time
     curve = read_metrics(lab.config).filter(pl.col("proc") == "LaserCalibration").row(0, named=True)
     for name, unit in (("p_max_w", "W"), ("slope_w_per_v", "W/V")):
         assert f" {format_si(curve[name], unit)} " in out[1], name

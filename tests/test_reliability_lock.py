@@ -203,7 +203,7 @@ def test_a_waiting_repair_or_prune_says_whose_lock_it_waits_for(tmp_path: Path) 
     finally:
         holder.release()
     for waiter in waiters:
-        out, err = waiter.communicate(timeout=60)
+        _, err = waiter.communicate(timeout=60)
         assert waiter.returncode == 0, err
     assert names[0] not in _manifest_sources(lab)
 

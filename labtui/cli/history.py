@@ -196,8 +196,12 @@ def run_history(args: argparse.Namespace) -> int:
         if args.calibrations:
             other = pl.when(pl.col("proc") != "LaserCalibration").then("proc").otherwise(pl.lit(""))  # as the app:
             # "LaserCalibration" on every row took the information's place at 80 columns
-            return _with_curves(shown.with_columns(proc=other), config).select(list(CALIBRATIONS_TABLE)).rename(
-                CALIBRATIONS_TABLE)
+            setup = _with_curves(shown.with_columns(proc=other), config).select(list(CALIBRATIONS_TABLE))
+            # PROC of calibrations alone, and the duration of runs without a time column: blank on every row
+            blank = [name for name in ("proc", "duration_s")
+                     if not (setup.get_column(name).cast(pl.String).str.len_chars() > 0).any()]
+            return setup.drop(blank).rename({name: title for name, title in CALIBRATIONS_TABLE.items()
+                                             if name not in blank})
         return shown.select(list(HISTORY_TABLE)).rename(HISTORY_TABLE)
 
     def rows() -> pl.DataFrame:
