@@ -234,6 +234,9 @@ def test_a_folder_given_without_its_option_names_the_option(lab: Lab, capsys) ->
         (["--versoin"], "unrecognized arguments: --versoin; did you mean '--version'?"),
         (["zzz"], "invalid choice: 'zzz' (choose from stage,"),  # nothing close: no guess
         (["--stor", "x", "chips"], "unrecognized option --stor; did you mean '--store'?"),  # not the command 'x'
+        # what another command does, in a new user's words: `labtui trends 67` named no way to draw them
+        (["trends", "67"], "invalid choice: 'trends'; a chip's trends are drawn by `labtui plot CHIP --trend cnp`"),
+        (["Figure"], "invalid choice: 'Figure'; a figure is written by `labtui plot CHIP --seq 3,5 --out FILE.pdf`"),
     ],
 )
 def test_a_mistyped_command_or_option_names_the_one_meant(capsys, argv: list[str], message: str) -> None:
@@ -241,6 +244,10 @@ def test_a_mistyped_command_or_option_names_the_one_meant(capsys, argv: list[str
         main(argv)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith("labtui: error: ") and message in err and err.count("\n") == 1
+    if argv[0] == "trends":  # the commands' choice alone: an option's value named no command
+        with pytest.raises(SystemExit):
+            main(["history", "67", "--format", "trends"])
+        assert "invalid choice: 'trends' (choose from table, csv, json)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("argv", "meant"), [

@@ -107,8 +107,9 @@ class Parser(argparse.ArgumentParser):
         """argparse's check of a choice (a command, a --format), naming the choice meant when one is close."""
         if action.choices is not None and value not in action.choices:
             choices = [str(choice) for choice in action.choices]
-            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{did_you_mean(str(value), choices)} "
-                                                 f"(choose from {', '.join(choices)})")
+            meant = COMMAND_FOR.get(str(value).lower(), "") if "plot" in choices else ""  # the commands' choice
+            meant = meant or did_you_mean(str(value), choices)
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{meant} (choose from {', '.join(choices)})")
 
     def _get_value(self, action: argparse.Action, arg_string: str) -> object:
         """A text argument (a tag, a note, `Müller68`) typed on a UTF-8 terminal under a C locale with UTF-8 mode
@@ -146,6 +147,15 @@ class Parser(argparse.ArgumentParser):
 
 
 DATA_SUFFIXES = frozenset((".parquet", ".pq", ".arrow", ".feather", ".ipc", ".xlsx", ".xls", ".avro"))  # not text
+
+
+_TRENDS = "; a chip's trends are drawn by `labtui plot CHIP --trend cnp` (or hysteresis, photoresponse, " \
+    "responsivity, spectral, dark) --out FILE"
+_FIGURES = "; a figure is written by `labtui plot CHIP --seq 3,5 --out FILE.pdf` (or .svg, .png)"
+# words a new user types for what another command does: `labtui trends 67` was an invalid choice, and no more
+COMMAND_FOR = {"trends": _TRENDS, "trend": _TRENDS, "figure": _FIGURES, "figures": _FIGURES, "fig": _FIGURES,
+               "responsivity": "; the derived quantities (responsivity, Dirac points, ΔI) are `labtui metrics CHIP`",
+               "dirac": _TRENDS, "runs": "; a chip's runs are `labtui history CHIP`, the chips `labtui chips`"}
 
 
 def did_you_mean(word: str, known: Sequence[str]) -> str:
