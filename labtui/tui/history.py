@@ -191,9 +191,9 @@ class HistoryScreen(AnnotatingScreen):
 
     def _status(self) -> None:
         table = self.query_one(FrameTable)
-        shown = counted(self.runs.height, "run")
-        if table.frame.height != self.runs.height:
-            shown = f"{table.frame.height} of {shown}"
+        shown = counted(table.frame.height, "run")
+        if table.frame.height + self.hidden != self.runs.height:  # a filter's: "20 of 22" read as one with the
+            shown = f"{table.frame.height} of {counted(self.runs.height, 'run')}"  # excluded runs alone hidden
         selected = f" · {len(table.selected)} selected" if table.selected else ""
         if away := self._out_of_view(table.selected):
             selected += f" ({away} not in view)"  # the actions apply to them too: filters do not unselect
