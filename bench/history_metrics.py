@@ -19,8 +19,8 @@ import polars as pl
 from _timing import Rounds
 
 from labtui.core.annotations import CURRENT_SCHEMA, with_annotations
+from labtui.core.history_quantities import with_metrics
 from labtui.core.metrics import METRICS_SCHEMA, empty_metrics
-from labtui.tui.history import with_metrics
 
 QUANTITIES = "with_metrics (join + SI text of 4 quantities)"
 YARDSTICK = "with_annotations (the reload's existing join)"

@@ -1003,6 +1003,17 @@ def test_a_history_too_wide_for_80_columns_keeps_the_time_and_wraps_its_note() -
     assert all(len(line) <= 80 for line in lines), lines
     assert lines[-2:] == ["(left out at 80 columns: VDS (V), PERIOD (s), DUR (s), ROWS, FILE; --format csv",
                           "has them)"]
+    # the key derived quantities, as the app's history shows them: left out before the time, and said where to find
+    quantities = history.with_columns(CNP=pl.lit(None, pl.String), **{"ΔI": pl.Series(["-901 nA", "-1.11 µA", None])},
+                                      **{"ΔI/I": pl.Series(["-6.51 %", "-7.71 %", None])},
+                                      P=pl.Series(["1.23 µW", "2.73 µW", None]),
+                                      RESP=pl.Series(["-732 mA/W ⚠", "-405 mA/W ⚠", None]))
+    wide = render_table(quantities, width=200, optional=HISTORY_OPTIONAL).splitlines()
+    assert "-732 mA/W ⚠" in wide[1] and "CNP" not in wide[0]  # an empty column is left out, as ever
+    narrow = render_table(quantities, width=80, optional=HISTORY_OPTIONAL).splitlines()
+    assert "TIME" in narrow[0].split() and all(len(line) <= 80 for line in narrow), narrow
+    assert " ".join(narrow[-2:]) == ("(left out at 80 columns: VDS (V), PERIOD (s), DUR (s), ROWS, FILE; --format csv "
+                                     "has them; and ΔI, ΔI/I, P, RESP, which `labtui metrics` has)")
 
 
 def test_a_new_stage_root_of_another_name_is_the_store_folder(lab: Lab, tmp_path: Path, capsys) -> None:

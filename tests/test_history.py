@@ -321,6 +321,20 @@ def test_an_ambiguous_chip_says_how_to_name_its_group_in_every_command(lab: Lab,
     assert "(Alisson, other): say which group (--group on the command line" in capsys.readouterr().err
 
 
+def test_cli_history_shows_the_key_derived_quantities_as_the_app(lab: Lab, capsys) -> None:
+    """The app's history showed CNP, ΔI, ΔI/I, P and the responsivity beside each run; `labtui history` none."""
+    assert main(lab.args("history", "67", "--group", "Alisson")) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    quantities = ["CNP", "ΔI", "ΔI/I", "P", "RESP"]
+    assert [title for title in header.split() if title in quantities] == quantities, header
+    metrics = read_metrics(lab.config)
+    for run in metrics.filter(pl.col("chip_name") == "Alisson67").iter_rows(named=True):
+        column = "cnp_v" if run["proc"] == "IVg" else "delta_i_a"
+        if run[column] is not None:
+            line = next(line for line in rows if run["source_file"] in line)
+            assert f" {format_si(run[column], 'V' if column == 'cnp_v' else 'A')} " in line, (column, line)
+
+
 def test_cli_calibrations_and_chips(lab: Lab, capsys) -> None:
     assert main(lab.args("history", "--calibrations")) == 0
     out = capsys.readouterr().out.splitlines()

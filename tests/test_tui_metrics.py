@@ -11,11 +11,12 @@ import pytest
 
 from labtui.core.annotations import Change, annotate, current_annotations
 from labtui.core.config import MetricsSettings
+from labtui.core.history_quantities import KEY_QUANTITIES, with_metrics
 from labtui.core.metrics import BY_COLUMN, read_metrics
 from labtui.core.overview import last_dirac_points
 from labtui.tui.app import LabApp
 from labtui.tui.dialogs import FieldsDialog
-from labtui.tui.history_view import KEY_QUANTITIES, View, definition_items, quantity_items, with_metrics
+from labtui.tui.history_view import View, definition_items, quantity_items
 from labtui.tui.plot import PlotScreen
 from labtui.tui.store import short_path
 from labtui.tui.table import FrameTable

@@ -34,29 +34,36 @@ if TYPE_CHECKING:
 HISTORY_TABLE = {
     "seq": "SEQ", "date": "DATE", "time_hms": "TIME", "proc": "PROC", "light": "L", "vg": "VG (V)", "vds_v": "VDS (V)",
     "laser_voltage_v": "VL (V)", "laser_wavelength_nm": "λ (nm)", "laser_period_s": "PERIOD (s)",
-    "duration_s": "DUR (s)", "n_rows": "ROWS", "complete": "DONE", "source_file": "FILE", "marks": "ANNOTATIONS",
+    "duration_s": "DUR (s)", "n_rows": "ROWS", "complete": "DONE",
+    # the key derived quantities, as the app's history shows them (⚠: a responsivity in doubt, `labtui metrics`
+    # says why); the CSV and JSON keep the old tool's history columns: `labtui metrics` has the numbers
+    "cnp_v_text": "CNP", "delta_i_a_text": "ΔI", "delta_i_rel_text": "ΔI/I", "power_w_text": "P",
+    "responsivity_a_per_w_text": "RESP", "source_file": "FILE", "marks": "ANNOTATIONS",
 }
 
 
+DERIVED_TITLES = frozenset({"CNP", "ΔI", "ΔI/I", "P", "RESP"})  # in `labtui metrics`, not in the history's CSV
 # what a terminal too narrow for a history leaves out first: where the file is, its size, then the run's settings
-# that least tell runs apart (a run's DONE, its λ and VL stay)
-HISTORY_OPTIONAL = ("FILE", "ROWS", "DUR (s)", "PERIOD (s)", "VDS (V)", "TIME")  # TIME last: two runs of a day
-# differ by their time alone
+# that least tell runs apart, then the derived quantities (a run's DONE, its λ and VL stay)
+HISTORY_OPTIONAL = ("FILE", "ROWS", "DUR (s)", "PERIOD (s)", "VDS (V)", "RESP", "P", "ΔI/I", "ΔI", "CNP",
+                    "TIME")  # TIME last: two runs of a day differ by their time alone
 # the setup's runs: their curve's quantities, and the information that tells a driver setting from another, where
 # a chip's gate, drain and period columns stood empty
 CALIBRATIONS_TABLE = {
-    "seq": "SEQ", "date": "DATE", "time_hms": "TIME", "proc": "PROC", "laser_wavelength_nm": "λ (nm)", "p_max": "P MAX",
-    "slope": "SLOPE", "threshold": "VL TH", "duration_s": "DUR (s)", "n_rows": "ROWS", "complete": "DONE",
+    "seq": "SEQ", "date": "DATE", "time_hms": "TIME", "proc": "PROC", "laser_wavelength_nm": "λ (nm)",
+    "p_max_w_text": "P MAX", "slope_w_per_v_text": "SLOPE", "threshold_v_text": "VL TH", "duration_s": "DUR (s)",
+    "n_rows": "ROWS", "complete": "DONE",
     "source_file": "FILE", "information": "INFORMATION", "marks": "ANNOTATIONS",
 }
 CALIBRATIONS_OPTIONAL = ("FILE", "ROWS", "DUR (s)", "TIME", "INFORMATION")
 
 
-def _with_curves(runs: pl.DataFrame, config: StagingConfig) -> pl.DataFrame:
-    """The calibrations with their p_max_w, slope_w_per_v and threshold_v as the metrics table has them, written as
-    a physicist reads them (`Quantity.format`); none where it has no row, and a damaged table is said."""
+def _with_quantities(runs: pl.DataFrame, config: StagingConfig) -> pl.DataFrame:
+    """The runs with their key derived quantities as the app's history has them (`with_metrics`): none where the
+    metrics table has no row, and a damaged table is said."""
     from labtui.core.errors import LabtuiError
-    from labtui.core.metrics import BY_COLUMN, read_metrics
+    from labtui.core.history_quantities import with_metrics
+    from labtui.core.metrics import read_metrics
     from labtui.core.metrics.schema import empty_metrics
 
     try:
@@ -64,10 +71,7 @@ def _with_curves(runs: pl.DataFrame, config: StagingConfig) -> pl.DataFrame:
     except LabtuiError as exc:
         print(f"labtui: {exc}", file=sys.stderr)
         table = empty_metrics()
-    joined = runs.join(table.select("run_id", "p_max_w", "slope_w_per_v", "threshold_v"), on="run_id", how="left")
-    return joined.with_columns(BY_COLUMN[name].format_each(joined[name]).alias(alias)
-                               for name, alias in (("p_max_w", "p_max"), ("slope_w_per_v", "slope"),
-                                                   ("threshold_v", "threshold")))
+    return with_metrics(runs, table)
 
 
 def register_chips(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -196,13 +200,13 @@ def run_history(args: argparse.Namespace) -> int:
         if args.calibrations:
             other = pl.when(pl.col("proc") != "LaserCalibration").then("proc").otherwise(pl.lit(""))  # as the app:
             # "LaserCalibration" on every row took the information's place at 80 columns
-            setup = _with_curves(shown.with_columns(proc=other), config).select(list(CALIBRATIONS_TABLE))
+            setup = _with_quantities(shown.with_columns(proc=other), config).select(list(CALIBRATIONS_TABLE))
             # PROC of calibrations alone, and the duration of runs without a time column: blank on every row
             blank = [name for name in ("proc", "duration_s")
                      if not (setup.get_column(name).cast(pl.String).str.len_chars() > 0).any()]
             return setup.drop(blank).rename({name: title for name, title in CALIBRATIONS_TABLE.items()
                                              if name not in blank})
-        return shown.select(list(HISTORY_TABLE)).rename(HISTORY_TABLE)
+        return _with_quantities(shown, config).select(list(HISTORY_TABLE)).rename(HISTORY_TABLE)
 
     def rows() -> pl.DataFrame:
         """One column set and one timestamp style for CSV and JSON."""
@@ -301,9 +305,12 @@ def render_table(frame: pl.DataFrame, width: int | None = None, whole: Collectio
         if fitted is None:
             return _records(frame.columns, cells[1:], width)
         if len(keep) < frame.width:
-            left_out = ", ".join(name for i, name in enumerate(frame.columns) if i not in keep)
-            note = "\n".join(textwrap.wrap(f"(left out at {width} columns: {left_out}; --format csv has them)",
-                                           width, break_on_hyphens=False)) + "\n"
+            left = [name for i, name in enumerate(frame.columns) if i not in keep]
+            plain, derived = ([n for n in left if (n in DERIVED_TITLES) == is_derived] for is_derived in (False, True))
+            said = [f"{', '.join(plain)}; --format csv has them"] if plain else []
+            said += [f"{'and ' if plain else ''}{', '.join(derived)}, which `labtui metrics` has"] if derived else []
+            note = "\n".join(textwrap.wrap(f"(left out at {width} columns: {'; '.join(said)})", width,
+                                           break_on_hyphens=False)) + "\n"
         cells = [[row[i] for i in keep] for row in cells]
         widths = fitted
     table = "\n".join(

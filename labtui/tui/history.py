@@ -22,6 +22,7 @@ from labtui.core.annotations import (
     with_annotations,
 )
 from labtui.core.history import HISTORY_COLUMNS
+from labtui.core.history_quantities import with_metrics
 from labtui.core.wording import counted
 from labtui.tui.annotating import AnnotatingScreen
 from labtui.tui.base import LabFooter, Shown
@@ -32,7 +33,6 @@ from labtui.tui.history_view import (
     SETUP_COLUMNS,
     View,
     load_history,
-    with_metrics,
 )
 from labtui.tui.messages import PlotRequested
 from labtui.tui.table import FrameTable

@@ -130,13 +130,13 @@ class Quantity:
         from labtui.core.si import format_si_each
 
         present = values.is_not_null()
-        numbers = values.filter(present).cast(pl.Float64).to_numpy() + 0.0  # -0.0 is shown as 0, as format_si does
+        numbers = [number + 0.0 for number in values.filter(present).cast(pl.Float64).to_list()]  # -0.0 is 0
         if self.unit in PREFIXED_UNITS:
             texts = format_si_each(numbers, self.unit)
         elif self.percent:
-            texts = [f"{100 * number:.3g} %" for number in numbers.tolist()]
+            texts = [f"{100 * number:.3g} %" for number in numbers]
         else:
-            texts = [f"{number:.4g} {self.unit}".rstrip() for number in numbers.tolist()]
+            texts = [f"{number:.4g} {self.unit}".rstrip() for number in numbers]
         out = pl.Series(values.name, [None] * values.len(), dtype=pl.String)
         return out.scatter(present.arg_true(), pl.Series(texts, dtype=pl.String)) if len(texts) else out
 
