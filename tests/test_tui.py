@@ -638,6 +638,14 @@ async def test_history_filters_by_procedure_light_and_text(lab: Lab) -> None:
         await settle(pilot)
         assert column(app, "seq") == [2, 3] and app.screen.focused is table(app)
         assert app.screen.query_one("#filter", Input).value == ""
+        # a selection a filter hides stays (the actions apply to it): `a` twice clears it too, not only the runs shown
+        await pilot.press("space", "slash", *"anneal", "enter")  # seq 2 selected, then seq 3 alone in view
+        await settle(pilot)
+        assert column(app, "seq") == [3] and "1 selected (1 not in view)" in text_of(app, "#status")
+        await pilot.press("a")
+        assert "2 selected (1 not in view)" in text_of(app, "#status")
+        await pilot.press("a")
+        assert "selected" not in text_of(app, "#status") and not table(app).selected
         await pilot.press("escape")  # from the runs: back to the chips
         assert isinstance(app.screen, ChipsScreen)
 

@@ -76,7 +76,7 @@ class HistoryScreen(AnnotatingScreen):
     BINDINGS = [
         # in the footer's order: what a narrow terminal shows first (the annotations before the filters)
         Binding("space", "select", "Select", id="select"),
-        Binding("a", "select_all", "Select all/none shown", id="select_all", show=False),
+        Binding("a", "select_all", "Select all shown / none", id="select_all", show=False),
         Binding("p", "plot", "Plot", id="plot"),
         Binding("asterisk", "star", "Star", id="star"),
         Binding("x", "exclude", "Exclude", id="exclude"),
@@ -288,9 +288,13 @@ class HistoryScreen(AnnotatingScreen):
         self._status()
 
     def action_select_all(self) -> None:
+        """Every run shown; when they all are, none at all: the runs a filter hides too, which a filter does not
+        unselect (selected under another filter, they went on being plotted and excluded with no way to clear
+        them but to go back to that filter)."""
         table = self.query_one(FrameTable)
         shown = set(table.frame["run_id"].to_list())
-        table.selected = table.selected - shown if shown <= table.selected else table.selected | shown
+        if shown:  # none shown (a filter that matches nothing): nothing to select, nor a reason to clear
+            table.selected = set() if shown <= table.selected else table.selected | shown
         table.refresh()
         self._status()
 
