@@ -355,3 +355,21 @@ async def test_a_run_pruned_from_another_terminal_leaves_the_dirac_points_and_en
         await settle(pilot)
         now = dirac.frame.filter(pl.col("chip_name") == "Alisson67").row(0, named=True)
         assert now["run_id"] != shown["run_id"]
+
+
+def test_the_detail_names_the_calibration_that_priced_a_run_as_the_setups_history_lists_it(lab: Lab) -> None:
+    """`calibration_run_id 68e6974be749b75e` alone: a reader matched it against a CSV to find which calibration."""
+    from labtui.tui.run_detail import _calibration_named
+
+    lab.write("2025-10-13/LaserCalibration2025-10-13_5.csv", raw_csv("LaserCalibration", start=epoch(2025, 10, 13, 12)))
+    lab.stage()
+    metrics, manifest = read_metrics(lab.config), lab.manifest()
+    run = metrics.filter(pl.col("calibration_run_id").is_not_null()).row(0, named=True)
+    items = dict(_calibration_named(quantity_items(metrics, run["run_id"]), manifest, lab.config.local_tz))
+    calibration = manifest.filter(pl.col("run_id") == run["calibration_run_id"]).row(0, named=True)
+    assert items["calibration_run_id"].plain == (
+        f"{run['calibration_run_id']}  the setup's seq 1, 2025-10-13 09:00:00, {calibration['laser_wavelength_nm']:g} "
+        "nm (`labtui history --calibrations`)")
+    unpriced = metrics.filter(pl.col("proc") == "It", pl.col("calibration_run_id").is_null()).row(0, named=True)
+    assert dict(_calibration_named(quantity_items(metrics, unpriced["run_id"]), manifest, lab.config.local_tz))[
+        "calibration_run_id"].plain.startswith("—")

@@ -18,6 +18,8 @@ from labtui.tui.dialogs import DialogBox, FieldsDialog
 from labtui.tui.history_view import definition_items, quantity_items
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from labtui.tui.app import LabApp
 
 
@@ -53,6 +55,22 @@ class RunDetail(FieldsDialog):
         self.annotate(action, self.records)
 
 
+def _calibration_named(items: list[tuple[str, Text]], manifest: pl.DataFrame, tz: str) -> list[tuple[str, Text]]:
+    """The calibration that priced the run named as the setup's history lists it (its seq, local date and time,
+    wavelength), after its run_id: a run_id alone sent the reader to match it in a CSV."""
+    from labtui.core.history import calibrations
+
+    for _, text in (item for item in items if item[0] == "calibration_run_id" and item[1].plain != "—"):
+        run_id = text.plain.split()[0]
+        setup = calibrations(manifest.filter(pl.col("chip_number").is_null()), tz=tz)
+        if (found := setup.filter(pl.col("run_id") == run_id)).height:
+            seq, date, time, wavelength = found.select("seq", "date", "time_hms", "laser_wavelength_nm").row(0)
+            at = "" if wavelength is None else f", {wavelength:g} nm"
+            text.append(f"  the setup's seq {seq}, {date} {time}{at} (`labtui history --calibrations`)",
+                        style="italic")
+    return items
+
+
 def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp, annotate: Callable[[str, int], object],
                done: str | None = None) -> RunDetail | None:
     """What a physicist opens a run for first: its derived quantities with their definitions and every annotation
@@ -71,7 +89,8 @@ def run_dialog(manifest: pl.DataFrame, run_id: str, lab: LabApp, annotate: Calla
     items.append(("run", glance))  # at a glance, first
     metrics, damaged = lab.store.metrics_or_empty()
     items += [("derived", "the metrics table is damaged: `labtui metrics --rebuild` recomputes it")] if damaged \
-        else quantity_items(metrics, run_id, lab.config.procedures_file, lab.config.metrics)
+        else _calibration_named(quantity_items(metrics, run_id, lab.config.procedures_file, lab.config.metrics),
+                                manifest, lab.config.local_tz)
     log = lab.store.annotation_log(run_id)
     lines = log_lines(log, lab.config.local_tz)
     items += [("annotations", "\n".join(lines) if lines else "none (* star, x exclude, # tag, n note)")]
