@@ -747,6 +747,14 @@ def test_a_key_typed_with_extra_spaces_or_invisible_characters_is_the_key(spelle
     assert len(said) == (spelled != "LASER VOLTAGE ")
 
 
+def test_a_key_typed_with_spaces_beside_a_sign_is_the_key() -> None:
+    """`Laser ON + OFF period` lost the period: the run counted complete, "cannot judge completeness: no 'Laser
+    ON+OFF period'" though the key was there."""
+    header, _, _ = parse(raw_csv("It").replace(b"#\tLaser ON+OFF period:", b"#\tLaser ON + OFF period:"))
+    assert header.fields["laser_period_s"] == 2
+    assert "header key 'Laser ON + OFF period' read as 'Laser ON+OFF period'" in " ".join(header.warnings)
+
+
 @pytest.mark.parametrize(("line", "read"), [("VDS (V): 0.1", "0.1 V"), ("VDS (mV): 100", "100 mV"),
                                             ("VDS (V): 0.1 V", "0.1 V")])
 def test_a_key_written_with_its_unit_as_a_column_is_the_key(line: str, read: str) -> None:

@@ -51,4 +51,6 @@ labtui would read differently from the same file.
 # by its data's (it was "aborted: stopped at -0.0095 instead of returning to 0").
 # 11: an It run that spans its whole length with a stretch of rows missing inside it (over 20 of its mean sample
 # intervals and 2 % of its span) is not complete, and said (it was complete, unsaid, as IVg's is since 10).
-EXTRACTION_RULES = 11
+# 12: a header key with spaces beside a sign (`Laser ON + OFF period`) is the registry's key (the period was lost,
+# and the run counted complete).
+EXTRACTION_RULES = 12

@@ -322,6 +322,7 @@ def _same_value(key: str, first: str, second: str, typed_keys: dict[str, Paramet
         values[1] is not None and math.isnan(values[0]) and math.isnan(values[1])))
 
 
+_SPACED_SIGN = re.compile(r" ?([^\w ]) ?")  # a sign with a space beside it (`ON + OFF`): the space set aside
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))  # soft hyphen, zero widths, BOM
 
 
@@ -343,9 +344,10 @@ def _unit_in_key(key: str, value: str, spelled: dict[str, str], typed_keys: dict
 
 
 def _folded(key: str) -> str:
-    """A header key as matched against the registry's: its case, runs of spaces (NBSP too) and invisible characters
-    set aside (`Laser  voltage`, `Laser<NBSP>voltage` and a BOM before `VDS` lost the field without a word)."""
-    return " ".join(key.translate(_INVISIBLE).split()).casefold()
+    """A header key as matched against the registry's: its case, runs of spaces (NBSP too), spaces beside a sign
+    and invisible characters set aside (`Laser  voltage`, `Laser<NBSP>voltage`, `Laser ON + OFF period` and a BOM
+    before `VDS` lost the field without a word: the last run counted complete, its period unknown)."""
+    return _SPACED_SIGN.sub(r"\1", " ".join(key.translate(_INVISIBLE).split())).casefold()
 
 
 def _printable(key: str, value: str, line: int, spelled: dict[str, str], warnings: list[str]) -> tuple[str, str]:
