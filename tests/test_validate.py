@@ -355,6 +355,21 @@ def test_a_damaged_data_page_is_found_by_the_deep_check_and_fixed_by_restaging(
     assert pl.read_parquet(parquet_of(lab, IT)).height == lab.run_of(IT)["n_rows"]
 
 
+def test_a_manifest_edited_by_hand_is_found_by_the_deep_check_and_fixed_by_restaging(lab: Lab, capsys) -> None:
+    """A notebook put chip 67's run under chip 68 in the manifest: `validate --deep` said healthy, the history
+    listed it under 68, and a `stage --force` quietly put it back."""
+    edit_manifest(lab, lambda m: m.with_columns(chip_name=pl.when(pl.col("source_file") == IT).then(
+        pl.lit("Alisson68")).otherwise("chip_name")))
+    assert "manifest_unlike_record" not in by_code(lab)  # read from the records: the deep check alone
+    found = by_code(lab, decode_all=True)["manifest_unlike_record"]
+    assert found.severity == "error" and found.restage == (IT,)
+    assert found.items == [f"{lab.run_of(IT)['run_id']} {IT}: chip_name 'Alisson68' in the manifest, 'Alisson67' in "
+                           "its record"]
+    assert main(lab.args("validate", "--deep", "--fix", "-q")) == 0
+    assert lab.run_of(IT)["chip_name"] == "Alisson67"
+    assert validate(lab.config, hash_all=True, decode_all=True).findings == []
+
+
 def test_only_changed_raw_files_are_hashed(lab: Lab) -> None:
     os.utime(lab.raw / IT)
     assert validate(lab.config).stats["hashed"] == 1

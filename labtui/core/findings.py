@@ -29,6 +29,7 @@ class FindingCode(StrEnum):
     PARQUET_UNREADABLE = "parquet_unreadable"
     ROW_COUNT_MISMATCH = "row_count_mismatch"
     PARQUET_OF_ANOTHER_RUN = "parquet_of_another_run"
+    MANIFEST_UNLIKE_RECORD = "manifest_unlike_record"
     DATE_LOCAL_MISMATCH = "date_local_mismatch"
     DATED_APART = "dated_apart"
     ORPHAN_PARQUET = "orphan_parquet"
@@ -86,6 +87,7 @@ FIX_ACTION = {
     FindingCode.PARQUET_UNREADABLE: FixAction.RESTAGE,
     FindingCode.ROW_COUNT_MISMATCH: FixAction.RESTAGE,
     FindingCode.PARQUET_OF_ANOTHER_RUN: FixAction.RESTAGE,
+    FindingCode.MANIFEST_UNLIKE_RECORD: FixAction.RESTAGE,
     FindingCode.DATE_LOCAL_MISMATCH: FixAction.RESTAGE,
     FindingCode.RAW_CHANGED: FixAction.RESTAGE,
     FindingCode.RAW_TOUCHED: FixAction.STAGE,  # a stage records their new stat, and stages none again

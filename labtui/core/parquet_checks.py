@@ -39,16 +39,21 @@ def parquet_findings(
         "run_id", "source_file", "n_rows",
         folder=pl.format("proc={}/date={}/run_id={}", "proc", pl.col("date_local").cast(pl.String), "run_id"),
     ).with_columns(path=pl.format("{}/{}/{}", pl.lit(str(config.stage_root)), "folder", pl.lit(PART_NAME)))
+    # deep: what each row says of its run, held to the row its Parquet's record keeps (a notebook's edit of the
+    # manifest, chip 67's run put under 68, went unseen; a stage --force quietly put it back)
+    stated = frame.select(RECORDED).iter_rows(named=True) if decode_all else None
     missing: list[tuple[str, str]] = []
     unreadable: list[tuple[str, str, str]] = []
     mismatched: list[tuple[str, str, str]] = []
     foreign: list[tuple[str, str, str]] = []
+    unlike: list[tuple[str, str, str]] = []
     for run_id, source, n_rows, folder, path in runs.iter_rows():
+        row = next(stated) if stated is not None else None
         try:
             if folder not in listed:
                 raise FileNotFoundError(folder)
             footer = read_footer(path)
-            if decode_all:
+            if row is not None:
                 _decode(path)
         except FileNotFoundError:
             missing.append((run_id, source))
@@ -60,6 +65,8 @@ def parquet_findings(
             elif footer.rows != n_rows:
                 mismatched.append((run_id, source, f"the Parquet has {counted(footer.rows, 'row')}, "
                                                    f"the manifest says {n_rows}"))
+            elif row is not None and (differs := _unlike_record(path, row)):
+                unlike.append((run_id, source, differs))
 
     def restageable(runs: Sequence[tuple[str, ...]]) -> list[str]:
         return [run[1] for run in runs if present is None or run[1] in present]
@@ -75,11 +82,34 @@ def parquet_findings(
                   [f"{run_id} {source}: {why}" for run_id, source, why in mismatched], fix, restageable(mismatched)),
         *_finding(FindingCode.PARQUET_OF_ANOTHER_RUN, "error", "runs whose Parquet holds another run's data",
                   [f"{run_id} {source}: {why}" for run_id, source, why in foreign], fix, restageable(foreign)),
+        *_finding(FindingCode.MANIFEST_UNLIKE_RECORD, "error", "runs whose manifest row says other than the record "
+                  "their Parquet keeps of their staging (the manifest edited by hand or by a script?)",
+                  [f"{run_id} {source}: {why}" for run_id, source, why in unlike], fix, restageable(unlike)),
         *_finding(FindingCode.ORPHAN_PARQUET, "error", "Parquet folders the manifest does not reference (directory-"
                   "scan readers such as DuckDB, pyarrow and Spark read them as runs: a copied run folder counted "
                   "twice, a copied day folder `date=… (1)` failed them)", orphans,
                   "move them to the quarantine (`labtui validate --fix`); they hold no run the manifest knows"),
     ]
+
+
+# what a manifest row says of its run that staging alone sets, and nothing after it changes (a touched raw file's
+# new time, a re-dating, an annotation are not in it): held to the row in the run's record by `validate --deep`
+RECORDED = ("chip_name", "proc", "source_sha256", "has_light", "laser_wavelength_nm", "laser_voltage_v", "vds_v",
+            "is_complete")
+
+
+def _unlike_record(path: str, row: dict[str, object]) -> str | None:
+    """How the manifest's `row` differs from the row in the run's record (`chip_name 'Alisson68' in the manifest,
+    'Alisson67' in its record`); None where it does not, or the record (an older labtui's) keeps none."""
+    from labtui.core.parquet_footer import read_run_record
+
+    record = read_run_record(Path(path))
+    kept = record.get("row") if isinstance(record, dict) else None
+    if not isinstance(kept, dict):
+        return None
+    differs = [f"{name} {row[name]!r} in the manifest, {kept[name]!r} in its record" for name in RECORDED
+               if name in kept and kept[name] != row[name]]
+    return "; ".join(differs) or None
 
 
 def _decode(path: str) -> None:
