@@ -24,6 +24,7 @@ import polars as pl
 import pyarrow.dataset as pads
 import pytest
 
+from labtui.cli import main
 from labtui.core import manifest as manifest_module
 from labtui.core.config import StagingConfig
 from labtui.core.errors import ExitCode
@@ -155,6 +156,24 @@ def test_a_store_recorded_by_an_older_labtui_learns_its_place_and_keeps_asking_w
     assert back.cli("stage").returncode == 0
     recorded = json.loads(identity_file.read_text(encoding="utf-8"))
     assert recorded["store_root"] == str(lab.store_root.absolute()) and recorded["raw_root"] == older["raw_root"]
+
+
+def test_a_store_whose_record_is_lost_says_so_where_its_raw_folder_is_asked_for(lab: Lab, tmp_path: Path,
+                                                                               monkeypatch, capsys) -> None:
+    """store.json truncated (or deleted): `stage --store` named the config's default `data/01_raw`, a folder the
+    user never gave, and validate and repair said nothing of the record."""
+    identity = lab.store_root / "_manifest" / "store.json"
+    identity.write_text("{", encoding="utf-8")
+    lab.config_file.unlink()  # no config: the store alone
+    monkeypatch.chdir(tmp_path)
+    lost = f"(the store's record of its raw folder, {identity}, is missing or damaged: give --raw-root once"
+    assert main(["stage", "--store", str(lab.store_root)]) == 2
+    assert lost in capsys.readouterr().err
+    main(["validate", "--store", str(lab.store_root)])
+    assert lost in " ".join(capsys.readouterr().out.split())
+    assert main(["stage", "--store", str(lab.store_root), "--raw-root", str(lab.raw)]) == 0
+    assert json.loads(identity.read_text(encoding="utf-8"))["raw_root"] == str(lab.raw.absolute())
+    assert main(["stage", "--store", str(lab.store_root)]) == 0  # the record again: the store alone will do
 
 
 @pytest.mark.parametrize("stage_dir", ["{elsewhere}/raw_measurements", "..", "sub/raw_measurements"])

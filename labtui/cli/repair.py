@@ -44,11 +44,12 @@ def run_prune(args: argparse.Namespace) -> int:
     from labtui.core.manifest import read_manifest
     from labtui.core.repair import drop_runs, prunable
     from labtui.core.scan import PassedOver
-    from labtui.core.store import check_raw_root
+    from labtui.core.store import check_raw_root, record_lost
 
     config = config_from(args)
     if not config.raw_root.is_dir():
-        raise UsageError(f"the raw root {config.raw_root} is not there: every run would look gone; mount it first")
+        raise UsageError(f"the raw root {config.raw_root} is not there: every run would look gone; mount it first"
+                         + record_lost(config))
     if problem := config.raw_root_problem():  # it cannot be listed: every run would look gone
         raise UsageError(problem)
     manifest = read_manifest(config.manifest_path)

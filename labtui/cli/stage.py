@@ -166,12 +166,17 @@ def _run(args: argparse.Namespace, *, force: bool, only: list[Path] | None) -> i
 
 
 def raw_root_error(problem: str, args: argparse.Namespace, config: StagingConfig) -> UsageError:
-    """The raw folder's problem, with where it came from: the --raw-root given, the store's record, or the config."""
+    """The raw folder's problem, with where it came from: the --raw-root given, the store's record (or that it is
+    lost), or the config."""
+    from labtui.core.store import record_lost
+
     if args.raw_root is not None:
         hint = "check --raw-root"
     elif config.raw_root == recorded_raw_root(config):
         hint = ("the store was staged from it: mount it, or if the raw tree moved, give its new place with --raw-root "
                 "NEW --raw-root-moved")
+    elif lost := record_lost(config):
+        return UsageError(problem + lost)
     else:
         hint = "set raw_root in the config or pass --raw-root"
     return UsageError(f"{problem} ({hint})")

@@ -17,6 +17,7 @@ from labtui.core.findings import make_finding as _finding  # short: the checks b
 from labtui.core.registry import procedure_rules
 from labtui.core.rejects import read_rejects
 from labtui.core.scan import PassedOver, made_by_current_rules, mtime_us, rejected_as_is, scan_raw, source_path
+from labtui.core.store import record_lost
 
 
 # -- the raw tree --------------------------------------------------------------------------------------------------
@@ -32,7 +33,8 @@ def raw_findings(
     if not config.raw_root.is_dir():
         findings += _finding(
             FindingCode.RAW_ROOT_MISSING, "warning", "the raw root is not there: raw files were not checked",
-            [str(config.raw_root)], "mount or restore the raw folder, or fix raw_root in the config",
+            [str(config.raw_root)], "mount or restore the raw folder, or fix raw_root in the config"
+            + record_lost(config),
         )
         return findings, None, {"raw_files": 0, "rejects": len(rejects)}
     passed = PassedOver()

@@ -40,7 +40,14 @@ from labtui.core.scan import (
 from labtui.core.stage_chunk import CHUNK_FILES, RECORDING_SECONDS, ChunkResult, ChunkWorker, as_staged, chunks
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
 from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
-from labtui.core.store import check_location, check_raw_root, identity_path, lock_store, write_identity
+from labtui.core.store import (
+    check_location,
+    check_raw_root,
+    identity_path,
+    lock_store,
+    record_lost,
+    write_identity,
+)
 from labtui.core.wording import counted
 
 if TYPE_CHECKING:  # Polars, NumPy, the parser and the models are imported where a file is read or a commit made
@@ -152,7 +159,8 @@ class Stager:
         started = time.monotonic()
         check_location(self.config)
         if not self.config.raw_root.is_dir():  # read as a folder of no files, it dropped the reject records of a
-            raise UsageError(f"the raw folder {self.config.raw_root} {no_folder(self.config.raw_root)}")  # restage
+            raise UsageError(f"the raw folder {self.config.raw_root} {no_folder(self.config.raw_root)}"  # restage
+                             + record_lost(self.config))
         lock = lock_store(self.config, self.cancel, lambda holder: self._emit(EventKind.LOCK_WAIT, holder=holder))
         try:
             self.report.new_store = not identity_path(self.config).exists() and not self.config.manifest_path.exists()

@@ -101,6 +101,16 @@ def read_identity(path: Path) -> StoreIdentity | None:
     return identity if one_folder else None
 
 
+def record_lost(config: StagingConfig) -> str:
+    """What a missing raw folder adds when the store holds runs but its record of where they came from
+    (`store.json`) is missing or damaged: the config's default raw folder was named, which the user never gave, and
+    validate and repair said nothing of the record."""
+    if not config.manifest_path.exists() or read_identity(identity_path(config)) is not None:
+        return ""
+    return (f" (the store's record of its raw folder, {identity_path(config)}, is missing or damaged: give --raw-root "
+            "once, and the next stage records it again)")
+
+
 def identity_path(config: StagingConfig) -> Path:
     return config.manifest_dir / IDENTITY_FILE
 
