@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 import json
 import math
+import os
 import re
 import warnings
 from collections.abc import Callable
@@ -2587,3 +2588,20 @@ def test_a_calibration_without_a_wavelength_says_it_prices_no_run(tmp_path: Path
     lit = table.filter(pl.col("proc") == "It").row(0, named=True)
     assert lit["power_w"] is None and "power_w: no LaserCalibration of 455 nm in the store (1 LaserCalibration " \
         "without a wavelength)" in lit["remarks"]
+
+
+def test_a_killed_writers_temp_file_beside_the_metrics_table_goes_at_the_next_write(tmp_path: Path) -> None:
+    """`.metrics.parquet.<hex>.tmp`, left by a writer killed before its rename, stayed for good, unreported; one
+    younger than any write takes may be a live writer's, and stays."""
+    from labtui.core.atomic import temp_path_for
+
+    lab = Lab(tmp_path)
+    lab.write("2025-10-14/IVg2025-10-14_1.csv", raw_csv("IVg"))
+    lab.stage()
+    metrics_path = lab.config.metrics_path
+    killed, live = temp_path_for(metrics_path), temp_path_for(metrics_path)
+    for temp in (killed, live):
+        temp.write_bytes(b"PAR1 half a table")
+    os.utime(killed, (1e9, 1e9))
+    assert main(lab.args("metrics", "--rebuild")) == 0
+    assert not killed.exists() and live.exists()

@@ -16,6 +16,7 @@ Runs gone from the manifest leave the table. Deleting the file, or `rebuild=True
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -25,7 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from labtui.core.annotations import excluded_runs
-from labtui.core.atomic import atomic_write
+from labtui.core.atomic import atomic_write, stale_temps
 from labtui.core.chip_params import ChipParams, load_chip_params
 from labtui.core.chip_spelling import shared_names
 from labtui.core.config import StagingConfig
@@ -149,11 +150,16 @@ def write_update(config: StagingConfig, update: MetricsUpdate) -> MetricsUpdate:
 
 
 def write_metrics(table: pl.DataFrame, path: Path, stamp: str) -> None:
+    """The table, replacing the last one; a killed writer's temp file beside it (`stale_temps`) goes, which stayed
+    there for good, unreported."""
     try:
         atomic_write(path, lambda handle: table.write_parquet(handle, compression="zstd", statistics=True,
                                                               metadata={STAMP_KEY: stamp}))
     except OSError as error:
         raise OperationFailed("write the metrics table", path, error) from error
+    for temp in stale_temps(path):
+        with contextlib.suppress(OSError):  # renamed or removed meanwhile: nothing left to sweep
+            temp.unlink()
 
 
 def _joined_remark(remark: pl.Expr) -> pl.Expr:
