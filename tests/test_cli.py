@@ -532,6 +532,29 @@ def test_a_derived_root_in_the_raw_folder_the_store_recorded_is_refused(lab: Lab
     assert not (tmp_path / "store_derived" / "metrics.parquet").exists()
 
 
+def test_two_stores_given_one_derived_root_are_refused_the_second(lab: Lab, tmp_path: Path, capsys) -> None:
+    """Two stores staged with one `--derived-root` rewrote each other's metrics table at every command (547 rows,
+    then 4): the commands' answers held, a notebook reading the table got whichever store ran last. A table whose
+    store is gone, or keeps its tables elsewhere now, is this store's to take."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    assert main(lab.args("stage", "--quiet", "--derived-root", str(shared))) == 0
+    table = pl.read_parquet(shared / "metrics.parquet")
+    other = Lab(tmp_path / "other")
+    other.write("2025-10-21/IVg2025-10-21_1.csv", raw_csv("IVg"))
+    for command in (("stage", "--quiet"), ("metrics",), ("history", "67")):
+        assert main(other.args(*command, "--derived-root", str(shared))) == 2, command
+        assert capsys.readouterr().err == (
+            f"labtui: the derived root {shared} holds the derived tables of the store {lab.store_root.absolute()}, "
+            "which keeps them there: give each store a derived root of its own (--derived-root, or derived_root in "
+            "the config)\n")
+    assert pl.read_parquet(shared / "metrics.parquet").equals(table) and not other.store_root.exists()
+    (tmp_path / "own").mkdir()
+    assert main(lab.args("stage", "--quiet", "--derived-root", str(tmp_path / "own"))) == 0  # the first moves out
+    assert main(other.args("stage", "--quiet", "--derived-root", str(shared))) == 0  # the folder is free
+    assert pl.read_parquet(shared / "metrics.parquet")["source_file"].to_list() == ["2025-10-21/IVg2025-10-21_1.csv"]
+
+
 @pytest.mark.parametrize("command", [("stage", "--quiet"), ("metrics", "67"), ("chips",)])
 def test_a_configured_derived_root_that_is_not_there_is_refused(lab: Lab, tmp_path: Path, capsys,
                                                                  command: tuple[str, ...]) -> None:

@@ -84,6 +84,7 @@ from labtui.core.parquet_footer import footer_bytes
 # Dirac point, 2.56 V off), and one over 3 points is remarked.
 METRICS_VERSION = 32
 STAMP_KEY = "labtui.metrics"
+OWNER_KEY = "labtui.store"  # the store (its folder, absolute) whose runs the table holds
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
 
 

@@ -99,6 +99,20 @@ def _skip_schema(footer: bytes, pos: int) -> int:
 _I64, _DOUBLE, _BINARY, _LIST, _SET, _MAP, _STRUCT = 6, 7, 8, 9, 10, 11, 12
 
 
+def footer_value(footer: bytes, key: str) -> str | None:
+    """The value of a key-value string in a Parquet footer (`footer_bytes`), found by hand as the record's run_id is:
+    a Thrift compact `KeyValue` is its key (field 1) then its value (field 2, a binary: header 0x18), each a varint
+    length and bytes. None when the footer has no such key (the key's text inside another value is not it: its
+    length byte is looked for with it)."""
+    name = key.encode()
+    at = footer.rfind(bytes([len(name)]) + name) if len(name) < 0x80 else -1
+    pos = at + 1 + len(name)
+    if at < 0 or pos >= len(footer) or footer[pos] != 0x18:
+        return None
+    length, pos = _varint(footer, pos + 1)
+    return footer[pos : pos + length].decode("utf-8", "replace")
+
+
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:

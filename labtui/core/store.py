@@ -158,6 +158,29 @@ def _recorded_derived(store_root: Path) -> Path | None:
     return folder
 
 
+def shared_derived_problem(config: StagingConfig) -> str | None:
+    """Why this store must not use the derived root it is given: its metrics table is another store's, which records
+    that folder as its own. Two stores given one `--derived-root` rewrote each other's table at every command (547
+    rows, then 4): the commands' answers held, a notebook reading the table got whichever store ran last."""
+    from labtui.core.metrics_stamp import OWNER_KEY
+    from labtui.core.parquet_footer import footer_bytes, footer_value
+
+    if config.derived_root is None:  # beside the store: its own
+        return None
+    try:
+        owner = footer_value(footer_bytes(config.metrics_path), OWNER_KEY)
+    except (OSError, ValueError):  # no table yet, or a damaged one: the next update writes it
+        return None
+    if owner is None or same_folder(Path(owner), config.store_root):
+        return None
+    identity = read_identity(Path(owner) / MANIFEST_DIR / IDENTITY_FILE)
+    if identity is None or identity.derived_root is None or not same_folder(Path(identity.derived_root),
+                                                                              config.derived_root):
+        return None  # that store is gone, or keeps its tables elsewhere now (a project copied): this one takes it
+    return (f"the derived root {config.derived_root} holds the derived tables of the store {owner}, which keeps them "
+            "there: give each store a derived root of its own (--derived-root, or derived_root in the config)")
+
+
 def check_location(config: StagingConfig) -> None:
     """Refuse a store path that cannot be right, before anything reads or writes there.
 
@@ -169,7 +192,7 @@ def check_location(config: StagingConfig) -> None:
     - a derived root in the raw folder or the store.
     """
     store, stage = config.store_root, config.stage_root
-    if (problem := config.derived_root_problem()) is not None:
+    if (problem := config.derived_root_problem() or shared_derived_problem(config)) is not None:
         raise UsageError(problem)
     check_store_paths(store, stage)
     if is_store(store):

@@ -44,7 +44,14 @@ from labtui.core.metrics.definitions import (
 from labtui.core.metrics.per_run import DATA_COLUMNS, Curve, Derived, compute_runs
 from labtui.core.metrics.pricing import PRICING_TOPIC, calibrate
 from labtui.core.metrics.schema import CONTEXT_SCHEMA, METRICS_SCHEMA, MetricsDamaged, empty_metrics, read_metrics
-from labtui.core.metrics_stamp import METRICS_VERSION, STAMP_KEY, is_current, metrics_stamp, settings_hash
+from labtui.core.metrics_stamp import (
+    METRICS_VERSION,
+    OWNER_KEY,
+    STAMP_KEY,
+    is_current,
+    metrics_stamp,
+    settings_hash,
+)
 from labtui.core.registry import family_expr
 from labtui.core.wording import counted
 
@@ -142,19 +149,21 @@ def write_update(config: StagingConfig, update: MetricsUpdate) -> MetricsUpdate:
     """Step 3 of `update_metrics`: the table written where it changed; the caller holds the writer lock."""
     started, cpu = time.monotonic(), time.process_time()
     if update.stale:
-        write_metrics(update.table, config.metrics_path, metrics_stamp(config))
+        write_metrics(update.table, config, metrics_stamp(config))
         update.written = True
     update.elapsed_s += time.monotonic() - started
     update.cpu_s += time.process_time() - cpu
     return update
 
 
-def write_metrics(table: pl.DataFrame, path: Path, stamp: str) -> None:
-    """The table, replacing the last one; a killed writer's temp file beside it (`stale_temps`) goes, which stayed
-    there for good, unreported."""
+def write_metrics(table: pl.DataFrame, config: StagingConfig, stamp: str) -> None:
+    """The table, replacing the last one, with its stamp and the store it is of (`shared_derived_problem`); a killed
+    writer's temp file beside it (`stale_temps`) goes, which stayed there for good, unreported."""
+    path = config.metrics_path
+    owner = str(config.store_root.absolute())
     try:
         atomic_write(path, lambda handle: table.write_parquet(handle, compression="zstd", statistics=True,
-                                                              metadata={STAMP_KEY: stamp}))
+                                                              metadata={STAMP_KEY: stamp, OWNER_KEY: owner}))
     except OSError as error:
         raise OperationFailed("write the metrics table", path, error) from error
     for temp in stale_temps(path):
