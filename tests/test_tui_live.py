@@ -80,7 +80,8 @@ class WatcherTime:
 def history(app: LabApp) -> list[str]:
     if not isinstance(app.screen, HistoryScreen):
         return []
-    return app.screen.query_one(FrameTable).frame["source_file"].to_list()
+    frame = app.screen.query_one(FrameTable).frame  # before its runs are read: an empty frame of no columns
+    return frame["source_file"].to_list() if "source_file" in frame.columns else []
 
 
 def runs_of(lab: Lab, source_file: str) -> pl.DataFrame:

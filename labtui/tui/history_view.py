@@ -249,9 +249,3 @@ def _doubts_said(run: dict[str, Any], holding: dict[str, bool], on_power: bool, 
     if share <= -DRIFT_SHARE:  # the step is larger than read, not in doubt
         return f"{said} · the dark drift ran against the step ({corrected})"
     return said
-    share, words = drift
-    if share >= DRIFT_SHARE:
-        return f"{said} · {words}"
-    if share <= -DRIFT_SHARE:  # the step is larger than read, not in doubt
-        return f"{said} · the dark drift ran against the step ({words.split('(', 1)[1]}"
-    return said
