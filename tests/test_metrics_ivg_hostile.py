@@ -304,23 +304,6 @@ def test_rows_sorted_or_shuffled_give_no_dirac_point_and_say_why(clean) -> None:
     assert values["cnp_fwd_v"] == pytest.approx(UP, abs=0.01) and not any("out of order" in r for r in remarks)
 
 
-def test_two_sweeps_in_one_file_are_read_on_the_last_loop_and_said(clean) -> None:
-    """A file holding two sweeps (a run resumed into its file, 1,202 rows where the parameters imply 601) read its
-    Dirac points on the second loop with no remark beside them: the stage's note was in its log only. One loop
-    and an aborted one (0 → −V → +V → 0: two falling legs as wide) are no second loop."""
-    vg, current, truth = clean
-    second = current * 1.5  # the second sweep's channel conducts more: its quantities are the ones read
-    values, remarks = ivg_quantities(np.concatenate([vg, vg[1:]]), np.concatenate([current, second[1:]]), VDS,
-                                     SETTINGS)
-    assert remarks == ["IVg: the sweep runs its loop 2 times (a run resumed, or 2 runs in one file?): its quantities "
-                       "are of the last loop"]
-    assert values["cnp_fwd_v"] == pytest.approx(truth["cnp_fwd_v"], abs=1e-9)
-    assert values["i_min_a"] == pytest.approx(truth["i_min_a"])
-    assert values["gm_max_hole_s"] == pytest.approx(1.5 * truth["gm_max_hole_s"])  # the last loop's
-    aborted = vg.size * 3 // 4 + 1  # 0 → −5 → +5 → 0
-    assert ivg_quantities(vg[:aborted], current[:aborted], VDS, SETTINGS)[1] == []
-
-
 @pytest.mark.parametrize(("points", "level"), [(4, 2e-11), (10, 2e-11), (4, 0.0)])
 def test_a_contact_dropout_longer_than_a_glitch_is_no_dirac_point_and_is_said(clean, points: int,
                                                                                level: float) -> None:

@@ -79,7 +79,8 @@ from labtui.core.parquet_footer import footer_bytes
 # 29: the table names why a responsivity is in doubt (`responsivity_doubt`), as the app and the trends mark it.
 # 30: that column null where there is no responsivity; a run not complete's remark so worded (`run not complete`,
 # it was `aborted run`: a run with rows missing reached its end).
-# 31: a sweep that runs its loop more than once (two sweeps in one file) is remarked: read on its last loop.
+# 31: a sweep that runs its loop more than once was remarked (taken back in 33: it read one run of 0 → −V → 0 → −V
+# → 0 as two, and missed a second sweep stopped after its up-sweep; the stage's note on the rows says it).
 # 32: a contact dropout of any length that comes back is passed over (it was up to 3 points: 4 read as a sweep's
 # Dirac point, 2.56 V off), and one over 3 points is remarked.
 METRICS_VERSION = 32

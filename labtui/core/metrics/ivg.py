@@ -212,16 +212,15 @@ def parabola_vertex(x: np.ndarray, y: np.ndarray) -> float | None:
     return -b / (2 * a) * scale if a > 0 else None
 
 
-def widest_legs(vg: np.ndarray, legs: list[Leg], direction: int) -> list[Leg]:
-    """The legs of that direction spanning the widest Vg range (the −V → +V and +V → −V legs of a full loop; one of
-    each for every loop the file holds). The metrics read the last: in an aborted loop (0 → −V → +V → 0) the first
-    falling leg only left the resting 0 V."""
+def longest_leg(vg: np.ndarray, legs: list[Leg], direction: int) -> Leg | None:
+    """The leg of that direction spanning the widest Vg range (the −V → +V and +V → −V legs of a full loop); of
+    legs as wide, the last: in an aborted loop (0 → −V → +V → 0) the first leg only left the resting 0 V."""
     chosen = [leg for leg in legs if leg.direction == direction and leg.stop - leg.start >= 3]
     if not chosen:
-        return []
+        return None
     spans = [abs(float(vg[leg.stop - 1] - vg[leg.start])) for leg in chosen]
     widest = max(spans) - 1e-6 * float(vg.max() - vg.min())
-    return [leg for leg, span in zip(chosen, spans, strict=True) if span >= widest]
+    return [leg for leg, span in zip(chosen, spans, strict=True) if span >= widest][-1]
 
 
 def vds_doubt(vds_v: float) -> str:
@@ -294,21 +293,10 @@ def read_sweep(vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: Met
     return ReadSweep(vg[:broken], i[:broken], None if at is None else at[:broken], True, [*gaps, remark])
 
 
-class CnpLegs(NamedTuple):
-    """The up- and down-sweep legs the Dirac points are read on, and how many full loops the sweep ran: a file
-    holding two sweeps (a run resumed, or measured again into one file) is read on its last loop."""
-
-    forward: Leg | None
-    backward: Leg | None
-    loops: int
-
-
-def cnp_legs(vg: np.ndarray) -> CnpLegs:
-    """The last of the widest legs of each direction (`widest_legs`)."""
+def cnp_legs(vg: np.ndarray) -> tuple[Leg | None, Leg | None]:
+    """The up- and down-sweep legs the Dirac points are read on: the widest of each direction."""
     legs = sweep_legs(vg)
-    forward, backward = widest_legs(vg, legs, 1), widest_legs(vg, legs, -1)
-    return CnpLegs(forward[-1] if forward else None, backward[-1] if backward else None,
-                   min(len(forward), len(backward)))
+    return longest_leg(vg, legs, 1), longest_leg(vg, legs, -1)
 
 
 def ivg_quantities(
@@ -347,10 +335,7 @@ def ivg_quantities(
         values["on_off_ratio"] = float(read.max()) / i_min
     else:
         remarks.append("on_off_ratio: the smallest |I| is 0 A")
-    forward, backward, loops = cnp_legs(vg)
-    if loops > 1:  # said by the stage too (more rows than its parameters imply), but not beside the numbers
-        remarks.append(f"IVg: the sweep runs its loop {loops} times (a run resumed, or {loops} runs in one file?): "
-                       "its quantities are of the last loop")
+    forward, backward = cnp_legs(vg)
     flat_forward = False
     for column, leg, name in (("cnp_fwd_v", forward, "up-sweep"), ("cnp_bwd_v", backward, "down-sweep")):
         if leg is None:

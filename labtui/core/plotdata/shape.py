@@ -300,8 +300,7 @@ def dirac_leg_starts(vg: np.ndarray, i: np.ndarray, vds_v: float | None, setting
     sweep = read_sweep(vg, i, vds_v, settings)
     if not sweep.usable:
         return set()
-    legs = cnp_legs(sweep.vg)
-    starts = [leg.start for leg in (legs.forward, legs.backward) if leg is not None]
+    starts = [leg.start for leg in cnp_legs(sweep.vg) if leg is not None]
     return set(starts) if sweep.at is None else {int(sweep.at[start]) for start in starts}
 
 
