@@ -83,7 +83,9 @@ from labtui.core.parquet_footer import footer_bytes
 # → 0 as two, and missed a second sweep stopped after its up-sweep; the stage's note on the rows says it).
 # 32: a contact dropout of any length that comes back is passed over (it was up to 3 points: 4 read as a sweep's
 # Dirac point, 2.56 V off), and one over 3 points is remarked.
-METRICS_VERSION = 32
+# 33: a dropout longer than 3 points reads under a tenth of the readings beside it (a sharp V's bottom, a fast
+# photoresponse down by half were passed over as dropouts), and many are said in one remark.
+METRICS_VERSION = 33
 STAMP_KEY = "labtui.metrics"
 OWNER_KEY = "labtui.store"  # the store (its folder, absolute) whose runs the table holds
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

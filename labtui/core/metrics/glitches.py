@@ -4,18 +4,25 @@ points), which the sweeps' and the It runs' quantities, and the plots, pass over
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from labtui.core.metrics.arrays import median
 
 BREAKDOWN_FALL = 2.0  # |I| divided by this from one setpoint to the next, never to come back: the channel broke down
 GLITCH_RUN = 3  # the most points a spike takes (0.27 s at 0.09 s a point); a dropout takes any number that comes back
+# a dropout longer than GLITCH_RUN reads under this fraction of the readings around it (a contact lost reads decades
+# less, or 0 A): the bottom of a sharp V, a fast photoresponse down by half, are readings of the channel
+DROPOUT_DEPTH = 10.0
+SAID_DROPOUTS = 3  # dropouts said one by one; more are said in one remark
 
 
 def glitches(current: np.ndarray, *, ends: bool = True) -> np.ndarray:
     """Which points are no reading of the channel: runs of up to GLITCH_RUN consecutive points all under
-    1/BREAKDOWN_FALL of both points around the run (a contact dropout), or all over BREAKDOWN_FALL × both (a spike).
-    Without `ends`, the interior's alone: a calibration's dark readings start far below its lit ones.
+    1/BREAKDOWN_FALL of both points around the run (a contact dropout), or all over BREAKDOWN_FALL × both (a spike);
+    and longer dropouts inside the trace (`_long_dropouts`). Without `ends`, the interior's alone: a calibration's
+    dark readings start far below its lit ones.
 
     Graphene's current changes smoothly with Vg: in the real sweeps no run of 1 to 6 points stands more than ×1.16
     off the points around it. A dropout starts with a fall of ×BREAKDOWN_FALL and a spike ends with one: a sweep
@@ -58,7 +65,7 @@ def glitches(current: np.ndarray, *, ends: bool = True) -> np.ndarray:
 def _long_dropouts(current: np.ndarray, glitch: np.ndarray) -> None:
     """Marks the interior dropouts longer than GLITCH_RUN points in `glitch`: from a fall of ×BREAKDOWN_FALL off a
     reading, the points up to the first that comes back to that reading (within ×BREAKDOWN_FALL of it), all under
-    1/BREAKDOWN_FALL of both (a contact lost for 4 points of a sweep read as its Dirac point, 2.56 V off, on/off
+    1/DROPOUT_DEPTH of both (a contact lost for 4 points of a sweep read as its Dirac point, 2.56 V off, on/off
     1.6e6; for 4 samples of an It run's ON window, a ΔI 53 % too large). A fall that never comes back is a breakdown
     (`breakdown_at`); one that comes back elsewhere is a change of the current (at Vds 0 V, the pA of noise around 0
     before a pulse); spikes (marked) are neither side of one."""
@@ -68,8 +75,13 @@ def _long_dropouts(current: np.ndarray, glitch: np.ndarray) -> None:
         before = float(current[start - 1])
         back = _first_at_least(current, start, before / BREAKDOWN_FALL)
         if back - start > GLITCH_RUN and back < current.size and not glitch[back] and (
-                BREAKDOWN_FALL * float(current[start:back].max()) < float(current[back]) <= BREAKDOWN_FALL * before):
+                _dropped(current, start, back) and float(current[back]) <= BREAKDOWN_FALL * before):
             glitch[start:back] = True
+
+
+def _dropped(current: np.ndarray, start: int, end: int) -> bool:
+    """Whether the interior points `start:end` all read under 1/DROPOUT_DEPTH of the reading on each side."""
+    return DROPOUT_DEPTH * float(current[start:end].max()) < min(float(current[start - 1]), float(current[end]))
 
 
 def _first_at_least(values: np.ndarray, start: int, level: float) -> int:
@@ -83,10 +95,21 @@ def _first_at_least(values: np.ndarray, start: int, level: float) -> int:
     return values.size
 
 
-def long_dropouts(glitch: np.ndarray) -> list[tuple[int, int]]:
-    """The runs of `glitch` longer than GLITCH_RUN: each a contact dropout its quantities' remarks say (the short
-    ones are passed over unsaid: a spike, a reading lost)."""
-    return [(start, end) for start, end in _runs(glitch) if end - start > GLITCH_RUN]
+def said_dropouts(topic: str, current: np.ndarray, glitch: np.ndarray, unit: str,
+                  where: Callable[[int, int], str]) -> list[str]:
+    """The remarks on the dropouts longer than GLITCH_RUN among `glitch` (`glitches` of `current`), which its
+    quantities pass over: one each, up to SAID_DROPOUTS, else one for all (a dark run falling to noise halfway got
+    2,322 remarks); `where(start, end)` places one (`Vg -5 to -4.8 V`). A glitch run that is no such dropout (a
+    spike beside another, a V's bottom, a run at an end) is not said: the short ones never were."""
+    runs = [(start, end) for start, end in _runs(glitch) if end - start > GLITCH_RUN and start > 0
+            and end < current.size and _dropped(current, start, end)]
+    depth = f"|I| under 1/{DROPOUT_DEPTH:g} of the readings beside"
+    if len(runs) <= SAID_DROPOUTS:
+        return [f"{topic}: a contact dropout of {end - start} {unit} ({where(start, end)}, {depth} it) passed over"
+                for start, end in runs]
+    sizes = [end - start for start, end in runs]
+    return [f"{topic}: {len(runs)} contact dropouts of {min(sizes)}–{max(sizes)} {unit} passed over (the first "
+            f"{where(*runs[0])}; {depth} them)"]
 
 
 def _stands_off(run: np.ndarray, beside: np.ndarray, *, dropout: bool) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 from labtui.core.config import MetricsSettings
 from labtui.core.metrics.arrays import all_finite, median
 from labtui.core.metrics.definitions import FLICKER_SAMPLES, GAP_SHARE, GAP_SPACINGS, RESOLVED_SIGMAS
-from labtui.core.metrics.glitches import BREAKDOWN_FALL, long_dropouts, trace_glitches
+from labtui.core.metrics.glitches import BREAKDOWN_FALL, said_dropouts, trace_glitches
 from labtui.core.metrics.ivg import vds_doubt
 from labtui.core.wording import told_apart
 
@@ -247,9 +247,8 @@ def readings(t: np.ndarray, i: np.ndarray) -> tuple[np.ndarray | None, list[str]
     if not glitch.any():
         return keep, []
     times = t if keep is None else t[keep]
-    remarks = [f"It: a contact dropout of {end - start} samples (t {times[start]:.4g}–{times[end - 1]:.4g} s, |I| "
-               f"under 1/{BREAKDOWN_FALL:g} of the readings beside it) passed over"
-               for start, end in long_dropouts(glitch)]
+    remarks = said_dropouts("It", np.abs(current), glitch, "samples",
+                            lambda start, end: f"t {times[start]:.4g}–{times[end - 1]:.4g} s")
     if keep is None:
         return ~glitch, remarks
     keep[np.flatnonzero(keep)[glitch]] = False

@@ -19,7 +19,7 @@ from labtui.core.metrics.glitches import (
     BREAKDOWN_FALL,
     GLITCH_RUN,
     glitches,
-    long_dropouts,
+    said_dropouts,
     sweep_glitches,
     v_bottom,
     v_bottoms,
@@ -118,7 +118,7 @@ def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.2, edg
     it leaned toward the shallower arm, a quarter of the real Dirac points landing beyond the sampled minimum's
     neighbours (on the synthetic lab, the error's 95th percentile 36 mV, 11 mV at ±0.2 V).
 
-    A contact glitch (`sweep_glitches`: a dropout or a spike of up to GLITCH_RUN points, not the V's bottom) is no
+    A contact glitch (`sweep_glitches`: a spike of up to GLITCH_RUN points, a dropout, not the V's bottom) is no
     reading of the channel: it is passed over, in the minimum and in the fit. A leg whose |I| the gate does not
     move beyond its noise has no Dirac point (`flat`); nor has one whose minimum lies within `edge_margin_v` of its
     ends (the Dirac point is outside the sweep). A parabola that opens downwards or puts its vertex outside the
@@ -329,8 +329,8 @@ def ivg_quantities(
     values["i_min_a"] = i_min = float(read.min())
     if not usable:  # (rows out of order: their falls and returns are no dropouts to say)
         return values, remarks
-    remarks += [f"IVg: a contact dropout of {end - start} points (Vg {vg[start]:g} to {vg[end - 1]:g} V, |I| under "
-                f"1/{BREAKDOWN_FALL:g} of the readings beside it) passed over" for start, end in long_dropouts(glitch)]
+    remarks += said_dropouts("IVg", current, glitch, "points", lambda start, end: f"Vg {vg[start]:g} to "
+                                                                                  f"{vg[end - 1]:g} V")
     if i_min > 0:
         values["on_off_ratio"] = float(read.max()) / i_min
     else:
