@@ -139,7 +139,9 @@ def test_format_si_shows_the_extremes_of_a_float_as_they_are():
     """A subnormal current (its rounding step underflows to 0) crashed the Dirac marker's text and the metrics
     table's column with `int(nan)`; the largest float rounded past itself to inf."""
     assert format_si_each(np.array([5e-324, -1e-320, 1.7976931348623157e308]), "A") == [
-        "4.94e-324 A", "-1e-308 pA", "1.8e+308 A"]
+        "4.94e-312 pA", "-1e-308 pA", "1.8e+308 A"]
+    # rounded once, from the exact value (twice, 0.009265 A read 9.26 mA and 0.001005 A 1 mA)
+    assert format_si_each([0.009265, 0.001005, 9.9999e-4, 0.99999], "A") == ["9.27 mA", "1.01 mA", "1 mA", "1 A"]
 
 
 # --- downsampling -----------------------------------------------------------------------------------------

@@ -21,20 +21,19 @@ def si_scale(max_abs: float) -> tuple[float, str]:
 
 
 def format_si(value: float, unit: str) -> str:
-    """A value with its own prefix, to 3 significant digits: `format_si(1.23e-5, "A") == "12.3 µA"`; rounded before
-    the prefix is chosen (0.99999 V reads "1 V", not "1e+03 mV"); -0 is 0, and a value too small or too large to
-    round (below ~1e-306, past 1.797e308) or not finite is written as it is. Pure Python, no NumPy: the command
-    line's history formats its quantities without paying NumPy's import."""
+    """A value with its own prefix, to 3 significant digits: `format_si(1.23e-5, "A") == "12.3 µA"`; rounded once,
+    before the prefix is chosen (0.99999 V reads "1 V", not "1e+03 mV"; 0.009265 A "9.27 mA"); -0 is 0, and a value
+    past the prefixes (below 1 pA, 1000 A and over) or not finite is written in the nearest one. Pure Python, no
+    NumPy: the command line's history formats its quantities without paying NumPy's import."""
     value = float(value) + 0.0
-    if math.isfinite(value) and value != 0 and (step := 10.0 ** (math.floor(math.log10(abs(value))) - 2)) > 0:
-        try:
-            rounded = round(value / step) * step
-        except OverflowError:  # the quotient rounds past the largest float
-            rounded = math.inf
-        if math.isfinite(rounded):
-            exponent = min(max(3 * math.floor(math.log10(abs(rounded)) / 3), _LOWEST), _HIGHEST)
-            return f"{rounded * 10.0 ** -exponent:.3g} {_PREFIXES[exponent]}{unit}"
-    return f"{value:.3g} {unit}"
+    if not math.isfinite(value) or value == 0:
+        return f"{value:.3g} {unit}"
+    digits, _, power = f"{value:.2e}".partition("e")  # the 3 significant digits, rounded from the exact binary value
+    exponent = 3 * (int(power) // 3)
+    if _LOWEST <= exponent <= _HIGHEST:  # 1, 10 or 100 of the prefix: the digits shifted, no second rounding
+        return f"{float(digits) * 10 ** (int(power) - exponent):.3g} {_PREFIXES[exponent]}{unit}"
+    exponent = min(max(exponent, _LOWEST), _HIGHEST)
+    return f"{value * 10.0 ** -exponent:.3g} {_PREFIXES[exponent]}{unit}"
 
 
 def format_si_each(values: Iterable[float], unit: str) -> list[str]:
