@@ -288,6 +288,20 @@ async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path, mo
         assert str(csv) in status_text(screen)
 
 
+def test_an_export_into_the_raw_folder_or_the_store_is_refused(lab, tmp_path):
+    """`exports_dir` relative to the working folder, the app started in the raw folder: `e` wrote the PDF, PNG, CSV
+    and record among the raw files (each a reject at the next stage), as `labtui export` did."""
+    from labtui.core.errors import UsageError
+    from labtui.tui.store import Store
+
+    spec = PlotSpec("It", "t", "t", "s", "I", "A", False, (), (), (), (), (), pl.DataFrame())
+    for folder in (lab.config.raw_root / "exports", lab.config.store_root / "exports"):
+        store = Store(replace(lab.config, exports_dir=folder))
+        with pytest.raises(UsageError, match=r"^the config's exports_dir: .* is in the (raw folder|store) "):
+            store.write_figures(spec, (folder / "f.pdf",))
+        assert not folder.exists()
+
+
 async def test_a_theme_switch_redraws_in_that_theme_s_colours(lab):
     app = Host(lab.config, lab.ids("iv"))
     async with app.run_test(size=(120, 40)) as pilot:

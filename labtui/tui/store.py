@@ -282,10 +282,14 @@ class Store:
         """The app's export (`write_figure_set`), with the figure's record beside its PDF when `record` gives its
         runs, options, trend and whether it drew derived quantities (whose definitions and windows the record
         names), as `labtui plot` writes one: `labtui plot --from` redraws it. The record's path, if written."""
+        from labtui.core.errors import UsageError
         from labtui.core.metrics_stamp import metrics_stamp
         from labtui.core.plotdata.figure import write_figure_set  # matplotlib: only when exporting
         from labtui.core.plotdata.selection import figure_record
 
+        if (problem := self.config.inside_problem(paths[0].parent)) is not None:  # `exports_dir` relative to the
+            # working folder, the app started in the raw folder: the PDF, PNG and CSV were written among raw files
+            raise UsageError(f"the config's exports_dir: {problem}")
         written = None
         if record is not None:
             runs, options, trend, derived = record
