@@ -85,8 +85,9 @@ def shape(
     series, y_label = draft.series, draft.y_label
     if log_y:
         drawn = [log_drawable(s.y) for s in series]
-        if zeros := sum(int(np.isfinite(s.y).sum()) - index.size for s, index in zip(series, drawn, strict=True)):
-            messages.append(f"{counted(zeros, 'point')} of {y_label} = 0 left out: a log axis has no 0")
+        if any(np.isfinite(s.y).sum() > index.size for s, index in zip(series, drawn, strict=True)):
+            # not counted: a sweep's legs share their turning points, which a count took twice
+            messages.append(f"readings of {y_label} = 0 left out: a log axis has no 0")
         series = [_at(s, index, np.abs(s.y[index])) for s, index in zip(series, drawn, strict=True)]
         y_label = f"|{y_label}|"
     markers = _dirac_markers(series, draft, draft.x_label or kind.x_label, y_label, settings) if draft.dirac else []
