@@ -341,3 +341,23 @@ def test_a_sharp_v_bottom_is_no_dropout_and_many_dropouts_are_said_once(clean) -
     assert [remark for remark in remarks if "dropout" in remark] == [
         f"IVg: 10 contact dropouts of 5–5 points passed over (the first Vg {vg[20]:g} to {vg[24]:g} V; |I| under 1/10 "
         "of the readings beside them)"]
+
+
+def test_a_dropout_over_a_turn_or_over_the_v_bottom_is_no_dirac_point(clean) -> None:
+    """Review: a contact lost over the turn at −5 V was passed over for i_min but, on the leg alone (where it touched
+    the leg's end), read as the Dirac point (−4.73 V, a hysteresis of 4.45 V); one over the V's bottom put the Dirac
+    point at the dropout's edge, said only as "no parabola fits"."""
+    vg, current, truth = clean
+    over_turn = current.copy()
+    over_turn[90:111] = 1e-12  # −4.5 → −5 → −4.5 V
+    values, _ = ivg_quantities(vg, over_turn, VDS, SETTINGS)
+    assert values["cnp_fwd_v"] == pytest.approx(truth["cnp_fwd_v"], abs=0.01)
+    assert values["cnp_bwd_v"] == pytest.approx(truth["cnp_bwd_v"], abs=0.01)
+    over_bottom = current.copy()
+    bottom = 100 + int(np.argmin(current[100:300]))  # the up-sweep's Dirac point
+    over_bottom[bottom - 8 : bottom + 8] = 1e-12
+    values, remarks = ivg_quantities(vg, over_bottom, VDS, SETTINGS)
+    assert values["cnp_fwd_v"] is None and values["cnp_bwd_v"] == pytest.approx(truth["cnp_bwd_v"], abs=0.01)
+    said = next(remark for remark in remarks if remark.startswith("cnp_fwd_v:"))
+    assert said == (f"cnp_fwd_v: min |I| beside a contact dropout (Vg {vg[bottom - 8]:g}…{vg[bottom + 7]:g} V): the "
+                    "Dirac point may lie in it"), said

@@ -85,7 +85,9 @@ from labtui.core.parquet_footer import footer_bytes
 # Dirac point, 2.56 V off), and one over 3 points is remarked.
 # 33: a dropout longer than 3 points reads under a tenth of the readings beside it (a sharp V's bottom, a fast
 # photoresponse down by half were passed over as dropouts), and many are said in one remark.
-METRICS_VERSION = 33
+# 34: a sweep's Dirac points are read with the whole sweep's glitches (a dropout over a turn, on the leg alone, was
+# its Dirac point), and a minimum beside a dropout is none (it may lie in the dropout).
+METRICS_VERSION = 34
 STAMP_KEY = "labtui.metrics"
 OWNER_KEY = "labtui.store"  # the store (its folder, absolute) whose runs the table holds
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

@@ -110,7 +110,8 @@ class Dirac(NamedTuple):
     flat: bool = False
 
 
-def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.2, edge_margin_v: float = 0.2) -> Dirac:
+def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.2, edge_margin_v: float = 0.2,
+                glitch: np.ndarray | None = None) -> Dirac:
     """Min |I| of a monotonic leg, refined by a least-squares parabola through the points within `fit_window_v`,
     or within one step of it when the sweep's steps are wider (a parabola needs the minimum's two neighbours).
 
@@ -123,13 +124,19 @@ def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.2, edg
     move beyond its noise has no Dirac point (`flat`); nor has one whose minimum lies within `edge_margin_v` of its
     ends (the Dirac point is outside the sweep). A parabola that opens downwards or puts its vertex outside the
     window or the leg (a noisy flat bottom) falls back to the raw minimum, with a remark. Distances allow for
-    setpoints written as 0.30000000000000004.
+    setpoints written as 0.30000000000000004. `glitch`: the leg's part of the whole sweep's glitches (a dropout
+    over a turning point touches the leg's end, where the leg alone cannot tell it: it was read as the Dirac point,
+    4.5 V off); None, the leg's own. A minimum beside a dropout longer than a glitch is no Dirac point: it may lie
+    in the dropout (one over the V's bottom put it at the dropout's edge).
     """
     current = np.abs(i)
-    glitch = sweep_glitches(current)
+    glitch = sweep_glitches(current) if glitch is None else glitch
     k = int(np.where(glitch, np.inf, current).argmin())
     if (why := flat(current[~glitch] if glitch.any() else current)) is not None:
         return Dirac(None, k, why, flat=True)
+    if (dropout := _dropout_beside(vg, glitch, k)) is not None:
+        return Dirac(None, k, f"min |I| beside a contact dropout (Vg {dropout[0]:g}…{dropout[1]:g} V): the Dirac "
+                              "point may lie in it")
     low, high = float(vg.min()), float(vg.max())
     slack = 1e-6 * (high - low)
     if vg[k] - low < edge_margin_v - slack or high - vg[k] < edge_margin_v - slack:
@@ -146,6 +153,18 @@ def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.2, edg
     if vertex is not None and abs(vertex) <= window and low <= vg[k] + vertex <= high:
         return Dirac(float(vg[k] + vertex), k, None)
     return Dirac(float(vg[k]), k, "no parabola fits the minimum: the raw minimum is given")
+
+
+def _dropout_beside(vg: np.ndarray, glitch: np.ndarray, k: int) -> tuple[float, float] | None:
+    """The Vg span of a run of glitches longer than GLITCH_RUN (a dropout) next to the point `k`, or None."""
+    for step in (-1, 1):
+        end = k + step
+        while 0 <= end < glitch.size and glitch[end]:
+            end += step
+        if abs(end - k) - 1 > GLITCH_RUN:
+            inner = sorted((float(vg[k + step]), float(vg[end - step])))
+            return inner[0], inner[1]
+    return None
 
 
 GAP_STEPS = 2.5  # a step this many times the steps beyond it, beside a leg's minimum, is a gap in its readings
@@ -346,6 +365,7 @@ def ivg_quantities(
             i[leg.start : leg.stop],
             fit_window_v=settings.cnp_fit_window_v,
             edge_margin_v=settings.cnp_edge_margin_v,
+            glitch=glitch[leg.start : leg.stop],
         )
         values[column] = found.vg
         flat_forward = flat_forward or (found.flat and leg is forward)
