@@ -646,6 +646,7 @@ async def test_history_filters_by_procedure_light_and_text(lab: Lab) -> None:
         assert "2 selected (1 not in view)" in text_of(app, "#status")
         await pilot.press("a")
         assert "selected" not in text_of(app, "#status") and not table(app).selected
+        assert said(app)[-1].message == "unselected 2 runs, 1 of them not in view"
         await pilot.press("escape")  # from the runs: back to the chips
         assert isinstance(app.screen, ChipsScreen)
 

@@ -293,8 +293,13 @@ class HistoryScreen(AnnotatingScreen):
         them but to go back to that filter)."""
         table = self.query_one(FrameTable)
         shown = set(table.frame["run_id"].to_list())
-        if shown:  # none shown (a filter that matches nothing): nothing to select, nor a reason to clear
-            table.selected = set() if shown <= table.selected else table.selected | shown
+        if shown and shown <= table.selected:  # every run shown selected: none at all
+            if away := self._out_of_view(table.selected):  # said: selected under another filter, out of sight
+                self.notify(f"unselected {counted(len(table.selected), 'run')}, {away} of them not in view",
+                            title="Selection")
+            table.selected = set()
+        elif shown:  # none shown (a filter that matches nothing): nothing to select, nor a reason to clear
+            table.selected = table.selected | shown
         table.refresh()
         self._status()
 
