@@ -16,6 +16,7 @@ import atexit
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import itertools
 import json
 import os
@@ -23,8 +24,9 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -578,6 +580,10 @@ def sha_tree(folder: Path) -> dict[str, tuple[bytes, int]]:
 # -- scenarios -----------------------------------------------------------------------------------------------------
 def chip67_lab(root: Path) -> Lab:
     """Chip Alisson67 over a week that crosses the DST change, plus a look-alike `other` 67 and a calibration."""
+    return staged_once(_chip67_lab, root)
+
+
+def _chip67_lab(root: Path) -> Lab:
     lab = Lab(root)
     lab.write_run("Alisson_05_sept/IVg2025-09-05_2.csv", "IVg", start=local("2025-09-05 10:00:20"), light=False,
                   information="second sweep")
@@ -608,6 +614,7 @@ def all_procedures_lab(root: Path) -> Lab:
     return lab
 
 
+@functools.cache  # a search of up to a million run_ids, for the same few files
 def all_digit_start(source_file: str, near: dt.datetime) -> dt.datetime:
     """The first second from `near` at which the run of `source_file` gets an all-digit run_id starting with 0."""
     for seconds in range(10**6):
@@ -646,10 +653,58 @@ def fixed_reject() -> bytes:
 
 def tui_lab(root: Path, *, staged: bool = True, **settings: object) -> Lab:
     """The TUI's lab in `root`; one worker and one commit, so logs are in order; staged and frozen at FROZEN."""
-    lab = Lab(root, mtime=FILE_MTIME, **{"workers": 1, "commit_interval_seconds": 600.0, **settings})
+    settings = {"workers": 1, "commit_interval_seconds": 600.0, **settings}
+    if staged:
+        return staged_once(_staged_tui_lab, root, **settings)
+    return _tui_lab(root, staged=False, **settings)
+
+
+def _tui_lab(root: Path, *, staged: bool, **settings: object) -> Lab:
+    lab = Lab(root, mtime=FILE_MTIME, **settings)
     for rel, content in TUI_RUNS.items():
         lab.write(rel, content)
     if staged:
         lab.stage()
         lab.freeze(FROZEN)
+    return lab
+
+
+def _staged_tui_lab(root: Path, **settings: object) -> Lab:
+    return _tui_lab(root, staged=True, **settings)
+
+
+# -- a lab staged once per test process ----------------------------------------------------------------------------
+_TEMPLATES: dict[str, Lab | None] = {}
+
+
+def staged_once(build: Callable[..., Lab], root: Path, **settings: object) -> Lab:
+    """`build(root, **settings)`, a lab that stages a fixed set of files: built once per test process (and builder
+    and settings) in a folder of its own, then copied into `root` with its times, the store's identity naming
+    `root`'s raw root and store as a stage in `root` records them. Hundreds of tests start from the same few labs;
+    a copy takes milliseconds where a stage takes a tenth of a second or more.
+
+    Built in place instead when a copy could differ from a lab built in `root`: settings naming a path, or a file
+    other than the store's identity naming the folder it was built in."""
+    if any(isinstance(value, Path) for value in settings.values()):
+        return build(root, **settings)
+    key = json.dumps([build.__module__, build.__qualname__, settings], sort_keys=True)
+    if key not in _TEMPLATES:
+        parent = Path(tempfile.mkdtemp(prefix="labtui-tests-"))
+        atexit.register(shutil.rmtree, parent, ignore_errors=True)
+        template = build(parent / "lab", **settings)
+        identity = template.store_root / "_manifest" / "store.json"
+        named = [path for path in parent.rglob("*") if path.is_file() and str(parent).encode() in path.read_bytes()]
+        alone = not any(Path(str(template.settings[key])).is_absolute() for key in ("raw_root", "stage_root"))
+        _TEMPLATES[key] = template if alone and named == [identity] else None
+    template = _TEMPLATES[key]
+    if template is None:
+        return build(root, **settings)
+    shutil.copytree(template.root, root, dirs_exist_ok=True)
+    lab = Lab(root, mtime=template.mtime, **template.settings)
+    config, identity = lab.config, lab.store_root / "_manifest" / "store.json"
+    text = identity.read_text(encoding="utf-8")
+    recorded = json.loads(text)
+    for key, path in (("raw_root", config.raw_root), ("store_root", config.store_root)):
+        text = text.replace(json.dumps(recorded[key]), json.dumps(os.path.abspath(path)))
+    identity.write_text(text, encoding="utf-8")
     return lab
