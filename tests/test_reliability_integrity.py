@@ -48,6 +48,7 @@ from tests.lab import (
     put,
     raw_csv,
     render_run,
+    staged_once,
 )
 from tests.promises import store_bytes, temp_files, tree_listing
 
@@ -56,7 +57,12 @@ FILES = ("d1/IVg2025-09-15_1.csv", "d1/It2025-09-15_2.csv", "d2/IV2025-09-16_1.c
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Lab:
-    lab = Lab(tmp_path / "lab")
+    return staged_once(four_runs_lab, tmp_path / "lab")
+
+
+def four_runs_lab(root: Path) -> Lab:
+    """The FILES, each a run of its procedure, staged."""
+    lab = Lab(root)
     for index, rel in enumerate(FILES):
         put(
             lab.raw / rel,
