@@ -684,7 +684,9 @@ def staged_once(build: Callable[..., Lab], root: Path, **settings: object) -> La
     a copy takes milliseconds where a stage takes a tenth of a second or more.
 
     Built in place instead when a copy could differ from a lab built in `root`: settings naming a path, or a file
-    other than the store's identity naming the folder it was built in."""
+    other than the store's identity and the metrics table naming the folder it was built in (the table names its
+    store as its owner: a copy's names the template's, which keeps no derived root of its own, and the copy's next
+    write names the copy)."""
     if any(isinstance(value, Path) for value in settings.values()):
         return build(root, **settings)
     key = json.dumps([build.__module__, build.__qualname__, settings], sort_keys=True)
@@ -693,9 +695,9 @@ def staged_once(build: Callable[..., Lab], root: Path, **settings: object) -> La
         atexit.register(shutil.rmtree, parent, ignore_errors=True)
         template = build(parent / "lab", **settings)
         identity = template.store_root / "_manifest" / "store.json"
-        named = [path for path in parent.rglob("*") if path.is_file() and str(parent).encode() in path.read_bytes()]
+        named = {path for path in parent.rglob("*") if path.is_file() and str(parent).encode() in path.read_bytes()}
         alone = not any(Path(str(template.settings[key])).is_absolute() for key in ("raw_root", "stage_root"))
-        _TEMPLATES[key] = template if alone and named == [identity] else None
+        _TEMPLATES[key] = template if alone and identity in named <= {identity, template.config.metrics_path} else None
     template = _TEMPLATES[key]
     if template is None:
         return build(root, **settings)

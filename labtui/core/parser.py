@@ -12,6 +12,7 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from labtui.core.column_row import column_names, unquoted
@@ -343,6 +344,7 @@ def _unit_in_key(key: str, value: str, spelled: dict[str, str], typed_keys: dict
     return spelling, value
 
 
+@lru_cache(maxsize=4096)  # the registry's keys and the acquisition's, folded for every file's header
 def _folded(key: str) -> str:
     """A header key as matched against the registry's: its case, runs of spaces (NBSP too), spaces beside a sign
     and invisible characters set aside (`Laser  voltage`, `Laser<NBSP>voltage`, `Laser ON + OFF period` and a BOM
