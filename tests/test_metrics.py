@@ -237,6 +237,22 @@ def test_a_one_point_dropout_is_no_dirac_point_in_the_table_nor_in_the_figure(tm
     assert run["i_min_a"] == pytest.approx(1e-6) and run["on_off_ratio"] == pytest.approx(1 + 2.2**2)
 
 
+def test_a_dropout_over_a_turn_is_no_dirac_point_in_the_table_nor_in_the_figure(tmp_path: Path) -> None:
+    """Review: a contact lost over the turn at −2 V touched the legs' ends, where each leg alone read it as the
+    Dirac point; the table now reads the whole sweep's glitches, and the figure's markers with it."""
+    lab = Lab(tmp_path)
+    vg = sweep(-2, 2, 0.1, "loop")
+    current = [1e-12 if 15 <= k <= 25 else 1e-6 * (1 + (v - 0.2) ** 2) for k, v in enumerate(vg)]  # −1.5 → −2 → −1.5
+    rows = data_rows(zip(vg, current, strict=True), len(COLUMNS["IVg"]))
+    params = {"VG start": "-2 V", "VG end": "2 V", "VG step": "0.1 V"}
+    lab.write("2025-10-14/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows, params=params))
+    lab.stage()
+    run = read_metrics(lab.config).row(0, named=True)
+    assert run["cnp_fwd_v"] == pytest.approx(0.2) and run["cnp_bwd_v"] == pytest.approx(0.2)
+    spec = build_plots(lab.manifest(), lab.stage_root, PlotOptions(), settings=lab.config.metrics)[0]
+    assert [marker.x for marker in spec.markers] == pytest.approx([0.2, 0.2])
+
+
 def test_a_sweep_whose_smallest_current_is_0_a_says_why_it_has_no_on_off_ratio() -> None:
     vg = np.array(sweep(-2, 2, 0.1, "loop"))
     current = 1e-6 * (1 + (vg - 0.2) ** 2)

@@ -57,7 +57,8 @@ class _Draft:
     warnings: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     dirac: bool = False  # mark the Dirac point of the legs in `dirac_legs`
-    dirac_legs: set[int] = field(default_factory=set)  # series indices: the legs the metrics read a Dirac point on
+    # the legs the metrics read a Dirac point on: series index -> that leg's part of its whole sweep's glitches
+    dirac_legs: dict[int, np.ndarray] = field(default_factory=dict)
     broken: dict[int, float | None] = field(default_factory=dict)  # series index → x where its channel broke down
     log_ok: bool = True
     x_label: str | None = None  # None: the procedure's own (`KINDS`)
@@ -277,9 +278,10 @@ def _draft_ivg(
         legs = sweep_legs(vg)
         broken = None if options.gm else breakdown_at(np.abs(i))  # gm: no Dirac markers to keep from the collapse
         dirac_starts = set() if options.gm else dirac_leg_starts(vg, i, row.get("vds_v"), settings)
+        glitch = sweep_glitches(np.abs(i)) if dirac_starts else None  # the whole sweep's, as the metrics read them
         for leg, name in zip(legs, leg_names(vg, legs), strict=False):
-            if leg.start in dirac_starts:
-                draft.dirac_legs.add(len(draft.series))
+            if glitch is not None and leg.start in dirac_starts:
+                draft.dirac_legs[len(draft.series)] = glitch[leg.start : leg.stop]
             x, y = vg[leg.start : leg.stop] - shift, i[leg.start : leg.stop]
             if options.gm:
                 x, y = _transconductance(x, y, options, settings)
@@ -345,14 +347,17 @@ def _dirac_markers(
     for index, s in enumerate(series):
         if index not in draft.dirac_legs:
             continue
+        # the whole sweep's glitches, as the metrics read them; the leg's own where a log axis left points out
+        glitch: np.ndarray | None = draft.dirac_legs[index] if draft.dirac_legs[index].size == s.x.size else None
         if index in broken:
             if (at := broken[index]) is None:
                 continue
             before = s.x < at if s.direction > 0 else s.x > at
-            s = replace(s, x=s.x[before], y=s.y[before])
+            s, glitch = replace(s, x=s.x[before], y=s.y[before]), None if glitch is None else glitch[before]
         if not s.direction or s.y.size < 3:
             continue
-        found = dirac_point(s.x, s.y, fit_window_v=settings.cnp_fit_window_v, edge_margin_v=settings.cnp_edge_margin_v)
+        found = dirac_point(s.x, s.y, fit_window_v=settings.cnp_fit_window_v, edge_margin_v=settings.cnp_edge_margin_v,
+                            glitch=glitch)
         if found.vg is not None:
             # Setpoints carry float drift (±1.8e-14 for 0 V), which reads 0 (−0.0 too): µV is far below a step.
             # Not rounded to µV: −86.1497 mV became −86.150, said −86.2 mV beside the table's −86.1 mV
