@@ -219,13 +219,19 @@ def test_an_aborted_runs_quantities_say_they_are_of_the_rows_it_has(tmp_path: Pa
     assert cut["remarks"].count(cut["remarks"][-1]) == 1 and not any("aborted run" in r for r in whole["remarks"])
 
 
-def test_a_one_point_dropout_is_no_dirac_point_in_the_table_nor_in_the_figure(tmp_path: Path) -> None:
-    """One reading of 0 A on the way back (a contact glitch at Vg 1.5 V) was the backward leg's min |I|: its Dirac
-    point read 1.19 V (a hysteresis of 1 V) with no remark, and the figure put its diamond there. Nor is it i_min_a:
-    its 0 A left on_off_ratio undefined (a reading of 1 pA made it 5.8 million)."""
+@pytest.mark.parametrize("lost", [
+    # one reading of 0 A on the way back (k 65: 1.5 V, going down) was the backward leg's min |I|: its Dirac point
+    # read 1.19 V (a hysteresis of 1 V) with no remark, and the figure put its diamond there; nor is it i_min_a: its
+    # 0 A left on_off_ratio undefined (a reading of 1 pA made it 5.8 million)
+    range(65, 66),
+    # review: a contact lost over the turn at −2 V (−1.5 → −2 → −1.5 V) touched the legs' ends, where each leg alone
+    # read it as the Dirac point; the table reads the whole sweep's glitches, and the figure's markers with it
+    range(15, 26),
+])
+def test_a_dropout_is_no_dirac_point_in_the_table_nor_in_the_figure(tmp_path: Path, lost: range) -> None:
     lab = Lab(tmp_path)
     vg = sweep(-2, 2, 0.1, "loop")
-    current = [0.0 if k == 65 else 1e-6 * (1 + (v - 0.2) ** 2) for k, v in enumerate(vg)]  # k 65: 1.5 V, going down
+    current = [0.0 if k in lost else 1e-6 * (1 + (v - 0.2) ** 2) for k, v in enumerate(vg)]
     rows = data_rows(zip(vg, current, strict=True), len(COLUMNS["IVg"]))
     params = {"VG start": "-2 V", "VG end": "2 V", "VG step": "0.1 V"}
     lab.write("2025-10-14/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows, params=params))
@@ -235,22 +241,6 @@ def test_a_one_point_dropout_is_no_dirac_point_in_the_table_nor_in_the_figure(tm
     spec = build_plots(lab.manifest(), lab.stage_root, PlotOptions(), settings=lab.config.metrics)[0]
     assert [marker.x for marker in spec.markers] == pytest.approx([0.2, 0.2])
     assert run["i_min_a"] == pytest.approx(1e-6) and run["on_off_ratio"] == pytest.approx(1 + 2.2**2)
-
-
-def test_a_dropout_over_a_turn_is_no_dirac_point_in_the_table_nor_in_the_figure(tmp_path: Path) -> None:
-    """Review: a contact lost over the turn at −2 V touched the legs' ends, where each leg alone read it as the
-    Dirac point; the table now reads the whole sweep's glitches, and the figure's markers with it."""
-    lab = Lab(tmp_path)
-    vg = sweep(-2, 2, 0.1, "loop")
-    current = [1e-12 if 15 <= k <= 25 else 1e-6 * (1 + (v - 0.2) ** 2) for k, v in enumerate(vg)]  # −1.5 → −2 → −1.5
-    rows = data_rows(zip(vg, current, strict=True), len(COLUMNS["IVg"]))
-    params = {"VG start": "-2 V", "VG end": "2 V", "VG step": "0.1 V"}
-    lab.write("2025-10-14/IVg2025-10-14_1.csv", raw_csv("IVg", rows=rows, params=params))
-    lab.stage()
-    run = read_metrics(lab.config).row(0, named=True)
-    assert run["cnp_fwd_v"] == pytest.approx(0.2) and run["cnp_bwd_v"] == pytest.approx(0.2)
-    spec = build_plots(lab.manifest(), lab.stage_root, PlotOptions(), settings=lab.config.metrics)[0]
-    assert [marker.x for marker in spec.markers] == pytest.approx([0.2, 0.2])
 
 
 def test_a_sweep_whose_smallest_current_is_0_a_says_why_it_has_no_on_off_ratio() -> None:
