@@ -60,10 +60,11 @@ def _calibration_named(items: list[tuple[str, Text]], manifest: pl.DataFrame, tz
     wavelength), after its run_id: a run_id alone sent the reader to match it in a CSV."""
     from labtui.core.history import calibrations
 
-    for _, text in (item for item in items if item[0] == "calibration_run_id" and item[1].plain != "—"):
-        run_id = text.plain.split()[0]
-        setup = calibrations(manifest.filter(pl.col("chip_number").is_null()), tz=tz)
-        if (found := setup.filter(pl.col("run_id") == run_id)).height:
+    for name, text in items:
+        if name != "calibration_run_id":
+            continue
+        found = calibrations(manifest, tz=tz).filter(pl.col("run_id") == text.plain)  # a null's text holds a reason
+        if found.height:
             seq, date, time, wavelength = found.select("seq", "date", "time_hms", "laser_wavelength_nm").row(0)
             at = "" if wavelength is None else f", {wavelength:g} nm"
             text.append(f"  the setup's seq {seq}, {date} {time}{at} (`labtui history --calibrations`)",
