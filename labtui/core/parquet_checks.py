@@ -15,8 +15,9 @@ from labtui.core.config import StagingConfig
 from labtui.core.errors import first_line
 from labtui.core.findings import Finding, FindingCode
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
-from labtui.core.layout import PART_NAME
-from labtui.core.parquet_footer import read_footer
+from labtui.core.json_text import parse_json
+from labtui.core.layout import PART_NAME, RUN_RECORD_KEY
+from labtui.core.parquet_footer import footer_value, read_footer
 from labtui.core.wording import counted, shown
 
 if TYPE_CHECKING:  # pyarrow is imported by the deep check only
@@ -65,7 +66,7 @@ def parquet_findings(
             elif footer.rows != n_rows:
                 mismatched.append((run_id, source, f"the Parquet has {counted(footer.rows, 'row')}, "
                                                    f"the manifest says {n_rows}"))
-            elif row is not None and (differs := _unlike_record(path, row)):
+            elif row is not None and (differs := _unlike_record(footer.raw, row)):
                 unlike.append((run_id, source, differs))
 
     def restageable(runs: Sequence[tuple[str, ...]]) -> list[str]:
@@ -98,12 +99,14 @@ RECORDED = ("chip_name", "proc", "source_sha256", "has_light", "laser_wavelength
             "is_complete")
 
 
-def _unlike_record(path: str, row: dict[str, object]) -> str | None:
-    """How the manifest's `row` differs from the row in the run's record (`chip_name 'Alisson68' in the manifest,
-    'Alisson67' in its record`); None where it does not, or the record (an older labtui's) keeps none."""
-    from labtui.core.parquet_footer import read_run_record
-
-    record = read_run_record(Path(path))
+def _unlike_record(footer: bytes, row: dict[str, object]) -> str | None:
+    """How the manifest's `row` differs from the row in the record of its run's Parquet footer (`chip_name
+    'Alisson68' in the manifest, 'Alisson67' in its record`); None where it does not, or the record (an older
+    labtui's) keeps none. From the footer `read_footer` read already, not a second read through pyarrow."""
+    try:
+        record = None if (text := footer_value(footer, RUN_RECORD_KEY)) is None else parse_json(text)
+    except ValueError:  # a record that is no JSON: no row to hold the manifest to
+        return None
     kept = record.get("row") if isinstance(record, dict) else None
     if not isinstance(kept, dict):
         return None

@@ -16,6 +16,7 @@ _RECORD_RUN_ID = b'{"run_id":"'  # how a run's record begins (`stage_chunk.run_r
 class Footer(NamedTuple):
     rows: int
     run_id: str | None  # the run its record names; None without a record (staged before records moved in)
+    raw: bytes  # the footer undecoded (its key-value strings verbatim: `footer_value`)
 
 
 def read_footer(path: str | Path) -> Footer:
@@ -38,7 +39,7 @@ def read_footer(path: str | Path) -> Footer:
             field_id = (value >> 1) ^ -(value & 1)
         if field_id == 3 and head & 0x0F == _I64:
             value, pos = _varint(footer, pos)
-            return Footer((value >> 1) ^ -(value & 1), _record_run_id(footer))
+            return Footer((value >> 1) ^ -(value & 1), _record_run_id(footer), footer)
         pos = _skip_schema(footer, pos) if field_id == 2 and head & 0x0F == _LIST else _skip(footer, pos, head & 0x0F)
     raise ValueError("the Parquet footer has no row count")
 

@@ -64,9 +64,10 @@ class StagedRun(NamedTuple):
         from labtui.core.parquet_footer import read_footer
 
         try:
-            return read_footer(self.parquet) == (self.rows, self.run_id)
+            footer = read_footer(self.parquet)
         except (OSError, ValueError, IndexError):  # missing, cut, overwritten: a footer that does not decode
             return False
+        return (footer.rows, footer.run_id) == (self.rows, self.run_id)
 
 
 def as_staged(config: StagingConfig, manifest: pl.DataFrame, work: list[Candidate],
