@@ -156,7 +156,7 @@ def _marks_of(store_root: Path, text: str) -> list[Change]:
 def _check_untagged(store_root: Path, runs: pl.DataFrame, changes: list[Change], target: str) -> None:
     """An --untag of a tag none of the runs has is a typo (`365 nm power serie`), refused naming the tag meant, as
     the app's `-tag` is: "nothing to change" left the real tag on."""
-    from labtui.cli import did_you_mean
+    from labtui.cli.meant import did_you_mean
     from labtui.core.annotations import annotate_runs
 
     untags = [change.value for change in changes if change.kind == "untag" and change.value]

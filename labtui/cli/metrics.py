@@ -139,7 +139,7 @@ def column_list(text: str) -> list[str]:
 
 def _chosen(names: list[str], known: list[str]) -> list[str]:
     """`names` as the table has them; a name it does not have is a usage error naming the one meant."""
-    from labtui.cli import did_you_mean
+    from labtui.cli.meant import did_you_mean
     from labtui.core.errors import UsageError
 
     if unknown := [name for name in names if name not in known]:
