@@ -1,5 +1,5 @@
 """A run's Parquet footer: what validation needs of every run, decoded by hand (Thrift compact protocol): the row
-count and the run its record names; and the whole record, read by pyarrow, for repair and recovery."""
+count and the run its record names; and the whole record, for repair, recovery and the deep check."""
 
 from __future__ import annotations
 
@@ -72,14 +72,13 @@ def _record_run_id(footer: bytes) -> str | None:
 
 def read_run_record(path: Path) -> dict[str, Any] | None:
     """The record in a run's Parquet footer (its manifest row, outcome and warnings); None without one (staged by
-    an older labtui) or when the file is not Parquet."""
-    import pyarrow.parquet as pq  # pyarrow reads the footer alone; only repair and a crash's sweep need it
-
+    an older labtui), when the file is not Parquet, or when its record is no JSON object."""
     try:
-        value = (pq.read_metadata(path).metadata or {}).get(RUN_RECORD_KEY.encode())
-        return None if value is None else parse_json(value)
-    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        text = footer_value(footer_bytes(path), RUN_RECORD_KEY)
+        record = None if text is None else parse_json(text)
+    except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
 
 
 _known_schemas: list[bytes] = []  # encoded schema lists already decoded once: the runs of a procedure share one
