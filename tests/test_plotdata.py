@@ -553,7 +553,7 @@ def test_it_overlay_warns_about_durations_and_light_dark_mix(tmp_path):
     assert spec.warnings[0] == "durations differ by more than 10% (180–240 s)"
     rows[2] = stage(tmp_path, run_row(3, "It", laser_voltage_v=2.0), step_run(duration=240.0661))
     assert only(build_plots(manifest(rows), tmp_path, PlotOptions())).warnings[0].endswith("(180–240 s)")  # rounded
-    assert [s.label for s in spec.series] == ["VL=1.15 V, λ=455 nm", "VL=0 V", "VL=2 V, λ=455 nm"]
+    assert [s.label for s in spec.series] == ["VL=1.15 V, λ=455 nm", "dark", "VL=2 V, λ=455 nm"]
     reversed_rows = {name: values[::-1] for name, values in step_run().items()}  # a file written backwards
     rows[2] = stage(tmp_path, run_row(3, "It", laser_voltage_v=2.0), reversed_rows)
     assert only(build_plots(manifest(rows), tmp_path, PlotOptions())).warnings == spec.warnings[1:]  # its span: 180 s
@@ -639,7 +639,7 @@ def test_resizing_reshapes_without_reading_parquet_again(tmp_path):
         (  # dark runs keep the last wavelength: it names nothing
             [{"laser_voltage_v": 0.0, "has_light": False}, {"laser_voltage_v": 0.0, "has_light": False}],
             ["seq 1", "seq 2"],
-            "Alisson67 · It · VL=0 V · VG=-0.4 V",
+            "Alisson67 · It · dark · VG=-0.4 V",
         ),
         (  # a spectral series at other powers (chip 72's seq 16, 20): the legend names the wavelength too
             [{"laser_voltage_v": 4.53, "laser_wavelength_nm": 680.0}, {"laser_voltage_v": 2.31,
@@ -657,12 +657,12 @@ def test_resizing_reshapes_without_reading_parquet_again(tmp_path):
         (  # a dark run has no wavelength to name
             [{"laser_voltage_v": 0.0, "has_light": False}, {"laser_voltage_v": 1.15, "laser_wavelength_nm": 365.0},
              {"laser_voltage_v": 1.15}],
-            ["VL=0 V", "VL=1.15 V, λ=365 nm", "VL=1.15 V, λ=455 nm"],
+            ["dark", "VL=1.15 V, λ=365 nm", "VL=1.15 V, λ=455 nm"],
             "Alisson67 · It · VG=-0.4 V",
         ),
         (  # lit runs beside a dark reference: their labels name their wavelength (the dark run's is stale)
             [{"laser_voltage_v": 0.0, "has_light": False, "laser_wavelength_nm": 850.0}, {"laser_voltage_v": 1.15}],
-            ["VL=0 V", "VL=1.15 V, λ=455 nm"],
+            ["dark", "VL=1.15 V, λ=455 nm"],
             "Alisson67 · It · VG=-0.4 V",
         ),
         (  # runs at other biases (a ΔI 5× apart) were `seq 1 / seq 2`, their title claiming what they share
@@ -972,7 +972,7 @@ def test_a_lit_runs_power_is_said_beside_its_laser_voltage():
                 "vg_fixed_v": -0.4, "has_light": light, "power_w": power, "date_local": None, "file_idx": seq}
 
     rows = [row(1, 1.0, 3.84e-6), row(2, 2.0, 8.64e-6), row(3, 0.0, None, light=False), row(4, 3.0, None)]
-    assert legend_labels(rows) == ["VL=1 V, P=3.84 µW, λ=455 nm", "VL=2 V, P=8.64 µW, λ=455 nm", "VL=0 V",
+    assert legend_labels(rows) == ["VL=1 V, P=3.84 µW, λ=455 nm", "VL=2 V, P=8.64 µW, λ=455 nm", "dark",
                                    "VL=3 V, P=? W, λ=455 nm"]
     shared = [row(1, 1.0, 3.84e-6), row(2, 1.0, 3.84e-6)]
     assert title("It", shared) == "Alisson67 · It · λ=455 nm · VL=1 V · P=3.84 µW · VG=-0.4 V"

@@ -47,7 +47,8 @@ POWER = Param("power_w", "P", "W", in_the_dark=False, prefixed=True, doubt="cali
 # and 0 V were drawn as `seq 1 / 3 / 17 / 18`). A title names the wavelength first: the one that names which laser,
 # and at 80 columns the end of a title is cut (λ was, after VL and P); a bias all share it leaves out, as before.
 BIAS = Param("vds_v", "VDS", "V")
-PARAMS = (Param("laser_voltage_v", "VL", "V"), POWER, WAVELENGTH, Param("vg_fixed_v", "VG", "V"), BIAS)
+LASER_VOLTAGE = Param("laser_voltage_v", "VL", "V")
+PARAMS = (LASER_VOLTAGE, POWER, WAVELENGTH, Param("vg_fixed_v", "VG", "V"), BIAS)
 TITLE_PARAMS = (WAVELENGTH, *(param for param in PARAMS if param not in (WAVELENGTH, BIAS)))
 
 
@@ -62,21 +63,32 @@ def legend_labels(rows: list[Row]) -> list[str]:
     varying = [p for p in PARAMS if len({p.value(row) for row in rows}) > 1]
     if not varying:
         return [run_ident(row) for row in rows]
-    labels = [", ".join(p.format(p.value(row), p.doubted([row])) for p in varying if p.applies(row)) or run_ident(row)
-              for row in rows]
+    labels = [", ".join(_part(p, row) for p in varying if p.applies(row)) or run_ident(row) for row in rows]
     if len(set(labels)) < len(labels):
         labels = [f"{label} {run_ident(row)}" for label, row in zip(labels, rows, strict=False)]
     return labels
 
 
+def _part(param: Param, row: Row) -> str:
+    """One run's value of `param` in its legend label: a dark run's laser voltage is `dark` (by the lab's rule,
+    under 0.1 V), which reads at a glance beside `VL=1.15 V, λ=365 nm` where `VL=0 V` had to be worked out."""
+    if param is LASER_VOLTAGE and row.get("has_light") is False:
+        return "dark"
+    return param.format(param.value(row), param.doubted([row]))
+
+
 def title(proc: str, rows: list[Row]) -> str:
-    """Chip(s) · procedure · the parameters every plotted run shares (e.g. a single calibration's λ)."""
+    """Chip(s) · procedure · the parameters every plotted run shares (e.g. a single calibration's λ); runs all dark
+    say `dark`, not the `VL=0 V` their headers keep."""
     chips = chip_names(rows)
+    dark = bool(rows) and all(row.get("has_light") is False for row in rows)
     shared = [
         p.format(values.pop(), p.doubted(rows))
         for p in TITLE_PARAMS
-        if len(values := {p.value(row) for row in rows}) == 1 and None not in values
+        if not (dark and p is LASER_VOLTAGE) and len(values := {p.value(row) for row in rows}) == 1
+        and None not in values
     ]
+    shared = ["dark", *shared] if dark else shared
     return TITLE_PARTS.join([", ".join(chips), proc, *shared] if chips else [proc, *shared])
 
 
