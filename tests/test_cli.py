@@ -236,6 +236,8 @@ def test_a_folder_given_without_its_option_names_the_option(lab: Lab, capsys) ->
         (["--stor", "x", "chips"], "unrecognized option --stor; did you mean '--store'?"),  # not the command 'x'
         # what another command does, in a new user's words: `labtui trends 67` named no way to draw them
         (["trends", "67"], "invalid choice: 'trends'; a chip's trends are drawn by `labtui plot CHIP --trend cnp`"),
+        # asked for its help: the command is the mistake (it was "unrecognized option --help; did you mean '--help'?")
+        (["trends", "--help"], "invalid choice: 'trends'; a chip's trends are drawn by `labtui plot CHIP --trend"),
         (["Figure"], "invalid choice: 'Figure'; a figure is written by `labtui plot CHIP --seq 3,5 --out FILE.pdf`"),
     ],
 )

@@ -294,7 +294,8 @@ def _commands_to_build(argv: Sequence[str], *parents: argparse.ArgumentParser) -
     if named is None:
         return set()
     typed = next((word for word in extras if word.startswith("--")), None)
-    if named not in COMMANDS and typed is not None:  # `--raw-rot DIR stage`: the option was mistyped, not the command
+    if named not in COMMANDS and typed is not None and list(argv).index(typed) < list(argv).index(named):
+        # `--raw-rot DIR stage`: the option was mistyped, not the command (`trends --help`: the command was)
         Parser(prog="labtui").error(f"unrecognized option {typed}{option_meant(typed, first)}")
     return {named} if named in COMMANDS else set(COMMANDS)
 
