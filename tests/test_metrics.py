@@ -150,6 +150,30 @@ def test_an_aborted_loop_takes_its_backward_leg_after_the_forward_one() -> None:
     assert remarks == []
 
 
+@pytest.mark.parametrize(("forward", "backward", "said"), [(0.30, 0.23, True), (0.30, 0.20, False),
+                                                            (0.30, 0.37, True)])
+def test_a_hysteresis_within_two_gate_steps_is_said_to_be_the_sweeps_settling_lag(forward, backward, said) -> None:
+    """Chips with no hysteresis of their own read −1.3 to −2 gate steps (a current read before it settles): said,
+    the value kept; 2 steps and more is the device's (0.05 V steps here)."""
+    vg = loop()
+    rising = np.concatenate([[1], np.sign(np.diff(vg))]) > 0
+    values, remarks = ivg_quantities(vg, 1e-5 + 2e-6 * np.abs(vg - np.where(rising, forward, backward)), 0.1, SETTINGS)
+    assert values["hysteresis_v"] == pytest.approx(backward - forward, abs=0.005)
+    lag = [remark for remark in remarks if remark.startswith("hysteresis_v:")]
+    assert lag == ([f"hysteresis_v: {values['hysteresis_v']:+.3g} V is within 2 gate steps (0.05 V): a current read "
+                    "before it settled lags each leg by about a step, so this much is the sweep's, not necessarily "
+                    "the device's"] if said else [])
+
+
+def test_a_cnp_of_one_leg_says_it_is_no_two_leg_mean() -> None:
+    """The history and the dashboard show cnp_v as the sweep's CNP beside two-leg means: one leg's alone is said."""
+    vg = loop()
+    up = vg[np.argmin(vg): np.argmax(vg) + 1]  # −5 → +5 only: no backward leg
+    values, remarks = ivg_quantities(up, 1e-5 + 2e-6 * np.abs(up - 0.4), 0.1, SETTINGS)
+    assert values["cnp_v"] == values["cnp_fwd_v"] == pytest.approx(0.4, abs=0.01)
+    assert "cnp_v: the up-sweep leg's Dirac point alone (the other leg has none), not a two-leg mean" in remarks
+
+
 def test_gm_is_the_branch_s_own_slope_not_a_step_the_wrong_way() -> None:
     """|dI/dVg| took a contact recovering at −3 V on the hole branch (a rise of |I| where it falls toward the CNP)
     for the transconductance: 22 µS for 16, a mobility 41 % high (two real sweeps: twice and five times theirs). Each

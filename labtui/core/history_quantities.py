@@ -9,7 +9,7 @@ from labtui.core.metrics import BY_COLUMN
 from labtui.core.metrics.definitions import DOUBT_COLUMNS, IN_DOUBT
 
 # the irradiated power between ΔI and the responsivity ΔI / P: ΔI against P was read one run's detail at a time
-# the CNP is the mean of the sweep's two legs (`cnp_v`), said: a plot marks each leg's, neither at this value
+# the CNP is the mean of the sweep's two legs (`cnp_v`; one leg's alone, with a remark), said: a plot marks each leg's
 KEY_QUANTITIES = (("cnp_v", "CNP mean"), ("delta_i_a", "ΔI"), ("delta_i_rel", "ΔI/I"), ("power_w", "P"),
                   ("responsivity_a_per_w", "resp"))
 # a calibration's own: the setup's history showed the chips' quantities, empty, and these only in a run's detail

@@ -87,7 +87,9 @@ from labtui.core.parquet_footer import footer_bytes
 # photoresponse down by half were passed over as dropouts), and many are said in one remark.
 # 34: a sweep's Dirac points are read with the whole sweep's glitches (a dropout over a turn, on the leg alone, was
 # its Dirac point), and a minimum beside a dropout is none (it may lie in the dropout).
-METRICS_VERSION = 34
+# 35: a CNP read on one leg alone is said so, and a hysteresis within 2 gate steps is said to be no more than the
+# sweep's settling lag.
+METRICS_VERSION = 35
 STAMP_KEY = "labtui.metrics"
 OWNER_KEY = "labtui.store"  # the store (its folder, absolute) whose runs the table holds
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

@@ -1,5 +1,6 @@
 """The dashboard's "Last Dirac point" card: each chip measured lately, the day of its newest sweep and that sweep's
-Dirac point (the mean of its two legs), or why there is none, in a column as wide as the panel leaves it."""
+Dirac point (`cnp_v`: the mean of its two legs', or the one leg's that has one), or why there is none, in a column
+as wide as the panel leaves it."""
 
 from __future__ import annotations
 
