@@ -942,9 +942,22 @@ def test_a_run_at_a_vl_below_its_calibrations_threshold_has_no_power() -> None:
     vl = np.round(np.arange(0, 3.05, 0.1), 10)
     curve = calibration_curve(vl, np.where(vl >= 0.5, 1e-6 * (vl - 0.4), 3e-9))
     assert power_at(*curve, 0.3) == (None, "power_w: the calibration gives 3e-09 W at VL 0.3 V, not above its laser's "
-                                           "threshold (2.9e-08 W: its dark reading and 1 % of its rise): no light to "
-                                           "price")
+                                           "threshold (2.3e-08 W: its dark reading and a margin over the sensor's "
+                                           "noise, see threshold_v): no light to price")
     assert np.isnan(powers_at(*curve, np.array([0.3]))[0]) and powers_at(*curve, np.array([1.4]))[0] > 0
+
+
+@pytest.mark.parametrize(("at_0_1", "threshold"), [(137e-9, 0.1), (15e-9, 0.2)])
+def test_a_calibrations_threshold_is_where_it_reads_light_over_the_sensors_noise(at_0_1, threshold) -> None:
+    """LaserCalibration2025-09-15_2 (850 nm) reads 137.5 nW at 0.1 V against 2.1 nW dark, under 1 % of its 15 µW:
+    its threshold was put at 0.2 V, and a run at 0.1 V would have been refused. 13 nW over the dark reading is within
+    the sensor's scatter: no light yet."""
+    vl = np.round(np.arange(0, 3.05, 0.1), 10)
+    power = np.where(vl >= 0.2, 5e-6 * (vl - 0.1), 2.1e-9)
+    power[1] = at_0_1
+    values, remarks = calibration_quantities(vl, power)
+    assert values["threshold_v"] == threshold and not remarks
+    assert (power_at(*calibration_curve(vl, power), 0.1)[0] is not None) == (threshold == 0.1)
 
 
 def test_readings_repeated_at_one_vl_are_their_mean_whatever_the_rows_order() -> None:

@@ -89,7 +89,9 @@ from labtui.core.parquet_footer import footer_bytes
 # its Dirac point), and a minimum beside a dropout is none (it may lie in the dropout).
 # 35: a CNP read on one leg alone is said so, and a hysteresis within 2 gate steps is said to be no more than the
 # sweep's settling lag.
-METRICS_VERSION = 35
+# 36: a calibration's light starts 0.1 % of its rise and 20 nW over its dark reading, not 1 % of its rise
+# (threshold_v, and the level a run's power must be above).
+METRICS_VERSION = 36
 STAMP_KEY = "labtui.metrics"
 OWNER_KEY = "labtui.store"  # the store (its folder, absolute) whose runs the table holds
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

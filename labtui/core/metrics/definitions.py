@@ -263,7 +263,7 @@ QUANTITIES: tuple[Quantity, ...] = (
              "linearly interpolated at the run's laser voltage; "
              "null outside the calibrated VL range (no extrapolation), next to a VL with no Power reading (NaN: no "
              "line is drawn across the gap), where that Power is not above 0 W or not above "
-             "the calibration's dark reading by 1 % of its rise (threshold_v's level: below it the sensor reads no "
+             "the calibration's dark reading by threshold_v's margin (below it the sensor reads no "
              "light; a curve whose lowest reading is lit has none), and for dark runs (by the header's laser "
              "voltage; a run whose VL column pulses under a header that says dark has a remark)",
              from_data=False),
@@ -304,7 +304,9 @@ QUANTITIES: tuple[Quantity, ...] = (
              "least-squares slope of Power against VL over the linear part (10–90 % of p_max_w)"),
     Quantity("threshold_v", "V", "LaserCalibration",
              "the lowest VL from which the Power stays above the dark reading (the Power at the lowest VL) by more "
-             "than 1 % of its rise to p_max_w: the first setpoint with the laser on; null where the lowest reading is "
+             "than 0.1 % of its rise to p_max_w and 20 nW, twice a sensor's dark scatter (by 1 % of the rise, where "
+             "that is less: a weak laser): the first setpoint with light on the sensor; the same margin is what a "
+             "run's laser voltage must be priced above; null where the lowest reading is "
              "itself lit (above 1 % of p_max_w and 20 nW: no dark reading), or a VL with no Power reading lies "
              "between that setpoint and the one before"),
 )
