@@ -92,7 +92,9 @@ def test_the_detail_says_a_power_comes_from_a_stale_calibration() -> None:
              MetricsSettings(calibration_stale_h=12))}
     for column in ("power_w", "responsivity_a_per_w"):
         assert items[column].endswith(" ⚠ from a calibration 141 h before the run: stale ⚠ the calibrations "
-                                      "within 12 h of the run disagree 2.8× on its power"), items[column]
+                                      "within 12 h of the run disagree 2.8× on its power: one at another laser "
+                                      "setting? It is priced by the nearest (the setup's history lists them)"), \
+            items[column]
 
 
 def test_the_detail_doubts_a_photoresponse_the_noise_or_the_drift_could_make() -> None:

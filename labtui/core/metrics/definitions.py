@@ -82,7 +82,8 @@ DOUBTS: tuple[Doubt, ...] = (
           (pl.col("calibration_spread") >= CALIBRATIONS_DISAGREE).fill_null(False),
           f"whose calibrations disagree {CALIBRATIONS_DISAGREE:g}× or more (calibration_spread)", True,
           lambda run, settings: f"the calibrations within {settings.calibration_stale_h:g} h of the run disagree "
-                                f"{run['calibration_spread']:.2g}× on its power"),
+                                f"{run['calibration_spread']:.2g}× on its power: one at another laser setting? It "
+                                "is priced by the nearest (the setup's history lists them)"),
     Doubt(f"ΔI under {RESOLVED_SIGMAS:g} σ of the dark noise",
           (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False),
           f"with a ΔI under {RESOLVED_SIGMAS:g}σ of the dark noise (delta_i_snr): not resolved", False,
