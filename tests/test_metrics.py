@@ -56,7 +56,7 @@ from labtui.core.plotdata.trends import Trend, trend_rows, trend_spec
 from labtui.synth import LabSpec, write_run
 from labtui.synth.demo import GROUND_TRUTH, config_file_of, write_demo
 from labtui.tui.history_view import quantity_items
-from tests.lab import COLUMNS, PARAMS, Lab, data_rows, it_rows, lock_held_elsewhere, raw_csv, sweep
+from tests.lab import COLUMNS, PARAMS, Lab, data_rows, it_rows, lock_held_elsewhere, raw_csv, raw_file, sweep
 from tests.promises import CRASH_EXIT
 
 SETTINGS = MetricsSettings()
@@ -1803,6 +1803,27 @@ def test_a_registry_entry_read_like_another_family_gets_that_familys_quantities_
     assert lab.stage().read_again == 1
     (row,) = read_metrics(lab.config).rows(named=True)  # read as an It run (this one switched on too early)
     assert [remark.split(":")[0] for remark in row["remarks"]] == ["It", "power_w"]
+
+
+def test_a_calibration_procedure_of_the_labs_own_prices_runs_staged_after_it(tmp_path: Path) -> None:
+    """A registry's `LaserCal: like: LaserCalibration`: its curve was read back from `proc=LaserCalibration`, where
+    it is not, so a run staged after it had no power ("the calibration's Parquet could not be read", again at every
+    update) until `metrics --rebuild`."""
+    lab = Lab(tmp_path)
+    registry = tmp_path / "procedures.yaml"
+    default = default_registry_path().read_text()
+    own = "  LaserCal:\n    like: LaserCalibration\n    chip: false\n    light: always\n    required_columns: " \
+          '["VL (V)", "Power (W)"]\n'
+    registry.write_text(default.replace("\n  LaserCalibration:\n", f"\n{own}  LaserCalibration:\n", 1))
+    lab.configure(procedures_file=registry)
+    calibration = raw_file("LaserCalibration", start=START - dt.timedelta(hours=1)).replace(
+        b"LaserCalibration.LaserCalibration>", b"LaserCal.LaserCal>")
+    lab.write("a/LaserCal2025-10-14_1.csv", calibration)
+    lab.stage()
+    lab.write_run("a/It2025-10-14_1.csv", "It", start=START)
+    lab.stage()
+    (row,) = read_metrics(lab.config).filter(pl.col("proc") == "It").rows(named=True)
+    assert row["power_w"] is not None and row["calibration_run_id"] is not None, row["remarks"]
 
 
 def test_cli_metrics_carry_what_each_run_was_measured_under(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

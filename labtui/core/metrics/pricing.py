@@ -220,14 +220,14 @@ def _curves(config: StagingConfig, calibrations: pl.DataFrame, staged: Mapping[s
     where the content still matches, the others read back from the store in threads; None where the Parquet cannot
     be read (a price from it is refused and redone at the next update, not a remark kept for good)."""
     ids = calibrations["run_id"].to_list()
-    dates = dict(zip(ids, calibrations["date_local"].to_list(), strict=True))
+    folders = dict(zip(ids, calibrations.select("proc", "date_local").iter_rows(), strict=True))
     shas = dict(zip(ids, calibrations["source_sha256"].to_list(), strict=True))
     needed = list(dict.fromkeys(cal_ids))
     curves: dict[str, Curve | None] = {cal_id: staged[cal_id][1] for cal_id in needed
                                        if cal_id in staged and staged[cal_id][0] == shas[cal_id]}
     to_read = [cal_id for cal_id in needed if cal_id not in curves]
-    curves.update(zip(to_read, map_in_threads(config, lambda cal_id: _curve(config, cal_id, dates[cal_id]), to_read),
-                      strict=True))
+    curves.update(zip(to_read, map_in_threads(config, lambda cal_id: _curve(config, cal_id, *folders[cal_id]),
+                                              to_read), strict=True))
     return curves
 
 
@@ -254,8 +254,9 @@ def _nearest(sorted_or_not: np.ndarray, at: np.ndarray) -> np.ndarray:
     return order[np.where(np.abs(at - values[left]) <= np.abs(values[right] - at), left, right)]
 
 
-def _curve(config: StagingConfig, run_id: str, date_local: dt.date) -> Curve | None:
-    """A calibration's curve read back; None when its Parquet cannot be read."""
-    path = run_parquet_path(config.stage_root, "LaserCalibration", date_local, run_id)
+def _curve(config: StagingConfig, run_id: str, proc: str, date_local: dt.date) -> Curve | None:
+    """A calibration's curve read back from its procedure's folder (a registry's own `like: LaserCalibration` is
+    its own); None when its Parquet cannot be read."""
+    path = run_parquet_path(config.stage_root, proc, date_local, run_id)
     frame = read_run(path, list(READ_COLUMNS["LaserCalibration"]))
     return None if isinstance(frame, Exception) else curve_of(frame)
