@@ -960,6 +960,19 @@ def test_a_calibrations_threshold_is_where_it_reads_light_over_the_sensors_noise
     assert (power_at(*calibration_curve(vl, power), 0.1)[0] is not None) == (threshold == 0.1)
 
 
+def test_a_calibration_of_the_sensors_noise_alone_prices_no_run() -> None:
+    """A fibre off the sensor: 1.3 ± 0.4 nW of noise priced a run at 4.9 V at 1.66 nW, a responsivity 15,000× the
+    run's, with no doubt said (only a store with 3 calibrations of the wavelength could tell it by its P max)."""
+    vl = np.round(np.arange(0, 5.05, 0.1), 10)
+    noise = 1.3e-9 + 0.4e-9 * np.random.default_rng(7).standard_normal(vl.size)
+    values, remarks = calibration_quantities(vl, noise)
+    assert values["threshold_v"] is None and values["slope_w_per_v"] is None
+    assert len(remarks) == 1 and remarks[0].startswith("LaserCalibration: the Power rises ") and remarks[0].endswith(
+        "above its dark reading at most, within a sensor's dark scatter (20 nW): no light reached the sensor; it "
+        "prices no run")
+    assert calibration_quantities(vl, noise + np.where(vl >= 1, 25e-9, 0))[0]["threshold_v"] == 1.0  # 25 nW: light
+
+
 def test_readings_repeated_at_one_vl_are_their_mean_whatever_the_rows_order() -> None:
     """A calibration that measured 1 V twice (3 µW, then 1 µW): `np.interp` priced a run at 1 V with the repeat that
     sorted last (3 µW, 1.5× the mean), and its responsivity with it. The repeats are one point, their mean, in the
@@ -2531,12 +2544,14 @@ def test_no_power_where_the_calibration_gives_none_at_the_runs_voltage(tmp_path:
 
 
 def test_a_responsivity_that_overflows_is_null_with_its_reason(tmp_path: Path) -> None:
-    """A calibration of subnormal powers (1e-321 W) prices a run; ΔI over that is beyond the float range."""
+    """A curve of subnormal powers (1e-321 W) over a dark reading below 0 W and a rise past the sensor's noise at its
+    top prices a run there; ΔI over that is beyond the float range. (Subnormal powers alone are no light.)"""
     lab = small_lab(tmp_path)
-    recalibrate(lab.raw / "2025-10-14" / "LaserCalibration2025-10-14_1.csv", lambda vl: vl * 1e-321)
+    recalibrate(lab.raw / "2025-10-14" / "LaserCalibration2025-10-14_1.csv",
+                lambda vl: -15e-9 if vl == 0 else 1e-321 if vl <= 2.5 else 1e-8 * vl)
     lab.stage()
     lit = read_metrics(lab.config).filter(pl.col("source_file") == "2025-10-14/It2025-10-14_1.csv").row(0, named=True)
-    assert lit["power_w"] == pytest.approx(2e-321) and lit["delta_i_a"] is not None
+    assert lit["power_w"] == pytest.approx(1e-321) and lit["delta_i_a"] is not None, lit["remarks"]
     assert lit["responsivity_a_per_w"] is None
     assert "responsivity_a_per_w: delta_i_a / power_w overflows" in lit["remarks"]
 

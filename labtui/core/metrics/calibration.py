@@ -37,6 +37,12 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
                        "the curve starts lit, with no dark reading to tell where the laser switches on")
     elif p_max <= dark:
         return values, ["LaserCalibration: the power never rises above the dark reading"]
+    elif p_max - dark <= LIT_OVER_DARK_W:  # a fibre off the sensor: its noise priced a run at 1.7 nW, 15,000× low
+        from labtui.core.si import format_si
+
+        return values, [f"LaserCalibration: the Power rises {format_si(p_max - dark, 'W')} above its dark reading at "
+                        f"most, within a sensor's dark scatter ({format_si(LIT_OVER_DARK_W, 'W')}): no light reached "
+                        "the sensor; it prices no run"]
     elif (last_off := int(np.flatnonzero(power <= _lit_from(dark, p_max))[-1])) + 1 == vl.size:  # never empty:
         remarks.append("threshold_v: the power falls back to the dark reading at the highest VL")  # the dark one
     elif missing.size and ((missing > vl[last_off]) & (missing < vl[last_off + 1])).any():
@@ -61,6 +67,7 @@ def calibration_quantities(vl: np.ndarray, power: np.ndarray) -> tuple[dict[str,
 
 
 SENSOR_NOISE_W = 10e-9  # a photodiode sensor's dark readings scatter by a few nW (the real ones: +0.5–20 nW)
+LIT_OVER_DARK_W = 2 * SENSOR_NOISE_W  # a reading this far over the dark one is light (the real lit ones: 25 nW up)
 
 
 def _zeroed_under_light(power: np.ndarray, p_max: float) -> str | None:
@@ -150,7 +157,7 @@ def _voltages(values: np.ndarray) -> str:
 def _lit_alone(reading: float, p_max: float) -> bool:
     """Whether a reading is the laser's light with no dark reading to compare it with: above LASING of the curve's
     p_max and above the sensor's dark scatter (the real dark readings: 0.5–20 nW, at most 0.3 % of their p_max)."""
-    return reading > max(LASING * p_max, 2 * SENSOR_NOISE_W)
+    return reading > max(LASING * p_max, LIT_OVER_DARK_W)
 
 
 def _spike_first(power: np.ndarray) -> bool:
@@ -283,7 +290,7 @@ def _lit_from(dark: float, top: float) -> float:
     1 % of the rise alone put 14 of the real calibrations' threshold at 0.2 V where they read 25–250 nW at 0.1 V,
     6–60× their dark reading: light, which a run at 0.1 V would have been refused."""
     rise = top - dark
-    return dark + max(LIT_SHARE * rise, min(2 * SENSOR_NOISE_W, LASING * rise))
+    return dark + max(LIT_SHARE * rise, min(LIT_OVER_DARK_W, LASING * rise))
 
 
 def in_range(vl: np.ndarray, laser_v: float) -> bool:
