@@ -40,7 +40,7 @@ from labtui.core.stage_chunk import CHUNK_BYTES, CHUNK_FILES, ChunkWorker, chunk
 from labtui.core.stage_events import EventKind, StageEvent
 from labtui.core.stager import Stager
 from labtui.core.validate import validate
-from tests.lab import OLD_MTIME, Lab, epoch, it_rows, ivg_rows, raw_csv
+from tests.lab import OLD_MTIME, PARAMS, Lab, epoch, it_rows, ivg_rows, raw_csv
 from tests.promises import run_content, temp_files
 
 SANTIAGO = "America/Santiago"
@@ -104,6 +104,18 @@ def test_dark_sweep_summary_hides_the_stale_wavelength(lab: Lab) -> None:
     assert row["has_light"] is False and row["is_complete"] is True
     assert row["summary"] == "VDS=0.1 V VG:-1→1 V step 0.5 V"
     assert (row["vg_start_v"], row["vg_end_v"]) == (-1.0, 1.0)
+
+
+@pytest.mark.parametrize(("toggle", "lit"), [("False", False), ("True", True), (None, True)])
+def test_a_laser_toggled_off_is_dark_whatever_voltage_was_left_set(lab: Lab, toggle: str | None, lit: bool) -> None:
+    """A newer acquisition writes `Laser toggle` beside a laser voltage that keeps its last value: a dark sweep at
+    `Laser voltage: 3.5 V` was stored lit, and drawn in the lit CNP trend."""
+    params = {**PARAMS["IVg"], "Laser voltage": "3.5 V", "Laser toggle": toggle}
+    lab.write("d/IVg2025-10-13_2.csv", raw_csv("IVg", params=params))
+    lab.stage()
+    row = only_row(lab)
+    assert row["has_light"] is lit and row["laser_voltage_v"] == 3.5
+    assert ("λ=" in row["summary"]) is lit  # a dark run's summary leaves its stale wavelength out
 
 
 @pytest.mark.parametrize(

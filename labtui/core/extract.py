@@ -39,9 +39,18 @@ def local_date(start_time_utc: dt.datetime, zone: ZoneInfo) -> dt.date:
     return start_time_utc.astimezone(zone).date()
 
 
+LASER_TOGGLE = "laser toggle"  # a newer acquisition's switch, beside a laser voltage that keeps its last value
+SWITCHED_OFF = frozenset({"false", "0", "off", "no"})
+
+
 def has_light(header: Header) -> bool | None:
+    """The lab's rule on the header's laser voltage; a `Laser toggle: False` beside it says dark, whatever voltage
+    was left set (a dark sweep at `Laser voltage: 3.5 V` was stored lit, and drawn in the lit CNP trend)."""
     if header.spec.light != "laser_voltage":
         return header.spec.light == "always"
+    if any(key.strip().lower() == LASER_TOGGLE and value.strip().lower() in SWITCHED_OFF
+           for key, value in header.raw.items()):
+        return False
     voltage = header.fields.get("laser_voltage_v")
     return None if voltage is None or math.isnan(voltage) else voltage >= LIGHT_THRESHOLD_V
 

@@ -53,4 +53,5 @@ labtui would read differently from the same file.
 # intervals and 2 % of its span) is not complete, and said (it was complete, unsaid, as IVg's is since 10).
 # 12: a header key with spaces beside a sign (`Laser ON + OFF period`) is the registry's key (the period was lost,
 # and the run counted complete).
-EXTRACTION_RULES = 12
+# 13: `Laser toggle: False` beside a laser voltage makes the run dark (a voltage left set had made it lit).
+EXTRACTION_RULES = 13
