@@ -664,6 +664,15 @@ def test_a_chip_number_is_read_exactly_whatever_its_leading_zeros() -> None:
     assert header.fields["chip_number"] == 67
 
 
+@pytest.mark.parametrize(("chip", "group", "number"), [("Alisson80", "Alisson", 80), (" Alisson 080 ", "Alisson", 80)])
+def test_an_older_acquisitions_one_chip_parameter_names_the_chip(chip: str, group: str, number: int) -> None:
+    """An older BaseProcedure wrote `Chip: Alisson80`, not a group and a number: its runs were rejected for having
+    no 'Chip number', the chip right there."""
+    header, _, _ = parse(raw_csv("It", params={"Chip number": None, "Chip group name": None, "Chip": chip}))
+    assert (header.fields["chip_group"], header.fields["chip_number"]) == (group, number)
+    assert rejected(raw_csv("It", params={"Chip number": None, "Chip": "Alisson0"})).kind == "bad_chip_number"
+
+
 IT = raw_csv("It")
 _METADATA = b"#Metadata:\r\n#\tStart time: 1760371684.3180444\r\n"
 

@@ -54,4 +54,5 @@ labtui would read differently from the same file.
 # 12: a header key with spaces beside a sign (`Laser ON + OFF period`) is the registry's key (the period was lost,
 # and the run counted complete).
 # 13: `Laser toggle: False` beside a laser voltage makes the run dark (a voltage left set had made it lit).
-EXTRACTION_RULES = 13
+# 14: an older acquisition's one `Chip: Alisson80` parameter names the chip (such runs were rejected).
+EXTRACTION_RULES = 14

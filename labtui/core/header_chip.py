@@ -13,6 +13,7 @@ from labtui.core.rejects import Reject
 from labtui.core.wording import quoted
 
 _FILE_CHIP = re.compile(r"^(?P<group>[A-Za-z][A-Za-z_-]*?)(?P<number>\d+)_(?P<idx>\d+)$")
+_CHIP_PARAMETER = re.compile(r"^\s*(?P<group>[A-Za-z][A-Za-z_-]*?)\s*(?P<number>\d+)\s*$")  # `Chip: Alisson80`
 
 
 def chip_identity(
@@ -40,6 +41,15 @@ def chip_identity(
             given = raw["Chip number"].strip()
             what = "too large for a chip number" if (parse_integer(given) or 0) > 0 else "not a positive integer"
             raise Reject("bad_chip_number", f"'Chip number' {quoted(given)} is {what}", seen_at["Chip number"])
+        if match:
+            _chip_of_the_name(match, fields, warnings)
+    elif (named := _CHIP_PARAMETER.match(raw.get("Chip", ""))) is not None:  # an older acquisition's one parameter
+        fields["chip_number"] = int(named.group("number"))
+        if fields["chip_number"] <= 0:
+            raise Reject("bad_chip_number", f"'Chip' {quoted(raw['Chip'].strip())} gives chip number 0; chip numbers "
+                         "are positive", seen_at.get("Chip"))
+        if not fields.get("chip_group"):
+            fields["chip_group"] = named.group("group")
         if match:
             _chip_of_the_name(match, fields, warnings)
     elif not match:
