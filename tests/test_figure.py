@@ -28,6 +28,7 @@ import pytest
 from labtui.core.drawing import (
     COLUMN_IN,
     COLUMN_LEGEND_ROW_IN,
+    LASER_ON,
     LEGEND_MAX,
     OKABE_ITO,
     Drawing,
@@ -129,6 +130,11 @@ def test_png_is_300_dpi_and_not_blank(lab, tmp_path):
     assert pixels.shape[:2] == (1260, 1920)  # 6.4 × 4.2 in at 300 dpi
     first = np.array([int(OKABE_ITO[0][k : k + 2], 16) / 255 for k in (1, 3, 5)])
     assert (np.abs(pixels[..., :3] - first).max(axis=-1) < 0.05).sum() > 500  # the first run's line is drawn
+
+
+def test_the_laser_on_span_is_no_runs_colour() -> None:
+    """The span was the palette's yellow: an It figure's 8th run vanished inside it."""
+    assert LASER_ON not in OKABE_ITO
 
 
 @pytest.mark.parametrize(
@@ -415,8 +421,8 @@ def test_calibrations_within_the_palette_keep_an_entry_per_run():
 
     ax = Figure().add_subplot()
     draw_axes(ax, drawing_of(calibration_spec([455.0, 365.0, 455.0])))
-    assert legend_looks(ax) == {"λ=455 nm seq 1": (OKABE_ITO[0], "-"), "λ=365 nm seq 2": (OKABE_ITO[1], "-"),
-                                "λ=455 nm seq 3": (OKABE_ITO[2], "-")}
+    assert legend_looks(ax) == {"λ=455 nm, seq 1": (OKABE_ITO[0], "-"), "λ=365 nm, seq 2": (OKABE_ITO[1], "-"),
+                                "λ=455 nm, seq 3": (OKABE_ITO[2], "-")}
 
 
 @pytest.mark.filterwarnings("error")

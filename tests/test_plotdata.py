@@ -672,7 +672,7 @@ def test_resizing_reshapes_without_reading_parquet_again(tmp_path):
         ),
         (
             [{"laser_voltage_v": 1.0}, {"laser_voltage_v": 1.0}, {"laser_voltage_v": 2.0}],
-            ["VL=1 V seq 1", "VL=1 V seq 2", "VL=2 V seq 3"],
+            ["VL=1 V, seq 1", "VL=1 V, seq 2", "VL=2 V, seq 3"],
             "Alisson67 · It · λ=455 nm · VG=-0.4 V",
         ),
     ],

@@ -62,7 +62,7 @@ DASHES = (("-", "--"), (":", "-."))
 # neighbours on the map, close in colour, differ in shape too. The palette's colours again with another marker read
 # as the first wavelengths (680 nm as 365 nm), and ran out past 16.
 GROUP_LOOKS = (("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"))
-LASER_ON = "#F0E442"
+LASER_ON = "#999999"  # grey: the palette's yellow as the span hid an 8th run's line in it
 LEGEND_INSIDE = 8  # more entries than this go beside the axes
 # a journal column's axes are 3.4 in wide: a legend of 8 entries inside hid a third of a trend's points
 COLUMN_LEGEND_INSIDE = 6

@@ -58,14 +58,14 @@ def legend_labels(rows: list[Row]) -> list[str]:
 
     A dark run has no wavelength: its label leaves it out, and beside one the lit runs' labels name theirs (the title
     cannot: `λ=455 nm` above a figure of 14 dark sweeps and one lit reads as all of them lit). Labels that would
-    still collide (two runs at the same VL) get the run's seq appended.
+    still collide (two runs at the same VL) get the run's seq appended, after a comma as each part is (`VL=1 V, seq 3`).
     """
     varying = [p for p in PARAMS if len({p.value(row) for row in rows}) > 1]
     if not varying:
         return [run_ident(row) for row in rows]
     labels = [", ".join(_part(p, row) for p in varying if p.applies(row)) or run_ident(row) for row in rows]
     if len(set(labels)) < len(labels):
-        labels = [f"{label} {run_ident(row)}" for label, row in zip(labels, rows, strict=False)]
+        labels = [f"{label}, {run_ident(row)}" for label, row in zip(labels, rows, strict=False)]
     return labels
 
 
