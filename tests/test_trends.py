@@ -554,6 +554,9 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         assert screen.spec.kind == "trend-hysteresis"  # in between (`e`) worked on the trend before
         await settle(pilot)
         assert screen.spec.kind == "trend-hysteresis" and not screen.check_action("toggle_responsivity", ())
+        await pilot.press("r")
+        assert [n.message for n in app._notifications][-1] == ("ΔI / responsivity applies to the Photoresponse "
+                                                               "trend, not to Hysteresis")
         screen.action_next_trend()
         await settle(pilot)
         assert screen.spec.kind == "trend-photoresponse"
@@ -575,7 +578,10 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         assert str(tab.label) == "Responsivity"  # it read Photoresponse over a responsivity's axis
         await pilot.press("r")
         assert screen.spec.kind == "trend-photoresponse" and str(tab.label) == "Photoresponse"
-        assert "o" not in screen.active_bindings  # no time axis to switch
+        assert "o" not in screen.active_bindings  # no time axis to switch: the key says so, as the plot's do
+        await pilot.press("o")
+        assert [n.message for n in app._notifications][-1] == ("Photoresponse is not drawn against time: against seq "
+                                                               "or time does not apply")
         await pilot.press("r")
         await pilot.press("tab", "tab")
         assert screen.spec.kind == "trend-dark" and screen.spec.x_label == "run (seq)"  # the choice stays

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -177,6 +177,16 @@ class TrendsScreen(FigureScreen):
         if action == "by_seq":
             return against_time(self.trend) and parameters[0] != self.by_seq
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A view key the trend on show has no use for (hidden from the footer) says so instead of doing nothing."""
+        actions = {binding.action for binding in self._bindings.key_to_bindings.get(event.key, ())}
+        if "toggle_responsivity" in actions and self.tab is not Trend.PHOTORESPONSE:
+            self.notify(f"ΔI / responsivity applies to the Photoresponse trend, not to {TABS[self.tab]}",
+                        severity="warning")
+        elif actions & {"by_seq(True)", "by_seq(False)"} and not against_time(self.trend):
+            self.notify(f"{TABS[self.tab]} is not drawn against time: against seq or time does not apply",
+                        severity="warning")
 
     def _changed_view(self) -> None:
         self.saved = ()
