@@ -169,7 +169,7 @@ async def test_p_opens_the_plot_and_b_cycles_the_it_baseline(lab):
         assert spec.y_title == "ΔI (nA)" and spec.spans  # laser window from the VL column
         # lit runs' λ, and their power beside the laser voltage it is priced from
         assert [s.label for s in spec.series] == ["VL=1 V, P=3.84 µW, λ=455 nm", "VL=2 V, P=8.64 µW, λ=455 nm",
-                                                  "VL=0 V"]
+                                                  "dark"]
         assert plot_title(spec) == "Alisson67 · It · VG=-0.4 V · seq 1–3"
         assert "just before laser ON" in status_text(screen)
         assert "mixes light and dark" in status_text(screen)
