@@ -452,9 +452,9 @@ def test_log_scale_is_refused_for_gm(tmp_path):
     ("options", "y_label", "on_value_uA"),
     [
         (PlotOptions(baseline=Baseline.RAW), "I", 17.0),
-        (PlotOptions(baseline=Baseline.FIRST), "ΔI", 7.0),
-        (PlotOptions(baseline=Baseline.FIXED, baseline_time_s=45.0), "ΔI", 5.0),
-        (PlotOptions(baseline=Baseline.AUTO), "ΔI", 5.0),
+        (PlotOptions(baseline=Baseline.FIRST), "I − I(first point)", 7.0),
+        (PlotOptions(baseline=Baseline.FIXED, baseline_time_s=45.0), "I − I(45 s)", 5.0),
+        (PlotOptions(baseline=Baseline.AUTO), "I − I_dark", 5.0),
     ],
 )
 def test_step_response_under_each_baseline(tmp_path, options, y_label, on_value_uA):
@@ -778,10 +778,10 @@ def test_export_frame_is_tidy_with_units(tmp_path):
     frame = export_frame(spec)
     assert frame.columns == ["run_id", "seq", "label", "x", "y", "x_unit", "y_unit", "x_label", "y_label"]
     assert frame.height == 3 * 1801
-    # what y is: ΔI from the baseline, not I; |ΔI| on a log axis (the sign is gone: the CSV must say so)
-    assert (frame["x_label"][0], frame["y_label"][0]) == ("t", "ΔI")
+    # what y is: ΔI from the dark current, not I; |ΔI| on a log axis (the sign is gone: the CSV must say so)
+    assert (frame["x_label"][0], frame["y_label"][0]) == ("t", "I − I_dark")
     logged = export_frame(only(build_plots(manifest(rows), tmp_path, PlotOptions(log_y=True))))
-    assert logged["y_label"].unique().to_list() == ["|ΔI|"] and logged["y"].min() >= 0
+    assert logged["y_label"].unique().to_list() == ["|I − I_dark|"] and logged["y"].min() >= 0
     assert frame["seq"].unique().sort().to_list() == [3, 5, 9]
     assert frame.filter(pl.col("seq") == 5)["label"].unique().to_list() == ["VL=5 V"]
     assert frame["y_unit"].unique().to_list() == ["µA"]

@@ -166,7 +166,7 @@ async def test_p_opens_the_plot_and_b_cycles_the_it_baseline(lab):
         screen = await open_plot(pilot)
         spec = screen.spec
         assert (spec.kind, len(spec.series), spec.x_title) == ("It", 3, "t (s)")
-        assert spec.y_title == "ΔI (nA)" and spec.spans  # laser window from the VL column
+        assert spec.y_title == "I − I_dark (nA)" and spec.spans  # laser window from the VL column
         # lit runs' λ, and their power beside the laser voltage it is priced from
         assert [s.label for s in spec.series] == ["VL=1 V, P=3.84 µW, λ=455 nm", "VL=2 V, P=8.64 µW, λ=455 nm",
                                                   "dark"]
@@ -445,7 +445,7 @@ async def test_l_on_an_it_plot_draws_log_abs_current(lab):
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_plot(pilot)
         await pilot.press("l")
-        assert screen.spec.log_y and screen.spec.y_label == "|ΔI|" and "log |y|" in status_text(screen)
+        assert screen.spec.log_y and screen.spec.y_label == "|I − I_dark|" and "log |y|" in status_text(screen)
         assert all(float(s.y.min()) > 0 for s in screen.spec.series)
         await pilot.press("b", "l")  # raw: log |I|
         assert (screen.spec.y_label, screen.spec.log_y) == ("I", False)

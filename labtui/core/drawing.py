@@ -375,9 +375,10 @@ def _legend_inside(drawing: Drawing) -> int:
 def typeset(text: str) -> str:
     """`text` with each number's sign a minus (U+2212), as matplotlib writes the tick labels beside it (the title's
     `VG=-0.4 V` read as a hyphen above ticks of −0.4), each `$` a dollar sign, not the start of a formula (a chip
-    group `a$\\frac{$b` ended the figure in a traceback, and `Ali$son$67` set `son` in italics), and V_CNP with its
-    subscript (an underscore on a paper's axis)."""
-    return _SIGN.sub("\u2212", text.replace("$", r"\$")).replace("V_CNP", r"V$_\mathregular{CNP}$")
+    group `a$\\frac{$b` ended the figure in a traceback, and `Ali$son$67` set `son` in italics), and V_CNP and I_dark
+    with their subscripts (an underscore on a paper's axis)."""
+    return _SIGN.sub("\u2212", text.replace("$", r"\$")).replace("V_CNP", r"V$_\mathregular{CNP}$").replace(
+        "I_dark", r"I$_\mathregular{dark}$")
 
 
 def seq_orders(seqs: Mapping[int, int | None]) -> tuple[dict[int, int], bool]:

@@ -158,7 +158,7 @@ def _draft_it(
     """I (or ΔI) vs t, one trace per run, with the laser-ON windows read from the VL column. A baseline that fell
     back is said once for the runs it fell back in (a t= past the end of fifty runs is one line, not fifty), as a
     warning naming the first few."""
-    draft = _Draft("I" if options.baseline is Baseline.RAW else "ΔI", "A", [])
+    draft = _Draft(_it_y_label(options), "A", [])
     fell_back: dict[str, list[str]] = {}
     lit: dict[str, tuple[float, float, list[tuple[float, float]]]] = {}  # each lit run's span and ON windows
     for index, (row, columns) in enumerate(zip(rows, group.columns, strict=False)):
@@ -186,6 +186,20 @@ def _draft_it(
                               + "; ".join(f"{_some(runs)}: {windows}" for windows, runs in by_windows.items())
                               + "): the shading is their union")
     return draft
+
+
+def _it_y_label(options: PlotOptions) -> str:
+    """An It plot's y axis: ΔI as the difference it is, naming its baseline (`I − I_dark`): a paper's figure read
+    `ΔI (µA)` whichever it was (the dark current, the first point, t = 30 s), said only on the app's status line."""
+    match options.baseline:
+        case Baseline.RAW:
+            return "I"
+        case Baseline.FIRST:
+            return "I − I(first point)"
+        case Baseline.FIXED:
+            return f"I − I({options.baseline_time_s:g} s)"
+        case Baseline.AUTO:
+            return "I − I_dark"
 
 
 def _some(runs: list[str], shown: int = 3) -> str:
