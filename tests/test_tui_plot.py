@@ -620,6 +620,8 @@ def test_what_was_left_out_is_a_note_under_a_plot_not_an_error():
         assert "· 1 excluded run hidden" in lines and "⚠ calibration stale" in lines and "✗" not in shown.plain
         note = next(span for span in shown.spans if shown.plain[span.start:span.end].startswith("· 1 excluded"))
         assert "muted" in str(note.style)
+    # a trend's box shows 4 lines at 80×24: what was left out comes before its warnings, which had hidden it
+    assert trend_status(spec, False, ()).plain.splitlines()[1] == "· 1 excluded run hidden"
 
 
 async def test_a_plot_title_too_long_for_the_terminal_keeps_whole_parts(lab):
