@@ -331,6 +331,12 @@ def test_a_trend_by_run_has_whole_run_numbers_on_its_axis():
     (top,) = dated.child_axes  # each day's date on an axis above the points, a faint line where it starts
     assert [label.get_text() for label in top.get_xticklabels()] == ["2025-09-08", "2025-09-15"]
     assert len([line for line in dated.get_lines() if str(line.get_gid()).startswith("session-")]) == 2
+    # days one run apart among 40 runs: the second date is not written over the first, its line stays
+    many = Figure().add_subplot()
+    draw_axes(many, replace(drawing, traces=(Trace(np.arange(1.0, 41.0), np.zeros(40), "forward"),),
+                            sessions=((0.5, "2025-09-08"), (1.5, "2025-10-15"), (20.5, "2025-11-02"))))
+    assert [label.get_text() for label in many.child_axes[0].get_xticklabels()] == ["2025-09-08", "2025-11-02"]
+    assert len([line for line in many.get_lines() if str(line.get_gid()).startswith("session-")]) == 3
 
 
 def calibration_spec(wavelengths: list[float | None]) -> PlotSpec:

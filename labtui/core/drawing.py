@@ -291,7 +291,8 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         for number, (at, _) in enumerate(drawing.sessions):
             ax.axvline(at, color="0.8", lw=0.6, zorder=0, gid=f"session-{number}")
         dates = ax.secondary_xaxis("top")
-        dates.set_xticks([at for at, _ in drawing.sessions], labels=[day for _, day in drawing.sessions],
+        dated = _spaced(ax, drawing.sessions)
+        dates.set_xticks([at for at, _ in dated], labels=[day for _, day in dated],
                          fontsize="x-small", rotation=30, ha="left", rotation_mode="anchor")
         dates.tick_params(length=2, pad=1)
     if drawing.doubted:  # a ring around the point's own marker: its series still reads, and that it is in doubt
@@ -340,6 +341,21 @@ def figure_size(drawing: Drawing) -> tuple[float, float]:
     entries = legend_entries(drawing)
     below = -(-entries // COLUMN_LEGEND_COLUMNS) if _legend_inside(drawing) < entries <= LEGEND_MAX else 0
     return COLUMN_IN[0], COLUMN_IN[1] + below * COLUMN_LEGEND_ROW_IN + (0.05 if below else 0.0)
+
+
+SESSION_LABEL_GAP_IN = 0.22  # dates at 30° this far apart on the axis clear each other (x-small text)
+
+
+def _spaced(ax: Axes, sessions: tuple[tuple[float, str], ...]) -> list[tuple[float, str]]:
+    """The sessions whose dates are written: each at least SESSION_LABEL_GAP_IN from the last one written (days one
+    run apart, seq 1 and 2, wrote `2025-09-08` over `2025-10-15`); every session keeps its line."""
+    low, high = ax.get_xlim()
+    gap = SESSION_LABEL_GAP_IN / (ax.get_position().width * _figure(ax).get_figwidth()) * (high - low)
+    labelled: list[tuple[float, str]] = []
+    for at, day in sessions:
+        if not labelled or at - labelled[-1][0] >= gap:
+            labelled.append((at, day))
+    return labelled
 
 
 def _figure(ax: Axes) -> Figure:
