@@ -786,7 +786,7 @@ def test_export_frame_is_tidy_with_units(tmp_path):
     assert frame.filter(pl.col("seq") == 5)["label"].unique().to_list() == ["VL=5 V"]
     assert frame["y_unit"].unique().to_list() == ["µA"]
     assert frame["y"].max() == pytest.approx(5.0)
-    assert export_file_name(spec) == "Alisson67_It_seq3-5-9.csv"
+    assert export_file_name(spec) == "Alisson67_It_seq3+5+9.csv"  # `3-5-9` read as a range
 
 
 def test_calibrations_get_one_trace_per_wavelength(tmp_path):
@@ -810,7 +810,11 @@ stage(tmp_path, calibration_row(n), {"vl_v": vl, "power_w": vl}) for n in (1, 2)
     assert export_file_name(spec) == "LaserCalibration_2025-10-13_idx1-2.csv"
     many = [stage(tmp_path, run_row(n, "It"), step_run(duration=10.0)) for n in range(1, 13)]
     spec = only(build_plots(manifest(many), tmp_path, PlotOptions()))
-    assert export_file_name(spec) == "Alisson67_It_seq1to12_12runs.csv"
+    assert export_file_name(spec) == "Alisson67_It_seq1-12.csv"  # runs in a row: their range
+    apart = [row for row in many if row["seq"] % 2] + [stage(tmp_path, run_row(n, "It"), step_run(duration=10.0))
+                                                      for n in (13, 15, 17, 19, 21, 23)]
+    spec = only(build_plots(manifest(apart), tmp_path, PlotOptions()))
+    assert export_file_name(spec) == "Alisson67_It_seq1to23_12runs.csv"  # 12 ranges: first, last and a count
     assert export_frame(shape(load_selection(manifest([run_row(99, "It")]), tmp_path)[0], PlotOptions())).height == 0
 
 

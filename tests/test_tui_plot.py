@@ -269,7 +269,7 @@ async def test_e_exports_the_figure_and_the_full_series_as_csv(lab, tmp_path, mo
         await pilot.press("e")
         assert said(app)[0].message.startswith("writing the figure")  # at once, before it is done: it takes seconds
         await settle(pilot)
-        stem = config.exports_dir / "Alisson67_It_seq1-2-3_dI-auto"
+        stem = config.exports_dir / "Alisson67_It_seq1-3_dI-auto"
         pdf, png, csv = (stem.with_name(f"{stem.name}.{ext}") for ext in ("pdf", "png", "csv"))
         assert pdf.read_bytes().startswith(b"%PDF-") and png.read_bytes().startswith(b"\x89PNG")
         record = pdf.with_name(f"{pdf.name}.json")  # as `labtui plot` writes one: `--from` redraws the figure

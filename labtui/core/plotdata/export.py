@@ -11,7 +11,7 @@ from labtui.core.plotdata.labels import chip_names
 from labtui.core.plotdata.load import Row
 from labtui.core.plotdata.model import PlotSpec
 
-MAX_LISTED = 10  # beyond this many runs a file name gives the range instead of every number
+MAX_LISTED = 10  # beyond this many ranges of runs a file name gives the first, the last and a count
 _SCHEMA = {"run_id": pl.String, "seq": pl.Int64, "label": pl.String, "x": pl.Float64, "y": pl.Float64}
 
 
@@ -44,7 +44,8 @@ def export_frame(spec: PlotSpec) -> pl.DataFrame:
 
 
 def export_file_name(spec: PlotSpec, suffix: str = ".csv") -> str:
-    """`Alisson67_It_seq3-5-9.csv`; runs outside a chip history (calibrations) are named by date and index."""
+    """`Alisson67_It_seq3-5+9.csv` (runs 3, 4, 5 and 9); runs outside a chip history (calibrations) are named by
+    date and index."""
     rows = spec.runs.to_dicts()
     chips = chip_names(rows)
     stem = "_".join([*(["+".join(chips)] if chips else []), spec.kind, _run_part(rows)])
@@ -62,7 +63,15 @@ def _run_part(rows: list[Row]) -> str:
 
 
 def _numbers(values: list[int]) -> str:
+    """`3-5+9`: runs in a row as a range, the ranges joined by `+` (`7-9` had named runs 7 and 9, 8 not among
+    them); past MAX_LISTED ranges, the first, the last and how many."""
     values = sorted(set(values))
-    if len(values) <= MAX_LISTED:
-        return "-".join(map(str, values))
+    ranges: list[list[int]] = []
+    for value in values:
+        if ranges and value == ranges[-1][-1] + 1:
+            ranges[-1].append(value)
+        else:
+            ranges.append([value])
+    if len(ranges) <= MAX_LISTED:
+        return "+".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in ranges)
     return f"{values[0]}to{values[-1]}_{len(values)}runs"
