@@ -136,8 +136,9 @@ async def test_the_setups_calibrations_open_from_the_chips_screen_as_a_history_t
         assert "λ nm" in header and "P max" in header and "CNP" not in header  # a calibration's, not the chips'
         assert "proc 💡" not in header  # no gate, no drain, no light column: a calibration's laser is its sweep
         # nor `LaserCalibration` on every row: its 16 columns pushed the slope and the threshold off 80 columns;
-        # the procedure of a run that is no calibration (Pt, Tt: of no chip either), blank here
-        assert "proc" in header.split() and "slope" in header and "VL th" in header
+        # the procedure of a run that is no calibration (Pt, Tt: of no chip either); with none, no column blank on
+        # every row (as `labtui history --calibrations` leaves it out)
+        assert "proc" not in header.split() and "slope" in header and "VL th" in header
         assert "LaserCalibration" not in table(app).render_line(1).text
         assert table(app).row["p_max_w_text"] == "400 µW"  # the largest power of its curve
         assert not screen.check_action("trends", ())  # no chip: no trends in the footer

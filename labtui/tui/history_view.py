@@ -120,9 +120,12 @@ class View:
 
     def displayed(self, shown: pl.DataFrame) -> list[Column]:
         """The table's columns for these rows: a derived quantity none of them has is left out (the It quantities'
-        empty titles beside a view of sweeps); every one while there is no row, titles over the empty text."""
+        empty titles beside a view of sweeps), as is the setup's procedure where every row is a calibration (a
+        column titled `proc`, blank on every row); every one while there is no row, titles over the empty text."""
         empty = {by for by in self.quantities if shown.height and shown[by].null_count() == shown.height}
-        return [column for column, by in self.columns if by not in empty or column.key != f"{by}_text"]
+        calibrations = shown.height and (shown["proc"] == "LaserCalibration").all()
+        return [column for column, by in self.columns if (by not in empty or column.key != f"{by}_text")
+                and not (calibrations and column is _OTHER_PROC[0])]
 
     def shown(self, runs: pl.DataFrame) -> tuple[pl.DataFrame, int]:
         """The rows to show, sorted, and how many excluded runs the view hides."""
