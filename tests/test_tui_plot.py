@@ -845,13 +845,13 @@ async def test_a_legend_longer_than_the_plot_says_how_much_is_out_of_sight() -> 
         assert not more.display  # it all fits: no line about it
         box.show(Content("\n").join(Content(f"series {n}") for n in range(20)))
         await settle(pilot)
-        assert more.display and str(more.render()) == "↓ 13 more (pgdn)"  # 7 in sight, the 8th says so
+        assert more.display and str(more.render()) == "↓ 13 more lines (pgdn)"  # 7 in sight, the 8th says so
         box.query_one(VerticalScroll).scroll_to(y=5, animate=False)
         await settle(pilot)
-        assert str(more.render()) == "↓ 8 more (pgdn)"
+        assert str(more.render()) == "↓ 8 more lines (pgdn)"
         box.page(1)  # the plot's and the trends' pgdn: the mouse alone scrolled it, which the line said
         await settle(pilot)
-        assert str(more.render()) == "↓ 1 more (pgdn)"  # a page on: from line 5 of 20 to 12, 7 in sight
+        assert str(more.render()) == "↓ 1 more line (pgdn)"  # a page on: from line 5 of 20 to 12, 7 in sight
         box.page(1)
         await settle(pilot)
         assert str(more.render()) == "↑ pgup for the rest"

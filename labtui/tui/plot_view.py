@@ -185,7 +185,8 @@ class LegendBox(Vertical):
             more.display = overflows
             self.call_after_refresh(self._say_hidden)  # the legend's own height changed with it: count again
         below = scroll.virtual_size.height - scroll.size.height - round(scroll.scroll_y)
-        more.update(f"↓ {below} more (pgdn)" if below > 0 else "↑ pgup for the rest")  # whole in a 30-cell box
+        # lines, not entries (a wrapped entry takes two: `↓ 46 more` over 23 entries); whole in a 30-cell box
+        more.update(f"↓ {counted(below, 'more line')} (pgdn)" if below > 0 else "↑ pgup for the rest")
 
     def page(self, pages: int) -> None:
         """Scroll by a page: the screen's pgdn / pgup, as the line below the legend says (the mouse alone did)."""
