@@ -123,7 +123,7 @@ class View:
         empty titles beside a view of sweeps), as is the setup's procedure where every row is a calibration (a
         column titled `proc`, blank on every row); every one while there is no row, titles over the empty text."""
         empty = {by for by in self.quantities if shown.height and shown[by].null_count() == shown.height}
-        calibrations = shown.height and (shown["proc"] == "LaserCalibration").all()
+        calibrations = shown.height and "proc" in shown.columns and (shown["proc"] == "LaserCalibration").all()
         return [column for column, by in self.columns if (by not in empty or column.key != f"{by}_text")
                 and not (calibrations and column is _OTHER_PROC[0])]
 
