@@ -174,6 +174,20 @@ def test_a_cnp_of_one_leg_says_it_is_no_two_leg_mean() -> None:
     assert "cnp_v: the up-sweep leg's Dirac point alone (the other leg has none), not a two-leg mean" in remarks
 
 
+def test_the_times_of_a_step_the_dark_drift_alone_makes_say_so() -> None:
+    """A settling current, no step of its own at the switches (a little against the light): ΔI is the drift's, and
+    the run's responsivity in doubt (`DRIFT_ALONE`); its τ_rise of 35 s was given as the device's response."""
+    t = np.arange(0, 180, 0.1)
+    on = (t >= 60) & (t < 120)
+    current = 1e-6 + 1e-9 * t - 1e-10 * on + 1e-12 * np.random.default_rng(1).standard_normal(t.size)
+    values, remarks = it_quantities(t, current, np.where(on, 2.0, 0.0), 0.1, SETTINGS, 2.0)
+    assert values["tau_rise_s"] is not None and values["delta_i_drift_corrected_a"] < 0 < values["delta_i_a"]
+    assert remarks[-1] == ("tau_rise_s, tau_decay_s: the dark drift carried on under the light could make ΔI alone: "
+                           "the times may be the drift's, not the device's response")
+    step = it_quantities(t, 1e-6 + 1e-9 * t + 1e-7 * on, np.where(on, 2.0, 0.0), 0.1, SETTINGS, 2.0)[1]
+    assert not any(remark.startswith("tau_rise_s, tau_decay_s:") for remark in step)  # a real step: no remark
+
+
 def test_gm_is_the_branch_s_own_slope_not_a_step_the_wrong_way() -> None:
     """|dI/dVg| took a contact recovering at −3 V on the hole branch (a rise of |I| where it falls toward the CNP)
     for the transconductance: 22 µS for 16, a mobility 41 % high (two real sweeps: twice and five times theirs). Each

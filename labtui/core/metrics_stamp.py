@@ -92,7 +92,8 @@ from labtui.core.parquet_footer import footer_bytes
 # 36: a calibration's light starts 0.1 % of its rise and 20 nW over its dark reading, not 1 % of its rise
 # (threshold_v, and the level a run's power must be above).
 # 37: a calibration whose Power rises no more than 20 nW over its dark reading (the sensor's noise) prices no run.
-METRICS_VERSION = 37
+# 38: the times of a step the dark drift alone could make say so.
+METRICS_VERSION = 38
 STAMP_KEY = "labtui.metrics"
 OWNER_KEY = "labtui.store"  # the store (its folder, absolute) whose runs the table holds
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

@@ -242,7 +242,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              f"resolves), when a gap lies at the switch or within the smoothing's reach of that sample (an interval "
              f"without a reading over {GAP_SPACINGS} of the run's usual ones, the median over the drift window, and "
              f"over {GAP_SHARE:g} of the time read: rows missing, or readings left out) or when delta_i_snr < "
-             f"{RESOLVED_SIGMAS:g}"),
+             f"{RESOLVED_SIGMAS:g}; a remark where the dark drift alone could make ΔI (responsivity_doubt): the times "
+             "may be the drift's (no drift is subtracted from the trace)"),
     Quantity("tau_decay_s", "s", "It",
              "time from switch-off until the trace (the samples from switch-off on, up to the laser's next switch-on "
              "if any, smoothed alike) first falls to 1/e of delta_i_a above i_dark_a; "
