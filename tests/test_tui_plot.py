@@ -52,6 +52,7 @@ from labtui.tui.plot_view import (
     fitted,
     legend,
     palette_for,
+    saved_line,
     status,
 )
 from labtui.tui.store import Store
@@ -609,6 +610,14 @@ def test_a_trends_points_at_the_ends_of_its_axes_are_drawn_clear_of_the_frame() 
     lines = re.sub(r"\x1b\[[0-9;]*m", "", plt.build()).splitlines()  # without its colours
     assert sum(line.count("●") for line in lines) == 3
     assert not any(re.search("[│┤]●|●[│├]", line) or ("●" in line and re.search("[┌└]", line)) for line in lines)
+
+
+def test_an_exports_files_are_named_once_on_the_status_line():
+    """Each path written out took 3–4 lines of an 80×24 screen's plot: one name, its suffixes."""
+    saved = tuple(Path("exports") / f"Alisson67_It_seq1-3{suffix}" for suffix in (".pdf", ".png", ".csv", ".json"))
+    assert [line.plain for line in saved_line(saved)] == ["saved exports/Alisson67_It_seq1-3 .pdf .png .csv .json"]
+    assert [line.plain for line in saved_line((Path("a/x.pdf"), Path("b/x.png")))] == ["saved a/x.pdf, b/x.png"]
+    assert saved_line(()) == []
 
 
 def test_what_was_left_out_is_a_note_under_a_plot_not_an_error():

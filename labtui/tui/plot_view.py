@@ -212,8 +212,15 @@ def status(spec: PlotSpec, options: PlotOptions, saved: tuple[Path, ...], gm_win
 
 
 def saved_line(saved: tuple[Path, ...]) -> list[Content]:
-    """The status's last line after an export: where its files are (none before one)."""
-    return [Content.assemble(("saved " + ", ".join(map(short_path, saved)), "$text-success"))] if saved else []
+    """The status's last line after an export: where its files are (none before one). Files of one name in one
+    folder are named once, with their suffixes (`saved exports/Alisson67_It_seq1-3 .pdf .png .csv`): each path
+    written out took 3–4 lines of an 80×24 screen's plot."""
+    if not saved:
+        return []
+    stems = {path.with_suffix("") for path in saved}
+    text = (f"{short_path(stems.pop())} {' '.join(path.suffix for path in saved)}" if len(stems) == 1
+            else ", ".join(map(short_path, saved)))
+    return [Content.assemble(("saved " + text, "$text-success"))]
 
 
 def _rgb(color: RGB) -> str:
