@@ -614,8 +614,8 @@ def test_a_trends_points_at_the_ends_of_its_axes_are_drawn_clear_of_the_frame() 
 
 def test_an_exports_files_are_named_once_on_the_status_line():
     """Each path written out took 3–4 lines of an 80×24 screen's plot: one name, its suffixes."""
-    saved = tuple(Path("exports") / f"Alisson67_It_seq1-3{suffix}" for suffix in (".pdf", ".png", ".csv", ".json"))
-    assert [line.plain for line in saved_line(saved)] == ["saved exports/Alisson67_It_seq1-3 .pdf .png .csv .json"]
+    saved = tuple(Path("exports") / f"Alisson67_It_seq1-3{suffix}" for suffix in (".pdf", ".png", ".csv", ".pdf.json"))
+    assert [line.plain for line in saved_line(saved)] == ["saved exports/Alisson67_It_seq1-3 .pdf .png .csv .pdf.json"]
     assert [line.plain for line in saved_line((Path("a/x.pdf"), Path("b/x.png")))] == ["saved a/x.pdf, b/x.png"]
     assert saved_line(()) == []
 

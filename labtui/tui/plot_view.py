@@ -217,9 +217,11 @@ def saved_line(saved: tuple[Path, ...]) -> list[Content]:
     written out took 3–4 lines of an 80×24 screen's plot."""
     if not saved:
         return []
-    stems = {path.with_suffix("") for path in saved}
-    text = (f"{short_path(stems.pop())} {' '.join(path.suffix for path in saved)}" if len(stems) == 1
-            else ", ".join(map(short_path, saved)))
+    stem = saved[0].with_suffix("")  # the figure's record is `<stem>.pdf.json`
+    if all(path.parent == stem.parent and path.name.startswith(f"{stem.name}.") for path in saved):
+        text = f"{short_path(stem)} {' '.join(path.name.removeprefix(stem.name) for path in saved)}"
+    else:
+        text = ", ".join(map(short_path, saved))
     return [Content.assemble(("saved " + text, "$text-success"))]
 
 
