@@ -49,6 +49,7 @@ from labtui.core.metrics.reprice import reprice_after
 from labtui.core.metrics.savgol import savgol_derivative
 from labtui.core.metrics.spread import reach
 from labtui.core.overview import last_dirac_points
+from labtui.core.parquet_footer import read_run_record
 from labtui.core.plotdata import PlotOptions, build_plots
 from labtui.core.plotdata.numeric import laser_windows
 from labtui.core.plotdata.selection import chip_runs
@@ -1851,6 +1852,24 @@ def test_a_calibration_procedure_of_the_labs_own_prices_runs_staged_after_it(tmp
     lab.stage()
     (row,) = read_metrics(lab.config).filter(pl.col("proc") == "It").rows(named=True)
     assert row["power_w"] is not None and row["calibration_run_id"] is not None, row["remarks"]
+
+
+def test_a_run_its_laser_toggle_says_dark_is_not_priced(tmp_path: Path) -> None:
+    """`Laser toggle: False` beside `Laser voltage: 2 V` stored the run dark, yet it was priced by its voltage: 💡-less
+    in the history with a power and a responsivity, left out of the photoresponse trend."""
+    lab = small_lab(tmp_path)
+    write_run(lab.raw / "2025-10-14", "It", file_idx=3, start_utc=START + dt.timedelta(minutes=50),
+              params={"Laser voltage": 2.0, "Laser toggle": "False"})
+    lab.stage()
+    rows = read_metrics(lab.config).filter(pl.col("proc") == "It").sort("start_time_utc").rows(named=True)
+    lit, toggled = rows[0], rows[-1]
+    assert lit["power_w"] is not None and toggled["has_light"] is False
+    assert toggled["power_w"] is None and toggled["responsivity_a_per_w"] is None
+    assert "power_w: the header's 'Laser toggle' says the laser was off (its 'Laser voltage' left at 2.0 V), " \
+           "though VL pulses in the data" in toggled["remarks"]
+    record = read_run_record(run_parquet_path(lab.config.stage_root, "It", toggled["date_local"], toggled["run_id"]))
+    assert any(warning.startswith("its header's 'Laser toggle' (off) says dark, though its 'VL (V)' column pulses")
+               for warning in record["warnings"]), record["warnings"]
 
 
 def test_cli_metrics_carry_what_each_run_was_measured_under(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -106,7 +106,8 @@ def test_dark_sweep_summary_hides_the_stale_wavelength(lab: Lab) -> None:
     assert (row["vg_start_v"], row["vg_end_v"]) == (-1.0, 1.0)
 
 
-@pytest.mark.parametrize(("toggle", "lit"), [("False", False), ("True", True), (None, True)])
+@pytest.mark.parametrize(("toggle", "lit"), [("False", False), (" off ", False), ("0", False), ("Disabled", False),
+                                             ("True", True), ("1", True), (None, True)])
 def test_a_laser_toggled_off_is_dark_whatever_voltage_was_left_set(lab: Lab, toggle: str | None, lit: bool) -> None:
     """A newer acquisition writes `Laser toggle` beside a laser voltage that keeps its last value: a dark sweep at
     `Laser voltage: 3.5 V` was stored lit, and drawn in the lit CNP trend."""

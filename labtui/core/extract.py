@@ -40,7 +40,7 @@ def local_date(start_time_utc: dt.datetime, zone: ZoneInfo) -> dt.date:
 
 
 LASER_TOGGLE = "laser toggle"  # a newer acquisition's switch, beside a laser voltage that keeps its last value
-SWITCHED_OFF = frozenset({"false", "0", "off", "no"})
+SWITCHED_OFF = frozenset({"false", "off", "no", "disabled"})
 
 
 def has_light(header: Header) -> bool | None:
@@ -48,11 +48,26 @@ def has_light(header: Header) -> bool | None:
     was left set (a dark sweep at `Laser voltage: 3.5 V` was stored lit, and drawn in the lit CNP trend)."""
     if header.spec.light != "laser_voltage":
         return header.spec.light == "always"
-    if any(key.strip().lower() == LASER_TOGGLE and value.strip().lower() in SWITCHED_OFF
-           for key, value in header.raw.items()):
+    if toggled_off(header):
         return False
     voltage = header.fields.get("laser_voltage_v")
     return None if voltage is None or math.isnan(voltage) else voltage >= LIGHT_THRESHOLD_V
+
+
+def toggled_off(header: Header) -> bool:
+    """Whether the header's `Laser toggle` says off (`False`, `off`, `0`, any spelling of a case)."""
+    for key, value in header.raw.items():
+        if key.strip().lower() == LASER_TOGGLE:
+            word = value.strip().lower()
+            return word in SWITCHED_OFF or _is_zero(word)
+    return False
+
+
+def _is_zero(word: str) -> bool:
+    try:
+        return float(word) == 0
+    except ValueError:
+        return False
 
 
 def summary(header: Header, light: bool | None) -> str:
@@ -155,7 +170,8 @@ def _light_unlike_data(header: Header, frame: pl.DataFrame, light: bool | None) 
     on = values >= LIGHT_THRESHOLD_V
     edges = np.flatnonzero(np.diff(on, prepend=False, append=False))  # each stretch of samples on: start, end
     longest = int((edges[1::2] - edges[::2]).max()) if edges.size else 0
-    said = f"its header's laser voltage ({header.fields['laser_voltage_v']:g} V)"
+    said = ("its header's 'Laser toggle' (off)" if toggled_off(header)
+            else f"its header's laser voltage ({header.fields['laser_voltage_v']:g} V)")
     if not light and longest > FLICKER_SAMPLES:
         return [f"{said} says dark, though its {LASER_COLUMN!r} column pulses to {float(values[on].max()):g} V "
                 f"({longest} samples on in a row): stored dark, as the header says (correct it if the run was lit)"]

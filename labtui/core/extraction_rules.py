@@ -55,4 +55,5 @@ labtui would read differently from the same file.
 # and the run counted complete).
 # 13: `Laser toggle: False` beside a laser voltage makes the run dark (a voltage left set had made it lit).
 # 14: an older acquisition's one `Chip: Alisson80` parameter names the chip (such runs were rejected).
-EXTRACTION_RULES = 14
+# 15: a `Laser toggle` of `0`, `off` or `disabled` is off too.
+EXTRACTION_RULES = 15

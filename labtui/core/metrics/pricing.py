@@ -41,7 +41,9 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
     cal_us = calibrations["start_time_utc"].dt.epoch("us").to_numpy()  # whole µs: two as near are a tie, not a
     # rounding of float hours (which decided a quarter of such ties for the later one)
     cal_nm = calibrations["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
-    lit = (family == "It") & (pl.col("laser_voltage_v") >= settings.light_threshold_v)
+    # lit by the header's laser voltage, unless its `Laser toggle` says off (`has_light`: a voltage left set)
+    lit = (family == "It") & (pl.col("laser_voltage_v") >= settings.light_threshold_v) & \
+        pl.col("has_light").fill_null(True)
     it = table.filter(lit).select("run_id", "start_time_utc", "laser_wavelength_nm", "laser_voltage_v")
     at_us = it["start_time_utc"].dt.epoch("us").to_numpy()
     nm = it["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
@@ -155,6 +157,9 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
         .then(pl.lit(f"{PRICING_TOPIC}: ") + of_another_unit)  # of the join (a from-data one would stay for good)
         .when(unlit & header_v.is_null())
         .then(pl.lit("power_w: the header gives no readable 'Laser voltage', though VL pulses in the data"))
+        .when(unlit & (header_v >= settings.light_threshold_v))  # dark by its `Laser toggle`
+        .then(pl.format("power_w: the header's 'Laser toggle' says the laser was off (its 'Laser voltage' left at {} "
+                        "V), though VL pulses in the data", header_v))
         .when(unlit)
         .then(pl.format("power_w: the header's 'Laser voltage' ({} V) says the laser was off, though VL pulses in "
                         "the data", header_v))
