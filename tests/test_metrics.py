@@ -988,6 +988,28 @@ def test_a_calibration_of_the_sensors_noise_alone_prices_no_run() -> None:
     assert calibration_quantities(vl, noise + np.where(vl >= 1, 25e-9, 0))[0]["threshold_v"] == 1.0  # 25 nW: light
 
 
+VLS = np.round(np.arange(0, 5.05, 0.1), 10)
+LIGHT = np.where(VLS >= 1.1, 5e-6 * (VLS - 1.0), 0.0)  # the laser on from 1.1 V, 20 µW at 5 V
+
+
+@pytest.mark.parametrize(("power", "lit"), [
+    (LIGHT + np.where(VLS == 0.5, 1e-7, 0.0), True),  # a coarse meter: one count of 0.1 µW at 0.5 V
+    (LIGHT + np.r_[-15e-9, np.where(VLS[1:] == 0.5, 7e-9, 4e-9)], True),  # 7 nW over a dark reading of −15 nW
+    (np.r_[1.3e-9 + 0.4e-9 * np.random.default_rng(7).standard_normal(50), 25e-9] + np.where(VLS == 0.5, 2e-9, 0.0),
+     False),  # a curve of noise, one stray reading at its end
+])
+def test_no_run_is_priced_by_the_sensors_noise_below_the_lasers_threshold(power, lit) -> None:
+    """Under a margin of 20 nW (or 1 % of a weak curve's rise), a reading of the sensor's noise below the threshold
+    priced a run there: one count of a coarse meter (0.1 µW), 7 nW over a dark reading of −15 nW, 2 nW of a curve
+    of noise with one stray reading at its end. A run is priced only above the last setpoint that reads dark."""
+    curve = calibration_curve(VLS, power)
+    price, why = power_at(*curve, 0.5)
+    assert price is None and why.startswith("power_w: VL 0.5 V is below its laser's threshold"), why
+    assert np.isnan(powers_at(*curve, np.array([0.5]))[0])
+    if lit:
+        assert power_at(*curve, 2.0) == (pytest.approx(power[20]), None)  # lit: priced as before
+
+
 def test_readings_repeated_at_one_vl_are_their_mean_whatever_the_rows_order() -> None:
     """A calibration that measured 1 V twice (3 µW, then 1 µW): `np.interp` priced a run at 1 V with the repeat that
     sorted last (3 µW, 1.5× the mean), and its responsivity with it. The repeats are one point, their mean, in the

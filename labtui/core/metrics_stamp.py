@@ -94,7 +94,9 @@ from labtui.core.parquet_footer import footer_bytes
 # 37: a calibration whose Power rises no more than 20 nW over its dark reading (the sensor's noise) prices no run.
 # 38: the times of a step the dark drift alone could make say so.
 # 39: a run its `Laser toggle` says dark is not priced by the laser voltage left set in its header.
-METRICS_VERSION = 39
+# 40: no run is priced at or below the last VL its calibration reads dark at before its top (a reading of the
+# sensor's noise over the margin there priced a run).
+METRICS_VERSION = 40
 STAMP_KEY = "labtui.metrics"
 OWNER_KEY = "labtui.store"  # the store (its folder, absolute) whose runs the table holds
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

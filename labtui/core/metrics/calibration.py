@@ -248,7 +248,8 @@ def powers_at(vl: np.ndarray, power: np.ndarray, laser_vs: np.ndarray) -> np.nda
         return np.full(laser_vs.shape, np.nan)
     with np.errstate(all="ignore"):
         at = interpolated(vl, power, laser_vs)
-        lasing = at > _lasing_level(vl, power)
+        level, dark_until = _lasing(vl, power)
+        lasing = (at > level) & (np.asarray(laser_vs) > dark_until + _slack(vl))
     slack = _slack(vl)
     return np.where((laser_vs >= vl[0] - slack) & (laser_vs <= vl[-1] + slack) & lasing, at, np.nan)
 
@@ -269,16 +270,21 @@ def interpolated(vl: np.ndarray, power: np.ndarray, at: np.ndarray) -> np.ndarra
     return np.where(on_reading | (read[left] & read[right]), values, np.nan)
 
 
-def _lasing_level(vl: np.ndarray, power: np.ndarray) -> float:
+def _lasing(vl: np.ndarray, power: np.ndarray) -> tuple[float, float]:
     """The power a curve must exceed for its laser to be on: `_lit_from` its dark reading (`_dark_reading`; without
     one, 0 W) and p_max (`threshold_v`'s level), and 0 W. Below it the sensor reads its own offset, no light: a
-    responsivity over it is off by orders of magnitude."""
+    responsivity over it is off by orders of magnitude. And the VL of the last reading at or under that level before
+    the curve's top (−inf: none), at or below which no run is priced: a reading of the sensor's noise over the level
+    below the laser's threshold (one count of a coarse meter, 22 nW over a dark reading of −15 nW) priced a run."""
     if not (read := np.isfinite(power)).all():  # a curve with gaps (`calibration_curve`): its readings
         if not read.any():  # no reading at all: no power either (`interpolated`)
-            return 0.0
+            return 0.0, -math.inf
         vl, power = vl[read], power[read]
-    dark = _dark_reading(vl, power)
-    return 0.0 if dark is None else max(_lit_from(dark, float(power.max())), 0.0)
+    if (dark := _dark_reading(vl, power)) is None:
+        return 0.0, -math.inf
+    level = max(_lit_from(dark, float(power.max())), 0.0)
+    off = np.flatnonzero(power[: int(np.argmax(power)) + 1] <= level)
+    return level, float(vl[off[-1]]) if off.size else -math.inf
 
 
 LIT_SHARE = 0.001  # of a curve's rise: a reading this far above its dark one is light on any sensor's range
@@ -313,7 +319,7 @@ def power_at(vl: np.ndarray, power: np.ndarray, laser_v: float) -> tuple[float |
         return None, f"power_w: VL {laser_v:g} V is outside the calibrated {vl[0]:g}–{vl[-1]:g} V"
     with np.errstate(all="ignore"):  # points near ±1e308 overflow between them: NaN, refused below
         at = float(interpolated(vl, power, np.array([laser_v]))[0])
-        lasing = _lasing_level(vl, power)
+        lasing, dark_until = _lasing(vl, power)
     if math.isnan(at) and not np.isfinite(power).all():
         return None, f"power_w: the calibration has no Power reading next to VL {laser_v:g} V: none is drawn across"
     if not at > 0:
@@ -322,4 +328,8 @@ def power_at(vl: np.ndarray, power: np.ndarray, laser_v: float) -> tuple[float |
         return None, (f"power_w: the calibration gives {at:.3g} W at VL {laser_v:g} V, not above its laser's threshold "
                       f"({lasing:.3g} W: its dark reading and a margin over the sensor's noise, see threshold_v): "
                       "no light to price")
+    if laser_v <= dark_until + _slack(vl):
+        return None, (f"power_w: VL {laser_v:g} V is below its laser's threshold (the calibration reads dark up to "
+                      f"{dark_until:g} V, see threshold_v): its {at:.3g} W there is the sensor's noise, no light to "
+                      "price")
     return at, None

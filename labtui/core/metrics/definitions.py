@@ -266,7 +266,8 @@ QUANTITIES: tuple[Quantity, ...] = (
              "linearly interpolated at the run's laser voltage; "
              "null outside the calibrated VL range (no extrapolation), next to a VL with no Power reading (NaN: no "
              "line is drawn across the gap), where that Power is not above 0 W or not above "
-             "the calibration's dark reading by threshold_v's margin (below it the sensor reads no "
+             "the calibration's dark reading by threshold_v's margin, or at a VL at or below the last one whose "
+             "Power reads under that margin before the curve's top (below it the sensor reads no "
              "light; a curve whose lowest reading is lit has none), and for dark runs (by the header's laser "
              "voltage; a run whose VL column pulses under a header that says dark has a remark)",
              from_data=False),
