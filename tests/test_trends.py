@@ -283,6 +283,12 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
     notes = trend_spec(Trend.SPECTRAL, one_colour, tz=lab.config.local_tz).messages
     assert notes[0] == "every point at 365 nm: a spectral response needs lit runs at two wavelengths or more"
     assert not any("R at powers" in note for note in notes)
+    # after the runs left out, though: the app's box shows the first lines, and the spectral notes had pushed it out
+    lit_seq = one_colour.filter(pl.col("responsivity_a_per_w").is_not_null())["seq"][0]
+    hiding = one_colour.with_columns(excluded=pl.col("seq") == lit_seq)
+    notes = trend_spec(Trend.SPECTRAL, hiding, tz=lab.config.local_tz).messages
+    assert notes[:2] == ("1 excluded run hidden",
+                         "every point at 365 nm: a spectral response needs lit runs at two wavelengths or more")
 
 
 def test_a_terminal_draws_one_point_per_cell_and_joins_only_sparse_series(lab: DemoLab) -> None:

@@ -179,8 +179,9 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     # each kind of doubt: its points are drawn hollow (`IN_DOUBT`)
     warnings = [f"{counted(count, 'point')} {doubt.of_points}" for doubt in DOUBTS
                 if plan.lit_only and (count := plotted.filter(doubt.holds).height)]
-    if plan.x == "laser_wavelength_nm":
-        messages[:0] = _spectral_notes(plotted)
+    if plan.x == "laser_wavelength_nm":  # first, after the runs left out (which the app's 4-line box must show)
+        at = 1 if note else 0
+        messages[at:at] = _spectral_notes(plotted)
     return PlotSpec(
         kind=f"trend-{trend}",
         title=TITLE_PARTS.join([*chips, plan.title.replace("against time", "by run") if by_seq else plan.title]),
