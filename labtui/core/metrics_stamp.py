@@ -96,7 +96,8 @@ from labtui.core.parquet_footer import footer_bytes
 # 39: a run its `Laser toggle` says dark is not priced by the laser voltage left set in its header.
 # 40: no run is priced at or below the last VL its calibration reads dark at before its top (a reading of the
 # sensor's noise over the margin there priced a run).
-METRICS_VERSION = 40
+# 41: the settling-lag remark is on a hysteresis below 0 alone (the lag lowers a positive one).
+METRICS_VERSION = 41
 STAMP_KEY = "labtui.metrics"
 OWNER_KEY = "labtui.store"  # the store (its folder, absolute) whose runs the table holds
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}
