@@ -665,6 +665,11 @@ def test_resizing_reshapes_without_reading_parquet_again(tmp_path):
             ["dark", "VL=1.15 V, λ=455 nm"],
             "Alisson67 · It · VG=-0.4 V",
         ),
+        (  # dark by its `Laser toggle` beside a lit run at the voltage left set: the legend says which is dark
+            [{"laser_voltage_v": 1.15, "has_light": False}, {"laser_voltage_v": 1.15}],
+            ["dark", "VL=1.15 V, λ=455 nm"],
+            "Alisson67 · It · VG=-0.4 V",
+        ),
         (  # runs at other biases (a ΔI 5× apart) were `seq 1 / seq 2`, their title claiming what they share
             [{"vds_v": 0.1}, {"vds_v": 0.5}],
             ["VDS=0.1 V", "VDS=0.5 V"],

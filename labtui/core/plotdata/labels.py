@@ -60,7 +60,8 @@ def legend_labels(rows: list[Row]) -> list[str]:
     cannot: `λ=455 nm` above a figure of 14 dark sweeps and one lit reads as all of them lit). Labels that would
     still collide (two runs at the same VL) get the run's seq appended, after a comma as each part is (`VL=1 V, seq 3`).
     """
-    varying = [p for p in PARAMS if len({p.value(row) for row in rows}) > 1]
+    mixed = _mixes_light(rows)  # dark beside lit at one voltage (its `Laser toggle` off): the voltage says which
+    varying = [p for p in PARAMS if len({p.value(row) for row in rows}) > 1 or (mixed and p is LASER_VOLTAGE)]
     if not varying:
         return [run_ident(row) for row in rows]
     labels = [", ".join(_part(p, row) for p in varying if p.applies(row)) or run_ident(row) for row in rows]
@@ -82,14 +83,18 @@ def title(proc: str, rows: list[Row]) -> str:
     say `dark`, not the `VL=0 V` their headers keep."""
     chips = chip_names(rows)
     dark = bool(rows) and all(row.get("has_light") is False for row in rows)
+    unshared = LASER_VOLTAGE if dark or _mixes_light(rows) else None  # `dark` said instead, or in the legend
     shared = [
         p.format(values.pop(), p.doubted(rows))
         for p in TITLE_PARAMS
-        if not (dark and p is LASER_VOLTAGE) and len(values := {p.value(row) for row in rows}) == 1
-        and None not in values
+        if p is not unshared and len(values := {p.value(row) for row in rows}) == 1 and None not in values
     ]
     shared = ["dark", *shared] if dark else shared
     return TITLE_PARTS.join([", ".join(chips), proc, *shared] if chips else [proc, *shared])
+
+
+def _mixes_light(rows: list[Row]) -> bool:
+    return len({row.get("has_light") for row in rows}) > 1
 
 
 def chip_names(rows: list[Row]) -> list[str]:
