@@ -226,6 +226,13 @@ def test_a_folder_given_without_its_option_names_the_option(lab: Lab, capsys) ->
         assert exit_.value.code == 2 and f"unrecognized arguments: {argv[1]}{meant}" in capsys.readouterr().err
 
 
+def test_help_before_an_unknown_word_is_the_help(capsys) -> None:
+    """`labtui --help trendz` answered "unrecognized option --help; did you mean '--help'?"."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help", "trendz"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("usage: labtui")
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

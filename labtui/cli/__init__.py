@@ -293,7 +293,7 @@ def _commands_to_build(argv: Sequence[str], *parents: argparse.ArgumentParser) -
     named = parsed.command
     if named is None:
         return set()
-    typed = next((word for word in extras if word.startswith("--")), None)
+    typed = next((word for word in extras if word.startswith("--") and word not in ("--help", "--version")), None)
     if named not in COMMANDS and typed is not None and list(argv).index(typed) < list(argv).index(named):
         # `--raw-rot DIR stage`: the option was mistyped, not the command (`trends --help`: the command was)
         Parser(prog="labtui").error(f"unrecognized option {typed}{option_meant(typed, first)}")
