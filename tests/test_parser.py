@@ -664,13 +664,21 @@ def test_a_chip_number_is_read_exactly_whatever_its_leading_zeros() -> None:
     assert header.fields["chip_number"] == 67
 
 
-@pytest.mark.parametrize(("chip", "group", "number"), [("Alisson80", "Alisson", 80), (" Alisson 080 ", "Alisson", 80)])
-def test_an_older_acquisitions_one_chip_parameter_names_the_chip(chip: str, group: str, number: int) -> None:
+@pytest.mark.parametrize(("chip", "group", "number"), [
+    ("Alisson80", "Alisson", 80), (" Alisson 080 ", "Alisson", 80), ("Alisson-80", "Alisson", 80),
+    ("Alisson_80", "Alisson", 80), ("80", None, 80)])
+def test_an_older_acquisitions_one_chip_parameter_names_the_chip(chip: str, group: str | None, number: int) -> None:
     """An older BaseProcedure wrote `Chip: Alisson80`, not a group and a number: its runs were rejected for having
     no 'Chip number', the chip right there."""
     header, _, _ = parse(raw_csv("It", params={"Chip number": None, "Chip group name": None, "Chip": chip}))
-    assert (header.fields["chip_group"], header.fields["chip_number"]) == (group, number)
-    assert rejected(raw_csv("It", params={"Chip number": None, "Chip": "Alisson0"})).kind == "bad_chip_number"
+    assert (header.fields.get("chip_group"), header.fields["chip_number"]) == (group, number)
+    for wrong, said in (("Alisson0", "gives chip number 0"), ("Alisson" + "9" * 30, "too large for a chip number")):
+        problem = rejected(raw_csv("It", params={"Chip number": None, "Chip": wrong}))
+        assert problem.kind == "bad_chip_number" and said in problem.reason
+    # beside a group name of its own: filed under the group name, and said
+    header, _, _ = parse(raw_csv("It", params={"Chip number": None, "Chip group name": "other", "Chip": "Alisson80"}))
+    assert (header.fields["chip_group"], header.fields["chip_number"]) == ("other", 80)
+    assert "'Chip' 'Alisson80' and 'Chip group name' 'other' name other groups" in " ".join(header.warnings)
 
 
 IT = raw_csv("It")

@@ -56,4 +56,6 @@ labtui would read differently from the same file.
 # 13: `Laser toggle: False` beside a laser voltage makes the run dark (a voltage left set had made it lit).
 # 14: an older acquisition's one `Chip: Alisson80` parameter names the chip (such runs were rejected).
 # 15: a `Laser toggle` of `0`, `off` or `disabled` is off too.
-EXTRACTION_RULES = 15
+# 16: a `Chip` of `Alisson-80`, `Alisson_80` or `80` names chip 80 of that group (a separator was read as part of the
+# group), and one too large for a chip number is said so.
+EXTRACTION_RULES = 16

@@ -8,12 +8,14 @@ from typing import Any
 
 from labtui.core.chip_name import group_spelling
 from labtui.core.header_values import parse_integer, unset
+from labtui.core.integers import INT64_MAX, int_of_digits
 from labtui.core.registry import ProcedureSpec, Registry
 from labtui.core.rejects import Reject
 from labtui.core.wording import quoted
 
 _FILE_CHIP = re.compile(r"^(?P<group>[A-Za-z][A-Za-z_-]*?)(?P<number>\d+)_(?P<idx>\d+)$")
-_CHIP_PARAMETER = re.compile(r"^\s*(?P<group>[A-Za-z][A-Za-z_-]*?)\s*(?P<number>\d+)\s*$")  # `Chip: Alisson80`
+# an older acquisition's one `Chip: Alisson80` (`Alisson 80`, `Alisson-80`, `80`): the group, then the number
+_CHIP_PARAMETER = re.compile(r"^\s*(?:(?P<group>[A-Za-z](?:[A-Za-z_-]*[A-Za-z])?)[\s_-]*)?(?P<number>\d+)\s*$")
 
 
 def chip_identity(
@@ -44,12 +46,16 @@ def chip_identity(
         if match:
             _chip_of_the_name(match, fields, warnings)
     elif (named := _CHIP_PARAMETER.match(raw.get("Chip", ""))) is not None:  # an older acquisition's one parameter
-        fields["chip_number"] = int(named.group("number"))
-        if fields["chip_number"] <= 0:
-            raise Reject("bad_chip_number", f"'Chip' {quoted(raw['Chip'].strip())} gives chip number 0; chip numbers "
-                         "are positive", seen_at.get("Chip"))
-        if not fields.get("chip_group"):
-            fields["chip_group"] = named.group("group")
+        given, number = raw["Chip"].strip(), int_of_digits(named.group("number"))
+        if not 0 < number <= INT64_MAX:
+            what = "too large for a chip number" if number else "chip number 0; chip numbers are positive"
+            raise Reject("bad_chip_number", f"'Chip' {quoted(given)} gives {what}", seen_at.get("Chip"))
+        fields["chip_number"] = number
+        if (group := named.group("group")) and not fields.get("chip_group"):
+            fields["chip_group"] = group
+        elif group and group_spelling(group) != group_spelling(fields["chip_group"].strip()):
+            warnings.append(f"'Chip' {quoted(given)} and 'Chip group name' {quoted(fields['chip_group'].strip())} "
+                            "name other groups: the run is filed under its 'Chip group name'")
         if match:
             _chip_of_the_name(match, fields, warnings)
     elif not match:
