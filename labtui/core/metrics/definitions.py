@@ -42,13 +42,20 @@ DRIFT_ALONE = (_DRIFT_SHARE_OF_DELTA.is_finite() & (_DRIFT_SHARE_OF_DELTA >= DRI
 DRIFT_WORDS = "the dark drift carried on under the light makes {share:.0%} of ΔI ({corrected})"
 
 
-def drift_of(run: dict[str, Any]) -> tuple[float, str] | None:
-    """The share of a run's ΔI its dark drift makes (`DRIFT_ALONE`'s), and its drift-corrected ΔI in words
-    (`drift-corrected 12 nA`); None where there is no share (no ΔI, or no corrected one)."""
+def drift_share(run: dict[str, Any]) -> float | None:
+    """The share of a run's ΔI its dark drift makes (`DRIFT_ALONE`'s); None where there is none (no ΔI, or no
+    corrected one)."""
     delta, corrected = run["delta_i_a"], run["delta_i_drift_corrected_a"]
     if not delta or corrected is None or not math.isfinite(share := (delta - corrected) / delta):
         return None
-    return share, f"drift-corrected {BY_COLUMN['delta_i_a'].format(corrected)}"
+    return share
+
+
+def drift_of(run: dict[str, Any]) -> tuple[float, str] | None:
+    """`drift_share`, and the run's drift-corrected ΔI in words (`drift-corrected 12 nA`)."""
+    if (share := drift_share(run)) is None:
+        return None
+    return share, f"drift-corrected {BY_COLUMN['delta_i_a'].format(run['delta_i_drift_corrected_a'])}"
 
 
 def _stale_said(run: dict[str, Any], _settings: MetricsSettings) -> str:

@@ -21,7 +21,7 @@ from labtui.core.metrics.definitions import (
     GAP_SHARE,
     GAP_SPACINGS,
     RESOLVED_SIGMAS,
-    drift_of,
+    drift_share,
 )
 from labtui.core.metrics.glitches import BREAKDOWN_FALL, said_dropouts, trace_glitches
 from labtui.core.metrics.ivg import vds_doubt
@@ -175,7 +175,7 @@ def _times_of_drift(values: dict[str, float | None]) -> list[str]:
     doubt): the 63 % times of a step the drift makes are the drift's (27 of the real corpus's 174 τ_rise)."""
     if values["tau_rise_s"] is None and values["tau_decay_s"] is None:
         return []
-    if (drift := drift_of(values)) is None or not drift[0] >= DRIFT_MAKES_ALL:
+    if not (share := drift_share(values)) or not share >= DRIFT_MAKES_ALL:
         return []
     return ["tau_rise_s, tau_decay_s: the dark drift carried on under the light could make ΔI alone: the times may "
             "be the drift's, not the device's response"]

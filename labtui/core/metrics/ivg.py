@@ -398,8 +398,10 @@ def _within_lag(hysteresis: float, vg: np.ndarray) -> Remarks:
     up-sweep's minimum a step or so late and the down-sweep's early, a shift of −1.3 to −2 steps on the real chips
     that have none of their own (`Step time` 0 s), which is the acquisition's, not the device's. A positive one is
     the device's (the lag only makes it smaller)."""
-    step = float(np.median(np.abs(np.diff(vg))))
-    if not (step > 0 and -LAG_STEPS * step < hysteresis <= 0):
+    if not hysteresis <= 0:
+        return []
+    step = median(np.abs(np.diff(vg)))  # the sweep's readings are finite (`read_sweep`)
+    if not (step > 0 and -LAG_STEPS * step < hysteresis):
         return []
     return [f"hysteresis_v: {hysteresis:+.3g} V is within {LAG_STEPS} gate steps ({step:g} V): a current read before "
             "it settled lags each leg by about a step, so this much is the sweep's, not necessarily the device's"]
