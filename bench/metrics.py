@@ -113,7 +113,7 @@ def main() -> None:
         share = statistics.median(f / b - 1 for b, f, _, _ in rows)
         ratio = statistics.median(r / f for _, f, r, _ in rows)
         print(
-            f"median {name}: stage {bare:.3f} s without metrics, {full:.3f} s with them: +{share:.1%} (target ≤ 15 %);"
+            f"median {name}: stage {bare:.3f} s without metrics, {full:.3f} s with them: {share:+.1%} (target ≤ 15 %);"
             f" rebuild {rebuild:.3f} s = {ratio:.2f}× the stage (target ≤ 0.5×); one new run {one * 1000:.1f} ms "
             f"(target ≤ 50 ms)"
         )
