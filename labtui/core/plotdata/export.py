@@ -7,7 +7,7 @@ import re
 import polars as pl
 
 from labtui.core.metrics.definitions import DOUBT_COLUMNS
-from labtui.core.plotdata.labels import chip_names
+from labtui.core.plotdata.labels import chip_names, in_a_row
 from labtui.core.plotdata.load import Row
 from labtui.core.plotdata.model import PlotSpec
 
@@ -65,13 +65,7 @@ def _run_part(rows: list[Row]) -> str:
 def _numbers(values: list[int]) -> str:
     """`3-5+9`: runs in a row as a range, the ranges joined by `+` (`7-9` had named runs 7 and 9, 8 not among
     them); past MAX_LISTED ranges, the first, the last and how many."""
-    values = sorted(set(values))
-    ranges: list[list[int]] = []
-    for value in values:
-        if ranges and value == ranges[-1][-1] + 1:
-            ranges[-1].append(value)
-        else:
-            ranges.append([value])
+    ranges = in_a_row(values)
     if len(ranges) <= MAX_LISTED:
         return "+".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in ranges)
-    return f"{values[0]}to{values[-1]}_{len(values)}runs"
+    return f"{ranges[0][0]}to{ranges[-1][-1]}_{len(set(values))}runs"

@@ -97,6 +97,18 @@ def _mixes_light(rows: list[Row]) -> bool:
     return len({row.get("has_light") for row in rows}) > 1
 
 
+def in_a_row(numbers: list[int]) -> list[list[int]]:
+    """The distinct numbers sorted and grouped into runs of consecutive ones (`[3, 4, 5, 9]` → `[[3, 4, 5], [9]]`),
+    which a title and a file name each write as ranges."""
+    ranges: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if ranges and number == ranges[-1][-1] + 1:
+            ranges[-1].append(number)
+        else:
+            ranges.append([number])
+    return ranges
+
+
 def chip_names(rows: list[Row]) -> list[str]:
     """The distinct chips of the rows, in order; calibrations have none."""
     return list(dict.fromkeys(row["chip_name"] for row in rows if row.get("chip_name")))

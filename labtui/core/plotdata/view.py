@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from labtui.core.history import CHIP_KEYS, RUN_ORDER, staged_now, timeline
-from labtui.core.plotdata.labels import TITLE_PARTS
+from labtui.core.plotdata.labels import TITLE_PARTS, in_a_row
 from labtui.core.plotdata.load import run_ident
 from labtui.core.plotdata.model import Baseline, GmMethod, PlotOptions, PlotSpec
 
@@ -63,15 +63,9 @@ def runs_text(runs: pl.DataFrame) -> str:
         if runs.height > TITLED_RUNS:
             return f"{runs.height} runs"
         return ", ".join(run_ident(row) for row in runs.to_dicts())
-    seqs: list[int] = sorted(set(column.to_list()))
-    ranges: list[list[int]] = []
-    for seq in seqs:
-        if ranges and seq == ranges[-1][-1] + 1:
-            ranges[-1].append(seq)
-        else:
-            ranges.append([seq])
+    ranges = in_a_row(column.to_list())
     if len(ranges) > TITLED_RUNS:
-        return f"{len(seqs)} runs, seq {seqs[0]}–{seqs[-1]}"
+        return f"{sum(map(len, ranges))} runs, seq {ranges[0][0]}–{ranges[-1][-1]}"
     return "seq " + ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in ranges)
 
 
