@@ -55,7 +55,7 @@ def has_light(header: Header) -> bool | None:
 
 
 def toggled_off(header: Header) -> bool:
-    """Whether the header's `Laser toggle` says off (`False`, `off`, `0`, any spelling of a case)."""
+    """Whether the header's `Laser toggle` says off: `False`, `off`, `no`, `disabled` (in any letter case) or 0."""
     for key, value in header.raw.items():
         if key.strip().lower() == LASER_TOGGLE:
             word = value.strip().lower()
