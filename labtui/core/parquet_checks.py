@@ -15,9 +15,8 @@ from labtui.core.config import StagingConfig
 from labtui.core.errors import first_line
 from labtui.core.findings import Finding, FindingCode
 from labtui.core.findings import make_finding as _finding  # short: the checks below align their arguments on it
-from labtui.core.json_text import parse_json
-from labtui.core.layout import PART_NAME, RUN_RECORD_KEY
-from labtui.core.parquet_footer import footer_value, read_footer
+from labtui.core.layout import PART_NAME
+from labtui.core.parquet_footer import footer_record, read_footer
 from labtui.core.wording import counted, shown
 
 if TYPE_CHECKING:  # pyarrow is imported by the deep check only
@@ -102,12 +101,9 @@ RECORDED = ("chip_name", "proc", "source_sha256", "has_light", "laser_wavelength
 def _unlike_record(footer: bytes, row: dict[str, object]) -> str | None:
     """How the manifest's `row` differs from the row in the record of its run's Parquet footer (`chip_name
     'Alisson68' in the manifest, 'Alisson67' in its record`); None where it does not, or the record (an older
-    labtui's) keeps none. From the footer `read_footer` read already, not a second read through pyarrow."""
-    try:
-        record = None if (text := footer_value(footer, RUN_RECORD_KEY)) is None else parse_json(text)
-    except ValueError:  # a record that is no JSON: no row to hold the manifest to
-        return None
-    kept = record.get("row") if isinstance(record, dict) else None
+    labtui's) keeps none. From the footer `read_footer` read already, not a second read."""
+    record = footer_record(footer)  # None, or no JSON: no row to hold the manifest to
+    kept = record.get("row") if record is not None else None
     if not isinstance(kept, dict):
         return None
     differs = [f"{name} {row[name]!r} in the manifest, {kept[name]!r} in its record" for name in RECORDED

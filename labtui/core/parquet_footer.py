@@ -74,9 +74,17 @@ def read_run_record(path: Path) -> dict[str, Any] | None:
     """The record in a run's Parquet footer (its manifest row, outcome and warnings); None without one (staged by
     an older labtui), when the file is not Parquet, or when its record is no JSON object."""
     try:
-        text = footer_value(footer_bytes(path), RUN_RECORD_KEY)
-        record = None if text is None else parse_json(text)
+        return footer_record(footer_bytes(path))
     except (OSError, ValueError):
+        return None
+
+
+def footer_record(footer: bytes) -> dict[str, Any] | None:
+    """The run's record in a footer already read (`footer_bytes`, `Footer.raw`); None without one, or when it is no
+    JSON object."""
+    try:
+        record = None if (text := footer_value(footer, RUN_RECORD_KEY)) is None else parse_json(text)
+    except ValueError:
         return None
     return record if isinstance(record, dict) else None
 
