@@ -246,11 +246,11 @@ def powers_at(vl: np.ndarray, power: np.ndarray, laser_vs: np.ndarray) -> np.nda
     not above its laser's threshold or 0 W, or no curve)."""
     if _no_curve(vl) is not None:
         return np.full(laser_vs.shape, np.nan)
+    slack = _slack(vl)
     with np.errstate(all="ignore"):
         at = interpolated(vl, power, laser_vs)
         level, dark_until = _lasing(vl, power)
-        lasing = (at > level) & (np.asarray(laser_vs) > dark_until + _slack(vl))
-    slack = _slack(vl)
+        lasing = (at > level) & (np.asarray(laser_vs) > dark_until + slack)
     return np.where((laser_vs >= vl[0] - slack) & (laser_vs <= vl[-1] + slack) & lasing, at, np.nan)
 
 
