@@ -30,16 +30,15 @@ from labtui.core.drawing import (
     COLUMN_LEGEND_ROW_IN,
     LASER_ON,
     LEGEND_MAX,
-    OKABE_ITO,
     Drawing,
     Trace,
     draw_axes,
     figure_size,
     legend_entries,
     render,
-    series_style,
 )
 from labtui.core.errors import UsageError
+from labtui.core.looks import OKABE_ITO, series_style
 from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import KINDS, LoadedGroup, PlotOptions, load_group, shape
 from labtui.core.plotdata.figure import DRAW_BUCKETS, drawing_of, legend_left_out, write_figure

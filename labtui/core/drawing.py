@@ -17,31 +17,29 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from labtui.core.looks import (
+    DASHES,
+    OKABE_ITO,
+    PALETTE_RUNS,
+    group_style,
+    groups,
+    seq_orders,
+    sequential_map,
+    series_style,
+)
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
-    from typing import Protocol
+    from collections.abc import Callable
 
     import numpy as np
     from matplotlib.artist import Artist
     from matplotlib.axes import Axes
-    from matplotlib.colors import Colormap
     from matplotlib.figure import Figure
     from matplotlib.legend import Legend
     from matplotlib.lines import Line2D
     from matplotlib.ticker import LogFormatter
 
-    class Grouped(Protocol):
-        """A figure's `Trace` or a plot's `Series`: what `groups` reads."""
-
-        @property
-        def label(self) -> str: ...
-        @property
-        def run_index(self) -> int: ...
-        @property
-        def group(self) -> str: ...
-        @property
-        def group_index(self) -> int: ...
 
 PNG_DPI = 300
 SIZE_IN = (6.4, 4.2)  # a page's width less its margins, 9 pt text: a figure read on screen or across a page
@@ -52,16 +50,6 @@ COLUMN_LEGEND_COLUMNS, COLUMN_LEGEND_ROW_IN = 2, 0.125  # a column figure's lege
 _COLUMN_RC = {"font.size": 8, "axes.titlesize": 7, "legend.fontsize": 6.5, "xtick.labelsize": 7, "ytick.labelsize": 7,
               "axes.linewidth": 0.6, "xtick.major.width": 0.6, "ytick.major.width": 0.6,
               "xtick.major.size": 2.5, "ytick.major.size": 2.5, "grid.linewidth": 0.5}
-# Okabe & Ito (2008), the palette most journals point to: distinguishable with every common colour-vision
-# deficiency. Yellow is last: it is faint on white.
-OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
-# Runs past the palette's length get the next dash family; backward sweep legs are dashed within their family.
-DASHES = (("-", "--"), (":", "-."))
-# Groups (a trend's wavelengths; past `PALETTE_RUNS` runs, a calibration's) past the palette's length: each its own
-# colour along the sequential map, in their order (by wavelength), and the next of these (marker, dash), so that
-# neighbours on the map, close in colour, differ in shape too. The palette's colours again with another marker read
-# as the first wavelengths (680 nm as 365 nm), and ran out past 16.
-GROUP_LOOKS = (("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"))
 LASER_ON = "#999999"  # grey: the palette's yellow as the span hid an 8th run's line in it
 LEGEND_INSIDE = 8  # more entries than this go beside the axes
 # a journal column's axes are 3.4 in wide: a legend of 8 entries inside hid a third of a trend's points
@@ -70,11 +58,6 @@ LEGEND_COLUMN = 24  # entries a column beside the axes holds
 # Beyond two columns the axes shrank to nothing (matplotlib warned on stderr): no legend then. The title counts the
 # series, the record names the runs.
 LEGEND_MAX = 2 * LEGEND_COLUMN
-# Runs with a look of their own (a colour and a dash family). Past them, looks would repeat (a chip's 40 sweeps read
-# as 16): each run takes its colour along a sequential map by its seq, and a colour bar replaces the entry per run,
-# as a paper shows a chip's drift over weeks. viridis stops at 0.9: its yellow end is faint on white.
-PALETTE_RUNS = len(OKABE_ITO) * len(DASHES)
-SEQ_MAP_END = 0.9
 FONT = Path(__file__).with_name("fonts") / "DejaVuSansLabtui.ttf"
 _RC = {
     "font.family": ["DejaVu Sans Labtui", "DejaVu Sans"],  # a glyph outside the cut falls back to the whole font
@@ -178,18 +161,6 @@ def _legend_by_run(traces: tuple[Trace, ...]) -> bool:
             and max(trace.run_index for trace in traces) < PALETTE_RUNS)
 
 
-def groups(series: Iterable[Grouped], *, points: bool, looks: int) -> dict[int, str]:
-    """A plot's groups, each one's index and legend label, in their order: a trend's series (`points`), or past the
-    `looks` runs at several wavelengths (calibrations and It runs, `plotdata.shape.BY_WAVELENGTH`) the wavelengths,
-    as a colour by seq would not tell which λ a curve is. Empty: a look per run. The figure and the app's plot alike."""
-    series = tuple(series)
-    if points:
-        return {one.run_index: one.label for one in series}
-    if len({one.run_index for one in series}) > looks and len({one.group for one in series}) > 1:
-        return dict(sorted((one.group_index, one.group) for one in series))
-    return {}
-
-
 @dataclass(frozen=True)
 class _Looks:
     """How a figure tells its traces apart, worked out once for a drawing and once for its legend's size."""
@@ -204,24 +175,6 @@ def _looks(drawing: Drawing) -> _Looks:
     by_group = not drawing.points and bool(grouped)
     past_palette = len({trace.run_index for trace in drawing.traces}) > PALETTE_RUNS
     return _Looks(grouped, by_group, not drawing.points and past_palette and not by_group)
-
-
-def series_style(run_index: int, direction: int) -> tuple[str, str]:
-    """(colour, line style) of a trace: one colour per run, dashed for a backward sweep leg."""
-    color = OKABE_ITO[run_index % len(OKABE_ITO)]
-    family = DASHES[(run_index // len(OKABE_ITO)) % len(DASHES)]
-    return color, family[direction < 0]
-
-
-def group_style(index: int, count: int, direction: int) -> tuple[str, str, str]:
-    """(colour, line style, marker) of group `index` of `count`: up to the palette's length a run's look (a circle
-    for a point, dashed for a backward leg); past it its place along the sequential map and `GROUP_LOOKS`."""
-    if count <= len(OKABE_ITO):
-        return OKABE_ITO[index], DASHES[0][direction < 0], GROUP_LOOKS[0][0]
-    from matplotlib.colors import to_hex
-
-    marker, dash = GROUP_LOOKS[index % len(GROUP_LOOKS)]
-    return to_hex(_sequential_map()(index / (count - 1))), dash, marker
 
 
 def draw_axes(ax: Axes, drawing: Drawing) -> None:
@@ -397,24 +350,6 @@ def typeset(text: str) -> str:
         "I_dark", r"I$_\mathregular{dark}$")
 
 
-def seq_orders(seqs: Mapping[int, int | None]) -> tuple[dict[int, int], bool]:
-    """Each run's place (by its run index) on the colour scale of runs past the palette: its seq; where a run is
-    outside a chip's history (no seq), every run's place in the plot from 1, as a seq and a place are not on one
-    scale. And whether the places are seqs. The figure's colour bar and the app's plot use it alike."""
-    named = None not in seqs.values()
-    return {index: seq if named and seq is not None else index + 1 for index, seq in seqs.items()}, named
-
-
-@cache
-def _sequential_map() -> Colormap:
-    """viridis to `SEQ_MAP_END`: the colours of runs by seq and of groups past the palette."""
-    import numpy as np  # loaded with matplotlib already
-    from matplotlib import colormaps
-    from matplotlib.colors import ListedColormap
-
-    return ListedColormap(colormaps["viridis"](np.linspace(0.0, SEQ_MAP_END, 256)))
-
-
 def _seq_colors(ax: Axes, traces: tuple[Trace, ...]) -> Callable[[Trace], str]:
     """Draw the colour bar of the runs' seq beside `ax` (`seq_orders`); a trace's colour along it."""
     from matplotlib.cm import ScalarMappable
@@ -422,7 +357,7 @@ def _seq_colors(ax: Axes, traces: tuple[Trace, ...]) -> Callable[[Trace], str]:
     from matplotlib.ticker import MaxNLocator
 
     orders, named = seq_orders({trace.run_index: trace.seq for trace in traces})
-    colors = _sequential_map()
+    colors = sequential_map()
     norm = Normalize(min(orders.values()), max(orders.values()))
     scale = ScalarMappable(norm, colors)
     bar = ax.figure.colorbar(scale, ax=ax, label="seq" if named else "run, in the plot's order", pad=0.02)

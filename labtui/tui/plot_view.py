@@ -18,7 +18,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from labtui.core.drawing import groups, seq_orders
+from labtui.core.looks import groups, seq_orders
 from labtui.core.plotdata import PlotOptions, PlotSpec, Series
 from labtui.core.plotdata.labels import TITLE_PARTS
 from labtui.core.plotdata.model import DOUBTED_LABEL, EXCLUDED_LABEL
