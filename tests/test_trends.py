@@ -342,10 +342,11 @@ def test_excluded_runs_are_hidden_and_counted_unless_included(tmp_path: Path, ca
     ivg = lab.runs.filter(pl.col("proc") == "IVg").head(3)
     annotate(lab.config.store_root, ivg, [Change("exclude", "gate leak")], author="test")
     spec = lab.spec(Trend.CNP)
-    assert "3 excluded runs hidden" in spec.messages
+    assert spec.messages[0] == "3 excluded runs hidden" and spec.hidden == 3  # first: the app's status puts it first
     assert not set(ivg["run_id"]) & set(points(spec)["run_id"])
     everything = lab.spec(Trend.CNP, include_excluded=True)
     assert set(ivg["run_id"]) <= set(points(everything)["run_id"]) and not everything.messages
+    assert everything.hidden == 0
     # drawn like the others: the CSV says which were excluded, and why
     marked = points(everything).filter(pl.col("excluded")).select("run_id", "exclude_reason").unique()
     assert set(marked["run_id"]) == set(ivg["run_id"]) and set(marked["exclude_reason"]) == {"gate leak"}

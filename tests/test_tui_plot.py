@@ -622,7 +622,7 @@ def test_an_exports_files_are_named_once_on_the_status_line():
 def test_what_was_left_out_is_a_note_under_a_plot_not_an_error():
     """"✗ 1 excluded run hidden" in red, under a plot and a trend, read as a failure: a note, muted."""
     spec = PlotSpec("IVg", "Alisson67 · IVg", "Vg", "V", "I", "A", False, (), (), (), ("calibration stale",),
-                    ("1 excluded run hidden",), pl.DataFrame({"run_id": ["a"]}))
+                    ("1 excluded run hidden",), pl.DataFrame({"run_id": ["a"]}), hidden=1)
     for shown in (status(spec, PlotOptions(), (), 0.5), trend_status(spec, False, ())):
         lines = shown.plain.splitlines()
         assert "· 1 excluded run hidden" in lines and "⚠ calibration stale" in lines and "✗" not in shown.plain

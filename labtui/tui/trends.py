@@ -6,7 +6,6 @@ then re-shapes those rows with `trend_spec`, which is what keeps switching trend
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import polars as pl
@@ -31,9 +30,6 @@ TABS = {Trend.CNP: "Dirac point", Trend.HYSTERESIS: "Hysteresis", Trend.PHOTORES
         Trend.SPECTRAL: "Spectral", Trend.DARK: "Dark current"}
 
 
-_HIDDEN = re.compile(r"[\d,]+ excluded runs? hidden")  # `hidden_note`'s words
-
-
 def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...], *,
                  no_table: str | None = None) -> Content:
     """What is drawn, whether excluded runs are in it, what was left out and why (`no_table`: why the store has no
@@ -44,7 +40,7 @@ def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]
              *([f"excluded runs shown{'' if spec.excluded else ' (none)'}"] if include_excluded else [])]
     # the excluded runs left out first (`trend_spec` says it first): at 80×24 the box shows 4 lines, and the warnings
     # before it had scrolled it out of view
-    hidden, *notes = spec.messages if spec.messages and _HIDDEN.match(spec.messages[0]) else ("", *spec.messages)
+    hidden, notes = (spec.messages[0], spec.messages[1:]) if spec.hidden else ("", spec.messages)
     lines = [Content(" · ".join(state)), *([Content.assemble(("· " + hidden, "$text-muted"))] if hidden else [])]
     lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
     lines += [Content.assemble(("· " + message, "$text-muted")) for message in notes]  # notes, as a plot's

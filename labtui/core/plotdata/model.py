@@ -126,6 +126,7 @@ class PlotSpec:
     excluded: tuple[tuple[float, float], ...] = ()
     integer_x: bool = False  # x counts runs (a trend by seq): its ticks are whole numbers, never run 1.2
     sessions: tuple[tuple[float, str], ...] = ()  # a trend by seq: where each measuring day starts, and its date
+    hidden: int = 0  # a trend: the excluded runs left out, said by `messages[0]` (where the app's status puts it first)
 
     @property
     def x_title(self) -> str:

@@ -197,6 +197,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         messages=tuple(messages),
         runs=plotted,
         points=True,
+        hidden=hidden,
         # a line through one series in x order reads as a curve; where an x repeats (runs at one power on several
         # days) it would draw vertical zig-zags between them: markers only
         joined=plan.joined and all(np.unique(s.x).size == s.x.size for s in series),
