@@ -804,3 +804,25 @@ def test_a_column_figure_is_a_journal_column_wide_with_its_long_legend_below(rea
     series = tuple(Trace(np.arange(3.0), np.arange(3.0) + k, f"VG={k} V") for k in range(8))
     eight = Drawing("Alisson71 · dark current by run", "run (seq)", "I dark (nA)", series, points=True, column=True)
     assert figure_size(eight)[1] > COLUMN_IN[1] and figure_size(replace(eight, traces=series[:6]))[1] == COLUMN_IN[1]
+
+
+def test_a_trends_dates_are_spaced_on_its_axes_as_laid_out_beside_its_legend():
+    """The dates were spaced by the axes' width before the layout: a legend beside the axes then narrowed them, and
+    dates that had just cleared each other were written over each other."""
+    from matplotlib.figure import Figure
+
+    from labtui.core.drawing import SESSION_LABEL_GAP_IN
+
+    traces = tuple(Trace(np.arange(1.0, 61.0), np.full(60, float(k)), f"λ={400 + 10 * k} nm, a long label")
+                   for k in range(12))  # too many entries to sit inside the axes: the legend goes beside them
+    sessions = tuple((0.5 + 3 * k, f"2025-10-{k + 1:02d}") for k in range(20))
+    figure = Figure(figsize=(6.4, 4.8), layout="constrained")
+    ax = figure.add_subplot()
+    draw_axes(ax, Drawing("Alisson67 · trend by run", "run (seq)", "ΔI (A)", traces, points=True, integer_x=True,
+                          sessions=sessions))
+    figure.draw_without_rendering()
+    assert ax.get_legend() is not None and ax.get_legend().get_bbox_to_anchor().x0 > ax.bbox.x1 - 1  # beside
+    (top,) = ax.child_axes
+    written = [tick for tick, label in zip(top.get_xticks(), top.get_xticklabels(), strict=True) if label.get_text()]
+    inches = np.diff(ax.transData.transform([(x, 0.0) for x in written])[:, 0]) / figure.dpi
+    assert len(written) >= 2 and inches.min() >= SESSION_LABEL_GAP_IN - 1e-9, inches

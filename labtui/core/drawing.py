@@ -240,14 +240,8 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         xs, ys = zip(*drawing.dirac_points, strict=True)
         ax.plot(xs, ys, "D", color="black", ms=4, mfc="white", mew=1.0, ls="none", label="Dirac point", zorder=3,
                 gid="dirac-points")
-    if drawing.sessions:  # a faint line behind the points where each day starts, its date on the axis above them
-        for number, (at, _) in enumerate(drawing.sessions):
-            ax.axvline(at, color="0.8", lw=0.6, zorder=0, gid=f"session-{number}")
-        dates = ax.secondary_xaxis("top")
-        dated = _spaced(ax, drawing.sessions)
-        dates.set_xticks([at for at, _ in dated], labels=[day for _, day in dated],
-                         fontsize="x-small", rotation=30, ha="left", rotation_mode="anchor")
-        dates.tick_params(length=2, pad=1)
+    for number, (at, _) in enumerate(drawing.sessions):  # a faint line behind the points where each day starts
+        ax.axvline(at, color="0.8", lw=0.6, zorder=0, gid=f"session-{number}")
     if drawing.doubted:  # a ring around the point's own marker: its series still reads, and that it is in doubt
         xs, ys = zip(*drawing.doubted, strict=True)
         ax.plot(xs, ys, "o", color="black", ms=7, mfc="none", mew=0.8, ls="none", label=drawing.doubted_label,
@@ -260,6 +254,17 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         ax.set_yscale("log")  # ticks as plain numbers in the axis unit (40, 60, 100 µA), not 4×10¹
         ax.yaxis.set_major_formatter(_plain_log_formatter())
         ax.yaxis.set_minor_formatter(_plain_log_formatter(minor_thresholds=(1, 0.5)))
+    _place_legend(ax, drawing, directions)
+    if drawing.sessions:  # each day's date on an axis above its line, spaced on the axes as laid out with the legend
+        dates = ax.secondary_xaxis("top")
+        dated = _spaced(ax, drawing.sessions)
+        dates.set_xticks([at for at, _ in dated], labels=[day for _, day in dated],
+                         fontsize="x-small", rotation=30, ha="left", rotation_mode="anchor")
+        dates.tick_params(length=2, pad=1)
+
+
+def _place_legend(ax: Axes, drawing: Drawing, directions: dict[str, tuple[Line2D, ...]]) -> None:
+    """The legend inside the axes where it hides no point, else beside them (below them in a column figure)."""
     entries = legend_entries(drawing)
     if not entries or entries > LEGEND_MAX:
         return
@@ -301,7 +306,9 @@ SESSION_LABEL_GAP_IN = 0.22  # dates at 30° this far apart on the axis clear ea
 
 def _spaced(ax: Axes, sessions: tuple[tuple[float, str], ...]) -> list[tuple[float, str]]:
     """The sessions whose dates are written: each at least SESSION_LABEL_GAP_IN from the last one written (days one
-    run apart, seq 1 and 2, wrote `2025-09-08` over `2025-10-15`); every session keeps its line."""
+    run apart, seq 1 and 2, wrote `2025-09-08` over `2025-10-15`), on the axes as laid out (measured before the
+    legend went beside them, the dates were spaced for axes a third wider); every session keeps its line."""
+    _figure(ax).draw_without_rendering()  # laid out: a legend beside the axes narrows them
     low, high = ax.get_xlim()
     gap = SESSION_LABEL_GAP_IN / (ax.get_position().width * _figure(ax).get_figwidth()) * (high - low)
     labelled: list[tuple[float, str]] = []
