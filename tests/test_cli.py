@@ -564,6 +564,23 @@ def test_two_stores_given_one_derived_root_are_refused_the_second(lab: Lab, tmp_
     assert pl.read_parquet(shared / "metrics.parquet")["source_file"].to_list() == ["2025-10-21/IVg2025-10-21_1.csv"]
 
 
+def test_a_stores_default_derived_root_given_to_another_store_is_refused(tmp_path: Path, capsys) -> None:
+    """A store keeping its table in its default folder (`<store>_derived`, recorded as no derived root) had it taken
+    by a second store's `--derived-root`: the two rewrote it at every command, a notebook read whichever ran last."""
+    lab = Lab(tmp_path / "first")
+    lab.write("2025-10-21/It2025-10-21_1.csv", raw_csv("It"))
+    assert main(lab.args("stage", "--quiet")) == 0
+    capsys.readouterr()
+    default = lab.config.metrics_path.parent
+    table = pl.read_parquet(lab.config.metrics_path)
+    other = Lab(tmp_path / "other")
+    other.write("2025-10-21/IVg2025-10-21_1.csv", raw_csv("IVg"))
+    assert main(other.args("stage", "--quiet", "--derived-root", str(default))) == 2
+    assert capsys.readouterr().err.startswith(f"labtui: the derived root {default} holds the derived tables of the "
+                                              f"store {lab.store_root.absolute()}, which keeps them there")
+    assert pl.read_parquet(lab.config.metrics_path).equals(table) and not other.store_root.exists()
+
+
 @pytest.mark.parametrize("command", [("stage", "--quiet"), ("metrics", "67"), ("chips",)])
 def test_a_configured_derived_root_that_is_not_there_is_refused(lab: Lab, tmp_path: Path, capsys,
                                                                  command: tuple[str, ...]) -> None:

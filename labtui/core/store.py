@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from labtui.core.config import StagingConfig, no_folder
+from labtui.core.config import StagingConfig, default_derived_root, no_folder
 from labtui.core.errors import ExitCode, LabtuiError, OperationFailed, UsageError
 from labtui.core.fields import build, json_bytes
 from labtui.core.json_text import parse_json
@@ -174,9 +174,13 @@ def shared_derived_problem(config: StagingConfig) -> str | None:
     if owner is None or same_folder(Path(owner), config.store_root):
         return None
     identity = read_identity(Path(owner) / MANIFEST_DIR / IDENTITY_FILE)
-    if identity is None or identity.derived_root is None or not same_folder(Path(identity.derived_root),
-                                                                              config.derived_root):
-        return None  # that store is gone, or keeps its tables elsewhere now (a project copied): this one takes it
+    if identity is None:
+        return None  # that store is gone (moved, or deleted): this one takes its table
+    # its own derived root: the one it records, else the default beside it (`<store>_derived`: one taken over by a
+    # second store's `--derived-root` was rewritten by both, as a recorded one had been)
+    kept = Path(identity.derived_root) if identity.derived_root is not None else default_derived_root(Path(owner))
+    if not same_folder(kept, config.derived_root):
+        return None  # it keeps its tables elsewhere now (a project copied): this one takes it
     return (f"the derived root {config.derived_root} holds the derived tables of the store {owner}, which keeps them "
             "there: give each store a derived root of its own (--derived-root, or derived_root in the config)")
 
