@@ -365,6 +365,29 @@ def test_an_it_run_whose_period_cannot_judge_its_length_says_which_way(period: s
     assert is_complete(header.spec.completeness, header, frame) == (True, [note])
 
 
+@pytest.mark.parametrize("period", [None, "0 s", "2 fortnights"])
+def test_an_it_run_cut_while_lit_is_aborted_also_without_its_period(period: str | None) -> None:
+    """Its period missing or unreadable, an It run cut mid-pulse counted complete ("cannot judge completeness"): kept
+    by every filter on `is_complete`. Its VL column says the laser was still on at its end."""
+    cut = it_rows()[:16]  # 1.5 s of 3: the laser on from 1 s, never switched off
+    header, frame, _ = parse(raw_csv("It", params={"Laser ON+OFF period": period}, rows=cut))
+    complete, notes = is_complete(header.spec.completeness, header, frame)
+    assert not complete and notes[0].startswith("aborted: the laser was still on at its last sample (")
+    assert notes[0].endswith(": judged by its data)")
+    header, frame, _ = parse(raw_csv("It", params={"Laser ON+OFF period": period}))  # whole: the laser off at its end
+    assert is_complete(header.spec.completeness, header, frame)[0]
+    dark = data_rows(((0.1 * k, 1e-6, 0.0) for k in range(16)), len(IT_COLUMNS))  # says nothing of its length
+    header, frame, _ = parse(raw_csv("It", params={"Laser ON+OFF period": period, "Laser voltage": "0 V"}, rows=dark))
+    assert is_complete(header.spec.completeness, header, frame)[0]
+
+
+def test_a_period_in_sec_is_read_as_seconds() -> None:
+    """`120 sec` was no period ("'120 sec' is not in s"): a run cut short of it counted complete."""
+    header, frame, _ = parse(raw_csv("It", params={"Laser ON+OFF period": "2 sec"}, rows=it_rows()[:16]))
+    assert header.fields["laser_period_s"] == 2.0
+    assert is_complete(header.spec.completeness, header, frame) == (False, ["aborted: t (s) spans 1.5 of 3"])
+
+
 @pytest.mark.parametrize("step", [None, "0,5 V"])
 def test_a_sweep_cut_away_from_0_is_aborted_also_without_its_step(step: str | None) -> None:
     """The loop 0 → −1 → +1 → 0 cut at +1 V, its `VG step` line missing or unreadable: the return to 0 was not

@@ -11,7 +11,8 @@ import polars as pl
 
 from labtui.core.datablock import NO_READING
 from labtui.core.header_values import ANY_UNIT, parse_number
-from labtui.core.registry import MAX_SWEEP_STEPS, Completeness, snake_column
+from labtui.core.metrics.definitions import FLICKER_SAMPLES
+from labtui.core.registry import LASER_COLUMN, LIGHT_THRESHOLD_V, MAX_SWEEP_STEPS, Completeness, snake_column
 from labtui.core.wording import told_apart
 
 if TYPE_CHECKING:
@@ -77,10 +78,12 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
 
     if rule.kind == "duration":
         period = _number(header, rule.period_parameter)
-        if period is None:
-            return True, [f"cannot judge completeness: no {rule.period_parameter!r}"]
-        if not period > 0:
-            return True, [f"cannot judge completeness: {rule.period_parameter!r} is {period:g}, not a period"]
+        if period is None or not period > 0:
+            why = f"no {rule.period_parameter!r}" if period is None else \
+                f"{rule.period_parameter!r} is {period:g}, not a period"
+            if _lit_at_its_end(frame):
+                return False, [f"aborted: the laser was still on at its last sample ({why}: judged by its data)"]
+            return True, [f"cannot judge completeness: {why}"]
         expected = rule.periods * period
         values, least, most = _read_span(values)
         spanned = most - least  # not the largest t: a clock starting at 1000 s
@@ -325,6 +328,17 @@ def _readings(values: np.ndarray, least: float, most: float) -> np.ndarray:
 
     read: np.ndarray = values[np.abs(values) < NO_READING]
     return read
+
+
+def _lit_at_its_end(frame: pl.DataFrame) -> bool:
+    """Whether the laser switched on during the run (its VL column dark at the start) and was still on at its last
+    samples, more of them than a misread VL: a pulse (dark, lit, dark, as every timed run is) cut short."""
+    vl = finite_values(frame, LASER_COLUMN)
+    if vl is None:
+        return False
+    vl = vl[vl < NO_READING]  # an overflow mark is no reading
+    return bool(vl.size > 2 * FLICKER_SAMPLES and vl[0] < LIGHT_THRESHOLD_V
+                and (vl[-(FLICKER_SAMPLES + 1):] >= LIGHT_THRESHOLD_V).all())
 
 
 def _number(header: Header, key: str | None) -> float | None:

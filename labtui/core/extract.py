@@ -20,10 +20,9 @@ from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.metrics.definitions import FLICKER_SAMPLES
 from labtui.core.parser import Header
-from labtui.core.registry import LASER_COLUMN
+from labtui.core.registry import LASER_COLUMN, LIGHT_THRESHOLD_V
 from labtui.core.scan import mtime_of
 
-LIGHT_THRESHOLD_V = 0.1  # the lab's rule: light ⇔ Laser voltage ≥ 0.1 V
 DATE_IN_PATH = r"\d{4}-\d{2}-\d{2}"  # a day in a raw file's path (`2025-10-13/IVg2025-10-13_1.csv`): the last names it
 DATE_SLACK_DAYS = 1  # a run queued on day D may start on D+1 (an overnight queue): only more is said
 

@@ -58,4 +58,6 @@ labtui would read differently from the same file.
 # 15: a `Laser toggle` of `0`, `off` or `disabled` is off too.
 # 16: a `Chip` of `Alisson-80`, `Alisson_80` or `80` names chip 80 of that group (a separator was read as part of the
 # group), and one too large for a chip number is said so.
-EXTRACTION_RULES = 16
+# 17: a period in `sec` is read as seconds; an It run without a readable period whose laser was still on at its last
+# samples is aborted (it counted complete: "cannot judge completeness").
+EXTRACTION_RULES = 17

@@ -21,7 +21,9 @@ ANY_UNIT = ParameterSpec(field="value", unit=None)  # a number in whatever unit 
 NUMBER_WITH_UNIT = re.compile(
     r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)(?:\s*+((?:[^\W\d_]|[°%])\S*+))?$", re.IGNORECASE)
 _SI_PREFIX = {"p": -12, "n": -9, "u": -6, "µ": -6, "μ": -6, "m": -3, "k": 3, "M": 6}  # powers of ten
-_IN_SECONDS = {"min": 60.0, "h": 3600.0}  # a period or a duration written in minutes or hours
+# a period or a duration written in minutes or hours, or seconds spelt out (`120 sec`: the run lost its period, and
+# with it the check that it was cut short)
+_IN_SECONDS = {"min": 60.0, "h": 3600.0, "sec": 1.0, "secs": 1.0}
 
 
 def split_number(text: str) -> tuple[float, str | None] | None:

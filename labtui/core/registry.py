@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 _SNAKE = re.compile(r"[^0-9a-z]+")
 _SAMPLE: dict[str, object] = {"float": 1.5, "int": 1, "str": "text"}  # a value of each parameter type
 LASER_COLUMN = "VL (V)"  # the laser's drive voltage, sampled with the data: ON from the light threshold
+LIGHT_THRESHOLD_V = 0.1  # the lab's rule: light ⇔ Laser voltage ≥ 0.1 V
 MAX_SWEEP_STEPS = 1e9  # a sweep the acquisition could take has far fewer; above it (or NaN), the parameters are a slip
 
 
