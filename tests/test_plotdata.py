@@ -989,4 +989,7 @@ def test_a_lit_runs_power_is_said_beside_its_laser_voltage():
     # a power priced by a calibration far in time from the run is said so on the figure (it was on stderr alone)
     stale = [{**rows[0], "calibration_stale": True}, {**rows[1], "calibration_stale": False}]
     assert legend_labels(stale) == ["VL=1 V, P=3.84 µW (stale cal.)", "VL=2 V, P=8.64 µW"]
+    # to 3 figures each, its zeros kept: `P=6 µW` beside `P=5.98 µW` read as a rougher value
+    assert legend_labels([row(1, 1.0, 6e-6), row(2, 2.0, 5.98e-6), row(3, 3.0, 12e-6)]) == [
+        "VL=1 V, P=6.00 µW", "VL=2 V, P=5.98 µW", "VL=3 V, P=12.0 µW"]
     assert "P=3.84 µW (stale cal.)" in title("It", [{**r, "calibration_stale": r["seq"] == 2} for r in shared])

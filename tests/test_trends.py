@@ -4,6 +4,7 @@ synthetic lab, and `labtui plot --trend / --align-cnp` files, records and errors
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,7 +23,7 @@ from labtui.core.history import load_manifest
 from labtui.core.metrics import read_metrics
 from labtui.core.metrics.definitions import DRIFT_ALONE, IN_DOUBT
 from labtui.core.plotdata import PlotOptions, export_frame, load_group, shape
-from labtui.core.plotdata.figure import drawing_of
+from labtui.core.plotdata.figure import drawing_of, points_csv
 from labtui.core.plotdata.model import PlotSpec, Series
 from labtui.core.plotdata.numeric import nice_ticks
 from labtui.core.plotdata.selection import FigureRecord, chip_runs
@@ -480,6 +481,30 @@ def test_a_trace_figures_legend_power_in_doubt_is_warned_as_a_trends_point_is(la
     plain = lab.metrics.with_columns(calibration_stale=pl.lit(False), calibration_spread=pl.lit(1.0))
     spec = shape(load_group("It", with_plotted_quantities(lit, plain), lab.config.stage_root), PlotOptions())
     assert not [w for w in spec.warnings if w.startswith("P of")]
+
+
+def test_a_trace_figures_runs_whose_delta_i_is_in_doubt_are_said_in_its_legend_warnings_and_csv(lab: DemoLab) -> None:
+    """An It figure of runs under 5σ of their dark noise, or whose step the dark drift alone makes, said nothing of
+    it (a referee's first question), though their trend points were hollow and the metrics said so."""
+    lit = lab.runs.filter(pl.col("proc") == "It").join(
+        lab.metrics.drop_nulls("power_w").select("run_id"), on="run_id").head(3)
+    first, second, third = lit["run_id"]
+    doubted = lab.metrics.with_columns(
+        calibration_stale=pl.lit(False), calibration_spread=pl.lit(1.0), delta_i_a=pl.lit(1e-8),
+        delta_i_snr=pl.when(pl.col("run_id") == first).then(2.0).otherwise(50.0),
+        delta_i_drift_corrected_a=pl.when(pl.col("run_id") == second).then(-1e-9).otherwise(1e-8))
+    spec = shape(load_group("It", with_plotted_quantities(lit, doubted), lab.config.stage_root), PlotOptions())
+    seq = dict(lit.select("run_id", "seq").iter_rows())
+    assert [w for w in spec.warnings if "ΔI" in w] == [
+        f"seq {seq[first]} with a ΔI under 5σ of the dark noise (delta_i_snr): not resolved",
+        f"seq {seq[second]} whose ΔI the dark drift alone, carried on under the light, could make "
+        "(delta_i_drift_corrected_a)"]
+    labels = {s.run_id: s.label for s in spec.series}
+    assert labels[first].endswith(" (ΔI < 5σ)") and labels[second].endswith(" (drift?)")
+    assert "(" not in labels[third]
+    points = pl.read_csv(io.BytesIO(points_csv(spec)))
+    assert {"delta_i_snr", "delta_i_a", "delta_i_drift_corrected_a"} <= set(points.columns)
+    assert points.filter(pl.col("run_id") == first)["delta_i_snr"].unique().to_list() == [2.0]
 
 
 def test_aligned_overlay_puts_every_dirac_point_at_zero(lab: DemoLab) -> None:

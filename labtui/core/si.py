@@ -20,20 +20,24 @@ def si_scale(max_abs: float) -> tuple[float, str]:
     return 10.0 ** -exponent, _PREFIXES[exponent]
 
 
-def format_si(value: float, unit: str) -> str:
+def format_si(value: float, unit: str, *, zeros: bool = False) -> str:
     """A value with its own prefix, to 3 significant digits: `format_si(1.23e-5, "A") == "12.3 µA"`; rounded once,
     before the prefix is chosen (0.99999 V reads "1 V", not "1e+03 mV"; 0.009265 A "9.27 mA"); -0 is 0, and a value
-    past the prefixes (below 1 pA, 1000 A and over) or not finite is written in the nearest one. Pure Python, no
-    NumPy: the command line's history formats its quantities without paying NumPy's import."""
+    past the prefixes (below 1 pA, 1000 A and over) or not finite is written in the nearest one. `zeros`: the digits'
+    trailing zeros kept (`6.00 µW` beside `5.98 µW` in a legend, where `6 µW` read as a rougher value). Pure Python,
+    no NumPy: the command line's history formats its quantities without paying NumPy's import."""
     value = float(value) + 0.0
     if not math.isfinite(value) or value == 0:
         return f"{value:.3g} {unit}"
     digits, _, power = f"{value:.2e}".partition("e")  # the 3 significant digits, rounded from the exact binary value
     exponent = 3 * (int(power) // 3)
     if _LOWEST <= exponent <= _HIGHEST:  # 1, 10 or 100 of the prefix: the digits shifted, no second rounding
-        return f"{float(digits) * 10 ** (int(power) - exponent):.3g} {_PREFIXES[exponent]}{unit}"
-    exponent = min(max(exponent, _LOWEST), _HIGHEST)
-    return f"{value * 10.0 ** -exponent:.3g} {_PREFIXES[exponent]}{unit}"
+        shifted = float(digits) * 10 ** (int(power) - exponent)
+    else:
+        exponent = min(max(exponent, _LOWEST), _HIGHEST)
+        shifted = value * 10.0 ** -exponent
+    written = f"{shifted:#.3g}".removesuffix(".") if zeros else f"{shifted:.3g}"
+    return f"{written} {_PREFIXES[exponent]}{unit}"
 
 
 def format_si_each(values: Iterable[float], unit: str) -> list[str]:

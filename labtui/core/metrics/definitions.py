@@ -301,7 +301,7 @@ QUANTITIES: tuple[Quantity, ...] = (
              "why this lit run's responsivity (or the ΔI and the power it is read from) is in doubt, the reasons "
              "joined by `; `: " + "; ".join(doubt.reason for doubt in DOUBTS) + " (calibration_stale, "
              "calibration_spread, delta_i_snr, delta_i_drift_corrected_a); null when none holds or there is no "
-             "responsivity. The app marks such a responsivity ⚠, the trends draw its point hollow", pl.String,
+             "responsivity. The app marks such a responsivity ⚠, the trends ring its point", pl.String,
              from_data=False),
     # LaserCalibration --------------------------------------------------------------------------------------------
     Quantity("p_max_w", "W", "LaserCalibration",

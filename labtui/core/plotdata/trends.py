@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from labtui.core.annotations import AnnotationFilter, hidden_note, with_annotations
-from labtui.core.metrics.definitions import DOUBTS, IN_DOUBT
+from labtui.core.metrics.definitions import DOUBT_COLUMNS, DOUBTS, IN_DOUBT
 from labtui.core.plotdata.labels import TITLE_PARTS, chip_names
 from labtui.core.plotdata.load import drawable_rows, left_out
 from labtui.core.plotdata.model import PlotSpec, Series
@@ -93,14 +93,16 @@ def trend_record(trend: Trend | str, *, include_excluded: bool, by_seq: bool) ->
     return {"name": str(Trend(trend)), "include_excluded": include_excluded, **({"by_seq": True} if by_seq else {})}
 
 
-# what an aligned overlay shifts by; the power a lit It run's legend says, and the doubts on it (`shape._it_warnings`)
-PLOTTED_QUANTITIES = ("cnp_fwd_v", "power_w", "calibration_stale", "calibration_spread")
+# what an aligned overlay shifts by; the power a lit It run's legend says, and the doubts on it and on the run's ΔI
+# (`shape._it_warnings`)
+PLOTTED_QUANTITIES = ("cnp_fwd_v", "power_w", *DOUBT_COLUMNS)
 
 
 def with_plotted_quantities(runs: pl.DataFrame, metrics: pl.DataFrame) -> pl.DataFrame:
     """`runs` with each IVg run's forward-leg Dirac point (`cnp_fwd_v`) and each lit It run's irradiated power
-    (`power_w`, said beside its laser voltage: a legend of VL alone made the reader price it), and the doubts on that
-    power (`calibration_stale`, `calibration_spread`), which the figure's warnings count."""
+    (`power_w`, said beside its laser voltage: a legend of VL alone made the reader price it), and the columns of the
+    doubts on that power and on the run's ΔI (`DOUBT_COLUMNS`), which the figure's warnings count and its CSV
+    carries (an It figure of runs under 5σ said nothing of it)."""
     return runs.drop(PLOTTED_QUANTITIES, strict=False).join(
         metrics.select("run_id", *PLOTTED_QUANTITIES), on="run_id", how="left", maintain_order="left"
     )
