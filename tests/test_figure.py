@@ -9,6 +9,7 @@ with matplotlib's own `compare_images`. After an intended change of the figures,
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 import json
 import os
@@ -330,11 +331,12 @@ def test_a_trend_by_run_has_whole_run_numbers_on_its_axis():
     (top,) = dated.child_axes  # each day's date on an axis above the points, a faint line where it starts
     assert [label.get_text() for label in top.get_xticklabels()] == ["2025-09-08", "2025-09-15"]
     assert len([line for line in dated.get_lines() if str(line.get_gid()).startswith("session-")]) == 2
-    # days one run apart among 40 runs: the second date is not written over the first, its line stays
+    # days one run apart among 40 runs: the two dates are not written over each other, both lines stay, and the
+    # date written is the day of 19 runs, not the day of one (its 19 runs had read as measured the day before)
     many = Figure().add_subplot()
     draw_axes(many, replace(drawing, traces=(Trace(np.arange(1.0, 41.0), np.zeros(40), "forward"),),
                             sessions=((0.5, "2025-09-08"), (1.5, "2025-10-15"), (20.5, "2025-11-02"))))
-    assert [label.get_text() for label in many.child_axes[0].get_xticklabels()] == ["2025-09-08", "2025-11-02"]
+    assert [label.get_text() for label in many.child_axes[0].get_xticklabels()] == ["2025-10-15", "2025-11-02"]
     assert len([line for line in many.get_lines() if str(line.get_gid()).startswith("session-")]) == 3
 
 
@@ -826,3 +828,22 @@ def test_a_trends_dates_are_spaced_on_its_axes_as_laid_out_beside_its_legend():
     written = [tick for tick, label in zip(top.get_xticks(), top.get_xticklabels(), strict=True) if label.get_text()]
     inches = np.diff(ax.transData.transform([(x, 0.0) for x in written])[:, 0]) / figure.dpi
     assert len(written) >= 2 and inches.min() >= SESSION_LABEL_GAP_IN - 1e-9, inches
+
+
+def test_a_trends_dates_leave_its_y_label_on_the_figure() -> None:
+    """Laid out once to space the dates, a column figure's y label was then saved half off its left edge."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from labtui.core import drawing as drawing_module
+
+    drawing = Drawing("Alisson81 · Dirac point by run", "run (seq)", "V_CNP (V)",
+                      (Trace(np.arange(1.0, 59.0), np.linspace(-0.4, 0.8, 58), "CNP forward"),), points=True,
+                      integer_x=True, column=True, sessions=((0.5, "2025-09-08"), (1.5, "2025-09-25"),
+                                                             (36.5, "2025-10-21"), (46.5, "2025-10-23")))
+    with matplotlib.rc_context({**drawing_module._RC, **drawing_module._COLUMN_RC}):  # as `render` draws it
+        figure = Figure(figsize=figure_size(drawing), layout="constrained")
+        ax = figure.add_subplot()
+        draw_axes(ax, drawing)
+        figure.savefig(io.BytesIO(), format="png")
+        assert ax.yaxis.label.get_window_extent().x0 >= 0

@@ -261,6 +261,9 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         dates.set_xticks([at for at, _ in dated], labels=[day for _, day in dated],
                          fontsize="x-small", rotation=30, ha="left", rotation_mode="anchor")
         dates.tick_params(length=2, pad=1)
+        # laid out again: the saved figure's layout is worked out from the artists as last drawn, and the y label's
+        # place was the one before the first pass, which left it half off the figure
+        _figure(ax).draw_without_rendering()
 
 
 def _place_legend(ax: Axes, drawing: Drawing, directions: dict[str, tuple[Line2D, ...]]) -> None:
@@ -305,17 +308,20 @@ SESSION_LABEL_GAP_IN = 0.22  # dates at 30° this far apart on the axis clear ea
 
 
 def _spaced(ax: Axes, sessions: tuple[tuple[float, str], ...]) -> list[tuple[float, str]]:
-    """The sessions whose dates are written: each at least SESSION_LABEL_GAP_IN from the last one written (days one
-    run apart, seq 1 and 2, wrote `2025-09-08` over `2025-10-15`), on the axes as laid out (measured before the
-    legend went beside them, the dates were spaced for axes a third wider); every session keeps its line."""
+    """The sessions whose dates are written: each at least SESSION_LABEL_GAP_IN from every other written (days one
+    run apart, seq 1 and 2, wrote `2025-09-08` over `2025-10-15`), the days of the most runs first (the day of one
+    run before a session of 35 took its place, and those 35 ran under the day before); on the axes as laid out
+    (measured before the legend went beside them, the dates were spaced for axes a third wider); every session keeps
+    its line."""
     _figure(ax).draw_without_rendering()  # laid out: a legend beside the axes narrows them
     low, high = ax.get_xlim()
     gap = SESSION_LABEL_GAP_IN / (ax.get_position().width * _figure(ax).get_figwidth()) * (high - low)
+    ends = [at for at, _ in sessions[1:]] + [high]
     labelled: list[tuple[float, str]] = []
-    for at, day in sessions:
-        if not labelled or at - labelled[-1][0] >= gap:
+    for (at, day), _ in sorted(zip(sessions, ends, strict=True), key=lambda pair: pair[0][0] - pair[1]):
+        if all(abs(at - written) >= gap for written, _ in labelled):
             labelled.append((at, day))
-    return labelled
+    return sorted(labelled)
 
 
 def _figure(ax: Axes) -> Figure:
