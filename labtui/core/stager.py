@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from labtui.core.chip_spelling import StagedChip, spelling_notes
 from labtui.core.commit import Retimed, Staged, StoreCommit
 from labtui.core.config import StagingConfig, extraction_version, no_folder, registry_digest
+from labtui.core.copies import StagedStart, copy_notes
 from labtui.core.errors import LabtuiError, OperationFailed, UsageError
 from labtui.core.metrics_stamp import is_current
 from labtui.core.overview import read_overview
@@ -102,6 +103,7 @@ class Stager:
         # gone
         self._held: dict[str, str] = {}  # content hash -> source_file of a staged run whose raw file is here
         self._staged_chips: list[StagedChip] = []  # of the runs staged, to say their chips' spellings at the end
+        self._staged_starts: list[StagedStart] = []  # ... and the runs they may be copies of
         self._derived: dict[str, tuple[str, tuple[object, ...]]] = {}  # run_id -> (content hash, from-data metrics)
         self._curves: dict[str, tuple[str, Curve]] = {}  # calibration run_id -> (hash, its curve)
         self._metrics: Future[MetricsUpdate] | None = None  # computed while the last commit writes (`_compute_metrics`)
@@ -303,7 +305,7 @@ class Stager:
                 self._abandon(running)
                 raise
         self.report.cancelled = self.cancel.is_set() and done < total
-        self._note_chips(manifest)
+        self._note_runs(manifest, present)
         return self._commit(manifest, rejects, writing=self._compute_metrics)
 
     def _book(self, results: list[tuple[Candidate, ChunkResult]], rejects: dict[str, RejectRecord], done: int,
@@ -389,6 +391,8 @@ class Stager:
                 warnings = [*warnings, replaced_note(old, result.row, self._marks(old["run_id"]))]
             row = result.row
             self._staged_chips.append(StagedChip(source, row.chip_group, row.chip_number, row.chip_name))
+            self._staged_starts.append(StagedStart(source, row.chip_group, row.chip_number, row.proc,
+                                                   row.start_time_utc, row.n_rows, sha))
             if warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
                 self.report.warned[source] = warnings
             self._derived[result.row.run_id] = (sha, result.derived)
@@ -402,14 +406,17 @@ class Stager:
         rejects[cand.source_file] = result
         return Outcome.REJECTED
 
-    def _note_chips(self, manifest: pl.DataFrame) -> None:
-        """Each staged run whose chip most runs name otherwise (two histories of one chip), said once the stage's
-        runs are all read (`spelling_notes`): its note joins the run's others, after the file's own event."""
+    def _note_runs(self, manifest: pl.DataFrame, present: set[str]) -> None:
+        """Each staged run whose chip most runs name otherwise (two histories of one chip, `spelling_notes`), and
+        each that another file's run may be a copy of (`copy_notes`), said once the stage's runs are all read: its
+        note joins the run's others, after the file's own event."""
         import polars as pl
 
         # the store's runs but the staged files': their old rows replaced, their new ones maybe committed already
         store = manifest.filter(pl.col("source_file").is_in(self.report.staged_files).not_())
-        for source, note in spelling_notes(store, self._staged_chips).items():
+        notes = [spelling_notes(store, self._staged_chips),
+                 copy_notes(store.filter(pl.col("source_file").is_in(list(present))), self._staged_starts)]
+        for source, note in ((source, note) for said in notes for source, note in said.items()):
             self.report.warned[source] = [*self.report.warned.get(source, ()), note]
             self._emit(EventKind.NOTE, source_file=source, message=note)
 
