@@ -364,31 +364,33 @@ def test_a_copy_of_a_staged_raw_file_is_said_when_staged(lab: Lab) -> None:
     assert warned["backup/It2025-10-13_1.csv"] == copy_of("2025-10-13/It2025-10-13_1.csv")
     # the edited copy is still the run started that second on that chip: a copy of the shortest-named file's
     assert warned["copies/It2025-10-13_1.csv"][0].startswith(
-        "its It run started the same second as that of 'backup/It2025-10-13_1.csv' (the same chip): a copy of it")
+        "its It run started at the same instant as that of 'backup/It2025-10-13_1.csv' (its Start time to the "
+        "microsecond): a copy of it")
 
 
 def test_a_copy_cut_short_is_said_as_a_copy_not_only_as_an_aborted_run(lab: Lab) -> None:
     """A sync tool's conflict copy holding half a download was staged as a second run of its own, said only as
     "aborted: 276 of the 601 rows": its bytes are not the file's, so the content check missed it. A run of the same
-    chip, procedure and start time, to the second, is said as a copy of the file of the most rows."""
+    procedure and start time is said as a copy of the file of the most rows."""
     rows = ivg_rows()
     lab.write("d/IVg2025-10-13_1 (conflicted copy).csv", raw_csv("IVg", rows=rows[:5]))
     report = lab.stage()
     assert "d/IVg2025-10-13_1 (conflicted copy).csv" not in report.warned or not any(
-        "same second" in note for note in report.warned["d/IVg2025-10-13_1 (conflicted copy).csv"])
+        "same instant" in note for note in report.warned["d/IVg2025-10-13_1 (conflicted copy).csv"])
     lab.write("d/IVg2025-10-13_1.csv", raw_csv("IVg"))  # the whole file arrives: told of the copy staged before
     lab.write("d/IVg2025-10-13_1 - Copy.csv", raw_csv("IVg", rows=rows[:9]))  # and a second copy, cut elsewhere
     lab.write("d/IVg2025-10-13_2.csv", raw_csv("IVg", rows=rows[:9], start=epoch(2025, 10, 13, 12)))  # no copy
     warned = lab.stage().warned
     assert warned["d/IVg2025-10-13_1 - Copy.csv"][-1] == (
-        "its IVg run started the same second as that of 'd/IVg2025-10-13_1.csv' (the same chip), and holds 9 of its "
+        "its IVg run started at the same instant as that of 'd/IVg2025-10-13_1.csv' (its Start time to the "
+        f"microsecond), and holds 9 of its "
         f"{len(rows)} data rows: a copy of it (a sync tool's conflict copy, a download cut short)? Each is a run of "
         "the chip's history: move the copy out of the raw tree (labtui never deletes raw data), then `labtui prune`")
     assert warned["d/IVg2025-10-13_1.csv"] == [
-        "its IVg run started the same second as that of 'd/IVg2025-10-13_1 (conflicted copy).csv', staged before "
-        "(the same chip): copies of this file? Each is a run of the chip's history: move the copies out of the raw "
-        "tree (labtui never deletes raw data), then `labtui prune`"]
-    assert not any("same second" in note for note in warned.get("d/IVg2025-10-13_2.csv", []))
+        "its IVg run started at the same instant as that of 'd/IVg2025-10-13_1 (conflicted copy).csv', staged before "
+        "(its Start time to the microsecond): copies of this file? Each is a run of the chip's history: move the "
+        "copies out of the raw tree (labtui never deletes raw data), then `labtui prune`"]
+    assert not any("same instant" in note for note in warned.get("d/IVg2025-10-13_2.csv", []))
 
 
 def test_two_runs_in_one_file_are_said_not_only_their_span_judged(lab: Lab) -> None:

@@ -1,8 +1,8 @@
-"""Runs that are copies of another file's run: the same chip, procedure and start time, to the second, under another
-name (`IVg_1 (conflicted copy).csv` beside `IVg_1.csv`, `… - Copy.csv`, a download cut short). Each is staged as a run
-of its own, counted twice in histories and trends; where the bytes are the same the stager says so as it books the
-file (`Stager._collect`), and where they differ (a copy cut short, read as an aborted run) once every file is read
-(`copy_notes`)."""
+"""Runs that are copies of another file's run: the same procedure and start time, to the microsecond (as `labtui
+validate`'s `same_start` finds them), under another name (`IVg_1 (conflicted copy).csv` beside `IVg_1.csv`,
+`… - Copy.csv`, a download cut short). Each is staged as a run of its own, counted twice in histories and trends;
+where the bytes are the same the stager says so as it books the file (`Stager._collect`), and where they differ (a
+copy cut short, read as an aborted run) once every file is read (`copy_notes`)."""
 
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ from labtui.core.wording import quoted
 if TYPE_CHECKING:
     import polars as pl
 
-_KEY = ("chip_group", "chip_number", "proc", "start_time_utc")
+_KEY = ("proc", "start_time_utc")
 NAMED = 3  # the other files a note names, then how many more
+_MOVE = ("Each is a run of the chip's history: move the {what} out of the raw tree (labtui never deletes raw data), "
+         "then `labtui prune`")
 
 
 class StagedStart(NamedTuple):
     """What `copy_notes` reads of a staged run's manifest row (kept for every run until the stage's end: small)."""
 
     source_file: str
-    chip_group: str | None
-    chip_number: int | None
     proc: str
     start_time_utc: dt.datetime
     n_rows: int
@@ -31,8 +31,8 @@ class StagedStart(NamedTuple):
 
 
 def copy_notes(store: pl.DataFrame, staged: list[StagedStart]) -> dict[str, str]:
-    """The staged runs' source files → the file whose run each may be a copy of: one of the same chip, procedure
-    and start time, other bytes (a copy of the same bytes is said as it is booked). Of such runs the original is
+    """The staged runs' source files → the file whose run each may be a copy of: one of the same procedure and
+    start time, other bytes (a copy of the same bytes is said as it is booked). Of such runs the original is
     taken to be the one of the most rows, then of the shortest name (`IVg_1.csv`, not `IVg_1 - Copy.csv`); a
     staged original is told of the copies staged before it. `store`: the manifest's rows of the raw files present
     but the staged ones."""
@@ -61,14 +61,13 @@ def copy_notes(store: pl.DataFrame, staged: list[StagedStart]) -> dict[str, str]
 def _copy_note(run: dict[str, Any], original: dict[str, Any]) -> str:
     rows = (f", and holds {run['n_rows']} of its {original['n_rows']} data rows"
             if run["n_rows"] < original["n_rows"] else "")
-    return (f"its {run['proc']} run started the same second as that of {quoted(original['source_file'])} (the same "
-            f"chip){rows}: a copy of it (a sync tool's conflict copy, a download cut short)? Each is a run of the "
-            "chip's history: move the copy out of the raw tree (labtui never deletes raw data), then `labtui prune`")
+    return (f"its {run['proc']} run started at the same instant as that of {quoted(original['source_file'])} (its "
+            f"Start time to the microsecond){rows}: a copy of it (a sync tool's conflict copy, a download cut "
+            f"short)? {_MOVE.format(what='copy')}")
 
 
 def _original_note(original: dict[str, Any], copies: list[dict[str, Any]]) -> str:
     names = ", ".join(quoted(run["source_file"]) for run in copies[:NAMED])
     more = f" and {len(copies) - NAMED} more" if len(copies) > NAMED else ""
-    return (f"its {original['proc']} run started the same second as that of {names}{more}, staged before (the same "
-            "chip): copies of this file? Each is a run of the chip's history: move the copies out of the raw tree "
-            "(labtui never deletes raw data), then `labtui prune`")
+    return (f"its {original['proc']} run started at the same instant as that of {names}{more}, staged before (its "
+            f"Start time to the microsecond): copies of this file? {_MOVE.format(what='copies')}")
