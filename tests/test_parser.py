@@ -344,6 +344,12 @@ def test_a_value_below_its_minimum_is_left_empty_with_a_warning() -> None:
     assert sum("is below 0 nm; left empty" in w or "is below 0 s; left empty" in w for w in header.warnings) == 2
 
 
+def test_a_minus_sign_as_a_word_processor_writes_it_is_read_as_a_minus() -> None:
+    """`VG: −0.4 V` (U+2212, a Mac's or a word processor's autocorrect) was "not a finite number in V; left empty"."""
+    header = parse_header(raw_csv("It", params={"VG": "\u22120.4 V"}), REGISTRY, "It2025-10-14_3")
+    assert header.fields["vg_fixed_v"] == -0.4 and not header.warnings
+
+
 def test_a_laser_period_of_no_experiment_is_left_empty_with_a_warning() -> None:
     """`1e25 s` (digits run together) was stored, and the run then called aborted ("spans 180 of 1.5e+25"): over a
     million seconds (11 days; the lab's longest is 7200 s) it is a slip, as a negative one is."""
@@ -420,9 +426,9 @@ def test_a_sweep_whose_header_step_is_no_step_of_it_is_judged_by_its_data() -> N
         True, ["cannot judge completeness: sweep limits missing", note])
 
 
-@pytest.mark.parametrize("limits", [{"VG start": "\u22121 V"}, {"VG end": "1 Volt"}, {"VG start": None}])
+@pytest.mark.parametrize("limits", [{"VG start": "minus 1 V"}, {"VG end": "1 Volt"}, {"VG start": None}])
 def test_a_sweep_cut_away_from_0_is_aborted_also_without_its_limits(limits: dict[str, str | None]) -> None:
-    """A sweep cut at +1 V whose `VG start` read `−1 V` (a Unicode minus), `1 Volt` or nothing: "cannot judge
+    """A sweep cut at +1 V whose `VG start` read `minus 1 V`, `1 Volt` or nothing: "cannot judge
     completeness", so complete, its Dirac point not said to be of a cut run. Its data say it stopped short."""
     rows = ivg_rows()
     cut = rows[: next(at for at, row in enumerate(rows) if row.startswith("1.0,")) + 1]
@@ -622,6 +628,13 @@ def _rows_from(data: bytes) -> list[bytes]:
         (raw_csv("It", start=9e12), "bad_start_time", "implausible"),
         (raw_csv("It", start=1760371684318), "bad_start_time", "as milliseconds it is 2025-10-13 16:08 UTC"),
         (raw_csv("It", start="1.76037E+09"), "bad_start_time", "is rounded"),
+        (raw_csv("It", start="1760371684,3180444"), "bad_start_time",  # a decimal-comma locale's
+         "'1760371684,3180444' is not a Unix time in seconds (a decimal comma: written with a point, it is read)"),
+        (raw_csv("It", rows=[row.replace(".", ",") for row in it_rows()]), "bad_row",
+         "the column row has 6: numbers written with a decimal comma (a spreadsheet in a decimal-comma locale "
+         "re-saved the file?)"),
+        (raw_csv("It", rows=[*it_rows()[:-1], it_rows()[-1][:6]]), "bad_row",  # cut, then saved with a line break
+         "a data row has 2 fields, the column row has 6: the file's last row, cut short"),
         (raw_csv("It", params={"Chip number": "sixty-seven"}), "bad_chip_number", "not a positive integer"),
         (raw_csv("It", params={"Chip number": "67.5"}), "bad_chip_number", "not a positive integer"),
         (raw_csv("It", params={"Chip number": "1e1"}), "bad_chip_number", "'1e1' is not a positive integer"),

@@ -117,7 +117,7 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         coarser = [f"its header's step of {given_step:g} is no step of a {low:g}…{high:g} sweep: judged by its data's"]
         given_step = 0.0
     if start is None or end is None:  # the data still say whether the sweep came back to 0 (a sweep cut at +2 V
-        # whose `VG start` read `−5 V`, a Unicode minus, was complete, and its Dirac point unsaid as of a cut run)
+        # whose `VG start` read `minus 5 V` was complete, and its Dirac point unsaid as of a cut run)
         if (stopped := _stopped_short(rule, values, given_step)) is not None:
             return False, [f"{stopped} (its sweep limits are missing: judged by its data)", *coarser]
         return True, ["cannot judge completeness: sweep limits missing", *coarser]

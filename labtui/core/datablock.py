@@ -313,6 +313,7 @@ def _diagnose(body: bytes, header: Header, offsets: Iterable[int] | None = None)
     width = len(header.columns)
     lines = body.split(b"\n")
     first = next((offset for offset, line in enumerate(lines) if line.strip()), 0)  # the first row's
+    last = next((offset for offset in range(len(lines) - 1, -1, -1) if lines[offset].strip()), 0)  # the last row's
     for offset in range(len(lines)) if offsets is None else offsets:
         raw_line = lines[offset]
         row = decode_line(raw_line).rstrip("\r")
@@ -339,7 +340,8 @@ def _diagnose(body: bytes, header: Header, offsets: Iterable[int] | None = None)
             raise Reject("bad_row", "a quote (\") opens a field that the line does not close", line)
         fields = len(cells) if cells is not None else row.count(",") + 1
         if fields != width:
-            raise Reject("bad_row", f"a data row has {counted(fields, 'field')}, the column row has {width}", line)
+            raise Reject("bad_row", f"a data row has {counted(fields, 'field')}, the column row has {width}"
+                         + _fields_hint(fields, width, row, offset == last), line)
         cells = cells if cells is not None else row.lstrip().split(",")
         if not _reads_as_number(cells[0].strip(" \t")) and names_again(cells, header.columns):  # "'VG (V)' in
             # column 'Vg (V)' is not a number" said what, not why
@@ -353,6 +355,18 @@ def _diagnose(body: bytes, header: Header, offsets: Iterable[int] | None = None)
                 if not _reads_as_number(token):
                     raise Reject("bad_value", f"{quoted(token, 40)} in column {quoted(name)} is not a number"
                                  + _text_hint(name, header, offset == first), line)
+
+
+def _fields_hint(fields: int, width: int, row: str, last_row: bool) -> str:
+    """Why a row may have other than the column row's fields: numbers written with a decimal comma (no point in the
+    row, a comma more per number: a spreadsheet in a decimal-comma locale), or the file's last row cut short (a
+    partial download saved by an editor, which ended the cut row with a line break)."""
+    if fields > width and "." not in row and any(char.isdigit() for char in row):
+        return (": numbers written with a decimal comma (a spreadsheet in a decimal-comma locale re-saved the "
+                "file?): stage the acquisition's own CSV")
+    if fields < width and last_row:
+        return ": the file's last row, cut short (a download or a copy cut off, then saved?)"
+    return ""
 
 
 def _text_hint(name: str, header: Header, first_row: bool) -> str:

@@ -59,5 +59,6 @@ labtui would read differently from the same file.
 # 16: a `Chip` of `Alisson-80`, `Alisson_80` or `80` names chip 80 of that group (a separator was read as part of the
 # group), and one too large for a chip number is said so.
 # 17: a period in `sec` is read as seconds; an It run without a readable period whose laser was still on at its last
-# samples is aborted (it counted complete: "cannot judge completeness").
+# samples is aborted (it counted complete: "cannot judge completeness"); a header number with a minus sign (U+2212,
+# `−0.4 V`) is read (it was left empty).
 EXTRACTION_RULES = 17

@@ -21,6 +21,7 @@ ANY_UNIT = ParameterSpec(field="value", unit=None)  # a number in whatever unit 
 NUMBER_WITH_UNIT = re.compile(
     r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)(?:\s*+((?:[^\W\d_]|[°%])\S*+))?$", re.IGNORECASE)
 _SI_PREFIX = {"p": -12, "n": -9, "u": -6, "µ": -6, "μ": -6, "m": -3, "k": 3, "M": 6}  # powers of ten
+MINUS_SIGN = "\u2212"  # `−0.4 V`, as a word processor's or a Mac's autocorrect writes a minus: read as one
 # a period or a duration written in minutes or hours, or seconds spelt out (`120 sec`: the run lost its period, and
 # with it the check that it was cut short)
 _IN_SECONDS = {"min": 60.0, "h": 3600.0, "sec": 1.0, "secs": 1.0}
@@ -29,7 +30,7 @@ _IN_SECONDS = {"min": 60.0, "h": 3600.0, "sec": 1.0, "secs": 1.0}
 def split_number(text: str) -> tuple[float, str | None] | None:
     """`0.1 V` and `0.1V` → (0.1, "V"), `455` → (455.0, None); None for text that is no number with a unit
     (`2.1.0`, `F1 (M92L02)`)."""
-    match = NUMBER_WITH_UNIT.match(text.strip())
+    match = NUMBER_WITH_UNIT.match(text.strip().replace(MINUS_SIGN, "-"))
     if not match:
         return None
     return float(match.group(1)) + 0.0, match.group(2)  # `-0 V` is 0 V: a negative zero was shown as "VG=-0 V"
