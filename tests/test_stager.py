@@ -364,14 +364,14 @@ def test_a_copy_of_a_staged_raw_file_is_said_when_staged(lab: Lab) -> None:
     assert warned["backup/It2025-10-13_1.csv"] == copy_of("2025-10-13/It2025-10-13_1.csv")
     # the edited copy is still the run started that second on that chip: a copy of the shortest-named file's
     assert warned["copies/It2025-10-13_1.csv"][0].startswith(
-        "its It run started at the same instant as that of 'backup/It2025-10-13_1.csv' (its Start time to the "
-        "microsecond): a copy of it")
+        "its It run started at the same instant as that of 'backup/It2025-10-13_1.csv' (the same chip, its "
+        "Start time to the microsecond): a copy of it")
 
 
 def test_a_copy_cut_short_is_said_as_a_copy_not_only_as_an_aborted_run(lab: Lab) -> None:
     """A sync tool's conflict copy holding half a download was staged as a second run of its own, said only as
     "aborted: 276 of the 601 rows": its bytes are not the file's, so the content check missed it. A run of the same
-    procedure and start time is said as a copy of the file of the most rows."""
+    chip, procedure and start time is said as a copy of the file of the most rows."""
     rows = ivg_rows()
     lab.write("d/IVg2025-10-13_1 (conflicted copy).csv", raw_csv("IVg", rows=rows[:5]))
     report = lab.stage()
@@ -382,14 +382,14 @@ def test_a_copy_cut_short_is_said_as_a_copy_not_only_as_an_aborted_run(lab: Lab)
     lab.write("d/IVg2025-10-13_2.csv", raw_csv("IVg", rows=rows[:9], start=epoch(2025, 10, 13, 12)))  # no copy
     warned = lab.stage().warned
     assert warned["d/IVg2025-10-13_1 - Copy.csv"][-1] == (
-        "its IVg run started at the same instant as that of 'd/IVg2025-10-13_1.csv' (its Start time to the "
-        f"microsecond), and holds 9 of its "
+        "its IVg run started at the same instant as that of 'd/IVg2025-10-13_1.csv' (the same chip, its Start time "
+        f"to the microsecond), and holds 9 of its "
         f"{len(rows)} data rows: a copy of it (a sync tool's conflict copy, a download cut short)? Each is a run of "
         "the chip's history: move the copy out of the raw tree (labtui never deletes raw data), then `labtui prune`")
     assert warned["d/IVg2025-10-13_1.csv"] == [
         "its IVg run started at the same instant as that of 'd/IVg2025-10-13_1 (conflicted copy).csv', staged before "
-        "(its Start time to the microsecond): copies of this file? Each is a run of the chip's history: move the "
-        "copies out of the raw tree (labtui never deletes raw data), then `labtui prune`"]
+        "(the same chip, its Start time to the microsecond): copies of this file? Each is a run of the chip's "
+        "history: move the copies out of the raw tree (labtui never deletes raw data), then `labtui prune`"]
     assert not any("same instant" in note for note in warned.get("d/IVg2025-10-13_2.csv", []))
 
 

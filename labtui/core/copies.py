@@ -1,5 +1,5 @@
-"""Runs that are copies of another file's run: the same procedure and start time, to the microsecond (as `labtui
-validate`'s `same_start` finds them), under another name (`IVg_1 (conflicted copy).csv` beside `IVg_1.csv`,
+"""Runs that are copies of another file's run: the same chip, procedure and start time, to the microsecond (`labtui
+validate`'s `same_start` reads the last two), under another name (`IVg_1 (conflicted copy).csv` beside `IVg_1.csv`,
 `… - Copy.csv`, a download cut short). Each is staged as a run of its own, counted twice in histories and trends;
 where the bytes are the same the stager says so as it books the file (`Stager._collect`), and where they differ (a
 copy cut short, read as an aborted run) once every file is read (`copy_notes`)."""
@@ -14,7 +14,7 @@ from labtui.core.wording import quoted
 if TYPE_CHECKING:
     import polars as pl
 
-_KEY = ("proc", "start_time_utc")
+_KEY = ("chip_group", "chip_number", "proc", "start_time_utc")  # two chips started at one instant: no copies
 NAMED = 3  # the other files a note names, then how many more
 _MOVE = ("Each is a run of the chip's history: move the {what} out of the raw tree (labtui never deletes raw data), "
          "then `labtui prune`")
@@ -24,6 +24,8 @@ class StagedStart(NamedTuple):
     """What `copy_notes` reads of a staged run's manifest row (kept for every run until the stage's end: small)."""
 
     source_file: str
+    chip_group: str | None
+    chip_number: int | None
     proc: str
     start_time_utc: dt.datetime
     n_rows: int
@@ -31,7 +33,7 @@ class StagedStart(NamedTuple):
 
 
 def copy_notes(store: pl.DataFrame, staged: list[StagedStart]) -> dict[str, str]:
-    """The staged runs' source files → the file whose run each may be a copy of: one of the same procedure and
+    """The staged runs' source files → the file whose run each may be a copy of: one of the same chip, procedure and
     start time, other bytes (a copy of the same bytes is said as it is booked). Of such runs the original is
     taken to be the one of the most rows, then of the shortest name (`IVg_1.csv`, not `IVg_1 - Copy.csv`); a
     staged original is told of the copies staged before it. `store`: the manifest's rows of the raw files present
@@ -40,10 +42,9 @@ def copy_notes(store: pl.DataFrame, staged: list[StagedStart]) -> dict[str, str]
         return {}
     import polars as pl
 
-    columns = list(StagedStart._fields)
-    new = pl.DataFrame(staged, schema=columns, orient="row").cast({"start_time_utc": pl.Datetime("us", "UTC")})
-    every = pl.concat([store.select(columns).cast(new.schema).with_columns(staged=pl.lit(False)),
-                       new.with_columns(staged=pl.lit(True))])
+    stored = store.select(StagedStart._fields)
+    new = pl.DataFrame(staged, schema=stored.schema, orient="row")  # typed as the manifest's (a column all None)
+    every = pl.concat([stored.with_columns(staged=pl.lit(False)), new.with_columns(staged=pl.lit(True))])
     contents = every.filter(pl.col("source_sha256").n_unique().over(_KEY) > 1)
     notes: dict[str, str] = {}
     for group in contents.partition_by(list(_KEY)):
@@ -61,13 +62,13 @@ def copy_notes(store: pl.DataFrame, staged: list[StagedStart]) -> dict[str, str]
 def _copy_note(run: dict[str, Any], original: dict[str, Any]) -> str:
     rows = (f", and holds {run['n_rows']} of its {original['n_rows']} data rows"
             if run["n_rows"] < original["n_rows"] else "")
-    return (f"its {run['proc']} run started at the same instant as that of {quoted(original['source_file'])} (its "
-            f"Start time to the microsecond){rows}: a copy of it (a sync tool's conflict copy, a download cut "
-            f"short)? {_MOVE.format(what='copy')}")
+    return (f"its {run['proc']} run started at the same instant as that of {quoted(original['source_file'])} (the "
+            f"same chip, its Start time to the microsecond){rows}: a copy of it (a sync tool's conflict copy, a "
+            f"download cut short)? {_MOVE.format(what='copy')}")
 
 
 def _original_note(original: dict[str, Any], copies: list[dict[str, Any]]) -> str:
     names = ", ".join(quoted(run["source_file"]) for run in copies[:NAMED])
     more = f" and {len(copies) - NAMED} more" if len(copies) > NAMED else ""
-    return (f"its {original['proc']} run started at the same instant as that of {names}{more}, staged before (its "
-            f"Start time to the microsecond): copies of this file? {_MOVE.format(what='copies')}")
+    return (f"its {original['proc']} run started at the same instant as that of {names}{more}, staged before (the "
+            f"same chip, its Start time to the microsecond): copies of this file? {_MOVE.format(what='copies')}")

@@ -391,7 +391,8 @@ class Stager:
                 warnings = [*warnings, replaced_note(old, result.row, self._marks(old["run_id"]))]
             row = result.row
             self._staged_chips.append(StagedChip(source, row.chip_group, row.chip_number, row.chip_name))
-            self._staged_starts.append(StagedStart(source, row.proc, row.start_time_utc, row.n_rows, sha))
+            self._staged_starts.append(StagedStart(source, row.chip_group, row.chip_number, row.proc,
+                                                   row.start_time_utc, row.n_rows, sha))
             if warnings:  # a parameter left empty, a run aborted, a last line dropped: said, not only kept
                 self.report.warned[source] = warnings
             self._derived[result.row.run_id] = (sha, result.derived)
