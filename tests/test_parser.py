@@ -344,6 +344,15 @@ def test_a_value_below_its_minimum_is_left_empty_with_a_warning() -> None:
     assert sum("is below 0 nm; left empty" in w or "is below 0 s; left empty" in w for w in header.warnings) == 2
 
 
+@pytest.mark.parametrize("written", ["2025-10-13T16:08:04.318044+00:00", "2025-10-13T13:08:04.318044-03:00",
+                                     "2025-10-13T16:08:04.318044Z"])
+def test_a_start_time_in_iso_8601_with_its_offset_is_read(written: str) -> None:
+    """Another acquisition's `Start time: 2025-10-13T13:08:04.318044-03:00` names one instant, as a Unix time does:
+    it was rejected as "not a Unix time in seconds"."""
+    header = parse_header(raw_csv("It", start=written), REGISTRY, "It2025-10-14_3")
+    assert header.start_time_utc == dt.datetime(2025, 10, 13, 16, 8, 4, 318044, tzinfo=dt.UTC)
+
+
 def test_a_minus_sign_as_a_word_processor_writes_it_is_read_as_a_minus() -> None:
     """`VG: −0.4 V` (U+2212, a Mac's or a word processor's autocorrect) was "not a finite number in V; left empty"."""
     header = parse_header(raw_csv("It", params={"VG": "\u22120.4 V"}), REGISTRY, "It2025-10-14_3")
@@ -628,6 +637,8 @@ def _rows_from(data: bytes) -> list[bytes]:
         (raw_csv("It", start=9e12), "bad_start_time", "implausible"),
         (raw_csv("It", start=1760371684318), "bad_start_time", "as milliseconds it is 2025-10-13 16:08 UTC"),
         (raw_csv("It", start="1.76037E+09"), "bad_start_time", "is rounded"),
+        (raw_csv("It", start="2025-10-13 13:08:04"), "bad_start_time",
+         "is a date and time without its offset from UTC (`+00:00`, `Z`): it names no instant"),
         (raw_csv("It", start="1760371684,3180444"), "bad_start_time",  # a decimal-comma locale's
          "'1760371684,3180444' is not a Unix time in seconds (a decimal comma: written with a point, it is read)"),
         (raw_csv("It", rows=[row.replace(".", ",") for row in it_rows()]), "bad_row",

@@ -60,5 +60,5 @@ labtui would read differently from the same file.
 # group), and one too large for a chip number is said so.
 # 17: a period in `sec` is read as seconds; an It run without a readable period whose laser was still on at its last
 # samples is aborted (it counted complete: "cannot judge completeness"); a header number with a minus sign (U+2212,
-# `−0.4 V`) is read (it was left empty).
+# `−0.4 V`) is read (it was left empty); a Start time in ISO 8601 with its offset is read (the run was rejected).
 EXTRACTION_RULES = 17

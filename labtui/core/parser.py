@@ -375,7 +375,7 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
         )
     line = seen_at["Start time"]
     match = NUMBER_WITH_UNIT.match(text.strip())
-    value = float(match.group(1)) if match and match.group(2) in (None, "s") else math.nan
+    value = float(match.group(1)) if match and match.group(2) in (None, "s") else _iso_time(text.strip(), line)
     if not math.isfinite(value):
         comma = " (a decimal comma: written with a point, it is read)" if _DECIMAL_COMMA.fullmatch(text.strip()) else ""
         raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is not a Unix time in seconds{comma}",
@@ -398,6 +398,21 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
         raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is rounded (a spreadsheet re-saved the "
                                        "file?): the run cannot be dated to the second", line)
     return dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+def _iso_time(text: str, line: int) -> float:
+    """A Start time written as an ISO 8601 date and time with its offset (`2025-10-15T13:07:45.035+00:00`, another
+    acquisition's): its Unix time. NaN where it is no such date; one without an offset is refused (it names no
+    instant: the computer's zone is not the lab's to guess)."""
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return math.nan
+    if when.tzinfo is None:
+        raise Reject("bad_start_time", f"'Start time' {quoted(text)} is a date and time without its offset from UTC "
+                                       "(`+00:00`, `Z`): it names no instant; the acquisition writes a Unix time in "
+                                       "seconds", line)
+    return when.timestamp()
 
 
 def _file_index(stem: str, warnings: list[str]) -> int | None:
