@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 
 from labtui.cli import main
+from labtui.cli.output import PLAIN_ERRORS
 from labtui.core.config import default_registry_path, load_config
 from labtui.core.store import DIRTY_MARKER
 from labtui.core.validate import validate
@@ -826,13 +827,21 @@ def test_an_output_never_replaces_a_file_labtui_reads(lab: Lab, tmp_path: Path, 
                                             "elsewhere\n") and lab3.read_text() == "stage_root: data/02_stage\n"
 
 
-def test_a_terminal_that_cannot_show_greek_or_emoji_gets_question_marks(lab: Lab) -> None:
-    """A Latin-1 or cp1252 console: λ, Δ and 💡 were a traceback, even for --help."""
+def test_a_terminal_that_cannot_show_greek_or_emoji_gets_their_plain_letters(lab: Lab) -> None:
+    """A Latin-1 or cp1252 console: λ, Δ and 💡 were a traceback, even for --help; then each was a `?`, and an ASCII
+    one wrote `8.84 ?A`: the prefix, and the magnitude with it, lost. Each is a letter as wide, the table aligned."""
     env = {**cli_env(), "PYTHONIOENCODING": "cp1252"}
     for argv in (lab.command("history", "67"), [sys.executable, "-m", "labtui", "--help"]):
         result = subprocess.run(argv, capture_output=True, env=env, timeout=60)
         assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr.decode(errors="replace")
-    assert b"? (nm)" in subprocess.run(lab.command("history", "67"), capture_output=True, env=env).stdout
+    assert b"l (nm)" in subprocess.run(lab.command("history", "67"), capture_output=True, env=env).stdout
+    ascii_out = subprocess.run(lab.command("history", "67"), capture_output=True, env={
+        **cli_env(), "PYTHONIOENCODING": "ascii"}, timeout=60).stdout.decode("ascii")
+    utf8_out = subprocess.run(lab.command("history", "67"), capture_output=True, env=cli_env(), timeout=60).stdout
+    assert "?" not in ascii_out and "l (nm)" in ascii_out
+    assert "8.84 µA, λ=455 nm, ΔI ≥ 5σ, 💡".encode("ascii", errors=PLAIN_ERRORS) == b"8.84 uA, l=455 nm, dI > 5s, L "
+    assert [len(line) for line in ascii_out.splitlines()] == [
+        len(line.replace("💡", "L ").replace("🌙", "D ")) for line in utf8_out.decode().splitlines()]
 
 
 def test_text_typed_under_a_c_locale_is_read_as_the_utf8_it_is(lab: Lab) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from labtui import __version__
 from labtui.cli.arg_types import file_arg, path_arg
 from labtui.cli.meant import COMMAND_FOR, did_you_mean, option_meant, unrecognized
-from labtui.cli.output import said_output
+from labtui.cli.output import PLAIN_ERRORS, said_output
 from labtui.core.errors import ExitCode, LabtuiError, OperationFailed, UsageError, error_line
 from labtui.core.wording import shown
 
@@ -322,9 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("stdout", "stderr"):  # closed (`>&-`, `2>&-`), Python's stream is None: `stage 2>&-` was a traceback
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (the process's stream: open until it exits)
-    for stream in (sys.stdout, sys.stderr):  # a terminal or file in Latin-1 or cp1252 gets `?` for λ, Δ, 💡
+    for stream in (sys.stdout, sys.stderr):  # a terminal or file in ASCII, Latin-1 or cp1252: `uA` for µA, `?` for 💡
         if hasattr(stream, "reconfigure") and stream.encoding.replace("-", "").lower() != "utf8":
-            stream.reconfigure(errors="replace")
+            stream.reconfigure(errors=PLAIN_ERRORS)
     given, sys.stdout = sys.stdout, said_output(sys.stdout)
     args: argparse.Namespace | None = None
     try:

@@ -3,6 +3,7 @@ failed (`said_output`, which `main` puts under every command)."""
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import sys
@@ -14,6 +15,24 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from typing_extensions import Buffer
+
+
+# What a character an output's encoding lacks is written as (ASCII, a Latin-1 terminal's): `8.84 ?A` lost the unit's
+# prefix, and the magnitude with it. As wide as the character, or a table's columns slip (the history's light marks
+# are two cells: `L` lit, `D` dark); a character not here is `?`.
+PLAIN = {"µ": "u", "μ": "u", "λ": "l", "Δ": "d", "σ": "s", "−": "-", "–": "-", "—": "-", "≥": ">", "≤": "<",
+         "×": "x", "·": ".", "…": ".", "→": ">", "°": "o", "²": "2", "³": "3", "Ω": "O", "⚠": "!", "💡": "L ",
+         "🌙": "D ", "❗": "! ", "✓": "y", "✗": "n"}
+PLAIN_ERRORS = "labtui-plain"  # the codecs error handler that writes them so (`reconfigure(errors=...)`)
+
+
+def _plain(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return "".join(PLAIN.get(char, "?") for char in error.object[error.start:error.end]), error.end
+
+
+codecs.register_error(PLAIN_ERRORS, _plain)
 
 
 def print_data(text: str) -> None:
