@@ -147,6 +147,18 @@ def test_a_config_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_p
             load_config(path)
 
 
+def test_a_folder_where_the_config_is_looked_for_is_said_not_passed_over(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`config/labtui.yaml/` made as a folder (a mkdir -p slip): the search passed it over, and the command ran on the
+    defaults (or a config further up) without a word."""
+    monkeypatch.delenv("LABTUI_CONFIG", raising=False)
+    write(tmp_path / "config" / "labtui.yaml", "local_tz: UTC\n")  # a project's config, further up
+    (tmp_path / "proj" / "config" / "labtui.yaml").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "proj")
+    with pytest.raises(ConfigError, match=r"config file config/labtui.yaml is not a regular file"):
+        load_config()
+
+
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "nope.yaml")

@@ -507,12 +507,15 @@ def test_a_disk_that_fills_under_polars_writer_is_said_full_not_a_bug(tmp_path: 
 def test_readers_name_the_store_they_looked_in(tmp_path: Path) -> None:
     """A user in the wrong folder was told "no rejected files"."""
     empty = Lab(tmp_path)
+    for command in ("rejects", "chips"):  # no store there at all: said so, as every reader says it (`chips` had
+        # said "no chip runs staged yet", exit 0, where `history` said there is no store)
+        result = empty.cli(command)
+        assert result.returncode == 2 and result.stderr == (f"labtui: no labtui store at {empty.store_root}: stage "
+                                                            "the raw files first (`labtui stage`), or name the store "
+                                                            "(--store DIR)\n"), command
+    empty.config.stage_root.mkdir(parents=True)  # a store of no runs yet
     result = empty.cli("chips")
     assert result.returncode == 0 and f"no chip runs staged yet in {empty.store_root}" in result.stdout
-    result = empty.cli("rejects")  # no store there at all: said so, as the other readers say it
-    assert result.returncode == 2 and result.stderr == (f"labtui: no labtui store at {empty.store_root}: stage the "
-                                                        "raw files first (`labtui stage`), or name the store (--store "
-                                                        "DIR)\n")
 
 
 # -- 3. the manifest can always be rebuilt from the store alone ----------------------------------------------------

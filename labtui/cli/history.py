@@ -128,7 +128,7 @@ def iso_date(text: str) -> dt.date:
 def run_chips(args: argparse.Namespace) -> int:
     from labtui.core.history import chips, load_manifest, told_apart
 
-    config = config_from(args)
+    config = require_store(config_from(args))  # none there: said as the other readers say it (it was "no runs")
     table = chips(load_manifest(config))
     if table.is_empty() and args.format == "table":
         print(f"no chip runs staged yet in {config.store_root} (run `labtui stage`)")
