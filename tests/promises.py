@@ -139,6 +139,13 @@ def temp_files(store_root: Path) -> list[str]:
     return sorted(found)
 
 
+def empty_folders(stage_root: Path) -> list[str]:
+    """Folders under a store's runs that hold nothing: run folders made for a write that failed (a full disk) and
+    left behind, which `validate` took for Parquet the manifest lost."""
+    return sorted(folder for folder, folders, files in os.walk(stage_root)
+                  if not folders and not files and folder != str(stage_root))
+
+
 def assert_readable(config: StagingConfig, *, settled: bool) -> None:
     """Promise 4 on a frozen store: what Polars, pyarrow and the manifest show is whole.
 

@@ -50,7 +50,7 @@ from tests.lab import (
     render_run,
     staged_once,
 )
-from tests.promises import store_bytes, temp_files, tree_listing
+from tests.promises import empty_folders, store_bytes, temp_files, tree_listing
 
 FILES = ("d1/IVg2025-09-15_1.csv", "d1/It2025-09-15_2.csv", "d2/IV2025-09-16_1.csv", "d2/IVg2025-09-16_2.csv")
 
@@ -471,7 +471,7 @@ def test_a_full_stage_root_on_another_filesystem_leaves_no_temp_file(tmp_path: P
         write_long_it_runs(lab.raw, 40)
         (lab.store_root / "_manifest").mkdir()  # a store already, so that the stage root is not made in its place
         one_line_error(lab.cli("stage"), 74, "No space left on device")
-        assert not temp_files(lab.store_root)
+        assert not temp_files(lab.store_root) and not empty_folders(lab.stage_root)
 
 
 def test_runs_written_after_another_chunk_failed_leave_no_temp_file(tmp_path: Path) -> None:
@@ -490,7 +490,7 @@ def test_runs_written_after_another_chunk_failed_leave_no_temp_file(tmp_path: Pa
                 OLD_MTIME)
         (lab.store_root / "_manifest").mkdir()
         one_line_error(lab.cli("stage"), 74, "No space left on device")
-        assert not temp_files(lab.store_root)
+        assert not temp_files(lab.store_root) and not empty_folders(lab.stage_root)  # nor their run folders
 
 
 def test_a_disk_that_fills_under_polars_writer_is_said_full_not_a_bug(tmp_path: Path, real_raw: Path) -> None:
@@ -883,7 +883,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path: Path,
         result = lab.cli("stage")
         one_line_error(result, 74, "No space left on device")
         assert result.stderr.startswith("labtui: cannot write "), result.stderr
-        assert not temp_files(lab.store_root)
+        assert not temp_files(lab.store_root) and not empty_folders(lab.stage_root)
         read_manifest(lab.config.manifest_path)  # whatever was committed is whole
 
 

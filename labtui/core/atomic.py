@@ -125,29 +125,37 @@ def fsync_dirs(folders: Iterable[Path]) -> None:
 
 def write_temps(paths: list[Path], write: Callable[[list[Path]], object], temp_dir: Path | None = None) -> list[Path]:
     """First half of a batched atomic write: the hidden temp files of `paths`, which one call writes (a Polars query
-    that writes them all), not yet durable nor visible; if it fails, none of them survive.
+    that writes them all), not yet durable nor visible, and their targets' folders; if it fails, none of them
+    survive (a full disk had left a stage's run folders behind, empty).
 
     `write` gets the temp paths, not handles: Polars writes a path natively, a Python handle costs a copy per page.
     `temp_dir` (same filesystem) keeps the temp files out of the targets' folders: a Parquet dataset's folders must
     hold nothing but Parquet files, or a directory scan (`pl.scan_parquet(folder)`) fails on the stranger. The caller
     makes `temp_dir` once.
     """
-    made: list[Path] = []  # the folders made here, removed again on failure (a full disk left them, empty)
-    if temp_dir is None:
-        for folder in {path.parent for path in paths}:
-            made += [missing for missing in (*reversed(folder.parents), folder) if not missing.exists()]
-            folder.mkdir(parents=True, exist_ok=True)
+    made: list[Path] = []  # the folders made here
+    for folder in {path.parent for path in paths}:
+        missing = folder
+        while not missing.exists():  # a stat or two: the store's folders are there, a new run's own is not
+            made.append(missing)
+            missing = missing.parent
+        folder.mkdir(parents=True, exist_ok=True)
     temps = [(temp_dir or path.parent) / _temp_name(path.name) for path in paths]
     try:
         write(temps)
     except BaseException:
         for temp in temps:
             temp.unlink(missing_ok=True)
-        for folder in reversed(made):  # the deepest first; one holding another's file stays
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        remove_empty(made)
         raise
     return temps
+
+
+def remove_empty(folders: Iterable[Path]) -> None:
+    """Remove those of `folders` that are empty, the deepest first (one holding anything stays)."""
+    for folder in sorted(folders, key=lambda folder: -len(folder.parts)):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def replace_all(targets: list[Path], write: Callable[[list[Path]], object], anchor: Path) -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labtui.core import faults
-from labtui.core.atomic import fsync_dir, publish
+from labtui.core.atomic import fsync_dir, publish, remove_empty
 from labtui.core.config import StagingConfig, registry_digest
 from labtui.core.errors import LabtuiError, OperationFailed
 from labtui.core.layout import STAGING_AREA, addresses_a_run, run_dir
@@ -151,6 +151,10 @@ class StoreCommit:
         for temp in temps:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
+        # and the run folders made for them, left empty (`validate` took them for Parquet the manifest lost)
+        stage_root = self.config.stage_root
+        remove_empty({folder for item in self.pending for folder in item.target.parents
+                      if folder.is_relative_to(stage_root) and folder != stage_root})
 
     def drop_stale_rejects(self, rejects: dict[str, RejectRecord], present: set[str], unchanged: set[str]) -> None:
         """Reject records of raw files that no longer exist refer to nothing; those of files the manifest holds as

@@ -274,9 +274,8 @@ class ChunkWorker:
             assert file.row is not None and file.frame is not None  # every file still in the chunk has both
             rows.append(file.row)
             frames.append(file.frame)
+        # their folders made by `write_temps`: here, in parallel, not in the commit's serial loop
         targets = [run_parquet_path(self.config.stage_root, row.proc, row.date_local, row.run_id) for row in rows]
-        for folder in {target.parent for target in targets}:  # here, in parallel, not in the commit's serial loop
-            folder.mkdir(parents=True, exist_ok=True)
 
         def write_all(paths: list[Path]) -> None:
             sinks = [
