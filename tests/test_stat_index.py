@@ -185,7 +185,7 @@ def test_a_store_of_older_extraction_rules_is_read_again_by_a_plain_stage(lab: L
         report = Stager(lab.config, on_event=events.append).run()
         assert (report.staged, report.read_again, report.unchanged) == (2, 2, 0)
         assert "2 staged (2 read again by newer rules)" in report.line()
-        assert any(event.message == "2 to read (2 again, by newer rules)" for event in events)
+        assert any(event.message == "2 to read (2 read again by newer rules)" for event in events)
         assert lab.manifest().drop("ingested_at_utc").equals(fresh.drop("ingested_at_utc"))  # the run_ids too
         assert index_of(lab)["extraction_rules"] == EXTRACTION_RULES
         report = lab.stage()

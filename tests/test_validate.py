@@ -548,6 +548,9 @@ def test_a_stage_after_the_zone_changed_moves_the_runs_and_leaves_no_folder_behi
     lab.configure(local_tz="UTC")
     report = lab.stage()
     assert (report.staged, report.staged_files, report.read_again) == (1, [late], 1)
+    # said as the zone it is, not as "newer rules": one colleague's config re-dates everyone's store
+    assert "1 staged (1 read again, dated in UTC (local_tz), where the store's runs were dated in America/Santiago: " \
+           "set local_tz back if that is the lab's zone)" in report.line()
     assert not old_folder.exists() and parquet_of(lab, late).parent.parent.name == "date=2025-09-09"
     assert validate(lab.config).findings == []
     assert lab.stage().staged == 0  # the stat index is of this zone now

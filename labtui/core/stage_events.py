@@ -64,6 +64,9 @@ class StageReport:
     warned: dict[str, list[str]] = field(default_factory=dict)  # staged files → what was not as expected
     commits: int = 0
     read_again: int = 0  # unchanged raw files read again: made by older extraction rules or registry entries
+    # the zone the store's runs were dated in and the one this stage dates them in, where they differ (another
+    # `local_tz` in the config: every run whose local date moves is read again, into its new partition)
+    zone_change: tuple[str, str] | None = None
     touched: int = 0  # of the unchanged, files read because their stat changed, whose content is as staged
     metrics: MetricsUpdate | None = None  # the derived table's update after the commits (None: nothing to do)
 
@@ -86,9 +89,17 @@ class StageReport:
     def line(self) -> str:
         return f"{'cancelled: ' if self.cancelled else ''}{self.tally()} in {self.elapsed_s:.2f} s"
 
+    def read_again_why(self) -> str:
+        """Why unchanged files were read again: newer rules, or the lab's zone changed."""
+        if self.zone_change is None:
+            return "read again by newer rules"
+        was, now = self.zone_change
+        return (f"read again, dated in {now} (local_tz), where the store's runs were dated in {was}: set local_tz "
+                "back if that is the lab's zone")
+
     def tally(self) -> str:
         """The files by outcome, as the command line and the app's stage screen say them."""
-        again = f" ({self.read_again} read again by newer rules)" if self.read_again else ""
+        again = f" ({self.read_again} {self.read_again_why()})" if self.read_again else ""
         touched = f" ({self.touched} touched: content as staged, new times recorded)" if self.touched else ""
         return (f"{self.staged} staged{again}, {self.unchanged} unchanged{touched}, {self.busy} busy (deferred), "
                 f"{self.rejected} rejected")

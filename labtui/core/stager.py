@@ -47,6 +47,7 @@ from labtui.core.store import (
     identity_path,
     lock_store,
     record_lost,
+    recorded_zone,
     write_identity,
 )
 from labtui.core.wording import counted
@@ -195,6 +196,8 @@ class Stager:
                 raise UsageError(f"the store {self.config.store_root} lists runs in {self.config.stage_root}, which is "
                                  "not there (the folder moved or deleted, or its _manifest/store.json edited?): mend "
                                  "it, or `labtui validate` lists what is missing")  # would split the store in two
+            if staged and (zone := recorded_zone(self.config.store_root)) not in (None, self.config.local_tz):
+                self.report.zone_change = (zone, self.config.local_tz)  # said: one colleague's config re-dates all
             identity = check_raw_root(self.config, list(staged), moved=self.raw_root_moved)
             if identity is not None:
                 _ = self.registry  # loaded before any marker: one that does not load leaves none behind
@@ -210,7 +213,7 @@ class Stager:
                 elif outcome is Outcome.REJECTED:
                     self.report.known_rejects.append(rejects[cand.source_file])
             self.report.read_again = sum(read_again(cand, staged, rejects) for cand in work)
-            again = f" ({self.report.read_again} again, by newer rules)" if self.report.read_again else ""
+            again = f" ({self.report.read_again} {self.report.read_again_why()})" if self.report.read_again else ""
             left = [f"{self.report.counts[outcome]} {words}" for outcome, words in _LEFT_AS_THEY_ARE.items()
                     if self.report.counts[outcome]]
             self._emit(EventKind.SCAN, total=total, message="; ".join([f"{len(work)} to read{again}", *left]))
