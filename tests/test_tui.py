@@ -167,6 +167,23 @@ async def test_a_calibration_among_the_latest_runs_opens_in_the_setups_history(l
         assert table(app).row["run_id"] == newest
 
 
+async def test_an_excluded_run_among_the_latest_opens_shown_with_the_excluded(lab: Lab) -> None:
+    """Enter on a run excluded since: its history opened at seq 1, the run hidden, without a word."""
+    lab.stage()
+    newest = lab.manifest().sort("start_time_utc", descending=True).head(1)
+    annotate(lab.config.store_root, newest, [Change("exclude", "gate leak")], author="test")
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#latest", FrameTable).row["run_id"] == newest["run_id"][0]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen) and table(app).row["run_id"] == newest["run_id"][0]
+        assert app.screen.view.include_excluded
+        assert any("is excluded (gate leak): the excluded runs are shown (X hides them)" in str(note.message)
+                   for note in said(app))
+
+
 @pytest.mark.parametrize(
     ("imported", "absent"),
     [

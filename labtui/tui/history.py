@@ -175,6 +175,16 @@ class HistoryScreen(AnnotatingScreen):
     @work(group="view", exclusive=True, exit_on_error=False)
     async def show_view(self) -> None:
         shown, self.hidden = await asyncio.to_thread(self.view.shown, self.runs)
+        if self.focus_run is not None and self.hidden and not shown["run_id"].is_in([self.focus_run]).any() and \
+                (asked := self.runs.filter(pl.col("run_id") == self.focus_run)).height and asked["excluded"][0]:
+            # a run asked for (the dashboard's, a finding's) that the view hides as excluded: shown with them, said
+            # (the history had opened on its first run, the one asked for nowhere, without a word)
+            self.view = replace(self.view, include_excluded=True)
+            shown, self.hidden = await asyncio.to_thread(self.view.shown, self.runs)
+            self.refresh_bindings()
+            reason = asked["exclude_reason"][0]
+            self.notify(f"seq {asked['seq'][0]} is excluded{f' ({reason})' if reason else ''}: the excluded runs are "
+                        "shown (X hides them)", title="History")
         table = self.query_one(FrameTable)
         table.empty_text = self.view.why_empty(self.hidden)
         if self.sorted_anew and shown.height:  # the top of the new order: kept on its run, the cursor took the view
