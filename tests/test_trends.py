@@ -543,8 +543,24 @@ def test_cli_trends_write_every_format_and_redraw(lab: DemoLab, tmp_path: Path, 
     assert main(lab.cli("plot", "--from", str(tmp_path / "aligned.pdf.json"), "--out", str(again))) == 0
 
 
+def test_cli_trend_of_chosen_runs_draws_their_points_alone(lab: DemoLab, tmp_path: Path, capsys) -> None:
+    """A paper's figure of one session's power series: `--seq` was refused with a trend, and the only way to draw
+    those runs alone was to exclude every other run of the chip, hiding them everywhere."""
+    out, points_file = tmp_path / "r.svg", tmp_path / "r.csv"
+    lit = lab.runs.filter(pl.col("proc") == "It").join(lab.metrics.drop_nulls("responsivity_a_per_w")
+                                                       .select("run_id"), on="run_id").sort("seq")
+    chosen = lit["seq"].head(2).to_list()
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", "responsivity", "--seq",
+                        ",".join(map(str, chosen)), "--out", str(out), "--points", str(points_file))) == 0
+    assert sorted(set(pl.read_csv(points_file)["seq"].to_list())) == chosen
+    record = json.loads((tmp_path / "r.svg.json").read_text(encoding="utf-8"))
+    assert sorted(run["seq"] for run in record["runs"]) == chosen  # a redraw draws these again
+    assert "(responsivity trend: 2 points of 2 runs)" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(("args", "message"), [
-    (("--trend", "cnp", "--seq", "1-3"), "--seq does not apply"),
+    (("--trend", "cnp", "--proc", "IVg"), "--proc does not apply"),
+    (("--trend", "cnp", "--seq", "900"), "has no run seq 900"),
     (("--trend", "dark", "--log", "--gm"), "--log, --gm does not apply"),
     (("--proc", "It", "--align-cnp"), "these are It runs: --align-cnp is for IVg runs"),
 ])

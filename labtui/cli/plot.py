@@ -65,8 +65,8 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     )
     what = parser.add_argument_group("which runs")
     add_chip_arguments(what, "chip number or name (e.g. 67 or Alisson67)")
-    what.add_argument("--seq", metavar="SEQS", help="runs of the chip's history (with --calibrations: of theirs): "
-                      "4-7, 1,8,13 or 1-3,9 (default: all)")
+    what.add_argument("--seq", metavar="SEQS", help="runs of the chip's history (with --calibrations: of theirs; "
+                      "with --trend: the points of these runs): 4-7, 1,8,13 or 1-3,9 (default: all)")
     what.add_argument("--proc", metavar="PROC", help="keep the runs of this procedure (needed when the runs mix)")
     what.add_argument("--calibrations", action="store_true", help="the setup's laser power calibrations, not a chip")
     what.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD", help="with --calibrations: those of this day")
@@ -201,8 +201,9 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         notes += excluded
         return draw_trend(args, config, runs, notes, record.trend, renderer, column=args.column or record.column,
                           recorded=True)
-    if args.trend is not None:
-        runs = chip_runs(manifest, args.number, args.group, None, tz=config.local_tz)
+    if args.trend is not None:  # its runs, or those of --seq (a paper's power series of one session)
+        seqs = parse_seqs(args.seq) if args.seq is not None else None
+        runs = chip_runs(manifest, args.number, args.group, seqs, tz=config.local_tz)
         trend = trend_record(args.trend, include_excluded=args.include_excluded, by_seq=args.by_seq)
         return draw_trend(args, config, runs, notes, trend, renderer, column=args.column)
     if args.by_seq:
@@ -302,15 +303,17 @@ def check_view_args(args: argparse.Namespace, proc: str, family: str) -> None:
 
 
 def check_trend_args(args: argparse.Namespace) -> None:
-    """A trend draws all of one chip's runs, one point each: run choices and trace options do not apply."""
+    """A trend draws one chip's runs (all, or those of --seq), one point each: a procedure and trace options do not
+    apply."""
     from labtui.core.errors import UsageError
 
     if args.number is None:
         raise UsageError("--trend draws one chip's runs: give its number (e.g. labtui plot 67 --trend cnp --out …)")
-    chosen = {"--seq": args.seq is not None, "--proc": args.proc is not None, **_view_options(args)}
+    chosen = {"--proc": args.proc is not None, **_view_options(args)}
     given = [flag for flag, value in chosen.items() if value]
     if given:
-        raise UsageError(f"--trend draws every run of the chip, one point each: {', '.join(given)} does not apply")
+        raise UsageError(f"--trend draws the chip's runs (--seq: some of them), one point each: {', '.join(given)} "
+                         "does not apply")
 
 
 def draw_trend(
