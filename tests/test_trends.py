@@ -507,6 +507,20 @@ def test_a_trace_figures_runs_whose_delta_i_is_in_doubt_are_said_in_its_legend_w
     assert points.filter(pl.col("run_id") == first)["delta_i_snr"].unique().to_list() == [2.0]
 
 
+def test_a_sweep_figures_csv_holds_the_dirac_points_it_marks(lab: DemoLab) -> None:
+    """The diamonds of an IVg overlay were in the figure alone: its CSV could not rebuild it, nor say whose each was."""
+    runs = with_plotted_quantities(lab.runs.filter(pl.col("proc") == "IVg").head(3), lab.metrics)
+    spec = shape(load_group("IVg", runs, lab.config.stage_root), PlotOptions())
+    frame = export_frame(spec)
+    dirac = frame.filter(pl.col("label").str.starts_with("Dirac point, "))
+    assert dirac.height == len(spec.markers) >= 3
+    assert dirac.select("x", "y").rows() == [(marker.x, marker.y) for marker in spec.markers]
+    assert set(dirac["seq"]) == set(runs["seq"]) and dirac["x_unit"].unique().to_list() == [spec.x_unit]
+    curves = frame.filter(~pl.col("label").str.starts_with("Dirac point"))
+    for run_id, x in dirac.select("run_id", "x").rows():  # on its run's curve, as drawn
+        assert curves.filter(pl.col("run_id") == run_id)["x"].min() <= x <= curves["x"].max()
+
+
 def test_aligned_overlay_puts_every_dirac_point_at_zero(lab: DemoLab) -> None:
     runs = with_plotted_quantities(lab.runs.filter(pl.col("proc") == "IVg").head(4), lab.metrics)
     runs = runs.with_columns(cnp_fwd_v=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise("cnp_fwd_v"))

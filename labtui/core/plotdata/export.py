@@ -13,6 +13,7 @@ from labtui.core.plotdata.model import PlotSpec
 
 MAX_LISTED = 10  # beyond this many ranges of runs a file name gives the first, the last and a count
 _SCHEMA = {"run_id": pl.String, "seq": pl.Int64, "label": pl.String, "x": pl.Float64, "y": pl.Float64}
+DIRAC_LABEL = "Dirac point"  # a Dirac point's row's label starts so, then names its sweep leg
 
 
 def export_frame(spec: PlotSpec) -> pl.DataFrame:
@@ -26,6 +27,10 @@ def export_frame(spec: PlotSpec) -> pl.DataFrame:
                       "x": s.x, "y": s.y}, schema=_SCHEMA)
         for s in spec.series
     ]
+    # the Dirac points the figure marks, a row each after the curves (the figure could not be rebuilt from its CSV)
+    seqs = {s.run_id: s.seq for s in spec.series}
+    frames += [pl.DataFrame([(m.run_id, seqs.get(m.run_id), f"{DIRAC_LABEL}, {m.leg}", m.x, m.y) for m in spec.markers],
+                            schema=_SCHEMA, orient="row")]
     points = pl.concat([pl.DataFrame(schema=_SCHEMA), *frames]).with_columns(
         x_unit=pl.lit(spec.x_unit), y_unit=pl.lit(spec.y_unit), x_label=pl.lit(spec.x_label),
         y_label=pl.lit(spec.y_label),

@@ -95,6 +95,7 @@ class Marker:
     y: float
     text: str
     run_id: str
+    leg: str = ""  # the label of the sweep leg it is read on (its series')
 
 
 DOUBTED_LABEL = "value in doubt"  # the legend's entry for a trend's points in doubt (`doubted`): the notes say why

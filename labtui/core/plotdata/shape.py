@@ -381,7 +381,7 @@ def _dirac_markers(
             vg = found.vg if abs(found.vg) >= 1e-6 else 0.0
             y = float(s.y[found.at])
             text = f"{s.label}: Dirac {x_label}={format_si(vg, 'V')}, {y_label}={format_si(y, y_unit)}"
-            markers.append(Marker(vg, y, text, s.run_id))
+            markers.append(Marker(vg, y, text, s.run_id, s.label))
     return markers
 
 
