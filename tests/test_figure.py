@@ -808,6 +808,31 @@ def test_a_column_figure_is_a_journal_column_wide_with_its_long_legend_below(rea
     assert figure_size(eight)[1] > COLUMN_IN[1] and figure_size(replace(eight, traces=series[:6]))[1] == COLUMN_IN[1]
 
 
+def test_a_trend_against_time_writes_dates_on_its_axis():
+    """"time since 2025-09-08, America/Santiago (d)" left a referee counting days from a date in the axis title."""
+    from matplotlib.figure import Figure
+
+    days = Drawing("Alisson81 · Dirac point against time", "time since 2025-09-08, America/Santiago (d)",
+                   "V_CNP (V)", (Trace(np.array([0.6, 17.5, 45.2]), np.array([0.3, -0.3, 0.4]), "CNP forward"),),
+                   points=True, dates_from=("2025-09-08", "America/Santiago", "d"))
+    figure = Figure(layout="constrained")
+    ax = figure.add_subplot()
+    draw_axes(ax, days)
+    figure.draw_without_rendering()
+    low, high = ax.get_xlim()
+    shown = [(tick, label.get_text()) for tick, label in zip(ax.get_xticks(), ax.get_xticklabels(), strict=True)
+             if low <= tick <= high]
+    assert len(shown) >= 3 and all(tick == int(tick) for tick, _ in shown)  # at midnights
+    assert [text for _, text in shown] == [str(dt.date(2025, 9, 8) + dt.timedelta(days=int(tick))) for tick, _ in shown]
+    assert ax.get_xlabel() == "date (America/Santiago)"
+    hours = Figure().add_subplot()
+    draw_axes(hours, replace(days, dates_from=("2025-10-21", "UTC", "h"),
+                             traces=(Trace(np.array([9.5, 14.0, 30.0]), np.array([0.3, -0.3, 0.4]), "CNP"),)))
+    hours.figure.draw_without_rendering()
+    shown = [label.get_text() for label in hours.get_xticklabels() if label.get_text()]
+    assert "10-22 00:00" in shown and hours.get_xlabel() == "local time (UTC)"
+
+
 def test_a_trends_dates_are_spaced_on_its_axes_as_laid_out_beside_its_legend():
     """The dates were spaced by the axes' width before the layout: a legend beside the axes then narrowed them, and
     dates that had just cleared each other were written over each other."""

@@ -112,6 +112,9 @@ class Drawing:
     excluded_label: str = ""
     integer_x: bool = False  # ticks on whole numbers only (x counts runs)
     sessions: tuple[tuple[float, str], ...] = ()  # a line where each measuring day starts, with its date
+    # x counts hours or days (its unit, `h` or `d`) from a local day's midnight: (`YYYY-MM-DD`, the zone, the unit),
+    # written as dates on the axis (a referee read "time since 2025-09-08 (d)" as days to count)
+    dates_from: tuple[str, ...] = ()
     laser_on: tuple[tuple[float, float], ...] = ()  # x spans
     log_y: bool = False
     points: bool = False  # one marker per point (trends), joined unless `joined` is False (a scatter)
@@ -187,6 +190,8 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         from matplotlib.ticker import MaxNLocator
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if drawing.dates_from:
+        _date_axis(ax, *drawing.dates_from)
     for number, (start, stop) in enumerate(drawing.laser_on):
         ax.axvspan(start, stop, color=LASER_ON, alpha=0.35, lw=0, zorder=0, label="laser ON" if number == 0 else None,
                    gid=f"laser-on-{number}")
@@ -264,6 +269,23 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         # laid out again: the saved figure's layout is worked out from the artists as last drawn, and the y label's
         # place was the one before the first pass, which left it half off the figure
         _figure(ax).draw_without_rendering()
+
+
+def _date_axis(ax: Axes, day: str, zone: str, unit: str) -> None:
+    """x, in hours or days from `day`'s midnight, ticked at whole days (hours) and written as local dates (times)."""
+    import datetime as dt
+
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    origin, per = dt.datetime.fromisoformat(day), dt.timedelta(days=1) if unit == "d" else dt.timedelta(hours=1)
+    written = "%Y-%m-%d" if unit == "d" else "%m-%d %H:%M"
+    steps = [1, 2, 5, 7, 10] if unit == "d" else [1, 2, 3, 6]  # whole days, a week; hours to a quarter of a day
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True, steps=steps))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: (origin + value * per).strftime(written)))
+    ax.tick_params(axis="x", labelrotation=30)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    ax.set_xlabel(f"{'date' if unit == 'd' else 'local time'} ({zone})")
 
 
 def _place_legend(ax: Axes, drawing: Drawing, directions: dict[str, tuple[Line2D, ...]]) -> None:

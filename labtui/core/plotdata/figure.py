@@ -45,6 +45,7 @@ def drawing_of(spec: PlotSpec, *, column: bool = False) -> Drawing:
         excluded_label=EXCLUDED_LABEL,
         integer_x=spec.integer_x,
         sessions=spec.sessions,
+        dates_from=(*spec.dates_from, spec.x_unit) if spec.dates_from else (),
         laser_on=spec.spans,
         log_y=spec.log_y,
         points=spec.points,

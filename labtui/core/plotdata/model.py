@@ -128,6 +128,9 @@ class PlotSpec:
     integer_x: bool = False  # x counts runs (a trend by seq): its ticks are whole numbers, never run 1.2
     sessions: tuple[tuple[float, str], ...] = ()  # a trend by seq: where each measuring day starts, and its date
     hidden: int = 0  # a trend: the excluded runs left out, said by `messages[0]` (where the app's status puts it first)
+    # a trend against time: the local day (`YYYY-MM-DD`) whose midnight x counts its unit (h, d) from, and the zone;
+    # a figure writes dates on its axis
+    dates_from: tuple[str, ...] = ()
 
     @property
     def x_title(self) -> str:

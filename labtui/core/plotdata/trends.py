@@ -136,8 +136,9 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     if rows.is_empty() and not hidden:
         messages.append(f"the chip has no {'lit ' if plan.lit_only else ''}{plan.proc} run")
     x, x_label, x_unit = plan.x, plan.x_label, plan.x_unit
+    dates_from: tuple[str, ...] = ()
     if plan.x == TIME:
-        rows, x_label, x_unit = _local_time(rows, chip_rows, tz)
+        rows, x_label, x_unit, dates_from = _local_time(rows, chip_rows, tz)
         if by_seq:
             x, x_label, x_unit = "seq", BY_SEQ, ""
     series: list[Series] = []
@@ -207,6 +208,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         excluded=tuple((x * x_factor, y * y_factor) for x, y in excluded),
         integer_x=x == "seq",
         sessions=_sessions(plotted) if x == "seq" else (),
+        dates_from=dates_from if x == TIME else (),
     )
 
 
@@ -293,14 +295,16 @@ def thinned(spec: PlotSpec, columns: int, rows: int) -> PlotSpec:
     return replace(spec, series=tuple(series), joined=joined)
 
 
-def _local_time(rows: pl.DataFrame, chip_rows: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, str, str]:
+def _local_time(rows: pl.DataFrame, chip_rows: pl.DataFrame, tz: str) -> tuple[pl.DataFrame, str, str,
+                                                                              tuple[str, ...]]:
     """x = time since local midnight of the chip's first run's day (of any procedure: a chip's trends share one
-    origin, which showing excluded runs does not move), in hours (short histories) or days."""
+    origin, which showing excluded runs does not move), in hours (short histories) or days; and that day and zone
+    (none without a start time)."""
     local = rows.select(pl.col("start_time_utc").dt.convert_time_zone(tz).dt.replace_time_zone(None))[
         "start_time_utc"
     ]
     if local.drop_nulls().is_empty():
-        return rows.with_columns(pl.lit(None, pl.Float64).alias(TIME)), "time", "h"
+        return rows.with_columns(pl.lit(None, pl.Float64).alias(TIME)), "time", "h", ()
     # the earliest instant is the earliest local time: the chip's one value converted, not its every run's
     earliest: dt.datetime = chip_rows["start_time_utc"].min()  # type: ignore[assignment]  # a Datetime's min: datetime
     first = earliest.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
@@ -309,7 +313,8 @@ def _local_time(rows: pl.DataFrame, chip_rows: pl.DataFrame, tz: str) -> tuple[p
     span_days = (last - origin).total_seconds() / 86400
     unit, seconds = ("h", 3600) if span_days < HOURS_UP_TO_DAYS else ("d", 86400)
     since = ((local - origin).dt.total_microseconds() / (seconds * 1e6)).alias(TIME)
-    return rows.with_columns(since), f"time since {origin:%Y-%m-%d}, {tz}", unit  # from that day's midnight
+    return (rows.with_columns(since), f"time since {origin:%Y-%m-%d}, {tz}", unit,  # from that day's midnight
+            (f"{origin:%Y-%m-%d}", tz))
 
 
 def _missing(rows: pl.DataFrame, plan: _Plan, column: str) -> list[str]:
