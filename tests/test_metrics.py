@@ -1454,6 +1454,22 @@ def test_a_current_or_a_power_in_another_unit_without_a_header_bound_gives_no_qu
     assert read_metrics(lab.config).equals(staged)
 
 
+def test_a_calibration_whose_last_reading_alone_is_past_its_sensor_says_its_last_row_is_cut(tmp_path: Path) -> None:
+    """`5.0,2.02437532e-05` cut to `5.0,2.02` (then saved with a line end) read 2.02 W past the S120VC's full scale:
+    "logged in another unit?" sent the user after a unit; the last row alone is past it, a row cut short."""
+    lab = Lab(tmp_path)
+    day = "2025-10-14"
+    rows = data_rows(((0.5 * k, 1e-5 * k + 1e-9) for k in range(5)), 2)
+    rows[-1] = "2.0,2.02"
+    lab.write(f"{day}/LaserCalibration{day}_1.csv", raw_csv("LaserCalibration", rows=rows,
+                                                            params={"Sensor model": "S120VC"}))
+    lab.stage()
+    (row,) = read_metrics(lab.config).iter_rows(named=True)
+    assert row["p_max_w"] is None and row["remarks"] == [
+        "LaserCalibration: its last Power reading (2.02 W) alone is past the S120VC sensor's full scale of 0.05 W: its "
+        "last row cut short (a download or a copy cut off, then saved)? No quantities from it"]
+
+
 def test_a_lit_run_at_0_nm_is_not_priced_by_a_calibration_at_0_nm(tmp_path: Path) -> None:
     """0 nm is what a dark run's header writes: a lit It run at 0 nm was priced by a calibration that also said
     0 nm, and given a power and a responsivity of no known laser."""

@@ -97,7 +97,9 @@ from labtui.core.parquet_footer import footer_bytes
 # 40: no run is priced at or below the last VL its calibration reads dark at before its top (a reading of the
 # sensor's noise over the margin there priced a run).
 # 41: the settling-lag remark is on a hysteresis below 0 alone (the lag lowers a positive one).
-METRICS_VERSION = 41
+# 42: a measured column whose last reading alone is past its instrument's range says its last row may be cut short
+# (it said "logged in another unit?").
+METRICS_VERSION = 42
 STAMP_KEY = "labtui.metrics"
 OWNER_KEY = "labtui.store"  # the store (its folder, absolute) whose runs the table holds
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

@@ -205,9 +205,14 @@ def _past_range(proc: str, measured: np.ndarray, reading: ReadingLimit | None) -
     if reading is None or not measured.size:
         return None
     low, high = _finite_span(measured)
-    if not max(-low, high) > reading.slack * reading.value:  # NaN (no finite reading) passes: the others say it
+    bound = reading.slack * reading.value
+    if not max(-low, high) > bound:  # NaN (no finite reading) passes: the others say it
         return None
     name, unit = MEASURED_NAMES[proc]
+    before = _finite_span(measured[:-1]) if measured.size > 2 else (math.nan, math.nan)
+    if max(-before[0], before[1]) <= bound:  # the last row alone: `2.02437532e-05` cut to `2.02`, a line end after
+        return (f"{proc}: its last {name} reading ({measured[-1]:g} {unit}) alone is past {reading.source}: its last "
+                "row cut short (a download or a copy cut off, then saved)? No quantities from it")
     return f"{proc}: {name} reaches {low:g}…{high:g} {unit}, past {reading.source}: logged in another unit? No " \
            "quantities from it"
 
