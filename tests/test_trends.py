@@ -276,6 +276,10 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
     one_power = trend_rows(lab.runs, lab.metrics.with_columns(power_w=pl.lit(6e-6)),
                            current_annotations(lab.config.store_root))
     assert not any("R at powers" in m for m in trend_spec(Trend.SPECTRAL, one_power, tz=lab.config.local_tz).messages)
+    # and the figure's title says at what power (the notes go to stderr, not on the page)
+    assert spectral.title.endswith(f" · P {format_si(powers.min(), 'W', zeros=True)}…"
+                                   f"{format_si(powers.max(), 'W', zeros=True)}")
+    assert trend_spec(Trend.SPECTRAL, one_power, tz=lab.config.local_tz).title.endswith(" · P=6.00 µW")
     assert not any("a spectral response needs" in m for m in spectral.messages)
     # one wavelength: one column of points, said (a spectrum of one λ read as if the chip answered only there), and
     # said first: at 80×24 the notes past four lines scroll out of sight; its powers have nothing to be compared with

@@ -187,7 +187,8 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         messages[at:at] = _spectral_notes(plotted)
     return PlotSpec(
         kind=f"trend-{trend}",
-        title=TITLE_PARTS.join([*chips, plan.title.replace("against time", "by run") if by_seq else plan.title]),
+        title=TITLE_PARTS.join([*chips, plan.title.replace("against time", "by run") if by_seq else plan.title,
+                                *(_powers(plotted) if plan.x == "laser_wavelength_nm" else [])]),
         x_label=x_label,
         x_unit=x_unit,
         y_label=plan.y_label,
@@ -228,6 +229,16 @@ def _spectral_notes(plotted: pl.DataFrame) -> list[str]:
         return []
     return [f"R at powers from {format_si(low, 'W')} to {format_si(high, 'W')}: it depends on power (the "
             "responsivity trend shows how), so compare wavelengths at one power"]
+
+
+def _powers(plotted: pl.DataFrame) -> list[str]:
+    """A spectral trend's powers, in its title: a figure of R against λ said at what power only in the notes
+    (stderr), and R depends on power."""
+    low, high = plotted["power_w"].min(), plotted["power_w"].max()
+    if not isinstance(low, float) or not isinstance(high, float):
+        return []
+    shown = format_si(low, "W", zeros=True)
+    return [f"P={shown}" if shown == (top := format_si(high, "W", zeros=True)) else f"P {shown}…{top}"]
 
 
 SESSION_LABELS = 12  # a trend by run marks each measuring day up to this many, else only those after a long pause
