@@ -839,7 +839,8 @@ def test_a_terminal_that_cannot_show_greek_or_emoji_gets_their_plain_letters(lab
         **cli_env(), "PYTHONIOENCODING": "ascii"}, timeout=60).stdout.decode("ascii")
     utf8_out = subprocess.run(lab.command("history", "67"), capture_output=True, env=cli_env(), timeout=60).stdout
     assert "?" not in ascii_out and "l (nm)" in ascii_out
-    assert "8.84 µA, λ=455 nm, ΔI ≥ 5σ, 💡".encode("ascii", errors=PLAIN_ERRORS) == b"8.84 uA, l=455 nm, dI > 5s, L "
+    assert "8.84 µA, λ=455 nm, −5→5 V, ΔI ≥ 5σ, 💡".encode("ascii", errors=PLAIN_ERRORS) == \
+        b"8.84 uA, l=455 nm, -5:5 V, dI >= 5 sigma, L "
     assert [len(line) for line in ascii_out.splitlines()] == [
         len(line.replace("💡", "L ").replace("🌙", "D ")) for line in utf8_out.decode().splitlines()]
 

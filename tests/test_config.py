@@ -157,6 +157,10 @@ def test_a_folder_where_the_config_is_looked_for_is_said_not_passed_over(tmp_pat
     monkeypatch.chdir(tmp_path / "proj")
     with pytest.raises(ConfigError, match=r"config file config/labtui.yaml is not a regular file"):
         load_config()
+    (tmp_path / "proj" / "config" / "labtui.yaml").rmdir()  # a link to a share not mounted
+    (tmp_path / "proj" / "config" / "labtui.yaml").symlink_to(tmp_path / "share" / "labtui.yaml")
+    with pytest.raises(ConfigError, match=r"config/labtui.yaml"):
+        load_config()
 
 
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:

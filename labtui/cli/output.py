@@ -18,11 +18,12 @@ if TYPE_CHECKING:
 
 
 # What a character an output's encoding lacks is written as (ASCII, a Latin-1 terminal's): `8.84 ?A` lost the unit's
-# prefix, and the magnitude with it. As wide as the character, or a table's columns slip (the history's light marks
-# are two cells: `L` lit, `D` dark); a character not here is `?`.
-PLAIN = {"µ": "u", "μ": "u", "λ": "l", "Δ": "d", "σ": "s", "−": "-", "–": "-", "—": "-", "≥": ">", "≤": "<",
-         "×": "x", "·": ".", "…": ".", "→": ">", "°": "o", "²": "2", "³": "3", "Ω": "O", "⚠": "!", "💡": "L ",
-         "🌙": "D ", "❗": "! ", "✓": "y", "✗": "n"}
+# prefix, and the magnitude with it; a character not here is `?`. Those of the tables (a unit's prefix, λ, Δ, a sweep's
+# arrow, the history's marks: two cells, `L` lit, `D` dark) as wide as they are, or the columns slip; those of
+# sentences alone (σ, ≥, ≈) as words say them.
+PLAIN = {"µ": "u", "μ": "u", "λ": "l", "Δ": "d", "→": ":", "−": "-", "–": "-", "—": "-", "×": "x", "·": ".",
+         "…": ".", "°": "o", "²": "2", "³": "3", "Ω": "O", "⚠": "!", "💡": "L ", "🌙": "D ", "❗": "! ", "✓": "y",
+         "✗": "n", "σ": " sigma", "≥": ">=", "≤": "<=", "≈": "~", "✔": "+", "✘": "x", "★": "*"}
 PLAIN_ERRORS = "labtui-plain"  # the codecs error handler that writes them so (`reconfigure(errors=...)`)
 
 

@@ -297,8 +297,8 @@ def find_config(explicit: Path | None = None) -> Path | None:
         return Path(env)
     here = working_dir()
     for folder in (here, *here.parents):
-        if (folder / DEFAULT_CONFIG).exists():  # a folder of its name too: said when read, not passed over for the
-            # defaults (or a config further up)
+        if os.path.lexists(folder / DEFAULT_CONFIG):  # a folder of its name, a link to a share not mounted: said
+            # when read, not passed over for the defaults (or a config further up)
             return DEFAULT_CONFIG if folder == here else folder / DEFAULT_CONFIG
     return None
 
