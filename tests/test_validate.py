@@ -549,13 +549,20 @@ def test_a_stage_after_the_zone_changed_moves_the_runs_and_leaves_no_folder_behi
     report = lab.stage()
     assert (report.staged, report.staged_files, report.read_again) == (1, [late], 1)
     # said as the zone it is, not as "newer rules": one colleague's config re-dates everyone's store
-    assert "1 staged (1 read again, dated in UTC (local_tz), where the store's runs were dated in America/Santiago: " \
-           "set local_tz back if that is the lab's zone)" in report.line()
+    assert "1 staged (1 read again: 1 dated in UTC (local_tz), where the store's runs were dated in " \
+           "America/Santiago: set local_tz back if that is the lab's zone)" in report.line()
     assert not old_folder.exists() and parquet_of(lab, late).parent.parent.name == "date=2025-09-09"
     assert validate(lab.config).findings == []
     assert lab.stage().staged == 0  # the stat index is of this zone now
-    lab.configure(local_tz=None)  # back: the run goes back to its first date
-    assert lab.stage().staged_files == [late] and parquet_of(lab, late).parent.parent.name == "date=2025-09-08"
+    lab.configure(local_tz=None)  # back: the run goes back to its first date; a row of older rules, said apart
+    older = lab.manifest().with_columns(extraction_rules=pl.when(pl.col("source_file") == IT).then(
+        pl.lit(1, pl.Int64)).otherwise("extraction_rules"))
+    write_manifest(older, lab.config.manifest_path)
+    report = lab.stage()
+    assert sorted(report.staged_files) == sorted([late, IT]) and parquet_of(lab, late).parent.parent.name == \
+        "date=2025-09-08"
+    assert "(2 read again: 1 dated in America/Santiago (local_tz), where the store's runs were dated in UTC: set " \
+           "local_tz back if that is the lab's zone; 1 by newer rules)" in report.line()
 
 
 def test_fix_waits_for_the_writer_lock(lab: Lab) -> None:

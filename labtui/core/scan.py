@@ -242,10 +242,17 @@ def stat_columns(manifest: pl.DataFrame, rules: Mapping[str, str] | None, local_
     import polars as pl
 
     mtime_us = pl.col("source_mtime").dt.epoch("us")
-    local_date = pl.col("start_time_utc").dt.convert_time_zone(local_tz).dt.date()
-    current = made_by_current_rules(rules) & local_date.eq_missing(pl.col("date_local")).fill_null(True)
+    current = made_by_current_rules(rules) & dated_in(local_tz)
     size = pl.when(current).then(pl.col("source_size")).otherwise(READ_AGAIN)
     return manifest.select("source_file", "run_id", size=size, mtime_us=mtime_us).to_dict(as_series=False)
+
+
+def dated_in(local_tz: str) -> pl.Expr:
+    """Whether a manifest row's local date is its start's in the zone `local_tz` (a row without a start: true)."""
+    import polars as pl
+
+    local_date = pl.col("start_time_utc").dt.convert_time_zone(local_tz).dt.date()
+    return local_date.eq_missing(pl.col("date_local")).fill_null(True)
 
 
 def made_by_current_rules(rules: Mapping[str, str] | None) -> pl.Expr:

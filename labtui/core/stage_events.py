@@ -67,6 +67,7 @@ class StageReport:
     # the zone the store's runs were dated in and the one this stage dates them in, where they differ (another
     # `local_tz` in the config: every run whose local date moves is read again, into its new partition)
     zone_change: tuple[str, str] | None = None
+    redated: int = 0  # of `read_again`, the runs whose local date the zone change moves
     touched: int = 0  # of the unchanged, files read because their stat changed, whose content is as staged
     metrics: MetricsUpdate | None = None  # the derived table's update after the commits (None: nothing to do)
 
@@ -90,12 +91,13 @@ class StageReport:
         return f"{'cancelled: ' if self.cancelled else ''}{self.tally()} in {self.elapsed_s:.2f} s"
 
     def read_again_why(self) -> str:
-        """Why unchanged files were read again: newer rules, or the lab's zone changed."""
-        if self.zone_change is None:
+        """Why unchanged files were read again: the lab's zone changed (their runs' dates move), newer rules."""
+        if self.zone_change is None or not self.redated:
             return "read again by newer rules"
         was, now = self.zone_change
-        return (f"read again, dated in {now} (local_tz), where the store's runs were dated in {was}: set local_tz "
-                "back if that is the lab's zone")
+        rules = self.read_again - self.redated
+        return (f"read again: {self.redated} dated in {now} (local_tz), where the store's runs were dated in {was}: "
+                f"set local_tz back if that is the lab's zone{f'; {rules} by newer rules' if rules > 0 else ''}")
 
     def tally(self) -> str:
         """The files by outcome, as the command line and the app's stage screen say them."""

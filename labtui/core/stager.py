@@ -31,6 +31,7 @@ from labtui.core.scan import (
     Candidate,
     Outcome,
     PassedOver,
+    dated_in,
     known_outcome,
     owners_present,
     read_again,
@@ -196,8 +197,12 @@ class Stager:
                 raise UsageError(f"the store {self.config.store_root} lists runs in {self.config.stage_root}, which is "
                                  "not there (the folder moved or deleted, or its _manifest/store.json edited?): mend "
                                  "it, or `labtui validate` lists what is missing")  # would split the store in two
-            if staged and (zone := recorded_zone(self.config.store_root)) not in (None, self.config.local_tz):
-                self.report.zone_change = (zone, self.config.local_tz)  # said: one colleague's config re-dates all
+            if manifest is not None and (zone := recorded_zone(self.config.store_root)) not in (None,
+                                                                                                self.config.local_tz):
+                # said: one colleague's config re-dates everyone's store (read from the manifest: the stat index
+                # is of one zone)
+                self.report.zone_change = (zone, self.config.local_tz)
+                self.report.redated = manifest.filter(~dated_in(self.config.local_tz)).height
             identity = check_raw_root(self.config, list(staged), moved=self.raw_root_moved)
             if identity is not None:
                 _ = self.registry  # loaded before any marker: one that does not load leaves none behind
