@@ -574,6 +574,11 @@ def test_cli_trend_of_chosen_runs_draws_their_points_alone(lab: DemoLab, tmp_pat
     record = json.loads((tmp_path / "r.svg.json").read_text(encoding="utf-8"))
     assert sorted(run["seq"] for run in record["runs"]) == chosen  # a redraw draws these again
     assert "(responsivity trend: 2 points of 2 runs)" in capsys.readouterr().out
+    ivg = lab.runs.filter(pl.col("proc") == "IVg")["seq"].head(2).to_list()  # runs of no lit It: said of them
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", "responsivity", "--seq",
+                        ",".join(map(str, ivg)), "--out", str(out))) == 2
+    assert capsys.readouterr().err == (f"labtui: nothing to draw for the responsivity trend: seq {ivg[0]},{ivg[1]} "
+                                       "hold no lit It run\n")
 
 
 @pytest.mark.parametrize(("args", "message"), [

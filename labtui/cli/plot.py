@@ -347,7 +347,8 @@ def draw_trend(
     notes = [*notes, *stale_metrics(config)]
     rows = trend_rows(runs, read_metrics(config), current_annotations(config.store_root))
     spec = trend_spec(name, rows, include_excluded=include or recorded, tz=config.local_tz,
-                      procedures_file=config.procedures_file, by_seq=by_seq, reveal="--include-excluded draws them")
+                      procedures_file=config.procedures_file, by_seq=by_seq, reveal="--include-excluded draws them",
+                      whose=_whose(args.seq) if args.seq is not None and not recorded else "the chip has")
     if not spec.series:
         reasons = "; ".join(spec.messages) or "no point to draw"
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
@@ -364,6 +365,12 @@ def draw_trend(
     print(f"wrote {args.out} ({name} trend: {counted(points, 'point')} of {counted(spec.runs.height, 'run')})"
           f"{_beside(sidecar, args.points)}")
     return EXIT_OK
+
+
+def _whose(seqs: str) -> str:
+    """`--seq`'s runs as a trend's note names them when none is of its procedure (`seq 1-3 hold`): the chip has
+    them, the seqs chosen do not."""
+    return f"seq {seqs.strip()} {'hold' if ',' in seqs or '-' in seqs else 'has'}"
 
 
 def _beside(record: Path, points: Path | None) -> str:

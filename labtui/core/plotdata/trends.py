@@ -116,12 +116,14 @@ def trend_rows(runs: pl.DataFrame, metrics: pl.DataFrame, annotations: pl.DataFr
 
 
 def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool = False, tz: str,
-               procedures_file: Path | None = None, by_seq: bool = False, reveal: str = "") -> PlotSpec:
+               procedures_file: Path | None = None, by_seq: bool = False, reveal: str = "",
+               whose: str = "the chip has") -> PlotSpec:
     """The trend of `trend_rows`' output: points in axis units; excluded runs of the trend's procedure hidden
     unless `include_excluded`, and they and the runs without the quantity counted in `messages`. A run of a
     procedure like the trend's (IVgT like IVg, in `procedures_file`'s registry) is one of its runs. `by_seq`: a
     trend against time drawn against the runs' seq instead (`BY_SEQ`). `reveal`: how the caller draws the excluded
-    runs too (`--include-excluded draws them`), said beside their count."""
+    runs too (`--include-excluded draws them`), said beside their count. `whose`: the runs given, as the note that
+    none is of the trend's procedure names them (`seq 1-3 hold`)."""
     trend = Trend(trend)
     plan = PLANS[trend]
     chip_rows = rows
@@ -134,7 +136,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     rows, hidden = AnnotationFilter(include_excluded=include_excluded).apply(rows)
     messages = [", ".join(filter(None, (note, reveal)))] if (note := hidden_note(hidden)) else []
     if rows.is_empty() and not hidden:
-        messages.append(f"the chip has no {'lit ' if plan.lit_only else ''}{plan.proc} run")
+        messages.append(f"{whose} no {'lit ' if plan.lit_only else ''}{plan.proc} run")
     x, x_label, x_unit = plan.x, plan.x_label, plan.x_unit
     dates_from: tuple[str, ...] = ()
     if plan.x == TIME:
