@@ -128,6 +128,10 @@ async def test_undo_says_what_a_colleague_changed_since_and_leaves_it(lab: Lab) 
         # seq 1, excluded still, is hidden: said as it is when undone
         assert said(app)[-1].message == ("nothing undone: excluded “reason A”: seq 1 (1 not in view); 1 annotation "
                                          "left as bo changed it since")
+        app.screen.focus_run = runs["run_id"][0]  # as an undo's reload puts the cursor on its run, excluded still
+        app.screen.show_view()
+        await settle(pilot)
+        assert not app.screen.view.include_excluded  # the view kept as it was: only a run it opens at is shown
 
 
 async def test_a_note_the_store_refuses_is_asked_again_with_its_text(lab: Lab) -> None:

@@ -104,6 +104,7 @@ class HistoryScreen(AnnotatingScreen):
         self.group = group
         self.number = number  # None: the setup's runs (calibrations), no chip's
         self.focus_run = focus_run
+        self.asked_run = focus_run  # the run it was opened at (the dashboard's, a finding's): shown even if excluded
         self.sorted_anew = False  # a sort was asked for: its first row is shown, the cursor on it
         self.loaded = False  # until the chip's runs are read and shown (a moment for a large chip), its run keys wait
         self.view = View(columns=tuple(COLUMNS if number is not None else SETUP_COLUMNS))
@@ -175,16 +176,17 @@ class HistoryScreen(AnnotatingScreen):
     @work(group="view", exclusive=True, exit_on_error=False)
     async def show_view(self) -> None:
         shown, self.hidden = await asyncio.to_thread(self.view.shown, self.runs)
-        if self.focus_run is not None and self.hidden and not shown["run_id"].is_in([self.focus_run]).any() and \
-                (asked := self.runs.filter(pl.col("run_id") == self.focus_run)).height and asked["excluded"][0]:
-            # a run asked for (the dashboard's, a finding's) that the view hides as excluded: shown with them, said
-            # (the history had opened on its first run, the one asked for nowhere, without a word)
+        if self.asked_run is not None and self.hidden and not shown["run_id"].is_in([self.asked_run]).any() and \
+                (asked := self.runs.filter(pl.col("run_id") == self.asked_run)).height and asked["excluded"][0]:
+            # the run it was opened at, which the view hides as excluded: shown with them, said (the history had
+            # opened on its first run, the one asked for nowhere, without a word)
             self.view = replace(self.view, include_excluded=True)
             shown, self.hidden = await asyncio.to_thread(self.view.shown, self.runs)
             self.refresh_bindings()
             reason = asked["exclude_reason"][0]
             self.notify(f"seq {asked['seq'][0]} is excluded{f' ({reason})' if reason else ''}: the excluded runs are "
                         "shown (X hides them)", title="History")
+        self.asked_run = None  # once: an undo's run, excluded again, is said as not in view (`annotating`)
         table = self.query_one(FrameTable)
         table.empty_text = self.view.why_empty(self.hidden)
         if self.sorted_anew and shown.height:  # the top of the new order: kept on its run, the cursor took the view
