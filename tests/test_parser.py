@@ -694,6 +694,12 @@ def test_rejects_say_why(data: bytes, kind: str, words: str) -> None:
     assert words in problem.reason
 
 
+def test_a_row_of_whole_numbers_with_a_field_too_many_is_no_decimal_comma() -> None:
+    """`1,2,0,nan,nan,nan,7` has no point and pairs up into six numbers too: a stray field, not a locale's comma."""
+    assert rejected(raw_csv("It", rows=[*it_rows()[:3], "1,2,0,nan,nan,nan,7"])).reason == (
+        "a data row has 7 fields, the column row has 6")
+
+
 def test_a_start_time_in_the_future_says_when_the_clock_makes_it_plausible() -> None:
     """Then the file is read again (a clock that was behind, set right); never for one in milliseconds, or past
     any calendar."""

@@ -341,7 +341,7 @@ def _diagnose(body: bytes, header: Header, offsets: Iterable[int] | None = None)
         fields = len(cells) if cells is not None else row.count(",") + 1
         if fields != width:
             raise Reject("bad_row", f"a data row has {counted(fields, 'field')}, the column row has {width}"
-                         + _fields_hint(fields, width, row, offset == last), line)
+                         + _fields_hint(fields, width, row, offset == last, b"." not in body[:4096]), line)
         cells = cells if cells is not None else row.lstrip().split(",")
         if not _reads_as_number(cells[0].strip(" \t")) and names_again(cells, header.columns):  # "'VG (V)' in
             # column 'Vg (V)' is not a number" said what, not why
@@ -357,16 +357,37 @@ def _diagnose(body: bytes, header: Header, offsets: Iterable[int] | None = None)
                                  + _text_hint(name, header, offset == first), line)
 
 
-def _fields_hint(fields: int, width: int, row: str, last_row: bool) -> str:
+def _fields_hint(fields: int, width: int, row: str, last_row: bool, no_point: bool) -> str:
     """Why a row may have other than the column row's fields: numbers written with a decimal comma (no point in the
-    row, a comma more per number: a spreadsheet in a decimal-comma locale), or the file's last row cut short (a
-    partial download saved by an editor, which ended the cut row with a line break)."""
-    if fields > width and "." not in row and any(char.isdigit() for char in row):
+    row, nor in the data's start (`no_point`) or a fraction of many digits, and a comma more per number: a
+    spreadsheet in a decimal-comma locale), or the file's last row cut short (a partial download saved by an
+    editor, which ended the cut row with a line break)."""
+    if fields > width and "." not in row and _decimal_commas(row.strip().split(","), no_point) == width:
         return (": numbers written with a decimal comma (a spreadsheet in a decimal-comma locale re-saved the "
                 "file?): stage the acquisition's own CSV")
     if fields < width and last_row:
         return ": the file's last row, cut short (a download or a copy cut off, then saved?)"
     return ""
+
+
+_WHOLE = re.compile(r"[-+]?\d+")
+_FRACTION = re.compile(r"\d+(?:[eE][-+]?\d+)?")
+_MANY_DIGITS = re.compile(r"\d{3,}(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+")  # `30000000000000004`, `140818e-05`
+
+
+def _decimal_commas(cells: list[str], no_point: bool) -> int:
+    """How many numbers `cells` are, each whole part joined to the fraction after it (`-0`,`3` → `-0,3`), where
+    one fraction at least has the acquisition's many digits or an exponent, or the data have no point (`no_point`);
+    else 0 (a row of whole numbers with a field too many among rows of points pairs up too, and is no decimal
+    comma)."""
+    numbers, written, at = 0, no_point, 0
+    while at < len(cells):
+        if at + 1 < len(cells) and _WHOLE.fullmatch(cells[at]) and _FRACTION.fullmatch(cells[at + 1]):
+            written, at = written or bool(_MANY_DIGITS.fullmatch(cells[at + 1])), at + 2
+        else:
+            at += 1
+        numbers += 1
+    return numbers if written else 0
 
 
 def _text_hint(name: str, header: Header, first_row: bool) -> str:
