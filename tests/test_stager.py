@@ -40,7 +40,7 @@ from labtui.core.stage_chunk import CHUNK_BYTES, CHUNK_FILES, ChunkWorker, chunk
 from labtui.core.stage_events import EventKind, StageEvent
 from labtui.core.stager import Stager
 from labtui.core.validate import validate
-from tests.lab import OLD_MTIME, PARAMS, Lab, epoch, it_rows, ivg_rows, raw_csv
+from tests.lab import OLD_MTIME, PARAMS, Lab, default_rows, epoch, it_rows, ivg_rows, raw_csv
 from tests.promises import run_content, temp_files
 
 SANTIAGO = "America/Santiago"
@@ -362,9 +362,9 @@ def test_a_copy_of_a_staged_raw_file_is_said_when_staged(lab: Lab) -> None:
     lab.write("backup/It2025-10-13_1.csv", raw_csv("It"))  # while the edit stages: the old hash is no file's
     warned = lab.stage().warned
     assert warned["backup/It2025-10-13_1.csv"] == copy_of("2025-10-13/It2025-10-13_1.csv")
-    # the edited copy is still the run started that second on that chip: a copy of the shortest-named file's
+    # the edited copy is still the run started that instant on that chip: a copy of the file staged first
     assert warned["copies/It2025-10-13_1.csv"][0].startswith(
-        "its It run started at the same instant as that of 'backup/It2025-10-13_1.csv' (the same chip, its "
+        "its It run started at the same instant as that of '2025-10-13/It2025-10-13_1.csv' (the same chip, its "
         "Start time to the microsecond): a copy of it")
 
 
@@ -391,6 +391,15 @@ def test_a_copy_cut_short_is_said_as_a_copy_not_only_as_an_aborted_run(lab: Lab)
         "(the same chip, its Start time to the microsecond): copies of this file? Each is a run of the chip's "
         "history: move the copies out of the raw tree (labtui never deletes raw data), then `labtui prune`"]
     assert not any("same instant" in note for note in warned.get("d/IVg2025-10-13_2.csv", []))
+    # a calibration is the setup's, of no chip
+    lab.write("c/LaserCalibration2025-10-13_1.csv", raw_csv("LaserCalibration"))
+    lab.write("c/LaserCalibration2025-10-13_1 (1).csv", raw_csv("LaserCalibration", rows=default_rows(
+        "LaserCalibration")[:3]))
+    assert lab.stage().warned["c/LaserCalibration2025-10-13_1 (1).csv"][-1] == (
+        "its LaserCalibration run started at the same instant as that of 'c/LaserCalibration2025-10-13_1.csv' (its "
+        "Start time to the microsecond), and holds 3 of its 5 data rows: a copy of it (a sync tool's conflict copy, "
+        "a download cut short)? Each is a run of the setup's history: move the copy out of the raw tree (labtui "
+        "never deletes raw data), then `labtui prune`")
 
 
 def test_two_runs_in_one_file_are_said_not_only_their_span_judged(lab: Lab) -> None:
