@@ -78,6 +78,7 @@ class Doubt:
     of_points: str  # a figure's words after what it counts (`3 points …`, `P of seq 4 …`), naming the column
     on_power: bool  # a doubt on the power (its calibration), else on the photoresponse ΔI
     said: Callable[[dict[str, Any], MetricsSettings], str]  # the run's detail: the doubt with the run's numbers
+    mark: str = ""  # a doubt on ΔI: what a trace figure's legend adds to the run's entry (its P's: `STALE`)
 
 
 # Each doubt. An export (`labtui metrics --format csv`, `open_store().metrics`) that handed +1.5 A/W of a settling
@@ -94,10 +95,11 @@ DOUBTS: tuple[Doubt, ...] = (
     Doubt(f"ΔI under {RESOLVED_SIGMAS:g} σ of the dark noise",
           (pl.col("delta_i_snr") < RESOLVED_SIGMAS).fill_null(False),
           f"with a ΔI under {RESOLVED_SIGMAS:g}σ of the dark noise (delta_i_snr): not resolved", False,
-          lambda run, _settings: f"ΔI is {run['delta_i_snr']:.2g}σ of the dark noise: not resolved"),
+          lambda run, _settings: f"ΔI is {run['delta_i_snr']:.2g}σ of the dark noise: not resolved",
+          f" (ΔI < {RESOLVED_SIGMAS:g}σ)"),
     Doubt("the dark drift alone could make ΔI", DRIFT_ALONE,
           "whose ΔI the dark drift alone, carried on under the light, could make (delta_i_drift_corrected_a)", False,
-          _drift_alone_said),
+          _drift_alone_said, " (drift?)"),
 )
 IN_DOUBT = pl.any_horizontal(doubt.holds for doubt in DOUBTS)
 RESPONSIVITY_DOUBT = pl.when(IN_DOUBT & pl.col("responsivity_a_per_w").is_not_null()).then(pl.concat_str(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from labtui.core.metrics.definitions import DRIFT_MAKES_ALL, RESOLVED_SIGMAS, drift_share
+from labtui.core.metrics.definitions import DOUBT_COLUMNS, DOUBTS
+from labtui.core.metrics.schema import METRICS_SCHEMA
 from labtui.core.plotdata.load import Row, run_ident
 from labtui.core.si import format_si
 
@@ -43,8 +44,6 @@ WAVELENGTH = Param("laser_wavelength_nm", "λ", "nm", in_the_dark=False)
 # and whether its calibration was measured far in time from the run, said on the figure (a paper's legend read
 # `P=5.91 µW` from a calibration 141 h away, its doubt only on stderr)
 STALE = " (stale cal.)"  # short: one stale run's legend line took half a figure's width
-UNRESOLVED = f" (ΔI < {RESOLVED_SIGMAS:g}σ)"  # and a ΔI in doubt (`metrics.definitions.DOUBTS`), as short
-DRIFT_MADE = " (drift?)"
 POWER = Param("power_w", "P", "W", in_the_dark=False, prefixed=True, doubt="calibration_stale")
 # In the order the lab compares runs: illumination first, then the gate, then the bias (runs at Vds 0.1, −0.1, 0.5
 # and 0 V were drawn as `seq 1 / 3 / 17 / 18`). A title names the wavelength first: the one that names which laser,
@@ -71,18 +70,23 @@ def legend_labels(rows: list[Row]) -> list[str]:
         labels = [", ".join(_part(p, row) for p in varying if p.applies(row)) or run_ident(row) for row in rows]
         if len(set(labels)) < len(labels):
             labels = [f"{label}, {run_ident(row)}" for label, row in zip(labels, rows, strict=False)]
-    return [label + _delta_doubted(row) for label, row in zip(labels, rows, strict=False)]
+    return [label + marks for label, marks in zip(labels, _delta_doubted(rows), strict=True)]
 
 
-def _delta_doubted(row: Row) -> str:
-    """What puts a lit It run's ΔI in doubt, said beside its label as a stale calibration is beside its P: a paper's
-    It figure of runs under 5σ of their noise, or of steps the dark drift alone makes, said nothing of it."""
-    snr = row.get("delta_i_snr")
-    unresolved = UNRESOLVED if snr is not None and snr < RESOLVED_SIGMAS else ""
-    if row.get("delta_i_a") is None or row.get("delta_i_drift_corrected_a") is None:
-        return unresolved
-    share = drift_share(row)
-    return unresolved + (DRIFT_MADE if share is not None and share >= DRIFT_MAKES_ALL else "")
+def _delta_doubted(rows: list[Row]) -> list[str]:
+    """What puts each lit It run's ΔI in doubt (`DOUBTS`' marks), said after its label as a stale calibration is
+    beside its P: a paper's It figure of runs under 5σ of their noise, or of steps the dark drift alone makes, said
+    nothing of it. Runs without the metrics' columns (no table joined): none."""
+    marked = [doubt for doubt in DOUBTS if doubt.mark]
+    if not any(name in row for row in rows for name in DOUBT_COLUMNS):
+        return [""] * len(rows)
+    import polars as pl
+
+    columns = pl.DataFrame([[row.get(name) for name in DOUBT_COLUMNS] for row in rows], orient="row",
+                           schema={name: METRICS_SCHEMA[name] for name in DOUBT_COLUMNS})
+    held = columns.select(doubt.holds.alias(str(number)) for number, doubt in enumerate(marked))
+    return ["".join(doubt.mark for doubt, holds in zip(marked, flags, strict=True) if holds)
+            for flags in held.iter_rows()]
 
 
 def _part(param: Param, row: Row) -> str:
