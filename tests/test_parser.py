@@ -355,8 +355,9 @@ def test_a_start_time_in_iso_8601_with_its_offset_is_read(written: str) -> None:
 
 def test_a_minus_sign_as_a_word_processor_writes_it_is_read_as_a_minus() -> None:
     """`VG: −0.4 V` (U+2212, a Mac's or a word processor's autocorrect) was "not a finite number in V; left empty"."""
-    header = parse_header(raw_csv("It", params={"VG": "\u22120.4 V"}), REGISTRY, "It2025-10-14_3")
-    assert header.fields["vg_fixed_v"] == -0.4 and not header.warnings
+    for minus in ("\u2212", "\u2013"):  # the minus sign, and the en dash an autocorrect makes of a hyphen
+        header = parse_header(raw_csv("It", params={"VG": f"{minus}0.4 V"}), REGISTRY, "It2025-10-14_3")
+        assert header.fields["vg_fixed_v"] == -0.4 and not header.warnings
 
 
 def test_a_laser_period_of_no_experiment_is_left_empty_with_a_warning() -> None:
@@ -398,6 +399,8 @@ def test_an_it_run_cut_while_lit_is_aborted_also_without_its_period(period: str 
 
 def test_a_period_in_sec_is_read_as_seconds() -> None:
     """`120 sec` was no period ("'120 sec' is not in s"): a run cut short of it counted complete."""
+    for written in ("2 Sec", "2 seconds"):
+        assert parse(raw_csv("It", params={"Laser ON+OFF period": written}))[0].fields["laser_period_s"] == 2.0
     header, frame, _ = parse(raw_csv("It", params={"Laser ON+OFF period": "2 sec"}, rows=it_rows()[:16]))
     assert header.fields["laser_period_s"] == 2.0
     assert is_complete(header.spec.completeness, header, frame) == (False, ["aborted: t (s) spans 1.5 of 3"])

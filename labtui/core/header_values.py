@@ -21,16 +21,17 @@ ANY_UNIT = ParameterSpec(field="value", unit=None)  # a number in whatever unit 
 NUMBER_WITH_UNIT = re.compile(
     r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?nan|[-+]?inf)(?:\s*+((?:[^\W\d_]|[°%])\S*+))?$", re.IGNORECASE)
 _SI_PREFIX = {"p": -12, "n": -9, "u": -6, "µ": -6, "μ": -6, "m": -3, "k": 3, "M": 6}  # powers of ten
-MINUS_SIGN = "\u2212"  # `−0.4 V`, as a word processor's or a Mac's autocorrect writes a minus: read as one
+# `−0.4 V` (the minus sign) and `–0.4 V` (the en dash a word processor's autocorrect makes of a hyphen): a minus
+_MINUSES = str.maketrans({"\u2212": "-", "\u2013": "-"})
 # a period or a duration written in minutes or hours, or seconds spelt out (`120 sec`: the run lost its period, and
 # with it the check that it was cut short)
-_IN_SECONDS = {"min": 60.0, "h": 3600.0, "sec": 1.0, "secs": 1.0}
+_IN_SECONDS = {"min": 60.0, "h": 3600.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0}
 
 
 def split_number(text: str) -> tuple[float, str | None] | None:
     """`0.1 V` and `0.1V` → (0.1, "V"), `455` → (455.0, None); None for text that is no number with a unit
     (`2.1.0`, `F1 (M92L02)`)."""
-    match = NUMBER_WITH_UNIT.match(text.strip().replace(MINUS_SIGN, "-"))
+    match = NUMBER_WITH_UNIT.match(text.strip().translate(_MINUSES))
     if not match:
         return None
     return float(match.group(1)) + 0.0, match.group(2)  # `-0 V` is 0 V: a negative zero was shown as "VG=-0 V"
@@ -49,8 +50,8 @@ def parse_number(text: str, spec: ParameterSpec) -> float | None:
         return value
     if (power := prefix_apart(unit, spec.unit)) is not None:
         return times_ten_to(value, power)
-    if spec.unit == "s" and unit in _IN_SECONDS:
-        return value * _IN_SECONDS[unit]
+    if spec.unit == "s" and unit.lower() in _IN_SECONDS:  # `120 Sec` as `120 sec`
+        return value * _IN_SECONDS[unit.lower()]
     return None
 
 

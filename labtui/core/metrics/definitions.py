@@ -31,7 +31,7 @@ UNITS_APART = 300.0  # a calibration's P max this many times above or below its 
 DRIFT_MAKES_ALL = 1.0  # the share of ΔI the dark drift, carried on under the light, makes from which ΔI is in doubt
 # A lit run's responsivity in doubt (`DOUBTS`): priced by a stale calibration or by calibrations that disagree, or of
 # a ΔI the dark noise could make, or the dark drift alone (a settling current with no step at the switches read
-# +1.5 A/W, the corpus's largest). The history marks it, a trend draws its point hollow: shown as any other, it read
+# +1.5 A/W, the corpus's largest). The history marks it, a trend rings its point: shown as any other, it read
 # as sure.
 DOUBT_COLUMNS = ("calibration_stale", "calibration_spread", "delta_i_snr", "delta_i_a", "delta_i_drift_corrected_a")
 # the share of ΔI the drift makes, signed: a drift against the step (a corrected ΔI larger still) makes none of it
@@ -71,7 +71,7 @@ def _drift_alone_said(run: dict[str, Any], _settings: MetricsSettings) -> str:
 @dataclass(frozen=True)
 class Doubt:
     """One reason a lit run's responsivity is in doubt, in every place that says it: `responsivity_doubt` in the
-    table and its exports, the ⚠ of the app's history and detail, a trend's hollow points and a figure's warnings."""
+    table and its exports, the ⚠ of the app's history and detail, a trend's ringed points and a figure's warnings."""
 
     reason: str  # `responsivity_doubt`'s words
     holds: pl.Expr  # on a metrics row; false where its columns are null

@@ -35,7 +35,7 @@ def export_frame(spec: PlotSpec) -> pl.DataFrame:
         x_unit=pl.lit(spec.x_unit), y_unit=pl.lit(spec.y_unit), x_label=pl.lit(spec.x_label),
         y_label=pl.lit(spec.y_label),
     )
-    # beside each point of a lit trend: what makes it in doubt, which the warnings count and the figure draws hollow
+    # beside each point of a lit trend: what makes it in doubt, which the warnings count and the figure rings
     doubts = [name for name in DOUBT_COLUMNS if name in spec.runs.columns and spec.runs[name].is_not_null().any()]
     # and, where excluded runs are drawn (X, --include-excluded), which they are and why: they look like the others
     if "excluded" in spec.runs.columns and spec.runs["excluded"].fill_null(False).any():

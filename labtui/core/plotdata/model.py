@@ -121,7 +121,8 @@ class PlotSpec:
     runs: pl.DataFrame
     points: bool = False  # one point per run (trends): draw a marker at each, joined where the series is ordered
     joined: bool = True  # with `points`: False for a scatter (several runs share an x)
-    # trends: the points whose value is in doubt (`metrics.definitions.IN_DOUBT`), in axis units, drawn hollow
+    # trends: the points whose value is in doubt (`metrics.definitions.IN_DOUBT`), in axis units, ringed (in the
+    # terminal, hollow)
     doubted: tuple[tuple[float, float], ...] = ()
     # trends drawn with the excluded runs (`--include-excluded`, a redraw): their points, in axis units, crossed out
     excluded: tuple[tuple[float, float], ...] = ()

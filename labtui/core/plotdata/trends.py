@@ -181,7 +181,7 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     # gate voltages in V on every chip: one chip's V_CNP axis read mV and another's V, side by side on a slide
     y_factor, y_prefix = si_scale(max_abs([s.y for s in series])) if plan.prefixed else (1.0, "")
     plotted = rows.filter(pl.col("run_id").is_in(list(used))).sort("seq")
-    # each kind of doubt: its points are drawn hollow (`IN_DOUBT`)
+    # each kind of doubt: its points are ringed (`IN_DOUBT`)
     warnings = [f"{counted(count, 'point')} {doubt.of_points}" for doubt in DOUBTS
                 if plan.lit_only and (count := plotted.filter(doubt.holds).height)]
     if plan.x == "laser_wavelength_nm":  # first, after the runs left out (which the app's 4-line box must show)
