@@ -58,7 +58,8 @@ labtui would read differently from the same file.
 # 15: a `Laser toggle` of `0`, `off` or `disabled` is off too.
 # 16: a `Chip` of `Alisson-80`, `Alisson_80` or `80` names chip 80 of that group (a separator was read as part of the
 # group), and one too large for a chip number is said so.
-# 17: a period in `sec`, `Sec` or `seconds` is read as seconds; an It run without a readable period whose laser was still on at its last
-# samples is aborted (it counted complete: "cannot judge completeness"); a header number with a minus sign (U+2212,
-# `−0.4 V`) or an en dash for one is read (it was left empty); a Start time in ISO 8601 with its offset is read (the run was rejected).
+# 17: a period in `sec`, `Sec` or `seconds` is read as seconds; an It run without a readable period whose laser was
+# still on at its last samples is aborted (it counted complete: "cannot judge completeness"); a header number with a
+# minus sign (U+2212, `−0.4 V`) or an en dash for one is read (it was left empty); a Start time in ISO 8601 with its
+# offset is read (the run was rejected).
 EXTRACTION_RULES = 17

@@ -202,7 +202,8 @@ class Stager:
                 # said: one colleague's config re-dates everyone's store (read from the manifest: the stat index
                 # is of one zone)
                 self.report.zone_change = (zone, self.config.local_tz)
-                self.report.redated = manifest.filter(~dated_in(self.config.local_tz)).height
+                here = manifest["source_file"].is_in(list(present))  # a gone file's run is not read again
+                self.report.redated = manifest.filter(~dated_in(self.config.local_tz) & here).height
             identity = check_raw_root(self.config, list(staged), moved=self.raw_root_moved)
             if identity is not None:
                 _ = self.registry  # loaded before any marker: one that does not load leaves none behind
