@@ -525,6 +525,22 @@ def test_a_sweep_figures_csv_holds_the_dirac_points_it_marks(lab: DemoLab) -> No
         assert curves.filter(pl.col("run_id") == run_id)["x"].min() <= x <= curves["x"].max()
 
 
+def test_an_excluded_run_drawn_with_the_others_is_faded_in_the_figure(lab: DemoLab) -> None:
+    """Drawn with --include-excluded, an excluded run's trace looked like the others: only its legend label's
+    "(excluded)" told it apart."""
+    from matplotlib.figure import Figure
+
+    from labtui.core.drawing import EXCLUDED_ALPHA, draw_axes
+
+    runs = lab.runs.filter(pl.col("proc") == "It").head(3).with_columns(excluded=pl.int_range(pl.len()) == 1)
+    spec = shape(load_group("It", runs, lab.config.stage_root), PlotOptions())
+    assert [s.excluded for s in spec.series] == [False, True, False] and spec.series[1].label.endswith("(excluded)")
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing_of(spec))
+    drawn = {line.get_gid(): line.get_alpha() for line in ax.get_lines() if str(line.get_gid()).startswith("series")}
+    assert drawn == {"series-0": 1.0, "series-1": EXCLUDED_ALPHA, "series-2": 1.0}
+
+
 def test_aligned_overlay_puts_every_dirac_point_at_zero(lab: DemoLab) -> None:
     runs = with_plotted_quantities(lab.runs.filter(pl.col("proc") == "IVg").head(4), lab.metrics)
     runs = runs.with_columns(cnp_fwd_v=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise("cnp_fwd_v"))

@@ -95,6 +95,10 @@ class Trace:
     seq: int | None = None  # the run's seq in its chip's history: its colour past `PALETTE_RUNS` runs
     group: str = ""  # a calibration's wavelength (`λ=455 nm`): past `PALETTE_RUNS` runs, its look and legend entry
     group_index: int = 0  # the group's place among the figure's, by wavelength: its colour and its legend line
+    excluded: bool = False  # an excluded run's, drawn with the others: faded (`EXCLUDED_ALPHA`), its entry too
+
+
+EXCLUDED_ALPHA = 0.4  # an excluded run's trace drawn beside the others reads as set aside, not as one of them
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,10 +223,12 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
             import numpy as np  # loaded with matplotlib already
 
             x, y = (np.insert(values.astype(float), trace.breaks, np.nan) for values in (x, y))
-        ax.plot(x, y, color=color, linestyle=linestyle, lw=1.0, label=None if by_run else label,
+        alpha = EXCLUDED_ALPHA if trace.excluded else 1.0
+        ax.plot(x, y, color=color, linestyle=linestyle, lw=1.0, label=None if by_run else label, alpha=alpha,
                 gid=f"series-{number}", marker=marker if drawing.points else None, ms=3.5)  # trends: one per run
         if by_run and label is not None:  # the run's entry: its colour, as its forward legs are drawn
-            ax.plot([], [], color=color, linestyle=series_style(trace.run_index, 1)[1], lw=1.0, label=label)
+            ax.plot([], [], color=color, linestyle=series_style(trace.run_index, 1)[1], lw=1.0, label=label,
+                    alpha=alpha)
     if by_group:  # an entry per wavelength, in their order: the runs of one share it
         for index, group in grouped.items():
             color, linestyle, _ = group_style(index, len(grouped), 0)

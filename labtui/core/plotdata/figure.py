@@ -37,7 +37,7 @@ def drawing_of(spec: PlotSpec, *, column: bool = False) -> Drawing:
         x_title=spec.x_title,
         y_title=spec.y_title,
         traces=tuple(Trace(s.x, s.y, s.label, s.run_index, s.direction, s.run_label, s.breaks, s.seq, s.group,
-                           s.group_index) for s in spec.series),
+                           s.group_index, s.excluded) for s in spec.series),
         dirac_points=tuple((marker.x, marker.y) for marker in spec.markers),
         doubted=spec.doubted,
         doubted_label=DOUBTED_LABEL,

@@ -85,6 +85,7 @@ class Series:
     # colours the runs by it and names each wavelength once, not each run.
     group: str = ""
     group_index: int = 0
+    excluded: bool = False  # an excluded run's, drawn with the others (X, --include-excluded): faded in a figure
 
 
 @dataclass(frozen=True)

@@ -137,8 +137,8 @@ def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.nd
             leg: str = "") -> Series:
     """A run's trace (`leg`: the sweep leg it is, named after the run's label), said incomplete or excluded (drawn
     with the excluded runs, or redrawn from a record) where it is."""
-    incomplete = row.get("is_complete") is False
-    states = [word for word, state in (("incomplete", incomplete), ("excluded", row.get("excluded") is True)) if state]
+    incomplete, excluded = row.get("is_complete") is False, row.get("excluded") is True
+    states = [word for word, state in (("incomplete", incomplete), ("excluded", excluded)) if state]
     suffix = f" ({', '.join(states)})" if states else ""
     return Series(
         label=f"{label} {leg}{suffix}" if leg else f"{label}{suffix}",
@@ -150,6 +150,7 @@ def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.nd
         incomplete=incomplete,
         run_index=index,
         direction=direction,
+        excluded=excluded,
     )
 
 
