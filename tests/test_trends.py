@@ -597,6 +597,31 @@ def test_cli_trend_of_chosen_runs_draws_their_points_alone(lab: DemoLab, tmp_pat
                                        "hold no lit It run\n")
 
 
+def test_cli_figures_of_the_starred_or_tagged_runs(lab: DemoLab, tmp_path: Path, capsys) -> None:
+    """A starred power series drawn alone: `--starred` and `--tag` chose a history's runs, not a figure's; a trend
+    could be limited only by excluding every other run."""
+    lit = lab.runs.filter(pl.col("proc") == "It").join(lab.metrics.drop_nulls("responsivity_a_per_w")
+                                                       .select("run_id"), on="run_id").sort("seq").head(3)
+    annotate(lab.config.store_root, lit.head(2), [Change("star"), Change("tag", "power series")], author="test")
+    chosen = sorted(lit["seq"].head(2).to_list())
+    for marks in (("--starred",), ("--tag", "power series"), ("--starred", "--tag", "power series")):
+        out, points_file = tmp_path / "r.svg", tmp_path / "r.csv"
+        assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", "responsivity", *marks,
+                            "--out", str(out), "--points", str(points_file))) == 0, marks
+        assert sorted(set(pl.read_csv(points_file)["seq"].to_list())) == chosen, marks
+    traces = tmp_path / "t.svg"  # a figure of runs too, of --seq's
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--seq", ",".join(map(str, lit["seq"])),
+                        "--starred", "--out", str(traces), "--points", str(points_file))) == 0
+    assert sorted(set(pl.read_csv(points_file)["seq"].to_list())) == chosen
+    capsys.readouterr()
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", "cnp", "--tag", "nowhere",
+                        "--out", str(out))) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("labtui: none of the ") and err.endswith(" runs chosen is tagged 'nowhere'\n"), err
+    assert main(lab.cli("plot", "--from", f"{traces}.json", "--starred", "--out", str(out))) == 2
+    assert "--starred does not apply" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("--trend", "cnp", "--proc", "IVg"), "--proc does not apply"),
     (("--trend", "cnp", "--seq", "900"), "has no run seq 900"),

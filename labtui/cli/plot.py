@@ -72,6 +72,8 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
     what.add_argument("--date", type=iso_date, metavar="YYYY-MM-DD", help="with --calibrations: those of this day")
     what.add_argument("--from", dest="record", type=path_arg, metavar="FIGURE.json",
                       help="redraw the runs and options of an earlier figure (says when a run changed or is gone)")
+    what.add_argument("--starred", action="store_true", help="of those, the starred runs only ★ (`labtui annotate`)")
+    what.add_argument("--tag", metavar="TAG", help="of those, the runs with this tag only")
     what.add_argument("--include-excluded", action="store_true",
                       help="draw excluded runs too (left out by default, and counted; see `labtui annotate`)")
     view = parser.add_argument_group("view (as the app's plot keys)")
@@ -133,7 +135,9 @@ def run(args: argparse.Namespace) -> int:
     if args.date is not None and not args.calibrations:
         raise UsageError("--date chooses calibrations: give it with --calibrations (a chip's runs are chosen by --seq)")
     if args.record is not None and (given := [flag for flag, value in (("--seq", args.seq), ("--proc", args.proc),
-                                                                       ("--group", args.group)) if value is not None]
+                                                                       ("--group", args.group), ("--tag", args.tag))
+                                              if value is not None]
+                                    + ["--starred"] * args.starred
                                     + ["--include-excluded"] * args.include_excluded):  # it drew them, excluded or not
         raise UsageError(f"--from redraws the runs its record names: {', '.join(given)} does not apply")
     if args.calibrations and args.group is not None:
@@ -165,6 +169,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         draws_derived,
         excluded_drawn,
         figure_record,
+        marked_runs,
         one_procedure,
         sidecar_path,
         without_excluded,
@@ -201,9 +206,10 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
         notes += excluded
         return draw_trend(args, config, runs, notes, record.trend, renderer, column=args.column or record.column,
                           recorded=True)
-    if args.trend is not None:  # its runs, or those of --seq (a paper's power series of one session)
+    if args.trend is not None:  # its runs, or those of --seq, --starred, --tag (a paper's power series)
         seqs = parse_seqs(args.seq) if args.seq is not None else None
-        runs = chip_runs(manifest, args.number, args.group, seqs, tz=config.local_tz)
+        runs = marked_runs(config.store_root, chip_runs(manifest, args.number, args.group, seqs, tz=config.local_tz),
+                           starred=args.starred, tag=args.tag)
         trend = trend_record(args.trend, include_excluded=args.include_excluded, by_seq=args.by_seq)
         return draw_trend(args, config, runs, notes, trend, renderer, column=args.column)
     if args.by_seq:
@@ -219,6 +225,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
             runs = calibration_runs(manifest, args.date, seqs, tz=config.local_tz)
         else:
             runs = chip_runs(manifest, args.number, args.group, seqs, tz=config.local_tz)
+        runs = marked_runs(config.store_root, runs, starred=args.starred, tag=args.tag)
         if args.proc is not None:  # first: an excluded run of another procedure was not going to be drawn
             runs = one_procedure(runs, args.proc, config.procedures_file)[1]
         runs, hidden = without_excluded(config.store_root, runs, include=args.include_excluded)
@@ -348,7 +355,7 @@ def draw_trend(
     rows = trend_rows(runs, read_metrics(config), current_annotations(config.store_root))
     spec = trend_spec(name, rows, include_excluded=include or recorded, tz=config.local_tz,
                       procedures_file=config.procedures_file, by_seq=by_seq, reveal="--include-excluded draws them",
-                      whose=_whose(args.seq) if args.seq is not None and not recorded else "the chip has")
+                      whose="the chip has" if recorded else _whose(args))
     if not spec.series:
         reasons = "; ".join(spec.messages) or "no point to draw"
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
@@ -367,10 +374,14 @@ def draw_trend(
     return EXIT_OK
 
 
-def _whose(seqs: str) -> str:
-    """`--seq`'s runs as a trend's note names them when none is of its procedure (`seq 1-3 hold`): the chip has
-    them, the seqs chosen do not."""
-    return f"seq {seqs.strip()} {'hold' if ',' in seqs or '-' in seqs else 'has'}"
+def _whose(args: argparse.Namespace) -> str:
+    """The runs chosen, as a trend's note names them when none is of its procedure (`seq 1-3 hold`): the chip has
+    them, the runs chosen do not."""
+    if args.starred or args.tag is not None:
+        return "the runs chosen hold"
+    if args.seq is not None:
+        return f"seq {args.seq.strip()} {'hold' if ',' in args.seq or '-' in args.seq else 'has'}"
+    return "the chip has"
 
 
 def _beside(record: Path, points: Path | None) -> str:

@@ -23,7 +23,7 @@ from labtui.core.plotdata.load import group_by_proc, run_ident
 from labtui.core.plotdata.model import Baseline, GmMethod, PlotOptions, PlotSpec
 from labtui.core.plotdata.view import plot_rows
 from labtui.core.seqs import missing_seqs
-from labtui.core.wording import counted
+from labtui.core.wording import counted, quoted
 
 SIDECAR_FORMAT = 1
 _HASHED = ("source_sha256", "extraction_version")  # a run "changed" when its raw bytes or their extraction did
@@ -62,6 +62,21 @@ def calibration_runs(
         at = f" at the chosen seq{'s' if len(seqs or ()) > 1 else ''}" if seqs else ""
         raise UsageError(f"no calibration runs{at}{f' on {on_date}' if on_date else ''} in the manifest")
     return plot_rows(manifest, runs["run_id"], tz)
+
+
+def marked_runs(store_root: Path, runs: pl.DataFrame, *, starred: bool, tag: str | None) -> pl.DataFrame:
+    """Of `runs`, the starred ones and those tagged `tag` (each when asked for: `labtui plot --starred --tag`); all
+    when neither is. None such is an error that says which."""
+    if not starred and tag is None:
+        return runs
+    if tag is not None and not tag.strip():
+        raise UsageError(f"--tag names a tag, not {tag!r}")
+    marked = annotate_runs(store_root, runs).filter(
+        AnnotationFilter(starred=starred, tag=tag, include_excluded=True).expression())
+    if marked.is_empty():
+        what = " and ".join([*(["starred"] if starred else []), *([f"tagged {quoted(tag.strip())}"] if tag else [])])
+        raise UsageError(f"none of the {counted(runs.height, 'run')} chosen is {what}")
+    return marked.select(runs.columns)
 
 
 def without_excluded(store_root: Path, runs: pl.DataFrame, *, include: bool) -> tuple[pl.DataFrame, int]:
