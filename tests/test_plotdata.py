@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 from pathlib import Path
 
 import numpy as np
@@ -792,6 +793,18 @@ def test_export_frame_is_tidy_with_units(tmp_path):
     assert frame["y_unit"].unique().to_list() == ["µA"]
     assert frame["y"].max() == pytest.approx(5.0)
     assert export_file_name(spec) == "Alisson67_It_seq3+5+9.csv"  # `3-5-9` read as a range
+
+
+def test_a_figures_csv_writes_no_digits_of_the_unit_scaling():
+    """`1.378906e-05` A drawn in µA was written `13.789060000000001`: the scaling's float noise, not a reading."""
+    from labtui.core.plotdata.figure import points_csv
+    from labtui.core.plotdata.model import PlotSpec, Series
+
+    spec = PlotSpec("IVg", "IVg", "Vg", "V", "I", "µA", False,
+                    (Series("seq 1", np.array([-0.30000000000000004, 0.1]), np.array([1.378906e-05, 2e-07]) * 1e6,
+                            "a" * 16, 1),), (), (), (), (), pl.DataFrame({"run_id": ["a" * 16], "seq": [1]}))
+    rows = pl.read_csv(io.BytesIO(points_csv(spec)))
+    assert rows["y"].to_list() == [13.78906, 0.2] and rows["x"].to_list() == [-0.3, 0.1]
 
 
 def test_calibrations_get_one_trace_per_wavelength(tmp_path):

@@ -79,7 +79,8 @@ def points_csv(spec: PlotSpec) -> bytes:
     """Every point of `spec`'s series as CSV (label, x, y, their units), a formula's text made harmless: the figure's
     data, for a paper's supplementary material."""
     frame = export_frame(spec)  # its times as every CSV of labtui writes them (`…Z`, not Polars' `+0000`)
-    frame = frame.with_columns(pl.col(pl.Datetime).dt.strftime(UTC_TEXT))
+    # x and y to 15 significant digits: scaled to the axis unit, `1.378906e-05` A read `13.789060000000001` µA
+    frame = frame.with_columns(pl.col(pl.Datetime).dt.strftime(UTC_TEXT), pl.col("x", "y").round_sig_figs(15))
     return spreadsheet_safe(frame).write_csv().encode("utf-8")
 
 
