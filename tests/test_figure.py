@@ -808,6 +808,23 @@ def test_a_column_figure_is_a_journal_column_wide_with_its_long_legend_below(rea
     assert figure_size(eight)[1] > COLUMN_IN[1] and figure_size(replace(eight, traces=series[:6]))[1] == COLUMN_IN[1]
 
 
+def test_each_dirac_point_is_edged_in_its_runs_colour():
+    """All black, the diamonds of an overlay said nothing of whose each was."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.figure import Figure
+
+    x = np.linspace(-1, 1, 5)
+    drawing = Drawing("Alisson81 · IVg", "Vg (V)", "I (µA)", tuple(
+        Trace(x, x * (k + 1), f"seq {k} leg {d}", k, d, f"seq {k}") for k in range(3) for d in (1, -1)),
+        dirac_points=((0.1, 0.2), (0.3, 0.4), (-0.2, 0.1)), dirac_runs=(2, 0, 2))
+    ax = Figure().add_subplot()
+    draw_axes(ax, drawing)
+    forward = {k: to_rgba(line.get_color()) for k, line in enumerate(
+        line for line in ax.get_lines() if str(line.get_gid()).startswith("series-") and line.get_linestyle() == "-")}
+    (diamonds,) = [c for c in ax.collections if c.get_gid() == "dirac-points"]
+    assert [tuple(edge) for edge in diamonds.get_edgecolors()] == [forward[2], forward[0], forward[2]]
+
+
 def test_a_trend_against_time_writes_dates_on_its_axis():
     """"time since 2025-09-08, America/Santiago (d)" left a referee counting days from a date in the axis title."""
     from matplotlib.figure import Figure

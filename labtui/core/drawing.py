@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from matplotlib.legend import Legend
     from matplotlib.lines import Line2D
     from matplotlib.ticker import LogFormatter
+    from matplotlib.typing import ColorType
 
 
 PNG_DPI = 300
@@ -110,6 +111,7 @@ class Drawing:
     y_title: str
     traces: tuple[Trace, ...]
     dirac_points: tuple[tuple[float, float], ...] = ()
+    dirac_runs: tuple[int, ...] = ()  # each Dirac point's run (`Trace.run_index`): its diamond edged in its colour
     doubted: tuple[tuple[float, float], ...] = ()  # trends: points in doubt, ringed
     doubted_label: str = ""
     excluded: tuple[tuple[float, float], ...] = ()  # trends: points of excluded runs, crossed out
@@ -200,6 +202,7 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         ax.axvspan(start, stop, color=LASER_ON, alpha=0.35, lw=0, zorder=0, label="laser ON" if number == 0 else None,
                    gid=f"laser-on-{number}")
     labelled: set[str] = set()
+    colors: dict[int, ColorType] = {}  # each run's colour, as its forward leg is drawn (its Dirac points' edges)
     looks = _looks(drawing)
     grouped, by_group = looks.groups, looks.by_group
     by_run = _legend_by_run(drawing.traces)
@@ -218,6 +221,7 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
             color, linestyle = series_style(trace.run_index, trace.direction)
         if drawing.points and not drawing.joined:
             linestyle = "none"
+        colors.setdefault(trace.run_index, color)
         x, y = trace.x, trace.y
         if trace.breaks:  # matplotlib lifts the pen at a NaN
             import numpy as np  # loaded with matplotlib already
@@ -247,10 +251,13 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
                 styles = (DASHES[family % len(DASHES)][direction < 0] for family in families)
                 directions[what] = tuple(Line2D([], [], color="0.35", lw=1.0, linestyle=style)  # type: ignore[arg-type]
                                          for style in styles)
-    if drawing.dirac_points:
+    if drawing.dirac_points:  # edged in their runs' colours: in an overlay, whose each is (all black, none said)
         xs, ys = zip(*drawing.dirac_points, strict=True)
-        ax.plot(xs, ys, "D", color="black", ms=4, mfc="white", mew=1.0, ls="none", label="Dirac point", zorder=3,
-                gid="dirac-points")
+        edges: list[ColorType] | str = [colors.get(run, "black") for run in drawing.dirac_runs] \
+            if drawing.dirac_runs else "black"
+        ax.scatter(xs, ys, s=16, marker="D", facecolors="white", edgecolors=edges, linewidths=1.0, zorder=3,
+                   gid="dirac-points")
+        ax.plot([], [], "D", color="black", ms=4, mfc="white", mew=1.0, ls="none", label="Dirac point")
     for number, (at, _) in enumerate(drawing.sessions):  # a faint line behind the points where each day starts
         ax.axvline(at, color="0.8", lw=0.6, zorder=0, gid=f"session-{number}")
     if drawing.doubted:  # a ring around the point's own marker: its series still reads, and that it is in doubt

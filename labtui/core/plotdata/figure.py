@@ -32,6 +32,7 @@ DRAW_BUCKETS = 2000
 def drawing_of(spec: PlotSpec, *, column: bool = False) -> Drawing:
     """What the figure of `spec` shows, at a journal column's size if `column`. Shape the spec with
     `width=DRAW_BUCKETS` (the CSV export uses `width=None`)."""
+    runs = {s.run_id: s.run_index for s in spec.series}
     return Drawing(
         title=plot_title(spec),
         x_title=spec.x_title,
@@ -39,6 +40,7 @@ def drawing_of(spec: PlotSpec, *, column: bool = False) -> Drawing:
         traces=tuple(Trace(s.x, s.y, s.label, s.run_index, s.direction, s.run_label, s.breaks, s.seq, s.group,
                            s.group_index, s.excluded) for s in spec.series),
         dirac_points=tuple((marker.x, marker.y) for marker in spec.markers),
+        dirac_runs=tuple(runs.get(marker.run_id, 0) for marker in spec.markers),
         doubted=spec.doubted,
         doubted_label=DOUBTED_LABEL,
         excluded=spec.excluded,
