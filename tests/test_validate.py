@@ -27,6 +27,7 @@ from labtui.core.lock import LockBusy, WriterLock
 from labtui.core.manifest import write_manifest
 from labtui.core.manifest_row import ManifestRow
 from labtui.core.parquet_footer import read_footer
+from labtui.core.scan import pending_files
 from labtui.core.store import DIRTY_MARKER
 from labtui.core.validate import _schema_errors, validate
 from tests.lab import COLUMNS, Lab, chip67_lab, damage_a_data_page, data_rows, epoch, local, raw_csv, sha_tree, sweep
@@ -546,6 +547,8 @@ def test_a_stage_after_the_zone_changed_moves_the_runs_and_leaves_no_folder_behi
     late = "Alisson_08_sept/It2025-09-08_2.csv"
     old_folder = parquet_of(lab, late).parent
     lab.configure(local_tz="UTC")
+    waiting = pending_files(lab.config, lab.manifest())  # as the dashboard's card says it: "1 to re-date"
+    assert waiting is not None and (waiting.files, waiting.again, waiting.redated) == ([late], 1, 1)
     report = lab.stage()
     assert (report.staged, report.staged_files, report.read_again) == (1, [late], 1)
     # said as the zone it is, not as "newer rules": one colleague's config re-dates everyone's store

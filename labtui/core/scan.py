@@ -336,10 +336,12 @@ def read_again(cand: Candidate, staged: Signatures, rejects: dict[str, RejectRec
 
 class Waiting(NamedTuple):
     """Raw files the next `stage` would read (new or changed), and how many of them it reads only because newer
-    rules (an edited registry entry, a newer labtui) would make their rows or rejects differently."""
+    rules (an edited registry entry, a newer labtui) would make their rows or rejects differently, or the lab's zone
+    dates their runs otherwise."""
 
     files: list[str]
     again: int
+    redated: int = 0  # of `again`, those whose run's local date the lab's zone (`local_tz`) moves
 
 
 def pending_files(config: StagingConfig, manifest: pl.DataFrame, passed: PassedOver | None = None) -> Waiting | None:
@@ -355,7 +357,9 @@ def pending_files(config: StagingConfig, manifest: pl.DataFrame, passed: PassedO
     candidates = scan_raw(config.raw_root, passed)
     present = owners_present(candidates, rejects)
     work = [c for c in candidates if known_outcome(c, staged, rejects, registry, present) is None]
-    return Waiting([c.source_file for c in work], sum(read_again(c, staged, rejects) for c in work))
+    files = [c.source_file for c in work]
+    redated = manifest.filter(~dated_in(config.local_tz) & manifest["source_file"].is_in(files)).height
+    return Waiting(files, sum(read_again(c, staged, rejects) for c in work), redated)
 
 
 def relative_source(raw_root: Path, path: Path) -> str:

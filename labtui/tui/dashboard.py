@@ -269,6 +269,8 @@ class DashboardScreen(LabScreen, inherit_bindings=False):
         elif waiting.files:  # since the last staging; a card at 80 columns
             total, again = len(waiting.files), waiting.again
             why = "new or changed" if not again else "by newer rules" if again == total else f"{again} by newer rules"
+            if waiting.redated:  # the config's zone is not the one the runs were dated in: said as that
+                why = f"{waiting.redated} to re-date (local_tz)"
             self._card("waiting", f"{total}", why)
         elif await asyncio.to_thread(store.derived_outdated):  # an older labtui's table, or none: s redoes it
             self._card("waiting", "0", "derived values stale")
