@@ -385,8 +385,8 @@ def test_a_dead_channel_at_a_vds_no_transistor_takes_asks_after_its_unit() -> No
     """`VDS: 0.1 kV` (100 V for 100 mV) called a channel carrying 47 µA dead, and said no more."""
     vg = loop()
     _, remarks = ivg_quantities(vg, 2.5e-5 * (1 + 0.1 * np.abs(vg)), 100.0, SETTINGS)
-    assert remarks[0].startswith("IVg: dead channel (max |I| 3.8e-05 A at Vds 100 V") and remarks[0].endswith(
-        "S): or a Vds in another unit (mV written V)?")
+    assert remarks[0].startswith("IVg: dead channel (max |I| 37.5 µA at Vds 100 V, conductance below 1 µS)") and \
+        remarks[0].endswith("S): or a Vds in another unit (mV written V)?")
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 4, 7, 8, 600, 601])

@@ -271,13 +271,14 @@ def test_photoresponse_and_responsivity_per_wavelength_skip_and_count_nulls(lab:
     # R depends on power: a spectrum of points at several powers says so (split by VG, its legend no longer did)
     powers = lit.drop_nulls("responsivity_a_per_w")["power_w"]
     assert powers.max() >= 1.5 * powers.min()
-    assert (f"R at powers from {format_si(powers.min(), 'W')} to {format_si(powers.max(), 'W')}: it depends on power "
-            "(the responsivity trend shows how), so compare wavelengths at one power") in spectral.messages
+    assert (f"R at powers from {format_si(powers.min(), 'W', zeros=True)} to {format_si(powers.max(), 'W', zeros=True)}"
+            ": it depends on power (the responsivity trend shows how), so compare wavelengths at one power"
+            ) in spectral.messages
     one_power = trend_rows(lab.runs, lab.metrics.with_columns(power_w=pl.lit(6e-6)),
                            current_annotations(lab.config.store_root))
     assert not any("R at powers" in m for m in trend_spec(Trend.SPECTRAL, one_power, tz=lab.config.local_tz).messages)
     # and the figure's title says at what power (the notes go to stderr, not on the page)
-    assert spectral.title.endswith(f" · P {format_si(powers.min(), 'W', zeros=True)}…"
+    assert spectral.title.endswith(f" · P {format_si(powers.min(), 'W', zeros=True)} – "
                                    f"{format_si(powers.max(), 'W', zeros=True)}")
     assert trend_spec(Trend.SPECTRAL, one_power, tz=lab.config.local_tz).title.endswith(" · P=6.00 µW")
     assert not any("a spectral response needs" in m for m in spectral.messages)
@@ -694,6 +695,8 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         await pilot.press("o")
         assert [n.message for n in app._notifications][-1] == ("Photoresponse is not drawn against time: against seq "
                                                                "or time does not apply")
+        await pilot.press("l")  # the plot's log key: a trend has none, and says why (it did nothing, unsaid)
+        assert [n.message for n in app._notifications][-1].startswith("a trend is drawn on linear axes")
         await pilot.press("r")
         await pilot.press("tab", "tab")
         assert screen.spec.kind == "trend-dark" and screen.spec.x_label == "run (seq)"  # the choice stays

@@ -98,7 +98,7 @@ from labtui.core.parquet_footer import footer_bytes
 # sensor's noise over the margin there priced a run).
 # 41: the settling-lag remark is on a hysteresis below 0 alone (the lag lowers a positive one).
 # 42: a measured column whose last reading alone is past its instrument's range says its last row may be cut short
-# (it said "logged in another unit?").
+# (it said "logged in another unit?"); a dead channel's remark writes its current and conductance with SI prefixes.
 METRICS_VERSION = 42
 STAMP_KEY = "labtui.metrics"
 OWNER_KEY = "labtui.store"  # the store (its folder, absolute) whose runs the table holds

@@ -85,7 +85,7 @@ class HistoryScreen(AnnotatingScreen):
         Binding("T", "trends", "Trends", id="trends"),
         Binding("T", "no_trends", "Trends", id="trends", show=False),  # the setup's runs: T says why there are none
         Binding("t", "cycle_proc", "Procedure", id="proc_filter"),
-        Binding("l", "cycle_light", "Light/dark", id="light_filter"),
+        Binding("l", "cycle_light", "Lit/dark runs", id="light_filter"),  # not the colour theme (ctrl+t)
         Binding("o", "sort_by", "Sort", id="sort"),
         Binding("O", "reverse_sort", "Reverse sort", id="sort_reverse", show=False),
         Binding("y", "copy_paths", "Copy paths", id="copy_paths", show=False),

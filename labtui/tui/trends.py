@@ -78,6 +78,7 @@ class TrendsScreen(FigureScreen):
         # X twice, one enabled by the state (`check_action`): the footer says what it will do
         Binding("X", "show_excluded(True)", "Show excluded", id="trends_excluded"),
         Binding("X", "show_excluded(False)", "Hide excluded", id="trends_excluded"),
+        Binding("l", "no_log", "Log axis", id="trends_log", show=False),  # said why not, as r and o are
     ]
     DEFAULT_CSS = """
     TrendsScreen {
@@ -208,6 +209,11 @@ class TrendsScreen(FigureScreen):
         if trend is not self.tab:
             self.tab = trend
             self._changed_view()
+
+    def action_no_log(self) -> None:
+        """The plot's `l`, which a trend has not: said (it did nothing, unsaid)."""
+        self.notify("a trend is drawn on linear axes: its values cross zero (a negative ΔI, a hysteresis); "
+                    "`labtui plot N --trend … --points` writes them for a log plot elsewhere", title="Trends")
 
     def action_toggle_responsivity(self) -> None:
         """The tab says which of the two it shows: it read Photoresponse over a responsivity's axis."""

@@ -25,6 +25,7 @@ from labtui.core.metrics.glitches import (
     v_bottoms,
 )
 from labtui.core.metrics.savgol import savgol_derivative, window_points
+from labtui.core.si import format_si
 
 Remarks = list[str]
 
@@ -301,8 +302,8 @@ def read_sweep(vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: Met
     i_max = float(current.max())
     if vds_v and i_max / abs(vds_v) < settings.dead_conductance_s:
         return ReadSweep(vg, i, at, False, [*gaps,
-            f"IVg: dead channel (max |I| {i_max:.2g} A at Vds {vds_v:g} V, conductance below "
-            f"{settings.dead_conductance_s:g} S){vds_doubt(vds_v)}"
+            f"IVg: dead channel (max |I| {format_si(i_max, 'A')} at Vds {vds_v:g} V, conductance below "
+            f"{format_si(settings.dead_conductance_s, 'S')}){vds_doubt(vds_v)}"
         ])
     if (broken := breakdown_at(current)) is None:
         return ReadSweep(vg, i, at, True, gaps)

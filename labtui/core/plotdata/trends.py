@@ -229,8 +229,8 @@ def _spectral_notes(plotted: pl.DataFrame) -> list[str]:
     low, high = plotted["power_w"].min(), plotted["power_w"].max()
     if not isinstance(low, float) or not isinstance(high, float) or not 0 < low * POWERS_APART <= high:
         return []
-    return [f"R at powers from {format_si(low, 'W')} to {format_si(high, 'W')}: it depends on power (the "
-            "responsivity trend shows how), so compare wavelengths at one power"]
+    return [f"R at powers from {format_si(low, 'W', zeros=True)} to {format_si(high, 'W', zeros=True)}: it depends "
+            "on power (the responsivity trend shows how), so compare wavelengths at one power"]
 
 
 def _powers(plotted: pl.DataFrame) -> list[str]:
@@ -239,8 +239,8 @@ def _powers(plotted: pl.DataFrame) -> list[str]:
     low, high = plotted["power_w"].min(), plotted["power_w"].max()
     if not isinstance(low, float) or not isinstance(high, float):
         return []
-    shown = format_si(low, "W", zeros=True)
-    return [f"P={shown}" if shown == (top := format_si(high, "W", zeros=True)) else f"P {shown}…{top}"]
+    shown = format_si(low, "W", zeros=True)  # a range's dash, not `…`: a title cut short ends with that
+    return [f"P={shown}" if shown == (top := format_si(high, "W", zeros=True)) else f"P {shown} – {top}"]
 
 
 SESSION_LABELS = 12  # a trend by run marks each measuring day up to this many, else only those after a long pause
