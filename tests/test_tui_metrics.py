@@ -85,6 +85,10 @@ def test_the_detail_says_a_power_comes_from_a_stale_calibration() -> None:
     for column in ("power_w", "responsivity_a_per_w"):
         assert items[column].endswith(" ⚠ from a calibration 141 h before the run: stale"), items[column]
     assert "⚠" not in items["delta_i_a"]
+    # the age's sign said in words: `-97.82 h` read as a bug
+    assert items["calibration_age_h"] == "141.2 h  the calibration before the run"
+    after = quantity_items(metrics.with_columns(calibration_age_h=pl.lit(-97.82)), "a")
+    assert dict(after)["calibration_age_h"].plain.split("\n")[0] == "-97.82 h  the calibration after the run"
     fresh = quantity_items(metrics.with_columns(calibration_stale=pl.lit(False)), "a")
     assert not any("⚠" in text.plain for _, text in fresh)
     disputed = metrics.with_columns(calibration_spread=pl.lit(2.83))

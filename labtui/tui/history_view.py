@@ -210,6 +210,8 @@ def quantity_items(metrics: pl.DataFrame, run_id: str, procedures_file: Path | N
             text.append(_doubts_said(run, holding, True, settings or MetricsSettings()), style="yellow")
         if value is not None and column in ("delta_i_a", "responsivity_a_per_w"):
             text.append(_doubts_said(run, holding, False, settings or MetricsSettings()), style="yellow")
+        if value is not None and column == "calibration_age_h":  # its sign said: `-97.82 h` read as a bug
+            text.append(f"  the calibration {'after' if value < 0 else 'before'} the run", style="italic")
         if value is None:
             # its own remark, else its topic's (tau, gm, mobility), else that of the quantity it is read from (a
             # mobility's gm), else the run's (and, for the quantities joined from the calibration, why power_w is null)
