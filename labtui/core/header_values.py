@@ -80,7 +80,7 @@ def unset(value: str) -> bool:
     return value.strip().casefold() in ("", "none")
 
 
-_COMMA_NUMBER = re.compile(r"\s*[-+]?[\d.]*\d,\d")  # `1,37 V`, `1.200,5 V` (a decimal comma), `1,200 s` (thousands)
+COMMA_NUMBER = re.compile(r"\s*[-+]?[\d.]*\d,\d")  # `1,37 V`, `1.200,5 V` (a decimal comma), `1,200 s` (thousands)
 _INTEGER = re.compile(r"\s*+([-+]?\d+)(?:\.0*)?\s*+")  # `67`, and `67.0` as a float formatting writes it
 
 
@@ -104,7 +104,7 @@ def typed_value(key: str, text: str, spec: ParameterSpec, line: int, warnings: l
         if value is None and spec.type != "int" and spec.unit and (split := split_number(text)) is not None \
                 and split[1] is not None:  # `1.4 A` for a voltage was "not a finite number in V"
             expected = f"in {spec.unit} (its unit is {quoted(split[1], 20)})"
-        elif spec.type != "int" and _COMMA_NUMBER.match(text):  # `1,37 V` from a spreadsheet in a decimal-comma
+        elif spec.type != "int" and COMMA_NUMBER.match(text):  # `1,37 V` from a spreadsheet in a decimal-comma
             # locale: said, not guessed
             expected += " (a comma in the number: written with a decimal point and no thousands separator, it is read)"
         warnings.append(f"line {line}: parameter {quoted(key)} = {quoted(text)} is not {expected}; left empty")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from labtui.core.column_row import column_names, unquoted
 from labtui.core.header_chip import chip_identity
 from labtui.core.header_values import (
+    COMMA_NUMBER,
     NUMBER_WITH_UNIT,
     parse_integer,
     parse_number,
@@ -43,7 +44,6 @@ _LAST_TIMESTAMP = dt.datetime(9999, 1, 1, tzinfo=dt.UTC).timestamp()
 # hung the stager).
 _PROCEDURE = re.compile(r"^#Procedure:\s*+<?\s*+([A-Za-z_][\w.]*+)(?:\s++object at 0x[0-9a-fA-F]++)?\s*+>?$")
 _FILE_IDX = re.compile(r"_(\d+)$")
-_DECIMAL_COMMA = re.compile(r"\d+,\d+(?:\s*s)?")  # `1760533665,0351331`: a Start time from a decimal-comma locale
 # A measurement's header is a few hundred bytes (the real corpus: 492 at most); it is stored in the manifest, which
 # every command reads, and in its run's Parquet footer, which every plot reads: a larger one is a file of another kind
 HEADER_LIMIT = 64 * 1024
@@ -377,7 +377,8 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
     match = NUMBER_WITH_UNIT.match(text.strip())
     value = float(match.group(1)) if match and match.group(2) in (None, "s") else _iso_time(text.strip(), line)
     if not math.isfinite(value):
-        comma = " (a decimal comma: written with a point, it is read)" if _DECIMAL_COMMA.fullmatch(text.strip()) else ""
+        # `1760533665,0351331`: a decimal-comma locale's, found as a header value's is (`COMMA_NUMBER`)
+        comma = " (a decimal comma: written with a point, it is read)" if COMMA_NUMBER.match(text) else ""
         raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is not a Unix time in seconds{comma}",
                      line)
     latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
