@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from labtui.core.metrics.definitions import DOUBT_COLUMNS, DOUBTS
 from labtui.core.metrics.schema import METRICS_SCHEMA
 from labtui.core.plotdata.load import Row, run_ident
 from labtui.core.si import format_si
+
+if TYPE_CHECKING:
+    import polars as pl
 
 TITLE_PARTS = " · "  # between a title's parts: chips, procedure, each shared parameter, the runs
 
@@ -80,13 +83,18 @@ def _delta_doubted(rows: list[Row]) -> list[str]:
     marked = [doubt for doubt in DOUBTS if doubt.mark]
     if not any(name in row for row in rows for name in DOUBT_COLUMNS):
         return [""] * len(rows)
-    import polars as pl
-
-    columns = pl.DataFrame([[row.get(name) for name in DOUBT_COLUMNS] for row in rows], orient="row",
-                           schema={name: METRICS_SCHEMA[name] for name in DOUBT_COLUMNS})
-    held = columns.select(doubt.holds.alias(str(number)) for number, doubt in enumerate(marked))
+    held = doubt_columns(rows).select(doubt.holds.alias(str(number)) for number, doubt in enumerate(marked))
     return ["".join(doubt.mark for doubt, holds in zip(marked, flags, strict=True) if holds)
             for flags in held.iter_rows()]
+
+
+def doubt_columns(rows: list[Row]) -> pl.DataFrame:
+    """The runs' `DOUBT_COLUMNS`, typed as the metrics table's (a null where a run has none), for `DOUBTS`' rules:
+    what a legend marks and a trace figure's warnings count."""
+    import polars as pl
+
+    return pl.DataFrame([[row.get(name) for name in DOUBT_COLUMNS] for row in rows], orient="row",
+                        schema={name: METRICS_SCHEMA[name] for name in DOUBT_COLUMNS})
 
 
 def _part(param: Param, row: Row) -> str:

@@ -13,13 +13,12 @@ import numpy as np
 import polars as pl
 
 from labtui.core.config import MetricsSettings
-from labtui.core.metrics.definitions import DOUBT_COLUMNS, DOUBTS
+from labtui.core.metrics.definitions import DOUBTS
 from labtui.core.metrics.glitches import sweep_glitches
 from labtui.core.metrics.it import dark_level
 from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep
 from labtui.core.metrics.savgol import window_points
-from labtui.core.metrics.schema import METRICS_SCHEMA
-from labtui.core.plotdata.labels import WAVELENGTH, legend_labels, title
+from labtui.core.plotdata.labels import WAVELENGTH, doubt_columns, legend_labels, title
 from labtui.core.plotdata.load import LoadedGroup, row_gaps, run_ident
 from labtui.core.plotdata.model import (
     Baseline,
@@ -259,9 +258,9 @@ def _it_warnings(rows: list[dict[str, Any]], columns: tuple[dict[str, np.ndarray
     if {True, False} <= {row.get("has_light") for row in rows}:
         warnings.append("the selection mixes light and dark runs")
     # the legend's P of a run (`trends.with_plotted_quantities`) in doubt, and its ΔI, as a trend's points say them
-    doubts = pl.DataFrame([(run_ident(row), row.get("power_w") is not None, *(row.get(name) for name in DOUBT_COLUMNS))
-                           for row in rows], orient="row", schema={"run": pl.String, "priced": pl.Boolean, **{
-                               name: METRICS_SCHEMA[name] for name in DOUBT_COLUMNS}})
+    doubts = doubt_columns(rows).with_columns(
+        run=pl.Series([run_ident(row) for row in rows], dtype=pl.String),
+        priced=pl.Series([row.get("power_w") is not None for row in rows], dtype=pl.Boolean))
     for doubt in DOUBTS:
         held = doubts.filter(doubt.holds & pl.col("priced")) if doubt.on_power else doubts.filter(doubt.holds)
         if doubted := held["run"].to_list():
