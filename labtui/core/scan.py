@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -255,6 +255,14 @@ def dated_in(local_tz: str) -> pl.Expr:
     return local_date.eq_missing(pl.col("date_local")).fill_null(True)
 
 
+def redated(manifest: pl.DataFrame, local_tz: str, sources: Iterable[str]) -> int:
+    """How many runs of the raw files `sources` the zone `local_tz` dates on another day than the manifest has them:
+    the files a stage reads again because the lab's zone changed."""
+    import polars as pl
+
+    return manifest.filter(~dated_in(local_tz) & pl.col("source_file").is_in(list(sources))).height
+
+
 def made_by_current_rules(rules: Mapping[str, str] | None) -> pl.Expr:
     """Whether a manifest row holds what this labtui would read from its file as it was: made by these extraction
     rules and by the registry entry of its procedure that `rules` (`Registry.rules`) holds, or by a newer labtui's
@@ -358,8 +366,7 @@ def pending_files(config: StagingConfig, manifest: pl.DataFrame, passed: PassedO
     present = owners_present(candidates, rejects)
     work = [c for c in candidates if known_outcome(c, staged, rejects, registry, present) is None]
     files = [c.source_file for c in work]
-    redated = manifest.filter(~dated_in(config.local_tz) & manifest["source_file"].is_in(files)).height
-    return Waiting(files, sum(read_again(c, staged, rejects) for c in work), redated)
+    return Waiting(files, sum(read_again(c, staged, rejects) for c in work), redated(manifest, config.local_tz, files))
 
 
 def relative_source(raw_root: Path, path: Path) -> str:

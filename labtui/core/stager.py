@@ -31,10 +31,10 @@ from labtui.core.scan import (
     Candidate,
     Outcome,
     PassedOver,
-    dated_in,
     known_outcome,
     owners_present,
     read_again,
+    redated,
     relative_source,
     scan_raw,
     staged_signatures,
@@ -202,8 +202,7 @@ class Stager:
                 # said: one colleague's config re-dates everyone's store (read from the manifest: the stat index
                 # is of one zone)
                 self.report.zone_change = (zone, self.config.local_tz)
-                here = manifest["source_file"].is_in(list(present))  # a gone file's run is not read again
-                self.report.redated = manifest.filter(~dated_in(self.config.local_tz) & here).height
+                self.report.redated = redated(manifest, self.config.local_tz, present)  # a gone file's: not read
             identity = check_raw_root(self.config, list(staged), moved=self.raw_root_moved)
             if identity is not None:
                 _ = self.registry  # loaded before any marker: one that does not load leaves none behind
