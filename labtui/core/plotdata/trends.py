@@ -226,21 +226,26 @@ def _spectral_notes(plotted: pl.DataFrame) -> list[str]:
     spreads, and one measured at another power shifts."""
     if (measured := plotted["laser_wavelength_nm"].drop_nulls().unique()).len() == 1:
         return [f"every point at {measured[0]:g} nm: a spectral response needs lit runs at two wavelengths or more"]
-    low, high = plotted["power_w"].min(), plotted["power_w"].max()
-    if not isinstance(low, float) or not isinstance(high, float) or not 0 < low * POWERS_APART <= high:
+    if (powers := _power_range(plotted)) is None or not 0 < powers[0] * POWERS_APART <= powers[1]:
         return []
-    return [f"R at powers from {format_si(low, 'W', zeros=True)} to {format_si(high, 'W', zeros=True)}: it depends "
-            "on power (the responsivity trend shows how), so compare wavelengths at one power"]
+    low, high = (format_si(power, "W", zeros=True) for power in powers)
+    return [f"R at powers from {low} to {high}: it depends on power (the responsivity trend shows how), so compare "
+            "wavelengths at one power"]
 
 
 def _powers(plotted: pl.DataFrame) -> list[str]:
     """A spectral trend's powers, in its title: a figure of R against λ said at what power only in the notes
     (stderr), and R depends on power."""
-    low, high = plotted["power_w"].min(), plotted["power_w"].max()
-    if not isinstance(low, float) or not isinstance(high, float):
+    if (powers := _power_range(plotted)) is None:
         return []
-    shown = format_si(low, "W", zeros=True)  # a range's dash, not `…`: a title cut short ends with that
-    return [f"P={shown}" if shown == (top := format_si(high, "W", zeros=True)) else f"P {shown} – {top}"]
+    low, high = (format_si(power, "W", zeros=True) for power in powers)  # a range's dash, not `…`: a title cut
+    return [f"P={low}" if low == high else f"P {low} – {high}"]  # short ends with that
+
+
+def _power_range(plotted: pl.DataFrame) -> tuple[float, float] | None:
+    """The least and the largest power the points were measured at; None where none was priced."""
+    low, high = plotted["power_w"].min(), plotted["power_w"].max()
+    return (low, high) if isinstance(low, float) and isinstance(high, float) else None
 
 
 SESSION_LABELS = 12  # a trend by run marks each measuring day up to this many, else only those after a long pause
