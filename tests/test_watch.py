@@ -156,6 +156,23 @@ def test_a_first_scan_of_staged_files_leaves_them_to_the_folder_checks(lab: Lab)
     assert watcher.state.waiting == {"d/It2025-10-14_11.csv"}  # a header begun: stat'ed until its rows come
 
 
+def test_a_backlog_the_watcher_stages_is_not_restated(lab: Lab) -> None:
+    """Old runs a watcher stages itself (its first start on a lab's folder) are no acquisition paused mid-run: only
+    the file written within `RESTAT_SECONDS` is stat'ed at every poll (552 old ones cost 1 % of a core for an
+    hour). Its time is its last write, so an append an hour after a slow stage is still seen."""
+    clock, events = Clock(), []
+    for index in range(1, 4):
+        lab.write(f"d/It2025-10-14_{index}.csv", raw_csv("It", start=1760371684.0 + 600 * index),
+                  mtime=clock.now - RESTAT_SECONDS - 600 * index)
+    lab.write("d/It2025-10-14_9.csv", raw_csv("It", start=1760381684.0), mtime=clock.now - 60)
+    watcher = watcher_for(lab, clock, events, settle=2)
+    watcher.poll()
+    clock.advance(3)
+    watcher.poll()
+    assert lab.manifest().height == 4
+    assert watcher.state.staged == {"d/It2025-10-14_9.csv": clock.now - 63}
+
+
 def test_watching_survives_a_deleted_folder_and_a_held_lock(lab: Lab) -> None:
     clock, events = Clock(), []
     watcher = watcher_for(lab, clock, events, settle=0)
