@@ -1091,6 +1091,24 @@ def test_a_run_being_recorded_is_deferred_until_its_cut_row_is_old(lab: Lab) -> 
     report = lab.stage()
     assert report.staged == 1 and "the last line was unterminated" in report.warned["a/It2025-10-13_1.csv"][0]
 
+def test_a_run_short_of_its_end_and_begun_lately_is_deferred_while_written(lab: Lab) -> None:
+    """The run being measured, read between two whole rows, was staged as an aborted run (the app's `s` staged the
+    very file its dashboard listed as measuring now). Short of its end, begun lately and written seconds ago, it is
+    busy; written 31 s ago (the acquisition stopped), it stages as aborted. An old run short of its end in a backlog
+    copied a moment ago stages at once; so does a whole run just written."""
+    now = time.time()
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It", start=now - 60, rows=it_rows()[:5]), mtime=now)
+    lab.write("a/It2025-10-13_2.csv", raw_csv("It", start=now - 3 * 86400, rows=it_rows()[:5]), mtime=now)
+    lab.write("a/It2025-10-13_3.csv", raw_csv("It", start=now - 600), mtime=now)
+    report = lab.stage()
+    assert report.staged == 2 and list(report.busy_files) == ["a/It2025-10-13_1.csv"]
+    assert report.busy_files["a/It2025-10-13_1.csv"] == ("its run has not reached its end and it was written 0 s ago: "
+                                                         "still being measured? Staged once it is 30 s old")
+    os.utime(lab.raw / "a/It2025-10-13_1.csv", (now - 31, now - 31))
+    assert lab.stage().staged == 1
+    assert lab.manifest().sort("source_file")["is_complete"].to_list() == [False, False, True]
+
+
 
 def test_a_file_renamed_while_staging_is_deferred_not_rejected(lab: Lab) -> None:
     """A name gone since the scan was a reject ("cannot be read: No such file or directory") for a file that no

@@ -48,6 +48,8 @@ RECORDING_SECONDS = 30  # a file whose last row is cut, written this recently, i
 # ... or written this far ahead of this computer's clock: a share's clock ahead (its mtime "in the future" was taken
 # for an old one, the run being measured staged as aborted). Farther ahead, a clock set wrong: judged as old.
 CLOCK_AHEAD_SECONDS = 3600
+MEASURING_SECONDS = 86400  # a run begun this recently, short of its end and written within RECORDING_SECONDS, is
+# being measured (the longest runs take hours)
 
 
 class StagedRun(NamedTuple):
@@ -103,6 +105,12 @@ class _File:
     record: str = ""  # `run_record`: written into the run's Parquet footer
     data: bytes = b""  # the raw bytes, from the load to the parse
     result: ChunkResult | None = None
+
+
+def _begun_lately(row: ManifestRow) -> bool:
+    """The run began within `MEASURING_SECONDS`: it may be measured still (a backlog copied in a minute ago, its
+    files all new, holds old runs: an aborted one among them stages at once)."""
+    return (dt.datetime.now(dt.UTC) - row.start_time_utc).total_seconds() < MEASURING_SECONDS
 
 
 def _row_cut(data: bytes, rows_at: int) -> bool:
@@ -192,16 +200,21 @@ class ChunkWorker:
         from labtui.core.parser import parse_header
 
         file.header = parse_header(file.data, self.registry, csv_stem(os.path.basename(file.cand.path)))
-        assert file.as_read is not None  # read before its header
-        age = time.time_ns() - file.as_read.mtime_ns
-        if self.recording_s and -CLOCK_AHEAD_SECONDS * 1e9 <= age < self.recording_s * 1e9 and _row_cut(
-                file.data, file.header.data_offset):
+        if (when := self._written_lately(file)) and _row_cut(file.data, file.header.data_offset):
             # read between two of the acquisition's writes: a plain stage took the run being measured for an aborted
             # one. Older (an acquisition stopped mid-row), it stages: its cut row dropped, and said
-            when = f"written {age / 1e9:.0f} s ago" if age >= 0 else \
-                f"written {-age / 1e9:.0f} s ahead of this computer's clock (the share's clock ahead?)"
             file.result = Busy(f"its last row is cut and it was {when}: still being recorded? Staged once it is "
                                f"{self.recording_s:g} s old")
+
+    def _written_lately(self, file: _File) -> str | None:
+        """How lately the file was written, when within `recording_s` (or ahead of this computer's clock, within
+        `CLOCK_AHEAD_SECONDS`): an acquisition may be writing it still."""
+        assert file.as_read is not None  # read before its header
+        age = time.time_ns() - file.as_read.mtime_ns
+        if not (self.recording_s and -CLOCK_AHEAD_SECONDS * 1e9 <= age < self.recording_s * 1e9):
+            return None
+        return f"written {age / 1e9:.0f} s ago" if age >= 0 else \
+            f"written {-age / 1e9:.0f} s ahead of this computer's clock (the share's clock ahead?)"
 
     def _parse(self, files: list[_File]) -> None:
         """The chunk's data blocks, in one Polars query; the raw bytes are let go here."""
@@ -244,6 +257,12 @@ class ChunkWorker:
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise Reject("invalid_values", f"header values out of range: {problems}") from None
+        if not file.row.is_complete and (when := self._written_lately(file)) and _begun_lately(file.row):
+            # the run being measured, read between two rows: staged, it was an aborted run until its end (the app's
+            # `s` staged the very file its dashboard listed as measuring now)
+            file.result = Busy(f"its run has not reached its end and it was {when}: still being measured? Staged "
+                               f"once it is {self.recording_s:g} s old")
+            return
         file.warnings += notes
         self.claim(file.row, file.header.column_line + file.row.n_rows)  # the line its rows end on
         file.record = run_record(file.row, file.warnings, self.version)
