@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from labtui.core.metrics.glitches import GLITCH_RUN, glitches
+from labtui.core.metrics.glitches import GLITCH_RUN, glitches, true_runs
 from labtui.core.metrics.it import fit_line
 
 COLUMNS = ("p_max_w", "slope_w_per_v", "threshold_v")
@@ -215,8 +215,7 @@ def _lit_glitches(vl: np.ndarray, power: np.ndarray) -> np.ndarray:
     dark, top = _dark_reading(vl, power), float(np.partition(power, fourth)[fourth])
     dark = 0.0 if dark is None else dark  # a lit start whose next reading dropped out: the dropout is one
     lit = power > _lit_from(dark, top)
-    edges = np.flatnonzero(np.diff(np.r_[False, glitch, False].astype(np.int8)))  # each run's start, then its end
-    for start, end in zip(edges[::2], edges[1::2], strict=True):
+    for start, end in true_runs(glitch):
         if not (lit[start - 1] and lit[end]):  # `ends=False`: every run has a reading on each side
             glitch[start:end] = False
     return glitch

@@ -101,7 +101,7 @@ def said_dropouts(topic: str, current: np.ndarray, glitch: np.ndarray, unit: str
     quantities pass over: one each, up to SAID_DROPOUTS, else one for all (a dark run falling to noise halfway got
     2,322 remarks); `where(start, end)` places one (`Vg -5 to -4.8 V`). A glitch run that is no such dropout (a
     spike beside another, a V's bottom, a run at an end) is not said: the short ones never were."""
-    runs = [(start, end) for start, end in _runs(glitch) if end - start > GLITCH_RUN and start > 0
+    runs = [(start, end) for start, end in true_runs(glitch) if end - start > GLITCH_RUN and start > 0
             and end < current.size and _dropped(current, start, end)]
     depth = f"|I| under 1/{DROPOUT_DEPTH:g} of the readings beside"
     if len(runs) <= SAID_DROPOUTS:
@@ -132,7 +132,7 @@ def sweep_glitches(current: np.ndarray) -> np.ndarray:
 def v_bottoms(current: np.ndarray, glitch: np.ndarray) -> np.ndarray:
     """Which of the `glitch` points (`glitches` of a sweep's |I|) are a V's bottom (`v_bottom`), not a dropout."""
     bottoms = np.zeros(current.size, dtype=bool)
-    for start, end in _runs(glitch):
+    for start, end in true_runs(glitch):
         bottoms[start:end] = v_bottom(current, start, end)
     return bottoms
 
@@ -150,15 +150,16 @@ def trace_glitches(current: np.ndarray) -> np.ndarray:
         return glitch
     sigma = median(np.abs(np.diff(current))) / (0.6745 * np.sqrt(2))  # white noise's, from the median difference
     near = np.abs(current) <= NOISE_SIGMAS * sigma
-    for start, end in _runs(glitch):
+    for start, end in true_runs(glitch):
         if near[max(start - 1, 0) : end + 1].all():
             glitch[start:end] = False
     return glitch
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Each run of True in `mask`: its start and its end (past its last)."""
-    edges = np.flatnonzero(np.diff(np.r_[False, mask, False].astype(np.int8)))
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Each run of True in `mask`: its start and its end (past its last). Where the mask differs from the point before
+    it (False before the first and after the last), not `np.r_` and `np.diff`: ~7 µs of Python layers a sweep."""
+    edges = (np.concatenate(([False], mask)) != np.concatenate((mask, [False]))).nonzero()[0]
     return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
