@@ -3,6 +3,9 @@
 The run is dark until the first sample with VL ≥ the light threshold (switch-on), lit until the first sample
 after it below the threshold (switch-off), dark again after; a sample whose VL is missing (NaN) switches neither.
 Windows are measured back from those two edges.
+
+A run's windows are a few hundred samples, whose NumPy calls cost their Python layers more than their arithmetic:
+ndarray methods and slices (`t.searchsorted`, `t[1:] - t[:-1]`), not the functions that wrap them (~1–3 µs each).
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ def laser_on(vl: np.ndarray, threshold: float, t: np.ndarray | None = None, wind
         return on
     if (missing := np.isnan(vl)).any():
         on = on[np.maximum.accumulate(np.where(missing, 0, np.arange(vl.size)))]
-    starts = np.flatnonzero(np.concatenate([[True], on[1:] != on[:-1]]))  # of each stretch of one state
-    lengths = np.diff(np.append(starts, on.size))
+    bounds = np.concatenate(([0], (on[1:] != on[:-1]).nonzero()[0] + 1, [on.size]))  # of each stretch of one state
+    starts, lengths = bounds[:-1], bounds[1:] - bounds[:-1]
     held = lengths > FLICKER_SAMPLES
     held[-1] |= not on[starts[-1]]  # a laser off for the run's last samples is a switch-off it ended at, no misread:
     # one or two of them read as "never switched off", and the run lost its ΔI
@@ -108,14 +111,14 @@ def _quantities(
         t, i, vl = t[keep], i[keep], vl[keep]
     if t.size < 3:
         return values, ["It: fewer than 3 finite points"]
-    if (back := np.flatnonzero(t[1:] < t[:-1])).size:  # every window below is found by bisection on t
+    if (back := (t[1:] < t[:-1]).nonzero()[0]).size:  # every window below is found by bisection on t
         before, after = told_apart(t[back[0]], t[back[0] + 1])
         return values, [f"It: t (s) goes back at sample {int(back[0]) + 2} ({before} → {after} s): "
                         "rows out of order or two runs in one file"]
     if not (math.isfinite(vl[0]) or np.isfinite(vl).any()):  # the first sample answers for every real run
         return values, ["It: the VL column holds no value: when the laser was on is unknown"]
     on = laser_on(vl, settings.light_threshold_v, t, settings.it_window_s, laser_v)
-    k_on = int(np.argmax(on))
+    k_on = int(on.argmax())
     if not on[k_on]:
         # not a dark run: its lit samples lost to readings of I that are none
         if keep is not None and (was_on := laser_on(recorded_vl, settings.light_threshold_v, recorded_t,
@@ -135,7 +138,7 @@ def _quantities(
     dark = dark_window(t, k_on, window)
     if dark.start >= dark.stop:
         return values, ["It: no sample in the dark window"]
-    settled = slice(int(np.searchsorted(t, t_on - settings.it_drift_window_s)), k_on)  # the start's transient left out
+    settled = slice(int(t.searchsorted(t_on - settings.it_drift_window_s)), k_on)  # the start's transient left out
     spacing = cache(partial(sample_spacing, t, settled))  # taken only where a stretch may be a gap
     if (thin := _thin(dark, window, step, "dark") or _gap(t, dark, t_on, window, spacing, "dark")) is not None:
         return values, [thin]
@@ -144,19 +147,19 @@ def _quantities(
     if vds_v and abs(i_dark / vds_v) < settings.dead_conductance_s:
         return values, [f"photoresponse: dead channel (|I| {abs(i_dark):.2g} A at Vds {vds_v:g} V){vds_doubt(vds_v)}"]
     off = ~on[k_on:]
-    k_off = k_on + int(np.argmax(off))
+    k_off = k_on + int(off.argmax())
     if not off[k_off - k_on]:
         return values, ["photoresponse: the laser never switched off before the run ended (no dark after the pulse)"]
     t_off = float(t[k_off])
     k_end, remarks = t.size, []  # the dark after the pulse ends where the laser switches on again
     if (again := on[k_off:]).any():  # only the first pulse is read (the definitions say so): said, as its data show it
-        k_end = k_off + int(np.argmax(again))
+        k_end = k_off + int(again.argmax())
         remarks = [f"photoresponse: the laser switched on again at {float(t[k_end]):.4g} s (several pulses in one "
                    "run): only the first is read"]
     if t_off - t_on < _COVERAGE * window:
         return values, [*remarks, f"photoresponse: the laser was on {t_off - t_on:.3g} s, less than the {window:g} s "
                                   "window"]
-    lit = slice(max(int(np.searchsorted(t, t_off - window)), k_on), k_off)
+    lit = slice(max(int(t.searchsorted(t_off - window)), k_on), k_off)
     if lit.start >= lit.stop:
         return values, [*remarks, "photoresponse: no sample in the window before switch-off"]
     span = min(window, t_off - t_on)
@@ -219,7 +222,7 @@ def sample_spacing(t: np.ndarray, samples: slice) -> float:
     """The run's usual interval between samples: the median over `samples` (the drift window's, a few hundred:
     a gap in them changes it not), else over the run."""
     clock = t[samples] if samples.stop - samples.start > 2 else t
-    return median(np.diff(clock))
+    return median(clock[1:] - clock[:-1])
 
 
 def _gap(t: np.ndarray, samples: slice, edge: float, span: float, spacing: Callable[[], float],
@@ -240,10 +243,10 @@ def _gap(t: np.ndarray, samples: slice, edge: float, span: float, spacing: Calla
 
 def _widest_interval(times: np.ndarray) -> tuple[float, float]:
     """The widest interval between two consecutive `times`, and the time it starts at; (0, 0) for fewer than two."""
-    steps = np.diff(times)
+    steps = times[1:] - times[:-1]
     if not steps.size:
         return 0.0, 0.0
-    at = int(np.argmax(steps))
+    at = int(steps.argmax())
     return float(steps[at]), float(times[at])
 
 
@@ -276,7 +279,7 @@ def readings(t: np.ndarray, i: np.ndarray) -> tuple[np.ndarray | None, list[str]
 
 def dark_window(t: np.ndarray, k_on: int, window: float) -> slice:
     """The samples i_dark_a averages: those of the `window` seconds before sample `k_on`, the switch-on."""
-    return slice(int(np.searchsorted(t, t[k_on] - window)), k_on)
+    return slice(int(t.searchsorted(t[k_on] - window)), k_on)
 
 
 def dark_level(t: np.ndarray, i: np.ndarray, t_on: float, window: float) -> float:
@@ -318,7 +321,7 @@ def moving_average(y: np.ndarray, points: int) -> np.ndarray:
     n, half = y.size, points // 2
     total = np.empty(n + 1)
     total[0] = 0.0
-    np.cumsum(y, out=total[1:])
+    y.cumsum(out=total[1:])
     if n <= 2 * half:  # every window reaches an end
         index = np.arange(n)
         low, high = np.maximum(index - half, 0), np.minimum(index + half + 1, n)
@@ -365,9 +368,9 @@ def _times(
         return [f"tau: delta_i_a is within {RESOLVED_SIGMAS:g}σ of the smoothed dark noise ({format_si(noise, 'A')}; "
                 "delta_i_snr)"]
     rise = (moving_average(i[k_on:k_off], points) - i_dark) / delta
-    reached = np.flatnonzero(rise >= 1 - 1 / math.e)
-    fallen = np.flatnonzero((moving_average(i[k_off:k_end], points) - i_dark) / delta <= 1 / math.e)  # not into a
-    # next pulse
+    reached = (rise >= 1 - 1 / math.e).nonzero()[0]
+    fallen = ((moving_average(i[k_off:k_end], points) - i_dark) / delta <= 1 / math.e).nonzero()[0]  # not into a next
+    # pulse
     for name, level, within, start, stop, crossed, switch in (
             ("tau_rise_s", "1 − 1/e", "while lit", k_on, k_off, reached, "on"),
             ("tau_decay_s", "1/e", "by the end of the run", k_off, k_end, fallen, "off")):
