@@ -48,11 +48,11 @@ def sweep_legs(x: np.ndarray) -> list[Leg]:
     if n < 2:
         return [Leg(0, n, 0)] if n else []
     step = x[1:] - x[:-1]  # np.diff's arithmetic without its Python layers (~3 µs a call)
-    moving = np.flatnonzero(_moves(step, x))
+    moving = _moves(step, x).nonzero()[0]
     if not moving.size:
         return [Leg(0, n, 0)]
     direction = np.sign(step[moving]).astype(np.int8)  # of each step that moves; the others continue a leg
-    changes = np.flatnonzero(direction[1:] != direction[:-1]) + 1
+    changes = (direction[1:] != direction[:-1]).nonzero()[0] + 1
     turns = moving[changes]  # step k moves from point k: point k is the turn
     bounds = [0, *turns.tolist(), n - 1]
     directions = [int(direction[0]), *direction[changes].tolist()]
@@ -132,10 +132,11 @@ def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.2, edg
     """
     current = np.abs(i)
     glitch = sweep_glitches(current) if glitch is None else glitch
-    k = int(np.where(glitch, np.inf, current).argmin())
-    if (why := flat(current[~glitch] if glitch.any() else current)) is not None:
+    glitched = glitch.any()  # (a leg of every real sweep but a few has none)
+    k = int((np.where(glitch, np.inf, current) if glitched else current).argmin())
+    if (why := flat(current[~glitch] if glitched else current)) is not None:
         return Dirac(None, k, why, flat=True)
-    if (dropout := _dropout_beside(vg, glitch, k)) is not None:
+    if glitched and (dropout := _dropout_beside(vg, glitch, k)) is not None:
         return Dirac(None, k, f"min |I| beside a contact dropout (Vg {dropout[0]:g}…{dropout[1]:g} V): the Dirac "
                               "point may lie in it")
     low, high = float(vg.min()), float(vg.max())
@@ -149,7 +150,9 @@ def dirac_point(vg: np.ndarray, i: np.ndarray, *, fit_window_v: float = 0.2, edg
         return Dirac(None, k, f"min |I| beside a gap in the readings (Vg {low_v:g}…{high_v:g} V, rows without a "
                               "finite Vg or I): the Dirac point may lie in it")
     window = max(fit_window_v, *(abs(float(vg[j] - vg[k])) for j in (k - 1, k + 1) if 0 <= j < vg.size))
-    near = (np.abs(vg - vg[k]) <= window + slack) & ~glitch
+    near = np.abs(vg - vg[k]) <= window + slack
+    if glitched:
+        near &= ~glitch
     vertex = parabola_vertex(vg[near] - vg[k], current[near] / (float(current[k]) or 1.0))
     if vertex is not None and abs(vertex) <= window and low <= vg[k] + vertex <= high:
         return Dirac(float(vg[k] + vertex), k, None)
@@ -221,8 +224,8 @@ def parabola_vertex(x: np.ndarray, y: np.ndarray) -> float | None:
     scale = float(np.abs(x).max()) or 1.0
     u = x / scale
     uu = u * u
-    s0, s1, s2, s3, s4 = float(x.size), float(u.sum()), float(uu.sum()), float(np.dot(uu, u)), float(np.dot(uu, uu))
-    m0, m1, m2 = float(y.sum()), float(np.dot(u, y)), float(np.dot(uu, y))
+    s0, s1, s2, s3, s4 = float(x.size), float(u.sum()), float(uu.sum()), float(uu.dot(u)), float(uu.dot(uu))
+    m0, m1, m2 = float(y.sum()), float(u.dot(y)), float(uu.dot(y))
     minor0, minor1, minor2 = s2 * s4 - s3 * s3, s1 * s4 - s2 * s3, s1 * s3 - s2 * s2
     det = s0 * minor0 - s1 * minor1 + s2 * minor2
     if not det > 1e-12 * s0 * s0 * s0:  # fewer than three distinct x (the Gram determinant is ≥ 0)
@@ -271,7 +274,8 @@ def out_of_order(vg: np.ndarray) -> str | None:
         return None
     steps = vg[1:] - vg[:-1]
     moved = steps[_moves(steps, vg)]  # a repeat within float noise, as `sweep_legs` reads one
-    turns = int(np.count_nonzero((moved[1:] > 0) != (moved[:-1] > 0)))
+    rising = moved > 0
+    turns = int(np.count_nonzero(rising[1:] != rising[:-1]))
     if not turns and 3 * (repeats := steps.size - moved.size) >= steps.size:  # a loop read twice a setpoint turns
         return f"IVg: {repeats} of its {vg.size} rows repeat the Vg before them: rows sorted by Vg? No Dirac point " \
                "nor gm from them"
@@ -401,7 +405,7 @@ def _within_lag(hysteresis: float, vg: np.ndarray) -> Remarks:
     the device's (the lag only makes it smaller)."""
     if not hysteresis <= 0:
         return []
-    step = median(np.abs(np.diff(vg)))  # the sweep's readings are finite (`read_sweep`)
+    step = median(np.abs(vg[1:] - vg[:-1]))  # the sweep's readings are finite (`read_sweep`)
     if not (step > 0 and -LAG_STEPS * step < hysteresis):
         return []
     return [f"hysteresis_v: {hysteresis:+.3g} V is within {LAG_STEPS} gate steps ({step:g} V): a current read before "
