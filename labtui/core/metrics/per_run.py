@@ -154,10 +154,10 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
         written = " nor ".join(WRITTEN_AS[name] for name in missing)
         return (*[None] * len(DATA_COLUMNS), [f"run: its data have no {written} column, which {proc}'s quantities "
                                               "are read from"])
-    columns, gaps = _readings(frame, READ_COLUMNS[proc])
-    if proc != "It" and (beyond := _past_limits(proc, columns[0], limits)) is not None:
+    columns, spans, gaps = _readings(frame, READ_COLUMNS[proc])
+    if proc != "It" and (beyond := _past_limits(proc, spans[0], limits)) is not None:
         return (*[None] * len(DATA_COLUMNS), [*gaps, beyond])
-    if (beyond := _past_range(proc, columns[1], reading)) is not None:
+    if (beyond := _past_range(proc, columns[1], spans[1], reading)) is not None:
         return (*[None] * len(DATA_COLUMNS), [*gaps, beyond])
     try:
         with np.errstate(all="ignore"):  # absurd values (1e308) overflow to inf: a null with its reason, no warning
@@ -180,14 +180,15 @@ PAST_LIMITS = 10.0  # a swept column reaching this many times as far from 0 as i
 # (a prefix apart is 1000×; a header edited apart from its data, 3×, keeps its quantities)
 
 
-def _past_limits(proc: str, swept: np.ndarray, limits: tuple[float, float] | None) -> str | None:
-    """A remark when the swept column reaches PAST_LIMITS × farther from 0 than the header's sweep: a Vg or VL logged
-    in mV under a (V) name, which made a Dirac point of 417 V and priced a run's power 357× low, both with no remark.
-    The remark of a calibration starts with its procedure: no part of such a curve prices a run."""
-    if limits is None or not (reach := max(-limits[0], limits[1])) > 0 or not swept.size:
+def _past_limits(proc: str, span: tuple[float, float], limits: tuple[float, float] | None) -> str | None:
+    """A remark when the swept column, of finite `span` (`_readings`), reaches PAST_LIMITS × farther from 0 than the
+    header's sweep: a Vg or VL logged in mV under a (V) name, which made a Dirac point of 417 V and priced a run's
+    power 357× low, both with no remark. The remark of a calibration starts with its procedure: no part of such a
+    curve prices a run."""
+    if limits is None or not (reach := max(-limits[0], limits[1])) > 0:
         return None
-    low, high = _finite_span(swept)  # a NaN or an inf is no reading: the others decide
-    if not max(-low, high) > PAST_LIMITS * reach:  # NaN (no finite reading) passes
+    low, high = span  # a NaN or an inf is no reading: the others decide
+    if not max(-low, high) > PAST_LIMITS * reach:  # NaN (no finite reading, or none at all) passes
         return None
     return (f"{proc}: {SWEPT_NAMES[proc]} reaches {low:g}…{high:g} V, past the header's sweep of {limits[0]:g}…"
             f"{limits[1]:g} V: logged in another unit? No quantities from it")
@@ -196,15 +197,16 @@ def _past_limits(proc: str, swept: np.ndarray, limits: tuple[float, float] | Non
 MEASURED_NAMES = {"IVg": ("I", "A"), "It": ("I", "A"), "LaserCalibration": ("Power", "W")}
 
 
-def _past_range(proc: str, measured: np.ndarray, reading: ReadingLimit | None) -> str | None:
-    """A remark when the measured column (I, a calibration's Power) reaches past what its instrument reads (the
-    limit's slack: a meter the header names reads 5 % past its range, a bound of no named one is a guess): an I
-    logged in mA or nA under `I (A)` made a dark current of 47 kA and a responsivity of −6e7 A/W, a calibration's
-    Power in µW under `Power (W)` priced runs 10⁶× high, with no remark (a meter reads 9.9e37 past its range, which
-    `_readings` takes as a gap)."""
+def _past_range(proc: str, measured: np.ndarray, span: tuple[float, float],
+                reading: ReadingLimit | None) -> str | None:
+    """A remark when the measured column (I, a calibration's Power), of finite `span` (`_readings`), reaches past
+    what its instrument reads (the limit's slack: a meter the header names reads 5 % past its range, a bound of no
+    named one is a guess): an I logged in mA or nA under `I (A)` made a dark current of 47 kA and a responsivity of
+    −6e7 A/W, a calibration's Power in µW under `Power (W)` priced runs 10⁶× high, with no remark (a meter reads
+    9.9e37 past its range, which `_readings` takes as a gap)."""
     if reading is None or not measured.size:
         return None
-    low, high = _finite_span(measured)
+    low, high = span
     bound = reading.slack * reading.value
     if not max(-low, high) > bound:  # NaN (no finite reading) passes: the others say it
         return None
@@ -229,28 +231,34 @@ def _finite_span(values: np.ndarray) -> tuple[float, float]:
 def curve_of(frame: pl.DataFrame) -> Curve:
     """A LaserCalibration's curve from its frame (as staged, or read back); empty without its columns."""
     try:
-        (vl, power), _ = _readings(frame, READ_COLUMNS["LaserCalibration"])
+        (vl, power), _, _ = _readings(frame, READ_COLUMNS["LaserCalibration"])
     except pl.exceptions.ColumnNotFoundError:
         return np.empty(0), np.empty(0)
     return calibration_curve(vl, power)
 
 
-def _readings(frame: pl.DataFrame, names: tuple[str, ...]) -> tuple[list[np.ndarray], list[str]]:
+def _readings(frame: pl.DataFrame, names: tuple[str, ...]) -> tuple[list[np.ndarray], list[tuple[float, float]],
+                                                                     list[str]]:
     """The columns as float arrays (no copy of a Float64 column without nulls; a null becomes NaN), each value of
-    ±`NO_READING` or beyond a NaN (a gap, as a sensor's), and a remark for each column that had such values."""
-    columns, remarks = [], []
+    ±`NO_READING` or beyond a NaN (a gap, as a sensor's); each column's least and largest finite value (NaN, NaN
+    for none: `_finite_span`), which its reach is judged by; and a remark for each column that had such values."""
+    columns, spans, remarks = [], [], []
     for name in names:
         series = frame.get_column(name)
         values = (series if series.dtype == pl.Float64 else series.cast(pl.Float64)).to_numpy()
-        # max and min: two passes without temporaries where every value reads (NaN fails both: the mask decides)
-        if values.size and not (values.min() > -NO_READING and values.max() < NO_READING):
+        # max and min: two passes without temporaries where every value reads, which are then its span (NaN fails
+        # both: the mask decides)
+        low, high = (float(values.min()), float(values.max())) if values.size else (math.nan, math.nan)
+        if values.size and not (low > -NO_READING and high < NO_READING):
             marks = np.abs(values) >= NO_READING
             if count := int(np.count_nonzero(marks)):
                 values = np.where(marks, np.nan, values)
                 remarks.append(f"{name}: {counted(count, 'value')} of ±{NO_READING:g} or more (an instrument's "
                                "overflow mark) read as gaps")
+            low, high = _finite_span(values)
         columns.append(values)
-    return columns, remarks
+        spans.append((low, high))
+    return columns, spans, remarks
 
 
 def _finite(value: float | None) -> float | None:
