@@ -87,8 +87,7 @@ def breakdown_at(current: np.ndarray) -> int | None:
     is no breakdown; nor is a fall into the V's bottom at the sweep's last points (`v_bottom`). None when the sweep
     has no such fall (a sweep without any fall of ×BREAKDOWN_FALL, every real sweep but one, costs one
     comparison)."""
-    falls = np.flatnonzero(current[1:] * BREAKDOWN_FALL < current[:-1]) + 1
-    if not falls.size:
+    if not (current[1:] * BREAKDOWN_FALL < current[:-1]).any():
         return None
     kept = np.flatnonzero(~glitches(current))
     level = current[kept]
@@ -235,14 +234,15 @@ def parabola_vertex(x: np.ndarray, y: np.ndarray) -> float | None:
     return -b / (2 * a) * scale if a > 0 else None
 
 
-def longest_leg(vg: np.ndarray, legs: list[Leg], direction: int) -> Leg | None:
+def longest_leg(vg: np.ndarray, legs: list[Leg], direction: int, drift: float) -> Leg | None:
     """The leg of that direction spanning the widest Vg range (the −V → +V and +V → −V legs of a full loop); of
-    legs as wide, the last: in an aborted loop (0 → −V → +V → 0) the first leg only left the resting 0 V."""
+    legs as wide (within `drift`, the sweep's float drift), the last: in an aborted loop (0 → −V → +V → 0) the
+    first leg only left the resting 0 V."""
     chosen = [leg for leg in legs if leg.direction == direction and leg.stop - leg.start >= 3]
     if not chosen:
         return None
     spans = [abs(float(vg[leg.stop - 1] - vg[leg.start])) for leg in chosen]
-    widest = max(spans) - 1e-6 * float(vg.max() - vg.min())
+    widest = max(spans) - drift
     return [leg for leg, span in zip(chosen, spans, strict=True) if span >= widest][-1]
 
 
@@ -318,9 +318,11 @@ def read_sweep(vg: np.ndarray, i: np.ndarray, vds_v: float | None, settings: Met
 
 
 def cnp_legs(vg: np.ndarray) -> tuple[Leg | None, Leg | None]:
-    """The up- and down-sweep legs the Dirac points are read on: the widest of each direction."""
+    """The up- and down-sweep legs the Dirac points are read on: the widest of each direction (the sweep's span
+    taken once for both)."""
     legs = sweep_legs(vg)
-    return longest_leg(vg, legs, 1), longest_leg(vg, legs, -1)
+    drift = 1e-6 * float(vg.max() - vg.min()) if vg.size else 0.0
+    return longest_leg(vg, legs, 1, drift), longest_leg(vg, legs, -1, drift)
 
 
 def ivg_quantities(
