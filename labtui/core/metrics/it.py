@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import cache, partial
+from functools import partial
 
 import numpy as np
 
@@ -139,7 +139,7 @@ def _quantities(
     if dark.start >= dark.stop:
         return values, ["It: no sample in the dark window"]
     settled = slice(int(t.searchsorted(t_on - settings.it_drift_window_s)), k_on)  # the start's transient left out
-    spacing = cache(partial(sample_spacing, t, settled))  # taken only where a stretch may be a gap
+    spacing = partial(sample_spacing, t, settled)  # taken only where a stretch may be a gap (rarely: not cached)
     if (thin := _thin(dark, window, step, "dark") or _gap(t, dark, t_on, window, spacing, "dark")) is not None:
         return values, [thin]
     values["i_dark_a"] = i_dark = _mean(i[dark])
