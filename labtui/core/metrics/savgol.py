@@ -32,10 +32,11 @@ def savgol_derivative(x: np.ndarray, y: np.ndarray, window: int, polyorder: int)
     spacing = float(step.sum()) / step.size  # `step.mean()` to the bit, once
     if n > window and step.max() - step.min() <= 1e-6 * abs(spacing):
         edge = _edge_weights(window, polyorder)
-        slope = np.empty(n)
-        slope[half:n - half] = np.correlate(y, edge[half], mode="valid") / spacing
-        slope[:half] = edge[:half] @ y[:window] / spacing
-        slope[n - half:] = -(edge[:half] @ y[:n - window - 1:-1])[::-1] / spacing  # the start's fits, mirrored
+        slope = np.empty(n)  # per step of the grid, then (each value divided once, in place) per unit of x
+        slope[half:n - half] = np.correlate(y, edge[half], mode="valid")
+        slope[:half] = edge[:half] @ y[:window]
+        slope[n - half:] = -(edge[:half] @ y[:n - window - 1:-1])[::-1]  # the start's fits, mirrored
+        slope /= spacing
         return slope
     rows = max(1, FIT_CELLS // window)  # each fit is a row of `window` points: a block at a time bounds the memory
     return np.concatenate([_local_fits(x, y, window, polyorder, np.arange(at, min(at + rows, n)))
