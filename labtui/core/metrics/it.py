@@ -330,7 +330,7 @@ def moving_average(y: np.ndarray, points: int) -> np.ndarray:
     smooth = np.empty(n)
     smooth[half:n - half] = (total[width:] - total[:n + 1 - width]) / width
     reach = np.arange(half + 1, width)  # the first points' windows: [0, j + half + 1)
-    smooth[:half] = total[reach] / reach
+    smooth[:half] = total[half + 1 : width] / reach
     smooth[n - half:] = (total[n] - total[n - width + 1:n - half]) / reach[::-1]
     return smooth
 
