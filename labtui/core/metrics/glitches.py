@@ -4,6 +4,7 @@ points), which the sweeps' and the It runs' quantities, and the plots, pass over
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -34,9 +35,9 @@ def glitches(current: np.ndarray, *, ends: bool = True) -> np.ndarray:
     glitch = np.zeros(n, dtype=bool)
     if n < 3:
         return glitch
-    head, tail = current[: GLITCH_RUN + 1], current[-GLITCH_RUN - 1 :]
-    if not ((current[1:] * BREAKDOWN_FALL < current[:-1]).any() or (head[:-1] * BREAKDOWN_FALL < head[1:]).any()
-            or (tail[:-1] * BREAKDOWN_FALL < tail[1:]).any()):
+    outer = current[: GLITCH_RUN + 1].tolist(), current[-GLITCH_RUN - 1 :].tolist()  # a few points: Python floats
+    if not ((current[1:] * BREAKDOWN_FALL < current[:-1]).any()
+            or any(low * BREAKDOWN_FALL < high for end in outer for low, high in itertools.pairwise(end))):
         return glitch
     highest = lowest = current[1:-1]  # of the run of `length` points from each of the points 1, 2, …
     for length in range(1, min(GLITCH_RUN, n - 2) + 1):
