@@ -226,7 +226,7 @@ def _merged(vl: np.ndarray, power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep = np.isfinite(vl) & np.isfinite(power)
     order = np.lexsort((power[keep], vl[keep]))  # repeats by power too: their mean's rounding is the rows' order's
     vl, power = vl[keep][order], power[keep][order]
-    if vl.size < 2 or vl[0] == vl[-1] or np.all(vl[1:] != vl[:-1]):  # one VL is no curve (`_no_curve` says so);
+    if vl.size < 2 or vl[0] == vl[-1] or (vl[1:] != vl[:-1]).all():  # one VL is no curve (`_no_curve` says so);
         return vl, power  # no repeats: every real calibration
     starts = np.flatnonzero(np.r_[True, vl[1:] != vl[:-1]])
     counts = np.diff(np.r_[starts, vl.size])
