@@ -149,7 +149,8 @@ def from_data(proc: str, frame: pl.DataFrame, vds_v: float | None, settings: Met
     scale), which a current or a power reaching far past says the same of."""
     if proc not in READ_COLUMNS:
         return ()
-    if missing := [name for name in READ_COLUMNS[proc] if name not in frame.columns]:  # a registry entry `like:` a
+    present = frame.columns  # a list Polars builds at each read
+    if missing := [name for name in READ_COLUMNS[proc] if name not in present]:  # a registry entry `like:` a
         # procedure whose columns its data lack (the remark was Polars' `no column "vl_v" not found`)
         written = " nor ".join(WRITTEN_AS[name] for name in missing)
         return (*[None] * len(DATA_COLUMNS), [f"run: its data have no {written} column, which {proc}'s quantities "
