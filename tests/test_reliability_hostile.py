@@ -725,6 +725,27 @@ def test_a_file_cut_short_is_refused_also_where_the_procedure_has_no_completenes
     assert lab.manifest().row(0, named=True) == staged
 
 
+def test_a_file_read_mid_save_with_fewer_rows_is_busy_not_cut_short(tmp_path: Path) -> None:
+    """A staged file being saved again (a sync client, a copy over it) read before its last rows are in was a
+    `cut_short` reject, whose advice (`restage --force` what is left) was wrong while the file was being written.
+    Written within the last 30 s, it is busy; left as it is for longer, it is cut short."""
+    lab = Lab(tmp_path)
+    data = valid("IVg")
+    plant(lab.raw, "d/IVg2025-09-15_1.csv", data)
+    lab.stage()
+    staged = lab.manifest().row(0, named=True)
+    lines = data.splitlines(keepends=True)
+    data_at = next(number for number, line in enumerate(lines) if line.startswith(b"#Data:"))
+    now = time.time()
+    put(lab.raw / "d/IVg2025-09-15_1.csv", b"".join(lines[:data_at + 2 + 5]), now)
+    report = lab.stage()
+    assert report.busy_files == {"d/IVg2025-09-15_1.csv": "it holds fewer rows than its staged run and it was "
+                                 "written 0 s ago: still being saved or copied? Staged once it is 30 s old"}
+    assert lab.rejects() == {} and lab.manifest().row(0, named=True) == staged
+    os.utime(lab.raw / "d/IVg2025-09-15_1.csv", (now - 31, now - 31))
+    assert [record.kind for record in lab.stage().new_rejects] == ["cut_short"]
+
+
 def test_restage_without_force_refuses_a_file_cut_short_since_staged(tmp_path: Path) -> None:
     """`restage raw/d/*.csv` after a failed copy took the cut file as it was (21 of 40 rows, no note): only
     `--force`, which the reject names, takes what is left."""

@@ -726,7 +726,8 @@ def test_staged_file_that_breaks_becomes_a_reject_and_its_run_stays_staged(lab: 
     findings = {finding.code: finding for finding in validate(lab.config).findings}
     assert FindingCode.RAW_TOUCHED not in findings and FindingCode.RAW_CHANGED not in findings
     path.unlink()
-    lab.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:5]))  # restored, say, from a partial copy:
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It", rows=it_rows()[:5]), mtime=time.time() - 60)  # restored, say,
+    # from a partial copy a minute ago (written within 30 s, it is busy: being saved still?):
     assert [r.kind for r in lab.stage().new_rejects] == ["cut_short"] and only_row(lab) == row  # still not taken
     assert lab.stage(only=[path], take_cut_short=True).staged == 1 and lab.rejects() == {}  # until it is named
     assert only_row(lab)["run_id"] == row["run_id"] and only_row(lab)["n_rows"] == 5

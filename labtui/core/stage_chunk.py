@@ -264,7 +264,15 @@ class ChunkWorker:
                                f"once it is {self.recording_s:g} s old")
             return
         file.warnings += notes
-        self.claim(file.row, file.header.column_line + file.row.n_rows)  # the line its rows end on
+        try:
+            self.claim(file.row, file.header.column_line + file.row.n_rows)  # the line its rows end on
+        except Reject as problem:  # fewer rows than its staged run, read mid-save (a sync, a copy over it): its
+            # reject, and its advice to `restage --force` what is left, were wrong while the file was written
+            if problem.kind != "cut_short" or not (when := self._written_lately(file)):
+                raise
+            file.result = Busy(f"it holds fewer rows than its staged run and it was {when}: still being saved or "
+                               f"copied? Staged once it is {self.recording_s:g} s old")
+            return
         file.record = run_record(file.row, file.warnings, self.version)
 
     def _derive(self, file: _File) -> None:
