@@ -1411,7 +1411,7 @@ async def test_a_file_restored_since_it_was_found_cut_short_is_restaged_without_
     """The question told the user to restore the file, which they had done: a file changed since its reject is no
     longer known to be cut, and `r` stages it as it is."""
     run = cut_short(lab, 5)
-    write_cut(lab, run["source_file"], None, time.time() + 60)  # restored (a copy: a new mtime)
+    write_cut(lab, run["source_file"], None, time.time() - 540)  # restored (a copy: a new mtime)
     app = LabApp(lab.config)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -1419,14 +1419,14 @@ async def test_a_file_restored_since_it_was_found_cut_short_is_restaged_without_
         assert not isinstance(app.screen, ConfirmDialog)
         assert run["source_file"] not in column(app, "source_file")
         assert lab.run_of(run["source_file"])["n_rows"] == run["n_rows"]
-        cut_short(lab, 5, time.time() + 120)
-        write_cut(lab, run["source_file"], 6, time.time() + 180)  # copied again, cut again
+        cut_short(lab, 5, time.time() - 480)  # (written 30 s ago or less, a file cut short is busy: being saved?)
+        write_cut(lab, run["source_file"], 6, time.time() - 420)  # copied again, cut again
         app.check_store()
         await settle(pilot)
         await restage_from_the_rejects(app, pilot, run["source_file"])  # judged again: refused again, not taken
         assert not isinstance(app.screen, ConfirmDialog) and run["source_file"] in column(app, "source_file")
         assert lab.run_of(run["source_file"])["n_rows"] == run["n_rows"]
-        write_cut(lab, run["source_file"], None, time.time() + 240)  # restored again: R, as r, asks nothing
+        write_cut(lab, run["source_file"], None, time.time() - 360)  # restored again: R, as r, asks nothing
         app.check_store()
         await settle(pilot)
         await pilot.press("R")
