@@ -191,6 +191,30 @@ def test_excluded_runs_are_left_out_and_counted_unless_asked_for(tmp_path, capsy
     assert f"wrote {out} (3 traces of 1 run) and {out}.json" in capsys.readouterr().out  # a sweep's legs
 
 
+def test_a_run_keeps_its_colour_whether_or_not_the_excluded_runs_are_drawn(tmp_path):
+    """Colours followed the runs drawn: drawing an excluded run with the others (--include-excluded) gave every run
+    after it the next run's colour, so one run changed colour between two figures of the same selection."""
+    from matplotlib.figure import Figure
+
+    from labtui.core.drawing import draw_axes
+    from labtui.core.plotdata.figure import drawing_of
+
+    lab = staged_lab(tmp_path / "lab")
+    assert main(lab.args("annotate", "67", "--seq", "1", "--exclude", "contact lost")) == 0
+    runs = chip_runs(load_manifest(lab.config), 67, None, [1, 2], tz=lab.config.local_tz)
+
+    def colours(include: bool) -> dict[str, object]:
+        spec = build_plots(without_excluded(lab.config.store_root, runs, include=include)[0], lab.config.stage_root,
+                           PlotOptions())[0]
+        ax = Figure().add_subplot()
+        draw_axes(ax, drawing_of(spec))
+        lines = {line.get_gid(): line.get_color() for line in ax.get_lines()}
+        return {series.run_id: lines[f"series-{number}"] for number, series in enumerate(spec.series)}
+
+    hidden, shown = colours(False), colours(True)
+    assert len(hidden) == 1 and len(shown) == 2 and hidden.items() <= shown.items()
+
+
 def test_the_runs_counted_are_the_runs_drawn(tmp_path):
     """An aligned overlay leaves out a sweep without a Dirac point (one cut after 2 rows), and said so; the count
     after it still counted that run ('4 traces of 2 runs' for one run drawn)."""

@@ -207,6 +207,20 @@ def test_runs_past_the_palette_some_without_a_seq_are_all_coloured_by_their_plac
     assert bar.get_ylabel() == "run, in the plot's order" and bar.get_ylim() == (1, 20)
 
 
+def test_runs_placed_past_the_palette_are_coloured_by_seq_though_fewer_are_drawn():
+    """17 runs chosen, one excluded and left out: the 16 drawn keep their places in the selection (0–16), so they are
+    past the palette as the 17 are; taken as within it, the run at place 16 was drawn as the one at place 0."""
+    from matplotlib.figure import Figure
+
+    x = np.linspace(-1, 1, 5)
+    drawing = Drawing("runs", "Vg (V)", "I (µA)", tuple(
+        Trace(x, x * k, f"seq {k + 1}", k, seq=k + 1) for k in range(17) if k != 5))
+    ax = Figure(layout="constrained").add_subplot()
+    draw_axes(ax, drawing)
+    lines = [line for line in ax.get_lines() if (line.get_gid() or "").startswith("series-")]
+    assert len({(line.get_color(), line.get_linestyle()) for line in lines}) == 16
+
+
 def test_a_sweep_figure_of_two_colour_cycles_keeps_an_entry_per_run():
     """Chip 67's 13 IVg sweeps (`labtui plot 67 --proc IVg --align-cnp`, README) were 52 leg entries: no legend at
     all; 9 sweeps, 36 entries in two columns that took half the figure. Runs 9–16 have a dash family of their own

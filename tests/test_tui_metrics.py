@@ -18,6 +18,7 @@ from labtui.tui.app import LabApp
 from labtui.tui.dialogs import FieldsDialog
 from labtui.tui.history_view import View, definition_items, quantity_items
 from labtui.tui.plot import PlotScreen
+from labtui.tui.plot_view import colouring, palette_for
 from labtui.tui.store import short_path
 from labtui.tui.table import FrameTable
 from tests.lab import IVG_COLUMNS, Lab, data_rows, epoch, raw_csv, tui_lab
@@ -335,6 +336,18 @@ async def test_a_plot_of_a_selection_leaves_excluded_runs_out_and_says_so(lab: L
         await settle(pilot)
         assert isinstance(app.screen, PlotScreen) and app.screen.runs["run_id"].to_list() == expected
         assert any("1 excluded run hidden from the plot" in str(note.message) for note in said(app))
+        hidden = colours(app.screen)
+        await pilot.press("escape", "X", "p")  # shown: seq 3 keeps its colour (it took seq 2's, which it had then)
+        await settle(pilot)
+        assert isinstance(app.screen, PlotScreen) and app.screen.runs.height == 2
+        assert hidden.items() <= colours(app.screen).items()
+
+
+def colours(screen: PlotScreen) -> dict[str, tuple[int, int, int]]:
+    """Each plotted run's colour in the app's plot."""
+    assert screen.spec is not None
+    color_of = colouring(screen.spec, palette_for(screen.app.theme_variables)).color_of
+    return {series.run_id: color_of(series) for series in screen.spec.series}
 
 
 async def test_a_run_pruned_from_another_terminal_leaves_the_dirac_points_and_enter_says_so(lab: Lab) -> None:

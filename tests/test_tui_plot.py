@@ -32,9 +32,10 @@ from labtui.core.history import history
 from labtui.core.layout import run_parquet_path
 from labtui.core.manifest import read_manifest
 from labtui.core.plotdata import Baseline, GmMethod, PlotOptions, shape
+from labtui.core.plotdata.load import PLACE, with_places
 from labtui.core.plotdata.model import PlotSpec, Series
 from labtui.core.plotdata.selection import FigureRecord
-from labtui.core.plotdata.view import file_suffix, plot_rows, plot_title
+from labtui.core.plotdata.view import current_rows, file_suffix, plot_rows, plot_title
 from labtui.core.stager import stage
 from labtui.synth import write_run
 from labtui.tui.messages import PlotRequested
@@ -348,6 +349,10 @@ async def test_a_run_restaged_under_a_new_run_id_while_plotted_stays_in_the_plot
         await settle(pilot)
         assert [s.label.split(",")[0] for s in screen.spec.series] == ["VL=1 V", "VL=2 V"]
         assert "cannot read" not in status_text(screen)
+    # VL=2 V alone, at its place among the two chosen (the other excluded and left out): re-staged, it keeps it
+    placed = with_places(plot_rows(read_manifest(lab.config.manifest_path), lab.ids("it_1v", "it_2v"),
+                                   config.local_tz)).slice(1)
+    assert current_rows(placed, read_manifest(config.manifest_path), config.local_tz)[PLACE].to_list() == [1]
 
 
 async def test_a_sentinel_current_is_left_out_and_an_empty_log_plot_draws(lab, tmp_path):
@@ -695,6 +700,10 @@ def test_runs_past_the_palette_take_their_colour_by_seq_with_a_colour_bar():
     assert str(legend(unnamed, dark)).splitlines()[0].endswith(" run 1 → 21, in the plot's order")
     few = spec_of(sweeps(list(range(10))))
     assert [colouring(few, dark).color_of(series) for series in few.series[::2]] == list(dark.series)
+    # 11 runs chosen, one excluded and left out: the 10 drawn keep their places (0–10), past the palette as the 11
+    # are (taken as within it, the run at place 10 had place 0's colour)
+    placed = spec_of(tuple(series for series in sweeps(list(range(11))) if series.run_index != 4))
+    assert len({colouring(placed, dark).color_of(series) for series in placed.series}) == 10
 
 
 def test_calibrations_past_the_palette_take_their_wavelengths_colour():

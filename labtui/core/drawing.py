@@ -23,6 +23,7 @@ from labtui.core.looks import (
     PALETTE_RUNS,
     group_style,
     groups,
+    places,
     seq_orders,
     sequential_map,
     series_style,
@@ -89,7 +90,7 @@ class Trace:
     x: np.ndarray
     y: np.ndarray
     label: str  # traces sharing a label share one legend entry
-    run_index: int = 0  # the run's position in its group: its colour
+    run_index: int = 0  # the run's place in the selection (`plotdata.load.with_places`): its colour
     direction: int = 0  # sweep legs: -1 backward (dashed)
     run_label: str = ""  # a sweep leg's run (`label` names the leg too): see `_legend_by_run`
     breaks: tuple[int, ...] = ()  # the line stops before these points (a trend's long gap)
@@ -182,7 +183,7 @@ class _Looks:
 def _looks(drawing: Drawing) -> _Looks:
     grouped = groups(drawing.traces, points=drawing.points, looks=PALETTE_RUNS)
     by_group = not drawing.points and bool(grouped)
-    past_palette = len({trace.run_index for trace in drawing.traces}) > PALETTE_RUNS
+    past_palette = places(drawing.traces) > PALETTE_RUNS
     return _Looks(grouped, by_group, not drawing.points and past_palette and not by_group)
 
 

@@ -50,9 +50,16 @@ def groups(series: Iterable[Grouped], *, points: bool, looks: int) -> dict[int, 
     series = tuple(series)
     if points:
         return {one.run_index: one.label for one in series}
-    if len({one.run_index for one in series}) > looks and len({one.group for one in series}) > 1:
+    if places(series) > looks and len({one.group for one in series}) > 1:
         return dict(sorted((one.group_index, one.group) for one in series))
     return {}
+
+
+def places(series: Iterable[Grouped]) -> int:
+    """The runs a plot's looks are shared out over: a run's `run_index` is its place in the selection, the excluded
+    runs counted whether drawn or not (`plotdata.load.with_places`), so whether the runs are past the palette is
+    decided over the selection too, not over the runs drawn (which wrapped places past the palette onto the first)."""
+    return max((one.run_index for one in series), default=-1) + 1
 
 
 def series_style(run_index: int, direction: int) -> tuple[str, str]:

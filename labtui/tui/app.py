@@ -272,15 +272,18 @@ class LabApp(App[None]):
 
     @said_errors
     def on_plot_requested(self, message: PlotRequested) -> None:
-        from labtui.core.annotations import with_annotations
+        from labtui.core.annotations import AnnotationFilter, with_annotations
+        from labtui.core.plotdata.load import with_places
         from labtui.core.plotdata.view import plot_rows
         from labtui.tui.plot import PlotScreen
 
         if isinstance(self.screen, PlotScreen):  # `p p p` typed ahead: the first one opened it
             return
-        rows = plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz)
+        rows = with_places(plot_rows(self.store.manifest(), message.run_ids, self.config.local_tz))
         # with their annotations: an excluded run shown (X) and plotted is said so in its legend
-        self.push_screen(PlotScreen(with_annotations(rows, self.store.annotations()), self.config.procedures_file))
+        rows = AnnotationFilter(include_excluded=message.include_excluded).apply(
+            with_annotations(rows, self.store.annotations()))[0]
+        self.push_screen(PlotScreen(rows, self.config.procedures_file))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """The palette lists the current screen's keys next to Textual's own commands, but ctrl+p's own (its `palette`

@@ -334,15 +334,16 @@ class HistoryScreen(AnnotatingScreen):
 
     def action_plot(self) -> None:
         """Plot the chosen runs; excluded ones (selected before they were excluded) stay out unless X shows them."""
-        rows, hidden = self.chosen(), 0
+        chosen, hidden = self.chosen(), 0
+        rows = chosen
         if not self.view.include_excluded:
-            rows, hidden = AnnotationFilter().apply(rows)
+            rows, hidden = AnnotationFilter().apply(chosen)
         if hidden and not rows.height:
             self.notify(f"nothing to plot: {hidden_note(hidden)} (X shows excluded runs)", title="Plot")
         elif hidden:
             self.notify(f"{hidden_note(hidden)} from the plot (X shows excluded runs)", title="Plot")
         if rows.height:
-            self.post_message(PlotRequested(tuple(rows["run_id"].to_list())))
+            self.post_message(PlotRequested(tuple(chosen["run_id"].to_list()), self.view.include_excluded))
 
     def action_trends(self) -> None:
         from labtui.tui.trends import TrendsScreen  # the metrics engine: loaded when first asked for

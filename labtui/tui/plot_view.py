@@ -18,7 +18,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from labtui.core.looks import groups, seq_orders
+from labtui.core.looks import groups, places, seq_orders
 from labtui.core.plotdata import PlotOptions, PlotSpec, Series
 from labtui.core.plotdata.labels import TITLE_PARTS
 from labtui.core.plotdata.model import DOUBTED_LABEL, EXCLUDED_LABEL
@@ -106,13 +106,13 @@ def colouring(spec: PlotSpec, palette: Palette) -> Colouring:
         return Colouring(found, None, lambda series: palette.of_group(
             series.run_index if spec.points else series.group_index, len(found)))
     seqs = {series.run_index: series.seq for series in spec.series}
-    if len(seqs) <= len(palette.series):
+    if places(spec.series) <= len(palette.series):
         return Colouring({}, None, lambda series: palette.color(series.run_index))
     orders, by_seq = seq_orders(seqs)
     low, high = min(orders.values()), max(orders.values())
-    places = {index: (value - low) / (high - low) if high > low else 0.0 for index, value in orders.items()}
+    at = {index: (value - low) / (high - low) if high > low else 0.0 for index, value in orders.items()}
     ends = f"seq {low} → {high}" if by_seq else f"run {low} → {high}, in the plot's order"
-    return Colouring({}, (places, ends), lambda series: palette.along(places[series.run_index]))
+    return Colouring({}, (at, ends), lambda series: palette.along(at[series.run_index]))
 
 
 def legend(spec: PlotSpec, palette: Palette) -> Content:

@@ -106,6 +106,16 @@ def group_by_proc(runs: pl.DataFrame) -> list[tuple[str, pl.DataFrame]]:
     return [(frame["proc"][0], frame) for frame in runs.partition_by("proc", maintain_order=True)]
 
 
+PLACE = "place"  # a run's place among the chosen runs of its procedure (`with_places`): its colour
+
+
+def with_places(runs: pl.DataFrame) -> pl.DataFrame:
+    """`runs` with each one's `PLACE` among the chosen runs of its procedure, in their order, taken before the
+    excluded ones are left out: showing them (X, --include-excluded) adds their faded traces, and every other run
+    keeps its colour (by its place in the runs drawn, each run after an excluded one took the next one's)."""
+    return runs.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).over("proc").alias(PLACE))
+
+
 def load_selection(runs: pl.DataFrame, stage_root: Path, procedures_file: Path | None = None) -> list[LoadedGroup]:
     """Load every procedure group of a selection; one group per tab of the plot view."""
     return [load_group(proc, frame, stage_root, procedures_file) for proc, frame in group_by_proc(runs)]

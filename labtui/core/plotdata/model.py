@@ -73,7 +73,8 @@ class Series:
     run_id: str
     seq: int | None
     incomplete: bool = False
-    run_index: int = 0  # the run's position in its group: legs of one run can share a colour
+    run_index: int = 0  # the run's place in the selection (`load.with_places`), else in its group: the colour its
+    # legs share
     direction: int = 0  # sweep legs: +1 forward (rising x), -1 backward; 0 when not a leg
     run_label: str = ""  # a sweep leg's run, as `label` names it without the leg
     # Trends: one point per run, so each point names its own run (empty: the whole series is `run_id`'s).

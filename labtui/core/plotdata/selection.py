@@ -19,7 +19,7 @@ from labtui.core.errors import UsageError
 from labtui.core.fields import build, one_of
 from labtui.core.history import calibrations, canonical_proc, chip_rows, resolve_chip, timeline
 from labtui.core.json_text import parse_json
-from labtui.core.plotdata.load import group_by_proc, run_ident
+from labtui.core.plotdata.load import group_by_proc, run_ident, with_places
 from labtui.core.plotdata.model import Baseline, GmMethod, PlotOptions, PlotSpec
 from labtui.core.plotdata.view import plot_rows
 from labtui.core.seqs import missing_seqs
@@ -80,10 +80,10 @@ def marked_runs(store_root: Path, runs: pl.DataFrame, *, starred: bool, tag: str
 
 
 def without_excluded(store_root: Path, runs: pl.DataFrame, *, include: bool) -> tuple[pl.DataFrame, int]:
-    """The chosen runs a figure draws, with their annotations (an excluded run drawn says so in its legend): the
-    excluded ones left out (and counted) unless `include`; when every chosen run is excluded that is an error saying
-    so, not an empty figure."""
-    annotated = annotate_runs(store_root, runs)
+    """The chosen runs a figure draws, with their annotations (an excluded run drawn says so in its legend) and their
+    places among them (`with_places`): the excluded ones left out (and counted) unless `include`; when every chosen
+    run is excluded that is an error saying so, not an empty figure."""
+    annotated = with_places(annotate_runs(store_root, runs))
     if include:
         return annotated, 0
     kept, hidden = AnnotationFilter().apply(annotated)

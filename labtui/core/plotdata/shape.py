@@ -19,7 +19,7 @@ from labtui.core.metrics.it import dark_level
 from labtui.core.metrics.ivg import breakdown_at, cnp_legs, dirac_point, read_sweep
 from labtui.core.metrics.savgol import window_points
 from labtui.core.plotdata.labels import WAVELENGTH, doubt_columns, legend_labels, title
-from labtui.core.plotdata.load import LoadedGroup, row_gaps, run_ident
+from labtui.core.plotdata.load import PLACE, LoadedGroup, row_gaps, run_ident
 from labtui.core.plotdata.model import (
     Baseline,
     GmMethod,
@@ -135,7 +135,8 @@ def _at(series: Series, index: np.ndarray, y: np.ndarray) -> Series:
 def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.ndarray, direction: int = 0,
             leg: str = "") -> Series:
     """A run's trace (`leg`: the sweep leg it is, named after the run's label), said incomplete or excluded (drawn
-    with the excluded runs, or redrawn from a record) where it is."""
+    with the excluded runs, or redrawn from a record) where it is; coloured by its `PLACE` in the selection where it
+    has one, else by its `index` among the runs drawn."""
     incomplete, excluded = row.get("is_complete") is False, row.get("excluded") is True
     states = [word for word, state in (("incomplete", incomplete), ("excluded", excluded)) if state]
     suffix = f" ({', '.join(states)})" if states else ""
@@ -147,7 +148,7 @@ def _series(row: dict[str, Any], index: int, label: str, x: np.ndarray, y: np.nd
         run_id=row["run_id"],
         seq=row.get("seq"),
         incomplete=incomplete,
-        run_index=index,
+        run_index=index if row.get(PLACE) is None else row[PLACE],
         direction=direction,
         excluded=excluded,
     )

@@ -11,7 +11,7 @@ import polars as pl
 
 from labtui.core.history import CHIP_KEYS, RUN_ORDER, staged_now, timeline
 from labtui.core.plotdata.labels import TITLE_PARTS, in_a_row
-from labtui.core.plotdata.load import run_ident
+from labtui.core.plotdata.load import PLACE, run_ident
 from labtui.core.plotdata.model import Baseline, GmMethod, PlotOptions, PlotSpec
 
 BASELINE_TEXT = {
@@ -33,15 +33,17 @@ def plot_rows(manifest: pl.DataFrame, run_ids: Iterable[str], tz: str) -> pl.Dat
 def current_rows(runs: pl.DataFrame, manifest: pl.DataFrame, tz: str) -> pl.DataFrame:
     """`plot_rows` of runs chosen earlier, as the store holds them now: a run re-staged since under a new run_id
     (its start time corrected, by `labtui restage` or `validate --fix` in another terminal) is found by its raw
-    file; a run no longer in the store stays as it was (reading it says so)."""
+    file, at its place (`PLACE`); a run no longer in the store stays as it was (reading it says so)."""
     if runs.is_empty():
         return runs
     now = staged_now(runs.select("run_id", "source_file"), manifest)["run_id"]
     if now.equals(runs["run_id"]):
         return runs
     gone = runs.filter(~pl.col("source_file").is_in(manifest["source_file"].implode()))  # not staged any more
-    return pl.concat([plot_rows(manifest, now.to_list(), tz), gone], how="diagonal_relaxed").sort(RUN_ORDER,
-                                                                                                   nulls_last=True)
+    staged = plot_rows(manifest, now.to_list(), tz)
+    if PLACE in runs.columns:  # each keeps its colour
+        staged = staged.join(pl.DataFrame({"run_id": now, PLACE: runs[PLACE]}), on="run_id", how="left")
+    return pl.concat([staged, gone], how="diagonal_relaxed").sort(RUN_ORDER, nulls_last=True)
 
 
 def default_options(proc: str, runs: pl.DataFrame) -> PlotOptions:
