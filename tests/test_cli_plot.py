@@ -213,6 +213,11 @@ def test_a_run_keeps_its_colour_whether_or_not_the_excluded_runs_are_drawn(tmp_p
 
     hidden, shown = colours(False), colours(True)
     assert len(hidden) == 1 and len(shown) == 2 and hidden.items() <= shown.items()
+    figure, again = tmp_path / "its.svg", tmp_path / "again.svg"  # its record keeps the place: redrawn, as it was
+    assert main(lab.args("plot", "67", "--seq", "1-2", "--out", str(figure))) == 0
+    assert [run["place"] for run in json.loads((tmp_path / "its.svg.json").read_text(encoding="utf-8"))["runs"]] == [1]
+    assert main(lab.args("plot", "--from", f"{figure}.json", "--out", str(again))) == 0
+    assert again.read_bytes() == figure.read_bytes()
 
 
 def test_the_runs_counted_are_the_runs_drawn(tmp_path):

@@ -681,6 +681,8 @@ def test_the_record_redraws_and_notices_changed_or_missing_runs(lab, tmp_path):
     for key, value, why in (("runs", [{**written["runs"][0], "run_id": 5}], "a text run_id"),
                             ("runs", {"run_id": "x"}, "a list of runs"), ("options", [], "not a mapping"),
                             ("runs", [], "it names no runs"),
+                            *(("runs", [{**written["runs"][0], "place": place}], "places are not whole numbers")
+                              for place in (-1, 1.5, True)),
                             ("labtui_figure", 99, "format 99, and this labtui reads")):
         (tmp_path / "edited.json").write_text(json.dumps({**written, key: value}), encoding="utf-8")
         with pytest.raises(UsageError, match=why):  # hand-edited: a sentence, not a Polars type error

@@ -19,7 +19,7 @@ from labtui.core.errors import UsageError
 from labtui.core.fields import build, one_of
 from labtui.core.history import calibrations, canonical_proc, chip_rows, resolve_chip, timeline
 from labtui.core.json_text import parse_json
-from labtui.core.plotdata.load import group_by_proc, run_ident, with_places
+from labtui.core.plotdata.load import PLACE, group_by_proc, run_ident, with_places
 from labtui.core.plotdata.model import Baseline, GmMethod, PlotOptions, PlotSpec
 from labtui.core.plotdata.view import plot_rows
 from labtui.core.seqs import missing_seqs
@@ -142,18 +142,23 @@ class FigureRecord:
     metrics: str | None = None  # a figure of derived quantities: their definitions and windows (`metrics_stamp`)
     column: bool = False  # drawn at a journal column's size (`labtui plot --column`)
     sources: dict[str, str] = field(default_factory=dict)  # run_id → its raw file, to follow a run staged anew
+    # run_id → its place among the runs chosen (`with_places`): its colour, which a redraw of a figure that left an
+    # excluded run out gave the next run
+    places: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, runs: pl.DataFrame, options: PlotOptions, trend: dict[str, object] | None = None,
            metrics: str | None = None, column: bool = False) -> FigureRecord:
         rows = runs.select("run_id", *_HASHED).iter_rows(named=True)
         hashes = {row["run_id"]: {k: row[k] for k in _HASHED} for row in rows}
-        return cls(tuple(runs["run_id"]), options, hashes, trend, metrics, column)
+        places = dict(runs.select("run_id", PLACE).iter_rows()) if PLACE in runs.columns else {}
+        return cls(tuple(runs["run_id"]), options, hashes, trend, metrics, column, places=places)
 
     def to_json(self, figure: Path, runs: pl.DataFrame) -> bytes:
         listed = [
             {"run_id": row["run_id"], "seq": row.get("seq"), "chip": row.get("chip_name"), "proc": row["proc"],
-             "source_file": row["source_file"], **self.hashes[row["run_id"]]}
+             "source_file": row["source_file"], **self.hashes[row["run_id"]],
+             **({PLACE: self.places[row["run_id"]]} if row["run_id"] in self.places else {})}
             for row in runs.iter_rows(named=True)
         ]
         document = {"labtui_figure": SIDECAR_FORMAT, "labtui_version": __version__, "figure": figure.name,
@@ -195,10 +200,13 @@ class FigureRecord:
             if not isinstance(column := document.get("column", False), bool):
                 raise ValueError("its column is not true or false")
             sources = {run["run_id"]: run["source_file"] for run in runs if isinstance(run.get("source_file"), str)}
+            places = {run["run_id"]: run[PLACE] for run in runs if PLACE in run}
+            if any(type(place) is not int or place < 0 for place in places.values()):  # true is an int
+                raise ValueError("its runs' places are not whole numbers from 0")
             options = build(PlotOptions, document["options"], types=_OPTION_TYPES)  # each wrong one named
             return cls(tuple(run["run_id"] for run in runs), options,
                        {run["run_id"]: {k: run.get(k) for k in _HASHED} for run in runs}, trend, metrics, column,
-                       sources)
+                       sources, places)
         except OSError as error:
             raise UsageError(f"cannot read the figure record {path}: {error.strerror or error}") from None
         except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -207,10 +215,15 @@ class FigureRecord:
             raise UsageError(f"{path} is not a labtui figure record ({error})") from None
 
     def check(self, manifest: pl.DataFrame, *, tz: str, metrics: str) -> tuple[pl.DataFrame, list[str]]:
-        """The recorded runs still in the store (with `seq`), and one line for each that is gone or changed; and one
-        when the figure drew derived quantities under other definitions or windows than this labtui's (`metrics`)."""
+        """The recorded runs still in the store (with `seq`, and their `PLACE` where recorded), and one line for each
+        that is gone or changed; and one when the figure drew derived quantities under other definitions or windows
+        than this labtui's (`metrics`)."""
         now = self._restaged(manifest)
         runs = plot_rows(manifest, [now.get(run_id, run_id) for run_id in self.run_ids], tz)
+        if self.places:
+            places = {now.get(run_id, run_id): place for run_id, place in self.places.items()}
+            runs = runs.with_columns(pl.col("run_id").replace_strict(places, default=None, return_dtype=pl.Int64)
+                                     .alias(PLACE))
         notes = [f"run {run_id} was staged again as run {now[run_id]} (its file {self.sources[run_id]} changed its "
                  "start time): drawn as that run" for run_id in self.run_ids if run_id in now]
         notes += [f"run {run_id} is no longer in the store" for run_id in self.run_ids
