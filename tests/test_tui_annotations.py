@@ -493,10 +493,22 @@ async def test_the_annotation_keys_in_a_run_detail_act_on_that_run_and_show_it_a
         await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "contact lost" in dialog_text(app))
         assert marks(lab)[shown]["excluded"] and not marks(lab)[shown]["tags"]
         assert "· u undoes" in dialog_text(app)
-        await pilot.press("u")  # as it says (it did nothing here): the exclusion undone, said in the history
-        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen) and not marks(lab)[shown]["excluded"])
-        await wait_until(pilot, lambda: any(n.message.startswith("undone: excluded") for n in said(app)))
-        assert table(app).selected == {selected}  # the history's selection is as it was
+        await pilot.press("u")  # as it says: the exclusion undone, the detail open again saying so (it closed)
+        await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "undone" in dialog_text(app))
+        assert not marks(lab)[shown]["excluded"]
+        assert dialog_text(app).lstrip().startswith("just now") and "undone: excluded “contact lost”: seq 2" in \
+            dialog_text(app)
+        assert "included" in dialog_text(app)  # its annotations as they are now
+        for undone in ("note", "starred"):  # the run as it was before its first key
+            await pilot.press("u")
+            await wait_until(pilot, lambda undone=undone: isinstance(app.screen, FieldsDialog) and
+                             f"undone: {undone}" in dialog_text(app))
+        assert shown not in marks(lab)  # nothing left on it
+        await pilot.press("u")  # nothing left: said in the detail, which stays
+        await wait_until(pilot, lambda: isinstance(app.screen, FieldsDialog) and "nothing to undo" in dialog_text(app))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen) and table(app).selected == {selected}  # its selection as it was
 
 
 async def test_a_key_in_a_detail_a_colleague_annotated_since_shows_it_first(lab: Lab) -> None:

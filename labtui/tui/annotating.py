@@ -164,23 +164,31 @@ class AnnotatingScreen(FilteredScreen):
             await self._reprice(action)
 
     @work(group="annotate", exit_on_error=False)
-    async def action_undo(self) -> None:
+    async def action_undo(self, then: Callable[[], object] | None = None) -> None:
+        """`then`: a run's detail, opened again once the runs are reloaded, saying what was undone at its top (it
+        closed, and the undo was said in the history behind it)."""
+        def say(text: str) -> None:
+            if then is None:
+                self.notify(text, title="Annotation")
+            else:
+                self.just_said = text
+                then()
+
         async with self.annotating:  # after the change it follows: u pressed right after * undid nothing
             if not self.undoable:
                 # the undo list is this screen's, since it opened: an annotation from before is changed by its key
-                self.notify("nothing to undo: u takes back the annotations made since this history opened; change an "
-                            "earlier one with its key (* x # n)", title="Undo")
+                say("nothing to undo: u takes back the annotations made since this history opened; change an earlier "
+                    "one with its key (* x # n)")
                 return
             last, rows = self.undoable.pop()
             runs = self._changed(last, rows)  # as they are in view now
             undone = await asyncio.to_thread(self.lab.store.undo, last)
         if undone is not None and undone.action is None:
-            self.notify(f"nothing undone: {last.describe()}: {runs}{undone.describe()}", title="Annotation")
+            say(f"nothing undone: {last.describe()}: {runs}{undone.describe()}")
             return
         left = undone.describe() if undone else ""
         # in view as the reload shows them: an exclusion undone shows its run again (said "1 not in view" beside it)
-        self.after_reload = lambda: self.notify(f"undone: {last.describe()}: {self._changed(last, rows)}{left}",
-                                                title="Annotation")
+        self.after_reload = lambda: say(f"undone: {last.describe()}: {self._changed(last, rows)}{left}")
         self.focus_run = rows["run_id"][0]  # the cursor on the run undone (it stayed on the next one shown)
         self.reload()
         if undone is not None and undone.action is not None:
@@ -210,10 +218,11 @@ class AnnotatingScreen(FilteredScreen):
     @said_errors
     def _annotate_shown(self, run_id: str, action: str, records: int) -> None:
         """An annotation key in a run's detail: on that run alone, then its detail again, the annotation in it; `u`
-        undoes as in the history, which then shows what it undid. Annotated by someone else since the detail showed
-        `records` of its records (a `*` on "none" unstarred a colleague's star): not done, its detail shown again."""
+        undoes as in the history, then shows it again saying what it undid. Annotated by someone else since the
+        detail showed `records` of its records (a `*` on "none" unstarred a colleague's star): not done, its detail
+        shown again."""
         if action == "undo":
-            self.action_undo()
+            self.action_undo(partial(self._open_detail, run_id))
             return
         if self.lab.store.annotation_log(run_id).height != records:
             self.just_said = "annotated meanwhile, in another app or terminal: see its annotations below; the key " \

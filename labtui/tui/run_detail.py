@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class RunDetail(FieldsDialog):
     """A run's fields; `*`, `x`, `#` and `n` close it and hand `annotate` the action for this run alone (in the
     history they act on its selection), which it shows again after: it said `none (* star, …)`, and those keys did
-    nothing here. `u` closes it and undoes the screen's last annotation, as in the history."""
+    nothing here. `u` undoes the screen's last annotation, as in the history, and shows the run again."""
 
     BINDINGS = [  # the history's ids: a key the lab's config gives them (`keys:`) is theirs here too
         Binding("asterisk", "annotate('star')", "Star", id="star"),
