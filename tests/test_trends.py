@@ -717,6 +717,27 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         assert isinstance(app.screen, HistoryScreen)
 
 
+async def test_the_trends_footer_shows_each_tabs_keys_at_80_columns(lab: DemoLab) -> None:
+    """At 80 columns the footer ended in `e Export PDF+PNG+CSV`: r, the photoresponse's other half, was in no footer.
+    X is in the help and the palette, and the status line names it when it hides runs."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(TrendsScreen("Alisson", lab.number))
+        await settle(pilot)
+        screen = app.screen
+
+        def footer() -> set[str]:
+            return {str(key.render()).split()[0] for key in screen.query("FooterKey") if key.visible}
+
+        assert {"tab", "e", "o"} <= footer()
+        await pilot.press("tab", "tab")
+        await settle(pilot)
+        assert screen.spec is not None and screen.spec.kind == "trend-photoresponse"
+        assert {"tab", "e", "r"} <= footer()
+        assert "X" in screen.active_bindings and screen.check_action("show_excluded", (True,))
+
+
 async def test_trends_open_from_the_chips_list(lab: DemoLab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(120, 30)) as pilot:

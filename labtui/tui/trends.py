@@ -67,17 +67,18 @@ class TrendsScreen(FigureScreen):
         "as PDF and PNG and its points (with run_id and seq) as CSV in the exports folder."
     )
     BINDINGS = [
+        # at 80 columns the footer has room for tab, esc, ?, e and r or o: `Export PDF+PNG+CSV` left r out
         Binding("tab", "next_trend", "Next trend", id="trends_next"),
-        Binding("e", "export", "Export PDF+PNG+CSV", id="trends_export"),  # early: at 80 columns the footer's last
-        # keys are left out
+        Binding("e", "export", "Export", id="trends_export"),  # the help names its files, the status line after it
         Binding("shift+tab", "previous_trend", "Previous trend", id="trends_previous", show=False),
         Binding("r", "toggle_responsivity", "ΔI / responsivity", id="trends_responsivity"),
         # o twice too: the footer names the axis it switches to
         Binding("o", "by_seq(True)", "Against seq", id="trends_by_seq"),
         Binding("o", "by_seq(False)", "Against time", id="trends_by_seq"),
-        # X twice, one enabled by the state (`check_action`): the footer says what it will do
-        Binding("X", "show_excluded(True)", "Show excluded", id="trends_excluded"),
-        Binding("X", "show_excluded(False)", "Hide excluded", id="trends_excluded"),
+        # X twice, one enabled by the state (`check_action`): the help says what it will do. Not in the footer: the
+        # status line names X when it hides runs
+        Binding("X", "show_excluded(True)", "Show excluded", id="trends_excluded", show=False),
+        Binding("X", "show_excluded(False)", "Hide excluded", id="trends_excluded", show=False),
         Binding("l", "no_log", "Log axis", id="trends_log", show=False),  # said why not, as r and o are
     ]
     DEFAULT_CSS = """
