@@ -247,6 +247,12 @@ def test_a_history_leaves_out_the_quantities_none_of_its_rows_has() -> None:
     assert [column.key for column in view.displayed(sweeps.clear())] == [column.key for column, _ in view.columns]
 
 
+def drawn(app: LabApp, selector: str) -> list[str]:
+    """The lines a widget draws, a no-break space as the space it shows."""
+    widget = app.screen.query_one(selector)
+    return [widget.render_line(y).text.replace("\xa0", " ").strip() for y in range(widget.content_size.height)]
+
+
 async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab) -> None:
     app = LabApp(lab.config)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -255,10 +261,19 @@ async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab
         await settle(pilot)
         await pilot.press(*"alisson67")
         await pilot.pause()
-        info = text_of(app, "#chip-info")  # each piece one: no line breaks inside (no-break spaces)
-        assert info.startswith("Alisson67: ")  # named, as a chip without an entry is
-        assert "channel\xa0L\xa0×\xa0W:\xa010\xa0µm\xa0×\xa05\xa0µm" in info
-        assert "gate\xa0capacitance:\xa0151\xa0nF/cm²" in info
+        assert drawn(app, "#chip-info")[0].startswith("Alisson67: ")  # named, as a chip without an entry is
+        pieces = ("channel L × W: 10 µm × 5 µm", "gate dielectric: hBN 20 nm (ε=3.4)", "gate capacitance: 151 nF/cm²")
+        for width in range(60, 121, 3):  # each piece whole on a line: `151` and `nF/cm²` were parted
+            await pilot.resize_terminal(width, 30)
+            await pilot.pause()
+            lines = drawn(app, "#chip-info")
+            assert all(any(piece in line for line in lines) for piece in pieces), (width, lines)
+        await pilot.resize_terminal(30, 30)  # a piece wider than a line: parted, a number never from its unit
+        await pilot.pause()
+        lines = drawn(app, "#chip-info")
+        assert lines[:2] == ["Alisson67: channel L × W:", "10 µm × 5 µm"]
+        assert not any(line[-1].isdigit() for line in lines)
+        await pilot.resize_terminal(120, 30)
         await pilot.press(*["backspace"] * 9, *"other")
         await pilot.pause()
         assert "other71: no entry in chip_params.yaml: geometry unknown" in text_of(app, "#chip-info")
@@ -266,7 +281,7 @@ async def test_chips_view_shows_the_geometry_and_a_bad_file_in_one_line(lab: Lab
         lab.config.chip_params_file.write_text(GEOMETRY.replace("length_um: 10", "length_um: 12"), encoding="utf-8")
         await pilot.press(*["backspace"] * 5, *"alisson67")
         await pilot.pause()
-        assert "12\xa0µm\xa0×\xa05\xa0µm" in text_of(app, "#chip-info")
+        assert any("12 µm × 5 µm" in line for line in drawn(app, "#chip-info"))
         lab.config.chip_params_file.write_text("Alisson67:\n  channel_length_um: -1\n", encoding="utf-8")
         await pilot.press("escape", "escape", "c")  # the filter cleared, then back
         await settle(pilot)

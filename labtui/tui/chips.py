@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import polars as pl
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
+from textual.visual import Visual
 from textual.widgets import Header, Input, Static
 
 from labtui.core.history import told_apart
@@ -21,6 +24,11 @@ from labtui.tui.table import Column, FrameTable
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which every start would pay for
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from textual.css.styles import RulesMap
+    from textual.strip import Strip
+    from textual.style import Style
+    from textual.visual import RenderOptions
 
     from labtui.tui.store import ChipParamsRead
 
@@ -41,7 +49,45 @@ def chip_columns(chips: pl.DataFrame) -> list[Column]:
     ]
 
 
-def chip_info(name: str | None, params: ChipParamsRead, path: Path | None) -> Text:
+_VALUE_UNIT = re.compile(r"(?<=\d) (?=\S)")  # a number's space before its unit (`32 nF/cm²`, `115 nm`)
+
+
+class Unparted(Visual):
+    """Pieces of text laid out at the width they are drawn at: as many whole pieces a line as fit, `gap` apart; a
+    piece wider than a line parted at its spaces, never at a no-break one. Textual and Rich wrap at any Unicode
+    space, U+00A0 and U+202F too: the chips' `gate capacitance: 32 nF/cm²` was parted after `32` at 80 columns."""
+
+    def __init__(self, pieces: list[Content], gap: str = "   ") -> None:
+        self.pieces = pieces
+        self.gap = gap
+
+    def laid_out(self, width: int) -> Content:
+        return Content("\n").join(_packed(self.pieces, self.gap, width))
+
+    def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
+        return self.laid_out(width).render_strips(width, height, style, options)
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return Content(self.gap).join(self.pieces).get_optimal_width(rules, container_width)
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return self.laid_out(width).get_height(rules, width)
+
+
+def _packed(pieces: list[Content], gap: str, width: int) -> list[Content]:
+    """The lines of `Unparted`: a piece joins the line before it where both fit in `width` cells."""
+    lines: list[Content] = []
+    for piece in pieces:
+        if piece.cell_length > width and " " in piece.plain:
+            lines += _packed([word for word in piece.split(" ") if word.plain], " ", width)
+        elif lines and lines[-1].cell_length + len(gap) + piece.cell_length <= width:
+            lines[-1] = lines[-1] + gap + piece
+        else:
+            lines.append(piece)
+    return lines
+
+
+def chip_info(name: str | None, params: ChipParamsRead, path: Path | None) -> Text | Unparted:
     """What the chip parameters file (`path`) says about a chip (geometry, gate capacitance), or why there is
     nothing to say; after the chip's name, as the list's highlight may be out of view (a chip with an entry, the
     demo's, was the one not named)."""
@@ -54,9 +100,10 @@ def chip_info(name: str | None, params: ChipParamsRead, path: Path | None) -> Te
                  f"no chip parameters file ({short_path(path)} does not exist)" if path is not None else
                  "no chip parameters file (chip_params_file is not set)")
         return Text(f"{name or 'this chip'}: {where}: geometry unknown, no mobility", style="italic")
-    pieces = (Text.assemble((f"{label}: ".replace(" ", "\u00a0"), "bold"), value.replace(" ", "\u00a0"))
-              for label, value in entry.describe())  # each a whole line's piece: `32` and `nF/cm²` were wrapped apart
-    return Text(f"{name}: ", style="bold") + Text("   ").join(pieces)
+    pieces = [Content.assemble((f"{label}:", "bold"), " ", _VALUE_UNIT.sub("\u00a0", value))
+              for label, value in entry.describe()]  # never empty: without geometry, it says there is no mobility
+    pieces[0] = Content.assemble((f"{name}:", "bold"), " ", pieces[0])
+    return Unparted(pieces)
 
 
 def filter_chips(chips: pl.DataFrame, text: str) -> pl.DataFrame:
@@ -213,7 +260,7 @@ class ChipsScreen(FilteredScreen):
     @on(FrameTable.CursorMoved, "#chips")
     def _show_chip(self, event: FrameTable.CursorMoved) -> None:
         text = self.query_one("#filter", Input).value.strip()
-        info: Text | str = ""
+        info: Text | Unparted | str = ""
         if event.row is not None:
             # asked at each move: an edit of chip_params.yaml while the list is open shows at once (a stat when not)
             info = chip_info(event.row["chip_name"], self.lab.store.chip_params(), self.lab.config.chip_params_file)
