@@ -1747,6 +1747,32 @@ async def test_help_lists_the_screen_keys_and_the_palette_runs_them(lab: Lab) ->
         assert "palette" not in titles  # ctrl+p's own entry, in the palette, only opened the palette again
 
 
+async def test_the_palette_opens_each_chips_history_and_trends_from_any_screen(lab: Lab) -> None:
+    """Only the chips list led to a chip's history and trends: from another chip's history, the way was back to the
+    dashboard and through the list. The palette finds them by the chip's number."""
+    from labtui.tui.trends import TrendsScreen
+
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_chip(pilot, "67")
+        await pilot.press("ctrl+p", *"71")
+        commands = app.screen.query_one(CommandList)
+
+        def offered() -> list[str]:  # the palette searches in the background
+            return [str(commands.get_option_at_index(index).prompt).splitlines()[0]
+                    for index in range(commands.option_count)]
+
+        await wait_until(pilot, lambda: {"History · other71", "Trends · other71"} <= set(offered()))
+        await pilot.press(*["down"] * offered().index("Trends · other71"), "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TrendsScreen) and app.screen.title == "Trends · other71"
+        history = next(command for command in app.get_system_commands(app.screen)
+                       if command.title == "History · Alisson67")
+        history.callback()
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen) and app.screen.title == "History · Alisson67"
+
+
 async def test_ctrl_c_says_how_to_quit_in_words_not_markup(lab: Lab) -> None:
     """Textual's note for ctrl+c is markup, shown as typed by the app's plain notifications: `Press [b]ctrl+q[/b]`."""
     app = LabApp(lab.config)

@@ -320,6 +320,27 @@ class LabApp(App[None]):
             key = self.get_key_display(replace(binding, key=self.config.keys.get(binding.id or "", binding.key)))
             yield SystemCommand(binding.description, f"key: {where}{key}" if where else f"key: {key} (not in a text "
                                 "field)", partial(self.run_action, action))
+        yield from self._chip_commands()
+
+    def _chip_commands(self) -> Iterable[SystemCommand]:
+        """Each chip's history and trends, named as their screens' titles: typing a chip's number finds them from
+        every screen (only the chips list led to them)."""
+        try:
+            chips = self.store.chips()
+        except LabtuiError:  # a damaged manifest: the screens that read it say so
+            return
+        for group, number in chips.select("chip_group", "chip_number").iter_rows():
+            chip = f"{group or ''}{number}"
+            yield SystemCommand(f"History · {chip}", "the chip's runs: annotate, plot",
+                                partial(self.open_chip, group, number))
+            yield SystemCommand(f"Trends · {chip}", "the chip's Dirac point, photoresponse and dark current",
+                                partial(self.open_chip, group, number, trends=True))
+
+    def open_chip(self, group: str | None, number: int, *, trends: bool = False) -> None:
+        from labtui.tui.history import HistoryScreen
+        from labtui.tui.trends import TrendsScreen  # the metrics engine: loaded when first asked for
+
+        self.push_screen(TrendsScreen(group, number) if trends else HistoryScreen(group, number))
 
 
 def binding_ids() -> set[str]:
