@@ -156,6 +156,23 @@ def test_a_first_scan_of_staged_files_leaves_them_to_the_folder_checks(lab: Lab)
     assert watcher.state.waiting == {"d/It2025-10-14_11.csv"}  # a header begun: stat'ed until its rows come
 
 
+def test_a_watchers_first_scan_trusts_size_and_mtime_as_a_plain_stage_does(lab: Lab) -> None:
+    """The first scan lists every file as settled, and the stager hashed each one that looked unchanged, as for a
+    `restage` of files a user names: 10k files read at every start of `stage --watch` or the app. An edit of the
+    same size with its mtime put back is found by `restage FILE` and `validate --hash`, not by a plain stage."""
+    path = lab.write("d/It2025-10-14_1.csv", raw_csv("It"), mtime=time.time() - 600)
+    lab.stage()
+    before = os.stat(path)
+    path.write_bytes(path.read_bytes().replace(b"Sample: other", b"Sample: 0ther"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    clock, events = Clock(), []
+    watcher = watcher_for(lab, clock, events, settle=2)
+    watcher.poll()
+    clock.advance(3)
+    watcher.poll()
+    assert not events and '"Sample": "other"' in lab.manifest()["parameters"][0]
+
+
 def test_a_backlog_the_watcher_stages_is_not_restated(lab: Lab) -> None:
     """Old runs a watcher stages itself (its first start on a lab's folder) are no acquisition paused mid-run: only
     the file written within `RESTAT_SECONDS` is stat'ed at every poll (552 old ones cost 1 % of a core for an

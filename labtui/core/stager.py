@@ -79,6 +79,7 @@ class Stager:
         registry: Registry | None = None,
         force: bool | None = None,
         only: Iterable[Path] | None = None,
+        hash_named: bool = True,
         raw_root_moved: bool = False,
         take_cut_short: bool = False,
         settle_seconds: float | None = None,
@@ -90,6 +91,10 @@ class Stager:
         self._registry = registry
         self.only = None if only is None else {relative_source(config.raw_root, p) for p in only}
         self.force = (self.only is not None) if force is None else force  # files named by the user are re-read
+        # files of `only` that look unchanged are hashed for an edit with its mtime put back (`_edited_in_place`): a
+        # user's restage. Not the watcher's, whose `only` are the files it saw settle, its first scan's every file
+        # among them (10k files hashed at each start)
+        self.hash_named = hash_named
         self.raw_root_moved = raw_root_moved  # the lab moved the raw tree: record the new root (see core.store)
         # a file cut short since its run was staged (a copy that failed, an edit) is rejected and its run kept,
         # unless the user named it (`only`) to be taken as it is (`restage --force`, a yes in the app): see `RunClaims`
@@ -139,7 +144,7 @@ class Stager:
                 skipped.append((cand, Outcome.BUSY))
             else:
                 work.append(cand)
-        if self.only is not None:
+        if self.only is not None and self.hash_named:
             edited = self._edited_in_place([cand for cand, outcome in skipped if outcome is Outcome.UNCHANGED])
             work += [cand for cand, _ in skipped if cand.source_file in edited]
             skipped = [(cand, outcome) for cand, outcome in skipped if cand.source_file not in edited]

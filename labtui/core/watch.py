@@ -218,6 +218,7 @@ class Watcher:
             self.config,
             only=[source_path(self.config.raw_root, source) for source in ready],
             force=False,  # the first full scan lists every file: the manifest decides what really changed
+            hash_named=False,  # ... by their stat, as a plain stage does
             settle_seconds=0,
             recording_seconds=0,  # settled by the watcher's clock: a cut row unchanged for its settle time is final
             on_event=self.on_stage_event,
