@@ -372,9 +372,11 @@ def pending_files(config: StagingConfig, manifest: pl.DataFrame, passed: PassedO
 def relative_source(raw_root: Path, path: Path) -> str:
     """A path given by the user → the source_file key (relative, forward slashes); must be under the raw root."""
     absolute = Path(os.path.abspath(path))
-    named = (Path(os.path.abspath(raw_root)), absolute)
-    linked = (Path(os.path.realpath(raw_root)), Path(os.path.realpath(absolute.parent)) / absolute.name)
-    for root, file in (named, linked):  # as named, else through the links either path took (not the file's own)
-        with contextlib.suppress(ValueError):
-            return source_key(file.relative_to(root).as_posix())
+    with contextlib.suppress(ValueError):  # as named
+        return source_key(absolute.relative_to(os.path.abspath(raw_root)).as_posix())
+    # else through the links either path took (not the file's own), resolved only then: two `realpath`s a file were
+    # most of the watcher's first stage (its 10k files named)
+    linked = Path(os.path.realpath(absolute.parent)) / absolute.name
+    with contextlib.suppress(ValueError):
+        return source_key(linked.relative_to(os.path.realpath(raw_root)).as_posix())
     raise ValueError(f"{path} is not under the raw root {raw_root}")
