@@ -323,8 +323,13 @@ def _place_legend(ax: Axes, drawing: Drawing, directions: dict[str, tuple[Line2D
             # figure grown by their rows as for a long legend (`figure_size`)
             width, height = figure_size(drawing)
             _figure(ax).set_size_inches(width, height + entries * COLUMN_LEGEND_ROW_IN + 0.05)
-        ax.figure.legend(handles=handles, labels=labels, loc="outside lower center",
-                         ncols=1 if inside else COLUMN_LEGEND_COLUMNS, **options)
+        legend = ax.figure.legend(handles=handles, labels=labels, loc="outside lower center",
+                                  ncols=1 if inside else COLUMN_LEGEND_COLUMNS, **options)
+        if not inside and _wider_than_page(legend):  # a long label (a lit sweep's VL, P and λ) ran off both
+            # edges: one column, the figure grown by its rows
+            legend.remove()
+            _figure(ax).set_size_inches(COLUMN_IN[0], COLUMN_IN[1] + entries * COLUMN_LEGEND_ROW_IN + 0.05)
+            ax.figure.legend(handles=handles, labels=labels, loc="outside lower center", ncols=1, **options)
     else:  # beside the axes, where it hides no data
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN),
                   **options)
@@ -364,6 +369,14 @@ def _figure(ax: Axes) -> Figure:
     figure = ax.get_figure(root=True)
     assert figure is not None  # axes made by a figure's add_subplot
     return figure
+
+
+def _wider_than_page(legend: Legend) -> bool:
+    """Whether a legend is wider than its figure (whose width a column figure keeps)."""
+    figure = legend.get_figure(root=True)
+    assert figure is not None  # placed on a figure
+    figure.draw_without_rendering()
+    return bool(legend.get_window_extent().width > figure.bbox.width)
 
 
 def _hides_data(ax: Axes, legend: Legend) -> bool:
