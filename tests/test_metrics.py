@@ -1892,6 +1892,26 @@ def test_a_calibration_procedure_of_the_labs_own_prices_runs_staged_after_it(tmp
     assert row["power_w"] is not None and row["calibration_run_id"] is not None, row["remarks"]
 
 
+def test_a_sweep_under_light_is_priced_as_an_it_run_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An IVg swept with the laser on (its header's laser voltage) had no power: the physicist reading a Dirac point's
+    shift under light had no P in its legend, nor in `labtui metrics`. It is priced by the calibration an It run at
+    that time and voltage would be, with its age; a dark sweep is not."""
+    lab = small_lab(tmp_path)
+    write_run(lab.raw / "2025-10-14", "IVg", file_idx=2, start_utc=START + dt.timedelta(minutes=50),
+              params={"Laser voltage": 2.0, "Laser wavelength": 455})
+    lab.stage()
+    rows = read_metrics(lab.config).filter(pl.col("proc") != "LaserCalibration").sort("start_time_utc")
+    dark_ivg, lit_it, _, lit_ivg = rows.rows(named=True)
+    assert lit_ivg["power_w"] == pytest.approx(lit_it["power_w"]) and lit_ivg["power_w"] > 0
+    assert lit_ivg["calibration_run_id"] == lit_it["calibration_run_id"]
+    assert lit_ivg["calibration_age_h"] == pytest.approx(50 / 60)
+    assert lit_ivg["responsivity_a_per_w"] is None  # no ΔI of a sweep
+    assert dark_ivg["power_w"] is None and dark_ivg["calibration_run_id"] is None
+    capsys.readouterr()
+    assert main(lab.args("metrics", "--proc", "IVg")) == 0
+    assert "power_w" in capsys.readouterr().out.splitlines()[0]
+
+
 def test_a_run_its_laser_toggle_says_dark_is_not_priced(tmp_path: Path) -> None:
     """`Laser toggle: False` beside `Laser voltage: 2 V` stored the run dark, yet it was priced by its voltage: 💡-less
     in the history with a power and a responsivity, left out of the photoresponse trend."""
@@ -2674,11 +2694,11 @@ def test_a_legacy_procedures_run_gets_the_quantities_of_the_procedure_it_is_like
     table = read_metrics(lab.config).join(read_manifest(lab.config.manifest_path).select("run_id", "proc"),
                                           on="run_id")
     assert sorted(table["proc"]) == sorted([family, legacy])
-    quantities = [q.column for q in QUANTITIES if q.procedure == family]
+    quantities = [q.column for q in QUANTITIES if q.applies_to(family)]
     legacy_row, family_row = (table.filter(pl.col("proc") == proc).select(*quantities, "remarks").row(0, named=True)
                               for proc in (legacy, family))
     assert legacy_row == family_row
-    assert any(legacy_row[q.column] is not None for q in QUANTITIES if q.procedure == family and q.from_data)
+    assert any(legacy_row[q.column] is not None for q in QUANTITIES if q.applies_to(family) and q.from_data)
     assert update_metrics(lab.config, rebuild=True).table.equals(read_metrics(lab.config))  # read back: the same
     # the chip's trend draws both runs, and the dashboard's Dirac point is the newest sweep's, the legacy one
     trend = Trend.CNP if family == "IVg" else Trend.DARK

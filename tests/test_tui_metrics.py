@@ -221,7 +221,9 @@ async def test_history_shows_the_key_quantities_and_the_detail_defines_every_one
         body = " ".join(dialog_text(app).split())
         assert body.startswith("run 🌙 IVg Alisson67 VDS=0.1 V VG:-1→1 V step 0.5 V #1 · 2025-10-13 10:00 cnp_fwd_v "
                                "167 mV cnp_bwd_v")  # the run at a glance, then its values, their definitions last
-        assert body.endswith(f"mobility_electron_cm2_vs {BY_COLUMN['mobility_electron_cm2_vs'].defined()}")
+        assert f"mobility_electron_cm2_vs {BY_COLUMN['mobility_electron_cm2_vs'].defined()}" in body
+        assert body.endswith(f"calibration_spread {BY_COLUMN['calibration_spread'].defined()}")  # a sweep's power
+        # (under light: priced as an It run is) and its calibration's, last
         assert "definitions of the quantities above, with the lab's windows cnp_fwd_v Dirac point (charge-neutrality " \
                "point) of the forward leg" in body
         assert "hysteresis_v" in body and "delta_i_a" not in body  # the quantities of the run's procedure

@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         flat, rows = (frame.select(*ID_COLUMNS, *shown) for frame in (flat, rows))
     else:
         families = rows.select(family_expr(config.procedures_file)).to_series().unique(maintain_order=True).to_list()
-        shown = [column for family in families for column in columns_of(family)]
+        shown = list(dict.fromkeys(column for family in families for column in columns_of(family)))  # a lit
+        # sweep's power is an It run's column too
         measured = [name for name in CONDITIONS if any(name in CONDITIONS_SHOWN.get(family, ()) for family in families)]
         terminal += [*measured, *shown, "source_file", "remarks"]
     marked = args.columns is None  # the annotations' summary, made only for a terminal table
@@ -196,13 +197,13 @@ def print_definitions(args: argparse.Namespace) -> int:
     except ValueError as exc:  # an unknown procedure: as the table says it
         raise UsageError(str(exc)) from None
     names = _chosen(args.columns, [q.column for q in QUANTITIES]) if args.columns is not None else None
-    chosen = [q for q in QUANTITIES if (family is None or q.procedure == family) and (names is None or q.column in
+    chosen = [q for q in QUANTITIES if (family is None or q.applies_to(family)) and (names is None or q.column in
                                                                                       names)]
     if not chosen:
         raise UsageError(f"no derived quantity of {family} runs is among --columns" if family in PROCEDURES and names
                          else f"{args.proc} runs have no derived quantities (IVg, It and LaserCalibration runs have)")
     for quantity in chosen:
-        print(f"{quantity.column} ({quantity.unit or 'no unit'}, {quantity.procedure} runs)")
+        print(f"{quantity.column} ({quantity.unit or 'no unit'}, {quantity.runs} runs)")
         print(textwrap.fill(quantity.defined(config.metrics), width=100, initial_indent="  ",
                             subsequent_indent="  "))
     return EXIT_OK

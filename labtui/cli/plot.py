@@ -158,6 +158,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     from labtui.core.errors import OperationFailed, UsageError
     from labtui.core.history import load_manifest
     from labtui.core.metrics import read_metrics
+    from labtui.core.metrics.definitions import PRICED
     from labtui.core.metrics_stamp import metrics_stamp
     from labtui.core.plotdata.figure import DRAW_BUCKETS, legend_left_out, points_csv, write_figure
     from labtui.core.plotdata.load import load_group
@@ -240,7 +241,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     check_view_args(args, proc, family)
     options = replace(options, **changes)
     column = args.column or (record is not None and record.column)  # a column figure's redraw is one too
-    powered = family == "It" and config.metrics_path.exists()  # a lit run's power, beside its laser voltage
+    powered = family in PRICED and config.metrics_path.exists()  # a lit run's power, beside its laser voltage
     if options.align_cnp or powered:
         notes += stale_metrics(config)
         runs = with_plotted_quantities(runs, read_metrics(config))

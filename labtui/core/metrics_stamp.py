@@ -99,7 +99,9 @@ from labtui.core.parquet_footer import footer_bytes
 # 41: the settling-lag remark is on a hysteresis below 0 alone (the lag lowers a positive one).
 # 42: a measured column whose last reading alone is past its instrument's range says its last row may be cut short
 # (it said "logged in another unit?"); a dead channel's remark writes its current and conductance with SI prefixes.
-METRICS_VERSION = 42
+# 43: an IVg swept under light is priced as an It run (power_w and its calibration columns) by its header's laser
+# voltage.
+METRICS_VERSION = 43
 STAMP_KEY = "labtui.metrics"
 OWNER_KEY = "labtui.store"  # the store (its folder, absolute) whose runs the table holds
 _JOIN_SETTINGS = {"calibration_stale_h", "wavelength_tolerance_nm"}

@@ -106,6 +106,8 @@ RESPONSIVITY_DOUBT = pl.when(IN_DOUBT & pl.col("responsivity_a_per_w").is_not_nu
     [pl.when(doubt.holds).then(pl.lit(doubt.reason)) for doubt in DOUBTS], separator="; ", ignore_nulls=True))
 VDS_PLAUSIBLE_V = 10.0  # a drain bias past this is no graphene transistor's (the real runs: 0.01–1 V)
 MOBILITY_LIMIT = 1e6  # cm²/(V·s): above suspended graphene's at low temperature; higher is a unit slip, not a device
+LIT_SWEEPS = ("IVg",)  # swept under light at the header's laser voltage: priced as an It run is (`power_w`)
+PRICED = ("It", *LIT_SWEEPS)  # the runs given a power when lit
 PREFIXED_UNITS = frozenset({"V", "A", "S", "W", "s", "A/W", "W/V", "A/s"})  # shown as mV, nA, µA/W, …
 
 
@@ -119,6 +121,15 @@ class Quantity:
     from_data: bool = True
     percent: bool = False  # a ratio read as a percentage (ΔI/I: `3.94 %`, not 0.03936)
     read_from: tuple[str, ...] = ()  # the quantities this one is computed from: a null there is its reason too
+    also: tuple[str, ...] = ()  # other procedures it applies to (a lit IVg's power, as an It run's)
+
+    def applies_to(self, procedure: str) -> bool:
+        return procedure == self.procedure or procedure in self.also
+
+    @property
+    def runs(self) -> str:
+        """The procedures whose runs it applies to, as the definitions table and `labtui metrics --list` say them."""
+        return ", ".join((self.procedure, *self.also))
 
     def defined(self, settings: MetricsSettings | None = None) -> str:
         """The definition with the windows `settings` computes under (the defaults: issue 11's) written in."""
@@ -272,28 +283,29 @@ QUANTITIES: tuple[Quantity, ...] = (
              "the next nearest then), its Power (readings repeated at one VL taken as their mean, a dropout or a spike "
              "of up to 3 readings between two others passed over, and a longer dropout under a tenth of them, and a "
              "first reading lit before a dark one) "
-             "linearly interpolated at the run's laser voltage; "
+             "linearly interpolated at the run's laser voltage (an IVg swept under light: its header's, the laser on "
+             "for the whole sweep); "
              "null outside the calibrated VL range (no extrapolation), next to a VL with no Power reading (NaN: no "
              "line is drawn across the gap), where that Power is not above 0 W or not above "
              "the calibration's dark reading by threshold_v's margin, or at a VL at or below the last one whose "
              "Power reads under that margin before the curve's top (below it the sensor reads no "
              "light; a curve whose lowest reading is lit has none), and for dark runs (by the header's laser "
              "voltage; a run whose VL column pulses under a header that says dark has a remark)",
-             from_data=False),
+             from_data=False, also=LIT_SWEEPS),
     Quantity("calibration_run_id", "", "It", "run_id of the calibration power_w comes from", pl.String,
-             from_data=False),
+             from_data=False, also=LIT_SWEEPS),
     Quantity("calibration_age_h", "h", "It",
              "run start − calibration start, in hours: negative when the calibration came after the run",
-             from_data=False),
+             from_data=False, also=LIT_SWEEPS),
     Quantity("calibration_stale", "", "It", "|calibration_age_h| > {calibration_stale_h:g} h", pl.Boolean,
-             from_data=False),
+             from_data=False, also=LIT_SWEEPS),
     Quantity("calibration_spread", "", "It",
              "largest over smallest power that the LaserCalibrations of the run's wavelength (within "
              "{wavelength_tolerance_nm:g} nm) started within {calibration_stale_h:g} h of it give at its laser "
              "voltage, of those that price it by power_w's rule (`calibration_set` names the ones in reach); null "
              f"with fewer than two, or where one is too near 0 W to divide by. From {CALIBRATIONS_DISAGREE:g} up, "
              "the app and the trends flag the responsivity",
-             from_data=False),
+             from_data=False, also=LIT_SWEEPS),
     Quantity("responsivity_a_per_w", "A/W", "It",
              "delta_i_a / power_w, negated when Vds < 0 (where the header gives no Vds, or 0 V, when the dark "
              "current is below 0): positive when the light raises the channel's conductance, whatever the bias "
@@ -340,7 +352,7 @@ NOT_COMPUTED = (
 
 def columns_of(procedure: str) -> list[str]:
     """The quantity columns that apply to a procedure, in table order (what the CLI table shows for it)."""
-    return [q.column for q in QUANTITIES if q.procedure == procedure]
+    return [q.column for q in QUANTITIES if q.applies_to(procedure)]
 
 
 def definitions_markdown() -> str:
@@ -348,6 +360,6 @@ def definitions_markdown() -> str:
     README in step)."""
     lines = ["| column | unit | runs | definition |", "|---|---|---|---|"]
     # a `|x|` in a definition would end its cell
-    lines += [f"| `{q.column}` | {q.unit or '—'} | {q.procedure} | {q.defined().replace('|', chr(92) + '|')} |"
+    lines += [f"| `{q.column}` | {q.unit or '—'} | {q.runs} | {q.defined().replace('|', chr(92) + '|')} |"
               for q in QUANTITIES]
     return "\n".join(lines)

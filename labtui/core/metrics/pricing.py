@@ -1,4 +1,4 @@
-"""The joined step's pricing: each lit It run's nearest calibration of its wavelength that reaches its laser
+"""The joined step's pricing: each lit It (or IVg) run's nearest calibration of its wavelength that reaches its laser
 voltage, the power interpolated there, and how far the calibrations in reach disagree (`spread`). Curves are read
 only for runs whose calibration or laser voltage changed, and not at all when the stager kept them.
 """
@@ -14,7 +14,7 @@ import polars as pl
 from labtui.core.config import StagingConfig
 from labtui.core.layout import run_parquet_path
 from labtui.core.metrics.calibration import in_range, power_at
-from labtui.core.metrics.definitions import UNITS_APART
+from labtui.core.metrics.definitions import PRICED, UNITS_APART
 from labtui.core.metrics.per_run import READ_COLUMNS, Curve, curve_of, map_in_threads, read_run
 from labtui.core.metrics.spread import Reach, Spreads, reach
 from labtui.core.metrics_stamp import METRICS_VERSION
@@ -29,10 +29,10 @@ NO_WAVELENGTH = "its header gives no laser wavelength (or 0 nm): which laser it 
 def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, old: pl.DataFrame,
                staged_curves: Mapping[str, tuple[str, Curve]], family: pl.Expr,
                excluded: Mapping[str, str]) -> pl.DataFrame:
-    """Each lit It run's nearest calibration of its wavelength that can price power, its age, and the power it gives
-    at the run's VL; a run whose calibrations all cannot is told why the nearest cannot. Also how far the powers of
-    the calibrations within the stale window disagree (`calibration_spread`, over `calibration_set`). `excluded`:
-    run_id → reason of the runs the lab excluded (`excluded_runs`): such a calibration prices no run."""
+    """Each lit It or IVg run's nearest calibration of its wavelength that can price power, its age, and the power
+    it gives at the run's VL; a run whose calibrations all cannot is told why the nearest cannot. Also how far the
+    powers of the calibrations within the stale window disagree (`calibration_spread`, over `calibration_set`).
+    `excluded`: run_id → reason of the runs the lab excluded (`excluded_runs`): such a calibration prices no run."""
     settings = config.metrics
     calibrations = runs.filter(family == "LaserCalibration")
     cal_ids = calibrations["run_id"].to_numpy()
@@ -42,7 +42,7 @@ def calibrate(config: StagingConfig, runs: pl.DataFrame, table: pl.DataFrame, ol
     # rounding of float hours (which decided a quarter of such ties for the later one)
     cal_nm = calibrations["laser_wavelength_nm"].fill_null(np.nan).to_numpy()
     # lit by the header's laser voltage, unless its `Laser toggle` says off (`has_light`: a voltage left set)
-    lit = (family == "It") & (pl.col("laser_voltage_v") >= settings.light_threshold_v) & \
+    lit = family.is_in(PRICED) & (pl.col("laser_voltage_v") >= settings.light_threshold_v) & \
         pl.col("has_light").fill_null(True)
     it = table.filter(lit).select("run_id", "start_time_utc", "laser_wavelength_nm", "laser_voltage_v")
     at_us = it["start_time_utc"].dt.epoch("us").to_numpy()
