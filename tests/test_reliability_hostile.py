@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -725,19 +726,25 @@ def test_a_file_cut_short_is_refused_also_where_the_procedure_has_no_completenes
     assert lab.manifest().row(0, named=True) == staged
 
 
-def test_a_file_read_mid_save_with_fewer_rows_is_busy_not_cut_short(tmp_path: Path) -> None:
-    """A staged file being saved again (a sync client, a copy over it) read before its last rows are in was a
-    `cut_short` reject, whose advice (`restage --force` what is left) was wrong while the file was being written.
-    Written within the last 30 s, it is busy; left as it is for longer, it is cut short."""
+def staged_then_cut(tmp_path: Path, rows: int, mtime: float = OLD_MTIME) -> tuple[Lab, dict[str, Any]]:
+    """A lab whose IVg run is staged, its raw file then cut to its first `rows` data rows (written at `mtime`), and
+    the run's manifest row as staged."""
     lab = Lab(tmp_path)
     data = valid("IVg")
     plant(lab.raw, "d/IVg2025-09-15_1.csv", data)
     lab.stage()
-    staged = lab.manifest().row(0, named=True)
     lines = data.splitlines(keepends=True)
     data_at = next(number for number, line in enumerate(lines) if line.startswith(b"#Data:"))
+    put(lab.raw / "d/IVg2025-09-15_1.csv", b"".join(lines[:data_at + 2 + rows]), mtime)
+    return lab, lab.manifest().row(0, named=True)
+
+
+def test_a_file_read_mid_save_with_fewer_rows_is_busy_not_cut_short(tmp_path: Path) -> None:
+    """A staged file being saved again (a sync client, a copy over it) read before its last rows are in was a
+    `cut_short` reject, whose advice (`restage --force` what is left) was wrong while the file was being written.
+    Written within the last 30 s, it is busy; left as it is for longer, it is cut short."""
     now = time.time()
-    put(lab.raw / "d/IVg2025-09-15_1.csv", b"".join(lines[:data_at + 2 + 5]), now)
+    lab, staged = staged_then_cut(tmp_path, 5, now)
     report = lab.stage()
     assert report.busy_files == {"d/IVg2025-09-15_1.csv": "it holds fewer rows than its staged run and it was "
                                  "written 0 s ago: still being saved or copied? Staged once it is 30 s old"}
@@ -751,14 +758,7 @@ def test_restage_without_force_refuses_a_file_cut_short_since_staged(tmp_path: P
     `--force`, which the reject names, takes what is left."""
     from labtui.cli import main
 
-    lab = Lab(tmp_path)
-    data = valid("IVg")
-    plant(lab.raw, "d/IVg2025-09-15_1.csv", data)
-    lab.stage()
-    staged = lab.manifest().row(0, named=True)
-    lines = data.splitlines(keepends=True)
-    data_at = next(number for number, line in enumerate(lines) if line.startswith(b"#Data:"))
-    plant(lab.raw, "d/IVg2025-09-15_1.csv", b"".join(lines[:data_at + 2 + 5]))
+    lab, staged = staged_then_cut(tmp_path, 5)
     main(lab.args("restage", str(lab.raw / "d/IVg2025-09-15_1.csv"), "-q"))
     assert lab.manifest().row(0, named=True) == staged
     assert [record.kind for record in lab.rejects().values()] == ["cut_short"]
