@@ -277,6 +277,28 @@ def test_follow_reads_only_new_rows_and_describes_the_run(lab: Lab) -> None:
     assert run.refresh() == 0 and run.describe() == "It2025-10-14_3.csv — Alisson67, λ=455 nm, 3 s of 3 s"
 
 
+STOP_IN_ANOTHER_THREAD = """
+import signal, threading, time
+from labtui.cli.stage import run_interruptible
+cancel = threading.Event()
+def work():
+    import polars
+    time.sleep(0.5)  # the main thread has taken SIGINT back from Polars: it waits on the work now
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+    return cancel.wait(20)
+print(run_interruptible(work, cancel, "stopping"))
+"""
+
+
+def test_a_stop_signal_the_kernel_gives_another_thread_still_winds_the_work_down() -> None:
+    """Python runs a signal's handler on the main thread alone. A SIGTERM or a Ctrl+C the kernel delivered to a
+    worker thread waited for the main thread's next wake, and with no timeout on its wait once Polars was loaded, a
+    watcher (whose work never ends) ignored it for good: systemd's SIGKILL followed, temp files left behind."""
+    done = subprocess.run([sys.executable, "-c", STOP_IN_ANOTHER_THREAD], capture_output=True, text=True,
+                          timeout=60, env=cli_env())
+    assert done.stdout.split() == ["True"] and "stopping" in done.stderr, (done.stdout, done.stderr)
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_stage_watch_headless_stops_cleanly_on_ctrl_c(lab: Lab, stop: signal.Signals) -> None:
     """Ctrl+C, and what systemd stops a service with (SIGTERM) or a closed terminal sends (SIGHUP): those two killed

@@ -188,6 +188,7 @@ def run_cancellable(stager: Stager) -> StageReport:
 
 
 SIGINT_RETAKE_SECONDS = 0.02  # how long a Ctrl+C can reach Polars' hook after its import
+STOP_WAKE_SECONDS = 1.0  # how long a stop signal the kernel delivered to another thread waits for its handler
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # those this platform has
 
 
@@ -198,7 +199,8 @@ def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: 
     import installs its own SIGINT hook at C level) inside whichever worker is running a query, mid-file. Polars is
     imported only when the stage has work (a no-change run never loads it), so while `work` runs, the waiting main
     thread looks every few milliseconds for Polars' import to be done and then takes SIGINT back, once: Polars sets
-    its hook at import only, and taking it back every 20 ms all day cost `stage --watch` 1 % of a core.
+    its hook at import only, and taking it back every 20 ms all day cost `stage --watch` 1 % of a core (the watcher
+    imports Polars before it starts, so its main thread wakes once a second).
     """
     import contextlib
     import signal
@@ -227,11 +229,11 @@ def run_interruptible(work: Callable[[], T], cancel: threading.Event, stopping: 
     previous = {signum: signal.signal(signum, interrupted) for signum in stops}
     try:
         threading.Thread(target=target, name="labtui-engine", daemon=True).start()
-        while not finished.wait(SIGINT_RETAKE_SECONDS):  # a signal runs its handler, then the wait goes on
-            if _imported("polars"):
-                signal.signal(signal.SIGINT, interrupted)
-                break
-        finished.wait()
+        while not _imported("polars") and not finished.wait(SIGINT_RETAKE_SECONDS):
+            pass  # a signal runs its handler, then the wait goes on
+        signal.signal(signal.SIGINT, interrupted)
+        while not finished.wait(STOP_WAKE_SECONDS):  # a signal the kernel gave another thread runs its handler
+            pass  # here, at the next wake (with no timeout, a watcher ignored Ctrl+C and SIGTERM for good)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -274,6 +276,9 @@ def run_watch(args: argparse.Namespace) -> int:
         for record in event.report.new_rejects if event.report is not None else ():  # as a one-shot stage says
             print(shown(f"{stamp} rejected {record.headline()}"))  # them: the count alone named no file
         print(shown(f"{stamp} {event.kind}: {event.message}"), flush=True)
+
+    import polars  # noqa: F401  (its SIGINT hook set now: `run_interruptible` takes SIGINT back at once, and its
+    # main thread need not look for Polars' import 50 times a second all day; the first stage loads it anyway)
 
     cancel = threading.Event()
     watcher = Watcher(config, on_event=report)
