@@ -1096,18 +1096,20 @@ def test_a_run_short_of_its_end_and_begun_lately_is_deferred_while_written(lab: 
     """The run being measured, read between two whole rows, was staged as an aborted run (the app's `s` staged the
     very file its dashboard listed as measuring now). Short of its end, begun lately and written seconds ago, it is
     busy; written 31 s ago (the acquisition stopped), it stages as aborted. An old run short of its end in a backlog
-    copied a moment ago stages at once; so does a whole run just written."""
+    copied a moment ago stages at once; so does a whole run just written, and one written ahead of this computer's
+    clock (a share's clock ahead: deferred until the clock caught up, up to an hour)."""
     now = time.time()
     lab.write("a/It2025-10-13_1.csv", raw_csv("It", start=now - 60, rows=it_rows()[:5]), mtime=now)
     lab.write("a/It2025-10-13_2.csv", raw_csv("It", start=now - 3 * 86400, rows=it_rows()[:5]), mtime=now)
     lab.write("a/It2025-10-13_3.csv", raw_csv("It", start=now - 600), mtime=now)
+    lab.write("a/It2025-10-13_4.csv", raw_csv("It", start=now - 900, rows=it_rows()[:5]), mtime=now + 1200)
     report = lab.stage()
-    assert report.staged == 2 and list(report.busy_files) == ["a/It2025-10-13_1.csv"]
+    assert report.staged == 3 and list(report.busy_files) == ["a/It2025-10-13_1.csv"]
     assert report.busy_files["a/It2025-10-13_1.csv"] == ("its run has not reached its end and it was written 0 s ago: "
-                                                         "still being measured? Staged once it is 30 s old")
+                                                         "still being measured (or saved)? Staged once it is 30 s old")
     os.utime(lab.raw / "a/It2025-10-13_1.csv", (now - 31, now - 31))
     assert lab.stage().staged == 1
-    assert lab.manifest().sort("source_file")["is_complete"].to_list() == [False, False, True]
+    assert lab.manifest().sort("source_file")["is_complete"].to_list() == [False, False, True, False]
 
 
 

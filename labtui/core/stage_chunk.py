@@ -200,18 +200,20 @@ class ChunkWorker:
         from labtui.core.parser import parse_header
 
         file.header = parse_header(file.data, self.registry, csv_stem(os.path.basename(file.cand.path)))
-        if (when := self._written_lately(file)) and _row_cut(file.data, file.header.data_offset):
+        if (when := self._written_lately(file, ahead=True)) and _row_cut(file.data, file.header.data_offset):
             # read between two of the acquisition's writes: a plain stage took the run being measured for an aborted
             # one. Older (an acquisition stopped mid-row), it stages: its cut row dropped, and said
             file.result = Busy(f"its last row is cut and it was {when}: still being recorded? Staged once it is "
                                f"{self.recording_s:g} s old")
 
-    def _written_lately(self, file: _File) -> str | None:
-        """How lately the file was written, when within `recording_s` (or ahead of this computer's clock, within
-        `CLOCK_AHEAD_SECONDS`): an acquisition may be writing it still."""
+    def _written_lately(self, file: _File, *, ahead: bool = False) -> str | None:
+        """How lately the file was written, when within `recording_s` (or, with `ahead`, ahead of this computer's
+        clock, within `CLOCK_AHEAD_SECONDS`): an acquisition may be writing it still. Only a cut row is judged busy
+        ahead of the clock: a run short of its end, or a file cut short, was deferred until the clock caught up
+        with its mtime (up to an hour, said as "once it is 30 s old"), where it had staged at once."""
         assert file.as_read is not None  # read before its header
         age = time.time_ns() - file.as_read.mtime_ns
-        if not (self.recording_s and -CLOCK_AHEAD_SECONDS * 1e9 <= age < self.recording_s * 1e9):
+        if not (self.recording_s and (-CLOCK_AHEAD_SECONDS * 1e9 if ahead else 0) <= age < self.recording_s * 1e9):
             return None
         return f"written {age / 1e9:.0f} s ago" if age >= 0 else \
             f"written {-age / 1e9:.0f} s ahead of this computer's clock (the share's clock ahead?)"
@@ -260,8 +262,8 @@ class ChunkWorker:
         if not file.row.is_complete and (when := self._written_lately(file)) and _begun_lately(file.row):
             # the run being measured, read between two rows: staged, it was an aborted run until its end (the app's
             # `s` staged the very file its dashboard listed as measuring now)
-            file.result = Busy(f"its run has not reached its end and it was {when}: still being measured? Staged "
-                               f"once it is {self.recording_s:g} s old")
+            file.result = Busy(f"its run has not reached its end and it was {when}: still being measured (or "
+                               f"saved)? Staged once it is {self.recording_s:g} s old")
             return
         file.warnings += notes
         try:
