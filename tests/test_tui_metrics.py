@@ -360,6 +360,23 @@ async def test_a_plot_of_a_selection_leaves_excluded_runs_out_and_says_so(lab: L
         assert hidden.items() <= colours(app.screen).items()
 
 
+async def test_a_plot_of_runs_excluded_since_the_history_read_them_says_so_not_an_empty_plot(lab: Lab) -> None:
+    """The app reads the annotations again when `p` asks for a plot: runs another terminal excluded since the
+    history last read them opened an empty plot."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await open_chip(pilot, "67")
+        await pilot.press("j", "space")
+        annotate(lab.config.store_root, table(app).frame.filter(pl.col("seq") == 2), [Change("exclude", "contact")],
+                 author="bo")  # not yet seen by the history (no check of the store)
+        await pilot.press("p")
+        await settle(pilot)
+        assert not isinstance(app.screen, PlotScreen)
+        assert any(str(note.message).startswith("nothing to plot: the chosen runs were excluded since this view was "
+                                                "read") for note in said(app))
+
+
 def colours(screen: PlotScreen) -> dict[str, tuple[int, int, int]]:
     """Each plotted run's colour in the app's plot."""
     assert screen.spec is not None

@@ -283,6 +283,11 @@ class LabApp(App[None]):
         # with their annotations: an excluded run shown (X) and plotted is said so in its legend
         rows = AnnotationFilter(include_excluded=message.include_excluded).apply(
             with_annotations(rows, self.store.annotations()))[0]
+        if not rows.height:  # excluded from another terminal since the history last read the annotations: an empty
+            # plot opened
+            self.notify("nothing to plot: the chosen runs were excluded since this view was read (X shows excluded "
+                        "runs)", title="Plot", severity="warning")
+            return
         self.push_screen(PlotScreen(rows, self.config.procedures_file))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
