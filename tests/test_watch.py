@@ -188,6 +188,16 @@ def test_a_backlog_the_watcher_stages_is_not_restated(lab: Lab) -> None:
     watcher.poll()
     assert lab.manifest().height == 4
     assert watcher.state.staged == {"d/It2025-10-14_9.csv": clock.now - 63}
+    # a run the watcher sees written, on a share whose clock is two hours behind this one: its old-looking mtime
+    # is no backlog's, and an append after a pause is seen at the next poll, not at the next full rescan
+    lab.write("d/It2025-10-14_10.csv", raw_csv("It", start=1760391684.0, rows=it_rows()[:5]), mtime=clock.now - 7200)
+    watcher.poll()
+    clock.advance(3)
+    watcher.poll()
+    assert "d/It2025-10-14_10.csv" in watcher.state.staged
+    lab.write("d/It2025-10-14_10.csv", raw_csv("It", start=1760391684.0), mtime=clock.now - 7190)
+    watcher.poll()
+    assert "d/It2025-10-14_10.csv" in watcher.growing()
 
 
 def test_watching_survives_a_deleted_folder_and_a_held_lock(lab: Lab) -> None:

@@ -2,9 +2,9 @@
 
 Polling, because it must work on network shares where file-system events never arrive, and cheap, because it
 does not re-list the whole tree every second: a new file changes its folder's mtime, so each poll stats the
-known folders, the files still being written and the files it staged that were written within the last
-`RESTAT_SECONDS` (an acquisition that paused longer than the settle time writes on, and an append leaves the
-folder's mtime alone);
+known folders, the files still being written and the files it staged within the last `RESTAT_SECONDS` (of those
+its first scan listed, those written then: an old backlog is no paused run), as an acquisition that paused longer
+than the settle time writes on, and an append leaves the folder's mtime alone;
 a full re-scan every `full_rescan_seconds` catches what a coarse folder mtime (SMB, FAT) could hide.
 """
 
@@ -52,6 +52,8 @@ class _State:
     pending: dict[str, float] = field(default_factory=dict)  # changed files → wall time of their last change
     staged: dict[str, float] = field(default_factory=dict)  # files this watcher staged → when last written
     waiting: set[str] = field(default_factory=set)  # settled files whose run has not begun (a queued run)
+    listed: set[str] = field(default_factory=set)  # the first scan's files, until seen to change: a backlog, whose
+    # last writes (their mtimes) tell whether one may be a paused run's
 
 
 class Watcher:
@@ -85,6 +87,8 @@ class Watcher:
         passed = PassedOver()
         candidates = scan_raw(self.config.raw_root, passed)
         seen = {c.source_file: (c.size, c.mtime_ns) for c in candidates}
+        if not self.state.files:
+            self.state.listed = set(seen)
         self._note_changes(seen, complete=True, unseen=passed.unseen)
         for source in self._plausible_now(seen):  # unchanged, but no longer in the future of the clock
             self.state.pending.setdefault(source, -float("inf"))
@@ -139,7 +143,9 @@ class Watcher:
         not in a folder it could not list: those may be there still)."""
         now = self.wall()
         for source, signature in seen.items():
-            if self.state.files.get(source) != signature:
+            if (before := self.state.files.get(source)) != signature:
+                if before is not None:
+                    self.state.listed.discard(source)
                 self.state.files[source] = signature
                 self.state.pending[source] = now
         scanned = self.state.files if complete else {s for s in self.state.files if _parent(s) in (under or set())}
@@ -174,6 +180,7 @@ class Watcher:
             if (info.st_size, info.st_mtime_ns) != self.state.files.get(source):
                 self.state.files[source] = (info.st_size, info.st_mtime_ns)
                 self.state.pending[source] = now
+                self.state.listed.discard(source)
                 self.state.waiting.discard(source)
 
     # -- one poll ---------------------------------------------------------------------------------------------
@@ -235,16 +242,17 @@ class Watcher:
             # poll printed it: 86,000 lines a day in a service's log)
         self._locked_out, self._failed = False, None
         busy, now = set(report.busy_files), self.wall()
-        # re-stat'ed for an hour after its last write: what this stage read anew and was written lately; not the
-        # unchanged files a first scan lists (10k of them, stat'ed every second, were 5 % of a core), nor a backlog
-        # of old runs the watcher staged itself (552 of them, 1 % of a core for an hour)
+        # re-stat'ed for an hour after its last write: what this stage read anew; not the unchanged files a first
+        # scan lists (10k of them, stat'ed every second, were 5 % of a core), nor those of its files last written
+        # over an hour ago (a backlog the watcher staged itself: 552 old runs, 1 % of a core for an hour). A file
+        # seen to change was written now, whatever its mtime says (a share's clock behind this one's)
         read = {*report.staged_files, *(reject.source_file for reject in report.new_rejects)}
         for source in ready:
             if source in busy:
                 self.state.pending[source] = now
             else:
                 self.state.pending.pop(source, None)
-                written = self.state.files.get(source, (0, 0))[1] / 1e9
+                written = self.state.files.get(source, (0, 0))[1] / 1e9 if source in self.state.listed else now
                 if source in read and now - written < RESTAT_SECONDS:
                     self.state.staged[source] = written
         if not (report.staged or report.new_rejects or report.busy):
