@@ -330,12 +330,13 @@ class LabApp(App[None]):
     def _chip_commands(self) -> Iterable[SystemCommand]:
         """Each chip's history and trends, named as their screens' titles: typing a chip's number finds them from
         every screen (only the chips list led to them)."""
+        from labtui.core.history import told_apart
+
         try:
             chips = self.store.chips()
         except LabtuiError:  # a damaged manifest: the screens that read it say so
             return
-        for group, number in chips.select("chip_group", "chip_number").iter_rows():
-            chip = f"{group or ''}{number}"
+        for group, number, chip in chips.select("chip_group", "chip_number", told_apart()).iter_rows():
             yield SystemCommand(f"History · {chip}", "the chip's runs: annotate, plot",
                                 partial(self.open_chip, group, number))
             yield SystemCommand(f"Trends · {chip}", "the chip's Dirac point, photoresponse and dark current",
