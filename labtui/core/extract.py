@@ -164,11 +164,10 @@ def _light_unlike_data(header: Header, frame: pl.DataFrame, light: bool | None) 
         top = float(values.max()) if values.size else -math.inf
     if (top >= LIGHT_THRESHOLD_V) == light:  # as the header says: one reduction for every real run
         return []
-    import numpy as np  # loaded by `finite_values` already
+    from labtui.core.metrics.arrays import true_runs
 
     on = values >= LIGHT_THRESHOLD_V
-    edges = np.flatnonzero(np.diff(on, prepend=False, append=False))  # each stretch of samples on: start, end
-    longest = int((edges[1::2] - edges[::2]).max()) if edges.size else 0
+    longest = max((end - start for start, end in true_runs(on)), default=0)  # samples on in a row
     said = ("its header's 'Laser toggle' (off)" if toggled_off(header)
             else f"its header's laser voltage ({header.fields['laser_voltage_v']:g} V)")
     if not light and longest > FLICKER_SAMPLES:

@@ -1,5 +1,5 @@
 """Array primitives the definitions share, to the bit of NumPy's own and without its Python layers: whether a run's
-columns are all finite, and a median."""
+columns are all finite, a median, and the runs of True in a mask."""
 
 from __future__ import annotations
 
@@ -23,3 +23,12 @@ def median(values: np.ndarray) -> float:
         return float(np.partition(values, half)[half])
     low, high = np.partition(values, (half - 1, half))[half - 1 : half + 1]
     return float((low + high) / 2)
+
+
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Each run of True in `mask`: its start and its end (past its last). Where the mask differs from the point before
+    it (False before the first and after the last), not `np.r_` and `np.diff`: ~7 µs of Python layers a sweep."""
+    if not mask.any():  # every real sweep's glitches
+        return []
+    edges = (np.concatenate(([False], mask)) != np.concatenate((mask, [False]))).nonzero()[0]
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))

@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from labtui.core.metrics.glitches import GLITCH_RUN, glitches, true_runs
+from labtui.core.metrics.arrays import true_runs
+from labtui.core.metrics.glitches import GLITCH_RUN, glitches
 from labtui.core.metrics.it import fit_line
 
 COLUMNS = ("p_max_w", "slope_w_per_v", "threshold_v")

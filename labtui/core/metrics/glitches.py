@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from labtui.core.metrics.arrays import median
+from labtui.core.metrics.arrays import median, true_runs
 
 BREAKDOWN_FALL = 2.0  # |I| divided by this from one setpoint to the next, never to come back: the channel broke down
 GLITCH_RUN = 3  # the most points a spike takes (0.27 s at 0.09 s a point); a dropout takes any number that comes back
@@ -155,15 +155,6 @@ def trace_glitches(current: np.ndarray) -> np.ndarray:
         if near[max(start - 1, 0) : end + 1].all():
             glitch[start:end] = False
     return glitch
-
-
-def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Each run of True in `mask`: its start and its end (past its last). Where the mask differs from the point before
-    it (False before the first and after the last), not `np.r_` and `np.diff`: ~7 µs of Python layers a sweep."""
-    if not mask.any():  # every real sweep's glitches
-        return []
-    edges = (np.concatenate(([False], mask)) != np.concatenate((mask, [False]))).nonzero()[0]
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 def v_bottom(current: np.ndarray, start: int, end: int) -> bool:
