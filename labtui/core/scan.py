@@ -9,7 +9,8 @@ import contextlib
 import datetime as dt
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -321,6 +322,52 @@ def owners_present(candidates: list[Candidate], rejects: dict[str, RejectRecord]
     if not any(record.kind == "duplicate_run" for record in rejects.values()):
         return {}
     return {cand.source_file: cand for cand in candidates}
+
+
+def plan_stage(config: StagingConfig, candidates: list[Candidate], staged: Signatures, rejects: dict[str, RejectRecord],
+               registry: str | None, *, only: set[str] | None, force: bool, settle_s: float, hash_named: bool,
+               manifest: Callable[[], pl.DataFrame]) -> tuple[list[Candidate], list[tuple[Candidate, Outcome]]]:
+    """The files a stage reads, and those it leaves with their outcome: as staged or rejected (`known_outcome`,
+    unless `force`), or busy, modified within `settle_s`. `only`: the files named (None: every one); of them, with
+    `hash_named`, those that look unchanged but whose content is not the staged one's are read (`manifest` gives
+    the staged hashes)."""
+    now_ns = time.time_ns()
+    work: list[Candidate] = []
+    skipped: list[tuple[Candidate, Outcome]] = []
+    present = owners_present(candidates, rejects)
+    for cand in candidates:
+        if only is not None and cand.source_file not in only:
+            continue
+        known = None if force else known_outcome(cand, staged, rejects, registry, present)
+        if known is not None:
+            skipped.append((cand, known))
+        elif not cand.is_symlink and abs(now_ns - cand.mtime_ns) < settle_s * 1e9:
+            # modified within the settle time. An mtime further ahead is a clock that runs ahead (the acquisition
+            # PC's, kept by a copy), not a file being written: it was deferred until the clock caught up, even
+            # with no settle time at all (and so in watch mode, which judges settling itself)
+            skipped.append((cand, Outcome.BUSY))
+        else:
+            work.append(cand)
+    if only is not None and hash_named:
+        edited = _edited_in_place(config, [cand for cand, outcome in skipped if outcome is Outcome.UNCHANGED],
+                                  manifest)
+        work += [cand for cand, _ in skipped if cand.source_file in edited]
+        skipped = [(cand, outcome) for cand, outcome in skipped if cand.source_file not in edited]
+    return work, skipped
+
+
+def _edited_in_place(config: StagingConfig, named: list[Candidate], manifest: Callable[[], pl.DataFrame]) -> set[str]:
+    """Of the files named to restage that look unchanged (size and mtime as staged), those whose content is not
+    what was staged: an edit of the same size with its mtime put back (a copy that keeps times, a fix undone and
+    redone). Hashing a few named files is cheap; the whole tree's is `validate --hash`'s."""
+    if not named:
+        return set()
+    from labtui.core.raw_checks import hash_files
+
+    staged = dict(manifest().select("source_file", "source_sha256").iter_rows())
+    sources = [cand.source_file for cand in named]
+    digests = hash_files(config.raw_root, sources, config.workers)
+    return {source for source, digest in zip(sources, digests, strict=True) if digest != staged.get(source)}
 
 
 def rejected_as_is(cand: Candidate, record: RejectRecord, registry: str | None = None) -> bool:

@@ -31,8 +31,7 @@ from labtui.core.scan import (
     Candidate,
     Outcome,
     PassedOver,
-    known_outcome,
-    owners_present,
+    plan_stage,
     read_again,
     redated,
     relative_source,
@@ -41,7 +40,7 @@ from labtui.core.scan import (
 )
 from labtui.core.stage_chunk import CHUNK_FILES, RECORDING_SECONDS, ChunkResult, ChunkWorker, as_staged, chunks
 from labtui.core.stage_events import EventCallback, EventKind, StageEvent, StageReport
-from labtui.core.stat_index import Signatures, manifest_digest, read_stat_index
+from labtui.core.stat_index import manifest_digest, read_stat_index
 from labtui.core.store import (
     check_location,
     check_raw_root,
@@ -91,7 +90,7 @@ class Stager:
         self._registry = registry
         self.only = None if only is None else {relative_source(config.raw_root, p) for p in only}
         self.force = (self.only is not None) if force is None else force  # files named by the user are re-read
-        # files of `only` that look unchanged are hashed for an edit with its mtime put back (`_edited_in_place`): a
+        # files of `only` that look unchanged are hashed for an edit with its mtime put back (`plan_stage`): a
         # user's restage. Not the watcher's, whose `only` are the files it saw settle, its first scan's every file
         # among them (10k files hashed at each start)
         self.hash_named = hash_named
@@ -122,46 +121,6 @@ class Stager:
         from labtui.core.registry import load_registry
 
         return self._registry or load_registry(self.config.procedures_file)
-
-    # -- planning ---------------------------------------------------------------------------------------------
-    def _plan(
-        self, candidates: list[Candidate], staged: Signatures, rejects: dict[str, RejectRecord], registry: str | None
-    ) -> tuple[list[Candidate], list[tuple[Candidate, Outcome]]]:
-        now_ns = time.time_ns()
-        work: list[Candidate] = []
-        skipped: list[tuple[Candidate, Outcome]] = []
-        present = owners_present(candidates, rejects)
-        for cand in candidates:
-            if self.only is not None and cand.source_file not in self.only:
-                continue
-            known = None if self.force else known_outcome(cand, staged, rejects, registry, present)
-            if known is not None:
-                skipped.append((cand, known))
-            elif not cand.is_symlink and abs(now_ns - cand.mtime_ns) < self.settle * 1e9:
-                # modified within the settle time. An mtime further ahead is a clock that runs ahead (the acquisition
-                # PC's, kept by a copy), not a file being written: it was deferred until the clock caught up, even
-                # with no settle time at all (and so in watch mode, which judges settling itself)
-                skipped.append((cand, Outcome.BUSY))
-            else:
-                work.append(cand)
-        if self.only is not None and self.hash_named:
-            edited = self._edited_in_place([cand for cand, outcome in skipped if outcome is Outcome.UNCHANGED])
-            work += [cand for cand, _ in skipped if cand.source_file in edited]
-            skipped = [(cand, outcome) for cand, outcome in skipped if cand.source_file not in edited]
-        return work, skipped
-
-    def _edited_in_place(self, named: list[Candidate]) -> set[str]:
-        """Of the files named to restage that look unchanged (size and mtime as staged), those whose content is not
-        what was staged: an edit of the same size with its mtime put back (a copy that keeps times, a fix undone and
-        redone). Hashing a few named files is cheap; the whole tree's is `validate --hash`'s."""
-        if not named:
-            return set()
-        from labtui.core.raw_checks import hash_files
-
-        staged = dict(self._manifest().select("source_file", "source_sha256").iter_rows())
-        sources = [cand.source_file for cand in named]
-        digests = hash_files(self.config.raw_root, sources, self.config.workers)
-        return {source for source, digest in zip(sources, digests, strict=True) if digest != staged.get(source)}
 
     # -- the run ----------------------------------------------------------------------------------------------
     def run(self) -> StageReport:
@@ -213,7 +172,9 @@ class Stager:
                 _ = self.registry  # loaded before any marker: one that does not load leaves none behind
                 self._committer.mark_dirty()  # a crash while recording it leaves a temp file the next writer sweeps
                 write_identity(self.config, identity)
-            work, skipped = self._plan(candidates, staged, rejects, registry)
+            work, skipped = plan_stage(self.config, candidates, staged, rejects, registry, only=self.only,
+                                       force=self.force, settle_s=self.settle, hash_named=self.hash_named,
+                                       manifest=self._manifest)
             total = len(work) + len(skipped)
             for cand, outcome in skipped:
                 self.report.counts[outcome] += 1
