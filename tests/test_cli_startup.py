@@ -104,9 +104,15 @@ def test_reading_commands_load_only_polars(lab: Lab) -> None:
 
 def test_a_stage_loads_no_library_it_does_not_use(lab: Lab) -> None:
     """A stage parses, checks and computes with Polars, Pydantic and NumPy: nothing of the app or the figures, and
-    not numpy.ma, which `np.median` imported on its first call (20-40 ms of the GIL in a stage with one short run)."""
+    not numpy.ma, which `np.median` and `np.percentile` import on their first call (20-40 ms of the GIL in a stage
+    with one short run): a run cut short, a sweep coarser than its header (its steps' range), three calibrations of
+    one wavelength (their median P max) each take the paths that called them."""
     lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It"))
     lab.write("2025-10-13/It2025-10-13_2.csv", raw_csv("It", rows=it_rows()[:-3]))  # cut short: its span is judged
+    lab.write("2025-10-13/IVg2025-10-13_1.csv", raw_csv("IVg", params={"VG step": "0.25 V"}))  # swept at 0.5 V
+    for k in range(3):
+        lab.write(f"2025-10-13/LaserCalibration2025-10-13_{k + 1}.csv",
+                  raw_csv("LaserCalibration", start=1760371684.3 + 600 * (k + 1)))
     probe = ("import sys\nfrom labtui.cli import main\nassert main(['stage', '-q']) == 0\n"
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'textual', 'plotext') or "
              "m.startswith(('numpy.ma.', 'labtui.tui', 'labtui.synth')) or m == 'numpy.ma'))\n")
@@ -115,7 +121,8 @@ def test_a_stage_loads_no_library_it_does_not_use(lab: Lab) -> None:
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines()[-1] == "[]"  # after the stage's notes
     complete = dict(lab.manifest().select("source_file", "is_complete").iter_rows())
-    assert complete == {"2025-10-13/It2025-10-13_1.csv": True, "2025-10-13/It2025-10-13_2.csv": False}
+    assert (complete["2025-10-13/It2025-10-13_1.csv"], complete["2025-10-13/It2025-10-13_2.csv"]) == (True, False)
+    assert complete["2025-10-13/IVg2025-10-13_1.csv"] and len(complete) == 6
 
 
 def test_help_still_describes_every_command(capsys: object) -> None:

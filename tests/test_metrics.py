@@ -39,7 +39,7 @@ from labtui.core.metrics import (
 from labtui.core.metrics import per_run as metrics_per_run
 from labtui.core.metrics import pricing as metrics_pricing
 from labtui.core.metrics import table as metrics_table
-from labtui.core.metrics.arrays import all_finite, median
+from labtui.core.metrics.arrays import all_finite, median, percentiles
 from labtui.core.metrics.calibration import calibration_curve, calibration_quantities, power_at, powers_at
 from labtui.core.metrics.definitions import MOBILITY_LIMIT
 from labtui.core.metrics.it import COLUMNS as IT_QUANTITIES
@@ -396,6 +396,16 @@ def test_the_typical_step_is_numpys_median_to_the_bit(size: int) -> None:
     steps = np.abs(rng.standard_normal(size)) * 10.0 ** rng.integers(-6, 1)
     for values in (steps, np.round(steps, 3), np.full(size, 0.05)):
         assert median(values) == float(np.median(values))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 7, 20, 21, 601])
+def test_a_sweeps_step_range_is_numpys_percentiles_to_the_bit(size: int) -> None:
+    """A sweep's finest and widest steps decide whether it is judged by its path (`_step_range`)."""
+    rng = np.random.default_rng(size)
+    steps = np.abs(rng.standard_normal(size)) * 10.0 ** rng.integers(-6, 1)
+    for values in (steps, np.round(steps, 3), np.full(size, 0.05)):
+        for percents in ((5, 95), (0, 50, 100), tuple(rng.uniform(0, 100, 4))):
+            assert percentiles(values, percents) == np.percentile(values, percents).tolist()
 
 
 def test_a_run_is_read_without_its_non_finite_points_even_when_its_sums_overflow() -> None:

@@ -359,13 +359,15 @@ def _step_range(values: np.ndarray, median_step: float) -> tuple[float, float]:
     turns."""
     import numpy as np  # loaded by `finite_values` already
 
+    from labtui.core.metrics.arrays import percentiles
+
     with np.errstate(all="ignore"):
         steps = np.abs(np.diff(values))
     steps = steps[steps > 0.2 * median_step]
     if not steps.size:
         return median_step, median_step
-    finest, widest = np.percentile(steps, [5, 95])
-    return float(finest), float(widest)
+    finest, widest = percentiles(steps, (5, 95))
+    return finest, widest
 
 
 def _corner_missed(rule: Completeness, values: np.ndarray, start: float, end: float, tolerance: float) -> float | None:

@@ -1,5 +1,5 @@
 """Array primitives the definitions share, to the bit of NumPy's own and without its Python layers: whether a run's
-columns are all finite, a median, and the runs of True in a mask."""
+columns are all finite, a median and percentiles, and the runs of True in a mask."""
 
 from __future__ import annotations
 
@@ -23,6 +23,24 @@ def median(values: np.ndarray) -> float:
         return float(np.partition(values, half)[half])
     low, high = np.partition(values, (half - 1, half))[half - 1 : half + 1]
     return float((low + high) / 2)
+
+
+def percentiles(values: np.ndarray, percents: tuple[float, ...]) -> list[float]:
+    """`np.percentile(values, percents)` of finite values, to the bit (its linear interpolation, rounded as NumPy
+    rounds it), without the import of numpy.ma it makes the first time it runs: 15–25 ms of the GIL in a stage."""
+    last = values.size - 1
+    at = [last * (percent / 100) for percent in percents]
+    below = [min(math.floor(index), last) for index in at]
+    ordered = np.partition(values, sorted({*below, *(min(k + 1, last) for k in below)}))
+    found = []
+    for index, k in zip(at, below, strict=True):
+        if index >= last:
+            found.append(float(ordered[last]))
+            continue
+        low, high, share = ordered[k], ordered[k + 1], index - k
+        step = high - low
+        found.append(float(high - step * (1 - share) if share >= 0.5 else low + step * share))
+    return found
 
 
 def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -13,6 +13,7 @@ import polars as pl
 
 from labtui.core.config import StagingConfig
 from labtui.core.layout import run_parquet_path
+from labtui.core.metrics.arrays import median
 from labtui.core.metrics.calibration import in_range, power_at
 from labtui.core.metrics.definitions import PRICED, UNITS_APART
 from labtui.core.metrics.per_run import READ_COLUMNS, Curve, curve_of, map_in_threads, read_run
@@ -208,13 +209,13 @@ def _apart(p_max: np.ndarray, nm: np.ndarray, usable: np.ndarray, tolerance_nm: 
         group = valid & (np.abs(nm - wavelength) <= tolerance_nm)
         if (count := int(np.count_nonzero(group))) < 3:
             continue
-        median = float(np.median(p_max[group]))
+        middle = median(p_max[group])
         for k in np.flatnonzero(group & (nm == wavelength)).tolist():
-            if 1 / UNITS_APART < (ratio := float(p_max[k]) / median) < UNITS_APART:
+            if 1 / UNITS_APART < (ratio := float(p_max[k]) / middle) < UNITS_APART:
                 continue
             how_far = f"{ratio:.0f}×" if ratio > 1 else f"1/{1 / ratio:.0f}"
             reasons[k] = (f"P max {format_si(float(p_max[k]), 'W')} is {how_far} the median of the store's {count} "
-                          f"calibrations of {wavelength:g} nm ({format_si(median, 'W')}): its Power logged in another "
+                          f"calibrations of {wavelength:g} nm ({format_si(middle, 'W')}): its Power logged in another "
                           "unit? It prices no run")
     return reasons
 
