@@ -871,7 +871,7 @@ def test_a_trends_dates_are_spaced_on_its_axes_as_laid_out_beside_its_legend():
     dates that had just cleared each other were written over each other."""
     from matplotlib.figure import Figure
 
-    from labtui.core.drawing import SESSION_LABEL_GAP_IN
+    from labtui.core.drawing_axes import SESSION_LABEL_GAP_IN
 
     traces = tuple(Trace(np.arange(1.0, 61.0), np.full(60, float(k)), f"λ={400 + 10 * k} nm, a long label")
                    for k in range(12))  # too many entries to sit inside the axes: the legend goes beside them

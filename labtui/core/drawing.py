@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from labtui.core.drawing_axes import date_axis, figure_of, log_axes, session_dates
 from labtui.core.looks import (
     DASHES,
     OKABE_ITO,
@@ -36,10 +37,8 @@ if TYPE_CHECKING:
     import numpy as np
     from matplotlib.artist import Artist
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
     from matplotlib.legend import Legend
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import LogFormatter
     from matplotlib.typing import ColorType
 
 
@@ -124,6 +123,7 @@ class Drawing:
     dates_from: tuple[str, ...] = ()
     laser_on: tuple[tuple[float, float], ...] = ()  # x spans
     log_y: bool = False
+    log_x: bool = False  # a trend against power on log–log axes
     points: bool = False  # one marker per point (trends), joined unless `joined` is False (a scatter)
     joined: bool = True
     column: bool = False  # a journal column's size (`COLUMN_IN`), else `SIZE_IN`
@@ -198,7 +198,7 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if drawing.dates_from:
-        _date_axis(ax, *drawing.dates_from)
+        date_axis(ax, *drawing.dates_from)
     for number, (start, stop) in enumerate(drawing.laser_on):
         ax.axvspan(start, stop, color=LASER_ON, alpha=0.35, lw=0, zorder=0, label="laser ON" if number == 0 else None,
                    gid=f"laser-on-{number}")
@@ -269,37 +269,10 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
         xs, ys = zip(*drawing.excluded, strict=True)
         ax.plot(xs, ys, "x", color="black", ms=6, mew=0.8, ls="none", label=drawing.excluded_label, zorder=3,
                 gid="excluded-points")
-    if drawing.log_y:
-        ax.set_yscale("log")  # ticks as plain numbers in the axis unit (40, 60, 100 µA), not 4×10¹
-        ax.yaxis.set_major_formatter(_plain_log_formatter())
-        ax.yaxis.set_minor_formatter(_plain_log_formatter(minor_thresholds=(1, 0.5)))
+    log_axes(ax, x=drawing.log_x, y=drawing.log_y)
     _place_legend(ax, drawing, directions)
-    if drawing.sessions:  # each day's date on an axis above its line, spaced on the axes as laid out with the legend
-        dates = ax.secondary_xaxis("top")
-        dated = _spaced(ax, drawing.sessions)
-        dates.set_xticks([at for at, _ in dated], labels=[day for _, day in dated],
-                         fontsize="x-small", rotation=30, ha="left", rotation_mode="anchor")
-        dates.tick_params(length=2, pad=1)
-        # laid out again: the saved figure's layout is worked out from the artists as last drawn, and the y label's
-        # place was the one before the first pass, which left it half off the figure
-        _figure(ax).draw_without_rendering()
-
-
-def _date_axis(ax: Axes, day: str, zone: str, unit: str) -> None:
-    """x, in hours or days from `day`'s midnight, ticked at whole days (hours) and written as local dates (times)."""
-    import datetime as dt
-
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    origin, per = dt.datetime.fromisoformat(day), dt.timedelta(days=1) if unit == "d" else dt.timedelta(hours=1)
-    written = "%Y-%m-%d" if unit == "d" else "%m-%d %H:%M"
-    steps = [1, 2, 5, 7, 10] if unit == "d" else [1, 2, 3, 6]  # whole days, a week; hours to a quarter of a day
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True, steps=steps))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: (origin + value * per).strftime(written)))
-    ax.tick_params(axis="x", labelrotation=30)
-    for label in ax.get_xticklabels():
-        label.set_horizontalalignment("right")
-    ax.set_xlabel(f"{'date' if unit == 'd' else 'local time'} ({zone})")
+    if drawing.sessions:
+        session_dates(ax, drawing.sessions)
 
 
 def _place_legend(ax: Axes, drawing: Drawing, directions: dict[str, tuple[Line2D, ...]]) -> None:
@@ -322,13 +295,13 @@ def _place_legend(ax: Axes, drawing: Drawing, directions: dict[str, tuple[Line2D
         if inside:  # a few entries that hid data, in one column (two of their long labels ran off the page), the
             # figure grown by their rows as for a long legend (`figure_size`)
             width, height = figure_size(drawing)
-            _figure(ax).set_size_inches(width, height + entries * COLUMN_LEGEND_ROW_IN + 0.05)
+            figure_of(ax).set_size_inches(width, height + entries * COLUMN_LEGEND_ROW_IN + 0.05)
         legend = ax.figure.legend(handles=handles, labels=labels, loc="outside lower center",
                                   ncols=1 if inside else COLUMN_LEGEND_COLUMNS, **options)
         if not inside and _wider_than_page(legend):  # a long label (a lit sweep's VL, P and λ) ran off both
             # edges: one column, the figure grown by its rows
             legend.remove()
-            _figure(ax).set_size_inches(COLUMN_IN[0], COLUMN_IN[1] + entries * COLUMN_LEGEND_ROW_IN + 0.05)
+            figure_of(ax).set_size_inches(COLUMN_IN[0], COLUMN_IN[1] + entries * COLUMN_LEGEND_ROW_IN + 0.05)
             ax.figure.legend(handles=handles, labels=labels, loc="outside lower center", ncols=1, **options)
     else:  # beside the axes, where it hides no data
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN),
@@ -345,32 +318,6 @@ def figure_size(drawing: Drawing) -> tuple[float, float]:
     return COLUMN_IN[0], COLUMN_IN[1] + below * COLUMN_LEGEND_ROW_IN + (0.05 if below else 0.0)
 
 
-SESSION_LABEL_GAP_IN = 0.22  # dates at 30° this far apart on the axis clear each other (x-small text)
-
-
-def _spaced(ax: Axes, sessions: tuple[tuple[float, str], ...]) -> list[tuple[float, str]]:
-    """The sessions whose dates are written: each at least SESSION_LABEL_GAP_IN from every other written (days one
-    run apart, seq 1 and 2, wrote `2025-09-08` over `2025-10-15`), the days of the most runs first (the day of one
-    run before a session of 35 took its place, and those 35 ran under the day before); on the axes as laid out
-    (measured before the legend went beside them, the dates were spaced for axes a third wider); every session keeps
-    its line."""
-    _figure(ax).draw_without_rendering()  # laid out: a legend beside the axes narrows them
-    low, high = ax.get_xlim()
-    gap = SESSION_LABEL_GAP_IN / (ax.get_position().width * _figure(ax).get_figwidth()) * (high - low)
-    ends = [at for at, _ in sessions[1:]] + [high]
-    labelled: list[tuple[float, str]] = []
-    for (at, day), _ in sorted(zip(sessions, ends, strict=True), key=lambda pair: pair[0][0] - pair[1]):
-        if all(abs(at - written) >= gap for written, _ in labelled):
-            labelled.append((at, day))
-    return sorted(labelled)
-
-
-def _figure(ax: Axes) -> Figure:
-    figure = ax.get_figure(root=True)
-    assert figure is not None  # axes made by a figure's add_subplot
-    return figure
-
-
 def _wider_than_page(legend: Legend) -> bool:
     """Whether a legend is wider than its figure (whose width a column figure keeps). Its width is its entries' and
     columns', wherever it goes: measured without laying out the figure (a layout pass took 50 ms)."""
@@ -385,7 +332,7 @@ def _hides_data(ax: Axes, legend: Legend) -> bool:
     then, to go beside or below the axes. Up to 2,000 points of each curve are looked at."""
     import numpy as np
 
-    _figure(ax).draw_without_rendering()  # where `best` puts it is found as the figure is laid out
+    figure_of(ax).draw_without_rendering()  # where `best` puts it is found as the figure is laid out
     box = legend.get_window_extent()
     for line in ax.get_lines():
         points = np.asarray(line.get_xydata(), dtype=float)
@@ -426,18 +373,6 @@ def _seq_colors(ax: Axes, traces: tuple[Trace, ...]) -> Callable[[Trace], str]:
     bar.ax.set_gid("seq-colour-bar")
     bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return lambda trace: to_hex(colors(float(norm(orders[trace.run_index]))))
-
-
-def _plain_log_formatter(minor_thresholds: tuple[float, float] | None = None) -> LogFormatter:
-    """matplotlib's `LogFormatter` (which ticks it labels), each label a plain number: its own writes those below 1
-    or above 10⁴ as `1e-01`, beside the `1000` of the next decade (a log axis in nA spans 0.01 … 1000)."""
-    from matplotlib.ticker import LogFormatter
-
-    class PlainLogFormatter(LogFormatter):
-        def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
-            return f"{x:g}"
-
-    return PlainLogFormatter(labelOnlyBase=False, minor_thresholds=minor_thresholds)
 
 
 def legend_entries(drawing: Drawing) -> int:
