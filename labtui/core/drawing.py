@@ -97,6 +97,8 @@ class Trace:
     group: str = ""  # a calibration's wavelength (`λ=455 nm`): past `PALETTE_RUNS` runs, its look and legend entry
     group_index: int = 0  # the group's place among the figure's, by wavelength: its colour and its legend line
     excluded: bool = False  # an excluded run's, drawn with the others: faded (`EXCLUDED_ALPHA`), its entry too
+    hollow: bool = False  # a trend's points below 0, drawn as |y| on a log axis: hollow markers
+    fit_line: tuple[tuple[float, float], tuple[float, float]] | None = None  # a power law's ends, drawn dashed
 
 
 EXCLUDED_ALPHA = 0.4  # an excluded run's trace drawn beside the others reads as set aside, not as one of them
@@ -124,6 +126,7 @@ class Drawing:
     laser_on: tuple[tuple[float, float], ...] = ()  # x spans
     log_y: bool = False
     log_x: bool = False  # a trend against power on log–log axes
+    legend_title: str = ""  # what its fitted lines are (`|ΔI| ∝ P^α`), above its legend's entries
     points: bool = False  # one marker per point (trends), joined unless `joined` is False (a scatter)
     joined: bool = True
     column: bool = False  # a journal column's size (`COLUMN_IN`), else `SIZE_IN`
@@ -230,7 +233,14 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
             x, y = (np.insert(values.astype(float), trace.breaks, np.nan) for values in (x, y))
         alpha = EXCLUDED_ALPHA if trace.excluded else 1.0
         ax.plot(x, y, color=color, linestyle=linestyle, lw=1.0, label=None if by_run else label, alpha=alpha,
-                gid=f"series-{number}", marker=marker if drawing.points else None, ms=3.5)  # trends: one per run
+                gid=f"series-{number}", marker=marker if drawing.points else None, ms=3.5,  # trends: one per run
+                mfc="white" if trace.hollow else color)
+        if trace.fit_line is not None:  # over the span fitted, in its series' colour; along it, points evenly
+            import numpy as np  # apart on log–log axes, which a legend is kept off as off a curve (`_hides_data`)
+
+            (x0, y0), (x1, y1) = trace.fit_line
+            ax.plot(np.geomspace(x0, x1, 32), np.geomspace(y0, y1, 32), color=color, linestyle="--", lw=1.0,
+                    alpha=alpha, gid=f"fit-{number}")
         if by_run and label is not None:  # the run's entry: its colour, as its forward legs are drawn
             ax.plot([], [], color=color, linestyle=series_style(trace.run_index, 1)[1], lw=1.0, label=label,
                     alpha=alpha)
@@ -282,7 +292,7 @@ def _place_legend(ax: Axes, drawing: Drawing, directions: dict[str, tuple[Line2D
         return
     drawn, labels = ax.get_legend_handles_labels()
     handles: list[Artist | tuple[Line2D, ...]] = list(drawn)
-    options: dict[str, object] = {"frameon": False}
+    options: dict[str, object] = {"frameon": False, "title": typeset(drawing.legend_title) or None}
     if directions:
         from matplotlib.legend_handler import HandlerTuple
 
@@ -353,10 +363,11 @@ def _legend_inside(drawing: Drawing) -> int:
 def typeset(text: str) -> str:
     """`text` with each number's sign a minus (U+2212), as matplotlib writes the tick labels beside it (the title's
     `VG=-0.4 V` read as a hyphen above ticks of −0.4), each `$` a dollar sign, not the start of a formula (a chip
-    group `a$\\frac{$b` ended the figure in a traceback, and `Ali$son$67` set `son` in italics), and V_CNP and I_dark
-    with their subscripts (an underscore on a paper's axis)."""
+    group `a$\\frac{$b` ended the figure in a traceback, and `Ali$son$67` set `son` in italics), V_CNP and I_dark
+    with their subscripts (an underscore on a paper's axis) and a power law's exponent raised (`P^α`)."""
     return _SIGN.sub("\u2212", text.replace("$", r"\$")).replace("V_CNP", r"V$_\mathregular{CNP}$").replace(
-        "I_dark", r"I$_\mathregular{dark}$")
+        "I_dark", r"I$_\mathregular{dark}$").replace("P^(α−1)", r"P$^\mathregular{α−1}$").replace(
+        "P^α", r"P$^\mathregular{α}$")
 
 
 def _seq_colors(ax: Axes, traces: tuple[Trace, ...]) -> Callable[[Trace], str]:
@@ -386,4 +397,4 @@ def legend_entries(drawing: Drawing) -> int:
         names = set() if by_seq else {trace.run_label if by_run else trace.label for trace in drawing.traces}
     directions = (by_run or by_seq) and any(trace.direction for trace in drawing.traces)
     return (len(names) + 2 * directions + bool(drawing.laser_on) + bool(drawing.dirac_points) + bool(drawing.doubted)
-            + bool(drawing.excluded))
+            + bool(drawing.excluded) + bool(drawing.legend_title))

@@ -28,14 +28,26 @@ def date_axis(ax: Axes, day: str, zone: str, unit: str) -> None:
 
 
 def log_axes(ax: Axes, *, x: bool, y: bool) -> None:
-    """The axes asked for on a log scale, ticked in plain numbers in the axis unit (40, 60, 100 µA), not 4×10¹."""
+    """The axes asked for on a log scale, ticked in plain numbers in the axis unit (40, 60, 100 µA), not 4×10¹; one
+    spanning less than a decade at round values, as a linear axis is (0.9 and 1 alone were labelled of a
+    photoresponse's 0.9–1.7 µA), as the terminal's `log_ticks` does."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+
     if x:
         ax.set_xscale("log")
     if y:
         ax.set_yscale("log")
-    for axis in (axis for axis, log in ((ax.xaxis, x), (ax.yaxis, y)) if log):
-        axis.set_major_formatter(_plain_log_formatter())
-        axis.set_minor_formatter(_plain_log_formatter(minor_thresholds=(1, 0.5)))
+    for axis, limits in ((ax.xaxis, ax.get_xlim), (ax.yaxis, ax.get_ylim)):
+        if axis.get_scale() != "log":
+            continue
+        low, high = sorted(limits())
+        if high < 10 * low:
+            axis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10], min_n_ticks=3))  # 6 crowded its top
+            axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            axis.set_minor_formatter(NullFormatter())
+        else:
+            axis.set_major_formatter(_plain_log_formatter())
+            axis.set_minor_formatter(_plain_log_formatter(minor_thresholds=(1, 0.5)))
 
 
 def _plain_log_formatter(minor_thresholds: tuple[float, float] | None = None) -> LogFormatter:

@@ -18,22 +18,24 @@ DIRAC_LABEL = "Dirac point"  # a Dirac point's row's label starts so, then names
 
 def export_frame(spec: PlotSpec) -> pl.DataFrame:
     """One row per plotted point with its run, the axis units and what the axes are (`ΔI` from the baseline, `|I|`
-    on a log axis, the time trends' origin): what the figure's axis titles say, so its numbers read alone.
+    on a log axis, the time trends' origin): what the figure's axis titles say, so its numbers read alone; a
+    log–log trend's values signed, as the metrics table has them (its axis draws |ΔI|).
 
     Shape with `width=None` first to export every point rather than the downsampled view.
     """
-    frames = [
+    frames = [  # a log–log trend's |y| with its sign again: the CSV holds the quantity, negative where it is
         pl.DataFrame({"run_id": s.point_run_ids or s.run_id, "seq": s.point_seqs or s.seq, "label": s.label,
-                      "x": s.x, "y": s.y}, schema=_SCHEMA)
+                      "x": s.x, "y": s.y * (s.sign or 1)}, schema=_SCHEMA)
         for s in spec.series
     ]
+    signed = any(s.sign for s in spec.series)
     # the Dirac points the figure marks, a row each after the curves (the figure could not be rebuilt from its CSV)
     seqs = {s.run_id: s.seq for s in spec.series}
     frames += [pl.DataFrame([(m.run_id, seqs.get(m.run_id), f"{DIRAC_LABEL}, {m.leg}", m.x, m.y) for m in spec.markers],
                             schema=_SCHEMA, orient="row")]
     points = pl.concat([pl.DataFrame(schema=_SCHEMA), *frames]).with_columns(
         x_unit=pl.lit(spec.x_unit), y_unit=pl.lit(spec.y_unit), x_label=pl.lit(spec.x_label),
-        y_label=pl.lit(spec.y_label),
+        y_label=pl.lit(spec.y_label.strip("|") if signed else spec.y_label),
     )
     # beside each point of a lit trend: what makes it in doubt, which the warnings count and the figure rings
     doubts = [name for name in DOUBT_COLUMNS if name in spec.runs.columns and spec.runs[name].is_not_null().any()]

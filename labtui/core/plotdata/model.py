@@ -9,6 +9,10 @@ from enum import StrEnum
 import numpy as np
 import polars as pl
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from labtui.core.plotdata.numeric import PowerLaw
+
 
 class Baseline(StrEnum):
     """How It currents are referenced: `raw` plots I, the others plot ΔI = I − I(reference)."""
@@ -87,6 +91,10 @@ class Series:
     group: str = ""
     group_index: int = 0
     excluded: bool = False  # an excluded run's, drawn with the others (X, --include-excluded): faded in a figure
+    # a log–log trend's series holds the points of one sign, as |y|: -1 those below 0 (drawn hollow), +1 the others
+    sign: int = 0
+    fit: PowerLaw | None = None  # a log–log trend's power law through the series' points, in axis units
+    fit_note: str = ""  # its α as the legend says it, or why none was fitted
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,9 @@ class PlotSpec:
     # a trend against time: the local day (`YYYY-MM-DD`) whose midnight x counts its unit (h, d) from, and the zone;
     # a figure writes dates on its axis
     dates_from: tuple[str, ...] = ()
+    log_x: bool = False  # a trend against power on log–log axes (`log_y` too)
+    fit_law: str = ""  # what its series' power laws are of (`|ΔI| ∝ P^α`): a figure's legend title
+    fits: tuple[str, ...] = ()  # and each series' α (or why it has none), a line each after one naming the law
 
     @property
     def x_title(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,6 +55,52 @@ def log_ticks(low: float, high: float, count: int) -> tuple[list[float], list[st
         ticks = [(value, label) for value, label in zip(*nice_ticks(low, high, count), strict=True) if value > 0]
         return [value for value, _ in ticks], [label for _, label in ticks]
     return values, [f"{value:g}" for value in values]
+
+
+# A power law is fitted to this many points or more, at powers this factor apart or more: two points always lie on
+# one, and over less than a factor of 2 (0.3 decades) a noise of a few % in |y| moves the exponent by tenths.
+FIT_POINTS, FIT_SPAN = 3, 2.0
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """|y| = 10^intercept · x^exponent, fitted by least squares to log10 |y| against log10 x over `points` points
+    from x = `low` to `high`; `stderr` is the exponent's standard error from the residuals (n − 2 degrees of
+    freedom: 0 for points exactly on a power law)."""
+
+    exponent: float
+    stderr: float
+    intercept: float
+    points: int
+    low: float
+    high: float
+
+    def at(self, x: float) -> float:
+        return 10.0 ** (self.intercept + self.exponent * math.log10(x))
+
+    def line(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The fitted line's ends, over the span fitted: straight on log–log axes."""
+        return (self.low, self.at(self.low)), (self.high, self.at(self.high))
+
+
+def power_law(x: np.ndarray, y: np.ndarray) -> PowerLaw | str:
+    """The power law through the points with x > 0 and y ≠ 0 (finite): the slope of log10 |y| against log10 x.
+    Or, where it is refused, why in a few words: fewer than FIT_POINTS points, or x less than FIT_SPAN apart."""
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y != 0)
+    log_x, log_y = np.log10(x[keep]), np.log10(np.abs(y[keep]))
+    if log_x.size < FIT_POINTS:
+        return f"{log_x.size} point{'s' * (log_x.size != 1)}: a fit needs {FIT_POINTS} or more"
+    low, high = float(x[keep].min()), float(x[keep].max())
+    if high < FIT_SPAN * low:
+        apart = "every point at one power" if high == low else f"powers only {high / low:.2g}× apart"
+        return f"{apart}: a fit needs powers {FIT_SPAN:g}× apart or more"
+    centred = log_x - log_x.mean()
+    spread = float(centred @ centred)
+    exponent = float(centred @ (log_y - log_y.mean())) / spread
+    intercept = float(log_y.mean()) - exponent * float(log_x.mean())
+    residuals = log_y - (intercept + exponent * log_x)
+    stderr = math.sqrt(float(residuals @ residuals) / (log_x.size - 2) / spread)
+    return PowerLaw(exponent, stderr, intercept, int(log_x.size), low, high)
 
 
 def max_abs(arrays: list[np.ndarray]) -> float:

@@ -191,7 +191,7 @@ class FigureRecord:
             trend = document.get("trend")
             if "trend" in document and not isinstance(trend, dict):  # null too: it redrew a trend as its runs' traces
                 raise ValueError("its trend is not a mapping")
-            for switch in ("include_excluded", "by_seq"):  # "no" read as true
+            for switch in ("include_excluded", "by_seq", "log"):  # "no" read as true
                 if trend is not None and not isinstance(value := trend.get(switch, False), bool):
                     raise ValueError(f"its trend's {switch} must be true or false, got {value!r}")
             metrics = document.get("metrics")

@@ -24,8 +24,9 @@ from labtui.core.annotations import AnnotationFilter, hidden_note, with_annotati
 from labtui.core.metrics.definitions import DOUBT_COLUMNS, DOUBTS, IN_DOUBT
 from labtui.core.plotdata.labels import TITLE_PARTS, chip_names
 from labtui.core.plotdata.load import drawable_rows, left_out
+from labtui.core.plotdata.loglog import LAWS, by_sign, fitted
 from labtui.core.plotdata.model import PlotSpec, Series
-from labtui.core.plotdata.numeric import max_abs
+from labtui.core.plotdata.numeric import log_middle, max_abs
 from labtui.core.registry import family_expr
 from labtui.core.si import format_si, si_scale
 from labtui.core.wording import counted
@@ -87,10 +88,17 @@ def against_time(trend: Trend | str) -> bool:
     return PLANS[Trend(trend)].x == TIME
 
 
-def trend_record(trend: Trend | str, *, include_excluded: bool, by_seq: bool) -> dict[str, object]:
+def against_power(trend: Trend | str) -> bool:
+    """Whether the trend is drawn against power, and so can be drawn on log–log axes (`trend_spec(log_log=True)`)."""
+    return PLANS[Trend(trend)].x == "power_w"
+
+
+def trend_record(trend: Trend | str, *, include_excluded: bool, by_seq: bool,
+                 log_log: bool = False) -> dict[str, object]:
     """What a trend figure's record names, as `labtui plot --from` reads it back: its name and switches (`by_seq`
-    only when set, as records written before it have none)."""
-    return {"name": str(Trend(trend)), "include_excluded": include_excluded, **({"by_seq": True} if by_seq else {})}
+    and `log` only when set, as records written before them have none)."""
+    return {"name": str(Trend(trend)), "include_excluded": include_excluded, **({"by_seq": True} if by_seq else {}),
+            **({"log": True} if log_log else {})}
 
 
 # what an aligned overlay shifts by; the power a lit It run's legend says, and the doubts on it and on the run's ΔI
@@ -116,19 +124,22 @@ def trend_rows(runs: pl.DataFrame, metrics: pl.DataFrame, annotations: pl.DataFr
 
 
 def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool = False, tz: str,
-               procedures_file: Path | None = None, by_seq: bool = False, reveal: str = "",
+               procedures_file: Path | None = None, by_seq: bool = False, log_log: bool = False, reveal: str = "",
                whose: str = "the chip has") -> PlotSpec:
     """The trend of `trend_rows`' output: points in axis units; excluded runs of the trend's procedure hidden
     unless `include_excluded`, and they and the runs without the quantity counted in `messages`. A run of a
     procedure like the trend's (IVgT like IVg, in `procedures_file`'s registry) is one of its runs. `by_seq`: a
-    trend against time drawn against the runs' seq instead (`BY_SEQ`). `reveal`: how the caller draws the excluded
-    runs too (`--include-excluded draws them`), said beside their count. `whose`: the runs given, as the note that
-    none is of the trend's procedure names them (`seq 1-3 hold`)."""
+    trend against time drawn against the runs' seq instead (`BY_SEQ`). `log_log`: a trend against power drawn as
+    |y| on log–log axes, each series' points of each sign apart and its power law fitted (`loglog`). `reveal`: how
+    the caller draws the excluded runs too (`--include-excluded draws them`), said beside their count. `whose`: the
+    runs given, as the note that none is of the trend's procedure names them (`seq 1-3 hold`)."""
     trend = Trend(trend)
     plan = PLANS[trend]
     chip_rows = rows
     if by_seq and not against_time(trend):
         raise ValueError(f"the {trend} trend is not drawn against time: it has no run-order axis")
+    if log_log and not against_power(trend):
+        raise ValueError(f"the {trend} trend is not drawn against power: it has no log–log axes")
     chips = chip_names(rows.head(1).to_dicts())
     rows = rows.filter(family_expr(procedures_file) == plan.proc)
     if plan.lit_only:
@@ -173,13 +184,22 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
                 breaks=_breaks(points, plan),
             ))
         messages += _missing(rows, plan, column)
+    quantity = plan.ys[0][1]
+    if log_log:
+        series, zeros = by_sign(series, quantity)
+        messages += zeros
+        used = {run for s in series for run in s.point_run_ids}  # not a run whose value was 0
+        doubted, excluded = ([(x, abs(y)) for x, y in points if y] for points in (doubted, excluded))
     if plan.x == "power_w":  # power is the one x that needs a prefix (µW, mW)
         x_factor, x_prefix = si_scale(max_abs([s.x for s in series]))
         x_unit = x_prefix + x_unit
     else:
         x_factor = 1.0
-    # gate voltages in V on every chip: one chip's V_CNP axis read mV and another's V, side by side on a slide
-    y_factor, y_prefix = si_scale(max_abs([s.y for s in series])) if plan.prefixed else (1.0, "")
+    # gate voltages in V on every chip: one chip's V_CNP axis read mV and another's V, side by side on a slide; a
+    # log axis's prefix from the middle of its decades, as a run plot's (`shape`)
+    y_factor, y_prefix = si_scale((log_middle if log_log else max_abs)([s.y for s in series])) if plan.prefixed \
+        else (1.0, "")
+    series = [_scaled(s, x_factor, y_factor) for s in series]
     plotted = rows.filter(pl.col("run_id").is_in(list(used))).sort("seq")
     # each kind of doubt: its points are ringed (`IN_DOUBT`)
     warnings = [f"{counted(count, 'point')} {doubt.of_points}" for doubt in DOUBTS
@@ -187,16 +207,18 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
     if plan.x == "laser_wavelength_nm":  # first, after the runs left out (which the app's 4-line box must show)
         at = 1 if note else 0
         messages[at:at] = _spectral_notes(plotted)
+    # fitted in axis units: the line is drawn in them, and α is the same in any
+    series, fits = fitted(series, quantity) if log_log else (series, [])
     return PlotSpec(
         kind=f"trend-{trend}",
         title=TITLE_PARTS.join([*chips, plan.title.replace("against time", "by run") if by_seq else plan.title,
                                 *(_powers(plotted) if plan.x == "laser_wavelength_nm" else [])]),
         x_label=x_label,
         x_unit=x_unit,
-        y_label=plan.y_label,
+        y_label=f"|{plan.y_label}|" if log_log else plan.y_label,
         y_unit=y_prefix + plan.y_unit,
-        log_y=False,
-        series=tuple(_scaled(s, x_factor, y_factor) for s in series),
+        log_y=log_log,
+        series=tuple(series),
         markers=(),
         spans=(),
         warnings=tuple(warnings),
@@ -205,13 +227,17 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         points=True,
         hidden=hidden,
         # a line through one series in x order reads as a curve; where an x repeats (runs at one power on several
-        # days) it would draw vertical zig-zags between them: markers only
-        joined=plan.joined and all(np.unique(s.x).size == s.x.size for s in series),
+        # days) it would draw vertical zig-zags between them: markers only; on log–log axes the fitted power law is
+        # the line through them
+        joined=plan.joined and not log_log and all(np.unique(s.x).size == s.x.size for s in series),
         doubted=tuple((x * x_factor, y * y_factor) for x, y in doubted),
         excluded=tuple((x * x_factor, y * y_factor) for x, y in excluded),
         integer_x=x == "seq",
         sessions=_sessions(plotted) if x == "seq" else (),
         dates_from=dates_from if x == TIME else (),
+        log_x=log_log,
+        fit_law=LAWS[quantity] if log_log else "",
+        fits=tuple(fits),
     )
 
 
@@ -298,13 +324,18 @@ def thinned(spec: PlotSpec, columns: int, rows: int) -> PlotSpec:
     x_all, y_all = np.concatenate(xs), np.concatenate([s.y for s in spec.series if s.x.size])
     dots_x, dots_y = max(columns, 1), max(rows, 1)
 
-    def dot(values: np.ndarray, every: np.ndarray, count: int) -> np.ndarray:
+    def dot(values: np.ndarray, every: np.ndarray, count: int, log: bool) -> np.ndarray:
+        """Each value's cell along an axis of `count` (in logs on a log axis: in values, the lowest decades of a
+        log–log trend were one cell)."""
+        if log:
+            values, every = np.log10(values), np.log10(every)
         low, span = float(every.min()), float(np.ptp(every)) or 1.0
         return np.floor((values - low) / span * (count - 1)).astype(np.int64)
 
     series = []
     for s in spec.series:
-        _, first = np.unique(dot(s.x, x_all, dots_x) * dots_y + dot(s.y, y_all, dots_y), return_index=True)
+        cells = dot(s.x, x_all, dots_x, spec.log_x) * dots_y + dot(s.y, y_all, dots_y, spec.log_y)
+        _, first = np.unique(cells, return_index=True)
         keep = np.sort(first)
         breaks = tuple(dict.fromkeys(np.searchsorted(keep, s.breaks).tolist()))  # before the first point kept after
         series.append(replace(s, x=s.x[keep], y=s.y[keep], point_run_ids=(), point_seqs=(), breaks=breaks))
