@@ -695,8 +695,10 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
         await pilot.press("o")
         assert [n.message for n in app._notifications][-1] == ("Photoresponse is not drawn against time: against seq "
                                                                "or time does not apply")
-        await pilot.press("l")  # the plot's log key: a trend has none, and says why (it did nothing, unsaid)
-        assert [n.message for n in app._notifications][-1].startswith("a trend is drawn on linear axes")
+        await pilot.press("l")  # the plot's log key: log–log axes here (`test_trends_log`)
+        assert screen.spec.log_x and screen.spec.log_y
+        await pilot.press("l")
+        assert not screen.spec.log_x
         await pilot.press("r")
         await pilot.press("tab", "tab")
         assert screen.spec.kind == "trend-dark" and screen.spec.x_label == "run (seq)"  # the choice stays

@@ -1,5 +1,6 @@
 """The photoresponse and responsivity trends on log–log axes: the power-law fit (`numeric.power_law`) on exact
-and noisy synthetic laws, its refusals and the real corpus; the spec's signs, zeros, CSV and fits; the figure."""
+and noisy synthetic laws, its refusals and the real corpus; the spec's signs, zeros, CSV and fits; the figure, the
+terminal and the app's `l`."""
 
 from __future__ import annotations
 
@@ -17,9 +18,13 @@ from labtui.core.history import load_manifest
 from labtui.core.metrics import read_metrics
 from labtui.core.plotdata import export_frame
 from labtui.core.plotdata.figure import drawing_of
-from labtui.core.plotdata.numeric import FIT_POINTS, FIT_SPAN, PowerLaw, power_law
-from labtui.core.plotdata.selection import chip_runs
+from labtui.core.plotdata.numeric import FIT_POINTS, FIT_SPAN, PowerLaw, log_ticks, power_law
+from labtui.core.plotdata.selection import FigureRecord, chip_runs
 from labtui.core.plotdata.trends import Trend, against_power, thinned, trend_rows, trend_spec
+from labtui.tui.app import LabApp
+from labtui.tui.plot_view import NEGATIVE, POINT, PlotView
+from labtui.tui.trends import TrendsScreen
+from tests.pilot import said, settle
 from tests.test_trends import DemoLab
 
 ALPHA = 0.62
@@ -73,6 +78,12 @@ def test_a_fit_is_refused_with_too_few_points_or_too_narrow_powers() -> None:
         "2 points: a fit needs 3 or more")
     # three points at two powers 2× apart are enough
     assert isinstance(power_law(np.array([1e-6, 1e-6, 2e-6]), np.array([1.0, 1.1, 2.0])), PowerLaw)
+
+
+def test_log_ticks_over_a_decade_and_a_half_mark_its_lower_decade() -> None:
+    """0.4–20 µW, 5 ticks: 1, 2 and 5 × 10ⁿ are 6; the decades alone 2, which fell back to a linear 5, 10, 15, 20."""
+    assert log_ticks(0.4, 20.0, 5) == ([1.0, 3.0, 10.0], ["1", "3", "10"])
+    assert log_ticks(0.4, 20.0, 7)[1] == ["0.5", "1", "2", "5", "10", "20"]
 
 
 # --- the spec -----------------------------------------------------------------------------------------------------
@@ -191,6 +202,56 @@ def test_a_log_log_figure_draws_hollow_negatives_and_dashed_fits(lab: DemoLab) -
     texts = [text.get_text() for text in legend.get_texts()]
     fitted = next(s for s in spec.series if s.fit is not None)
     assert f"{fitted.label.replace('-', '−')}: α = 0.62 ± 0.00 ({fitted.x.size} runs)" in texts
+
+
+# --- the app ------------------------------------------------------------------------------------------------------
+
+async def test_l_draws_the_photoresponse_on_log_log_axes_and_exports_it(lab: DemoLab) -> None:
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(TrendsScreen("Alisson", lab.number))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, TrendsScreen) and screen.spec is not None
+
+        def footer() -> set[str]:
+            return {str(key.render()).split()[0] for key in screen.query("FooterKey") if key.visible}
+
+        assert "l" not in footer()  # the Dirac point: a voltage on either side of 0 V
+        await pilot.press("l")
+        assert said(app)[-1].message == ("Dirac point is drawn on linear axes: a Dirac point is a gate voltage, on "
+                                         "either side of 0 V")
+        await pilot.press("tab", "tab")
+        await settle(pilot)
+        assert screen.spec.kind == "trend-photoresponse" and {"r", "l"} <= footer()  # at 80 columns
+        l_says = lambda: screen.active_bindings["l"].binding.description  # noqa: E731
+        assert l_says() == "Log–log"
+        await pilot.press("l")
+        await settle(pilot)
+        assert screen.spec.log_x and screen.spec.log_y and l_says() == "Linear"
+        status = str(screen.query_one("#plot-status").render())
+        assert status.startswith(f"{sum(s.x.size for s in screen.spec.series)} points of ") and "log–log" in status
+        assert status.splitlines()[1] == "power law per series: |ΔI| ∝ P^α"  # before the warnings: in view at 80×24
+        drawn = str(screen.query_one(PlotView).render())
+        assert NEGATIVE in drawn and POINT in drawn
+        legend = str(screen.query_one("#legend").render())
+        assert f"{NEGATIVE} " in legend and ", ΔI <" in legend
+        await pilot.press("r")  # the responsivity, on log–log axes too
+        await settle(pilot)
+        assert screen.spec.kind == "trend-responsivity" and screen.spec.fit_law == "|R| ∝ P^(α−1)"
+        await pilot.press("e")
+        await settle(pilot)
+        assert screen.saved[0].name.endswith("_log-log.pdf")
+        assert FigureRecord.read(screen.saved[3]).trend == {"name": "responsivity", "include_excluded": False,
+                                                            "log": True}
+        assert (pl.read_csv(screen.saved[2]).filter(pl.col("label").str.ends_with("R < 0"))["y"] < 0).all()
+        await pilot.press("tab")  # the spectral trend: linear, the choice kept for the photoresponse tab
+        await settle(pilot)
+        assert not screen.spec.log_x and "l" not in footer()
+        await pilot.press("shift+tab")
+        await settle(pilot)
+        assert screen.spec.log_x
 
 
 # --- the real corpus ----------------------------------------------------------------------------------------------

@@ -37,11 +37,12 @@ SERIES_COLORS: dict[bool, tuple[RGB, ...]] = {
     False: ((0, 90, 170), (190, 75, 0), (0, 120, 55), (190, 20, 40), (110, 60, 170),
             (120, 95, 0), (170, 35, 125), (0, 115, 125), (80, 105, 0), (140, 70, 40)),
 }
-# backward legs dotted: the two legs read apart; a trend's points in doubt ringed, an excluded run's crossed out
-LINE, DOTS, DIRAC, POINT, DOUBTED, EXCLUDED = "braille", "·", "◆", "●", "○", "×"
+# backward legs dotted: the two legs read apart; a trend's points in doubt ringed, an excluded run's crossed out; on
+# log–log axes a series' points below 0 (drawn as |y|) a triangle down, apart from its points above 0
+LINE, DOTS, DIRAC, POINT, DOUBTED, EXCLUDED, NEGATIVE = "braille", "·", "◆", "●", "○", "×", "▽"
 X_TICKS, Y_TICKS = 5, 7  # at most, as plotext's own: it splits the data limits evenly into that many
 MARKER_LINES = 4  # Dirac points listed under a plot, one a line; past that, how many more
-SWATCH = {LINE: "━━", DOTS: "··", POINT: "●"}
+SWATCH = {LINE: "━━", DOTS: "··", POINT: "●", NEGATIVE: "▽"}
 LEGS_BY_LEG = 8  # sweep legs the legend names one by one (two full sweeps); past that, by run and direction
 # Past the palette's colours, each run takes its colour by its seq along viridis (matplotlib's, at 0, ¼, ½, ¾ and 1,
 # interpolated), as a paper figure has them; on a dark canvas from 0.3, where its purple end is not lost in the dark,
@@ -135,7 +136,8 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
         for series in spec.series:
             first.setdefault(series.run_label if by_run else series.label, series)
         for label, series in first.items():
-            swatch = SWATCH[POINT if spec.points else DOTS if series.direction < 0 and not by_run else LINE]
+            swatch = SWATCH[(NEGATIVE if series.sign < 0 else POINT) if spec.points
+                            else DOTS if series.direction < 0 and not by_run else LINE]
             lines.append(Content.assemble((swatch, _rgb(color_of(series))), " ", label))
     if by_run and any(series.direction for series in spec.series):
         lines += [Content.assemble((SWATCH[style], _rgb(palette.marker)), f" {what}")
@@ -245,7 +247,11 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
             if spec.joined:
                 for start, stop in itertools.pairwise((0, *series.breaks, series.x.size)):  # lifted at long gaps
                     plt.plot(series.x[start:stop].tolist(), series.y[start:stop].tolist(), marker=LINE, color=color)
-            plt.scatter(series.x.tolist(), series.y.tolist(), marker=POINT, color=color)
+            if series.fit is not None:  # its power law, over the powers fitted (the points unjoined)
+                ends = series.fit.line()
+                plt.plot([x for x, _ in ends], [y for _, y in ends], marker=LINE, color=color)
+            plt.scatter(series.x.tolist(), series.y.tolist(), marker=NEGATIVE if series.sign < 0 else POINT,
+                        color=color)
             continue
         if series.direction < 0:
             plt.scatter(series.x.tolist(), series.y.tolist(), marker=DOTS, color=color_of(series))
@@ -263,21 +269,28 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
     x = [*(series.x for series in spec.series), np.array([edge for span in spec.spans for edge in span]),
          np.array([marker.x for marker in spec.markers])]
     y = np.concatenate([*(series.y for series in spec.series), np.array([marker.y for marker in spec.markers])])
-    x_limits = _limits(np.concatenate(x))
-    _round_ticks(plt.xticks, nice_ticks(*x_limits, X_TICKS, integer=spec.integer_x))
-    if spec.points:  # a trend's points clear of the frame, which drew over those at the axes' ends
-        plt.xlim(*_padded(x_limits))
-    positive = y[(y > 0) & np.isfinite(y)]  # plotext's limits are those of the logs
-    if spec.log_y and positive.size:  # a log axis without values fails in plotext's ticks: an empty plot is linear
-        plt.yscale("log")
-        y_ticks = log_ticks(float(positive.min()), float(positive.max()), Y_TICKS)
-    else:
-        y_limits = _limits(y)
-        y_ticks = nice_ticks(*y_limits, Y_TICKS)
-        if spec.points:
-            plt.ylim(*_padded(y_limits))
-    _round_ticks(plt.yticks, y_ticks)
+    _axis(plt.xscale, plt.xlim, plt.xticks, np.concatenate(x), spec.log_x, spec.points, X_TICKS, spec.integer_x)
+    y_ticks = _axis(plt.yscale, plt.ylim, plt.yticks, y, spec.log_y, spec.points, Y_TICKS, False)
     plt.title(fitted(plot_title(spec), "", _title_room(width, max(map(len, y_ticks[1])) if y_ticks[0] else 3)))
+
+
+def _axis(scale: Callable[[str], None], limit: Callable[[float, float], None], ticks: Callable[..., None],
+          values: np.ndarray, log: bool, points: bool, count: int, integer: bool) -> tuple[list[float], list[str]]:
+    """One axis of a plot: linear, or log over its positive values (a log axis without any fails in plotext's ticks:
+    an empty plot is linear); round ticks; a trend's points (`points`) clear of the frame, which drew over those at
+    the axes' ends. Its ticks."""
+    positive = values[(values > 0) & np.isfinite(values)]
+    if log and positive.size:
+        scale("log")
+        round_ticks = log_ticks(float(positive.min()), float(positive.max()), count)
+        if points:  # plotext takes a log axis's limits as logs
+            limit(*_padded(_limits(np.log10(positive))))
+    else:
+        round_ticks = nice_ticks(*_limits(values), count, integer=integer)
+        if points:
+            limit(*_padded(_limits(values)))
+    _round_ticks(ticks, round_ticks)
+    return round_ticks
 
 
 def _title_room(width: int, tick_width: int) -> int:

@@ -19,7 +19,15 @@ from textual.widgets import Header, Static, Tab, Tabs
 
 from labtui.core.plotdata import PlotOptions, PlotSpec, export_file_name
 from labtui.core.plotdata.selection import chip_runs
-from labtui.core.plotdata.trends import Trend, against_time, thinned, trend_record, trend_rows, trend_spec
+from labtui.core.plotdata.trends import (
+    Trend,
+    against_power,
+    against_time,
+    thinned,
+    trend_record,
+    trend_rows,
+    trend_spec,
+)
 from labtui.core.wording import counted
 from labtui.tui.base import LabFooter
 from labtui.tui.plot import FigureScreen
@@ -28,6 +36,11 @@ from labtui.tui.plot_view import LegendBox, PlotView, legend, palette_for, saved
 # The views, one a tab; the photoresponse view shows ΔI or, with `r`, the responsivity ΔI / P.
 TABS = {Trend.CNP: "Dirac point", Trend.HYSTERESIS: "Hysteresis", Trend.PHOTORESPONSE: "Photoresponse",
         Trend.SPECTRAL: "Spectral", Trend.DARK: "Dark current"}
+# why `l` draws a tab on linear axes: log–log is the photoresponse's against power
+LINEAR = {Trend.CNP: "a Dirac point is a gate voltage, on either side of 0 V",
+          Trend.HYSTERESIS: "a hysteresis is a difference of gate voltages, of either sign",
+          Trend.SPECTRAL: "its x is a wavelength (the Photoresponse tab draws R against power on log–log axes)",
+          Trend.DARK: "its x is a time (the Photoresponse tab draws ΔI against power on log–log axes)"}
 
 
 def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...], *,
@@ -37,11 +50,13 @@ def trend_status(spec: PlotSpec, include_excluded: bool, saved: tuple[Path, ...]
     points = sum(series.x.size for series in spec.series)
     state = [f"{counted(points, 'point')} of {counted(spec.runs.height, 'run')}",
              # hidden ones: counted below; shown, crossed out (X in a chip without one seemed to do nothing)
-             *([f"excluded runs shown{'' if spec.excluded else ' (none)'}"] if include_excluded else [])]
+             *([f"excluded runs shown{'' if spec.excluded else ' (none)'}"] if include_excluded else []),
+             *(["log–log"] if spec.log_x else [])]
     # the excluded runs left out first (`trend_spec` says it first): at 80×24 the box shows 4 lines, and the warnings
     # before it had scrolled it out of view
     hidden, notes = (spec.messages[0], spec.messages[1:]) if spec.hidden else ("", spec.messages)
     lines = [Content(" · ".join(state)), *([Content.assemble(("· " + hidden, "$text-muted"))] if hidden else [])]
+    lines += [Content(fit) for fit in spec.fits]  # what l was pressed for: before the warnings, in the 4 lines seen
     lines += [Content.assemble(("⚠ " + warning, "$text-warning")) for warning in spec.warnings]
     lines += [Content.assemble(("· " + message, "$text-muted")) for message in notes]  # notes, as a plot's
     if not spec.series:
@@ -57,7 +72,9 @@ class TrendsScreen(FigureScreen):
         "One point per run of the chip, from the metrics table (`labtui metrics`). tab / shift+tab switch between "
         "the Dirac point (forward and backward leg; lit sweeps a series apart) against time, the hysteresis (each "
         "sweep's backward minus forward Dirac point) against time, the photoresponse against the irradiated power "
-        "(one series per wavelength; r toggles ΔI and the responsivity ΔI / P), the spectral response "
+        "(one series per wavelength; r toggles ΔI and the responsivity ΔI / P; l draws |ΔI| or |R| against P on "
+        "log–log axes, the points below 0 a series apart (▽), with each series' power law ΔI ∝ P^α fitted and its α "
+        "said below the plot), the spectral response "
         "(responsivity against wavelength) and the dark current against time. An It trend is split further where "
         "its runs differ in gate voltage (each VG is another quantity) or, lit, in laser period (ΔI is read at a "
         "pulse's end): the legend names each series. Runs without the quantity are left "
@@ -67,11 +84,12 @@ class TrendsScreen(FigureScreen):
         "as PDF and PNG and its points (with run_id and seq) as CSV in the exports folder."
     )
     BINDINGS = [
-        # at 80 columns the footer has room for tab, esc, ?, e and r or o: `Export PDF+PNG+CSV` left r out
+        # at 80 columns the footer has room for tab, esc, ?, e and r and l or o: `Export PDF+PNG+CSV` left r out,
+        # and `ΔI / responsivity` l
         Binding("tab", "next_trend", "Next trend", id="trends_next"),
         Binding("e", "export", "Export", id="trends_export"),  # the help names its files, the status line after it
         Binding("shift+tab", "previous_trend", "Previous trend", id="trends_previous", show=False),
-        Binding("r", "toggle_responsivity", "ΔI / responsivity", id="trends_responsivity"),
+        Binding("r", "toggle_responsivity", "ΔI / R", id="trends_responsivity"),
         # o twice too: the footer names the axis it switches to
         Binding("o", "by_seq(True)", "Against seq", id="trends_by_seq"),
         Binding("o", "by_seq(False)", "Against time", id="trends_by_seq"),
@@ -79,7 +97,9 @@ class TrendsScreen(FigureScreen):
         # status line names X when it hides runs
         Binding("X", "show_excluded(True)", "Show excluded", id="trends_excluded", show=False),
         Binding("X", "show_excluded(False)", "Hide excluded", id="trends_excluded", show=False),
-        Binding("l", "no_log", "Log axis", id="trends_log", show=False),  # said why not, as r and o are
+        # l twice too, on the photoresponse tab alone (`check_action`); elsewhere said why not, as r and o are
+        Binding("l", "log_log(True)", "Log–log", id="trends_log"),
+        Binding("l", "log_log(False)", "Linear", id="trends_log"),
     ]
     DEFAULT_CSS = """
     TrendsScreen {
@@ -103,6 +123,7 @@ class TrendsScreen(FigureScreen):
         self.responsivity = False  # the photoresponse tab: ΔI (False) or ΔI / P
         self.include_excluded = False
         self.by_seq = False  # a trend against time drawn against the runs' seq (`o`)
+        self.log_log = False  # the photoresponse tab (ΔI and R) on log–log axes (`l`)
         self.rows: pl.DataFrame | None = None  # None until the worker has read them
         self.no_table: str | None = None  # why the store has no metrics table to read (the worker looked)
         self.spec: PlotSpec | None = None
@@ -149,6 +170,11 @@ class TrendsScreen(FigureScreen):
         return self.by_seq and against_time(self.trend)
 
     @property
+    def drawn_log_log(self) -> bool:
+        """On log–log axes: chosen, and the trend is one against power (the choice stays for its tab)."""
+        return self.log_log and against_power(self.trend)
+
+    @property
     def trend(self) -> Trend:
         if self.tab is Trend.PHOTORESPONSE and self.responsivity:
             return Trend.RESPONSIVITY
@@ -161,7 +187,7 @@ class TrendsScreen(FigureScreen):
             return
         self.spec = trend_spec(self.trend, self.rows, include_excluded=self.include_excluded,
                                tz=self.lab.config.local_tz, procedures_file=self.lab.config.procedures_file,
-                               by_seq=self.drawn_by_seq, reveal="X shows them")
+                               by_seq=self.drawn_by_seq, log_log=self.drawn_log_log, reveal="X shows them")
         palette = palette_for(self.app.theme_variables)
         plot.draw(thinned(self.spec, plot.size.width, plot.size.height), palette)
         self.query_one(LegendBox).show(legend(self.spec, palette))
@@ -181,6 +207,8 @@ class TrendsScreen(FigureScreen):
             return parameters[0] != self.include_excluded
         if action == "by_seq":
             return against_time(self.trend) and parameters[0] != self.by_seq
+        if action == "log_log":
+            return against_power(self.trend) and parameters[0] != self.log_log
         return True
 
     def on_key(self, event: events.Key) -> None:
@@ -192,6 +220,8 @@ class TrendsScreen(FigureScreen):
         elif actions & {"by_seq(True)", "by_seq(False)"} and not against_time(self.trend):
             self.notify(f"{TABS[self.tab]} is not drawn against time: against seq or time does not apply",
                         severity="warning")
+        elif actions & {"log_log(True)", "log_log(False)"} and not against_power(self.trend):
+            self.notify(f"{TABS[self.tab]} is drawn on linear axes: {LINEAR[self.tab]}", severity="warning")
 
     def _changed_view(self) -> None:
         self.saved = ()
@@ -211,10 +241,9 @@ class TrendsScreen(FigureScreen):
             self.tab = trend
             self._changed_view()
 
-    def action_no_log(self) -> None:
-        """The plot's `l`, which a trend has not: said (it did nothing, unsaid)."""
-        self.notify("a trend is drawn on linear axes: its values cross zero (a negative ΔI, a hysteresis); "
-                    "`labtui plot N --trend … --points` writes them for a log plot elsewhere", title="Trends")
+    def action_log_log(self, log_log: bool) -> None:
+        self.log_log = log_log
+        self._changed_view()
 
     def action_toggle_responsivity(self) -> None:
         """The tab says which of the two it shows: it read Photoresponse over a responsivity's axis."""
@@ -236,9 +265,9 @@ class TrendsScreen(FigureScreen):
         """The figure as `labtui plot CHIP --trend` draws it (PDF, PNG) and its points with their runs (CSV)."""
         assert self.spec is not None  # `check_action` offers `e` only then
         self.say_exporting()
-        tag = "_by-seq" * self.drawn_by_seq + "_with-excluded" * self.include_excluded
+        tag = "_by-seq" * self.drawn_by_seq + "_log-log" * self.drawn_log_log + "_with-excluded" * self.include_excluded
         self.export(self.spec, tag, trend_record(self.trend, include_excluded=self.include_excluded,
-                                                 by_seq=self.drawn_by_seq))
+                                                 by_seq=self.drawn_by_seq, log_log=self.drawn_log_log))
 
     @work(thread=True, group="trends-export", exit_on_error=False)
     def export(self, spec: PlotSpec, tag: str, trend: dict[str, object]) -> None:

@@ -36,14 +36,15 @@ def nice_ticks(low: float, high: float, count: int, *, integer: bool = False) ->
 
 
 def log_ticks(low: float, high: float, count: int) -> tuple[list[float], list[str]]:
-    """Ticks of a log axis over the positive values [low, high]: 1, 2 and 5 × 10^k, else the decades alone (every
-    nth when they are too many); within a decade, `nice_ticks`' round values. Values, as plotext takes them (it
-    takes their logs itself), with their labels."""
+    """Ticks of a log axis over the positive values [low, high]: 1, 2 and 5 × 10^k, else 1 and 3 × 10^k (0.4–20 µW
+    of a log–log trend had 5, 10, 15 and 20 of 5 ticks, its lower decade bare), else the decades alone (every nth
+    when they are too many); within a decade, `nice_ticks`' round values. Values, as plotext takes them (it takes
+    their logs itself), with their labels."""
     if not (math.isfinite(low) and math.isfinite(high)) or not 0 < low < high or count < 2:
         return [], []
     decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
     values: list[float] = []
-    for mantissas in ((1.0, 2.0, 5.0), (1.0,)):
+    for mantissas in ((1.0, 2.0, 5.0), (1.0, 3.0), (1.0,)):
         values = [m * 10.0**k for k in decades for m in mantissas if low <= m * 10.0**k <= high]
         if len(values) <= count:
             break
