@@ -1,16 +1,20 @@
 """The photoresponse and responsivity trends on log–log axes: the power-law fit (`numeric.power_law`) on exact
 and noisy synthetic laws, its refusals and the real corpus; the spec's signs, zeros, CSV and fits; the figure, the
-terminal and the app's `l`."""
+terminal, `labtui plot --trend … --log` and its record, and the app's `l`."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 from matplotlib.figure import Figure
 
+from labtui.cli import main
+from labtui.cli.plot import LOG_LOG_TRENDS
 from labtui.core.annotations import current_annotations
 from labtui.core.config import StagingConfig
 from labtui.core.drawing import draw_axes
@@ -158,7 +162,9 @@ def test_the_responsivity_says_the_photoresponses_alpha(lab: DemoLab) -> None:
 
 
 def test_only_the_trends_against_power_have_log_log_axes(lab: DemoLab) -> None:
-    assert tuple(trend for trend in Trend if against_power(trend)) == (Trend.PHOTORESPONSE, Trend.RESPONSIVITY)
+    # the command line's, written out so that `--help` imports nothing
+    assert tuple(trend for trend in Trend if against_power(trend)) == (Trend.PHOTORESPONSE, Trend.RESPONSIVITY) \
+        == LOG_LOG_TRENDS
     rows = trend_rows(lab.runs, lab.metrics, current_annotations(lab.config.store_root))
     for trend in (Trend.CNP, Trend.HYSTERESIS, Trend.SPECTRAL, Trend.DARK):
         with pytest.raises(ValueError, match="not drawn against power"):
@@ -202,6 +208,58 @@ def test_a_log_log_figure_draws_hollow_negatives_and_dashed_fits(lab: DemoLab) -
     texts = [text.get_text() for text in legend.get_texts()]
     fitted = next(s for s in spec.series if s.fit is not None)
     assert f"{fitted.label.replace('-', '−')}: α = 0.62 ± 0.00 ({fitted.x.size} runs)" in texts
+
+
+# --- the command line ---------------------------------------------------------------------------------------------
+
+def test_cli_draws_a_log_log_trend_and_its_redraw_keeps_it(lab: DemoLab, tmp_path: Path, capsys) -> None:
+    out, points_file = tmp_path / "p.svg", tmp_path / "p.csv"
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", "photoresponse", "--log",
+                        "--out", str(out), "--points", str(points_file))) == 0
+    err = capsys.readouterr().err
+    assert "labtui plot: power law per series: |ΔI| ∝ P^α\n" in err and "α = " in err
+    assert json.loads((tmp_path / "p.svg.json").read_text(encoding="utf-8"))["trend"] == {
+        "name": "photoresponse", "include_excluded": False, "log": True}
+    exported = pl.read_csv(points_file)
+    assert (exported.filter(pl.col("label").str.ends_with("ΔI < 0"))["y"] < 0).all()
+    again = tmp_path / "again.png"
+    assert main(lab.cli("plot", "--from", str(tmp_path / "p.svg.json"), "--out", str(again))) == 0
+    assert FigureRecord.read(tmp_path / "again.png.json").trend == {"name": "photoresponse",
+                                                                    "include_excluded": False, "log": True}
+    assert "power law per series" in capsys.readouterr().err
+    # a linear responsivity's record, redrawn with --log: log–log (a trend's record took no view option)
+    linear = tmp_path / "r.pdf"
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", "responsivity",
+                        "--out", str(linear))) == 0
+    assert main(lab.cli("plot", "--from", f"{linear}.json", "--log", "--out", str(again))) == 0
+    assert FigureRecord.read(tmp_path / "again.png.json").trend["log"] is True  # type: ignore[index]
+
+
+@pytest.mark.parametrize("trend", ["cnp", "hysteresis", "spectral", "dark"])
+def test_cli_log_of_a_trend_not_against_power_is_one_line(lab: DemoLab, tmp_path: Path, capsys, trend: str) -> None:
+    out = tmp_path / "x.pdf"
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", trend, "--log",
+                        "--out", str(out))) == 2
+    assert capsys.readouterr().err == (
+        "labtui: --trend draws the chip's runs (--seq: some of them), one point each: --log does not apply; --log is "
+        "for the photoresponse and responsivity trends (log–log against power)\n")
+    assert not out.exists()
+
+
+def test_a_record_whose_trend_has_no_log_log_axes_is_refused(lab: DemoLab, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "d.pdf"
+    assert main(lab.cli("plot", str(lab.number), "--group", "Alisson", "--trend", "dark", "--out", str(out))) == 0
+    record = json.loads((tmp_path / "d.pdf.json").read_text(encoding="utf-8"))
+    record["trend"]["log"] = True  # edited by hand
+    (tmp_path / "d.pdf.json").write_text(json.dumps(record), encoding="utf-8")
+    capsys.readouterr()
+    assert main(lab.cli("plot", "--from", str(tmp_path / "d.pdf.json"), "--out", str(tmp_path / "e.pdf"))) == 2
+    assert capsys.readouterr().err == (f"labtui: the dark trend is not drawn against power: {tmp_path / 'd.pdf.json'}"
+                                       "'s log is for photoresponse and responsivity\n")
+    record["trend"]["log"] = "no"
+    (tmp_path / "d.pdf.json").write_text(json.dumps(record), encoding="utf-8")
+    assert main(lab.cli("plot", "--from", str(tmp_path / "d.pdf.json"), "--out", str(tmp_path / "e.pdf"))) == 2
+    assert "its trend's log must be true or false, got 'no'" in capsys.readouterr().err
 
 
 # --- the app ------------------------------------------------------------------------------------------------------

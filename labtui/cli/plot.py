@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 BASELINES = ("auto", "raw", "first")
 # `plotdata.trends.Trend`, not imported here
 TRENDS = ("cnp", "hysteresis", "photoresponse", "responsivity", "spectral", "dark")
+LOG_LOG_TRENDS = ("photoresponse", "responsivity")  # those against power (`plotdata.trends.against_power`)
 
 
 def figure_arg(text: str) -> Path:
@@ -58,6 +59,7 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
             "labtui plot 67 --seq 1,8,10 --log --out ivg.svg",
             "labtui plot 67 --proc IVg --align-cnp --out ivg_aligned.pdf",
             "labtui plot 67 --trend cnp --out a67_cnp.pdf",
+            "labtui plot 67 --trend photoresponse --log --out a67_dI_vs_P.pdf",
             "labtui plot --calibrations --date 2025-10-21 --out cal.pdf",
             "labtui plot --from its_365nm.pdf.json --out its_365nm.png",
             "labtui plot 67 --seq 7,9,13 --column --out its_column.pdf",
@@ -81,7 +83,10 @@ def register_plot(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
                       help="It: ΔI against the dark current just before the laser switches on (auto: i_dark_a, "
                            "the mean over it_window_s), the first point, or t=SECONDS; raw plots I (default: auto, "
                            "raw for dark runs)")
-    view.add_argument("--log", action="store_true", help="log |y| (every procedure but LaserCalibration; not of gm)")
+    view.add_argument("--log", action="store_true",
+                      help="log |y| (every procedure but LaserCalibration; not of gm); with --trend photoresponse or "
+                           "responsivity, log–log axes, the points below 0 a series apart, each series' power law "
+                           "fitted (α in its legend)")
     view.add_argument("--gm", action="store_true", help="IVg: transconductance gm = dI/dVg per sweep leg")
     view.add_argument("--gm-method", choices=("savgol", "gradient"), help="gm derivative (default: savgol)")
     view.add_argument("--align-cnp", action="store_true",
@@ -199,7 +204,7 @@ def draw(args: argparse.Namespace, renderer: Renderer) -> int:
     hidden = 0
     record = FigureRecord.read(args.record) if args.record is not None else None
     if record is not None and record.trend is not None:
-        if given := [flag for flag, value in _view_options(args).items() if value]:  # as `--trend` says it
+        if given := _trend_view_options(args, str(record.trend.get("name"))):  # as `--trend` says it
             raise UsageError(f"{args.record} is a trend's record, one point per run: {', '.join(given)} does not "
                              "apply")
         runs, notes = record.check(manifest, tz=config.local_tz, metrics=metrics_stamp(config))
@@ -317,11 +322,20 @@ def check_trend_args(args: argparse.Namespace) -> None:
 
     if args.number is None:
         raise UsageError("--trend draws one chip's runs: give its number (e.g. labtui plot 67 --trend cnp --out …)")
-    chosen = {"--proc": args.proc is not None, **_view_options(args)}
-    given = [flag for flag, value in chosen.items() if value]
+    given = ["--proc"] * (args.proc is not None) + _trend_view_options(args, args.trend)
     if given:
         raise UsageError(f"--trend draws the chip's runs (--seq: some of them), one point each: {', '.join(given)} "
-                         "does not apply")
+                         f"does not apply{_LOG_LOG_HINT * ('--log' in given)}")
+
+
+_LOG_LOG_HINT = "; --log is for the photoresponse and responsivity trends (log–log against power)"
+
+
+def _trend_view_options(args: argparse.Namespace, trend: str) -> list[str]:
+    """The view options given that a trend has no use for: all but --log, which draws one against power on log–log
+    axes."""
+    return [flag for flag, value in _view_options(args).items()
+            if value and not (flag == "--log" and trend in LOG_LOG_TRENDS)]
 
 
 def draw_trend(
@@ -338,7 +352,14 @@ def draw_trend(
     from labtui.core.plotdata.figure import points_csv, write_figure
     from labtui.core.plotdata.model import PlotOptions
     from labtui.core.plotdata.selection import excluded_drawn, figure_record
-    from labtui.core.plotdata.trends import Trend, against_time, trend_record, trend_rows, trend_spec
+    from labtui.core.plotdata.trends import (
+        Trend,
+        against_power,
+        against_time,
+        trend_record,
+        trend_rows,
+        trend_spec,
+    )
 
     try:
         name = Trend(str(trend.get("name")))
@@ -346,28 +367,33 @@ def draw_trend(
         raise UsageError(f"{args.record} names no known trend ({trend.get('name')!r})") from None
     include = bool(args.include_excluded or trend.get("include_excluded"))  # a record's: checked as true or false
     by_seq = bool(args.by_seq or trend.get("by_seq"))
+    log_log = bool(args.log or trend.get("log"))
     if by_seq and not against_time(name):
         given = "--by-seq" if args.by_seq else f"{args.record}'s by_seq"
         raise UsageError(f"the {name} trend is not drawn against time: {given} is for cnp, hysteresis and dark")
+    if log_log and not against_power(name):  # a record's, edited by hand (`--log` is refused before)
+        raise UsageError(f"the {name} trend is not drawn against power: {args.record}'s log is for photoresponse "
+                         "and responsivity")
     if not config.metrics_path.exists():
         raise UsageError(f"nothing to draw for the {name} trend: no metrics table yet ({config.metrics_path}); "
                          "`labtui metrics` computes it, and every stage keeps it up to date")
     notes = [*notes, *stale_metrics(config)]
     rows = trend_rows(runs, read_metrics(config), current_annotations(config.store_root))
     spec = trend_spec(name, rows, include_excluded=include or recorded, tz=config.local_tz,
-                      procedures_file=config.procedures_file, by_seq=by_seq, reveal="--include-excluded draws them",
+                      procedures_file=config.procedures_file, by_seq=by_seq, log_log=log_log,
+                      reveal="--include-excluded draws them",
                       whose="the chip has" if recorded else _whose(args))
     if not spec.series:
         reasons = "; ".join(spec.messages) or "no point to draw"
         raise UsageError(f"nothing to draw for the {name} trend: {reasons}")
-    drawn = trend_record(name, include_excluded=include, by_seq=by_seq)
+    drawn = trend_record(name, include_excluded=include, by_seq=by_seq, log_log=log_log)
     written = figure_record(args.out, spec.runs, PlotOptions(), drawn, metrics_stamp(config), column)
     table = [] if args.points is None else [(args.points, points_csv(spec))]
     write_figure(spec, args.out, renderer=renderer, column=column, beside=[written, *table])
     sidecar = written[0]
     if include and not recorded:  # which of the points are crossed out, and why (a redraw's notes said it already)
         notes += excluded_drawn(spec.runs, "--include-excluded")
-    for line in (*notes, *spec.warnings, *spec.messages):
+    for line in (*notes, *spec.warnings, *spec.messages, *spec.fits):
         print(f"labtui plot: {line}", file=sys.stderr)
     points = sum(s.x.size for s in spec.series)
     print(f"wrote {args.out} ({name} trend: {counted(points, 'point')} of {counted(spec.runs.height, 'run')})"
