@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import polars as pl
 import pytest
@@ -15,6 +16,7 @@ from matplotlib.figure import Figure
 
 from labtui.cli import main
 from labtui.cli.plot import LOG_LOG_TRENDS
+from labtui.core import drawing as drawing_module
 from labtui.core.annotations import current_annotations
 from labtui.core.config import StagingConfig
 from labtui.core.drawing import draw_axes
@@ -188,9 +190,10 @@ def test_a_log_log_figure_draws_hollow_negatives_and_dashed_fits(lab: DemoLab) -
     spec = trend_spec(Trend.PHOTORESPONSE, rows, tz=lab.config.local_tz, log_log=True)
     drawing = drawing_of(spec)
     assert drawing.log_x and drawing.log_y and drawing.legend_title == "|ΔI| ∝ P^α"
-    figure = Figure()
-    ax = figure.add_subplot()
-    draw_axes(ax, drawing)
+    with matplotlib.rc_context(drawing_module._RC):  # as `render` draws it
+        figure = Figure()
+        ax = figure.add_subplot()
+        draw_axes(ax, drawing)
     assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
     lines = {line.get_gid(): line for line in ax.get_lines()}
     for number, series in enumerate(spec.series):
@@ -205,6 +208,8 @@ def test_a_log_log_figure_draws_hollow_negatives_and_dashed_fits(lab: DemoLab) -
         assert np.diff(np.log10(fit.get_ydata())) / np.diff(np.log10(fit.get_xdata())) == pytest.approx(ALPHA)
     legend = ax.get_legend() or figure.legends[0]
     assert legend.get_title().get_text() == r"|ΔI| ∝ P$^\mathregular{α}$"
+    # a row as an entry is: at the figure's text size, a full column beside the axes ran off the figure's foot
+    assert legend.get_title().get_fontsize() == legend.get_texts()[0].get_fontsize()
     texts = [text.get_text() for text in legend.get_texts()]
     fitted = next(s for s in spec.series if s.fit is not None)
     assert f"{fitted.label.replace('-', '−')}: α = 0.62 ± 0.00 ({fitted.x.size} runs)" in texts

@@ -292,7 +292,12 @@ def _place_legend(ax: Axes, drawing: Drawing, directions: dict[str, tuple[Line2D
         return
     drawn, labels = ax.get_legend_handles_labels()
     handles: list[Artist | tuple[Line2D, ...]] = list(drawn)
-    options: dict[str, object] = {"frameon": False, "title": typeset(drawing.legend_title) or None}
+    # a title one row as an entry is (`legend_entries` counts it so): at the text's size, a full column ran off the
+    # figure's foot
+    import matplotlib
+
+    options: dict[str, object] = {"frameon": False, "title": typeset(drawing.legend_title) or None,
+                                  "title_fontsize": matplotlib.rcParams["legend.fontsize"]}
     if directions:
         from matplotlib.legend_handler import HandlerTuple
 
