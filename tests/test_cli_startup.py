@@ -125,6 +125,17 @@ def test_a_stage_loads_no_library_it_does_not_use(lab: Lab) -> None:
     assert complete["2025-10-13/IVg2025-10-13_1.csv"] and len(complete) == 6
 
 
+def test_a_trends_pauses_load_no_numpy_ma() -> None:
+    """The app's first time trend finds its pauses by the steps' median: `np.median` imported numpy.ma there (the
+    figures' matplotlib loads it anyway; the terminal's plotext does not)."""
+    probe = ("import sys\nimport numpy as np\nfrom labtui.core.plotdata.trends import gaps\n"
+             "assert gaps(np.array([0.0, 1, 2, 3, 40, 41])) == (4,)\nprint('numpy.ma' in sys.modules)\n")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"
+
+
 def test_help_still_describes_every_command(capsys: object) -> None:
     from labtui.cli import main
 
