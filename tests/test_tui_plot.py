@@ -602,6 +602,28 @@ def test_a_trends_marked_points_are_drawn_over_their_own_and_named_in_the_legend
     assert str(legend(spec, palette)).splitlines() == ["● 455 nm", f"{marker} {entry}"]
 
 
+def test_a_trends_points_in_doubt_keep_their_series_colour_and_sign() -> None:
+    """A ring in a colour of its own over each point in doubt hid which series, and on log–log axes which sign, it
+    was of: on the real chip 67, whose every point is in doubt, the plot showed no ▽ its legend named. Hollow, in
+    its series' colour: ● → ○, ▼ → ▽."""
+    plt = Plot()
+    plt.plotsize(40, 12)
+    x = np.array([1.0, 2.0, 3.0])
+    above = Series("455 nm", x, x, "", None, sign=1)
+    below = Series("455 nm, ΔI < 0", x, x * 10, "", None, run_index=1, sign=-1)
+    spec = PlotSpec("trend", "Alisson81 · photoresponse against power", "P", "µW", "|ΔI|", "µA", True,
+                    (above, below), (), (), (), (), pl.DataFrame(), points=True, joined=False, log_x=True,
+                    doubted=((2.0, 2.0), (3.0, 30.0)))
+    palette = palette_for({"surface": "#1e1e1e", "foreground": "#e0e0e0"})
+    draw_spec(plt, spec, palette, 40)
+    drawn = plt.build()
+    assert [drawn.count(marker) for marker in "●○▼▽"] == [2, 1, 2, 1]
+    colour_before = {marker: re.findall(rf"(\x1b\[[0-9;]*m)[{marker}]", drawn) for marker in "●○▼▽"}
+    assert set(colour_before["○"]) <= set(colour_before["●"]) and set(colour_before["▽"]) <= set(colour_before["▼"])
+    assert set(colour_before["●"]) != set(colour_before["▼"])  # two series, two colours
+    assert str(legend(spec, palette)).splitlines() == ["● 455 nm", "▼ 455 nm, ΔI < 0", "○▽ value in doubt"]
+
+
 def test_a_trends_points_at_the_ends_of_its_axes_are_drawn_clear_of_the_frame() -> None:
     """The points at the least x and the largest y were drawn on the frame's lines: at 80 columns most of a
     responsivity trend sat in the frame's column."""

@@ -37,12 +37,14 @@ SERIES_COLORS: dict[bool, tuple[RGB, ...]] = {
     False: ((0, 90, 170), (190, 75, 0), (0, 120, 55), (190, 20, 40), (110, 60, 170),
             (120, 95, 0), (170, 35, 125), (0, 115, 125), (80, 105, 0), (140, 70, 40)),
 }
-# backward legs dotted: the two legs read apart; a trend's points in doubt ringed, an excluded run's crossed out; on
-# log–log axes a series' points below 0 (drawn as |y|) a triangle down, apart from its points above 0
-LINE, DOTS, DIRAC, POINT, DOUBTED, EXCLUDED, NEGATIVE = "braille", "·", "◆", "●", "○", "×", "▽"
+# backward legs dotted: the two legs read apart; an excluded run's point crossed out; on log–log axes a series'
+# points below 0 (drawn as |y|) a triangle down, apart from its points above 0; a point in doubt hollow, in its
+# series' colour (a ring over it in one colour of its own hid the series and the sign of a chip's every point)
+LINE, DOTS, DIRAC, POINT, EXCLUDED, NEGATIVE = "braille", "·", "◆", "●", "×", "▼"
+HOLLOW = {POINT: "○", NEGATIVE: "▽"}
 X_TICKS, Y_TICKS = 5, 7  # at most, as plotext's own: it splits the data limits evenly into that many
 MARKER_LINES = 4  # Dirac points listed under a plot, one a line; past that, how many more
-SWATCH = {LINE: "━━", DOTS: "··", POINT: "●", NEGATIVE: "▽"}
+SWATCH = {LINE: "━━", DOTS: "··", POINT: "●", NEGATIVE: "▼"}
 LEGS_BY_LEG = 8  # sweep legs the legend names one by one (two full sweeps); past that, by run and direction
 # Past the palette's colours, each run takes its colour by its seq along viridis (matplotlib's, at 0, ¼, ½, ¾ and 1,
 # interpolated), as a paper figure has them; on a dark canvas from 0.3, where its purple end is not lost in the dark,
@@ -146,8 +148,10 @@ def legend(spec: PlotSpec, palette: Palette) -> Content:
         lines.append(Content.assemble(("│ ", _rgb(palette.span)), " laser ON"))
     if spec.markers:
         lines.append(Content.assemble((f"{DIRAC} ", _rgb(palette.marker)), " Dirac point"))
-    if spec.doubted:
-        lines.append(Content.assemble((DOUBTED, _rgb(palette.marker)), f" {DOUBTED_LABEL}"))
+    if spec.doubted:  # hollow, as each sign's points in doubt are drawn
+        below = {series.sign < 0 for series in spec.series}
+        hollow = "".join(HOLLOW[marker] for marker, sign in ((POINT, False), (NEGATIVE, True)) if sign in below)
+        lines.append(Content.assemble((hollow, _rgb(palette.marker)), f" {DOUBTED_LABEL}"))
     if spec.excluded:
         lines.append(Content.assemble((EXCLUDED, _rgb(palette.marker)), f" {EXCLUDED_LABEL}"))
     return Content("\n").join(lines)
@@ -240,6 +244,7 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
     for edge in (edge for span in spec.spans for edge in span):
         plt.vertical_line(edge, color=palette.span)
     color_of = colouring(spec, palette).color_of
+    doubted = set(spec.doubted)  # drawn hollow with their series; the others (see below) ringed
     # Dots first: a braille line drawn over them keeps both legs visible wherever they part.
     for series in sorted(spec.series, key=lambda s: s.direction >= 0):
         if spec.points:  # a trend: one marked point per run, joined where the series is ordered
@@ -250,8 +255,13 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
             if series.fit is not None:  # its power law, over the powers fitted (the points unjoined)
                 ends = series.fit.line()
                 plt.plot([x for x, _ in ends], [y for _, y in ends], marker=LINE, color=color)
-            plt.scatter(series.x.tolist(), series.y.tolist(), marker=NEGATIVE if series.sign < 0 else POINT,
-                        color=color)
+            marker = NEGATIVE if series.sign < 0 else POINT
+            points = list(zip(series.x.tolist(), series.y.tolist(), strict=True))
+            held = np.array([point in doubted for point in points], dtype=bool)
+            for where, shape in ((~held, marker), (held, HOLLOW[marker])):
+                if where.any():
+                    plt.scatter(series.x[where].tolist(), series.y[where].tolist(), marker=shape, color=color)
+            doubted.difference_update(points)
             continue
         if series.direction < 0:
             plt.scatter(series.x.tolist(), series.y.tolist(), marker=DOTS, color=color_of(series))
@@ -261,8 +271,8 @@ def draw_spec(plt: Plot, spec: PlotSpec, palette: Palette, width: int) -> None:
                      color=color_of(series))
     if spec.markers:
         plt.scatter([m.x for m in spec.markers], [m.y for m in spec.markers], marker=DIRAC, color=palette.marker)
-    if spec.doubted:  # over their points, in their series' place: hollow
-        plt.scatter([x for x, _ in spec.doubted], [y for _, y in spec.doubted], marker=DOUBTED, color=palette.marker)
+    if doubted:  # a point in doubt a series' thinned-out point stands for (`thinned`): a ring in its cell
+        plt.scatter([x for x, _ in doubted], [y for _, y in doubted], marker=HOLLOW[POINT], color=palette.marker)
     if spec.excluded:  # over their points too: crossed out
         plt.scatter([x for x, _ in spec.excluded], [y for _, y in spec.excluded], marker=EXCLUDED,
                     color=palette.marker)
