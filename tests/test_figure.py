@@ -31,6 +31,8 @@ from labtui.core.drawing import (
     COLUMN_LEGEND_ROW_IN,
     LASER_ON,
     LEGEND_MAX,
+    PAGE_LEGEND_ROW_IN,
+    SIZE_IN,
     Drawing,
     Trace,
     draw_axes,
@@ -789,6 +791,28 @@ def test_a_legend_inside_the_axes_never_hides_a_curve() -> None:
         ax = Figure().add_subplot()
         draw_axes(ax, Drawing("It", "t (s)", "ΔI (µA)", free, column=column))
         assert ax.get_legend() is not None and ax.get_legend()._loc == 0  # `best`, inside
+
+
+def test_a_page_figures_legend_of_long_labels_goes_below_its_axes() -> None:
+    """A log–log trend's 23 series named by λ, VG, period and α, beside the axes, left the plot a third of the page
+    and ran off its foot: below the axes, in one column where two do not fit, the figure grown by its rows. Short
+    labels stay beside."""
+    from matplotlib.figure import Figure
+
+    long_ones = tuple(Trace(np.arange(3.0), np.arange(3.0) + k, f"{365 + 40 * k} nm, VG={k - 5} V, period 120 s, "
+                            f"R < 0: α = 0.6{k} ± 0.05 (4 runs)") for k in range(12))
+    short_ones = tuple(replace(trace, label=f"{365 + 40 * k} nm") for k, trace in enumerate(long_ones))
+    for traces, below in ((long_ones, True), (short_ones, False)):
+        drawing = Drawing("Alisson76 · responsivity against power", "P (µW)", "|R| (mA/W)", traces, points=True)
+        figure = Figure(figsize=figure_size(drawing), layout="constrained")
+        ax = figure.add_subplot()
+        draw_axes(ax, drawing)
+        assert (len(figure.legends) == 1) == below and (ax.get_legend() is None) == below
+        width, height = figure.get_size_inches()
+        assert width == SIZE_IN[0]
+        assert height == (pytest.approx(SIZE_IN[1] + 12 * PAGE_LEGEND_ROW_IN + 0.05) if below else SIZE_IN[1])
+    figure.savefig(io.BytesIO(), format="png")  # laid out: the plot keeps most of the page's width
+    assert ax.get_position().width > 0.6
 
 
 def test_a_column_figure_is_a_journal_column_wide_with_its_long_legend_below(real_store, tmp_path):

@@ -56,6 +56,8 @@ LEGEND_INSIDE = 8  # more entries than this go beside the axes
 # a journal column's axes are 3.4 in wide: a legend of 8 entries inside hid a third of a trend's points
 COLUMN_LEGEND_INSIDE = 6
 LEGEND_COLUMN = 24  # entries a column beside the axes holds
+BESIDE_MAX = 0.5  # a legend wider than this share of a page figure goes below its axes, in two columns or one ...
+PAGE_LEGEND_COLUMNS, PAGE_LEGEND_ROW_IN = 2, 0.15  # ... the figure grown by its rows (of 7.5 pt)
 # Beyond two columns the axes shrank to nothing (matplotlib warned on stderr): no legend then. The title counts the
 # series, the record names the runs.
 LEGEND_MAX = 2 * LEGEND_COLUMN
@@ -286,7 +288,8 @@ def draw_axes(ax: Axes, drawing: Drawing) -> None:
 
 
 def _place_legend(ax: Axes, drawing: Drawing, directions: dict[str, tuple[Line2D, ...]]) -> None:
-    """The legend inside the axes where it hides no point, else beside them (below them in a column figure)."""
+    """The legend inside the axes where it hides no point, else beside them (below them in a column figure, and in
+    a page figure where beside them it would take half the page)."""
     entries = legend_entries(drawing)
     if not entries or entries > LEGEND_MAX:
         return
@@ -319,8 +322,18 @@ def _place_legend(ax: Axes, drawing: Drawing, directions: dict[str, tuple[Line2D
             figure_of(ax).set_size_inches(COLUMN_IN[0], COLUMN_IN[1] + entries * COLUMN_LEGEND_ROW_IN + 0.05)
             ax.figure.legend(handles=handles, labels=labels, loc="outside lower center", ncols=1, **options)
     else:  # beside the axes, where it hides no data
-        ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncols=-(-entries // LEGEND_COLUMN),
-                  **options)
+        legend = ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                           ncols=-(-entries // LEGEND_COLUMN), **options)
+        if legend.get_window_extent().width > BESIDE_MAX * figure_of(ax).bbox.width:  # long labels (a log–log
+            # trend's λ, VG, period and α) left the plot a third of the page: below it, the figure grown by its rows
+            legend.remove()
+            for columns in (PAGE_LEGEND_COLUMNS, 1):
+                legend = ax.figure.legend(handles=handles, labels=labels, loc="outside lower center", ncols=columns,
+                                          **options)
+                if columns == 1 or not _wider_than_page(legend):
+                    break
+                legend.remove()
+            figure_of(ax).set_size_inches(SIZE_IN[0], SIZE_IN[1] + -(-entries // columns) * PAGE_LEGEND_ROW_IN + 0.05)
 
 
 def figure_size(drawing: Drawing) -> tuple[float, float]:
