@@ -57,6 +57,7 @@ _DATA_LINE = re.compile(r"(?i)#[ \t]*data:")  # stripped: `DATA_TAG`'s line as t
 _DATA_WITH_TEXT = re.compile(r"(?i)#[ \t]*data:[ \t]*\S")  # `#Data: Vg (V),…`: the column row moved up a line
 # `#Data`, `#Data :`, `#Data:\r\r`, `#Data:` + NBSP: not the tag, so the column row below it was blamed
 _DATA_MISWRITTEN = re.compile(r"(?i)#[ \t]*data\b")
+START_TIME = "Start time"  # the #Metadata key that dates a run: a UTC epoch in seconds, or ISO 8601 with its offset
 _START_TIME_LINE = re.compile(rb"(?m)^#[ \t]*Start time:")
 # C0 controls and DEL (a tab, a CR, an escape). Not C1 (U+0080–U+009F): a line that is not UTF-8 is read as
 # Windows-1252, which has none but for its 5 unused bytes; the tables show those escaped instead (`shown`).
@@ -240,21 +241,9 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         seen_at.setdefault(key, number)
 
     if data_tag is None:
-        what = "no #Metadata (no start time) and no #Data section" if "Start time" not in raw else "no #Data section"
+        what = "no #Metadata (no start time) and no #Data section" if START_TIME not in raw else "no #Data section"
         raise Reject("no_data_section", f"header only: {what} (the run was never recorded, or the file was cut)")
 
-    fields: dict[str, Any] = {}
-    given_by: dict[str, str] = {}  # field → the parameter that gave it (a procedure may spell one field two ways)
-    for key, pspec in typed_keys.items():
-        if key in raw:
-            value = typed_value(key, raw[key], pspec, seen_at[key], warnings)
-            if value is None and pspec.field in fields:
-                continue  # a spelling left empty does not erase another's value
-            if (other := given_by.get(pspec.field)) is not None and fields[pspec.field] not in (None, value):
-                warnings.append(f"line {seen_at[key]}: parameters {quoted(other)} and {quoted(key)} both give "
-                                f"{pspec.field} ({fields[pspec.field]!r} and {value!r}); {quoted(key)} is kept")
-            fields[pspec.field] = value
-            given_by[pspec.field] = key
     row_start = data_tag.end() + 1
     row_end = data.find(b"\n", row_start)
     has_rows = row_end >= 0 and VISIBLE.search(data, row_end + 1) is not None
@@ -269,6 +258,20 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
                               "hand edit?); #Data: must be the header's last line")
             problem.line = data.count(b"\n", 0, late.start()) + 1
         raise
+    fields: dict[str, Any] = {}
+    given_by: dict[str, str] = {}  # field → the parameter that gave it (a procedure may spell one field two ways)
+    for key, pspec in typed_keys.items():
+        if key == START_TIME:  # read by `_start_time` (ISO 8601 too, which typed as seconds was said "left empty")
+            fields[pspec.field] = start_time_utc.timestamp()
+        elif key in raw:
+            value = typed_value(key, raw[key], pspec, seen_at[key], warnings)
+            if value is None and pspec.field in fields:
+                continue  # a spelling left empty does not erase another's value
+            if (other := given_by.get(pspec.field)) is not None and fields[pspec.field] not in (None, value):
+                warnings.append(f"line {seen_at[key]}: parameters {quoted(other)} and {quoted(key)} both give "
+                                f"{pspec.field} ({fields[pspec.field]!r} and {value!r}); {quoted(key)} is kept")
+            fields[pspec.field] = value
+            given_by[pspec.field] = key
     chip_identity(spec, raw, seen_at, fields, file_stem, registry, warnings)
     fields["file_idx"] = _file_index(file_stem, warnings)
 
@@ -368,12 +371,12 @@ def _printable(key: str, value: str, line: int, spelled: dict[str, str], warning
 
 
 def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
-    text = raw.get("Start time")
+    text = raw.get(START_TIME)
     if text is None:
         raise Reject(
             "no_start_time", "no 'Start time' in the header: the run cannot be dated (file mtimes are not reproducible)"
         )
-    line = seen_at["Start time"]
+    line = seen_at[START_TIME]
     match = NUMBER_WITH_UNIT.match(text.strip())
     value = float(match.group(1)) if match and match.group(2) in (None, "s") else _iso_time(text.strip(), line)
     if not math.isfinite(value):
