@@ -639,6 +639,9 @@ def _rows_from(data: bytes) -> list[bytes]:
         (raw_csv("It", start=12.5), "bad_start_time", "implausible"),
         (raw_csv("It", start=9e12), "bad_start_time", "implausible"),
         (raw_csv("It", start=1760371684318), "bad_start_time", "as milliseconds it is 2025-10-13 16:08 UTC"),
+        # a clock's µs and ns (`time.time_ns()`) were "in the future: this computer's clock says …"
+        (raw_csv("It", start="1760371684318044"), "bad_start_time", "as microseconds it is 2025-10-13 16:08 UTC"),
+        (raw_csv("It", start="1760371684318044400"), "bad_start_time", "as nanoseconds it is 2025-10-13 16:08 UTC"),
         (raw_csv("It", start="1.76037E+09"), "bad_start_time", "is rounded"),
         (raw_csv("It", start="2025-10-13 13:08:04"), "bad_start_time",
          "is a date and time without its offset from UTC (`+00:00`, `Z`): it names no instant"),

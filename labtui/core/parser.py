@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(days=2)
 _LAST_TIMESTAMP = dt.datetime(9999, 1, 1, tzinfo=dt.UTC).timestamp()
+# A Unix time counted finer than seconds (Java's and JavaScript's ms, `time.time_ns()`) is said as the time it is in
+# its unit: one in µs or ns was "in the future", as if this computer's clock were behind
+_FINER_UNITS = (("milliseconds", 1e3), ("microseconds", 1e6), ("nanoseconds", 1e9))
 # It runs on untrusted lines of any length: possessive quantifiers and a greedy tail keep it linear (the lazy
 # `\s*(\S.*?)?\s*$` forms it and `header_values.NUMBER_WITH_UNIT` replace backtracked quadratically: an 8 MB line
 # hung the stager).
@@ -386,9 +389,9 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
                      line)
     latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
     if not EARLIEST_START.timestamp() <= value <= latest.timestamp():
-        hint = ""
-        if EARLIEST_START.timestamp() <= value / 1000 <= latest.timestamp():
-            hint = f"; as milliseconds it is {dt.datetime.fromtimestamp(value / 1000, dt.UTC):%Y-%m-%d %H:%M} UTC"
+        hint = next((f"; as {unit} it is {dt.datetime.fromtimestamp(value / per_second, dt.UTC):%Y-%m-%d %H:%M} UTC"
+                     for unit, per_second in _FINER_UNITS
+                     if EARLIEST_START.timestamp() <= value / per_second <= latest.timestamp()), "")
         future = value > latest.timestamp()
         when = f"in the future: this computer's clock says {latest - FUTURE_SLACK:%Y-%m-%d %H:%M} UTC" if future \
             else "before 2000"
