@@ -249,6 +249,17 @@ def test_mixed_line_endings_and_bom() -> None:
     assert header.proc == "It" and frame.height == len(it_rows())
 
 
+def test_blank_lines_under_the_data_tag_are_read_past_and_the_rows_lines_count_them() -> None:
+    """A hand edit's blank line between `#Data:` and the column row was "no column-name row after #Data:" (it is
+    the next line but one): read past, as blank lines before the first row are, said, and counted in a reject's line
+    number."""
+    data = raw_csv("It").replace(b"#Data:\r\n", b"#Data:\r\n\r\n \t\r\n")
+    header, frame, warnings = parse(data)
+    assert header.warnings == ["line 18: 2 blank lines before the column row, read past"]
+    assert frame.height == len(it_rows()) and header.column_line == 20 and warnings == []
+    assert rejected(data.replace(b"\r\n0.4,1e-06,", b"\r\n0.4,1_000,")).line == 25  # line 23 without them
+
+
 def test_unterminated_last_line_is_dropped_with_a_warning() -> None:
     data = raw_csv("It") + b"9.9,1e-06,0.0,na"
     _, frame, warnings = parse(data)

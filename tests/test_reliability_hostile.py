@@ -438,6 +438,8 @@ CASES = [
         "classic Mac line ends: said so, not read as one enormous first line",
     ),
     Case("utf8_bom", one(NAME, b"\xef\xbb\xbf" + IVG, STAGED), "saved by a Windows editor"),
+    Case("blank_line_under_data_tag", one(NAME, IVG.replace(b"#Data:\r\n", b"#Data:\r\n\r\n"), STAGED),
+         "a hand edit's blank line between #Data: and the column row: read past, said"),
     Case(
         "latin1_free_text",
         one(NAME, IVG.replace(b"Information: run 1 seed 0", b"Information: medici\xf3n :("), STAGED),

@@ -17,7 +17,7 @@ import polars as pl
 
 from labtui.core.column_row import names_again
 from labtui.core.parser import SECTIONS, Header
-from labtui.core.raw_text import VISIBLE, decode_line
+from labtui.core.raw_text import BLANK_LINES, VISIBLE, decode_line
 from labtui.core.rejects import Reject
 from labtui.core.wording import counted, quoted
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 T = TypeVar("T")
-_BLANK_LINES = re.compile(rb"(?:[ \t\r]*+\n)*+")
 
 _PARSE_ERRORS = (pl.exceptions.ComputeError, pl.exceptions.SchemaError, pl.exceptions.NoDataError)
 
@@ -49,7 +48,7 @@ class DataBlock:
 LONE_CR = "a carriage return alone (\\r) inside the line runs two rows together"
 _QUOTED_ROW_LIMIT = 64 * 1024  # a longer row with a quote is counted by its commas
 DOS_EOF = b"\x1a"
-_BLANK_BYTES = b" \t\r\n"  # a blank line's, as `_BLANK_LINES` and Polars skip them
+_BLANK_BYTES = b" \t\r\n"  # a blank line's, as `BLANK_LINES` and Polars skip them
 _EXPONENT = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)[eE][+-]?(\d+)")  # a number with an exponent; its digits
 BLANK_TAIL_PROBE = 4096  # a block ending in more blank bytes than this has them cut before Polars reads it
 RAGGED_CHECK_BYTES = 1 << 20  # a block this large has its fields counted before Polars reads it (~0.3 ms a MiB)
@@ -75,7 +74,7 @@ def _whole_row(data: bytes, start: int, end: int, columns: int) -> bool:
 def data_block(data: bytes, header: Header) -> DataBlock:
     """The block to read; a partial last line is dropped with a warning, a block without rows is a `Reject`."""
     # Blank lines before the first row are skipped: Polars would take the blank first line for a 1-column row
-    start = _BLANK_LINES.match(data, header.data_offset).end()  # type: ignore[union-attr]  # matches anywhere
+    start = BLANK_LINES.match(data, header.data_offset).end()  # type: ignore[union-attr]  # matches anywhere
     warnings: list[str] = []
     cut = ""
     if len(data) > start and not data.endswith(b"\n"):

@@ -28,10 +28,18 @@ from labtui.core.header_values import (
     unset,
 )
 from labtui.core.integers import INT64_MAX
-from labtui.core.raw_text import DATA_TAG, VISIBLE, decode_line, decode_lines, not_a_measurement, text_end
+from labtui.core.raw_text import (
+    BLANK_LINES,
+    DATA_TAG,
+    VISIBLE,
+    decode_line,
+    decode_lines,
+    not_a_measurement,
+    text_end,
+)
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import Reject
-from labtui.core.wording import quoted
+from labtui.core.wording import counted, quoted
 
 if TYPE_CHECKING:
     import polars as pl
@@ -247,7 +255,8 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
         what = "no #Metadata (no start time) and no #Data section" if START_TIME not in raw else "no #Data section"
         raise Reject("no_data_section", f"header only: {what} (the run was never recorded, or the file was cut)")
 
-    row_start = data_tag.end() + 1
+    tag_end = data_tag.end() + 1
+    row_start = BLANK_LINES.match(data, tag_end).end()  # type: ignore[union-attr]  # matches anywhere
     row_end = data.find(b"\n", row_start)
     has_rows = row_end >= 0 and VISIBLE.search(data, row_end + 1) is not None
     try:
@@ -279,6 +288,9 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     fields["file_idx"] = _file_index(file_stem, warnings)
 
     column_line = len(lines) + 1
+    if blank := data.count(b"\n", tag_end, row_start):  # a hand edit's (it was "no column-name row after #Data:")
+        warnings.append(f"line {column_line}: {counted(blank, 'blank line')} before the column row, read past")
+        column_line += blank
     column_text = decode_line(data[row_start : len(data) if row_end < 0 else row_end]).strip()
     if not column_text:
         raise Reject("no_columns", "no column-name row after #Data:", column_line)

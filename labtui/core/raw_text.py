@@ -16,6 +16,7 @@ DATA_TAG = rb"(?mi)^#[ \t]*data:[ \t]*\r?"  # the line the rows follow; `# Data:
 # the first byte of content, without copying the file as bytes.strip() does; a DOS end-of-file mark (Ctrl+Z, which
 # some Windows tools append) is none
 VISIBLE = re.compile(rb"[^\s\x1a]")
+BLANK_LINES = re.compile(rb"(?:[ \t\r]*+\n)*+")  # blank lines, as Polars skips them before a row
 
 
 def decode_line(line: bytes) -> str:
