@@ -465,6 +465,16 @@ def test_two_runs_in_one_file_are_said_not_only_their_span_judged(lab: Lab) -> N
     }
 
 
+def test_an_it_run_far_longer_than_its_period_names_the_period_too_unless_timed_in_ms(lab: Lab) -> None:
+    """`Laser ON+OFF period: 2` meant in minutes, over a 120 s run: its span of 60× the header's length was said to be
+    "a time in another unit (ms)?", which would span 1000×; the period is as likely what is off."""
+    lab.write("a/It2025-10-13_1.csv", raw_csv("It", params={"Laser ON+OFF period": "2"}, rows=it_rows(120, 1.0)))
+    assert lab.stage().warned == {"a/It2025-10-13_1.csv": [
+        "t (s) spans 180 where its header promises 3: a time in another unit, or its 'Laser ON+OFF period' of 2 s in "
+        "another?"]}
+    assert lab.run_of("a/It2025-10-13_1.csv")["is_complete"]
+
+
 def test_a_run_dated_far_from_its_path_and_a_column_without_a_reading_are_said(lab: Lab) -> None:
     """A header from a computer whose clock was reset (2001 among 2025's runs) and a current that is all NaN were
     staged without a word. An overnight run, a day after its folder's date, is no news; nor is a path without a day

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from labtui.core.parser import Header
 
 TIME_SCALE_OFF = 10  # an It run spanning this many times its header's length has its time in another unit
+# A span within 10 % of 1000× that length is a whole run timed in ms; another may as well be its period's unit (a
+# period of `2`, meant in minutes, spanned 60× and was said to be a time in ms)
+IN_MS = (900, 1100)
 # A clock leaping this many of a run's mean sample intervals, and this share of its span, in one step: rows missing
 # inside it (a hand edit, a lost block). Real runs pause up to 13 intervals (1.1 s at 0.084 s a sample), < 1 %.
 ROWS_MISSING_SPACINGS, ROWS_MISSING_SHARE = 20, 0.02
@@ -91,8 +94,10 @@ def is_complete(rule: Completeness | None, header: Header, frame: pl.DataFrame) 
         # a stray row's leap (which spans it alone)
         steps = None
         if spanned > TIME_SCALE_OFF * expected and spanned < 2 * _median_step(values) * values.size:
+            why = " (ms)" if IN_MS[0] < spanned / expected < IN_MS[1] else \
+                f", or its {rule.period_parameter!r} of {period:g} s in another"
             notes = [f"{rule.column} spans {spanned:g} where its header promises {expected:g}: a time in another "
-                     "unit (ms)?"]
+                     f"unit{why}?"]
         else:
             import numpy as np  # loaded by `finite_values` already
 
