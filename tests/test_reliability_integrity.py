@@ -1103,6 +1103,9 @@ def test_a_header_whose_light_the_vl_column_contradicts_is_said(empty: Lab) -> N
                                  "run was lit)"],
         "a/It2025-10-14_2.csv": [never], "a/It2025-10-14_5.csv": [never]}
     assert empty.manifest().sort("source_file")["has_light"].to_list() == [False, True, False, False, True]
+    # stopped before its pulse was due (half its period): its VL column never lit, and nothing else is wrong
+    empty.write("a/It2025-10-14_6.csv", raw_csv("It", rows=it_rows()[:8], start=1760371999 + 6), mtime=OLD_MTIME)
+    assert empty.stage().warned == {"a/It2025-10-14_6.csv": ["aborted: t (s) spans 0.7 of 3"]}
 
 
 def test_a_sweep_run_the_other_way_round_from_its_header_is_said(empty: Lab) -> None:

@@ -62,6 +62,16 @@ def duration_s(header: Header, frame: pl.DataFrame) -> float | None:
     return span if math.isfinite(span) else None
 
 
+def before_its_pulse(header: Header, frame: pl.DataFrame) -> bool:
+    """Whether a timed run (a `duration` rule's: dark for half its period, then lit) stopped before its laser was due
+    to switch on: its VL column never lit for that alone (an It run stopped at 30 s of a 120 s period was said to be
+    lit by its header "though … the laser did not switch on?")."""
+    rule = header.spec.completeness
+    if rule is None or rule.kind != "duration" or (period := _number(header, rule.period_parameter)) is None:
+        return False
+    return (span := duration_s(header, frame)) is not None and span < period / 2
+
+
 def _from_its_start(values: np.ndarray, start: float, end: float, step: float, tolerance: float) -> bool:
     """Whether a loop was swept start → end → start, every step of it, not 0 → start → end → start → 0: another
     acquisition's path (its 401 rows of a ±5 V sweep were "aborted: 401 of the 601 rows")."""

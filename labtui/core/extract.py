@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from labtui.core.completeness import duration_s, finite_values, is_complete
+from labtui.core.completeness import before_its_pulse, duration_s, finite_values, is_complete
 from labtui.core.datablock import NO_READING
 from labtui.core.extraction_rules import EXTRACTION_RULES
 from labtui.core.manifest_row import ManifestRow
@@ -173,7 +173,7 @@ def _light_unlike_data(header: Header, frame: pl.DataFrame, light: bool | None) 
     if not light and longest > FLICKER_SAMPLES:
         return [f"{said} says dark, though its {LASER_COLUMN!r} column pulses to {float(values[on].max()):g} V "
                 f"({longest} samples on in a row): stored dark, as the header says (correct it if the run was lit)"]
-    if light and not on.any():
+    if light and not on.any() and not before_its_pulse(header, frame):
         return [f"{said} says lit, though its {LASER_COLUMN!r} column never reaches {LIGHT_THRESHOLD_V:g} V: the "
                 "laser did not switch on? Stored lit, as the header says"]
     return []
