@@ -661,6 +661,8 @@ def _rows_from(data: bytes) -> list[bytes]:
         (raw_csv("It", rows=[row.replace(".", ",") for row in it_rows()]), "bad_row",
          "the column row has 6: numbers written with a decimal comma (a spreadsheet in a decimal-comma locale "
          "re-saved the file?)"),
+        (raw_csv("It", rows=[f"{row}," for row in it_rows()]), "bad_row",  # "a data row has 7 fields", said why
+         "a data row has 7 fields, the column row has 6: it ends with a comma, the column row does not"),
         (raw_csv("It", rows=[*it_rows()[:-1], it_rows()[-1][:6]]), "bad_row",  # cut, then saved with a line break
          "a data row has 2 fields, the column row has 6: the file's last row, cut short"),
         (raw_csv("It", params={"Chip number": "sixty-seven"}), "bad_chip_number", "not a positive integer"),

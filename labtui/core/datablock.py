@@ -360,7 +360,10 @@ def _fields_hint(fields: int, width: int, row: str, last_row: bool, no_point: bo
     """Why a row may have other than the column row's fields: numbers written with a decimal comma (no point in the
     row, nor in the data's start (`no_point`) or a fraction of many digits, and a comma more per number: a
     spreadsheet in a decimal-comma locale), or the file's last row cut short (a partial download saved by an
-    editor, which ended the cut row with a line break)."""
+    editor, which ended the cut row with a line break), or a comma ending the row (a logger's separator written after
+    every field, the last too)."""
+    if fields == width + 1 and row.rstrip(" \t").endswith(","):
+        return ": it ends with a comma, the column row does not (a logger writing one after every field?)"
     if fields > width and "." not in row and _decimal_commas(row.strip().split(","), no_point) == width:
         return (": numbers written with a decimal comma (a spreadsheet in a decimal-comma locale re-saved the "
                 "file?): stage the acquisition's own CSV")
