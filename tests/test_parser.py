@@ -356,7 +356,8 @@ def test_a_value_below_its_minimum_is_left_empty_with_a_warning() -> None:
 
 
 @pytest.mark.parametrize("written", ["2025-10-13T16:08:04.318044+00:00", "2025-10-13T13:08:04.318044-03:00",
-                                     "2025-10-13T16:08:04.318044Z"])
+                                     "2025-10-13T16:08:04.318044Z", "2025-10-13T16:08:04.318044z",
+                                     "2025-10-13 16:08:04.318044 UTC", "2025-10-13 16:08:04.318044 GMT"])
 def test_a_start_time_in_iso_8601_with_its_offset_is_read(written: str) -> None:
     """Another acquisition's `Start time: 2025-10-13T13:08:04.318044-03:00` names one instant, as a Unix time does:
     it was rejected as "not a Unix time in seconds"."""
@@ -654,6 +655,9 @@ def _rows_from(data: bytes) -> list[bytes]:
         (raw_csv("It", start="1760371684318044"), "bad_start_time", "as microseconds it is 2025-10-13 16:08 UTC"),
         (raw_csv("It", start="1760371684318044400"), "bad_start_time", "as nanoseconds it is 2025-10-13 16:08 UTC"),
         (raw_csv("It", start="1.76037E+09"), "bad_start_time", "is rounded"),
+        # a date the acquisition's clock never writes: said what is read (it was "not a Unix time in seconds" alone)
+        (raw_csv("It", start="Mon, 13 Oct 2025 16:08:04 +0000"), "bad_start_time",
+         "is not a Unix time in seconds, nor an ISO 8601 date and time with its offset (`2025-10-13T13:08:04-03:00`)"),
         (raw_csv("It", start="2025-10-13 13:08:04"), "bad_start_time",
          "is a date and time without its offset from UTC (`+00:00`, `Z`): it names no instant"),
         (raw_csv("It", start="1760371684,3180444"), "bad_start_time",  # a decimal-comma locale's

@@ -138,10 +138,12 @@ def test_dates_are_local_santiago_dates(lab: Lab, local: tuple[int, ...], expect
     assert f"date={expected_date.isoformat()}" in str(next(lab.config.stage_root.rglob("*.parquet")))
 
 
-def test_a_start_time_in_iso_8601_stages_without_a_note(lab: Lab) -> None:
+@pytest.mark.parametrize("written", ["2025-10-13T13:08:04.318044-03:00", "2025-10-13 16:08:04.318044 UTC"])
+def test_a_start_time_in_iso_8601_stages_without_a_note(lab: Lab, written: str) -> None:
     """`Start time: 2025-10-13T13:08:04.318044-03:00` dates the run, and was also typed as seconds: every stage
-    said "parameter 'Start time' … is not a finite number in s; left empty" of the time it had just read."""
-    lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It", start="2025-10-13T13:08:04.318044-03:00"))
+    said "parameter 'Start time' … is not a finite number in s; left empty" of the time it had just read. UTC named
+    by a word was rejected."""
+    lab.write("2025-10-13/It2025-10-13_1.csv", raw_csv("It", start=written))
     report = lab.stage()
     assert report.staged == 1 and report.warned == {}
     assert only_row(lab)["start_time_utc"] == dt.datetime(2025, 10, 13, 16, 8, 4, 318044, tzinfo=dt.UTC)

@@ -62,4 +62,6 @@ labtui would read differently from the same file.
 # still on at its last samples is aborted (it counted complete: "cannot judge completeness"); a header number with a
 # minus sign (U+2212, `−0.4 V`) or an en dash for one is read (it was left empty); a Start time in ISO 8601 with its
 # offset is read (the run was rejected).
-EXTRACTION_RULES = 17
+# 18: a Start time with UTC named by a word (`2025-10-13 16:08:04 UTC`, `GMT`, a lower-case `z`) is read (the run was
+# rejected as "not a Unix time in seconds").
+EXTRACTION_RULES = 18

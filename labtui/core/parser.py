@@ -70,6 +70,7 @@ _DATA_WITH_TEXT = re.compile(r"(?i)#[ \t]*data:[ \t]*\S")  # `#Data: Vg (V),…`
 _DATA_MISWRITTEN = re.compile(r"(?i)#[ \t]*data\b")
 START_TIME = "Start time"  # the #Metadata key that dates a run: a UTC epoch in seconds, or ISO 8601 with its offset
 _START_TIME_LINE = re.compile(rb"(?m)^#[ \t]*Start time:")
+_UTC_NAMED = re.compile(r"(?:UTC|GMT|Z)\Z", re.IGNORECASE)  # a date and time's zone as a word, or `z`
 # C0 controls and DEL (a tab, a CR, an escape). Not C1 (U+0080–U+009F): a line that is not UTF-8 is read as
 # Windows-1252, which has none but for its 5 unused bytes; the tables show those escaped instead (`shown`).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -397,8 +398,9 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
     if not math.isfinite(value):
         # `1760533665,0351331`: a decimal-comma locale's, found as a header value's is (`COMMA_NUMBER`)
         comma = " (a decimal comma: written with a point, it is read)" if COMMA_NUMBER.match(text) else ""
-        raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is not a Unix time in seconds{comma}",
-                     line)
+        date = ", nor an ISO 8601 date and time with its offset (`2025-10-13T13:08:04-03:00`)" if ":" in text else ""
+        raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is not a Unix time in seconds{comma}"
+                                       f"{date}", line)
     latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
     if not EARLIEST_START.timestamp() <= value <= latest.timestamp():
         hint = next((f"; as {unit} it is {dt.datetime.fromtimestamp(value / per_second, dt.UTC):%Y-%m-%d %H:%M} UTC"
@@ -422,7 +424,10 @@ def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
 def _iso_time(text: str, line: int) -> float:
     """A Start time written as an ISO 8601 date and time with its offset (`2025-10-15T13:07:45.035+00:00`, another
     acquisition's): its Unix time. NaN where it is no such date; one without an offset is refused (it names no
-    instant: the computer's zone is not the lab's to guess)."""
+    instant: the computer's zone is not the lab's to guess). UTC named by a word is that offset (`… 16:08:04 UTC`, as
+    `date -u` and strftime's `%Z` write it, was "not a Unix time")."""
+    if (zone := _UTC_NAMED.search(text)) is not None:
+        text = text[: zone.start()].rstrip() + "+00:00"
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
