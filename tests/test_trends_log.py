@@ -163,6 +163,35 @@ def test_the_responsivity_says_the_photoresponses_alpha(lab: DemoLab) -> None:
     assert all(a.fit_note == b.fit_note for a, b in pairs)
 
 
+def test_excluded_runs_drawn_are_not_fitted(tmp_path: Path) -> None:
+    """X (--include-excluded) draws the runs the lab set aside, crossed out: fitted with the others, one 10× off the
+    law moved the α the legend says, and the dashed line went through it."""
+    lab = DemoLab(tmp_path)
+
+    def on_the_law(victim: str = "") -> pl.DataFrame:  # every ΔI below 0, the victim's 10× the law's
+        rows, _ = exact_rows(lab)
+        return rows.with_columns(delta_i_a=-pl.col("delta_i_a").abs() * pl.when(pl.col("run_id") == victim)
+                                 .then(10.0).otherwise(1.0))
+
+    law = trend_spec(Trend.PHOTORESPONSE, on_the_law(), tz=lab.config.local_tz, log_log=True)
+    series = next(s for s in law.series if s.fit is not None and s.x.size >= 4)
+    middle = int(np.argsort(series.x)[1])  # the others still span the powers fitted
+    victim = series.point_run_ids[middle]
+    assert main(lab.cli("annotate", str(lab.number), "--group", "Alisson", "--seq", str(series.point_seqs[middle]),
+                        "--exclude", "laser flicker")) == 0
+    rows = on_the_law(victim)
+    shown = trend_spec(Trend.PHOTORESPONSE, rows, include_excluded=True, tz=lab.config.local_tz, log_log=True)
+    drawn = next(s for s in shown.series if victim in s.point_run_ids)
+    assert drawn.x.size == series.x.size and shown.excluded  # drawn, crossed out
+    assert drawn.fit is not None and drawn.fit.points == series.x.size - 1
+    assert drawn.fit.exponent == pytest.approx(ALPHA, abs=1e-9)
+    assert drawn.fit_note == f"α = 0.62 ± 0.00 ({series.x.size - 1} runs; 1 excluded run not fitted)"
+    assert f"{drawn.label}: {drawn.fit_note}" in shown.fits
+    hidden = trend_spec(Trend.PHOTORESPONSE, rows, tz=lab.config.local_tz, log_log=True)  # neither drawn nor said
+    assert next(s for s in hidden.series if s.label == drawn.label).fit_note == (
+        f"α = 0.62 ± 0.00 ({series.x.size - 1} runs)")
+
+
 def test_only_the_trends_against_power_have_log_log_axes(lab: DemoLab) -> None:
     # the command line's, written out so that `--help` imports nothing
     assert tuple(trend for trend in Trend if against_power(trend)) == (Trend.PHOTORESPONSE, Trend.RESPONSIVITY) \

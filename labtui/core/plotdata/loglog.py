@@ -42,18 +42,25 @@ def by_sign(series: list[Series], quantity: str) -> tuple[list[Series], list[str
     return signed, notes
 
 
-def fitted(series: list[Series], quantity: str) -> tuple[list[Series], list[str]]:
+def fitted(series: list[Series], quantity: str,
+           excluded: frozenset[str] = frozenset()) -> tuple[list[Series], list[str]]:
     """Each series with its power law (`numeric.power_law`) and its α said (`α = 0.62 ± 0.05 (6 runs)`), or why none
-    was fitted; the notes, a line each after one naming the law."""
+    was fitted; the notes, a line each after one naming the law. The points of `excluded` runs (drawn crossed out, X
+    or --include-excluded) are not fitted, and counted (`(5 runs; 2 excluded runs not fitted)`): showing the runs
+    the lab set aside, for reference, moved the α a figure's legend says (through their points, the dashed line
+    too)."""
     offset = 1.0 if quantity == "R" else 0.0  # R's slope is α − 1
     notes = [f"power law per series: {LAWS[quantity]}" + (f", so α is that of {LAWS['ΔI']}" if offset else "")]
     with_fits = []
     for one in series:
-        fit = power_law(one.x, one.y)
+        kept = np.array([run not in excluded for run in one.point_run_ids], dtype=bool)
+        aside = int(np.count_nonzero(~kept))
+        unfitted = f"; {counted(aside, 'excluded run')} not fitted" if aside else ""
+        fit = power_law(one.x[kept], one.y[kept])
         if isinstance(fit, str):
-            with_fits.append(replace(one, fit_note=f"no α: {fit}"))
+            with_fits.append(replace(one, fit_note=f"no α: {fit}{unfitted}"))
         else:
-            alpha = f"α = {fit.exponent + offset:.2f} ± {fit.stderr:.2f} ({counted(fit.points, 'run')})"
+            alpha = f"α = {fit.exponent + offset:.2f} ± {fit.stderr:.2f} ({counted(fit.points, 'run')}{unfitted})"
             with_fits.append(replace(one, fit=fit, fit_note=alpha))
         notes.append(f"{one.label}: {with_fits[-1].fit_note}")
     return with_fits, notes

@@ -209,7 +209,9 @@ def trend_spec(trend: Trend | str, rows: pl.DataFrame, *, include_excluded: bool
         at = 1 if note else 0
         messages[at:at] = _spectral_notes(plotted)
     # fitted in axis units: the line is drawn in them, and α is the same in any
-    series, fits = fitted(series, quantity) if log_log else (series, [])
+    # excluded runs drawn (`include_excluded`) crossed out, and left out of each fit
+    aside = frozenset(rows.filter(pl.col("excluded").fill_null(False))["run_id"]) if include_excluded else frozenset()
+    series, fits = fitted(series, quantity, aside) if log_log else (series, [])
     return PlotSpec(
         kind=f"trend-{trend}",
         title=TITLE_PARTS.join([*chips, plan.title.replace("against time", "by run") if by_seq else plan.title,
