@@ -28,7 +28,7 @@ from labtui.core.plotdata.numeric import FIT_POINTS, FIT_SPAN, PowerLaw, log_tic
 from labtui.core.plotdata.selection import FigureRecord, chip_runs
 from labtui.core.plotdata.trends import Trend, against_power, thinned, trend_rows, trend_spec
 from labtui.tui.app import LabApp
-from labtui.tui.plot_view import NEGATIVE, POINT, PlotView
+from labtui.tui.plot_view import HOLLOW, NEGATIVE, POINT, PlotView
 from labtui.tui.trends import TrendsScreen
 from tests.pilot import said, settle
 from tests.test_trends import DemoLab
@@ -344,6 +344,11 @@ async def test_l_draws_the_photoresponse_on_log_log_axes_and_exports_it(lab: Dem
         await pilot.press("shift+tab")
         await settle(pilot)
         assert screen.spec.log_x
+
+
+def test_the_help_names_the_markers_the_plot_draws_below_0() -> None:
+    """It named ▽, a point in doubt below 0: the points below 0 are ▼."""
+    assert f"below 0 a series apart ({NEGATIVE}, {HOLLOW[NEGATIVE]} in doubt)" in TrendsScreen.HELP
 
 
 # --- the real corpus ----------------------------------------------------------------------------------------------
