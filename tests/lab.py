@@ -481,8 +481,12 @@ import importlib, json, os, selectors, signal, sys
 import polars  # imported, never used here: the children start their own thread pools
 from labtui.cli import main
 from labtui.core import faults
-# what a stage imports (NumPy, Pydantic, the parser and the metrics): ~0.35 s a child would pay again each time
+# what a stage imports (NumPy, Pydantic, the parser and the metrics): ~0.35 s a child would pay again each time;
+# and what every command imports once running (YAML for the config, the command modules the tests run most):
+# ~0.1 s more each, most of a forked command's time
 import labtui.cli.stage, labtui.core.extract, labtui.core.history, labtui.core.metrics.table  # noqa: E401, F401
+import yaml, labtui.cli.history, labtui.cli.plot, labtui.cli.progress, labtui.cli.tui  # noqa: E401, F401
+import labtui.cli.validate, labtui.core.validate  # noqa: E401, F401
 
 
 def read_to_end(fds):
