@@ -3,15 +3,19 @@ synthetic lab, and `labtui plot --trend / --align-cnp` files, records and errors
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import polars as pl
 import pytest
+from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Tab
 
 from labtui.cli import main
@@ -44,6 +48,7 @@ from labtui.tui.history import HistoryScreen
 from labtui.tui.plot import PlotScreen
 from labtui.tui.trends import TrendsScreen
 from tests.lab import Lab
+from tests.pilot import settle
 
 
 class DemoLab:
@@ -641,10 +646,21 @@ def test_cli_trend_errors_are_one_line(lab: DemoLab, tmp_path: Path, capsys, arg
 
 # --- the app ----------------------------------------------------------------------------------------------------
 
-async def settle(pilot) -> None:
-    for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+def footer_keys(screen: Screen) -> set[str]:
+    """The keys the screen's footer shows."""
+    return {str(key.render()).split()[0] for key in screen.query("FooterKey") if key.visible}
+
+
+@contextlib.asynccontextmanager
+async def trends_at_80_columns(lab: DemoLab) -> AsyncIterator[tuple[Pilot, TrendsScreen]]:
+    """The app on an 80×24 terminal, on the demo chip's trends: its pilot and the screen."""
+    app = LabApp(lab.config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.push_screen(TrendsScreen("Alisson", lab.number))
+        await settle(pilot)
+        assert isinstance(app.screen, TrendsScreen) and app.screen.spec is not None
+        yield pilot, app.screen
 
 
 async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -> None:
@@ -722,21 +738,12 @@ async def test_trends_screen_switches_trends_toggles_and_exports(lab: DemoLab) -
 async def test_the_trends_footer_shows_each_tabs_keys_at_80_columns(lab: DemoLab) -> None:
     """At 80 columns the footer ended in `e Export PDF+PNG+CSV`: r, the photoresponse's other half, was in no footer.
     X is in the help and the palette, and the status line names it when it hides runs."""
-    app = LabApp(lab.config)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.push_screen(TrendsScreen("Alisson", lab.number))
-        await settle(pilot)
-        screen = app.screen
-
-        def footer() -> set[str]:
-            return {str(key.render()).split()[0] for key in screen.query("FooterKey") if key.visible}
-
-        assert {"tab", "e", "o"} <= footer()
+    async with trends_at_80_columns(lab) as (pilot, screen):
+        assert {"tab", "e", "o"} <= footer_keys(screen)
         await pilot.press("tab", "tab")
         await settle(pilot)
         assert screen.spec is not None and screen.spec.kind == "trend-photoresponse"
-        assert {"tab", "e", "r"} <= footer()
+        assert {"tab", "e", "r"} <= footer_keys(screen)
         assert "X" in screen.active_bindings and screen.check_action("show_excluded", (True,))
 
 

@@ -27,11 +27,10 @@ from labtui.core.plotdata.figure import drawing_of
 from labtui.core.plotdata.numeric import FIT_POINTS, FIT_SPAN, PowerLaw, log_ticks, power_law
 from labtui.core.plotdata.selection import FigureRecord, chip_runs
 from labtui.core.plotdata.trends import Trend, against_power, thinned, trend_rows, trend_spec
-from labtui.tui.app import LabApp
 from labtui.tui.plot_view import HOLLOW, NEGATIVE, POINT, PlotView
 from labtui.tui.trends import TrendsScreen
 from tests.pilot import said, settle
-from tests.test_trends import DemoLab
+from tests.test_trends import DemoLab, footer_keys, trends_at_80_columns
 
 ALPHA = 0.62
 
@@ -299,24 +298,15 @@ def test_a_record_whose_trend_has_no_log_log_axes_is_refused(lab: DemoLab, tmp_p
 # --- the app ------------------------------------------------------------------------------------------------------
 
 async def test_l_draws_the_photoresponse_on_log_log_axes_and_exports_it(lab: DemoLab) -> None:
-    app = LabApp(lab.config)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        app.push_screen(TrendsScreen("Alisson", lab.number))
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, TrendsScreen) and screen.spec is not None
-
-        def footer() -> set[str]:
-            return {str(key.render()).split()[0] for key in screen.query("FooterKey") if key.visible}
-
-        assert "l" not in footer()  # the Dirac point: a voltage on either side of 0 V
+    async with trends_at_80_columns(lab) as (pilot, screen):
+        app = pilot.app
+        assert "l" not in footer_keys(screen)  # the Dirac point: a voltage on either side of 0 V
         await pilot.press("l")
         assert said(app)[-1].message == ("Dirac point is drawn on linear axes: a Dirac point is a gate voltage, on "
                                          "either side of 0 V")
         await pilot.press("tab", "tab")
         await settle(pilot)
-        assert screen.spec.kind == "trend-photoresponse" and {"r", "l"} <= footer()  # at 80 columns
+        assert screen.spec.kind == "trend-photoresponse" and {"r", "l"} <= footer_keys(screen)  # at 80 columns
         l_says = lambda: screen.active_bindings["l"].binding.description  # noqa: E731
         assert l_says() == "Log–log"
         await pilot.press("l")
@@ -340,7 +330,7 @@ async def test_l_draws_the_photoresponse_on_log_log_axes_and_exports_it(lab: Dem
         assert (pl.read_csv(screen.saved[2]).filter(pl.col("label").str.ends_with("R < 0"))["y"] < 0).all()
         await pilot.press("tab")  # the spectral trend: linear, the choice kept for the photoresponse tab
         await settle(pilot)
-        assert not screen.spec.log_x and "l" not in footer()
+        assert not screen.spec.log_x and "l" not in footer_keys(screen)
         await pilot.press("shift+tab")
         await settle(pilot)
         assert screen.spec.log_x
