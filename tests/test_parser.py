@@ -12,9 +12,10 @@ import pytest
 from labtui.core.completeness import duration_s, is_complete
 from labtui.core.datablock import RAGGED_CHECK_BYTES, _count, _cr_ends_a_field, data_block
 from labtui.core.header_values import parse_number
-from labtui.core.parser import FUTURE_SLACK, Header, parse_header
+from labtui.core.parser import Header, parse_header
 from labtui.core.registry import ParameterSpec, load_registry, snake_column
 from labtui.core.rejects import Reject
+from labtui.core.start_time import FUTURE_SLACK
 from labtui.core.wording import quoted
 from tests.lab import IT_COLUMNS, IVG_COLUMNS, data_rows, it_rows, ivg_rows, raw_csv, sweep
 from tests.promises import parse_alone_and_batched

@@ -774,11 +774,11 @@ def test_a_start_time_in_the_future_is_judged_again_once_the_clock_is_right(
 ) -> None:
     """Staged on a computer whose clock was 420 days behind, every run was 'in the future'; with the clock set
     right the reject still held (the file had not changed), and only `restage --force` staged them."""
-    import labtui.core.parser as parser
+    import labtui.core.start_time as start_time
 
     lab = Lab(tmp_path)
     plant(lab.raw, "d/IVg2025-09-15_1.csv", valid("IVg"))
-    monkeypatch.setattr(parser, "FUTURE_SLACK", dt.timedelta(days=-(dt.datetime.now(dt.UTC).year - 2024) * 366))
+    monkeypatch.setattr(start_time, "FUTURE_SLACK", dt.timedelta(days=-(dt.datetime.now(dt.UTC).year - 2024) * 366))
     (record,) = lab.stage().new_rejects
     assert record.kind == "bad_start_time" and "is implausible (in the future: this computer's clock says" in \
         record.reason
@@ -786,7 +786,7 @@ def test_a_start_time_in_the_future_is_judged_again_once_the_clock_is_right(
     assert lab.stage().staged == 0 and store_bytes(lab.store_root) == before  # judged by this clock a moment ago:
     # not read again at every stage
     run_start = dt.datetime(2025, 9, 15, 14, 38, 10, tzinfo=dt.UTC)  # valid("IVg")'s
-    plausible = run_start - parser.FUTURE_SLACK  # when the clock makes it plausible, read again
+    plausible = run_start - start_time.FUTURE_SLACK  # when the clock makes it plausible, read again
     assert abs(record.plausible_from_utc - plausible) < dt.timedelta(seconds=1)  # type: ignore[operator]
     monkeypatch.undo()
     reject = reject_path(lab.config.rejects_dir, record.source_file)  # time passes: the clock reaches that moment

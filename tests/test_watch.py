@@ -86,13 +86,13 @@ def test_a_start_time_the_clock_has_reached_is_staged_by_the_watcher(
 ) -> None:
     """Rejected as in the future of a clock that was behind, the unchanged file waited for a one-shot stage: the
     watcher only looked at files whose size or mtime changed. Its full scans read such a reject again."""
-    import labtui.core.parser as parser
+    import labtui.core.start_time as start_time
 
     clock, events = Clock(), []
     watcher = watcher_for(lab, clock, events)
     path = lab.raw / "2025-10-14" / "It2025-10-14_1.csv"
     write_pieces(path, raw_csv("It"), clock, len(raw_csv("It")))
-    monkeypatch.setattr(parser, "FUTURE_SLACK", dt.timedelta(days=-3 * 366))  # the clock years behind
+    monkeypatch.setattr(start_time, "FUTURE_SLACK", dt.timedelta(days=-3 * 366))  # the clock years behind
     watcher.poll()
     clock.advance(10)
     watcher.poll()  # settled: staged, rejected

@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 from labtui.core.column_row import column_names, unquoted
 from labtui.core.header_chip import chip_identity
 from labtui.core.header_values import (
-    COMMA_NUMBER,
-    NUMBER_WITH_UNIT,
     parse_integer,
     parse_number,
     split_number,
@@ -39,17 +37,12 @@ from labtui.core.raw_text import (
 )
 from labtui.core.registry import ParameterSpec, ProcedureSpec, Registry, snake_column
 from labtui.core.rejects import Reject
+from labtui.core.start_time import START_TIME, start_time
 from labtui.core.wording import counted, quoted
 
 if TYPE_CHECKING:
     import polars as pl
 
-EARLIEST_START = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-FUTURE_SLACK = dt.timedelta(days=2)
-_LAST_TIMESTAMP = dt.datetime(9999, 1, 1, tzinfo=dt.UTC).timestamp()
-# A Unix time counted finer than seconds (Java's and JavaScript's ms, `time.time_ns()`) is said as the time it is in
-# its unit: one in µs or ns was "in the future", as if this computer's clock were behind
-_FINER_UNITS = (("milliseconds", 1e3), ("microseconds", 1e6), ("nanoseconds", 1e9))
 # It runs on untrusted lines of any length: possessive quantifiers and a greedy tail keep it linear (the lazy
 # `\s*(\S.*?)?\s*$` forms it and `header_values.NUMBER_WITH_UNIT` replace backtracked quadratically: an 8 MB line
 # hung the stager).
@@ -68,9 +61,7 @@ _DATA_LINE = re.compile(r"(?i)#[ \t]*data:")  # stripped: `DATA_TAG`'s line as t
 _DATA_WITH_TEXT = re.compile(r"(?i)#[ \t]*data:[ \t]*\S")  # `#Data: Vg (V),…`: the column row moved up a line
 # `#Data`, `#Data :`, `#Data:\r\r`, `#Data:` + NBSP: not the tag, so the column row below it was blamed
 _DATA_MISWRITTEN = re.compile(r"(?i)#[ \t]*data\b")
-START_TIME = "Start time"  # the #Metadata key that dates a run: a UTC epoch in seconds, or ISO 8601 with its offset
 _START_TIME_LINE = re.compile(rb"(?m)^#[ \t]*Start time:")
-_UTC_NAMED = re.compile(r"(?:UTC|GMT|Z)\Z", re.IGNORECASE)  # a date and time's zone as a word, or `z`
 # C0 controls and DEL (a tab, a CR, an escape). Not C1 (U+0080–U+009F): a line that is not UTF-8 is read as
 # Windows-1252, which has none but for its 5 unused bytes; the tables show those escaped instead (`shown`).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -261,7 +252,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     row_end = data.find(b"\n", row_start)
     has_rows = row_end >= 0 and VISIBLE.search(data, row_end + 1) is not None
     try:
-        start_time_utc = _start_time(raw, seen_at)
+        start_time_utc = start_time(raw, seen_at)
     except Reject as problem:
         if problem.kind == "no_start_time" and not has_rows:
             problem.reason = ("header only: no 'Start time' and no data rows (the run was never recorded, or the file "
@@ -274,7 +265,7 @@ def parse_header(data: bytes, registry: Registry, file_stem: str = "") -> Header
     fields: dict[str, Any] = {}
     given_by: dict[str, str] = {}  # field → the parameter that gave it (a procedure may spell one field two ways)
     for key, pspec in typed_keys.items():
-        if key == START_TIME:  # read by `_start_time` (ISO 8601 too, which typed as seconds was said "left empty")
+        if key == START_TIME:  # read by `start_time` (ISO 8601 too, which typed as seconds was said "left empty")
             fields[pspec.field] = start_time_utc.timestamp()
         elif key in raw:
             value = typed_value(key, raw[key], pspec, seen_at[key], warnings)
@@ -384,59 +375,6 @@ def _printable(key: str, value: str, line: int, spelled: dict[str, str], warning
                                            "lines run together?): fix the line to name the chip", line)
         warnings.append(f"line {line}: control characters in {quoted(f'{key.strip()}: {inner}')} are stored as spaces")
     return clean_key, _CONTROL.sub(" ", value)
-
-
-def _start_time(raw: dict[str, str], seen_at: dict[str, int]) -> dt.datetime:
-    text = raw.get(START_TIME)
-    if text is None:
-        raise Reject(
-            "no_start_time", "no 'Start time' in the header: the run cannot be dated (file mtimes are not reproducible)"
-        )
-    line = seen_at[START_TIME]
-    match = NUMBER_WITH_UNIT.match(text.strip())
-    value = float(match.group(1)) if match and match.group(2) in (None, "s") else _iso_time(text.strip(), line)
-    if not math.isfinite(value):
-        # `1760533665,0351331`: a decimal-comma locale's, found as a header value's is (`COMMA_NUMBER`)
-        comma = " (a decimal comma: written with a point, it is read)" if COMMA_NUMBER.match(text) else ""
-        date = ", nor an ISO 8601 date and time with its offset (`2025-10-13T13:08:04-03:00`)" if ":" in text else ""
-        raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is not a Unix time in seconds{comma}"
-                                       f"{date}", line)
-    latest = dt.datetime.now(dt.UTC) + FUTURE_SLACK
-    if not EARLIEST_START.timestamp() <= value <= latest.timestamp():
-        hint = next((f"; as {unit} it is {dt.datetime.fromtimestamp(value / per_second, dt.UTC):%Y-%m-%d %H:%M} UTC"
-                     for unit, per_second in _FINER_UNITS
-                     if EARLIEST_START.timestamp() <= value / per_second <= latest.timestamp()), "")
-        future = value > latest.timestamp()
-        when = f"in the future: this computer's clock says {latest - FUTURE_SLACK:%Y-%m-%d %H:%M} UTC" if future \
-            else "before 2000"
-        # read again once the clock makes it plausible (it was behind); not a time in milliseconds, nor past year 9999
-        plausible_from = None if hint or not future or value >= _LAST_TIMESTAMP else \
-            dt.datetime.fromtimestamp(value, dt.UTC) - FUTURE_SLACK
-        raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is implausible ({when}{hint}): the "
-                                       "acquisition writes seconds", line, plausible_from=plausible_from)
-    mantissa = re.split("[eE]", text.strip())[0]
-    if mantissa != text.strip() and sum(c.isdigit() for c in mantissa) < 10:  # the acquisition writes every digit
-        raise Reject("bad_start_time", f"'Start time' {quoted(text.strip())} is rounded (a spreadsheet re-saved the "
-                                       "file?): the run cannot be dated to the second", line)
-    return dt.datetime.fromtimestamp(value, dt.UTC)
-
-
-def _iso_time(text: str, line: int) -> float:
-    """A Start time written as an ISO 8601 date and time with its offset (`2025-10-15T13:07:45.035+00:00`, another
-    acquisition's): its Unix time. NaN where it is no such date; one without an offset is refused (it names no
-    instant: the computer's zone is not the lab's to guess). UTC named by a word is that offset (`… 16:08:04 UTC`, as
-    `date -u` and strftime's `%Z` write it, was "not a Unix time")."""
-    if (zone := _UTC_NAMED.search(text)) is not None:
-        text = text[: zone.start()].rstrip() + "+00:00"
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return math.nan
-    if when.tzinfo is None:
-        raise Reject("bad_start_time", f"'Start time' {quoted(text)} is a date and time without its offset from UTC "
-                                       "(`+00:00`, `Z`): it names no instant; the acquisition writes a Unix time in "
-                                       "seconds", line)
-    return when.timestamp()
 
 
 def _file_index(stem: str, warnings: list[str]) -> int | None:
